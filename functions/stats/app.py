@@ -1,0 +1,49 @@
+"""StatsFunction: statistics of a rating histogram, invoked directly or through its function URL.
+
+Deliberately free of Powertools and pydantic: this function's cold start is the stats module only.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from talkrate.errors import InvalidHistogram
+from talkrate.stats import compute_stats, parse_histogram
+
+MAX_BODY_BYTES = 16 * 1024
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if isinstance(event, dict) and "requestContext" in event and "http" in event["requestContext"]:
+        return _function_url(event)
+    return compute_stats(parse_histogram(event))
+
+
+def _function_url(event: dict[str, Any]) -> dict[str, Any]:
+    body = event.get("body") or ""
+    try:
+        if event.get("isBase64Encoded"):
+            body = base64.b64decode(body).decode()
+        if len(body) > MAX_BODY_BYTES:
+            raise InvalidHistogram(f"the body must be at most {MAX_BODY_BYTES} bytes")
+        stats = compute_stats(parse_histogram(json.loads(body)))
+    except (InvalidHistogram, ValueError) as error:
+        detail = str(error) if isinstance(error, InvalidHistogram) else "the body is not valid JSON"
+        problem = {
+            "type": "urn:talkrate:problem:invalid-histogram",
+            "title": "Invalid histogram",
+            "status": 400,
+            "detail": detail,
+        }
+        return {
+            "statusCode": 400,
+            "headers": {"content-type": "application/problem+json"},
+            "body": json.dumps(problem),
+        }
+    return {
+        "statusCode": 200,
+        "headers": {"content-type": "application/json"},
+        "body": json.dumps(stats),
+    }

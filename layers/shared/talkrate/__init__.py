@@ -1,0 +1,1 @@
+"""talkrate: the shared package behind every function (models, service logic, adapters)."""

@@ -1,0 +1,1 @@
+"""One adapter per backend, each behind an interface of `talkrate.ports`."""

@@ -1,0 +1,79 @@
+"""Kafka: publishing RatingSubmitted events (Redpanda, Amazon MSK or any Kafka-API broker)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+
+from talkrate.config import Settings
+from talkrate.errors import BackendUnavailable
+from talkrate.models import RatingSubmitted
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    """Connection and security options shared by every Kafka client talkrate creates."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.streams_connection.split(","),
+        "security_protocol": settings.streams_security_protocol,
+        "client_id": "talkrate",
+    }
+    if settings.streams_sasl_mechanism:
+        options["sasl_mechanism"] = settings.streams_sasl_mechanism
+        if settings.streams_username:
+            options["sasl_plain_username"] = settings.streams_username
+        if settings.streams_password:
+            options["sasl_plain_password"] = settings.streams_password.get_secret_value()
+    return options
+
+
+class KafkaRatingPublisher:
+    """RatingPublisher over one producer, created on first use and reused across invocations."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._producer: KafkaProducer | None = None
+        self._lock = threading.Lock()
+
+    def publish(self, event: RatingSubmitted) -> None:
+        """Send with acks=all and wait for the acknowledgement within the time budget."""
+        timeout = self._settings.publish_timeout_seconds
+        try:
+            future = self._get_producer().send(
+                self._settings.ratings_topic, key=event.key, value=event.to_json()
+            )
+            future.get(timeout=timeout)
+        except (KafkaError, OSError) as error:
+            raise BackendUnavailable(f"the event stream did not acknowledge: {error}") from error
+
+    def ping(self) -> bool:
+        """True when a bootstrap server of the stream answers."""
+        try:
+            return bool(self._get_producer().bootstrap_connected())
+        except (KafkaError, OSError):
+            return False
+
+    def _get_producer(self) -> KafkaProducer:
+        with self._lock:
+            if self._producer is None:
+                timeout_ms = int(self._settings.publish_timeout_seconds * 1000)
+                self._producer = KafkaProducer(
+                    **client_options(self._settings),
+                    acks="all",
+                    linger_ms=0,
+                    retries=3,
+                    retry_backoff_ms=100,
+                    # Never block a request longer than the API's time budget for the stream.
+                    max_block_ms=timeout_ms,
+                    request_timeout_ms=timeout_ms,
+                    delivery_timeout_ms=timeout_ms,
+                )
+            return self._producer
+
+    def close(self) -> None:
+        """Flush and close the producer."""
+        if self._producer is not None:
+            self._producer.close(timeout=2)
+            self._producer = None

@@ -1,0 +1,27 @@
+"""Domain exceptions. The API maps them to HTTP once, in its exception handlers."""
+
+
+class TalkrateError(Exception):
+    """Base class of every error the domain raises on purpose."""
+
+
+class TalkNotFound(TalkrateError):
+    """The talk id is not in the catalog."""
+
+    def __init__(self, talk_id: str) -> None:
+        super().__init__(f"No talk with id {talk_id!r}.")
+        self.talk_id = talk_id
+
+
+class RatingNotStored(TalkrateError):
+    """Neither the event stream nor any fallback took the rating: the client should retry."""
+
+    retry_after_seconds = 5
+
+
+class InvalidHistogram(TalkrateError):
+    """A histogram handed to the stats computation is not a valid count per value."""
+
+
+class BackendUnavailable(TalkrateError):
+    """A backing service did not answer; callers decide whether that is fatal."""

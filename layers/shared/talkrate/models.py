@@ -1,0 +1,123 @@
+"""Pydantic models for requests, responses and the RatingSubmitted event: validation lives here."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_serializer, field_validator
+
+RATING_VALUES = ("1", "2", "3", "4", "5")
+MAX_TALK_ID_LENGTH = 200
+
+# Talk ids are opaque (the workshop used slugs), but printable and bounded.
+TalkId = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_TALK_ID_LENGTH, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:~-]*$"),
+]
+RatingValue = Annotated[StrictInt, Field(ge=1, le=5)]
+
+
+class RatingRequest(BaseModel):
+    """Body of POST /ratings. Strict: "5", true and 3.5 are not ratings."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    talk_id: TalkId = Field(alias="talkId")
+    value: RatingValue
+
+
+class TalkQuery(BaseModel):
+    """Query of GET /ratings."""
+
+    model_config = ConfigDict(frozen=True)
+
+    talk_id: TalkId = Field(alias="talkId")
+
+
+class RatingSubmitted(BaseModel):
+    """The one event on topic `ratings`: built here, parsed here, nowhere else."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    event_id: uuid.UUID = Field(alias="eventId")
+    type: Literal["RatingSubmitted"] = "RatingSubmitted"
+    schema_version: Literal[1] = Field(default=1, alias="schemaVersion")
+    talk_id: TalkId = Field(alias="talkId")
+    value: RatingValue
+    occurred_at: datetime = Field(alias="occurredAt")
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _timezone_aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("occurredAt must carry a time zone (RFC 3339)")
+        return value.astimezone(UTC)
+
+    @field_serializer("occurred_at")
+    def _rfc3339(self, value: datetime) -> str:
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+    @classmethod
+    def new(cls, talk_id: str, value: int) -> RatingSubmitted:
+        """Build a fresh event for a rating accepted now."""
+        return cls(
+            event_id=uuid.uuid4(),
+            talk_id=talk_id,
+            value=value,
+            occurred_at=datetime.now(UTC),
+        )
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> RatingSubmitted:
+        """Parse a Kafka record value; raises pydantic.ValidationError when it is not an event."""
+        return cls.model_validate_json(raw)
+
+    def to_json(self) -> bytes:
+        """Serialise as the wire format: camelCase JSON, UTF-8."""
+        return self.model_dump_json(by_alias=True).encode()
+
+    @property
+    def key(self) -> bytes:
+        """The Kafka record key: the talk id, so a talk's ratings stay in one partition."""
+        return self.talk_id.encode()
+
+
+class Histogram(BaseModel):
+    """Count of ratings per value "1".."5"; missing values count zero."""
+
+    model_config = ConfigDict(frozen=True)
+
+    counts: dict[str, int]
+
+    @classmethod
+    def empty(cls) -> Histogram:
+        """A histogram with no ratings."""
+        return cls(counts=dict.fromkeys(RATING_VALUES, 0))
+
+    @classmethod
+    def from_counts(cls, counts: dict[str, Any]) -> Histogram:
+        """Normalise stored counts (strings or ints, possibly partial) into a full histogram."""
+        return cls(counts={v: int(counts.get(v, 0) or 0) for v in RATING_VALUES})
+
+    @property
+    def total(self) -> int:
+        """How many ratings the histogram holds."""
+        return sum(self.counts.values())
+
+
+class RatingAccepted(BaseModel):
+    """What POST /ratings answers with 202."""
+
+    rating: dict[str, Any]
+    event_id: str = Field(serialization_alias="eventId")
+    status: Literal["accepted"] = "accepted"
+
+
+class TalkRatings(BaseModel):
+    """What GET /ratings answers: the histogram, plus stats when StatsFunction answered."""
+
+    talk_id: str = Field(serialization_alias="talkId")
+    ratings: dict[str, int]
+    stats: dict[str, Any] | None = None

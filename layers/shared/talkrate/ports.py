@@ -1,0 +1,87 @@
+"""The small interfaces the service logic depends on; adapters implement them, tests fake them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from talkrate.models import Histogram, RatingSubmitted
+
+
+class TalkCatalog(Protocol):
+    """Knows which talks exist."""
+
+    def exists(self, talk_id: str) -> bool:
+        """True when the talk is in the catalog."""
+        ...
+
+
+class RatingPublisher(Protocol):
+    """Puts RatingSubmitted events on the stream and waits for the acknowledgement."""
+
+    def publish(self, event: RatingSubmitted) -> None:
+        """Return once the stream has the event durably; raise BackendUnavailable otherwise."""
+        ...
+
+
+@dataclass(frozen=True)
+class ProjectedRating:
+    """A valid record of the stream, at its position."""
+
+    partition: str  # "topic-partition", as the Lambda Kafka event keys its records
+    offset: int
+    event: RatingSubmitted
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record that cannot be projected, kept with the reason so it can be repaired and redriven."""
+
+    topic: str
+    partition: int
+    offset: int
+    reason: str
+    key: bytes | None
+    value: bytes | None
+
+    @property
+    def position(self) -> str:
+        """The "topic-partition" the record came from."""
+        return f"{self.topic}-{self.partition}"
+
+
+@dataclass
+class ProjectionBatch:
+    """One delivered batch, split into what counts and what is set aside."""
+
+    ratings: list[ProjectedRating] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ProjectionResult:
+    """What applying a batch did: counted, skipped as already applied, set aside."""
+
+    applied: int
+    skipped: int
+    dead_lettered: int
+
+
+class RatingsReadModel(Protocol):
+    """The Redis read model: histograms per talk, maintained by the projector."""
+
+    def histogram(self, talk_id: str) -> Histogram:
+        """The talk's current histogram (zeros when it has no ratings)."""
+        ...
+
+    def apply(self, batch: ProjectionBatch) -> ProjectionResult:
+        """Apply a batch atomically, skipping every record at or below its partition's offset."""
+        ...
+
+
+class StatsCalculator(Protocol):
+    """Computes statistics of a histogram somewhere else (StatsFunction)."""
+
+    def stats(self, histogram: Histogram) -> dict[str, Any] | None:
+        """The statistics, or None when they could not be had in time."""
+        ...

@@ -1,0 +1,78 @@
+"""Statistics of a rating histogram.
+
+Kept free of pydantic and every other heavy import: StatsFunction's cold start pays only for this.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from talkrate.errors import InvalidHistogram
+
+VALUES = (1, 2, 3, 4, 5)
+MAX_COUNT = 10**12
+
+
+def parse_histogram(payload: Any) -> dict[int, int]:
+    """Validate `{"ratings": {"1": n, ...}}` and return the count per value (missing ones zero)."""
+    if not isinstance(payload, Mapping) or "ratings" not in payload:
+        raise InvalidHistogram('expected an object {"ratings": {"1": n, ..., "5": n}}')
+    ratings = payload["ratings"]
+    if not isinstance(ratings, Mapping):
+        raise InvalidHistogram('"ratings" must be an object of counts keyed "1" to "5"')
+    counts = dict.fromkeys(VALUES, 0)
+    for key, count in ratings.items():
+        if key not in {"1", "2", "3", "4", "5"}:
+            raise InvalidHistogram(f'unknown rating value {str(key)[:20]!r}: keys are "1" to "5"')
+        # bool is an int subclass in Python; a count of `true` is not a count.
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_COUNT:
+            raise InvalidHistogram(
+                f"count for {key!r} must be a whole number from 0 to {MAX_COUNT}"
+            )
+        counts[int(key)] = count
+    return counts
+
+
+def compute_stats(counts: Mapping[int, int]) -> dict[str, Any]:
+    """Average, count, spread and median of a histogram; `avg` and friends are None when empty."""
+    total = sum(counts.get(v, 0) for v in VALUES)
+    per_value = {str(v): counts.get(v, 0) for v in VALUES}
+    if total == 0:
+        return {
+            "avg": None,
+            "totalCount": 0,
+            "counts": per_value,
+            "stdDev": None,
+            "median": None,
+            "mode": None,
+        }
+    weighted = sum(v * counts.get(v, 0) for v in VALUES)
+    mean = weighted / total
+    variance = sum(counts.get(v, 0) * (v - mean) ** 2 for v in VALUES) / total
+    return {
+        "avg": round(mean, 4),
+        "totalCount": total,
+        "counts": per_value,
+        "stdDev": round(math.sqrt(variance), 4),
+        "median": _median(counts, total),
+        "mode": max(VALUES, key=lambda v: (counts.get(v, 0), -v)),
+    }
+
+
+def _median(counts: Mapping[int, int], total: int) -> float:
+    """Median of the ratings without expanding the histogram into a list."""
+
+    def nth(rank: int) -> int:  # rank is 0-based
+        seen = 0
+        for v in VALUES:
+            seen += counts.get(v, 0)
+            if rank < seen:
+                return v
+        raise AssertionError("rank beyond the histogram")  # pragma: no cover
+
+    middle = total // 2
+    if total % 2:
+        return float(nth(middle))
+    return (nth(middle - 1) + nth(middle)) / 2
