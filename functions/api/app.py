@@ -16,7 +16,7 @@ from talkrate.models import RatingRequest, TalkQuery
 from talkrate.observability import logger, metrics
 from talkrate.problems import PROBLEM_CONTENT_TYPE, field_errors, problem
 from talkrate.rating import read_ratings, submit_rating
-from talkrate.status import describe_backends
+from talkrate.status import Pingable, describe_backends
 
 MAX_BODY_BYTES = 16 * 1024
 app = APIGatewayHttpResolver()
@@ -24,7 +24,7 @@ app = APIGatewayHttpResolver()
 
 @app.get("/")
 def index() -> dict[str, Any]:
-    backends = {
+    backends: dict[str, Pingable] = {
         "talks": wiring.talk_catalog(),
         "ratings": wiring.read_model(),
         "streams": wiring.rating_publisher(),

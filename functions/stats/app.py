@@ -15,7 +15,7 @@ from talkrate.stats import compute_stats, parse_histogram
 MAX_BODY_BYTES = 16 * 1024
 
 
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     if isinstance(event, dict) and "requestContext" in event and "http" in event["requestContext"]:
         return _function_url(event)
     return compute_stats(parse_histogram(event))

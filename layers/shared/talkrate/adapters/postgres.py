@@ -65,7 +65,9 @@ class PostgresTalkCatalog:
 def apply_schema(dsn: str) -> None:
     """Create or update the tables talkrate needs (idempotent)."""
     sql = resources.files("talkrate").joinpath("schema.sql").read_text()
-    with psycopg2.connect(dsn, connect_timeout=CONNECT_TIMEOUT_SECONDS) as connection:
-        with connection.cursor() as cursor:
+    connection = psycopg2.connect(dsn, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+    try:
+        with connection, connection.cursor() as cursor:
             cursor.execute(sql)
-    connection.close()
+    finally:
+        connection.close()

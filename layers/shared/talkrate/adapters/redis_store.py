@@ -110,6 +110,13 @@ class RedisReadModel:
         value = self.client.hget(OFFSETS_KEY, partition)
         return None if value is None else int(value)
 
+    def forget_offsets(self, topic: str) -> int:
+        """Drop the applied offsets of a topic, for when the topic itself was recreated empty."""
+        prefix = f"{topic}-"
+        fields: list[bytes] = self.client.hkeys(OFFSETS_KEY)  # type: ignore[assignment]
+        stale = [f for f in fields if f.decode().startswith(prefix)]
+        return int(self.client.hdel(OFFSETS_KEY, *stale)) if stale else 0
+
     def dead_letters(self) -> list[dict[str, Any]]:
         """Every record set aside so far, oldest first."""
         return [json.loads(item) for item in self.client.lrange(DEAD_LETTERS_KEY, 0, -1)]

@@ -1,0 +1,67 @@
+# talkrate routines. `make help` lists them.
+SHELL := bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SAM_VENV := .tools/sam
+SAM := $(SAM_VENV)/bin/sam
+PY313 ?= /root/.pyenv/versions/3.13.0/bin
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= eu-west-1
+PYTEST_ARGS ?=
+
+.PHONY: help setup services db run test test-unit test-integration test-e2e lint format validate build clean
+
+help: ## list the routines
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+setup: $(VENV)/.installed ## virtual environment with every package (idempotent)
+
+$(VENV)/.installed: pyproject.toml requirements-dev.txt layers/shared/requirements.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt -e .
+	touch $@
+
+services: ## make sure PostgreSQL and Redis are up
+	@scripts/services.sh
+
+db: setup services ## create the catalog database, apply the schema, seed the dev talks
+	$(PY) -m talkrate_local.database
+
+run: setup services ## the local runtime with its backing services, in the foreground
+	$(PY) -m talkrate_local
+
+test: setup services ## the whole suite: unit, integration, end to end
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: setup ## pure logic, no network
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: setup services ## adapters and handlers against the real services
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+test-e2e: setup services ## HTTP against the local runtime
+	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+lint: setup ## ruff, ruff format --check, mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy layers/shared/talkrate local/talkrate_local
+	for f in functions/*/app.py; do $(VENV)/bin/mypy "$$f" || exit 1; done
+
+format: setup ## apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+$(SAM):
+	bash .ci/install-sam.sh
+
+validate: $(SAM) ## sam validate and sam validate --lint
+	$(SAM) validate
+	$(SAM) validate --lint
+
+build: $(SAM) ## sam build (python3.13, arm64, no Docker)
+	PATH="$(PY313):$$PATH" $(SAM) build
+
+clean: ## remove build output and caches
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,172 @@
+"""Dev data: the workshop's two talks and a realistic one-day programme around them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+
+@dataclass(frozen=True)
+class DevTalk:
+    """A talk of the dev programme."""
+
+    id: str
+    title: str
+    speakers: tuple[str, ...]
+    track: str
+    room: str
+    starts_at: datetime
+    minutes: int = 45
+
+    @property
+    def ends_at(self) -> datetime:
+        """When the talk ends."""
+        return self.starts_at + timedelta(minutes=self.minutes)
+
+
+def _at(hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 11, 26, hour, minute, tzinfo=UTC)
+
+
+DEV_TALKS: tuple[DevTalk, ...] = (
+    # The two talks of the original workshop keep their ids: its clients use them.
+    DevTalk(
+        "testcontainers-integration-testing",
+        "Modern Integration Testing with Testcontainers",
+        ("Mira Holloway",),
+        "Testing",
+        "Hall A",
+        _at(9, 30),
+    ),
+    DevTalk(
+        "flight-of-the-gopher",
+        "A look at Go scheduler",
+        ("Natalia Kowalska",),
+        "Languages",
+        "Hall B",
+        _at(9, 30),
+    ),
+    DevTalk(
+        "event-sourcing-without-tears",
+        "Event Sourcing Without Tears",
+        ("Amara Okafor",),
+        "Architecture",
+        "Hall A",
+        _at(10, 30),
+    ),
+    DevTalk(
+        "kafka-exactly-once-myths",
+        "Exactly-Once in Kafka: Myths and Mechanics",
+        ("Jonas Lindqvist", "Priya Raman"),
+        "Streaming",
+        "Hall B",
+        _at(10, 30),
+    ),
+    DevTalk(
+        "serverless-cold-starts",
+        "Taming Cold Starts in Serverless Python",
+        ("Lucía Fernández",),
+        "Serverless",
+        "Room 1",
+        _at(10, 30),
+        30,
+    ),
+    DevTalk(
+        "postgres-as-a-queue",
+        "PostgreSQL as a Queue: When and When Not",
+        ("Marek Nowak",),
+        "Data",
+        "Room 2",
+        _at(11, 30),
+    ),
+    DevTalk(
+        "redis-data-structures",
+        "Redis Data Structures You Are Not Using",
+        ("Hannah Schmidt",),
+        "Data",
+        "Hall A",
+        _at(11, 30),
+    ),
+    DevTalk(
+        "observability-on-a-budget",
+        "Observability on a Budget",
+        ("Kwame Mensah",),
+        "Operations",
+        "Hall B",
+        _at(11, 30),
+    ),
+    DevTalk(
+        "typed-python-at-scale",
+        "Typed Python at Scale",
+        ("Yuki Tanaka",),
+        "Languages",
+        "Room 1",
+        _at(13, 30),
+    ),
+    DevTalk(
+        "contract-testing-apis",
+        "Contract Testing for HTTP APIs",
+        ("Sofia Rossi", "Daniel Cohen"),
+        "Testing",
+        "Room 2",
+        _at(13, 30),
+    ),
+    DevTalk(
+        "idempotency-keys-in-practice",
+        "Idempotency Keys in Practice",
+        ("Fatima Zahra",),
+        "Architecture",
+        "Hall A",
+        _at(13, 30),
+    ),
+    DevTalk(
+        "chaos-engineering-101",
+        "Chaos Engineering 101: Breaking Things on Purpose",
+        ("Liam O'Connor",),
+        "Operations",
+        "Hall B",
+        _at(14, 30),
+    ),
+    DevTalk(
+        "designing-leaderboards",
+        "Designing Real-Time Leaderboards",
+        ("Chen Wei",),
+        "Data",
+        "Room 1",
+        _at(14, 30),
+        30,
+    ),
+    DevTalk(
+        "infrastructure-as-code-sam",
+        "Infrastructure as Code with AWS SAM",
+        ("Ines Duarte",),
+        "Serverless",
+        "Room 2",
+        _at(14, 30),
+    ),
+    DevTalk(
+        "accessible-web-forms",
+        "Accessible Web Forms that Convert",
+        ("Noah Williams",),
+        "Frontend",
+        "Hall A",
+        _at(15, 30),
+    ),
+    DevTalk(
+        "rust-for-pythonistas",
+        "Rust for Pythonistas",
+        ("Elena Petrova",),
+        "Languages",
+        "Hall B",
+        _at(15, 30),
+    ),
+    DevTalk(
+        "closing-keynote-feedback-loops",
+        "Closing Keynote: Short Feedback Loops",
+        ("Grace Adeyemi",),
+        "Keynote",
+        "Hall A",
+        _at(16, 30),
+        60,
+    ),
+)

@@ -1,0 +1,143 @@
+"""The rating flow end to end: HTTP into the local runtime, through Kafka, out of Redis."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.builders import kafka_event, rating_event, ratings_batch
+from tests.e2e.conftest import Answer, Runtime
+
+pytestmark = pytest.mark.e2e
+
+WORKSHOP_TALK = "testcontainers-integration-testing"
+
+
+def histogram(runtime: Runtime, talk_id: str) -> dict[str, int]:
+    answer = runtime.request("GET", f"/ratings?talkId={talk_id}")
+    assert answer.status == 200, answer.body
+    ratings: dict[str, int] = answer.json["ratings"]
+    return ratings
+
+
+def wait_for(check: Any, seconds: float = 20) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.1)
+
+
+def assert_problem(answer: Answer, status: int) -> None:
+    assert answer.status == status, answer.body
+    assert answer.headers["content-type"] == "application/problem+json"
+    problem = answer.json
+    assert problem["status"] == status
+    assert {"type", "title", "status", "detail"} <= set(problem)
+
+
+def test_a_rating_is_accepted_then_counted_once_with_its_stats(runtime: Runtime) -> None:
+    # Given the workshop talk's current histogram
+    before = histogram(runtime, WORKSHOP_TALK)
+    # When an attendee rates it 5
+    answer = runtime.request("POST", "/ratings", json.dumps({"talkId": WORKSHOP_TALK, "value": 5}))
+    # Then the API accepts it with an event id
+    assert answer.status == 202, answer.body
+    assert answer.json["rating"] == {"talkId": WORKSHOP_TALK, "value": 5}
+    assert answer.json["eventId"]
+    # And within seconds the histogram shows it, once
+    assert wait_for(lambda: histogram(runtime, WORKSHOP_TALK)["5"] == before["5"] + 1)
+    time.sleep(1.5)  # a second delivery, if there were one, would land by now
+    after = runtime.request("GET", f"/ratings?talkId={WORKSHOP_TALK}").json
+    assert after["ratings"] == {**before, "5": before["5"] + 1}
+    # And the stats come from StatsFunction through the Lambda Invoke API
+    assert after["stats"]["totalCount"] == sum(after["ratings"].values())
+    assert 1 <= after["stats"]["avg"] <= 5
+
+
+def test_an_unknown_talk_is_404(runtime: Runtime) -> None:
+    assert_problem(
+        runtime.request("POST", "/ratings", json.dumps({"talkId": "no-such-talk", "value": 3})), 404
+    )
+    assert_problem(runtime.request("GET", "/ratings?talkId=no-such-talk"), 404)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"talkId": "flight-of-the-gopher", "value": 0}',
+        '{"talkId": "flight-of-the-gopher", "value": 6}',
+        '{"talkId": "flight-of-the-gopher", "value": 3.5}',
+        '{"talkId": "flight-of-the-gopher", "value": "5"}',
+        '{"talkId": "flight-of-the-gopher", "value": true}',
+        '{"talkId": "flight-of-the-gopher", "value": null}',
+        '{"talkId": "flight-of-the-gopher"}',
+        '{"value": 3}',
+        "{}",
+        '{"talkId": ["flight-of-the-gopher"], "value": 3}',
+        '{"talkId": {"id": 1}, "value": {"v": 3}}',
+        "[1, 2, 3]",
+        '"just a string"',
+        "not json at all",
+        '{"talkId": "flight-of-the-gopher", "value": 3',
+        "",
+        "\x00\x01\x02",
+    ],
+)
+def test_malformed_ratings_are_4xx_problems_and_count_nothing(runtime: Runtime, body: str) -> None:
+    before = histogram(runtime, "flight-of-the-gopher")
+    answer = runtime.request("POST", "/ratings", body)
+    assert 400 <= answer.status < 500
+    assert_problem(answer, answer.status)
+    assert "Traceback" not in answer.body.decode(errors="replace")
+    assert histogram(runtime, "flight-of-the-gopher") == before
+
+
+def test_a_one_megabyte_body_is_refused_cleanly(runtime: Runtime) -> None:
+    body = json.dumps({"talkId": "flight-of-the-gopher", "value": 3, "pad": "x" * 1_000_000})
+    answer = runtime.request("POST", "/ratings", body)
+    assert_problem(answer, 413)
+
+
+def test_get_ratings_without_a_talk_id_is_400(runtime: Runtime) -> None:
+    assert_problem(runtime.request("GET", "/ratings"), 400)
+    assert_problem(runtime.request("GET", "/ratings?talkId="), 400)
+
+
+def test_root_says_where_each_backend_is(runtime: Runtime) -> None:
+    answer = runtime.request("GET", "/")
+    assert answer.status == 200
+    assert set(answer.json["metadata"]) == {"talks", "ratings", "streams", "ratings_lambda"}
+    assert answer.json["backends"] == {"talks": "up", "ratings": "up", "streams": "up"}
+
+
+def test_a_redelivered_batch_counts_once(runtime: Runtime, talk: str) -> None:
+    # Given a batch of three ratings, as the Kafka event source would deliver it (from a topic of
+    # its own, so the offsets it records never shadow the live "ratings" topic)
+    topic = f"ratings-redelivery-{uuid.uuid4().hex[:8]}"
+    event = kafka_event(ratings_batch(topic, 2, 7, [rating_event(talk, v) for v in (2, 2, 4)]))
+    client = boto3.client(
+        "lambda",
+        endpoint_url=runtime.lambda_url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    # When the projector gets it twice (a retried batch)
+    results = [
+        json.loads(
+            client.invoke(FunctionName="ProjectorFunction", Payload=json.dumps(event).encode())[
+                "Payload"
+            ].read()
+        )
+        for _ in range(2)
+    ]
+    # Then the second delivery changes nothing
+    assert [r["applied"] for r in results] == [3, 0]
+    assert histogram(runtime, talk) == {"1": 0, "2": 2, "3": 0, "4": 1, "5": 0}

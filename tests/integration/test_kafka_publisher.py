@@ -1,0 +1,62 @@
+"""Publishing RatingSubmitted events to a real Kafka-API broker."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from kafka import KafkaConsumer
+from talkrate.adapters.kafka_stream import KafkaRatingPublisher
+from talkrate.config import Settings
+from talkrate.errors import BackendUnavailable
+from talkrate.models import RatingSubmitted
+
+from tests.builders import rating_event
+
+pytestmark = pytest.mark.integration
+
+
+def consume_all(bootstrap: str, topic: str, expected: int) -> list[tuple[bytes, bytes]]:
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=10_000,
+    )
+    try:
+        seen = []
+        for record in consumer:
+            seen.append((record.key, record.value))
+            if len(seen) >= expected:
+                break
+        return seen
+    finally:
+        consumer.close()
+
+
+def test_published_events_arrive_keyed_by_talk_and_parse(kafka_bootstrap: str, topic: str) -> None:
+    # Given a publisher on the broker
+    publisher = KafkaRatingPublisher(
+        Settings.model_validate({"STREAMS_CONNECTION": kafka_bootstrap, "RATINGS_TOPIC": topic})
+    )
+    sent = [rating_event("flight-of-the-gopher", v) for v in (1, 5, 3)]
+    # When three events are published (each waits for its acknowledgement)
+    for event in sent:
+        publisher.publish(event)
+    publisher.close()
+    # Then a plain consumer reads them back, keyed by talk id, in the one wire format
+    received = consume_all(kafka_bootstrap, topic, 3)
+    assert {k for k, _ in received} == {b"flight-of-the-gopher"}
+    assert [RatingSubmitted.from_json(v) for _, v in received] == sent  # one partition: in order
+
+
+def test_an_unreachable_broker_fails_within_the_time_budget() -> None:
+    publisher = KafkaRatingPublisher(
+        Settings.model_validate({"STREAMS_CONNECTION": "127.0.0.1:1", "PUBLISH_TIMEOUT_SECONDS": 1})
+    )
+    started = time.monotonic()
+    with pytest.raises(BackendUnavailable):
+        publisher.publish(rating_event("t", 3))
+    assert time.monotonic() - started < 5
+    assert not publisher.ping()

@@ -1,0 +1,105 @@
+"""The read model against a real Redis: exactly-once effect per partition offset."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import redis
+from talkrate.adapters.redis_store import RedisReadModel
+from talkrate.errors import BackendUnavailable
+from talkrate.projection import StreamRecord, classify, project_batch
+
+from tests.builders import rating_event, unique_talk_id
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def model(redis_url: str) -> RedisReadModel:
+    return RedisReadModel(redis_url)
+
+
+@pytest.fixture
+def talk_ids(redis_client: redis.Redis) -> list[str]:
+    ids = [unique_talk_id() for _ in range(3)]
+    yield ids
+    redis_client.delete(*(f"ratings/{t}" for t in ids))
+
+
+def records(
+    topic: str, partition: int, first: int, ratings: list[tuple[str, int]]
+) -> list[StreamRecord]:
+    out = []
+    for i, (talk_id, value) in enumerate(ratings):
+        event = rating_event(talk_id, value)
+        out.append(StreamRecord(topic, partition, first + i, event.key, event.to_json()))
+    return out
+
+
+def test_a_batch_is_counted_and_a_redelivery_changes_nothing(
+    model: RedisReadModel, talk_ids: list[str]
+) -> None:
+    # Given a batch of five ratings over two talks
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    a, b, _ = talk_ids
+    batch = records(topic, 0, 100, [(a, 5), (a, 5), (a, 3), (b, 1), (b, 2)])
+    # When it is delivered twice
+    first = project_batch(batch, model)
+    second = project_batch(batch, model)
+    # Then it counted once
+    assert (first.applied, first.skipped) == (5, 0)
+    assert (second.applied, second.skipped) == (0, 5)
+    assert model.histogram(a).counts == {"1": 0, "2": 0, "3": 1, "4": 0, "5": 2}
+    assert model.histogram(b).counts == {"1": 1, "2": 1, "3": 0, "4": 0, "5": 0}
+    assert model.applied_offset(f"{topic}-0") == 104
+
+
+def test_an_overlapping_batch_counts_only_its_new_records(
+    model: RedisReadModel, talk_ids: list[str]
+) -> None:
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    a = talk_ids[0]
+    project_batch(records(topic, 0, 0, [(a, 1)] * 3), model)  # offsets 0..2
+    result = project_batch(records(topic, 0, 1, [(a, 4)] * 4), model)  # offsets 1..4
+    assert (result.applied, result.skipped) == (2, 2)
+    assert model.histogram(a).counts["1"] == 3
+    assert model.histogram(a).counts["4"] == 2
+
+
+def test_partitions_keep_their_own_offsets(model: RedisReadModel, talk_ids: list[str]) -> None:
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    a = talk_ids[0]
+    batch = records(topic, 0, 7, [(a, 2)]) + records(topic, 1, 7, [(a, 2)])
+    assert project_batch(batch, model).applied == 2
+    assert model.histogram(a).counts["2"] == 2
+
+
+def test_malformed_records_are_set_aside_once_and_do_not_block(
+    model: RedisReadModel, talk_ids: list[str]
+) -> None:
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    a = talk_ids[0]
+    batch = [
+        *records(topic, 0, 0, [(a, 3)]),
+        StreamRecord(topic, 0, 1, b"k", b"garbage"),
+        *records(topic, 0, 2, [(a, 3)]),
+    ]
+    first = project_batch(batch, model)
+    again = project_batch(batch, model)
+    assert (first.applied, first.dead_lettered) == (2, 1)
+    assert (again.applied, again.dead_lettered, again.skipped) == (0, 0, 3)
+    letters = [d for d in model.dead_letters() if d["topic"] == topic]
+    assert len(letters) == 1
+    assert letters[0]["offset"] == 1
+    assert "json" in letters[0]["reason"].lower()
+    assert model.histogram(a).counts["3"] == 2
+
+
+def test_a_batch_with_nothing_valid_still_moves_nothing_else(model: RedisReadModel) -> None:
+    assert model.apply(classify([])).applied == 0
+
+
+def test_an_unreachable_read_model_is_reported() -> None:
+    with pytest.raises(BackendUnavailable):
+        RedisReadModel("redis://127.0.0.1:1/0").histogram("any")

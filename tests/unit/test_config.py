@@ -1,0 +1,99 @@
+"""Settings: one validated model; credentials never shown; secrets from Secrets Manager."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+from talkrate.config import Settings, redact, settings_from
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize(
+    ("connection", "shown"),
+    [
+        (
+            "postgresql://app:s3cr3t@db.internal:5432/talkrate?sslmode=require",
+            "postgresql://app@db.internal:5432/talkrate?sslmode=require",
+        ),
+        ("rediss://:tok3n@cache.internal:6379/0", "rediss://cache.internal:6379/0"),
+        ("redis://cache:6379/0?password=s3cr3t", "redis://cache:6379/0?password=%2A%2A%2A"),
+        (
+            "host=db user=app password=s3cr3t dbname=talkrate",
+            "host=db user=app password=*** dbname=talkrate",
+        ),
+        ("broker-1:9092,broker-2:9092", "broker-1:9092,broker-2:9092"),
+    ],
+)
+def test_credentials_are_removed_from_every_kind_of_connection_string(
+    connection: str, shown: str
+) -> None:
+    assert redact(connection) == shown
+    assert "s3cr3t" not in redact(connection)
+    assert "tok3n" not in redact(connection)
+
+
+def test_get_root_metadata_never_contains_a_password() -> None:
+    settings = Settings.model_validate(
+        {
+            "TALKS_CONNECTION": "postgresql://u:pw-123@h/db",
+            "RATINGS_CONNECTION": "redis://:pw-456@h:6379",
+            "STREAMS_CONNECTION": "k:9092",
+            "STATS_FUNCTION_NAME": "talkrate-stats",
+        }
+    )
+    shown = json.dumps(settings.where())
+    assert "pw-123" not in shown
+    assert "pw-456" not in shown
+    assert settings.where()["ratings_lambda"] == "talkrate-stats"
+
+
+def test_blank_values_mean_unset() -> None:
+    settings = settings_from({"STATS_FUNCTION_NAME": "", "RATINGS_TOPIC": "ratings"})
+    assert settings.stats_function_name is None
+
+
+@pytest.fixture
+def secrets() -> Iterator[object]:
+    with mock_aws():
+        yield boto3.client("secretsmanager", region_name="eu-west-1")
+
+
+def test_connections_and_kafka_credentials_come_from_secrets_manager(
+    secrets: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the two secrets the template creates
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    client = boto3.client("secretsmanager", region_name="eu-west-1")
+    connections = client.create_secret(
+        Name="talkrate/connections",
+        SecretString=json.dumps(
+            {
+                "TALKS_CONNECTION": "postgresql://app:pw@db/talkrate",
+                "RATINGS_CONNECTION": "rediss://:tok@cache:6379/0",
+            }
+        ),
+    )["ARN"]
+    streams = client.create_secret(
+        Name="talkrate/streams",
+        SecretString=json.dumps({"username": "projector", "password": "kafka-pw"}),
+    )["ARN"]
+    # When the settings are read with only the ARNs in the environment
+    settings = settings_from(
+        {
+            "CONNECTIONS_SECRET_ARN": connections,
+            "STREAMS_SECRET_ARN": streams,
+            "STREAMS_SASL_MECHANISM": "SCRAM-SHA-512",
+        }
+    )
+    # Then the connections are resolved, and the password is kept out of reprs
+    assert settings.talks_connection == "postgresql://app:pw@db/talkrate"
+    assert settings.ratings_connection == "rediss://:tok@cache:6379/0"
+    assert settings.streams_username == "projector"
+    assert settings.streams_password is not None
+    assert settings.streams_password.get_secret_value() == "kafka-pw"
+    assert "kafka-pw" not in repr(settings)

@@ -1,0 +1,110 @@
+"""RatingRequest and RatingSubmitted: the one place validation lives."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from pydantic import ValidationError
+from talkrate.models import Histogram, RatingRequest, RatingSubmitted, TalkQuery
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize("value", [1, 2, 3, 4, 5])
+def test_every_rating_from_one_to_five_is_accepted(value: int) -> None:
+    request = RatingRequest.model_validate_json(json.dumps({"talkId": "t-1", "value": value}))
+    assert request.value == value
+    assert request.talk_id == "t-1"
+
+
+@pytest.mark.parametrize(
+    "value", [0, 6, -1, 3.5, 5.0, "5", True, False, None, [5], {"v": 5}, 10**30]
+)
+def test_values_that_are_not_whole_numbers_from_one_to_five_are_rejected(value: object) -> None:
+    with pytest.raises(ValidationError) as raised:
+        RatingRequest.model_validate_json(json.dumps({"talkId": "t-1", "value": value}))
+    assert [e["loc"] for e in raised.value.errors()] == [("value",)]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"value": 3}',
+        '{"talkId": "", "value": 3}',
+        '{"talkId": 7, "value": 3}',
+        '{"talkId": "a b", "value": 3}',
+        '{"talkId": "' + "x" * 201 + '", "value": 3}',
+    ],
+)
+def test_talk_ids_must_be_short_printable_strings(body: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        RatingRequest.model_validate_json(body)
+    assert raised.value.errors()[0]["loc"] == ("talkId",)
+
+
+def test_the_workshop_talk_ids_are_valid() -> None:
+    for talk_id in ("testcontainers-integration-testing", "flight-of-the-gopher", "T:1.2~x"):
+        assert TalkQuery.model_validate({"talkId": talk_id}).talk_id == talk_id
+
+
+def test_an_event_round_trips_through_its_wire_format() -> None:
+    # Given a fresh event
+    event = RatingSubmitted.new("flight-of-the-gopher", 4)
+    # When it is serialised and parsed back
+    wire = json.loads(event.to_json())
+    parsed = RatingSubmitted.from_json(event.to_json())
+    # Then the wire format is the documented one and nothing is lost
+    assert set(wire) == {"eventId", "type", "schemaVersion", "talkId", "value", "occurredAt"}
+    assert wire["type"] == "RatingSubmitted"
+    assert wire["schemaVersion"] == 1
+    assert wire["occurredAt"].endswith("Z")
+    assert uuid.UUID(wire["eventId"]).version == 4
+    assert parsed == event
+    assert event.key == b"flight-of-the-gopher"
+
+
+def test_any_producer_s_event_with_an_offset_time_is_normalised_to_utc() -> None:
+    raw = {
+        "eventId": str(uuid.uuid4()),
+        "type": "RatingSubmitted",
+        "schemaVersion": 1,
+        "talkId": "t",
+        "value": 2,
+        "occurredAt": "2026-11-21T12:00:00+02:00",
+    }
+    event = RatingSubmitted.from_json(json.dumps(raw))
+    assert json.loads(event.to_json())["occurredAt"] == "2026-11-21T10:00:00.000Z"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"type": "RatingDeleted"},
+        {"schemaVersion": 2},
+        {"value": 9},
+        {"value": "3"},
+        {"eventId": "not-a-uuid"},
+        {"occurredAt": "2026-11-21T10:00:00"},
+        {"talkId": None},
+    ],
+)
+def test_events_that_break_the_schema_do_not_parse(change: dict[str, object]) -> None:
+    raw = {
+        "eventId": str(uuid.uuid4()),
+        "type": "RatingSubmitted",
+        "schemaVersion": 1,
+        "talkId": "t",
+        "value": 2,
+        "occurredAt": "2026-11-21T10:00:00Z",
+        **change,
+    }
+    with pytest.raises(ValidationError):
+        RatingSubmitted.from_json(json.dumps(raw))
+
+
+def test_a_stored_partial_histogram_is_completed_with_zeros() -> None:
+    histogram = Histogram.from_counts({"2": b"3", "5": "1"})
+    assert histogram.counts == {"1": 0, "2": 3, "3": 0, "4": 0, "5": 1}
+    assert histogram.total == 4

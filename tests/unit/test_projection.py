@@ -1,0 +1,61 @@
+"""Turning a delivered Kafka batch into what counts and what is set aside."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from talkrate.projection import StreamRecord, classify, decode
+
+from tests.builders import kafka_event, kafka_record, rating_event, sample_event
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize("source", ["projector/self-managed-kafka.json", "projector/msk.json"])
+def test_both_lambda_kafka_shapes_carry_parseable_sample_events(source: str) -> None:
+    event = sample_event(source)
+    records = [
+        StreamRecord(
+            r["topic"], r["partition"], r["offset"], decode(r.get("key")), decode(r.get("value"))
+        )
+        for batch in event["records"].values()
+        for r in batch
+    ]
+    batch = classify(records)
+    assert batch.dead_letters == []
+    assert len(batch.ratings) == len(records) > 0
+    assert all(1 <= r.event.value <= 5 for r in batch.ratings)
+
+
+def test_valid_and_malformed_records_are_told_apart_with_reasons() -> None:
+    good = rating_event("t-1", 5)
+    bad_value = json.loads(good.to_json()) | {"value": 7}
+    records = [
+        StreamRecord("ratings", 0, 10, good.key, good.to_json()),
+        StreamRecord("ratings", 0, 11, None, b"{not json"),
+        StreamRecord("ratings", 0, 12, None, json.dumps(bad_value).encode()),
+        StreamRecord("ratings", 1, 3, None, None),
+    ]
+    batch = classify(records)
+    assert [(r.partition, r.offset) for r in batch.ratings] == [("ratings-0", 10)]
+    assert [(d.position, d.offset) for d in batch.dead_letters] == [
+        ("ratings-0", 11),
+        ("ratings-0", 12),
+        ("ratings-1", 3),
+    ]
+    assert "value" in batch.dead_letters[1].reason
+    assert batch.dead_letters[2].reason == "record has no value"
+
+
+def test_undecodable_base64_is_kept_as_text_for_the_dead_letter() -> None:
+    assert decode("%%%not-base64") == b"%%%not-base64"
+    assert decode(base64.b64encode(b"ok").decode()) == b"ok"
+    assert decode(None) is None
+
+
+def test_the_builder_groups_records_by_topic_partition() -> None:
+    event = kafka_event([kafka_record("ratings", 2, 5, b"x"), kafka_record("ratings", 0, 1, b"y")])
+    assert sorted(event["records"]) == ["ratings-0", "ratings-2"]
+    assert event["eventSource"] == "SelfManagedKafka"

@@ -1,0 +1,93 @@
+"""Statistics of a histogram, and StatsFunction's two ways in."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from talkrate.errors import InvalidHistogram
+from talkrate.stats import compute_stats, parse_histogram
+
+from tests.builders import load_function, sample_event
+
+pytestmark = pytest.mark.unit
+
+
+def test_the_workshop_fields_and_the_richer_ones() -> None:
+    stats = compute_stats(parse_histogram({"ratings": {"1": 1, "2": 0, "3": 1, "4": 2, "5": 1}}))
+    # ratings: 1, 3, 4, 4, 5
+    assert stats["totalCount"] == 5
+    assert stats["avg"] == pytest.approx(3.4)
+    assert stats["median"] == 4.0
+    assert stats["mode"] == 4
+    assert stats["stdDev"] == pytest.approx(1.3565, abs=1e-4)
+    assert stats["counts"] == {"1": 1, "2": 0, "3": 1, "4": 2, "5": 1}
+
+
+def test_an_even_count_takes_the_middle_of_the_two_central_ratings() -> None:
+    stats = compute_stats(parse_histogram({"ratings": {"2": 1, "5": 1}}))
+    assert stats["median"] == 3.5
+    assert stats["avg"] == 3.5
+
+
+def test_missing_values_count_zero_and_an_empty_histogram_is_valid() -> None:
+    assert compute_stats(parse_histogram({"ratings": {"5": 3}}))["avg"] == 5.0
+    empty = compute_stats(parse_histogram({"ratings": {}}))
+    assert empty["totalCount"] == 0
+    assert empty["avg"] is None
+    assert empty["median"] is None
+
+
+def test_large_counts_do_not_expand_into_memory() -> None:
+    stats = compute_stats(parse_histogram({"ratings": {"1": 10**11, "5": 10**11 + 1}}))
+    assert stats["median"] == 5.0
+    assert stats["totalCount"] == 2 * 10**11 + 1
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        None,
+        [],
+        "x",
+        {},
+        {"ratings": []},
+        {"ratings": {"6": 1}},
+        {"ratings": {"0": 1}},
+        {"ratings": {"1": -1}},
+        {"ratings": {"1": 1.5}},
+        {"ratings": {"1": "2"}},
+        {"ratings": {"1": True}},
+        {"ratings": {"1": 10**13}},
+    ],
+)
+def test_anything_but_a_histogram_is_a_clear_error(payload: Any) -> None:
+    with pytest.raises(InvalidHistogram):
+        parse_histogram(payload)
+
+
+def test_stats_function_invoked_directly_returns_the_stats() -> None:
+    handler = load_function("stats")
+    result = handler(sample_event("stats/direct.json"), None)
+    assert set(result) >= {"avg", "totalCount", "counts", "stdDev", "median"}
+
+
+def test_stats_function_url_answers_http() -> None:
+    handler = load_function("stats")
+    event = sample_event("stats/function-url.json")
+    event["body"] = json.dumps({"ratings": {"4": 2}})
+    response = handler(event, None)
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"])["avg"] == 4.0
+
+
+@pytest.mark.parametrize("body", ["not json", '{"ratings": {"9": 1}}', "", '{"ratings": 5}'])
+def test_stats_function_url_answers_400_problem_for_bad_bodies(body: str) -> None:
+    handler = load_function("stats")
+    event = sample_event("stats/function-url.json")
+    event["body"] = body
+    response = handler(event, None)
+    assert response["statusCode"] == 400
+    assert response["headers"]["content-type"] == "application/problem+json"
+    assert json.loads(response["body"])["status"] == 400
