@@ -65,6 +65,8 @@ def redact(connection: str) -> str:
             [(k, "***" if _SECRET_KEYS.search(k) else v) for k, v in parse_qsl(parts.query)]
         )
         return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    if "=" not in connection:
+        return connection  # e.g. Kafka bootstrap servers: host:port lists carry no credentials
     return " ".join(
         f"{k}=***" if _SECRET_KEYS.search(k) else f"{k}={v}"
         for k, _, v in (item.partition("=") for item in connection.split())

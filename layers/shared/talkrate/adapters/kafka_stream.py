@@ -49,9 +49,9 @@ class KafkaRatingPublisher:
             raise BackendUnavailable(f"the event stream did not acknowledge: {error}") from error
 
     def ping(self) -> bool:
-        """True when a bootstrap server of the stream answers."""
+        """True when the stream answers a metadata request for the ratings topic."""
         try:
-            return bool(self._get_producer().bootstrap_connected())
+            return bool(self._get_producer().partitions_for(self._settings.ratings_topic))
         except (KafkaError, OSError):
             return False
 
@@ -69,6 +69,8 @@ class KafkaRatingPublisher:
                     max_block_ms=timeout_ms,
                     request_timeout_ms=timeout_ms,
                     delivery_timeout_ms=timeout_ms,
+                    bootstrap_timeout_ms=timeout_ms,
+                    reconnect_backoff_max_ms=1000,
                 )
             return self._producer
 
