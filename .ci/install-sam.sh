@@ -52,9 +52,14 @@ echo "install-sam: installing aws-sam-cli==$SAM_CLI_VERSION into $VENV (with $PY
 rm -rf "$VENV"
 mkdir -p "$(dirname "$VENV")"
 "$PYTHON" -m venv "$VENV"
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "aws-sam-cli==$SAM_CLI_VERSION" >&2
+pip_install() {
+    # stdout stays clean for the one line this script prints; pip's chatter goes to stderr, less
+    # the warnings about configured package locations that do not exist on this machine.
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$@" 2>&1 \
+        | { grep -v 'is ignored: it is neither a file nor a directory' || true; } >&2
+}
+pip_install --upgrade pip
+pip_install "aws-sam-cli==$SAM_CLI_VERSION"
 
 if [[ "$(installed_version || true)" != "$SAM_CLI_VERSION" || ! -x "$SAM_BIN" ]]; then
     echo "install-sam: aws-sam-cli $SAM_CLI_VERSION did not install into $VENV" >&2
