@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any, Protocol
 
 from talkrate.config import Settings
+
+PING_BUDGET_SECONDS = 2.0
 
 
 class Pingable(Protocol):
@@ -15,11 +18,22 @@ class Pingable(Protocol):
         ...
 
 
-def describe_backends(settings: Settings, backends: dict[str, Pingable]) -> dict[str, Any]:
-    """The workshop's `metadata` block, plus an up/down report per backend (never raises)."""
+def describe_backends(
+    settings: Settings, backends: dict[str, Pingable], budget: float = PING_BUDGET_SECONDS
+) -> dict[str, Any]:
+    """The workshop's `metadata` block, plus an up/down report per backend (never raises).
+
+    The backends are asked at once and given one shared time budget, so a backend that hangs
+    costs the answer `budget` seconds, not its own connect timeout.
+    """
+    pool = ThreadPoolExecutor(max_workers=max(1, len(backends)))
+    futures = {name: pool.submit(backend.ping) for name, backend in backends.items()}
+    wait(futures.values(), timeout=budget)
+    pool.shutdown(wait=False)  # a hung ping finishes in the background
     return {
         "metadata": settings.where(),
         "backends": {
-            name: ("up" if backend.ping() else "down") for name, backend in backends.items()
+            name: "up" if future.done() and not future.exception() and future.result() else "down"
+            for name, future in futures.items()
         },
     }
