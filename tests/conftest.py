@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import psycopg2
 import pytest
 import redis
+
 from talkrate_local.broker import LocalBroker, ensure_topics
 from talkrate_local.database import prepare
-
 from tests.builders import unique_talk_id
 
 TALKS = os.environ.get(

@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
+
 from talkrate import wiring
 from talkrate.config import load_settings
 from talkrate.errors import BackendUnavailable, RatingNotStored, TalkNotFound

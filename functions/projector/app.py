@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import KafkaEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from talkrate import wiring
 from talkrate.observability import logger, metrics
 from talkrate.projection import StreamRecord, decode, project_batch

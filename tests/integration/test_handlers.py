@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 import redis
+
 from talkrate import wiring
 from talkrate.config import load_settings
 from talkrate.models import RatingSubmitted
-
 from tests.builders import (
     LambdaContextStub,
     http_event,

@@ -6,11 +6,11 @@ import time
 
 import pytest
 from kafka import KafkaConsumer
+
 from talkrate.adapters.kafka_stream import KafkaRatingPublisher
 from talkrate.config import Settings
 from talkrate.errors import BackendUnavailable
 from talkrate.models import RatingSubmitted
-
 from tests.builders import rating_event
 
 pytestmark = pytest.mark.integration

@@ -6,10 +6,10 @@ import uuid
 
 import pytest
 import redis
+
 from talkrate.adapters.redis_store import RedisReadModel
 from talkrate.errors import BackendUnavailable
 from talkrate.projection import StreamRecord, classify, project_batch
-
 from tests.builders import rating_event, unique_talk_id
 
 pytestmark = pytest.mark.integration

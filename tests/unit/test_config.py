@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from moto import mock_aws
+
 from talkrate.config import Settings, redact, settings_from
 
 pytestmark = pytest.mark.unit

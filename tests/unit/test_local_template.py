@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from talkrate_local.template import TemplateError, parse_template_text, rate_seconds
 
 pytestmark = pytest.mark.unit

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 from pydantic import ValidationError
+
 from talkrate.models import Histogram, RatingRequest, RatingSubmitted, TalkQuery
 
 pytestmark = pytest.mark.unit

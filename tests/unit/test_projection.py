@@ -6,8 +6,8 @@ import base64
 import json
 
 import pytest
-from talkrate.projection import StreamRecord, classify, decode
 
+from talkrate.projection import StreamRecord, classify, decode
 from tests.builders import kafka_event, kafka_record, rating_event, sample_event
 
 pytestmark = pytest.mark.unit

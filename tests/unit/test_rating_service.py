@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from talkrate.errors import BackendUnavailable, TalkNotFound
 from talkrate.models import Histogram, RatingRequest, RatingSubmitted
 from talkrate.ports import ProjectionBatch, ProjectionResult

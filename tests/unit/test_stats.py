@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import pytest
+
 from talkrate.errors import InvalidHistogram
 from talkrate.stats import compute_stats, parse_histogram
-
 from tests.builders import load_function, sample_event
 
 pytestmark = pytest.mark.unit
