@@ -5,6 +5,7 @@ from __future__ import annotations
 import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
+
 from talkrate.adapters.postgres import apply_schema
 from talkrate_local.devdata import DEV_TALKS, DevTalk
 

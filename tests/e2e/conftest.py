@@ -72,7 +72,9 @@ class Runtime:
             )
 
 
-def start_runtime(env_overrides: dict[str, str], log: Path) -> Runtime:
+def start_runtime(
+    env_overrides: dict[str, str], log: Path, extra_args: list[str] | None = None
+) -> Runtime:
     port, lambda_port = free_port(), free_port()
     env = {**os.environ, "TALKRATE_LOCAL_KAFKA_MAX_POLL_MS": "3000", **env_overrides}
     with log.open("wb") as out:
@@ -85,6 +87,7 @@ def start_runtime(env_overrides: dict[str, str], log: Path) -> Runtime:
                 str(port),
                 "--lambda-port",
                 str(lambda_port),
+                *(extra_args or []),
             ],
             cwd=ROOT,
             env=env,

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
 from tests.builders import kafka_event, rating_event, ratings_batch
-from tests.e2e.conftest import Answer, Runtime
+from tests.e2e.conftest import Answer, Runtime, free_port, start_runtime, stop_runtime
 
 pytestmark = pytest.mark.e2e
 
@@ -141,3 +142,23 @@ def test_a_redelivered_batch_counts_once(runtime: Runtime, talk: str) -> None:
     # Then the second delivery changes nothing
     assert [r["applied"] for r in results] == [3, 0]
     assert histogram(runtime, talk) == {"1": 0, "2": 2, "3": 0, "4": 1, "5": 0}
+
+
+def test_ratings_without_stats_when_stats_function_is_unreachable(
+    backends_env: dict[str, str], tmp_path: Path
+) -> None:
+    # Given a runtime whose ApiFunction reaches the Lambda API at a port where nothing listens
+    env_vars = tmp_path / "env.json"
+    env_vars.write_text(
+        json.dumps({"ApiFunction": {"LAMBDA_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}})
+    )
+    degraded = start_runtime(backends_env, tmp_path / "runtime.log", ["--env-vars", str(env_vars)])
+    try:
+        # When the ratings of a talk are read
+        answer = degraded.request("GET", f"/ratings?talkId={WORKSHOP_TALK}")
+    finally:
+        stop_runtime(degraded)
+    # Then the histogram comes, without stats, and that is not an error
+    assert answer.status == 200, answer.body
+    assert set(answer.json["ratings"]) == {"1", "2", "3", "4", "5"}
+    assert "stats" not in answer.json

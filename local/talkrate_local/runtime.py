@@ -1,0 +1,458 @@
+"""The local runtime: template.yaml's functions behind a local API Gateway, a local Lambda Invoke
+API, Kafka event source mappings and schedules, with PostgreSQL, Redis and Kafka from configuration
+(a tansu broker is started when no Kafka is configured)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from redis import RedisError
+
+from talkrate.adapters.redis_store import RedisReadModel
+from talkrate_local.broker import BrokerError, LocalBroker
+from talkrate_local.gateway import GatewayServer
+from talkrate_local.intrinsics import REGION
+from talkrate_local.invoke_api import InvokeApiServer
+from talkrate_local.kafka_mapping import ConsumerTuning, KafkaMappingRunner
+from talkrate_local.pool import FunctionPool, InitFailed, Invocation, console
+from talkrate_local.schedules import ScheduleRunner
+from talkrate_local.template import Template, TemplateError, iter_triggers, load_template
+
+DEFAULT_TALKS: Final = "postgresql://postgres@127.0.0.1:5432/talkrate"
+DEFAULT_RATINGS: Final = "redis://127.0.0.1:6379/0"
+# Kafka client settings the runtime's consumers and the functions' producers both take from here.
+_STREAMS_SETTINGS: Final = (
+    "STREAMS_SECURITY_PROTOCOL",
+    "STREAMS_SASL_MECHANISM",
+    "STREAMS_USERNAME",
+    "STREAMS_PASSWORD",
+)
+# Credentials and profiles that would send boto3 to real AWS instead of the local endpoint.
+_AWS_IDENTITY: Final = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+)
+_SECRET_WORDS: Final = ("pass", "secret", "token", "key", "credential")
+
+
+@dataclass(frozen=True)
+class LocalConfig:
+    """Where the backing services are (read once from the environment)."""
+
+    talks_connection: str
+    ratings_connection: str
+    streams_connection: str | None
+    streams_settings: Mapping[str, str]
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> LocalConfig:
+        """TALKS_CONNECTION, RATINGS_CONNECTION, STREAMS_CONNECTION (unset: start tansu)."""
+        return cls(
+            talks_connection=environ.get("TALKS_CONNECTION") or DEFAULT_TALKS,
+            ratings_connection=environ.get("RATINGS_CONNECTION") or DEFAULT_RATINGS,
+            streams_connection=environ.get("STREAMS_CONNECTION") or None,
+            streams_settings={k: environ[k] for k in _STREAMS_SETTINGS if environ.get(k)},
+        )
+
+    def kafka_client_config(self) -> dict[str, Any]:
+        """kafka-python settings for the runtime's own clients (consumers, admin)."""
+        settings = self.streams_settings
+        config: dict[str, Any] = {}
+        if "STREAMS_SECURITY_PROTOCOL" in settings:
+            config["security_protocol"] = settings["STREAMS_SECURITY_PROTOCOL"]
+        if "STREAMS_SASL_MECHANISM" in settings:
+            config["sasl_mechanism"] = settings["STREAMS_SASL_MECHANISM"]
+            config["sasl_plain_username"] = settings.get("STREAMS_USERNAME")
+            config["sasl_plain_password"] = settings.get("STREAMS_PASSWORD")
+        return config
+
+
+def redact(connection: str) -> str:
+    """A connection string without its password, tokens or keys (for printing)."""
+    if "://" in connection:
+        parts = urlsplit(connection)
+        netloc = parts.netloc
+        if "@" in netloc:
+            user, host = netloc.rsplit("@", 1)
+            user = user.split(":", 1)[0]
+            netloc = f"{user}@{host}" if user else host
+        query = urlencode(
+            [(k, "***" if _is_secret(k) else v) for k, v in parse_qsl(parts.query)], safe="*"
+        )
+        return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    if "=" in connection:  # libpq key=value form
+        items = (item.partition("=") for item in connection.split())
+        return " ".join(f"{k}=***" if _is_secret(k) else f"{k}={v}" for k, _, v in items)
+    return connection
+
+
+def _is_secret(name: str) -> bool:
+    return any(word in name.lower() for word in _SECRET_WORDS)
+
+
+def function_environment(
+    template_env: Mapping[str, str],
+    base: Mapping[str, str],
+    lambda_env: Mapping[str, str],
+    local: Mapping[str, str],
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """A function's environment: the runtime's own, then the template's, then what Lambda sets,
+    then the local connections, then --env-vars overrides. Secret ARNs are removed: locally the
+    connections come from configuration, not from Secrets Manager."""
+    environment = {k: v for k, v in base.items() if k not in _AWS_IDENTITY}
+    environment.update(template_env)
+    environment.update(lambda_env)
+    environment.update(local)
+    environment.update(extra or {})
+    return {k: v for k, v in environment.items() if not k.endswith("_SECRET_ARN")}
+
+
+class LocalRuntime:
+    """Everything the template describes, running locally, started and stopped as one."""
+
+    def __init__(
+        self,
+        template: Template,
+        config: LocalConfig,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        lambda_port: int = 3001,
+        environ: Mapping[str, str] | None = None,
+        env_overrides: Mapping[str, Mapping[str, str]] | None = None,
+        concurrency: int = 1,
+    ) -> None:
+        self.template = template
+        self.concurrency = concurrency
+        self.config = config
+        self.host = host
+        self.port = port
+        self.lambda_port = lambda_port
+        self._environ = dict(os.environ if environ is None else environ)
+        self._env_overrides = env_overrides or {}
+        self._tuning = ConsumerTuning.from_environ(self._environ)
+        self.broker: LocalBroker | None = None
+        self.bootstrap = config.streams_connection or ""
+        self.pools: dict[str, FunctionPool] = {}
+        self.gateway: GatewayServer | None = None
+        self.invoke_api: InvokeApiServer | None = None
+        self.mappings: list[KafkaMappingRunner] = []
+        self.schedules: list[ScheduleRunner] = []
+        self.init_report: dict[str, str] = {}
+        self._stopped = False
+
+    @property
+    def url(self) -> str:
+        """The base URL of the HTTP API."""
+        return f"http://{self.host}:{self.gateway.port if self.gateway else self.port}"
+
+    @property
+    def lambda_url(self) -> str:
+        """The Lambda Invoke API endpoint (boto3 endpoint_url)."""
+        port = self.invoke_api.port if self.invoke_api else self.lambda_port
+        return f"http://{self.host}:{port}"
+
+    def invoke(self, function_id: str, event: Any) -> Invocation:
+        """Invoke a function of the template synchronously."""
+        return self.pools[function_id].invoke(event)
+
+    def start(self) -> None:
+        """Start everything; on failure, what was started is stopped again."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
+        self._prepare_database()
+        # Bind both ports first: a port in use fails fast, and the Lambda endpoint's real port
+        # goes into the functions' environment.
+        try:
+            self.gateway = GatewayServer(self.host, self.port, self.template.routes, self.invoke)
+        except OSError as error:
+            raise OSError(f"HTTP API cannot listen on {self.host}:{self.port}: {error}") from error
+        try:
+            self.invoke_api = InvokeApiServer(
+                self.host, self.lambda_port, self.template.functions, self.invoke
+            )
+        except OSError as error:
+            raise OSError(
+                f"Lambda Invoke API cannot listen on {self.host}:{self.lambda_port}: {error}"
+            ) from error
+        if not self.bootstrap:
+            self.broker = LocalBroker()
+            self.broker.start()
+            self.bootstrap = self.broker.bootstrap
+            self._forget_offsets_of_fresh_topics()
+        for function_id, spec in self.template.functions.items():
+            self.pools[function_id] = FunctionPool(
+                spec, self._function_env(function_id), max_workers=self.concurrency
+            )
+        self._warm_functions()
+        for mapping in self.template.kafka_mappings:
+            runner = KafkaMappingRunner(
+                mapping,
+                self.bootstrap,
+                self.invoke,
+                self._tuning,
+                self.config.kafka_client_config(),
+            )
+            try:
+                runner.prepare(timeout_ms=5_000)
+            except Exception as error:  # the consumer keeps retrying: report, do not stop
+                console(f"[kafka {mapping.function_id}] topics not ready yet: {error!r}")
+            self.mappings.append(runner)
+            runner.start()
+        for schedule in self.template.schedules:
+            if schedule.interval_seconds is None:
+                continue  # listed as unsupported in the summary
+            schedule_runner = ScheduleRunner(schedule, self.invoke)
+            self.schedules.append(schedule_runner)
+            schedule_runner.start()
+        self.gateway.start("gateway")
+        self.invoke_api.start("lambda-invoke-api")
+
+    def _forget_offsets_of_fresh_topics(self) -> None:
+        # The broker just started is empty, so its topics start again at offset 0; offsets the
+        # read model recorded for an earlier broker would make the projector skip new records.
+        topics = {topic for mapping in self.template.kafka_mappings for topic in mapping.topics}
+        try:
+            read_model = RedisReadModel(self.config.ratings_connection)
+            forgotten = sum(read_model.forget_offsets(topic) for topic in sorted(topics))
+        except RedisError as error:
+            console(f"[runtime] could not reset the projector's offsets: {error}")
+            return
+        if forgotten:
+            console(f"[runtime] new broker: forgot {forgotten} applied offsets of {sorted(topics)}")
+
+    def _prepare_database(self) -> None:
+        if importlib.util.find_spec("talkrate_local.database") is None:
+            console(
+                "[runtime] talkrate_local.database is missing: the catalog database was not "
+                "created, migrated or seeded"
+            )
+            return
+        database = importlib.import_module("talkrate_local.database")
+        try:
+            database.prepare(self.config.talks_connection)
+        except Exception as error:  # the API reports a down backend on GET /; keep running
+            console(
+                f"[runtime] could not prepare {redact(self.config.talks_connection)}: "
+                f"{type(error).__name__}: {str(error).strip()}"
+            )
+
+    def _function_env(self, function_id: str) -> dict[str, str]:
+        spec = self.template.functions[function_id]
+        lambda_env = {
+            "AWS_LAMBDA_FUNCTION_NAME": function_id,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": f"{spec.timeout_seconds:g}",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function_id}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/[$LATEST]local"),
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            # Any non-empty credentials: boto3 signs, the local endpoint does not check.
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "LAMBDA_TASK_ROOT": str(spec.code_dir),
+            "_HANDLER": spec.handler,
+            "PYTHONUNBUFFERED": "1",  # logs show as they are written
+        }
+        local = {
+            "TALKS_CONNECTION": self.config.talks_connection,
+            "RATINGS_CONNECTION": self.config.ratings_connection,
+            "STREAMS_CONNECTION": self.bootstrap,
+            "LAMBDA_ENDPOINT_URL": self.lambda_url,
+            **self.config.streams_settings,
+        }
+        if "POWERTOOLS_METRICS_NAMESPACE" not in spec.environment:
+            local["POWERTOOLS_METRICS_NAMESPACE"] = "talkrate"
+        extra = {
+            **self._env_overrides.get("Parameters", {}),
+            **self._env_overrides.get(function_id, {}),
+        }
+        return function_environment(spec.environment, self._environ, lambda_env, local, extra)
+
+    def _warm_functions(self) -> None:
+        def warm(function_id: str, pool: FunctionPool) -> None:
+            try:
+                self.init_report[function_id] = f"init {pool.warm():.0f} ms"
+            except InitFailed as failure:
+                error = failure.error
+                self.init_report[function_id] = (
+                    f"INIT FAILED {error.get('errorType')}: {error.get('errorMessage')}"
+                )
+
+        threads = [
+            threading.Thread(target=warm, args=item, name=f"warm-{item[0]}")
+            for item in self.pools.items()
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def stop(self) -> None:
+        """Stop everything, in order: no new requests, no new batches, functions, broker."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for server in (self.gateway, self.invoke_api):
+            if server is not None:
+                server.stop()
+        runners: list[KafkaMappingRunner | ScheduleRunner] = [*self.mappings, *self.schedules]
+        for runner in runners:
+            runner.request_stop()
+        for pool in self.pools.values():
+            pool.close()  # an invocation in flight ends now; its batch stays uncommitted
+        for runner in runners:
+            runner.join(timeout=15)
+        if self.broker is not None:
+            self.broker.stop()
+
+    def summary(self) -> str:
+        """The start-up summary: functions, triggers, backends, notes."""
+        lines = [f"talkrate local runtime ({self.template.path or 'template'})", "functions:"]
+        for function_id, spec in self.template.functions.items():
+            lines.append(
+                f"  {function_id:<20} {_display(spec.handler_file)}:{spec.handler_function}  "
+                f"{spec.memory_mb} MB  {spec.timeout_seconds:g} s  "
+                f"{self.init_report.get(function_id, '')}"
+            )
+        lines.append("triggers:")
+        lines.extend(f"  {line}" for line in iter_triggers(self.template))
+        for schedule in self.template.schedules:
+            if schedule.interval_seconds is None:
+                lines.append(
+                    f"  (not run locally: {schedule.expression} -> {schedule.function_id})"
+                )
+        streams = redact(self.bootstrap)
+        if self.broker is not None:
+            streams += " (tansu, in memory, started by the runtime)"
+        lines += [
+            "backends:",
+            f"  talks    {redact(self.config.talks_connection)}",
+            f"  ratings  {redact(self.config.ratings_connection)}",
+            f"  streams  {streams}",
+            f"  lambda   {self.lambda_url}  (Lambda Invoke API; boto3 endpoint_url)",
+        ]
+        if self.template.notes:
+            lines.append("notes:")
+            lines.extend(f"  {note}" for note in self.template.notes)
+        return "\n".join(lines)
+
+
+def _display(path: Path) -> str:
+    cwd = Path.cwd()
+    return str(path.relative_to(cwd)) if path.is_relative_to(cwd) else str(path)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Command-line options of `python -m talkrate_local`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m talkrate_local",
+        description="Run template.yaml locally: HTTP API, Lambda Invoke API, Kafka triggers, schedules.",
+    )
+    parser.add_argument("--template", type=Path, default=Path("template.yaml"))
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=3000, help="HTTP API port (0: any free one)")
+    parser.add_argument("--lambda-port", type=int, default=3001, help="Lambda Invoke API port")
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="Key=Value",
+        help="template parameter override (repeatable)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="execution environments per function (each runs one invocation at a time)",
+    )
+    parser.add_argument(
+        "--env-vars",
+        type=Path,
+        help='JSON file as for `sam local`: {"Parameters": {...}, "<FunctionId>": {...}}',
+    )
+    return parser.parse_args(argv)
+
+
+def _parameters(pairs: Sequence[str]) -> dict[str, str]:
+    overrides: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise TemplateError(f"--param wants Key=Value, got {pair!r}")
+        overrides[key] = value
+    return overrides
+
+
+def _env_overrides(path: Path | None) -> dict[str, dict[str, str]]:
+    if path is None:
+        return {}
+    document = json.loads(path.read_text())
+    if not isinstance(document, dict):
+        raise TemplateError(f"{path}: expected a JSON object")
+    return {
+        str(section): {str(k): str(v) for k, v in values.items()}
+        for section, values in document.items()
+        if isinstance(values, dict)
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run until SIGINT/SIGTERM; 0 on a clean stop, 1 when start-up failed."""
+    args = parse_args(argv)
+    try:
+        template = load_template(args.template.resolve(), _parameters(args.param))
+        env_overrides = _env_overrides(args.env_vars)
+    except (TemplateError, OSError, ValueError) as error:
+        print(f"talkrate-local: {error}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    runtime = LocalRuntime(
+        template,
+        LocalConfig.from_environ(os.environ),
+        host=args.host,
+        port=args.port,
+        lambda_port=args.lambda_port,
+        env_overrides=env_overrides,
+        concurrency=max(1, args.concurrency),
+    )
+    try:
+        runtime.start()
+    except (OSError, BrokerError) as error:
+        print(f"talkrate-local: could not start: {error}", file=sys.stderr)
+        return 1
+    print(runtime.summary(), flush=True)
+    print(f"talkrate is running at {runtime.url}", flush=True)
+    while not stop.wait(1.0):
+        pass
+    print("talkrate-local: stopping", file=sys.stderr, flush=True)
+    runtime.stop()
+    print("talkrate-local: stopped", file=sys.stderr, flush=True)
+    return 0

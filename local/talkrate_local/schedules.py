@@ -1,0 +1,75 @@
+"""Scheduled functions: a thread per rate() schedule, invoking with EventBridge's event."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from talkrate_local.intrinsics import ACCOUNT_ID, REGION, STACK_NAME
+from talkrate_local.pool import Invocation, console
+from talkrate_local.template import Schedule
+
+Invoker = Callable[[str, Any], Invocation]
+
+
+def scheduled_event(schedule: Schedule, now: float | None = None) -> Any:
+    """The event a schedule delivers: its Input when set, else EventBridge's "Scheduled Event"."""
+    if schedule.input is not None:
+        return schedule.input
+    moment = time.gmtime(time.time() if now is None else now)
+    rule = f"{STACK_NAME}-{schedule.function_id}{schedule.name}"
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT_ID,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", moment),
+        "region": REGION,
+        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{rule}"],
+        "detail": {},
+    }
+
+
+class ScheduleRunner:
+    """Invokes one function every interval; the first run is one interval after start."""
+
+    def __init__(self, schedule: Schedule, invoke: Invoker) -> None:
+        if schedule.interval_seconds is None:
+            raise ValueError(f"{schedule.expression} is not a rate() expression")
+        self.schedule = schedule
+        self._interval = schedule.interval_seconds
+        self._invoke = invoke
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"schedule-{schedule.function_id}-{schedule.name}", daemon=True
+        )
+
+    def start(self) -> None:
+        """Start the timer."""
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        """Stop scheduling (an invocation in flight finishes)."""
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the timer thread to end."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        label = f"[schedule {self.schedule.function_id}]"
+        next_run = time.monotonic() + self._interval
+        while not self._stop.wait(max(0.0, next_run - time.monotonic())):
+            # Fixed rate, like EventBridge: a slow run does not shift the ones after it.
+            next_run += self._interval
+            result = self._invoke(self.schedule.function_id, scheduled_event(self.schedule))
+            outcome = "ok" if result.ok else f"FAILED {(result.error or {}).get('errorType')}"
+            console(f"{label} {self.schedule.expression}: {outcome} in {result.duration_ms:.0f} ms")
+            if next_run < time.monotonic():  # overran a whole period: skip, do not pile up
+                next_run = time.monotonic() + self._interval
