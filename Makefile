@@ -9,7 +9,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-1
 PYTEST_ARGS ?=
 
-.PHONY: help setup services db run test test-unit test-integration test-e2e lint format validate build clean
+.PHONY: help setup services db run test test-unit test-integration test-e2e lint format validate build clean bench-latency
 
 help: ## list the routines
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -65,3 +65,6 @@ build: $(SAM) ## sam build (python3.13, arm64, no Docker)
 
 clean: ## remove build output and caches
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+bench-latency: setup services ## median and p95 of POST and GET /ratings through the local runtime
+	$(PY) bench/http_latency.py --requests 200
