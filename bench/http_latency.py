@@ -11,58 +11,15 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from talkrate_local.launcher import running
+
 ROOT = Path(__file__).resolve().parent.parent
 TALKS = ("testcontainers-integration-testing", "flight-of-the-gopher")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def local_runtime() -> Iterator[str]:
-    port, lambda_port = _free_port(), _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "talkrate_local",
-            "--port",
-            str(port),
-            "--lambda-port",
-            str(lambda_port),
-        ],
-        cwd=ROOT,
-        env=dict(os.environ),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def measure(url: str, requests: int) -> dict[str, dict[str, float]]:
@@ -111,8 +68,8 @@ def main() -> None:
     if args.url:
         print(json.dumps(measure(args.url, args.requests), indent=2))
         return
-    with local_runtime() as url:
-        print(json.dumps(measure(url, args.requests), indent=2))
+    with running(ROOT / "template.yaml") as runtime:
+        print(json.dumps(measure(runtime.url, args.requests), indent=2))
 
 
 if __name__ == "__main__":

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -17,13 +12,9 @@ from typing import Any
 
 import pytest
 
+from talkrate_local.launcher import LaunchedRuntime, launch, stop
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -37,13 +28,8 @@ class Answer:
         return json.loads(self.body)
 
 
-@dataclass
-class Runtime:
-    """A running local runtime: its API base URL and its Lambda endpoint."""
-
-    url: str
-    lambda_url: str
-    process: subprocess.Popen[bytes]
+class Runtime(LaunchedRuntime):
+    """A running local runtime, with a small HTTP client for the tests."""
 
     def request(
         self,
@@ -75,47 +61,15 @@ class Runtime:
 def start_runtime(
     env_overrides: dict[str, str], log: Path, extra_args: list[str] | None = None
 ) -> Runtime:
-    port, lambda_port = free_port(), free_port()
-    env = {**os.environ, "TALKRATE_LOCAL_KAFKA_MAX_POLL_MS": "3000", **env_overrides}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "talkrate_local",
-                "--port",
-                str(port),
-                "--lambda-port",
-                str(lambda_port),
-                *(extra_args or []),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    runtime = Runtime(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{lambda_port}", process)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"local runtime exited: {log.read_text()[-3000:]}")
-        try:
-            if runtime.request("GET", "/").status == 200:
-                return runtime
-        except OSError:
-            pass
-        time.sleep(0.2)
-    stop_runtime(runtime)
-    raise RuntimeError(f"local runtime did not answer: {log.read_text()[-3000:]}")
+    """The local runtime on free ports, with quick Kafka group joins for the tests."""
+    env = {"TALKRATE_LOCAL_KAFKA_MAX_POLL_MS": "3000", **env_overrides}
+    launched = launch(ROOT / "template.yaml", env, log, extra_args or [])
+    return Runtime(launched.url, launched.lambda_url, launched.process, launched.log)
 
 
 def stop_runtime(runtime: Runtime) -> None:
-    runtime.process.terminate()
-    try:
-        runtime.process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        runtime.process.kill()
-        runtime.process.wait()
+    """Stop it as Ctrl-C would."""
+    stop(runtime)
 
 
 @pytest.fixture(scope="session")

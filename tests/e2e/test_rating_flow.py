@@ -11,8 +11,9 @@ from typing import Any
 import boto3
 import pytest
 
+from talkrate_local.launcher import free_port
 from tests.builders import kafka_event, rating_event, ratings_batch
-from tests.e2e.conftest import Answer, Runtime, free_port, start_runtime, stop_runtime
+from tests.e2e.conftest import Answer, Runtime, start_runtime, stop_runtime
 
 pytestmark = pytest.mark.e2e
 

@@ -1,0 +1,121 @@
+"""Start the local runtime as its own process, as a newcomer would, and stop it again.
+
+Used by the end-to-end tests and the benchmarks: both need a runtime on free ports that is ready
+(GET / answers) before they send traffic, and that is gone when they are done.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class LaunchedRuntime:
+    """A running `python -m talkrate_local`: its API base URL and its Lambda endpoint."""
+
+    url: str
+    lambda_url: str
+    process: subprocess.Popen[bytes]
+    log: Path | None
+
+
+def launch(
+    template: Path,
+    env: Mapping[str, str] | None = None,
+    log: Path | None = None,
+    extra_args: Sequence[str] = (),
+    ready_within: float = 60,
+) -> LaunchedRuntime:
+    """Start the runtime for `template` on free ports and wait until GET / answers."""
+    port, lambda_port = free_port(), free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "talkrate_local",
+        "--template",
+        str(template),
+        "--port",
+        str(port),
+        "--lambda-port",
+        str(lambda_port),
+        *extra_args,
+    ]
+    output = log.open("wb") if log else subprocess.DEVNULL
+    try:
+        process = subprocess.Popen(
+            command,
+            cwd=template.parent,
+            env={**os.environ, **(env or {})},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    finally:
+        if log:
+            output.close()  # type: ignore[union-attr]
+    runtime = LaunchedRuntime(
+        f"http://127.0.0.1:{port}", f"http://127.0.0.1:{lambda_port}", process, log
+    )
+    deadline = time.monotonic() + ready_within
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the local runtime exited with {process.returncode}{_tail(log)}")
+        if _answers(runtime.url):
+            return runtime
+        time.sleep(0.2)
+    stop(runtime)
+    raise RuntimeError(f"the local runtime did not answer within {ready_within:g} s{_tail(log)}")
+
+
+def stop(runtime: LaunchedRuntime, within: float = 20) -> int:
+    """Stop the runtime the way Ctrl-C does (SIGINT), killing it only if it hangs."""
+    if runtime.process.poll() is None:
+        runtime.process.send_signal(2)
+        try:
+            runtime.process.wait(timeout=within)
+        except subprocess.TimeoutExpired:
+            runtime.process.kill()
+            runtime.process.wait()
+    return runtime.process.returncode
+
+
+@contextmanager
+def running(
+    template: Path,
+    env: Mapping[str, str] | None = None,
+    log: Path | None = None,
+    extra_args: Sequence[str] = (),
+) -> Iterator[LaunchedRuntime]:
+    """The runtime for the duration of a `with` block."""
+    runtime = launch(template, env, log, extra_args)
+    try:
+        yield runtime
+    finally:
+        stop(runtime)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/", timeout=2) as response:  # noqa: S310 - our own URL
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _tail(log: Path | None) -> str:
+    return f":\n{log.read_text(errors='replace')[-3000:]}" if log and log.exists() else ""
