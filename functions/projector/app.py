@@ -26,15 +26,17 @@ def lambda_handler(event: KafkaEvent, context: LambdaContext) -> dict[str, Any]:
         )
         for r in event.records
     )
-    result = project_batch(records, wiring.read_model())
+    result = project_batch(records, wiring.event_store(), wiring.read_model())
     metrics.add_metric(name="RatingsProjected", unit="Count", value=result.applied)
     metrics.add_metric(name="RecordsSkipped", unit="Count", value=result.skipped)
     metrics.add_metric(name="DeadLetters", unit="Count", value=result.dead_lettered)
+    metrics.add_metric(name="DuplicateEvents", unit="Count", value=result.duplicates)
     if result.dead_lettered:
         logger.warning("records set aside as dead letters", extra={"count": result.dead_lettered})
     logger.info("batch projected", extra=result.__dict__)
     return {
         "applied": result.applied,
         "skipped": result.skipped,
+        "duplicates": result.duplicates,
         "deadLettered": result.dead_lettered,
     }

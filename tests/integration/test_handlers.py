@@ -10,7 +10,6 @@ import pytest
 import redis
 
 from talkrate import wiring
-from talkrate.config import load_settings
 from talkrate.models import RatingSubmitted
 from tests.builders import (
     LambdaContextStub,
@@ -20,18 +19,13 @@ from tests.builders import (
     load_function,
     rating_event,
     ratings_batch,
+    sample_event,
 )
-from tests.integration.test_kafka_publisher import consume_all
+from tests.integration.test_kafka_publisher import consume_all, count_records
 
 pytestmark = pytest.mark.integration
 
 Call = Callable[..., dict[str, Any]]
-
-
-def _reset_wiring() -> None:
-    wiring.rating_publisher.cache_clear()
-    for cached in (load_settings, wiring.talk_catalog, wiring.read_model, wiring.stats_calculator):
-        cached.cache_clear()
 
 
 @pytest.fixture
@@ -45,8 +39,6 @@ def configure(
     """Point the handlers' settings at the test backends (read once, like a cold start)."""
 
     def apply(**overrides: str) -> None:
-        if wiring.rating_publisher.cache_info().currsize:
-            wiring.rating_publisher().close()
         values = {
             "TALKS_CONNECTION": talks_dsn,
             "RATINGS_CONNECTION": redis_url,
@@ -59,13 +51,11 @@ def configure(
             monkeypatch.delenv(name, raising=False)
         for name, value in values.items():
             monkeypatch.setenv(name, value)
-        _reset_wiring()
+        wiring.reset()
 
     apply()
     yield apply
-    if wiring.rating_publisher.cache_info().currsize:
-        wiring.rating_publisher().close()
-    _reset_wiring()
+    wiring.reset()
 
 
 @pytest.fixture
@@ -93,14 +83,88 @@ def test_post_publishes_one_event_and_answers_202(
     assert (event.talk_id, event.value) == (talk, 4)
 
 
-def test_post_answers_503_with_retry_after_when_the_stream_is_down(
+def test_post_keeps_the_rating_in_the_outbox_while_the_stream_is_down_and_relay_sends_it(
+    api: Call, configure: Callable[..., None], talk: str, kafka_bootstrap: str, topic: str
+) -> None:
+    # Given a stream that does not answer
+    configure(STREAMS_CONNECTION="127.0.0.1:1", PUBLISH_TIMEOUT_SECONDS="1")
+    # When a rating is posted
+    response = api("POST", "/ratings", body=json.dumps({"talkId": talk, "value": 4}))
+    # Then it is accepted all the same, as queued
+    assert response["statusCode"] == 202, response["body"]
+    assert response["json"]["status"] == "queued"
+    # And once the stream is back, RelayFunction publishes it with its original eventId
+    configure()
+    relay = load_function("relay")
+    result = relay(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    assert result["published"] >= 1
+    assert result["pending"] == 0
+    events = [RatingSubmitted.from_json(v) for _, v in consume_all(kafka_bootstrap, topic, 1)]
+    assert [str(e.event_id) for e in events] == [response["json"]["eventId"]]
+
+
+def test_post_answers_503_with_retry_after_when_postgresql_and_kafka_are_both_down(
     api: Call, configure: Callable[..., None], talk: str
 ) -> None:
-    configure(STREAMS_CONNECTION="127.0.0.1:1", PUBLISH_TIMEOUT_SECONDS="1")
+    configure(
+        TALKS_CONNECTION="postgresql://postgres@127.0.0.1:1/talkrate",
+        STREAMS_CONNECTION="127.0.0.1:1",
+        PUBLISH_TIMEOUT_SECONDS="1",
+    )
     response = api("POST", "/ratings", body=json.dumps({"talkId": talk, "value": 4}))
     assert response["statusCode"] == 503
     assert response["headers"]["Retry-After"].isdigit()
     assert response["headers"]["Content-Type"] == "application/problem+json"
+    assert "Traceback" not in response["body"]
+
+
+def test_an_idempotency_key_makes_a_retried_post_count_once(
+    api: Call, talk: str, kafka_bootstrap: str, topic: str
+) -> None:
+    body = json.dumps({"talkId": talk, "value": 3})
+    headers = {"idempotency-key": f"retry-{talk}"}
+    first = api("POST", "/ratings", body=body, headers=headers)
+    again = api("POST", "/ratings", body=" " + body, headers=headers)  # same rating, other bytes
+    assert first["statusCode"] == again["statusCode"] == 202
+    assert again["json"] == first["json"]
+    assert count_records(kafka_bootstrap, topic) == 1
+
+
+def test_an_idempotency_key_reused_for_another_rating_is_refused(api: Call, talk: str) -> None:
+    headers = {"idempotency-key": f"reuse-{talk}"}
+    api("POST", "/ratings", body=json.dumps({"talkId": talk, "value": 3}), headers=headers)
+    other = api("POST", "/ratings", body=json.dumps({"talkId": talk, "value": 5}), headers=headers)
+    assert other["statusCode"] == 422
+    assert other["json"]["type"].endswith("idempotency-key-reused")
+
+
+@pytest.mark.parametrize("key", ["", "has space", "x" * 256, "caf\u00e9"])
+def test_a_malformed_idempotency_key_is_400(api: Call, talk: str, key: str) -> None:
+    response = api(
+        "POST",
+        "/ratings",
+        body=json.dumps({"talkId": talk, "value": 3}),
+        headers={"idempotency-key": key},
+    )
+    assert response["statusCode"] == 400
+
+
+def test_get_ratings_falls_back_to_the_event_store_when_redis_is_down(
+    api: Call, configure: Callable[..., None], talk: str, topic: str
+) -> None:
+    # Given a projected rating
+    projector = load_function("projector")
+    projector(
+        kafka_event(ratings_batch(topic, 0, 0, [rating_event(talk, 5)])),
+        LambdaContextStub("projector"),
+    )
+    # When Redis is unreachable
+    configure(RATINGS_CONNECTION="redis://127.0.0.1:1/0")
+    response = api("GET", "/ratings", query={"talkId": talk})
+    # Then the histogram still comes, from the event store, and says so
+    assert response["statusCode"] == 200, response["body"]
+    assert response["json"]["source"] == "event-store"
+    assert response["json"]["ratings"]["5"] == 1
 
 
 def test_root_reports_backends_without_credentials(
@@ -123,8 +187,8 @@ def test_projector_counts_a_batch_once_however_often_it_is_delivered(
     event = kafka_event(records)
     first = projector(event, LambdaContextStub("projector"))
     again = projector(event, LambdaContextStub("projector"))
-    assert first == {"applied": 3, "skipped": 0, "deadLettered": 1}
-    assert again == {"applied": 0, "skipped": 4, "deadLettered": 0}
+    assert first == {"applied": 3, "skipped": 0, "duplicates": 0, "deadLettered": 1}
+    assert again == {"applied": 0, "skipped": 4, "duplicates": 0, "deadLettered": 0}
     assert redis_client.hgetall(f"ratings/{talk}") == {"5": "1", "4": "2"}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, TopicPartition
 
 from talkrate.adapters.kafka_stream import KafkaRatingPublisher
 from talkrate.config import Settings
@@ -35,6 +35,16 @@ def consume_all(bootstrap: str, topic: str, expected: int) -> list[tuple[bytes, 
         consumer.close()
 
 
+def count_records(bootstrap: str, topic: str) -> int:
+    """How many records the topic holds (the sum of its partitions' end offsets)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return sum(consumer.end_offsets(partitions).values())
+    finally:
+        consumer.close()
+
+
 def test_published_events_arrive_keyed_by_talk_and_parse(kafka_bootstrap: str, topic: str) -> None:
     # Given a publisher on the broker
     publisher = KafkaRatingPublisher(
@@ -49,6 +59,7 @@ def test_published_events_arrive_keyed_by_talk_and_parse(kafka_bootstrap: str, t
     received = consume_all(kafka_bootstrap, topic, 3)
     assert {k for k, _ in received} == {b"flight-of-the-gopher"}
     assert [RatingSubmitted.from_json(v) for _, v in received] == sent  # one partition: in order
+    assert count_records(kafka_bootstrap, topic) == 3
 
 
 def test_an_unreachable_broker_fails_within_the_time_budget() -> None:

@@ -8,8 +8,9 @@ import pytest
 import redis
 
 from talkrate.adapters.redis_store import RedisReadModel
-from talkrate.errors import BackendUnavailable
-from talkrate.projection import StreamRecord, classify, project_batch
+from talkrate.errors import BackendUnavailable, ReadModelRebuilding
+from talkrate.ports import ProjectionResult
+from talkrate.projection import StreamRecord, classify
 from tests.builders import rating_event, unique_talk_id
 
 pytestmark = pytest.mark.integration
@@ -25,6 +26,10 @@ def talk_ids(redis_client: redis.Redis) -> list[str]:
     ids = [unique_talk_id() for _ in range(3)]
     yield ids
     redis_client.delete(*(f"ratings/{t}" for t in ids))
+
+
+def apply(model: RedisReadModel, batch: list[StreamRecord]) -> ProjectionResult:
+    return model.apply(classify(batch))
 
 
 def records(
@@ -45,8 +50,8 @@ def test_a_batch_is_counted_and_a_redelivery_changes_nothing(
     a, b, _ = talk_ids
     batch = records(topic, 0, 100, [(a, 5), (a, 5), (a, 3), (b, 1), (b, 2)])
     # When it is delivered twice
-    first = project_batch(batch, model)
-    second = project_batch(batch, model)
+    first = apply(model, batch)
+    second = apply(model, batch)
     # Then it counted once
     assert (first.applied, first.skipped) == (5, 0)
     assert (second.applied, second.skipped) == (0, 5)
@@ -60,8 +65,8 @@ def test_an_overlapping_batch_counts_only_its_new_records(
 ) -> None:
     topic = f"t-{uuid.uuid4().hex[:8]}"
     a = talk_ids[0]
-    project_batch(records(topic, 0, 0, [(a, 1)] * 3), model)  # offsets 0..2
-    result = project_batch(records(topic, 0, 1, [(a, 4)] * 4), model)  # offsets 1..4
+    apply(model, records(topic, 0, 0, [(a, 1)] * 3))  # offsets 0..2
+    result = apply(model, records(topic, 0, 1, [(a, 4)] * 4))  # offsets 1..4
     assert (result.applied, result.skipped) == (2, 2)
     assert model.histogram(a).counts["1"] == 3
     assert model.histogram(a).counts["4"] == 2
@@ -71,11 +76,11 @@ def test_partitions_keep_their_own_offsets(model: RedisReadModel, talk_ids: list
     topic = f"t-{uuid.uuid4().hex[:8]}"
     a = talk_ids[0]
     batch = records(topic, 0, 7, [(a, 2)]) + records(topic, 1, 7, [(a, 2)])
-    assert project_batch(batch, model).applied == 2
+    assert apply(model, batch).applied == 2
     assert model.histogram(a).counts["2"] == 2
 
 
-def test_malformed_records_are_set_aside_once_and_do_not_block(
+def test_malformed_records_move_the_offset_and_do_not_block(
     model: RedisReadModel, talk_ids: list[str]
 ) -> None:
     topic = f"t-{uuid.uuid4().hex[:8]}"
@@ -85,15 +90,40 @@ def test_malformed_records_are_set_aside_once_and_do_not_block(
         StreamRecord(topic, 0, 1, b"k", b"garbage"),
         *records(topic, 0, 2, [(a, 3)]),
     ]
-    first = project_batch(batch, model)
-    again = project_batch(batch, model)
+    first = apply(model, batch)
+    again = apply(model, batch)
     assert (first.applied, first.dead_lettered) == (2, 1)
     assert (again.applied, again.dead_lettered, again.skipped) == (0, 0, 3)
-    letters = [d for d in model.dead_letters() if d["topic"] == topic]
-    assert len(letters) == 1
-    assert letters[0]["offset"] == 1
-    assert "json" in letters[0]["reason"].lower()
+    assert model.applied_offset(f"{topic}-0") == 2
     assert model.histogram(a).counts["3"] == 2
+
+
+def test_a_key_of_the_wrong_type_fails_the_batch_before_any_write(
+    model: RedisReadModel, talk_ids: list[str], redis_client: redis.Redis
+) -> None:
+    # Given a talk whose histogram key was overwritten with a string
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    a, b, _ = talk_ids
+    redis_client.set(f"ratings/{b}", "not a hash")
+    # When a batch touching it and another talk is applied
+    with pytest.raises(redis.ResponseError):
+        apply(model, records(topic, 0, 0, [(a, 4), (b, 4)]))
+    # Then nothing of the batch was written, so its retry counts it whole
+    assert model.histogram(a).total == 0
+    assert model.applied_offset(f"{topic}-0") is None
+
+
+def test_a_batch_is_refused_while_the_read_model_is_rebuilt(
+    model: RedisReadModel, talk_ids: list[str]
+) -> None:
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    assert model.lock_for_rebuild()
+    try:
+        with pytest.raises(ReadModelRebuilding):
+            apply(model, records(topic, 0, 0, [(talk_ids[0], 1)]))
+    finally:
+        model.unlock_after_rebuild()
+    assert apply(model, records(topic, 0, 0, [(talk_ids[0], 1)])).applied == 1
 
 
 def test_a_batch_with_nothing_valid_still_moves_nothing_else(model: RedisReadModel) -> None:

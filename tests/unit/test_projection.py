@@ -39,7 +39,7 @@ def test_valid_and_malformed_records_are_told_apart_with_reasons() -> None:
         StreamRecord("ratings", 1, 3, None, None),
     ]
     batch = classify(records)
-    assert [(r.partition, r.offset) for r in batch.ratings] == [("ratings-0", 10)]
+    assert [(r.position, r.offset) for r in batch.ratings] == [("ratings-0", 10)]
     assert [(d.position, d.offset) for d in batch.dead_letters] == [
         ("ratings-0", 11),
         ("ratings-0", 12),

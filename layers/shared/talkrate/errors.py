@@ -25,3 +25,15 @@ class InvalidHistogram(TalkrateError):
 
 class BackendUnavailable(TalkrateError):
     """A backing service did not answer; callers decide whether that is fatal."""
+
+
+class ReadModelRebuilding(BackendUnavailable):
+    """The read model is being rebuilt; the projector's batch must be retried afterwards."""
+
+
+class IdempotencyKeyReused(TalkrateError):
+    """An Idempotency-Key came back with a different rating than the one it was first used for."""
+
+
+class RequestInProgress(TalkrateError):
+    """A request with the same Idempotency-Key is still being processed."""

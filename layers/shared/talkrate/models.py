@@ -114,7 +114,7 @@ class RatingAccepted(BaseModel):
 
     rating: dict[str, Any]
     event_id: str = Field(serialization_alias="eventId")
-    status: Literal["accepted"] = "accepted"
+    status: Literal["accepted", "queued"] = "accepted"
 
 
 class TalkRatings(BaseModel):
@@ -123,3 +123,4 @@ class TalkRatings(BaseModel):
     talk_id: str = Field(serialization_alias="talkId")
     ratings: dict[str, int]
     stats: dict[str, Any] | None = None
+    source: Literal["read-model", "event-store"] = "read-model"

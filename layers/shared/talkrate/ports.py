@@ -28,9 +28,16 @@ class RatingPublisher(Protocol):
 class ProjectedRating:
     """A valid record of the stream, at its position."""
 
-    partition: str  # "topic-partition", as the Lambda Kafka event keys its records
+    topic: str
+    partition: int
     offset: int
     event: RatingSubmitted
+    duplicate: bool = False  # its eventId was first projected from another position
+
+    @property
+    def position(self) -> str:
+        """The "topic-partition" the record came from, as the Lambda Kafka event keys it."""
+        return f"{self.topic}-{self.partition}"
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,7 @@ class ProjectionResult:
     applied: int
     skipped: int
     dead_lettered: int
+    duplicates: int = 0
 
 
 class RatingsReadModel(Protocol):
@@ -76,6 +84,43 @@ class RatingsReadModel(Protocol):
 
     def apply(self, batch: ProjectionBatch) -> ProjectionResult:
         """Apply a batch atomically, skipping every record at or below its partition's offset."""
+        ...
+
+
+@dataclass(frozen=True)
+class ReadModelState:
+    """Everything the read model holds, as recomputed from the event store."""
+
+    histograms: dict[str, dict[str, int]]  # talk id -> value -> count
+    offsets: dict[str, int]  # "topic-partition" -> last recorded offset
+    events: int
+
+
+class EventStore(Protocol):
+    """The durable record of every projected event (PostgreSQL), unique by eventId."""
+
+    def record(self, batch: ProjectionBatch) -> ProjectionBatch:
+        """Store the batch's events and dead letters; mark events first seen elsewhere."""
+        ...
+
+    def histogram(self, talk_id: str) -> Histogram:
+        """The talk's histogram counted from the stored events."""
+        ...
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """A rating waiting in the outbox for Kafka."""
+
+    id: int
+    event: RatingSubmitted
+
+
+class RatingOutbox(Protocol):
+    """Where the API keeps a rating when Kafka does not acknowledge it (PostgreSQL)."""
+
+    def enqueue(self, event: RatingSubmitted) -> None:
+        """Keep the event until it is published; raise BackendUnavailable if it cannot."""
         ...
 
 

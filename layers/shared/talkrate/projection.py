@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from talkrate.models import RatingSubmitted
 from talkrate.ports import (
     DeadLetter,
+    EventStore,
     ProjectedRating,
     ProjectionBatch,
     ProjectionResult,
@@ -52,19 +53,21 @@ def classify(records: Iterable[StreamRecord]) -> ProjectionBatch:
                 )
             )
             continue
-        batch.ratings.append(
-            ProjectedRating(
-                partition=f"{record.topic}-{record.partition}", offset=record.offset, event=event
-            )
-        )
+        batch.ratings.append(ProjectedRating(record.topic, record.partition, record.offset, event))
     return batch
 
 
 def project_batch(
-    records: Iterable[StreamRecord], read_model: RatingsReadModel
+    records: Iterable[StreamRecord], event_store: EventStore, read_model: RatingsReadModel
 ) -> ProjectionResult:
-    """Apply one delivered batch: valid events are counted once, malformed ones set aside."""
-    return read_model.apply(classify(records))
+    """Apply one delivered batch: each event counted once, malformed records set aside.
+
+    The event store first records the batch (idempotent, unique by eventId) and marks events
+    that were first seen at another position; the read model then applies the batch in one atomic
+    step that skips what it applied before. A crash between the two steps is healed by the
+    redelivery the crash causes.
+    """
+    return read_model.apply(event_store.record(classify(records)))
 
 
 def _reason(error: Exception) -> str:

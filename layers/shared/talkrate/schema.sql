@@ -10,3 +10,45 @@ CREATE TABLE IF NOT EXISTS talks (
     created_at  timestamptz NOT NULL DEFAULT now(),
     CHECK (ends_at IS NULL OR starts_at IS NULL OR ends_at > starts_at)
 );
+
+-- Event store: every projected RatingSubmitted, once per eventId, with the position it was first
+-- projected from. The read model can always be rebuilt from it.
+CREATE TABLE IF NOT EXISTS rating_events (
+    event_id     uuid PRIMARY KEY,
+    talk_id      text NOT NULL,
+    value        smallint NOT NULL CHECK (value BETWEEN 1 AND 5),
+    occurred_at  timestamptz NOT NULL,
+    topic        text NOT NULL,
+    partition    integer NOT NULL,
+    "offset"     bigint NOT NULL,
+    recorded_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS rating_events_talk ON rating_events (talk_id);
+CREATE INDEX IF NOT EXISTS rating_events_position ON rating_events (topic, partition, "offset");
+
+-- Outbox: ratings the API accepted while Kafka did not acknowledge; RelayFunction publishes them.
+CREATE TABLE IF NOT EXISTS rating_outbox (
+    id            bigserial PRIMARY KEY,
+    event_id      uuid NOT NULL UNIQUE,
+    talk_id       text NOT NULL,
+    payload       bytea NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    published_at  timestamptz,
+    attempts      integer NOT NULL DEFAULT 0,
+    last_error    text
+);
+CREATE INDEX IF NOT EXISTS rating_outbox_pending ON rating_outbox (id) WHERE published_at IS NULL;
+
+-- Dead letters: records the projector could not use, kept whole with the reason.
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id           bigserial PRIMARY KEY,
+    topic        text NOT NULL,
+    partition    integer NOT NULL,
+    "offset"     bigint NOT NULL,
+    key          bytea,
+    value        bytea,
+    reason       text NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    redriven_at  timestamptz,
+    UNIQUE (topic, partition, "offset")
+);

@@ -3,19 +3,46 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from talkrate.adapters.kafka_stream import KafkaRatingPublisher
-from talkrate.adapters.postgres import PostgresTalkCatalog
+from talkrate.adapters.postgres import (
+    PostgresDatabase,
+    PostgresEventStore,
+    PostgresOutbox,
+    PostgresTalkCatalog,
+)
 from talkrate.adapters.redis_store import RedisReadModel
 from talkrate.adapters.stats_client import LambdaStatsCalculator, NoStats, UrlStatsCalculator
 from talkrate.config import load_settings
 from talkrate.ports import StatsCalculator
 
+if TYPE_CHECKING:
+    from talkrate.adapters.idempotency import IdempotentRequests
+
+
+@lru_cache(maxsize=1)
+def database() -> PostgresDatabase:
+    """The one PostgreSQL connection of the process."""
+    return PostgresDatabase(load_settings().talks_connection)
+
 
 @lru_cache(maxsize=1)
 def talk_catalog() -> PostgresTalkCatalog:
     """The talk catalog in PostgreSQL."""
-    return PostgresTalkCatalog(load_settings().talks_connection)
+    return PostgresTalkCatalog(database())
+
+
+@lru_cache(maxsize=1)
+def event_store() -> PostgresEventStore:
+    """The event store in PostgreSQL."""
+    return PostgresEventStore(database())
+
+
+@lru_cache(maxsize=1)
+def outbox() -> PostgresOutbox:
+    """The outbox in PostgreSQL."""
+    return PostgresOutbox(database())
 
 
 @lru_cache(maxsize=1)
@@ -31,6 +58,14 @@ def read_model() -> RedisReadModel:
 
 
 @lru_cache(maxsize=1)
+def idempotent_requests() -> IdempotentRequests:
+    """Idempotency-Key handling, on the read model's Redis client."""
+    from talkrate.adapters.idempotency import IdempotentRequests  # only requests with a key pay
+
+    return IdempotentRequests(read_model().client)
+
+
+@lru_cache(maxsize=1)
 def stats_calculator() -> StatsCalculator:
     """StatsFunction by name (Lambda Invoke) if configured, else by URL, else none."""
     settings = load_settings()
@@ -43,3 +78,23 @@ def stats_calculator() -> StatsCalculator:
     if settings.ratings_lambda_url:
         return UrlStatsCalculator(settings.ratings_lambda_url, settings.stats_timeout_seconds)
     return NoStats()
+
+
+def reset() -> None:
+    """Forget every adapter (tests use it to simulate a cold start with new settings)."""
+    if rating_publisher.cache_info().currsize:
+        rating_publisher().close()
+    if database.cache_info().currsize:
+        database().close()
+    for cached in (
+        database,
+        talk_catalog,
+        event_store,
+        outbox,
+        rating_publisher,
+        read_model,
+        idempotent_requests,
+        stats_calculator,
+        load_settings,
+    ):
+        cached.cache_clear()

@@ -1,65 +1,290 @@
-"""PostgreSQL: the talk catalog."""
+"""PostgreSQL: the talk catalog, the event store, the outbox and the dead letters."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg2
 import psycopg2.extensions
+import psycopg2.extras
 
 from talkrate.errors import BackendUnavailable
+from talkrate.models import RATING_VALUES, Histogram, RatingSubmitted
+from talkrate.ports import OutboxEntry, ProjectionBatch, ReadModelState
 
 CONNECT_TIMEOUT_SECONDS = 3
+T = TypeVar("T")
+Cursor = psycopg2.extensions.cursor
 
 
-class PostgresTalkCatalog:
-    """TalkCatalog over one lazily opened connection, reopened once when it has gone away."""
+class PostgresDatabase:
+    """One lazily opened connection, reused while warm and reopened once when it has gone away."""
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, name: str = "talkrate") -> None:
         self._dsn = dsn
+        self._name = name
         self._connection: psycopg2.extensions.connection | None = None
+        self._lock = threading.Lock()
 
-    def exists(self, talk_id: str) -> bool:
-        """True when the talk is in the catalog."""
-        rows = self._query("SELECT 1 FROM talks WHERE id = %s", (talk_id,))
-        return bool(rows)
+    def run(self, work: Callable[[Cursor], T]) -> T:
+        """Run `work` in one transaction; safe to repeat, so it is retried on a dropped connection."""
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    connection = self._connect()
+                    with connection, connection.cursor() as cursor:
+                        return work(cursor)
+                except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
+                    self.close()
+                    if attempt == 2:
+                        raise BackendUnavailable(f"PostgreSQL is unreachable: {error}") from error
+        raise AssertionError("unreachable")  # pragma: no cover
 
-    def ping(self) -> bool:
-        """True when the catalog answers."""
-        try:
-            return bool(self._query("SELECT 1", ()))
-        except BackendUnavailable:
-            return False
-
-    def _query(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        for attempt in (1, 2):
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        """A transaction held open by the caller (not retried: the caller's work is not repeatable)."""
+        with self._lock:
             try:
                 connection = self._connect()
-                with connection.cursor() as cursor:
-                    cursor.execute(sql, args)
-                    return cursor.fetchall()
+            except psycopg2.OperationalError as error:
+                self.close()
+                raise BackendUnavailable(f"PostgreSQL is unreachable: {error}") from error
+            try:
+                with connection, connection.cursor() as cursor:
+                    yield cursor
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
                 self.close()
-                if attempt == 2:
-                    raise BackendUnavailable("the talk catalog is unreachable") from error
-        raise AssertionError("unreachable")  # pragma: no cover
+                raise BackendUnavailable(f"PostgreSQL failed: {error}") from error
+
+    def ping(self) -> bool:
+        """True when the database answers."""
+        try:
+            return bool(self.run(lambda cursor: _fetch_one(cursor, "SELECT 1")))
+        except BackendUnavailable:
+            return False
 
     def _connect(self) -> psycopg2.extensions.connection:
         if self._connection is None or self._connection.closed:
             self._connection = psycopg2.connect(
-                self._dsn, connect_timeout=CONNECT_TIMEOUT_SECONDS, application_name="talkrate"
+                self._dsn, connect_timeout=CONNECT_TIMEOUT_SECONDS, application_name=self._name
             )
-            self._connection.autocommit = True
         return self._connection
 
     def close(self) -> None:
-        """Close the connection; the next query opens a new one."""
+        """Close the connection; the next use opens a new one."""
         if self._connection is not None:
             try:
                 self._connection.close()
             finally:
                 self._connection = None
+
+
+class PostgresTalkCatalog:
+    """TalkCatalog: the talks table."""
+
+    def __init__(self, database: PostgresDatabase) -> None:
+        self._db = database
+
+    def exists(self, talk_id: str) -> bool:
+        """True when the talk is in the catalog."""
+        return self._db.run(
+            lambda cursor: (
+                _fetch_one(cursor, "SELECT 1 FROM talks WHERE id = %s", (talk_id,)) is not None
+            )
+        )
+
+    def ping(self) -> bool:
+        """True when the catalog answers."""
+        return self._db.ping()
+
+
+_RECORD_EVENTS = """
+INSERT INTO rating_events (event_id, talk_id, value, occurred_at, topic, partition, "offset")
+SELECT * FROM unnest(%s::uuid[], %s::text[], %s::smallint[], %s::timestamptz[], %s::text[],
+                     %s::integer[], %s::bigint[])
+ON CONFLICT (event_id) DO NOTHING
+"""
+_FIRST_POSITIONS = """
+SELECT event_id::text, topic, partition, "offset" FROM rating_events WHERE event_id = ANY(%s::uuid[])
+"""
+_RECORD_DEAD_LETTERS = """
+INSERT INTO dead_letters (topic, partition, "offset", key, value, reason)
+SELECT * FROM unnest(%s::text[], %s::integer[], %s::bigint[], %s::bytea[], %s::bytea[], %s::text[])
+ON CONFLICT (topic, partition, "offset") DO NOTHING
+"""
+
+
+class PostgresEventStore:
+    """EventStore: rating_events (unique by eventId) and dead_letters (unique by position)."""
+
+    def __init__(self, database: PostgresDatabase) -> None:
+        self._db = database
+
+    def record(self, batch: ProjectionBatch) -> ProjectionBatch:
+        """Store the batch's events and dead letters; mark events first seen elsewhere.
+
+        An event is counted where it was first stored: a redelivery of that same record (same
+        position) is not a duplicate, while the same eventId at another position is one.
+        """
+        ratings, letters = batch.ratings, batch.dead_letters
+
+        def work(cursor: Cursor) -> dict[str, tuple[str, int, int]]:
+            if ratings:
+                cursor.execute(
+                    _RECORD_EVENTS,
+                    (
+                        [str(r.event.event_id) for r in ratings],
+                        [r.event.talk_id for r in ratings],
+                        [r.event.value for r in ratings],
+                        [r.event.occurred_at for r in ratings],
+                        [r.topic for r in ratings],
+                        [r.partition for r in ratings],
+                        [r.offset for r in ratings],
+                    ),
+                )
+            if letters:
+                cursor.execute(
+                    _RECORD_DEAD_LETTERS,
+                    (
+                        [d.topic for d in letters],
+                        [d.partition for d in letters],
+                        [d.offset for d in letters],
+                        [_binary(d.key) for d in letters],
+                        [_binary(d.value) for d in letters],
+                        [d.reason for d in letters],
+                    ),
+                )
+            if not ratings:
+                return {}
+            cursor.execute(_FIRST_POSITIONS, ([str(r.event.event_id) for r in ratings],))
+            return {row[0]: (row[1], row[2], row[3]) for row in cursor.fetchall()}
+
+        first = self._db.run(work)
+        marked = [
+            replace(
+                r, duplicate=first.get(str(r.event.event_id)) != (r.topic, r.partition, r.offset)
+            )
+            for r in ratings
+        ]
+        return ProjectionBatch(ratings=marked, dead_letters=letters)
+
+    def histogram(self, talk_id: str) -> Histogram:
+        """The talk's histogram counted from the stored events."""
+        rows = self._db.run(
+            lambda cursor: _fetch_all(
+                cursor,
+                "SELECT value::text, count(*) FROM rating_events WHERE talk_id = %s GROUP BY value",
+                (talk_id,),
+            )
+        )
+        return Histogram.from_counts(dict(rows))
+
+    def state(self, progress: Callable[[str], None] = lambda _: None) -> ReadModelState:
+        """The whole read model recomputed from one consistent snapshot of the store."""
+        histograms: dict[str, dict[str, int]] = {}
+        with self._db.transaction() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            total = _fetch_one(cursor, "SELECT count(*) FROM rating_events")
+            events = int(total[0]) if total else 0
+            progress(f"event store: {events} events")
+            cursor.execute(
+                "SELECT talk_id, value::text, count(*) FROM rating_events GROUP BY 1, 2 ORDER BY 1"
+            )
+            seen = 0
+            while rows := cursor.fetchmany(5000):
+                for talk_id, value, count in rows:
+                    histograms.setdefault(talk_id, dict.fromkeys(RATING_VALUES, 0))[value] = count
+                    seen += count
+                progress(f"counted {seen}/{events} events over {len(histograms)} talks")
+            offsets = {
+                f"{topic}-{partition}": int(offset)
+                for topic, partition, offset in _fetch_all(
+                    cursor,
+                    'SELECT topic, partition, max("offset") FROM ('
+                    ' SELECT topic, partition, "offset" FROM rating_events'
+                    ' UNION ALL SELECT topic, partition, "offset" FROM dead_letters'
+                    ") AS positions GROUP BY 1, 2",
+                )
+            }
+        progress(f"offsets of {len(offsets)} partitions")
+        return ReadModelState(histograms=histograms, offsets=offsets, events=events)
+
+    def dead_letters(self, include_redriven: bool = False) -> list[dict[str, Any]]:
+        """The records set aside, oldest first."""
+        sql = (
+            'SELECT id, topic, partition, "offset", key, value, reason, created_at, redriven_at '
+            "FROM dead_letters WHERE (%s OR redriven_at IS NULL) ORDER BY id"
+        )
+        with self._db.transaction() as cursor:
+            cursor.execute(sql, (include_redriven,))
+            columns = [c.name for c in cursor.description or ()]
+            return [dict(zip(columns, _plain(row), strict=True)) for row in cursor.fetchall()]
+
+    def mark_redriven(self, ids: list[int]) -> None:
+        """Record that these dead letters were republished."""
+        self._db.run(
+            lambda cursor: cursor.execute(
+                "UPDATE dead_letters SET redriven_at = now() WHERE id = ANY(%s)", (ids,)
+            )
+        )
+
+
+class PostgresOutbox:
+    """RatingOutbox: rating_outbox, published in order by RelayFunction."""
+
+    def __init__(self, database: PostgresDatabase) -> None:
+        self._db = database
+
+    def enqueue(self, event: RatingSubmitted) -> None:
+        """Keep the event until it is published; raise BackendUnavailable if it cannot."""
+        self._db.run(
+            lambda cursor: cursor.execute(
+                "INSERT INTO rating_outbox (event_id, talk_id, payload) VALUES (%s, %s, %s) "
+                "ON CONFLICT (event_id) DO NOTHING",
+                (str(event.event_id), event.talk_id, psycopg2.Binary(event.to_json())),
+            )
+        )
+
+    def relay(self, publish: Callable[[RatingSubmitted], None], limit: int) -> tuple[int, int]:
+        """Publish pending entries in order, marking each; stop at the first failure.
+
+        The rows stay locked (SKIP LOCKED keeps concurrent relays apart) until the transaction
+        ends. A crash after publishing and before the commit republishes those rows next time;
+        the projector counts an eventId once, so that costs nothing but a duplicate record.
+        Returns (published, still pending).
+        """
+        published = 0
+        with self._db.transaction() as cursor:
+            cursor.execute(
+                "SELECT id, payload FROM rating_outbox WHERE published_at IS NULL "
+                "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+                (limit,),
+            )
+            for entry in [OutboxEntry(i, RatingSubmitted.from_json(bytes(p))) for i, p in cursor]:
+                try:
+                    publish(entry.event)
+                except BackendUnavailable as error:
+                    cursor.execute(
+                        "UPDATE rating_outbox SET attempts = attempts + 1, last_error = %s "
+                        "WHERE id = %s",
+                        (str(error)[:500], entry.id),
+                    )
+                    break
+                cursor.execute(
+                    "UPDATE rating_outbox SET published_at = now(), attempts = attempts + 1 "
+                    "WHERE id = %s",
+                    (entry.id,),
+                )
+                published += 1
+            pending = _fetch_one(
+                cursor, "SELECT count(*) FROM rating_outbox WHERE published_at IS NULL"
+            )
+        return published, int(pending[0]) if pending else 0
 
 
 def apply_schema(dsn: str) -> None:
@@ -71,3 +296,22 @@ def apply_schema(dsn: str) -> None:
             cursor.execute(sql)
     finally:
         connection.close()
+
+
+def _fetch_one(cursor: Cursor, sql: str, args: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+    cursor.execute(sql, args)
+    row: tuple[Any, ...] | None = cursor.fetchone()
+    return row
+
+
+def _fetch_all(cursor: Cursor, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    cursor.execute(sql, args)
+    return list(cursor.fetchall())
+
+
+def _binary(data: bytes | None) -> psycopg2.Binary | None:
+    return None if data is None else psycopg2.Binary(data)
+
+
+def _plain(row: tuple[Any, ...]) -> list[Any]:
+    return [bytes(v) if isinstance(v, memoryview) else v for v in row]

@@ -1,34 +1,38 @@
-"""Redis: the read model (a histogram hash per talk, applied offsets, dead letters)."""
+"""Redis: the read model (a histogram hash per talk, and the applied offset of each partition)."""
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 
 import redis
 
-from talkrate.errors import BackendUnavailable
+from talkrate.errors import BackendUnavailable, ReadModelRebuilding
 from talkrate.models import RATING_VALUES, Histogram
-from talkrate.ports import ProjectionBatch, ProjectionResult
+from talkrate.ports import ProjectionBatch, ProjectionResult, ReadModelState
 
 HISTOGRAM_PREFIX = "ratings/"  # the workshop's key: ratings/<talkId>, a hash of value -> count
 OFFSETS_KEY = "projector/offsets"  # "topic-partition" -> last applied offset
-DEAD_LETTERS_KEY = "projector/dead-letters"
+REBUILD_LOCK_KEY = "projector/rebuilding"
+REBUILD_LOCK_SECONDS = 600
 
 # Applies a whole batch in one atomic step. Per partition, records at or below the applied offset
-# were counted before (a redelivery) and are skipped; the rest are aggregated per talk and value
-# and added with one HINCRBY each. The applied offset moves in the same step, so a crash leaves
-# either all of the batch or none of it.
+# were applied before (a redelivery) and are skipped; of the rest, ratings ('r') are aggregated
+# per talk and value and added with one HINCRBY each, while duplicates ('x', an eventId first
+# projected elsewhere) and dead letters ('d') only move the offset. Every key is checked before
+# the first write, because Redis does not roll back a script that fails halfway.
 _APPLY_BATCH = """
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return redis.error_reply('REBUILDING the read model is being rebuilt')
+end
 local batch = cjson.decode(ARGV[1])
 local prefix = ARGV[2]
-local applied, skipped, dead = 0, 0, 0
-local totals = {}
+local applied, skipped, duplicates, dead = 0, 0, 0, 0
+local totals, highest = {}, {}
 for _, part in ipairs(batch) do
   local name, records = part[1], part[2]
   local last = tonumber(redis.call('HGET', KEYS[1], name) or '-1')
-  local highest = last
+  local top = last
   for _, r in ipairs(records) do
     local offset = r[1]
     if offset <= last then
@@ -39,15 +43,20 @@ for _, part in ipairs(batch) do
         if not talk then talk = {}; totals[r[3]] = talk end
         talk[r[4]] = (talk[r[4]] or 0) + 1
         applied = applied + 1
+      elseif r[2] == 'x' then
+        duplicates = duplicates + 1
       else
-        redis.call('RPUSH', KEYS[2], r[3])
         dead = dead + 1
       end
-      if offset > highest then highest = offset end
+      if offset > top then top = offset end
     end
   end
-  if highest > last then
-    redis.call('HSET', KEYS[1], name, string.format('%d', highest))
+  if top > last then highest[name] = top end
+end
+for talk, _ in pairs(totals) do
+  local kind = redis.call('TYPE', prefix .. talk)['ok']
+  if kind ~= 'none' and kind ~= 'hash' then
+    return redis.error_reply('WRONGTYPE ' .. prefix .. talk .. ' is a ' .. kind)
   end
 end
 for talk, counts in pairs(totals) do
@@ -55,7 +64,27 @@ for talk, counts in pairs(totals) do
     redis.call('HINCRBY', prefix .. talk, value, n)
   end
 end
-return {applied, skipped, dead}
+for name, top in pairs(highest) do
+  redis.call('HSET', KEYS[1], name, string.format('%d', top))
+end
+return {applied, skipped, duplicates, dead}
+"""
+
+# Replaces the whole read model with a rebuilt one in one atomic step.
+_REPLACE_ALL = """
+local state = cjson.decode(ARGV[1])
+local prefix = ARGV[2]
+for _, key in ipairs(state.stale) do redis.call('DEL', key) end
+redis.call('DEL', KEYS[1])
+for talk, counts in pairs(state.histograms) do
+  for value, n in pairs(counts) do
+    if n > 0 then redis.call('HSET', prefix .. talk, value, n) end
+  end
+end
+for name, offset in pairs(state.offsets) do
+  redis.call('HSET', KEYS[1], name, string.format('%d', offset))
+end
+return 1
 """
 
 
@@ -65,7 +94,7 @@ class RedisReadModel:
     def __init__(self, url: str) -> None:
         self._url = url
         self._client: redis.Redis | None = None
-        self._apply_script: Any = None
+        self._scripts: dict[str, Any] = {}
 
     @property
     def client(self) -> redis.Redis:
@@ -74,7 +103,10 @@ class RedisReadModel:
             self._client = redis.Redis.from_url(
                 self._url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
             )
-            self._apply_script = self._client.register_script(_APPLY_BATCH)
+            self._scripts = {
+                "apply": self._client.register_script(_APPLY_BATCH),
+                "replace": self._client.register_script(_REPLACE_ALL),
+            }
         return self._client
 
     def histogram(self, talk_id: str) -> Histogram:
@@ -89,21 +121,29 @@ class RedisReadModel:
         """Apply a batch atomically, skipping every record at or below its partition's offset."""
         partitions: dict[str, list[list[Any]]] = {}
         for rating in batch.ratings:
-            partitions.setdefault(rating.partition, []).append(
-                [rating.offset, "r", rating.event.talk_id, str(rating.event.value)]
+            kind = "x" if rating.duplicate else "r"
+            partitions.setdefault(rating.position, []).append(
+                [rating.offset, kind, rating.event.talk_id, str(rating.event.value)]
             )
         for letter in batch.dead_letters:
-            partitions.setdefault(letter.position, []).append(
-                [letter.offset, "d", json.dumps(_dead_letter_entry(letter))]
-            )
+            partitions.setdefault(letter.position, []).append([letter.offset, "d"])
         if not partitions:
             return ProjectionResult(0, 0, 0)
         payload = json.dumps(list(partitions.items()), separators=(",", ":"))
-        client = self.client  # creates the script object on first use
-        applied, skipped, dead = self._apply_script(
-            keys=[OFFSETS_KEY, DEAD_LETTERS_KEY], args=[payload, HISTOGRAM_PREFIX], client=client
-        )
-        return ProjectionResult(int(applied), int(skipped), int(dead))
+        client = self.client  # registers the scripts on first use
+        try:
+            applied, skipped, duplicates, dead = self._scripts["apply"](
+                keys=[OFFSETS_KEY, REBUILD_LOCK_KEY],
+                args=[payload, HISTOGRAM_PREFIX],
+                client=client,
+            )
+        except redis.ResponseError as error:
+            if str(error).startswith("REBUILDING"):
+                raise ReadModelRebuilding(str(error)) from error
+            raise
+        except redis.RedisError as error:
+            raise BackendUnavailable(f"the read model is unreachable: {error}") from error
+        return ProjectionResult(int(applied), int(skipped), int(dead), int(duplicates))
 
     def applied_offset(self, partition: str) -> int | None:
         """The last offset applied for a "topic-partition", or None before the first."""
@@ -117,9 +157,28 @@ class RedisReadModel:
         stale = [f for f in fields if f.decode().startswith(prefix)]
         return int(self.client.hdel(OFFSETS_KEY, *stale)) if stale else 0
 
-    def dead_letters(self) -> list[dict[str, Any]]:
-        """Every record set aside so far, oldest first."""
-        return [json.loads(item) for item in self.client.lrange(DEAD_LETTERS_KEY, 0, -1)]
+    def lock_for_rebuild(self) -> bool:
+        """Hold the projector off (its batches fail and are retried) while a rebuild runs."""
+        return bool(self.client.set(REBUILD_LOCK_KEY, "1", nx=True, ex=REBUILD_LOCK_SECONDS))
+
+    def unlock_after_rebuild(self) -> None:
+        """Let the projector apply batches again."""
+        self.client.delete(REBUILD_LOCK_KEY)
+
+    def replace_all(self, state: ReadModelState) -> None:
+        """Replace every histogram and offset with the rebuilt ones, atomically.
+
+        Call it holding the rebuild lock: no batch can add a histogram between the scan for the
+        existing ones and the replacement.
+        """
+        client = self.client
+        stale = [key.decode() for key in client.scan_iter(match=HISTOGRAM_PREFIX + "*", count=1000)]
+        payload = json.dumps(
+            {"histograms": state.histograms, "offsets": state.offsets, "stale": stale}
+        )
+        self._scripts["replace"](
+            keys=[OFFSETS_KEY], args=[payload, HISTOGRAM_PREFIX], client=client
+        )
 
     def ping(self) -> bool:
         """True when Redis answers."""
@@ -127,18 +186,3 @@ class RedisReadModel:
             return bool(self.client.ping())
         except redis.RedisError:
             return False
-
-
-def _dead_letter_entry(letter: Any) -> dict[str, Any]:
-    return {
-        "topic": letter.topic,
-        "partition": letter.partition,
-        "offset": letter.offset,
-        "reason": letter.reason,
-        "key": _b64(letter.key),
-        "value": _b64(letter.value),
-    }
-
-
-def _b64(data: bytes | None) -> str | None:
-    return None if data is None else base64.b64encode(data).decode()

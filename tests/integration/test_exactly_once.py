@@ -1,0 +1,154 @@
+"""Event store and read model together: every event counted once, whatever the delivery does."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+
+import psycopg2
+import pytest
+import redis
+
+from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore
+from talkrate.adapters.redis_store import RedisReadModel
+from talkrate.models import RatingSubmitted
+from talkrate.ports import ProjectionBatch
+from talkrate.projection import StreamRecord, project_batch
+from talkrate.rebuild import RebuildInProgress, rebuild_read_model
+from tests.builders import rating_event, unique_talk_id
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def store(talks_dsn: str) -> Iterator[PostgresEventStore]:
+    database = PostgresDatabase(talks_dsn)
+    yield PostgresEventStore(database)
+    database.close()
+
+
+@pytest.fixture
+def model(redis_url: str) -> RedisReadModel:
+    return RedisReadModel(redis_url)
+
+
+@pytest.fixture
+def talk_id(redis_client: redis.Redis) -> Iterator[str]:
+    talk = unique_talk_id()
+    yield talk
+    redis_client.delete(f"ratings/{talk}")
+
+
+@pytest.fixture
+def topic() -> str:
+    return f"t-{uuid.uuid4().hex[:8]}"
+
+
+def at(topic: str, partition: int, offset: int, event: RatingSubmitted) -> StreamRecord:
+    return StreamRecord(topic, partition, offset, event.key, event.to_json())
+
+
+def test_a_producer_retry_at_a_new_offset_counts_once(
+    store: PostgresEventStore, model: RedisReadModel, talk_id: str, topic: str
+) -> None:
+    # Given an event that reached the topic twice (a producer retry, or a relay crash)
+    event = rating_event(talk_id, 5)
+    # When both copies are projected, in one batch and again in a later one
+    first = project_batch([at(topic, 0, 0, event), at(topic, 0, 1, event)], store, model)
+    later = project_batch([at(topic, 1, 9, event)], store, model)
+    # Then it counted once, and the copies were recognised as duplicates
+    assert (first.applied, first.duplicates) == (1, 1)
+    assert (later.applied, later.duplicates) == (0, 1)
+    assert model.histogram(talk_id).counts["5"] == 1
+    assert store.histogram(talk_id).counts["5"] == 1
+
+
+def test_a_crash_between_event_store_and_read_model_is_healed_by_the_redelivery(
+    store: PostgresEventStore, model: RedisReadModel, talk_id: str, topic: str
+) -> None:
+    # Given a batch the projector stored in PostgreSQL and then crashed before Redis
+    batch = [at(topic, 0, i, rating_event(talk_id, v)) for i, v in enumerate((1, 2, 2))]
+
+    class CrashingReadModel:
+        def histogram(self, talk_id: str) -> object:
+            raise AssertionError
+
+        def apply(self, batch: ProjectionBatch) -> object:
+            raise SystemExit("projector killed")
+
+    with pytest.raises(SystemExit):
+        project_batch(batch, store, CrashingReadModel())  # type: ignore[arg-type]
+    # When the event source redelivers the batch
+    result = project_batch(batch, store, model)
+    # Then every event counts, once: stored before is not the same as a duplicate
+    assert (result.applied, result.duplicates) == (3, 0)
+    assert model.histogram(talk_id).counts == {"1": 1, "2": 2, "3": 0, "4": 0, "5": 0}
+
+
+def test_an_older_batch_redelivered_out_of_order_after_a_rebalance_changes_nothing(
+    store: PostgresEventStore, model: RedisReadModel, talk_id: str, topic: str
+) -> None:
+    older = [at(topic, 2, i, rating_event(talk_id, 4)) for i in range(0, 3)]
+    newer = [at(topic, 2, i, rating_event(talk_id, 3)) for i in range(3, 6)]
+    project_batch(older, store, model)
+    project_batch(newer, store, model)
+    replay = project_batch(older, store, model)  # a consumer that rejoined late
+    assert (replay.applied, replay.skipped) == (0, 3)
+    assert model.histogram(talk_id).counts == {"1": 0, "2": 0, "3": 3, "4": 3, "5": 0}
+
+
+def test_malformed_records_are_kept_whole_with_their_reason(
+    store: PostgresEventStore, model: RedisReadModel, topic: str
+) -> None:
+    raw = json.dumps({"eventId": str(uuid.uuid4()), "type": "RatingSubmitted", "value": 9})
+    result = project_batch([StreamRecord(topic, 0, 4, b"k", raw.encode())], store, model)
+    again = project_batch([StreamRecord(topic, 0, 4, b"k", raw.encode())], store, model)
+    assert (result.dead_lettered, again.skipped) == (1, 1)
+    [letter] = [d for d in store.dead_letters() if d["topic"] == topic]
+    assert (letter["partition"], letter["offset"], letter["value"]) == (0, 4, raw.encode())
+    assert "value" in letter["reason"]
+    assert "talkId" in letter["reason"]
+
+
+def test_rebuild_recomputes_histograms_and_offsets_from_the_event_store(
+    store: PostgresEventStore,
+    model: RedisReadModel,
+    talk_id: str,
+    topic: str,
+    redis_client: redis.Redis,
+) -> None:
+    # Given projected events, and then a read model that lost everything
+    project_batch([at(topic, 0, i, rating_event(talk_id, 5)) for i in range(4)], store, model)
+    redis_client.flushdb()
+    lines: list[str] = []
+    # When the read model is rebuilt
+    state = rebuild_read_model(store, model, progress=lines.append)
+    # Then the histogram and the offsets are back, and a redelivery still counts nothing twice
+    assert model.histogram(talk_id).counts["5"] == 4
+    assert model.applied_offset(f"{topic}-0") == 3
+    assert state.histograms[talk_id]["5"] == 4
+    assert any("events" in line for line in lines)
+    replay = project_batch([at(topic, 0, 3, rating_event(talk_id, 1))], store, model)
+    assert replay.skipped == 1
+    assert model.histogram(talk_id).counts["1"] == 0
+
+
+def test_two_rebuilds_do_not_run_at_once(store: PostgresEventStore, model: RedisReadModel) -> None:
+    assert model.lock_for_rebuild()
+    try:
+        with pytest.raises(RebuildInProgress):
+            rebuild_read_model(store, model, progress=lambda _: None)
+    finally:
+        model.unlock_after_rebuild()
+
+
+def test_the_event_store_answers_reads_when_redis_cannot(
+    store: PostgresEventStore, model: RedisReadModel, talk_id: str, topic: str, talks_dsn: str
+) -> None:
+    project_batch([at(topic, 1, 0, rating_event(talk_id, 2))], store, model)
+    assert store.histogram(talk_id).counts["2"] == 1
+    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM rating_events WHERE talk_id = %s", (talk_id,))
+        assert cursor.fetchone() == (1,)
+    connection.close()
