@@ -9,7 +9,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-1
 PYTEST_ARGS ?=
 
-.PHONY: help setup services db run test test-unit test-integration test-e2e lint format validate build clean bench-latency
+.PHONY: help setup services db run test test-unit test-integration test-e2e test-faults rebuild dead-letters redrive lint format validate build clean bench-latency
 
 help: ## list the routines
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -31,7 +31,7 @@ db: setup services ## create the catalog database, apply the schema, seed the de
 run: setup services ## the local runtime with its backing services, in the foreground
 	$(PY) -m talkrate_local
 
-test: setup services ## the whole suite: unit, integration, end to end
+test: setup services ## the whole suite: unit, integration, end to end, faults
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: setup ## pure logic, no network
@@ -42,6 +42,18 @@ test-integration: setup services ## adapters and handlers against the real servi
 
 test-e2e: setup services ## HTTP against the local runtime
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+test-faults: setup services ## faults injected while ratings stream in (part of make test too)
+	$(PY) -m pytest tests/faults $(PYTEST_ARGS)
+
+rebuild: setup ## recompute the Redis read model from the event store
+	$(PY) -m talkrate_ops rebuild
+
+dead-letters: setup ## list the records the projector set aside
+	$(PY) -m talkrate_ops dead-letters
+
+redrive: setup ## republish dead letters: make redrive IDS="3 4"
+	$(PY) -m talkrate_ops redrive $(IDS)
 
 lint: setup ## ruff, ruff format --check, mypy
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,206 @@
+"""The fault-injection suite: a runtime on a broker and a Redis database of its own.
+
+Every scenario streams ratings through the local runtime, breaks something on loopback while they
+flow, and ends with the exact check: each talk's histogram equals the ratings acknowledged for
+it. The counts of each scenario are printed at the end of the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import pytest
+import redis
+
+from talkrate_local.broker import LocalBroker
+from talkrate_local.database import create_database, prepare
+from tests.e2e.conftest import Runtime, start_runtime, stop_runtime
+
+FAULTS_REDIS_DB = 14  # the scenarios flush it; nothing else uses it
+# A database of its own: event store positions belong to one broker, and this suite has its own.
+FAULTS_TALKS = os.environ.get(
+    "TEST_FAULTS_TALKS_CONNECTION", "postgresql://postgres@127.0.0.1:5432/talkrate_faults"
+)
+REPORT: list[dict[str, Any]] = []
+
+
+@dataclass
+class Stream:
+    """What a stream of POSTs did: per talk, the values the API acknowledged."""
+
+    sent: int = 0
+    acknowledged: dict[str, list[int]] = field(default_factory=dict)
+    queued: int = 0
+    refused: list[tuple[int, str]] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)
+
+    @property
+    def acknowledged_count(self) -> int:
+        return sum(len(v) for v in self.acknowledged.values())
+
+    def expected(self, talk_id: str) -> dict[str, int]:
+        values = self.acknowledged.get(talk_id, [])
+        return {str(v): values.count(v) for v in range(1, 6)}
+
+
+@dataclass
+class FaultStack:
+    """The runtime, its broker and its Redis database, with the levers to break them."""
+
+    runtime: Runtime
+    broker: LocalBroker
+    redis: redis.Redis
+    env: dict[str, str]
+    log: Path
+    talks: list[str] = field(default_factory=list)
+
+    def new_talks(self, count: int) -> list[str]:
+        """Talks of the catalog no other scenario rates."""
+        talks = [f"fault-{uuid.uuid4().hex[:10]}" for _ in range(count)]
+        with (
+            psycopg2.connect(self.env["TALKS_CONNECTION"]) as connection,
+            connection.cursor() as cursor,
+        ):
+            cursor.executemany(
+                "INSERT INTO talks (id, title) VALUES (%s, %s)",
+                [(t, "A talk under fire") for t in talks],
+            )
+        connection.close()
+        self.talks = talks
+        return talks
+
+    def pause_broker(self) -> None:
+        os.kill(self.broker._process.pid, signal.SIGSTOP)  # type: ignore[union-attr]
+
+    def resume_broker(self) -> None:
+        os.kill(self.broker._process.pid, signal.SIGCONT)  # type: ignore[union-attr]
+
+    def post(self, stream: Stream, talk_id: str, value: int) -> None:
+        started = time.perf_counter()
+        answer = self.runtime.request(
+            "POST", "/ratings", json.dumps({"talkId": talk_id, "value": value})
+        )
+        stream.latencies_ms.append((time.perf_counter() - started) * 1000)
+        stream.sent += 1
+        if answer.status == 202:
+            stream.acknowledged.setdefault(talk_id, []).append(value)
+            stream.queued += answer.json["status"] == "queued"
+        else:
+            stream.refused.append((answer.status, answer.body.decode(errors="replace")[:200]))
+
+    def stream(
+        self, count: int, clients: int = 8, during: Callable[[int], None] | None = None
+    ) -> Stream:
+        """POST `count` ratings over the talks from `clients` threads; `during(i)` runs at i."""
+        result = Stream()
+
+        def one(i: int) -> None:
+            if during is not None:
+                during(i)
+            self.post(result, self.talks[i % len(self.talks)], i % 5 + 1)
+
+        with ThreadPoolExecutor(max_workers=clients) as pool:
+            list(pool.map(one, range(count)))
+        return result
+
+    def histogram(self, talk_id: str) -> dict[str, int]:
+        stored = self.redis.hgetall(f"ratings/{talk_id}")
+        return {str(v): int(stored.get(str(v), 0)) for v in range(1, 6)}
+
+    def relay_until_empty(self, within: float = 60) -> int:
+        """Invoke RelayFunction until the outbox is empty; returns how many it published."""
+        import boto3  # the Lambda Invoke API of the runtime, as on AWS
+
+        client = boto3.client(
+            "lambda",
+            endpoint_url=self.runtime.lambda_url,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        published, deadline = 0, time.monotonic() + within
+        while time.monotonic() < deadline:
+            answer = json.loads(client.invoke(FunctionName="RelayFunction")["Payload"].read())
+            published += answer.get("published", 0)
+            if answer.get("pending") == 0:
+                return published
+            time.sleep(0.5)
+        raise AssertionError("the outbox did not empty")
+
+    def wait_until_counted(self, stream: Stream, within: float = 60) -> dict[str, int]:
+        """Wait until every talk's histogram equals what was acknowledged; return the counts."""
+        deadline = time.monotonic() + within
+        while True:
+            actual = {talk: self.histogram(talk) for talk in self.talks}
+            if all(actual[t] == stream.expected(t) for t in self.talks):
+                time.sleep(1.5)  # a late duplicate, if any got through, lands by now
+                actual = {talk: self.histogram(talk) for talk in self.talks}
+                break
+            if time.monotonic() > deadline:
+                break
+        return {talk: sum(counts.values()) for talk, counts in actual.items()}
+
+
+def record(scenario: str, stream: Stream, counted: dict[str, int], **extra: Any) -> None:
+    """Keep a scenario's counts for the summary at the end of the run."""
+    latencies = sorted(stream.latencies_ms)
+    REPORT.append(
+        {
+            "scenario": scenario,
+            "sent": stream.sent,
+            "acknowledged": stream.acknowledged_count,
+            "queued": stream.queued,
+            "counted": sum(counted.values()),
+            "post_p50_ms": round(latencies[len(latencies) // 2], 1) if latencies else None,
+            "post_p95_ms": round(latencies[int(len(latencies) * 0.95) - 1], 1)
+            if latencies
+            else None,
+            **extra,
+        }
+    )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print each scenario's counts: sent, acknowledged, counted."""
+    if REPORT:
+        terminalreporter.section("fault injection: sent / acknowledged / counted")
+        for row in REPORT:
+            terminalreporter.write_line(json.dumps(row))
+
+
+@pytest.fixture(scope="module")
+def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack]:
+    """A fresh database, Redis database and broker, and a runtime with 4 workers per function."""
+    create_database(FAULTS_TALKS)
+    with psycopg2.connect(FAULTS_TALKS) as connection, connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS talks, rating_events, rating_outbox, dead_letters")
+    connection.close()
+    prepare(FAULTS_TALKS)
+    redis_url = f"redis://127.0.0.1:6379/{FAULTS_REDIS_DB}"
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client.flushdb()
+    log = tmp_path_factory.mktemp("faults") / "runtime.log"
+    with LocalBroker() as broker:
+        env = {
+            "TALKS_CONNECTION": FAULTS_TALKS,
+            "RATINGS_CONNECTION": redis_url,
+            "STREAMS_CONNECTION": broker.bootstrap,
+            "PUBLISH_TIMEOUT_SECONDS": "1",
+        }
+        runtime = start_runtime(env, log, ["--concurrency", "4"])
+        try:
+            yield FaultStack(runtime, broker, client, env, log)
+        finally:
+            stop_runtime(runtime)
+    client.flushdb()
+    client.close()

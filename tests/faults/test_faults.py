@@ -1,0 +1,184 @@
+"""Faults injected while ratings stream in; each scenario ends with the exact count."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import boto3
+import psycopg2
+import pytest
+
+from tests.builders import kafka_event, rating_event, ratings_batch
+from tests.faults.conftest import FaultStack, Stream, record
+
+pytestmark = pytest.mark.faults
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def assert_exact(stack: FaultStack, stream: Stream) -> None:
+    """Every acknowledged rating counted once, per talk and value; nothing refused."""
+    assert stream.refused == []
+    for talk in stack.talks:
+        assert stack.histogram(talk) == stream.expected(talk), talk
+
+
+def events_stored(stack: FaultStack) -> int:
+    with (
+        psycopg2.connect(stack.env["TALKS_CONNECTION"]) as connection,
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SELECT count(*) FROM rating_events WHERE talk_id = ANY(%s)", (stack.talks,))
+        (count,) = cursor.fetchone()  # type: ignore[misc]
+    connection.close()
+    return int(count)
+
+
+def projector_workers(stack: FaultStack) -> list[int]:
+    """The projector's worker processes of this runtime (and no one else's)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == stack.runtime.process.pid and any(
+            part.startswith(b"--module-name=_talkrate_fn_ProjectorFunction") for part in command
+        ):
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_a_broker_outage_mid_stream_loses_nothing_and_counts_nothing_twice(
+    fault_stack: FaultStack,
+) -> None:
+    # Given ratings streaming in from 8 clients over 10 talks
+    fault_stack.new_talks(10)
+    resumed = threading.Event()
+
+    def outage(i: int) -> None:
+        if i == 80:  # the broker stops answering for 4 s, then comes back
+            fault_stack.pause_broker()
+            threading.Timer(4.0, lambda: (fault_stack.resume_broker(), resumed.set())).start()
+
+    # When the broker goes away and comes back while they flow
+    stream = fault_stack.stream(300, clients=8, during=outage)
+    assert resumed.wait(10)
+    relayed = fault_stack.relay_until_empty()
+    counted = fault_stack.wait_until_counted(stream)
+    record("broker outage (4 s) mid-stream", stream, counted, relayed=relayed)
+    # Then the ratings taken during the outage were queued, relayed, and each counted once
+    assert stream.queued > 0
+    assert_exact(fault_stack, stream)
+
+
+def test_redis_flushed_mid_stream_is_rebuilt_exactly(fault_stack: FaultStack) -> None:
+    fault_stack.new_talks(10)
+
+    def flush(i: int) -> None:
+        if i == 150:  # once some ratings are counted, Redis loses everything
+            deadline = time.monotonic() + 10
+            while not any(sum(fault_stack.histogram(t).values()) for t in fault_stack.talks):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            fault_stack.redis.flushdb()
+
+    stream = fault_stack.stream(300, clients=8, during=flush)
+    deadline = time.monotonic() + 60
+    while events_stored(fault_stack) < stream.acknowledged_count and time.monotonic() < deadline:
+        time.sleep(0.2)
+    before = {t: sum(fault_stack.histogram(t).values()) for t in fault_stack.talks}
+    rebuild = subprocess.run(
+        [sys.executable, "-m", "talkrate_ops", "rebuild"],
+        cwd=ROOT,
+        env={**os.environ, **fault_stack.env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert rebuild.returncode == 0, rebuild.stderr
+    assert "rebuilt" in rebuild.stdout
+    counted = fault_stack.wait_until_counted(stream)
+    record(
+        "redis flushed mid-stream, then rebuilt",
+        stream,
+        counted,
+        counted_before_rebuild=sum(before.values()),
+    )
+    assert sum(before.values()) < stream.acknowledged_count  # the flush did lose counts
+    assert_exact(fault_stack, stream)
+
+
+def test_projector_killed_mid_batch_repeatedly_counts_each_rating_once(
+    fault_stack: FaultStack,
+) -> None:
+    fault_stack.new_talks(10)
+    kills: list[int] = []
+
+    def crash(i: int) -> None:
+        if i % 50 == 25:
+            for pid in projector_workers(fault_stack):
+                os.kill(pid, signal.SIGKILL)
+                kills.append(pid)
+
+    stream = fault_stack.stream(400, clients=8, during=crash)
+    counted = fault_stack.wait_until_counted(stream, within=90)
+    record("projector killed (SIGKILL) mid-stream", stream, counted, kills=len(kills))
+    assert kills
+    assert_exact(fault_stack, stream)
+
+
+def test_batches_redelivered_twice_and_out_of_order_count_once(fault_stack: FaultStack) -> None:
+    # Given two consecutive batches of one partition, as the event source delivers them
+    talk = fault_stack.new_talks(1)[0]
+    topic = f"ratings-replay-{uuid.uuid4().hex[:8]}"
+    older = kafka_event(ratings_batch(topic, 0, 0, [rating_event(talk, v) for v in (1, 2, 3)]))
+    newer = kafka_event(ratings_batch(topic, 0, 3, [rating_event(talk, v) for v in (4, 5)]))
+    client = boto3.client(
+        "lambda",
+        endpoint_url=fault_stack.runtime.lambda_url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+    def deliver(event: dict[str, object]) -> dict[str, int]:
+        answer = client.invoke(FunctionName="ProjectorFunction", Payload=json.dumps(event))
+        return json.loads(answer["Payload"].read())  # type: ignore[no-any-return]
+
+    # When each is delivered twice, and after a rebalance the older one comes back once more
+    results = [deliver(e) for e in (older, older, newer, newer, older)]
+    stream = Stream(sent=5, acknowledged={talk: [1, 2, 3, 4, 5]})
+    counted = {talk: sum(fault_stack.histogram(talk).values())}
+    record("batches redelivered twice and out of order", stream, counted, deliveries=len(results))
+    # Then only the first delivery of each counted
+    assert [r["applied"] for r in results] == [3, 0, 2, 0, 0]
+    assert_exact(fault_stack, stream)
+
+
+def test_two_thousand_concurrent_posts_over_fifty_talks_count_exactly(
+    fault_stack: FaultStack,
+) -> None:
+    fault_stack.new_talks(50)
+    started = time.monotonic()
+    stream = fault_stack.stream(2000, clients=16)
+    elapsed = time.monotonic() - started
+    counted = fault_stack.wait_until_counted(stream)
+    record(
+        "2000 concurrent POSTs over 50 talks",
+        stream,
+        counted,
+        requests_per_s=round(stream.sent / elapsed),
+    )
+    assert stream.acknowledged_count == 2000
+    assert_exact(fault_stack, stream)
