@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from importlib import resources
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import psycopg2
 import psycopg2.extensions
@@ -32,12 +32,15 @@ class PostgresDatabase:
         self._lock = threading.Lock()
 
     def run(self, work: Callable[[Cursor], T]) -> T:
-        """Run `work` in one transaction; safe to repeat, so it is retried on a dropped connection."""
+        """Run `work` with each statement committed on its own (autocommit: one round trip each).
+
+        For single statements and idempotent sequences only: a dropped connection makes the whole
+        of `work` run again.
+        """
         with self._lock:
             for attempt in (1, 2):
                 try:
-                    connection = self._connect()
-                    with connection, connection.cursor() as cursor:
+                    with self._connect().cursor() as cursor:
                         return work(cursor)
                 except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
                     self.close()
@@ -46,20 +49,32 @@ class PostgresDatabase:
         raise AssertionError("unreachable")  # pragma: no cover
 
     @contextmanager
-    def transaction(self) -> Iterator[Cursor]:
-        """A transaction held open by the caller (not retried: the caller's work is not repeatable)."""
+    def transaction(
+        self, mode: Literal["", "ISOLATION LEVEL REPEATABLE READ READ ONLY"] = ""
+    ) -> Iterator[Cursor]:
+        """One transaction around the caller's block (not retried: the block is not repeatable).
+
+        `mode` is appended to BEGIN, e.g. "ISOLATION LEVEL REPEATABLE READ READ ONLY".
+        """
         with self._lock:
             try:
-                connection = self._connect()
-            except psycopg2.OperationalError as error:
+                cursor = self._connect().cursor()
+                cursor.execute(f"BEGIN {mode}")
+            except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
                 self.close()
                 raise BackendUnavailable(f"PostgreSQL is unreachable: {error}") from error
             try:
-                with connection, connection.cursor() as cursor:
-                    yield cursor
+                yield cursor
+                cursor.execute("COMMIT")
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
                 self.close()
                 raise BackendUnavailable(f"PostgreSQL failed: {error}") from error
+            except BaseException:
+                if not cursor.connection.closed:
+                    cursor.execute("ROLLBACK")
+                raise
+            finally:
+                cursor.close()
 
     def ping(self) -> bool:
         """True when the database answers."""
@@ -73,6 +88,8 @@ class PostgresDatabase:
             self._connection = psycopg2.connect(
                 self._dsn, connect_timeout=CONNECT_TIMEOUT_SECONDS, application_name=self._name
             )
+            # Transactions are explicit (transaction()); a lone read costs one round trip.
+            self._connection.autocommit = True
         return self._connection
 
     def close(self) -> None:
@@ -187,8 +204,7 @@ class PostgresEventStore:
     def state(self, progress: Callable[[str], None] = lambda _: None) -> ReadModelState:
         """The whole read model recomputed from one consistent snapshot of the store."""
         histograms: dict[str, dict[str, int]] = {}
-        with self._db.transaction() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        with self._db.transaction("ISOLATION LEVEL REPEATABLE READ READ ONLY") as cursor:
             total = _fetch_one(cursor, "SELECT count(*) FROM rating_events")
             events = int(total[0]) if total else 0
             progress(f"event store: {events} events")
