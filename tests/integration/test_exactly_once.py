@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import psycopg2
 import pytest
@@ -152,3 +153,90 @@ def test_the_event_store_answers_reads_when_redis_cannot(
         cursor.execute("SELECT count(*) FROM rating_events WHERE talk_id = %s", (talk_id,))
         assert cursor.fetchone() == (1,)
     connection.close()
+
+
+def voter_event(talk_id: str, value: int, voter: str, ms: int) -> RatingSubmitted:
+    """A voter's rating at a given time (ms after a fixed instant)."""
+    base = RatingSubmitted.new(talk_id, value, voter)
+    return base.model_copy(
+        update={
+            "occurred_at": datetime(2026, 11, 26, 10, 0, tzinfo=UTC) + timedelta(milliseconds=ms)
+        }
+    )
+
+
+def test_a_voter_s_second_rating_replaces_the_first_exactly_once(
+    store: PostgresEventStore, model: RedisReadModel, talk_id: str, topic: str
+) -> None:
+    # Given an attendee who rated a talk 2, another who rated it 4, and then the first re-rated 5
+    first = [
+        at(topic, 0, 0, voter_event(talk_id, 2, "badge-17", 0)),
+        at(topic, 0, 1, voter_event(talk_id, 4, "badge-99", 10)),
+    ]
+    second = [at(topic, 0, 2, voter_event(talk_id, 5, "badge-17", 20))]
+    # When the batches are projected, and each is delivered again
+    for batch in (first, second, first, second):
+        project_batch(batch, store, model)
+    # Then the first attendee counts once, with their latest rating
+    expected = {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1}
+    assert model.histogram(talk_id).counts == expected
+    assert store.histogram(talk_id).counts == expected
+
+
+def test_a_voter_s_older_rating_arriving_late_does_not_replace_the_newer_one(
+    store: PostgresEventStore, model: RedisReadModel, talk_id: str, topic: str
+) -> None:
+    # Given the newer rating reached the topic first (the older one waited in the outbox)
+    newer = voter_event(talk_id, 5, "badge-3", 500)
+    older = voter_event(talk_id, 1, "badge-3", 100)
+    project_batch([at(topic, 1, 0, newer)], store, model)
+    project_batch([at(topic, 1, 1, older)], store, model)
+    # Then the newer one counts, in the read model and in the event store alike
+    assert model.histogram(talk_id).counts["5"] == 1
+    assert model.histogram(talk_id).total == 1
+    assert store.histogram(talk_id).counts == model.histogram(talk_id).counts
+
+
+def test_rebuild_keeps_one_vote_per_voter(
+    store: PostgresEventStore,
+    model: RedisReadModel,
+    talk_id: str,
+    topic: str,
+    redis_client: redis.Redis,
+) -> None:
+    project_batch(
+        [
+            at(topic, 0, 0, voter_event(talk_id, 1, "v-1", 0)),
+            at(topic, 0, 1, voter_event(talk_id, 3, "v-1", 5)),
+            at(topic, 0, 2, rating_event(talk_id, 3)),
+        ],
+        store,
+        model,
+    )
+    redis_client.flushdb()
+    rebuild_read_model(store, model, progress=lambda _: None)
+    assert model.histogram(talk_id).counts == {"1": 0, "2": 0, "3": 2, "4": 0, "5": 0}
+    # the voter's current vote survived the rebuild: an older rating still does not replace it
+    project_batch([at(topic, 0, 3, voter_event(talk_id, 5, "v-1", 1))], store, model)
+    assert model.histogram(talk_id).counts["3"] == 2
+    assert model.histogram(talk_id).counts["5"] == 0
+
+
+def test_the_leaderboard_ranks_by_bayesian_average(
+    store: PostgresEventStore, model: RedisReadModel, topic: str, redis_client: redis.Redis
+) -> None:
+    # Given one talk with a single 5 and another with twenty 4s
+    lucky, solid = unique_talk_id("lucky"), unique_talk_id("solid")
+    batch = [at(topic, 0, 0, rating_event(lucky, 5))] + [
+        at(topic, 0, 1 + i, rating_event(solid, 4)) for i in range(20)
+    ]
+    project_batch(batch, store, model)
+    try:
+        scores = dict(redis_client.zrange("leaderboard", 0, -1, withscores=True))
+        # Then the talk with many good ratings ranks above the single 5
+        assert scores[solid] > scores[lucky]
+        assert scores[lucky] == pytest.approx((3.0 * 10 + 5) / 11)
+        assert scores[solid] == pytest.approx((3.0 * 10 + 80) / 30)
+    finally:
+        redis_client.delete(f"ratings/{lucky}", f"ratings/{solid}")
+        redis_client.zrem("leaderboard", lucky, solid)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_serializer, field_validator
 
 RATING_VALUES = ("1", "2", "3", "4", "5")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_TALK_ID_LENGTH = 200
 
 # Talk ids are opaque (the workshop used slugs), but printable and bounded.
@@ -17,6 +18,10 @@ TalkId = Annotated[
     Field(min_length=1, max_length=MAX_TALK_ID_LENGTH, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:~-]*$"),
 ]
 RatingValue = Annotated[StrictInt, Field(ge=1, le=5)]
+# An attendee's opaque id (a badge number, a hashed e-mail): bounded and printable.
+VoterId = Annotated[
+    str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@~+-]*$")
+]
 
 
 class RatingRequest(BaseModel):
@@ -26,6 +31,7 @@ class RatingRequest(BaseModel):
 
     talk_id: TalkId = Field(alias="talkId")
     value: RatingValue
+    voter_id: VoterId | None = Field(None, alias="voterId")
 
 
 class TalkQuery(BaseModel):
@@ -47,6 +53,8 @@ class RatingSubmitted(BaseModel):
     talk_id: TalkId = Field(alias="talkId")
     value: RatingValue
     occurred_at: datetime = Field(alias="occurredAt")
+    # With a voter, the attendee's latest rating of the talk replaces their earlier ones.
+    voter_id: VoterId | None = Field(None, alias="voterId")
 
     @field_validator("occurred_at")
     @classmethod
@@ -60,7 +68,7 @@ class RatingSubmitted(BaseModel):
         return value.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
     @classmethod
-    def new(cls, talk_id: str, value: int) -> RatingSubmitted:
+    def new(cls, talk_id: str, value: int, voter_id: str | None = None) -> RatingSubmitted:
         """Build a fresh event for a rating accepted now."""
         now = datetime.now(UTC)
         return cls(
@@ -69,6 +77,7 @@ class RatingSubmitted(BaseModel):
             value=value,
             # Milliseconds, as on the wire, so an event equals itself after a round trip.
             occurred_at=now.replace(microsecond=now.microsecond // 1000 * 1000),
+            voter_id=voter_id,
         )
 
     @classmethod
@@ -78,7 +87,12 @@ class RatingSubmitted(BaseModel):
 
     def to_json(self) -> bytes:
         """Serialise as the wire format: camelCase JSON, UTF-8."""
-        return self.model_dump_json(by_alias=True).encode()
+        return self.model_dump_json(by_alias=True, exclude_none=True).encode()
+
+    @property
+    def occurred_ms(self) -> int:
+        """occurredAt in milliseconds since the epoch: the order of one voter's ratings."""
+        return (self.occurred_at - _EPOCH) // timedelta(milliseconds=1)
 
     @property
     def key(self) -> bytes:

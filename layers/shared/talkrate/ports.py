@@ -94,6 +94,7 @@ class ReadModelState:
     histograms: dict[str, dict[str, int]]  # talk id -> value -> count
     offsets: dict[str, int]  # "topic-partition" -> last recorded offset
     events: int
+    votes: dict[str, dict[str, str]] = field(default_factory=dict)  # talk -> voter -> vote
 
 
 class EventStore(Protocol):

@@ -39,7 +39,7 @@ def submit_rating(
     """
     if not catalog.exists(request.talk_id):
         raise TalkNotFound(request.talk_id)
-    event = RatingSubmitted.new(request.talk_id, request.value)
+    event = RatingSubmitted.new(request.talk_id, request.value, request.voter_id)
     try:
         publisher.publish(event)
         return Submission(event, "accepted")

@@ -23,6 +23,8 @@ CREATE TABLE IF NOT EXISTS rating_events (
     "offset"     bigint NOT NULL,
     recorded_at  timestamptz NOT NULL DEFAULT now()
 );
+-- With a voter, only the voter's latest rating of a talk (by occurredAt, then eventId) counts.
+ALTER TABLE rating_events ADD COLUMN IF NOT EXISTS voter_id text;
 CREATE INDEX IF NOT EXISTS rating_events_talk ON rating_events (talk_id);
 CREATE INDEX IF NOT EXISTS rating_events_position ON rating_events (topic, partition, "offset");
 

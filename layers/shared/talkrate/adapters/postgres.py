@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any, Literal, TypeVar
 
@@ -121,10 +122,25 @@ class PostgresTalkCatalog:
 
 
 _RECORD_EVENTS = """
-INSERT INTO rating_events (event_id, talk_id, value, occurred_at, topic, partition, "offset")
+INSERT INTO rating_events
+    (event_id, talk_id, value, occurred_at, topic, partition, "offset", voter_id)
 SELECT * FROM unnest(%s::uuid[], %s::text[], %s::smallint[], %s::timestamptz[], %s::text[],
-                     %s::integer[], %s::bigint[])
+                     %s::integer[], %s::bigint[], %s::text[])
 ON CONFLICT (event_id) DO NOTHING
+"""
+# The ratings that count: every rating without a voter, and each voter's latest per talk.
+_COUNTED = """
+SELECT DISTINCT ON (talk_id, COALESCE(voter_id, event_id::text))
+       talk_id, value, voter_id, occurred_at, event_id
+FROM rating_events
+ORDER BY talk_id, COALESCE(voter_id, event_id::text), occurred_at DESC, event_id DESC
+"""
+_COUNTED_FOR_TALK = """
+SELECT value::text, count(*) FROM (
+    SELECT DISTINCT ON (COALESCE(voter_id, event_id::text)) value
+    FROM rating_events WHERE talk_id = %s
+    ORDER BY COALESCE(voter_id, event_id::text), occurred_at DESC, event_id DESC
+) AS counted GROUP BY value
 """
 _FIRST_POSITIONS = """
 SELECT event_id::text, topic, partition, "offset" FROM rating_events WHERE event_id = ANY(%s::uuid[])
@@ -162,6 +178,7 @@ class PostgresEventStore:
                         [r.topic for r in ratings],
                         [r.partition for r in ratings],
                         [r.offset for r in ratings],
+                        [r.event.voter_id for r in ratings],
                     ),
                 )
             if letters:
@@ -192,31 +209,29 @@ class PostgresEventStore:
 
     def histogram(self, talk_id: str) -> Histogram:
         """The talk's histogram counted from the stored events."""
-        rows = self._db.run(
-            lambda cursor: _fetch_all(
-                cursor,
-                "SELECT value::text, count(*) FROM rating_events WHERE talk_id = %s GROUP BY value",
-                (talk_id,),
-            )
-        )
+        rows = self._db.run(lambda cursor: _fetch_all(cursor, _COUNTED_FOR_TALK, (talk_id,)))
         return Histogram.from_counts(dict(rows))
 
     def state(self, progress: Callable[[str], None] = lambda _: None) -> ReadModelState:
         """The whole read model recomputed from one consistent snapshot of the store."""
         histograms: dict[str, dict[str, int]] = {}
+        votes: dict[str, dict[str, str]] = {}
         with self._db.transaction("ISOLATION LEVEL REPEATABLE READ READ ONLY") as cursor:
             total = _fetch_one(cursor, "SELECT count(*) FROM rating_events")
             events = int(total[0]) if total else 0
             progress(f"event store: {events} events")
-            cursor.execute(
-                "SELECT talk_id, value::text, count(*) FROM rating_events GROUP BY 1, 2 ORDER BY 1"
-            )
+            cursor.execute(_COUNTED)
             seen = 0
             while rows := cursor.fetchmany(5000):
-                for talk_id, value, count in rows:
-                    histograms.setdefault(talk_id, dict.fromkeys(RATING_VALUES, 0))[value] = count
-                    seen += count
-                progress(f"counted {seen}/{events} events over {len(histograms)} talks")
+                for talk_id, value, voter_id, occurred_at, event_id in rows:
+                    histogram = histograms.setdefault(talk_id, dict.fromkeys(RATING_VALUES, 0))
+                    histogram[str(value)] += 1
+                    if voter_id is not None:
+                        votes.setdefault(talk_id, {})[voter_id] = vote_record(
+                            value, occurred_at, str(event_id)
+                        )
+                seen += len(rows)
+                progress(f"counted {seen} of {events} events, over {len(histograms)} talks")
             offsets = {
                 f"{topic}-{partition}": int(offset)
                 for topic, partition, offset in _fetch_all(
@@ -228,7 +243,7 @@ class PostgresEventStore:
                 )
             }
         progress(f"offsets of {len(offsets)} partitions")
-        return ReadModelState(histograms=histograms, offsets=offsets, events=events)
+        return ReadModelState(histograms=histograms, offsets=offsets, events=events, votes=votes)
 
     def dead_letters(self, include_redriven: bool = False) -> list[dict[str, Any]]:
         """The records set aside, oldest first."""
@@ -301,6 +316,14 @@ class PostgresOutbox:
                 cursor, "SELECT count(*) FROM rating_outbox WHERE published_at IS NULL"
             )
         return published, int(pending[0]) if pending else 0
+
+
+def vote_record(value: int, occurred_at: datetime, event_id: str) -> str:
+    """A voter's current rating as the read model keeps it: "value|occurredMs|eventId"."""
+    return f"{value}|{(occurred_at - _EPOCH) // timedelta(milliseconds=1)}|{event_id}"
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def apply_schema(dsn: str) -> None:

@@ -12,38 +12,96 @@ from talkrate.models import RATING_VALUES, Histogram
 from talkrate.ports import ProjectionBatch, ProjectionResult, ReadModelState
 
 HISTOGRAM_PREFIX = "ratings/"  # the workshop's key: ratings/<talkId>, a hash of value -> count
+VOTES_PREFIX = (
+    "votes/"  # votes/<talkId>: voterId -> "value|occurredMs|eventId", the vote that counts
+)
+LEADERBOARD_KEY = "leaderboard"  # talk id scored by its Bayesian average
 OFFSETS_KEY = "projector/offsets"  # "topic-partition" -> last applied offset
 REBUILD_LOCK_KEY = "projector/rebuilding"
 REBUILD_LOCK_SECONDS = 600
+# The leaderboard's prior: every talk starts as if it had PRIOR_WEIGHT ratings of PRIOR_MEAN, so a
+# single 5 does not top a talk with many 4s. Fixed (not the global mean) so a batch only ever
+# rescores the talks it touches.
+PRIOR_MEAN = 3.0
+PRIOR_WEIGHT = 10
+
+# Shared by both scripts: a talk's leaderboard score from its histogram.
+_SCORE = """
+local function rescore(talk)
+  local h = redis.call('HMGET', ARGV[2] .. talk, '1', '2', '3', '4', '5')
+  local n, sum = 0, 0
+  for v = 1, 5 do
+    local c = tonumber(h[v] or '0') or 0
+    n = n + c
+    sum = sum + v * c
+  end
+  if n > 0 then
+    local score = (ARGV[4] * ARGV[5] + sum) / (ARGV[5] + n)
+    redis.call('ZADD', KEYS[3], string.format('%.17g', score), talk)
+  else
+    redis.call('ZREM', KEYS[3], talk)
+  end
+end
+"""
 
 # Applies a whole batch in one atomic step. Per partition, records at or below the applied offset
-# were applied before (a redelivery) and are skipped; of the rest, ratings ('r') are aggregated
-# per talk and value and added with one HINCRBY each, while duplicates ('x', an eventId first
-# projected elsewhere) and dead letters ('d') only move the offset. Every key is checked before
-# the first write, because Redis does not roll back a script that fails halfway.
-_APPLY_BATCH = """
+# were applied before (a redelivery) and are skipped. Ratings without a voter ('r') are aggregated
+# per talk and value; a voter's rating ('v') replaces the voter's earlier one when it is newer
+# (occurredAt, then eventId), whatever order the two arrive in; duplicates ('x', an eventId first
+# projected elsewhere) and dead letters ('d') only move the offset. Every histogram key is checked
+# before the first write, because Redis does not roll back a script that fails halfway.
+_APPLY_BATCH = (
+    _SCORE
+    + """
 if redis.call('EXISTS', KEYS[2]) == 1 then
   return redis.error_reply('REBUILDING the read model is being rebuilt')
 end
 local batch = cjson.decode(ARGV[1])
-local prefix = ARGV[2]
+local prefix, votes_prefix = ARGV[2], ARGV[3]
 local applied, skipped, duplicates, dead = 0, 0, 0, 0
-local totals, highest = {}, {}
+local deltas, highest, votes = {}, {}, {}
+
+local function add(talk, value, n)
+  local t = deltas[talk]
+  if not t then t = {}; deltas[talk] = t end
+  t[value] = (t[value] or 0) + n
+end
+
+local function newer(a_ms, a_id, b_ms, b_id)
+  return a_ms > b_ms or (a_ms == b_ms and a_id > b_id)
+end
+
 for _, part in ipairs(batch) do
   local name, records = part[1], part[2]
   local last = tonumber(redis.call('HGET', KEYS[1], name) or '-1')
   local top = last
   for _, r in ipairs(records) do
-    local offset = r[1]
+    local offset, kind = r[1], r[2]
     if offset <= last then
       skipped = skipped + 1
     else
-      if r[2] == 'r' then
-        local talk = totals[r[3]]
-        if not talk then talk = {}; totals[r[3]] = talk end
-        talk[r[4]] = (talk[r[4]] or 0) + 1
+      if kind == 'r' then
+        add(r[3], r[4], 1)
         applied = applied + 1
-      elseif r[2] == 'x' then
+      elseif kind == 'v' then
+        local talk, value, voter, ms, id = r[3], r[4], r[5], r[6], r[7]
+        local vkey = votes_prefix .. talk
+        local slot = vkey .. '\0' .. voter
+        local current = votes[slot]
+        if current == nil then current = redis.call('HGET', vkey, voter) or false end
+        if current then
+          local c_value, c_ms, c_id = string.match(current, '^(%d)|(%d+)|(.+)$')
+          if newer(ms, id, tonumber(c_ms), c_id) then
+            add(talk, c_value, -1)
+            add(talk, value, 1)
+            votes[slot] = value .. '|' .. string.format('%d', ms) .. '|' .. id
+          end
+        else
+          add(talk, value, 1)
+          votes[slot] = value .. '|' .. string.format('%d', ms) .. '|' .. id
+        end
+        applied = applied + 1
+      elseif kind == 'x' then
         duplicates = duplicates + 1
       else
         dead = dead + 1
@@ -53,39 +111,55 @@ for _, part in ipairs(batch) do
   end
   if top > last then highest[name] = top end
 end
-for talk, _ in pairs(totals) do
+for talk, _ in pairs(deltas) do
   local kind = redis.call('TYPE', prefix .. talk)['ok']
   if kind ~= 'none' and kind ~= 'hash' then
     return redis.error_reply('WRONGTYPE ' .. prefix .. talk .. ' is a ' .. kind)
   end
 end
-for talk, counts in pairs(totals) do
+for slot, vote in pairs(votes) do
+  local vkey, voter = string.match(slot, '^(.-)%z(.*)$')
+  redis.call('HSET', vkey, voter, vote)
+end
+for talk, counts in pairs(deltas) do
   for value, n in pairs(counts) do
-    redis.call('HINCRBY', prefix .. talk, value, n)
+    if n ~= 0 then redis.call('HINCRBY', prefix .. talk, value, n) end
   end
+  rescore(talk)
 end
 for name, top in pairs(highest) do
   redis.call('HSET', KEYS[1], name, string.format('%d', top))
 end
 return {applied, skipped, duplicates, dead}
 """
+)
 
 # Replaces the whole read model with a rebuilt one in one atomic step.
-_REPLACE_ALL = """
+_REPLACE_ALL = (
+    _SCORE
+    + """
 local state = cjson.decode(ARGV[1])
-local prefix = ARGV[2]
+local prefix, votes_prefix = ARGV[2], ARGV[3]
 for _, key in ipairs(state.stale) do redis.call('DEL', key) end
-redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[3])
 for talk, counts in pairs(state.histograms) do
   for value, n in pairs(counts) do
     if n > 0 then redis.call('HSET', prefix .. talk, value, n) end
   end
+  rescore(talk)
+end
+for talk, voters in pairs(state.votes) do
+  for voter, vote in pairs(voters) do redis.call('HSET', votes_prefix .. talk, voter, vote) end
 end
 for name, offset in pairs(state.offsets) do
   redis.call('HSET', KEYS[1], name, string.format('%d', offset))
 end
 return 1
 """
+)
+
+
+_PREFIXES_AND_PRIOR = (HISTOGRAM_PREFIX, VOTES_PREFIX, str(PRIOR_MEAN), str(PRIOR_WEIGHT))
 
 
 class RedisReadModel:
@@ -121,10 +195,20 @@ class RedisReadModel:
         """Apply a batch atomically, skipping every record at or below its partition's offset."""
         partitions: dict[str, list[list[Any]]] = {}
         for rating in batch.ratings:
-            kind = "x" if rating.duplicate else "r"
-            partitions.setdefault(rating.position, []).append(
-                [rating.offset, kind, rating.event.talk_id, str(rating.event.value)]
-            )
+            event = rating.event
+            record: list[Any] = [rating.offset, "r", event.talk_id, str(event.value)]
+            if rating.duplicate:
+                record[1] = "x"
+            elif event.voter_id is not None:
+                record[1:] = [
+                    "v",
+                    event.talk_id,
+                    str(event.value),
+                    event.voter_id,
+                    event.occurred_ms,
+                    str(event.event_id),
+                ]
+            partitions.setdefault(rating.position, []).append(record)
         for letter in batch.dead_letters:
             partitions.setdefault(letter.position, []).append([letter.offset, "d"])
         if not partitions:
@@ -133,8 +217,8 @@ class RedisReadModel:
         client = self.client  # registers the scripts on first use
         try:
             applied, skipped, duplicates, dead = self._scripts["apply"](
-                keys=[OFFSETS_KEY, REBUILD_LOCK_KEY],
-                args=[payload, HISTOGRAM_PREFIX],
+                keys=[OFFSETS_KEY, REBUILD_LOCK_KEY, LEADERBOARD_KEY],
+                args=[payload, *_PREFIXES_AND_PRIOR],
                 client=client,
             )
         except redis.ResponseError as error:
@@ -172,12 +256,23 @@ class RedisReadModel:
         existing ones and the replacement.
         """
         client = self.client
-        stale = [key.decode() for key in client.scan_iter(match=HISTOGRAM_PREFIX + "*", count=1000)]
+        stale = [
+            key.decode()
+            for prefix in (HISTOGRAM_PREFIX, VOTES_PREFIX)
+            for key in client.scan_iter(match=prefix + "*", count=1000)
+        ]
         payload = json.dumps(
-            {"histograms": state.histograms, "offsets": state.offsets, "stale": stale}
+            {
+                "histograms": state.histograms,
+                "offsets": state.offsets,
+                "votes": state.votes,
+                "stale": stale,
+            }
         )
         self._scripts["replace"](
-            keys=[OFFSETS_KEY], args=[payload, HISTOGRAM_PREFIX], client=client
+            keys=[OFFSETS_KEY, REBUILD_LOCK_KEY, LEADERBOARD_KEY],
+            args=[payload, *_PREFIXES_AND_PRIOR],
+            client=client,
         )
 
     def ping(self) -> bool:
