@@ -40,6 +40,7 @@ class Settings(BaseModel):
     publish_timeout_seconds: float = Field(3.0, gt=0, le=25, alias="PUBLISH_TIMEOUT_SECONDS")
     stats_timeout_seconds: float = Field(1.0, gt=0, le=10, alias="STATS_TIMEOUT_SECONDS")
     aws_region: str | None = Field(None, alias="AWS_REGION")
+    admin_token: SecretStr | None = Field(None, alias="ADMIN_TOKEN")
 
     def where(self) -> dict[str, str | None]:
         """Where each backend is, with passwords and tokens removed (for GET /)."""
@@ -73,12 +74,17 @@ def redact(connection: str) -> str:
     )
 
 
-def _secret_values(arn: str) -> Mapping[str, Any]:
-    """Fetch a JSON secret from Secrets Manager (boto3 imported only when one is configured)."""
+def _secret_text(arn: str) -> str:
+    """Fetch a secret from Secrets Manager (boto3 imported only when one is configured)."""
     from aws_lambda_powertools.utilities import parameters
 
     value = parameters.get_secret(arn, max_age=300)
-    parsed = json.loads(value if isinstance(value, str) else value.decode())
+    return value if isinstance(value, str) else value.decode()
+
+
+def _secret_values(arn: str) -> Mapping[str, Any]:
+    """Fetch a JSON secret from Secrets Manager."""
+    parsed = json.loads(_secret_text(arn))
     if not isinstance(parsed, dict):
         raise ValueError("secret must be a JSON object")
     return parsed
@@ -96,6 +102,8 @@ def settings_from(environ: Mapping[str, str]) -> Settings:
         secret = _secret_values(arn)
         values["STREAMS_USERNAME"] = secret.get("username")
         values["STREAMS_PASSWORD"] = secret.get("password")
+    if arn := environ.get("ADMIN_TOKEN_SECRET_ARN"):
+        values["ADMIN_TOKEN"] = _secret_text(arn)
     # Blank values mean "not set": SAM cannot omit an environment variable conditionally.
     return Settings.model_validate({k: v for k, v in values.items() if v != ""})
 

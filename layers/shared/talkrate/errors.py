@@ -37,3 +37,25 @@ class IdempotencyKeyReused(TalkrateError):
 
 class RequestInProgress(TalkrateError):
     """A request with the same Idempotency-Key is still being processed."""
+
+
+class NotAuthenticated(TalkrateError):
+    """An admin route was called without a bearer token."""
+
+
+class NotAllowed(TalkrateError):
+    """An admin route was called with a token that is not the admin's."""
+
+
+class RatingUnknown(TalkrateError):
+    """No rating with that event id is known."""
+
+    def __init__(self, event_id: str) -> None:
+        super().__init__(f"No rating with event id {event_id!r} is known.")
+
+
+class TalkConflict(TalkrateError):
+    """POST /talks for an id the catalog already has."""
+
+    def __init__(self, talk_id: str) -> None:
+        super().__init__(f"A talk with id {talk_id!r} exists; PUT /talks/{talk_id} replaces it.")

@@ -6,7 +6,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_serializer, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 RATING_VALUES = ("1", "2", "3", "4", "5")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -138,3 +146,65 @@ class TalkRatings(BaseModel):
     ratings: dict[str, int]
     stats: dict[str, Any] | None = None
     source: Literal["read-model", "event-store"] = "read-model"
+
+
+# --- The talk catalog ---------------------------------------------------------------------------
+
+Speaker = Annotated[str, Field(min_length=1, max_length=120)]
+
+
+class TalkFields(BaseModel):
+    """What an organiser says about a talk (PUT /talks/{talkId} takes exactly this)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    title: str = Field(min_length=1, max_length=300)
+    speakers: list[Speaker] = Field(default_factory=list, max_length=20)
+    track: str | None = Field(None, min_length=1, max_length=100)
+    room: str | None = Field(None, min_length=1, max_length=100)
+    starts_at: datetime | None = Field(None, alias="startsAt")
+    ends_at: datetime | None = Field(None, alias="endsAt")
+
+    @field_validator("starts_at", "ends_at")
+    @classmethod
+    def _with_time_zone(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("must carry a time zone (RFC 3339)")
+        return value
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> TalkFields:
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValueError("endsAt must be after startsAt")
+        return self
+
+
+class NewTalk(TalkFields):
+    """Body of POST /talks: the fields and the talk's id."""
+
+    id: TalkId
+
+
+class Talk(TalkFields):
+    """A talk of the catalog."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    id: str
+
+
+class RatingSummary(BaseModel):
+    """How a talk is rated, from the read model."""
+
+    count: int
+    avg: float | None
+    ratings: dict[str, int]
+
+    @classmethod
+    def of(cls, histogram: Histogram) -> RatingSummary:
+        """The summary of a histogram."""
+        total = histogram.total
+        weighted = sum(int(v) * n for v, n in histogram.counts.items())
+        return cls(
+            count=total, avg=round(weighted / total, 4) if total else None, ratings=histogram.counts
+        )

@@ -15,7 +15,7 @@ import psycopg2.extensions
 import psycopg2.extras
 
 from talkrate.errors import BackendUnavailable
-from talkrate.models import RATING_VALUES, Histogram, RatingSubmitted
+from talkrate.models import RATING_VALUES, Histogram, RatingSubmitted, Talk
 from talkrate.ports import OutboxEntry, ProjectionBatch, ReadModelState
 
 CONNECT_TIMEOUT_SECONDS = 3
@@ -102,6 +102,32 @@ class PostgresDatabase:
                 self._connection = None
 
 
+_TALK_COLUMNS = "id, title, speakers, track, room, starts_at, ends_at"
+_SELECT_TALK = "SELECT id, title, speakers, track, room, starts_at, ends_at FROM talks"
+_SEARCH_TALKS = """
+SELECT id, title, speakers, track, room, starts_at, ends_at, count(*) OVER () FROM talks
+WHERE (%(q)s::text IS NULL OR title ILIKE %(pattern)s
+       OR array_to_string(speakers, ' ') ILIKE %(pattern)s)
+  AND (%(track)s::text IS NULL OR track = %(track)s)
+ORDER BY starts_at NULLS LAST, id
+LIMIT %(limit)s OFFSET %(offset)s
+"""
+_INSERT_TALK = """
+INSERT INTO talks (id, title, speakers, track, room, starts_at, ends_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
+"""
+_CREATE_TALK = _INSERT_TALK + "ON CONFLICT (id) DO NOTHING RETURNING 1"
+_SAVE_TALK = (
+    _INSERT_TALK
+    + """
+ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, speakers = EXCLUDED.speakers,
+    track = EXCLUDED.track, room = EXCLUDED.room, starts_at = EXCLUDED.starts_at,
+    ends_at = EXCLUDED.ends_at
+RETURNING (xmax = 0)
+"""
+)
+
+
 class PostgresTalkCatalog:
     """TalkCatalog: the talks table."""
 
@@ -119,6 +145,58 @@ class PostgresTalkCatalog:
     def ping(self) -> bool:
         """True when the catalog answers."""
         return self._db.ping()
+
+    def get(self, talk_id: str) -> Talk | None:
+        """The talk, or None."""
+        row = self._db.run(
+            lambda cursor: _fetch_one(cursor, _SELECT_TALK + " WHERE id = %s", (talk_id,))
+        )
+        return None if row is None else _talk(row)
+
+    def search(
+        self, query: str | None, track: str | None, limit: int, offset: int
+    ) -> tuple[list[Talk], int]:
+        """A page of talks whose title or speakers contain `query`, and how many match in all."""
+        pattern = None if query is None else "%" + _escape_like(query) + "%"
+        args = {"q": query, "pattern": pattern, "track": track, "limit": limit, "offset": offset}
+        rows = self._db.run(lambda cursor: _fetch_all(cursor, _SEARCH_TALKS, args))
+        if rows:
+            return [_talk(row[:-1]) for row in rows], int(rows[0][-1])
+        if offset:  # past the end: the window function saw no row to count
+            return [], self.search(query, track, 1, 0)[1]
+        return [], 0
+
+    def create(self, talk: Talk) -> bool:
+        """Add the talk; False when the id is taken."""
+        return self._db.run(lambda cursor: _fetch_one(cursor, _CREATE_TALK, _row(talk))) is not None
+
+    def save(self, talk: Talk) -> bool:
+        """Create or replace the talk; True when it was created."""
+        row = self._db.run(lambda cursor: _fetch_one(cursor, _SAVE_TALK, _row(talk)))
+        return bool(row and row[0])
+
+    def delete(self, talk_id: str) -> bool:
+        """Remove the talk from the catalog (its ratings stay in the event store)."""
+        row = self._db.run(
+            lambda cursor: _fetch_one(
+                cursor, "DELETE FROM talks WHERE id = %s RETURNING 1", (talk_id,)
+            )
+        )
+        return row is not None
+
+    def ids_in_track(self, track: str) -> list[str]:
+        """The ids of the talks of a track."""
+        rows = self._db.run(
+            lambda cursor: _fetch_all(cursor, "SELECT id FROM talks WHERE track = %s", (track,))
+        )
+        return [row[0] for row in rows]
+
+    def titles(self, talk_ids: list[str]) -> dict[str, Talk]:
+        """The talks of these ids that exist, by id."""
+        rows = self._db.run(
+            lambda cursor: _fetch_all(cursor, _SELECT_TALK + " WHERE id = ANY(%s)", (talk_ids,))
+        )
+        return {row[0]: _talk(row) for row in rows}
 
 
 _RECORD_EVENTS = """
@@ -207,6 +285,15 @@ class PostgresEventStore:
         ]
         return ProjectionBatch(ratings=marked, dead_letters=letters)
 
+    def is_projected(self, event_id: str) -> bool:
+        """True when the event is in the store (it was projected)."""
+        return self._db.run(
+            lambda cursor: (
+                _fetch_one(cursor, "SELECT 1 FROM rating_events WHERE event_id = %s", (event_id,))
+                is not None
+            )
+        )
+
     def histogram(self, talk_id: str) -> Histogram:
         """The talk's histogram counted from the stored events."""
         rows = self._db.run(lambda cursor: _fetch_all(cursor, _COUNTED_FOR_TALK, (talk_id,)))
@@ -281,6 +368,17 @@ class PostgresOutbox:
             )
         )
 
+    def status(self, event_id: str) -> str | None:
+        """ "queued" while waiting, "published" once sent, None when not in the outbox."""
+        row = self._db.run(
+            lambda cursor: _fetch_one(
+                cursor,
+                "SELECT published_at IS NOT NULL FROM rating_outbox WHERE event_id = %s",
+                (event_id,),
+            )
+        )
+        return None if row is None else "published" if row[0] else "queued"
+
     def relay(self, publish: Callable[[RatingSubmitted], None], limit: int) -> tuple[int, int]:
         """Publish pending entries in order, marking each; stop at the first failure.
 
@@ -337,13 +435,34 @@ def apply_schema(dsn: str) -> None:
         connection.close()
 
 
-def _fetch_one(cursor: Cursor, sql: str, args: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+def _talk(row: tuple[Any, ...]) -> Talk:
+    talk_id, title, speakers, track, room, starts_at, ends_at = row
+    return Talk(
+        id=talk_id,
+        title=title,
+        speakers=list(speakers or []),
+        track=track,
+        room=room,
+        starts_at=starts_at,
+        ends_at=ends_at,
+    )
+
+
+def _row(talk: Talk) -> tuple[Any, ...]:
+    return (talk.id, talk.title, talk.speakers, talk.track, talk.room, talk.starts_at, talk.ends_at)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _fetch_one(cursor: Cursor, sql: str, args: Any = ()) -> tuple[Any, ...] | None:
     cursor.execute(sql, args)
     row: tuple[Any, ...] | None = cursor.fetchone()
     return row
 
 
-def _fetch_all(cursor: Cursor, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+def _fetch_all(cursor: Cursor, sql: str, args: Any = ()) -> list[tuple[Any, ...]]:
     cursor.execute(sql, args)
     return list(cursor.fetchall())
 

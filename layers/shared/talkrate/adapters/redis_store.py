@@ -19,6 +19,8 @@ LEADERBOARD_KEY = "leaderboard"  # talk id scored by its Bayesian average
 OFFSETS_KEY = "projector/offsets"  # "topic-partition" -> last applied offset
 REBUILD_LOCK_KEY = "projector/rebuilding"
 REBUILD_LOCK_SECONDS = 600
+ACCEPTED_PREFIX = "accepted/"  # accepted/<eventId>: on Kafka, waiting for the projector
+ACCEPTED_SECONDS = 7 * 24 * 3600
 # The leaderboard's prior: every talk starts as if it had PRIOR_WEIGHT ratings of PRIOR_MEAN, so a
 # single 5 does not top a talk with many 4s. Fixed (not the global mean) so a batch only ever
 # rescores the talks it touches.
@@ -228,6 +230,46 @@ class RedisReadModel:
         except redis.RedisError as error:
             raise BackendUnavailable(f"the read model is unreachable: {error}") from error
         return ProjectionResult(int(applied), int(skipped), int(dead), int(duplicates))
+
+    def histograms(self, talk_ids: list[str]) -> dict[str, Histogram]:
+        """The histograms of several talks, in one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        for talk_id in talk_ids:
+            pipe.hmget(HISTOGRAM_PREFIX + talk_id, RATING_VALUES)
+        try:
+            stored = pipe.execute()
+        except redis.RedisError as error:
+            raise BackendUnavailable("the read model is unreachable") from error
+        return {
+            talk_id: Histogram.from_counts(dict(zip(RATING_VALUES, counts, strict=True)))
+            for talk_id, counts in zip(talk_ids, stored, strict=True)
+        }
+
+    def leaderboard(self, limit: int, among: list[str] | None = None) -> list[tuple[str, float]]:
+        """The best talks by Bayesian average, best first; `among` restricts to those talks."""
+        try:
+            if among is None:
+                ranked: list[tuple[bytes, float]] = self.client.zrevrange(  # type: ignore[assignment]
+                    LEADERBOARD_KEY, 0, limit - 1, withscores=True
+                )
+                return [(talk.decode(), float(score)) for talk, score in ranked]
+            scores = self.client.zmscore(LEADERBOARD_KEY, among) if among else []
+        except redis.RedisError as error:
+            raise BackendUnavailable("the read model is unreachable") from error
+        scored = [(t, float(s)) for t, s in zip(among, scores, strict=True) if s is not None]
+        return sorted(scored, key=lambda item: (-item[1], item[0]))[:limit]
+
+    def forget_talk(self, talk_id: str) -> None:
+        """Take a removed talk off the leaderboard (its histogram stays, like its events)."""
+        self.client.zrem(LEADERBOARD_KEY, talk_id)
+
+    def mark_accepted(self, event_id: str) -> None:
+        """Remember for a week that Kafka acknowledged the event (for its status)."""
+        self.client.set(ACCEPTED_PREFIX + event_id, b"1", ex=ACCEPTED_SECONDS)
+
+    def was_accepted(self, event_id: str) -> bool:
+        """True when Kafka acknowledged the event within the last week."""
+        return bool(self.client.exists(ACCEPTED_PREFIX + event_id))
 
     def applied_offset(self, partition: str) -> int | None:
         """The last offset applied for a "topic-partition", or None before the first."""

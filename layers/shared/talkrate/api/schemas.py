@@ -1,0 +1,148 @@
+"""The API's response documents, as the OpenAPI description shows them."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from talkrate.models import RatingSummary, Talk
+
+
+class FieldProblem(BaseModel):
+    """One invalid field."""
+
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details: the body of every error."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldProblem] | None = None
+
+
+class Links(BaseModel):
+    """Where to look next."""
+
+    status: str | None = None
+    ratings: str | None = None
+    next: str | None = None
+
+
+class RatingOut(BaseModel):
+    """A rating as accepted."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    talk_id: str = Field(alias="talkId")
+    value: int
+    voter_id: str | None = Field(None, alias="voterId")
+
+
+class RatingAccepted(BaseModel):
+    """202 to POST /ratings: the rating is on Kafka (accepted) or in the outbox (queued)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    rating: RatingOut
+    event_id: str = Field(alias="eventId")
+    status: Literal["accepted", "queued"]
+    links: Links
+
+
+class TalkRatingsOut(BaseModel):
+    """200 to GET /ratings: the histogram, and the stats when StatsFunction answered."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    talk_id: str = Field(alias="talkId")
+    ratings: dict[str, int]
+    stats: dict[str, Any] | None = None
+    source: Literal["read-model", "event-store"]
+
+
+class RatingStatus(BaseModel):
+    """200 to GET /ratings/{eventId}."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    event_id: str = Field(alias="eventId")
+    status: Literal["queued", "accepted", "projected"]
+
+
+class TalkOut(Talk):
+    """A talk with its rating summary (left out when the read model cannot be reached)."""
+
+    summary: RatingSummary | None = None
+
+
+class TalkPageOut(BaseModel):
+    """200 to GET /talks."""
+
+    items: list[TalkOut]
+    total: int
+    limit: int
+    offset: int
+    links: Links
+
+
+class RankedTalk(BaseModel):
+    """A place on the leaderboard."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    rank: int
+    talk_id: str = Field(alias="talkId")
+    title: str
+    track: str | None
+    score: float
+    count: int
+    avg: float | None
+
+
+class LeaderboardOut(BaseModel):
+    """200 to GET /leaderboard."""
+
+    talks: list[RankedTalk]
+    track: str | None = None
+    prior: dict[str, float]
+
+
+class Index(BaseModel):
+    """200 to GET /: where each backend is (no credentials) and whether it answers."""
+
+    metadata: dict[str, str | None]
+    backends: dict[str, Literal["up", "down"]]
+
+
+PROBLEM_TITLES = {
+    400: "Bad request",
+    401: "Authentication required",
+    403: "Forbidden",
+    404: "Not found",
+    409: "Conflict",
+    413: "Body too large",
+    422: "Unprocessable rating",
+    503: "Service unavailable",
+}
+
+
+def ok(model: type[BaseModel], description: str, status: int = 200) -> dict[int, Any]:
+    """An OpenAPI success response with a JSON body."""
+    return {status: {"description": description, "content": {"application/json": {"model": model}}}}
+
+
+def problems(*statuses: int) -> dict[int, Any]:
+    """OpenAPI error responses, all application/problem+json."""
+    return {
+        status: {
+            "description": PROBLEM_TITLES[status],
+            "content": {"application/problem+json": {"model": Problem}},
+        }
+        for status in statuses
+    }

@@ -1,0 +1,174 @@
+"""Routes of the catalog: GET /talks, GET /talks/{talkId}, admin POST/PUT/DELETE, the leaderboard."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+
+from talkrate import wiring
+from talkrate.adapters.redis_store import PRIOR_MEAN, PRIOR_WEIGHT
+from talkrate.api.auth import require_admin
+from talkrate.api.schemas import LeaderboardOut, TalkOut, TalkPageOut, ok, problems
+from talkrate.catalog import (
+    RatedTalk,
+    add_talk,
+    find_talks,
+    leaderboard,
+    remove_talk,
+    replace_talk,
+    talk_details,
+)
+from talkrate.models import MAX_TALK_ID_LENGTH, NewTalk, TalkFields
+
+router = Router()  # type: ignore[no-untyped-call]
+
+TalkIdPath = Annotated[
+    str,
+    Path(
+        alias="talkId",
+        min_length=1,
+        max_length=MAX_TALK_ID_LENGTH,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:~-]*$",
+    ),
+]
+TrackQuery = Annotated[
+    str | None, Query(min_length=1, max_length=100, description="Only this track.")
+]
+ADMIN_ONLY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+
+
+def _talk_out(rated: RatedTalk) -> dict[str, Any]:
+    body = rated.talk.model_dump(by_alias=True, mode="json")
+    if rated.summary is not None:
+        body["summary"] = rated.summary.model_dump(mode="json")
+    return body
+
+
+def _admin() -> None:
+    event: APIGatewayProxyEventV2 = router.current_event  # type: ignore[assignment]
+    require_admin(event.request_context.authorizer.get_lambda)
+
+
+@router.get(
+    "/talks",
+    summary="Browse and search the programme",
+    responses={
+        **ok(TalkPageOut, "A page of talks, each with its count and average"),
+        **problems(400, 503),
+    },
+)
+def get_talks(
+    q: Annotated[
+        str | None,
+        Query(min_length=1, max_length=100, description="Words of the title or a speaker's name."),
+    ] = None,
+    track: TrackQuery = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> dict[str, Any]:
+    page = find_talks(wiring.talk_catalog(), wiring.read_model(), q, track, limit, offset)
+    following = offset + limit
+    query = {k: v for k, v in {"q": q, "track": track, "limit": limit}.items() if v is not None}
+    return {
+        "items": [_talk_out(t) for t in page.talks],
+        "total": page.total,
+        "limit": limit,
+        "offset": offset,
+        "links": {"next": f"/talks?{urlencode({**query, 'offset': following})}"}
+        if following < page.total
+        else {},
+    }
+
+
+@router.get(
+    "/talks/<talkId>",
+    summary="A talk and its rating summary",
+    responses={**ok(TalkOut, "The talk"), **problems(400, 404, 503)},
+)
+def get_talk(talk_id: TalkIdPath) -> dict[str, Any]:
+    return _talk_out(talk_details(wiring.talk_catalog(), wiring.read_model(), talk_id))
+
+
+@router.post(
+    "/talks",
+    summary="Add a talk (admin)",
+    responses={**ok(TalkOut, "Created", 201), **problems(400, 401, 403, 409, 413, 422, 503)},
+    security=ADMIN_ONLY,
+)
+def post_talk(talk: Annotated[NewTalk, Body()]) -> Response[str]:
+    _admin()
+    created = add_talk(wiring.talk_catalog(), talk)
+    return Response(
+        201,
+        "application/json",
+        json.dumps(created.model_dump(by_alias=True, mode="json")),
+        headers={"Location": f"/talks/{created.id}"},
+    )
+
+
+@router.put(
+    "/talks/<talkId>",
+    summary="Create or replace a talk (admin)",
+    responses={
+        **ok(TalkOut, "Replaced"),
+        **ok(TalkOut, "Created", 201),
+        **problems(400, 401, 403, 413, 422, 503),
+    },
+    security=ADMIN_ONLY,
+)
+def put_talk(talk_id: TalkIdPath, fields: Annotated[TalkFields, Body()]) -> Response[str]:
+    _admin()
+    created = replace_talk(wiring.talk_catalog(), talk_id, fields)
+    body = {"id": talk_id, **fields.model_dump(by_alias=True, mode="json")}
+    return Response(
+        201 if created else 200,
+        "application/json",
+        json.dumps(body),
+        headers={"Location": f"/talks/{talk_id}"},
+    )
+
+
+@router.delete(
+    "/talks/<talkId>",
+    summary="Remove a talk (admin); its ratings stay in the event store",
+    responses={204: {"description": "Removed"}, **problems(400, 401, 403, 404, 503)},
+    security=ADMIN_ONLY,
+)
+def delete_talk(talk_id: TalkIdPath) -> Response[str]:
+    _admin()
+    remove_talk(wiring.talk_catalog(), wiring.read_model(), talk_id)
+    return Response(204, "application/json", "")
+
+
+@router.get(
+    "/leaderboard",
+    summary="The best talks by Bayesian average",
+    responses={**ok(LeaderboardOut, "Best first"), **problems(400, 503)},
+)
+def get_leaderboard(
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    track: TrackQuery = None,
+) -> dict[str, Any]:
+    ranked = leaderboard(wiring.talk_catalog(), wiring.read_model(), limit, track)
+    return {
+        "talks": [
+            {
+                "rank": r.rank,
+                "talkId": r.talk.id,
+                "title": r.talk.title,
+                "track": r.talk.track,
+                "score": round(r.score, 4),
+                "count": r.summary.count,
+                "avg": r.summary.avg,
+            }
+            for r in ranked
+        ],
+        "track": track,
+        "prior": {"mean": PRIOR_MEAN, "weight": PRIOR_WEIGHT},
+    }

@@ -1,0 +1,150 @@
+"""The talk catalog and the leaderboard: what attendees browse and organisers maintain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from talkrate.errors import BackendUnavailable, TalkConflict, TalkNotFound
+from talkrate.models import Histogram, NewTalk, RatingSummary, Talk, TalkFields
+from talkrate.observability import logger
+
+
+class Catalog(Protocol):
+    """The catalog as the browsing and admin routes need it (PostgreSQL)."""
+
+    def get(self, talk_id: str) -> Talk | None:
+        """The talk, or None."""
+        ...
+
+    def search(
+        self, query: str | None, track: str | None, limit: int, offset: int
+    ) -> tuple[list[Talk], int]:
+        """A page of matching talks and how many match in all."""
+        ...
+
+    def save(self, talk: Talk) -> bool:
+        """Create or replace; True when created."""
+        ...
+
+    def create(self, talk: Talk) -> bool:
+        """Add; False when the id is taken."""
+        ...
+
+    def delete(self, talk_id: str) -> bool:
+        """Remove; False when there was no such talk."""
+        ...
+
+    def ids_in_track(self, track: str) -> list[str]:
+        """The ids of a track's talks."""
+        ...
+
+    def titles(self, talk_ids: list[str]) -> dict[str, Talk]:
+        """The talks of these ids that exist."""
+        ...
+
+
+class Ratings(Protocol):
+    """The read model as the catalog routes need it (Redis)."""
+
+    def histograms(self, talk_ids: list[str]) -> dict[str, Histogram]:
+        """Several talks' histograms at once."""
+        ...
+
+    def leaderboard(self, limit: int, among: list[str] | None = None) -> list[tuple[str, float]]:
+        """The best talks by Bayesian average."""
+        ...
+
+    def forget_talk(self, talk_id: str) -> None:
+        """Take a talk off the leaderboard."""
+        ...
+
+
+@dataclass(frozen=True)
+class RatedTalk:
+    """A talk with its rating summary (None when the read model could not be reached)."""
+
+    talk: Talk
+    summary: RatingSummary | None
+
+
+@dataclass(frozen=True)
+class TalkPage:
+    """One page of a catalog search."""
+
+    talks: list[RatedTalk]
+    total: int
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A place on the leaderboard."""
+
+    rank: int
+    talk: Talk
+    score: float
+    summary: RatingSummary
+
+
+def _summaries(ratings: Ratings, talk_ids: list[str]) -> dict[str, RatingSummary]:
+    try:
+        return {t: RatingSummary.of(h) for t, h in ratings.histograms(talk_ids).items()}
+    except BackendUnavailable:
+        logger.warning("read model unreachable: talks listed without their ratings")
+        return {}
+
+
+def find_talks(
+    catalog: Catalog,
+    ratings: Ratings,
+    query: str | None,
+    track: str | None,
+    limit: int,
+    offset: int,
+) -> TalkPage:
+    """A page of the catalog, each talk with its count and average."""
+    talks, total = catalog.search(query, track, limit, offset)
+    summaries = _summaries(ratings, [t.id for t in talks])
+    return TalkPage([RatedTalk(t, summaries.get(t.id)) for t in talks], total)
+
+
+def talk_details(catalog: Catalog, ratings: Ratings, talk_id: str) -> RatedTalk:
+    """One talk with its rating summary."""
+    talk = catalog.get(talk_id)
+    if talk is None:
+        raise TalkNotFound(talk_id)
+    return RatedTalk(talk, _summaries(ratings, [talk_id]).get(talk_id))
+
+
+def add_talk(catalog: Catalog, new: NewTalk) -> Talk:
+    """Add a talk under a new id; TalkConflict when the id is taken."""
+    talk = Talk.model_validate(new.model_dump())
+    if not catalog.create(talk):
+        raise TalkConflict(new.id)
+    return talk
+
+
+def replace_talk(catalog: Catalog, talk_id: str, fields: TalkFields) -> bool:
+    """Create or replace the talk under this id; True when it was created."""
+    return catalog.save(Talk(id=talk_id, **fields.model_dump()))
+
+
+def remove_talk(catalog: Catalog, ratings: Ratings, talk_id: str) -> None:
+    """Remove the talk from the catalog and the leaderboard; its ratings stay in the event store."""
+    if not catalog.delete(talk_id):
+        raise TalkNotFound(talk_id)
+    ratings.forget_talk(talk_id)
+
+
+def leaderboard(catalog: Catalog, ratings: Ratings, limit: int, track: str | None) -> list[Ranked]:
+    """The best talks by Bayesian average, with their count and average; by track if given."""
+    among = catalog.ids_in_track(track) if track is not None else None
+    # Removed talks can linger in the read model: ask for a few more than needed.
+    ranked = ratings.leaderboard(limit + 10 if among is None else limit, among)
+    talks = catalog.titles([talk_id for talk_id, _ in ranked])
+    ranked = [(t, s) for t, s in ranked if t in talks][:limit]
+    summaries = _summaries(ratings, [t for t, _ in ranked])
+    return [
+        Ranked(rank, talks[t], score, summaries.get(t) or RatingSummary.of(Histogram.empty()))
+        for rank, (t, score) in enumerate(ranked, start=1)
+    ]
