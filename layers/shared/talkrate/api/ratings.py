@@ -47,7 +47,7 @@ IdempotencyKey = Annotated[
 @router.get(
     "/",
     summary="Where each backend is, and whether it answers",
-    responses=ok(Index, "Backends, with credentials removed"),
+    responses={**ok(Index, "Backends, with credentials removed"), **problems()},
 )
 def index() -> dict[str, Any]:
     backends: dict[str, Pingable] = {

@@ -128,6 +128,7 @@ PROBLEM_TITLES = {
     409: "Conflict",
     413: "Body too large",
     422: "Unprocessable rating",
+    500: "Internal error (logged)",
     503: "Service unavailable",
 }
 
@@ -144,5 +145,5 @@ def problems(*statuses: int) -> dict[int, Any]:
             "description": PROBLEM_TITLES[status],
             "content": {"application/problem+json": {"model": Problem}},
         }
-        for status in statuses
+        for status in (*statuses, 500)
     }

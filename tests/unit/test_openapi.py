@@ -1,0 +1,42 @@
+"""The committed OpenAPI description is the one the code generates, and it documents errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from talkrate.api.openapi import document
+from tests.builders import ROOT
+
+pytestmark = pytest.mark.unit
+SPEC = ROOT / "docs" / "openapi.json"
+
+
+def test_the_committed_spec_matches_the_code() -> None:
+    # When this fails: `make openapi` regenerates docs/openapi.json; review and commit it.
+    assert SPEC.read_text() == document()
+
+
+def test_every_route_documents_its_problem_responses_as_problem_json() -> None:
+    spec = json.loads(document())
+    assert spec["openapi"].startswith("3.1")
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            errors = {code: r for code, r in operation["responses"].items() if code >= "400"}
+            assert errors, f"{method} {path} documents no error"
+            for code, response in errors.items():
+                assert list(response["content"]) == ["application/problem+json"], (
+                    method,
+                    path,
+                    code,
+                )
+
+
+def test_admin_routes_require_the_bearer_token() -> None:
+    spec = json.loads(document())
+    admin = {("post", "/talks"), ("put", "/talks/{talkId}"), ("delete", "/talks/{talkId}")}
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            secured = operation.get("security") == [{"bearerAuth": []}]
+            assert secured == ((method, path) in admin), (method, path)
