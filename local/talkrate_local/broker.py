@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
@@ -21,6 +22,7 @@ from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 DEFAULT_START_TIMEOUT: Final = 15.0
+MEMORY_STORAGE: Final = "memory://tansu/"
 _LOG_TAIL_CHARS: Final = 3000
 
 log = logging.getLogger(__name__)
@@ -38,7 +40,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class LocalBroker:
-    """A tansu broker with in-memory storage on 127.0.0.1, for one run or one test session.
+    """A tansu broker on 127.0.0.1, for one run or one test session.
+
+    Its storage is in memory unless `storage_engine` names another (`s3://bucket/` with the
+    AWS_* settings of an S3 endpoint in `environment`: see talkrate_local.embedded).
 
     >>> with LocalBroker() as broker:
     ...     ensure_topics(broker.bootstrap, ["ratings"])
@@ -50,11 +55,15 @@ class LocalBroker:
         host: str = "127.0.0.1",
         start_timeout: float = DEFAULT_START_TIMEOUT,
         silent: bool = False,
+        storage_engine: str = MEMORY_STORAGE,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.start_timeout = start_timeout
         self.silent = silent
+        self.storage_engine = storage_engine
+        self._environment = dict(environment or {})
         self.log_path: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -62,6 +71,11 @@ class LocalBroker:
     def bootstrap(self) -> str:
         """The bootstrap servers string, host:port."""
         return f"{self.host}:{self.port}"
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether the broker's data goes with its process."""
+        return self.storage_engine.startswith("memory:")
 
     def __enter__(self) -> LocalBroker:
         self.start()
@@ -89,7 +103,7 @@ class LocalBroker:
             "--advertised-listener-url",
             listener,
             "--storage-engine",
-            "memory://tansu/",
+            self.storage_engine,
         ]
         if self.silent:
             command.append("--silent")
@@ -98,6 +112,7 @@ class LocalBroker:
         with open(handle, "wb") as log_file:
             self._process = subprocess.Popen(
                 command,
+                env={**os.environ, **self._environment},
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
@@ -140,8 +155,8 @@ class LocalBroker:
     def stop(self) -> None:
         """Stop tansu: terminate, then kill if it lingers; the log file is removed.
 
-        The storage is in memory, so a kill loses nothing; tansu can sit on SIGTERM for seconds
-        while a consumer group join is pending."""
+        A kill loses nothing: tansu acknowledges a produce only once its storage has it, and it
+        can sit on SIGTERM for seconds while a consumer group join is pending."""
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
             process.terminate()

@@ -18,15 +18,17 @@ from talkrate_local.http_api import (
     TOO_LARGE,
     HttpRequest,
     HttpResponse,
+    RouteMatch,
     RouteTable,
     build_event,
+    build_function_url_event,
     json_response,
     map_response,
     new_request_id,
 )
 from talkrate_local.pool import Invocation, console
 from talkrate_local.serving import BackgroundServer, BadRequest, BodyTooLarge, BoundedHandler
-from talkrate_local.template import Route
+from talkrate_local.template import FunctionUrl, Route
 
 # API Gateway's HTTP API payload limit; Lambda's synchronous invoke payload limit.
 MAX_REQUEST_BYTES: Final = 10 * 1024 * 1024
@@ -38,10 +40,30 @@ Invoker = Callable[[str, Any], Invocation]
 class GatewayServer(BackgroundServer):
     """The local API Gateway: a route table and a way to invoke functions."""
 
+    label = "gateway"
+
     def __init__(self, host: str, port: int, routes: Iterable[Route], invoke: Invoker) -> None:
         super().__init__(host, port, _GatewayHandler)
         self.routes = RouteTable(routes)
         self.invoke = invoke
+
+    def event_for(self, request: HttpRequest, match: RouteMatch, request_id: str) -> Any:
+        """The event the matched route's function receives."""
+        return build_event(request, match, request_id)
+
+
+class FunctionUrlServer(GatewayServer):
+    """A function URL: every method and path of its own endpoint goes to its one function."""
+
+    def __init__(self, host: str, port: int, url: FunctionUrl, invoke: Invoker) -> None:
+        super().__init__(host, port, [Route(url.function_id, "ANY", "$default")], invoke)
+        self.function_url = url
+        self.label = f"url {url.function_id}"
+
+    def event_for(self, request: HttpRequest, match: RouteMatch, request_id: str) -> Any:
+        """The function URL event (payload 2.0, routeKey $default, the URL's id and auth)."""
+        url = self.function_url
+        return build_function_url_event(request, url.function_id, url.auth_type, request_id)
 
 
 class _GatewayHandler(BoundedHandler):
@@ -69,7 +91,9 @@ class _GatewayHandler(BoundedHandler):
         headers = [*response.headers, ("apigw-requestid", request_id)]
         self.send_bytes(response.status, headers, response.body, close=close)
         elapsed = (time.perf_counter() - started) * 1000
-        console(f"[gateway] {self.command} {self.path} {response.status} {elapsed:.1f} ms")
+        console(
+            f"[{self.server.label}] {self.command} {self.path} {response.status} {elapsed:.1f} ms"
+        )
 
     def _respond(self, request_id: str) -> HttpResponse:
         body = self.read_body()
@@ -87,7 +111,7 @@ class _GatewayHandler(BoundedHandler):
             source_ip=self.client_address[0],
             protocol=self.request_version,
         )
-        event = build_event(request, match, request_id)
+        event = self.server.event_for(request, match, request_id)
         if len(json.dumps(event)) > MAX_EVENT_BYTES:
             return TOO_LARGE  # Lambda would refuse the invoke: answered as too large, not a 5xx
         result = self.server.invoke(match.route.function_id, event)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import secrets
 import time
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qsl, unquote
 
-from talkrate_local.intrinsics import ACCOUNT_ID
+from talkrate_local.intrinsics import ACCOUNT_ID, STACK_NAME
 from talkrate_local.template import Route
 
 API_ID: Final = "local"
@@ -190,6 +191,42 @@ def build_event(
             event["isBase64Encoded"] = True
     else:
         event["isBase64Encoded"] = False
+    return event
+
+
+def function_url_id(function_id: str) -> str:
+    """The 32-character id of a function's URL (its host's first label on AWS), stable locally."""
+    return hashlib.sha256(f"{STACK_NAME}/{function_id}".encode()).hexdigest()[:32]
+
+
+def build_function_url_event(
+    request: HttpRequest,
+    function_id: str,
+    auth_type: str,
+    request_id: str,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """The event a function URL sends: payload format 2.0 with routeKey `$default`, the URL id as
+    apiId, and for AuthType AWS_IAM the caller's identity (not checked locally)."""
+    match = RouteMatch(Route(function_id, "ANY", "$default"), {})
+    event = build_event(request, match, request_id, now)
+    context = event["requestContext"]
+    context["apiId"] = function_url_id(function_id)
+    if auth_type == "AWS_IAM":
+        role = f"{STACK_NAME}-local"
+        context["authorizer"] = {
+            "iam": {
+                "accessKey": "LOCALACCESSKEY",
+                "accountId": ACCOUNT_ID,
+                "callerId": f"AROALOCAL:{role}",
+                "cognitoIdentity": None,
+                "principalOrgId": None,
+                "userArn": f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{role}/{role}",
+                "userId": f"AROALOCAL:{role}",
+            }
+        }
+    else:
+        context["accountId"] = "anonymous"  # what AWS puts there for AuthType NONE
     return event
 
 

@@ -27,12 +27,14 @@ def free_port() -> int:
 
 @dataclass
 class LaunchedRuntime:
-    """A running `python -m talkrate_local`: its API base URL and its Lambda endpoint."""
+    """A running `python -m talkrate_local`: its API base URL, its Lambda endpoint, and the port
+    of its first function URL."""
 
     url: str
     lambda_url: str
     process: subprocess.Popen[bytes]
     log: Path | None
+    url_port: int = 0
 
 
 def launch(
@@ -41,9 +43,14 @@ def launch(
     log: Path | None = None,
     extra_args: Sequence[str] = (),
     ready_within: float = 60,
+    url_port: int | None = None,
+    inherit_env: bool = True,
 ) -> LaunchedRuntime:
-    """Start the runtime for `template` on free ports and wait until GET / answers."""
+    """Start the runtime for `template` on free ports and wait until GET / answers.
+
+    `env` is added to this process's environment, or replaces it when `inherit_env` is false."""
     port, lambda_port = free_port(), free_port()
+    url_port = url_port or free_port()
     command = [
         sys.executable,
         "-m",
@@ -54,6 +61,8 @@ def launch(
         str(port),
         "--lambda-port",
         str(lambda_port),
+        "--url-port",
+        str(url_port),
         *extra_args,
     ]
     output = log.open("wb") if log else subprocess.DEVNULL
@@ -61,7 +70,7 @@ def launch(
         process = subprocess.Popen(
             command,
             cwd=template.parent,
-            env={**os.environ, **(env or {})},
+            env={**(os.environ if inherit_env else {}), **(env or {})},
             stdout=output,
             stderr=subprocess.STDOUT,
         )
@@ -69,7 +78,7 @@ def launch(
         if log:
             output.close()  # type: ignore[union-attr]
     runtime = LaunchedRuntime(
-        f"http://127.0.0.1:{port}", f"http://127.0.0.1:{lambda_port}", process, log
+        f"http://127.0.0.1:{port}", f"http://127.0.0.1:{lambda_port}", process, log, url_port
     )
     deadline = time.monotonic() + ready_within
     while time.monotonic() < deadline:

@@ -2,6 +2,8 @@
 
 A `FunctionPool` holds the execution environments of one function. Each takes one invocation at a
 time; the pool starts another (up to `max_workers`) when all are busy, like Lambda scaling out.
+With `watch` folders, an edit there retires the environments: idle ones at once, busy ones when
+their invocation ends (never during it), so the next invocation runs the new code.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 from talkrate_local.intrinsics import function_arn
 from talkrate_local.protocol import ChannelClosed, receive_frame, send_frame
+from talkrate_local.reload import CodeWatcher
 from talkrate_local.template import FunctionSpec
 
 # Lambda gives the init phase 10 s; a slow first import locally should not fail the function.
@@ -62,8 +66,11 @@ class InitFailed(Exception):
 class FunctionProcess:
     """One execution environment: a child process running talkrate_local.worker."""
 
-    def __init__(self, spec: FunctionSpec, environment: Mapping[str, str]) -> None:
+    def __init__(
+        self, spec: FunctionSpec, environment: Mapping[str, str], generation: int = 0
+    ) -> None:
         self.spec = spec
+        self.generation = generation  # the pool's code generation this process imported
         self._environment = dict(environment)
         self._process: subprocess.Popen[bytes] | None = None
         self._channel: socket.socket | None = None
@@ -187,6 +194,16 @@ class FunctionProcess:
         return code
 
 
+def _stop_in_background(process: FunctionProcess) -> None:
+    # Closing the channel ends the process at once; waiting for it is not the request's business.
+    threading.Thread(target=process.stop, name="retire-environment", daemon=True).start()
+
+
+def _short(path: str) -> str:
+    cwd = os.getcwd()
+    return os.path.relpath(path, cwd) if path.startswith(cwd + os.sep) else path
+
+
 def _exit_error(request_id: str, code: int | None) -> dict[str, Any]:
     if code is not None and code < 0:
         reason = f"signal: {signal.Signals(-code).name.removeprefix('SIG').lower()}"
@@ -202,7 +219,11 @@ class FunctionPool:
     """The execution environments of one function, started on demand and reused while warm."""
 
     def __init__(
-        self, spec: FunctionSpec, environment: Mapping[str, str], max_workers: int = 1
+        self,
+        spec: FunctionSpec,
+        environment: Mapping[str, str],
+        max_workers: int = 1,
+        watch: Sequence[Path] = (),
     ) -> None:
         self.spec = spec
         self._environment = dict(environment)
@@ -212,9 +233,13 @@ class FunctionPool:
         self._count = 0
         self._closed = False
         self._condition = threading.Condition()
+        self._generation = 0
+        self._watcher = CodeWatcher(watch) if watch else None
+        self._watch_lock = threading.Lock()
 
     def warm(self) -> float:
         """Start one environment ahead of the first request; returns its init time in ms."""
+        self._check_code()
         process = self._acquire()
         try:
             return process.init_ms or 0.0
@@ -225,6 +250,7 @@ class FunctionPool:
         """Invoke the function synchronously, logging START/END/REPORT as Lambda does."""
         request_id = request_id or str(uuid.uuid4())
         label = f"[{self.spec.logical_id}]"
+        self._check_code()
         console(f"{label} START RequestId: {request_id} Version: $LATEST")
         started = time.perf_counter()
         init_ms: float | None = None
@@ -263,6 +289,26 @@ class FunctionPool:
         for thread in threads:
             thread.join()
 
+    def _check_code(self) -> None:
+        """Retire the environments when the watched code changed since the last look."""
+        if self._watcher is None:
+            return
+        with self._watch_lock:
+            changed = self._watcher.changes()
+        if not changed:
+            return
+        with self._condition:
+            self._generation += 1
+            stale, self._idle = self._idle, []
+            for process in stale:
+                self._forget(process)
+            self._condition.notify_all()
+        for process in stale:
+            _stop_in_background(process)
+        names = ", ".join(_short(path) for path in changed[:3])
+        more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+        console(f"[{self.spec.logical_id}] reloading: {names}{more} changed")
+
     def _acquire(self) -> FunctionProcess:
         with self._condition:
             while True:
@@ -275,9 +321,10 @@ class FunctionPool:
                     self._forget(process)
                 if self._count < self._max_workers:
                     self._count += 1
+                    generation = self._generation
                     break
                 self._condition.wait()
-        process = FunctionProcess(self.spec, self._environment)
+        process = FunctionProcess(self.spec, self._environment, generation)
         try:
             process.start()
         except BaseException:
@@ -295,8 +342,11 @@ class FunctionPool:
 
     def _release(self, process: FunctionProcess, healthy: bool) -> None:
         with self._condition:
-            if healthy and not self._closed:
+            if healthy and not self._closed and process.generation == self._generation:
                 self._idle.append(process)
+            elif healthy and not self._closed:  # its code changed while it ran: retire it
+                self._forget(process)
+                _stop_in_background(process)
             else:
                 self._forget(process)
                 process.kill()

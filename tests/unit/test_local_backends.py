@@ -1,0 +1,84 @@
+"""How the local runtime chooses each backend: configured, found on its default port, embedded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from talkrate_local.backends import DEFAULT_RATINGS, DEFAULT_TALKS, choose
+from talkrate_local.runtime import LocalConfig
+
+pytestmark = pytest.mark.unit
+
+
+def probe_answering(*ports: int) -> object:
+    return lambda host, port: host == "127.0.0.1" and port in ports
+
+
+def test_configuration_wins_over_anything_listening() -> None:
+    choices = choose(
+        {"TALKS_CONNECTION": "postgresql://db.example/talks", "STREAMS_CONNECTION": "k:9092"},
+        probe=probe_answering(5432, 6379, 9092),
+    )
+    assert choices["talks"].origin == "configured"
+    assert choices["talks"].connection == "postgresql://db.example/talks"
+    assert choices["talks"].reason == "from TALKS_CONNECTION"
+    assert choices["streams"].connection == "k:9092"
+    assert choices["ratings"].origin == "found"
+
+
+def test_services_on_the_default_ports_are_used_as_they_are() -> None:
+    choices = choose({}, probe=probe_answering(5432, 6379))
+    assert (choices["talks"].origin, choices["talks"].connection) == ("found", DEFAULT_TALKS)
+    assert (choices["ratings"].origin, choices["ratings"].connection) == ("found", DEFAULT_RATINGS)
+    assert choices["streams"].origin == "embedded"
+    assert "127.0.0.1:5432" in choices["talks"].reason
+
+
+def test_a_bare_machine_gets_embedded_services() -> None:
+    choices = choose({}, probe=probe_answering())
+    assert {choice.origin for choice in choices.values()} == {"embedded"}
+    assert all(choice.connection == "" for choice in choices.values())  # known once started
+
+
+def test_forcing_embedded_services_ignores_the_default_ports_but_not_configuration() -> None:
+    choices = choose(
+        {"RATINGS_CONNECTION": "redis://cache:6379/2"},
+        force_embedded=True,
+        probe=probe_answering(5432, 6379, 9092),
+    )
+    assert choices["talks"].origin == "embedded"
+    assert choices["ratings"].origin == "configured"
+    assert choices["streams"].origin == "embedded"
+
+
+def test_the_broker_can_be_kept_in_memory() -> None:
+    choices = choose({}, memory_broker=True, probe=probe_answering())
+    assert choices["streams"].origin == "memory"
+    assert choices["talks"].origin == "embedded"
+
+
+def test_blank_configuration_counts_as_none() -> None:
+    choices = choose({"TALKS_CONNECTION": ""}, probe=probe_answering())
+    assert choices["talks"].origin == "embedded"
+
+
+def test_local_config_reads_the_runtime_switches() -> None:
+    config = LocalConfig.from_environ(
+        {
+            "TALKRATE_LOCAL_EMBEDDED": "1",
+            "TALKRATE_LOCAL_BROKER": "memory",
+            "TALKRATE_LOCAL_DATA": "somewhere/talkrate-data",
+            "STREAMS_CONNECTION": "k:9092",
+        }
+    )
+    assert config.embedded
+    assert config.memory_broker
+    assert config.data_dir == Path("somewhere/talkrate-data")
+    assert config.connections() == {
+        "TALKS_CONNECTION": "",
+        "RATINGS_CONNECTION": "",
+        "STREAMS_CONNECTION": "k:9092",
+    }
+    assert not LocalConfig.from_environ({}).embedded
