@@ -1,0 +1,57 @@
+"""The SQL that compose.yaml's PostgreSQL runs at its first start (schema, then dev talks) works on
+a real PostgreSQL, twice over."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import psycopg2
+import psycopg2.extensions
+import pytest
+from psycopg2 import sql
+
+from talkrate_local import compose_seed
+from tests.builders import ROOT
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def empty_database(talks_dsn: str) -> Iterator[str]:
+    """A database of its own on the test server, dropped afterwards."""
+    name = f"talkrate_seed_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(psycopg2.extensions.make_dsn(talks_dsn, dbname="postgres"))
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield psycopg2.extensions.make_dsn(talks_dsn, dbname=name)
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.close()
+
+
+def test_the_compose_init_scripts_create_and_seed_the_catalog(empty_database: str) -> None:
+    # Given the scripts compose.yaml mounts into docker-entrypoint-initdb.d, in name order
+    scripts = [
+        (ROOT / "layers" / "shared" / "talkrate" / "schema.sql").read_text(),
+        (ROOT / "local" / "compose" / "20-dev-talks.sql").read_text(),
+    ]
+    connection = psycopg2.connect(empty_database)
+    try:
+        # When they run on an empty database, and once more
+        for _ in range(2):
+            with connection, connection.cursor() as cursor:
+                for script in scripts:
+                    cursor.execute(script)
+        # Then the catalog holds the dev talks once, the workshop's among them
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT id, speakers FROM talks ORDER BY starts_at, id")
+            talks = dict(cursor.fetchall())
+    finally:
+        connection.close()
+    assert len(talks) == compose_seed.render().count("::text[]")
+    assert talks["testcontainers-integration-testing"] == ["Mira Holloway"]
+    assert talks["chaos-engineering-101"] == ["Liam O'Connor"]
