@@ -8,15 +8,16 @@ PY313 ?= /root/.pyenv/versions/3.13.0/bin
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-1
 PYTEST_ARGS ?=
+RUN_ARGS ?=
 
-.PHONY: help setup services db run test test-unit test-integration test-e2e test-faults rebuild dead-letters redrive lint format validate build clean bench-latency
+.PHONY: help setup services db run test test-unit test-integration test-e2e test-faults rebuild dead-letters redrive lint format validate build bench-import compose-seed clean bench-latency
 
 help: ## list the routines
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 setup: $(VENV)/.installed ## virtual environment with every package (idempotent)
 
-$(VENV)/.installed: pyproject.toml requirements-dev.txt layers/shared/requirements.txt
+$(VENV)/.installed: pyproject.toml requirements-dev.txt requirements-local.txt layers/shared/requirements.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt -e .
@@ -28,8 +29,8 @@ services: ## make sure PostgreSQL and Redis are up
 db: setup services ## create the catalog database, apply the schema, seed the dev talks
 	$(PY) -m talkrate_local.database
 
-run: setup services ## the local runtime with its backing services, in the foreground
-	$(PY) -m talkrate_local
+run: setup ## the local runtime in the foreground; embedded PostgreSQL/Redis/Kafka if none is found
+	$(PY) -m talkrate_local $(RUN_ARGS)
 
 test: setup services ## the whole suite: unit, integration, end to end, faults
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -72,8 +73,15 @@ validate: $(SAM) ## sam validate and sam validate --lint
 	$(SAM) validate
 	$(SAM) validate --lint
 
-build: $(SAM) ## sam build (python3.13, arm64, no Docker)
+build: $(SAM) setup ## sam build (python3.13, arm64, no Docker), bytecode precompiled, sizes reported
 	PATH="$(PY313):$$PATH" $(SAM) build
+	$(PY) scripts/lean_build.py --python $(PY313)/python3.13
+
+bench-import: build ## ApiFunction's import time from the build, without and with its bytecode
+	$(PY) scripts/import_time.py --python $(PY313)/python3.13
+
+compose-seed: setup ## regenerate local/compose/20-dev-talks.sql (compose.yaml's seed) from the dev talks
+	$(PY) -m talkrate_local.compose_seed > local/compose/20-dev-talks.sql
 
 clean: ## remove build output and caches
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
