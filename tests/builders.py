@@ -119,8 +119,12 @@ def http_event(
     body: str | bytes | None = None,
     query: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
+    authorizer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload 2.0) event, from the sample in events/api/."""
+    """An API Gateway HTTP API (payload 2.0) event, from the sample in events/api/.
+
+    `authorizer` is the context AdminAuthorizerFunction returned, as API Gateway passes it on.
+    """
     event = sample_event("api/post-rating.json")
     event["routeKey"] = f"{method} {path}"
     event["rawPath"] = path
@@ -138,4 +142,6 @@ def http_event(
         event["body"], event["isBase64Encoded"] = body, False
     if body is None:
         event.pop("body")
+    if authorizer is not None:
+        event["requestContext"]["authorizer"] = {"lambda": authorizer}
     return event

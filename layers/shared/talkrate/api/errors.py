@@ -63,6 +63,21 @@ def invalid_request(error: RequestValidationError) -> Response[str]:
     )
 
 
+def auth_problem(
+    error: NotAuthenticated | NotAllowed,
+) -> tuple[int, str, str, str, dict[str, str]]:
+    """401 without a token, 403 with a wrong one."""
+    if isinstance(error, NotAllowed):
+        return 403, "forbidden", "Forbidden", "this token may not do that", {}
+    return (
+        401,
+        "unauthenticated",
+        "Authentication required",
+        "send the admin token as Authorization: Bearer <token>",
+        {"WWW-Authenticate": 'Bearer realm="talkrate"'},
+    )
+
+
 def register(app: APIGatewayHttpResolver) -> None:
     """Install the handlers on the resolver."""
     app.exception_handler(RequestValidationError)(invalid_request)

@@ -10,7 +10,6 @@ import sys
 
 from talkrate.api import build_app
 
-
 _POWERTOOLS_DEFAULTS = ("HTTPValidationError", "ResponseValidationError", "ValidationError")
 
 

@@ -1,0 +1,259 @@
+"""The catalog, leaderboard and rating-status routes, in process, against the real backends."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg2
+import pytest
+import redis
+
+from talkrate import wiring
+from talkrate.models import RatingSubmitted
+from tests.builders import (
+    LambdaContextStub,
+    http_event,
+    kafka_event,
+    load_function,
+    rating_event,
+    ratings_batch,
+    sample_event,
+    unique_talk_id,
+)
+from tests.integration.test_kafka_publisher import consume_all
+
+pytestmark = pytest.mark.integration
+
+ADMIN = {"admin": True, "reason": "ok"}
+Call = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def api(
+    monkeypatch: pytest.MonkeyPatch,
+    talks_dsn: str,
+    redis_url: str,
+    kafka_bootstrap: str,
+    topic: str,
+) -> Iterator[Call]:
+    for name, value in {
+        "TALKS_CONNECTION": talks_dsn,
+        "RATINGS_CONNECTION": redis_url,
+        "STREAMS_CONNECTION": kafka_bootstrap,
+        "RATINGS_TOPIC": topic,
+        "PUBLISH_TIMEOUT_SECONDS": "1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("STATS_FUNCTION_NAME", raising=False)
+    wiring.reset()
+    handler = load_function("api")
+
+    def call(method: str, path: str, body: Any = None, **kwargs: Any) -> dict[str, Any]:
+        text = body if isinstance(body, str) or body is None else json.dumps(body)
+        response = handler(http_event(method, path, body=text, **kwargs), LambdaContextStub())
+        response["json"] = json.loads(response["body"]) if response.get("body") else None
+        return response
+
+    yield call
+    wiring.reset()
+
+
+@pytest.fixture
+def new_talk_id(talks_dsn: str, redis_client: redis.Redis) -> Iterator[str]:
+    talk_id = unique_talk_id("new")
+    yield talk_id
+    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+        cursor.execute("DELETE FROM talks WHERE id = %s", (talk_id,))
+    connection.close()
+    redis_client.delete(f"ratings/{talk_id}")
+    redis_client.zrem("leaderboard", talk_id)
+
+
+def project(talk_values: dict[str, list[int]], topic: str) -> None:
+    events = [rating_event(t, v) for t, values in talk_values.items() for v in values]
+    load_function("projector")(
+        kafka_event(ratings_batch(topic, 0, 0, events)), LambdaContextStub("projector")
+    )
+
+
+def test_the_programme_can_be_browsed_searched_and_paged(api: Call) -> None:
+    first = api("GET", "/talks", query={"limit": "5"})
+    assert first["statusCode"] == 200
+    assert len(first["json"]["items"]) == 5
+    assert first["json"]["total"] >= 17
+    assert first["json"]["links"]["next"].startswith("/talks?limit=5&offset=5")
+    found = api("GET", "/talks", query={"q": "SCHEDULER"})["json"]["items"]
+    assert [t["id"] for t in found] == ["flight-of-the-gopher"]
+    by_speaker = api("GET", "/talks", query={"q": "holloway"})["json"]["items"]
+    assert [t["id"] for t in by_speaker] == ["testcontainers-integration-testing"]
+    testing = api("GET", "/talks", query={"track": "Testing", "limit": "100"})["json"]["items"]
+    assert {t["track"] for t in testing} == {"Testing"}
+    literal = api("GET", "/talks", query={"q": "100%_"})
+    assert literal["statusCode"] == 200
+    assert literal["json"]["items"] == []
+    assert api("GET", "/talks", query={"limit": "0"})["statusCode"] == 400
+
+
+def test_a_talk_comes_with_its_rating_summary(api: Call, talk: str, topic: str) -> None:
+    project({talk: [5, 4, 4]}, topic)
+    answer = api("GET", f"/talks/{talk}")
+    assert answer["statusCode"] == 200
+    assert answer["json"]["summary"] == {
+        "count": 3,
+        "avg": pytest.approx(4.3333, abs=1e-4),
+        "ratings": {"1": 0, "2": 0, "3": 0, "4": 2, "5": 1},
+    }
+    assert api("GET", "/talks/no-such-talk")["statusCode"] == 404
+
+
+def test_admin_routes_need_the_admin_token(api: Call, new_talk_id: str) -> None:
+    body = {"id": new_talk_id, "title": "Late addition"}
+    missing = api("POST", "/talks", body)
+    wrong = api("POST", "/talks", body, authorizer={"admin": False, "reason": "invalid-token"})
+    assert (missing["statusCode"], wrong["statusCode"]) == (401, 403)
+    assert missing["headers"]["Content-Type"] == "application/problem+json"
+    assert missing["headers"]["WWW-Authenticate"].startswith("Bearer")
+    assert api("GET", f"/talks/{new_talk_id}")["statusCode"] == 404  # nothing was created
+    # Auth comes before validation: a caller without the token learns nothing about bodies
+    assert api("PUT", f"/talks/{new_talk_id}", {"title": ""})["statusCode"] == 401
+
+
+def test_an_organiser_adds_changes_and_removes_a_talk(api: Call, new_talk_id: str) -> None:
+    talk = {
+        "id": new_talk_id,
+        "title": "Late addition",
+        "speakers": ["Ada Byron"],
+        "track": "Keynote",
+        "room": "Hall A",
+        "startsAt": "2026-11-26T17:30:00Z",
+        "endsAt": "2026-11-26T18:00:00Z",
+    }
+    created = api("POST", "/talks", talk, authorizer=ADMIN)
+    assert created["statusCode"] == 201
+    assert created["headers"]["Location"] == f"/talks/{new_talk_id}"
+    assert api("POST", "/talks", talk, authorizer=ADMIN)["statusCode"] == 409
+    fields = {k: v for k, v in talk.items() if k != "id"} | {"room": "Hall B"}
+    assert api("PUT", f"/talks/{new_talk_id}", fields, authorizer=ADMIN)["statusCode"] == 200
+    assert api("GET", f"/talks/{new_talk_id}")["json"]["room"] == "Hall B"
+    # the talk is open for ratings now
+    rated = api("POST", "/ratings", {"talkId": new_talk_id, "value": 5})
+    assert rated["statusCode"] == 202
+    assert api("DELETE", f"/talks/{new_talk_id}", authorizer=ADMIN)["statusCode"] == 204
+    assert api("DELETE", f"/talks/{new_talk_id}", authorizer=ADMIN)["statusCode"] == 404
+    assert api("POST", "/ratings", {"talkId": new_talk_id, "value": 5})["statusCode"] == 404
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"title": ""},
+        {"title": None},
+        {"speakers": "one"},
+        {"startsAt": "2026-11-26T10:00:00"},
+        {"startsAt": "2026-11-26T10:00:00Z", "endsAt": "2026-11-26T09:00:00Z"},
+        {"unknown": 1},
+    ],
+)
+def test_invalid_talks_are_422(api: Call, new_talk_id: str, change: dict[str, Any]) -> None:
+    talk = {"id": new_talk_id, "title": "T"} | change
+    answer = api("POST", "/talks", talk, authorizer=ADMIN)
+    assert answer["statusCode"] == 422, answer["body"]
+    assert answer["json"]["errors"]
+
+
+def test_put_creates_a_talk_under_a_new_id(api: Call, new_talk_id: str) -> None:
+    answer = api("PUT", f"/talks/{new_talk_id}", {"title": "Made by PUT"}, authorizer=ADMIN)
+    assert answer["statusCode"] == 201
+
+
+def test_the_leaderboard_ranks_by_bayesian_average_and_filters_by_track(
+    api: Call, talks_dsn: str, topic: str, redis_client: redis.Redis
+) -> None:
+    track = f"track-{unique_talk_id()}"
+    lucky, solid = unique_talk_id("lucky"), unique_talk_id("solid")
+    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO talks (id, title, track) VALUES (%s, %s, %s)",
+            [(lucky, "One lucky vote", track), (solid, "Many good votes", track)],
+        )
+    connection.close()
+    try:
+        project({lucky: [5], solid: [4] * 12}, topic)
+        board = api("GET", "/leaderboard", query={"track": track, "limit": "5"})
+        assert board["statusCode"] == 200
+        ranked = board["json"]["talks"]
+        assert [(r["rank"], r["talkId"]) for r in ranked] == [(1, solid), (2, lucky)]
+        assert (ranked[0]["count"], ranked[0]["avg"]) == (12, 4.0)
+        assert board["json"]["prior"] == {"mean": 3.0, "weight": 10.0}
+        overall = api("GET", "/leaderboard", query={"limit": "100"})["json"]["talks"]
+        assert solid in [r["talkId"] for r in overall]
+    finally:
+        with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+            cursor.execute("DELETE FROM talks WHERE id IN (%s, %s)", (lucky, solid))
+        connection.close()
+        redis_client.delete(f"ratings/{lucky}", f"ratings/{solid}")
+        redis_client.zrem("leaderboard", lucky, solid)
+
+
+def test_a_rating_s_status_goes_from_accepted_to_projected(
+    api: Call, talk: str, topic: str, kafka_bootstrap: str
+) -> None:
+    posted = api("POST", "/ratings", {"talkId": talk, "value": 3, "voterId": "badge-1"})
+    assert posted["statusCode"] == 202
+    status_url = posted["headers"]["Location"]
+    assert status_url == posted["json"]["links"]["status"]
+    assert api("GET", status_url)["json"]["status"] == "accepted"
+    # project what the API published, as the event source would
+    [(_, value)] = consume_all(kafka_bootstrap, topic, 1)
+    assert json.loads(value)["voterId"] == "badge-1"
+    load_function("projector")(
+        kafka_event(ratings_batch(topic, 0, 0, [RatingSubmitted.from_json(value)])),
+        LambdaContextStub("projector"),
+    )
+    assert api("GET", status_url)["json"] == {
+        "eventId": posted["json"]["eventId"],
+        "status": "projected",
+    }
+    unknown = api("GET", "/ratings/00000000-0000-4000-8000-000000000000")
+    assert unknown["statusCode"] == 404
+    assert api("GET", "/ratings/not-an-id")["statusCode"] == 400
+
+
+def test_a_rating_waiting_in_the_outbox_is_queued(
+    api: Call, talk: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STREAMS_CONNECTION", "127.0.0.1:1")
+    wiring.reset()
+    posted = api("POST", "/ratings", {"talkId": talk, "value": 3})
+    assert posted["json"]["status"] == "queued"
+    assert api("GET", posted["headers"]["Location"])["json"]["status"] == "queued"
+
+
+def test_head_answers_like_get_without_a_body(api: Call) -> None:
+    head = api("HEAD", "/talks")
+    get = api("GET", "/talks")
+    assert head["statusCode"] == get["statusCode"] == 200
+    assert head["body"] == ""
+
+
+def test_the_authorizer_vouches_only_for_the_admin_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ADMIN_TOKEN", "s3cret-admin-token")
+    wiring.reset()
+    authorizer = load_function("authorizer")
+
+    def decide(header: str | None) -> dict[str, Any]:
+        event = sample_event("authorizer/request.json")
+        event["headers"].pop("authorization")
+        if header is not None:
+            event["headers"]["authorization"] = header
+        return authorizer(event, None)  # type: ignore[no-any-return]
+
+    assert decide("Bearer s3cret-admin-token")["context"] == {"admin": True, "reason": "ok"}
+    assert decide("Bearer guess")["context"]["reason"] == "invalid-token"
+    assert decide(None)["context"]["reason"] == "missing-token"
+    assert all(decide(h)["isAuthorized"] for h in ("Bearer x", None))
+    wiring.reset()
