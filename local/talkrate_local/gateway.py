@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from talkrate_local.http_api import (
+    FORBIDDEN,
     INTERNAL_ERROR,
     NOT_FOUND,
     TOO_LARGE,
+    UNAUTHORIZED,
     HttpRequest,
     HttpResponse,
     RouteMatch,
     RouteTable,
+    authorizer_verdict,
+    build_authorizer_event,
     build_event,
     build_function_url_event,
     json_response,
@@ -28,7 +32,7 @@ from talkrate_local.http_api import (
 )
 from talkrate_local.pool import Invocation, console
 from talkrate_local.serving import BackgroundServer, BadRequest, BodyTooLarge, BoundedHandler
-from talkrate_local.template import FunctionUrl, Route
+from talkrate_local.template import FunctionUrl, LambdaAuthorizer, Route
 
 # API Gateway's HTTP API payload limit; Lambda's synchronous invoke payload limit.
 MAX_REQUEST_BYTES: Final = 10 * 1024 * 1024
@@ -42,10 +46,18 @@ class GatewayServer(BackgroundServer):
 
     label = "gateway"
 
-    def __init__(self, host: str, port: int, routes: Iterable[Route], invoke: Invoker) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        routes: Iterable[Route],
+        invoke: Invoker,
+        authorizers: Mapping[str, LambdaAuthorizer] | None = None,
+    ) -> None:
         super().__init__(host, port, _GatewayHandler)
         self.routes = RouteTable(routes)
         self.invoke = invoke
+        self.authorizers = dict(authorizers or {})
 
     def event_for(self, request: HttpRequest, match: RouteMatch, request_id: str) -> Any:
         """The event the matched route's function receives."""
@@ -114,5 +126,26 @@ class _GatewayHandler(BoundedHandler):
         event = self.server.event_for(request, match, request_id)
         if len(json.dumps(event)) > MAX_EVENT_BYTES:
             return TOO_LARGE  # Lambda would refuse the invoke: answered as too large, not a 5xx
+        if match.route.authorizer:
+            refused = self._authorize(self.server.authorizers[match.route.authorizer], event)
+            if refused is not None:
+                return refused
         result = self.server.invoke(match.route.function_id, event)
         return map_response(result.payload) if result.ok else INTERNAL_ERROR
+
+    def _authorize(
+        self, authorizer: LambdaAuthorizer, event: dict[str, Any]
+    ) -> HttpResponse | None:
+        """Run the route's Lambda authorizer as API Gateway does; None lets the request through
+        (with the authorizer's context in the event), else the gateway's own answer."""
+        authorizer_event, complete = build_authorizer_event(event, authorizer.identity_sources)
+        if not complete:
+            return UNAUTHORIZED  # an identity source is missing: the authorizer is not called
+        result = self.server.invoke(authorizer.function_id, authorizer_event)
+        if not result.ok:
+            return INTERNAL_ERROR
+        allowed, context = authorizer_verdict(result.payload, authorizer.simple_responses)
+        if not allowed:
+            return FORBIDDEN
+        event["requestContext"]["authorizer"] = {"lambda": context}
+        return None

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qsl, unquote
 
-from talkrate_local.intrinsics import ACCOUNT_ID, STACK_NAME
+from talkrate_local.intrinsics import ACCOUNT_ID, REGION, STACK_NAME
 from talkrate_local.template import Route
 
 API_ID: Final = "local"
@@ -230,6 +230,52 @@ def build_function_url_event(
     return event
 
 
+def build_authorizer_event(
+    event: dict[str, Any], identity_sources: Sequence[str]
+) -> tuple[dict[str, Any], bool]:
+    """The payload 2.0 event of a Lambda authorizer for a route's event, and whether every
+    identity source is present (API Gateway answers 401 without calling it otherwise)."""
+    context = event["requestContext"]
+    route_arn = (
+        f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{context['apiId']}/{context['stage']}/"
+        f"{context['http']['method']}{event['rawPath']}"
+    )
+    values: list[str] = []
+    for source in identity_sources:
+        if source.startswith("$request.header."):
+            value = event["headers"].get(source.removeprefix("$request.header.").lower())
+        elif source.startswith("$request.querystring."):
+            value = (event.get("queryStringParameters") or {}).get(
+                source.removeprefix("$request.querystring.")
+            )
+        else:
+            value = None
+        if value:
+            values.append(value)
+    authorizer_event: dict[str, Any] = {
+        "version": "2.0",
+        "type": "REQUEST",
+        "routeArn": route_arn,
+        "identitySource": values,
+        **{k: v for k, v in event.items() if k not in ("version", "body", "isBase64Encoded")},
+    }
+    return authorizer_event, len(values) == len(identity_sources)
+
+
+def authorizer_verdict(payload: Any, simple_responses: bool) -> tuple[bool, dict[str, Any]]:
+    """Whether an authorizer's answer lets the request through, and the context it passes on:
+    `{"isAuthorized": bool, "context": {...}}` with simple responses, an IAM policy otherwise."""
+    if not isinstance(payload, dict):
+        return False, {}
+    context = payload.get("context")
+    context = context if isinstance(context, dict) else {}
+    if simple_responses:
+        return payload.get("isAuthorized") is True, context
+    statements = (payload.get("policyDocument") or {}).get("Statement") or []
+    effects = {str(statement.get("Effect", "")).lower() for statement in statements}
+    return "allow" in effects and "deny" not in effects, context
+
+
 def _query_parameters(raw_query: str) -> dict[str, str]:
     parameters: dict[str, str] = {}
     for name, value in parse_qsl(raw_query, keep_blank_values=True):
@@ -269,6 +315,8 @@ def json_response(status: int, value: Any) -> HttpResponse:
 
 NOT_FOUND: Final = json_response(404, {"message": "Not Found"})
 TOO_LARGE: Final = json_response(413, {"message": "Request Entity Too Large"})
+UNAUTHORIZED: Final = json_response(401, {"message": "Unauthorized"})
+FORBIDDEN: Final = json_response(403, {"message": "Forbidden"})
 INTERNAL_ERROR: Final = json_response(500, {"message": "Internal Server Error"})
 
 

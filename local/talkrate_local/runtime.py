@@ -234,7 +234,9 @@ class LocalRuntime:
         # Bind every port first: a port in use fails fast, before any service is started, and
         # the Lambda endpoint's real port goes into the functions' environment.
         try:
-            self.gateway = GatewayServer(self.host, self.port, self.template.routes, self.invoke)
+            self.gateway = GatewayServer(
+                self.host, self.port, self.template.routes, self.invoke, self.template.authorizers
+            )
         except OSError as error:
             raise OSError(f"HTTP API cannot listen on {self.host}:{self.port}: {error}") from error
         try:

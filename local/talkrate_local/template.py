@@ -65,11 +65,13 @@ class FunctionSpec:
 
 @dataclass(frozen=True)
 class Route:
-    """An HttpApi route: `GET /ratings`, `ANY /{proxy+}` or `$default`."""
+    """An HttpApi route: `GET /ratings`, `ANY /{proxy+}` or `$default`, and the name of the
+    Lambda authorizer in front of it, if any."""
 
     function_id: str
     method: str
     path: str
+    authorizer: str | None = None
 
     @property
     def route_key(self) -> str:
@@ -104,6 +106,17 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class LambdaAuthorizer:
+    """An HttpApi Lambda authorizer (Auth.Authorizers.<name> with a FunctionArn)."""
+
+    name: str
+    function_id: str
+    payload_version: str = "2.0"
+    simple_responses: bool = False
+    identity_sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class FunctionUrl:
     """A function's URL (FunctionUrlConfig): its own endpoint, payload format 2.0."""
 
@@ -124,6 +137,7 @@ class Template:
     schedules: tuple[Schedule, ...]
     notes: tuple[str, ...] = field(default=())
     function_urls: tuple[FunctionUrl, ...] = field(default=())
+    authorizers: Mapping[str, LambdaAuthorizer] = field(default_factory=dict)
 
 
 def load_template(path: Path, overrides: Mapping[str, str] | None = None) -> Template:
@@ -155,6 +169,8 @@ def parse_template(
         parameters, document.get("Conditions") or {}, document.get("Mappings") or {}, resources
     )
     builder = _Builder(resolver, base_dir, _globals(document), resources)
+    for logical_id, resource in resources.items():
+        builder.add_http_api_auth(str(logical_id), resource)
     # Functions first: an EventSourceMapping may be declared before the function it targets.
     ordered = sorted(resources.items(), key=lambda item: not _is_serverless_function(item[1]))
     for logical_id, resource in ordered:
@@ -168,6 +184,7 @@ def parse_template(
         schedules=tuple(builder.schedules),
         notes=tuple(builder.notes),
         function_urls=tuple(builder.function_urls),
+        authorizers=builder.authorizers,
     )
 
 
@@ -226,7 +243,55 @@ class _Builder:
         self.kafka_mappings: list[KafkaMapping] = []
         self.schedules: list[Schedule] = []
         self.function_urls: list[FunctionUrl] = []
+        self.authorizers: dict[str, LambdaAuthorizer] = {}
+        self.default_authorizers: dict[str, str] = {}  # HttpApi logical id -> authorizer name
         self.notes: list[str] = []
+
+    def add_http_api_auth(self, logical_id: str, resource: Any) -> None:
+        """Read an HttpApi's Lambda authorizers and its default one."""
+        if not isinstance(resource, dict) or resource.get("Type") != "AWS::Serverless::HttpApi":
+            return
+        if not self._active(logical_id, resource):
+            return
+        auth = (resource.get("Properties") or {}).get("Auth") or {}
+        for name, config in (auth.get("Authorizers") or {}).items():
+            self._add_authorizer(logical_id, str(name), config if isinstance(config, dict) else {})
+        if auth.get("DefaultAuthorizer"):
+            self.default_authorizers[logical_id] = as_text(auth["DefaultAuthorizer"])
+
+    def _add_authorizer(self, api_id: str, name: str, config: Mapping[str, Any]) -> None:
+        target = config.get("FunctionArn")
+        if target is None:
+            self.notes.append(f"{api_id}.{name}: JWT authorizers are not checked locally")
+            return
+        if isinstance(target, dict) and "Fn::GetAtt" in target:
+            function_id = str(target["Fn::GetAtt"][0]).split(".")[0]
+        else:  # a name or an ARN: the last segment
+            function_id = (self._optional_text(target) or "").split(":")[-1]
+        version = as_text(
+            self.resolver.resolve(config.get("AuthorizerPayloadFormatVersion", "2.0"))
+        )
+        identity = self.resolver.resolve(config.get("Identity") or {})
+        sources: list[str] = []
+        for prefix, key in (
+            ("$request.header.", "Headers"),
+            ("$request.querystring.", "QueryStrings"),
+        ):
+            sources += [prefix + as_text(value) for value in identity.get(key) or []]
+        if version != "2.0":
+            self.notes.append(
+                f"{api_id}.{name}: authorizer payload {version} is sent as 2.0 locally"
+            )
+        self.authorizers[name] = LambdaAuthorizer(
+            name=name,
+            function_id=function_id,
+            payload_version=version,
+            simple_responses=as_text(
+                self.resolver.resolve(config.get("EnableSimpleResponses", False))
+            ).lower()
+            == "true",
+            identity_sources=tuple(sources),
+        )
 
     def add_resource(self, logical_id: str, resource: Any) -> None:
         if not isinstance(resource, dict) or not self._active(logical_id, resource):
@@ -328,14 +393,29 @@ class _Builder:
     def _add_route(self, function_id: str, properties: Mapping[str, Any]) -> None:
         path = self.resolver.resolve(properties.get("Path"))
         method = self.resolver.resolve(properties.get("Method"))
+        authorizer = self._route_authorizer(function_id, properties)
         if path is None and method is None:
-            self.routes.append(Route(function_id, "ANY", "$default"))
+            self.routes.append(Route(function_id, "ANY", "$default", authorizer))
             return
         method = as_text(method or "ANY").upper()
         if method not in _HTTP_METHODS:
             raise TemplateError(f"{function_id}: unsupported HttpApi method {method}")
         path = as_text(path or "/")
-        self.routes.append(Route(function_id, method, path if path.startswith("/") else "/" + path))
+        path = path if path.startswith("/") else "/" + path
+        self.routes.append(Route(function_id, method, path, authorizer))
+
+    def _route_authorizer(self, function_id: str, properties: Mapping[str, Any]) -> str | None:
+        auth = properties.get("Auth") or {}
+        api = properties.get("ApiId")
+        api_id = str(api["Ref"]) if isinstance(api, dict) and "Ref" in api else "ServerlessHttpApi"
+        name = auth.get("Authorizer") if isinstance(auth, dict) else None
+        name = as_text(name) if name is not None else self.default_authorizers.get(api_id)
+        if name is None or name == "NONE":
+            return None
+        if name not in self.authorizers:  # AWS_IAM, JWT: not emulated, said once per route
+            self.notes.append(f"{function_id}: authorizer {name} is not checked locally")
+            return None
+        return name
 
     def _add_kafka(
         self, function_id: str, name: str, source: str, properties: Mapping[str, Any]
@@ -456,7 +536,10 @@ class _Builder:
 def iter_triggers(template: Template) -> Iterator[str]:
     """One human-readable line per route, mapping and schedule (for the start-up summary)."""
     for route in template.routes:
-        yield f"route     {route.route_key:<28} -> {route.function_id}"
+        guard = ""
+        if route.authorizer:
+            guard = f" (authorizer {template.authorizers[route.authorizer].function_id})"
+        yield f"route     {route.route_key:<28} -> {route.function_id}{guard}"
     for mapping in template.kafka_mappings:
         yield (
             f"kafka     {','.join(mapping.topics):<28} -> {mapping.function_id} "
