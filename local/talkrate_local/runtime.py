@@ -296,7 +296,10 @@ class LocalRuntime:
     def _start_backends(self) -> None:
         for choice in self.backends.choices.values():
             console(f"[runtime] {choice.name:<8} {_origin_line(choice)}")
+        started = time.perf_counter()
         self.backends.start()
+        if self.backends.services or self.backends.memory_broker:
+            console(f"[runtime] backends ready in {time.perf_counter() - started:.1f} s")
 
     def _forget_offsets_of_fresh_topics(self) -> None:
         # The broker's storage is new, so its topics start again at offset 0; offsets the read
