@@ -1,0 +1,146 @@
+"""Projector throughput: events/s folding batches of 100, 1,000 and 10,000 records over 1,000 talks.
+
+    python -m bench.projector --out result.json [--repeats 30,10,3]   (run by `python -m bench`)
+
+Per batch size, each on fresh records at fresh offsets (a record at or below the applied offset
+would be skipped, and skipping is not projecting):
+- full: `talkrate.projection.project_batch` with the PostgreSQL event store and the Redis read
+  model, as the projector runs it;
+- read model only: `RedisReadModel.apply(classify(records))`, without the event store;
+- steps: classify, event store, read model, timed one after the other on the same batch;
+- raw: redis-py, one pipelined HINCRBY per record, one round trip per batch: what Redis does for
+  the same records without parsing, deduplicating or aggregating.
+Records are built before the clock starts; the process is single-threaded Python (one core), with
+PostgreSQL and Redis in their own processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from bench.common import child_main
+
+TALKS = 1000
+PARTITIONS = 3
+SIZES = (100, 1000, 10_000)
+
+
+class Records:
+    """Fresh Kafka records of RatingSubmitted events, at increasing offsets per topic."""
+
+    def __init__(self, seed: int) -> None:
+        self._random = random.Random(seed)  # noqa: S311 - test data, not secrets
+        self._talks = [f"bench-projector-{i:04d}" for i in range(TALKS)]
+        self._next_offset: dict[str, int] = {}
+        self._run = uuid.uuid4().hex[:8]
+
+    def batch(self, variant: str, size: int) -> tuple[list[Any], list[tuple[str, str]]]:
+        """`size` records of one topic (spread over its partitions), and their (talk, value)."""
+        from talkrate.models import RatingSubmitted
+        from talkrate.projection import StreamRecord
+
+        topic = f"bench-{self._run}-{variant}-{size}"
+        first = self._next_offset.get(topic, 0)
+        records, pairs = [], []
+        for i in range(size):
+            talk, value = self._random.choice(self._talks), self._random.randint(1, 5)
+            event = RatingSubmitted.new(talk, value)
+            partition, offset = i % PARTITIONS, first + i // PARTITIONS
+            records.append(StreamRecord(topic, partition, offset, event.key, event.to_json()))
+            pairs.append((talk, str(value)))
+        self._next_offset[topic] = first + size // PARTITIONS + 1
+        return records, pairs
+
+
+def _seconds(call: Callable[[], Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    result = call()
+    return time.perf_counter() - started, result
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Events/s per batch size and variant (medians over the repeats)."""
+    from talkrate import wiring
+    from talkrate.projection import classify, project_batch
+
+    store, read_model = wiring.event_store(), wiring.read_model()
+    raw = read_model.client
+    repeats = dict(zip(SIZES, (int(n) for n in args.repeats.split(",")), strict=True))
+    records = Records(seed=6)
+
+    def full(batch: list[Any], _: list[tuple[str, str]]) -> dict[str, float]:
+        seconds, result = _seconds(lambda: project_batch(iter(batch), store, read_model))
+        assert result.applied == len(batch), result
+        return {"total": seconds}
+
+    def read_model_only(batch: list[Any], _: list[tuple[str, str]]) -> dict[str, float]:
+        seconds, result = _seconds(lambda: read_model.apply(classify(iter(batch))))
+        assert result.applied == len(batch), result
+        return {"total": seconds}
+
+    def steps(batch: list[Any], _: list[tuple[str, str]]) -> dict[str, float]:
+        classify_s, classified = _seconds(lambda: classify(iter(batch)))
+        record_s, recorded = _seconds(lambda: store.record(classified))
+        apply_s, result = _seconds(lambda: read_model.apply(recorded))
+        assert result.applied == len(batch), result
+        return {
+            "classify": classify_s,
+            "event_store": record_s,
+            "read_model": apply_s,
+            "total": classify_s + record_s + apply_s,
+        }
+
+    def raw_hincrby(_: list[Any], pairs: list[tuple[str, str]]) -> dict[str, float]:
+        def run() -> None:
+            pipe = raw.pipeline(transaction=False)
+            for talk, value in pairs:
+                pipe.hincrby(f"bench-raw/{talk}", value, 1)
+            pipe.execute()
+
+        return {"total": _seconds(run)[0]}
+
+    variants: dict[str, Callable[[list[Any], list[tuple[str, str]]], dict[str, float]]] = {
+        "full": full,
+        "read_model_only": read_model_only,
+        "steps": steps,
+        "raw_hincrby": raw_hincrby,
+    }
+    for name, variant in variants.items():  # connections, scripts, caches: not measured
+        variant(*records.batch(f"warmup-{name}", 100))
+
+    results: dict[str, dict[str, Any]] = {}
+    for size in SIZES:
+        timings: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
+        for _ in range(repeats[size]):
+            for name, variant in variants.items():  # interleaved: each sees the same machine
+                timings[name].append(variant(*records.batch(name, size)))
+        results[str(size)] = {
+            name: {
+                "repeats": len(runs),
+                "events_per_s": round(size / statistics.median(r["total"] for r in runs)),
+                "events_per_s_all": [round(size / r["total"]) for r in runs],
+                "ms": {
+                    part: round(statistics.median(r[part] for r in runs) * 1000, 3)
+                    for part in runs[0]
+                },
+            }
+            for name, runs in timings.items()
+        }
+    wiring.reset()
+    return {"talks": TALKS, "partitions": PARTITIONS, "sizes": list(SIZES), "results": results}
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--repeats", default="30,10,3", help="batches measured per size: 100,1000,10000"
+    )
+
+
+if __name__ == "__main__":
+    child_main(__doc__.splitlines()[0], _arguments, measure)
