@@ -88,3 +88,14 @@ clean: ## remove build output and caches
 
 bench-latency: setup services ## median and p95 of POST and GET /ratings through the local runtime
 	$(PY) bench/http_latency.py --requests 200
+
+.PHONY: bench bench-quick
+bench: setup services $(VENV)/.bench-installed ## every benchmark, ~5 min: cold start, hot path vs floor, projector, freshness, memory
+	$(PY) -m bench --python $(PY313)/python3.13
+
+bench-quick: setup services $(VENV)/.bench-installed ## the same with small counts (< 1 min); results in a temp folder
+	$(PY) -m bench --quick --python $(PY313)/python3.13
+
+$(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-bench.txt
+	touch $@

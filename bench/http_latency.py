@@ -24,7 +24,7 @@ TALKS = ("testcontainers-integration-testing", "flight-of-the-gopher")
 
 def measure(url: str, requests: int) -> dict[str, dict[str, float]]:
     parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
     timings: dict[str, list[float]] = {"POST /ratings": [], "GET /ratings": []}
     errors = 0
     for i in range(5):  # warm-up: connections, caches, the first Kafka metadata
