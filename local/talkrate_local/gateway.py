@@ -88,6 +88,13 @@ class _GatewayHandler(BoundedHandler):
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
 
+    def __getattr__(self, name: str) -> Any:
+        # Any other method token (TRACE, PROPFIND...) is routed like API Gateway does: no route
+        # declares it, so 404, where http.server would answer 501.
+        if name.startswith("do_") and name[3:].isalpha() and name[3:].isupper():
+            return self._handle
+        raise AttributeError(name)
+
     def log_message(self, format: str, *args: Any) -> None:
         pass  # one access line per request is written by _handle instead
 

@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictInt,
@@ -150,7 +152,34 @@ class TalkRatings(BaseModel):
 
 # --- The talk catalog ---------------------------------------------------------------------------
 
-Speaker = Annotated[str, Field(min_length=1, max_length=120)]
+
+def _text_only(value: Any) -> Any:
+    # JSON numbers are not times: pydantic would read 0 as 1970-01-01.
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an RFC 3339 date-time string")
+    return value
+
+
+def _encodable(value: str) -> str:
+    # A lone UTF-16 surrogate survives JSON decoding but cannot be stored as UTF-8.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must carry a time zone (RFC 3339)")
+    return value.astimezone(UTC)  # PostgreSQL takes offsets up to 15:59 only
+
+
+# Printable text: no control characters (PostgreSQL refuses NUL in text).
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+Text = Annotated[str, AfterValidator(_encodable)]
+Speaker = Annotated[Text, Field(min_length=1, max_length=120, pattern=PRINTABLE)]
+Instant = Annotated[datetime, BeforeValidator(_text_only), AfterValidator(_utc)]
 
 
 class TalkFields(BaseModel):
@@ -158,19 +187,12 @@ class TalkFields(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
-    title: str = Field(min_length=1, max_length=300)
+    title: Text = Field(min_length=1, max_length=300, pattern=PRINTABLE)
     speakers: list[Speaker] = Field(default_factory=list, max_length=20)
-    track: str | None = Field(None, min_length=1, max_length=100)
-    room: str | None = Field(None, min_length=1, max_length=100)
-    starts_at: datetime | None = Field(None, alias="startsAt")
-    ends_at: datetime | None = Field(None, alias="endsAt")
-
-    @field_validator("starts_at", "ends_at")
-    @classmethod
-    def _with_time_zone(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("must carry a time zone (RFC 3339)")
-        return value
+    track: Text | None = Field(None, min_length=1, max_length=100, pattern=PRINTABLE)
+    room: Text | None = Field(None, min_length=1, max_length=100, pattern=PRINTABLE)
+    starts_at: Instant | None = Field(None, alias="startsAt")
+    ends_at: Instant | None = Field(None, alias="endsAt")
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> TalkFields:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import Any
 
@@ -49,6 +51,32 @@ def handle(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> 
     if size > MAX_BODY_BYTES:
         detail = f"the body must be at most {MAX_BODY_BYTES} bytes"
         return _problem_payload(413, "body-too-large", "Body too large", detail, {})
+    headers = event.get("headers") or {}
+    declared = str(headers.get("content-type", "")).split(";")[0].strip().lower()
+    method = event.get("requestContext", {}).get("http", {}).get("method")
+    takes_body = method in {"POST", "PUT"} and bool(event.get("body"))
+    if takes_body and declared not in _READ_AS_JSON and not _is_json(declared):
+        # Every body talkrate takes is JSON; other parsers (forms, multipart) are never reached.
+        return _problem_payload(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "send the body as application/json",
+            {},
+        )
+    if takes_body:
+        text = _text_body(event)
+        if text is None:
+            return _problem_payload(
+                400, "malformed-body", "Malformed body", "the body is not UTF-8 text", {}
+            )
+        content_type = "application/json" if declared in _READ_AS_JSON else declared
+        event = {
+            **event,
+            "body": text,
+            "isBase64Encoded": False,
+            "headers": {**headers, "content-type": content_type},
+        }
     http = event.get("requestContext", {}).get("http", {})
     if is_admin_route(http.get("method", ""), http.get("path", "")):
         # Before validation: a caller without the token learns nothing about the body rules.
@@ -62,6 +90,24 @@ def handle(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> 
         response = app.resolve({**event, "requestContext": context_as_get}, context)
         return {**response, "body": "", "isBase64Encoded": False}
     return app.resolve(event, context)
+
+
+# What `curl -d` and browsers' text bodies are labelled; their JSON is read as JSON.
+_READ_AS_JSON = {"", "text/plain", "application/x-www-form-urlencoded"}
+
+
+def _text_body(event: dict[str, Any]) -> str | None:
+    """The body as text (API Gateway base64-encodes what it takes for binary); None if not UTF-8."""
+    body = event.get("body") or ""
+    try:
+        raw = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else None
+        return raw.decode("utf-8") if raw is not None else body
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _is_json(media_type: str) -> bool:
+    return media_type == "application/json" or media_type.endswith("+json")
 
 
 def is_admin_route(method: str, path: str) -> bool:

@@ -6,7 +6,10 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 
 from talkrate.errors import (
     BackendUnavailable,
@@ -81,6 +84,15 @@ def auth_problem(
 def register(app: APIGatewayHttpResolver) -> None:
     """Install the handlers on the resolver."""
     app.exception_handler(RequestValidationError)(invalid_request)
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def unsupported_content_type(_: RequestUnsupportedContentType) -> Response[str]:
+        return problem_response(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "send the body as application/json",
+        )
 
     @app.exception_handler(TalkNotFound)
     def talk_not_found(error: TalkNotFound) -> Response[str]:

@@ -23,6 +23,8 @@ def document() -> str:
             default = operation["responses"].get("422", {}).get("content", {})
             if "application/json" in default:
                 del operation["responses"]["422"]
+            # 204 has no body; Powertools gives it the handler's return type all the same.
+            operation["responses"].get("204", {}).pop("content", None)
     schemas = schema["components"]["schemas"]
     for name in _POWERTOOLS_DEFAULTS:  # each only refers to those after it
         others = {k: v for k, v in schema.items() if k != "components"}

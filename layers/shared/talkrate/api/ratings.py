@@ -63,7 +63,7 @@ def index() -> dict[str, Any]:
     summary="Rate a talk from 1 to 5",
     responses={
         **ok(RatingAccepted, "Accepted: counted within seconds", 202),
-        **problems(400, 404, 409, 413, 422, 503),
+        **problems(400, 404, 409, 413, 415, 422, 503),
     },
 )
 def post_rating(

@@ -127,6 +127,7 @@ PROBLEM_TITLES = {
     404: "Not found",
     409: "Conflict",
     413: "Body too large",
+    415: "Unsupported media type",
     422: "Unprocessable rating",
     500: "Internal error (logged)",
     503: "Service unavailable",

@@ -98,7 +98,7 @@ def get_talk(talk_id: TalkIdPath) -> dict[str, Any]:
 @router.post(
     "/talks",
     summary="Add a talk (admin)",
-    responses={**ok(TalkOut, "Created", 201), **problems(400, 401, 403, 409, 413, 422, 503)},
+    responses={**ok(TalkOut, "Created", 201), **problems(400, 401, 403, 409, 413, 415, 422, 503)},
     security=ADMIN_ONLY,
 )
 def post_talk(talk: Annotated[NewTalk, Body()]) -> Response[str]:
@@ -118,7 +118,7 @@ def post_talk(talk: Annotated[NewTalk, Body()]) -> Response[str]:
     responses={
         **ok(TalkOut, "Replaced"),
         **ok(TalkOut, "Created", 201),
-        **problems(400, 401, 403, 413, 422, 503),
+        **problems(400, 401, 403, 413, 415, 422, 503),
     },
     security=ADMIN_ONLY,
 )
@@ -143,7 +143,7 @@ def put_talk(talk_id: TalkIdPath, fields: Annotated[TalkFields, Body()]) -> Resp
 def delete_talk(talk_id: TalkIdPath) -> Response[str]:
     _admin()
     remove_talk(wiring.talk_catalog(), wiring.read_model(), talk_id)
-    return Response(204, "application/json", "")
+    return Response(204, None, "")
 
 
 @router.get(

@@ -1,0 +1,103 @@
+"""Contract tests: schemathesis generates requests from docs/openapi.json against the local runtime.
+
+Every check runs except two that test API Gateway rather than talkrate:
+- `unsupported_method` wants 405 for a method a path does not declare; an HTTP API answers 404
+  (no route), and the local runtime does the same.
+- `positive_data_acceptance` wants 2xx for every schema-valid request; some rules cannot be put
+  in a schema (a talk must exist, endsAt after startsAt, an Idempotency-Key keeps its rating),
+  and their 404/409/422 answers are documented.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+import redis
+
+from talkrate_local.database import create_database, prepare
+from tests.e2e.conftest import Runtime, start_runtime, stop_runtime
+
+pytestmark = [pytest.mark.e2e, pytest.mark.contract]
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES_PER_OPERATION = 100  # with its phases, schemathesis sends well over 1,000 requests
+
+
+CONTRACT_TALKS = "postgresql://postgres@127.0.0.1:5432/talkrate_contract"
+CONTRACT_REDIS = "redis://127.0.0.1:6379/12"
+
+
+@pytest.fixture(scope="module")
+def contract_runtime(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Runtime, str]]:
+    """A runtime on a catalog of its own: schemathesis, holding the admin token, may delete any
+    talk it finds."""
+    create_database(CONTRACT_TALKS)
+    with psycopg2.connect(CONTRACT_TALKS) as connection, connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS talks, rating_events, rating_outbox, dead_letters")
+    connection.close()
+    prepare(CONTRACT_TALKS)
+    redis.Redis.from_url(CONTRACT_REDIS).flushdb()
+    token = secrets.token_urlsafe(24)
+    env = {
+        "TALKS_CONNECTION": CONTRACT_TALKS,
+        "RATINGS_CONNECTION": CONTRACT_REDIS,
+        "STREAMS_CONNECTION": kafka_bootstrap,
+        "ADMIN_TOKEN": token,
+    }
+    runtime = start_runtime(env, tmp_path_factory.mktemp("contract") / "runtime.log")
+    yield runtime, token
+    stop_runtime(runtime)
+
+
+def test_generated_requests_get_no_5xx_and_no_answer_outside_the_spec(
+    contract_runtime: tuple[Runtime, str], tmp_path: Path
+) -> None:
+    runtime, token = contract_runtime
+    report = tmp_path / "schemathesis.xml"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "schemathesis.cli",
+            "run",
+            str(ROOT / "docs" / "openapi.json"),
+            "--url",
+            runtime.url,
+            "--checks",
+            "all",
+            "--exclude-checks",
+            "unsupported_method,positive_data_acceptance",
+            "--max-examples",
+            str(EXAMPLES_PER_OPERATION),
+            "--seed",
+            "20261121",
+            "--request-timeout",
+            "10",
+            "--header",
+            f"Authorization: Bearer {token}",
+            "--report",
+            "junit",
+            "--report-junit-path",
+            str(report),
+            "--no-color",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    output = run.stdout + run.stderr
+    generated = re.search(r"(\d+) generated", output)
+    print(output[-3000:])  # the summary, for the record
+    assert generated, output[-3000:]
+    assert int(generated.group(1)) >= 1000
+    assert run.returncode == 0, output[-6000:]
