@@ -39,6 +39,7 @@ class Settings(BaseModel):
     ratings_lambda_url: str | None = Field(None, alias="RATINGS_LAMBDA_URL")
     publish_timeout_seconds: float = Field(3.0, gt=0, le=25, alias="PUBLISH_TIMEOUT_SECONDS")
     stats_timeout_seconds: float = Field(1.0, gt=0, le=10, alias="STATS_TIMEOUT_SECONDS")
+    talk_cache_seconds: float = Field(30.0, ge=0, le=3600, alias="TALK_CACHE_SECONDS")
     aws_region: str | None = Field(None, alias="AWS_REGION")
     admin_token: SecretStr | None = Field(None, alias="ADMIN_TOKEN")
 

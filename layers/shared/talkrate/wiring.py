@@ -14,6 +14,7 @@ from talkrate.adapters.postgres import (
 )
 from talkrate.adapters.redis_store import RedisReadModel
 from talkrate.adapters.stats_client import LambdaStatsCalculator, NoStats, UrlStatsCalculator
+from talkrate.adapters.talk_cache import CachedTalkCatalog
 from talkrate.config import load_settings
 from talkrate.ports import StatsCalculator
 
@@ -28,9 +29,9 @@ def database() -> PostgresDatabase:
 
 
 @lru_cache(maxsize=1)
-def talk_catalog() -> PostgresTalkCatalog:
-    """The talk catalog in PostgreSQL."""
-    return PostgresTalkCatalog(database())
+def talk_catalog() -> CachedTalkCatalog:
+    """The talk catalog in PostgreSQL, with a bounded-TTL cache of which talks exist."""
+    return CachedTalkCatalog(PostgresTalkCatalog(database()), load_settings().talk_cache_seconds)
 
 
 @lru_cache(maxsize=1)

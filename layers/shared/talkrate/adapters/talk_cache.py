@@ -1,0 +1,92 @@
+"""A bounded-TTL cache of which talks exist, in front of the catalog.
+
+Every POST and GET /ratings asks whether its talk exists; the answer rarely changes. Known talks
+are remembered for `ttl` seconds; unknown ones are not (a talk added a moment ago can be rated at
+once). A change made through this process forgets the talk at once; other warm instances see a
+removal within `ttl` at the most.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from talkrate.adapters.postgres import PostgresTalkCatalog
+from talkrate.models import Talk
+
+DEFAULT_TTL_SECONDS = 30.0
+MAX_ENTRIES = 10_000
+
+
+class CachedTalkCatalog:
+    """PostgresTalkCatalog with `exists` cached; every other call goes straight through."""
+
+    def __init__(
+        self,
+        catalog: PostgresTalkCatalog,
+        ttl: float = DEFAULT_TTL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._catalog = catalog
+        self._ttl = ttl
+        self._clock = clock
+        self._known: dict[str, float] = {}  # talk id -> when it stops being trusted
+        self._lock = threading.Lock()
+
+    def exists(self, talk_id: str) -> bool:
+        """True when the talk is in the catalog (remembered for a while once seen)."""
+        now = self._clock()
+        with self._lock:
+            if self._known.get(talk_id, 0.0) > now:
+                return True
+        if not self._catalog.exists(talk_id):
+            return False
+        with self._lock:
+            if len(self._known) >= MAX_ENTRIES:
+                self._known = {t: until for t, until in self._known.items() if until > now}
+                if len(self._known) >= MAX_ENTRIES:
+                    self._known.clear()
+            self._known[talk_id] = now + self._ttl
+        return True
+
+    def forget(self, talk_id: str) -> None:
+        """Drop what is remembered of a talk (it was changed or removed)."""
+        with self._lock:
+            self._known.pop(talk_id, None)
+
+    def ping(self) -> bool:
+        """True when the catalog answers."""
+        return self._catalog.ping()
+
+    def get(self, talk_id: str) -> Talk | None:
+        """The talk, or None."""
+        return self._catalog.get(talk_id)
+
+    def search(
+        self, query: str | None, track: str | None, limit: int, offset: int
+    ) -> tuple[list[Talk], int]:
+        """A page of matching talks and how many match in all."""
+        return self._catalog.search(query, track, limit, offset)
+
+    def create(self, talk: Talk) -> bool:
+        """Add; False when the id is taken."""
+        return self._catalog.create(talk)
+
+    def save(self, talk: Talk) -> bool:
+        """Create or replace; True when created."""
+        self.forget(talk.id)
+        return self._catalog.save(talk)
+
+    def delete(self, talk_id: str) -> bool:
+        """Remove; False when there was no such talk."""
+        self.forget(talk_id)
+        return self._catalog.delete(talk_id)
+
+    def ids_in_track(self, track: str) -> list[str]:
+        """The ids of a track's talks."""
+        return self._catalog.ids_in_track(track)
+
+    def titles(self, talk_ids: list[str]) -> dict[str, Talk]:
+        """The talks of these ids that exist."""
+        return self._catalog.titles(talk_ids)

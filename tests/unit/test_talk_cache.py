@@ -1,0 +1,87 @@
+"""The talk-existence cache: bounded TTL, unknown talks never cached, changes forget at once."""
+
+from __future__ import annotations
+
+import pytest
+
+from talkrate.adapters.talk_cache import CachedTalkCatalog
+from talkrate.models import Talk
+
+pytestmark = pytest.mark.unit
+
+
+class CountingCatalog:
+    """A catalog in memory that counts the lookups reaching it."""
+
+    def __init__(self, *talks: str) -> None:
+        self.talks = set(talks)
+        self.lookups = 0
+
+    def exists(self, talk_id: str) -> bool:
+        self.lookups += 1
+        return talk_id in self.talks
+
+    def save(self, talk: Talk) -> bool:
+        self.talks.add(talk.id)
+        return True
+
+    def delete(self, talk_id: str) -> bool:
+        present = talk_id in self.talks
+        self.talks.discard(talk_id)
+        return present
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def cached(catalog: CountingCatalog, clock: Clock, ttl: float = 30) -> CachedTalkCatalog:
+    return CachedTalkCatalog(catalog, ttl, clock)  # type: ignore[arg-type]
+
+
+def test_a_known_talk_is_looked_up_once_per_ttl() -> None:
+    catalog, clock = CountingCatalog("t-1"), Clock()
+    cache = cached(catalog, clock)
+    assert all(cache.exists("t-1") for _ in range(100))
+    assert catalog.lookups == 1
+    clock.now += 31
+    assert cache.exists("t-1")
+    assert catalog.lookups == 2
+
+
+def test_an_unknown_talk_is_never_cached() -> None:
+    catalog, clock = CountingCatalog(), Clock()
+    cache = cached(catalog, clock)
+    assert not cache.exists("new")
+    catalog.talks.add("new")  # added by another instance a moment later
+    assert cache.exists("new")
+
+
+def test_a_change_through_this_instance_forgets_the_talk_at_once() -> None:
+    catalog, clock = CountingCatalog("t-1"), Clock()
+    cache = cached(catalog, clock)
+    assert cache.exists("t-1")
+    assert cache.delete("t-1")
+    assert not cache.exists("t-1")
+
+
+def test_a_removal_elsewhere_is_seen_within_the_ttl() -> None:
+    catalog, clock = CountingCatalog("t-1"), Clock()
+    cache = cached(catalog, clock, ttl=5)
+    assert cache.exists("t-1")
+    catalog.talks.clear()  # removed by another instance
+    assert cache.exists("t-1")  # still trusted, for at most the TTL
+    clock.now += 5.01
+    assert not cache.exists("t-1")
+
+
+def test_a_zero_ttl_disables_the_cache() -> None:
+    catalog, clock = CountingCatalog("t-1"), Clock()
+    cache = cached(catalog, clock, ttl=0)
+    cache.exists("t-1")
+    cache.exists("t-1")
+    assert catalog.lookups == 2
