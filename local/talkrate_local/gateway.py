@@ -1,7 +1,10 @@
 """The HTTP API on 127.0.0.1:3000, like `sam local start-api` but with the template's routes only.
 
 Each request becomes a payload format 2.0 event for the route's function, and the function's answer
-becomes the response as API Gateway would make it.
+becomes the response as API Gateway would make it. With the HttpApi's CorsConfiguration, the gateway
+answers CORS preflights itself and adds the CORS headers to the other responses, as API Gateway
+does. Under /_docs it serves Swagger UI of docs/openapi.json, where no route of the template
+takes the request.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from talkrate_local.docs_ui import DocsSite
 from talkrate_local.http_api import (
     FORBIDDEN,
     INTERNAL_ERROR,
@@ -26,13 +30,16 @@ from talkrate_local.http_api import (
     build_authorizer_event,
     build_event,
     build_function_url_event,
+    gateway_answers_preflight,
     json_response,
     map_response,
     new_request_id,
+    preflight_response,
+    with_cors,
 )
 from talkrate_local.pool import Invocation, console
 from talkrate_local.serving import BackgroundServer, BadRequest, BodyTooLarge, BoundedHandler
-from talkrate_local.template import FunctionUrl, LambdaAuthorizer, Route
+from talkrate_local.template import CorsConfiguration, FunctionUrl, LambdaAuthorizer, Route
 
 # API Gateway's HTTP API payload limit; Lambda's synchronous invoke payload limit.
 MAX_REQUEST_BYTES: Final = 10 * 1024 * 1024
@@ -53,11 +60,21 @@ class GatewayServer(BackgroundServer):
         routes: Iterable[Route],
         invoke: Invoker,
         authorizers: Mapping[str, LambdaAuthorizer] | None = None,
+        cors: CorsConfiguration | None = None,
+        docs: DocsSite | None = None,
     ) -> None:
         super().__init__(host, port, _GatewayHandler)
         self.routes = RouteTable(routes)
         self.invoke = invoke
         self.authorizers = dict(authorizers or {})
+        self.cors = cors
+        self.docs = docs
+
+    @property
+    def docs_route(self) -> Route | None:
+        """The template's route that takes /_docs/ requests instead of the docs page, if any."""
+        match = self.routes.match("GET", "/_docs/")
+        return match.route if match else None
 
     def event_for(self, request: HttpRequest, match: RouteMatch, request_id: str) -> Any:
         """The event the matched route's function receives."""
@@ -101,12 +118,25 @@ class _GatewayHandler(BoundedHandler):
     def _handle(self) -> None:
         started = time.perf_counter()
         request_id = new_request_id()
+        cors = self.server.cors
+        request_headers = {name.lower(): value for name, value in self.headers.items()}
+        preflight = False
         try:
-            response, close = self._respond(request_id), False
+            path = urlsplit(self.path).path or "/"
+            if cors is not None and gateway_answers_preflight(
+                self.server.routes, self.command, path, request_headers
+            ):
+                self.read_body()  # whatever it carries, the connection stays in step
+                response, preflight = preflight_response(cors, request_headers), True
+            else:
+                response = self._respond(request_id)
+            close = False
         except BodyTooLarge:
             response, close = TOO_LARGE, True  # the body was not read: the connection is unusable
         except BadRequest:
             response, close = json_response(400, {"message": "Bad Request"}), True
+        if cors is not None and not preflight:
+            response = with_cors(response, cors, request_headers)
         headers = [*response.headers, ("apigw-requestid", request_id)]
         self.send_bytes(response.status, headers, response.body, close=close)
         elapsed = (time.perf_counter() - started) * 1000
@@ -120,6 +150,9 @@ class _GatewayHandler(BoundedHandler):
         raw_path = target.path or "/"
         match = self.server.routes.match(self.command, raw_path)
         if match is None:
+            docs = self.server.docs
+            if docs is not None and docs.owns(raw_path):
+                return docs.respond(self.command, raw_path)
             return NOT_FOUND
         request = HttpRequest(
             method=self.command,

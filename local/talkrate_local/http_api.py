@@ -9,13 +9,13 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qsl, unquote
 
 from talkrate_local.intrinsics import ACCOUNT_ID, REGION, STACK_NAME
-from talkrate_local.template import Route
+from talkrate_local.template import CorsConfiguration, Route
 
 API_ID: Final = "local"
 # Content types API Gateway passes as text; any other body arrives base64-encoded.
@@ -367,3 +367,82 @@ def _response_body(payload: dict[str, Any]) -> bytes:
     if payload.get("isBase64Encoded"):
         return base64.b64decode(body, validate=True)
     return body.encode()
+
+
+# --- CORS, as an HttpApi's CorsConfiguration makes API Gateway behave -------------------------
+
+
+def is_preflight(method: str, headers: Mapping[str, str]) -> bool:
+    """A CORS preflight: OPTIONS with Origin and Access-Control-Request-Method (header names
+    lower-cased). API Gateway answers one itself when no route takes the OPTIONS request."""
+    return (
+        method.upper() == "OPTIONS"
+        and bool(headers.get("origin"))
+        and bool(headers.get("access-control-request-method"))
+    )
+
+
+def gateway_answers_preflight(
+    routes: RouteTable, method: str, path: str, headers: Mapping[str, str]
+) -> bool:
+    """Whether API Gateway answers this request itself as a preflight: it is one, and no route
+    takes it. A route that covers OPTIONS (an OPTIONS or ANY route, `$default`) gets the request,
+    with its authorizer, as on AWS."""
+    return is_preflight(method, headers) and routes.match(method, path) is None
+
+
+def allowed_origin(cors: CorsConfiguration, origin: str | None) -> str | None:
+    """The Access-Control-Allow-Origin value for a request's Origin: `*` when any origin is
+    allowed, the origin itself when it is listed, None (no CORS headers) otherwise."""
+    if not origin:
+        return None
+    if "*" in cors.allow_origins:
+        return "*"
+    listed = {allowed.lower() for allowed in cors.allow_origins}
+    return origin if origin.lower() in listed else None
+
+
+def preflight_response(cors: CorsConfiguration, headers: Mapping[str, str]) -> HttpResponse:
+    """The gateway's own answer to a preflight: 204, with the Access-Control-Allow-* headers
+    when the origin is allowed and none otherwise (the browser then refuses the request).
+
+    A `*` among the allowed methods or headers is answered with what the preflight asked for,
+    which a browser accepts with and without credentials."""
+    origin = allowed_origin(cors, headers.get("origin"))
+    if origin is None:
+        return HttpResponse(204)
+    answer = [("access-control-allow-origin", origin)]
+    if cors.allow_credentials:
+        answer.append(("access-control-allow-credentials", "true"))
+    methods = _answered(cors.allow_methods, headers.get("access-control-request-method", ""))
+    if methods:
+        answer.append(("access-control-allow-methods", methods))
+    allow_headers = _answered(cors.allow_headers, headers.get("access-control-request-headers", ""))
+    if allow_headers:
+        answer.append(("access-control-allow-headers", allow_headers))
+    if cors.max_age is not None:
+        answer.append(("access-control-max-age", str(cors.max_age)))
+    return HttpResponse(204, answer)
+
+
+def with_cors(
+    response: HttpResponse, cors: CorsConfiguration, headers: Mapping[str, str]
+) -> HttpResponse:
+    """A response as API Gateway sends it with CORS configured: the function's own CORS headers
+    dropped, and for an allowed Origin, Allow-Origin (with Expose-Headers and Allow-Credentials
+    when configured) added."""
+    kept = [(n, v) for n, v in response.headers if not n.lower().startswith("access-control-")]
+    origin = allowed_origin(cors, headers.get("origin"))
+    if origin is not None:
+        kept.append(("access-control-allow-origin", origin))
+        if cors.allow_credentials:
+            kept.append(("access-control-allow-credentials", "true"))
+        if cors.expose_headers:
+            kept.append(("access-control-expose-headers", ",".join(cors.expose_headers)))
+    return HttpResponse(response.status, kept, response.body)
+
+
+def _answered(allowed: Sequence[str], requested: str) -> str:
+    if "*" in allowed:
+        return requested.strip()
+    return ",".join(allowed)

@@ -24,6 +24,7 @@ from redis import RedisError
 from talkrate.adapters.redis_store import RedisReadModel
 from talkrate_local.backends import Backends, Choice, choose
 from talkrate_local.broker import BrokerError
+from talkrate_local.docs_ui import DOCS_PREFIX, DocsSite
 from talkrate_local.embedded import ServiceError
 from talkrate_local.gateway import FunctionUrlServer, GatewayServer
 from talkrate_local.intrinsics import REGION
@@ -174,10 +175,10 @@ class LocalRuntime:
         self._environ = dict(os.environ if environ is None else environ)
         self._env_overrides = env_overrides or {}
         self._tuning = ConsumerTuning.from_environ(self._environ)
-        base = template.path.parent if template.path else Path.cwd()
+        self._template_dir = template.path.parent if template.path else Path.cwd()
         self.backends = Backends(
             choose(config.connections(), config.embedded, config.memory_broker),
-            config.data_dir or base / DATA_DIR_NAME,
+            config.data_dir or self._template_dir / DATA_DIR_NAME,
         )
         self.pools: dict[str, FunctionPool] = {}
         self.gateway: GatewayServer | None = None
@@ -235,7 +236,13 @@ class LocalRuntime:
         # the Lambda endpoint's real port goes into the functions' environment.
         try:
             self.gateway = GatewayServer(
-                self.host, self.port, self.template.routes, self.invoke, self.template.authorizers
+                self.host,
+                self.port,
+                self.template.routes,
+                self.invoke,
+                self.template.authorizers,
+                cors=self.template.cors,
+                docs=DocsSite.beside(self._template_dir),
             )
         except OSError as error:
             raise OSError(f"HTTP API cannot listen on {self.host}:{self.port}: {error}") from error
@@ -422,6 +429,8 @@ class LocalRuntime:
                 lines.append(
                     f"  (not run locally: {schedule.expression} -> {schedule.function_id})"
                 )
+        lines.append("http api:")
+        lines.extend(f"  {line}" for line in self._http_api_lines())
         lines.append("backends:")
         lines.extend(
             f"  {choice.name:<8} {redact(choice.connection):<48} {_origin_line(choice)}"
@@ -434,6 +443,34 @@ class LocalRuntime:
             lines.append("notes:")
             lines.extend(f"  {note}" for note in self.template.notes)
         return "\n".join(lines)
+
+    def _http_api_lines(self) -> list[str]:
+        cors = self.template.cors
+        lines = [
+            f"cors      {cors.describe()}"
+            if cors
+            else "cors      none (no CorsConfiguration: OPTIONS is routed like any method)"
+        ]
+        gateway = self.gateway
+        docs = gateway.docs if gateway else None
+        shadow = gateway.docs_route if gateway else None
+        if docs is None:
+            return lines
+        if shadow is not None:
+            lines.append(f"docs      not served: {shadow.route_key} takes {DOCS_PREFIX}/")
+        elif docs.ui_version is None:
+            lines.append(
+                f"docs      {self.url}{DOCS_PREFIX}/openapi.json  (Swagger UI is not installed: "
+                "pip install -r requirements-dev.txt)"
+            )
+        else:
+            spec = _display(docs.spec_file)
+            missing = "" if docs.spec_file.is_file() else ", missing: make openapi"
+            lines.append(
+                f"docs      {self.url}{DOCS_PREFIX}/  (Swagger UI {docs.ui_version} of {spec}"
+                f"{missing})"
+            )
+        return lines
 
 
 def _origin_line(choice: Choice) -> str:

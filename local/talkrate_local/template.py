@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -126,6 +126,36 @@ class FunctionUrl:
 
 
 @dataclass(frozen=True)
+class CorsConfiguration:
+    """An HttpApi's CorsConfiguration: what the gateway answers preflights with, and the headers
+    it adds to the other responses of an allowed origin."""
+
+    api_id: str
+    allow_origins: tuple[str, ...] = ()
+    allow_methods: tuple[str, ...] = ()
+    allow_headers: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    max_age: int | None = None
+    allow_credentials: bool = False
+
+    def describe(self) -> str:
+        """One line for the start-up summary."""
+        parts = [f"origins {','.join(self.allow_origins) or '(none)'}"]
+        for label, values in (
+            ("methods", self.allow_methods),
+            ("headers", self.allow_headers),
+            ("expose", self.expose_headers),
+        ):
+            if values:
+                parts.append(f"{label} {','.join(values)}")
+        if self.max_age is not None:
+            parts.append(f"max-age {self.max_age}s")
+        if self.allow_credentials:
+            parts.append("credentials")
+        return " | ".join(parts)
+
+
+@dataclass(frozen=True)
 class Template:
     """What the local runtime needs from template.yaml."""
 
@@ -138,6 +168,7 @@ class Template:
     notes: tuple[str, ...] = field(default=())
     function_urls: tuple[FunctionUrl, ...] = field(default=())
     authorizers: Mapping[str, LambdaAuthorizer] = field(default_factory=dict)
+    cors: CorsConfiguration | None = None
 
 
 def load_template(path: Path, overrides: Mapping[str, str] | None = None) -> Template:
@@ -168,9 +199,11 @@ def parse_template(
     resolver = Resolver(
         parameters, document.get("Conditions") or {}, document.get("Mappings") or {}, resources
     )
-    builder = _Builder(resolver, base_dir, _globals(document), resources)
+    builder = _Builder(
+        resolver, base_dir, _globals(document), resources, _globals(document, "HttpApi")
+    )
     for logical_id, resource in resources.items():
-        builder.add_http_api_auth(str(logical_id), resource)
+        builder.add_http_api(str(logical_id), resource)
     # Functions first: an EventSourceMapping may be declared before the function it targets.
     ordered = sorted(resources.items(), key=lambda item: not _is_serverless_function(item[1]))
     for logical_id, resource in ordered:
@@ -185,6 +218,7 @@ def parse_template(
         notes=tuple(builder.notes),
         function_urls=tuple(builder.function_urls),
         authorizers=builder.authorizers,
+        cors=builder.cors,
     )
 
 
@@ -220,10 +254,10 @@ def _is_serverless_function(resource: Any) -> bool:
     return isinstance(resource, dict) and resource.get("Type") == "AWS::Serverless::Function"
 
 
-def _globals(document: Mapping[str, Any]) -> dict[str, Any]:
+def _globals(document: Mapping[str, Any], kind: str = "Function") -> dict[str, Any]:
     section = document.get("Globals") or {}
-    function_globals = section.get("Function") if isinstance(section, dict) else None
-    return dict(function_globals) if isinstance(function_globals, dict) else {}
+    kind_globals = section.get(kind) if isinstance(section, dict) else None
+    return dict(kind_globals) if isinstance(kind_globals, dict) else {}
 
 
 class _Builder:
@@ -233,11 +267,14 @@ class _Builder:
         base_dir: Path,
         function_globals: Mapping[str, Any],
         resources: Mapping[str, Any],
+        http_api_globals: Mapping[str, Any] | None = None,
     ) -> None:
         self.resolver = resolver
         self.base_dir = base_dir
         self.globals = function_globals
+        self.http_api_globals = http_api_globals or {}
         self.resources = resources
+        self.cors: CorsConfiguration | None = None
         self.functions: dict[str, FunctionSpec] = {}
         self.routes: list[Route] = []
         self.kafka_mappings: list[KafkaMapping] = []
@@ -247,17 +284,41 @@ class _Builder:
         self.default_authorizers: dict[str, str] = {}  # HttpApi logical id -> authorizer name
         self.notes: list[str] = []
 
-    def add_http_api_auth(self, logical_id: str, resource: Any) -> None:
-        """Read an HttpApi's Lambda authorizers and its default one."""
+    def add_http_api(self, logical_id: str, resource: Any) -> None:
+        """Read an HttpApi's Lambda authorizers, its default one, and its CorsConfiguration."""
         if not isinstance(resource, dict) or resource.get("Type") != "AWS::Serverless::HttpApi":
             return
         if not self._active(logical_id, resource):
             return
-        auth = (resource.get("Properties") or {}).get("Auth") or {}
+        properties = resource.get("Properties") or {}
+        cors = properties.get("CorsConfiguration", self.http_api_globals.get("CorsConfiguration"))
+        if cors is not None:
+            self._add_cors(logical_id, cors)
+        auth = properties.get("Auth") or {}
         for name, config in (auth.get("Authorizers") or {}).items():
             self._add_authorizer(logical_id, str(name), config if isinstance(config, dict) else {})
         if auth.get("DefaultAuthorizer"):
             self.default_authorizers[logical_id] = as_text(auth["DefaultAuthorizer"])
+
+    def _add_cors(self, api_id: str, config: Any) -> None:
+        try:
+            cors = _cors_configuration(api_id, self.resolver.resolve(config))
+        except (Unresolvable, ValueError, TypeError) as error:
+            self.notes.append(f"{api_id}: CorsConfiguration not applied locally ({error})")
+            return
+        if cors is None:
+            return
+        if self.cors is not None and self.cors != replace(cors, api_id=self.cors.api_id):
+            # One local gateway serves every HttpApi's routes, so it has one CORS configuration.
+            self.notes.append(
+                f"{api_id}: CorsConfiguration ignored locally; {self.cors.api_id}'s applies"
+            )
+            return
+        if "*" in cors.allow_origins and cors.allow_credentials:
+            self.notes.append(
+                f"{api_id}: API Gateway refuses AllowCredentials with AllowOrigins '*'"
+            )
+        self.cors = self.cors or cors
 
     def _add_authorizer(self, api_id: str, name: str, config: Mapping[str, Any]) -> None:
         target = config.get("FunctionArn")
@@ -531,6 +592,37 @@ class _Builder:
             return self.resolver.text(value)
         except Unresolvable:
             return None
+
+
+def _cors_configuration(api_id: str, config: Any) -> CorsConfiguration | None:
+    """A resolved CorsConfiguration; None when CORS is off. SAM reads `true` as any origin."""
+    if isinstance(config, bool | str) and as_text(config).lower() in ("true", "false"):
+        on = as_text(config).lower() == "true"
+        return CorsConfiguration(api_id, allow_origins=("*",)) if on else None
+    if not isinstance(config, dict):
+        raise ValueError(f"expected true or a mapping, got {config!r}")
+    max_age = config.get("MaxAge")
+    return CorsConfiguration(
+        api_id=api_id,
+        allow_origins=_text_list(config.get("AllowOrigins")),
+        allow_methods=tuple(m.upper() for m in _text_list(config.get("AllowMethods"))),
+        allow_headers=_text_list(config.get("AllowHeaders")),
+        expose_headers=_text_list(config.get("ExposeHeaders")),
+        max_age=None if max_age is None else int(as_text(max_age)),
+        allow_credentials=as_text(config.get("AllowCredentials", False)).lower() == "true",
+    )
+
+
+def _text_list(value: Any) -> tuple[str, ...]:
+    """A list property: a YAML list (a CommaDelimitedList Ref inside it is flattened), or one
+    comma-separated string."""
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else [value]
+    texts: list[str] = []
+    for item in items:
+        texts.extend(part.strip() for part in as_text(item).split(","))
+    return tuple(text for text in texts if text)
 
 
 def iter_triggers(template: Template) -> Iterator[str]:
