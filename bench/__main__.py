@@ -53,6 +53,9 @@ class Counts:
         self.freshness_rate = 300
         self.freshness_seconds = 5 if quick else 30
         self.concurrency = 4
+        # A low rate as well: below BatchSize per second, the batching window closes batches.
+        self.low_rate = 50
+        self.low_rate_seconds = 0 if quick else 12
 
 
 def main() -> int:
@@ -66,7 +69,15 @@ def main() -> int:
         help="the python3.13 the cold start runs (Lambda's runtime version)",
     )
     parser.add_argument("--out", type=Path, help="results folder (default: bench/results)")
+    parser.add_argument(
+        "--render",
+        type=Path,
+        metavar="JSON",
+        help="measure nothing: redraw the plots and docs from a results file (bench/results/latest.json)",
+    )
     args = parser.parse_args()
+    if args.render:
+        return _render(args.render)
     parts = [p for p in args.parts.split(",") if p]
     if unknown := set(parts) - set(PARTS):
         parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
@@ -102,16 +113,7 @@ def main() -> int:
             function_environment("127.0.0.1:9"),  # no Kafka in this part
             timeout=240,
         ),
-        "freshness": lambda: run_part(
-            "bench.freshness",
-            [
-                *("--rate", str(counts.freshness_rate)),
-                *("--duration", str(counts.freshness_seconds)),
-                *("--concurrency", str(counts.concurrency)),
-            ],
-            function_environment("127.0.0.1:9"),  # the part starts its own broker
-            timeout=counts.freshness_seconds + 180,
-        ),
+        "freshness": lambda: _freshness(counts),
     }
     failed = []
     for part in parts:
@@ -150,6 +152,22 @@ def main() -> int:
         report.update_docs(DOCS, results)
         print(f"docs: {DOCS.relative_to(ROOT)} updated")
     return 1 if failed else 0
+
+
+def _render(path: Path) -> int:
+    """Recompute the figures of a results file, redraw its plots, refresh the docs from it."""
+    from bench import plots
+
+    results = json.loads(path.read_text())
+    figures = [f for name, data in results["parts"].items() for f in report.figures_of(name, data)]
+    results["figures"] = [f.to_json() for f in figures]
+    path.write_text(json.dumps(results, indent=1) + "\n")
+    pngs = plots.draw_all(results, path.parent)
+    _print_summary(figures, results, path.parent, pngs)
+    if path.resolve() == (RESULTS / "latest.json").resolve():
+        report.update_docs(DOCS, results)
+        print(f"docs: {DOCS.relative_to(ROOT)} updated")
+    return 0
 
 
 def _machine() -> dict[str, Any]:
@@ -226,6 +244,27 @@ def _sizing(parts: dict[str, Any]) -> dict[str, Any]:
         if name in proposals:
             proposals[name]["current_mb"] = size
     return proposals
+
+
+def _freshness(counts: Counts) -> dict[str, Any]:
+    def run(rate: int, seconds: int, sample_every: int) -> dict[str, Any]:
+        return run_part(
+            "bench.freshness",
+            [
+                *("--rate", str(rate)),
+                *("--duration", str(seconds)),
+                *("--concurrency", str(counts.concurrency)),
+                *("--sample-every", str(sample_every)),
+            ],
+            function_environment("127.0.0.1:9"),  # the part starts its own broker
+            timeout=seconds + 180,
+        )
+
+    result = run(counts.freshness_rate, counts.freshness_seconds, 10)
+    if counts.low_rate_seconds:
+        reset_backends()
+        result["low_rate"] = run(counts.low_rate, counts.low_rate_seconds, 2)
+    return result
 
 
 def _template_memory() -> dict[str, int]:

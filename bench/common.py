@@ -79,7 +79,7 @@ def quantile_curve(values: Sequence[float]) -> list[float]:
 
 # --- figures ------------------------------------------------------------------------------------
 
-Goal = Literal["at-most", "at-least", "floor", "zero", "info"]
+Goal = Literal["at-most", "at-least", "floor", "beside-floor", "zero", "info"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,7 @@ class Figure:
 
     at-most / at-least: value against a target (ratio = value / target, met at ≤ 1 / ≥ 1);
     floor: value against a measured floor (ratio = value / floor, met at ≤ `limit`);
+    beside-floor: the same ratio, shown without a verdict (no target on it);
     zero: a count that should be 0; info: no reference.
     """
 
@@ -113,7 +114,7 @@ class Figure:
         ratio = self.ratio
         if self.goal == "zero":
             return self.value == 0
-        if ratio is None:
+        if ratio is None or self.goal == "beside-floor":
             return None
         if self.goal == "at-least":
             return ratio >= self.limit
@@ -127,6 +128,8 @@ class Figure:
             return f"target ≥ {_number(self.reference)} {self.unit}"
         if self.goal == "floor":
             return f"floor {_number(self.reference)} {self.unit}, target ≤ {self.limit:g}x"
+        if self.goal == "beside-floor":
+            return f"floor {_number(self.reference)} {self.unit}"
         if self.goal == "zero":
             return "target 0"
         return ""

@@ -167,11 +167,22 @@ def _freshness(data: dict[str, Any], path: Path) -> None:
             color=COLORS[0],
             label="one sample rating: 202 -> visible",
         )
+    low = data.get("low_rate")
+    if low and low["freshness_timeline"]:
+        axis.scatter(
+            [t for t, _ in low["freshness_timeline"]],
+            [ms for _, ms in low["freshness_timeline"]],
+            s=6,
+            color=COLORS[3],
+            label=f"the same at {low['rate']:.0f}/s (p99 {low['freshness_ms']['p99']:.0f} ms)",
+        )
     for q, color in (("p50", COLORS[1]), ("p99", COLORS[2])):
         value = data["freshness_ms"].get(q)
         if value is not None:
-            axis.axhline(value, color=color, linewidth=1, label=f"{q} {value:.0f} ms")
-    axis.axhline(1000, label="target p99: 1,000 ms", **TARGET_STYLE)
+            axis.axhline(
+                value, color=color, linewidth=1, label=f"{q} {value:.0f} ms at {data['rate']:.0f}/s"
+            )
+    axis.axhline(1000, label="target p99: 1,000 ms (at 300/s)", **TARGET_STYLE)
     axis.set_xlabel("seconds into the run")
     axis.set_ylabel("ms from 202 to visible")
     axis.set_title(
