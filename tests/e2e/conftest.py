@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,26 @@ class Runtime(LaunchedRuntime):
             return Answer(
                 error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
             )
+
+
+def wait_for(check: Callable[[], Any], seconds: float = 20) -> Any:
+    """Poll `check` every 0.1 s until it returns something truthy or `seconds` pass; its last
+    result either way."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.1)
+
+
+def assert_problem(answer: Answer, status: int) -> None:
+    """The answer is an application/problem+json error with this status."""
+    assert answer.status == status, answer.body
+    assert answer.headers["content-type"] == "application/problem+json"
+    problem = answer.json
+    assert problem["status"] == status
+    assert {"type", "title", "status", "detail"} <= set(problem)
 
 
 def start_runtime(

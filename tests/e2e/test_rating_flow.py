@@ -6,14 +6,13 @@ import json
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
 
 from talkrate_local.launcher import free_port
 from tests.builders import kafka_event, rating_event, ratings_batch
-from tests.e2e.conftest import Answer, Runtime, start_runtime, stop_runtime
+from tests.e2e.conftest import Runtime, assert_problem, start_runtime, stop_runtime, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -25,23 +24,6 @@ def histogram(runtime: Runtime, talk_id: str) -> dict[str, int]:
     assert answer.status == 200, answer.body
     ratings: dict[str, int] = answer.json["ratings"]
     return ratings
-
-
-def wait_for(check: Any, seconds: float = 20) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.1)
-
-
-def assert_problem(answer: Answer, status: int) -> None:
-    assert answer.status == status, answer.body
-    assert answer.headers["content-type"] == "application/problem+json"
-    problem = answer.json
-    assert problem["status"] == status
-    assert {"type", "title", "status", "detail"} <= set(problem)
 
 
 def test_a_rating_is_accepted_then_counted_once_with_its_stats(runtime: Runtime) -> None:
