@@ -198,7 +198,11 @@ def _cold(python: str, counts: Counts, out: Path) -> dict[str, Any]:
     if not cold_start.host_python_ok(python):
         raise RuntimeError(f"{python} is not there: the cold start needs Lambda's python3.13")
     with tempfile.NamedTemporaryFile(prefix="talkrate-build-", suffix=".log", delete=False) as log:
-        return cold_start.measure(python, counts.cold_runs, counts.importtime_runs, Path(log.name))
+        path = Path(log.name)
+    result = cold_start.measure(python, counts.cold_runs, counts.importtime_runs, path)
+    if not result["build"].get("build_failed"):  # a failed build's log stays for reading
+        path.unlink(missing_ok=True)
+    return result
 
 
 def _memory(bootstrap: str, counts: Counts) -> dict[str, Any]:
