@@ -10,7 +10,7 @@ export AWS_DEFAULT_REGION ?= eu-west-1
 PYTEST_ARGS ?=
 RUN_ARGS ?=
 
-.PHONY: help setup services db run test test-unit test-integration test-e2e test-faults rebuild dead-letters redrive lint format validate build bench-import compose-seed clean bench-latency
+.PHONY: help setup services db run test test-unit test-integration test-e2e test-faults rebuild dead-letters redrive openapi lint format validate build bench-import compose-seed clean bench-latency
 
 help: ## list the routines
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ lint: setup ## ruff, ruff format --check, mypy
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers/shared/talkrate local/talkrate_local
 	for f in functions/*/app.py; do $(VENV)/bin/mypy "$$f" || exit 1; done
+
+openapi: setup ## regenerate docs/openapi.json from the routes
+	$(PY) -m talkrate.api.openapi > docs/openapi.json
 
 format: setup ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
