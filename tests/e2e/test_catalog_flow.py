@@ -37,7 +37,8 @@ from tests.e2e.conftest import (
 pytestmark = pytest.mark.e2e
 
 CATALOG_DATABASE = "talkrate_catalog_e2e"
-CATALOG_REDIS_DB = 13
+# Redis databases in use elsewhere: 0 dev, 12 contract tests, 13 bench, 14 fault suite, 15 tests.
+CATALOG_REDIS_DB = 11
 WEB_ORIGIN = "https://web.example"
 
 
