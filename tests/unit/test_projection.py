@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from talkrate.projection import StreamRecord, classify, decode
+from talkrate.projection import StreamRecord, classify, decode, records_from_event
 from tests.builders import kafka_event, kafka_record, rating_event, sample_event
 
 pytestmark = pytest.mark.unit
@@ -15,18 +15,12 @@ pytestmark = pytest.mark.unit
 
 @pytest.mark.parametrize("source", ["projector/self-managed-kafka.json", "projector/msk.json"])
 def test_both_lambda_kafka_shapes_carry_parseable_sample_events(source: str) -> None:
-    event = sample_event(source)
-    records = [
-        StreamRecord(
-            r["topic"], r["partition"], r["offset"], decode(r.get("key")), decode(r.get("value"))
-        )
-        for batch in event["records"].values()
-        for r in batch
-    ]
+    records = records_from_event(sample_event(source))
     batch = classify(records)
     assert batch.dead_letters == []
     assert len(batch.ratings) == len(records) > 0
     assert all(1 <= r.event.value <= 5 for r in batch.ratings)
+    assert all(r.offset >= 0 for r in batch.ratings)
 
 
 def test_valid_and_malformed_records_are_told_apart_with_reasons() -> None:

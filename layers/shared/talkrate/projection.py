@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -88,3 +89,18 @@ def decode(data: str | None) -> bytes | None:
     except (binascii.Error, ValueError):
         # Keep the raw text: the record becomes a dead letter that still shows what arrived.
         return data.encode("utf-8", "replace")
+
+
+def records_from_event(event: Mapping[str, Any]) -> list[StreamRecord]:
+    """The records of a Lambda Kafka event (SelfManagedKafka or aws:kafka: the same records)."""
+    return [
+        StreamRecord(
+            record["topic"],
+            int(record["partition"]),
+            int(record["offset"]),
+            decode(record.get("key")),
+            decode(record.get("value")),
+        )
+        for records in (event.get("records") or {}).values()
+        for record in records
+    ]

@@ -1,67 +1,78 @@
-"""The composition root: one adapter per backend, created on first use and reused while warm."""
+"""The composition root: one adapter per backend, created on first use and reused while warm.
+
+Each factory imports its adapter itself, so a function pays at cold start only for the clients it
+uses: the projector never loads kafka-python, StatsFunction loads none of them.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from talkrate.adapters.kafka_stream import KafkaRatingPublisher
-from talkrate.adapters.postgres import (
-    PostgresDatabase,
-    PostgresEventStore,
-    PostgresOutbox,
-    PostgresTalkCatalog,
-)
-from talkrate.adapters.redis_store import RedisReadModel
-from talkrate.adapters.stats_client import LambdaStatsCalculator, NoStats, UrlStatsCalculator
-from talkrate.adapters.talk_cache import CachedTalkCatalog
 from talkrate.config import load_settings
-from talkrate.ports import StatsCalculator
 
 if TYPE_CHECKING:
     from talkrate.adapters.idempotency import IdempotentRequests
+    from talkrate.adapters.kafka_stream import KafkaRatingPublisher
+    from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore, PostgresOutbox
+    from talkrate.adapters.redis_store import RedisReadModel
+    from talkrate.adapters.talk_cache import CachedTalkCatalog
+    from talkrate.ports import StatsCalculator
 
 
 @lru_cache(maxsize=1)
 def database() -> PostgresDatabase:
     """The one PostgreSQL connection of the process."""
+    from talkrate.adapters.postgres import PostgresDatabase
+
     return PostgresDatabase(load_settings().talks_connection)
 
 
 @lru_cache(maxsize=1)
 def talk_catalog() -> CachedTalkCatalog:
     """The talk catalog in PostgreSQL, with a bounded-TTL cache of which talks exist."""
+    from talkrate.adapters.postgres import PostgresTalkCatalog
+    from talkrate.adapters.talk_cache import CachedTalkCatalog
+
     return CachedTalkCatalog(PostgresTalkCatalog(database()), load_settings().talk_cache_seconds)
 
 
 @lru_cache(maxsize=1)
 def event_store() -> PostgresEventStore:
     """The event store in PostgreSQL."""
+    from talkrate.adapters.postgres import PostgresEventStore
+
     return PostgresEventStore(database())
 
 
 @lru_cache(maxsize=1)
 def outbox() -> PostgresOutbox:
     """The outbox in PostgreSQL."""
+    from talkrate.adapters.postgres import PostgresOutbox
+
     return PostgresOutbox(database())
 
 
 @lru_cache(maxsize=1)
 def rating_publisher() -> KafkaRatingPublisher:
     """The Kafka producer of RatingSubmitted events."""
+    from talkrate.adapters.kafka_stream import KafkaRatingPublisher
+
     return KafkaRatingPublisher(load_settings())
 
 
 @lru_cache(maxsize=1)
 def read_model() -> RedisReadModel:
     """The Redis read model."""
+    from talkrate.adapters.redis_store import RedisReadModel
+
     return RedisReadModel(load_settings().ratings_connection)
 
 
 @lru_cache(maxsize=1)
 def idempotent_requests() -> IdempotentRequests:
     """Idempotency-Key handling, on the read model's Redis client."""
-    from talkrate.adapters.idempotency import IdempotentRequests  # only requests with a key pay
+    from talkrate.adapters.idempotency import IdempotentRequests
 
     return IdempotentRequests(read_model().client)
 
@@ -69,6 +80,12 @@ def idempotent_requests() -> IdempotentRequests:
 @lru_cache(maxsize=1)
 def stats_calculator() -> StatsCalculator:
     """StatsFunction by name (Lambda Invoke) if configured, else by URL, else none."""
+    from talkrate.adapters.stats_client import (
+        LambdaStatsCalculator,
+        NoStats,
+        UrlStatsCalculator,
+    )
+
     settings = load_settings()
     if settings.stats_function_name:
         return LambdaStatsCalculator(
