@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 
@@ -18,14 +16,3 @@ def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> di
         "detail": detail,
         **extra,
     }
-
-
-def field_errors(error: ValidationError) -> list[dict[str, str]]:
-    """Pydantic errors as `[{"field", "message"}]`, naming fields as the client spelled them."""
-    return [
-        {
-            "field": ".".join(str(part) for part in item["loc"]) or "body",
-            "message": item["msg"],
-        }
-        for item in error.errors(include_url=False, include_input=False)
-    ]

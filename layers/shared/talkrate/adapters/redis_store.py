@@ -8,6 +8,7 @@ from typing import Any
 import redis
 
 from talkrate.errors import BackendUnavailable, ReadModelRebuilding
+from talkrate.leaderboard import PRIOR_MEAN, PRIOR_WEIGHT
 from talkrate.models import RATING_VALUES, Histogram
 from talkrate.ports import ProjectionBatch, ProjectionResult, ReadModelState
 
@@ -21,11 +22,6 @@ REBUILD_LOCK_KEY = "projector/rebuilding"
 REBUILD_LOCK_SECONDS = 600
 ACCEPTED_PREFIX = "accepted/"  # accepted/<eventId>: on Kafka, waiting for the projector
 ACCEPTED_SECONDS = 7 * 24 * 3600
-# The leaderboard's prior: every talk starts as if it had PRIOR_WEIGHT ratings of PRIOR_MEAN, so a
-# single 5 does not top a talk with many 4s. Fixed (not the global mean) so a batch only ever
-# rescores the talks it touches.
-PRIOR_MEAN = 3.0
-PRIOR_WEIGHT = 10
 
 # Shared by both scripts: a talk's leaderboard score from its histogram.
 _SCORE = """

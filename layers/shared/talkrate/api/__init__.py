@@ -8,10 +8,6 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.models import (
-    HTTPBearer,
-    Server,
-)
 
 from talkrate.api import errors, ratings, talks
 from talkrate.api.auth import require_admin
@@ -19,12 +15,6 @@ from talkrate.errors import NotAllowed, NotAuthenticated
 from talkrate.problems import PROBLEM_CONTENT_TYPE, problem
 
 MAX_BODY_BYTES = 16 * 1024
-TITLE = "talkrate"
-VERSION = "1.0.0"
-DESCRIPTION = (
-    "Rate conference talks in real time. Ratings are accepted with 202 and counted within "
-    "seconds; every error is application/problem+json (RFC 9457)."
-)
 
 
 def build_app() -> APIGatewayHttpResolver:
@@ -33,13 +23,6 @@ def build_app() -> APIGatewayHttpResolver:
     app.include_router(ratings.router)
     app.include_router(talks.router)
     errors.register(app)
-    app.configure_openapi(
-        title=TITLE,
-        version=VERSION,
-        description=DESCRIPTION,
-        servers=[Server(url="/")],
-        security_schemes={"bearerAuth": HTTPBearer(description="The admin token.")},
-    )
     return app
 
 

@@ -12,7 +12,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from talkrate import wiring
-from talkrate.adapters.redis_store import PRIOR_MEAN, PRIOR_WEIGHT
 from talkrate.api.auth import require_admin
 from talkrate.api.schemas import LeaderboardOut, TalkOut, TalkPageOut, ok, problems
 from talkrate.catalog import (
@@ -24,6 +23,7 @@ from talkrate.catalog import (
     replace_talk,
     talk_details,
 )
+from talkrate.leaderboard import PRIOR_MEAN, PRIOR_WEIGHT
 from talkrate.models import MAX_TALK_ID_LENGTH, NewTalk, TalkFields
 
 router = Router()  # type: ignore[no-untyped-call]
