@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS rating_events (
 -- With a voter, only the voter's latest rating of a talk (by occurredAt, then eventId) counts.
 ALTER TABLE rating_events ADD COLUMN IF NOT EXISTS voter_id text;
 CREATE INDEX IF NOT EXISTS rating_events_talk ON rating_events (talk_id);
-CREATE INDEX IF NOT EXISTS rating_events_position ON rating_events (topic, partition, "offset");
+-- Nothing reads by position (the rebuild scans the whole table): no index to slow inserts.
+DROP INDEX IF EXISTS rating_events_position;
 
 -- Outbox: ratings the API accepted while Kafka did not acknowledge; RelayFunction publishes them.
 CREATE TABLE IF NOT EXISTS rating_outbox (

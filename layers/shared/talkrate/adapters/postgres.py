@@ -205,6 +205,7 @@ INSERT INTO rating_events
 SELECT * FROM unnest(%s::uuid[], %s::text[], %s::smallint[], %s::timestamptz[], %s::text[],
                      %s::integer[], %s::bigint[], %s::text[])
 ON CONFLICT (event_id) DO NOTHING
+RETURNING event_id::text, topic, partition, "offset"
 """
 # The ratings that count: every rating without a voter, and each voter's latest per talk.
 _COUNTED = """
@@ -245,6 +246,7 @@ class PostgresEventStore:
         ratings, letters = batch.ratings, batch.dead_letters
 
         def work(cursor: Cursor) -> dict[str, tuple[str, int, int]]:
+            first: dict[str, tuple[str, int, int]] = {}
             if ratings:
                 cursor.execute(
                     _RECORD_EVENTS,
@@ -259,6 +261,7 @@ class PostgresEventStore:
                         [r.event.voter_id for r in ratings],
                     ),
                 )
+                first = {row[0]: (row[1], row[2], row[3]) for row in cursor.fetchall()}
             if letters:
                 cursor.execute(
                     _RECORD_DEAD_LETTERS,
@@ -271,10 +274,12 @@ class PostgresEventStore:
                         [d.reason for d in letters],
                     ),
                 )
-            if not ratings:
-                return {}
-            cursor.execute(_FIRST_POSITIONS, ([str(r.event.event_id) for r in ratings],))
-            return {row[0]: (row[1], row[2], row[3]) for row in cursor.fetchall()}
+            # Only events the store had before (redeliveries, duplicates) need a second look.
+            seen_before = list({str(r.event.event_id) for r in ratings} - first.keys())
+            if seen_before:
+                cursor.execute(_FIRST_POSITIONS, (seen_before,))
+                first.update({row[0]: (row[1], row[2], row[3]) for row in cursor.fetchall()})
+            return first
 
         first = self._db.run(work)
         marked = [
