@@ -24,6 +24,9 @@ class BackgroundServer(ThreadingHTTPServer):
 
     daemon_threads = True  # keep-alive connections must not hold the process at exit
     allow_reuse_address = True
+    # socketserver's default listen backlog is 5: a burst of clients connecting at once got
+    # connection resets. API Gateway takes bursts; so does the local one.
+    request_queue_size = 128
 
     def __init__(self, host: str, port: int, handler: type[BaseHTTPRequestHandler]) -> None:
         super().__init__((host, port), handler)

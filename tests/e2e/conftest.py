@@ -6,6 +6,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,9 +83,16 @@ def assert_problem(answer: Answer, status: int) -> None:
 def start_runtime(
     env_overrides: dict[str, str], log: Path, extra_args: list[str] | None = None
 ) -> Runtime:
-    """The local runtime on free ports, with quick Kafka group joins for the tests."""
+    """The local runtime on free ports, with quick Kafka group joins for the tests.
+
+    Each runtime gets a ratings topic of its own (unless the caller names one): runtimes on the
+    session's broker share the projector's consumer group, and would take each other's records.
+    """
     env = {"TALKRATE_LOCAL_KAFKA_MAX_POLL_MS": "3000", **env_overrides}
-    launched = launch(ROOT / "template.yaml", env, log, extra_args or [])
+    args = list(extra_args or [])
+    if not any(a.startswith("RatingsTopic=") for a in args):
+        args += ["--param", f"RatingsTopic=ratings-{uuid.uuid4().hex[:10]}"]
+    launched = launch(ROOT / "template.yaml", env, log, args)
     return Runtime(launched.url, launched.lambda_url, launched.process, launched.log)
 
 
