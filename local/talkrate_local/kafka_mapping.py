@@ -9,6 +9,7 @@ the partitions move to another consumer, or the runtime stops. Nothing is ever s
 from __future__ import annotations
 
 import base64
+import itertools
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -143,6 +144,8 @@ class KafkaMappingRunner:
         # The invocation runs beside the consumer thread, which keeps polling (paused) meanwhile
         # so a slow function does not push the consumer out of its group.
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"invoke-{mapping.function_id}")
+        # Gaps in offsets already fetched twice: a gap seen again is the broker's, not ours.
+        self._confirmed_gaps: set[tuple[TopicPartition, int]] = set()
 
     def prepare(self, timeout_ms: int = 10_000) -> None:
         """Create missing topics, and for LATEST pin the group's start to the current end offsets
@@ -277,7 +280,30 @@ class KafkaMappingRunner:
                 return batch  # nothing yet: give the caller a chance to see a stop request
             if time.monotonic() >= deadline:
                 break
-        return batch
+        return self._without_unconfirmed_gaps(consumer, batch)
+
+    def _without_unconfirmed_gaps(self, consumer: KafkaConsumer, batch: Batch) -> Batch:
+        """Cut a partition's records at the first gap in their offsets and fetch again from it.
+
+        A gap can be legitimate (compaction, transaction markers), but one was seen where the
+        broker held the record (a consumer-side skip under load): delivering past it would make
+        the projector's offset pass the missing record for good. A gap that a second fetch
+        shows again is the broker's, and is delivered as is.
+        """
+        for tp, records in list(batch.items()):
+            for before, after in itertools.pairwise(records):
+                missing = before.offset + 1
+                if after.offset == missing or (tp, missing) in self._confirmed_gaps:
+                    continue
+                console(
+                    f"{self._label} {tp.topic}-{tp.partition}: no record at offset {missing} "
+                    f"(next {after.offset}); fetching again from {missing}"
+                )
+                self._confirmed_gaps.add((tp, missing))
+                batch[tp] = [r for r in records if r.offset < missing]
+                consumer.seek(tp, missing)
+                break
+        return {tp: records for tp, records in batch.items() if records}
 
     @staticmethod
     def _rewind_rest(
@@ -304,7 +330,6 @@ class KafkaMappingRunner:
         described = f"{count} record(s) from {len(batch)} partition(s) ({_describe(batch)})"
         delay = self._tuning.retry_initial_seconds
         attempt = 1
-        consumer.pause(*consumer.assignment())
         try:
             while True:
                 started = time.perf_counter()
@@ -366,7 +391,10 @@ class KafkaMappingRunner:
     @staticmethod
     def _idle_poll(consumer: KafkaConsumer, timeout_ms: int) -> None:
         """Poll with every partition paused: heartbeats and rebalances go on, records do not.
-        A partition newly assigned by a rebalance is not paused yet: rewind it and pause it."""
+        Partitions are paused only here, when an invocation or a retry wait runs long: pausing
+        on every batch made the client drop and refetch buffered records all the time. A
+        partition newly assigned by a rebalance is not paused yet: rewind it and pause it."""
+        consumer.pause(*consumer.assignment())
         for tp, records in consumer.poll(timeout_ms=timeout_ms).items():
             if records:
                 consumer.seek(tp, records[0].offset)
