@@ -57,6 +57,18 @@ def seed(dsn: str, talks: tuple[DevTalk, ...] = DEV_TALKS) -> int:
     return len(talks)
 
 
+def recreate(dsn: str) -> None:
+    """An empty catalog with the dev talks only: for test suites that need one of their own."""
+    create_database(dsn)
+    connection = psycopg2.connect(dsn, connect_timeout=5)
+    try:
+        with connection, connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS talks, rating_events, rating_outbox, dead_letters")
+    finally:
+        connection.close()
+    prepare(dsn)
+
+
 def prepare(dsn: str) -> None:
     """Make the catalog ready: database, schema, dev talks (idempotent)."""
     create_database(dsn)

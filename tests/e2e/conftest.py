@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import time
 import urllib.error
 import urllib.request
@@ -13,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
+from talkrate_local.database import recreate
 from talkrate_local.launcher import LaunchedRuntime, launch, stop
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,6 +97,27 @@ def start_runtime(
         args += ["--param", f"RatingsTopic=ratings-{uuid.uuid4().hex[:10]}"]
     launched = launch(ROOT / "template.yaml", env, log, args)
     return Runtime(launched.url, launched.lambda_url, launched.process, launched.log)
+
+
+def start_admin_runtime(
+    talks_dsn: str,
+    ratings_url: str,
+    kafka_bootstrap: str,
+    log: Path,
+    extra_args: list[str] | None = None,
+) -> tuple[Runtime, str]:
+    """A runtime on a catalog and a Redis database of its own, emptied first, with a fresh
+    ADMIN_TOKEN (returned): for tests that create and delete talks."""
+    recreate(talks_dsn)
+    redis.Redis.from_url(ratings_url).flushdb()
+    token = secrets.token_urlsafe(24)
+    env = {
+        "TALKS_CONNECTION": talks_dsn,
+        "RATINGS_CONNECTION": ratings_url,
+        "STREAMS_CONNECTION": kafka_bootstrap,
+        "ADMIN_TOKEN": token,
+    }
+    return start_runtime(env, log, extra_args), token
 
 
 def stop_runtime(runtime: Runtime) -> None:

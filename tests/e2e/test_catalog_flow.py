@@ -10,7 +10,6 @@ tests create and delete talks, and what they rate is projected by this runtime's
 from __future__ import annotations
 
 import json
-import secrets
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,16 +19,14 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg2
 import psycopg2.extensions
 import pytest
-import redis
 
-from talkrate_local.database import create_database, prepare
 from tests.builders import unique_talk_id
 from tests.e2e.conftest import (
     ROOT,
     Answer,
     Runtime,
     assert_problem,
-    start_runtime,
+    start_admin_runtime,
     stop_runtime,
     wait_for,
 )
@@ -108,25 +105,12 @@ def catalog(
 ) -> Iterator[Catalog]:
     """One runtime for the module, with ADMIN_TOKEN set and backends of its own, started empty
     but for the dev talks."""
-    dsn = _with_database(talks_dsn, CATALOG_DATABASE)
-    ratings = _with_redis_db(redis_url, CATALOG_REDIS_DB)
-    create_database(dsn)
-    with psycopg2.connect(dsn) as connection, connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS talks, rating_events, rating_outbox, dead_letters")
-    connection.close()
-    prepare(dsn)
-    redis.Redis.from_url(ratings).flushdb()
-    token = secrets.token_urlsafe(24)
-    env = {
-        "TALKS_CONNECTION": dsn,
-        "RATINGS_CONNECTION": ratings,
-        "STREAMS_CONNECTION": kafka_bootstrap,
-        "ADMIN_TOKEN": token,
-    }
     # A topic of its own: no other runtime's projector (same consumer group) takes its ratings.
     topic = f"ratings-catalog-{uuid.uuid4().hex[:8]}"
-    runtime = start_runtime(
-        env,
+    runtime, token = start_admin_runtime(
+        _with_database(talks_dsn, CATALOG_DATABASE),
+        _with_redis_db(redis_url, CATALOG_REDIS_DB),
+        kafka_bootstrap,
         tmp_path_factory.mktemp("catalog") / "runtime.log",
         ["--param", f"RatingsTopic={topic}"],
     )

@@ -11,18 +11,14 @@ Every check runs except two that test API Gateway rather than talkrate:
 from __future__ import annotations
 
 import re
-import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg2
 import pytest
-import redis
 
-from talkrate_local.database import create_database, prepare
-from tests.e2e.conftest import Runtime, start_runtime, stop_runtime
+from tests.e2e.conftest import Runtime, start_admin_runtime, stop_runtime
 
 pytestmark = [pytest.mark.e2e, pytest.mark.contract]
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,20 +35,12 @@ def contract_runtime(
 ) -> Iterator[tuple[Runtime, str]]:
     """A runtime on a catalog of its own: schemathesis, holding the admin token, may delete any
     talk it finds."""
-    create_database(CONTRACT_TALKS)
-    with psycopg2.connect(CONTRACT_TALKS) as connection, connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS talks, rating_events, rating_outbox, dead_letters")
-    connection.close()
-    prepare(CONTRACT_TALKS)
-    redis.Redis.from_url(CONTRACT_REDIS).flushdb()
-    token = secrets.token_urlsafe(24)
-    env = {
-        "TALKS_CONNECTION": CONTRACT_TALKS,
-        "RATINGS_CONNECTION": CONTRACT_REDIS,
-        "STREAMS_CONNECTION": kafka_bootstrap,
-        "ADMIN_TOKEN": token,
-    }
-    runtime = start_runtime(env, tmp_path_factory.mktemp("contract") / "runtime.log")
+    runtime, token = start_admin_runtime(
+        CONTRACT_TALKS,
+        CONTRACT_REDIS,
+        kafka_bootstrap,
+        tmp_path_factory.mktemp("contract") / "runtime.log",
+    )
     yield runtime, token
     stop_runtime(runtime)
 

@@ -23,7 +23,7 @@ import pytest
 import redis
 
 from talkrate_local.broker import LocalBroker
-from talkrate_local.database import create_database, prepare
+from talkrate_local.database import recreate
 from tests.e2e.conftest import Runtime, start_runtime, stop_runtime
 
 FAULTS_REDIS_DB = 14  # the scenarios flush it; nothing else uses it
@@ -181,11 +181,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 @pytest.fixture(scope="module")
 def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack]:
     """A fresh database, Redis database and broker, and a runtime with 4 workers per function."""
-    create_database(FAULTS_TALKS)
-    with psycopg2.connect(FAULTS_TALKS) as connection, connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS talks, rating_events, rating_outbox, dead_letters")
-    connection.close()
-    prepare(FAULTS_TALKS)
+    recreate(FAULTS_TALKS)
     redis_url = f"redis://127.0.0.1:6379/{FAULTS_REDIS_DB}"
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     client.flushdb()
