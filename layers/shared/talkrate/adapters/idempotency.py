@@ -57,13 +57,21 @@ class IdempotentRequests:
         )
 
     def once(
-        self, key: str, request: dict[str, Any], work: Callable[[], dict[str, Any]]
+        self,
+        key: str,
+        request: dict[str, Any],
+        work: Callable[[], dict[str, Any]],
+        lambda_context: Any = None,
     ) -> dict[str, Any]:
         """The answer of `work` for the first use of `key`; the same answer for every repeat.
 
         Raises IdempotencyKeyReused when the key comes back with another request, and
-        RequestInProgress while the first request with the key has not finished.
+        RequestInProgress while the first request with the key has not finished. With the
+        Lambda context, a request that dies mid-way frees its key when the invocation's time
+        is up rather than when the key's TTL ends.
         """
+        if lambda_context is not None:
+            self._config.register_lambda_context(lambda_context)
 
         @idempotent_function(
             data_keyword_argument="submission", persistence_store=self._store, config=self._config

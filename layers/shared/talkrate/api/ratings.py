@@ -74,7 +74,10 @@ def post_rating(
         accepted = _rate(rating)
     else:
         accepted = wiring.idempotent_requests().once(
-            idempotency_key, rating.model_dump(by_alias=True), lambda: _rate(rating)
+            idempotency_key,
+            rating.model_dump(by_alias=True),
+            lambda: _rate(rating),
+            router.lambda_context,
         )
     status_link = accepted["links"]["status"]
     return Response(
