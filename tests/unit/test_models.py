@@ -8,7 +8,7 @@ import uuid
 import pytest
 from pydantic import ValidationError
 
-from talkrate.models import Histogram, RatingRequest, RatingSubmitted, TalkQuery
+from talkrate.models import Histogram, RatingRequest, RatingSubmitted
 
 pytestmark = pytest.mark.unit
 
@@ -47,7 +47,7 @@ def test_talk_ids_must_be_short_printable_strings(body: str) -> None:
 
 def test_the_workshop_talk_ids_are_valid() -> None:
     for talk_id in ("testcontainers-integration-testing", "flight-of-the-gopher", "T:1.2~x"):
-        assert TalkQuery.model_validate({"talkId": talk_id}).talk_id == talk_id
+        assert RatingRequest.model_validate({"talkId": talk_id, "value": 3}).talk_id == talk_id
 
 
 def test_an_event_round_trips_through_its_wire_format() -> None:

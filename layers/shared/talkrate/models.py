@@ -23,10 +23,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_TALK_ID_LENGTH = 200
 
 # Talk ids are opaque (the workshop used slugs), but printable and bounded.
-TalkId = Annotated[
-    str,
-    Field(min_length=1, max_length=MAX_TALK_ID_LENGTH, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:~-]*$"),
-]
+TALK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:~-]*$"
+TalkId = Annotated[str, Field(min_length=1, max_length=MAX_TALK_ID_LENGTH, pattern=TALK_ID_PATTERN)]
 RatingValue = Annotated[StrictInt, Field(ge=1, le=5)]
 # An attendee's opaque id (a badge number, a hashed e-mail): bounded and printable.
 VoterId = Annotated[
@@ -42,14 +40,6 @@ class RatingRequest(BaseModel):
     talk_id: TalkId = Field(alias="talkId")
     value: RatingValue
     voter_id: VoterId | None = Field(None, alias="voterId")
-
-
-class TalkQuery(BaseModel):
-    """Query of GET /ratings."""
-
-    model_config = ConfigDict(frozen=True)
-
-    talk_id: TalkId = Field(alias="talkId")
 
 
 class RatingSubmitted(BaseModel):
@@ -131,14 +121,6 @@ class Histogram(BaseModel):
     def total(self) -> int:
         """How many ratings the histogram holds."""
         return sum(self.counts.values())
-
-
-class RatingAccepted(BaseModel):
-    """What POST /ratings answers with 202."""
-
-    rating: dict[str, Any]
-    event_id: str = Field(serialization_alias="eventId")
-    status: Literal["accepted", "queued"] = "accepted"
 
 
 class TalkRatings(BaseModel):

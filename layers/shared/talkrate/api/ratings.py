@@ -14,7 +14,7 @@ from talkrate import wiring
 from talkrate.api.schemas import Index, RatingAccepted, RatingStatus, TalkRatingsOut, ok, problems
 from talkrate.config import load_settings
 from talkrate.errors import RatingUnknown
-from talkrate.models import MAX_TALK_ID_LENGTH, RatingRequest
+from talkrate.models import MAX_TALK_ID_LENGTH, TALK_ID_PATTERN, RatingRequest
 from talkrate.observability import metrics
 from talkrate.rating import rating_status, read_ratings, submit_rating
 from talkrate.status import Pingable, describe_backends
@@ -27,7 +27,7 @@ TalkIdQuery = Annotated[
         alias="talkId",
         min_length=1,
         max_length=MAX_TALK_ID_LENGTH,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:~-]*$",
+        pattern=TALK_ID_PATTERN,
         description="The talk's id.",
     ),
 ]

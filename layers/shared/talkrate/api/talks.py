@@ -24,7 +24,7 @@ from talkrate.catalog import (
     talk_details,
 )
 from talkrate.leaderboard import PRIOR_MEAN, PRIOR_WEIGHT
-from talkrate.models import MAX_TALK_ID_LENGTH, NewTalk, TalkFields
+from talkrate.models import MAX_TALK_ID_LENGTH, TALK_ID_PATTERN, NewTalk, TalkFields
 
 router = Router()  # type: ignore[no-untyped-call]
 
@@ -34,7 +34,7 @@ TalkIdPath = Annotated[
         alias="talkId",
         min_length=1,
         max_length=MAX_TALK_ID_LENGTH,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:~-]*$",
+        pattern=TALK_ID_PATTERN,
     ),
 ]
 TrackQuery = Annotated[
