@@ -31,23 +31,8 @@ Call = Callable[..., dict[str, Any]]
 
 
 @pytest.fixture
-def api(
-    monkeypatch: pytest.MonkeyPatch,
-    talks_dsn: str,
-    redis_url: str,
-    kafka_bootstrap: str,
-    topic: str,
-) -> Iterator[Call]:
-    for name, value in {
-        "TALKS_CONNECTION": talks_dsn,
-        "RATINGS_CONNECTION": redis_url,
-        "STREAMS_CONNECTION": kafka_bootstrap,
-        "RATINGS_TOPIC": topic,
-        "PUBLISH_TIMEOUT_SECONDS": "1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("STATS_FUNCTION_NAME", raising=False)
-    wiring.reset()
+def api(configure: Callable[..., None]) -> Call:
+    configure(PUBLISH_TIMEOUT_SECONDS="1")
     handler = load_function("api")
 
     def call(method: str, path: str, body: Any = None, **kwargs: Any) -> dict[str, Any]:
@@ -56,8 +41,7 @@ def api(
         response["json"] = json.loads(response["body"]) if response.get("body") else None
         return response
 
-    yield call
-    wiring.reset()
+    return call
 
 
 @pytest.fixture
@@ -222,10 +206,9 @@ def test_a_rating_s_status_goes_from_accepted_to_projected(
 
 
 def test_a_rating_waiting_in_the_outbox_is_queued(
-    api: Call, talk: str, monkeypatch: pytest.MonkeyPatch
+    api: Call, talk: str, configure: Callable[..., None]
 ) -> None:
-    monkeypatch.setenv("STREAMS_CONNECTION", "127.0.0.1:1")
-    wiring.reset()
+    configure(STREAMS_CONNECTION="127.0.0.1:1", PUBLISH_TIMEOUT_SECONDS="1")
     posted = api("POST", "/ratings", {"talkId": talk, "value": 3})
     assert posted["json"]["status"] == "queued"
     assert api("GET", posted["headers"]["Location"])["json"]["status"] == "queued"

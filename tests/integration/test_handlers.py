@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import redis
 
-from talkrate import wiring
 from talkrate.models import RatingSubmitted
 from tests.builders import (
     LambdaContextStub,
@@ -26,36 +25,6 @@ from tests.integration.test_kafka_publisher import consume_all, count_records
 pytestmark = pytest.mark.integration
 
 Call = Callable[..., dict[str, Any]]
-
-
-@pytest.fixture
-def configure(
-    monkeypatch: pytest.MonkeyPatch,
-    talks_dsn: str,
-    redis_url: str,
-    kafka_bootstrap: str,
-    topic: str,
-) -> Iterator[Callable[..., None]]:
-    """Point the handlers' settings at the test backends (read once, like a cold start)."""
-
-    def apply(**overrides: str) -> None:
-        values = {
-            "TALKS_CONNECTION": talks_dsn,
-            "RATINGS_CONNECTION": redis_url,
-            "STREAMS_CONNECTION": kafka_bootstrap,
-            "RATINGS_TOPIC": topic,
-            "PUBLISH_TIMEOUT_SECONDS": "2",
-            **overrides,
-        }
-        for name in ("STATS_FUNCTION_NAME", "RATINGS_LAMBDA_URL", "CONNECTIONS_SECRET_ARN"):
-            monkeypatch.delenv(name, raising=False)
-        for name, value in values.items():
-            monkeypatch.setenv(name, value)
-        wiring.reset()
-
-    apply()
-    yield apply
-    wiring.reset()
 
 
 @pytest.fixture

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import pytest
 
-from talkrate import wiring
 from talkrate.models import RatingSubmitted
 from talkrate_ops.__main__ import main
 from tests.builders import LambdaContextStub, kafka_event, kafka_record, load_function
@@ -17,28 +16,8 @@ from tests.integration.test_kafka_publisher import consume_all
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def operator_env(
-    monkeypatch: pytest.MonkeyPatch,
-    talks_dsn: str,
-    redis_url: str,
-    kafka_bootstrap: str,
-    topic: str,
-) -> Iterator[None]:
-    for name, value in {
-        "TALKS_CONNECTION": talks_dsn,
-        "RATINGS_CONNECTION": redis_url,
-        "STREAMS_CONNECTION": kafka_bootstrap,
-        "RATINGS_TOPIC": topic,
-    }.items():
-        monkeypatch.setenv(name, value)
-    wiring.reset()
-    yield
-    wiring.reset()
-
-
 def test_a_dead_letter_is_listed_repaired_and_redriven_once(
-    operator_env: None,
+    configure: Callable[..., None],
     talk: str,
     topic: str,
     kafka_bootstrap: str,
