@@ -14,7 +14,7 @@ import redis
 from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore
 from talkrate.adapters.redis_store import RedisReadModel
 from talkrate.models import RatingSubmitted
-from talkrate.ports import ProjectionBatch
+from talkrate.ports import ProjectedRating, ProjectionBatch
 from talkrate.projection import StreamRecord, project_batch
 from talkrate.rebuild import RebuildInProgress, rebuild_read_model
 from tests.builders import rating_event, unique_talk_id
@@ -63,6 +63,34 @@ def test_a_producer_retry_at_a_new_offset_counts_once(
     assert (later.applied, later.duplicates) == (0, 1)
     assert model.histogram(talk_id).counts["5"] == 1
     assert store.histogram(talk_id).counts["5"] == 1
+
+
+def test_a_redelivery_cut_differently_stores_and_counts_only_the_new_events(
+    store: PostgresEventStore, model: RedisReadModel, talk_id: str, topic: str
+) -> None:
+    # Given offsets 0..2 projected
+    events = [rating_event(talk_id, 4) for _ in range(5)]
+    project_batch([at(topic, 0, i, e) for i, e in enumerate(events[:3])], store, model)
+    # When offsets 1..4 arrive: two stored events at their own positions, two new ones
+    result = project_batch([at(topic, 0, i, events[i]) for i in range(1, 5)], store, model)
+    # Then the stored ones are redeliveries (not duplicates) and each event counts once
+    assert (result.applied, result.skipped, result.duplicates) == (2, 2, 0)
+    assert model.histogram(talk_id).counts["4"] == 5
+    assert store.histogram(talk_id).counts["4"] == 5
+
+
+def test_positions_are_stored_as_delivered_whatever_the_topic_name_holds(
+    store: PostgresEventStore, talk_id: str
+) -> None:
+    # Given a topic whose name holds characters that COPY's text format escapes
+    topic = f"odd\\name\twith-{uuid.uuid4().hex[:8]}"
+    event = rating_event(talk_id, 3)
+    # When an event of it is stored
+    recorded = store.record(ProjectionBatch(ratings=[ProjectedRating(topic, 2, 41, event)]))
+    # Then its position reads back exactly
+    assert not recorded.ratings[0].duplicate
+    assert store.state().offsets[f"{topic}-2"] == 41
+    assert store.histogram(talk_id).counts["3"] == 1
 
 
 def test_a_crash_between_event_store_and_read_model_is_healed_by_the_redelivery(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,12 +12,13 @@ from importlib import resources
 from typing import Any, Literal, TypeVar
 
 import psycopg2
+import psycopg2.errors
 import psycopg2.extensions
 import psycopg2.extras
 
 from talkrate.errors import BackendUnavailable
 from talkrate.models import RATING_VALUES, Histogram, RatingSubmitted, Talk
-from talkrate.ports import OutboxEntry, ProjectionBatch, ReadModelState
+from talkrate.ports import OutboxEntry, ProjectedRating, ProjectionBatch, ReadModelState
 
 CONNECT_TIMEOUT_SECONDS = 3
 T = TypeVar("T")
@@ -231,6 +233,38 @@ ON CONFLICT (topic, partition, "offset") DO NOTHING
 """
 
 
+_COPY_EVENTS = (
+    'COPY rating_events (event_id, talk_id, value, occurred_at, topic, partition, "offset", '
+    "voter_id) FROM STDIN"
+)
+# COPY's text format: a backslash, tab, newline or carriage return inside a field is escaped.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_new_events(cursor: Cursor, ratings: list[ProjectedRating]) -> bool:
+    """Store events none of which is stored yet, with one COPY; False (nothing stored) otherwise.
+
+    COPY is several times faster than an INSERT that checks each row, and is all or nothing: a
+    single stored eventId makes it fail whole, and the caller takes the checking INSERT instead.
+    Run it as a statement of its own (autocommit), so that failure leaves no transaction aborted.
+    Talk and voter ids cannot hold a tab, newline or backslash (their patterns); topics can.
+    """
+    topics = {r.topic: r.topic.translate(_COPY_ESCAPES) for r in ratings}
+    lines = []
+    for r in ratings:
+        event = r.event
+        voter = "\\N" if event.voter_id is None else event.voter_id  # \N: NULL
+        lines.append(
+            f"{event.event_id}\t{event.talk_id}\t{event.value}\t{event.occurred_at.isoformat()}\t"
+            f"{topics[r.topic]}\t{r.partition}\t{r.offset}\t{voter}\n"
+        )
+    try:
+        cursor.copy_expert(_COPY_EVENTS, io.StringIO("".join(lines)))
+    except psycopg2.errors.UniqueViolation:
+        return False
+    return True
+
+
 class PostgresEventStore:
     """EventStore: rating_events (unique by eventId) and dead_letters (unique by position)."""
 
@@ -245,23 +279,7 @@ class PostgresEventStore:
         """
         ratings, letters = batch.ratings, batch.dead_letters
 
-        def work(cursor: Cursor) -> dict[str, tuple[str, int, int]]:
-            first: dict[str, tuple[str, int, int]] = {}
-            if ratings:
-                cursor.execute(
-                    _RECORD_EVENTS,
-                    (
-                        [str(r.event.event_id) for r in ratings],
-                        [r.event.talk_id for r in ratings],
-                        [r.event.value for r in ratings],
-                        [r.event.occurred_at for r in ratings],
-                        [r.topic for r in ratings],
-                        [r.partition for r in ratings],
-                        [r.offset for r in ratings],
-                        [r.event.voter_id for r in ratings],
-                    ),
-                )
-                first = {row[0]: (row[1], row[2], row[3]) for row in cursor.fetchall()}
+        def work(cursor: Cursor) -> dict[str, tuple[str, int, int]] | None:
             if letters:
                 cursor.execute(
                     _RECORD_DEAD_LETTERS,
@@ -274,7 +292,23 @@ class PostgresEventStore:
                         [d.reason for d in letters],
                     ),
                 )
-            # Only events the store had before (redeliveries, duplicates) need a second look.
+            if not ratings or _copy_new_events(cursor, ratings):
+                return None  # every event is new: each was first seen where it is now
+            # Some event was stored before: a redelivery, or a duplicate from elsewhere.
+            cursor.execute(
+                _RECORD_EVENTS,
+                (
+                    [str(r.event.event_id) for r in ratings],
+                    [r.event.talk_id for r in ratings],
+                    [r.event.value for r in ratings],
+                    [r.event.occurred_at for r in ratings],
+                    [r.topic for r in ratings],
+                    [r.partition for r in ratings],
+                    [r.offset for r in ratings],
+                    [r.event.voter_id for r in ratings],
+                ),
+            )
+            first = {row[0]: (row[1], row[2], row[3]) for row in cursor.fetchall()}
             seen_before = list({str(r.event.event_id) for r in ratings} - first.keys())
             if seen_before:
                 cursor.execute(_FIRST_POSITIONS, (seen_before,))
@@ -282,10 +316,12 @@ class PostgresEventStore:
             return first
 
         first = self._db.run(work)
+        if first is None:
+            return batch
         marked = [
-            replace(
-                r, duplicate=first.get(str(r.event.event_id)) != (r.topic, r.partition, r.offset)
-            )
+            r
+            if first.get(str(r.event.event_id)) == (r.topic, r.partition, r.offset)
+            else replace(r, duplicate=True)
             for r in ratings
         ]
         return ProjectionBatch(ratings=marked, dead_letters=letters)
