@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
 import redis
 
 from talkrate.adapters.redis_store import RedisReadModel
 from talkrate.errors import BackendUnavailable, ReadModelRebuilding
+from talkrate.models import RatingSubmitted
 from talkrate.ports import ProjectionResult
 from talkrate.projection import StreamRecord, classify
 from tests.builders import rating_event, unique_talk_id
@@ -30,6 +32,10 @@ def talk_ids(redis_client: redis.Redis) -> list[str]:
 
 def apply(model: RedisReadModel, batch: list[StreamRecord]) -> ProjectionResult:
     return model.apply(classify(batch))
+
+
+def at(topic: str, offset: int, event: RatingSubmitted) -> StreamRecord:
+    return StreamRecord(topic, 0, offset, event.key, event.to_json())
 
 
 def records(
@@ -70,6 +76,56 @@ def test_an_overlapping_batch_counts_only_its_new_records(
     assert (result.applied, result.skipped) == (2, 2)
     assert model.histogram(a).counts["1"] == 3
     assert model.histogram(a).counts["4"] == 2
+
+
+def test_an_overlapping_batch_of_every_kind_counts_only_its_new_records(
+    model: RedisReadModel, talk_ids: list[str]
+) -> None:
+    # Given offsets 0..1 applied: a rating and a voter's first vote
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    a = talk_ids[0]
+    first_vote = RatingSubmitted.new(a, 2, voter_id="voter-1")
+    apply(model, [*records(topic, 0, 0, [(a, 1)]), at(topic, 1, first_vote)])
+    # When a redelivery cut differently brings them again with new records of every kind
+    newer_vote = RatingSubmitted(
+        event_id=uuid.uuid4(),
+        talk_id=a,
+        value=5,
+        occurred_at=first_vote.occurred_at + timedelta(seconds=1),
+        voter_id="voter-1",
+    )
+    result = apply(
+        model,
+        [
+            *records(topic, 0, 0, [(a, 1)]),
+            at(topic, 1, first_vote),
+            StreamRecord(topic, 0, 2, b"k", b"garbage"),
+            at(topic, 3, newer_vote),
+            *records(topic, 0, 4, [(a, 3)]),
+        ],
+    )
+    # Then only the new ones count: the voter's newer vote replaces the first
+    assert (result.applied, result.skipped, result.dead_lettered) == (2, 2, 1)
+    assert model.histogram(a).counts == {"1": 1, "2": 0, "3": 1, "4": 0, "5": 1}
+    assert model.applied_offset(f"{topic}-0") == 4
+
+
+def test_a_batch_over_thousands_of_talks_ranks_every_one(
+    model: RedisReadModel, redis_client: redis.Redis
+) -> None:
+    # Given one batch rating 2,500 talks (more than the script writes to the leaderboard at once)
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    talks = [unique_talk_id("many") for _ in range(2500)]
+    try:
+        result = apply(model, records(topic, 0, 0, [(t, 4) for t in talks]))
+        # Then each has its histogram and its place on the leaderboard
+        assert result.applied == 2500
+        scores = redis_client.zmscore("leaderboard", talks)
+        assert all(score is not None and abs(score - 34 / 11) < 1e-9 for score in scores)
+        assert model.histogram(talks[-1]).counts["4"] == 1
+    finally:
+        redis_client.zrem("leaderboard", *talks)
+        redis_client.delete(*(f"ratings/{t}" for t in talks))
 
 
 def test_partitions_keep_their_own_offsets(model: RedisReadModel, talk_ids: list[str]) -> None:

@@ -43,19 +43,24 @@ end
 """
 
 # Applies a whole batch in one atomic step. Per partition, records at or below the applied offset
-# were applied before (a redelivery) and are skipped. Ratings without a voter ('r') are aggregated
-# per talk and value; a voter's rating ('v') replaces the voter's earlier one when it is newer
-# (occurredAt, then eventId), whatever order the two arrive in; duplicates ('x', an eventId first
-# projected elsewhere) and dead letters ('d') only move the offset. Every histogram key is checked
-# before the first write, because Redis does not roll back a script that fails halfway.
-_APPLY_BATCH = (
-    _SCORE
-    + """
+# were applied before (a redelivery) and are skipped. A partition comes in one of two forms:
+# aggregated (ratings without a voter already summed per talk and value, voter ratings listed,
+# duplicates and dead letters counted), used when none of its records was applied before, or
+# detailed (every record with its offset and kind), used when the applied offset falls inside it;
+# when a partition needs the detailed form and lacks it, the script writes nothing and answers
+# DETAIL, and the caller sends the batch again in detail. Record kinds: a rating without a voter
+# ('r'); a voter's rating ('v'), which replaces the voter's earlier one when it is newer
+# (occurredAt, then eventId), whatever order the two arrive in; a duplicate ('x', an eventId first
+# projected elsewhere) and a dead letter ('d'), which only move the offset. Every histogram is read
+# before the first write (a key of another type fails the batch there), because Redis does not
+# roll back a script that fails halfway; each changed histogram is then written with one HSET.
+_APPLY_BATCH = """
 if redis.call('EXISTS', KEYS[2]) == 1 then
   return redis.error_reply('REBUILDING the read model is being rebuilt')
 end
 local batch = cjson.decode(ARGV[1])
 local prefix, votes_prefix = ARGV[2], ARGV[3]
+local prior_mean, prior_weight = tonumber(ARGV[4]), tonumber(ARGV[5])
 local applied, skipped, duplicates, dead = 0, 0, 0, 0
 local deltas, highest, votes = {}, {}, {}
 
@@ -69,68 +74,111 @@ local function newer(a_ms, a_id, b_ms, b_id)
   return a_ms > b_ms or (a_ms == b_ms and a_id > b_id)
 end
 
+local function vote(talk, value, voter, ms, id)
+  local vkey = votes_prefix .. talk
+  local slot = vkey .. '\0' .. voter
+  local current = votes[slot]
+  if current == nil then current = redis.call('HGET', vkey, voter) or false end
+  if current then
+    local c_value, c_ms, c_id = string.match(current, '^(%d)|(%d+)|(.+)$')
+    if newer(ms, id, tonumber(c_ms), c_id) then
+      add(talk, c_value, -1)
+      add(talk, value, 1)
+      votes[slot] = value .. '|' .. string.format('%d', ms) .. '|' .. id
+    end
+  else
+    add(talk, value, 1)
+    votes[slot] = value .. '|' .. string.format('%d', ms) .. '|' .. id
+  end
+end
+
 for _, part in ipairs(batch) do
-  local name, records = part[1], part[2]
+  local name, first, top, size = part.name, part.first, part.top, part.size
   local last = tonumber(redis.call('HGET', KEYS[1], name) or '-1')
-  local top = last
-  for _, r in ipairs(records) do
-    local offset, kind = r[1], r[2]
-    if offset <= last then
-      skipped = skipped + 1
-    else
-      if kind == 'r' then
+  if last >= top then
+    skipped = skipped + size
+  elseif last < first then
+    for talk, counts in pairs(part.counts) do
+      for value, n in pairs(counts) do
+        add(talk, value, n)
+        applied = applied + n
+      end
+    end
+    for _, r in ipairs(part.voters) do
+      vote(r[1], r[2], r[3], r[4], r[5])
+      applied = applied + 1
+    end
+    duplicates = duplicates + part.duplicates
+    dead = dead + part.dead
+    highest[name] = top
+  elseif part.records == nil then
+    return 'DETAIL'
+  else
+    for _, r in ipairs(part.records) do
+      local offset, kind = r[1], r[2]
+      if offset <= last then
+        skipped = skipped + 1
+      elseif kind == 'r' then
         add(r[3], r[4], 1)
         applied = applied + 1
       elseif kind == 'v' then
-        local talk, value, voter, ms, id = r[3], r[4], r[5], r[6], r[7]
-        local vkey = votes_prefix .. talk
-        local slot = vkey .. '\0' .. voter
-        local current = votes[slot]
-        if current == nil then current = redis.call('HGET', vkey, voter) or false end
-        if current then
-          local c_value, c_ms, c_id = string.match(current, '^(%d)|(%d+)|(.+)$')
-          if newer(ms, id, tonumber(c_ms), c_id) then
-            add(talk, c_value, -1)
-            add(talk, value, 1)
-            votes[slot] = value .. '|' .. string.format('%d', ms) .. '|' .. id
-          end
-        else
-          add(talk, value, 1)
-          votes[slot] = value .. '|' .. string.format('%d', ms) .. '|' .. id
-        end
+        vote(r[3], r[4], r[5], r[6], r[7])
         applied = applied + 1
       elseif kind == 'x' then
         duplicates = duplicates + 1
       else
         dead = dead + 1
       end
-      if offset > top then top = offset end
     end
+    highest[name] = top
   end
-  if top > last then highest[name] = top end
 end
+
+local histograms = {}
 for talk, _ in pairs(deltas) do
-  local kind = redis.call('TYPE', prefix .. talk)['ok']
-  if kind ~= 'none' and kind ~= 'hash' then
-    return redis.error_reply('WRONGTYPE ' .. prefix .. talk .. ' is a ' .. kind)
-  end
+  local h = redis.pcall('HMGET', prefix .. talk, '1', '2', '3', '4', '5')
+  if h.err then return redis.error_reply('WRONGTYPE ' .. prefix .. talk .. ' is not a hash') end
+  histograms[talk] = h
 end
-for slot, vote in pairs(votes) do
+for slot, value in pairs(votes) do
   local vkey, voter = string.match(slot, '^(.-)%z(.*)$')
-  redis.call('HSET', vkey, voter, vote)
+  redis.call('HSET', vkey, voter, value)
 end
+local scored, unscored = {}, {}
 for talk, counts in pairs(deltas) do
-  for value, n in pairs(counts) do
-    if n ~= 0 then redis.call('HINCRBY', prefix .. talk, value, n) end
+  local h, fields = histograms[talk], {}
+  local n, sum = 0, 0
+  for v = 1, 5 do
+    local c = tonumber(h[v] or '0') or 0
+    local change = counts[tostring(v)] or 0
+    if change ~= 0 then
+      c = c + change
+      fields[#fields + 1] = tostring(v)
+      fields[#fields + 1] = string.format('%d', c)
+    end
+    n = n + c
+    sum = sum + v * c
   end
-  rescore(talk)
+  if #fields > 0 then redis.call('HSET', prefix .. talk, unpack(fields)) end
+  if n > 0 then
+    scored[#scored + 1] = string.format('%.17g', (prior_mean * prior_weight + sum) / (prior_weight + n))
+    scored[#scored + 1] = talk
+  else
+    unscored[#unscored + 1] = talk
+  end
+end
+-- ZADD and ZREM take many members at once; in slices, as Lua's unpack has a bounded stack.
+for i = 1, #scored, 1000 do
+  redis.call('ZADD', KEYS[3], unpack(scored, i, math.min(i + 999, #scored)))
+end
+for i = 1, #unscored, 1000 do
+  redis.call('ZREM', KEYS[3], unpack(unscored, i, math.min(i + 999, #unscored)))
 end
 for name, top in pairs(highest) do
   redis.call('HSET', KEYS[1], name, string.format('%d', top))
 end
 return {applied, skipped, duplicates, dead}
 """
-)
 
 # Replaces the whole read model with a rebuilt one in one atomic step.
 _REPLACE_ALL = (
@@ -190,31 +238,27 @@ class RedisReadModel:
         return Histogram.from_counts(dict(zip(RATING_VALUES, stored, strict=True)))
 
     def apply(self, batch: ProjectionBatch) -> ProjectionResult:
-        """Apply a batch atomically, skipping every record at or below its partition's offset."""
-        partitions: dict[str, list[list[Any]]] = {}
-        for rating in batch.ratings:
-            event = rating.event
-            record: list[Any] = [rating.offset, "r", event.talk_id, str(event.value)]
-            if rating.duplicate:
-                record[1] = "x"
-            elif event.voter_id is not None:
-                record[1:] = [
-                    "v",
-                    event.talk_id,
-                    str(event.value),
-                    event.voter_id,
-                    event.occurred_ms,
-                    str(event.event_id),
-                ]
-            partitions.setdefault(rating.position, []).append(record)
-        for letter in batch.dead_letters:
-            partitions.setdefault(letter.position, []).append([letter.offset, "d"])
+        """Apply a batch atomically, skipping every record at or below its partition's offset.
+
+        One round trip in the usual case (no record of the batch was applied before); a batch
+        that a redelivery cut differently, part applied and part new, takes a second one.
+        """
+        partitions = _aggregated(batch)
         if not partitions:
             return ProjectionResult(0, 0, 0)
-        payload = json.dumps(list(partitions.items()), separators=(",", ":"))
+        reply = self._run_apply(partitions)
+        if reply == b"DETAIL":
+            for name, records in _detailed(batch).items():
+                partitions[name]["records"] = records
+            reply = self._run_apply(partitions)
+        applied, skipped, duplicates, dead = reply
+        return ProjectionResult(int(applied), int(skipped), int(dead), int(duplicates))
+
+    def _run_apply(self, partitions: dict[str, dict[str, Any]]) -> Any:
+        payload = json.dumps(list(partitions.values()), separators=(",", ":"))
         client = self.client  # registers the scripts on first use
         try:
-            applied, skipped, duplicates, dead = self._scripts["apply"](
+            return self._scripts["apply"](
                 keys=[OFFSETS_KEY, REBUILD_LOCK_KEY, LEADERBOARD_KEY],
                 args=[payload, *_PREFIXES_AND_PRIOR],
                 client=client,
@@ -225,7 +269,6 @@ class RedisReadModel:
             raise
         except redis.RedisError as error:
             raise BackendUnavailable(f"the read model is unreachable: {error}") from error
-        return ProjectionResult(int(applied), int(skipped), int(dead), int(duplicates))
 
     def histograms(self, talk_ids: list[str]) -> dict[str, Histogram]:
         """The histograms of several talks, in one round trip."""
@@ -319,3 +362,72 @@ class RedisReadModel:
             return bool(self.client.ping())
         except redis.RedisError:
             return False
+
+
+def _aggregated(batch: ProjectionBatch) -> dict[str, dict[str, Any]]:
+    """The batch per partition in the aggregated form the apply script takes (see there)."""
+    partitions: dict[str, dict[str, Any]] = {}
+
+    def partition(name: str, offset: int) -> dict[str, Any]:
+        part = partitions.get(name)
+        if part is None:
+            part = partitions[name] = {
+                "name": name,
+                "first": offset,
+                "top": offset,
+                "size": 0,
+                "counts": {},
+                "voters": [],
+                "duplicates": 0,
+                "dead": 0,
+            }
+        part["size"] += 1
+        part["first"] = min(part["first"], offset)
+        part["top"] = max(part["top"], offset)
+        return part
+
+    for rating in batch.ratings:
+        event = rating.event
+        part = partition(rating.position, rating.offset)
+        if rating.duplicate:
+            part["duplicates"] += 1
+        elif event.voter_id is not None:
+            part["voters"].append(
+                [
+                    event.talk_id,
+                    str(event.value),
+                    event.voter_id,
+                    event.occurred_ms,
+                    str(event.event_id),
+                ]
+            )
+        else:
+            counts = part["counts"].setdefault(event.talk_id, {})
+            value = str(event.value)
+            counts[value] = counts.get(value, 0) + 1
+    for letter in batch.dead_letters:
+        partition(letter.position, letter.offset)["dead"] += 1
+    return partitions
+
+
+def _detailed(batch: ProjectionBatch) -> dict[str, list[list[Any]]]:
+    """Every record of the batch per partition, with its offset and kind (see the apply script)."""
+    partitions: dict[str, list[list[Any]]] = {}
+    for rating in batch.ratings:
+        event = rating.event
+        record: list[Any] = [rating.offset, "r", event.talk_id, str(event.value)]
+        if rating.duplicate:
+            record[1] = "x"
+        elif event.voter_id is not None:
+            record[1:] = [
+                "v",
+                event.talk_id,
+                str(event.value),
+                event.voter_id,
+                event.occurred_ms,
+                str(event.event_id),
+            ]
+        partitions.setdefault(rating.position, []).append(record)
+    for letter in batch.dead_letters:
+        partitions.setdefault(letter.position, []).append([letter.offset, "d"])
+    return partitions
