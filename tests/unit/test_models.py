@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
 
-from talkrate.models import Histogram, RatingRequest, RatingSubmitted
+from talkrate.models import Histogram, RatingRequest, RatingSubmitted, uuid7
 
 pytestmark = pytest.mark.unit
 
@@ -61,9 +62,22 @@ def test_an_event_round_trips_through_its_wire_format() -> None:
     assert wire["type"] == "RatingSubmitted"
     assert wire["schemaVersion"] == 1
     assert wire["occurredAt"].endswith("Z")
-    assert uuid.UUID(wire["eventId"]).version == 4
+    assert uuid.UUID(wire["eventId"]).version == 7
     assert parsed == event
     assert event.key == b"flight-of-the-gopher"
+
+
+def test_event_ids_are_version_7_and_sort_by_when_the_rating_was_made() -> None:
+    earlier = RatingSubmitted.new("talk-1", 3)
+    moments = [
+        datetime(2026, 11, 21, 9, 0, tzinfo=UTC) + timedelta(milliseconds=ms) for ms in (0, 1, 1000)
+    ]
+    ids = [uuid7(moment) for moment in moments]
+    assert (earlier.event_id.version, earlier.event_id.variant) == (7, uuid.RFC_4122)
+    assert earlier.event_id.int >> 80 == earlier.occurred_ms  # its first 48 bits: the time
+    assert ids == sorted(ids)
+    assert uuid7(moments[0]) != uuid7(moments[0])  # random below the time
+    assert all((i.version, i.variant) == (7, uuid.RFC_4122) for i in ids)
 
 
 def test_any_producer_s_event_with_an_offset_time_is_normalised_to_utc() -> None:
