@@ -17,6 +17,7 @@ PostgreSQL and Redis in their own processes.
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import statistics
 import time
@@ -70,6 +71,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     from talkrate.projection import classify, project_batch
 
     store, read_model = wiring.event_store(), wiring.read_model()
+    gc.freeze()  # as the projector's init does (functions/projector/app.py)
     raw = read_model.client
     repeats = dict(zip(SIZES, (int(n) for n in args.repeats.split(",")), strict=True))
     records = Records(seed=6)
