@@ -144,22 +144,23 @@ for slot, value in pairs(votes) do
   local vkey, voter = string.match(slot, '^(.-)%z(.*)$')
   redis.call('HSET', vkey, voter, value)
 end
-local scored, unscored = {}, {}
+local scored, unscored, values = {}, {}, {'1', '2', '3', '4', '5'}
 for talk, counts in pairs(deltas) do
-  local h, fields = histograms[talk], {}
+  local h, fields, changed = histograms[talk], {}, 0
   local n, sum = 0, 0
   for v = 1, 5 do
-    local c = tonumber(h[v] or '0') or 0
-    local change = counts[tostring(v)] or 0
-    if change ~= 0 then
+    local c = tonumber(h[v]) or 0
+    local change = counts[values[v]]
+    if change and change ~= 0 then
       c = c + change
-      fields[#fields + 1] = tostring(v)
-      fields[#fields + 1] = string.format('%d', c)
+      fields[changed + 1] = values[v]
+      fields[changed + 2] = c  -- a whole number: passed on as its digits
+      changed = changed + 2
     end
     n = n + c
     sum = sum + v * c
   end
-  if #fields > 0 then redis.call('HSET', prefix .. talk, unpack(fields)) end
+  if changed > 0 then redis.call('HSET', prefix .. talk, unpack(fields)) end
   if n > 0 then
     scored[#scored + 1] = string.format('%.17g', (prior_mean * prior_weight + sum) / (prior_weight + n))
     scored[#scored + 1] = talk
