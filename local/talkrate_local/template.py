@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from talkrate_local.cfn_yaml import load_yaml, load_yaml_file
-from talkrate_local.intrinsics import Resolver, Unresolvable, as_text
+from talkrate_local.intrinsics import NO_VALUE, Resolver, Unresolvable, as_text
 
 DEFAULT_TIMEOUT_SECONDS: Final = 3
 DEFAULT_MEMORY_MB: Final = 128
@@ -546,7 +546,9 @@ class _Builder:
                 topics=tuple(as_text(topic) for topic in topics),
                 batch_size=int(as_text(batch_size)),
                 batching_window_seconds=(
-                    KAFKA_DEFAULT_WINDOW_SECONDS if window is None else float(as_text(window))
+                    KAFKA_DEFAULT_WINDOW_SECONDS
+                    if window is None or window is NO_VALUE
+                    else float(as_text(window))
                 ),
                 starting_position=_STARTING_POSITIONS.get(position, "latest"),
                 # Lambda defaults the group to the mapping's UUID; a stable name keeps offsets

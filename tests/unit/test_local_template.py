@@ -8,7 +8,9 @@ import pytest
 
 from talkrate_local.http_api import RouteTable
 from talkrate_local.runtime import function_environment
-from talkrate_local.template import TemplateError, parse_template_text, rate_seconds
+from talkrate_local.template import TemplateError, load_template, parse_template_text, rate_seconds
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.unit
 
@@ -211,6 +213,17 @@ def test_kafka_event_becomes_a_mapping_with_lambda_defaults_filled_in() -> None:
     raw = mappings["StatsFunction"]
     assert (raw.name, raw.topics, raw.batch_size) == ("RawMapping", ("audit",), 100)
     assert raw.consumer_group_id == "StatsFunction-RawMapping"
+
+
+def test_the_projector_batching_window_is_lambda_s_default_unless_set() -> None:
+    # Given the project's own template, as deployed by default and with a window set
+    default = load_template(ROOT / "template.yaml").kafka_mappings
+    set_to_two = load_template(
+        ROOT / "template.yaml", {"ProjectorBatchWindowSeconds": "2"}
+    ).kafka_mappings
+    # Then the mapping leaves the window unset (Lambda's 500 ms), or takes the seconds given
+    assert [m.batching_window_seconds for m in default] == [0.5]
+    assert [m.batching_window_seconds for m in set_to_two] == [2.0]
 
 
 def test_schedules_run_rate_expressions_and_keep_cron_for_the_log() -> None:
