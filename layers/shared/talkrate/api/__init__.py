@@ -1,4 +1,4 @@
-"""The HTTP API: Powertools' resolver with validation and OpenAPI, routes in two routers."""
+"""The HTTP API: routes in two routers, requests validated by the models, errors as problem+json."""
 
 from __future__ import annotations
 
@@ -7,26 +7,21 @@ import binascii
 import json
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-
 from talkrate.api import errors, ratings, talks
 from talkrate.api.auth import require_admin
+from talkrate.api.routing import Api, Response
 from talkrate.errors import NotAllowed, NotAuthenticated
 from talkrate.problems import PROBLEM_CONTENT_TYPE, problem
 
 MAX_BODY_BYTES = 16 * 1024
 
 
-def build_app() -> APIGatewayHttpResolver:
-    """The resolver with every route, the body limit, the error mapping and the OpenAPI info."""
-    app = APIGatewayHttpResolver(enable_validation=True)
-    app.include_router(ratings.router)
-    app.include_router(talks.router)
-    errors.register(app)
-    return app
+def build_app() -> Api:
+    """Every route, and the one mapping of errors to problem+json."""
+    return Api([ratings.router, talks.router], errors.problem_for)
 
 
-def handle(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handle(app: Api, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Resolve one payload 2.0 event: bodies over the limit refused, HEAD answered as GET."""
     body = event.get("body") or ""
     # Checked before validation parses anything; base64 makes a body 4/3 larger.

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import (
-    RequestUnsupportedContentType,
+from talkrate.api.routing import (
     RequestValidationError,
+    Response,
+    RouteNotFound,
+    UnsupportedMediaType,
 )
-
 from talkrate.errors import (
     BackendUnavailable,
     IdempotencyKeyReused,
@@ -35,10 +35,10 @@ def problem_response(
     detail: str,
     headers: dict[str, str] | None = None,
     **extra: Any,
-) -> Response[str]:
+) -> Response:
     """A problem+json response."""
     body = json.dumps(problem(status, slug, title, detail, **extra))
-    return Response(status, PROBLEM_CONTENT_TYPE, body, headers=headers)
+    return Response(status, PROBLEM_CONTENT_TYPE, body, headers or {})
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -46,9 +46,9 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
-def invalid_request(error: RequestValidationError) -> Response[str]:
+def invalid_request(error: RequestValidationError) -> Response:
     """400 for what cannot be read at all or a bad query/path/header; 422 for bad body fields."""
-    errors = error.errors()
+    errors = error.errors
     if any(e["type"] == "json_invalid" for e in errors):
         return problem_response(400, "malformed-json", "Malformed JSON", "the body is not JSON")
     body_level = [e for e in errors if tuple(e["loc"]) == ("body",)]
@@ -81,91 +81,62 @@ def auth_problem(
     )
 
 
-def register(app: APIGatewayHttpResolver) -> None:
-    """Install the handlers on the resolver."""
-    app.exception_handler(RequestValidationError)(invalid_request)
-
-    @app.exception_handler(RequestUnsupportedContentType)
-    def unsupported_content_type(_: RequestUnsupportedContentType) -> Response[str]:
-        return problem_response(
-            415,
-            "unsupported-media-type",
-            "Unsupported media type",
-            "send the body as application/json",
-        )
-
-    @app.exception_handler(TalkNotFound)
-    def talk_not_found(error: TalkNotFound) -> Response[str]:
-        return problem_response(404, "talk-not-found", "Talk not found", str(error))
-
-    @app.exception_handler(RatingUnknown)
-    def rating_unknown(error: RatingUnknown) -> Response[str]:
-        return problem_response(404, "rating-not-found", "Rating not found", str(error))
-
-    @app.exception_handler(TalkConflict)
-    def talk_conflict(error: TalkConflict) -> Response[str]:
-        return problem_response(409, "talk-exists", "Talk exists", str(error))
-
-    @app.exception_handler(NotAuthenticated)
-    def not_authenticated(_: NotAuthenticated) -> Response[str]:
-        return problem_response(
-            401,
-            "unauthenticated",
-            "Authentication required",
-            "send the admin token as Authorization: Bearer <token>",
-            headers={"WWW-Authenticate": 'Bearer realm="talkrate"'},
-        )
-
-    @app.exception_handler(NotAllowed)
-    def not_allowed(_: NotAllowed) -> Response[str]:
-        return problem_response(403, "forbidden", "Forbidden", "this token may not do that")
-
-    @app.exception_handler(IdempotencyKeyReused)
-    def idempotency_key_reused(_: IdempotencyKeyReused) -> Response[str]:
-        return problem_response(
-            422,
-            "idempotency-key-reused",
-            "Idempotency-Key reused",
-            "this Idempotency-Key was used for a different rating",
-        )
-
-    @app.exception_handler(RequestInProgress)
-    def request_in_progress(_: RequestInProgress) -> Response[str]:
-        return problem_response(
-            409,
-            "request-in-progress",
-            "Request in progress",
-            "a request with this Idempotency-Key is still being processed; retry shortly",
-            headers={"Retry-After": "1"},
-        )
-
-    @app.exception_handler(RatingNotStored)
-    def rating_not_stored(error: RatingNotStored) -> Response[str]:
-        logger.error("rating not stored", exc_info=error)
-        return problem_response(
-            503,
-            "rating-not-stored",
-            "Rating not stored",
-            "the rating could not be stored; it was not counted, retry it",
-            headers={"Retry-After": str(RatingNotStored.retry_after_seconds)},
-        )
-
-    @app.exception_handler(BackendUnavailable)
-    def backend_unavailable(error: BackendUnavailable) -> Response[str]:
-        logger.warning("backend unavailable", exc_info=error)
-        return problem_response(
-            503,
-            "unavailable",
-            "Service unavailable",
-            "try again shortly",
-            headers={"Retry-After": str(RatingNotStored.retry_after_seconds)},
-        )
-
-    @app.exception_handler(Exception)
-    def unexpected(_: Exception) -> Response[str]:
-        logger.exception("unexpected error")
-        return problem_response(500, "internal", "Internal error", "the error was logged")
-
-    @app.not_found
-    def route_not_found(_: Exception) -> Response[str]:
-        return problem_response(404, "not-found", "Not found", "no such route")
+def problem_for(error: Exception) -> Response:
+    """The response to an error a route raised (or a request that matched no route)."""
+    match error:
+        case RequestValidationError():
+            return invalid_request(error)
+        case UnsupportedMediaType():
+            return problem_response(
+                415,
+                "unsupported-media-type",
+                "Unsupported media type",
+                "send the body as application/json",
+            )
+        case RouteNotFound():
+            return problem_response(404, "not-found", "Not found", "no such route")
+        case TalkNotFound():
+            return problem_response(404, "talk-not-found", "Talk not found", str(error))
+        case RatingUnknown():
+            return problem_response(404, "rating-not-found", "Rating not found", str(error))
+        case TalkConflict():
+            return problem_response(409, "talk-exists", "Talk exists", str(error))
+        case NotAuthenticated() | NotAllowed():
+            status, slug, title, detail, headers = auth_problem(error)
+            return problem_response(status, slug, title, detail, headers=headers or None)
+        case IdempotencyKeyReused():
+            return problem_response(
+                422,
+                "idempotency-key-reused",
+                "Idempotency-Key reused",
+                "this Idempotency-Key was used for a different rating",
+            )
+        case RequestInProgress():
+            return problem_response(
+                409,
+                "request-in-progress",
+                "Request in progress",
+                "a request with this Idempotency-Key is still being processed; retry shortly",
+                headers={"Retry-After": "1"},
+            )
+        case RatingNotStored():
+            logger.error("rating not stored", exc_info=error)
+            return problem_response(
+                503,
+                "rating-not-stored",
+                "Rating not stored",
+                "the rating could not be stored; it was not counted, retry it",
+                headers={"Retry-After": str(RatingNotStored.retry_after_seconds)},
+            )
+        case BackendUnavailable():
+            logger.warning("backend unavailable", exc_info=error)
+            return problem_response(
+                503,
+                "unavailable",
+                "Service unavailable",
+                "try again shortly",
+                headers={"Retry-After": str(RatingNotStored.retry_after_seconds)},
+            )
+        case _:
+            logger.exception("unexpected error")
+            return problem_response(500, "internal", "Internal error", "the error was logged")

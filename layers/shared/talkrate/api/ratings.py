@@ -6,11 +6,8 @@ import json
 import uuid
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
-
 from talkrate import wiring
+from talkrate.api.routing import Body, Header, Path, Query, Request, Response, Router
 from talkrate.api.schemas import Index, RatingAccepted, RatingStatus, TalkRatingsOut, ok, problems
 from talkrate.config import load_settings
 from talkrate.errors import RatingUnknown
@@ -19,7 +16,7 @@ from talkrate.observability import metrics
 from talkrate.rating import rating_status, read_ratings, submit_rating
 from talkrate.status import Pingable, describe_backends
 
-router = Router()  # type: ignore[no-untyped-call]
+router = Router()
 
 TalkIdQuery = Annotated[
     str,
@@ -68,8 +65,9 @@ def index() -> dict[str, Any]:
 )
 def post_rating(
     rating: Annotated[RatingRequest, Body()],
+    request: Request,
     idempotency_key: IdempotencyKey = None,
-) -> Response[str]:
+) -> Response:
     if idempotency_key is None:
         accepted = _rate(rating)
     else:
@@ -77,7 +75,7 @@ def post_rating(
             idempotency_key,
             rating.model_dump(by_alias=True),
             lambda: _rate(rating),
-            router.lambda_context,
+            request.context,
         )
     status_link = accepted["links"]["status"]
     return Response(

@@ -6,13 +6,9 @@ import json
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
-
 from talkrate import wiring
 from talkrate.api.auth import require_admin
+from talkrate.api.routing import Body, Path, Query, Request, Response, Router
 from talkrate.api.schemas import LeaderboardOut, TalkOut, TalkPageOut, ok, problems
 from talkrate.catalog import (
     RatedTalk,
@@ -26,7 +22,7 @@ from talkrate.catalog import (
 from talkrate.leaderboard import PRIOR_MEAN, PRIOR_WEIGHT
 from talkrate.models import MAX_TALK_ID_LENGTH, TALK_ID_PATTERN, NewTalk, TalkFields
 
-router = Router()  # type: ignore[no-untyped-call]
+router = Router()
 
 TalkIdPath = Annotated[
     str,
@@ -50,9 +46,8 @@ def _talk_out(rated: RatedTalk) -> dict[str, Any]:
     return body
 
 
-def _admin() -> None:
-    event: APIGatewayProxyEventV2 = router.current_event  # type: ignore[assignment]
-    require_admin(event.request_context.authorizer.get_lambda)
+def _admin(request: Request) -> None:
+    require_admin(request.authorizer)
 
 
 @router.get(
@@ -101,8 +96,8 @@ def get_talk(talk_id: TalkIdPath) -> dict[str, Any]:
     responses={**ok(TalkOut, "Created", 201), **problems(400, 401, 403, 409, 413, 415, 422, 503)},
     security=ADMIN_ONLY,
 )
-def post_talk(talk: Annotated[NewTalk, Body()]) -> Response[str]:
-    _admin()
+def post_talk(talk: Annotated[NewTalk, Body()], request: Request) -> Response:
+    _admin(request)
     created = add_talk(wiring.talk_catalog(), talk)
     return Response(
         201,
@@ -122,8 +117,10 @@ def post_talk(talk: Annotated[NewTalk, Body()]) -> Response[str]:
     },
     security=ADMIN_ONLY,
 )
-def put_talk(talk_id: TalkIdPath, fields: Annotated[TalkFields, Body()]) -> Response[str]:
-    _admin()
+def put_talk(
+    talk_id: TalkIdPath, fields: Annotated[TalkFields, Body()], request: Request
+) -> Response:
+    _admin(request)
     created = replace_talk(wiring.talk_catalog(), talk_id, fields)
     body = {"id": talk_id, **fields.model_dump(by_alias=True, mode="json")}
     return Response(
@@ -140,8 +137,8 @@ def put_talk(talk_id: TalkIdPath, fields: Annotated[TalkFields, Body()]) -> Resp
     responses={204: {"description": "Removed"}, **problems(400, 401, 403, 404, 503)},
     security=ADMIN_ONLY,
 )
-def delete_talk(talk_id: TalkIdPath) -> Response[str]:
-    _admin()
+def delete_talk(talk_id: TalkIdPath, request: Request) -> Response:
+    _admin(request)
     remove_talk(wiring.talk_catalog(), wiring.read_model(), talk_id)
     return Response(204, None, "")
 

@@ -1,0 +1,371 @@
+"""Routes for API Gateway HTTP API (payload 2.0) events, their parameters checked by pydantic.
+
+This is the part of Powertools' resolver talkrate uses, answering as it did: Powertools' router and
+its validation cost ~150 ms of imports at every cold start, for nine routes. Routes are declared
+the Powertools way (a decorator; parameters as Annotated hints naming where each comes from), and
+talkrate.api.openapi hands the same routes to Powertools to write the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Annotated, Any, ClassVar, get_args, get_origin, get_type_hints
+from urllib.parse import parse_qs
+
+from pydantic import Field, TypeAdapter, ValidationError
+
+Handler = Callable[..., Any]
+
+# Where a route's path has <name>, the characters a path segment may hold (Powertools' rule).
+_PATH_PARAMETER = re.compile(r"<(\w+)>")
+_SEGMENT = r"[-._~()'!*:@,;=+&$%<> \[\]{}|^\w]+"
+# Validation errors are reported in this order, whatever the order of the handler's parameters.
+_SOURCES = ("path", "query", "header", "body")
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class Param:
+    """Where a handler's parameter comes from, and its pydantic Field arguments (alias, bounds)."""
+
+    source: ClassVar[str]
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+
+    @property
+    def constraints(self) -> dict[str, Any]:
+        """The options that check a value (alias and description only document it)."""
+        return {k: v for k, v in self.options.items() if k not in ("alias", "description")}
+
+    def adapter(self, kind: Any) -> TypeAdapter[Any]:
+        """What validates a value of type `kind` against the constraints."""
+        checked: Any = Annotated[kind, Field(**self.constraints)]
+        return TypeAdapter(checked)
+
+
+class Path(Param):
+    """A segment of the path: `<name>` in the route."""
+
+    source = "path"
+
+
+class Query(Param):
+    """A query string parameter."""
+
+    source = "query"
+
+
+class Header(Param):
+    """A request header (case-insensitive)."""
+
+    source = "header"
+
+
+class Body(Param):
+    """The JSON body, as a whole."""
+
+    source = "body"
+
+
+class RequestValidationError(Exception):
+    """The request's parameters or body do not validate; `errors` as pydantic reports them."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("request validation failed")
+        self.errors = errors
+
+
+class UnsupportedMediaType(Exception):
+    """A body route got a body in a media type it does not read."""
+
+
+class RouteNotFound(Exception):
+    """No route has this method and path."""
+
+
+@dataclass
+class Response:
+    """What a route answers; a dict returned by a handler becomes a 200 JSON response."""
+
+    status_code: int
+    content_type: str | None = None
+    body: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def payload(self) -> dict[str, Any]:
+        """The payload 2.0 response API Gateway expects."""
+        headers = dict(self.headers)
+        if self.content_type:
+            headers.setdefault("Content-Type", self.content_type)
+        return {
+            "statusCode": self.status_code,
+            "body": self.body,
+            "isBase64Encoded": False,
+            "headers": headers,
+            "cookies": [],
+        }
+
+
+@dataclass(frozen=True)
+class Request:
+    """The event being answered and its Lambda context; a handler asks for it by type."""
+
+    event: Mapping[str, Any]
+    context: Any
+
+    @property
+    def method(self) -> str:
+        """The HTTP method, upper case."""
+        return str(self.event["requestContext"]["http"]["method"]).upper()
+
+    @property
+    def path(self) -> str:
+        """The path without the stage, when the stage is not `$default`."""
+        stage = self.event["requestContext"]["stage"]
+        path = str(self.event["rawPath"])
+        return path if stage == "$default" else path[len(stage) + 1 :]
+
+    @property
+    def authorizer(self) -> dict[str, Any] | None:
+        """What the Lambda authorizer put in the request context, if it ran."""
+        context: dict[str, Any] | None = (
+            self.event["requestContext"].get("authorizer", {}).get("lambda")
+        )
+        return context
+
+    @cached_property
+    def headers(self) -> dict[str, str]:
+        """The headers, by lower-case name."""
+        return {name.lower(): value for name, value in (self.event.get("headers") or {}).items()}
+
+    @cached_property
+    def _repeated(self) -> set[str]:
+        raw = self.event.get("rawQueryString") or ""
+        return {k for k, v in parse_qs(raw, keep_blank_values=True).items() if len(v) > 1}
+
+    def query(self, name: str) -> str | list[str] | None:
+        """A query parameter; a repeated one as its list of values (API Gateway joins them)."""
+        value: str | None = (self.event.get("queryStringParameters") or {}).get(name)
+        if value is not None and name in self._repeated and "," in value:
+            return value.split(",")
+        return value
+
+    def json_body(self) -> Any:
+        """The body read as JSON; None when there is none."""
+        media_type = self.headers.get("content-type", "").strip()
+        if media_type.startswith(_FORMS):
+            # talkrate.api.handle reads every non-empty body as JSON or refuses it: a form here
+            # is an empty one, with no fields.
+            return {}
+        if media_type and not media_type.startswith("application/json"):
+            raise UnsupportedMediaType(media_type)
+        body = self.event.get("body")
+        if not body:
+            return None
+        try:
+            return json.loads(body)
+        except json.JSONDecodeError as error:
+            loc = ("body", error.pos)
+            raise RequestValidationError(
+                [{"type": "json_invalid", "loc": loc, "msg": "JSON decode error", "input": {}}]
+            ) from error
+
+
+@dataclass(frozen=True)
+class _Parameter:
+    name: str
+    source: str
+    alias: str
+    default: Any
+    adapter: TypeAdapter[Any]
+
+    @property
+    def required(self) -> bool:
+        return self.default is inspect.Parameter.empty
+
+
+@dataclass
+class Route:
+    """One method and path, its handler, and what the OpenAPI document says about it."""
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    responses: dict[int, Any]
+    security: list[dict[str, list[str]]] | None = None
+    pattern: re.Pattern[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        rule = _PATH_PARAMETER.sub(lambda name: f"(?P<{name[1]}>{_SEGMENT})", self.path)
+        self.pattern = re.compile(f"^{rule}$")
+
+    @property
+    def dynamic(self) -> bool:
+        """Whether the path has parameters (static paths are matched first)."""
+        return self.pattern.groups > 0
+
+    @cached_property
+    def hints(self) -> dict[str, Any]:
+        """The handler's type hints, Annotated metadata kept."""
+        return get_type_hints(self.handler, include_extras=True)
+
+    def params(self) -> Iterable[tuple[inspect.Parameter, type[Any], Param | None]]:
+        """Each parameter of the handler with its type and, for an HTTP one, where it comes from."""
+        for parameter in inspect.signature(self.handler).parameters.values():
+            hint = self.hints[parameter.name]
+            if get_origin(hint) is Annotated:
+                kind, *metadata = get_args(hint)
+                yield parameter, kind, next(m for m in metadata if isinstance(m, Param))
+            else:
+                yield parameter, hint, None
+
+    @cached_property
+    def _parameters(self) -> list[_Parameter]:
+        # Built at a route's first request: a cold start pays only for the routes it serves.
+        found = [
+            _Parameter(
+                name=parameter.name,
+                source=param.source,
+                alias=param.options.get("alias", parameter.name),
+                default=parameter.default,
+                adapter=param.adapter(kind),
+            )
+            for parameter, kind, param in self.params()
+            if param is not None
+        ]
+        return sorted(found, key=lambda p: _SOURCES.index(p.source))
+
+    @cached_property
+    def _request_parameter(self) -> str | None:
+        return next((p.name for p, kind, _ in self.params() if kind is Request), None)
+
+    def __call__(self, request: Request, path_values: dict[str, str]) -> Response:
+        """Validate the request against the handler's parameters and call it."""
+        values: dict[str, Any] = {}
+        errors: list[dict[str, Any]] = []
+        for parameter in self._parameters:
+            loc: tuple[str, ...] = (parameter.source, parameter.alias)
+            if parameter.source == "path":
+                value: Any = path_values.get(parameter.alias)
+            elif parameter.source == "query":
+                value = request.query(parameter.alias)
+            elif parameter.source == "header":
+                value = request.headers.get(parameter.alias.lower())
+            else:
+                loc = ("body",)
+                value = request.json_body()
+                if isinstance(value, list) and value:
+                    # Powertools read a JSON array as its first item; the API still does.
+                    value = value[0]
+            if value is None:
+                if parameter.required:
+                    errors.append({"type": "missing", "loc": loc, "msg": "Field required"})
+                else:
+                    values[parameter.name] = parameter.default
+                continue
+            try:
+                values[parameter.name] = parameter.adapter.validate_python(
+                    value, from_attributes=True
+                )
+            except ValidationError as error:
+                errors.extend({**e, "loc": loc + e["loc"]} for e in error.errors())
+        if errors:
+            raise RequestValidationError(errors)
+        if self._request_parameter is not None:
+            values[self._request_parameter] = request
+        result = self.handler(**values)
+        if isinstance(result, Response):
+            return result
+        return Response(200, "application/json", json.dumps(result, separators=(",", ":")))
+
+
+class Router:
+    """Routes declared with decorators, as with Powertools' Router."""
+
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        summary: str,
+        responses: dict[int, Any],
+        security: list[dict[str, list[str]]] | None = None,
+    ) -> Callable[[Handler], Handler]:
+        """Register the decorated function as the handler of `method path`."""
+
+        def register(handler: Handler) -> Handler:
+            self.routes.append(Route(method, path, handler, summary, responses, security))
+            return handler
+
+        return register
+
+    def get(
+        self, path: str, summary: str, responses: dict[int, Any]
+    ) -> Callable[[Handler], Handler]:
+        """A GET route."""
+        return self.route("GET", path, summary, responses)
+
+    def post(
+        self,
+        path: str,
+        summary: str,
+        responses: dict[int, Any],
+        security: list[dict[str, list[str]]] | None = None,
+    ) -> Callable[[Handler], Handler]:
+        """A POST route."""
+        return self.route("POST", path, summary, responses, security)
+
+    def put(
+        self,
+        path: str,
+        summary: str,
+        responses: dict[int, Any],
+        security: list[dict[str, list[str]]] | None = None,
+    ) -> Callable[[Handler], Handler]:
+        """A PUT route."""
+        return self.route("PUT", path, summary, responses, security)
+
+    def delete(
+        self,
+        path: str,
+        summary: str,
+        responses: dict[int, Any],
+        security: list[dict[str, list[str]]] | None = None,
+    ) -> Callable[[Handler], Handler]:
+        """A DELETE route."""
+        return self.route("DELETE", path, summary, responses, security)
+
+
+class Api:
+    """The routes of several routers, and the one mapping of errors to responses."""
+
+    def __init__(self, routers: Iterable[Router], problem: Callable[[Exception], Response]):
+        self.routes = [route for router in routers for route in router.routes]
+        # Static paths first, so /talks/new would win over /talks/<talkId>.
+        self._matching_order = sorted(self.routes, key=lambda route: route.dynamic)
+        self._problem = problem
+
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        """Answer one payload 2.0 event."""
+        request = Request(event, context)
+        try:
+            route, path_values = self._match(request)
+            response = route(request, path_values)
+        except Exception as error:
+            response = self._problem(error)
+        return response.payload()
+
+    def _match(self, request: Request) -> tuple[Route, dict[str, str]]:
+        method, path = request.method, request.path
+        for route in self._matching_order:
+            if route.method == method and (match := route.pattern.match(path)):
+                return route, match.groupdict()
+        raise RouteNotFound(f"{method} {path}")

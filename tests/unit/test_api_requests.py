@@ -1,0 +1,102 @@
+"""Requests the API refuses before it reaches any backend: status, problem type and fields."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.builders import LambdaContextStub, http_event, load_function
+
+pytestmark = pytest.mark.unit
+
+
+def answer(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    response = load_function("api")(event, LambdaContextStub("api"))
+    assert response["headers"]["Content-Type"] == "application/problem+json"
+    return response["statusCode"], json.loads(response["body"])
+
+
+def problem_type(slug: str) -> str:
+    return f"urn:talkrate:problem:{slug}"
+
+
+@pytest.mark.parametrize(
+    ("event", "status", "slug"),
+    [
+        (http_event("GET", "/nowhere"), 404, "not-found"),
+        (http_event("PATCH", "/ratings"), 404, "not-found"),
+        (http_event("POST", "/ratings"), 400, "empty-body"),
+        (http_event("POST", "/ratings", body="{"), 400, "malformed-json"),
+        (http_event("POST", "/ratings", body="[]"), 400, "malformed-body"),
+        (http_event("POST", "/ratings", body='"5"'), 400, "malformed-body"),
+        (
+            http_event("POST", "/ratings", body="<a/>", headers={"content-type": "text/xml"}),
+            415,
+            "unsupported-media-type",
+        ),
+        (http_event("POST", "/talks", body="{}"), 401, "unauthenticated"),
+        (
+            http_event("DELETE", "/talks/x", authorizer={"reason": "invalid-token"}),
+            403,
+            "forbidden",
+        ),
+    ],
+)
+def test_unreadable_or_unauthorised_requests_get_their_problem(
+    event: dict[str, Any], status: int, slug: str
+) -> None:
+    # Given a request that cannot be served, When the API answers
+    answered, body = answer(event)
+    # Then with the status and problem type a client can act on
+    assert (answered, body["type"], body["status"]) == (status, problem_type(slug), status)
+
+
+def test_invalid_body_fields_are_422_with_each_field() -> None:
+    # Given a rating as a string, out of range, for an invalid talk id
+    event = http_event("POST", "/ratings", body='{"talkId": "-x", "value": "5"}')
+    # When it is posted
+    status, body = answer(event)
+    # Then 422 names both fields
+    assert status == 422
+    assert body["type"] == problem_type("validation")
+    assert [e["field"] for e in body["errors"]] == ["talkId", "value"]
+
+
+def test_a_bad_query_parameter_is_400_naming_it() -> None:
+    # Given GET /ratings without talkId, and GET /talks with limits out of range
+    missing = http_event("GET", "/ratings")
+    out_of_range = http_event("GET", "/talks", query={"limit": "0", "offset": "-1"})
+    # When they are sent
+    (missing_status, missing_body), (range_status, range_body) = (
+        answer(missing),
+        answer(out_of_range),
+    )
+    # Then both are 400 and name the parameters
+    assert (missing_status, range_status) == (400, 400)
+    assert missing_body["errors"] == [{"field": "talkId", "message": "Field required"}]
+    assert [e["field"] for e in range_body["errors"]] == ["limit", "offset"]
+
+
+def test_a_bad_header_and_a_bad_body_are_400_header_first() -> None:
+    # Given a malformed Idempotency-Key with an invalid rating
+    event = http_event(
+        "POST",
+        "/ratings",
+        body='{"talkId": "a-talk", "value": 9}',
+        headers={"idempotency-key": "has space"},
+    )
+    # When it is posted
+    status, body = answer(event)
+    # Then 400 (not only the body is wrong), the header listed before the body field
+    assert status == 400
+    assert [e["field"] for e in body["errors"]] == ["idempotency-key", "value"]
+
+
+def test_a_bad_path_parameter_is_400() -> None:
+    # Given a rating status asked for with something that is not an event id
+    status, body = answer(http_event("GET", "/ratings/not-a-uuid"))
+    # Then 400 names eventId
+    assert status == 400
+    assert [e["field"] for e in body["errors"]] == ["eventId"]
