@@ -1,4 +1,8 @@
-"""The API's response documents, as the OpenAPI description shows them."""
+"""The API's response documents, as the OpenAPI description shows them.
+
+Only the description uses them (handlers answer plain dicts), so each defers building its
+validator until then (`defer_build`): a cold start does not pay for them.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +13,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from talkrate.models import RatingSummary, Talk
 
 
-class FieldProblem(BaseModel):
+class Document(BaseModel):
+    """A response document, described in the OpenAPI document only."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class FieldProblem(Document):
     """One invalid field."""
 
     field: str
     message: str
 
 
-class Problem(BaseModel):
+class Problem(Document):
     """RFC 9457 problem details: the body of every error."""
 
     type: str
@@ -26,7 +36,7 @@ class Problem(BaseModel):
     errors: list[FieldProblem] | None = None
 
 
-class Links(BaseModel):
+class Links(Document):
     """Where to look next."""
 
     status: str | None = None
@@ -34,7 +44,7 @@ class Links(BaseModel):
     next: str | None = None
 
 
-class RatingOut(BaseModel):
+class RatingOut(Document):
     """A rating as accepted."""
 
     model_config = ConfigDict(populate_by_name=True)
@@ -44,7 +54,7 @@ class RatingOut(BaseModel):
     voter_id: str | None = Field(None, alias="voterId")
 
 
-class RatingAccepted(BaseModel):
+class RatingAccepted(Document):
     """202 to POST /ratings: the rating is on Kafka (accepted) or in the outbox (queued)."""
 
     model_config = ConfigDict(populate_by_name=True)
@@ -55,7 +65,7 @@ class RatingAccepted(BaseModel):
     links: Links
 
 
-class TalkRatingsOut(BaseModel):
+class TalkRatingsOut(Document):
     """200 to GET /ratings: the histogram, and the stats when StatsFunction answered."""
 
     model_config = ConfigDict(populate_by_name=True)
@@ -66,7 +76,7 @@ class TalkRatingsOut(BaseModel):
     source: Literal["read-model", "event-store"]
 
 
-class RatingStatus(BaseModel):
+class RatingStatus(Document):
     """200 to GET /ratings/{eventId}."""
 
     model_config = ConfigDict(populate_by_name=True)
@@ -78,10 +88,12 @@ class RatingStatus(BaseModel):
 class TalkOut(Talk):
     """A talk with its rating summary (left out when the read model cannot be reached)."""
 
+    model_config = ConfigDict(defer_build=True)
+
     summary: RatingSummary | None = None
 
 
-class TalkPageOut(BaseModel):
+class TalkPageOut(Document):
     """200 to GET /talks."""
 
     items: list[TalkOut]
@@ -91,7 +103,7 @@ class TalkPageOut(BaseModel):
     links: Links
 
 
-class RankedTalk(BaseModel):
+class RankedTalk(Document):
     """A place on the leaderboard."""
 
     model_config = ConfigDict(populate_by_name=True)
@@ -105,7 +117,7 @@ class RankedTalk(BaseModel):
     avg: float | None
 
 
-class LeaderboardOut(BaseModel):
+class LeaderboardOut(Document):
     """200 to GET /leaderboard."""
 
     talks: list[RankedTalk]
@@ -113,7 +125,7 @@ class LeaderboardOut(BaseModel):
     prior: dict[str, float]
 
 
-class Index(BaseModel):
+class Index(Document):
     """200 to GET /: where each backend is (no credentials) and whether it answers."""
 
     metadata: dict[str, str | None]
