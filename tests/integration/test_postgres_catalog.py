@@ -7,6 +7,7 @@ import time
 import pytest
 
 from talkrate.adapters.postgres import PostgresDatabase, PostgresTalkCatalog
+from talkrate.adapters.talk_cache import CachedTalkCatalog
 from talkrate.errors import BackendUnavailable
 
 pytestmark = pytest.mark.integration
@@ -40,3 +41,47 @@ def test_an_unreachable_catalog_is_reported_quickly() -> None:
         catalog.exists("any")
     assert not catalog.ping()
     assert time.monotonic() - started < 10
+
+
+def test_a_talk_removed_by_another_instance_is_forgotten_by_the_next_answer(
+    talks_dsn: str, talk: str
+) -> None:
+    # Given two instances, each with its own connection; the first has the talk in its cache
+    first = CachedTalkCatalog(PostgresTalkCatalog(PostgresDatabase(talks_dsn)), ttl=3600)
+    second = PostgresTalkCatalog(PostgresDatabase(talks_dsn))
+    assert first.exists(talk)
+    assert first.exists(talk)  # from the cache now: the ttl is an hour
+    # When the second removes it
+    assert second.delete(talk)
+    # Then the first knows within moments (the notification crosses a socket), not in an hour
+    deadline = time.monotonic() + 2
+    while first.exists(talk) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert not first.exists(talk)
+
+
+def test_removals_are_heard_without_a_round_trip_and_a_new_connection_drops_everything(
+    talks_dsn: str, talk: str
+) -> None:
+    database = PostgresDatabase(talks_dsn)
+    catalog, other = PostgresTalkCatalog(database), PostgresTalkCatalog(PostgresDatabase(talks_dsn))
+    assert catalog.removed_since_last_call() is None  # nothing heard yet: assume anything
+    assert catalog.exists(talk)  # opens the connection, which listens first
+    assert catalog.removed_since_last_call() == set()
+    other.delete(talk)
+    other.delete(talk)  # already gone: nothing more to hear
+    assert heard(catalog) == {talk}
+    assert catalog.removed_since_last_call() == set()
+    database._connection.close()  # type: ignore[union-attr]  # as when the server drops it
+    assert catalog.removed_since_last_call() is None
+    assert not catalog.exists(talk)  # reopened
+    assert catalog.removed_since_last_call() is None  # the new connection may have missed some
+    assert catalog.removed_since_last_call() == set()
+
+
+def heard(catalog: PostgresTalkCatalog) -> set[str] | None:
+    """What the catalog hears within two seconds (a notification crosses a socket)."""
+    deadline = time.monotonic() + 2
+    while not (removed := catalog.removed_since_last_call()) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return removed

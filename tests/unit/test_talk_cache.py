@@ -30,6 +30,9 @@ class CountingCatalog:
         self.talks.discard(talk_id)
         return present
 
+    def removed_since_last_call(self) -> set[str] | None:
+        return set()  # removals by other instances: tests/integration/test_postgres_catalog.py
+
 
 class Clock:
     def __init__(self) -> None:

@@ -15,6 +15,7 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
 import psycopg2.extras
+import psycopg2.sql
 
 from talkrate.errors import BackendUnavailable
 from talkrate.models import RATING_VALUES, Histogram, RatingSubmitted, Talk
@@ -33,6 +34,9 @@ class PostgresDatabase:
         self._name = name
         self._connection: psycopg2.extensions.connection | None = None
         self._lock = threading.Lock()
+        self._channels: set[str] = set()  # LISTENed to on every connection
+        self._opened = 0  # connections opened so far
+        self._gap = False  # notifications may have been missed since the last notifications()
 
     def run(self, work: Callable[[Cursor], T]) -> T:
         """Run `work` with each statement committed on its own (autocommit: one round trip each).
@@ -86,6 +90,33 @@ class PostgresDatabase:
         except BackendUnavailable:
             return False
 
+    def notifications(self, channel: str) -> list[str] | None:
+        """Payloads NOTIFYed on `channel` by any session since the last call, without a round trip.
+
+        The first call starts listening. None means notifications may have been missed (no
+        connection yet, the first call, or the connection was reopened): assume anything changed.
+        """
+        with self._lock:
+            connection = self._connection
+            if connection is None or connection.closed:
+                # The caller drops what it knows; the next connection listens before any query.
+                self._channels.add(channel)
+                self._gap = False
+                return None
+            if channel not in self._channels:
+                self._channels.add(channel)
+                self._listen(connection, channel)
+                self._gap = True  # what the caller knows predates the listening
+            try:
+                connection.poll()  # reads what the server has sent; sends nothing
+            except (psycopg2.OperationalError, psycopg2.InterfaceError):
+                self.close()
+                return None
+            payloads = [n.payload for n in connection.notifies if n.channel == channel]
+            connection.notifies[:] = [n for n in connection.notifies if n.channel != channel]
+            missed, self._gap = self._gap, False
+            return None if missed else payloads
+
     def _connect(self) -> psycopg2.extensions.connection:
         if self._connection is None or self._connection.closed:
             self._connection = psycopg2.connect(
@@ -93,7 +124,17 @@ class PostgresDatabase:
             )
             # Transactions are explicit (transaction()); a lone read costs one round trip.
             self._connection.autocommit = True
+            for channel in self._channels:
+                self._listen(self._connection, channel)
+            # A replaced connection heard nothing between its predecessor's end and now.
+            self._gap = self._gap or self._opened > 0
+            self._opened += 1
         return self._connection
+
+    @staticmethod
+    def _listen(connection: psycopg2.extensions.connection, channel: str) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(psycopg2.sql.SQL("LISTEN {}").format(psycopg2.sql.Identifier(channel)))
 
     def close(self) -> None:
         """Close the connection; the next use opens a new one."""
@@ -128,6 +169,13 @@ ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, speakers = EXCLUDED.speak
 RETURNING (xmax = 0)
 """
 )
+
+
+REMOVALS_CHANNEL = "talkrate_talk_removed"  # NOTIFY payload: the removed talk's id
+_DELETE_TALK = """
+WITH removed AS (DELETE FROM talks WHERE id = %s RETURNING id)
+SELECT pg_notify('talkrate_talk_removed', id) FROM removed
+"""
 
 
 class PostgresTalkCatalog:
@@ -178,13 +226,18 @@ class PostgresTalkCatalog:
         return bool(row and row[0])
 
     def delete(self, talk_id: str) -> bool:
-        """Remove the talk from the catalog (its ratings stay in the event store)."""
-        row = self._db.run(
-            lambda cursor: _fetch_one(
-                cursor, "DELETE FROM talks WHERE id = %s RETURNING 1", (talk_id,)
-            )
-        )
+        """Remove the talk from the catalog (its ratings stay in the event store).
+
+        Every process listening for removals hears of it when the deletion commits.
+        """
+        row = self._db.run(lambda cursor: _fetch_one(cursor, _DELETE_TALK, (talk_id,)))
         return row is not None
+
+    def removed_since_last_call(self) -> set[str] | None:
+        """Talks removed by any process since the last call (the first starts listening); None
+        when removals may have been missed, so that whatever was remembered must be dropped."""
+        removed = self._db.notifications(REMOVALS_CHANNEL)
+        return None if removed is None else set(removed)
 
     def ids_in_track(self, track: str) -> list[str]:
         """The ids of the talks of a track."""

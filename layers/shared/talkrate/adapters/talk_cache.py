@@ -2,8 +2,10 @@
 
 Every POST and GET /ratings asks whether its talk exists; the answer rarely changes. Known talks
 are remembered for `ttl` seconds; unknown ones are not (a talk added a moment ago can be rated at
-once). A change made through this process forgets the talk at once; other warm instances see a
-removal within `ttl` at the most.
+once). A removal made by any instance is heard within moments: the catalog NOTIFYs it, and
+before each answer an instance reads what its connection has received, without a round trip. When that cannot be
+known (the connection was reopened), everything remembered is dropped; the TTL bounds what a lost
+notification could leave behind.
 """
 
 from __future__ import annotations
@@ -37,7 +39,12 @@ class CachedTalkCatalog:
     def exists(self, talk_id: str) -> bool:
         """True when the talk is in the catalog (remembered for a while once seen)."""
         now = self._clock()
+        removed = self._catalog.removed_since_last_call()
         with self._lock:
+            if removed is None:
+                self._known.clear()
+            for gone in removed or ():
+                self._known.pop(gone, None)
             if self._known.get(talk_id, 0.0) > now:
                 return True
         if not self._catalog.exists(talk_id):
