@@ -484,7 +484,7 @@ class _Builder:
         if not self._enabled(properties.get("Enabled", True)):
             self.notes.append(f"{function_id}.{name}: mapping disabled (Enabled: false)")
             return
-        consumer_group = properties.get("ConsumerGroupId")
+        consumer_group = self.resolver.resolve(properties.get("ConsumerGroupId"))
         config_key = (
             "SelfManagedKafkaEventSourceConfig"
             if source == "SelfManagedKafka"

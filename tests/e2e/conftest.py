@@ -88,13 +88,17 @@ def start_runtime(
 ) -> Runtime:
     """The local runtime on free ports, with quick Kafka group joins for the tests.
 
-    Each runtime gets a ratings topic of its own (unless the caller names one): runtimes on the
-    session's broker share the projector's consumer group, and would take each other's records.
+    Each runtime gets a ratings topic and a projector consumer group of its own (unless the
+    caller names them), as two deployments sharing a cluster would: runtimes on the session's
+    broker would otherwise take each other's records, or wait on each other's rebalances.
     """
     env = {"TALKRATE_LOCAL_KAFKA_MAX_POLL_MS": "3000", **env_overrides}
     args = list(extra_args or [])
+    own = uuid.uuid4().hex[:10]
     if not any(a.startswith("RatingsTopic=") for a in args):
-        args += ["--param", f"RatingsTopic=ratings-{uuid.uuid4().hex[:10]}"]
+        args += ["--param", f"RatingsTopic=ratings-{own}"]
+    if not any(a.startswith("ProjectorConsumerGroup=") for a in args):
+        args += ["--param", f"ProjectorConsumerGroup=talkrate-projector-{own}"]
     launched = launch(ROOT / "template.yaml", env, log, args)
     return Runtime(launched.url, launched.lambda_url, launched.process, launched.log)
 
