@@ -30,6 +30,11 @@ def problem_type(slug: str) -> str:
         (http_event("POST", "/ratings"), 400, "empty-body"),
         (http_event("POST", "/ratings", body="{"), 400, "malformed-json"),
         (http_event("POST", "/ratings", body="[]"), 400, "malformed-body"),
+        (
+            http_event("POST", "/ratings", body='[{"talkId": "t", "value": 5}]'),
+            400,
+            "malformed-body",
+        ),
         (http_event("POST", "/ratings", body='"5"'), 400, "malformed-body"),
         (
             http_event("POST", "/ratings", body="<a/>", headers={"content-type": "text/xml"}),

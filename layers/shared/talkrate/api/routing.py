@@ -260,9 +260,6 @@ class Route:
             else:
                 loc = ("body",)
                 value = request.json_body()
-                if isinstance(value, list) and value:
-                    # Powertools read a JSON array as its first item; the API still does.
-                    value = value[0]
             if value is None:
                 if parameter.required:
                     errors.append({"type": "missing", "loc": loc, "msg": "Field required"})
