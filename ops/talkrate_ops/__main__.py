@@ -1,4 +1,4 @@
-"""python -m talkrate_ops {rebuild,dead-letters,redrive,relay}: operations against the configured backends.
+"""python -m talkrate_ops {rebuild,dead-letters,redrive,relay,replay}: operations on the backends.
 
 The backends come from the same configuration as the functions (TALKS_CONNECTION,
 RATINGS_CONNECTION, STREAMS_CONNECTION, or the Secrets Manager ARNs).
@@ -10,6 +10,7 @@ import argparse
 import base64
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -69,6 +70,44 @@ def _relay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace) -> int:
+    from talkrate.adapters.kafka_stream import client_options
+    from talkrate.config import load_settings
+    from talkrate_ops.replay import OffsetRange, read_failure, read_from_kafka, replay
+
+    span = (args.topic, args.partition, args.first, args.last)
+    if (args.failure is None) == (None in span):
+        print(
+            "replay: give --failure REPORT, or --topic, --partition, --first and --last",
+            file=sys.stderr,
+        )
+        return 2
+    if args.failure is not None:
+        text = sys.stdin.read() if args.failure == "-" else Path(args.failure).read_text()
+        try:
+            failure = read_failure(json.loads(text))
+        except (ValueError, KeyError, TypeError) as error:
+            print(f"replay: {args.failure}: {error}", file=sys.stderr)
+            return 2
+        ranges, records = failure.ranges, failure.records
+    else:
+        ranges, records = [OffsetRange(*span)], []
+    print(f"replay: {', '.join(str(r) for r in ranges)}", flush=True)
+    if not records:
+        records = read_from_kafka(client_options(load_settings()), ranges)
+    result = replay(
+        records,
+        wiring.event_store(),
+        wiring.read_model(),
+        progress=lambda line: print(f"replay: {line}", flush=True),
+    )
+    print(
+        f"replay: {result.records} records replayed; the event store holds {result.events} "
+        f"events over {result.histograms} talks"
+    )
+    return 0
+
+
 def _shown(letter: dict[str, Any]) -> dict[str, Any]:
     shown = dict(letter)
     for field in ("key", "value"):
@@ -93,8 +132,24 @@ def main(argv: list[str] | None = None) -> int:
     redrive.add_argument("--value", help="the repaired RatingSubmitted JSON (one id only)")
     relay = commands.add_parser("relay", help="publish what waits in the outbox now")
     relay.add_argument("--limit", type=int, default=500)
+    replaying = commands.add_parser(
+        "replay", help="apply records the projector skipped after Lambda gave up on their batch"
+    )
+    replaying.add_argument(
+        "--failure", help="an on-failure report (a ProjectorFailures message body); - for stdin"
+    )
+    replaying.add_argument("--topic")
+    replaying.add_argument("--partition", type=int)
+    replaying.add_argument("--first", type=int, help="first offset")
+    replaying.add_argument("--last", type=int, help="last offset (inclusive)")
     args = parser.parse_args(argv)
-    run = {"rebuild": _rebuild, "dead-letters": _list, "redrive": _redrive, "relay": _relay}
+    run = {
+        "rebuild": _rebuild,
+        "dead-letters": _list,
+        "redrive": _redrive,
+        "relay": _relay,
+        "replay": _replay,
+    }
     try:
         return run[args.command](args)
     except TalkrateError as error:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from kafka import KafkaProducer
 
+from talkrate import wiring
 from talkrate.models import RatingSubmitted
 from talkrate_ops.__main__ import main
 from tests.builders import LambdaContextStub, kafka_event, kafka_record, load_function
@@ -54,3 +57,108 @@ def test_a_dead_letter_is_listed_repaired_and_redriven_once(
     assert RatingSubmitted.from_json(value).value == 5
     assert str(RatingSubmitted.from_json(value).event_id) == event_id
     assert main(["redrive", str(letter["id"])]) == 2  # no longer pending
+
+
+def published(kafka_bootstrap: str, topic: str, events: list[RatingSubmitted]) -> list[int]:
+    """Publish the events to partition 0 of the topic; their offsets."""
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    try:
+        futures = [producer.send(topic, e.to_json(), key=e.key, partition=0) for e in events]
+        return [future.get(timeout=10).offset for future in futures]
+    finally:
+        producer.close()
+
+
+def skipped_batch(
+    kafka_bootstrap: str, topic: str, talk: str
+) -> tuple[list[int], Callable[[], int]]:
+    """Five ratings of the talk on partition 0, of which the projector applied offsets 0, 1 and
+    4 only: Lambda gave up on the batch of 2..3 and went on. Returns the offsets and a reader of
+    the read model's count for the talk."""
+    events = [RatingSubmitted.new(talk, 4) for _ in range(5)]
+    offsets = published(kafka_bootstrap, topic, events)
+    projector = load_function("projector")
+    for chosen in ([0, 1], [4]):
+        records = [kafka_record(topic, 0, offsets[i], events[i].to_json()) for i in chosen]
+        projector(kafka_event(records), LambdaContextStub("projector"))
+
+    def counted() -> int:
+        return wiring.read_model().histogram(talk).total
+
+    return offsets, counted
+
+
+def test_a_batch_lambda_gave_up_on_is_replayed_from_kafka_once(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a skipped batch: three of five ratings counted, the read model's offset past it
+    offsets, counted = skipped_batch(kafka_bootstrap, topic, talk)
+    assert counted() == 3
+    # When the operator replays its offsets
+    span = ["--topic", topic, "--partition", "0", "--first", str(offsets[2])]
+    assert main(["replay", *span, "--last", str(offsets[3])]) == 0
+    # Then all five count, and replaying again (or a wider range) changes nothing
+    assert counted() == 5
+    assert main(["replay", *span, "--last", str(offsets[4])]) == 0
+    assert counted() == 5
+    assert "2 records replayed" in capsys.readouterr().out
+
+
+def test_a_replay_from_the_on_failure_report_reads_its_ranges_or_its_records(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    tmp_path: Path,
+) -> None:
+    # Given a skipped batch, and Lambda's report of it in both shapes
+    offsets, counted = skipped_batch(kafka_bootstrap, topic, talk)
+    ranged = {
+        "requestContext": {"condition": "RetryAttemptsExhausted", "approximateInvokeCount": 11},
+        "KafkaBatchInfo": {
+            "batchSize": 2,
+            "recordsInfo": {
+                f"{topic}-0": {
+                    "firstRecordOffset": str(offsets[2]),
+                    "lastRecordOffset": str(offsets[3]),
+                }
+            },
+        },
+    }
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps(ranged))
+    # When the operator replays the report
+    assert main(["replay", "--failure", str(report)]) == 0
+    # Then the batch counts, once
+    assert counted() == 5
+    # And a report carrying the records is replayed from them, again without a double count
+    consumed = consume_all(kafka_bootstrap, topic, 5)
+    carried = {
+        "KafkaBatchInfo": {"batchSize": 1, "recordInfo": {"offset": str(offsets[3])}},
+        "payload": kafka_event([kafka_record(topic, 0, offsets[3], consumed[3][1])]),
+    }
+    report.write_text(json.dumps(carried))
+    assert main(["replay", "--failure", str(report)]) == 0
+    assert counted() == 5
+
+
+def test_a_replay_of_offsets_kafka_does_not_hold_changes_nothing(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    offsets, counted = skipped_batch(kafka_bootstrap, topic, talk)
+    beyond = ["--topic", topic, "--partition", "0", "--first", str(offsets[3]), "--last", "99"]
+    assert main(["replay", *beyond]) == 1
+    assert "returned nothing past" in capsys.readouterr().err
+    (tmp_path / "junk.json").write_text('{"Records": []}')
+    assert main(["replay", "--failure", str(tmp_path / "junk.json")]) == 2
+    assert main(["replay", "--topic", topic]) == 2  # a range needs all four
+    assert counted() == 3

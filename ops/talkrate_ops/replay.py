@@ -1,0 +1,164 @@
+"""Replaying records the projector never applied: after Lambda gave up on a batch.
+
+With an on-failure destination, Lambda retries a failing batch at most 10 times, reports it to
+the destination (ProjectorFailures) and moves on; later batches then move the read model's
+offsets past it. When the event store was reachable the batch's events are in it already and a
+rebuild brings them back; when it was not (PostgreSQL itself was down), they are only in Kafka.
+A replay reads them again (from Kafka, or from the report when it carries the records), records
+them in the event store (idempotent: what is stored already is recognised), then rebuilds the
+read model from the store. Replaying twice, or replaying records that were applied, changes
+nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from talkrate.errors import BackendUnavailable
+from talkrate.ports import EventStore, ProjectionBatch
+from talkrate.projection import StreamRecord, classify, records_from_event
+from talkrate.rebuild import RebuildSource, RebuildTarget, rebuild_read_model
+
+QUIET_SECONDS = 3.0
+
+
+@dataclass(frozen=True)
+class OffsetRange:
+    """Offsets first..last (inclusive) of one topic partition."""
+
+    topic: str
+    partition: int
+    first: int
+    last: int
+
+    def __str__(self) -> str:
+        return f"{self.topic}-{self.partition}@{self.first}..{self.last}"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What an on-failure report says of the batch Lambda gave up on."""
+
+    ranges: list[OffsetRange]
+    records: list[StreamRecord]  # the batch itself, when the report carries it
+
+
+def read_failure(report: Mapping[str, Any]) -> Failure:
+    """The ranges and records of an on-failure report (the body of a ProjectorFailures message).
+
+    Reports carry `KafkaBatchInfo`, with `recordsInfo` ("topic-partition" -> first and last record
+    offsets) to read from Kafka, or with the batch itself as `payload` (then that is replayed).
+    """
+    info = report.get("KafkaBatchInfo")
+    if not isinstance(info, Mapping):
+        raise ValueError("not a Kafka on-failure report: it has no KafkaBatchInfo")
+    payload = report.get("payload")
+    records = records_from_event(payload) if isinstance(payload, Mapping) else []
+    ranges = [
+        OffsetRange(
+            *_topic_partition(position),
+            int(span["firstRecordOffset"]),
+            int(span["lastRecordOffset"]),
+        )
+        for position, span in (info.get("recordsInfo") or {}).items()
+    ]
+    if records:  # what is replayed is what the report carries
+        ranges = _ranges_of(records)
+    if not ranges:
+        raise ValueError("the report names no offsets and carries no records")
+    return Failure(ranges, records)
+
+
+def read_from_kafka(
+    consumer_options: Mapping[str, Any], ranges: Iterable[OffsetRange], timeout: float = 30.0
+) -> list[StreamRecord]:
+    """The records of each range, read from Kafka with a consumer outside any group.
+
+    A range the broker does not hold whole (deleted by retention, or not written yet: nothing
+    comes for QUIET_SECONDS) is an error naming it, never a silent partial replay.
+    """
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(enable_auto_commit=False, group_id=None, **consumer_options)
+    records: list[StreamRecord] = []
+    try:
+        for span in ranges:
+            partition = TopicPartition(span.topic, span.partition)
+            held_from = consumer.beginning_offsets([partition])[partition]
+            if span.first < held_from:
+                raise BackendUnavailable(
+                    f"Kafka no longer holds {span.topic}-{span.partition} before offset "
+                    f"{held_from} (retention), so not all of {span}"
+                )
+            consumer.assign([partition])
+            consumer.seek(partition, span.first)
+            deadline, quiet_since = time.monotonic() + timeout, time.monotonic()
+            while consumer.position(partition) <= span.last:
+                polled = consumer.poll(timeout_ms=500, max_records=500).get(partition, [])
+                now = time.monotonic()
+                if polled:
+                    quiet_since = now
+                elif now - quiet_since > QUIET_SECONDS or now > deadline:
+                    raise BackendUnavailable(
+                        f"Kafka returned nothing past {span.topic}-{span.partition}@"
+                        f"{consumer.position(partition) - 1}, so not all of {span}"
+                    )
+                records.extend(
+                    StreamRecord(m.topic, m.partition, m.offset, m.key, m.value)
+                    for m in polled
+                    if span.first <= m.offset <= span.last
+                )
+    finally:
+        consumer.close()
+    return records
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """What a replay did."""
+
+    records: int
+    dead_letters: int
+    duplicates: int
+    histograms: int  # after the rebuild
+    events: int  # in the event store, after the replay
+
+
+class ReplayStore(EventStore, RebuildSource, Protocol):
+    """The event store: it records the records and is the rebuild's source."""
+
+
+def replay(
+    records: list[StreamRecord],
+    event_store: ReplayStore,
+    read_model: RebuildTarget,
+    progress: Callable[[str], None] = print,
+) -> ReplayResult:
+    """Record the records in the event store, then rebuild the read model from it."""
+    recorded: ProjectionBatch = event_store.record(classify(records))
+    duplicates = sum(1 for r in recorded.ratings if r.duplicate)
+    progress(
+        f"recorded {len(recorded.ratings)} events ({duplicates} first seen elsewhere) and "
+        f"{len(recorded.dead_letters)} dead letters"
+    )
+    state = rebuild_read_model(event_store, read_model, progress)
+    return ReplayResult(
+        len(records), len(recorded.dead_letters), duplicates, len(state.histograms), state.events
+    )
+
+
+def _topic_partition(position: str) -> tuple[str, int]:
+    topic, _, partition = position.rpartition("-")
+    if not topic or not partition.isdigit():
+        raise ValueError(f"not a topic-partition: {position!r}")
+    return topic, int(partition)
+
+
+def _ranges_of(records: list[StreamRecord]) -> list[OffsetRange]:
+    spans: dict[tuple[str, int], list[int]] = {}
+    for r in records:
+        spans.setdefault((r.topic, r.partition), []).append(r.offset)
+    return [OffsetRange(t, p, min(o), max(o)) for (t, p), o in spans.items()]
