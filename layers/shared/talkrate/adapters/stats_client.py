@@ -1,55 +1,113 @@
-"""Reaching StatsFunction: Lambda Invoke (boto3) or its function URL (plain HTTP)."""
+"""Reaching StatsFunction: the Lambda Invoke API (signed) or its function URL (plain HTTP)."""
 
 from __future__ import annotations
 
+import http.client
 import json
+import os
+import threading
 import urllib.request
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from talkrate.models import Histogram
 from talkrate.observability import logger
+from talkrate.sigv4 import Credentials, signed_headers
 
 
 class LambdaStatsCalculator:
-    """StatsCalculator through the Lambda Invoke API, with a short timeout and no retries."""
+    """StatsCalculator through the Lambda Invoke API: one kept-alive connection, SigV4-signed
+    with the function's own credentials, a short timeout and no retries (a connection the
+    endpoint closed while idle is reopened once)."""
 
-    def __init__(self, function_name: str, endpoint_url: str | None, timeout: float) -> None:
-        self._function_name = function_name
-        self._endpoint_url = endpoint_url
+    def __init__(
+        self,
+        function_name: str,
+        endpoint_url: str | None,
+        timeout: float,
+        region: str | None = None,
+        environ: Mapping[str, str] = os.environ,
+    ) -> None:
+        self._region = region or environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+        endpoint = urlsplit(endpoint_url or f"https://lambda.{self._region}.amazonaws.com")
+        if endpoint.scheme not in ("http", "https") or not endpoint.hostname:
+            raise ValueError("the Lambda endpoint must be an http(s) URL")
+        self._endpoint = endpoint
+        self._path = f"/2015-03-31/functions/{quote(function_name, safe='')}/invocations"
         self._timeout = timeout
-        self._client: Any = None
+        self._environ = environ
+        self._connection: http.client.HTTPConnection | None = None
+        self._lock = threading.Lock()  # one request at a time on the one connection
 
     def stats(self, histogram: Histogram) -> dict[str, Any] | None:
         """The statistics, or None when StatsFunction failed or did not answer in time."""
+        body = json.dumps({"ratings": histogram.counts}).encode()
         try:
-            response = self._get_client().invoke(
-                FunctionName=self._function_name,
-                Payload=json.dumps({"ratings": histogram.counts}).encode(),
-            )
-            payload = json.loads(response["Payload"].read())
-            if response.get("FunctionError"):
-                logger.warning("StatsFunction failed", extra={"error": payload})
+            with self._lock:
+                status, function_error, payload = self._invoke(body)
+            if status != 200 or function_error:
+                logger.warning(
+                    "StatsFunction failed",
+                    extra={"status": status, "error": payload[:500].decode("utf-8", "replace")},
+                )
                 return None
-            return payload if isinstance(payload, dict) else None
+            answer = json.loads(payload)
+            return answer if isinstance(answer, dict) else None
         except Exception:  # any failure of an optional enrichment degrades, never breaks, the read
+            with self._lock:
+                self._close()  # a timeout mid-answer leaves the connection unusable
             logger.warning("StatsFunction unreachable", exc_info=True)
             return None
 
-    def _get_client(self) -> Any:
-        if self._client is None:
-            import boto3  # imported on first use: keeps boto3 off the cold-start path
-            from botocore.config import Config
-
-            self._client = boto3.client(
+    def _invoke(self, body: bytes) -> tuple[int, bool, bytes]:
+        headers = {"content-type": "application/json"}
+        credentials = Credentials.from_environment(self._environ)
+        if credentials is not None and self._region:
+            headers = signed_headers(
+                "POST",
+                self._endpoint.netloc,
+                self._path,
+                headers,
+                body,
+                self._region,
                 "lambda",
-                endpoint_url=self._endpoint_url,
-                config=Config(
-                    connect_timeout=self._timeout,
-                    read_timeout=self._timeout,
-                    retries={"max_attempts": 0, "mode": "standard"},
-                ),
+                credentials,
+                datetime.now(UTC),
             )
-        return self._client
+        for attempt in (1, 2):
+            connection = self._connect()
+            try:
+                connection.request("POST", self._path, body, headers)
+                response = connection.getresponse()
+                payload = response.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self._close()  # closed by the endpoint while idle: once more on a new one
+                if attempt == 2:
+                    raise
+                continue
+            if response.will_close:
+                self._close()
+            return response.status, bool(response.getheader("x-amz-function-error")), payload
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _connect(self) -> http.client.HTTPConnection:
+        if self._connection is None:
+            kind = (
+                http.client.HTTPSConnection
+                if self._endpoint.scheme == "https"
+                else http.client.HTTPConnection
+            )
+            self._connection = kind(
+                self._endpoint.hostname or "", self._endpoint.port, timeout=self._timeout
+            )
+        return self._connection
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
 
 class UrlStatsCalculator:
