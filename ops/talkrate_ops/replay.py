@@ -22,7 +22,7 @@ from talkrate.ports import EventStore, ProjectionBatch
 from talkrate.projection import StreamRecord, classify, records_from_event
 from talkrate.rebuild import RebuildSource, RebuildTarget, rebuild_read_model
 
-QUIET_SECONDS = 3.0
+QUIET_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
