@@ -174,7 +174,7 @@ RETURNING (xmax = 0)
 REMOVALS_CHANNEL = "talkrate_talk_removed"  # NOTIFY payload: the removed talk's id
 _DELETE_TALK = """
 WITH removed AS (DELETE FROM talks WHERE id = %s RETURNING id)
-SELECT pg_notify('talkrate_talk_removed', id) FROM removed
+SELECT pg_notify(%s, id) FROM removed
 """
 
 
@@ -230,7 +230,9 @@ class PostgresTalkCatalog:
 
         Every process listening for removals hears of it when the deletion commits.
         """
-        row = self._db.run(lambda cursor: _fetch_one(cursor, _DELETE_TALK, (talk_id,)))
+        row = self._db.run(
+            lambda cursor: _fetch_one(cursor, _DELETE_TALK, (talk_id, REMOVALS_CHANNEL))
+        )
         return row is not None
 
     def removed_since_last_call(self) -> set[str] | None:
