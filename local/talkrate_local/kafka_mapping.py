@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import itertools
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,6 +21,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import InvalidSessionTimeoutError, KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
+from talkrate_local.background import BackgroundLoop
 from talkrate_local.broker import ensure_topics
 from talkrate_local.intrinsics import ACCOUNT_ID, REGION
 from talkrate_local.pool import Invocation, console
@@ -120,7 +120,7 @@ def _describe(batch: Batch) -> str:
     )
 
 
-class KafkaMappingRunner:
+class KafkaMappingRunner(BackgroundLoop):
     """One event source mapping: a consumer thread in the mapping's group, invoking one function."""
 
     def __init__(
@@ -136,11 +136,8 @@ class KafkaMappingRunner:
         self._invoke = invoke
         self._tuning = tuning or ConsumerTuning()
         self._client_config = dict(client_config or {})
-        self._stop = threading.Event()
         self._label = f"[kafka {mapping.function_id}]"
-        self._thread = threading.Thread(
-            target=self._run, name=f"kafka-{mapping.function_id}-{mapping.name}", daemon=True
-        )
+        super().__init__(f"kafka-{mapping.function_id}-{mapping.name}")
         # The invocation runs beside the consumer thread, which keeps polling (paused) meanwhile
         # so a slow function does not push the consumer out of its group.
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"invoke-{mapping.function_id}")
@@ -156,19 +153,9 @@ class KafkaMappingRunner:
         if self.mapping.starting_position == "latest":
             self._pin_latest(timeout_ms)
 
-    def start(self) -> None:
-        """Start consuming in the background."""
-        self._thread.start()
-
-    def request_stop(self) -> None:
-        """Ask the consumer to stop after the invocation in flight (non-blocking)."""
-        self._stop.set()
-
     def join(self, timeout: float | None = None) -> None:
         """Wait for the consumer to have left its group and closed."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        super().join(timeout)
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def _consumer(self, tuning: ConsumerTuning) -> KafkaConsumer:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
+from talkrate_local.background import BackgroundLoop
 from talkrate_local.intrinsics import ACCOUNT_ID, REGION, STACK_NAME
 from talkrate_local.pool import Invocation, console
 from talkrate_local.template import Schedule
@@ -34,7 +34,7 @@ def scheduled_event(schedule: Schedule, now: float | None = None) -> Any:
     }
 
 
-class ScheduleRunner:
+class ScheduleRunner(BackgroundLoop):
     """Invokes one function every interval; the first run is one interval after start."""
 
     def __init__(self, schedule: Schedule, invoke: Invoker) -> None:
@@ -43,24 +43,7 @@ class ScheduleRunner:
         self.schedule = schedule
         self._interval = schedule.interval_seconds
         self._invoke = invoke
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"schedule-{schedule.function_id}-{schedule.name}", daemon=True
-        )
-
-    def start(self) -> None:
-        """Start the timer."""
-        self._thread.start()
-
-    def request_stop(self) -> None:
-        """Stop scheduling (an invocation in flight finishes)."""
-        self._stop.set()
-
-    def join(self, timeout: float | None = None) -> None:
-        """Wait for the timer thread to end."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        super().__init__(f"schedule-{schedule.function_id}-{schedule.name}")
 
     def _run(self) -> None:
         label = f"[schedule {self.schedule.function_id}]"
