@@ -18,8 +18,7 @@ import redis
 
 from talkrate_local.database import recreate
 from talkrate_local.launcher import LaunchedRuntime, launch, stop
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.builders import ROOT
 
 
 @dataclass

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.builders import ROOT
 from tests.e2e.conftest import Runtime, start_admin_runtime, stop_runtime
 
 pytestmark = [pytest.mark.e2e, pytest.mark.contract]
-ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES_PER_OPERATION = 100  # with its phases, schemathesis sends well over 1,000 requests
 
 

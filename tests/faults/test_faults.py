@@ -15,11 +15,10 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.builders import kafka_event, rating_event, ratings_batch
+from tests.builders import ROOT, kafka_event, rating_event, ratings_batch
 from tests.faults.conftest import FaultStack, Stream, record
 
 pytestmark = pytest.mark.faults
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def assert_exact(stack: FaultStack, stream: Stream) -> None:

@@ -3,8 +3,6 @@ Gateway reads them, and the event the authorizer receives."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from aws_lambda_powertools.utilities.parser.models import ApiGatewayAuthorizerRequestV2
 
@@ -16,10 +14,9 @@ from talkrate_local.http_api import (
     build_event,
 )
 from talkrate_local.template import Route, load_template, parse_template_text
+from tests.builders import ROOT
 
 pytestmark = pytest.mark.unit
-
-ROOT = Path(__file__).resolve().parents[2]
 
 TEMPLATE = """
 Transform: AWS::Serverless-2016-10-31

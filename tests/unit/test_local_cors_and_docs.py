@@ -18,10 +18,9 @@ from talkrate_local.http_api import (
     with_cors,
 )
 from talkrate_local.template import CorsConfiguration, load_template, parse_template_text
+from tests.builders import ROOT
 
 pytestmark = pytest.mark.unit
-
-ROOT = Path(__file__).resolve().parents[2]
 
 TEMPLATE = """
 Transform: AWS::Serverless-2016-10-31

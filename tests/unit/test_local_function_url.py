@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
@@ -11,10 +10,9 @@ from aws_lambda_powertools.utilities.parser.models import LambdaFunctionUrlModel
 
 from talkrate_local.http_api import HttpRequest, build_function_url_event, function_url_id
 from talkrate_local.template import load_template, parse_template_text
+from tests.builders import ROOT
 
 pytestmark = pytest.mark.unit
-
-ROOT = Path(__file__).resolve().parents[2]
 
 TEMPLATE = """
 Transform: AWS::Serverless-2016-10-31

@@ -9,8 +9,7 @@ import pytest
 from talkrate_local.http_api import RouteTable
 from talkrate_local.runtime import function_environment
 from talkrate_local.template import TemplateError, load_template, parse_template_text, rate_seconds
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.builders import ROOT
 
 pytestmark = pytest.mark.unit
 
