@@ -43,15 +43,19 @@ class RatingRequest(BaseModel):
     voter_id: VoterId | None = Field(None, alias="voterId")
 
 
+def unix_ms(at: datetime) -> int:
+    """Milliseconds since the Unix epoch of a time-zone-aware moment."""
+    return (at - _EPOCH) // timedelta(milliseconds=1)
+
+
 def uuid7(at: datetime) -> uuid.UUID:
     """A version 7 UUID (RFC 9562): Unix milliseconds of `at`, then 74 random bits.
 
     Event ids made later sort later, so the event store's primary key grows at its end instead of
     at random pages: stored events cost about half as much to insert as with version 4 ids.
     """
-    milliseconds = (at - _EPOCH) // timedelta(milliseconds=1)
     random = int.from_bytes(os.urandom(10)) & ~(0xF << 76 | 0x3 << 62)
-    return uuid.UUID(int=milliseconds << 80 | random | 0x7 << 76 | 0x2 << 62)
+    return uuid.UUID(int=unix_ms(at) << 80 | random | 0x7 << 76 | 0x2 << 62)
 
 
 class RatingSubmitted(BaseModel):
@@ -104,7 +108,7 @@ class RatingSubmitted(BaseModel):
     @property
     def occurred_ms(self) -> int:
         """occurredAt in milliseconds since the epoch: the order of one voter's ratings."""
-        return (self.occurred_at - _EPOCH) // timedelta(milliseconds=1)
+        return unix_ms(self.occurred_at)
 
     @property
     def key(self) -> bytes:

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from importlib import resources
 from typing import Any, Literal, TypeVar
 
@@ -18,7 +18,7 @@ import psycopg2.extras
 import psycopg2.sql
 
 from talkrate.errors import BackendUnavailable
-from talkrate.models import RATING_VALUES, Histogram, RatingSubmitted, Talk
+from talkrate.models import RATING_VALUES, Histogram, RatingSubmitted, Talk, unix_ms
 from talkrate.ports import OutboxEntry, ProjectedRating, ProjectionBatch, ReadModelState
 
 CONNECT_TIMEOUT_SECONDS = 3
@@ -514,10 +514,7 @@ class PostgresOutbox:
 
 def vote_record(value: int, occurred_at: datetime, event_id: str) -> str:
     """A voter's current rating as the read model keeps it: "value|occurredMs|eventId"."""
-    return f"{value}|{(occurred_at - _EPOCH) // timedelta(milliseconds=1)}|{event_id}"
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+    return f"{value}|{unix_ms(occurred_at)}|{event_id}"
 
 
 def apply_schema(dsn: str) -> None:
