@@ -9,7 +9,7 @@ import redis
 
 from talkrate.errors import BackendUnavailable, ReadModelRebuilding
 from talkrate.leaderboard import PRIOR_MEAN, PRIOR_WEIGHT
-from talkrate.models import RATING_VALUES, Histogram
+from talkrate.models import RATING_VALUES, Histogram, RatingSubmitted
 from talkrate.ports import ProjectionBatch, ProjectionResult, ReadModelState
 
 HISTOGRAM_PREFIX = "ratings/"  # the workshop's key: ratings/<talkId>, a hash of value -> count
@@ -393,15 +393,7 @@ def _aggregated(batch: ProjectionBatch) -> dict[str, dict[str, Any]]:
         if rating.duplicate:
             part["duplicates"] += 1
         elif event.voter_id is not None:
-            part["voters"].append(
-                [
-                    event.talk_id,
-                    str(event.value),
-                    event.voter_id,
-                    event.occurred_ms,
-                    str(event.event_id),
-                ]
-            )
+            part["voters"].append(_vote(event))
         else:
             counts = part["counts"].setdefault(event.talk_id, {})
             value = str(event.value)
@@ -420,15 +412,13 @@ def _detailed(batch: ProjectionBatch) -> dict[str, list[list[Any]]]:
         if rating.duplicate:
             record[1] = "x"
         elif event.voter_id is not None:
-            record[1:] = [
-                "v",
-                event.talk_id,
-                str(event.value),
-                event.voter_id,
-                event.occurred_ms,
-                str(event.event_id),
-            ]
+            record[1:] = ["v", *_vote(event)]
         partitions.setdefault(rating.position, []).append(record)
     for letter in batch.dead_letters:
         partitions.setdefault(letter.position, []).append([letter.offset, "d"])
     return partitions
+
+
+def _vote(event: RatingSubmitted) -> list[Any]:
+    """A voter's rating as the apply script takes it: talk, value, voter, occurredMs, eventId."""
+    return [event.talk_id, str(event.value), event.voter_id, event.occurred_ms, str(event.event_id)]
