@@ -1,7 +1,7 @@
 """Real backing services for the suite: PostgreSQL, Redis and a Kafka-API broker.
 
-Each comes from configuration when given (TEST_TALKS_CONNECTION, TEST_RATINGS_CONNECTION,
-TEST_STREAMS_CONNECTION); otherwise the local ones are used and a tansu broker is started.
+Each comes from configuration when given (see tests/backends.py, and TEST_STREAMS_CONNECTION);
+otherwise the local ones are used and a tansu broker is started.
 """
 
 from __future__ import annotations
@@ -16,12 +16,8 @@ import redis
 
 from talkrate_local.broker import LocalBroker, ensure_topics
 from talkrate_local.database import prepare
+from tests.backends import RATINGS, TALKS
 from tests.builders import unique_talk_id
-
-TALKS = os.environ.get(
-    "TEST_TALKS_CONNECTION", "postgresql://postgres@127.0.0.1:5432/talkrate_test"
-)
-RATINGS = os.environ.get("TEST_RATINGS_CONNECTION", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture(scope="session")

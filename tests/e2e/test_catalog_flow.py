@@ -14,12 +14,10 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg2
-import psycopg2.extensions
 import pytest
 
+from tests.backends import CATALOG_RATINGS, CATALOG_TALKS
 from tests.builders import unique_talk_id
 from tests.e2e.conftest import (
     ROOT,
@@ -33,9 +31,6 @@ from tests.e2e.conftest import (
 
 pytestmark = pytest.mark.e2e
 
-CATALOG_DATABASE = "talkrate_catalog_e2e"
-# Redis databases in use elsewhere: 0 dev, 12 contract tests, 13 bench, 14 fault suite, 15 tests.
-CATALOG_REDIS_DB = 11
 WEB_ORIGIN = "https://web.example"
 
 
@@ -91,25 +86,15 @@ class Catalog:
             assert wait_for(lambda e=event_id: self.status_of(e) == "projected"), event_id
 
 
-def _with_database(dsn: str, name: str) -> str:
-    return str(psycopg2.extensions.make_dsn(dsn, dbname=name))
-
-
-def _with_redis_db(url: str, db: int) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{db}"))
-
-
 @pytest.fixture(scope="module")
-def catalog(
-    talks_dsn: str, redis_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Catalog]:
+def catalog(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
     """One runtime for the module, with ADMIN_TOKEN set and backends of its own, started empty
     but for the dev talks."""
     # A topic of its own: no other runtime's projector (same consumer group) takes its ratings.
     topic = f"ratings-catalog-{uuid.uuid4().hex[:8]}"
     runtime, token = start_admin_runtime(
-        _with_database(talks_dsn, CATALOG_DATABASE),
-        _with_redis_db(redis_url, CATALOG_REDIS_DB),
+        CATALOG_TALKS,
+        CATALOG_RATINGS,
         kafka_bootstrap,
         tmp_path_factory.mktemp("catalog") / "runtime.log",
         ["--param", f"RatingsTopic={topic}"],

@@ -18,15 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.backends import CONTRACT_RATINGS, CONTRACT_TALKS
 from tests.builders import ROOT
 from tests.e2e.conftest import Runtime, start_admin_runtime, stop_runtime
 
 pytestmark = [pytest.mark.e2e, pytest.mark.contract]
 EXAMPLES_PER_OPERATION = 100  # with its phases, schemathesis sends well over 1,000 requests
-
-
-CONTRACT_TALKS = "postgresql://postgres@127.0.0.1:5432/talkrate_contract"
-CONTRACT_REDIS = "redis://127.0.0.1:6379/12"
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +34,7 @@ def contract_runtime(
     talk it finds."""
     runtime, token = start_admin_runtime(
         CONTRACT_TALKS,
-        CONTRACT_REDIS,
+        CONTRACT_RATINGS,
         kafka_bootstrap,
         tmp_path_factory.mktemp("contract") / "runtime.log",
     )

@@ -24,13 +24,11 @@ import redis
 
 from talkrate_local.broker import LocalBroker
 from talkrate_local.database import recreate
+from tests.backends import FAULTS_RATINGS, FAULTS_TALKS
 from tests.e2e.conftest import Runtime, start_runtime, stop_runtime
 
-FAULTS_REDIS_DB = 14  # the scenarios flush it; nothing else uses it
-# A database of its own: event store positions belong to one broker, and this suite has its own.
-FAULTS_TALKS = os.environ.get(
-    "TEST_FAULTS_TALKS_CONNECTION", "postgresql://postgres@127.0.0.1:5432/talkrate_faults"
-)
+# FAULTS_TALKS is a database of its own: event store positions belong to one broker, and this
+# suite has its own.
 REPORT: list[dict[str, Any]] = []
 
 
@@ -188,7 +186,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack]:
     """A fresh database, Redis database and broker, and a runtime with 4 workers per function."""
     recreate(FAULTS_TALKS)
-    redis_url = f"redis://127.0.0.1:6379/{FAULTS_REDIS_DB}"
+    redis_url = FAULTS_RATINGS  # the scenarios flush it; nothing else uses it
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     client.flushdb()
     log = tmp_path_factory.mktemp("faults") / "runtime.log"

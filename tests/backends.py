@@ -1,0 +1,36 @@
+"""Where the suite's databases are: one PostgreSQL server and one Redis server, named once.
+
+`TEST_POSTGRES` (a server DSN without a database) and `TEST_REDIS` (a Redis URL without a database
+number) move the whole suite to other servers, and `TEST_DB_SUFFIX` gives its PostgreSQL databases
+names of their own, so two checkouts on one machine can run their suites at the same time without
+disturbing each other. The older per-database variables still win where they are set.
+"""
+
+from __future__ import annotations
+
+import os
+
+POSTGRES = os.environ.get("TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432").rstrip("/")
+REDIS = os.environ.get("TEST_REDIS", "redis://127.0.0.1:6379").rstrip("/")
+DB_SUFFIX = os.environ.get("TEST_DB_SUFFIX", "")
+
+
+def postgres_dsn(name: str) -> str:
+    """The DSN of the suite's PostgreSQL database `talkrate_<name>` (with the suffix, if any)."""
+    return f"{POSTGRES}/talkrate_{name}{DB_SUFFIX}"
+
+
+def redis_url(db: int) -> str:
+    """The URL of one numbered database of the suite's Redis server."""
+    return f"{REDIS}/{db}"
+
+
+# Redis databases: 0 dev, 11 catalog flow, 12 contract tests, 13 bench, 14 fault suite, 15 tests.
+TALKS = os.environ.get("TEST_TALKS_CONNECTION", postgres_dsn("test"))
+RATINGS = os.environ.get("TEST_RATINGS_CONNECTION", redis_url(15))
+FAULTS_TALKS = os.environ.get("TEST_FAULTS_TALKS_CONNECTION", postgres_dsn("faults"))
+FAULTS_RATINGS = redis_url(14)
+CONTRACT_TALKS = postgres_dsn("contract")
+CONTRACT_RATINGS = redis_url(12)
+CATALOG_TALKS = postgres_dsn("catalog_e2e")
+CATALOG_RATINGS = redis_url(11)
