@@ -14,6 +14,7 @@ import psycopg2
 import pytest
 import redis
 
+from talkrate.adapters.redis_store import histogram_key
 from talkrate_local.broker import LocalBroker, ensure_topics
 from talkrate_local.database import prepare
 from tests.backends import RATINGS, TALKS
@@ -76,4 +77,4 @@ def talk(talks_dsn: str, redis_client: redis.Redis) -> Iterator[str]:
     with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
         cursor.execute("DELETE FROM talks WHERE id = %s", (talk_id,))
     connection.close()
-    redis_client.delete(f"ratings/{talk_id}")
+    redis_client.delete(histogram_key(talk_id))

@@ -22,6 +22,7 @@ import psycopg2
 import pytest
 import redis
 
+from talkrate.adapters.redis_store import histogram_key
 from talkrate_local.broker import LocalBroker
 from talkrate_local.database import recreate
 from tests.backends import FAULTS_RATINGS, FAULTS_TALKS
@@ -112,7 +113,7 @@ class FaultStack:
         return result
 
     def histogram(self, talk_id: str) -> dict[str, int]:
-        stored = self.redis.hgetall(f"ratings/{talk_id}")
+        stored = self.redis.hgetall(histogram_key(talk_id))
         return {str(v): int(stored.get(str(v), 0)) for v in range(1, 6)}
 
     def relay_until_empty(self, within: float = 60) -> int:

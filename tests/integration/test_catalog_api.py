@@ -11,6 +11,7 @@ import pytest
 import redis
 
 from talkrate import wiring
+from talkrate.adapters.redis_store import histogram_key
 from talkrate.models import RatingSubmitted
 from tests.builders import (
     LambdaContextStub,
@@ -51,7 +52,7 @@ def new_talk_id(talks_dsn: str, redis_client: redis.Redis) -> Iterator[str]:
     with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
         cursor.execute("DELETE FROM talks WHERE id = %s", (talk_id,))
     connection.close()
-    redis_client.delete(f"ratings/{talk_id}")
+    redis_client.delete(histogram_key(talk_id))
     redis_client.zrem("leaderboard", talk_id)
 
 
@@ -177,7 +178,7 @@ def test_the_leaderboard_ranks_by_bayesian_average_and_filters_by_track(
         with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
             cursor.execute("DELETE FROM talks WHERE id IN (%s, %s)", (lucky, solid))
         connection.close()
-        redis_client.delete(f"ratings/{lucky}", f"ratings/{solid}")
+        redis_client.delete(histogram_key(lucky), histogram_key(solid))
         redis_client.zrem("leaderboard", lucky, solid)
 
 

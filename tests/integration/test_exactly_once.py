@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore
-from talkrate.adapters.redis_store import RedisReadModel
+from talkrate.adapters.redis_store import RedisReadModel, histogram_key
 from talkrate.models import RatingSubmitted
 from talkrate.ports import ProjectedRating, ProjectionBatch
 from talkrate.projection import StreamRecord, project_batch
@@ -38,7 +38,7 @@ def model(redis_url: str) -> RedisReadModel:
 def talk_id(redis_client: redis.Redis) -> Iterator[str]:
     talk = unique_talk_id()
     yield talk
-    redis_client.delete(f"ratings/{talk}")
+    redis_client.delete(histogram_key(talk))
 
 
 @pytest.fixture
@@ -266,5 +266,5 @@ def test_the_leaderboard_ranks_by_bayesian_average(
         assert scores[lucky] == pytest.approx((3.0 * 10 + 5) / 11)
         assert scores[solid] == pytest.approx((3.0 * 10 + 80) / 30)
     finally:
-        redis_client.delete(f"ratings/{lucky}", f"ratings/{solid}")
+        redis_client.delete(histogram_key(lucky), histogram_key(solid))
         redis_client.zrem("leaderboard", lucky, solid)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import redis
 
+from talkrate.adapters.redis_store import histogram_key
 from talkrate.models import RatingSubmitted
 from tests.builders import (
     LambdaContextStub,
@@ -161,7 +162,9 @@ def test_projector_counts_a_batch_once_however_often_it_is_delivered(
     again = projector(event, LambdaContextStub("projector"))
     assert first == {"applied": 3, "skipped": 0, "duplicates": 0, "deadLettered": 1}
     assert again == {"applied": 0, "skipped": 4, "duplicates": 0, "deadLettered": 0}
-    assert redis_client.hgetall(f"ratings/{talk}") == {"5": "1", "4": "2"}
+    stored = redis_client.hgetall(histogram_key(talk))
+    assert {value: n for value, n in stored.items() if len(value) == 1} == {"5": "1", "4": "2"}
+    assert stored[f"{topic}-1"] == "42"  # the talk's applied offset, beside its counts
 
 
 def test_projector_takes_the_msk_shape_too(
@@ -172,4 +175,4 @@ def test_projector_takes_the_msk_shape_too(
         ratings_batch(topic, 0, 0, [rating_event(talk, 2)]), source="projector/msk.json"
     )
     assert projector(event, LambdaContextStub("projector"))["applied"] == 1
-    assert redis_client.hget(f"ratings/{talk}", "2") == "1"
+    assert redis_client.hget(histogram_key(talk), "2") == "1"

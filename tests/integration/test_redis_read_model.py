@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 import redis
 
-from talkrate.adapters.redis_store import RedisReadModel
+from talkrate.adapters.redis_store import RedisReadModel, histogram_key
 from talkrate.errors import BackendUnavailable, ReadModelRebuilding
 from talkrate.models import RatingSubmitted
 from talkrate.ports import ProjectionResult
@@ -27,7 +27,7 @@ def model(redis_url: str) -> RedisReadModel:
 def talk_ids(redis_client: redis.Redis) -> list[str]:
     ids = [unique_talk_id() for _ in range(3)]
     yield ids
-    redis_client.delete(*(f"ratings/{t}" for t in ids))
+    redis_client.delete(*(histogram_key(t) for t in ids))
 
 
 def apply(model: RedisReadModel, batch: list[StreamRecord]) -> ProjectionResult:
@@ -125,7 +125,7 @@ def test_a_batch_over_thousands_of_talks_ranks_every_one(
         assert model.histogram(talks[-1]).counts["4"] == 1
     finally:
         redis_client.zrem("leaderboard", *talks)
-        redis_client.delete(*(f"ratings/{t}" for t in talks))
+        redis_client.delete(*(histogram_key(t) for t in talks))
 
 
 def test_partitions_keep_their_own_offsets(model: RedisReadModel, talk_ids: list[str]) -> None:
@@ -160,7 +160,7 @@ def test_a_key_of_the_wrong_type_fails_the_batch_before_any_write(
     # Given a talk whose histogram key was overwritten with a string
     topic = f"t-{uuid.uuid4().hex[:8]}"
     a, b, _ = talk_ids
-    redis_client.set(f"ratings/{b}", "not a hash")
+    redis_client.set(histogram_key(b), "not a hash")
     # When a batch touching it and another talk is applied
     with pytest.raises(redis.ResponseError):
         apply(model, records(topic, 0, 0, [(a, 4), (b, 4)]))

@@ -95,6 +95,8 @@ class ReadModelState:
     offsets: dict[str, int]  # "topic-partition" -> last recorded offset
     events: int
     votes: dict[str, dict[str, str]] = field(default_factory=dict)  # talk -> voter -> vote
+    # talk -> "topic-partition" -> the last offset of the partition applied to the talk
+    talk_offsets: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 class EventStore(Protocol):

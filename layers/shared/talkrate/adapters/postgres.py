@@ -425,8 +425,22 @@ class PostgresEventStore:
                     ") AS positions GROUP BY 1, 2",
                 )
             }
+            talk_offsets: dict[str, dict[str, int]] = {}
+            cursor.execute(
+                'SELECT talk_id, topic, partition, max("offset") FROM rating_events '
+                "GROUP BY 1, 2, 3"
+            )
+            while rows := cursor.fetchmany(5000):
+                for talk_id, topic, partition, offset in rows:
+                    talk_offsets.setdefault(talk_id, {})[f"{topic}-{partition}"] = int(offset)
         progress(f"offsets of {len(offsets)} partitions")
-        return ReadModelState(histograms=histograms, offsets=offsets, events=events, votes=votes)
+        return ReadModelState(
+            histograms=histograms,
+            offsets=offsets,
+            events=events,
+            votes=votes,
+            talk_offsets=talk_offsets,
+        )
 
     def dead_letters(self, include_redriven: bool = False) -> list[dict[str, Any]]:
         """The records set aside, oldest first."""

@@ -1,166 +1,214 @@
-"""Redis: the read model (a histogram hash per talk, and the applied offset of each partition)."""
+"""Redis: the read model (a histogram hash per talk with its applied offsets, and the leaderboard).
+
+Key layout (docs/decisions.md, 2026-12-01): every key of a talk carries the talk id as its hash
+tag, so a talk's keys share one slot of a Redis Cluster and one script updates them atomically:
+
+- `ratings/{<talkId>}`: a hash of value ("1".."5") -> count, and "<topic>-<partition>" -> the last
+  offset of that partition applied to this talk (so a talk's update is idempotent on its shard);
+- `votes/{<talkId>}`: voterId -> "value|occurredMs|eventId", the vote that counts;
+- `leaderboard`: talk id scored by its Bayesian average, always written as an absolute score;
+- `projector/offsets`: "<topic>-<partition>" -> the offset up to which whole batches were applied
+  (dead letters and duplicates, which belong to no talk, are judged against it);
+- `projector/rebuilding`: held while the read model is rebuilt.
+
+One Redis or a Redis Cluster, chosen by the URL: `redis://host:port?cluster=true` (or `rediss://`).
+"""
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
+from redis.cluster import RedisCluster
+from redis.crc import key_slot
+from redis.exceptions import NoScriptError, RedisClusterException
 
 from talkrate.errors import BackendUnavailable, ReadModelRebuilding
 from talkrate.leaderboard import PRIOR_MEAN, PRIOR_WEIGHT
 from talkrate.models import RATING_VALUES, Histogram, RatingSubmitted
 from talkrate.ports import ProjectionBatch, ProjectionResult, ReadModelState
 
-HISTOGRAM_PREFIX = "ratings/"  # the workshop's key: ratings/<talkId>, a hash of value -> count
-VOTES_PREFIX = (
-    "votes/"  # votes/<talkId>: voterId -> "value|occurredMs|eventId", the vote that counts
-)
 LEADERBOARD_KEY = "leaderboard"  # talk id scored by its Bayesian average
-OFFSETS_KEY = "projector/offsets"  # "topic-partition" -> last applied offset
+OFFSETS_KEY = "projector/offsets"  # "topic-partition" -> offset up to which batches were applied
 REBUILD_LOCK_KEY = "projector/rebuilding"
 REBUILD_LOCK_SECONDS = 600
 ACCEPTED_PREFIX = "accepted/"  # accepted/<eventId>: on Kafka, waiting for the projector
 ACCEPTED_SECONDS = 7 * 24 * 3600
+HISTOGRAM_PATTERN = "ratings/{*}"
+VOTES_PATTERN = "votes/{*}"
 
-# Shared by both scripts: a talk's leaderboard score from its histogram.
-_SCORE = """
-local function rescore(talk)
-  local h = redis.call('HMGET', ARGV[2] .. talk, '1', '2', '3', '4', '5')
-  local n, sum = 0, 0
-  for v = 1, 5 do
-    local c = tonumber(h[v] or '0') or 0
-    n = n + c
-    sum = sum + v * c
-  end
-  if n > 0 then
-    local score = (ARGV[4] * ARGV[5] + sum) / (ARGV[5] + n)
-    redis.call('ZADD', KEYS[3], string.format('%.17g', score), talk)
-  else
-    redis.call('ZREM', KEYS[3], talk)
-  end
-end
-"""
+ReadModelClient = redis.Redis | RedisCluster
 
-# Applies a whole batch in one atomic step. Per partition, records at or below the applied offset
-# were applied before (a redelivery) and are skipped. A partition comes in one of two forms:
-# aggregated (ratings without a voter already summed per talk and value, voter ratings listed,
-# duplicates and dead letters counted), used when none of its records was applied before, or
-# detailed (every record with its offset and kind), used when the applied offset falls inside it;
-# when a partition needs the detailed form and lacks it, the script writes nothing and answers
-# DETAIL, and the caller sends the batch again in detail. Record kinds: a rating without a voter
-# ('r'); a voter's rating ('v'), which replaces the voter's earlier one when it is newer
-# (occurredAt, then eventId), whatever order the two arrive in; a duplicate ('x', an eventId first
-# projected elsewhere) and a dead letter ('d'), which only move the offset. Every histogram is read
-# before the first write (a key of another type fails the batch there), because Redis does not
-# roll back a script that fails halfway; each changed histogram is then written with one HSET.
-_APPLY_BATCH = """
-if redis.call('EXISTS', KEYS[2]) == 1 then
+
+def histogram_key(talk_id: str) -> str:
+    """The talk's histogram hash (its applied offsets beside the counts), in the talk's slot."""
+    return f"ratings/{{{talk_id}}}"
+
+
+def votes_key(talk_id: str) -> str:
+    """The talk's voters' current votes, in the talk's slot."""
+    return f"votes/{{{talk_id}}}"
+
+
+def talk_of(key: str) -> str:
+    """The talk id of a talk's key (the hash tag between the braces)."""
+    return key[key.index("{") + 1 : key.rindex("}")]
+
+
+def connect(url: str, **options: Any) -> ReadModelClient:
+    """A client for the URL: a RedisCluster when it says `cluster=true`, else a plain Redis.
+
+    The one place a Redis URL becomes a client (the functions, the local runtime, the operations
+    command, the tests and the bench), so `?cluster=true` works wherever a URL is configured.
+    """
+    cluster, plain_url = split_cluster_flag(url)
+    if cluster:
+        return RedisCluster.from_url(plain_url, **options)
+    return redis.Redis.from_url(plain_url, **options)
+
+
+def split_cluster_flag(url: str) -> tuple[bool, str]:
+    """Whether the URL asks for cluster mode, and the URL without that flag (redis-py's form)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    flags = [v for k, v in query if k == "cluster"]
+    if not flags:
+        return False, url
+    rest = urlencode([(k, v) for k, v in query if k != "cluster"])
+    return flags[-1].lower() in ("true", "1", "yes"), urlunsplit(parts._replace(query=rest))
+
+
+# Applies talks' parts of a batch atomically, and (when given the keys) judges the records that
+# belong to no talk against the partition offsets, checks the rebuild lock and ranks the talks.
+# On one Redis the whole batch is one call; on a cluster it is one call per slot (each talk's
+# keys declared), then one call for the partition offsets, and the leaderboard written by the
+# caller from the absolute scores returned.
+# ARGV: payload, prior mean, prior weight, then the KEYS index of the rebuild lock, the partition
+# offsets and the leaderboard (0 when not part of this call), and of the first talk key (each talk
+# has two: its histogram, its votes).
+# A talk's part of one partition comes aggregated (counts per value, voters' ratings listed), used
+# when none of its records was applied before, or detailed (every record with its offset), used
+# when the talk's applied offset falls inside it; when a part needs the detailed form and lacks
+# it, the script writes nothing and answers DETAIL, and the caller sends it again in detail.
+# A voter's rating replaces the voter's earlier one when it is newer (occurredAt, then eventId),
+# whatever order the two arrive in. Everything is read before the first write (a key of another
+# type fails the call there), because Redis does not roll back a script that fails halfway.
+_APPLY = """
+local p = cjson.decode(ARGV[1])
+local prior_mean, prior_weight = tonumber(ARGV[2]), tonumber(ARGV[3])
+local lock_i, marks_i, board_i, base = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]),
+  tonumber(ARGV[7])
+if lock_i > 0 and redis.call('EXISTS', KEYS[lock_i]) == 1 then
   return redis.error_reply('REBUILDING the read model is being rebuilt')
 end
-local batch = cjson.decode(ARGV[1])
-local prefix, votes_prefix = ARGV[2], ARGV[3]
-local prior_mean, prior_weight = tonumber(ARGV[4]), tonumber(ARGV[5])
 local applied, skipped, duplicates, dead = 0, 0, 0, 0
-local deltas, highest, votes = {}, {}, {}
-
-local function add(talk, value, n)
-  local t = deltas[talk]
-  if not t then t = {}; deltas[talk] = t end
-  t[value] = (t[value] or 0) + n
-end
+local names = {'1', '2', '3', '4', '5'}
 
 local function newer(a_ms, a_id, b_ms, b_id)
   return a_ms > b_ms or (a_ms == b_ms and a_id > b_id)
 end
 
-local function vote(talk, value, voter, ms, id)
-  local vkey = votes_prefix .. talk
-  local slot = vkey .. '\0' .. voter
-  local current = votes[slot]
+-- A voter's rating: replaces the voter's current vote when newer; `votes` caches what is read.
+local function vote(vkey, votes, delta, value, voter, ms, id)
+  local current = votes[voter]
   if current == nil then current = redis.call('HGET', vkey, voter) or false end
   if current then
     local c_value, c_ms, c_id = string.match(current, '^(%d)|(%d+)|(.+)$')
-    if newer(ms, id, tonumber(c_ms), c_id) then
-      add(talk, c_value, -1)
-      add(talk, value, 1)
-      votes[slot] = value .. '|' .. string.format('%d', ms) .. '|' .. id
-    end
-  else
-    add(talk, value, 1)
-    votes[slot] = value .. '|' .. string.format('%d', ms) .. '|' .. id
+    if not newer(ms, id, tonumber(c_ms), c_id) then return end
+    delta[tonumber(c_value)] = delta[tonumber(c_value)] - 1
   end
+  delta[tonumber(value)] = delta[tonumber(value)] + 1
+  votes[voter] = value .. '|' .. string.format('%d', ms) .. '|' .. id
 end
 
-for _, part in ipairs(batch) do
-  local name, first, top, size = part.name, part.first, part.top, part.size
-  local last = tonumber(redis.call('HGET', KEYS[1], name) or '-1')
-  if last >= top then
-    skipped = skipped + size
-  elseif last < first then
-    for talk, counts in pairs(part.counts) do
-      for value, n in pairs(counts) do
-        add(talk, value, n)
+local plans = {}
+for i, t in ipairs(p.talks) do
+  local hkey, vkey, parts = KEYS[base + 2 * i - 2], KEYS[base + 2 * i - 1], t[2]
+  local fields = {'1', '2', '3', '4', '5'}
+  for j, part in ipairs(parts) do fields[5 + j] = part[1] end
+  local h = redis.pcall('HMGET', hkey, unpack(fields))
+  if h.err then return redis.error_reply('WRONGTYPE ' .. hkey .. ' is not a hash') end
+  local delta, votes, marks = {0, 0, 0, 0, 0}, {}, {}
+
+  for j, part in ipairs(parts) do
+    local first, top, size = part[2], part[3], part[4]
+    local last = tonumber(h[5 + j]) or -1
+    if last >= top then
+      skipped = skipped + size
+    elseif last < first then
+      for value, n in pairs(part[5]) do
+        local v = tonumber(value)
+        delta[v] = delta[v] + n
         applied = applied + n
       end
-    end
-    for _, r in ipairs(part.voters) do
-      vote(r[1], r[2], r[3], r[4], r[5])
-      applied = applied + 1
-    end
-    duplicates = duplicates + part.duplicates
-    dead = dead + part.dead
-    highest[name] = top
-  elseif part.records == nil then
-    return 'DETAIL'
-  else
-    for _, r in ipairs(part.records) do
-      local offset, kind = r[1], r[2]
-      if offset <= last then
-        skipped = skipped + 1
-      elseif kind == 'r' then
-        add(r[3], r[4], 1)
+      for _, r in ipairs(part[6]) do
+        vote(vkey, votes, delta, r[1], r[2], r[3], r[4])
         applied = applied + 1
-      elseif kind == 'v' then
-        vote(r[3], r[4], r[5], r[6], r[7])
-        applied = applied + 1
-      elseif kind == 'x' then
-        duplicates = duplicates + 1
-      else
-        dead = dead + 1
       end
+      marks[#marks + 1] = part[1]
+      marks[#marks + 1] = string.format('%d', top)
+    elseif part[7] == nil then
+      return 'DETAIL'
+    else
+      for _, r in ipairs(part[7]) do
+        if r[1] <= last then
+          skipped = skipped + 1
+        elseif r[3] == nil then
+          local v = tonumber(r[2])
+          delta[v] = delta[v] + 1
+          applied = applied + 1
+        else
+          vote(vkey, votes, delta, r[2], r[3], r[4], r[5])
+          applied = applied + 1
+        end
+      end
+      marks[#marks + 1] = part[1]
+      marks[#marks + 1] = string.format('%d', top)
     end
-    highest[name] = top
+  end
+  plans[i] = {hkey, vkey, t[1], h, delta, votes, marks}
+end
+
+local watermarks = {}
+if marks_i > 0 then
+  for _, m in ipairs(p.marks) do
+    local mark = tonumber(redis.call('HGET', KEYS[marks_i], m[1]) or '-1')
+    for _, o in ipairs(m[3]) do
+      if o <= mark then skipped = skipped + 1 else dead = dead + 1 end
+    end
+    for _, o in ipairs(m[4]) do
+      if o <= mark then skipped = skipped + 1 else duplicates = duplicates + 1 end
+    end
+    if m[2] > mark then
+      watermarks[#watermarks + 1] = m[1]
+      watermarks[#watermarks + 1] = string.format('%d', m[2])
+    end
   end
 end
 
-local histograms = {}
-for talk, _ in pairs(deltas) do
-  local h = redis.pcall('HMGET', prefix .. talk, '1', '2', '3', '4', '5')
-  if h.err then return redis.error_reply('WRONGTYPE ' .. prefix .. talk .. ' is not a hash') end
-  histograms[talk] = h
-end
-for slot, value in pairs(votes) do
-  local vkey, voter = string.match(slot, '^(.-)%z(.*)$')
-  redis.call('HSET', vkey, voter, value)
-end
-local scored, unscored, values = {}, {}, {'1', '2', '3', '4', '5'}
-for talk, counts in pairs(deltas) do
-  local h, fields, changed = histograms[talk], {}, 0
-  local n, sum = 0, 0
+local scored, unscored = {}, {}
+for _, plan in ipairs(plans) do
+  local hkey, vkey, talk, h, delta, votes, marks = unpack(plan)
+  local fields, n, sum = marks, 0, 0
   for v = 1, 5 do
     local c = tonumber(h[v]) or 0
-    local change = counts[values[v]]
-    if change and change ~= 0 then
-      c = c + change
-      fields[changed + 1] = values[v]
-      fields[changed + 2] = c  -- a whole number: passed on as its digits
-      changed = changed + 2
+    if delta[v] ~= 0 then
+      c = c + delta[v]
+      fields[#fields + 1] = names[v]
+      fields[#fields + 1] = c
     end
     n = n + c
     sum = sum + v * c
   end
-  if changed > 0 then redis.call('HSET', prefix .. talk, unpack(fields)) end
+  if #fields > 0 then redis.call('HSET', hkey, unpack(fields)) end
+  for voter, record in pairs(votes) do
+    if record then redis.call('HSET', vkey, voter, record) end
+  end
   if n > 0 then
     scored[#scored + 1] = string.format('%.17g', (prior_mean * prior_weight + sum) / (prior_weight + n))
     scored[#scored + 1] = talk
@@ -168,114 +216,126 @@ for talk, counts in pairs(deltas) do
     unscored[#unscored + 1] = talk
   end
 end
--- ZADD and ZREM take many members at once; in slices, as Lua's unpack has a bounded stack.
-for i = 1, #scored, 1000 do
-  redis.call('ZADD', KEYS[3], unpack(scored, i, math.min(i + 999, #scored)))
-end
-for i = 1, #unscored, 1000 do
-  redis.call('ZREM', KEYS[3], unpack(unscored, i, math.min(i + 999, #unscored)))
-end
-for name, top in pairs(highest) do
-  redis.call('HSET', KEYS[1], name, string.format('%d', top))
-end
-return {applied, skipped, duplicates, dead}
-"""
-
-# Replaces the whole read model with a rebuilt one in one atomic step.
-_REPLACE_ALL = (
-    _SCORE
-    + """
-local state = cjson.decode(ARGV[1])
-local prefix, votes_prefix = ARGV[2], ARGV[3]
-for _, key in ipairs(state.stale) do redis.call('DEL', key) end
-redis.call('DEL', KEYS[1], KEYS[3])
-for talk, counts in pairs(state.histograms) do
-  for value, n in pairs(counts) do
-    if n > 0 then redis.call('HSET', prefix .. talk, value, n) end
+if #watermarks > 0 then redis.call('HSET', KEYS[marks_i], unpack(watermarks)) end
+if board_i > 0 then
+  -- ZADD and ZREM take many members at once; in slices, as Lua's unpack has a bounded stack.
+  for i = 1, #scored, 1000 do
+    redis.call('ZADD', KEYS[board_i], unpack(scored, i, math.min(i + 999, #scored)))
   end
-  rescore(talk)
+  for i = 1, #unscored, 1000 do
+    redis.call('ZREM', KEYS[board_i], unpack(unscored, i, math.min(i + 999, #unscored)))
+  end
+  scored, unscored = {}, {}
 end
-for talk, voters in pairs(state.votes) do
-  for voter, vote in pairs(voters) do redis.call('HSET', votes_prefix .. talk, voter, vote) end
-end
-for name, offset in pairs(state.offsets) do
-  redis.call('HSET', KEYS[1], name, string.format('%d', offset))
-end
-return 1
+return {applied, skipped, duplicates, dead, scored, unscored}
 """
-)
+
+# Replaces talks' keys with rebuilt ones in one atomic step (on one Redis, with the partition
+# offsets and the leaderboard too: the whole read model at once). ARGV as in _APPLY's, with the
+# KEYS index of the first stale key to delete.
+_REPLACE = """
+local p = cjson.decode(ARGV[1])
+local prior_mean, prior_weight = tonumber(ARGV[2]), tonumber(ARGV[3])
+local marks_i, board_i, base, stale = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]),
+  tonumber(ARGV[8])
+for i = stale, #KEYS do redis.call('DEL', KEYS[i]) end
+if marks_i > 0 then redis.call('DEL', KEYS[marks_i]) end
+if board_i > 0 then redis.call('DEL', KEYS[board_i]) end
+local scored = {}
+for i, t in ipairs(p.talks) do
+  local hkey, vkey = KEYS[base + 2 * i - 2], KEYS[base + 2 * i - 1]
+  local talk, counts, offsets, votes = t[1], t[2], t[3], t[4]
+  redis.call('DEL', hkey, vkey)
+  local fields, n, sum = {}, 0, 0
+  for value, c in pairs(counts) do
+    if c > 0 then
+      fields[#fields + 1] = value
+      fields[#fields + 1] = c
+      n = n + c
+      sum = sum + tonumber(value) * c
+    end
+  end
+  for name, offset in pairs(offsets) do
+    fields[#fields + 1] = name
+    fields[#fields + 1] = string.format('%d', offset)
+  end
+  if #fields > 0 then redis.call('HSET', hkey, unpack(fields)) end
+  for voter, vote in pairs(votes) do redis.call('HSET', vkey, voter, vote) end
+  if n > 0 then
+    local score = string.format('%.17g', (prior_mean * prior_weight + sum) / (prior_weight + n))
+    if board_i > 0 then redis.call('ZADD', KEYS[board_i], score, talk) end
+    scored[#scored + 1] = score
+    scored[#scored + 1] = talk
+  end
+end
+if marks_i > 0 then
+  for name, offset in pairs(p.marks) do
+    redis.call('HSET', KEYS[marks_i], name, string.format('%d', offset))
+  end
+end
+if board_i > 0 then scored = {} end
+return scored
+"""
+
+_PRIOR = (str(PRIOR_MEAN), str(PRIOR_WEIGHT))
+_FIXED_KEYS = [REBUILD_LOCK_KEY, OFFSETS_KEY, LEADERBOARD_KEY]  # KEYS 1..3 on one Redis
 
 
-_PREFIXES_AND_PRIOR = (HISTOGRAM_PREFIX, VOTES_PREFIX, str(PRIOR_MEAN), str(PRIOR_WEIGHT))
+@dataclass
+class _TalkPart:
+    """A talk's records from one partition in one batch, aggregated (see _APPLY)."""
+
+    first: int
+    top: int = -1
+    size: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    voters: list[list[Any]] = field(default_factory=list)
+
+    def as_list(self, name: str) -> list[Any]:
+        return [name, self.first, self.top, self.size, self.counts, self.voters]
+
+
+@dataclass
+class _Mark:
+    """A partition's records in one batch that belong to no talk, and its highest offset."""
+
+    top: int = -1
+    dead: list[int] = field(default_factory=list)
+    duplicates: list[int] = field(default_factory=list)
 
 
 class RedisReadModel:
-    """RatingsReadModel on one lazily created, pooled Redis client."""
+    """RatingsReadModel on one lazily created, pooled client of a Redis or a Redis Cluster."""
 
     def __init__(self, url: str) -> None:
         self._url = url
-        self._client: redis.Redis | None = None
-        self._scripts: dict[str, Any] = {}
+        self._client: ReadModelClient | None = None
+        self.cluster = split_cluster_flag(url)[0]
+        self._sha: dict[str, str] = {}
 
     @property
-    def client(self) -> redis.Redis:
+    def client(self) -> ReadModelClient:
         """The Redis client, created on first use and reused for the life of the process."""
         if self._client is None:
-            self._client = redis.Redis.from_url(
-                self._url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
-            )
-            self._scripts = {
-                "apply": self._client.register_script(_APPLY_BATCH),
-                "replace": self._client.register_script(_REPLACE_ALL),
-            }
+            options: dict[str, Any] = {"socket_connect_timeout": 2, "socket_timeout": 5}
+            if not self.cluster:
+                options["health_check_interval"] = 30
+            self._client = connect(self._url, **options)
         return self._client
 
     def histogram(self, talk_id: str) -> Histogram:
         """The talk's current histogram (zeros when it has no ratings)."""
         try:
-            stored = self.client.hmget(HISTOGRAM_PREFIX + talk_id, RATING_VALUES)
+            stored = self.client.hmget(histogram_key(talk_id), RATING_VALUES)
         except redis.RedisError as error:
             raise BackendUnavailable("the read model is unreachable") from error
         return Histogram.from_counts(dict(zip(RATING_VALUES, stored, strict=True)))
 
-    def apply(self, batch: ProjectionBatch) -> ProjectionResult:
-        """Apply a batch atomically, skipping every record at or below its partition's offset.
-
-        One round trip in the usual case (no record of the batch was applied before); a batch
-        that a redelivery cut differently, part applied and part new, takes a second one.
-        """
-        partitions = _aggregated(batch)
-        if not partitions:
-            return ProjectionResult(0, 0, 0)
-        reply = self._run_apply(partitions)
-        if reply == b"DETAIL":
-            for name, records in _detailed(batch).items():
-                partitions[name]["records"] = records
-            reply = self._run_apply(partitions)
-        applied, skipped, duplicates, dead = reply
-        return ProjectionResult(int(applied), int(skipped), int(dead), int(duplicates))
-
-    def _run_apply(self, partitions: dict[str, dict[str, Any]]) -> Any:
-        payload = json.dumps(list(partitions.values()), separators=(",", ":"))
-        client = self.client  # registers the scripts on first use
-        try:
-            return self._scripts["apply"](
-                keys=[OFFSETS_KEY, REBUILD_LOCK_KEY, LEADERBOARD_KEY],
-                args=[payload, *_PREFIXES_AND_PRIOR],
-                client=client,
-            )
-        except redis.ResponseError as error:
-            if str(error).startswith("REBUILDING"):
-                raise ReadModelRebuilding(str(error)) from error
-            raise
-        except redis.RedisError as error:
-            raise BackendUnavailable(f"the read model is unreachable: {error}") from error
-
     def histograms(self, talk_ids: list[str]) -> dict[str, Histogram]:
-        """The histograms of several talks, in one round trip."""
+        """The histograms of several talks, in one round trip (one per node on a cluster)."""
         pipe = self.client.pipeline(transaction=False)
         for talk_id in talk_ids:
-            pipe.hmget(HISTOGRAM_PREFIX + talk_id, RATING_VALUES)
+            pipe.hmget(histogram_key(talk_id), RATING_VALUES)
         try:
             stored = pipe.execute()
         except redis.RedisError as error:
@@ -284,6 +344,147 @@ class RedisReadModel:
             talk_id: Histogram.from_counts(dict(zip(RATING_VALUES, counts, strict=True)))
             for talk_id, counts in zip(talk_ids, stored, strict=True)
         }
+
+    def apply(self, batch: ProjectionBatch) -> ProjectionResult:
+        """Apply a batch, each talk atomically, skipping what was applied to the talk before.
+
+        On one Redis the whole batch is one script call (one round trip; a second one only for a
+        talk whose redelivery was cut differently). On a cluster: the rebuild lock is checked,
+        then the talks are sent grouped by slot, one pipelined call per node, then the partition
+        offsets and the leaderboard (absolute scores) are written.
+        """
+        talks, marks = _plan(batch)
+        if not talks and not marks:
+            return ProjectionResult(0, 0, 0)
+        try:
+            if self.cluster:
+                totals = self._apply_on_cluster(batch, talks, marks)
+            else:
+                totals = self._apply_on_one(batch, talks, marks)
+        except redis.ResponseError as error:
+            if str(error).startswith("REBUILDING"):
+                raise ReadModelRebuilding(str(error)) from error
+            raise
+        except (redis.RedisError, RedisClusterException) as error:
+            raise BackendUnavailable(f"the read model is unreachable: {error}") from error
+        applied, skipped, duplicates, dead = totals
+        return ProjectionResult(applied, skipped, dead, duplicates)
+
+    def _apply_on_one(
+        self,
+        batch: ProjectionBatch,
+        talks: dict[str, dict[str, _TalkPart]],
+        marks: dict[str, _Mark],
+    ) -> list[int]:
+        names = list(talks)
+        keys = [*_FIXED_KEYS, *_talk_keys(names)]
+        payload = _payload(names, talks, marks)
+        reply = self._eval("apply", keys, [payload, *_PRIOR, 1, 2, 3, 4])
+        if reply == b"DETAIL":
+            payload = _payload(names, talks, marks, _detailed(batch, set(names)))
+            reply = self._eval("apply", keys, [payload, *_PRIOR, 1, 2, 3, 4])
+        return [int(n) for n in reply[:4]]
+
+    def _apply_on_cluster(
+        self,
+        batch: ProjectionBatch,
+        talks: dict[str, dict[str, _TalkPart]],
+        marks: dict[str, _Mark],
+    ) -> list[int]:
+        client = self.client
+        if client.exists(REBUILD_LOCK_KEY):
+            raise ReadModelRebuilding("REBUILDING the read model is being rebuilt")
+        groups = _by_slot(talks)
+        calls = [
+            (_talk_keys(names), [_payload(names, talks, {}), *_PRIOR, 0, 0, 0, 1])
+            for names in groups
+        ]
+        replies = self._eval_many("apply", calls)
+        retry = [i for i, reply in enumerate(replies) if reply == b"DETAIL"]
+        if retry:
+            detail = _detailed(batch, {t for i in retry for t in groups[i]})
+            again = self._eval_many(
+                "apply",
+                [
+                    (calls[i][0], [_payload(groups[i], talks, {}, detail), *_PRIOR, 0, 0, 0, 1])
+                    for i in retry
+                ],
+            )
+            for i, reply in zip(retry, again, strict=True):
+                replies[i] = reply
+        totals = [0, 0, 0, 0]
+        for reply in replies:
+            for i in range(4):
+                totals[i] += int(reply[i])
+        payload = json.dumps(
+            {"talks": [], "marks": [[n, m.top, m.dead, m.duplicates] for n, m in marks.items()]}
+        )
+
+        def rank_and_mark(pipe: Any) -> None:
+            # The leaderboard from the talks' absolute scores (a retried batch writes the same),
+            # then the partition offsets: only once every talk of the batch is applied.
+            for reply in replies:
+                scored, unscored = reply[4], reply[5]
+                if scored:
+                    pipe.zadd(
+                        LEADERBOARD_KEY,
+                        {scored[i + 1]: float(scored[i]) for i in range(0, len(scored), 2)},
+                    )
+                if unscored:
+                    pipe.zrem(LEADERBOARD_KEY, *unscored)
+            if marks:
+                pipe.evalsha(
+                    self._script_sha("apply"), 1, OFFSETS_KEY, payload, *_PRIOR, 0, 1, 0, 2
+                )
+
+        results = self._pipelined(rank_and_mark)
+        if marks:
+            for i in range(4):
+                totals[i] += int(results[-1][i])
+        return totals
+
+    def _script_sha(self, name: str) -> str:
+        sha = self._sha.get(name)
+        if sha is None:
+            loaded = self.client.script_load(_SCRIPTS[name])
+            sha = self._sha[name] = loaded.decode() if isinstance(loaded, bytes) else str(loaded)
+        return sha
+
+    def _eval(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        sha = self._script_sha(name)
+        try:
+            return self.client.evalsha(sha, len(keys), *keys, *args)
+        except NoScriptError:
+            self._sha.pop(name, None)
+            return self.client.evalsha(self._script_sha(name), len(keys), *keys, *args)
+
+    def _eval_many(self, name: str, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+        """Run the script once per call, in one pipeline (one round trip per node)."""
+
+        def build(pipe: Any) -> None:
+            sha = self._script_sha(name)
+            for keys, args in calls:
+                pipe.evalsha(sha, len(keys), *keys, *args)
+
+        return self._pipelined(build)
+
+    def _pipelined(self, build: Callable[[Any], None]) -> list[Any]:
+        """Execute the commands `build` queues; once more if a node lacked a script.
+
+        A replica promoted after a failover may lack the scripts its primary had.
+        """
+        for attempt in (1, 2):
+            pipe = self.client.pipeline(transaction=False)
+            build(pipe)
+            results: list[Any] = pipe.execute(raise_on_error=False)
+            if attempt == 1 and any(isinstance(r, NoScriptError) for r in results):
+                self._sha.clear()
+                continue
+            for result in results:
+                if isinstance(result, Exception):
+                    raise result
+            return results
+        raise AssertionError("unreachable")
 
     def leaderboard(self, limit: int, among: list[str] | None = None) -> list[tuple[str, float]]:
         """The best talks by Bayesian average, best first; `among` restricts to those talks."""
@@ -311,17 +512,39 @@ class RedisReadModel:
         """True when Kafka acknowledged the event within the last week."""
         return bool(self.client.exists(ACCEPTED_PREFIX + event_id))
 
-    def applied_offset(self, partition: str) -> int | None:
-        """The last offset applied for a "topic-partition", or None before the first."""
-        value = self.client.hget(OFFSETS_KEY, partition)
+    def applied_offset(self, partition: str, talk_id: str | None = None) -> int | None:
+        """The last offset applied for a "topic-partition" (to one talk, when given), or None."""
+        if talk_id is None:
+            value = self.client.hget(OFFSETS_KEY, partition)
+        else:
+            value = self.client.hget(histogram_key(talk_id), partition)
         return None if value is None else int(value)
 
     def forget_offsets(self, topic: str) -> int:
-        """Drop the applied offsets of a topic, for when the topic itself was recreated empty."""
-        prefix = f"{topic}-"
-        fields: list[bytes] = self.client.hkeys(OFFSETS_KEY)  # type: ignore[assignment]
-        stale = [f for f in fields if f.decode().startswith(prefix)]
-        return int(self.client.hdel(OFFSETS_KEY, *stale)) if stale else 0
+        """Drop the applied offsets of a topic, for when the topic itself was recreated empty.
+
+        Answers how many partition offsets were dropped; the talks' own offsets of the topic go
+        with them.
+        """
+        prefix = f"{topic}-".encode()
+        client = self.client
+        fields: list[bytes] = client.hkeys(OFFSETS_KEY)  # type: ignore[assignment]
+        stale = [f for f in fields if f.startswith(prefix)]
+        dropped = int(client.hdel(OFFSETS_KEY, *stale)) if stale else 0
+        keys = list(client.scan_iter(match=HISTOGRAM_PATTERN, count=1000))
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            pipe = client.pipeline(transaction=False)
+            for key in chunk:
+                pipe.hkeys(key)
+            drop = client.pipeline(transaction=False)
+            for key, names in zip(chunk, pipe.execute(), strict=True):
+                mine = [n for n in names if n.startswith(prefix)]
+                if mine:
+                    drop.hdel(key, *mine)
+            if len(drop):
+                drop.execute()
+        return dropped
 
     def lock_for_rebuild(self) -> bool:
         """Hold the projector off (its batches fail and are retried) while a rebuild runs."""
@@ -332,30 +555,53 @@ class RedisReadModel:
         self.client.delete(REBUILD_LOCK_KEY)
 
     def replace_all(self, state: ReadModelState) -> None:
-        """Replace every histogram and offset with the rebuilt ones, atomically.
+        """Replace every histogram, vote and offset with the rebuilt ones.
 
-        Call it holding the rebuild lock: no batch can add a histogram between the scan for the
-        existing ones and the replacement.
+        On one Redis in one atomic step; on a cluster each slot's talks atomically, then the
+        partition offsets and the leaderboard. Call it holding the rebuild lock: no batch can add
+        a talk between the scan for the existing keys and the replacement.
         """
         client = self.client
-        stale = [
+        existing = {
             key.decode()
-            for prefix in (HISTOGRAM_PREFIX, VOTES_PREFIX)
-            for key in client.scan_iter(match=prefix + "*", count=1000)
+            for pattern in ("ratings/*", "votes/*")  # the keys of before the hash tags too
+            for key in client.scan_iter(match=pattern, count=1000)
+        }
+        talks = sorted(set(state.histograms) | set(state.votes) | set(state.talk_offsets))
+        kept = set(_talk_keys(talks))
+        stale = sorted(existing - kept)
+        if not self.cluster:
+            keys = [*_FIXED_KEYS, *_talk_keys(talks), *stale]
+            payload = _rebuilt(talks, state, state.offsets)
+            self._eval("replace", keys, [payload, *_PRIOR, 0, 2, 3, 4, 4 + 2 * len(talks)])
+            return
+        groups: dict[int, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
+        for talk in talks:
+            groups[key_slot(histogram_key(talk).encode())][0].append(talk)
+        for key in stale:
+            groups[key_slot(key.encode())][1].append(key)
+        calls = [
+            (
+                [*_talk_keys(names), *old],
+                [_rebuilt(names, state, {}), *_PRIOR, 0, 0, 0, 1, 1 + 2 * len(names)],
+            )
+            for names, old in groups.values()
         ]
-        payload = json.dumps(
-            {
-                "histograms": state.histograms,
-                "offsets": state.offsets,
-                "votes": state.votes,
-                "stale": stale,
-            }
-        )
-        self._scripts["replace"](
-            keys=[OFFSETS_KEY, REBUILD_LOCK_KEY, LEADERBOARD_KEY],
-            args=[payload, *_PREFIXES_AND_PRIOR],
-            client=client,
-        )
+        replies = []
+        for start in range(0, len(calls), 1000):
+            replies += self._eval_many("replace", calls[start : start + 1000])
+        client.delete(OFFSETS_KEY, LEADERBOARD_KEY)
+        pipe = client.pipeline(transaction=False)
+        if state.offsets:
+            pipe.hset(OFFSETS_KEY, mapping=state.offsets)  # type: ignore[arg-type]
+        scores = {
+            reply[i + 1]: float(reply[i]) for reply in replies for i in range(0, len(reply), 2)
+        }
+        items = list(scores.items())
+        for start in range(0, len(items), 1000):
+            pipe.zadd(LEADERBOARD_KEY, dict(items[start : start + 1000]))
+        if len(pipe):
+            pipe.execute()
 
     def ping(self) -> bool:
         """True when Redis answers."""
@@ -365,60 +611,119 @@ class RedisReadModel:
             return False
 
 
-def _aggregated(batch: ProjectionBatch) -> dict[str, dict[str, Any]]:
-    """The batch per partition in the aggregated form the apply script takes (see there)."""
-    partitions: dict[str, dict[str, Any]] = {}
+_SCRIPTS = {"apply": _APPLY, "replace": _REPLACE}
 
-    def partition(name: str, offset: int) -> dict[str, Any]:
-        part = partitions.get(name)
+
+def _talk_keys(talks: list[str]) -> list[str]:
+    keys: list[str] = []
+    for talk in talks:
+        keys.append(histogram_key(talk))
+        keys.append(votes_key(talk))
+    return keys
+
+
+def _by_slot(talks: dict[str, dict[str, _TalkPart]]) -> list[list[str]]:
+    groups: dict[int, list[str]] = defaultdict(list)
+    for talk in talks:
+        groups[key_slot(histogram_key(talk).encode())].append(talk)
+    return list(groups.values())
+
+
+def _plan(batch: ProjectionBatch) -> tuple[dict[str, dict[str, _TalkPart]], dict[str, _Mark]]:
+    """The batch per talk and partition (aggregated), and per partition what has no talk."""
+    talks: dict[str, dict[str, _TalkPart]] = {}
+    marks: dict[str, _Mark] = {}
+    for rating in batch.ratings:
+        name, offset = rating.position, rating.offset
+        mark = marks.get(name)
+        if mark is None:
+            mark = marks[name] = _Mark()
+        if offset > mark.top:
+            mark.top = offset
+        if rating.duplicate:
+            mark.duplicates.append(offset)
+            continue
+        event = rating.event
+        parts = talks.get(event.talk_id)
+        if parts is None:
+            parts = talks[event.talk_id] = {}
+        part = parts.get(name)
         if part is None:
-            part = partitions[name] = {
-                "name": name,
-                "first": offset,
-                "top": offset,
-                "size": 0,
-                "counts": {},
-                "voters": [],
-                "duplicates": 0,
-                "dead": 0,
-            }
-        part["size"] += 1
-        part["first"] = min(part["first"], offset)
-        part["top"] = max(part["top"], offset)
-        return part
-
-    for rating in batch.ratings:
-        event = rating.event
-        part = partition(rating.position, rating.offset)
-        if rating.duplicate:
-            part["duplicates"] += 1
-        elif event.voter_id is not None:
-            part["voters"].append(_vote(event))
+            part = parts[name] = _TalkPart(offset)
+        elif offset < part.first:
+            part.first = offset
+        if offset > part.top:
+            part.top = offset
+        part.size += 1
+        if event.voter_id is not None:
+            part.voters.append(_vote(event))
         else:
-            counts = part["counts"].setdefault(event.talk_id, {})
             value = str(event.value)
-            counts[value] = counts.get(value, 0) + 1
+            part.counts[value] = part.counts.get(value, 0) + 1
     for letter in batch.dead_letters:
-        partition(letter.position, letter.offset)["dead"] += 1
-    return partitions
+        mark = marks.get(letter.position)
+        if mark is None:
+            mark = marks[letter.position] = _Mark()
+        mark.top = max(mark.top, letter.offset)
+        mark.dead.append(letter.offset)
+    return talks, marks
 
 
-def _detailed(batch: ProjectionBatch) -> dict[str, list[list[Any]]]:
-    """Every record of the batch per partition, with its offset and kind (see the apply script)."""
-    partitions: dict[str, list[list[Any]]] = {}
+def _payload(
+    names: list[str],
+    talks: dict[str, dict[str, _TalkPart]],
+    marks: dict[str, _Mark],
+    detail: dict[tuple[str, str], list[list[Any]]] | None = None,
+) -> str:
+    """The _APPLY payload for these talks (with their records in detail when given)."""
+    rows = []
+    for talk in names:
+        parts = []
+        for name, part in talks[talk].items():
+            row = part.as_list(name)
+            if detail is not None:
+                row.append(detail[(talk, name)])
+            parts.append(row)
+        rows.append([talk, parts])
+    return json.dumps(
+        {"talks": rows, "marks": [[n, m.top, m.dead, m.duplicates] for n, m in marks.items()]},
+        separators=(",", ":"),
+    )
+
+
+def _detailed(batch: ProjectionBatch, talks: set[str]) -> dict[tuple[str, str], list[list[Any]]]:
+    """Every record of these talks per talk and partition, with its offset (see _APPLY)."""
+    records: dict[tuple[str, str], list[list[Any]]] = defaultdict(list)
     for rating in batch.ratings:
         event = rating.event
-        record: list[Any] = [rating.offset, "r", event.talk_id, str(event.value)]
-        if rating.duplicate:
-            record[1] = "x"
-        elif event.voter_id is not None:
-            record[1:] = ["v", *_vote(event)]
-        partitions.setdefault(rating.position, []).append(record)
-    for letter in batch.dead_letters:
-        partitions.setdefault(letter.position, []).append([letter.offset, "d"])
-    return partitions
+        if rating.duplicate or event.talk_id not in talks:
+            continue
+        record: list[Any] = [rating.offset, str(event.value)]
+        if event.voter_id is not None:
+            record = [rating.offset, *_vote(event)]
+        records[(event.talk_id, rating.position)].append(record)
+    return records
+
+
+def _rebuilt(talks: list[str], state: ReadModelState, marks: dict[str, int]) -> str:
+    """The _REPLACE payload for these talks."""
+    return json.dumps(
+        {
+            "talks": [
+                [
+                    talk,
+                    state.histograms.get(talk, {}),
+                    state.talk_offsets.get(talk, {}),
+                    state.votes.get(talk, {}),
+                ]
+                for talk in talks
+            ],
+            "marks": marks,
+        },
+        separators=(",", ":"),
+    )
 
 
 def _vote(event: RatingSubmitted) -> list[Any]:
-    """A voter's rating as the apply script takes it: talk, value, voter, occurredMs, eventId."""
-    return [event.talk_id, str(event.value), event.voter_id, event.occurred_ms, str(event.event_id)]
+    """A voter's rating as the apply script takes it: value, voter, occurredMs, eventId."""
+    return [str(event.value), event.voter_id, event.occurred_ms, str(event.event_id)]
