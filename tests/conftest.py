@@ -19,6 +19,7 @@ from talkrate_local.broker import LocalBroker, ensure_topics
 from talkrate_local.database import prepare
 from tests.backends import RATINGS, TALKS
 from tests.builders import unique_talk_id
+from tests.redis_cluster import LocalRedisCluster
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +47,22 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[LocalRedisCluster]:
+    """A Redis Cluster of three primaries and three replicas for the session, started on demand."""
+    with LocalRedisCluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["redis", "cluster"])
+def read_model_url(request: pytest.FixtureRequest, redis_url: str) -> str:
+    """The read model's URL: the suite's Redis, then the session's Redis Cluster."""
+    if request.param == "cluster":
+        cluster: LocalRedisCluster = request.getfixturevalue("redis_cluster")
+        return cluster.url
+    return redis_url
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg2
 import pytest
-import redis
 
 from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore
-from talkrate.adapters.redis_store import RedisReadModel, histogram_key
+from talkrate.adapters.redis_store import ReadModelClient, RedisReadModel, connect, histogram_key
 from talkrate.models import RatingSubmitted
 from talkrate.ports import ProjectedRating, ProjectionBatch
 from talkrate.projection import StreamRecord, project_batch
@@ -30,12 +29,20 @@ def store(talks_dsn: str) -> Iterator[PostgresEventStore]:
 
 
 @pytest.fixture
-def model(redis_url: str) -> RedisReadModel:
-    return RedisReadModel(redis_url)
+def model(read_model_url: str) -> RedisReadModel:
+    return RedisReadModel(read_model_url)
 
 
 @pytest.fixture
-def talk_id(redis_client: redis.Redis) -> Iterator[str]:
+def redis_client(read_model_url: str) -> Iterator[ReadModelClient]:
+    """A client of the same Redis, or Redis Cluster, as the model's."""
+    client = connect(read_model_url, decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def talk_id(redis_client: ReadModelClient) -> Iterator[str]:
     talk = unique_talk_id()
     yield talk
     redis_client.delete(histogram_key(talk))
@@ -145,7 +152,7 @@ def test_rebuild_recomputes_histograms_and_offsets_from_the_event_store(
     model: RedisReadModel,
     talk_id: str,
     topic: str,
-    redis_client: redis.Redis,
+    redis_client: ReadModelClient,
 ) -> None:
     # Given projected events, and then a read model that lost everything
     project_batch([at(topic, 0, i, rating_event(talk_id, 5)) for i in range(4)], store, model)
@@ -230,7 +237,7 @@ def test_rebuild_keeps_one_vote_per_voter(
     model: RedisReadModel,
     talk_id: str,
     topic: str,
-    redis_client: redis.Redis,
+    redis_client: ReadModelClient,
 ) -> None:
     project_batch(
         [
@@ -251,7 +258,7 @@ def test_rebuild_keeps_one_vote_per_voter(
 
 
 def test_the_leaderboard_ranks_by_bayesian_average(
-    store: PostgresEventStore, model: RedisReadModel, topic: str, redis_client: redis.Redis
+    store: PostgresEventStore, model: RedisReadModel, topic: str, redis_client: ReadModelClient
 ) -> None:
     # Given one talk with a single 5 and another with twenty 4s
     lucky, solid = unique_talk_id("lucky"), unique_talk_id("solid")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 import redis
 
-from talkrate.adapters.redis_store import RedisReadModel, histogram_key
+from talkrate.adapters.redis_store import ReadModelClient, RedisReadModel, connect, histogram_key
 from talkrate.errors import BackendUnavailable, ReadModelRebuilding
 from talkrate.models import RatingSubmitted
 from talkrate.ports import ProjectionResult
@@ -19,12 +20,20 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def model(redis_url: str) -> RedisReadModel:
-    return RedisReadModel(redis_url)
+def model(read_model_url: str) -> RedisReadModel:
+    return RedisReadModel(read_model_url)
 
 
 @pytest.fixture
-def talk_ids(redis_client: redis.Redis) -> list[str]:
+def redis_client(read_model_url: str) -> Iterator[ReadModelClient]:
+    """A client of the same Redis, or Redis Cluster, as the model's."""
+    client = connect(read_model_url, decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def talk_ids(redis_client: ReadModelClient) -> list[str]:
     ids = [unique_talk_id() for _ in range(3)]
     yield ids
     redis_client.delete(*(histogram_key(t) for t in ids))
@@ -111,7 +120,7 @@ def test_an_overlapping_batch_of_every_kind_counts_only_its_new_records(
 
 
 def test_a_batch_over_thousands_of_talks_ranks_every_one(
-    model: RedisReadModel, redis_client: redis.Redis
+    model: RedisReadModel, redis_client: ReadModelClient
 ) -> None:
     # Given one batch rating 2,500 talks (more than the script writes to the leaderboard at once)
     topic = f"t-{uuid.uuid4().hex[:8]}"
@@ -154,19 +163,28 @@ def test_malformed_records_move_the_offset_and_do_not_block(
     assert model.histogram(a).counts["3"] == 2
 
 
-def test_a_key_of_the_wrong_type_fails_the_batch_before_any_write(
-    model: RedisReadModel, talk_ids: list[str], redis_client: redis.Redis
+def test_a_key_of_the_wrong_type_fails_the_batch_and_its_retry_counts_each_rating_once(
+    model: RedisReadModel, talk_ids: list[str], redis_client: ReadModelClient
 ) -> None:
     # Given a talk whose histogram key was overwritten with a string
     topic = f"t-{uuid.uuid4().hex[:8]}"
     a, b, _ = talk_ids
     redis_client.set(histogram_key(b), "not a hash")
+    batch = records(topic, 0, 0, [(a, 4), (b, 4)])
     # When a batch touching it and another talk is applied
     with pytest.raises(redis.ResponseError):
-        apply(model, records(topic, 0, 0, [(a, 4), (b, 4)]))
-    # Then nothing of the batch was written, so its retry counts it whole
-    assert model.histogram(a).total == 0
+        apply(model, batch)
+    # Then the batch failed before the broken talk was written, and its offset did not move
+    # (one Redis writes nothing of it; a cluster may have applied the talks of other slots)
     assert model.applied_offset(f"{topic}-0") is None
+    if not model.cluster:
+        assert model.histogram(a).total == 0
+    # And once the key is repaired, the retry counts each rating once
+    redis_client.delete(histogram_key(b))
+    apply(model, batch)
+    assert model.histogram(a).counts["4"] == 1
+    assert model.histogram(b).counts["4"] == 1
+    assert model.applied_offset(f"{topic}-0") == 1
 
 
 def test_a_batch_is_refused_while_the_read_model_is_rebuilt(
@@ -189,3 +207,22 @@ def test_a_batch_with_nothing_valid_still_moves_nothing_else(model: RedisReadMod
 def test_an_unreachable_read_model_is_reported() -> None:
     with pytest.raises(BackendUnavailable):
         RedisReadModel("redis://127.0.0.1:1/0").histogram("any")
+
+
+def test_a_retried_batch_writes_the_same_leaderboard_scores(
+    model: RedisReadModel, talk_ids: list[str], redis_client: ReadModelClient
+) -> None:
+    # Given a batch applied, whose leaderboard write was lost (a crash before the ranking)
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    a = talk_ids[0]
+    batch = records(topic, 0, 0, [(a, 5), (a, 4)])
+    apply(model, batch)
+    redis_client.zrem("leaderboard", a)
+    try:
+        # When it is delivered again, twice
+        results = [apply(model, batch) for _ in range(2)]
+        # Then nothing counts twice and the score is the talk's, written whole (not added to)
+        assert [r.skipped for r in results] == [2, 2]
+        assert redis_client.zscore("leaderboard", a) == pytest.approx((3.0 * 10 + 9) / 12)
+    finally:
+        redis_client.zrem("leaderboard", a)

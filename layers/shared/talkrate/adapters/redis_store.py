@@ -433,9 +433,8 @@ class RedisReadModel:
                 if unscored:
                     pipe.zrem(LEADERBOARD_KEY, *unscored)
             if marks:
-                pipe.evalsha(
-                    self._script_sha("apply"), 1, OFFSETS_KEY, payload, *_PRIOR, 0, 1, 0, 2
-                )
+                sha = self._script_sha("apply")
+                pipe.execute_command("EVALSHA", sha, 1, OFFSETS_KEY, payload, *_PRIOR, 0, 1, 0, 2)
 
         results = self._pipelined(rank_and_mark)
         if marks:
@@ -464,7 +463,7 @@ class RedisReadModel:
         def build(pipe: Any) -> None:
             sha = self._script_sha(name)
             for keys, args in calls:
-                pipe.evalsha(sha, len(keys), *keys, *args)
+                pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args)
 
         return self._pipelined(build)
 

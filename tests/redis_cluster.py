@@ -1,0 +1,201 @@
+"""A Redis Cluster of three primaries and three replicas on loopback, from the machine's redis-server.
+
+The suite starts one per session (tests/conftest.py, `redis_cluster`); by hand,
+`python -m tests.redis_cluster` starts one and prints its URL until Ctrl-C, for
+`RATINGS_CONNECTION=redis://127.0.0.1:PORT?cluster=true make run`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+from redis.cluster import RedisCluster
+
+NODE_TIMEOUT_MS = 1000  # how long a silent primary takes to be failed over (the default is 15 s)
+
+
+def free_node_port() -> int:
+    """A free loopback port whose cluster bus port (10,000 above) is free too."""
+    while True:
+        port = random.randint(20000, 45000)
+        try:
+            for candidate in (port, port + 10000):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+        return port
+
+
+class LocalRedisCluster:
+    """Six redis-server processes joined into a cluster with `redis-cli --cluster create`."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self._own_folder = folder is None
+        self.folder = folder or Path(tempfile.mkdtemp(prefix="redis-cluster-"))
+        self.ports = [free_node_port() for _ in range(6)]
+        self.processes: dict[int, subprocess.Popen[bytes]] = {}
+
+    @property
+    def url(self) -> str:
+        """The read model's URL for this cluster (any node; the client discovers the others)."""
+        return f"redis://127.0.0.1:{self.ports[0]}?cluster=true"
+
+    def start(self) -> LocalRedisCluster:
+        """Start the six nodes, create the cluster and wait until every slot is served."""
+        for port in self.ports:
+            self._start_node(port)
+        for port in self.ports:
+            self._wait_for_node(port)
+        subprocess.run(
+            [
+                "redis-cli",
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{port}" for port in self.ports),
+                "--cluster-replicas",
+                "1",
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        self.wait_until_healthy()
+        return self
+
+    def _start_node(self, port: int) -> None:
+        folder = self.folder / str(port)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.processes[port] = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                str(folder / "nodes.conf"),
+                "--cluster-node-timeout",
+                str(NODE_TIMEOUT_MS),
+                "--dir",
+                str(folder),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    @staticmethod
+    def _wait_for_node(port: int, within: float = 10) -> None:
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5).ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def live_ports(self) -> list[int]:
+        """The ports of the nodes still running."""
+        return [port for port, process in self.processes.items() if process.poll() is None]
+
+    def wait_until_healthy(self, within: float = 30) -> None:
+        """Until every live node sees the cluster as ok with all 16,384 slots served."""
+        deadline = time.monotonic() + within
+        while True:
+            states = []
+            for port in self.live_ports():
+                try:
+                    info = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1).cluster(
+                        "info"
+                    )
+                except redis.RedisError:
+                    info = {}
+                states.append(
+                    info.get("cluster_state") == "ok"
+                    and int(info.get("cluster_slots_ok", 0)) == 16384
+                )
+            if states and all(states):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the Redis Cluster on {self.ports} did not become healthy")
+            time.sleep(0.1)
+
+    def primary_of(self, key: str) -> int:
+        """The port of the primary that serves the key's slot now."""
+        client = RedisCluster(host="127.0.0.1", port=self.live_ports()[0])
+        try:
+            return int(client.get_node_from_key(key).port)  # type: ignore[no-untyped-call]
+        finally:
+            client.close()
+
+    def kill(self, port: int) -> None:
+        """SIGKILL one node (no shutdown, no last write to its replica)."""
+        process = self.processes[port]
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+
+    def restart(self, port: int) -> None:
+        """Start a killed node again; it rejoins the cluster (as a replica once failed over)."""
+        self._start_node(port)
+        self._wait_for_node(port)
+        self.wait_until_healthy()
+
+    def flushall(self) -> None:
+        """Empty every primary (their replicas follow)."""
+        for port in self.live_ports():
+            node = redis.Redis(host="127.0.0.1", port=port, socket_timeout=5)
+            if node.info("replication")["role"] == "master":
+                node.flushall()
+
+    def stop(self) -> None:
+        """Stop every node and remove their files."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+        if self._own_folder:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> LocalRedisCluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main() -> None:
+    """Run a cluster until interrupted (Ctrl-C or SIGTERM), printing its URL."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with LocalRedisCluster() as cluster:
+        print(cluster.url, flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()
