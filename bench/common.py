@@ -21,8 +21,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 ROOT = Path(__file__).resolve().parent.parent
-TALKS_CONNECTION = "postgresql://postgres@127.0.0.1:5432/talkrate_bench"
-RATINGS_CONNECTION = "redis://127.0.0.1:6379/13"
+# The servers can move as the suite's do (tests/backends.py): TEST_POSTGRES, TEST_REDIS and
+# TEST_DB_SUFFIX, so two checkouts on one machine can bench side by side.
+_POSTGRES = os.environ.get("TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432").rstrip("/")
+_REDIS = os.environ.get("TEST_REDIS", "redis://127.0.0.1:6379").rstrip("/")
+TALKS_CONNECTION = f"{_POSTGRES}/talkrate_bench{os.environ.get('TEST_DB_SUFFIX', '')}"
+RATINGS_CONNECTION = f"{_REDIS}/13"
 RATINGS_TOPIC = "ratings"
 # What the template gives every function (Globals), with the LogLevel parameter's default.
 FUNCTION_ENVIRONMENT = {

@@ -71,7 +71,7 @@ class LocalRedisCluster:
             capture_output=True,
             timeout=60,
         )
-        self.wait_until_healthy()
+        self.wait_until_healthy(replicated=True)
         return self
 
     def _start_node(self, port: int) -> None:
@@ -92,17 +92,23 @@ class LocalRedisCluster:
                 str(NODE_TIMEOUT_MS),
                 "--dir",
                 str(folder),
+                "--logfile",
+                str(folder / "redis.log"),
                 "--save",
                 "",
                 "--appendonly",
                 "no",
+                "--repl-diskless-sync-delay",
+                "0",  # a replica syncs at once (the default waits 5 s for others to join)
+                "--repl-ping-replica-period",
+                "1",  # the cluster lists a replica once its offset moved (default: after 10 s)
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
 
     @staticmethod
-    def _wait_for_node(port: int, within: float = 10) -> None:
+    def _wait_for_node(port: int, within: float = 30) -> None:
         deadline = time.monotonic() + within
         while True:
             try:
@@ -117,27 +123,48 @@ class LocalRedisCluster:
         """The ports of the nodes still running."""
         return [port for port, process in self.processes.items() if process.poll() is None]
 
-    def wait_until_healthy(self, within: float = 30) -> None:
-        """Until every live node sees the cluster as ok with all 16,384 slots served."""
+    def wait_until_healthy(self, within: float = 30, replicated: bool = False) -> None:
+        """Until every live node sees the cluster ok, each slot served by a live primary.
+
+        `replicated`: and every primary has a live replica in sync (so it can be failed over).
+        """
         deadline = time.monotonic() + within
-        while True:
-            states = []
-            for port in self.live_ports():
-                try:
-                    info = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1).cluster(
-                        "info"
-                    )
-                except redis.RedisError:
-                    info = {}
-                states.append(
-                    info.get("cluster_state") == "ok"
-                    and int(info.get("cluster_slots_ok", 0)) == 16384
-                )
-            if states and all(states):
-                return
+        while not self._healthy(replicated):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the Redis Cluster on {self.ports} did not become healthy")
             time.sleep(0.1)
+
+    def _healthy(self, replicated: bool) -> bool:
+        live = set(self.live_ports())
+        for port in live:
+            try:
+                node = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1)
+                info = node.cluster("info")
+                ranges = node.execute_command("CLUSTER SLOTS")
+                role = node.info("replication")
+            except redis.RedisError:
+                return False
+            if info.get("cluster_state") != "ok" or int(info.get("cluster_slots_ok", 0)) != 16384:
+                return False
+            # each range: start, end, the primary (host, port, id), then its live replicas
+            if any(int(served[2][1]) not in live for served in ranges):
+                return False
+            if replicated and any(len(served) < 4 for served in ranges):
+                return False
+            if replicated and role["role"] == "slave" and role["master_link_status"] != "up":
+                return False
+        return True
+
+    def primaries(self) -> list[int]:
+        """The ports of the live primaries."""
+        return [
+            port
+            for port in self.live_ports()
+            if redis.Redis(host="127.0.0.1", port=port, socket_timeout=5).info("replication")[
+                "role"
+            ]
+            == "master"
+        ]
 
     def primary_of(self, key: str) -> int:
         """The port of the primary that serves the key's slot now."""
@@ -148,7 +175,8 @@ class LocalRedisCluster:
             client.close()
 
     def kill(self, port: int) -> None:
-        """SIGKILL one node (no shutdown, no last write to its replica)."""
+        """SIGKILL one node (no shutdown, no last write to its replica); a primary's replica is
+        promoted once the others see it fail (about NODE_TIMEOUT_MS): `wait_until_healthy`."""
         process = self.processes[port]
         process.send_signal(signal.SIGKILL)
         process.wait(10)
@@ -157,7 +185,7 @@ class LocalRedisCluster:
         """Start a killed node again; it rejoins the cluster (as a replica once failed over)."""
         self._start_node(port)
         self._wait_for_node(port)
-        self.wait_until_healthy()
+        self.wait_until_healthy(replicated=True)
 
     def flushall(self) -> None:
         """Empty every primary (their replicas follow)."""

@@ -20,13 +20,13 @@ from typing import Any
 
 import psycopg2
 import pytest
-import redis
 
-from talkrate.adapters.redis_store import histogram_key
+from talkrate.adapters.redis_store import ReadModelClient, connect, histogram_key
 from talkrate_local.broker import LocalBroker
 from talkrate_local.database import recreate
 from tests.backends import FAULTS_RATINGS, FAULTS_TALKS
 from tests.e2e.conftest import Runtime, start_runtime, stop_runtime
+from tests.redis_cluster import LocalRedisCluster
 
 # FAULTS_TALKS is a database of its own: event store positions belong to one broker, and this
 # suite has its own.
@@ -58,9 +58,10 @@ class FaultStack:
 
     runtime: Runtime
     broker: LocalBroker
-    redis: redis.Redis
+    redis: ReadModelClient
     env: dict[str, str]
     log: Path
+    cluster: LocalRedisCluster | None = None  # the Redis Cluster, when the stack runs on one
     talks: list[str] = field(default_factory=list)
 
     def new_talks(self, count: int) -> list[str]:
@@ -183,12 +184,24 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             terminalreporter.write_line(json.dumps(row))
 
 
-@pytest.fixture(scope="module")
-def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack]:
-    """A fresh database, Redis database and broker, and a runtime with 4 workers per function."""
+@pytest.fixture(scope="module", params=["redis", "cluster"])
+def fault_stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FaultStack]:
+    """A fresh database, Redis database and broker, and a runtime with 4 workers per function.
+
+    Once on one Redis, once on the session's Redis Cluster (three primaries, three replicas),
+    where each batch waits for a replica of every shard it wrote (`replicas=1`).
+    """
     recreate(FAULTS_TALKS)
-    redis_url = FAULTS_RATINGS  # the scenarios flush it; nothing else uses it
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    cluster: LocalRedisCluster | None = None
+    if request.param == "cluster":
+        cluster = request.getfixturevalue("redis_cluster")
+        redis_url = f"{cluster.url}&replicas=1"
+        cluster.flushall()
+    else:
+        redis_url = FAULTS_RATINGS  # the scenarios flush it; nothing else uses it
+    client = connect(redis_url, decode_responses=True)
     client.flushdb()
     log = tmp_path_factory.mktemp("faults") / "runtime.log"
     with LocalBroker() as broker:
@@ -200,7 +213,7 @@ def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack
         }
         runtime = start_runtime(env, log, ["--concurrency", "4"])
         try:
-            yield FaultStack(runtime, broker, client, env, log)
+            yield FaultStack(runtime, broker, client, env, log, cluster)
         finally:
             stop_runtime(runtime)
     client.flushdb()

@@ -15,6 +15,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from talkrate.adapters.redis_store import histogram_key
 from tests.builders import ROOT, kafka_event, rating_event, ratings_batch
 from tests.faults.conftest import FaultStack, Stream, record
 
@@ -179,4 +180,47 @@ def test_two_thousand_concurrent_posts_over_fifty_talks_count_exactly(
         requests_per_s=round(stream.sent / elapsed),
     )
     assert stream.acknowledged_count == 2000
+    assert_exact(fault_stack, stream)
+
+
+@pytest.mark.parametrize("fault_stack", ["cluster"], indirect=True)
+def test_a_redis_primary_killed_mid_stream_fails_over_and_counts_each_rating_once(
+    fault_stack: FaultStack,
+) -> None:
+    # Given ratings streaming in over ten talks, on a Redis Cluster with a replica per primary
+    cluster = fault_stack.cluster
+    assert cluster is not None
+    talks = fault_stack.new_talks(10)
+    # not the node the URL names: a client starting afresh needs one node it can reach
+    victim = next(port for port in cluster.primaries() if port != cluster.ports[0])
+    on_victim = [t for t in talks if cluster.primary_of(histogram_key(t)) == victim]
+    assert on_victim
+    killed: list[float] = []
+
+    def kill_primary(i: int) -> None:
+        if i == 150:  # once the talks on that primary have counts, it dies (SIGKILL)
+            deadline = time.monotonic() + 10
+            while not sum(fault_stack.histogram(on_victim[0]).values()):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            cluster.kill(victim)
+            killed.append(time.monotonic())
+
+    # When the primary serving the first talk is killed mid-stream and its replica promoted
+    try:
+        stream = fault_stack.stream(500, clients=8, during=kill_primary)
+        cluster.wait_until_healthy()
+        failed_over_s = time.monotonic() - killed[0]
+        counted = fault_stack.wait_until_counted(stream, within=90)
+    finally:
+        cluster.restart(victim)  # it rejoins as a replica, for whatever runs next
+    record(
+        "redis cluster primary killed mid-stream, replica promoted",
+        stream,
+        counted,
+        talks_on_killed_primary=len(on_victim),
+        healthy_again_after_s=round(failed_over_s, 1),
+    )
+    # Then every acknowledged rating counted once, the talks of the killed primary included
+    assert victim not in {cluster.primary_of(histogram_key(t)) for t in on_victim}
     assert_exact(fault_stack, stream)

@@ -37,6 +37,7 @@ LEADERBOARD_KEY = "leaderboard"  # talk id scored by its Bayesian average
 OFFSETS_KEY = "projector/offsets"  # "topic-partition" -> offset up to which batches were applied
 REBUILD_LOCK_KEY = "projector/rebuilding"
 REBUILD_LOCK_SECONDS = 600
+REPLICA_WAIT_MS = 1000  # how long a shard may take to confirm a batch on its replicas
 ACCEPTED_PREFIX = "accepted/"  # accepted/<eventId>: on Kafka, waiting for the projector
 ACCEPTED_SECONDS = 7 * 24 * 3600
 HISTOGRAM_PATTERN = "ratings/{*}"
@@ -60,27 +61,46 @@ def talk_of(key: str) -> str:
     return key[key.index("{") + 1 : key.rindex("}")]
 
 
+@dataclass(frozen=True)
+class RedisUrl:
+    """A read model URL: redis-py's URL, and talkrate's own query options taken out of it.
+
+    `cluster=true`: a Redis Cluster (such as ElastiCache Serverless). `replicas=N`: on a
+    cluster, a batch counts as applied only once up to N replicas of each shard it wrote have it
+    (Redis `WAIT`; a shard with fewer live replicas waits for those it has), so a primary lost
+    right after a batch cannot take the batch with it while it had a replica.
+    """
+
+    url: str
+    cluster: bool = False
+    replicas: int = 0
+
+    @classmethod
+    def parse(cls, url: str) -> RedisUrl:
+        """Split talkrate's options off the URL (redis-py would refuse them)."""
+        parts = urlsplit(url)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        ours = {k: v for k, v in query if k in ("cluster", "replicas")}
+        if not ours:
+            return cls(url)
+        rest = urlencode([(k, v) for k, v in query if k not in ours])
+        return cls(
+            urlunsplit(parts._replace(query=rest)),
+            ours.get("cluster", "").lower() in ("true", "1", "yes"),
+            int(ours.get("replicas") or 0),
+        )
+
+
 def connect(url: str, **options: Any) -> ReadModelClient:
     """A client for the URL: a RedisCluster when it says `cluster=true`, else a plain Redis.
 
     The one place a Redis URL becomes a client (the functions, the local runtime, the operations
     command, the tests and the bench), so `?cluster=true` works wherever a URL is configured.
     """
-    cluster, plain_url = split_cluster_flag(url)
-    if cluster:
-        return RedisCluster.from_url(plain_url, **options)
-    return redis.Redis.from_url(plain_url, **options)
-
-
-def split_cluster_flag(url: str) -> tuple[bool, str]:
-    """Whether the URL asks for cluster mode, and the URL without that flag (redis-py's form)."""
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    flags = [v for k, v in query if k == "cluster"]
-    if not flags:
-        return False, url
-    rest = urlencode([(k, v) for k, v in query if k != "cluster"])
-    return flags[-1].lower() in ("true", "1", "yes"), urlunsplit(parts._replace(query=rest))
+    parsed = RedisUrl.parse(url)
+    if parsed.cluster:
+        return RedisCluster.from_url(parsed.url, **options)
+    return redis.Redis.from_url(parsed.url, **options)
 
 
 # Applies talks' parts of a batch atomically, and (when given the keys) judges the records that
@@ -310,7 +330,8 @@ class RedisReadModel:
     def __init__(self, url: str) -> None:
         self._url = url
         self._client: ReadModelClient | None = None
-        self.cluster = split_cluster_flag(url)[0]
+        parsed = RedisUrl.parse(url)
+        self.cluster, self._replicas = parsed.cluster, parsed.replicas
         self._sha: dict[str, str] = {}
 
     @property
@@ -399,7 +420,7 @@ class RedisReadModel:
             (_talk_keys(names), [_payload(names, talks, {}), *_PRIOR, 0, 0, 0, 1])
             for names in groups
         ]
-        replies = self._eval_many("apply", calls)
+        replies = self._eval_many("apply", calls, wait_on=self._replicas)
         retry = [i for i, reply in enumerate(replies) if reply == b"DETAIL"]
         if retry:
             detail = _detailed(batch, {t for i in retry for t in groups[i]})
@@ -457,15 +478,34 @@ class RedisReadModel:
             self._sha.pop(name, None)
             return self.client.evalsha(self._script_sha(name), len(keys), *keys, *args)
 
-    def _eval_many(self, name: str, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
-        """Run the script once per call, in one pipeline (one round trip per node)."""
+    def _eval_many(
+        self, name: str, calls: list[tuple[list[str], list[Any]]], wait_on: int = 0
+    ) -> list[Any]:
+        """Run the script once per call, in one pipeline (one round trip per node).
+
+        With `wait_on`, each node the calls went to is asked, in the same round trip, to wait
+        until that many replicas have its writes; fewer fails the whole (idempotent) batch.
+        """
+        waits: dict[str, tuple[Any, int]] = {}  # primary name -> (primary, replicas to wait for)
+        if wait_on:
+            slots = self.client.nodes_manager.slots_cache  # type: ignore[union-attr]
+            for keys, _ in calls:
+                shard = slots[key_slot(keys[0].encode())]  # the primary, then its live replicas
+                waits[shard[0].name] = (shard[0], min(wait_on, len(shard) - 1))
 
         def build(pipe: Any) -> None:
             sha = self._script_sha(name)
             for keys, args in calls:
                 pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+            for node, replicas in waits.values():
+                pipe.execute_command("WAIT", replicas, REPLICA_WAIT_MS, target_nodes=node)
 
-        return self._pipelined(build)
+        results = self._pipelined(build)
+        replies, acked = results[: len(calls)], results[len(calls) :]
+        for (node, replicas), confirmed in zip(waits.values(), acked, strict=True):
+            if int(confirmed) < replicas:
+                raise redis.ConnectionError(f"{node.name}: {confirmed} of {replicas} replicas")
+        return replies
 
     def _pipelined(self, build: Callable[[Any], None]) -> list[Any]:
         """Execute the commands `build` queues; once more if a node lacked a script.
