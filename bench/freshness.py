@@ -66,7 +66,7 @@ class Watcher:
     """Polls the read model for the sample talks until each one's rating shows."""
 
     redis_url: str
-    prefix: str
+    key_of: Callable[[str], str]  # a talk's histogram key
     values: tuple[str, ...]
     pending: dict[str, float] = field(default_factory=dict)
     freshness_ms: list[float] = field(default_factory=list)
@@ -97,7 +97,7 @@ class Watcher:
                     continue
                 pipe = client.pipeline(transaction=False)
                 for talk, _ in waiting:
-                    pipe.hmget(self.prefix + talk, self.values)
+                    pipe.hmget(self.key_of(talk), self.values)
                 counts = pipe.execute()
                 now = time.monotonic()
                 self.polls += 1
@@ -218,14 +218,14 @@ def read_model_total(talks: list[str]) -> int:
     """The sum of these talks' histograms in the read model (one pipelined round trip)."""
     import redis
 
-    from talkrate.adapters.redis_store import HISTOGRAM_PREFIX
+    from talkrate.adapters.redis_store import histogram_key
     from talkrate.models import RATING_VALUES
 
     client = redis.Redis.from_url(RATINGS_CONNECTION, socket_timeout=5)
     try:
         pipe = client.pipeline(transaction=False)
         for talk in talks:
-            pipe.hmget(HISTOGRAM_PREFIX + talk, RATING_VALUES)
+            pipe.hmget(histogram_key(talk), RATING_VALUES)
         return sum(int(c or 0) for stored in pipe.execute() for c in stored)
     finally:
         client.close()
@@ -268,7 +268,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     """Freshness, errors and ratings lost at `args.rate` requests/s for `args.duration` s."""
     if not (1 <= args.rate <= 2000 and 1 <= args.duration <= 120 and 1 <= args.clients <= 256):
         raise SystemExit("--rate 1..2000, --duration 1..120 s, --clients 1..256")
-    from talkrate.adapters.redis_store import HISTOGRAM_PREFIX
+    from talkrate.adapters.redis_store import histogram_key
     from talkrate.models import RATING_VALUES
 
     total = round(args.rate * args.duration)
@@ -286,7 +286,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     def body_for(i: int) -> str:
         return json.dumps({"talkId": talk_of(i), "value": i % 5 + 1})
 
-    watcher = Watcher(RATINGS_CONNECTION, HISTOGRAM_PREFIX, RATING_VALUES)
+    watcher = Watcher(RATINGS_CONNECTION, histogram_key, RATING_VALUES)
 
     def on_accepted(i: int, at: float) -> None:
         if i % args.sample_every == 0:

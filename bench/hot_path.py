@@ -34,6 +34,9 @@ class Floor:
         import redis
         from kafka import KafkaProducer
 
+        from talkrate.adapters.redis_store import histogram_key
+
+        self._key = histogram_key
         self._pg = psycopg2.connect(talks, connect_timeout=5)
         self._pg.autocommit = True
         self._cursor = self._pg.cursor()
@@ -61,7 +64,7 @@ class Floor:
     def histogram_read(self, talk_id: str) -> float:
         """One HMGET of a talk's histogram, in ms."""
         started = time.perf_counter_ns()
-        self._redis.hmget(f"ratings/{talk_id}", ["1", "2", "3", "4", "5"])
+        self._redis.hmget(self._key(talk_id), ["1", "2", "3", "4", "5"])
         return (time.perf_counter_ns() - started) / 1e6
 
     def close(self) -> None:

@@ -35,7 +35,21 @@ class StreamRecord:
 
 
 def classify(records: Iterable[StreamRecord]) -> ProjectionBatch:
-    """Parse each record with the one event model; what does not parse becomes a dead letter."""
+    """Parse each record with the one event model; what does not parse becomes a dead letter.
+
+    The values are parsed in one call when they are all events (the usual batch), else one by
+    one, so each record that fails is set aside with its own reason.
+    """
+    records = list(records)
+    values = [record.value for record in records]
+    events = RatingSubmitted.all_from_json(values) if all(values) else None  # type: ignore[arg-type]
+    if events is not None:
+        return ProjectionBatch(
+            ratings=[
+                ProjectedRating(r.topic, r.partition, r.offset, event)
+                for r, event in zip(records, events, strict=True)
+            ]
+        )
     batch = ProjectionBatch()
     for record in records:
         try:
