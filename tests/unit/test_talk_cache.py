@@ -88,3 +88,24 @@ def test_a_zero_ttl_disables_the_cache() -> None:
     cache.exists("t-1")
     cache.exists("t-1")
     assert catalog.lookups == 2
+
+
+class CatalogBehindAPooler(CountingCatalog):
+    """A catalog whose connection must not LISTEN (a pooler would pin it)."""
+
+    def removed_since_last_call(self) -> set[str] | None:
+        raise AssertionError("LISTEN on a pooled connection")
+
+
+def test_without_notifications_another_instance_s_removal_is_seen_at_the_ttl() -> None:
+    # Given a cache that does not listen for removals, and a talk it has seen
+    catalog, clock = CatalogBehindAPooler("t-1"), Clock()
+    cache = CachedTalkCatalog(catalog, 30, clock, notifications=False)  # type: ignore[arg-type]
+    assert cache.exists("t-1")
+    # When another instance removes the talk
+    catalog.talks.discard("t-1")
+    # Then it is still trusted within the TTL, and gone once the TTL has run out
+    clock.now += 29
+    assert cache.exists("t-1")
+    clock.now += 2
+    assert not cache.exists("t-1")

@@ -40,6 +40,10 @@ class Settings(BaseModel):
     publish_timeout_seconds: float = Field(3.0, gt=0, le=25, alias="PUBLISH_TIMEOUT_SECONDS")
     stats_timeout_seconds: float = Field(1.0, gt=0, le=10, alias="STATS_TIMEOUT_SECONDS")
     talk_cache_seconds: float = Field(30.0, ge=0, le=3600, alias="TALK_CACHE_SECONDS")
+    # LISTEN for talk removals on the catalog connection (heard within moments). A pooler that
+    # multiplexes sessions (RDS Proxy) pins a connection that LISTENs: turn it off there, and a
+    # removal is then seen when the cache's TTL runs out.
+    talk_cache_notifications: bool = Field(True, alias="TALK_CACHE_NOTIFICATIONS")
     aws_region: str | None = Field(None, alias="AWS_REGION")
     admin_token: SecretStr | None = Field(None, alias="ADMIN_TOKEN")
 

@@ -22,7 +22,14 @@ if TYPE_CHECKING:
 
 @lru_cache(maxsize=1)
 def database() -> PostgresDatabase:
-    """The one PostgreSQL connection of the process."""
+    """The one PostgreSQL connection of the process (docs/decisions.md: connections, bounded).
+
+    Every function opens at most this one connection per execution environment, lazily, and
+    keeps no session state on it beyond the talk cache's optional LISTEN, so a pooler such as
+    RDS Proxy can multiplex it: transactions are explicit BEGIN ... COMMIT, statements are sent
+    with their parameters inlined by psycopg2 (no server-side PREPARE), no SET, no temporary
+    table, no advisory lock.
+    """
     from talkrate.adapters.postgres import PostgresDatabase
 
     return PostgresDatabase(load_settings().talks_connection)
@@ -34,7 +41,12 @@ def talk_catalog() -> CachedTalkCatalog:
     from talkrate.adapters.postgres import PostgresTalkCatalog
     from talkrate.adapters.talk_cache import CachedTalkCatalog
 
-    return CachedTalkCatalog(PostgresTalkCatalog(database()), load_settings().talk_cache_seconds)
+    settings = load_settings()
+    return CachedTalkCatalog(
+        PostgresTalkCatalog(database()),
+        settings.talk_cache_seconds,
+        notifications=settings.talk_cache_notifications,
+    )
 
 
 @lru_cache(maxsize=1)

@@ -5,14 +5,16 @@ are remembered for `ttl` seconds; unknown ones are not (a talk added a moment ag
 once). A removal made by any instance is heard within moments: the catalog NOTIFYs it, and
 before each answer an instance reads what its connection has received, without a round trip. When that cannot be
 known (the connection was reopened), everything remembered is dropped; the TTL bounds what a lost
-notification could leave behind.
+notification could leave behind. Behind a pooler that multiplexes sessions (RDS Proxy), where a
+LISTENing connection would be pinned, notifications are turned off (TALK_CACHE_NOTIFICATIONS) and
+the TTL alone bounds how long another instance's removal goes unseen.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from talkrate.adapters.postgres import PostgresTalkCatalog
 from talkrate.models import Talk
@@ -29,8 +31,10 @@ class CachedTalkCatalog:
         catalog: PostgresTalkCatalog,
         ttl: float = DEFAULT_TTL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        notifications: bool = True,
     ) -> None:
         self._catalog = catalog
+        self._notifications = notifications  # False: removals by others are seen at the TTL
         self._ttl = ttl
         self._clock = clock
         self._known: dict[str, float] = {}  # talk id -> when it stops being trusted
@@ -39,7 +43,9 @@ class CachedTalkCatalog:
     def exists(self, talk_id: str) -> bool:
         """True when the talk is in the catalog (remembered for a while once seen)."""
         now = self._clock()
-        removed = self._catalog.removed_since_last_call()
+        removed: Iterable[str] | None = (
+            self._catalog.removed_since_last_call() if self._notifications else ()
+        )
         with self._lock:
             if removed is None:
                 self._known.clear()
