@@ -53,6 +53,14 @@ class LocalRedisCluster:
 
     def start(self) -> LocalRedisCluster:
         """Start the six nodes, create the cluster and wait until every slot is served."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()  # no node outlives a start that failed
+            raise
+        return self
+
+    def _start(self) -> None:
         for port in self.ports:
             self._start_node(port)
         for port in self.ports:
@@ -72,7 +80,6 @@ class LocalRedisCluster:
             timeout=60,
         )
         self.wait_until_healthy(replicated=True)
-        return self
 
     def _start_node(self, port: int) -> None:
         folder = self.folder / str(port)
@@ -140,7 +147,7 @@ class LocalRedisCluster:
             try:
                 node = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1)
                 info = node.cluster("info")
-                ranges = node.execute_command("CLUSTER SLOTS")
+                ranges = node.execute_command("CLUSTER SLOTS")  # type: ignore[no-untyped-call]
                 role = node.info("replication")
             except redis.RedisError:
                 return False
