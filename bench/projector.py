@@ -9,7 +9,10 @@ would be skipped, and skipping is not projecting):
 - read model only: `RedisReadModel.apply(classify(records))`, without the event store;
 - steps: classify, event store, read model, timed one after the other on the same batch;
 - raw: redis-py, one pipelined HINCRBY per record, one round trip per batch: what Redis does for
-  the same records without parsing, deduplicating or aggregating.
+  the same records without parsing, deduplicating or aggregating;
+- cluster: the full path with the read model on a local Redis Cluster (three primaries, three
+  replicas, from the machine's redis-server; `replicas=1`, as the fault suite runs it), and raw
+  pipelined HINCRBY on the same cluster, when redis-server is there.
 Records are built before the clock starts; the process is single-threaded Python (one core), with
 PostgreSQL and Redis in their own processes.
 """
@@ -68,9 +71,12 @@ def _seconds(call: Callable[[], Any]) -> tuple[float, Any]:
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     """Events/s per batch size and variant (medians over the repeats)."""
     from talkrate import wiring
+    from talkrate.adapters.redis_store import RedisReadModel
     from talkrate.projection import classify, project_batch
 
     store, read_model = wiring.event_store(), wiring.read_model()
+    cluster = _start_cluster()
+    cluster_model = RedisReadModel(f"{cluster.url}&replicas=1") if cluster else None
     gc.freeze()  # as the projector's init does (functions/projector/app.py)
     raw = read_model.client
     repeats = dict(zip(SIZES, (int(n) for n in args.repeats.split(",")), strict=True))
@@ -107,12 +113,33 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
         return {"total": _seconds(run)[0]}
 
+    def full_on_cluster(batch: list[Any], _: list[tuple[str, str]]) -> dict[str, float]:
+        assert cluster_model is not None
+        seconds, result = _seconds(lambda: project_batch(iter(batch), store, cluster_model))
+        assert result.applied == len(batch), result
+        return {"total": seconds}
+
+    def raw_hincrby_on_cluster(_: list[Any], pairs: list[tuple[str, str]]) -> dict[str, float]:
+        assert cluster_model is not None
+        client = cluster_model.client
+
+        def run() -> None:
+            pipe = client.pipeline(transaction=False)
+            for talk, value in pairs:
+                pipe.hincrby(f"bench-raw/{talk}", value, 1)
+            pipe.execute()
+
+        return {"total": _seconds(run)[0]}
+
     variants: dict[str, Callable[[list[Any], list[tuple[str, str]]], dict[str, float]]] = {
         "full": full,
         "read_model_only": read_model_only,
         "steps": steps,
         "raw_hincrby": raw_hincrby,
     }
+    if cluster_model is not None:
+        variants["cluster_full"] = full_on_cluster
+        variants["cluster_raw_hincrby"] = raw_hincrby_on_cluster
     for name, variant in variants.items():  # connections, scripts, caches: not measured
         variant(*records.batch(f"warmup-{name}", 100))
 
@@ -135,7 +162,20 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             for name, runs in timings.items()
         }
     wiring.reset()
+    if cluster:
+        cluster.stop()
     return {"talks": TALKS, "partitions": PARTITIONS, "sizes": list(SIZES), "results": results}
+
+
+def _start_cluster() -> Any:
+    """A local Redis Cluster for the cluster figures, or None without redis-server."""
+    import shutil
+
+    if not (shutil.which("redis-server") and shutil.which("redis-cli")):
+        return None
+    from tests.redis_cluster import LocalRedisCluster
+
+    return LocalRedisCluster().start()
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:

@@ -89,6 +89,9 @@ def _hot_path(data: dict[str, Any]) -> list[Figure]:
     return out
 
 
+FLOOR_SIZE = 1000  # the batch size the Redis floor target is stated at
+
+
 def _projector(data: dict[str, Any]) -> list[Figure]:
     out: list[Figure] = []
     for size in data["sizes"]:
@@ -101,9 +104,8 @@ def _projector(data: dict[str, Any]) -> list[Figure]:
                 f"project_batch, batches of {size:,}",
                 rate,
                 "ev/s",
-                "at-least",
-                THROUGHPUT_TARGET,
-                note=f"{rate / raw:.2f} of raw",
+                note=f"{rate / THROUGHPUT_TARGET:.2f} of {THROUGHPUT_TARGET:,} ev/s, "
+                f"{rate / raw:.2f} of raw (the target is the ratio below: machines differ)",
             )
         )
         rate = measured["read_model_only"]["events_per_s"]
@@ -117,6 +119,29 @@ def _projector(data: dict[str, Any]) -> list[Figure]:
             )
         )
         out.append(Figure("projector", f"raw pipelined HINCRBY, batches of {size:,}", raw, "ev/s"))
+        out.append(
+            Figure(
+                "projector",
+                f"project_batch against raw HINCRBY, batches of {size:,} (one Redis)",
+                measured["full"]["events_per_s"] / raw,
+                "x",
+                "at-least" if size == FLOOR_SIZE else "info",
+                1.0 if size == FLOOR_SIZE else None,
+            )
+        )
+        if "cluster_full" in measured:
+            on_cluster = measured["cluster_full"]["events_per_s"]
+            cluster_raw = measured["cluster_raw_hincrby"]["events_per_s"]
+            out.append(
+                Figure(
+                    "projector",
+                    f"project_batch on a Redis Cluster, batches of {size:,}",
+                    on_cluster,
+                    "ev/s",
+                    note=f"{on_cluster / cluster_raw:.2f} of raw HINCRBY on the cluster "
+                    f"({cluster_raw:,} ev/s), {on_cluster / raw:.2f} of raw on one Redis",
+                )
+            )
     return out
 
 
