@@ -20,9 +20,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from tests.backends import DB_SUFFIX, POSTGRES, REDIS
+
 ROOT = Path(__file__).resolve().parent.parent
-TALKS_CONNECTION = "postgresql://postgres@127.0.0.1:5432/talkrate_bench"
-RATINGS_CONNECTION = "redis://127.0.0.1:6379/13"
+# The suite's servers (TEST_POSTGRES, TEST_REDIS, TEST_DB_SUFFIX: tests/backends.py), so two
+# checkouts can bench side by side.
+TALKS_CONNECTION = f"{POSTGRES}/talkrate_bench{DB_SUFFIX}"
+RATINGS_CONNECTION = f"{REDIS}/13"
 RATINGS_TOPIC = "ratings"
 # What the template gives every function (Globals), with the LogLevel parameter's default.
 FUNCTION_ENVIRONMENT = {

@@ -20,8 +20,11 @@ LEADERBOARD_KEY = "leaderboard"  # talk id scored by its Bayesian average
 OFFSETS_KEY = "projector/offsets"  # "topic-partition" -> last applied offset
 REBUILD_LOCK_KEY = "projector/rebuilding"
 REBUILD_LOCK_SECONDS = 600
-ACCEPTED_PREFIX = "accepted/"  # accepted/<eventId>: on Kafka, waiting for the projector
-ACCEPTED_SECONDS = 7 * 24 * 3600
+ACCEPTED_PREFIX = "accepted/"  # accepted/<eventId>: taken by the API, waiting for the projector
+# Short: once projected, the event store answers; the marker only covers the seconds (minutes,
+# when the projector is behind) between the 202 and the projection. Set by the rate limiter's
+# round trip (talkrate.adapters.limiter).
+ACCEPTED_SECONDS = 3600
 
 # Shared by both scripts: a talk's leaderboard score from its histogram.
 _SCORE = """
@@ -301,15 +304,17 @@ class RedisReadModel:
 
     def forget_talk(self, talk_id: str) -> None:
         """Take a removed talk off the leaderboard (its histogram stays, like its events)."""
-        self.client.zrem(LEADERBOARD_KEY, talk_id)
-
-    def mark_accepted(self, event_id: str) -> None:
-        """Remember for a week that Kafka acknowledged the event (for its status)."""
-        self.client.set(ACCEPTED_PREFIX + event_id, b"1", ex=ACCEPTED_SECONDS)
+        try:
+            self.client.zrem(LEADERBOARD_KEY, talk_id)
+        except redis.RedisError as error:
+            raise BackendUnavailable("the read model is unreachable") from error
 
     def was_accepted(self, event_id: str) -> bool:
-        """True when Kafka acknowledged the event within the last week."""
-        return bool(self.client.exists(ACCEPTED_PREFIX + event_id))
+        """True when the API accepted the event within the last hour."""
+        try:
+            return bool(self.client.exists(ACCEPTED_PREFIX + event_id))
+        except redis.RedisError as error:
+            raise BackendUnavailable("the read model is unreachable") from error
 
     def applied_offset(self, partition: str) -> int | None:
         """The last offset applied for a "topic-partition", or None before the first."""
