@@ -585,8 +585,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run until SIGINT/SIGTERM; 0 on a clean stop, 1 when start-up failed."""
     args = parse_args(argv)
     try:
-        parameters = {**parameter_defaults(os.environ), **_parameters(args.param)}
-        template = load_template(args.template.resolve(), parameters)
+        explicit = _parameters(args.param)
+        template = load_template(args.template.resolve(), explicit)
+        # The dev stack's defaults for the parameters this template declares.
+        local = {
+            name: value
+            for name, value in parameter_defaults(os.environ).items()
+            if name in template.parameters and name not in explicit
+        }
+        if local:
+            template = load_template(args.template.resolve(), {**local, **explicit})
         env_overrides = _env_overrides(args.env_vars)
     except (TemplateError, OSError, ValueError) as error:
         print(f"talkrate-local: {error}", file=sys.stderr)

@@ -4,15 +4,18 @@ vote, a voter over the limit gets 429s and only the 202s count, a closed window 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from talkrate_local.launcher import launch
 from tests.backends import VOTES_RATINGS, VOTES_TALKS
-from tests.builders import unique_talk_id
+from tests.builders import ROOT, unique_talk_id
 from tests.e2e.conftest import (
     Answer,
     Runtime,
@@ -175,3 +178,49 @@ def test_a_talk_whose_window_closed_answers_409_naming_it(votes: Votes) -> None:
     )
     assert moved.status == 200, moved.body
     assert votes.rate(ended, 4).status == 202
+
+
+def test_make_run_prints_an_organiser_token_made_once_that_opens_the_admin_routes(
+    backends_env: dict[str, str], tmp_path: Path
+) -> None:
+    # Given a newcomer's runtime: no ADMIN_TOKEN, a data folder of its own
+    env = {k: v for k, v in os.environ.items() if k != "ADMIN_TOKEN"} | backends_env
+    data = tmp_path / "data"
+
+    def start_and_read_token(log: Path) -> str:
+        launched = launch(
+            ROOT / "template.yaml", env, log, ["--data-dir", str(data)], inherit_env=False
+        )
+        runtime = Runtime(launched.url, launched.lambda_url, launched.process, launched.log)
+        try:
+            lines = [
+                line
+                for line in log.read_text().splitlines()
+                if line.startswith("organiser token: ")
+            ]
+            # Then it says the organiser token on a line of its own
+            assert len(lines) == 1, log.read_text()[-2000:]
+            token = lines[0].removeprefix("organiser token: ")
+            # And the token opens the organisers' routes
+            talk_id = unique_talk_id("organiser")
+            body = json.dumps({"title": "Made with the printed token"})
+            wrong = runtime.request("PUT", f"/talks/{talk_id}", body, {"Authorization": "Bearer x"})
+            assert_problem(wrong, 403)
+            made = runtime.request(
+                "PUT", f"/talks/{talk_id}", body, {"Authorization": f"Bearer {token}"}
+            )
+            assert made.status == 201, made.body
+            removed = runtime.request(
+                "DELETE", f"/talks/{talk_id}", headers={"Authorization": f"Bearer {token}"}
+            )
+            assert removed.status == 204
+            return token
+        finally:
+            stop_runtime(runtime)
+
+    first = start_and_read_token(tmp_path / "first.log")
+    # And it is made once: the next start prints the same, kept in the data folder (owner only)
+    assert start_and_read_token(tmp_path / "second.log") == first
+    kept = data / "organiser-token"
+    assert kept.read_text().strip() == first
+    assert kept.stat().st_mode & 0o077 == 0

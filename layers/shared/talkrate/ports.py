@@ -109,6 +109,32 @@ class ReadModelState:
     votes: dict[str, dict[str, str]] = field(default_factory=dict)  # talk -> voter -> vote
 
 
+# What Redis may evict: only keys with a TTL (rate-limit counters, idempotency records, accepted
+# markers), never histograms, votes, the leaderboard or the applied offsets, which have none.
+SAFE_EVICTION_POLICIES = frozenset(
+    {"noeviction", "volatile-lru", "volatile-lfu", "volatile-ttl", "volatile-random"}
+)
+
+
+@dataclass(frozen=True)
+class ReadModelMemory:
+    """How full the read model's Redis is, and what it evicts when full."""
+
+    used_bytes: int
+    max_bytes: int  # 0: no limit set
+    policy: str
+
+    @property
+    def used_percent(self) -> float | None:
+        """Used memory as a percentage of maxmemory (None without a limit)."""
+        return round(100 * self.used_bytes / self.max_bytes, 2) if self.max_bytes else None
+
+    @property
+    def policy_is_safe(self) -> bool:
+        """Whether Redis can only evict keys that expire anyway (never a histogram)."""
+        return self.policy in SAFE_EVICTION_POLICIES
+
+
 class EventStore(Protocol):
     """The durable record of every projected event (PostgreSQL), unique by eventId."""
 

@@ -10,7 +10,7 @@ import redis
 from talkrate.errors import BackendUnavailable, ReadModelRebuilding
 from talkrate.leaderboard import PRIOR_MEAN, PRIOR_WEIGHT
 from talkrate.models import RATING_VALUES, Histogram, RatingSubmitted
-from talkrate.ports import ProjectionBatch, ProjectionResult, ReadModelState
+from talkrate.ports import ProjectionBatch, ProjectionResult, ReadModelMemory, ReadModelState
 
 HISTOGRAM_PREFIX = "ratings/"  # the workshop's key: ratings/<talkId>, a hash of value -> count
 VOTES_PREFIX = (
@@ -360,6 +360,19 @@ class RedisReadModel:
             keys=[OFFSETS_KEY, REBUILD_LOCK_KEY, LEADERBOARD_KEY],
             args=[payload, *_PREFIXES_AND_PRIOR],
             client=client,
+        )
+
+    def memory(self) -> ReadModelMemory:
+        """How full Redis is and how it evicts (INFO memory: one round trip, allowed on
+        ElastiCache, where CONFIG is not)."""
+        try:
+            info: dict[str, Any] = self.client.info("memory")
+        except redis.RedisError as error:
+            raise BackendUnavailable("the read model is unreachable") from error
+        return ReadModelMemory(
+            used_bytes=int(info.get("used_memory", 0)),
+            max_bytes=int(info.get("maxmemory", 0)),
+            policy=str(info.get("maxmemory_policy", "unknown")),
         )
 
     def ping(self) -> bool:
