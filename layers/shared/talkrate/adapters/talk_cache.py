@@ -5,7 +5,9 @@ are remembered for `ttl` seconds; unknown ones are not (a talk added a moment ag
 once). A removal made by any instance is heard within moments: the catalog NOTIFYs it, and
 before each answer an instance reads what its connection has received, without a round trip. When that cannot be
 known (the connection was reopened), everything remembered is dropped; the TTL bounds what a lost
-notification could leave behind.
+notification could leave behind. Behind a pooler that multiplexes sessions (RDS Proxy) an
+instance does not listen (LISTEN would pin its session to one database connection): a removal is
+then seen by other instances within the TTL.
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ class CachedTalkCatalog:
         catalog: PostgresTalkCatalog,
         ttl: float = DEFAULT_TTL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        listen: bool = True,
     ) -> None:
         self._catalog = catalog
         self._ttl = ttl
+        self._listen = listen
         self._clock = clock
         self._known: dict[str, float] = {}  # talk id -> when it stops being trusted
         self._lock = threading.Lock()
@@ -39,7 +43,7 @@ class CachedTalkCatalog:
     def exists(self, talk_id: str) -> bool:
         """True when the talk is in the catalog (remembered for a while once seen)."""
         now = self._clock()
-        removed = self._catalog.removed_since_last_call()
+        removed = self._catalog.removed_since_last_call() if self._listen else set()
         with self._lock:
             if removed is None:
                 self._known.clear()
