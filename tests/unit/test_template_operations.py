@@ -4,15 +4,16 @@ groups, deploys and the parameters' guards hold for every function, including on
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
+import subprocess
 from functools import cache
+from pathlib import Path
 from typing import Any
-from unittest.mock import patch
 
 import pytest
 import yaml
-from samtranslator.translator.transform import transform
 
 from tests.builders import ROOT
 
@@ -53,15 +54,26 @@ def _source() -> dict[str, Any]:
     return document
 
 
-class _NoManagedPolicies:
-    """The translator asks for AWS managed policy ARNs only when a function names one by name."""
+# The SAM translator ships with the SAM CLI (.ci/install-sam.sh), in a virtualenv of its own: its
+# pins (pydantic among them) differ from the functions'. It transforms in that interpreter.
+SAM_PYTHON = Path(os.environ.get("SAM_TOOLS_DIR", ROOT / ".tools" / "sam")) / "bin" / "python"
+_TRANSFORM = """
+import json, sys
+from samtranslator.translator.transform import transform
 
-    def load(self) -> dict[str, str]:
+class NoManagedPolicies:  # asked only when a function names an AWS managed policy
+    def load(self):
         return {}
+
+request = json.load(sys.stdin)
+json.dump(transform(request["template"], request["parameters"], NoManagedPolicies()), sys.stdout)
+"""
 
 
 def transformed(**parameters: str) -> dict[str, Any]:
     """The CloudFormation template SAM would deploy with these parameter values."""
+    if not SAM_PYTHON.exists():
+        pytest.fail(f"no SAM CLI at {SAM_PYTHON.parent.parent}: run `make validate` (installs it)")
     values = {**REQUIRED, **parameters}
     document = copy.deepcopy(_source())
     # As `sam deploy` hands it over: local code folders uploaded to S3.
@@ -69,9 +81,18 @@ def transformed(**parameters: str) -> dict[str, Any]:
         for key in ("CodeUri", "ContentUri"):
             if isinstance(resource.get("Properties", {}).get(key), str):
                 resource["Properties"][key] = f"s3://artifacts/{resource['Properties'][key]}"
-    # The translator takes the region of the pseudo parameters from the environment.
-    with patch.dict(os.environ, {"AWS_DEFAULT_REGION": "eu-west-1"}):
-        result: dict[str, Any] = transform(document, values, _NoManagedPolicies())
+    finished = subprocess.run(
+        [str(SAM_PYTHON), "-c", _TRANSFORM],
+        input=json.dumps({"template": document, "parameters": values}),
+        capture_output=True,
+        text=True,
+        # The translator takes the region of the pseudo parameters from the environment.
+        env={**os.environ, "AWS_DEFAULT_REGION": "eu-west-1"},
+        timeout=120,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    result: dict[str, Any] = json.loads(finished.stdout)
     result["_parameters"] = values
     return result
 
@@ -189,7 +210,9 @@ def test_prod_deploys_by_canary_and_dev_all_at_once() -> None:
         assert groups
         for name, group in groups.items():
             config = evaluate(template, group["Properties"]["DeploymentConfigName"])
-            assert config == {"Fn::Sub": ["CodeDeployDefault.Lambda${ConfigName}", {"ConfigName": expected}]}, name
+            assert config == {
+                "Fn::Sub": ["CodeDeployDefault.Lambda${ConfigName}", {"ConfigName": expected}]
+            }, name
 
 
 def test_each_deployment_rolls_back_on_its_functions_errors_alarm() -> None:
@@ -201,7 +224,9 @@ def test_each_deployment_rolls_back_on_its_functions_errors_alarm() -> None:
         assert configuration["Enabled"] is True, name
         named = refs(configuration["Alarms"])
         assert any(alarms[a]["Properties"].get("MetricName") == "Errors" for a in named), name
-        assert "DEPLOYMENT_STOP_ON_ALARM" in group["Properties"]["AutoRollbackConfiguration"]["Events"]
+        assert (
+            "DEPLOYMENT_STOP_ON_ALARM" in group["Properties"]["AutoRollbackConfiguration"]["Events"]
+        )
     # every function but the authorizer (the HTTP API calls its ARN, not an alias) deploys by alias
     functions = set(resources(template, "AWS::Lambda::Function"))
     aliased = {name.removesuffix("Aliaslive") for name in resources(template, "AWS::Lambda::Alias")}
@@ -233,7 +258,8 @@ def test_every_function_has_a_reserved_concurrency_parameter() -> None:
     template = _prod()
     for name, function in resources(template, "AWS::Lambda::Function").items():
         reserved = evaluate(template, function["Properties"]["ReservedConcurrentExecutions"])
-        assert isinstance(reserved, str) and int(reserved) > 0, name
+        assert isinstance(reserved, str), name
+        assert int(reserved) > 0, name
     unreserved = transformed(ApiReservedConcurrency="0")
     api = unreserved["Resources"]["ApiFunction"]["Properties"]["ReservedConcurrentExecutions"]
     assert evaluate(unreserved, api) == {"Ref": "AWS::NoValue"}
@@ -248,7 +274,12 @@ def test_the_api_and_the_projector_resume_from_snapstart_snapshots() -> None:
         if evaluate(template, function["Properties"].get("SnapStart"))
         == {"ApplyOn": "PublishedVersions"}
     }
-    assert snapped == {"ApiFunction", "ProjectorFunction", "ProjectorVpcFunction", "ProjectorMskFunction"}
+    assert snapped == {
+        "ApiFunction",
+        "ProjectorFunction",
+        "ProjectorVpcFunction",
+        "ProjectorMskFunction",
+    }
 
 
 def test_the_api_may_invoke_exactly_the_stats_alias() -> None:
@@ -266,7 +297,14 @@ def test_the_api_may_invoke_exactly_the_stats_alias() -> None:
 
 
 @pytest.mark.parametrize(
-    "parameter", ["TalksConnection", "RatingsConnection", "KafkaUsername", "KafkaPassword", "KafkaBootstrapServers"]
+    "parameter",
+    [
+        "TalksConnection",
+        "RatingsConnection",
+        "KafkaUsername",
+        "KafkaPassword",
+        "KafkaBootstrapServers",
+    ],
 )
 def test_connection_parameters_refuse_control_characters(parameter: str) -> None:
     pattern = re.compile(_source()["Parameters"][parameter]["AllowedPattern"])

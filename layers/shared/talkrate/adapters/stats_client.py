@@ -126,7 +126,8 @@ class UrlStatsCalculator:
             self._url, data=body, headers={"content-type": "application/json"}, method="POST"
         )
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310
+            # The scheme is checked in __init__ (http or https only).
+            with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310  # nosec B310
                 payload = json.loads(response.read())
             return payload if isinstance(payload, dict) else None
         except Exception:
