@@ -42,6 +42,13 @@ class Settings(BaseModel):
     talk_cache_seconds: float = Field(30.0, ge=0, le=3600, alias="TALK_CACHE_SECONDS")
     aws_region: str | None = Field(None, alias="AWS_REGION")
     admin_token: SecretStr | None = Field(None, alias="ADMIN_TOKEN")
+    # The live channel's HTTP publish endpoint (AppSync Events `https://<http host>/event`);
+    # unset: no live updates. The API key is for the local emulation; on AWS requests are signed.
+    live_publish_url: str | None = Field(None, alias="LIVE_PUBLISH_URL")
+    live_api_key: SecretStr | None = Field(None, alias="LIVE_API_KEY")
+    live_publish_timeout_seconds: float = Field(
+        1.0, gt=0, le=10, alias="LIVE_PUBLISH_TIMEOUT_SECONDS"
+    )
 
     def where(self) -> dict[str, str | None]:
         """Where each backend is, with passwords and tokens removed (for GET /)."""

@@ -59,3 +59,7 @@ class TalkConflict(TalkrateError):
 
     def __init__(self, talk_id: str) -> None:
         super().__init__(f"A talk with id {talk_id!r} exists; PUT /talks/{talk_id} replaces it.")
+
+
+class LivePublishFailed(TalkrateError):
+    """The live channel refused or did not take a publish request (never fatal to a batch)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -73,6 +74,7 @@ class ProjectionResult:
     skipped: int
     dead_lettered: int
     duplicates: int = 0
+    talk_ids: tuple[str, ...] = ()  # talks the batch's counted records are about
 
 
 class RatingsReadModel(Protocol):
@@ -80,6 +82,10 @@ class RatingsReadModel(Protocol):
 
     def histogram(self, talk_id: str) -> Histogram:
         """The talk's current histogram (zeros when it has no ratings)."""
+        ...
+
+    def histograms(self, talk_ids: list[str]) -> dict[str, Histogram]:
+        """Several talks' histograms at once."""
         ...
 
     def apply(self, batch: ProjectionBatch) -> ProjectionResult:
@@ -130,4 +136,12 @@ class StatsCalculator(Protocol):
 
     def stats(self, histogram: Histogram) -> dict[str, Any] | None:
         """The statistics, or None when they could not be had in time."""
+        ...
+
+
+class LivePublisher(Protocol):
+    """The live channel (AppSync Events on AWS, its emulation locally), publishing side."""
+
+    def publish(self, channel: str, events: Sequence[str]) -> None:
+        """Publish up to five events (JSON texts) to one channel; raise LivePublishFailed."""
         ...
