@@ -10,7 +10,7 @@ export AWS_DEFAULT_REGION ?= eu-west-1
 PYTEST_ARGS ?=
 RUN_ARGS ?=
 
-.PHONY: help setup services db run test test-unit test-integration test-e2e test-faults rebuild dead-letters redrive openapi lint format validate build bench-import compose-seed clean bench-latency
+.PHONY: publish-web help setup services db run test test-unit test-integration test-e2e test-faults rebuild dead-letters redrive openapi lint format validate build bench-import compose-seed clean bench-latency
 
 help: ## list the routines
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -71,6 +71,10 @@ format: setup ## apply ruff's fixes and formatting
 
 $(SAM):
 	bash .ci/install-sam.sh
+
+publish-web: setup ## after sam deploy: the web app to the stack's bucket, /app/config.json from its outputs (STACK=name)
+	@test -n "$(STACK)" || { echo "usage: make publish-web STACK=<stack name> [WEB_DIR=web]"; exit 2; }
+	$(PY) scripts/publish_web.py --stack "$(STACK)" --web-dir "$(or $(WEB_DIR),web)"
 
 validate: $(SAM) ## sam validate and sam validate --lint
 	$(SAM) validate
