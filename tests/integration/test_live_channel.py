@@ -199,3 +199,60 @@ def test_an_unreachable_live_channel_fails_fast(live: LiveChannelEmulator) -> No
     live.stop()
     with pytest.raises(LivePublishFailed, match="unreachable"):
         AppSyncEventsPublisher(url, timeout=1, api_key=live.api_key).publish("/talkrate/x", ["1"])
+
+
+def test_without_an_api_key_the_publish_is_signed_for_appsync_as_botocore_signs_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given an endpoint that records what it is sent, and a publisher with IAM credentials only
+    import threading
+    from datetime import datetime
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from botocore import auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    received: dict[str, object] = {}
+
+    class Endpoint(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received["headers"] = {k.lower(): v for k, v in self.headers.items()}
+            received["body"] = self.rfile.read(int(self.headers["content-length"]))
+            answer = b'{"failed": [], "successful": [{"identifier": "x", "index": 0}]}'
+            self.send_response(200)
+            self.send_header("content-length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Endpoint)
+    threading.Thread(target=server.handle_request, daemon=True).start()
+    host = f"127.0.0.1:{server.server_address[1]}"
+    environ = {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret/key+"}
+    environ["AWS_SESSION_TOKEN"] = "token/with+chars=="
+    publisher = AppSyncEventsPublisher(
+        f"http://{host}/event", timeout=2, region="eu-west-1", environ=environ
+    )
+    # When it publishes
+    publisher.publish("/talkrate/talks/t-1", ['{"count":1}'])
+    server.server_close()
+    # Then the request carries the signature botocore computes for it at that moment
+    headers = received["headers"]
+    assert isinstance(headers, dict)
+    assert "x-api-key" not in headers
+    moment = datetime.strptime(headers["x-amz-date"], "%Y%m%dT%H%M%SZ")
+    monkeypatch.setattr(auth, "get_current_datetime", lambda: moment)
+    request = AWSRequest(
+        method="POST",
+        url=f"http://{host}/event",
+        data=received["body"],
+        headers={"content-type": "application/json"},
+    )
+    credentials = Credentials("AKIDEXAMPLE", "secret/key+", "token/with+chars==")
+    auth.SigV4Auth(credentials, "appsync", "eu-west-1").add_auth(request)
+    assert headers["authorization"] == request.headers["Authorization"]
+    assert "/eu-west-1/appsync/aws4_request" in headers["authorization"]
+    assert headers["x-amz-security-token"] == "token/with+chars=="
