@@ -97,7 +97,7 @@ bench-latency: setup services ## median and p95 of POST and GET /ratings through
 	$(PY) bench/http_latency.py --requests 200
 
 .PHONY: bench bench-quick
-bench: setup services $(VENV)/.bench-installed ## every benchmark, ~5 min: cold start, hot path vs floor, projector, freshness, memory
+bench: setup services $(VENV)/.bench-installed ## every benchmark, ~6 min: cold start, hot path vs floor, projector, freshness, memory, live channel
 	$(PY) -m bench --python $(PY313)/python3.13
 
 bench-quick: setup services $(VENV)/.bench-installed ## the same with small counts (< 1 min); results in a temp folder

@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import bisect
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -233,11 +234,19 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         raise
     result = _report(args, outcomes, talks, screens, per_talk, accepted, settled)
     result["connect_s"] = round(connect_s, 2)
+    result["projector_ms"] = summary(_projector_durations(log))
     if result["not_delivered"] or result["errors"]:
         result["runtime_log"] = str(log)
     else:
         shutil.rmtree(folder, ignore_errors=True)
     return result
+
+
+def _projector_durations(log: Path) -> list[float]:
+    """How long each projector invocation took, from the REPORT lines of the runtime's log."""
+    found = re.compile(r"\[ProjectorFunction\] REPORT .*?Duration: ([0-9.]+) ms")
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return [float(m.group(1)) for m in found.finditer(text)]
 
 
 def _warm_up(url: str, talk: str) -> None:
