@@ -19,12 +19,17 @@ thread of its own, and fans each event out to every matching subscription.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import binascii
 import json
+import os
 import re
 import secrets
+import signal
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Sequence
@@ -90,7 +95,35 @@ class _Client:
     subscriptions: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
-class LiveChannelEmulator:
+class Endpoints:
+    """Where a local Event API listens, as clients and publishers name it."""
+
+    host: str
+    realtime_port: int
+    http_port: int
+    api_key: str
+
+    @property
+    def realtime_url(self) -> str:
+        """Where clients connect: `ws://host:port/event/realtime`."""
+        return f"ws://{self.host}:{self.realtime_port}{REALTIME_PATH}"
+
+    @property
+    def http_host(self) -> str:
+        """The HTTP endpoint's host, as clients name it in their authorization header."""
+        return f"{self.host}:{self.http_port}"
+
+    @property
+    def publish_url(self) -> str:
+        """Where publishers POST: `http://host:port/event`."""
+        return f"http://{self.http_host}{PUBLISH_PATH}"
+
+    def client_config(self) -> dict[str, str]:
+        """What a browser needs to subscribe: realtime URL, HTTP host and API key."""
+        return {"realtimeUrl": self.realtime_url, "host": self.http_host, "apiKey": self.api_key}
+
+
+class LiveChannelEmulator(Endpoints):
     """The realtime endpoint and the HTTP publish endpoint of one local Event API."""
 
     def __init__(
@@ -141,25 +174,6 @@ class LiveChannelEmulator:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
-
-    @property
-    def realtime_url(self) -> str:
-        """Where clients connect: `ws://host:port/event/realtime`."""
-        return f"ws://{self.host}:{self.realtime_port}{REALTIME_PATH}"
-
-    @property
-    def http_host(self) -> str:
-        """The HTTP endpoint's host, as clients name it in their authorization header."""
-        return f"{self.host}:{self.http_port}"
-
-    @property
-    def publish_url(self) -> str:
-        """Where publishers POST: `http://host:port/event`."""
-        return f"http://{self.http_host}{PUBLISH_PATH}"
-
-    def client_config(self) -> dict[str, str]:
-        """What a browser needs to subscribe: realtime URL, HTTP host and API key."""
-        return {"realtimeUrl": self.realtime_url, "host": self.http_host, "apiKey": self.api_key}
 
     def publish(self, channel: str, events: Sequence[str]) -> list[dict[str, Any]]:
         """Publish from another thread, as the HTTP endpoint would; the `successful` list."""
@@ -465,3 +479,93 @@ def header_subprotocol(authorization: dict[str, str]) -> str:
     """The `header-…` subprotocol that carries an authorization (what clients send)."""
     encoded = base64.urlsafe_b64encode(json.dumps(authorization).encode()).decode()
     return "header-" + encoded.rstrip("=")
+
+
+# --- as a process of its own --------------------------------------------------------------------
+
+API_KEY_ENV: Final = "LIVE_CHANNEL_API_KEY"
+
+
+class LiveChannelProcess(Endpoints):
+    """The emulation in a child process (`python -m …live_channel`), as AppSync is a service of
+    its own: its fan-out then shares no interpreter lock with whoever started it. It ends when
+    stopped, or when its parent goes away (its stdin closes)."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        realtime_port: int = 0,
+        http_port: int = 0,
+        api_key: str | None = None,
+        namespaces: Sequence[str] = ("default",),
+        python: str = sys.executable,
+    ) -> None:
+        self.host = host
+        self.api_key = api_key or f"da2-local{secrets.token_hex(13)}"
+        command = [python, "-m", __name__, "--host", host]
+        command += ["--realtime-port", str(realtime_port), "--http-port", str(http_port)]
+        for namespace in namespaces:
+            command += ["--namespace", namespace]
+        self._process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env={**os.environ, API_KEY_ENV: self.api_key},
+            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        )
+        assert self._process.stdout is not None
+        ready = self._process.stdout.readline()  # one JSON line once both ports are bound
+        if not ready:
+            self._process.wait(timeout=10)
+            raise OSError(f"the live channel did not start (exit {self._process.returncode})")
+        ports = json.loads(ready)
+        self.realtime_port, self.http_port = ports["realtimePort"], ports["httpPort"]
+
+    def stop(self) -> None:
+        """Stop the child (closing its stdin), killing it if it does not go."""
+        if self._process.poll() is None:
+            assert self._process.stdin is not None
+            self._process.stdin.close()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve until stdin closes or SIGTERM/SIGINT; print the bound ports as one JSON line."""
+    parser = argparse.ArgumentParser(description="A local AWS AppSync Events API.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--realtime-port", type=int, default=0)
+    parser.add_argument("--http-port", type=int, default=0)
+    parser.add_argument("--namespace", action="append", default=[])
+    args = parser.parse_args(argv)
+    emulator = LiveChannelEmulator(
+        args.host,
+        args.realtime_port,
+        args.http_port,
+        api_key=os.environ.get(API_KEY_ENV) or None,
+        namespaces=args.namespace or ["default"],
+    )
+    emulator.start()
+    print(json.dumps({"realtimePort": emulator.realtime_port, "httpPort": emulator.http_port}))
+    sys.stdout.flush()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    def until_parent_goes() -> None:
+        sys.stdin.read()
+        stop.set()
+
+    threading.Thread(target=until_parent_goes, daemon=True).start()
+    stop.wait()
+    emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

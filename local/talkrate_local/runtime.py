@@ -32,7 +32,7 @@ from talkrate_local.invoke_api import InvokeApiServer
 from talkrate_local.kafka_mapping import ConsumerTuning, KafkaMappingRunner
 from talkrate_local.live import function_environment as live_environment
 from talkrate_local.live import start_live_channel
-from talkrate_local.live_channel import LiveChannelEmulator
+from talkrate_local.live_channel import LiveChannelProcess
 from talkrate_local.pool import FunctionPool, InitFailed, Invocation, console
 from talkrate_local.reload import shared_package_dir
 from talkrate_local.schedules import ScheduleRunner
@@ -176,7 +176,7 @@ class LocalRuntime:
         self.lambda_port = lambda_port
         self.url_port = url_port
         self.live_port = live_port
-        self.live: LiveChannelEmulator | None = None
+        self.live: LiveChannelProcess | None = None
         self.reload = reload
         self._environ = dict(os.environ if environ is None else environ)
         self._env_overrides = env_overrides or {}

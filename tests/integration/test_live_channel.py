@@ -256,3 +256,23 @@ def test_without_an_api_key_the_publish_is_signed_for_appsync_as_botocore_signs_
     assert headers["authorization"] == request.headers["Authorization"]
     assert "/eu-west-1/appsync/aws4_request" in headers["authorization"]
     assert headers["x-amz-security-token"] == "token/with+chars=="
+
+
+def test_the_emulation_runs_as_a_process_of_its_own_and_ends_with_its_parent_s_word() -> None:
+    from talkrate_local.live_channel import LiveChannelProcess
+
+    process = LiveChannelProcess(namespaces=["talkrate"])
+    try:
+        client = Subscriber(process.realtime_url, process.http_host, process.api_key)
+        sub_id, _ = client.subscribe("/talkrate/talks/t-10")
+        AppSyncEventsPublisher(process.publish_url, 2, process.api_key).publish(
+            "/talkrate/talks/t-10", ['"from afar"']
+        )
+        assert client.events(1) == [(sub_id, "from afar")]
+        client.close()
+    finally:
+        process.stop()
+    with pytest.raises(LivePublishFailed, match="unreachable"):
+        AppSyncEventsPublisher(process.publish_url, 1, process.api_key).publish(
+            "/talkrate/x", ["1"]
+        )
