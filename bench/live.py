@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import bisect
 import json
+import multiprocessing
 import re
 import shutil
 import sys
@@ -201,40 +202,45 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     per_talk = max(1, args.subscribers // len(talks))
     folder = Path(tempfile.mkdtemp(prefix="talkrate-bench-live-"))
     log = folder / "runtime.log"
+    # The screens run in a process of their own, so the POSTing threads here do not delay the
+    # moment a message is read (monotonic clocks are one clock across processes on Linux).
+    context = multiprocessing.get_context("spawn")
+    here, there = context.Pipe()
+    watcher = context.Process(
+        target=_screens_process, args=(there, config, talks, per_talk), name="screens"
+    )
+    watcher.start()
     try:
         with live_stack(args.concurrency, log, live_port, api_key) as url:
             _warm_up(url, warm)
-            screens = Screens(config, talks, per_talk)
-            connect_s = screens.start()
-            try:
+            here.send("start")
+            connect_s = _answer(here, 90)
 
-                def body_for(i: int) -> str:
-                    return json.dumps({"talkId": talks[i % len(talks)], "value": i % 5 + 1})
+            def body_for(i: int) -> str:
+                return json.dumps({"talkId": talks[i % len(talks)], "value": i % 5 + 1})
 
-                outcomes, _ = open_loop(
-                    url, total, args.rate, args.clients, body_for, lambda i, at: None
-                )
-                accepted = sum(1 for o in outcomes if o.status == 202)
-                expected = {t: 0 for t in talks}
-                for i, outcome in enumerate(outcomes):
-                    if outcome.status == 202:
-                        expected[talks[i % len(talks)]] += 1
-
-                def all_seen() -> bool:
-                    return all(
-                        s.seen and s.seen[-1][1] >= expected[s.talk] for s in screens.screens
-                    )
-
-                settled = wait_until(all_seen, DELIVERY_GRACE_SECONDS, every=0.1)
-            finally:
-                screens.stop()
+            outcomes, _ = open_loop(
+                url, total, args.rate, args.clients, body_for, lambda i, at: None
+            )
+            accepted = sum(1 for o in outcomes if o.status == 202)
+            expected = {t: 0 for t in talks}
+            for i, outcome in enumerate(outcomes):
+                if outcome.status == 202:
+                    expected[talks[i % len(talks)]] += 1
+            here.send(expected)
+            screens, settled = _answer(here, DELIVERY_GRACE_SECONDS + 60)
     except BaseException:
         tail = log.read_text(errors="replace")[-3000:] if log.exists() else "(no log)"
         print(f"local runtime log ({log}), tail:\n{tail}", file=sys.stderr)
         raise
-    result = _report(args, outcomes, talks, screens, per_talk, accepted, settled)
+    finally:
+        watcher.join(timeout=30)
+        if watcher.is_alive():
+            watcher.kill()
+    result = _report(args, outcomes, talks, screens[:-1], screens[-1], per_talk, accepted, settled)
     result["connect_s"] = round(connect_s, 2)
     result["projector_ms"] = summary(_projector_durations(log))
+    result["announce_ms"] = summary(_announcements(log))
     if result["not_delivered"] or result["errors"]:
         result["runtime_log"] = str(log)
     else:
@@ -242,9 +248,41 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def _screens_process(pipe: Any, config: dict[str, str], talks: list[str], per_talk: int) -> None:
+    """The subscribed clients' process: connect on "start", then, given the counts each talk
+    should reach, wait for them (at most DELIVERY_GRACE_SECONDS) and send back what was seen."""
+    if pipe.recv() != "start":
+        return
+    screens = Screens(config, talks, per_talk)
+    try:
+        pipe.send(screens.start())
+        expected = pipe.recv()
+        settled = wait_until(
+            lambda: all(s.seen and s.seen[-1][1] >= expected[s.talk] for s in screens.screens),
+            DELIVERY_GRACE_SECONDS,
+            every=0.1,
+        )
+    finally:
+        screens.stop()
+    pipe.send(([*screens.screens, screens.board], settled))
+
+
+def _answer(pipe: Any, within: float) -> Any:
+    if not pipe.poll(within):
+        raise RuntimeError(f"the subscribed clients did not answer within {within:.0f} s")
+    return pipe.recv()
+
+
 def _projector_durations(log: Path) -> list[float]:
     """How long each projector invocation took, from the REPORT lines of the runtime's log."""
     found = re.compile(r"\[ProjectorFunction\] REPORT .*?Duration: ([0-9.]+) ms")
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return [float(m.group(1)) for m in found.finditer(text)]
+
+
+def _announcements(log: Path) -> list[float]:
+    """How long each batch's live updates took, from the projector's log lines."""
+    found = re.compile(r'"message":"live updates announced".*?"ms":([0-9.]+)')
     text = log.read_text(errors="replace") if log.exists() else ""
     return [float(m.group(1)) for m in found.finditer(text)]
 
@@ -268,7 +306,8 @@ def _report(
     args: argparse.Namespace,
     outcomes: list[Any],
     talks: list[str],
-    screens: Screens,
+    screens: list[Screen],
+    board: Screen,
     per_talk: int,
     accepted: int,
     settled: bool,
@@ -284,7 +323,7 @@ def _report(
         ratings.sort()
     latencies: list[float] = []
     not_delivered = 0
-    for screen in screens.screens:
+    for screen in screens:
         counts = [c for _, c in screen.seen]
         times = [t for t, _ in screen.seen]
         # counts only grow on one channel (messages are states, in order); keep it robust anyway
@@ -303,12 +342,12 @@ def _report(
     for outcome in outcomes:
         key = str(outcome.status) if outcome.status else outcome.error or "none"
         statuses[key] = statuses.get(key, 0) + 1
-    messages = sum(len(s.seen) for s in screens.screens)
+    messages = sum(len(s.seen) for s in screens)
     return {
         "rate": args.rate,
         "duration_s": args.duration,
         "talks": len(talks),
-        "subscribers": len(screens.screens) + 1,
+        "subscribers": len(screens) + 1,
         "subscribers_per_talk": per_talk,
         "scheduled": len(outcomes),
         "accepted": accepted,
@@ -321,10 +360,10 @@ def _report(
         "settled": settled,
         "talk_messages": messages,
         "talk_messages_per_subscriber_per_s": round(
-            messages / max(1, len(screens.screens)) / args.duration, 2
+            messages / max(1, len(screens)) / args.duration, 2
         ),
-        "leaderboard_messages": len(screens.board.leaderboard),
-        "disconnected": sum(1 for s in [*screens.screens, screens.board] if s.closed),
+        "leaderboard_messages": len(board.leaderboard),
+        "disconnected": sum(1 for s in [*screens, board] if s.closed),
     }
 
 

@@ -334,6 +334,7 @@ def notes_of(part: str, data: dict[str, Any]) -> list[str]:
             f"{data['leaderboard_messages']} leaderboard messages",
             f"rating -> pushed {data['visible_ms']}",
             f"projector invocations {data['projector_ms']}",
+            f"of which publishing a batch's updates {data.get('announce_ms')}",
         ]
     if part == "memory":
         return [

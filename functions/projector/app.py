@@ -45,6 +45,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     announcer = wiring.live_announcer()
     if announcer is not None and result.talk_ids:
         announced = announcer.announce(result.talk_ids, read_model)
+        logger.info(
+            "live updates announced",
+            extra={
+                "published": announced.published,
+                "failed": announced.failed,
+                "abandoned": announced.abandoned,
+                "ms": round(announced.seconds * 1000, 1),
+            },
+        )
         metrics.add_metric(name="LiveUpdatesPublished", unit="Count", value=announced.published)
         metrics.add_metric(
             name="LiveUpdatesFailed", unit="Count", value=announced.failed + announced.abandoned
