@@ -332,7 +332,8 @@ def notes_of(part: str, data: dict[str, Any]) -> list[str]:
             f"pushed: {data['talk_messages']:,} talk messages "
             f"({data['talk_messages_per_subscriber_per_s']} per subscriber per second), "
             f"{data['leaderboard_messages']} leaderboard messages",
-            f"rating -> pushed {data['visible_ms']}",
+            f"202 -> pushed {data['visible_ms']}",
+            f"POST due -> pushed {data['visible_from_schedule_ms']}",
             f"projector invocations {data['projector_ms']}",
             f"of which publishing a batch's updates {data.get('announce_ms')}",
         ]
