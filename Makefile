@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= eu-west-1
 PYTEST_ARGS ?=
 RUN_ARGS ?=
 
-.PHONY: help setup services db run test test-unit test-integration test-e2e test-faults rebuild dead-letters redrive openapi lint format validate build bench-import compose-seed clean bench-latency
+.PHONY: publish-web help setup services db run test test-unit test-integration test-e2e test-faults rebuild dead-letters redrive openapi lint format validate build bench-import compose-seed clean bench-latency
 
 help: ## list the routines
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -85,6 +85,10 @@ format: setup ## apply ruff's fixes and formatting
 $(SAM):
 	bash .ci/install-sam.sh
 
+publish-web: setup ## after sam deploy: the web app to the stack's bucket, /app/config.json from its outputs (STACK=name)
+	@test -n "$(STACK)" || { echo "usage: make publish-web STACK=<stack name> [WEB_DIR=web]"; exit 2; }
+	$(PY) scripts/publish_web.py --stack "$(STACK)" --web-dir "$(or $(WEB_DIR),web)"
+
 validate: $(SAM) ## sam validate and sam validate --lint; cfn-lint on the pipeline's bootstrap stack
 	$(SAM) validate
 	$(SAM) validate --lint
@@ -107,7 +111,7 @@ bench-latency: setup services ## median and p95 of POST and GET /ratings through
 	$(PY) bench/http_latency.py --requests 200
 
 .PHONY: bench bench-quick
-bench: setup services $(VENV)/.bench-installed ## every benchmark, ~5 min: cold start, hot path vs floor, projector, freshness, memory
+bench: setup services $(VENV)/.bench-installed ## every benchmark, ~6 min: cold start, hot path vs floor, projector, freshness, memory, live channel
 	$(PY) -m bench --python $(PY313)/python3.13
 
 bench-quick: setup services $(VENV)/.bench-installed ## the same with small counts (< 1 min); results in a temp folder
