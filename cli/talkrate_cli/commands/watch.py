@@ -70,7 +70,8 @@ class Watcher:
         else:
             parts = [output.talk_view(self.talk_doc or {}, data)]
         stamp = datetime.now().strftime("%H:%M:%S")
-        status = f"{self.state} · {self.updates} updates · {stamp}"
+        plural = "" if self.updates == 1 else "s"
+        status = f"{self.state} · {self.updates} update{plural} · {stamp}"
         if error:
             status += f" · {error}"
         parts += [Text(""), Text(status + " · Ctrl-C to stop", style="dim")]
