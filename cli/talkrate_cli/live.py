@@ -65,21 +65,21 @@ class LiveSubscriber(threading.Thread):
         self.channels = channels
         self.on_event = on_event
         self.on_state = on_state
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
 
     def stop(self) -> None:
         """Ask the thread to finish (it closes its connection within a second)."""
-        self._stop.set()
+        self._stopping.set()
 
     def run(self) -> None:
         delay = 0.5
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             try:
                 self._session()
                 delay = 0.5
             except Exception as error:  # any failure: fall back to polling, try again later
                 self.on_state(f"polling (live channel: {str(error) or type(error).__name__})")
-            if self._stop.wait(delay):
+            if self._stopping.wait(delay):
                 return
             delay = min(delay * 2, 15.0)
 
@@ -114,7 +114,7 @@ class LiveSubscriber(threading.Thread):
                     )
                 )
             quiet = 0.0
-            while not self._stop.is_set():
+            while not self._stopping.is_set():
                 try:
                     message = json.loads(socket.recv(timeout=1))
                 except TimeoutError:

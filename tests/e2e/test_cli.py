@@ -21,8 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
+from talkrate_cli.main import main
 from tests.backends import CLI_RATINGS, CLI_TALKS
 from tests.builders import ROOT, unique_talk_id
 from tests.e2e.conftest import Runtime, start_admin_runtime, stop_runtime, wait_for
@@ -331,3 +334,31 @@ def test_simulate_200_attendees_verifies_every_count(cli: Cli) -> None:
     assert "every talk agrees" in done.stdout
     assert re.search(r"bad refused as expected [1-9]", done.stdout)
     assert "errors 0" in done.stdout
+
+
+def test_stack_names_the_api_through_its_cloudformation_outputs(
+    cli: Cli, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a stack whose ApiUrl output is the runtime (CloudFormation from moto)
+    monkeypatch.delenv("TALKRATE_API", raising=False)
+    with mock_aws():
+        boto3.client("cloudformation", region_name="eu-west-1").create_stack(
+            StackName="talkrate-stage",
+            TemplateBody=json.dumps(
+                {
+                    "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+                    "Outputs": {"ApiUrl": {"Value": cli.runtime.url}},
+                }
+            ),
+        )
+        # When the command is pointed at the stack, and at one that does not exist
+        listed = main(["--stack", "talkrate-stage", "--region", "eu-west-1", "--json", "talks"])
+        talks = json.loads(capsys.readouterr().out)
+        missing = main(["--stack", "no-such-stack", "--region", "eu-west-1", "talks"])
+        error = capsys.readouterr().err
+    # Then it reads the programme from the stack's API, and a missing stack is one line
+    assert listed == 0
+    assert "testcontainers-integration-testing" in {t["id"] for t in talks}
+    assert missing == 1
+    assert error.startswith("talkrate: stack no-such-stack:")
+    assert len(error.strip().splitlines()) == 1
