@@ -7,11 +7,13 @@ data classes would add about 110 ms to the cold start for three fields.
 from __future__ import annotations
 
 import gc
+import time
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from talkrate import wiring
+from talkrate.errors import BackendUnavailable
 from talkrate.observability import logger, metrics
 from talkrate.projection import project_batch, records_from_event
 
@@ -19,6 +21,9 @@ from talkrate.projection import project_batch, records_from_event
 # of the collector's passes, which a batch of thousands of records triggers several times: a
 # batch of 10,000 records is applied about a fifth faster.
 gc.freeze()
+
+MEMORY_REPORT_SECONDS = 60.0
+_memory_reported_at = -MEMORY_REPORT_SECONDS
 
 
 @logger.inject_lambda_context
@@ -32,9 +37,33 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if result.dead_lettered:
         logger.warning("records set aside as dead letters", extra={"count": result.dead_lettered})
     logger.info("batch projected", extra=result.__dict__)
+    _report_read_model_memory()
     return {
         "applied": result.applied,
         "skipped": result.skipped,
         "duplicates": result.duplicates,
         "deadLettered": result.dead_lettered,
     }
+
+
+def _report_read_model_memory() -> None:
+    """Once a minute per container: how full the read model is (the metric the operations alarm
+    watches: a full Redis refuses the projector's writes), and whether it could evict counts."""
+    global _memory_reported_at
+    now = time.monotonic()
+    if now - _memory_reported_at < MEMORY_REPORT_SECONDS:
+        return
+    _memory_reported_at = now
+    try:
+        memory = wiring.read_model().memory()
+    except BackendUnavailable:
+        return  # the batch itself reached Redis; a report can wait a minute
+    if memory.used_percent is not None:
+        metrics.add_metric(
+            name="ReadModelMemoryUsedPercent", unit="Percent", value=memory.used_percent
+        )
+    metrics.add_metric(
+        name="ReadModelUnsafeEvictionPolicy", unit="Count", value=0 if memory.policy_is_safe else 1
+    )
+    if not memory.policy_is_safe:
+        logger.warning("Redis may evict histograms", extra={"maxmemoryPolicy": memory.policy})
