@@ -49,8 +49,8 @@ class Session:
         api = self.api
         if admin_token(self.url) is None:
             raise CliError(
-                "no organiser token: set TALKRATE_ADMIN_TOKEN (locally the runtime keeps one "
-                "in .local/admin-token)"
+                "no organiser token: set TALKRATE_ADMIN_TOKEN (the local runtime keeps its own "
+                "in .local/organiser-token)"
             )
         return api
 

@@ -41,15 +41,28 @@ def is_loopback(url: str) -> bool:
     return host in ("127.0.0.1", "localhost", "::1")
 
 
+def local_data_dir() -> Path:
+    """The local runtime's data folder: TALKRATE_LOCAL_DATA, else `.local/` in this checkout."""
+    if configured := os.environ.get("TALKRATE_LOCAL_DATA"):
+        return Path(configured)
+    import talkrate_local
+
+    return Path(talkrate_local.__file__).resolve().parents[2] / ".local"
+
+
 def admin_token(api_url: str) -> str | None:
-    """TALKRATE_ADMIN_TOKEN, else (for the local runtime) the token it keeps in its data folder."""
+    """TALKRATE_ADMIN_TOKEN, else (for the local runtime) the organiser token it made in its
+    data folder."""
     if token := os.environ.get("TALKRATE_ADMIN_TOKEN"):
         return token
-    if is_loopback(api_url):
-        from talkrate_local.credentials import read_admin_token
+    if not is_loopback(api_url):
+        return None
+    from talkrate_local.dev_secrets import ORGANISER_TOKEN_FILE
 
-        return read_admin_token()
-    return None
+    try:
+        return (local_data_dir() / ORGANISER_TOKEN_FILE).read_text().strip() or None
+    except OSError:
+        return None
 
 
 def config_dir() -> Path:

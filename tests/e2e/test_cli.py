@@ -310,8 +310,16 @@ def test_ops_commands_run_against_the_configured_backends(cli: Cli) -> None:
     assert "relay: published" in alias.stdout
 
 
-def test_simulate_200_attendees_verifies_every_count(cli: Cli) -> None:
-    # When 200 attendees rate the programme, with bad requests and changed minds among them
+def test_simulate_200_attendees_verifies_every_count(cli: Cli, tmp_path: Path) -> None:
+    # Given a programme of eight talks open for rating (no times), imported for the run
+    programme = tmp_path / "simulated.csv"
+    rows = [
+        f"sim-{n}-{unique_talk_id()[-6:]},Simulated talk {n},Speaker {n},Simulated,Room {n % 3}"
+        for n in range(8)
+    ]
+    programme.write_text("id,title,speakers,track,room\n" + "\n".join(rows) + "\n")
+    cli.ok("admin", "import", str(programme))
+    # When 200 attendees rate them (voter tokens, changed minds and bad requests among them)
     done = cli.run(
         "simulate",
         "--attendees",
@@ -320,20 +328,28 @@ def test_simulate_200_attendees_verifies_every_count(cli: Cli) -> None:
         "7",
         "--slot-seconds",
         "1",
+        "--track",
+        "Simulated",
         "--verify",
         timeout=600,
     )
     # Then it ends with counted equal to expected and every talk agreeing, and exits 0
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "voter tokens yes" in done.stderr
     last = done.stdout.strip().splitlines()[-1]
     figures = re.fullmatch(r"sent (\d+), accepted (\d+), expected (\d+), counted (\d+)", last)
     assert figures, last
     sent, accepted, expected, counted = map(int, figures.groups())
-    assert counted == expected == accepted > 0  # no voter tokens here: every 202 counts
+    assert counted == expected > 0
+    assert accepted > expected  # a changed mind replaced the attendee's earlier rating
     assert sent > accepted  # the deliberately bad ones were refused
     assert "every talk agrees" in done.stdout
     assert re.search(r"bad refused as expected [1-9]", done.stdout)
     assert "errors 0" in done.stdout
+    # And the leaderboard of the track shows the talks it rated
+    board = cli.json("top", "--track", "Simulated", "--limit", "8")["talks"]
+    assert len(board) == 8
+    assert sum(place["count"] for place in board) == counted
 
 
 def test_stack_names_the_api_through_its_cloudformation_outputs(

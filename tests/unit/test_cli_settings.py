@@ -59,7 +59,7 @@ def test_the_organiser_token_from_the_environment_else_the_local_runtimes_file(
     monkeypatch.delenv("TALKRATE_ADMIN_TOKEN", raising=False)
     monkeypatch.setenv("TALKRATE_LOCAL_DATA", str(tmp_path))
     assert admin_token("http://127.0.0.1:3000") is None
-    (tmp_path / "admin-token").write_text("from-the-runtime\n")
+    (tmp_path / "organiser-token").write_text("from-the-runtime\n")
     assert admin_token("http://127.0.0.1:3000") == "from-the-runtime"
     assert admin_token("https://api.example.com") is None  # a local secret stays local
     monkeypatch.setenv("TALKRATE_ADMIN_TOKEN", "from-env")

@@ -183,6 +183,8 @@ def _report(session: Session, ledger: Ledger, runner: Runner, verdict: Verdict |
         "badAccepted": ledger.bad_accepted,
         "throttled": ledger.throttled,
         "windowClosed": ledger.window_closed,
+        "closedTalks": sorted(ledger.closed_talks),
+        "skipped": ledger.skipped,
         "errors": ledger.errors,
         "uncertain": ledger.uncertain,
         "voterTokens": len(runner.tokens),
@@ -217,6 +219,17 @@ def _report(session: Session, ledger: Ledger, runner: Runner, verdict: Verdict |
             f"latency   p50 {latency['p50']} ms · p95 {latency['p95']} ms · "
             f"p99 {latency['p99']} ms · max {latency['max']} ms",
         ]
+        if ledger.closed_talks:
+            lines.append(
+                f"closed    {len(ledger.closed_talks)} talks are outside their rating window "
+                f"(409); {ledger.skipped} of their planned ratings were not sent"
+            )
+        if ledger.throttled or runner.voter_retries:
+            lines.append(
+                f"limits    {ledger.throttled} ratings got 429, POST /voters waited "
+                f"{runner.voter_retries} times: locally, raise them with make run RUN_ARGS="
+                "'--param RatingsPerAddressPerMinute=0 --param VotersPerAddressPerMinute=0'"
+            )
         if ledger.bad_accepted:
             lines.append(f"!         {ledger.bad_accepted} deliberately bad requests were accepted")
         if ledger.last_error:

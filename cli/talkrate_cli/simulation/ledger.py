@@ -29,6 +29,8 @@ class Ledger:
     throttled: int = 0
     window_closed: int = 0
     errors: int = 0
+    skipped: int = 0  # not sent: the talk had answered that its rating window is closed
+    closed_talks: set[str] = field(default_factory=set)
     uncertain: int = 0  # no answer even after retries: counted or not, nobody knows
     statuses: Counter[str] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
@@ -64,6 +66,7 @@ class Ledger:
             self.throttled += 1
         elif status == 409 and "window" in slug:
             self.window_closed += 1
+            self.closed_talks.add(action.talk_id)
         else:
             self.errors += 1
             self.last_error = f"HTTP {status} {slug}".strip()

@@ -1,5 +1,6 @@
 """Sends a planned crowd to the API at the planned moments, as many at once as allowed.
 
+Ratings of a talk that answered 409 (its rating window is closed) are not sent any more.
 Each attendee's requests go one after another (one phone each), so their newest 202 is their
 newest rating. A rating carries an Idempotency-Key and is retried on no answer or a 5xx, so it
 counts once however often it was sent; a 429 is counted apart and not retried.
@@ -111,6 +112,9 @@ class Runner:
     async def _one(self, http: httpx.AsyncClient, action: Action) -> None:
         lock = self._locks.setdefault(action.attendee, asyncio.Lock())
         async with lock:
+            if action.bad is None and action.talk_id in self.ledger.closed_talks:
+                self.ledger.skipped += 1  # outside its rating window: no use sending more
+                return
             try:
                 await self._send(http, action)
             except Exception as error:  # recorded, never fatal to the run
