@@ -12,7 +12,7 @@ import redis
 from talkrate.adapters.redis_store import ReadModelClient, RedisReadModel, connect, histogram_key
 from talkrate.errors import BackendUnavailable, ReadModelRebuilding
 from talkrate.models import RatingSubmitted
-from talkrate.ports import ProjectionResult
+from talkrate.ports import ProjectionResult, ReadModelMemory
 from talkrate.projection import StreamRecord, classify
 from tests.builders import rating_event, unique_talk_id
 
@@ -226,3 +226,15 @@ def test_a_retried_batch_writes_the_same_leaderboard_scores(
         assert redis_client.zscore("leaderboard", a) == pytest.approx((3.0 * 10 + 9) / 12)
     finally:
         redis_client.zrem("leaderboard", a)
+
+
+def test_the_read_model_says_how_full_it_is_and_whether_it_could_evict_counts(
+    read_model_url: str,
+) -> None:
+    memory = RedisReadModel(read_model_url).memory()
+    assert memory.used_bytes > 0
+    assert memory.policy  # what this server does, whatever it is
+    assert ReadModelMemory(50, 200, "volatile-ttl").used_percent == 25.0
+    assert ReadModelMemory(50, 0, "noeviction").used_percent is None
+    assert ReadModelMemory(1, 1, "volatile-lru").policy_is_safe
+    assert not ReadModelMemory(1, 1, "allkeys-lru").policy_is_safe

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from talkrate.adapters.talk_cache import CachedTalkCatalog
-from talkrate.models import Talk
+from talkrate.models import RatingWindow, Talk
 
 pytestmark = pytest.mark.unit
 
@@ -17,9 +17,9 @@ class CountingCatalog:
         self.talks = set(talks)
         self.lookups = 0
 
-    def exists(self, talk_id: str) -> bool:
+    def rating_window(self, talk_id: str) -> RatingWindow | None:
         self.lookups += 1
-        return talk_id in self.talks
+        return RatingWindow(None, None) if talk_id in self.talks else None
 
     def save(self, talk: Talk) -> bool:
         self.talks.add(talk.id)
@@ -30,7 +30,7 @@ class CountingCatalog:
         self.talks.discard(talk_id)
         return present
 
-    def removed_since_last_call(self) -> set[str] | None:
+    def changed_since_last_call(self) -> set[str] | None:
         return set()  # removals by other instances: tests/integration/test_postgres_catalog.py
 
 
@@ -88,24 +88,3 @@ def test_a_zero_ttl_disables_the_cache() -> None:
     cache.exists("t-1")
     cache.exists("t-1")
     assert catalog.lookups == 2
-
-
-class CatalogBehindAPooler(CountingCatalog):
-    """A catalog whose connection must not LISTEN (a pooler would pin it)."""
-
-    def removed_since_last_call(self) -> set[str] | None:
-        raise AssertionError("LISTEN on a pooled connection")
-
-
-def test_without_notifications_another_instance_s_removal_is_seen_at_the_ttl() -> None:
-    # Given a cache that does not listen for removals, and a talk it has seen
-    catalog, clock = CatalogBehindAPooler("t-1"), Clock()
-    cache = CachedTalkCatalog(catalog, 30, clock, notifications=False)  # type: ignore[arg-type]
-    assert cache.exists("t-1")
-    # When another instance removes the talk
-    catalog.talks.discard("t-1")
-    # Then it is still trusted within the TTL, and gone once the TTL has run out
-    clock.now += 29
-    assert cache.exists("t-1")
-    clock.now += 2
-    assert not cache.exists("t-1")

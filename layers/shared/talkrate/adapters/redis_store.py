@@ -31,15 +31,18 @@ from redis.exceptions import NoScriptError, RedisClusterException
 from talkrate.errors import BackendUnavailable, ReadModelRebuilding
 from talkrate.leaderboard import PRIOR_MEAN, PRIOR_WEIGHT
 from talkrate.models import RATING_VALUES, Histogram, RatingSubmitted
-from talkrate.ports import ProjectionBatch, ProjectionResult, ReadModelState
+from talkrate.ports import ProjectionBatch, ProjectionResult, ReadModelMemory, ReadModelState
 
 LEADERBOARD_KEY = "leaderboard"  # talk id scored by its Bayesian average
 OFFSETS_KEY = "projector/offsets"  # "topic-partition" -> offset up to which batches were applied
 REBUILD_LOCK_KEY = "projector/rebuilding"
 REBUILD_LOCK_SECONDS = 600
 REPLICA_WAIT_MS = 1000  # how long a shard may take to confirm a batch on its replicas
-ACCEPTED_PREFIX = "accepted/"  # accepted/<eventId>: on Kafka, waiting for the projector
-ACCEPTED_SECONDS = 7 * 24 * 3600
+ACCEPTED_PREFIX = "accepted/"  # accepted/<eventId>: taken by the API, waiting for the projector
+# Short: once projected, the event store answers; the marker only covers the seconds (minutes,
+# when the projector is behind) between the 202 and the projection. Set by the rate limiter's
+# round trip (talkrate.adapters.limiter).
+ACCEPTED_SECONDS = 3600
 HISTOGRAM_PATTERN = "ratings/{*}"
 VOTES_PATTERN = "votes/{*}"
 
@@ -541,15 +544,17 @@ class RedisReadModel:
 
     def forget_talk(self, talk_id: str) -> None:
         """Take a removed talk off the leaderboard (its histogram stays, like its events)."""
-        self.client.zrem(LEADERBOARD_KEY, talk_id)
-
-    def mark_accepted(self, event_id: str) -> None:
-        """Remember for a week that Kafka acknowledged the event (for its status)."""
-        self.client.set(ACCEPTED_PREFIX + event_id, b"1", ex=ACCEPTED_SECONDS)
+        try:
+            self.client.zrem(LEADERBOARD_KEY, talk_id)
+        except redis.RedisError as error:
+            raise BackendUnavailable("the read model is unreachable") from error
 
     def was_accepted(self, event_id: str) -> bool:
-        """True when Kafka acknowledged the event within the last week."""
-        return bool(self.client.exists(ACCEPTED_PREFIX + event_id))
+        """True when the API accepted the event within the last hour."""
+        try:
+            return bool(self.client.exists(ACCEPTED_PREFIX + event_id))
+        except redis.RedisError as error:
+            raise BackendUnavailable("the read model is unreachable") from error
 
     def applied_offset(self, partition: str, talk_id: str | None = None) -> int | None:
         """The last offset applied for a "topic-partition" (to one talk, when given), or None."""
@@ -642,6 +647,26 @@ class RedisReadModel:
         if len(pipe):
             pipe.execute()
 
+    def memory(self) -> ReadModelMemory:
+        """How full Redis is and how it evicts (INFO memory: one round trip, allowed on
+        ElastiCache, where CONFIG is not). On a cluster: the fullest primary's."""
+        try:
+            if self.cluster:
+                per_node: dict[str, Any] = self.client.info(
+                    "memory", target_nodes=RedisCluster.PRIMARIES
+                )
+                nodes = [i for i in per_node.values() if isinstance(i, dict)] or [per_node]
+                info = max(nodes, key=_fullness)
+            else:
+                info = self.client.info("memory")
+        except (redis.RedisError, RedisClusterException) as error:
+            raise BackendUnavailable("the read model is unreachable") from error
+        return ReadModelMemory(
+            used_bytes=int(info.get("used_memory", 0)),
+            max_bytes=int(info.get("maxmemory", 0)),
+            policy=str(info.get("maxmemory_policy", "unknown")),
+        )
+
     def ping(self) -> bool:
         """True when Redis answers."""
         try:
@@ -651,6 +676,12 @@ class RedisReadModel:
 
 
 _SCRIPTS = {"apply": _APPLY, "replace": _REPLACE}
+
+
+def _fullness(info: dict[str, Any]) -> float:
+    """How full a node is (0 when it has no limit)."""
+    limit = int(info.get("maxmemory", 0))
+    return int(info.get("used_memory", 0)) / limit if limit else 0.0
 
 
 def _talk_keys(talks: list[str]) -> list[str]:
