@@ -53,3 +53,31 @@ def test_the_builder_groups_records_by_topic_partition() -> None:
     event = kafka_event([kafka_record("ratings", 2, 5, b"x"), kafka_record("ratings", 0, 1, b"y")])
     assert sorted(event["records"]) == ["ratings-0", "ratings-2"]
     assert event["eventSource"] == "SelfManagedKafka"
+
+
+def test_a_value_holding_two_events_is_one_dead_letter_not_two_ratings() -> None:
+    # Given a batch parsed in one validation of the joined values, where one value holds two
+    # events side by side (not a JSON document) and another value is empty
+    a, b, c = (rating_event("talk-a", v).to_json() for v in (1, 2, 3))
+    batch = classify(
+        [
+            StreamRecord("ratings", 0, 0, b"k", a + b"," + b),
+            StreamRecord("ratings", 0, 1, b"k", c),
+            StreamRecord("ratings", 0, 2, b"k", b" "),
+        ]
+    )
+    # Then each record is judged on its own: one rating, two dead letters
+    assert [r.offset for r in batch.ratings] == [1]
+    assert [d.offset for d in batch.dead_letters] == [0, 2]
+
+
+def test_a_batch_of_events_is_parsed_whole_with_each_record_at_its_position() -> None:
+    events = [rating_event(f"talk-{i}", i % 5 + 1) for i in range(50)]
+    records = [
+        StreamRecord("ratings", i % 3, 100 + i, b"k", e.to_json()) for i, e in enumerate(events)
+    ]
+    batch = classify(records)
+    assert batch.dead_letters == []
+    assert [(r.partition, r.offset, r.event) for r in batch.ratings] == [
+        (i % 3, 100 + i, e) for i, e in enumerate(events)
+    ]
