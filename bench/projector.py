@@ -71,11 +71,21 @@ def _seconds(call: Callable[[], Any]) -> tuple[float, Any]:
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     """Events/s per batch size and variant (medians over the repeats)."""
     from talkrate import wiring
-    from talkrate.adapters.redis_store import RedisReadModel
-    from talkrate.projection import classify, project_batch
 
     store, read_model = wiring.event_store(), wiring.read_model()
     cluster = _start_cluster()
+    try:
+        return _measure(args, store, read_model, cluster)
+    finally:
+        wiring.reset()
+        if cluster:
+            cluster.stop()
+
+
+def _measure(args: argparse.Namespace, store: Any, read_model: Any, cluster: Any) -> dict[str, Any]:
+    from talkrate.adapters.redis_store import RedisReadModel
+    from talkrate.projection import classify, project_batch
+
     cluster_model = RedisReadModel(f"{cluster.url}&replicas=1") if cluster else None
     gc.freeze()  # as the projector's init does (functions/projector/app.py)
     raw = read_model.client
@@ -161,9 +171,6 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             }
             for name, runs in timings.items()
         }
-    wiring.reset()
-    if cluster:
-        cluster.stop()
     return {"talks": TALKS, "partitions": PARTITIONS, "sizes": list(SIZES), "results": results}
 
 
