@@ -304,18 +304,11 @@ _PRIOR = (str(PRIOR_MEAN), str(PRIOR_WEIGHT))
 _FIXED_KEYS = [REBUILD_LOCK_KEY, OFFSETS_KEY, LEADERBOARD_KEY]  # KEYS 1..3 on one Redis
 
 
-@dataclass
-class _TalkPart:
-    """A talk's records from one partition in one batch, aggregated (see _APPLY)."""
-
-    first: int
-    top: int = -1
-    size: int = 0
-    counts: dict[str, int] = field(default_factory=dict)
-    voters: list[list[Any]] = field(default_factory=list)
-
-    def as_list(self, name: str) -> list[Any]:
-        return [name, self.first, self.top, self.size, self.counts, self.voters]
+# A talk's records from one partition in one batch, aggregated, as the _APPLY payload takes it:
+# [partition name, first offset, top offset, size, {value: count}, [voters' ratings]].
+_TalkPart = list[Any]
+_FIRST, _TOP, _SIZE, _COUNTS, _VOTERS = 1, 2, 3, 4, 5
+_VALUE_NAMES = {int(v): v for v in RATING_VALUES}
 
 
 @dataclass
@@ -685,11 +678,7 @@ def _fullness(info: dict[str, Any]) -> float:
 
 
 def _talk_keys(talks: list[str]) -> list[str]:
-    keys: list[str] = []
-    for talk in talks:
-        keys.append(histogram_key(talk))
-        keys.append(votes_key(talk))
-    return keys
+    return [key for talk in talks for key in (histogram_key(talk), votes_key(talk))]
 
 
 def _by_slot(talks: dict[str, dict[str, _TalkPart]]) -> list[list[str]]:
@@ -703,11 +692,14 @@ def _plan(batch: ProjectionBatch) -> tuple[dict[str, dict[str, _TalkPart]], dict
     """The batch per talk and partition (aggregated), and per partition what has no talk."""
     talks: dict[str, dict[str, _TalkPart]] = {}
     marks: dict[str, _Mark] = {}
+    names: dict[tuple[str, int], str] = {}  # (topic, partition) -> "topic-partition"
     for rating in batch.ratings:
-        name, offset = rating.position, rating.offset
-        mark = marks.get(name)
-        if mark is None:
-            mark = marks[name] = _Mark()
+        offset, where = rating.offset, (rating.topic, rating.partition)
+        name = names.get(where)
+        if name is None:
+            name = names[where] = rating.position
+            marks.setdefault(name, _Mark())
+        mark = marks[name]
         if offset > mark.top:
             mark.top = offset
         if rating.duplicate:
@@ -719,23 +711,21 @@ def _plan(batch: ProjectionBatch) -> tuple[dict[str, dict[str, _TalkPart]], dict
             parts = talks[event.talk_id] = {}
         part = parts.get(name)
         if part is None:
-            part = parts[name] = _TalkPart(offset)
-        elif offset < part.first:
-            part.first = offset
-        if offset > part.top:
-            part.top = offset
-        part.size += 1
+            part = parts[name] = [name, offset, offset, 0, {}, []]
+        elif offset < part[_FIRST]:
+            part[_FIRST] = offset
+        elif offset > part[_TOP]:
+            part[_TOP] = offset
+        part[_SIZE] += 1
         if event.voter_id is not None:
-            part.voters.append(_vote(event))
+            part[_VOTERS].append(_vote(event))
         else:
-            value = str(event.value)
-            part.counts[value] = part.counts.get(value, 0) + 1
+            counts, value = part[_COUNTS], _VALUE_NAMES[event.value]
+            counts[value] = counts.get(value, 0) + 1
     for letter in batch.dead_letters:
-        mark = marks.get(letter.position)
-        if mark is None:
-            mark = marks[letter.position] = _Mark()
-        mark.top = max(mark.top, letter.offset)
-        mark.dead.append(letter.offset)
+        held = marks.setdefault(letter.position, _Mark())
+        held.top = max(held.top, letter.offset)
+        held.dead.append(letter.offset)
     return talks, marks
 
 
@@ -746,15 +736,13 @@ def _payload(
     detail: dict[tuple[str, str], list[list[Any]]] | None = None,
 ) -> str:
     """The _APPLY payload for these talks (with their records in detail when given)."""
-    rows = []
-    for talk in names:
-        parts = []
-        for name, part in talks[talk].items():
-            row = part.as_list(name)
-            if detail is not None:
-                row.append(detail[(talk, name)])
-            parts.append(row)
-        rows.append([talk, parts])
+    if detail is None:
+        rows = [[talk, list(talks[talk].values())] for talk in names]
+    else:
+        rows = [
+            [talk, [[*part, detail[(talk, part[0])]] for part in talks[talk].values()]]
+            for talk in names
+        ]
     return json.dumps(
         {"talks": rows, "marks": [[n, m.top, m.dead, m.duplicates] for n, m in marks.items()]},
         separators=(",", ":"),
