@@ -147,8 +147,8 @@ class RatingSubmitted(BaseModel):
         know which values failed and why. Each value must be a whole JSON document for the
         array to parse, and the count must match, so no value can stand for two events.
         """
-        if not raws or any(not raw.strip() for raw in raws):
-            return None
+        if not raws or not all(raws):
+            return None  # (a value of blanks only leaves ", ," in the array: not JSON)
         try:
             events = _event_list().validate_json(b"[" + b",".join(raws) + b"]")
         except ValueError:  # pydantic's ValidationError is a ValueError
