@@ -162,9 +162,7 @@ def test_projector_counts_a_batch_once_however_often_it_is_delivered(
     again = projector(event, LambdaContextStub("projector"))
     assert first == {"applied": 3, "skipped": 0, "duplicates": 0, "deadLettered": 1}
     assert again == {"applied": 0, "skipped": 4, "duplicates": 0, "deadLettered": 0}
-    stored = redis_client.hgetall(histogram_key(talk))
-    assert {value: n for value, n in stored.items() if len(value) == 1} == {"5": "1", "4": "2"}
-    assert stored[f"{topic}-1"] == "42"  # the talk's applied offset, beside its counts
+    assert redis_client.hgetall(histogram_key(talk)) == {"5": "1", "4": "2"}
 
 
 def test_projector_takes_the_msk_shape_too(

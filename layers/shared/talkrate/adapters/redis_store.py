@@ -113,7 +113,10 @@ def connect(url: str, **options: Any) -> ReadModelClient:
 # caller from the absolute scores returned.
 # ARGV: payload, prior mean, prior weight, then the KEYS index of the rebuild lock, the partition
 # offsets and the leaderboard (0 when not part of this call), and of the first talk key (each talk
-# has two: its histogram, its votes).
+# has two: its histogram, its votes), then the formats of a talk's two key names. A cluster needs
+# every key declared; on one Redis the talks' keys are named by the script from the formats (base
+# 0) instead: declaring two keys a talk cost the client about as much as the script's own work.
+# (The parts of the names around the talk id: ARGV 8 and 9 the histogram's, 10 and 11 the votes'.)
 # A talk's part of one partition comes aggregated (counts per value, voters' ratings listed), used
 # when none of its records was applied before, or detailed (every record with its offset), used
 # when the talk's applied offset falls inside it; when a part needs the detailed form and lacks
@@ -149,58 +152,114 @@ local function vote(vkey, votes, delta, value, voter, ms, id)
   votes[voter] = value .. '|' .. string.format('%d', ms) .. '|' .. id
 end
 
-local plans = {}
-for i, t in ipairs(p.talks) do
-  local hkey, vkey, parts = KEYS[base + 2 * i - 2], KEYS[base + 2 * i - 1], t[2]
-  local fields = {'1', '2', '3', '4', '5'}
-  for j, part in ipairs(parts) do fields[5 + j] = part[1] end
-  local h = redis.pcall('HMGET', hkey, unpack(fields))
+-- p.n: the batch's partition names. p.t: the talks, one after the other in one flat array (one
+-- table for cjson to build, not five per talk): talk id, number of parts, then per part: the
+-- partition's place in p.n, first offset, top
+-- offset, size, the counts of values 1..5, number of voters' ratings, each as value, voter,
+-- occurredMs, eventId; then -1 (no detail) or the number of records in detail, each as its length
+-- and then offset, value (and voter, occurredMs, eventId for a voter's rating).
+-- The partition offsets, when this call has them: every record at or below one was applied (a
+-- batch moves them only once all its talks are applied). A call that moves them in the same atomic
+-- step (one Redis) needs nothing else; talks applied in calls of their own (a cluster's slots)
+-- keep their own offsets too, since a batch can then be half applied.
+local partition_offsets, own_offsets = {}, marks_i == 0
+if marks_i > 0 then
+  for _, m in ipairs(p.m) do
+    partition_offsets[m[1]] = tonumber(redis.call('HGET', KEYS[marks_i], m[1]) or '-1')
+  end
+end
+-- What each talk's writes need, in arrays side by side (no table per talk for the plan).
+local t, pn, i, talk_n = p.t, p.n, 1, 0
+local hkeys, vkeys, talks, stored, deltas, votes_of, marks_of = {}, {}, {}, {}, {}, {}, {}
+local starts, fields = {}, {'1', '2', '3', '4', '5'}
+while i <= #t do
+  talk_n = talk_n + 1
+  local talk, nparts = t[i], t[i + 1]
+  local hkey, vkey
+  if base > 0 then
+    hkey, vkey = KEYS[base + 2 * talk_n - 2], KEYS[base + 2 * talk_n - 1]
+  else
+    hkey = ARGV[8] .. talk .. ARGV[9]  -- the votes key is named when a vote needs it
+  end
+  local j = i + 2
+  for k = 1, nparts do
+    starts[k] = j
+    if own_offsets then fields[5 + k] = pn[t[j]] end
+    j = j + 10 + t[j + 9] * 4
+    local records = t[j]
+    j = j + 1
+    for _ = 1, records do j = j + 1 + t[j] end
+  end
+  i = j
+  local h
+  if own_offsets then
+    h = redis.pcall('HMGET', hkey, unpack(fields, 1, 5 + nparts))
+  else
+    h = redis.pcall('HMGET', hkey, '1', '2', '3', '4', '5')
+  end
   if h.err then return redis.error_reply('WRONGTYPE ' .. hkey .. ' is not a hash') end
-  local delta, votes, marks = {0, 0, 0, 0, 0}, {}, {}
-
-  for j, part in ipairs(parts) do
-    local first, top, size = part[2], part[3], part[4]
-    local last = tonumber(h[5 + j]) or -1
+  local delta, votes, marks = {0, 0, 0, 0, 0}, false, false
+  for k = 1, nparts do
+    local s = starts[k]
+    local first, top, size, voters = t[s + 1], t[s + 2], t[s + 3], t[s + 9]
+    local name = pn[t[s]]
+    local last = partition_offsets[name] or tonumber(h[5 + k]) or -1
+    local d = s + 10 + voters * 4
+    local counted = true
     if last >= top then
       skipped = skipped + size
+      counted = false
     elseif last < first then
-      for value, n in pairs(part[5]) do
-        local v = tonumber(value)
-        delta[v] = delta[v] + n
-        applied = applied + n
+      for v = 1, 5 do
+        local n = t[s + 3 + v]
+        if n ~= 0 then
+          delta[v] = delta[v] + n
+          applied = applied + n
+        end
       end
-      for _, r in ipairs(part[6]) do
-        vote(vkey, votes, delta, r[1], r[2], r[3], r[4])
-        applied = applied + 1
+      if voters > 0 then
+        vkey = vkey or (ARGV[10] .. talk .. ARGV[11])
+        votes = votes or {}
+        for q = s + 10, d - 1, 4 do
+          vote(vkey, votes, delta, t[q], t[q + 1], t[q + 2], t[q + 3])
+        end
+        applied = applied + voters
       end
-      marks[#marks + 1] = part[1]
-      marks[#marks + 1] = string.format('%d', top)
-    elseif part[7] == nil then
+    elseif t[d] < 0 then
       return 'DETAIL'
     else
-      for _, r in ipairs(part[7]) do
-        if r[1] <= last then
+      local q = d + 1
+      for _ = 1, t[d] do
+        local length = t[q]
+        if t[q + 1] <= last then
           skipped = skipped + 1
-        elseif r[3] == nil then
-          local v = tonumber(r[2])
+        elseif length == 2 then
+          local v = tonumber(t[q + 2])
           delta[v] = delta[v] + 1
           applied = applied + 1
         else
-          vote(vkey, votes, delta, r[2], r[3], r[4], r[5])
+          vkey = vkey or (ARGV[10] .. talk .. ARGV[11])
+          votes = votes or {}
+          vote(vkey, votes, delta, t[q + 2], t[q + 3], t[q + 4], t[q + 5])
           applied = applied + 1
         end
+        q = q + 1 + length
       end
-      marks[#marks + 1] = part[1]
+    end
+    if counted and own_offsets then
+      marks = marks or {}
+      marks[#marks + 1] = name
       marks[#marks + 1] = string.format('%d', top)
     end
   end
-  plans[i] = {hkey, vkey, t[1], h, delta, votes, marks}
+  hkeys[talk_n], vkeys[talk_n], talks[talk_n], stored[talk_n] = hkey, vkey or false, talk, h
+  deltas[talk_n], votes_of[talk_n], marks_of[talk_n] = delta, votes, marks
 end
 
 local watermarks = {}
 if marks_i > 0 then
-  for _, m in ipairs(p.marks) do
-    local mark = tonumber(redis.call('HGET', KEYS[marks_i], m[1]) or '-1')
+  for _, m in ipairs(p.m) do
+    local mark = partition_offsets[m[1]]
     for _, o in ipairs(m[3]) do
       if o <= mark then skipped = skipped + 1 else dead = dead + 1 end
     end
@@ -215,9 +274,9 @@ if marks_i > 0 then
 end
 
 local scored, unscored = {}, {}
-for _, plan in ipairs(plans) do
-  local hkey, vkey, talk, h, delta, votes, marks = unpack(plan)
-  local fields, n, sum = marks, 0, 0
+for n_ = 1, talk_n do
+  local h, delta = stored[n_], deltas[n_]
+  local fields, n, sum = marks_of[n_] or {}, 0, 0
   for v = 1, 5 do
     local c = tonumber(h[v]) or 0
     if delta[v] ~= 0 then
@@ -228,15 +287,15 @@ for _, plan in ipairs(plans) do
     n = n + c
     sum = sum + v * c
   end
-  if #fields > 0 then redis.call('HSET', hkey, unpack(fields)) end
-  for voter, record in pairs(votes) do
-    if record then redis.call('HSET', vkey, voter, record) end
+  if #fields > 0 then redis.call('HSET', hkeys[n_], unpack(fields)) end
+  if votes_of[n_] then
+    for voter, record in pairs(votes_of[n_]) do redis.call('HSET', vkeys[n_], voter, record) end
   end
   if n > 0 then
     scored[#scored + 1] = string.format('%.17g', (prior_mean * prior_weight + sum) / (prior_weight + n))
-    scored[#scored + 1] = talk
+    scored[#scored + 1] = talks[n_]
   else
-    unscored[#unscored + 1] = talk
+    unscored[#unscored + 1] = talks[n_]
   end
 end
 if #watermarks > 0 then redis.call('HSET', KEYS[marks_i], unpack(watermarks)) end
@@ -302,13 +361,15 @@ return scored
 
 _PRIOR = (str(PRIOR_MEAN), str(PRIOR_WEIGHT))
 _FIXED_KEYS = [REBUILD_LOCK_KEY, OFFSETS_KEY, LEADERBOARD_KEY]  # KEYS 1..3 on one Redis
+# The parts of a talk's two key names around its id, for the script (ARGV 8 to 11).
+_KEY_FORMATS = (*histogram_key("\n").split("\n"), *votes_key("\n").split("\n"))
 
 
 # A talk's records from one partition in one batch, aggregated, as the _APPLY payload takes it:
-# [partition name, first offset, top offset, size, {value: count}, [voters' ratings]].
+# [partition name, first offset, top offset, size, count of 1, ... count of 5, [voters' ratings,
+# four items each]].
 _TalkPart = list[Any]
-_FIRST, _TOP, _SIZE, _COUNTS, _VOTERS = 1, 2, 3, 4, 5
-_VALUE_NAMES = {int(v): v for v in RATING_VALUES}
+_FIRST, _TOP, _SIZE, _VOTERS = 1, 2, 3, 9
 
 
 @dataclass
@@ -394,12 +455,11 @@ class RedisReadModel:
         marks: dict[str, _Mark],
     ) -> list[int]:
         names = list(talks)
-        keys = [*_FIXED_KEYS, *_talk_keys(names)]
         payload = _payload(names, talks, marks)
-        reply = self._eval("apply", keys, [payload, *_PRIOR, 1, 2, 3, 4])
+        reply = self._eval("apply", _FIXED_KEYS, [payload, *_PRIOR, 1, 2, 3, 0, *_KEY_FORMATS])
         if reply == b"DETAIL":
             payload = _payload(names, talks, marks, _detailed(batch, set(names)))
-            reply = self._eval("apply", keys, [payload, *_PRIOR, 1, 2, 3, 4])
+            reply = self._eval("apply", _FIXED_KEYS, [payload, *_PRIOR, 1, 2, 3, 0, *_KEY_FORMATS])
         return [int(n) for n in reply[:4]]
 
     def _apply_on_cluster(
@@ -413,7 +473,10 @@ class RedisReadModel:
             raise ReadModelRebuilding("REBUILDING the read model is being rebuilt")
         groups = _by_slot(talks)
         calls = [
-            (_talk_keys(names), [_payload(names, talks, {}), *_PRIOR, 0, 0, 0, 1])
+            (
+                _talk_keys(names),
+                [_payload(names, talks, marks, judge=False), *_PRIOR, 0, 0, 0, 1, *_KEY_FORMATS],
+            )
             for names in groups
         ]
         replies = self._eval_many("apply", calls, wait_on=self._replicas)
@@ -423,7 +486,18 @@ class RedisReadModel:
             again = self._eval_many(
                 "apply",
                 [
-                    (calls[i][0], [_payload(groups[i], talks, {}, detail), *_PRIOR, 0, 0, 0, 1])
+                    (
+                        calls[i][0],
+                        [
+                            _payload(groups[i], talks, marks, detail, judge=False),
+                            *_PRIOR,
+                            0,
+                            0,
+                            0,
+                            1,
+                            *_KEY_FORMATS,
+                        ],
+                    )
                     for i in retry
                 ],
             )
@@ -433,9 +507,7 @@ class RedisReadModel:
         for reply in replies:
             for i in range(4):
                 totals[i] += int(reply[i])
-        payload = json.dumps(
-            {"talks": [], "marks": [[n, m.top, m.dead, m.duplicates] for n, m in marks.items()]}
-        )
+        payload = _payload([], talks, marks)
 
         def rank_and_mark(pipe: Any) -> None:
             # The leaderboard from the talks' absolute scores (a retried batch writes the same),
@@ -451,7 +523,9 @@ class RedisReadModel:
                     pipe.zrem(LEADERBOARD_KEY, *unscored)
             if marks:
                 sha = self._script_sha("apply")
-                pipe.execute_command("EVALSHA", sha, 1, OFFSETS_KEY, payload, *_PRIOR, 0, 1, 0, 2)
+                pipe.execute_command(
+                    "EVALSHA", sha, 1, OFFSETS_KEY, payload, *_PRIOR, 0, 1, 0, 2, *_KEY_FORMATS
+                )
 
         results = self._pipelined(rank_and_mark)
         if marks:
@@ -711,17 +785,16 @@ def _plan(batch: ProjectionBatch) -> tuple[dict[str, dict[str, _TalkPart]], dict
             parts = talks[event.talk_id] = {}
         part = parts.get(name)
         if part is None:
-            part = parts[name] = [name, offset, offset, 0, {}, []]
+            part = parts[name] = [name, offset, offset, 0, 0, 0, 0, 0, 0, []]
         elif offset < part[_FIRST]:
             part[_FIRST] = offset
         elif offset > part[_TOP]:
             part[_TOP] = offset
         part[_SIZE] += 1
         if event.voter_id is not None:
-            part[_VOTERS].append(_vote(event))
+            part[_VOTERS].extend(_vote(event))
         else:
-            counts, value = part[_COUNTS], _VALUE_NAMES[event.value]
-            counts[value] = counts.get(value, 0) + 1
+            part[_SIZE + event.value] += 1  # the count of the value
     for letter in batch.dead_letters:
         held = marks.setdefault(letter.position, _Mark())
         held.top = max(held.top, letter.offset)
@@ -734,19 +807,31 @@ def _payload(
     talks: dict[str, dict[str, _TalkPart]],
     marks: dict[str, _Mark],
     detail: dict[tuple[str, str], list[list[Any]]] | None = None,
+    judge: bool = True,
 ) -> str:
-    """The _APPLY payload for these talks (with their records in detail when given)."""
-    if detail is None:
-        rows = [[talk, list(talks[talk].values())] for talk in names]
-    else:
-        rows = [
-            [talk, [[*part, detail[(talk, part[0])]] for part in talks[talk].values()]]
-            for talk in names
-        ]
-    return json.dumps(
-        {"talks": rows, "marks": [[n, m.top, m.dead, m.duplicates] for n, m in marks.items()]},
-        separators=(",", ":"),
-    )
+    """The _APPLY payload for these talks (with their records in detail when given); `judge`:
+    with the records that belong to no talk, for the call that moves the partition offsets."""
+    place = {name: i for i, name in enumerate(marks, start=1)}  # a partition by its place
+    flat: list[Any] = []
+    for talk in names:
+        parts = talks[talk]
+        flat += (talk, len(parts))
+        for part in parts.values():
+            voters = part[_VOTERS]
+            flat.append(place[part[0]])
+            flat += part[1:_VOTERS]
+            flat.append(len(voters) // 4)
+            flat += voters
+            if detail is None:
+                flat.append(-1)
+                continue
+            records = detail[(talk, part[0])]
+            flat.append(len(records))
+            for record in records:
+                flat.append(len(record))
+                flat += record
+    judged = [[n, m.top, m.dead, m.duplicates] for n, m in marks.items()] if judge else []
+    return json.dumps({"n": list(marks), "t": flat, "m": judged}, separators=(",", ":"))
 
 
 def _detailed(batch: ProjectionBatch, talks: set[str]) -> dict[tuple[str, str], list[list[Any]]]:
