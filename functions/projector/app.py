@@ -12,10 +12,17 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from talkrate import wiring
+from talkrate import snapstart, wiring
 from talkrate.errors import BackendUnavailable
 from talkrate.observability import logger, metrics
-from talkrate.projection import project_batch, records_from_event
+from talkrate.projection import (
+    batch_delay_ms,
+    correlation_ids,
+    project_batch,
+    records_from_event,
+)
+
+snapstart.register("talkrate.adapters.postgres", "talkrate.adapters.redis_store")
 
 # What the init built (modules, validators) lives as long as the process. Frozen, it is left out
 # of the collector's passes, which a batch of thousands of records triggers several times: a
@@ -29,14 +36,22 @@ _memory_reported_at = -MEMORY_REPORT_SECONDS
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = project_batch(records_from_event(event), wiring.event_store(), wiring.read_model())
+    records = records_from_event(event)
+    result = project_batch(records, wiring.event_store(), wiring.read_model())
+    # Freshness: from the API's publication (just before its 202) to the projected read model.
+    delay = batch_delay_ms(records, time.time() * 1000)
+    if delay is not None:
+        metrics.add_metric(name="ProjectionDelay", unit="Milliseconds", value=delay)
     metrics.add_metric(name="RatingsProjected", unit="Count", value=result.applied)
     metrics.add_metric(name="RecordsSkipped", unit="Count", value=result.skipped)
     metrics.add_metric(name="DeadLetters", unit="Count", value=result.dead_lettered)
     metrics.add_metric(name="DuplicateEvents", unit="Count", value=result.duplicates)
     if result.dead_lettered:
         logger.warning("records set aside as dead letters", extra={"count": result.dead_lettered})
-    logger.info("batch projected", extra=result.__dict__)
+    # The request ids of the batch's ratings: a rating is found by the id of its POST.
+    logger.info(
+        "batch projected", extra={**result.__dict__, "correlationIds": correlation_ids(records)}
+    )
     _report_read_model_memory()
     return {
         "applied": result.applied,

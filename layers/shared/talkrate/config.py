@@ -38,6 +38,9 @@ class Settings(BaseModel):
     publish_timeout_seconds: float = Field(3.0, gt=0, le=25, alias="PUBLISH_TIMEOUT_SECONDS")
     stats_timeout_seconds: float = Field(1.0, gt=0, le=10, alias="STATS_TIMEOUT_SECONDS")
     talk_cache_seconds: float = Field(30.0, ge=0, le=3600, alias="TALK_CACHE_SECONDS")
+    # An RDS Proxy endpoint that replaces the DSN's host. Behind a proxy, LISTEN would pin each
+    # client to one database connection, so the talk cache relies on its TTL alone.
+    talks_proxy_endpoint: str | None = Field(None, alias="TALKS_PROXY_ENDPOINT")
     aws_region: str | None = Field(None, alias="AWS_REGION")
     admin_token: SecretStr | None = Field(None, alias="ADMIN_TOKEN")
     # On AWS: read (and re-read after a rotation) by talkrate.admin_token, not at cold start.

@@ -257,8 +257,13 @@ class RebuildTarget(Protocol):
 class RelayableOutbox(Protocol):
     """An outbox that hands its pending entries, in order, to a publish function."""
 
-    def relay(self, publish: Callable[[RatingSubmitted], None], limit: int) -> tuple[int, int]:
-        """Publish pending entries in order, marking each; stop at the first failure."""
+    def relay(
+        self, publish: Callable[[RatingSubmitted], None], limit: int
+    ) -> tuple[int, int, float]:
+        """Publish pending entries in order, marking each; stop at the first failure.
+
+        Returns (published, still pending, age in seconds of the oldest pending entry or 0).
+        """
         ...
 
 

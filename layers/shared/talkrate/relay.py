@@ -11,15 +11,15 @@ DEFAULT_BATCH = 500
 
 @dataclass(frozen=True)
 class RelayResult:
-    """How many entries went out, and how many still wait."""
+    """How many entries went out, how many still wait, and how long the oldest has waited."""
 
     published: int
     pending: int
+    oldest_pending_seconds: float = 0.0
 
 
 def relay_outbox(
     outbox: RelayableOutbox, publisher: RatingPublisher, limit: int = DEFAULT_BATCH
 ) -> RelayResult:
     """Publish up to `limit` outbox entries in order; stops early while Kafka is still down."""
-    published, pending = outbox.relay(publisher.publish, limit)
-    return RelayResult(published, pending)
+    return RelayResult(*outbox.relay(publisher.publish, limit))

@@ -28,7 +28,8 @@ def database() -> PostgresDatabase:
     """The one PostgreSQL connection of the process."""
     from talkrate.adapters.postgres import PostgresDatabase
 
-    return PostgresDatabase(load_settings().talks_connection)
+    settings = load_settings()
+    return PostgresDatabase(settings.talks_connection, host=settings.talks_proxy_endpoint)
 
 
 @lru_cache(maxsize=1)
@@ -37,7 +38,12 @@ def talk_catalog() -> CachedTalkCatalog:
     from talkrate.adapters.postgres import PostgresTalkCatalog
     from talkrate.adapters.talk_cache import CachedTalkCatalog
 
-    return CachedTalkCatalog(PostgresTalkCatalog(database()), load_settings().talk_cache_seconds)
+    settings = load_settings()
+    return CachedTalkCatalog(
+        PostgresTalkCatalog(database()),
+        settings.talk_cache_seconds,
+        listen=not settings.talks_proxy_endpoint,
+    )
 
 
 @lru_cache(maxsize=1)
