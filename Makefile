@@ -59,7 +59,7 @@ redrive: setup ## republish dead letters: make redrive IDS="3 4"
 lint: setup ## ruff, ruff format --check, mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy layers/shared/talkrate local/talkrate_local
+	$(VENV)/bin/mypy layers/shared/talkrate local/sam_emulator local/talkrate_local
 	for f in functions/*/app.py; do $(VENV)/bin/mypy "$$f" || exit 1; done
 
 openapi: setup ## regenerate docs/openapi.json from the routes

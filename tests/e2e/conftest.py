@@ -91,7 +91,7 @@ def start_runtime(
     caller names them), as two deployments sharing a cluster would: runtimes on the session's
     broker would otherwise take each other's records, or wait on each other's rebalances.
     """
-    env = {"TALKRATE_LOCAL_KAFKA_MAX_POLL_MS": "3000", **env_overrides}
+    env = {"SAM_EMULATOR_KAFKA_MAX_POLL_MS": "3000", **env_overrides}
     args = list(extra_args or [])
     own = uuid.uuid4().hex[:10]
     if not any(a.startswith("RatingsTopic=") for a in args):
