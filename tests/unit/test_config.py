@@ -78,7 +78,7 @@ def test_connections_and_kafka_credentials_come_from_secrets_manager(
 
 def test_every_value_the_template_allows_for_the_vote_settings_is_a_valid_setting() -> None:
     # A value the template takes but the settings refuse would fail every cold start.
-    from talkrate_local.cfn_yaml import load_yaml_file
+    from sam_emulator.template.cfn_yaml import load_yaml_file
     from tests.builders import ROOT
 
     parameters = load_yaml_file(ROOT / "template.yaml")["Parameters"]
