@@ -86,6 +86,28 @@ def _hot_path(data: dict[str, Any]) -> list[Figure]:
                 note="the round trip left when the talk check is answered from a cache",
             ),
         ]
+    if "post_limiter" in ms:  # results of runs before the rate limits have no such series
+        floor = ms["post_floor"]["p50"]
+        out += [
+            Figure(
+                "hot path",
+                "POST rate-limit round trip p50 (limits + accepted marker)",
+                ms["post_limiter"]["p50"],
+                "ms",
+                "beside-floor",
+                floor,
+                note="against the POST floor; it replaced the marker's own SET, below",
+            ),
+            Figure(
+                "hot path",
+                "POST accepted-marker SET p50 (before the rate limits)",
+                ms["post_marker_set"]["p50"],
+                "ms",
+                "beside-floor",
+                floor,
+                note="against the POST floor",
+            ),
+        ]
     unexpected = sum(n for status, n in data["statuses"].items() if status not in ("200", "202"))
     out.append(Figure("hot path", "answers other than 202/200", unexpected, "", "zero"))
     return out
