@@ -80,14 +80,14 @@ def replace_talk(catalog: Catalog, talk_id: str, fields: TalkFields) -> bool:
 
 
 def remove_talk(catalog: Catalog, ratings: Ratings, talk_id: str) -> None:
-    """Remove the talk from the catalog and the leaderboard; its ratings stay in the event store."""
+    """Remove the talk from the leaderboard and the catalog; its ratings stay in the event store.
+
+    The leaderboard goes first: with Redis down the removal is refused (BackendUnavailable, 503)
+    before anything changed, rather than done halfway and answered with an error.
+    """
+    ratings.forget_talk(talk_id)
     if not catalog.delete(talk_id):
         raise TalkNotFound(talk_id)
-    try:
-        ratings.forget_talk(talk_id)
-    except BackendUnavailable:
-        # The removal is done; the leaderboard skips talks the catalog no longer has.
-        logger.warning("read model unreachable: removed talk left on the leaderboard")
 
 
 def leaderboard(catalog: Catalog, ratings: Ratings, limit: int, track: str | None) -> list[Ranked]:
