@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
+    LOAD_LIMIT_PARAMETERS,
     RATINGS_CONNECTION,
     RATINGS_TOPIC,
     ROOT,
@@ -177,7 +178,10 @@ def live_stack(concurrency: int, log: Path, live_port: int, api_key: str) -> Ite
             ROOT / "template.yaml",
             env=environment,
             log=log,
-            extra_args=["--concurrency", str(concurrency), "--live-port", str(live_port)],
+            extra_args=[
+                *("--concurrency", str(concurrency), "--live-port", str(live_port)),
+                *LOAD_LIMIT_PARAMETERS,
+            ],
         ) as runtime:
             yield runtime.url
 

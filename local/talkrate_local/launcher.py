@@ -135,7 +135,7 @@ def running(
 
 def _answers(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url + "/", timeout=2) as response:  # noqa: S310 - our own URL
+        with urllib.request.urlopen(url + "/", timeout=2) as response:  # noqa: S310 - our own URL  # nosec B310
             return bool(response.status == 200)
     except OSError:
         return False
