@@ -49,18 +49,18 @@ test-faults: setup services ## faults injected while ratings stream in (part of 
 	$(PY) -m pytest tests/faults $(PYTEST_ARGS)
 
 rebuild: setup ## recompute the Redis read model from the event store
-	$(PY) -m talkrate_ops rebuild
+	$(VENV)/bin/talkrate ops rebuild
 
 dead-letters: setup ## list the records the projector set aside
-	$(PY) -m talkrate_ops dead-letters
+	$(VENV)/bin/talkrate ops dead-letters
 
 redrive: setup ## republish dead letters: make redrive IDS="3 4"
-	$(PY) -m talkrate_ops redrive $(IDS)
+	$(VENV)/bin/talkrate ops redrive $(IDS)
 
 lint: setup $(CHECKOV) ## ruff, ruff format --check, mypy, bandit, checkov, the workflows' schema and zizmor
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy layers/shared/talkrate local/talkrate_local
+	$(VENV)/bin/mypy layers/shared/talkrate local/talkrate_local cli/talkrate_cli ops/talkrate_ops
 	for f in functions/*/app.py; do $(VENV)/bin/mypy "$$f" || exit 1; done
 	$(MAKE) --no-print-directory lint-security
 

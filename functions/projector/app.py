@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -38,8 +39,8 @@ _memory_reported_at = -MEMORY_REPORT_SECONDS
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    read_model = wiring.read_model()
     records = records_from_event(event)
+    read_model = wiring.read_model()
     result = project_batch(records, wiring.event_store(), read_model)
     # Freshness: from the API's publication (just before its 202) to the projected read model.
     delay = batch_delay_ms(records, time.time() * 1000)
@@ -62,14 +63,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "batch projected",
         extra={**counts, "talks": len(result.talk_ids), "correlationIds": correlation_ids(records)},
     )
+    # The batch is applied and its offsets recorded: the announcement cannot fail it, and its
+    # deadline bounds how long it can hold the handler's answer back.
     _announce(result.talk_ids, read_model)
     _report_read_model_memory()
     return counts
 
 
-def _announce(talk_ids: tuple[str, ...], read_model: RatingsReadModel) -> None:
-    """The batch's talks on the live channel. The batch is applied and its offsets recorded: the
-    announcement cannot fail it, and its deadline bounds how long it holds the answer back."""
+def _announce(talk_ids: Sequence[str], read_model: RatingsReadModel) -> None:
+    """Publish the changed talks and the leaderboard on the live channel, when there is one."""
     announcer = wiring.live_announcer()
     if announcer is None or not talk_ids:
         return

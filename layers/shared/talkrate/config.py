@@ -66,7 +66,11 @@ class Settings(BaseModel):
         300, ge=0, le=1_000_000, alias="VOTERS_PER_ADDRESS_PER_MINUTE"
     )
 
-    # --- The live channel ---------------------------------------------------------------------
+    @field_validator("voter_token_key", "voter_code")
+    @classmethod
+    def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value() else None
+
     # The live channel's HTTP publish endpoint (AppSync Events `https://<http host>/event`);
     # unset: no live updates. The API key is for the local emulation; on AWS requests are signed.
     live_publish_url: str | None = Field(None, alias="LIVE_PUBLISH_URL")
@@ -74,11 +78,6 @@ class Settings(BaseModel):
     live_publish_timeout_seconds: float = Field(
         1.0, gt=0, le=10, alias="LIVE_PUBLISH_TIMEOUT_SECONDS"
     )
-
-    @field_validator("voter_token_key", "voter_code")
-    @classmethod
-    def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
-        return value if value is not None and value.get_secret_value() else None
 
     def where(self) -> dict[str, str | None]:
         """Where each backend is, built from the parsed host, port and database: no user name,
