@@ -28,10 +28,11 @@ def start_live_channel(
 
 
 def function_environment(emulator: LiveChannelProcess | None) -> dict[str, str]:
-    """What the projector needs to publish to the local live channel."""
+    """What the projector needs to publish to the local live channel: its URL only. It signs
+    with IAM as on AWS (the local credentials); the emulation does not check the signature."""
     if emulator is None:
         return {}
-    return {"LIVE_PUBLISH_URL": emulator.publish_url, "LIVE_API_KEY": emulator.api_key}
+    return {"LIVE_PUBLISH_URL": emulator.publish_url}
 
 
 def live_config(emulator: LiveChannelProcess | None) -> dict[str, Any] | None:

@@ -9,7 +9,8 @@ What a page or a command written for AppSync Events does against AWS, it does he
   `publish_success` / `publish_error`. A message that is not a JSON object with a known `type`
   gets an `error` and its connection is closed; no other connection notices.
 - HTTP `POST http://<host>/event` with `{"channel", "events": [up to 5 JSON texts]}` and an
-  `x-api-key` header, answered `{"successful": [{"identifier", "index"}], "failed": []}`.
+  `x-api-key` header or a SigV4 signature (IAM; not checked locally), answered
+  `{"successful": [{"identifier", "index"}], "failed": []}`.
 - Channels `/<namespace>/<segment>...` (2 to 5 segments of 1 to 50 letters, digits or dashes);
   a subscription may end in `/*` to receive every channel below it.
 
@@ -414,7 +415,10 @@ class LiveChannelEmulator(Endpoints):
             return 404, _errors("NotFoundException", "publish with POST /event"), keep_alive
         if parts[0] != "POST":
             return 404, _errors("NotFoundException", "publish with POST /event"), keep_alive
-        if headers.get("x-api-key") != self.api_key:
+        # IAM: a SigV4-signed request is taken as the role that signed it. The signature is not
+        # checked locally (as the local Lambda Invoke API does not check it either).
+        signed = headers.get("authorization", "").startswith("AWS4-HMAC-SHA256 ")
+        if headers.get("x-api-key") != self.api_key and not signed:
             return 401, _errors("UnauthorizedException", "missing or wrong API key"), keep_alive
         try:
             body = json.loads(raw)

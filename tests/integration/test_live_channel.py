@@ -276,3 +276,16 @@ def test_the_emulation_runs_as_a_process_of_its_own_and_ends_with_its_parent_s_w
         AppSyncEventsPublisher(process.publish_url, 1, process.api_key).publish(
             "/talkrate/x", ["1"]
         )
+
+
+def test_a_publish_signed_with_iam_is_taken_without_an_api_key(live: LiveChannelEmulator) -> None:
+    # Given a subscriber, and a publisher that signs as a Lambda role does (no API key)
+    client = subscriber(live)
+    sub_id, _ = client.subscribe("/talkrate/talks/t-11")
+    environ = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+    signed = AppSyncEventsPublisher(live.publish_url, 2, region="eu-west-1", environ=environ)
+    # When it publishes
+    signed.publish("/talkrate/talks/t-11", ['"signed"'])
+    # Then the event is delivered (IAM is not verified locally, as for the Lambda Invoke API)
+    assert client.events(1) == [(sub_id, "signed")]
+    client.close()
