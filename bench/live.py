@@ -106,8 +106,8 @@ class Screens:
     async def _watch(self, screen: Screen, ready: asyncio.Future[None]) -> None:
         from websockets.asyncio.client import connect
 
+        from sam_emulator.events.live import SUBPROTOCOL, header_subprotocol
         from talkrate.live import LEADERBOARD_CHANNEL, channel_for_talk
-        from talkrate_local.live_channel import SUBPROTOCOL, header_subprotocol
 
         authorization = {"host": self.config["host"], "x-api-key": self.config["apiKey"]}
         channel = channel_for_talk(screen.talk) if screen.talk else LEADERBOARD_CHANNEL
@@ -172,7 +172,7 @@ def live_stack(concurrency: int, log: Path, live_port: int, api_key: str) -> Ite
             "RATINGS_CONNECTION": RATINGS_CONNECTION,
             "STREAMS_CONNECTION": broker.bootstrap,
             "TALKRATE_LOCAL_RELOAD": "0",
-            "TALKRATE_LOCAL_LIVE_API_KEY": api_key,
+            "SAM_EMULATOR_EVENTS_API_KEY": api_key,
         }
         with running(
             ROOT / "template.yaml",

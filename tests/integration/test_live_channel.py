@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 
+from sam_emulator.events.live import LiveChannelEmulator
 from talkrate.adapters.appsync_events import AppSyncEventsPublisher
 from talkrate.errors import LivePublishFailed
-from talkrate_local.live_channel import LiveChannelEmulator
 from tests.live_client import Subscriber
 
 pytestmark = pytest.mark.integration
@@ -259,7 +259,7 @@ def test_without_an_api_key_the_publish_is_signed_for_appsync_as_botocore_signs_
 
 
 def test_the_emulation_runs_as_a_process_of_its_own_and_ends_with_its_parent_s_word() -> None:
-    from talkrate_local.live_channel import LiveChannelProcess
+    from sam_emulator.events.live import LiveChannelProcess
 
     process = LiveChannelProcess(namespaces=["talkrate"])
     try:

@@ -28,6 +28,7 @@ class Options:
     lambda_port: int = 3001
     url_port: int = 3002
     environ: Mapping[str, str] = field(default_factory=dict)
+    live_port: int = 3004  # the first AppSync Event API's WebSocket endpoint
 
 
 class EventSource(Protocol):

@@ -14,8 +14,11 @@ What a page or a command written for AppSync Events does against AWS, it does he
 - Channels `/<namespace>/<segment>...` (2 to 5 segments of 1 to 50 letters, digits or dashes);
   a subscription may end in `/*` to receive every channel below it.
 
-It stands alone (asyncio and the `websockets` package, nothing of the project), serves from a
-thread of its own, and fans each event out to every matching subscription.
+It stands alone (asyncio and the `websockets` package), serves from a thread of its own, and fans
+each event out to every matching subscription. As an event source of the emulator (`bind`), each
+Event API of the template runs in a process of its own, as AppSync is a service of its own, and
+the functions whose environment names its endpoints (`!GetAtt Api.Dns.Http`, or a `!Sub` of it)
+are given the local ones.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -42,6 +46,12 @@ from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+
+from sam_emulator.events import EventSource, Options
+from sam_emulator.lambda_.pool import Invoker
+from sam_emulator.plugins import Services
+from sam_emulator.template import Template
+from sam_emulator.template.appsync_events import EventApi, local_value
 
 SUBPROTOCOL: Final = "aws-appsync-event-ws"
 REALTIME_PATH: Final = "/event/realtime"
@@ -515,7 +525,7 @@ class LiveChannelProcess(Endpoints):
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env={**os.environ, API_KEY_ENV: self.api_key},
-            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+            cwd=Path(__file__).resolve().parents[2],  # the folder sam_emulator is in
         )
         assert self._process.stdout is not None
         ready = self._process.stdout.readline()  # one JSON line once both ports are bound
@@ -537,6 +547,82 @@ class LiveChannelProcess(Endpoints):
                 self._process.wait()
         if self._process.stdout is not None:
             self._process.stdout.close()
+
+
+# --- as an event source of the emulator -----------------------------------------------------------
+
+_running: list[LiveEventApi] = []  # the Event APIs of this process's emulator, for client_config
+
+
+class LiveEventApi:
+    """One Event API of the template, emulated in a process of its own (an event source)."""
+
+    def __init__(self, api: EventApi, process: LiveChannelProcess) -> None:
+        self.api = api
+        self.process = process
+
+    def function_environment(self, function_id: str) -> dict[str, str]:
+        """The local values of the function's variables that name this API's endpoints."""
+        endpoints = {self.api.logical_id: (self.process.http_host, self._realtime_host)}
+        values = {
+            v.name: local_value(v.value, endpoints)
+            for v in self.api.variables
+            if v.function_id == function_id
+        }
+        return {name: value for name, value in values.items() if value is not None}
+
+    @property
+    def _realtime_host(self) -> str:
+        return f"{self.process.host}:{self.process.realtime_port}"
+
+    def start(self, services: Services) -> None:
+        """Serving since `bind`: nothing more to start."""
+
+    def stop(self) -> None:
+        """Close every connection and end the process."""
+        if self in _running:
+            _running.remove(self)
+        self.process.stop()
+
+    def join(self, timeout: float) -> None:
+        """Stopped in `stop`."""
+
+    def summary(self) -> list[str]:
+        """Where clients connect and publishers post."""
+        return [
+            f"events    {self.process.realtime_url:<28} -> {self.api.logical_id} "
+            f"(AppSync Events; namespaces {', '.join(self.api.namespaces)}; publish "
+            f"{self.process.publish_url})"
+        ]
+
+
+def client_config() -> dict[str, str] | None:
+    """What a browser needs to subscribe to the (first) emulated Event API: `realtimeUrl`,
+    `host` and `apiKey`; None when the emulator runs none."""
+    return _running[0].process.client_config() if _running else None
+
+
+def bind(template: Template, options: Options, invoke: Invoker) -> Sequence[EventSource]:
+    """A process per Event API of the template; the first listens on `options.live_port`. Its
+    API key is SAM_EMULATOR_EVENTS_API_KEY when set, else a new one."""
+    sources: list[EventSource] = []
+    for index, api in enumerate(template.event_apis):
+        port = options.live_port if index == 0 else 0
+        try:
+            process = LiveChannelProcess(
+                options.host,
+                port,
+                api_key=options.environ.get("SAM_EMULATOR_EVENTS_API_KEY") or None,
+                namespaces=api.namespaces,
+            )
+        except OSError as error:
+            raise OSError(
+                f"{api.logical_id} (AppSync Events) cannot listen on {options.host}:{port}: {error}"
+            ) from error
+        source = LiveEventApi(api, process)
+        _running.append(source)
+        sources.append(source)
+    return sources
 
 
 def main(argv: Sequence[str] | None = None) -> int:
