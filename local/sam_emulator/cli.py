@@ -41,9 +41,9 @@ def parser(prog: str, description: str) -> argparse.ArgumentParser:
     arguments.add_argument(
         "--live-port",
         type=int,
-        default=3004,
-        help="WebSocket port of the template's AppSync Event API; its HTTP publish endpoint takes "
-        "any free port (0: any free one for both)",
+        default=None,
+        help="WebSocket port of the template's AppSync Event API (default: 3004 when free, else "
+        "any; 0: any free one); its HTTP publish endpoint takes any free port",
     )
     arguments.add_argument(
         "--no-reload",

@@ -289,3 +289,35 @@ def test_a_publish_signed_with_iam_is_taken_without_an_api_key(live: LiveChannel
     # Then the event is delivered (IAM is not verified locally, as for the Lambda Invoke API)
     assert client.events(1) == [(sub_id, "signed")]
     client.close()
+
+
+def test_the_default_port_taken_the_event_api_takes_another_and_an_asked_one_fails() -> None:
+    import socket
+
+    from sam_emulator.events import Options
+    from sam_emulator.events import live as live_source
+    from sam_emulator.template import load_template
+    from tests.builders import ROOT
+
+    template = load_template(ROOT / "template.yaml")
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", live_source.DEFAULT_REALTIME_PORT))
+        holder.listen()
+    except OSError:
+        pass  # something else holds it already: the same situation
+    try:
+        [source] = live_source.bind(template, Options(), lambda *_: None)  # type: ignore[arg-type,return-value]
+        assert isinstance(source, live_source.LiveEventApi)
+        assert source.process.realtime_port != live_source.DEFAULT_REALTIME_PORT
+        assert live_source.client_config() == source.process.client_config()
+        source.stop()
+        assert live_source.client_config() is None
+        with pytest.raises(OSError, match="cannot listen"):
+            live_source.bind(
+                template,
+                Options(live_port=live_source.DEFAULT_REALTIME_PORT),
+                lambda *_: None,  # type: ignore[arg-type,return-value]
+            )
+    finally:
+        holder.close()

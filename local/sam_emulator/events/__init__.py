@@ -28,7 +28,8 @@ class Options:
     lambda_port: int = 3001
     url_port: int = 3002
     environ: Mapping[str, str] = field(default_factory=dict)
-    live_port: int = 3004  # the first AppSync Event API's WebSocket endpoint
+    # The first AppSync Event API's WebSocket port; None: 3004 when free, else any free one.
+    live_port: int | None = None
 
 
 class EventSource(Protocol):

@@ -602,19 +602,30 @@ def client_config() -> dict[str, str] | None:
     return _running[0].process.client_config() if _running else None
 
 
+DEFAULT_REALTIME_PORT: Final = 3004
+
+
 def bind(template: Template, options: Options, invoke: Invoker) -> Sequence[EventSource]:
-    """A process per Event API of the template; the first listens on `options.live_port`. Its
-    API key is SAM_EMULATOR_EVENTS_API_KEY when set, else a new one."""
+    """A process per Event API of the template; the first listens on `options.live_port` (by
+    default 3004, or any free port when 3004 is taken: pages learn it from their configuration).
+    Its API key is SAM_EMULATOR_EVENTS_API_KEY when set, else a new one."""
     sources: list[EventSource] = []
     for index, api in enumerate(template.event_apis):
-        port = options.live_port if index == 0 else 0
+        wanted = options.live_port if index == 0 else 0
+        port = DEFAULT_REALTIME_PORT if wanted is None else wanted
+        key = options.environ.get("SAM_EMULATOR_EVENTS_API_KEY") or None
         try:
-            process = LiveChannelProcess(
-                options.host,
-                port,
-                api_key=options.environ.get("SAM_EMULATOR_EVENTS_API_KEY") or None,
-                namespaces=api.namespaces,
-            )
+            try:
+                process = LiveChannelProcess(
+                    options.host, port, api_key=key, namespaces=api.namespaces
+                )
+            except OSError:
+                if wanted is not None:
+                    raise
+                port = 0
+                process = LiveChannelProcess(
+                    options.host, port, api_key=key, namespaces=api.namespaces
+                )
         except OSError as error:
             raise OSError(
                 f"{api.logical_id} (AppSync Events) cannot listen on {options.host}:{port}: {error}"
@@ -640,7 +651,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         api_key=os.environ.get(API_KEY_ENV) or None,
         namespaces=args.namespace or ["default"],
     )
-    emulator.start()
+    try:
+        emulator.start()
+    except OSError as error:  # the parent says where; a port in use needs no traceback
+        print(f"live channel: {error}", file=sys.stderr)
+        return 1
     print(json.dumps({"realtimePort": emulator.realtime_port, "httpPort": emulator.http_port}))
     sys.stdout.flush()
     stop = threading.Event()
