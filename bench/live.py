@@ -162,7 +162,8 @@ class Screens:
 @contextmanager
 def live_stack(concurrency: int, log: Path, live_port: int, api_key: str) -> Iterator[str]:
     """A tansu broker and the local runtime with its live channel; yields the runtime's URL."""
-    from talkrate_local.broker import LocalBroker, ensure_topics
+    from sam_emulator.events.kafka import ensure_topics
+    from talkrate_local.broker import LocalBroker
     from talkrate_local.launcher import running
 
     with LocalBroker() as broker:
