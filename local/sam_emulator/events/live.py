@@ -258,15 +258,12 @@ class LiveChannelEmulator(Endpoints):
         try:
             async for raw in connection:
                 try:
-                    reply = self._handle(client, raw)
+                    reply = await self._handle(client, raw)
                 except ProtocolError as error:  # malformed: say why, then close this one only
                     await connection.send(json.dumps({"type": "error", "errors": error.errors()}))
                     await connection.close(1008, error.error_type)
                     break
-                if isinstance(reply, dict):
-                    await connection.send(json.dumps(reply))
-                elif reply is not None:
-                    await connection.send(json.dumps(await reply))
+                await connection.send(json.dumps(reply))
         except ConnectionClosed:
             pass
         finally:
@@ -274,7 +271,8 @@ class LiveChannelEmulator(Endpoints):
             for sub_id in list(client.subscriptions):
                 self._forget(client, sub_id)
 
-    def _handle(self, client: _Client, raw: str | bytes) -> Any:
+    async def _handle(self, client: _Client, raw: str | bytes) -> dict[str, Any]:
+        """The answer to one client message; ProtocolError when the message is malformed."""
         if isinstance(raw, bytes):
             raise ProtocolError("BadRequestException", "binary messages are not supported")
         try:
@@ -301,7 +299,7 @@ class LiveChannelEmulator(Endpoints):
                 )
             self._forget(client, sub_id)
             return {"type": "unsubscribe_success", "id": sub_id}
-        return self._publish_message(sub_id, message)
+        return await self._publish_message(sub_id, message)
 
     def _subscribe(self, client: _Client, sub_id: str, message: dict[str, Any]) -> dict[str, Any]:
         try:
