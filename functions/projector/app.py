@@ -13,6 +13,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from talkrate import snapstart, wiring
+from talkrate.errors import BackendUnavailable
 from talkrate.observability import logger, metrics
 from talkrate.projection import (
     batch_delay_ms,
@@ -27,6 +28,9 @@ snapstart.register("talkrate.adapters.postgres", "talkrate.adapters.redis_store"
 # of the collector's passes, which a batch of thousands of records triggers several times: a
 # batch of 10,000 records is applied about a fifth faster.
 gc.freeze()
+
+MEMORY_REPORT_SECONDS = 60.0
+_memory_reported_at = -MEMORY_REPORT_SECONDS
 
 
 @logger.inject_lambda_context
@@ -48,9 +52,33 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     logger.info(
         "batch projected", extra={**result.__dict__, "correlationIds": correlation_ids(records)}
     )
+    _report_read_model_memory()
     return {
         "applied": result.applied,
         "skipped": result.skipped,
         "duplicates": result.duplicates,
         "deadLettered": result.dead_lettered,
     }
+
+
+def _report_read_model_memory() -> None:
+    """Once a minute per container: how full the read model is (the metric the operations alarm
+    watches: a full Redis refuses the projector's writes), and whether it could evict counts."""
+    global _memory_reported_at
+    now = time.monotonic()
+    if now - _memory_reported_at < MEMORY_REPORT_SECONDS:
+        return
+    _memory_reported_at = now
+    try:
+        memory = wiring.read_model().memory()
+    except BackendUnavailable:
+        return  # the batch itself reached Redis; a report can wait a minute
+    if memory.used_percent is not None:
+        metrics.add_metric(
+            name="ReadModelMemoryUsedPercent", unit="Percent", value=memory.used_percent
+        )
+    metrics.add_metric(
+        name="ReadModelUnsafeEvictionPolicy", unit="Count", value=0 if memory.policy_is_safe else 1
+    )
+    if not memory.policy_is_safe:
+        logger.warning("Redis may evict histograms", extra={"maxmemoryPolicy": memory.policy})

@@ -24,6 +24,7 @@ from redis import RedisError
 from talkrate.adapters.redis_store import RedisReadModel
 from talkrate_local.backends import Backends, Choice, choose
 from talkrate_local.broker import BrokerError
+from talkrate_local.dev_secrets import dev_secrets, parameter_defaults
 from talkrate_local.docs_ui import DOCS_PREFIX, DocsSite
 from talkrate_local.embedded import ServiceError
 from talkrate_local.gateway import FunctionUrlServer, GatewayServer
@@ -176,10 +177,11 @@ class LocalRuntime:
         self._env_overrides = env_overrides or {}
         self._tuning = ConsumerTuning.from_environ(self._environ)
         self._template_dir = template.path.parent if template.path else Path.cwd()
+        data_dir = config.data_dir or self._template_dir / DATA_DIR_NAME
         self.backends = Backends(
-            choose(config.connections(), config.embedded, config.memory_broker),
-            config.data_dir or self._template_dir / DATA_DIR_NAME,
+            choose(config.connections(), config.embedded, config.memory_broker), data_dir
         )
+        self.dev_secrets = dev_secrets(data_dir, self._environ)
         self.pools: dict[str, FunctionPool] = {}
         self.gateway: GatewayServer | None = None
         self.invoke_api: InvokeApiServer | None = None
@@ -362,6 +364,7 @@ class LocalRuntime:
             "STREAMS_CONNECTION": self.bootstrap,
             "LAMBDA_ENDPOINT_URL": self.lambda_url,
             **self.config.streams_settings,
+            **self.dev_secrets.environment,
         }
         if "POWERTOOLS_METRICS_NAMESPACE" not in spec.environment:
             local["POWERTOOLS_METRICS_NAMESPACE"] = "talkrate"
@@ -582,7 +585,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run until SIGINT/SIGTERM; 0 on a clean stop, 1 when start-up failed."""
     args = parse_args(argv)
     try:
-        template = load_template(args.template.resolve(), _parameters(args.param))
+        explicit = _parameters(args.param)
+        template = load_template(args.template.resolve(), explicit)
+        # The dev stack's defaults for the parameters this template declares.
+        local = {
+            name: value
+            for name, value in parameter_defaults(os.environ).items()
+            if name in template.parameters and name not in explicit
+        }
+        if local:
+            template = load_template(args.template.resolve(), {**local, **explicit})
         env_overrides = _env_overrides(args.env_vars)
     except (TemplateError, OSError, ValueError) as error:
         print(f"talkrate-local: {error}", file=sys.stderr)
@@ -618,6 +630,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"talkrate-local: could not start: {error}", file=sys.stderr)
         return 1
     print(runtime.summary(), flush=True)
+    if runtime.dev_secrets.organiser_token:
+        # On a line of its own: the admin routes' bearer token (ADMIN_TOKEN sets another).
+        print(f"organiser token: {runtime.dev_secrets.organiser_token}", flush=True)
     print(f"talkrate is running at {runtime.url}", flush=True)
     while not stop.wait(1.0):
         pass

@@ -9,15 +9,18 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from talkrate.admin_token import admin_token
 from talkrate.config import load_settings
 
 if TYPE_CHECKING:
     from talkrate.adapters.idempotency import IdempotentRequests
     from talkrate.adapters.kafka_stream import KafkaRatingPublisher
+    from talkrate.adapters.limiter import RedisRequestLimiter
     from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore, PostgresOutbox
     from talkrate.adapters.redis_store import RedisReadModel
     from talkrate.adapters.talk_cache import CachedTalkCatalog
     from talkrate.ports import StatsCalculator
+    from talkrate.voters import VoterTokens
 
 
 @lru_cache(maxsize=1)
@@ -84,6 +87,31 @@ def idempotent_requests() -> IdempotentRequests:
 
 
 @lru_cache(maxsize=1)
+def request_limiter() -> RedisRequestLimiter:
+    """The rate limits, on the read model's Redis client."""
+    from talkrate.adapters.limiter import RedisRequestLimiter
+
+    return RedisRequestLimiter(read_model().client)
+
+
+@lru_cache(maxsize=1)
+def voter_tokens() -> VoterTokens:
+    """Issues and checks voter tokens; VoterTokensUnavailable when no key is configured."""
+    from datetime import timedelta
+
+    from talkrate.errors import VoterTokensUnavailable
+    from talkrate.voters import VoterTokens
+
+    settings = load_settings()
+    if settings.voter_token_key is None:
+        raise VoterTokensUnavailable("no voter-token key is configured")
+    return VoterTokens(
+        settings.voter_token_key.get_secret_value().encode(),
+        timedelta(hours=settings.voter_token_hours),
+    )
+
+
+@lru_cache(maxsize=1)
 def stats_calculator() -> StatsCalculator:
     """StatsFunction by name (Lambda Invoke) if configured, else by URL, else none."""
     from talkrate.adapters.stats_client import (
@@ -118,7 +146,10 @@ def reset() -> None:
         rating_publisher,
         read_model,
         idempotent_requests,
+        request_limiter,
+        voter_tokens,
         stats_calculator,
         load_settings,
+        admin_token,
     ):
         cached.cache_clear()

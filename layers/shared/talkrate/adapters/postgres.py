@@ -18,7 +18,14 @@ import psycopg2.extras
 import psycopg2.sql
 
 from talkrate.errors import BackendUnavailable
-from talkrate.models import RATING_VALUES, Histogram, RatingSubmitted, Talk, unix_ms
+from talkrate.models import (
+    RATING_VALUES,
+    Histogram,
+    RatingSubmitted,
+    RatingWindow,
+    Talk,
+    unix_ms,
+)
 from talkrate.ports import OutboxEntry, ProjectedRating, ProjectionBatch, ReadModelState
 
 CONNECT_TIMEOUT_SECONDS = 3
@@ -165,18 +172,19 @@ INSERT INTO talks (id, title, speakers, track, room, starts_at, ends_at)
 VALUES (%s, %s, %s, %s, %s, %s, %s)
 """
 _CREATE_TALK = _INSERT_TALK + "ON CONFLICT (id) DO NOTHING RETURNING 1"
+# NOTIFY payload: the id of a talk removed or replaced (its rating window may have moved).
+CHANGES_CHANNEL = "talkrate_talk_changed"
 _SAVE_TALK = (
-    _INSERT_TALK  # constant SQL joined to a constant; the values are parameters  # nosec B608
+    "WITH saved AS ("  # constant SQL joined from constants; values are parameters  # nosec B608
+    + _INSERT_TALK
     + """
 ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, speakers = EXCLUDED.speakers,
     track = EXCLUDED.track, room = EXCLUDED.room, starts_at = EXCLUDED.starts_at,
     ends_at = EXCLUDED.ends_at
-RETURNING (xmax = 0)
+RETURNING id, (xmax = 0) AS created)
+SELECT created, pg_notify(%s, id) FROM saved
 """
 )
-
-
-REMOVALS_CHANNEL = "talkrate_talk_removed"  # NOTIFY payload: the removed talk's id
 _DELETE_TALK = """
 WITH removed AS (DELETE FROM talks WHERE id = %s RETURNING id)
 SELECT pg_notify(%s, id) FROM removed
@@ -191,11 +199,16 @@ class PostgresTalkCatalog:
 
     def exists(self, talk_id: str) -> bool:
         """True when the talk is in the catalog."""
-        return self._db.run(
-            lambda cursor: (
-                _fetch_one(cursor, "SELECT 1 FROM talks WHERE id = %s", (talk_id,)) is not None
+        return self.rating_window(talk_id) is not None
+
+    def rating_window(self, talk_id: str) -> RatingWindow | None:
+        """The talk's start and end (either may be unset), or None when there is no such talk."""
+        row = self._db.run(
+            lambda cursor: _fetch_one(
+                cursor, "SELECT starts_at, ends_at FROM talks WHERE id = %s", (talk_id,)
             )
         )
+        return None if row is None else RatingWindow(row[0], row[1])
 
     def ping(self) -> bool:
         """True when the catalog answers."""
@@ -226,24 +239,29 @@ class PostgresTalkCatalog:
         return self._db.run(lambda cursor: _fetch_one(cursor, _CREATE_TALK, _row(talk))) is not None
 
     def save(self, talk: Talk) -> bool:
-        """Create or replace the talk; True when it was created."""
-        row = self._db.run(lambda cursor: _fetch_one(cursor, _SAVE_TALK, _row(talk)))
+        """Create or replace the talk; True when it was created.
+
+        Every process listening for changes hears of it when it commits."""
+        row = self._db.run(
+            lambda cursor: _fetch_one(cursor, _SAVE_TALK, (*_row(talk), CHANGES_CHANNEL))
+        )
         return bool(row and row[0])
 
     def delete(self, talk_id: str) -> bool:
         """Remove the talk from the catalog (its ratings stay in the event store).
 
-        Every process listening for removals hears of it when the deletion commits.
+        Every process listening for changes hears of it when the deletion commits.
         """
         row = self._db.run(
-            lambda cursor: _fetch_one(cursor, _DELETE_TALK, (talk_id, REMOVALS_CHANNEL))
+            lambda cursor: _fetch_one(cursor, _DELETE_TALK, (talk_id, CHANGES_CHANNEL))
         )
         return row is not None
 
-    def removed_since_last_call(self) -> set[str] | None:
-        """Talks removed by any process since the last call (the first starts listening); None
-        when removals may have been missed, so that whatever was remembered must be dropped."""
-        removed = self._db.notifications(REMOVALS_CHANNEL)
+    def changed_since_last_call(self) -> set[str] | None:
+        """Talks removed or replaced by any process since the last call (the first starts
+        listening); None when changes may have been missed, so that whatever was remembered
+        must be dropped."""
+        removed = self._db.notifications(CHANGES_CHANNEL)
         return None if removed is None else set(removed)
 
     def ids_in_track(self, track: str) -> list[str]:
