@@ -175,7 +175,7 @@ _CREATE_TALK = _INSERT_TALK + "ON CONFLICT (id) DO NOTHING RETURNING 1"
 # NOTIFY payload: the id of a talk removed or replaced (its rating window may have moved).
 CHANGES_CHANNEL = "talkrate_talk_changed"
 _SAVE_TALK = (
-    "WITH saved AS ("  # constant SQL joined from constants; values are parameters  # nosec B608
+    "WITH saved AS ("  # constant SQL joined to constants; the values are parameters  # nosec B608
     + _INSERT_TALK
     + """
 ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, speakers = EXCLUDED.speakers,

@@ -6,9 +6,9 @@ unknown ones are not (a talk added a moment ago can be rated at once). A removal
 made by any instance is heard within moments: the catalog NOTIFYs it, and before each answer an
 instance reads what its connection has received, without a round trip. When that cannot be
 known (the connection was reopened), everything remembered is dropped; the TTL bounds what a
-lost notification could leave behind. Behind a pooler that multiplexes sessions (RDS Proxy) an
-instance does not listen (LISTEN would pin its session to one database connection): a change is
-then seen by other instances within the TTL.
+lost notification could leave behind. Behind a pooler that multiplexes sessions (RDS
+Proxy) an instance does not listen (LISTEN would pin its session to one database connection): a
+change is then seen by other instances within the TTL.
 """
 
 from __future__ import annotations
