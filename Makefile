@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= eu-west-1
 PYTEST_ARGS ?=
 RUN_ARGS ?=
 
-.PHONY: help setup services db run test test-unit test-integration test-e2e test-faults rebuild dead-letters redrive openapi lint format validate build bench-import compose-seed clean bench-latency
+.PHONY: publish-web help setup services db run test test-unit test-integration test-e2e test-faults rebuild dead-letters redrive openapi lint format validate build bench-import compose-seed clean bench-latency
 
 help: ## list the routines
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -49,18 +49,18 @@ test-faults: setup services ## faults injected while ratings stream in (part of 
 	$(PY) -m pytest tests/faults $(PYTEST_ARGS)
 
 rebuild: setup ## recompute the Redis read model from the event store
-	$(PY) -m talkrate_ops rebuild
+	$(VENV)/bin/talkrate ops rebuild
 
 dead-letters: setup ## list the records the projector set aside
-	$(PY) -m talkrate_ops dead-letters
+	$(VENV)/bin/talkrate ops dead-letters
 
 redrive: setup ## republish dead letters: make redrive IDS="3 4"
-	$(PY) -m talkrate_ops redrive $(IDS)
+	$(VENV)/bin/talkrate ops redrive $(IDS)
 
 lint: setup $(CHECKOV) ## ruff, ruff format --check, mypy, bandit, checkov, the workflows' schema and zizmor
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy layers/shared/talkrate local/talkrate_local
+	$(VENV)/bin/mypy layers/shared/talkrate local/talkrate_local cli/talkrate_cli ops/talkrate_ops
 	for f in functions/*/app.py; do $(VENV)/bin/mypy "$$f" || exit 1; done
 	$(MAKE) --no-print-directory lint-security
 
@@ -85,6 +85,10 @@ format: setup ## apply ruff's fixes and formatting
 $(SAM):
 	bash .ci/install-sam.sh
 
+publish-web: setup ## after sam deploy: the web app to the stack's bucket, /app/config.json from its outputs (STACK=name)
+	@test -n "$(STACK)" || { echo "usage: make publish-web STACK=<stack name> [WEB_DIR=web]"; exit 2; }
+	$(PY) scripts/publish_web.py --stack "$(STACK)" --web-dir "$(or $(WEB_DIR),web)"
+
 validate: $(SAM) ## sam validate and sam validate --lint; cfn-lint on the pipeline's bootstrap stack
 	$(SAM) validate
 	$(SAM) validate --lint
@@ -107,7 +111,7 @@ bench-latency: setup services ## median and p95 of POST and GET /ratings through
 	$(PY) bench/http_latency.py --requests 200
 
 .PHONY: bench bench-quick
-bench: setup services $(VENV)/.bench-installed ## every benchmark, ~5 min: cold start, hot path vs floor, projector, freshness, memory
+bench: setup services $(VENV)/.bench-installed ## every benchmark, ~6 min: cold start, hot path vs floor, projector, freshness, memory, live channel
 	$(PY) -m bench --python $(PY313)/python3.13
 
 bench-quick: setup services $(VENV)/.bench-installed ## the same with small counts (< 1 min); results in a temp folder

@@ -31,6 +31,9 @@ from talkrate_local.gateway import FunctionUrlServer, GatewayServer
 from talkrate_local.intrinsics import REGION
 from talkrate_local.invoke_api import InvokeApiServer
 from talkrate_local.kafka_mapping import ConsumerTuning, KafkaMappingRunner
+from talkrate_local.live import function_environment as live_environment
+from talkrate_local.live import start_live_channel
+from talkrate_local.live_channel import LiveChannelProcess
 from talkrate_local.pool import FunctionPool, InitFailed, Invocation, console
 from talkrate_local.reload import shared_package_dir
 from talkrate_local.schedules import ScheduleRunner
@@ -164,6 +167,7 @@ class LocalRuntime:
         concurrency: int = 1,
         url_port: int = 3002,
         reload: bool = True,
+        live_port: int = 3004,
     ) -> None:
         self.template = template
         self.concurrency = concurrency
@@ -172,6 +176,8 @@ class LocalRuntime:
         self.port = port
         self.lambda_port = lambda_port
         self.url_port = url_port
+        self.live_port = live_port
+        self.live: LiveChannelProcess | None = None
         self.reload = reload
         self._environ = dict(os.environ if environ is None else environ)
         self._env_overrides = env_overrides or {}
@@ -266,6 +272,12 @@ class LocalRuntime:
                 raise OSError(
                     f"{url.function_id}'s function URL cannot listen on {self.host}:{port}: {error}"
                 ) from error
+        try:
+            self.live = start_live_channel(self.host, self.live_port, self._environ)
+        except OSError as error:
+            raise OSError(
+                f"the live channel cannot listen on {self.host}:{self.live_port}: {error}"
+            ) from error
         self._start_backends()
         self._prepare_database()
         if self.backends.broker_is_new:
@@ -363,6 +375,7 @@ class LocalRuntime:
             "RATINGS_CONNECTION": self.ratings,
             "STREAMS_CONNECTION": self.bootstrap,
             "LAMBDA_ENDPOINT_URL": self.lambda_url,
+            **live_environment(self.live),
             **self.config.streams_settings,
             **self.dev_secrets.environment,
         }
@@ -408,6 +421,8 @@ class LocalRuntime:
             pool.close()  # an invocation in flight ends now; its batch stays uncommitted
         for runner in runners:
             runner.join(timeout=15)
+        if self.live is not None:
+            self.live.stop()
         self.backends.stop()
 
     def summary(self) -> str:
@@ -440,6 +455,11 @@ class LocalRuntime:
             for choice in self.backends.choices.values()
         )
         lines.append(f"  lambda   {self.lambda_url}  (Lambda Invoke API; boto3 endpoint_url)")
+        if self.live is not None:
+            lines.append(
+                f"  live     {self.live.realtime_url}  (AppSync Events; publish "
+                f"{self.live.publish_url})"
+            )
         if self.reload:
             lines.append("reload:   on (functions/ and the shared package, on the next request)")
         if self.template.notes:
@@ -513,6 +533,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=int,
         default=3002,
         help="port of the first function URL, the next ones follow (0: any free ones)",
+    )
+    parser.add_argument(
+        "--live-port",
+        type=int,
+        default=3004,
+        help="the live channel's WebSocket port (AppSync Events emulation; 0: any free one)",
     )
     parser.add_argument(
         "--embedded",
@@ -622,6 +648,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         env_overrides=env_overrides,
         concurrency=max(1, args.concurrency),
         url_port=args.url_port,
+        live_port=args.live_port,
         reload=not args.no_reload and os.environ.get("TALKRATE_LOCAL_RELOAD", "1") != "0",
     )
     try:

@@ -71,6 +71,14 @@ class Settings(BaseModel):
     def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         return value if value is not None and value.get_secret_value() else None
 
+    # The live channel's HTTP publish endpoint (AppSync Events `https://<http host>/event`);
+    # unset: no live updates. The API key is for the local emulation; on AWS requests are signed.
+    live_publish_url: str | None = Field(None, alias="LIVE_PUBLISH_URL")
+    live_api_key: SecretStr | None = Field(None, alias="LIVE_API_KEY")
+    live_publish_timeout_seconds: float = Field(
+        1.0, gt=0, le=10, alias="LIVE_PUBLISH_TIMEOUT_SECONDS"
+    )
+
     def where(self) -> dict[str, str | None]:
         """Where each backend is, built from the parsed host, port and database: no user name,
         password, token or option (for GET / outside prod)."""

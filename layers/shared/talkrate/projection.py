@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -72,9 +73,18 @@ def project_batch(
     The event store first records the batch (idempotent, unique by eventId) and marks events
     that were first seen at another position; the read model then applies the batch in one atomic
     step that skips what it applied before. A crash between the two steps is healed by the
-    redelivery the crash causes.
+    redelivery the crash causes. The result names the talks of the batch's records when any
+    record counted, for the live channel.
     """
-    return read_model.apply(event_store.record(classify(records)))
+    batch = event_store.record(classify(records))
+    result = read_model.apply(batch)
+    return dataclasses.replace(result, talk_ids=touched_talks(batch)) if result.applied else result
+
+
+def touched_talks(batch: ProjectionBatch) -> tuple[str, ...]:
+    """The talks of the batch's ratings (a redelivered or duplicate one included: announcing
+    a talk's unchanged state again is harmless), in order of first appearance."""
+    return tuple(dict.fromkeys(r.event.talk_id for r in batch.ratings if not r.duplicate))
 
 
 def _reason(error: Exception) -> str:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore, PostgresOutbox
     from talkrate.adapters.redis_store import RedisReadModel
     from talkrate.adapters.talk_cache import CachedTalkCatalog
+    from talkrate.live import Announcer
     from talkrate.ports import StatsCalculator
     from talkrate.voters import VoterTokens
 
@@ -132,6 +133,21 @@ def stats_calculator() -> StatsCalculator:
     return NoStats()
 
 
+@lru_cache(maxsize=1)
+def live_announcer() -> Announcer | None:
+    """The live channel's publisher behind its deadline, or None when none is configured."""
+    from talkrate.adapters.appsync_events import AppSyncEventsPublisher
+    from talkrate.live import Announcer
+
+    settings = load_settings()
+    if not settings.live_publish_url:
+        return None
+    key = settings.live_api_key.get_secret_value() if settings.live_api_key else None
+    timeout = settings.live_publish_timeout_seconds
+    publisher = AppSyncEventsPublisher(settings.live_publish_url, timeout, key, settings.aws_region)
+    return Announcer(publisher, deadline_seconds=timeout)
+
+
 def reset() -> None:
     """Forget every adapter (tests use it to simulate a cold start with new settings)."""
     if rating_publisher.cache_info().currsize:
@@ -149,6 +165,7 @@ def reset() -> None:
         request_limiter,
         voter_tokens,
         stats_calculator,
+        live_announcer,
         load_settings,
         admin_token,
     ):

@@ -19,6 +19,7 @@ from talkrate.catalog import (
     talk_details,
 )
 from talkrate.leaderboard import PRIOR_MEAN, PRIOR_WEIGHT
+from talkrate.live import channel_for_talk
 from talkrate.models import MAX_TALK_ID_LENGTH, TALK_ID_PATTERN, NewTalk, TalkFields
 
 router = Router()
@@ -40,6 +41,7 @@ ADMIN_ONLY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 def _talk_out(rated: RatedTalk) -> dict[str, Any]:
     body = rated.talk.model_dump(by_alias=True, mode="json")
+    body["channel"] = channel_for_talk(rated.talk.id)
     if rated.summary is not None:
         body["summary"] = rated.summary.model_dump(mode="json")
     return body
