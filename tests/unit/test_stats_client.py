@@ -243,3 +243,29 @@ def test_a_refused_credentials_request_leaves_the_read_without_statistics(
     )
     assert stats.stats(HISTOGRAM) is None
     assert InvokeApi.seen == []
+
+
+def test_the_live_publisher_of_a_restored_projector_signs_with_container_credentials(
+    endpoint: str, container_credentials: str
+) -> None:
+    # Given the projector's AppSync Events publisher (IAM, no API key) after a SnapStart restore
+    from talkrate.adapters.appsync_events import AppSyncEventsPublisher
+
+    InvokeApi.answer = (200, {}, b'{"failed": [], "successful": [{"identifier": "x", "index": 0}]}')
+    publisher = AppSyncEventsPublisher(
+        f"{endpoint}/event",
+        timeout=1.0,
+        region="eu-west-1",
+        environ={
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI": container_credentials,
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN": ContainerCredentials.token,
+        },
+    )
+    # When it publishes, the request is signed for AppSync with the container's credentials
+    publisher.publish("/talkrate/talks/t-1", ['{"count": 1}'])
+    [seen] = InvokeApi.seen
+    assert seen["headers"]["authorization"].startswith(
+        "AWS4-HMAC-SHA256 Credential=ASIACONTAINER1/"
+    )
+    assert "/eu-west-1/appsync/aws4_request" in seen["headers"]["authorization"]
+    assert seen["headers"]["x-amz-security-token"] == "container-token-1"
