@@ -53,7 +53,8 @@ def launch(
     `module` is what `python -m` runs (`sam_emulator`: the emulator without a dev stack)."""
     port, lambda_port = free_port(), free_port()
     url_port = url_port or free_port()
-    live_port = 0 if "--live-port" in extra_args else free_port()
+    # The live channel is talkrate's dev stack's: the bare emulator has no such option.
+    live_port = 0 if "--live-port" in extra_args or module != "talkrate_local" else free_port()
     command = [
         sys.executable,
         "-m",
@@ -81,7 +82,7 @@ def launch(
     finally:
         if log:
             output.close()  # type: ignore[union-attr]
-    if not live_port:
+    if not live_port and "--live-port" in extra_args:
         live_port = int(extra_args[list(extra_args).index("--live-port") + 1])
     runtime = LaunchedRuntime(
         f"http://127.0.0.1:{port}",
