@@ -39,6 +39,7 @@ from talkrate_local.http_api import (
 )
 from talkrate_local.pool import Invocation, console
 from talkrate_local.serving import BackgroundServer, BadRequest, BodyTooLarge, BoundedHandler
+from talkrate_local.static import StaticSite
 from talkrate_local.template import CorsConfiguration, FunctionUrl, LambdaAuthorizer, Route
 
 # API Gateway's HTTP API payload limit; Lambda's synchronous invoke payload limit.
@@ -62,6 +63,7 @@ class GatewayServer(BackgroundServer):
         authorizers: Mapping[str, LambdaAuthorizer] | None = None,
         cors: CorsConfiguration | None = None,
         docs: DocsSite | None = None,
+        sites: Iterable[StaticSite] = (),
     ) -> None:
         super().__init__(host, port, _GatewayHandler)
         self.routes = RouteTable(routes)
@@ -69,6 +71,7 @@ class GatewayServer(BackgroundServer):
         self.authorizers = dict(authorizers or {})
         self.cors = cors
         self.docs = docs
+        self.sites = tuple(sites)
 
     @property
     def docs_route(self) -> Route | None:
@@ -148,6 +151,11 @@ class _GatewayHandler(BoundedHandler):
         body = self.read_body()
         target = urlsplit(self.path)  # also accepts absolute-form targets
         raw_path = target.path or "/"
+        for site in self.server.sites:  # a prefix served from a folder, before the routes
+            if site.owns(raw_path):
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                answer = site.respond(self.command, raw_path, headers)
+                return HttpResponse(answer.status, answer.headers, answer.body)
         match = self.server.routes.match(self.command, raw_path)
         if match is None:
             docs = self.server.docs

@@ -34,6 +34,7 @@ from talkrate_local.pool import FunctionPool, InitFailed, Invocation, console
 from talkrate_local.reload import shared_package_dir
 from talkrate_local.schedules import ScheduleRunner
 from talkrate_local.template import Template, TemplateError, iter_triggers, load_template
+from talkrate_local.web_app import APP_PREFIX, page_config, web_app_site
 
 DATA_DIR_NAME: Final = ".local"
 # Kafka client settings the runtime's consumers and the functions' producers both take from here.
@@ -243,6 +244,7 @@ class LocalRuntime:
                 self.template.authorizers,
                 cors=self.template.cors,
                 docs=DocsSite.beside(self._template_dir),
+                sites=[web_app_site(self._template_dir, self._page_config)],
             )
         except OSError as error:
             raise OSError(f"HTTP API cannot listen on {self.host}:{self.port}: {error}") from error
@@ -299,6 +301,15 @@ class LocalRuntime:
         self.invoke_api.start("lambda-invoke-api")
         for function_id, server in self.function_urls.items():
             server.start(f"url-{function_id}")
+
+    @property
+    def app_url(self) -> str:
+        """The web app's entry page."""
+        return f"{self.url}{APP_PREFIX}/"
+
+    def _page_config(self) -> dict[str, Any]:
+        policy = self.template.parameters.get("VotingPolicy", "open")
+        return page_config(None, policy if isinstance(policy, str) else "open")
 
     def _start_backends(self) -> None:
         for choice in self.backends.choices.values():
@@ -618,6 +629,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"talkrate-local: could not start: {error}", file=sys.stderr)
         return 1
     print(runtime.summary(), flush=True)
+    print(f"the web app:   {runtime.app_url}", flush=True)
     print(f"talkrate is running at {runtime.url}", flush=True)
     while not stop.wait(1.0):
         pass
