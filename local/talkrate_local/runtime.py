@@ -24,12 +24,16 @@ from redis import RedisError
 from talkrate.adapters.redis_store import RedisReadModel
 from talkrate_local.backends import Backends, Choice, choose
 from talkrate_local.broker import BrokerError
+from talkrate_local.dev_secrets import dev_secrets, parameter_defaults
 from talkrate_local.docs_ui import DOCS_PREFIX, DocsSite
 from talkrate_local.embedded import ServiceError
 from talkrate_local.gateway import FunctionUrlServer, GatewayServer
 from talkrate_local.intrinsics import REGION
 from talkrate_local.invoke_api import InvokeApiServer
 from talkrate_local.kafka_mapping import ConsumerTuning, KafkaMappingRunner
+from talkrate_local.live import function_environment as live_environment
+from talkrate_local.live import live_config, start_live_channel
+from talkrate_local.live_channel import LiveChannelProcess
 from talkrate_local.pool import FunctionPool, InitFailed, Invocation, console
 from talkrate_local.reload import shared_package_dir
 from talkrate_local.schedules import ScheduleRunner
@@ -164,6 +168,7 @@ class LocalRuntime:
         concurrency: int = 1,
         url_port: int = 3002,
         reload: bool = True,
+        live_port: int = 3004,
     ) -> None:
         self.template = template
         self.concurrency = concurrency
@@ -172,15 +177,18 @@ class LocalRuntime:
         self.port = port
         self.lambda_port = lambda_port
         self.url_port = url_port
+        self.live_port = live_port
+        self.live: LiveChannelProcess | None = None
         self.reload = reload
         self._environ = dict(os.environ if environ is None else environ)
         self._env_overrides = env_overrides or {}
         self._tuning = ConsumerTuning.from_environ(self._environ)
         self._template_dir = template.path.parent if template.path else Path.cwd()
+        data_dir = config.data_dir or self._template_dir / DATA_DIR_NAME
         self.backends = Backends(
-            choose(config.connections(), config.embedded, config.memory_broker),
-            config.data_dir or self._template_dir / DATA_DIR_NAME,
+            choose(config.connections(), config.embedded, config.memory_broker), data_dir
         )
+        self.dev_secrets = dev_secrets(data_dir, self._environ)
         self.pools: dict[str, FunctionPool] = {}
         self.gateway: GatewayServer | None = None
         self.invoke_api: InvokeApiServer | None = None
@@ -266,6 +274,12 @@ class LocalRuntime:
                 raise OSError(
                     f"{url.function_id}'s function URL cannot listen on {self.host}:{port}: {error}"
                 ) from error
+        try:
+            self.live = start_live_channel(self.host, self.live_port, self._environ)
+        except OSError as error:
+            raise OSError(
+                f"the live channel cannot listen on {self.host}:{self.live_port}: {error}"
+            ) from error
         self._start_backends()
         self._prepare_database()
         if self.backends.broker_is_new:
@@ -308,8 +322,13 @@ class LocalRuntime:
         return f"{self.url}{APP_PREFIX}/"
 
     def _page_config(self) -> dict[str, Any]:
-        policy = self.template.parameters.get("VotingPolicy", "open")
-        return page_config(None, policy if isinstance(policy, str) else "open")
+        # The policy the API enforces: what its function's environment says.
+        policies = (
+            self._function_env(function_id).get("VOTING_POLICY")
+            for function_id in self.template.functions
+        )
+        policy = next((p for p in policies if p), "open")
+        return page_config(live_config(self.live), policy)
 
     def _start_backends(self) -> None:
         for choice in self.backends.choices.values():
@@ -362,7 +381,7 @@ class LocalRuntime:
             "AWS_DEFAULT_REGION": REGION,
             # Any non-empty credentials: boto3 signs, the local endpoint does not check.
             "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",  # unchecked locally  # nosec B105
             "LAMBDA_TASK_ROOT": str(spec.code_dir),
             "_HANDLER": spec.handler,
             "PYTHONUNBUFFERED": "1",  # logs show as they are written
@@ -372,7 +391,9 @@ class LocalRuntime:
             "RATINGS_CONNECTION": self.ratings,
             "STREAMS_CONNECTION": self.bootstrap,
             "LAMBDA_ENDPOINT_URL": self.lambda_url,
+            **live_environment(self.live),
             **self.config.streams_settings,
+            **self.dev_secrets.environment,
         }
         if "POWERTOOLS_METRICS_NAMESPACE" not in spec.environment:
             local["POWERTOOLS_METRICS_NAMESPACE"] = "talkrate"
@@ -416,6 +437,8 @@ class LocalRuntime:
             pool.close()  # an invocation in flight ends now; its batch stays uncommitted
         for runner in runners:
             runner.join(timeout=15)
+        if self.live is not None:
+            self.live.stop()
         self.backends.stop()
 
     def summary(self) -> str:
@@ -448,6 +471,11 @@ class LocalRuntime:
             for choice in self.backends.choices.values()
         )
         lines.append(f"  lambda   {self.lambda_url}  (Lambda Invoke API; boto3 endpoint_url)")
+        if self.live is not None:
+            lines.append(
+                f"  live     {self.live.realtime_url}  (AppSync Events; publish "
+                f"{self.live.publish_url})"
+            )
         if self.reload:
             lines.append("reload:   on (functions/ and the shared package, on the next request)")
         if self.template.notes:
@@ -523,6 +551,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="port of the first function URL, the next ones follow (0: any free ones)",
     )
     parser.add_argument(
+        "--live-port",
+        type=int,
+        default=3004,
+        help="the live channel's WebSocket port (AppSync Events emulation; 0: any free one)",
+    )
+    parser.add_argument(
         "--embedded",
         action="store_true",
         help="embedded services for every backend not configured, even if a default port answers "
@@ -593,7 +627,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run until SIGINT/SIGTERM; 0 on a clean stop, 1 when start-up failed."""
     args = parse_args(argv)
     try:
-        template = load_template(args.template.resolve(), _parameters(args.param))
+        explicit = _parameters(args.param)
+        template = load_template(args.template.resolve(), explicit)
+        # The dev stack's defaults for the parameters this template declares.
+        local = {
+            name: value
+            for name, value in parameter_defaults(os.environ).items()
+            if name in template.parameters and name not in explicit
+        }
+        if local:
+            template = load_template(args.template.resolve(), {**local, **explicit})
         env_overrides = _env_overrides(args.env_vars)
     except (TemplateError, OSError, ValueError) as error:
         print(f"talkrate-local: {error}", file=sys.stderr)
@@ -621,6 +664,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         env_overrides=env_overrides,
         concurrency=max(1, args.concurrency),
         url_port=args.url_port,
+        live_port=args.live_port,
         reload=not args.no_reload and os.environ.get("TALKRATE_LOCAL_RELOAD", "1") != "0",
     )
     try:
@@ -629,7 +673,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"talkrate-local: could not start: {error}", file=sys.stderr)
         return 1
     print(runtime.summary(), flush=True)
-    print(f"the web app:   {runtime.app_url}", flush=True)
+    if runtime.dev_secrets.organiser_token:
+        # On a line of its own: the admin routes' bearer token (ADMIN_TOKEN sets another).
+        print(f"organiser token: {runtime.dev_secrets.organiser_token}", flush=True)
+    print(f"the web app: {runtime.app_url}  (organisers: {runtime.app_url}admin)", flush=True)
     print(f"talkrate is running at {runtime.url}", flush=True)
     while not stop.wait(1.0):
         pass
