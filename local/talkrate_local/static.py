@@ -1,8 +1,9 @@
 """A URL prefix served from a folder, as a CDN in front of a bucket serves a single-page app.
 
 `/app/js/main.js` is the file `js/main.js` of the folder; a path whose last segment has no dot
-(`/app/talks/abc`, a deep link) that names no file gets the entry page instead, as a CloudFront
-function rewriting such paths to `index.html` does; a missing asset (a dot in its name) is a 404.
+(`/app/leaderboard`, a deep link) that names no file gets the entry page instead, as a CloudFront
+function rewriting such paths to `index.html` does, and so does any path below one of the
+`entry_prefixes` (`talks/`, whose ids may hold dots); any other missing file is a 404.
 The prefix without its slash redirects to the prefix with it. Generated files (a config document
 written from the running stack) are served beside the folder's. Nothing here knows the project:
 the prefix, the folder, the entry page, the generated files and the response headers are given.
@@ -51,6 +52,7 @@ class StaticSite:
     prefix: str
     folder: Path
     entry: str = "index.html"
+    entry_prefixes: Sequence[str] = ()
     generated: Mapping[str, Callable[[], bytes]] = field(default_factory=dict)
     headers: Sequence[tuple[str, str]] = ()
 
@@ -79,7 +81,7 @@ class StaticSite:
         file = self._file(name)
         if file is None:
             last = name.rsplit("/", 1)[-1]
-            if "." in last:
+            if "." in last and not name.startswith(tuple(self.entry_prefixes)):
                 return self._answer(404, "text/plain; charset=utf-8", b"Not Found\n")
             file = self._file(self.entry)
             if file is None:

@@ -40,6 +40,7 @@ def web_app_site(template_dir: Path, config: Callable[[], Mapping[str, Any]]) ->
     return StaticSite(
         prefix=APP_PREFIX,
         folder=template_dir / WEB_DIR,
+        entry_prefixes=("talks/",),  # talk ids may hold dots: still deep links, as on CloudFront
         generated={"config.json": lambda: json.dumps(config()).encode()},
         headers=SECURITY_HEADERS,
     )
