@@ -69,7 +69,7 @@ redrive: setup ## republish dead letters: make redrive IDS="3 4"
 lint: setup $(CHECKOV) ## ruff, ruff format --check, mypy, bandit, checkov, the workflows' schema and zizmor
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy layers/shared/talkrate local/talkrate_local cli/talkrate_cli ops/talkrate_ops
+	$(VENV)/bin/mypy layers/shared/talkrate local/sam_emulator local/talkrate_local cli/talkrate_cli ops/talkrate_ops
 	for f in functions/*/app.py; do $(VENV)/bin/mypy "$$f" || exit 1; done
 	$(MAKE) --no-print-directory lint-security
 

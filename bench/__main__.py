@@ -202,7 +202,8 @@ def _machine() -> dict[str, Any]:
 
 def _with_broker(run: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
     from bench.common import RATINGS_TOPIC
-    from talkrate_local.broker import LocalBroker, ensure_topics
+    from sam_emulator.events.kafka import ensure_topics
+    from talkrate_local.broker import LocalBroker
 
     with LocalBroker() as broker:
         ensure_topics(broker.bootstrap, [RATINGS_TOPIC], partitions=3)
@@ -288,7 +289,7 @@ def _freshness(counts: Counts) -> dict[str, Any]:
 
 def _template_memory() -> dict[str, int]:
     """MemorySize of each function in template.yaml now, by short name (api, projector, ...)."""
-    from talkrate_local.template import load_template
+    from sam_emulator.template import load_template
 
     try:
         template = load_template((ROOT / "template.yaml").resolve(), {})

@@ -32,7 +32,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
-from talkrate_local.broker import BrokerError, LocalBroker, free_port
+from sam_emulator.serving import free_port
+from talkrate_local.broker import BrokerError, LocalBroker
 
 START_TIMEOUT_SECONDS: Final = 30.0
 STOP_TIMEOUT_SECONDS: Final = 10.0

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from talkrate_local.static import StaticSite
+from sam_emulator.events.static import StaticSite
 
 APP_PREFIX: Final = "/app"
 WEB_DIR: Final = "web"
@@ -39,6 +39,7 @@ def web_app_site(template_dir: Path, config: Callable[[], Mapping[str, Any]]) ->
     """The app's site: `web/` beside the template, under /app/, with config.json from `config`."""
     return StaticSite(
         prefix=APP_PREFIX,
+        name="the web app",
         folder=template_dir / WEB_DIR,
         entry_prefixes=("talks/",),  # talk ids may hold dots: still deep links, as on CloudFront
         generated={"config.json": lambda: json.dumps(config()).encode()},

@@ -95,7 +95,7 @@ def start_runtime(
     """
     live_api_key = f"da2-e2e{secrets.token_hex(8)}"
     env = {
-        "TALKRATE_LOCAL_KAFKA_MAX_POLL_MS": "3000",
+        "SAM_EMULATOR_KAFKA_MAX_POLL_MS": "3000",
         "TALKRATE_LOCAL_LIVE_API_KEY": live_api_key,
         **env_overrides,
     }

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from talkrate_local.static import StaticSite
+from sam_emulator.events.static import StaticSite
 from talkrate_local.web_app import page_config, web_app_site
 from tests.builders import ROOT
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qsl, unquote
 
-from talkrate_local.intrinsics import ACCOUNT_ID, REGION, STACK_NAME
-from talkrate_local.template import CorsConfiguration, Route
+from sam_emulator.template import CorsConfiguration, Route
+from sam_emulator.template.intrinsics import ACCOUNT_ID, REGION, STACK_NAME
 
 API_ID: Final = "local"
 # Content types API Gateway passes as text; any other body arrives base64-encoded.

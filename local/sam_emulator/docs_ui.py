@@ -3,8 +3,7 @@
 The page is the runtime's own, not an API route: it is not in the template's route table, and a
 route of the template that matches a /_docs path takes the request instead. The UI comes from
 the swagger-ui-bundle-v2 package (Swagger UI 5, which renders OpenAPI 3.1); the spec is the
-committed docs/openapi.json beside the template, read at each request so `make openapi` shows
-at once.
+docs/openapi.json beside the template, read at each request so a regenerated spec shows at once.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from talkrate_local.http_api import HttpResponse, json_response
+from sam_emulator.apigw import HttpResponse, json_response
 
 DOCS_PREFIX: Final = "/_docs"
 SPEC_PATH: Final = Path("docs") / "openapi.json"
@@ -35,7 +34,7 @@ _INDEX: Final = """<!doctype html>
 <head>
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
-  <title>talkrate API (local)</title>
+  <title>API (local)</title>
   <link rel="stylesheet" href="{prefix}/swagger-ui.css">
   <link rel="icon" type="image/png" href="{prefix}/favicon-32x32.png" sizes="32x32">
 </head>
@@ -133,8 +132,8 @@ class DocsSite:
             return json_response(
                 404,
                 {
-                    "message": f"no OpenAPI spec at {self.spec_file}: `make openapi` "
-                    "(python -m talkrate.api.openapi) writes it from the routes"
+                    "message": f"no OpenAPI spec at {self.spec_file}: generate it from the "
+                    "API's routes"
                 },
             )
         return HttpResponse(

@@ -1,22 +1,22 @@
-"""The HTTP API on 127.0.0.1:3000, like `sam local start-api` but with the template's routes only.
+"""The HTTP API event source: the template's routes on 127.0.0.1:3000, like `sam local start-api`.
 
 Each request becomes a payload format 2.0 event for the route's function, and the function's answer
 becomes the response as API Gateway would make it. With the HttpApi's CorsConfiguration, the gateway
 answers CORS preflights itself and adds the CORS headers to the other responses, as API Gateway
 does. Under /_docs it serves Swagger UI of docs/openapi.json, where no route of the template
-takes the request.
+takes the request; a dev stack's static sites (events.static: a web app under its prefix, as a CDN
+in front of a bucket serves it) answer their prefix before the routes.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from talkrate_local.docs_ui import DocsSite
-from talkrate_local.http_api import (
+from sam_emulator.apigw import (
     FORBIDDEN,
     INTERNAL_ERROR,
     NOT_FOUND,
@@ -29,7 +29,6 @@ from talkrate_local.http_api import (
     authorizer_verdict,
     build_authorizer_event,
     build_event,
-    build_function_url_event,
     gateway_answers_preflight,
     json_response,
     map_response,
@@ -37,16 +36,18 @@ from talkrate_local.http_api import (
     preflight_response,
     with_cors,
 )
-from talkrate_local.pool import Invocation, console
-from talkrate_local.serving import BackgroundServer, BadRequest, BodyTooLarge, BoundedHandler
-from talkrate_local.static import StaticSite
-from talkrate_local.template import CorsConfiguration, FunctionUrl, LambdaAuthorizer, Route
+from sam_emulator.console import console, display
+from sam_emulator.docs_ui import DOCS_PREFIX, DocsSite
+from sam_emulator.events import EventSource, Options
+from sam_emulator.events.static import StaticSite
+from sam_emulator.lambda_.pool import Invoker
+from sam_emulator.plugins import Services
+from sam_emulator.serving import BackgroundServer, BadRequest, BodyTooLarge, BoundedHandler
+from sam_emulator.template import CorsConfiguration, LambdaAuthorizer, Route, Template
 
 # API Gateway's HTTP API payload limit; Lambda's synchronous invoke payload limit.
 MAX_REQUEST_BYTES: Final = 10 * 1024 * 1024
 MAX_EVENT_BYTES: Final = 6 * 1024 * 1024
-
-Invoker = Callable[[str, Any], Invocation]
 
 
 class GatewayServer(BackgroundServer):
@@ -84,24 +85,10 @@ class GatewayServer(BackgroundServer):
         return build_event(request, match, request_id)
 
 
-class FunctionUrlServer(GatewayServer):
-    """A function URL: every method and path of its own endpoint goes to its one function."""
-
-    def __init__(self, host: str, port: int, url: FunctionUrl, invoke: Invoker) -> None:
-        super().__init__(host, port, [Route(url.function_id, "ANY", "$default")], invoke)
-        self.function_url = url
-        self.label = f"url {url.function_id}"
-
-    def event_for(self, request: HttpRequest, match: RouteMatch, request_id: str) -> Any:
-        """The function URL event (payload 2.0, routeKey $default, the URL's id and auth)."""
-        url = self.function_url
-        return build_function_url_event(request, url.function_id, url.auth_type, request_id)
-
-
 class _GatewayHandler(BoundedHandler):
     server: GatewayServer
     max_body_bytes = MAX_REQUEST_BYTES
-    server_version = "talkrate-local"
+    server_version = "sam-emulator"
 
     def do_GET(self) -> None:
         self._handle()
@@ -197,3 +184,82 @@ class _GatewayHandler(BoundedHandler):
             return FORBIDDEN
         event["requestContext"]["authorizer"] = {"lambda": context}
         return None
+
+
+class HttpApi:
+    """The HttpApi routes of the template behind one local API Gateway (an event source)."""
+
+    def __init__(self, template: Template, options: Options, invoke: Invoker) -> None:
+        try:
+            self.server = GatewayServer(
+                options.host,
+                options.port,
+                template.routes,
+                invoke,
+                template.authorizers,
+                cors=template.cors,
+                docs=DocsSite.beside(template.directory),
+            )
+        except OSError as error:
+            raise OSError(
+                f"HTTP API cannot listen on {options.host}:{options.port}: {error}"
+            ) from error
+        self.url = f"http://{options.host}:{self.server.port}"
+        self._template = template
+
+    def start(self, services: Services) -> None:
+        """Serve requests, with the dev stack's static sites (a web app) beside the routes."""
+        self.server.sites = tuple(services.sites)
+        self.server.start("gateway")
+
+    def stop(self) -> None:
+        """Stop accepting requests."""
+        self.server.stop()
+
+    def join(self, timeout: float) -> None:
+        """Requests in flight end with their invocation."""
+
+    def summary(self) -> list[str]:
+        """The routes, the CORS configuration and where the docs are."""
+        template = self._template
+        lines = []
+        for route in template.routes:
+            guard = ""
+            if route.authorizer:
+                guard = f" (authorizer {template.authorizers[route.authorizer].function_id})"
+            lines.append(f"route     {route.route_key:<28} -> {route.function_id}{guard}")
+        cors = template.cors
+        lines.append(
+            f"cors      {cors.describe()}"
+            if cors
+            else "cors      none (no CorsConfiguration: OPTIONS is routed like any method)"
+        )
+        lines.extend(
+            f"site      {self.url}{site.prefix}/  ({display(site.folder)}, deep links to "
+            f"{site.entry})"
+            for site in self.server.sites
+        )
+        return lines + self._docs_lines()
+
+    def _docs_lines(self) -> list[str]:
+        docs = self.server.docs
+        shadow = self.server.docs_route
+        if docs is None:
+            return []
+        if shadow is not None:
+            return [f"docs      not served: {shadow.route_key} takes {DOCS_PREFIX}/"]
+        if docs.ui_version is None:
+            return [
+                f"docs      {self.url}{DOCS_PREFIX}/openapi.json  (Swagger UI is not installed: "
+                "pip install swagger-ui-bundle-v2)"
+            ]
+        spec = display(docs.spec_file)
+        missing = "" if docs.spec_file.is_file() else ", missing"
+        return [
+            f"docs      {self.url}{DOCS_PREFIX}/  (Swagger UI {docs.ui_version} of {spec}{missing})"
+        ]
+
+
+def bind(template: Template, options: Options, invoke: Invoker) -> Sequence[EventSource]:
+    """The HTTP API, listening."""
+    return [HttpApi(template, options, invoke)]

@@ -8,8 +8,8 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
 from aws_lambda_powertools.utilities.parser.models import LambdaFunctionUrlModel
 
-from talkrate_local.http_api import HttpRequest, build_function_url_event, function_url_id
-from talkrate_local.template import load_template, parse_template_text
+from sam_emulator.apigw import HttpRequest, build_function_url_event, function_url_id
+from sam_emulator.template import load_template, parse_template_text
 from tests.builders import ROOT
 
 pytestmark = pytest.mark.unit

@@ -1,5 +1,5 @@
-"""What the gateway and the Lambda Invoke API share: a threaded HTTP/1.1 server that runs in the
-background, and bounded request-body reading (never an unbounded read)."""
+"""What the emulator's HTTP endpoints share: a threaded HTTP/1.1 server that runs in the
+background, bounded request-body reading (never an unbounded read), and finding a free port."""
 
 from __future__ import annotations
 
@@ -9,6 +9,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Final
 
 _CHUNK_LINE_LIMIT: Final = 1024
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now (another process may take it before it is used)."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
 
 
 class BodyTooLarge(Exception):

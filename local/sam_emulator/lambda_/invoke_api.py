@@ -6,21 +6,20 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
-from talkrate_local.intrinsics import function_arn
-from talkrate_local.pool import Invocation, console
-from talkrate_local.serving import BackgroundServer, BadRequest, BodyTooLarge, BoundedHandler
+from sam_emulator.console import console
+from sam_emulator.lambda_.pool import Invoker
+from sam_emulator.serving import BackgroundServer, BadRequest, BodyTooLarge, BoundedHandler
+from sam_emulator.template.intrinsics import function_arn
 
 # Lambda's payload limits: 6 MB synchronous, 256 KB asynchronous (Event).
 MAX_SYNC_PAYLOAD: Final = 6 * 1024 * 1024
 MAX_ASYNC_PAYLOAD: Final = 256 * 1024
 _PREFIX: Final = "/2015-03-31/functions/"
 _SUFFIX: Final = "/invocations"
-
-Invoker = Callable[[str, Any], Invocation]
 
 
 def function_id_of(name: str) -> str:
@@ -53,7 +52,7 @@ class InvokeApiServer(BackgroundServer):
 class _InvokeHandler(BoundedHandler):
     server: InvokeApiServer
     max_body_bytes = MAX_SYNC_PAYLOAD
-    server_version = "talkrate-local"
+    server_version = "sam-emulator"
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the function's START/END/REPORT lines say enough

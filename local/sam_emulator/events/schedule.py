@@ -1,18 +1,19 @@
-"""Scheduled functions: a thread per rate() schedule, invoking with EventBridge's event."""
+"""The schedule event source: a thread per rate() schedule, invoking with EventBridge's event."""
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
-from talkrate_local.background import BackgroundLoop
-from talkrate_local.intrinsics import ACCOUNT_ID, REGION, STACK_NAME
-from talkrate_local.pool import Invocation, console
-from talkrate_local.template import Schedule
-
-Invoker = Callable[[str, Any], Invocation]
+from sam_emulator.background import BackgroundLoop
+from sam_emulator.console import console
+from sam_emulator.events import EventSource, Options
+from sam_emulator.lambda_.pool import Invoker
+from sam_emulator.plugins import Services
+from sam_emulator.template import Schedule, Template
+from sam_emulator.template.intrinsics import ACCOUNT_ID, REGION, STACK_NAME
 
 
 def scheduled_event(schedule: Schedule, now: float | None = None) -> Any:
@@ -56,3 +57,43 @@ class ScheduleRunner(BackgroundLoop):
             console(f"{label} {self.schedule.expression}: {outcome} in {result.duration_ms:.0f} ms")
             if next_run < time.monotonic():  # overran a whole period: skip, do not pile up
                 next_run = time.monotonic() + self._interval
+
+
+class Schedules:
+    """Every schedule of the template (an event source): rate() ones run, others listed."""
+
+    def __init__(self, schedules: Sequence[Schedule], invoke: Invoker) -> None:
+        self._schedules = tuple(schedules)
+        self._invoke = invoke
+        self._runners: list[ScheduleRunner] = []
+
+    def start(self, services: Services) -> None:
+        """A thread per rate() schedule."""
+        for schedule in self._schedules:
+            if schedule.interval_seconds is not None:
+                runner = ScheduleRunner(schedule, self._invoke)
+                self._runners.append(runner)
+                runner.start()
+
+    def stop(self) -> None:
+        """No new runs."""
+        for runner in self._runners:
+            runner.request_stop()
+
+    def join(self, timeout: float) -> None:
+        """Wait for a run in progress."""
+        for runner in self._runners:
+            runner.join(timeout)
+
+    def summary(self) -> list[str]:
+        """One line per schedule."""
+        return [
+            f"schedule  {schedule.expression:<28} -> {schedule.function_id}"
+            + ("" if schedule.interval_seconds else "  (not run locally: only rate() is)")
+            for schedule in self._schedules
+        ]
+
+
+def bind(template: Template, options: Options, invoke: Invoker) -> Sequence[EventSource]:
+    """The schedules, when the template has any."""
+    return [Schedules(template.schedules, invoke)] if template.schedules else []

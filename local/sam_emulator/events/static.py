@@ -43,7 +43,8 @@ class StaticResponse:
 
 @dataclass(frozen=True)
 class StaticSite:
-    """One URL prefix served from one folder, with a single-page-app fallback.
+    """One URL prefix served from one folder, with a single-page-app fallback (`name` says what
+    it is when the emulator prints its URL).
 
     `generated` maps a name under the prefix to a function that writes its content at each
     request (e.g. `config.json` from the running stack); `headers` go on every answer.
@@ -51,6 +52,7 @@ class StaticSite:
 
     prefix: str
     folder: Path
+    name: str = "site"  # what the start-up lines call it
     entry: str = "index.html"
     entry_prefixes: Sequence[str] = ()
     generated: Mapping[str, Callable[[], bytes]] = field(default_factory=dict)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from talkrate_local.http_api import RouteTable
-from talkrate_local.runtime import function_environment
-from talkrate_local.template import TemplateError, load_template, parse_template_text, rate_seconds
+from sam_emulator.apigw import RouteTable
+from sam_emulator.lambda_.environment import function_environment
+from sam_emulator.template import TemplateError, load_template, parse_template_text, rate_seconds
 from tests.builders import ROOT
 
 pytestmark = pytest.mark.unit

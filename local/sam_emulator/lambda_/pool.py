@@ -18,26 +18,19 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from talkrate_local.intrinsics import function_arn
-from talkrate_local.protocol import ChannelClosed, receive_frame, send_frame
-from talkrate_local.reload import CodeWatcher
-from talkrate_local.template import FunctionSpec
+from sam_emulator.console import console
+from sam_emulator.lambda_.protocol import ChannelClosed, receive_frame, send_frame
+from sam_emulator.lambda_.reload import CodeWatcher
+from sam_emulator.template import FunctionSpec
+from sam_emulator.template.intrinsics import function_arn
 
 # Lambda gives the init phase 10 s; a slow first import locally should not fail the function.
 MIN_INIT_TIMEOUT_SECONDS: Final = 10.0
-_console_lock = threading.Lock()
-
-
-def console(line: str) -> None:
-    """Write one runtime line to stderr without interleaving with other threads' lines."""
-    with _console_lock:
-        sys.stderr.write(line + "\n")
-        sys.stderr.flush()
 
 
 @dataclass(frozen=True)
@@ -55,6 +48,10 @@ class Invocation:
         return self.error is None
 
 
+Invoker = Callable[[str, Any], Invocation]
+"""How an event source invokes a function: by logical id, with its event."""
+
+
 class InitFailed(Exception):
     """The handler could not be imported; `error` is the body Lambda would return."""
 
@@ -64,7 +61,7 @@ class InitFailed(Exception):
 
 
 class FunctionProcess:
-    """One execution environment: a child process running talkrate_local.worker."""
+    """One execution environment: a child process running sam_emulator.lambda_.worker."""
 
     def __init__(
         self, spec: FunctionSpec, environment: Mapping[str, str], generation: int = 0
@@ -79,11 +76,11 @@ class FunctionProcess:
     def start(self) -> None:
         """Start the process and wait for its handler import (raises InitFailed)."""
         parent, child = socket.socketpair()
-        unique = f"_talkrate_fn_{self.spec.logical_id}_{self.spec.handler_module.replace('.', '_')}"
+        unique = f"_sam_fn_{self.spec.logical_id}_{self.spec.handler_module.replace('.', '_')}"
         command = [
             sys.executable,
             "-m",
-            "talkrate_local.worker",
+            "sam_emulator.lambda_.worker",
             f"--channel-fd={child.fileno()}",
             f"--code-root={self.spec.code_dir}",
             f"--handler-file={self.spec.handler_file}",

@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 from aws_lambda_powertools.utilities.parser.models import ApiGatewayAuthorizerRequestV2
 
-from talkrate_local.http_api import (
+from sam_emulator.apigw import (
     HttpRequest,
     RouteMatch,
     authorizer_verdict,
     build_authorizer_event,
     build_event,
 )
-from talkrate_local.template import Route, load_template, parse_template_text
+from sam_emulator.template import Route, load_template, parse_template_text
 from tests.builders import ROOT
 
 pytestmark = pytest.mark.unit

@@ -20,8 +20,8 @@ _SKIPPED_DIRS: Final = frozenset({"__pycache__", "node_modules"})
 Fingerprint = dict[str, tuple[int, int]]
 
 
-def shared_package_dir(module: str = "talkrate") -> Path | None:
-    """The folder of the shared package as this Python imports it (the layer's source locally)."""
+def package_dir(module: str) -> Path | None:
+    """The folder a package is imported from by this Python (a layer's source, locally)."""
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
         return None

@@ -1,4 +1,4 @@
-"""Kafka event source mappings, as Lambda runs them: poll as a consumer group, invoke the function
+"""The Kafka event source: mappings run as Lambda runs them: poll as a consumer group, invoke the function
 with the SelfManagedKafka (or MSK) event, commit only what succeeded, retry a failed batch.
 
 At least once: a batch is committed after the function returned, never before; a failed batch
@@ -11,21 +11,24 @@ from __future__ import annotations
 import base64
 import itertools
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
 
 from kafka import KafkaConsumer
+from kafka.admin import KafkaAdminClient
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import InvalidSessionTimeoutError, KafkaError
+from kafka.errors import InvalidSessionTimeoutError, KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
-from talkrate_local.background import BackgroundLoop
-from talkrate_local.broker import ensure_topics
-from talkrate_local.intrinsics import ACCOUNT_ID, REGION
-from talkrate_local.pool import Invocation, console
-from talkrate_local.template import KafkaMapping
+from sam_emulator.background import BackgroundLoop
+from sam_emulator.console import console
+from sam_emulator.events import EventSource, Options
+from sam_emulator.lambda_.pool import Invocation, Invoker
+from sam_emulator.plugins import Services
+from sam_emulator.template import KafkaMapping, Template
+from sam_emulator.template.intrinsics import ACCOUNT_ID, REGION
 
 # Lambda's synchronous payload limit: a batch stops growing before it would pass it.
 MAX_BATCH_PAYLOAD_BYTES: Final = 6 * 1024 * 1024 - 64 * 1024
@@ -35,7 +38,6 @@ _CLOSE_TIMEOUT_MS: Final = 2_000
 _BOOTSTRAP_TIMEOUT_MS: Final = 5_000
 
 Batch = dict[TopicPartition, list[ConsumerRecord]]
-Invoker = Callable[[str, Any], Invocation]
 
 
 @dataclass(frozen=True)
@@ -51,18 +53,55 @@ class ConsumerTuning:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> ConsumerTuning:
-        """TALKRATE_LOCAL_KAFKA_MAX_POLL_MS, _SESSION_MS (default: the same, at most 10 s) and
+        """SAM_EMULATOR_KAFKA_MAX_POLL_MS, _SESSION_MS (default: the same, at most 10 s) and
         _RETRY_MAX_S override the defaults."""
-        max_poll = int(environ.get("TALKRATE_LOCAL_KAFKA_MAX_POLL_MS", cls.max_poll_interval_ms))
-        session = int(environ.get("TALKRATE_LOCAL_KAFKA_SESSION_MS", min(10_000, max_poll)))
+        max_poll = int(environ.get("SAM_EMULATOR_KAFKA_MAX_POLL_MS", cls.max_poll_interval_ms))
+        session = int(environ.get("SAM_EMULATOR_KAFKA_SESSION_MS", min(10_000, max_poll)))
         return cls(
             max_poll_interval_ms=max_poll,
             session_timeout_ms=session,
             heartbeat_interval_ms=max(100, session // 3),
             retry_max_seconds=float(
-                environ.get("TALKRATE_LOCAL_KAFKA_RETRY_MAX_S", cls.retry_max_seconds)
+                environ.get("SAM_EMULATOR_KAFKA_RETRY_MAX_S", cls.retry_max_seconds)
             ),
         )
+
+
+def ensure_topics(
+    bootstrap: str,
+    topics: Iterable[str],
+    partitions: int = 3,
+    timeout_ms: int = 10_000,
+    **client_options: Any,
+) -> list[str]:
+    """Create the topics that do not exist yet; returns the ones it created.
+
+    A topic created meanwhile by someone else is fine (TopicAlreadyExists is not an error).
+    """
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap,
+        client_id="sam-emulator-admin",
+        request_timeout_ms=timeout_ms,
+        bootstrap_timeout_ms=timeout_ms,
+        **client_options,
+    )
+    created: list[str] = []
+    try:
+        existing = set(admin.list_topics())
+        for topic in dict.fromkeys(topics):
+            if topic in existing:
+                continue
+            try:
+                admin.create_topics(
+                    {topic: {"num_partitions": partitions, "replication_factor": 1}},
+                    timeout_ms=timeout_ms,
+                )
+            except TopicAlreadyExistsError:
+                continue
+            created.append(topic)
+    finally:
+        admin.close()
+    return created
 
 
 def build_kafka_event(
@@ -135,7 +174,12 @@ class KafkaMappingRunner(BackgroundLoop):
         self.bootstrap = bootstrap
         self._invoke = invoke
         self._tuning = tuning or ConsumerTuning()
-        self._client_config = dict(client_config or {})
+        # Security settings only: where to connect and who we are come from the mapping.
+        self._client_config = {
+            key: value
+            for key, value in (client_config or {}).items()
+            if key not in ("bootstrap_servers", "client_id")
+        }
         self._label = f"[kafka {mapping.function_id}]"
         super().__init__(f"kafka-{mapping.function_id}-{mapping.name}")
         # The invocation runs beside the consumer thread, which keeps polling (paused) meanwhile
@@ -163,7 +207,7 @@ class KafkaMappingRunner(BackgroundLoop):
             *self.mapping.topics,
             bootstrap_servers=self.bootstrap.split(","),
             group_id=self.mapping.consumer_group_id,
-            client_id=f"talkrate-local-{self.mapping.function_id}",
+            client_id=f"sam-emulator-{self.mapping.function_id}",
             enable_auto_commit=False,
             auto_offset_reset=self.mapping.starting_position,
             max_poll_records=self.mapping.batch_size,
@@ -178,7 +222,7 @@ class KafkaMappingRunner(BackgroundLoop):
         consumer = KafkaConsumer(
             bootstrap_servers=self.bootstrap.split(","),
             group_id=self.mapping.consumer_group_id,
-            client_id=f"talkrate-local-{self.mapping.function_id}-setup",
+            client_id=f"sam-emulator-{self.mapping.function_id}-setup",
             enable_auto_commit=False,
             bootstrap_timeout_ms=timeout_ms,
             **self._client_config,
@@ -405,3 +449,62 @@ class KafkaMappingRunner(BackgroundLoop):
             console(f"{self._label} commit failed: {error!r}")
             return False
         return len(owned) == len(offsets)
+
+
+class KafkaMappings:
+    """The template's Kafka event source mappings (an event source): a consumer each, on the
+    broker the dev stack names (`Services.kafka_bootstrap`)."""
+
+    def __init__(
+        self, mappings: Sequence[KafkaMapping], invoke: Invoker, tuning: ConsumerTuning
+    ) -> None:
+        self._mappings = tuple(mappings)
+        self._invoke = invoke
+        self._tuning = tuning
+        self._runners: list[KafkaMappingRunner] = []
+        self._bootstrap = ""
+
+    def start(self, services: Services) -> None:
+        """Create missing topics, pin LATEST starts, and start a consumer per mapping."""
+        self._bootstrap = services.kafka_bootstrap
+        if not self._bootstrap:
+            return  # said in the summary
+        for mapping in self._mappings:
+            runner = KafkaMappingRunner(
+                mapping, self._bootstrap, self._invoke, self._tuning, services.kafka_options
+            )
+            try:
+                runner.prepare(timeout_ms=5_000)
+            except Exception as error:  # the consumer keeps retrying: report, do not stop
+                console(f"[kafka {mapping.function_id}] topics not ready yet: {error!r}")
+            self._runners.append(runner)
+            runner.start()
+
+    def stop(self) -> None:
+        """Poll no more (a batch being delivered finishes or stays uncommitted)."""
+        for runner in self._runners:
+            runner.request_stop()
+
+    def join(self, timeout: float) -> None:
+        """Wait for the consumers to leave their groups."""
+        for runner in self._runners:
+            runner.join(timeout)
+
+    def summary(self) -> list[str]:
+        """One line per mapping."""
+        missing = "" if self._bootstrap else "  (not run: no Kafka broker configured)"
+        return [
+            f"kafka     {','.join(mapping.topics):<28} -> {mapping.function_id} "
+            f"({mapping.source}, group {mapping.consumer_group_id}, batch {mapping.batch_size}, "
+            f"window {mapping.batching_window_seconds:g}s, from {mapping.starting_position})"
+            f"{missing}"
+            for mapping in self._mappings
+        ]
+
+
+def bind(template: Template, options: Options, invoke: Invoker) -> Sequence[EventSource]:
+    """The Kafka mappings, when the template has any."""
+    if not template.kafka_mappings:
+        return []
+    tuning = ConsumerTuning.from_environ(options.environ)
+    return [KafkaMappings(template.kafka_mappings, invoke, tuning)]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from talkrate_local.reload import CodeWatcher, shared_package_dir
+from sam_emulator.lambda_.reload import CodeWatcher, package_dir
 
 pytestmark = pytest.mark.unit
 
@@ -51,7 +51,7 @@ def test_missing_folders_are_ignored(tmp_path: Path) -> None:
 
 
 def test_the_shared_package_is_found_where_it_is_imported_from() -> None:
-    folder = shared_package_dir()
+    folder = package_dir("talkrate")
     assert folder is not None
     assert (folder / "__init__.py").is_file()
     assert folder.parts[-3:] == ("layers", "shared", "talkrate")

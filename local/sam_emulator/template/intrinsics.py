@@ -10,7 +10,7 @@ from typing import Any, Final
 
 REGION: Final = "us-east-1"
 ACCOUNT_ID: Final = "000000000000"
-STACK_NAME: Final = "talkrate-local"
+STACK_NAME: Final = "sam-local"
 
 FUNCTION_TYPES: Final = frozenset({"AWS::Serverless::Function", "AWS::Lambda::Function"})
 

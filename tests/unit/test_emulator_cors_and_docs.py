@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from talkrate_local.docs_ui import DocsSite, swagger_ui_dir
-from talkrate_local.http_api import (
+from sam_emulator.apigw import (
     HttpResponse,
     RouteTable,
     gateway_answers_preflight,
@@ -17,7 +16,8 @@ from talkrate_local.http_api import (
     preflight_response,
     with_cors,
 )
-from talkrate_local.template import CorsConfiguration, load_template, parse_template_text
+from sam_emulator.docs_ui import DocsSite, swagger_ui_dir
+from sam_emulator.template import CorsConfiguration, load_template, parse_template_text
 from tests.builders import ROOT
 
 pytestmark = pytest.mark.unit
@@ -252,7 +252,9 @@ def test_the_docs_serve_the_committed_spec_and_the_bundle(tmp_path: Path) -> Non
 def test_a_missing_spec_is_a_clear_404(tmp_path: Path) -> None:
     answer = docs_site(tmp_path, spec=False).respond("GET", "/_docs/openapi.json")
     assert answer.status == 404
-    assert "make openapi" in json.loads(answer.body)["message"]
+    message = json.loads(answer.body)["message"]
+    assert "no OpenAPI spec at" in message
+    assert str(tmp_path / "docs" / "openapi.json") in message
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""A function process, like a Lambda execution environment: `python -m talkrate_local.worker`.
+"""A function process, like a Lambda execution environment: `python -m sam_emulator.lambda_.worker`.
 
 It imports the handler once (the cold start), then answers one invocation at a time over the
 channel socket it inherited. The channel is not stdout: handlers print their logs there.
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
-from talkrate_local.protocol import ChannelClosed, receive_frame, send_frame, send_raw
+from sam_emulator.lambda_.protocol import ChannelClosed, receive_frame, send_frame, send_raw
 
 Handler = Callable[[Any, Any], Any]
 MAX_RESPONSE_BYTES: Final = 6 * 1024 * 1024  # Lambda's synchronous response limit
@@ -141,7 +141,7 @@ def _invoke(channel: socket.socket, handler: Handler, request: dict[str, Any]) -
 
 def main(argv: list[str] | None = None) -> int:
     """Run one function process until the runtime closes the channel."""
-    parser = argparse.ArgumentParser(prog="python -m talkrate_local.worker")
+    parser = argparse.ArgumentParser(prog="python -m sam_emulator.lambda_.worker")
     parser.add_argument("--channel-fd", type=int, required=True)
     parser.add_argument("--code-root", type=Path, required=True)
     parser.add_argument("--handler-file", type=Path, required=True)
