@@ -412,3 +412,47 @@ def test_the_room_screen_qr_code_opens_the_talk_page(
         assert box["width"] >= 500
     finally:
         room.close()
+
+
+def test_without_a_live_channel_the_talk_page_polls(web: WebStack, page: Page) -> None:
+    # Given a deployment whose config names no live channel (the document pages read first)
+    page.route(
+        "**/app/config.json",
+        lambda route: route.fulfill(json={"live": None, "votingPolicy": "attendee"}),
+    )
+    talk = web.add_talk(title="Polled")
+    page.goto(web.url(f"/app/talks/{talk['id']}"))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "polling")
+    expect(total(page)).to_have_text("0 ratings")
+    # When another attendee rates it
+    web.rate(talk["id"], 3)
+    # Then the page shows it within 2 s of the 202, without a reload
+    expect(total(page)).to_have_text("1 rating", timeout=LIVE_WITHIN_MS)
+
+
+def test_the_talk_page_reconnects_and_misses_nothing_published_while_it_was_away(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk page subscribed to its channel through a connection the test can cut
+    sockets: list[Any] = []
+
+    def through(ws: Any) -> None:
+        ws.connect_to_server()
+        sockets.append(ws)
+
+    page.route_web_socket("**/event/realtime", through)
+    talk = web.add_talk(title="Reconnected")
+    page.goto(web.url(f"/app/talks/{talk['id']}"))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    # When the connection drops, and a rating is published while the page is away
+    sockets[-1].close(code=1001, reason="gone")
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "connecting")
+    web.rate(talk["id"], 5)
+    assert wait_for(lambda: web.count(talk["id"]) == 1)
+    # Then it connects again (a new connection), and shows what it missed
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live", timeout=10_000)
+    assert len(sockets) >= 2
+    expect(total(page)).to_have_text("1 rating")
+    # And live updates flow again on the new connection
+    web.rate(talk["id"], 4)
+    expect(total(page)).to_have_text("2 ratings", timeout=LIVE_WITHIN_MS)

@@ -24,7 +24,9 @@ function newId() {
 //   refresh(): fetch the state over HTTP (called at start, after each (re)connect, when polling)
 //   onEvent(message): a message published on the channel, parsed
 //   onStatus(state): "live" | "connecting" | "polling"
-export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs = 1000 }) {
+//   pollMs: how often to refresh without a live channel (half a second: a rating shows within
+//   two, the projector's second included; a hidden tab polls every five)
+export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs = 500 }) {
   let stopped = false;
   let socket = null;
   let attempt = 0;
