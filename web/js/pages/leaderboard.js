@@ -15,7 +15,7 @@ export function leaderboardPage(main) {
   const trackBox = h("span", { class: "field" });
   fill(main,
     h("h1", {}, "Leaderboard"),
-    h("form", { class: "filters", onsubmit: (e) => e.preventDefault() }, trackBox),
+    h("form", { class: "filters single", onsubmit: (e) => e.preventDefault() }, trackBox),
     h("table", { class: "board" },
       h("caption", { class: "sr-only" }, "Best rated talks, best first"),
       h("thead", {}, h("tr", {},

@@ -14,8 +14,10 @@ function order(a, b) {
   const now = Date.now();
   const running = Number(isRunning(b, now)) - Number(isRunning(a, now));
   if (running) return running;
-  const starts = (Date.parse(a.startsAt) || Infinity) - (Date.parse(b.startsAt) || Infinity);
-  if (starts && Number.isFinite(starts)) return starts;
+  // Then by start time, talks without one last, then by title.
+  const startA = Date.parse(a.startsAt) || Infinity;
+  const startB = Date.parse(b.startsAt) || Infinity;
+  if (startA !== startB) return startA < startB ? -1 : 1;
   return a.title.localeCompare(b.title);
 }
 
