@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
@@ -462,3 +463,26 @@ def test_the_talk_page_reconnects_and_misses_nothing_published_while_it_was_away
     # And live updates flow again on the new connection
     web.rate(talk["id"], 4)
     expect(total(page)).to_have_text("2 ratings", timeout=LIVE_WITHIN_MS)
+
+
+def test_the_leaderboard_follows_ratings_live_within_its_track(web: WebStack, page: Page) -> None:
+    # Given two talks of a track of their own, and the leaderboard filtered to that track
+    track = f"Board {unique_talk_id()}"
+    first = web.add_talk(title="Board first", track=track)
+    second = web.add_talk(title="Board second", track=track)
+    web.add_talk(title="Elsewhere", track="Another track")
+    page.goto(web.url("/app/leaderboard"))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    page.get_by_label("Track").select_option(track)
+    expect(page.get_by_text("No talk has been rated yet.")).to_be_visible()
+    # When attendees rate them, the second better
+    web.rate(first["id"], 3)
+    web.rate(second["id"], 5)
+    web.rate(second["id"], 5)
+    # Then the board shows both, best first, without a reload, and nothing of another track
+    rows = page.locator("table.board tbody tr")
+    expect(rows).to_have_count(2, timeout=5_000)
+    expect(rows.nth(0)).to_contain_text("Board second")
+    expect(rows.nth(1)).to_contain_text("Board first")
+    expect(rows.nth(0).locator("td.num").last).to_have_text("2")
+    expect(page).to_have_url(web.url(f"/app/leaderboard?track={quote(track)}"))
