@@ -64,7 +64,7 @@ export function adminPage(main) {
   document.title = "Organisers · talkrate";
   let token = storedToken();
   let stopped = false;
-  const message = h("p", { class: "message", role: "status", "data-testid": "admin-message" });
+  const message = h("p", { class: "notice", role: "status", "data-testid": "admin-message" });
 
   async function admin(method, path, body) {
     return request(method, path, { body, headers: { Authorization: `Bearer ${token}` } });
@@ -101,6 +101,7 @@ export function adminPage(main) {
   }
 
   function manage() {
+    setText(message, "");
     const list = h("tbody");
     const formBox = h("div");
     const download = h("button", { type: "button", onclick: downloadCsv }, "Download results (CSV)");

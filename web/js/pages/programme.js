@@ -31,7 +31,9 @@ function card(talk) {
       isRunning(talk) ? h("span", { class: "now" }, "Now") : null,
       [talk.track, talk.room, when].filter(Boolean).join(" · ")),
     h("p", { class: "score" },
-      h("span", { class: "stars" }, `★ ${formatAvg(summary.avg)}`),
+      h("span", { class: "stars" },
+        h("span", { "aria-hidden": "true" }, `★ ${formatAvg(summary.avg)}`),
+        h("span", { class: "sr-only" }, summary.avg === null || summary.avg === undefined ? "no average yet" : `average ${formatAvg(summary.avg)}`)),
       h("span", {}, plural(summary.count, "rating", "ratings"))));
 }
 

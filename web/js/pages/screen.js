@@ -38,6 +38,17 @@ export function screenPage(main, talkId) {
   };
   let live = { stop() {} };
   let stopped = false;
+  // A room screen must not go dark mid-talk: hold a screen wake lock while the page is shown
+  // (browsers release it when the tab is hidden; it is asked for again when it shows).
+  let wakeLock = null;
+  const keepAwake = () => {
+    if (stopped || document.hidden || !navigator.wakeLock) return;
+    navigator.wakeLock.request("screen").then((lock) => {
+      wakeLock = lock;
+    }).catch(() => {});
+  };
+  document.addEventListener("visibilitychange", keepAwake);
+  keepAwake();
   (async () => {
     try {
       const talk = await get(talkPath(talkId));
@@ -64,5 +75,7 @@ export function screenPage(main, talkId) {
   return () => {
     stopped = true;
     live.stop();
+    document.removeEventListener("visibilitychange", keepAwake);
+    if (wakeLock) wakeLock.release().catch(() => {});
   };
 }
