@@ -1,6 +1,6 @@
 """`python -m bench`: every benchmark of talkrate in one bounded run, loopback only.
 
-    python -m bench [--quick] [--parts cold,hot,projector,freshness,memory,live] [--python PATH]
+    python -m bench [--quick] [--parts cold,hot,projector,freshness,memory,live,web] [--python PATH]
 
 Prints every figure beside its target or floor with the ratio, writes bench/results/latest.json
 and PNG plots beside it, and refreshes the generated part of docs/performance.md. --quick runs the
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, report, sizing
+from bench import cold_start, report, sizing, web_size
 from bench.common import (
     ROOT,
     Figure,
@@ -37,7 +37,7 @@ from bench.common import (
 
 RESULTS = ROOT / "bench" / "results"
 DOCS = ROOT / "docs" / "performance.md"
-PARTS = ("cold", "hot", "memory", "projector", "freshness", "live")
+PARTS = ("cold", "hot", "memory", "projector", "freshness", "live", "web")
 
 
 class Counts:
@@ -128,6 +128,7 @@ def main() -> int:
             function_environment("127.0.0.1:9"),  # the part starts its own broker
             timeout=counts.live_seconds + 180,
         ),
+        "web": web_size.measure,
     }
     failed = []
     for part in parts:

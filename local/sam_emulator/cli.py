@@ -139,6 +139,8 @@ def main(
     print(emulator.summary(f"{name} local runtime"), flush=True)
     for line in emulator.services.announcements:
         print(line, flush=True)
+    for site in emulator.services.sites:
+        print(f"{site.name}: {emulator.url}{site.prefix}/", flush=True)
     print(f"{name} is running at {emulator.url}", flush=True)
     while not stop.wait(1.0):
         pass

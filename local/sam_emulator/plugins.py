@@ -12,9 +12,12 @@ import argparse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sam_emulator.template import Template
+
+if TYPE_CHECKING:  # events imports this module: the site type only for the checker
+    from sam_emulator.events.static import StaticSite
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,9 @@ class Services:
     # Lines printed on their own after the summary, for the person who started the emulator
     # (e.g. a token made for them); never logged by the functions.
     announcements: tuple[str, ...] = ()
+    # URL prefixes the HTTP API serves from folders before its routes (a web app), each printed
+    # with its URL once the emulator runs.
+    sites: tuple[StaticSite, ...] = ()
 
 
 class DevStack(Protocol):

@@ -9,7 +9,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from redis import RedisError
 
@@ -24,6 +24,8 @@ from talkrate.locations import kafka_location, postgres_location, redis_location
 from talkrate_local import database
 from talkrate_local.backends import Backends, Choice, choose
 from talkrate_local.dev_secrets import dev_secrets
+from talkrate_local.live import live_config
+from talkrate_local.web_app import page_config, web_app_site
 
 DATA_DIR_NAME: Final = ".local"
 # Kafka client settings the emulator's consumers and the functions' producers both take from here.
@@ -167,7 +169,14 @@ class TalkrateStack:
             announcements=(
                 (f"organiser token: {secrets.organiser_token}",) if secrets.organiser_token else ()
             ),
+            sites=(web_app_site(template.directory, lambda: self._page_config(template)),),
         )
+
+    def _page_config(self, template: Template) -> dict[str, Any]:
+        """/app/config.json: the live channel's endpoint, and the policy the API enforces (the
+        template's VotingPolicy, with the local default)."""
+        policy = template.parameters.get("VotingPolicy")
+        return page_config(live_config(), policy if isinstance(policy, str) else "open")
 
     def stop(self) -> None:
         """Stop the embedded backends (the broker before its storage)."""

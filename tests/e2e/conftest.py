@@ -124,6 +124,7 @@ def start_admin_runtime(
     kafka_bootstrap: str,
     log: Path,
     extra_args: list[str] | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> tuple[Runtime, str]:
     """A runtime on a catalog and a Redis database of its own, emptied first, with a fresh
     ADMIN_TOKEN (returned): for tests that create and delete talks."""
@@ -135,6 +136,7 @@ def start_admin_runtime(
         "RATINGS_CONNECTION": ratings_url,
         "STREAMS_CONNECTION": kafka_bootstrap,
         "ADMIN_TOKEN": token,
+        **(extra_env or {}),
     }
     return start_runtime(env, log, extra_args), token
 

@@ -4,7 +4,8 @@ Each request becomes a payload format 2.0 event for the route's function, and th
 becomes the response as API Gateway would make it. With the HttpApi's CorsConfiguration, the gateway
 answers CORS preflights itself and adds the CORS headers to the other responses, as API Gateway
 does. Under /_docs it serves Swagger UI of docs/openapi.json, where no route of the template
-takes the request.
+takes the request; a dev stack's static sites (events.static: a web app under its prefix, as a CDN
+in front of a bucket serves it) answer their prefix before the routes.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from sam_emulator.apigw import (
 from sam_emulator.console import console, display
 from sam_emulator.docs_ui import DOCS_PREFIX, DocsSite
 from sam_emulator.events import EventSource, Options
+from sam_emulator.events.static import StaticSite
 from sam_emulator.lambda_.pool import Invoker
 from sam_emulator.plugins import Services
 from sam_emulator.serving import BackgroundServer, BadRequest, BodyTooLarge, BoundedHandler
@@ -62,6 +64,7 @@ class GatewayServer(BackgroundServer):
         authorizers: Mapping[str, LambdaAuthorizer] | None = None,
         cors: CorsConfiguration | None = None,
         docs: DocsSite | None = None,
+        sites: Iterable[StaticSite] = (),
     ) -> None:
         super().__init__(host, port, _GatewayHandler)
         self.routes = RouteTable(routes)
@@ -69,6 +72,7 @@ class GatewayServer(BackgroundServer):
         self.authorizers = dict(authorizers or {})
         self.cors = cors
         self.docs = docs
+        self.sites = tuple(sites)
 
     @property
     def docs_route(self) -> Route | None:
@@ -134,6 +138,11 @@ class _GatewayHandler(BoundedHandler):
         body = self.read_body()
         target = urlsplit(self.path)  # also accepts absolute-form targets
         raw_path = target.path or "/"
+        for site in self.server.sites:  # a prefix served from a folder, before the routes
+            if site.owns(raw_path):
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                answer = site.respond(self.command, raw_path, headers)
+                return HttpResponse(answer.status, answer.headers, answer.body)
         match = self.server.routes.match(self.command, raw_path)
         if match is None:
             docs = self.server.docs
@@ -199,7 +208,8 @@ class HttpApi:
         self._template = template
 
     def start(self, services: Services) -> None:
-        """Serve requests."""
+        """Serve requests, with the dev stack's static sites (a web app) beside the routes."""
+        self.server.sites = tuple(services.sites)
         self.server.start("gateway")
 
     def stop(self) -> None:
@@ -223,6 +233,11 @@ class HttpApi:
             f"cors      {cors.describe()}"
             if cors
             else "cors      none (no CorsConfiguration: OPTIONS is routed like any method)"
+        )
+        lines.extend(
+            f"site      {self.url}{site.prefix}/  ({display(site.folder)}, deep links to "
+            f"{site.entry})"
+            for site in self.server.sites
         )
         return lines + self._docs_lines()
 
