@@ -1,6 +1,6 @@
 """`python -m bench`: every benchmark of talkrate in one bounded run, loopback only.
 
-    python -m bench [--quick] [--parts cold,hot,projector,freshness,memory] [--python PATH]
+    python -m bench [--quick] [--parts cold,hot,projector,freshness,memory,broker] [--python PATH]
 
 Prints every figure beside its target or floor with the ratio, writes bench/results/latest.json
 and PNG plots beside it, and refreshes the generated part of docs/performance.md. --quick runs the
@@ -37,7 +37,7 @@ from bench.common import (
 
 RESULTS = ROOT / "bench" / "results"
 DOCS = ROOT / "docs" / "performance.md"
-PARTS = ("cold", "hot", "memory", "projector", "freshness")
+PARTS = ("cold", "hot", "memory", "projector", "freshness", "broker")
 
 
 class Counts:
@@ -56,6 +56,10 @@ class Counts:
         # A low rate as well: below BatchSize per second, the batching window closes batches.
         self.low_rate = 50
         self.low_rate_seconds = 0 if quick else 12
+        # make run's broker: single-client POSTs, seconds of 16 clients, 202-to-visible samples.
+        self.broker_requests = 100 if quick else 300
+        self.broker_seconds = 5 if quick else 30
+        self.broker_samples = 5 if quick else 20
 
 
 def main() -> int:
@@ -114,6 +118,16 @@ def main() -> int:
             timeout=240,
         ),
         "freshness": lambda: _freshness(counts),
+        "broker": lambda: run_part(
+            "bench.broker",
+            [
+                *("--requests", str(counts.broker_requests)),
+                *("--seconds", str(counts.broker_seconds)),
+                *("--samples", str(counts.broker_samples)),
+            ],
+            dict(os.environ),
+            timeout=2 * counts.broker_seconds + 300,
+        ),
     }
     failed = []
     for part in parts:

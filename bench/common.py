@@ -21,8 +21,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 ROOT = Path(__file__).resolve().parent.parent
-TALKS_CONNECTION = "postgresql://postgres@127.0.0.1:5432/talkrate_bench"
-RATINGS_CONNECTION = "redis://127.0.0.1:6379/13"
+# BENCH_TALKS_CONNECTION and BENCH_RATINGS_CONNECTION move the bench to other servers.
+TALKS_CONNECTION = os.environ.get(
+    "BENCH_TALKS_CONNECTION", "postgresql://postgres@127.0.0.1:5432/talkrate_bench"
+)
+RATINGS_CONNECTION = os.environ.get("BENCH_RATINGS_CONNECTION", "redis://127.0.0.1:6379/13")
 RATINGS_TOPIC = "ratings"
 # What the template gives every function (Globals), with the LogLevel parameter's default.
 FUNCTION_ENVIRONMENT = {

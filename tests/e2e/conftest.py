@@ -85,13 +85,13 @@ def assert_problem(answer: Answer, status: int) -> None:
 def start_runtime(
     env_overrides: dict[str, str], log: Path, extra_args: list[str] | None = None
 ) -> Runtime:
-    """The local runtime on free ports, with quick Kafka group joins for the tests.
+    """The local runtime on free ports, for the tests.
 
     Each runtime gets a ratings topic and a projector consumer group of its own (unless the
     caller names them), as two deployments sharing a cluster would: runtimes on the session's
-    broker would otherwise take each other's records, or wait on each other's rebalances.
+    broker would otherwise take each other's records.
     """
-    env = {"SAM_EMULATOR_KAFKA_MAX_POLL_MS": "3000", **env_overrides}
+    env = dict(env_overrides)
     args = list(extra_args or [])
     own = uuid.uuid4().hex[:10]
     if not any(a.startswith("RatingsTopic=") for a in args):
