@@ -1,6 +1,7 @@
 """`python -m bench`: every benchmark of talkrate in one bounded run, loopback only.
 
-    python -m bench [--quick] [--parts cold,hot,projector,freshness,memory,broker] [--python PATH]
+    python -m bench [--quick] [--parts cold,hot,projector,freshness,memory,live,broker]
+        [--python PATH]
 
 Prints every figure beside its target or floor with the ratio, writes bench/results/latest.json
 and PNG plots beside it, and refreshes the generated part of docs/performance.md. --quick runs the
@@ -37,7 +38,7 @@ from bench.common import (
 
 RESULTS = ROOT / "bench" / "results"
 DOCS = ROOT / "docs" / "performance.md"
-PARTS = ("cold", "hot", "memory", "projector", "freshness", "broker")
+PARTS = ("cold", "hot", "memory", "projector", "freshness", "live", "broker")
 
 
 class Counts:
@@ -56,6 +57,9 @@ class Counts:
         # A low rate as well: below BatchSize per second, the batching window closes batches.
         self.low_rate = 50
         self.low_rate_seconds = 0 if quick else 12
+        # The live channel: ratings pushed to subscribed clients at the freshness rate.
+        self.live_seconds = 5 if quick else 20
+        self.live_subscribers = 200
         # make run's broker: single-client POSTs, seconds of 16 clients, 202-to-visible samples.
         self.broker_requests = 100 if quick else 300
         self.broker_seconds = 5 if quick else 30
@@ -118,6 +122,17 @@ def main() -> int:
             timeout=240,
         ),
         "freshness": lambda: _freshness(counts),
+        "live": lambda: run_part(
+            "bench.live",
+            [
+                *("--rate", str(counts.freshness_rate)),
+                *("--duration", str(counts.live_seconds)),
+                *("--subscribers", str(counts.live_subscribers)),
+                *("--concurrency", str(counts.concurrency)),
+            ],
+            function_environment("127.0.0.1:9"),  # the part starts its own broker
+            timeout=counts.live_seconds + 180,
+        ),
         "broker": lambda: run_part(
             "bench.broker",
             [

@@ -20,13 +20,30 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from tests.backends import DB_SUFFIX, POSTGRES, REDIS
+
 ROOT = Path(__file__).resolve().parent.parent
-# BENCH_TALKS_CONNECTION and BENCH_RATINGS_CONNECTION move the bench to other servers.
-TALKS_CONNECTION = os.environ.get(
-    "BENCH_TALKS_CONNECTION", "postgresql://postgres@127.0.0.1:5432/talkrate_bench"
-)
-RATINGS_CONNECTION = os.environ.get("BENCH_RATINGS_CONNECTION", "redis://127.0.0.1:6379/13")
+# The suite's servers (TEST_POSTGRES, TEST_REDIS, TEST_DB_SUFFIX: tests/backends.py), so two
+# checkouts can bench side by side.
+TALKS_CONNECTION = f"{POSTGRES}/talkrate_bench{DB_SUFFIX}"
+RATINGS_CONNECTION = f"{REDIS}/13"
 RATINGS_TOPIC = "ratings"
+# Rate limits for load from one address: raised, not turned off, so the limiter's round trip
+# stays on the measured path (talkrate.adapters.limiter).
+LOAD_LIMIT = 10_000_000
+LOAD_LIMITS = {
+    "RATINGS_PER_ADDRESS_PER_MINUTE": str(LOAD_LIMIT),
+    "RATINGS_PER_VOTER_PER_MINUTE": str(LOAD_LIMIT),
+    "VOTERS_PER_ADDRESS_PER_MINUTE": str(LOAD_LIMIT),
+}
+LOAD_LIMIT_PARAMETERS = [
+    "--param",
+    f"RatingsPerAddressPerMinute={LOAD_LIMIT}",
+    "--param",
+    f"RatingsPerVoterPerMinute={LOAD_LIMIT}",
+    "--param",
+    f"VotersPerAddressPerMinute={LOAD_LIMIT}",
+]
 # What the template gives every function (Globals), with the LogLevel parameter's default.
 FUNCTION_ENVIRONMENT = {
     "POWERTOOLS_SERVICE_NAME": "talkrate",
@@ -225,6 +242,7 @@ def function_environment(bootstrap: str) -> dict[str, str]:
             "RATINGS_CONNECTION": RATINGS_CONNECTION,
             "STREAMS_CONNECTION": bootstrap,
             "RATINGS_TOPIC": RATINGS_TOPIC,
+            **LOAD_LIMITS,
         }
     )
     return environment

@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bench.common import (
+    LOAD_LIMIT_PARAMETERS,
     RATINGS_CONNECTION,
     RATINGS_TOPIC,
     ROOT,
@@ -260,7 +261,7 @@ def local_stack(concurrency: int, log: Path) -> Iterator[str]:
             ROOT / "template.yaml",
             env=environment,
             log=log,
-            extra_args=["--concurrency", str(concurrency)],
+            extra_args=["--concurrency", str(concurrency), *LOAD_LIMIT_PARAMETERS],
         ) as runtime:
             yield runtime.url
 

@@ -96,7 +96,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     """POST and GET handler calls beside their floor, interleaved, `args.calls` each."""
     from talkrate.config import load_settings
     from talkrate.models import RatingSubmitted
-    from talkrate_local.devdata import DEV_TALKS
+    from talkrate_local.devdata import ALWAYS_OPEN
     from tests.builders import LambdaContextStub, http_event, load_function
 
     settings = load_settings()
@@ -107,7 +107,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         settings.streams_connection,
         settings.ratings_topic,
     )
-    talks = [talk.id for talk in DEV_TALKS]
+    talks = list(ALWAYS_OPEN)  # the talks whose rating window never closes
     series: dict[str, list[float]] = {name: [] for name in SERIES}
     statuses: dict[str, int] = {}
 

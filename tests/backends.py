@@ -25,7 +25,8 @@ def redis_url(db: int) -> str:
     return f"{REDIS}/{db}"
 
 
-# Redis databases: 0 dev, 11 catalog flow, 12 contract tests, 13 bench, 14 fault suite, 15 tests.
+# Redis databases: 0 dev, 9 the talkrate command, 10 votes e2e, 11 catalog flow, 12 contract
+# tests, 13 bench, 14 fault suite, 15 tests.
 TALKS = os.environ.get("TEST_TALKS_CONNECTION", postgres_dsn("test"))
 RATINGS = os.environ.get("TEST_RATINGS_CONNECTION", redis_url(15))
 FAULTS_TALKS = os.environ.get("TEST_FAULTS_TALKS_CONNECTION", postgres_dsn("faults"))
@@ -34,3 +35,7 @@ CONTRACT_TALKS = postgres_dsn("contract")
 CONTRACT_RATINGS = redis_url(12)
 CATALOG_TALKS = postgres_dsn("catalog_e2e")
 CATALOG_RATINGS = redis_url(11)
+VOTES_TALKS = postgres_dsn("votes_e2e")
+VOTES_RATINGS = redis_url(10)
+CLI_TALKS = postgres_dsn("cli_e2e")
+CLI_RATINGS = redis_url(9)

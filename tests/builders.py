@@ -120,10 +120,12 @@ def http_event(
     query: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
     authorizer: dict[str, Any] | None = None,
+    source_ip: str | None = None,
 ) -> dict[str, Any]:
     """An API Gateway HTTP API (payload 2.0) event, from the sample in events/api/.
 
-    `authorizer` is the context AdminAuthorizerFunction returned, as API Gateway passes it on.
+    `authorizer` is the context AdminAuthorizerFunction returned, as API Gateway passes it on;
+    `source_ip` the client's address (the sample's otherwise).
     """
     event = sample_event("api/post-rating.json")
     event["routeKey"] = f"{method} {path}"
@@ -144,4 +146,6 @@ def http_event(
         event.pop("body")
     if authorizer is not None:
         event["requestContext"]["authorizer"] = {"lambda": authorizer}
+    if source_ip is not None:
+        event["requestContext"]["http"]["sourceIp"] = source_ip
     return event

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from talkrate.errors import InvalidHistogram
+from talkrate.problems import problem_payload
 from talkrate.stats import compute_stats, parse_histogram
 
 MAX_BODY_BYTES = 16 * 1024
@@ -29,19 +30,10 @@ def _function_url(event: dict[str, Any]) -> dict[str, Any]:
         if len(body) > MAX_BODY_BYTES:
             raise InvalidHistogram(f"the body must be at most {MAX_BODY_BYTES} bytes")
         stats = compute_stats(parse_histogram(json.loads(body)))
-    except (InvalidHistogram, ValueError) as error:
+    except (InvalidHistogram, ValueError, RecursionError) as error:
+        # RecursionError: JSON nested deeper than the parser's stack.
         detail = str(error) if isinstance(error, InvalidHistogram) else "the body is not valid JSON"
-        problem = {
-            "type": "urn:talkrate:problem:invalid-histogram",
-            "title": "Invalid histogram",
-            "status": 400,
-            "detail": detail,
-        }
-        return {
-            "statusCode": 400,
-            "headers": {"content-type": "application/problem+json"},
-            "body": json.dumps(problem),
-        }
+        return problem_payload(400, "invalid-histogram", "Invalid histogram", detail)
     return {
         "statusCode": 200,
         "headers": {"content-type": "application/json"},

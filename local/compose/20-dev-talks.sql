@@ -2,8 +2,8 @@
 -- The dev talks of the local stack, for PostgreSQL in compose.yaml (after the schema).
 
 INSERT INTO talks (id, title, speakers, track, room, starts_at, ends_at) VALUES
-    ('testcontainers-integration-testing', 'Modern Integration Testing with Testcontainers', ARRAY['Mira Holloway']::text[], 'Testing', 'Hall A', '2026-11-26T09:30:00+00:00'::timestamptz, '2026-11-26T10:15:00+00:00'::timestamptz),
-    ('flight-of-the-gopher', 'A look at Go scheduler', ARRAY['Natalia Kowalska']::text[], 'Languages', 'Hall B', '2026-11-26T09:30:00+00:00'::timestamptz, '2026-11-26T10:15:00+00:00'::timestamptz),
+    ('testcontainers-integration-testing', 'Modern Integration Testing with Testcontainers', ARRAY['Mira Holloway']::text[], 'Testing', 'Hall A', NULL::timestamptz, NULL::timestamptz),
+    ('flight-of-the-gopher', 'A look at Go scheduler', ARRAY['Natalia Kowalska']::text[], 'Languages', 'Hall B', NULL::timestamptz, NULL::timestamptz),
     ('event-sourcing-without-tears', 'Event Sourcing Without Tears', ARRAY['Amara Okafor']::text[], 'Architecture', 'Hall A', '2026-11-26T10:30:00+00:00'::timestamptz, '2026-11-26T11:15:00+00:00'::timestamptz),
     ('kafka-exactly-once-myths', 'Exactly-Once in Kafka: Myths and Mechanics', ARRAY['Jonas Lindqvist', 'Priya Raman']::text[], 'Streaming', 'Hall B', '2026-11-26T10:30:00+00:00'::timestamptz, '2026-11-26T11:15:00+00:00'::timestamptz),
     ('serverless-cold-starts', 'Taming Cold Starts in Serverless Python', ARRAY['Lucía Fernández']::text[], 'Serverless', 'Room 1', '2026-11-26T10:30:00+00:00'::timestamptz, '2026-11-26T11:00:00+00:00'::timestamptz),

@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from sam_emulator.events import Options
-from sam_emulator.plugins import AddOptions, DevStack, DevStackFactory, NoDevStack
+from sam_emulator.plugins import (
+    AddOptions,
+    DevStack,
+    DevStackFactory,
+    NoDevStack,
+    ParameterDefaults,
+)
 from sam_emulator.runtime import Emulator
 from sam_emulator.template import TemplateError, load_template
 
@@ -65,10 +71,13 @@ def main(
     name: str = "the emulator",
     add_options: AddOptions | None = None,
     dev_stack: DevStackFactory | None = None,
+    parameter_defaults: ParameterDefaults | None = None,
     errors: tuple[type[Exception], ...] = (),
 ) -> int:
     """Run until SIGINT/SIGTERM; 0 on a clean stop, 1 when start-up failed. `errors` are the
-    dev stack's start-up failures, reported in one line like a port in use."""
+    dev stack's start-up failures, reported in one line like a port in use;
+    `parameter_defaults` are the project's local values of template parameters it declares,
+    which --param overrides."""
     arguments = parser(
         prog,
         f"Run a SAM template locally without Docker: {name}'s HTTP API, Lambda Invoke API, "
@@ -78,7 +87,15 @@ def main(
         add_options(arguments)
     args = arguments.parse_args(argv)
     try:
-        template = load_template(args.template.resolve(), _parameters(args.param))
+        explicit = _parameters(args.param)
+        template = load_template(args.template.resolve(), explicit)
+        local = {
+            name: value
+            for name, value in (parameter_defaults() if parameter_defaults else {}).items()
+            if name in template.parameters and name not in explicit
+        }
+        if local:
+            template = load_template(args.template.resolve(), {**local, **explicit})
         env_overrides = _env_overrides(args.env_vars)
         stack: DevStack = dev_stack(args) if dev_stack is not None else NoDevStack()
     except (TemplateError, OSError, ValueError) as error:
@@ -106,6 +123,8 @@ def main(
         print(f"{prog}: could not start: {error}", file=sys.stderr)
         return 1
     print(emulator.summary(f"{name} local runtime"), flush=True)
+    for line in emulator.services.announcements:
+        print(line, flush=True)
     print(f"{name} is running at {emulator.url}", flush=True)
     while not stop.wait(1.0):
         pass

@@ -31,6 +31,9 @@ class Services:
     watch: tuple[Path, ...] = ()
     # Lines under "backends:" in the start-up summary (no secrets in them).
     summary: tuple[str, ...] = ()
+    # Lines printed on their own after the summary, for the person who started the emulator
+    # (e.g. a token made for them); never logged by the functions.
+    announcements: tuple[str, ...] = ()
 
 
 class DevStack(Protocol):
@@ -47,6 +50,8 @@ class DevStack(Protocol):
 # Builds a dev stack from the command line, once `add_options` declared its options.
 DevStackFactory = Callable[[argparse.Namespace], DevStack]
 AddOptions = Callable[[argparse.ArgumentParser], None]
+# Template parameters whose local value differs from the template's default (under --param).
+ParameterDefaults = Callable[[], Mapping[str, str]]
 
 
 class NoDevStack:

@@ -6,6 +6,7 @@ import sys
 
 from sam_emulator.cli import main
 from talkrate_local.broker import BrokerError
+from talkrate_local.dev_secrets import parameter_defaults
 from talkrate_local.embedded import ServiceError
 from talkrate_local.stack import TalkrateStack, add_options
 
@@ -15,6 +16,7 @@ sys.exit(
         name="talkrate",
         add_options=add_options,
         dev_stack=lambda args: TalkrateStack.from_args(args, os.environ),
+        parameter_defaults=lambda: parameter_defaults(os.environ),
         errors=(BrokerError, ServiceError),
     )
 )

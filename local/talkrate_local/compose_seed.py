@@ -33,7 +33,9 @@ def literal(value: str | None) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _timestamp(moment: datetime) -> str:
+def _timestamp(moment: datetime | None) -> str:
+    if moment is None:
+        return "NULL::timestamptz"
     return f"{literal(moment.isoformat())}::timestamptz"
 
 

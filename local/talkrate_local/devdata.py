@@ -1,4 +1,9 @@
-"""Dev data: the workshop's two talks and a realistic one-day programme around them."""
+"""Dev data: the workshop's two talks and a realistic one-day programme around them.
+
+The workshop's talks have no times, so they take ratings whenever the dev stack runs (a talk
+without times is always open); the programme around them took place on 2026-11-26, and its
+rating windows are closed (409), as a past conference's are.
+"""
 
 from __future__ import annotations
 
@@ -15,13 +20,13 @@ class DevTalk:
     speakers: tuple[str, ...]
     track: str
     room: str
-    starts_at: datetime
+    starts_at: datetime | None
     minutes: int = 45
 
     @property
-    def ends_at(self) -> datetime:
-        """When the talk ends."""
-        return self.starts_at + timedelta(minutes=self.minutes)
+    def ends_at(self) -> datetime | None:
+        """When the talk ends (None for a talk without times)."""
+        return None if self.starts_at is None else self.starts_at + timedelta(minutes=self.minutes)
 
 
 def _at(hour: int, minute: int = 0) -> datetime:
@@ -29,14 +34,15 @@ def _at(hour: int, minute: int = 0) -> datetime:
 
 
 DEV_TALKS: tuple[DevTalk, ...] = (
-    # The two talks of the original workshop keep their ids: its clients use them.
+    # The two talks of the original workshop keep their ids: its clients use them. Without
+    # times, they take ratings at any time.
     DevTalk(
         "testcontainers-integration-testing",
         "Modern Integration Testing with Testcontainers",
         ("Mira Holloway",),
         "Testing",
         "Hall A",
-        _at(9, 30),
+        None,
     ),
     DevTalk(
         "flight-of-the-gopher",
@@ -44,7 +50,7 @@ DEV_TALKS: tuple[DevTalk, ...] = (
         ("Natalia Kowalska",),
         "Languages",
         "Hall B",
-        _at(9, 30),
+        None,
     ),
     DevTalk(
         "event-sourcing-without-tears",
@@ -170,3 +176,6 @@ DEV_TALKS: tuple[DevTalk, ...] = (
         60,
     ),
 )
+
+
+ALWAYS_OPEN: tuple[str, ...] = tuple(talk.id for talk in DEV_TALKS if talk.starts_at is None)

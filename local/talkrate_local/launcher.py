@@ -29,6 +29,12 @@ class LaunchedRuntime:
     process: subprocess.Popen[bytes]
     log: Path | None
     url_port: int = 0
+    live_port: int = 0
+
+    @property
+    def live_url(self) -> str:
+        """The live channel's WebSocket endpoint (AppSync Events emulation)."""
+        return f"ws://127.0.0.1:{self.live_port}/event/realtime"
 
 
 def launch(
@@ -47,6 +53,8 @@ def launch(
     `module` is what `python -m` runs (`sam_emulator`: the emulator without a dev stack)."""
     port, lambda_port = free_port(), free_port()
     url_port = url_port or free_port()
+    # The live channel is talkrate's dev stack's: the bare emulator has no such option.
+    live_port = 0 if "--live-port" in extra_args or module != "talkrate_local" else free_port()
     command = [
         sys.executable,
         "-m",
@@ -59,6 +67,7 @@ def launch(
         str(lambda_port),
         "--url-port",
         str(url_port),
+        *(["--live-port", str(live_port)] if live_port else []),
         *extra_args,
     ]
     output = log.open("wb") if log else subprocess.DEVNULL
@@ -73,8 +82,15 @@ def launch(
     finally:
         if log:
             output.close()  # type: ignore[union-attr]
+    if not live_port and "--live-port" in extra_args:
+        live_port = int(extra_args[list(extra_args).index("--live-port") + 1])
     runtime = LaunchedRuntime(
-        f"http://127.0.0.1:{port}", f"http://127.0.0.1:{lambda_port}", process, log, url_port
+        f"http://127.0.0.1:{port}",
+        f"http://127.0.0.1:{lambda_port}",
+        process,
+        log,
+        url_port,
+        live_port,
     )
     deadline = time.monotonic() + ready_within
     while time.monotonic() < deadline:
@@ -116,7 +132,7 @@ def running(
 
 def _answers(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url + "/", timeout=2) as response:  # noqa: S310 - our own URL
+        with urllib.request.urlopen(url + "/", timeout=2) as response:  # noqa: S310 - our own URL  # nosec B310
             return bool(response.status == 200)
     except OSError:
         return False

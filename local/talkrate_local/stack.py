@@ -21,9 +21,14 @@ from sam_emulator.plugins import Services
 from sam_emulator.template import KafkaMapping, Template
 from talkrate.adapters.kafka_stream import client_options
 from talkrate.adapters.redis_store import RedisReadModel
-from talkrate.config import redact, settings_from
+from talkrate.config import settings_from
+from talkrate.locations import kafka_location, postgres_location, redis_location
 from talkrate_local import database
 from talkrate_local.backends import Backends, Choice, choose
+from talkrate_local.dev_secrets import dev_secrets
+from talkrate_local.live import function_environment as live_environment
+from talkrate_local.live import start_live_channel
+from talkrate_local.live_channel import LiveChannelProcess
 
 DATA_DIR_NAME: Final = ".local"
 # Kafka client settings the emulator's consumers and the functions' producers both take from here.
@@ -96,6 +101,12 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         "storing every batch into the embedded S3 server (s3; slow) (TALKRATE_LOCAL_BROKER)",
     )
     parser.add_argument(
+        "--live-port",
+        type=int,
+        default=3004,
+        help="the live channel's WebSocket port (AppSync Events emulation; 0: any free one)",
+    )
+    parser.add_argument(
         "--data-dir",
         type=Path,
         help="folder of the embedded services' data (TALKRATE_LOCAL_DATA; default: .local "
@@ -106,10 +117,20 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 class TalkrateStack:
     """The backends talkrate's functions need, for one run of the emulator."""
 
-    def __init__(self, config: LocalConfig) -> None:
+    def __init__(
+        self,
+        config: LocalConfig,
+        environ: Mapping[str, str],
+        host: str = "127.0.0.1",
+        live_port: int = 3004,
+    ) -> None:
         self.config = config
+        self.environ = environ
+        self.host = host
+        self.live_port = live_port
         self.backends: Backends | None = None
         self._mappings: tuple[KafkaMapping, ...] = ()
+        self.live: LiveChannelProcess | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, environ: Mapping[str, str]) -> TalkrateStack:
@@ -122,15 +143,26 @@ class TalkrateStack:
                 memory_broker=(args.broker == "memory") if args.broker else config.memory_broker,
                 s3_broker=(args.broker == "s3") if args.broker else config.s3_broker,
                 data_dir=args.data_dir or config.data_dir,
-            )
+            ),
+            environ,
+            args.host,
+            args.live_port,
         )
 
     def start(self, template: Template, lambda_endpoint: str) -> Services:
         """Start the backends, prepare the catalog, and forget offsets of a fresh broker."""
         config = self.config
+        data_dir = config.data_dir or template.directory / DATA_DIR_NAME
+        secrets = dev_secrets(data_dir, self.environ)
+        try:
+            self.live = start_live_channel(self.host, self.live_port, self.environ)
+        except OSError as error:
+            raise OSError(
+                f"the live channel cannot listen on {self.host}:{self.live_port}: {error}"
+            ) from error
         backends = Backends(
             choose(config.connections(), config.embedded, config.memory_broker),
-            config.data_dir or template.directory / DATA_DIR_NAME,
+            data_dir,
             s3_broker=config.s3_broker,
         )
         self.backends = backends
@@ -149,7 +181,9 @@ class TalkrateStack:
             "RATINGS_CONNECTION": backends.ratings,
             "STREAMS_CONNECTION": backends.streams,
             "LAMBDA_ENDPOINT_URL": lambda_endpoint,
+            **live_environment(self.live),
             **config.streams_settings,
+            **secrets.environment,
         }
         shared = package_dir("talkrate")
         return Services(
@@ -157,15 +191,26 @@ class TalkrateStack:
             kafka_bootstrap=backends.streams,
             kafka_options=client_options(settings_from(environment)),
             watch=(shared,) if shared else (),
-            summary=tuple(
-                f"{choice.name:<8} {redact(choice.connection):<48} {_origin_line(choice)}"
-                for choice in backends.choices.values()
+            summary=(
+                *(
+                    f"{choice.name:<8} {_location(choice):<48} {_origin_line(choice)}"
+                    for choice in backends.choices.values()
+                ),
+                f"live     {self.live.realtime_url}  (AppSync Events; publish "
+                f"{self.live.publish_url})",
+            ),
+            # On a line of its own: the admin routes' bearer token (ADMIN_TOKEN sets another).
+            announcements=(
+                (f"organiser token: {secrets.organiser_token}",) if secrets.organiser_token else ()
             ),
         )
 
     def stop(self) -> None:
-        """Stop the embedded backends (the broker before its storage). The in-memory broker
-        stays up when records on it are not stored yet: the next start takes them over."""
+        """Stop the live channel and the embedded backends (the broker before its storage).
+        The in-memory broker stays up when records on it are not stored yet: the next start
+        takes them over."""
+        if self.live is not None:
+            self.live.stop()
         backends = self.backends
         if backends is None:
             return
@@ -194,7 +239,7 @@ class TalkrateStack:
             database.prepare(talks)
         except Exception as error:  # the API reports a down backend on GET /; keep running
             console(
-                f"[runtime] could not prepare {redact(talks)}: "
+                f"[runtime] could not prepare {postgres_location(talks)}: "
                 f"{type(error).__name__}: {str(error).strip()}"
             )
 
@@ -212,6 +257,12 @@ class TalkrateStack:
             return
         if forgotten:
             console(f"[runtime] new broker: forgot {forgotten} applied offsets of {sorted(topics)}")
+
+
+def _location(choice: Choice) -> str:
+    """Where a backend is, built from its parsed parts (never its credentials)."""
+    where = {"talks": postgres_location, "ratings": redis_location, "streams": kafka_location}
+    return where[choice.name](choice.connection) if choice.name in where else choice.name
 
 
 def _origin_line(choice: Choice) -> str:

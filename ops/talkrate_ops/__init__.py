@@ -1,1 +1,1 @@
-"""Operator commands for talkrate: rebuild the read model, inspect and redrive dead letters."""
+"""Former home of the operator commands, now `talkrate ops` (talkrate_cli); kept as an alias."""

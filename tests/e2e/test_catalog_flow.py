@@ -56,12 +56,11 @@ class Catalog:
         created: dict[str, Any] = answer.json
         return created
 
-    def rate(self, talk_id: str, value: int, voter_id: str | None = None) -> Answer:
-        """Submit a rating as an attendee would; the 202 answer."""
+    def rate(self, talk_id: str, value: int, voter_token: str | None = None) -> Answer:
+        """Submit a rating as an attendee would (with their voter token, if given); the 202."""
         rating: dict[str, Any] = {"talkId": talk_id, "value": value}
-        if voter_id is not None:
-            rating["voterId"] = voter_id
-        answer = self.runtime.request("POST", "/ratings", json.dumps(rating))
+        headers = {"Voter-Token": voter_token} if voter_token is not None else {}
+        answer = self.runtime.request("POST", "/ratings", json.dumps(rating), headers)
         assert answer.status == 202, answer.body
         return answer
 
@@ -372,12 +371,12 @@ def test_an_unknown_rating_is_404_and_a_malformed_event_id_400(catalog: Catalog)
 def test_a_voter_s_second_rating_replaces_the_first(catalog: Catalog) -> None:
     # Given a talk an attendee rated 2, and an anonymous rating of 4
     talk_id = catalog.add_talk(title="Changed minds")["id"]
-    voter = f"badge-{uuid.uuid4().hex[:8]}"
+    voter = catalog.runtime.request("POST", "/voters").json["voterToken"]
     catalog.projected(catalog.rate(talk_id, 2, voter), catalog.rate(talk_id, 4))
     assert catalog.histogram(talk_id) == {"1": 0, "2": 1, "3": 0, "4": 1, "5": 0}
     # When the same attendee rates it again, 5
     second = catalog.rate(talk_id, 5, voter)
-    assert second.json["rating"] == {"talkId": talk_id, "value": 5, "voterId": voter}
+    assert second.json["rating"] == {"talkId": talk_id, "value": 5}
     catalog.projected(second)
     # Then the 5 replaced the 2: the attendee counts once, the anonymous rating still counts
     assert catalog.histogram(talk_id) == {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1}

@@ -27,6 +27,8 @@ from talkrate_local.database import recreate
 from tests.backends import FAULTS_RATINGS, FAULTS_TALKS
 from tests.e2e.conftest import Runtime, start_runtime, stop_runtime
 
+LOAD_LIMIT = 10_000_000  # ratings a minute from one address (the default is a room's)
+
 # FAULTS_TALKS is a database of its own: event store positions belong to one broker, and this
 # suite has its own.
 REPORT: list[dict[str, Any]] = []
@@ -197,7 +199,13 @@ def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack
             "STREAMS_CONNECTION": broker.bootstrap,
             "PUBLISH_TIMEOUT_SECONDS": "1",
         }
-        runtime = start_runtime(env, log, ["--concurrency", "4"])
+        # The scenarios stream ratings from one address faster than a room would: the limit is
+        # raised, not turned off, so the limiter stays on their path.
+        runtime = start_runtime(
+            env,
+            log,
+            ["--concurrency", "4", "--param", f"RatingsPerAddressPerMinute={LOAD_LIMIT}"],
+        )
         try:
             yield FaultStack(runtime, broker, client, env, log)
         finally:

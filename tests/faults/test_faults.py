@@ -72,7 +72,7 @@ def test_a_broker_outage_mid_stream_loses_nothing_and_counts_nothing_twice(
 def rebuild(stack: FaultStack) -> subprocess.CompletedProcess[str]:
     """The operator's command, against the stack's backends."""
     return subprocess.run(
-        [sys.executable, "-m", "talkrate_ops", "rebuild"],
+        [sys.executable, "-m", "talkrate_cli", "ops", "rebuild"],
         cwd=ROOT,
         env={**os.environ, **stack.env},
         capture_output=True,

@@ -8,6 +8,8 @@ import pytest
 
 from talkrate import wiring
 
+TEST_VOTER_TOKEN_KEY = "integration-tests-voter-token-key"
+
 
 @pytest.fixture
 def configure(
@@ -26,6 +28,7 @@ def configure(
             "STREAMS_CONNECTION": kafka_bootstrap,
             "RATINGS_TOPIC": topic,
             "PUBLISH_TIMEOUT_SECONDS": "2",
+            "VOTER_TOKEN_KEY": TEST_VOTER_TOKEN_KEY,
             **overrides,
         }
         for name in ("STATS_FUNCTION_NAME", "RATINGS_LAMBDA_URL", "CONNECTIONS_SECRET_ARN"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg2
@@ -11,6 +12,7 @@ import pytest
 import redis
 
 from talkrate import wiring
+from talkrate.admin_token import fingerprint
 from talkrate.models import RatingSubmitted
 from tests.builders import (
     LambdaContextStub,
@@ -53,6 +55,10 @@ def new_talk_id(talks_dsn: str, redis_client: redis.Redis) -> Iterator[str]:
     connection.close()
     redis_client.delete(f"ratings/{talk_id}")
     redis_client.zrem("leaderboard", talk_id)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def project(talk_values: dict[str, list[int]], topic: str) -> None:
@@ -111,8 +117,9 @@ def test_an_organiser_adds_changes_and_removes_a_talk(api: Call, new_talk_id: st
         "speakers": ["Ada Byron"],
         "track": "Keynote",
         "room": "Hall A",
-        "startsAt": "2026-11-26T17:30:00Z",
-        "endsAt": "2026-11-26T18:00:00Z",
+        # on now: it takes ratings
+        "startsAt": _iso(datetime.now(UTC) - timedelta(minutes=10)),
+        "endsAt": _iso(datetime.now(UTC) + timedelta(minutes=30)),
     }
     created = api("POST", "/talks", talk, authorizer=ADMIN)
     assert created["statusCode"] == 201
@@ -184,14 +191,15 @@ def test_the_leaderboard_ranks_by_bayesian_average_and_filters_by_track(
 def test_a_rating_s_status_goes_from_accepted_to_projected(
     api: Call, talk: str, topic: str, kafka_bootstrap: str
 ) -> None:
-    posted = api("POST", "/ratings", {"talkId": talk, "value": 3, "voterId": "badge-1"})
+    voter = api("POST", "/voters")["json"]["voterToken"]
+    posted = api("POST", "/ratings", {"talkId": talk, "value": 3}, headers={"voter-token": voter})
     assert posted["statusCode"] == 202
     status_url = posted["headers"]["Location"]
     assert status_url == posted["json"]["links"]["status"]
     assert api("GET", status_url)["json"]["status"] == "accepted"
     # project what the API published, as the event source would
     [(_, value)] = consume_all(kafka_bootstrap, topic, 1)
-    assert json.loads(value)["voterId"] == "badge-1"
+    assert json.loads(value)["voterId"] == voter.split(".")[1]  # the token's voter
     load_function("projector")(
         kafka_event(ratings_batch(topic, 0, 0, [RatingSubmitted.from_json(value)])),
         LambdaContextStub("projector"),
@@ -235,7 +243,11 @@ def test_the_authorizer_vouches_only_for_the_admin_token(
             event["headers"]["authorization"] = header
         return authorizer(event, None)  # type: ignore[no-any-return]
 
-    assert decide("Bearer s3cret-admin-token")["context"] == {"admin": True, "reason": "ok"}
+    vouched = decide("Bearer s3cret-admin-token")["context"]
+    assert {k: vouched[k] for k in ("admin", "reason")} == {"admin": True, "reason": "ok"}
+    # who it was, for the audit line: a fingerprint, never the token
+    assert vouched["fingerprint"] == fingerprint("s3cret-admin-token")
+    assert "s3cret" not in json.dumps(vouched)
     assert decide("Bearer guess")["context"]["reason"] == "invalid-token"
     assert decide(None)["context"]["reason"] == "missing-token"
     assert all(decide(h)["isAuthorized"] for h in ("Bearer x", None))

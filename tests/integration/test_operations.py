@@ -12,7 +12,7 @@ from kafka import KafkaProducer
 
 from talkrate import wiring
 from talkrate.models import RatingSubmitted
-from talkrate_ops.__main__ import main
+from talkrate_cli.main import main
 from tests.builders import LambdaContextStub, kafka_event, kafka_record, load_function
 from tests.integration.test_kafka_publisher import consume_all
 
@@ -43,20 +43,20 @@ def test_a_dead_letter_is_listed_repaired_and_redriven_once(
     )
     capsys.readouterr()  # the projector's own logs
     # When the operator lists the dead letters
-    assert main(["dead-letters"]) == 0
+    assert main(["ops", "dead-letters"]) == 0
     listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     [letter] = [d for d in listed if d["topic"] == source]
     assert letter["offset"] == 3
     assert "value" in letter["reason"]
     # Then redriving it unrepaired is refused, and nothing is published
-    assert main(["redrive", str(letter["id"])]) == 1
+    assert main(["ops", "redrive", str(letter["id"])]) == 1
     # And redriving it with the repaired value publishes it once and marks it redriven
     repaired = json.dumps({**broken, "value": 5})
-    assert main(["redrive", str(letter["id"]), "--value", repaired]) == 0
+    assert main(["ops", "redrive", str(letter["id"]), "--value", repaired]) == 0
     [(_, value)] = consume_all(kafka_bootstrap, topic, 1)
     assert RatingSubmitted.from_json(value).value == 5
     assert str(RatingSubmitted.from_json(value).event_id) == event_id
-    assert main(["redrive", str(letter["id"])]) == 2  # no longer pending
+    assert main(["ops", "redrive", str(letter["id"])]) == 2  # no longer pending
 
 
 def published(kafka_bootstrap: str, topic: str, events: list[RatingSubmitted]) -> list[int]:
@@ -100,10 +100,10 @@ def test_a_batch_lambda_gave_up_on_is_replayed_from_kafka_once(
     assert counted() == 3
     # When the operator replays its offsets
     span = ["--topic", topic, "--partition", "0", "--first", str(offsets[2])]
-    assert main(["replay", *span, "--last", str(offsets[3])]) == 0
+    assert main(["ops", "replay", *span, "--last", str(offsets[3])]) == 0
     # Then all five count, and replaying again (or a wider range) changes nothing
     assert counted() == 5
-    assert main(["replay", *span, "--last", str(offsets[4])]) == 0
+    assert main(["ops", "replay", *span, "--last", str(offsets[4])]) == 0
     assert counted() == 5
     assert "2 records replayed" in capsys.readouterr().out
 
@@ -132,7 +132,7 @@ def test_a_replay_from_the_on_failure_report_reads_its_ranges_or_its_records(
     report = tmp_path / "report.json"
     report.write_text(json.dumps(ranged))
     # When the operator replays the report
-    assert main(["replay", "--failure", str(report)]) == 0
+    assert main(["ops", "replay", "--failure", str(report)]) == 0
     # Then the batch counts, once
     assert counted() == 5
     # And a report carrying the records is replayed from them, again without a double count
@@ -142,7 +142,7 @@ def test_a_replay_from_the_on_failure_report_reads_its_ranges_or_its_records(
         "payload": kafka_event([kafka_record(topic, 0, offsets[3], consumed[3][1])]),
     }
     report.write_text(json.dumps(carried))
-    assert main(["replay", "--failure", str(report)]) == 0
+    assert main(["ops", "replay", "--failure", str(report)]) == 0
     assert counted() == 5
 
 
@@ -156,9 +156,9 @@ def test_a_replay_of_offsets_kafka_does_not_hold_changes_nothing(
 ) -> None:
     offsets, counted = skipped_batch(kafka_bootstrap, topic, talk)
     beyond = ["--topic", topic, "--partition", "0", "--first", str(offsets[3]), "--last", "99"]
-    assert main(["replay", *beyond]) == 1
+    assert main(["ops", "replay", *beyond]) == 1
     assert "returned nothing past" in capsys.readouterr().err
     (tmp_path / "junk.json").write_text('{"Records": []}')
-    assert main(["replay", "--failure", str(tmp_path / "junk.json")]) == 2
-    assert main(["replay", "--topic", topic]) == 2  # a range needs all four
+    assert main(["ops", "replay", "--failure", str(tmp_path / "junk.json")]) == 2
+    assert main(["ops", "replay", "--topic", topic]) == 2  # a range needs all four
     assert counted() == 3

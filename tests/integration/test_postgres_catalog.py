@@ -65,23 +65,23 @@ def test_removals_are_heard_without_a_round_trip_and_a_new_connection_drops_ever
 ) -> None:
     database = PostgresDatabase(talks_dsn)
     catalog, other = PostgresTalkCatalog(database), PostgresTalkCatalog(PostgresDatabase(talks_dsn))
-    assert catalog.removed_since_last_call() is None  # nothing heard yet: assume anything
+    assert catalog.changed_since_last_call() is None  # nothing heard yet: assume anything
     assert catalog.exists(talk)  # opens the connection, which listens first
-    assert catalog.removed_since_last_call() == set()
+    assert catalog.changed_since_last_call() == set()
     other.delete(talk)
     other.delete(talk)  # already gone: nothing more to hear
     assert heard(catalog) == {talk}
-    assert catalog.removed_since_last_call() == set()
+    assert catalog.changed_since_last_call() == set()
     database._connection.close()  # type: ignore[union-attr]  # as when the server drops it
-    assert catalog.removed_since_last_call() is None
+    assert catalog.changed_since_last_call() is None
     assert not catalog.exists(talk)  # reopened
-    assert catalog.removed_since_last_call() is None  # the new connection may have missed some
-    assert catalog.removed_since_last_call() == set()
+    assert catalog.changed_since_last_call() is None  # the new connection may have missed some
+    assert catalog.changed_since_last_call() == set()
 
 
 def heard(catalog: PostgresTalkCatalog) -> set[str] | None:
     """What the catalog hears within two seconds (a notification crosses a socket)."""
     deadline = time.monotonic() + 2
-    while not (removed := catalog.removed_since_last_call()) and time.monotonic() < deadline:
+    while not (removed := catalog.changed_since_last_call()) and time.monotonic() < deadline:
         time.sleep(0.005)
     return removed

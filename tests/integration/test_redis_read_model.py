@@ -11,7 +11,7 @@ import redis
 from talkrate.adapters.redis_store import RedisReadModel
 from talkrate.errors import BackendUnavailable, ReadModelRebuilding
 from talkrate.models import RatingSubmitted
-from talkrate.ports import ProjectionResult
+from talkrate.ports import ProjectionResult, ReadModelMemory
 from talkrate.projection import StreamRecord, classify
 from tests.builders import rating_event, unique_talk_id
 
@@ -189,3 +189,15 @@ def test_a_batch_with_nothing_valid_still_moves_nothing_else(model: RedisReadMod
 def test_an_unreachable_read_model_is_reported() -> None:
     with pytest.raises(BackendUnavailable):
         RedisReadModel("redis://127.0.0.1:1/0").histogram("any")
+
+
+def test_the_read_model_says_how_full_it_is_and_whether_it_could_evict_counts(
+    redis_url: str,
+) -> None:
+    memory = RedisReadModel(redis_url).memory()
+    assert memory.used_bytes > 0
+    assert memory.policy  # what this server does, whatever it is
+    assert ReadModelMemory(50, 200, "volatile-ttl").used_percent == 25.0
+    assert ReadModelMemory(50, 0, "noeviction").used_percent is None
+    assert ReadModelMemory(1, 1, "volatile-lru").policy_is_safe
+    assert not ReadModelMemory(1, 1, "allkeys-lru").policy_is_safe

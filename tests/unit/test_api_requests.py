@@ -36,6 +36,14 @@ def problem_type(slug: str) -> str:
             "malformed-body",
         ),
         (http_event("POST", "/ratings", body='"5"'), 400, "malformed-body"),
+        # Nested deeper than the JSON parser's stack, and a number longer than Python reads
+        (http_event("POST", "/ratings", body="[" * 16_000), 400, "malformed-json"),
+        (
+            http_event("POST", "/ratings", body='{"talkId": "t", "value": ' + "9" * 5000 + "}"),
+            400,
+            "malformed-json",
+        ),
+        (http_event("POST", "/voters", body="{" * 16_000), 400, "malformed-json"),
         (
             http_event("POST", "/ratings", body="<a/>", headers={"content-type": "text/xml"}),
             415,
@@ -67,6 +75,19 @@ def test_invalid_body_fields_are_422_with_each_field() -> None:
     assert status == 422
     assert body["type"] == problem_type("validation")
     assert [e["field"] for e in body["errors"]] == ["talkId", "value"]
+
+
+@pytest.mark.parametrize("voter", ['"someone-else"', "null", "42"])
+def test_a_voter_id_in_the_body_is_refused_pointing_at_voter_tokens(voter: str) -> None:
+    # Given a rating naming its voter in the body, as the workshop's clients did
+    body = '{"talkId": "flight-of-the-gopher", "value": 1, "voterId": ' + voter + "}"
+    # When it is posted
+    status, problem = answer(http_event("POST", "/ratings", body=body))
+    # Then 422, on that field, saying where an attendee's identity comes from now
+    assert status == 422
+    assert [e["field"] for e in problem["errors"]] == ["voterId"]
+    assert "Voter-Token" in problem["errors"][0]["message"]
+    assert "POST /voters" in problem["errors"][0]["message"]
 
 
 def test_a_bad_query_parameter_is_400_naming_it() -> None:

@@ -2,24 +2,78 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from talkrate.errors import BackendUnavailable, RatingNotStored, TalkNotFound
-from talkrate.models import Histogram, RatingRequest, RatingSubmitted
-from talkrate.ports import ProjectionBatch, ProjectionResult
-from talkrate.rating import read_ratings, submit_rating
+from talkrate.errors import (
+    BackendUnavailable,
+    RateLimited,
+    RatingNotStored,
+    RatingWindowClosed,
+    TalkNotFound,
+)
+from talkrate.models import Histogram, RatingRequest, RatingSubmitted, RatingWindow
+from talkrate.ports import Admission, Limit, ProjectionBatch, ProjectionResult
+from talkrate.rating import Rater, RatingRules, read_ratings, submit_rating
 
 pytestmark = pytest.mark.unit
 
+NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+RULES = RatingRules(grace=timedelta(hours=24), per_voter=30, per_address=3000)
+ANONYMOUS = Rater(None, "192.0.2.1")
+
 
 class FakeCatalog:
-    def __init__(self, *talks: str) -> None:
+    def __init__(self, *talks: str, window: RatingWindow | None = None) -> None:
         self.talks = set(talks)
+        self.window = window or RatingWindow(None, None)
 
     def exists(self, talk_id: str) -> bool:
         return talk_id in self.talks
+
+    def rating_window(self, talk_id: str) -> RatingWindow | None:
+        return self.window if talk_id in self.talks else None
+
+
+class FakeLimiter:
+    """Counts per subject in memory, like the Redis script: a refused request counts nothing."""
+
+    def __init__(self, down: bool = False) -> None:
+        self.used: dict[str, int] = {}
+        self.accepted: set[str] = set()
+        self.down = down
+
+    def admit(self, limits: list[Limit], accepted_event_id: str | None = None) -> Admission:
+        if self.down:
+            raise BackendUnavailable("down")
+        keys = [(f"{limit.scope}/{limit.subject}", limit.per_minute) for limit in limits]
+        if any(self.used.get(key, 0) >= per_minute for key, per_minute in keys if per_minute):
+            return Admission(False, 42)
+        for key, _ in keys:
+            self.used[key] = self.used.get(key, 0) + 1
+        if accepted_event_id:
+            self.accepted.add(accepted_event_id)
+        return Admission(True)
+
+    def forget_accepted(self, event_id: str) -> None:
+        self.accepted.discard(event_id)
+
+
+def submit(
+    request: RatingRequest,
+    catalog: FakeCatalog,
+    publisher: FakePublisher,
+    outbox: FakeOutbox,
+    limiter: FakeLimiter | None = None,
+    rater: Rater = ANONYMOUS,
+    rules: RatingRules = RULES,
+    now: datetime = NOW,
+) -> Any:
+    return submit_rating(
+        request, rater, rules, catalog, publisher, outbox, limiter or FakeLimiter(), now
+    )
 
 
 class FakePublisher:
@@ -78,9 +132,7 @@ class FakeStats:
 
 def test_a_rating_for_a_known_talk_is_published_once() -> None:
     publisher, outbox = FakePublisher(), FakeOutbox()
-    submission = submit_rating(
-        RatingRequest(talkId="t-1", value=4), FakeCatalog("t-1"), publisher, outbox
-    )
+    submission = submit(RatingRequest(talkId="t-1", value=4), FakeCatalog("t-1"), publisher, outbox)
     assert submission.status == "accepted"
     assert publisher.published == [submission.event]
     assert outbox.kept == []
@@ -90,15 +142,13 @@ def test_a_rating_for_a_known_talk_is_published_once() -> None:
 def test_a_rating_for_an_unknown_talk_is_refused_and_not_published() -> None:
     publisher = FakePublisher()
     with pytest.raises(TalkNotFound):
-        submit_rating(
-            RatingRequest(talkId="nope", value=4), FakeCatalog("t-1"), publisher, FakeOutbox()
-        )
+        submit(RatingRequest(talkId="nope", value=4), FakeCatalog("t-1"), publisher, FakeOutbox())
     assert publisher.published == []
 
 
 def test_a_stream_that_does_not_acknowledge_sends_the_rating_to_the_outbox() -> None:
     outbox = FakeOutbox()
-    submission = submit_rating(
+    submission = submit(
         RatingRequest(talkId="t-1", value=4), FakeCatalog("t-1"), FakePublisher(fail=True), outbox
     )
     assert submission.status == "queued"
@@ -106,13 +156,16 @@ def test_a_stream_that_does_not_acknowledge_sends_the_rating_to_the_outbox() -> 
 
 
 def test_only_when_neither_stream_nor_outbox_takes_it_is_the_rating_not_stored() -> None:
+    limiter = FakeLimiter()
     with pytest.raises(RatingNotStored):
-        submit_rating(
+        submit(
             RatingRequest(talkId="t-1", value=4),
             FakeCatalog("t-1"),
             FakePublisher(fail=True),
             FakeOutbox(fail=True),
+            limiter,
         )
+    assert limiter.accepted == set()  # its status does not claim it was accepted
 
 
 def test_ratings_come_with_stats_when_they_are_available() -> None:
@@ -145,3 +198,110 @@ def test_an_unreachable_read_model_falls_back_to_the_event_store_and_says_so() -
     )
     assert ratings.source == "event-store"
     assert ratings.ratings["3"] == 4
+
+
+# --- rating windows -----------------------------------------------------------------------------
+
+START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+END = datetime(2026, 12, 1, 9, 45, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("window", "now", "taken"),
+    [
+        (RatingWindow(None, None), datetime(1999, 1, 1, tzinfo=UTC), True),
+        (RatingWindow(START, END), START - timedelta(seconds=1), False),
+        (RatingWindow(START, END), START, True),
+        (RatingWindow(START, END), END + timedelta(hours=24), True),
+        (RatingWindow(START, END), END + timedelta(hours=24, seconds=1), False),
+        (RatingWindow(START, None), START + timedelta(days=400), True),
+        (RatingWindow(None, END), START - timedelta(days=400), True),
+        (RatingWindow(None, END), END + timedelta(hours=25), False),
+    ],
+)
+def test_a_talk_takes_ratings_from_its_start_to_its_end_plus_the_grace(
+    window: RatingWindow, now: datetime, taken: bool
+) -> None:
+    # Given a talk with this window, When a rating comes at `now`
+    publisher = FakePublisher()
+    catalog = FakeCatalog("t-1", window=window)
+    request = RatingRequest(talkId="t-1", value=4)
+    if taken:
+        submit(request, catalog, publisher, FakeOutbox(), now=now)
+    else:
+        with pytest.raises(RatingWindowClosed):
+            submit(request, catalog, publisher, FakeOutbox(), now=now)
+    # Then it is published only inside the window
+    assert bool(publisher.published) is taken
+
+
+def test_a_closed_window_names_the_window_and_counts_nothing() -> None:
+    limiter, publisher = FakeLimiter(), FakePublisher()
+    catalog = FakeCatalog("t-1", window=RatingWindow(START, END))
+    with pytest.raises(RatingWindowClosed) as closed:
+        submit(
+            RatingRequest(talkId="t-1", value=4),
+            catalog,
+            publisher,
+            FakeOutbox(),
+            limiter,
+            rules=RatingRules(timedelta(hours=2), 30, 3000),
+            now=END + timedelta(hours=3),
+        )
+    assert closed.value.opens_at == START.isoformat()
+    assert closed.value.closes_at == (END + timedelta(hours=2)).isoformat()
+    assert publisher.published == []
+    assert limiter.used == {}  # a refused rating does not use up the voter's limit
+
+
+# --- rate limits --------------------------------------------------------------------------------
+
+
+def test_over_a_voters_limit_nothing_is_counted_and_retry_after_is_given() -> None:
+    # Given a voter limited to 3 ratings a minute
+    limiter, publisher = FakeLimiter(), FakePublisher()
+    rules = RatingRules(timedelta(hours=24), per_voter=3, per_address=3000)
+    voter = Rater("a" * 32, "192.0.2.7")
+    # When they send 5
+    outcomes = []
+    for value in (1, 2, 3, 4, 5):
+        try:
+            submit(
+                RatingRequest(talkId="t-1", value=value),
+                FakeCatalog("t-1"),
+                publisher,
+                FakeOutbox(),
+                limiter,
+                rater=voter,
+                rules=rules,
+            )
+            outcomes.append("accepted")
+        except RateLimited as limited:
+            outcomes.append(f"retry in {limited.retry_after}")
+    # Then 3 are published with the voter's id, 2 refused, and the refused ones counted nowhere
+    assert outcomes == ["accepted"] * 3 + ["retry in 42"] * 2
+    assert [e.voter_id for e in publisher.published] == [voter.voter_id] * 3
+    assert limiter.used == {f"voter/{voter.voter_id}": 3, "address/192.0.2.7": 3}
+    assert len(limiter.accepted) == 3
+
+
+def test_an_address_limit_applies_with_or_without_a_token() -> None:
+    rules = RatingRules(timedelta(hours=24), per_voter=0, per_address=2)
+    limits = rules.limits(Rater("b" * 32, "198.51.100.1")) + rules.limits(ANONYMOUS)
+    assert [(limit.scope, limit.per_minute) for limit in limits] == [
+        ("voter", 0),
+        ("address", 2),
+        ("address", 2),
+    ]
+
+
+def test_when_the_limits_cannot_be_read_the_rating_still_counts() -> None:
+    publisher = FakePublisher()
+    submission = submit(
+        RatingRequest(talkId="t-1", value=5),
+        FakeCatalog("t-1"),
+        publisher,
+        FakeOutbox(),
+        FakeLimiter(down=True),
+    )
+    assert publisher.published == [submission.event]

@@ -89,5 +89,6 @@ def test_stats_function_url_answers_400_problem_for_bad_bodies(body: str) -> Non
     event["body"] = body
     response = handler(event, None)
     assert response["statusCode"] == 400
-    assert response["headers"]["content-type"] == "application/problem+json"
+    headers = {name.lower(): value for name, value in response["headers"].items()}
+    assert headers["content-type"] == "application/problem+json"
     assert json.loads(response["body"])["status"] == 400

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from talkrate.adapters.talk_cache import CachedTalkCatalog
-from talkrate.models import Talk
+from talkrate.models import RatingWindow, Talk
 
 pytestmark = pytest.mark.unit
 
@@ -17,9 +17,9 @@ class CountingCatalog:
         self.talks = set(talks)
         self.lookups = 0
 
-    def exists(self, talk_id: str) -> bool:
+    def rating_window(self, talk_id: str) -> RatingWindow | None:
         self.lookups += 1
-        return talk_id in self.talks
+        return RatingWindow(None, None) if talk_id in self.talks else None
 
     def save(self, talk: Talk) -> bool:
         self.talks.add(talk.id)
@@ -30,7 +30,7 @@ class CountingCatalog:
         self.talks.discard(talk_id)
         return present
 
-    def removed_since_last_call(self) -> set[str] | None:
+    def changed_since_last_call(self) -> set[str] | None:
         return set()  # removals by other instances: tests/integration/test_postgres_catalog.py
 
 

@@ -133,7 +133,11 @@ def remove_talk(catalog: Catalog, ratings: Ratings, talk_id: str) -> None:
     """Remove the talk from the catalog and the leaderboard; its ratings stay in the event store."""
     if not catalog.delete(talk_id):
         raise TalkNotFound(talk_id)
-    ratings.forget_talk(talk_id)
+    try:
+        ratings.forget_talk(talk_id)
+    except BackendUnavailable:
+        # The removal is done; the leaderboard skips talks the catalog no longer has.
+        logger.warning("read model unreachable: removed talk left on the leaderboard")
 
 
 def leaderboard(catalog: Catalog, ratings: Ratings, limit: int, track: str | None) -> list[Ranked]:

@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
-
-_SECRET_KEYS = re.compile(r"(pass(word)?|secret|token|key|credential)", re.IGNORECASE)
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 
 class Settings(BaseModel):
@@ -40,52 +36,74 @@ class Settings(BaseModel):
     publish_timeout_seconds: float = Field(3.0, gt=0, le=25, alias="PUBLISH_TIMEOUT_SECONDS")
     stats_timeout_seconds: float = Field(1.0, gt=0, le=10, alias="STATS_TIMEOUT_SECONDS")
     talk_cache_seconds: float = Field(30.0, ge=0, le=3600, alias="TALK_CACHE_SECONDS")
+    # An RDS Proxy endpoint that replaces the DSN's host. Behind a proxy, LISTEN would pin each
+    # client to one database connection, so the talk cache relies on its TTL alone.
+    talks_proxy_endpoint: str | None = Field(None, alias="TALKS_PROXY_ENDPOINT")
     aws_region: str | None = Field(None, alias="AWS_REGION")
     admin_token: SecretStr | None = Field(None, alias="ADMIN_TOKEN")
+    # On AWS: read (and re-read after a rotation) by talkrate.admin_token, not at cold start.
+    admin_token_secret_arn: str | None = Field(None, alias="ADMIN_TOKEN_SECRET_ARN")
+    stage: str = Field("dev", alias="STAGE")
+
+    # --- Votes you can trust: voter tokens, rating windows, rate limits -------------------------
+    # open: a rating without a voter token counts (the workshop's behaviour); attendee: a token
+    # is required.
+    voting_policy: Literal["open", "attendee"] = Field("open", alias="VOTING_POLICY")
+    # The key voter tokens are signed with (on AWS from VOTER_TOKEN_SECRET_ARN's "key").
+    voter_token_key: SecretStr | None = Field(None, alias="VOTER_TOKEN_KEY")
+    # The event code POST /voters asks for, when set (on AWS the secret's "code").
+    voter_code: SecretStr | None = Field(None, alias="VOTER_CODE")
+    voter_token_hours: float = Field(7 * 24, gt=0, le=366 * 24, alias="VOTER_TOKEN_HOURS")
+    rating_grace_hours: float = Field(24, ge=0, le=24 * 366, alias="RATING_GRACE_HOURS")
+    # Per minute; 0 turns a limit off.
+    ratings_per_voter_per_minute: int = Field(
+        30, ge=0, le=1_000_000, alias="RATINGS_PER_VOTER_PER_MINUTE"
+    )
+    ratings_per_address_per_minute: int = Field(
+        3000, ge=0, le=10_000_000, alias="RATINGS_PER_ADDRESS_PER_MINUTE"
+    )
+    voters_per_address_per_minute: int = Field(
+        300, ge=0, le=1_000_000, alias="VOTERS_PER_ADDRESS_PER_MINUTE"
+    )
+
+    @field_validator("voter_token_key", "voter_code")
+    @classmethod
+    def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value() else None
+
+    # The live channel's HTTP publish endpoint (AppSync Events `https://<http host>/event`);
+    # unset: no live updates. The API key is for the local emulation; on AWS requests are signed.
+    live_publish_url: str | None = Field(None, alias="LIVE_PUBLISH_URL")
+    live_api_key: SecretStr | None = Field(None, alias="LIVE_API_KEY")
+    live_publish_timeout_seconds: float = Field(
+        1.0, gt=0, le=10, alias="LIVE_PUBLISH_TIMEOUT_SECONDS"
+    )
 
     def where(self) -> dict[str, str | None]:
-        """Where each backend is, with passwords and tokens removed (for GET /)."""
+        """Where each backend is, built from the parsed host, port and database: no user name,
+        password, token or option (for GET / outside prod)."""
+        from talkrate.locations import kafka_location, postgres_location, redis_location, url_host
+
         return {
-            "talks": redact(self.talks_connection),
-            "ratings": redact(self.ratings_connection),
-            "streams": redact(self.streams_connection),
-            "ratings_lambda": self.stats_function_name or redact(self.ratings_lambda_url or ""),
+            "talks": postgres_location(self.talks_connection),
+            "ratings": redis_location(self.ratings_connection),
+            "streams": kafka_location(self.streams_connection),
+            "ratings_lambda": self.stats_function_name or url_host(self.ratings_lambda_url),
         }
 
 
-def redact(connection: str) -> str:
-    """Remove credentials from a URL or a libpq `key=value` connection string."""
-    if not connection:
-        return connection
-    if "://" in connection:
-        parts = urlsplit(connection)
-        netloc = parts.netloc.rsplit("@", 1)[-1]
-        if "@" in parts.netloc:
-            user = parts.netloc.rsplit("@", 1)[0].split(":", 1)[0]
-            netloc = f"{user}@{netloc}" if user else netloc
-        query = urlencode(
-            [(k, "***" if _SECRET_KEYS.search(k) else v) for k, v in parse_qsl(parts.query)]
-        )
-        return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
-    if "=" not in connection:
-        return connection  # e.g. Kafka bootstrap servers: host:port lists carry no credentials
-    return " ".join(
-        f"{k}=***" if _SECRET_KEYS.search(k) else f"{k}={v}"
-        for k, _, v in (item.partition("=") for item in connection.split())
-    )
-
-
-def _secret_text(arn: str) -> str:
-    """Fetch a secret from Secrets Manager (boto3 imported only when one is configured)."""
+def read_secret_text(arn: str, fresh: bool = False) -> str:
+    """Fetch a secret from Secrets Manager (boto3 imported only when one is configured);
+    `fresh` skips the five-minute cache."""
     from aws_lambda_powertools.utilities import parameters
 
-    value = parameters.get_secret(arn, max_age=300)
+    value = parameters.get_secret(arn, max_age=300, force_fetch=fresh)
     return value if isinstance(value, str) else value.decode()
 
 
 def _secret_values(arn: str) -> Mapping[str, Any]:
     """Fetch a JSON secret from Secrets Manager."""
-    parsed = json.loads(_secret_text(arn))
+    parsed = json.loads(read_secret_text(arn))
     if not isinstance(parsed, dict):
         raise ValueError("secret must be a JSON object")
     return parsed
@@ -103,8 +121,10 @@ def settings_from(environ: Mapping[str, str]) -> Settings:
         secret = _secret_values(arn)
         values["STREAMS_USERNAME"] = secret.get("username")
         values["STREAMS_PASSWORD"] = secret.get("password")
-    if arn := environ.get("ADMIN_TOKEN_SECRET_ARN"):
-        values["ADMIN_TOKEN"] = _secret_text(arn)
+    if arn := environ.get("VOTER_TOKEN_SECRET_ARN"):
+        secret = _secret_values(arn)
+        values["VOTER_TOKEN_KEY"] = secret.get("key")
+        values["VOTER_CODE"] = secret.get("code") or ""
     # Blank values mean "not set": SAM cannot omit an environment variable conditionally.
     return Settings.model_validate({k: v for k, v in values.items() if v != ""})
 

@@ -59,3 +59,42 @@ class TalkConflict(TalkrateError):
 
     def __init__(self, talk_id: str) -> None:
         super().__init__(f"A talk with id {talk_id!r} exists; PUT /talks/{talk_id} replaces it.")
+
+
+class RatingWindowClosed(TalkrateError):
+    """The talk does not take ratings now: before its start, or after its end plus the grace."""
+
+    def __init__(self, talk_id: str, opens_at: str | None, closes_at: str | None) -> None:
+        opens = f"from {opens_at}" if opens_at else "from its announcement"
+        closes = f"until {closes_at}" if closes_at else "with no end"
+        super().__init__(f"Talk {talk_id!r} takes ratings {opens} {closes}.")
+        self.opens_at = opens_at
+        self.closes_at = closes_at
+
+
+class RateLimited(TalkrateError):
+    """Too many requests from one voter or one address: retry after `retry_after` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many requests; retry in {retry_after} s")
+        self.retry_after = retry_after
+
+
+class VoterTokenRequired(TalkrateError):
+    """VotingPolicy is attendee and the rating came without a Voter-Token header."""
+
+
+class InvalidVoterToken(TalkrateError):
+    """A Voter-Token that is malformed, forged, signed with another key, or expired."""
+
+
+class WrongVoterCode(TalkrateError):
+    """POST /voters without the event code, or with a wrong one, while one is set."""
+
+
+class VoterTokensUnavailable(TalkrateError):
+    """No key to sign or check voter tokens with is configured."""
+
+
+class LivePublishFailed(TalkrateError):
+    """The live channel refused or did not take a publish request (never fatal to a batch)."""

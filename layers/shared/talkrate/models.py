@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -18,6 +19,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
 
 RATING_VALUES = ("1", "2", "3", "4", "5")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -33,14 +36,39 @@ VoterId = Annotated[
 ]
 
 
+VOTER_ID_REFUSED = (
+    "voterId is not accepted: an attendee is who holds a voter token; get one from POST /voters "
+    "and send it as the Voter-Token header"
+)
+
+
+def _refuse_voter_id(value: Any) -> Any:
+    # Anyone could name any attendee here and replace their vote: identity comes from a token.
+    raise PydanticCustomError("voter_id_refused", VOTER_ID_REFUSED)
+
+
 class RatingRequest(BaseModel):
-    """Body of POST /ratings. Strict: "5", true and 3.5 are not ratings."""
+    """Body of POST /ratings. Strict: "5", true and 3.5 are not ratings.
+
+    The voter is not in the body: it comes from a verified Voter-Token header, and a `voterId`
+    field is refused (422) so that no client believes it still counts.
+    """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     talk_id: TalkId = Field(alias="talkId")
     value: RatingValue
-    voter_id: VoterId | None = Field(None, alias="voterId")
+    voter_id: SkipJsonSchema[Annotated[None, BeforeValidator(_refuse_voter_id)]] = Field(
+        None, alias="voterId", exclude=True
+    )
+
+
+class VoterRequest(BaseModel):
+    """Body of POST /voters (optional): the event code, when the organisers set one."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    code: str | None = Field(None, min_length=1, max_length=200)
 
 
 def unix_ms(at: datetime) -> int:
@@ -56,6 +84,11 @@ def uuid7(at: datetime) -> uuid.UUID:
     """
     random = int.from_bytes(os.urandom(10)) & ~(0xF << 76 | 0x3 << 62)
     return uuid.UUID(int=unix_ms(at) << 80 | random | 0x7 << 76 | 0x2 << 62)
+
+
+# The Kafka header of a RatingSubmitted record that names the HTTP request which accepted it (API
+# Gateway's request id), so one id follows a rating from the access log to the projector's logs.
+CORRELATION_HEADER = "correlation-id"
 
 
 class RatingSubmitted(BaseModel):
@@ -84,9 +117,11 @@ class RatingSubmitted(BaseModel):
         return value.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
     @classmethod
-    def new(cls, talk_id: str, value: int, voter_id: str | None = None) -> RatingSubmitted:
-        """Build a fresh event for a rating accepted now."""
-        now = datetime.now(UTC)
+    def new(
+        cls, talk_id: str, value: int, voter_id: str | None = None, now: datetime | None = None
+    ) -> RatingSubmitted:
+        """Build a fresh event for a rating accepted `now` (the current time by default)."""
+        now = now or datetime.now(UTC)
         return cls(
             event_id=uuid7(now),
             talk_id=talk_id,
@@ -228,3 +263,26 @@ class RatingSummary(BaseModel):
         return cls(
             count=total, avg=round(weighted / total, 4) if total else None, ratings=histogram.counts
         )
+
+
+@dataclass(frozen=True)
+class RatingWindow:
+    """When a talk takes ratings: from its start until its end plus a grace period.
+
+    A talk without a start takes ratings until its end (plus grace); without an end, from its
+    start on; without either, always (the workshop's talks).
+    """
+
+    starts_at: datetime | None
+    ends_at: datetime | None
+
+    def closes_at(self, grace: timedelta) -> datetime | None:
+        """The last moment a rating is taken, or None when the window never closes."""
+        return None if self.ends_at is None else self.ends_at + grace
+
+    def is_open(self, now: datetime, grace: timedelta) -> bool:
+        """Whether a rating made `now` is taken."""
+        if self.starts_at is not None and now < self.starts_at:
+            return False
+        closes = self.closes_at(grace)
+        return closes is None or now <= closes

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from talkrate.models import Histogram, RatingSubmitted
+from talkrate.models import Histogram, RatingSubmitted, RatingWindow
+
+
+class Pingable(Protocol):
+    """A backend that can say whether it answers (GET /)."""
+
+    def ping(self) -> bool:
+        """True when the backend answers."""
+        ...
 
 
 class TalkCatalog(Protocol):
-    """Knows which talks exist."""
+    """Knows which talks exist, and when each takes ratings."""
 
     def exists(self, talk_id: str) -> bool:
         """True when the talk is in the catalog."""
+        ...
+
+    def rating_window(self, talk_id: str) -> RatingWindow | None:
+        """The talk's start and end (either may be unset), or None when there is no such talk."""
         ...
 
 
@@ -73,6 +86,7 @@ class ProjectionResult:
     skipped: int
     dead_lettered: int
     duplicates: int = 0
+    talk_ids: tuple[str, ...] = ()  # talks the batch's counted records are about
 
 
 class RatingsReadModel(Protocol):
@@ -80,6 +94,10 @@ class RatingsReadModel(Protocol):
 
     def histogram(self, talk_id: str) -> Histogram:
         """The talk's current histogram (zeros when it has no ratings)."""
+        ...
+
+    def histograms(self, talk_ids: list[str]) -> dict[str, Histogram]:
+        """Several talks' histograms at once."""
         ...
 
     def apply(self, batch: ProjectionBatch) -> ProjectionResult:
@@ -95,6 +113,32 @@ class ReadModelState:
     offsets: dict[str, int]  # "topic-partition" -> last recorded offset
     events: int
     votes: dict[str, dict[str, str]] = field(default_factory=dict)  # talk -> voter -> vote
+
+
+# What Redis may evict: only keys with a TTL (rate-limit counters, idempotency records, accepted
+# markers), never histograms, votes, the leaderboard or the applied offsets, which have none.
+SAFE_EVICTION_POLICIES = frozenset(
+    {"noeviction", "volatile-lru", "volatile-lfu", "volatile-ttl", "volatile-random"}
+)
+
+
+@dataclass(frozen=True)
+class ReadModelMemory:
+    """How full the read model's Redis is, and what it evicts when full."""
+
+    used_bytes: int
+    max_bytes: int  # 0: no limit set
+    policy: str
+
+    @property
+    def used_percent(self) -> float | None:
+        """Used memory as a percentage of maxmemory (None without a limit)."""
+        return round(100 * self.used_bytes / self.max_bytes, 2) if self.max_bytes else None
+
+    @property
+    def policy_is_safe(self) -> bool:
+        """Whether Redis can only evict keys that expire anyway (never a histogram)."""
+        return self.policy in SAFE_EVICTION_POLICIES
 
 
 class EventStore(Protocol):
@@ -130,4 +174,69 @@ class StatsCalculator(Protocol):
 
     def stats(self, histogram: Histogram) -> dict[str, Any] | None:
         """The statistics, or None when they could not be had in time."""
+        ...
+
+
+class AcceptedRatings(Protocol):
+    """Remembers, for a short while, which ratings the API accepted (for their status)."""
+
+    def was_accepted(self, event_id: str) -> bool:
+        """The API accepted the rating recently; raise BackendUnavailable when unknowable."""
+        ...
+
+
+class ProjectedEvents(Protocol):
+    """The event store, asked whether an event was projected."""
+
+    def is_projected(self, event_id: str) -> bool:
+        """In the event store."""
+        ...
+
+
+class OutboxStatus(Protocol):
+    """The outbox, asked about an entry."""
+
+    def status(self, event_id: str) -> str | None:
+        """ "queued", "published" or None."""
+        ...
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What the limiter says of one request: let through, or refused for `retry_after` seconds."""
+
+    allowed: bool
+    retry_after: int = 0
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `per_minute` requests a minute for one subject (a voter, an address)."""
+
+    scope: str  # what is counted: "voter", "address", "voters-address"
+    subject: str
+    per_minute: int
+
+
+class RequestLimiter(Protocol):
+    """Counts requests against limits (Redis), in one round trip."""
+
+    def admit(self, limits: list[Limit], accepted_event_id: str | None = None) -> Admission:
+        """Count the request against every limit, unless one is used up (then count nothing).
+
+        With `accepted_event_id`, an admitted rating is also remembered as accepted (for its
+        status), in the same round trip. Raise BackendUnavailable when the limits cannot be
+        read.
+        """
+        ...
+
+    def forget_accepted(self, event_id: str) -> None:
+        """Drop the accepted marker of a rating that was not stored after all."""
+
+
+class LivePublisher(Protocol):
+    """The live channel (AppSync Events on AWS, its emulation locally), publishing side."""
+
+    def publish(self, channel: str, events: Sequence[str]) -> None:
+        """Publish up to five events (JSON texts) to one channel; raise LivePublishFailed."""
         ...

@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from datetime import datetime, timedelta
+from typing import Literal
 
-from talkrate.errors import BackendUnavailable, RatingNotStored, TalkNotFound
-from talkrate.models import RatingRequest, RatingSubmitted, TalkRatings
+from talkrate.errors import (
+    BackendUnavailable,
+    RateLimited,
+    RatingNotStored,
+    RatingWindowClosed,
+    TalkNotFound,
+)
+from talkrate.models import RatingRequest, RatingSubmitted, RatingWindow, TalkRatings
 from talkrate.observability import logger
 from talkrate.ports import (
+    AcceptedRatings,
     EventStore,
+    Limit,
+    OutboxStatus,
+    ProjectedEvents,
     RatingOutbox,
     RatingPublisher,
     RatingsReadModel,
+    RequestLimiter,
     StatsCalculator,
     TalkCatalog,
 )
@@ -26,46 +38,97 @@ class Submission:
     status: Literal["accepted", "queued"]
 
 
-class AcceptedRatings(Protocol):
-    """Remembers which events Kafka acknowledged, for their status."""
+@dataclass(frozen=True)
+class Rater:
+    """Who sends a rating: the voter of a verified token (None without one), and from where."""
 
-    def mark_accepted(self, event_id: str) -> None:
-        """Remember the acknowledgement."""
-        ...
+    voter_id: str | None
+    address: str | None
+
+
+@dataclass(frozen=True)
+class RatingRules:
+    """The grace after a talk's end, and the per-minute limits (0: no limit)."""
+
+    grace: timedelta
+    per_voter: int
+    per_address: int
+
+    def limits(self, rater: Rater) -> list[Limit]:
+        """The limits a rating from `rater` counts against."""
+        limits = []
+        if rater.voter_id is not None:
+            limits.append(Limit("voter", rater.voter_id, self.per_voter))
+        if rater.address:
+            limits.append(Limit("address", rater.address, self.per_address))
+        return limits
+
+
+def check_window(talk_id: str, window: RatingWindow, now: datetime, grace: timedelta) -> None:
+    """Raise RatingWindowClosed unless the talk takes ratings at `now`."""
+    if window.is_open(now, grace):
+        return
+    closes = window.closes_at(grace)
+    raise RatingWindowClosed(
+        talk_id,
+        window.starts_at.isoformat() if window.starts_at else None,
+        closes.isoformat() if closes else None,
+    )
+
+
+def admit(limiter: RequestLimiter, limits: list[Limit], accepted_event_id: str | None) -> None:
+    """Raise RateLimited when a limit is used up. When Redis cannot say, the request passes: the
+    limits protect the counts, and PostgreSQL and Kafka can still take the rating."""
+    try:
+        admission = limiter.admit(limits, accepted_event_id)
+    except BackendUnavailable:
+        logger.warning("rate limits unreachable: request let through unchecked", exc_info=True)
+        return
+    if not admission.allowed:
+        raise RateLimited(admission.retry_after)
 
 
 def submit_rating(
     request: RatingRequest,
+    rater: Rater,
+    rules: RatingRules,
     catalog: TalkCatalog,
     publisher: RatingPublisher,
     outbox: RatingOutbox,
-    accepted: AcceptedRatings | None = None,
+    limiter: RequestLimiter,
+    now: datetime,
 ) -> Submission:
-    """Accept a rating for a known talk: publish it, or keep it in the outbox when Kafka is down.
+    """Accept a rating for a known talk in its window: publish it, or keep it in the outbox when
+    Kafka is down.
 
-    Raises TalkNotFound for an unknown talk, and RatingNotStored only when neither Kafka nor the
-    outbox took the rating.
+    Raises TalkNotFound for an unknown talk, RatingWindowClosed outside the talk's window,
+    RateLimited over a limit (nothing counted), and RatingNotStored only when neither Kafka nor
+    the outbox took the rating.
     """
-    if not catalog.exists(request.talk_id):
+    window = catalog.rating_window(request.talk_id)
+    if window is None:
         raise TalkNotFound(request.talk_id)
-    event = RatingSubmitted.new(request.talk_id, request.value, request.voter_id)
+    check_window(request.talk_id, window, now, rules.grace)
+    event = RatingSubmitted.new(request.talk_id, request.value, rater.voter_id, now)
+    event_id = str(event.event_id)
+    # One round trip: the limits, and the accepted marker GET /ratings/{eventId} reads.
+    admit(limiter, rules.limits(rater), event_id)
     try:
         publisher.publish(event)
     except BackendUnavailable as stream_error:
         logger.warning(
             "stream unavailable, keeping the rating in the outbox",
-            extra={"eventId": str(event.event_id), "error": str(stream_error)},
+            extra={"eventId": event_id, "error": str(stream_error)},
         )
     else:
-        if accepted is not None:
-            try:
-                accepted.mark_accepted(str(event.event_id))
-            except Exception:  # only the status page loses: it shows the rating once projected
-                logger.warning("could not record the acknowledgement", exc_info=True)
         return Submission(event, "accepted")
     try:
         outbox.enqueue(event)
     except BackendUnavailable as outbox_error:
+        try:
+            limiter.forget_accepted(event_id)
+        except BackendUnavailable:
+            logger.warning("could not drop the accepted marker", extra={"eventId": event_id})
         raise RatingNotStored("neither the stream nor the outbox took the rating") from outbox_error
     return Submission(event, "queued")
 
@@ -94,37 +157,16 @@ def read_ratings(
     )
 
 
-class ProjectedEvents(Protocol):
-    """The event store, asked whether an event was projected."""
-
-    def is_projected(self, event_id: str) -> bool:
-        """In the event store."""
-        ...
-
-
-class OutboxStatus(Protocol):
-    """The outbox, asked about an entry."""
-
-    def status(self, event_id: str) -> str | None:
-        """ "queued", "published" or None."""
-        ...
-
-
-class AcknowledgedEvents(Protocol):
-    """What remembers Kafka's acknowledgements."""
-
-    def was_accepted(self, event_id: str) -> bool:
-        """Kafka acknowledged it recently."""
-        ...
-
-
 def rating_status(
     event_id: str,
     event_store: ProjectedEvents,
     outbox: OutboxStatus,
-    read_model: AcknowledgedEvents,
+    read_model: AcceptedRatings,
 ) -> Literal["queued", "accepted", "projected"] | None:
-    """Where a rating is: in the outbox, on Kafka, or counted; None when unknown."""
+    """Where a rating is: in the outbox, on Kafka, or counted; None when unknown.
+
+    Raises BackendUnavailable when the answer depends on a backend that cannot be reached.
+    """
     if event_store.is_projected(event_id):
         return "projected"
     in_outbox = outbox.status(event_id)

@@ -9,15 +9,19 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from talkrate.admin_token import admin_token
 from talkrate.config import load_settings
 
 if TYPE_CHECKING:
     from talkrate.adapters.idempotency import IdempotentRequests
     from talkrate.adapters.kafka_stream import KafkaRatingPublisher
+    from talkrate.adapters.limiter import RedisRequestLimiter
     from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore, PostgresOutbox
     from talkrate.adapters.redis_store import RedisReadModel
     from talkrate.adapters.talk_cache import CachedTalkCatalog
+    from talkrate.live import Announcer
     from talkrate.ports import StatsCalculator
+    from talkrate.voters import VoterTokens
 
 
 @lru_cache(maxsize=1)
@@ -25,7 +29,8 @@ def database() -> PostgresDatabase:
     """The one PostgreSQL connection of the process."""
     from talkrate.adapters.postgres import PostgresDatabase
 
-    return PostgresDatabase(load_settings().talks_connection)
+    settings = load_settings()
+    return PostgresDatabase(settings.talks_connection, host=settings.talks_proxy_endpoint)
 
 
 @lru_cache(maxsize=1)
@@ -34,7 +39,12 @@ def talk_catalog() -> CachedTalkCatalog:
     from talkrate.adapters.postgres import PostgresTalkCatalog
     from talkrate.adapters.talk_cache import CachedTalkCatalog
 
-    return CachedTalkCatalog(PostgresTalkCatalog(database()), load_settings().talk_cache_seconds)
+    settings = load_settings()
+    return CachedTalkCatalog(
+        PostgresTalkCatalog(database()),
+        settings.talk_cache_seconds,
+        listen=not settings.talks_proxy_endpoint,
+    )
 
 
 @lru_cache(maxsize=1)
@@ -78,6 +88,31 @@ def idempotent_requests() -> IdempotentRequests:
 
 
 @lru_cache(maxsize=1)
+def request_limiter() -> RedisRequestLimiter:
+    """The rate limits, on the read model's Redis client."""
+    from talkrate.adapters.limiter import RedisRequestLimiter
+
+    return RedisRequestLimiter(read_model().client)
+
+
+@lru_cache(maxsize=1)
+def voter_tokens() -> VoterTokens:
+    """Issues and checks voter tokens; VoterTokensUnavailable when no key is configured."""
+    from datetime import timedelta
+
+    from talkrate.errors import VoterTokensUnavailable
+    from talkrate.voters import VoterTokens
+
+    settings = load_settings()
+    if settings.voter_token_key is None:
+        raise VoterTokensUnavailable("no voter-token key is configured")
+    return VoterTokens(
+        settings.voter_token_key.get_secret_value().encode(),
+        timedelta(hours=settings.voter_token_hours),
+    )
+
+
+@lru_cache(maxsize=1)
 def stats_calculator() -> StatsCalculator:
     """StatsFunction by name (Lambda Invoke) if configured, else by URL, else none."""
     from talkrate.adapters.stats_client import (
@@ -98,6 +133,21 @@ def stats_calculator() -> StatsCalculator:
     return NoStats()
 
 
+@lru_cache(maxsize=1)
+def live_announcer() -> Announcer | None:
+    """The live channel's publisher behind its deadline, or None when none is configured."""
+    from talkrate.adapters.appsync_events import AppSyncEventsPublisher
+    from talkrate.live import Announcer
+
+    settings = load_settings()
+    if not settings.live_publish_url:
+        return None
+    key = settings.live_api_key.get_secret_value() if settings.live_api_key else None
+    timeout = settings.live_publish_timeout_seconds
+    publisher = AppSyncEventsPublisher(settings.live_publish_url, timeout, key, settings.aws_region)
+    return Announcer(publisher, deadline_seconds=timeout)
+
+
 def reset() -> None:
     """Forget every adapter (tests use it to simulate a cold start with new settings)."""
     if rating_publisher.cache_info().currsize:
@@ -112,7 +162,11 @@ def reset() -> None:
         rating_publisher,
         read_model,
         idempotent_requests,
+        request_limiter,
+        voter_tokens,
         stats_calculator,
+        live_announcer,
         load_settings,
+        admin_token,
     ):
         cached.cache_clear()

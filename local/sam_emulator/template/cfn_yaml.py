@@ -75,7 +75,7 @@ CloudFormationLoader.add_multi_constructor("!", _unknown_tag)
 
 def load_yaml(text: str) -> Any:
     """Parse CloudFormation YAML text, short tags included."""
-    return yaml.load(text, Loader=CloudFormationLoader)  # noqa: S506 - a SafeLoader subclass
+    return yaml.load(text, Loader=CloudFormationLoader)  # noqa: S506 - a SafeLoader subclass  # nosec B506
 
 
 def load_yaml_file(path: Path) -> Any:

@@ -19,7 +19,9 @@ from aws_lambda_powertools.utilities.idempotency.persistence.redis import (
 
 from talkrate.errors import BackendUnavailable, IdempotencyKeyReused, RequestInProgress
 
-KEY_TTL_SECONDS = 24 * 3600  # a client retrying a rating a day later gets the first answer
+# A client retries within seconds or minutes; an hour bounds the records (PostgreSQL keeps the
+# ratings themselves). Keys are scoped per client by the caller (talkrate.api.ratings).
+KEY_TTL_SECONDS = 3600
 
 
 class _RedisPersistence(RedisCachePersistenceLayer):

@@ -18,7 +18,14 @@ import psycopg2.extras
 import psycopg2.sql
 
 from talkrate.errors import BackendUnavailable
-from talkrate.models import RATING_VALUES, Histogram, RatingSubmitted, Talk, unix_ms
+from talkrate.models import (
+    RATING_VALUES,
+    Histogram,
+    RatingSubmitted,
+    RatingWindow,
+    Talk,
+    unix_ms,
+)
 from talkrate.ports import OutboxEntry, ProjectedRating, ProjectionBatch, ReadModelState
 
 CONNECT_TIMEOUT_SECONDS = 3
@@ -29,9 +36,11 @@ Cursor = psycopg2.extensions.cursor
 class PostgresDatabase:
     """One lazily opened connection, reused while warm and reopened once when it has gone away."""
 
-    def __init__(self, dsn: str, name: str = "talkrate") -> None:
+    def __init__(self, dsn: str, name: str = "talkrate", host: str | None = None) -> None:
         self._dsn = dsn
         self._name = name
+        # Replaces the DSN's host (an RDS Proxy endpoint in front of the same database).
+        self._host_override: dict[str, Any] = {"host": host} if host else {}
         self._connection: psycopg2.extensions.connection | None = None
         self._lock = threading.Lock()
         self._channels: set[str] = set()  # LISTENed to on every connection
@@ -120,7 +129,10 @@ class PostgresDatabase:
     def _connect(self) -> psycopg2.extensions.connection:
         if self._connection is None or self._connection.closed:
             self._connection = psycopg2.connect(
-                self._dsn, connect_timeout=CONNECT_TIMEOUT_SECONDS, application_name=self._name
+                self._dsn,
+                connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                application_name=self._name,
+                **self._host_override,
             )
             # Transactions are explicit (transaction()); a lone read costs one round trip.
             self._connection.autocommit = True
@@ -160,18 +172,19 @@ INSERT INTO talks (id, title, speakers, track, room, starts_at, ends_at)
 VALUES (%s, %s, %s, %s, %s, %s, %s)
 """
 _CREATE_TALK = _INSERT_TALK + "ON CONFLICT (id) DO NOTHING RETURNING 1"
+# NOTIFY payload: the id of a talk removed or replaced (its rating window may have moved).
+CHANGES_CHANNEL = "talkrate_talk_changed"
 _SAVE_TALK = (
-    _INSERT_TALK
+    "WITH saved AS ("  # constant SQL joined to constants; the values are parameters  # nosec B608
+    + _INSERT_TALK
     + """
 ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, speakers = EXCLUDED.speakers,
     track = EXCLUDED.track, room = EXCLUDED.room, starts_at = EXCLUDED.starts_at,
     ends_at = EXCLUDED.ends_at
-RETURNING (xmax = 0)
+RETURNING id, (xmax = 0) AS created)
+SELECT created, pg_notify(%s, id) FROM saved
 """
 )
-
-
-REMOVALS_CHANNEL = "talkrate_talk_removed"  # NOTIFY payload: the removed talk's id
 _DELETE_TALK = """
 WITH removed AS (DELETE FROM talks WHERE id = %s RETURNING id)
 SELECT pg_notify(%s, id) FROM removed
@@ -186,11 +199,16 @@ class PostgresTalkCatalog:
 
     def exists(self, talk_id: str) -> bool:
         """True when the talk is in the catalog."""
-        return self._db.run(
-            lambda cursor: (
-                _fetch_one(cursor, "SELECT 1 FROM talks WHERE id = %s", (talk_id,)) is not None
+        return self.rating_window(talk_id) is not None
+
+    def rating_window(self, talk_id: str) -> RatingWindow | None:
+        """The talk's start and end (either may be unset), or None when there is no such talk."""
+        row = self._db.run(
+            lambda cursor: _fetch_one(
+                cursor, "SELECT starts_at, ends_at FROM talks WHERE id = %s", (talk_id,)
             )
         )
+        return None if row is None else RatingWindow(row[0], row[1])
 
     def ping(self) -> bool:
         """True when the catalog answers."""
@@ -221,24 +239,29 @@ class PostgresTalkCatalog:
         return self._db.run(lambda cursor: _fetch_one(cursor, _CREATE_TALK, _row(talk))) is not None
 
     def save(self, talk: Talk) -> bool:
-        """Create or replace the talk; True when it was created."""
-        row = self._db.run(lambda cursor: _fetch_one(cursor, _SAVE_TALK, _row(talk)))
+        """Create or replace the talk; True when it was created.
+
+        Every process listening for changes hears of it when it commits."""
+        row = self._db.run(
+            lambda cursor: _fetch_one(cursor, _SAVE_TALK, (*_row(talk), CHANGES_CHANNEL))
+        )
         return bool(row and row[0])
 
     def delete(self, talk_id: str) -> bool:
         """Remove the talk from the catalog (its ratings stay in the event store).
 
-        Every process listening for removals hears of it when the deletion commits.
+        Every process listening for changes hears of it when the deletion commits.
         """
         row = self._db.run(
-            lambda cursor: _fetch_one(cursor, _DELETE_TALK, (talk_id, REMOVALS_CHANNEL))
+            lambda cursor: _fetch_one(cursor, _DELETE_TALK, (talk_id, CHANGES_CHANNEL))
         )
         return row is not None
 
-    def removed_since_last_call(self) -> set[str] | None:
-        """Talks removed by any process since the last call (the first starts listening); None
-        when removals may have been missed, so that whatever was remembered must be dropped."""
-        removed = self._db.notifications(REMOVALS_CHANNEL)
+    def changed_since_last_call(self) -> set[str] | None:
+        """Talks removed or replaced by any process since the last call (the first starts
+        listening); None when changes may have been missed, so that whatever was remembered
+        must be dropped."""
+        removed = self._db.notifications(CHANGES_CHANNEL)
         return None if removed is None else set(removed)
 
     def ids_in_track(self, track: str) -> list[str]:
@@ -475,13 +498,15 @@ class PostgresOutbox:
         )
         return None if row is None else "published" if row[0] else "queued"
 
-    def relay(self, publish: Callable[[RatingSubmitted], None], limit: int) -> tuple[int, int]:
+    def relay(
+        self, publish: Callable[[RatingSubmitted], None], limit: int
+    ) -> tuple[int, int, float]:
         """Publish pending entries in order, marking each; stop at the first failure.
 
         The rows stay locked (SKIP LOCKED keeps concurrent relays apart) until the transaction
         ends. A crash after publishing and before the commit republishes those rows next time;
         the projector counts an eventId once, so that costs nothing but a duplicate record.
-        Returns (published, still pending).
+        Returns (published, still pending, age in seconds of the oldest pending entry or 0).
         """
         published = 0
         with self._db.transaction() as cursor:
@@ -507,9 +532,13 @@ class PostgresOutbox:
                 )
                 published += 1
             pending = _fetch_one(
-                cursor, "SELECT count(*) FROM rating_outbox WHERE published_at IS NULL"
+                cursor,
+                "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) "
+                "FROM rating_outbox WHERE published_at IS NULL",
             )
-        return published, int(pending[0]) if pending else 0
+        if not pending:
+            return published, 0, 0.0
+        return published, int(pending[0]), max(0.0, float(pending[1]))
 
 
 def vote_record(value: int, occurred_at: datetime, event_id: str) -> str:

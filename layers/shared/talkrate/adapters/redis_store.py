@@ -10,7 +10,7 @@ import redis
 from talkrate.errors import BackendUnavailable, ReadModelRebuilding
 from talkrate.leaderboard import PRIOR_MEAN, PRIOR_WEIGHT
 from talkrate.models import RATING_VALUES, Histogram, RatingSubmitted
-from talkrate.ports import ProjectionBatch, ProjectionResult, ReadModelState
+from talkrate.ports import ProjectionBatch, ProjectionResult, ReadModelMemory, ReadModelState
 
 HISTOGRAM_PREFIX = "ratings/"  # the workshop's key: ratings/<talkId>, a hash of value -> count
 VOTES_PREFIX = (
@@ -20,8 +20,11 @@ LEADERBOARD_KEY = "leaderboard"  # talk id scored by its Bayesian average
 OFFSETS_KEY = "projector/offsets"  # "topic-partition" -> last applied offset
 REBUILD_LOCK_KEY = "projector/rebuilding"
 REBUILD_LOCK_SECONDS = 600
-ACCEPTED_PREFIX = "accepted/"  # accepted/<eventId>: on Kafka, waiting for the projector
-ACCEPTED_SECONDS = 7 * 24 * 3600
+ACCEPTED_PREFIX = "accepted/"  # accepted/<eventId>: taken by the API, waiting for the projector
+# Short: once projected, the event store answers; the marker only covers the seconds (minutes,
+# when the projector is behind) between the 202 and the projection. Set by the rate limiter's
+# round trip (talkrate.adapters.limiter).
+ACCEPTED_SECONDS = 3600
 
 # Shared by both scripts: a talk's leaderboard score from its histogram.
 _SCORE = """
@@ -301,15 +304,17 @@ class RedisReadModel:
 
     def forget_talk(self, talk_id: str) -> None:
         """Take a removed talk off the leaderboard (its histogram stays, like its events)."""
-        self.client.zrem(LEADERBOARD_KEY, talk_id)
-
-    def mark_accepted(self, event_id: str) -> None:
-        """Remember for a week that Kafka acknowledged the event (for its status)."""
-        self.client.set(ACCEPTED_PREFIX + event_id, b"1", ex=ACCEPTED_SECONDS)
+        try:
+            self.client.zrem(LEADERBOARD_KEY, talk_id)
+        except redis.RedisError as error:
+            raise BackendUnavailable("the read model is unreachable") from error
 
     def was_accepted(self, event_id: str) -> bool:
-        """True when Kafka acknowledged the event within the last week."""
-        return bool(self.client.exists(ACCEPTED_PREFIX + event_id))
+        """True when the API accepted the event within the last hour."""
+        try:
+            return bool(self.client.exists(ACCEPTED_PREFIX + event_id))
+        except redis.RedisError as error:
+            raise BackendUnavailable("the read model is unreachable") from error
 
     def applied_offset(self, partition: str) -> int | None:
         """The last offset applied for a "topic-partition", or None before the first."""
@@ -355,6 +360,19 @@ class RedisReadModel:
             keys=[OFFSETS_KEY, REBUILD_LOCK_KEY, LEADERBOARD_KEY],
             args=[payload, *_PREFIXES_AND_PRIOR],
             client=client,
+        )
+
+    def memory(self) -> ReadModelMemory:
+        """How full Redis is and how it evicts (INFO memory: one round trip, allowed on
+        ElastiCache, where CONFIG is not)."""
+        try:
+            info: dict[str, Any] = self.client.info("memory")
+        except redis.RedisError as error:
+            raise BackendUnavailable("the read model is unreachable") from error
+        return ReadModelMemory(
+            used_bytes=int(info.get("used_memory", 0)),
+            max_bytes=int(info.get("maxmemory", 0)),
+            policy=str(info.get("maxmemory_policy", "unknown")),
         )
 
     def ping(self) -> bool:

@@ -1,11 +1,14 @@
-"""A bounded-TTL cache of which talks exist, in front of the catalog.
+"""A bounded-TTL cache of which talks exist and when they take ratings, in front of the catalog.
 
-Every POST and GET /ratings asks whether its talk exists; the answer rarely changes. Known talks
-are remembered for `ttl` seconds; unknown ones are not (a talk added a moment ago can be rated at
-once). A removal made by any instance is heard within moments: the catalog NOTIFYs it, and
-before each answer an instance reads what its connection has received, without a round trip. When that cannot be
-known (the connection was reopened), everything remembered is dropped; the TTL bounds what a lost
-notification could leave behind.
+Every POST and GET /ratings asks whether its talk exists (POST also when it takes ratings); the
+answer rarely changes. Known talks are remembered with their rating window for `ttl` seconds;
+unknown ones are not (a talk added a moment ago can be rated at once). A removal or replacement
+made by any instance is heard within moments: the catalog NOTIFYs it, and before each answer an
+instance reads what its connection has received, without a round trip. When that cannot be
+known (the connection was reopened), everything remembered is dropped; the TTL bounds what a
+lost notification could leave behind. Behind a pooler that multiplexes sessions (RDS
+Proxy) an instance does not listen (LISTEN would pin its session to one database connection): a
+change is then seen by other instances within the TTL.
 """
 
 from __future__ import annotations
@@ -15,47 +18,58 @@ import time
 from collections.abc import Callable
 
 from talkrate.adapters.postgres import PostgresTalkCatalog
-from talkrate.models import Talk
+from talkrate.models import RatingWindow, Talk
 
 DEFAULT_TTL_SECONDS = 30.0
 MAX_ENTRIES = 10_000
 
 
 class CachedTalkCatalog:
-    """PostgresTalkCatalog with `exists` cached; every other call goes straight through."""
+    """PostgresTalkCatalog with `exists` and `rating_window` cached; every other call goes
+    straight through."""
 
     def __init__(
         self,
         catalog: PostgresTalkCatalog,
         ttl: float = DEFAULT_TTL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        listen: bool = True,
     ) -> None:
         self._catalog = catalog
         self._ttl = ttl
+        self._listen = listen
         self._clock = clock
-        self._known: dict[str, float] = {}  # talk id -> when it stops being trusted
+        # talk id -> (when it stops being trusted, its rating window)
+        self._known: dict[str, tuple[float, RatingWindow]] = {}
         self._lock = threading.Lock()
 
     def exists(self, talk_id: str) -> bool:
         """True when the talk is in the catalog (remembered for a while once seen)."""
+        return self.rating_window(talk_id) is not None
+
+    def rating_window(self, talk_id: str) -> RatingWindow | None:
+        """The talk's rating window, or None when there is no such talk (remembered for a
+        while once seen)."""
         now = self._clock()
-        removed = self._catalog.removed_since_last_call()
+        changed = self._catalog.changed_since_last_call() if self._listen else set()
         with self._lock:
-            if removed is None:
+            if changed is None:
                 self._known.clear()
-            for gone in removed or ():
+            for gone in changed or ():
                 self._known.pop(gone, None)
-            if self._known.get(talk_id, 0.0) > now:
-                return True
-        if not self._catalog.exists(talk_id):
-            return False
+            known = self._known.get(talk_id)
+            if known is not None and known[0] > now:
+                return known[1]
+        window = self._catalog.rating_window(talk_id)
+        if window is None:
+            return None
         with self._lock:
             if len(self._known) >= MAX_ENTRIES:
-                self._known = {t: until for t, until in self._known.items() if until > now}
+                self._known = {t: kept for t, kept in self._known.items() if kept[0] > now}
                 if len(self._known) >= MAX_ENTRIES:
                     self._known.clear()
-            self._known[talk_id] = now + self._ttl
-        return True
+            self._known[talk_id] = (now + self._ttl, window)
+        return window
 
     def forget(self, talk_id: str) -> None:
         """Drop what is remembered of a talk (it was changed or removed)."""

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any
 
-from talkrate.api import errors, ratings, talks
-from talkrate.api.auth import require_admin
+from talkrate.api import errors, ratings, talks, voters
+from talkrate.api.auth import audit_admin_write, require_admin
 from talkrate.api.routing import Api, Response
-from talkrate.errors import NotAllowed, NotAuthenticated
-from talkrate.problems import PROBLEM_CONTENT_TYPE, problem
+from talkrate.problems import problem_payload
 
 MAX_BODY_BYTES = 16 * 1024
 
 
 def build_app() -> Api:
     """Every route, and the one mapping of errors to problem+json."""
-    return Api([ratings.router, talks.router], errors.problem_for)
+    return Api(
+        [ratings.router, voters.router, talks.router],
+        errors.problem_for,
+        guard=require_admin,
+        audit=audit_admin_write,
+    )
 
 
 def handle(app: Api, event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -28,14 +31,14 @@ def handle(app: Api, event: dict[str, Any], context: Any) -> dict[str, Any]:
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
     if size > MAX_BODY_BYTES:
         detail = f"the body must be at most {MAX_BODY_BYTES} bytes"
-        return _problem_payload(413, "body-too-large", "Body too large", detail, {})
+        return problem_payload(413, "body-too-large", "Body too large", detail, {})
     headers = event.get("headers") or {}
     declared = str(headers.get("content-type", "")).split(";")[0].strip().lower()
     method = event.get("requestContext", {}).get("http", {}).get("method")
     takes_body = method in {"POST", "PUT"} and bool(event.get("body"))
     if takes_body and declared not in _READ_AS_JSON and not _is_json(declared):
         # Every body talkrate takes is JSON; other parsers (forms, multipart) are never reached.
-        return _problem_payload(
+        return problem_payload(
             415,
             "unsupported-media-type",
             "Unsupported media type",
@@ -45,7 +48,7 @@ def handle(app: Api, event: dict[str, Any], context: Any) -> dict[str, Any]:
     if takes_body:
         text = _text_body(event)
         if text is None:
-            return _problem_payload(
+            return problem_payload(
                 400, "malformed-body", "Malformed body", "the body is not UTF-8 text", {}
             )
         content_type = "application/json" if declared in _READ_AS_JSON else declared
@@ -56,12 +59,6 @@ def handle(app: Api, event: dict[str, Any], context: Any) -> dict[str, Any]:
             "headers": {**headers, "content-type": content_type},
         }
     http = event.get("requestContext", {}).get("http", {})
-    if is_admin_route(http.get("method", ""), http.get("path", "")):
-        # Before validation: a caller without the token learns nothing about the body rules.
-        try:
-            require_admin(event["requestContext"].get("authorizer", {}).get("lambda"))
-        except (NotAuthenticated, NotAllowed) as error:
-            return _problem_payload(*errors.auth_problem(error))
     if http.get("method") == "HEAD":
         # HEAD is GET without the body: same status and headers.
         context_as_get = {**event["requestContext"], "http": {**http, "method": "GET"}}
@@ -86,22 +83,6 @@ def _text_body(event: dict[str, Any]) -> str | None:
 
 def _is_json(media_type: str) -> bool:
     return media_type == "application/json" or media_type.endswith("+json")
-
-
-def is_admin_route(method: str, path: str) -> bool:
-    """The catalog's write routes: the ones behind AdminAuthorizer in template.yaml."""
-    return method in {"POST", "PUT", "DELETE"} and (path == "/talks" or path.startswith("/talks/"))
-
-
-def _problem_payload(
-    status: int, slug: str, title: str, detail: str, headers: dict[str, str]
-) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": PROBLEM_CONTENT_TYPE, **headers},
-        "body": json.dumps(problem(status, slug, title, detail)),
-        "isBase64Encoded": False,
-    }
 
 
 __all__ = ["MAX_BODY_BYTES", "Response", "build_app", "handle"]

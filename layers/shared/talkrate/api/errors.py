@@ -14,13 +14,19 @@ from talkrate.api.routing import (
 from talkrate.errors import (
     BackendUnavailable,
     IdempotencyKeyReused,
+    InvalidVoterToken,
     NotAllowed,
     NotAuthenticated,
+    RateLimited,
     RatingNotStored,
     RatingUnknown,
+    RatingWindowClosed,
     RequestInProgress,
     TalkConflict,
     TalkNotFound,
+    VoterTokenRequired,
+    VoterTokensUnavailable,
+    WrongVoterCode,
 )
 from talkrate.observability import logger
 from talkrate.problems import PROBLEM_CONTENT_TYPE, problem
@@ -101,6 +107,51 @@ def problem_for(error: Exception) -> Response:
             return problem_response(404, "rating-not-found", "Rating not found", str(error))
         case TalkConflict():
             return problem_response(409, "talk-exists", "Talk exists", str(error))
+        case RatingWindowClosed():
+            return problem_response(
+                409,
+                "rating-window-closed",
+                "Rating window closed",
+                str(error),
+                opensAt=error.opens_at,
+                closesAt=error.closes_at,
+            )
+        case RateLimited():
+            return problem_response(
+                429,
+                "rate-limited",
+                "Too many requests",
+                f"over the limit: nothing was counted; retry in {error.retry_after} s",
+                headers={"Retry-After": str(error.retry_after)},
+            )
+        case VoterTokenRequired():
+            return problem_response(
+                401,
+                "voter-token-required",
+                "Voter token required",
+                "ratings need a voter token: get one from POST /voters and send it as the "
+                "Voter-Token header",
+            )
+        case InvalidVoterToken():
+            return problem_response(
+                401, "invalid-voter-token", "Invalid voter token", f"{error}", field="Voter-Token"
+            )
+        case WrongVoterCode():
+            return problem_response(
+                403,
+                "wrong-voter-code",
+                "Wrong event code",
+                'send the event code the organisers gave out, as {"code": "…"}',
+            )
+        case VoterTokensUnavailable():
+            logger.error("voter tokens are not configured: no signing key")
+            return problem_response(
+                503,
+                "voter-tokens-unavailable",
+                "Voter tokens unavailable",
+                "voter tokens cannot be issued or checked right now",
+                headers={"Retry-After": "60"},
+            )
         case NotAuthenticated() | NotAllowed():
             status, slug, title, detail, headers = auth_problem(error)
             return problem_response(status, slug, title, detail, headers=headers or None)

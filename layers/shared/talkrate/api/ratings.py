@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from talkrate import wiring
 from talkrate.api.routing import Body, Header, Path, Query, Request, Response, Router
 from talkrate.api.schemas import Index, RatingAccepted, RatingStatus, TalkRatingsOut, ok, problems
 from talkrate.config import load_settings
-from talkrate.errors import RatingUnknown
+from talkrate.errors import RateLimited, RatingUnknown
 from talkrate.models import MAX_TALK_ID_LENGTH, TALK_ID_PATTERN, RatingRequest
 from talkrate.observability import metrics
-from talkrate.rating import rating_status, read_ratings, submit_rating
-from talkrate.status import Pingable, describe_backends
+from talkrate.ports import Pingable
+from talkrate.rating import Rater, RatingRules, rating_status, read_ratings, submit_rating
+from talkrate.status import describe_backends
+from talkrate.voters import identify_voter, now_utc
 
 router = Router()
 
@@ -28,6 +31,16 @@ TalkIdQuery = Annotated[
         description="The talk's id.",
     ),
 ]
+VoterToken = Annotated[
+    str | None,
+    Header(
+        alias="voter-token",
+        min_length=1,
+        max_length=200,
+        description="The attendee's token from POST /voters: their newest rating of a talk "
+        "counts, once. Required when the deployment's VotingPolicy is attendee.",
+    ),
+]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -36,7 +49,8 @@ IdempotencyKey = Annotated[
         max_length=255,
         pattern=r"^[\x21-\x7e]+$",
         description="Makes a retried POST count once: the same key and rating get the same "
-        "answer; the same key with another rating is refused.",
+        "answer; the same key with another rating is refused. Keys are the client's own: "
+        "scoped to the voter token, or to the address without one.",
     ),
 ]
 
@@ -44,7 +58,14 @@ IdempotencyKey = Annotated[
 @router.get(
     "/",
     summary="Where each backend is, and whether it answers",
-    responses={**ok(Index, "Backends, with credentials removed"), **problems()},
+    responses={
+        **ok(
+            Index,
+            "Whether each backend answers; outside prod also where it is (host, port "
+            "and database only)",
+        ),
+        **problems(),
+    },
 )
 def index() -> dict[str, Any]:
     backends: dict[str, Pingable] = {
@@ -60,21 +81,29 @@ def index() -> dict[str, Any]:
     summary="Rate a talk from 1 to 5",
     responses={
         **ok(RatingAccepted, "Accepted: counted within seconds", 202),
-        **problems(400, 404, 409, 413, 415, 422, 503),
+        **problems(400, 401, 404, 409, 413, 415, 422, 429, 503),
     },
 )
 def post_rating(
     rating: Annotated[RatingRequest, Body()],
     request: Request,
+    voter_token: VoterToken = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
+    settings = load_settings()
+    now = now_utc()
+    voter_id = identify_voter(voter_token, settings.voting_policy, wiring.voter_tokens, now)
+    rater = Rater(voter_id, request.source_ip)
     if idempotency_key is None:
-        accepted = _rate(rating)
+        accepted = _rate(rating, rater, now)
     else:
+        # A key is the client's own: another voter (or address) using the same one is another
+        # request, not a replay of this one.
+        scope = f"voter:{voter_id}" if voter_id else f"address:{rater.address}"
         accepted = wiring.idempotent_requests().once(
-            idempotency_key,
+            f"{scope}:{idempotency_key}",
             rating.model_dump(by_alias=True),
-            lambda: _rate(rating),
+            lambda: _rate(rating, rater, now),
             request.context,
         )
     status_link = accepted["links"]["status"]
@@ -83,23 +112,33 @@ def post_rating(
     )
 
 
-def _rate(request: RatingRequest) -> dict[str, Any]:
-    submission = submit_rating(
-        request,
-        wiring.talk_catalog(),
-        wiring.rating_publisher(),
-        wiring.outbox(),
-        wiring.read_model(),
+def _rate(request: RatingRequest, rater: Rater, now: datetime) -> dict[str, Any]:
+    settings = load_settings()
+    rules = RatingRules(
+        grace=timedelta(hours=settings.rating_grace_hours),
+        per_voter=settings.ratings_per_voter_per_minute,
+        per_address=settings.ratings_per_address_per_minute,
     )
+    try:
+        submission = submit_rating(
+            request,
+            rater,
+            rules,
+            wiring.talk_catalog(),
+            wiring.rating_publisher(),
+            wiring.outbox(),
+            wiring.request_limiter(),
+            now,
+        )
+    except RateLimited:
+        metrics.add_metric(name="RatingRateLimited", unit="Count", value=1)
+        raise
     metrics.add_metric(name="RatingAccepted", unit="Count", value=1)
     if submission.status == "queued":
         metrics.add_metric(name="RatingQueued", unit="Count", value=1)
     event = submission.event
-    rating = {"talkId": event.talk_id, "value": event.value}
-    if event.voter_id is not None:
-        rating["voterId"] = event.voter_id
     return {
-        "rating": rating,
+        "rating": {"talkId": event.talk_id, "value": event.value},
         "eventId": str(event.event_id),
         "status": submission.status,
         "links": {

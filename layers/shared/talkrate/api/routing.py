@@ -138,6 +138,12 @@ class Request:
         )
         return context
 
+    @property
+    def source_ip(self) -> str | None:
+        """The client's address as API Gateway saw it (requestContext.http.sourceIp)."""
+        address = self.event["requestContext"].get("http", {}).get("sourceIp")
+        return str(address) if address else None
+
     @cached_property
     def headers(self) -> dict[str, str]:
         """The headers, by lower-case name."""
@@ -169,8 +175,10 @@ class Request:
             return None
         try:
             return json.loads(body)
-        except json.JSONDecodeError as error:
-            loc = ("body", error.pos)
+        except (ValueError, RecursionError) as error:
+            # ValueError: not JSON, or a number longer than Python reads (4,300 digits);
+            # RecursionError: arrays or objects nested deeper than the parser's stack.
+            loc = ("body", getattr(error, "pos", 0))
             raise RequestValidationError(
                 [{"type": "json_invalid", "loc": loc, "msg": "JSON decode error", "input": {}}]
             ) from error
@@ -342,22 +350,41 @@ class Router:
 
 
 class Api:
-    """The routes of several routers, and the one mapping of errors to responses."""
+    """The routes of several routers, and the one mapping of errors to responses.
 
-    def __init__(self, routers: Iterable[Router], problem: Callable[[Exception], Response]):
+    A route that declares security (`security=` on its decorator, as the OpenAPI document shows
+    it) is guarded once, here, before its parameters are read: `guard` raises to refuse the
+    request. `audit` hears of every request to such a route, with its status.
+    """
+
+    def __init__(
+        self,
+        routers: Iterable[Router],
+        problem: Callable[[Exception], Response],
+        guard: Callable[[Request], None] | None = None,
+        audit: Callable[[Request, Route, int], None] | None = None,
+    ):
         self.routes = [route for router in routers for route in router.routes]
         # Static paths first, so /talks/new would win over /talks/<talkId>.
         self._matching_order = sorted(self.routes, key=lambda route: route.dynamic)
         self._problem = problem
+        self._guard = guard
+        self._audit = audit
 
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         """Answer one payload 2.0 event."""
         request = Request(event, context)
+        route: Route | None = None
         try:
             route, path_values = self._match(request)
+            if route.security and self._guard is not None:
+                # Before validation: a caller without the token learns nothing of the body rules.
+                self._guard(request)
             response = route(request, path_values)
         except Exception as error:
             response = self._problem(error)
+        if route is not None and route.security and self._audit is not None:
+            self._audit(request, route, response.status_code)
         return response.payload()
 
     def _match(self, request: Request) -> tuple[Route, dict[str, str]]:

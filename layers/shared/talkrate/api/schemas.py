@@ -51,7 +51,6 @@ class RatingOut(Document):
 
     talk_id: str = Field(alias="talkId")
     value: int
-    voter_id: str | None = Field(None, alias="voterId")
 
 
 class RatingAccepted(Document):
@@ -63,6 +62,15 @@ class RatingAccepted(Document):
     event_id: str = Field(alias="eventId")
     status: Literal["accepted", "queued"]
     links: Links
+
+
+class VoterIssued(Document):
+    """201 to POST /voters: an anonymous attendee token and when it expires."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    voter_token: str = Field(alias="voterToken")
+    expires_at: str = Field(alias="expiresAt")
 
 
 class TalkRatingsOut(Document):
@@ -90,6 +98,10 @@ class TalkOut(Talk):
 
     model_config = ConfigDict(defer_build=True)
 
+    channel: str = Field(
+        description="The talk's live channel (AppSync Events), where the projector publishes "
+        "its new histogram after each batch."
+    )
     summary: RatingSummary | None = None
 
 
@@ -141,6 +153,7 @@ PROBLEM_TITLES = {
     413: "Body too large",
     415: "Unsupported media type",
     422: "Unprocessable rating",
+    429: "Too many requests (Retry-After says when to try again; nothing was counted)",
     500: "Internal error (logged)",
     503: "Service unavailable",
 }

@@ -7,8 +7,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from talkrate import wiring
-from talkrate.api.auth import require_admin
-from talkrate.api.routing import Body, Path, Query, Request, Response, Router
+from talkrate.api.routing import Body, Path, Query, Response, Router
 from talkrate.api.schemas import LeaderboardOut, TalkOut, TalkPageOut, ok, problems
 from talkrate.catalog import (
     RatedTalk,
@@ -20,7 +19,8 @@ from talkrate.catalog import (
     talk_details,
 )
 from talkrate.leaderboard import PRIOR_MEAN, PRIOR_WEIGHT
-from talkrate.models import MAX_TALK_ID_LENGTH, TALK_ID_PATTERN, NewTalk, TalkFields
+from talkrate.live import channel_for_talk
+from talkrate.models import MAX_TALK_ID_LENGTH, TALK_ID_PATTERN, NewTalk, Talk, TalkFields
 
 router = Router()
 
@@ -39,15 +39,16 @@ TrackQuery = Annotated[
 ADMIN_ONLY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
+def _talk_document(talk: Talk) -> dict[str, Any]:
+    """A talk as every route answers it: its fields and its live channel."""
+    return {**talk.model_dump(by_alias=True, mode="json"), "channel": channel_for_talk(talk.id)}
+
+
 def _talk_out(rated: RatedTalk) -> dict[str, Any]:
-    body = rated.talk.model_dump(by_alias=True, mode="json")
+    body = _talk_document(rated.talk)
     if rated.summary is not None:
         body["summary"] = rated.summary.model_dump(mode="json")
     return body
-
-
-def _admin(request: Request) -> None:
-    require_admin(request.authorizer)
 
 
 @router.get(
@@ -96,13 +97,12 @@ def get_talk(talk_id: TalkIdPath) -> dict[str, Any]:
     responses={**ok(TalkOut, "Created", 201), **problems(400, 401, 403, 409, 413, 415, 422, 503)},
     security=ADMIN_ONLY,
 )
-def post_talk(talk: Annotated[NewTalk, Body()], request: Request) -> Response:
-    _admin(request)
+def post_talk(talk: Annotated[NewTalk, Body()]) -> Response:
     created = add_talk(wiring.talk_catalog(), talk)
     return Response(
         201,
         "application/json",
-        json.dumps(created.model_dump(by_alias=True, mode="json")),
+        json.dumps(_talk_document(created)),
         headers={"Location": f"/talks/{created.id}"},
     )
 
@@ -117,12 +117,13 @@ def post_talk(talk: Annotated[NewTalk, Body()], request: Request) -> Response:
     },
     security=ADMIN_ONLY,
 )
-def put_talk(
-    talk_id: TalkIdPath, fields: Annotated[TalkFields, Body()], request: Request
-) -> Response:
-    _admin(request)
+def put_talk(talk_id: TalkIdPath, fields: Annotated[TalkFields, Body()]) -> Response:
     created = replace_talk(wiring.talk_catalog(), talk_id, fields)
-    body = {"id": talk_id, **fields.model_dump(by_alias=True, mode="json")}
+    body = {
+        "id": talk_id,
+        **fields.model_dump(by_alias=True, mode="json"),
+        "channel": channel_for_talk(talk_id),
+    }
     return Response(
         201 if created else 200,
         "application/json",
@@ -137,8 +138,7 @@ def put_talk(
     responses={204: {"description": "Removed"}, **problems(400, 401, 403, 404, 503)},
     security=ADMIN_ONLY,
 )
-def delete_talk(talk_id: TalkIdPath, request: Request) -> Response:
-    _admin(request)
+def delete_talk(talk_id: TalkIdPath) -> Response:
     remove_talk(wiring.talk_catalog(), wiring.read_model(), talk_id)
     return Response(204, None, "")
 

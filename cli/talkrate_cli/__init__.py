@@ -1,0 +1,1 @@
+"""talkrate: the command line for attendees, organisers, operators and developers."""

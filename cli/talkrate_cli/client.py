@@ -1,0 +1,180 @@
+"""The API over HTTP: the command is a client of the published contract, nothing more."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from talkrate_cli.errors import ApiProblem, Unreachable
+
+USER_AGENT = "talkrate-cli/0.1"
+
+
+def check_url(url: str) -> str:
+    """The API's base URL without a trailing slash; refused unless it is http(s) with a host."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as error:
+        raise Unreachable(f"bad API URL {url!r}: {error}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise Unreachable(f"bad API URL {url!r}: expected http(s)://host[:port]")
+    return url.rstrip("/")
+
+
+def unreachable(url: str, error: Exception) -> Unreachable:
+    """One line for a transport failure, whatever httpx raised."""
+    reason = str(error) or type(error).__name__
+    if isinstance(error, httpx.ConnectError) and "refused" in reason.lower():
+        reason = "connection refused (is the API running? `make run` starts it locally)"
+    elif isinstance(error, httpx.TimeoutException):
+        reason = f"no answer in time ({type(error).__name__})"
+    return Unreachable(f"cannot reach the API at {url}: {reason}")
+
+
+def raise_for_problem(response: httpx.Response) -> None:
+    """ApiProblem for any 4xx/5xx, read from its problem+json body (or a summary of the body)."""
+    if response.status_code < 400:
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        text = response.text.strip().splitlines()[0][:200] if response.text.strip() else ""
+        body = {"title": response.reason_phrase or "error", "detail": text}
+    raise ApiProblem(response.status_code, body)
+
+
+def talk_path(talk_id: str) -> str:
+    """The URL path of a talk (ids are opaque: quoted as a path segment)."""
+    return "/talks/" + quote(talk_id, safe="")
+
+
+class Api:
+    """A small client of the talkrate HTTP API."""
+
+    def __init__(self, url: str, admin_token: str | None = None, timeout: float = 15.0) -> None:
+        self.url = check_url(url)
+        self._admin_token = admin_token
+        self._http = httpx.Client(
+            base_url=self.url, timeout=timeout, headers={"user-agent": USER_AGENT}
+        )
+
+    def close(self) -> None:
+        """Close the kept-alive connections."""
+        self._http.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        admin: bool = False,
+    ) -> httpx.Response:
+        """One request; ApiProblem for an error answer, Unreachable when there is none."""
+        sent = dict(headers or {})
+        if admin:
+            sent["authorization"] = f"Bearer {self._admin_token or ''}"
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        content = None if body is None else json.dumps(body)
+        if content is not None:
+            sent["content-type"] = "application/json"
+        try:
+            response = self._http.request(method, path, params=query, content=content, headers=sent)
+        except httpx.HTTPError as error:
+            raise unreachable(self.url, error) from None
+        raise_for_problem(response)
+        return response
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The JSON body of a successful answer."""
+        response = self.request(method, path, **kwargs)
+        return response.json() if response.content else None
+
+    # Reading
+
+    def index(self) -> dict[str, Any]:
+        """GET /: where the backends are."""
+        return dict(self.json("GET", "/"))
+
+    def talks(self, track: str | None = None, search: str | None = None) -> list[dict[str, Any]]:
+        """Every talk of the programme (all pages), optionally of one track or matching words."""
+        return list(self.iter_talks(track, search))
+
+    def iter_talks(
+        self, track: str | None = None, search: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """The programme, page by page."""
+        offset = 0
+        while True:
+            page = self.json(
+                "GET",
+                "/talks",
+                params={"track": track, "q": search, "limit": 100, "offset": offset},
+            )
+            yield from page["items"]
+            offset += len(page["items"])
+            if not page["items"] or offset >= page["total"]:
+                return
+
+    def talk(self, talk_id: str) -> dict[str, Any]:
+        """GET /talks/{id}."""
+        return dict(self.json("GET", talk_path(talk_id)))
+
+    def ratings(self, talk_id: str) -> dict[str, Any]:
+        """GET /ratings?talkId=: the histogram and its statistics."""
+        return dict(self.json("GET", "/ratings", params={"talkId": talk_id}))
+
+    def leaderboard(self, limit: int = 10, track: str | None = None) -> dict[str, Any]:
+        """GET /leaderboard."""
+        return dict(self.json("GET", "/leaderboard", params={"limit": limit, "track": track}))
+
+    def page_config(self) -> dict[str, Any] | None:
+        """GET /app/config.json (voting policy, live channel), or None where it is not served."""
+        try:
+            config = self.json("GET", "/app/config.json")
+        except ApiProblem as problem:
+            if problem.status in (403, 404):
+                return None
+            raise
+        return config if isinstance(config, dict) else None
+
+    # Rating
+
+    def new_voter(self, code: str | None = None) -> dict[str, Any] | None:
+        """POST /voters: a voter token, or None where the API has no voter tokens."""
+        try:
+            return dict(self.json("POST", "/voters", body={"code": code} if code else {}))
+        except ApiProblem as problem:
+            if problem.status in (404, 405):
+                return None
+            raise
+
+    def rate(self, talk_id: str, value: int, voter_token: str | None = None) -> dict[str, Any]:
+        """POST /ratings, with the voter token when there is one."""
+        headers = {"voter-token": voter_token} if voter_token else None
+        return dict(
+            self.json("POST", "/ratings", body={"talkId": talk_id, "value": value}, headers=headers)
+        )
+
+    # Organising
+
+    def put_talk(self, talk_id: str, fields: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """PUT /talks/{id}: 201 created or 200 replaced."""
+        response = self.request("PUT", talk_path(talk_id), body=fields, admin=True)
+        return response.status_code, response.json()
+
+    def add_talk(self, talk: dict[str, Any]) -> dict[str, Any]:
+        """POST /talks: 409 when the id is taken."""
+        return dict(self.json("POST", "/talks", body=talk, admin=True))
+
+    def remove_talk(self, talk_id: str) -> None:
+        """DELETE /talks/{id}."""
+        self.request("DELETE", talk_path(talk_id), admin=True)

@@ -1,0 +1,195 @@
+"""talkrate admin: the organisers' commands (an organiser token is needed)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from talkrate_cli import output, programme
+from talkrate_cli.errors import ApiProblem, CliError
+from talkrate_cli.main import Session, pass_session
+
+
+@click.group()
+def admin() -> None:
+    """Add, change, remove, import and export talks (organiser token needed)."""
+
+
+def _fields(
+    title: str | None,
+    speakers: tuple[str, ...],
+    track: str | None,
+    room: str | None,
+    starts: str | None,
+    ends: str | None,
+) -> dict[str, Any]:
+    given: dict[str, Any] = {
+        "title": title,
+        "track": track,
+        "room": room,
+        "startsAt": starts,
+        "endsAt": ends,
+    }
+    fields = {k: (v or None) for k, v in given.items() if v is not None}
+    if speakers:
+        fields["speakers"] = list(speakers)
+    return fields
+
+
+def talk_options(required_title: bool) -> Any:
+    """The talk's fields as options (an empty value clears an optional one)."""
+
+    def wrap(command: Any) -> Any:
+        for option in reversed(
+            [
+                click.option("--title", required=required_title, help="The talk's title."),
+                click.option(
+                    "--speaker", "speakers", multiple=True, help="A speaker (repeat for more)."
+                ),
+                click.option("--track", help="The track ('' clears it)."),
+                click.option("--room", help="The room ('' clears it)."),
+                click.option("--starts", help="Start, RFC 3339 ('' clears it)."),
+                click.option("--ends", help="End, RFC 3339 ('' clears it)."),
+            ]
+        ):
+            command = option(command)
+        return command
+
+    return wrap
+
+
+def _done(session: Session, document: Any, line: str) -> None:
+    if session.as_json:
+        output.emit_json(document)
+    else:
+        output.console.print(line)
+
+
+@admin.command()
+@click.argument("talk")
+@talk_options(required_title=True)
+@pass_session
+def add(
+    session: Session,
+    talk: str,
+    title: str,
+    speakers: tuple[str, ...],
+    track: str | None,
+    room: str | None,
+    starts: str | None,
+    ends: str | None,
+) -> None:
+    """Add TALK to the programme (refused when the id is taken)."""
+    fields = _fields(title, speakers, track, room, starts, ends)
+    created = session.admin_api().add_talk({"id": talk, **fields})
+    _done(session, created, f"added {talk}: {created['title']}")
+
+
+@admin.command()
+@click.argument("talk")
+@talk_options(required_title=False)
+@pass_session
+def edit(
+    session: Session,
+    talk: str,
+    title: str | None,
+    speakers: tuple[str, ...],
+    track: str | None,
+    room: str | None,
+    starts: str | None,
+    ends: str | None,
+) -> None:
+    """Change some fields of TALK; the others stay as they are."""
+    api = session.admin_api()
+    current = api.talk(talk)
+    changes = _fields(title, speakers, track, room, starts, ends)
+    for name, value in (("track", track), ("room", room), ("startsAt", starts), ("endsAt", ends)):
+        if value == "":
+            changes[name] = None
+    if not changes:
+        raise click.UsageError("nothing to change: give at least one field")
+    keep = ("title", "speakers", "track", "room", "startsAt", "endsAt")
+    fields = {k: current.get(k) for k in keep if current.get(k) is not None} | changes
+    _, replaced = api.put_talk(talk, {k: v for k, v in fields.items() if v is not None})
+    _done(session, replaced, f"changed {talk}: {', '.join(sorted(changes))}")
+
+
+@admin.command()
+@click.argument("talk")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask.")
+@pass_session
+def rm(session: Session, talk: str, yes: bool) -> None:
+    """Remove TALK from the programme (its ratings stay in the event store)."""
+    api = session.admin_api()
+    if not yes and sys.stdin.isatty():
+        click.confirm(f"remove {talk}?", abort=True)
+    api.remove_talk(talk)
+    _done(session, {"removed": talk}, f"removed {talk}")
+
+
+@admin.command(name="import")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--dry-run", is_flag=True, help="Say what would change; change nothing.")
+@pass_session
+def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
+    """Create or update the talks of a programme CSV; unchanged talks are left alone.
+
+    Columns: id, title, speakers (separated by ';'), track, room, startsAt, endsAt. Running it
+    twice changes nothing the second time.
+    """
+    rows = programme.read_rows(csv_file)
+    api = session.admin_api()
+    catalog = {t["id"]: t for t in api.talks()}
+    outcome: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": [], "failed": []}
+    failures: list[str] = []
+    for row in rows:
+        current = catalog.get(row.talk_id)
+        if current is not None and programme.same_talk(row.fields, current):
+            outcome["unchanged"].append(row.talk_id)
+            continue
+        kind = "created" if current is None else "updated"
+        if not dry_run:
+            body = {k: v for k, v in row.fields.items() if v is not None}
+            try:
+                api.put_talk(row.talk_id, body)
+            except ApiProblem as problem:
+                if problem.status in (401, 403):
+                    raise
+                outcome["failed"].append(row.talk_id)
+                failures.append(f"line {row.line} ({row.talk_id}): {problem}")
+                continue
+        outcome[kind].append(row.talk_id)
+    if session.as_json:
+        output.emit_json({**outcome, "dryRun": dry_run, "errors": failures})
+    else:
+        for line in failures:
+            output.errors.print(f"talkrate: {line}", markup=False)
+        summary = ", ".join(f"{len(v)} {k}" for k, v in outcome.items() if k != "failed" or v)
+        output.console.print(("would be: " if dry_run else "") + summary)
+    if failures:
+        raise click.exceptions.Exit(1)
+
+
+@admin.command()
+@click.argument("csv_file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.option("--track", help="Only this track.")
+@pass_session
+def export(session: Session, csv_file: Path, track: str | None) -> None:
+    """Write the programme with each talk's count, average and histogram to a CSV (- for stdout)."""
+    talks = session.api.talks(track)
+    if str(csv_file) == "-":
+        programme.write_results(sys.stdout, talks)
+        return
+    try:
+        with csv_file.open("w", encoding="utf-8", newline="") as target:
+            written = programme.write_results(target, talks)
+    except OSError as error:
+        raise CliError(f"cannot write {csv_file}: {error.strerror}") from None
+    _done(
+        session,
+        {"file": str(csv_file), "talks": written},
+        f"wrote {written} talks to {csv_file}",
+    )

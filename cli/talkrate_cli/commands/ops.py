@@ -1,0 +1,192 @@
+"""talkrate ops: operations on the configured backends (not through the API).
+
+The backends come from the same configuration as the functions (TALKS_CONNECTION,
+RATINGS_CONNECTION, STREAMS_CONNECTION, or the Secrets Manager ARNs).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from talkrate_cli import output
+from talkrate_cli.errors import BadInput, CliError
+from talkrate_cli.main import Session, pass_session
+
+
+class BackendError(CliError):
+    """A backend refused or could not be reached."""
+
+
+@click.group()
+def ops() -> None:
+    """Operate the backends: rebuild, dead letters, redrive, replay, relay."""
+
+
+def _say(command: str) -> Any:
+    return lambda line: output.console.print(f"{command}: {line}", markup=False)
+
+
+def _backend_errors(run: Any) -> Any:
+    """TalkrateError (a backend down, a record refused) as one line, exit 1."""
+    import functools
+
+    @functools.wraps(run)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        from talkrate.errors import TalkrateError
+
+        try:
+            return run(*args, **kwargs)
+        except TalkrateError as error:
+            raise BackendError(str(error)) from None
+
+    return guarded
+
+
+@ops.command()
+@_backend_errors
+def rebuild() -> None:
+    """Recompute the Redis read model from the PostgreSQL event store."""
+    from talkrate import wiring
+    from talkrate.rebuild import rebuild_read_model
+
+    rebuild_read_model(wiring.event_store(), wiring.read_model(), progress=_say("rebuild"))
+
+
+def _shown(letter: dict[str, Any]) -> dict[str, Any]:
+    shown = dict(letter)
+    for name in ("key", "value"):
+        data = shown[name]
+        if data is not None:
+            try:
+                shown[name] = data.decode()
+            except UnicodeDecodeError:
+                shown[name] = "base64:" + base64.b64encode(data).decode()
+    return shown
+
+
+@ops.command(name="dead-letters")
+@click.option("--all", "include_redriven", is_flag=True, help="Include those already redriven.")
+@pass_session
+@_backend_errors
+def dead_letters(session: Session, include_redriven: bool) -> None:
+    """List the records the projector set aside (one JSON document a line)."""
+    from talkrate import wiring
+
+    letters = [
+        _shown(d) for d in wiring.event_store().dead_letters(include_redriven=include_redriven)
+    ]
+    if session.as_json:
+        output.emit_json(letters)
+        return
+    for letter in letters:
+        print(json.dumps(letter, default=str))
+    if not letters and sys.stdout.isatty():
+        output.console.print("no dead letters")
+
+
+@ops.command()
+@click.argument("ids", type=int, nargs=-1, required=True)
+@click.option("--value", help="The repaired RatingSubmitted JSON (one id only).")
+@_backend_errors
+def redrive(ids: tuple[int, ...], value: str | None) -> None:
+    """Republish dead letters by id (repaired with --value)."""
+    from pydantic import ValidationError
+
+    from talkrate import wiring
+    from talkrate.models import RatingSubmitted
+
+    letters = {d["id"]: d for d in wiring.event_store().dead_letters()}
+    missing = [i for i in ids if i not in letters]
+    if missing:
+        raise BadInput(f"redrive: no pending dead letter with id {missing}")
+    if value is not None and len(ids) != 1:
+        raise click.UsageError("--value repairs one dead letter at a time")
+    publisher = wiring.rating_publisher()
+    for letter_id in ids:
+        raw = value.encode() if value is not None else letters[letter_id]["value"] or b""
+        try:
+            event = RatingSubmitted.from_json(raw)
+        except ValidationError as error:
+            raise CliError(
+                f"redrive: dead letter {letter_id} is still not a RatingSubmitted event "
+                f"({error.error_count()} problems); repair it with --value"
+            ) from None
+        publisher.publish(event)
+        wiring.event_store().mark_redriven([letter_id])
+        output.console.print(
+            f"redrive: dead letter {letter_id} republished as event {event.event_id}"
+        )
+
+
+@ops.command()
+@click.option("--limit", type=click.IntRange(1), default=500, show_default=True)
+@_backend_errors
+def relay(limit: int) -> None:
+    """Publish what waits in the outbox now."""
+    from talkrate import wiring
+    from talkrate.relay import relay_outbox
+
+    result = relay_outbox(wiring.outbox(), wiring.rating_publisher(), limit)
+    output.console.print(f"relay: published {result.published}, still pending {result.pending}")
+
+
+@ops.command()
+@click.option(
+    "--failure", help="An on-failure report (a ProjectorFailures message body); - for stdin."
+)
+@click.option("--topic")
+@click.option("--partition", type=int)
+@click.option("--first", type=int, help="First offset.")
+@click.option("--last", type=int, help="Last offset (inclusive).")
+@_backend_errors
+def replay(
+    failure: str | None,
+    topic: str | None,
+    partition: int | None,
+    first: int | None,
+    last: int | None,
+) -> None:
+    """Apply records the projector skipped after Lambda gave up on their batch (idempotent)."""
+    from talkrate import wiring
+    from talkrate.adapters.kafka_stream import client_options
+    from talkrate.config import load_settings
+    from talkrate_cli.operations.replay import (
+        OffsetRange,
+        read_failure,
+        read_from_kafka,
+    )
+    from talkrate_cli.operations.replay import (
+        replay as apply_replay,
+    )
+
+    span = (topic, partition, first, last)
+    if (failure is None) == (None in span):
+        raise click.UsageError("give --failure REPORT, or --topic, --partition, --first and --last")
+    if failure is not None:
+        try:
+            text = sys.stdin.read() if failure == "-" else Path(failure).read_text()
+            report = read_failure(json.loads(text))
+        except OSError as error:
+            raise BadInput(f"replay: {failure}: {error.strerror}") from None
+        except (ValueError, KeyError, TypeError) as error:
+            raise BadInput(f"replay: {failure}: {error}") from None
+        ranges, records = report.ranges, report.records
+    else:
+        ranges = [OffsetRange(str(topic), int(partition or 0), int(first or 0), int(last or 0))]
+        records = []
+    output.console.print(f"replay: {', '.join(str(r) for r in ranges)}", markup=False)
+    if not records:
+        records = read_from_kafka(client_options(load_settings()), ranges)
+    result = apply_replay(
+        records, wiring.event_store(), wiring.read_model(), progress=_say("replay")
+    )
+    output.console.print(
+        f"replay: {result.records} records replayed; the event store holds {result.events} "
+        f"events over {result.histograms} talks"
+    )

@@ -1,0 +1,76 @@
+"""talks, show, top and rate: what an attendee does."""
+
+from __future__ import annotations
+
+import click
+
+from talkrate_cli import output, voting
+from talkrate_cli.main import Session, pass_session
+
+
+@click.command()
+@click.option("--track", help="Only this track.")
+@click.option("--search", "-q", help="Words of the title or a speaker's name.")
+@pass_session
+def talks(session: Session, track: str | None, search: str | None) -> None:
+    """The programme, with each talk's count and average."""
+    found = session.api.talks(track, search)
+    if session.as_json:
+        output.emit_json(found)
+        return
+    if not found:
+        output.console.print("no talks match")
+        return
+    output.console.print(output.talks_table(found))
+    output.console.print(f"{len(found)} talks", style="dim")
+
+
+@click.command()
+@click.argument("talk")
+@pass_session
+def show(session: Session, talk: str) -> None:
+    """One talk: its histogram as bars, and its statistics."""
+    details = session.api.talk(talk)
+    ratings = session.api.ratings(talk)
+    if session.as_json:
+        output.emit_json({"talk": details, **ratings})
+        return
+    output.console.print(output.talk_view(details, ratings))
+
+
+@click.command()
+@click.option("--track", help="Only this track.")
+@click.option("--limit", "-n", type=click.IntRange(1, 100), default=10, show_default=True)
+@pass_session
+def top(session: Session, track: str | None, limit: int) -> None:
+    """The leaderboard: the best talks by Bayesian average."""
+    board = session.api.leaderboard(limit, track)
+    if session.as_json:
+        output.emit_json(board)
+        return
+    if not board.get("talks"):
+        output.console.print("no rated talks yet")
+        return
+    output.console.print(output.leaderboard_table(board))
+
+
+@click.command()
+@click.argument("talk")
+@click.argument("value", type=click.IntRange(1, 5))
+@click.option(
+    "--code", envvar="TALKRATE_EVENT_CODE", help="The event code, when voter tokens need one."
+)
+@pass_session
+def rate(session: Session, talk: str, value: int, code: str | None) -> None:
+    """Rate TALK from 1 to 5 (with a voter token kept in your config folder when needed)."""
+    accepted = voting.rate(session.api, session.voter_tokens(), talk, value, code)
+    if session.as_json:
+        output.emit_json(accepted)
+        return
+    output.console.print(
+        f"rated {talk} {value}★ ({accepted.get('status', 'accepted')}, "
+        f"event {accepted.get('eventId')})"
+    )
+
+
+COMMANDS = (talks, show, top, rate)

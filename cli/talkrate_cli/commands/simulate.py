@@ -1,0 +1,254 @@
+"""talkrate simulate: a conference in fast-forward, and --verify that every 202 counted once."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+import time
+from typing import Any
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from talkrate_cli import output, voting
+from talkrate_cli.errors import CliError
+from talkrate_cli.main import Session, pass_session
+from talkrate_cli.settings import is_loopback
+from talkrate_cli.simulation.ledger import Ledger
+from talkrate_cli.simulation.runner import Runner
+from talkrate_cli.simulation.scenario import Crowd, cast, plan_conference, plan_steady, slots_of
+from talkrate_cli.simulation.verify import Verdict, await_projection, settled
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
+
+
+def _stats_text(ledger: Ledger) -> str:
+    rate, median = ledger.window_rate()
+    return (
+        f"{rate:6.0f}/s · p50 {_ms(median):>7} · accepted {ledger.accepted} · "
+        f"errors {ledger.errors} · 429 {ledger.throttled}"
+    )
+
+
+def _first_token(session: Session, code: str | None, wanted: bool | None) -> str | None:
+    """The first attendee's voter token when the crowd rates with tokens: whenever the API
+    issues them (unless told not to); refused when the policy requires them and they cannot
+    be had. None: no tokens."""
+    policy = voting.policy(session.api)
+    if wanted is False:
+        if policy == "attendee":
+            raise CliError("the voting policy is attendee: ratings need voter tokens")
+        return None
+    voter = session.api.new_voter(code)
+    if voter is None:
+        if policy == "attendee" or wanted:
+            raise CliError("the API asks for voter tokens but has no POST /voters")
+        return None
+    return str(voter["voterToken"])
+
+
+@click.command()
+@click.option("--attendees", "-n", type=click.IntRange(1), default=200, show_default=True)
+@click.option("--seed", type=int, help="Plan the same crowd again.")
+@click.option(
+    "--slot-seconds",
+    type=click.FloatRange(0.1),
+    default=2.0,
+    show_default=True,
+    help="Wall-clock seconds per programme slot (the fast-forward factor).",
+)
+@click.option("--rate", type=click.FloatRange(0.1), help="Steady load: requests per second...")
+@click.option("--duration", type=click.FloatRange(0.1), help="...for this many seconds.")
+@click.option("--concurrency", type=click.IntRange(1, 512), default=32, show_default=True)
+@click.option("--bad-share", type=click.FloatRange(0, 0.5), default=0.02, show_default=True)
+@click.option("--change-mind", type=click.FloatRange(0, 1), default=0.1, show_default=True)
+@click.option("--track", help="Only the talks of this track.")
+@click.option("--talk", "talk_ids", multiple=True, help="Only these talks (repeat).")
+@click.option("--tokens/--no-tokens", default=None, help="Voter tokens [default: when offered].")
+@click.option("--code", envvar="TALKRATE_EVENT_CODE", help="The event code for POST /voters.")
+@click.option("--verify", is_flag=True, help="Wait for the projector and check every count.")
+@click.option("--verify-timeout", type=click.FloatRange(1), default=120.0, show_default=True)
+@click.option("--yes", "-y", is_flag=True, help="Allow a load on an API that is not local.")
+@pass_session
+def simulate(
+    session: Session,
+    attendees: int,
+    seed: int | None,
+    slot_seconds: float,
+    rate: float | None,
+    duration: float | None,
+    concurrency: int,
+    bad_share: float,
+    change_mind: float,
+    track: str | None,
+    talk_ids: tuple[str, ...],
+    tokens: bool | None,
+    code: str | None,
+    verify: bool,
+    verify_timeout: float,
+    yes: bool,
+) -> None:
+    """Simulate attendees rating the catalog's talks; --verify checks the counts exactly.
+
+    Each talk gets a hidden quality; ratings arrive in bursts as talks end, some attendees
+    change their mind, and a small share of requests are deliberately bad (refusals expected,
+    counted apart). With --rate R --duration S the load is steady instead, R per second for S
+    seconds at most.
+    """
+    if (rate is None) != (duration is None):
+        raise click.UsageError("--rate and --duration go together")
+    if not is_loopback(session.url) and not yes:
+        raise CliError(f"{session.url} is not on this machine: add --yes to load it")
+    api = session.api
+    talks = [t for t in api.talks(track) if not talk_ids or t["id"] in talk_ids]
+    if not talks:
+        raise CliError("no talks to rate (the catalog is empty, or nothing matched)")
+    first_token = _first_token(session, code, tokens)
+    use_tokens = first_token is not None
+    rng = random.Random(seed)  # noqa: S311 (a simulation, not a secret)
+    sim_talks = cast(talks, rng)
+    crowd = Crowd(
+        attendees, change_mind=change_mind, bad_share=bad_share, voter_id_is_bad=use_tokens
+    )
+    if rate is not None and duration is not None:
+        plan = plan_steady(sim_talks, crowd, rate, duration, rng)
+        shape = f"steady {rate:g}/s for {duration:g} s"
+    else:
+        plan = plan_conference(sim_talks, crowd, slot_seconds, rng)
+        shape = f"{len(slots_of(talks))} slots of {slot_seconds:g} s"
+    talk_list = [t.talk_id for t in sim_talks]
+    say = output.errors.print
+    say(
+        f"simulating {attendees} attendees over {len(talks)} talks ({shape}) at {api.url}, "
+        f"voter tokens {'yes' if use_tokens else 'no'}: {len(plan)} requests planned",
+        markup=False,
+    )
+    baseline = settled(api, talk_list) if verify else {}
+    ledger = Ledger(tokens=use_tokens)
+    runner = Runner(api.url, ledger, concurrency, use_tokens, code)
+    if first_token is not None:
+        runner.tokens[0] = first_token
+    with Progress(
+        TextColumn("sending"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[stats]}"),
+        TimeElapsedColumn(),
+        console=output.errors,
+        transient=False,
+    ) as progress:
+        bar = progress.add_task("send", total=len(plan), stats="")
+
+        def tick() -> None:
+            progress.update(bar, completed=ledger.sent, stats=_stats_text(ledger))
+
+        ledger.started = time.monotonic()
+        asyncio.run(runner.run(plan, tick))
+        ledger.finished = time.monotonic()
+    verdict = None
+    if verify:
+        verdict = _verify(session, ledger, baseline, verify_timeout)
+    _report(session, ledger, runner, verdict)
+    failed = verdict is not None and not verdict.ok
+    if failed or ledger.bad_accepted or (verdict is None and ledger.errors):
+        raise click.exceptions.Exit(1)
+
+
+def _verify(session: Session, ledger: Ledger, baseline: dict[str, Any], timeout: float) -> Verdict:
+    delta = ledger.expected_delta()
+    with Progress(
+        TextColumn("projecting"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=output.errors,
+    ) as progress:
+        bar = progress.add_task("verify", total=max(1, ledger.expected))
+
+        def seen(verdict: Verdict) -> None:
+            progress.update(bar, completed=max(0, verdict.counted))
+
+        return await_projection(session.api, baseline, delta, timeout, seen)
+
+
+def _report(session: Session, ledger: Ledger, runner: Runner, verdict: Verdict | None) -> None:
+    elapsed = max(1e-3, (ledger.finished or time.monotonic()) - ledger.started)
+    figures: dict[str, Any] = {
+        "sent": ledger.sent,
+        "accepted": ledger.accepted,
+        "badRefused": ledger.bad_refused,
+        "badAccepted": ledger.bad_accepted,
+        "throttled": ledger.throttled,
+        "windowClosed": ledger.window_closed,
+        "closedTalks": sorted(ledger.closed_talks),
+        "skipped": ledger.skipped,
+        "errors": ledger.errors,
+        "uncertain": ledger.uncertain,
+        "voterTokens": len(runner.tokens),
+        "seconds": round(elapsed, 2),
+        "ratePerSecond": round(ledger.sent / elapsed, 1),
+        "latencyMs": {
+            name: None if (p := ledger.percentile(share)) is None else round(p * 1000, 1)
+            for name, share in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("max", 1.0))
+        },
+        "statuses": dict(sorted(ledger.statuses.items())),
+    }
+    if verdict is not None:
+        figures |= {
+            "expected": verdict.expected,
+            "counted": verdict.counted,
+            "verified": verdict.ok,
+            "projectorSeconds": round(verdict.waited, 2),
+            "disagreeing": {
+                k: {"expected": e, "counted": c} for k, (e, c) in verdict.disagreeing.items()
+            },
+        }
+    if session.as_json:
+        output.emit_json(figures)
+    else:
+        latency = figures["latencyMs"]
+        lines = [
+            f"requests  sent {ledger.sent} · accepted {ledger.accepted} · bad refused as expected "
+            f"{ledger.bad_refused} · throttled {ledger.throttled} · window closed "
+            f"{ledger.window_closed} · errors {ledger.errors}",
+            f"rate      {figures['ratePerSecond']}/s over {figures['seconds']} s "
+            f"({len(runner.tokens)} voter tokens)",
+            f"latency   p50 {latency['p50']} ms · p95 {latency['p95']} ms · "
+            f"p99 {latency['p99']} ms · max {latency['max']} ms",
+        ]
+        if ledger.closed_talks:
+            lines.append(
+                f"closed    {len(ledger.closed_talks)} talks are outside their rating window "
+                f"(409); {ledger.skipped} of their planned ratings were not sent"
+            )
+        if ledger.throttled or runner.voter_retries:
+            lines.append(
+                f"limits    {ledger.throttled} ratings got 429, POST /voters waited "
+                f"{runner.voter_retries} times: locally, raise them with make run RUN_ARGS="
+                "'--param RatingsPerAddressPerMinute=0 --param VotersPerAddressPerMinute=0'"
+            )
+        if ledger.bad_accepted:
+            lines.append(f"!         {ledger.bad_accepted} deliberately bad requests were accepted")
+        if ledger.last_error:
+            lines.append(f"last error: {ledger.last_error}")
+        if verdict is not None:
+            agree = len(verdict_talks := [t for t in figures.get("disagreeing", {})])
+            lines.append(
+                f"verify    {'every talk agrees' if verdict.ok else f'{agree} talks disagree'} "
+                f"(projector awaited {verdict.waited:.1f} s)"
+            )
+            for talk_id in verdict_talks[:10]:
+                want, have = verdict.disagreeing[talk_id]
+                lines.append(f"          {talk_id}: expected {want}, counted {have}")
+        for line in lines:
+            output.console.print(line, markup=False)
+    if verdict is not None:
+        print(
+            f"sent {ledger.sent}, accepted {ledger.accepted}, expected {verdict.expected}, "
+            f"counted {verdict.counted}",
+            file=sys.stderr if session.as_json else sys.stdout,
+            flush=True,
+        )

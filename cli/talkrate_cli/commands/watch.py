@@ -1,0 +1,183 @@
+"""talkrate watch: a talk's bars or the leaderboard, kept up to date in the terminal.
+
+Fed by the live channel when the deployment has one (each event wakes a refetch over HTTP),
+else by polling; polling also stands in while the channel reconnects.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from datetime import datetime
+from typing import Any
+
+import click
+from rich.console import Group
+from rich.live import Live
+from rich.text import Text
+
+from talkrate_cli import output
+from talkrate_cli.client import Api
+from talkrate_cli.errors import CliError, Unreachable
+from talkrate_cli.live import LEADERBOARD_CHANNEL, LiveEndpoint, LiveSubscriber
+from talkrate_cli.main import Session, pass_session
+
+LIVE_REFRESH_SECONDS = 30.0  # a safety refetch even when the channel is quiet
+
+
+class Watcher:
+    """Fetches a view whenever woken (a live event) or every `interval` seconds."""
+
+    def __init__(self, api: Api, talk: str | None, track: str | None, limit: int) -> None:
+        self.api = api
+        self.talk = talk
+        self.track = track
+        self.limit = limit
+        self.wake = threading.Event()
+        self.state = "polling"
+        self.updates = 0
+        self.talk_doc: dict[str, Any] | None = None
+
+    def channels(self) -> list[str]:
+        """The live channels this view listens to."""
+        if self.talk is None:
+            return [LEADERBOARD_CHANNEL]
+        channel = (self.talk_doc or {}).get("channel")
+        if not channel:
+            try:
+                from talkrate.live import channel_for_talk  # type: ignore[import-not-found,unused-ignore]
+            except ImportError:
+                return []
+            channel = channel_for_talk(self.talk)
+        return [channel if str(channel).startswith("/") else f"/talkrate/talks/{channel}"]
+
+    def fetch(self) -> dict[str, Any]:
+        """The view's current data."""
+        if self.talk is None:
+            return self.api.leaderboard(self.limit, self.track)
+        if self.talk_doc is None:
+            self.talk_doc = self.api.talk(self.talk)
+        return self.api.ratings(self.talk)
+
+    def renderable(self, data: dict[str, Any], error: str | None) -> Group:
+        """The view and a status line."""
+        if self.talk is None:
+            title = f"leaderboard{f' · {self.track}' if self.track else ''}"
+            body: Any = output.leaderboard_table(data)
+            parts: list[Any] = [Text(title, style="bold"), body]
+        else:
+            parts = [output.talk_view(self.talk_doc or {}, data)]
+        stamp = datetime.now().strftime("%H:%M:%S")
+        plural = "" if self.updates == 1 else "s"
+        status = f"{self.state} · {self.updates} update{plural} · {stamp}"
+        if error:
+            status += f" · {error}"
+        parts += [Text(""), Text(status + " · Ctrl-C to stop", style="dim")]
+        return Group(*parts)
+
+    def on_event(self, _event: Any) -> None:
+        """A live event: refetch now."""
+        self.wake.set()
+
+    def on_state(self, state: str) -> None:
+        """The channel connected or dropped: refetch (what was published meanwhile) and say so."""
+        self.state = state
+        self.wake.set()
+
+
+@click.command()
+@click.argument("talk", required=False)
+@click.option("--leaderboard", is_flag=True, help="Watch the leaderboard instead of a talk.")
+@click.option("--track", help="Leaderboard of one track.")
+@click.option("--limit", "-n", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.2),
+    default=2.0,
+    show_default=True,
+    help="Seconds between polls when there is no live channel.",
+)
+@click.option("--poll", is_flag=True, help="Poll even when a live channel is available.")
+@click.option("--duration", type=click.FloatRange(0), help="Stop after this many seconds.")
+@pass_session
+def watch(
+    session: Session,
+    talk: str | None,
+    leaderboard: bool,
+    track: str | None,
+    limit: int,
+    interval: float,
+    poll: bool,
+    duration: float | None,
+) -> None:
+    """Watch TALK's histogram, or --leaderboard, change live (Ctrl-C stops)."""
+    if leaderboard == (talk is not None):
+        raise click.UsageError("give a TALK or --leaderboard")
+    watcher = Watcher(session.api, talk, track, limit)
+    data = watcher.fetch()  # a wrong talk or an unreachable API fails here, in one line
+    subscriber = None
+    endpoint = None if poll else LiveEndpoint.from_config(session.api.page_config())
+    if endpoint is not None and (channels := watcher.channels()):
+        watcher.state = "connecting to the live channel"
+        subscriber = LiveSubscriber(endpoint, channels, watcher.on_event, watcher.on_state)
+        subscriber.start()
+    deadline = None if duration is None else time.monotonic() + duration
+    try:
+        if session.as_json:
+            _watch_json(watcher, data, interval, deadline)
+        else:
+            _watch_live(watcher, data, interval, deadline)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if subscriber is not None:
+            subscriber.stop()
+
+
+def _pause(watcher: Watcher, interval: float, deadline: float | None) -> bool:
+    """Wait for a live event or the next poll; False once the deadline has passed."""
+    wait = LIVE_REFRESH_SECONDS if watcher.state == "live" else interval
+    if deadline is not None:
+        wait = min(wait, max(0.0, deadline - time.monotonic()))
+    woke = watcher.wake.wait(wait)
+    if woke:
+        watcher.wake.clear()
+        time.sleep(0.2)  # debounce: a batch publishes a talk and the leaderboard together
+        watcher.wake.clear()
+    return deadline is None or time.monotonic() < deadline
+
+
+def _refetch(watcher: Watcher, data: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    try:
+        return watcher.fetch(), None
+    except Unreachable as error:
+        return data, f"unreachable: {error}"
+    except CliError as error:
+        return data, str(error)
+
+
+def _watch_live(
+    watcher: Watcher, data: dict[str, Any], interval: float, deadline: float | None
+) -> None:
+    with Live(watcher.renderable(data, None), console=output.console, auto_refresh=False) as screen:
+        while _pause(watcher, interval, deadline):
+            fresh, error = _refetch(watcher, data)
+            if fresh != data:
+                watcher.updates += 1
+                data = fresh
+            screen.update(watcher.renderable(data, error), refresh=True)
+
+
+def _watch_json(
+    watcher: Watcher, data: dict[str, Any], interval: float, deadline: float | None
+) -> None:
+    output.emit_json(data)
+    while _pause(watcher, interval, deadline):
+        fresh, error = _refetch(watcher, data)
+        if error:
+            print(json.dumps({"error": error}), file=sys.stderr)
+        if fresh != data:
+            data = fresh
+            output.emit_json(data)

@@ -1,0 +1,142 @@
+"""A subscriber of the live channel (the AppSync Events real-time WebSocket protocol).
+
+Connects with the subprotocols `aws-appsync-event-ws` and `header-<base64url JSON auth>`, sends
+`connection_init`, waits for `connection_ack` (its `connectionTimeoutMs` bounds the silence
+between keep-alives), subscribes to channels and hands every `data` event (a JSON string) to a
+callback. It reconnects with backoff; the watcher refetches over HTTP after each (re)connect, so
+nothing published meanwhile is missed.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+SUBPROTOCOL = "aws-appsync-event-ws"
+LEADERBOARD_CHANNEL = "/talkrate/leaderboard"
+
+
+@dataclass(frozen=True)
+class LiveEndpoint:
+    """Where the live channel is, as the app's configuration names it."""
+
+    realtime_url: str
+    host: str
+    api_key: str
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any] | None) -> LiveEndpoint | None:
+        """From GET /app/config.json's `live` (None: the deployment has no live channel)."""
+        live = (config or {}).get("live")
+        if not isinstance(live, dict) or not live.get("realtimeUrl"):
+            return None
+        return cls(str(live["realtimeUrl"]), str(live.get("host", "")), str(live.get("apiKey", "")))
+
+    @property
+    def authorization(self) -> dict[str, str]:
+        """The API-key authorization AppSync Events expects on connect and subscribe."""
+        return {"host": self.host, "x-api-key": self.api_key}
+
+    def subprotocols(self) -> list[str]:
+        """The two subprotocols: the protocol's name and the authorization header."""
+        header = json.dumps(self.authorization, separators=(",", ":")).encode()
+        encoded = base64.urlsafe_b64encode(header).decode().rstrip("=")
+        return [SUBPROTOCOL, f"header-{encoded}"]
+
+
+class LiveSubscriber(threading.Thread):
+    """Subscribes to channels in the background; `on_event` gets each event's decoded JSON,
+    `on_state` a short description whenever the connection changes ("live", "reconnecting…")."""
+
+    def __init__(
+        self,
+        endpoint: LiveEndpoint,
+        channels: list[str],
+        on_event: Callable[[Any], None],
+        on_state: Callable[[str], None],
+    ) -> None:
+        super().__init__(name="live-subscriber", daemon=True)
+        self.endpoint = endpoint
+        self.channels = channels
+        self.on_event = on_event
+        self.on_state = on_state
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        """Ask the thread to finish (it closes its connection within a second)."""
+        self._stopping.set()
+
+    def run(self) -> None:
+        delay = 0.5
+        while not self._stopping.is_set():
+            try:
+                self._session()
+                delay = 0.5
+            except Exception as error:  # any failure: fall back to polling, try again later
+                self.on_state(f"polling (live channel: {str(error) or type(error).__name__})")
+            if self._stopping.wait(delay):
+                return
+            delay = min(delay * 2, 15.0)
+
+    def _session(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+        from websockets.sync.client import connect
+        from websockets.typing import Subprotocol
+
+        with connect(
+            self.endpoint.realtime_url,
+            subprotocols=[Subprotocol(p) for p in self.endpoint.subprotocols()],
+            open_timeout=5,
+            close_timeout=1,
+        ) as socket:
+            socket.send(json.dumps({"type": "connection_init"}))
+            ack = json.loads(socket.recv(timeout=5))
+            if ack.get("type") != "connection_ack":
+                raise ConnectionError(f"expected connection_ack, got {ack.get('type')}")
+            silence = float(ack.get("connectionTimeoutMs", 300_000)) / 1000
+            pending = {}
+            for channel in self.channels:
+                subscription = str(uuid.uuid4())
+                pending[subscription] = channel
+                socket.send(
+                    json.dumps(
+                        {
+                            "type": "subscribe",
+                            "id": subscription,
+                            "channel": channel,
+                            "authorization": self.endpoint.authorization,
+                        }
+                    )
+                )
+            quiet = 0.0
+            while not self._stopping.is_set():
+                try:
+                    message = json.loads(socket.recv(timeout=1))
+                except TimeoutError:
+                    quiet += 1
+                    if quiet > silence:
+                        raise ConnectionError("no keep-alive in time") from None
+                    continue
+                except ConnectionClosed as closed:
+                    raise ConnectionError(
+                        f"closed ({closed.rcvd.code if closed.rcvd else '-'})"
+                    ) from None
+                quiet = 0.0
+                kind = message.get("type")
+                if kind == "subscribe_success":
+                    pending.pop(message.get("id"), None)
+                    if not pending:
+                        self.on_state("live")
+                elif kind in ("subscribe_error", "error", "connection_error"):
+                    raise ConnectionError(f"{kind}: {json.dumps(message.get('errors'))[:120]}")
+                elif kind == "data":
+                    event = message.get("event")
+                    try:
+                        self.on_event(json.loads(event) if isinstance(event, str) else event)
+                    except ValueError:
+                        continue

@@ -1,0 +1,148 @@
+"""talkrate: read, rate, watch, administer, operate and simulate a conference from a terminal.
+
+Talks to the API over HTTP (--api URL, or --stack NAME for a deployed stage); `talkrate ops`
+works on the configured backends directly. Errors are one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+
+from talkrate_cli import output
+from talkrate_cli.client import Api
+from talkrate_cli.errors import CliError
+from talkrate_cli.settings import LOCAL_API, VoterTokens, admin_token, api_from_stack
+
+
+@dataclass
+class Session:
+    """What every command shares: where the API is, and how to print."""
+
+    api_url: str | None
+    stack: str | None
+    region: str | None
+    as_json: bool
+    _api: Api | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        """The API's URL: --api, else the stack's output, else the local runtime."""
+        if self.api_url is None:
+            self.api_url = api_from_stack(self.stack, self.region) if self.stack else LOCAL_API
+        return self.api_url
+
+    @property
+    def api(self) -> Api:
+        """The API client, made on first use."""
+        if self._api is None:
+            self._api = Api(self.url, admin_token(self.url))
+        return self._api
+
+    def admin_api(self) -> Api:
+        """The API client, refused early when no organiser token is known."""
+        api = self.api
+        if admin_token(self.url) is None:
+            raise CliError(
+                "no organiser token: set TALKRATE_ADMIN_TOKEN (the local runtime keeps its own "
+                "in .local/organiser-token)"
+            )
+        return api
+
+    def voter_tokens(self) -> VoterTokens:
+        """Where this user's voter tokens are kept."""
+        return VoterTokens()
+
+
+pass_session = click.make_pass_decorator(Session)
+
+
+def report(error: CliError, as_json: bool) -> None:
+    """The one line an error gets."""
+    if as_json:
+        import json
+
+        print(json.dumps({"error": error.document()}), file=sys.stderr)
+    else:
+        output.errors.print(f"talkrate: {error}", markup=False)
+
+
+class TalkrateGroup(click.Group):
+    """Turns every failure below it into one line and an exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except CliError as error:
+            session = ctx.find_object(Session)
+            report(error, bool(session and session.as_json))
+            ctx.exit(error.exit_code)
+        except KeyboardInterrupt:
+            output.errors.print("talkrate: interrupted")
+            ctx.exit(130)
+        except Exception as error:
+            if os.environ.get("TALKRATE_DEBUG"):
+                traceback.print_exc()
+            line = f"unexpected {type(error).__name__}: {error}".splitlines()[0]
+            report(CliError(f"{line} (TALKRATE_DEBUG=1 shows where)"), False)
+            ctx.exit(1)
+
+
+@click.group(cls=TalkrateGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--api",
+    "api_url",
+    envvar="TALKRATE_API",
+    metavar="URL",
+    help=f"The API's base URL [env TALKRATE_API; default {LOCAL_API}, the local runtime].",
+)
+@click.option("--stack", metavar="NAME", help="Read the API URL from this CloudFormation stack.")
+@click.option("--region", metavar="REGION", help="The stack's region (else the AWS default).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.version_option(package_name="talkrate", prog_name="talkrate")
+@click.pass_context
+def cli(
+    ctx: click.Context, api_url: str | None, stack: str | None, region: str | None, as_json: bool
+) -> None:
+    """Rate conference talks, watch them live, run the programme and simulate a crowd."""
+    if api_url and stack:
+        raise click.UsageError("give --api or --stack, not both")
+    session = Session(api_url, stack, region, as_json)
+    ctx.obj = session
+    ctx.call_on_close(lambda: session._api.close() if session._api else None)
+
+
+def register() -> None:
+    """Attach the subcommands (kept in their own modules)."""
+    from talkrate_cli.commands import admin, ops, reading, simulate, watch
+
+    for command in (*reading.COMMANDS, watch.watch, simulate.simulate, admin.admin, ops.ops):
+        cli.add_command(command)
+
+
+register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; the exit status."""
+    try:
+        result = cli.main(args=argv, prog_name="talkrate", standalone_mode=False)
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except click.Abort:
+        output.errors.print("talkrate: aborted")
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+def run() -> None:
+    """The console script's entry point."""
+    sys.exit(main())

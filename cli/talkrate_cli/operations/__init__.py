@@ -1,0 +1,1 @@
+"""Operations on the backends themselves (not through the API): used by `talkrate ops`."""

@@ -1,0 +1,136 @@
+"""How results look: rich tables and bars for people, JSON for scripts."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+
+def _width(stream: object) -> int | None:
+    """A terminal's own width; 160 columns when piped (a script's lines are not cut at 80)."""
+    isatty = getattr(stream, "isatty", None)
+    return None if callable(isatty) and isatty() else 160
+
+
+console = Console(highlight=False, width=_width(sys.stdout))
+errors = Console(stderr=True, highlight=False, soft_wrap=True, width=_width(sys.stderr))
+
+BAR_WIDTH = 30
+VALUES = ("5", "4", "3", "2", "1")
+
+
+def emit_json(document: Any) -> None:
+    """One JSON document on stdout."""
+    sys.stdout.write(json.dumps(document, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def fmt_avg(value: Any) -> str:
+    """An average to two places, or a dash when there is none."""
+    return "-" if value is None else f"{float(value):.2f}"
+
+
+def when(talk: dict[str, Any]) -> str:
+    """`YYYY-MM-DD HH:MM-HH:MM` (UTC) of a talk's window, or empty."""
+    starts, ends = talk.get("startsAt"), talk.get("endsAt")
+    if not starts:
+        return ""
+    text = f"{starts[:10]} {starts[11:16]}"
+    return f"{text}\N{EN DASH}{ends[11:16]}" if ends else text
+
+
+def talks_table(talks: list[dict[str, Any]]) -> Table:
+    """The programme as a table."""
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("talk", "title", "track", "room", "when"):
+        table.add_column(column, overflow="fold")
+    table.add_column("count", justify="right")
+    table.add_column("avg", justify="right")
+    for talk in talks:
+        summary = talk.get("summary") or {}
+        table.add_row(
+            talk["id"],
+            talk["title"],
+            talk.get("track") or "",
+            talk.get("room") or "",
+            when(talk),
+            str(summary.get("count", "-")),
+            fmt_avg(summary.get("avg")),
+        )
+    return table
+
+
+def histogram(ratings: dict[str, int]) -> Table:
+    """Horizontal bars, 5 at the top, scaled to the largest bucket."""
+    total = sum(int(ratings.get(v, 0)) for v in VALUES)
+    largest = max([int(ratings.get(v, 0)) for v in VALUES] + [1])
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(justify="right")
+    table.add_column(no_wrap=True)
+    table.add_column(justify="right")
+    table.add_column(justify="right")
+    for value in VALUES:
+        count = int(ratings.get(value, 0))
+        width = round(BAR_WIDTH * count / largest)
+        bar = Text("█" * width, style="cyan") + Text("·" * (BAR_WIDTH - width), style="dim")
+        share = f"{100 * count / total:.0f}%" if total else "-"
+        table.add_row(f"{value}★", bar, str(count), share)
+    return table
+
+
+def talk_view(talk: dict[str, Any], ratings: dict[str, Any]) -> Group:
+    """One talk: title, where and when, bars and statistics."""
+    head = Text(talk.get("title") or ratings.get("talkId", ""), style="bold")
+    facts = [
+        ", ".join(talk.get("speakers") or []),
+        talk.get("track") or "",
+        talk.get("room") or "",
+        when(talk),
+    ]
+    lines: list[Any] = [head, Text(" · ".join(f for f in facts if f), style="dim"), Text("")]
+    lines.append(histogram(ratings.get("ratings") or {}))
+    lines.append(Text(""))
+    lines.append(Text(stats_line(ratings)))
+    return Group(*lines)
+
+
+def stats_line(ratings: dict[str, Any]) -> str:
+    """count, average, median, deviation and mode in one line."""
+    stats = ratings.get("stats")
+    if not stats:
+        total = sum(int(v) for v in (ratings.get("ratings") or {}).values())
+        return f"count {total} (statistics unavailable)"
+    parts = [f"count {stats.get('totalCount', 0)}", f"avg {fmt_avg(stats.get('avg'))}"]
+    for name, key in (("median", "median"), ("std dev", "stdDev"), ("mode", "mode")):
+        if key in stats:
+            value = stats[key]
+            parts.append(f"{name} {'-' if value is None else value}")
+    return " · ".join(parts)
+
+
+def leaderboard_table(board: dict[str, Any]) -> Table:
+    """The leaderboard, best first."""
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("#", justify="right")
+    table.add_column("talk", overflow="fold")
+    table.add_column("title", overflow="fold")
+    table.add_column("track")
+    table.add_column("score", justify="right")
+    table.add_column("avg", justify="right")
+    table.add_column("count", justify="right")
+    for place in board.get("talks", []):
+        table.add_row(
+            str(place["rank"]),
+            place["talkId"],
+            place["title"],
+            place.get("track") or "",
+            f"{place['score']:.2f}",
+            fmt_avg(place.get("avg")),
+            str(place["count"]),
+        )
+    return table

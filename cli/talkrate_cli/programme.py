@@ -1,0 +1,117 @@
+"""The programme as a spreadsheet: rows read from CSV, compared with the catalog, written back.
+
+Columns: id, title, speakers (separated by ";"), track, room, startsAt, endsAt (RFC 3339). An
+export has the same columns first, then the results, so it can be imported again.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from talkrate_cli.errors import CliError
+
+COLUMNS = ("id", "title", "speakers", "track", "room", "startsAt", "endsAt")
+RESULT_COLUMNS = ("count", "avg", "1", "2", "3", "4", "5")
+OPTIONAL = ("track", "room", "startsAt", "endsAt")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One talk of the spreadsheet, as the API's fields, and the line it came from."""
+
+    line: int
+    talk_id: str
+    fields: dict[str, Any]
+
+
+def slug(title: str) -> str:
+    """A talk id from a title, for rows without one."""
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:80] or "talk"
+
+
+def read_rows(source: IO[str]) -> list[Row]:
+    """The rows of a programme CSV; CliError naming the line for a row that cannot be a talk."""
+    reader = csv.DictReader(source)
+    if reader.fieldnames is None or "title" not in reader.fieldnames:
+        raise CliError("the CSV needs a header with at least a title column")
+    unknown = set(reader.fieldnames) - set(COLUMNS) - set(RESULT_COLUMNS)
+    if unknown:
+        raise CliError(f"unknown columns {sorted(unknown)}; expected {', '.join(COLUMNS)}")
+    rows, seen = [], set()
+    for record in reader:
+        line = reader.line_num
+        cells = {k: (v or "").strip() for k, v in record.items() if k is not None}
+        if not any(cells.values()):
+            continue
+        if not cells.get("title"):
+            raise CliError(f"line {line}: a talk needs a title")
+        talk_id = cells.get("id") or slug(cells["title"])
+        if talk_id in seen:
+            raise CliError(f"line {line}: talk {talk_id} appears twice")
+        seen.add(talk_id)
+        fields: dict[str, Any] = {
+            "title": cells["title"],
+            "speakers": [s.strip() for s in cells.get("speakers", "").split(";") if s.strip()],
+        }
+        for name in OPTIONAL:
+            fields[name] = cells.get(name) or None
+        rows.append(Row(line, talk_id, fields))
+    return rows
+
+
+def _instant(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def same_talk(fields: dict[str, Any], current: dict[str, Any]) -> bool:
+    """Whether the catalog already says what the row says (times compared as instants)."""
+    for name in ("title", "track", "room"):
+        if (fields.get(name) or None) != (current.get(name) or None):
+            return False
+    if list(fields.get("speakers") or []) != list(current.get("speakers") or []):
+        return False
+    for name in ("startsAt", "endsAt"):
+        wanted, have = fields.get(name) or None, current.get(name) or None
+        if wanted == have:
+            continue
+        if wanted is None or _instant(wanted) is None or _instant(wanted) != _instant(have):
+            return False
+    return True
+
+
+def write_results(target: IO[str], talks: Iterable[dict[str, Any]]) -> int:
+    """The programme with each talk's count, average and histogram; the number of rows."""
+    writer = csv.writer(target, lineterminator="\n")
+    writer.writerow((*COLUMNS, *RESULT_COLUMNS))
+    written = 0
+    for talk in talks:
+        summary = talk.get("summary") or {}
+        ratings = summary.get("ratings") or {}
+        avg = summary.get("avg")
+        writer.writerow(
+            (
+                talk["id"],
+                talk["title"],
+                ";".join(talk.get("speakers") or []),
+                talk.get("track") or "",
+                talk.get("room") or "",
+                talk.get("startsAt") or "",
+                talk.get("endsAt") or "",
+                summary.get("count", ""),
+                "" if avg is None else f"{avg:.3f}",
+                *(ratings.get(v, 0) for v in ("1", "2", "3", "4", "5")),
+            )
+        )
+        written += 1
+    return written

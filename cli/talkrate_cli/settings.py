@@ -1,0 +1,118 @@
+"""Where the API is, the organiser token, and the voter tokens kept between runs."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from talkrate_cli.errors import CliError
+
+LOCAL_API = "http://127.0.0.1:3000"
+# Outputs that name the API's base URL, most specific first.
+API_OUTPUT_KEYS = ("ApiUrl",)
+
+
+def api_from_stack(stack: str, region: str | None = None) -> str:
+    """The API URL from a CloudFormation stack's outputs (credentials from the usual chain)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        cloudformation = boto3.client("cloudformation", region_name=region)
+        described = cloudformation.describe_stacks(StackName=stack)["Stacks"]
+    except ClientError as error:
+        message = error.response.get("Error", {}).get("Message") or str(error)
+        raise CliError(f"stack {stack}: {message}") from None
+    except BotoCoreError as error:
+        raise CliError(f"stack {stack}: {error}") from None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described[0].get("Outputs", [])}
+    for key in API_OUTPUT_KEYS:
+        if outputs.get(key):
+            return str(outputs[key])
+    raise CliError(f"stack {stack} has no {' or '.join(API_OUTPUT_KEYS)} output")
+
+
+def is_loopback(url: str) -> bool:
+    """Whether the API is on this machine (then the local runtime's token applies)."""
+    host = url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+def local_data_dir() -> Path:
+    """The local runtime's data folder: TALKRATE_LOCAL_DATA, else `.local/` in this checkout."""
+    if configured := os.environ.get("TALKRATE_LOCAL_DATA"):
+        return Path(configured)
+    import talkrate_local
+
+    return Path(talkrate_local.__file__).resolve().parents[2] / ".local"
+
+
+def admin_token(api_url: str) -> str | None:
+    """TALKRATE_ADMIN_TOKEN, else (for the local runtime) the organiser token it made in its
+    data folder."""
+    if token := os.environ.get("TALKRATE_ADMIN_TOKEN"):
+        return token
+    if not is_loopback(api_url):
+        return None
+    from talkrate_local.dev_secrets import ORGANISER_TOKEN_FILE
+
+    try:
+        return (local_data_dir() / ORGANISER_TOKEN_FILE).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def config_dir() -> Path:
+    """The user's config folder for talkrate (TALKRATE_CONFIG_DIR overrides it)."""
+    if configured := os.environ.get("TALKRATE_CONFIG_DIR"):
+        return Path(configured)
+    from platformdirs import user_config_path
+
+    return user_config_path("talkrate", appauthor=False)
+
+
+class VoterTokens:
+    """The voter token of each API this user rated on, in `voters.json` (mode 0600)."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.path = (folder or config_dir()) / "voters.json"
+
+    def _all(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def get(self, api_url: str) -> str | None:
+        """The kept token for this API, unless it has expired."""
+        entry = self._all().get(api_url)
+        if not isinstance(entry, dict) or not entry.get("voterToken"):
+            return None
+        expires = entry.get("expiresAt")
+        if isinstance(expires, str):
+            try:
+                if datetime.fromisoformat(expires.replace("Z", "+00:00")) <= datetime.now(UTC):
+                    return None
+            except ValueError:
+                pass
+        return str(entry["voterToken"])
+
+    def put(self, api_url: str, voter: dict[str, Any]) -> None:
+        """Keep a token (as POST /voters answered it) for this API."""
+        data = self._all()
+        data[api_url] = {"voterToken": voter["voterToken"], "expiresAt": voter.get("expiresAt")}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(data, indent=2))
+        temporary.chmod(0o600)
+        temporary.replace(self.path)
+
+    def forget(self, api_url: str) -> None:
+        """Drop the token of this API (the API refused it)."""
+        data = self._all()
+        if data.pop(api_url, None) is not None:
+            self.path.write_text(json.dumps(data, indent=2))

@@ -1,0 +1,172 @@
+"""Sends a planned crowd to the API at the planned moments, as many at once as allowed.
+
+Ratings of a talk that answered 409 (its rating window is closed) are not sent any more.
+Each attendee's requests go one after another (one phone each), so their newest 202 is their
+newest rating. A rating carries an Idempotency-Key and is retried on no answer or a 5xx, so it
+counts once however often it was sent; a 429 is counted apart and not retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from talkrate_cli.client import USER_AGENT
+from talkrate_cli.simulation.ledger import Ledger
+from talkrate_cli.simulation.scenario import VOTER_ID_IN_BODY, Action
+
+RETRIES = 4
+TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
+def request_body(action: Action) -> str:
+    """The body of an action's POST /ratings: a rating, or a deliberately bad one."""
+    rating: dict[str, Any] = {"talkId": action.talk_id, "value": action.value}
+    if action.bad == "value-out-of-range":
+        rating["value"] = 6
+    elif action.bad == "value-as-text":
+        rating["value"] = "5"
+    elif action.bad == "unknown-talk":
+        rating["talkId"] = f"no-such-talk-{uuid.uuid4().hex[:12]}"
+    elif action.bad == "not-json":
+        return '{"talkId": "' + action.talk_id + '", "value": '
+    elif action.bad == VOTER_ID_IN_BODY:
+        rating = {"talkId": action.talk_id, "value": 3, "voterId": f"attendee-{action.attendee}"}
+    return json.dumps(rating)
+
+
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return min(10.0, max(0.1, float(response.headers.get("retry-after", "1"))))
+    except ValueError:
+        return 1.0
+
+
+def _slug(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("type", "")).rsplit(":", 1)[-1]
+    except (ValueError, AttributeError):
+        return ""
+
+
+class Runner:
+    """One simulated crowd against one API."""
+
+    def __init__(
+        self,
+        api_url: str,
+        ledger: Ledger,
+        concurrency: int,
+        use_tokens: bool,
+        code: str | None = None,
+    ) -> None:
+        self.api_url = api_url
+        self.ledger = ledger
+        self.concurrency = concurrency
+        self.use_tokens = use_tokens
+        self.code = code
+        self.tokens: dict[int, str] = {}
+        self.voter_retries = 0
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    async def run(self, plan: list[Action], tick: Callable[[], None]) -> None:
+        """Send the whole plan; `tick` is called a few times a second for the progress view."""
+        limits = httpx.Limits(
+            max_connections=self.concurrency, max_keepalive_connections=self.concurrency
+        )
+        async with httpx.AsyncClient(
+            base_url=self.api_url,
+            timeout=TIMEOUT,
+            limits=limits,
+            headers={"user-agent": USER_AGENT},
+        ) as http:
+            slots = asyncio.Semaphore(self.concurrency)
+            ticker = asyncio.create_task(self._tick(tick))
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            tasks: set[asyncio.Task[None]] = set()
+            for action in plan:
+                delay = start + action.at - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                await slots.acquire()
+                task = asyncio.create_task(self._one(http, action))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                task.add_done_callback(lambda _: slots.release())
+            if tasks:
+                await asyncio.gather(*tasks)
+            ticker.cancel()
+        tick()
+
+    async def _tick(self, tick: Callable[[], None]) -> None:
+        while True:
+            tick()
+            await asyncio.sleep(0.25)
+
+    async def _one(self, http: httpx.AsyncClient, action: Action) -> None:
+        lock = self._locks.setdefault(action.attendee, asyncio.Lock())
+        async with lock:
+            if action.bad is None and action.talk_id in self.ledger.closed_talks:
+                self.ledger.skipped += 1  # outside its rating window: no use sending more
+                return
+            try:
+                await self._send(http, action)
+            except Exception as error:  # recorded, never fatal to the run
+                self.ledger.failed(action, f"{type(error).__name__}: {error}")
+
+    async def _voter(self, http: httpx.AsyncClient, attendee: int) -> str:
+        """The attendee's voter token, from POST /voters on first use (waits out a 429)."""
+        if attendee in self.tokens:
+            return self.tokens[attendee]
+        body = json.dumps({"code": self.code} if self.code else {})
+        for attempt in range(30):
+            try:
+                response = await http.post(
+                    "/voters", content=body, headers={"content-type": "application/json"}
+                )
+            except httpx.TransportError:
+                await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
+                continue
+            if response.status_code == 201:
+                self.tokens[attendee] = str(response.json()["voterToken"])
+                return self.tokens[attendee]
+            if response.status_code in (429, 503):
+                self.voter_retries += 1
+                await asyncio.sleep(_retry_after(response))
+                continue
+            raise RuntimeError(f"POST /voters answered {response.status_code}")
+        raise RuntimeError("POST /voters kept refusing")
+
+    async def _send(self, http: httpx.AsyncClient, action: Action) -> None:
+        headers = {"content-type": "application/json"}
+        if self.use_tokens:
+            headers["voter-token"] = await self._voter(http, action.attendee)
+        if action.bad is None:
+            headers["idempotency-key"] = str(uuid.uuid4())
+        body = request_body(action)
+        loop = asyncio.get_running_loop()
+        last = ""
+        for attempt in range(RETRIES + 1):
+            started = loop.time()
+            try:
+                response = await http.post("/ratings", content=body, headers=headers)
+            except httpx.TransportError as error:
+                last = f"{type(error).__name__}: {error}"
+                await asyncio.sleep(0.2 * 2**attempt)
+                continue
+            latency = loop.time() - started
+            if response.status_code >= 500 and attempt < RETRIES:
+                last = f"HTTP {response.status_code}"
+                await asyncio.sleep(
+                    _retry_after(response) if response.status_code == 503 else 0.2 * 2**attempt
+                )
+                continue
+            self.ledger.answered(action, response.status_code, latency, _slug(response))
+            return
+        self.ledger.failed(action, last)

@@ -1,0 +1,43 @@
+"""Rating as an attendee: a voter token when the policy asks for one, kept between runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from talkrate_cli.client import Api
+from talkrate_cli.errors import ApiProblem, CliError
+from talkrate_cli.settings import VoterTokens
+
+
+def policy(api: Api) -> str | None:
+    """The voting policy the API announces in the app's configuration ("open" or "attendee")."""
+    config = api.page_config()
+    value = (config or {}).get("votingPolicy")
+    return str(value) if value else None
+
+
+def new_token(api: Api, tokens: VoterTokens, code: str | None) -> str:
+    """A fresh voter token from POST /voters, kept for next time."""
+    voter = api.new_voter(code)
+    if voter is None:
+        raise CliError("the API asks for a voter token but has no POST /voters")
+    tokens.put(api.url, voter)
+    return str(voter["voterToken"])
+
+
+def rate(
+    api: Api, tokens: VoterTokens, talk_id: str, value: int, code: str | None = None
+) -> dict[str, Any]:
+    """POST /ratings as this user: with their kept token, or a new one when the policy (or a
+    refusal) says a token is needed; a refused kept token is replaced once."""
+    token = tokens.get(api.url)
+    if token is None and policy(api) == "attendee":
+        token = new_token(api, tokens, code)
+    try:
+        return api.rate(talk_id, value, token)
+    except ApiProblem as problem:
+        if problem.status != 401:
+            raise
+        if token is not None:
+            tokens.forget(api.url)
+        return api.rate(talk_id, value, new_token(api, tokens, code))

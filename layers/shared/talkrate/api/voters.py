@@ -1,0 +1,44 @@
+"""POST /voters: an anonymous attendee token, limited per address, behind the event code if set."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from talkrate import wiring
+from talkrate.api.routing import Body, Request, Response, Router
+from talkrate.api.schemas import VoterIssued, ok, problems
+from talkrate.config import load_settings
+from talkrate.models import VoterRequest
+from talkrate.observability import metrics
+from talkrate.ports import Limit
+from talkrate.rating import admit
+from talkrate.voters import check_voter_code, now_utc
+
+router = Router()
+
+
+@router.post(
+    "/voters",
+    summary="Get an anonymous voter token (send it as Voter-Token with each rating)",
+    responses={
+        **ok(VoterIssued, "A new voter token", 201),
+        **problems(400, 403, 413, 415, 422, 429, 503),
+    },
+)
+def post_voter(request: Request, body: Annotated[VoterRequest | None, Body()] = None) -> Response:
+    settings = load_settings()
+    tokens = wiring.voter_tokens()  # before counting: without a key nothing can be issued
+    if request.source_ip:
+        # Before the code is checked, so wrong guesses are limited too.
+        limit = Limit("voters-address", request.source_ip, settings.voters_per_address_per_minute)
+        admit(wiring.request_limiter(), [limit], None)
+    code = settings.voter_code.get_secret_value() if settings.voter_code else None
+    check_voter_code(code, body.code if body else None)
+    issued = tokens.issue(now_utc())
+    metrics.add_metric(name="VoterTokenIssued", unit="Count", value=1)
+    document = {
+        "voterToken": issued.token,
+        "expiresAt": issued.expires_at.isoformat().replace("+00:00", "Z"),
+    }
+    return Response(201, "application/json", json.dumps(document))

@@ -1,0 +1,115 @@
+"""Where a backend is, for GET / outside prod: built from the parsed host, port and database.
+
+Nothing is cut out of the connection string: each function parses it (libpq's own parser for
+PostgreSQL, urllib for URLs), keeps only the host, port and database, checks each against what
+such a part may look like, and builds the location from those. Whatever does not parse, or
+parses into something that does not look like a host, port or database (a password holding an
+unencoded `/`, `?`, `#` or `[` can make a URL parse that way), is shown as UNPARSEABLE. None of
+them raises.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import SplitResult, urlsplit
+
+UNPARSEABLE = "(not shown: unparseable)"
+
+_HOST = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})$")
+_IPV6 = re.compile(r"^[0-9A-Fa-f:.]{2,45}$")
+_SOCKET_DIR = re.compile(r"^/[A-Za-z0-9._/-]{0,200}$")
+_DATABASE = re.compile(r"^[A-Za-z0-9_.$-]{1,63}$")
+_REDIS_DB = re.compile(r"^/?(\d{1,5})?$")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]{0,20}$")
+
+
+class _Unparseable(ValueError):
+    pass
+
+
+def _host(value: str | None) -> str:
+    if value and _HOST.match(value):
+        return value
+    if value and ":" in value and _IPV6.match(value):
+        return f"[{value}]"
+    raise _Unparseable
+
+
+def _port(value: str | int | None) -> str:
+    if value is None or value == "":
+        return ""
+    number = int(value)  # ValueError when not a number
+    if not 0 < number < 65536:
+        raise _Unparseable
+    return f":{number}"
+
+
+def _split(url: str) -> tuple[SplitResult, str]:
+    parts = urlsplit(url)
+    if not _SCHEME.match(parts.scheme):
+        raise _Unparseable
+    return parts, f"{_host(parts.hostname)}{_port(parts.port)}"
+
+
+def postgres_location(dsn: str) -> str:
+    """`postgresql://host:port/database` of a libpq DSN (URL or key=value form)."""
+    try:
+        from psycopg2.extensions import parse_dsn
+
+        parsed = parse_dsn(dsn)
+        hosts = (parsed.get("host") or "").split(",")
+        ports = (parsed.get("port") or "").split(",")
+        shown = []
+        for index, host in enumerate(hosts):
+            port = ports[index] if index < len(ports) else ports[-1]
+            if _SOCKET_DIR.match(host):
+                shown.append(host)
+            else:
+                shown.append(_host(host or "localhost") + _port(port))
+        database = parsed.get("dbname") or ""
+        if database and not _DATABASE.match(database):
+            raise _Unparseable
+        return f"postgresql://{','.join(shown)}/{database}"
+    except Exception:  # psycopg2's ProgrammingError, ValueError, _Unparseable: never fail GET /
+        return UNPARSEABLE
+
+
+def redis_location(url: str) -> str:
+    """`redis://host:port/db` (or rediss://) of a Redis URL."""
+    try:
+        parts, where = _split(url)
+        database = _REDIS_DB.match(parts.path)
+        if database is None:
+            raise _Unparseable
+        number = database.group(1)
+        return f"{parts.scheme}://{where}" + (f"/{number}" if number else "")
+    except Exception:
+        return UNPARSEABLE
+
+
+def kafka_location(bootstrap: str) -> str:
+    """`host:port,host:port` of Kafka bootstrap servers (each possibly `PROTOCOL://user@…`)."""
+    try:
+        entries = []
+        for entry in bootstrap.split(","):
+            entry = entry.strip()
+            if not entry:
+                continue
+            # A listener name (SASL_SSL://) is not a URL scheme urllib accepts: parse past it.
+            _, _, authority = entry.rpartition("://")
+            parts = urlsplit(f"//{authority}")
+            entries.append(f"{_host(parts.hostname)}{_port(parts.port)}")
+        return ",".join(entries) if entries else UNPARSEABLE
+    except Exception:
+        return UNPARSEABLE
+
+
+def url_host(url: str | None) -> str | None:
+    """`scheme://host:port/` of a URL (a function URL, say), or None when there is none."""
+    if not url:
+        return None
+    try:
+        parts, where = _split(url)
+        return f"{parts.scheme}://{where}/"
+    except Exception:
+        return UNPARSEABLE

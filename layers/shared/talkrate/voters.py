@@ -1,0 +1,98 @@
+"""Voter tokens: an anonymous attendee identity that anyone can hold and no one can forge.
+
+A token is `v1.<voter>.<expires>.<signature>`: a random voter id (32 hex digits), its expiry in
+Unix seconds, and an HMAC-SHA256 of both under a key only the service holds (Secrets Manager on
+AWS, a file in `.local/` locally). Verifying needs the key and nothing else: no database row per
+attendee. The voter id is what the RatingSubmitted event carries as `voterId`, so each
+attendee's newest rating of a talk counts, once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from hashlib import sha256
+
+from talkrate.errors import InvalidVoterToken, VoterTokenRequired, WrongVoterCode
+
+VERSION = "v1"
+MAX_TOKEN_LENGTH = 200
+_TOKEN = re.compile(r"^v1\.([0-9a-f]{32})\.([0-9]{1,12})\.([A-Za-z0-9_-]{43})$")
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A new voter token, for the 201 of POST /voters."""
+
+    token: str
+    voter_id: str
+    expires_at: datetime
+
+
+class VoterTokens:
+    """Issues and verifies voter tokens with one signing key."""
+
+    def __init__(self, key: bytes, lifetime: timedelta) -> None:
+        if len(key) < 16:
+            raise ValueError("the voter-token key must be at least 16 bytes")
+        self._key = key
+        self._lifetime = lifetime
+
+    def issue(self, now: datetime) -> IssuedToken:
+        """A token for a new, anonymous voter, valid for the configured lifetime."""
+        voter_id = secrets.token_hex(16)
+        expires_at = (now + self._lifetime).replace(microsecond=0)
+        expires = int(expires_at.timestamp())
+        payload = f"{VERSION}.{voter_id}.{expires}"
+        return IssuedToken(f"{payload}.{self._sign(payload)}", voter_id, expires_at)
+
+    def verify(self, token: str, now: datetime) -> str:
+        """The voter id of a genuine, unexpired token; InvalidVoterToken otherwise."""
+        match = _TOKEN.match(token) if len(token) <= MAX_TOKEN_LENGTH else None
+        if match is None:
+            raise InvalidVoterToken("the voter token is malformed")
+        voter_id, expires, signature = match.groups()
+        expected = self._sign(f"{VERSION}.{voter_id}.{expires}")
+        if not hmac.compare_digest(signature, expected):
+            raise InvalidVoterToken("the voter token's signature does not match")
+        if int(expires) <= now.timestamp():
+            raise InvalidVoterToken("the voter token has expired; get a new one from POST /voters")
+        return voter_id
+
+    def _sign(self, payload: str) -> str:
+        digest = hmac.new(self._key, payload.encode(), sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def identify_voter(
+    token: str | None,
+    policy: str,
+    tokens: Callable[[], VoterTokens],
+    now: datetime,
+) -> str | None:
+    """The voter of a rating: from its verified token, or None when it has none and the policy
+    is open. VoterTokenRequired without a token under the attendee policy; InvalidVoterToken for
+    a token that does not verify (under either policy: a bad token is never read as none)."""
+    if token is None:
+        if policy == "attendee":
+            raise VoterTokenRequired
+        return None
+    return tokens().verify(token, now)
+
+
+def check_voter_code(expected: str | None, presented: str | None) -> None:
+    """Raise WrongVoterCode unless no code is set or the presented one is it (constant time)."""
+    if expected is None:
+        return
+    if presented is None or not hmac.compare_digest(presented.encode(), expected.encode()):
+        raise WrongVoterCode
+
+
+def now_utc() -> datetime:
+    """The current time, time-zone aware (one place to read the clock)."""
+    return datetime.now(UTC)

@@ -1,0 +1,380 @@
+"""The `talkrate` command end to end: run as a subprocess against a local runtime, its output
+read as a person (or a script) would read it.
+
+The runtime has a catalog, a Redis database and a ratings topic of its own, and an organiser
+token; the command finds it through TALKRATE_API and TALKRATE_ADMIN_TOKEN, and keeps its voter
+tokens in a folder of the test's own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from talkrate_cli.main import main
+from tests.backends import CLI_RATINGS, CLI_TALKS
+from tests.builders import ROOT, unique_talk_id
+from tests.e2e.conftest import Runtime, start_admin_runtime, stop_runtime, wait_for
+
+pytestmark = pytest.mark.e2e
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+TALKRATE = str(Path(sys.executable).parent / "talkrate")  # the [project.scripts] entry
+
+
+@dataclass
+class Cli:
+    """The command pointed at the module's runtime."""
+
+    runtime: Runtime
+    env: dict[str, str]
+
+    def run(self, *args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
+        """Run `talkrate ARGS`; the finished process, with its output as text."""
+        return subprocess.run(
+            [TALKRATE, *args],
+            cwd=ROOT,
+            env={**self.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def ok(self, *args: str, **env: str) -> str:
+        """Run it, expect exit 0, and return its stdout."""
+        done = self.run(*args, **env)
+        assert done.returncode == 0, done.stderr
+        assert "Traceback" not in done.stderr
+        return done.stdout
+
+    def json(self, *args: str) -> Any:
+        """Run it with --json; the document it printed."""
+        return json.loads(self.ok("--json", *args))
+
+    def count(self, talk_id: str) -> int:
+        """A talk's number of ratings, as `talkrate --json show` says."""
+        return int(sum(self.json("show", talk_id)["ratings"].values()))
+
+
+def assert_one_line_error(done: subprocess.CompletedProcess[str], *words: str) -> None:
+    """Failed, with one line on stderr naming the problem, and no traceback."""
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("talkrate: ")
+    for word in words:
+        assert word in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+@pytest.fixture(scope="module")
+def cli(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+    folder = tmp_path_factory.mktemp("cli")
+    runtime, token = start_admin_runtime(
+        CLI_TALKS, CLI_RATINGS, kafka_bootstrap, folder / "runtime.log"
+    )
+    env = {
+        **os.environ,
+        "TALKRATE_API": runtime.url,
+        "TALKRATE_ADMIN_TOKEN": token,
+        "TALKRATE_CONFIG_DIR": str(folder / "config"),
+        "TALKS_CONNECTION": CLI_TALKS,
+        "RATINGS_CONNECTION": CLI_RATINGS,
+        "STREAMS_CONNECTION": kafka_bootstrap,
+    }
+    yield Cli(runtime, env)
+    stop_runtime(runtime)
+
+
+@pytest.fixture
+def talk(cli: Cli) -> Iterator[str]:
+    """A talk of its own, added (and removed) with the command."""
+    talk_id = unique_talk_id()
+    cli.ok(
+        "admin",
+        "add",
+        talk_id,
+        "--title",
+        "Rated from a terminal",
+        "--speaker",
+        "Ana Lee",
+        "--track",
+        "Terminal",
+        "--room",
+        "Hall T",
+    )
+    yield talk_id
+    cli.run("admin", "rm", talk_id, "--yes")
+
+
+def test_talks_lists_searches_and_filters_the_programme(cli: Cli, talk: str) -> None:
+    # When a person lists the programme, by track and by words of a title
+    everything = cli.ok("talks")
+    by_track = cli.ok("talks", "--track", "Terminal")
+    by_words = cli.json("talks", "--search", "Testcontainers")
+    # Then the table names the talks with their track and room, and the filters narrow it
+    assert "testcontainers-integration-testing" in everything
+    assert talk in everything
+    assert talk in by_track
+    assert "Hall T" in by_track
+    assert "testcontainers-integration-testing" not in by_track
+    assert [t["id"] for t in by_words] == ["testcontainers-integration-testing"]
+
+
+def test_rate_then_show_draws_the_rating_in_the_bars(cli: Cli, talk: str) -> None:
+    # When an attendee rates the talk twice from the terminal
+    first = cli.ok("rate", talk, "5")
+    cli.ok("rate", talk, "4")
+    # Then the command confirms, and `show` draws both ratings once the projector has them
+    assert f"rated {talk} 5★" in first
+    assert wait_for(lambda: cli.count(talk) == 2)
+    shown = cli.ok("show", talk)
+    assert "Rated from a terminal" in shown
+    bars = {m[0]: int(m[1]) for m in re.findall(r"^([1-5])★\s+[█·]+\s+(\d+)", shown, re.M)}
+    assert bars == {"5": 1, "4": 1, "3": 0, "2": 0, "1": 0}
+    assert "count 2" in shown
+    assert "avg 4.50" in shown
+
+
+def test_top_shows_the_leaderboard(cli: Cli, talk: str) -> None:
+    # Given a talk rated 5 three times
+    for _ in range(3):
+        cli.ok("rate", talk, "5")
+    assert wait_for(lambda: cli.count(talk) == 3)
+    # When a person asks for the best talks of its track, and the best one overall
+    board = cli.ok("top", "--track", "Terminal")
+    [best] = cli.json("top", "--track", "Terminal", "--limit", "1")["talks"]
+    # Then the talk is first, with its count and average
+    assert re.search(rf"^1\s+{re.escape(talk)}\s+Rated from a terminal\s+Terminal", board, re.M)
+    assert (best["talkId"], best["count"], best["avg"]) == (talk, 3, 5.0)
+
+
+def test_admin_add_edit_rm(cli: Cli) -> None:
+    talk_id = unique_talk_id()
+    # When an organiser adds a talk, changes its room and clears its track, then removes it
+    added = cli.ok("admin", "add", talk_id, "--title", "Added", "--track", "T1", "--room", "R1")
+    taken = cli.run("admin", "add", talk_id, "--title", "Again")
+    edited = cli.ok("admin", "edit", talk_id, "--room", "R2", "--track", "")
+    after_edit = cli.json("show", talk_id)["talk"]
+    removed = cli.ok("admin", "rm", talk_id, "--yes")
+    gone = cli.run("show", talk_id)
+    # Then each step says what it did, a taken id is one line naming the problem
+    assert f"added {talk_id}" in added
+    assert_one_line_error(taken, "409", "exists")
+    assert f"changed {talk_id}: room, track" in edited
+    assert (after_edit["title"], after_edit["room"], after_edit.get("track")) == (
+        "Added",
+        "R2",
+        None,
+    )
+    assert f"removed {talk_id}" in removed
+    assert_one_line_error(gone, "404", "not found")
+
+
+def test_admin_without_a_valid_token_is_refused_in_one_line(cli: Cli) -> None:
+    done = cli.run(
+        "admin",
+        "rm",
+        "testcontainers-integration-testing",
+        "--yes",
+        TALKRATE_ADMIN_TOKEN="not-the-token",
+    )
+    assert_one_line_error(done, "403")
+    assert cli.json("show", "testcontainers-integration-testing")["talk"]["title"]
+
+
+def test_admin_import_twice_changes_nothing_the_second_time(cli: Cli, tmp_path: Path) -> None:
+    # Given a programme spreadsheet of two talks (one without an id: it gets one from its title)
+    suffix = unique_talk_id()[-8:]
+    keynote = f"keynote-{suffix}"
+    programme = tmp_path / "programme.csv"
+    programme.write_text(
+        "id,title,speakers,track,room,startsAt,endsAt\n"
+        f"{keynote},Opening Keynote,Ada Byron;Grace Hopper,Main,Hall A,"
+        "2026-12-01T09:00:00Z,2026-12-01T09:45:00+00:00\n"
+        f",Serverless at Scale {suffix},Lin Wu,Cloud,Hall B,,\n"
+    )
+    # When it is imported twice, then once more after one cell changed
+    first = cli.ok("admin", "import", str(programme))
+    second = cli.json("admin", "import", str(programme))
+    programme.write_text(programme.read_text().replace("Hall B", "Hall C"))
+    third = cli.json("admin", "import", str(programme))
+    # Then the first run creates both, the second changes nothing, the third updates one
+    assert "2 created, 0 updated, 0 unchanged" in first
+    assert (len(second["created"]), len(second["updated"]), len(second["unchanged"])) == (0, 0, 2)
+    assert third["updated"] == [f"serverless-at-scale-{suffix}"]
+    assert cli.json("show", keynote)["talk"]["speakers"] == ["Ada Byron", "Grace Hopper"]
+    # And the export carries the programme with its results, importable again unchanged
+    results = tmp_path / "results.csv"
+    assert "talks to" in cli.ok("admin", "export", str(results), "--track", "Main")
+    header, *rows = results.read_text().splitlines()
+    assert header == "id,title,speakers,track,room,startsAt,endsAt,count,avg,1,2,3,4,5"
+    assert any(r.startswith(f"{keynote},Opening Keynote,Ada Byron;Grace Hopper,Main") for r in rows)
+    assert json.loads(cli.ok("--json", "admin", "import", str(results)))["unchanged"] == [keynote]
+    for talk_id in (keynote, f"serverless-at-scale-{suffix}"):
+        cli.ok("admin", "rm", talk_id, "--yes")
+
+
+def test_errors_are_one_line_and_a_non_zero_exit(cli: Cli) -> None:
+    refused = cli.run("talks", TALKRATE_API="http://127.0.0.1:9")
+    bad_url = cli.run("--api", "htp:/nowhere", "talks")
+    unknown = cli.run("rate", "no-such-talk", "3")
+    as_json = cli.run("--json", "show", "no-such-talk")
+    assert_one_line_error(refused, "connection refused")
+    assert_one_line_error(bad_url, "bad API URL")
+    assert_one_line_error(unknown, "404")
+    assert as_json.returncode == 1
+    assert json.loads(as_json.stderr)["error"]["status"] == 404
+
+
+def read_until(fd: int, pattern: str, seconds: float) -> str:
+    """What a terminal showed until `pattern` appeared (or the time ran out)."""
+    seen = ""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not re.search(pattern, seen):
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                seen += os.read(fd, 65536).decode(errors="replace")
+            except OSError:
+                break
+    return ANSI.sub("", seen)
+
+
+@pytest.mark.parametrize("view", ["talk", "leaderboard"])
+def test_watch_in_a_terminal_shows_an_update_arrive(cli: Cli, talk: str, view: str) -> None:
+    # Given `talkrate watch` running in a terminal
+    args = [talk] if view == "talk" else ["--leaderboard", "--track", "Terminal"]
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen(
+        [TALKRATE, "watch", *args, "--interval", "0.5", "--duration", "60"],
+        cwd=ROOT,
+        env={**cli.env, "COLUMNS": "120", "LINES": "40", "TERM": "xterm-256color"},
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+    )
+    os.close(secondary)
+    try:
+        before = read_until(primary, r"updates", 15)
+        assert "0 updates" in before, before
+        # When someone rates the talk
+        cli.ok("rate", talk, "3")
+        # Then the view redraws with the rating, without a restart
+        after = read_until(primary, r"1 update\b", 20)
+        assert re.search(r"1 update\b", after), after
+        if view == "talk":
+            assert re.search(r"3★\s+█+\s+1\s+100%", after), after
+        else:
+            assert re.search(rf"1\s+{re.escape(talk)}\s+Rated from a terminal", after), after
+        # And Ctrl-C stops it quietly
+        process.send_signal(2)
+        assert process.wait(10) == 0
+    finally:
+        process.kill()
+        process.wait()
+        os.close(primary)
+
+
+def test_ops_commands_run_against_the_configured_backends(cli: Cli) -> None:
+    dead = cli.run("--json", "ops", "dead-letters")
+    relayed = cli.ok("ops", "relay")
+    alias = subprocess.run(
+        [sys.executable, "-m", "talkrate_ops", "relay", "--limit", "10"],
+        cwd=ROOT,
+        env=cli.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert dead.returncode == 0, dead.stderr
+    assert isinstance(json.loads(dead.stdout), list)
+    assert re.search(r"relay: published \d+, still pending 0", relayed)
+    assert alias.returncode == 0
+    assert "relay: published" in alias.stdout
+
+
+def test_simulate_200_attendees_verifies_every_count(cli: Cli, tmp_path: Path) -> None:
+    # Given a programme of eight talks open for rating (no times), imported for the run
+    programme = tmp_path / "simulated.csv"
+    rows = [
+        f"sim-{n}-{unique_talk_id()[-6:]},Simulated talk {n},Speaker {n},Simulated,Room {n % 3}"
+        for n in range(8)
+    ]
+    programme.write_text("id,title,speakers,track,room\n" + "\n".join(rows) + "\n")
+    cli.ok("admin", "import", str(programme))
+    # When 200 attendees rate them (voter tokens, changed minds and bad requests among them)
+    done = cli.run(
+        "simulate",
+        "--attendees",
+        "200",
+        "--seed",
+        "7",
+        "--slot-seconds",
+        "1",
+        "--track",
+        "Simulated",
+        "--verify",
+        timeout=600,
+    )
+    # Then it ends with counted equal to expected and every talk agreeing, and exits 0
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "voter tokens yes" in done.stderr
+    last = done.stdout.strip().splitlines()[-1]
+    figures = re.fullmatch(r"sent (\d+), accepted (\d+), expected (\d+), counted (\d+)", last)
+    assert figures, last
+    sent, accepted, expected, counted = map(int, figures.groups())
+    assert counted == expected > 0
+    assert accepted > expected  # a changed mind replaced the attendee's earlier rating
+    assert sent > accepted  # the deliberately bad ones were refused
+    assert "every talk agrees" in done.stdout
+    assert re.search(r"bad refused as expected [1-9]", done.stdout)
+    assert "errors 0" in done.stdout
+    # And the leaderboard of the track shows the talks it rated
+    board = cli.json("top", "--track", "Simulated", "--limit", "8")["talks"]
+    assert len(board) == 8
+    assert sum(place["count"] for place in board) == counted
+
+
+def test_stack_names_the_api_through_its_cloudformation_outputs(
+    cli: Cli, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a stack whose ApiUrl output is the runtime (CloudFormation from moto)
+    monkeypatch.delenv("TALKRATE_API", raising=False)
+    with mock_aws():
+        boto3.client("cloudformation", region_name="eu-west-1").create_stack(
+            StackName="talkrate-stage",
+            TemplateBody=json.dumps(
+                {
+                    "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+                    "Outputs": {"ApiUrl": {"Value": cli.runtime.url}},
+                }
+            ),
+        )
+        # When the command is pointed at the stack, and at one that does not exist
+        listed = main(["--stack", "talkrate-stage", "--region", "eu-west-1", "--json", "talks"])
+        talks = json.loads(capsys.readouterr().out)
+        missing = main(["--stack", "no-such-stack", "--region", "eu-west-1", "talks"])
+        error = capsys.readouterr().err
+    # Then it reads the programme from the stack's API, and a missing stack is one line
+    assert listed == 0
+    assert "testcontainers-integration-testing" in {t["id"] for t in talks}
+    assert missing == 1
+    assert error.startswith("talkrate: stack no-such-stack:")
+    assert len(error.strip().splitlines()) == 1

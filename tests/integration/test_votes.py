@@ -1,0 +1,221 @@
+"""Votes you can trust, in process against the real backends: voter tokens, the event code, the
+rate limits in Redis, idempotency keys per client, and Redis down answered without a 5xx."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis
+
+from talkrate.adapters.limiter import RedisRequestLimiter, limit_key
+from talkrate.adapters.redis_store import ACCEPTED_PREFIX
+from talkrate.ports import Limit
+from tests.builders import LambdaContextStub, http_event, load_function
+from tests.integration.test_kafka_publisher import consume_all
+
+pytestmark = pytest.mark.integration
+
+Call = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def api(configure: Callable[..., None]) -> Call:
+    configure(PUBLISH_TIMEOUT_SECONDS="1")
+    handler = load_function("api")
+
+    def call(method: str, path: str, body: Any = None, **kwargs: Any) -> dict[str, Any]:
+        text = body if isinstance(body, str) or body is None else json.dumps(body)
+        response = handler(http_event(method, path, body=text, **kwargs), LambdaContextStub())
+        response["json"] = json.loads(response["body"]) if response.get("body") else None
+        return response
+
+    return call
+
+
+def address() -> str:
+    """A source address no other test uses (its limits start at zero)."""
+    word = uuid.uuid4().hex
+    return f"2001:db8::{word[:4]}:{word[4:8]}:{word[8:12]}"
+
+
+# --- the limiter against Redis ------------------------------------------------------------------
+
+
+def test_the_limiter_refuses_past_the_limit_and_counts_nothing_it_refuses(
+    redis_client: redis.Redis,
+) -> None:
+    # Given a limit of 3 a window, for a subject of its own, beside a roomier one
+    limiter = RedisRequestLimiter(redis.Redis.from_url(_url(redis_client)))
+    tight = Limit("voter", uuid.uuid4().hex, 3)
+    roomy = Limit("address", address(), 100)
+    events = [str(uuid.uuid4()) for _ in range(5)]
+    # When 5 requests come
+    admissions = [limiter.admit([tight, roomy], event_id) for event_id in events]
+    # Then 3 pass and 2 are refused with a Retry-After within the window
+    assert [a.allowed for a in admissions] == [True, True, True, False, False]
+    assert all(1 <= a.retry_after <= 60 for a in admissions[3:])
+    # And the refused ones were counted nowhere, not even as accepted
+    assert redis_client.get(limit_key(tight)) == "3"
+    assert redis_client.get(limit_key(roomy)) == "3"
+    accepted = [bool(redis_client.exists(ACCEPTED_PREFIX + e)) for e in events]
+    assert accepted == [True, True, True, False, False]
+    # And every key it wrote expires
+    assert 0 < redis_client.pttl(limit_key(tight)) <= 60_000
+    assert 0 < redis_client.ttl(ACCEPTED_PREFIX + events[0]) <= 3600
+
+
+def _url(client: redis.Redis) -> str:
+    kwargs = client.connection_pool.connection_kwargs
+    return f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs.get('db', 0)}"
+
+
+def test_a_limit_opens_again_when_its_window_ends(redis_client: redis.Redis) -> None:
+    limiter = RedisRequestLimiter(redis.Redis.from_url(_url(redis_client)), window_ms=300)
+    limit = Limit("voter", uuid.uuid4().hex, 1)
+    assert limiter.admit([limit]).allowed
+    refused = limiter.admit([limit])
+    assert not refused.allowed
+    assert refused.retry_after == 1  # whole seconds, never 0
+    time.sleep(0.4)
+    assert limiter.admit([limit]).allowed
+
+
+def test_a_zero_limit_is_no_limit(redis_client: redis.Redis) -> None:
+    limiter = RedisRequestLimiter(redis.Redis.from_url(_url(redis_client)))
+    limit = Limit("address", address(), 0)
+    assert all(limiter.admit([limit]).allowed for _ in range(20))
+    assert redis_client.get(limit_key(limit)) is None
+
+
+# --- voter tokens through the API ---------------------------------------------------------------
+
+
+def test_a_voter_token_makes_the_rating_the_attendee_s(
+    api: Call, talk: str, topic: str, kafka_bootstrap: str
+) -> None:
+    # Given an attendee with a token
+    issued = api("POST", "/voters", source_ip=address())
+    assert issued["statusCode"] == 201
+    token = issued["json"]["voterToken"]
+    assert issued["json"]["expiresAt"].endswith("Z")
+    # When they rate with it
+    rated = api("POST", "/ratings", {"talkId": talk, "value": 4}, headers={"voter-token": token})
+    # Then the event on the stream carries the token's voter, and the answer does not
+    assert rated["statusCode"] == 202, rated["json"]
+    assert rated["json"]["rating"] == {"talkId": talk, "value": 4}
+    [(_, value)] = consume_all(kafka_bootstrap, topic, 1)
+    assert json.loads(value)["voterId"] == token.split(".")[1]
+
+
+def test_a_forged_or_foreign_token_is_401_and_nothing_is_published(
+    api: Call, talk: str, configure: Callable[..., None], topic: str, kafka_bootstrap: str
+) -> None:
+    token = api("POST", "/voters", source_ip=address())["json"]["voterToken"]
+    version, _, expires, signature = token.split(".")
+    forged = f"{version}.{'0' * 32}.{expires}.{signature}"
+    configure(VOTER_TOKEN_KEY="another-deployment-s-key-entirely")
+    for presented in (forged, token, "not-a-token"):
+        answer = api(
+            "POST", "/ratings", {"talkId": talk, "value": 1}, headers={"voter-token": presented}
+        )
+        assert answer["statusCode"] == 401
+        assert answer["json"]["type"] == "urn:talkrate:problem:invalid-voter-token"
+    assert consume_all(kafka_bootstrap, topic, 0) == []
+
+
+def test_the_attendee_policy_needs_a_token(
+    api: Call, talk: str, configure: Callable[..., None]
+) -> None:
+    configure(VOTING_POLICY="attendee")
+    refused = api("POST", "/ratings", {"talkId": talk, "value": 5})
+    assert refused["statusCode"] == 401
+    assert refused["headers"]["Content-Type"] == "application/problem+json"
+    assert refused["json"]["type"] == "urn:talkrate:problem:voter-token-required"
+    assert "POST /voters" in refused["json"]["detail"]
+    token = api("POST", "/voters", source_ip=address())["json"]["voterToken"]
+    taken = api("POST", "/ratings", {"talkId": talk, "value": 5}, headers={"voter-token": token})
+    assert taken["statusCode"] == 202
+
+
+def test_an_event_code_guards_post_voters(api: Call, configure: Callable[..., None]) -> None:
+    configure(VOTER_CODE="hall-a-2026")
+    where = address()
+    assert api("POST", "/voters", source_ip=where)["statusCode"] == 403
+    wrong = api("POST", "/voters", {"code": "hall-b"}, source_ip=where)
+    assert (wrong["statusCode"], wrong["json"]["type"]) == (
+        403,
+        "urn:talkrate:problem:wrong-voter-code",
+    )
+    assert api("POST", "/voters", {"code": "hall-a-2026"}, source_ip=where)["statusCode"] == 201
+
+
+def test_post_voters_has_its_own_limit_per_address(
+    api: Call, configure: Callable[..., None]
+) -> None:
+    configure(VOTERS_PER_ADDRESS_PER_MINUTE="2")
+    where = address()
+    answers = [api("POST", "/voters", source_ip=where) for _ in range(3)]
+    assert [a["statusCode"] for a in answers] == [201, 201, 429]
+    assert int(answers[2]["headers"]["Retry-After"]) >= 1
+    assert answers[2]["json"]["type"] == "urn:talkrate:problem:rate-limited"
+    assert api("POST", "/voters", source_ip=address())["statusCode"] == 201  # another address
+
+
+def test_a_voter_over_the_limit_gets_429_with_retry_after_and_nothing_published(
+    api: Call, talk: str, configure: Callable[..., None], topic: str, kafka_bootstrap: str
+) -> None:
+    configure(RATINGS_PER_VOTER_PER_MINUTE="2")
+    token = api("POST", "/voters", source_ip=address())["json"]["voterToken"]
+    answers = [
+        api("POST", "/ratings", {"talkId": talk, "value": v}, headers={"voter-token": token})
+        for v in (1, 2, 3, 4)
+    ]
+    assert [a["statusCode"] for a in answers] == [202, 202, 429, 429]
+    assert 1 <= int(answers[3]["headers"]["Retry-After"]) <= 60
+    published = consume_all(kafka_bootstrap, topic, 3)  # waits for a third in vain
+    assert sorted(json.loads(v)["value"] for _, v in published) == [1, 2]
+
+
+def test_idempotency_keys_belong_to_their_client(api: Call, talk: str) -> None:
+    key = f"retry-{uuid.uuid4().hex}"
+    first, second = (
+        api("POST", "/voters", source_ip=address())["json"]["voterToken"] for _ in range(2)
+    )
+    body = {"talkId": talk, "value": 4}
+
+    def post(token: str) -> dict[str, Any]:
+        headers = {"voter-token": token, "idempotency-key": key}
+        return api("POST", "/ratings", body, headers=headers)
+
+    once, again, other = post(first), post(first), post(second)
+    assert once["statusCode"] == again["statusCode"] == other["statusCode"] == 202
+    assert again["json"]["eventId"] == once["json"]["eventId"]  # a retry: the first answer
+    assert other["json"]["eventId"] != once["json"]["eventId"]  # another attendee's rating
+
+
+# --- Redis down -----------------------------------------------------------------------------------
+
+
+def test_with_redis_down_nothing_answers_5xx_but_503_with_retry_after(
+    api: Call, talk: str, configure: Callable[..., None]
+) -> None:
+    configure(RATINGS_CONNECTION="redis://127.0.0.1:1/0", PUBLISH_TIMEOUT_SECONDS="1")
+    # A rating status that only Redis could tell: 503, retry later
+    status = api("GET", f"/ratings/{uuid.uuid4()}")
+    assert status["statusCode"] == 503
+    assert int(status["headers"]["Retry-After"]) >= 1
+    # A rating still counts: the limits are let through, PostgreSQL and Kafka take it
+    assert api("POST", "/ratings", {"talkId": talk, "value": 3})["statusCode"] == 202
+    # A talk removed: the removal is done (the leaderboard skips talks the catalog lost)
+    removed = api("DELETE", f"/talks/{talk}", authorizer={"admin": True, "reason": "ok"})
+    assert removed["statusCode"] == 204
+    # Idempotency cannot be kept: 503, nothing taken
+    keyed = api(
+        "POST", "/ratings", {"talkId": talk, "value": 3}, headers={"idempotency-key": "k-1"}
+    )
+    assert keyed["statusCode"] == 503

@@ -1,0 +1,81 @@
+"""The admin token: a rotation is honoured while warm, wrong guesses cannot hammer the secret."""
+
+from __future__ import annotations
+
+import pytest
+
+from talkrate.admin_token import AdminToken, fingerprint, verdict
+
+pytestmark = pytest.mark.unit
+
+
+class Secret:
+    """The admin token as Secrets Manager holds it, counting the reads."""
+
+    def __init__(self, value: str) -> None:
+        self.value, self.reads = value, 0
+
+    def __call__(self) -> str:
+        self.reads += 1
+        return self.value
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_rotated_token_works_after_the_floor_without_a_cold_start() -> None:
+    # Given a warm checker that has read the old token
+    secret, clock = Secret("old-token"), Clock()
+    token = AdminToken(secret, reread_floor=30, max_age=300, clock=clock)
+    assert token.matches("old-token")
+    # When the secret is rotated
+    secret.value = "new-token"
+    # Then the new token works as soon as the floor since the last read has passed
+    clock.now += 31
+    assert token.matches("new-token")
+    # And the old one no longer does
+    assert not token.matches("old-token")
+
+
+def test_wrong_tokens_reread_the_secret_at_most_once_per_floor() -> None:
+    secret, clock = Secret("the-token"), Clock()
+    token = AdminToken(secret, reread_floor=30, max_age=300, clock=clock)
+    assert not any(token.matches(f"guess-{n}") for n in range(100))
+    assert secret.reads == 1
+    clock.now += 31
+    assert not any(token.matches(f"guess-{n}") for n in range(100))
+    assert secret.reads == 2
+
+
+def test_a_rotated_away_token_stops_working_within_the_max_age() -> None:
+    secret, clock = Secret("old-token"), Clock()
+    token = AdminToken(secret, reread_floor=30, max_age=300, clock=clock)
+    assert token.matches("old-token")
+    secret.value = "new-token"
+    clock.now += 299
+    assert token.matches("old-token")  # still the one read
+    clock.now += 2
+    assert not token.matches("old-token")
+
+
+def test_the_verdict_names_the_token_by_fingerprint_only() -> None:
+    token = AdminToken(Secret("s3cret-admin"))
+    assert verdict("Bearer s3cret-admin", token) == {
+        "admin": True,
+        "reason": "ok",
+        "fingerprint": fingerprint("s3cret-admin"),
+    }
+    assert verdict("Bearer nope", token)["reason"] == "invalid-token"
+    assert verdict("Basic abc", token) == {"admin": False, "reason": "missing-token"}
+    assert verdict("Bearer ", token)["admin"] is False
+    assert len(fingerprint("s3cret-admin")) == 12
+    assert "s3cret" not in fingerprint("s3cret-admin")
+
+
+def test_with_no_admin_token_configured_no_token_is_the_admin_s() -> None:
+    assert verdict("Bearer anything", AdminToken(lambda: None))["admin"] is False

@@ -1,0 +1,125 @@
+"""The live-channel subscriber against a small server speaking the AppSync Events protocol.
+
+The server checks what AppSync checks (the two subprotocols, the API key in the header and in
+each subscribe) and answers in the protocol's shapes; the subscriber must hand each published
+event to its callback and say when it is live.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from websockets.sync.server import Server, ServerConnection, serve
+
+from talkrate_cli.live import LiveEndpoint, LiveSubscriber
+
+pytestmark = pytest.mark.unit
+
+API_KEY = "da2-testkey"
+HOST = "example.appsync-api.eu-west-1.amazonaws.com"
+
+
+def decoded_header(protocols: list[str]) -> dict[str, Any]:
+    [header] = [p for p in protocols if p.startswith("header-")]
+    encoded = header.removeprefix("header-")
+    return dict(json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))))
+
+
+def appsync(connection: ServerConnection) -> None:
+    """One connection: ack, confirm subscriptions, publish two events on each channel."""
+    offered = (
+        connection.request.headers.get_all("Sec-WebSocket-Protocol") if connection.request else []
+    )
+    protocols = [p.strip() for line in offered for p in line.split(",")]
+    auth = decoded_header(protocols)
+    if "aws-appsync-event-ws" not in protocols or auth.get("x-api-key") != API_KEY:
+        connection.close(4001)
+        return
+    assert json.loads(connection.recv())["type"] == "connection_init"
+    connection.send(json.dumps({"type": "connection_ack", "connectionTimeoutMs": 300000}))
+    while True:
+        message = json.loads(connection.recv())
+        if message["type"] != "subscribe":
+            continue
+        if message["authorization"].get("x-api-key") != API_KEY:
+            connection.send(json.dumps({"type": "subscribe_error", "id": message["id"]}))
+            continue
+        connection.send(json.dumps({"type": "subscribe_success", "id": message["id"]}))
+        connection.send(json.dumps({"type": "ka"}))
+        for n in (1, 2):
+            event = {"type": "talk", "channel": message["channel"], "count": n}
+            connection.send(
+                json.dumps({"type": "data", "id": message["id"], "event": json.dumps(event)})
+            )
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    def choose(_: ServerConnection, offered: Any) -> Any:
+        return "aws-appsync-event-ws" if "aws-appsync-event-ws" in offered else None
+
+    with serve(appsync, "127.0.0.1", 0, select_subprotocol=choose) as running:
+        thread = threading.Thread(target=running.serve_forever, daemon=True)
+        thread.start()
+        yield running
+        running.shutdown()
+
+
+def test_events_arrive_and_the_subscriber_says_it_is_live(server: Server) -> None:
+    port = server.socket.getsockname()[1]
+    endpoint = LiveEndpoint.from_config(
+        {
+            "live": {
+                "realtimeUrl": f"ws://127.0.0.1:{port}/event/realtime",
+                "host": HOST,
+                "apiKey": API_KEY,
+            }
+        }
+    )
+    assert endpoint is not None
+    events: list[Any] = []
+    states: list[str] = []
+    arrived = threading.Event()
+
+    def on_event(event: Any) -> None:
+        events.append(event)
+        if len(events) == 2:
+            arrived.set()
+
+    subscriber = LiveSubscriber(endpoint, ["/talkrate/talks/t1"], on_event, states.append)
+    subscriber.start()
+    try:
+        assert arrived.wait(10)
+    finally:
+        subscriber.stop()
+        subscriber.join(5)
+    assert [e["count"] for e in events] == [1, 2]
+    assert events[0]["channel"] == "/talkrate/talks/t1"
+    assert "live" in states
+
+
+def test_a_refused_key_falls_back_to_polling(server: Server) -> None:
+    port = server.socket.getsockname()[1]
+    endpoint = LiveEndpoint(f"ws://127.0.0.1:{port}/event/realtime", HOST, "wrong-key")
+    states: list[str] = []
+    said = threading.Event()
+    subscriber = LiveSubscriber(
+        endpoint, ["/talkrate/leaderboard"], print, lambda s: (states.append(s), said.set())
+    )
+    subscriber.start()
+    try:
+        assert said.wait(10)
+    finally:
+        subscriber.stop()
+        subscriber.join(5)
+    assert states[0].startswith("polling (live channel:")
+
+
+def test_no_live_channel_configured_means_polling() -> None:
+    assert LiveEndpoint.from_config({"live": None, "votingPolicy": "open"}) is None
+    assert LiveEndpoint.from_config(None) is None

@@ -1,0 +1,76 @@
+"""The programme spreadsheet: rows read, compared with the catalog, results written."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from talkrate_cli.errors import CliError
+from talkrate_cli.programme import read_rows, same_talk, write_results
+
+pytestmark = pytest.mark.unit
+
+
+def test_rows_become_the_api_fields() -> None:
+    rows = read_rows(
+        io.StringIO(
+            "id,title,speakers,track,room,startsAt,endsAt\n"
+            "k1,Keynote, Ada ; Grace ,Main,,2026-12-01T09:00:00Z,\n"
+            ",Serverless at Scale!,,,,,\n"
+            ",,,,,,\n"
+        )
+    )
+    assert [(r.line, r.talk_id) for r in rows] == [(2, "k1"), (3, "serverless-at-scale")]
+    assert rows[0].fields == {
+        "title": "Keynote",
+        "speakers": ["Ada", "Grace"],
+        "track": "Main",
+        "room": None,
+        "startsAt": "2026-12-01T09:00:00Z",
+        "endsAt": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("id,name\nx,y\n", "title column"),
+        ("id,title,colour\nx,y,red\n", "unknown columns"),
+        ("id,title\nx,\n", "line 2: a talk needs a title"),
+        ("id,title\nx,A\nx,B\n", "line 3: talk x appears twice"),
+    ],
+)
+def test_a_spreadsheet_that_cannot_be_a_programme_is_refused_by_line(
+    text: str, problem: str
+) -> None:
+    with pytest.raises(CliError, match=problem):
+        read_rows(io.StringIO(text))
+
+
+def test_the_same_talk_is_recognised_whatever_the_time_notation() -> None:
+    [row] = read_rows(
+        io.StringIO("id,title,speakers,startsAt\nk,T,A;B,2026-12-01T10:00:00+01:00\n")
+    )
+    current = {"id": "k", "title": "T", "speakers": ["A", "B"], "startsAt": "2026-12-01T09:00:00Z"}
+    assert same_talk(row.fields, current)
+    assert not same_talk(row.fields, {**current, "speakers": ["B", "A"]})
+    assert not same_talk(row.fields, {**current, "room": "Hall A"})
+    assert not same_talk({**row.fields, "startsAt": "not a time"}, current)
+
+
+def test_an_export_can_be_imported_again_unchanged() -> None:
+    talk = {
+        "id": "k",
+        "title": "T, with a comma",
+        "speakers": ["A", "B"],
+        "track": "Main",
+        "startsAt": "2026-12-01T09:00:00Z",
+        "summary": {"count": 3, "avg": 4.0, "ratings": {"3": 1, "4": 1, "5": 1}},
+    }
+    buffer = io.StringIO()
+    assert write_results(buffer, [talk]) == 1
+    lines = buffer.getvalue().splitlines()
+    assert lines[1] == 'k,"T, with a comma",A;B,Main,,2026-12-01T09:00:00Z,,3,4.000,0,0,1,1,1'
+    [row] = read_rows(io.StringIO(buffer.getvalue()))
+    assert same_talk(row.fields, talk)

@@ -1,0 +1,131 @@
+"""The simulator's plan and its bookkeeping: pure, seeded, no network."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+
+from talkrate_cli.simulation.ledger import Ledger
+from talkrate_cli.simulation.scenario import (
+    BAD_KINDS,
+    VOTER_ID_IN_BODY,
+    Action,
+    Crowd,
+    cast,
+    plan_conference,
+    plan_steady,
+    slots_of,
+)
+
+pytestmark = pytest.mark.unit
+
+PROGRAMME = [
+    {"id": "a", "startsAt": "2026-12-01T09:00:00Z"},
+    {"id": "b", "startsAt": "2026-12-01T09:00:00Z"},
+    {"id": "c", "startsAt": "2026-12-01T10:00:00Z"},
+    *({"id": f"u{n}"} for n in range(6)),
+]
+
+
+def test_talks_starting_together_share_a_slot_and_untimed_ones_follow_in_groups() -> None:
+    slots = [[t["id"] for t in slot] for slot in slots_of(PROGRAMME)]
+    assert slots == [["a", "b"], ["c"], ["u0", "u1", "u2", "u3"], ["u4", "u5"]]
+
+
+def test_the_same_seed_plans_the_same_conference() -> None:
+    def plan(seed: int) -> list[Action]:
+        rng = random.Random(seed)
+        return plan_conference(cast(PROGRAMME, rng), Crowd(50), 1.0, rng)
+
+    assert plan(3) == plan(3)
+    assert plan(3) != plan(4)
+
+
+def test_ratings_burst_after_their_slot_ends_and_changed_minds_come_later() -> None:
+    rng = random.Random(1)
+    talks = cast(PROGRAMME, rng)
+    slot_of = {t.talk_id: t.slot for t in talks}
+    plan = plan_conference(talks, Crowd(400, bad_share=0), 2.0, rng)
+    good = [a for a in plan if a.bad is None]
+    # every rating comes after its talk's slot ended, most within a slot's length of it
+    assert all(a.at >= (slot_of[a.talk_id] + 1) * 2.0 for a in good)
+    soon = [a for a in good if a.at < (slot_of[a.talk_id] + 2) * 2.0]
+    assert len(soon) / len(good) > 0.9
+    # a changed mind follows the same attendee's first rating of that talk
+    first_at = {}
+    for action in good:
+        key = (action.attendee, action.talk_id)
+        if action.change:
+            assert first_at[key] <= action.at
+        else:
+            first_at[key] = action.at
+    assert 0.05 < sum(a.change for a in good) / len(good) < 0.15
+
+
+def test_talks_get_different_averages_from_their_true_quality() -> None:
+    rng = random.Random(2)
+    talks = cast(PROGRAMME, rng)
+    plan = plan_conference(talks, Crowd(2000, bad_share=0, change_mind=0), 1.0, rng)
+    values: dict[str, list[int]] = {}
+    for action in plan:
+        values.setdefault(action.talk_id, []).append(action.value)
+    averages = {k: sum(v) / len(v) for k, v in values.items()}
+    assert max(averages.values()) - min(averages.values()) > 1.0
+    quality = {t.talk_id: t.quality for t in talks}
+    best = max(quality, key=lambda k: quality[k])
+    worst = min(quality, key=lambda k: quality[k])
+    assert averages[best] > averages[worst]
+
+
+def test_a_small_share_of_bad_requests_of_every_kind() -> None:
+    rng = random.Random(5)
+    talks = cast(PROGRAMME, rng)
+    plan = plan_conference(talks, Crowd(500, voter_id_is_bad=True), 1.0, rng)
+    bad = Counter(a.bad for a in plan if a.bad)
+    assert set(bad) == {*BAD_KINDS, VOTER_ID_IN_BODY}
+    assert 0.01 < sum(bad.values()) / len(plan) < 0.03
+    without_tokens = plan_conference(talks, Crowd(500), 1.0, random.Random(5))
+    assert VOTER_ID_IN_BODY not in {a.bad for a in without_tokens}
+
+
+def test_steady_load_keeps_its_rate_and_its_bound() -> None:
+    rng = random.Random(8)
+    plan = plan_steady(cast(PROGRAMME, rng), Crowd(100), rate=50, duration=20, rng=rng)
+    assert all(0 <= a.at < 20 for a in plan)
+    assert 850 < len(plan) < 1150  # Poisson(1000)
+    assert plan == sorted(plan)
+
+
+def rating(attendee: int, talk: str, value: int) -> Action:
+    return Action(0.0, 0, attendee, talk, value)
+
+
+def test_with_voter_tokens_an_attendees_newest_accepted_rating_counts() -> None:
+    ledger = Ledger(tokens=True)
+    ledger.answered(rating(1, "t", 2), 202, 0.01)
+    ledger.answered(rating(1, "t", 5), 202, 0.01)  # changed their mind
+    ledger.answered(rating(2, "t", 4), 202, 0.01)
+    ledger.answered(rating(2, "t", 1), 429, 0.01)  # throttled: the 4 still counts
+    ledger.answered(Action(0, 0, 3, "t", 0, bad="value-out-of-range"), 422, 0.01)
+    assert ledger.expected_delta() == {"t": Counter({"5": 1, "4": 1})}
+    assert (ledger.sent, ledger.accepted, ledger.expected) == (5, 3, 2)
+    assert (ledger.throttled, ledger.bad_refused, ledger.errors) == (1, 1, 0)
+
+
+def test_without_voter_tokens_every_accepted_rating_counts() -> None:
+    ledger = Ledger(tokens=False)
+    ledger.answered(rating(1, "t", 2), 202, 0.01)
+    ledger.answered(rating(1, "t", 5), 202, 0.01)
+    ledger.answered(rating(1, "t", 3), 409, 0.01, "rating-window-closed")
+    ledger.failed(rating(1, "t", 4), "ConnectError")
+    assert ledger.expected_delta() == {"t": Counter({"2": 1, "5": 1})}
+    assert (ledger.window_closed, ledger.uncertain, ledger.errors) == (1, 1, 1)
+
+
+def test_a_bad_request_that_is_accepted_is_reported() -> None:
+    ledger = Ledger(tokens=False)
+    ledger.answered(Action(0, 0, 3, "t", 0, bad="value-as-text"), 202, 0.01)
+    assert ledger.bad_accepted == 1
+    assert "value-as-text" in ledger.last_error

@@ -1,0 +1,42 @@
+"""The dev stack's secrets: made once into the data folder, the caller's own ones respected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from talkrate_local.dev_secrets import dev_secrets, parameter_defaults
+
+pytestmark = pytest.mark.unit
+
+
+def test_the_organiser_token_and_voter_key_are_made_once_and_kept(tmp_path: Path) -> None:
+    first = dev_secrets(tmp_path / "data", {})
+    again = dev_secrets(tmp_path / "data", {})
+    assert first.organiser_token is not None
+    assert len(first.organiser_token) >= 32
+    assert again == first
+    assert first.environment["ADMIN_TOKEN"] == first.organiser_token
+    assert len(first.environment["VOTER_TOKEN_KEY"]) >= 32
+    assert first.environment["VOTER_TOKEN_KEY"] != first.organiser_token
+    for name in ("organiser-token", "voter-token.key"):
+        assert (tmp_path / "data" / name).stat().st_mode & 0o077 == 0
+
+
+def test_the_caller_s_own_token_and_key_win_and_nothing_is_printed(tmp_path: Path) -> None:
+    mine = dev_secrets(tmp_path, {"ADMIN_TOKEN": "mine", "VOTER_TOKEN_KEY": "my-key"})
+    assert mine.organiser_token is None
+    assert mine.environment == {}
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_empty_file_is_refused_rather_than_used(tmp_path: Path) -> None:
+    (tmp_path / "organiser-token").write_text("")
+    with pytest.raises(OSError, match="empty"):
+        dev_secrets(tmp_path, {})
+
+
+def test_voting_is_open_locally_unless_said_otherwise() -> None:
+    assert parameter_defaults({}) == {"VotingPolicy": "open"}
+    assert parameter_defaults({"VOTING_POLICY": "attendee"}) == {"VotingPolicy": "attendee"}

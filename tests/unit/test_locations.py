@@ -1,0 +1,127 @@
+"""GET /'s locations: built from parsed host, port and database; no credential, never a failure."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from talkrate.config import Settings
+from talkrate.locations import (
+    UNPARSEABLE,
+    kafka_location,
+    postgres_location,
+    redis_location,
+    url_host,
+)
+from talkrate.status import describe_backends
+
+pytestmark = pytest.mark.unit
+
+SECRET = "s3cr3t"
+
+
+@pytest.mark.parametrize(
+    ("dsn", "shown"),
+    [
+        (
+            "postgresql://app:s3cr3t@db.internal:5432/talkrate?sslmode=require",
+            "postgresql://db.internal:5432/talkrate",
+        ),
+        ("postgresql://postgres@127.0.0.1:5432/talkrate", "postgresql://127.0.0.1:5432/talkrate"),
+        ("host=db user=app password=s3cr3t dbname=talkrate", "postgresql://db/talkrate"),
+        ("host=db password = s3cr3t dbname=t", "postgresql://db/t"),
+        ("host=db password='a b s3cr3t' dbname=t", "postgresql://db/t"),
+        ("host=h1,h2 port=5432,5433 dbname=t password=s3cr3t", "postgresql://h1:5432,h2:5433/t"),
+        ("postgresql://app:s3cr3t/x@db:5432/t", UNPARSEABLE),
+        ("postgresql://app:s3cr3t?x@db:5432/t", "postgresql://db:5432/t"),
+        ("postgresql://app:s3cr3t#x@db:5432/t", "postgresql://db:5432/t"),
+        ("postgresql://app:[s3cr3t@db:5432/t", "postgresql://db:5432/t"),
+        ("password=s3cr3t host='a b'", UNPARSEABLE),
+        ("not a dsn at all ===", UNPARSEABLE),
+    ],
+)
+def test_postgres_locations(dsn: str, shown: str) -> None:
+    assert postgres_location(dsn) == shown
+    assert SECRET not in postgres_location(dsn)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("rediss://:s3cr3t@cache.internal:6379/0", "rediss://cache.internal:6379/0"),
+        ("redis://user:s3cr3t@cache:6379", "redis://cache:6379"),
+        ("redis://cache:6379/0?password=s3cr3t", "redis://cache:6379/0"),
+        ("redis://127.0.0.1:6379/0?cluster=true", "redis://127.0.0.1:6379/0"),
+        ("redis://[::1]:6379/2", "redis://[::1]:6379/2"),
+        ("redis://u:s3cr3t/x@cache:6379/0", UNPARSEABLE),
+        ("redis://u:s3cr3t?x@cache:6379/0", UNPARSEABLE),
+        ("redis://u:s3cr3t#x@cache:6379/0", UNPARSEABLE),
+        ("redis://u:[s3cr3t@cache:6379/0", UNPARSEABLE),
+        ("redis://u:1234/s3cr3t@cache:6379/0", UNPARSEABLE),
+        ("redis://cache:99999/0", UNPARSEABLE),
+        ("", UNPARSEABLE),
+    ],
+)
+def test_redis_locations(url: str, shown: str) -> None:
+    assert redis_location(url) == shown
+    assert SECRET not in redis_location(url)
+
+
+@pytest.mark.parametrize(
+    ("bootstrap", "shown"),
+    [
+        ("broker-1:9092,broker-2:9092", "broker-1:9092,broker-2:9092"),
+        ("SASL_SSL://user:s3cr3t@b1:9092", "b1:9092"),
+        ("SASL_SSL://b1:9092, SASL_SSL://b2:9093", "b1:9092,b2:9093"),
+        ("SASL_SSL://user:s3/cr3t@b1:9092", UNPARSEABLE),
+        ("SASL_SSL://user:[s3cr3t@b1:9092", UNPARSEABLE),
+        (",", UNPARSEABLE),
+    ],
+)
+def test_kafka_locations(bootstrap: str, shown: str) -> None:
+    assert kafka_location(bootstrap) == shown
+    assert SECRET not in kafka_location(bootstrap)
+
+
+def test_a_function_url_shows_its_host_only() -> None:
+    assert url_host("https://abc.lambda-url.eu-west-1.on.aws/?token=s3cr3t") == (
+        "https://abc.lambda-url.eu-west-1.on.aws/"
+    )
+    assert url_host(None) is None
+    assert url_host("https://u:s3cr3t[@x/") == UNPARSEABLE
+
+
+class Up:
+    def ping(self) -> bool:
+        return True
+
+
+def test_prod_answers_only_up_or_down() -> None:
+    # Given a prod deployment with credentials in every connection string
+    settings = Settings.model_validate(
+        {
+            "STAGE": "prod",
+            "TALKS_CONNECTION": "postgresql://app:s3cr3t@db.internal:5432/talkrate",
+            "RATINGS_CONNECTION": "rediss://:s3cr3t@cache.internal:6379/0",
+            "STREAMS_CONNECTION": "b-1.kafka.internal:9096",
+        }
+    )
+    # When GET / describes the backends
+    report = describe_backends(settings, {"talks": Up(), "ratings": Up(), "streams": Up()})
+    # Then only their state: no host, port, database or user
+    assert report == {"backends": {"talks": "up", "ratings": "up", "streams": "up"}}
+
+
+def test_elsewhere_the_locations_show_and_never_fail() -> None:
+    settings = Settings.model_validate(
+        {
+            "TALKS_CONNECTION": "postgresql://app:s3cr3t@db:5432/talkrate",
+            "RATINGS_CONNECTION": "redis://u:[s3cr3t@cache:6379/0",
+            "STREAMS_CONNECTION": "SASL_SSL://user:s3cr3t@b1:9092",
+        }
+    )
+    report = describe_backends(settings, {"talks": Up()})
+    assert report["metadata"]["talks"] == "postgresql://db:5432/talkrate"
+    assert report["metadata"]["ratings"] == UNPARSEABLE
+    assert SECRET not in json.dumps(report)

@@ -1,0 +1,91 @@
+"""Voter tokens: issued anonymously, verified with the key alone; tampered, expired and foreign
+tokens refused; the voter comes only from a verified token."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from talkrate.errors import InvalidVoterToken, VoterTokenRequired, WrongVoterCode
+from talkrate.voters import VoterTokens, check_voter_code, identify_voter
+
+pytestmark = pytest.mark.unit
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+KEY = b"k" * 32
+TOKENS = VoterTokens(KEY, timedelta(hours=24))
+
+
+def test_an_issued_token_verifies_to_its_voter_until_it_expires() -> None:
+    # Given a token issued now
+    issued = TOKENS.issue(NOW)
+    # Then it names the same voter a day long, and a fresh voter each time
+    assert TOKENS.verify(issued.token, NOW + timedelta(hours=23)) == issued.voter_id
+    assert issued.expires_at == NOW + timedelta(hours=24)
+    assert TOKENS.issue(NOW).voter_id != issued.voter_id
+
+
+def test_an_expired_token_is_refused() -> None:
+    issued = TOKENS.issue(NOW)
+    with pytest.raises(InvalidVoterToken, match="expired"):
+        TOKENS.verify(issued.token, NOW + timedelta(hours=24))
+
+
+def tampered(token: str) -> list[str]:
+    version, voter, expires, signature = token.split(".")
+    other_voter = ("0" if voter[0] != "0" else "1") + voter[1:]
+    later = str(int(expires) + 3600 * 24 * 365)
+    flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
+    return [
+        f"{version}.{other_voter}.{expires}.{signature}",  # someone else's voter id
+        f"{version}.{voter}.{later}.{signature}",  # a longer life
+        f"{version}.{voter}.{expires}.{flipped}",  # a made-up signature
+        f"v2.{voter}.{expires}.{signature}",
+        f"{version}.{voter}.{expires}",
+        token + "x",
+        "",
+        "v1." + "a" * 300,
+    ]
+
+
+def test_a_tampered_token_is_refused() -> None:
+    issued = TOKENS.issue(NOW)
+    for forged in tampered(issued.token):
+        with pytest.raises(InvalidVoterToken):
+            TOKENS.verify(forged, NOW)
+
+
+def test_a_token_signed_with_another_key_is_refused() -> None:
+    foreign = VoterTokens(b"x" * 32, timedelta(hours=24)).issue(NOW)
+    with pytest.raises(InvalidVoterToken, match="signature"):
+        TOKENS.verify(foreign.token, NOW)
+
+
+def test_a_short_key_is_refused_at_start() -> None:
+    with pytest.raises(ValueError, match="16 bytes"):
+        VoterTokens(b"short", timedelta(hours=1))
+
+
+def test_the_voter_comes_only_from_a_verified_token() -> None:
+    issued = TOKENS.issue(NOW)
+
+    def tokens() -> VoterTokens:
+        return TOKENS
+
+    assert identify_voter(issued.token, "attendee", tokens, NOW) == issued.voter_id
+    assert identify_voter(None, "open", tokens, NOW) is None
+    with pytest.raises(VoterTokenRequired):
+        identify_voter(None, "attendee", tokens, NOW)
+    # A bad token is refused even where no token is needed: it is never read as none.
+    with pytest.raises(InvalidVoterToken):
+        identify_voter(tampered(issued.token)[0], "open", tokens, NOW)
+
+
+def test_the_event_code_is_checked_only_when_set() -> None:
+    check_voter_code(None, None)
+    check_voter_code(None, "anything")
+    check_voter_code("room-42", "room-42")
+    for wrong in (None, "room-43", ""):
+        with pytest.raises(WrongVoterCode):
+            check_voter_code("room-42", wrong)
