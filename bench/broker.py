@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
+    LOAD_LIMIT_PARAMETERS,
     RATINGS_CONNECTION,
     ROOT,
     TALKS_CONNECTION,
@@ -217,7 +218,11 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 ROOT / "template.yaml",
                 {**base, **environment},
                 data / "runtime.log",
-                ["--embedded", "--broker", broker, "--param", f"RatingsTopic=ratings-{broker}"],
+                [
+                    *("--embedded", "--broker", broker),
+                    *("--param", f"RatingsTopic=ratings-{broker}"),
+                    *LOAD_LIMIT_PARAMETERS,  # one address sends every request
+                ],
             )
         urls = {broker: runtime.url for broker, runtime in runtimes.items()}
         single = one_client(urls, args.requests)
