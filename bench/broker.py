@@ -17,6 +17,7 @@ import argparse
 import http.client
 import json
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -203,10 +204,12 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     own_talks = {b: (f"bench-broker-{run}-{b}-a", f"bench-broker-{run}-{b}-b") for b in brokers}
     add_talks([t for pair in own_talks.values() for t in pair], "A talk of the broker benchmark")
     runtimes: dict[str, LaunchedRuntime] = {}
+    folders: list[Path] = []
     base = {k: v for k, v in os.environ.items() if k != "STREAMS_CONNECTION"}
     try:
         for broker in brokers:
             data = Path(tempfile.mkdtemp(prefix=f"talkrate-bench-broker-{broker}-"))
+            folders.append(data)
             environment = {
                 "TALKS_CONNECTION": TALKS_CONNECTION,
                 "RATINGS_CONNECTION": RATINGS_CONNECTION,
@@ -237,6 +240,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         for runtime in runtimes.values():
             stop(runtime)
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
     return {
         "brokers": {
             broker: {
