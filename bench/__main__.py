@@ -61,7 +61,7 @@ class Counts:
         self.live_seconds = 5 if quick else 20
         self.live_subscribers = 200
         # make run's broker: single-client POSTs, seconds of 16 clients, 202-to-visible samples.
-        self.broker_requests = 100 if quick else 300
+        self.broker_requests = 300 if quick else 1000
         self.broker_seconds = 5 if quick else 30
         self.broker_samples = 5 if quick else 20
 

@@ -1,7 +1,7 @@
 """What `make run` gives a newcomer: POST /ratings latency with 1 and 16 clients, and 202-to-visible,
 through the local runtime on its default broker beside the same runtime on `--broker memory`.
 
-    python -m bench.broker --out FILE [--requests 300] [--seconds 30] [--clients 16] [--samples 20]
+    python -m bench.broker --out FILE [--requests 1000] [--seconds 30] [--clients 16] [--samples 20]
         [--brokers embedded,memory[,s3]]
 
 One `python -m talkrate_local --embedded` per broker (PostgreSQL and Redis are the bench's,
@@ -39,6 +39,7 @@ from bench.common import (
 BROKERS = ("embedded", "memory")  # the default first, then the one it is held against
 TALKS = ("testcontainers-integration-testing", "flight-of-the-gopher")
 _VISIBLE_WITHIN_S = 30.0
+_WARM_UP_S = 2.0
 
 
 class Client:
@@ -229,6 +230,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             )
         urls = {broker: runtime.url for broker, runtime in runtimes.items()}
         single = one_client(urls, args.requests)
+        for broker in brokers:  # unmeasured: 16 new connections, the first concurrent requests
+            many_clients(urls[broker], own_talks[broker], args.clients, _WARM_UP_S)
         # ABBA: each broker's load in two slices, in mirrored order, so drift hits both alike.
         order = brokers + brokers[::-1]
         slices: dict[str, list[dict[str, Any]]] = {broker: [] for broker in brokers}
@@ -255,7 +258,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--requests", type=int, default=300, help="POSTs of the single client")
+    parser.add_argument("--requests", type=int, default=1000, help="POSTs of the single client")
     parser.add_argument("--seconds", type=float, default=30, help="how long 16 clients POST")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--samples", type=int, default=20, help="202-to-visible samples")
