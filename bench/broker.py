@@ -7,7 +7,7 @@ through the local runtime on its default broker beside the same runtime on `--br
 One `python -m talkrate_local --embedded` per broker (PostgreSQL and Redis are the bench's,
 configured; the broker is the one started for a newcomer), on free ports, one execution
 environment per function as `make run` has, all started before the first measurement; then each
-phase runs on them in turn (request by request, or in ABBA slices), so a busy machine weighs on
+phase runs on them in turn (request by request, or in ABBAABBA slices), so a busy machine weighs on
 both sides alike. Loopback only; every loop is bounded in count and time.
 """
 
@@ -232,12 +232,13 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         single = one_client(urls, args.requests)
         for broker in brokers:  # unmeasured: 16 new connections, the first concurrent requests
             many_clients(urls[broker], own_talks[broker], args.clients, _WARM_UP_S)
-        # ABBA: each broker's load in two slices, in mirrored order, so drift hits both alike.
-        order = brokers + brokers[::-1]
+        # ABBAABBA: each broker's load in four slices, in mirrored order, so drift and the
+        # machine's other work weigh on both alike.
+        order = (brokers + brokers[::-1]) * 2
         slices: dict[str, list[dict[str, Any]]] = {broker: [] for broker in brokers}
         for broker in order:
             slices[broker].append(
-                many_clients(urls[broker], own_talks[broker], args.clients, args.seconds / 2)
+                many_clients(urls[broker], own_talks[broker], args.clients, args.seconds / 4)
             )
         seen = visibility(urls, args.samples)
     finally:
