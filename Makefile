@@ -66,7 +66,7 @@ lint: setup $(CHECKOV) ## ruff, ruff format --check, mypy, bandit, checkov, the 
 
 .PHONY: lint-security
 lint-security: setup $(CHECKOV) ## bandit (a reason beside each nosec), checkov (skips and their reasons in each resource's Metadata), the workflows
-	$(VENV)/bin/bandit -q -c pyproject.toml -r layers/shared/talkrate functions ops local scripts bench
+	$(VENV)/bin/bandit -q -c pyproject.toml -r layers/shared/talkrate functions ops cli local scripts bench
 	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation \
 		-f template.yaml -f deploy/pipeline-bootstrap.yaml
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml

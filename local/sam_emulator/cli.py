@@ -39,6 +39,13 @@ def parser(prog: str, description: str) -> argparse.ArgumentParser:
         help="port of the first function URL, the next ones follow (0: any free ones)",
     )
     arguments.add_argument(
+        "--live-port",
+        type=int,
+        default=None,
+        help="WebSocket port of the template's AppSync Event API (default: 3004 when free, else "
+        "any; 0: any free one); its HTTP publish endpoint takes any free port",
+    )
+    arguments.add_argument(
         "--no-reload",
         action="store_true",
         help="keep execution environments when the code changes (SAM_EMULATOR_RELOAD=0)",
@@ -110,7 +117,14 @@ def main(
     signal.signal(signal.SIGTERM, request_stop)
     emulator = Emulator(
         template,
-        Options(args.host, args.port, args.lambda_port, args.url_port, dict(os.environ)),
+        Options(
+            args.host,
+            args.port,
+            args.lambda_port,
+            args.url_port,
+            dict(os.environ),
+            live_port=args.live_port,
+        ),
         stack,
         env_overrides=env_overrides,
         concurrency=args.concurrency,

@@ -9,7 +9,16 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from sam_emulator.console import display
-from sam_emulator.events import Bind, EventSource, Options, function_url, http_api, kafka, schedule
+from sam_emulator.events import (
+    Bind,
+    EventSource,
+    Options,
+    function_url,
+    http_api,
+    kafka,
+    live,
+    schedule,
+)
 from sam_emulator.events.http_api import HttpApi
 from sam_emulator.lambda_.environment import function_environment, lambda_variables
 from sam_emulator.lambda_.invoke_api import InvokeApiServer
@@ -24,6 +33,7 @@ EVENT_SOURCES: Final[tuple[Bind, ...]] = (
     function_url.bind,
     kafka.bind,
     schedule.bind,
+    live.bind,
 )
 _JOIN_TIMEOUT_SECONDS: Final = 15.0
 
@@ -114,9 +124,17 @@ class Emulator:
             spec.environment,
             self.options.environ,
             lambda_variables(spec),
-            self.services.environment,
+            {**self._source_environment(function_id), **self.services.environment},
             extra,
         )
+
+    def _source_environment(self, function_id: str) -> dict[str, str]:
+        """What event sources tell a function of themselves (an Event API its endpoints)."""
+        environment: dict[str, str] = {}
+        for source in self.sources:
+            if isinstance(source, live.LiveEventApi):
+                environment.update(source.function_environment(function_id))
+        return environment
 
     def _warm_functions(self) -> None:
         def warm(function_id: str, pool: FunctionPool) -> None:

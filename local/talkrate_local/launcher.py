@@ -53,8 +53,8 @@ def launch(
     `module` is what `python -m` runs (`sam_emulator`: the emulator without a dev stack)."""
     port, lambda_port = free_port(), free_port()
     url_port = url_port or free_port()
-    # The live channel is talkrate's dev stack's: the bare emulator has no such option.
-    live_port = 0 if "--live-port" in extra_args or module != "talkrate_local" else free_port()
+    # A free port for the template's Event API too, so runtimes side by side never share one.
+    live_port = 0 if "--live-port" in extra_args else free_port()
     command = [
         sys.executable,
         "-m",

@@ -26,9 +26,6 @@ from talkrate.locations import kafka_location, postgres_location, redis_location
 from talkrate_local import database
 from talkrate_local.backends import Backends, Choice, choose
 from talkrate_local.dev_secrets import dev_secrets
-from talkrate_local.live import function_environment as live_environment
-from talkrate_local.live import start_live_channel
-from talkrate_local.live_channel import LiveChannelProcess
 
 DATA_DIR_NAME: Final = ".local"
 # Kafka client settings the emulator's consumers and the functions' producers both take from here.
@@ -101,12 +98,6 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         "storing every batch into the embedded S3 server (s3; slow) (TALKRATE_LOCAL_BROKER)",
     )
     parser.add_argument(
-        "--live-port",
-        type=int,
-        default=3004,
-        help="the live channel's WebSocket port (AppSync Events emulation; 0: any free one)",
-    )
-    parser.add_argument(
         "--data-dir",
         type=Path,
         help="folder of the embedded services' data (TALKRATE_LOCAL_DATA; default: .local "
@@ -121,16 +112,11 @@ class TalkrateStack:
         self,
         config: LocalConfig,
         environ: Mapping[str, str],
-        host: str = "127.0.0.1",
-        live_port: int = 3004,
     ) -> None:
         self.config = config
         self.environ = environ
-        self.host = host
-        self.live_port = live_port
         self.backends: Backends | None = None
         self._mappings: tuple[KafkaMapping, ...] = ()
-        self.live: LiveChannelProcess | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, environ: Mapping[str, str]) -> TalkrateStack:
@@ -145,8 +131,6 @@ class TalkrateStack:
                 data_dir=args.data_dir or config.data_dir,
             ),
             environ,
-            args.host,
-            args.live_port,
         )
 
     def start(self, template: Template, lambda_endpoint: str) -> Services:
@@ -154,12 +138,6 @@ class TalkrateStack:
         config = self.config
         data_dir = config.data_dir or template.directory / DATA_DIR_NAME
         secrets = dev_secrets(data_dir, self.environ)
-        try:
-            self.live = start_live_channel(self.host, self.live_port, self.environ)
-        except OSError as error:
-            raise OSError(
-                f"the live channel cannot listen on {self.host}:{self.live_port}: {error}"
-            ) from error
         backends = Backends(
             choose(config.connections(), config.embedded, config.memory_broker),
             data_dir,
@@ -181,7 +159,6 @@ class TalkrateStack:
             "RATINGS_CONNECTION": backends.ratings,
             "STREAMS_CONNECTION": backends.streams,
             "LAMBDA_ENDPOINT_URL": lambda_endpoint,
-            **live_environment(self.live),
             **config.streams_settings,
             **secrets.environment,
         }
@@ -196,8 +173,6 @@ class TalkrateStack:
                     f"{choice.name:<8} {_location(choice):<48} {_origin_line(choice)}"
                     for choice in backends.choices.values()
                 ),
-                f"live     {self.live.realtime_url}  (AppSync Events; publish "
-                f"{self.live.publish_url})",
             ),
             # On a line of its own: the admin routes' bearer token (ADMIN_TOKEN sets another).
             announcements=(
@@ -206,11 +181,8 @@ class TalkrateStack:
         )
 
     def stop(self) -> None:
-        """Stop the live channel and the embedded backends (the broker before its storage).
-        The in-memory broker stays up when records on it are not stored yet: the next start
-        takes them over."""
-        if self.live is not None:
-            self.live.stop()
+        """Stop the embedded backends (the broker before its storage). The in-memory broker
+        stays up when records on it are not stored yet: the next start takes them over."""
         backends = self.backends
         if backends is None:
             return

@@ -95,7 +95,7 @@ def start_runtime(
     """
     live_api_key = f"da2-e2e{secrets.token_hex(8)}"
     env = {
-        "TALKRATE_LOCAL_LIVE_API_KEY": live_api_key,
+        "SAM_EMULATOR_EVENTS_API_KEY": live_api_key,
         **env_overrides,
     }
     args = list(extra_args or [])

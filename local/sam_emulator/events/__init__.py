@@ -28,6 +28,8 @@ class Options:
     lambda_port: int = 3001
     url_port: int = 3002
     environ: Mapping[str, str] = field(default_factory=dict)
+    # The first AppSync Event API's WebSocket port; None: 3004 when free, else any free one.
+    live_port: int | None = None
 
 
 class EventSource(Protocol):

@@ -1,5 +1,6 @@
 """Reading a SAM template: `load_template` and the model it returns."""
 
+from sam_emulator.template.appsync_events import EventApi
 from sam_emulator.template.function_url import FunctionUrl
 from sam_emulator.template.functions import FunctionSpec
 from sam_emulator.template.http_api import CorsConfiguration, LambdaAuthorizer, Route
@@ -15,6 +16,7 @@ from sam_emulator.template.schedule import Schedule, rate_seconds
 
 __all__ = [
     "CorsConfiguration",
+    "EventApi",
     "FunctionSpec",
     "FunctionUrl",
     "KafkaMapping",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sam_emulator.template.appsync_events import AppSyncEventsParser, EventApi
 from sam_emulator.template.cfn_yaml import load_yaml, load_yaml_file
 from sam_emulator.template.function_url import FunctionUrl, FunctionUrlParser
 from sam_emulator.template.functions import FunctionSpec, read_function
@@ -42,6 +43,7 @@ class Template:
     function_urls: tuple[FunctionUrl, ...] = field(default=())
     authorizers: Mapping[str, LambdaAuthorizer] = field(default_factory=dict)
     cors: CorsConfiguration | None = None
+    event_apis: tuple[EventApi, ...] = field(default=())
 
     @property
     def directory(self) -> Path:
@@ -81,8 +83,8 @@ def parse_template(
     section = document.get("Globals")
     reader = Reader(resolver, base_dir, section if isinstance(section, dict) else {}, resources)
     http_api, function_urls = HttpApiParser(), FunctionUrlParser()
-    kafka, schedules = KafkaParser(), ScheduleParser()
-    parsers: tuple[SourceParser, ...] = (http_api, function_urls, kafka, schedules)
+    kafka, schedules, event_apis = KafkaParser(), ScheduleParser(), AppSyncEventsParser()
+    parsers: tuple[SourceParser, ...] = (http_api, function_urls, kafka, schedules, event_apis)
     active = {
         str(logical_id): resource
         for logical_id, resource in resources.items()
@@ -115,6 +117,7 @@ def parse_template(
         function_urls=tuple(function_urls.function_urls),
         authorizers=http_api.authorizers,
         cors=http_api.cors,
+        event_apis=tuple(event_apis.event_apis),
     )
 
 

@@ -9,12 +9,16 @@ What a page or a command written for AppSync Events does against AWS, it does he
   `publish_success` / `publish_error`. A message that is not a JSON object with a known `type`
   gets an `error` and its connection is closed; no other connection notices.
 - HTTP `POST http://<host>/event` with `{"channel", "events": [up to 5 JSON texts]}` and an
-  `x-api-key` header, answered `{"successful": [{"identifier", "index"}], "failed": []}`.
+  `x-api-key` header or a SigV4 signature (IAM; not checked locally), answered
+  `{"successful": [{"identifier", "index"}], "failed": []}`.
 - Channels `/<namespace>/<segment>...` (2 to 5 segments of 1 to 50 letters, digits or dashes);
   a subscription may end in `/*` to receive every channel below it.
 
-It stands alone (asyncio and the `websockets` package, nothing of the project), serves from a
-thread of its own, and fans each event out to every matching subscription.
+It stands alone (asyncio and the `websockets` package), serves from a thread of its own, and fans
+each event out to every matching subscription. As an event source of the emulator (`bind`), each
+Event API of the template runs in a process of its own, as AppSync is a service of its own, and
+the functions whose environment names its endpoints (`!GetAtt Api.Dns.Http`, or a `!Sub` of it)
+are given the local ones.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -41,6 +46,12 @@ from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+
+from sam_emulator.events import EventSource, Options
+from sam_emulator.lambda_.pool import Invoker
+from sam_emulator.plugins import Services
+from sam_emulator.template import Template
+from sam_emulator.template.appsync_events import EventApi, local_value
 
 SUBPROTOCOL: Final = "aws-appsync-event-ws"
 REALTIME_PATH: Final = "/event/realtime"
@@ -247,15 +258,12 @@ class LiveChannelEmulator(Endpoints):
         try:
             async for raw in connection:
                 try:
-                    reply = self._handle(client, raw)
+                    reply = await self._handle(client, raw)
                 except ProtocolError as error:  # malformed: say why, then close this one only
                     await connection.send(json.dumps({"type": "error", "errors": error.errors()}))
                     await connection.close(1008, error.error_type)
                     break
-                if isinstance(reply, dict):
-                    await connection.send(json.dumps(reply))
-                elif reply is not None:
-                    await connection.send(json.dumps(await reply))
+                await connection.send(json.dumps(reply))
         except ConnectionClosed:
             pass
         finally:
@@ -263,7 +271,8 @@ class LiveChannelEmulator(Endpoints):
             for sub_id in list(client.subscriptions):
                 self._forget(client, sub_id)
 
-    def _handle(self, client: _Client, raw: str | bytes) -> Any:
+    async def _handle(self, client: _Client, raw: str | bytes) -> dict[str, Any]:
+        """The answer to one client message; ProtocolError when the message is malformed."""
         if isinstance(raw, bytes):
             raise ProtocolError("BadRequestException", "binary messages are not supported")
         try:
@@ -290,7 +299,7 @@ class LiveChannelEmulator(Endpoints):
                 )
             self._forget(client, sub_id)
             return {"type": "unsubscribe_success", "id": sub_id}
-        return self._publish_message(sub_id, message)
+        return await self._publish_message(sub_id, message)
 
     def _subscribe(self, client: _Client, sub_id: str, message: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -414,7 +423,10 @@ class LiveChannelEmulator(Endpoints):
             return 404, _errors("NotFoundException", "publish with POST /event"), keep_alive
         if parts[0] != "POST":
             return 404, _errors("NotFoundException", "publish with POST /event"), keep_alive
-        if headers.get("x-api-key") != self.api_key:
+        # IAM: a SigV4-signed request is taken as the role that signed it. The signature is not
+        # checked locally (as the local Lambda Invoke API does not check it either).
+        signed = headers.get("authorization", "").startswith("AWS4-HMAC-SHA256 ")
+        if headers.get("x-api-key") != self.api_key and not signed:
             return 401, _errors("UnauthorizedException", "missing or wrong API key"), keep_alive
         try:
             body = json.loads(raw)
@@ -511,7 +523,7 @@ class LiveChannelProcess(Endpoints):
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env={**os.environ, API_KEY_ENV: self.api_key},
-            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+            cwd=Path(__file__).resolve().parents[2],  # the folder sam_emulator is in
         )
         assert self._process.stdout is not None
         ready = self._process.stdout.readline()  # one JSON line once both ports are bound
@@ -535,6 +547,93 @@ class LiveChannelProcess(Endpoints):
             self._process.stdout.close()
 
 
+# --- as an event source of the emulator -----------------------------------------------------------
+
+_running: list[LiveEventApi] = []  # the Event APIs of this process's emulator, for client_config
+
+
+class LiveEventApi:
+    """One Event API of the template, emulated in a process of its own (an event source)."""
+
+    def __init__(self, api: EventApi, process: LiveChannelProcess) -> None:
+        self.api = api
+        self.process = process
+
+    def function_environment(self, function_id: str) -> dict[str, str]:
+        """The local values of the function's variables that name this API's endpoints."""
+        endpoints = {self.api.logical_id: (self.process.http_host, self._realtime_host)}
+        values = {
+            v.name: local_value(v.value, endpoints)
+            for v in self.api.variables
+            if v.function_id == function_id
+        }
+        return {name: value for name, value in values.items() if value is not None}
+
+    @property
+    def _realtime_host(self) -> str:
+        return f"{self.process.host}:{self.process.realtime_port}"
+
+    def start(self, services: Services) -> None:
+        """Serving since `bind`: nothing more to start."""
+
+    def stop(self) -> None:
+        """Close every connection and end the process."""
+        if self in _running:
+            _running.remove(self)
+        self.process.stop()
+
+    def join(self, timeout: float) -> None:
+        """Stopped in `stop`."""
+
+    def summary(self) -> list[str]:
+        """Where clients connect and publishers post."""
+        return [
+            f"events    {self.process.realtime_url:<28} -> {self.api.logical_id} "
+            f"(AppSync Events; namespaces {', '.join(self.api.namespaces)}; publish "
+            f"{self.process.publish_url})"
+        ]
+
+
+def client_config() -> dict[str, str] | None:
+    """What a browser needs to subscribe to the (first) emulated Event API: `realtimeUrl`,
+    `host` and `apiKey`; None when the emulator runs none."""
+    return _running[0].process.client_config() if _running else None
+
+
+DEFAULT_REALTIME_PORT: Final = 3004
+
+
+def bind(template: Template, options: Options, invoke: Invoker) -> Sequence[EventSource]:
+    """A process per Event API of the template; the first listens on `options.live_port` (by
+    default 3004, or any free port when 3004 is taken: pages learn it from their configuration).
+    Its API key is SAM_EMULATOR_EVENTS_API_KEY when set, else a new one."""
+    sources: list[EventSource] = []
+    for index, api in enumerate(template.event_apis):
+        wanted = options.live_port if index == 0 else 0
+        port = DEFAULT_REALTIME_PORT if wanted is None else wanted
+        key = options.environ.get("SAM_EMULATOR_EVENTS_API_KEY") or None
+        try:
+            try:
+                process = LiveChannelProcess(
+                    options.host, port, api_key=key, namespaces=api.namespaces
+                )
+            except OSError:
+                if wanted is not None:
+                    raise
+                port = 0
+                process = LiveChannelProcess(
+                    options.host, port, api_key=key, namespaces=api.namespaces
+                )
+        except OSError as error:
+            raise OSError(
+                f"{api.logical_id} (AppSync Events) cannot listen on {options.host}:{port}: {error}"
+            ) from error
+        source = LiveEventApi(api, process)
+        _running.append(source)
+        sources.append(source)
+    return sources
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve until stdin closes or SIGTERM/SIGINT; print the bound ports as one JSON line."""
     parser = argparse.ArgumentParser(description="A local AWS AppSync Events API.")
@@ -550,7 +649,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         api_key=os.environ.get(API_KEY_ENV) or None,
         namespaces=args.namespace or ["default"],
     )
-    emulator.start()
+    try:
+        emulator.start()
+    except OSError as error:  # the parent says where; a port in use needs no traceback
+        print(f"live channel: {error}", file=sys.stderr)
+        return 1
     print(json.dumps({"realtimePort": emulator.realtime_port, "httpPort": emulator.http_port}))
     sys.stdout.flush()
     stop = threading.Event()
