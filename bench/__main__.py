@@ -1,6 +1,7 @@
 """`python -m bench`: every benchmark of talkrate in one bounded run, loopback only.
 
-    python -m bench [--quick] [--parts cold,hot,projector,freshness,memory,live,web] [--python PATH]
+    python -m bench [--quick] [--parts cold,hot,projector,freshness,memory,live,web,broker]
+        [--python PATH]
 
 Prints every figure beside its target or floor with the ratio, writes bench/results/latest.json
 and PNG plots beside it, and refreshes the generated part of docs/performance.md. --quick runs the
@@ -37,7 +38,7 @@ from bench.common import (
 
 RESULTS = ROOT / "bench" / "results"
 DOCS = ROOT / "docs" / "performance.md"
-PARTS = ("cold", "hot", "memory", "projector", "freshness", "live", "web")
+PARTS = ("cold", "hot", "memory", "projector", "freshness", "live", "web", "broker")
 
 
 class Counts:
@@ -59,6 +60,10 @@ class Counts:
         # The live channel: ratings pushed to subscribed clients at the freshness rate.
         self.live_seconds = 5 if quick else 20
         self.live_subscribers = 200
+        # make run's broker: single-client POSTs, seconds of 16 clients, 202-to-visible samples.
+        self.broker_requests = 300 if quick else 1000
+        self.broker_seconds = 5 if quick else 30
+        self.broker_samples = 5 if quick else 20
 
 
 def main() -> int:
@@ -129,6 +134,16 @@ def main() -> int:
             timeout=counts.live_seconds + 180,
         ),
         "web": web_size.measure,
+        "broker": lambda: run_part(
+            "bench.broker",
+            [
+                *("--requests", str(counts.broker_requests)),
+                *("--seconds", str(counts.broker_seconds)),
+                *("--samples", str(counts.broker_samples)),
+            ],
+            dict(os.environ),
+            timeout=2 * counts.broker_seconds + 300,
+        ),
     }
     failed = []
     for part in parts:

@@ -156,7 +156,8 @@ class Emulator:
             thread.join()
 
     def stop(self) -> None:
-        """Stop everything, in order: no new events, functions, then the dev stack."""
+        """Stop everything, in order: no new events (the Kafka mappings deliver what is already
+        on their topics, within a bound), then the functions, then the dev stack."""
         if self._stopped:
             return
         self._stopped = True
@@ -164,11 +165,11 @@ class Emulator:
             self.invoke_api.stop()
         for source in self.sources:
             source.stop()
-        for pool in self.pools.values():
-            pool.close()  # an invocation in flight ends now; a Kafka batch stays uncommitted
         deadline = time.monotonic() + _JOIN_TIMEOUT_SECONDS
         for source in self.sources:
             source.join(max(0.0, deadline - time.monotonic()))
+        for pool in self.pools.values():
+            pool.close()  # an invocation still in flight ends now; a Kafka batch stays uncommitted
         if self._dev_stack_started:
             self.dev_stack.stop()
 

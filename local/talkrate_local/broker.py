@@ -52,6 +52,7 @@ class LocalBroker:
         silent: bool = False,
         storage_engine: str = MEMORY_STORAGE,
         environment: Mapping[str, str] | None = None,
+        log_file: Path | None = None,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
@@ -60,6 +61,7 @@ class LocalBroker:
         self.storage_engine = storage_engine
         self._environment = dict(environment or {})
         self.log_path: Path | None = None
+        self._log_file = log_file  # kept after a stop; a temporary log is removed
         self.binary: str | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -109,8 +111,12 @@ class LocalBroker:
         ]
         if self.silent:
             command.append("--silent")
-        handle, name = tempfile.mkstemp(prefix="talkrate-tansu-", suffix=".log")
-        self.log_path = Path(name)
+        if self._log_file is not None:
+            self.log_path = self._log_file
+            handle: int | str = str(self._log_file)
+        else:
+            handle, name = tempfile.mkstemp(prefix="talkrate-tansu-", suffix=".log")
+            self.log_path = Path(name)
         with open(handle, "wb") as log_file:
             self._process = subprocess.Popen(
                 command,
@@ -155,10 +161,11 @@ class LocalBroker:
         return f"--- {self.log_path} (tail) ---\n{text[-_LOG_TAIL_CHARS:]}"
 
     def stop(self) -> None:
-        """Stop tansu: terminate, then kill if it lingers; the log file is removed.
+        """Stop tansu: terminate, then kill if it lingers; a temporary log file is removed.
 
-        A kill loses nothing: tansu acknowledges a produce only once its storage has it, and it
-        can sit on SIGTERM for seconds while a consumer group join is pending."""
+        With durable storage a kill loses nothing: tansu acknowledges a produce only once its
+        storage has it. It can sit on SIGTERM for seconds while a consumer group join is
+        pending."""
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
             process.terminate()
@@ -167,10 +174,14 @@ class LocalBroker:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        if self.log_path is not None:
+        if self.log_path is not None and self._log_file is None:
             with contextlib.suppress(OSError):
                 self.log_path.unlink()
-            self.log_path = None
+        self.log_path = None
+
+    def release(self) -> None:
+        """Leave tansu running on its own (its data with it); this object no longer owns it."""
+        self._process = None
 
 
 def _list_topics(bootstrap: str, timeout_ms: int) -> list[str]:

@@ -11,12 +11,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
+from kafka.errors import KafkaError
 from redis import RedisError
 
 from sam_emulator.console import console
+from sam_emulator.events.kafka import unconsumed
 from sam_emulator.lambda_.reload import package_dir
 from sam_emulator.plugins import Services
-from sam_emulator.template import Template
+from sam_emulator.template import KafkaMapping, Template
 from talkrate.adapters.kafka_stream import client_options
 from talkrate.adapters.redis_store import RedisReadModel
 from talkrate.config import settings_from
@@ -48,13 +50,15 @@ class LocalConfig:
     streams_settings: Mapping[str, str]
     embedded: bool = False
     memory_broker: bool = False
+    s3_broker: bool = False
     data_dir: Path | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> LocalConfig:
         """TALKS_CONNECTION, RATINGS_CONNECTION, STREAMS_CONNECTION; TALKRATE_LOCAL_EMBEDDED=1
         (embedded services even when the default ports answer), TALKRATE_LOCAL_BROKER=memory
-        (an in-memory broker instead of the durable one), TALKRATE_LOCAL_DATA (data folder)."""
+        (a broker forgotten at every stop) or s3 (tansu storing into the embedded S3 server),
+        TALKRATE_LOCAL_DATA (data folder)."""
         data_dir = environ.get("TALKRATE_LOCAL_DATA")
         return cls(
             talks_connection=environ.get("TALKS_CONNECTION") or None,
@@ -63,6 +67,7 @@ class LocalConfig:
             streams_settings={k: environ[k] for k in _STREAMS_SETTINGS if environ.get(k)},
             embedded=_flag(environ.get("TALKRATE_LOCAL_EMBEDDED")),
             memory_broker=environ.get("TALKRATE_LOCAL_BROKER", "").lower() == "memory",
+            s3_broker=environ.get("TALKRATE_LOCAL_BROKER", "").lower() == "s3",
             data_dir=Path(data_dir) if data_dir else None,
         )
 
@@ -89,9 +94,10 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--broker",
-        choices=("embedded", "memory"),
-        help="the broker started when none is configured or found: durable (embedded, the "
-        "default) or tansu in memory (TALKRATE_LOCAL_BROKER)",
+        choices=("embedded", "memory", "s3"),
+        help="the broker started when none is configured or found: tansu in memory, kept until "
+        "its records are stored (embedded, the default), forgotten at every stop (memory), or "
+        "storing every batch into the embedded S3 server (s3; slow) (TALKRATE_LOCAL_BROKER)",
     )
     parser.add_argument(
         "--data-dir",
@@ -112,6 +118,7 @@ class TalkrateStack:
         self.config = config
         self.environ = environ
         self.backends: Backends | None = None
+        self._mappings: tuple[KafkaMapping, ...] = ()
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, environ: Mapping[str, str]) -> TalkrateStack:
@@ -122,6 +129,7 @@ class TalkrateStack:
                 config,
                 embedded=config.embedded or args.embedded,
                 memory_broker=(args.broker == "memory") if args.broker else config.memory_broker,
+                s3_broker=(args.broker == "s3") if args.broker else config.s3_broker,
                 data_dir=args.data_dir or config.data_dir,
             ),
             environ,
@@ -133,9 +141,12 @@ class TalkrateStack:
         data_dir = config.data_dir or template.directory / DATA_DIR_NAME
         secrets = dev_secrets(data_dir, self.environ)
         backends = Backends(
-            choose(config.connections(), config.embedded, config.memory_broker), data_dir
+            choose(config.connections(), config.embedded, config.memory_broker),
+            data_dir,
+            s3_broker=config.s3_broker,
         )
         self.backends = backends
+        self._mappings = template.kafka_mappings
         for choice in backends.choices.values():
             console(f"[runtime] {choice.name:<8} {_origin_line(choice)}")
         started = time.perf_counter()
@@ -179,9 +190,29 @@ class TalkrateStack:
         return page_config(live_config(), policy if isinstance(policy, str) else "open")
 
     def stop(self) -> None:
-        """Stop the embedded backends (the broker before its storage)."""
-        if self.backends is not None:
-            self.backends.stop()
+        """Stop the embedded backends (the broker before its storage). The in-memory broker
+        stays up when records on it are not stored yet: the next start takes them over."""
+        backends = self.backends
+        if backends is None:
+            return
+        unstored = self._unstored_records(backends) if backends.kept_broker else 0
+        if unstored:
+            console(
+                f"[runtime] the broker keeps running: {unstored} record(s) on it are not "
+                "stored yet; the next start takes it over"
+            )
+        backends.stop(keep_broker=unstored > 0)
+
+    def _unstored_records(self, backends: Backends) -> int:
+        """Records on the mappings' topics past their groups' committed offsets."""
+        try:
+            return sum(
+                unconsumed(backends.streams, mapping.consumer_group_id, mapping.topics)
+                for mapping in self._mappings
+            )
+        except (KafkaError, OSError) as error:  # cannot tell: keep the records
+            console(f"[runtime] could not read the projector's offsets: {error!r}")
+            return 1
 
     @staticmethod
     def _prepare_database(talks: str) -> None:

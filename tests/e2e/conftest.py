@@ -87,15 +87,14 @@ def assert_problem(answer: Answer, status: int) -> None:
 def start_runtime(
     env_overrides: dict[str, str], log: Path, extra_args: list[str] | None = None
 ) -> Runtime:
-    """The local runtime on free ports, with quick Kafka group joins for the tests.
+    """The local runtime on free ports, for the tests.
 
     Each runtime gets a ratings topic and a projector consumer group of its own (unless the
     caller names them), as two deployments sharing a cluster would: runtimes on the session's
-    broker would otherwise take each other's records, or wait on each other's rebalances.
+    broker would otherwise take each other's records.
     """
     live_api_key = f"da2-e2e{secrets.token_hex(8)}"
     env = {
-        "SAM_EMULATOR_KAFKA_MAX_POLL_MS": "3000",
         "SAM_EMULATOR_EVENTS_API_KEY": live_api_key,
         **env_overrides,
     }

@@ -1,31 +1,36 @@
-"""The Kafka event source: mappings run as Lambda runs them: poll as a consumer group, invoke the function
+"""The Kafka event source: mappings run as Lambda runs them: read the topics, invoke the function
 with the SelfManagedKafka (or MSK) event, commit only what succeeded, retry a failed batch.
 
 At least once: a batch is committed after the function returned, never before; a failed batch
-(function error, crash, timeout) is retried as the same batch, with backoff, until it succeeds,
-the partitions move to another consumer, or the runtime stops. Nothing is ever skipped.
+(function error, crash, timeout) is retried as the same batch, with backoff, until it succeeds or
+the emulator stops. Nothing is ever skipped.
+
+Locally one consumer serves each mapping, so it takes every partition of its topics itself
+(assigned, not through a group join) and commits its offsets under the mapping's consumer group:
+no join to wait for at start, and no member left by a killed run to wait out. When the emulator
+stops, each mapping first delivers what is already on its topics (a bounded drain).
 """
 
 from __future__ import annotations
 
 import base64
 import itertools
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
 
 from kafka import KafkaConsumer
 from kafka.admin import KafkaAdminClient
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import InvalidSessionTimeoutError, KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from sam_emulator.background import BackgroundLoop
 from sam_emulator.console import console
 from sam_emulator.events import EventSource, Options
-from sam_emulator.lambda_.pool import Invocation, Invoker
+from sam_emulator.lambda_.pool import Invoker
 from sam_emulator.plugins import Services
 from sam_emulator.template import KafkaMapping, Template
 from sam_emulator.template.intrinsics import ACCOUNT_ID, REGION
@@ -36,31 +41,23 @@ _IDLE_POLL_MS: Final = 10
 _EMPTY_POLL_MS: Final = 500
 _CLOSE_TIMEOUT_MS: Final = 2_000
 _BOOTSTRAP_TIMEOUT_MS: Final = 5_000
+# How long stopping waits for the mappings to deliver what is already on their topics.
+DRAIN_SECONDS: Final = 5.0
 
 Batch = dict[TopicPartition, list[ConsumerRecord]]
 
 
 @dataclass(frozen=True)
 class ConsumerTuning:
-    """Group timings and retry backoff. Small values make group joins quick (tansu waits for the
-    session/rebalance timeouts before it completes a join)."""
+    """How a failed batch is retried: after retry_initial_seconds, doubling up to the maximum."""
 
-    max_poll_interval_ms: int = 10_000
-    session_timeout_ms: int = 10_000
-    heartbeat_interval_ms: int = 3_000
     retry_initial_seconds: float = 0.5
     retry_max_seconds: float = 10.0
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> ConsumerTuning:
-        """SAM_EMULATOR_KAFKA_MAX_POLL_MS, _SESSION_MS (default: the same, at most 10 s) and
-        _RETRY_MAX_S override the defaults."""
-        max_poll = int(environ.get("SAM_EMULATOR_KAFKA_MAX_POLL_MS", cls.max_poll_interval_ms))
-        session = int(environ.get("SAM_EMULATOR_KAFKA_SESSION_MS", min(10_000, max_poll)))
+        """SAM_EMULATOR_KAFKA_RETRY_MAX_S overrides the longest wait between retries."""
         return cls(
-            max_poll_interval_ms=max_poll,
-            session_timeout_ms=session,
-            heartbeat_interval_ms=max(100, session // 3),
             retry_max_seconds=float(
                 environ.get("SAM_EMULATOR_KAFKA_RETRY_MAX_S", cls.retry_max_seconds)
             ),
@@ -102,6 +99,36 @@ def ensure_topics(
     finally:
         admin.close()
     return created
+
+
+def unconsumed(bootstrap: str, group: str, topics: Iterable[str], **client_options: Any) -> int:
+    """How many records of the topics lie past the group's committed offsets (all of a
+    partition's records when the group committed nothing there)."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap.split(","),
+        group_id=group,
+        client_id="sam-emulator-lag",
+        enable_auto_commit=False,
+        bootstrap_timeout_ms=_BOOTSTRAP_TIMEOUT_MS,
+        **client_options,
+    )
+    try:
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in topics
+            for partition in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        if not partitions:
+            return 0
+        starts = consumer.beginning_offsets(partitions)
+        ends = consumer.end_offsets(partitions)
+        committed = {tp: consumer.committed(tp) for tp in partitions}
+        return sum(
+            max(0, ends[tp] - (committed[tp] if committed[tp] is not None else starts[tp]))
+            for tp in partitions
+        )
+    finally:
+        consumer.close(autocommit=False, timeout_ms=_CLOSE_TIMEOUT_MS)
 
 
 def build_kafka_event(
@@ -182,11 +209,9 @@ class KafkaMappingRunner(BackgroundLoop):
         }
         self._label = f"[kafka {mapping.function_id}]"
         super().__init__(f"kafka-{mapping.function_id}-{mapping.name}")
-        # The invocation runs beside the consumer thread, which keeps polling (paused) meanwhile
-        # so a slow function does not push the consumer out of its group.
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"invoke-{mapping.function_id}")
         # Gaps in offsets already fetched twice: a gap seen again is the broker's, not ours.
         self._confirmed_gaps: set[tuple[TopicPartition, int]] = set()
+        self._draining = threading.Event()
 
     def prepare(self, timeout_ms: int = 10_000) -> None:
         """Create missing topics, and for LATEST pin the group's start to the current end offsets
@@ -198,25 +223,41 @@ class KafkaMappingRunner(BackgroundLoop):
             self._pin_latest(timeout_ms)
 
     def join(self, timeout: float | None = None) -> None:
-        """Wait for the consumer to have left its group and closed."""
-        super().join(timeout)
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Wait (at most `timeout` seconds) for a drain to end, then stop and close."""
+        if self._draining.is_set() and self._thread.is_alive():
+            self._thread.join(timeout)
+        super().join(_CLOSE_TIMEOUT_MS / 1000 + 1)
 
-    def _consumer(self, tuning: ConsumerTuning) -> KafkaConsumer:
-        return KafkaConsumer(
-            *self.mapping.topics,
+    def drain(self) -> None:
+        """Stop once every record already on the topics was delivered (non-blocking; `join`
+        bounds the wait)."""
+        self._draining.set()
+
+    def _consumer(self) -> KafkaConsumer:
+        consumer = KafkaConsumer(
             bootstrap_servers=self.bootstrap.split(","),
             group_id=self.mapping.consumer_group_id,
             client_id=f"sam-emulator-{self.mapping.function_id}",
             enable_auto_commit=False,
             auto_offset_reset=self.mapping.starting_position,
             max_poll_records=self.mapping.batch_size,
-            max_poll_interval_ms=tuning.max_poll_interval_ms,
-            session_timeout_ms=tuning.session_timeout_ms,
-            heartbeat_interval_ms=tuning.heartbeat_interval_ms,
             bootstrap_timeout_ms=_BOOTSTRAP_TIMEOUT_MS,  # an unreachable broker: retry, log
             **self._client_config,
         )
+        try:
+            partitions = [
+                TopicPartition(topic, partition)
+                for topic in self.mapping.topics
+                for partition in sorted(consumer.partitions_for_topic(topic) or ())
+            ]
+            if not partitions:
+                raise KafkaError(f"no partitions yet for {', '.join(self.mapping.topics)}")
+            # Positions start at the group's committed offsets, else at the starting position.
+            consumer.assign(partitions)
+        except BaseException:
+            consumer.close(autocommit=False, timeout_ms=_CLOSE_TIMEOUT_MS)
+            raise
+        return consumer
 
     def _pin_latest(self, timeout_ms: int) -> None:
         consumer = KafkaConsumer(
@@ -250,18 +291,8 @@ class KafkaMappingRunner(BackgroundLoop):
         while not self._stop.is_set():
             consumer: KafkaConsumer | None = None
             try:
-                consumer = self._consumer(tuning)
+                consumer = self._consumer()
                 self._consume(consumer)
-            except InvalidSessionTimeoutError:
-                # A real Kafka broker refuses sessions under group.min.session.timeout.ms (6 s).
-                console(f"{self._label} broker refused a {tuning.session_timeout_ms} ms session")
-                tuning = ConsumerTuning(
-                    max(tuning.max_poll_interval_ms, 10_000),
-                    10_000,
-                    3_000,
-                    tuning.retry_initial_seconds,
-                    tuning.retry_max_seconds,
-                )
             except Exception as error:  # broker gone, metadata errors...: reconnect with backoff
                 console(f"{self._label} consumer error, reconnecting in {delay:g} s: {error!r}")
                 self._stop.wait(delay)
@@ -271,8 +302,6 @@ class KafkaMappingRunner(BackgroundLoop):
             finally:
                 if consumer is not None:
                     try:
-                        # Bounded: leaving a group whose join is still pending can wait for the
-                        # whole rebalance timeout.
                         consumer.close(autocommit=False, timeout_ms=_CLOSE_TIMEOUT_MS)
                     except Exception as error:  # closing is best effort at shutdown
                         console(f"{self._label} close: {error!r}")
@@ -282,6 +311,15 @@ class KafkaMappingRunner(BackgroundLoop):
             batch = self._collect(consumer)
             if batch:
                 self._deliver(consumer, batch)
+            elif self._draining.is_set() and self._caught_up(consumer):
+                self._stop.set()
+
+    @staticmethod
+    def _caught_up(consumer: KafkaConsumer) -> bool:
+        """Whether every assigned partition was read to its end."""
+        assigned = consumer.assignment()
+        ends = consumer.end_offsets(list(assigned))
+        return all(consumer.position(tp) >= ends[tp] for tp in assigned)
 
     def _collect(self, consumer: KafkaConsumer) -> Batch:
         """Up to BatchSize records, within the batching window that starts at the first record."""
@@ -361,75 +399,31 @@ class KafkaMappingRunner(BackgroundLoop):
         described = f"{count} record(s) from {len(batch)} partition(s) ({_describe(batch)})"
         delay = self._tuning.retry_initial_seconds
         attempt = 1
-        try:
-            while True:
-                started = time.perf_counter()
-                result = self._invoke_keeping_alive(consumer, event)
-                elapsed = (time.perf_counter() - started) * 1000
-                if result.ok:
-                    committed = self._commit(consumer, following)
-                    console(
-                        f"{self._label} batch {described} in {elapsed:.0f} ms: ok"
-                        f"{'' if attempt == 1 else f' (attempt {attempt})'}"
-                        f"{'' if committed else ', commit failed: will be redelivered'}"
-                    )
-                    return
-                error = result.error or {}
+        while True:
+            started = time.perf_counter()
+            result = self._invoke(self.mapping.function_id, event)
+            elapsed = (time.perf_counter() - started) * 1000
+            if result.ok:
+                committed = self._commit(consumer, following)
                 console(
-                    f"{self._label} batch {described} in {elapsed:.0f} ms: FAILED "
-                    f"{error.get('errorType')}: {error.get('errorMessage')}; "
-                    f"retrying the same batch in {delay:g} s (attempt {attempt + 1})"
+                    f"{self._label} batch {described} in {elapsed:.0f} ms: ok"
+                    f"{'' if attempt == 1 else f' (attempt {attempt})'}"
+                    f"{'' if committed else ', commit failed: will be redelivered'}"
                 )
-                # Back to the batch's start: if the retry is abandoned, nothing is skipped.
-                self._seek(consumer, first)
-                if not self._wait_keeping_alive(consumer, delay):
-                    console(f"{self._label} stopping: batch left uncommitted for redelivery")
-                    return
-                if not set(batch) & consumer.assignment():
-                    console(f"{self._label} partitions moved to another consumer: batch left to it")
-                    return
-                delay = min(delay * 2, self._tuning.retry_max_seconds)
-                attempt += 1
-        finally:
-            consumer.resume(*consumer.paused())
-
-    def _invoke_keeping_alive(self, consumer: KafkaConsumer, event: dict[str, Any]) -> Invocation:
-        future: Future[Invocation] = self._executor.submit(
-            self._invoke, self.mapping.function_id, event
-        )
-        while True:
-            try:
-                return future.result(timeout=self._keep_alive_seconds)
-            except TimeoutError:
-                self._idle_poll(consumer, _IDLE_POLL_MS)
-
-    def _wait_keeping_alive(self, consumer: KafkaConsumer, seconds: float) -> bool:
-        deadline = time.monotonic() + seconds
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return True
-            if self._stop.wait(min(self._keep_alive_seconds, remaining)):
-                return False
-            self._idle_poll(consumer, _IDLE_POLL_MS)
-
-    @property
-    def _keep_alive_seconds(self) -> float:
-        # Poll well within max_poll_interval (and the session, should heartbeats need polls).
-        tuning = self._tuning
-        return min(1.0, tuning.session_timeout_ms / 3000, tuning.max_poll_interval_ms / 3000)
-
-    @staticmethod
-    def _idle_poll(consumer: KafkaConsumer, timeout_ms: int) -> None:
-        """Poll with every partition paused: heartbeats and rebalances go on, records do not.
-        Partitions are paused only here, when an invocation or a retry wait runs long: pausing
-        on every batch made the client drop and refetch buffered records all the time. A
-        partition newly assigned by a rebalance is not paused yet: rewind it and pause it."""
-        consumer.pause(*consumer.assignment())
-        for tp, records in consumer.poll(timeout_ms=timeout_ms).items():
-            if records:
-                consumer.seek(tp, records[0].offset)
-            consumer.pause(tp)
+                return
+            error = result.error or {}
+            console(
+                f"{self._label} batch {described} in {elapsed:.0f} ms: FAILED "
+                f"{error.get('errorType')}: {error.get('errorMessage')}; "
+                f"retrying the same batch in {delay:g} s (attempt {attempt + 1})"
+            )
+            # Back to the batch's start: if the retry is abandoned, nothing is skipped.
+            self._seek(consumer, first)
+            if self._stop.wait(delay):
+                console(f"{self._label} stopping: batch left uncommitted for redelivery")
+                return
+            delay = min(delay * 2, self._tuning.retry_max_seconds)
+            attempt += 1
 
     def _seek(self, consumer: KafkaConsumer, offsets: Mapping[TopicPartition, int]) -> None:
         assigned = consumer.assignment()
@@ -445,7 +439,7 @@ class KafkaMappingRunner(BackgroundLoop):
             return False
         try:
             consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in owned.items()})
-        except KafkaError as error:  # a rebalance in between: the new owner redelivers
+        except KafkaError as error:  # the batch comes again: the function sees it twice
             console(f"{self._label} commit failed: {error!r}")
             return False
         return len(owned) == len(offsets)
@@ -481,14 +475,15 @@ class KafkaMappings:
             runner.start()
 
     def stop(self) -> None:
-        """Poll no more (a batch being delivered finishes or stays uncommitted)."""
+        """Deliver what is already on the topics, then stop (see `join`)."""
         for runner in self._runners:
-            runner.request_stop()
+            runner.drain()
 
     def join(self, timeout: float) -> None:
-        """Wait for the consumers to leave their groups."""
+        """Wait at most `timeout` seconds for the drains; what is left stays uncommitted."""
+        deadline = time.monotonic() + min(timeout, DRAIN_SECONDS)
         for runner in self._runners:
-            runner.join(timeout)
+            runner.join(max(0.0, deadline - time.monotonic()))
 
     def summary(self) -> list[str]:
         """One line per mapping."""
