@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= eu-west-1
 PYTEST_ARGS ?=
 RUN_ARGS ?=
 
-.PHONY: publish-web help setup services db run test test-unit test-integration test-e2e test-faults rebuild dead-letters redrive openapi lint format validate build bench-import compose-seed clean bench-latency
+.PHONY: publish-web help setup browser test-browser web-size services db run test test-unit test-integration test-e2e test-faults rebuild dead-letters redrive openapi lint format validate build bench-import compose-seed clean bench-latency
 
 help: ## list the routines
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -24,6 +24,9 @@ $(VENV)/.installed: pyproject.toml requirements-dev.txt requirements-local.txt l
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt -e .
 	touch $@
 
+browser: ## Debian's chromium for the web app's browser tests (apt-get install when missing)
+	@scripts/browser.sh
+
 services: ## make sure PostgreSQL and Redis are up
 	@scripts/services.sh
 
@@ -33,7 +36,7 @@ db: setup services ## create the catalog database, apply the schema, seed the de
 run: setup ## the local runtime in the foreground; embedded PostgreSQL/Redis/Kafka if none is found
 	$(PY) -m talkrate_local $(RUN_ARGS)
 
-test: setup services $(SAM) ## the whole suite: unit, integration, end to end, faults
+test: setup services browser $(SAM) ## the whole suite: unit, integration, end to end, faults
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: setup $(SAM) ## pure logic, no network (and the template, transformed by the SAM CLI's translator)
@@ -42,8 +45,14 @@ test-unit: setup $(SAM) ## pure logic, no network (and the template, transformed
 test-integration: setup services ## adapters and handlers against the real services
 	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
-test-e2e: setup services ## HTTP against the local runtime
+test-e2e: setup services browser ## HTTP against the local runtime
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+web-size: ## the web app's JS and CSS, gzipped, against its 100 KB budget
+	python3 -m bench.web_size
+
+test-browser: setup services browser ## the web app in Debian's chromium (Playwright) against the local runtime
+	$(PY) -m pytest -m browser tests/e2e $(PYTEST_ARGS)
 
 test-faults: setup services ## faults injected while ratings stream in (part of make test too)
 	$(PY) -m pytest tests/faults $(PYTEST_ARGS)
@@ -60,13 +69,13 @@ redrive: setup ## republish dead letters: make redrive IDS="3 4"
 lint: setup $(CHECKOV) ## ruff, ruff format --check, mypy, bandit, checkov, the workflows' schema and zizmor
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy layers/shared/talkrate local/talkrate_local cli/talkrate_cli ops/talkrate_ops
+	$(VENV)/bin/mypy layers/shared/talkrate local/sam_emulator local/talkrate_local cli/talkrate_cli ops/talkrate_ops
 	for f in functions/*/app.py; do $(VENV)/bin/mypy "$$f" || exit 1; done
 	$(MAKE) --no-print-directory lint-security
 
 .PHONY: lint-security
 lint-security: setup $(CHECKOV) ## bandit (a reason beside each nosec), checkov (skips and their reasons in each resource's Metadata), the workflows
-	$(VENV)/bin/bandit -q -c pyproject.toml -r layers/shared/talkrate functions ops local scripts bench
+	$(VENV)/bin/bandit -q -c pyproject.toml -r layers/shared/talkrate functions ops cli local scripts bench
 	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation \
 		-f template.yaml -f deploy/pipeline-bootstrap.yaml
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml

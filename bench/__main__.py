@@ -1,6 +1,7 @@
 """`python -m bench`: every benchmark of talkrate in one bounded run, loopback only.
 
-    python -m bench [--quick] [--parts cold,hot,projector,freshness,memory,live] [--python PATH]
+    python -m bench [--quick] [--parts cold,hot,projector,freshness,memory,live,web,broker]
+        [--python PATH]
 
 Prints every figure beside its target or floor with the ratio, writes bench/results/latest.json
 and PNG plots beside it, and refreshes the generated part of docs/performance.md. --quick runs the
@@ -24,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, report, sizing
+from bench import cold_start, report, sizing, web_size
 from bench.common import (
     ROOT,
     Figure,
@@ -37,7 +38,7 @@ from bench.common import (
 
 RESULTS = ROOT / "bench" / "results"
 DOCS = ROOT / "docs" / "performance.md"
-PARTS = ("cold", "hot", "memory", "projector", "freshness", "live")
+PARTS = ("cold", "hot", "memory", "projector", "freshness", "live", "web", "broker")
 
 
 class Counts:
@@ -59,6 +60,10 @@ class Counts:
         # The live channel: ratings pushed to subscribed clients at the freshness rate.
         self.live_seconds = 5 if quick else 20
         self.live_subscribers = 200
+        # make run's broker: single-client POSTs, seconds of 16 clients, 202-to-visible samples.
+        self.broker_requests = 300 if quick else 1000
+        self.broker_seconds = 5 if quick else 30
+        self.broker_samples = 5 if quick else 20
 
 
 def main() -> int:
@@ -127,6 +132,17 @@ def main() -> int:
             ],
             function_environment("127.0.0.1:9"),  # the part starts its own broker
             timeout=counts.live_seconds + 180,
+        ),
+        "web": web_size.measure,
+        "broker": lambda: run_part(
+            "bench.broker",
+            [
+                *("--requests", str(counts.broker_requests)),
+                *("--seconds", str(counts.broker_seconds)),
+                *("--samples", str(counts.broker_samples)),
+            ],
+            dict(os.environ),
+            timeout=2 * counts.broker_seconds + 300,
         ),
     }
     failed = []
@@ -201,7 +217,8 @@ def _machine() -> dict[str, Any]:
 
 def _with_broker(run: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
     from bench.common import RATINGS_TOPIC
-    from talkrate_local.broker import LocalBroker, ensure_topics
+    from sam_emulator.events.kafka import ensure_topics
+    from talkrate_local.broker import LocalBroker
 
     with LocalBroker() as broker:
         ensure_topics(broker.bootstrap, [RATINGS_TOPIC], partitions=3)
@@ -287,7 +304,7 @@ def _freshness(counts: Counts) -> dict[str, Any]:
 
 def _template_memory() -> dict[str, int]:
     """MemorySize of each function in template.yaml now, by short name (api, projector, ...)."""
-    from talkrate_local.template import load_template
+    from sam_emulator.template import load_template
 
     try:
         template = load_template((ROOT / "template.yaml").resolve(), {})

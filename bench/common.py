@@ -30,7 +30,7 @@ RATINGS_CONNECTION = f"{REDIS}/13"
 RATINGS_TOPIC = "ratings"
 # Rate limits for load from one address: raised, not turned off, so the limiter's round trip
 # stays on the measured path (talkrate.adapters.limiter).
-LOAD_LIMIT = 1_000_000  # the largest every limit takes (talkrate.config)
+LOAD_LIMIT = 1_000_000  # the most every limit setting takes (config.Settings)
 LOAD_LIMITS = {
     "RATINGS_PER_ADDRESS_PER_MINUTE": str(LOAD_LIMIT),
     "RATINGS_PER_VOTER_PER_MINUTE": str(LOAD_LIMIT),

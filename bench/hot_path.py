@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.common import child_main, quantile_curve, summary
+from bench.common import LOAD_LIMIT, child_main, quantile_curve, summary
 
 Timer = Callable[[], int]
 
@@ -45,6 +45,9 @@ class Floor:
             bootstrap_servers=bootstrap.split(","), acks="all", linger_ms=0
         )
         self._topic = topic
+        from talkrate.adapters.limiter import RedisRequestLimiter
+
+        self._limiter = RedisRequestLimiter(self._redis)
 
     def talk_lookup(self, talk_id: str) -> float:
         """One catalog round trip, in ms."""
@@ -59,6 +62,23 @@ class Floor:
         """One record sent and acknowledged by the broker (acks=all), in ms."""
         started = time.perf_counter_ns()
         self._producer.send(self._topic, key=key, value=value).get(timeout=5)
+        return (time.perf_counter_ns() - started) / 1e6
+
+    def limiter_admit(self, event_id: str) -> float:
+        """The rate limiter's round trip as POST makes it (one address limit, the accepted
+        marker), in ms: what replaced the marker's own SET."""
+        from talkrate.ports import Limit
+
+        started = time.perf_counter_ns()
+        admission = self._limiter.admit([Limit("address", "bench-floor", LOAD_LIMIT)], event_id)
+        elapsed = (time.perf_counter_ns() - started) / 1e6
+        assert admission.allowed
+        return elapsed
+
+    def marker_set(self, event_id: str) -> float:
+        """The accepted marker's SET as POST made it before there were limits, in ms."""
+        started = time.perf_counter_ns()
+        self._redis.set(f"accepted/{event_id}", b"1", ex=3600)
         return (time.perf_counter_ns() - started) / 1e6
 
     def histogram_read(self, talk_id: str) -> float:
@@ -87,6 +107,8 @@ SERIES = (
     "post_floor",
     "post_floor_lookup",
     "post_floor_produce",
+    "post_limiter",
+    "post_marker_set",
     "get_handler",
     "get_handler_cpu",
     "get_floor",
@@ -130,6 +152,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             post_ms, post_cpu, posted = _timed(handler, post, LambdaContextStub("api"))
             lookup_ms = floor.talk_lookup(talk)
             produce_ms = floor.produce(record.key, record.to_json())
+            limiter_ms = floor.limiter_admit(str(record.event_id))
+            marker_ms = floor.marker_set(str(record.event_id))
             get_ms, get_cpu, got = _timed(handler, get, LambdaContextStub("api"))
             get_lookup_ms = floor.talk_lookup(talk)
             read_ms = floor.histogram_read(talk)
@@ -147,6 +171,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                     lookup_ms + produce_ms,
                     lookup_ms,
                     produce_ms,
+                    limiter_ms,
+                    marker_ms,
                     get_ms,
                     get_cpu,
                     get_lookup_ms + read_ms,

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
+    LOAD_LIMIT_PARAMETERS,
     RATINGS_CONNECTION,
     RATINGS_TOPIC,
     ROOT,
@@ -105,8 +106,8 @@ class Screens:
     async def _watch(self, screen: Screen, ready: asyncio.Future[None]) -> None:
         from websockets.asyncio.client import connect
 
+        from sam_emulator.events.live import SUBPROTOCOL, header_subprotocol
         from talkrate.live import LEADERBOARD_CHANNEL, channel_for_talk
-        from talkrate_local.live_channel import SUBPROTOCOL, header_subprotocol
 
         authorization = {"host": self.config["host"], "x-api-key": self.config["apiKey"]}
         channel = channel_for_talk(screen.talk) if screen.talk else LEADERBOARD_CHANNEL
@@ -161,7 +162,8 @@ class Screens:
 @contextmanager
 def live_stack(concurrency: int, log: Path, live_port: int, api_key: str) -> Iterator[str]:
     """A tansu broker and the local runtime with its live channel; yields the runtime's URL."""
-    from talkrate_local.broker import LocalBroker, ensure_topics
+    from sam_emulator.events.kafka import ensure_topics
+    from talkrate_local.broker import LocalBroker
     from talkrate_local.launcher import running
 
     with LocalBroker() as broker:
@@ -171,13 +173,16 @@ def live_stack(concurrency: int, log: Path, live_port: int, api_key: str) -> Ite
             "RATINGS_CONNECTION": RATINGS_CONNECTION,
             "STREAMS_CONNECTION": broker.bootstrap,
             "TALKRATE_LOCAL_RELOAD": "0",
-            "TALKRATE_LOCAL_LIVE_API_KEY": api_key,
+            "SAM_EMULATOR_EVENTS_API_KEY": api_key,
         }
         with running(
             ROOT / "template.yaml",
             env=environment,
             log=log,
-            extra_args=["--concurrency", str(concurrency), "--live-port", str(live_port)],
+            extra_args=[
+                *("--concurrency", str(concurrency), "--live-port", str(live_port)),
+                *LOAD_LIMIT_PARAMETERS,
+            ],
         ) as runtime:
             yield runtime.url
 

@@ -14,8 +14,9 @@ import psycopg2
 import pytest
 import redis
 
+from sam_emulator.events.kafka import ensure_topics
 from talkrate.adapters.redis_store import histogram_key
-from talkrate_local.broker import LocalBroker, ensure_topics
+from talkrate_local.broker import LocalBroker
 from talkrate_local.database import prepare
 from tests.backends import RATINGS, TALKS
 from tests.builders import unique_talk_id

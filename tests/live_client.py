@@ -9,7 +9,7 @@ from typing import Any
 
 from websockets.sync.client import ClientConnection, connect
 
-from talkrate_local.live_channel import SUBPROTOCOL, header_subprotocol
+from sam_emulator.events.live import SUBPROTOCOL, header_subprotocol
 
 
 class Subscriber:

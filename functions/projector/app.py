@@ -25,7 +25,12 @@ from talkrate.projection import (
     records_from_event,
 )
 
-snapstart.register("talkrate.adapters.postgres", "talkrate.adapters.redis_store")
+snapstart.register(
+    "talkrate.adapters.postgres",
+    "talkrate.adapters.redis_store",
+    "talkrate.adapters.appsync_events",
+    "talkrate.live",
+)
 
 # What the init built (modules, validators) lives as long as the process. Frozen, it is left out
 # of the collector's passes, which a batch of thousands of records triggers several times: a

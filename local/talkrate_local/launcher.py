@@ -7,7 +7,6 @@ Used by the end-to-end tests and the benchmarks: both need a runtime on free por
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,12 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from sam_emulator.serving import free_port
 
 
 @dataclass
@@ -51,17 +45,20 @@ def launch(
     ready_within: float = 60,
     url_port: int | None = None,
     inherit_env: bool = True,
+    module: str = "talkrate_local",
 ) -> LaunchedRuntime:
     """Start the runtime for `template` on free ports and wait until GET / answers.
 
-    `env` is added to this process's environment, or replaces it when `inherit_env` is false."""
+    `env` is added to this process's environment, or replaces it when `inherit_env` is false;
+    `module` is what `python -m` runs (`sam_emulator`: the emulator without a dev stack)."""
     port, lambda_port = free_port(), free_port()
     url_port = url_port or free_port()
+    # A free port for the template's Event API too, so runtimes side by side never share one.
     live_port = 0 if "--live-port" in extra_args else free_port()
     command = [
         sys.executable,
         "-m",
-        "talkrate_local",
+        module,
         "--template",
         str(template),
         "--port",
@@ -85,7 +82,7 @@ def launch(
     finally:
         if log:
             output.close()  # type: ignore[union-attr]
-    if not live_port:
+    if not live_port and "--live-port" in extra_args:
         live_port = int(extra_args[list(extra_args).index("--live-port") + 1])
     runtime = LaunchedRuntime(
         f"http://127.0.0.1:{port}",

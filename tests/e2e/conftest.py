@@ -87,16 +87,15 @@ def assert_problem(answer: Answer, status: int) -> None:
 def start_runtime(
     env_overrides: dict[str, str], log: Path, extra_args: list[str] | None = None
 ) -> Runtime:
-    """The local runtime on free ports, with quick Kafka group joins for the tests.
+    """The local runtime on free ports, for the tests.
 
     Each runtime gets a ratings topic and a projector consumer group of its own (unless the
     caller names them), as two deployments sharing a cluster would: runtimes on the session's
-    broker would otherwise take each other's records, or wait on each other's rebalances.
+    broker would otherwise take each other's records.
     """
     live_api_key = f"da2-e2e{secrets.token_hex(8)}"
     env = {
-        "TALKRATE_LOCAL_KAFKA_MAX_POLL_MS": "3000",
-        "TALKRATE_LOCAL_LIVE_API_KEY": live_api_key,
+        "SAM_EMULATOR_EVENTS_API_KEY": live_api_key,
         **env_overrides,
     }
     args = list(extra_args or [])
@@ -124,6 +123,7 @@ def start_admin_runtime(
     kafka_bootstrap: str,
     log: Path,
     extra_args: list[str] | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> tuple[Runtime, str]:
     """A runtime on a catalog and a Redis database of its own, emptied first, with a fresh
     ADMIN_TOKEN (returned): for tests that create and delete talks."""
@@ -135,6 +135,7 @@ def start_admin_runtime(
         "RATINGS_CONNECTION": ratings_url,
         "STREAMS_CONNECTION": kafka_bootstrap,
         "ADMIN_TOKEN": token,
+        **(extra_env or {}),
     }
     return start_runtime(env, log, extra_args), token
 

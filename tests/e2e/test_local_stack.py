@@ -2,7 +2,9 @@
 
 The runtime starts embedded services (forced, so that the machine's own PostgreSQL and Redis on
 5432/6379 are not picked up) with their data in a fresh folder, on free ports; a talk is rated end
-to end; the runtime stops cleanly; a second start on the same folder still has the data.
+to end; the runtime stops cleanly; a second start on the same folder still has the data. Ratings
+survive a runtime killed right after their 202, and a restart with 10,000 ratings stored shows a
+new one at once.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import tempfile
 import time
@@ -18,8 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kafka import KafkaProducer
 
-from talkrate_local.launcher import free_port, launch, stop
+from sam_emulator.serving import free_port
+from talkrate_local.launcher import launch, stop
+from tests.builders import rating_event
 from tests.e2e.conftest import ROOT, Runtime
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -52,7 +58,6 @@ def start_stack(
     env.update(
         TALKRATE_LOCAL_EMBEDDED="1",
         TALKRATE_LOCAL_DATA=str(data),
-        TALKRATE_LOCAL_KAFKA_MAX_POLL_MS="3000",  # quick group joins
     )
     started = time.monotonic()
     launched = launch(
@@ -116,8 +121,9 @@ def test_a_bare_machine_rates_a_talk_and_keeps_it_across_restarts(
         ports = backend_ports(runtime)
         assert not {5432, 6379, 9092} & set(ports)
         log = (tmp_path / "cold.log").read_text()
-        for folder in ("postgres", "redis", "kafka"):
+        for folder in ("postgres", "redis"):
             assert f"embedded ({data_dir / folder}, new)" in log
+        assert f"embedded ({data_dir / 'kafka'}, new, in memory)" in log
         # And a rating goes through Kafka into the read model, with stats
         answer = runtime.request(
             "POST", "/ratings", json.dumps({"talkId": WORKSHOP_TALK, "value": 4})
@@ -149,10 +155,11 @@ def test_a_bare_machine_rates_a_talk_and_keeps_it_across_restarts(
         data_dir, tmp_path / "warm.log", ["--env-vars", str(env_vars)], url_port
     )
     try:
-        # Then the rating is still there, and the broker kept its offsets: nothing counts twice
+        # Then the rating is still there; the broker is a new one (Ctrl-C let the projector store
+        # every record first), and the projector's offsets of the old one are forgotten
         assert histogram(runtime, WORKSHOP_TALK)["ratings"]["4"] == 1
         log = (tmp_path / "warm.log").read_text()
-        assert f"embedded ({data_dir / 'kafka'}, kept)" in log
+        assert f"embedded ({data_dir / 'kafka'}, new, in memory)" in log
         # And a new rating counts once, with stats from the function URL
         answer = runtime.request(
             "POST", "/ratings", json.dumps({"talkId": WORKSHOP_TALK, "value": 5})
@@ -168,3 +175,88 @@ def test_a_bare_machine_rates_a_talk_and_keeps_it_across_restarts(
         assert stop(runtime) == 0
     with capsys.disabled():
         print(f"\n  local stack, first answer: cold {cold:.1f} s, warm {warm:.1f} s")
+
+
+def total(runtime: Runtime) -> int:
+    counts: dict[str, int] = histogram(runtime, WORKSHOP_TALK)["ratings"]
+    return sum(counts.values())
+
+
+def wait_for_total(runtime: Runtime, expected: int, seconds: float) -> int:
+    deadline = time.monotonic() + seconds
+    while (current := total(runtime)) < expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return current
+
+
+def seconds_to_visible(runtime: Runtime, value: int) -> float:
+    """From a new rating's 202 until GET /ratings counts it (at most 30 s)."""
+    before = histogram(runtime, WORKSHOP_TALK)["ratings"][str(value)]
+    answer = runtime.request(
+        "POST", "/ratings", json.dumps({"talkId": WORKSHOP_TALK, "value": value})
+    )
+    assert answer.status == 202, answer.body
+    assert answer.json["status"] == "accepted"
+    accepted = time.monotonic()
+    wait_for_count(runtime, str(value), before + 1, seconds=30)
+    return time.monotonic() - accepted
+
+
+def test_ratings_survive_a_killed_runtime_and_a_restart_with_10000_stored_shows_a_new_one_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="talkrate-local-kill-"))
+    folder.chmod(0o755)
+    data = folder / "data"
+    runtime, _ = start_stack(data, tmp_path / "first.log")
+    try:
+        # Given 10,000 ratings stored, produced by a Kafka client straight to the broker
+        streams = runtime.request("GET", "/").json["metadata"]["streams"]
+        producer = KafkaProducer(bootstrap_servers=streams, acks="all", linger_ms=20)
+        for i in range(10_000):
+            event = rating_event(WORKSHOP_TALK, i % 5 + 1)
+            producer.send("ratings", key=event.key, value=event.to_json())
+        producer.flush(timeout=60)
+        producer.close()
+        assert wait_for_total(runtime, 10_000, seconds=180) == 10_000
+        # When 20 more are accepted and the runtime is killed right after the last 202
+        for i in range(20):
+            answer = runtime.request(
+                "POST", "/ratings", json.dumps({"talkId": WORKSHOP_TALK, "value": i % 5 + 1})
+            )
+            assert answer.status == 202, answer.body
+            assert answer.json["status"] == "accepted"  # on the broker, not in the outbox
+        runtime.process.send_signal(signal.SIGKILL)
+        runtime.process.wait()
+
+        # And it is started again on the same folder
+        runtime, _ = start_stack(data, tmp_path / "after-kill.log")
+        # Then it took the broker over, and every accepted rating counts, once
+        assert (
+            f"embedded ({data / 'kafka'}, taken over, in memory)"
+            in (tmp_path / "after-kill.log").read_text()
+        )
+        after_kill = seconds_to_visible(runtime, 5)
+        assert wait_for_total(runtime, 10_021, seconds=30) == 10_021
+        assert after_kill < 5
+        time.sleep(1.0)  # a second delivery, if there were one, would land by now
+        assert total(runtime) == 10_021
+    finally:
+        stop(runtime)
+
+    # When it is stopped with Ctrl-C and started again (a new broker: the old one was drained)
+    runtime, _ = start_stack(data, tmp_path / "after-stop.log")
+    try:
+        # Then nothing was lost or counted twice, and a new rating shows at once
+        assert total(runtime) == 10_021
+        after_stop = seconds_to_visible(runtime, 4)
+        assert after_stop < 5
+        assert total(runtime) == 10_022
+    finally:
+        assert stop(runtime) == 0
+        shutil.rmtree(folder, ignore_errors=True)
+    with capsys.disabled():
+        print(
+            f"\n  10,000 ratings stored: a new rating visible {after_kill:.2f} s after its 202 "
+            f"(runtime killed before), {after_stop:.2f} s (stopped with Ctrl-C before)"
+        )

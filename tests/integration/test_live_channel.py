@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 
+from sam_emulator.events.live import LiveChannelEmulator
 from talkrate.adapters.appsync_events import AppSyncEventsPublisher
 from talkrate.errors import LivePublishFailed
-from talkrate_local.live_channel import LiveChannelEmulator
 from tests.live_client import Subscriber
 
 pytestmark = pytest.mark.integration
@@ -259,7 +259,7 @@ def test_without_an_api_key_the_publish_is_signed_for_appsync_as_botocore_signs_
 
 
 def test_the_emulation_runs_as_a_process_of_its_own_and_ends_with_its_parent_s_word() -> None:
-    from talkrate_local.live_channel import LiveChannelProcess
+    from sam_emulator.events.live import LiveChannelProcess
 
     process = LiveChannelProcess(namespaces=["talkrate"])
     try:
@@ -276,3 +276,48 @@ def test_the_emulation_runs_as_a_process_of_its_own_and_ends_with_its_parent_s_w
         AppSyncEventsPublisher(process.publish_url, 1, process.api_key).publish(
             "/talkrate/x", ["1"]
         )
+
+
+def test_a_publish_signed_with_iam_is_taken_without_an_api_key(live: LiveChannelEmulator) -> None:
+    # Given a subscriber, and a publisher that signs as a Lambda role does (no API key)
+    client = subscriber(live)
+    sub_id, _ = client.subscribe("/talkrate/talks/t-11")
+    environ = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+    signed = AppSyncEventsPublisher(live.publish_url, 2, region="eu-west-1", environ=environ)
+    # When it publishes
+    signed.publish("/talkrate/talks/t-11", ['"signed"'])
+    # Then the event is delivered (IAM is not verified locally, as for the Lambda Invoke API)
+    assert client.events(1) == [(sub_id, "signed")]
+    client.close()
+
+
+def test_the_default_port_taken_the_event_api_takes_another_and_an_asked_one_fails() -> None:
+    import socket
+
+    from sam_emulator.events import Options
+    from sam_emulator.events import live as live_source
+    from sam_emulator.template import load_template
+    from tests.builders import ROOT
+
+    template = load_template(ROOT / "template.yaml")
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", live_source.DEFAULT_REALTIME_PORT))
+        holder.listen()
+    except OSError:
+        pass  # something else holds it already: the same situation
+    try:
+        [source] = live_source.bind(template, Options(), lambda *_: None)  # type: ignore[arg-type,return-value]
+        assert isinstance(source, live_source.LiveEventApi)
+        assert source.process.realtime_port != live_source.DEFAULT_REALTIME_PORT
+        assert live_source.client_config() == source.process.client_config()
+        source.stop()
+        assert live_source.client_config() is None
+        with pytest.raises(OSError, match="cannot listen"):
+            live_source.bind(
+                template,
+                Options(live_port=live_source.DEFAULT_REALTIME_PORT),
+                lambda *_: None,  # type: ignore[arg-type,return-value]
+            )
+    finally:
+        holder.close()

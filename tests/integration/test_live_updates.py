@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
+from sam_emulator.events.live import LiveChannelEmulator
 from talkrate.adapters.redis_store import histogram_key
 from talkrate.live import LEADERBOARD_CHANNEL, channel_for_talk
-from talkrate_local.live_channel import LiveChannelEmulator
 from tests.builders import (
     LambdaContextStub,
     kafka_event,

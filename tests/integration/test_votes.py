@@ -213,9 +213,11 @@ def test_with_redis_down_nothing_answers_5xx_but_503_with_retry_after(
     assert int(status["headers"]["Retry-After"]) >= 1
     # A rating still counts: the limits are let through, PostgreSQL and Kafka take it
     assert api("POST", "/ratings", {"talkId": talk, "value": 3})["statusCode"] == 202
-    # A talk removed: the removal is done (the leaderboard skips talks the catalog lost)
+    # A talk's removal: refused before anything changed, to be retried
     removed = api("DELETE", f"/talks/{talk}", authorizer={"admin": True, "reason": "ok"})
-    assert removed["statusCode"] == 204
+    assert removed["statusCode"] == 503
+    assert int(removed["headers"]["Retry-After"]) >= 1
+    assert api("GET", f"/talks/{talk}")["statusCode"] == 200
     # Idempotency cannot be kept: 503, nothing taken
     keyed = api(
         "POST", "/ratings", {"talkId": talk, "value": 3}, headers={"idempotency-key": "k-1"}

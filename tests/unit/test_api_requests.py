@@ -44,6 +44,8 @@ def problem_type(slug: str) -> str:
             "malformed-json",
         ),
         (http_event("POST", "/voters", body="{" * 16_000), 400, "malformed-json"),
+        # A lone surrogate: a str that cannot be encoded as UTF-8
+        (http_event("POST", "/ratings", body="\ud800"), 400, "malformed-json"),
         (
             http_event("POST", "/ratings", body="<a/>", headers={"content-type": "text/xml"}),
             415,

@@ -74,3 +74,24 @@ def test_connections_and_kafka_credentials_come_from_secrets_manager(
     assert settings.streams_password is not None
     assert settings.streams_password.get_secret_value() == "kafka-pw"
     assert "kafka-pw" not in repr(settings)
+
+
+def test_every_value_the_template_allows_for_the_vote_settings_is_a_valid_setting() -> None:
+    # A value the template takes but the settings refuse would fail every cold start.
+    from sam_emulator.template.cfn_yaml import load_yaml_file
+    from tests.builders import ROOT
+
+    parameters = load_yaml_file(ROOT / "template.yaml")["Parameters"]
+    environment = {
+        "RatingsPerVoterPerMinute": "RATINGS_PER_VOTER_PER_MINUTE",
+        "RatingsPerAddressPerMinute": "RATINGS_PER_ADDRESS_PER_MINUTE",
+        "VotersPerAddressPerMinute": "VOTERS_PER_ADDRESS_PER_MINUTE",
+        "RatingGraceHours": "RATING_GRACE_HOURS",
+    }
+    for name, variable in environment.items():
+        for bound in ("MinValue", "MaxValue", "Default"):
+            Settings.model_validate({variable: str(parameters[name][bound])})
+    for policy in parameters["VotingPolicy"]["AllowedValues"]:
+        Settings.model_validate({"VOTING_POLICY": policy})
+    assert parameters["VotingPolicy"]["Default"] == "attendee"
+    assert parameters["VoterCode"]["NoEcho"] is True

@@ -311,3 +311,37 @@ def test_connection_parameters_refuse_control_characters(parameter: str) -> None
     assert pattern.fullmatch(REQUIRED[parameter])
     for bad in ("a\nb", "a\rb", "a\x00b", "a\x1bb", "a\x7fb", 'a"b', "a\\b"):
         assert not pattern.fullmatch(bad), repr(bad)
+
+
+def unconditional_refs(value: Any) -> set[str]:
+    """The logical ids a value refers to outside any Fn::If (those must exist whatever the
+    parameters)."""
+    found: set[str] = set()
+    if isinstance(value, list):
+        for item in value:
+            found |= unconditional_refs(item)
+    elif isinstance(value, dict) and "Fn::If" not in value:
+        for key, item in value.items():
+            if key == "Ref" and isinstance(item, str):
+                found.add(item)
+            elif key == "Fn::GetAtt":
+                found.add(item[0] if isinstance(item, list) else str(item).split(".")[0])
+            elif key == "Fn::Sub":
+                text, variables = (item[0], item[1]) if isinstance(item, list) else (item, {})
+                names = {n.split(".")[0] for n in re.findall(r"\$\{([^!}]+)\}", text)}
+                found |= (names - set(variables)) | unconditional_refs(variables)
+            else:
+                found |= unconditional_refs(item)
+    return found
+
+
+def test_nothing_that_always_exists_depends_on_a_resource_that_may_not() -> None:
+    # Given the conditional resources (the projector's variants, the alarm e-mail, ...)
+    template = _prod()
+    conditional = {k for k, v in template["Resources"].items() if "Condition" in v}
+    assert {"ProjectorFunction", "ProjectorVpcFunction", "ProjectorMskFunction"} <= conditional
+    # Then a resource or output without a condition names them only inside an Fn::If
+    for name, resource in {**template["Resources"], **template.get("Outputs", {})}.items():
+        if "Condition" in resource:
+            continue
+        assert not unconditional_refs(resource) & conditional, name

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from talkrate.errors import BackendUnavailable
-from talkrate.ports import EventStore, ProjectionBatch
+from talkrate.ports import EventStore, ProjectionBatch, RebuildSource, RebuildTarget
 from talkrate.projection import StreamRecord, classify, records_from_event
-from talkrate.rebuild import RebuildSource, RebuildTarget, rebuild_read_model
+from talkrate.rebuild import rebuild_read_model
 
 QUIET_SECONDS = 5.0
 

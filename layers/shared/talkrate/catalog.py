@@ -3,61 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 from talkrate.errors import BackendUnavailable, TalkConflict, TalkNotFound
 from talkrate.models import Histogram, NewTalk, RatingSummary, Talk, TalkFields
 from talkrate.observability import logger
-
-
-class Catalog(Protocol):
-    """The catalog as the browsing and admin routes need it (PostgreSQL)."""
-
-    def get(self, talk_id: str) -> Talk | None:
-        """The talk, or None."""
-        ...
-
-    def search(
-        self, query: str | None, track: str | None, limit: int, offset: int
-    ) -> tuple[list[Talk], int]:
-        """A page of matching talks and how many match in all."""
-        ...
-
-    def save(self, talk: Talk) -> bool:
-        """Create or replace; True when created."""
-        ...
-
-    def create(self, talk: Talk) -> bool:
-        """Add; False when the id is taken."""
-        ...
-
-    def delete(self, talk_id: str) -> bool:
-        """Remove; False when there was no such talk."""
-        ...
-
-    def ids_in_track(self, track: str) -> list[str]:
-        """The ids of a track's talks."""
-        ...
-
-    def titles(self, talk_ids: list[str]) -> dict[str, Talk]:
-        """The talks of these ids that exist."""
-        ...
-
-
-class Ratings(Protocol):
-    """The read model as the catalog routes need it (Redis)."""
-
-    def histograms(self, talk_ids: list[str]) -> dict[str, Histogram]:
-        """Several talks' histograms at once."""
-        ...
-
-    def leaderboard(self, limit: int, among: list[str] | None = None) -> list[tuple[str, float]]:
-        """The best talks by Bayesian average."""
-        ...
-
-    def forget_talk(self, talk_id: str) -> None:
-        """Take a talk off the leaderboard."""
-        ...
+from talkrate.ports import Catalog, Ratings
 
 
 @dataclass(frozen=True)
@@ -130,14 +80,14 @@ def replace_talk(catalog: Catalog, talk_id: str, fields: TalkFields) -> bool:
 
 
 def remove_talk(catalog: Catalog, ratings: Ratings, talk_id: str) -> None:
-    """Remove the talk from the catalog and the leaderboard; its ratings stay in the event store."""
+    """Remove the talk from the leaderboard and the catalog; its ratings stay in the event store.
+
+    The leaderboard goes first: with Redis down the removal is refused (BackendUnavailable, 503)
+    before anything changed, rather than done halfway and answered with an error.
+    """
+    ratings.forget_talk(talk_id)
     if not catalog.delete(talk_id):
         raise TalkNotFound(talk_id)
-    try:
-        ratings.forget_talk(talk_id)
-    except BackendUnavailable:
-        # The removal is done; the leaderboard skips talks the catalog no longer has.
-        logger.warning("read model unreachable: removed talk left on the leaderboard")
 
 
 def leaderboard(catalog: Catalog, ratings: Ratings, limit: int, track: str | None) -> list[Ranked]:

@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+MAX_PER_MINUTE = 10_000_000  # the template's MaxValue of each rate-limit parameter
+
 
 class Settings(BaseModel):
     """Every knob talkrate has; field aliases are the environment variable names."""
@@ -57,13 +59,13 @@ class Settings(BaseModel):
     rating_grace_hours: float = Field(24, ge=0, le=24 * 366, alias="RATING_GRACE_HOURS")
     # Per minute; 0 turns a limit off.
     ratings_per_voter_per_minute: int = Field(
-        30, ge=0, le=1_000_000, alias="RATINGS_PER_VOTER_PER_MINUTE"
+        30, ge=0, le=MAX_PER_MINUTE, alias="RATINGS_PER_VOTER_PER_MINUTE"
     )
     ratings_per_address_per_minute: int = Field(
-        3000, ge=0, le=10_000_000, alias="RATINGS_PER_ADDRESS_PER_MINUTE"
+        3000, ge=0, le=MAX_PER_MINUTE, alias="RATINGS_PER_ADDRESS_PER_MINUTE"
     )
     voters_per_address_per_minute: int = Field(
-        300, ge=0, le=1_000_000, alias="VOTERS_PER_ADDRESS_PER_MINUTE"
+        300, ge=0, le=MAX_PER_MINUTE, alias="VOTERS_PER_ADDRESS_PER_MINUTE"
     )
 
     @field_validator("voter_token_key", "voter_code")

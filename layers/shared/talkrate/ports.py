@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from talkrate.models import Histogram, RatingSubmitted, RatingWindow
+from talkrate.models import Histogram, RatingSubmitted, RatingWindow, Talk
 
 
 class Pingable(Protocol):
@@ -234,6 +234,7 @@ class RequestLimiter(Protocol):
 
     def forget_accepted(self, event_id: str) -> None:
         """Drop the accepted marker of a rating that was not stored after all."""
+        ...
 
 
 class LivePublisher(Protocol):
@@ -241,4 +242,91 @@ class LivePublisher(Protocol):
 
     def publish(self, channel: str, events: Sequence[str]) -> None:
         """Publish up to five events (JSON texts) to one channel; raise LivePublishFailed."""
+        ...
+
+
+class RebuildSource(Protocol):
+    """Where the truth is: the event store."""
+
+    def state(self, progress: Callable[[str], None]) -> ReadModelState:
+        """The whole read model recomputed from one consistent snapshot."""
+        ...
+
+
+class RebuildTarget(Protocol):
+    """The read model to replace."""
+
+    def lock_for_rebuild(self) -> bool:
+        """Hold the projector off; False when another rebuild holds the lock."""
+        ...
+
+    def unlock_after_rebuild(self) -> None:
+        """Let the projector apply batches again."""
+        ...
+
+    def replace_all(self, state: ReadModelState) -> None:
+        """Replace every histogram and offset at once."""
+        ...
+
+
+class RelayableOutbox(Protocol):
+    """An outbox that hands its pending entries, in order, to a publish function."""
+
+    def relay(
+        self, publish: Callable[[RatingSubmitted], None], limit: int
+    ) -> tuple[int, int, float]:
+        """Publish pending entries in order, marking each; stop at the first failure.
+
+        Returns (published, still pending, age in seconds of the oldest pending entry or 0).
+        """
+        ...
+
+
+class Catalog(Protocol):
+    """The catalog as the browsing and admin routes need it (PostgreSQL)."""
+
+    def get(self, talk_id: str) -> Talk | None:
+        """The talk, or None."""
+        ...
+
+    def search(
+        self, query: str | None, track: str | None, limit: int, offset: int
+    ) -> tuple[list[Talk], int]:
+        """A page of matching talks and how many match in all."""
+        ...
+
+    def save(self, talk: Talk) -> bool:
+        """Create or replace; True when created."""
+        ...
+
+    def create(self, talk: Talk) -> bool:
+        """Add; False when the id is taken."""
+        ...
+
+    def delete(self, talk_id: str) -> bool:
+        """Remove; False when there was no such talk."""
+        ...
+
+    def ids_in_track(self, track: str) -> list[str]:
+        """The ids of a track's talks."""
+        ...
+
+    def titles(self, talk_ids: list[str]) -> dict[str, Talk]:
+        """The talks of these ids that exist."""
+        ...
+
+
+class Ratings(Protocol):
+    """The read model as the catalog routes need it (Redis)."""
+
+    def histograms(self, talk_ids: list[str]) -> dict[str, Histogram]:
+        """Several talks' histograms at once."""
+        ...
+
+    def leaderboard(self, limit: int, among: list[str] | None = None) -> list[tuple[str, float]]:
+        """The best talks by Bayesian average."""
+        ...
+
+    def forget_talk(self, talk_id: str) -> None:
+        """Take a talk off the leaderboard."""
         ...

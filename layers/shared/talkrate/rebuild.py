@@ -4,34 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Protocol
 
 from talkrate.errors import TalkrateError
-from talkrate.ports import ReadModelState
-
-
-class RebuildSource(Protocol):
-    """Where the truth is: the event store."""
-
-    def state(self, progress: Callable[[str], None]) -> ReadModelState:
-        """The whole read model recomputed from one consistent snapshot."""
-        ...
-
-
-class RebuildTarget(Protocol):
-    """The read model to replace."""
-
-    def lock_for_rebuild(self) -> bool:
-        """Hold the projector off; False when another rebuild holds the lock."""
-        ...
-
-    def unlock_after_rebuild(self) -> None:
-        """Let the projector apply batches again."""
-        ...
-
-    def replace_all(self, state: ReadModelState) -> None:
-        """Replace every histogram and offset at once."""
-        ...
+from talkrate.ports import ReadModelState, RebuildSource, RebuildTarget
 
 
 class RebuildInProgress(TalkrateError):

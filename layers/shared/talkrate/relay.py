@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
-from talkrate.models import RatingSubmitted
-from talkrate.ports import RatingPublisher
+from talkrate.ports import RatingPublisher, RelayableOutbox
 
 DEFAULT_BATCH = 500
-
-
-class RelayableOutbox(Protocol):
-    """An outbox that hands its pending entries, in order, to a publish function."""
-
-    def relay(
-        self, publish: Callable[[RatingSubmitted], None], limit: int
-    ) -> tuple[int, int, float]:
-        """Publish pending entries in order, marking each; stop at the first failure.
-
-        Returns (published, still pending, age in seconds of the oldest pending entry or 0).
-        """
-        ...
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,13 @@ class CredentialSource:
             return self._cached
 
     def _fetch(self, uri: str) -> tuple[Credentials, float]:
+        """Read the endpoint; any failure is an OSError (the caller's "unreachable")."""
+        try:
+            return self._read(uri)
+        except (ValueError, KeyError, TypeError) as error:
+            raise OSError(f"container credentials unreadable: {error}") from error
+
+    def _read(self, uri: str) -> tuple[Credentials, float]:
         if not uri.startswith(("http://", "https://")):
             raise ValueError("AWS_CONTAINER_CREDENTIALS_FULL_URI must be an http(s) URL")
         headers = {}

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from talkrate.adapters.talk_cache import CachedTalkCatalog
     from talkrate.live import Announcer
     from talkrate.ports import StatsCalculator
+    from talkrate.rating import RatingRules
     from talkrate.voters import VoterTokens
 
 
@@ -103,6 +104,21 @@ def request_limiter() -> RedisRequestLimiter:
 
 
 @lru_cache(maxsize=1)
+def rating_rules() -> RatingRules:
+    """The grace after a talk's end and the rating limits, from the settings."""
+    from datetime import timedelta
+
+    from talkrate.rating import RatingRules
+
+    settings = load_settings()
+    return RatingRules(
+        grace=timedelta(hours=settings.rating_grace_hours),
+        per_voter=settings.ratings_per_voter_per_minute,
+        per_address=settings.ratings_per_address_per_minute,
+    )
+
+
+@lru_cache(maxsize=1)
 def voter_tokens() -> VoterTokens:
     """Issues and checks voter tokens; VoterTokensUnavailable when no key is configured."""
     from datetime import timedelta
@@ -170,6 +186,7 @@ def reset() -> None:
         read_model,
         idempotent_requests,
         request_limiter,
+        rating_rules,
         voter_tokens,
         stats_calculator,
         live_announcer,

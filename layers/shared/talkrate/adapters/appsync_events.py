@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from talkrate.errors import LivePublishFailed
 from talkrate.live import MAX_EVENT_BYTES, MAX_EVENTS_PER_PUBLISH
-from talkrate.sigv4 import Credentials, signed_headers
+from talkrate.sigv4 import CredentialSource, signed_headers
 
 
 class AppSyncEventsPublisher:
@@ -40,7 +40,7 @@ class AppSyncEventsPublisher:
         self._timeout = timeout
         self._api_key = api_key
         self._region = region or environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
-        self._environ = environ
+        self._credentials = CredentialSource(environ)  # SnapStart: container credentials
         self._local = threading.local()  # one connection per publishing thread
 
     def publish(self, channel: str, events: Sequence[str]) -> None:
@@ -69,7 +69,7 @@ class AppSyncEventsPublisher:
         headers = {"content-type": "application/json"}
         if self._api_key:
             return {**headers, "x-api-key": self._api_key}
-        credentials = Credentials.from_environment(self._environ)
+        credentials = self._credentials.get()
         if credentials is None or not self._region:
             raise LivePublishFailed("no API key and no AWS credentials to sign the publish with")
         return signed_headers(

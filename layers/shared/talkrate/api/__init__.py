@@ -28,7 +28,11 @@ def handle(app: Api, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Resolve one payload 2.0 event: bodies over the limit refused, HEAD answered as GET."""
     body = event.get("body") or ""
     # Checked before validation parses anything; base64 makes a body 4/3 larger.
-    size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
+    size = (
+        len(body) * 3 // 4
+        if event.get("isBase64Encoded")
+        else len(body.encode(errors="surrogatepass"))
+    )
     if size > MAX_BODY_BYTES:
         detail = f"the body must be at most {MAX_BODY_BYTES} bytes"
         return problem_payload(413, "body-too-large", "Body too large", detail, {})

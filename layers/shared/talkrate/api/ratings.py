@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 from talkrate import wiring
@@ -15,7 +15,7 @@ from talkrate.errors import RateLimited, RatingUnknown
 from talkrate.models import MAX_TALK_ID_LENGTH, TALK_ID_PATTERN, RatingRequest
 from talkrate.observability import metrics
 from talkrate.ports import Pingable
-from talkrate.rating import Rater, RatingRules, rating_status, read_ratings, submit_rating
+from talkrate.rating import Rater, rating_status, read_ratings, submit_rating
 from talkrate.status import describe_backends
 from talkrate.voters import identify_voter, now_utc
 
@@ -113,17 +113,11 @@ def post_rating(
 
 
 def _rate(request: RatingRequest, rater: Rater, now: datetime) -> dict[str, Any]:
-    settings = load_settings()
-    rules = RatingRules(
-        grace=timedelta(hours=settings.rating_grace_hours),
-        per_voter=settings.ratings_per_voter_per_minute,
-        per_address=settings.ratings_per_address_per_minute,
-    )
     try:
         submission = submit_rating(
             request,
             rater,
-            rules,
+            wiring.rating_rules(),
             wiring.talk_catalog(),
             wiring.rating_publisher(),
             wiring.outbox(),

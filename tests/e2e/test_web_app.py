@@ -1,0 +1,488 @@
+"""The web app in a real Chromium (Debian's, driven by Playwright), against the local runtime.
+
+The runtime here asks attendees for voter tokens and an event code (VotingPolicy=attendee), as a
+deployed stack does, and has a catalog, a Redis database and a ratings topic of its own.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from tests.backends import WEB_RATINGS, WEB_TALKS
+from tests.builders import unique_talk_id
+from tests.e2e.conftest import Answer, Runtime, start_admin_runtime, stop_runtime, wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+CHROMIUM = (
+    os.environ.get("CHROMIUM")
+    or next(
+        filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None
+    )
+    or "/usr/bin/chromium"
+)
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+PHONE = {"width": 390, "height": 844}
+ROOM = {"width": 1920, "height": 1080}
+EVENT_CODE = "web e2e"
+PER_VOTER = 5  # ratings one voter token may send a minute
+LIVE_WITHIN_MS = 2000
+
+
+@dataclass
+class WebStack:
+    """The module's runtime, its organiser token, and what the tests made."""
+
+    runtime: Runtime
+    token: str
+    created: list[str] = field(default_factory=list)
+
+    def url(self, path: str) -> str:
+        return self.runtime.url + path
+
+    def add_talk(self, talk_id: str | None = None, **fields: Any) -> dict[str, Any]:
+        """A talk of the catalog, through the admin route."""
+        talk = {
+            "id": talk_id or unique_talk_id("web"),
+            "title": "A talk of the web tests",
+            **fields,
+        }
+        answer = self.runtime.request(
+            "POST", "/talks", json.dumps(talk), {"Authorization": f"Bearer {self.token}"}
+        )
+        assert answer.status == 201, answer.body
+        self.created.append(talk["id"])
+        created: dict[str, Any] = answer.json
+        return created
+
+    def voter(self) -> str:
+        """A new attendee's voter token (with the event code)."""
+        answer = self.runtime.request("POST", "/voters", json.dumps({"code": EVENT_CODE}))
+        assert answer.status == 201, answer.body
+        token: str = answer.json["voterToken"]
+        return token
+
+    def rate(self, talk_id: str, value: int) -> Answer:
+        """A rating from another attendee's client."""
+        answer = self.runtime.request(
+            "POST",
+            "/ratings",
+            json.dumps({"talkId": talk_id, "value": value}),
+            {"Voter-Token": self.voter()},
+        )
+        assert answer.status == 202, answer.body
+        return answer
+
+    def count(self, talk_id: str) -> int:
+        answer = self.runtime.request("GET", f"/ratings?talkId={talk_id}")
+        assert answer.status == 200, answer.body
+        return sum(answer.json["ratings"].values())
+
+
+@pytest.fixture(scope="module")
+def web(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
+    runtime, token = start_admin_runtime(
+        WEB_TALKS,
+        WEB_RATINGS,
+        kafka_bootstrap,
+        tmp_path_factory.mktemp("web") / "runtime.log",
+        [
+            "--param",
+            "VotingPolicy=attendee",
+            "--param",
+            f"RatingsPerVoterPerMinute={PER_VOTER}",
+        ],
+        {"VOTER_CODE": EVENT_CODE},  # the event code, as the voter-token secret holds it on AWS
+    )
+    yield WebStack(runtime, token)
+    stop_runtime(runtime)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def phone(browser: Browser) -> Iterator[BrowserContext]:
+    """A fresh phone-sized browser: its own storage, so its own attendee."""
+    context = browser.new_context(viewport=PHONE, accept_downloads=True)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(phone: BrowserContext) -> Iterator[Page]:
+    """A page that fails the test on any script error."""
+    opened = phone.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    yield opened
+    assert errors == []
+
+
+def star(page: Page, value: int) -> Any:
+    return page.get_by_role("button", name=f"Rate {value} out of 5", exact=True)
+
+
+def total(page: Page) -> Any:
+    return page.get_by_test_id("total")
+
+
+def enter_event_code(page: Page) -> None:
+    page.get_by_label("Event code").fill(EVENT_CODE)
+    page.get_by_role("button", name="Continue").click()
+
+
+def test_an_attendee_rates_by_clicking_and_a_reload_keeps_their_rating(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk, and an attendee on its page (phone-sized)
+    talk = web.add_talk(title="Rated by clicking")
+    page.goto(web.url(f"/app/talks/{talk['id']}"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Rated by clicking")
+    expect(total(page)).to_have_text("0 ratings")
+    # When they click 4 stars, and give the event code the service asks for
+    star(page, 4).click()
+    enter_event_code(page)
+    # Then their rating is counted, and shown as theirs
+    expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
+    expect(star(page, 4)).to_have_attribute("aria-pressed", "true")
+    expect(total(page)).to_have_text("1 rating", timeout=15_000)
+    # When they reload
+    page.reload()
+    # Then their own rating is still shown
+    expect(star(page, 4)).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
+    expect(total(page)).to_have_text("1 rating")
+    # When they change their mind, with the keyboard this time
+    star(page, 2).focus()
+    page.keyboard.press("Enter")
+    # Then the newest rating replaces the first: still one rating, now a 2
+    expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 2 out of 5")
+    expect(star(page, 4)).to_have_attribute("aria-pressed", "false")
+    assert wait_for(
+        lambda: (
+            web.runtime.request("GET", f"/ratings?talkId={talk['id']}").json["ratings"]
+            == {"1": 0, "2": 1, "3": 0, "4": 0, "5": 0}
+        )
+    )
+    expect(total(page)).to_have_text("1 rating")
+
+
+def test_ratings_from_other_attendees_appear_live_on_the_talk_page_and_the_room_screen(
+    web: WebStack, browser: Browser, page: Page
+) -> None:
+    # Given a talk whose id has a dot (its channel is named by a hash), its page on a phone and
+    # its room screen, both subscribed to the live channel
+    talk = web.add_talk(unique_talk_id("web.live"), title="Watched live")
+    room = browser.new_context(viewport=ROOM)
+    try:
+        screen = room.new_page()
+        page.goto(web.url(f"/app/talks/{talk['id']}"))
+        screen.goto(web.url(f"/app/talks/{talk['id']}/screen"))
+        for shown in (page, screen):
+            expect(shown.locator(".live-badge")).to_have_attribute("data-state", "live")
+            expect(total(shown)).to_have_text("0 ratings")
+            shown.evaluate(LAYOUT_SHIFT_WATCH)
+        # When three other attendees rate it
+        for value in (5, 4, 5):
+            web.rate(talk["id"], value)
+        rated_at = time.monotonic()
+        # Then both pages show it without a reload, within 2 s of the last rating's 202
+        for shown in (page, screen):
+            left = LIVE_WITHIN_MS - (time.monotonic() - rated_at) * 1000
+            expect(total(shown)).to_have_text("3 ratings", timeout=max(left, 1))
+            expect(shown.get_by_test_id("average")).to_have_text("4.67")
+        # And nothing on either page moved while the figures changed
+        for shown in (page, screen):
+            assert shown.evaluate("window.__layoutShift") == 0
+    finally:
+        room.close()
+
+
+# Sums the page's layout shifts from now on into window.__layoutShift.
+LAYOUT_SHIFT_WATCH = """() => {
+  window.__layoutShift = 0;
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if (!entry.hadRecentInput) window.__layoutShift += entry.value;
+    }
+  }).observe({ type: "layout-shift" });
+}"""
+
+
+def test_a_closed_rating_window_and_a_rate_limit_are_said_clearly(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk that ended days ago (past its grace period) and one that is open
+    ended = datetime.now(UTC) - timedelta(days=3)
+    closed = web.add_talk(
+        title="Long over",
+        startsAt=(ended - timedelta(hours=1)).isoformat(),
+        endsAt=ended.isoformat(),
+    )
+    open_talk = web.add_talk(title="Open for ratings")
+    # When an attendee rates the closed one
+    page.goto(web.url(f"/app/talks/{closed['id']}"))
+    star(page, 5).click()
+    enter_event_code(page)
+    # Then they read that rating is closed, and nothing is counted as theirs
+    expect(page.get_by_test_id("message")).to_contain_text("Rating is closed for this talk")
+    expect(star(page, 5)).to_have_attribute("aria-pressed", "false")
+    # When they rate the open one more often than a voter may in a minute
+    page.goto(web.url(f"/app/talks/{open_talk['id']}"))
+    for value in range(1, PER_VOTER + 1):  # a refused rating (the 409) took no slot
+        star(page, value).click()
+        expect(page.get_by_test_id("own-rating")).to_contain_text(f"You rated {value} out of 5")
+    star(page, 1).click()
+    # Then they read that the limit answered, and when to try again
+    message = page.get_by_test_id("message")
+    expect(message).to_contain_text("Too many ratings from here")
+    expect(message).to_contain_text("Try again in")
+
+
+def test_an_organiser_adds_a_talk_that_the_programme_shows_and_the_csv_counts(
+    web: WebStack, page: Page
+) -> None:
+    title = f"Organised {unique_talk_id()}"
+    # Given an organiser on the admin page, who first mistypes the token
+    page.goto(web.url("/app/admin"))
+    page.get_by_label("Organiser token").fill("not-the-token")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_test_id("admin-message")).to_have_text("That organiser token is not right.")
+    page.get_by_label("Organiser token").fill(web.token)
+    page.get_by_role("button", name="Sign in").click()
+    # When they add a talk running now
+    page.get_by_role("button", name="Add a talk").click()
+    page.get_by_label("Title", exact=True).fill(title)
+    page.get_by_label("Speakers (comma separated)", exact=True).fill("Ada Example, Grace Example")
+    page.get_by_label("Track", exact=True).fill("Web e2e")
+    page.get_by_label("Room", exact=True).fill("Hall W")
+    now = datetime.now().replace(second=0, microsecond=0)
+    page.get_by_label("Starts", exact=True).fill(
+        (now - timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M")
+    )
+    page.get_by_label("Ends", exact=True).fill(
+        (now + timedelta(minutes=50)).strftime("%Y-%m-%dT%H:%M")
+    )
+    page.get_by_role("button", name="Add the talk").click()
+    expect(page.get_by_test_id("admin-message")).to_have_text(f"Added “{title}”.")
+    row = page.get_by_role("row").filter(has_text=title)
+    talk_id = row.locator(".talk-id").inner_text()
+    web.created.append(talk_id)
+    # Then the programme shows it, among the talks running now (first), found by its speaker
+    page.goto(web.url("/app/"))
+    cards = page.locator(".talk-card")
+    expect(cards.first).to_contain_text("Now")
+    running = cards.filter(has_text="Now")
+    expect(running.filter(has_text=title)).to_have_count(1)
+    page.get_by_label("Search talks").fill("grace example")
+    expect(cards).to_have_count(1)
+    expect(cards.first.get_by_role("link")).to_have_text(title)
+    page.get_by_label("Track").select_option("Web e2e")
+    expect(cards).to_have_count(1)
+    # When two attendees rate it, and the organiser downloads the results
+    web.rate(talk_id, 5)
+    web.rate(talk_id, 3)
+    assert wait_for(lambda: web.count(talk_id) == 2)
+    page.goto(web.url("/app/admin"))
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download results (CSV)").click()
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    # Then the CSV holds its counts
+    ours = [r for r in rows if r["id"] == talk_id]
+    assert len(ours) == 1
+    assert ours[0]["title"] == title
+    assert (ours[0]["count"], ours[0]["avg"], ours[0]["5"], ours[0]["3"]) == ("2", "4", "1", "1")
+    assert ours[0]["speakers"] == "Ada Example; Grace Example"
+    # When they move it to another room, then delete it
+    page.get_by_role("button", name=f"Edit {title}").click()
+    page.get_by_label("Room", exact=True).fill("Hall X")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_test_id("admin-message")).to_have_text(f"Saved “{title}”.")
+    assert web.runtime.request("GET", f"/talks/{talk_id}").json["room"] == "Hall X"
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=f"Delete {title}").click()
+    expect(page.get_by_test_id("admin-message")).to_have_text(f"Deleted “{title}”.")
+    expect(page.get_by_role("row").filter(has_text=title)).to_have_count(0)
+    assert web.runtime.request("GET", f"/talks/{talk_id}").status == 404
+
+
+PAGES = ["/app/", "/app/talks/{id}", "/app/talks/{id}/screen", "/app/leaderboard", "/app/admin"]
+
+
+@pytest.fixture(scope="module")
+def rated_talk(web: WebStack) -> str:
+    """A talk with a few ratings, for the pages' looks."""
+    talk = web.add_talk(
+        title="Observability for Humans: Traces You Can Read",
+        speakers=["Samira Haddad"],
+        track="Operations",
+        room="Hall C",
+    )
+    for value in (5, 4, 4, 3, 5):
+        web.rate(talk["id"], value)
+    assert wait_for(lambda: web.count(talk["id"]) == 5)
+    talk_id: str = talk["id"]
+    return talk_id
+
+
+def axe_source() -> str:
+    import axe_playwright_python
+
+    return (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text()
+
+
+@pytest.mark.parametrize("path", [*PAGES, "/app/admin#signed-in"])
+def test_axe_finds_no_serious_violation(
+    web: WebStack, page: Page, rated_talk: str, path: str
+) -> None:
+    # Given a page of the app, loaded (signed in, for the admin's second look)
+    signed_in = path.endswith("#signed-in")
+    page.goto(web.url(path.removesuffix("#signed-in").format(id=rated_talk)))
+    if signed_in:
+        page.get_by_label("Organiser token").fill(web.token)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("button", name="Add a talk")).to_be_visible()
+        page.get_by_role("button", name="Add a talk").click()
+    page.wait_for_load_state("networkidle")
+    expect(page.get_by_role("heading", level=1)).not_to_have_text("Loading…")
+    # When axe-core (injected from its package, not fetched) checks it
+    page.evaluate(axe_source())
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    # Then nothing serious or critical is found
+    serious = [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert serious == []
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_fits_a_phone(
+    web: WebStack, page: Page, rated_talk: str, path: str, tmp_path: Path
+) -> None:
+    # Given a page on a 390x844 phone
+    page.goto(web.url(path.format(id=rated_talk)))
+    page.wait_for_load_state("networkidle")
+    # When it is shown
+    shot = page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
+    # Then it does not scroll sideways
+    assert shot
+    widths = page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert widths[0] <= widths[1] == PHONE["width"]
+
+
+def test_the_room_screen_qr_code_opens_the_talk_page(
+    web: WebStack, browser: Browser, rated_talk: str, tmp_path: Path
+) -> None:
+    import zxingcpp
+    from PIL import Image
+
+    # Given the room screen of a talk on a 1920x1080 display
+    room = browser.new_context(viewport=ROOM)
+    try:
+        screen = room.new_page()
+        screen.goto(web.url(f"/app/talks/{rated_talk}/screen"))
+        code = screen.get_by_role("img", name="QR code", exact=False)
+        expect(code).to_be_visible()
+        # When a phone's camera reads its QR code (a decoder that is not ours)
+        picture = tmp_path / "qr.png"
+        code.screenshot(path=str(picture))
+        found = zxingcpp.read_barcodes(Image.open(picture))
+        # Then it opens the talk's page, and the code is big enough for the back of the room
+        assert [f.text for f in found] == [web.url(f"/app/talks/{rated_talk}")]
+        box = code.bounding_box()
+        assert box
+        assert box["width"] >= 500
+    finally:
+        room.close()
+
+
+def test_without_a_live_channel_the_talk_page_polls(web: WebStack, page: Page) -> None:
+    # Given a deployment whose config names no live channel (the document pages read first)
+    page.route(
+        "**/app/config.json",
+        lambda route: route.fulfill(json={"live": None, "votingPolicy": "attendee"}),
+    )
+    talk = web.add_talk(title="Polled")
+    page.goto(web.url(f"/app/talks/{talk['id']}"))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "polling")
+    expect(total(page)).to_have_text("0 ratings")
+    # When another attendee rates it
+    web.rate(talk["id"], 3)
+    # Then the page shows it within 2 s of the 202, without a reload
+    expect(total(page)).to_have_text("1 rating", timeout=LIVE_WITHIN_MS)
+
+
+def test_the_talk_page_reconnects_and_misses_nothing_published_while_it_was_away(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk page subscribed to its channel through a connection the test can cut
+    sockets: list[Any] = []
+
+    def through(ws: Any) -> None:
+        ws.connect_to_server()
+        sockets.append(ws)
+
+    page.route_web_socket("**/event/realtime", through)
+    talk = web.add_talk(title="Reconnected")
+    page.goto(web.url(f"/app/talks/{talk['id']}"))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    # When the connection drops, and a rating is published while the page is away
+    sockets[-1].close(code=1001, reason="gone")
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "connecting")
+    web.rate(talk["id"], 5)
+    assert wait_for(lambda: web.count(talk["id"]) == 1)
+    # Then it connects again (a new connection), and shows what it missed
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live", timeout=10_000)
+    assert len(sockets) >= 2
+    expect(total(page)).to_have_text("1 rating")
+    # And live updates flow again on the new connection
+    web.rate(talk["id"], 4)
+    expect(total(page)).to_have_text("2 ratings", timeout=LIVE_WITHIN_MS)
+
+
+def test_the_leaderboard_follows_ratings_live_within_its_track(web: WebStack, page: Page) -> None:
+    # Given two talks of a track of their own, and the leaderboard filtered to that track
+    track = f"Board {unique_talk_id()}"
+    first = web.add_talk(title="Board first", track=track)
+    second = web.add_talk(title="Board second", track=track)
+    web.add_talk(title="Elsewhere", track="Another track")
+    page.goto(web.url("/app/leaderboard"))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    page.get_by_label("Track").select_option(track)
+    expect(page.get_by_text("No talk has been rated yet.")).to_be_visible()
+    # When attendees rate them, the second better
+    web.rate(first["id"], 3)
+    web.rate(second["id"], 5)
+    web.rate(second["id"], 5)
+    # Then the board shows both, best first, without a reload, and nothing of another track
+    rows = page.locator("table.board tbody tr")
+    expect(rows).to_have_count(2, timeout=5_000)
+    expect(rows.nth(0)).to_contain_text("Board second")
+    expect(rows.nth(1)).to_contain_text("Board first")
+    expect(rows.nth(0).locator("td.num").last).to_have_text("2")
+    expect(page).to_have_url(web.url(f"/app/leaderboard?track={quote(track)}"))

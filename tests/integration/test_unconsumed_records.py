@@ -1,0 +1,41 @@
+"""How many records a mapping's group has not committed: what decides whether the local broker
+may stop (its records are stored) or must keep running for the next start."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.structs import OffsetAndMetadata
+
+from sam_emulator.events.kafka import unconsumed
+
+pytestmark = pytest.mark.integration
+
+
+def test_records_past_the_committed_offsets_are_counted(kafka_bootstrap: str, topic: str) -> None:
+    # Given five records on one partition and a group that has committed nothing
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    for i in range(5):
+        producer.send(topic, value=b"%d" % i, partition=0).get(timeout=10)
+    producer.close()
+    group = f"lag-{uuid.uuid4().hex[:8]}"
+    # Then all five are unconsumed
+    assert unconsumed(kafka_bootstrap, group, [topic]) == 5
+    # When the group commits past the first two
+    consumer = KafkaConsumer(
+        bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False
+    )
+    consumer.assign([TopicPartition(topic, 0)])
+    consumer.commit({TopicPartition(topic, 0): OffsetAndMetadata(2, "", -1)})
+    consumer.close()
+    # Then three are left, and none once it has committed the end
+    assert unconsumed(kafka_bootstrap, group, [topic]) == 3
+    consumer = KafkaConsumer(
+        bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False
+    )
+    consumer.assign([TopicPartition(topic, 0)])
+    consumer.commit({TopicPartition(topic, 0): OffsetAndMetadata(5, "", -1)})
+    consumer.close()
+    assert unconsumed(kafka_bootstrap, group, [topic]) == 0

@@ -1,0 +1,62 @@
+// The API, on the page's own origin. Errors are problem+json: thrown as ApiError.
+export class ApiError extends Error {
+  constructor(status, problem, retryAfter) {
+    super((problem && (problem.detail || problem.title)) || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem || {};
+    this.retryAfter = retryAfter;
+  }
+}
+
+export async function request(method, path, { body, headers } = {}) {
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers: { ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+      cache: "no-store",
+    });
+  } catch (error) {
+    throw new ApiError(0, { title: "The service cannot be reached", detail: "Check your connection; the page retries on its own." });
+  }
+  const text = await response.text();
+  let value = null;
+  if (text) {
+    try {
+      value = JSON.parse(text);
+    } catch {
+      value = { detail: text };
+    }
+  }
+  if (!response.ok) {
+    const retry = Number(response.headers.get("retry-after"));
+    throw new ApiError(response.status, value, Number.isFinite(retry) && retry > 0 ? retry : null);
+  }
+  return { status: response.status, body: value, response };
+}
+
+export const get = async (path) => (await request("GET", path)).body;
+
+let configPromise = null;
+// /app/config.json: {"live": null | {realtimeUrl, host, apiKey}, "votingPolicy": "open" | "attendee"}
+export function appConfig() {
+  if (!configPromise) {
+    configPromise = get("/app/config.json").catch(() => ({ live: null, votingPolicy: "open" }));
+  }
+  return configPromise;
+}
+
+// Every talk of the programme (pages of 100), each with its summary.
+export async function allTalks() {
+  const talks = [];
+  for (let offset = 0; ; offset += 100) {
+    const page = await get(`/talks?limit=100&offset=${offset}`);
+    talks.push(...page.items);
+    if (talks.length >= page.total || page.items.length === 0 || offset >= 100000) return talks;
+  }
+}
+
+export function talkPath(talkId) {
+  return `/talks/${encodeURIComponent(talkId)}`;
+}

@@ -1,0 +1,154 @@
+// Live updates: the AppSync Events real-time protocol when /app/config.json names an endpoint,
+// polling over HTTP when it does not. After every (re)connection the page refetches its state
+// over HTTP, so nothing published while it was away is missed.
+import { appConfig } from "./api.js";
+
+const SUBPROTOCOL = "aws-appsync-event-ws";
+const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000, 30000];
+const DEFAULT_TIMEOUT_MS = 300_000;
+const FALLBACK_POLL_MS = 5000;
+
+function base64url(text) {
+  const bytes = new TextEncoder().encode(text);
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function newId() {
+  return crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(16).slice(2)}`;
+}
+
+// One channel, watched for as long as the page shows it.
+//   channel: "/talkrate/talks/<segment>" or "/talkrate/leaderboard"
+//   refresh(): fetch the state over HTTP (called at start, after each (re)connect, when polling)
+//   onEvent(message): a message published on the channel, parsed
+//   onStatus(state): "live" | "connecting" | "polling"
+//   pollMs: how often to refresh without a live channel (half a second: a rating shows within
+//   two, the projector's second included; a hidden tab polls every five)
+export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs = 500 }) {
+  let stopped = false;
+  let socket = null;
+  let attempt = 0;
+  let timers = [];
+  const later = (fn, ms) => timers.push(setTimeout(fn, ms));
+  const clearTimers = () => {
+    timers.forEach(clearTimeout);
+    timers = [];
+  };
+  const safeRefresh = async () => {
+    try {
+      await refresh();
+    } catch {
+      // shown by the page itself; the next poll or reconnect tries again
+    }
+  };
+
+  function poll(every) {
+    if (stopped) return;
+    safeRefresh().finally(() => {
+      if (!stopped) later(() => poll(every), document.hidden ? Math.max(every, 5000) : every);
+    });
+  }
+
+  function connect(live) {
+    if (stopped) return;
+    onStatus("connecting");
+    const auth = { host: live.host, "x-api-key": live.apiKey };
+    const id = newId();
+    let timeoutMs = DEFAULT_TIMEOUT_MS;
+    let watchdog = null;
+    let subscribed = false;
+    const feed = () => {
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => socket && socket.close(), timeoutMs);
+    };
+    try {
+      socket = new WebSocket(live.realtimeUrl, [SUBPROTOCOL, `header-${base64url(JSON.stringify(auth))}`]);
+    } catch {
+      reconnect(live);
+      return;
+    }
+    const current = socket;
+    current.onopen = () => current.send(JSON.stringify({ type: "connection_init" }));
+    current.onmessage = (message) => {
+      let data;
+      try {
+        data = JSON.parse(message.data);
+      } catch {
+        return;
+      }
+      feed();
+      if (data.type === "connection_ack") {
+        timeoutMs = data.connectionTimeoutMs || DEFAULT_TIMEOUT_MS;
+        feed();
+        current.send(JSON.stringify({ type: "subscribe", id, channel, authorization: auth }));
+      } else if (data.type === "subscribe_success" && data.id === id) {
+        subscribed = true;
+        attempt = 0;
+        clearTimers(); // the fallback polling stops: the channel carries the updates now
+        onStatus("live");
+        safeRefresh();
+      } else if (data.type === "subscribe_error" && data.id === id) {
+        current.close();
+      } else if (data.type === "data" && data.id === id) {
+        try {
+          onEvent(typeof data.event === "string" ? JSON.parse(data.event) : data.event);
+        } catch {
+          // a message the page cannot read: the next refresh puts things right
+        }
+      }
+    };
+    current.onclose = () => {
+      clearTimeout(watchdog);
+      if (socket === current) socket = null;
+      if (!stopped) reconnect(live, subscribed);
+    };
+  }
+
+  function reconnect(live) {
+    onStatus("connecting");
+    const base = BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)];
+    attempt += 1;
+    clearTimers();
+    // While away from the channel, the page keeps itself fresh over HTTP.
+    later(() => poll(FALLBACK_POLL_MS), FALLBACK_POLL_MS);
+    later(() => connect(live), base / 2 + Math.random() * base);
+  }
+
+  appConfig().then((config) => {
+    if (stopped) return;
+    if (config && config.live && config.live.realtimeUrl) {
+      safeRefresh();
+      connect(config.live);
+    } else {
+      onStatus("polling");
+      poll(pollMs);
+    }
+  });
+
+  return {
+    refresh: safeRefresh,
+    stop() {
+      stopped = true;
+      clearTimers();
+      if (socket) {
+        socket.onclose = null;
+        socket.close();
+        socket = null;
+      }
+    },
+  };
+}
+
+export const LEADERBOARD_CHANNEL = "/talkrate/leaderboard";
+
+// The talk's channel: the API's "channel" field when present, else computed as the shared
+// package does (the id itself when short and plain, else "t" + 40 hex digits of its SHA-256).
+export async function talkChannel(talk) {
+  if (talk.channel) return talk.channel;
+  if (/^[A-Za-z0-9-]{1,50}$/.test(talk.id)) return `/talkrate/talks/${talk.id}`;
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(talk.id));
+  const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `/talkrate/talks/t${hex.slice(0, 40)}`;
+}

@@ -1,0 +1,242 @@
+// /app/admin: organisers sign in with their token, add, edit and remove talks, and download the
+// results as CSV. The token stays in this tab only (sessionStorage).
+import { h, fill, setText, formatAvg } from "../dom.js";
+import { request, allTalks, talkPath, ApiError } from "../api.js";
+import { errorText } from "./common.js";
+
+const TOKEN_KEY = "talkrate.organiser";
+const COLUMNS = ["id", "title", "speakers", "track", "room", "startsAt", "endsAt", "count", "avg", "1", "2", "3", "4", "5"];
+
+function storedToken() {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+function storeToken(token) {
+  try {
+    if (token) sessionStorage.setItem(TOKEN_KEY, token);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  } catch {
+    // the tab forgets it; signing in again works
+  }
+}
+
+// A cell of the CSV: quoted when needed, and never read as a formula by a spreadsheet.
+function cell(value) {
+  let text = value === null || value === undefined ? "" : String(value);
+  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+export function resultsCsv(talks) {
+  const lines = [COLUMNS.join(",")];
+  for (const talk of talks) {
+    const summary = talk.summary || { count: 0, avg: null, ratings: {} };
+    const ratings = summary.ratings || {};
+    lines.push([
+      talk.id, talk.title, (talk.speakers || []).join("; "), talk.track, talk.room, talk.startsAt, talk.endsAt,
+      summary.count, summary.avg, ratings["1"] || 0, ratings["2"] || 0, ratings["3"] || 0, ratings["4"] || 0, ratings["5"] || 0,
+    ].map(cell).join(","));
+  }
+  return `${lines.join("\r\n")}\r\n`;
+}
+
+function slug(text) {
+  return text.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60) || "talk";
+}
+
+// <input type="datetime-local"> speaks local time without a zone; the API wants RFC 3339.
+function toLocalInput(iso) {
+  if (!iso) return "";
+  const at = new Date(iso);
+  const local = new Date(at.getTime() - at.getTimezoneOffset() * 60000);
+  return local.toISOString().slice(0, 16);
+}
+
+function fromLocalInput(value) {
+  return value ? new Date(value).toISOString() : null;
+}
+
+export function adminPage(main) {
+  document.title = "Organisers · talkrate";
+  let token = storedToken();
+  let stopped = false;
+  const message = h("p", { class: "notice", role: "status", "data-testid": "admin-message" });
+
+  async function admin(method, path, body) {
+    return request(method, path, { body, headers: { Authorization: `Bearer ${token}` } });
+  }
+
+  function signIn() {
+    const input = h("input", { id: "organiser-token", type: "password", autocomplete: "current-password", required: true });
+    const form = h("form", { class: "card", onsubmit: async (event) => {
+      event.preventDefault();
+      token = input.value.trim();
+      setText(message, "Checking…");
+      try {
+        // An admin request that changes nothing: removing a talk that cannot exist answers 404
+        // to an organiser and 401/403 to anyone else.
+        await admin("DELETE", talkPath(`signin-check-${Date.now()}`));
+        manage();
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 404) {
+          storeToken(token);
+          manage();
+          return;
+        }
+        token = null;
+        setText(message, error instanceof ApiError && (error.status === 401 || error.status === 403)
+          ? "That organiser token is not right."
+          : errorText(error));
+        input.focus();
+      }
+    } },
+      h("label", { for: "organiser-token" }, "Organiser token"),
+      h("p", { class: "muted" }, "Printed by the service when it starts (locally: make run), or kept in the deployment's secrets."),
+      h("span", { class: "row" }, input, h("button", { type: "submit" }, "Sign in")));
+    fill(main, h("h1", {}, "Organisers"), form, message);
+  }
+
+  function manage() {
+    setText(message, "");
+    const list = h("tbody");
+    const formBox = h("div");
+    const download = h("button", { type: "button", onclick: downloadCsv }, "Download results (CSV)");
+    const add = h("button", { type: "button", onclick: () => editor(null) }, "Add a talk");
+    fill(main,
+      h("h1", {}, "Organisers"),
+      h("p", { class: "toolbar" }, add, download,
+        h("button", { type: "button", class: "quiet", onclick: () => {
+          storeToken(null);
+          token = null;
+          signIn();
+        } }, "Sign out")),
+      message, formBox,
+      h("div", { class: "table-scroll" },
+        h("table", { class: "admin-talks" },
+          h("caption", { class: "sr-only" }, "Talks of the programme"),
+          h("thead", {}, h("tr", {},
+            ["Talk", "Track", "Room", "Starts", "Ends", "Ratings", "Average", "Actions"].map((name) => h("th", { scope: "col" }, name)))),
+          list)));
+
+    async function load() {
+      const talks = await allTalks();
+      if (stopped) return;
+      talks.sort((a, b) => (a.startsAt || "").localeCompare(b.startsAt || "") || a.title.localeCompare(b.title));
+      fill(list, talks.map((talk) => h("tr", {},
+        h("th", { scope: "row" }, h("a", { href: `/app/talks/${encodeURIComponent(talk.id)}` }, talk.title),
+          h("span", { class: "muted talk-id" }, talk.id)),
+        h("td", {}, talk.track || ""),
+        h("td", {}, talk.room || ""),
+        h("td", {}, talk.startsAt ? new Date(talk.startsAt).toLocaleString() : ""),
+        h("td", {}, talk.endsAt ? new Date(talk.endsAt).toLocaleString() : ""),
+        h("td", { class: "num" }, String(talk.summary ? talk.summary.count : 0)),
+        h("td", { class: "num" }, formatAvg(talk.summary ? talk.summary.avg : null)),
+        h("td", { class: "actions" },
+          h("button", { type: "button", "aria-label": `Edit ${talk.title}`, onclick: () => editor(talk) }, "Edit"),
+          h("button", { type: "button", class: "danger", "aria-label": `Delete ${talk.title}`, onclick: () => remove(talk) }, "Delete")))));
+    }
+
+    async function remove(talk) {
+      if (!window.confirm(`Delete “${talk.title}”? Its ratings stay in the event store.`)) return;
+      try {
+        await admin("DELETE", talkPath(talk.id));
+        setText(message, `Deleted “${talk.title}”.`);
+        await load();
+      } catch (error) {
+        failed(error);
+      }
+    }
+
+    function failed(error) {
+      if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
+        storeToken(null);
+        token = null;
+        signIn();
+        setText(message, "Your organiser token was refused: sign in again.");
+        return;
+      }
+      const fields = error instanceof ApiError && Array.isArray(error.problem.errors)
+        ? ` ${error.problem.errors.map((e) => `${e.field}: ${e.message}`).join("; ")}`
+        : "";
+      setText(message, `${errorText(error)}${fields}`);
+    }
+
+    function editor(talk) {
+      const isNew = talk === null;
+      const field = (id, label, attrs = {}) => {
+        const input = h("input", { id, name: id, ...attrs });
+        return [input, h("span", { class: "field" }, h("label", { for: id }, label), input)];
+      };
+      const [title, titleField] = field("talk-title", "Title", { required: true, maxlength: 300, value: talk ? talk.title : "" });
+      const [id, idField] = field("talk-id", "Id (in the talk's address)", {
+        maxlength: 200, pattern: "[A-Za-z0-9][A-Za-z0-9._:~\\-]*", value: talk ? talk.id : "", disabled: !isNew,
+        placeholder: "made from the title when left empty",
+      });
+      const [speakers, speakersField] = field("talk-speakers", "Speakers (comma separated)", { value: talk ? (talk.speakers || []).join(", ") : "" });
+      const [trackInput, trackField] = field("talk-track", "Track", { maxlength: 100, value: talk ? talk.track || "" : "" });
+      const [room, roomField] = field("talk-room", "Room", { maxlength: 100, value: talk ? talk.room || "" : "" });
+      const [starts, startsField] = field("talk-starts", "Starts", { type: "datetime-local", value: talk ? toLocalInput(talk.startsAt) : "" });
+      const [ends, endsField] = field("talk-ends", "Ends", { type: "datetime-local", value: talk ? toLocalInput(talk.endsAt) : "" });
+      const heading = h("h2", { tabindex: "-1" }, isNew ? "Add a talk" : `Edit “${talk.title}”`);
+      const form = h("form", { class: "card talk-form", onsubmit: async (event) => {
+        event.preventDefault();
+        const fields = {
+          title: title.value.trim(),
+          speakers: speakers.value.split(",").map((s) => s.trim()).filter(Boolean),
+          track: trackInput.value.trim() || null,
+          room: room.value.trim() || null,
+          startsAt: fromLocalInput(starts.value),
+          endsAt: fromLocalInput(ends.value),
+        };
+        try {
+          if (isNew) {
+            const created = await admin("POST", "/talks", { id: id.value.trim() || slug(fields.title), ...fields });
+            setText(message, `Added “${created.body.title}”.`);
+          } else {
+            await admin("PUT", talkPath(talk.id), fields);
+            setText(message, `Saved “${fields.title}”.`);
+          }
+          fill(formBox);
+          await load();
+        } catch (error) {
+          failed(error);
+        }
+      } },
+        heading, titleField, idField, speakersField, trackField, roomField,
+        h("span", { class: "row two" }, startsField, endsField),
+        h("span", { class: "row" },
+          h("button", { type: "submit" }, isNew ? "Add the talk" : "Save"),
+          h("button", { type: "button", class: "quiet", onclick: () => fill(formBox) }, "Cancel")));
+      fill(formBox, form);
+      heading.focus();
+    }
+
+    async function downloadCsv() {
+      try {
+        const csv = resultsCsv(await allTalks());
+        const link = h("a", {
+          href: URL.createObjectURL(new Blob([csv], { type: "text/csv;charset=utf-8" })),
+          download: `talkrate-results-${new Date().toISOString().slice(0, 10)}.csv`,
+        });
+        document.body.append(link);
+        link.click();
+        link.remove();
+        setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+      } catch (error) {
+        failed(error);
+      }
+    }
+
+    load().catch(failed);
+  }
+
+  if (token) manage();
+  else signIn();
+  return () => {
+    stopped = true;
+  };
+}

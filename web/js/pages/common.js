@@ -1,0 +1,40 @@
+// Pieces several pages share.
+import { h, setText } from "../dom.js";
+
+// A small status line saying how fresh the figures are.
+export function liveBadge() {
+  const node = h("p", { class: "live-badge", "data-state": "connecting" }, "Connecting…");
+  const texts = { live: "Live", connecting: "Reconnecting…", polling: "Updating every few seconds" };
+  return {
+    node,
+    set(state) {
+      node.dataset.state = state;
+      setText(node, texts[state] || state);
+    },
+  };
+}
+
+// "Now" when a talk is running, from its times.
+export function isRunning(talk, now = Date.now()) {
+  const starts = Date.parse(talk.startsAt);
+  const ends = Date.parse(talk.endsAt);
+  return Number.isFinite(starts) && Number.isFinite(ends) && starts <= now && now < ends;
+}
+
+export function errorText(error) {
+  if (!error) return "";
+  if (error.status === 0) return "The service cannot be reached. Check your connection.";
+  if (error.status === 503) return "The service is busy. Try again in a moment.";
+  return error.message || "Something went wrong.";
+}
+
+export function tracksOf(talks) {
+  return [...new Set(talks.map((t) => t.track).filter(Boolean))].sort((a, b) => a.localeCompare(b));
+}
+
+export function trackSelect(id, tracks, selected, onChange) {
+  const select = h("select", { id, onchange: () => onChange(select.value) },
+    h("option", { value: "" }, "All tracks"),
+    tracks.map((track) => h("option", { value: track, selected: track === selected }, track)));
+  return select;
+}

@@ -1,0 +1,81 @@
+// /app/talks/<talkId>/screen: the room screen. Big figures, the live histogram and a QR code of
+// the talk's page, readable from the back of the room.
+import { h, fill, setText, talkHref } from "../dom.js";
+import { get, talkPath, ApiError } from "../api.js";
+import { watch, talkChannel } from "../live.js";
+import { histogramView } from "../histogram.js";
+import { qrSvg } from "../qr.js";
+import { liveBadge, errorText } from "./common.js";
+
+export function screenPage(main, talkId) {
+  document.title = "Room screen · talkrate";
+  document.body.classList.add("screen-mode");
+  const histogram = histogramView({ big: true });
+  const badge = liveBadge();
+  const pageUrl = `${location.origin}${talkHref(talkId)}`;
+  const title = h("h1", {}, "Loading…");
+  const speakers = h("p", { class: "speakers" });
+  const problem = h("p", { class: "message", role: "alert" });
+  fill(main,
+    h("div", { class: "screen" },
+      h("header", { class: "screen-head" }, title, speakers),
+      h("section", { class: "screen-results", "aria-label": "Ratings" }, histogram.summary, histogram.list),
+      h("aside", { class: "screen-qr", "aria-label": "Rate this talk" },
+        qrSvg(pageUrl, `QR code of ${pageUrl}`),
+        h("p", { class: "qr-caption" }, "Scan to rate"),
+        h("p", { class: "qr-url" }, pageUrl.replace(/^https?:\/\//, ""))),
+      h("footer", { class: "screen-foot" }, badge.node, problem)));
+
+  const refresh = async () => {
+    try {
+      const body = await get(`/ratings?talkId=${encodeURIComponent(talkId)}`);
+      histogram.update({ ratings: body.ratings, avg: body.stats ? body.stats.avg : undefined });
+      setText(problem, "");
+    } catch (error) {
+      setText(problem, errorText(error));
+      throw error;
+    }
+  };
+  let live = { stop() {} };
+  let stopped = false;
+  // A room screen must not go dark mid-talk: hold a screen wake lock while the page is shown
+  // (browsers release it when the tab is hidden; it is asked for again when it shows).
+  let wakeLock = null;
+  const keepAwake = () => {
+    if (stopped || document.hidden || !navigator.wakeLock) return;
+    navigator.wakeLock.request("screen").then((lock) => {
+      wakeLock = lock;
+    }).catch(() => {});
+  };
+  document.addEventListener("visibilitychange", keepAwake);
+  keepAwake();
+  (async () => {
+    try {
+      const talk = await get(talkPath(talkId));
+      if (stopped) return;
+      document.title = `${talk.title} · room screen · talkrate`;
+      setText(title, talk.title);
+      setText(speakers, (talk.speakers || []).join(", "));
+      if (talk.summary) histogram.update(talk.summary);
+      const channel = await talkChannel(talk);
+      if (stopped) return;
+      live = watch({
+        channel,
+        refresh,
+        onEvent: (event) => {
+          if (event && event.type === "talk" && event.talkId === talkId) histogram.update(event);
+        },
+        onStatus: badge.set,
+      });
+    } catch (error) {
+      setText(title, error instanceof ApiError && error.status === 404 ? "This talk is not in the programme" : "");
+      setText(problem, error instanceof ApiError && error.status === 404 ? "" : errorText(error));
+    }
+  })();
+  return () => {
+    stopped = true;
+    live.stop();
+    document.removeEventListener("visibilitychange", keepAwake);
+    if (wakeLock) wakeLock.release().catch(() => {});
+  };
+}

@@ -1,0 +1,80 @@
+// The attendee's voter token (POST /voters), kept in localStorage until it expires, and the
+// attendee's own ratings, so a reload shows what they chose.
+import { request, ApiError } from "./api.js";
+
+const TOKEN_KEY = "talkrate.voter";
+const CODE_KEY = "talkrate.eventCode";
+const RATED_KEY = "talkrate.rated";
+const EXPIRY_MARGIN_MS = 60_000;
+
+// The server asks for the event code (403 on POST /voters).
+export class CodeRequired extends Error {
+  constructor(wrong) {
+    super(wrong ? "That event code is not right." : "This event asks for its code.");
+    this.wrong = wrong;
+  }
+}
+
+function read(key) {
+  try {
+    return JSON.parse(localStorage.getItem(key));
+  } catch {
+    return null;
+  }
+}
+
+function write(key, value) {
+  try {
+    if (value === null) localStorage.removeItem(key);
+    else localStorage.setItem(key, JSON.stringify(value));
+  } catch {
+    // Private mode or full storage: the page still works, it forgets on reload.
+  }
+}
+
+export function storedToken() {
+  const stored = read(TOKEN_KEY);
+  if (!stored || typeof stored.voterToken !== "string") return null;
+  const expires = Date.parse(stored.expiresAt);
+  if (Number.isFinite(expires) && expires - EXPIRY_MARGIN_MS < Date.now()) return null;
+  return stored.voterToken;
+}
+
+export function forgetToken() {
+  write(TOKEN_KEY, null);
+}
+
+export function rememberCode(code) {
+  write(CODE_KEY, code);
+}
+
+// A valid token: the stored one, else a new one from POST /voters (with the event code when
+// one was given). Throws CodeRequired when the server wants a (right) code.
+export async function voterToken() {
+  const stored = storedToken();
+  if (stored) return stored;
+  const code = read(CODE_KEY);
+  try {
+    const { body } = await request("POST", "/voters", code ? { body: { code } } : { body: {} });
+    write(TOKEN_KEY, { voterToken: body.voterToken, expiresAt: body.expiresAt });
+    return body.voterToken;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 403) {
+      write(CODE_KEY, null);
+      throw new CodeRequired(Boolean(code));
+    }
+    throw error;
+  }
+}
+
+export function ownRating(talkId) {
+  const rated = read(RATED_KEY) || {};
+  const value = rated[talkId];
+  return Number.isInteger(value) && value >= 1 && value <= 5 ? value : null;
+}
+
+export function rememberRating(talkId, value) {
+  const rated = read(RATED_KEY) || {};
+  rated[talkId] = value;
+  write(RATED_KEY, rated);
+}
