@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from talkrate.adapters.kept_alive import KeptAliveConnection
 from talkrate.errors import LivePublishFailed
 from talkrate.live import MAX_EVENT_BYTES, MAX_EVENTS_PER_PUBLISH
 from talkrate.sigv4 import CredentialSource, signed_headers
@@ -85,39 +86,14 @@ class AppSyncEventsPublisher:
         )
 
     def _post(self, body: bytes) -> tuple[int, bytes]:
-        headers = self._headers(body)
-        for attempt in (1, 2):
-            connection = self._connect()
-            try:
-                connection.request("POST", self._path, body, headers)
-                response = connection.getresponse()
-                payload = response.read()
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                self._close()  # closed by the endpoint while idle: once more on a new one
-                if attempt == 2:
-                    raise
-                continue
-            if response.will_close:
-                self._close()
-            return response.status, payload
-        raise AssertionError("unreachable")  # pragma: no cover
+        answer = self._connection().post(self._path, body, self._headers(body))
+        return answer.status, answer.body
 
-    def _connect(self) -> http.client.HTTPConnection:
-        connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
+    def _connection(self) -> KeptAliveConnection:
+        connection: KeptAliveConnection | None = getattr(self._local, "connection", None)
         if connection is None:
-            kind = (
-                http.client.HTTPSConnection
-                if self._endpoint.scheme == "https"
-                else http.client.HTTPConnection
-            )
-            connection = kind(
-                self._endpoint.hostname or "", self._endpoint.port, timeout=self._timeout
-            )
-            self._local.connection = connection
+            connection = self._local.connection = KeptAliveConnection(self._endpoint, self._timeout)
         return connection
 
     def _close(self) -> None:
-        connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
-        if connection is not None:
-            connection.close()
-            self._local.connection = None
+        self._connection().close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import threading
@@ -12,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from talkrate.adapters.kept_alive import KeptAliveConnection
 from talkrate.models import Histogram
 from talkrate.observability import logger
 from talkrate.sigv4 import CredentialSource, signed_headers
@@ -38,7 +38,7 @@ class LambdaStatsCalculator:
         self._path = f"/2015-03-31/functions/{quote(function_name, safe='')}/invocations"
         self._timeout = timeout
         self._credentials = CredentialSource(environ)
-        self._connection: http.client.HTTPConnection | None = None
+        self._http = KeptAliveConnection(endpoint, timeout)
         self._lock = threading.Lock()  # one request at a time on the one connection
 
     def stats(self, histogram: Histogram) -> dict[str, Any] | None:
@@ -76,38 +76,11 @@ class LambdaStatsCalculator:
                 credentials,
                 datetime.now(UTC),
             )
-        for attempt in (1, 2):
-            connection = self._connect()
-            try:
-                connection.request("POST", self._path, body, headers)
-                response = connection.getresponse()
-                payload = response.read()
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                self._close()  # closed by the endpoint while idle: once more on a new one
-                if attempt == 2:
-                    raise
-                continue
-            if response.will_close:
-                self._close()
-            return response.status, bool(response.getheader("x-amz-function-error")), payload
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _connect(self) -> http.client.HTTPConnection:
-        if self._connection is None:
-            kind = (
-                http.client.HTTPSConnection
-                if self._endpoint.scheme == "https"
-                else http.client.HTTPConnection
-            )
-            self._connection = kind(
-                self._endpoint.hostname or "", self._endpoint.port, timeout=self._timeout
-            )
-        return self._connection
+        answer = self._http.post(self._path, body, headers)
+        return answer.status, bool(answer.headers.get("x-amz-function-error")), answer.body
 
     def _close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        self._http.close()
 
 
 class UrlStatsCalculator:
