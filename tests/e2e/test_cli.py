@@ -26,7 +26,7 @@ import pytest
 from moto import mock_aws
 
 from talkrate_cli.main import main
-from tests.backends import CLI_RATINGS, CLI_TALKS
+from tests.backends import CLI_ATTENDEE_RATINGS, CLI_ATTENDEE_TALKS, CLI_RATINGS, CLI_TALKS
 from tests.builders import ROOT, unique_talk_id
 from tests.e2e.conftest import Runtime, start_admin_runtime, stop_runtime, wait_for
 
@@ -378,3 +378,100 @@ def test_stack_names_the_api_through_its_cloudformation_outputs(
     assert missing == 1
     assert error.startswith("talkrate: stack no-such-stack:")
     assert len(error.strip().splitlines()) == 1
+
+
+@pytest.fixture(scope="module")
+def attendee_cli(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+    """The command against a runtime whose VotingPolicy is attendee (as deployed)."""
+    folder = tmp_path_factory.mktemp("cli-attendee")
+    runtime, token = start_admin_runtime(
+        CLI_ATTENDEE_TALKS,
+        CLI_ATTENDEE_RATINGS,
+        kafka_bootstrap,
+        folder / "runtime.log",
+        ["--param", "VotingPolicy=attendee"],
+    )
+    env = {
+        **os.environ,
+        "TALKRATE_API": runtime.url,
+        "TALKRATE_ADMIN_TOKEN": token,
+        "TALKRATE_CONFIG_DIR": str(folder / "config"),
+    }
+    yield Cli(runtime, env)
+    stop_runtime(runtime)
+
+
+def test_rate_gets_a_voter_token_keeps_it_and_the_newest_rating_counts(
+    attendee_cli: Cli,
+) -> None:
+    # Given a runtime where a rating needs a voter token
+    talk_id = "testcontainers-integration-testing"
+    kept = Path(attendee_cli.env["TALKRATE_CONFIG_DIR"]) / "voters.json"
+    # When an attendee rates a talk, then changes their mind
+    attendee_cli.ok("rate", talk_id, "2")
+    first_token = json.loads(kept.read_text())[attendee_cli.runtime.url]["voterToken"]
+    attendee_cli.ok("rate", talk_id, "5")
+    # Then one token was got and kept (readable by its owner only), and only the newest counts
+    assert json.loads(kept.read_text())[attendee_cli.runtime.url]["voterToken"] == first_token
+    assert kept.stat().st_mode & 0o077 == 0
+    assert wait_for(lambda: attendee_cli.json("show", talk_id)["ratings"]["5"] == 1)
+    assert attendee_cli.json("show", talk_id)["ratings"] == {"1": 0, "2": 0, "3": 0, "4": 0, "5": 1}
+
+
+def test_simulate_verifies_under_the_attendee_policy(attendee_cli: Cli) -> None:
+    done = attendee_cli.run(
+        "simulate",
+        "--attendees",
+        "40",
+        "--seed",
+        "3",
+        "--slot-seconds",
+        "0.5",
+        "--verify",
+        "--talk",
+        "testcontainers-integration-testing",
+        "--talk",
+        "flight-of-the-gopher",
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "voter tokens yes" in done.stderr
+    last = done.stdout.strip().splitlines()[-1]
+    sent, accepted, expected, counted = map(int, re.findall(r"\d+", last))
+    assert sent >= accepted >= expected
+    assert counted == expected > 0
+    refused = attendee_cli.run("simulate", "--attendees", "5", "--no-tokens")
+    assert_one_line_error(refused, "voting policy is attendee")
+
+
+def test_simulate_without_tokens_counts_every_rating(cli: Cli, tmp_path: Path) -> None:
+    programme = tmp_path / "untokened.csv"
+    ids = [f"open-{n}-{unique_talk_id()[-6:]}" for n in range(3)]
+    programme.write_text(
+        "id,title,track\n" + "".join(f"{i},Open talk {n},Untokened\n" for n, i in enumerate(ids))
+    )
+    cli.ok("admin", "import", str(programme))
+    done = cli.run(
+        "--json",
+        "simulate",
+        "--attendees",
+        "40",
+        "--seed",
+        "5",
+        "--slot-seconds",
+        "0.5",
+        "--track",
+        "Untokened",
+        "--no-tokens",
+        "--verify",
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    figures = json.loads(done.stdout)
+    assert figures["voterTokens"] == 0
+    assert figures["counted"] == figures["expected"] == figures["accepted"] > 0
+    assert figures["verified"] is True
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"sent {figures['sent']}, accepted {figures['accepted']}, "
+        f"expected {figures['expected']}, counted {figures['counted']}"
+    )

@@ -54,6 +54,13 @@ def _slug(response: httpx.Response) -> str:
         return ""
 
 
+def _event_id(response: httpx.Response) -> str | None:
+    try:
+        return str(response.json()["eventId"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 class Runner:
     """One simulated crowd against one API."""
 
@@ -167,6 +174,9 @@ class Runner:
                     _retry_after(response) if response.status_code == 503 else 0.2 * 2**attempt
                 )
                 continue
-            self.ledger.answered(action, response.status_code, latency, _slug(response))
+            if response.status_code == 202:
+                self.ledger.answered(action, 202, latency, event_id=_event_id(response))
+            else:
+                self.ledger.answered(action, response.status_code, latency, _slug(response))
             return
         self.ledger.failed(action, last)
