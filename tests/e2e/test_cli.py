@@ -440,8 +440,13 @@ def test_simulate_verifies_under_the_attendee_policy(attendee_cli: Cli) -> None:
     sent, accepted, expected, counted = map(int, re.findall(r"\d+", last))
     assert sent >= accepted >= expected
     assert counted == expected > 0
+    # Without voter tokens it stops at the first refusal, saying why
     refused = attendee_cli.run("simulate", "--attendees", "5", "--no-tokens")
-    assert_one_line_error(refused, "voting policy is attendee")
+    assert refused.returncode == 1
+    last = refused.stderr.strip().splitlines()[-1]
+    assert last.startswith("talkrate: simulation stopped after ")
+    assert "401 voter-token-required" in last
+    assert "Traceback" not in refused.stderr
 
 
 def test_simulate_without_tokens_counts_every_rating(cli: Cli, tmp_path: Path) -> None:

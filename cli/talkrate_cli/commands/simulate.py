@@ -148,6 +148,8 @@ def simulate(
         ledger.started = time.monotonic()
         asyncio.run(runner.run(plan, tick))
         ledger.finished = time.monotonic()
+    if runner.stopped:
+        raise CliError(f"simulation stopped after {ledger.sent} requests: {runner.stopped}")
     verdict = None
     if verify:
         verdict = _verify(session, ledger, baseline, verify_timeout)
