@@ -143,7 +143,7 @@ def simulate(
         bar = progress.add_task("send", total=len(plan), stats="")
 
         def tick() -> None:
-            progress.update(bar, completed=ledger.sent, stats=_stats_text(ledger))
+            progress.update(bar, completed=ledger.sent + ledger.skipped, stats=_stats_text(ledger))
 
         ledger.started = time.monotonic()
         asyncio.run(runner.run(plan, tick))
