@@ -4,13 +4,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SAM_VENV := .tools/sam
 SAM := $(SAM_VENV)/bin/sam
+CHECKOV := .tools/checkov/bin/checkov
 PY313 ?= /root/.pyenv/versions/3.13.0/bin
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-1
 PYTEST_ARGS ?=
 RUN_ARGS ?=
 
-.PHONY: help setup services db run test test-unit test-integration test-e2e test-faults rebuild dead-letters redrive openapi lint format validate build bench-import compose-seed clean bench-latency
+.PHONY: publish-web help setup services db run test test-unit test-integration test-e2e test-faults rebuild dead-letters redrive openapi lint format validate build bench-import compose-seed clean bench-latency
 
 help: ## list the routines
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -32,10 +33,10 @@ db: setup services ## create the catalog database, apply the schema, seed the de
 run: setup ## the local runtime in the foreground; embedded PostgreSQL/Redis/Kafka if none is found
 	$(PY) -m talkrate_local $(RUN_ARGS)
 
-test: setup services ## the whole suite: unit, integration, end to end, faults
+test: setup services $(SAM) ## the whole suite: unit, integration, end to end, faults
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-unit: setup ## pure logic, no network
+test-unit: setup $(SAM) ## pure logic, no network (and the template, transformed by the SAM CLI's translator)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 test-integration: setup services ## adapters and handlers against the real services
@@ -56,11 +57,23 @@ dead-letters: setup ## list the records the projector set aside
 redrive: setup ## republish dead letters: make redrive IDS="3 4"
 	$(VENV)/bin/talkrate ops redrive $(IDS)
 
-lint: setup ## ruff, ruff format --check, mypy
+lint: setup $(CHECKOV) ## ruff, ruff format --check, mypy, bandit, checkov, the workflows' schema and zizmor
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy layers/shared/talkrate local/talkrate_local cli/talkrate_cli ops/talkrate_ops
+	$(VENV)/bin/mypy layers/shared/talkrate local/sam_emulator local/talkrate_local cli/talkrate_cli ops/talkrate_ops
 	for f in functions/*/app.py; do $(VENV)/bin/mypy "$$f" || exit 1; done
+	$(MAKE) --no-print-directory lint-security
+
+.PHONY: lint-security
+lint-security: setup $(CHECKOV) ## bandit (a reason beside each nosec), checkov (skips and their reasons in each resource's Metadata), the workflows
+	$(VENV)/bin/bandit -q -c pyproject.toml -r layers/shared/talkrate functions ops cli local scripts bench
+	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation \
+		-f template.yaml -f deploy/pipeline-bootstrap.yaml
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(VENV)/bin/zizmor --offline --no-progress .github/workflows
+
+$(CHECKOV):
+	bash .ci/install-checkov.sh
 
 openapi: setup ## regenerate docs/openapi.json from the routes
 	$(PY) -m talkrate.api.openapi > docs/openapi.json
@@ -72,9 +85,14 @@ format: setup ## apply ruff's fixes and formatting
 $(SAM):
 	bash .ci/install-sam.sh
 
-validate: $(SAM) ## sam validate and sam validate --lint
+publish-web: setup ## after sam deploy: the web app to the stack's bucket, /app/config.json from its outputs (STACK=name)
+	@test -n "$(STACK)" || { echo "usage: make publish-web STACK=<stack name> [WEB_DIR=web]"; exit 2; }
+	$(PY) scripts/publish_web.py --stack "$(STACK)" --web-dir "$(or $(WEB_DIR),web)"
+
+validate: $(SAM) ## sam validate and sam validate --lint; cfn-lint on the pipeline's bootstrap stack
 	$(SAM) validate
 	$(SAM) validate --lint
+	$(SAM_VENV)/bin/cfn-lint deploy/pipeline-bootstrap.yaml
 
 build: $(SAM) setup ## sam build (python3.13, arm64, no Docker), bytecode precompiled, sizes reported
 	PATH="$(PY313):$$PATH" $(SAM) build
@@ -93,7 +111,7 @@ bench-latency: setup services ## median and p95 of POST and GET /ratings through
 	$(PY) bench/http_latency.py --requests 200
 
 .PHONY: bench bench-quick
-bench: setup services $(VENV)/.bench-installed ## every benchmark, ~5 min: cold start, hot path vs floor, projector, freshness, memory
+bench: setup services $(VENV)/.bench-installed ## every benchmark, ~6 min: cold start, hot path vs floor, projector, freshness, memory, live channel
 	$(PY) -m bench --python $(PY313)/python3.13
 
 bench-quick: setup services $(VENV)/.bench-installed ## the same with small counts (< 1 min); results in a temp folder

@@ -1,6 +1,6 @@
 """`python -m bench`: every benchmark of talkrate in one bounded run, loopback only.
 
-    python -m bench [--quick] [--parts cold,hot,projector,freshness,memory] [--python PATH]
+    python -m bench [--quick] [--parts cold,hot,projector,freshness,memory,live] [--python PATH]
 
 Prints every figure beside its target or floor with the ratio, writes bench/results/latest.json
 and PNG plots beside it, and refreshes the generated part of docs/performance.md. --quick runs the
@@ -37,7 +37,7 @@ from bench.common import (
 
 RESULTS = ROOT / "bench" / "results"
 DOCS = ROOT / "docs" / "performance.md"
-PARTS = ("cold", "hot", "memory", "projector", "freshness")
+PARTS = ("cold", "hot", "memory", "projector", "freshness", "live")
 
 
 class Counts:
@@ -56,6 +56,9 @@ class Counts:
         # A low rate as well: below BatchSize per second, the batching window closes batches.
         self.low_rate = 50
         self.low_rate_seconds = 0 if quick else 12
+        # The live channel: ratings pushed to subscribed clients at the freshness rate.
+        self.live_seconds = 5 if quick else 20
+        self.live_subscribers = 200
 
 
 def main() -> int:
@@ -114,6 +117,17 @@ def main() -> int:
             timeout=240,
         ),
         "freshness": lambda: _freshness(counts),
+        "live": lambda: run_part(
+            "bench.live",
+            [
+                *("--rate", str(counts.freshness_rate)),
+                *("--duration", str(counts.live_seconds)),
+                *("--subscribers", str(counts.live_subscribers)),
+                *("--concurrency", str(counts.concurrency)),
+            ],
+            function_environment("127.0.0.1:9"),  # the part starts its own broker
+            timeout=counts.live_seconds + 180,
+        ),
     }
     failed = []
     for part in parts:
@@ -187,7 +201,8 @@ def _machine() -> dict[str, Any]:
 
 def _with_broker(run: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
     from bench.common import RATINGS_TOPIC
-    from talkrate_local.broker import LocalBroker, ensure_topics
+    from sam_emulator.events.kafka import ensure_topics
+    from talkrate_local.broker import LocalBroker
 
     with LocalBroker() as broker:
         ensure_topics(broker.bootstrap, [RATINGS_TOPIC], partitions=3)
@@ -273,7 +288,7 @@ def _freshness(counts: Counts) -> dict[str, Any]:
 
 def _template_memory() -> dict[str, int]:
     """MemorySize of each function in template.yaml now, by short name (api, projector, ...)."""
-    from talkrate_local.template import load_template
+    from sam_emulator.template import load_template
 
     try:
         template = load_template((ROOT / "template.yaml").resolve(), {})

@@ -245,7 +245,8 @@ def wait_until(condition: Callable[[], bool], within: float, every: float = 0.25
 @contextmanager
 def local_stack(concurrency: int, log: Path) -> Iterator[str]:
     """A tansu broker and the local runtime on the bench backends; yields the runtime's URL."""
-    from talkrate_local.broker import LocalBroker, ensure_topics
+    from sam_emulator.events.kafka import ensure_topics
+    from talkrate_local.broker import LocalBroker
     from talkrate_local.launcher import running
 
     with LocalBroker() as broker:
@@ -254,7 +255,7 @@ def local_stack(concurrency: int, log: Path) -> Iterator[str]:
             "TALKS_CONNECTION": TALKS_CONNECTION,
             "RATINGS_CONNECTION": RATINGS_CONNECTION,
             "STREAMS_CONNECTION": broker.bootstrap,
-            "TALKRATE_LOCAL_RELOAD": "0",  # no file watching on the request path
+            "SAM_EMULATOR_RELOAD": "0",  # no file watching on the request path
         }
         with running(
             ROOT / "template.yaml",

@@ -36,7 +36,7 @@ class Records:
     """Fresh Kafka records of RatingSubmitted events, at increasing offsets per topic."""
 
     def __init__(self, seed: int) -> None:
-        self._random = random.Random(seed)  # noqa: S311 - test data, not secrets
+        self._random = random.Random(seed)  # noqa: S311 - test data, not secrets  # nosec B311
         self._talks = [f"bench-projector-{i:04d}" for i in range(TALKS)]
         self._next_offset: dict[str, int] = {}
         self._run = uuid.uuid4().hex[:8]

@@ -14,7 +14,8 @@ import psycopg2
 import pytest
 import redis
 
-from talkrate_local.broker import LocalBroker, ensure_topics
+from sam_emulator.events.kafka import ensure_topics
+from talkrate_local.broker import LocalBroker
 from talkrate_local.database import prepare
 from tests.backends import RATINGS, TALKS
 from tests.builders import unique_talk_id

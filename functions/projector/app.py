@@ -1,4 +1,5 @@
-"""ProjectorFunction: folds RatingSubmitted events from Kafka into the Redis read model.
+"""ProjectorFunction: folds RatingSubmitted events from Kafka into the Redis read model, then
+announces the changed talks on the live channel.
 
 The Kafka event is read as a plain mapping (talkrate.projection.records_from_event): Powertools'
 data classes would add about 110 ms to the cold start for three fields.
@@ -8,14 +9,28 @@ from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from talkrate import wiring
+from talkrate import snapstart, wiring
 from talkrate.errors import BackendUnavailable
 from talkrate.observability import logger, metrics
-from talkrate.projection import project_batch, records_from_event
+from talkrate.ports import RatingsReadModel
+from talkrate.projection import (
+    batch_delay_ms,
+    correlation_ids,
+    project_batch,
+    records_from_event,
+)
+
+snapstart.register(
+    "talkrate.adapters.postgres",
+    "talkrate.adapters.redis_store",
+    "talkrate.adapters.appsync_events",
+    "talkrate.live",
+)
 
 # What the init built (modules, validators) lives as long as the process. Frozen, it is left out
 # of the collector's passes, which a batch of thousands of records triggers several times: a
@@ -29,21 +44,56 @@ _memory_reported_at = -MEMORY_REPORT_SECONDS
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = project_batch(records_from_event(event), wiring.event_store(), wiring.read_model())
+    records = records_from_event(event)
+    read_model = wiring.read_model()
+    result = project_batch(records, wiring.event_store(), read_model)
+    # Freshness: from the API's publication (just before its 202) to the projected read model.
+    delay = batch_delay_ms(records, time.time() * 1000)
+    if delay is not None:
+        metrics.add_metric(name="ProjectionDelay", unit="Milliseconds", value=delay)
     metrics.add_metric(name="RatingsProjected", unit="Count", value=result.applied)
     metrics.add_metric(name="RecordsSkipped", unit="Count", value=result.skipped)
     metrics.add_metric(name="DeadLetters", unit="Count", value=result.dead_lettered)
     metrics.add_metric(name="DuplicateEvents", unit="Count", value=result.duplicates)
     if result.dead_lettered:
         logger.warning("records set aside as dead letters", extra={"count": result.dead_lettered})
-    logger.info("batch projected", extra=result.__dict__)
-    _report_read_model_memory()
-    return {
+    counts = {
         "applied": result.applied,
         "skipped": result.skipped,
         "duplicates": result.duplicates,
         "deadLettered": result.dead_lettered,
     }
+    # The request ids of the batch's ratings: a rating is found by the id of its POST.
+    logger.info(
+        "batch projected",
+        extra={**counts, "talks": len(result.talk_ids), "correlationIds": correlation_ids(records)},
+    )
+    # The batch is applied and its offsets recorded: the announcement cannot fail it, and its
+    # deadline bounds how long it can hold the handler's answer back.
+    _announce(result.talk_ids, read_model)
+    _report_read_model_memory()
+    return counts
+
+
+def _announce(talk_ids: Sequence[str], read_model: RatingsReadModel) -> None:
+    """Publish the changed talks and the leaderboard on the live channel, when there is one."""
+    announcer = wiring.live_announcer()
+    if announcer is None or not talk_ids:
+        return
+    announced = announcer.announce(talk_ids, read_model)
+    logger.info(
+        "live updates announced",
+        extra={
+            "published": announced.published,
+            "failed": announced.failed,
+            "abandoned": announced.abandoned,
+            "ms": round(announced.seconds * 1000, 1),
+        },
+    )
+    metrics.add_metric(name="LiveUpdatesPublished", unit="Count", value=announced.published)
+    metrics.add_metric(
+        name="LiveUpdatesFailed", unit="Count", value=announced.failed + announced.abandoned
+    )
 
 
 def _report_read_model_memory() -> None:

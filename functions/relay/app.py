@@ -17,6 +17,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     result = relay_outbox(wiring.outbox(), wiring.rating_publisher())
     metrics.add_metric(name="OutboxPublished", unit="Count", value=result.published)
     metrics.add_metric(name="OutboxPending", unit="Count", value=result.pending)
+    metrics.add_metric(
+        name="OutboxOldestAge", unit="Seconds", value=round(result.oldest_pending_seconds, 1)
+    )
     if result.pending:
-        logger.warning("outbox entries still pending", extra={"pending": result.pending})
+        logger.warning(
+            "outbox entries still pending",
+            extra={"pending": result.pending, "oldestSeconds": result.oldest_pending_seconds},
+        )
     return {"published": result.published, "pending": result.pending}

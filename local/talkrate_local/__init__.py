@@ -1,4 +1,2 @@
-"""talkrate's local runtime: runs template.yaml's functions, routes and triggers without Docker.
-
-Kept free of imports: `python -m talkrate_local.worker` loads this package in every function process.
-"""
+"""talkrate's dev stack for the SAM emulator: embedded PostgreSQL, Redis and Kafka, the catalog
+database and its dev talks, and `python -m talkrate_local` (the emulator with all of it)."""

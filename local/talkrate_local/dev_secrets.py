@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ORGANISER_TOKEN_FILE = "organiser-token"  # noqa: S105 (a file name, not a token)
+ORGANISER_TOKEN_FILE = "organiser-token"  # noqa: S105 (a file name, not a token)  # nosec B105
 VOTER_KEY_FILE = "voter-token.key"
 
 

@@ -32,7 +32,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
-from talkrate_local.broker import BrokerError, LocalBroker, free_port
+from sam_emulator.serving import free_port
+from talkrate_local.broker import BrokerError, LocalBroker
 
 START_TIMEOUT_SECONDS: Final = 30.0
 STOP_TIMEOUT_SECONDS: Final = 10.0
@@ -389,7 +390,7 @@ class ObjectStorage(ChildService):
     def _request(self, method: str, path: str) -> tuple[int, bytes]:
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", method=method)
         try:
-            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback
+            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback http  # nosec B310
                 return int(response.status), response.read()
         except urllib.error.HTTPError as error:
             return error.code, error.read()
@@ -428,7 +429,7 @@ class EmbeddedKafka:
                 "AWS_DEFAULT_REGION": "eu-west-1",
                 # The embedded S3 server does not check signatures; tansu wants some credentials.
                 "AWS_ACCESS_KEY_ID": "talkrate-local",
-                "AWS_SECRET_ACCESS_KEY": "talkrate-local",
+                "AWS_SECRET_ACCESS_KEY": "talkrate-local",  # unchecked locally  # nosec B105
             },
             start_timeout=START_TIMEOUT_SECONDS,
             silent=True,

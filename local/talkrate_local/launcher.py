@@ -7,7 +7,6 @@ Used by the end-to-end tests and the benchmarks: both need a runtime on free por
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,12 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from sam_emulator.serving import free_port
 
 
 @dataclass
@@ -35,6 +29,12 @@ class LaunchedRuntime:
     process: subprocess.Popen[bytes]
     log: Path | None
     url_port: int = 0
+    live_port: int = 0
+
+    @property
+    def live_url(self) -> str:
+        """The live channel's WebSocket endpoint (AppSync Events emulation)."""
+        return f"ws://127.0.0.1:{self.live_port}/event/realtime"
 
 
 def launch(
@@ -45,16 +45,20 @@ def launch(
     ready_within: float = 60,
     url_port: int | None = None,
     inherit_env: bool = True,
+    module: str = "talkrate_local",
 ) -> LaunchedRuntime:
     """Start the runtime for `template` on free ports and wait until GET / answers.
 
-    `env` is added to this process's environment, or replaces it when `inherit_env` is false."""
+    `env` is added to this process's environment, or replaces it when `inherit_env` is false;
+    `module` is what `python -m` runs (`sam_emulator`: the emulator without a dev stack)."""
     port, lambda_port = free_port(), free_port()
     url_port = url_port or free_port()
+    # The live channel is talkrate's dev stack's: the bare emulator has no such option.
+    live_port = 0 if "--live-port" in extra_args or module != "talkrate_local" else free_port()
     command = [
         sys.executable,
         "-m",
-        "talkrate_local",
+        module,
         "--template",
         str(template),
         "--port",
@@ -63,6 +67,7 @@ def launch(
         str(lambda_port),
         "--url-port",
         str(url_port),
+        *(["--live-port", str(live_port)] if live_port else []),
         *extra_args,
     ]
     output = log.open("wb") if log else subprocess.DEVNULL
@@ -77,8 +82,15 @@ def launch(
     finally:
         if log:
             output.close()  # type: ignore[union-attr]
+    if not live_port and "--live-port" in extra_args:
+        live_port = int(extra_args[list(extra_args).index("--live-port") + 1])
     runtime = LaunchedRuntime(
-        f"http://127.0.0.1:{port}", f"http://127.0.0.1:{lambda_port}", process, log, url_port
+        f"http://127.0.0.1:{port}",
+        f"http://127.0.0.1:{lambda_port}",
+        process,
+        log,
+        url_port,
+        live_port,
     )
     deadline = time.monotonic() + ready_within
     while time.monotonic() < deadline:
@@ -120,7 +132,7 @@ def running(
 
 def _answers(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url + "/", timeout=2) as response:  # noqa: S310 - our own URL
+        with urllib.request.urlopen(url + "/", timeout=2) as response:  # noqa: S310 - our own URL  # nosec B310
             return bool(response.status == 200)
     except OSError:
         return False

@@ -35,6 +35,8 @@ class Answer:
 class Runtime(LaunchedRuntime):
     """A running local runtime, with a small HTTP client for the tests."""
 
+    live_api_key: str = ""  # the live channel's key, chosen by start_runtime
+
     def request(
         self,
         method: str,
@@ -91,7 +93,12 @@ def start_runtime(
     caller names them), as two deployments sharing a cluster would: runtimes on the session's
     broker would otherwise take each other's records, or wait on each other's rebalances.
     """
-    env = {"TALKRATE_LOCAL_KAFKA_MAX_POLL_MS": "3000", **env_overrides}
+    live_api_key = f"da2-e2e{secrets.token_hex(8)}"
+    env = {
+        "SAM_EMULATOR_KAFKA_MAX_POLL_MS": "3000",
+        "TALKRATE_LOCAL_LIVE_API_KEY": live_api_key,
+        **env_overrides,
+    }
     args = list(extra_args or [])
     own = uuid.uuid4().hex[:10]
     if not any(a.startswith("RatingsTopic=") for a in args):
@@ -99,7 +106,16 @@ def start_runtime(
     if not any(a.startswith("ProjectorConsumerGroup=") for a in args):
         args += ["--param", f"ProjectorConsumerGroup=talkrate-projector-{own}"]
     launched = launch(ROOT / "template.yaml", env, log, args)
-    return Runtime(launched.url, launched.lambda_url, launched.process, launched.log)
+    runtime = Runtime(
+        launched.url,
+        launched.lambda_url,
+        launched.process,
+        launched.log,
+        launched.url_port,
+        launched.live_port,
+    )
+    runtime.live_api_key = live_api_key
+    return runtime
 
 
 def start_admin_runtime(

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from talkrate_local.launcher import free_port, launch, stop
+from sam_emulator.serving import free_port
+from talkrate_local.launcher import launch, stop
 from tests.e2e.conftest import ROOT, Runtime
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -52,7 +53,7 @@ def start_stack(
     env.update(
         TALKRATE_LOCAL_EMBEDDED="1",
         TALKRATE_LOCAL_DATA=str(data),
-        TALKRATE_LOCAL_KAFKA_MAX_POLL_MS="3000",  # quick group joins
+        SAM_EMULATOR_KAFKA_MAX_POLL_MS="3000",  # quick group joins
     )
     started = time.monotonic()
     launched = launch(

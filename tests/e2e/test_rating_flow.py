@@ -10,7 +10,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from talkrate_local.launcher import free_port
+from sam_emulator.serving import free_port
 from tests.builders import kafka_event, rating_event, ratings_batch
 from tests.e2e.conftest import Runtime, assert_problem, start_runtime, stop_runtime, wait_for
 

@@ -40,7 +40,7 @@ def projector_workers(stack: FaultStack) -> list[int]:
         except (OSError, IndexError, ValueError):
             continue
         if parent == stack.runtime.process.pid and any(
-            part.startswith(b"--module-name=_talkrate_fn_ProjectorFunction") for part in command
+            part.startswith(b"--module-name=_sam_fn_ProjectorFunction") for part in command
         ):
             pids.append(int(entry.name))
     return pids

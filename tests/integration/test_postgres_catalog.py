@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import psycopg2.extensions
 import pytest
 
 from talkrate.adapters.postgres import PostgresDatabase, PostgresTalkCatalog
@@ -85,3 +86,14 @@ def heard(catalog: PostgresTalkCatalog) -> set[str] | None:
     while not (removed := catalog.changed_since_last_call()) and time.monotonic() < deadline:
         time.sleep(0.005)
     return removed
+
+
+def test_a_proxy_endpoint_replaces_the_dsn_host(talks_dsn: str, talk: str) -> None:
+    # Given a DSN naming a host that does not answer, and the real server as the proxy endpoint
+    parts = psycopg2.extensions.parse_dsn(talks_dsn)
+    endpoint = parts.get("host") or "127.0.0.1"
+    elsewhere = psycopg2.extensions.make_dsn(**{**parts, "host": "db.invalid"})
+    # Then connections go to the endpoint, with the DSN's user, password and database
+    assert PostgresTalkCatalog(PostgresDatabase(elsewhere, host=endpoint)).exists(talk)
+    with pytest.raises(BackendUnavailable):
+        PostgresTalkCatalog(PostgresDatabase(elsewhere)).exists(talk)

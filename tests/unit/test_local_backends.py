@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from talkrate_local.backends import DEFAULT_RATINGS, DEFAULT_TALKS, choose
-from talkrate_local.runtime import LocalConfig
+from talkrate_local.stack import LocalConfig
 
 pytestmark = pytest.mark.unit
 

@@ -7,7 +7,15 @@ import json
 
 import pytest
 
-from talkrate.projection import StreamRecord, classify, decode, records_from_event
+from talkrate.projection import (
+    MAX_LOGGED_CORRELATION_IDS,
+    StreamRecord,
+    batch_delay_ms,
+    classify,
+    correlation_ids,
+    decode,
+    records_from_event,
+)
 from tests.builders import kafka_event, kafka_record, rating_event, sample_event
 
 pytestmark = pytest.mark.unit
@@ -53,3 +61,42 @@ def test_the_builder_groups_records_by_topic_partition() -> None:
     event = kafka_event([kafka_record("ratings", 2, 5, b"x"), kafka_record("ratings", 0, 1, b"y")])
     assert sorted(event["records"]) == ["ratings-0", "ratings-2"]
     assert event["eventSource"] == "SelfManagedKafka"
+
+
+def test_the_correlation_id_and_the_record_time_are_read_from_the_lambda_record() -> None:
+    # Given a record delivered with the API's header among others, and one without
+    tagged = kafka_record("ratings", 0, 7, rating_event("t-1", 4).to_json())
+    tagged["headers"] = [
+        {"content-type": list(b"application/json")},
+        {"correlation-id": list(b"Q1a=")},
+    ]
+    tagged["timestamp"] = 1_795_255_200_000
+    plain = kafka_record("ratings", 0, 8, rating_event("t-1", 2).to_json())
+    plain["headers"] = []
+    odd = kafka_record("ratings", 0, 9, rating_event("t-1", 2).to_json())
+    odd["headers"] = [{"correlation-id": "not bytes"}, "nonsense"]
+    # When the event is read
+    records = records_from_event(kafka_event([tagged, plain, odd]))
+    # Then the tagged record carries its id and time, the others none (and nothing fails)
+    assert [r.correlation_id for r in records] == ["Q1a=", None, None]
+    assert records[0].timestamp_ms == 1_795_255_200_000
+
+
+def test_a_batch_names_its_distinct_correlation_ids_up_to_a_bound() -> None:
+    records = [
+        StreamRecord("ratings", 0, i, None, None, correlation_id=f"r-{i // 2}") for i in range(2000)
+    ]
+    ids = correlation_ids(records)
+    assert ids[:3] == ["r-0", "r-1", "r-2"]
+    assert len(ids) == MAX_LOGGED_CORRELATION_IDS
+
+
+def test_the_batch_delay_is_that_of_its_oldest_record() -> None:
+    records = [
+        StreamRecord("ratings", 0, 1, None, None, timestamp_ms=10_000),
+        StreamRecord("ratings", 0, 2, None, None, timestamp_ms=9_000),
+        StreamRecord("ratings", 0, 3, None, None),
+    ]
+    assert batch_delay_ms(records, now_ms=10_250) == 1_250
+    assert batch_delay_ms(records[2:], now_ms=10_250) is None
+    assert batch_delay_ms(records[:1], now_ms=9_990) == 0  # clocks a little apart: never negative

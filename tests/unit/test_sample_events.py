@@ -30,8 +30,8 @@ from aws_lambda_powertools.utilities.parser.models import (
     LambdaFunctionUrlModel,
 )
 
+from sam_emulator.template.cfn_yaml import load_yaml_file
 from talkrate.stats import parse_histogram
-from talkrate_local.cfn_yaml import load_yaml_file
 from tests.builders import EVENTS, ROOT
 
 pytestmark = pytest.mark.unit

@@ -141,3 +141,131 @@ def test_a_connection_closed_while_idle_is_reopened(endpoint: str) -> None:
     assert stats.stats(HISTOGRAM) is not None
     assert len(InvokeApi.seen) == 2
     assert InvokeApi.seen[0]["client_port"] != InvokeApi.seen[1]["client_port"]
+
+
+class ContainerCredentials(BaseHTTPRequestHandler):
+    """Lambda's container credentials endpoint, which a SnapStart-restored function reads."""
+
+    token = "restore-token"
+    served: ClassVar[list[str]] = []
+    expiration = "2099-01-01T00:00:00Z"
+
+    def do_GET(self) -> None:
+        if self.headers.get("Authorization") != ContainerCredentials.token:
+            self.send_response(403)
+            self.end_headers()
+            return
+        number = len(ContainerCredentials.served) + 1
+        ContainerCredentials.served.append(self.path)
+        body = json.dumps(
+            {
+                "AccessKeyId": f"ASIACONTAINER{number}",
+                "SecretAccessKey": "container-secret",
+                "Token": f"container-token-{number}",
+                "Expiration": ContainerCredentials.expiration,
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def container_credentials() -> Iterator[str]:
+    ContainerCredentials.served.clear()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ContainerCredentials)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/2018-06-01/credentials"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_function_restored_by_snapstart_signs_with_its_container_credentials(
+    endpoint: str, container_credentials: str
+) -> None:
+    # Given an environment with no keys in its variables, only the container credentials endpoint
+    environ = {
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI": container_credentials,
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN": ContainerCredentials.token,
+    }
+    stats = calculator(endpoint, environ)
+    # When two reads ask for statistics
+    assert stats.stats(HISTOGRAM) == {"avg": 4.5, "totalCount": 4}
+    assert stats.stats(HISTOGRAM) == {"avg": 4.5, "totalCount": 4}
+    # Then both are signed with the endpoint's credentials, fetched once (they expire much later)
+    for seen in InvokeApi.seen:
+        assert seen["headers"]["authorization"].startswith(
+            "AWS4-HMAC-SHA256 Credential=ASIACONTAINER1/"
+        )
+        assert seen["headers"]["x-amz-security-token"] == "container-token-1"
+    assert ContainerCredentials.served == ["/2018-06-01/credentials"]
+
+
+def test_container_credentials_are_renewed_before_they_expire(container_credentials: str) -> None:
+    from talkrate.sigv4 import REFRESH_MARGIN_SECONDS, CredentialSource
+
+    ContainerCredentials.expiration = "2026-12-01T12:00:00Z"
+    try:
+        expires = 1_796_126_400.0  # 2026-12-01T12:00:00Z
+        now = [expires - REFRESH_MARGIN_SECONDS - 60]
+        source = CredentialSource(
+            {
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI": container_credentials,
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN": ContainerCredentials.token,
+            },
+            clock=lambda: now[0],
+        )
+        first = source.get()
+        assert source.get() == first  # still well before the margin
+        now[0] += 61  # within five minutes of the expiry
+        renewed = source.get()
+        assert first is not None
+        assert renewed is not None
+        assert (first.access_key, renewed.access_key) == ("ASIACONTAINER1", "ASIACONTAINER2")
+    finally:
+        ContainerCredentials.expiration = "2099-01-01T00:00:00Z"
+
+
+def test_a_refused_credentials_request_leaves_the_read_without_statistics(
+    endpoint: str, container_credentials: str
+) -> None:
+    stats = calculator(
+        endpoint,
+        {
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI": container_credentials,
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN": "wrong",
+        },
+    )
+    assert stats.stats(HISTOGRAM) is None
+    assert InvokeApi.seen == []
+
+
+def test_the_live_publisher_of_a_restored_projector_signs_with_container_credentials(
+    endpoint: str, container_credentials: str
+) -> None:
+    # Given the projector's AppSync Events publisher (IAM, no API key) after a SnapStart restore
+    from talkrate.adapters.appsync_events import AppSyncEventsPublisher
+
+    InvokeApi.answer = (200, {}, b'{"failed": [], "successful": [{"identifier": "x", "index": 0}]}')
+    publisher = AppSyncEventsPublisher(
+        f"{endpoint}/event",
+        timeout=1.0,
+        region="eu-west-1",
+        environ={
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI": container_credentials,
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN": ContainerCredentials.token,
+        },
+    )
+    # When it publishes, the request is signed for AppSync with the container's credentials
+    publisher.publish("/talkrate/talks/t-1", ['{"count": 1}'])
+    [seen] = InvokeApi.seen
+    assert seen["headers"]["authorization"].startswith(
+        "AWS4-HMAC-SHA256 Credential=ASIACONTAINER1/"
+    )
+    assert "/eu-west-1/appsync/aws4_request" in seen["headers"]["authorization"]
+    assert seen["headers"]["x-amz-security-token"] == "container-token-1"

@@ -88,3 +88,41 @@ def test_a_zero_ttl_disables_the_cache() -> None:
     cache.exists("t-1")
     cache.exists("t-1")
     assert catalog.lookups == 2
+
+
+class RemovingCatalog(CountingCatalog):
+    """A catalog whose connection reports every change made elsewhere (LISTEN/NOTIFY)."""
+
+    def __init__(self, *talks: str) -> None:
+        super().__init__(*talks)
+        self.heard: set[str] = set()
+        self.asked = 0
+
+    def changed_since_last_call(self) -> set[str] | None:
+        self.asked += 1
+        heard, self.heard = self.heard, set()
+        return heard
+
+
+def test_behind_a_proxy_the_cache_does_not_listen_and_relies_on_its_ttl() -> None:
+    # Given a cache that must not LISTEN (an RDS Proxy would pin the session) and a removal
+    # elsewhere that a listening cache would hear at once
+    catalog, clock = RemovingCatalog("t-1"), Clock()
+    cache = CachedTalkCatalog(catalog, 30, clock, listen=False)  # type: ignore[arg-type]
+    assert cache.exists("t-1")
+    catalog.talks.clear()
+    catalog.heard.add("t-1")
+    # Then the connection is never asked for notifications, and the talk stays known until the TTL
+    assert cache.exists("t-1")
+    assert catalog.asked == 0
+    clock.now += 30.01
+    assert not cache.exists("t-1")
+
+
+def test_a_listening_cache_forgets_a_talk_removed_elsewhere_at_once() -> None:
+    catalog, clock = RemovingCatalog("t-1"), Clock()
+    cache = CachedTalkCatalog(catalog, 30, clock)  # type: ignore[arg-type]
+    assert cache.exists("t-1")
+    catalog.talks.clear()
+    catalog.heard.add("t-1")
+    assert not cache.exists("t-1")

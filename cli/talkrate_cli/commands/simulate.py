@@ -108,7 +108,7 @@ def simulate(
         raise CliError("no talks to rate (the catalog is empty, or nothing matched)")
     first_token = _first_token(session, code, tokens)
     use_tokens = first_token is not None
-    rng = random.Random(seed)  # noqa: S311 (a simulation, not a secret)
+    rng = random.Random(seed)  # noqa: S311 (a simulation, not a secret)  # nosec B311
     sim_talks = cast(talks, rng)
     crowd = Crowd(
         attendees, change_mind=change_mind, bad_share=bad_share, voter_id_is_bad=use_tokens

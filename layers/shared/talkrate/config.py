@@ -36,6 +36,9 @@ class Settings(BaseModel):
     publish_timeout_seconds: float = Field(3.0, gt=0, le=25, alias="PUBLISH_TIMEOUT_SECONDS")
     stats_timeout_seconds: float = Field(1.0, gt=0, le=10, alias="STATS_TIMEOUT_SECONDS")
     talk_cache_seconds: float = Field(30.0, ge=0, le=3600, alias="TALK_CACHE_SECONDS")
+    # An RDS Proxy endpoint that replaces the DSN's host. Behind a proxy, LISTEN would pin each
+    # client to one database connection, so the talk cache relies on its TTL alone.
+    talks_proxy_endpoint: str | None = Field(None, alias="TALKS_PROXY_ENDPOINT")
     aws_region: str | None = Field(None, alias="AWS_REGION")
     admin_token: SecretStr | None = Field(None, alias="ADMIN_TOKEN")
     # On AWS: read (and re-read after a rotation) by talkrate.admin_token, not at cold start.
@@ -67,6 +70,14 @@ class Settings(BaseModel):
     @classmethod
     def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         return value if value is not None and value.get_secret_value() else None
+
+    # The live channel's HTTP publish endpoint (AppSync Events `https://<http host>/event`);
+    # unset: no live updates. The API key is for the local emulation; on AWS requests are signed.
+    live_publish_url: str | None = Field(None, alias="LIVE_PUBLISH_URL")
+    live_api_key: SecretStr | None = Field(None, alias="LIVE_API_KEY")
+    live_publish_timeout_seconds: float = Field(
+        1.0, gt=0, le=10, alias="LIVE_PUBLISH_TIMEOUT_SECONDS"
+    )
 
     def where(self) -> dict[str, str | None]:
         """Where each backend is, built from the parsed host, port and database: no user name,

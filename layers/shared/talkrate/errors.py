@@ -94,3 +94,7 @@ class WrongVoterCode(TalkrateError):
 
 class VoterTokensUnavailable(TalkrateError):
     """No key to sign or check voter tokens with is configured."""
+
+
+class LivePublishFailed(TalkrateError):
+    """The live channel refused or did not take a publish request (never fatal to a batch)."""

@@ -86,6 +86,11 @@ def uuid7(at: datetime) -> uuid.UUID:
     return uuid.UUID(int=unix_ms(at) << 80 | random | 0x7 << 76 | 0x2 << 62)
 
 
+# The Kafka header of a RatingSubmitted record that names the HTTP request which accepted it (API
+# Gateway's request id), so one id follows a rating from the access log to the projector's logs.
+CORRELATION_HEADER = "correlation-id"
+
+
 class RatingSubmitted(BaseModel):
     """The one event on topic `ratings`: built here, parsed here, nowhere else."""
 

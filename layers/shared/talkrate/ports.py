@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -85,6 +86,7 @@ class ProjectionResult:
     skipped: int
     dead_lettered: int
     duplicates: int = 0
+    talk_ids: tuple[str, ...] = ()  # talks the batch's counted records are about
 
 
 class RatingsReadModel(Protocol):
@@ -92,6 +94,10 @@ class RatingsReadModel(Protocol):
 
     def histogram(self, talk_id: str) -> Histogram:
         """The talk's current histogram (zeros when it has no ratings)."""
+        ...
+
+    def histograms(self, talk_ids: list[str]) -> dict[str, Histogram]:
+        """Several talks' histograms at once."""
         ...
 
     def apply(self, batch: ProjectionBatch) -> ProjectionResult:
@@ -226,4 +232,11 @@ class RequestLimiter(Protocol):
 
     def forget_accepted(self, event_id: str) -> None:
         """Drop the accepted marker of a rating that was not stored after all."""
+
+
+class LivePublisher(Protocol):
+    """The live channel (AppSync Events on AWS, its emulation locally), publishing side."""
+
+    def publish(self, channel: str, events: Sequence[str]) -> None:
+        """Publish up to five events (JSON texts) to one channel; raise LivePublishFailed."""
         ...

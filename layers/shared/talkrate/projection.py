@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
-from talkrate.models import RatingSubmitted
+from talkrate.models import CORRELATION_HEADER, RatingSubmitted
 from talkrate.ports import (
     DeadLetter,
     EventStore,
@@ -21,6 +22,8 @@ from talkrate.ports import (
 )
 
 MAX_REASON_LENGTH = 500
+# A batch's log line names at most this many correlation ids (a log event holds 256 KB).
+MAX_LOGGED_CORRELATION_IDS = 500
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,10 @@ class StreamRecord:
     offset: int
     key: bytes | None
     value: bytes | None
+    # The broker's record time (the producer's create time: the API publishes just before its
+    # 202) and the request id the API put in the record's headers.
+    timestamp_ms: int | None = None
+    correlation_id: str | None = None
 
 
 def classify(records: Iterable[StreamRecord]) -> ProjectionBatch:
@@ -66,9 +73,18 @@ def project_batch(
     The event store first records the batch (idempotent, unique by eventId) and marks events
     that were first seen at another position; the read model then applies the batch in one atomic
     step that skips what it applied before. A crash between the two steps is healed by the
-    redelivery the crash causes.
+    redelivery the crash causes. The result names the talks of the batch's records when any
+    record counted, for the live channel.
     """
-    return read_model.apply(event_store.record(classify(records)))
+    batch = event_store.record(classify(records))
+    result = read_model.apply(batch)
+    return dataclasses.replace(result, talk_ids=touched_talks(batch)) if result.applied else result
+
+
+def touched_talks(batch: ProjectionBatch) -> tuple[str, ...]:
+    """The talks of the batch's ratings (a redelivered or duplicate one included: announcing
+    a talk's unchanged state again is harmless), in order of first appearance."""
+    return tuple(dict.fromkeys(r.event.talk_id for r in batch.ratings if not r.duplicate))
 
 
 def _reason(error: Exception) -> str:
@@ -100,7 +116,37 @@ def records_from_event(event: Mapping[str, Any]) -> list[StreamRecord]:
             int(record["offset"]),
             decode(record.get("key")),
             decode(record.get("value")),
+            _timestamp(record.get("timestamp")),
+            _correlation_id(record.get("headers")),
         )
         for records in (event.get("records") or {}).values()
         for record in records
     ]
+
+
+def _timestamp(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _correlation_id(headers: Any) -> str | None:
+    """The correlation id among a record's headers: a list of {name: [byte, ...]} maps."""
+    for header in headers if isinstance(headers, list) else ():
+        value = header.get(CORRELATION_HEADER) if isinstance(header, dict) else None
+        if isinstance(value, list):
+            try:
+                return bytes(value).decode("utf-8", "replace")[:200] or None
+            except (TypeError, ValueError):
+                return None  # not a list of bytes: no id rather than a failed batch
+    return None
+
+
+def batch_delay_ms(records: Iterable[StreamRecord], now_ms: float) -> float | None:
+    """How long the oldest record of a batch waited between its publication and now."""
+    times = [record.timestamp_ms for record in records if record.timestamp_ms is not None]
+    return max(0.0, now_ms - min(times)) if times else None
+
+
+def correlation_ids(records: Iterable[StreamRecord]) -> list[str]:
+    """The distinct correlation ids of a batch, in order, at most MAX_LOGGED_CORRELATION_IDS."""
+    ids = dict.fromkeys(record.correlation_id for record in records if record.correlation_id)
+    return list(ids)[:MAX_LOGGED_CORRELATION_IDS]

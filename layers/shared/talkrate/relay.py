@@ -15,22 +15,27 @@ DEFAULT_BATCH = 500
 class RelayableOutbox(Protocol):
     """An outbox that hands its pending entries, in order, to a publish function."""
 
-    def relay(self, publish: Callable[[RatingSubmitted], None], limit: int) -> tuple[int, int]:
-        """Publish pending entries in order, marking each; stop at the first failure."""
+    def relay(
+        self, publish: Callable[[RatingSubmitted], None], limit: int
+    ) -> tuple[int, int, float]:
+        """Publish pending entries in order, marking each; stop at the first failure.
+
+        Returns (published, still pending, age in seconds of the oldest pending entry or 0).
+        """
         ...
 
 
 @dataclass(frozen=True)
 class RelayResult:
-    """How many entries went out, and how many still wait."""
+    """How many entries went out, how many still wait, and how long the oldest has waited."""
 
     published: int
     pending: int
+    oldest_pending_seconds: float = 0.0
 
 
 def relay_outbox(
     outbox: RelayableOutbox, publisher: RatingPublisher, limit: int = DEFAULT_BATCH
 ) -> RelayResult:
     """Publish up to `limit` outbox entries in order; stops early while Kafka is still down."""
-    published, pending = outbox.relay(publisher.publish, limit)
-    return RelayResult(published, pending)
+    return RelayResult(*outbox.relay(publisher.publish, limit))

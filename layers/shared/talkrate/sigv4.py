@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
-from collections.abc import Mapping
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
@@ -36,6 +40,73 @@ class Credentials:
         if not access_key or not secret_key:
             return None
         return cls(access_key, secret_key, environ.get("AWS_SESSION_TOKEN") or None)
+
+
+# Container credentials are renewed this long before they expire.
+REFRESH_MARGIN_SECONDS = 300.0
+CONTAINER_TIMEOUT_SECONDS = 1.0
+
+
+class CredentialSource:
+    """The function's credentials, wherever Lambda puts them.
+
+    Usually in the environment. A function restored by SnapStart gets none there: it reads them
+    from the container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI, authorised by
+    AWS_CONTAINER_AUTHORIZATION_TOKEN); those are kept until shortly before they expire.
+    """
+
+    def __init__(
+        self, environ: Mapping[str, str] = os.environ, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._environ = environ
+        self._clock = clock
+        self._cached: Credentials | None = None
+        self._renew_at = 0.0
+        self._lock = threading.Lock()
+
+    def get(self) -> Credentials | None:
+        """Current credentials, or None when this environment has none (local runs)."""
+        from_environment = Credentials.from_environment(self._environ)
+        if from_environment is not None:
+            return from_environment
+        uri = self._environ.get("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        if not uri:
+            return None
+        with self._lock:
+            if self._cached is None or self._clock() >= self._renew_at:
+                self._cached, expires = self._fetch(uri)
+                self._renew_at = expires - REFRESH_MARGIN_SECONDS
+            return self._cached
+
+    def _fetch(self, uri: str) -> tuple[Credentials, float]:
+        """Read the endpoint; any failure is an OSError (the caller's "unreachable")."""
+        try:
+            return self._read(uri)
+        except (ValueError, KeyError, TypeError) as error:
+            raise OSError(f"container credentials unreadable: {error}") from error
+
+    def _read(self, uri: str) -> tuple[Credentials, float]:
+        if not uri.startswith(("http://", "https://")):
+            raise ValueError("AWS_CONTAINER_CREDENTIALS_FULL_URI must be an http(s) URL")
+        headers = {}
+        if token := self._environ.get("AWS_CONTAINER_AUTHORIZATION_TOKEN"):
+            headers["Authorization"] = token
+        request = urllib.request.Request(uri, headers=headers)  # noqa: S310 - scheme checked above
+        # The scheme is checked above; the URI is Lambda's own credentials endpoint.
+        with urllib.request.urlopen(  # noqa: S310 - scheme checked  # nosec B310
+            request, timeout=CONTAINER_TIMEOUT_SECONDS
+        ) as response:
+            document = json.loads(response.read())
+        credentials = Credentials(
+            document["AccessKeyId"], document["SecretAccessKey"], document.get("Token") or None
+        )
+        expiration = document.get("Expiration")
+        expires = (
+            datetime.fromisoformat(expiration.replace("Z", "+00:00")).timestamp()
+            if isinstance(expiration, str)
+            else self._clock() + 2 * REFRESH_MARGIN_SECONDS
+        )
+        return credentials, expires
 
 
 def signed_headers(

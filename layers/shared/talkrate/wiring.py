@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore, PostgresOutbox
     from talkrate.adapters.redis_store import RedisReadModel
     from talkrate.adapters.talk_cache import CachedTalkCatalog
+    from talkrate.live import Announcer
     from talkrate.ports import StatsCalculator
     from talkrate.voters import VoterTokens
 
@@ -28,7 +29,8 @@ def database() -> PostgresDatabase:
     """The one PostgreSQL connection of the process."""
     from talkrate.adapters.postgres import PostgresDatabase
 
-    return PostgresDatabase(load_settings().talks_connection)
+    settings = load_settings()
+    return PostgresDatabase(settings.talks_connection, host=settings.talks_proxy_endpoint)
 
 
 @lru_cache(maxsize=1)
@@ -37,7 +39,12 @@ def talk_catalog() -> CachedTalkCatalog:
     from talkrate.adapters.postgres import PostgresTalkCatalog
     from talkrate.adapters.talk_cache import CachedTalkCatalog
 
-    return CachedTalkCatalog(PostgresTalkCatalog(database()), load_settings().talk_cache_seconds)
+    settings = load_settings()
+    return CachedTalkCatalog(
+        PostgresTalkCatalog(database()),
+        settings.talk_cache_seconds,
+        listen=not settings.talks_proxy_endpoint,
+    )
 
 
 @lru_cache(maxsize=1)
@@ -126,6 +133,21 @@ def stats_calculator() -> StatsCalculator:
     return NoStats()
 
 
+@lru_cache(maxsize=1)
+def live_announcer() -> Announcer | None:
+    """The live channel's publisher behind its deadline, or None when none is configured."""
+    from talkrate.adapters.appsync_events import AppSyncEventsPublisher
+    from talkrate.live import Announcer
+
+    settings = load_settings()
+    if not settings.live_publish_url:
+        return None
+    key = settings.live_api_key.get_secret_value() if settings.live_api_key else None
+    timeout = settings.live_publish_timeout_seconds
+    publisher = AppSyncEventsPublisher(settings.live_publish_url, timeout, key, settings.aws_region)
+    return Announcer(publisher, deadline_seconds=timeout)
+
+
 def reset() -> None:
     """Forget every adapter (tests use it to simulate a cold start with new settings)."""
     if rating_publisher.cache_info().currsize:
@@ -143,6 +165,7 @@ def reset() -> None:
         request_limiter,
         voter_tokens,
         stats_calculator,
+        live_announcer,
         load_settings,
         admin_token,
     ):

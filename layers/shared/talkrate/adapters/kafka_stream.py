@@ -10,7 +10,8 @@ from kafka.errors import KafkaError
 
 from talkrate.config import Settings
 from talkrate.errors import BackendUnavailable
-from talkrate.models import RatingSubmitted
+from talkrate.models import CORRELATION_HEADER, RatingSubmitted
+from talkrate.observability import logger
 
 
 def client_options(settings: Settings) -> dict[str, Any]:
@@ -40,9 +41,12 @@ class KafkaRatingPublisher:
     def publish(self, event: RatingSubmitted) -> None:
         """Send with acks=all and wait for the acknowledgement within the time budget."""
         timeout = self._settings.publish_timeout_seconds
+        # The request being answered (API Gateway's request id), as the logger knows it.
+        correlation_id = logger.get_correlation_id()
+        headers = [(CORRELATION_HEADER, correlation_id.encode())] if correlation_id else None
         try:
             future = self._get_producer().send(
-                self._settings.ratings_topic, key=event.key, value=event.to_json()
+                self._settings.ratings_topic, key=event.key, value=event.to_json(), headers=headers
             )
             future.get(timeout=timeout)
         except (KafkaError, OSError) as error:

@@ -36,9 +36,11 @@ Cursor = psycopg2.extensions.cursor
 class PostgresDatabase:
     """One lazily opened connection, reused while warm and reopened once when it has gone away."""
 
-    def __init__(self, dsn: str, name: str = "talkrate") -> None:
+    def __init__(self, dsn: str, name: str = "talkrate", host: str | None = None) -> None:
         self._dsn = dsn
         self._name = name
+        # Replaces the DSN's host (an RDS Proxy endpoint in front of the same database).
+        self._host_override: dict[str, Any] = {"host": host} if host else {}
         self._connection: psycopg2.extensions.connection | None = None
         self._lock = threading.Lock()
         self._channels: set[str] = set()  # LISTENed to on every connection
@@ -127,7 +129,10 @@ class PostgresDatabase:
     def _connect(self) -> psycopg2.extensions.connection:
         if self._connection is None or self._connection.closed:
             self._connection = psycopg2.connect(
-                self._dsn, connect_timeout=CONNECT_TIMEOUT_SECONDS, application_name=self._name
+                self._dsn,
+                connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                application_name=self._name,
+                **self._host_override,
             )
             # Transactions are explicit (transaction()); a lone read costs one round trip.
             self._connection.autocommit = True
@@ -170,7 +175,7 @@ _CREATE_TALK = _INSERT_TALK + "ON CONFLICT (id) DO NOTHING RETURNING 1"
 # NOTIFY payload: the id of a talk removed or replaced (its rating window may have moved).
 CHANGES_CHANNEL = "talkrate_talk_changed"
 _SAVE_TALK = (
-    "WITH saved AS ("
+    "WITH saved AS ("  # constant SQL joined to constants; the values are parameters  # nosec B608
     + _INSERT_TALK
     + """
 ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, speakers = EXCLUDED.speakers,
@@ -493,13 +498,15 @@ class PostgresOutbox:
         )
         return None if row is None else "published" if row[0] else "queued"
 
-    def relay(self, publish: Callable[[RatingSubmitted], None], limit: int) -> tuple[int, int]:
+    def relay(
+        self, publish: Callable[[RatingSubmitted], None], limit: int
+    ) -> tuple[int, int, float]:
         """Publish pending entries in order, marking each; stop at the first failure.
 
         The rows stay locked (SKIP LOCKED keeps concurrent relays apart) until the transaction
         ends. A crash after publishing and before the commit republishes those rows next time;
         the projector counts an eventId once, so that costs nothing but a duplicate record.
-        Returns (published, still pending).
+        Returns (published, still pending, age in seconds of the oldest pending entry or 0).
         """
         published = 0
         with self._db.transaction() as cursor:
@@ -525,9 +532,13 @@ class PostgresOutbox:
                 )
                 published += 1
             pending = _fetch_one(
-                cursor, "SELECT count(*) FROM rating_outbox WHERE published_at IS NULL"
+                cursor,
+                "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) "
+                "FROM rating_outbox WHERE published_at IS NULL",
             )
-        return published, int(pending[0]) if pending else 0
+        if not pending:
+            return published, 0, 0.0
+        return published, int(pending[0]), max(0.0, float(pending[1]))
 
 
 def vote_record(value: int, occurred_at: datetime, event_id: str) -> str:

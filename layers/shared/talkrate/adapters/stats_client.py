@@ -14,7 +14,7 @@ from urllib.parse import quote, urlsplit
 
 from talkrate.models import Histogram
 from talkrate.observability import logger
-from talkrate.sigv4 import Credentials, signed_headers
+from talkrate.sigv4 import CredentialSource, signed_headers
 
 
 class LambdaStatsCalculator:
@@ -37,7 +37,7 @@ class LambdaStatsCalculator:
         self._endpoint = endpoint
         self._path = f"/2015-03-31/functions/{quote(function_name, safe='')}/invocations"
         self._timeout = timeout
-        self._environ = environ
+        self._credentials = CredentialSource(environ)
         self._connection: http.client.HTTPConnection | None = None
         self._lock = threading.Lock()  # one request at a time on the one connection
 
@@ -63,7 +63,7 @@ class LambdaStatsCalculator:
 
     def _invoke(self, body: bytes) -> tuple[int, bool, bytes]:
         headers = {"content-type": "application/json"}
-        credentials = Credentials.from_environment(self._environ)
+        credentials = self._credentials.get()
         if credentials is not None and self._region:
             headers = signed_headers(
                 "POST",
@@ -126,7 +126,8 @@ class UrlStatsCalculator:
             self._url, data=body, headers={"content-type": "application/json"}, method="POST"
         )
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310
+            # The scheme is checked in __init__ (http or https only).
+            with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310  # nosec B310
                 payload = json.loads(response.read())
             return payload if isinstance(payload, dict) else None
         except Exception:

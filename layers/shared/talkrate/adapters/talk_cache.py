@@ -6,7 +6,9 @@ unknown ones are not (a talk added a moment ago can be rated at once). A removal
 made by any instance is heard within moments: the catalog NOTIFYs it, and before each answer an
 instance reads what its connection has received, without a round trip. When that cannot be
 known (the connection was reopened), everything remembered is dropped; the TTL bounds what a
-lost notification could leave behind.
+lost notification could leave behind. Behind a pooler that multiplexes sessions (RDS
+Proxy) an instance does not listen (LISTEN would pin its session to one database connection): a
+change is then seen by other instances within the TTL.
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ class CachedTalkCatalog:
         catalog: PostgresTalkCatalog,
         ttl: float = DEFAULT_TTL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        listen: bool = True,
     ) -> None:
         self._catalog = catalog
         self._ttl = ttl
+        self._listen = listen
         self._clock = clock
         # talk id -> (when it stops being trusted, its rating window)
         self._known: dict[str, tuple[float, RatingWindow]] = {}
@@ -47,7 +51,7 @@ class CachedTalkCatalog:
         """The talk's rating window, or None when there is no such talk (remembered for a
         while once seen)."""
         now = self._clock()
-        changed = self._catalog.changed_since_last_call()
+        changed = self._catalog.changed_since_last_call() if self._listen else set()
         with self._lock:
             if changed is None:
                 self._known.clear()

@@ -98,6 +98,10 @@ class TalkOut(Talk):
 
     model_config = ConfigDict(defer_build=True)
 
+    channel: str = Field(
+        description="The talk's live channel (AppSync Events), where the projector publishes "
+        "its new histogram after each batch."
+    )
     summary: RatingSummary | None = None
 
 

@@ -19,7 +19,8 @@ from talkrate.catalog import (
     talk_details,
 )
 from talkrate.leaderboard import PRIOR_MEAN, PRIOR_WEIGHT
-from talkrate.models import MAX_TALK_ID_LENGTH, TALK_ID_PATTERN, NewTalk, TalkFields
+from talkrate.live import channel_for_talk
+from talkrate.models import MAX_TALK_ID_LENGTH, TALK_ID_PATTERN, NewTalk, Talk, TalkFields
 
 router = Router()
 
@@ -38,8 +39,13 @@ TrackQuery = Annotated[
 ADMIN_ONLY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
+def _talk_document(talk: Talk) -> dict[str, Any]:
+    """A talk as every route answers it: its fields and its live channel."""
+    return {**talk.model_dump(by_alias=True, mode="json"), "channel": channel_for_talk(talk.id)}
+
+
 def _talk_out(rated: RatedTalk) -> dict[str, Any]:
-    body = rated.talk.model_dump(by_alias=True, mode="json")
+    body = _talk_document(rated.talk)
     if rated.summary is not None:
         body["summary"] = rated.summary.model_dump(mode="json")
     return body
@@ -96,7 +102,7 @@ def post_talk(talk: Annotated[NewTalk, Body()]) -> Response:
     return Response(
         201,
         "application/json",
-        json.dumps(created.model_dump(by_alias=True, mode="json")),
+        json.dumps(_talk_document(created)),
         headers={"Location": f"/talks/{created.id}"},
     )
 
@@ -113,7 +119,11 @@ def post_talk(talk: Annotated[NewTalk, Body()]) -> Response:
 )
 def put_talk(talk_id: TalkIdPath, fields: Annotated[TalkFields, Body()]) -> Response:
     created = replace_talk(wiring.talk_catalog(), talk_id, fields)
-    body = {"id": talk_id, **fields.model_dump(by_alias=True, mode="json")}
+    body = {
+        "id": talk_id,
+        **fields.model_dump(by_alias=True, mode="json"),
+        "channel": channel_for_talk(talk_id),
+    }
     return Response(
         201 if created else 200,
         "application/json",

@@ -1,0 +1,157 @@
+"""The command line: `python -m sam_emulator`, or a project's own entry point that adds its
+dev stack's options and passes a factory for it (`main(dev_stack=...)`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sam_emulator.events import Options
+from sam_emulator.plugins import (
+    AddOptions,
+    DevStack,
+    DevStackFactory,
+    NoDevStack,
+    ParameterDefaults,
+)
+from sam_emulator.runtime import Emulator
+from sam_emulator.template import TemplateError, load_template
+
+
+def parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """The emulator's own options."""
+    arguments = argparse.ArgumentParser(prog=prog, description=description)
+    arguments.add_argument("--template", type=Path, default=Path("template.yaml"))
+    arguments.add_argument("--host", default="127.0.0.1")
+    arguments.add_argument("--port", type=int, default=3000, help="HTTP API port (0: any free one)")
+    arguments.add_argument("--lambda-port", type=int, default=3001, help="Lambda Invoke API port")
+    arguments.add_argument(
+        "--url-port",
+        type=int,
+        default=3002,
+        help="port of the first function URL, the next ones follow (0: any free ones)",
+    )
+    arguments.add_argument(
+        "--no-reload",
+        action="store_true",
+        help="keep execution environments when the code changes (SAM_EMULATOR_RELOAD=0)",
+    )
+    arguments.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="Key=Value",
+        help="template parameter override (repeatable)",
+    )
+    arguments.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="execution environments per function (each runs one invocation at a time)",
+    )
+    arguments.add_argument(
+        "--env-vars",
+        type=Path,
+        help='JSON file as for `sam local`: {"Parameters": {...}, "<FunctionId>": {...}}',
+    )
+    return arguments
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    prog: str = "python -m sam_emulator",
+    name: str = "the emulator",
+    add_options: AddOptions | None = None,
+    dev_stack: DevStackFactory | None = None,
+    parameter_defaults: ParameterDefaults | None = None,
+    errors: tuple[type[Exception], ...] = (),
+) -> int:
+    """Run until SIGINT/SIGTERM; 0 on a clean stop, 1 when start-up failed. `errors` are the
+    dev stack's start-up failures, reported in one line like a port in use;
+    `parameter_defaults` are the project's local values of template parameters it declares,
+    which --param overrides."""
+    arguments = parser(
+        prog,
+        f"Run a SAM template locally without Docker: {name}'s HTTP API, Lambda Invoke API, "
+        "function URLs, Kafka triggers and schedules.",
+    )
+    if add_options is not None:
+        add_options(arguments)
+    args = arguments.parse_args(argv)
+    try:
+        explicit = _parameters(args.param)
+        template = load_template(args.template.resolve(), explicit)
+        local = {
+            name: value
+            for name, value in (parameter_defaults() if parameter_defaults else {}).items()
+            if name in template.parameters and name not in explicit
+        }
+        if local:
+            template = load_template(args.template.resolve(), {**local, **explicit})
+        env_overrides = _env_overrides(args.env_vars)
+        stack: DevStack = dev_stack(args) if dev_stack is not None else NoDevStack()
+    except (TemplateError, OSError, ValueError) as error:
+        print(f"{prog}: {error}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    emulator = Emulator(
+        template,
+        Options(args.host, args.port, args.lambda_port, args.url_port, dict(os.environ)),
+        stack,
+        env_overrides=env_overrides,
+        concurrency=args.concurrency,
+        reload=not args.no_reload and os.environ.get("SAM_EMULATOR_RELOAD", "1") != "0",
+    )
+    failures: tuple[type[Exception], ...] = (OSError, *errors)
+    try:
+        emulator.start()
+    except failures as error:
+        print(f"{prog}: could not start: {error}", file=sys.stderr)
+        return 1
+    print(emulator.summary(f"{name} local runtime"), flush=True)
+    for line in emulator.services.announcements:
+        print(line, flush=True)
+    print(f"{name} is running at {emulator.url}", flush=True)
+    while not stop.wait(1.0):
+        pass
+    print(f"{prog}: stopping", file=sys.stderr, flush=True)
+    emulator.stop()
+    print(f"{prog}: stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+def _parameters(pairs: Sequence[str]) -> dict[str, str]:
+    overrides: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise TemplateError(f"--param wants Key=Value, got {pair!r}")
+        overrides[key] = value
+    return overrides
+
+
+def _env_overrides(path: Path | None) -> dict[str, dict[str, str]]:
+    if path is None:
+        return {}
+    document = json.loads(path.read_text())
+    if not isinstance(document, dict):
+        raise TemplateError(f"{path}: expected a JSON object")
+    return {
+        str(section): {str(k): str(v) for k, v in values.items()}
+        for section, values in document.items()
+        if isinstance(values, dict)
+    }

@@ -1,0 +1,250 @@
+"""The HTTP API event source: the template's routes on 127.0.0.1:3000, like `sam local start-api`.
+
+Each request becomes a payload format 2.0 event for the route's function, and the function's answer
+becomes the response as API Gateway would make it. With the HttpApi's CorsConfiguration, the gateway
+answers CORS preflights itself and adds the CORS headers to the other responses, as API Gateway
+does. Under /_docs it serves Swagger UI of docs/openapi.json, where no route of the template
+takes the request.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from sam_emulator.apigw import (
+    FORBIDDEN,
+    INTERNAL_ERROR,
+    NOT_FOUND,
+    TOO_LARGE,
+    UNAUTHORIZED,
+    HttpRequest,
+    HttpResponse,
+    RouteMatch,
+    RouteTable,
+    authorizer_verdict,
+    build_authorizer_event,
+    build_event,
+    gateway_answers_preflight,
+    json_response,
+    map_response,
+    new_request_id,
+    preflight_response,
+    with_cors,
+)
+from sam_emulator.console import console, display
+from sam_emulator.docs_ui import DOCS_PREFIX, DocsSite
+from sam_emulator.events import EventSource, Options
+from sam_emulator.lambda_.pool import Invoker
+from sam_emulator.plugins import Services
+from sam_emulator.serving import BackgroundServer, BadRequest, BodyTooLarge, BoundedHandler
+from sam_emulator.template import CorsConfiguration, LambdaAuthorizer, Route, Template
+
+# API Gateway's HTTP API payload limit; Lambda's synchronous invoke payload limit.
+MAX_REQUEST_BYTES: Final = 10 * 1024 * 1024
+MAX_EVENT_BYTES: Final = 6 * 1024 * 1024
+
+
+class GatewayServer(BackgroundServer):
+    """The local API Gateway: a route table and a way to invoke functions."""
+
+    label = "gateway"
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        routes: Iterable[Route],
+        invoke: Invoker,
+        authorizers: Mapping[str, LambdaAuthorizer] | None = None,
+        cors: CorsConfiguration | None = None,
+        docs: DocsSite | None = None,
+    ) -> None:
+        super().__init__(host, port, _GatewayHandler)
+        self.routes = RouteTable(routes)
+        self.invoke = invoke
+        self.authorizers = dict(authorizers or {})
+        self.cors = cors
+        self.docs = docs
+
+    @property
+    def docs_route(self) -> Route | None:
+        """The template's route that takes /_docs/ requests instead of the docs page, if any."""
+        match = self.routes.match("GET", "/_docs/")
+        return match.route if match else None
+
+    def event_for(self, request: HttpRequest, match: RouteMatch, request_id: str) -> Any:
+        """The event the matched route's function receives."""
+        return build_event(request, match, request_id)
+
+
+class _GatewayHandler(BoundedHandler):
+    server: GatewayServer
+    max_body_bytes = MAX_REQUEST_BYTES
+    server_version = "sam-emulator"
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method token (TRACE, PROPFIND...) is routed like API Gateway does: no route
+        # declares it, so 404, where http.server would answer 501.
+        if name.startswith("do_") and name[3:].isalpha() and name[3:].isupper():
+            return self._handle
+        raise AttributeError(name)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # one access line per request is written by _handle instead
+
+    def _handle(self) -> None:
+        started = time.perf_counter()
+        request_id = new_request_id()
+        cors = self.server.cors
+        request_headers = {name.lower(): value for name, value in self.headers.items()}
+        preflight = False
+        try:
+            path = urlsplit(self.path).path or "/"
+            if cors is not None and gateway_answers_preflight(
+                self.server.routes, self.command, path, request_headers
+            ):
+                self.read_body()  # whatever it carries, the connection stays in step
+                response, preflight = preflight_response(cors, request_headers), True
+            else:
+                response = self._respond(request_id)
+            close = False
+        except BodyTooLarge:
+            response, close = TOO_LARGE, True  # the body was not read: the connection is unusable
+        except BadRequest:
+            response, close = json_response(400, {"message": "Bad Request"}), True
+        if cors is not None and not preflight:
+            response = with_cors(response, cors, request_headers)
+        headers = [*response.headers, ("apigw-requestid", request_id)]
+        self.send_bytes(response.status, headers, response.body, close=close)
+        elapsed = (time.perf_counter() - started) * 1000
+        console(
+            f"[{self.server.label}] {self.command} {self.path} {response.status} {elapsed:.1f} ms"
+        )
+
+    def _respond(self, request_id: str) -> HttpResponse:
+        body = self.read_body()
+        target = urlsplit(self.path)  # also accepts absolute-form targets
+        raw_path = target.path or "/"
+        match = self.server.routes.match(self.command, raw_path)
+        if match is None:
+            docs = self.server.docs
+            if docs is not None and docs.owns(raw_path):
+                return docs.respond(self.command, raw_path)
+            return NOT_FOUND
+        request = HttpRequest(
+            method=self.command,
+            raw_path=raw_path,
+            raw_query=target.query,
+            headers=list(self.headers.items()),
+            body=body,
+            source_ip=self.client_address[0],
+            protocol=self.request_version,
+        )
+        event = self.server.event_for(request, match, request_id)
+        if len(json.dumps(event)) > MAX_EVENT_BYTES:
+            return TOO_LARGE  # Lambda would refuse the invoke: answered as too large, not a 5xx
+        if match.route.authorizer:
+            refused = self._authorize(self.server.authorizers[match.route.authorizer], event)
+            if refused is not None:
+                return refused
+        result = self.server.invoke(match.route.function_id, event)
+        return map_response(result.payload) if result.ok else INTERNAL_ERROR
+
+    def _authorize(
+        self, authorizer: LambdaAuthorizer, event: dict[str, Any]
+    ) -> HttpResponse | None:
+        """Run the route's Lambda authorizer as API Gateway does; None lets the request through
+        (with the authorizer's context in the event), else the gateway's own answer."""
+        authorizer_event, complete = build_authorizer_event(event, authorizer.identity_sources)
+        if not complete:
+            return UNAUTHORIZED  # an identity source is missing: the authorizer is not called
+        result = self.server.invoke(authorizer.function_id, authorizer_event)
+        if not result.ok:
+            return INTERNAL_ERROR
+        allowed, context = authorizer_verdict(result.payload, authorizer.simple_responses)
+        if not allowed:
+            return FORBIDDEN
+        event["requestContext"]["authorizer"] = {"lambda": context}
+        return None
+
+
+class HttpApi:
+    """The HttpApi routes of the template behind one local API Gateway (an event source)."""
+
+    def __init__(self, template: Template, options: Options, invoke: Invoker) -> None:
+        try:
+            self.server = GatewayServer(
+                options.host,
+                options.port,
+                template.routes,
+                invoke,
+                template.authorizers,
+                cors=template.cors,
+                docs=DocsSite.beside(template.directory),
+            )
+        except OSError as error:
+            raise OSError(
+                f"HTTP API cannot listen on {options.host}:{options.port}: {error}"
+            ) from error
+        self.url = f"http://{options.host}:{self.server.port}"
+        self._template = template
+
+    def start(self, services: Services) -> None:
+        """Serve requests."""
+        self.server.start("gateway")
+
+    def stop(self) -> None:
+        """Stop accepting requests."""
+        self.server.stop()
+
+    def join(self, timeout: float) -> None:
+        """Requests in flight end with their invocation."""
+
+    def summary(self) -> list[str]:
+        """The routes, the CORS configuration and where the docs are."""
+        template = self._template
+        lines = []
+        for route in template.routes:
+            guard = ""
+            if route.authorizer:
+                guard = f" (authorizer {template.authorizers[route.authorizer].function_id})"
+            lines.append(f"route     {route.route_key:<28} -> {route.function_id}{guard}")
+        cors = template.cors
+        lines.append(
+            f"cors      {cors.describe()}"
+            if cors
+            else "cors      none (no CorsConfiguration: OPTIONS is routed like any method)"
+        )
+        return lines + self._docs_lines()
+
+    def _docs_lines(self) -> list[str]:
+        docs = self.server.docs
+        shadow = self.server.docs_route
+        if docs is None:
+            return []
+        if shadow is not None:
+            return [f"docs      not served: {shadow.route_key} takes {DOCS_PREFIX}/"]
+        if docs.ui_version is None:
+            return [
+                f"docs      {self.url}{DOCS_PREFIX}/openapi.json  (Swagger UI is not installed: "
+                "pip install swagger-ui-bundle-v2)"
+            ]
+        spec = display(docs.spec_file)
+        missing = "" if docs.spec_file.is_file() else ", missing"
+        return [
+            f"docs      {self.url}{DOCS_PREFIX}/  (Swagger UI {docs.ui_version} of {spec}{missing})"
+        ]
+
+
+def bind(template: Template, options: Options, invoke: Invoker) -> Sequence[EventSource]:
+    """The HTTP API, listening."""
+    return [HttpApi(template, options, invoke)]

@@ -1,0 +1,65 @@
+"""The one interface between the emulator and a project's dev stack.
+
+The emulator runs what the template declares; the backing services the functions talk to
+(databases, a Kafka broker...) belong to the project. A project plugs them in with a `DevStack`:
+started after the emulator has bound its ports and before the functions are warmed, stopped after
+the functions and the event sources. `python -m sam_emulator` runs without one (`NoDevStack`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from sam_emulator.template import Template
+
+
+@dataclass(frozen=True)
+class Services:
+    """What a dev stack hands the emulator once its services are up."""
+
+    # Added to every function's environment, over the template's (connections, credentials).
+    environment: Mapping[str, str] = field(default_factory=dict)
+    # Where the Kafka event source mappings consume; empty: they are listed, not run.
+    kafka_bootstrap: str = ""
+    # kafka-python options for those consumers (security settings: protocol, SASL).
+    kafka_options: Mapping[str, Any] = field(default_factory=dict)
+    # Folders of code shared by the functions (a layer's source): an edit there reloads them all.
+    watch: tuple[Path, ...] = ()
+    # Lines under "backends:" in the start-up summary (no secrets in them).
+    summary: tuple[str, ...] = ()
+    # Lines printed on their own after the summary, for the person who started the emulator
+    # (e.g. a token made for them); never logged by the functions.
+    announcements: tuple[str, ...] = ()
+
+
+class DevStack(Protocol):
+    """A project's backing services, as the emulator sees them."""
+
+    def start(self, template: Template, lambda_endpoint: str) -> Services:
+        """Start (or find) the services and prepare their data; `lambda_endpoint` is the
+        emulator's Lambda Invoke API, for functions that invoke others."""
+
+    def stop(self) -> None:
+        """Stop what `start` started (the functions have stopped by then)."""
+
+
+# Builds a dev stack from the command line, once `add_options` declared its options.
+DevStackFactory = Callable[[argparse.Namespace], DevStack]
+AddOptions = Callable[[argparse.ArgumentParser], None]
+# Template parameters whose local value differs from the template's default (under --param).
+ParameterDefaults = Callable[[], Mapping[str, str]]
+
+
+class NoDevStack:
+    """No backing services: the functions get the template's environment only."""
+
+    def start(self, template: Template, lambda_endpoint: str) -> Services:
+        """Nothing to start."""
+        return Services()
+
+    def stop(self) -> None:
+        """Nothing to stop."""

@@ -1,0 +1,178 @@
+"""The emulator: a template's functions behind its event sources, with a project's dev stack,
+started and stopped as one."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any, Final
+
+from sam_emulator.console import display
+from sam_emulator.events import Bind, EventSource, Options, function_url, http_api, kafka, schedule
+from sam_emulator.events.http_api import HttpApi
+from sam_emulator.lambda_.environment import function_environment, lambda_variables
+from sam_emulator.lambda_.invoke_api import InvokeApiServer
+from sam_emulator.lambda_.pool import FunctionPool, InitFailed, Invocation
+from sam_emulator.plugins import DevStack, NoDevStack, Services
+from sam_emulator.template import Template
+
+# The event sources the emulator runs, in the order they are bound and started. A new source is
+# a module of sam_emulator.events with a `bind` function, and a parser in sam_emulator.template.
+EVENT_SOURCES: Final[tuple[Bind, ...]] = (
+    http_api.bind,
+    function_url.bind,
+    kafka.bind,
+    schedule.bind,
+)
+_JOIN_TIMEOUT_SECONDS: Final = 15.0
+
+
+class Emulator:
+    """Everything the template describes, running locally."""
+
+    def __init__(
+        self,
+        template: Template,
+        options: Options | None = None,
+        dev_stack: DevStack | None = None,
+        env_overrides: Mapping[str, Mapping[str, str]] | None = None,
+        concurrency: int = 1,
+        reload: bool = True,
+    ) -> None:
+        self.template = template
+        self.options = options or Options()
+        self.dev_stack: DevStack = dev_stack or NoDevStack()
+        self.concurrency = max(1, concurrency)
+        self.reload = reload
+        self.services = Services()
+        self.pools: dict[str, FunctionPool] = {}
+        self.invoke_api: InvokeApiServer | None = None
+        self.sources: list[EventSource] = []
+        self.init_report: dict[str, str] = {}
+        self._env_overrides = env_overrides or {}
+        self._dev_stack_started = False
+        self._stopped = False
+
+    @property
+    def url(self) -> str:
+        """The base URL of the HTTP API."""
+        gateway = next((s for s in self.sources if isinstance(s, HttpApi)), None)
+        return gateway.url if gateway else ""
+
+    @property
+    def lambda_url(self) -> str:
+        """The Lambda Invoke API endpoint (boto3 endpoint_url)."""
+        port = self.invoke_api.port if self.invoke_api else self.options.lambda_port
+        return f"http://{self.options.host}:{port}"
+
+    def invoke(self, function_id: str, event: Any) -> Invocation:
+        """Invoke a function of the template synchronously."""
+        return self.pools[function_id].invoke(event)
+
+    def start(self) -> None:
+        """Start everything; on failure, what was started is stopped again."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
+        # Bind every port first: a port in use fails fast, before any service is started, and
+        # the Lambda endpoint's real port goes into the functions' environment.
+        options = self.options
+        try:
+            self.invoke_api = InvokeApiServer(
+                options.host, options.lambda_port, self.template.functions, self.invoke
+            )
+        except OSError as error:
+            raise OSError(
+                f"Lambda Invoke API cannot listen on {options.host}:{options.lambda_port}: {error}"
+            ) from error
+        for bind in EVENT_SOURCES:
+            self.sources.extend(bind(self.template, options, self.invoke))
+        self._dev_stack_started = True
+        self.services = self.dev_stack.start(self.template, self.lambda_url)
+        for function_id, spec in self.template.functions.items():
+            watch = [spec.code_dir, *self.services.watch] if self.reload else []
+            self.pools[function_id] = FunctionPool(
+                spec, self._function_env(function_id), max_workers=self.concurrency, watch=watch
+            )
+        self._warm_functions()
+        self.invoke_api.start("lambda-invoke-api")
+        for source in self.sources:
+            source.start(self.services)
+
+    def _function_env(self, function_id: str) -> dict[str, str]:
+        spec = self.template.functions[function_id]
+        extra = {
+            **self._env_overrides.get("Parameters", {}),
+            **self._env_overrides.get(function_id, {}),
+        }
+        return function_environment(
+            spec.environment,
+            self.options.environ,
+            lambda_variables(spec),
+            self.services.environment,
+            extra,
+        )
+
+    def _warm_functions(self) -> None:
+        def warm(function_id: str, pool: FunctionPool) -> None:
+            try:
+                self.init_report[function_id] = f"init {pool.warm():.0f} ms"
+            except InitFailed as failure:
+                error = failure.error
+                self.init_report[function_id] = (
+                    f"INIT FAILED {error.get('errorType')}: {error.get('errorMessage')}"
+                )
+
+        threads = [
+            threading.Thread(target=warm, args=item, name=f"warm-{item[0]}")
+            for item in self.pools.items()
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def stop(self) -> None:
+        """Stop everything, in order: no new events, functions, then the dev stack."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self.invoke_api is not None:
+            self.invoke_api.stop()
+        for source in self.sources:
+            source.stop()
+        for pool in self.pools.values():
+            pool.close()  # an invocation in flight ends now; a Kafka batch stays uncommitted
+        deadline = time.monotonic() + _JOIN_TIMEOUT_SECONDS
+        for source in self.sources:
+            source.join(max(0.0, deadline - time.monotonic()))
+        if self._dev_stack_started:
+            self.dev_stack.stop()
+
+    def summary(self, title: str = "local emulator") -> str:
+        """The start-up summary: functions, triggers, backends, notes."""
+        lines = [f"{title} ({self.template.path or 'template'})", "functions:"]
+        for function_id, spec in self.template.functions.items():
+            lines.append(
+                f"  {function_id:<20} {display(spec.handler_file)}:{spec.handler_function}  "
+                f"{spec.memory_mb} MB  {spec.timeout_seconds:g} s  "
+                f"{self.init_report.get(function_id, '')}"
+            )
+        lines.append("triggers:")
+        lines.extend(f"  {line}" for source in self.sources for line in source.summary())
+        lines.append("backends:")
+        lines.extend(f"  {line}" for line in self.services.summary)
+        lines.append(f"  lambda   {self.lambda_url}  (Lambda Invoke API; boto3 endpoint_url)")
+        if self.reload:
+            shared = ", ".join(display(folder) for folder in self.services.watch)
+            also = f" and {shared}" if shared else ""
+            lines.append(f"reload:   on (each function's code{also}, on the next request)")
+        if self.template.notes:
+            lines.append("notes:")
+            lines.extend(f"  {note}" for note in self.template.notes)
+        return "\n".join(lines)

@@ -1,0 +1,132 @@
+"""What the emulator's HTTP endpoints share: a threaded HTTP/1.1 server that runs in the
+background, bounded request-body reading (never an unbounded read), and finding a free port."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Final
+
+_CHUNK_LINE_LIMIT: Final = 1024
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now (another process may take it before it is used)."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+class BodyTooLarge(Exception):
+    """The request body is over the limit; the connection must be closed without reading it."""
+
+
+class BadRequest(Exception):
+    """The request framing is broken (bad Content-Length, bad chunk)."""
+
+
+class BackgroundServer(ThreadingHTTPServer):
+    """A ThreadingHTTPServer that serves from a thread of its own until `stop`."""
+
+    daemon_threads = True  # keep-alive connections must not hold the process at exit
+    allow_reuse_address = True
+    # socketserver's default listen backlog is 5: a burst of clients connecting at once got
+    # connection resets. API Gateway takes bursts; so does the local one.
+    request_queue_size = 128
+
+    def __init__(self, host: str, port: int, handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__((host, port), handler)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful with port 0)."""
+        return int(self.server_address[1])
+
+    def start(self, name: str) -> None:
+        """Serve in a background thread."""
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.1}, name=name, daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop accepting, and close the listening socket."""
+        if self._thread is not None:
+            self.shutdown()
+            self._thread.join(timeout=5)
+        self.server_close()
+
+
+class BoundedHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 handler with keep-alive, an idle timeout and a body size limit."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = 120  # seconds an idle keep-alive connection stays open
+    max_body_bytes = 6 * 1024 * 1024
+
+    def setup(self) -> None:
+        """Disable Nagle: headers and body go out in separate writes, and a client's delayed
+        ACK would otherwise add ~40 ms to every response."""
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def read_body(self) -> bytes:
+        """The request body (Content-Length or chunked), refusing more than max_body_bytes."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked()
+        declared = self.headers.get("Content-Length")
+        if declared is None:
+            return b""
+        try:
+            length = int(declared)
+        except ValueError:
+            raise BadRequest("bad Content-Length") from None
+        if length < 0:
+            raise BadRequest("bad Content-Length")
+        if length > self.max_body_bytes:
+            raise BodyTooLarge
+        body = self.rfile.read(length)
+        if len(body) != length:
+            raise BadRequest("body shorter than Content-Length")
+        return body
+
+    def _read_chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(_CHUNK_LINE_LIMIT)
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise BadRequest("bad chunk size") from None
+            if size == 0:
+                break
+            total += size
+            if total > self.max_body_bytes:
+                raise BodyTooLarge
+            chunk = self.rfile.read(size)
+            if len(chunk) != size:
+                raise BadRequest("truncated chunk")
+            chunks.append(chunk)
+            self.rfile.readline(_CHUNK_LINE_LIMIT)  # the CRLF after the chunk
+        while self.rfile.readline(_CHUNK_LINE_LIMIT) not in (b"\r\n", b"\n", b""):
+            pass  # trailers: ignored
+        return b"".join(chunks)
+
+    def send_bytes(
+        self, status: int, headers: list[tuple[str, str]], body: bytes, close: bool = False
+    ) -> None:
+        """Send a complete response with a correct Content-Length (keep-alive friendly)."""
+        self.send_response(status)
+        for name, value in headers:
+            if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        if close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if self.command != "HEAD" and body:
+            self.wfile.write(body)

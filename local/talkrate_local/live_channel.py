@@ -1,0 +1,571 @@
+"""A local AWS AppSync Events API: its real-time WebSocket protocol and its HTTP publish endpoint.
+
+What a page or a command written for AppSync Events does against AWS, it does here unchanged:
+- WebSocket `ws://<host>/event/realtime`, subprotocols `aws-appsync-event-ws` and
+  `header-<base64url JSON of {"host", "x-api-key"}>`; messages `connection_init` ->
+  `connection_ack` (`connectionTimeoutMs`), `ka` every few seconds, `subscribe` (`id`, `channel`,
+  `authorization`) -> `subscribe_success` / `subscribe_error`, `data` (`id`, `event` as a JSON
+  text), `unsubscribe` -> `unsubscribe_success` / `unsubscribe_error`, `publish` ->
+  `publish_success` / `publish_error`. A message that is not a JSON object with a known `type`
+  gets an `error` and its connection is closed; no other connection notices.
+- HTTP `POST http://<host>/event` with `{"channel", "events": [up to 5 JSON texts]}` and an
+  `x-api-key` header, answered `{"successful": [{"identifier", "index"}], "failed": []}`.
+- Channels `/<namespace>/<segment>...` (2 to 5 segments of 1 to 50 letters, digits or dashes);
+  a subscription may end in `/*` to receive every channel below it.
+
+It stands alone (asyncio and the `websockets` package, nothing of the project), serves from a
+thread of its own, and fans each event out to every matching subscription.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+import json
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+SUBPROTOCOL: Final = "aws-appsync-event-ws"
+REALTIME_PATH: Final = "/event/realtime"
+PUBLISH_PATH: Final = "/event"
+MAX_EVENTS_PER_PUBLISH: Final = 5
+MAX_EVENT_BYTES: Final = 240 * 1024
+MAX_SUBSCRIPTIONS_PER_CONNECTION: Final = 100
+MAX_ID_LENGTH: Final = 128
+CONNECTION_TIMEOUT_MS: Final = 300_000  # what AppSync announces in connection_ack
+_SEGMENT: Final = re.compile(r"[A-Za-z0-9-]{1,50}")
+_MAX_HEAD_BYTES: Final = 16 * 1024
+_MAX_BODY_BYTES: Final = MAX_EVENTS_PER_PUBLISH * MAX_EVENT_BYTES + 64 * 1024
+_REASONS: Final = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found"}
+
+
+class ProtocolError(Exception):
+    """A client message or request this API refuses, with AppSync's error type."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+    def errors(self) -> list[dict[str, str]]:
+        """The `errors` list AppSync answers with."""
+        return [{"errorType": self.error_type, "message": str(self)}]
+
+
+def parse_channel(channel: Any, *, wildcard: bool) -> tuple[str, ...]:
+    """The segments of a channel path; `wildcard` allows a final `*` (subscriptions only)."""
+    if not isinstance(channel, str) or not channel:
+        raise ProtocolError("BadRequestException", "channel must be a non-empty string")
+    segments = tuple(channel.strip("/").split("/"))
+    last_ok = wildcard and segments[-1] == "*"
+    if not 2 <= len(segments) <= 5 or not all(
+        _SEGMENT.fullmatch(s) or (last_ok and i == len(segments) - 1)
+        for i, s in enumerate(segments)
+    ):
+        raise ProtocolError(
+            "BadRequestException",
+            f"invalid channel {channel[:120]!r}: a namespace and 1 to 4 more segments of 1 to 50 "
+            "letters, digits or dashes" + (", optionally ending in /*" if wildcard else ""),
+        )
+    return segments
+
+
+@dataclass(eq=False)
+class _Client:
+    """One WebSocket connection and its subscriptions (id -> channel segments)."""
+
+    connection: ServerConnection
+    initialised: bool = False
+    subscriptions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+class Endpoints:
+    """Where a local Event API listens, as clients and publishers name it."""
+
+    host: str
+    realtime_port: int
+    http_port: int
+    api_key: str
+
+    @property
+    def realtime_url(self) -> str:
+        """Where clients connect: `ws://host:port/event/realtime`."""
+        return f"ws://{self.host}:{self.realtime_port}{REALTIME_PATH}"
+
+    @property
+    def http_host(self) -> str:
+        """The HTTP endpoint's host, as clients name it in their authorization header."""
+        return f"{self.host}:{self.http_port}"
+
+    @property
+    def publish_url(self) -> str:
+        """Where publishers POST: `http://host:port/event`."""
+        return f"http://{self.http_host}{PUBLISH_PATH}"
+
+    def client_config(self) -> dict[str, str]:
+        """What a browser needs to subscribe: realtime URL, HTTP host and API key."""
+        return {"realtimeUrl": self.realtime_url, "host": self.http_host, "apiKey": self.api_key}
+
+
+class LiveChannelEmulator(Endpoints):
+    """The realtime endpoint and the HTTP publish endpoint of one local Event API."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        realtime_port: int = 0,
+        http_port: int = 0,
+        api_key: str | None = None,
+        namespaces: Sequence[str] = ("default",),
+        keepalive_seconds: float = 60.0,
+    ) -> None:
+        self.host = host
+        self.api_key = api_key or f"da2-local{secrets.token_hex(13)}"
+        self.namespaces = frozenset(namespaces)
+        self._ports = (realtime_port, http_port)
+        self._keepalive = keepalive_seconds
+        self._clients: set[_Client] = set()
+        self._http_tasks: set[asyncio.Task[None]] = set()
+        # channel segments -> subscriptions; wildcards under their prefix (without the `*`)
+        self._exact: dict[tuple[str, ...], dict[tuple[_Client, str], None]] = {}
+        self._below: dict[tuple[str, ...], dict[tuple[_Client, str], None]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._stopping: asyncio.Event | None = None
+        self._failure: BaseException | None = None
+        self.realtime_port = 0
+        self.http_port = 0
+        self.published = 0  # events accepted, for diagnostics
+
+    # --- life cycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Bind both endpoints and serve them from a background thread."""
+        self._thread = threading.Thread(target=self._run, name="live-channel", daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+        if self._failure is not None:
+            raise self._failure
+        if not self._ready.is_set():
+            raise RuntimeError("the live channel did not start in 10 s")
+
+    def stop(self) -> None:
+        """Close every connection (1001, going away) and both endpoints."""
+        loop, self._loop = self._loop, None
+        if loop is not None and self._stopping is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._stopping.set)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def publish(self, channel: str, events: Sequence[str]) -> list[dict[str, Any]]:
+        """Publish from another thread, as the HTTP endpoint would; the `successful` list."""
+        if self._loop is None:
+            raise RuntimeError("the live channel is not running")
+        done = asyncio.run_coroutine_threadsafe(self._publish_async(channel, events), self._loop)
+        return done.result(timeout=10)
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._serve())
+        except BaseException as error:  # reported to start() when binding failed
+            self._failure = error
+            self._ready.set()
+        finally:
+            loop.close()
+
+    async def _serve(self) -> None:
+        self._stopping = asyncio.Event()
+        realtime: Server = await serve(
+            self._session,
+            self.host,
+            self._ports[0],
+            subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
+            select_subprotocol=_select_subprotocol,
+            process_request=self._authorise_handshake,
+            compression=None,
+            max_size=_MAX_BODY_BYTES,
+            ping_interval=20,
+            ping_timeout=20,
+            server_header=None,
+        )
+        publisher = await asyncio.start_server(
+            self._http_session, self.host, self._ports[1], limit=_MAX_HEAD_BYTES
+        )
+        self.realtime_port = realtime.sockets[0].getsockname()[1]
+        self.http_port = publisher.sockets[0].getsockname()[1]
+        keepalive = asyncio.create_task(self._send_keepalives())
+        self._ready.set()
+        await self._stopping.wait()
+        keepalive.cancel()
+        publisher.close()
+        for task in list(self._http_tasks):
+            task.cancel()
+        await asyncio.gather(*self._http_tasks, return_exceptions=True)
+        realtime.close(close_connections=True)
+        await realtime.wait_closed()
+        await publisher.wait_closed()
+
+    # --- the realtime endpoint ------------------------------------------------------------
+
+    def _authorise_handshake(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | None:
+        if urlsplit(request.path).path != REALTIME_PATH:
+            return connection.respond(404, "Not found: connect to /event/realtime\n")
+        offered = _offered_subprotocols(request.headers)
+        if SUBPROTOCOL not in offered:
+            return connection.respond(400, f"Offer the {SUBPROTOCOL} subprotocol\n")
+        header = next((p for p in offered if p.startswith("header-")), None)
+        authorization = _decode_header_subprotocol(header) if header else None
+        if authorization is None or authorization.get("x-api-key") != self.api_key:
+            return connection.respond(401, "UnauthorizedException: missing or wrong API key\n")
+        return None
+
+    async def _session(self, connection: ServerConnection) -> None:
+        client = _Client(connection)
+        self._clients.add(client)
+        try:
+            async for raw in connection:
+                try:
+                    reply = self._handle(client, raw)
+                except ProtocolError as error:  # malformed: say why, then close this one only
+                    await connection.send(json.dumps({"type": "error", "errors": error.errors()}))
+                    await connection.close(1008, error.error_type)
+                    break
+                if isinstance(reply, dict):
+                    await connection.send(json.dumps(reply))
+                elif reply is not None:
+                    await connection.send(json.dumps(await reply))
+        except ConnectionClosed:
+            pass
+        finally:
+            self._clients.discard(client)
+            for sub_id in list(client.subscriptions):
+                self._forget(client, sub_id)
+
+    def _handle(self, client: _Client, raw: str | bytes) -> Any:
+        if isinstance(raw, bytes):
+            raise ProtocolError("BadRequestException", "binary messages are not supported")
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            raise ProtocolError("BadRequestException", "the message is not JSON") from None
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            raise ProtocolError("BadRequestException", "a message is a JSON object with a type")
+        kind = message["type"]
+        if kind == "connection_init":
+            client.initialised = True
+            return {"type": "connection_ack", "connectionTimeoutMs": CONNECTION_TIMEOUT_MS}
+        if kind not in ("subscribe", "unsubscribe", "publish"):
+            raise ProtocolError("UnsupportedOperation", f"{kind[:60]} is not supported")
+        sub_id = message.get("id")
+        if not isinstance(sub_id, str) or not 1 <= len(sub_id) <= MAX_ID_LENGTH:
+            raise ProtocolError("BadRequestException", f"{kind} needs an id of 1 to 128 characters")
+        if kind == "subscribe":
+            return self._subscribe(client, sub_id, message)
+        if kind == "unsubscribe":
+            if sub_id not in client.subscriptions:
+                return _failure(
+                    "unsubscribe_error", sub_id, "UnknownOperationError", "no such subscription"
+                )
+            self._forget(client, sub_id)
+            return {"type": "unsubscribe_success", "id": sub_id}
+        return self._publish_message(sub_id, message)
+
+    def _subscribe(self, client: _Client, sub_id: str, message: dict[str, Any]) -> dict[str, Any]:
+        try:
+            self._authorise(message.get("authorization"))
+            segments = parse_channel(message.get("channel"), wildcard=True)
+            if segments[0] not in self.namespaces:
+                raise ProtocolError("UnauthorizedException", f"no namespace {segments[0]!r}")
+            if sub_id in client.subscriptions:
+                raise ProtocolError("BadRequestException", "a subscription with that id exists")
+            if len(client.subscriptions) >= MAX_SUBSCRIPTIONS_PER_CONNECTION:
+                raise ProtocolError("MaxSubscriptionsReachedError", "too many subscriptions")
+        except ProtocolError as error:
+            return {"type": "subscribe_error", "id": sub_id, "errors": error.errors()}
+        client.subscriptions[sub_id] = segments
+        if segments[-1] == "*":
+            self._below.setdefault(segments[:-1], {})[client, sub_id] = None
+        else:
+            self._exact.setdefault(segments, {})[client, sub_id] = None
+        return {"type": "subscribe_success", "id": sub_id}
+
+    def _forget(self, client: _Client, sub_id: str) -> None:
+        segments = client.subscriptions.pop(sub_id)
+        index, key = (
+            (self._below, segments[:-1]) if segments[-1] == "*" else (self._exact, segments)
+        )
+        subscribers = index.get(key)
+        if subscribers is not None:
+            subscribers.pop((client, sub_id), None)
+            if not subscribers:
+                del index[key]
+
+    async def _publish_message(self, pub_id: str, message: dict[str, Any]) -> dict[str, Any]:
+        try:
+            self._authorise(message.get("authorization"))
+            successful = await self._publish_async(message.get("channel"), message.get("events"))
+        except ProtocolError as error:
+            return {"type": "publish_error", "id": pub_id, "errors": error.errors()}
+        return {"type": "publish_success", "id": pub_id, "successful": successful, "failed": []}
+
+    def _authorise(self, authorization: Any) -> None:
+        if not isinstance(authorization, dict) or authorization.get("x-api-key") != self.api_key:
+            raise ProtocolError("UnauthorizedException", "missing or wrong API key")
+
+    async def _send_keepalives(self) -> None:
+        ka = json.dumps({"type": "ka"})
+        while True:
+            await asyncio.sleep(self._keepalive)
+            broadcast([c.connection for c in self._clients if c.initialised], ka)
+
+    # --- publishing and fan-out -----------------------------------------------------------
+
+    async def _publish_async(self, channel: Any, events: Any) -> list[dict[str, Any]]:
+        segments = parse_channel(channel, wildcard=False)
+        if segments[0] not in self.namespaces:
+            raise ProtocolError("UnauthorizedException", f"no namespace {segments[0]!r}")
+        texts = _valid_events(events)
+        subscribers = list(self._exact.get(segments, ()))
+        for depth in range(1, len(segments)):
+            subscribers.extend(self._below.get(segments[:depth], ()))
+        for text in texts:
+            for client, sub_id in subscribers:
+                data = json.dumps({"type": "data", "id": sub_id, "event": text})
+                broadcast((client.connection,), data)
+        self.published += len(texts)
+        return [{"identifier": str(uuid.uuid4()), "index": i} for i in range(len(texts))]
+
+    # --- the HTTP publish endpoint --------------------------------------------------------
+
+    async def _http_session(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._http_tasks.add(task)
+            task.add_done_callback(self._http_tasks.discard)
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+                    return
+                status, body, keep_alive = await self._http_request(head, reader)
+                payload = json.dumps(body).encode()
+                writer.write(
+                    f"HTTP/1.1 {status} {_REASONS[status]}\r\n"
+                    "content-type: application/json\r\n"
+                    f"content-length: {len(payload)}\r\n"
+                    f"connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n".encode()
+                    + payload
+                )
+                await writer.drain()
+                if not keep_alive:
+                    return
+        except ConnectionError:
+            return
+        finally:
+            writer.close()
+
+    async def _http_request(
+        self, head: bytes, reader: asyncio.StreamReader
+    ) -> tuple[int, dict[str, Any], bool]:
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ")
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            if name:
+                headers[name.strip().lower()] = value.strip()
+        keep_alive = headers.get("connection", "").lower() != "close"
+        try:
+            length = int(headers.get("content-length", "0"))
+        except ValueError:
+            return 400, _errors("BadRequestException", "bad content-length"), False
+        if length < 0 or length > _MAX_BODY_BYTES or "transfer-encoding" in headers:
+            return 400, _errors("BadRequestException", "body too large or chunked"), False
+        try:
+            raw = await reader.readexactly(length)
+        except asyncio.IncompleteReadError:
+            return 400, _errors("BadRequestException", "body shorter than announced"), False
+        if len(parts) != 3 or urlsplit(parts[1]).path != PUBLISH_PATH:
+            return 404, _errors("NotFoundException", "publish with POST /event"), keep_alive
+        if parts[0] != "POST":
+            return 404, _errors("NotFoundException", "publish with POST /event"), keep_alive
+        if headers.get("x-api-key") != self.api_key:
+            return 401, _errors("UnauthorizedException", "missing or wrong API key"), keep_alive
+        try:
+            body = json.loads(raw)
+            if not isinstance(body, dict):
+                raise ProtocolError("BadRequestException", "the body is a JSON object")
+            successful = await self._publish_async(body.get("channel"), body.get("events"))
+        except ValueError:
+            return 400, _errors("BadRequestException", "the body is not JSON"), keep_alive
+        except ProtocolError as error:
+            status = 401 if error.error_type == "UnauthorizedException" else 400
+            return status, {"errors": error.errors()}, keep_alive
+        return 200, {"failed": [], "successful": successful}, keep_alive
+
+
+def _valid_events(events: Any) -> list[str]:
+    if not isinstance(events, list) or not 1 <= len(events) <= MAX_EVENTS_PER_PUBLISH:
+        raise ProtocolError("BadRequestException", "events: a list of 1 to 5 JSON texts")
+    for event in events:
+        if not isinstance(event, str) or len(event.encode()) > MAX_EVENT_BYTES:
+            raise ProtocolError(
+                "BadRequestException", "each event is a JSON text of 240 KB at most"
+            )
+        try:
+            json.loads(event)
+        except ValueError:
+            raise ProtocolError("BadRequestException", "each event must be valid JSON") from None
+    return list(events)
+
+
+def _errors(error_type: str, message: str) -> dict[str, Any]:
+    return {"errors": [{"errorType": error_type, "message": message}]}
+
+
+def _failure(kind: str, op_id: str, error_type: str, message: str) -> dict[str, Any]:
+    return {"type": kind, "id": op_id, "errors": [{"errorType": error_type, "message": message}]}
+
+
+def _offered_subprotocols(headers: Headers) -> list[str]:
+    return [
+        p.strip()
+        for value in headers.get_all("Sec-WebSocket-Protocol")
+        for p in value.split(",")
+        if p.strip()
+    ]
+
+
+def _select_subprotocol(connection: ServerConnection, offered: Sequence[str]) -> Any:
+    return SUBPROTOCOL if SUBPROTOCOL in offered else None
+
+
+def _decode_header_subprotocol(value: str) -> dict[str, Any] | None:
+    """The authorization a client put in its `header-<base64url JSON>` subprotocol."""
+    encoded = value.removeprefix("header-")
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+    except (binascii.Error, ValueError):
+        return None
+    return decoded if isinstance(decoded, dict) else None
+
+
+def header_subprotocol(authorization: dict[str, str]) -> str:
+    """The `header-…` subprotocol that carries an authorization (what clients send)."""
+    encoded = base64.urlsafe_b64encode(json.dumps(authorization).encode()).decode()
+    return "header-" + encoded.rstrip("=")
+
+
+# --- as a process of its own --------------------------------------------------------------------
+
+API_KEY_ENV: Final = "LIVE_CHANNEL_API_KEY"
+
+
+class LiveChannelProcess(Endpoints):
+    """The emulation in a child process (`python -m …live_channel`), as AppSync is a service of
+    its own: its fan-out then shares no interpreter lock with whoever started it. It ends when
+    stopped, or when its parent goes away (its stdin closes)."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        realtime_port: int = 0,
+        http_port: int = 0,
+        api_key: str | None = None,
+        namespaces: Sequence[str] = ("default",),
+        python: str = sys.executable,
+    ) -> None:
+        self.host = host
+        self.api_key = api_key or f"da2-local{secrets.token_hex(13)}"
+        command = [python, "-m", __name__, "--host", host]
+        command += ["--realtime-port", str(realtime_port), "--http-port", str(http_port)]
+        for namespace in namespaces:
+            command += ["--namespace", namespace]
+        self._process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env={**os.environ, API_KEY_ENV: self.api_key},
+            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        )
+        assert self._process.stdout is not None
+        ready = self._process.stdout.readline()  # one JSON line once both ports are bound
+        if not ready:
+            self._process.wait(timeout=10)
+            raise OSError(f"the live channel did not start (exit {self._process.returncode})")
+        ports = json.loads(ready)
+        self.realtime_port, self.http_port = ports["realtimePort"], ports["httpPort"]
+
+    def stop(self) -> None:
+        """Stop the child (closing its stdin), killing it if it does not go."""
+        if self._process.poll() is None:
+            assert self._process.stdin is not None
+            self._process.stdin.close()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve until stdin closes or SIGTERM/SIGINT; print the bound ports as one JSON line."""
+    parser = argparse.ArgumentParser(description="A local AWS AppSync Events API.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--realtime-port", type=int, default=0)
+    parser.add_argument("--http-port", type=int, default=0)
+    parser.add_argument("--namespace", action="append", default=[])
+    args = parser.parse_args(argv)
+    emulator = LiveChannelEmulator(
+        args.host,
+        args.realtime_port,
+        args.http_port,
+        api_key=os.environ.get(API_KEY_ENV) or None,
+        namespaces=args.namespace or ["default"],
+    )
+    emulator.start()
+    print(json.dumps({"realtimePort": emulator.realtime_port, "httpPort": emulator.http_port}))
+    sys.stdout.flush()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    def until_parent_goes() -> None:
+        sys.stdin.read()
+        stop.set()
+
+    threading.Thread(target=until_parent_goes, daemon=True).start()
+    stop.wait()
+    emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

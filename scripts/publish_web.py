@@ -1,0 +1,135 @@
+"""Publish the web app to a deployed stack: `web/` to its bucket under app/, and /app/config.json
+written from the stack's outputs (the live channel's endpoints and subscribe-only key).
+
+    python scripts/publish_web.py --stack talkrate-dev [--web-dir web] [--voting-policy attendee]
+
+Run it after `sam deploy` (make publish-web STACK=...). Files no longer in `web/` are removed from
+the bucket; the entry page and config.json are sent as `no-cache` so a new version shows at once;
+CloudFront's copies of /app/* are invalidated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import mimetypes
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+APP_PREFIX = "app/"
+ALWAYS_REVALIDATED = {"index.html", "config.json"}
+SKIPPED_PARTS = {"node_modules", "__pycache__"}
+REQUIRED_OUTPUTS = ("WebBucketName", "WebDistributionId", "LiveRealtimeUrl", "LiveHttpHost")
+
+
+def stack_outputs(cloudformation: Any, stack: str) -> dict[str, str]:
+    """The stack's outputs by key."""
+    described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+
+
+def page_config(outputs: Mapping[str, str], voting_policy: str) -> dict[str, Any]:
+    """The document pages read at /app/config.json (the same shape the local runtime serves)."""
+    return {
+        "live": {
+            "realtimeUrl": outputs["LiveRealtimeUrl"],
+            "host": outputs["LiveHttpHost"],
+            "apiKey": outputs["LiveApiKey"],
+        }
+        if outputs.get("LiveApiKey")
+        else None,
+        "votingPolicy": voting_policy,
+    }
+
+
+def app_files(web_dir: Path) -> Iterator[tuple[str, Path]]:
+    """(bucket key, file) of every file of the app: hidden files and tool folders left out."""
+    for path in sorted(web_dir.rglob("*")):
+        relative = path.relative_to(web_dir)
+        if not path.is_file() or any(
+            part.startswith(".") or part in SKIPPED_PARTS for part in relative.parts
+        ):
+            continue
+        yield APP_PREFIX + relative.as_posix(), path
+
+
+def _headers(key: str) -> dict[str, str]:
+    content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
+    if content_type.startswith("text/") or content_type in ("application/javascript",):
+        content_type += "; charset=utf-8"
+    name = key.rsplit("/", 1)[-1]
+    cache = "no-cache" if name in ALWAYS_REVALIDATED else "public, max-age=300"
+    return {"ContentType": content_type, "CacheControl": cache}
+
+
+def publish(
+    s3: Any,
+    cloudfront: Any,
+    outputs: Mapping[str, str],
+    web_dir: Path,
+    voting_policy: str,
+) -> list[str]:
+    """Upload the app and its config, remove what is gone, invalidate; the keys uploaded."""
+    missing = [k for k in REQUIRED_OUTPUTS if not outputs.get(k)]
+    if missing:
+        raise SystemExit(f"the stack has no output {', '.join(missing)}: deploy it first")
+    if not (web_dir / "index.html").is_file():
+        raise SystemExit(f"{web_dir}/index.html not found: build the web app first")
+    bucket = outputs["WebBucketName"]
+    uploaded = []
+    for key, path in app_files(web_dir):
+        if key == APP_PREFIX + "config.json":
+            continue  # written from the stack's outputs below
+        s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), **_headers(key))
+        uploaded.append(key)
+    config_key = APP_PREFIX + "config.json"
+    config = json.dumps(page_config(outputs, voting_policy), indent=2).encode()
+    s3.put_object(Bucket=bucket, Key=config_key, Body=config, **_headers(config_key))
+    uploaded.append(config_key)
+    keep = set(uploaded)
+    stale = [
+        {"Key": item["Key"]}
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=APP_PREFIX)
+        for item in page.get("Contents", [])
+        if item["Key"] not in keep
+    ]
+    for start in range(0, len(stale), 1000):
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": stale[start : start + 1000]})
+    cloudfront.create_invalidation(
+        DistributionId=outputs["WebDistributionId"],
+        InvalidationBatch={
+            "Paths": {"Quantity": 2, "Items": ["/app", "/app/*"]},
+            "CallerReference": f"publish-web-{time.time_ns()}",
+        },
+    )
+    return uploaded
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--stack", required=True, help="the CloudFormation stack's name")
+    parser.add_argument("--web-dir", type=Path, default=Path("web"))
+    parser.add_argument(
+        "--voting-policy",
+        choices=["open", "attendee"],
+        help="what the pages tell attendees (default: the stack's VotingPolicy output, else attendee)",
+    )
+    args = parser.parse_args(argv)
+    import boto3  # the operator's credentials and region, as for `sam deploy`
+
+    outputs = stack_outputs(boto3.client("cloudformation"), args.stack)
+    policy = args.voting_policy or outputs.get("VotingPolicy") or "attendee"
+    uploaded = publish(
+        boto3.client("s3"), boto3.client("cloudfront"), outputs, args.web_dir, policy
+    )
+    print(
+        f"{len(uploaded)} files published; the app: {outputs.get('AppUrl', '(no AppUrl output)')}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

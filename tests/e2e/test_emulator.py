@@ -1,0 +1,158 @@
+"""The SAM emulator on its own: another project's template, with and without a dev stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from sam_emulator.events import Options
+from sam_emulator.plugins import Services
+from sam_emulator.runtime import Emulator
+from sam_emulator.template import Template, load_template
+from talkrate_local.launcher import launch, stop
+
+pytestmark = pytest.mark.e2e
+
+TEMPLATE = """
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Runtime: python3.13, Timeout: 5}
+Resources:
+  HelloFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: hello/
+      Handler: app.handler
+      Environment: {Variables: {GREETING: from-template}}
+      Events:
+        Index: {Type: HttpApi, Properties: {Path: /, Method: GET}}
+  ConsumerFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: hello/
+      Handler: app.handler
+      Events:
+        Stream:
+          Type: SelfManagedKafka
+          Properties:
+            Topics: [orders]
+            SelfManagedEventSource: {Endpoints: {KafkaBootstrapServers: [broker:9092]}}
+"""
+
+HELLO = """
+import json
+import os
+
+
+def handler(event, context):
+    names = ("GREETING", "DATABASE_URL", "AWS_LAMBDA_FUNCTION_NAME")
+    return {"statusCode": 200, "body": json.dumps({name: os.environ.get(name) for name in names})}
+"""
+
+
+def project(folder: Path) -> Path:
+    (folder / "hello").mkdir()
+    (folder / "hello" / "app.py").write_text(HELLO)
+    (folder / "template.yaml").write_text(TEMPLATE)
+    return folder / "template.yaml"
+
+
+def get_json(url: str) -> object:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+class RecordingStack:
+    """A dev stack with no services: it hands over an environment and records its calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.lambda_endpoint = ""
+
+    def start(self, template: Template, lambda_endpoint: str) -> Services:
+        self.calls.append("start")
+        self.lambda_endpoint = lambda_endpoint
+        return Services(
+            environment={"DATABASE_URL": "postgresql://somewhere/db", "GREETING": "from-stack"},
+            summary=("db       postgresql://somewhere/db  (the project's own)",),
+        )
+
+    def stop(self) -> None:
+        self.calls.append("stop")
+
+
+def test_without_a_dev_stack_the_template_runs_as_it_is(tmp_path: Path) -> None:
+    # Given a project that is not talkrate, and no backend configured
+    template = project(tmp_path)
+    environment = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)}
+    # When `python -m sam_emulator` runs it
+    runtime = launch(
+        template, environment, tmp_path / "emulator.log", module="sam_emulator", inherit_env=False
+    )
+    try:
+        # Then the route answers with the template's environment and what Lambda sets
+        assert get_json(runtime.url + "/") == {
+            "GREETING": "from-template",
+            "DATABASE_URL": None,
+            "AWS_LAMBDA_FUNCTION_NAME": "HelloFunction",
+        }
+    finally:
+        assert stop(runtime) == 0
+    # And the summary lists the Kafka mapping as not run, for want of a broker
+    log = (tmp_path / "emulator.log").read_text()
+    assert "route     GET /" in log
+    assert "kafka     orders" in log
+    assert "(not run: no Kafka broker configured)" in log
+
+
+def test_a_dev_stack_is_started_after_the_ports_and_its_services_reach_the_functions(
+    tmp_path: Path,
+) -> None:
+    # Given a dev stack that hands over a connection
+    stack = RecordingStack()
+    emulator = Emulator(
+        load_template(project(tmp_path)),
+        Options(port=0, lambda_port=0, url_port=0, environ={"PATH": os.environ["PATH"]}),
+        stack,
+        reload=False,
+    )
+    # When the emulator starts
+    emulator.start()
+    try:
+        # Then the functions see the stack's environment over the template's
+        assert get_json(emulator.url + "/") == {
+            "GREETING": "from-stack",
+            "DATABASE_URL": "postgresql://somewhere/db",
+            "AWS_LAMBDA_FUNCTION_NAME": "HelloFunction",
+        }
+        # And the stack was told where the Lambda Invoke API is, and is in the summary
+        assert stack.lambda_endpoint == emulator.lambda_url
+        assert "db       postgresql://somewhere/db  (the project's own)" in emulator.summary()
+    finally:
+        emulator.stop()
+    # And it is stopped after the functions, once
+    assert stack.calls == ["start", "stop"]
+
+
+def test_a_port_in_use_fails_before_the_dev_stack_starts(tmp_path: Path) -> None:
+    # Given the HTTP API's port taken by someone else
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        stack = RecordingStack()
+        emulator = Emulator(
+            load_template(project(tmp_path)),
+            Options(port=taken.getsockname()[1], lambda_port=0, url_port=0),
+            stack,
+        )
+        # When the emulator starts, then it fails at once, naming the port
+        with pytest.raises(OSError, match="HTTP API cannot listen"):
+            emulator.start()
+    # And no service was started (nor stopped)
+    assert stack.calls == []

@@ -1,0 +1,66 @@
+"""A rating POSTed to the local runtime reaches the pages subscribed to its talk, pushed."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import pytest
+
+from talkrate.live import LEADERBOARD_CHANNEL
+from tests.e2e.conftest import Runtime
+from tests.live_client import Subscriber
+
+pytestmark = pytest.mark.e2e
+
+
+def new_talk(runtime: Runtime) -> dict[str, object]:
+    """A talk of this test (the catalog's admin route needs a token, so through the database)."""
+    import psycopg2
+
+    from tests.backends import TALKS
+
+    talk_id = f"live.{uuid.uuid4().hex[:12]}"  # a dot: its channel is named by a hash
+    with psycopg2.connect(TALKS) as connection, connection.cursor() as cursor:
+        cursor.execute("INSERT INTO talks (id, title) VALUES (%s, 'Live talk')", (talk_id,))
+    answer = runtime.request("GET", f"/talks/{talk_id}")
+    assert answer.status == 200, answer.body
+    document: dict[str, object] = answer.json
+    return document
+
+
+def test_a_posted_rating_is_pushed_to_every_page_subscribed_to_its_talk(runtime: Runtime) -> None:
+    # Given a talk, whose document names its live channel, and two pages subscribed to it
+    talk = new_talk(runtime)
+    channel = talk["channel"]
+    assert isinstance(channel, str)
+    assert channel.startswith("/talkrate/talks/t")
+    pages = [Subscriber(runtime.live_url, "127.0.0.1", runtime.live_api_key) for _ in range(2)]
+    subscriptions = [page.subscribe(channel)[0] for page in pages]
+    board_id, _ = pages[0].subscribe(LEADERBOARD_CHANNEL)
+    # When an attendee rates it through the API (the leaderboard's subscribers are told it moved)
+    sent = time.monotonic()
+    answer = runtime.request("POST", "/ratings", json.dumps({"talkId": talk["id"], "value": 4}))
+    assert answer.status == 202, answer.body
+    # Then both pages are sent the talk's new state, without asking
+    state = {
+        "type": "talk",
+        "talkId": talk["id"],
+        "ratings": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 0},
+        "count": 1,
+        "avg": 4.0,
+    }
+    assert pages[1].events(1, timeout=20) == [(subscriptions[1], state)]
+    # (the first page also watches the leaderboard, which other tests' ratings move too)
+    talk_events, moved = [], set()
+    while not talk_events or talk["id"] not in moved:
+        [(sub_id, event)] = pages[0].events(1, timeout=20)
+        if sub_id == board_id:
+            moved.update(event["talkIds"])
+        else:
+            talk_events.append(event)
+    assert talk_events == [state]
+    assert time.monotonic() - sent < 20
+    for page in pages:
+        page.close()

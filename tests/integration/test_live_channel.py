@@ -1,0 +1,278 @@
+"""The local AppSync Events API: subscribe over its WebSocket protocol, publish over HTTP (with
+talkrate's own publisher) and over the WebSocket, fan-out, reconnects and malformed clients."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from websockets.exceptions import ConnectionClosedError, InvalidStatus
+
+from talkrate.adapters.appsync_events import AppSyncEventsPublisher
+from talkrate.errors import LivePublishFailed
+from talkrate_local.live_channel import LiveChannelEmulator
+from tests.live_client import Subscriber
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def live() -> Iterator[LiveChannelEmulator]:
+    emulator = LiveChannelEmulator(namespaces=["talkrate"], keepalive_seconds=0.2)
+    emulator.start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def publisher(live: LiveChannelEmulator) -> AppSyncEventsPublisher:
+    return AppSyncEventsPublisher(live.publish_url, timeout=2, api_key=live.api_key)
+
+
+def subscriber(live: LiveChannelEmulator) -> Subscriber:
+    return Subscriber(live.realtime_url, live.http_host, live.api_key)
+
+
+def test_a_subscriber_receives_what_is_published_to_its_channel(
+    live: LiveChannelEmulator, publisher: AppSyncEventsPublisher
+) -> None:
+    # Given a client subscribed to a talk's channel
+    client = subscriber(live)
+    assert client.connection_timeout_ms > 0
+    sub_id, answer = client.subscribe("/talkrate/talks/t-1")
+    assert answer == {"type": "subscribe_success", "id": sub_id}
+    # When two events are published over HTTP
+    publisher.publish("/talkrate/talks/t-1", [json.dumps({"n": 1}), json.dumps({"n": 2})])
+    # Then it receives both, in order, as data of its subscription
+    assert client.events(2) == [(sub_id, {"n": 1}), (sub_id, {"n": 2})]
+    client.close()
+
+
+def test_every_subscriber_of_a_channel_or_a_wildcard_above_it_gets_each_event(
+    live: LiveChannelEmulator, publisher: AppSyncEventsPublisher
+) -> None:
+    # Given five clients on a talk's channel, one on every talk, one on another talk
+    exact = [subscriber(live) for _ in range(5)]
+    ids = [c.subscribe("/talkrate/talks/t-2")[0] for c in exact]
+    everything = subscriber(live)
+    wildcard_id, answer = everything.subscribe("/talkrate/talks/*")
+    assert answer["type"] == "subscribe_success"
+    other = subscriber(live)
+    other.subscribe("/talkrate/talks/t-3")
+    # When an event is published to the talk's channel, then one to the other talk's
+    publisher.publish("/talkrate/talks/t-2", ['{"talk":"t-2"}'])
+    publisher.publish("/talkrate/talks/t-3", ['{"talk":"t-3"}'])
+    # Then each got exactly the events of what it subscribed to
+    for client, sub_id in zip(exact, ids, strict=True):
+        assert client.events(1) == [(sub_id, {"talk": "t-2"})]
+    assert everything.events(2) == [(wildcard_id, {"talk": "t-2"}), (wildcard_id, {"talk": "t-3"})]
+    assert [e for _, e in other.events(1)] == [{"talk": "t-3"}]
+    for client in [*exact, everything, other]:
+        client.close()
+
+
+def test_a_client_that_reconnects_and_subscribes_again_receives_new_events(
+    live: LiveChannelEmulator, publisher: AppSyncEventsPublisher
+) -> None:
+    # Given a client that subscribed, then lost its connection
+    first = subscriber(live)
+    first.subscribe("/talkrate/leaderboard")
+    first.close()
+    # When it connects again and subscribes anew, and an event is published
+    again = subscriber(live)
+    sub_id, _ = again.subscribe("/talkrate/leaderboard")
+    publisher.publish("/talkrate/leaderboard", ['{"type":"leaderboard","talkIds":["a"]}'])
+    # Then the new connection gets it, and the emulator kept nothing of the old one
+    assert again.events(1) == [(sub_id, {"type": "leaderboard", "talkIds": ["a"]})]
+    assert live.publish("/talkrate/leaderboard", ["1"])
+    assert again.events(1)[0][1] == 1
+    again.close()
+
+
+@pytest.mark.parametrize(
+    "malformed", ["not json", "[1, 2]", '{"no": "type"}', '{"type": "start", "id": "x"}', b"\x00"]
+)
+def test_a_malformed_message_closes_only_its_own_connection_with_an_error(
+    live: LiveChannelEmulator, publisher: AppSyncEventsPublisher, malformed: str | bytes
+) -> None:
+    # Given two subscribers of one channel
+    rude, polite = subscriber(live), subscriber(live)
+    rude.subscribe("/talkrate/talks/t-4")
+    sub_id, _ = polite.subscribe("/talkrate/talks/t-4")
+    # When one of them sends a malformed message
+    rude.connection.send(malformed)
+    # Then it is told why and its connection is closed (1008)
+    error = rude.receive()
+    assert error["type"] == "error"
+    assert error["errors"][0]["errorType"] in ("BadRequestException", "UnsupportedOperation")
+    with pytest.raises(ConnectionClosedError) as closed:
+        rude.receive()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1008
+    # And the other one still receives what is published
+    publisher.publish("/talkrate/talks/t-4", ['"still here"'])
+    assert polite.events(1) == [(sub_id, "still here")]
+    polite.close()
+
+
+def test_unsubscribing_stops_the_events_and_unknown_ids_are_refused(
+    live: LiveChannelEmulator, publisher: AppSyncEventsPublisher
+) -> None:
+    client = subscriber(live)
+    sub_id, _ = client.subscribe("/talkrate/talks/t-5")
+    keep_id, _ = client.subscribe("/talkrate/talks/t-6")
+    client.send({"type": "unsubscribe", "id": sub_id})
+    assert client.receive() == {"type": "unsubscribe_success", "id": sub_id}
+    client.send({"type": "unsubscribe", "id": sub_id})
+    assert client.receive()["type"] == "unsubscribe_error"
+    publisher.publish("/talkrate/talks/t-5", ['"gone"'])
+    publisher.publish("/talkrate/talks/t-6", ['"kept"'])
+    assert client.events(1) == [(keep_id, "kept")]  # nothing of t-5 came before it
+    client.close()
+
+
+def test_bad_subscriptions_are_refused_and_the_connection_stays_usable(
+    live: LiveChannelEmulator,
+) -> None:
+    client = subscriber(live)
+    for channel in ["talkrate", "/talkrate/talks/has space", "/other/x", "/a/b/c/d/e/f", "/*"]:
+        _, answer = client.subscribe(channel)
+        assert answer["type"] == "subscribe_error", channel
+    _, answer = client.subscribe("/talkrate/talks/t-7", api_key="da2-wrong")
+    assert answer["errors"][0]["errorType"] == "UnauthorizedException"
+    _sub_id, answer = client.subscribe("/talkrate/talks/t-7")
+    assert answer["type"] == "subscribe_success"
+    client.close()
+
+
+def test_a_connection_without_the_api_key_is_refused(live: LiveChannelEmulator) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        Subscriber(live.realtime_url, live.http_host, "da2-wrong")
+    assert refused.value.response.status_code == 401
+
+
+def test_keepalives_arrive_after_the_acknowledgement(live: LiveChannelEmulator) -> None:
+    client = subscriber(live)
+    assert client.receive(timeout=3, skip_keepalives=False) == {"type": "ka"}
+    client.close()
+
+
+def test_publish_over_the_websocket_is_acknowledged_and_delivered(
+    live: LiveChannelEmulator,
+) -> None:
+    listener, talker = subscriber(live), subscriber(live)
+    sub_id, _ = listener.subscribe("/talkrate/talks/t-8")
+    talker.send(
+        {
+            "type": "publish",
+            "id": "p-1",
+            "channel": "/talkrate/talks/t-8",
+            "events": ['{"a":1}'],
+            "authorization": talker.authorization,
+        }
+    )
+    answer = talker.receive()
+    assert answer["type"] == "publish_success"
+    assert [s["index"] for s in answer["successful"]] == [0]
+    assert listener.events(1) == [(sub_id, {"a": 1})]
+    listener.close()
+    talker.close()
+
+
+def test_refused_publishes_raise_in_the_publisher(live: LiveChannelEmulator) -> None:
+    wrong_key = AppSyncEventsPublisher(live.publish_url, timeout=2, api_key="da2-wrong")
+    with pytest.raises(LivePublishFailed, match="401"):
+        wrong_key.publish("/talkrate/talks/t-9", ['"x"'])
+    right_key = AppSyncEventsPublisher(live.publish_url, timeout=2, api_key=live.api_key)
+    with pytest.raises(LivePublishFailed, match="400"):
+        right_key.publish("/talkrate/talks/t-9", ["{not json"])
+    with pytest.raises(LivePublishFailed, match="400"):
+        right_key.publish("/talkrate/talks/bad segment", ['"x"'])
+    with pytest.raises(ValueError, match="1 to 5"):
+        right_key.publish("/talkrate/talks/t-9", ['"x"'] * 6)
+    right_key.publish("/talkrate/talks/t-9", ['"x"'])  # the connection is still usable
+
+
+def test_an_unreachable_live_channel_fails_fast(live: LiveChannelEmulator) -> None:
+    url = live.publish_url
+    live.stop()
+    with pytest.raises(LivePublishFailed, match="unreachable"):
+        AppSyncEventsPublisher(url, timeout=1, api_key=live.api_key).publish("/talkrate/x", ["1"])
+
+
+def test_without_an_api_key_the_publish_is_signed_for_appsync_as_botocore_signs_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given an endpoint that records what it is sent, and a publisher with IAM credentials only
+    import threading
+    from datetime import datetime
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from botocore import auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    received: dict[str, object] = {}
+
+    class Endpoint(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received["headers"] = {k.lower(): v for k, v in self.headers.items()}
+            received["body"] = self.rfile.read(int(self.headers["content-length"]))
+            answer = b'{"failed": [], "successful": [{"identifier": "x", "index": 0}]}'
+            self.send_response(200)
+            self.send_header("content-length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Endpoint)
+    threading.Thread(target=server.handle_request, daemon=True).start()
+    host = f"127.0.0.1:{server.server_address[1]}"
+    environ = {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret/key+"}
+    environ["AWS_SESSION_TOKEN"] = "token/with+chars=="
+    publisher = AppSyncEventsPublisher(
+        f"http://{host}/event", timeout=2, region="eu-west-1", environ=environ
+    )
+    # When it publishes
+    publisher.publish("/talkrate/talks/t-1", ['{"count":1}'])
+    server.server_close()
+    # Then the request carries the signature botocore computes for it at that moment
+    headers = received["headers"]
+    assert isinstance(headers, dict)
+    assert "x-api-key" not in headers
+    moment = datetime.strptime(headers["x-amz-date"], "%Y%m%dT%H%M%SZ")
+    monkeypatch.setattr(auth, "get_current_datetime", lambda: moment)
+    request = AWSRequest(
+        method="POST",
+        url=f"http://{host}/event",
+        data=received["body"],
+        headers={"content-type": "application/json"},
+    )
+    credentials = Credentials("AKIDEXAMPLE", "secret/key+", "token/with+chars==")
+    auth.SigV4Auth(credentials, "appsync", "eu-west-1").add_auth(request)
+    assert headers["authorization"] == request.headers["Authorization"]
+    assert "/eu-west-1/appsync/aws4_request" in headers["authorization"]
+    assert headers["x-amz-security-token"] == "token/with+chars=="
+
+
+def test_the_emulation_runs_as_a_process_of_its_own_and_ends_with_its_parent_s_word() -> None:
+    from talkrate_local.live_channel import LiveChannelProcess
+
+    process = LiveChannelProcess(namespaces=["talkrate"])
+    try:
+        client = Subscriber(process.realtime_url, process.http_host, process.api_key)
+        sub_id, _ = client.subscribe("/talkrate/talks/t-10")
+        AppSyncEventsPublisher(process.publish_url, 2, process.api_key).publish(
+            "/talkrate/talks/t-10", ['"from afar"']
+        )
+        assert client.events(1) == [(sub_id, "from afar")]
+        client.close()
+    finally:
+        process.stop()
+    with pytest.raises(LivePublishFailed, match="unreachable"):
+        AppSyncEventsPublisher(process.publish_url, 1, process.api_key).publish(
+            "/talkrate/x", ["1"]
+        )

@@ -1,0 +1,90 @@
+"""ProjectorFunction announcing its batches on the live channel (the local AppSync Events API),
+and a live channel that fails without failing or holding up the batch."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+import redis
+
+from talkrate.live import LEADERBOARD_CHANNEL, channel_for_talk
+from talkrate_local.live_channel import LiveChannelEmulator
+from tests.builders import (
+    LambdaContextStub,
+    kafka_event,
+    load_function,
+    rating_event,
+    ratings_batch,
+)
+from tests.live_client import Subscriber
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def live() -> Iterator[LiveChannelEmulator]:
+    emulator = LiveChannelEmulator(namespaces=["talkrate"])
+    emulator.start()
+    yield emulator
+    emulator.stop()
+
+
+def test_a_projected_batch_reaches_the_talks_subscribers_with_its_new_state(
+    configure: Callable[..., None], live: LiveChannelEmulator, talk: str, topic: str
+) -> None:
+    # Given a page subscribed to a talk's channel and the leaderboard, and a projector that
+    # publishes to the live channel
+    configure(LIVE_PUBLISH_URL=live.publish_url, LIVE_API_KEY=live.api_key)
+    page = Subscriber(live.realtime_url, live.http_host, live.api_key)
+    talk_sub, _ = page.subscribe(channel_for_talk(talk))
+    board_sub, _ = page.subscribe(LEADERBOARD_CHANNEL)
+    # When a batch with three ratings of the talk is projected, then redelivered
+    event = kafka_event(ratings_batch(topic, 2, 0, [rating_event(talk, v) for v in (5, 4, 4)]))
+    projector = load_function("projector")
+    assert projector(event, LambdaContextStub("projector"))["applied"] == 3
+    # Then the page got the talk's state once and the leaderboard named the talk
+    received = dict(page.events(2))
+    assert received[talk_sub] == {
+        "type": "talk",
+        "talkId": talk,
+        "ratings": {"1": 0, "2": 0, "3": 0, "4": 2, "5": 1},
+        "count": 3,
+        "avg": 4.3333,
+    }
+    assert received[board_sub] == {"type": "leaderboard", "talkIds": [talk]}
+    # And a redelivery, which counts nothing, announces nothing
+    assert projector(event, LambdaContextStub("projector"))["applied"] == 0
+    live.publish(channel_for_talk(talk), ['"marker"'])
+    assert page.events(1) == [(talk_sub, "marker")]
+    page.close()
+
+
+def test_a_live_channel_that_is_down_neither_fails_nor_holds_the_batch(
+    configure: Callable[..., None],
+    live: LiveChannelEmulator,
+    talk: str,
+    topic: str,
+    redis_client: redis.Redis,
+) -> None:
+    # Given a projector whose live channel has gone away
+    url = live.publish_url
+    live.stop()
+    configure(LIVE_PUBLISH_URL=url, LIVE_API_KEY="da2-any", LIVE_PUBLISH_TIMEOUT_SECONDS="0.5")
+    # When a batch is projected
+    event = kafka_event(ratings_batch(topic, 2, 10, [rating_event(talk, 3)]))
+    started = time.monotonic()
+    result = load_function("projector")(event, LambdaContextStub("projector"))
+    # Then it counted, and the failed publish cost it no more than its bound
+    assert result["applied"] == 1
+    assert redis_client.hget(f"ratings/{talk}", "3") == "1"
+    assert time.monotonic() - started < 5
+
+
+def test_a_live_channel_that_refuses_the_key_does_not_fail_the_batch(
+    configure: Callable[..., None], live: LiveChannelEmulator, talk: str, topic: str
+) -> None:
+    configure(LIVE_PUBLISH_URL=live.publish_url, LIVE_API_KEY="da2-wrong")
+    event = kafka_event(ratings_batch(topic, 2, 20, [rating_event(talk, 1)]))
+    assert load_function("projector")(event, LambdaContextStub("projector"))["applied"] == 1

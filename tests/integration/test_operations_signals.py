@@ -1,0 +1,138 @@
+"""What operators follow on AWS, against the real services: one id from the HTTP request through
+Kafka to the projector's log line, the outbox's oldest age, the freshness metric."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg2
+import pytest
+from kafka import KafkaConsumer
+
+from talkrate.models import CORRELATION_HEADER, RatingSubmitted
+from talkrate.projection import records_from_event
+from tests.builders import (
+    LambdaContextStub,
+    http_event,
+    kafka_event,
+    load_function,
+    ratings_batch,
+    sample_event,
+)
+
+pytestmark = pytest.mark.integration
+
+
+class Records(logging.Handler):
+    """The log records of the functions' Powertools Logger (its own handler writes to the stdout
+    of the moment it was made)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def logged() -> Iterator[Records]:
+    handler = Records()
+    target = logging.getLogger("talkrate")
+    target.addHandler(handler)
+    yield handler
+    target.removeHandler(handler)
+
+
+def emitted_metrics(out: str) -> list[dict[str, Any]]:
+    """The embedded-metric documents Powertools printed (one JSON line per flush)."""
+    return [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
+
+
+def first_record(bootstrap: str, topic: str) -> Any:
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=10_000,
+    )
+    try:
+        return next(iter(consumer))
+    finally:
+        consumer.close()
+
+
+def test_the_request_id_travels_in_the_kafka_header_to_the_projectors_batch_line(
+    configure: Callable[..., None],
+    talk: str,
+    kafka_bootstrap: str,
+    topic: str,
+    capsys: pytest.CaptureFixture[str],
+    logged: Records,
+) -> None:
+    # Given an API request with API Gateway's request id
+    configure()
+    event = http_event("POST", "/ratings", body=json.dumps({"talkId": talk, "value": 5}))
+    request_id = event["requestContext"]["requestId"]
+    # When the API accepts it
+    response = load_function("api")(event, LambdaContextStub("api"))
+    assert response["statusCode"] == 202, response["body"]
+    # Then its Kafka record carries the request id as a header
+    record = first_record(kafka_bootstrap, topic)
+    assert (CORRELATION_HEADER, request_id.encode()) in record.headers
+    rating = RatingSubmitted.from_json(record.value)
+    # And the projector, given that record as Lambda delivers it, names the id in its batch line
+    delivered = ratings_batch(topic, record.partition, record.offset, [rating])
+    delivered[0]["headers"] = [{name: list(value)} for name, value in record.headers]
+    delivered[0]["timestamp"] = record.timestamp
+    assert records_from_event(kafka_event(delivered))[0].correlation_id == request_id
+    capsys.readouterr()
+    result = load_function("projector")(kafka_event(delivered), LambdaContextStub("projector"))
+    assert result["applied"] == 1
+    [batch] = [r for r in logged.records if r.getMessage() == "batch projected"]
+    assert batch.correlationIds == [request_id]
+    # And it publishes the batch's freshness: from the record's publication to its projection
+    [metrics] = [m for m in emitted_metrics(capsys.readouterr().out) if "ProjectionDelay" in m]
+    assert 0 <= metrics["ProjectionDelay"][0] < 60_000  # Powertools lists each metric's values
+
+
+def test_the_relay_publishes_the_age_of_the_oldest_waiting_entry(
+    configure: Callable[..., None],
+    talk: str,
+    talks_dsn: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a rating kept in the outbox while Kafka is down, accepted ten minutes ago
+    configure(STREAMS_CONNECTION="127.0.0.1:1", PUBLISH_TIMEOUT_SECONDS="1")
+    response = load_function("api")(
+        http_event("POST", "/ratings", body=json.dumps({"talkId": talk, "value": 2})),
+        LambdaContextStub("api"),
+    )
+    accepted = json.loads(response["body"])
+    assert accepted["status"] == "queued"
+    event_id = accepted["eventId"]
+    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE rating_outbox SET created_at = now() - interval '600 seconds' "
+            "WHERE event_id = %s",
+            (event_id,),
+        )
+    connection.close()
+    # When the relay runs while Kafka is still down
+    capsys.readouterr()
+    result = load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    # Then the entry still waits, and the metric says how long the oldest has waited
+    assert result["pending"] >= 1
+    [metrics] = [m for m in emitted_metrics(capsys.readouterr().out) if "OutboxOldestAge" in m]
+    assert metrics["OutboxOldestAge"][0] >= 600
+    # And once Kafka is back the outbox empties and the age falls to 0
+    configure()
+    capsys.readouterr()
+    result = load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    assert result["pending"] == 0
+    [metrics] = [m for m in emitted_metrics(capsys.readouterr().out) if "OutboxOldestAge" in m]
+    assert metrics["OutboxOldestAge"] == [0]

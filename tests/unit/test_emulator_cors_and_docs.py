@@ -1,0 +1,271 @@
+"""CORS as an HttpApi's CorsConfiguration makes API Gateway behave, and the runtime's /_docs pages:
+read from the template, decided without a server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sam_emulator.apigw import (
+    HttpResponse,
+    RouteTable,
+    gateway_answers_preflight,
+    is_preflight,
+    preflight_response,
+    with_cors,
+)
+from sam_emulator.docs_ui import DocsSite, swagger_ui_dir
+from sam_emulator.template import CorsConfiguration, load_template, parse_template_text
+from tests.builders import ROOT
+
+pytestmark = pytest.mark.unit
+
+TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  WebOrigins:
+    Type: CommaDelimitedList
+    Default: "https://web.example,http://localhost:5173"
+Globals:
+  HttpApi:
+    CorsConfiguration: true
+Resources:
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      CorsConfiguration:
+        AllowOrigins: [!Ref WebOrigins]
+        AllowMethods: [get, post]
+        AllowHeaders: [content-type]
+        ExposeHeaders: [location]
+        MaxAge: 300
+        AllowCredentials: true
+  AppFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: app/
+      Handler: app.handler
+      Events:
+        Talks: {Type: HttpApi, Properties: {ApiId: !Ref Api, Path: /talks, Method: GET}}
+        Any: {Type: HttpApi, Properties: {ApiId: !Ref Api, Path: /any, Method: ANY}}
+"""
+
+LISTED = CorsConfiguration(
+    "Api",
+    allow_origins=("https://web.example",),
+    allow_methods=("GET", "POST"),
+    allow_headers=("content-type",),
+    expose_headers=("location",),
+    max_age=300,
+)
+ANY_ORIGIN = CorsConfiguration("Api", allow_origins=("*",), allow_headers=("*",))
+
+
+def preflight(origin: str = "https://web.example", **extra: str) -> dict[str, str]:
+    return {"origin": origin, "access-control-request-method": "POST", **extra}
+
+
+def test_the_project_template_s_cors_configuration_is_read_with_its_parameter_default() -> None:
+    cors = load_template(ROOT / "template.yaml").cors
+    assert cors is not None
+    assert cors.allow_origins == ("*",)
+    assert set(cors.allow_methods) >= {"GET", "POST", "PUT", "DELETE", "OPTIONS"}
+    assert "authorization" in cors.allow_headers
+    assert cors.expose_headers == ("location", "retry-after", "www-authenticate")
+    assert cors.max_age == 600
+    assert not cors.allow_credentials
+
+
+def test_a_parameter_override_names_the_allowed_origin() -> None:
+    template = load_template(ROOT / "template.yaml", {"CorsAllowOrigin": "https://web.example"})
+    assert template.cors is not None
+    assert template.cors.allow_origins == ("https://web.example",)
+
+
+def test_an_api_s_own_cors_configuration_wins_over_globals_and_lists_are_flattened() -> None:
+    cors = parse_template_text(TEMPLATE, Path(".")).cors
+    assert cors == CorsConfiguration(
+        "Api",
+        allow_origins=("https://web.example", "http://localhost:5173"),
+        allow_methods=("GET", "POST"),
+        allow_headers=("content-type",),
+        expose_headers=("location",),
+        max_age=300,
+        allow_credentials=True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("setting", "origins"),
+    [
+        ("true", ("*",)),
+        ("false", None),
+        ("{AllowOrigins: ['https://a.example']}", ("https://a.example",)),
+    ],
+)
+def test_globals_or_true_turn_cors_on(setting: str, origins: tuple[str, ...] | None) -> None:
+    text = TEMPLATE.replace("CorsConfiguration: true", f"CorsConfiguration: {setting}")
+    text = text.replace("      CorsConfiguration:\n", "      Unused:\n")
+    cors = parse_template_text(text, Path(".")).cors
+    assert (cors.allow_origins if cors else None) == origins
+
+
+def test_without_cors_configuration_there_is_none() -> None:
+    text = TEMPLATE.replace("    CorsConfiguration: true\n", "    Tags: {}\n")
+    text = text.replace("      CorsConfiguration:\n", "      Unused:\n")
+    assert parse_template_text(text, Path(".")).cors is None
+
+
+def test_what_api_gateway_would_refuse_or_the_runtime_cannot_know_is_said_in_a_note() -> None:
+    wildcard = TEMPLATE.replace("[!Ref WebOrigins]", '["*"]')
+    assert any(
+        "AllowCredentials" in note for note in parse_template_text(wildcard, Path(".")).notes
+    )
+    unknown = TEMPLATE.replace("[!Ref WebOrigins]", "[!GetAtt Site.Url]")
+    template = parse_template_text(unknown, Path("."))
+    assert template.cors is None
+    assert any("CorsConfiguration not applied" in note for note in template.notes)
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "expected"),
+    [
+        ("OPTIONS", preflight(), True),
+        ("options", preflight(), True),
+        ("OPTIONS", {"origin": "https://web.example"}, False),
+        ("OPTIONS", {"access-control-request-method": "POST"}, False),
+        ("OPTIONS", {}, False),
+        ("GET", preflight(), False),
+    ],
+)
+def test_a_preflight_is_options_with_origin_and_request_method(
+    method: str, headers: dict[str, str], expected: bool
+) -> None:
+    assert is_preflight(method, headers) is expected
+
+
+def test_the_gateway_answers_preflights_no_route_takes_even_on_unknown_paths() -> None:
+    routes = RouteTable(parse_template_text(TEMPLATE, Path(".")).routes)
+    assert gateway_answers_preflight(routes, "OPTIONS", "/talks", preflight())
+    assert gateway_answers_preflight(routes, "OPTIONS", "/no/such/path", preflight())
+    # An ANY route takes OPTIONS, preflights included (with its authorizer, as on AWS)
+    assert not gateway_answers_preflight(routes, "OPTIONS", "/any", preflight())
+    # A plain OPTIONS is routed like any other method
+    assert not gateway_answers_preflight(routes, "OPTIONS", "/talks", {})
+
+
+def test_a_preflight_from_an_allowed_origin_gets_the_allow_headers() -> None:
+    answer = preflight_response(LISTED, preflight())
+    assert answer.status == 204
+    assert answer.body == b""
+    assert dict(answer.headers) == {
+        "access-control-allow-origin": "https://web.example",
+        "access-control-allow-methods": "GET,POST",
+        "access-control-allow-headers": "content-type",
+        "access-control-max-age": "300",
+    }
+
+
+def test_a_preflight_from_another_origin_gets_204_without_cors_headers() -> None:
+    answer = preflight_response(LISTED, preflight("https://evil.example"))
+    assert (answer.status, answer.headers) == (204, [])
+
+
+def test_any_origin_is_answered_with_a_star_and_any_header_with_the_requested_ones() -> None:
+    asked = preflight(
+        "https://anywhere.example", **{"access-control-request-headers": "x-a, authorization"}
+    )
+    headers = dict(preflight_response(ANY_ORIGIN, asked).headers)
+    assert headers["access-control-allow-origin"] == "*"
+    assert headers["access-control-allow-headers"] == "x-a, authorization"
+    assert "access-control-allow-methods" not in headers  # none configured
+
+
+def test_credentials_are_allowed_when_configured() -> None:
+    cors = CorsConfiguration("Api", allow_origins=("https://web.example",), allow_credentials=True)
+    answer = with_cors(HttpResponse(200), cors, {"origin": "https://web.example"})
+    assert dict(answer.headers)["access-control-allow-credentials"] == "true"
+
+
+def test_an_allowed_origin_s_response_gets_allow_origin_and_expose_headers() -> None:
+    response = HttpResponse(201, [("content-type", "application/json")], b"{}")
+    answer = with_cors(response, LISTED, {"origin": "https://web.example"})
+    assert answer.status == 201
+    assert answer.body == b"{}"
+    assert dict(answer.headers) == {
+        "content-type": "application/json",
+        "access-control-allow-origin": "https://web.example",
+        "access-control-expose-headers": "location",
+    }
+
+
+def test_the_function_s_own_cors_headers_are_ignored() -> None:
+    response = HttpResponse(
+        200, [("Access-Control-Allow-Origin", "https://evil.example"), ("x-kept", "1")]
+    )
+    without_origin = with_cors(response, LISTED, {})
+    assert without_origin.headers == [("x-kept", "1")]
+    other_origin = with_cors(response, LISTED, {"origin": "https://evil.example"})
+    assert other_origin.headers == [("x-kept", "1")]
+
+
+def docs_site(tmp_path: Path, spec: bool = True) -> DocsSite:
+    if spec:
+        (tmp_path / "docs").mkdir()
+        (tmp_path / "docs" / "openapi.json").write_text('{"openapi": "3.1.0"}')
+    return DocsSite.beside(tmp_path)
+
+
+def test_docs_own_their_prefix_only() -> None:
+    assert DocsSite.owns("/_docs")
+    assert DocsSite.owns("/_docs/openapi.json")
+    assert not DocsSite.owns("/_docsy")
+    assert not DocsSite.owns("/talks")
+
+
+def test_the_docs_index_loads_swagger_ui_and_the_spec(tmp_path: Path) -> None:
+    assert swagger_ui_dir() is not None, "swagger-ui-bundle-v2 is in requirements-dev.txt"
+    site = docs_site(tmp_path)
+    for path in ("/_docs", "/_docs/", "/_docs/index.html"):
+        page = site.respond("GET", path)
+        assert page.status == 200
+        assert dict(page.headers)["content-type"].startswith("text/html")
+        assert b'url: "/_docs/openapi.json"' in page.body
+        assert b"/_docs/swagger-ui-bundle.js" in page.body
+    assert site.ui_version == "5.31.0"
+
+
+def test_the_docs_serve_the_committed_spec_and_the_bundle(tmp_path: Path) -> None:
+    site = docs_site(tmp_path)
+    spec = site.respond("GET", "/_docs/openapi.json")
+    assert (spec.status, json.loads(spec.body)) == (200, {"openapi": "3.1.0"})
+    script = site.respond("GET", "/_docs/swagger-ui-bundle.js")
+    assert script.status == 200
+    assert dict(script.headers)["content-type"].startswith("application/javascript")
+    assert b"SwaggerUIBundle" in script.body
+    css = site.respond("HEAD", "/_docs/swagger-ui.css")
+    assert (css.status, dict(css.headers)["content-type"]) == (200, "text/css; charset=utf-8")
+
+
+def test_a_missing_spec_is_a_clear_404(tmp_path: Path) -> None:
+    answer = docs_site(tmp_path, spec=False).respond("GET", "/_docs/openapi.json")
+    assert answer.status == 404
+    message = json.loads(answer.body)["message"]
+    assert "no OpenAPI spec at" in message
+    assert str(tmp_path / "docs" / "openapi.json") in message
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/_docs/../template.yaml", 404),
+        ("GET", "/_docs/index.j2", 404),
+        ("GET", "/_docs/nothing.js", 404),
+        ("POST", "/_docs/", 405),
+        ("DELETE", "/_docs/openapi.json", 405),
+    ],
+)
+def test_nothing_else_is_served(tmp_path: Path, method: str, path: str, status: int) -> None:
+    assert docs_site(tmp_path).respond(method, path).status == status

@@ -1,0 +1,142 @@
+"""The live channel's names and messages, and announcing a batch within its deadline."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Sequence
+
+import pytest
+
+from talkrate.errors import LivePublishFailed
+from talkrate.live import (
+    LEADERBOARD_CHANNEL,
+    LEADERBOARD_IDS_PER_EVENT,
+    Announcer,
+    channel_for_talk,
+    leaderboard_messages,
+    publications,
+    talk_message,
+)
+from talkrate.models import Histogram
+from talkrate.ports import ProjectionBatch, ProjectionResult
+from talkrate.projection import classify, records_from_event, touched_talks
+from tests.builders import kafka_event, rating_event, ratings_batch
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize("talk_id", ["flight-of-the-gopher", "T1", "a" * 50, "0-0"])
+def test_a_talk_id_that_is_a_channel_segment_names_its_channel(talk_id: str) -> None:
+    assert channel_for_talk(talk_id) == f"/talkrate/talks/{talk_id}"
+
+
+@pytest.mark.parametrize("talk_id", ["a" * 51, "talk.2026", "room:1", "x~y", "ü"])
+def test_any_other_talk_id_is_named_by_its_hash(talk_id: str) -> None:
+    digest = hashlib.sha256(talk_id.encode()).hexdigest()[:40]
+    channel = channel_for_talk(talk_id)
+    assert channel == f"/talkrate/talks/t{digest}"
+    assert len(channel.rsplit("/", 1)[1]) == 41
+
+
+def test_a_talk_message_carries_histogram_count_and_average() -> None:
+    message = talk_message("t-1", Histogram.from_counts({"5": 3, "1": 1}))
+    assert message == {
+        "type": "talk",
+        "talkId": "t-1",
+        "ratings": {"1": 1, "2": 0, "3": 0, "4": 0, "5": 3},
+        "count": 4,
+        "avg": 4.0,
+    }
+    assert talk_message("t-2", Histogram.empty())["avg"] is None
+
+
+def test_many_changed_talks_split_into_leaderboard_messages_and_publish_requests() -> None:
+    ids = [f"talk-{n:05d}" for n in range(LEADERBOARD_IDS_PER_EVENT * 6 + 1)]
+    messages = leaderboard_messages(list(reversed(ids)))
+    assert [len(m["talkIds"]) for m in messages] == [LEADERBOARD_IDS_PER_EVENT] * 6 + [1]
+    assert [i for m in messages for i in m["talkIds"]] == ids
+    requests = publications(LEADERBOARD_CHANNEL, messages)
+    assert [len(r.events) for r in requests] == [5, 2]
+    assert json.loads(requests[1].events[1]) == {"type": "leaderboard", "talkIds": [ids[-1]]}
+
+
+class FakeReadModel:
+    def __init__(self, histograms: dict[str, Histogram]) -> None:
+        self._histograms = histograms
+
+    def histograms(self, talk_ids: list[str]) -> dict[str, Histogram]:
+        return {t: self._histograms.get(t, Histogram.empty()) for t in talk_ids}
+
+    def histogram(self, talk_id: str) -> Histogram:
+        return self.histograms([talk_id])[talk_id]
+
+    def apply(self, batch: ProjectionBatch) -> ProjectionResult:
+        raise NotImplementedError
+
+
+class RecordingChannel:
+    """A live channel that keeps what it got; it fails or stalls on the channels it is told to."""
+
+    def __init__(self, failing: Sequence[str] = (), stalling: Sequence[str] = ()) -> None:
+        self.published: dict[str, list[dict[str, object]]] = {}
+        self._failing, self._stalling = set(failing), set(stalling)
+        self._lock = threading.Lock()
+        self.release = threading.Event()
+
+    def publish(self, channel: str, events: Sequence[str]) -> None:
+        if channel in self._failing:
+            raise LivePublishFailed("refused")
+        if channel in self._stalling:
+            self.release.wait(10)
+        with self._lock:
+            self.published.setdefault(channel, []).extend(json.loads(e) for e in events)
+
+
+def test_a_batch_is_announced_per_talk_with_its_new_state_and_once_on_the_leaderboard() -> None:
+    # Given two talks of a batch with their states in the read model
+    model = FakeReadModel(
+        {"a": Histogram.from_counts({"4": 2}), "b": Histogram.from_counts({"1": 1})}
+    )
+    channel = RecordingChannel()
+    # When the batch is announced
+    result = Announcer(channel, deadline_seconds=2).announce(["a", "b"], model)
+    # Then each talk's channel got its state, and the leaderboard named both
+    assert (result.published, result.failed, result.abandoned) == (3, 0, 0)
+    assert channel.published[channel_for_talk("a")] == [talk_message("a", model.histogram("a"))]
+    assert channel.published[channel_for_talk("b")][0]["count"] == 1
+    assert channel.published[LEADERBOARD_CHANNEL] == [
+        {"type": "leaderboard", "talkIds": ["a", "b"]}
+    ]
+
+
+def test_a_failing_or_stalled_publish_is_counted_and_does_not_hold_the_batch() -> None:
+    # Given a channel that refuses one talk's update and never answers another's
+    model = FakeReadModel({})
+    channel = RecordingChannel(failing=[channel_for_talk("a")], stalling=[channel_for_talk("b")])
+    # When three talks are announced with a 0.3 s deadline
+    started = time.monotonic()
+    result = Announcer(channel, deadline_seconds=0.3).announce(["a", "b", "c"], model)
+    elapsed = time.monotonic() - started
+    channel.release.set()
+    # Then the announcement returned at its deadline, counting what failed and what it left
+    assert elapsed < 2
+    assert (result.published, result.failed, result.abandoned) == (2, 1, 1)
+    assert channel_for_talk("c") in channel.published
+
+
+def test_an_unreachable_read_model_skips_the_announcement_without_raising() -> None:
+    class Down(FakeReadModel):
+        def histograms(self, talk_ids: list[str]) -> dict[str, Histogram]:
+            raise ConnectionError("down")
+
+    result = Announcer(RecordingChannel(), deadline_seconds=1).announce(["a"], Down({}))
+    assert (result.published, result.failed) == (0, 1)
+
+
+def test_the_talks_of_a_batch_are_its_counted_ratings_in_order() -> None:
+    events = [rating_event("b", 1), rating_event("a", 2), rating_event("b", 3)]
+    batch = classify(records_from_event(kafka_event(ratings_batch("ratings", 0, 7, events))))
+    assert touched_talks(batch) == ("b", "a")

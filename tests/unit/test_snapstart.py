@@ -1,0 +1,69 @@
+"""SnapStart hooks: a restored environment gets randomness and connections of its own."""
+
+from __future__ import annotations
+
+import random
+import sys
+import types
+
+import pytest
+
+from talkrate import snapstart, wiring
+from talkrate.config import Settings
+
+pytestmark = pytest.mark.unit
+
+
+def test_after_a_restore_random_is_reseeded_and_every_client_is_made_anew(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given an environment whose init seeded random and made its settings and a client
+    monkeypatch.setenv("TALKS_CONNECTION", "postgresql://postgres@127.0.0.1:1/talkrate")
+    wiring.reset()
+    random.seed(1234)
+    snapshot_sequence = [random.random() for _ in range(3)]
+    random.seed(1234)
+    before = wiring.database()
+    settings = wiring.load_settings()
+    # When it is restored from its snapshot
+    snapstart.after_restore()
+    # Then random no longer repeats the snapshot's sequence (each copy draws its own)
+    assert [random.random() for _ in range(3)] != snapshot_sequence
+    # And the next use makes new settings and a new client (no socket shared between copies)
+    assert wiring.database() is not before
+    assert wiring.load_settings() is not settings
+    assert isinstance(wiring.load_settings(), Settings)
+    wiring.reset()
+
+
+def test_before_the_snapshot_the_adapters_are_imported_without_connecting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delitem(sys.modules, "talkrate.adapters.talk_cache", raising=False)
+    wiring.reset()
+    snapstart.before_snapshot(["talkrate.adapters.talk_cache"])
+    assert "talkrate.adapters.talk_cache" in sys.modules
+    assert wiring.database.cache_info().currsize == 0
+
+
+def test_the_hooks_are_registered_where_the_runtime_offers_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a runtime with SnapStart's hook library (Lambda's Python 3.12+), here a stand-in
+    registered: dict[str, tuple[object, tuple[object, ...]]] = {}
+    library = types.ModuleType("snapshot_restore_py")
+    library.register_before_snapshot = lambda f, *a: registered.update(before=(f, a))  # type: ignore[attr-defined]
+    library.register_after_restore = lambda f, *a: registered.update(after=(f, a))  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "snapshot_restore_py", library)
+    # When a handler registers its adapters
+    snapstart.register("talkrate.adapters.postgres")
+    # Then the runtime calls the import before the snapshot and the reset after each restore
+    assert registered == {
+        "before": (snapstart.before_snapshot, (("talkrate.adapters.postgres",),)),
+        "after": (snapstart.after_restore, ()),
+    }
+    # And without the library (tests, the local runtime) nothing is registered and nothing fails
+    registered.clear()
+    monkeypatch.setitem(sys.modules, "snapshot_restore_py", None)  # import fails
+    snapstart.register("talkrate.adapters.postgres")
+    assert registered == {}

@@ -1,0 +1,347 @@
+"""template.yaml as CloudFormation receives it (transformed by the SAM translator): alarms, log
+groups, deploys and the parameters' guards hold for every function, including ones added later."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.builders import ROOT
+
+pytestmark = pytest.mark.unit
+
+REQUIRED = {
+    "TalksConnection": "postgresql://talkrate:pw@db.example:5432/talkrate",
+    "RatingsConnection": "rediss://cache.example:6379/0",
+    "KafkaBootstrapServers": "b1.example:9096,b2.example:9096",
+    "KafkaUsername": "talkrate",
+    "KafkaPassword": "pw",
+}
+
+
+class _Loader(yaml.SafeLoader):
+    """Reads CloudFormation's short tags (!Ref, !If, ...) as their long forms."""
+
+
+def _intrinsic(loader: _Loader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = suffix if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_Loader.add_multi_constructor("!", _intrinsic)
+
+
+@cache
+def _source() -> dict[str, Any]:
+    document: dict[str, Any] = yaml.load((ROOT / "template.yaml").read_text(), Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    return document
+
+
+# The SAM translator ships with the SAM CLI (.ci/install-sam.sh), in a virtualenv of its own: its
+# pins (pydantic among them) differ from the functions'. It transforms in that interpreter.
+SAM_PYTHON = Path(os.environ.get("SAM_TOOLS_DIR", ROOT / ".tools" / "sam")) / "bin" / "python"
+_TRANSFORM = """
+import json, sys
+from samtranslator.translator.transform import transform
+
+class NoManagedPolicies:  # asked only when a function names an AWS managed policy
+    def load(self):
+        return {}
+
+request = json.load(sys.stdin)
+json.dump(transform(request["template"], request["parameters"], NoManagedPolicies()), sys.stdout)
+"""
+
+
+def transformed(**parameters: str) -> dict[str, Any]:
+    """The CloudFormation template SAM would deploy with these parameter values."""
+    if not SAM_PYTHON.exists():
+        pytest.fail(f"no SAM CLI at {SAM_PYTHON.parent.parent}: run `make validate` (installs it)")
+    values = {**REQUIRED, **parameters}
+    document = copy.deepcopy(_source())
+    # As `sam deploy` hands it over: local code folders uploaded to S3.
+    for resource in document["Resources"].values():
+        for key in ("CodeUri", "ContentUri"):
+            if isinstance(resource.get("Properties", {}).get(key), str):
+                resource["Properties"][key] = f"s3://artifacts/{resource['Properties'][key]}"
+    finished = subprocess.run(
+        [str(SAM_PYTHON), "-c", _TRANSFORM],
+        input=json.dumps({"template": document, "parameters": values}),
+        capture_output=True,
+        text=True,
+        # The translator takes the region of the pseudo parameters from the environment.
+        env={**os.environ, "AWS_DEFAULT_REGION": "eu-west-1"},
+        timeout=120,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    result: dict[str, Any] = json.loads(finished.stdout)
+    result["_parameters"] = values
+    return result
+
+
+@cache
+def _prod() -> dict[str, Any]:
+    return transformed(Stage="prod", CorsAllowOrigin="https://talkrate.example")
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def refs(value: Any) -> set[str]:
+    """Every logical id a value refers to (Ref, GetAtt, Sub variables), through any If."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "Ref" and isinstance(item, str):
+                found.add(item)
+            elif key == "Fn::GetAtt":
+                found.add(item[0] if isinstance(item, list) else str(item).split(".")[0])
+            elif key == "Fn::Sub":
+                text = item[0] if isinstance(item, list) else item
+                found.update(name.split(".")[0] for name in re.findall(r"\$\{([^!}]+)\}", text))
+                found.update(refs(item[1:]) if isinstance(item, list) else set())
+            else:
+                found.update(refs(item))
+    elif isinstance(value, list):
+        for item in value:
+            found.update(refs(item))
+    return found
+
+
+def evaluate(template: dict[str, Any], value: Any) -> Any:
+    """Resolve Fn::If, Fn::Equals, Fn::Not, Ref of parameters and conditions (enough here)."""
+    parameters = {
+        **{k: str(v.get("Default", "")) for k, v in template["Parameters"].items()},
+        **template["_parameters"],
+    }
+    if isinstance(value, dict) and len(value) == 1:
+        (key, argument), *_ = value.items()
+        if key == "Ref" and argument in parameters:
+            return parameters[argument]
+        if key == "Fn::If":
+            condition, yes, no = argument
+            chosen = yes if evaluate(template, template["Conditions"][condition]) else no
+            return evaluate(template, chosen)
+        if key == "Fn::Equals":
+            left, right = (evaluate(template, item) for item in argument)
+            return str(left) == str(right)
+        if key == "Fn::Not":
+            return not evaluate(template, argument[0])
+        if key == "Condition":
+            return evaluate(template, template["Conditions"][argument])
+    if isinstance(value, dict):
+        return {k: evaluate(template, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [evaluate(template, item) for item in value]
+    return value
+
+
+def test_every_function_has_an_errors_alarm() -> None:
+    # Given the template as deployed
+    template = _prod()
+    functions = resources(template, "AWS::Lambda::Function")
+    # When the alarms on Lambda errors are collected with the functions they watch
+    watched = {
+        name
+        for alarm in resources(template, "AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"].get("MetricName") == "Errors"
+        for dimension in alarm["Properties"]["Dimensions"]
+        if dimension["Name"] == "FunctionName"
+        for name in refs(dimension["Value"])
+    }
+    # Then each function (every projector variant included) is watched
+    assert functions
+    assert set(functions) <= watched, set(functions) - watched
+
+
+def test_every_function_has_a_throttles_alarm() -> None:
+    template = _prod()
+    watched = {
+        name
+        for alarm in resources(template, "AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"].get("MetricName") == "Throttles"
+        for dimension in alarm["Properties"]["Dimensions"]
+        for name in refs(dimension["Value"])
+    }
+    assert set(resources(template, "AWS::Lambda::Function")) <= watched
+
+
+def test_every_alarm_notifies_the_alarm_topic_and_says_why() -> None:
+    alarms = resources(_prod(), "AWS::CloudWatch::Alarm")
+    assert len(alarms) >= 15
+    for name, alarm in alarms.items():
+        properties = alarm["Properties"]
+        assert properties.get("AlarmActions") == [{"Ref": "AlarmTopic"}], name
+        assert properties.get("OKActions") == [{"Ref": "AlarmTopic"}], name
+        assert len(properties.get("AlarmDescription", "")) > 40, name
+
+
+def test_every_alarm_has_a_page_in_the_operations_guide() -> None:
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    anchors = set(re.findall(r"^### (\w+)$", guide, re.MULTILINE))
+    for name, alarm in resources(_prod(), "AWS::CloudWatch::Alarm").items():
+        assert name in anchors, f"docs/operations.md has no section for {name}"
+        assert f"docs/operations.md#{name.lower()}" in alarm["Properties"]["AlarmDescription"]
+
+
+def test_prod_deploys_by_canary_and_dev_all_at_once() -> None:
+    dev = transformed(Stage="dev")
+    for template, expected in ((_prod(), "Canary10Percent5Minutes"), (dev, "AllAtOnce")):
+        groups = resources(template, "AWS::CodeDeploy::DeploymentGroup")
+        assert groups
+        for name, group in groups.items():
+            config = evaluate(template, group["Properties"]["DeploymentConfigName"])
+            assert config == {
+                "Fn::Sub": ["CodeDeployDefault.Lambda${ConfigName}", {"ConfigName": expected}]
+            }, name
+
+
+def test_each_deployment_rolls_back_on_its_functions_errors_alarm() -> None:
+    template = _prod()
+    alarms = resources(template, "AWS::CloudWatch::Alarm")
+    groups = resources(template, "AWS::CodeDeploy::DeploymentGroup")
+    for name, group in groups.items():
+        configuration = group["Properties"]["AlarmConfiguration"]
+        assert configuration["Enabled"] is True, name
+        named = refs(configuration["Alarms"])
+        assert any(alarms[a]["Properties"].get("MetricName") == "Errors" for a in named), name
+        assert (
+            "DEPLOYMENT_STOP_ON_ALARM" in group["Properties"]["AutoRollbackConfiguration"]["Events"]
+        )
+    # every function but the authorizer (the HTTP API calls its ARN, not an alias) deploys by alias
+    functions = set(resources(template, "AWS::Lambda::Function"))
+    aliased = {name.removesuffix("Aliaslive") for name in resources(template, "AWS::Lambda::Alias")}
+    assert functions - aliased == {"AdminAuthorizerFunction"}
+
+
+def test_every_log_group_has_a_retention_and_every_function_its_log_group() -> None:
+    template = _prod()
+    groups = resources(template, "AWS::Logs::LogGroup")
+    for name, group in groups.items():
+        assert group["Properties"].get("RetentionInDays") == {"Ref": "LogRetentionDays"}, name
+    for name, function in resources(template, "AWS::Lambda::Function").items():
+        logging = function["Properties"].get("LoggingConfig", {})
+        assert logging.get("LogFormat") == "JSON", name
+        assert refs(logging.get("LogGroup")) & set(groups), f"{name} logs to no group of the stack"
+
+
+def test_http_api_writes_an_access_log_to_a_group_with_a_retention() -> None:
+    template = _prod()
+    stages = resources(template, "AWS::ApiGatewayV2::Stage")
+    assert stages
+    for stage in stages.values():
+        settings = stage["Properties"]["AccessLogSettings"]
+        assert refs(settings["DestinationArn"]) == {"HttpApiAccessLogGroup"}
+        assert "$context.requestId" in settings["Format"]
+
+
+def test_every_function_has_a_reserved_concurrency_parameter() -> None:
+    template = _prod()
+    for name, function in resources(template, "AWS::Lambda::Function").items():
+        reserved = evaluate(template, function["Properties"]["ReservedConcurrentExecutions"])
+        assert isinstance(reserved, str), name
+        assert int(reserved) > 0, name
+    unreserved = transformed(ApiReservedConcurrency="0")
+    api = unreserved["Resources"]["ApiFunction"]["Properties"]["ReservedConcurrentExecutions"]
+    assert evaluate(unreserved, api) == {"Ref": "AWS::NoValue"}
+
+
+def test_the_api_and_the_projector_resume_from_snapstart_snapshots() -> None:
+    template = _prod()
+    functions = resources(template, "AWS::Lambda::Function")
+    snapped = {
+        name
+        for name, function in functions.items()
+        if evaluate(template, function["Properties"].get("SnapStart"))
+        == {"ApplyOn": "PublishedVersions"}
+    }
+    assert snapped == {
+        "ApiFunction",
+        "ProjectorFunction",
+        "ProjectorVpcFunction",
+        "ProjectorMskFunction",
+    }
+
+
+def test_the_api_may_invoke_exactly_the_stats_alias() -> None:
+    template = _prod()
+    role = template["Resources"]["ApiFunctionRole"]["Properties"]
+    policies = [evaluate(template, policy) for policy in role["Policies"]]
+    statements = [
+        statement
+        for policy in policies
+        if "PolicyDocument" in policy
+        for statement in policy["PolicyDocument"]["Statement"]
+        if "lambda:" in str(statement.get("Action"))
+    ]
+    assert [s["Resource"] for s in statements] == [{"Fn::Sub": "${StatsFunction.Arn}:live"}]
+
+
+@pytest.mark.parametrize(
+    "parameter",
+    [
+        "TalksConnection",
+        "RatingsConnection",
+        "KafkaUsername",
+        "KafkaPassword",
+        "KafkaBootstrapServers",
+    ],
+)
+def test_connection_parameters_refuse_control_characters(parameter: str) -> None:
+    pattern = re.compile(_source()["Parameters"][parameter]["AllowedPattern"])
+    assert pattern.fullmatch(REQUIRED[parameter])
+    for bad in ("a\nb", "a\rb", "a\x00b", "a\x1bb", "a\x7fb", 'a"b', "a\\b"):
+        assert not pattern.fullmatch(bad), repr(bad)
+
+
+def unconditional_refs(value: Any) -> set[str]:
+    """The logical ids a value refers to outside any Fn::If (those must exist whatever the
+    parameters)."""
+    found: set[str] = set()
+    if isinstance(value, list):
+        for item in value:
+            found |= unconditional_refs(item)
+    elif isinstance(value, dict) and "Fn::If" not in value:
+        for key, item in value.items():
+            if key == "Ref" and isinstance(item, str):
+                found.add(item)
+            elif key == "Fn::GetAtt":
+                found.add(item[0] if isinstance(item, list) else str(item).split(".")[0])
+            elif key == "Fn::Sub":
+                text, variables = (item[0], item[1]) if isinstance(item, list) else (item, {})
+                names = {n.split(".")[0] for n in re.findall(r"\$\{([^!}]+)\}", text)}
+                found |= (names - set(variables)) | unconditional_refs(variables)
+            else:
+                found |= unconditional_refs(item)
+    return found
+
+
+def test_nothing_that_always_exists_depends_on_a_resource_that_may_not() -> None:
+    # Given the conditional resources (the projector's variants, the alarm e-mail, ...)
+    template = _prod()
+    conditional = {k for k, v in template["Resources"].items() if "Condition" in v}
+    assert {"ProjectorFunction", "ProjectorVpcFunction", "ProjectorMskFunction"} <= conditional
+    # Then a resource or output without a condition names them only inside an Fn::If
+    for name, resource in {**template["Resources"], **template.get("Outputs", {})}.items():
+        if "Condition" in resource:
+            continue
+        assert not unconditional_refs(resource) & conditional, name
