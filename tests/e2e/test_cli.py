@@ -15,6 +15,7 @@ import re
 import select
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from talkrate_cli.live import LEADERBOARD_CHANNEL, LiveEndpoint, LiveSubscriber
 from talkrate_cli.main import main
 from tests.backends import CLI_ATTENDEE_RATINGS, CLI_ATTENDEE_TALKS, CLI_RATINGS, CLI_TALKS
 from tests.builders import ROOT, unique_talk_id
@@ -480,3 +482,40 @@ def test_simulate_without_tokens_counts_every_rating(cli: Cli, tmp_path: Path) -
         f"sent {figures['sent']}, accepted {figures['accepted']}, "
         f"expected {figures['expected']}, counted {figures['counted']}"
     )
+
+
+def test_the_watch_subscriber_hears_the_runtimes_live_channel(cli: Cli, talk: str) -> None:
+    # Given the command's subscriber on the runtime's live channel (AppSync Events emulation),
+    # on the talk's channel as its document names it, and on the leaderboard
+    channel = cli.json("show", talk)["talk"]["channel"]
+    events: list[Any] = []
+    states: list[str] = []
+    heard = threading.Event()
+
+    def on_event(event: Any) -> None:
+        events.append(event)
+        if any(e.get("type") == "talk" and e.get("talkId") == talk for e in events):
+            heard.set()
+
+    subscriber = LiveSubscriber(
+        LiveEndpoint(cli.runtime.live_url, "127.0.0.1", cli.runtime.live_api_key),
+        [channel, LEADERBOARD_CHANNEL],
+        on_event,
+        states.append,
+    )
+    subscriber.start()
+    try:
+        assert wait_for(lambda: "live" in states, 15), states
+        # When the talk is rated from the terminal
+        cli.ok("rate", talk, "4")
+        # Then its new state is pushed to the subscriber, and the leaderboard says it moved
+        assert heard.wait(20), (states, events)
+        assert wait_for(
+            lambda: any(talk in e.get("talkIds", []) for e in events if e["type"] == "leaderboard"),
+            20,
+        )
+    finally:
+        subscriber.stop()
+        subscriber.join(5)
+    [state] = [e for e in events if e["type"] == "talk"]
+    assert (state["count"], state["ratings"]["4"]) == (1, 1)
