@@ -25,7 +25,7 @@ def redis_url(db: int) -> str:
     return f"{REDIS}/{db}"
 
 
-# Redis databases: 0 dev, 8 web app, 9 the talkrate command, 10 votes e2e, 11 catalog flow, 12 contract
+# Redis databases: 0 dev, 7 and 9 the talkrate command, 8 web app, 10 votes e2e, 11 catalog flow, 12 contract
 # tests, 13 bench, 14 fault suite, 15 tests.
 TALKS = os.environ.get("TEST_TALKS_CONNECTION", postgres_dsn("test"))
 RATINGS = os.environ.get("TEST_RATINGS_CONNECTION", redis_url(15))
@@ -41,3 +41,5 @@ CLI_TALKS = postgres_dsn("cli_e2e")
 CLI_RATINGS = redis_url(9)
 WEB_TALKS = postgres_dsn("web_e2e")
 WEB_RATINGS = redis_url(8)
+CLI_ATTENDEE_TALKS = postgres_dsn("cli_attendee_e2e")
+CLI_ATTENDEE_RATINGS = redis_url(7)

@@ -109,6 +109,8 @@ def stats_line(ratings: dict[str, Any]) -> str:
     for name, key in (("median", "median"), ("std dev", "stdDev"), ("mode", "mode")):
         if key in stats:
             value = stats[key]
+            if isinstance(value, float):
+                value = f"{value:.2f}"
             parts.append(f"{name} {'-' if value is None else value}")
     return " · ".join(parts)
 

@@ -15,6 +15,7 @@ import re
 import select
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,8 +26,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from talkrate_cli.live import LEADERBOARD_CHANNEL, LiveEndpoint, LiveSubscriber
 from talkrate_cli.main import main
-from tests.backends import CLI_RATINGS, CLI_TALKS
+from tests.backends import CLI_ATTENDEE_RATINGS, CLI_ATTENDEE_TALKS, CLI_RATINGS, CLI_TALKS
 from tests.builders import ROOT, unique_talk_id
 from tests.e2e.conftest import Runtime, start_admin_runtime, stop_runtime, wait_for
 
@@ -378,3 +380,142 @@ def test_stack_names_the_api_through_its_cloudformation_outputs(
     assert missing == 1
     assert error.startswith("talkrate: stack no-such-stack:")
     assert len(error.strip().splitlines()) == 1
+
+
+@pytest.fixture(scope="module")
+def attendee_cli(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+    """The command against a runtime whose VotingPolicy is attendee (as deployed)."""
+    folder = tmp_path_factory.mktemp("cli-attendee")
+    runtime, token = start_admin_runtime(
+        CLI_ATTENDEE_TALKS,
+        CLI_ATTENDEE_RATINGS,
+        kafka_bootstrap,
+        folder / "runtime.log",
+        ["--param", "VotingPolicy=attendee"],
+    )
+    env = {
+        **os.environ,
+        "TALKRATE_API": runtime.url,
+        "TALKRATE_ADMIN_TOKEN": token,
+        "TALKRATE_CONFIG_DIR": str(folder / "config"),
+    }
+    yield Cli(runtime, env)
+    stop_runtime(runtime)
+
+
+def test_rate_gets_a_voter_token_keeps_it_and_the_newest_rating_counts(
+    attendee_cli: Cli,
+) -> None:
+    # Given a runtime where a rating needs a voter token
+    talk_id = "testcontainers-integration-testing"
+    kept = Path(attendee_cli.env["TALKRATE_CONFIG_DIR"]) / "voters.json"
+    # When an attendee rates a talk, then changes their mind
+    attendee_cli.ok("rate", talk_id, "2")
+    first_token = json.loads(kept.read_text())[attendee_cli.runtime.url]["voterToken"]
+    attendee_cli.ok("rate", talk_id, "5")
+    # Then one token was got and kept (readable by its owner only), and only the newest counts
+    assert json.loads(kept.read_text())[attendee_cli.runtime.url]["voterToken"] == first_token
+    assert kept.stat().st_mode & 0o077 == 0
+    assert wait_for(lambda: attendee_cli.json("show", talk_id)["ratings"]["5"] == 1)
+    assert attendee_cli.json("show", talk_id)["ratings"] == {"1": 0, "2": 0, "3": 0, "4": 0, "5": 1}
+
+
+def test_simulate_verifies_under_the_attendee_policy(attendee_cli: Cli) -> None:
+    done = attendee_cli.run(
+        "simulate",
+        "--attendees",
+        "40",
+        "--seed",
+        "3",
+        "--slot-seconds",
+        "0.5",
+        "--verify",
+        "--talk",
+        "testcontainers-integration-testing",
+        "--talk",
+        "flight-of-the-gopher",
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "voter tokens yes" in done.stderr
+    last = done.stdout.strip().splitlines()[-1]
+    sent, accepted, expected, counted = map(int, re.findall(r"\d+", last))
+    assert sent >= accepted >= expected
+    assert counted == expected > 0
+    # Without voter tokens it stops at the first refusal, saying why
+    refused = attendee_cli.run("simulate", "--attendees", "5", "--no-tokens")
+    assert refused.returncode == 1
+    last = refused.stderr.strip().splitlines()[-1]
+    assert last.startswith("talkrate: simulation stopped after ")
+    assert "401 voter-token-required" in last
+    assert "Traceback" not in refused.stderr
+
+
+def test_simulate_without_tokens_counts_every_rating(cli: Cli, tmp_path: Path) -> None:
+    programme = tmp_path / "untokened.csv"
+    ids = [f"open-{n}-{unique_talk_id()[-6:]}" for n in range(3)]
+    programme.write_text(
+        "id,title,track\n" + "".join(f"{i},Open talk {n},Untokened\n" for n, i in enumerate(ids))
+    )
+    cli.ok("admin", "import", str(programme))
+    done = cli.run(
+        "--json",
+        "simulate",
+        "--attendees",
+        "40",
+        "--seed",
+        "5",
+        "--slot-seconds",
+        "0.5",
+        "--track",
+        "Untokened",
+        "--no-tokens",
+        "--verify",
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    figures = json.loads(done.stdout)
+    assert figures["voterTokens"] == 0
+    assert figures["counted"] == figures["expected"] == figures["accepted"] > 0
+    assert figures["verified"] is True
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"sent {figures['sent']}, accepted {figures['accepted']}, "
+        f"expected {figures['expected']}, counted {figures['counted']}"
+    )
+
+
+def test_the_watch_subscriber_hears_the_runtimes_live_channel(cli: Cli, talk: str) -> None:
+    # Given the command's subscriber on the runtime's live channel (AppSync Events emulation),
+    # on the talk's channel as its document names it, and on the leaderboard
+    channel = cli.json("show", talk)["talk"]["channel"]
+    events: list[Any] = []
+    states: list[str] = []
+    heard = threading.Event()
+
+    def on_event(event: Any) -> None:
+        events.append(event)
+        if any(e.get("type") == "talk" and e.get("talkId") == talk for e in events):
+            heard.set()
+
+    subscriber = LiveSubscriber(
+        LiveEndpoint(cli.runtime.live_url, "127.0.0.1", cli.runtime.live_api_key),
+        [channel, LEADERBOARD_CHANNEL],
+        on_event,
+        states.append,
+    )
+    subscriber.start()
+    try:
+        assert wait_for(lambda: "live" in states, 15), states
+        # When the talk is rated from the terminal
+        cli.ok("rate", talk, "4")
+        # Then its new state is pushed to the subscriber, and the leaderboard says it moved
+        assert heard.wait(20), (states, events)
+        assert wait_for(
+            lambda: any(talk in e.get("talkIds", []) for e in events if e["type"] == "leaderboard"),
+            20,
+        )
+    finally:
+        subscriber.stop()
+        subscriber.join(5)
+    [state] = [e for e in events if e["type"] == "talk"]
+    assert (state["count"], state["ratings"]["4"]) == (1, 1)

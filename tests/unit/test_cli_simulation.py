@@ -104,14 +104,15 @@ def rating(attendee: int, talk: str, value: int) -> Action:
 
 def test_with_voter_tokens_an_attendees_newest_accepted_rating_counts() -> None:
     ledger = Ledger(tokens=True)
-    ledger.answered(rating(1, "t", 2), 202, 0.01)
-    ledger.answered(rating(1, "t", 5), 202, 0.01)  # changed their mind
+    ledger.answered(rating(1, "t", 2), 202, 0.01, event_id="e1")
+    ledger.answered(rating(1, "t", 5), 202, 0.01, event_id="e2")  # changed their mind
     ledger.answered(rating(2, "t", 4), 202, 0.01)
     ledger.answered(rating(2, "t", 1), 429, 0.01)  # throttled: the 4 still counts
     ledger.answered(Action(0, 0, 3, "t", 0, bad="value-out-of-range"), 422, 0.01)
     assert ledger.expected_delta() == {"t": Counter({"5": 1, "4": 1})}
     assert (ledger.sent, ledger.accepted, ledger.expected) == (5, 3, 2)
     assert (ledger.throttled, ledger.bad_refused, ledger.errors) == (1, 1, 0)
+    assert ledger.events["t"][:2] == ["e1", "e2"]  # where to look when a talk disagrees
 
 
 def test_without_voter_tokens_every_accepted_rating_counts() -> None:

@@ -18,7 +18,7 @@ from talkrate_cli.settings import is_loopback
 from talkrate_cli.simulation.ledger import Ledger
 from talkrate_cli.simulation.runner import Runner
 from talkrate_cli.simulation.scenario import Crowd, cast, plan_conference, plan_steady, slots_of
-from talkrate_cli.simulation.verify import Verdict, await_projection, settled
+from talkrate_cli.simulation.verify import Verdict, await_projection, diagnose, settled
 
 
 def _ms(seconds: float | None) -> str:
@@ -143,11 +143,13 @@ def simulate(
         bar = progress.add_task("send", total=len(plan), stats="")
 
         def tick() -> None:
-            progress.update(bar, completed=ledger.sent, stats=_stats_text(ledger))
+            progress.update(bar, completed=ledger.sent + ledger.skipped, stats=_stats_text(ledger))
 
         ledger.started = time.monotonic()
         asyncio.run(runner.run(plan, tick))
         ledger.finished = time.monotonic()
+    if runner.stopped:
+        raise CliError(f"simulation stopped after {ledger.sent} requests: {runner.stopped}")
     verdict = None
     if verify:
         verdict = _verify(session, ledger, baseline, verify_timeout)
@@ -171,7 +173,11 @@ def _verify(session: Session, ledger: Ledger, baseline: dict[str, Any], timeout:
         def seen(verdict: Verdict) -> None:
             progress.update(bar, completed=max(0, verdict.counted))
 
-        return await_projection(session.api, baseline, delta, timeout, seen)
+        verdict = await_projection(session.api, baseline, delta, timeout, seen)
+    for talk_id in verdict.disagreeing:
+        where = diagnose(session.api, ledger.events.get(talk_id, []))
+        verdict.whereabouts[talk_id] = {k: v for k, v in where.items()}
+    return verdict
 
 
 def _report(session: Session, ledger: Ledger, runner: Runner, verdict: Verdict | None) -> None:
@@ -202,6 +208,7 @@ def _report(session: Session, ledger: Ledger, runner: Runner, verdict: Verdict |
             "counted": verdict.counted,
             "verified": verdict.ok,
             "projectorSeconds": round(verdict.waited, 2),
+            "whereabouts": verdict.whereabouts,
             "disagreeing": {
                 k: {"expected": e, "counted": c} for k, (e, c) in verdict.disagreeing.items()
             },
@@ -243,6 +250,9 @@ def _report(session: Session, ledger: Ledger, runner: Runner, verdict: Verdict |
             for talk_id in verdict_talks[:10]:
                 want, have = verdict.disagreeing[talk_id]
                 lines.append(f"          {talk_id}: expected {want}, counted {have}")
+                for status, ids in verdict.whereabouts.get(talk_id, {}).items():
+                    shown = "" if status == "projected" else f": {', '.join(ids[:5])}"
+                    lines.append(f"            {len(ids)} of its accepted ratings {status}{shown}")
         for line in lines:
             output.console.print(line, markup=False)
     if verdict is not None:

@@ -44,13 +44,9 @@ class Watcher:
         """The live channels this view listens to."""
         if self.talk is None:
             return [LEADERBOARD_CHANNEL]
-        channel = (self.talk_doc or {}).get("channel")
+        channel = (self.talk_doc or {}).get("channel")  # the API names it: never computed here
         if not channel:
-            try:
-                from talkrate.live import channel_for_talk  # type: ignore[import-not-found,unused-ignore]
-            except ImportError:
-                return []
-            channel = channel_for_talk(self.talk)
+            return []
         return [channel if str(channel).startswith("/") else f"/talkrate/talks/{channel}"]
 
     def fetch(self) -> dict[str, Any]:

@@ -36,13 +36,21 @@ class Ledger:
     latencies: list[float] = field(default_factory=list)
     recent: deque[tuple[float, float]] = field(default_factory=deque)  # (finished, latency)
     last_error: str = ""
+    events: dict[str, list[str]] = field(default_factory=dict)  # talk: accepted event ids
     _newest: dict[tuple[int, str], int] = field(default_factory=dict)
     _every: Counter[tuple[str, int]] = field(default_factory=Counter)
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
 
-    def answered(self, action: Action, status: int, latency: float, slug: str = "") -> None:
-        """Record one answer to one action."""
+    def answered(
+        self,
+        action: Action,
+        status: int,
+        latency: float,
+        slug: str = "",
+        event_id: str | None = None,
+    ) -> None:
+        """Record one answer to one action (`event_id`: what a 202 named)."""
         self.sent += 1
         now = time.monotonic()
         self.latencies.append(latency)
@@ -58,6 +66,8 @@ class Ledger:
             return
         if status == 202:
             self.accepted += 1
+            if event_id:
+                self.events.setdefault(action.talk_id, []).append(event_id)
             if self.tokens:
                 self._newest[(action.attendee, action.talk_id)] = action.value
             else:

@@ -54,6 +54,13 @@ def _slug(response: httpx.Response) -> str:
         return ""
 
 
+def _event_id(response: httpx.Response) -> str | None:
+    try:
+        return str(response.json()["eventId"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 class Runner:
     """One simulated crowd against one API."""
 
@@ -72,6 +79,7 @@ class Runner:
         self.code = code
         self.tokens: dict[int, str] = {}
         self.voter_retries = 0
+        self.stopped: str | None = None  # why the run stopped early: it cannot go on as it is
         self._locks: dict[int, asyncio.Lock] = {}
 
     async def run(self, plan: list[Action], tick: Callable[[], None]) -> None:
@@ -91,6 +99,8 @@ class Runner:
             start = loop.time()
             tasks: set[asyncio.Task[None]] = set()
             for action in plan:
+                if self.stopped:
+                    break
                 delay = start + action.at - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
@@ -167,6 +177,14 @@ class Runner:
                     _retry_after(response) if response.status_code == 503 else 0.2 * 2**attempt
                 )
                 continue
-            self.ledger.answered(action, response.status_code, latency, _slug(response))
+            if response.status_code == 202:
+                self.ledger.answered(action, 202, latency, event_id=_event_id(response))
+                return
+            slug = _slug(response)
+            self.ledger.answered(action, response.status_code, latency, slug)
+            if response.status_code == 401 and action.bad is None:
+                self.stopped = f"the API refused a rating: 401 {slug}" + (
+                    "" if self.use_tokens else " (the policy needs voter tokens: drop --no-tokens)"
+                )
             return
         self.ledger.failed(action, last)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from talkrate_cli.client import Api
 from talkrate_cli.errors import CliError
@@ -52,6 +52,7 @@ class Verdict:
     counted: int
     disagreeing: dict[str, tuple[dict[str, int], dict[str, int]]]  # talk: (expected, counted)
     waited: float
+    whereabouts: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -97,3 +98,18 @@ def await_projection(
         ):
             return verdict
         time.sleep(0.5)
+
+
+def diagnose(api: Api, event_ids: list[str], limit: int = 2000) -> dict[str, list[str]]:
+    """Where each accepted rating of a disagreeing talk is (GET /ratings/{eventId}): event ids
+    by status ("projected", "accepted", "queued", or the HTTP status of a refusal)."""
+    from talkrate_cli.errors import ApiProblem
+
+    where: dict[str, list[str]] = {}
+    for event_id in event_ids[:limit]:
+        try:
+            status = str(api.json("GET", f"/ratings/{event_id}")["status"])
+        except ApiProblem as problem:
+            status = f"HTTP {problem.status}"
+        where.setdefault(status, []).append(event_id)
+    return where
