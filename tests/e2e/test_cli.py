@@ -13,6 +13,7 @@ import os
 import pty
 import re
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -263,14 +264,23 @@ def test_watch_in_a_terminal_shows_an_update_arrive(cli: Cli, talk: str, view: s
     # Given `talkrate watch` running in a terminal
     args = [talk] if view == "talk" else ["--leaderboard", "--track", "Terminal"]
     primary, secondary = pty.openpty()
-    process = subprocess.Popen(
-        [TALKRATE, "watch", *args, "--interval", "0.5", "--duration", "60"],
-        cwd=ROOT,
-        env={**cli.env, "COLUMNS": "120", "LINES": "40", "TERM": "xterm-256color"},
-        stdin=secondary,
-        stdout=secondary,
-        stderr=secondary,
-    )
+    # A terminal's foreground program gets Ctrl-C; a suite started in the background (as CI may
+    # be) has SIGINT ignored, which a child would inherit, so the child starts as a terminal's would.
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen(
+            [TALKRATE, "watch", *args, "--interval", "0.5", "--duration", "60"],
+            cwd=ROOT,
+            env={**cli.env, "COLUMNS": "120", "LINES": "40", "TERM": "xterm-256color"},
+            stdin=secondary,
+            stdout=secondary,
+            stderr=secondary,
+        )
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.close(secondary)
     try:
         before = read_until(primary, r"updates", 15)
