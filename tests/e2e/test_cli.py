@@ -452,12 +452,12 @@ def test_simulate_verifies_under_the_attendee_policy(attendee_cli: Cli) -> None:
     sent, accepted, expected, counted = map(int, re.findall(r"\d+", last))
     assert sent >= accepted >= expected
     assert counted == expected > 0
-    # Without voter tokens it stops at the first refusal, saying why
+    # Without voter tokens it refuses before sending anything (the app's config.json names the
+    # policy), saying why
     refused = attendee_cli.run("simulate", "--attendees", "5", "--no-tokens")
     assert refused.returncode == 1
     last = refused.stderr.strip().splitlines()[-1]
-    assert last.startswith("talkrate: simulation stopped after ")
-    assert "401 voter-token-required" in last
+    assert last == "talkrate: the voting policy is attendee: ratings need voter tokens", last
     assert "Traceback" not in refused.stderr
 
 
