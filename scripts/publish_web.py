@@ -4,8 +4,9 @@ written from the stack's outputs (the live channel's endpoints and subscribe-onl
     python scripts/publish_web.py --stack talkrate-dev [--web-dir web] [--voting-policy attendee]
 
 Run it after `sam deploy` (make publish-web STACK=...). Files no longer in `web/` are removed from
-the bucket; the entry page and config.json are sent as `no-cache` so a new version shows at once;
-CloudFront's copies of /app/* are invalidated.
+the bucket; every file is sent as `no-cache`: the app's modules keep their names from version to
+version, so a browser revalidates each one (an ETag answer is small) rather than run old and new
+modules together. CloudFront's copies of /app/* are invalidated.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 APP_PREFIX = "app/"
-ALWAYS_REVALIDATED = {"index.html", "config.json"}
 SKIPPED_PARTS = {"node_modules", "__pycache__"}
 REQUIRED_OUTPUTS = ("WebBucketName", "WebDistributionId", "LiveRealtimeUrl", "LiveHttpHost")
 
@@ -60,9 +60,7 @@ def _headers(key: str) -> dict[str, str]:
     content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
     if content_type.startswith("text/") or content_type in ("application/javascript",):
         content_type += "; charset=utf-8"
-    name = key.rsplit("/", 1)[-1]
-    cache = "no-cache" if name in ALWAYS_REVALIDATED else "public, max-age=300"
-    return {"ContentType": content_type, "CacheControl": cache}
+    return {"ContentType": content_type, "CacheControl": "no-cache"}
 
 
 def publish(

@@ -100,6 +100,9 @@ def test_the_app_and_a_config_from_the_stack_outputs_are_published(
     index = s3.get_object(Bucket="talkrate-web", Key="app/index.html")
     assert index["ContentType"] == "text/html; charset=utf-8"
     assert index["CacheControl"] == "no-cache"
+    # modules keep their names across versions: revalidated too, so old and new never mix
+    module = s3.get_object(Bucket="talkrate-web", Key="app/assets/app.js")
+    assert module["CacheControl"] == "no-cache"
     config = s3.get_object(Bucket="talkrate-web", Key="app/config.json")
     assert json.loads(config["Body"].read()) == {
         "live": {
