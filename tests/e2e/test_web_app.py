@@ -233,21 +233,50 @@ LAYOUT_SHIFT_WATCH = """() => {
 def test_a_closed_rating_window_and_a_rate_limit_are_said_clearly(
     web: WebStack, page: Page
 ) -> None:
-    # Given a talk that ended days ago (past its grace period) and one that is open
-    ended = datetime.now(UTC) - timedelta(days=3)
-    closed = web.add_talk(
-        title="Long over",
-        startsAt=(ended - timedelta(hours=1)).isoformat(),
-        endsAt=ended.isoformat(),
+    # Given a talk that ended days ago (past its grace period), one that starts tomorrow, and
+    # two that are open
+    now = datetime.now(UTC)
+    ended = now - timedelta(days=3)
+    over = {"startsAt": (ended - timedelta(hours=1)).isoformat(), "endsAt": ended.isoformat()}
+    closed = web.add_talk(title="Long over", **over)
+    tomorrow = now + timedelta(days=1)
+    later = web.add_talk(
+        title="Tomorrow",
+        startsAt=tomorrow.isoformat(),
+        endsAt=(tomorrow + timedelta(hours=1)).isoformat(),
     )
-    open_talk = web.add_talk(title="Open for ratings")
-    # When an attendee rates the closed one
+    moved, open_talk = web.add_talk(title="Moved"), web.add_talk(title="Open for ratings")
+    # When an attendee opens the closed one
     page.goto(web.url(f"/app/talks/{closed['id']}"))
+    # Then, before any tap, the page says when rating closed and no star can be pressed
+    expect(page.get_by_text("Rating closed ")).to_be_visible()
+    expect(page.get_by_test_id("own-rating")).to_have_text("You did not rate this talk.")
+    for value in range(1, 6):
+        expect(star(page, value)).to_be_disabled()
+    # And the one to come says when rating opens
+    page.goto(web.url(f"/app/talks/{later['id']}"))
+    expect(page.get_by_text("Rating opens when the talk starts")).to_be_visible()
+    expect(star(page, 3)).to_be_disabled()
+    # When an organiser moves a talk into the past while an attendee has its page open
+    page.goto(web.url(f"/app/talks/{moved['id']}"))
+    expect(star(page, 5)).to_be_enabled()
+    answer = web.runtime.request(
+        "PUT",
+        f"/talks/{moved['id']}",
+        json.dumps({"title": "Moved", **over}),
+        {"Authorization": f"Bearer {web.token}"},
+    )
+    assert answer.status == 200, answer.body
+    # And the attendee taps a star
     star(page, 5).click()
     enter_event_code(page)
-    # Then they read that rating is closed, and nothing is counted as theirs
-    expect(page.get_by_test_id("message")).to_contain_text("Rating is closed for this talk")
+    # Then they read that rating is closed and when it closed, nothing is counted as theirs,
+    # and the stars follow the talk's new times
+    expect(page.get_by_test_id("message")).to_contain_text(
+        "Rating is closed for this talk: it closed"
+    )
     expect(star(page, 5)).to_have_attribute("aria-pressed", "false")
+    expect(star(page, 5)).to_be_disabled()
     # When they rate the open one more often than a voter may in a minute
     page.goto(web.url(f"/app/talks/{open_talk['id']}"))
     for value in range(1, PER_VOTER + 1):  # a refused rating (the 409) took no slot

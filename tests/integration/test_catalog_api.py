@@ -137,6 +137,26 @@ def test_an_organiser_adds_changes_and_removes_a_talk(api: Call, new_talk_id: st
     assert api("POST", "/ratings", {"talkId": new_talk_id, "value": 5})["statusCode"] == 404
 
 
+def test_every_talk_document_says_when_its_rating_window_closes(
+    configure: Callable[..., None], api: Call, new_talk_id: str
+) -> None:
+    # Given a grace of two hours after a talk's end
+    configure(RATING_GRACE_HOURS="2")
+    ends = datetime(2026, 11, 26, 11, 15, tzinfo=UTC)
+    timed = {"title": "Timed", "startsAt": _iso(ends - timedelta(hours=1)), "endsAt": _iso(ends)}
+    # When a talk is added, read, listed and replaced without times
+    added = api("POST", "/talks", {"id": new_talk_id, **timed}, authorizer=ADMIN)["json"]
+    read = api("GET", f"/talks/{new_talk_id}")["json"]
+    listed = api("GET", "/talks", query={"q": "Timed", "limit": "100"})["json"]["items"]
+    untimed = api("PUT", f"/talks/{new_talk_id}", {"title": "Untimed"}, authorizer=ADMIN)["json"]
+    # Then each document names the end plus the grace, and no closing for a talk without an end
+    closes = _iso(ends + timedelta(hours=2))
+    assert added["ratingClosesAt"] == read["ratingClosesAt"] == closes
+    assert [t["ratingClosesAt"] for t in listed if t["id"] == new_talk_id] == [closes]
+    assert untimed["ratingClosesAt"] is None
+    assert api("GET", f"/talks/{new_talk_id}")["json"]["ratingClosesAt"] is None
+
+
 @pytest.mark.parametrize(
     "change",
     [

@@ -6,12 +6,18 @@ import { histogramView } from "../histogram.js";
 import { voterToken, forgetToken, rememberCode, CodeRequired, ownRating, rememberRating } from "../voter.js";
 import { liveBadge, errorText } from "./common.js";
 
+const when = (iso) => `${formatDay(iso)} ${formatTime(iso)}`;
+
 // Why a rating was not counted, in the attendee's words.
 function refusal(error) {
   if (!(error instanceof ApiError)) return "Something went wrong: your rating was not counted.";
   switch (error.status) {
-    case 409:
+    case 409: {
+      const { opensAt, closesAt } = error.problem;
+      if (opensAt && Date.parse(opensAt) > Date.now()) return `Rating is closed for this talk: it opens ${when(opensAt)}.`;
+      if (closesAt) return `Rating is closed for this talk: it closed ${when(closesAt)}.`;
       return "Rating is closed for this talk: it takes ratings from its start until shortly after its end.";
+    }
     case 429: {
       const wait = error.retryAfter ? ` Try again in ${error.retryAfter} s.` : " Try again in a moment.";
       return `Too many ratings from here just now: this one was not counted.${wait}`;
@@ -26,13 +32,18 @@ function refusal(error) {
   }
 }
 
-function windowHint(talk) {
-  const now = Date.now();
+// Whether the talk takes ratings now (from its start until ratingClosesAt, its end plus the
+// service's grace), and what to say about it. The server decides (409); this only spares a tap.
+export function ratingWindow(talk, now = Date.now()) {
   const starts = Date.parse(talk.startsAt);
   const ends = Date.parse(talk.endsAt);
-  if (Number.isFinite(starts) && now < starts) return `Rating opens when the talk starts, ${formatDay(talk.startsAt)} ${formatTime(talk.startsAt)}.`;
-  if (Number.isFinite(ends) && now > ends) return "This talk has ended; rating closes shortly after its end.";
-  return "";
+  const closes = Date.parse(talk.ratingClosesAt);
+  if (Number.isFinite(starts) && now < starts) return { open: false, unrated: "Not open for rating yet.", text: `Rating opens when the talk starts, ${when(talk.startsAt)}.` };
+  if (Number.isFinite(closes) && now > closes) return { open: false, unrated: "You did not rate this talk.", text: `Rating closed ${when(talk.ratingClosesAt)}.` };
+  if (Number.isFinite(ends) && now > ends) {
+    return { open: true, text: Number.isFinite(closes) ? `This talk has ended; rating stays open until ${when(talk.ratingClosesAt)}.` : "This talk has ended." };
+  }
+  return { open: true, text: "" };
 }
 
 export function talkPage(main, talkId) {
@@ -72,11 +83,28 @@ export function talkPage(main, talkId) {
         histogram.summary, histogram.list, badge.node),
       h("p", {}, screenLink)));
 
+  let talk = null; // the talk document, once loaded
+  let open = true; // whether its rating window is open, as far as this device's clock tells
+  let unrated = ""; // what to say of an attendee who did not rate while it is closed
+
   function showOwn(value) {
     buttons.forEach((button, i) => button.setAttribute("aria-pressed", String(i + 1 === value)));
-    setText(own, value ? `You rated ${value} out of 5. Tap another star to change it.` : "Tap a star to rate this talk.");
+    const change = open ? " Tap another star to change it." : "";
+    setText(own, value ? `You rated ${value} out of 5.${change}` : open ? "Tap a star to rate this talk." : unrated);
   }
   showOwn(ownRating(talkId));
+
+  // The buttons follow the rating window: checked on load, every 30 s, and after a 409.
+  function showWindow() {
+    if (!talk) return;
+    const state = ratingWindow(talk);
+    open = state.open;
+    unrated = state.unrated || "";
+    buttons.forEach((button) => { button.disabled = !open; });
+    setText(hint, state.text);
+    showOwn(ownRating(talkId));
+  }
+  const windowTimer = setInterval(showWindow, 30_000);
 
   async function post(value, token) {
     return request("POST", "/ratings", {
@@ -124,6 +152,7 @@ export function talkPage(main, talkId) {
         codeInput.focus();
       } else {
         setText(message, refusal(error));
+        if (error instanceof ApiError && error.status === 409) reloadTalk();
       }
     } finally {
       busy = false;
@@ -147,14 +176,15 @@ export function talkPage(main, talkId) {
 
   (async () => {
     try {
-      const [config, talk] = await Promise.all([appConfig(), get(talkPath(talkId))]);
+      const [config, loaded] = await Promise.all([appConfig(), get(talkPath(talkId))]);
       policy = config.votingPolicy || "open";
       if (stopped) return;
+      talk = loaded;
       document.title = `${talk.title} · talkrate`;
       setText(title, talk.title);
       const when = talk.startsAt ? `${formatDay(talk.startsAt)} ${formatTime(talk.startsAt)}${talk.endsAt ? `–${formatTime(talk.endsAt)}` : ""}` : null;
       setText(meta, [(talk.speakers || []).join(", "), talk.track, talk.room, when].filter(Boolean).join(" · "));
-      setText(hint, windowHint(talk));
+      showWindow();
       if (talk.summary) histogram.update(talk.summary);
       const channel = await talkChannel(talk);
       if (stopped) return;
@@ -177,8 +207,21 @@ export function talkPage(main, talkId) {
     }
   })();
 
+  // After a 409 the talk's times may have changed (an organiser moved it): read them again.
+  async function reloadTalk() {
+    try {
+      const loaded = await get(talkPath(talkId));
+      if (stopped) return;
+      talk = loaded;
+      showWindow();
+    } catch {
+      // the 409's message is already shown; the next check tries again
+    }
+  }
+
   return () => {
     stopped = true;
+    clearInterval(windowTimer);
     live.stop();
   };
 }

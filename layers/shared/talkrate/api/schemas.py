@@ -6,6 +6,7 @@ validator until then (`defer_build`): a cold start does not pay for them.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -101,6 +102,12 @@ class TalkOut(Talk):
     channel: str = Field(
         description="The talk's live channel (AppSync Events), where the projector publishes "
         "its new histogram after each batch."
+    )
+    rating_closes_at: datetime | None = Field(
+        alias="ratingClosesAt",
+        description="When the talk stops taking ratings: its end plus the grace "
+        "(RatingGraceHours); null when it never closes. It takes ratings from its start "
+        "(or at any time before this, without one).",
     )
     summary: RatingSummary | None = None
 

@@ -20,7 +20,14 @@ from talkrate.catalog import (
 )
 from talkrate.leaderboard import PRIOR_MEAN, PRIOR_WEIGHT
 from talkrate.live import channel_for_talk
-from talkrate.models import MAX_TALK_ID_LENGTH, TALK_ID_PATTERN, NewTalk, Talk, TalkFields
+from talkrate.models import (
+    MAX_TALK_ID_LENGTH,
+    TALK_ID_PATTERN,
+    NewTalk,
+    RatingWindow,
+    Talk,
+    TalkFields,
+)
 
 router = Router()
 
@@ -40,8 +47,14 @@ ADMIN_ONLY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 def _talk_document(talk: Talk) -> dict[str, Any]:
-    """A talk as every route answers it: its fields and its live channel."""
-    return {**talk.model_dump(by_alias=True, mode="json"), "channel": channel_for_talk(talk.id)}
+    """A talk as every route answers it: its fields, its live channel, and when its rating
+    window closes (its end plus the grace; None when it never closes)."""
+    closes = RatingWindow(talk.starts_at, talk.ends_at).closes_at(wiring.rating_rules().grace)
+    return {
+        **talk.model_dump(by_alias=True, mode="json"),
+        "channel": channel_for_talk(talk.id),
+        "ratingClosesAt": None if closes is None else closes.isoformat().replace("+00:00", "Z"),
+    }
 
 
 def _talk_out(rated: RatedTalk) -> dict[str, Any]:
@@ -119,15 +132,10 @@ def post_talk(talk: Annotated[NewTalk, Body()]) -> Response:
 )
 def put_talk(talk_id: TalkIdPath, fields: Annotated[TalkFields, Body()]) -> Response:
     created = replace_talk(wiring.talk_catalog(), talk_id, fields)
-    body = {
-        "id": talk_id,
-        **fields.model_dump(by_alias=True, mode="json"),
-        "channel": channel_for_talk(talk_id),
-    }
     return Response(
         201 if created else 200,
         "application/json",
-        json.dumps(body),
+        json.dumps(_talk_document(Talk(id=talk_id, **fields.model_dump()))),
         headers={"Location": f"/talks/{talk_id}"},
     )
 
