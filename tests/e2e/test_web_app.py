@@ -289,6 +289,30 @@ def test_a_closed_rating_window_and_a_rate_limit_are_said_clearly(
     expect(message).to_contain_text("Try again in")
 
 
+def test_a_phone_whose_clock_is_wrong_goes_by_the_service_s_clock(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk on now, and a phone whose clock runs three days ahead (past the talk's
+    # rating window by its own reckoning)
+    now = datetime.now(UTC)
+    talk = web.add_talk(
+        title="On now",
+        startsAt=(now - timedelta(minutes=10)).isoformat(),
+        endsAt=(now + timedelta(minutes=50)).isoformat(),
+    )
+    page.clock.set_system_time(now + timedelta(days=3))
+    # When its attendee opens the talk's page
+    page.goto(web.url(f"/app/talks/{talk['id']}"))
+    expect(page.get_by_role("heading", name="On now")).to_be_visible()
+    # Then the stars follow the service's clock: open, and a rating counts
+    expect(star(page, 4)).to_be_enabled()
+    expect(page.get_by_text("Rating closed")).to_have_count(0)
+    star(page, 4).click()
+    enter_event_code(page)
+    expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
+    assert wait_for(lambda: web.count(talk["id"]) == 1)
+
+
 def test_an_organiser_adds_a_talk_that_the_programme_shows_and_the_csv_counts(
     web: WebStack, page: Page
 ) -> None:

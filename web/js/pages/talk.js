@@ -84,7 +84,8 @@ export function talkPage(main, talkId) {
       h("p", {}, screenLink)));
 
   let talk = null; // the talk document, once loaded
-  let open = true; // whether its rating window is open, as far as this device's clock tells
+  let open = true; // whether its rating window is open, by the service's clock
+  let skew = 0; // the service's clock minus this device's, from the answers' Date header
   let unrated = ""; // what to say of an attendee who did not rate while it is closed
 
   function showOwn(value) {
@@ -97,7 +98,7 @@ export function talkPage(main, talkId) {
   // The buttons follow the rating window: checked on load, every 30 s, and after a 409.
   function showWindow() {
     if (!talk) return;
-    const state = ratingWindow(talk);
+    const state = ratingWindow(talk, Date.now() + skew);
     open = state.open;
     unrated = state.unrated || "";
     buttons.forEach((button) => { button.disabled = !open; });
@@ -176,7 +177,7 @@ export function talkPage(main, talkId) {
 
   (async () => {
     try {
-      const [config, loaded] = await Promise.all([appConfig(), get(talkPath(talkId))]);
+      const [config, loaded] = await Promise.all([appConfig(), loadTalk()]);
       policy = config.votingPolicy || "open";
       if (stopped) return;
       talk = loaded;
@@ -207,10 +208,19 @@ export function talkPage(main, talkId) {
     }
   })();
 
+  // The talk, and how far this device's clock is from the service's (a phone's clock may be
+  // wrong; the Date header is whole seconds, which is close enough for a window of hours).
+  async function loadTalk() {
+    const { body, response } = await request("GET", talkPath(talkId));
+    const served = Date.parse(response.headers.get("date"));
+    if (Number.isFinite(served)) skew = served - Date.now();
+    return body;
+  }
+
   // After a 409 the talk's times may have changed (an organiser moved it): read them again.
   async function reloadTalk() {
     try {
-      const loaded = await get(talkPath(talkId));
+      const loaded = await loadTalk();
       if (stopped) return;
       talk = loaded;
       showWindow();
