@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console, Group
@@ -42,6 +43,25 @@ def when(talk: dict[str, Any]) -> str:
         return ""
     text = f"{starts[:10]} {starts[11:16]}"
     return f"{text}\N{EN DASH}{ends[11:16]}" if ends else text
+
+
+def _instant(text: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
+    except ValueError:
+        return None
+
+
+def window_line(talk: dict[str, Any], now: datetime | None = None) -> str:
+    """Whether the talk takes ratings at `now`, by its start and the API's `ratingClosesAt`."""
+    now = now or datetime.now(UTC)
+    starts, closes = _instant(talk.get("startsAt")), _instant(talk.get("ratingClosesAt"))
+    utc = "%Y-%m-%d %H:%M UTC"
+    if starts and now < starts:
+        return f"rating opens {starts.astimezone(UTC):{utc}}"
+    if closes and now > closes:
+        return f"rating closed {closes.astimezone(UTC):{utc}}"
+    return f"rating open until {closes.astimezone(UTC):{utc}}" if closes else "rating open"
 
 
 def talks_table(talks: list[dict[str, Any]]) -> Table:
@@ -92,7 +112,12 @@ def talk_view(talk: dict[str, Any], ratings: dict[str, Any]) -> Group:
         talk.get("room") or "",
         when(talk),
     ]
-    lines: list[Any] = [head, Text(" · ".join(f for f in facts if f), style="dim"), Text("")]
+    lines: list[Any] = [
+        head,
+        Text(" · ".join(f for f in facts if f), style="dim"),
+        Text(window_line(talk), style="dim"),
+        Text(""),
+    ]
     lines.append(histogram(ratings.get("ratings") or {}))
     lines.append(Text(""))
     lines.append(Text(stats_line(ratings)))

@@ -151,6 +151,7 @@ def test_rate_then_show_draws_the_rating_in_the_bars(cli: Cli, talk: str) -> Non
     bars = {m[0]: int(m[1]) for m in re.findall(r"^([1-5])★\s+[█·]+\s+(\d+)", shown, re.M)}
     assert bars == {"5": 1, "4": 1, "3": 0, "2": 0, "1": 0}
     assert "count 2" in shown
+    assert "rating open" in shown
     assert "avg 4.50" in shown
 
 
