@@ -43,3 +43,4 @@ WEB_TALKS = postgres_dsn("web_e2e")
 WEB_RATINGS = redis_url(8)
 CLI_ATTENDEE_TALKS = postgres_dsn("cli_attendee_e2e")
 CLI_ATTENDEE_RATINGS = redis_url(7)
+SCHEMA_TALKS = postgres_dsn("schema")  # made empty by the schema deploy tests

@@ -63,6 +63,8 @@ def kind_of(event: Any) -> str:
         return "scheduled" if event["detail-type"] == "Scheduled Event" else "eventbridge"
     if "ratings" in event:
         return "stats"
+    if str(event.get("ResourceType", "")).startswith("Custom::") and "ResponseURL" in event:
+        return "custom-resource"
     return "unknown"
 
 
@@ -115,6 +117,18 @@ def check_stats(event: dict[str, Any]) -> None:
     parse_histogram(event)  # StatsFunction invoked directly: no Powertools class for this one
 
 
+def check_custom_resource(event: dict[str, Any]) -> None:
+    # What CloudFormation sends a custom resource's function (its ServiceToken)
+    assert event["RequestType"] in {"Create", "Update", "Delete"}
+    assert event["ResponseURL"].startswith("https://")
+    assert event["StackId"].startswith("arn:aws:cloudformation:")
+    assert event["RequestId"]
+    assert event["ServiceToken"] == event["ResourceProperties"]["ServiceToken"]
+    resource = load_yaml_file(ROOT / "template.yaml")["Resources"][event["LogicalResourceId"]]
+    assert resource["Type"] == event["ResourceType"]
+    assert set(event["ResourceProperties"]) == set(resource["Properties"])
+
+
 CHECKS = {
     "http-api": check_http_api,
     "http-authorizer": check_http_authorizer,
@@ -123,6 +137,7 @@ CHECKS = {
     "kafka:aws:kafka": check_kafka,
     "scheduled": check_scheduled,
     "stats": check_stats,
+    "custom-resource": check_custom_resource,
 }
 
 
@@ -152,6 +167,11 @@ def test_every_function_and_trigger_has_a_sample() -> None:
         if isinstance(authorizer.get("FunctionArn"), dict)
         and "Fn::GetAtt" in authorizer["FunctionArn"]
     }
+    service_tokens = {
+        resource["Properties"]["ServiceToken"]["Fn::GetAtt"][0]
+        for resource in resources.values()
+        if str(resource.get("Type", "")).startswith("Custom::")
+    }
     missing: list[str] = []
     for name, properties in functions.items():
         folder = EVENTS / Path(properties["CodeUri"]).name
@@ -165,6 +185,8 @@ def test_every_function_and_trigger_has_a_sample() -> None:
             needed.add("function-url")
         if name in authorizers:
             needed.add("http-authorizer")
+        if name in service_tokens:
+            needed.add("custom-resource")
         if not needed:
             needed.add("any")  # invoked directly: any sample will do
         missing += [f"{name}: {kind} in {folder}" for kind in needed - kinds if kind != "any"]

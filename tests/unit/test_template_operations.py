@@ -28,6 +28,12 @@ REQUIRED = {
 }
 
 
+# Functions that run only inside a deploy, invoked by CloudFormation itself: their failure is
+# the deploy's failure (reported in the stack's events and rolled back), so they need no alarm,
+# no alias (CloudFormation calls the function's ARN) and no concurrency to bound.
+DEPLOY_ONLY = {"SchemaFunction"}
+
+
 class _Loader(yaml.SafeLoader):
     """Reads CloudFormation's short tags (!Ref, !If, ...) as their long forms."""
 
@@ -170,7 +176,7 @@ def test_every_function_has_an_errors_alarm() -> None:
     }
     # Then each function (every projector variant included) is watched
     assert functions
-    assert set(functions) <= watched, set(functions) - watched
+    assert set(functions) - DEPLOY_ONLY <= watched, set(functions) - DEPLOY_ONLY - watched
 
 
 def test_every_function_has_a_throttles_alarm() -> None:
@@ -182,7 +188,7 @@ def test_every_function_has_a_throttles_alarm() -> None:
         for dimension in alarm["Properties"]["Dimensions"]
         for name in refs(dimension["Value"])
     }
-    assert set(resources(template, "AWS::Lambda::Function")) <= watched
+    assert set(resources(template, "AWS::Lambda::Function")) - DEPLOY_ONLY <= watched
 
 
 def test_every_alarm_notifies_the_alarm_topic_and_says_why() -> None:
@@ -230,7 +236,7 @@ def test_each_deployment_rolls_back_on_its_functions_errors_alarm() -> None:
     # every function but the authorizer (the HTTP API calls its ARN, not an alias) deploys by alias
     functions = set(resources(template, "AWS::Lambda::Function"))
     aliased = {name.removesuffix("Aliaslive") for name in resources(template, "AWS::Lambda::Alias")}
-    assert functions - aliased == {"AdminAuthorizerFunction"}
+    assert functions - aliased == {"AdminAuthorizerFunction"} | DEPLOY_ONLY
 
 
 def test_every_log_group_has_a_retention_and_every_function_its_log_group() -> None:
@@ -257,6 +263,8 @@ def test_http_api_writes_an_access_log_to_a_group_with_a_retention() -> None:
 def test_every_function_has_a_reserved_concurrency_parameter() -> None:
     template = _prod()
     for name, function in resources(template, "AWS::Lambda::Function").items():
+        if name in DEPLOY_ONLY:
+            continue
         reserved = evaluate(template, function["Properties"]["ReservedConcurrentExecutions"])
         assert isinstance(reserved, str), name
         assert int(reserved) > 0, name
@@ -345,3 +353,34 @@ def test_nothing_that_always_exists_depends_on_a_resource_that_may_not() -> None
         if "Condition" in resource:
             continue
         assert not unconditional_refs(resource) & conditional, name
+
+
+def test_every_deploy_applies_the_schema_before_the_functions_that_read_it() -> None:
+    template = _prod()
+    schema = template["Resources"]["DatabaseSchema"]
+    # CloudFormation asks SchemaFunction, and asks again whenever the shared layer (which holds
+    # schema.sql) or the connection secret changes
+    assert refs(schema["Properties"]["ServiceToken"]) == {"SchemaFunction"}
+    layers = set(resources(template, "AWS::Lambda::LayerVersion"))
+    assert layers
+    assert refs(schema["Properties"]) >= layers | {"ConnectionsSecret"}
+    # and every function that reads or writes the tables waits for it
+    for name in ("ApiFunction", "ProjectorFunction", "RelayFunction"):
+        depends = template["Resources"][name].get("DependsOn", [])
+        assert "DatabaseSchema" in ([depends] if isinstance(depends, str) else depends), name
+
+
+def test_the_schema_function_may_read_the_connection_secret_and_nothing_else() -> None:
+    template = _prod()
+    role = template["Resources"]["SchemaFunctionRole"]["Properties"]
+    statements = [
+        statement
+        for policy in (evaluate(template, p) for p in role["Policies"])
+        if "PolicyDocument" in policy
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+    stack = set(template["Resources"])
+    assert [(s["Action"], refs(s["Resource"]) & stack) for s in statements] == [
+        (["secretsmanager:GetSecretValue"], {"ConnectionsSecret"})
+    ]
+    assert "*" not in json.dumps([s["Resource"] for s in statements])

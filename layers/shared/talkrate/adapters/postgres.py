@@ -560,12 +560,22 @@ def vote_record(value: int, occurred_at: datetime, event_id: str) -> str:
     return f"{value}|{unix_ms(occurred_at)}|{event_id}"
 
 
-def apply_schema(dsn: str) -> None:
-    """Create or update the tables talkrate needs (idempotent)."""
+# Held while schema.sql runs: two processes applying it at once (a deploy and an operator, two
+# local runtimes) would otherwise race in CREATE ... IF NOT EXISTS.
+_SCHEMA_LOCK = 7_361_221
+
+
+def apply_schema(dsn: str, host: str | None = None, connect_timeout: float = 10) -> None:
+    """Create or update the tables talkrate needs (idempotent); `host` replaces the DSN's host
+    (an RDS Proxy endpoint)."""
     sql = resources.files("talkrate").joinpath("schema.sql").read_text()
-    connection = psycopg2.connect(dsn, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+    options: dict[str, Any] = {"connect_timeout": connect_timeout}
+    if host:
+        options["host"] = host
+    connection = psycopg2.connect(dsn, **options)
     try:
         with connection, connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
             cursor.execute(sql)
     finally:
         connection.close()

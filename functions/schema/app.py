@@ -1,0 +1,29 @@
+"""SchemaFunction: applies the catalog database's schema when CloudFormation deploys the stack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from talkrate.adapters.postgres import apply_schema
+from talkrate.config import load_settings
+from talkrate.observability import logger
+from talkrate.schema import handle
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    settings = load_settings()
+    answer = handle(
+        event, lambda: apply_schema(settings.talks_connection, settings.talks_proxy_endpoint)
+    )
+    log = logger.info if answer["Status"] == "SUCCESS" else logger.error
+    log(
+        "database schema",
+        extra={
+            "requestType": event.get("RequestType"),
+            "status": answer["Status"],
+            "reason": answer["Reason"],
+            "version": answer["Data"].get("Version"),
+        },
+    )
+    return {"status": answer["Status"]}

@@ -1,0 +1,72 @@
+"""The catalog database's schema, applied by CloudFormation on every deploy that changes it.
+
+`SchemaFunction` backs the template's `DatabaseSchema` custom resource: on Create and Update it
+applies `schema.sql` (idempotent: every statement is IF NOT EXISTS), on Delete it leaves the
+database alone (the talks and the event store outlive a stack). Whatever happens, CloudFormation
+gets an answer, so a failure rolls the deploy back instead of leaving it waiting for an hour.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import urllib.request
+from collections.abc import Callable, Mapping
+from importlib import resources
+from typing import Any
+
+PHYSICAL_ID = "talkrate-database-schema"
+RESPONSE_TIMEOUT_SECONDS = 10
+MAX_REASON_LENGTH = 500
+
+
+def schema_version() -> str:
+    """A short digest of schema.sql, reported to CloudFormation as the resource's Version."""
+    text = resources.files("talkrate").joinpath("schema.sql").read_bytes()
+    return hashlib.sha256(text).hexdigest()[:16]
+
+
+def handle(event: Mapping[str, Any], apply: Callable[[], None]) -> dict[str, Any]:
+    """Answer one custom resource request: apply the schema unless the stack deletes it.
+
+    Returns the answer sent to the request's ResponseURL. The reason of a failure names the
+    error's kind and first line only (a driver's message names a host, never a password).
+    """
+    try:
+        if event.get("RequestType") in ("Create", "Update"):
+            apply()
+        answer = _answer(event, "SUCCESS", "schema applied", {"Version": schema_version()})
+    except Exception as error:  # CloudFormation must hear of any failure, or it waits an hour
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        reason = f"{type(error).__name__}: {first_line}"[:MAX_REASON_LENGTH]
+        answer = _answer(event, "FAILED", reason, {})
+    _send(str(event["ResponseURL"]), answer)
+    return answer
+
+
+def _answer(
+    event: Mapping[str, Any], status: str, reason: str, data: dict[str, str]
+) -> dict[str, Any]:
+    return {
+        "Status": status,
+        "Reason": reason,
+        # One physical id for ever: an Update never replaces the resource (which would send a
+        # Delete for the old one).
+        "PhysicalResourceId": event.get("PhysicalResourceId") or PHYSICAL_ID,
+        "StackId": event.get("StackId"),
+        "RequestId": event.get("RequestId"),
+        "LogicalResourceId": event.get("LogicalResourceId"),
+        "Data": data,
+    }
+
+
+def _send(url: str, answer: dict[str, Any]) -> None:
+    """PUT the answer to CloudFormation's pre-signed S3 URL (signed without a content type)."""
+    if not url.startswith(("https://", "http://")):
+        raise ValueError("ResponseURL must be an http(s) URL")
+    body = json.dumps(answer).encode()
+    request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
+        url, data=body, method="PUT", headers={"Content-Type": "", "Content-Length": str(len(body))}
+    )
+    with urllib.request.urlopen(request, timeout=RESPONSE_TIMEOUT_SECONDS) as response:  # noqa: S310  # nosec B310 - scheme checked above
+        response.read()

@@ -1,0 +1,166 @@
+"""SchemaFunction, as CloudFormation drives it: each request applies schema.sql to a real
+PostgreSQL database (or leaves it alone on Delete) and answers on the request's ResponseURL,
+here a real HTTP server on loopback standing in for S3's pre-signed URL."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import psycopg2
+import pytest
+from psycopg2 import sql
+
+from talkrate.schema import PHYSICAL_ID, schema_version
+from tests.backends import POSTGRES, SCHEMA_TALKS
+from tests.builders import LambdaContextStub, load_function
+
+pytestmark = pytest.mark.integration
+
+TABLES = {"talks", "rating_events", "rating_outbox", "dead_letters"}
+
+
+class Answers:
+    """What CloudFormation would have received: each PUT's headers and JSON body."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], dict[str, Any]]] = []
+        answers = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_PUT(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                answers.received.append((dict(self.headers), json.loads(body)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/signed?X-Amz-Signature=x"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def answers() -> Iterator[Answers]:
+    receiver = Answers()
+    yield receiver
+    receiver.server.shutdown()
+    receiver.server.server_close()
+
+
+def _admin(statement: sql.Composable) -> None:
+    connection = psycopg2.connect(f"{POSTGRES}/postgres")
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def empty_database() -> Iterator[str]:
+    """A database without a table, as a new RDS instance is."""
+    name = sql.Identifier(SCHEMA_TALKS.rsplit("/", 1)[1])
+    _admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+    _admin(sql.SQL("CREATE DATABASE {}").format(name))
+    yield SCHEMA_TALKS
+    _admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+
+
+def tables(dsn: str) -> set[str]:
+    connection = psycopg2.connect(dsn)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            return {row[0] for row in cursor.fetchall()}
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def deploy(
+    monkeypatch: pytest.MonkeyPatch, answers: Answers
+) -> Callable[[str, str], dict[str, Any]]:
+    """Send one custom resource request to SchemaFunction for a database; CloudFormation's answer."""
+
+    def send(request_type: str, dsn: str) -> dict[str, Any]:
+        monkeypatch.setenv("TALKS_CONNECTION", dsn)
+        monkeypatch.delenv("CONNECTIONS_SECRET_ARN", raising=False)
+        handler = load_function("schema")  # a cold start each time: settings read anew
+        event = {
+            "RequestType": request_type,
+            "ResponseURL": answers.url,
+            "StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/talkrate/1",
+            "RequestId": f"request-{len(answers.received)}",
+            "LogicalResourceId": "DatabaseSchema",
+            "ResourceType": "Custom::DatabaseSchema",
+            **({} if request_type == "Create" else {"PhysicalResourceId": PHYSICAL_ID}),
+        }
+        before = len(answers.received)
+        handler(event, LambdaContextStub("schema"))
+        assert len(answers.received) == before + 1, "CloudFormation got no answer"
+        headers, answer = answers.received[-1]
+        assert headers.get("Content-Type", "") == ""  # as the pre-signed URL was signed
+        assert (answer["RequestId"], answer["LogicalResourceId"]) == (
+            event["RequestId"],
+            "DatabaseSchema",
+        )
+        return answer
+
+    return send
+
+
+def test_a_new_stack_gets_its_tables_and_an_update_keeps_the_data(
+    deploy: Callable[[str, str], dict[str, Any]], empty_database: str
+) -> None:
+    # Given a new, empty database
+    assert tables(empty_database) == set()
+    # When CloudFormation creates the stack
+    created = deploy("Create", empty_database)
+    # Then the tables exist and CloudFormation heard of it, with the schema's version
+    assert created["Status"] == "SUCCESS", created["Reason"]
+    assert created["PhysicalResourceId"] == PHYSICAL_ID
+    assert created["Data"] == {"Version": schema_version()}
+    assert tables(empty_database) >= TABLES
+    # When a talk is stored and a later deploy applies the schema again
+    connection = psycopg2.connect(empty_database)
+    with connection, connection.cursor() as cursor:
+        cursor.execute("INSERT INTO talks (id, title) VALUES ('kept', 'Kept across deploys')")
+    connection.close()
+    updated = deploy("Update", empty_database)
+    # Then it succeeds without touching the data
+    assert updated["Status"] == "SUCCESS", updated["Reason"]
+    connection = psycopg2.connect(empty_database)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT title FROM talks WHERE id = 'kept'")
+        assert cursor.fetchone() == ("Kept across deploys",)
+    connection.close()
+
+
+def test_deleting_the_stack_leaves_the_database_alone(
+    deploy: Callable[[str, str], dict[str, Any]], empty_database: str
+) -> None:
+    assert deploy("Create", empty_database)["Status"] == "SUCCESS"
+    deleted = deploy("Delete", empty_database)
+    assert deleted["Status"] == "SUCCESS"
+    assert deleted["PhysicalResourceId"] == PHYSICAL_ID
+    assert tables(empty_database) >= TABLES
+
+
+def test_an_unreachable_database_fails_the_deploy_without_saying_its_password(
+    deploy: Callable[[str, str], dict[str, Any]],
+) -> None:
+    # Given a connection string whose server does not answer (a closed loopback port)
+    unreachable = "postgresql://talkrate:s3cret-pw@127.0.0.1:1/talkrate"
+    # When CloudFormation creates the stack
+    answer = deploy("Create", unreachable)
+    # Then the deploy fails, saying why, and the password is in no answer
+    assert answer["Status"] == "FAILED"
+    assert answer["Reason"].startswith("OperationalError: ")
+    assert "s3cret-pw" not in json.dumps(answer)
