@@ -13,6 +13,7 @@ import pytest
 from kafka import KafkaConsumer
 
 from talkrate.models import CORRELATION_HEADER, RatingSubmitted
+from talkrate.observability import logger
 from talkrate.projection import records_from_event
 from tests.builders import (
     LambdaContextStub,
@@ -136,3 +137,46 @@ def test_the_relay_publishes_the_age_of_the_oldest_waiting_entry(
     assert result["pending"] == 0
     [metrics] = [m for m in emitted_metrics(capsys.readouterr().out) if "OutboxOldestAge" in m]
     assert metrics["OutboxOldestAge"] == [0]
+
+
+def all_records(bootstrap: str, topic: str) -> list[Any]:
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=3_000,
+    )
+    try:
+        return list(consumer)
+    finally:
+        consumer.close()
+
+
+def test_a_rating_relayed_from_the_outbox_keeps_its_request_id(
+    configure: Callable[..., None],
+    talk: str,
+    kafka_bootstrap: str,
+    topic: str,
+) -> None:
+    # Given a rating kept in the outbox while Kafka was down, accepted by a request with an id
+    configure(STREAMS_CONNECTION="127.0.0.1:1", PUBLISH_TIMEOUT_SECONDS="1")
+    event = http_event("POST", "/ratings", body=json.dumps({"talkId": talk, "value": 3}))
+    request_id = event["requestContext"]["requestId"]
+    accepted = json.loads(load_function("api")(event, LambdaContextStub("api"))["body"])
+    assert accepted["status"] == "queued"
+    # When the relay (a process of its own on Lambda: no request id in its logger) publishes it
+    # once Kafka is back
+    configure()
+    logger.set_correlation_id(None)
+    result = load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    assert result["pending"] == 0
+    # Then its Kafka record carries the accepting request's id, as a direct publish does
+    [record] = [
+        r
+        for r in all_records(kafka_bootstrap, topic)
+        if str(RatingSubmitted.from_json(r.value).event_id) == accepted["eventId"]
+    ]
+    assert (CORRELATION_HEADER, request_id.encode()) in record.headers
+    # And the relay logs as itself again afterwards
+    assert logger.get_correlation_id() is None

@@ -161,6 +161,8 @@ class OutboxEntry:
 
     id: int
     event: RatingSubmitted
+    # The request that accepted it, published with it as the correlation-id header.
+    correlation_id: str | None = None
 
 
 class RatingOutbox(Protocol):

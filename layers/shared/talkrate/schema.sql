@@ -41,6 +41,8 @@ CREATE TABLE IF NOT EXISTS rating_outbox (
     last_error    text
 );
 CREATE INDEX IF NOT EXISTS rating_outbox_pending ON rating_outbox (id) WHERE published_at IS NULL;
+-- The request that accepted the rating (API Gateway's request id), carried to Kafka by the relay.
+ALTER TABLE rating_outbox ADD COLUMN IF NOT EXISTS correlation_id text;
 
 -- Dead letters: records the projector could not use, kept whole with the reason.
 CREATE TABLE IF NOT EXISTS dead_letters (

@@ -26,6 +26,7 @@ from talkrate.models import (
     Talk,
     unix_ms,
 )
+from talkrate.observability import correlated, logger
 from talkrate.ports import OutboxEntry, ProjectedRating, ProjectionBatch, ReadModelState
 
 CONNECT_TIMEOUT_SECONDS = 3
@@ -493,11 +494,18 @@ class PostgresOutbox:
 
     def enqueue(self, event: RatingSubmitted) -> None:
         """Keep the event until it is published; raise BackendUnavailable if it cannot."""
+        # The request being answered, as the logger knows it (as the Kafka publisher sends it).
+        correlation_id = logger.get_correlation_id()
         self._db.run(
             lambda cursor: cursor.execute(
-                "INSERT INTO rating_outbox (event_id, talk_id, payload) VALUES (%s, %s, %s) "
-                "ON CONFLICT (event_id) DO NOTHING",
-                (str(event.event_id), event.talk_id, psycopg2.Binary(event.to_json())),
+                "INSERT INTO rating_outbox (event_id, talk_id, payload, correlation_id) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING",
+                (
+                    str(event.event_id),
+                    event.talk_id,
+                    psycopg2.Binary(event.to_json()),
+                    correlation_id[:200] if correlation_id else None,
+                ),
             )
         )
 
@@ -525,13 +533,16 @@ class PostgresOutbox:
         published = 0
         with self._db.transaction() as cursor:
             cursor.execute(
-                "SELECT id, payload FROM rating_outbox WHERE published_at IS NULL "
+                "SELECT id, payload, correlation_id FROM rating_outbox WHERE published_at IS NULL "
                 "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
                 (limit,),
             )
-            for entry in [OutboxEntry(i, RatingSubmitted.from_json(bytes(p))) for i, p in cursor]:
+            entries = [OutboxEntry(i, RatingSubmitted.from_json(bytes(p)), c) for i, p, c in cursor]
+            for entry in entries:
                 try:
-                    publish(entry.event)
+                    # Published, and logged, as the request that accepted the rating.
+                    with correlated(entry.correlation_id):
+                        publish(entry.event)
                 except BackendUnavailable as error:
                     cursor.execute(
                         "UPDATE rating_outbox SET attempts = attempts + 1, last_error = %s "
