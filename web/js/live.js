@@ -1,7 +1,7 @@
 // Live updates: the AppSync Events real-time protocol when /app/config.json names an endpoint,
 // polling over HTTP when it does not. After every (re)connection the page refetches its state
 // over HTTP, so nothing published while it was away is missed.
-import { appConfig } from "./api.js";
+import { appConfig, get } from "./api.js";
 
 const SUBPROTOCOL = "aws-appsync-event-ws";
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000, 30000];
@@ -152,3 +152,28 @@ export async function talkChannel(talk) {
   const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
   return `/talkrate/talks/t${hex.slice(0, 40)}`;
 }
+
+// A talk's histogram kept current: the talk's channel when there is one (its messages carry the
+// histogram), GET /ratings after every (re)connection or poll. `onFetched`/`onFailed` hear how
+// each GET went. Returns the watcher (stop(), refresh()).
+export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {}, onFailed = () => {} } = {}) {
+  const refresh = async () => {
+    try {
+      const body = await get(`/ratings?talkId=${encodeURIComponent(talk.id)}`);
+      histogram.update({ ratings: body.ratings, avg: body.stats ? body.stats.avg : undefined });
+      onFetched();
+    } catch (error) {
+      onFailed(error);
+      throw error;
+    }
+  };
+  return watch({
+    channel: await talkChannel(talk),
+    refresh,
+    onEvent: (event) => {
+      if (event && event.type === "talk" && event.talkId === talk.id) histogram.update(event);
+    },
+    onStatus,
+  });
+}
+

@@ -2,7 +2,7 @@
 // the talk's page, readable from the back of the room.
 import { h, fill, setText, talkHref } from "../dom.js";
 import { get, talkPath, ApiError } from "../api.js";
-import { watch, talkChannel } from "../live.js";
+import { watchTalk } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { qrSvg } from "../qr.js";
 import { liveBadge, errorText } from "./common.js";
@@ -26,16 +26,6 @@ export function screenPage(main, talkId) {
         h("p", { class: "qr-url" }, pageUrl.replace(/^https?:\/\//, ""))),
       h("footer", { class: "screen-foot" }, badge.node, problem)));
 
-  const refresh = async () => {
-    try {
-      const body = await get(`/ratings?talkId=${encodeURIComponent(talkId)}`);
-      histogram.update({ ratings: body.ratings, avg: body.stats ? body.stats.avg : undefined });
-      setText(problem, "");
-    } catch (error) {
-      setText(problem, errorText(error));
-      throw error;
-    }
-  };
   let live = { stop() {} };
   let stopped = false;
   // A room screen must not go dark mid-talk: hold a screen wake lock while the page is shown
@@ -57,16 +47,13 @@ export function screenPage(main, talkId) {
       setText(title, talk.title);
       setText(speakers, (talk.speakers || []).join(", "));
       if (talk.summary) histogram.update(talk.summary);
-      const channel = await talkChannel(talk);
-      if (stopped) return;
-      live = watch({
-        channel,
-        refresh,
-        onEvent: (event) => {
-          if (event && event.type === "talk" && event.talkId === talkId) histogram.update(event);
-        },
+      const watcher = await watchTalk(talk, histogram, {
         onStatus: badge.set,
+        onFetched: () => setText(problem, ""),
+        onFailed: (error) => setText(problem, errorText(error)),
       });
+      if (stopped) watcher.stop();
+      else live = watcher;
     } catch (error) {
       setText(title, error instanceof ApiError && error.status === 404 ? "This talk is not in the programme" : "");
       setText(problem, error instanceof ApiError && error.status === 404 ? "" : errorText(error));

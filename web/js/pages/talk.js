@@ -1,7 +1,7 @@
 // /app/talks/<talkId>: rate the talk (1 to 5, changeable), and its live histogram.
 import { h, fill, setText, formatTime, formatDay, talkHref } from "../dom.js";
-import { get, request, appConfig, talkPath, ApiError } from "../api.js";
-import { watch, talkChannel } from "../live.js";
+import { request, appConfig, talkPath, ApiError } from "../api.js";
+import { watchTalk } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { voterToken, forgetToken, rememberCode, CodeRequired, ownRating, rememberRating } from "../voter.js";
 import { liveBadge, errorText } from "./common.js";
@@ -168,10 +168,6 @@ export function talkPage(main, talkId) {
     if (pending) rate(pending);
   }
 
-  const refresh = async () => {
-    const body = await get(`/ratings?talkId=${encodeURIComponent(talkId)}`);
-    histogram.update({ ratings: body.ratings, avg: body.stats ? body.stats.avg : undefined });
-  };
   let live = { refresh: async () => {}, stop() {} };
   let stopped = false;
 
@@ -187,16 +183,9 @@ export function talkPage(main, talkId) {
       setText(meta, [(talk.speakers || []).join(", "), talk.track, talk.room, when].filter(Boolean).join(" · "));
       showWindow();
       if (talk.summary) histogram.update(talk.summary);
-      const channel = await talkChannel(talk);
-      if (stopped) return;
-      live = watch({
-        channel,
-        refresh,
-        onEvent: (event) => {
-          if (event && event.type === "talk" && event.talkId === talkId) histogram.update(event);
-        },
-        onStatus: badge.set,
-      });
+      const watcher = await watchTalk(talk, histogram, { onStatus: badge.set });
+      if (stopped) watcher.stop();
+      else live = watcher;
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) {
         document.title = "Talk not found · talkrate";
