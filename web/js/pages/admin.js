@@ -94,6 +94,8 @@ export function adminPage(main) {
         input.focus();
       }
     } },
+      // What a password manager files the token under (it looks for a username beside a password).
+      h("input", { type: "text", name: "username", autocomplete: "username", value: "organiser", hidden: true }),
       h("label", { for: "organiser-token" }, "Organiser token"),
       h("p", { class: "muted" }, "Printed by the service when it starts (locally: make run), or kept in the deployment's secrets."),
       h("span", { class: "row" }, input, h("button", { type: "submit" }, "Sign in")));
