@@ -34,7 +34,7 @@ function refusal(error) {
 
 // Whether the talk takes ratings now (from its start until ratingClosesAt, its end plus the
 // service's grace), and what to say about it. The server decides (409); this only spares a tap.
-export function ratingWindow(talk, now = Date.now()) {
+function ratingWindow(talk, now) {
   const starts = Date.parse(talk.startsAt);
   const ends = Date.parse(talk.endsAt);
   const closes = Date.parse(talk.ratingClosesAt);
@@ -179,8 +179,8 @@ export function talkPage(main, talkId) {
       talk = loaded;
       document.title = `${talk.title} · talkrate`;
       setText(title, talk.title);
-      const when = talk.startsAt ? `${formatDay(talk.startsAt)} ${formatTime(talk.startsAt)}${talk.endsAt ? `–${formatTime(talk.endsAt)}` : ""}` : null;
-      setText(meta, [(talk.speakers || []).join(", "), talk.track, talk.room, when].filter(Boolean).join(" · "));
+      const schedule = talk.startsAt ? `${when(talk.startsAt)}${talk.endsAt ? `–${formatTime(talk.endsAt)}` : ""}` : null;
+      setText(meta, [(talk.speakers || []).join(", "), talk.track, talk.room, schedule].filter(Boolean).join(" · "));
       showWindow();
       if (talk.summary) histogram.update(talk.summary);
       const watcher = await watchTalk(talk, histogram, { onStatus: badge.set });
