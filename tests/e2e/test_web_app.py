@@ -253,10 +253,15 @@ def test_a_closed_rating_window_and_a_rate_limit_are_said_clearly(
     expect(page.get_by_test_id("own-rating")).to_have_text("You did not rate this talk.")
     for value in range(1, 6):
         expect(star(page, value)).to_be_disabled()
-    # And the one to come says when rating opens
+    # And its room screen asks nobody to scan
+    page.goto(web.url(f"/app/talks/{closed['id']}/screen"))
+    expect(page.get_by_test_id("qr-caption")).to_have_text("Rating closed")
+    # And the one to come says when rating opens, on its page and its room screen
     page.goto(web.url(f"/app/talks/{later['id']}"))
     expect(page.get_by_text("Rating opens when the talk starts")).to_be_visible()
     expect(star(page, 3)).to_be_disabled()
+    page.goto(web.url(f"/app/talks/{later['id']}/screen"))
+    expect(page.get_by_test_id("qr-caption")).to_contain_text("Rating opens")
     # When an organiser moves a talk into the past while an attendee has its page open
     page.goto(web.url(f"/app/talks/{moved['id']}"))
     expect(star(page, 5)).to_be_enabled()
@@ -461,6 +466,7 @@ def test_the_room_screen_qr_code_opens_the_talk_page(
         screen.goto(web.url(f"/app/talks/{rated_talk}/screen"))
         code = screen.get_by_role("img", name="QR code", exact=False)
         expect(code).to_be_visible()
+        expect(screen.get_by_test_id("qr-caption")).to_have_text("Scan to rate")
         # When a phone's camera reads its QR code (a decoder that is not ours)
         picture = tmp_path / "qr.png"
         code.screenshot(path=str(picture))

@@ -1,11 +1,12 @@
 // /app/talks/<talkId>/screen: the room screen. Big figures, the live histogram and a QR code of
 // the talk's page, readable from the back of the room.
 import { h, fill, setText, talkHref } from "../dom.js";
-import { get, talkPath, ApiError } from "../api.js";
+import { ApiError } from "../api.js";
 import { watchTalk } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { qrSvg } from "../qr.js";
 import { liveBadge, errorText } from "./common.js";
+import { ratingWindow, loadTalkWithClock } from "../window.js";
 
 export function screenPage(main, talkId) {
   document.title = "Room screen · talkrate";
@@ -16,18 +17,21 @@ export function screenPage(main, talkId) {
   const title = h("h1", {}, "Loading…");
   const speakers = h("p", { class: "speakers" });
   const problem = h("p", { class: "message", role: "alert" });
+  // What the room is asked to do: scan while the talk takes ratings, else when it will or that it closed.
+  const caption = h("p", { class: "qr-caption", "data-testid": "qr-caption" }, "Scan to rate");
   fill(main,
     h("div", { class: "screen" },
       h("header", { class: "screen-head" }, title, speakers),
       h("section", { class: "screen-results", "aria-label": "Ratings" }, histogram.summary, histogram.list),
       h("aside", { class: "screen-qr", "aria-label": "Rate this talk" },
         qrSvg(pageUrl, `QR code of ${pageUrl}`),
-        h("p", { class: "qr-caption" }, "Scan to rate"),
+        caption,
         h("p", { class: "qr-url" }, pageUrl.replace(/^https?:\/\//, ""))),
       h("footer", { class: "screen-foot" }, badge.node, problem)));
 
   let live = { stop() {} };
   let stopped = false;
+  let captionTimer = null;
   // A room screen must not go dark mid-talk: hold a screen wake lock while the page is shown
   // (browsers release it when the tab is hidden; it is asked for again when it shows).
   let wakeLock = null;
@@ -41,8 +45,11 @@ export function screenPage(main, talkId) {
   keepAwake();
   (async () => {
     try {
-      const talk = await get(talkPath(talkId));
+      const { talk, now } = await loadTalkWithClock(talkId);
       if (stopped) return;
+      const showCaption = () => setText(caption, ratingWindow(talk, now()).caption);
+      showCaption();
+      captionTimer = setInterval(showCaption, 30_000);
       document.title = `${talk.title} · room screen · talkrate`;
       setText(title, talk.title);
       setText(speakers, (talk.speakers || []).join(", "));
@@ -61,6 +68,7 @@ export function screenPage(main, talkId) {
   })();
   return () => {
     stopped = true;
+    clearInterval(captionTimer);
     live.stop();
     document.removeEventListener("visibilitychange", keepAwake);
     if (wakeLock) wakeLock.release().catch(() => {});

@@ -1,12 +1,11 @@
 // /app/talks/<talkId>: rate the talk (1 to 5, changeable), and its live histogram.
-import { h, fill, setText, formatTime, formatDay, talkHref } from "../dom.js";
-import { request, appConfig, talkPath, ApiError } from "../api.js";
+import { h, fill, setText, formatTime, talkHref } from "../dom.js";
+import { request, appConfig, ApiError } from "../api.js";
 import { watchTalk } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { voterToken, forgetToken, rememberCode, CodeRequired, ownRating, rememberRating } from "../voter.js";
 import { liveBadge, errorText } from "./common.js";
-
-const when = (iso) => `${formatDay(iso)} ${formatTime(iso)}`;
+import { ratingWindow, loadTalkWithClock, when } from "../window.js";
 
 // Why a rating was not counted, in the attendee's words.
 function refusal(error) {
@@ -30,20 +29,6 @@ function refusal(error) {
     default:
       return `${errorText(error)} Your rating was not counted.`;
   }
-}
-
-// Whether the talk takes ratings now (from its start until ratingClosesAt, its end plus the
-// service's grace), and what to say about it. The server decides (409); this only spares a tap.
-function ratingWindow(talk, now) {
-  const starts = Date.parse(talk.startsAt);
-  const ends = Date.parse(talk.endsAt);
-  const closes = Date.parse(talk.ratingClosesAt);
-  if (Number.isFinite(starts) && now < starts) return { open: false, unrated: "Not open for rating yet.", text: `Rating opens when the talk starts, ${when(talk.startsAt)}.` };
-  if (Number.isFinite(closes) && now > closes) return { open: false, unrated: "You did not rate this talk.", text: `Rating closed ${when(talk.ratingClosesAt)}.` };
-  if (Number.isFinite(ends) && now > ends) {
-    return { open: true, text: Number.isFinite(closes) ? `This talk has ended; rating stays open until ${when(talk.ratingClosesAt)}.` : "This talk has ended." };
-  }
-  return { open: true, text: "" };
 }
 
 export function talkPage(main, talkId) {
@@ -85,7 +70,7 @@ export function talkPage(main, talkId) {
 
   let talk = null; // the talk document, once loaded
   let open = true; // whether its rating window is open, by the service's clock
-  let skew = 0; // the service's clock minus this device's, from the answers' Date header
+  let now = () => Date.now(); // the service's clock, once the talk's answer has told it
   let unrated = ""; // what to say of an attendee who did not rate while it is closed
 
   function showOwn(value) {
@@ -98,7 +83,7 @@ export function talkPage(main, talkId) {
   // The buttons follow the rating window: checked on load, every 30 s, and after a 409.
   function showWindow() {
     if (!talk) return;
-    const state = ratingWindow(talk, Date.now() + skew);
+    const state = ratingWindow(talk, now());
     open = state.open;
     unrated = state.unrated || "";
     buttons.forEach((button) => { button.disabled = !open; });
@@ -197,13 +182,10 @@ export function talkPage(main, talkId) {
     }
   })();
 
-  // The talk, and how far this device's clock is from the service's (a phone's clock may be
-  // wrong; the Date header is whole seconds, which is close enough for a window of hours).
   async function loadTalk() {
-    const { body, response } = await request("GET", talkPath(talkId));
-    const served = Date.parse(response.headers.get("date"));
-    if (Number.isFinite(served)) skew = served - Date.now();
-    return body;
+    const loaded = await loadTalkWithClock(talkId);
+    now = loaded.now;
+    return loaded.talk;
   }
 
   // After a 409 the talk's times may have changed (an organiser moved it): read them again.

@@ -1,0 +1,33 @@
+// When a talk takes ratings (from its start until ratingClosesAt: its end plus the service's
+// grace), by the service's clock. The server decides (409); this spares attendees a vain tap.
+import { formatDay, formatTime } from "./dom.js";
+import { request, talkPath } from "./api.js";
+
+export const when = (iso) => `${formatDay(iso)} ${formatTime(iso)}`;
+
+// Whether the talk takes ratings at `now`, and what to say about it: `text` for everyone,
+// `unrated` for an attendee who has not rated while it is closed, `caption` for the room screen.
+export function ratingWindow(talk, now) {
+  const starts = Date.parse(talk.startsAt);
+  const ends = Date.parse(talk.endsAt);
+  const closes = Date.parse(talk.ratingClosesAt);
+  if (Number.isFinite(starts) && now < starts) {
+    return { open: false, unrated: "Not open for rating yet.", caption: `Rating opens ${formatTime(talk.startsAt)}`, text: `Rating opens when the talk starts, ${when(talk.startsAt)}.` };
+  }
+  if (Number.isFinite(closes) && now > closes) {
+    return { open: false, unrated: "You did not rate this talk.", caption: "Rating closed", text: `Rating closed ${when(talk.ratingClosesAt)}.` };
+  }
+  if (Number.isFinite(ends) && now > ends) {
+    return { open: true, caption: "Scan to rate", text: Number.isFinite(closes) ? `This talk has ended; rating stays open until ${when(talk.ratingClosesAt)}.` : "This talk has ended." };
+  }
+  return { open: true, caption: "Scan to rate", text: "" };
+}
+
+// The talk document, and the service's clock: a phone's or a room PC's clock may be wrong, so
+// the talk's answer's Date header (whole seconds: close enough for a window of hours) sets it.
+export async function loadTalkWithClock(talkId) {
+  const { body, response } = await request("GET", talkPath(talkId));
+  const served = Date.parse(response.headers.get("date"));
+  const skew = Number.isFinite(served) ? served - Date.now() : 0;
+  return { talk: body, now: () => Date.now() + skew };
+}
