@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
 
 from tests.backends import WEB_RATINGS, WEB_TALKS
 from tests.builders import unique_talk_id
@@ -316,6 +316,41 @@ def test_a_phone_whose_clock_is_wrong_goes_by_the_service_s_clock(
     enter_event_code(page)
     expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
     assert wait_for(lambda: web.count(talk["id"]) == 1)
+
+
+def test_a_rating_whose_answer_is_lost_is_sent_again_and_counted_once(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk, and a phone whose Wi-Fi loses the answer to its first rating: the service
+    # gets the rating, the page never hears back
+    talk = web.add_talk(title="Flaky Wi-Fi")
+    keys: list[str | None] = []
+
+    def lose_first_answer(route: Route) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        keys.append(route.request.headers.get("idempotency-key"))
+        if len(keys) == 1:
+            route.fetch()  # the service takes it
+            route.abort("connectionreset")  # the answer never arrives
+        else:
+            route.continue_()
+
+    page.route(lambda url: url.endswith("/ratings"), lose_first_answer)
+    page.goto(web.url(f"/app/talks/{talk['id']}"))
+    # When the attendee taps a star
+    star(page, 4).click()
+    enter_event_code(page)
+    # Then the page sends it again on its own and confirms it
+    expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
+    expect(page.get_by_test_id("message")).to_have_text("")
+    # With the same Idempotency-Key both times, and the rating is counted once
+    assert len(keys) == 2
+    assert keys[0]
+    assert keys[0] == keys[1]
+    expect(total(page)).to_have_text("1 rating", timeout=LIVE_WITHIN_MS * 3)
+    assert web.count(talk["id"]) == 1
 
 
 def test_an_organiser_adds_a_talk_that_the_programme_shows_and_the_csv_counts(

@@ -7,11 +7,20 @@ import { voterToken, forgetToken, rememberCode, CodeRequired, ownRating, remembe
 import { liveBadge, errorText } from "./common.js";
 import { ratingWindow, loadTalkWithClock, when } from "../window.js";
 
+// Conference Wi-Fi drops answers: a rating that got none (or a 503, or "still in progress") is
+// sent again with the same Idempotency-Key, which the service counts once, up to three more times.
+const RETRY_MS = [1000, 2000, 4000];
+const newKey = () => [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+const transient = (error) => error instanceof ApiError && (error.status === 0 || error.status === 503
+  || (error.status === 409 && String(error.problem.type || "").endsWith("request-in-progress")));
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
 // Why a rating was not counted, in the attendee's words.
 function refusal(error) {
   if (!(error instanceof ApiError)) return "Something went wrong: your rating was not counted.";
   switch (error.status) {
     case 409: {
+      if (transient(error)) return "Your rating is still being sent: check it in a moment.";
       const { opensAt, closesAt } = error.problem;
       if (opensAt && Date.parse(opensAt) > Date.now()) return `Rating is closed for this talk: it opens ${when(opensAt)}.`;
       if (closesAt) return `Rating is closed for this talk: it closed ${when(closesAt)}.`;
@@ -92,11 +101,24 @@ export function talkPage(main, talkId) {
   }
   const windowTimer = setInterval(showWindow, 30_000);
 
-  async function post(value, token) {
+  async function post(value, token, key) {
     return request("POST", "/ratings", {
       body: { talkId, value },
-      headers: token ? { "Voter-Token": token } : {},
+      headers: { "Idempotency-Key": key, ...(token ? { "Voter-Token": token } : {}) },
     });
+  }
+
+  // One tap's rating, sent until it has an answer that is not transient (see RETRY_MS).
+  async function send(value, token, key) {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await post(value, token, key);
+      } catch (error) {
+        if (!transient(error) || attempt >= RETRY_MS.length || stopped) throw error;
+        setText(message, "Connection trouble: sending your rating again…");
+        await pause(error.retryAfter ? error.retryAfter * 1000 : RETRY_MS[attempt]);
+      }
+    }
   }
 
   async function tokenFor() {
@@ -117,16 +139,18 @@ export function talkPage(main, talkId) {
     codeForm.hidden = true;
     buttons.forEach((b, i) => b.classList.toggle("sending", i + 1 === value));
     try {
+      const key = newKey();
       let token = await tokenFor();
       try {
-        await post(value, token);
+        await send(value, token, key);
       } catch (error) {
         // An expired or revoked pass: one new pass, one more try.
         if (!(token && error instanceof ApiError && (error.status === 401 || error.status === 403))) throw error;
         forgetToken();
         token = await tokenFor();
-        await post(value, token);
+        await send(value, token, key);
       }
+      setText(message, "");
       rememberRating(talkId, value);
       showOwn(value);
       live.refresh();
