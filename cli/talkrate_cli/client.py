@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -12,6 +14,8 @@ import httpx
 from talkrate_cli.errors import ApiProblem, Unreachable
 
 USER_AGENT = "talkrate-cli/0.1"
+# Pauses before a rating is sent again with its Idempotency-Key (Api.rate).
+RATE_RETRY_SECONDS = (1.0, 2.0, 4.0)
 
 
 def check_url(url: str) -> str:
@@ -32,7 +36,11 @@ def unreachable(url: str, error: Exception) -> Unreachable:
         reason = "connection refused (is the API running? `make run` starts it locally)"
     elif isinstance(error, httpx.TimeoutException):
         reason = f"no answer in time ({type(error).__name__})"
-    return Unreachable(f"cannot reach the API at {url}: {reason}")
+    lost = isinstance(
+        error,
+        httpx.TimeoutException | httpx.ReadError | httpx.WriteError | httpx.RemoteProtocolError,
+    ) and not isinstance(error, httpx.ConnectTimeout)
+    return Unreachable(f"cannot reach the API at {url}: {reason}", answer_lost=lost)
 
 
 def raise_for_problem(response: httpx.Response) -> None:
@@ -158,11 +166,28 @@ class Api:
             raise
 
     def rate(self, talk_id: str, value: int, voter_token: str | None = None) -> dict[str, Any]:
-        """POST /ratings, with the voter token when there is one."""
-        headers = {"voter-token": voter_token} if voter_token else None
-        return dict(
-            self.json("POST", "/ratings", body={"talkId": talk_id, "value": value}, headers=headers)
-        )
+        """POST /ratings, with the voter token when there is one and an Idempotency-Key.
+
+        An answer lost on the way (a timeout, a dropped connection), a 503 or "request in
+        progress" is retried after 1, 2 and 4 s with the same key, which the API counts once; a
+        refusal, or an API that cannot be reached at all, is not retried.
+        """
+        headers = {"idempotency-key": uuid.uuid4().hex}
+        if voter_token:
+            headers["voter-token"] = voter_token
+        body = {"talkId": talk_id, "value": value}
+        for pause in (*RATE_RETRY_SECONDS, None):
+            try:
+                return dict(self.json("POST", "/ratings", body=body, headers=headers))
+            except ApiProblem as problem:
+                transient = problem.status == 503 or problem.slug == "request-in-progress"
+                if pause is None or not transient:
+                    raise
+            except Unreachable as error:
+                if pause is None or not error.answer_lost:
+                    raise
+            time.sleep(pause)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     # Organising
 

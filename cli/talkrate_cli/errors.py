@@ -52,3 +52,9 @@ class BadInput(CliError):
 
 class Unreachable(CliError):
     """The API could not be reached at all (refused, unknown host, timeout, bad URL)."""
+
+    def __init__(self, message: str, answer_lost: bool = False) -> None:
+        super().__init__(message)
+        # The request may have arrived and its answer been lost (a timeout, a dropped
+        # connection), as opposed to never leaving (refused, unknown host, bad URL).
+        self.answer_lost = answer_lost

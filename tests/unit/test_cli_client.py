@@ -1,0 +1,123 @@
+"""The talkrate command's API client against a real HTTP server on loopback: a rating whose
+answer is lost is sent again with the same Idempotency-Key; one that never left is not."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from talkrate_cli import client
+from talkrate_cli.client import Api
+from talkrate_cli.errors import ApiProblem, Unreachable
+
+pytestmark = pytest.mark.unit
+
+
+class FlakyApi:
+    """POST /ratings that drops the connection for its first `lose` requests, answers `then`
+    (a status and a problem type) for the next `then_times`, and 202 afterwards."""
+
+    def __init__(self, lose: int, then: tuple[int, str] | None = None, then_times: int = 0) -> None:
+        self.keys: list[str | None] = []
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                api.keys.append(self.headers.get("Idempotency-Key"))
+                n = len(api.keys)
+                if n <= lose:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)  # no answer at all
+                    return
+                status, kind = then if then and n <= lose + then_times else (202, "")
+                body = (
+                    {"eventId": "e1", "status": "accepted", "links": {"status": "/ratings/e1"}}
+                    if status == 202
+                    else {"type": f"urn:talkrate:problem:{kind}", "title": kind, "status": status}
+                )
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(client, "RATE_RETRY_SECONDS", (0.01, 0.01, 0.01))
+
+
+@pytest.fixture
+def served() -> Iterator[list[FlakyApi]]:
+    made: list[FlakyApi] = []
+    yield made
+    for api in made:
+        api.close()
+
+
+def test_a_rating_whose_answer_is_lost_is_sent_again_with_the_same_key(
+    served: list[FlakyApi],
+) -> None:
+    # Given an API whose first two answers are lost on the way
+    flaky = FlakyApi(lose=2)
+    served.append(flaky)
+    # When the command rates a talk
+    accepted = Api(flaky.url, timeout=5).rate("t1", 4)
+    # Then it got the 202 on the third try, every try with one and the same key
+    assert accepted["status"] == "accepted"
+    assert len(flaky.keys) == 3
+    assert flaky.keys[0]
+    assert len(set(flaky.keys)) == 1
+
+
+def test_a_busy_api_is_asked_again_but_a_refusal_is_final(served: list[FlakyApi]) -> None:
+    busy = FlakyApi(lose=0, then=(503, "unavailable"), then_times=1)
+    refusing = FlakyApi(lose=0, then=(409, "rating-window-closed"), then_times=9)
+    served += [busy, refusing]
+    assert Api(busy.url).rate("t1", 4)["status"] == "accepted"
+    assert len(busy.keys) == 2
+    with pytest.raises(ApiProblem) as refused:
+        Api(refusing.url).rate("t1", 4)
+    assert refused.value.slug == "rating-window-closed"
+    assert len(refusing.keys) == 1
+
+
+def test_an_api_that_keeps_losing_answers_is_given_up_after_four_tries(
+    served: list[FlakyApi],
+) -> None:
+    flaky = FlakyApi(lose=10)
+    served.append(flaky)
+    with pytest.raises(Unreachable):
+        Api(flaky.url, timeout=5).rate("t1", 4)
+    assert len(flaky.keys) == 4
+
+
+def test_an_api_that_refuses_connections_is_not_retried() -> None:
+    # A closed loopback port: the rating never left, nothing to resend
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(Unreachable) as failed:
+        Api(f"http://127.0.0.1:{port}").rate("t1", 4)
+    assert failed.value.answer_lost is False
