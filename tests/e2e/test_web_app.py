@@ -294,6 +294,30 @@ def test_a_closed_rating_window_and_a_rate_limit_are_said_clearly(
     expect(message).to_contain_text("Try again in")
 
 
+def test_the_programme_puts_talks_whose_rating_closed_last_and_says_so(
+    web: WebStack, page: Page
+) -> None:
+    # Given a track with a talk long over (rated while it was open) and a later one still open
+    track = f"Closing {unique_talk_id()}"
+    ended = datetime.now(UTC) - timedelta(days=3)
+    web.add_talk(
+        title="Over and closed",
+        track=track,
+        startsAt=(ended - timedelta(hours=1)).isoformat(),
+        endsAt=ended.isoformat(),
+    )
+    web.add_talk(title="Still open", track=track)
+    # When an attendee looks at that track's programme
+    page.goto(web.url(f"/app/?track={quote(track)}"))
+    cards = page.locator(".talk-card")
+    expect(cards).to_have_count(2)
+    # Then the talk they can still rate comes first, and the closed one says it is closed
+    expect(cards.nth(0)).to_contain_text("Still open")
+    expect(cards.nth(0)).not_to_contain_text("Rating closed")
+    expect(cards.nth(1)).to_contain_text("Over and closed")
+    expect(cards.nth(1)).to_contain_text("Rating closed")
+
+
 def test_a_phone_whose_clock_is_wrong_goes_by_the_service_s_clock(
     web: WebStack, page: Page
 ) -> None:

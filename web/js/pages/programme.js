@@ -1,4 +1,5 @@
-// /app/: the programme, searchable, filterable by track; talks running now first.
+// /app/: the programme, searchable, filterable by track; talks running now first, talks whose
+// rating has closed last.
 import { h, fill, setText, plural, formatAvg, formatTime, formatDay, talkHref, debounce } from "../dom.js";
 import { allTalks } from "../api.js";
 import { watch, LEADERBOARD_CHANNEL } from "../live.js";
@@ -10,10 +11,19 @@ function matches(talk, words, track) {
   return words.every((word) => text.includes(word));
 }
 
+// Whether a talk no longer takes ratings (its end plus the service's grace has passed).
+function ratingClosed(talk, now = Date.now()) {
+  const closes = Date.parse(talk.ratingClosesAt);
+  return Number.isFinite(closes) && now > closes;
+}
+
 function order(a, b) {
   const now = Date.now();
   const running = Number(isRunning(b, now)) - Number(isRunning(a, now));
   if (running) return running;
+  // Then the talks an attendee can still rate, before those whose rating has closed.
+  const closed = Number(ratingClosed(a, now)) - Number(ratingClosed(b, now));
+  if (closed) return closed;
   // Then by start time, talks without one last, then by title.
   const startA = Date.parse(a.startsAt) || Infinity;
   const startB = Date.parse(b.startsAt) || Infinity;
@@ -30,6 +40,7 @@ function card(talk) {
     h("p", { class: "meta" },
       isRunning(talk) ? h("span", { class: "now" }, "Now") : null,
       [talk.track, talk.room, when].filter(Boolean).join(" · ")),
+    ratingClosed(talk) ? h("p", { class: "closed-tag" }, "Rating closed") : null,
     h("p", { class: "score" },
       h("span", { class: "stars" },
         h("span", { "aria-hidden": "true" }, `★ ${formatAvg(summary.avg)}`),
@@ -86,7 +97,7 @@ export function programmePage(main) {
     const words = query.toLowerCase().split(/\s+/).filter(Boolean);
     const shown = talks.filter((talk) => matches(talk, words, track)).sort(order);
     // Redrawn only when something changed: a refresh must not take the keyboard focus away.
-    const key = JSON.stringify(shown.map((t) => [t, isRunning(t)]));
+    const key = JSON.stringify(shown.map((t) => [t, isRunning(t), ratingClosed(t)]));
     if (key !== drawn) fill(list, shown.map(card));
     drawn = key;
     setText(status, shown.length === talks.length
