@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
@@ -16,7 +18,9 @@ from tests.builders import rating_event
 pytestmark = pytest.mark.integration
 
 
-def consume_all(bootstrap: str, topic: str, expected: int) -> list[tuple[bytes, bytes]]:
+def consume(bootstrap: str, topic: str, enough: Callable[[list[Any]], bool]) -> list[Any]:
+    """The topic's records from its start, until `enough` of them are read (or 10 s pass
+    without a new one)."""
     consumer = KafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -25,14 +29,20 @@ def consume_all(bootstrap: str, topic: str, expected: int) -> list[tuple[bytes, 
         consumer_timeout_ms=10_000,
     )
     try:
-        seen = []
+        seen: list[Any] = []
         for record in consumer:
-            seen.append((record.key, record.value))
-            if len(seen) >= expected:
+            seen.append(record)
+            if enough(seen):
                 break
         return seen
     finally:
         consumer.close()
+
+
+def consume_all(bootstrap: str, topic: str, expected: int) -> list[tuple[bytes, bytes]]:
+    """The keys and values of the topic's first `expected` records (fewer if it has fewer)."""
+    records = consume(bootstrap, topic, lambda seen: len(seen) >= expected)
+    return [(record.key, record.value) for record in records]
 
 
 def count_records(bootstrap: str, topic: str) -> int:

@@ -10,7 +10,6 @@ from typing import Any
 
 import psycopg2
 import pytest
-from kafka import KafkaConsumer
 
 from talkrate.models import CORRELATION_HEADER, RatingSubmitted
 from talkrate.observability import logger
@@ -23,6 +22,7 @@ from tests.builders import (
     ratings_batch,
     sample_event,
 )
+from tests.integration.test_kafka_publisher import consume
 
 pytestmark = pytest.mark.integration
 
@@ -53,20 +53,6 @@ def emitted_metrics(out: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
 
 
-def first_record(bootstrap: str, topic: str) -> Any:
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=10_000,
-    )
-    try:
-        return next(iter(consumer))
-    finally:
-        consumer.close()
-
-
 def test_the_request_id_travels_in_the_kafka_header_to_the_projectors_batch_line(
     configure: Callable[..., None],
     talk: str,
@@ -83,7 +69,7 @@ def test_the_request_id_travels_in_the_kafka_header_to_the_projectors_batch_line
     response = load_function("api")(event, LambdaContextStub("api"))
     assert response["statusCode"] == 202, response["body"]
     # Then its Kafka record carries the request id as a header
-    record = first_record(kafka_bootstrap, topic)
+    [record] = consume(kafka_bootstrap, topic, lambda seen: len(seen) == 1)
     assert (CORRELATION_HEADER, request_id.encode()) in record.headers
     rating = RatingSubmitted.from_json(record.value)
     # And the projector, given that record as Lambda delivers it, names the id in its batch line
@@ -139,20 +125,6 @@ def test_the_relay_publishes_the_age_of_the_oldest_waiting_entry(
     assert metrics["OutboxOldestAge"] == [0]
 
 
-def all_records(bootstrap: str, topic: str) -> list[Any]:
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=3_000,
-    )
-    try:
-        return list(consumer)
-    finally:
-        consumer.close()
-
-
 def test_a_rating_relayed_from_the_outbox_keeps_its_request_id(
     configure: Callable[..., None],
     talk: str,
@@ -171,12 +143,13 @@ def test_a_rating_relayed_from_the_outbox_keeps_its_request_id(
     logger.set_correlation_id(None)
     result = load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
     assert result["pending"] == 0
+
     # Then its Kafka record carries the accepting request's id, as a direct publish does
-    [record] = [
-        r
-        for r in all_records(kafka_bootstrap, topic)
-        if str(RatingSubmitted.from_json(r.value).event_id) == accepted["eventId"]
-    ]
+    def relayed(record: Any) -> bool:
+        return str(RatingSubmitted.from_json(record.value).event_id) == accepted["eventId"]
+
+    record = consume(kafka_bootstrap, topic, lambda seen: relayed(seen[-1]))[-1]
+    assert relayed(record)
     assert (CORRELATION_HEADER, request_id.encode()) in record.headers
     # And the relay logs as itself again afterwards
     assert logger.get_correlation_id() is None
