@@ -11,6 +11,8 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from talkrate_cli.programme import instant
+
 
 def _width(stream: object) -> int | None:
     """A terminal's own width; 160 columns when piped (a script's lines are not cut at 80)."""
@@ -45,17 +47,10 @@ def when(talk: dict[str, Any]) -> str:
     return f"{text}\N{EN DASH}{ends[11:16]}" if ends else text
 
 
-def _instant(text: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
-    except ValueError:
-        return None
-
-
 def window_line(talk: dict[str, Any], now: datetime | None = None) -> str:
     """Whether the talk takes ratings at `now`, by its start and the API's `ratingClosesAt`."""
     now = now or datetime.now(UTC)
-    starts, closes = _instant(talk.get("startsAt")), _instant(talk.get("ratingClosesAt"))
+    starts, closes = instant(talk.get("startsAt")), instant(talk.get("ratingClosesAt"))
     utc = "%Y-%m-%d %H:%M UTC"
     if starts and now < starts:
         return f"rating opens {starts.astimezone(UTC):{utc}}"

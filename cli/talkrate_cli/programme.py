@@ -64,7 +64,8 @@ def read_rows(source: IO[str]) -> list[Row]:
     return rows
 
 
-def _instant(value: Any) -> datetime | None:
+def instant(value: Any) -> datetime | None:
+    """An RFC 3339 time as an aware datetime (UTC when it names no zone); None for none or junk."""
     if not value:
         return None
     try:
@@ -85,7 +86,7 @@ def same_talk(fields: dict[str, Any], current: dict[str, Any]) -> bool:
         wanted, have = fields.get(name) or None, current.get(name) or None
         if wanted == have:
             continue
-        if wanted is None or _instant(wanted) is None or _instant(wanted) != _instant(have):
+        if wanted is None or instant(wanted) is None or instant(wanted) != instant(have):
             return False
     return True
 
