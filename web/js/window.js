@@ -5,6 +5,12 @@ import { request, talkPath } from "./api.js";
 
 export const when = (iso) => `${formatDay(iso)} ${formatTime(iso)}`;
 
+// Whether the talk no longer takes ratings at `now` (its end plus the service's grace has passed).
+export function ratingClosed(talk, now) {
+  const closes = Date.parse(talk.ratingClosesAt);
+  return Number.isFinite(closes) && now > closes;
+}
+
 // Whether the talk takes ratings at `now`, and what to say about it: `text` for everyone,
 // `unrated` for an attendee who has not rated while it is closed, `caption` for the room screen.
 export function ratingWindow(talk, now) {
@@ -14,7 +20,7 @@ export function ratingWindow(talk, now) {
   if (Number.isFinite(starts) && now < starts) {
     return { open: false, unrated: "Not open for rating yet.", caption: `Rating opens ${formatTime(talk.startsAt)}`, text: `Rating opens when the talk starts, ${when(talk.startsAt)}.` };
   }
-  if (Number.isFinite(closes) && now > closes) {
+  if (ratingClosed(talk, now)) {
     return { open: false, unrated: "You did not rate this talk.", caption: "Rating closed", text: `Rating closed ${when(talk.ratingClosesAt)}.` };
   }
   if (Number.isFinite(ends) && now > ends) {

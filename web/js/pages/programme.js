@@ -1,20 +1,15 @@
 // /app/: the programme, searchable, filterable by track; talks running now first, talks whose
 // rating has closed last.
-import { h, fill, setText, plural, formatAvg, formatTime, formatDay, talkHref, debounce } from "../dom.js";
+import { h, fill, setText, plural, formatAvg, talkHref, debounce } from "../dom.js";
 import { allTalks } from "../api.js";
 import { watch, LEADERBOARD_CHANNEL } from "../live.js";
 import { isRunning, errorText, tracksOf, trackSelect } from "./common.js";
+import { ratingClosed, when } from "../window.js";
 
 function matches(talk, words, track) {
   if (track && talk.track !== track) return false;
   const text = [talk.title, talk.track, talk.room, ...(talk.speakers || [])].join(" ").toLowerCase();
   return words.every((word) => text.includes(word));
-}
-
-// Whether a talk no longer takes ratings (its end plus the service's grace has passed).
-function ratingClosed(talk, now = Date.now()) {
-  const closes = Date.parse(talk.ratingClosesAt);
-  return Number.isFinite(closes) && now > closes;
 }
 
 function order(a, b) {
@@ -33,14 +28,14 @@ function order(a, b) {
 
 function card(talk) {
   const summary = talk.summary || { count: 0, avg: null };
-  const when = talk.startsAt ? `${formatDay(talk.startsAt)} ${formatTime(talk.startsAt)}` : null;
+  const schedule = talk.startsAt ? when(talk.startsAt) : null;
   return h("li", { class: "talk-card" },
     h("h2", {}, h("a", { href: talkHref(talk.id) }, talk.title)),
     (talk.speakers || []).length ? h("p", { class: "speakers" }, talk.speakers.join(", ")) : null,
     h("p", { class: "meta" },
       isRunning(talk) ? h("span", { class: "now" }, "Now") : null,
-      [talk.track, talk.room, when].filter(Boolean).join(" · ")),
-    ratingClosed(talk) ? h("p", { class: "closed-tag" }, "Rating closed") : null,
+      [talk.track, talk.room, schedule].filter(Boolean).join(" · ")),
+    ratingClosed(talk, Date.now()) ? h("p", { class: "closed-tag" }, "Rating closed") : null,
     h("p", { class: "score" },
       h("span", { class: "stars" },
         h("span", { "aria-hidden": "true" }, `★ ${formatAvg(summary.avg)}`),
@@ -97,7 +92,7 @@ export function programmePage(main) {
     const words = query.toLowerCase().split(/\s+/).filter(Boolean);
     const shown = talks.filter((talk) => matches(talk, words, track)).sort(order);
     // Redrawn only when something changed: a refresh must not take the keyboard focus away.
-    const key = JSON.stringify(shown.map((t) => [t, isRunning(t), ratingClosed(t)]));
+    const key = JSON.stringify(shown.map((t) => [t, isRunning(t), ratingClosed(t, Date.now())]));
     if (key !== drawn) fill(list, shown.map(card));
     drawn = key;
     setText(status, shown.length === talks.length
