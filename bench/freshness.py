@@ -243,8 +243,14 @@ def wait_until(condition: Callable[[], bool], within: float, every: float = 0.25
 
 
 @contextmanager
-def local_stack(concurrency: int, log: Path) -> Iterator[str]:
-    """A tansu broker and the local runtime on the bench backends; yields the runtime's URL."""
+def local_stack(
+    concurrency: int,
+    log: Path,
+    env: dict[str, str] | None = None,
+    extra_args: tuple[str, ...] = (),
+) -> Iterator[str]:
+    """A tansu broker and the local runtime on the bench backends (with `env` and `extra_args`
+    besides); yields the runtime's URL."""
     from sam_emulator.events.kafka import ensure_topics
     from talkrate_local.broker import LocalBroker
     from talkrate_local.launcher import running
@@ -256,12 +262,17 @@ def local_stack(concurrency: int, log: Path) -> Iterator[str]:
             "RATINGS_CONNECTION": RATINGS_CONNECTION,
             "STREAMS_CONNECTION": broker.bootstrap,
             "SAM_EMULATOR_RELOAD": "0",  # no file watching on the request path
+            **(env or {}),
         }
         with running(
             ROOT / "template.yaml",
             env=environment,
             log=log,
-            extra_args=["--concurrency", str(concurrency), *LOAD_LIMIT_PARAMETERS],
+            extra_args=[
+                *("--concurrency", str(concurrency)),
+                *LOAD_LIMIT_PARAMETERS,
+                *extra_args,
+            ],
         ) as runtime:
             yield runtime.url
 

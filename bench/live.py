@@ -34,17 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
-    LOAD_LIMIT_PARAMETERS,
-    RATINGS_CONNECTION,
-    RATINGS_TOPIC,
-    ROOT,
-    TALKS_CONNECTION,
     add_talks,
     child_main,
     quantile_curve,
     summary,
 )
-from bench.freshness import open_loop, wait_until
+from bench.freshness import local_stack, open_loop, wait_until
 
 DELIVERY_GRACE_SECONDS = 15.0
 
@@ -161,30 +156,15 @@ class Screens:
 
 @contextmanager
 def live_stack(concurrency: int, log: Path, live_port: int, api_key: str) -> Iterator[str]:
-    """A tansu broker and the local runtime with its live channel; yields the runtime's URL."""
-    from sam_emulator.events.kafka import ensure_topics
-    from talkrate_local.broker import LocalBroker
-    from talkrate_local.launcher import running
-
-    with LocalBroker() as broker:
-        ensure_topics(broker.bootstrap, [RATINGS_TOPIC], partitions=3)
-        environment = {
-            "TALKS_CONNECTION": TALKS_CONNECTION,
-            "RATINGS_CONNECTION": RATINGS_CONNECTION,
-            "STREAMS_CONNECTION": broker.bootstrap,
-            "TALKRATE_LOCAL_RELOAD": "0",
-            "SAM_EMULATOR_EVENTS_API_KEY": api_key,
-        }
-        with running(
-            ROOT / "template.yaml",
-            env=environment,
-            log=log,
-            extra_args=[
-                *("--concurrency", str(concurrency), "--live-port", str(live_port)),
-                *LOAD_LIMIT_PARAMETERS,
-            ],
-        ) as runtime:
-            yield runtime.url
+    """The freshness part's local stack with its live channel on `live_port`, whose clients
+    subscribe with `api_key`; yields the runtime's URL."""
+    with local_stack(
+        concurrency,
+        log,
+        env={"SAM_EMULATOR_EVENTS_API_KEY": api_key},
+        extra_args=("--live-port", str(live_port)),
+    ) as url:
+        yield url
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
