@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from talkrate import wiring
+from tests.builders import LambdaContextStub, http_event, load_function
 
 TEST_VOTER_TOKEN_KEY = "integration-tests-voter-token-key"
 
@@ -40,3 +43,23 @@ def configure(
     apply()
     yield apply
     wiring.reset()
+
+
+# The API handler called in process with an HTTP API event: its answer, with the body parsed
+# as `json` (None when there is none).
+Call = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def api(configure: Callable[..., None]) -> Call:
+    """ApiFunction's handler, loaded by path as Lambda does, with a 1 s Kafka budget."""
+    configure(PUBLISH_TIMEOUT_SECONDS="1")
+    handler = load_function("api")
+
+    def call(method: str, path: str, body: Any = None, **kwargs: Any) -> dict[str, Any]:
+        text = body if isinstance(body, str) or body is None else json.dumps(body)
+        response = handler(http_event(method, path, body=text, **kwargs), LambdaContextStub())
+        response["json"] = json.loads(response["body"]) if response.get("body") else None
+        return response
+
+    return call

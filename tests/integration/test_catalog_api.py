@@ -17,7 +17,6 @@ from talkrate.admin_token import fingerprint
 from talkrate.models import RatingSubmitted
 from tests.builders import (
     LambdaContextStub,
-    http_event,
     kafka_event,
     load_function,
     rating_event,
@@ -25,26 +24,12 @@ from tests.builders import (
     sample_event,
     unique_talk_id,
 )
+from tests.integration.conftest import Call
 from tests.integration.test_kafka_publisher import consume_all
 
 pytestmark = pytest.mark.integration
 
 ADMIN = {"admin": True, "reason": "ok"}
-Call = Callable[..., dict[str, Any]]
-
-
-@pytest.fixture
-def api(configure: Callable[..., None]) -> Call:
-    configure(PUBLISH_TIMEOUT_SECONDS="1")
-    handler = load_function("api")
-
-    def call(method: str, path: str, body: Any = None, **kwargs: Any) -> dict[str, Any]:
-        text = body if isinstance(body, str) or body is None else json.dumps(body)
-        response = handler(http_event(method, path, body=text, **kwargs), LambdaContextStub())
-        response["json"] = json.loads(response["body"]) if response.get("body") else None
-        return response
-
-    return call
 
 
 @pytest.fixture

@@ -15,26 +15,10 @@ import redis
 from talkrate.adapters.limiter import RedisRequestLimiter, limit_key
 from talkrate.adapters.redis_store import ACCEPTED_PREFIX, connect
 from talkrate.ports import Limit
-from tests.builders import LambdaContextStub, http_event, load_function
+from tests.integration.conftest import Call
 from tests.integration.test_kafka_publisher import consume_all
 
 pytestmark = pytest.mark.integration
-
-Call = Callable[..., dict[str, Any]]
-
-
-@pytest.fixture
-def api(configure: Callable[..., None]) -> Call:
-    configure(PUBLISH_TIMEOUT_SECONDS="1")
-    handler = load_function("api")
-
-    def call(method: str, path: str, body: Any = None, **kwargs: Any) -> dict[str, Any]:
-        text = body if isinstance(body, str) or body is None else json.dumps(body)
-        response = handler(http_event(method, path, body=text, **kwargs), LambdaContextStub())
-        response["json"] = json.loads(response["body"]) if response.get("body") else None
-        return response
-
-    return call
 
 
 def address() -> str:
