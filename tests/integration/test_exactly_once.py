@@ -12,6 +12,7 @@ import pytest
 
 from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore
 from talkrate.adapters.redis_store import ReadModelClient, RedisReadModel, connect, histogram_key
+from talkrate.events import Rating
 from talkrate.models import RatingSubmitted
 from talkrate.ports import ProjectedRating, ProjectionBatch
 from talkrate.projection import StreamRecord, project_batch
@@ -93,7 +94,7 @@ def test_positions_are_stored_as_delivered_whatever_the_topic_name_holds(
     topic = f"odd\\name\twith-{uuid.uuid4().hex[:8]}"
     event = rating_event(talk_id, 3)
     # When an event of it is stored
-    recorded = store.record(ProjectionBatch(ratings=[ProjectedRating(topic, 2, 41, event)]))
+    recorded = store.record(ProjectionBatch(ratings=[ProjectedRating(topic, 2, 41, Rating.of(event))]))
     # Then its position reads back exactly
     assert not recorded.ratings[0].duplicate
     assert store.state().offsets[f"{topic}-2"] == 41

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from talkrate.config import Settings, settings_from
+from talkrate.config import Settings, SettingsError, settings_from
 
 pytestmark = pytest.mark.unit
 
@@ -95,3 +95,40 @@ def test_every_value_the_template_allows_for_the_vote_settings_is_a_valid_settin
         Settings.model_validate({"VOTING_POLICY": policy})
     assert parameters["VotingPolicy"]["Default"] == "attendee"
     assert parameters["VoterCode"]["NoEcho"] is True
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("PUBLISH_TIMEOUT_SECONDS", "0"),
+        ("PUBLISH_TIMEOUT_SECONDS", "26"),
+        ("PUBLISH_TIMEOUT_SECONDS", "soon"),
+        ("PUBLISH_TIMEOUT_SECONDS", "nan"),
+        ("TALK_CACHE_SECONDS", "-1"),
+        ("RATINGS_PER_VOTER_PER_MINUTE", "2.5"),
+        ("RATINGS_PER_VOTER_PER_MINUTE", "10000001"),
+        ("RATING_GRACE_HOURS", "inf"),
+        ("VOTING_POLICY", "anyone"),
+        ("TALKS_CONNECTION", 5),
+    ],
+)
+def test_a_value_talkrate_cannot_run_with_is_refused_naming_its_variable(
+    variable: str, value: object
+) -> None:
+    with pytest.raises(SettingsError, match=variable):
+        Settings.model_validate({variable: value})
+
+
+def test_settings_are_read_from_their_variables_and_cannot_be_changed() -> None:
+    settings = Settings.model_validate(
+        {"RATINGS_PER_VOTER_PER_MINUTE": "12", "RATING_GRACE_HOURS": "1.5", "ADMIN_TOKEN": "tok-9"}
+    )
+    assert settings.ratings_per_voter_per_minute == 12
+    assert settings.rating_grace_hours == 1.5
+    assert settings.ratings_topic == "ratings"  # unset: the default
+    assert settings.admin_token is not None
+    assert settings.admin_token.get_secret_value() == "tok-9"
+    assert "tok-9" not in repr(settings)
+    assert "tok-9" not in str(settings.admin_token)
+    with pytest.raises(AttributeError):
+        settings.stage = "prod"  # type: ignore[misc]

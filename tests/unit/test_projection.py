@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from talkrate.events import Rating
 from talkrate.projection import (
     MAX_LOGGED_CORRELATION_IDS,
     StreamRecord,
@@ -87,8 +88,37 @@ def test_a_batch_of_events_is_parsed_whole_with_each_record_at_its_position() ->
     batch = classify(records)
     assert batch.dead_letters == []
     assert [(r.partition, r.offset, r.event) for r in batch.ratings] == [
-        (i % 3, 100 + i, e) for i, e in enumerate(events)
+        (i % 3, 100 + i, Rating.of(e)) for i, e in enumerate(events)
     ]
+
+
+def test_a_valid_event_in_another_form_than_talkrate_writes_counts_like_the_others() -> None:
+    # Given a batch where one producer wrote an event its own way (an offset instead of Z, an
+    # extra field, no type or schemaVersion: all valid for the event model)
+    written = rating_event("talk-a", 4)
+    other = {
+        "eventId": "5A1C2C8E-7E55-4F0B-9A49-1D6A0D1B2C3D",
+        "talkId": "talk-b",
+        "value": 2,
+        "occurredAt": "2026-11-26T11:15:00+01:00",
+        "source": "badge-scanner",
+    }
+    records = [
+        StreamRecord("ratings", 0, 1, b"k", written.to_json()),
+        StreamRecord("ratings", 0, 2, b"k", json.dumps(other).encode()),
+    ]
+    # When the batch is classified
+    batch = classify(records)
+    # Then both count, the second read by the event model
+    assert batch.dead_letters == []
+    assert batch.ratings[0].event == Rating.of(written)
+    second = batch.ratings[1].event
+    assert (second.event_id, second.talk_id, second.value) == (
+        "5a1c2c8e-7e55-4f0b-9a49-1d6a0d1b2c3d",
+        "talk-b",
+        2,
+    )
+    assert second.occurred_at.isoformat() == "2026-11-26T10:15:00+00:00"
 
 
 def test_the_correlation_id_and_the_record_time_are_read_from_the_lambda_record() -> None:

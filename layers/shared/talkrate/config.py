@@ -1,4 +1,5 @@
-"""One validated settings model, read from the environment once per cold start.
+"""One validated settings model, read from the environment once per cold start (a dataclass:
+no validation library at cold start).
 
 On AWS the connection strings and Kafka credentials live in Secrets Manager: the template hands the
 functions only the secret ARNs, and `load_settings` resolves them here. Nothing else reads os.environ.
@@ -10,76 +11,170 @@ import json
 import os
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from typing import Any, Literal, NamedTuple
 
 MAX_PER_MINUTE = 10_000_000  # the template's MaxValue of each rate-limit parameter
 
 
-class Settings(BaseModel):
-    """Every knob talkrate has; field aliases are the environment variable names."""
+class SettingsError(ValueError):
+    """A variable holds a value talkrate cannot run with (the message names it)."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
 
-    talks_connection: str = Field(
-        "postgresql://postgres@127.0.0.1:5432/talkrate", alias="TALKS_CONNECTION"
-    )
-    ratings_connection: str = Field("redis://127.0.0.1:6379/0", alias="RATINGS_CONNECTION")
-    streams_connection: str = Field("127.0.0.1:9092", alias="STREAMS_CONNECTION")
-    streams_security_protocol: str = Field("PLAINTEXT", alias="STREAMS_SECURITY_PROTOCOL")
-    streams_sasl_mechanism: str | None = Field(None, alias="STREAMS_SASL_MECHANISM")
-    streams_username: str | None = Field(None, alias="STREAMS_USERNAME")
-    streams_password: SecretStr | None = Field(None, alias="STREAMS_PASSWORD")
-    ratings_topic: str = Field("ratings", alias="RATINGS_TOPIC")
-    stats_function_name: str | None = Field(None, alias="STATS_FUNCTION_NAME")
-    lambda_endpoint_url: str | None = Field(None, alias="LAMBDA_ENDPOINT_URL")
-    ratings_lambda_url: str | None = Field(None, alias="RATINGS_LAMBDA_URL")
-    publish_timeout_seconds: float = Field(3.0, gt=0, le=25, alias="PUBLISH_TIMEOUT_SECONDS")
-    stats_timeout_seconds: float = Field(1.0, gt=0, le=10, alias="STATS_TIMEOUT_SECONDS")
-    talk_cache_seconds: float = Field(30.0, ge=0, le=3600, alias="TALK_CACHE_SECONDS")
+class Secret:
+    """A credential: its value only through get_secret_value(), never in a repr or a log."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def get_secret_value(self) -> str:
+        """The credential itself."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+
+class _Number(NamedTuple):
+    """A numeric setting's type and bounds (`above`: exclusive, `least`: inclusive)."""
+
+    kind: type[int] | type[float]
+    above: float | None = None
+    least: float | None = None
+    most: float | None = None
+
+
+# The fields read as text, as secrets and as numbers, each from the variable of its name in capitals.
+_TEXT: tuple[str, ...] = (
+    "talks_connection",
+    "ratings_connection",
+    "streams_connection",
+    "streams_security_protocol",
+    "streams_sasl_mechanism",
+    "streams_username",
+    "ratings_topic",
+    "stats_function_name",
+    "lambda_endpoint_url",
+    "ratings_lambda_url",
+    "talks_proxy_endpoint",
+    "aws_region",
+    "admin_token_secret_arn",
+    "stage",
+    "live_publish_url",
+)
+_SECRETS = ("streams_password", "admin_token", "voter_token_key", "voter_code", "live_api_key")
+_BLANK_IS_UNSET = ("voter_token_key", "voter_code")
+_NUMBERS = {
+    "publish_timeout_seconds": _Number(float, above=0, most=25),
+    "stats_timeout_seconds": _Number(float, above=0, most=10),
+    "talk_cache_seconds": _Number(float, least=0, most=3600),
+    "voter_token_hours": _Number(float, above=0, most=366 * 24),
+    "rating_grace_hours": _Number(float, least=0, most=24 * 366),
+    "ratings_per_voter_per_minute": _Number(int, least=0, most=MAX_PER_MINUTE),
+    "ratings_per_address_per_minute": _Number(int, least=0, most=MAX_PER_MINUTE),
+    "voters_per_address_per_minute": _Number(int, least=0, most=MAX_PER_MINUTE),
+    "live_publish_timeout_seconds": _Number(float, above=0, most=10),
+}
+VOTING_POLICIES = ("open", "attendee")
+
+
+class Settings:
+    """Every knob talkrate has; each is read from the environment variable of its name in
+    capitals (TALKS_CONNECTION, ...). Read-only once made; checked by `model_validate`.
+
+    A plain class with its defaults as class attributes: a cold start loads no validation
+    library for it, and does not generate a dataclass's methods for forty fields (4 ms).
+    """
+
+    talks_connection: str = "postgresql://postgres@127.0.0.1:5432/talkrate"
+    ratings_connection: str = "redis://127.0.0.1:6379/0"
+    streams_connection: str = "127.0.0.1:9092"
+    streams_security_protocol: str = "PLAINTEXT"
+    streams_sasl_mechanism: str | None = None
+    streams_username: str | None = None
+    streams_password: Secret | None = None
+    ratings_topic: str = "ratings"
+    stats_function_name: str | None = None
+    lambda_endpoint_url: str | None = None
+    ratings_lambda_url: str | None = None
+    publish_timeout_seconds: float = 3.0
+    stats_timeout_seconds: float = 1.0
+    talk_cache_seconds: float = 30.0
     # An RDS Proxy endpoint that replaces the DSN's host. Behind a proxy, LISTEN would pin each
     # client to one database connection, so the talk cache relies on its TTL alone.
-    talks_proxy_endpoint: str | None = Field(None, alias="TALKS_PROXY_ENDPOINT")
-    aws_region: str | None = Field(None, alias="AWS_REGION")
-    admin_token: SecretStr | None = Field(None, alias="ADMIN_TOKEN")
+    talks_proxy_endpoint: str | None = None
+    aws_region: str | None = None
+    admin_token: Secret | None = None
     # On AWS: read (and re-read after a rotation) by talkrate.admin_token, not at cold start.
-    admin_token_secret_arn: str | None = Field(None, alias="ADMIN_TOKEN_SECRET_ARN")
-    stage: str = Field("dev", alias="STAGE")
+    admin_token_secret_arn: str | None = None
+    stage: str = "dev"
 
     # --- Votes you can trust: voter tokens, rating windows, rate limits -------------------------
     # open: a rating without a voter token counts (the workshop's behaviour); attendee: a token
     # is required.
-    voting_policy: Literal["open", "attendee"] = Field("open", alias="VOTING_POLICY")
+    voting_policy: Literal["open", "attendee"] = "open"
     # The key voter tokens are signed with (on AWS from VOTER_TOKEN_SECRET_ARN's "key").
-    voter_token_key: SecretStr | None = Field(None, alias="VOTER_TOKEN_KEY")
+    voter_token_key: Secret | None = None
     # The event code POST /voters asks for, when set (on AWS the secret's "code").
-    voter_code: SecretStr | None = Field(None, alias="VOTER_CODE")
-    voter_token_hours: float = Field(7 * 24, gt=0, le=366 * 24, alias="VOTER_TOKEN_HOURS")
-    rating_grace_hours: float = Field(24, ge=0, le=24 * 366, alias="RATING_GRACE_HOURS")
+    voter_code: Secret | None = None
+    voter_token_hours: float = 7 * 24
+    rating_grace_hours: float = 24
     # Per minute; 0 turns a limit off.
-    ratings_per_voter_per_minute: int = Field(
-        30, ge=0, le=MAX_PER_MINUTE, alias="RATINGS_PER_VOTER_PER_MINUTE"
-    )
-    ratings_per_address_per_minute: int = Field(
-        3000, ge=0, le=MAX_PER_MINUTE, alias="RATINGS_PER_ADDRESS_PER_MINUTE"
-    )
-    voters_per_address_per_minute: int = Field(
-        300, ge=0, le=MAX_PER_MINUTE, alias="VOTERS_PER_ADDRESS_PER_MINUTE"
-    )
-
-    @field_validator("voter_token_key", "voter_code")
-    @classmethod
-    def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
-        return value if value is not None and value.get_secret_value() else None
+    ratings_per_voter_per_minute: int = 30
+    ratings_per_address_per_minute: int = 3000
+    voters_per_address_per_minute: int = 300
 
     # The live channel's HTTP publish endpoint (AppSync Events `https://<http host>/event`);
     # unset: no live updates. The API key is for the local emulation; on AWS requests are signed.
-    live_publish_url: str | None = Field(None, alias="LIVE_PUBLISH_URL")
-    live_api_key: SecretStr | None = Field(None, alias="LIVE_API_KEY")
-    live_publish_timeout_seconds: float = Field(
-        1.0, gt=0, le=10, alias="LIVE_PUBLISH_TIMEOUT_SECONDS"
-    )
+    live_publish_url: str | None = None
+    live_api_key: Secret | None = None
+    live_publish_timeout_seconds: float = 1.0
+
+    @classmethod
+    def model_validate(cls, values: Mapping[str, Any]) -> Settings:
+        """Settings from a mapping of environment variable names to values (others ignored);
+        raises SettingsError naming the first variable whose value does not fit."""
+        read: dict[str, Any] = {}
+        for name in _TEXT:
+            if (value := values.get(name.upper())) is not None:
+                read[name] = _text(name, value)
+        for name in _SECRETS:
+            if (value := values.get(name.upper())) is not None:
+                text = _text(name, value)
+                if text or name not in _BLANK_IS_UNSET:
+                    read[name] = Secret(text)
+        for name, number in _NUMBERS.items():
+            if (value := values.get(name.upper())) is not None:
+                read[name] = _number(name, value, number)
+        if (policy := values.get("VOTING_POLICY")) is not None:
+            if policy not in VOTING_POLICIES:
+                raise SettingsError(f"VOTING_POLICY must be one of {', '.join(VOTING_POLICIES)}")
+            read["voting_policy"] = policy
+        return cls(**read)
+
+    def __init__(self, **values: Any) -> None:
+        unknown = values.keys() - _FIELDS
+        if unknown:
+            raise TypeError(f"Settings has no field {', '.join(sorted(unknown))}")
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("settings are read-only")
+
+    def __repr__(self) -> str:  # secrets show as Secret('**********')
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _FIELDS_IN_ORDER)
+        return f"Settings({shown})"
 
     def where(self) -> dict[str, str | None]:
         """Where each backend is, built from the parsed host, port and database: no user name,
@@ -92,6 +187,39 @@ class Settings(BaseModel):
             "streams": kafka_location(self.streams_connection),
             "ratings_lambda": self.stats_function_name or url_host(self.ratings_lambda_url),
         }
+
+
+_FIELDS_IN_ORDER = tuple(name for name in Settings.__annotations__)
+_FIELDS = frozenset(_FIELDS_IN_ORDER)
+
+
+def _text(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise SettingsError(f"{name.upper()} must be text")
+    return value
+
+
+def _number(name: str, value: Any, number: _Number) -> float:
+    variable = name.upper()
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise SettingsError(f"{variable} must be a number")
+    try:
+        parsed: float = number.kind(value)
+    except ValueError:
+        raise SettingsError(
+            f"{variable} must be {'a whole' if number.kind is int else 'a'} number"
+        ) from None
+    if number.kind is int and isinstance(value, float) and value != parsed:
+        raise SettingsError(f"{variable} must be a whole number")
+    if parsed != parsed or parsed in (float("inf"), float("-inf")):
+        raise SettingsError(f"{variable} must be a finite number")
+    if number.above is not None and not parsed > number.above:
+        raise SettingsError(f"{variable} must be greater than {number.above:g}")
+    if number.least is not None and not parsed >= number.least:
+        raise SettingsError(f"{variable} must be at least {number.least:g}")
+    if number.most is not None and not parsed <= number.most:
+        raise SettingsError(f"{variable} must be at most {number.most:g}")
+    return parsed
 
 
 def read_secret_text(arn: str, fresh: bool = False) -> str:

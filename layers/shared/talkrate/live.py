@@ -18,9 +18,9 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Final
 
-from talkrate.models import Histogram, RatingSummary
 from talkrate.observability import logger
 from talkrate.ports import LivePublisher, RatingsReadModel
+from talkrate.values import Histogram
 
 NAMESPACE: Final = "talkrate"
 TALKS_CHANNEL_PREFIX: Final = f"/{NAMESPACE}/talks/"
@@ -44,13 +44,12 @@ def channel_for_talk(talk_id: str) -> str:
 
 def talk_message(talk_id: str, histogram: Histogram) -> dict[str, Any]:
     """A talk's state as its channel carries it: histogram, count and average."""
-    summary = RatingSummary.of(histogram)
     return {
         "type": "talk",
         "talkId": talk_id,
-        "ratings": summary.ratings,
-        "count": summary.count,
-        "avg": summary.avg,
+        "ratings": histogram.counts,
+        "count": histogram.total,
+        "avg": histogram.average,
     }
 
 

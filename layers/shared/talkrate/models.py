@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
@@ -24,17 +23,31 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
-RATING_VALUES = ("1", "2", "3", "4", "5")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MAX_TALK_ID_LENGTH = 200
+from talkrate.events import (
+    CORRELATION_HEADER,
+    MAX_TALK_ID_LENGTH,
+    MAX_VOTER_ID_LENGTH,
+    TALK_ID_PATTERN,
+    VOTER_ID_PATTERN,
+    unix_ms,
+)
+from talkrate.values import RATING_VALUES, Histogram, RatingWindow
 
-# Talk ids are opaque (the workshop used slugs), but printable and bounded.
-TALK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:~-]*$"
+__all__ = [  # re-exported: the plain values and the wire format's names live without pydantic
+    "CORRELATION_HEADER",
+    "MAX_TALK_ID_LENGTH",
+    "RATING_VALUES",
+    "TALK_ID_PATTERN",
+    "Histogram",
+    "RatingWindow",
+    "unix_ms",
+]
+
 TalkId = Annotated[str, Field(min_length=1, max_length=MAX_TALK_ID_LENGTH, pattern=TALK_ID_PATTERN)]
 RatingValue = Annotated[StrictInt, Field(ge=1, le=5)]
 # An attendee's opaque id (a badge number, a hashed e-mail): bounded and printable.
 VoterId = Annotated[
-    str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@~+-]*$")
+    str, Field(min_length=1, max_length=MAX_VOTER_ID_LENGTH, pattern=VOTER_ID_PATTERN)
 ]
 
 
@@ -73,11 +86,6 @@ class VoterRequest(BaseModel):
     code: str | None = Field(None, min_length=1, max_length=200)
 
 
-def unix_ms(at: datetime) -> int:
-    """Milliseconds since the Unix epoch of a time-zone-aware moment."""
-    return (at - _EPOCH) // timedelta(milliseconds=1)
-
-
 def uuid7(at: datetime) -> uuid.UUID:
     """A version 7 UUID (RFC 9562): Unix milliseconds of `at`, then 74 random bits.
 
@@ -86,11 +94,6 @@ def uuid7(at: datetime) -> uuid.UUID:
     """
     random = int.from_bytes(os.urandom(10)) & ~(0xF << 76 | 0x3 << 62)
     return uuid.UUID(int=unix_ms(at) << 80 | random | 0x7 << 76 | 0x2 << 62)
-
-
-# The Kafka header of a RatingSubmitted record that names the HTTP request which accepted it (API
-# Gateway's request id), so one id follows a rating from the access log to the projector's logs.
-CORRELATION_HEADER = "correlation-id"
 
 
 class RatingSubmitted(BaseModel):
@@ -173,29 +176,6 @@ class RatingSubmitted(BaseModel):
 @lru_cache(maxsize=1)
 def _event_list() -> TypeAdapter[list[RatingSubmitted]]:
     return TypeAdapter(list[RatingSubmitted])
-
-
-class Histogram(BaseModel):
-    """Count of ratings per value "1".."5"; missing values count zero."""
-
-    model_config = ConfigDict(frozen=True)
-
-    counts: dict[str, int]
-
-    @classmethod
-    def empty(cls) -> Histogram:
-        """A histogram with no ratings."""
-        return cls(counts=dict.fromkeys(RATING_VALUES, 0))
-
-    @classmethod
-    def from_counts(cls, counts: dict[str, Any]) -> Histogram:
-        """Normalise stored counts (strings or ints, possibly partial) into a full histogram."""
-        return cls(counts={v: int(counts.get(v, 0) or 0) for v in RATING_VALUES})
-
-    @property
-    def total(self) -> int:
-        """How many ratings the histogram holds."""
-        return sum(self.counts.values())
 
 
 class TalkRatings(BaseModel):
@@ -282,31 +262,4 @@ class RatingSummary(BaseModel):
     @classmethod
     def of(cls, histogram: Histogram) -> RatingSummary:
         """The summary of a histogram."""
-        total = histogram.total
-        weighted = sum(int(v) * n for v, n in histogram.counts.items())
-        return cls(
-            count=total, avg=round(weighted / total, 4) if total else None, ratings=histogram.counts
-        )
-
-
-@dataclass(frozen=True)
-class RatingWindow:
-    """When a talk takes ratings: from its start until its end plus a grace period.
-
-    A talk without a start takes ratings until its end (plus grace); without an end, from its
-    start on; without either, always (the workshop's talks).
-    """
-
-    starts_at: datetime | None
-    ends_at: datetime | None
-
-    def closes_at(self, grace: timedelta) -> datetime | None:
-        """The last moment a rating is taken, or None when the window never closes."""
-        return None if self.ends_at is None else self.ends_at + grace
-
-    def is_open(self, now: datetime, grace: timedelta) -> bool:
-        """Whether a rating made `now` is taken."""
-        if self.starts_at is not None and now < self.starts_at:
-            return False
-        closes = self.closes_at(grace)
-        return closes is None or now <= closes
+        return cls(count=histogram.total, avg=histogram.average, ratings=histogram.counts)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from talkrate.models import Histogram, RatingSubmitted, RatingWindow, Talk
+from talkrate.events import Rating
+from talkrate.values import Histogram, RatingWindow
+
+if TYPE_CHECKING:  # the API's pydantic models: not loaded by the projector's cold start
+    from talkrate.models import RatingSubmitted, Talk
 
 
 class Pingable(Protocol):
@@ -44,7 +48,7 @@ class ProjectedRating:
     topic: str
     partition: int
     offset: int
-    event: RatingSubmitted
+    event: Rating
     duplicate: bool = False  # its eventId was first projected from another position
 
     @property

@@ -9,9 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
-from talkrate.models import CORRELATION_HEADER, RatingSubmitted
+from talkrate.events import CORRELATION_HEADER, Rating, parse_written
 from talkrate.ports import (
     DeadLetter,
     EventStore,
@@ -42,41 +40,56 @@ class StreamRecord:
 
 
 def classify(records: Iterable[StreamRecord]) -> ProjectionBatch:
-    """Parse each record with the one event model; what does not parse becomes a dead letter.
+    """Parse each record as a RatingSubmitted event; what does not parse becomes a dead letter.
 
-    The values are parsed in one call when they are all events (the usual batch), else one by
-    one, so each record that fails is set aside with its own reason.
+    A record in the form talkrate writes is read by talkrate.events (the usual batch, all of it,
+    in one decode); any other record is judged by the event model itself, one by one, so each
+    record that fails is set aside with its own reason.
     """
     records = list(records)
     values = [record.value for record in records]
-    events = RatingSubmitted.all_from_json(values) if all(values) else None  # type: ignore[arg-type]
-    if events is not None:
-        return ProjectionBatch(
-            ratings=[
-                ProjectedRating(r.topic, r.partition, r.offset, event)
-                for r, event in zip(records, events, strict=True)
-            ]
-        )
+    written = parse_written(values) if all(values) else None  # type: ignore[arg-type]
     batch = ProjectionBatch()
-    for record in records:
-        try:
-            if not record.value:
-                raise ValueError("record has no value")
-            event = RatingSubmitted.from_json(record.value)
-        except (ValidationError, ValueError) as error:
-            batch.dead_letters.append(
-                DeadLetter(
-                    topic=record.topic,
-                    partition=record.partition,
-                    offset=record.offset,
-                    reason=_reason(error),
-                    key=record.key,
-                    value=record.value,
+    for i, record in enumerate(records):
+        event = written[i] if written is not None else None
+        if event is None:
+            event, reason = _judged(record.value)
+            if event is None:
+                batch.dead_letters.append(
+                    DeadLetter(
+                        topic=record.topic,
+                        partition=record.partition,
+                        offset=record.offset,
+                        reason=reason,
+                        key=record.key,
+                        value=record.value,
+                    )
                 )
-            )
-            continue
+                continue
         batch.ratings.append(ProjectedRating(record.topic, record.partition, record.offset, event))
     return batch
+
+
+def _judged(value: bytes | None) -> tuple[Rating | None, str]:
+    """The event model's reading of a record value: the event, or why it is not one.
+
+    Imported here, off the usual path: a batch in the written form never loads pydantic.
+    """
+    from pydantic import ValidationError
+
+    from talkrate.models import RatingSubmitted
+
+    if not value:
+        return None, "record has no value"
+    try:
+        return Rating.of(RatingSubmitted.from_json(value)), ""
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in error.errors()
+        )
+        return None, problems[:MAX_REASON_LENGTH]
+    except ValueError as error:
+        return None, str(error)[:MAX_REASON_LENGTH]
 
 
 def project_batch(
@@ -99,15 +112,6 @@ def touched_talks(batch: ProjectionBatch) -> tuple[str, ...]:
     """The talks of the batch's ratings (a redelivered or duplicate one included: announcing
     a talk's unchanged state again is harmless), in order of first appearance."""
     return tuple(dict.fromkeys(r.event.talk_id for r in batch.ratings if not r.duplicate))
-
-
-def _reason(error: Exception) -> str:
-    if isinstance(error, ValidationError):
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in error.errors()
-        )
-        return problems[:MAX_REASON_LENGTH]
-    return str(error)[:MAX_REASON_LENGTH]
 
 
 def decode(data: str | None) -> bytes | None:

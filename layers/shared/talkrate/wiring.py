@@ -6,10 +6,10 @@ uses: the projector never loads kafka-python, StatsFunction loads none of them.
 
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from talkrate.admin_token import admin_token
 from talkrate.config import load_settings
 
 if TYPE_CHECKING:
@@ -191,6 +191,9 @@ def reset() -> None:
         stats_calculator,
         live_announcer,
         load_settings,
-        admin_token,
     ):
         cached.cache_clear()
+    # The admin token's cache, when this process read it (the API's admin routes): imported
+    # only there, so that other functions do not load hashing at cold start.
+    if admin := sys.modules.get("talkrate.admin_token"):
+        admin.admin_token.cache_clear()

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from importlib import resources
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import psycopg2
 import psycopg2.errors
@@ -18,16 +18,13 @@ import psycopg2.extras
 import psycopg2.sql
 
 from talkrate.errors import BackendUnavailable
-from talkrate.models import (
-    RATING_VALUES,
-    Histogram,
-    RatingSubmitted,
-    RatingWindow,
-    Talk,
-    unix_ms,
-)
+from talkrate.events import unix_ms
 from talkrate.observability import correlated, logger
 from talkrate.ports import OutboxEntry, ProjectedRating, ProjectionBatch, ReadModelState
+from talkrate.values import RATING_VALUES, Histogram, RatingWindow
+
+if TYPE_CHECKING:  # the pydantic models are imported where a talk or an event is built
+    from talkrate.models import RatingSubmitted, Talk
 
 CONNECT_TIMEOUT_SECONDS = 3
 T = TypeVar("T")
@@ -537,6 +534,8 @@ class PostgresOutbox:
                 "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
                 (limit,),
             )
+            from talkrate.models import RatingSubmitted
+
             entries = [OutboxEntry(i, RatingSubmitted.from_json(bytes(p)), c) for i, p, c in cursor]
             for entry in entries:
                 try:
@@ -593,6 +592,8 @@ def apply_schema(dsn: str, host: str | None = None, connect_timeout: float = 10)
 
 
 def _talk(row: tuple[Any, ...]) -> Talk:
+    from talkrate.models import Talk
+
     talk_id, title, speakers, track, room, starts_at, ends_at = row
     return Talk(
         id=talk_id,

@@ -29,9 +29,10 @@ from redis.crc import key_slot
 from redis.exceptions import NoScriptError, RedisClusterException
 
 from talkrate.errors import BackendUnavailable, ReadModelRebuilding
+from talkrate.events import Rating
 from talkrate.leaderboard import PRIOR_MEAN, PRIOR_WEIGHT
-from talkrate.models import RATING_VALUES, Histogram, RatingSubmitted
 from talkrate.ports import ProjectionBatch, ProjectionResult, ReadModelMemory, ReadModelState
+from talkrate.values import RATING_VALUES, Histogram
 
 LEADERBOARD_KEY = "leaderboard"  # talk id scored by its Bayesian average
 OFFSETS_KEY = "projector/offsets"  # "topic-partition" -> offset up to which batches were applied
@@ -867,6 +868,6 @@ def _rebuilt(talks: list[str], state: ReadModelState, marks: dict[str, int]) -> 
     )
 
 
-def _vote(event: RatingSubmitted) -> list[Any]:
+def _vote(event: Rating) -> list[Any]:
     """A voter's rating as the apply script takes it: value, voter, occurredMs, eventId."""
     return [str(event.value), event.voter_id, event.occurred_ms, str(event.event_id)]

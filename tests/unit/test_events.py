@@ -1,0 +1,187 @@
+"""The projector's parser of the written form (talkrate.events) against the event model.
+
+For any record value, talkrate.events either answers None (the model judges the record) or the
+same event the model reads from it: it may take less than the model, never more or otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from talkrate.events import Rating, parse_written
+from talkrate.models import RatingSubmitted
+
+pytestmark = pytest.mark.unit
+
+
+def _model_reading(raw: bytes) -> Rating | None:
+    try:
+        return Rating.of(RatingSubmitted.from_json(raw))
+    except ValidationError:
+        return None
+
+
+def _written(talk_id: str = "talk-1", value: int = 4, voter_id: str | None = None) -> bytes:
+    return RatingSubmitted.new(talk_id, value, voter_id).to_json()
+
+
+def test_what_the_api_writes_is_read_here_as_the_model_reads_it() -> None:
+    # Given events as the API builds them, with and without a voter
+    raws = [_written("talk-1", 5), _written("a.b:c~d-e_1", 1, "badge-42@example.org")]
+    # When they are parsed here
+    parsed = parse_written(raws)
+    # Then each is the model's reading
+    assert parsed == [_model_reading(raw) for raw in raws]
+    assert parsed is not None
+    assert parsed[1] is not None
+    assert parsed[1].voter_id == "badge-42@example.org"
+    event = RatingSubmitted.from_json(raws[1])
+    assert (parsed[1].event_id, parsed[1].occurred_ms) == (str(event.event_id), event.occurred_ms)
+
+
+# Each case: a field set to a value the written form never has, valid or not for the model.
+FIELD_CASES: list[tuple[str, Any]] = [
+    ("eventId", "5A1C2C8E-7E55-4F0B-9A49-1D6A0D1B2C3D"),  # upper case: valid, not written
+    ("eventId", "5a1c2c8e7e554f0b9a491d6a0d1b2c3d"),  # no dashes: valid, not written
+    ("eventId", "not-a-uuid"),
+    ("eventId", 5),
+    ("type", "RatingChanged"),
+    ("schemaVersion", 2),
+    ("schemaVersion", True),
+    ("schemaVersion", "1"),
+    ("schemaVersion", 1.0),
+    ("talkId", "talk-1\n"),
+    ("talkId", ""),
+    ("talkId", "-talk"),
+    ("talkId", "t" * 201),
+    ("talkId", "t" * 200),
+    ("talkId", "tälk"),
+    ("talkId", 7),
+    ("value", 0),
+    ("value", 6),
+    ("value", True),
+    ("value", 4.0),
+    ("value", "4"),
+    ("occurredAt", "2026-11-26T10:15:00Z"),  # seconds only: valid, not written
+    ("occurredAt", "2026-11-26T11:15:00.000+01:00"),  # an offset: valid, not written
+    ("occurredAt", "2026-11-26T10:15:00.000"),  # no time zone
+    ("occurredAt", "2026-02-30T10:15:00.000Z"),
+    ("occurredAt", "2026-11-26T23:59:60.000Z"),
+    ("occurredAt", "2026-11-26 10:15:00.000Z"),
+    ("occurredAt", "\uff12026-11-26T10:15:00.000Z"),  # a full-width digit
+    ("occurredAt", 1_795_255_200_000),
+    ("voterId", None),
+    ("voterId", ""),
+    ("voterId", "v" * 101),
+    ("voterId", "v" * 100),
+    ("voterId", "badge 42"),
+    ("voterId", "badge-42\n"),
+    ("extra", "field"),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), FIELD_CASES)
+def test_a_field_out_of_the_written_form_is_left_to_the_model(name: str, value: Any) -> None:
+    # Given a written event with one field changed
+    document = json.loads(_written(voter_id="badge-1"))
+    document[name] = value
+    raw = json.dumps(document, ensure_ascii=False).encode()
+    # When it is parsed here and by the model
+    here = parse_written([raw])
+    model = _model_reading(raw)
+    # Then this parser takes it only as the model does; a value the model refuses is never taken
+    assert here is not None
+    assert here[0] is None or here[0] == model
+    if model is None:
+        assert here[0] is None
+
+
+def test_values_that_are_not_one_document_each_are_all_left_to_the_model() -> None:
+    one, two = _written("t-1", 3), _written("t-2", 4)
+    assert parse_written([one + b"," + two]) is None  # two documents in one value
+    assert parse_written([one, b"[1"]) is None
+    assert parse_written([one, b"\xff\xfe"]) is None  # not UTF-8
+    assert parse_written([one, b"[" * 100_000]) is None  # nested deeper than the parser goes
+    assert parse_written([one, b"[]"]) == [_model_reading(one), None]
+    assert parse_written([one, b"null"]) == [_model_reading(one), None]
+
+
+# Generated documents: mostly near the written form, with every field drawn from values that
+# are valid, almost valid and wrong.
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-3, max_value=8),
+    st.floats(allow_nan=False),
+    st.text(max_size=12),
+)
+talk_ids = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:~-]{0,10}", fullmatch=True) | st.text(max_size=8)
+voter_ids = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:@~+-]{0,10}", fullmatch=True) | scalars
+times = st.datetimes(timezones=st.just(UTC)).map(
+    lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+) | st.text(max_size=30)
+event_ids = st.uuids().map(str) | st.uuids().map(lambda u: str(u).upper()) | st.text(max_size=36)
+documents = st.fixed_dictionaries(
+    {
+        "eventId": event_ids,
+        "type": st.just("RatingSubmitted") | scalars,
+        "schemaVersion": st.just(1) | scalars,
+        "talkId": talk_ids,
+        "value": st.integers(min_value=0, max_value=6) | scalars,
+        "occurredAt": times,
+    },
+    optional={"voterId": voter_ids, "other": scalars},
+)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.lists(documents, min_size=1, max_size=4))
+def test_generated_records_are_read_here_only_as_the_model_reads_them(
+    batch: list[dict[str, Any]],
+) -> None:
+    raws = [json.dumps(d, ensure_ascii=False).encode() for d in batch]
+    here = parse_written(raws)
+    assert here is not None
+    for raw, event in zip(raws, here, strict=True):
+        assert event is None or event == _model_reading(raw)
+
+
+# What the projector loads for a batch in the written form: its init, then its adapters' modules
+# and the classification of a batch (pydantic only for a record out of that form).
+_PROJECTOR_PATH = """
+import json, sys
+sys.path[:0] = [{layer!r}, {function!r}]
+import app
+import talkrate.adapters.postgres, talkrate.adapters.redis_store, talkrate.live
+from talkrate.projection import StreamRecord, classify
+raw = json.dumps({event}).encode()
+batch = classify([StreamRecord("ratings", 0, 0, b"k", raw)])
+assert len(batch.ratings) == 1, batch
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("pydantic", "pydantic_core")))
+"""
+
+
+def test_the_projector_loads_no_pydantic_for_a_batch_in_the_written_form() -> None:
+    import subprocess
+    import sys
+
+    from tests.builders import ROOT
+
+    event = json.loads(_written("talk-1", 4, "badge-1"))
+    code = _PROJECTOR_PATH.format(
+        layer=str(ROOT / "layers" / "shared"),
+        function=str(ROOT / "functions" / "projector"),
+        event=event,
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "[]"
