@@ -42,16 +42,13 @@ class StreamRecord:
 def classify(records: Iterable[StreamRecord]) -> ProjectionBatch:
     """Parse each record as a RatingSubmitted event; what does not parse becomes a dead letter.
 
-    A record in the form talkrate writes is read by talkrate.events (the usual batch, all of it,
-    in one decode); any other record is judged by the event model itself, one by one, so each
-    record that fails is set aside with its own reason.
+    A record in the form talkrate writes is read by talkrate.events (the usual batch, all of it);
+    any other record is judged by the event model itself, so each record that fails is set aside
+    with its own reason.
     """
     records = list(records)
-    values = [record.value for record in records]
-    written = parse_written(values) if all(values) else None  # type: ignore[arg-type]
     batch = ProjectionBatch()
-    for i, record in enumerate(records):
-        event = written[i] if written is not None else None
+    for record, event in zip(records, parse_written([r.value for r in records]), strict=True):
         if event is None:
             event, reason = _judged(record.value)
             if event is None:
