@@ -510,22 +510,36 @@ class RedisReadModel:
                 totals[i] += int(reply[i])
         payload = _payload([], talks, marks)
 
+        scores: dict[Any, float] = {}
+        unranked: list[Any] = []
+        for reply in replies:
+            scored, unscored = reply[4], reply[5]
+            scores.update({scored[i + 1]: float(scored[i]) for i in range(0, len(scored), 2)})
+            unranked.extend(unscored)
+
         def rank_and_mark(pipe: Any) -> None:
             # The leaderboard from the talks' absolute scores (a retried batch writes the same),
-            # then the partition offsets: only once every talk of the batch is applied.
-            for reply in replies:
-                scored, unscored = reply[4], reply[5]
-                if scored:
-                    pipe.zadd(
-                        LEADERBOARD_KEY,
-                        {scored[i + 1]: float(scored[i]) for i in range(0, len(scored), 2)},
-                    )
-                if unscored:
-                    pipe.zrem(LEADERBOARD_KEY, *unscored)
+            # in one command for the whole batch, then the partition offsets: only once every
+            # talk of the batch is applied.
+            if scores:
+                pipe.zadd(LEADERBOARD_KEY, scores)
+            if unranked:
+                pipe.zrem(LEADERBOARD_KEY, *unranked)
             if marks:
                 sha = self._script_sha("apply")
                 pipe.execute_command(
-                    "EVALSHA", sha, 1, OFFSETS_KEY, payload, *_PRIOR, 0, 1, 0, 2, *_KEY_FORMATS
+                    "EVALSHA",
+                    sha,
+                    1,
+                    OFFSETS_KEY,
+                    payload,
+                    *_PRIOR,
+                    0,
+                    1,
+                    0,
+                    2,
+                    *_KEY_FORMATS,
+                    target_nodes=client.get_node_from_key(OFFSETS_KEY),  # type: ignore[union-attr]
                 )
 
         results = self._pipelined(rank_and_mark)
