@@ -127,10 +127,13 @@ def connect(url: str, **options: Any) -> ReadModelClient:
 # type fails the call there), because Redis does not roll back a script that fails halfway.
 _APPLY = """
 local p = cjson.decode(ARGV[1])
+-- Locals for what the loops call a thousand times (a global is a table lookup each time).
+local call, rpcall, tonumber, format = redis.call, redis.pcall, tonumber, string.format
+local unpack = unpack
 local prior_mean, prior_weight = tonumber(ARGV[2]), tonumber(ARGV[3])
 local lock_i, marks_i, board_i, base = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]),
   tonumber(ARGV[7])
-if lock_i > 0 and redis.call('EXISTS', KEYS[lock_i]) == 1 then
+if lock_i > 0 and call('EXISTS', KEYS[lock_i]) == 1 then
   return redis.error_reply('REBUILDING the read model is being rebuilt')
 end
 local applied, skipped, duplicates, dead = 0, 0, 0, 0
@@ -143,22 +146,23 @@ end
 -- A voter's rating: replaces the voter's current vote when newer; `votes` caches what is read.
 local function vote(vkey, votes, delta, value, voter, ms, id)
   local current = votes[voter]
-  if current == nil then current = redis.call('HGET', vkey, voter) or false end
+  if current == nil then current = call('HGET', vkey, voter) or false end
   if current then
     local c_value, c_ms, c_id = string.match(current, '^(%d)|(%d+)|(.+)$')
     if not newer(ms, id, tonumber(c_ms), c_id) then return end
     delta[tonumber(c_value)] = delta[tonumber(c_value)] - 1
   end
   delta[tonumber(value)] = delta[tonumber(value)] + 1
-  votes[voter] = value .. '|' .. string.format('%d', ms) .. '|' .. id
+  votes[voter] = value .. '|' .. format('%d', ms) .. '|' .. id
 end
 
 -- p.n: the batch's partition names. p.t: the talks, one after the other in one flat array (one
 -- table for cjson to build, not five per talk): talk id, number of parts, then per part: the
--- partition's place in p.n, first offset, top
--- offset, size, the counts of values 1..5, number of voters' ratings, each as value, voter,
--- occurredMs, eventId; then -1 (no detail) or the number of records in detail, each as its length
--- and then offset, value (and voter, occurredMs, eventId for a voter's rating).
+-- partition's place in p.n, first offset, how far the top offset is beyond it, the counts of
+-- values 1..5, the number of voters' ratings, -1 (no detail) or the number of records in detail;
+-- then the voters' ratings, each as value, voter, occurredMs, eventId; then the records in
+-- detail, each as its length and then offset, value (and voter, occurredMs, eventId for a
+-- voter's rating). (Short numbers: cjson reads the payload faster.)
 -- The partition offsets, when this call has them: every record at or below one was applied (a
 -- batch moves them only once all its talks are applied). A call that moves them in the same atomic
 -- step (one Redis) needs nothing else; talks applied in calls of their own (a cluster's slots)
@@ -166,13 +170,14 @@ end
 local partition_offsets, own_offsets = {}, marks_i == 0
 if marks_i > 0 then
   for _, m in ipairs(p.m) do
-    partition_offsets[m[1]] = tonumber(redis.call('HGET', KEYS[marks_i], m[1]) or '-1')
+    partition_offsets[m[1]] = tonumber(call('HGET', KEYS[marks_i], m[1]) or '-1')
   end
 end
--- What each talk's writes need, in arrays side by side (no table per talk for the plan).
+-- What each talk's writes need, in arrays side by side, and its new counts and which of them
+-- changed in one flat array (six numbers a talk): no table per talk for the plan.
 local t, pn, i, talk_n = p.t, p.n, 1, 0
-local hkeys, vkeys, talks, stored, deltas, votes_of, marks_of = {}, {}, {}, {}, {}, {}, {}
-local starts, fields = {}, {'1', '2', '3', '4', '5'}
+local hkeys, vkeys, talks, votes_of, marks_of, planned = {}, {}, {}, {}, {}, {}
+local starts, fields, delta = {}, {'1', '2', '3', '4', '5'}, {0, 0, 0, 0, 0}
 while i <= #t do
   talk_n = talk_n + 1
   local talk, nparts = t[i], t[i + 1]
@@ -186,33 +191,34 @@ while i <= #t do
   for k = 1, nparts do
     starts[k] = j
     if own_offsets then fields[5 + k] = pn[t[j]] end
-    j = j + 10 + t[j + 9] * 4
-    local records = t[j]
-    j = j + 1
+    local records = t[j + 9]
+    j = j + 10 + t[j + 8] * 4
     for _ = 1, records do j = j + 1 + t[j] end
   end
   i = j
   local h
   if own_offsets then
-    h = redis.pcall('HMGET', hkey, unpack(fields, 1, 5 + nparts))
+    h = rpcall('HMGET', hkey, unpack(fields, 1, 5 + nparts))
   else
-    h = redis.pcall('HMGET', hkey, '1', '2', '3', '4', '5')
+    h = rpcall('HMGET', hkey, '1', '2', '3', '4', '5')
   end
   if h.err then return redis.error_reply('WRONGTYPE ' .. hkey .. ' is not a hash') end
-  local delta, votes, marks = {0, 0, 0, 0, 0}, false, false
+  delta[1], delta[2], delta[3], delta[4], delta[5] = 0, 0, 0, 0, 0
+  local votes, marks = false, false
   for k = 1, nparts do
     local s = starts[k]
-    local first, top, size, voters = t[s + 1], t[s + 2], t[s + 3], t[s + 9]
+    local first, voters = t[s + 1], t[s + 8]
+    local top = first + t[s + 2]
     local name = pn[t[s]]
     local last = partition_offsets[name] or tonumber(h[5 + k]) or -1
-    local d = s + 10 + voters * 4
+    local d = s + 10 + voters * 4  -- where the records in detail start
     local counted = true
     if last >= top then
-      skipped = skipped + size
+      skipped = skipped + voters + t[s + 3] + t[s + 4] + t[s + 5] + t[s + 6] + t[s + 7]
       counted = false
     elseif last < first then
       for v = 1, 5 do
-        local n = t[s + 3 + v]
+        local n = t[s + 2 + v]
         if n ~= 0 then
           delta[v] = delta[v] + n
           applied = applied + n
@@ -226,11 +232,11 @@ while i <= #t do
         end
         applied = applied + voters
       end
-    elseif t[d] < 0 then
+    elseif t[s + 9] < 0 then
       return 'DETAIL'
     else
-      local q = d + 1
-      for _ = 1, t[d] do
+      local q = d
+      for _ = 1, t[s + 9] do
         local length = t[q]
         if t[q + 1] <= last then
           skipped = skipped + 1
@@ -250,11 +256,21 @@ while i <= #t do
     if counted and own_offsets then
       marks = marks or {}
       marks[#marks + 1] = name
-      marks[#marks + 1] = string.format('%d', top)
+      marks[#marks + 1] = format('%d', top)
     end
   end
-  hkeys[talk_n], vkeys[talk_n], talks[talk_n], stored[talk_n] = hkey, vkey or false, talk, h
-  deltas[talk_n], votes_of[talk_n], marks_of[talk_n] = delta, votes, marks
+  hkeys[talk_n], vkeys[talk_n], talks[talk_n] = hkey, vkey or false, talk
+  votes_of[talk_n], marks_of[talk_n] = votes, marks
+  local changed, at = 0, (talk_n - 1) * 6
+  for v = 1, 5 do
+    local c = tonumber(h[v]) or 0
+    if delta[v] ~= 0 then
+      c = c + delta[v]
+      changed = changed + 2 ^ (v - 1)
+    end
+    planned[at + v] = c
+  end
+  planned[at + 6] = changed
 end
 
 local watermarks = {}
@@ -269,44 +285,49 @@ if marks_i > 0 then
     end
     if m[2] > mark then
       watermarks[#watermarks + 1] = m[1]
-      watermarks[#watermarks + 1] = string.format('%d', m[2])
+      watermarks[#watermarks + 1] = format('%d', m[2])
     end
   end
 end
 
-local scored, unscored = {}, {}
+local scored, unscored, args = {}, {}, {}
 for n_ = 1, talk_n do
-  local h, delta = stored[n_], deltas[n_]
-  local fields, n, sum = marks_of[n_] or {}, 0, 0
+  local at, k, n, sum = (n_ - 1) * 6, 0, 0, 0
+  local changed = planned[at + 6]
+  local marks = marks_of[n_]
+  if marks then
+    for m = 1, #marks do args[m] = marks[m] end
+    k = #marks
+  end
   for v = 1, 5 do
-    local c = tonumber(h[v]) or 0
-    if delta[v] ~= 0 then
-      c = c + delta[v]
-      fields[#fields + 1] = names[v]
-      fields[#fields + 1] = c
+    local c = planned[at + v]
+    if changed % 2 == 1 then
+      args[k + 1], args[k + 2] = names[v], c
+      k = k + 2
     end
+    changed = (changed - changed % 2) / 2
     n = n + c
     sum = sum + v * c
   end
-  if #fields > 0 then redis.call('HSET', hkeys[n_], unpack(fields)) end
+  if k > 0 then call('HSET', hkeys[n_], unpack(args, 1, k)) end
   if votes_of[n_] then
-    for voter, record in pairs(votes_of[n_]) do redis.call('HSET', vkeys[n_], voter, record) end
+    for voter, record in pairs(votes_of[n_]) do call('HSET', vkeys[n_], voter, record) end
   end
   if n > 0 then
-    scored[#scored + 1] = string.format('%.17g', (prior_mean * prior_weight + sum) / (prior_weight + n))
+    scored[#scored + 1] = format('%.17g', (prior_mean * prior_weight + sum) / (prior_weight + n))
     scored[#scored + 1] = talks[n_]
   else
     unscored[#unscored + 1] = talks[n_]
   end
 end
-if #watermarks > 0 then redis.call('HSET', KEYS[marks_i], unpack(watermarks)) end
+if #watermarks > 0 then call('HSET', KEYS[marks_i], unpack(watermarks)) end
 if board_i > 0 then
   -- ZADD and ZREM take many members at once; in slices, as Lua's unpack has a bounded stack.
   for i = 1, #scored, 1000 do
-    redis.call('ZADD', KEYS[board_i], unpack(scored, i, math.min(i + 999, #scored)))
+    call('ZADD', KEYS[board_i], unpack(scored, i, math.min(i + 999, #scored)))
   end
   for i = 1, #unscored, 1000 do
-    redis.call('ZREM', KEYS[board_i], unpack(unscored, i, math.min(i + 999, #unscored)))
+    call('ZREM', KEYS[board_i], unpack(unscored, i, math.min(i + 999, #unscored)))
   end
   scored, unscored = {}, {}
 end
@@ -366,11 +387,12 @@ _FIXED_KEYS = [REBUILD_LOCK_KEY, OFFSETS_KEY, LEADERBOARD_KEY]  # KEYS 1..3 on o
 _KEY_FORMATS = (*histogram_key("\n").split("\n"), *votes_key("\n").split("\n"))
 
 
-# A talk's records from one partition in one batch, aggregated, as the _APPLY payload takes it:
-# [partition name, first offset, top offset, size, count of 1, ... count of 5, [voters' ratings,
-# four items each]].
+# A talk's records from one partition in one batch, aggregated, exactly as the _APPLY payload
+# takes it (so a batch's payload is the parts one after the other): [partition's place, first
+# offset, top offset - first offset, count of 1, ... count of 5, number of voters' ratings, -1
+# (no detail), then the voters' ratings, four items each].
 _TalkPart = list[Any]
-_FIRST, _TOP, _SIZE, _VOTERS = 1, 2, 3, 9
+_FIRST, _SPAN, _COUNTS, _VOTERS, _DETAIL = 1, 2, 2, 8, 9
 
 
 @dataclass
@@ -788,12 +810,14 @@ def _plan(batch: ProjectionBatch) -> tuple[dict[str, dict[str, _TalkPart]], dict
     talks: dict[str, dict[str, _TalkPart]] = {}
     marks: dict[str, _Mark] = {}
     names: dict[tuple[str, int], str] = {}  # (topic, partition) -> "topic-partition"
+    places: dict[str, int] = {}  # a partition's place in the payload's list of names (marks')
     for rating in batch.ratings:
         offset, where = rating.offset, (rating.topic, rating.partition)
         name = names.get(where)
         if name is None:
             name = names[where] = rating.position
             marks.setdefault(name, _Mark())
+            places[name] = list(marks).index(name) + 1
         mark = marks[name]
         if offset > mark.top:
             mark.top = offset
@@ -806,16 +830,17 @@ def _plan(batch: ProjectionBatch) -> tuple[dict[str, dict[str, _TalkPart]], dict
             parts = talks[event.talk_id] = {}
         part = parts.get(name)
         if part is None:
-            part = parts[name] = [name, offset, offset, 0, 0, 0, 0, 0, 0, []]
+            part = parts[name] = [places[name], offset, 0, 0, 0, 0, 0, 0, 0, -1]
         elif offset < part[_FIRST]:
+            part[_SPAN] += part[_FIRST] - offset
             part[_FIRST] = offset
-        elif offset > part[_TOP]:
-            part[_TOP] = offset
-        part[_SIZE] += 1
+        elif offset > part[_FIRST] + part[_SPAN]:
+            part[_SPAN] = offset - part[_FIRST]
         if event.voter_id is not None:
-            part[_VOTERS].extend(_vote(event))
+            part[_VOTERS] += 1
+            part += _vote(event)
         else:
-            part[_SIZE + event.value] += 1  # the count of the value
+            part[_COUNTS + event.value] += 1  # the count of the value
     for letter in batch.dead_letters:
         held = marks.setdefault(letter.position, _Mark())
         held.top = max(held.top, letter.offset)
@@ -832,22 +857,19 @@ def _payload(
 ) -> str:
     """The _APPLY payload for these talks (with their records in detail when given); `judge`:
     with the records that belong to no talk, for the call that moves the partition offsets."""
-    place = {name: i for i, name in enumerate(marks, start=1)}  # a partition by its place
     flat: list[Any] = []
     for talk in names:
         parts = talks[talk]
         flat += (talk, len(parts))
-        for part in parts.values():
-            voters = part[_VOTERS]
-            flat.append(place[part[0]])
-            flat += part[1:_VOTERS]
-            flat.append(len(voters) // 4)
-            flat += voters
-            if detail is None:
-                flat.append(-1)
-                continue
-            records = detail[(talk, part[0])]
+        if detail is None:
+            for part in parts.values():
+                flat += part
+            continue
+        for name, part in parts.items():
+            records = detail[(talk, name)]
+            flat += part[:_DETAIL]
             flat.append(len(records))
+            flat += part[_DETAIL + 1 :]
             for record in records:
                 flat.append(len(record))
                 flat += record
