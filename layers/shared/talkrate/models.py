@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import uuid
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -15,7 +14,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictInt,
-    TypeAdapter,
     field_serializer,
     field_validator,
     model_validator,
@@ -141,25 +139,12 @@ class RatingSubmitted(BaseModel):
         """Parse a Kafka record value; raises pydantic.ValidationError when it is not an event."""
         return cls.model_validate_json(raw)
 
-    @classmethod
-    def all_from_json(cls, raws: list[bytes]) -> list[RatingSubmitted] | None:
-        """Parse many record values in one call, or None when any of them is not an event.
-
-        One validation of the values joined into a JSON array costs about half of one call per
-        value; the caller parses value by value (from_json) only when this answers None, to
-        know which values failed and why. Each value must be a whole JSON document for the
-        array to parse, and the count must match, so no value can stand for two events.
-        """
-        if not raws or not all(raws):
-            return None  # (a value of blanks only leaves ", ," in the array: not JSON)
-        try:
-            events = _event_list().validate_json(b"[" + b",".join(raws) + b"]")
-        except ValueError:  # pydantic's ValidationError is a ValueError
-            return None
-        return events if len(events) == len(raws) else None
-
     def to_json(self) -> bytes:
-        """Serialise as the wire format: camelCase JSON, UTF-8."""
+        """Serialise as the wire format: camelCase JSON, UTF-8.
+
+        talkrate.events reads exactly this form fast (the projector's usual batch); a change to
+        it only sends records to the model instead, and tests/unit/test_events.py says so.
+        """
         return self.model_dump_json(by_alias=True, exclude_none=True).encode()
 
     @property
@@ -171,11 +156,6 @@ class RatingSubmitted(BaseModel):
     def key(self) -> bytes:
         """The Kafka record key: the talk id, so a talk's ratings stay in one partition."""
         return self.talk_id.encode()
-
-
-@lru_cache(maxsize=1)
-def _event_list() -> TypeAdapter[list[RatingSubmitted]]:
-    return TypeAdapter(list[RatingSubmitted])
 
 
 class TalkRatings(BaseModel):
