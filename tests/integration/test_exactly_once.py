@@ -94,7 +94,9 @@ def test_positions_are_stored_as_delivered_whatever_the_topic_name_holds(
     topic = f"odd\\name\twith-{uuid.uuid4().hex[:8]}"
     event = rating_event(talk_id, 3)
     # When an event of it is stored
-    recorded = store.record(ProjectionBatch(ratings=[ProjectedRating(topic, 2, 41, Rating.of(event))]))
+    recorded = store.record(
+        ProjectionBatch(ratings=[ProjectedRating(topic, 2, 41, Rating.of(event))])
+    )
     # Then its position reads back exactly
     assert not recorded.ratings[0].duplicate
     assert store.state().offsets[f"{topic}-2"] == 41
