@@ -173,10 +173,10 @@ if marks_i > 0 then
     partition_offsets[m[1]] = tonumber(call('HGET', KEYS[marks_i], m[1]) or '-1')
   end
 end
--- What each talk's writes need, in arrays side by side, and its new counts and which of them
--- changed in one flat array (six numbers a talk): no table per talk for the plan.
+-- What each talk's writes need, in arrays side by side, its counts as read, and the changes to
+-- them in one flat array (five numbers a talk): no table per talk for the plan.
 local t, pn, i, talk_n = p.t, p.n, 1, 0
-local hkeys, vkeys, talks, votes_of, marks_of, planned = {}, {}, {}, {}, {}, {}
+local hkeys, vkeys, talks, stored, votes_of, marks_of, planned = {}, {}, {}, {}, {}, {}, {}
 local starts, fields, delta = {}, {'1', '2', '3', '4', '5'}, {0, 0, 0, 0, 0}
 while i <= #t do
   talk_n = talk_n + 1
@@ -259,18 +259,11 @@ while i <= #t do
       marks[#marks + 1] = format('%d', top)
     end
   end
-  hkeys[talk_n], vkeys[talk_n], talks[talk_n] = hkey, vkey or false, talk
+  hkeys[talk_n], vkeys[talk_n], talks[talk_n], stored[talk_n] = hkey, vkey or false, talk, h
   votes_of[talk_n], marks_of[talk_n] = votes, marks
-  local changed, at = 0, (talk_n - 1) * 6
-  for v = 1, 5 do
-    local c = tonumber(h[v]) or 0
-    if delta[v] ~= 0 then
-      c = c + delta[v]
-      changed = changed + 2 ^ (v - 1)
-    end
-    planned[at + v] = c
-  end
-  planned[at + 6] = changed
+  local at = (talk_n - 1) * 5
+  planned[at + 1], planned[at + 2], planned[at + 3] = delta[1], delta[2], delta[3]
+  planned[at + 4], planned[at + 5] = delta[4], delta[5]
 end
 
 local watermarks = {}
@@ -292,20 +285,19 @@ end
 
 local scored, unscored, args = {}, {}, {}
 for n_ = 1, talk_n do
-  local at, k, n, sum = (n_ - 1) * 6, 0, 0, 0
-  local changed = planned[at + 6]
+  local at, k, n, sum, h = (n_ - 1) * 5, 0, 0, 0, stored[n_]
   local marks = marks_of[n_]
   if marks then
     for m = 1, #marks do args[m] = marks[m] end
     k = #marks
   end
   for v = 1, 5 do
-    local c = planned[at + v]
-    if changed % 2 == 1 then
+    local c, change = tonumber(h[v]) or 0, planned[at + v]
+    if change ~= 0 then
+      c = c + change
       args[k + 1], args[k + 2] = names[v], c
       k = k + 2
     end
-    changed = (changed - changed % 2) / 2
     n = n + c
     sum = sum + v * c
   end
