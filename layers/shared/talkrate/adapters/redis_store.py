@@ -156,13 +156,14 @@ local function vote(vkey, votes, delta, value, voter, ms, id)
   votes[voter] = value .. '|' .. format('%d', ms) .. '|' .. id
 end
 
--- p.n: the batch's partition names. p.t: the talks, one after the other in one flat array (one
--- table for cjson to build, not five per talk): talk id, number of parts, then per part: the
--- partition's place in p.n, first offset, how far the top offset is beyond it, the counts of
--- values 1..5, the number of voters' ratings, -1 (no detail) or the number of records in detail;
--- then the voters' ratings, each as value, voter, occurredMs, eventId; then the records in
--- detail, each as its length and then offset, value (and voter, occurredMs, eventId for a
--- voter's rating). (Short numbers: cjson reads the payload faster.)
+-- p.n: the batch's partition names; p.r: each one's first and top offset in the batch, side by
+-- side. p.t: the talks, one after the other in one flat array (one table for cjson to build, not
+-- five per talk): talk id, number of parts, then per part (a talk's records from one partition):
+-- the partition's place in p.n, the counts of values 1..5, the number of voters' ratings, -1 (no
+-- detail) or the number of records in detail; then the voters' ratings, each as value, voter,
+-- occurredMs, eventId; then the records in detail, each as its length and then offset, value
+-- (and voter, occurredMs, eventId for a voter's rating). A part is judged by its partition's
+-- range in the batch: before it, after it, or cut (then record by record).
 -- The partition offsets, when this call has them: every record at or below one was applied (a
 -- batch moves them only once all its talks are applied). A call that moves them in the same atomic
 -- step (one Redis) needs nothing else; talks applied in calls of their own (a cluster's slots)
@@ -175,7 +176,7 @@ if marks_i > 0 then
 end
 -- What each talk's writes need, in arrays side by side, its counts as read, and the changes to
 -- them in one flat array (five numbers a talk): no table per talk for the plan.
-local t, pn, i, talk_n = p.t, p.n, 1, 0
+local t, pn, pr, i, talk_n = p.t, p.n, p.r, 1, 0
 local hkeys, vkeys, talks, stored, votes_of, marks_of, planned = {}, {}, {}, {}, {}, {}, {}
 local starts, fields, delta = {}, {'1', '2', '3', '4', '5'}, {0, 0, 0, 0, 0}
 while i <= #t do
@@ -191,8 +192,8 @@ while i <= #t do
   for k = 1, nparts do
     starts[k] = j
     if own_offsets then fields[5 + k] = pn[t[j]] end
-    local records = t[j + 9]
-    j = j + 10 + t[j + 8] * 4
+    local records = t[j + 7]
+    j = j + 8 + t[j + 6] * 4
     for _ = 1, records do j = j + 1 + t[j] end
   end
   i = j
@@ -207,18 +208,17 @@ while i <= #t do
   local votes, marks = false, false
   for k = 1, nparts do
     local s = starts[k]
-    local first, voters = t[s + 1], t[s + 8]
-    local top = first + t[s + 2]
-    local name = pn[t[s]]
+    local place, voters = t[s], t[s + 6]
+    local first, top, name = pr[2 * place - 1], pr[2 * place], pn[place]
     local last = partition_offsets[name] or tonumber(h[5 + k]) or -1
-    local d = s + 10 + voters * 4  -- where the records in detail start
+    local d = s + 8 + voters * 4  -- where the records in detail start
     local counted = true
     if last >= top then
-      skipped = skipped + voters + t[s + 3] + t[s + 4] + t[s + 5] + t[s + 6] + t[s + 7]
+      skipped = skipped + voters + t[s + 1] + t[s + 2] + t[s + 3] + t[s + 4] + t[s + 5]
       counted = false
     elseif last < first then
       for v = 1, 5 do
-        local n = t[s + 2 + v]
+        local n = t[s + v]
         if n ~= 0 then
           delta[v] = delta[v] + n
           applied = applied + n
@@ -227,16 +227,16 @@ while i <= #t do
       if voters > 0 then
         vkey = vkey or (ARGV[10] .. talk .. ARGV[11])
         votes = votes or {}
-        for q = s + 10, d - 1, 4 do
+        for q = s + 8, d - 1, 4 do
           vote(vkey, votes, delta, t[q], t[q + 1], t[q + 2], t[q + 3])
         end
         applied = applied + voters
       end
-    elseif t[s + 9] < 0 then
+    elseif t[s + 7] < 0 then
       return 'DETAIL'
     else
       local q = d
-      for _ = 1, t[s + 9] do
+      for _ = 1, t[s + 7] do
         local length = t[q]
         if t[q + 1] <= last then
           skipped = skipped + 1
@@ -380,17 +380,18 @@ _KEY_FORMATS = (*histogram_key("\n").split("\n"), *votes_key("\n").split("\n"))
 
 
 # A talk's records from one partition in one batch, aggregated, exactly as the _APPLY payload
-# takes it (so a batch's payload is the parts one after the other): [partition's place, first
-# offset, top offset - first offset, count of 1, ... count of 5, number of voters' ratings, -1
-# (no detail), then the voters' ratings, four items each].
+# takes it (so a batch's payload is the parts one after the other): [partition's place, count of
+# 1, ... count of 5, number of voters' ratings, -1 (no detail), then the voters' ratings, four
+# items each].
 _TalkPart = list[Any]
-_FIRST, _SPAN, _COUNTS, _VOTERS, _DETAIL = 1, 2, 2, 8, 9
+_VOTERS, _DETAIL = 6, 7
 
 
 @dataclass
 class _Mark:
-    """A partition's records in one batch that belong to no talk, and its highest offset."""
+    """A partition's range of offsets in one batch, and its records that belong to no talk."""
 
+    first: int = -1
     top: int = -1
     dead: list[int] = field(default_factory=list)
     duplicates: list[int] = field(default_factory=list)
@@ -808,11 +809,14 @@ def _plan(batch: ProjectionBatch) -> tuple[dict[str, dict[str, _TalkPart]], dict
         name = names.get(where)
         if name is None:
             name = names[where] = rating.position
-            marks.setdefault(name, _Mark())
-            places[name] = list(marks).index(name) + 1
-        mark = marks[name]
-        if offset > mark.top:
-            mark.top = offset
+            mark = marks[name] = _Mark(offset, offset)
+            places[name] = len(marks)
+        else:
+            mark = marks[name]
+            if offset > mark.top:
+                mark.top = offset
+            elif offset < mark.first:
+                mark.first = offset
         if rating.duplicate:
             mark.duplicates.append(offset)
             continue
@@ -822,20 +826,17 @@ def _plan(batch: ProjectionBatch) -> tuple[dict[str, dict[str, _TalkPart]], dict
             parts = talks[event.talk_id] = {}
         part = parts.get(name)
         if part is None:
-            part = parts[name] = [places[name], offset, 0, 0, 0, 0, 0, 0, 0, -1]
-        elif offset < part[_FIRST]:
-            part[_SPAN] += part[_FIRST] - offset
-            part[_FIRST] = offset
-        elif offset > part[_FIRST] + part[_SPAN]:
-            part[_SPAN] = offset - part[_FIRST]
+            part = parts[name] = [places[name], 0, 0, 0, 0, 0, 0, -1]
         if event.voter_id is not None:
             part[_VOTERS] += 1
             part += _vote(event)
         else:
-            part[_COUNTS + event.value] += 1  # the count of the value
+            part[event.value] += 1  # the count of the value
     for letter in batch.dead_letters:
-        held = marks.setdefault(letter.position, _Mark())
-        held.top = max(held.top, letter.offset)
+        held = marks.get(letter.position)
+        if held is None:
+            held = marks[letter.position] = _Mark(letter.offset, letter.offset)
+        held.first, held.top = min(held.first, letter.offset), max(held.top, letter.offset)
         held.dead.append(letter.offset)
     return talks, marks
 
@@ -866,7 +867,10 @@ def _payload(
                 flat.append(len(record))
                 flat += record
     judged = [[n, m.top, m.dead, m.duplicates] for n, m in marks.items()] if judge else []
-    return json.dumps({"n": list(marks), "t": flat, "m": judged}, separators=(",", ":"))
+    ranges = [offset for m in marks.values() for offset in (m.first, m.top)]
+    return json.dumps(
+        {"n": list(marks), "r": ranges, "t": flat, "m": judged}, separators=(",", ":")
+    )
 
 
 def _detailed(batch: ProjectionBatch, talks: set[str]) -> dict[tuple[str, str], list[list[Any]]]:
