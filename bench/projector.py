@@ -12,7 +12,11 @@ would be skipped, and skipping is not projecting):
   the same records without parsing, deduplicating or aggregating;
 - cluster: the full path with the read model on a local Redis Cluster (three primaries, three
   replicas, from the machine's redis-server; `replicas=1`, as the fault suite runs it), and raw
-  pipelined HINCRBY on the same cluster, when redis-server is there.
+  pipelined HINCRBY on the same cluster, when redis-server is there;
+- before the cluster work: the read model as it was at commit b5a325f (one Redis only), taken
+  from the repository's history with git into a temporary folder, on Redis database 12, against
+  today's read model alone: so "one Redis is no slower than before cluster mode" stays measured
+  (left out, with a line saying why, where git or that commit is not at hand).
 Records are built before the clock starts; the process is single-threaded Python (one core), with
 PostgreSQL and Redis in their own processes.
 """
@@ -21,11 +25,15 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import random
 import statistics
+import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from bench.common import child_main
@@ -68,6 +76,9 @@ def _seconds(call: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - started, result
 
 
+BEFORE_CLUSTER_COMMIT = "b5a325f"  # the read model's last commit before cluster mode
+
+
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     """Events/s per batch size and variant (medians over the repeats)."""
     from talkrate import wiring
@@ -75,14 +86,45 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     store, read_model = wiring.event_store(), wiring.read_model()
     cluster = _start_cluster()
     try:
-        return _measure(args, store, read_model, cluster)
+        with tempfile.TemporaryDirectory(prefix="talkrate-bench-") as folder:
+            before = _read_model_before_cluster(Path(folder))
+            return _measure(args, store, read_model, cluster, before)
     finally:
         wiring.reset()
         if cluster:
             cluster.stop()
 
 
-def _measure(args: argparse.Namespace, store: Any, read_model: Any, cluster: Any) -> dict[str, Any]:
+def _read_model_before_cluster(folder: Path) -> Any:
+    """The read model of BEFORE_CLUSTER_COMMIT on its own Redis database, or None."""
+    from bench.common import REDIS, ROOT
+
+    path = "layers/shared/talkrate/adapters/redis_store.py"
+    try:
+        source = subprocess.run(  # nosec B603 B607
+            ["git", "-C", str(ROOT), "show", f"{BEFORE_CLUSTER_COMMIT}:{path}"],
+            capture_output=True,
+            check=True,
+            timeout=30,
+        ).stdout
+    except (OSError, subprocess.SubprocessError) as error:
+        print(f"projector: no read model of {BEFORE_CLUSTER_COMMIT} to compare with ({error})")
+        return None
+    module_path = folder / "read_model_before_cluster.py"
+    module_path.write_bytes(source)
+    spec = importlib.util.spec_from_file_location("read_model_before_cluster", module_path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model = module.RedisReadModel(f"{REDIS}/12")
+    model.client.flushdb()
+    return model
+
+
+def _measure(
+    args: argparse.Namespace, store: Any, read_model: Any, cluster: Any, before: Any
+) -> dict[str, Any]:
     from talkrate.adapters.redis_store import RedisReadModel
     from talkrate.projection import classify, project_batch
 
@@ -147,6 +189,16 @@ def _measure(args: argparse.Namespace, store: Any, read_model: Any, cluster: Any
         "steps": steps,
         "raw_hincrby": raw_hincrby,
     }
+    if before is not None:
+
+        def read_model_before_cluster(
+            batch: list[Any], _: list[tuple[str, str]]
+        ) -> dict[str, float]:
+            seconds, result = _seconds(lambda: before.apply(classify(iter(batch))))
+            assert result.applied == len(batch), result
+            return {"total": seconds}
+
+        variants["read_model_before_cluster"] = read_model_before_cluster
     if cluster_model is not None:
         variants["cluster_full"] = full_on_cluster
         variants["cluster_raw_hincrby"] = raw_hincrby_on_cluster

@@ -162,6 +162,18 @@ def _projector(data: dict[str, Any]) -> list[Figure]:
                 note=f"{rate / THROUGHPUT_TARGET:.2f} of the target, {rate / raw:.2f} of raw",
             )
         )
+        if "read_model_before_cluster" in measured:
+            before = measured["read_model_before_cluster"]["events_per_s"]
+            out.append(
+                Figure(
+                    "projector",
+                    f"read model only, its time against before cluster mode, batches of {size:,}",
+                    before / rate,
+                    "x",
+                    note=f"the read model of b5a325f on the same kind of records, interleaved: "
+                    f"{before:,} ev/s; 1.00x or less is no slower",
+                )
+            )
         out.append(Figure("projector", f"raw pipelined HINCRBY, batches of {size:,}", raw, "ev/s"))
         out.append(
             Figure(
