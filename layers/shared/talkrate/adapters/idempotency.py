@@ -1,62 +1,57 @@
-"""Idempotency-Key support: Powertools' idempotency utility on its Redis persistence layer."""
+"""Idempotency-Key support: one record a key in Redis, claimed before the work and holding its
+answer after it.
+
+A record is `idempotency/<sha256 of the key>`: JSON with the request's fingerprint (SHA-256 of
+its canonical JSON), its status (`in-progress`, then `completed` with the answer) and, while in
+progress, until when the claim holds. It lives KEY_TTL_SECONDS. Replaces Powertools' idempotency
+utility (docs/decisions.md, 2026-12-01): importing that utility loads its DynamoDB layer and boto3
+with it, at the first rating a new container takes, its Redis layer is deprecated, and it lost
+the fingerprint of completed records until talkrate patched a private method.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import time
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyPersistenceConnectionError,
-    IdempotencyPersistenceLayerError,
-    IdempotencyValidationError,
-)
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
-from aws_lambda_powertools.utilities.idempotency.persistence.redis import (
-    RedisCachePersistenceLayer,
-)
+import redis
+from redis.exceptions import RedisClusterException
 
 from talkrate.errors import BackendUnavailable, IdempotencyKeyReused, RequestInProgress
+from talkrate.observability import logger
 
 # A client retries within seconds or minutes; an hour bounds the records (PostgreSQL keeps the
 # ratings themselves). Keys are scoped per client by the caller (talkrate.api.ratings).
 KEY_TTL_SECONDS = 3600
+RECORD_PREFIX = "idempotency/"
+IN_PROGRESS, COMPLETED = "in-progress", "completed"
+
+# Takes over a claim that ran out (the request that made it died with its invocation): only if
+# the record is still the one that was read, so two retries cannot both take it.
+_TAKE_OVER = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1
+"""
 
 
-class _RedisPersistence(RedisCachePersistenceLayer):
-    """Powertools' Redis layer, keeping the payload hash when a record completes.
-
-    Its `_update_record` rewrites the record without the validation hash, so every identical
-    retry after completion failed validation (the same bug was fixed in Powertools for
-    TypeScript's cache layer). This writes the completed record with the hash.
-    """
-
-    def _update_record(self, data_record: DataRecord) -> None:
-        mapping: dict[str, Any] = {
-            self.data_attr: data_record.response_data,
-            self.status_attr: data_record.status,
-            self.expiry_attr: data_record.expiry_timestamp,
-        }
-        if self.payload_validation_enabled:
-            mapping[self.validation_key_attr] = data_record.payload_hash
-        ttl = self._get_expiry_second(data_record.expiry_timestamp)
-        self.client.set(
-            name=data_record.idempotency_key, value=self._json_serializer(mapping), ex=ttl
-        )
+def fingerprint(request: dict[str, Any]) -> str:
+    """The request as compared between uses of one key: SHA-256 of its canonical JSON."""
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class IdempotentRequests:
     """Runs a request's work at most once per Idempotency-Key, replaying the first answer."""
 
     def __init__(self, client: Any, ttl_seconds: int = KEY_TTL_SECONDS) -> None:
-        self._store = _RedisPersistence(client=client)
-        self._config = IdempotencyConfig(
-            event_key_jmespath="key",
-            payload_validation_jmespath="request",
-            expires_after_seconds=ttl_seconds,
-            raise_on_no_idempotency_key=True,
-        )
+        self._client = client
+        self._ttl = ttl_seconds
+        self._take_over: Any = None
 
     def once(
         self,
@@ -70,23 +65,73 @@ class IdempotentRequests:
         Raises IdempotencyKeyReused when the key comes back with another request, and
         RequestInProgress while the first request with the key has not finished. With the
         Lambda context, a request that dies mid-way frees its key when the invocation's time
-        is up rather than when the key's TTL ends.
+        is up rather than when the key's TTL ends. A request whose work raises frees its key,
+        so a retry runs the work again.
         """
-        if lambda_context is not None:
-            self._config.register_lambda_context(lambda_context)
-
-        @idempotent_function(
-            data_keyword_argument="submission", persistence_store=self._store, config=self._config
-        )
-        def rate_once(submission: dict[str, Any]) -> dict[str, Any]:
-            return work()
-
+        record_key = RECORD_PREFIX + hashlib.sha256(key.encode()).hexdigest()
+        requested = fingerprint(request)
+        claim = _record(IN_PROGRESS, requested, until_ms=_deadline_ms(lambda_context))
         try:
-            result: dict[str, Any] = rate_once(submission={"key": key, "request": request})
-        except IdempotencyValidationError as error:
-            raise IdempotencyKeyReused(key) from error
-        except IdempotencyAlreadyInProgressError as error:
-            raise RequestInProgress(key) from error
-        except (IdempotencyPersistenceLayerError, IdempotencyPersistenceConnectionError) as error:
+            for _ in range(2):  # twice: a record can expire between the claim and the read
+                if self._client.set(record_key, claim, nx=True, ex=self._ttl):
+                    return self._run(record_key, requested, work)
+                stored = self._client.get(record_key)
+                if stored is None:
+                    continue
+                record = json.loads(stored)
+                if not isinstance(record, dict):
+                    raise ValueError("not an idempotency record")
+                if record.get("request") != requested:
+                    raise IdempotencyKeyReused(key)
+                if record.get("status") == COMPLETED:
+                    answer: dict[str, Any] = record["answer"]
+                    return answer
+                until = record.get("until")
+                if (
+                    until is None
+                    or until > time.time() * 1000
+                    or not self._claim_again(record_key, stored, claim)
+                ):
+                    raise RequestInProgress(key)
+                return self._run(record_key, requested, work)
+        except (redis.RedisError, RedisClusterException, ValueError) as error:
             raise BackendUnavailable("the idempotency store is unreachable") from error
-        return result
+        raise RequestInProgress(key)  # the record came and went twice: someone holds the key
+
+    def _claim_again(self, record_key: str, stored: bytes, claim: str) -> bool:
+        if self._take_over is None:
+            self._take_over = self._client.register_script(_TAKE_OVER)
+        return bool(self._take_over(keys=[record_key], args=[stored, claim, self._ttl]))
+
+    def _run(
+        self, record_key: str, requested: str, work: Callable[[], dict[str, Any]]
+    ) -> dict[str, Any]:
+        try:
+            answer = work()
+        except BaseException:
+            # The key is free for a retry (if Redis fails here, when the claim or TTL runs out).
+            with contextlib.suppress(redis.RedisError, RedisClusterException):
+                self._client.delete(record_key)
+            raise
+        try:
+            self._client.set(record_key, _record(COMPLETED, requested, answer=answer), ex=self._ttl)
+        except (redis.RedisError, RedisClusterException):
+            # The work is done: its answer goes back. A repeat of the key meanwhile finds the
+            # claim (in progress) until it runs out, then runs the work again.
+            logger.warning("idempotency record not completed", extra={"record": record_key})
+        return answer
+
+
+def _deadline_ms(lambda_context: Any) -> float | None:
+    """Until when a claim holds: the end of the invocation that made it, when known."""
+    remaining = getattr(lambda_context, "get_remaining_time_in_millis", None)
+    return time.time() * 1000 + remaining() if callable(remaining) else None
+
+
+def _record(status: str, requested: str, until_ms: float | None = None, answer: Any = None) -> str:
+    record: dict[str, Any] = {"status": status, "request": requested}
+    if until_ms is not None:
+        record["until"] = until_ms
+    if status == COMPLETED:
+        record["answer"] = answer
+    return json.dumps(record, separators=(",", ":"))

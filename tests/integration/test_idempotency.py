@@ -1,0 +1,139 @@
+"""Idempotency-Key records in Redis (one Redis and the cluster): once per key, the same answer
+for a repeat, another request refused, a claim freed by failure or by the end of its invocation."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from talkrate.adapters.idempotency import IdempotentRequests
+from talkrate.adapters.redis_store import ReadModelClient, connect
+from talkrate.errors import BackendUnavailable, IdempotencyKeyReused, RequestInProgress
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def client(read_model_url: str) -> Iterator[ReadModelClient]:
+    connected = connect(read_model_url)
+    yield connected
+    connected.close()
+
+
+@pytest.fixture
+def requests(client: ReadModelClient) -> IdempotentRequests:
+    return IdempotentRequests(client)
+
+
+class Work:
+    """A request's work that counts its runs and answers with the run's number."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+
+    def __call__(self) -> dict[str, Any]:
+        self.runs += 1
+        return {"run": self.runs, "status": "accepted"}
+
+
+class Invocation:
+    """A Lambda context with this much time left."""
+
+    def __init__(self, remaining_ms: int) -> None:
+        self._remaining = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self._remaining
+
+
+def _key() -> str:
+    return f"voter:v-1:{uuid.uuid4()}"
+
+
+def test_a_repeat_gets_the_first_answer_without_running_the_work_again(
+    requests: IdempotentRequests,
+) -> None:
+    key, work = _key(), Work()
+    first = requests.once(key, {"talkId": "t-1", "value": 4}, work)
+    again = requests.once(key, {"value": 4, "talkId": "t-1"}, work)  # the same, other order
+    assert first == again == {"run": 1, "status": "accepted"}
+    assert work.runs == 1
+
+
+def test_a_key_used_again_for_another_request_is_refused(requests: IdempotentRequests) -> None:
+    key, work = _key(), Work()
+    requests.once(key, {"talkId": "t-1", "value": 4}, work)
+    with pytest.raises(IdempotencyKeyReused):
+        requests.once(key, {"talkId": "t-1", "value": 5}, work)
+    assert work.runs == 1
+
+
+def test_a_repeat_while_the_first_is_running_is_told_so(requests: IdempotentRequests) -> None:
+    key, request = _key(), {"talkId": "t-1", "value": 4}
+    seen: list[type[Exception]] = []
+
+    def work() -> dict[str, Any]:
+        try:
+            requests.once(key, request, Work())
+        except RequestInProgress as error:
+            seen.append(type(error))
+        return {"status": "accepted"}
+
+    assert requests.once(key, request, work) == {"status": "accepted"}
+    assert seen == [RequestInProgress]
+
+
+def test_work_that_fails_frees_its_key_for_a_retry(requests: IdempotentRequests) -> None:
+    key, request, work = _key(), {"talkId": "t-1", "value": 4}, Work()
+
+    def failing() -> dict[str, Any]:
+        raise RuntimeError("Kafka and the outbox both down")
+
+    with pytest.raises(RuntimeError):
+        requests.once(key, request, failing)
+    assert requests.once(key, request, work) == {"run": 1, "status": "accepted"}
+
+
+@pytest.mark.parametrize("remaining_ms", [50, None])
+def test_a_stuck_request_holds_its_key_only_while_its_invocation_lasts(
+    requests: IdempotentRequests, remaining_ms: int | None
+) -> None:
+    # Given a request whose work hangs, in an invocation with 50 ms left (or no Lambda context)
+    key, request, work = _key(), {"talkId": "t-1", "value": 4}, Work()
+    release = threading.Event()
+
+    def hanging() -> dict[str, Any]:
+        release.wait(10)
+        return {"status": "late"}
+
+    context = Invocation(remaining_ms) if remaining_ms is not None else None
+    stuck = threading.Thread(target=requests.once, args=(key, request, hanging, context))
+    stuck.start()
+    try:
+        time.sleep(0.02)
+        # When a retry comes before the invocation's end, and another after it
+        with pytest.raises(RequestInProgress):
+            requests.once(key, request, work)
+        time.sleep(0.1)
+        if remaining_ms is None:
+            # Then without a context the claim holds (until the key's TTL)
+            with pytest.raises(RequestInProgress):
+                requests.once(key, request, work)
+            assert work.runs == 0
+        else:
+            # Then the retry after the end runs the work itself
+            assert requests.once(key, request, work) == {"run": 1, "status": "accepted"}
+    finally:
+        release.set()
+        stuck.join(10)
+
+
+def test_an_unreachable_store_is_a_backend_that_is_down() -> None:
+    requests = IdempotentRequests(connect("redis://127.0.0.1:1/0", socket_connect_timeout=0.5))
+    with pytest.raises(BackendUnavailable):
+        requests.once(_key(), {"talkId": "t-1", "value": 4}, Work())
