@@ -97,7 +97,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 def _read_model_before_cluster(folder: Path) -> Any:
     """The read model of BEFORE_CLUSTER_COMMIT on its own Redis database, or None."""
-    from bench.common import REDIS, ROOT
+    from bench.common import ROOT
+    from tests.backends import REDIS
 
     path = "layers/shared/talkrate/adapters/redis_store.py"
     try:
@@ -130,19 +131,44 @@ def _measure(
 
     cluster_model = RedisReadModel(f"{cluster.url}&replicas=1") if cluster else None
     gc.freeze()  # as the projector's init does (functions/projector/app.py)
-    raw = read_model.client
     repeats = dict(zip(SIZES, (int(n) for n in args.repeats.split(",")), strict=True))
     records = Records(seed=6)
 
-    def full(batch: list[Any], _: list[tuple[str, str]]) -> dict[str, float]:
-        seconds, result = _seconds(lambda: project_batch(iter(batch), store, read_model))
-        assert result.applied == len(batch), result
-        return {"total": seconds}
+    Variant = Callable[[list[Any], list[tuple[str, str]]], dict[str, float]]
 
-    def read_model_only(batch: list[Any], _: list[tuple[str, str]]) -> dict[str, float]:
-        seconds, result = _seconds(lambda: read_model.apply(classify(iter(batch))))
-        assert result.applied == len(batch), result
-        return {"total": seconds}
+    def projected(model: Any) -> Variant:
+        """The full path, as the projector runs it, with this read model."""
+
+        def full(batch: list[Any], _: list[tuple[str, str]]) -> dict[str, float]:
+            seconds, result = _seconds(lambda: project_batch(iter(batch), store, model))
+            assert result.applied == len(batch), result
+            return {"total": seconds}
+
+        return full
+
+    def applied_alone(model: Any) -> Variant:
+        """This read model alone: apply(classify(records)), without the event store."""
+
+        def read_model_only(batch: list[Any], _: list[tuple[str, str]]) -> dict[str, float]:
+            seconds, result = _seconds(lambda: model.apply(classify(iter(batch))))
+            assert result.applied == len(batch), result
+            return {"total": seconds}
+
+        return read_model_only
+
+    def raw_on(client: Any) -> Variant:
+        """Raw redis-py, one pipelined HINCRBY per record, on this client."""
+
+        def raw_hincrby(_: list[Any], pairs: list[tuple[str, str]]) -> dict[str, float]:
+            def run() -> None:
+                pipe = client.pipeline(transaction=False)
+                for talk, value in pairs:
+                    pipe.hincrby(f"bench-raw/{talk}", value, 1)
+                pipe.execute()
+
+            return {"total": _seconds(run)[0]}
+
+        return raw_hincrby
 
     def steps(batch: list[Any], _: list[tuple[str, str]]) -> dict[str, float]:
         classify_s, classified = _seconds(lambda: classify(iter(batch)))
@@ -156,52 +182,17 @@ def _measure(
             "total": classify_s + record_s + apply_s,
         }
 
-    def raw_hincrby(_: list[Any], pairs: list[tuple[str, str]]) -> dict[str, float]:
-        def run() -> None:
-            pipe = raw.pipeline(transaction=False)
-            for talk, value in pairs:
-                pipe.hincrby(f"bench-raw/{talk}", value, 1)
-            pipe.execute()
-
-        return {"total": _seconds(run)[0]}
-
-    def full_on_cluster(batch: list[Any], _: list[tuple[str, str]]) -> dict[str, float]:
-        assert cluster_model is not None
-        seconds, result = _seconds(lambda: project_batch(iter(batch), store, cluster_model))
-        assert result.applied == len(batch), result
-        return {"total": seconds}
-
-    def raw_hincrby_on_cluster(_: list[Any], pairs: list[tuple[str, str]]) -> dict[str, float]:
-        assert cluster_model is not None
-        client = cluster_model.client
-
-        def run() -> None:
-            pipe = client.pipeline(transaction=False)
-            for talk, value in pairs:
-                pipe.hincrby(f"bench-raw/{talk}", value, 1)
-            pipe.execute()
-
-        return {"total": _seconds(run)[0]}
-
-    variants: dict[str, Callable[[list[Any], list[tuple[str, str]]], dict[str, float]]] = {
-        "full": full,
-        "read_model_only": read_model_only,
+    variants: dict[str, Variant] = {
+        "full": projected(read_model),
+        "read_model_only": applied_alone(read_model),
         "steps": steps,
-        "raw_hincrby": raw_hincrby,
+        "raw_hincrby": raw_on(read_model.client),
     }
     if before is not None:
-
-        def read_model_before_cluster(
-            batch: list[Any], _: list[tuple[str, str]]
-        ) -> dict[str, float]:
-            seconds, result = _seconds(lambda: before.apply(classify(iter(batch))))
-            assert result.applied == len(batch), result
-            return {"total": seconds}
-
-        variants["read_model_before_cluster"] = read_model_before_cluster
+        variants["read_model_before_cluster"] = applied_alone(before)
     if cluster_model is not None:
-        variants["cluster_full"] = full_on_cluster
-        variants["cluster_raw_hincrby"] = raw_hincrby_on_cluster
+        variants["cluster_full"] = projected(cluster_model)
+        variants["cluster_raw_hincrby"] = raw_on(cluster_model.client)
     for name, variant in variants.items():  # connections, scripts, caches: not measured
         variant(*records.batch(f"warmup-{name}", 100))
 
@@ -223,7 +214,13 @@ def _measure(
             }
             for name, runs in timings.items()
         }
-    return {"talks": TALKS, "partitions": PARTITIONS, "sizes": list(SIZES), "results": results}
+    return {
+        "talks": TALKS,
+        "partitions": PARTITIONS,
+        "sizes": list(SIZES),
+        "before_cluster_commit": BEFORE_CLUSTER_COMMIT if before is not None else None,
+        "results": results,
+    }
 
 
 def _start_cluster() -> Any:

@@ -170,7 +170,8 @@ def _projector(data: dict[str, Any]) -> list[Figure]:
                     f"read model only, its time against before cluster mode, batches of {size:,}",
                     before / rate,
                     "x",
-                    note=f"the read model of b5a325f on the same kind of records, interleaved: "
+                    note=f"the read model of {data['before_cluster_commit']} on the same kind "
+                    f"of records, interleaved: "
                     f"{before:,} ev/s; 1.00x or less is no slower",
                 )
             )
