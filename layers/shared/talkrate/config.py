@@ -1,4 +1,4 @@
-"""One validated settings model, read from the environment once per cold start (a dataclass:
+"""One validated settings model, read from the environment once per cold start (a plain class:
 no validation library at cold start).
 
 On AWS the connection strings and Kafka credentials live in Secrets Manager: the template hands the

@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import redis
 from redis.cluster import RedisCluster
 from redis.crc import key_slot
-from redis.exceptions import NoScriptError, RedisClusterException
+from redis.exceptions import NoScriptError, RedisClusterException, SlotNotCoveredError
 
 from talkrate.errors import BackendUnavailable, ReadModelRebuilding
 from talkrate.events import Rating
@@ -590,19 +590,23 @@ class RedisReadModel:
         # cluster client asks the server which keys an EVALSHA has (COMMAND GETKEYS), one round
         # trip a call, which took half of a batch's time. A slot that moved since the client
         # last read the slots answers MOVED, and the client sends that call again where it went.
-        client = self.client
-        primaries = [client.get_node_from_key(keys[0]) for keys, _ in calls]  # type: ignore[union-attr]
+        slots = self.client.nodes_manager.slots_cache  # type: ignore[union-attr]
+        # Each call's shard: the primary of its keys' slot, then that primary's live replicas.
+        shards: list[list[Any]] = []
+        for keys, _ in calls:
+            shard = slots.get(key_slot(keys[0].encode()))
+            if not shard:  # as the client says of a slot no node serves (after a failover)
+                raise SlotNotCoveredError(f"the slot of {keys[0]} is not covered by the cluster")
+            shards.append(shard)
         waits: dict[str, tuple[Any, int]] = {}  # primary name -> (primary, replicas to wait for)
         if wait_on:
-            slots = client.nodes_manager.slots_cache  # type: ignore[union-attr]
-            for keys, _ in calls:
-                shard = slots[key_slot(keys[0].encode())]  # the primary, then its live replicas
+            for shard in shards:
                 waits[shard[0].name] = (shard[0], min(wait_on, len(shard) - 1))
 
         def build(pipe: Any) -> None:
             sha = self._script_sha(name)
-            for (keys, args), primary in zip(calls, primaries, strict=True):
-                pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args, target_nodes=primary)
+            for (keys, args), shard in zip(calls, shards, strict=True):
+                pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args, target_nodes=shard[0])
             for node, replicas in waits.values():
                 pipe.execute_command("WAIT", replicas, REPLICA_WAIT_MS, target_nodes=node)
 
