@@ -191,9 +191,13 @@ def test_a_redis_primary_killed_mid_stream_fails_over_and_counts_each_rating_onc
     cluster = fault_stack.cluster
     assert cluster is not None
     talks = fault_stack.new_talks(10)
-    # not the node the URL names: a client starting afresh needs one node it can reach
-    victim = next(port for port in cluster.primaries() if port != cluster.ports[0])
-    on_victim = [t for t in talks if cluster.primary_of(histogram_key(t)) == victim]
+    # Not the node the URL names (a client starting afresh needs one node it can reach): of the
+    # other primaries, the one serving most of the talks (one fixed primary served none of ten
+    # random talks in about 2% of runs; both others, in about 1 of 60,000)
+    serving = {t: cluster.primary_of(histogram_key(t)) for t in talks}
+    candidates = [port for port in cluster.primaries() if port != cluster.ports[0]]
+    victim = max(candidates, key=lambda port: list(serving.values()).count(port))
+    on_victim = [t for t in talks if serving[t] == victim]
     assert on_victim
     killed: list[float] = []
 
