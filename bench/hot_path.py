@@ -120,7 +120,7 @@ SERIES = (
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     """POST and GET handler calls beside their floor, interleaved, `args.calls` each."""
     from talkrate.config import load_settings
-    from talkrate.models import RatingSubmitted
+    from talkrate.events import Rating
     from talkrate_local.devdata import ALWAYS_OPEN
     from tests.builders import LambdaContextStub, http_event, load_function
 
@@ -147,12 +147,12 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         for i in range(-args.warmup, args.calls):  # negative i: warm-up, not recorded
             talk, value = talks[i % len(talks)], i % 5 + 1
             post, get = events(i)
-            record = RatingSubmitted.new(talk, value)
+            record = Rating.new(talk, value)
 
             post_ms, post_cpu, posted = _timed(handler, post, LambdaContextStub("api"))
             lookup_ms = floor.talk_lookup(talk)
             produce_ms = floor.produce(record.key, record.to_json())
-            limiter_ms = floor.limiter_admit(str(record.event_id))
+            limiter_ms = floor.limiter_admit(record.event_id)
             marker_ms = floor.marker_set(str(record.event_id))
             get_ms, get_cpu, got = _timed(handler, get, LambdaContextStub("api"))
             get_lookup_ms = floor.talk_lookup(talk)

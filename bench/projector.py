@@ -54,7 +54,7 @@ class Records:
 
     def batch(self, variant: str, size: int) -> tuple[list[Any], list[tuple[str, str]]]:
         """`size` records of one topic (spread over its partitions), and their (talk, value)."""
-        from talkrate.models import RatingSubmitted
+        from talkrate.events import Rating
         from talkrate.projection import StreamRecord
 
         topic = f"bench-{self._run}-{variant}-{size}"
@@ -62,7 +62,7 @@ class Records:
         records, pairs = [], []
         for i in range(size):
             talk, value = self._random.choice(self._talks), self._random.randint(1, 5)
-            event = RatingSubmitted.new(talk, value)
+            event = Rating.new(talk, value)
             partition, offset = i % PARTITIONS, first + i // PARTITIONS
             records.append(StreamRecord(topic, partition, offset, event.key, event.to_json()))
             pairs.append((talk, str(value)))

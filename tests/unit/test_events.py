@@ -7,7 +7,7 @@ same event the model reads from it: it may take less than the model, never more 
 from __future__ import annotations
 
 import json
-from datetime import UTC
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -213,3 +213,50 @@ def test_an_id_found_valid_for_a_voter_is_not_thereby_valid_for_a_talk() -> None
     # Then it is not taken here (and the model refuses it)
     assert parsed == [None]
     assert _model_reading(json.dumps(document).encode()) is None
+
+
+# --- the writer: Rating.new and Rating.to_json against the model --------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    valid_talk_ids,
+    st.integers(min_value=1, max_value=5),
+    st.none() | valid_voter_ids,
+    st.datetimes(
+        min_value=datetime(2000, 1, 2),
+        max_value=datetime(2200, 1, 1),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]),
+    ),
+)
+def test_an_event_built_here_is_written_byte_for_byte_as_the_model_writes_it(
+    talk_id: str, value: int, voter_id: str | None, now: datetime
+) -> None:
+    # Given an event the API builds without pydantic (any moment, in any zone)
+    event = Rating.new(talk_id, value, voter_id, now)
+    # When it is written, and the model reads and writes it again
+    written = event.to_json()
+    model = RatingSubmitted.from_json(written)
+    # Then the bytes are the model's, the written form reads back the same event, and the
+    # moment is `now` to the millisecond, in UTC
+    assert model.to_json() == written
+    assert parse_written([written]) == [event] == [Rating.of(model)]
+    assert event.occurred_at.tzinfo is UTC
+    assert timedelta(0) <= now - event.occurred_at < timedelta(milliseconds=1)
+    assert event.key == talk_id.encode()
+
+
+@pytest.mark.parametrize(
+    ("talk_id", "voter_id"),
+    [
+        ('talk"1', None),
+        ("talk-1\n", None),
+        ("", None),
+        ("talk-1", 'badge"},"value":5'),
+        ("t" * 201, None),
+    ],
+)
+def test_an_id_outside_its_pattern_is_never_written(talk_id: str, voter_id: str | None) -> None:
+    # The API checks ids before it builds an event; a slip there still writes no broken JSON
+    with pytest.raises(ValueError, match="outside its pattern"):
+        Rating.new(talk_id, 3, voter_id)

@@ -14,9 +14,11 @@ from talkrate.errors import (
     RatingWindowClosed,
     TalkNotFound,
 )
-from talkrate.models import Histogram, RatingRequest, RatingSubmitted, RatingWindow
+from talkrate.events import Rating
 from talkrate.ports import Admission, Limit, ProjectionBatch, ProjectionResult
 from talkrate.rating import Rater, RatingRules, read_ratings, submit_rating
+from talkrate.requests import RatingBody
+from talkrate.values import Histogram, RatingWindow
 
 pytestmark = pytest.mark.unit
 
@@ -62,7 +64,7 @@ class FakeLimiter:
 
 
 def submit(
-    request: RatingRequest,
+    request: RatingBody,
     catalog: FakeCatalog,
     publisher: FakePublisher,
     outbox: FakeOutbox,
@@ -78,10 +80,10 @@ def submit(
 
 class FakePublisher:
     def __init__(self, fail: bool = False) -> None:
-        self.published: list[RatingSubmitted] = []
+        self.published: list[Rating] = []
         self.fail = fail
 
-    def publish(self, event: RatingSubmitted) -> None:
+    def publish(self, event: Rating) -> None:
         if self.fail:
             raise BackendUnavailable("down")
         self.published.append(event)
@@ -89,10 +91,10 @@ class FakePublisher:
 
 class FakeOutbox:
     def __init__(self, fail: bool = False) -> None:
-        self.kept: list[RatingSubmitted] = []
+        self.kept: list[Rating] = []
         self.fail = fail
 
-    def enqueue(self, event: RatingSubmitted) -> None:
+    def enqueue(self, event: Rating) -> None:
         if self.fail:
             raise BackendUnavailable("down")
         self.kept.append(event)
@@ -132,7 +134,7 @@ class FakeStats:
 
 def test_a_rating_for_a_known_talk_is_published_once() -> None:
     publisher, outbox = FakePublisher(), FakeOutbox()
-    submission = submit(RatingRequest(talkId="t-1", value=4), FakeCatalog("t-1"), publisher, outbox)
+    submission = submit(RatingBody("t-1", 4), FakeCatalog("t-1"), publisher, outbox)
     assert submission.status == "accepted"
     assert publisher.published == [submission.event]
     assert outbox.kept == []
@@ -142,15 +144,13 @@ def test_a_rating_for_a_known_talk_is_published_once() -> None:
 def test_a_rating_for_an_unknown_talk_is_refused_and_not_published() -> None:
     publisher = FakePublisher()
     with pytest.raises(TalkNotFound):
-        submit(RatingRequest(talkId="nope", value=4), FakeCatalog("t-1"), publisher, FakeOutbox())
+        submit(RatingBody("nope", 4), FakeCatalog("t-1"), publisher, FakeOutbox())
     assert publisher.published == []
 
 
 def test_a_stream_that_does_not_acknowledge_sends_the_rating_to_the_outbox() -> None:
     outbox = FakeOutbox()
-    submission = submit(
-        RatingRequest(talkId="t-1", value=4), FakeCatalog("t-1"), FakePublisher(fail=True), outbox
-    )
+    submission = submit(RatingBody("t-1", 4), FakeCatalog("t-1"), FakePublisher(fail=True), outbox)
     assert submission.status == "queued"
     assert outbox.kept == [submission.event]
 
@@ -159,7 +159,7 @@ def test_only_when_neither_stream_nor_outbox_takes_it_is_the_rating_not_stored()
     limiter = FakeLimiter()
     with pytest.raises(RatingNotStored):
         submit(
-            RatingRequest(talkId="t-1", value=4),
+            RatingBody("t-1", 4),
             FakeCatalog("t-1"),
             FakePublisher(fail=True),
             FakeOutbox(fail=True),
@@ -176,7 +176,7 @@ def test_ratings_come_with_stats_when_they_are_available() -> None:
         FakeEventStore({}),
         FakeStats({"avg": 5.0, "totalCount": 2}),
     )
-    body = ratings.model_dump(by_alias=True, exclude_none=True)
+    body = ratings.document()
     assert body == {
         "talkId": "t-1",
         "ratings": {"1": 0, "2": 0, "3": 0, "4": 0, "5": 2},
@@ -189,7 +189,7 @@ def test_ratings_without_stats_are_still_an_answer() -> None:
     ratings = read_ratings(
         "t-1", FakeCatalog("t-1"), FakeReadModel({}), FakeEventStore({}), FakeStats(None)
     )
-    assert "stats" not in ratings.model_dump(by_alias=True, exclude_none=True)
+    assert "stats" not in ratings.document()
 
 
 def test_an_unreachable_read_model_falls_back_to_the_event_store_and_says_so() -> None:
@@ -225,7 +225,7 @@ def test_a_talk_takes_ratings_from_its_start_to_its_end_plus_the_grace(
     # Given a talk with this window, When a rating comes at `now`
     publisher = FakePublisher()
     catalog = FakeCatalog("t-1", window=window)
-    request = RatingRequest(talkId="t-1", value=4)
+    request = RatingBody("t-1", 4)
     if taken:
         submit(request, catalog, publisher, FakeOutbox(), now=now)
     else:
@@ -240,7 +240,7 @@ def test_a_closed_window_names_the_window_and_counts_nothing() -> None:
     catalog = FakeCatalog("t-1", window=RatingWindow(START, END))
     with pytest.raises(RatingWindowClosed) as closed:
         submit(
-            RatingRequest(talkId="t-1", value=4),
+            RatingBody("t-1", 4),
             catalog,
             publisher,
             FakeOutbox(),
@@ -267,7 +267,7 @@ def test_over_a_voters_limit_nothing_is_counted_and_retry_after_is_given() -> No
     for value in (1, 2, 3, 4, 5):
         try:
             submit(
-                RatingRequest(talkId="t-1", value=value),
+                RatingBody("t-1", value),
                 FakeCatalog("t-1"),
                 publisher,
                 FakeOutbox(),
@@ -298,7 +298,7 @@ def test_an_address_limit_applies_with_or_without_a_token() -> None:
 def test_when_the_limits_cannot_be_read_the_rating_still_counts() -> None:
     publisher = FakePublisher()
     submission = submit(
-        RatingRequest(talkId="t-1", value=5),
+        RatingBody("t-1", 5),
         FakeCatalog("t-1"),
         publisher,
         FakeOutbox(),

@@ -99,6 +99,7 @@ def redrive(ids: tuple[int, ...], value: str | None) -> None:
     from pydantic import ValidationError
 
     from talkrate import wiring
+    from talkrate.events import Rating
     from talkrate.models import RatingSubmitted
 
     letters = {d["id"]: d for d in wiring.event_store().dead_letters()}
@@ -117,7 +118,7 @@ def redrive(ids: tuple[int, ...], value: str | None) -> None:
                 f"redrive: dead letter {letter_id} is still not a RatingSubmitted event "
                 f"({error.error_count()} problems); repair it with --value"
             ) from None
-        publisher.publish(event)
+        publisher.publish(Rating.of(event))
         wiring.event_store().mark_redriven([letter_id])
         output.console.print(
             f"redrive: dead letter {letter_id} republished as event {event.event_id}"

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from talkrate.errors import BackendUnavailable, TalkConflict, TalkNotFound
-from talkrate.models import Histogram, NewTalk, RatingSummary, Talk, TalkFields
 from talkrate.observability import logger
 from talkrate.ports import Catalog, Ratings
+from talkrate.values import Histogram, RatingSummary, Talk
+
+if TYPE_CHECKING:  # only the organisers' writes bring pydantic in
+    from talkrate.models import NewTalk, TalkFields
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,7 @@ def talk_details(catalog: Catalog, ratings: Ratings, talk_id: str) -> RatedTalk:
 
 def add_talk(catalog: Catalog, new: NewTalk) -> Talk:
     """Add a talk under a new id; TalkConflict when the id is taken."""
-    talk = Talk.model_validate(new.model_dump())
+    talk = new.new_talk()
     if not catalog.create(talk):
         raise TalkConflict(new.id)
     return talk
@@ -76,7 +80,7 @@ def add_talk(catalog: Catalog, new: NewTalk) -> Talk:
 
 def replace_talk(catalog: Catalog, talk_id: str, fields: TalkFields) -> bool:
     """Create or replace the talk under this id; True when it was created."""
-    return catalog.save(Talk(id=talk_id, **fields.model_dump()))
+    return catalog.save(fields.talk(talk_id))
 
 
 def remove_talk(catalog: Catalog, ratings: Ratings, talk_id: str) -> None:

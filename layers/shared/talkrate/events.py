@@ -1,18 +1,22 @@
-"""RatingSubmitted on the wire, without pydantic: the projector's view of an event, and the
-parser of the form every producer of talkrate writes.
+"""RatingSubmitted on the wire, without pydantic: the event as the API builds and writes it and
+as the projector reads it.
 
-talkrate.models.RatingSubmitted stays the one definition of the event: it builds every event and
-judges every record. This module only takes the exact shape RatingSubmitted.to_json writes (the
-field names and types it writes, a talk and voter id its patterns accept, occurredAt to the
-millisecond in UTC) and answers None for anything else, which the caller then hands to the model.
-So a record reads the same either way: tests/unit/test_events.py holds the two against each
-other on generated records. It exists for speed: a batch of the projector parses in about half
-the model's time, and the projector's cold start loads no validation library.
+talkrate.models.RatingSubmitted stays the one definition of the event: it judges every record
+that is not in the written form, and its to_json is the form. This module writes exactly that
+form (Rating.to_json, for ratings the API accepted: ids it checked against their patterns) and
+reads exactly it back (the field names and types, a talk and voter id their patterns accept,
+occurredAt to the millisecond in UTC), answering None for anything else, which the caller then
+hands to the model. So an event reads and writes the same either way: tests/unit/test_events.py
+holds the two against each other on generated events. It exists for speed: a batch of the
+projector parses in about half the model's time, and neither the API's nor the projector's cold
+start loads a validation library.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -50,14 +54,28 @@ _WRITTEN = re.compile(
 )
 
 
+_TALK_ID = re.compile(f"{_bounded(TALK_ID_PATTERN, MAX_TALK_ID_LENGTH)}")
+_VOTER_ID = re.compile(f"{_bounded(VOTER_ID_PATTERN, MAX_VOTER_ID_LENGTH)}")
+
+
 def unix_ms(at: datetime) -> int:
     """Milliseconds since the Unix epoch of a time-zone-aware moment."""
     return (at - _EPOCH) // timedelta(milliseconds=1)
 
 
+def uuid7(at: datetime) -> uuid.UUID:
+    """A version 7 UUID (RFC 9562): Unix milliseconds of `at`, then 74 random bits.
+
+    Event ids made later sort later, so the event store's primary key grows at its end instead of
+    at random pages: stored events cost about half as much to insert as with version 4 ids.
+    """
+    random = int.from_bytes(os.urandom(10)) & ~(0xF << 76 | 0x3 << 62)
+    return uuid.UUID(int=unix_ms(at) << 80 | random | 0x7 << 76 | 0x2 << 62)
+
+
 class Rating(NamedTuple):
-    """A RatingSubmitted event as the projector and the event store read it (a named tuple:
-    a batch makes thousands, and a frozen dataclass takes twice as long to make)."""
+    """A RatingSubmitted event as the API builds it and the projector and the event store read
+    it (a named tuple: a batch makes thousands, and a frozen dataclass takes twice as long)."""
 
     event_id: str  # the UUID in its canonical text
     talk_id: str
@@ -72,10 +90,40 @@ class Rating(NamedTuple):
             str(event.event_id), event.talk_id, event.value, event.occurred_at, event.voter_id
         )
 
+    @classmethod
+    def new(
+        cls, talk_id: str, value: int, voter_id: str | None = None, now: datetime | None = None
+    ) -> Rating:
+        """A fresh event for a rating accepted `now` (the current time by default), its ids
+        already checked against their patterns."""
+        if not (
+            _TALK_ID.fullmatch(talk_id) and (voter_id is None or _VOTER_ID.fullmatch(voter_id))
+        ):
+            raise ValueError("a talk or voter id outside its pattern cannot be written")
+        now = (now or datetime.now(UTC)).astimezone(UTC)
+        # Milliseconds, as on the wire, so an event equals itself after a round trip.
+        at = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        return cls(str(uuid7(at)), talk_id, value, at, voter_id)
+
     @property
     def occurred_ms(self) -> int:
         """occurredAt in milliseconds since the epoch: the order of one voter's ratings."""
         return unix_ms(self.occurred_at)
+
+    @property
+    def key(self) -> bytes:
+        """The Kafka record key: the talk id, so a talk's ratings stay in one partition."""
+        return self.talk_id.encode()
+
+    def to_json(self) -> bytes:
+        """The written form, byte for byte what RatingSubmitted.to_json writes of this event."""
+        at = self.occurred_at.astimezone(UTC)
+        voter = "" if self.voter_id is None else f',"voterId":"{self.voter_id}"'
+        return (
+            f'{{"eventId":"{self.event_id}","type":"RatingSubmitted","schemaVersion":1,'
+            f'"talkId":"{self.talk_id}","value":{self.value},'
+            f'"occurredAt":"{at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]}Z"{voter}}}'
+        ).encode()
 
 
 def parse_written(raws: list[bytes | None]) -> list[Rating | None]:

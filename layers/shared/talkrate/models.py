@@ -1,8 +1,9 @@
-"""Pydantic models for requests, responses and the RatingSubmitted event: validation lives here."""
+"""Pydantic models of what comes in: the RatingSubmitted event, the organisers' talks, and the
+documented shape of the rating and voter bodies (talkrate.requests reads those two without
+pydantic, held to these models by tests). Validation lives here."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -28,8 +29,16 @@ from talkrate.events import (
     TALK_ID_PATTERN,
     VOTER_ID_PATTERN,
     unix_ms,
+    uuid7,
 )
-from talkrate.values import RATING_VALUES, Histogram, RatingWindow
+from talkrate.values import (
+    RATING_VALUES,
+    Histogram,
+    RatingSummary,
+    RatingWindow,
+    Talk,
+    TalkRatings,
+)
 
 __all__ = [  # re-exported: the plain values and the wire format's names live without pydantic
     "CORRELATION_HEADER",
@@ -37,8 +46,12 @@ __all__ = [  # re-exported: the plain values and the wire format's names live wi
     "RATING_VALUES",
     "TALK_ID_PATTERN",
     "Histogram",
+    "RatingSummary",
     "RatingWindow",
+    "Talk",
+    "TalkRatings",
     "unix_ms",
+    "uuid7",
 ]
 
 TalkId = Annotated[str, Field(min_length=1, max_length=MAX_TALK_ID_LENGTH, pattern=TALK_ID_PATTERN)]
@@ -82,16 +95,6 @@ class VoterRequest(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     code: str | None = Field(None, min_length=1, max_length=200)
-
-
-def uuid7(at: datetime) -> uuid.UUID:
-    """A version 7 UUID (RFC 9562): Unix milliseconds of `at`, then 74 random bits.
-
-    Event ids made later sort later, so the event store's primary key grows at its end instead of
-    at random pages: stored events cost about half as much to insert as with version 4 ids.
-    """
-    random = int.from_bytes(os.urandom(10)) & ~(0xF << 76 | 0x3 << 62)
-    return uuid.UUID(int=unix_ms(at) << 80 | random | 0x7 << 76 | 0x2 << 62)
 
 
 class RatingSubmitted(BaseModel):
@@ -158,15 +161,6 @@ class RatingSubmitted(BaseModel):
         return self.talk_id.encode()
 
 
-class TalkRatings(BaseModel):
-    """What GET /ratings answers: the histogram, plus stats when StatsFunction answered."""
-
-    talk_id: str = Field(serialization_alias="talkId")
-    ratings: dict[str, int]
-    stats: dict[str, Any] | None = None
-    source: Literal["read-model", "event-store"] = "read-model"
-
-
 # --- The talk catalog ---------------------------------------------------------------------------
 
 
@@ -217,29 +211,24 @@ class TalkFields(BaseModel):
             raise ValueError("endsAt must be after startsAt")
         return self
 
+    def talk(self, talk_id: str) -> Talk:
+        """The catalog's talk of these fields under `talk_id`."""
+        return Talk(
+            id=talk_id,
+            title=self.title,
+            speakers=list(self.speakers),
+            track=self.track,
+            room=self.room,
+            starts_at=self.starts_at,
+            ends_at=self.ends_at,
+        )
+
 
 class NewTalk(TalkFields):
     """Body of POST /talks: the fields and the talk's id."""
 
     id: TalkId
 
-
-class Talk(TalkFields):
-    """A talk of the catalog."""
-
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
-
-    id: str
-
-
-class RatingSummary(BaseModel):
-    """How a talk is rated, from the read model."""
-
-    count: int
-    avg: float | None
-    ratings: dict[str, int]
-
-    @classmethod
-    def of(cls, histogram: Histogram) -> RatingSummary:
-        """The summary of a histogram."""
-        return cls(count=histogram.total, avg=histogram.average, ratings=histogram.counts)
+    def new_talk(self) -> Talk:
+        """The catalog's talk this body adds."""
+        return self.talk(self.id)

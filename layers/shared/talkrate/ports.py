@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from talkrate.events import Rating
-from talkrate.values import Histogram, RatingWindow
-
-if TYPE_CHECKING:  # the API's pydantic models: not loaded by the projector's cold start
-    from talkrate.models import RatingSubmitted, Talk
+from talkrate.values import Histogram, RatingWindow, Talk
 
 
 class Pingable(Protocol):
@@ -36,7 +33,7 @@ class TalkCatalog(Protocol):
 class RatingPublisher(Protocol):
     """Puts RatingSubmitted events on the stream and waits for the acknowledgement."""
 
-    def publish(self, event: RatingSubmitted) -> None:
+    def publish(self, event: Rating) -> None:
         """Return once the stream has the event durably; raise BackendUnavailable otherwise."""
         ...
 
@@ -164,7 +161,7 @@ class OutboxEntry:
     """A rating waiting in the outbox for Kafka."""
 
     id: int
-    event: RatingSubmitted
+    event: Rating
     # The request that accepted it, published with it as the correlation-id header.
     correlation_id: str | None = None
 
@@ -172,7 +169,7 @@ class OutboxEntry:
 class RatingOutbox(Protocol):
     """Where the API keeps a rating when Kafka does not acknowledge it (PostgreSQL)."""
 
-    def enqueue(self, event: RatingSubmitted) -> None:
+    def enqueue(self, event: Rating) -> None:
         """Keep the event until it is published; raise BackendUnavailable if it cannot."""
         ...
 
@@ -278,9 +275,7 @@ class RebuildTarget(Protocol):
 class RelayableOutbox(Protocol):
     """An outbox that hands its pending entries, in order, to a publish function."""
 
-    def relay(
-        self, publish: Callable[[RatingSubmitted], None], limit: int
-    ) -> tuple[int, int, float]:
+    def relay(self, publish: Callable[[Rating], None], limit: int) -> tuple[int, int, float]:
         """Publish pending entries in order, marking each; stop at the first failure.
 
         Returns (published, still pending, age in seconds of the oldest pending entry or 0).

@@ -13,7 +13,7 @@ from talkrate.errors import (
     RatingWindowClosed,
     TalkNotFound,
 )
-from talkrate.models import RatingRequest, RatingSubmitted, RatingWindow, TalkRatings
+from talkrate.events import Rating
 from talkrate.observability import logger
 from talkrate.ports import (
     AcceptedRatings,
@@ -28,13 +28,15 @@ from talkrate.ports import (
     StatsCalculator,
     TalkCatalog,
 )
+from talkrate.requests import RatingBody
+from talkrate.values import RatingWindow, TalkRatings
 
 
 @dataclass(frozen=True)
 class Submission:
     """An accepted rating: on the stream (`accepted`) or kept in the outbox for it (`queued`)."""
 
-    event: RatingSubmitted
+    event: Rating
     status: Literal["accepted", "queued"]
 
 
@@ -89,7 +91,7 @@ def admit(limiter: RequestLimiter, limits: list[Limit], accepted_event_id: str |
 
 
 def submit_rating(
-    request: RatingRequest,
+    request: RatingBody,
     rater: Rater,
     rules: RatingRules,
     catalog: TalkCatalog,
@@ -109,8 +111,8 @@ def submit_rating(
     if window is None:
         raise TalkNotFound(request.talk_id)
     check_window(request.talk_id, window, now, rules.grace)
-    event = RatingSubmitted.new(request.talk_id, request.value, rater.voter_id, now)
-    event_id = str(event.event_id)
+    event = Rating.new(request.talk_id, request.value, rater.voter_id, now)
+    event_id = event.event_id
     # One round trip: the limits, and the accepted marker GET /ratings/{eventId} reads.
     admit(limiter, rules.limits(rater), event_id)
     try:

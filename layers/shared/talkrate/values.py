@@ -1,13 +1,16 @@
-"""The read model's plain values, without pydantic: a histogram and a talk's rating window.
+"""Plain values, without pydantic: a histogram, a talk's rating window, a talk of the catalog,
+and what the API answers of a talk's ratings.
 
-The projector and the adapters on its path use these, so a cold start of the projector loads no
-validation library; talkrate.models re-exports them beside the pydantic models of the API.
+The projector, the API's usual routes and the adapters on their path use these, so their cold
+starts load no validation library. What comes in from outside is judged before it becomes one of
+these (talkrate.models for the organisers' talks, talkrate.requests for a rating); the catalog's
+rows were judged so before they were stored.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 RATING_VALUES = ("1", "2", "3", "4", "5")
@@ -63,3 +66,83 @@ class RatingWindow:
             return False
         closes = self.closes_at(grace)
         return closes is None or now <= closes
+
+
+def rfc3339(at: datetime) -> str:
+    """A moment as the API writes it: RFC 3339 in UTC, "Z" for the offset (as pydantic does)."""
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Talk:
+    """A talk of the catalog: its id and what an organiser said about it (times in UTC)."""
+
+    id: str
+    title: str
+    speakers: list[str]
+    track: str | None = None
+    room: str | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        # The catalog answers in its session's zone; the API speaks UTC.
+        for name in ("starts_at", "ends_at"):
+            at = getattr(self, name)
+            if at is not None and at.tzinfo is not UTC:
+                if at.tzinfo is None:
+                    raise ValueError(f"{name} must carry a time zone")
+                object.__setattr__(self, name, at.astimezone(UTC))
+
+    @property
+    def window(self) -> RatingWindow:
+        """When the talk takes ratings (before the grace)."""
+        return RatingWindow(self.starts_at, self.ends_at)
+
+    def document(self) -> dict[str, Any]:
+        """The talk's fields as the API answers them (camelCase, times in RFC 3339)."""
+        return {
+            "title": self.title,
+            "speakers": list(self.speakers),
+            "track": self.track,
+            "room": self.room,
+            "startsAt": None if self.starts_at is None else rfc3339(self.starts_at),
+            "endsAt": None if self.ends_at is None else rfc3339(self.ends_at),
+            "id": self.id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RatingSummary:
+    """How a talk is rated, from the read model."""
+
+    count: int
+    avg: float | None
+    ratings: dict[str, int]
+
+    @classmethod
+    def of(cls, histogram: Histogram) -> RatingSummary:
+        """The summary of a histogram."""
+        return cls(count=histogram.total, avg=histogram.average, ratings=histogram.counts)
+
+    def document(self) -> dict[str, Any]:
+        """As the API answers it."""
+        return {"count": self.count, "avg": self.avg, "ratings": dict(self.ratings)}
+
+
+@dataclass(frozen=True, slots=True)
+class TalkRatings:
+    """What GET /ratings answers: the histogram, plus stats when StatsFunction answered."""
+
+    talk_id: str
+    ratings: dict[str, int]
+    stats: dict[str, Any] | None = None
+    source: str = "read-model"  # or "event-store", when the read model could not be reached
+
+    def document(self) -> dict[str, Any]:
+        """As the API answers it (no stats when there are none)."""
+        body: dict[str, Any] = {"talkId": self.talk_id, "ratings": self.ratings}
+        if self.stats is not None:
+            body["stats"] = self.stats
+        body["source"] = self.source
+        return body

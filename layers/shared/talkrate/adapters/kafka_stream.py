@@ -10,7 +10,7 @@ from kafka.errors import KafkaError
 
 from talkrate.config import Settings
 from talkrate.errors import BackendUnavailable
-from talkrate.models import CORRELATION_HEADER, RatingSubmitted
+from talkrate.events import CORRELATION_HEADER, Rating
 from talkrate.observability import logger
 
 
@@ -38,7 +38,7 @@ class KafkaRatingPublisher:
         self._producer: KafkaProducer | None = None
         self._lock = threading.Lock()
 
-    def publish(self, event: RatingSubmitted) -> None:
+    def publish(self, event: Rating) -> None:
         """Send with acks=all and wait for the acknowledgement within the time budget."""
         timeout = self._settings.publish_timeout_seconds
         # The request being answered (API Gateway's request id), as the logger knows it.

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import psycopg2
 import psycopg2.errors
@@ -18,13 +18,10 @@ import psycopg2.extras
 import psycopg2.sql
 
 from talkrate.errors import BackendUnavailable
-from talkrate.events import unix_ms
+from talkrate.events import Rating, parse_written, unix_ms
 from talkrate.observability import correlated, logger
 from talkrate.ports import OutboxEntry, ProjectedRating, ProjectionBatch, ReadModelState
-from talkrate.values import RATING_VALUES, Histogram, RatingWindow
-
-if TYPE_CHECKING:  # the pydantic models are imported where a talk or an event is built
-    from talkrate.models import RatingSubmitted, Talk
+from talkrate.values import RATING_VALUES, Histogram, RatingWindow, Talk
 
 CONNECT_TIMEOUT_SECONDS = 3
 T = TypeVar("T")
@@ -489,7 +486,7 @@ class PostgresOutbox:
     def __init__(self, database: PostgresDatabase) -> None:
         self._db = database
 
-    def enqueue(self, event: RatingSubmitted) -> None:
+    def enqueue(self, event: Rating) -> None:
         """Keep the event until it is published; raise BackendUnavailable if it cannot."""
         # The request being answered, as the logger knows it (as the Kafka publisher sends it).
         correlation_id = logger.get_correlation_id()
@@ -517,9 +514,7 @@ class PostgresOutbox:
         )
         return None if row is None else "published" if row[0] else "queued"
 
-    def relay(
-        self, publish: Callable[[RatingSubmitted], None], limit: int
-    ) -> tuple[int, int, float]:
+    def relay(self, publish: Callable[[Rating], None], limit: int) -> tuple[int, int, float]:
         """Publish pending entries in order, marking each; stop at the first failure.
 
         The rows stay locked (SKIP LOCKED keeps concurrent relays apart) until the transaction
@@ -534,9 +529,12 @@ class PostgresOutbox:
                 "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
                 (limit,),
             )
-            from talkrate.models import RatingSubmitted
-
-            entries = [OutboxEntry(i, RatingSubmitted.from_json(bytes(p)), c) for i, p, c in cursor]
+            rows = [(i, bytes(p), c) for i, p, c in cursor]
+            read = parse_written([payload for _, payload, _ in rows])
+            entries = [
+                OutboxEntry(i, event or _judged(payload), c)
+                for (i, payload, c), event in zip(rows, read, strict=True)
+            ]
             for entry in entries:
                 try:
                     # Published, and logged, as the request that accepted the rating.
@@ -591,9 +589,14 @@ def apply_schema(dsn: str, host: str | None = None, connect_timeout: float = 10)
         connection.close()
 
 
-def _talk(row: tuple[Any, ...]) -> Talk:
-    from talkrate.models import Talk
+def _judged(payload: bytes) -> Rating:
+    """An outbox entry not in the written form (none is, today), read by the event's model."""
+    from talkrate.models import RatingSubmitted
 
+    return Rating.of(RatingSubmitted.from_json(payload))
+
+
+def _talk(row: tuple[Any, ...]) -> Talk:
     talk_id, title, speakers, track, room, starts_at, ends_at = row
     return Talk(
         id=talk_id,

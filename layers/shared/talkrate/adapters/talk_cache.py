@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 
 from talkrate.adapters.postgres import PostgresTalkCatalog
-from talkrate.models import RatingWindow, Talk
+from talkrate.values import RatingWindow, Talk
 
 DEFAULT_TTL_SECONDS = 30.0
 MAX_ENTRIES = 10_000

@@ -1,4 +1,5 @@
-"""The HTTP API: routes in two routers, requests validated by the models, errors as problem+json."""
+"""The HTTP API: routes in three routers, requests checked by talkrate.requests (the organisers'
+talk bodies by their pydantic models), errors as problem+json."""
 
 from __future__ import annotations
 

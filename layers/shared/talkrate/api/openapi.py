@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 import sys
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
 
 from talkrate.api import build_app
 from talkrate.api.routing import Response, Route
@@ -79,7 +79,7 @@ def _describe(app: APIGatewayHttpResolver, route: Route) -> None:
             parameter.name,
             inspect.Parameter.KEYWORD_ONLY,
             default=parameter.default,
-            annotation=Annotated[kind, documented[param.source](**param.options)],
+            annotation=Annotated[_documented(kind), documented[param.source](**param.options)],
         )
         for parameter, kind, param in route.params()
         if param is not None
@@ -97,9 +97,37 @@ def _describe(app: APIGatewayHttpResolver, route: Route) -> None:
         route.path,
         route.method,
         summary=route.summary,
-        responses=route.responses,
+        responses=_with_documents(route.responses),
         security=route.security,
     )(operation)
+
+
+def _documented(kind: Any) -> Any:
+    """The type the document shows for a parameter: a body checked without pydantic is shown as
+    the model it follows (talkrate.requests)."""
+    if get_origin(kind) in (Union, type(int | None)):
+        members = tuple(_documented(k) for k in get_args(kind))
+        return Union[members]  # noqa: UP007 (a union built from a tuple)
+    shown = getattr(kind, "documented_as", None)
+    return kind if shown is None else shown()
+
+
+def _with_documents(responses: dict[int, Any]) -> dict[int, Any]:
+    """The responses with each document named by the routes replaced by its schemas class."""
+    from talkrate.api import schemas
+
+    return {
+        status: {
+            **response,
+            "content": {
+                media: {**body, "model": getattr(schemas, body["model"])}
+                for media, body in response.get("content", {}).items()
+            },
+        }
+        if "content" in response
+        else response
+        for status, response in responses.items()
+    }
 
 
 if __name__ == "__main__":

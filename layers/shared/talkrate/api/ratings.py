@@ -8,14 +8,15 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from talkrate import wiring
+from talkrate.api.responses import ok, problems
 from talkrate.api.routing import Body, Header, Path, Query, Request, Response, Router
-from talkrate.api.schemas import Index, RatingAccepted, RatingStatus, TalkRatingsOut, ok, problems
 from talkrate.config import load_settings
 from talkrate.errors import RateLimited, RatingUnknown
-from talkrate.models import MAX_TALK_ID_LENGTH, TALK_ID_PATTERN, RatingRequest
+from talkrate.events import MAX_TALK_ID_LENGTH, TALK_ID_PATTERN
 from talkrate.observability import metrics
 from talkrate.ports import Pingable
 from talkrate.rating import Rater, rating_status, read_ratings, submit_rating
+from talkrate.requests import RatingBody
 from talkrate.status import describe_backends
 from talkrate.voters import identify_voter, now_utc
 
@@ -60,7 +61,7 @@ IdempotencyKey = Annotated[
     summary="Where each backend is, and whether it answers",
     responses={
         **ok(
-            Index,
+            "Index",
             "Whether each backend answers; outside prod also where it is (host, port "
             "and database only)",
         ),
@@ -80,12 +81,12 @@ def index() -> dict[str, Any]:
     "/ratings",
     summary="Rate a talk from 1 to 5",
     responses={
-        **ok(RatingAccepted, "Accepted: counted within seconds", 202),
+        **ok("RatingAccepted", "Accepted: counted within seconds", 202),
         **problems(400, 401, 404, 409, 413, 415, 422, 429, 503),
     },
 )
 def post_rating(
-    rating: Annotated[RatingRequest, Body()],
+    rating: Annotated[RatingBody, Body()],
     request: Request,
     voter_token: VoterToken = None,
     idempotency_key: IdempotencyKey = None,
@@ -102,7 +103,7 @@ def post_rating(
         scope = f"voter:{voter_id}" if voter_id else f"address:{rater.address}"
         accepted = wiring.idempotent_requests().once(
             f"{scope}:{idempotency_key}",
-            rating.model_dump(by_alias=True),
+            rating.document(),
             lambda: _rate(rating, rater, now),
             request.context,
         )
@@ -112,7 +113,7 @@ def post_rating(
     )
 
 
-def _rate(request: RatingRequest, rater: Rater, now: datetime) -> dict[str, Any]:
+def _rate(request: RatingBody, rater: Rater, now: datetime) -> dict[str, Any]:
     try:
         submission = submit_rating(
             request,
@@ -133,7 +134,7 @@ def _rate(request: RatingRequest, rater: Rater, now: datetime) -> dict[str, Any]
     event = submission.event
     return {
         "rating": {"talkId": event.talk_id, "value": event.value},
-        "eventId": str(event.event_id),
+        "eventId": event.event_id,
         "status": submission.status,
         "links": {
             "status": f"/ratings/{event.event_id}",
@@ -146,7 +147,7 @@ def _rate(request: RatingRequest, rater: Rater, now: datetime) -> dict[str, Any]
     "/ratings",
     summary="A talk's histogram and statistics",
     responses={
-        **ok(TalkRatingsOut, "The histogram; stats when StatsFunction answered"),
+        **ok("TalkRatingsOut", "The histogram; stats when StatsFunction answered"),
         **problems(400, 404, 503),
     },
 )
@@ -158,13 +159,13 @@ def get_ratings(talk_id: TalkIdQuery) -> dict[str, Any]:
         wiring.event_store(),
         wiring.stats_calculator(),
     )
-    return ratings.model_dump(by_alias=True, exclude_none=True)
+    return ratings.document()
 
 
 @router.get(
     "/ratings/<eventId>",
     summary="Where a rating is: queued, accepted or projected",
-    responses={**ok(RatingStatus, "The rating's status"), **problems(400, 404, 503)},
+    responses={**ok("RatingStatus", "The rating's status"), **problems(400, 404, 503)},
 )
 def get_rating_status(
     event_id: Annotated[uuid.UUID, Path(alias="eventId", description="From the 202.")],

@@ -1,13 +1,18 @@
-"""Routes for API Gateway HTTP API (payload 2.0) events, their parameters checked by pydantic.
+"""Routes for API Gateway HTTP API (payload 2.0) events, their parameters checked by
+talkrate.requests.
 
 This is the part of Powertools' resolver talkrate uses, answering as it did: Powertools' router and
-its validation cost ~150 ms of imports at every cold start, for nine routes. Routes are declared
-the Powertools way (a decorator; parameters as Annotated hints naming where each comes from), and
-talkrate.api.openapi hands the same routes to Powertools to write the OpenAPI document.
+its validation cost ~150 ms of imports at every cold start, for nine routes, and pydantic alone
+~100 ms more. Routes are declared the Powertools way (a decorator; parameters as Annotated hints
+naming where each comes from), and talkrate.api.openapi hands the same routes to Powertools to
+write the OpenAPI document. A route can name its handler as "module:function", imported at the
+route's first request: the organisers' routes, whose bodies pydantic checks, cost a cold start
+nothing.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 import re
@@ -17,7 +22,7 @@ from functools import cached_property
 from typing import Annotated, Any, ClassVar, get_args, get_origin, get_type_hints
 from urllib.parse import parse_qs
 
-from pydantic import Field, TypeAdapter, ValidationError
+from talkrate.requests import Check, Invalid, checker
 
 Handler = Callable[..., Any]
 
@@ -30,7 +35,8 @@ _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 class Param:
-    """Where a handler's parameter comes from, and its pydantic Field arguments (alias, bounds)."""
+    """Where a handler's parameter comes from, and its constraints (alias, bounds, pattern; named
+    as pydantic's Field names them, for the OpenAPI document)."""
 
     source: ClassVar[str]
 
@@ -42,10 +48,9 @@ class Param:
         """The options that check a value (alias and description only document it)."""
         return {k: v for k, v in self.options.items() if k not in ("alias", "description")}
 
-    def adapter(self, kind: Any) -> TypeAdapter[Any]:
-        """What validates a value of type `kind` against the constraints."""
-        checked: Any = Annotated[kind, Field(**self.constraints)]
-        return TypeAdapter(checked)
+    def check(self, kind: Any) -> Check:
+        """What checks a value of type `kind` against the constraints."""
+        return checker(kind, self.constraints)
 
 
 class Path(Param):
@@ -73,7 +78,8 @@ class Body(Param):
 
 
 class RequestValidationError(Exception):
-    """The request's parameters or body do not validate; `errors` as pydantic reports them."""
+    """The request's parameters or body do not validate; `errors` as talkrate.requests and
+    pydantic report them (type, loc, msg)."""
 
     def __init__(self, errors: list[dict[str, Any]]) -> None:
         super().__init__("request validation failed")
@@ -190,7 +196,7 @@ class _Parameter:
     source: str
     alias: str
     default: Any
-    adapter: TypeAdapter[Any]
+    check: Check
 
     @property
     def required(self) -> bool:
@@ -203,7 +209,7 @@ class Route:
 
     method: str
     path: str
-    handler: Handler
+    target: Handler | str  # the handler, or "module:function" to import at the first request
     summary: str
     responses: dict[int, Any]
     security: list[dict[str, list[str]]] | None = None
@@ -212,6 +218,15 @@ class Route:
     def __post_init__(self) -> None:
         rule = _PATH_PARAMETER.sub(lambda name: f"(?P<{name[1]}>{_SEGMENT})", self.path)
         self.pattern = re.compile(f"^{rule}$")
+
+    @cached_property
+    def handler(self) -> Handler:
+        """The function that answers the route."""
+        if not isinstance(self.target, str):
+            return self.target
+        module, _, name = self.target.partition(":")
+        found: Handler = getattr(importlib.import_module(module), name)
+        return found
 
     @property
     def dynamic(self) -> bool:
@@ -242,7 +257,7 @@ class Route:
                 source=param.source,
                 alias=param.options.get("alias", parameter.name),
                 default=parameter.default,
-                adapter=param.adapter(kind),
+                check=param.check(kind),
             )
             for parameter, kind, param in self.params()
             if param is not None
@@ -275,11 +290,9 @@ class Route:
                     values[parameter.name] = parameter.default
                 continue
             try:
-                values[parameter.name] = parameter.adapter.validate_python(
-                    value, from_attributes=True
-                )
-            except ValidationError as error:
-                errors.extend({**e, "loc": loc + e["loc"]} for e in error.errors())
+                values[parameter.name] = parameter.check(value)
+            except Invalid as error:
+                errors.extend({**e, "loc": loc + tuple(e["loc"])} for e in error.errors)
         if errors:
             raise RequestValidationError(errors)
         if self._request_parameter is not None:
@@ -311,6 +324,19 @@ class Router:
             return handler
 
         return register
+
+    def later(
+        self,
+        method: str,
+        path: str,
+        target: str,
+        summary: str,
+        responses: dict[int, Any],
+        security: list[dict[str, list[str]]] | None = None,
+    ) -> None:
+        """Register `target` ("module:function") as the handler of `method path`, imported at the
+        route's first request."""
+        self.routes.append(Route(method, path, target, summary, responses, security))
 
     def get(
         self, path: str, summary: str, responses: dict[int, Any]

@@ -1,7 +1,7 @@
 """The API's response documents, as the OpenAPI description shows them.
 
-Only the description uses them (handlers answer plain dicts), so each defers building its
-validator until then (`defer_build`): a cold start does not pay for them.
+Only the description uses them (handlers answer plain dicts): talkrate.api.openapi imports this
+module, and the routes name their documents by class name (talkrate.api.responses).
 """
 
 from __future__ import annotations
@@ -11,13 +11,29 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from talkrate.models import RatingSummary, Talk
+from talkrate.models import TalkFields
 
 
 class Document(BaseModel):
     """A response document, described in the OpenAPI document only."""
 
     model_config = ConfigDict(defer_build=True)
+
+
+class Talk(TalkFields):
+    """A talk of the catalog."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", defer_build=True)
+
+    id: str
+
+
+class RatingSummary(Document):
+    """How a talk is rated, from the read model."""
+
+    count: int
+    avg: float | None
+    ratings: dict[str, int]
 
 
 class FieldProblem(Document):
@@ -149,34 +165,3 @@ class Index(Document):
 
     metadata: dict[str, str | None]
     backends: dict[str, Literal["up", "down"]]
-
-
-PROBLEM_TITLES = {
-    400: "Bad request",
-    401: "Authentication required",
-    403: "Forbidden",
-    404: "Not found",
-    409: "Conflict",
-    413: "Body too large",
-    415: "Unsupported media type",
-    422: "Unprocessable rating",
-    429: "Too many requests (Retry-After says when to try again; nothing was counted)",
-    500: "Internal error (logged)",
-    503: "Service unavailable",
-}
-
-
-def ok(model: type[BaseModel], description: str, status: int = 200) -> dict[int, Any]:
-    """An OpenAPI success response with a JSON body."""
-    return {status: {"description": description, "content": {"application/json": {"model": model}}}}
-
-
-def problems(*statuses: int) -> dict[int, Any]:
-    """OpenAPI error responses, all application/problem+json."""
-    return {
-        status: {
-            "description": PROBLEM_TITLES[status],
-            "content": {"application/problem+json": {"model": Problem}},
-        }
-        for status in (*statuses, 500)
-    }

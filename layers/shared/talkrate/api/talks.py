@@ -1,33 +1,22 @@
-"""Routes of the catalog: GET /talks, GET /talks/{talkId}, admin POST/PUT/DELETE, the leaderboard."""
+"""Routes of the catalog: GET /talks, GET /talks/{talkId}, admin POST/PUT/DELETE, the leaderboard.
+
+The organisers' POST and PUT live in talkrate.api.talk_admin, imported at their first request:
+their bodies are checked by pydantic models, which the attendees' routes never load.
+"""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from talkrate import wiring
-from talkrate.api.routing import Body, Path, Query, Response, Router
-from talkrate.api.schemas import LeaderboardOut, TalkOut, TalkPageOut, ok, problems
-from talkrate.catalog import (
-    RatedTalk,
-    add_talk,
-    find_talks,
-    leaderboard,
-    remove_talk,
-    replace_talk,
-    talk_details,
-)
+from talkrate.api.responses import ok, problems
+from talkrate.api.routing import Path, Query, Response, Router
+from talkrate.catalog import RatedTalk, find_talks, leaderboard, remove_talk, talk_details
+from talkrate.events import MAX_TALK_ID_LENGTH, TALK_ID_PATTERN
 from talkrate.leaderboard import PRIOR_MEAN, PRIOR_WEIGHT
 from talkrate.live import channel_for_talk
-from talkrate.models import (
-    MAX_TALK_ID_LENGTH,
-    TALK_ID_PATTERN,
-    NewTalk,
-    RatingWindow,
-    Talk,
-    TalkFields,
-)
+from talkrate.values import Talk
 
 router = Router()
 
@@ -46,21 +35,21 @@ TrackQuery = Annotated[
 ADMIN_ONLY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
-def _talk_document(talk: Talk) -> dict[str, Any]:
+def talk_document(talk: Talk) -> dict[str, Any]:
     """A talk as every route answers it: its fields, its live channel, and when its rating
     window closes (its end plus the grace; None when it never closes)."""
-    closes = RatingWindow(talk.starts_at, talk.ends_at).closes_at(wiring.rating_rules().grace)
+    closes = talk.window.closes_at(wiring.rating_rules().grace)
     return {
-        **talk.model_dump(by_alias=True, mode="json"),
+        **talk.document(),
         "channel": channel_for_talk(talk.id),
         "ratingClosesAt": None if closes is None else closes.isoformat().replace("+00:00", "Z"),
     }
 
 
 def _talk_out(rated: RatedTalk) -> dict[str, Any]:
-    body = _talk_document(rated.talk)
+    body = talk_document(rated.talk)
     if rated.summary is not None:
-        body["summary"] = rated.summary.model_dump(mode="json")
+        body["summary"] = rated.summary.document()
     return body
 
 
@@ -68,7 +57,7 @@ def _talk_out(rated: RatedTalk) -> dict[str, Any]:
     "/talks",
     summary="Browse and search the programme",
     responses={
-        **ok(TalkPageOut, "A page of talks, each with its count and average"),
+        **ok("TalkPageOut", "A page of talks, each with its count and average"),
         **problems(400, 503),
     },
 )
@@ -98,46 +87,35 @@ def get_talks(
 @router.get(
     "/talks/<talkId>",
     summary="A talk and its rating summary",
-    responses={**ok(TalkOut, "The talk"), **problems(400, 404, 503)},
+    responses={**ok("TalkOut", "The talk"), **problems(400, 404, 503)},
 )
 def get_talk(talk_id: TalkIdPath) -> dict[str, Any]:
     return _talk_out(talk_details(wiring.talk_catalog(), wiring.read_model(), talk_id))
 
 
-@router.post(
+router.later(
+    "POST",
     "/talks",
+    "talkrate.api.talk_admin:post_talk",
     summary="Add a talk (admin)",
-    responses={**ok(TalkOut, "Created", 201), **problems(400, 401, 403, 409, 413, 415, 422, 503)},
+    responses={
+        **ok("TalkOut", "Created", 201),
+        **problems(400, 401, 403, 409, 413, 415, 422, 503),
+    },
     security=ADMIN_ONLY,
 )
-def post_talk(talk: Annotated[NewTalk, Body()]) -> Response:
-    created = add_talk(wiring.talk_catalog(), talk)
-    return Response(
-        201,
-        "application/json",
-        json.dumps(_talk_document(created)),
-        headers={"Location": f"/talks/{created.id}"},
-    )
-
-
-@router.put(
+router.later(
+    "PUT",
     "/talks/<talkId>",
+    "talkrate.api.talk_admin:put_talk",
     summary="Create or replace a talk (admin)",
     responses={
-        **ok(TalkOut, "Replaced"),
-        **ok(TalkOut, "Created", 201),
+        **ok("TalkOut", "Replaced"),
+        **ok("TalkOut", "Created", 201),
         **problems(400, 401, 403, 413, 415, 422, 503),
     },
     security=ADMIN_ONLY,
 )
-def put_talk(talk_id: TalkIdPath, fields: Annotated[TalkFields, Body()]) -> Response:
-    created = replace_talk(wiring.talk_catalog(), talk_id, fields)
-    return Response(
-        201 if created else 200,
-        "application/json",
-        json.dumps(_talk_document(Talk(id=talk_id, **fields.model_dump()))),
-        headers={"Location": f"/talks/{talk_id}"},
-    )
 
 
 @router.delete(
@@ -154,7 +132,7 @@ def delete_talk(talk_id: TalkIdPath) -> Response:
 @router.get(
     "/leaderboard",
     summary="The best talks by Bayesian average",
-    responses={**ok(LeaderboardOut, "Best first"), **problems(400, 503)},
+    responses={**ok("LeaderboardOut", "Best first"), **problems(400, 503)},
 )
 def get_leaderboard(
     limit: Annotated[int, Query(ge=1, le=100)] = 10,

@@ -6,13 +6,13 @@ import json
 from typing import Annotated
 
 from talkrate import wiring
+from talkrate.api.responses import ok, problems
 from talkrate.api.routing import Body, Request, Response, Router
-from talkrate.api.schemas import VoterIssued, ok, problems
 from talkrate.config import load_settings
-from talkrate.models import VoterRequest
 from talkrate.observability import metrics
 from talkrate.ports import Limit
 from talkrate.rating import admit
+from talkrate.requests import VoterBody
 from talkrate.voters import check_voter_code, now_utc
 
 router = Router()
@@ -22,11 +22,11 @@ router = Router()
     "/voters",
     summary="Get an anonymous voter token (send it as Voter-Token with each rating)",
     responses={
-        **ok(VoterIssued, "A new voter token", 201),
+        **ok("VoterIssued", "A new voter token", 201),
         **problems(400, 403, 413, 415, 422, 429, 503),
     },
 )
-def post_voter(request: Request, body: Annotated[VoterRequest | None, Body()] = None) -> Response:
+def post_voter(request: Request, body: Annotated[VoterBody | None, Body()] = None) -> Response:
     settings = load_settings()
     tokens = wiring.voter_tokens()  # before counting: without a key nothing can be issued
     if request.source_ip:
