@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from talkrate.errors import BackendUnavailable, TalkConflict, TalkNotFound
 from talkrate.observability import logger
@@ -14,24 +13,21 @@ if TYPE_CHECKING:  # only the organisers' writes bring pydantic in
     from talkrate.models import NewTalk, TalkFields
 
 
-@dataclass(frozen=True)
-class RatedTalk:
+class RatedTalk(NamedTuple):
     """A talk with its rating summary (None when the read model could not be reached)."""
 
     talk: Talk
     summary: RatingSummary | None
 
 
-@dataclass(frozen=True)
-class TalkPage:
+class TalkPage(NamedTuple):
     """One page of a catalog search."""
 
     talks: list[RatedTalk]
     total: int
 
 
-@dataclass(frozen=True)
-class Ranked:
+class Ranked(NamedTuple):
     """A place on the leaderboard."""
 
     rank: int

@@ -15,8 +15,7 @@ import re
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from talkrate.observability import logger
 from talkrate.ports import LivePublisher, RatingsReadModel
@@ -63,8 +62,7 @@ def leaderboard_messages(talk_ids: Sequence[str]) -> list[dict[str, Any]]:
     ]
 
 
-@dataclass(frozen=True)
-class Publication:
+class Publication(NamedTuple):
     """Events for one channel, each a JSON text, at most MAX_EVENTS_PER_PUBLISH of them."""
 
     channel: str
@@ -80,8 +78,7 @@ def publications(channel: str, messages: Iterable[dict[str, Any]]) -> list[Publi
     ]
 
 
-@dataclass(frozen=True)
-class AnnouncementResult:
+class AnnouncementResult(NamedTuple):
     """How the announcement of one batch went: requests published, failed, left undone."""
 
     published: int

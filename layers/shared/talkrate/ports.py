@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from talkrate.events import Rating
 from talkrate.values import Histogram, RatingWindow, Talk
@@ -38,8 +37,7 @@ class RatingPublisher(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class ProjectedRating:
+class ProjectedRating(NamedTuple):
     """A valid record of the stream, at its position."""
 
     topic: str
@@ -54,8 +52,7 @@ class ProjectedRating:
         return f"{self.topic}-{self.partition}"
 
 
-@dataclass(frozen=True)
-class DeadLetter:
+class DeadLetter(NamedTuple):
     """A record that cannot be projected, kept with the reason so it can be repaired and redriven."""
 
     topic: str
@@ -71,16 +68,31 @@ class DeadLetter:
         return f"{self.topic}-{self.partition}"
 
 
-@dataclass
 class ProjectionBatch:
     """One delivered batch, split into what counts and what is set aside."""
 
-    ratings: list[ProjectedRating] = field(default_factory=list)
-    dead_letters: list[DeadLetter] = field(default_factory=list)
+    __slots__ = ("dead_letters", "ratings")
+
+    def __init__(
+        self,
+        ratings: list[ProjectedRating] | None = None,
+        dead_letters: list[DeadLetter] | None = None,
+    ) -> None:
+        self.ratings = [] if ratings is None else ratings
+        self.dead_letters = [] if dead_letters is None else dead_letters
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ProjectionBatch):
+            return NotImplemented
+        return (self.ratings, self.dead_letters) == (other.ratings, other.dead_letters)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"ProjectionBatch(ratings={self.ratings!r}, dead_letters={self.dead_letters!r})"
 
 
-@dataclass(frozen=True)
-class ProjectionResult:
+class ProjectionResult(NamedTuple):
     """What applying a batch did: counted, skipped as already applied, set aside."""
 
     applied: int
@@ -106,16 +118,15 @@ class RatingsReadModel(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class ReadModelState:
+class ReadModelState(NamedTuple):
     """Everything the read model holds, as recomputed from the event store."""
 
     histograms: dict[str, dict[str, int]]  # talk id -> value -> count
     offsets: dict[str, int]  # "topic-partition" -> last recorded offset
     events: int
-    votes: dict[str, dict[str, str]] = field(default_factory=dict)  # talk -> voter -> vote
+    votes: dict[str, dict[str, str]]  # talk -> voter -> vote
     # talk -> "topic-partition" -> the last offset of the partition applied to the talk
-    talk_offsets: dict[str, dict[str, int]] = field(default_factory=dict)
+    talk_offsets: dict[str, dict[str, int]]
 
 
 # What Redis may evict: only keys with a TTL (rate-limit counters, idempotency records, accepted
@@ -125,8 +136,7 @@ SAFE_EVICTION_POLICIES = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class ReadModelMemory:
+class ReadModelMemory(NamedTuple):
     """How full the read model's Redis is, and what it evicts when full."""
 
     used_bytes: int
@@ -156,8 +166,7 @@ class EventStore(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class OutboxEntry:
+class OutboxEntry(NamedTuple):
     """A rating waiting in the outbox for Kafka."""
 
     id: int
@@ -206,16 +215,14 @@ class OutboxStatus(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class Admission:
+class Admission(NamedTuple):
     """What the limiter says of one request: let through, or refused for `retry_after` seconds."""
 
     allowed: bool
     retry_after: int = 0
 
 
-@dataclass(frozen=True)
-class Limit:
+class Limit(NamedTuple):
     """At most `per_minute` requests a minute for one subject (a voter, an address)."""
 
     scope: str  # what is counted: "voter", "address", "voters-address"

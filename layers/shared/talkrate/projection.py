@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from talkrate.events import CORRELATION_HEADER, Rating, parse_written
 from talkrate.ports import (
@@ -24,8 +22,7 @@ MAX_REASON_LENGTH = 500
 MAX_LOGGED_CORRELATION_IDS = 500
 
 
-@dataclass(frozen=True)
-class StreamRecord:
+class StreamRecord(NamedTuple):
     """One Kafka record as delivered to the projector, already base64-decoded."""
 
     topic: str
@@ -102,7 +99,7 @@ def project_batch(
     """
     batch = event_store.record(classify(records))
     result = read_model.apply(batch)
-    return dataclasses.replace(result, talk_ids=touched_talks(batch)) if result.applied else result
+    return result._replace(talk_ids=touched_talks(batch)) if result.applied else result
 
 
 def touched_talks(batch: ProjectionBatch) -> tuple[str, ...]:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from talkrate.errors import (
     BackendUnavailable,
@@ -32,24 +31,21 @@ from talkrate.requests import RatingBody
 from talkrate.values import RatingWindow, TalkRatings
 
 
-@dataclass(frozen=True)
-class Submission:
+class Submission(NamedTuple):
     """An accepted rating: on the stream (`accepted`) or kept in the outbox for it (`queued`)."""
 
     event: Rating
     status: Literal["accepted", "queued"]
 
 
-@dataclass(frozen=True)
-class Rater:
+class Rater(NamedTuple):
     """Who sends a rating: the voter of a verified token (None without one), and from where."""
 
     voter_id: str | None
     address: str | None
 
 
-@dataclass(frozen=True)
-class RatingRules:
+class RatingRules(NamedTuple):
     """The grace after a talk's end, and the per-minute limits (0: no limit)."""
 
     grace: timedelta

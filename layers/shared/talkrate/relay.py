@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from talkrate.ports import RatingPublisher, RelayableOutbox
 
 DEFAULT_BATCH = 500
 
 
-@dataclass(frozen=True)
-class RelayResult:
+class RelayResult(NamedTuple):
     """How many entries went out, how many still wait, and how long the oldest has waited."""
 
     published: int

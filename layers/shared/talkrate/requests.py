@@ -14,8 +14,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Union, get_args, get_origin
+from typing import Any, NamedTuple, Union, get_args, get_origin
 
 from talkrate.events import MAX_TALK_ID_LENGTH, TALK_ID_PATTERN
 
@@ -213,8 +212,7 @@ def _by_pydantic(model: Any) -> Check:
 _check_talk_id = (1, MAX_TALK_ID_LENGTH, TALK_ID_PATTERN)
 
 
-@dataclass(frozen=True, slots=True)
-class RatingBody:
+class RatingBody(NamedTuple):
     """The body of POST /ratings, as talkrate.models.RatingRequest documents it: a talk id within
     its pattern and an integer 1 to 5 ("5", true and 3.5 are not ratings); other fields are
     ignored, but `voterId` is refused (identity comes from a voter token)."""
@@ -265,8 +263,7 @@ class RatingBody:
         return RatingRequest
 
 
-@dataclass(frozen=True, slots=True)
-class VoterBody:
+class VoterBody(NamedTuple):
     """The body of POST /voters, as talkrate.models.VoterRequest documents it: the event code, if
     the organisers set one (1 to 200 characters); other fields are ignored."""
 

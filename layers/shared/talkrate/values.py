@@ -9,15 +9,13 @@ rows were judged so before they were stored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 RATING_VALUES = ("1", "2", "3", "4", "5")
 
 
-@dataclass(frozen=True)
-class Histogram:
+class Histogram(NamedTuple):
     """Count of ratings per value "1".."5"; missing values count zero."""
 
     counts: dict[str, int]
@@ -45,8 +43,7 @@ class Histogram:
         return round(weighted / total, 4) if total else None
 
 
-@dataclass(frozen=True)
-class RatingWindow:
+class RatingWindow(NamedTuple):
     """When a talk takes ratings: from its start until its end plus a grace period.
 
     A talk without a start takes ratings until its end (plus grace); without an end, from its
@@ -73,9 +70,9 @@ def rfc3339(at: datetime) -> str:
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-@dataclass(frozen=True, slots=True)
-class Talk:
-    """A talk of the catalog: its id and what an organiser said about it (times in UTC)."""
+class Talk(NamedTuple):
+    """A talk of the catalog: its id and what an organiser said about it (its times carry a
+    zone; the API writes them in UTC)."""
 
     id: str
     title: str
@@ -84,15 +81,6 @@ class Talk:
     room: str | None = None
     starts_at: datetime | None = None
     ends_at: datetime | None = None
-
-    def __post_init__(self) -> None:
-        # The catalog answers in its session's zone; the API speaks UTC.
-        for name in ("starts_at", "ends_at"):
-            at = getattr(self, name)
-            if at is not None and at.tzinfo is not UTC:
-                if at.tzinfo is None:
-                    raise ValueError(f"{name} must carry a time zone")
-                object.__setattr__(self, name, at.astimezone(UTC))
 
     @property
     def window(self) -> RatingWindow:
@@ -112,13 +100,25 @@ class Talk:
         }
 
 
-@dataclass(frozen=True, slots=True)
 class RatingSummary:
-    """How a talk is rated, from the read model."""
+    """How a talk is rated, from the read model (a plain class: `count` would hide a tuple's)."""
 
-    count: int
-    avg: float | None
-    ratings: dict[str, int]
+    __slots__ = ("avg", "count", "ratings")
+
+    def __init__(self, count: int, avg: float | None, ratings: dict[str, int]) -> None:
+        self.count = count
+        self.avg = avg
+        self.ratings = ratings
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RatingSummary):
+            return NotImplemented
+        return (self.count, self.avg, self.ratings) == (other.count, other.avg, other.ratings)
+
+    __hash__ = None  # type: ignore[assignment]  # its histogram is a dict, as a dataclass's was
+
+    def __repr__(self) -> str:
+        return f"RatingSummary(count={self.count!r}, avg={self.avg!r}, ratings={self.ratings!r})"
 
     @classmethod
     def of(cls, histogram: Histogram) -> RatingSummary:
@@ -130,8 +130,7 @@ class RatingSummary:
         return {"count": self.count, "avg": self.avg, "ratings": dict(self.ratings)}
 
 
-@dataclass(frozen=True, slots=True)
-class TalkRatings:
+class TalkRatings(NamedTuple):
     """What GET /ratings answers: the histogram, plus stats when StatsFunction answered."""
 
     talk_id: str

@@ -14,9 +14,9 @@ import hmac
 import re
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256
+from typing import NamedTuple
 
 from talkrate.errors import InvalidVoterToken, VoterTokenRequired, WrongVoterCode
 
@@ -25,8 +25,7 @@ MAX_TOKEN_LENGTH = 200
 _TOKEN = re.compile(r"^v1\.([0-9a-f]{32})\.([0-9]{1,12})\.([A-Za-z0-9_-]{43})$")
 
 
-@dataclass(frozen=True)
-class IssuedToken:
+class IssuedToken(NamedTuple):
     """A new voter token, for the 201 of POST /voters."""
 
     token: str

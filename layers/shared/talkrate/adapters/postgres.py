@@ -6,7 +6,6 @@ import io
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import datetime
 from importlib import resources
 from typing import Any, Literal, TypeVar
@@ -394,7 +393,7 @@ class PostgresEventStore:
         marked = [
             r
             if first.get(str(r.event.event_id)) == (r.topic, r.partition, r.offset)
-            else replace(r, duplicate=True)
+            else r._replace(duplicate=True)
             for r in ratings
         ]
         return ProjectionBatch(ratings=marked, dead_letters=letters)

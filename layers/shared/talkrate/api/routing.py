@@ -17,9 +17,8 @@ import inspect
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Annotated, Any, ClassVar, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, ClassVar, NamedTuple, get_args, get_origin, get_type_hints
 from urllib.parse import parse_qs
 
 from talkrate.requests import Check, Invalid, checker
@@ -94,14 +93,32 @@ class RouteNotFound(Exception):
     """No route has this method and path."""
 
 
-@dataclass
 class Response:
     """What a route answers; a dict returned by a handler becomes a 200 JSON response."""
 
-    status_code: int
-    content_type: str | None = None
-    body: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
+    __slots__ = ("body", "content_type", "headers", "status_code")
+
+    def __init__(
+        self,
+        status_code: int,
+        content_type: str | None = None,
+        body: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.content_type = content_type
+        self.body = body
+        self.headers = {} if headers is None else headers
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Response):
+            return NotImplemented
+        return self.payload() == other.payload()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Response({self.status_code!r}, {self.content_type!r}, {self.body!r})"
 
     def payload(self) -> dict[str, Any]:
         """The payload 2.0 response API Gateway expects."""
@@ -117,12 +134,12 @@ class Response:
         }
 
 
-@dataclass(frozen=True)
 class Request:
     """The event being answered and its Lambda context; a handler asks for it by type."""
 
-    event: Mapping[str, Any]
-    context: Any
+    def __init__(self, event: Mapping[str, Any], context: Any) -> None:
+        self.event = event
+        self.context = context
 
     @property
     def method(self) -> str:
@@ -190,8 +207,7 @@ class Request:
             ) from error
 
 
-@dataclass(frozen=True)
-class _Parameter:
+class _Parameter(NamedTuple):
     name: str
     source: str
     alias: str
@@ -203,21 +219,29 @@ class _Parameter:
         return self.default is inspect.Parameter.empty
 
 
-@dataclass
 class Route:
     """One method and path, its handler, and what the OpenAPI document says about it."""
 
-    method: str
-    path: str
-    target: Handler | str  # the handler, or "module:function" to import at the first request
-    summary: str
-    responses: dict[int, Any]
-    security: list[dict[str, list[str]]] | None = None
-    pattern: re.Pattern[str] = field(init=False)
-
-    def __post_init__(self) -> None:
-        rule = _PATH_PARAMETER.sub(lambda name: f"(?P<{name[1]}>{_SEGMENT})", self.path)
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        target: Handler | str,  # the handler, or "module:function" to import at first request
+        summary: str,
+        responses: dict[int, Any],
+        security: list[dict[str, list[str]]] | None = None,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.target = target
+        self.summary = summary
+        self.responses = responses
+        self.security = security
+        rule = _PATH_PARAMETER.sub(lambda name: f"(?P<{name[1]}>{_SEGMENT})", path)
         self.pattern = re.compile(f"^{rule}$")
+
+    def __repr__(self) -> str:
+        return f"Route({self.method} {self.path})"
 
     @cached_property
     def handler(self) -> Handler:
