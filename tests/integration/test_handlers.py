@@ -174,3 +174,76 @@ def test_projector_takes_the_msk_shape_too(
     )
     assert projector(event, LambdaContextStub("projector"))["applied"] == 1
     assert redis_client.hget(histogram_key(talk), "2") == "1"
+
+
+# An attendee's whole visit, in a fresh interpreter as a new container: a voter token, a rating
+# with it, the talk's histogram, the rating's status, the talk, the programme, the leaderboard.
+_ATTENDEE_VISIT = """
+import json, sys
+sys.path[:0] = [{layer!r}, {function!r}]
+import app
+
+def event(method, path, body=None, query=None, headers=None):
+    return {{
+        "version": "2.0", "rawPath": path, "rawQueryString": query or "",
+        "queryStringParameters": dict(p.split("=") for p in query.split("&")) if query else None,
+        "headers": {{"content-type": "application/json", **(headers or {{}})}},
+        "body": body, "isBase64Encoded": False,
+        "requestContext": {{"stage": "$default", "requestId": "visit",
+            "http": {{"method": method, "path": path, "sourceIp": "203.0.113.9"}}}},
+    }}
+
+class Context:
+    function_name, memory_limit_in_mb, aws_request_id = "api", 512, "visit"
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:api"
+    def get_remaining_time_in_millis(self):
+        return 30000
+
+def call(*args, **kwargs):
+    answer = app.lambda_handler(event(*args, **kwargs), Context())
+    return answer["statusCode"], json.loads(answer["body"]) if answer["body"] else None
+
+statuses = []
+status, voter = call("POST", "/voters")
+statuses.append(status)
+rating = json.dumps({{"talkId": {talk!r}, "value": 5}})
+status, accepted = call("POST", "/ratings", rating, headers={{"voter-token": voter["voterToken"]}})
+statuses.append(status)
+for args in [
+    ("GET", "/ratings", None, "talkId=" + {talk!r}),
+    ("GET", "/ratings/" + accepted["eventId"]),
+    ("GET", "/talks/" + {talk!r}),
+    ("GET", "/talks", None, "limit=5"),
+    ("GET", "/leaderboard"),
+]:
+    statuses.append(call(*args)[0])
+print(json.dumps(statuses))
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("pydantic", "pydantic_core")))
+"""
+
+
+def test_an_attendees_visit_loads_no_pydantic(configure: Callable[..., None], talk: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.builders import ROOT
+
+    # Given a new container of the API, with the test backends
+    code = _ATTENDEE_VISIT.format(
+        layer=str(ROOT / "layers" / "shared"), function=str(ROOT / "functions" / "api"), talk=talk
+    )
+    # When an attendee gets a token, rates the talk and looks at the programme
+    ran = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "POWERTOOLS_METRICS_NAMESPACE": "talkrate"},
+    )
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    statuses, modules = ran.stdout.strip().splitlines()[-2:]
+    # Then every answer is a success and no validation library was loaded for any of it
+    assert json.loads(statuses) == [201, 202, 200, 200, 200, 200, 200]
+    assert modules == "[]"

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from talkrate.adapters.kept_alive import KeptAliveConnection
-from talkrate.models import Histogram
+from talkrate.values import Histogram
 from talkrate.observability import logger
 from talkrate.sigv4 import CredentialSource, signed_headers
 
