@@ -12,9 +12,9 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from talkrate.adapters.kept_alive import KeptAliveConnection
-from talkrate.values import Histogram
 from talkrate.observability import logger
 from talkrate.sigv4 import CredentialSource, signed_headers
+from talkrate.values import Histogram
 
 
 class LambdaStatsCalculator:
