@@ -96,7 +96,7 @@ def check_text(
 ) -> Check:
     """A check of a string parameter."""
     if pattern is not None:
-        _anchored(pattern)  # refused when the route is declared, not when it is called
+        _anchored(pattern)  # refused when the route's checks are built, not at each request
 
     def check(value: Any) -> str:
         error = text_errors(value, min_length, max_length, pattern)
