@@ -56,16 +56,30 @@ _BASELINE_APP = (
     "    return {}\n"
 )
 MEASURED = (*FUNCTIONS, BASELINE)
-# Imported by the handler module as Lambda's bootstrap does (`app.lambda_handler`).
+# Imported by the handler module as Lambda's bootstrap does (`app.lambda_handler`). Lambda's
+# Python runtimes (3.12+) offer snapshot_restore_py, where talkrate.snapstart registers the
+# modules a function's first request imports (its adapters: they open no connection at import);
+# the child offers a stand-in that only notes them, then times importing them after the init:
+# what the first request of a container without SnapStart pays besides the init.
 _CHILD = (
-    "import time, json\n"
+    "import time, json, sys, types\n"
+    "noted = []\n"
+    "stand_in = types.ModuleType('snapshot_restore_py')\n"
+    "stand_in.register_before_snapshot = lambda hook, modules=(): noted.extend(modules)\n"
+    "stand_in.register_after_restore = lambda hook: None\n"
+    "sys.modules['snapshot_restore_py'] = stand_in\n"
     "started = time.perf_counter()\n"
     "import app\n"
     "handler = app.lambda_handler\n"
     "elapsed = time.perf_counter() - started\n"
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork and exec.
     "peak = next(l for l in open('/proc/self/status') if l.startswith('VmHWM:')).split()[1]\n"
-    "print('COLDSTART ' + json.dumps({'ms': elapsed * 1000, 'maxrss_kb': int(peak)}))\n"
+    "started = time.perf_counter()\n"
+    "for name in noted:\n"
+    "    __import__(name)\n"
+    "first = time.perf_counter() - started\n"
+    "print('COLDSTART ' + json.dumps({'ms': elapsed * 1000, 'maxrss_kb': int(peak),"
+    " 'first_request_imports_ms': first * 1000, 'first_request_modules': len(noted)}))\n"
 )
 HEAVY = {"boto3": "boto3", "botocore": "botocore", "aws_xray_sdk": "X-Ray SDK"}
 
@@ -426,6 +440,16 @@ def measure(python: str, runs: int, importtime_runs: int, log: Path) -> dict[str
                     ),
                     "all_ms": [round(s["ms"], 1) for s in runs_],
                     "maxrss_mb": round(max(s["maxrss_kb"] for s in runs_) / 1024, 1),
+                    # the adapters the first request imports (SnapStart preloads them)
+                    "first_request_modules": runs_[0]["first_request_modules"],
+                    "first_request_imports_ms": round(
+                        statistics.median(s["first_request_imports_ms"] for s in runs_), 1
+                    ),
+                    "with_first_request_multiple": round(
+                        statistics.median(s["ms"] + s["first_request_imports_ms"] for s in runs_)
+                        / baseline_ms,
+                        3,
+                    ),
                     # the median of this function's runs over the baseline's, and the target
                     "multiple": round(statistics.median(s["ms"] for s in runs_) / baseline_ms, 3),
                     "target_multiple": _target(function),
@@ -461,6 +485,23 @@ def figures(result: dict[str, Any]) -> list[Figure]:
             out.append(
                 Figure(
                     "cold start", f"{function} import+init, {label}", measured["median_ms"], "ms"
+                )
+            )
+        for function, measured in data["functions"].items():
+            if not measured.get("first_request_modules"):
+                continue
+            out.append(
+                Figure(
+                    "cold start",
+                    f"{function} init and its first request's imports, as a multiple of the "
+                    f"baseline, {label}",
+                    measured["with_first_request_multiple"],
+                    "x",
+                    note=(
+                        f"the {measured['first_request_modules']} adapter modules a first "
+                        f"request imports take {measured['first_request_imports_ms']:.0f} ms "
+                        "more; SnapStart's snapshot holds them"
+                    ),
                 )
             )
         for function, measured in data["functions"].items():
