@@ -98,7 +98,9 @@ class VoterRequest(BaseModel):
 
 
 class RatingSubmitted(BaseModel):
-    """The one event on topic `ratings`: built here, parsed here, nowhere else."""
+    """The one event on topic `ratings`, defined here: talkrate.events writes it (the API) and
+    reads its usual form (the projector) without pydantic, byte for byte as this model does
+    (tests/unit/test_events.py); this model judges every record not in that form."""
 
     model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
 
