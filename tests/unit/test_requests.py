@@ -300,3 +300,27 @@ def test_every_routes_parameters_can_be_checked() -> None:
     assert len(built) == len(routes) == 11
     assert built["POST /ratings"] == 3  # the body and two headers
     assert built["PUT /talks/<talkId>"] == 2  # the path and the body (by its pydantic model)
+
+
+def test_a_talk_read_in_another_zone_is_answered_in_utc() -> None:
+    # The catalog answers in its session's zone (a server whose TimeZone is not UTC); the API's
+    # times, the rating window's close included, are RFC 3339 in UTC as they were with the model
+    from datetime import datetime, timedelta, timezone
+
+    from talkrate.api.talks import talk_document
+    from talkrate.values import Talk
+
+    zone = timezone(timedelta(hours=2))
+    talk = Talk(
+        "t-1",
+        "A talk",
+        [],
+        starts_at=datetime(2026, 12, 1, 10, tzinfo=zone),
+        ends_at=datetime(2026, 12, 1, 11, tzinfo=zone),
+    )
+    document = talk_document(talk)
+    assert (document["startsAt"], document["endsAt"]) == (
+        "2026-12-01T08:00:00Z",
+        "2026-12-01T09:00:00Z",
+    )
+    assert document["ratingClosesAt"] == "2026-12-02T09:00:00Z"  # the end plus 24 h of grace

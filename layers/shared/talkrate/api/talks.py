@@ -16,7 +16,7 @@ from talkrate.catalog import RatedTalk, find_talks, leaderboard, remove_talk, ta
 from talkrate.events import MAX_TALK_ID_LENGTH, TALK_ID_PATTERN
 from talkrate.leaderboard import PRIOR_MEAN, PRIOR_WEIGHT
 from talkrate.live import channel_for_talk
-from talkrate.values import Talk
+from talkrate.values import Talk, rfc3339
 
 router = Router()
 
@@ -42,7 +42,7 @@ def talk_document(talk: Talk) -> dict[str, Any]:
     return {
         **talk.document(),
         "channel": channel_for_talk(talk.id),
-        "ratingClosesAt": None if closes is None else closes.isoformat().replace("+00:00", "Z"),
+        "ratingClosesAt": None if closes is None else rfc3339(closes),
     }
 
 

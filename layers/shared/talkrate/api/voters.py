@@ -13,6 +13,7 @@ from talkrate.observability import metrics
 from talkrate.ports import Limit
 from talkrate.rating import admit
 from talkrate.requests import VoterBody
+from talkrate.values import rfc3339
 from talkrate.voters import check_voter_code, now_utc
 
 router = Router()
@@ -39,6 +40,6 @@ def post_voter(request: Request, body: Annotated[VoterBody | None, Body()] = Non
     metrics.add_metric(name="VoterTokenIssued", unit="Count", value=1)
     document = {
         "voterToken": issued.token,
-        "expiresAt": issued.expires_at.isoformat().replace("+00:00", "Z"),
+        "expiresAt": rfc3339(issued.expires_at),
     }
     return Response(201, "application/json", json.dumps(document))
