@@ -68,7 +68,7 @@ def talk_details(catalog: Catalog, ratings: Ratings, talk_id: str) -> RatedTalk:
 
 def add_talk(catalog: Catalog, new: NewTalk) -> Talk:
     """Add a talk under a new id; TalkConflict when the id is taken."""
-    talk = new.new_talk()
+    talk = new.talk(new.id)
     if not catalog.create(talk):
         raise TalkConflict(new.id)
     return talk

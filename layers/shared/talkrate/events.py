@@ -54,8 +54,8 @@ _WRITTEN = re.compile(
 )
 
 
-_TALK_ID = re.compile(f"{_bounded(TALK_ID_PATTERN, MAX_TALK_ID_LENGTH)}")
-_VOTER_ID = re.compile(f"{_bounded(VOTER_ID_PATTERN, MAX_VOTER_ID_LENGTH)}")
+_TALK_ID = re.compile(_bounded(TALK_ID_PATTERN, MAX_TALK_ID_LENGTH))
+_VOTER_ID = re.compile(_bounded(VOTER_ID_PATTERN, MAX_VOTER_ID_LENGTH))
 
 
 def unix_ms(at: datetime) -> int:

@@ -28,6 +28,7 @@ from talkrate.events import (
     MAX_VOTER_ID_LENGTH,
     TALK_ID_PATTERN,
     VOTER_ID_PATTERN,
+    Rating,
     unix_ms,
     uuid7,
 )
@@ -128,15 +129,15 @@ class RatingSubmitted(BaseModel):
     def new(
         cls, talk_id: str, value: int, voter_id: str | None = None, now: datetime | None = None
     ) -> RatingSubmitted:
-        """Build a fresh event for a rating accepted `now` (the current time by default)."""
-        now = now or datetime.now(UTC)
+        """Build a fresh event for a rating accepted `now` (the current time by default): the
+        id and the moment as talkrate.events.Rating.new makes them, judged by this model."""
+        fresh = Rating.new(talk_id, value, voter_id, now)
         return cls(
-            event_id=uuid7(now),
-            talk_id=talk_id,
-            value=value,
-            # Milliseconds, as on the wire, so an event equals itself after a round trip.
-            occurred_at=now.replace(microsecond=now.microsecond // 1000 * 1000),
-            voter_id=voter_id,
+            event_id=uuid.UUID(fresh.event_id),
+            talk_id=fresh.talk_id,
+            value=fresh.value,
+            occurred_at=fresh.occurred_at,
+            voter_id=fresh.voter_id,
         )
 
     @classmethod
@@ -230,7 +231,3 @@ class NewTalk(TalkFields):
     """Body of POST /talks: the fields and the talk's id."""
 
     id: TalkId
-
-    def new_talk(self) -> Talk:
-        """The catalog's talk this body adds."""
-        return self.talk(self.id)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
+from functools import cache
 from typing import Any, NamedTuple, Union, get_args, get_origin
 
 from talkrate.events import MAX_TALK_ID_LENGTH, TALK_ID_PATTERN
@@ -68,17 +69,13 @@ def text_errors(
     return None
 
 
-_PATTERNS: dict[str, re.Pattern[str]] = {}
-
-
+@cache
 def _anchored(pattern: str) -> re.Pattern[str]:
     # Every pattern talkrate declares is anchored at both ends; fullmatch keeps Python's `$` from
     # accepting a trailing newline, as pydantic's regex engine does not.
     if not (pattern.startswith("^") and pattern.endswith("$")):
         raise ValueError(f"pattern {pattern!r} must be anchored with ^ and $")
-    if pattern not in _PATTERNS:
-        _PATTERNS[pattern] = re.compile(pattern)
-    return _PATTERNS[pattern]
+    return re.compile(pattern)
 
 
 def _bounds_error(
@@ -209,6 +206,15 @@ def _by_pydantic(model: Any) -> Check:
 
 # --- bodies --------------------------------------------------------------------------------------
 
+
+def _object(body: Any, model: str) -> dict[str, Any]:
+    """The body as a JSON object, or Invalid as the documented model refuses anything else."""
+    if not isinstance(body, dict):
+        message = f"Input should be a valid dictionary or instance of {model}"
+        raise Invalid([_error("model_type", message)])
+    return body
+
+
 _check_talk_id = (1, MAX_TALK_ID_LENGTH, TALK_ID_PATTERN)
 
 
@@ -223,15 +229,7 @@ class RatingBody(NamedTuple):
     @classmethod
     def from_json(cls, body: Any) -> RatingBody:
         """The rating in a JSON body; Invalid lists what is wrong, in the model's order."""
-        if not isinstance(body, dict):
-            raise Invalid(
-                [
-                    _error(
-                        "model_type",
-                        "Input should be a valid dictionary or instance of RatingRequest",
-                    )
-                ]
-            )
+        body = _object(body, "RatingRequest")
         errors: list[Error] = []
         talk_id: Any = body.get("talkId")
         value: Any = body.get("value")
@@ -272,16 +270,7 @@ class VoterBody(NamedTuple):
     @classmethod
     def from_json(cls, body: Any) -> VoterBody:
         """The code in a JSON body; Invalid says what is wrong."""
-        if not isinstance(body, dict):
-            raise Invalid(
-                [
-                    _error(
-                        "model_type",
-                        "Input should be a valid dictionary or instance of VoterRequest",
-                    )
-                ]
-            )
-        code = body.get("code")
+        code = _object(body, "VoterRequest").get("code")
         if code is not None and (error := text_errors(code, 1, 200)) is not None:
             raise Invalid([{**error, "loc": ("code",)}])
         return cls(code)
