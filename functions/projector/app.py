@@ -29,7 +29,7 @@ snapstart.register(
     "talkrate.adapters.postgres",
     "talkrate.adapters.redis_store",
     "talkrate.adapters.appsync_events",
-    "talkrate.live",
+    "talkrate.announcer",
 )
 
 # What the init built (modules, validators) lives as long as the process. Frozen, it is left out

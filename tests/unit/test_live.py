@@ -10,11 +10,11 @@ from collections.abc import Sequence
 
 import pytest
 
+from talkrate.announcer import Announcer
 from talkrate.errors import LivePublishFailed
 from talkrate.live import (
     LEADERBOARD_CHANNEL,
     LEADERBOARD_IDS_PER_EVENT,
-    Announcer,
     channel_for_talk,
     leaderboard_messages,
     publications,

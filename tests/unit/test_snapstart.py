@@ -67,3 +67,43 @@ def test_the_hooks_are_registered_where_the_runtime_offers_them(
     monkeypatch.setitem(sys.modules, "snapshot_restore_py", None)  # import fails
     snapstart.register("talkrate.adapters.postgres")
     assert registered == {}
+
+
+# What the API's init leaves to others: the adapters' client libraries (its first request, or
+# the snapshot, imports them), validation for the organisers' bodies, and standard modules that
+# cost a cold start more than the little the routes took from them (urllib.parse brings
+# ipaddress: 8 ms; concurrent.futures: 3 ms).
+_LEFT_OUT_OF_THE_API_INIT = (
+    "redis",
+    "kafka",
+    "psycopg2",
+    "pydantic",
+    "botocore",
+    "urllib.parse",
+    "ipaddress",
+    "concurrent.futures",
+)
+
+
+def test_the_api_init_loads_no_client_library_nor_modules_its_routes_do_without() -> None:
+    import json
+    import subprocess
+
+    from tests.builders import ROOT
+
+    # Given a new container of the API: its function folder and the layer on the path
+    code = (
+        "import json, sys\n"
+        f"sys.path[:0] = [{str(ROOT / 'layers' / 'shared')!r}, {str(ROOT / 'functions' / 'api')!r}]\n"
+        "from aws_lambda_powertools import Logger\n"  # what every function loads (the yardstick)
+        "before = set(sys.modules)\n"
+        "import app\n"
+        f"print(json.dumps([m for m in {_LEFT_OUT_OF_THE_API_INIT!r} if m in set(sys.modules) - before]))\n"
+    )
+    # When its handler module is imported, as Lambda's init does
+    ran = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    # Then it loaded none of those modules besides what Powertools' Logger loads
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert json.loads(ran.stdout.strip().splitlines()[-1]) == []

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor, wait
+import threading
+import time
 from typing import Any
 
 from talkrate.config import Settings
@@ -21,15 +22,26 @@ def describe_backends(
     The backends are asked at once and given one shared time budget, so a backend that hangs
     costs the answer `budget` seconds, not its own connect timeout.
     """
-    pool = ThreadPoolExecutor(max_workers=max(1, len(backends)))
-    futures = {name: pool.submit(backend.ping) for name, backend in backends.items()}
-    wait(futures.values(), timeout=budget)
-    pool.shutdown(wait=False)  # a hung ping finishes in the background
+    answers: dict[str, bool] = {}
+
+    def ask(name: str, backend: Pingable) -> None:
+        try:
+            answers[name] = bool(backend.ping())
+        except Exception:  # a ping that fails says "down", whatever the reason
+            answers[name] = False
+
+    # Plain threads (daemons: a hung ping finishes in the background, or with the process).
+    askers = [
+        threading.Thread(target=ask, args=item, name=f"ping-{item[0]}", daemon=True)
+        for item in backends.items()
+    ]
+    for asker in askers:
+        asker.start()
+    deadline = time.monotonic() + budget
+    for asker in askers:
+        asker.join(max(0.0, deadline - time.monotonic()))
     report: dict[str, Any] = {
-        "backends": {
-            name: "up" if future.done() and not future.exception() and future.result() else "down"
-            for name, future in futures.items()
-        },
+        "backends": {name: "up" if answers.get(name) else "down" for name in backends},
     }
     if settings.stage != "prod":
         report = {"metadata": settings.where(), **report}

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore, PostgresOutbox
     from talkrate.adapters.redis_store import RedisReadModel
     from talkrate.adapters.talk_cache import CachedTalkCatalog
-    from talkrate.live import Announcer
+    from talkrate.announcer import Announcer
     from talkrate.ports import StatsCalculator
     from talkrate.rating import RatingRules
     from talkrate.voters import VoterTokens
@@ -160,7 +160,7 @@ def stats_calculator() -> StatsCalculator:
 def live_announcer() -> Announcer | None:
     """The live channel's publisher behind its deadline, or None when none is configured."""
     from talkrate.adapters.appsync_events import AppSyncEventsPublisher
-    from talkrate.live import Announcer
+    from talkrate.announcer import Announcer
 
     settings = load_settings()
     if not settings.live_publish_url:
