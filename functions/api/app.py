@@ -5,14 +5,21 @@ The routes live in talkrate.api (shared layer); this module wires them to Lambda
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from talkrate import snapstart
-from talkrate.api import build_app, handle
-from talkrate.observability import logger, metrics
+# What the init makes below (modules, routes, their checks) lives as long as the container; none
+# of it is garbage. The collector is stopped while it is made, which spares the cold start a full
+# pass over everything loaded so far (about 4 ms, a twelfth of the Logger-only function's whole
+# cold start), then it is frozen out of the passes that requests trigger.
+gc.disable()
+
+from talkrate import snapstart  # noqa: E402
+from talkrate.api import build_app, handle  # noqa: E402
+from talkrate.observability import logger, metrics  # noqa: E402
 
 app = build_app()
 snapstart.register(
@@ -23,6 +30,8 @@ snapstart.register(
     "talkrate.adapters.kafka_stream",
     "talkrate.adapters.stats_client",
 )
+gc.freeze()
+gc.enable()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
