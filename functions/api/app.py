@@ -6,10 +6,12 @@ The routes live in talkrate.api (shared layer); this module wires them to Lambda
 from __future__ import annotations
 
 import gc
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
+
+if TYPE_CHECKING:  # a type only: its module is not loaded at the cold start
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 # What the init makes below (modules, routes, their checks) lives as long as the container; none
 # of it is garbage. The collector is stopped while it is made, which spares the cold start a full

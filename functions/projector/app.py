@@ -10,9 +10,10 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
+if TYPE_CHECKING:  # a type only: its module is not loaded at the cold start
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 # What the init makes below lives as long as the process; none of it is garbage. The collector
 # is stopped while it is made (no full pass over everything loaded so far at the cold start), and

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
+if TYPE_CHECKING:  # a type only: its module is not loaded at the cold start
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from talkrate import wiring
 from talkrate.observability import logger, metrics
