@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 
 from talkrate.adapters.idempotency import IdempotentRequests
 from talkrate.adapters.redis_store import ReadModelClient, connect
@@ -137,3 +138,20 @@ def test_an_unreachable_store_is_a_backend_that_is_down() -> None:
     requests = IdempotentRequests(connect("redis://127.0.0.1:1/0", socket_connect_timeout=0.5))
     with pytest.raises(BackendUnavailable):
         requests.once(_key(), {"talkId": "t-1", "value": 4}, Work())
+
+
+@pytest.mark.parametrize(
+    "error", [ValueError("a bad value"), redis.ConnectionError("the rate limiter's Redis is down")]
+)
+def test_what_the_work_raises_is_not_taken_for_the_store_failing(
+    requests: IdempotentRequests, error: Exception
+) -> None:
+    # Given work that fails with an error of a kind the store's own failures also take
+    def failing() -> dict[str, Any]:
+        raise error
+
+    # When it runs under a key
+    with pytest.raises(type(error)) as raised:
+        requests.once(_key(), {"talkId": "t-1", "value": 4}, failing)
+    # Then its own error comes out, not "the idempotency store is unreachable"
+    assert raised.value is error

@@ -72,30 +72,40 @@ class IdempotentRequests:
         requested = fingerprint(request)
         claim = _record(IN_PROGRESS, requested, until_ms=_deadline_ms(lambda_context))
         try:
-            for _ in range(2):  # twice: a record can expire between the claim and the read
-                if self._client.set(record_key, claim, nx=True, ex=self._ttl):
-                    return self._run(record_key, requested, work)
-                stored = self._client.get(record_key)
-                if stored is None:
-                    continue
-                record = json.loads(stored)
-                if not isinstance(record, dict):
-                    raise ValueError("not an idempotency record")
-                if record.get("request") != requested:
-                    raise IdempotencyKeyReused(key)
-                if record.get("status") == COMPLETED:
-                    answer: dict[str, Any] = record["answer"]
-                    return answer
-                until = record.get("until")
-                if (
-                    until is None
-                    or until > time.time() * 1000
-                    or not self._claim_again(record_key, stored, claim)
-                ):
-                    raise RequestInProgress(key)
-                return self._run(record_key, requested, work)
+            answer = self._answer_or_claim(key, record_key, requested, claim)
         except (redis.RedisError, RedisClusterException, ValueError) as error:
             raise BackendUnavailable("the idempotency store is unreachable") from error
+        # Outside the store's error handling: what the work raises is the work's own error.
+        return answer if answer is not None else self._run(record_key, requested, work)
+
+    def _answer_or_claim(
+        self, key: str, record_key: str, requested: str, claim: str
+    ) -> dict[str, Any] | None:
+        """The stored answer of a completed first request; None once this request holds the
+        key's claim (its work is to run); raises while another holds it, or for another request.
+        """
+        for _ in range(2):  # twice: a record can expire between the claim and the read
+            if self._client.set(record_key, claim, nx=True, ex=self._ttl):
+                return None
+            stored = self._client.get(record_key)
+            if stored is None:
+                continue
+            record = json.loads(stored)
+            if not isinstance(record, dict):
+                raise ValueError("not an idempotency record")
+            if record.get("request") != requested:
+                raise IdempotencyKeyReused(key)
+            if record.get("status") == COMPLETED:
+                answer: dict[str, Any] = record["answer"]
+                return answer
+            until = record.get("until")
+            if (
+                until is None
+                or until > time.time() * 1000
+                or not self._claim_again(record_key, stored, claim)
+            ):
+                raise RequestInProgress(key)
+            return None
         raise RequestInProgress(key)  # the record came and went twice: someone holds the key
 
     def _claim_again(self, record_key: str, stored: bytes, claim: str) -> bool:
