@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -235,9 +235,13 @@ def test_a_talk_takes_ratings_from_its_start_to_its_end_plus_the_grace(
     assert bool(publisher.published) is taken
 
 
-def test_a_closed_window_names_the_window_and_counts_nothing() -> None:
+def test_a_closed_window_names_the_window_in_utc_and_counts_nothing() -> None:
+    # Given a talk whose times the catalog read in its session's zone (+02:00)
+    paris = timezone(timedelta(hours=2))
     limiter, publisher = FakeLimiter(), FakePublisher()
-    catalog = FakeCatalog("t-1", window=RatingWindow(START, END))
+    catalog = FakeCatalog(
+        "t-1", window=RatingWindow(START.astimezone(paris), END.astimezone(paris))
+    )
     with pytest.raises(RatingWindowClosed) as closed:
         submit(
             RatingBody("t-1", 4),
@@ -248,8 +252,9 @@ def test_a_closed_window_names_the_window_and_counts_nothing() -> None:
             rules=RatingRules(timedelta(hours=2), 30, 3000),
             now=END + timedelta(hours=3),
         )
-    assert closed.value.opens_at == START.isoformat()
-    assert closed.value.closes_at == (END + timedelta(hours=2)).isoformat()
+    # Then the window is written as every time of the API: RFC 3339 in UTC, with "Z"
+    assert closed.value.opens_at == "2026-12-01T09:00:00Z"
+    assert closed.value.closes_at == "2026-12-01T11:45:00Z"
     assert publisher.published == []
     assert limiter.used == {}  # a refused rating does not use up the voter's limit
 

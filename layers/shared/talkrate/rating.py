@@ -28,7 +28,7 @@ from talkrate.ports import (
     TalkCatalog,
 )
 from talkrate.requests import RatingBody
-from talkrate.values import RatingWindow, TalkRatings
+from talkrate.values import RatingWindow, TalkRatings, rfc3339
 
 
 class Submission(NamedTuple):
@@ -69,8 +69,8 @@ def check_window(talk_id: str, window: RatingWindow, now: datetime, grace: timed
     closes = window.closes_at(grace)
     raise RatingWindowClosed(
         talk_id,
-        window.starts_at.isoformat() if window.starts_at else None,
-        closes.isoformat() if closes else None,
+        rfc3339(window.starts_at) if window.starts_at else None,
+        rfc3339(closes) if closes else None,
     )
 
 
