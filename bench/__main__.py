@@ -45,7 +45,7 @@ class Counts:
     """How much each part does: full (make bench, ~5 min) or quick (make bench-quick, < 1 min)."""
 
     def __init__(self, quick: bool) -> None:
-        self.cold_runs = 3 if quick else 20
+        self.cold_runs = 3 if quick else 40
         self.importtime_runs = 1 if quick else 3
         self.hot_calls = 300 if quick else 2000
         self.memory_invocations = 300 if quick else 10_000
