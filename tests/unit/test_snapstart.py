@@ -70,22 +70,20 @@ def test_the_hooks_are_registered_where_the_runtime_offers_them(
 
 
 # What the API's init leaves to others: the adapters' client libraries (its first request, or
-# the snapshot, imports them), validation for the organisers' bodies, and standard modules that
-# cost a cold start more than the little the routes took from them (urllib.parse brings
-# ipaddress: 3.5 to 4.5 ms; concurrent.futures: 1 to 1.5 ms).
+# the snapshot, imports them), the organisers' routes with their validation, and the projector's
+# announcer.
 _LEFT_OUT_OF_THE_API_INIT = (
     "redis",
     "kafka",
     "psycopg2",
     "pydantic",
     "botocore",
-    "urllib.parse",
-    "ipaddress",
-    "concurrent.futures",
+    "talkrate.api.talk_admin",
+    "talkrate.announcer",
 )
 
 
-def test_the_api_init_loads_no_client_library_nor_modules_its_routes_do_without() -> None:
+def test_the_api_init_loads_no_client_library_nor_what_other_routes_or_functions_use() -> None:
     import json
     import subprocess
 

@@ -19,8 +19,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
 from typing import Annotated, Any, ClassVar, NamedTuple, get_args, get_origin, get_type_hints
+from urllib.parse import parse_qs
 
-from talkrate.api.query_strings import repeated_names
 from talkrate.requests import Check, Invalid, checker
 
 Handler = Callable[..., Any]
@@ -174,7 +174,8 @@ class Request:
 
     @cached_property
     def _repeated(self) -> set[str]:
-        return repeated_names(self.event.get("rawQueryString") or "")
+        raw = self.event.get("rawQueryString") or ""
+        return {k for k, v in parse_qs(raw, keep_blank_values=True).items() if len(v) > 1}
 
     def query(self, name: str) -> str | list[str] | None:
         """A query parameter; a repeated one as its list of values (API Gateway joins them)."""

@@ -7,9 +7,9 @@ their bodies are checked by pydantic models, which the attendees' routes never l
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from talkrate import wiring
-from talkrate.api.query_strings import encoded
 from talkrate.api.responses import ok, problems
 from talkrate.api.routing import Path, Query, Response, Router
 from talkrate.catalog import RatedTalk, find_talks, leaderboard, remove_talk, talk_details
@@ -78,7 +78,7 @@ def get_talks(
         "total": page.total,
         "limit": limit,
         "offset": offset,
-        "links": {"next": f"/talks?{encoded({**query, 'offset': following})}"}
+        "links": {"next": f"/talks?{urlencode({**query, 'offset': following})}"}
         if following < page.total
         else {},
     }
