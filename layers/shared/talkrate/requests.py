@@ -161,11 +161,17 @@ def check_uuid(value: Any) -> uuid.UUID:
     raise Invalid([_error("uuid_parsing", "Input should be a valid UUID")])
 
 
+def union_members(kind: Any) -> tuple[Any, ...] | None:
+    """The members of a union type (`X | None` and `Optional[X]` included), None for any other."""
+    return get_args(kind) if get_origin(kind) in (Union, type(int | None)) else None
+
+
 def checker(kind: Any, constraints: dict[str, Any]) -> Check:
     """What checks a parameter of type `kind` (str, int, uuid.UUID, a body class, or one of
     those or None) against its constraints (min_length, max_length, pattern, ge, le)."""
-    if get_origin(kind) in (Union, type(int | None)):
-        members = [k for k in get_args(kind) if k is not type(None)]
+    union = union_members(kind)
+    if union is not None:
+        members = [k for k in union if k is not type(None)]
         if len(members) != 1:
             raise TypeError(f"a parameter cannot be one of {members}")
         inner = checker(members[0], constraints)

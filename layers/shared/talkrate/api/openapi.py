@@ -10,10 +10,11 @@ from __future__ import annotations
 import inspect
 import json
 import sys
-from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from talkrate.api import build_app
 from talkrate.api.routing import Response, Route
+from talkrate.requests import union_members
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
@@ -105,9 +106,9 @@ def _describe(app: APIGatewayHttpResolver, route: Route) -> None:
 def _documented(kind: Any) -> Any:
     """The type the document shows for a parameter: a body checked without pydantic is shown as
     the model it follows (talkrate.requests)."""
-    if get_origin(kind) in (Union, type(int | None)):
-        members = tuple(_documented(k) for k in get_args(kind))
-        return Union[members]  # noqa: UP007 (a union built from a tuple)
+    union = union_members(kind)
+    if union is not None:
+        return Union[tuple(_documented(k) for k in union)]  # noqa: UP007 (built from a tuple)
     shown = getattr(kind, "documented_as", None)
     return kind if shown is None else shown()
 
