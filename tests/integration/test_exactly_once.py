@@ -14,7 +14,7 @@ from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore
 from talkrate.adapters.redis_store import ReadModelClient, RedisReadModel, connect, histogram_key
 from talkrate.events import Rating
 from talkrate.models import RatingSubmitted
-from talkrate.ports import ProjectedRating, ProjectionBatch
+from talkrate.projected import ProjectedRating, ProjectionBatch
 from talkrate.projection import StreamRecord, project_batch
 from talkrate.rebuild import RebuildInProgress, rebuild_read_model
 from tests.builders import rating_event, unique_talk_id

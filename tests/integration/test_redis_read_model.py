@@ -12,7 +12,7 @@ import redis
 from talkrate.adapters.redis_store import ReadModelClient, RedisReadModel, connect, histogram_key
 from talkrate.errors import BackendUnavailable, ReadModelRebuilding
 from talkrate.models import RatingSubmitted
-from talkrate.ports import ProjectionResult, ReadModelMemory
+from talkrate.projected import ProjectionResult, ReadModelMemory
 from talkrate.projection import StreamRecord, classify
 from tests.builders import rating_event, unique_talk_id
 

@@ -21,7 +21,7 @@ from talkrate.live import (
     talk_message,
 )
 from talkrate.models import Histogram
-from talkrate.ports import ProjectionBatch, ProjectionResult
+from talkrate.projected import ProjectionBatch, ProjectionResult
 from talkrate.projection import classify, records_from_event, touched_talks
 from tests.builders import kafka_event, rating_event, ratings_batch
 

@@ -15,7 +15,8 @@ from talkrate.errors import (
     TalkNotFound,
 )
 from talkrate.events import Rating
-from talkrate.ports import Admission, Limit, ProjectionBatch, ProjectionResult
+from talkrate.ports import Admission, Limit
+from talkrate.projected import ProjectionBatch, ProjectionResult
 from talkrate.rating import Rater, RatingRules, read_ratings, submit_rating
 from talkrate.requests import RatingBody
 from talkrate.values import Histogram, RatingWindow

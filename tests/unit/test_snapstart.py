@@ -70,8 +70,8 @@ def test_the_hooks_are_registered_where_the_runtime_offers_them(
 
 
 # What the API's init leaves to others: the adapters' client libraries (its first request, or
-# the snapshot, imports them), the organisers' routes with their validation, and the projector's
-# announcer.
+# the snapshot, imports them), the organisers' routes with their validation, the projector's
+# announcer and the projection side's values.
 _LEFT_OUT_OF_THE_API_INIT = (
     "redis",
     "kafka",
@@ -80,6 +80,7 @@ _LEFT_OUT_OF_THE_API_INIT = (
     "botocore",
     "talkrate.api.talk_admin",
     "talkrate.announcer",
+    "talkrate.projected",
 )
 
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from talkrate.errors import BackendUnavailable
-from talkrate.ports import EventStore, ProjectionBatch, RebuildSource, RebuildTarget
+from talkrate.ports import EventStore, RebuildSource, RebuildTarget
+from talkrate.projected import ProjectionBatch
 from talkrate.projection import StreamRecord, classify, records_from_event
 from talkrate.rebuild import rebuild_read_model
 

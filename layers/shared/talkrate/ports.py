@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from talkrate.events import Rating
 from talkrate.values import Histogram, RatingWindow, Talk
+
+if TYPE_CHECKING:  # the projection side's values: the API never loads them
+    from talkrate.projected import ProjectionBatch, ProjectionResult, ReadModelState
 
 
 class Pingable(Protocol):
@@ -37,71 +40,6 @@ class RatingPublisher(Protocol):
         ...
 
 
-class ProjectedRating(NamedTuple):
-    """A valid record of the stream, at its position."""
-
-    topic: str
-    partition: int
-    offset: int
-    event: Rating
-    duplicate: bool = False  # its eventId was first projected from another position
-
-    @property
-    def position(self) -> str:
-        """The "topic-partition" the record came from, as the Lambda Kafka event keys it."""
-        return f"{self.topic}-{self.partition}"
-
-
-class DeadLetter(NamedTuple):
-    """A record that cannot be projected, kept with the reason so it can be repaired and redriven."""
-
-    topic: str
-    partition: int
-    offset: int
-    reason: str
-    key: bytes | None
-    value: bytes | None
-
-    @property
-    def position(self) -> str:
-        """The "topic-partition" the record came from."""
-        return f"{self.topic}-{self.partition}"
-
-
-class ProjectionBatch:
-    """One delivered batch, split into what counts and what is set aside."""
-
-    __slots__ = ("dead_letters", "ratings")
-
-    def __init__(
-        self,
-        ratings: list[ProjectedRating] | None = None,
-        dead_letters: list[DeadLetter] | None = None,
-    ) -> None:
-        self.ratings = [] if ratings is None else ratings
-        self.dead_letters = [] if dead_letters is None else dead_letters
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ProjectionBatch):
-            return NotImplemented
-        return (self.ratings, self.dead_letters) == (other.ratings, other.dead_letters)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"ProjectionBatch(ratings={self.ratings!r}, dead_letters={self.dead_letters!r})"
-
-
-class ProjectionResult(NamedTuple):
-    """What applying a batch did: counted, skipped as already applied, set aside."""
-
-    applied: int
-    skipped: int
-    dead_lettered: int
-    duplicates: int = 0
-    talk_ids: tuple[str, ...] = ()  # talks the batch's counted records are about
-
-
 class RatingsReadModel(Protocol):
     """The Redis read model: histograms per talk, maintained by the projector."""
 
@@ -118,42 +56,6 @@ class RatingsReadModel(Protocol):
         ...
 
 
-class ReadModelState(NamedTuple):
-    """Everything the read model holds, as recomputed from the event store."""
-
-    histograms: dict[str, dict[str, int]]  # talk id -> value -> count
-    offsets: dict[str, int]  # "topic-partition" -> last recorded offset
-    events: int
-    votes: dict[str, dict[str, str]]  # talk -> voter -> vote
-    # talk -> "topic-partition" -> the last offset of the partition applied to the talk
-    talk_offsets: dict[str, dict[str, int]]
-
-
-# What Redis may evict: only keys with a TTL (rate-limit counters, idempotency records, accepted
-# markers), never histograms, votes, the leaderboard or the applied offsets, which have none.
-SAFE_EVICTION_POLICIES = frozenset(
-    {"noeviction", "volatile-lru", "volatile-lfu", "volatile-ttl", "volatile-random"}
-)
-
-
-class ReadModelMemory(NamedTuple):
-    """How full the read model's Redis is, and what it evicts when full."""
-
-    used_bytes: int
-    max_bytes: int  # 0: no limit set
-    policy: str
-
-    @property
-    def used_percent(self) -> float | None:
-        """Used memory as a percentage of maxmemory (None without a limit)."""
-        return round(100 * self.used_bytes / self.max_bytes, 2) if self.max_bytes else None
-
-    @property
-    def policy_is_safe(self) -> bool:
-        """Whether Redis can only evict keys that expire anyway (never a histogram)."""
-        return self.policy in SAFE_EVICTION_POLICIES
-
-
 class EventStore(Protocol):
     """The durable record of every projected event (PostgreSQL), unique by eventId."""
 
@@ -164,15 +66,6 @@ class EventStore(Protocol):
     def histogram(self, talk_id: str) -> Histogram:
         """The talk's histogram counted from the stored events."""
         ...
-
-
-class OutboxEntry(NamedTuple):
-    """A rating waiting in the outbox for Kafka."""
-
-    id: int
-    event: Rating
-    # The request that accepted it, published with it as the correlation-id header.
-    correlation_id: str | None = None
 
 
 class RatingOutbox(Protocol):

@@ -8,14 +8,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from talkrate.events import CORRELATION_HEADER, Rating, parse_written
-from talkrate.ports import (
-    DeadLetter,
-    EventStore,
-    ProjectedRating,
-    ProjectionBatch,
-    ProjectionResult,
-    RatingsReadModel,
-)
+from talkrate.ports import EventStore, RatingsReadModel
+from talkrate.projected import DeadLetter, ProjectedRating, ProjectionBatch, ProjectionResult
 
 MAX_REASON_LENGTH = 500
 # A batch's log line names at most this many correlation ids (a log event holds 256 KB).

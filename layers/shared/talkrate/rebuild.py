@@ -6,7 +6,8 @@ import time
 from collections.abc import Callable
 
 from talkrate.errors import TalkrateError
-from talkrate.ports import ReadModelState, RebuildSource, RebuildTarget
+from talkrate.ports import RebuildSource, RebuildTarget
+from talkrate.projected import ReadModelState
 
 
 class RebuildInProgress(TalkrateError):

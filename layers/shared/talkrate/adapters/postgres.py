@@ -19,7 +19,7 @@ import psycopg2.sql
 from talkrate.errors import BackendUnavailable
 from talkrate.events import Rating, parse_written, unix_ms
 from talkrate.observability import correlated, logger
-from talkrate.ports import OutboxEntry, ProjectedRating, ProjectionBatch, ReadModelState
+from talkrate.projected import OutboxEntry, ProjectedRating, ProjectionBatch, ReadModelState
 from talkrate.values import RATING_VALUES, Histogram, RatingWindow, Talk
 
 CONNECT_TIMEOUT_SECONDS = 3

@@ -31,7 +31,7 @@ from redis.exceptions import NoScriptError, RedisClusterException, SlotNotCovere
 from talkrate.errors import BackendUnavailable, ReadModelRebuilding
 from talkrate.events import Rating
 from talkrate.leaderboard import PRIOR_MEAN, PRIOR_WEIGHT
-from talkrate.ports import ProjectionBatch, ProjectionResult, ReadModelMemory, ReadModelState
+from talkrate.projected import ProjectionBatch, ProjectionResult, ReadModelMemory, ReadModelState
 from talkrate.values import RATING_VALUES, Histogram
 
 LEADERBOARD_KEY = "leaderboard"  # talk id scored by its Bayesian average
