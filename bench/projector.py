@@ -13,6 +13,9 @@ would be skipped, and skipping is not projecting):
 - cluster: the full path with the read model on a local Redis Cluster (three primaries, three
   replicas, from the machine's redis-server; `replicas=1`, as the fault suite runs it), and raw
   pipelined HINCRBY on the same cluster, when redis-server is there;
+- a conference's rooms: at batches of 1,000 only, the full path, the read model alone and raw
+  HINCRBY on records over ROOMS talks (the talks of a conference's rooms at one time: what a
+  batch of the last seconds holds), beside the same over 1,000 talks;
 - before the cluster work: the read model as it was at commit b5a325f (one Redis only), taken
   from the repository's history with git into a temporary folder, on Redis database 12, against
   today's read model alone: so "one Redis is no slower than before cluster mode" stays measured
@@ -39,8 +42,10 @@ from typing import Any
 from bench.common import child_main
 
 TALKS = 1000
+ROOMS = 20  # a conference's rooms: the talks a batch of the last seconds is about
 PARTITIONS = 3
 SIZES = (100, 1000, 10_000)
+ROOMS_SIZE = 1000  # the batch size the rooms' figures are measured at
 
 
 class Records:
@@ -52,8 +57,11 @@ class Records:
         self._next_offset: dict[str, int] = {}
         self._run = uuid.uuid4().hex[:8]
 
-    def batch(self, variant: str, size: int) -> tuple[list[Any], list[tuple[str, str]]]:
-        """`size` records of one topic (spread over its partitions), and their (talk, value)."""
+    def batch(
+        self, variant: str, size: int, talks: int = TALKS
+    ) -> tuple[list[Any], list[tuple[str, str]]]:
+        """`size` records of one topic (spread over its partitions) about the first `talks`
+        talks, and their (talk, value)."""
         from talkrate.events import Rating
         from talkrate.projection import StreamRecord
 
@@ -61,7 +69,7 @@ class Records:
         first = self._next_offset.get(topic, 0)
         records, pairs = [], []
         for i in range(size):
-            talk, value = self._random.choice(self._talks), self._random.randint(1, 5)
+            talk, value = self._random.choice(self._talks[:talks]), self._random.randint(1, 5)
             event = Rating.new(talk, value)
             partition, offset = i % PARTITIONS, first + i // PARTITIONS
             records.append(StreamRecord(topic, partition, offset, event.key, event.to_json()))
@@ -97,8 +105,20 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 def _read_model_before_cluster(folder: Path) -> Any:
     """The read model of BEFORE_CLUSTER_COMMIT on its own Redis database, or None."""
-    from bench.common import ROOT
     from tests.backends import REDIS
+
+    module = read_model_module_before_cluster(folder)
+    if module is None:
+        return None
+    model = module.RedisReadModel(f"{REDIS}/12")
+    model.client.flushdb()
+    return model
+
+
+def read_model_module_before_cluster(folder: Path) -> Any:
+    """The read model module of BEFORE_CLUSTER_COMMIT, loaded from a file in `folder` against
+    today's shared package, or None (with a line saying why) without git or that commit."""
+    from bench.common import ROOT
 
     path = "layers/shared/talkrate/adapters/redis_store.py"
     try:
@@ -111,6 +131,8 @@ def _read_model_before_cluster(folder: Path) -> Any:
     except (OSError, subprocess.SubprocessError) as error:
         print(f"projector: no read model of {BEFORE_CLUSTER_COMMIT} to compare with ({error})")
         return None
+    # The values it took from talkrate.ports live in talkrate.projected since 9371b25.
+    source = source.replace(b"from talkrate.ports import", b"from talkrate.projected import")
     module_path = folder / "read_model_before_cluster.py"
     module_path.write_bytes(source)
     spec = importlib.util.spec_from_file_location("read_model_before_cluster", module_path)
@@ -118,9 +140,7 @@ def _read_model_before_cluster(folder: Path) -> Any:
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    model = module.RedisReadModel(f"{REDIS}/12")
-    model.client.flushdb()
-    return model
+    return module
 
 
 def _measure(
@@ -188,6 +208,12 @@ def _measure(
         "steps": steps,
         "raw_hincrby": raw_on(read_model.client),
     }
+    # Over a conference's rooms, at ROOMS_SIZE only: their names say so in the results.
+    rooms: dict[str, Variant] = {
+        "rooms_full": projected(read_model),
+        "rooms_read_model_only": applied_alone(read_model),
+        "rooms_raw_hincrby": raw_on(read_model.client),
+    }
     if before is not None:
         variants["read_model_before_cluster"] = applied_alone(before)
     if cluster_model is not None:
@@ -195,13 +221,17 @@ def _measure(
         variants["cluster_raw_hincrby"] = raw_on(cluster_model.client)
     for name, variant in variants.items():  # connections, scripts, caches: not measured
         variant(*records.batch(f"warmup-{name}", 100))
+    for name, variant in rooms.items():
+        variant(*records.batch(f"warmup-{name}", 100, ROOMS))
 
     results: dict[str, dict[str, Any]] = {}
     for size in SIZES:
-        timings: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
+        measured = {**variants, **(rooms if size == ROOMS_SIZE else {})}
+        timings: dict[str, list[dict[str, float]]] = {name: [] for name in measured}
         for _ in range(repeats[size]):
-            for name, variant in variants.items():  # interleaved: each sees the same machine
-                timings[name].append(variant(*records.batch(name, size)))
+            for name, variant in measured.items():  # interleaved: each sees the same machine
+                talks = ROOMS if name in rooms else TALKS
+                timings[name].append(variant(*records.batch(name, size, talks)))
         results[str(size)] = {
             name: {
                 "repeats": len(runs),
@@ -216,6 +246,7 @@ def _measure(
         }
     return {
         "talks": TALKS,
+        "rooms": ROOMS,
         "partitions": PARTITIONS,
         "sizes": list(SIZES),
         "before_cluster_commit": BEFORE_CLUSTER_COMMIT if before is not None else None,
