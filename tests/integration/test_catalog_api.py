@@ -151,6 +151,15 @@ def test_every_talk_document_says_when_its_rating_window_closes(
         {"startsAt": "2026-11-26T10:00:00"},
         {"startsAt": "2026-11-26T10:00:00Z", "endsAt": "2026-11-26T09:00:00Z"},
         {"unknown": 1},
+        # Digits are not a time (pydantic would read them as Unix seconds)
+        {"startsAt": "1796137956"},
+        {"endsAt": "0"},
+        # Years past what a window's end plus its grace can be, or before any programme
+        {"endsAt": "9999-12-31T23:00:00Z"},
+        {"startsAt": "0001-01-01T00:30:00+01:00"},
+        {"endsAt": "9999-12-31T20:00:00-10:00"},
+        # Not Unicode text: a lone surrogate, escaped in the JSON
+        {"title": "\ud800"},
     ],
 )
 def test_invalid_talks_are_422(api: Call, new_talk_id: str, change: dict[str, Any]) -> None:
@@ -158,6 +167,55 @@ def test_invalid_talks_are_422(api: Call, new_talk_id: str, change: dict[str, An
     answer = api("POST", "/talks", talk, authorizer=ADMIN)
     assert answer["statusCode"] == 422, answer["body"]
     assert answer["json"]["errors"]
+
+
+def test_an_invalid_talk_is_not_stored_by_put(api: Call, new_talk_id: str) -> None:
+    answer = api(
+        "PUT",
+        f"/talks/{new_talk_id}",
+        {"title": "Far", "endsAt": "9999-12-31T23:00:00Z"},
+        authorizer=ADMIN,
+    )
+    assert answer["statusCode"] == 422, answer["body"]
+    assert api("GET", f"/talks/{new_talk_id}")["statusCode"] == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        ("/talks", {"q": "\x00"}),
+        ("/talks", {"q": "a\nb"}),
+        ("/talks", {"track": "\x00"}),
+        ("/leaderboard", {"track": "a\x00b"}),
+    ],
+)
+def test_searches_with_control_characters_are_400(
+    api: Call, path: str, query: dict[str, str]
+) -> None:
+    answer = api("GET", path, query=query)
+    assert answer["statusCode"] == 400, answer["body"]
+    assert answer["json"]["type"] == "urn:talkrate:problem:validation"
+
+
+def test_a_talk_id_with_a_colon_is_found_percent_encoded(api: Call) -> None:
+    # Given a talk whose id holds a ":" (its pattern allows it)
+    talk_id = f"{unique_talk_id()}:colon"
+    assert (
+        api("POST", "/talks", {"id": talk_id, "title": "Colon"}, authorizer=ADMIN)["statusCode"]
+        == 201
+    )
+    # When the web app and the command line name it in a path, percent-encoded as they do
+    encoded = talk_id.replace(":", "%3A")
+    read = api("GET", f"/talks/{encoded}")
+    replaced = api("PUT", f"/talks/{encoded}", {"title": "Colon 2"}, authorizer=ADMIN)
+    removed = api("DELETE", f"/talks/{encoded}", authorizer=ADMIN)
+    # Then each route finds it by its id
+    assert (read["statusCode"], read["json"]["id"]) == (200, talk_id)
+    assert (replaced["statusCode"], replaced["json"]["title"]) == (200, "Colon 2")
+    assert removed["statusCode"] == 204
+    assert api("GET", f"/talks/{encoded}")["statusCode"] == 404
+    # And an encoded "/" stays inside its segment: an id outside the pattern, 400
+    assert api("GET", "/talks/a%2Fb")["statusCode"] == 400
 
 
 def test_put_creates_a_talk_under_a_new_id(api: Call, new_talk_id: str) -> None:

@@ -138,6 +138,9 @@ def test_an_event_code_guards_post_voters(api: Call, configure: Callable[..., No
         "urn:talkrate:problem:wrong-voter-code",
     )
     assert api("POST", "/voters", {"code": "hall-a-2026"}, source_ip=where)["statusCode"] == 201
+    # A code that is not Unicode text (a lone surrogate escaped in JSON) is refused as such
+    lone = api("POST", "/voters", '{"code": "\\ud800"}', source_ip=where)
+    assert (lone["statusCode"], lone["json"]["type"]) == (422, "urn:talkrate:problem:validation")
 
 
 def test_post_voters_has_its_own_limit_per_address(
@@ -207,3 +210,13 @@ def test_with_redis_down_nothing_answers_5xx_but_503_with_retry_after(
         "POST", "/ratings", {"talkId": talk, "value": 3}, headers={"idempotency-key": "k-1"}
     )
     assert keyed["statusCode"] == 503
+    # ... except for a voter, whose retry cannot count twice: taken without the key
+    issued = api("POST", "/voters", source_ip=address())
+    assert issued["statusCode"] == 201
+    voter_keyed = api(
+        "POST",
+        "/ratings",
+        {"talkId": talk, "value": 3},
+        headers={"idempotency-key": "k-2", "voter-token": issued["json"]["voterToken"]},
+    )
+    assert voter_keyed["statusCode"] == 202, voter_keyed["json"]

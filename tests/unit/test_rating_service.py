@@ -311,3 +311,11 @@ def test_when_the_limits_cannot_be_read_the_rating_still_counts() -> None:
         FakeLimiter(down=True),
     )
     assert publisher.published == [submission.event]
+
+
+def test_a_window_ending_near_the_last_date_never_closes_rather_than_failing() -> None:
+    # Given a talk stored with an end the grace would carry past the last date there is
+    window = RatingWindow(None, datetime(9999, 12, 31, 23, 0, tzinfo=UTC))
+    # Then its window closes at the last moment there is, and takes a rating now
+    assert window.closes_at(timedelta(hours=24)) == datetime.max.replace(tzinfo=UTC)
+    assert window.is_open(datetime(2026, 12, 1, tzinfo=UTC), timedelta(hours=24))

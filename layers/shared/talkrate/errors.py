@@ -27,6 +27,10 @@ class BackendUnavailable(TalkrateError):
     """A backing service did not answer; callers decide whether that is fatal."""
 
 
+class IdempotencyStoreUnavailable(BackendUnavailable):
+    """The idempotency records cannot be read or claimed; the request's work has not run."""
+
+
 class ReadModelRebuilding(BackendUnavailable):
     """The read model is being rebuilt; the projector's batch must be retried afterwards."""
 

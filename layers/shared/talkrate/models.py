@@ -4,6 +4,7 @@ pydantic, held to these models by tests). Validation lives here."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -32,6 +33,7 @@ from talkrate.events import (
     unix_ms,
     uuid7,
 )
+from talkrate.requests import PRINTABLE
 from talkrate.values import (
     RATING_VALUES,
     Histogram,
@@ -167,11 +169,16 @@ class RatingSubmitted(BaseModel):
 # --- The talk catalog ---------------------------------------------------------------------------
 
 
+_DATE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
+FIRST_YEAR, LAST_YEAR = 1970, 9000
+
+
 def _text_only(value: Any) -> Any:
-    # JSON numbers are not times: pydantic would read 0 as 1970-01-01.
-    if not isinstance(value, str | datetime):
-        raise ValueError("must be an RFC 3339 date-time string")
-    return value
+    # JSON numbers are not times, nor are strings of digits: pydantic would read 0 or "0" as
+    # 1970-01-01. A time starts with its date, then "T" (or a space) and the hour and minute.
+    if isinstance(value, datetime) or (isinstance(value, str) and _DATE_TIME.match(value)):
+        return value
+    raise ValueError("must be an RFC 3339 date-time string")
 
 
 def _encodable(value: str) -> str:
@@ -186,11 +193,12 @@ def _encodable(value: str) -> str:
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("must carry a time zone (RFC 3339)")
+    # Years a programme can have, no more: a window's end plus its grace must stay a date.
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"must be between the years {FIRST_YEAR} and {LAST_YEAR}")
     return value.astimezone(UTC)  # PostgreSQL takes offsets up to 15:59 only
 
 
-# Printable text: no control characters (PostgreSQL refuses NUL in text).
-PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 Text = Annotated[str, AfterValidator(_encodable)]
 Speaker = Annotated[Text, Field(min_length=1, max_length=120, pattern=PRINTABLE)]
 Instant = Annotated[datetime, BeforeValidator(_text_only), AfterValidator(_utc)]

@@ -55,7 +55,12 @@ class RatingWindow(NamedTuple):
 
     def closes_at(self, grace: timedelta) -> datetime | None:
         """The last moment a rating is taken, or None when the window never closes."""
-        return None if self.ends_at is None else self.ends_at + grace
+        if self.ends_at is None:
+            return None
+        try:
+            return self.ends_at + grace
+        except OverflowError:  # an end near the last date there is: the window never closes
+            return datetime.max.replace(tzinfo=UTC)
 
     def is_open(self, now: datetime, grace: timedelta) -> bool:
         """Whether a rating made `now` is taken."""

@@ -21,7 +21,7 @@ from typing import Any
 import redis
 from redis.exceptions import RedisClusterException
 
-from talkrate.errors import BackendUnavailable, IdempotencyKeyReused, RequestInProgress
+from talkrate.errors import IdempotencyKeyReused, IdempotencyStoreUnavailable, RequestInProgress
 from talkrate.observability import logger
 
 # A client retries within seconds or minutes; an hour bounds the records (PostgreSQL keeps the
@@ -74,7 +74,7 @@ class IdempotentRequests:
         try:
             answer = self._answer_or_claim(key, record_key, requested, claim)
         except (redis.RedisError, RedisClusterException, ValueError) as error:
-            raise BackendUnavailable("the idempotency store is unreachable") from error
+            raise IdempotencyStoreUnavailable("the idempotency store is unreachable") from error
         # Outside the store's error handling: what the work raises is the work's own error.
         return answer if answer is not None else self._run(record_key, requested, work)
 

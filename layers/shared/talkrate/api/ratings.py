@@ -11,9 +11,9 @@ from talkrate import wiring
 from talkrate.api.responses import ok, problems
 from talkrate.api.routing import Body, Header, Path, Query, Request, Response, Router
 from talkrate.config import load_settings
-from talkrate.errors import RateLimited, RatingUnknown
+from talkrate.errors import IdempotencyStoreUnavailable, RateLimited, RatingUnknown
 from talkrate.events import MAX_TALK_ID_LENGTH, TALK_ID_PATTERN
-from talkrate.observability import metrics
+from talkrate.observability import logger, metrics
 from talkrate.ports import Pingable
 from talkrate.rating import Rater, rating_status, read_ratings, submit_rating
 from talkrate.requests import RatingBody
@@ -101,12 +101,22 @@ def post_rating(
         # A key is the client's own: another voter (or address) using the same one is another
         # request, not a replay of this one.
         scope = f"voter:{voter_id}" if voter_id else f"address:{rater.address}"
-        accepted = wiring.idempotent_requests().once(
-            f"{scope}:{idempotency_key}",
-            rating.document(),
-            lambda: _rate(rating, rater, now),
-            request.context,
-        )
+        try:
+            accepted = wiring.idempotent_requests().once(
+                f"{scope}:{idempotency_key}",
+                rating.document(),
+                lambda: _rate(rating, rater, now),
+                request.context,
+            )
+        except IdempotencyStoreUnavailable:
+            # Nothing ran. A voter's retry cannot count twice (their newest rating of a talk
+            # is the one that counts), so their rating goes on without the key; a rating
+            # without a voter would count once per retry, so it is refused (503).
+            if voter_id is None:
+                raise
+            logger.warning("idempotency store unreachable: rating taken without its key")
+            metrics.add_metric(name="IdempotencyBypassed", unit="Count", value=1)
+            accepted = _rate(rating, rater, now)
     status_link = accepted["links"]["status"]
     return Response(
         202, "application/json", json.dumps(accepted), headers={"Location": status_link}

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
 from typing import Annotated, Any, ClassVar, NamedTuple, get_args, get_origin, get_type_hints
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 from talkrate.requests import Check, Invalid, checker
 
@@ -31,6 +31,8 @@ _SEGMENT = r"[-._~()'!*:@,;=+&$%<> \[\]{}|^\w]+"
 # Validation errors are reported in this order, whatever the order of the handler's parameters.
 _SOURCES = ("path", "query", "header", "body")
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+# A JSON escape of a UTF-16 surrogate (\ud800 to \udfff): paired, it decodes to one character.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class Param:
@@ -197,7 +199,7 @@ class Request:
         if not body:
             return None
         try:
-            return json.loads(body)
+            parsed = json.loads(body)
         except (ValueError, RecursionError) as error:
             # ValueError: not JSON, or a number longer than Python reads (4,300 digits);
             # RecursionError: arrays or objects nested deeper than the parser's stack.
@@ -205,6 +207,28 @@ class Request:
             raise RequestValidationError(
                 [{"type": "json_invalid", "loc": loc, "msg": "JSON decode error", "input": {}}]
             ) from error
+        if _SURROGATE_ESCAPE.search(body) and not _unicode(parsed):
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "string_unicode",
+                        "loc": ("body",),
+                        "msg": "Input should be valid Unicode text (an unpaired surrogate)",
+                        "input": {},
+                    }
+                ]
+            )
+        return parsed
+
+
+def _unicode(parsed: Any) -> bool:
+    """Whether every string of a parsed JSON document is Unicode text: "\\ud800" alone decodes
+    to a lone surrogate, which no UTF-8 store, hash or log takes."""
+    try:
+        json.dumps(parsed, ensure_ascii=False).encode()
+    except (UnicodeEncodeError, RecursionError):  # too deep to tell: refused as well
+        return False
+    return True
 
 
 class _Parameter(NamedTuple):
@@ -441,5 +465,7 @@ class Api:
         method, path = request.method, request.path
         for route in self._matching_order:
             if route.method == method and (match := route.pattern.match(path)):
-                return route, match.groupdict()
+                # rawPath keeps the client's percent-encoding (a talk id's ":" comes as %3A):
+                # each value is decoded once matched, so an encoded "/" stays inside its segment.
+                return route, {name: unquote(v) for name, v in match.groupdict().items()}
         raise RouteNotFound(f"{method} {path}")

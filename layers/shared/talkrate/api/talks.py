@@ -16,6 +16,7 @@ from talkrate.catalog import RatedTalk, find_talks, leaderboard, remove_talk, ta
 from talkrate.events import MAX_TALK_ID_LENGTH, TALK_ID_PATTERN
 from talkrate.leaderboard import PRIOR_MEAN, PRIOR_WEIGHT
 from talkrate.live import channel_for_talk
+from talkrate.requests import PRINTABLE
 from talkrate.values import Talk, rfc3339
 
 router = Router()
@@ -30,7 +31,8 @@ TalkIdPath = Annotated[
     ),
 ]
 TrackQuery = Annotated[
-    str | None, Query(min_length=1, max_length=100, description="Only this track.")
+    str | None,
+    Query(min_length=1, max_length=100, pattern=PRINTABLE, description="Only this track."),
 ]
 ADMIN_ONLY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
@@ -64,7 +66,12 @@ def _talk_out(rated: RatedTalk) -> dict[str, Any]:
 def get_talks(
     q: Annotated[
         str | None,
-        Query(min_length=1, max_length=100, description="Words of the title or a speaker's name."),
+        Query(
+            min_length=1,
+            max_length=100,
+            pattern=PRINTABLE,
+            description="Words of the title or a speaker's name.",
+        ),
     ] = None,
     track: TrackQuery = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
