@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg2
 import pytest
 
+from talkrate.adapters import redis_store
 from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore
-from talkrate.adapters.redis_store import ReadModelClient, RedisReadModel, connect, histogram_key
+from talkrate.adapters.redis_store import (
+    ReadModelClient,
+    RedisReadModel,
+    connect,
+    histogram_key,
+    votes_key,
+)
+from talkrate.errors import RebuildLockLost
 from talkrate.events import Rating
 from talkrate.models import RatingSubmitted
 from talkrate.projected import ProjectedRating, ProjectionBatch
@@ -278,3 +289,191 @@ def test_the_leaderboard_ranks_by_bayesian_average(
     finally:
         redis_client.delete(histogram_key(lucky), histogram_key(solid))
         redis_client.zrem("leaderboard", lucky, solid)
+
+
+# --- records that once failed a whole batch, and edges of the voters' order -----------------------
+
+
+def raw(topic: str, offset: int, talk_id: str, **fields: object) -> StreamRecord:
+    """A record in no form talkrate writes: the event's fields as given, as JSON text."""
+    body = {"eventId": str(uuid.uuid4()), "type": "RatingSubmitted", "schemaVersion": 1}
+    body |= {"talkId": talk_id, "value": 3, "occurredAt": "2026-11-26T10:00:00Z"} | fields
+    key = talk_id.encode("utf-8", "backslashreplace")
+    return StreamRecord(topic, 0, offset, key, json.dumps(body).encode())
+
+
+def test_records_the_model_cannot_take_become_dead_letters_and_the_rest_counts(
+    store: PostgresEventStore, model: RedisReadModel, talk_id: str, topic: str
+) -> None:
+    # Given a batch with two good ratings among records that once failed the whole batch:
+    # moments an offset carries past the calendar, a voter's rating before 1970 (in the form
+    # talkrate writes), an eventId with a NUL and a talk id with a lone surrogate (which the
+    # reason quotes, and PostgreSQL cannot store as text)
+    good = [rating_event(talk_id, 5), rating_event(talk_id, 4)]
+    before_1970 = RatingSubmitted.new(talk_id, 2, "voter-1").model_copy(
+        update={"occurred_at": datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC)}
+    )
+    records = [
+        at(topic, 0, 0, good[0]),
+        raw(topic, 1, talk_id, occurredAt="0001-01-01T00:30:00+01:00"),
+        raw(topic, 2, talk_id, occurredAt="9999-12-31T23:30:00-01:00"),
+        StreamRecord(topic, 0, 3, talk_id.encode(), before_1970.to_json()),
+        raw(topic, 4, talk_id, eventId="\x00" * 36),
+        raw(topic, 5, "\ud800"),
+        at(topic, 0, 6, good[1]),
+    ]
+    # When it is projected
+    result = project_batch(records, store, model)
+    # Then the good ratings count and every other record is set aside with its reason
+    assert (result.applied, result.dead_lettered) == (2, 5)
+    assert model.histogram(talk_id).counts == {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1}
+    letters = [d for d in store.dead_letters() if d["topic"] == topic]
+    assert sorted(d["offset"] for d in letters) == [1, 2, 3, 4, 5]
+    assert all(d["reason"] for d in letters)
+
+
+def test_a_vote_stored_before_1970_does_not_block_the_voter_s_next_rating(
+    store: PostgresEventStore,
+    model: RedisReadModel,
+    talk_id: str,
+    topic: str,
+    redis_client: ReadModelClient,
+) -> None:
+    # Given a vote kept from before such ratings were set aside: negative milliseconds
+    redis_client.hset(votes_key(talk_id), "voter-1", f"2|-1000|{uuid.uuid4()}")
+    redis_client.hset(histogram_key(talk_id), "2", 1)
+    # When the voter rates the talk again
+    result = project_batch([at(topic, 0, 0, voter_event(talk_id, 5, "voter-1", 0))], store, model)
+    # Then the newer rating replaces it
+    assert result.applied == 1
+    assert model.histogram(talk_id).counts == {"1": 0, "2": 0, "3": 0, "4": 0, "5": 1}
+    redis_client.delete(votes_key(talk_id))
+
+
+def test_a_voter_s_two_ratings_in_one_millisecond_count_alike_everywhere(
+    store: PostgresEventStore,
+    model: RedisReadModel,
+    talk_id: str,
+    topic: str,
+    redis_client: ReadModelClient,
+) -> None:
+    # Given two ratings by one voter in the same millisecond, with microseconds (a client that
+    # is not talkrate's): the later one by microseconds has the smaller eventId
+    unique = uuid.uuid4().hex[:12]
+    first = raw(
+        topic,
+        0,
+        talk_id,
+        value=1,
+        voterId="v-9",
+        eventId=f"ffffffff-ffff-4fff-bfff-{unique}",
+        occurredAt="2026-11-26T10:00:00.123100Z",
+    )
+    second = raw(
+        topic,
+        1,
+        talk_id,
+        value=5,
+        voterId="v-9",
+        eventId=f"00000000-0000-4000-8000-{unique}",
+        occurredAt="2026-11-26T10:00:00.123900Z",
+    )
+    # When they are projected, and the read model is rebuilt from the event store
+    project_batch([first, second], store, model)
+    projected = model.histogram(talk_id).counts
+    stored = store.histogram(talk_id).counts
+    redis_client.flushdb()
+    rebuild_read_model(store, model, progress=lambda _: None)
+    # Then the projector, the event store and the rebuild keep the same one (milliseconds, as
+    # on the wire, then the eventId)
+    assert projected == stored == model.histogram(talk_id).counts
+    assert projected["1"] == 1
+
+
+def test_a_voter_whose_id_reads_like_another_rating_s_event_id_is_another_voter(
+    store: PostgresEventStore,
+    model: RedisReadModel,
+    talk_id: str,
+    topic: str,
+    redis_client: ReadModelClient,
+) -> None:
+    anonymous = rating_event(talk_id, 1)
+    voter = RatingSubmitted.new(talk_id, 5, str(anonymous.event_id))
+    project_batch([at(topic, 0, 0, anonymous), at(topic, 0, 1, voter)], store, model)
+    both = {"1": 1, "2": 0, "3": 0, "4": 0, "5": 1}
+    assert model.histogram(talk_id).counts == store.histogram(talk_id).counts == both
+    redis_client.flushdb()
+    rebuild_read_model(store, model, progress=lambda _: None)
+    assert model.histogram(talk_id).counts == both
+
+
+def test_a_position_delivered_twice_in_one_batch_counts_once(
+    store: PostgresEventStore, model: RedisReadModel, talk_id: str, topic: str
+) -> None:
+    event = rating_event(talk_id, 4)
+    result = project_batch([at(topic, 0, 0, event), at(topic, 0, 0, event)], store, model)
+    assert result.applied == 1
+    assert model.histogram(talk_id).counts["4"] == store.histogram(talk_id).counts["4"] == 1
+
+
+class _SlowSource:
+    """The event store, read slowly: `pauses` waits, naming each step (or not) in between."""
+
+    def __init__(self, store: PostgresEventStore, pauses: int, tell: bool) -> None:
+        self._store, self._pauses, self._tell = store, pauses, tell
+
+    def state(self, progress: Callable[[str], None]) -> Any:
+        for step in range(self._pauses):
+            time.sleep(0.4)
+            if self._tell:
+                progress(f"step {step}")
+        return self._store.state(progress)
+
+
+def test_a_rebuild_whose_lock_ran_out_replaces_nothing(
+    store: PostgresEventStore,
+    model: RedisReadModel,
+    talk_id: str,
+    topic: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a lock that lasts one second, and a rebuild that reads for longer without a word
+    monkeypatch.setattr(redis_store, "REBUILD_LOCK_SECONDS", 1)
+    project_batch([at(topic, 0, 0, rating_event(talk_id, 3))], store, model)
+    silent = _SlowSource(store, pauses=4, tell=False)
+    applied_meanwhile: list[int] = []
+
+    def project_once_the_lock_is_gone() -> None:
+        time.sleep(1.3)
+        applied_meanwhile.append(
+            project_batch([at(topic, 0, 1, rating_event(talk_id, 5))], store, model).applied
+        )
+
+    meanwhile = threading.Thread(target=project_once_the_lock_is_gone)
+    meanwhile.start()
+    # When it comes to the swap
+    with pytest.raises(RebuildLockLost):
+        rebuild_read_model(silent, model, progress=lambda _: None)
+    meanwhile.join()
+    # Then the batch applied after the lock ran out is kept: nothing was replaced
+    assert applied_meanwhile == [1]
+    assert model.histogram(talk_id).counts["5"] == 1
+    # And a rebuild that names its steps keeps its lock for as long as it reads
+    talkative = _SlowSource(store, pauses=4, tell=True)
+    rebuild_read_model(talkative, model, progress=lambda _: None)
+    assert model.histogram(talk_id).counts["5"] == 1
+
+
+def test_forgetting_a_topic_s_offsets_keeps_those_of_a_topic_named_like_it(
+    store: PostgresEventStore, model: RedisReadModel, talk_id: str, topic: str
+) -> None:
+    # Given batches applied on a topic and on one whose name starts with it
+    project_batch([at(topic, 0, 0, rating_event(talk_id, 1))], store, model)
+    other = f"{topic}-v2"
+    project_batch([at(other, 0, 0, rating_event(talk_id, 2))], store, model)
+    # When the first topic's offsets are forgotten (it was recreated empty)
+    assert model.forget_offsets(topic) == 1
+    # Then the other topic's record, delivered again, is still skipped
+    assert project_batch([at(other, 0, 0, rating_event(talk_id, 2))], store, model).skipped == 1
+    assert model.applied_offset(f"{other}-0") == 0
+    assert model.applied_offset(f"{topic}-0") is None

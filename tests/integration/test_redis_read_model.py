@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import redis
@@ -15,6 +16,7 @@ from talkrate.models import RatingSubmitted
 from talkrate.projected import ProjectionResult, ReadModelMemory
 from talkrate.projection import StreamRecord, classify
 from tests.builders import rating_event, unique_talk_id
+from tests.redis_cluster import LocalRedisCluster
 
 pytestmark = pytest.mark.integration
 
@@ -238,3 +240,26 @@ def test_the_read_model_says_how_full_it_is_and_whether_it_could_evict_counts(
     assert ReadModelMemory(50, 0, "noeviction").used_percent is None
     assert ReadModelMemory(1, 1, "volatile-lru").policy_is_safe
     assert not ReadModelMemory(1, 1, "allkeys-lru").policy_is_safe
+
+
+def test_on_a_cluster_a_batch_sent_again_in_detail_waits_for_the_replicas_too(
+    redis_cluster: LocalRedisCluster,
+) -> None:
+    # Given a cluster read model that confirms each batch on a replica of every shard it wrote
+    model = RedisReadModel(f"{redis_cluster.url}&replicas=1")
+    rounds: list[int] = []
+    sent = model._eval_many
+
+    def noted(name: str, calls: list[Any], wait_on: int = 0) -> list[Any]:
+        rounds.append(wait_on)
+        return sent(name, calls, wait_on=wait_on)
+
+    model._eval_many = noted  # type: ignore[method-assign]
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    a = unique_talk_id()
+    apply(model, records(topic, 0, 0, [(a, 1)] * 3))  # offsets 0..2
+    # When a redelivery cut elsewhere must be sent again record by record (offsets 1..4)
+    result = apply(model, records(topic, 0, 1, [(a, 4)] * 4))
+    # Then its second round trip, the one that writes, waited for the replicas as the first did
+    assert (result.applied, result.skipped) == (2, 2)
+    assert rounds == [1, 1, 1]

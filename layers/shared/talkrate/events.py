@@ -31,6 +31,9 @@ TALK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:~-]*$"
 VOTER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@~+-]*$"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The years a rating's occurredAt and a talk's times can be in (UTC): a voter's ratings are
+# ordered by milliseconds since the epoch, and a window's end plus its grace must stay a date.
+FIRST_YEAR, LAST_YEAR = 1970, 9000
 
 
 def _bounded(pattern: str, length: int) -> str:
@@ -86,9 +89,11 @@ class Rating(NamedTuple):
     @classmethod
     def of(cls, event: Any) -> Rating:
         """The view of a parsed talkrate.models.RatingSubmitted."""
-        return cls(
-            str(event.event_id), event.talk_id, event.value, event.occurred_at, event.voter_id
-        )
+        # Milliseconds, as on the wire: a voter's ratings are ordered by them everywhere (the
+        # read model's votes, the event store), so both must see the same moment.
+        at = event.occurred_at
+        at = at.replace(microsecond=at.microsecond // 1000 * 1000)
+        return cls(str(event.event_id), event.talk_id, event.value, at, event.voter_id)
 
     @classmethod
     def new(
@@ -141,6 +146,8 @@ def _written(raw: bytes) -> Rating | None:
         at = datetime.fromisoformat(occurred_at.decode())  # a date that does not exist fails
     except ValueError:
         return None
+    if not FIRST_YEAR <= at.year <= LAST_YEAR:
+        return None  # the model judges it (and refuses it)
     return Rating(
         event_id.decode(), talk_id.decode(), int(value), at, voter_id.decode() if voter_id else None
     )

@@ -25,6 +25,8 @@ from pydantic_core import PydanticCustomError
 
 from talkrate.events import (
     CORRELATION_HEADER,
+    FIRST_YEAR,
+    LAST_YEAR,
     MAX_TALK_ID_LENGTH,
     MAX_VOTER_ID_LENGTH,
     TALK_ID_PATTERN,
@@ -56,6 +58,18 @@ __all__ = [  # re-exported: the plain values and the wire format's names live wi
     "unix_ms",
     "uuid7",
 ]
+
+
+def in_utc_years(value: datetime) -> datetime:
+    """The moment in UTC, when its year (in UTC) is between FIRST_YEAR and LAST_YEAR."""
+    try:
+        at = value.astimezone(UTC)
+    except OverflowError:  # an offset carries it past the first or the last date there is
+        at = None
+    if at is None or not FIRST_YEAR <= at.year <= LAST_YEAR:
+        raise ValueError(f"must be between the years {FIRST_YEAR} and {LAST_YEAR} (UTC)")
+    return at
+
 
 TalkId = Annotated[str, Field(min_length=1, max_length=MAX_TALK_ID_LENGTH, pattern=TALK_ID_PATTERN)]
 RatingValue = Annotated[StrictInt, Field(ge=1, le=5)]
@@ -121,7 +135,7 @@ class RatingSubmitted(BaseModel):
     def _timezone_aware(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             raise ValueError("occurredAt must carry a time zone (RFC 3339)")
-        return value.astimezone(UTC)
+        return in_utc_years(value)
 
     @field_serializer("occurred_at")
     def _rfc3339(self, value: datetime) -> str:
@@ -170,7 +184,6 @@ class RatingSubmitted(BaseModel):
 
 
 _DATE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
-FIRST_YEAR, LAST_YEAR = 1970, 9000
 
 
 def _text_only(value: Any) -> Any:
@@ -193,10 +206,7 @@ def _encodable(value: str) -> str:
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("must carry a time zone (RFC 3339)")
-    # Years a programme can have, no more: a window's end plus its grace must stay a date.
-    if not FIRST_YEAR <= value.year <= LAST_YEAR:
-        raise ValueError(f"must be between the years {FIRST_YEAR} and {LAST_YEAR}")
-    return value.astimezone(UTC)  # PostgreSQL takes offsets up to 15:59 only
+    return in_utc_years(value)  # PostgreSQL takes offsets up to 15:59 only
 
 
 Text = Annotated[str, AfterValidator(_encodable)]

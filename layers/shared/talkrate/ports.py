@@ -163,12 +163,17 @@ class RebuildTarget(Protocol):
         """Hold the projector off; False when another rebuild holds the lock."""
         ...
 
+    def hold_rebuild_lock(self) -> bool:
+        """Keep this rebuild's lock for another while; False when it ran out (or is another's)."""
+        ...
+
     def unlock_after_rebuild(self) -> None:
         """Let the projector apply batches again."""
         ...
 
     def replace_all(self, state: ReadModelState) -> None:
-        """Replace every histogram and offset at once."""
+        """Replace every histogram and offset at once, while this rebuild holds the lock (else
+        raise RebuildLockLost, replacing nothing)."""
         ...
 
 

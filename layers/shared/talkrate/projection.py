@@ -37,7 +37,7 @@ def classify(records: Iterable[StreamRecord]) -> ProjectionBatch:
     any other record is judged by the event model itself, so each record that fails is set aside
     with its own reason.
     """
-    records = list(records)
+    records = _once_each(list(records))
     batch = ProjectionBatch()
     for record, event in zip(records, parse_written([r.value for r in records]), strict=True):
         if event is None:
@@ -58,6 +58,21 @@ def classify(records: Iterable[StreamRecord]) -> ProjectionBatch:
     return batch
 
 
+def _once_each(records: list[StreamRecord]) -> list[StreamRecord]:
+    """The records, a position delivered twice in one batch kept once (the same record)."""
+    positions = {(r.topic, r.partition, r.offset) for r in records}
+    if len(positions) == len(records):
+        return records
+    seen: set[tuple[str, int, int]] = set()
+    kept = []
+    for record in records:
+        position = (record.topic, record.partition, record.offset)
+        if position not in seen:
+            seen.add(position)
+            kept.append(record)
+    return kept
+
+
 def _judged(value: bytes | None) -> tuple[Rating | None, str]:
     """The event model's reading of a record value: the event, or why it is not one.
 
@@ -75,9 +90,16 @@ def _judged(value: bytes | None) -> tuple[Rating | None, str]:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in error.errors()
         )
-        return None, problems[:MAX_REASON_LENGTH]
-    except ValueError as error:
-        return None, str(error)[:MAX_REASON_LENGTH]
+        return None, _storable(problems)
+    except Exception as error:  # whatever a record makes the model raise, it blocks nothing
+        return None, _storable(f"{type(error).__name__}: {error}")
+
+
+def _storable(reason: str) -> str:
+    """A reason PostgreSQL stores as text: bounded, NUL and unpaired surrogates (which an error
+    message can quote from the record) escaped."""
+    text = reason.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text.replace("\x00", "\\x00")[:MAX_REASON_LENGTH]
 
 
 def project_batch(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from talkrate.errors import TalkrateError
+from talkrate.errors import RebuildLockLost, TalkrateError
 from talkrate.ports import RebuildSource, RebuildTarget
 from talkrate.projected import ReadModelState
 
@@ -26,9 +26,17 @@ def rebuild_read_model(
     started = time.monotonic()
     if not target.lock_for_rebuild():
         raise RebuildInProgress("another rebuild is running (or its lock has not expired)")
+
+    def holding(line: str) -> None:
+        # Each step of a long read keeps the lock: were it to run out, the projector would
+        # apply batches that the snapshot's swap then undid.
+        if not target.hold_rebuild_lock():
+            raise RebuildLockLost("the rebuild's lock ran out; nothing was replaced: run it again")
+        progress(line)
+
     try:
-        progress("projector paused; reading the event store")
-        state = source.state(progress)
+        holding("projector paused; reading the event store")
+        state = source.state(holding)
         target.replace_all(state)
     finally:
         target.unlock_after_rebuild()

@@ -281,18 +281,21 @@ SELECT * FROM unnest(%s::uuid[], %s::text[], %s::smallint[], %s::timestamptz[], 
 ON CONFLICT (event_id) DO NOTHING
 RETURNING event_id::text, topic, partition, "offset"
 """
-# The ratings that count: every rating without a voter, and each voter's latest per talk.
+# The ratings that count: every rating without a voter, and each voter's latest per talk (a
+# voter whose id reads like a rating's eventId is still another voter: `voter_id IS NULL` first).
 _COUNTED = """
-SELECT DISTINCT ON (talk_id, COALESCE(voter_id, event_id::text))
+SELECT DISTINCT ON (talk_id, voter_id IS NULL, COALESCE(voter_id, event_id::text))
        talk_id, value, voter_id, occurred_at, event_id
 FROM rating_events
-ORDER BY talk_id, COALESCE(voter_id, event_id::text), occurred_at DESC, event_id DESC
+ORDER BY talk_id, voter_id IS NULL, COALESCE(voter_id, event_id::text), occurred_at DESC,
+         event_id DESC
 """
 _COUNTED_FOR_TALK = """
 SELECT value::text, count(*) FROM (
-    SELECT DISTINCT ON (COALESCE(voter_id, event_id::text)) value
+    SELECT DISTINCT ON (voter_id IS NULL, COALESCE(voter_id, event_id::text)) value
     FROM rating_events WHERE talk_id = %s
-    ORDER BY COALESCE(voter_id, event_id::text), occurred_at DESC, event_id DESC
+    ORDER BY voter_id IS NULL, COALESCE(voter_id, event_id::text), occurred_at DESC,
+             event_id DESC
 ) AS counted GROUP BY value
 """
 _FIRST_POSITIONS = """

@@ -17,6 +17,7 @@ One Redis or a Redis Cluster, chosen by the URL: `redis://host:port?cluster=true
 from __future__ import annotations
 
 import json
+import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from redis.cluster import RedisCluster
 from redis.crc import key_slot
 from redis.exceptions import NoScriptError, RedisClusterException, SlotNotCoveredError
 
-from talkrate.errors import BackendUnavailable, ReadModelRebuilding
+from talkrate.errors import BackendUnavailable, ReadModelRebuilding, RebuildLockLost
 from talkrate.events import Rating
 from talkrate.leaderboard import PRIOR_MEAN, PRIOR_WEIGHT
 from talkrate.projected import ProjectionBatch, ProjectionResult, ReadModelMemory, ReadModelState
@@ -107,6 +108,12 @@ def connect(url: str, **options: Any) -> ReadModelClient:
     return redis.Redis.from_url(parsed.url, **options)
 
 
+def _of_topic(name: bytes, prefix: bytes) -> bool:
+    """Whether an offset's field ("<topic>-<partition>") is of the topic of `prefix` ("<topic>-"),
+    not of another topic whose name starts with it ("ratings-v2-0" is not of "ratings")."""
+    return name.startswith(prefix) and name[len(prefix) :].isdigit()
+
+
 # Applies talks' parts of a batch atomically, and (when given the keys) judges the records that
 # belong to no talk against the partition offsets, checks the rebuild lock and ranks the talks.
 # On one Redis the whole batch is one call; on a cluster it is one call per slot (each talk's
@@ -148,7 +155,7 @@ local function vote(vkey, votes, delta, value, voter, ms, id)
   local current = votes[voter]
   if current == nil then current = call('HGET', vkey, voter) or false end
   if current then
-    local c_value, c_ms, c_id = string.match(current, '^(%d)|(%d+)|(.+)$')
+    local c_value, c_ms, c_id = string.match(current, '^(%d)|(-?%d+)|(.+)$')
     if not newer(ms, id, tonumber(c_ms), c_id) then return end
     delta[tonumber(c_value)] = delta[tonumber(c_value)] - 1
   end
@@ -328,12 +335,17 @@ return {applied, skipped, duplicates, dead, scored, unscored}
 
 # Replaces talks' keys with rebuilt ones in one atomic step (on one Redis, with the partition
 # offsets and the leaderboard too: the whole read model at once). ARGV as in _APPLY's, with the
-# KEYS index of the first stale key to delete.
+# KEYS index of the first stale key to delete, then the rebuild's token (checked against the lock
+# when ARGV 4 names it).
 _REPLACE = """
 local p = cjson.decode(ARGV[1])
 local prior_mean, prior_weight = tonumber(ARGV[2]), tonumber(ARGV[3])
-local marks_i, board_i, base, stale = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]),
-  tonumber(ARGV[8])
+local lock_i, marks_i, board_i, base, stale = tonumber(ARGV[4]), tonumber(ARGV[5]),
+  tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+-- On one Redis the swap checks the rebuild's lock is still its own (ARGV 9: its token).
+if lock_i > 0 and redis.call('GET', KEYS[lock_i]) ~= ARGV[9] then
+  return redis.error_reply('LOCKLOST the rebuild lock ran out before the swap; nothing replaced')
+end
 for i = stale, #KEYS do redis.call('DEL', KEYS[i]) end
 if marks_i > 0 then redis.call('DEL', KEYS[marks_i]) end
 if board_i > 0 then redis.call('DEL', KEYS[board_i]) end
@@ -406,6 +418,7 @@ class RedisReadModel:
         parsed = RedisUrl.parse(url)
         self.cluster, self._replicas = parsed.cluster, parsed.replicas
         self._sha: dict[str, str] = {}
+        self._rebuild_token: str | None = None
 
     @property
     def client(self) -> ReadModelClient:
@@ -501,7 +514,8 @@ class RedisReadModel:
             detail = _detailed(batch, {t for i in retry for t in groups[i]})
             again = self._eval_many(
                 "apply",
-                [
+                wait_on=self._replicas,
+                calls=[
                     (
                         calls[i][0],
                         [
@@ -680,7 +694,7 @@ class RedisReadModel:
         prefix = f"{topic}-".encode()
         client = self.client
         fields: list[bytes] = client.hkeys(OFFSETS_KEY)  # type: ignore[assignment]
-        stale = [f for f in fields if f.startswith(prefix)]
+        stale = [f for f in fields if _of_topic(f, prefix)]
         dropped = int(client.hdel(OFFSETS_KEY, *stale)) if stale else 0
         keys = list(client.scan_iter(match=HISTOGRAM_PATTERN, count=1000))
         for start in range(0, len(keys), 500):
@@ -690,7 +704,7 @@ class RedisReadModel:
                 pipe.hkeys(key)
             drop = client.pipeline(transaction=False)
             for key, names in zip(chunk, pipe.execute(), strict=True):
-                mine = [n for n in names if n.startswith(prefix)]
+                mine = [n for n in names if _of_topic(n, prefix)]
                 if mine:
                     drop.hdel(key, *mine)
             if len(drop):
@@ -698,12 +712,26 @@ class RedisReadModel:
         return dropped
 
     def lock_for_rebuild(self) -> bool:
-        """Hold the projector off (its batches fail and are retried) while a rebuild runs."""
-        return bool(self.client.set(REBUILD_LOCK_KEY, "1", nx=True, ex=REBUILD_LOCK_SECONDS))
+        """Hold the projector off (its batches fail and are retried) while a rebuild runs.
+
+        The lock holds a token of this rebuild's own, for REBUILD_LOCK_SECONDS at a time."""
+        token = uuid.uuid4().hex
+        if not self.client.set(REBUILD_LOCK_KEY, token, nx=True, ex=REBUILD_LOCK_SECONDS):
+            return False
+        self._rebuild_token = token
+        return True
+
+    def hold_rebuild_lock(self) -> bool:
+        """Renew this rebuild's lock; False when it ran out (or another rebuild took it)."""
+        return self._rebuild_token is not None and bool(
+            self._eval("hold", [REBUILD_LOCK_KEY], [self._rebuild_token, REBUILD_LOCK_SECONDS])
+        )
 
     def unlock_after_rebuild(self) -> None:
-        """Let the projector apply batches again."""
-        self.client.delete(REBUILD_LOCK_KEY)
+        """Let the projector apply batches again (the lock is dropped only while it is ours)."""
+        if self._rebuild_token is not None:
+            self._eval("hold", [REBUILD_LOCK_KEY], [self._rebuild_token, 0])
+            self._rebuild_token = None
 
     def replace_all(self, state: ReadModelState) -> None:
         """Replace every histogram, vote and offset with the rebuilt ones.
@@ -713,6 +741,8 @@ class RedisReadModel:
         a talk between the scan for the existing keys and the replacement.
         """
         client = self.client
+        if not self.hold_rebuild_lock():
+            raise RebuildLockLost("the rebuild's lock ran out before the swap; nothing replaced")
         existing = {
             key.decode()
             for pattern in ("ratings/*", "votes/*")  # the keys of before the hash tags too
@@ -724,7 +754,16 @@ class RedisReadModel:
         if not self.cluster:
             keys = [*_FIXED_KEYS, *_talk_keys(talks), *stale]
             payload = _rebuilt(talks, state, state.offsets)
-            self._eval("replace", keys, [payload, *_PRIOR, 0, 2, 3, 4, 4 + 2 * len(talks)])
+            try:
+                self._eval(
+                    "replace",
+                    keys,
+                    [payload, *_PRIOR, 1, 2, 3, 4, 4 + 2 * len(talks), self._rebuild_token],
+                )
+            except redis.ResponseError as error:
+                if str(error).startswith("LOCKLOST"):
+                    raise RebuildLockLost(str(error)) from error
+                raise
             return
         groups: dict[int, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
         for talk in talks:
@@ -740,6 +779,9 @@ class RedisReadModel:
         ]
         replies = []
         for start in range(0, len(calls), 1000):
+            # A cluster swaps slot by slot: the lock is checked (and kept) before each thousand.
+            if not self.hold_rebuild_lock():
+                raise RebuildLockLost("the rebuild's lock ran out during the swap; run it again")
             replies += self._eval_many("replace", calls[start : start + 1000])
         client.delete(OFFSETS_KEY, LEADERBOARD_KEY)
         pipe = client.pipeline(transaction=False)
@@ -782,7 +824,19 @@ class RedisReadModel:
             return False
 
 
-_SCRIPTS = {"apply": _APPLY, "replace": _REPLACE}
+# Renews the rebuild lock for ARGV[2] seconds while it holds ARGV[1] (its rebuild's token);
+# ARGV[2] = 0 drops it. 1 when it was that rebuild's, else 0.
+_HOLD = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if tonumber(ARGV[2]) > 0 then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+else
+  redis.call('DEL', KEYS[1])
+end
+return 1
+"""
+
+_SCRIPTS = {"apply": _APPLY, "replace": _REPLACE, "hold": _HOLD}
 
 
 def _fullness(info: dict[str, Any]) -> float:
