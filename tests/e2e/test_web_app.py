@@ -318,6 +318,27 @@ def test_the_programme_puts_talks_whose_rating_closed_last_and_says_so(
     expect(cards.nth(1)).to_contain_text("Rating closed")
 
 
+def test_the_programme_follows_the_clock_while_it_stays_open(web: WebStack, page: Page) -> None:
+    # Given a talk that ends in a minute, on a programme page left open (the page's clock is
+    # the test's, to be moved forward)
+    track = f"Clock {unique_talk_id()}"
+    now = datetime.now(UTC)
+    web.add_talk(
+        title="Ending soon",
+        track=track,
+        startsAt=(now - timedelta(minutes=30)).isoformat(),
+        endsAt=(now + timedelta(minutes=1)).isoformat(),
+    )
+    page.clock.install()
+    page.goto(web.url(f"/app/?track={quote(track)}"))
+    card = page.locator(".talk-card")
+    expect(card).to_contain_text("Now")
+    # When two minutes pass without any rating anywhere
+    page.clock.run_for(120_000)
+    # Then the talk no longer says it is running
+    expect(card).not_to_contain_text("Now")
+
+
 def test_a_phone_whose_clock_is_wrong_goes_by_the_service_s_clock(
     web: WebStack, page: Page
 ) -> None:
@@ -380,7 +401,7 @@ def test_a_rating_whose_answer_is_lost_is_sent_again_and_counted_once(
 def test_an_organiser_adds_a_talk_that_the_programme_shows_and_the_csv_counts(
     web: WebStack, page: Page
 ) -> None:
-    title = f"Organised {unique_talk_id()}"
+    title = f"Organisé Ünïcödé {unique_talk_id()}"
     # Given an organiser on the admin page, who first mistypes the token
     page.goto(web.url("/app/admin"))
     page.get_by_label("Organiser token").fill("not-the-token")
@@ -406,6 +427,7 @@ def test_an_organiser_adds_a_talk_that_the_programme_shows_and_the_csv_counts(
     row = page.get_by_role("row").filter(has_text=title)
     talk_id = row.locator(".talk-id").inner_text()
     web.created.append(talk_id)
+    assert talk_id.startswith("organise-unicode-")  # accents dropped, not turned into dashes
     # Then the programme shows it, among the talks running now (first), found by its speaker
     page.goto(web.url("/app/"))
     cards = page.locator(".talk-card")
@@ -424,7 +446,9 @@ def test_an_organiser_adds_a_talk_that_the_programme_shows_and_the_csv_counts(
     page.goto(web.url("/app/admin"))
     with page.expect_download() as download:
         page.get_by_role("button", name="Download results (CSV)").click()
-    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    raw = Path(download.value.path()).read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # a byte-order mark: spreadsheets read UTF-8
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
     # Then the CSV holds its counts
     ours = [r for r in rows if r["id"] == talk_id]
     assert len(ours) == 1
@@ -581,6 +605,34 @@ def test_the_talk_page_reconnects_and_misses_nothing_published_while_it_was_away
     # And live updates flow again on the new connection
     web.rate(talk["id"], 4)
     expect(total(page)).to_have_text("2 ratings", timeout=LIVE_WITHIN_MS)
+
+
+def test_while_the_live_channel_is_refused_the_talk_page_keeps_fresh_over_http(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk page on its channel, through connections the test can cut and then refuse
+    connected: list[Any] = []
+    refuse = {"new connections": False}
+
+    def through(ws: Any) -> None:
+        if refuse["new connections"]:
+            ws.close(code=1011, reason="refused")
+        else:
+            ws.connect_to_server()
+            connected.append(ws)
+
+    page.route_web_socket("**/event/realtime", through)
+    talk = web.add_talk(title="Refused channel")
+    page.goto(web.url(f"/app/talks/{talk['id']}"))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    # When the connection drops and every reconnection is refused, and a rating is counted
+    refuse["new connections"] = True
+    connected[-1].close(code=1001, reason="gone")
+    web.rate(talk["id"], 5)
+    assert wait_for(lambda: web.count(talk["id"]) == 1)
+    # Then the page shows it from its polling, every five seconds, while it still reconnects
+    expect(total(page)).to_have_text("1 rating", timeout=8_000)
+    expect(page.locator(".live-badge")).not_to_have_attribute("data-state", "live")
 
 
 def test_the_leaderboard_follows_ratings_live_within_its_track(web: WebStack, page: Page) -> None:

@@ -30,12 +30,12 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
   let stopped = false;
   let socket = null;
   let attempt = 0;
-  let timers = [];
-  const later = (fn, ms) => timers.push(setTimeout(fn, ms));
-  const clearTimers = () => {
-    timers.forEach(clearTimeout);
-    timers = [];
-  };
+  let connectTimer = null;
+  // Polling over HTTP (without a live channel, or while away from it) runs on its own timer, so
+  // a reconnection's backoff never cancels it; `pollRun` ends a loop whose refresh is in flight.
+  let pollTimer = null;
+  let polling = false;
+  let pollRun = 0;
   const safeRefresh = async () => {
     try {
       await refresh();
@@ -44,11 +44,27 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
     }
   };
 
-  function poll(every) {
-    if (stopped) return;
+  function poll(every, run) {
+    if (stopped || run !== pollRun) return;
     safeRefresh().finally(() => {
-      if (!stopped) later(() => poll(every), document.hidden ? Math.max(every, 5000) : every);
+      if (stopped || run !== pollRun) return;
+      pollTimer = setTimeout(() => poll(every, run), document.hidden ? Math.max(every, 5000) : every);
     });
+  }
+
+  function startPolling(every, delay) {
+    if (polling) return;
+    polling = true;
+    pollRun += 1;
+    const run = pollRun;
+    pollTimer = setTimeout(() => poll(every, run), delay);
+  }
+
+  function stopPolling() {
+    polling = false;
+    pollRun += 1;
+    clearTimeout(pollTimer);
+    pollTimer = null;
   }
 
   function connect(live) {
@@ -86,7 +102,7 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
       } else if (data.type === "subscribe_success" && data.id === id) {
         subscribed = true;
         attempt = 0;
-        clearTimers(); // the fallback polling stops: the channel carries the updates now
+        stopPolling(); // the channel carries the updates now
         onStatus("live");
         safeRefresh();
       } else if (data.type === "subscribe_error" && data.id === id) {
@@ -110,10 +126,11 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
     onStatus("connecting");
     const base = BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)];
     attempt += 1;
-    clearTimers();
-    // While away from the channel, the page keeps itself fresh over HTTP.
-    later(() => poll(FALLBACK_POLL_MS), FALLBACK_POLL_MS);
-    later(() => connect(live), base / 2 + Math.random() * base);
+    clearTimeout(connectTimer);
+    // While away from the channel, the page keeps itself fresh over HTTP, every five seconds
+    // from the drop on, however often it tries to reconnect meanwhile.
+    startPolling(FALLBACK_POLL_MS, FALLBACK_POLL_MS);
+    connectTimer = setTimeout(() => connect(live), base / 2 + Math.random() * base);
   }
 
   appConfig().then((config) => {
@@ -123,7 +140,7 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
       connect(config.live);
     } else {
       onStatus("polling");
-      poll(pollMs);
+      startPolling(pollMs, 0);
     }
   });
 
@@ -131,7 +148,8 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
     refresh: safeRefresh,
     stop() {
       stopped = true;
-      clearTimers();
+      stopPolling();
+      clearTimeout(connectTimer);
       if (socket) {
         socket.onclose = null;
         socket.close();

@@ -45,7 +45,9 @@ export function resultsCsv(talks) {
 }
 
 function slug(text) {
-  return text.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60) || "talk";
+  // Accents dropped, not turned into dashes: "Lucía Fernández" -> "lucia-fernandez".
+  const plain = text.normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase();
+  return plain.replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60) || "talk";
 }
 
 // <input type="datetime-local"> speaks local time without a zone; the API wants RFC 3339.
@@ -221,7 +223,8 @@ export function adminPage(main) {
       try {
         const csv = resultsCsv(await allTalks());
         const link = h("a", {
-          href: URL.createObjectURL(new Blob([csv], { type: "text/csv;charset=utf-8" })),
+          // A byte-order mark first: spreadsheets opening the file read it as UTF-8 then.
+          href: URL.createObjectURL(new Blob(["\uFEFF", csv], { type: "text/csv;charset=utf-8" })),
           download: `talkrate-results-${new Date().toISOString().slice(0, 10)}.csv`,
         });
         document.body.append(link);

@@ -114,5 +114,10 @@ export function programmePage(main) {
   };
   const later = debounce(refresh, 500);
   const live = watch({ channel: LEADERBOARD_CHANNEL, refresh, onEvent: () => later(), pollMs: 15000 });
-  return () => live.stop();
+  // "Now" and "Rating closed" follow the clock, not only the updates: redrawn when they change.
+  const clock = setInterval(() => talks.length && show(), 30_000);
+  return () => {
+    clearInterval(clock);
+    live.stop();
+  };
 }
