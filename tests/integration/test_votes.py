@@ -155,6 +155,51 @@ def test_post_voters_has_its_own_limit_per_address(
     assert api("POST", "/voters", source_ip=address())["statusCode"] == 201  # another address
 
 
+def test_behind_the_cdn_each_viewer_has_its_own_address_limit(
+    api: Call, configure: Callable[..., None], talk: str
+) -> None:
+    # Given the API behind CloudFront: every request from one of its addresses, each viewer's
+    # address in CloudFront-Viewer-Address, and the edge header on what CloudFront forwards
+    configure(
+        VOTERS_PER_ADDRESS_PER_MINUTE="1",
+        RATINGS_PER_ADDRESS_PER_MINUTE="1",
+        EDGE_SECRET="edge-secret-of-the-test",
+    )
+    cdn = address()
+    edge = {"x-talkrate-edge": "edge-secret-of-the-test"}
+
+    def through_cdn(viewer: str, path: str, body: Any = None, **headers: str) -> int:
+        answer = api(
+            "POST",
+            path,
+            body,
+            source_ip=cdn,
+            headers={**edge, "cloudfront-viewer-address": f"{viewer}:51234", **headers},
+        )
+        return int(answer["statusCode"])
+
+    # When two viewers get a pass and rate, and the first tries once more
+    first, second = "198.51.100.7", address()
+    assert through_cdn(first, "/voters") == 201
+    assert through_cdn(f"[{second}]", "/voters") == 201  # an IPv6 viewer, as CloudFront writes it
+    assert through_cdn(first, "/ratings", {"talkId": talk, "value": 4}) == 202
+    assert through_cdn(second, "/ratings", {"talkId": talk, "value": 5}) == 202
+    # Then each viewer had a limit of their own, and it holds for each
+    assert through_cdn(first, "/voters") == 429
+    assert through_cdn(first, "/ratings", {"talkId": talk, "value": 3}) == 429
+    # And a caller naming a viewer without the edge header's value is judged by its own address
+    forger = address()
+    assert api("POST", "/voters", source_ip=forger)["statusCode"] == 201
+    for viewer in ("203.0.113.1", "203.0.113.2"):
+        forged = api(
+            "POST",
+            "/voters",
+            source_ip=forger,
+            headers={"x-talkrate-edge": "a-guess", "cloudfront-viewer-address": f"{viewer}:1"},
+        )
+        assert forged["statusCode"] == 429
+
+
 def test_a_voter_over_the_limit_gets_429_with_retry_after_and_nothing_published(
     api: Call, talk: str, configure: Callable[..., None], topic: str, kafka_bootstrap: str
 ) -> None:

@@ -76,6 +76,19 @@ def test_connections_and_kafka_credentials_come_from_secrets_manager(
     assert "kafka-pw" not in repr(settings)
 
 
+def test_the_edge_header_value_comes_from_secrets_manager(
+    secrets: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    client = boto3.client("secretsmanager", region_name="eu-west-1")
+    edge = client.create_secret(Name="talkrate/edge", SecretString="edge-value-48")["ARN"]
+    settings = settings_from({"EDGE_SECRET_ARN": edge})
+    assert settings.edge_secret is not None
+    assert settings.edge_secret.get_secret_value() == "edge-value-48"
+    assert "edge-value-48" not in repr(settings)
+    assert settings_from({}).edge_secret is None
+
+
 def test_every_value_the_template_allows_for_the_vote_settings_is_a_valid_setting() -> None:
     # A value the template takes but the settings refuse would fail every cold start.
     from sam_emulator.template.cfn_yaml import load_yaml_file

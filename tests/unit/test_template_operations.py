@@ -384,3 +384,35 @@ def test_the_schema_function_may_read_the_connection_secret_and_nothing_else() -
         (["secretsmanager:GetSecretValue"], {"ConnectionsSecret"})
     ]
     assert "*" not in json.dumps([s["Resource"] for s in statements])
+
+
+def test_the_api_knows_the_requests_cloudfront_forwards_and_their_viewer() -> None:
+    # Given the template as deployed
+    template = _prod()
+    [distribution] = resources(template, "AWS::CloudFront::Distribution").values()
+    origins = distribution["Properties"]["DistributionConfig"]["Origins"]
+    [api_origin] = [o for o in origins if o["Id"] == "api"]
+    # Then CloudFront adds the edge header to what it forwards to the API, from a generated
+    # secret the template only refers to
+    [header] = api_origin["OriginCustomHeaders"]
+    assert header["HeaderName"] == "X-Talkrate-Edge"
+    value = header["HeaderValue"]["Fn::Sub"]
+    assert value == "{{resolve:secretsmanager:${EdgeSecret}:SecretString}}"
+    secret = template["Resources"]["EdgeSecret"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert "GenerateSecretString" in secret["Properties"]
+    # And the API reads that secret (its ARN in the environment, and the right to read it)
+    function = template["Resources"]["ApiFunction"]["Properties"]
+    assert refs(function["Environment"]["Variables"]["EDGE_SECRET_ARN"]) == {"EdgeSecret"}
+    role = template["Resources"][function["Role"]["Fn::GetAtt"][0]]
+    readable = [
+        refs(statement["Resource"])
+        for policy in role["Properties"]["Policies"]
+        if "PolicyDocument" in policy  # the policies of every deployment, not those of an If
+        for statement in policy["PolicyDocument"]["Statement"]
+        if "secretsmanager:GetSecretValue" in str(statement["Action"])
+    ]
+    assert any("EdgeSecret" in names for names in readable)
+    # And the viewer's address reaches the API (the policy forwards CloudFront's headers)
+    behavior = distribution["Properties"]["DistributionConfig"]["DefaultCacheBehavior"]
+    assert behavior["OriginRequestPolicyId"] == "b689b0a8-53d0-40ab-baf2-68738e2966ac"

@@ -72,8 +72,15 @@ _TEXT: tuple[str, ...] = (
     "stage",
     "live_publish_url",
 )
-_SECRETS = ("streams_password", "admin_token", "voter_token_key", "voter_code", "live_api_key")
-_BLANK_IS_UNSET = ("voter_token_key", "voter_code")
+_SECRETS = (
+    "streams_password",
+    "admin_token",
+    "voter_token_key",
+    "voter_code",
+    "live_api_key",
+    "edge_secret",
+)
+_BLANK_IS_UNSET = ("voter_token_key", "voter_code", "edge_secret")
 _NUMBERS = {
     "publish_timeout_seconds": _Number(float, above=0, most=25),
     "stats_timeout_seconds": _Number(float, above=0, most=10),
@@ -133,6 +140,11 @@ class Settings:
     ratings_per_voter_per_minute: int = 30
     ratings_per_address_per_minute: int = 3000
     voters_per_address_per_minute: int = 300
+    # What the CDN in front of the API (CloudFront on AWS) sends in its X-Talkrate-Edge header:
+    # a request carrying it came through the CDN, so the viewer's address the CDN names
+    # (CloudFront-Viewer-Address) is the client's, for the per-address limits; without it, the
+    # address API Gateway saw (the CDN's own, behind one). On AWS from EDGE_SECRET_ARN.
+    edge_secret: Secret | None = None
 
     # The live channel's HTTP publish endpoint (AppSync Events `https://<http host>/event`);
     # unset: no live updates. The API key is for the local emulation; on AWS requests are signed.
@@ -255,6 +267,8 @@ def settings_from(environ: Mapping[str, str]) -> Settings:
         secret = _secret_values(arn)
         values["VOTER_TOKEN_KEY"] = secret.get("key")
         values["VOTER_CODE"] = secret.get("code") or ""
+    if arn := environ.get("EDGE_SECRET_ARN"):
+        values["EDGE_SECRET"] = read_secret_text(arn)
     # Blank values mean "not set": SAM cannot omit an environment variable conditionally.
     return Settings.model_validate({k: v for k, v in values.items() if v != ""})
 

@@ -94,7 +94,7 @@ def post_rating(
     settings = load_settings()
     now = now_utc()
     voter_id = identify_voter(voter_token, settings.voting_policy, wiring.voter_tokens, now)
-    rater = Rater(voter_id, request.source_ip)
+    rater = Rater(voter_id, request.client_address(settings.edge_secret))
     if idempotency_key is None:
         accepted = _rate(rating, rater, now)
     else:

@@ -12,16 +12,30 @@ nothing.
 
 from __future__ import annotations
 
+import hmac
 import importlib
 import inspect
+import ipaddress
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
-from typing import Annotated, Any, ClassVar, NamedTuple, get_args, get_origin, get_type_hints
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    ClassVar,
+    NamedTuple,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 from urllib.parse import parse_qs, unquote
 
 from talkrate.requests import Check, Invalid, checker
+
+if TYPE_CHECKING:
+    from talkrate.config import Secret
 
 Handler = Callable[..., Any]
 
@@ -30,6 +44,8 @@ _PATH_PARAMETER = re.compile(r"<(\w+)>")
 _SEGMENT = r"[-._~()'!*:@,;=+&$%<> \[\]{}|^\w]+"
 # Validation errors are reported in this order, whatever the order of the handler's parameters.
 _SOURCES = ("path", "query", "header", "body")
+# The header the CDN in front of the API adds to each request it forwards (see client_address).
+EDGE_HEADER = "x-talkrate-edge"
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 # A JSON escape of a UTF-16 surrogate (\ud800 to \udfff): paired, it decodes to one character.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -169,6 +185,19 @@ class Request:
         address = self.event["requestContext"].get("http", {}).get("sourceIp")
         return str(address) if address else None
 
+    def client_address(self, edge_secret: Secret | None) -> str | None:
+        """The client's address: the viewer's, as the CDN names it, for a request that came
+        through the CDN (it carries `edge_secret` in X-Talkrate-Edge, which CloudFront sets on
+        every request it forwards, overwriting a viewer's); else the address API Gateway saw.
+        """
+        if edge_secret is not None:
+            vouched = self.headers.get(EDGE_HEADER, "").encode("utf-8", "replace")
+            if hmac.compare_digest(vouched, edge_secret.get_secret_value().encode()):
+                viewer = _viewer_address(self.headers.get("cloudfront-viewer-address", ""))
+                if viewer:
+                    return viewer
+        return self.source_ip
+
     @cached_property
     def headers(self) -> dict[str, str]:
         """The headers, by lower-case name."""
@@ -229,6 +258,17 @@ def _unicode(parsed: Any) -> bool:
     except (UnicodeEncodeError, RecursionError):  # too deep to tell: refused as well
         return False
     return True
+
+
+def _viewer_address(value: str) -> str | None:
+    """The IP address of CloudFront-Viewer-Address ("<IPv4 or IPv6>:<port>"), or None."""
+    address, _, port = value.strip().rpartition(":")
+    if not port.isdigit():
+        return None
+    try:
+        return str(ipaddress.ip_address(address.strip("[]")))
+    except ValueError:
+        return None
 
 
 class _Parameter(NamedTuple):

@@ -30,9 +30,10 @@ router = Router()
 def post_voter(request: Request, body: Annotated[VoterBody | None, Body()] = None) -> Response:
     settings = load_settings()
     tokens = wiring.voter_tokens()  # before counting: without a key nothing can be issued
-    if request.source_ip:
+    address = request.client_address(settings.edge_secret)
+    if address:
         # Before the code is checked, so wrong guesses are limited too.
-        limit = Limit("voters-address", request.source_ip, settings.voters_per_address_per_minute)
+        limit = Limit("voters-address", address, settings.voters_per_address_per_minute)
         admit(wiring.request_limiter(), [limit], None)
     code = settings.voter_code.get_secret_value() if settings.voter_code else None
     check_voter_code(code, body.code if body else None)
