@@ -150,10 +150,13 @@ def build_event(
     domain = host.rsplit(":", 1)[0] if not host.endswith("]") else host
     headers.setdefault("x-forwarded-port", host.rsplit(":", 1)[1] if ":" in host else "80")
 
+    # An HTTP API hands the function its path percent-decoded, in rawPath and http.path alike
+    # (REST APIs and function URLs keep the encoding; rawQueryString stays encoded).
+    path = unquote(request.raw_path)
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": match.route.route_key,
-        "rawPath": request.raw_path,
+        "rawPath": path,
         "rawQueryString": request.raw_query,
     }
     if cookies:
@@ -169,7 +172,7 @@ def build_event(
         "domainPrefix": domain.split(".", 1)[0],
         "http": {
             "method": request.method,
-            "path": request.raw_path,
+            "path": path,
             "protocol": request.protocol,
             "sourceIp": request.source_ip,
             "userAgent": headers.get("user-agent", ""),

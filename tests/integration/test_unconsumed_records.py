@@ -39,3 +39,24 @@ def test_records_past_the_committed_offsets_are_counted(kafka_bootstrap: str, to
     consumer.commit({TopicPartition(topic, 0): OffsetAndMetadata(5, "", -1)})
     consumer.close()
     assert unconsumed(kafka_bootstrap, group, [topic]) == 0
+
+
+def test_records_produced_in_one_batch_are_all_counted(kafka_bootstrap: str, topic: str) -> None:
+    # Given 250 records produced as one batch (a broker may report such a batch's end as its
+    # first offset + 1), and a group that committed the first 100
+    producer = KafkaProducer(
+        bootstrap_servers=kafka_bootstrap, acks="all", batch_size=1 << 20, linger_ms=50
+    )
+    for i in range(250):
+        producer.send(topic, value=b"%d" % i, partition=0)
+    producer.flush()
+    producer.close()
+    group = f"lag-{uuid.uuid4().hex[:8]}"
+    consumer = KafkaConsumer(
+        bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False
+    )
+    consumer.assign([TopicPartition(topic, 0)])
+    consumer.commit({TopicPartition(topic, 0): OffsetAndMetadata(100, "", -1)})
+    consumer.close()
+    # Then the 150 past the committed offset are unconsumed: the local broker keeps them
+    assert unconsumed(kafka_bootstrap, group, [topic]) == 150

@@ -157,12 +157,14 @@ def _timestamp(value: Any) -> int | None:
 
 
 def _correlation_id(headers: Any) -> str | None:
-    """The correlation id among a record's headers: a list of {name: [byte, ...]} maps."""
+    """The correlation id among a record's headers: a list of {name: [byte, ...]} maps, the
+    bytes signed as Lambda writes them (Java's -128..127)."""
     for header in headers if isinstance(headers, list) else ():
         value = header.get(CORRELATION_HEADER) if isinstance(header, dict) else None
         if isinstance(value, list):
             try:
-                return bytes(value).decode("utf-8", "replace")[:200] or None
+                raw = bytes(b + 256 if isinstance(b, int) and -128 <= b < 0 else b for b in value)
+                return raw.decode("utf-8", "replace")[:200] or None
             except (TypeError, ValueError):
                 return None  # not a list of bytes: no id rather than a failed batch
     return None

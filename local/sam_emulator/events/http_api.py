@@ -159,7 +159,7 @@ class _GatewayHandler(BoundedHandler):
             protocol=self.request_version,
         )
         event = self.server.event_for(request, match, request_id)
-        if len(json.dumps(event)) > MAX_EVENT_BYTES:
+        if len(json.dumps(event, ensure_ascii=False).encode()) > MAX_EVENT_BYTES:  # UTF-8 bytes
             return TOO_LARGE  # Lambda would refuse the invoke: answered as too large, not a 5xx
         if match.route.authorizer:
             refused = self._authorize(self.server.authorizers[match.route.authorizer], event)

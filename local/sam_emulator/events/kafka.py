@@ -40,6 +40,9 @@ MAX_BATCH_PAYLOAD_BYTES: Final = 6 * 1024 * 1024 - 64 * 1024
 _IDLE_POLL_MS: Final = 10
 _EMPTY_POLL_MS: Final = 500
 _CLOSE_TIMEOUT_MS: Final = 2_000
+# Counting what a group has left: read until the broker is quiet this long, or this many records.
+_FETCH_QUIET_SECONDS: Final = 1.0
+_FETCH_COUNT_BOUND: Final = 1_000_000
 _BOOTSTRAP_TIMEOUT_MS: Final = 5_000
 # How long stopping waits for the mappings to deliver what is already on their topics.
 DRAIN_SECONDS: Final = 5.0
@@ -123,12 +126,32 @@ def unconsumed(bootstrap: str, group: str, topics: Iterable[str], **client_optio
         starts = consumer.beginning_offsets(partitions)
         ends = consumer.end_offsets(partitions)
         committed = {tp: consumer.committed(tp) for tp in partitions}
-        return sum(
-            max(0, ends[tp] - (committed[tp] if committed[tp] is not None else starts[tp]))
-            for tp in partitions
-        )
+        first = {
+            tp: committed[tp] if committed[tp] is not None else starts[tp] for tp in partitions
+        }
+        told: int = sum(max(0, ends[tp] - first[tp]) for tp in partitions)
+        # What a fetch from there returns counts too: a broker may report less than it holds
+        # (tansu answers a batch produced at once with its first offset + 1 as the end).
+        return max(told, _fetchable(consumer, first))
     finally:
         consumer.close(autocommit=False, timeout_ms=_CLOSE_TIMEOUT_MS)
+
+
+def _fetchable(consumer: KafkaConsumer, first: Mapping[TopicPartition, int]) -> int:
+    """How many records the partitions hold from these offsets on, read until the broker has
+    nothing more to give (a quiet spell) or a bound is reached; nothing is committed."""
+    consumer.assign(list(first))
+    for tp, offset in first.items():
+        consumer.seek(tp, offset)
+    count = 0
+    quiet_until = time.monotonic() + _FETCH_QUIET_SECONDS
+    while time.monotonic() < quiet_until and count < _FETCH_COUNT_BOUND:
+        fetched = consumer.poll(timeout_ms=200, max_records=10_000)
+        got = sum(len(records) for records in fetched.values())
+        if got:
+            count += got
+            quiet_until = time.monotonic() + _FETCH_QUIET_SECONDS
+    return count
 
 
 def build_kafka_event(
@@ -167,7 +190,11 @@ def _record(record: ConsumerRecord) -> dict[str, Any]:
         item["key"] = base64.b64encode(record.key).decode()
     if record.value is not None:
         item["value"] = base64.b64encode(record.value).decode()
-    item["headers"] = [{name: list(value or b"")} for name, value in record.headers or []]
+    # Header bytes as Lambda writes them: Java's signed bytes (-128..127).
+    item["headers"] = [
+        {name: [b - 256 if b > 127 else b for b in value or b""]}
+        for name, value in record.headers or []
+    ]
     return item
 
 

@@ -1,0 +1,54 @@
+"""Events as AWS shapes them where a function can tell: an HTTP API's decoded path, and a Kafka
+record's header bytes as Lambda writes them (Java's signed bytes)."""
+
+from __future__ import annotations
+
+import pytest
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.structs import TopicPartition
+
+from sam_emulator.apigw import HttpRequest, RouteMatch, build_event
+from sam_emulator.events.kafka import build_kafka_event
+from sam_emulator.template import Route
+from talkrate.projection import records_from_event
+
+pytestmark = pytest.mark.unit
+
+
+def test_an_http_api_hands_the_function_its_path_decoded_and_its_query_as_sent() -> None:
+    request = HttpRequest(
+        method="GET",
+        raw_path="/talks/a%3Ab%20c",
+        raw_query="q=a%20b",
+        headers=[("Host", "127.0.0.1:3000")],
+        body=b"",
+        source_ip="127.0.0.1",
+    )
+    route = RouteMatch(Route("AppFunction", "GET", "/talks/{talkId}"), {"talkId": "a:b c"})
+    event = build_event(request, route, "r1")
+    assert event["rawPath"] == event["requestContext"]["http"]["path"] == "/talks/a:b c"
+    assert event["rawQueryString"] == "q=a%20b"
+    assert event["pathParameters"] == {"talkId": "a:b c"}
+
+
+def test_kafka_header_bytes_are_signed_as_lambda_writes_them_and_talkrate_reads_them() -> None:
+    record = ConsumerRecord(
+        topic="ratings",
+        partition=0,
+        leader_epoch=0,
+        offset=7,
+        timestamp=1_795_255_200_000,
+        timestamp_type=0,
+        key=b"t-1",
+        value=b"{}",
+        headers=[("correlation-id", "é1".encode())],
+        checksum=None,
+        serialized_key_size=3,
+        serialized_value_size=2,
+        serialized_header_size=17,
+    )
+    event = build_kafka_event({TopicPartition("ratings", 0): [record]}, "127.0.0.1:9092")
+    [delivered] = event["records"]["ratings-0"]
+    assert delivered["headers"] == [{"correlation-id": [-61, -87, 49]}]
+    [read] = records_from_event(event)
+    assert read.correlation_id == "é1"
