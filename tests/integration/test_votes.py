@@ -158,8 +158,8 @@ def test_post_voters_has_its_own_limit_per_address(
 def test_behind_the_cdn_each_viewer_has_its_own_address_limit(
     api: Call, configure: Callable[..., None], talk: str
 ) -> None:
-    # Given the API behind CloudFront: every request from one of its addresses, each viewer's
-    # address in CloudFront-Viewer-Address, and the edge header on what CloudFront forwards
+    # Given the API behind CloudFront: every request from one of its addresses, with the edge
+    # header and the viewer's address CloudFront's function set (template: ApiViewerAddress)
     configure(
         VOTERS_PER_ADDRESS_PER_MINUTE="1",
         RATINGS_PER_ADDRESS_PER_MINUTE="1",
@@ -174,14 +174,14 @@ def test_behind_the_cdn_each_viewer_has_its_own_address_limit(
             path,
             body,
             source_ip=cdn,
-            headers={**edge, "cloudfront-viewer-address": f"{viewer}:51234", **headers},
+            headers={**edge, "x-talkrate-viewer": viewer, **headers},
         )
         return int(answer["statusCode"])
 
     # When two viewers get a pass and rate, and the first tries once more
     first, second = "198.51.100.7", address()
     assert through_cdn(first, "/voters") == 201
-    assert through_cdn(f"[{second}]", "/voters") == 201  # an IPv6 viewer, as CloudFront writes it
+    assert through_cdn(second, "/voters") == 201  # an IPv6 viewer
     assert through_cdn(first, "/ratings", {"talkId": talk, "value": 4}) == 202
     assert through_cdn(second, "/ratings", {"talkId": talk, "value": 5}) == 202
     # Then each viewer had a limit of their own, and it holds for each
@@ -195,7 +195,7 @@ def test_behind_the_cdn_each_viewer_has_its_own_address_limit(
             "POST",
             "/voters",
             source_ip=forger,
-            headers={"x-talkrate-edge": "a-guess", "cloudfront-viewer-address": f"{viewer}:1"},
+            headers={"x-talkrate-edge": "a-guess", "x-talkrate-viewer": viewer},
         )
         assert forged["statusCode"] == 429
 

@@ -413,6 +413,11 @@ def test_the_api_knows_the_requests_cloudfront_forwards_and_their_viewer() -> No
         if "secretsmanager:GetSecretValue" in str(statement["Action"])
     ]
     assert any("EdgeSecret" in names for names in readable)
-    # And the viewer's address reaches the API (the policy forwards CloudFront's headers)
+    # And the viewer's address reaches the API as a header CloudFront's own function sets on
+    # every API request (the policy forwards viewer headers, not CloudFront's)
     behavior = distribution["Properties"]["DistributionConfig"]["DefaultCacheBehavior"]
-    assert behavior["OriginRequestPolicyId"] == "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+    [association] = behavior["FunctionAssociations"]
+    assert association["EventType"] == "viewer-request"
+    assert refs(association["FunctionARN"]) == {"ApiViewerAddress"}
+    code = template["Resources"]["ApiViewerAddress"]["Properties"]["FunctionCode"]
+    assert "request.headers['x-talkrate-viewer'] = { value: event.viewer.ip }" in code

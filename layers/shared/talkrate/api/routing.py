@@ -44,8 +44,9 @@ _PATH_PARAMETER = re.compile(r"<(\w+)>")
 _SEGMENT = r"[-._~()'!*:@,;=+&$%<> \[\]{}|^\w]+"
 # Validation errors are reported in this order, whatever the order of the handler's parameters.
 _SOURCES = ("path", "query", "header", "body")
-# The header the CDN in front of the API adds to each request it forwards (see client_address).
+# The headers the CDN in front of the API sets on each request it forwards (client_address).
 EDGE_HEADER = "x-talkrate-edge"
+VIEWER_HEADER = "x-talkrate-viewer"
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 # A JSON escape of a UTF-16 surrogate (\ud800 to \udfff): paired, it decodes to one character.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -186,14 +187,15 @@ class Request:
         return str(address) if address else None
 
     def client_address(self, edge_secret: Secret | None) -> str | None:
-        """The client's address: the viewer's, as the CDN names it, for a request that came
-        through the CDN (it carries `edge_secret` in X-Talkrate-Edge, which CloudFront sets on
-        every request it forwards, overwriting a viewer's); else the address API Gateway saw.
+        """The client's address: for a request that came through the CDN (it carries
+        `edge_secret` in X-Talkrate-Edge, which CloudFront adds to every request it forwards),
+        the viewer's address CloudFront set in X-Talkrate-Viewer (a viewer's own header of
+        either name is overwritten there); else the address API Gateway saw.
         """
         if edge_secret is not None:
             vouched = self.headers.get(EDGE_HEADER, "").encode("utf-8", "replace")
             if hmac.compare_digest(vouched, edge_secret.get_secret_value().encode()):
-                viewer = _viewer_address(self.headers.get("cloudfront-viewer-address", ""))
+                viewer = _ip_address(self.headers.get(VIEWER_HEADER, ""))
                 if viewer:
                     return viewer
         return self.source_ip
@@ -260,13 +262,10 @@ def _unicode(parsed: Any) -> bool:
     return True
 
 
-def _viewer_address(value: str) -> str | None:
-    """The IP address of CloudFront-Viewer-Address ("<IPv4 or IPv6>:<port>"), or None."""
-    address, _, port = value.strip().rpartition(":")
-    if not port.isdigit():
-        return None
+def _ip_address(value: str) -> str | None:
+    """The IP address a header names, in its canonical text, or None."""
     try:
-        return str(ipaddress.ip_address(address.strip("[]")))
+        return str(ipaddress.ip_address(value.strip()))
     except ValueError:
         return None
 
