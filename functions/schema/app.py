@@ -12,10 +12,7 @@ from talkrate.schema import handle
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    settings = load_settings()
-    answer = handle(
-        event, lambda: apply_schema(settings.talks_connection, settings.talks_proxy_endpoint)
-    )
+    answer = handle(event, _apply)
     log = logger.info if answer["Status"] == "SUCCESS" else logger.error
     log(
         "database schema",
@@ -27,3 +24,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         },
     )
     return {"status": answer["Status"]}
+
+
+def _apply() -> None:
+    # The settings are read inside `handle`: whatever fails (a secret that cannot be read, a
+    # setting refused) is answered to CloudFormation, which would otherwise wait for an answer.
+    settings = load_settings()
+    apply_schema(settings.talks_connection, settings.talks_proxy_endpoint)

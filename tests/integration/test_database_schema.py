@@ -14,6 +14,9 @@ import psycopg2
 import pytest
 from psycopg2 import sql
 
+from talkrate.adapters.postgres import PostgresDatabase
+from talkrate.config import load_settings
+from talkrate.errors import BackendUnavailable
 from talkrate.schema import PHYSICAL_ID, schema_version
 from tests.backends import POSTGRES, SCHEMA_TALKS
 from tests.builders import LambdaContextStub, load_function
@@ -92,7 +95,8 @@ def deploy(
     def send(request_type: str, dsn: str) -> dict[str, Any]:
         monkeypatch.setenv("TALKS_CONNECTION", dsn)
         monkeypatch.delenv("CONNECTIONS_SECRET_ARN", raising=False)
-        handler = load_function("schema")  # a cold start each time: settings read anew
+        load_settings.cache_clear()  # a cold start each time: settings read anew
+        handler = load_function("schema")
         event = {
             "RequestType": request_type,
             "ResponseURL": answers.url,
@@ -164,3 +168,32 @@ def test_an_unreachable_database_fails_the_deploy_without_saying_its_password(
     assert answer["Status"] == "FAILED"
     assert answer["Reason"].startswith("OperationalError: ")
     assert "s3cret-pw" not in json.dumps(answer)
+
+
+@pytest.mark.parametrize("password", ["50%off!", "Ab/cd3f", "Ab@cd3f"])
+def test_a_password_libpq_cannot_read_is_in_no_answer_nor_error(
+    deploy: Callable[[str, str], dict[str, Any]], password: str
+) -> None:
+    # Given a connection string whose password holds what a URL must escape (libpq quotes the
+    # part it could not read in its message)
+    dsn = f"postgresql://talkrate:{password}@127.0.0.1:5432/talkrate"
+    # When CloudFormation creates the stack, and the API's database is asked for
+    answer = deploy("Create", dsn)
+    with pytest.raises(BackendUnavailable) as raised:
+        PostgresDatabase(dsn).run(lambda cursor: cursor.execute("SELECT 1"))
+    # Then both fail, saying why, and no piece of the password is in the answer or the error
+    assert answer["Status"] == "FAILED"
+    told = json.dumps(answer) + repr(raised.value) + repr(raised.value.__cause__)
+    assert all(piece not in told for piece in password.replace("/", "@").split("@"))
+
+
+def test_settings_that_cannot_be_read_are_answered_to_cloudformation(
+    deploy: Callable[[str, str], dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a setting the function refuses at its cold start
+    monkeypatch.setenv("PUBLISH_TIMEOUT_SECONDS", "soon")
+    # When CloudFormation creates the stack
+    answer = deploy("Create", "postgresql://talkrate@127.0.0.1:5432/talkrate")
+    # Then it hears of the failure (rather than waiting an hour for an answer)
+    assert answer["Status"] == "FAILED"
+    assert "PUBLISH_TIMEOUT_SECONDS" in answer["Reason"]

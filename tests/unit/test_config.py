@@ -89,6 +89,27 @@ def test_the_edge_header_value_comes_from_secrets_manager(
     assert settings_from({}).edge_secret is None
 
 
+def test_a_debug_log_level_writes_no_secret_the_settings_read(
+    secrets: object, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a function deployed at DEBUG: Lambda sets the root logger to the log level
+    import logging
+
+    import talkrate.observability  # noqa: F401  (what every function imports first)
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    client = boto3.client("secretsmanager", region_name="eu-west-1")
+    arn = client.create_secret(
+        Name="talkrate/voters", SecretString=json.dumps({"key": "signing-key-never-logged"})
+    )["ARN"]
+    caplog.set_level(logging.DEBUG)
+    # When the settings read the secret
+    settings = settings_from({"VOTER_TOKEN_SECRET_ARN": arn})
+    # Then the client libraries logged nothing of it (their DEBUG lines held response bodies)
+    assert settings.voter_token_key is not None
+    assert "signing-key-never-logged" not in caplog.text
+
+
 def test_every_value_the_template_allows_for_the_vote_settings_is_a_valid_setting() -> None:
     # A value the template takes but the settings refuse would fail every cold start.
     from sam_emulator.template.cfn_yaml import load_yaml_file

@@ -421,3 +421,24 @@ def test_the_api_knows_the_requests_cloudfront_forwards_and_their_viewer() -> No
     assert refs(association["FunctionARN"]) == {"ApiViewerAddress"}
     code = template["Resources"]["ApiViewerAddress"]["Properties"]["FunctionCode"]
     assert "request.headers['x-talkrate-viewer'] = { value: event.viewer.ip }" in code
+
+
+def test_the_dashboard_reads_http_api_metrics_by_the_dimensions_they_carry() -> None:
+    # An HTTP API publishes by ApiId; ApiId and Stage; or ApiId, Method, Resource and Stage
+    # (detailed metrics): a widget asking another set shows nothing.
+    template = _prod()
+    [dashboard] = resources(template, "AWS::CloudWatch::Dashboard").values()
+    sub = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    body = sub[0] if isinstance(sub, list) else sub
+    allowed = ({"ApiId"}, {"ApiId", "Stage"}, {"ApiId", "Method", "Resource", "Stage"})
+    widgets = json.loads(re.sub(r"\$\{[^}]+\}", "x", body))["widgets"]
+    gateway = [
+        metric
+        for widget in widgets
+        for metric in widget.get("properties", {}).get("metrics", [])
+        if metric and metric[0] == "AWS/ApiGateway"
+    ]
+    assert gateway, body[:200]
+    for metric in gateway:
+        names = [item for item in metric[2:] if isinstance(item, str)][::2]
+        assert set(names) in allowed, metric

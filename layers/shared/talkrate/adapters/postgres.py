@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -122,7 +123,7 @@ class PostgresDatabase:
 
     def _connect(self) -> psycopg2.extensions.connection:
         if self._connection is None or self._connection.closed:
-            self._connection = psycopg2.connect(
+            self._connection = connect(
                 self._dsn,
                 connect_timeout=CONNECT_TIMEOUT_SECONDS,
                 application_name=self._name,
@@ -575,6 +576,39 @@ def vote_record(value: int, occurred_at: datetime, event_id: str) -> str:
 _SCHEMA_LOCK = 7_361_221
 
 
+def connect(dsn: str, **options: Any) -> psycopg2.extensions.connection:
+    """psycopg2.connect, with what a failure says of the DSN taken out of its message.
+
+    libpq quotes what it could not read: a password with a "%", "/" or "@" in it shows up in
+    "invalid dsn", "invalid integer value ... for connection option "port"" or "could not
+    translate host name ...". Every failure to connect is an OperationalError (the database is
+    unusable, whatever the cause: the callers answer 503), its message with each part of the
+    DSN's credentials and address replaced by "***", and without the original chained.
+    """
+    try:
+        connection: psycopg2.extensions.connection = psycopg2.connect(dsn, **options)
+    except psycopg2.Error as error:
+        message = _redacted(str(error).strip(), dsn)
+        if not isinstance(error, psycopg2.OperationalError):
+            message = f"{type(error).__name__}: {message}"
+        raise psycopg2.OperationalError(message) from None
+    return connection
+
+
+def _redacted(message: str, dsn: str) -> str:
+    """The message with every piece of the DSN's user, password, host and port replaced."""
+    if "://" in dsn:  # postgresql://user:password@host:port/database?options
+        rest = dsn.split("://", 1)[1]
+        # The address, and everything before the last "@" (a password's unescaped "/" or "@"
+        # moves the apparent end of the credentials).
+        pieces = re.split(r"[:@/\[\]]", rest.split("/", 1)[0] + "@" + rest.rsplit("@", 1)[0])
+    else:  # host=... password=... (keyword form)
+        pieces = [value.strip("'\"") for value in re.findall(r"=\s*('[^']*'|\S+)", dsn)]
+    for piece in sorted({p for p in pieces if len(p) >= 2}, key=len, reverse=True):
+        message = message.replace(piece, "***")
+    return message
+
+
 def apply_schema(dsn: str, host: str | None = None, connect_timeout: float = 10) -> None:
     """Create or update the tables talkrate needs (idempotent); `host` replaces the DSN's host
     (an RDS Proxy endpoint)."""
@@ -582,10 +616,13 @@ def apply_schema(dsn: str, host: str | None = None, connect_timeout: float = 10)
     options: dict[str, Any] = {"connect_timeout": connect_timeout}
     if host:
         options["host"] = host
-    connection = psycopg2.connect(dsn, **options)
+    connection = connect(dsn, **options)
     try:
         with connection, connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            # A table lock the schema waits for (a long read holds one) would queue every write
+            # of the live service behind it: give up soon instead, and let the deploy say so.
+            cursor.execute("SET LOCAL lock_timeout = '5s'")
             cursor.execute(sql)
     finally:
         connection.close()
