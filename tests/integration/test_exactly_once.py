@@ -14,7 +14,7 @@ import psycopg2
 import pytest
 
 from talkrate.adapters import redis_store
-from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore
+from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore, PostgresOutbox
 from talkrate.adapters.redis_store import (
     ReadModelClient,
     RedisReadModel,
@@ -26,7 +26,8 @@ from talkrate.errors import RebuildLockLost
 from talkrate.events import Rating
 from talkrate.models import RatingSubmitted
 from talkrate.projected import ProjectedRating, ProjectionBatch
-from talkrate.projection import StreamRecord, project_batch
+from talkrate.projection import StreamRecord, classify, project_batch
+from talkrate.rating import rating_status
 from talkrate.rebuild import RebuildInProgress, rebuild_read_model
 from tests.builders import rating_event, unique_talk_id
 
@@ -477,3 +478,19 @@ def test_forgetting_a_topic_s_offsets_keeps_those_of_a_topic_named_like_it(
     assert project_batch([at(other, 0, 0, rating_event(talk_id, 2))], store, model).skipped == 1
     assert model.applied_offset(f"{other}-0") == 0
     assert model.applied_offset(f"{topic}-0") is None
+
+
+def test_a_rating_is_projected_once_its_batch_reached_the_histogram(
+    store: PostgresEventStore, model: RedisReadModel, talk_id: str, topic: str, talks_dsn: str
+) -> None:
+    # Given a rating the projector has stored but not yet applied to the read model
+    event = rating_event(talk_id, 5)
+    batch = classify([at(topic, 0, 0, event)])
+    store.record(batch)
+    outbox = PostgresOutbox(PostgresDatabase(talks_dsn))
+    # Then its status is accepted, not projected: a read would not show it yet
+    assert rating_status(str(event.event_id), store, outbox, model) == "accepted"
+    # And once its batch is applied, it is projected, and a read shows it
+    model.apply(batch)
+    assert rating_status(str(event.event_id), store, outbox, model) == "projected"
+    assert model.histogram(talk_id).counts["5"] == 1

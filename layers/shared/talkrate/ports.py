@@ -91,12 +91,18 @@ class AcceptedRatings(Protocol):
         """The API accepted the rating recently; raise BackendUnavailable when unknowable."""
         ...
 
+    def has_applied(self, partition: str, offset: int) -> bool:
+        """Whether the batches applied so far reach this offset of a "topic-partition" (its
+        record counts in the histograms); raise BackendUnavailable when unknowable."""
+        ...
+
 
 class ProjectedEvents(Protocol):
-    """The event store, asked whether an event was projected."""
+    """The event store, asked where an event was projected from."""
 
-    def is_projected(self, event_id: str) -> bool:
-        """In the event store."""
+    def projected_at(self, event_id: str) -> tuple[str, int, int] | None:
+        """The (topic, partition, offset) the stored event was first projected from, or None
+        when it is not in the store."""
         ...
 
 

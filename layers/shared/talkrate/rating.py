@@ -161,12 +161,16 @@ def rating_status(
     outbox: OutboxStatus,
     read_model: AcceptedRatings,
 ) -> Literal["queued", "accepted", "projected"] | None:
-    """Where a rating is: in the outbox, on Kafka, or counted; None when unknown.
+    """Where a rating is: in the outbox, on Kafka, or counted (stored, and its batch applied to
+    the histograms: a read shows it); None when unknown.
 
     Raises BackendUnavailable when the answer depends on a backend that cannot be reached.
     """
-    if event_store.is_projected(event_id):
-        return "projected"
+    position = event_store.projected_at(event_id)
+    if position is not None:
+        topic, partition, offset = position
+        # Stored, and about to be counted: the read model is written right after the store.
+        return "projected" if read_model.has_applied(f"{topic}-{partition}", offset) else "accepted"
     in_outbox = outbox.status(event_id)
     if in_outbox == "queued":
         return "queued"

@@ -402,14 +402,16 @@ class PostgresEventStore:
         ]
         return ProjectionBatch(ratings=marked, dead_letters=letters)
 
-    def is_projected(self, event_id: str) -> bool:
-        """True when the event is in the store (it was projected)."""
-        return self._db.run(
-            lambda cursor: (
-                _fetch_one(cursor, "SELECT 1 FROM rating_events WHERE event_id = %s", (event_id,))
-                is not None
+    def projected_at(self, event_id: str) -> tuple[str, int, int] | None:
+        """Where the stored event was first projected from, or None when it is not stored."""
+        row = self._db.run(
+            lambda cursor: _fetch_one(
+                cursor,
+                'SELECT topic, partition, "offset" FROM rating_events WHERE event_id = %s',
+                (event_id,),
             )
         )
+        return None if row is None else (str(row[0]), int(row[1]), int(row[2]))
 
     def histogram(self, talk_id: str) -> Histogram:
         """The talk's histogram counted from the stored events."""

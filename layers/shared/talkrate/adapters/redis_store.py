@@ -677,6 +677,15 @@ class RedisReadModel:
         except redis.RedisError as error:
             raise BackendUnavailable("the read model is unreachable") from error
 
+    def has_applied(self, partition: str, offset: int) -> bool:
+        """Whether whole batches were applied up to this offset of a "topic-partition" (the
+        partition offsets move with a batch on one Redis, after all its talks on a cluster)."""
+        try:
+            applied = self.client.hget(OFFSETS_KEY, partition)
+        except (redis.RedisError, RedisClusterException) as error:
+            raise BackendUnavailable("the read model is unreachable") from error
+        return applied is not None and int(applied) >= offset
+
     def applied_offset(self, partition: str, talk_id: str | None = None) -> int | None:
         """The last offset applied for a "topic-partition" (to one talk, when given), or None."""
         if talk_id is None:
