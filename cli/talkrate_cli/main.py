@@ -113,7 +113,10 @@ def cli(
 ) -> None:
     """Rate conference talks, watch them live, run the programme and simulate a crowd."""
     if api_url and stack:
-        raise click.UsageError("give --api or --stack, not both")
+        given = ctx.get_parameter_source("api_url")
+        if given is not click.core.ParameterSource.ENVIRONMENT:
+            raise click.UsageError("give --api or --stack, not both")
+        api_url = None  # an explicit --stack wins over TALKRATE_API
     session = Session(api_url, stack, region, as_json)
     ctx.obj = session
     ctx.call_on_close(lambda: session._api.close() if session._api else None)

@@ -20,8 +20,12 @@ def _width(stream: object) -> int | None:
     return None if callable(isatty) and isatty() else 160
 
 
-console = Console(highlight=False, width=_width(sys.stdout))
-errors = Console(stderr=True, highlight=False, soft_wrap=True, width=_width(sys.stderr))
+# No markup: what is printed comes from the API (titles, speakers, problems), and a title such as
+# "Kubernetes [/etc]" is text, not a closing tag. talkrate's own styles are Text objects.
+console = Console(highlight=False, markup=False, width=_width(sys.stdout))
+errors = Console(
+    stderr=True, highlight=False, markup=False, soft_wrap=True, width=_width(sys.stderr)
+)
 
 BAR_WIDTH = 30
 VALUES = ("5", "4", "3", "2", "1")

@@ -190,6 +190,24 @@ def test_admin_add_edit_rm(cli: Cli) -> None:
     assert_one_line_error(gone, "404", "not found")
 
 
+def test_titles_are_printed_as_they_are_even_when_they_look_like_markup(cli: Cli) -> None:
+    # Given a talk whose title reads like terminal markup (a closing tag, a style)
+    talk_id = unique_talk_id()
+    title = "Kubernetes [/etc] configs, [bold]loudly[/bold]"
+    added = cli.ok("admin", "add", talk_id, "--title", title, "--track", "Markup")
+    try:
+        # When the programme is listed and the talk is shown
+        listed = cli.ok("talks", "--track", "Markup")
+        shown = cli.ok("show", talk_id)
+        # Then every command printed the title as it is stored, and none failed
+        assert title in added
+        assert "[/etc]" in listed
+        assert "[bold]loudly[/bold]" in listed
+        assert title in shown
+    finally:
+        cli.run("admin", "rm", talk_id, "--yes")
+
+
 def test_admin_without_a_valid_token_is_refused_in_one_line(cli: Cli) -> None:
     done = cli.run(
         "admin",
@@ -323,6 +341,25 @@ def test_ops_commands_run_against_the_configured_backends(cli: Cli) -> None:
     assert "relay: published" in alias.stdout
 
 
+def test_ops_relay_fails_while_the_stream_refuses_what_waits(cli: Cli, talk: str) -> None:
+    from talkrate.adapters.postgres import PostgresDatabase, PostgresOutbox
+    from talkrate.events import Rating
+
+    # Given a rating kept in the outbox (the stream did not take it when it was made)
+    database = PostgresDatabase(CLI_TALKS)
+    PostgresOutbox(database).enqueue(Rating.new(talk, 4))
+    database.close()
+    # When the relay runs while the stream is unreachable, then once it is back
+    down = cli.run("ops", "relay", STREAMS_CONNECTION="127.0.0.1:1", PUBLISH_TIMEOUT_SECONDS="1")
+    back = cli.ok("ops", "relay")
+    # Then the first says, in one line and a non-zero exit, that what waits was not taken
+    assert down.returncode == 1, down.stdout + down.stderr
+    assert "did not acknowledge" in down.stderr
+    assert len(down.stderr.strip().splitlines()) == 1
+    # And the second publishes it
+    assert re.search(r"relay: published [1-9]\d*, still pending 0", back), back
+
+
 def test_simulate_200_attendees_verifies_every_count(cli: Cli, tmp_path: Path) -> None:
     # Given a programme of eight talks open for rating (no times), imported for the run
     programme = tmp_path / "simulated.csv"
@@ -368,8 +405,9 @@ def test_simulate_200_attendees_verifies_every_count(cli: Cli, tmp_path: Path) -
 def test_stack_names_the_api_through_its_cloudformation_outputs(
     cli: Cli, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a stack whose ApiUrl output is the runtime (CloudFormation from moto)
-    monkeypatch.delenv("TALKRATE_API", raising=False)
+    # Given a stack whose ApiUrl output is the runtime (CloudFormation from moto), and a shell
+    # whose TALKRATE_API names another API (an explicit --stack wins over it)
+    monkeypatch.setenv("TALKRATE_API", "http://127.0.0.1:9")
     with mock_aws():
         boto3.client("cloudformation", region_name="eu-west-1").create_stack(
             StackName="talkrate-stage",

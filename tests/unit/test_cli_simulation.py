@@ -130,3 +130,41 @@ def test_a_bad_request_that_is_accepted_is_reported() -> None:
     ledger.answered(Action(0, 0, 3, "t", 0, bad="value-as-text"), 202, 0.01)
     assert ledger.bad_accepted == 1
     assert "value-as-text" in ledger.last_error
+
+
+def test_a_rating_whose_first_try_is_still_in_progress_is_asked_again_and_counts_once() -> None:
+    # Given an API that answers the first try of a key "request in progress" (the first
+    # attempt's answer was lost while the API still worked on it), then that attempt's 202
+    import asyncio
+    import json
+
+    import httpx
+
+    from talkrate_cli.simulation.runner import Runner
+    from talkrate_cli.simulation.scenario import Action
+
+    keys: list[str] = []
+
+    def api(request: httpx.Request) -> httpx.Response:
+        keys.append(request.headers["idempotency-key"])
+        if len(keys) == 1:
+            problem = {"type": "urn:talkrate:problem:request-in-progress", "status": 409}
+            return httpx.Response(409, headers={"retry-after": "0"}, json=problem)
+        return httpx.Response(202, json={"eventId": "e-1", "status": "accepted"})
+
+    ledger = Ledger(tokens=False)
+    runner = Runner("http://api.test", ledger, concurrency=1, use_tokens=False)
+    action = Action(at=0, sequence=0, attendee=1, talk_id="t-1", value=4)
+
+    async def send() -> None:
+        transport = httpx.MockTransport(api)
+        async with httpx.AsyncClient(base_url="http://api.test", transport=transport) as http:
+            await runner._send(http, action)
+
+    # When the simulator sends the rating
+    asyncio.run(send())
+    # Then it asked again with the same key, and the ledger holds one accepted rating, no error
+    assert len(keys) == 2
+    assert keys[0] == keys[1]
+    assert (ledger.accepted, ledger.errors) == (1, 0)
+    assert json.dumps(ledger.events) == '{"t-1": ["e-1"]}'

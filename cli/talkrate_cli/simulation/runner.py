@@ -181,6 +181,12 @@ class Runner:
                 self.ledger.answered(action, 202, latency, event_id=_event_id(response))
                 return
             slug = _slug(response)
+            if response.status_code == 409 and slug == "request-in-progress" and attempt < RETRIES:
+                # The first try with this key is still being taken (its answer was lost or
+                # slow): asked again, the key answers what that try did, once it is done.
+                last = f"HTTP 409 {slug}"
+                await asyncio.sleep(_retry_after(response))
+                continue
             self.ledger.answered(action, response.status_code, latency, slug)
             if response.status_code == 401 and action.bad is None:
                 self.stopped = f"the API refused a rating: 401 {slug}" + (
