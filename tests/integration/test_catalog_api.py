@@ -216,6 +216,10 @@ def test_a_talk_id_with_a_colon_is_found_percent_encoded(api: Call) -> None:
     assert api("GET", f"/talks/{encoded}")["statusCode"] == 404
     # And an encoded "/" stays inside its segment: an id outside the pattern, 400
     assert api("GET", "/talks/a%2Fb")["statusCode"] == 400
+    # And a path as an HTTP API hands it, decoded, with characters no talk id has: 400, not 404
+    for method in ("GET", "PUT", "DELETE"):
+        odd = api(method, "/talks/×ø\x9b", {"title": "x"}, authorizer=ADMIN)
+        assert odd["statusCode"] == 400, (method, odd["body"])
 
 
 def test_put_creates_a_talk_under_a_new_id(api: Call, new_talk_id: str) -> None:

@@ -39,9 +39,10 @@ if TYPE_CHECKING:
 
 Handler = Callable[..., Any]
 
-# Where a route's path has <name>, the characters a path segment may hold (Powertools' rule).
+# Where a route's path has <name>: any segment (an HTTP API hands the path decoded, so a
+# segment may hold any character); what a parameter may be is its own pattern's to say (400).
 _PATH_PARAMETER = re.compile(r"<(\w+)>")
-_SEGMENT = r"[-._~()'!*:@,;=+&$%<> \[\]{}|^\w]+"
+_SEGMENT = r"[^/]+"
 # Validation errors are reported in this order, whatever the order of the handler's parameters.
 _SOURCES = ("path", "query", "header", "body")
 # The headers the CDN in front of the API sets on each request it forwards (client_address).
