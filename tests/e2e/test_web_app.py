@@ -607,6 +607,33 @@ def test_the_talk_page_reconnects_and_misses_nothing_published_while_it_was_away
     expect(total(page)).to_have_text("2 ratings", timeout=LIVE_WITHIN_MS)
 
 
+def test_a_read_slower_than_a_live_message_does_not_show_older_numbers(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk page whose first read of the ratings is held on its way (answered as the
+    # server had it then: no rating), while the page goes live
+    talk = web.add_talk(title="Slow read")
+    held: list[Any] = []
+
+    def hold_the_first(route: Any) -> None:
+        if not held:
+            held.append((route, route.fetch()))
+        else:
+            route.continue_()
+
+    page.route(f"**/ratings?talkId={talk['id']}", hold_the_first)
+    page.goto(web.url(f"/app/talks/{talk['id']}"))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    # When a rating is counted (the live message shows it), and then the held read arrives
+    web.rate(talk["id"], 5)
+    expect(total(page)).to_have_text("1 rating", timeout=LIVE_WITHIN_MS)
+    route, stale = held[0]
+    route.fulfill(response=stale)
+    page.wait_for_timeout(300)
+    # Then the page keeps the newer numbers
+    expect(total(page)).to_have_text("1 rating")
+
+
 def test_while_the_live_channel_is_refused_the_talk_page_keeps_fresh_over_http(
     web: WebStack, page: Page
 ) -> None:

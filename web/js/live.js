@@ -175,10 +175,20 @@ export async function talkChannel(talk) {
 // histogram), GET /ratings after every (re)connection or poll. `onFetched`/`onFailed` hear how
 // each GET went. Returns the watcher (stop(), refresh()).
 export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {}, onFailed = () => {} } = {}) {
+  // A read that was on its way while a live message came may answer an older state than the
+  // message's: ratings only add up, so a read with fewer than shown is the older one.
+  let shown = -1;
+  let heard = 0;
+  const totalOf = (ratings) => Object.values(ratings || {}).reduce((a, n) => a + Number(n || 0), 0);
   const refresh = async () => {
+    const before = heard;
     try {
       const body = await get(`/ratings?talkId=${encodeURIComponent(talk.id)}`);
-      histogram.update({ ratings: body.ratings, avg: body.stats ? body.stats.avg : undefined });
+      const total = totalOf(body.ratings);
+      if (heard === before || total >= shown) {
+        histogram.update({ ratings: body.ratings, avg: body.stats ? body.stats.avg : undefined });
+        shown = total;
+      }
       onFetched();
     } catch (error) {
       onFailed(error);
@@ -189,7 +199,11 @@ export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {
     channel: await talkChannel(talk),
     refresh,
     onEvent: (event) => {
-      if (event && event.type === "talk" && event.talkId === talk.id) histogram.update(event);
+      if (event && event.type === "talk" && event.talkId === talk.id) {
+        heard += 1;
+        histogram.update(event);
+        shown = totalOf(event.ratings);
+      }
     },
     onStatus,
   });
