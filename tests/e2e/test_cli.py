@@ -339,6 +339,11 @@ def test_ops_commands_run_against_the_configured_backends(cli: Cli) -> None:
     assert re.search(r"relay: published \d+, still pending 0", relayed)
     assert alias.returncode == 0
     assert "relay: published" in alias.stdout
+    # And --json makes each of them print one JSON document (progress, if any, on stderr)
+    assert cli.json("ops", "relay")["pending"] == 0
+    rebuilt = cli.json("ops", "rebuild")
+    assert rebuilt["talks"] >= 0
+    assert isinstance(rebuilt["partitions"], dict)
 
 
 def test_ops_relay_fails_while_the_stream_refuses_what_waits(cli: Cli, talk: str) -> None:

@@ -49,13 +49,24 @@ def _backend_errors(run: Any) -> Any:
 
 
 @ops.command()
+@pass_session
 @_backend_errors
-def rebuild() -> None:
+def rebuild(session: Session) -> None:
     """Recompute the Redis read model from the PostgreSQL event store."""
     from talkrate import wiring
     from talkrate.rebuild import rebuild_read_model
 
-    rebuild_read_model(wiring.event_store(), wiring.read_model(), progress=_say("rebuild"))
+    # With --json the progress goes to stderr and the result is the one document on stdout.
+    say = _say_on(output.errors) if session.as_json else _say("rebuild")
+    state = rebuild_read_model(wiring.event_store(), wiring.read_model(), progress=say)
+    if session.as_json:
+        output.emit_json(
+            {"talks": len(state.histograms), "events": state.events, "partitions": state.offsets}
+        )
+
+
+def _say_on(console: Any) -> Any:
+    return lambda line: console.print(f"rebuild: {line}", markup=False)
 
 
 def _shown(letter: dict[str, Any]) -> dict[str, Any]:
@@ -127,8 +138,9 @@ def redrive(ids: tuple[int, ...], value: str | None) -> None:
 
 @ops.command()
 @click.option("--limit", type=click.IntRange(1), default=500, show_default=True)
+@pass_session
 @_backend_errors
-def relay(limit: int) -> None:
+def relay(session: Session, limit: int) -> None:
     """Publish what waits in the outbox now."""
     from talkrate import wiring
     from talkrate.relay import relay_outbox
@@ -138,7 +150,16 @@ def relay(limit: int) -> None:
     if result.pending and result.published < limit:
         # It stops at the first entry the stream does not take: what is left is not the limit's.
         raise CliError(f"{told}: the event stream did not acknowledge the next one; try again")
-    output.console.print(told)
+    if session.as_json:
+        output.emit_json(
+            {
+                "published": result.published,
+                "pending": result.pending,
+                "oldestPendingSeconds": result.oldest_pending_seconds,
+            }
+        )
+    else:
+        output.console.print(told)
 
 
 @ops.command()
