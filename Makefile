@@ -14,7 +14,7 @@ RUN_ARGS ?=
 .PHONY: publish-web help setup browser test-browser web-size services db run test test-unit test-integration test-e2e test-faults rebuild dead-letters redrive openapi lint format validate build bench-import compose-seed clean bench-latency
 
 help: ## list the routines
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 setup: $(VENV)/.installed ## virtual environment with every package (idempotent)
 

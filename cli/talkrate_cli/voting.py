@@ -1,4 +1,4 @@
-"""Rating as an attendee: a voter token when the policy asks for one, kept between runs."""
+"""Rating as an attendee: a voter token, kept between runs (required where the policy asks)."""
 
 from __future__ import annotations
 
@@ -28,11 +28,18 @@ def new_token(api: Api, tokens: VoterTokens, code: str | None) -> str:
 def rate(
     api: Api, tokens: VoterTokens, talk_id: str, value: int, code: str | None = None
 ) -> dict[str, Any]:
-    """POST /ratings as this user: with their kept token, or a new one when the policy (or a
-    refusal) says a token is needed; a refused kept token is replaced once."""
+    """POST /ratings as this user: with their kept token, or a new one (as the web app does, so
+    a changed mind replaces the earlier rating under either policy); without one only where the
+    policy lets ratings in without (an API with no POST /voters, or one asking for a code that
+    was not given). A refused kept token is replaced once."""
     token = tokens.get(api.url)
-    if token is None and policy(api) == "attendee":
-        token = new_token(api, tokens, code)
+    if token is None:
+        try:
+            token = new_token(api, tokens, code)
+        except CliError:
+            if policy(api) == "attendee":
+                raise
+            token = None
     try:
         return api.rate(talk_id, value, token)
     except ApiProblem as problem:

@@ -139,13 +139,17 @@ def test_talks_lists_searches_and_filters_the_programme(cli: Cli, talk: str) -> 
     assert [t["id"] for t in by_words] == ["testcontainers-integration-testing"]
 
 
-def test_rate_then_show_draws_the_rating_in_the_bars(cli: Cli, talk: str) -> None:
-    # When an attendee rates the talk twice from the terminal
-    first = cli.ok("rate", talk, "5")
+def test_rate_then_show_draws_the_rating_in_the_bars(cli: Cli, talk: str, tmp_path: Path) -> None:
+    # When an attendee rates the talk from the terminal, then changes their mind (under the
+    # local open policy too, the command keeps a voter token: the newer rating replaces the
+    # first), and another attendee rates it 5
+    first = cli.ok("rate", talk, "3")
     cli.ok("rate", talk, "4")
-    # Then the command confirms, and `show` draws both ratings once the projector has them
-    assert f"rated {talk} 5★" in first
-    assert wait_for(lambda: cli.count(talk) == 2)
+    other = cli.ok("rate", talk, "5", TALKRATE_CONFIG_DIR=str(tmp_path / "another-attendee"))
+    # Then the command confirms, and `show` draws the two attendees' ratings once projected
+    assert f"rated {talk} 3★" in first
+    assert f"rated {talk} 5★" in other
+    assert wait_for(lambda: cli.count(talk) == 2 and cli.json("show", talk)["ratings"]["3"] == 0)
     shown = cli.ok("show", talk)
     assert "Rated from a terminal" in shown
     bars = {m[0]: int(m[1]) for m in re.findall(r"^([1-5])★\s+[█·]+\s+(\d+)", shown, re.M)}
@@ -155,10 +159,10 @@ def test_rate_then_show_draws_the_rating_in_the_bars(cli: Cli, talk: str) -> Non
     assert "avg 4.50" in shown
 
 
-def test_top_shows_the_leaderboard(cli: Cli, talk: str) -> None:
-    # Given a talk rated 5 three times
-    for _ in range(3):
-        cli.ok("rate", talk, "5")
+def test_top_shows_the_leaderboard(cli: Cli, talk: str, tmp_path: Path) -> None:
+    # Given a talk rated 5 by three attendees (each with a voter token of their own)
+    for attendee in range(3):
+        cli.ok("rate", talk, "5", TALKRATE_CONFIG_DIR=str(tmp_path / f"attendee-{attendee}"))
     assert wait_for(lambda: cli.count(talk) == 3)
     # When a person asks for the best talks of its track, and the best one overall
     board = cli.ok("top", "--track", "Terminal")

@@ -395,6 +395,10 @@ class LiveChannelEmulator(Endpoints):
                     return
         except ConnectionError:
             return
+        except asyncio.CancelledError:
+            # Stopping cancels the open keep-alive sessions: ended quietly (asyncio 3.11 logs a
+            # traceback for a connection's task that ends cancelled).
+            return
         finally:
             writer.close()
 
