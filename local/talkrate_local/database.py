@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
 from talkrate.adapters.postgres import apply_schema
-from talkrate_local.devdata import DEV_TALKS, DevTalk
+from talkrate_local.devdata import DEV_TALKS, DevTalk, programme_opening
 
 _UPSERT = """
 INSERT INTO talks (id, title, speakers, track, room, starts_at, ends_at)
@@ -40,15 +42,25 @@ def create_database(dsn: str) -> bool:
         connection.close()
 
 
-def seed(dsn: str, talks: tuple[DevTalk, ...] = DEV_TALKS) -> int:
-    """Insert or refresh the dev talks; returns how many there are."""
+def seed(dsn: str, talks: tuple[DevTalk, ...] = DEV_TALKS, now: datetime | None = None) -> int:
+    """Insert or refresh the dev talks, their programme dated around `now` (the current time);
+    returns how many there are."""
+    opening = programme_opening(now)
     connection = psycopg2.connect(dsn, connect_timeout=5)
     try:
         with connection, connection.cursor() as cursor:
             cursor.executemany(
                 _UPSERT,
                 [
-                    (t.id, t.title, list(t.speakers), t.track, t.room, t.starts_at, t.ends_at)
+                    (
+                        t.id,
+                        t.title,
+                        list(t.speakers),
+                        t.track,
+                        t.room,
+                        t.starts_at(opening),
+                        t.ends_at(opening),
+                    )
                     for t in talks
                 ],
             )

@@ -1,8 +1,10 @@
 """Dev data: the workshop's two talks and a realistic one-day programme around them.
 
 The workshop's talks have no times, so they take ratings whenever the dev stack runs (a talk
-without times is always open); the programme around them took place on 2026-11-26, and its
-rating windows are closed (409), as a past conference's are.
+without times is always open). The programme around them is dated around the moment the stack
+starts (each start dates it again): its morning's talks have ended (still rated during the
+grace that follows a talk), three talks run now, the afternoon's open later. So a newcomer sees
+a conference in progress: talks running now, talks to rate, talks not open yet.
 """
 
 from __future__ import annotations
@@ -10,27 +12,43 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+# The programme's first slot (its "10:30") lies this long before the half hour the stack starts
+# in, so that the slot three hours later (its "13:30") is the one running.
+OPENING_BEFORE_NOW = timedelta(hours=3)
+
+
+def programme_opening(now: datetime | None = None) -> datetime:
+    """When the programme's first slot starts, for a stack starting `now` (the current time)."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    half_hour = now.replace(minute=now.minute // 30 * 30, second=0, microsecond=0)
+    return half_hour - OPENING_BEFORE_NOW
+
 
 @dataclass(frozen=True)
 class DevTalk:
-    """A talk of the dev programme."""
+    """A talk of the dev programme: its start as a time after the programme's opening."""
 
     id: str
     title: str
     speakers: tuple[str, ...]
     track: str
     room: str
-    starts_at: datetime | None
+    starts_after: timedelta | None
     minutes: int = 45
 
-    @property
-    def ends_at(self) -> datetime | None:
+    def starts_at(self, opening: datetime) -> datetime | None:
+        """When the talk starts (None for a talk without times)."""
+        return None if self.starts_after is None else opening + self.starts_after
+
+    def ends_at(self, opening: datetime) -> datetime | None:
         """When the talk ends (None for a talk without times)."""
-        return None if self.starts_at is None else self.starts_at + timedelta(minutes=self.minutes)
+        start = self.starts_at(opening)
+        return None if start is None else start + timedelta(minutes=self.minutes)
 
 
-def _at(hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, 11, 26, hour, minute, tzinfo=UTC)
+def _at(hour: int, minute: int = 0) -> timedelta:
+    """A slot of the day as printed on a programme ("10:30"), after the opening at 10:30."""
+    return timedelta(hours=hour, minutes=minute) - timedelta(hours=10, minutes=30)
 
 
 DEV_TALKS: tuple[DevTalk, ...] = (
@@ -178,4 +196,4 @@ DEV_TALKS: tuple[DevTalk, ...] = (
 )
 
 
-ALWAYS_OPEN: tuple[str, ...] = tuple(talk.id for talk in DEV_TALKS if talk.starts_at is None)
+ALWAYS_OPEN: tuple[str, ...] = tuple(talk.id for talk in DEV_TALKS if talk.starts_after is None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import psycopg2
 import psycopg2.extensions
@@ -12,6 +13,7 @@ import pytest
 from psycopg2 import sql
 
 from talkrate_local import compose_seed
+from talkrate_local.devdata import DEV_TALKS, programme_opening
 from tests.builders import ROOT
 
 pytestmark = pytest.mark.integration
@@ -42,16 +44,24 @@ def test_the_compose_init_scripts_create_and_seed_the_catalog(empty_database: st
     connection = psycopg2.connect(empty_database)
     try:
         # When they run on an empty database, and once more
+        before = datetime.now(UTC)
         for _ in range(2):
             with connection, connection.cursor() as cursor:
                 for script in scripts:
                     cursor.execute(script)
+        after = datetime.now(UTC)
         # Then the catalog holds the dev talks once, the workshop's among them
         with connection.cursor() as cursor:
             cursor.execute("SELECT id, speakers FROM talks ORDER BY starts_at, id")
             talks = dict(cursor.fetchall())
+            cursor.execute("SELECT id, starts_at, ends_at FROM talks")
+            times = {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
     finally:
         connection.close()
+    # And the programme is dated as the local stack dates it, around the moment of the seed
+    openings = {programme_opening(before), programme_opening(after)}
+    for talk in DEV_TALKS:
+        assert times[talk.id] in {(talk.starts_at(o), talk.ends_at(o)) for o in openings}
     assert len(talks) == compose_seed.render().count("::text[]")
     assert talks["testcontainers-integration-testing"] == ["Mira Holloway"]
     assert talks["chaos-engineering-101"] == ["Liam O'Connor"]
