@@ -57,11 +57,7 @@ def _row(talk: DevTalk) -> str:
         literal(talk.track),
         literal(talk.room),
         _timestamp(talk.starts_after),
-        _timestamp(
-            None
-            if talk.starts_after is None
-            else talk.starts_after + timedelta(minutes=talk.minutes)
-        ),
+        _timestamp(talk.ends_after),
     )
     return f"    ({', '.join(values)})"
 

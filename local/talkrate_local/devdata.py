@@ -40,10 +40,18 @@ class DevTalk:
         """When the talk starts (None for a talk without times)."""
         return None if self.starts_after is None else opening + self.starts_after
 
+    @property
+    def ends_after(self) -> timedelta | None:
+        """When the talk ends, as a time after the programme's opening (None without times)."""
+        return (
+            None
+            if self.starts_after is None
+            else self.starts_after + timedelta(minutes=self.minutes)
+        )
+
     def ends_at(self, opening: datetime) -> datetime | None:
         """When the talk ends (None for a talk without times)."""
-        start = self.starts_at(opening)
-        return None if start is None else start + timedelta(minutes=self.minutes)
+        return None if self.ends_after is None else opening + self.ends_after
 
 
 def _at(hour: int, minute: int = 0) -> timedelta:

@@ -14,6 +14,14 @@ from sam_emulator.events.kafka import unconsumed
 pytestmark = pytest.mark.integration
 
 
+def commit(bootstrap: str, topic: str, group: str, offset: int) -> None:
+    """The group commits partition 0 of the topic up to `offset`, as a consumer does."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    consumer.assign([TopicPartition(topic, 0)])
+    consumer.commit({TopicPartition(topic, 0): OffsetAndMetadata(offset, "", -1)})
+    consumer.close()
+
+
 def test_records_past_the_committed_offsets_are_counted(kafka_bootstrap: str, topic: str) -> None:
     # Given five records on one partition and a group that has committed nothing
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
@@ -24,20 +32,10 @@ def test_records_past_the_committed_offsets_are_counted(kafka_bootstrap: str, to
     # Then all five are unconsumed
     assert unconsumed(kafka_bootstrap, group, [topic]) == 5
     # When the group commits past the first two
-    consumer = KafkaConsumer(
-        bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False
-    )
-    consumer.assign([TopicPartition(topic, 0)])
-    consumer.commit({TopicPartition(topic, 0): OffsetAndMetadata(2, "", -1)})
-    consumer.close()
+    commit(kafka_bootstrap, topic, group, 2)
     # Then three are left, and none once it has committed the end
     assert unconsumed(kafka_bootstrap, group, [topic]) == 3
-    consumer = KafkaConsumer(
-        bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False
-    )
-    consumer.assign([TopicPartition(topic, 0)])
-    consumer.commit({TopicPartition(topic, 0): OffsetAndMetadata(5, "", -1)})
-    consumer.close()
+    commit(kafka_bootstrap, topic, group, 5)
     assert unconsumed(kafka_bootstrap, group, [topic]) == 0
 
 
@@ -52,11 +50,6 @@ def test_records_produced_in_one_batch_are_all_counted(kafka_bootstrap: str, top
     producer.flush()
     producer.close()
     group = f"lag-{uuid.uuid4().hex[:8]}"
-    consumer = KafkaConsumer(
-        bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False
-    )
-    consumer.assign([TopicPartition(topic, 0)])
-    consumer.commit({TopicPartition(topic, 0): OffsetAndMetadata(100, "", -1)})
-    consumer.close()
+    commit(kafka_bootstrap, topic, group, 100)
     # Then the 150 past the committed offset are unconsumed: the local broker keeps them
     assert unconsumed(kafka_bootstrap, group, [topic]) == 150

@@ -28,8 +28,10 @@ def ops() -> None:
     """Operate the backends: rebuild, dead letters, redrive, replay, relay."""
 
 
-def _say(command: str) -> Any:
-    return lambda line: output.console.print(f"{command}: {line}", markup=False)
+def _say(command: str, console: Any = None) -> Any:
+    """Progress lines of a command, "<command>: <line>", on stdout (or the console given)."""
+    shown = console or output.console
+    return lambda line: shown.print(f"{command}: {line}", markup=False)
 
 
 def _backend_errors(run: Any) -> Any:
@@ -57,16 +59,12 @@ def rebuild(session: Session) -> None:
     from talkrate.rebuild import rebuild_read_model
 
     # With --json the progress goes to stderr and the result is the one document on stdout.
-    say = _say_on(output.errors) if session.as_json else _say("rebuild")
+    say = _say("rebuild", output.errors if session.as_json else None)
     state = rebuild_read_model(wiring.event_store(), wiring.read_model(), progress=say)
     if session.as_json:
         output.emit_json(
             {"talks": len(state.histograms), "events": state.events, "partitions": state.offsets}
         )
-
-
-def _say_on(console: Any) -> Any:
-    return lambda line: console.print(f"rebuild: {line}", markup=False)
 
 
 def _shown(letter: dict[str, Any]) -> dict[str, Any]:

@@ -36,6 +36,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FIRST_YEAR, LAST_YEAR = 1970, 9000
 
 
+def _to_millisecond(at: datetime) -> datetime:
+    """The moment cut to the millisecond, the precision of occurredAt on the wire."""
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
+
+
 def _bounded(pattern: str, length: int) -> str:
     """An id pattern ("^<first><rest>*$") as a part of a larger one, at most `length` long."""
     return pattern.removeprefix("^").removesuffix("*$") + f"{{0,{length - 1}}}"
@@ -91,8 +96,7 @@ class Rating(NamedTuple):
         """The view of a parsed talkrate.models.RatingSubmitted."""
         # Milliseconds, as on the wire: a voter's ratings are ordered by them everywhere (the
         # read model's votes, the event store), so both must see the same moment.
-        at = event.occurred_at
-        at = at.replace(microsecond=at.microsecond // 1000 * 1000)
+        at = _to_millisecond(event.occurred_at)
         return cls(str(event.event_id), event.talk_id, event.value, at, event.voter_id)
 
     @classmethod
@@ -107,7 +111,7 @@ class Rating(NamedTuple):
             raise ValueError("a talk or voter id outside its pattern cannot be written")
         now = (now or datetime.now(UTC)).astimezone(UTC)
         # Milliseconds, as on the wire, so an event equals itself after a round trip.
-        at = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        at = _to_millisecond(now)
         return cls(str(uuid7(at)), talk_id, value, at, voter_id)
 
     @property

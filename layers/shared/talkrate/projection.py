@@ -60,17 +60,10 @@ def classify(records: Iterable[StreamRecord]) -> ProjectionBatch:
 
 def _once_each(records: list[StreamRecord]) -> list[StreamRecord]:
     """The records, a position delivered twice in one batch kept once (the same record)."""
-    positions = {(r.topic, r.partition, r.offset) for r in records}
-    if len(positions) == len(records):
-        return records
-    seen: set[tuple[str, int, int]] = set()
-    kept = []
+    first: dict[tuple[str, int, int], StreamRecord] = {}
     for record in records:
-        position = (record.topic, record.partition, record.offset)
-        if position not in seen:
-            seen.add(position)
-            kept.append(record)
-    return kept
+        first.setdefault((record.topic, record.partition, record.offset), record)
+    return records if len(first) == len(records) else list(first.values())
 
 
 def _judged(value: bytes | None) -> tuple[Rating | None, str]:

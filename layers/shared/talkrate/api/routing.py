@@ -5,9 +5,9 @@ This is the part of Powertools' resolver talkrate uses, answering as it did: Pow
 its validation cost ~150 ms of imports at every cold start, for nine routes, and pydantic's import
 and the building of its validators about 80 ms more. Routes are declared the Powertools way (a
 decorator; parameters as Annotated hints naming where each comes from), and talkrate.api.openapi
-hands the same routes to Powertools to write the OpenAPI document. A route can name its handler as "module:function", imported at the
-route's first request: the organisers' routes, whose bodies pydantic checks, cost a cold start
-nothing.
+hands the same routes to Powertools to write the OpenAPI document. A route can name its handler
+as "module:function", imported at the route's first request: the organisers' routes, whose
+bodies pydantic checks, cost a cold start nothing.
 """
 
 from __future__ import annotations
