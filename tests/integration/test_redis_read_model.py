@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -263,3 +264,41 @@ def test_on_a_cluster_a_batch_sent_again_in_detail_waits_for_the_replicas_too(
     # Then its second round trip, the one that writes, waited for the replicas as the first did
     assert (result.applied, result.skipped) == (2, 2)
     assert rounds == [1, 1, 1]
+
+
+def test_on_a_cluster_a_talks_older_score_never_overwrites_a_newer_one(
+    redis_cluster: LocalRedisCluster,
+) -> None:
+    # Given two projectors of one cluster (two partitions' batches at once), the first held
+    # between its talk's update and its last round trip, the one that ranks the talk
+    held, release = threading.Event(), threading.Event()
+
+    class Held(RedisReadModel):
+        round_trips = 0
+
+        def _pipelined(self, build: Callable[[Any], None]) -> list[Any]:
+            self.round_trips += 1
+            if self.round_trips == 2:
+                held.set()
+                release.wait(10)
+            return super()._pipelined(build)
+
+    first, second = Held(redis_cluster.url), RedisReadModel(redis_cluster.url)
+    client = connect(redis_cluster.url, decode_responses=True)
+    topic, a = f"t-{uuid.uuid4().hex[:8]}", unique_talk_id()
+    worker = threading.Thread(target=apply, args=(first, records(topic, 0, 0, [(a, 1)] * 2)))
+    worker.start()
+    try:
+        assert held.wait(10)
+        # When the other partition's batch rates the same talk and ranks it meanwhile
+        apply(second, records(topic, 1, 0, [(a, 5)] * 3))
+        release.set()
+        worker.join(10)
+        # Then the leaderboard keeps the score of the talk's histogram after both batches
+        assert client.hmget(histogram_key(a), ["1", "5"]) == ["2", "3"]
+        assert client.zscore("leaderboard", a) == pytest.approx((3.0 * 10 + 2 + 15) / 15)
+    finally:
+        release.set()
+        worker.join(10)
+        client.zrem("leaderboard", a)
+        client.close()

@@ -5,8 +5,11 @@ tag, so a talk's keys share one slot of a Redis Cluster and one script updates t
 
 - `ratings/{<talkId>}`: a hash of value ("1".."5") -> count, and "<topic>-<partition>" -> the last
   offset of that partition applied to this talk (so a talk's update is idempotent on its shard);
+  on a cluster also "revision", counted up by each batch that reads the talk's state;
 - `votes/{<talkId>}`: voterId -> "value|occurredMs|eventId", the vote that counts;
 - `leaderboard`: talk id scored by its Bayesian average, always written as an absolute score;
+  on a cluster, `{leaderboard}/revisions` (same slot) keeps the talk's revision each score was read
+  at, so a batch that read a talk earlier never writes over a later batch's score;
 - `projector/offsets`: "<topic>-<partition>" -> the offset up to which whole batches were applied
   (dead letters and duplicates, which belong to no talk, are judged against it);
 - `projector/rebuilding`: held while the read model is rebuilt.
@@ -36,6 +39,9 @@ from talkrate.projected import ProjectionBatch, ProjectionResult, ReadModelMemor
 from talkrate.values import RATING_VALUES, Histogram
 
 LEADERBOARD_KEY = "leaderboard"  # talk id scored by its Bayesian average
+# On a cluster: talk id -> the revision of the talk's state its leaderboard score was read at
+# (the hash tag puts it in the leaderboard's slot).
+RANKED_REVISIONS_KEY = "{leaderboard}/revisions"
 OFFSETS_KEY = "projector/offsets"  # "topic-partition" -> offset up to which batches were applied
 REBUILD_LOCK_KEY = "projector/rebuilding"
 REBUILD_LOCK_SECONDS = 600
@@ -290,7 +296,11 @@ if marks_i > 0 then
   end
 end
 
-local scored, unscored, args = {}, {}, {}
+local scored, unscored, args, revisions = {}, {}, {}, {}
+-- A cluster's talk call counts a revision per talk: its leaderboard score is written by another
+-- call (another slot), and a score read at a later revision must win there, whatever order two
+-- batches' writes arrive in.
+local revised = board_i == 0 and base > 0
 for n_ = 1, talk_n do
   local at, k, n, sum, h = (n_ - 1) * 5, 0, 0, 0, stored[n_]
   local marks = marks_of[n_]
@@ -318,6 +328,10 @@ for n_ = 1, talk_n do
   else
     unscored[#unscored + 1] = talks[n_]
   end
+  if revised then
+    revisions[#revisions + 1] = talks[n_]
+    revisions[#revisions + 1] = call('HINCRBY', hkeys[n_], 'revision', 1)
+  end
 end
 if #watermarks > 0 then call('HSET', KEYS[marks_i], unpack(watermarks)) end
 if board_i > 0 then
@@ -330,7 +344,40 @@ if board_i > 0 then
   end
   scored, unscored = {}, {}
 end
-return {applied, skipped, duplicates, dead, scored, unscored}
+return {applied, skipped, duplicates, dead, scored, unscored, revisions}
+"""
+
+# Ranks talks on a cluster's leaderboard from the scores its talk calls returned, each only when
+# its revision is at least the one the leaderboard last took for the talk (KEYS: the leaderboard,
+# then the revisions it took, in the same slot). ARGV: talk, revision, score ("" when the talk has
+# no rating left) for each talk. Answers how many talks it ranked or unranked.
+_RANK = """
+local call, unpack, tonumber = redis.call, unpack, tonumber
+local board, taken, n = KEYS[1], KEYS[2], #ARGV / 3
+local talks, known = {}, {}
+for i = 1, n do talks[i] = ARGV[3 * i - 2] end
+for i = 1, n, 1000 do
+  local part = call('HMGET', taken, unpack(talks, i, math.min(i + 999, n)))
+  for k = 1, #part do known[i + k - 1] = part[k] end
+end
+local added, removed, revs = {}, {}, {}
+for i = 1, n do
+  local revision, score = ARGV[3 * i - 1], ARGV[3 * i]
+  if tonumber(revision) >= (tonumber(known[i]) or -1) then
+    if score == '' then
+      removed[#removed + 1] = talks[i]
+    else
+      added[#added + 1] = score
+      added[#added + 1] = talks[i]
+    end
+    revs[#revs + 1] = talks[i]
+    revs[#revs + 1] = revision
+  end
+end
+for i = 1, #added, 1000 do call('ZADD', board, unpack(added, i, math.min(i + 999, #added))) end
+for i = 1, #removed, 1000 do call('ZREM', board, unpack(removed, i, math.min(i + 999, #removed))) end
+for i = 1, #revs, 1000 do call('HSET', taken, unpack(revs, i, math.min(i + 999, #revs))) end
+return #revs / 2
 """
 
 # Replaces talks' keys with rebuilt ones in one atomic step (on one Redis, with the partition
@@ -539,21 +586,29 @@ class RedisReadModel:
                 totals[i] += int(reply[i])
         payload = _payload([], talks, marks)
 
-        scores: dict[Any, float] = {}
-        unranked: list[Any] = []
+        ranks: list[Any] = []  # talk, revision, score ("" to unrank) for each talk
         for reply in replies:
-            scored, unscored = reply[4], reply[5]
-            scores.update({scored[i + 1]: float(scored[i]) for i in range(0, len(scored), 2)})
-            unranked.extend(unscored)
+            scored, revisions = reply[4], reply[6]
+            score_of = {scored[i + 1]: scored[i] for i in range(0, len(scored), 2)}
+            for i in range(0, len(revisions), 2):
+                talk = revisions[i]
+                ranks += [talk, revisions[i + 1], score_of.get(talk, b"")]
 
         def rank_and_mark(pipe: Any) -> None:
             # The leaderboard from the talks' absolute scores (a retried batch writes the same),
-            # in one command for the whole batch, then the partition offsets: only once every
-            # talk of the batch is applied.
-            if scores:
-                pipe.zadd(LEADERBOARD_KEY, scores)
-            if unranked:
-                pipe.zrem(LEADERBOARD_KEY, *unranked)
+            # each taken unless a later revision of the talk was ranked already (another batch's,
+            # at the same time), then the partition offsets: only once every talk of the batch
+            # is applied.
+            if ranks:
+                pipe.execute_command(
+                    "EVALSHA",
+                    self._script_sha("rank"),
+                    2,
+                    LEADERBOARD_KEY,
+                    RANKED_REVISIONS_KEY,
+                    *ranks,
+                    target_nodes=client.get_node_from_key(LEADERBOARD_KEY),  # type: ignore[union-attr]
+                )
             if marks:
                 sha = self._script_sha("apply")
                 pipe.execute_command(
@@ -792,7 +847,7 @@ class RedisReadModel:
             if not self.hold_rebuild_lock():
                 raise RebuildLockLost("the rebuild's lock ran out during the swap; run it again")
             replies += self._eval_many("replace", calls[start : start + 1000])
-        client.delete(OFFSETS_KEY, LEADERBOARD_KEY)
+        client.delete(OFFSETS_KEY, LEADERBOARD_KEY, RANKED_REVISIONS_KEY)
         pipe = client.pipeline(transaction=False)
         if state.offsets:
             pipe.hset(OFFSETS_KEY, mapping=state.offsets)  # type: ignore[arg-type]
@@ -845,7 +900,7 @@ end
 return 1
 """
 
-_SCRIPTS = {"apply": _APPLY, "replace": _REPLACE, "hold": _HOLD}
+_SCRIPTS = {"apply": _APPLY, "replace": _REPLACE, "hold": _HOLD, "rank": _RANK}
 
 
 def _fullness(info: dict[str, Any]) -> float:
