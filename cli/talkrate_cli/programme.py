@@ -1,7 +1,10 @@
 """The programme as a spreadsheet: rows read from CSV, compared with the catalog, written back.
 
-Columns: id, title, speakers (separated by ";"), track, room, startsAt, endsAt (RFC 3339). An
-export has the same columns first, then the results, so it can be imported again.
+Columns: id, title, speakers, track, room, startsAt, endsAt (RFC 3339). An export has the same
+columns first, then the results, so it can be imported again.
+
+The speakers cell lists names separated by ";" (written "; "); a ";" or "\\" inside a name is
+escaped with a backslash ("Smith\\; Jr"), so every name reads back exactly as it was.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from talkrate_cli.errors import CliError
 COLUMNS = ("id", "title", "speakers", "track", "room", "startsAt", "endsAt")
 RESULT_COLUMNS = ("count", "avg", "1", "2", "3", "4", "5")
 OPTIONAL = ("track", "room", "startsAt", "endsAt")
+SPEAKER_SEPARATOR = ";"
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,38 @@ class Row:
 def slug(title: str) -> str:
     """A talk id from a title, for rows without one."""
     return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:80] or "talk"
+
+
+def speakers_cell(speakers: Iterable[str]) -> str:
+    """The speakers cell of a row: names joined by "; ", each ";" and "\\" in a name escaped."""
+    return "; ".join(
+        name.replace("\\", "\\\\").replace(SPEAKER_SEPARATOR, "\\" + SPEAKER_SEPARATOR)
+        for name in speakers
+    )
+
+
+def speakers_from_cell(cell: str) -> list[str]:
+    """The names of a speakers cell (see speakers_cell), each stripped; empty names dropped.
+
+    A backslash escapes only ";" and itself; before anything else it is the name's own, as in
+    a hand-typed cell."""
+    names: list[str] = []
+    name: list[str] = []
+    at = 0
+    while at < len(cell):
+        char = cell[at]
+        if char == "\\" and cell[at + 1 : at + 2] in (SPEAKER_SEPARATOR, "\\"):
+            name.append(cell[at + 1])
+            at += 2
+            continue
+        if char == SPEAKER_SEPARATOR:
+            names.append("".join(name))
+            name = []
+        else:
+            name.append(char)
+        at += 1
+    names.append("".join(name))
+    return [stripped for each in names if (stripped := each.strip())]
 
 
 def read_rows(source: IO[str]) -> list[Row]:
@@ -56,7 +92,7 @@ def read_rows(source: IO[str]) -> list[Row]:
         seen.add(talk_id)
         fields: dict[str, Any] = {
             "title": cells["title"],
-            "speakers": [s.strip() for s in cells.get("speakers", "").split(";") if s.strip()],
+            "speakers": speakers_from_cell(cells.get("speakers", "")),
         }
         for name in OPTIONAL:
             fields[name] = cells.get(name) or None
@@ -104,7 +140,7 @@ def write_results(target: IO[str], talks: Iterable[dict[str, Any]]) -> int:
             (
                 talk["id"],
                 talk["title"],
-                ";".join(talk.get("speakers") or []),
+                speakers_cell(talk.get("speakers") or []),
                 talk.get("track") or "",
                 talk.get("room") or "",
                 talk.get("startsAt") or "",

@@ -250,7 +250,9 @@ def test_admin_import_twice_changes_nothing_the_second_time(cli: Cli, tmp_path: 
     assert "talks to" in cli.ok("admin", "export", str(results), "--track", "Main")
     header, *rows = results.read_text().splitlines()
     assert header == "id,title,speakers,track,room,startsAt,endsAt,count,avg,1,2,3,4,5"
-    assert any(r.startswith(f"{keynote},Opening Keynote,Ada Byron;Grace Hopper,Main") for r in rows)
+    assert any(
+        r.startswith(f"{keynote},Opening Keynote,Ada Byron; Grace Hopper,Main") for r in rows
+    )
     assert json.loads(cli.ok("--json", "admin", "import", str(results)))["unchanged"] == [keynote]
     for talk_id in (keynote, f"serverless-at-scale-{suffix}"):
         cli.ok("admin", "rm", talk_id, "--yes")

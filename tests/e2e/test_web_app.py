@@ -22,6 +22,7 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
 
+from talkrate_cli.programme import speakers_from_cell
 from tests.backends import WEB_RATINGS, WEB_TALKS
 from tests.builders import unique_talk_id
 from tests.e2e.conftest import Answer, Runtime, start_admin_runtime, stop_runtime, wait_for
@@ -292,6 +293,27 @@ def test_a_closed_rating_window_and_a_rate_limit_are_said_clearly(
     message = page.get_by_test_id("message")
     expect(message).to_contain_text("Too many ratings from here")
     expect(message).to_contain_text("Try again in")
+
+
+def test_the_csv_names_speakers_whose_names_hold_the_separator_so_they_read_back(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk whose speakers' names hold ";", a backslash and a comma
+    speakers = ["Smith; Jr.", "C:\\talks\\", "Grace Hopper, PhD"]
+    talk = web.add_talk(title="Named with care", speakers=speakers)
+    # When an organiser downloads the results
+    page.goto(web.url("/app/admin"))
+    page.get_by_label("Organiser token").fill(web.token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("row").filter(has_text="Named with care")).to_have_count(1)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download results (CSV)").click()
+    raw = Path(download.value.path()).read_bytes().decode("utf-8-sig")
+    # Then the csv module finds one speakers cell, the separator in a name escaped
+    [ours] = [r for r in csv.DictReader(io.StringIO(raw)) if r["id"] == talk["id"]]
+    assert ours["speakers"] == "Smith\\; Jr.; C:\\\\talks\\\\; Grace Hopper, PhD"
+    # And the CLI's import reads the same names back
+    assert speakers_from_cell(ours["speakers"]) == speakers
 
 
 def test_the_programme_puts_talks_whose_rating_closed_last_and_says_so(

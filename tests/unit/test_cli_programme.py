@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 
 import pytest
@@ -71,6 +72,31 @@ def test_an_export_can_be_imported_again_unchanged() -> None:
     buffer = io.StringIO()
     assert write_results(buffer, [talk]) == 1
     lines = buffer.getvalue().splitlines()
-    assert lines[1] == 'k,"T, with a comma",A;B,Main,,2026-12-01T09:00:00Z,,3,4.000,0,0,1,1,1'
+    assert lines[1] == 'k,"T, with a comma",A; B,Main,,2026-12-01T09:00:00Z,,3,4.000,0,0,1,1,1'
     [row] = read_rows(io.StringIO(buffer.getvalue()))
     assert same_talk(row.fields, talk)
+
+
+def test_speakers_whose_names_hold_the_separator_read_back_exactly() -> None:
+    # Given talks whose speakers' names hold ";", a backslash, a comma and a quote
+    speakers = [
+        ["Smith; Jr.", "Ada"],
+        ["C:\\talks\\", "Grace \\; Hopper", 'O"Neil, Pat'],
+        [";", "\\"],
+        [],
+    ]
+    talks = [{"id": f"k{n}", "title": "T", "speakers": names} for n, names in enumerate(speakers)]
+    # When the results are written and read back with the csv module
+    buffer = io.StringIO()
+    write_results(buffer, talks)
+    records = list(csv.DictReader(io.StringIO(buffer.getvalue())))
+    # Then a spreadsheet sees one cell with the names, the separator escaped
+    assert records[0]["speakers"] == "Smith\\; Jr.; Ada"
+    # And the import reads every name back as it was
+    rows = read_rows(io.StringIO(buffer.getvalue()))
+    assert [row.fields["speakers"] for row in rows] == speakers
+
+
+def test_a_hand_typed_backslash_stays_in_the_name() -> None:
+    [row] = read_rows(io.StringIO("title,speakers\nT,A\\B ; \\x;C\\\n"))
+    assert row.fields["speakers"] == ["A\\B", "\\x", "C\\"]

@@ -137,8 +137,8 @@ def rm(session: Session, talk: str, yes: bool) -> None:
 def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
     """Create or update the talks of a programme CSV; unchanged talks are left alone.
 
-    Columns: id, title, speakers (separated by ';'), track, room, startsAt, endsAt. Running it
-    twice changes nothing the second time.
+    Columns: id, title, speakers (separated by ';', written '\\;' inside a name), track, room,
+    startsAt, endsAt. Running it twice changes nothing the second time.
     """
     rows = programme.read_rows(csv_file)
     api = session.admin_api()

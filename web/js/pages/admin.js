@@ -31,13 +31,19 @@ function cell(value) {
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
+// The speakers cell, as the CLI's import reads it: names joined by "; ", a ";" or a backslash in a
+// name escaped with a backslash ("Smith\; Jr"), so each name reads back exactly.
+function speakersCell(speakers) {
+  return (speakers || []).map((name) => name.replace(/\\/g, "\\\\").replace(/;/g, "\\;")).join("; ");
+}
+
 export function resultsCsv(talks) {
   const lines = [COLUMNS.join(",")];
   for (const talk of talks) {
     const summary = talk.summary || { count: 0, avg: null, ratings: {} };
     const ratings = summary.ratings || {};
     lines.push([
-      talk.id, talk.title, (talk.speakers || []).join("; "), talk.track, talk.room, talk.startsAt, talk.endsAt,
+      talk.id, talk.title, speakersCell(talk.speakers), talk.track, talk.room, talk.startsAt, talk.endsAt,
       summary.count, summary.avg, ratings["1"] || 0, ratings["2"] || 0, ratings["3"] || 0, ratings["4"] || 0, ratings["5"] || 0,
     ].map(cell).join(","));
   }
