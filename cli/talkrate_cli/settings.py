@@ -7,6 +7,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from talkrate_cli.errors import CliError
 
@@ -74,8 +75,33 @@ def config_dir() -> Path:
     return user_config_path("talkrate", appauthor=False)
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def api_key(api_url: str) -> str:
+    """One spelling of an API URL, to keep things per API: scheme and host in lower case, the
+    scheme's default port and a trailing slash dropped, the path (a stage, say) kept as it is."""
+    try:
+        parts = urlsplit(api_url.strip())
+        port = parts.port
+    except ValueError:
+        return api_url
+    scheme, host = parts.scheme.lower(), (parts.hostname or "")
+    if not scheme or not host:
+        return api_url
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None and port != DEFAULT_PORTS.get(scheme):
+        host = f"{host}:{port}"
+    return f"{scheme}://{host}{parts.path.rstrip('/')}"
+
+
 class VoterTokens:
-    """The voter token of each API this user rated on, in `voters.json` (mode 0600)."""
+    """The voter token of each API this user rated on, in `voters.json` (mode 0600).
+
+    Kept under the API's URL in one spelling (api_key), so `HTTP://host/` and `http://host` share
+    one token, as one attendee; a token kept under another spelling (before there was one) is
+    still read, and moved to the one spelling when the next is kept."""
 
     def __init__(self, folder: Path | None = None) -> None:
         self.path = (folder or config_dir()) / "voters.json"
@@ -87,9 +113,22 @@ class VoterTokens:
             return {}
         return data if isinstance(data, dict) else {}
 
-    def get(self, api_url: str) -> str | None:
-        """The kept token for this API, unless it has expired."""
-        entry = self._all().get(api_url)
+    def _save(self, data: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(data, indent=2))
+        temporary.chmod(0o600)
+        temporary.replace(self.path)
+
+    @staticmethod
+    def _spellings(data: dict[str, Any], api_url: str) -> list[str]:
+        """The keys kept for this API: its one spelling first, then older spellings of it."""
+        key = api_key(api_url)
+        older = [k for k in data if k != key and api_key(k) == key]
+        return [key, *older] if key in data else older
+
+    @staticmethod
+    def _valid(entry: Any) -> str | None:
         if not isinstance(entry, dict) or not entry.get("voterToken"):
             return None
         expires = entry.get("expiresAt")
@@ -101,18 +140,30 @@ class VoterTokens:
                 pass
         return str(entry["voterToken"])
 
-    def put(self, api_url: str, voter: dict[str, Any]) -> None:
-        """Keep a token (as POST /voters answered it) for this API."""
+    def get(self, api_url: str) -> str | None:
+        """The kept token for this API, however its URL is spelt, unless it has expired."""
         data = self._all()
-        data[api_url] = {"voterToken": voter["voterToken"], "expiresAt": voter.get("expiresAt")}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(data, indent=2))
-        temporary.chmod(0o600)
-        temporary.replace(self.path)
+        for key in self._spellings(data, api_url):
+            if token := self._valid(data[key]):
+                return token
+        return None
+
+    def put(self, api_url: str, voter: dict[str, Any]) -> None:
+        """Keep a token (as POST /voters answered it) for this API, in place of any other."""
+        data = self._all()
+        for key in self._spellings(data, api_url):
+            del data[key]
+        data[api_key(api_url)] = {
+            "voterToken": voter["voterToken"],
+            "expiresAt": voter.get("expiresAt"),
+        }
+        self._save(data)
 
     def forget(self, api_url: str) -> None:
-        """Drop the token of this API (the API refused it)."""
+        """Drop the tokens of this API, under every spelling (the API refused one)."""
         data = self._all()
-        if data.pop(api_url, None) is not None:
-            self.path.write_text(json.dumps(data, indent=2))
+        spellings = self._spellings(data, api_url)
+        for key in spellings:
+            del data[key]
+        if spellings:
+            self._save(data)

@@ -11,7 +11,13 @@ import pytest
 from moto import mock_aws
 
 from talkrate_cli.errors import CliError
-from talkrate_cli.settings import VoterTokens, admin_token, api_from_stack, is_loopback
+from talkrate_cli.settings import (
+    VoterTokens,
+    admin_token,
+    api_from_stack,
+    api_key,
+    is_loopback,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -51,6 +57,67 @@ def test_voter_tokens_are_kept_per_api_privately_until_they_expire(tmp_path: Pat
     assert stat.S_IMODE(again.path.stat().st_mode) == 0o600
     again.forget("http://a")
     assert VoterTokens(tmp_path / "conf").get("http://a") is None
+
+
+@pytest.mark.parametrize(
+    ("spelling", "key"),
+    [
+        ("http://127.0.0.1:3000", "http://127.0.0.1:3000"),
+        ("http://127.0.0.1:3000/", "http://127.0.0.1:3000"),
+        ("HTTP://127.0.0.1:3000", "http://127.0.0.1:3000"),
+        ("https://API.Example.com:443/Prod/", "https://api.example.com/Prod"),
+        ("http://api.example.com:80", "http://api.example.com"),
+        ("https://api.example.com:80", "https://api.example.com:80"),
+        ("http://[::1]:3000/", "http://[::1]:3000"),
+    ],
+)
+def test_an_api_url_has_one_spelling(spelling: str, key: str) -> None:
+    assert api_key(spelling) == key
+
+
+def test_one_api_spelt_three_ways_keeps_one_voter_token(tmp_path: Path) -> None:
+    # Given a token kept for the local runtime
+    tokens = VoterTokens(tmp_path / "conf")
+    tokens.put("http://127.0.0.1:3000", {"voterToken": "t-1", "expiresAt": None})
+    # Then the same API spelt otherwise finds it (the same attendee), another API does not
+    for spelling in ("http://127.0.0.1:3000/", "HTTP://127.0.0.1:3000", "http://127.0.0.1:3000//"):
+        assert VoterTokens(tmp_path / "conf").get(spelling) == "t-1"
+    assert tokens.get("http://127.0.0.1:3001") is None
+    assert tokens.get("http://127.0.0.1:3000/stage") is None
+    # When a new token is kept under another spelling, it replaces the first
+    tokens.put("HTTP://127.0.0.1:3000/", {"voterToken": "t-2", "expiresAt": None})
+    assert tokens.get("http://127.0.0.1:3000") == "t-2"
+    assert list(json.loads(tokens.path.read_text())) == ["http://127.0.0.1:3000"]
+
+
+def test_a_token_kept_under_an_old_spelling_is_still_read_then_moved(tmp_path: Path) -> None:
+    # Given a voters.json written before URLs had one spelling
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    (folder / "voters.json").write_text(
+        json.dumps(
+            {
+                "http://127.0.0.1:3000/": {"voterToken": "old", "expiresAt": None},
+                "https://other.example.com": {"voterToken": "other", "expiresAt": None},
+            }
+        )
+    )
+    tokens = VoterTokens(folder)
+    # Then the attendee's old token is used, whatever the spelling asked with
+    assert tokens.get("http://127.0.0.1:3000") == "old"
+    assert tokens.get("HTTP://127.0.0.1:3000/") == "old"
+    # When the API refuses it, every spelling of it is forgotten, other APIs' tokens kept
+    tokens.forget("http://127.0.0.1:3000")
+    assert tokens.get("http://127.0.0.1:3000/") is None
+    assert tokens.get("https://other.example.com/") == "other"
+    # When a token is kept for an old spelling, it moves to the one spelling
+    (folder / "voters.json").write_text(
+        json.dumps({"HTTP://127.0.0.1:3000": {"voterToken": "old", "expiresAt": None}})
+    )
+    tokens.put("http://127.0.0.1:3000/", {"voterToken": "new", "expiresAt": None})
+    assert json.loads(tokens.path.read_text()) == {
+        "http://127.0.0.1:3000": {"voterToken": "new", "expiresAt": None}
+    }
 
 
 def test_the_organiser_token_from_the_environment_else_the_local_runtimes_file(
