@@ -25,8 +25,8 @@ def redis_url(db: int) -> str:
     return f"{REDIS}/{db}"
 
 
-# Redis databases: 0 dev, 7 and 9 the talkrate command, 8 web app, 10 votes e2e, 11 catalog flow, 12 contract
-# tests, 13 bench, 14 fault suite, 15 tests.
+# Redis databases: 0 dev, 6 web app's limits, 7 and 9 the talkrate command, 8 web app, 10 votes
+# e2e, 11 catalog flow, 12 contract tests, 13 bench, 14 fault suite, 15 tests.
 TALKS = os.environ.get("TEST_TALKS_CONNECTION", postgres_dsn("test"))
 RATINGS = os.environ.get("TEST_RATINGS_CONNECTION", redis_url(15))
 FAULTS_TALKS = os.environ.get("TEST_FAULTS_TALKS_CONNECTION", postgres_dsn("faults"))
@@ -41,6 +41,8 @@ CLI_TALKS = postgres_dsn("cli_e2e")
 CLI_RATINGS = redis_url(9)
 WEB_TALKS = postgres_dsn("web_e2e")
 WEB_RATINGS = redis_url(8)
+WEB_LIMITS_TALKS = postgres_dsn("web_limits_e2e")  # a runtime with a voter limit of one a minute
+WEB_LIMITS_RATINGS = redis_url(6)
 CLI_ATTENDEE_TALKS = postgres_dsn("cli_attendee_e2e")
 CLI_ATTENDEE_RATINGS = redis_url(7)
 SCHEMA_TALKS = postgres_dsn("schema")  # made empty by the schema deploy tests

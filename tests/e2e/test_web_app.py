@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
 
 from talkrate_cli.programme import speakers_from_cell
-from tests.backends import WEB_RATINGS, WEB_TALKS
+from tests.backends import WEB_LIMITS_RATINGS, WEB_LIMITS_TALKS, WEB_RATINGS, WEB_TALKS
 from tests.builders import unique_talk_id
 from tests.e2e.conftest import Answer, Runtime, start_admin_runtime, stop_runtime, wait_for
 
@@ -293,6 +294,42 @@ def test_a_closed_rating_window_and_a_rate_limit_are_said_clearly(
     message = page.get_by_test_id("message")
     expect(message).to_contain_text("Too many ratings from here")
     expect(message).to_contain_text("Try again in")
+
+
+@pytest.fixture
+def one_voter_a_minute(kafka_bootstrap: str, tmp_path: Path) -> Iterator[WebStack]:
+    """A runtime of its own that hands one voter token a minute to an address (every test client
+    is 127.0.0.1), so a conference network's limit can be met without starving the module's."""
+    runtime, token = start_admin_runtime(
+        WEB_LIMITS_TALKS,
+        WEB_LIMITS_RATINGS,
+        kafka_bootstrap,
+        tmp_path / "runtime.log",
+        ["--param", "VotingPolicy=attendee", "--param", "VotersPerAddressPerMinute=1"],
+    )
+    yield WebStack(runtime, token)
+    stop_runtime(runtime)
+
+
+def test_too_many_new_voters_from_one_network_is_said_as_such(
+    one_voter_a_minute: WebStack, page: Page
+) -> None:
+    web = one_voter_a_minute
+    # Given a talk, and another attendee on the same network who got this minute's one pass
+    talk = web.add_talk(title="Busy Wi-Fi")
+    answer = web.runtime.request("POST", "/voters", "{}")
+    assert answer.status == 201, answer.body
+    # When an attendee opens the talk and taps a star (the page asks for a pass first)
+    page.goto(web.url(f"/app/talks/{talk['id']}"))
+    star(page, 4).click()
+    # Then they read that the network's passes ran out, not their ratings, and when to retry
+    message = page.get_by_test_id("message")
+    expect(message).to_contain_text("Too many attendee passes asked for from this network")
+    expect(message).to_contain_text("your rating was not counted")
+    expect(message).to_have_text(re.compile(r"Try again in \d+ s\.$"))
+    expect(message).not_to_contain_text("Too many ratings")
+    expect(page.get_by_test_id("own-rating")).to_have_text("Tap a star to rate this talk.")
+    assert web.count(talk["id"]) == 0
 
 
 def test_the_csv_names_speakers_whose_names_hold_the_separator_so_they_read_back(

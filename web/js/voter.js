@@ -15,6 +15,15 @@ export class CodeRequired extends Error {
   }
 }
 
+// Too many new attendee passes from this network address in a minute (429 on POST /voters): a
+// limit on the address, not on the attendee's ratings. retryAfter: seconds, or null.
+export class TooManyVoters extends Error {
+  constructor(retryAfter) {
+    super("Too many new attendee passes from this network just now.");
+    this.retryAfter = retryAfter;
+  }
+}
+
 function read(key) {
   try {
     return JSON.parse(localStorage.getItem(key));
@@ -49,7 +58,8 @@ export function rememberCode(code) {
 }
 
 // A valid token: the stored one, else a new one from POST /voters (with the event code when
-// one was given). Throws CodeRequired when the server wants a (right) code.
+// one was given). Throws CodeRequired when the server wants a (right) code, TooManyVoters when
+// this address got too many passes this minute.
 export async function voterToken() {
   const stored = storedToken();
   if (stored) return stored;
@@ -63,6 +73,7 @@ export async function voterToken() {
       write(CODE_KEY, null);
       throw new CodeRequired(Boolean(code));
     }
+    if (error instanceof ApiError && error.status === 429) throw new TooManyVoters(error.retryAfter);
     throw error;
   }
 }

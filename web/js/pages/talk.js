@@ -3,7 +3,7 @@ import { h, fill, setText, formatTime, talkHref } from "../dom.js";
 import { request, appConfig, ApiError } from "../api.js";
 import { watchTalk } from "../live.js";
 import { histogramView } from "../histogram.js";
-import { voterToken, forgetToken, rememberCode, CodeRequired, ownRating, rememberRating } from "../voter.js";
+import { voterToken, forgetToken, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating } from "../voter.js";
 import { liveBadge, errorText } from "./common.js";
 import { ratingWindow, loadTalkWithClock, when } from "../window.js";
 
@@ -15,8 +15,14 @@ const transient = (error) => error instanceof ApiError && (error.status === 0 ||
   || (error.status === 409 && String(error.problem.type || "").endsWith("request-in-progress")));
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+const tryAgain = (error) => (error.retryAfter ? ` Try again in ${error.retryAfter} s.` : " Try again in a moment.");
+
 // Why a rating was not counted, in the attendee's words.
 function refusal(error) {
+  if (error instanceof TooManyVoters) {
+    // Not this attendee's ratings: everyone behind this network address shares the limit.
+    return `Too many attendee passes asked for from this network just now: you got none, so your rating was not counted.${tryAgain(error)}`;
+  }
   if (!(error instanceof ApiError)) return "Something went wrong: your rating was not counted.";
   switch (error.status) {
     case 409: {
@@ -26,10 +32,8 @@ function refusal(error) {
       if (closesAt) return `Rating is closed for this talk: it closed ${when(closesAt)}.`;
       return "Rating is closed for this talk: it takes ratings from its start until shortly after its end.";
     }
-    case 429: {
-      const wait = error.retryAfter ? ` Try again in ${error.retryAfter} s.` : " Try again in a moment.";
-      return `Too many ratings from here just now: this one was not counted.${wait}`;
-    }
+    case 429:
+      return `Too many ratings from here just now: this one was not counted.${tryAgain(error)}`;
     case 404:
       return "This talk is no longer in the programme.";
     case 401:
