@@ -353,6 +353,29 @@ def test_the_csv_names_speakers_whose_names_hold_the_separator_so_they_read_back
     assert speakers_from_cell(ours["speakers"]) == speakers
 
 
+def test_an_organiser_editing_a_talk_keeps_speakers_whose_names_hold_a_comma(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk whose speaker's name holds a comma
+    speakers = ["Grace Hopper, PhD", "Ada Lovelace"]
+    title = f"Kept whole {unique_talk_id()}"
+    talk = web.add_talk(title=title, speakers=speakers, room="Hall A")
+    # When an organiser moves it to another room from the admin page, changing nothing else
+    page.goto(web.url("/app/admin"))
+    page.get_by_label("Organiser token").fill(web.token)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name=f"Edit {title}").click()
+    expect(page.get_by_label("Speakers (one per line)", exact=True)).to_have_value(
+        "Grace Hopper, PhD\nAda Lovelace"
+    )
+    page.get_by_label("Room", exact=True).fill("Hall B")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_test_id("admin-message")).to_have_text(f"Saved “{title}”.")
+    # Then the talk has the same two speakers, each name whole
+    stored = web.runtime.request("GET", f"/talks/{talk['id']}").json
+    assert (stored["room"], stored["speakers"]) == ("Hall B", speakers)
+
+
 def test_the_programme_puts_talks_whose_rating_closed_last_and_says_so(
     web: WebStack, page: Page
 ) -> None:
@@ -471,7 +494,7 @@ def test_an_organiser_adds_a_talk_that_the_programme_shows_and_the_csv_counts(
     # When they add a talk running now
     page.get_by_role("button", name="Add a talk").click()
     page.get_by_label("Title", exact=True).fill(title)
-    page.get_by_label("Speakers (comma separated)", exact=True).fill("Ada Example, Grace Example")
+    page.get_by_label("Speakers (one per line)", exact=True).fill("Ada Example\nGrace Example")
     page.get_by_label("Track", exact=True).fill("Web e2e")
     page.get_by_label("Room", exact=True).fill("Hall W")
     now = datetime.now().replace(second=0, microsecond=0)

@@ -186,7 +186,10 @@ export function adminPage(main) {
         maxlength: 200, pattern: "[A-Za-z0-9][A-Za-z0-9._:~\\-]*", value: talk ? talk.id : "", disabled: !isNew,
         placeholder: "made from the title when left empty",
       });
-      const [speakers, speakersField] = field("talk-speakers", "Speakers (comma separated)", { value: talk ? (talk.speakers || []).join(", ") : "" });
+      // One name a line: a name may hold a comma ("Grace Hopper, PhD"), never a line break.
+      const speakers = h("textarea", { id: "talk-speakers", name: "talk-speakers", rows: 2 });
+      speakers.value = talk ? (talk.speakers || []).join("\n") : "";
+      const speakersField = h("span", { class: "field" }, h("label", { for: "talk-speakers" }, "Speakers (one per line)"), speakers);
       const [trackInput, trackField] = field("talk-track", "Track", { maxlength: 100, value: talk ? talk.track || "" : "" });
       const [room, roomField] = field("talk-room", "Room", { maxlength: 100, value: talk ? talk.room || "" : "" });
       const [starts, startsField] = field("talk-starts", "Starts", { type: "datetime-local", value: talk ? toLocalInput(talk.startsAt) : "" });
@@ -196,7 +199,7 @@ export function adminPage(main) {
         event.preventDefault();
         const fields = {
           title: title.value.trim(),
-          speakers: speakers.value.split(",").map((s) => s.trim()).filter(Boolean),
+          speakers: speakers.value.split("\n").map((s) => s.trim()).filter(Boolean),
           track: trackInput.value.trim() || null,
           room: room.value.trim() || null,
           startsAt: fromLocalInput(starts.value),
