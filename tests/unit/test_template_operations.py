@@ -442,3 +442,89 @@ def test_the_dashboard_reads_http_api_metrics_by_the_dimensions_they_carry() -> 
     for metric in gateway:
         names = [item for item in metric[2:] if isinstance(item, str)][::2]
         assert set(names) in allowed, metric
+
+
+# --- Canary rollbacks: the alarms a deployment group watches, fed minutes of metrics -----------
+
+
+def _minute_value(properties: dict[str, Any], minute: dict[str, float]) -> float | None:
+    """What the alarm's metric (or its metric math) reads in one minute of `minute`'s metrics,
+    keyed by metric name; None when it has no datapoint."""
+    if "MetricName" in properties:
+        return minute.get(properties["MetricName"])
+    inputs = {
+        m["Id"]: m["MetricStat"]["Metric"]["MetricName"]
+        for m in properties["Metrics"]
+        if "MetricStat" in m
+    }
+    if any(name not in minute for name in inputs.values()):
+        return None  # API Gateway publishes nothing for a minute without requests
+    [returned] = [m["Expression"] for m in properties["Metrics"] if m.get("ReturnData")]
+    # Metric math of the form the template uses: IF(), comparisons and arithmetic on the ids.
+    namespace = {"IF": lambda test, yes, no: yes if test else no}
+    namespace |= {ident: minute[name] for ident, name in inputs.items()}
+    value: float = eval(returned, {"__builtins__": {}}, namespace)  # noqa: S307 - the template's own text
+    return value
+
+
+def _alarm_fires(properties: dict[str, Any], minutes: list[dict[str, float]]) -> bool:
+    """Whether the alarm is in ALARM after these minutes (TreatMissingData notBreaching)."""
+    compare = {
+        "GreaterThanThreshold": float.__gt__,
+        "GreaterThanOrEqualToThreshold": float.__ge__,
+        "LessThanThreshold": float.__lt__,
+    }[properties["ComparisonOperator"]]
+    assert properties["TreatMissingData"] == "notBreaching"
+    window = minutes[-int(properties["EvaluationPeriods"]) :]
+    values = [_minute_value(properties, minute) for minute in window]
+    breaching = sum(
+        1
+        for value in values
+        if value is not None and compare(float(value), float(properties["Threshold"]))
+    )
+    return breaching >= int(properties.get("DatapointsToAlarm", properties["EvaluationPeriods"]))
+
+
+def _rollback_alarms(template: dict[str, Any], function: str) -> dict[str, dict[str, Any]]:
+    group = template["Resources"][f"{function}DeploymentGroup"]["Properties"]
+    return {
+        name: template["Resources"][name]["Properties"]
+        for name in refs(group["AlarmConfiguration"]["Alarms"])
+    }
+
+
+def test_an_api_canary_answering_503_at_low_traffic_is_rolled_back() -> None:
+    # Given the API's canary in prod, and a quiet hour: 15 requests a minute, the canary's 10%
+    # (2 a minute) answered 503 by a new version that raises nothing
+    alarms = _rollback_alarms(_prod(), "ApiFunction")
+    quiet = [{"Count": 15.0, "5xx": 2.0, "Errors": 0.0}] * 5
+    # Then an alarm the deployment watches fires
+    assert any(_alarm_fires(alarm, quiet) for alarm in alarms.values()), list(alarms)
+    # And a stray 5xx at a quiet hour, or 1% of a busy one, rolls nothing back
+    stray = [{"Count": 10.0, "5xx": 1.0, "Errors": 0.0}] + [{"Count": 10.0, "5xx": 0.0}] * 4
+    busy = [{"Count": 1000.0, "5xx": 10.0, "Errors": 0.0}] * 5
+    for minutes in (stray, busy):
+        assert not any(_alarm_fires(alarm, minutes) for alarm in alarms.values())
+
+
+@pytest.mark.parametrize(
+    ("function", "parameters"),
+    [
+        ("ProjectorFunction", {}),
+        ("ProjectorVpcFunction", {"SubnetIds": "subnet-1,subnet-2", "SecurityGroupIds": "sg-1"}),
+        ("ProjectorMskFunction", {"KafkaProvider": "MSK", "MskClusterArn": "arn:aws:kafka:x"}),
+    ],
+)
+def test_a_projector_canary_that_dead_letters_everything_is_rolled_back(
+    function: str, parameters: dict[str, str]
+) -> None:
+    # Given a projector version that fails no batch but sets every record it gets aside
+    alarms = _rollback_alarms(_prod() if not parameters else transformed(**parameters), function)
+    everything = [{"DeadLetters": 12.0, "RatingsProjected": 0.0, "Errors": 0.0}] * 5
+    # Then an alarm its deployment watches fires
+    assert any(_alarm_fires(alarm, everything) for alarm in alarms.values()), list(alarms)
+    # And one malformed record from another producer rolls nothing back
+    stray = [{"DeadLetters": 1.0, "RatingsProjected": 40.0, "Errors": 0.0}] + [
+        {"DeadLetters": 0.0, "RatingsProjected": 40.0, "Errors": 0.0}
+    ] * 4
+    assert not any(_alarm_fires(alarm, stray) for alarm in alarms.values())
