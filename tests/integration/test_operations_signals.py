@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -153,3 +154,16 @@ def test_a_rating_relayed_from_the_outbox_keeps_its_request_id(
     assert (CORRELATION_HEADER, request_id.encode()) in record.headers
     # And the relay logs as itself again afterwards
     assert logger.get_correlation_id() is None
+
+
+def test_the_relay_reports_the_days_the_pages_api_key_has_left(
+    configure: Callable[..., None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a stack whose live API key expires in ten days
+    configure(LIVE_API_KEY_EXPIRES=str(int(time.time()) + 10 * 86_400))
+    # When the relay runs on its schedule
+    capsys.readouterr()
+    load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    # Then it reports the days left, the metric LiveApiKeyExpiryAlarm watches
+    [metrics] = [m for m in emitted_metrics(capsys.readouterr().out) if "LiveApiKeyDaysLeft" in m]
+    assert metrics["LiveApiKeyDaysLeft"] in ([10.0], [9.9])

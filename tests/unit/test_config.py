@@ -34,6 +34,17 @@ def test_blank_values_mean_unset() -> None:
     assert settings.stats_function_name is None
 
 
+def test_the_live_api_keys_expiry_is_a_unix_time_or_unset() -> None:
+    assert (
+        settings_from({"LIVE_API_KEY_EXPIRES": "1800000000"}).live_api_key_expires == 1_800_000_000
+    )
+    assert settings_from({"LIVE_API_KEY_EXPIRES": ""}).live_api_key_expires is None
+    assert settings_from({}).live_api_key_expires is None
+    for bad in ("default", "-5", "1.5e9x"):
+        with pytest.raises(SettingsError, match="LIVE_API_KEY_EXPIRES"):
+            settings_from({"LIVE_API_KEY_EXPIRES": bad})
+
+
 @pytest.fixture
 def secrets() -> Iterator[object]:
     with mock_aws():

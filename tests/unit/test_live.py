@@ -15,6 +15,7 @@ from talkrate.errors import LivePublishFailed
 from talkrate.live import (
     LEADERBOARD_CHANNEL,
     LEADERBOARD_IDS_PER_EVENT,
+    api_key_days_left,
     channel_for_talk,
     leaderboard_messages,
     publications,
@@ -140,3 +141,16 @@ def test_the_talks_of_a_batch_are_its_counted_ratings_in_order() -> None:
     events = [rating_event("b", 1), rating_event("a", 2), rating_event("b", 3)]
     batch = classify(records_from_event(kafka_event(ratings_batch("ratings", 0, 7, events))))
     assert touched_talks(batch) == ("b", "a")
+
+
+def test_the_days_an_api_key_has_left_count_down_to_its_expiry_and_below() -> None:
+    # Given a key that expires at noon on a day
+    expires = 1_800_000_000
+    day = 86_400
+    # Then a month before it has 30 days left, twelve hours before half a day, and after it the
+    # days it has been expired, negative (an alarm on "< 14" fires for those too)
+    assert api_key_days_left(expires, expires - 30 * day) == 30.0
+    assert api_key_days_left(expires, expires - day // 2) == 0.5
+    assert api_key_days_left(expires, expires) == 0.0
+    assert api_key_days_left(expires, expires + 3 * day) == -3.0
+    assert api_key_days_left(expires, expires - 13 * day - 3600) == 13.0

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+from talkrate.config import settings_from
+from talkrate.live import API_KEY_DAYS_LEFT_METRIC, api_key_days_left
 from tests.builders import ROOT
 
 pytestmark = pytest.mark.unit
@@ -528,3 +530,40 @@ def test_a_projector_canary_that_dead_letters_everything_is_rolled_back(
         {"DeadLetters": 0.0, "RatingsProjected": 40.0, "Errors": 0.0}
     ] * 4
     assert not any(_alarm_fires(alarm, stray) for alarm in alarms.values())
+
+
+@pytest.mark.parametrize(
+    ("days_left", "fires"), [(30, False), (14.5, False), (13, True), (-1, True)]
+)
+def test_the_pages_api_key_warns_two_weeks_before_it_expires(days_left: float, fires: bool) -> None:
+    # Given a deploy that sets the key's expiry, as the pipeline does
+    expires = "1800000000"
+    template = transformed(
+        Stage="prod", CorsAllowOrigin="https://x.example", LiveApiKeyExpires=expires
+    )
+    # Then the relay, which runs every minute, is told the expiry the key got
+    relay = template["Resources"]["RelayFunction"]["Properties"]
+    assert evaluate(template, relay["Environment"]["Variables"]["LIVE_API_KEY_EXPIRES"]) == expires
+    assert (
+        evaluate(template, template["Resources"]["LiveApiKey"]["Properties"]["Expires"]) == expires
+    )
+    settings = settings_from({"LIVE_API_KEY_EXPIRES": expires})
+    assert settings.live_api_key_expires is not None
+    # And the metric it reports, read by an alarm of the stack, fires under 14 days
+    now = settings.live_api_key_expires - days_left * 86_400
+    reading = api_key_days_left(settings.live_api_key_expires, now)
+    [alarm] = [
+        a["Properties"]
+        for a in resources(template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == API_KEY_DAYS_LEFT_METRIC
+    ]
+    assert alarm["Namespace"] == "talkrate"
+    assert _alarm_fires(alarm, [{API_KEY_DAYS_LEFT_METRIC: reading}]) is fires
+
+
+def test_without_a_known_expiry_the_relay_reports_no_days_left() -> None:
+    # LiveApiKeyExpires=default: AppSync's 7 days from the key's creation, a date no parameter holds
+    template = _prod()
+    relay = template["Resources"]["RelayFunction"]["Properties"]
+    blank = evaluate(template, relay["Environment"]["Variables"]["LIVE_API_KEY_EXPIRES"])
+    assert settings_from({"LIVE_API_KEY_EXPIRES": blank}).live_api_key_expires is None

@@ -91,6 +91,7 @@ _NUMBERS = {
     "ratings_per_address_per_minute": _Number(int, least=0, most=MAX_PER_MINUTE),
     "voters_per_address_per_minute": _Number(int, least=0, most=MAX_PER_MINUTE),
     "live_publish_timeout_seconds": _Number(float, above=0, most=10),
+    "live_api_key_expires": _Number(int, least=0),
 }
 VOTING_POLICIES = ("open", "attendee")
 
@@ -151,6 +152,9 @@ class Settings:
     live_publish_url: str | None = None
     live_api_key: Secret | None = None
     live_publish_timeout_seconds: float = 1.0
+    # When the pages' subscribe-only API key expires (Unix seconds; the template's
+    # LiveApiKeyExpires): RelayFunction reports the days left. Unset: not known, nothing reported.
+    live_api_key_expires: int | None = None
 
     @classmethod
     def model_validate(cls, values: Mapping[str, Any]) -> Settings:

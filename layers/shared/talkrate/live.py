@@ -27,6 +27,10 @@ MAX_EVENT_BYTES: Final = 240 * 1024
 # Ids of a leaderboard message: 1,000 ids of at most 200 characters stay well under 240 KB.
 LEADERBOARD_IDS_PER_EVENT: Final = 1000
 _SEGMENT: Final = re.compile(r"[A-Za-z0-9-]{1,50}")
+# The metric of the days the pages' API key has left (namespace talkrate; the template alarms on
+# it): when the key runs out, browsers are refused on the channel and fall back to polling.
+API_KEY_DAYS_LEFT_METRIC: Final = "LiveApiKeyDaysLeft"
+SECONDS_PER_DAY: Final = 86_400
 
 
 def channel_for_talk(talk_id: str) -> str:
@@ -73,3 +77,9 @@ def publications(channel: str, messages: Iterable[dict[str, Any]]) -> list[Publi
         Publication(channel, tuple(events[start : start + MAX_EVENTS_PER_PUBLISH]))
         for start in range(0, len(events), MAX_EVENTS_PER_PUBLISH)
     ]
+
+
+def api_key_days_left(expires_at: float, now: float) -> float:
+    """Days, to a tenth, until the pages' subscribe-only API key expires at `expires_at` (Unix
+    seconds), seen at `now`; negative once it has expired."""
+    return round((expires_at - now) / SECONDS_PER_DAY, 1)
