@@ -136,7 +136,8 @@ def refs(value: Any) -> set[str]:
 
 
 def evaluate(template: dict[str, Any], value: Any) -> Any:
-    """Resolve Fn::If, Fn::Equals, Fn::Not, Ref of parameters and conditions (enough here)."""
+    """Resolve Fn::If, Fn::Equals, Fn::Not, Fn::And, Fn::Or, Fn::Join, Ref of parameters and
+    conditions (enough here)."""
     parameters = {
         **{k: str(v.get("Default", "")) for k, v in template["Parameters"].items()},
         **template["_parameters"],
@@ -154,6 +155,15 @@ def evaluate(template: dict[str, Any], value: Any) -> Any:
             return str(left) == str(right)
         if key == "Fn::Not":
             return not evaluate(template, argument[0])
+        if key in ("Fn::And", "Fn::Or"):
+            values = [evaluate(template, item) for item in argument]
+            return all(values) if key == "Fn::And" else any(values)
+        if key == "Fn::Join":
+            separator, items = argument
+            items = evaluate(template, items)
+            # A CommaDelimitedList parameter's Ref: its value, split as CloudFormation does
+            items = items.split(",") if isinstance(items, str) and items else items or []
+            return separator.join(str(item) for item in items)
         if key == "Condition":
             return evaluate(template, template["Conditions"][argument])
     if isinstance(value, dict):
@@ -567,3 +577,79 @@ def test_without_a_known_expiry_the_relay_reports_no_days_left() -> None:
     relay = template["Resources"]["RelayFunction"]["Properties"]
     blank = evaluate(template, relay["Environment"]["Variables"]["LIVE_API_KEY_EXPIRES"])
     assert settings_from({"LIVE_API_KEY_EXPIRES": blank}).live_api_key_expires is None
+
+
+# --- Least privilege: each role gets what its function is configured to use ---------------------
+
+VPC_ACCESS = "AWSLambdaVPCAccessExecutionRole"
+XRAY = "AWSXrayWriteOnlyAccess"
+BOUNDARY = "arn:aws:iam::123456789012:policy/talkrate-pipeline-prod-boundary"
+MSK = {"KafkaProvider": "MSK", "MskClusterArn": "arn:aws:kafka:eu-west-1:1:cluster/c/u"}
+IN_VPC = {"SubnetIds": "subnet-1,subnet-2", "SecurityGroupIds": "sg-1"}
+
+
+def _function_roles(template: dict[str, Any]) -> dict[str, tuple[dict[str, Any], str]]:
+    """Each function the parameters deploy: its properties and its role's managed policies
+    (JSON text)."""
+    found = {}
+    for name, function in resources(template, "AWS::Lambda::Function").items():
+        condition = function.get("Condition")
+        if condition and not evaluate(template, template["Conditions"][condition]):
+            continue
+        [role] = refs(function["Properties"]["Role"])
+        policies = evaluate(
+            template, template["Resources"][role]["Properties"]["ManagedPolicyArns"]
+        )
+        found[name] = (function["Properties"], json.dumps(policies))
+    return found
+
+
+@pytest.mark.parametrize("kafka", [{}, MSK], ids=["self-managed", "msk"])
+def test_no_function_gets_vpc_or_xray_policies_it_is_not_configured_for(
+    kafka: dict[str, str],
+) -> None:
+    # Given a stack without a VPC and without tracing (the defaults)
+    template = transformed(**kafka)
+    # Then no function's role may create network interfaces or write traces
+    for name, (function, policies) in _function_roles(template).items():
+        assert VPC_ACCESS not in policies, name
+        assert XRAY not in policies, name
+        assert "TracingConfig" not in function, name
+
+
+@pytest.mark.parametrize("kafka", [{}, MSK], ids=["self-managed", "msk"])
+def test_functions_in_a_vpc_with_tracing_get_those_policies(kafka: dict[str, str]) -> None:
+    # Given a stack in a VPC with active tracing
+    template = transformed(**kafka, **IN_VPC, Tracing="Active")
+    roles = _function_roles(template)
+    for name, (function, policies) in roles.items():
+        # Then each function that is in the VPC may manage its network interfaces
+        in_vpc = evaluate(template, function.get("VpcConfig", {"Ref": "AWS::NoValue"}))
+        assert (VPC_ACCESS in policies) == (in_vpc != {"Ref": "AWS::NoValue"}), name
+        # And every function traces and may write its traces
+        assert XRAY in policies, name
+        assert evaluate(template, function["TracingConfig"]) == {"Mode": "Active"}, name
+    assert {"ApiFunction", "RelayFunction", "SchemaFunction"} <= {
+        name for name, (_, policies) in roles.items() if VPC_ACCESS in policies
+    }
+
+
+@pytest.mark.parametrize("kafka", [{}, MSK, IN_VPC], ids=["self-managed", "msk", "vpc"])
+def test_every_role_the_stack_creates_carries_the_given_permissions_boundary(
+    kafka: dict[str, str],
+) -> None:
+    # Given the boundary the pipeline passes
+    template = transformed(**kafka, PermissionsBoundaryArn=BOUNDARY)
+    roles = resources(template, "AWS::IAM::Role")
+    assert {"CodeDeployServiceRole", "ApiFunctionRole", "StatsFunctionRole"} <= set(roles)
+    # Then every role (SAM's and the template's own) carries it
+    for name, role in roles.items():
+        assert evaluate(template, role["Properties"].get("PermissionsBoundary")) == BOUNDARY, name
+    # And CodeDeploy shifts every alias with the template's role, not one SAM makes unbounded
+    for name, group in resources(template, "AWS::CodeDeploy::DeploymentGroup").items():
+        assert refs(group["Properties"]["ServiceRoleArn"]) == {"CodeDeployServiceRole"}, name
+    # And without one (a stack deployed by hand) no role has a boundary
+    unbounded = _prod()
+    for name, role in resources(unbounded, "AWS::IAM::Role").items():
+        boundary = evaluate(unbounded, role["Properties"].get("PermissionsBoundary"))
+        assert boundary in (None, {"Ref": "AWS::NoValue"}), name
