@@ -1,18 +1,30 @@
 """The delivery pipeline's deploys (.github/workflows/deploy.yml), read as GitHub runs them: each
-environment's `sam deploy` names its stage and renews the live channel's API key."""
+environment's `sam deploy` names its stage, renews the live channel's API key and bounds the
+stack's roles; and the roles of its bootstrap stack (deploy/pipeline-bootstrap.yaml), which let
+CloudFormation create the stack's roles only under that boundary."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import time
+from fnmatch import fnmatch
+from functools import cache
 from typing import Any
 
 import pytest
 import yaml
 
 from tests.builders import ROOT
-from tests.unit.test_template_operations import _source
+from tests.unit.test_template_operations import (
+    IN_VPC,
+    MSK,
+    _Loader,
+    _source,
+    resources,
+    transformed,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -21,12 +33,16 @@ DAY = 86_400
 
 def deploy_steps() -> dict[str, str]:
     """The `sam deploy` script of each deploy job, by the environment it deploys to."""
+    return {environment: step["run"] for environment, step in _deploy_steps().items()}
+
+
+def _deploy_steps() -> dict[str, dict[str, Any]]:
     workflow: dict[str, Any] = yaml.safe_load((ROOT / ".github/workflows/deploy.yml").read_text())
     found = {}
     for job in workflow["jobs"].values():
         for step in job.get("steps", []):
             if " deploy --config-env " in step.get("run", ""):
-                found[job["environment"]] = step["run"]
+                found[job["environment"]] = step
     return found
 
 
@@ -58,3 +74,218 @@ def test_each_deploy_names_its_stage_and_renews_the_live_api_key(
     assert re.fullmatch(pattern, expires)
     assert int(expires) % 3600 == 0
     assert before + 359 * DAY <= int(expires) <= before + 361 * DAY
+
+
+# --- The bootstrap stack: CloudFormation's role cannot make a role stronger than the boundary ----
+
+ACCOUNT = "123456789012"
+WIDENING = {"iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy"}
+
+
+@cache
+def _bootstrap() -> dict[str, Any]:
+    text = (ROOT / "deploy/pipeline-bootstrap.yaml").read_text()
+    document: dict[str, Any] = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    return document
+
+
+def _resolved(value: Any, environment: str) -> Any:
+    """A value of the bootstrap template with its Subs filled in for an environment."""
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        names = {"Environment": environment, "AWS::Partition": "aws", "AWS::AccountId": ACCOUNT}
+        names |= {"AWS::Region": "eu-west-1"}
+        return re.sub(r"\$\{([^}]+)\}", lambda m: names[m.group(1)], value["Fn::Sub"])
+    if isinstance(value, list):
+        return [_resolved(item, environment) for item in value]
+    return value
+
+
+def _statements(role: str) -> list[dict[str, Any]]:
+    policies = _bootstrap()["Resources"][role]["Properties"]["Policies"]
+    return [s for policy in policies for s in policy["PolicyDocument"]["Statement"]]
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else action
+
+
+def test_cloudformation_may_create_and_widen_roles_only_under_the_boundary() -> None:
+    # Given the role CloudFormation deploys the talkrate stack with
+    resources_ = _bootstrap()["Resources"]
+    assert resources_["StackRolesBoundary"]["Type"] == "AWS::IAM::ManagedPolicy"
+    statements = _statements("CloudFormationExecutionRole")
+    # Then every statement that lets it create a role, or give one a policy, asks for the boundary
+    widening = [s for s in statements if s["Effect"] == "Allow" and WIDENING & set(_actions(s))]
+    assert {a for s in widening for a in _actions(s)} >= WIDENING
+    for statement in widening:
+        condition = statement["Condition"]["StringEquals"]
+        assert condition["iam:PermissionsBoundary"] == {"Ref": "StackRolesBoundary"}, statement
+    assert not any("iam:*" in _actions(s) for s in statements if s["Effect"] == "Allow")
+    # And it may neither take the boundary off a role nor put another one on
+    denied = {
+        action: statement
+        for statement in statements
+        if statement["Effect"] == "Deny"
+        for action in _actions(statement)
+    }
+    assert "Condition" not in denied["iam:DeleteRolePermissionsBoundary"]
+    other = denied["iam:PutRolePermissionsBoundary"]["Condition"]["StringNotEquals"]
+    assert other["iam:PermissionsBoundary"] == {"Ref": "StackRolesBoundary"}
+    # Nor change the boundary itself
+    assert denied["iam:CreatePolicyVersion"]["Resource"] == {"Ref": "StackRolesBoundary"}
+
+
+@cache
+def _app_roles() -> list[dict[str, Any]]:
+    """Every role of the talkrate stack, over the deployments that differ in roles."""
+    return [
+        role["Properties"]
+        for parameters in ({}, {**MSK, **IN_VPC, "Tracing": "Active"}, {**IN_VPC})
+        for role in resources(transformed(**parameters), "AWS::IAM::Role").values()
+    ]
+
+
+def _aws_managed(value: Any) -> set[str]:
+    text = json.dumps(value)
+    return set(re.findall(r"arn:(?:aws|\$\{AWS::Partition\}):iam::aws:policy/[A-Za-z/-]+", text))
+
+
+def test_cloudformation_attaches_only_the_managed_policies_the_template_does() -> None:
+    # Given the AWS managed policies the talkrate stack's roles carry, whatever its parameters
+    attached = {
+        arn.replace("${AWS::Partition}", "aws")
+        for role in _app_roles()
+        for arn in _aws_managed(role.get("ManagedPolicyArns", []))
+    }
+    assert {"arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"} < attached
+    # Then CloudFormation's role may attach those and the stack's own policies, and nothing else
+    [attach] = [
+        s
+        for s in _statements("CloudFormationExecutionRole")
+        if "iam:AttachRolePolicy" in _actions(s)
+    ]
+    for environment in ("dev", "prod"):
+        allowed = _resolved(attach["Condition"]["ArnLike"]["iam:PolicyARN"], environment)
+        assert {a for a in allowed if ":iam::aws:" in a} == attached
+        assert [a for a in allowed if ":iam::aws:" not in a] == [
+            f"arn:aws:iam::{ACCOUNT}:policy/talkrate-{environment}-*"
+        ]
+        for powerful in ("AdministratorAccess", "IAMFullAccess", "PowerUserAccess"):
+            assert not any(fnmatch(f"arn:aws:iam::aws:policy/{powerful}", a) for a in allowed)
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_the_pipelines_own_roles_and_boundary_are_out_of_cloudformations_reach(
+    environment: str,
+) -> None:
+    # Given the roles and policies CloudFormation's role may change (those of the stack)
+    statements = _statements("CloudFormationExecutionRole")
+    patterns = {
+        _resolved(s["Resource"], environment)
+        for s in statements
+        if s["Effect"] == "Allow" and isinstance(s["Resource"], dict)
+    }
+    assert f"arn:aws:iam::{ACCOUNT}:role/talkrate-{environment}-*" in patterns
+    # Then the pipeline's own roles and its boundary are named outside them
+    resources_ = _bootstrap()["Resources"]
+    owned = [
+        f"arn:aws:iam::{ACCOUNT}:role/{_resolved(resources_[name]['Properties']['RoleName'], environment)}"
+        for name in ("CloudFormationExecutionRole", "DeployRole")
+    ]
+    boundary = resources_["StackRolesBoundary"]["Properties"]["ManagedPolicyName"]
+    owned.append(f"arn:aws:iam::{ACCOUNT}:policy/{_resolved(boundary, environment)}")
+    for arn in owned:
+        assert not any(fnmatch(arn, pattern) for pattern in patterns), arn
+
+
+# What the AWS managed policies the stack's roles carry let them do (as AWS publishes them; the
+# parts the stack uses): the boundary must leave it.
+AWS_MANAGED_ACTIONS = {
+    "AWSLambdaBasicExecutionRole": [
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    ],
+    "AWSLambdaVPCAccessExecutionRole": [
+        "ec2:CreateNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets",
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+    ],
+    "AWSXrayWriteOnlyAccess": [
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        "xray:GetSamplingStatisticSummaries",
+    ],
+    "AWSLambdaMSKExecutionRole": [
+        "ec2:CreateNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeVpcs",
+        "ec2:DeleteNetworkInterface",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeSecurityGroups",
+        "kafka:DescribeCluster",
+        "kafka:DescribeClusterV2",
+        "kafka:GetBootstrapBrokers",
+    ],
+    "AWSCodeDeployRoleForLambda": [
+        "cloudwatch:DescribeAlarms",
+        "lambda:UpdateAlias",
+        "lambda:GetAlias",
+        "lambda:GetProvisionedConcurrencyConfig",
+    ],
+}
+
+
+def test_the_boundary_leaves_the_stack_what_its_roles_use_and_nothing_of_iam() -> None:
+    # Given what the stack's roles are granted: their inline policies and AWS's managed ones
+    # (the stack's own LivePublishPolicy included)
+    live = _source()["Resources"]["LivePublishPolicy"]["Properties"]["PolicyDocument"]
+    used = {a for s in live["Statement"] for a in _actions(s)}
+    for role in _app_roles():
+        for policy in role.get("Policies", []):
+            for branch in policy["Fn::If"][1:] if "Fn::If" in policy else [policy]:
+                for statement in branch.get("PolicyDocument", {}).get("Statement", []):
+                    used.update(_actions(statement))
+        for arn in _aws_managed(role.get("ManagedPolicyArns", [])):
+            used.update(AWS_MANAGED_ACTIONS[arn.rsplit("/", 1)[1]])
+    # Then the boundary allows each of them
+    boundary = _bootstrap()["Resources"]["StackRolesBoundary"]["Properties"]["PolicyDocument"]
+    allowed = [a for s in boundary["Statement"] if s["Effect"] == "Allow" for a in _actions(s)]
+    denied = [a for s in boundary["Statement"] if s["Effect"] == "Deny" for a in _actions(s)]
+    for action in used:
+        assert any(fnmatch(action, pattern) for pattern in allowed), action
+    # And nothing of IAM, nor assuming another role
+    assert not [a for a in allowed if a.startswith(("iam:", "sts:")) or a == "*"]
+    assert {"iam:*", "sts:AssumeRole"} <= set(denied)
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_each_deploy_bounds_the_stacks_roles_with_the_bootstraps_boundary(environment: str) -> None:
+    # Given the deploy step of the environment
+    step = _deploy_steps()[environment]
+    overrides = step["run"].split("--parameter-overrides", 1)[1]
+    # Then it passes the boundary the bootstrap stack outputs, from the environment's variable
+    assert '"PermissionsBoundaryArn=$PERMISSIONS_BOUNDARY_ARN"' in overrides
+    assert step["env"]["PERMISSIONS_BOUNDARY_ARN"] == "${{ vars.PERMISSIONS_BOUNDARY_ARN }}"
+    output = _bootstrap()["Outputs"]["PermissionsBoundaryArn"]
+    assert output["Value"] == {"Ref": "StackRolesBoundary"}
+    assert "PERMISSIONS_BOUNDARY_ARN" in output["Description"]
+    # And refuses to deploy without it (an unset variable would deploy roles without one)
+    ran = subprocess.run(
+        ["bash", "-c", step["run"].splitlines()[0]],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+        timeout=10,
+        check=False,
+    )
+    assert ran.returncode != 0
+    assert "PERMISSIONS_BOUNDARY_ARN" in ran.stderr
+    # And the template takes it as every role's boundary
+    assert "PermissionsBoundaryArn" in _source()["Parameters"]
