@@ -456,6 +456,23 @@ def test_the_dashboard_reads_http_api_metrics_by_the_dimensions_they_carry() -> 
         assert set(names) in allowed, metric
 
 
+def test_the_dashboard_shows_every_alarm_the_stack_always_has() -> None:
+    # An operator looks at one widget to see what is wrong: an alarm left out of it is missed
+    template = _prod()
+    [dashboard] = resources(template, "AWS::CloudWatch::Dashboard").values()
+    body, variables = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    widgets = json.loads(re.sub(r"\$\{[^}]+\}", lambda m: m.group(0).replace('"', ""), body))
+    [listed] = [w["properties"]["alarms"] for w in widgets["widgets"] if w["type"] == "alarm"]
+    shown = {variables[name[2:-1]]["Fn::GetAtt"][0] for name in listed}
+    always = {
+        name
+        for name, alarm in resources(template, "AWS::CloudWatch::Alarm").items()
+        if "Condition" not in alarm
+    }
+    assert always - shown == set()
+    assert shown <= always
+
+
 # --- Canary rollbacks: the alarms a deployment group watches, fed minutes of metrics -----------
 
 
