@@ -5,6 +5,9 @@ columns first, then the results, so it can be imported again.
 
 The speakers cell lists names separated by ";" (written "; "); a ";" or "\\" inside a name is
 escaped with a backslash ("Smith\\; Jr"), so every name reads back exactly as it was.
+
+A cell that a spreadsheet would run as a formula (starting with =, +, -, @, a tab or a carriage
+return) is written after a "'" (as the web app's export does), and read back without it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,17 @@ COLUMNS = ("id", "title", "speakers", "track", "room", "startsAt", "endsAt")
 RESULT_COLUMNS = ("count", "avg", "1", "2", "3", "4", "5")
 OPTIONAL = ("track", "room", "startsAt", "endsAt")
 SPEAKER_SEPARATOR = ";"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def guarded(text: str) -> str:
+    """A cell's text that no spreadsheet runs as a formula: "'" before a formula's start."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def unguarded(text: str) -> str:
+    """A cell's text as it was before `guarded`: a "'" before anything else is the text's own."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
 
 
 @dataclass(frozen=True)
@@ -81,7 +95,7 @@ def read_rows(source: IO[str]) -> list[Row]:
     rows, seen = [], set()
     for record in reader:
         line = reader.line_num
-        cells = {k: (v or "").strip() for k, v in record.items() if k is not None}
+        cells = {k: unguarded(v or "").strip() for k, v in record.items() if k is not None}
         if not any(cells.values()):
             continue
         if not cells.get("title"):
@@ -136,15 +150,18 @@ def write_results(target: IO[str], talks: Iterable[dict[str, Any]]) -> int:
         summary = talk.get("summary") or {}
         ratings = summary.get("ratings") or {}
         avg = summary.get("avg")
+        texts = (
+            talk["id"],
+            talk["title"],
+            speakers_cell(talk.get("speakers") or []),
+            talk.get("track") or "",
+            talk.get("room") or "",
+            talk.get("startsAt") or "",
+            talk.get("endsAt") or "",
+        )
         writer.writerow(
             (
-                talk["id"],
-                talk["title"],
-                speakers_cell(talk.get("speakers") or []),
-                talk.get("track") or "",
-                talk.get("room") or "",
-                talk.get("startsAt") or "",
-                talk.get("endsAt") or "",
+                *(guarded(text) for text in texts),
                 summary.get("count", ""),
                 "" if avg is None else f"{avg:.3f}",
                 *(ratings.get(v, 0) for v in ("1", "2", "3", "4", "5")),

@@ -100,3 +100,26 @@ def test_speakers_whose_names_hold_the_separator_read_back_exactly() -> None:
 def test_a_hand_typed_backslash_stays_in_the_name() -> None:
     [row] = read_rows(io.StringIO("title,speakers\nT,A\\B ; \\x;C\\\n"))
     assert row.fields["speakers"] == ["A\\B", "\\x", "C\\"]
+
+
+def test_cells_a_spreadsheet_would_run_as_formulas_are_guarded_and_read_back() -> None:
+    # Given talks whose title and first speaker start as a spreadsheet formula would
+    talks = [
+        {"id": "f1", "title": '=HYPERLINK("x")', "speakers": ["-Ann", "Bo"], "track": "+1"},
+        {"id": "f2", "title": "@home", "speakers": ["'Quoted' Ann"]},
+    ]
+    out = io.StringIO()
+    write_results(out, talks)
+    # When they are exported
+    cells = list(csv.DictReader(io.StringIO(out.getvalue())))
+    # Then no cell starts with what a spreadsheet evaluates
+    for row in cells:
+        for value in row.values():
+            assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), row
+    assert (cells[0]["title"], cells[0]["speakers"]) == ('\'=HYPERLINK("x")', "'-Ann; Bo")
+    # And an import reads each back as it was (a quote before anything else is the name's own)
+    rows = read_rows(io.StringIO(out.getvalue()))
+    assert [(r.fields["title"], r.fields["speakers"], r.fields["track"]) for r in rows] == [
+        ('=HYPERLINK("x")', ["-Ann", "Bo"], "+1"),
+        ("@home", ["'Quoted' Ann"], None),
+    ]
