@@ -160,6 +160,11 @@ def test_every_talk_document_says_when_its_rating_window_closes(
         {"endsAt": "9999-12-31T20:00:00-10:00"},
         # Not Unicode text: a lone surrogate, escaped in the JSON
         {"title": "\ud800"},
+        # Blank: nothing to show but spaces
+        {"title": "   "},
+        {"speakers": ["Ada", "  "]},
+        {"track": " "},
+        {"room": "\u3000"},
     ],
 )
 def test_invalid_talks_are_422(api: Call, new_talk_id: str, change: dict[str, Any]) -> None:
@@ -220,6 +225,19 @@ def test_a_talk_id_with_a_colon_is_found_percent_encoded(api: Call) -> None:
     for method in ("GET", "PUT", "DELETE"):
         odd = api(method, "/talks/\u00d7\u00f8\x9b", {"title": "x"}, authorizer=ADMIN)
         assert odd["statusCode"] == 400, (method, odd["body"])
+
+
+def test_spaces_around_a_talk_s_texts_are_not_kept(api: Call, new_talk_id: str) -> None:
+    # Pasted from a programme, with spaces around: shown, searched and exported without them
+    fields = {"title": "  Keynote ", "speakers": [" Ada Lovelace", "Grace\u00a0"], "room": " A "}
+    answer = api("PUT", f"/talks/{new_talk_id}", fields, authorizer=ADMIN)
+    assert answer["statusCode"] == 201, answer["body"]
+    stored = api("GET", f"/talks/{new_talk_id}")["json"]
+    assert (stored["title"], stored["speakers"], stored["room"]) == (
+        "Keynote",
+        ["Ada Lovelace", "Grace"],
+        "A",
+    )
 
 
 def test_put_creates_a_talk_under_a_new_id(api: Call, new_talk_id: str) -> None:

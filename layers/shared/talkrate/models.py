@@ -209,8 +209,15 @@ def _utc(value: datetime) -> datetime:
     return in_utc_years(value)  # PostgreSQL takes offsets up to 15:59 only
 
 
+def _trimmed(value: Any) -> Any:
+    # Spaces pasted around a title or a name are not part of it (and "   " is no title).
+    return value.strip() if isinstance(value, str) else value
+
+
 Text = Annotated[str, AfterValidator(_encodable)]
-Speaker = Annotated[Text, Field(min_length=1, max_length=120, pattern=PRINTABLE)]
+# A talk's text as an organiser types it: trimmed, then checked.
+Trimmed = Annotated[Text, BeforeValidator(_trimmed)]
+Speaker = Annotated[Trimmed, Field(min_length=1, max_length=120, pattern=PRINTABLE)]
 Instant = Annotated[datetime, BeforeValidator(_text_only), AfterValidator(_utc)]
 
 
@@ -219,10 +226,10 @@ class TalkFields(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
-    title: Text = Field(min_length=1, max_length=300, pattern=PRINTABLE)
+    title: Trimmed = Field(min_length=1, max_length=300, pattern=PRINTABLE)
     speakers: list[Speaker] = Field(default_factory=list, max_length=20)
-    track: Text | None = Field(None, min_length=1, max_length=100, pattern=PRINTABLE)
-    room: Text | None = Field(None, min_length=1, max_length=100, pattern=PRINTABLE)
+    track: Trimmed | None = Field(None, min_length=1, max_length=100, pattern=PRINTABLE)
+    room: Trimmed | None = Field(None, min_length=1, max_length=100, pattern=PRINTABLE)
     starts_at: Instant | None = Field(None, alias="startsAt")
     ends_at: Instant | None = Field(None, alias="endsAt")
 
