@@ -371,11 +371,12 @@ def test_every_deploy_applies_the_schema_before_the_functions_that_read_it() -> 
     template = _prod()
     schema = template["Resources"]["DatabaseSchema"]
     # CloudFormation asks SchemaFunction, and asks again whenever the shared layer (which holds
-    # schema.sql) or the connection secret changes
+    # schema.sql) or the connection secret is replaced, or SchemaRun is given a new value (a
+    # secret's new value changes no property CloudFormation compares)
     assert refs(schema["Properties"]["ServiceToken"]) == {"SchemaFunction"}
     layers = set(resources(template, "AWS::Lambda::LayerVersion"))
     assert layers
-    assert refs(schema["Properties"]) >= layers | {"ConnectionsSecret"}
+    assert refs(schema["Properties"]) >= layers | {"ConnectionsSecret", "SchemaRun"}
     # and every function that reads or writes the tables waits for it
     for name in ("ApiFunction", "ProjectorFunction", "RelayFunction"):
         depends = template["Resources"][name].get("DependsOn", [])
