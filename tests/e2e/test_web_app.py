@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -714,6 +715,41 @@ def test_a_read_slower_than_a_live_message_does_not_show_older_numbers(
     page.wait_for_timeout(300)
     # Then the page keeps the newer numbers
     expect(total(page)).to_have_text("1 rating")
+
+
+def publish_live(web: WebStack, channel: str, message: dict[str, Any]) -> None:
+    """Publish a message on the runtime's live channel, as the projector does (its HTTP
+    endpoint, the pages' own key)."""
+    live = web.runtime.request("GET", "/app/config.json").json["live"]
+    request = urllib.request.Request(
+        f"http://{live['host']}/event",
+        data=json.dumps({"channel": channel, "events": [json.dumps(message)]}).encode(),
+        headers={"content-type": "application/json", "x-api-key": live["apiKey"]},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        assert answer.status == 200
+
+
+def test_a_live_message_older_than_the_one_shown_does_not_take_the_page_back(
+    web: WebStack, page: Page
+) -> None:
+    # Given a room screen on its talk's channel
+    talk = web.add_talk(title="Reordered messages")
+    page.goto(web.url(f"/app/talks/{talk['id']}/screen"))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    # When the channel delivers a batch's state and then an earlier batch's (a publish that
+    # was slower than its deadline arrives after the next batch's)
+    newer = {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1}
+    older = {"1": 0, "2": 0, "3": 0, "4": 0, "5": 1}
+    state = {"type": "talk", "talkId": talk["id"]}
+    publish_live(web, talk["channel"], {**state, "ratings": newer, "count": 2, "avg": 4.5})
+    expect(total(page)).to_have_text("2 ratings", timeout=LIVE_WITHIN_MS)
+    publish_live(web, talk["channel"], {**state, "ratings": older, "count": 1, "avg": 5.0})
+    page.wait_for_timeout(300)
+    # Then the screen keeps the newer numbers
+    expect(total(page)).to_have_text("2 ratings")
+    expect(page.get_by_test_id("average")).to_have_text("4.50")
 
 
 def test_while_the_live_channel_is_refused_the_talk_page_keeps_fresh_over_http(

@@ -176,7 +176,8 @@ export async function talkChannel(talk) {
 // each GET went. Returns the watcher (stop(), refresh()).
 export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {}, onFailed = () => {} } = {}) {
   // A read that was on its way while a live message came may answer an older state than the
-  // message's: ratings only add up, so a read with fewer than shown is the older one.
+  // message's, and a message whose publish was slow may come after the next batch's: ratings
+  // only add up, so a read or a message with fewer than shown is the older one.
   let shown = -1;
   let heard = 0;
   const totalOf = (ratings) => Object.values(ratings || {}).reduce((a, n) => a + Number(n || 0), 0);
@@ -200,9 +201,11 @@ export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {
     refresh,
     onEvent: (event) => {
       if (event && event.type === "talk" && event.talkId === talk.id) {
+        const total = totalOf(event.ratings);
+        if (total < shown) return;
         heard += 1;
         histogram.update(event);
-        shown = totalOf(event.ratings);
+        shown = total;
       }
     },
     onStatus,
