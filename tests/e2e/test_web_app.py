@@ -801,3 +801,39 @@ def test_the_leaderboard_follows_ratings_live_within_its_track(web: WebStack, pa
     expect(rows.nth(1)).to_contain_text("Board first")
     expect(rows.nth(0).locator("td.num").last).to_have_text("2")
     expect(page).to_have_url(web.url(f"/app/leaderboard?track={quote(track)}"))
+
+
+def test_a_slow_read_of_the_whole_leaderboard_does_not_replace_a_track_s_board(
+    web: WebStack, page: Page
+) -> None:
+    # Given a rated talk in a track of its own and a rated talk elsewhere, and a leaderboard
+    # page whose first read (every track) is held on its way
+    track = f"Slow board {unique_talk_id()}"
+    inside = web.add_talk(title="Slow board inside", track=track)
+    outside = web.add_talk(title="Slow board outside", track="Another track")
+    web.rate(inside["id"], 4)
+    web.rate(outside["id"], 5)
+    web.rate(outside["id"], 5)
+    assert wait_for(lambda: web.count(inside["id"]) == 1 and web.count(outside["id"]) == 2)
+    held: list[Any] = []
+
+    def hold_the_first(route: Route) -> None:
+        if not held:
+            held.append((route, route.fetch()))
+        else:
+            route.continue_()
+
+    page.route("**/leaderboard?limit=*", hold_the_first)
+    page.goto(web.url("/app/leaderboard"))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    # When the organiser picks the track (its board shows), and then the held read arrives
+    page.get_by_label("Track").select_option(track)
+    rows = page.locator("table.board tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.nth(0)).to_contain_text("Slow board inside")
+    route, stale = held[0]
+    route.fulfill(response=stale)
+    page.wait_for_timeout(300)
+    # Then the page still shows the track's board only
+    expect(rows).to_have_count(1)
+    expect(rows.nth(0)).to_contain_text("Slow board inside")

@@ -27,11 +27,16 @@ export function leaderboardPage(main) {
     status, badge.node);
 
   let drawn = null;
+  // Reads overlap (a live message, a reconnection, a new track): only the newest one started
+  // may draw, so a slow read of an older state (or of the track before) never replaces it.
+  let started = 0;
   const refresh = async () => {
+    const read = ++started;
     try {
       const query = new URLSearchParams({ limit: String(SIZE) });
       if (track) query.set("track", track);
       const board = await get(`/leaderboard?${query}`);
+      if (read !== started) return;
       const key = JSON.stringify(board.talks);
       if (key !== drawn) {
         fill(body, board.talks.map((row) => h("tr", {},
@@ -44,7 +49,7 @@ export function leaderboardPage(main) {
       }
       setText(status, board.talks.length ? "" : "No talk has been rated yet.");
     } catch (error) {
-      setText(status, errorText(error));
+      if (read === started) setText(status, errorText(error));
       throw error;
     }
   };
