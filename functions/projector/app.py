@@ -82,10 +82,19 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 def _announce(talk_ids: Sequence[str], read_model: RatingsReadModel) -> None:
     """Publish the changed talks and the leaderboard on the live channel, when there is one."""
-    announcer = wiring.live_announcer()
-    if announcer is None or not talk_ids:
+    if not talk_ids:
         return
-    announced = announcer.announce(talk_ids, read_model)
+    try:
+        # A live channel configured with no usable URL raises here, on every batch: the batch
+        # is counted already, so that loses the live updates, not the batch (no redelivery).
+        announcer = wiring.live_announcer()
+        if announcer is None:
+            return
+        announced = announcer.announce(talk_ids, read_model)
+    except Exception:
+        logger.exception("live updates not announced")
+        metrics.add_metric(name="LiveUpdatesFailed", unit="Count", value=1)
+        return
     logger.info(
         "live updates announced",
         extra={

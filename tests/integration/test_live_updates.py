@@ -89,3 +89,16 @@ def test_a_live_channel_that_refuses_the_key_does_not_fail_the_batch(
     configure(LIVE_PUBLISH_URL=live.publish_url, LIVE_API_KEY="da2-wrong")
     event = kafka_event(ratings_batch(topic, 2, 20, [rating_event(talk, 1)]))
     assert load_function("projector")(event, LambdaContextStub("projector"))["applied"] == 1
+
+
+def test_a_live_publish_url_that_is_no_url_does_not_fail_the_batch(
+    configure: Callable[..., None], talk: str, topic: str, redis_client: redis.Redis
+) -> None:
+    # Given a projector whose live channel is configured with something that is no http(s) URL
+    configure(LIVE_PUBLISH_URL="wss://live.example/event", LIVE_API_KEY="da2-any")
+    # When a batch is projected
+    event = kafka_event(ratings_batch(topic, 2, 30, [rating_event(talk, 2)]))
+    result = load_function("projector")(event, LambdaContextStub("projector"))
+    # Then it counted and answered: the live updates are what is lost, not the batch
+    assert result["applied"] == 1
+    assert redis_client.hget(histogram_key(talk), "2") == "1"
