@@ -3,6 +3,7 @@ and a live channel that fails without failing or holding up the batch."""
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable, Iterator
 
@@ -102,3 +103,33 @@ def test_a_live_publish_url_that_is_no_url_does_not_fail_the_batch(
     # Then it counted and answered: the live updates are what is lost, not the batch
     assert result["applied"] == 1
     assert redis_client.hget(histogram_key(talk), "2") == "1"
+
+
+def test_a_live_channel_that_hangs_holds_one_batch_back_not_every_one(
+    configure: Callable[..., None], talk: str, topic: str, redis_client: redis.Redis
+) -> None:
+    # Given a projector whose live channel takes connections and never answers
+    hanging = socket.socket()
+    hanging.bind(("127.0.0.1", 0))
+    hanging.listen(64)
+    port = hanging.getsockname()[1]
+    configure(
+        LIVE_PUBLISH_URL=f"http://127.0.0.1:{port}/event",
+        LIVE_API_KEY="da2-any",
+        LIVE_PUBLISH_TIMEOUT_SECONDS="0.5",
+    )
+    projector = load_function("projector")
+    try:
+        # When batch after batch is projected
+        took = []
+        for offset in (40, 41, 42):
+            event = kafka_event(ratings_batch(topic, 2, offset, [rating_event(talk, 4)]))
+            started = time.monotonic()
+            assert projector(event, LambdaContextStub("projector"))["applied"] == 1
+            took.append(time.monotonic() - started)
+    finally:
+        hanging.close()
+    # Then each counted, and only the first waited for the channel (its deadline)
+    assert redis_client.hget(histogram_key(talk), "4") == "3"
+    assert took[0] >= 0.5
+    assert max(took[1:]) < 0.25, took

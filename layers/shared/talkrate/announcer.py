@@ -18,6 +18,10 @@ from talkrate.live import (
 from talkrate.observability import logger
 from talkrate.ports import LivePublisher, RatingsReadModel
 
+# After an announcement that reached its deadline with nothing published, the next ones are
+# skipped this long (each would wait the whole deadline again).
+PAUSE_AFTER_HANGING_SECONDS = 10.0
+
 
 class AnnouncementResult(NamedTuple):
     """How the announcement of one batch went: requests published, failed, left undone."""
@@ -32,13 +36,22 @@ class Announcer:
     """Publishes a batch's live updates concurrently, within a deadline, never raising.
 
     The batch is already applied when it runs: a failed or slow publish costs the subscribers
-    one update (the next batch's message carries the state again), never the batch.
+    one update (the next batch's message carries the state again), never the batch. When one
+    reaches its deadline with nothing published, the next are skipped for `pause_seconds`.
     """
 
-    def __init__(self, channel: LivePublisher, deadline_seconds: float, workers: int = 8) -> None:
+    def __init__(
+        self,
+        channel: LivePublisher,
+        deadline_seconds: float,
+        workers: int = 8,
+        pause_seconds: float = PAUSE_AFTER_HANGING_SECONDS,
+    ) -> None:
         self._channel = channel
         self._deadline = deadline_seconds
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="live-publish")
+        self._pause = pause_seconds
+        self._paused_until = 0.0
 
     def announce(self, talk_ids: Sequence[str], read_model: RatingsReadModel) -> AnnouncementResult:
         """One message per talk with its new state, read back from the read model, and the
@@ -46,6 +59,8 @@ class Announcer:
         started = time.monotonic()
         if not talk_ids:
             return AnnouncementResult(0, 0, 0, 0.0)
+        if started < self._paused_until:  # the channel hung a moment ago: skip, don't wait
+            return AnnouncementResult(0, 0, len(talk_ids) + 1, 0.0)
         try:
             histograms = read_model.histograms(list(talk_ids))
         except Exception:
@@ -75,6 +90,10 @@ class Announcer:
             )
         if pending:
             logger.warning("live updates abandoned at the deadline", extra={"count": len(pending)})
+        if pending and len(done) == len(failed):
+            # Nothing got through and the deadline was reached: a channel that hangs would hold
+            # every batch back by the deadline; the next ones skip it for a while instead.
+            self._paused_until = time.monotonic() + self._pause
         return AnnouncementResult(
             published=len(done) - len(failed),
             failed=len(failed),
