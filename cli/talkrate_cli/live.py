@@ -49,6 +49,10 @@ class LiveEndpoint:
         return [SUBPROTOCOL, f"header-{encoded}"]
 
 
+FIRST_RETRY_SECONDS = 0.5  # after a session that went live, the next try comes this soon
+LAST_RETRY_SECONDS = 15.0  # the longest wait between tries while the channel stays away
+
+
 class LiveSubscriber(threading.Thread):
     """Subscribes to channels in the background; `on_event` gets each event's decoded JSON,
     `on_state` a short description whenever the connection changes ("live", "reconnecting…")."""
@@ -66,22 +70,26 @@ class LiveSubscriber(threading.Thread):
         self.on_event = on_event
         self.on_state = on_state
         self._stopping = threading.Event()
+        self._went_live = False
 
     def stop(self) -> None:
         """Ask the thread to finish (it closes its connection within a second)."""
         self._stopping.set()
 
     def run(self) -> None:
-        delay = 0.5
+        delay = FIRST_RETRY_SECONDS
         while not self._stopping.is_set():
+            self._went_live = False
             try:
                 self._session()
-                delay = 0.5
             except Exception as error:  # any failure: fall back to polling, try again later
-                self.on_state(f"polling (live channel: {str(error) or type(error).__name__})")
+                if self._went_live:  # it worked until now: back off from the start again
+                    delay = FIRST_RETRY_SECONDS
+                reason = str(error) or type(error).__name__
+                self.on_state(f"polling (live channel: {reason}); again in {delay:g} s")
             if self._stopping.wait(delay):
                 return
-            delay = min(delay * 2, 15.0)
+            delay = min(delay * 2, LAST_RETRY_SECONDS)
 
     def _session(self) -> None:
         from websockets.exceptions import ConnectionClosed
@@ -131,6 +139,7 @@ class LiveSubscriber(threading.Thread):
                 if kind == "subscribe_success":
                     pending.pop(message.get("id"), None)
                     if not pending:
+                        self._went_live = True
                         self.on_state("live")
                 elif kind in ("subscribe_error", "error", "connection_error"):
                     raise ConnectionError(f"{kind}: {json.dumps(message.get('errors'))[:120]}")

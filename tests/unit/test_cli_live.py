@@ -123,3 +123,42 @@ def test_a_refused_key_falls_back_to_polling(server: Server) -> None:
 def test_no_live_channel_configured_means_polling() -> None:
     assert LiveEndpoint.from_config({"live": None, "votingPolicy": "open"}) is None
     assert LiveEndpoint.from_config(None) is None
+
+
+def test_after_a_session_that_went_live_the_next_try_comes_soon_again() -> None:
+    # Given a live channel that confirms the subscription, then drops the connection, each time
+    def drops(connection: ServerConnection) -> None:
+        assert json.loads(connection.recv())["type"] == "connection_init"
+        connection.send(json.dumps({"type": "connection_ack", "connectionTimeoutMs": 300000}))
+        message = json.loads(connection.recv())
+        connection.send(json.dumps({"type": "subscribe_success", "id": message["id"]}))
+        connection.close(1011)
+
+    def choose(_: ServerConnection, offered: Any) -> Any:
+        return "aws-appsync-event-ws" if "aws-appsync-event-ws" in offered else None
+
+    states: list[str] = []
+    dropped = threading.Event()
+
+    def on_state(state: str) -> None:
+        states.append(state)
+        if sum(s.startswith("polling") for s in states) == 4:
+            dropped.set()
+
+    with serve(drops, "127.0.0.1", 0, select_subprotocol=choose) as running:
+        threading.Thread(target=running.serve_forever, daemon=True).start()
+        port = running.socket.getsockname()[1]
+        endpoint = LiveEndpoint(f"ws://127.0.0.1:{port}/event/realtime", HOST, API_KEY)
+        subscriber = LiveSubscriber(endpoint, ["/talkrate/leaderboard"], print, on_state)
+        subscriber.start()
+        try:
+            # When it has dropped four sessions that were live
+            assert dropped.wait(20)
+        finally:
+            subscriber.stop()
+            subscriber.join(5)
+            running.shutdown()
+    # Then each drop is followed by the first, short wait, not one that grew with every drop
+    waits = [s.rsplit("again in ", 1)[-1] for s in states if s.startswith("polling")]
+    assert waits[:4] == ["0.5 s"] * 4, states
+    assert states.count("live") >= 4
