@@ -21,10 +21,15 @@ from tests.integration.test_kafka_publisher import consume_all
 pytestmark = pytest.mark.integration
 
 
-def address() -> str:
-    """A source address no other test uses (its limits start at zero)."""
+def network() -> str:
+    """An IPv6 /64 no other test uses, as the start of an address ("2001:db8:x:y::")."""
     word = uuid.uuid4().hex
-    return f"2001:db8::{word[:4]}:{word[4:8]}:{word[8:12]}"
+    return f"2001:db8:{word[:4]}:{word[4:8]}::"
+
+
+def address() -> str:
+    """A source address no other test uses (its limits start at zero: they count a /64)."""
+    return f"{network()}1"
 
 
 # --- the limiter against Redis ------------------------------------------------------------------
@@ -198,6 +203,40 @@ def test_behind_the_cdn_each_viewer_has_its_own_address_limit(
             headers={"x-talkrate-edge": "a-guess", "x-talkrate-viewer": viewer},
         )
         assert forged["statusCode"] == 429
+
+
+def test_an_ipv6_client_counts_as_its_whole_64_and_a_mapped_ipv4_as_the_ipv4(
+    api: Call, configure: Callable[..., None], talk: str
+) -> None:
+    # Given one token and one rating a minute per address, directly and behind the CDN
+    configure(
+        VOTERS_PER_ADDRESS_PER_MINUTE="1",
+        RATINGS_PER_ADDRESS_PER_MINUTE="1",
+        EDGE_SECRET="edge-secret-of-the-test",
+    )
+    edge = {"x-talkrate-edge": "edge-secret-of-the-test"}
+    home = network()
+    # When a client picks another address of its /64 for each request (any phone or home
+    # router can: the /64 is its own), directly and as a CDN viewer
+    assert api("POST", "/voters", source_ip=f"{home}1")["statusCode"] == 201
+    assert api("POST", "/voters", source_ip=f"{home}2")["statusCode"] == 429
+    viewer = network()
+    cdn = {"source_ip": address()}
+    headers = {**edge, "x-talkrate-viewer": f"{viewer}a:b:c:d"}
+    assert api("POST", "/voters", headers=headers, **cdn)["statusCode"] == 201
+    headers = {**edge, "x-talkrate-viewer": f"{viewer}e:f:1:2"}
+    assert api("POST", "/voters", headers=headers, **cdn)["statusCode"] == 429
+    rated = [
+        api("POST", "/ratings", {"talkId": talk, "value": 3}, source_ip=f"{home}{n}")
+        for n in (3, 4)
+    ]
+    assert [r["statusCode"] for r in rated] == [202, 429]
+    # And an IPv4 viewer written as an IPv4-mapped IPv6 address is that IPv4 address
+    word = uuid.uuid4().bytes
+    ipv4 = f"198.18.{word[0]}.{word[1]}"
+    for written, status in ((ipv4, 201), (f"::ffff:{ipv4}", 429)):
+        headers = {**edge, "x-talkrate-viewer": written}
+        assert api("POST", "/voters", headers=headers, **cdn)["statusCode"] == status
 
 
 def test_a_voter_over_the_limit_gets_429_with_retry_after_and_nothing_published(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime, timedelta
 from typing import Literal, NamedTuple
 
@@ -58,8 +59,24 @@ class RatingRules(NamedTuple):
         if rater.voter_id is not None:
             limits.append(Limit("voter", rater.voter_id, self.per_voter))
         if rater.address:
-            limits.append(Limit("address", rater.address, self.per_address))
+            limits.append(Limit("address", address_subject(rater.address), self.per_address))
         return limits
+
+
+def address_subject(address: str) -> str:
+    """What an address's limits count: an IPv6 address by its /64, an IPv4-mapped one as its
+    IPv4 address, any other as it is. A phone or a home router holds a whole /64 and may take
+    any address in it (privacy addresses change on their own), so counting each IPv6 address
+    apart let one client mint voter tokens without end."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)
 
 
 def check_window(talk_id: str, window: RatingWindow, now: datetime, grace: timedelta) -> None:

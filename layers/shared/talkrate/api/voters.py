@@ -11,7 +11,7 @@ from talkrate.api.routing import Body, Request, Response, Router
 from talkrate.config import load_settings
 from talkrate.observability import metrics
 from talkrate.ports import Limit
-from talkrate.rating import admit
+from talkrate.rating import address_subject, admit
 from talkrate.requests import VoterBody
 from talkrate.values import rfc3339
 from talkrate.voters import check_voter_code, now_utc
@@ -33,7 +33,8 @@ def post_voter(request: Request, body: Annotated[VoterBody | None, Body()] = Non
     address = request.client_address(settings.edge_secret)
     if address:
         # Before the code is checked, so wrong guesses are limited too.
-        limit = Limit("voters-address", address, settings.voters_per_address_per_minute)
+        subject = address_subject(address)
+        limit = Limit("voters-address", subject, settings.voters_per_address_per_minute)
         admit(wiring.request_limiter(), [limit], None)
     code = settings.voter_code.get_secret_value() if settings.voter_code else None
     check_voter_code(code, body.code if body else None)
