@@ -100,6 +100,32 @@ def test_the_edge_header_value_comes_from_secrets_manager(
     assert settings_from({}).edge_secret is None
 
 
+def test_the_voter_token_key_and_the_event_code_come_from_their_own_secrets(
+    secrets: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the two secrets the template creates (the key's still holds a "code" field)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    client = boto3.client("secretsmanager", region_name="eu-west-1")
+    key = client.create_secret(
+        Name="talkrate/voter-key", SecretString=json.dumps({"code": "", "key": "k" * 48})
+    )["ARN"]
+    code = client.create_secret(
+        Name="talkrate/voter-code", SecretString=json.dumps({"code": "hall-a-2026"})
+    )["ARN"]
+    # When the settings read them
+    settings = settings_from({"VOTER_TOKEN_SECRET_ARN": key, "VOTER_CODE_SECRET_ARN": code})
+    # Then the key is the key's, the code the code's
+    assert settings.voter_token_key is not None
+    assert settings.voter_token_key.get_secret_value() == "k" * 48
+    assert settings.voter_code is not None
+    assert settings.voter_code.get_secret_value() == "hall-a-2026"
+    # And an empty code is no code
+    none = client.create_secret(
+        Name="talkrate/no-voter-code", SecretString=json.dumps({"code": ""})
+    )["ARN"]
+    assert settings_from({"VOTER_CODE_SECRET_ARN": none}).voter_code is None
+
+
 def test_a_debug_log_level_writes_no_secret_the_settings_read(
     secrets: object, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

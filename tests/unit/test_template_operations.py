@@ -436,6 +436,35 @@ def test_the_api_knows_the_requests_cloudfront_forwards_and_their_viewer() -> No
     assert "request.headers['x-talkrate-viewer'] = { value: event.viewer.ip }" in code
 
 
+def test_changing_the_event_code_leaves_the_voter_token_key_alone() -> None:
+    # Given the stack deployed without an event code, then with one (organisers set or change
+    # it during a conference)
+    before, after = transformed(), transformed(VoterCode="hall-a-2026")
+    # Then the generated key's secret is declared the same either way: CloudFormation
+    # generates a new value whenever GenerateSecretString changes, which ended every attendee's
+    # token (and warm API containers, which read the key at cold start, kept the old one)
+    key_before = before["Resources"]["VoterTokenSecret"]["Properties"]
+    key_after = after["Resources"]["VoterTokenSecret"]["Properties"]
+    assert "GenerateSecretString" in key_after
+    assert key_before == key_after
+    assert not refs(key_after) & set(after["Parameters"])
+    # And the event code the API reads follows the parameter, from a secret of its own
+    function = after["Resources"]["ApiFunction"]["Properties"]
+    variables = function["Environment"]["Variables"]
+    [code_secret] = refs(variables["VOTER_CODE_SECRET_ARN"])
+    stored = after["Resources"][code_secret]["Properties"]["SecretString"]
+    assert refs(stored) == {"VoterCode"}
+    role = after["Resources"][function["Role"]["Fn::GetAtt"][0]]
+    readable = [
+        refs(statement["Resource"])
+        for policy in role["Properties"]["Policies"]
+        if "PolicyDocument" in policy
+        for statement in policy["PolicyDocument"]["Statement"]
+        if "secretsmanager:GetSecretValue" in str(statement["Action"])
+    ]
+    assert any(code_secret in names for names in readable)
+
+
 def test_the_dashboard_reads_http_api_metrics_by_the_dimensions_they_carry() -> None:
     # An HTTP API publishes by ApiId; ApiId and Stage; or ApiId, Method, Resource and Stage
     # (detailed metrics): a widget asking another set shows nothing.

@@ -133,7 +133,7 @@ class Settings:
     voting_policy: Literal["open", "attendee"] = "open"
     # The key voter tokens are signed with (on AWS from VOTER_TOKEN_SECRET_ARN's "key").
     voter_token_key: Secret | None = None
-    # The event code POST /voters asks for, when set (on AWS the secret's "code").
+    # The event code POST /voters asks for, when set (on AWS VOTER_CODE_SECRET_ARN's "code").
     voter_code: Secret | None = None
     voter_token_hours: float = 7 * 24
     rating_grace_hours: float = 24
@@ -268,9 +268,10 @@ def settings_from(environ: Mapping[str, str]) -> Settings:
         values["STREAMS_USERNAME"] = secret.get("username")
         values["STREAMS_PASSWORD"] = secret.get("password")
     if arn := environ.get("VOTER_TOKEN_SECRET_ARN"):
-        secret = _secret_values(arn)
-        values["VOTER_TOKEN_KEY"] = secret.get("key")
-        values["VOTER_CODE"] = secret.get("code") or ""
+        values["VOTER_TOKEN_KEY"] = _secret_values(arn).get("key")
+    # A secret of its own: a secret generated with the code in it got a new key at each change.
+    if arn := environ.get("VOTER_CODE_SECRET_ARN"):
+        values["VOTER_CODE"] = _secret_values(arn).get("code") or ""
     if arn := environ.get("EDGE_SECRET_ARN"):
         values["EDGE_SECRET"] = read_secret_text(arn)
     # Blank values mean "not set": SAM cannot omit an environment variable conditionally.
