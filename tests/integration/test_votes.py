@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -304,3 +305,49 @@ def test_with_redis_down_nothing_answers_5xx_but_503_with_retry_after(
         headers={"idempotency-key": "k-2", "voter-token": issued["json"]["voterToken"]},
     )
     assert voter_keyed["statusCode"] == 202, voter_keyed["json"]
+
+
+def test_a_rating_neither_the_stream_nor_the_outbox_took_uses_up_no_limit(
+    configure: Callable[..., None], talk: str, read_model_url: str
+) -> None:
+    # Given a limit of one rating a minute per voter and per address, a broker that is not there,
+    # and an outbox whose database is not there (the catalog still answers)
+    from talkrate import wiring
+    from talkrate.adapters.postgres import PostgresDatabase, PostgresOutbox
+    from talkrate.errors import RatingNotStored
+    from talkrate.rating import Rater, submit_rating
+    from talkrate.requests import RatingBody
+
+    configure(
+        STREAMS_CONNECTION="127.0.0.1:1",
+        PUBLISH_TIMEOUT_SECONDS="1",
+        RATINGS_CONNECTION=read_model_url,
+        RATINGS_PER_VOTER_PER_MINUTE="1",
+        RATINGS_PER_ADDRESS_PER_MINUTE="1",
+    )
+    unreachable = PostgresOutbox(PostgresDatabase("postgresql://postgres@127.0.0.1:1/talkrate"))
+    rater = Rater(f"voter-{uuid.uuid4().hex}", address())
+
+    def rate() -> str:
+        try:
+            submit_rating(
+                RatingBody(talk, 4),
+                rater,
+                wiring.rating_rules(),
+                wiring.talk_catalog(),
+                wiring.rating_publisher(),
+                unreachable,
+                wiring.request_limiter(),
+                datetime.now(UTC),
+            )
+        except RatingNotStored:
+            return "not stored"
+        return "taken"
+
+    # When the attendee's rating is refused for the outage, and they send it again
+    answers = [rate(), rate()]
+    # Then the second try is refused for the outage too, not for a limit the first did not use
+    assert answers == ["not stored", "not stored"]
+    limits = wiring.rating_rules().limits(rater)
+    client = connect(read_model_url, decode_responses=True)
+    assert [client.get(limit_key(limit)) for limit in limits] == ["0", "0"]

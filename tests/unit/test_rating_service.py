@@ -60,7 +60,11 @@ class FakeLimiter:
             self.accepted.add(accepted_event_id)
         return Admission(True)
 
-    def forget_accepted(self, event_id: str) -> None:
+    def give_back(self, limits: list[Limit], event_id: str) -> None:
+        for limit in limits:
+            key = f"{limit.scope}/{limit.subject}"
+            if self.used.get(key, 0) > 0:
+                self.used[key] -= 1
         self.accepted.discard(event_id)
 
 

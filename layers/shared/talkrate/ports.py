@@ -141,8 +141,9 @@ class RequestLimiter(Protocol):
         """
         ...
 
-    def forget_accepted(self, event_id: str) -> None:
-        """Drop the accepted marker of a rating that was not stored after all."""
+    def give_back(self, limits: list[Limit], event_id: str) -> None:
+        """Undo the admission of a rating that was not stored after all: it counts against none
+        of `limits`, and its accepted marker is dropped."""
         ...
 
 

@@ -127,7 +127,8 @@ def submit_rating(
     event = Rating.new(request.talk_id, request.value, rater.voter_id, now)
     event_id = event.event_id
     # One round trip: the limits, and the accepted marker GET /ratings/{eventId} reads.
-    admit(limiter, rules.limits(rater), event_id)
+    limits = rules.limits(rater)
+    admit(limiter, limits, event_id)
     try:
         publisher.publish(event)
     except BackendUnavailable as stream_error:
@@ -140,10 +141,10 @@ def submit_rating(
     try:
         outbox.enqueue(event)
     except BackendUnavailable as outbox_error:
-        try:
-            limiter.forget_accepted(event_id)
+        try:  # not taken: the attendee's retry must not find the limits used up by it
+            limiter.give_back(limits, event_id)
         except BackendUnavailable:
-            logger.warning("could not drop the accepted marker", extra={"eventId": event_id})
+            logger.warning("could not give the limits back", extra={"eventId": event_id})
         raise RatingNotStored("neither the stream nor the outbox took the rating") from outbox_error
     return Submission(event, "queued")
 

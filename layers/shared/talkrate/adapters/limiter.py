@@ -50,6 +50,19 @@ return {1}
 """
 
 
+# KEYS: the counters, then (optional) the accepted marker. ARGV: how many counters. Takes back
+# one request from each counter still in its window (a counter of a window that ended is gone,
+# and stays gone), and drops the marker.
+_GIVE_BACK = """
+local n = tonumber(ARGV[1])
+for i = 1, n do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end
+end
+if #KEYS > n then redis.call('DEL', KEYS[n + 1]) end
+return 1
+"""
+
+
 def limit_key(limit: Limit) -> str:
     """The counter of one limit's subject."""
     return f"{LIMIT_PREFIX}{limit.scope}/{limit.subject}"
@@ -64,6 +77,7 @@ class RedisRequestLimiter:
         self._cluster = isinstance(client, RedisCluster)
         self._window_ms = window_ms
         self._script: Any = None
+        self._give_back: Any = None
 
     def admit(self, limits: list[Limit], accepted_event_id: str | None = None) -> Admission:
         """Count the request against every limit unless one is used up (then count nothing);
@@ -87,9 +101,20 @@ class RedisRequestLimiter:
             return Admission(True)
         return Admission(False, max(1, math.ceil(int(reply[1]) / 1000)))
 
-    def forget_accepted(self, event_id: str) -> None:
-        """Drop the accepted marker of a rating that was not stored after all."""
+    def give_back(self, limits: list[Limit], event_id: str) -> None:
+        """Undo an admission whose rating was not stored after all: the request counts against
+        no limit (a retry after the outage is not refused for it), and is not accepted."""
+        keys = [limit_key(limit) for limit in limits if limit.per_minute > 0]
+        marker = ACCEPTED_PREFIX + event_id
+        if self._give_back is None:
+            self._give_back = self._client.register_script(_GIVE_BACK)
         try:
-            self._client.delete(ACCEPTED_PREFIX + event_id)
-        except redis.RedisError as error:
+            if keys:
+                counters = len(keys)
+                if not self._cluster:
+                    keys.append(marker)
+                self._give_back(keys=keys, args=[counters], client=self._client)
+            if self._cluster or not keys:
+                self._client.delete(marker)
+        except (redis.RedisError, RedisClusterException) as error:
             raise BackendUnavailable(f"the read model is unreachable: {error}") from error
