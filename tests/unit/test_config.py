@@ -203,3 +203,40 @@ def test_settings_are_read_from_their_variables_and_cannot_be_changed() -> None:
     assert "tok-9" not in str(settings.admin_token)
     with pytest.raises(AttributeError):
         settings.stage = "prod"  # type: ignore[misc]
+
+
+def test_a_warm_process_takes_a_changed_event_code_from_its_secret(
+    secrets: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an API process that has read the event code of its secret
+    from talkrate.voters import EventCode
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    client = boto3.client("secretsmanager", region_name="eu-west-1")
+    arn = client.create_secret(
+        Name="talkrate/event-code", SecretString=json.dumps({"code": "hall-a"})
+    )["ARN"]
+    settings = settings_from({"VOTER_CODE_SECRET_ARN": arn})
+    clock = [100.0]
+    code = EventCode(settings, clock=lambda: clock[0])
+    assert code.admits("hall-a")
+    assert not code.admits(None)
+    # When the organisers change it in the secret (a deploy with a new VoterCode)
+    client.put_secret_value(SecretId=arn, SecretString=json.dumps({"code": "hall-b"}))
+    clock[0] += 31
+    # Then the new code opens the door without a cold start, and the old one soon no longer
+    assert code.admits("hall-b")
+    clock[0] += 301
+    assert not code.admits("hall-a")
+    # And once the code is taken away, attendees need none
+    client.put_secret_value(SecretId=arn, SecretString=json.dumps({"code": ""}))
+    clock[0] += 31
+    assert code.admits(None)
+
+
+def test_without_a_code_secret_the_settings_code_is_the_code() -> None:
+    from talkrate.voters import EventCode
+
+    assert EventCode(settings_from({"VOTER_CODE": "hall-c"})).admits("hall-c")
+    assert not EventCode(settings_from({"VOTER_CODE": "hall-c"})).admits("hall-d")
+    assert EventCode(settings_from({})).admits(None)

@@ -69,6 +69,7 @@ _TEXT: tuple[str, ...] = (
     "talks_proxy_endpoint",
     "aws_region",
     "admin_token_secret_arn",
+    "voter_code_secret_arn",
     "stage",
     "live_publish_url",
 )
@@ -133,8 +134,10 @@ class Settings:
     voting_policy: Literal["open", "attendee"] = "open"
     # The key voter tokens are signed with (on AWS from VOTER_TOKEN_SECRET_ARN's "key").
     voter_token_key: Secret | None = None
-    # The event code POST /voters asks for, when set (on AWS VOTER_CODE_SECRET_ARN's "code").
+    # The event code POST /voters asks for, when set (on AWS VOTER_CODE_SECRET_ARN's "code",
+    # read at cold start and re-read by talkrate.voters.EventCode while warm).
     voter_code: Secret | None = None
+    voter_code_secret_arn: str | None = None
     voter_token_hours: float = 7 * 24
     rating_grace_hours: float = 24
     # Per minute; 0 turns a limit off.
@@ -247,12 +250,18 @@ def read_secret_text(arn: str, fresh: bool = False) -> str:
     return value if isinstance(value, str) else value.decode()
 
 
-def _secret_values(arn: str) -> Mapping[str, Any]:
-    """Fetch a JSON secret from Secrets Manager."""
-    parsed = json.loads(read_secret_text(arn))
+def _secret_values(arn: str, fresh: bool = False) -> Mapping[str, Any]:
+    """Fetch a JSON secret from Secrets Manager (`fresh`: not from the five-minute cache)."""
+    parsed = json.loads(read_secret_text(arn, fresh=fresh))
     if not isinstance(parsed, dict):
         raise ValueError("secret must be a JSON object")
     return parsed
+
+
+def read_voter_code(arn: str, fresh: bool = False) -> str | None:
+    """The event code its secret holds now (None when it holds none)."""
+    code = _secret_values(arn, fresh).get("code")
+    return code if isinstance(code, str) and code else None
 
 
 def settings_from(environ: Mapping[str, str]) -> Settings:
@@ -271,7 +280,7 @@ def settings_from(environ: Mapping[str, str]) -> Settings:
         values["VOTER_TOKEN_KEY"] = _secret_values(arn).get("key")
     # A secret of its own: a secret generated with the code in it got a new key at each change.
     if arn := environ.get("VOTER_CODE_SECRET_ARN"):
-        values["VOTER_CODE"] = _secret_values(arn).get("code") or ""
+        values["VOTER_CODE"] = read_voter_code(arn) or ""
     if arn := environ.get("EDGE_SECRET_ARN"):
         values["EDGE_SECRET"] = read_secret_text(arn)
     # Blank values mean "not set": SAM cannot omit an environment variable conditionally.

@@ -13,12 +13,16 @@ import base64
 import hmac
 import re
 import secrets
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from talkrate.errors import InvalidVoterToken, VoterTokenRequired, WrongVoterCode
+
+if TYPE_CHECKING:
+    from talkrate.config import Settings
 
 VERSION = "v1"
 MAX_TOKEN_LENGTH = 200
@@ -90,6 +94,35 @@ def check_voter_code(expected: str | None, presented: str | None) -> None:
         return
     if presented is None or not hmac.compare_digest(presented.encode(), expected.encode()):
         raise WrongVoterCode
+
+
+class EventCode:
+    """The event code POST /voters asks for, as its secret holds it now.
+
+    Read at cold start with the settings; a warm process reads its secret again when a code does
+    not match (at most once per half minute) and every five minutes, as the admin token is
+    (talkrate.admin_token): organisers who change or take away the code for the next session
+    need no cold start for it, and the old code stops opening the door within minutes.
+    """
+
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
+        from talkrate.admin_token import AdminToken
+        from talkrate.config import read_voter_code
+
+        arn = settings.voter_code_secret_arn
+        initial = settings.voter_code.get_secret_value() if settings.voter_code else None
+        reads = [initial]
+
+        def read() -> str | None:
+            if reads:  # the value the settings read at cold start serves the first check
+                return reads.pop()
+            return read_voter_code(arn, fresh=True) if arn else initial
+
+        self._code = AdminToken(read, clock=clock)
+
+    def admits(self, presented: str | None) -> bool:
+        """True when no code is set or `presented` is it (compared in constant time)."""
+        return self._code.admits(presented)
 
 
 def now_utc() -> datetime:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from talkrate.announcer import Announcer
     from talkrate.ports import StatsCalculator
     from talkrate.rating import RatingRules
-    from talkrate.voters import VoterTokens
+    from talkrate.voters import EventCode, VoterTokens
 
 
 @lru_cache(maxsize=1)
@@ -119,6 +119,14 @@ def rating_rules() -> RatingRules:
 
 
 @lru_cache(maxsize=1)
+def event_code() -> EventCode:
+    """The event code POST /voters asks for, re-read from its secret while warm."""
+    from talkrate.voters import EventCode
+
+    return EventCode(load_settings())
+
+
+@lru_cache(maxsize=1)
 def voter_tokens() -> VoterTokens:
     """Issues and checks voter tokens; VoterTokensUnavailable when no key is configured."""
     from datetime import timedelta
@@ -187,6 +195,7 @@ def reset() -> None:
         idempotent_requests,
         request_limiter,
         rating_rules,
+        event_code,
         voter_tokens,
         stats_calculator,
         live_announcer,

@@ -9,12 +9,13 @@ from talkrate import wiring
 from talkrate.api.responses import ok, problems
 from talkrate.api.routing import Body, Request, Response, Router
 from talkrate.config import load_settings
+from talkrate.errors import WrongVoterCode
 from talkrate.observability import metrics
 from talkrate.ports import Limit
 from talkrate.rating import address_subject, admit
 from talkrate.requests import VoterBody
 from talkrate.values import rfc3339
-from talkrate.voters import check_voter_code, now_utc
+from talkrate.voters import now_utc
 
 router = Router()
 
@@ -36,8 +37,8 @@ def post_voter(request: Request, body: Annotated[VoterBody | None, Body()] = Non
         subject = address_subject(address)
         limit = Limit("voters-address", subject, settings.voters_per_address_per_minute)
         admit(wiring.request_limiter(), [limit], None)
-    code = settings.voter_code.get_secret_value() if settings.voter_code else None
-    check_voter_code(code, body.code if body else None)
+    if not wiring.event_code().admits(body.code if body else None):
+        raise WrongVoterCode
     issued = tokens.issue(now_utc())
     metrics.add_metric(name="VoterTokenIssued", unit="Count", value=1)
     document = {
