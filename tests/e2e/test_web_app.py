@@ -752,6 +752,30 @@ def test_a_live_message_older_than_the_one_shown_does_not_take_the_page_back(
     expect(page.get_by_test_id("average")).to_have_text("4.50")
 
 
+def test_a_live_page_reads_its_talk_again_now_and_then_so_a_missed_message_heals(
+    web: WebStack, page: Page
+) -> None:
+    # Given a room screen on its talk's channel (the page's timers on a clock the test moves)
+    from talkrate.adapters.redis_store import connect, histogram_key
+
+    talk = web.add_talk(title="A message that never came")
+    page.clock.install()
+    page.goto(web.url(f"/app/talks/{talk['id']}/screen"))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    # When a rating is counted whose live message never reaches the page (a publish the
+    # channel dropped, or one skipped while the channel hung)
+    client = connect(WEB_RATINGS)
+    try:
+        client.hincrby(histogram_key(talk["id"]), "5", 1)
+        # Then, within a minute, the page shows it all the same, while it stays live
+        page.clock.run_for(61_000)
+        expect(total(page)).to_have_text("1 rating")
+        expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    finally:
+        client.delete(histogram_key(talk["id"]))
+        client.close()
+
+
 def test_while_the_live_channel_is_refused_the_talk_page_keeps_fresh_over_http(
     web: WebStack, page: Page
 ) -> None:

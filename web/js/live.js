@@ -7,6 +7,9 @@ const SUBPROTOCOL = "aws-appsync-event-ws";
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000, 30000];
 const DEFAULT_TIMEOUT_MS = 300_000;
 const FALLBACK_POLL_MS = 5000;
+// While live, the page still reads its state now and then: a message the channel dropped (or one
+// the projector skipped while the channel hung) is healed within a minute, not at the next batch.
+const LIVE_CHECK_MS = 60_000;
 
 function base64url(text) {
   const bytes = new TextEncoder().encode(text);
@@ -35,6 +38,7 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
   // a reconnection's backoff never cancels it; `pollRun` ends a loop whose refresh is in flight.
   let pollTimer = null;
   let polling = false;
+  let pollEvery = 0;
   let pollRun = 0;
   const safeRefresh = async () => {
     try {
@@ -53,8 +57,10 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
   }
 
   function startPolling(every, delay) {
-    if (polling) return;
+    if (polling && pollEvery === every) return; // already at this pace: its timer goes on
+    stopPolling();
     polling = true;
+    pollEvery = every;
     pollRun += 1;
     const run = pollRun;
     pollTimer = setTimeout(() => poll(every, run), delay);
@@ -102,7 +108,8 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
       } else if (data.type === "subscribe_success" && data.id === id) {
         subscribed = true;
         attempt = 0;
-        stopPolling(); // the channel carries the updates now
+        // The channel carries the updates now; a slow check stays, for what it may drop.
+        startPolling(LIVE_CHECK_MS, LIVE_CHECK_MS);
         onStatus("live");
         safeRefresh();
       } else if (data.type === "subscribe_error" && data.id === id) {
