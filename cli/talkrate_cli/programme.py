@@ -1,7 +1,10 @@
 """The programme as a spreadsheet: rows read from CSV, compared with the catalog, written back.
 
-Columns: id, title, speakers, track, room, startsAt, endsAt (RFC 3339). An export has the same
-columns first, then the results, so it can be imported again.
+Columns: id, title, speakers, track, room, startsAt, endsAt (RFC 3339, with a time zone). An
+export has the same columns first, then the results, so it can be imported again. Cells are
+separated by commas, or by semicolons or tabs (what a spreadsheet set to a European language
+writes), as the header line shows. A column the file does not have leaves that field of an
+existing talk as it is; an empty cell clears it.
 
 The speakers cell lists names separated by ";" (written "; "); a ";" or "\\" inside a name is
 escaped with a backslash ("Smith\\; Jr"), so every name reads back exactly as it was.
@@ -13,6 +16,7 @@ return) is written after a "'" (as the web app's export does), and read back wit
 from __future__ import annotations
 
 import csv
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,6 +29,8 @@ COLUMNS = ("id", "title", "speakers", "track", "room", "startsAt", "endsAt")
 RESULT_COLUMNS = ("count", "avg", "1", "2", "3", "4", "5")
 OPTIONAL = ("track", "room", "startsAt", "endsAt")
 SPEAKER_SEPARATOR = ";"
+DELIMITERS = (",", ";", "\t")
+TIMES = ("startsAt", "endsAt")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -84,14 +90,41 @@ def speakers_from_cell(cell: str) -> list[str]:
     return [stripped for each in names if (stripped := each.strip())]
 
 
+def _delimiter(header: str) -> str:
+    """The cell separator of a file whose header line this is: the first that yields a title."""
+    for delimiter in DELIMITERS:
+        names = next(csv.reader([header], delimiter=delimiter), [])
+        if "title" in (name.strip() for name in names):
+            return delimiter
+    return ","
+
+
+def _zoned(line: int, name: str, text: str) -> None:
+    """CliError when a time cell reads as a date and time without a zone (the API refuses it)."""
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return  # not ours to judge: the API says what is wrong with it
+    if parsed.tzinfo is None:
+        raise CliError(
+            f"line {line}: {name} {text} names no time zone (write it as {text}Z for UTC, "
+            f"or with its offset, {text}+01:00)"
+        )
+
+
 def read_rows(source: IO[str]) -> list[Row]:
-    """The rows of a programme CSV; CliError naming the line for a row that cannot be a talk."""
-    reader = csv.DictReader(source)
+    """The rows of a programme CSV; CliError naming the line for a row that cannot be a talk.
+
+    A row's fields are those of the file's columns only (title always): a column
+    the file lacks is no change to an existing talk."""
+    header = source.readline()
+    reader = csv.DictReader(itertools.chain([header], source), delimiter=_delimiter(header))
     if reader.fieldnames is None or "title" not in reader.fieldnames:
         raise CliError("the CSV needs a header with at least a title column")
     unknown = set(reader.fieldnames) - set(COLUMNS) - set(RESULT_COLUMNS)
     if unknown:
         raise CliError(f"unknown columns {sorted(unknown)}; expected {', '.join(COLUMNS)}")
+    given = [name for name in OPTIONAL if name in reader.fieldnames]
     rows, seen = [], set()
     for record in reader:
         line = reader.line_num
@@ -104,12 +137,13 @@ def read_rows(source: IO[str]) -> list[Row]:
         if talk_id in seen:
             raise CliError(f"line {line}: talk {talk_id} appears twice")
         seen.add(talk_id)
-        fields: dict[str, Any] = {
-            "title": cells["title"],
-            "speakers": speakers_from_cell(cells.get("speakers", "")),
-        }
-        for name in OPTIONAL:
+        fields: dict[str, Any] = {"title": cells["title"]}
+        if "speakers" in reader.fieldnames:
+            fields["speakers"] = speakers_from_cell(cells.get("speakers", ""))
+        for name in given:
             fields[name] = cells.get(name) or None
+            if name in TIMES and fields[name]:
+                _zoned(line, name, fields[name])
         rows.append(Row(line, talk_id, fields))
     return rows
 
@@ -126,13 +160,16 @@ def instant(value: Any) -> datetime | None:
 
 
 def same_talk(fields: dict[str, Any], current: dict[str, Any]) -> bool:
-    """Whether the catalog already says what the row says (times compared as instants)."""
+    """Whether the catalog already says what the row says (times compared as instants); a field
+    the row does not have is no difference."""
     for name in ("title", "track", "room"):
-        if (fields.get(name) or None) != (current.get(name) or None):
+        if name in fields and (fields.get(name) or None) != (current.get(name) or None):
             return False
-    if list(fields.get("speakers") or []) != list(current.get("speakers") or []):
+    if "speakers" in fields and list(fields["speakers"] or []) != list(
+        current.get("speakers") or []
+    ):
         return False
-    for name in ("startsAt", "endsAt"):
+    for name in (name for name in TIMES if name in fields):
         wanted, have = fields.get(name) or None, current.get(name) or None
         if wanted == have:
             continue

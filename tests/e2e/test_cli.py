@@ -258,6 +258,35 @@ def test_admin_import_twice_changes_nothing_the_second_time(cli: Cli, tmp_path: 
         cli.ok("admin", "rm", talk_id, "--yes")
 
 
+def test_admin_import_of_fewer_columns_keeps_the_rest_of_each_talk(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # Given a timed talk with a room, and a spreadsheet of ids and new titles only, from Excel
+    # set to a European language (a byte order mark, ';' between cells, CRLF)
+    talk = unique_talk_id()
+    cli.ok(
+        "admin", "add", talk, "--title", "Old title", "--speaker", "Ann", "--room", "Hall A",
+        "--starts", "2026-12-01T09:00:00Z", "--ends", "2026-12-01T10:00:00Z",
+    )  # fmt: skip
+    titles = tmp_path / "titles.csv"
+    titles.write_bytes(f"\ufeffid;title\r\n{talk};New title\r\n".encode())
+    # When it is imported
+    done = cli.ok("admin", "import", str(titles))
+    # Then the title changed and nothing else did; the talks not in the file are said to be kept
+    assert "0 created, 1 updated, 0 unchanged" in done
+    assert "in the catalog but not in the file, left as they are" in done
+    shown = cli.json("show", talk)["talk"]
+    assert (shown["title"], shown["speakers"], shown["room"]) == ("New title", ["Ann"], "Hall A")
+    assert (shown["startsAt"], shown["endsAt"]) == ("2026-12-01T09:00:00Z", "2026-12-01T10:00:00Z")
+    # And a time without a zone is refused by line in a dry run already, nothing written
+    zoneless = tmp_path / "zoneless.csv"
+    zoneless.write_text(f"id,title,startsAt\n{talk},Newer title,2026-12-01T09:30:00\n")
+    refused = cli.run("admin", "import", "--dry-run", str(zoneless))
+    assert_one_line_error(refused, "line 2", "no time zone")
+    assert cli.json("show", talk)["talk"]["title"] == "New title"
+    cli.ok("admin", "rm", talk, "--yes")
+
+
 def test_errors_are_one_line_and_a_non_zero_exit(cli: Cli) -> None:
     refused = cli.run("talks", TALKRATE_API="http://127.0.0.1:9")
     bad_url = cli.run("--api", "htp:/nowhere", "talks")

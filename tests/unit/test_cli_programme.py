@@ -56,8 +56,57 @@ def test_the_same_talk_is_recognised_whatever_the_time_notation() -> None:
     current = {"id": "k", "title": "T", "speakers": ["A", "B"], "startsAt": "2026-12-01T09:00:00Z"}
     assert same_talk(row.fields, current)
     assert not same_talk(row.fields, {**current, "speakers": ["B", "A"]})
-    assert not same_talk(row.fields, {**current, "room": "Hall A"})
+    assert not same_talk({**row.fields, "room": "Hall A"}, current)
     assert not same_talk({**row.fields, "startsAt": "not a time"}, current)
+
+
+def test_a_column_the_file_lacks_is_no_change_to_the_talk() -> None:
+    # Given a spreadsheet of ids and titles only, and a talk with its speakers, room and times
+    [row] = read_rows(io.StringIO("id,title\nk,T\n"))
+    current = {
+        "id": "k",
+        "title": "T",
+        "speakers": ["Ann"],
+        "track": "Main",
+        "room": "Hall A",
+        "startsAt": "2026-12-01T09:00:00Z",
+        "endsAt": "2026-12-01T10:00:00Z",
+    }
+    # Then the row says nothing of the fields it has no column for
+    assert row.fields == {"title": "T"}
+    assert same_talk(row.fields, current)
+    assert not same_talk({**row.fields, "room": None}, current)
+
+
+def test_a_european_spreadsheet_separated_by_semicolons_is_read() -> None:
+    # Given what Excel set to German or French saves as CSV: ';' between cells, CRLF, a quoted
+    # speakers cell holding the speakers' own separator
+    text = (
+        "id;title;speakers;track;room;startsAt;endsAt\r\n"
+        'k;Keynote, at last;"Ann; Bob";Main;Hall A;2026-12-01T09:00:00Z;\r\n'
+    )
+    [row] = read_rows(io.StringIO(text, newline=""))
+    assert (row.line, row.talk_id) == (2, "k")
+    assert row.fields == {
+        "title": "Keynote, at last",
+        "speakers": ["Ann", "Bob"],
+        "track": "Main",
+        "room": "Hall A",
+        "startsAt": "2026-12-01T09:00:00Z",
+        "endsAt": None,
+    }
+    [tabbed] = read_rows(io.StringIO("id\ttitle\nk\tT\n"))
+    assert tabbed.fields == {"title": "T"}
+
+
+def test_a_time_without_a_zone_is_refused_before_anything_is_sent() -> None:
+    # A spreadsheet's times often lose their zone; the API refuses them, so a dry run must too
+    with pytest.raises(CliError, match="line 3: startsAt 2026-12-01T12:00:00 names no time zone"):
+        read_rows(
+            io.StringIO(
+                "id,title,startsAt\na,A,2026-12-01T09:00:00+01:00\nb,B,2026-12-01T12:00:00\n"
+            )
+        )
 
 
 def test_an_export_can_be_imported_again_unchanged() -> None:

@@ -138,9 +138,17 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
     """Create or update the talks of a programme CSV; unchanged talks are left alone.
 
     Columns: id, title, speakers (separated by ';', written '\\;' inside a name), track, room,
-    startsAt, endsAt. Running it twice changes nothing the second time.
+    startsAt, endsAt (with a time zone); cells separated by ',', ';' or tabs. A column the file
+    lacks leaves that field of an existing talk as it is. Talks of the catalog that are not in
+    the file are left alone (and counted as such). Running it twice changes nothing the second
+    time.
     """
-    rows = programme.read_rows(csv_file)
+    try:
+        rows = programme.read_rows(csv_file)
+    except UnicodeDecodeError:
+        raise CliError(
+            f"{csv_file.name} is not UTF-8 text: save it from the spreadsheet as 'CSV UTF-8'"
+        ) from None
     api = session.admin_api()
     catalog = {t["id"]: t for t in api.talks()}
     outcome: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": [], "failed": []}
@@ -152,7 +160,9 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
             continue
         kind = "created" if current is None else "updated"
         if not dry_run:
-            body = {k: v for k, v in row.fields.items() if v is not None}
+            # A PUT replaces the whole talk: the fields of columns the file lacks stay as they are.
+            kept = {k: current.get(k) for k in programme.COLUMNS[1:]} if current else {}
+            body = {k: v for k, v in (kept | row.fields).items() if v is not None}
             try:
                 api.put_talk(row.talk_id, body)
             except ApiProblem as problem:
@@ -162,13 +172,17 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
                 failures.append(f"line {row.line} ({row.talk_id}): {problem}")
                 continue
         outcome[kind].append(row.talk_id)
+    in_file = {row.talk_id for row in rows}
+    left = sorted(talk_id for talk_id in catalog if talk_id not in in_file)
     if session.as_json:
-        output.emit_json({**outcome, "dryRun": dry_run, "errors": failures})
+        output.emit_json({**outcome, "notInFile": left, "dryRun": dry_run, "errors": failures})
     else:
         for line in failures:
             output.errors.print(f"talkrate: {line}", markup=False)
         summary = ", ".join(f"{len(v)} {k}" for k, v in outcome.items() if k != "failed" or v)
-        output.console.print(("would be: " if dry_run else "") + summary)
+        if left:
+            summary += f"; {len(left)} in the catalog but not in the file, left as they are"
+        output.console.print(("would be: " if dry_run else "") + summary, markup=False)
     if failures:
         raise click.exceptions.Exit(1)
 
