@@ -245,6 +245,31 @@ def test_put_creates_a_talk_under_a_new_id(api: Call, new_talk_id: str) -> None:
     assert answer["statusCode"] == 201
 
 
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+def test_a_talk_removed_with_ratings_and_added_again_is_ranked_with_them(
+    api: Call, new_talk_id: str, topic: str, method: str
+) -> None:
+    # Given a talk of its own track with four projected ratings, removed by an organiser
+    track = f"track-{new_talk_id}"
+    talk = {"title": "Back again", "track": track}
+    assert api("POST", "/talks", {"id": new_talk_id, **talk}, authorizer=ADMIN)["statusCode"] == 201
+    project({new_talk_id: [5, 4, 3, 2]}, topic)
+    assert api("DELETE", f"/talks/{new_talk_id}", authorizer=ADMIN)["statusCode"] == 204
+    assert api("GET", "/leaderboard", query={"track": track})["json"]["talks"] == []
+    # When it is added again under its id
+    if method == "POST":
+        again = api("POST", "/talks", {"id": new_talk_id, **talk}, authorizer=ADMIN)
+    else:
+        again = api("PUT", f"/talks/{new_talk_id}", talk, authorizer=ADMIN)
+    assert again["statusCode"] == 201
+    # Then the leaderboard counts what its page (and so the export) counts: the same ratings
+    counted = api("GET", "/ratings", query={"talkId": new_talk_id})["json"]["ratings"]
+    ranked = api("GET", "/leaderboard", query={"track": track})["json"]["talks"]
+    assert sum(counted.values()) == 4
+    assert [(r["talkId"], r["count"], r["avg"]) for r in ranked] == [(new_talk_id, 4, 3.5)]
+    assert ranked[0]["score"] == pytest.approx((3.0 * 10 + 14) / 14, abs=1e-4)
+
+
 def test_the_leaderboard_ranks_by_bayesian_average_and_filters_by_track(
     api: Call, talks_dsn: str, topic: str, redis_client: redis.Redis
 ) -> None:

@@ -66,17 +66,31 @@ def talk_details(catalog: Catalog, ratings: Ratings, talk_id: str) -> RatedTalk:
     return RatedTalk(talk, _summaries(ratings, [talk_id]).get(talk_id))
 
 
-def add_talk(catalog: Catalog, new: NewTalk) -> Talk:
+def _ranked_again(ratings: Ratings, talk_id: str) -> None:
+    # A talk added under the id of a removed one has that talk's histogram (like its events):
+    # it is ranked with it at once. With Redis down the talk is added all the same, and ranked at
+    # its next rating or rebuild.
+    try:
+        ratings.rank_talk(talk_id)
+    except BackendUnavailable:
+        logger.warning("read model unreachable: talk added without its leaderboard place")
+
+
+def add_talk(catalog: Catalog, ratings: Ratings, new: NewTalk) -> Talk:
     """Add a talk under a new id; TalkConflict when the id is taken."""
     talk = new.talk(new.id)
     if not catalog.create(talk):
         raise TalkConflict(new.id)
+    _ranked_again(ratings, talk.id)
     return talk
 
 
-def replace_talk(catalog: Catalog, talk_id: str, fields: TalkFields) -> bool:
+def replace_talk(catalog: Catalog, ratings: Ratings, talk_id: str, fields: TalkFields) -> bool:
     """Create or replace the talk under this id; True when it was created."""
-    return catalog.save(fields.talk(talk_id))
+    created = catalog.save(fields.talk(talk_id))
+    if created:
+        _ranked_again(ratings, talk_id)
+    return created
 
 
 def remove_talk(catalog: Catalog, ratings: Ratings, talk_id: str) -> None:

@@ -243,3 +243,7 @@ class Ratings(Protocol):
     def forget_talk(self, talk_id: str) -> None:
         """Take a talk off the leaderboard."""
         ...
+
+    def rank_talk(self, talk_id: str) -> None:
+        """Put a talk on the leaderboard from its histogram, when it has ratings."""
+        ...

@@ -725,6 +725,21 @@ class RedisReadModel:
         except redis.RedisError as error:
             raise BackendUnavailable("the read model is unreachable") from error
 
+    def rank_talk(self, talk_id: str) -> None:
+        """Put a talk (back) on the leaderboard from the histogram it has, if it has ratings.
+
+        A removed talk keeps its histogram; added again under its id, it is counted on its page
+        and in the export at once, so it is ranked at once too, not at its next rating."""
+        histogram = self.histogram(talk_id)
+        if not histogram.total:
+            return
+        weighted = sum(int(value) * n for value, n in histogram.counts.items())
+        score = (PRIOR_MEAN * PRIOR_WEIGHT + weighted) / (PRIOR_WEIGHT + histogram.total)
+        try:
+            self.client.zadd(LEADERBOARD_KEY, {talk_id: score})
+        except redis.RedisError as error:
+            raise BackendUnavailable("the read model is unreachable") from error
+
     def was_accepted(self, event_id: str) -> bool:
         """True when the API accepted the event within the last hour."""
         try:

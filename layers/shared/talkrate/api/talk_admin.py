@@ -16,7 +16,7 @@ from talkrate.models import NewTalk, TalkFields
 
 def post_talk(talk: Annotated[NewTalk, Body()]) -> Response:
     """Add a talk under a new id (409 when it is taken)."""
-    created = add_talk(wiring.talk_catalog(), talk)
+    created = add_talk(wiring.talk_catalog(), wiring.read_model(), talk)
     return Response(
         201,
         "application/json",
@@ -27,7 +27,7 @@ def post_talk(talk: Annotated[NewTalk, Body()]) -> Response:
 
 def put_talk(talk_id: TalkIdPath, fields: Annotated[TalkFields, Body()]) -> Response:
     """Create or replace the talk under this id (201 when created)."""
-    created = replace_talk(wiring.talk_catalog(), talk_id, fields)
+    created = replace_talk(wiring.talk_catalog(), wiring.read_model(), talk_id, fields)
     return Response(
         201 if created else 200,
         "application/json",
