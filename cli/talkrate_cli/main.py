@@ -87,6 +87,11 @@ class TalkrateGroup(click.Group):
         except KeyboardInterrupt:
             output.errors.print("talkrate: interrupted")
             ctx.exit(130)
+        except BrokenPipeError:
+            # The reader left (`talkrate admin export - | head`): quiet, as other commands are.
+            # Python's own flush at exit would complain again: stdout goes nowhere from now on.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(141)
         except Exception as error:
             if os.environ.get("TALKRATE_DEBUG"):
                 traceback.print_exc()

@@ -299,6 +299,25 @@ def test_errors_are_one_line_and_a_non_zero_exit(cli: Cli) -> None:
     assert json.loads(as_json.stderr)["error"]["status"] == 404
 
 
+def test_an_export_to_a_reader_that_leaves_early_ends_quietly(cli: Cli) -> None:
+    # Given `talkrate admin export -` writing into a pipe whose reader has gone (`| head -1`)
+    process = subprocess.Popen(
+        [TALKRATE, "admin", "export", "-"],
+        cwd=ROOT,
+        env=cli.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    process.stdout.close()
+    # Then it stops without an "unexpected" error line or a traceback
+    stderr = process.stderr.read()
+    assert process.wait(timeout=60) == 141
+    assert stderr == ""
+
+
 def read_until(fd: int, pattern: str, seconds: float) -> str:
     """What a terminal showed until `pattern` appeared (or the time ran out)."""
     seen = ""
