@@ -861,3 +861,33 @@ def test_a_slow_read_of_the_whole_leaderboard_does_not_replace_a_track_s_board(
     # Then the page still shows the track's board only
     expect(rows).to_have_count(1)
     expect(rows.nth(0)).to_contain_text("Slow board inside")
+
+
+def test_live_updates_leave_the_keyboard_focus_where_it_was(web: WebStack, page: Page) -> None:
+    # Given a rated talk of a track of its own, and a keyboard user on the programme, on its link
+    track = f"Focus {unique_talk_id()}"
+    talk = web.add_talk(title="Focus kept while rated", track=track)
+    web.rate(talk["id"], 4)
+    assert wait_for(lambda: web.count(talk["id"]) == 1)
+    page.goto(web.url(f"/app/?track={quote(track)}"))
+    card = page.locator(".talk-card").filter(has_text="Focus kept while rated")
+    expect(card).to_contain_text("1 rating")
+    link = page.get_by_role("link", name="Focus kept while rated")
+    link.focus()
+    # When another attendee rates it, and the programme follows
+    web.rate(talk["id"], 5)
+    expect(card).to_contain_text("2 ratings", timeout=5_000)
+    # Then the focus is still on the talk's link, not thrown back to the top of the page
+    expect(link).to_be_focused()
+    # Given the same user on the leaderboard of that track, on the talk's link
+    page.goto(web.url(f"/app/leaderboard?track={quote(track)}"))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    count = page.locator("table.board tbody tr").first.locator("td.num").last
+    expect(count).to_have_text("2")
+    link = page.get_by_role("link", name="Focus kept while rated")
+    link.focus()
+    # When a rating moves the board
+    web.rate(talk["id"], 3)
+    expect(count).to_have_text("3", timeout=5_000)
+    # Then the focus stays on that link
+    expect(link).to_be_focused()

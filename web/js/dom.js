@@ -36,6 +36,22 @@ export function setText(node, text) {
   if (node.textContent !== text) node.textContent = text;
 }
 
+// Put nodes (new or kept from before) in a container in this order, touching the DOM only when
+// the order changed, and give the keyboard focus back to the element that held it: a live update
+// must not throw a keyboard or screen-reader user back to the top of the page.
+export function arrange(container, nodes) {
+  const current = [...container.children];
+  if (current.length === nodes.length && current.every((node, i) => node === nodes[i])) return;
+  const active = document.activeElement;
+  const held = active && active !== document.body && container.contains(active);
+  container.replaceChildren(...nodes);
+  if (!held || document.activeElement === active) return;
+  // The same element, or the one that took its place (a redrawn card's link to the same page).
+  const href = active.getAttribute("href");
+  const next = active.isConnected ? active : href && [...container.querySelectorAll("a[href]")].find((a) => a.getAttribute("href") === href);
+  if (next) next.focus({ preventScroll: true });
+}
+
 export function plural(n, one, many) {
   return `${n} ${n === 1 ? one : many}`;
 }

@@ -1,5 +1,5 @@
 // /app/leaderboard: the best talks (Bayesian average), live, with a track filter.
-import { h, fill, setText, formatAvg, talkHref, debounce } from "../dom.js";
+import { h, fill, setText, formatAvg, talkHref, debounce, arrange } from "../dom.js";
 import { get, allTalks } from "../api.js";
 import { watch, LEADERBOARD_CHANNEL } from "../live.js";
 import { liveBadge, errorText, tracksOf, trackSelect } from "./common.js";
@@ -26,7 +26,7 @@ export function leaderboardPage(main) {
       body),
     status, badge.node);
 
-  let drawn = null;
+  const rows = new Map(); // talk id -> its row and cells
   // Reads overlap (a live message, a reconnection, a new track): only the newest one started
   // may draw, so a slow read of an older state (or of the track before) never replaces it.
   let started = 0;
@@ -37,16 +37,29 @@ export function leaderboardPage(main) {
       if (track) query.set("track", track);
       const board = await get(`/leaderboard?${query}`);
       if (read !== started) return;
-      const key = JSON.stringify(board.talks);
-      if (key !== drawn) {
-        fill(body, board.talks.map((row) => h("tr", {},
-          h("td", { class: "rank" }, String(row.rank)),
-          h("td", {}, h("a", { href: talkHref(row.talkId) }, row.title),
-            row.track ? h("span", { class: "muted track-name" }, ` ${row.track}`) : null),
-          h("td", { class: "num" }, formatAvg(row.avg)),
-          h("td", { class: "num" }, String(row.count)))));
-        drawn = key;
-      }
+      // Rows are kept per talk and updated in place, so the keyboard focus (on a talk's link)
+      // stays where it was while the board moves.
+      const nodes = board.talks.map((row) => {
+        let kept = rows.get(row.talkId);
+        if (!kept) {
+          kept = { rank: h("td", { class: "rank" }), talk: h("td", {}), avg: h("td", { class: "num" }), count: h("td", { class: "num" }), key: null };
+          kept.node = h("tr", {}, kept.rank, kept.talk, kept.avg, kept.count);
+          rows.set(row.talkId, kept);
+        }
+        setText(kept.rank, String(row.rank));
+        setText(kept.avg, formatAvg(row.avg));
+        setText(kept.count, String(row.count));
+        const key = JSON.stringify([row.title, row.track]);
+        if (kept.key !== key) {
+          fill(kept.talk, h("a", { href: talkHref(row.talkId) }, row.title),
+            row.track ? h("span", { class: "muted track-name" }, ` ${row.track}`) : null);
+          kept.key = key;
+        }
+        return kept.node;
+      });
+      const ids = new Set(board.talks.map((row) => row.talkId));
+      for (const id of [...rows.keys()]) if (!ids.has(id)) rows.delete(id);
+      arrange(body, nodes);
       setText(status, board.talks.length ? "" : "No talk has been rated yet.");
     } catch (error) {
       if (read === started) setText(status, errorText(error));

@@ -1,6 +1,6 @@
 // /app/: the programme, searchable, filterable by track; talks running now first, talks whose
 // rating has closed last.
-import { h, fill, setText, plural, formatAvg, talkHref, debounce } from "../dom.js";
+import { h, fill, setText, plural, formatAvg, talkHref, debounce, arrange } from "../dom.js";
 import { allTalks } from "../api.js";
 import { watch, LEADERBOARD_CHANNEL } from "../live.js";
 import { isRunning, errorText, tracksOf, trackSelect } from "./common.js";
@@ -26,21 +26,29 @@ function order(a, b) {
   return a.title.localeCompare(b.title);
 }
 
+// A talk's card; its score line is updated in place (see `score`), the rest redrawn when it changes.
 function card(talk) {
-  const summary = talk.summary || { count: 0, avg: null };
   const schedule = talk.startsAt ? when(talk.startsAt) : null;
-  return h("li", { class: "talk-card" },
+  const score = h("p", { class: "score" });
+  const node = h("li", { class: "talk-card" },
     h("h2", {}, h("a", { href: talkHref(talk.id) }, talk.title)),
     (talk.speakers || []).length ? h("p", { class: "speakers" }, talk.speakers.join(", ")) : null,
     h("p", { class: "meta" },
       isRunning(talk) ? h("span", { class: "now" }, "Now") : null,
       [talk.track, talk.room, schedule].filter(Boolean).join(" · ")),
     ratingClosed(talk, Date.now()) ? h("p", { class: "closed-tag" }, "Rating closed") : null,
-    h("p", { class: "score" },
-      h("span", { class: "stars" },
-        h("span", { "aria-hidden": "true" }, `★ ${formatAvg(summary.avg)}`),
-        h("span", { class: "sr-only" }, summary.avg === null || summary.avg === undefined ? "no average yet" : `average ${formatAvg(summary.avg)}`)),
-      h("span", {}, plural(summary.count, "rating", "ratings"))));
+    score);
+  return { node, score };
+}
+
+function scoreOf(talk) {
+  const summary = talk.summary || { count: 0, avg: null };
+  return [
+    h("span", { class: "stars" },
+      h("span", { "aria-hidden": "true" }, `★ ${formatAvg(summary.avg)}`),
+      h("span", { class: "sr-only" }, summary.avg === null || summary.avg === undefined ? "no average yet" : `average ${formatAvg(summary.avg)}`)),
+    h("span", {}, plural(summary.count, "rating", "ratings")),
+  ];
 }
 
 export function programmePage(main) {
@@ -86,15 +94,33 @@ export function programmePage(main) {
       }));
   }
 
-  let drawn = null;
+  // Cards are kept per talk and only what changed is redrawn: a rating elsewhere (every few
+  // seconds during a conference) updates a score in place and never takes the keyboard focus
+  // or a screen reader's place away.
+  const cards = new Map(); // talk id -> { key, node, score, scoreKey }
   function show() {
     remember();
     const words = query.toLowerCase().split(/\s+/).filter(Boolean);
     const shown = talks.filter((talk) => matches(talk, words, track)).sort(order);
-    // Redrawn only when something changed: a refresh must not take the keyboard focus away.
-    const key = JSON.stringify(shown.map((t) => [t, isRunning(t), ratingClosed(t, Date.now())]));
-    if (key !== drawn) fill(list, shown.map(card));
-    drawn = key;
+    const now = Date.now();
+    const nodes = shown.map((talk) => {
+      const key = JSON.stringify([talk.title, talk.speakers, talk.track, talk.room, talk.startsAt, isRunning(talk, now), ratingClosed(talk, now)]);
+      let kept = cards.get(talk.id);
+      if (!kept || kept.key !== key) {
+        kept = { key, ...card(talk), scoreKey: null };
+        cards.set(talk.id, kept);
+      }
+      const summary = talk.summary || {};
+      const scoreKey = JSON.stringify([summary.count, summary.avg]);
+      if (kept.scoreKey !== scoreKey) {
+        fill(kept.score, scoreOf(talk));
+        kept.scoreKey = scoreKey;
+      }
+      return kept.node;
+    });
+    const ids = new Set(talks.map((talk) => talk.id));
+    for (const id of [...cards.keys()]) if (!ids.has(id)) cards.delete(id);
+    arrange(list, nodes);
     setText(status, shown.length === talks.length
       ? plural(talks.length, "talk", "talks")
       : `${plural(shown.length, "talk", "talks")} of ${talks.length}`);
