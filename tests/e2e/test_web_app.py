@@ -891,3 +891,56 @@ def test_live_updates_leave_the_keyboard_focus_where_it_was(web: WebStack, page:
     expect(count).to_have_text("3", timeout=5_000)
     # Then the focus stays on that link
     expect(link).to_be_focused()
+
+
+def _luminance(rgb: tuple[float, float, float]) -> float:
+    def channel(c: float) -> float:
+        c = c / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(c) for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(first: str, second: str) -> float:
+    """The WCAG contrast ratio of two computed colours ("rgb(r, g, b)")."""
+    lighter, darker = sorted(
+        (
+            _luminance(tuple(float(n) for n in re.findall(r"[\d.]+", c)[:3]))
+            for c in (first, second)
+        ),  # type: ignore[arg-type]
+        reverse=True,
+    )
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+FOCUS_RING = """() => {
+  const e = document.activeElement;
+  if (!e || e === document.body) return [null, null, null, null];
+  const style = getComputedStyle(e);
+  let around = e.parentElement;
+  while (around && getComputedStyle(around).backgroundColor === "rgba(0, 0, 0, 0)") around = around.parentElement;
+  const background = around ? getComputedStyle(around).backgroundColor : "rgb(255, 255, 255)";
+  return [e.textContent.trim().slice(0, 30) || e.getAttribute("aria-label"), style.outlineStyle,
+          style.outlineColor, background];
+}"""
+
+
+@pytest.mark.parametrize("path", ["/app/", "/app/talks/{id}"])
+def test_the_keyboard_focus_ring_stands_out_from_what_is_around_it(
+    web: WebStack, page: Page, rated_talk: str, path: str
+) -> None:
+    # Given a page of the app, loaded
+    page.goto(web.url(path.format(id=rated_talk)))
+    expect(page.get_by_role("heading", level=1)).not_to_have_text("Loading…")
+    # When a keyboard user tabs through its controls
+    seen = []
+    for _ in range(8):
+        page.keyboard.press("Tab")
+        name, style, ring, background = page.evaluate(FOCUS_RING)
+        if name is None:
+            break
+        seen.append((name, style, ring, background, round(contrast(ring, background), 2)))
+    # Then each focused control shows a ring 3:1 against what is around it (WCAG 1.4.11)
+    assert seen
+    assert [s for s in seen if s[1] == "none" or s[4] < 3] == []
