@@ -944,3 +944,65 @@ def test_the_keyboard_focus_ring_stands_out_from_what_is_around_it(
     # Then each focused control shows a ring 3:1 against what is around it (WCAG 1.4.11)
     assert seen
     assert [s for s in seen if s[1] == "none" or s[4] < 3] == []
+
+
+LONG_WORDS = {
+    "title": "Donaudampfschifffahrtsgesellschaftskapitänsmützenreinigungsverfahren und Rechtsschutzversicherungsgesellschaften",
+    "speakers": ["Maximiliane Wolfeschlegelsteinhausenbergerdorff", "Χαράλαμπος Παπαδημητρόπουλος"],
+    "room": "Großer Konferenzsaal Nordflügel",
+}
+
+
+@pytest.fixture(scope="module")
+def long_words_talk(web: WebStack) -> dict[str, Any]:
+    """A rated talk whose words are long, as in German or Greek, in a track of its own."""
+    talk = web.add_talk(
+        title=LONG_WORDS["title"],
+        speakers=LONG_WORDS["speakers"],
+        room=LONG_WORDS["room"],
+        track=f"Internationalisierungsstrategien {unique_talk_id()}",
+    )
+    web.rate(talk["id"], 4)
+    assert wait_for(lambda: web.count(talk["id"]) == 1)
+    return talk
+
+
+@pytest.mark.parametrize("text_size", ["100%", "200%"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/app/?track={track}",
+        "/app/talks/{id}",
+        "/app/talks/{id}/screen",
+        "/app/leaderboard?track={track}",
+    ],
+)
+def test_long_words_and_text_enlarged_200_percent_fit_a_narrow_phone(
+    web: WebStack, browser: Browser, long_words_talk: dict[str, Any], path: str, text_size: str
+) -> None:
+    # Given a talk with long words, on a 320 px phone (WCAG's reflow width) or a 360 px one
+    # whose text is enlarged to 200%
+    width = 320 if text_size == "100%" else 360
+    narrow = browser.new_context(viewport={"width": width, "height": 640})
+    try:
+        page = narrow.new_page()
+        page.goto(
+            web.url(path.format(id=long_words_talk["id"], track=quote(long_words_talk["track"])))
+        )
+        expect(page.get_by_text("Donaudampfschifffahrt", exact=False).first).to_be_attached()
+        page.evaluate(f"document.documentElement.style.fontSize = '{text_size}'")
+        page.wait_for_timeout(200)
+        # When it is shown, then the page does not scroll (or get cut) sideways
+        widths = page.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert widths[0] <= widths[1] == width
+        # And no text runs past the right edge outside a box that scrolls it
+        past = page.evaluate(
+            """() => [...document.querySelectorAll("main *")].filter((e) => !e.closest(".table-scroll, .sr-only"))
+                 .filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
+                 .map((e) => e.tagName + "." + e.className)"""
+        )
+        assert past == []
+    finally:
+        narrow.close()

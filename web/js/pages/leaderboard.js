@@ -16,14 +16,15 @@ export function leaderboardPage(main) {
   fill(main,
     h("h1", {}, "Leaderboard"),
     h("form", { class: "filters single", onsubmit: (e) => e.preventDefault() }, trackBox),
-    h("table", { class: "board" },
+    // Scrolls on its own if ever wider than the phone (text enlarged 200%), never the page.
+    h("div", { class: "table-scroll" }, h("table", { class: "board" },
       h("caption", { class: "sr-only" }, "Best rated talks, best first"),
       h("thead", {}, h("tr", {},
         h("th", { scope: "col", class: "rank" }, "#"),
         h("th", { scope: "col" }, "Talk"),
         h("th", { scope: "col", class: "num" }, "Average"),
         h("th", { scope: "col", class: "num" }, "Ratings"))),
-      body),
+      body)),
     status, badge.node);
 
   const rows = new Map(); // talk id -> its row and cells
