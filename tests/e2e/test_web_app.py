@@ -1006,3 +1006,38 @@ def test_long_words_and_text_enlarged_200_percent_fit_a_narrow_phone(
         assert past == []
     finally:
         narrow.close()
+
+
+def test_an_organiser_s_keyboard_focus_comes_back_to_the_table_after_editing(
+    web: WebStack, page: Page
+) -> None:
+    # Given an organiser signed in, and two talks
+    first = web.add_talk(title=f"Focus edit {unique_talk_id()}")
+    second = web.add_talk(title=f"Focus next {unique_talk_id()}")
+    page.goto(web.url("/app/admin"))
+    page.get_by_label("Organiser token").fill(web.token)
+    page.get_by_role("button", name="Sign in").click()
+    edit = page.get_by_role("button", name=f"Edit {first['title']}")
+    # When they open the editor from the keyboard and cancel it
+    edit.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name=f"Edit “{first['title']}”")).to_be_focused()
+    page.get_by_role("button", name="Cancel").focus()
+    page.keyboard.press("Enter")
+    # Then the focus is back on the button they pressed, not at the top of the page
+    expect(edit).to_be_focused()
+    # When they edit it and save
+    page.keyboard.press("Enter")
+    page.get_by_label("Room", exact=True).fill("Hall F")
+    page.get_by_role("button", name="Save").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("admin-message")).to_have_text(f"Saved “{first['title']}”.")
+    # Then the focus is on that talk's Edit button, in the redrawn table
+    expect(page.get_by_role("button", name=f"Edit {first['title']}")).to_be_focused()
+    # When they delete the second talk
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=f"Delete {second['title']}").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("admin-message")).to_have_text(f"Deleted “{second['title']}”.")
+    # Then the focus stays in the table (or on "Add a talk"), not on the page's body
+    assert page.evaluate("document.activeElement.tagName") == "BUTTON"

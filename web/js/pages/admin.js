@@ -146,16 +146,26 @@ export function adminPage(main) {
         h("td", { class: "num" }, String(talk.summary ? talk.summary.count : 0)),
         h("td", { class: "num" }, formatAvg(talk.summary ? talk.summary.avg : null)),
         h("td", { class: "actions" },
-          h("button", { type: "button", "aria-label": `Edit ${talk.title}`, onclick: () => editor(talk) }, "Edit"),
+          h("button", { type: "button", "aria-label": `Edit ${talk.title}`, "data-edit": talk.id, onclick: () => editor(talk) }, "Edit"),
           h("button", { type: "button", class: "danger", "aria-label": `Delete ${talk.title}`, onclick: () => remove(talk) }, "Delete")))));
+    }
+
+    // Where the keyboard goes once a row's button or the form it was on is gone: the row's Edit
+    // button (the row after it, once deleted), else "Add a talk"; never back to the page's top.
+    function focusAfter(talkId, next = null) {
+      const edits = [...list.querySelectorAll("button[data-edit]")];
+      const target = edits.find((b) => b.dataset.edit === talkId) || (next !== null && edits[Math.min(next, edits.length - 1)]) || add;
+      if (target.isConnected) target.focus();
     }
 
     async function remove(talk) {
       if (!window.confirm(`Delete “${talk.title}”? Its ratings stay in the event store.`)) return;
       try {
+        const index = [...list.querySelectorAll("button[data-edit]")].findIndex((b) => b.dataset.edit === talk.id);
         await admin("DELETE", talkPath(talk.id));
         setText(message, `Deleted “${talk.title}”.`);
         await load();
+        focusAfter(null, Math.max(index, 0));
       } catch (error) {
         failed(error);
       }
@@ -197,6 +207,7 @@ export function adminPage(main) {
       const heading = h("h2", { tabindex: "-1" }, isNew ? "Add a talk" : `Edit “${talk.title}”`);
       const form = h("form", { class: "card talk-form", onsubmit: async (event) => {
         event.preventDefault();
+        let saved = null;
         const fields = {
           title: title.value.trim(),
           speakers: speakers.value.split("\n").map((s) => s.trim()).filter(Boolean),
@@ -209,12 +220,15 @@ export function adminPage(main) {
           if (isNew) {
             const created = await admin("POST", "/talks", { id: id.value.trim() || slug(fields.title), ...fields });
             setText(message, `Added “${created.body.title}”.`);
+            saved = created.body.id;
           } else {
             await admin("PUT", talkPath(talk.id), fields);
             setText(message, `Saved “${fields.title}”.`);
+            saved = talk.id;
           }
           fill(formBox);
           await load();
+          focusAfter(saved);
         } catch (error) {
           failed(error);
         }
@@ -223,7 +237,10 @@ export function adminPage(main) {
         h("span", { class: "row two" }, startsField, endsField),
         h("span", { class: "row" },
           h("button", { type: "submit" }, isNew ? "Add the talk" : "Save"),
-          h("button", { type: "button", class: "quiet", onclick: () => fill(formBox) }, "Cancel")));
+          h("button", { type: "button", class: "quiet", onclick: () => {
+            fill(formBox);
+            focusAfter(isNew ? null : talk.id);
+          } }, "Cancel")));
       fill(formBox, form);
       heading.focus();
     }
