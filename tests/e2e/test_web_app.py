@@ -776,6 +776,27 @@ def test_a_live_page_reads_its_talk_again_now_and_then_so_a_missed_message_heals
         client.close()
 
 
+def test_a_phone_coming_back_to_the_page_reads_its_talk_at_once(web: WebStack, page: Page) -> None:
+    # Given a talk page on its channel (its timers on a clock the test holds still)
+    from talkrate.adapters.redis_store import connect, histogram_key
+
+    talk = web.add_talk(title="Back from the pocket")
+    page.clock.install()
+    page.goto(web.url(f"/app/talks/{talk['id']}"))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    # When a rating is counted that no message brings (the phone slept, its connection died
+    # quietly), and the attendee brings the page back to the front
+    client = connect(WEB_RATINGS)
+    try:
+        client.hincrby(histogram_key(talk["id"]), "4", 1)
+        page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+        # Then the page shows it at once, not at its next check
+        expect(total(page)).to_have_text("1 rating")
+    finally:
+        client.delete(histogram_key(talk["id"]))
+        client.close()
+
+
 def test_while_the_live_channel_is_refused_the_talk_page_keeps_fresh_over_http(
     web: WebStack, page: Page
 ) -> None:

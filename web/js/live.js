@@ -140,6 +140,13 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
     connectTimer = setTimeout(() => connect(live), base / 2 + Math.random() * base);
   }
 
+  // A phone brought back to the front reads the state at once: while it slept its connection
+  // may have died quietly (the keep-alive watchdog would take minutes to notice).
+  const onVisible = () => {
+    if (!stopped && !document.hidden) safeRefresh();
+  };
+  document.addEventListener("visibilitychange", onVisible);
+
   appConfig().then((config) => {
     if (stopped) return;
     if (config && config.live && config.live.realtimeUrl) {
@@ -155,6 +162,7 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
     refresh: safeRefresh,
     stop() {
       stopped = true;
+      document.removeEventListener("visibilitychange", onVisible);
       stopPolling();
       clearTimeout(connectTimer);
       if (socket) {
