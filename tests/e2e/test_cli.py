@@ -398,6 +398,13 @@ def test_ops_commands_run_against_the_configured_backends(cli: Cli) -> None:
     rebuilt = cli.json("ops", "rebuild")
     assert rebuilt["talks"] >= 0
     assert isinstance(rebuilt["partitions"], dict)
+    # And the rebuild says first which databases it reads and replaces (no credentials)
+    from talkrate.locations import postgres_location, redis_location
+
+    said = cli.ok("ops", "rebuild").splitlines()
+    assert said[0] == (
+        f"rebuild: from {postgres_location(CLI_TALKS)} into {redis_location(CLI_RATINGS)}"
+    ), said
 
 
 def test_ops_relay_fails_while_the_stream_refuses_what_waits(cli: Cli, talk: str) -> None:

@@ -56,10 +56,15 @@ def _backend_errors(run: Any) -> Any:
 def rebuild(session: Session) -> None:
     """Recompute the Redis read model from the PostgreSQL event store."""
     from talkrate import wiring
+    from talkrate.config import load_settings
     from talkrate.rebuild import rebuild_read_model
 
     # With --json the progress goes to stderr and the result is the one document on stdout.
     say = _say("rebuild", output.errors if session.as_json else None)
+    # First where it reads and what it replaces: the backends come from the environment (or its
+    # defaults), which is easy to have pointing elsewhere than one thinks.
+    where = load_settings().where()
+    say(f"from {where['talks']} into {where['ratings']}")
     state = rebuild_read_model(wiring.event_store(), wiring.read_model(), progress=say)
     if session.as_json:
         output.emit_json(
