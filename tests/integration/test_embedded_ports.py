@@ -1,0 +1,65 @@
+"""The local runtime's embedded services start even when the free port they chose is taken
+before they bind it (another process looking for a free port at the same moment)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sam_emulator.serving import free_port
+from talkrate_local import embedded
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture
+def taken() -> Iterator[int]:
+    """A loopback port something else listens on."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield int(listener.getsockname()[1])
+
+
+def test_redis_tries_another_port_when_its_free_one_was_taken_meanwhile(
+    tmp_path: Path, taken: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the first free port the service finds is taken by the time it binds it
+    ports = iter([taken])
+    monkeypatch.setattr(embedded, "free_port", lambda: next(ports, None) or free_port())
+    redis = embedded.EmbeddedRedis(tmp_path / "redis")
+    # When it starts
+    redis.start()
+    try:
+        # Then it listens on another port and answers
+        assert redis.port != taken
+        with socket.create_connection(("127.0.0.1", redis.port), timeout=2) as connection:
+            connection.sendall(b"PING\r\n")
+            assert connection.recv(16).startswith(b"+PONG")
+    finally:
+        redis.stop()
+
+
+def test_a_service_that_fails_for_another_reason_is_not_started_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a Redis whose data folder is a file (it cannot start, whatever the port)
+    chosen: list[int] = []
+
+    def counted() -> int:
+        chosen.append(free_port())
+        return chosen[-1]
+
+    monkeypatch.setattr(embedded, "free_port", counted)
+    folder = tmp_path / "redis"
+    folder.mkdir()
+    (folder / "appendonly.aof").mkdir()  # a folder where its append-only file goes
+    redis = embedded.EmbeddedRedis(folder)
+    # When it starts, it fails once and says why
+    with pytest.raises(embedded.ServiceError):
+        redis.start()
+    redis.stop()
+    assert len(chosen) == 1
