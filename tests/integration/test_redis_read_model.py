@@ -302,3 +302,25 @@ def test_on_a_cluster_a_talks_older_score_never_overwrites_a_newer_one(
         worker.join(10)
         client.zrem("leaderboard", a)
         client.close()
+
+
+def test_a_talk_is_ranked_again_from_the_histogram_it_kept(
+    model: RedisReadModel, talk_ids: list[str], redis_client: ReadModelClient
+) -> None:
+    # Given a rated talk taken off the leaderboard (removed from the catalog), and a talk with
+    # no rating (on one Redis, and on a cluster)
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    rated, unrated = talk_ids[0], talk_ids[1]
+    apply(model, records(topic, 0, 0, [(rated, 5), (rated, 4)]))
+    redis_client.zrem("leaderboard", rated)
+    try:
+        # When both are added again
+        model.rank_talk(rated)
+        model.rank_talk(unrated)
+        # Then the rated one is ranked with its ratings, the other is not ranked, and nothing
+        # was counted again
+        assert redis_client.zscore("leaderboard", rated) == pytest.approx((3.0 * 10 + 9) / 12)
+        assert redis_client.zscore("leaderboard", unrated) is None
+        assert model.histogram(rated).total == 2
+    finally:
+        redis_client.zrem("leaderboard", rated)

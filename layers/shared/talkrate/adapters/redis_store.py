@@ -729,15 +729,23 @@ class RedisReadModel:
         """Put a talk (back) on the leaderboard from the histogram it has, if it has ratings.
 
         A removed talk keeps its histogram; added again under its id, it is counted on its page
-        and in the export at once, so it is ranked at once too, not at its next rating."""
-        histogram = self.histogram(talk_id)
-        if not histogram.total:
-            return
-        weighted = sum(int(value) * n for value, n in histogram.counts.items())
-        score = (PRIOR_MEAN * PRIOR_WEIGHT + weighted) / (PRIOR_WEIGHT + histogram.total)
+        and in the export at once, so it is ranked at once too, not at its next rating. It is
+        ranked as a batch ranks it, by the batch's own path with nothing to apply: atomically
+        with the read of its histogram on one Redis, at the talk's revision on a cluster. While
+        the read model is rebuilt nothing is done (the rebuild ranks every talk)."""
+        talks: dict[str, dict[str, _TalkPart]] = {talk_id: {}}
         try:
-            self.client.zadd(LEADERBOARD_KEY, {talk_id: score})
-        except redis.RedisError as error:
+            if self.cluster:
+                self._apply_on_cluster(ProjectionBatch(), talks, {})
+            else:
+                self._apply_on_one(ProjectionBatch(), talks, {})
+        except ReadModelRebuilding:
+            return
+        except redis.ResponseError as error:
+            if str(error).startswith("REBUILDING"):
+                return
+            raise BackendUnavailable(f"the read model refused the ranking: {error}") from error
+        except (redis.RedisError, RedisClusterException) as error:
             raise BackendUnavailable("the read model is unreachable") from error
 
     def was_accepted(self, event_id: str) -> bool:
