@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from typing import TYPE_CHECKING, NamedTuple
 
-from talkrate.errors import InvalidVoterToken, VoterTokenRequired, WrongVoterCode
+from talkrate.errors import InvalidVoterToken, VoterTokenRequired
 
 if TYPE_CHECKING:
     from talkrate.config import Settings
@@ -86,14 +86,6 @@ def identify_voter(
             raise VoterTokenRequired
         return None
     return tokens().verify(token, now)
-
-
-def check_voter_code(expected: str | None, presented: str | None) -> None:
-    """Raise WrongVoterCode unless no code is set or the presented one is it (constant time)."""
-    if expected is None:
-        return
-    if presented is None or not hmac.compare_digest(presented.encode(), expected.encode()):
-        raise WrongVoterCode
 
 
 class EventCode:
