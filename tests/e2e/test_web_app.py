@@ -15,6 +15,7 @@ import shutil
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,6 +45,7 @@ ROOM = {"width": 1920, "height": 1080}
 EVENT_CODE = "web e2e"
 PER_VOTER = 5  # ratings one voter token may send a minute
 LIVE_WITHIN_MS = 2000
+TALK_PAGE, SCREEN = "/app/talks/{id}", "/app/talks/{id}/screen"
 
 
 @dataclass
@@ -752,49 +754,46 @@ def test_a_live_message_older_than_the_one_shown_does_not_take_the_page_back(
     expect(page.get_by_test_id("average")).to_have_text("4.50")
 
 
+@contextmanager
+def live_page_missing_a_rating(
+    web: WebStack, page: Page, title: str, path: str, value: int
+) -> Iterator[None]:
+    """A page of a new talk, live on its channel with its timers on a clock the test moves,
+    then a rating counted in the read model that no live message announces (removed after)."""
+    from talkrate.adapters.redis_store import connect, histogram_key
+
+    talk = web.add_talk(title=title)
+    page.clock.install()
+    page.goto(web.url(path.format(id=talk["id"])))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    client = connect(WEB_RATINGS)
+    try:
+        client.hincrby(histogram_key(talk["id"]), str(value), 1)
+        yield
+    finally:
+        client.delete(histogram_key(talk["id"]))
+        client.close()
+
+
 def test_a_live_page_reads_its_talk_again_now_and_then_so_a_missed_message_heals(
     web: WebStack, page: Page
 ) -> None:
-    # Given a room screen on its talk's channel (the page's timers on a clock the test moves)
-    from talkrate.adapters.redis_store import connect, histogram_key
-
-    talk = web.add_talk(title="A message that never came")
-    page.clock.install()
-    page.goto(web.url(f"/app/talks/{talk['id']}/screen"))
-    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
-    # When a rating is counted whose live message never reaches the page (a publish the
-    # channel dropped, or one skipped while the channel hung)
-    client = connect(WEB_RATINGS)
-    try:
-        client.hincrby(histogram_key(talk["id"]), "5", 1)
+    # Given a room screen on its talk's channel, when a rating is counted whose live message
+    # never reaches the page (a publish the channel dropped, or one skipped while it hung)
+    with live_page_missing_a_rating(web, page, "A message that never came", SCREEN, 5):
         # Then, within a minute, the page shows it all the same, while it stays live
         page.clock.run_for(61_000)
         expect(total(page)).to_have_text("1 rating")
         expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
-    finally:
-        client.delete(histogram_key(talk["id"]))
-        client.close()
 
 
 def test_a_phone_coming_back_to_the_page_reads_its_talk_at_once(web: WebStack, page: Page) -> None:
-    # Given a talk page on its channel (its timers on a clock the test holds still)
-    from talkrate.adapters.redis_store import connect, histogram_key
-
-    talk = web.add_talk(title="Back from the pocket")
-    page.clock.install()
-    page.goto(web.url(f"/app/talks/{talk['id']}"))
-    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
-    # When a rating is counted that no message brings (the phone slept, its connection died
-    # quietly), and the attendee brings the page back to the front
-    client = connect(WEB_RATINGS)
-    try:
-        client.hincrby(histogram_key(talk["id"]), "4", 1)
+    # Given a talk page on its channel, when a rating is counted that no message brings (the
+    # phone slept, its connection died quietly), and the attendee brings the page to the front
+    with live_page_missing_a_rating(web, page, "Back from the pocket", TALK_PAGE, 4):
         page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
-        # Then the page shows it at once, not at its next check
+        # Then the page shows it at once, not at its next check (the page's clock stands still)
         expect(total(page)).to_have_text("1 rating")
-    finally:
-        client.delete(histogram_key(talk["id"]))
-        client.close()
 
 
 def test_while_the_live_channel_is_refused_the_talk_page_keeps_fresh_over_http(

@@ -161,18 +161,24 @@ def test_post_voters_has_its_own_limit_per_address(
     assert api("POST", "/voters", source_ip=address())["statusCode"] == 201  # another address
 
 
-def test_behind_the_cdn_each_viewer_has_its_own_address_limit(
-    api: Call, configure: Callable[..., None], talk: str
-) -> None:
-    # Given the API behind CloudFront: every request from one of its addresses, with the edge
-    # header and the viewer's address CloudFront's function set (template: ApiViewerAddress)
+def one_a_minute_behind_the_cdn(configure: Callable[..., None]) -> dict[str, str]:
+    """One voter token and one rating a minute per address, behind CloudFront; the edge header
+    CloudFront adds (with the stack's edge secret)."""
     configure(
         VOTERS_PER_ADDRESS_PER_MINUTE="1",
         RATINGS_PER_ADDRESS_PER_MINUTE="1",
         EDGE_SECRET="edge-secret-of-the-test",
     )
+    return {"x-talkrate-edge": "edge-secret-of-the-test"}
+
+
+def test_behind_the_cdn_each_viewer_has_its_own_address_limit(
+    api: Call, configure: Callable[..., None], talk: str
+) -> None:
+    # Given the API behind CloudFront: every request from one of its addresses, with the edge
+    # header and the viewer's address CloudFront's function set (template: ApiViewerAddress)
+    edge = one_a_minute_behind_the_cdn(configure)
     cdn = address()
-    edge = {"x-talkrate-edge": "edge-secret-of-the-test"}
 
     def through_cdn(viewer: str, path: str, body: Any = None, **headers: str) -> int:
         answer = api(
@@ -210,12 +216,7 @@ def test_an_ipv6_client_counts_as_its_whole_64_and_a_mapped_ipv4_as_the_ipv4(
     api: Call, configure: Callable[..., None], talk: str
 ) -> None:
     # Given one token and one rating a minute per address, directly and behind the CDN
-    configure(
-        VOTERS_PER_ADDRESS_PER_MINUTE="1",
-        RATINGS_PER_ADDRESS_PER_MINUTE="1",
-        EDGE_SECRET="edge-secret-of-the-test",
-    )
-    edge = {"x-talkrate-edge": "edge-secret-of-the-test"}
+    edge = one_a_minute_behind_the_cdn(configure)
     home = network()
     # When a client picks another address of its /64 for each request (any phone or home
     # router can: the /64 is its own), directly and as a CDN viewer

@@ -58,11 +58,13 @@ def appsync(connection: ServerConnection) -> None:
             )
 
 
+def choose(_: ServerConnection, offered: Any) -> Any:
+    """The protocol's subprotocol, when the client offers it (as AppSync selects it)."""
+    return "aws-appsync-event-ws" if "aws-appsync-event-ws" in offered else None
+
+
 @pytest.fixture
 def server() -> Iterator[Server]:
-    def choose(_: ServerConnection, offered: Any) -> Any:
-        return "aws-appsync-event-ws" if "aws-appsync-event-ws" in offered else None
-
     with serve(appsync, "127.0.0.1", 0, select_subprotocol=choose) as running:
         thread = threading.Thread(target=running.serve_forever, daemon=True)
         thread.start()
@@ -133,9 +135,6 @@ def test_after_a_session_that_went_live_the_next_try_comes_soon_again() -> None:
         message = json.loads(connection.recv())
         connection.send(json.dumps({"type": "subscribe_success", "id": message["id"]}))
         connection.close(1011)
-
-    def choose(_: ServerConnection, offered: Any) -> Any:
-        return "aws-appsync-event-ws" if "aws-appsync-event-ws" in offered else None
 
     states: list[str] = []
     dropped = threading.Event()
