@@ -190,9 +190,16 @@ class Api:
 
     # Organising
 
-    def put_talk(self, talk_id: str, fields: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        """PUT /talks/{id}: 201 created or 200 replaced."""
-        response = self.request("PUT", talk_path(talk_id), body=fields, admin=True)
+    def put_talk(
+        self, talk_id: str, fields: dict[str, Any], revision: int | None = None, new: bool = False
+    ) -> tuple[int, dict[str, Any]]:
+        """PUT /talks/{id}: 201 created or 200 replaced; with `revision` (the talk as it was
+        read) only if nobody changed it since, with `new` only if there is no such talk yet
+        (ApiProblem 412 otherwise, nothing changed)."""
+        headers = {"if-none-match": "*"} if new else {}
+        if revision is not None:
+            headers["if-match"] = f'"{revision}"'
+        response = self.request("PUT", talk_path(talk_id), body=fields, headers=headers, admin=True)
         return response.status_code, response.json()
 
     def add_talk(self, talk: dict[str, Any]) -> dict[str, Any]:

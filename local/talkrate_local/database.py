@@ -16,7 +16,8 @@ INSERT INTO talks (id, title, speakers, track, room, starts_at, ends_at)
 VALUES (%s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (id) DO UPDATE SET
     title = EXCLUDED.title, speakers = EXCLUDED.speakers, track = EXCLUDED.track,
-    room = EXCLUDED.room, starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at
+    room = EXCLUDED.room, starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at,
+    revision = nextval('talk_revisions')
 """
 
 

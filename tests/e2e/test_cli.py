@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -634,3 +635,101 @@ def test_the_watch_subscriber_hears_the_runtimes_live_channel(cli: Cli, talk: st
         subscriber.join(5)
     [state] = [e for e in events if e["type"] == "talk"]
     assert (state["count"], state["ratings"]["4"]) == (1, 1)
+
+
+class MeanwhileProxy:
+    """A forwarding proxy to the runtime that, before the first PUT it forwards, lets another
+    organiser save the same talk: the command's write then follows a change it never read."""
+
+    def __init__(self, runtime: Runtime, token: str, other_fields: dict[str, Any]) -> None:
+        proxy = self
+        self.puts: list[dict[str, str]] = []  # the headers of each PUT forwarded
+
+        class Forward(BaseHTTPRequestHandler):
+            def _forward(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else None
+                if self.command == "PUT":
+                    if not proxy.puts:
+                        other = runtime.request(
+                            "PUT",
+                            self.path,
+                            json.dumps(other_fields),
+                            {"Authorization": f"Bearer {token}"},
+                        )
+                        assert other.status == 200, other.body
+                    proxy.puts.append({k.lower(): v for k, v in self.headers.items()})
+                sent = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                answer = runtime.request(self.command, self.path, body, sent)
+                self.send_response(answer.status)
+                for name, value in answer.headers.items():
+                    if name not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(name, value)
+                self.send_header("content-length", str(len(answer.body)))
+                self.end_headers()
+                self.wfile.write(answer.body)
+
+            do_GET = do_PUT = do_POST = do_DELETE = _forward
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Forward)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_admin_edit_applies_its_change_over_one_saved_meanwhile_not_instead_of_it(
+    cli: Cli,
+) -> None:
+    # Given a talk, and another organiser who renames it between the command's read and write
+    talk_id = unique_talk_id()
+    cli.ok("admin", "add", talk_id, "--title", "First title", "--room", "R1")
+    proxy = MeanwhileProxy(
+        cli.runtime, cli.env["TALKRATE_ADMIN_TOKEN"], {"title": "Renamed", "room": "R1"}
+    )
+    try:
+        # When an organiser moves it to another room
+        edited = cli.ok("admin", "edit", talk_id, "--room", "R2", TALKRATE_API=proxy.url)
+    finally:
+        proxy.close()
+    # Then the first write, from the older read, was refused; the command read the talk again
+    # and applied its change to the renamed talk: both organisers' changes are kept
+    assert len(proxy.puts) == 2
+    assert all("if-match" in put for put in proxy.puts)
+    assert proxy.puts[0]["if-match"] != proxy.puts[1]["if-match"]
+    assert f"changed {talk_id}: room" in edited
+    talk = cli.json("show", talk_id)["talk"]
+    assert (talk["title"], talk["room"]) == ("Renamed", "R2")
+    cli.ok("admin", "rm", talk_id, "--yes")
+
+
+def test_admin_import_does_not_undo_a_change_saved_while_it_ran(cli: Cli, tmp_path: Path) -> None:
+    # Given a talk, a programme file that moves it, and an organiser who renames it meanwhile
+    talk_id = unique_talk_id()
+    cli.ok("admin", "add", talk_id, "--title", "Imported talk", "--room", "R1")
+    programme = tmp_path / "programme.csv"
+    programme.write_text(f"id,title,room\n{talk_id},Imported talk,R2\n")
+    proxy = MeanwhileProxy(
+        cli.runtime, cli.env["TALKRATE_ADMIN_TOKEN"], {"title": "Renamed", "room": "R9"}
+    )
+    try:
+        done = cli.run("admin", "import", str(programme), TALKRATE_API=proxy.url)
+    finally:
+        proxy.close()
+    # Then the row fails, saying why, and the other organiser's change stands
+    assert done.returncode == 1, done.stderr
+    assert f"line 2 ({talk_id})" in done.stderr
+    assert "412" in done.stderr
+    assert "0 updated" in done.stdout
+    assert "1 failed" in done.stdout
+    talk = cli.json("show", talk_id)["talk"]
+    assert (talk["title"], talk["room"]) == ("Renamed", "R9")
+    # And run again, it applies the file over what it now reads
+    assert "1 updated" in cli.ok("admin", "import", str(programme))
+    assert cli.json("show", talk_id)["talk"]["room"] == "R2"
+    cli.ok("admin", "rm", talk_id, "--yes")

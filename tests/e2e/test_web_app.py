@@ -1062,3 +1062,56 @@ def test_an_organiser_s_keyboard_focus_comes_back_to_the_table_after_editing(
     expect(page.get_by_test_id("admin-message")).to_have_text(f"Deleted “{second['title']}”.")
     # Then the focus stays in the table (or on "Add a talk"), not on the page's body
     assert page.evaluate("document.activeElement.tagName") == "BUTTON"
+
+
+def test_an_organiser_s_save_over_a_change_made_meanwhile_is_stopped_and_explained(
+    web: WebStack, page: Page
+) -> None:
+    # Given an organiser editing a talk's room on the admin page
+    title = f"Edited twice {unique_talk_id()}"
+    talk = web.add_talk(title=title, room="Hall A")
+    admin = {"Authorization": f"Bearer {web.token}"}
+    page.goto(web.url("/app/admin"))
+    page.get_by_label("Organiser token").fill(web.token)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name=f"Edit {title}").click()
+    page.get_by_label("Room", exact=True).fill("Hall C")
+    # When another organiser renames it meanwhile
+    renamed = f"{title} (renamed)"
+    other = web.runtime.request(
+        "PUT", f"/talks/{talk['id']}", json.dumps({"title": renamed, "room": "Hall B"}), admin
+    )
+    assert other.status == 200, other.body
+    # Then saving does not undo their change: it is stopped, and the page says why
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_test_id("admin-message")).to_have_text(
+        f"Someone else saved “{title}” while you edited it: nothing was saved. The list shows "
+        "their version; your changes are still in the form: Save again to replace theirs, or "
+        "Cancel."
+    )
+    stored = web.runtime.request("GET", f"/talks/{talk['id']}").json
+    assert (stored["title"], stored["room"]) == (renamed, "Hall B")
+    expect(page.get_by_role("button", name=f"Edit {renamed}")).to_be_visible()
+    expect(page.get_by_label("Room", exact=True)).to_have_value("Hall C")
+    # And saving again, knowingly, replaces it
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_test_id("admin-message")).to_have_text(f"Saved “{title}”.")
+    stored = web.runtime.request("GET", f"/talks/{talk['id']}").json
+    assert (stored["title"], stored["room"]) == (title, "Hall C")
+    # When the other organiser changes it again, a delete from the older list is stopped too
+    again = web.runtime.request(
+        "PUT", f"/talks/{talk['id']}", json.dumps({"title": title, "room": "Hall D"}), admin
+    )
+    assert again.status == 200, again.body
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=f"Delete {title}").click()
+    expect(page.get_by_test_id("admin-message")).to_contain_text(
+        f"“{title}” was changed or removed by someone else since this list was loaded: "
+        "nothing was deleted."
+    )
+    assert web.runtime.request("GET", f"/talks/{talk['id']}").status == 200
+    # And from the list drawn again, it goes
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=f"Delete {title}").click()
+    expect(page.get_by_test_id("admin-message")).to_have_text(f"Deleted “{title}”.")
+    assert web.runtime.request("GET", f"/talks/{talk['id']}").status == 404

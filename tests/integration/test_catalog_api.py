@@ -245,6 +245,137 @@ def test_put_creates_a_talk_under_a_new_id(api: Call, new_talk_id: str) -> None:
     assert answer["statusCode"] == 201
 
 
+def test_a_second_organiser_s_stale_edit_is_refused_not_silently_applied(
+    api: Call, new_talk_id: str
+) -> None:
+    # Given a talk both organisers read at the same revision (its ETag, and in every listing)
+    talk = {"title": "Shared talk", "room": "Hall A"}
+    created = api("POST", "/talks", {"id": new_talk_id, **talk}, authorizer=ADMIN)
+    read = api("GET", f"/talks/{new_talk_id}")
+    etag = read["headers"]["ETag"]
+    assert etag == created["headers"]["ETag"] == f'"{read["json"]["revision"]}"'
+    listed = api("GET", "/talks", query={"q": "Shared talk", "limit": "100"})["json"]["items"]
+    assert [t["revision"] for t in listed if t["id"] == new_talk_id] == [read["json"]["revision"]]
+    # When the first saves a new room with If-Match
+    first = api(
+        "PUT",
+        f"/talks/{new_talk_id}",
+        {**talk, "room": "Hall B"},
+        headers={"if-match": etag},
+        authorizer=ADMIN,
+    )
+    assert first["statusCode"] == 200
+    assert first["headers"]["ETag"] == f'"{first["json"]["revision"]}"' != etag
+    # Then the second's save from what they read is refused, with the revision it missed
+    second = api(
+        "PUT",
+        f"/talks/{new_talk_id}",
+        {**talk, "title": "Renamed"},
+        headers={"if-match": etag},
+        authorizer=ADMIN,
+    )
+    assert second["statusCode"] == 412
+    assert second["headers"]["Content-Type"] == "application/problem+json"
+    assert second["json"]["type"].endswith("talk-changed")
+    assert second["json"]["revision"] == first["json"]["revision"]
+    assert second["headers"]["ETag"] == first["headers"]["ETag"]
+    # And nothing of it was applied; their stale removal is refused too
+    now = api("GET", f"/talks/{new_talk_id}")
+    assert (now["json"]["title"], now["json"]["room"]) == ("Shared talk", "Hall B")
+    stale = api("DELETE", f"/talks/{new_talk_id}", headers={"if-match": etag}, authorizer=ADMIN)
+    assert stale["statusCode"] == 412
+    assert api("GET", f"/talks/{new_talk_id}")["statusCode"] == 200
+    # Once they read it again, their change goes through
+    again = api(
+        "PUT",
+        f"/talks/{new_talk_id}",
+        {**talk, "room": "Hall B", "title": "Renamed"},
+        headers={"if-match": now["headers"]["ETag"]},
+        authorizer=ADMIN,
+    )
+    assert again["statusCode"] == 200
+    assert api("GET", f"/talks/{new_talk_id}")["json"]["title"] == "Renamed"
+    removed = api(
+        "DELETE",
+        f"/talks/{new_talk_id}",
+        headers={"if-match": again["headers"]["ETag"]},
+        authorizer=ADMIN,
+    )
+    assert removed["statusCode"] == 204
+
+
+def test_if_match_star_and_if_none_match_star_ask_for_a_talk_or_for_none(
+    api: Call, new_talk_id: str
+) -> None:
+    path = f"/talks/{new_talk_id}"
+    # If-Match: * only changes a talk that exists: nothing is created
+    updated = api("PUT", path, {"title": "x"}, headers={"if-match": "*"}, authorizer=ADMIN)
+    assert updated["statusCode"] == 412
+    assert "ETag" not in updated["headers"]
+    assert updated["json"]["revision"] is None
+    assert api("GET", path)["statusCode"] == 404
+    # If-None-Match: * only creates
+    made = api("PUT", path, {"title": "First"}, headers={"if-none-match": "*"}, authorizer=ADMIN)
+    assert made["statusCode"] == 201
+    again = api("PUT", path, {"title": "Second"}, headers={"if-none-match": "*"}, authorizer=ADMIN)
+    assert again["statusCode"] == 412
+    assert api("GET", path)["json"]["title"] == "First"
+    assert (
+        api("PUT", path, {"title": "Third"}, headers={"if-match": "*"}, authorizer=ADMIN)[
+            "statusCode"
+        ]
+        == 200
+    )
+    # If-Match compares strongly: a weak tag of the right revision matches nothing
+    weak = "W/" + api("GET", path)["headers"]["ETag"]
+    assert (
+        api("PUT", path, {"title": "x"}, headers={"if-match": weak}, authorizer=ADMIN)["statusCode"]
+        == 412
+    )
+    # A list matches any of its tags
+    listed = f'"1", {api("GET", path)["headers"]["ETag"]}'
+    assert (
+        api("PUT", path, {"title": "Fourth"}, headers={"if-match": listed}, authorizer=ADMIN)[
+            "statusCode"
+        ]
+        == 200
+    )
+
+
+@pytest.mark.parametrize("header", ["5", '"5', "W/5", '"a"b"', '*, "1"', "\x01"])
+def test_a_malformed_precondition_is_400_and_changes_nothing(
+    api: Call, new_talk_id: str, header: str
+) -> None:
+    path = f"/talks/{new_talk_id}"
+    assert api("PUT", path, {"title": "Kept"}, authorizer=ADMIN)["statusCode"] == 201
+    answer = api("PUT", path, {"title": "Lost"}, headers={"if-match": header}, authorizer=ADMIN)
+    assert answer["statusCode"] == 400
+    assert answer["json"]["errors"][0]["field"] == "if-match"
+    removal = api("DELETE", path, headers={"if-match": header}, authorizer=ADMIN)
+    assert removal["statusCode"] == 400
+    assert api("GET", path)["json"]["title"] == "Kept"
+
+
+def test_a_removal_refused_by_its_precondition_keeps_the_talk_ranked(
+    api: Call, new_talk_id: str, topic: str
+) -> None:
+    track = f"track-{new_talk_id}"
+    created = api(
+        "POST", "/talks", {"id": new_talk_id, "title": "Ranked", "track": track}, authorizer=ADMIN
+    )
+    project({new_talk_id: [5, 5]}, topic)
+    api("PUT", f"/talks/{new_talk_id}", {"title": "Ranked", "track": track}, authorizer=ADMIN)
+    stale = api(
+        "DELETE",
+        f"/talks/{new_talk_id}",
+        headers={"if-match": created["headers"]["ETag"]},
+        authorizer=ADMIN,
+    )
+    assert stale["statusCode"] == 412
+    ranked = api("GET", "/leaderboard", query={"track": track})["json"]["talks"]
+    assert [(r["talkId"], r["count"]) for r in ranked] == [(new_talk_id, 2)]
+
+
 @pytest.mark.parametrize("method", ["POST", "PUT"])
 def test_a_talk_removed_with_ratings_and_added_again_is_ranked_with_them(
     api: Call, new_talk_id: str, topic: str, method: str

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
+import psycopg2
 import psycopg2.extensions
 import pytest
 
 from talkrate.adapters.postgres import PostgresDatabase, PostgresTalkCatalog
 from talkrate.adapters.talk_cache import CachedTalkCatalog
-from talkrate.errors import BackendUnavailable
+from talkrate.errors import BackendUnavailable, TalkChanged
+from talkrate.values import Precondition
 
 pytestmark = pytest.mark.integration
 
@@ -97,3 +100,68 @@ def test_a_proxy_endpoint_replaces_the_dsn_host(talks_dsn: str, talk: str) -> No
     assert PostgresTalkCatalog(PostgresDatabase(elsewhere, host=endpoint)).exists(talk)
     with pytest.raises(BackendUnavailable):
         PostgresTalkCatalog(PostgresDatabase(elsewhere)).exists(talk)
+
+
+def test_two_saves_expecting_one_revision_leave_exactly_one_change(
+    talks_dsn: str, talk: str
+) -> None:
+    # Given two organisers' instances that read the talk at the same revision
+    first = PostgresTalkCatalog(PostgresDatabase(talks_dsn))
+    second = PostgresTalkCatalog(PostgresDatabase(talks_dsn))
+    read = first.get(talk)
+    assert read is not None
+    assert read.revision is not None
+    expected = Precondition(if_match=frozenset({read.revision}))
+    # And a third session holding the talk's row, so that both saves queue behind it
+    holder = psycopg2.connect(talks_dsn)
+    holder_cursor = holder.cursor()
+    holder_cursor.execute("SELECT 1 FROM talks WHERE id = %s FOR UPDATE", (talk,))
+    outcomes: dict[str, object] = {}
+
+    def save(name: str, catalog: PostgresTalkCatalog) -> None:
+        try:
+            outcomes[name] = catalog.save(read._replace(room=name), expected)
+        except TalkChanged as changed:
+            outcomes[name] = changed
+
+    threads = [
+        threading.Thread(target=save, args=("Hall A", first)),
+        threading.Thread(target=save, args=("Hall B", second)),
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)  # both are waiting on the row
+    holder.rollback()
+    holder.close()
+    for thread in threads:
+        thread.join(10)
+    # Then one save went through and the other was refused with the revision it missed
+    saved = {name: o for name, o in outcomes.items() if isinstance(o, tuple)}
+    refused = {name: o for name, o in outcomes.items() if isinstance(o, TalkChanged)}
+    assert len(saved) == len(refused) == 1, outcomes
+    (winner, (created, revision)), (_, changed) = saved.popitem(), refused.popitem()
+    assert created is False
+    assert revision > read.revision
+    assert changed.revision == revision
+    now = first.get(talk)
+    assert now is not None
+    assert (now.room, now.revision) == (winner, revision)
+
+
+def test_revisions_are_never_reused_not_even_by_a_talk_added_again(
+    talks_dsn: str, talk: str
+) -> None:
+    catalog = PostgresTalkCatalog(PostgresDatabase(talks_dsn))
+    before = catalog.get(talk)
+    assert before is not None
+    assert before.revision is not None
+    assert catalog.delete(talk)
+    added = catalog.create(before)
+    assert added is not None
+    assert added > before.revision
+    # The organiser who read the removed talk cannot change the new one with what they read
+    with pytest.raises(TalkChanged):
+        catalog.save(before, Precondition(if_match=frozenset({before.revision})))
+    with pytest.raises(TalkChanged):
+        catalog.delete(talk, Precondition(if_match=frozenset({before.revision})))
+    assert catalog.get(talk) == before._replace(revision=added)

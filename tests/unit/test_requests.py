@@ -299,7 +299,8 @@ def test_every_routes_parameters_can_be_checked() -> None:
     built = {f"{route.method} {route.path}": len(route._parameters) for route in routes}
     assert len(built) == len(routes) == 11
     assert built["POST /ratings"] == 3  # the body and two headers
-    assert built["PUT /talks/<talkId>"] == 2  # the path and the body (by its pydantic model)
+    # the path, the body (by its pydantic model), If-Match and If-None-Match
+    assert built["PUT /talks/<talkId>"] == 4
 
 
 def test_a_talk_read_in_another_zone_is_answered_in_utc() -> None:

@@ -21,11 +21,12 @@ class CountingCatalog:
         self.lookups += 1
         return RatingWindow(None, None) if talk_id in self.talks else None
 
-    def save(self, talk: Talk) -> bool:
+    def save(self, talk: Talk, precondition: object = None) -> tuple[bool, int]:
+        created = talk.id not in self.talks
         self.talks.add(talk.id)
-        return True
+        return created, 1
 
-    def delete(self, talk_id: str) -> bool:
+    def delete(self, talk_id: str, precondition: object = None) -> bool:
         present = talk_id in self.talks
         self.talks.discard(talk_id)
         return present

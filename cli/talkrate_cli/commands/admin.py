@@ -12,6 +12,8 @@ from talkrate_cli import output, programme
 from talkrate_cli.errors import ApiProblem, CliError
 from talkrate_cli.main import Session, pass_session
 
+EDIT_ATTEMPTS = 3  # reads and saves of `admin edit` while others keep saving the talk
+
 
 @click.group()
 def admin() -> None:
@@ -104,7 +106,6 @@ def edit(
 ) -> None:
     """Change some fields of TALK; the others stay as they are."""
     api = session.admin_api()
-    current = api.talk(talk)
     changes = _fields(title, speakers, track, room, starts, ends)
     for name, value in (("track", track), ("room", room), ("startsAt", starts), ("endsAt", ends)):
         if value == "":
@@ -112,8 +113,18 @@ def edit(
     if not changes:
         raise click.UsageError("nothing to change: give at least one field")
     keep = ("title", "speakers", "track", "room", "startsAt", "endsAt")
-    fields = {k: current.get(k) for k in keep if current.get(k) is not None} | changes
-    _, replaced = api.put_talk(talk, {k: v for k, v in fields.items() if v is not None})
+    # Read, change, and save only if nobody saved the talk in between (If-Match): when someone
+    # did, read it again and apply these changes to what they saved, rather than undo it.
+    for attempt in range(EDIT_ATTEMPTS):
+        current = api.talk(talk)
+        fields = {k: current.get(k) for k in keep if current.get(k) is not None} | changes
+        body = {k: v for k, v in fields.items() if v is not None}
+        try:
+            _, replaced = api.put_talk(talk, body, revision=current.get("revision"))
+            break
+        except ApiProblem as problem:
+            if problem.status != 412 or attempt == EDIT_ATTEMPTS - 1:
+                raise
     _done(session, replaced, f"changed {talk}: {', '.join(sorted(changes))}")
 
 
@@ -164,7 +175,12 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
             kept = {k: current.get(k) for k in programme.COLUMNS[1:]} if current else {}
             body = {k: v for k, v in (kept | row.fields).items() if v is not None}
             try:
-                api.put_talk(row.talk_id, body)
+                # Only over the talk as it was listed (or where none was): a change saved
+                # since is not undone.
+                if current is None:
+                    api.put_talk(row.talk_id, body, new=True)
+                else:
+                    api.put_talk(row.talk_id, body, revision=current.get("revision"))
             except ApiProblem as problem:
                 if problem.status in (401, 403):
                     raise

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
-from talkrate.errors import BackendUnavailable, TalkConflict, TalkNotFound
+from talkrate.errors import BackendUnavailable, TalkChanged, TalkConflict, TalkNotFound
 from talkrate.observability import logger
 from talkrate.ports import Catalog, Ratings
-from talkrate.values import Histogram, RatingSummary, Talk
+from talkrate.values import Histogram, Precondition, RatingSummary, Talk
 
 if TYPE_CHECKING:  # only the organisers' writes bring pydantic in
     from talkrate.models import NewTalk, TalkFields
@@ -79,28 +79,52 @@ def _ranked_again(ratings: Ratings, talk_id: str) -> None:
 def add_talk(catalog: Catalog, ratings: Ratings, new: NewTalk) -> Talk:
     """Add a talk under a new id; TalkConflict when the id is taken."""
     talk = new.talk(new.id)
-    if not catalog.create(talk):
+    revision = catalog.create(talk)
+    if revision is None:
         raise TalkConflict(new.id)
     _ranked_again(ratings, talk.id)
-    return talk
+    return talk._replace(revision=revision)
 
 
-def replace_talk(catalog: Catalog, ratings: Ratings, talk_id: str, fields: TalkFields) -> bool:
-    """Create or replace the talk under this id; True when it was created."""
-    created = catalog.save(fields.talk(talk_id))
+def replace_talk(
+    catalog: Catalog,
+    ratings: Ratings,
+    talk_id: str,
+    fields: TalkFields,
+    precondition: Precondition | None = None,
+) -> tuple[bool, Talk]:
+    """Create or replace the talk under this id: whether it was created, and the talk saved.
+
+    With a precondition (If-Match, If-None-Match) the talk is saved only when it holds for the
+    talk as it is now; TalkChanged otherwise, nothing saved.
+    """
+    created, revision = catalog.save(fields.talk(talk_id), precondition)
     if created:
         _ranked_again(ratings, talk_id)
-    return created
+    return created, fields.talk(talk_id)._replace(revision=revision)
 
 
-def remove_talk(catalog: Catalog, ratings: Ratings, talk_id: str) -> None:
+def remove_talk(
+    catalog: Catalog, ratings: Ratings, talk_id: str, precondition: Precondition | None = None
+) -> None:
     """Remove the talk from the leaderboard and the catalog; its ratings stay in the event store.
 
     The leaderboard goes first: with Redis down the removal is refused (BackendUnavailable, 503)
-    before anything changed, rather than done halfway and answered with an error.
+    before anything changed, rather than done halfway and answered with an error. A
+    precondition is checked before that, and again, atomically, with the removal: a talk saved
+    in between is kept, ranked again, and TalkChanged raised.
     """
+    if precondition is not None:
+        current = catalog.get(talk_id)
+        if not precondition.holds(None if current is None else current.revision):
+            raise TalkChanged(talk_id, None if current is None else current.revision)
     ratings.forget_talk(talk_id)
-    if not catalog.delete(talk_id):
+    try:
+        removed = catalog.delete(talk_id, precondition)
+    except TalkChanged:
+        _ranked_again(ratings, talk_id)
+        raise
+    if not removed:
         raise TalkNotFound(talk_id)
 
 

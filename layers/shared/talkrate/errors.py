@@ -70,6 +70,20 @@ class TalkConflict(TalkrateError):
         super().__init__(f"A talk with id {talk_id!r} exists; PUT /talks/{talk_id} replaces it.")
 
 
+class TalkChanged(TalkrateError):
+    """An organiser's If-Match / If-None-Match does not hold for the talk as it is now (someone
+    else saved or removed it since they read it): nothing was changed."""
+
+    def __init__(self, talk_id: str, revision: int | None) -> None:
+        now = "it no longer exists" if revision is None else f'it is at revision "{revision}" now'
+        super().__init__(
+            f"Talk {talk_id!r} is not as the request expected ({now}): nothing was changed; "
+            f"read it again (GET /talks/{talk_id}) and resend"
+        )
+        self.talk_id = talk_id
+        self.revision = revision
+
+
 class RatingWindowClosed(TalkrateError):
     """The talk does not take ratings now: before its start, or after its end plus the grace."""
 

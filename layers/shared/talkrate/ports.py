@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from talkrate.events import Rating
-from talkrate.values import Histogram, RatingWindow, Talk
+from talkrate.values import Histogram, Precondition, RatingWindow, Talk
 
 if TYPE_CHECKING:  # the projection side's values: the API never loads them
     from talkrate.projected import ProjectionBatch, ProjectionResult, ReadModelState
@@ -208,16 +208,18 @@ class Catalog(Protocol):
         """A page of matching talks and how many match in all."""
         ...
 
-    def save(self, talk: Talk) -> bool:
-        """Create or replace; True when created."""
+    def save(self, talk: Talk, precondition: Precondition | None = None) -> tuple[bool, int]:
+        """Create or replace: whether it was created, and its new revision (TalkChanged when
+        the precondition does not hold, nothing saved)."""
         ...
 
-    def create(self, talk: Talk) -> bool:
-        """Add; False when the id is taken."""
+    def create(self, talk: Talk) -> int | None:
+        """Add: its revision, or None when the id is taken."""
         ...
 
-    def delete(self, talk_id: str) -> bool:
-        """Remove; False when there was no such talk."""
+    def delete(self, talk_id: str, precondition: Precondition | None = None) -> bool:
+        """Remove; False when there was no such talk (TalkChanged when the precondition does
+        not hold, nothing removed)."""
         ...
 
     def ids_in_track(self, track: str) -> list[str]:

@@ -10,6 +10,11 @@ CREATE TABLE IF NOT EXISTS talks (
     created_at  timestamptz NOT NULL DEFAULT now(),
     CHECK (ends_at IS NULL OR starts_at IS NULL OR ends_at > starts_at)
 );
+-- A talk's revision: a new value at every save, never reused (not by a talk added again under
+-- the same id either), so an organiser's If-Match cannot match a talk they never read.
+CREATE SEQUENCE IF NOT EXISTS talk_revisions;
+ALTER TABLE talks ADD COLUMN IF NOT EXISTS revision bigint NOT NULL
+    DEFAULT nextval('talk_revisions');
 
 -- Event store: every projected RatingSubmitted, once per eventId, with the position it was first
 -- projected from. The read model can always be rebuilt from it.

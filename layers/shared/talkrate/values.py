@@ -86,6 +86,9 @@ class Talk(NamedTuple):
     room: str | None = None
     starts_at: datetime | None = None
     ends_at: datetime | None = None
+    # Set by the catalog at each save, never reused (not even by a talk added again under the same
+    # id): what the talk's ETag names. None for a talk not stored yet.
+    revision: int | None = None
 
     @property
     def window(self) -> RatingWindow:
@@ -102,7 +105,37 @@ class Talk(NamedTuple):
             "startsAt": None if self.starts_at is None else rfc3339(self.starts_at),
             "endsAt": None if self.ends_at is None else rfc3339(self.ends_at),
             "id": self.id,
+            "revision": self.revision,
         }
+
+    @property
+    def etag(self) -> str:
+        """The talk's entity tag (strong): its revision, quoted."""
+        return f'"{self.revision}"'
+
+
+ANY = "*"
+
+
+class Precondition(NamedTuple):
+    """An organiser's If-Match and If-None-Match on a talk (RFC 9110, 13.1): each None when
+    absent, ANY for "*", else the revisions its entity tags name (If-Match compares strongly: a
+    weak tag names none)."""
+
+    if_match: frozenset[int] | str | None = None
+    if_none_match: frozenset[int] | str | None = None
+
+    def holds(self, revision: int | None) -> bool:
+        """Whether the change may go ahead on the talk as it is now (None: there is none)."""
+        if self.if_match is not None and (
+            revision is None or (self.if_match != ANY and revision not in self.if_match)
+        ):
+            return False
+        return not (
+            self.if_none_match is not None
+            and revision is not None
+            and (self.if_none_match == ANY or revision in self.if_none_match)
+        )
 
 
 class RatingSummary:

@@ -74,9 +74,14 @@ export function adminPage(main) {
   let stopped = false;
   const message = h("p", { class: "notice", role: "status", "data-testid": "admin-message" });
 
-  async function admin(method, path, body) {
-    return request(method, path, { body, headers: { Authorization: `Bearer ${token}` } });
+  // `revision`: the talk as the organiser saw it, sent as If-Match, so that a change someone
+  // else saved since is not silently undone (the API answers 412 and changes nothing).
+  async function admin(method, path, body, revision) {
+    const headers = { Authorization: `Bearer ${token}` };
+    if (revision !== undefined && revision !== null) headers["If-Match"] = `"${revision}"`;
+    return request(method, path, { body, headers });
   }
+  const changedMeanwhile = (error) => error instanceof ApiError && error.status === 412;
 
   function signIn() {
     const input = h("input", { id: "organiser-token", type: "password", autocomplete: "current-password", required: true });
@@ -162,11 +167,17 @@ export function adminPage(main) {
       if (!window.confirm(`Delete “${talk.title}”? Its ratings stay in the event store.`)) return;
       try {
         const index = [...list.querySelectorAll("button[data-edit]")].findIndex((b) => b.dataset.edit === talk.id);
-        await admin("DELETE", talkPath(talk.id));
+        await admin("DELETE", talkPath(talk.id), undefined, talk.revision);
         setText(message, `Deleted “${talk.title}”.`);
         await load();
         focusAfter(null, Math.max(index, 0));
       } catch (error) {
+        if (changedMeanwhile(error)) {
+          await load().catch(() => {});
+          setText(message, `“${talk.title}” was changed or removed by someone else since this list was loaded: nothing was deleted. The list shows it as it is now.`);
+          focusAfter(talk.id);
+          return;
+        }
         failed(error);
       }
     }
@@ -187,6 +198,7 @@ export function adminPage(main) {
 
     function editor(talk) {
       const isNew = talk === null;
+      let revision = talk ? talk.revision : null;
       const field = (id, label, attrs = {}) => {
         const input = h("input", { id, name: id, ...attrs });
         return [input, h("span", { class: "field" }, h("label", { for: id }, label), input)];
@@ -222,7 +234,7 @@ export function adminPage(main) {
             setText(message, `Added “${created.body.title}”.`);
             saved = created.body.id;
           } else {
-            await admin("PUT", talkPath(talk.id), fields);
+            await admin("PUT", talkPath(talk.id), fields, revision);
             setText(message, `Saved “${fields.title}”.`);
             saved = talk.id;
           }
@@ -230,6 +242,17 @@ export function adminPage(main) {
           await load();
           focusAfter(saved);
         } catch (error) {
+          if (!isNew && changedMeanwhile(error)) {
+            // Keep what this organiser typed; the list shows the other change. A second Save
+            // replaces it knowingly; a removed talk (no revision now) is added again.
+            revision = error.problem.revision ?? null;
+            await load().catch(() => {});
+            setText(message, revision === null
+              ? `“${talk.title}” was removed by someone else while you edited it: nothing was saved. Save again to add it back with your changes, or Cancel.`
+              : `Someone else saved “${talk.title}” while you edited it: nothing was saved. The list shows their version; your changes are still in the form: Save again to replace theirs, or Cancel.`);
+            heading.focus();
+            return;
+          }
           failed(error);
         }
       } },

@@ -17,11 +17,11 @@ import psycopg2.extensions
 import psycopg2.extras
 import psycopg2.sql
 
-from talkrate.errors import BackendUnavailable
+from talkrate.errors import BackendUnavailable, TalkChanged
 from talkrate.events import Rating, parse_written, unix_ms
 from talkrate.observability import correlated, logger
 from talkrate.projected import OutboxEntry, ProjectedRating, ProjectionBatch, ReadModelState
-from talkrate.values import RATING_VALUES, Histogram, RatingWindow, Talk
+from talkrate.values import RATING_VALUES, Histogram, Precondition, RatingWindow, Talk
 
 CONNECT_TIMEOUT_SECONDS = 3
 T = TypeVar("T")
@@ -152,10 +152,9 @@ class PostgresDatabase:
                 self._connection = None
 
 
-_TALK_COLUMNS = "id, title, speakers, track, room, starts_at, ends_at"
-_SELECT_TALK = "SELECT id, title, speakers, track, room, starts_at, ends_at FROM talks"
+_SELECT_TALK = "SELECT id, title, speakers, track, room, starts_at, ends_at, revision FROM talks"
 _SEARCH_TALKS = """
-SELECT id, title, speakers, track, room, starts_at, ends_at, count(*) OVER () FROM talks
+SELECT id, title, speakers, track, room, starts_at, ends_at, revision, count(*) OVER () FROM talks
 WHERE (%(q)s::text IS NULL OR title ILIKE %(pattern)s
        OR array_to_string(speakers, ' ') ILIKE %(pattern)s)
   AND (%(track)s::text IS NULL OR track = %(track)s)
@@ -166,7 +165,7 @@ _INSERT_TALK = """
 INSERT INTO talks (id, title, speakers, track, room, starts_at, ends_at)
 VALUES (%s, %s, %s, %s, %s, %s, %s)
 """
-_CREATE_TALK = _INSERT_TALK + "ON CONFLICT (id) DO NOTHING RETURNING 1"
+_CREATE_TALK = _INSERT_TALK + "ON CONFLICT (id) DO NOTHING RETURNING revision"
 # NOTIFY payload: the id of a talk removed or replaced (its rating window may have moved).
 CHANGES_CHANNEL = "talkrate_talk_changed"
 _SAVE_TALK = (
@@ -175,11 +174,16 @@ _SAVE_TALK = (
     + """
 ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, speakers = EXCLUDED.speakers,
     track = EXCLUDED.track, room = EXCLUDED.room, starts_at = EXCLUDED.starts_at,
-    ends_at = EXCLUDED.ends_at
-RETURNING id, (xmax = 0) AS created)
-SELECT created, pg_notify(%s, id) FROM saved
+    ends_at = EXCLUDED.ends_at, revision = nextval('talk_revisions')
+RETURNING id, (xmax = 0) AS created, revision)
+SELECT created, revision, pg_notify(%s, id) FROM saved
 """
 )
+_UPDATE_TALK = """
+UPDATE talks SET title = %s, speakers = %s, track = %s, room = %s, starts_at = %s, ends_at = %s,
+    revision = nextval('talk_revisions')
+WHERE id = %s RETURNING revision
+"""
 _DELETE_TALK = """
 WITH removed AS (DELETE FROM talks WHERE id = %s RETURNING id)
 SELECT pg_notify(%s, id) FROM removed
@@ -229,28 +233,53 @@ class PostgresTalkCatalog:
             return [], self.search(query, track, 1, 0)[1]
         return [], 0
 
-    def create(self, talk: Talk) -> bool:
-        """Add the talk; False when the id is taken."""
-        return self._db.run(lambda cursor: _fetch_one(cursor, _CREATE_TALK, _row(talk))) is not None
+    def create(self, talk: Talk) -> int | None:
+        """Add the talk: its revision, or None when the id is taken."""
+        row = self._db.run(lambda cursor: _fetch_one(cursor, _CREATE_TALK, _row(talk)))
+        return None if row is None else int(row[0])
 
-    def save(self, talk: Talk) -> bool:
-        """Create or replace the talk; True when it was created.
+    def save(self, talk: Talk, precondition: Precondition | None = None) -> tuple[bool, int]:
+        """Create or replace the talk: whether it was created, and its new revision.
 
-        Every process listening for changes hears of it when it commits."""
-        row = self._db.run(
-            lambda cursor: _fetch_one(cursor, _SAVE_TALK, (*_row(talk), CHANGES_CHANNEL))
-        )
-        return bool(row and row[0])
+        With a precondition, the talk's row is locked while it is checked against the revision
+        it has (TalkChanged when it does not hold: nothing is changed). Every process listening
+        for changes hears of it when it commits.
+        """
+        if precondition is None:
+            row = self._db.run(
+                lambda cursor: _fetch_one(cursor, _SAVE_TALK, (*_row(talk), CHANGES_CHANNEL))
+            )
+            assert row is not None  # an upsert returns its row  # nosec B101
+            return bool(row[0]), int(row[1])
+        for _ in range(3):
+            with self._db.transaction() as cursor:
+                current = _locked_revision(cursor, talk.id, precondition)
+                if current is None:
+                    row = _fetch_one(cursor, _CREATE_TALK, _row(talk))
+                    if row is None:
+                        continue  # added by another request since: check again, on its row
+                else:
+                    row = _fetch_one(cursor, _UPDATE_TALK, (*_row(talk)[1:], talk.id))
+                assert row is not None  # its row is locked: the update found it  # nosec B101
+                cursor.execute("SELECT pg_notify(%s, %s)", (CHANGES_CHANNEL, talk.id))
+                return current is None, int(row[0])
+        raise BackendUnavailable(f"talk {talk.id!r} kept changing while it was saved")
 
-    def delete(self, talk_id: str) -> bool:
-        """Remove the talk from the catalog (its ratings stay in the event store).
+    def delete(self, talk_id: str, precondition: Precondition | None = None) -> bool:
+        """Remove the talk from the catalog (its ratings stay in the event store); False when
+        there was no such talk (TalkChanged when the precondition does not hold).
 
         Every process listening for changes hears of it when the deletion commits.
         """
-        row = self._db.run(
-            lambda cursor: _fetch_one(cursor, _DELETE_TALK, (talk_id, CHANGES_CHANNEL))
-        )
-        return row is not None
+        if precondition is None:
+            row = self._db.run(
+                lambda cursor: _fetch_one(cursor, _DELETE_TALK, (talk_id, CHANGES_CHANNEL))
+            )
+            return row is not None
+        with self._db.transaction() as cursor:
+            if _locked_revision(cursor, talk_id, precondition) is None:
+                return False
+            return _fetch_one(cursor, _DELETE_TALK, (talk_id, CHANGES_CHANNEL)) is not None
 
     def changed_since_last_call(self) -> set[str] | None:
         """Talks removed or replaced by any process since the last call (the first starts
@@ -638,7 +667,7 @@ def _judged(payload: bytes) -> Rating:
 
 
 def _talk(row: tuple[Any, ...]) -> Talk:
-    talk_id, title, speakers, track, room, starts_at, ends_at = row
+    talk_id, title, speakers, track, room, starts_at, ends_at, revision = row
     return Talk(
         id=talk_id,
         title=title,
@@ -647,7 +676,18 @@ def _talk(row: tuple[Any, ...]) -> Talk:
         room=room,
         starts_at=starts_at,
         ends_at=ends_at,
+        revision=revision,
     )
+
+
+def _locked_revision(cursor: Cursor, talk_id: str, precondition: Precondition) -> int | None:
+    """The talk's revision (None when there is none), its row locked until the transaction ends;
+    TalkChanged when the precondition does not hold for it."""
+    row = _fetch_one(cursor, "SELECT revision FROM talks WHERE id = %s FOR UPDATE", (talk_id,))
+    revision = None if row is None else int(row[0])
+    if not precondition.holds(revision):
+        raise TalkChanged(talk_id, revision)
+    return revision
 
 
 def _row(talk: Talk) -> tuple[Any, ...]:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 
 from talkrate.adapters.postgres import PostgresTalkCatalog
-from talkrate.values import RatingWindow, Talk
+from talkrate.values import Precondition, RatingWindow, Talk
 
 DEFAULT_TTL_SECONDS = 30.0
 MAX_ENTRIES = 10_000
@@ -90,19 +90,19 @@ class CachedTalkCatalog:
         """A page of matching talks and how many match in all."""
         return self._catalog.search(query, track, limit, offset)
 
-    def create(self, talk: Talk) -> bool:
-        """Add; False when the id is taken."""
+    def create(self, talk: Talk) -> int | None:
+        """Add: its revision, or None when the id is taken."""
         return self._catalog.create(talk)
 
-    def save(self, talk: Talk) -> bool:
-        """Create or replace; True when created."""
+    def save(self, talk: Talk, precondition: Precondition | None = None) -> tuple[bool, int]:
+        """Create or replace: whether it was created, and its new revision."""
         self.forget(talk.id)
-        return self._catalog.save(talk)
+        return self._catalog.save(talk, precondition)
 
-    def delete(self, talk_id: str) -> bool:
+    def delete(self, talk_id: str, precondition: Precondition | None = None) -> bool:
         """Remove; False when there was no such talk."""
         self.forget(talk_id)
-        return self._catalog.delete(talk_id)
+        return self._catalog.delete(talk_id, precondition)
 
     def ids_in_track(self, track: str) -> list[str]:
         """The ids of a track's talks."""

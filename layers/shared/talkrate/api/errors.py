@@ -22,6 +22,7 @@ from talkrate.errors import (
     RatingUnknown,
     RatingWindowClosed,
     RequestInProgress,
+    TalkChanged,
     TalkConflict,
     TalkNotFound,
     VoterTokenRequired,
@@ -107,6 +108,15 @@ def problem_for(error: Exception) -> Response:
             return problem_response(404, "rating-not-found", "Rating not found", str(error))
         case TalkConflict():
             return problem_response(409, "talk-exists", "Talk exists", str(error))
+        case TalkChanged():
+            return problem_response(
+                412,
+                "talk-changed",
+                "Talk changed",
+                str(error),
+                headers=None if error.revision is None else {"ETag": f'"{error.revision}"'},
+                revision=error.revision,
+            )
         case RatingWindowClosed():
             return problem_response(
                 409,

@@ -11,6 +11,7 @@ PROBLEM_TITLES = {
     403: "Forbidden",
     404: "Not found",
     409: "Conflict",
+    412: "Precondition failed (the talk changed since it was read; nothing was changed)",
     413: "Body too large",
     415: "Unsupported media type",
     422: "Unprocessable rating",

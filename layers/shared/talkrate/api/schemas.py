@@ -26,6 +26,10 @@ class Talk(TalkFields):
     model_config = ConfigDict(populate_by_name=True, extra="ignore", defer_build=True)
 
     id: str
+    revision: int = Field(
+        description="A new number at every save, never reused: the talk's ETag is it in "
+        "quotes; send it back as If-Match to change the talk only if nobody else did since."
+    )
 
 
 class RatingSummary(Document):

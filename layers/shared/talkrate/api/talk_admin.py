@@ -9,7 +9,7 @@ from typing import Annotated
 
 from talkrate import wiring
 from talkrate.api.routing import Body, Response
-from talkrate.api.talks import TalkIdPath, talk_document
+from talkrate.api.talks import IfMatch, IfNoneMatch, TalkIdPath, precondition, talk_document
 from talkrate.catalog import add_talk, replace_talk
 from talkrate.models import NewTalk, TalkFields
 
@@ -21,16 +21,28 @@ def post_talk(talk: Annotated[NewTalk, Body()]) -> Response:
         201,
         "application/json",
         json.dumps(talk_document(created)),
-        headers={"Location": f"/talks/{created.id}"},
+        headers={"Location": f"/talks/{created.id}", "ETag": created.etag},
     )
 
 
-def put_talk(talk_id: TalkIdPath, fields: Annotated[TalkFields, Body()]) -> Response:
-    """Create or replace the talk under this id (201 when created)."""
-    created = replace_talk(wiring.talk_catalog(), wiring.read_model(), talk_id, fields)
+def put_talk(
+    talk_id: TalkIdPath,
+    fields: Annotated[TalkFields, Body()],
+    if_match: IfMatch = None,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    """Create or replace the talk under this id (201 when created); with If-Match or
+    If-None-Match only when they hold (412 otherwise)."""
+    created, talk = replace_talk(
+        wiring.talk_catalog(),
+        wiring.read_model(),
+        talk_id,
+        fields,
+        precondition(if_match, if_none_match),
+    )
     return Response(
         201 if created else 200,
         "application/json",
-        json.dumps(talk_document(fields.talk(talk_id))),
-        headers={"Location": f"/talks/{talk_id}"},
+        json.dumps(talk_document(talk)),
+        headers={"Location": f"/talks/{talk_id}", "ETag": talk.etag},
     )

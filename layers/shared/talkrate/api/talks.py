@@ -6,18 +6,20 @@ their bodies are checked by pydantic models, which the attendees' routes never l
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from talkrate import wiring
 from talkrate.api.responses import ok, problems
-from talkrate.api.routing import Path, Query, Response, Router
+from talkrate.api.routing import Header, Path, Query, Response, Router
 from talkrate.catalog import RatedTalk, find_talks, leaderboard, remove_talk, talk_details
 from talkrate.events import MAX_TALK_ID_LENGTH, TALK_ID_PATTERN
 from talkrate.leaderboard import PRIOR_MEAN, PRIOR_WEIGHT
 from talkrate.live import channel_for_talk
 from talkrate.requests import PRINTABLE
-from talkrate.values import Talk, rfc3339
+from talkrate.values import ANY, Precondition, Talk, rfc3339
 
 router = Router()
 
@@ -35,6 +37,53 @@ TrackQuery = Annotated[
     Query(min_length=1, max_length=100, pattern=PRINTABLE, description="Only this track."),
 ]
 ADMIN_ONLY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+# RFC 9110's If-Match / If-None-Match: "*" or a list of entity tags, each maybe weak (W/).
+_ENTITY_TAGS = r'^\s*(\*|(W/)?"[\x21\x23-\x7e]*"(\s*,\s*(W/)?"[\x21\x23-\x7e]*")*)\s*$'
+_ENTITY_TAG = re.compile(r'(W/)?"([\x21\x23-\x7e]*)"')
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="if-match",
+        max_length=1000,
+        pattern=_ENTITY_TAGS,
+        description="Change the talk only if it is still at one of these revisions (the ETag "
+        "of GET /talks/{talkId}, or the talk's revision in quotes), or, with *, only if it "
+        "exists; 412 otherwise, nothing changed. Keeps one organiser's edit from silently "
+        "undoing another's.",
+    ),
+]
+IfNoneMatch = Annotated[
+    str | None,
+    Header(
+        alias="if-none-match",
+        max_length=1000,
+        pattern=_ENTITY_TAGS,
+        description="With *, create the talk only if there is none under this id (412 "
+        "otherwise, nothing changed).",
+    ),
+]
+
+
+def _revisions(header: str, strong: bool) -> frozenset[int] | str:
+    """ANY for "*", else the revisions an If-Match (strong comparison: weak tags name none) or
+    If-None-Match (weak comparison) header names; a tag that is not a revision names none."""
+    if header.strip() == ANY:
+        return ANY
+    return frozenset(
+        int(value)
+        for weak, value in _ENTITY_TAG.findall(header)
+        if value.isdigit() and len(value) <= 18 and not (strong and weak)
+    )
+
+
+def precondition(if_match: str | None, if_none_match: str | None) -> Precondition | None:
+    """What the request's If-Match and If-None-Match ask of the talk (None when neither)."""
+    if if_match is None and if_none_match is None:
+        return None
+    return Precondition(
+        None if if_match is None else _revisions(if_match, strong=True),
+        None if if_none_match is None else _revisions(if_none_match, strong=False),
+    )
 
 
 def talk_document(talk: Talk) -> dict[str, Any]:
@@ -96,8 +145,11 @@ def get_talks(
     summary="A talk and its rating summary",
     responses={**ok("TalkOut", "The talk"), **problems(400, 404, 503)},
 )
-def get_talk(talk_id: TalkIdPath) -> dict[str, Any]:
-    return _talk_out(talk_details(wiring.talk_catalog(), wiring.read_model(), talk_id))
+def get_talk(talk_id: TalkIdPath) -> Response:
+    rated = talk_details(wiring.talk_catalog(), wiring.read_model(), talk_id)
+    return Response(
+        200, "application/json", json.dumps(_talk_out(rated)), headers={"ETag": rated.talk.etag}
+    )
 
 
 router.later(
@@ -119,7 +171,7 @@ router.later(
     responses={
         **ok("TalkOut", "Replaced"),
         **ok("TalkOut", "Created", 201),
-        **problems(400, 401, 403, 413, 415, 422, 503),
+        **problems(400, 401, 403, 412, 413, 415, 422, 503),
     },
     security=ADMIN_ONLY,
 )
@@ -128,11 +180,11 @@ router.later(
 @router.delete(
     "/talks/<talkId>",
     summary="Remove a talk (admin); its ratings stay in the event store",
-    responses={204: {"description": "Removed"}, **problems(400, 401, 403, 404, 503)},
+    responses={204: {"description": "Removed"}, **problems(400, 401, 403, 404, 412, 503)},
     security=ADMIN_ONLY,
 )
-def delete_talk(talk_id: TalkIdPath) -> Response:
-    remove_talk(wiring.talk_catalog(), wiring.read_model(), talk_id)
+def delete_talk(talk_id: TalkIdPath, if_match: IfMatch = None) -> Response:
+    remove_talk(wiring.talk_catalog(), wiring.read_model(), talk_id, precondition(if_match, None))
     return Response(204, None, "")
 
 
