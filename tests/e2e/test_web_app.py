@@ -1085,7 +1085,8 @@ def test_an_organiser_s_save_over_a_change_made_meanwhile_is_stopped_and_explain
     # Then saving does not undo their change: it is stopped, and the page says why
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_test_id("admin-message")).to_have_text(
-        f"Someone else saved “{title}” while you edited it: nothing was saved. The list shows "
+        f"Someone else saved “{title}” while you edited it (they changed the title and the room): "
+        "nothing was saved. The list shows "
         "their version; your changes are still in the form: Save again to replace theirs, or "
         "Cancel."
     )

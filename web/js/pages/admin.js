@@ -57,6 +57,18 @@ function slug(text) {
 }
 
 // <input type="datetime-local"> speaks local time without a zone; the API wants RFC 3339.
+const FIELD_NAMES = { title: "the title", speakers: "the speakers", track: "the track", room: "the room", startsAt: "the start", endsAt: "the end" };
+
+function changedFields(before, after) {
+  return Object.keys(FIELD_NAMES)
+    .filter((k) => JSON.stringify(before[k] ?? null) !== JSON.stringify(after[k] ?? null))
+    .map((k) => FIELD_NAMES[k]);
+}
+
+function listed(names) {
+  return names.length < 2 ? names.join("") : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`;
+}
+
 function toLocalInput(iso) {
   if (!iso) return "";
   const at = new Date(iso);
@@ -199,6 +211,7 @@ export function adminPage(main) {
     function editor(talk) {
       const isNew = talk === null;
       let revision = talk ? talk.revision : null;
+      let base = talk; // the talk as this form started from, or as last seen refused
       const field = (id, label, attrs = {}) => {
         const input = h("input", { id, name: id, ...attrs });
         return [input, h("span", { class: "field" }, h("label", { for: id }, label), input)];
@@ -246,10 +259,13 @@ export function adminPage(main) {
             // Keep what this organiser typed; the list shows the other change. A second Save
             // replaces it knowingly; a removed talk (no revision now) is added again.
             revision = error.problem.revision ?? null;
+            const theirs = revision === null ? null : await request("GET", talkPath(talk.id)).then((r) => r.body, () => null);
+            const what = theirs ? changedFields(base, theirs) : [];
+            if (theirs) base = theirs;
             await load().catch(() => {});
             setText(message, revision === null
               ? `“${talk.title}” was removed by someone else while you edited it: nothing was saved. Save again to add it back with your changes, or Cancel.`
-              : `Someone else saved “${talk.title}” while you edited it: nothing was saved. The list shows their version; your changes are still in the form: Save again to replace theirs, or Cancel.`);
+              : `Someone else saved “${talk.title}” while you edited it${what.length ? ` (they changed ${listed(what)})` : ""}: nothing was saved. The list shows their version; your changes are still in the form: Save again to replace theirs, or Cancel.`);
             heading.focus();
             return;
           }

@@ -148,7 +148,10 @@ def get_talks(
 def get_talk(talk_id: TalkIdPath) -> Response:
     rated = talk_details(wiring.talk_catalog(), wiring.read_model(), talk_id)
     return Response(
-        200, "application/json", json.dumps(_talk_out(rated)), headers={"ETag": rated.talk.etag}
+        200,
+        "application/json",
+        json.dumps(_talk_out(rated), separators=(",", ":")),
+        headers={"ETag": rated.talk.etag},
     )
 
 
