@@ -5,6 +5,8 @@ parameters give the functions on AWS, made once into the data folder (`.local/`)
   can use the organisers' routes straight away;
 - the key voter tokens are signed with, when VOTER_TOKEN_KEY is not set (kept, so tokens handed
   out survive a restart);
+- the event code POST /voters asks for, from the template's VoterCode parameter (`--param
+  VoterCode=…`): on AWS its secret holds it, and locally the secret's ARN is dropped;
 - VotingPolicy `open` unless VOTING_POLICY or `--param VotingPolicy=…` says otherwise, so the
   README's curl works without a voter token (the template's default, for AWS, is `attendee`).
 """
@@ -29,9 +31,12 @@ class DevSecrets:
     environment: dict[str, str] = field(default_factory=dict)
 
 
-def dev_secrets(data_dir: Path, environ: Mapping[str, str]) -> DevSecrets:
-    """The organiser token and voter-token key from `data_dir`, made there on first use."""
+def dev_secrets(data_dir: Path, environ: Mapping[str, str], voter_code: str = "") -> DevSecrets:
+    """The organiser token and voter-token key from `data_dir`, made there on first use, and
+    the event code `voter_code` (the template's VoterCode) when there is one."""
     environment: dict[str, str] = {}
+    if voter_code:
+        environment["VOTER_CODE"] = voter_code
     organiser_token = None
     if not environ.get("ADMIN_TOKEN"):
         organiser_token = _kept(data_dir / ORGANISER_TOKEN_FILE)

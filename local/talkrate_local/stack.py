@@ -139,7 +139,8 @@ class TalkrateStack:
         """Start the backends, prepare the catalog, and forget offsets of a fresh broker."""
         config = self.config
         data_dir = config.data_dir or template.directory / DATA_DIR_NAME
-        secrets = dev_secrets(data_dir, self.environ)
+        code = template.parameters.get("VoterCode")
+        secrets = dev_secrets(data_dir, self.environ, code if isinstance(code, str) else "")
         backends = Backends(
             choose(config.connections(), config.embedded, config.memory_broker),
             data_dir,

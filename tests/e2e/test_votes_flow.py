@@ -21,6 +21,7 @@ from tests.e2e.conftest import (
     Runtime,
     assert_problem,
     start_admin_runtime,
+    start_runtime,
     stop_runtime,
     wait_for,
 )
@@ -224,3 +225,26 @@ def test_make_run_prints_an_organiser_token_made_once_that_opens_the_admin_route
     kept = data / "organiser-token"
     assert kept.read_text().strip() == first
     assert kept.stat().st_mode & 0o077 == 0
+
+
+def test_the_template_s_event_code_guards_post_voters_locally_too(
+    backends_env: dict[str, str], tmp_path: Path
+) -> None:
+    # Given a runtime started with the template's event code, as the README says to set one
+    code = "devconf 2026"
+    runtime = start_runtime(
+        backends_env, tmp_path / "runtime.log", ["--param", f"VoterCode={code}"]
+    )
+    try:
+        # When an attendee asks for a voter token without the code, or with a wrong one
+        without = runtime.request("POST", "/voters", "{}")
+        wrong = runtime.request("POST", "/voters", json.dumps({"code": "guess"}))
+        # Then both are refused with 403, as on AWS
+        assert_problem(without, 403)
+        assert_problem(wrong, 403)
+        # And with the code they get a token
+        right = runtime.request("POST", "/voters", json.dumps({"code": code}))
+        assert right.status == 201, right.body
+        assert right.json["voterToken"]
+    finally:
+        stop_runtime(runtime)
