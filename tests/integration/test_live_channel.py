@@ -291,7 +291,9 @@ def test_a_publish_signed_with_iam_is_taken_without_an_api_key(live: LiveChannel
     client.close()
 
 
-def test_the_default_port_taken_the_event_api_takes_another_and_an_asked_one_fails() -> None:
+def test_the_default_port_taken_the_event_api_takes_another_and_an_asked_one_fails(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
     import socket
 
     from sam_emulator.events import Options
@@ -313,11 +315,17 @@ def test_the_default_port_taken_the_event_api_takes_another_and_an_asked_one_fai
         assert live_source.client_config() == source.process.client_config()
         source.stop()
         assert live_source.client_config() is None
-        with pytest.raises(OSError, match="cannot listen"):
+        # And the taken default cost no error line on the console (make run's first line was
+        # "live channel: [Errno 98] ... address already in use" though all was well)
+        assert capfd.readouterr().err == ""
+        with pytest.raises(OSError, match="cannot listen") as refused:
             live_source.bind(
                 template,
                 Options(live_port=live_source.DEFAULT_REALTIME_PORT),
                 lambda *_: None,  # type: ignore[arg-type,return-value]
             )
+        # An asked port that is taken says why, in the one error raised
+        assert "in use" in str(refused.value)
+        assert capfd.readouterr().err == ""
     finally:
         holder.close()

@@ -530,11 +530,17 @@ class LiveChannelProcess(Endpoints):
             cwd=Path(__file__).resolve().parents[2],  # the folder sam_emulator is in
         )
         assert self._process.stdout is not None
-        ready = self._process.stdout.readline()  # one JSON line once both ports are bound
-        if not ready:
+        # One JSON line: the ports once both are bound, or why they could not be (the caller
+        # decides whether that is an error worth showing: a taken default port is not).
+        ready = self._process.stdout.readline()
+        ports = json.loads(ready) if ready else {}
+        if "realtimePort" not in ports:
             self._process.wait(timeout=10)
-            raise OSError(f"the live channel did not start (exit {self._process.returncode})")
-        ports = json.loads(ready)
+            for pipe in (self._process.stdin, self._process.stdout):
+                if pipe is not None:
+                    pipe.close()
+            reason = ports.get("error") or f"exit {self._process.returncode}"
+            raise OSError(f"the live channel did not start: {reason}")
         self.realtime_port, self.http_port = ports["realtimePort"], ports["httpPort"]
 
     def stop(self) -> None:
@@ -639,7 +645,8 @@ def bind(template: Template, options: Options, invoke: Invoker) -> Sequence[Even
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Serve until stdin closes or SIGTERM/SIGINT; print the bound ports as one JSON line."""
+    """Serve until stdin closes or SIGTERM/SIGINT; print the bound ports as one JSON line (or,
+    when they cannot be bound, `{"error": …}` and exit 1)."""
     parser = argparse.ArgumentParser(description="A local AWS AppSync Events API.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--realtime-port", type=int, default=0)
@@ -656,7 +663,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         emulator.start()
     except OSError as error:  # the parent says where; a port in use needs no traceback
-        print(f"live channel: {error}", file=sys.stderr)
+        print(json.dumps({"error": str(error)}), flush=True)
         return 1
     print(json.dumps({"realtimePort": emulator.realtime_port, "httpPort": emulator.http_port}))
     sys.stdout.flush()
