@@ -146,8 +146,9 @@ class Settings:
     voters_per_address_per_minute: int = 300
     # What the CDN in front of the API (CloudFront on AWS) sends in its X-Talkrate-Edge header:
     # a request carrying it came through the CDN, so the viewer's address the CDN names
-    # (CloudFront-Viewer-Address) is the client's, for the per-address limits; without it, the
-    # address API Gateway saw (the CDN's own, behind one). On AWS from EDGE_SECRET_ARN.
+    # (X-Talkrate-Viewer, set by a CloudFront function) is the client's, for the per-address
+    # limits; without it, the address API Gateway saw (the CDN's own, behind one). On AWS from
+    # EDGE_SECRET_ARN.
     edge_secret: Secret | None = None
 
     # The live channel's HTTP publish endpoint (AppSync Events `https://<http host>/event`);

@@ -1,0 +1,65 @@
+"""The README's configuration table against the code: every variable it names is read by
+talkrate, and the defaults it states for numbers and for the stats function are the code's."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from sam_emulator.template import load_template
+from talkrate.config import Settings
+from tests.builders import ROOT
+
+README = (ROOT / "README.md").read_text()
+
+
+def configuration_rows() -> dict[str, str]:
+    """Each variable of the `## Configuration` table, with its default (local) cell."""
+    section = README.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    rows: dict[str, str] = {}
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or not cells[0].startswith("`"):
+            continue
+        for variable in re.findall(r"`([A-Z][A-Z0-9_]+)`", cells[0]):
+            rows[variable] = cells[1]
+    return rows
+
+
+def test_every_variable_of_the_configuration_table_is_a_setting() -> None:
+    # Given the README's configuration table
+    rows = configuration_rows()
+    assert {"TALKS_CONNECTION", "LIVE_PUBLISH_TIMEOUT_SECONDS"} <= rows.keys()
+    # Then each variable it names is one the functions' settings read
+    fields = set(Settings.__annotations__)
+    unread = sorted(variable for variable in rows if variable.lower() not in fields)
+    assert unread == []
+
+
+def test_the_numbers_and_the_stats_function_it_states_are_the_code_s_defaults() -> None:
+    rows = configuration_rows()
+    # A default that is a plain number is the setting's default
+    for variable, default in rows.items():
+        if number := re.fullmatch(r"`(\d+(?:\.\d+)?)`", default):
+            assert float(number[1]) == getattr(Settings, variable.lower()), variable
+    # And the stats function named is the one the template hands the API locally
+    api = load_template(ROOT / "template.yaml").functions["ApiFunction"]
+    assert f"`{api.environment['STATS_FUNCTION_NAME']}`" in rows["STATS_FUNCTION_NAME"]
+
+
+def test_the_api_table_names_every_route_of_the_openapi_document_and_no_other() -> None:
+    # Given the routes of the README's API table (`GET /talks?q=…` is GET /talks)
+    table = README.split("| route | what |", 1)[1].split("\n\n", 1)[0]
+    documented = {
+        (method, path.split("?", 1)[0])
+        for method, path in re.findall(r"`(GET|POST|PUT|DELETE) (/[^`\s]*)`", table)
+    }
+    # Then they are the routes of docs/openapi.json
+    spec = json.loads((ROOT / "docs" / "openapi.json").read_text())
+    published = {
+        (method.upper(), path)
+        for path, operations in spec["paths"].items()
+        for method in operations
+        if method in ("get", "post", "put", "delete")
+    }
+    assert documented == published
