@@ -648,6 +648,51 @@ def test_the_room_screen_qr_code_opens_the_talk_page(
         room.close()
 
 
+PROJECTORS = {
+    "1920x1080": ROOM,
+    "1280x720": {"width": 1280, "height": 720},
+    "1024x768 (4:3)": {"width": 1024, "height": 768},
+}
+
+
+@pytest.mark.parametrize("size", PROJECTORS)
+def test_the_room_screen_reads_from_the_back_of_a_room_up_to_big_counts(
+    web: WebStack, browser: Browser, size: str
+) -> None:
+    # Given a talk's room screen on a projector, live, showing 999 ratings
+    talk = web.add_talk(title="A keynote a whole hall rated", speakers=["Ada Example"])
+    state = {"type": "talk", "talkId": talk["id"]}
+    room = browser.new_context(viewport=PROJECTORS[size])
+    try:
+        screen = room.new_page()
+        screen.goto(web.url(SCREEN.format(id=talk["id"])))
+        expect(screen.locator(".live-badge")).to_have_attribute("data-state", "live")
+        hundreds = {"1": 9, "2": 40, "3": 150, "4": 300, "5": 500}
+        publish_live(web, talk["channel"], {**state, "ratings": hundreds, "count": 999})
+        expect(total(screen)).to_have_text("999 ratings", timeout=LIVE_WITHIN_MS)
+        screen.evaluate(LAYOUT_SHIFT_WATCH)
+        # When the count grows past a thousand, to 25,000
+        thousands = {"1": 500, "2": 1500, "3": 4000, "4": 8000, "5": 11000}
+        publish_live(web, talk["channel"], {**state, "ratings": thousands, "count": 25000})
+        # Then the numbers read in groups of three, as people say them
+        expect(total(screen)).to_have_text("25,000 ratings", timeout=LIVE_WITHIN_MS)
+        expect(screen.get_by_role("listitem").first).to_contain_text("11,000")
+        # And nothing moved: the figures keep their places on the projector
+        assert screen.evaluate("window.__layoutShift") == 0
+        # And the whole screen still fits the projector, each count inside its column
+        fits = screen.evaluate(
+            """() => ({
+              page: [document.documentElement.scrollWidth, document.documentElement.scrollHeight],
+              overflowing: [...document.querySelectorAll('.histogram .count, .summary .total')]
+                .filter((node) => node.scrollWidth > node.clientWidth).map((node) => node.textContent),
+            })"""
+        )
+        viewport = PROJECTORS[size]
+        assert fits == {"page": [viewport["width"], viewport["height"]], "overflowing": []}
+    finally:
+        room.close()
+
+
 def test_without_a_live_channel_the_talk_page_polls(web: WebStack, page: Page) -> None:
     # Given a deployment whose config names no live channel (the document pages read first)
     page.route(

@@ -52,8 +52,11 @@ export function arrange(container, nodes) {
   if (next) next.focus({ preventScroll: true });
 }
 
+// Counts with thousands separators: "25,000 ratings" reads at a glance from the back of a room.
+export const formatCount = (n) => Number(n).toLocaleString("en");
+
 export function plural(n, one, many) {
-  return `${n} ${n === 1 ? one : many}`;
+  return `${formatCount(n)} ${n === 1 ? one : many}`;
 }
 
 export function formatAvg(avg) {

@@ -1,6 +1,6 @@
 // The histogram and its statistics, laid out once and then updated in place: rows and figures
 // keep their size, so a live update never moves anything else on the page.
-import { h, setText, plural, formatAvg } from "./dom.js";
+import { h, setText, plural, formatAvg, formatCount } from "./dom.js";
 
 const VALUES = ["5", "4", "3", "2", "1"];
 
@@ -32,7 +32,7 @@ export function histogramView({ big = false } = {}) {
     VALUES.forEach((value, i) => {
       const row = rows[value];
       row.bar.style.setProperty("--share", String(counts[i] / most));
-      setText(row.count, String(counts[i]));
+      setText(row.count, formatCount(counts[i]));
     });
     let mean = avg;
     if (mean === undefined) mean = sum ? counts.reduce((a, n, i) => a + n * Number(VALUES[i]), 0) / sum : null;
