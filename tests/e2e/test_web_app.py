@@ -693,6 +693,63 @@ def test_the_room_screen_reads_from_the_back_of_a_room_up_to_big_counts(
         room.close()
 
 
+def test_a_room_screen_opened_before_the_network_was_up_shows_its_talk_by_itself(
+    web: WebStack, page: Page
+) -> None:
+    # Given a room screen opened while the service cannot be reached (the room PC's network
+    # not up yet): its first two reads of the talk fail
+    talk = web.add_talk(title="Opened too early", speakers=["Ada Example"])
+    failed: list[str] = []
+
+    def unreachable_twice(route: Route) -> None:
+        if len(failed) < 2:
+            failed.append(route.request.url)
+            route.abort("internetdisconnected")
+        else:
+            route.continue_()
+
+    page.route(f"**/talks/{talk['id']}", unreachable_twice)
+    page.clock.install()
+    page.goto(web.url(SCREEN.format(id=talk["id"])))
+    expect(page.locator("[role=alert]")).to_contain_text("cannot be reached")
+    # When the network comes up, and nobody touches the screen (each retry's read takes real time)
+    for _ in range(3):
+        page.clock.run_for(5_500)
+        page.wait_for_timeout(300)
+    # Then it shows the talk and its figures, and the error is gone
+    expect(page.get_by_role("heading", level=1)).to_have_text("Opened too early")
+    expect(page.get_by_test_id("qr-caption")).to_have_text("Scan to rate")
+    expect(page.locator("[role=alert]")).to_have_text("")
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    assert len(failed) == 2
+
+
+def test_the_room_screen_follows_an_organiser_s_change_while_it_stays_on(
+    web: WebStack, page: Page
+) -> None:
+    # Given a room screen of a talk that starts in two hours, so it says when rating opens
+    starts = datetime.now(UTC) + timedelta(hours=2)
+    times = {"startsAt": starts.isoformat(), "endsAt": (starts + timedelta(hours=1)).isoformat()}
+    talk = web.add_talk(title="Moved forward", **times)
+    page.clock.install()
+    page.goto(web.url(SCREEN.format(id=talk["id"])))
+    expect(page.get_by_test_id("qr-caption")).to_contain_text("Rating opens")
+    # When an organiser moves it to now and corrects its title, while the screen stays on
+    started = datetime.now(UTC) - timedelta(minutes=5)
+    moved = {"startsAt": started.isoformat(), "endsAt": (started + timedelta(hours=1)).isoformat()}
+    answer = web.runtime.request(
+        "PUT",
+        f"/talks/{talk['id']}",
+        json.dumps({"title": "Moved forward: the real title", **moved}),
+        {"Authorization": f"Bearer {web.token}"},
+    )
+    assert answer.status == 200, answer.body
+    page.clock.run_for(31_000)
+    # Then within half a minute the screen asks the room to scan, under the new title
+    expect(page.get_by_test_id("qr-caption")).to_have_text("Scan to rate")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Moved forward: the real title")
+
+
 def test_without_a_live_channel_the_talk_page_polls(web: WebStack, page: Page) -> None:
     # Given a deployment whose config names no live channel (the document pages read first)
     page.route(

@@ -31,7 +31,7 @@ export function screenPage(main, talkId) {
 
   let live = { stop() {} };
   let stopped = false;
-  let captionTimer = null;
+  let readTimer = null;
   // A room screen must not go dark mid-talk: hold a screen wake lock while the page is shown
   // (browsers release it when the tab is hidden; it is asked for again when it shows).
   let wakeLock = null;
@@ -43,32 +43,50 @@ export function screenPage(main, talkId) {
   };
   document.addEventListener("visibilitychange", keepAwake);
   keepAwake();
+
+  // The talk as the service has it now: an organiser may retitle it or move its times while the
+  // screen is up, and the caption follows its rating window (and the service's clock).
+  let talk = null;
+  let now = () => Date.now();
+  const show = () => {
+    setText(caption, ratingWindow(talk, now()).caption);
+    document.title = `${talk.title} · room screen · talkrate`;
+    setText(title, talk.title);
+    setText(speakers, (talk.speakers || []).join(", "));
+  };
+  const read = async () => {
+    ({ talk, now } = await loadTalkWithClock(talkId));
+    if (!stopped) show();
+  };
+
   (async () => {
-    try {
-      const { talk, now } = await loadTalkWithClock(talkId);
-      if (stopped) return;
-      const showCaption = () => setText(caption, ratingWindow(talk, now()).caption);
-      showCaption();
-      captionTimer = setInterval(showCaption, 30_000);
-      document.title = `${talk.title} · room screen · talkrate`;
-      setText(title, talk.title);
-      setText(speakers, (talk.speakers || []).join(", "));
-      if (talk.summary) histogram.update(talk.summary);
-      const watcher = await watchTalk(talk, histogram, {
-        onStatus: badge.set,
-        onFetched: () => setText(problem, ""),
-        onFailed: (error) => setText(problem, errorText(error)),
-      });
-      if (stopped) watcher.stop();
-      else live = watcher;
-    } catch (error) {
-      setText(title, error instanceof ApiError && error.status === 404 ? "This talk is not in the programme" : "");
-      setText(problem, error instanceof ApiError && error.status === 404 ? "" : errorText(error));
+    // Nobody reloads a projector: a screen opened before the room's network was up, or while
+    // the service was busy (or before the talk was added), tries again by itself.
+    while (!stopped && !talk) {
+      try {
+        await read();
+      } catch (error) {
+        const missing = error instanceof ApiError && error.status === 404;
+        setText(title, missing ? "This talk is not in the programme" : "Loading…");
+        setText(problem, missing ? "" : errorText(error));
+        await new Promise((resolve) => setTimeout(resolve, missing ? 30_000 : 5_000));
+      }
     }
+    if (stopped) return;
+    setText(problem, "");
+    readTimer = setInterval(() => read().catch(show), 30_000);
+    if (talk.summary) histogram.update(talk.summary);
+    const watcher = await watchTalk(talk, histogram, {
+      onStatus: badge.set,
+      onFetched: () => setText(problem, ""),
+      onFailed: (error) => setText(problem, errorText(error)),
+    });
+    if (stopped) watcher.stop();
+    else live = watcher;
   })();
   return () => {
     stopped = true;
-    clearInterval(captionTimer);
+    clearInterval(readTimer);
     live.stop();
     document.removeEventListener("visibilitychange", keepAwake);
     if (wakeLock) wakeLock.release().catch(() => {});
