@@ -750,6 +750,20 @@ def test_the_room_screen_follows_an_organiser_s_change_while_it_stays_on(
     expect(page.get_by_role("heading", level=1)).to_have_text("Moved forward: the real title")
 
 
+def test_a_speaker_reads_their_talk_s_statistics_on_its_page(
+    web: WebStack, page: Page, rated_talk: str
+) -> None:
+    # Given a talk rated 5, 4, 4, 3 and 5 (StatsFunction: median 4, mode 4, std dev 0.7483)
+    # When its speaker opens its page
+    page.goto(web.url(TALK_PAGE.format(id=rated_talk)))
+    # Then beside the count and the average they read the rest of what the statistics say
+    expect(total(page)).to_have_text("5 ratings")
+    expect(page.get_by_test_id("average")).to_have_text("4.20")
+    expect(page.get_by_test_id("stats")).to_have_text(
+        "Median 4 · most often 4 · standard deviation 0.75"
+    )
+
+
 def test_without_a_live_channel_the_talk_page_polls(web: WebStack, page: Page) -> None:
     # Given a deployment whose config names no live channel (the document pages read first)
     page.route(

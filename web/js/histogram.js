@@ -25,7 +25,14 @@ export function histogramView({ big = false } = {}) {
     h("span", { class: "avg-block" }, average, h("span", { class: "avg-label" }, " average")),
     total);
 
-  function update({ ratings, count, avg }) {
+  // The rest of what StatsFunction computes, for the speaker reading their results. Live
+  // messages carry no statistics: these follow each read (at once, then at least every minute).
+  const stats = h("p", { class: "stats", "data-testid": "stats" });
+
+  function update({ ratings, count, avg, stats: figures }) {
+    if (figures) {
+      setText(stats, figures.totalCount ? `Median ${figures.median} · most often ${figures.mode} · standard deviation ${figures.stdDev.toFixed(2)}` : "");
+    }
     const counts = VALUES.map((v) => Number((ratings || {})[v] || 0));
     const sum = count ?? counts.reduce((a, b) => a + b, 0);
     const most = Math.max(1, ...counts);
@@ -40,5 +47,5 @@ export function histogramView({ big = false } = {}) {
     setText(total, plural(sum, "rating", "ratings"));
   }
 
-  return { list, summary, update };
+  return { list, summary, stats, update };
 }

@@ -202,7 +202,7 @@ export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {
       const body = await get(`/ratings?talkId=${encodeURIComponent(talk.id)}`);
       const total = totalOf(body.ratings);
       if (heard === before || total >= shown) {
-        histogram.update({ ratings: body.ratings, avg: body.stats ? body.stats.avg : undefined });
+        histogram.update({ ratings: body.ratings, avg: body.stats ? body.stats.avg : undefined, stats: body.stats });
         shown = total;
       }
       onFetched();

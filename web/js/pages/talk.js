@@ -78,7 +78,7 @@ export function talkPage(main, talkId) {
         own, message, hint, codeForm),
       h("section", { class: "results", "aria-labelledby": "results-heading" },
         h("h2", { id: "results-heading" }, "Ratings"),
-        histogram.summary, histogram.list, badge.node),
+        histogram.summary, histogram.list, histogram.stats, badge.node),
       h("p", {}, screenLink)));
 
   let talk = null; // the talk document, once loaded
