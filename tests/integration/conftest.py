@@ -57,7 +57,7 @@ def api(configure: Callable[..., None]) -> Call:
     handler = load_function("api")
 
     def call(method: str, path: str, body: Any = None, **kwargs: Any) -> dict[str, Any]:
-        text = body if isinstance(body, str) or body is None else json.dumps(body)
+        text = body if isinstance(body, (str, bytes)) or body is None else json.dumps(body)
         response = handler(http_event(method, path, body=text, **kwargs), LambdaContextStub())
         response["json"] = json.loads(response["body"]) if response.get("body") else None
         return response

@@ -494,3 +494,77 @@ def test_the_authorizer_vouches_only_for_the_admin_token(
     assert decide(None)["context"]["reason"] == "missing-token"
     assert all(decide(h)["isAuthorized"] for h in ("Bearer x", None))
     wiring.reset()
+
+
+# --- What an HTTP client and the caches between it and the API see (2026-12-01 review) ----------
+
+
+def test_no_answer_of_the_api_may_be_stored_by_a_cache(
+    api: Call, talk: str, new_talk_id: str
+) -> None:
+    # Given answers of every kind: live counts, a voter's secret token, errors, an admin write
+    voter = api("POST", "/voters")
+    answers = [
+        api("GET", "/"),
+        api("GET", "/talks"),
+        api("GET", f"/talks/{talk}"),
+        api("GET", "/talks/no-such-talk"),
+        api("GET", "/ratings", query={"talkId": talk}),
+        api("GET", "/leaderboard"),
+        voter,
+        api("POST", "/ratings", {"talkId": talk, "value": 4}),
+        api("POST", "/ratings", "{", headers={"content-type": "application/json"}),
+        api("POST", "/ratings", "x" * 20_000),
+        api("POST", "/ratings", "{}", headers={"content-type": "text/xml"}),
+        api("POST", "/talks", {"id": new_talk_id, "title": "Cached?"}, authorizer=ADMIN),
+        api("HEAD", f"/talks/{talk}"),
+    ]
+    # Then none may be kept by a browser, a proxy or a CDN that honours the origin: a count
+    # would go stale, a 404 outlive the talk's creation, a voter token reach another attendee
+    assert voter["statusCode"] == 201
+    for answer in answers:
+        assert answer["headers"].get("Cache-Control") == "no-store", answer
+
+
+def test_every_401_says_how_to_authenticate(api: Call, configure: Callable[..., None]) -> None:
+    # Given a deployment that takes ratings from attendees only
+    configure(VOTING_POLICY="attendee", PUBLISH_TIMEOUT_SECONDS="1")
+    body = {"talkId": "flight-of-the-gopher", "value": 4}
+    # When a rating comes without a voter token, or with a forged one
+    missing = api("POST", "/ratings", body)
+    forged = api("POST", "/ratings", body, headers={"voter-token": "v1.forged"})
+    # Then each 401 carries a challenge (RFC 9110 requires one on every 401)
+    for answer in (missing, forged):
+        assert answer["statusCode"] == 401
+        assert answer["headers"]["WWW-Authenticate"] == 'Voter-Token realm="talkrate"'
+
+
+def test_a_json_body_with_a_byte_order_mark_is_read(api: Call, talk: str) -> None:
+    # Given a client that writes UTF-8 with a BOM (Windows PowerShell 5, .NET's UTF8Encoding)
+    body = "\ufeff" + json.dumps({"talkId": talk, "value": 4})
+    # Then the body is read as the JSON it is (RFC 8259 lets a parser ignore the mark)
+    assert api("POST", "/ratings", body)["statusCode"] == 202
+    assert api("POST", "/ratings", body.encode("utf-8"))["statusCode"] == 202
+
+
+def test_a_json_body_naming_a_field_twice_is_refused(api: Call, talk: str) -> None:
+    # Given a body two parsers read differently: the first "value" or the last
+    body = json.dumps({"talkId": talk, "value": 5})[:-1] + ', "value": 1}'
+    # When it is sent
+    answer = api("POST", "/ratings", body)
+    # Then it is refused rather than counted as one of them, naming the field
+    assert answer["statusCode"] == 422
+    assert answer["json"]["errors"] == [
+        {"field": "value", "message": "Duplicate key: the object names it more than once"}
+    ]
+    nested = api("POST", "/voters", '{"code": "a", "code": "b"}')
+    assert nested["statusCode"] == 422
+
+
+def test_a_body_on_a_route_that_takes_none_is_ignored(api: Call, talk: str) -> None:
+    # Given a GET with a large body (some HTTP clients send one), and a DELETE with one
+    large = "x" * 20_000
+    # Then the route answers as without it: no 413 or 415 its document does not list
+    for path in ("/talks", f"/talks/{talk}", "/leaderboard", "/"):
+        answer = api("GET", path, large, headers={"content-type": "text/xml"})
+        assert answer["statusCode"] == 200, (path, answer["body"][:200])

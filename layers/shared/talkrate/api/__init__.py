@@ -26,7 +26,20 @@ def build_app() -> Api:
 
 
 def handle(app: Api, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Resolve one payload 2.0 event: bodies over the limit refused, HEAD answered as GET."""
+    """Resolve one payload 2.0 event: bodies over the limit refused, HEAD answered as GET, and
+    no answer stored by a cache (`Cache-Control: no-store`)."""
+    answer = _answer(app, event, context)
+    # Counts change by the second, a 404 may be created the next minute, a voter token is one
+    # attendee's: nothing the API answers is for a browser, proxy or CDN to keep.
+    answer["headers"] = {"Cache-Control": "no-store", **(answer.get("headers") or {})}
+    return answer
+
+
+def _answer(app: Api, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    method = event.get("requestContext", {}).get("http", {}).get("method")
+    if method not in _TAKES_BODY:
+        # A body on a GET, HEAD or DELETE means nothing to its route: ignored, never refused.
+        event = {**event, "body": None, "isBase64Encoded": False}
     body = event.get("body") or ""
     # Checked before validation parses anything; base64 makes a body 4/3 larger.
     size = (
@@ -39,8 +52,7 @@ def handle(app: Api, event: dict[str, Any], context: Any) -> dict[str, Any]:
         return problem_payload(413, "body-too-large", "Body too large", detail, {})
     headers = event.get("headers") or {}
     declared = str(headers.get("content-type", "")).split(";")[0].strip().lower()
-    method = event.get("requestContext", {}).get("http", {}).get("method")
-    takes_body = method in {"POST", "PUT"} and bool(event.get("body"))
+    takes_body = bool(event.get("body"))
     if takes_body and declared not in _READ_AS_JSON and not _is_json(declared):
         # Every body talkrate takes is JSON; other parsers (forms, multipart) are never reached.
         return problem_payload(
@@ -72,6 +84,7 @@ def handle(app: Api, event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)
 
 
+_TAKES_BODY = frozenset({"POST", "PUT"})
 # What `curl -d` and browsers' text bodies are labelled; their JSON is read as JSON.
 _READ_AS_JSON = {"", "text/plain", "application/x-www-form-urlencoded"}
 

@@ -32,6 +32,8 @@ from talkrate.errors import (
 from talkrate.observability import logger
 from talkrate.problems import PROBLEM_CONTENT_TYPE, problem
 
+# Every 401 names how to authenticate (RFC 9110): attendees with the Voter-Token header.
+_VOTER_CHALLENGE = {"WWW-Authenticate": 'Voter-Token realm="talkrate"'}
 _NOT_AN_OBJECT = {"model_attributes_type", "dict_type", "model_type"}
 
 
@@ -141,10 +143,16 @@ def problem_for(error: Exception) -> Response:
                 "Voter token required",
                 "ratings need a voter token: get one from POST /voters and send it as the "
                 "Voter-Token header",
+                headers=dict(_VOTER_CHALLENGE),
             )
         case InvalidVoterToken():
             return problem_response(
-                401, "invalid-voter-token", "Invalid voter token", f"{error}", field="Voter-Token"
+                401,
+                "invalid-voter-token",
+                "Invalid voter token",
+                f"{error}",
+                headers=dict(_VOTER_CHALLENGE),
+                field="Voter-Token",
             )
         case WrongVoterCode():
             return problem_response(

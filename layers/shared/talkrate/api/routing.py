@@ -230,8 +230,22 @@ class Request:
         body = self.event.get("body")
         if not body:
             return None
+        # RFC 8259 lets a parser ignore a byte order mark, which some clients write.
+        body = body.removeprefix("\ufeff")
         try:
-            parsed = json.loads(body)
+            parsed = json.loads(body, object_pairs_hook=_unique_keys)
+        except DuplicateKey as error:
+            # Two parsers may read {"value": 5, "value": 1} as either: neither is guessed.
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "duplicate_key",
+                        "loc": ("body", error.key),
+                        "msg": "Duplicate key: the object names it more than once",
+                        "input": {},
+                    }
+                ]
+            ) from error
         except (ValueError, RecursionError) as error:
             # ValueError: not JSON, or a number longer than Python reads (4,300 digits);
             # RecursionError: arrays or objects nested deeper than the parser's stack.
@@ -251,6 +265,26 @@ class Request:
                 ]
             )
         return parsed
+
+
+class DuplicateKey(ValueError):
+    """A JSON object names the same key twice."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"duplicate key {key!r}")
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object as a dict, refusing one that names a key twice."""
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return found
 
 
 def _unicode(parsed: Any) -> bool:
