@@ -16,6 +16,7 @@ from talkrate.adapters.redis_store import histogram_key
 from talkrate.admin_token import fingerprint
 from talkrate.models import RatingSubmitted
 from tests.builders import (
+    ROOT,
     LambdaContextStub,
     kafka_event,
     load_function,
@@ -498,6 +499,23 @@ def test_the_authorizer_vouches_only_for_the_admin_token(
 
 # --- What an HTTP client and the caches between it and the API see (2026-12-01 review) ----------
 
+SPEC = json.loads((ROOT / "docs" / "openapi.json").read_text())
+# Headers every response has, or that belong to the body (not documented per response).
+_UNDOCUMENTED = {"content-type", "cache-control"}
+
+
+def _documented_headers(method: str, path: str, status: int) -> set[str]:
+    response = SPEC["paths"][path][method.lower()]["responses"][str(status)]
+    return {name.lower() for name in response.get("headers", {})}
+
+
+def assert_as_documented(answer: dict[str, Any], method: str, path: str) -> None:
+    """The status is one the document lists for the route, and each header it carries too."""
+    status = answer["statusCode"]
+    assert str(status) in SPEC["paths"][path][method.lower()]["responses"], (method, path, status)
+    sent = {name.lower() for name in answer["headers"]} - _UNDOCUMENTED
+    assert sent <= _documented_headers(method, path, status), (method, path, status, sent)
+
 
 def test_no_answer_of_the_api_may_be_stored_by_a_cache(
     api: Call, talk: str, new_talk_id: str
@@ -537,6 +555,7 @@ def test_every_401_says_how_to_authenticate(api: Call, configure: Callable[..., 
     for answer in (missing, forged):
         assert answer["statusCode"] == 401
         assert answer["headers"]["WWW-Authenticate"] == 'Voter-Token realm="talkrate"'
+        assert_as_documented(answer, "POST", "/ratings")
 
 
 def test_a_json_body_with_a_byte_order_mark_is_read(api: Call, talk: str) -> None:
@@ -568,3 +587,38 @@ def test_a_body_on_a_route_that_takes_none_is_ignored(api: Call, talk: str) -> N
     for path in ("/talks", f"/talks/{talk}", "/leaderboard", "/"):
         answer = api("GET", path, large, headers={"content-type": "text/xml"})
         assert answer["statusCode"] == 200, (path, answer["body"][:200])
+
+
+def test_the_headers_the_routes_answer_are_in_the_openapi_document(
+    api: Call, talk: str, new_talk_id: str, configure: Callable[..., None]
+) -> None:
+    auth = {"admin": True, "reason": "ok"}
+    created = api("POST", "/talks", {"id": new_talk_id, "title": "Documented"}, authorizer=auth)
+    assert_as_documented(created, "POST", "/talks")
+    assert_as_documented(api("GET", f"/talks/{new_talk_id}"), "GET", "/talks/{talkId}")
+    replaced = api("PUT", f"/talks/{new_talk_id}", {"title": "Again"}, authorizer=auth)
+    assert_as_documented(replaced, "PUT", "/talks/{talkId}")
+    stale = api(
+        "PUT",
+        f"/talks/{new_talk_id}",
+        {"title": "Stale"},
+        headers={"if-match": '"1"'},
+        authorizer=auth,
+    )
+    assert stale["statusCode"] == 412
+    assert_as_documented(stale, "PUT", "/talks/{talkId}")
+    assert_as_documented(api("DELETE", f"/talks/{new_talk_id}"), "DELETE", "/talks/{talkId}")
+    rated = api("POST", "/ratings", {"talkId": talk, "value": 2})
+    assert_as_documented(rated, "POST", "/ratings")
+    assert_as_documented(api("POST", "/voters"), "POST", "/voters")
+    # Over a limit, and with no way to store a rating: Retry-After, documented
+    configure(RATINGS_PER_ADDRESS_PER_MINUTE="1", PUBLISH_TIMEOUT_SECONDS="1")
+    api("POST", "/ratings", {"talkId": talk, "value": 2}, source_ip="192.0.2.77")
+    limited = api("POST", "/ratings", {"talkId": talk, "value": 2}, source_ip="192.0.2.77")
+    assert limited["statusCode"] == 429
+    assert_as_documented(limited, "POST", "/ratings")
+    configure(STREAMS_CONNECTION="127.0.0.1:1", TALKS_CONNECTION="postgresql://x@127.0.0.1:1/x")
+    down = api("POST", "/ratings", {"talkId": talk, "value": 2})
+    assert down["statusCode"] == 503
+    assert "Retry-After" in down["headers"]
+    assert_as_documented(down, "POST", "/ratings")

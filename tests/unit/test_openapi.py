@@ -40,3 +40,14 @@ def test_admin_routes_require_the_bearer_token() -> None:
         for method, operation in operations.items():
             secured = operation.get("security") == [{"bearerAuth": []}]
             assert secured == ((method, path) in admin), (method, path)
+
+
+def test_every_429_503_and_401_documents_the_header_a_client_needs() -> None:
+    spec = json.loads(document())
+    needed = {"429": "Retry-After", "503": "Retry-After", "401": "WWW-Authenticate"}
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            for code, header in needed.items():
+                response = operation["responses"].get(code)
+                if response is not None:
+                    assert response["headers"][header]["required"] is True, (method, path, code)

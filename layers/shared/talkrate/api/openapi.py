@@ -26,7 +26,12 @@ TITLE = "talkrate"
 VERSION = "1.0.0"
 DESCRIPTION = (
     "Rate conference talks in real time. Ratings are accepted with 202 and counted within "
-    "seconds; every error is application/problem+json (RFC 9457)."
+    "seconds; every error of the routes is application/problem+json (RFC 9457), and no answer "
+    "may be stored by a cache (Cache-Control: no-store).\n\n"
+    "API Gateway answers some requests itself, before any route, with an application/json "
+    'body `{"message": "..."}`: 404 for a method or path no route takes (there is no 405), '
+    "413 for a request over 10 MB, 429 over the API's throttling (without Retry-After: wait "
+    "a second or more), 500 or 503 when the function failed or timed out."
 )
 
 

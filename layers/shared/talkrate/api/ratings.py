@@ -81,8 +81,9 @@ def index() -> dict[str, Any]:
     "/ratings",
     summary="Rate a talk from 1 to 5",
     responses={
-        **ok("RatingAccepted", "Accepted: counted within seconds", 202),
-        **problems(400, 401, 404, 409, 413, 415, 422, 429, 503),
+        **ok("RatingAccepted", "Accepted: counted within seconds", 202, headers=["Location"]),
+        # 409 request-in-progress (the Idempotency-Key's first request still runs) says when.
+        **problems(400, 401, 404, 409, 413, 415, 422, 429, 503, retry_after=[409]),
     },
 )
 def post_rating(

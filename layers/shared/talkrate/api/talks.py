@@ -143,7 +143,7 @@ def get_talks(
 @router.get(
     "/talks/<talkId>",
     summary="A talk and its rating summary",
-    responses={**ok("TalkOut", "The talk"), **problems(400, 404, 503)},
+    responses={**ok("TalkOut", "The talk", headers=["ETag"]), **problems(400, 404, 503)},
 )
 def get_talk(talk_id: TalkIdPath) -> Response:
     rated = talk_details(wiring.talk_catalog(), wiring.read_model(), talk_id)
@@ -161,7 +161,7 @@ router.later(
     "talkrate.api.talk_admin:post_talk",
     summary="Add a talk (admin)",
     responses={
-        **ok("TalkOut", "Created", 201),
+        **ok("TalkOut", "Created", 201, headers=["Location", "ETag"]),
         **problems(400, 401, 403, 409, 413, 415, 422, 503),
     },
     security=ADMIN_ONLY,
@@ -172,8 +172,8 @@ router.later(
     "talkrate.api.talk_admin:put_talk",
     summary="Create or replace a talk (admin)",
     responses={
-        **ok("TalkOut", "Replaced"),
-        **ok("TalkOut", "Created", 201),
+        **ok("TalkOut", "Replaced", headers=["Location", "ETag"]),
+        **ok("TalkOut", "Created", 201, headers=["Location", "ETag"]),
         **problems(400, 401, 403, 412, 413, 415, 422, 503),
     },
     security=ADMIN_ONLY,
