@@ -312,8 +312,10 @@ class HttpResponse:
 
 
 def json_response(status: int, value: Any) -> HttpResponse:
-    """A JSON response of the gateway itself (404, 413, 500...)."""
-    return HttpResponse(status, [("content-type", "application/json")], json.dumps(value).encode())
+    """A JSON response of the gateway itself (404, 413, 500...), compact as API Gateway writes
+    it: `{"message":"Not Found"}`."""
+    body = json.dumps(value, separators=(",", ":")).encode()
+    return HttpResponse(status, [("content-type", "application/json")], body)
 
 
 NOT_FOUND: Final = json_response(404, {"message": "Not Found"})

@@ -7,7 +7,16 @@ import pytest
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.structs import TopicPartition
 
-from sam_emulator.apigw import HttpRequest, RouteMatch, build_event
+from sam_emulator.apigw import (
+    FORBIDDEN,
+    INTERNAL_ERROR,
+    NOT_FOUND,
+    TOO_LARGE,
+    UNAUTHORIZED,
+    HttpRequest,
+    RouteMatch,
+    build_event,
+)
 from sam_emulator.events.kafka import build_kafka_event
 from sam_emulator.template import Route
 from talkrate.projection import records_from_event
@@ -52,3 +61,13 @@ def test_kafka_header_bytes_are_signed_as_lambda_writes_them_and_talkrate_reads_
     assert delivered["headers"] == [{"correlation-id": [-61, -87, 49]}]
     [read] = records_from_event(event)
     assert read.correlation_id == "é1"
+
+
+def test_the_gateway_s_own_answers_are_compact_json_as_api_gateway_writes_them() -> None:
+    # API Gateway's own 404 is `{"message":"Not Found"}` (23 bytes), lower-case content-type
+    assert NOT_FOUND.body == b'{"message":"Not Found"}'
+    assert NOT_FOUND.headers == [("content-type", "application/json")]
+    assert TOO_LARGE.body == b'{"message":"Request Entity Too Large"}'
+    assert UNAUTHORIZED.body == b'{"message":"Unauthorized"}'
+    assert FORBIDDEN.body == b'{"message":"Forbidden"}'
+    assert INTERNAL_ERROR.body == b'{"message":"Internal Server Error"}'
