@@ -1232,3 +1232,70 @@ def test_an_organiser_s_save_over_a_change_made_meanwhile_is_stopped_and_explain
     page.get_by_role("button", name=f"Delete {title}").click()
     expect(page.get_by_test_id("admin-message")).to_have_text(f"Deleted “{title}”.")
     assert web.runtime.request("GET", f"/talks/{talk['id']}").status == 404
+
+
+def test_a_talk_page_whose_config_read_failed_asks_again_instead_of_polling_fast_for_good(
+    web: WebStack, page: Page
+) -> None:
+    # Given a phone on a crowded hall's Wi-Fi: its first read of the page's config fails
+    talk = web.add_talk(title="Opened on a crowded network")
+    configs: list[str] = []
+
+    def lost_once(route: Route) -> None:
+        configs.append(route.request.url)
+        if len(configs) == 1:
+            route.abort("internetdisconnected")
+        else:
+            route.continue_()
+
+    reads: list[str] = []
+    page.route("**/app/config.json", lost_once)
+    page.on(
+        "request", lambda request: reads.append(request.url) if "/ratings?" in request.url else None
+    )
+    page.clock.install()
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Opened on a crowded network")
+    # When two seconds pass
+    before = len(reads)
+    for _ in range(4):
+        page.clock.run_for(500)
+        page.wait_for_timeout(100)
+    # Then it has not taken "no answer" for "no live channel" (which polls twice a second)
+    assert len(reads) - before <= 1
+    # And once the config can be read, the page goes live by itself
+    for _ in range(3):
+        page.clock.run_for(5_500)
+        page.wait_for_timeout(300)
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    assert len(configs) >= 2
+
+
+def test_a_talk_page_opened_while_the_service_cannot_be_reached_shows_its_talk_by_itself(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee who scanned the QR code while the hall's network was down: the page's
+    # first two reads of the talk fail
+    talk = web.add_talk(title="Scanned too early")
+    failed: list[str] = []
+
+    def unreachable_twice(route: Route) -> None:
+        if route.request.resource_type == "fetch" and len(failed) < 2:
+            failed.append(route.request.url)
+            route.abort("internetdisconnected")
+        else:
+            route.continue_()
+
+    page.route(f"**/talks/{talk['id']}", unreachable_twice)
+    page.clock.install()
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    expect(page.get_by_test_id("message")).to_contain_text("Trying again")
+    # When the network comes back, and nobody reloads
+    for _ in range(3):
+        page.clock.run_for(5_500)
+        page.wait_for_timeout(300)
+    # Then the page shows the talk, ready to rate, and the error is gone
+    expect(page.get_by_role("heading", level=1)).to_have_text("Scanned too early")
+    expect(page.get_by_test_id("message")).to_have_text("")
+    expect(star(page, 4)).to_be_enabled()
+    assert len(failed) == 2

@@ -40,9 +40,14 @@ export const get = async (path) => (await request("GET", path)).body;
 
 let configPromise = null;
 // /app/config.json: {"live": null | {realtimeUrl, host, apiKey}, "votingPolicy": "open" | "attendee"}
+// A read that failed (a phone on a crowded hall's Wi-Fi) is not kept: the answer says `unknown`
+// and the next call asks again.
 export function appConfig() {
   if (!configPromise) {
-    configPromise = get("/app/config.json").catch(() => ({ live: null, votingPolicy: "open" }));
+    configPromise = get("/app/config.json").catch(() => {
+      configPromise = null;
+      return { live: null, votingPolicy: "open", unknown: true };
+    });
   }
   return configPromise;
 }

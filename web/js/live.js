@@ -147,16 +147,27 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
   };
   document.addEventListener("visibilitychange", onVisible);
 
-  appConfig().then((config) => {
-    if (stopped) return;
-    if (config && config.live && config.live.realtimeUrl) {
-      safeRefresh();
-      connect(config.live);
-    } else {
-      onStatus("polling");
-      startPolling(pollMs, 0);
-    }
-  });
+  // Whether the deployment has a live channel. Not knowing (its config could not be read) is
+  // not "none": the page keeps fresh every five seconds and asks again, rather than polling
+  // twice a second for good.
+  let configTimer = null;
+  function start() {
+    appConfig().then((config) => {
+      if (stopped) return;
+      if (config && config.live && config.live.realtimeUrl) {
+        safeRefresh();
+        connect(config.live);
+      } else if (config && config.unknown) {
+        onStatus("polling");
+        startPolling(FALLBACK_POLL_MS, 0);
+        configTimer = setTimeout(start, FALLBACK_POLL_MS);
+      } else {
+        onStatus("polling");
+        startPolling(pollMs, 0);
+      }
+    });
+  }
+  start();
 
   return {
     refresh: safeRefresh,
@@ -165,6 +176,7 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
       document.removeEventListener("visibilitychange", onVisible);
       stopPolling();
       clearTimeout(connectTimer);
+      clearTimeout(configTimer);
       if (socket) {
         socket.onclose = null;
         socket.close();

@@ -125,7 +125,17 @@ export function talkPage(main, talkId) {
     }
   }
 
+  // The voting policy, from the page's config (asked again while it could not be read).
+  let policyKnown = false;
+  async function knowPolicy() {
+    if (policyKnown) return;
+    const config = await appConfig();
+    policy = config.votingPolicy || "open";
+    policyKnown = !config.unknown;
+  }
+
   async function tokenFor() {
+    await knowPolicy();
     if (!tokens && policy !== "attendee") return null;
     try {
       return await voterToken();
@@ -186,8 +196,22 @@ export function talkPage(main, talkId) {
 
   (async () => {
     try {
-      const [config, loaded] = await Promise.all([appConfig(), loadTalk()]);
-      policy = config.votingPolicy || "open";
+      appConfig(); // asked beside the talk; knowPolicy() waits for it
+      let loaded = null;
+      // A phone that opened the page on a hall's crowded Wi-Fi: the page tries again by itself
+      // (a talk not in the programme is said at once).
+      while (!loaded) {
+        try {
+          loaded = await loadTalk();
+        } catch (error) {
+          if (stopped || (error instanceof ApiError && error.status === 404)) throw error;
+          setText(message, `${errorText(error)} Trying again…`);
+          await pause(5000);
+          if (stopped) return;
+        }
+      }
+      setText(message, "");
+      await knowPolicy();
       if (stopped) return;
       talk = loaded;
       document.title = `${talk.title} · talkrate`;
