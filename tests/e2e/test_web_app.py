@@ -1299,3 +1299,53 @@ def test_a_talk_page_opened_while_the_service_cannot_be_reached_shows_its_talk_b
     expect(page.get_by_test_id("message")).to_have_text("")
     expect(star(page, 4)).to_be_enabled()
     assert len(failed) == 2
+
+
+def test_a_board_read_outlived_by_a_newer_one_still_draws_when_it_is_the_newest_answer(
+    web: WebStack, page: Page
+) -> None:
+    # Given a rated talk in a track of its own, and the leaderboard open, live, its timers on a
+    # clock the test moves, and from now every read of the board held on its way
+    track = f"Busy board {unique_talk_id()}"
+    talk = web.add_talk(title="Steady under updates", track=track)
+    elsewhere = web.add_talk(title="Rated in another track", track="Another track")
+    web.rate(talk["id"], 5)
+    web.rate(elsewhere["id"], 4)
+    assert wait_for(lambda: web.count(talk["id"]) == web.count(elsewhere["id"]) == 1)
+    page.clock.install()
+    page.goto(web.url("/app/leaderboard"))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    rows = page.locator("table.board tbody tr")
+    expect(rows.filter(has_text="Rated in another track")).to_have_count(1)
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    page.route("**/leaderboard?limit=*", hold)
+
+    def reads_held(count: int) -> None:
+        deadline = time.monotonic() + 10
+        while len(held) < count and time.monotonic() < deadline:
+            page.wait_for_timeout(50)
+        assert len(held) == count
+
+    # When the track is picked (its read is slow), and the board changes meanwhile, so that
+    # another read of it starts before the first answers (a slow network at a busy conference)
+    page.get_by_label("Track").select_option(track)
+    reads_held(1)
+    publish_live(web, "/talkrate/leaderboard", {"type": "leaderboard"})
+    for _ in range(10):
+        page.clock.run_for(400)  # past the page's debounce of live messages
+        page.wait_for_timeout(50)
+        if len(held) == 2:
+            break
+    reads_held(2)
+    held[0].continue_()
+    # Then the first answer is drawn: it is newer than anything shown (with every read outlived
+    # by the next, as when messages come faster than reads, none would ever be drawn)
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Steady under updates")
+    # And the second draws over it when it comes
+    held[1].continue_()
+    expect(rows).to_have_count(1)

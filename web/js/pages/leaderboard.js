@@ -28,16 +28,21 @@ export function leaderboardPage(main) {
     status, badge.node);
 
   const rows = new Map(); // talk id -> its row and cells
-  // Reads overlap (a live message, a reconnection, a new track): only the newest one started
-  // may draw, so a slow read of an older state (or of the track before) never replaces it.
+  // Reads overlap (a live message, a reconnection, a new track): a read draws only when it
+  // started after the one drawn last and is of the track shown, so a slow read of an older
+  // state (or of the track before) never replaces a newer one. Not "only the newest started":
+  // on a slow network, with messages coming faster than a read, no read would ever draw.
   let started = 0;
+  let drawn = 0;
   const refresh = async () => {
     const read = ++started;
+    const of = track;
     try {
       const query = new URLSearchParams({ limit: String(SIZE) });
-      if (track) query.set("track", track);
+      if (of) query.set("track", of);
       const board = await get(`/leaderboard?${query}`);
-      if (read !== started) return;
+      if (read < drawn || of !== track) return;
+      drawn = read;
       // Rows are kept per talk and updated in place, so the keyboard focus (on a talk's link)
       // stays where it was while the board moves.
       const nodes = board.talks.map((row) => {
@@ -63,7 +68,7 @@ export function leaderboardPage(main) {
       arrange(body, nodes);
       setText(status, board.talks.length ? "" : "No talk has been rated yet.");
     } catch (error) {
-      if (read === started) setText(status, errorText(error));
+      if (read > drawn && of === track) setText(status, errorText(error));
       throw error;
     }
   };
