@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -162,3 +163,32 @@ def test_a_replay_of_offsets_kafka_does_not_hold_changes_nothing(
     assert main(["ops", "replay", "--failure", str(tmp_path / "junk.json")]) == 2
     assert main(["ops", "replay", "--topic", topic]) == 2  # a range needs all four
     assert counted() == 3
+
+
+def test_an_operator_command_names_the_backend_that_is_down_in_one_line(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given Redis, then Kafka, configured where nothing listens (a backend that went away)
+    from sam_emulator.serving import free_port
+
+    nowhere = free_port()
+    configure(RATINGS_CONNECTION=f"redis://127.0.0.1:{nowhere}/0")
+    capsys.readouterr()
+    # When the operator rebuilds the read model
+    assert main(["ops", "rebuild"]) == 1
+    # Then one line says Redis cannot be reached (not an "unexpected" library error)
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("talkrate: Redis (the read model) is unreachable"), line
+    assert "unexpected" not in line
+
+    # And when Kafka is the one away, a replay from it says so within seconds
+    configure(STREAMS_CONNECTION=f"127.0.0.1:{nowhere}")
+    span = ["--topic", topic, "--partition", "0", "--first", "0", "--last", "1"]
+    started = time.monotonic()
+    assert main(["ops", "replay", *span]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"talkrate: Kafka at 127.0.0.1:{nowhere} is unreachable"), line
+    assert time.monotonic() - started < 15

@@ -24,6 +24,7 @@ from talkrate.projection import StreamRecord, classify, records_from_event
 from talkrate.rebuild import rebuild_read_model
 
 QUIET_SECONDS = 5.0
+BOOTSTRAP_TIMEOUT_MS = 5000
 
 
 @dataclass(frozen=True)
@@ -81,39 +82,60 @@ def read_from_kafka(
     A range the broker does not hold whole (deleted by retention, or not written yet: nothing
     comes for QUIET_SECONDS) is an error naming it, never a silent partial replay.
     """
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import KafkaConsumer
+    from kafka.errors import KafkaError
 
-    consumer = KafkaConsumer(enable_auto_commit=False, group_id=None, **consumer_options)
-    records: list[StreamRecord] = []
+    where = ",".join(consumer_options.get("bootstrap_servers", []))
     try:
-        for span in ranges:
-            partition = TopicPartition(span.topic, span.partition)
-            held_from = consumer.beginning_offsets([partition])[partition]
-            if span.first < held_from:
-                raise BackendUnavailable(
-                    f"Kafka no longer holds {span.topic}-{span.partition} before offset "
-                    f"{held_from} (retention), so not all of {span}"
-                )
-            consumer.assign([partition])
-            consumer.seek(partition, span.first)
-            deadline, quiet_since = time.monotonic() + timeout, time.monotonic()
-            while consumer.position(partition) <= span.last:
-                polled = consumer.poll(timeout_ms=500, max_records=500).get(partition, [])
-                now = time.monotonic()
-                if polled:
-                    quiet_since = now
-                elif now - quiet_since > QUIET_SECONDS or now > deadline:
-                    raise BackendUnavailable(
-                        f"Kafka returned nothing past {span.topic}-{span.partition}@"
-                        f"{consumer.position(partition) - 1}, so not all of {span}"
-                    )
-                records.extend(
-                    StreamRecord(m.topic, m.partition, m.offset, m.key, m.value)
-                    for m in polled
-                    if span.first <= m.offset <= span.last
-                )
+        # A broker that does not answer is said within seconds, not after kafka-python's 30 s.
+        consumer = KafkaConsumer(
+            enable_auto_commit=False,
+            group_id=None,
+            bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+            **consumer_options,
+        )
+    except KafkaError as error:
+        raise BackendUnavailable(f"Kafka at {where} is unreachable: {error}") from error
+    try:
+        return _read_ranges(consumer, ranges, timeout)
+    except KafkaError as error:
+        raise BackendUnavailable(f"Kafka at {where} stopped answering: {error}") from error
     finally:
         consumer.close()
+
+
+def _read_ranges(
+    consumer: Any, ranges: Iterable[OffsetRange], timeout: float
+) -> list[StreamRecord]:
+    from kafka import TopicPartition
+
+    records: list[StreamRecord] = []
+    for span in ranges:
+        partition = TopicPartition(span.topic, span.partition)
+        held_from = consumer.beginning_offsets([partition])[partition]
+        if span.first < held_from:
+            raise BackendUnavailable(
+                f"Kafka no longer holds {span.topic}-{span.partition} before offset "
+                f"{held_from} (retention), so not all of {span}"
+            )
+        consumer.assign([partition])
+        consumer.seek(partition, span.first)
+        deadline, quiet_since = time.monotonic() + timeout, time.monotonic()
+        while consumer.position(partition) <= span.last:
+            polled = consumer.poll(timeout_ms=500, max_records=500).get(partition, [])
+            now = time.monotonic()
+            if polled:
+                quiet_since = now
+            elif now - quiet_since > QUIET_SECONDS or now > deadline:
+                raise BackendUnavailable(
+                    f"Kafka returned nothing past {span.topic}-{span.partition}@"
+                    f"{consumer.position(partition) - 1}, so not all of {span}"
+                )
+            records.extend(
+                StreamRecord(m.topic, m.partition, m.offset, m.key, m.value)
+                for m in polled
+                if span.first <= m.offset <= span.last
+            )
     return records
 
 

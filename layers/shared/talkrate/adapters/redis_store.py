@@ -19,12 +19,13 @@ One Redis or a Redis Cluster, chosen by the URL: `redis://host:port?cluster=true
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
@@ -37,6 +38,23 @@ from talkrate.events import Rating
 from talkrate.leaderboard import PRIOR_MEAN, PRIOR_WEIGHT
 from talkrate.projected import ProjectionBatch, ProjectionResult, ReadModelMemory, ReadModelState
 from talkrate.values import RATING_VALUES, Histogram
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _unreachable_as_backend_error(method: _Method) -> _Method:
+    """Redis not answering becomes BackendUnavailable, which callers (the operator's commands
+    among them) turn into one line instead of a connection library's traceback."""
+
+    @functools.wraps(method)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except (redis.ConnectionError, redis.TimeoutError, RedisClusterException) as error:
+            raise BackendUnavailable(f"Redis (the read model) is unreachable: {error}") from error
+
+    return guarded  # type: ignore[return-value]
+
 
 LEADERBOARD_KEY = "leaderboard"  # talk id scored by its Bayesian average
 # On a cluster: talk id -> the revision of the talk's state its leaderboard score was read at
@@ -798,6 +816,7 @@ class RedisReadModel:
                 drop.execute()
         return dropped
 
+    @_unreachable_as_backend_error
     def lock_for_rebuild(self) -> bool:
         """Hold the projector off (its batches fail and are retried) while a rebuild runs.
 
@@ -808,18 +827,21 @@ class RedisReadModel:
         self._rebuild_token = token
         return True
 
+    @_unreachable_as_backend_error
     def hold_rebuild_lock(self) -> bool:
         """Renew this rebuild's lock; False when it ran out (or another rebuild took it)."""
         return self._rebuild_token is not None and bool(
             self._eval("hold", [REBUILD_LOCK_KEY], [self._rebuild_token, REBUILD_LOCK_SECONDS])
         )
 
+    @_unreachable_as_backend_error
     def unlock_after_rebuild(self) -> None:
         """Let the projector apply batches again (the lock is dropped only while it is ours)."""
         if self._rebuild_token is not None:
             self._eval("hold", [REBUILD_LOCK_KEY], [self._rebuild_token, 0])
             self._rebuild_token = None
 
+    @_unreachable_as_backend_error
     def replace_all(self, state: ReadModelState) -> None:
         """Replace every histogram, vote and offset with the rebuilt ones.
 
