@@ -81,3 +81,25 @@ def test_an_unreachable_broker_fails_within_the_time_budget() -> None:
         publisher.publish(rating_event("t", 3))
     assert time.monotonic() - started < 5
     assert not publisher.ping()
+
+
+def test_a_broker_that_died_after_the_first_rating_is_reported_down() -> None:
+    # Given a publisher that has published to a broker (so it knows the topic's partitions)
+    from talkrate_local.broker import LocalBroker
+
+    with LocalBroker() as broker:
+        publisher = KafkaRatingPublisher(
+            Settings.model_validate(
+                {"STREAMS_CONNECTION": broker.bootstrap, "PUBLISH_TIMEOUT_SECONDS": 1}
+            )
+        )
+        publisher.publish(rating_event("t", 3))
+        assert publisher.ping()
+        # When the broker process dies (SIGKILL)
+        broker._process.kill()  # type: ignore[union-attr]
+        broker._process.wait()  # type: ignore[union-attr]
+        # Then the next ping (what GET / reports) says it is down, within its budget
+        started = time.monotonic()
+        assert not publisher.ping()
+        assert time.monotonic() - started < 2
+        publisher.close()

@@ -53,10 +53,22 @@ class KafkaRatingPublisher:
             raise BackendUnavailable(f"the event stream did not acknowledge: {error}") from error
 
     def ping(self) -> bool:
-        """True when the stream answers a metadata request for the ratings topic."""
+        """True when the stream answers a metadata request for the ratings topic, now.
+
+        `partitions_for` alone answers from the producer's cached metadata once it knows the
+        topic: a broker that died after the first rating was still reported up by GET /.
+        """
         try:
-            return bool(self._get_producer().partitions_for(self._settings.ratings_topic))
-        except (KafkaError, OSError):
+            producer = self._get_producer()
+            if not producer.partitions_for(self._settings.ratings_topic):
+                return False
+            # kafka-python has no public call for a fresh metadata round trip: its cluster
+            # metadata's update future is what its own send path waits on.
+            answered = threading.Event()
+            update = producer._metadata.request_update()
+            update.add_both(lambda *_: answered.set())
+            return answered.wait(self._settings.publish_timeout_seconds) and update.succeeded()
+        except (KafkaError, OSError, AttributeError):
             return False
 
     def _get_producer(self) -> KafkaProducer:
