@@ -808,6 +808,26 @@ def test_the_talk_page_reconnects_and_misses_nothing_published_while_it_was_away
     expect(total(page)).to_have_text("2 ratings", timeout=LIVE_WITHIN_MS)
 
 
+def test_a_page_whose_live_channel_key_changed_reads_its_config_again_and_goes_live(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk page that read its config before the runtime started again with a new key
+    def old_key(route: Route) -> None:
+        config = route.fetch().json()
+        config["live"]["apiKey"] = "da2-localkeyofthepreviousrun"
+        route.fulfill(json=config)
+
+    page.route("**/app/config.json", old_key, times=1)
+    talk = web.add_talk(title="Restarted")
+    page.goto(web.url(f"/app/talks/{talk['id']}"))
+    # When the channel refuses that key (the page keeps fresh by polling meanwhile)
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "connecting")
+    # Then the page reads its config again by itself and goes live with the key it now holds
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live", timeout=15_000)
+    web.rate(talk["id"], 4)
+    expect(total(page)).to_have_text("1 rating", timeout=LIVE_WITHIN_MS)
+
+
 def test_a_read_slower_than_a_live_message_does_not_show_older_numbers(
     web: WebStack, page: Page
 ) -> None:

@@ -41,8 +41,9 @@ export const get = async (path) => (await request("GET", path)).body;
 let configPromise = null;
 // /app/config.json: {"live": null | {realtimeUrl, host, apiKey}, "votingPolicy": "open" | "attendee"}
 // A read that failed (a phone on a crowded hall's Wi-Fi) is not kept: the answer says `unknown`
-// and the next call asks again.
-export function appConfig() {
+// and the next call asks again; `fresh` asks again anyway (a live channel that refuses the page).
+export function appConfig({ fresh = false } = {}) {
+  if (fresh) configPromise = null;
   if (!configPromise) {
     configPromise = get("/app/config.json").catch(() => {
       configPromise = null;

@@ -33,6 +33,7 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
   let stopped = false;
   let socket = null;
   let attempt = 0;
+  let refusals = 0; // connections in a row that closed before the channel took the subscription
   let connectTimer = null;
   // Polling over HTTP (without a live channel, or while away from it) runs on its own timer, so
   // a reconnection's backoff never cancels it; `pollRun` ends a loop whose refresh is in flight.
@@ -125,8 +126,23 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
     current.onclose = () => {
       clearTimeout(watchdog);
       if (socket === current) socket = null;
+      refusals = subscribed ? 0 : refusals + 1;
       if (!stopped) reconnect(live, subscribed);
     };
+  }
+
+  // A channel that refuses the page again and again may have moved on from what the page read
+  // (a local runtime started again: a new key, perhaps another port): the page's config is read
+  // anew before such a try, so the page goes live again by itself instead of trying the old key.
+  function connectAgain(live) {
+    if (refusals < 2) {
+      connect(live);
+      return;
+    }
+    appConfig({ fresh: true }).then((config) => {
+      if (stopped) return;
+      connect(config && config.live && config.live.realtimeUrl ? config.live : live);
+    });
   }
 
   function reconnect(live) {
@@ -137,7 +153,7 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
     // While away from the channel, the page keeps itself fresh over HTTP, every five seconds
     // from the drop on, however often it tries to reconnect meanwhile.
     startPolling(FALLBACK_POLL_MS, FALLBACK_POLL_MS);
-    connectTimer = setTimeout(() => connect(live), base / 2 + Math.random() * base);
+    connectTimer = setTimeout(() => connectAgain(live), base / 2 + Math.random() * base);
   }
 
   // A phone brought back to the front reads the state at once: while it slept its connection
