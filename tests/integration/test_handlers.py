@@ -76,6 +76,28 @@ def test_post_keeps_the_rating_in_the_outbox_while_the_stream_is_down_and_relay_
     assert len(events) == result["published"]
 
 
+def test_while_the_stream_is_down_ratings_after_the_first_go_to_the_outbox_without_waiting(
+    api: Call, configure: Callable[..., None], talk: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a stream that does not answer
+    configure(STREAMS_CONNECTION="127.0.0.1:1", PUBLISH_TIMEOUT_SECONDS="1")
+    caplog.clear()
+    # When three ratings are posted
+    answers = [
+        api("POST", "/ratings", body=json.dumps({"talkId": talk, "value": v})) for v in (3, 4, 5)
+    ]
+    # Then each is accepted, kept in the outbox; only the first waited for the stream
+    assert [(a["statusCode"], a["json"]["status"]) for a in answers] == [(202, "queued")] * 3
+    kept = [
+        str(getattr(record, "error", ""))
+        for record in caplog.records
+        if record.getMessage().startswith("stream unavailable")
+    ]
+    assert len(kept) == 3
+    assert "did not acknowledge" in kept[0]
+    assert all("not tried again" in error for error in kept[1:])
+
+
 def test_post_answers_503_with_retry_after_when_postgresql_and_kafka_are_both_down(
     api: Call, configure: Callable[..., None], talk: str
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from talkrate.adapters.kafka_stream import KafkaRatingPublisher
+from talkrate.adapters.kafka_stream import KafkaRatingPublisher, PausingPublisher
 from talkrate.config import Settings
 from talkrate.errors import BackendUnavailable
 from talkrate.models import RatingSubmitted
@@ -103,3 +104,81 @@ def test_a_broker_that_died_after_the_first_rating_is_reported_down() -> None:
         assert not publisher.ping()
         assert time.monotonic() - started < 2
         publisher.close()
+
+
+class Clock:
+    """A monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_stream_that_failed_is_not_tried_again_until_its_pause_ends_then_is_used_again() -> None:
+    # Given the API's publisher on a broker, with its pause on a clock the test moves
+    from talkrate_local.broker import LocalBroker
+
+    clock = Clock()
+    broker = LocalBroker()
+    broker.start()
+    try:
+        settings = {"STREAMS_CONNECTION": broker.bootstrap, "PUBLISH_TIMEOUT_SECONDS": 1}
+        stream = KafkaRatingPublisher(Settings.model_validate(settings))
+        publisher = PausingPublisher(stream, first=5, longest=60, clock=clock)
+        publisher.publish(rating_event("t", 3))
+        # When the broker stops answering (its process held still, as a broker that hangs):
+        # the first rating tries it and fails within the budget
+        broker._process.send_signal(signal.SIGSTOP)  # type: ignore[union-attr]
+        with pytest.raises(BackendUnavailable, match="did not acknowledge"):
+            publisher.publish(rating_event("t", 4))
+        # Then the next ones are refused at once, without trying (the API keeps them in the
+        # outbox straight away), for the pause
+        started = time.monotonic()
+        for _ in range(20):
+            with pytest.raises(BackendUnavailable, match="not tried again"):
+                publisher.publish(rating_event("t", 4))
+        assert time.monotonic() - started < 0.5  # twenty refusals, not twenty budgets of 1 s
+        # And once the broker answers again and the pause has passed, the stream is used again
+        broker._process.send_signal(signal.SIGCONT)  # type: ignore[union-attr]
+        clock.now += 5.1
+        publisher.publish(rating_event("t", 5))
+        publisher.publish(rating_event("t", 2))  # no pause after a success
+        values = [
+            RatingSubmitted.from_json(v).value
+            for _, v in consume_all(broker.bootstrap, "ratings", 4)
+        ]
+        # (the rating the broker never answered may have gone through on its return, too)
+        assert values[0] == 3
+        assert values.index(5) < values.index(2)
+        stream.close()
+    finally:
+        broker.stop()
+
+
+def test_each_failed_try_of_a_paused_stream_doubles_its_pause_up_to_the_longest() -> None:
+    clock = Clock()
+    settings = {"STREAMS_CONNECTION": "127.0.0.1:1", "PUBLISH_TIMEOUT_SECONDS": 1}
+    stream = KafkaRatingPublisher(Settings.model_validate(settings))
+    publisher = PausingPublisher(stream, first=5, longest=12, clock=clock)
+
+    def tried() -> bool:
+        with pytest.raises(BackendUnavailable) as refused:
+            publisher.publish(rating_event("t", 3))
+        return "not tried again" not in str(refused.value)
+
+    assert tried()  # pause 5 s
+    clock.now += 4.9
+    assert not tried()
+    clock.now += 0.2
+    assert tried()  # failed again: 10 s
+    clock.now += 9.9
+    assert not tried()
+    clock.now += 0.2
+    assert tried()  # 20 s, held at the longest: 12 s
+    clock.now += 11.9
+    assert not tried()
+    clock.now += 0.2
+    assert tried()
+    stream.close()

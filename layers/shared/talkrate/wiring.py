@@ -14,7 +14,7 @@ from talkrate.config import load_settings
 
 if TYPE_CHECKING:
     from talkrate.adapters.idempotency import IdempotentRequests
-    from talkrate.adapters.kafka_stream import KafkaRatingPublisher
+    from talkrate.adapters.kafka_stream import KafkaRatingPublisher, PausingPublisher
     from talkrate.adapters.limiter import RedisRequestLimiter
     from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore, PostgresOutbox
     from talkrate.adapters.redis_store import RedisReadModel
@@ -77,6 +77,16 @@ def rating_publisher() -> KafkaRatingPublisher:
     from talkrate.adapters.kafka_stream import KafkaRatingPublisher
 
     return KafkaRatingPublisher(load_settings())
+
+
+@lru_cache(maxsize=1)
+def api_publisher() -> PausingPublisher:
+    """The stream as POST /ratings uses it: not tried for a while after it failed (the rating
+    goes to the outbox at once), so a broker that is down does not cost every rating the
+    whole publish budget."""
+    from talkrate.adapters.kafka_stream import PausingPublisher
+
+    return PausingPublisher(rating_publisher())
 
 
 @lru_cache(maxsize=1)
@@ -191,6 +201,7 @@ def reset() -> None:
         event_store,
         outbox,
         rating_publisher,
+        api_publisher,
         read_model,
         idempotent_requests,
         request_limiter,

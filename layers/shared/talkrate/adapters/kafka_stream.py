@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from kafka import KafkaProducer
@@ -95,3 +97,57 @@ class KafkaRatingPublisher:
         if self._producer is not None:
             self._producer.close(timeout=2)
             self._producer = None
+
+
+class PausingPublisher:
+    """A RatingPublisher that stops trying a stream that has just failed: for a pause after a
+    failure, a rating is refused at once (BackendUnavailable: the API keeps it in the outbox,
+    which the relay publishes later) instead of each waiting out the publish budget. After the
+    pause the next rating tries the stream again; each failed try doubles the pause, up to
+    `longest`, and one that is acknowledged ends it.
+
+    Without it, a broker that is down costs every rating the whole budget (3 s): requests
+    queue behind one another, and the API's concurrency climbs to its limit.
+    """
+
+    def __init__(
+        self,
+        publisher: Any,
+        first: float = 2.0,
+        longest: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._publisher = publisher
+        self._first = first
+        self._longest = longest
+        self._clock = clock
+        self._pause = 0.0  # the current pause, 0 while the stream answers
+        self._failed_at = 0.0
+        self._lock = threading.Lock()
+
+    def publish(self, event: Rating) -> None:
+        """Publish through the stream, or refuse at once while it is paused."""
+        with self._lock:
+            waited = self._clock() - self._failed_at
+            if self._pause and waited < self._pause:
+                raise BackendUnavailable(
+                    f"the event stream failed {waited:.1f} s ago: not tried again for "
+                    f"{self._pause - waited:.1f} s"
+                )
+        try:
+            self._publisher.publish(event)
+        except BackendUnavailable:
+            with self._lock:
+                self._pause = min(self._longest, self._pause * 2) if self._pause else self._first
+                self._failed_at = self._clock()
+            raise
+        with self._lock:
+            self._pause = 0.0
+
+    def ping(self) -> bool:
+        """The stream's own answer, paused or not (GET / reports what is, not the pause)."""
+        return bool(self._publisher.ping())
+
+    def close(self) -> None:
+        """Close the stream's client."""
+        self._publisher.close()

@@ -131,7 +131,7 @@ def _rate(request: RatingBody, rater: Rater, now: datetime) -> dict[str, Any]:
             rater,
             wiring.rating_rules(),
             wiring.talk_catalog(),
-            wiring.rating_publisher(),
+            wiring.api_publisher(),
             wiring.outbox(),
             wiring.request_limiter(),
             now,
