@@ -79,6 +79,11 @@ class LocalBroker:
         return self._process.pid if self._process is not None else None
 
     @property
+    def running(self) -> bool:
+        """Whether the broker process this object started is still running."""
+        return self._process is not None and self._process.poll() is None
+
+    @property
     def in_memory(self) -> bool:
         """Whether the broker's data goes with its process."""
         return self.storage_engine.startswith("memory:")

@@ -514,7 +514,7 @@ class KeptBroker:
             self.fresh = False
             return
         broker = LocalBroker(
-            start_timeout=START_TIMEOUT_SECONDS, silent=True, log_file=self.folder / "tansu.log"
+            start_timeout=START_TIMEOUT_SECONDS, silent=True, log_file=self.log_path
         )
         try:
             broker.start()
@@ -552,6 +552,25 @@ class KeptBroker:
         self._broker, self._adopted, self.port = None, None, 0
         with contextlib.suppress(OSError):
             self._state_path.unlink()
+
+    @property
+    def running(self) -> bool:
+        """Whether the broker (started here, or taken over) is still running."""
+        if self._broker is not None:
+            return self._broker.running
+        if self._adopted is None:
+            return False
+        import psutil
+
+        try:
+            return bool(psutil.Process(self._adopted).status() != psutil.STATUS_ZOMBIE)
+        except psutil.Error:
+            return False
+
+    @property
+    def log_path(self) -> Path:
+        """Where the broker logs."""
+        return self.folder / "tansu.log"
 
     def keep_running(self) -> None:
         """Leave the broker running for the next start to take over (records not yet stored)."""

@@ -196,7 +196,16 @@ class TalkrateStack:
         backends = self.backends
         if backends is None:
             return
-        unstored = self._unstored_records(backends) if backends.kept_broker else 0
+        kept = backends.kept_broker
+        if kept is not None and not kept.running:
+            # Nothing to keep, and no offsets to ask it for (which would say "keeps running").
+            console(
+                f"[runtime] the broker had stopped on its own (its log: {kept.log_path}): "
+                "records on it that the projector had not stored are gone"
+            )
+            unstored = 0
+        else:
+            unstored = self._unstored_records(backends) if kept else 0
         if unstored:
             console(
                 f"[runtime] the broker keeps running: {unstored} record(s) on it are not "

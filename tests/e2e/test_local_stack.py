@@ -260,3 +260,27 @@ def test_ratings_survive_a_killed_runtime_and_a_restart_with_10000_stored_shows_
             f"\n  10,000 ratings stored: a new rating visible {after_kill:.2f} s after its 202 "
             f"(runtime killed before), {after_stop:.2f} s (stopped with Ctrl-C before)"
         )
+
+
+def test_ctrl_c_after_the_embedded_broker_died_says_so_instead_of_keeping_it(
+    tmp_path: Path,
+) -> None:
+    # Given a runtime on embedded services whose in-memory broker has died (killed)
+    folder = Path(tempfile.mkdtemp(prefix="talkrate-local-stack-"))
+    folder.chmod(0o755)  # PostgreSQL may run as another user
+    data = folder / "data"
+    runtime, _ = start_stack(data, tmp_path / "run.log")
+    try:
+        state = json.loads((data / "kafka" / "tansu.json").read_text())
+        os.kill(int(state["pid"]), signal.SIGKILL)
+        time.sleep(0.5)
+    finally:
+        # When the runtime is stopped (Ctrl-C)
+        code = stop(runtime)
+    # Then it says the broker had stopped, and does not speak of keeping it for the next start
+    assert code == 0
+    log = (tmp_path / "run.log").read_text()
+    assert "the broker had stopped on its own" in log
+    assert "keeps running" not in log
+    assert not (data / "kafka" / "tansu.json").exists()
+    shutil.rmtree(folder, ignore_errors=True)
