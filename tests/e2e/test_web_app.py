@@ -152,6 +152,30 @@ def total(page: Page) -> Any:
     return page.get_by_test_id("total")
 
 
+def run_clock(page: Page, steps: int, step_ms: int, settle_ms: int) -> None:
+    """Move the page's installed clock `steps` times by `step_ms`, letting what each step
+    started (a read, a reconnection) take its real time, `settle_ms`."""
+    for _ in range(steps):
+        page.clock.run_for(step_ms)
+        page.wait_for_timeout(settle_ms)
+
+
+def first_reads_of_the_talk_fail(page: Page, talk_id: str, times: int = 2) -> list[str]:
+    """Make the page's first `times` reads of the talk (fetches, not the page itself) fail as
+    when the network is down; returns the URLs that failed."""
+    failed: list[str] = []
+
+    def unreachable(route: Route) -> None:
+        if route.request.resource_type == "fetch" and len(failed) < times:
+            failed.append(route.request.url)
+            route.abort("internetdisconnected")
+        else:
+            route.continue_()
+
+    page.route(f"**/talks/{talk_id}", unreachable)
+    return failed
+
+
 def enter_event_code(page: Page) -> None:
     page.get_by_label("Event code").fill(EVENT_CODE)
     page.get_by_role("button", name="Continue").click()
@@ -699,23 +723,12 @@ def test_a_room_screen_opened_before_the_network_was_up_shows_its_talk_by_itself
     # Given a room screen opened while the service cannot be reached (the room PC's network
     # not up yet): its first two reads of the talk fail
     talk = web.add_talk(title="Opened too early", speakers=["Ada Example"])
-    failed: list[str] = []
-
-    def unreachable_twice(route: Route) -> None:
-        if len(failed) < 2:
-            failed.append(route.request.url)
-            route.abort("internetdisconnected")
-        else:
-            route.continue_()
-
-    page.route(f"**/talks/{talk['id']}", unreachable_twice)
+    failed = first_reads_of_the_talk_fail(page, talk["id"])
     page.clock.install()
     page.goto(web.url(SCREEN.format(id=talk["id"])))
     expect(page.locator("[role=alert]")).to_contain_text("cannot be reached")
     # When the network comes up, and nobody touches the screen (each retry's read takes real time)
-    for _ in range(3):
-        page.clock.run_for(5_500)
-        page.wait_for_timeout(300)
+    run_clock(page, 3, 5_500, 300)
     # Then it shows the talk and its figures, and the error is gone
     expect(page.get_by_role("heading", level=1)).to_have_text("Opened too early")
     expect(page.get_by_test_id("qr-caption")).to_have_text("Scan to rate")
@@ -1278,15 +1291,11 @@ def test_a_talk_page_whose_config_read_failed_asks_again_instead_of_polling_fast
     expect(page.get_by_role("heading", level=1)).to_have_text("Opened on a crowded network")
     # When two seconds pass
     before = len(reads)
-    for _ in range(4):
-        page.clock.run_for(500)
-        page.wait_for_timeout(100)
+    run_clock(page, 4, 500, 100)
     # Then it has not taken "no answer" for "no live channel" (which polls twice a second)
     assert len(reads) - before <= 1
     # And once the config can be read, the page goes live by itself
-    for _ in range(3):
-        page.clock.run_for(5_500)
-        page.wait_for_timeout(300)
+    run_clock(page, 3, 5_500, 300)
     expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
     assert len(configs) >= 2
 
@@ -1297,23 +1306,12 @@ def test_a_talk_page_opened_while_the_service_cannot_be_reached_shows_its_talk_b
     # Given an attendee who scanned the QR code while the hall's network was down: the page's
     # first two reads of the talk fail
     talk = web.add_talk(title="Scanned too early")
-    failed: list[str] = []
-
-    def unreachable_twice(route: Route) -> None:
-        if route.request.resource_type == "fetch" and len(failed) < 2:
-            failed.append(route.request.url)
-            route.abort("internetdisconnected")
-        else:
-            route.continue_()
-
-    page.route(f"**/talks/{talk['id']}", unreachable_twice)
+    failed = first_reads_of_the_talk_fail(page, talk["id"])
     page.clock.install()
     page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
     expect(page.get_by_test_id("message")).to_contain_text("Trying again")
     # When the network comes back, and nobody reloads
-    for _ in range(3):
-        page.clock.run_for(5_500)
-        page.wait_for_timeout(300)
+    run_clock(page, 3, 5_500, 300)
     # Then the page shows the talk, ready to rate, and the error is gone
     expect(page.get_by_role("heading", level=1)).to_have_text("Scanned too early")
     expect(page.get_by_test_id("message")).to_have_text("")

@@ -98,10 +98,11 @@ def replace_talk(
     With a precondition (If-Match, If-None-Match) the talk is saved only when it holds for the
     talk as it is now; TalkChanged otherwise, nothing saved.
     """
-    created, revision = catalog.save(fields.talk(talk_id), precondition)
+    talk = fields.talk(talk_id)
+    created, revision = catalog.save(talk, precondition)
     if created:
         _ranked_again(ratings, talk_id)
-    return created, fields.talk(talk_id)._replace(revision=revision)
+    return created, talk._replace(revision=revision)
 
 
 def remove_talk(

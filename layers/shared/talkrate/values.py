@@ -111,7 +111,12 @@ class Talk(NamedTuple):
     @property
     def etag(self) -> str:
         """The talk's entity tag (strong): its revision, quoted."""
-        return f'"{self.revision}"'
+        return entity_tag(self.revision)
+
+
+def entity_tag(revision: int | None) -> str:
+    """A talk revision's entity tag (strong), as ETag and If-Match write it."""
+    return f'"{revision}"'
 
 
 ANY = "*"

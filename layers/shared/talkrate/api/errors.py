@@ -31,6 +31,7 @@ from talkrate.errors import (
 )
 from talkrate.observability import logger
 from talkrate.problems import PROBLEM_CONTENT_TYPE, problem
+from talkrate.values import entity_tag
 
 # Every 401 names how to authenticate (RFC 9110): attendees with the Voter-Token header.
 _VOTER_CHALLENGE = {"WWW-Authenticate": 'Voter-Token realm="talkrate"'}
@@ -116,7 +117,7 @@ def problem_for(error: Exception) -> Response:
                 "talk-changed",
                 "Talk changed",
                 str(error),
-                headers=None if error.revision is None else {"ETag": f'"{error.revision}"'},
+                headers=None if error.revision is None else {"ETag": entity_tag(error.revision)},
                 revision=error.revision,
             )
         case RatingWindowClosed():
