@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
+import psycopg2
 from kafka.errors import KafkaError
 from redis import RedisError
 
@@ -20,8 +21,10 @@ from sam_emulator.lambda_.reload import package_dir
 from sam_emulator.plugins import Services
 from sam_emulator.template import KafkaMapping, Template
 from talkrate.adapters.kafka_stream import client_options
+from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore
 from talkrate.adapters.redis_store import RedisReadModel
 from talkrate.config import settings_from
+from talkrate.errors import BackendUnavailable
 from talkrate.locations import kafka_location, postgres_location, redis_location
 from talkrate_local import database
 from talkrate_local.backends import Backends, Choice, choose
@@ -156,7 +159,7 @@ class TalkrateStack:
             console(f"[runtime] backends ready in {time.perf_counter() - started:.1f} s")
         self._prepare_database(backends.talks)
         if backends.broker_is_new:
-            self._forget_offsets_of_fresh_topics(template, backends.ratings)
+            self._forget_positions_of_fresh_topics(template, backends.talks, backends.ratings)
         environment = {
             "TALKS_CONNECTION": backends.talks,
             "RATINGS_CONNECTION": backends.ratings,
@@ -235,19 +238,32 @@ class TalkrateStack:
             )
 
     @staticmethod
-    def _forget_offsets_of_fresh_topics(template: Template, ratings: str) -> None:
+    def _forget_positions_of_fresh_topics(template: Template, talks: str, ratings: str) -> None:
         # The broker's storage is new, so its topics start again at offset 0; offsets the read
-        # model recorded for an earlier broker would make the projector skip new records. A broker
-        # that kept its data (configured, found, or embedded with its folder) keeps its offsets.
-        topics = {topic for mapping in template.kafka_mappings for topic in mapping.topics}
+        # model recorded for an earlier broker would make the projector skip new records, and
+        # the event store's positions would bring them back at the next rebuild (its events
+        # still count, under the retired topic's name). A broker that kept its data (configured,
+        # found, or embedded with its folder) keeps its offsets.
+        topics = sorted({topic for mapping in template.kafka_mappings for topic in mapping.topics})
+        database = PostgresDatabase(talks, name="talkrate")
+        try:
+            retired = sum(PostgresEventStore(database).retire_topic(topic) for topic in topics)
+        except (BackendUnavailable, psycopg2.Error) as error:  # GET / reports it; keep running
+            console(f"[runtime] could not retire the old broker's positions: {error}")
+            retired = 0
+        finally:
+            database.close()
         try:
             read_model = RedisReadModel(ratings)
-            forgotten = sum(read_model.forget_offsets(topic) for topic in sorted(topics))
+            forgotten = sum(read_model.forget_offsets(topic) for topic in topics)
         except RedisError as error:
             console(f"[runtime] could not reset the projector's offsets: {error}")
             return
-        if forgotten:
-            console(f"[runtime] new broker: forgot {forgotten} applied offsets of {sorted(topics)}")
+        if forgotten or retired:
+            console(
+                f"[runtime] new broker: forgot {forgotten} applied offsets of {topics}; "
+                f"{retired} stored positions filed as retired"
+            )
 
 
 def _location(choice: Choice) -> str:

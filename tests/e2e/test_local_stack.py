@@ -160,6 +160,9 @@ def test_a_bare_machine_rates_a_talk_and_keeps_it_across_restarts(
         assert histogram(runtime, WORKSHOP_TALK)["ratings"]["4"] == 1
         log = (tmp_path / "warm.log").read_text()
         assert f"embedded ({data_dir / 'kafka'}, new, in memory)" in log
+        # (the old broker's stored position is filed as retired: a rebuild must not take it as
+        # the new broker's)
+        assert "1 stored positions filed as retired" in log
         # And a new rating counts once, with stats from the function URL
         answer = runtime.request(
             "POST", "/ratings", json.dumps({"talkId": WORKSHOP_TALK, "value": 5})

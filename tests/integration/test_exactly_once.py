@@ -480,6 +480,31 @@ def test_forgetting_a_topic_s_offsets_keeps_those_of_a_topic_named_like_it(
     assert model.applied_offset(f"{topic}-0") is None
 
 
+def test_a_topic_recreated_empty_keeps_its_new_records_counted_across_a_rebuild(
+    store: PostgresEventStore, model: RedisReadModel, talk_id: str, topic: str
+) -> None:
+    # Given four ratings and a dead letter from a topic, which is then recreated empty (a new
+    # broker: the local runtime's embedded one at each start)
+    old = [at(topic, 0, i, rating_event(talk_id, 5)) for i in range(4)]
+    project_batch([*old, StreamRecord(topic, 0, 4, b"k", b"old broker's")], store, model)
+    assert store.retire_topic(topic) == 5
+    assert model.forget_offsets(topic) == 1
+    # And the new topic's first record is counted
+    assert project_batch([at(topic, 0, 0, rating_event(talk_id, 1))], store, model).applied == 1
+    # When the read model is rebuilt from the event store
+    state = rebuild_read_model(store, model, progress=lambda _: None)
+    # Then every rating is still counted, and the new topic's positions are its own: the next
+    # record (offset 1, below the old topic's last) counts rather than being taken as applied
+    assert state.offsets[f"{topic}-0"] == 0
+    assert project_batch([at(topic, 0, 1, rating_event(talk_id, 2))], store, model).applied == 1
+    assert model.histogram(talk_id).counts == {"1": 1, "2": 1, "3": 0, "4": 0, "5": 4}
+    # And a malformed record of the new topic where the old one had its dead letter is kept too
+    assert project_batch([StreamRecord(topic, 0, 4, b"k", b"new broker's")], store, model)
+    kept = {(d["topic"], d["value"]) for d in store.dead_letters()}
+    assert (topic, b"new broker's") in kept
+    assert any(t.startswith(f"{topic} (retired ") and v == b"old broker's" for t, v in kept)
+
+
 def test_a_rating_is_projected_once_its_batch_reached_the_histogram(
     store: PostgresEventStore, model: RedisReadModel, talk_id: str, topic: str, talks_dsn: str
 ) -> None:

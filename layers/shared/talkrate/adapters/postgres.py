@@ -7,7 +7,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any, Literal, TypeVar
 
@@ -504,6 +504,20 @@ class PostgresEventStore:
             cursor.execute(sql, (include_redriven,))
             columns = [c.name for c in cursor.description or ()]
             return [dict(zip(columns, _plain(row), strict=True)) for row in cursor.fetchall()]
+
+    def retire_topic(self, topic: str) -> int:
+        """File the positions recorded for `topic` under a name of their own, for when the topic
+        was recreated empty (a new broker): its new records start again at offset 0, and a
+        rebuild must not take the old topic's offsets as theirs, nor a dead letter's position
+        stand in for a new one. The events still count; only their positions are renamed, to
+        "<topic> (retired <UTC time>)". Answers how many events and dead letters it renamed.
+        """
+        retired = f"{topic} (retired {datetime.now(UTC):%Y-%m-%d %H:%M:%S.%f} UTC)"
+        with self._db.transaction() as cursor:
+            cursor.execute("UPDATE rating_events SET topic = %s WHERE topic = %s", (retired, topic))
+            renamed = cursor.rowcount
+            cursor.execute("UPDATE dead_letters SET topic = %s WHERE topic = %s", (retired, topic))
+            return renamed + cursor.rowcount
 
     def mark_redriven(self, ids: list[int]) -> None:
         """Record that these dead letters were republished."""
