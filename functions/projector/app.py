@@ -12,8 +12,10 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # a type only: its module is not loaded at the cold start
+if TYPE_CHECKING:  # types only: their modules are not loaded at the cold start for them
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from talkrate.adapters.redis_store import RedisReadModel
 
 # What the init makes below lives as long as the process; none of it is garbage. The collector
 # is stopped while it is made (no full pass over everything loaded so far at the cold start), and
@@ -31,6 +33,7 @@ from talkrate.projection import (  # noqa: E402
     project_batch,
     records_from_event,
 )
+from talkrate.rebuild import rebuild_if_lost  # noqa: E402
 
 snapstart.register(
     "talkrate.adapters.postgres",
@@ -51,6 +54,7 @@ _memory_reported_at = -MEMORY_REPORT_SECONDS
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records = records_from_event(event)
     read_model = wiring.read_model()
+    _rebuild_if_lost(read_model)
     result = project_batch(records, wiring.event_store(), read_model)
     # Freshness: from the API's publication (just before its 202) to the projected read model.
     delay = batch_delay_ms(records, time.time() * 1000)
@@ -78,6 +82,17 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     _announce(result.talk_ids, read_model)
     _report_read_model_memory()
     return counts
+
+
+def _rebuild_if_lost(read_model: RedisReadModel) -> None:
+    """Build the read model from the event store first when Redis lost it (or is new)."""
+    rebuilt = rebuild_if_lost(wiring.event_store(), read_model, progress=logger.info)
+    if rebuilt is not None:
+        logger.warning(
+            "the read model was missing from Redis: rebuilt from the event store",
+            extra={"events": rebuilt.events, "talks": len(rebuilt.histograms)},
+        )
+        metrics.add_metric(name="ReadModelRebuilt", unit="Count", value=1)
 
 
 def _announce(talk_ids: Sequence[str], read_model: RatingsReadModel) -> None:

@@ -24,8 +24,9 @@ from talkrate.adapters.kafka_stream import client_options
 from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore
 from talkrate.adapters.redis_store import RedisReadModel
 from talkrate.config import settings_from
-from talkrate.errors import BackendUnavailable
+from talkrate.errors import BackendUnavailable, TalkrateError
 from talkrate.locations import kafka_location, postgres_location, redis_location
+from talkrate.rebuild import rebuild_if_lost
 from talkrate_local import database
 from talkrate_local.backends import Backends, Choice, choose
 from talkrate_local.dev_secrets import dev_secrets
@@ -160,6 +161,7 @@ class TalkrateStack:
         self._prepare_database(backends.talks)
         if backends.broker_is_new:
             self._forget_positions_of_fresh_topics(template, backends.talks, backends.ratings)
+        self._build_read_model_if_missing(backends.talks, backends.ratings)
         environment = {
             "TALKS_CONNECTION": backends.talks,
             "RATINGS_CONNECTION": backends.ratings,
@@ -263,6 +265,26 @@ class TalkrateStack:
             console(
                 f"[runtime] new broker: forgot {forgotten} applied offsets of {topics}; "
                 f"{retired} stored positions filed as retired"
+            )
+
+    @staticmethod
+    def _build_read_model_if_missing(talks: str, ratings: str) -> None:
+        # A new Redis, or one that lost its data, is built from the event store now rather than
+        # by the projector's next batch: GET / says "up" and pages show the counts from the start.
+        database = PostgresDatabase(talks, name="talkrate")
+        try:
+            built = rebuild_if_lost(
+                PostgresEventStore(database), RedisReadModel(ratings), progress=lambda _: None
+            )
+        except (TalkrateError, RedisError, psycopg2.Error) as error:
+            console(f"[runtime] could not build the read model: {error}")
+            return
+        finally:
+            database.close()
+        if built is not None:
+            console(
+                f"[runtime] read model built from the event store: {built.events} events, "
+                f"{len(built.histograms)} talks"
             )
 
 

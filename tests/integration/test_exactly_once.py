@@ -22,13 +22,13 @@ from talkrate.adapters.redis_store import (
     histogram_key,
     votes_key,
 )
-from talkrate.errors import RebuildLockLost
+from talkrate.errors import ReadModelRebuilding, RebuildLockLost
 from talkrate.events import Rating
 from talkrate.models import RatingSubmitted
 from talkrate.projected import ProjectedRating, ProjectionBatch
 from talkrate.projection import StreamRecord, classify, project_batch
 from talkrate.rating import rating_status
-from talkrate.rebuild import RebuildInProgress, rebuild_read_model
+from talkrate.rebuild import RebuildInProgress, rebuild_if_lost, rebuild_read_model
 from tests.builders import rating_event, unique_talk_id
 
 pytestmark = pytest.mark.integration
@@ -183,6 +183,40 @@ def test_rebuild_recomputes_histograms_and_offsets_from_the_event_store(
     replay = project_batch([at(topic, 0, 3, rating_event(talk_id, 1))], store, model)
     assert replay.skipped == 1
     assert model.histogram(talk_id).counts["1"] == 0
+
+
+def test_a_read_model_lost_from_redis_is_rebuilt_before_the_next_batch_only(
+    store: PostgresEventStore,
+    model: RedisReadModel,
+    talk_id: str,
+    topic: str,
+    redis_client: ReadModelClient,
+) -> None:
+    # Given a built read model holding projected ratings
+    rebuild_read_model(store, model, progress=lambda _: None)
+    project_batch([at(topic, 0, i, rating_event(talk_id, 4)) for i in range(3)], store, model)
+    assert model.is_built()
+    assert rebuild_if_lost(store, model, progress=lambda _: None) is None
+    # When Redis loses everything
+    redis_client.flushdb()
+    assert not model.is_built()
+    assert model.ping() == "empty"
+    # Then the read model is rebuilt, once, and the ratings are back
+    state = rebuild_if_lost(store, model, progress=lambda _: None)
+    assert state is not None
+    assert state.histograms[talk_id]["4"] == 3
+    assert model.is_built()
+    assert model.ping() is True
+    assert rebuild_if_lost(store, model, progress=lambda _: None) is None
+    assert model.histogram(talk_id).counts["4"] == 3
+    # And while another rebuild holds the lock, the projector's batch waits for it
+    redis_client.flushdb()
+    assert model.lock_for_rebuild()
+    try:
+        with pytest.raises(ReadModelRebuilding):
+            rebuild_if_lost(store, model, progress=lambda _: None)
+    finally:
+        model.unlock_after_rebuild()
 
 
 def test_two_rebuilds_do_not_run_at_once(store: PostgresEventStore, model: RedisReadModel) -> None:

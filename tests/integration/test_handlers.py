@@ -187,6 +187,48 @@ def test_projector_counts_a_batch_once_however_often_it_is_delivered(
     assert redis_client.hgetall(histogram_key(talk)) == {"5": "1", "4": "2"}
 
 
+def test_a_read_model_lost_from_redis_comes_back_with_the_projector_s_next_batch(
+    api: Call,
+    talk: str,
+    topic: str,
+    redis_client: redis.Redis,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given two projected ratings
+    projector = load_function("projector")
+    context = LambdaContextStub("projector")
+    first = ratings_batch(topic, 0, 0, [rating_event(talk, 5), rating_event(talk, 4)])
+    assert projector(kafka_event(first), context)["applied"] == 2
+    assert api("GET", "/")["json"]["backends"]["ratings"] == "up"
+    # When Redis loses its data (a flush, a replaced node)
+    redis_client.flushdb()
+    # Then GET / says the read model is missing, rather than "up" with counts from zero
+    assert api("GET", "/")["json"]["backends"] == {
+        "talks": "up",
+        "ratings": "empty",
+        "streams": "up",
+    }
+    capsys.readouterr()
+    # And the next batch rebuilds it from the event store before counting its own rating
+    second = ratings_batch(topic, 0, 2, [rating_event(talk, 1)])
+    assert projector(kafka_event(second), context)["applied"] == 1
+    assert counts(redis_client, talk) == {"5": "1", "4": "1", "1": "1"}
+    assert '"ReadModelRebuilt"' in capsys.readouterr().out
+    assert "rebuilt from the event store" in caplog.text
+    caplog.clear()
+    assert api("GET", "/")["json"]["backends"]["ratings"] == "up"
+    # And a redelivery of the first batch, or the next batch again, counts nothing twice
+    assert projector(kafka_event(first + second), context)["skipped"] == 3
+    assert counts(redis_client, talk) == {"5": "1", "4": "1", "1": "1"}
+    assert "rebuilt from the event store" not in caplog.text
+
+
+def counts(client: redis.Redis, talk: str) -> dict[str, str]:
+    """The talk's histogram in Redis, without the applied offsets a rebuild keeps beside it."""
+    return {k: v for k, v in client.hgetall(histogram_key(talk)).items() if k in "12345"}
+
+
 def test_projector_takes_the_msk_shape_too(
     configure: Callable[..., None], talk: str, topic: str, redis_client: redis.Redis
 ) -> None:

@@ -49,3 +49,15 @@ def test_each_backend_is_reported_up_or_down_within_the_budget() -> None:
         "extra": "down",
     }
     assert set(report["metadata"]) == {"talks", "ratings", "streams", "ratings_lambda"}
+
+
+class Answering:
+    """A backend whose ping answers with a word of its own."""
+
+    def ping(self) -> str:
+        return "empty"
+
+
+def test_a_backend_that_answers_with_a_word_is_reported_with_it() -> None:
+    report = describe_backends(Settings(), {"ratings": Answering(), "talks": Backend()})
+    assert report["backends"] == {"ratings": "empty", "talks": "up"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 from talkrate.events import Rating
 from talkrate.values import Histogram, Precondition, RatingWindow, Talk
@@ -15,8 +15,9 @@ if TYPE_CHECKING:  # the projection side's values: the API never loads them
 class Pingable(Protocol):
     """A backend that can say whether it answers (GET /)."""
 
-    def ping(self) -> bool:
-        """True when the backend answers."""
+    def ping(self) -> bool | Literal["empty"]:
+        """True when the backend answers, False when not; "empty" when it answers but holds
+        none of what it should (the read model's Redis after losing its data)."""
         ...
 
 
@@ -165,6 +166,10 @@ class RebuildSource(Protocol):
 
 class RebuildTarget(Protocol):
     """The read model to replace."""
+
+    def is_built(self) -> bool:
+        """Whether it holds a read model built from the event store (not lost, not new)."""
+        ...
 
     def lock_for_rebuild(self) -> bool:
         """Hold the projector off; False when another rebuild holds the lock."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from talkrate.errors import RebuildLockLost, TalkrateError
+from talkrate.errors import ReadModelRebuilding, RebuildLockLost, TalkrateError
 from talkrate.ports import RebuildSource, RebuildTarget
 from talkrate.projected import ReadModelState
 
@@ -46,3 +46,23 @@ def rebuild_read_model(
         "projector resumed"
     )
     return state
+
+
+def rebuild_if_lost(
+    source: RebuildSource, target: RebuildTarget, progress: Callable[[str], None]
+) -> ReadModelState | None:
+    """Rebuild the read model when Redis holds none, else None (one round trip).
+
+    Redis that lost its data (a flush, a replaced node, a new cache) answers as if every talk
+    had no ratings, and the projector would go on counting from zero: the projector calls this
+    before each batch, so counts come back by themselves with the next rating instead of
+    waiting for `talkrate ops rebuild`. A new Redis is built the same way, from whatever the
+    event store holds. When another rebuild holds the lock, ReadModelRebuilding: the batch
+    fails and is delivered again after it.
+    """
+    if target.is_built():
+        return None
+    try:
+        return rebuild_read_model(source, target, progress)
+    except RebuildInProgress as error:
+        raise ReadModelRebuilding(f"REBUILDING {error}") from error

@@ -25,7 +25,8 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
@@ -62,6 +63,9 @@ LEADERBOARD_KEY = "leaderboard"  # talk id scored by its Bayesian average
 RANKED_REVISIONS_KEY = "{leaderboard}/revisions"
 OFFSETS_KEY = "projector/offsets"  # "topic-partition" -> offset up to which batches were applied
 REBUILD_LOCK_KEY = "projector/rebuilding"
+# Set when the read model is built from the event store (a rebuild's swap, which the projector
+# runs itself when the key is missing): a Redis without it lost the read model, or never had one.
+BUILT_KEY = "projector/built"
 REBUILD_LOCK_SECONDS = 600
 REPLICA_WAIT_MS = 1000  # how long a shard may take to confirm a batch on its replicas
 ACCEPTED_PREFIX = "accepted/"  # accepted/<eventId>: taken by the API, waiting for the projector
@@ -873,6 +877,7 @@ class RedisReadModel:
                 if str(error).startswith("LOCKLOST"):
                     raise RebuildLockLost(str(error)) from error
                 raise
+            client.set(BUILT_KEY, _now_text())
             return
         groups: dict[int, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
         for talk in talks:
@@ -902,8 +907,8 @@ class RedisReadModel:
         items = list(scores.items())
         for start in range(0, len(items), 1000):
             pipe.zadd(LEADERBOARD_KEY, dict(items[start : start + 1000]))
-        if len(pipe):
-            pipe.execute()
+        pipe.set(BUILT_KEY, _now_text())
+        pipe.execute()
 
     def memory(self) -> ReadModelMemory:
         """How full Redis is and how it evicts (INFO memory: one round trip, allowed on
@@ -925,11 +930,18 @@ class RedisReadModel:
             policy=str(info.get("maxmemory_policy", "unknown")),
         )
 
-    def ping(self) -> bool:
-        """True when Redis answers."""
+    @_unreachable_as_backend_error
+    def is_built(self) -> bool:
+        """Whether Redis holds a read model built from the event store (False after Redis lost
+        its data, or before the first build)."""
+        return bool(self.client.exists(BUILT_KEY))
+
+    def ping(self) -> bool | Literal["empty"]:
+        """True when Redis answers and holds the read model, "empty" when it answers without
+        one (lost, or not built yet: the projector's next batch builds it), else False."""
         try:
-            return bool(self.client.ping())
-        except redis.RedisError:
+            return True if self.client.exists(BUILT_KEY) else "empty"
+        except (redis.RedisError, RedisClusterException):
             return False
 
 
@@ -946,6 +958,11 @@ return 1
 """
 
 _SCRIPTS = {"apply": _APPLY, "replace": _REPLACE, "hold": _HOLD, "rank": _RANK}
+
+
+def _now_text() -> str:
+    """When the read model was built, as the marker key holds it."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _fullness(info: dict[str, Any]) -> float:

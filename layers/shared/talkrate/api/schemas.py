@@ -165,7 +165,9 @@ class LeaderboardOut(Document):
 
 
 class Index(Document):
-    """200 to GET /: where each backend is (no credentials) and whether it answers."""
+    """200 to GET /: where each backend is (no credentials) and whether it answers ("empty":
+    the ratings' Redis answers but lost its read model, or has none yet; the projector builds it
+    from the event store with its next batch, `talkrate ops rebuild` at once)."""
 
     metadata: dict[str, str | None]
-    backends: dict[str, Literal["up", "down"]]
+    backends: dict[str, Literal["up", "down", "empty"]]
