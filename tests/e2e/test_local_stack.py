@@ -132,6 +132,15 @@ def test_a_bare_machine_rates_a_talk_and_keeps_it_across_restarts(
         counted = wait_for_count(runtime, "4", 1)
         assert counted["ratings"] == {"1": 0, "2": 0, "3": 0, "4": 1, "5": 0}
         assert counted["stats"]["totalCount"] == 1
+        # And when its Redis is killed, the runtime starts it again on its port, with its data
+        redis_pid = int((data_dir / "redis" / "redis.pid").read_text().split()[0])
+        os.kill(redis_pid, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while "embedded redis is back" not in (log := (tmp_path / "cold.log").read_text()):
+            assert time.monotonic() < deadline, log[-2000:]
+            time.sleep(0.2)
+        assert runtime.request("GET", "/").json["backends"]["ratings"] == "up"
+        assert histogram(runtime, WORKSHOP_TALK)["ratings"]["4"] == 1
     finally:
         code = stop(runtime)
     # And Ctrl-C stops the runtime and every service it started

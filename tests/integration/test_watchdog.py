@@ -1,0 +1,150 @@
+"""The local runtime notices an embedded service that stopped on its own while it runs: servers
+are started again with their data, a broker is reported."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+import redis
+
+from talkrate_local.backends import Backends, Choice
+from talkrate_local.embedded import EmbeddedPostgres, EmbeddedRedis, KeptBroker
+from talkrate_local.watchdog import Watchdog
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture
+def folder() -> Iterator[Path]:
+    """A data folder the unprivileged user PostgreSQL runs as under root can reach."""
+    made = Path(tempfile.mkdtemp(prefix="talkrate-watchdog-"))
+    made.chmod(0o755)  # mkdtemp makes it private
+    yield made
+    shutil.rmtree(made, ignore_errors=True)
+
+
+def backends_with(tmp_path: Path, **services: object) -> Backends:
+    """Backends holding these started services (as the runtime's start leaves them)."""
+    choices = {
+        name: Choice(name, "embedded", "", "test") for name in ("talks", "ratings", "streams")
+    }
+    return Backends(choices, tmp_path, services=dict(services))  # type: ignore[arg-type]
+
+
+def killed(pid: int | None) -> None:
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.3)  # the process is gone; the watchdog's check reaps it
+
+
+def test_a_killed_redis_is_started_again_on_its_port_with_its_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the runtime's embedded Redis holding a count, written to its append-only file
+    service = EmbeddedRedis(tmp_path / "redis")
+    service.start()
+    restarted: list[str] = []
+    watchdog = Watchdog(backends_with(tmp_path, ratings=service), restarted=restarted.append)
+    try:
+        client = redis.Redis(port=service.port, socket_timeout=2)
+        client.set("counted", "42")
+        client.bgrewriteaof()
+        time.sleep(1.2)  # the rewrite, and the next fsync of the append-only file
+        port = service.port
+        watchdog.check()
+        assert restarted == []  # a running service is left alone
+        # When it is killed
+        killed(service._process.pid if service._process else None)
+        watchdog.check()
+        # Then it runs again on the same port (where the functions look for it), with its data
+        assert service.running
+        assert service.port == port
+        assert redis.Redis(port=port, socket_timeout=2).get("counted") == b"42"
+        assert restarted == ["ratings"]
+        said = capsys.readouterr().err
+        assert "embedded redis stopped on its own (exit status -9)" in said
+        assert f"embedded redis is back on port {port}" in said
+    finally:
+        service.stop()
+
+
+def test_a_killed_postgresql_is_started_again_with_its_data(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the runtime's embedded PostgreSQL with a table
+    service = EmbeddedPostgres(folder / "postgres", database="postgres")
+    service.start()
+    watchdog = Watchdog(backends_with(folder, talks=service))
+    try:
+        with psycopg2.connect(service.connection) as connection, connection.cursor() as cursor:
+            cursor.execute("CREATE TABLE kept (n int); INSERT INTO kept VALUES (7)")
+        connection.close()
+        # When its postmaster is killed
+        killed(service._process.pid if service._process else None)
+        watchdog.check()
+        # Then it accepts connections again, with the committed row (crash recovery)
+        assert service.running
+        with psycopg2.connect(service.connection) as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT n FROM kept")
+            assert cursor.fetchall() == [(7,)]
+        connection.close()
+        assert "embedded postgres is back" in capsys.readouterr().err
+    finally:
+        service.stop()
+
+
+def test_a_broker_that_stopped_is_reported_once_and_not_started_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the runtime's embedded in-memory broker
+    service = KeptBroker(tmp_path / "kafka")
+    service.start()
+    watchdog = Watchdog(backends_with(tmp_path, streams=service))
+    try:
+        watchdog.check()
+        assert "broker" not in capsys.readouterr().err
+        # When it dies
+        state = (tmp_path / "kafka" / "tansu.json").read_text()
+        killed(int(state.split('"pid": ')[1].split(",")[0]))
+        watchdog.check()
+        watchdog.check()
+        # Then it is reported once, saying what is lost and what to do
+        said = capsys.readouterr().err
+        assert said.count("the embedded broker stopped on its own") == 1
+        assert "ratings wait in the outbox until `make run` is started again" in said
+        assert not service.running
+    finally:
+        service.stop()
+
+
+def test_the_watchdog_checks_on_its_own_until_it_is_stopped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a watchdog running on its thread, checking every 0.2 s
+    service = EmbeddedRedis(tmp_path / "redis")
+    service.start()
+    watchdog = Watchdog(backends_with(tmp_path, ratings=service), every=0.2)
+    watchdog.start()
+    try:
+        # When Redis is killed, it comes back without anyone asking
+        killed(service._process.pid if service._process else None)
+        deadline = time.monotonic() + 15
+        while "is back" not in capsys.readouterr().err and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert service.running
+        # And once stopped (the runtime stopping its services on purpose), it does nothing more
+        watchdog.stop()
+        service.stop()
+        time.sleep(0.5)
+        assert not service.running
+    finally:
+        watchdog.stop()
+        service.stop()
