@@ -125,6 +125,24 @@ def test_an_idempotency_key_makes_a_retried_post_count_once(
     assert count_records(kafka_bootstrap, topic) == 1
 
 
+def test_ipv6_clients_whose_address_and_key_join_alike_are_two_requests(
+    api: Call, talk: str, kafka_bootstrap: str, topic: str
+) -> None:
+    body = json.dumps({"talkId": talk, "value": 3})
+    # Given an IPv6 client's keyed rating
+    first = api(
+        "POST", "/ratings", body=body, headers={"idempotency-key": "5:k"}, source_ip="2001:db8::1"
+    )
+    # When another client, whose address and key join to the same text, sends its own
+    other = api(
+        "POST", "/ratings", body=body, headers={"idempotency-key": "k"}, source_ip="2001:db8::1:5"
+    )
+    # Then it is a rating of its own, not a replay of the first client's answer
+    assert first["statusCode"] == other["statusCode"] == 202
+    assert other["json"]["eventId"] != first["json"]["eventId"]
+    assert count_records(kafka_bootstrap, topic) == 2
+
+
 def test_an_idempotency_key_reused_for_another_rating_is_refused(api: Call, talk: str) -> None:
     headers = {"idempotency-key": f"reuse-{talk}"}
     api("POST", "/ratings", body=json.dumps({"talkId": talk, "value": 3}), headers=headers)

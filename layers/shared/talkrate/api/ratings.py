@@ -99,12 +99,9 @@ def post_rating(
     if idempotency_key is None:
         accepted = _rate(rating, rater, now)
     else:
-        # A key is the client's own: another voter (or address) using the same one is another
-        # request, not a replay of this one.
-        scope = f"voter:{voter_id}" if voter_id else f"address:{rater.address}"
         try:
             accepted = wiring.idempotent_requests().once(
-                f"{scope}:{idempotency_key}",
+                f"{idempotency_scope(voter_id, rater.address)}:{idempotency_key}",
                 rating.document(),
                 lambda: _rate(rating, rater, now),
                 request.context,
@@ -186,3 +183,13 @@ def get_rating_status(
     if status is None:
         raise RatingUnknown(key)
     return {"eventId": key, "status": status}
+
+
+def idempotency_scope(voter_id: str | None, address: str | None) -> str:
+    """Whose Idempotency-Key it is: another voter (or address) using the same key sends another
+    request, not a replay of this one. An IPv6 address is bracketed: with its colons bare,
+    `2001:db8::1` with key `5:k` and `2001:db8::1:5` with key `k` would share a record (an IPv4
+    address, colon-free, keeps the form records were written in before)."""
+    if voter_id:
+        return f"voter:{voter_id}"
+    return f"address:[{address}]" if address and ":" in address else f"address:{address}"
