@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import os
+import random
 import re
 import shutil
 import time
@@ -25,6 +26,7 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
 
+from talkrate.stats import compute_stats
 from talkrate_cli.programme import speakers_from_cell
 from tests.backends import WEB_LIMITS_RATINGS, WEB_LIMITS_TALKS, WEB_RATINGS, WEB_TALKS
 from tests.builders import unique_talk_id
@@ -241,6 +243,11 @@ def test_ratings_from_other_attendees_appear_live_on_the_talk_page_and_the_room_
             left = LIVE_WITHIN_MS - (time.monotonic() - rated_at) * 1000
             expect(total(shown)).to_have_text("3 ratings", timeout=max(left, 1))
             expect(shown.get_by_test_id("average")).to_have_text("4.67")
+        # And the speaker's statistics on the talk page moved with the live counts (StatsFunction
+        # for 5, 4, 5: median 5, mode 5, standard deviation 0.4714), not at the next read
+        expect(page.get_by_test_id("median")).to_have_text("5", timeout=500)
+        expect(page.get_by_test_id("mode")).to_have_text("5★")
+        expect(page.get_by_test_id("std-dev")).to_have_text("0.47")
         # And nothing on either page moved while the figures changed
         for shown in (page, screen):
             assert shown.evaluate("window.__layoutShift") == 0
@@ -772,9 +779,33 @@ def test_a_speaker_reads_their_talk_s_statistics_on_its_page(
     # Then beside the count and the average they read the rest of what the statistics say
     expect(total(page)).to_have_text("5 ratings")
     expect(page.get_by_test_id("average")).to_have_text("4.20")
-    expect(page.get_by_test_id("stats")).to_have_text(
-        "Median 4 · most often 4 · standard deviation 0.75"
+    expect(page.get_by_test_id("median")).to_have_text("4")
+    expect(page.get_by_test_id("mode")).to_have_text("4★")
+    expect(page.get_by_test_id("std-dev")).to_have_text("0.75")
+
+
+def test_the_page_s_statistics_are_statsfunction_s_for_any_histogram(
+    web: WebStack, page: Page
+) -> None:
+    # Given histograms of every shape: empty, one rating, even and odd counts, ties for the
+    # most frequent value, all alike, large counts
+    rng = random.Random(11)
+    shapes = [{}, {"3": 1}, {"1": 1, "5": 1}, {"2": 2, "4": 2}, {"5": 7}, {"1": 10**9, "2": 1}]
+    shapes += [{str(v): rng.choice([0, 1, 2, 3, 50]) for v in range(1, 6)} for _ in range(200)]
+    page.goto(web.url("/app/"))
+    # When the page computes them, as it does from a live message
+    computed = page.evaluate(
+        "async (shapes) => { const m = await import('/app/js/histogram.js');"
+        " return shapes.map((r) => m.statsOf(r)); }",
+        shapes,
     )
+    # Then they are what StatsFunction says (the figures the page shows after a read)
+    for ratings, mine in zip(shapes, computed, strict=True):
+        expected = compute_stats({int(v): n for v, n in ratings.items()})
+        assert mine["totalCount"] == expected["totalCount"], ratings
+        if expected["totalCount"]:
+            assert (mine["median"], mine["mode"]) == (expected["median"], expected["mode"]), ratings
+            assert mine["stdDev"] == pytest.approx(expected["stdDev"], abs=1e-4), ratings
 
 
 def test_without_a_live_channel_the_talk_page_polls(web: WebStack, page: Page) -> None:

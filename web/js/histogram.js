@@ -25,14 +25,24 @@ export function histogramView({ big = false } = {}) {
     h("span", { class: "avg-block" }, average, h("span", { class: "avg-label" }, " average")),
     total);
 
-  // The rest of what StatsFunction computes, for the speaker reading their results. Live
-  // messages carry no statistics: these follow each read (at once, then at least every minute).
-  const stats = h("p", { class: "stats", "data-testid": "stats" });
+  // The rest of what StatsFunction computes, for the speaker reading their results: from a
+  // read, StatsFunction's own figures; from a live message (which carries the histogram only),
+  // or a read that came without them, the same figures computed here from the counts.
+  // Laid out from the start, "–" until the first rating: the figures' arrival moves nothing.
+  const figure = (label, testid) => {
+    const value = h("dd", { "data-testid": testid }, "–");
+    return { node: h("div", {}, h("dt", {}, label), value), value };
+  };
+  const median = figure("Median", "median");
+  const mode = figure("Most often", "mode");
+  const spread = figure("Std. deviation", "std-dev");
+  const stats = h("dl", { class: "stats", "data-testid": "stats" }, median.node, mode.node, spread.node);
 
   function update({ ratings, count, avg, stats: figures }) {
-    if (figures) {
-      setText(stats, figures.totalCount ? `Median ${figures.median} · most often ${figures.mode} · standard deviation ${figures.stdDev.toFixed(2)}` : "");
-    }
+    const said = figures || statsOf(ratings);
+    setText(median.value, said.totalCount ? String(said.median) : "–");
+    setText(mode.value, said.totalCount ? `${said.mode}★` : "–");
+    setText(spread.value, said.totalCount ? said.stdDev.toFixed(2) : "–");
     const counts = VALUES.map((v) => Number((ratings || {})[v] || 0));
     const sum = count ?? counts.reduce((a, b) => a + b, 0);
     const most = Math.max(1, ...counts);
@@ -48,4 +58,28 @@ export function histogramView({ big = false } = {}) {
   }
 
   return { list, summary, stats, update };
+}
+
+// Median, most frequent value and standard deviation of a histogram, as StatsFunction defines
+// them (talkrate.stats): the median of the sorted ratings (the mean of the middle two for an
+// even count), the most frequent value (the lowest of equals), the population deviation
+// rounded to four places.
+export function statsOf(ratings) {
+  const counts = [1, 2, 3, 4, 5].map((v) => Number((ratings || {})[v] || 0));
+  const totalCount = counts.reduce((a, n) => a + n, 0);
+  if (!totalCount) return { totalCount: 0 };
+  const mean = counts.reduce((a, n, i) => a + n * (i + 1), 0) / totalCount;
+  const variance = counts.reduce((a, n, i) => a + n * (i + 1 - mean) ** 2, 0) / totalCount;
+  const nth = (rank) => { // 0-based
+    let seen = 0;
+    for (let i = 0; i < 5; i += 1) {
+      seen += counts[i];
+      if (rank < seen) return i + 1;
+    }
+    return 5;
+  };
+  const middle = Math.floor(totalCount / 2);
+  const median = totalCount % 2 ? nth(middle) : (nth(middle - 1) + nth(middle)) / 2;
+  const mode = counts.indexOf(Math.max(...counts)) + 1;
+  return { totalCount, median, mode, stdDev: Math.round(Math.sqrt(variance) * 1e4) / 1e4 };
 }
