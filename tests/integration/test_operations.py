@@ -14,7 +14,13 @@ from kafka import KafkaProducer
 from talkrate import wiring
 from talkrate.models import RatingSubmitted
 from talkrate_cli.main import main
-from tests.builders import LambdaContextStub, kafka_event, kafka_record, load_function
+from tests.builders import (
+    LambdaContextStub,
+    kafka_event,
+    kafka_record,
+    load_function,
+    ratings_batch,
+)
 from tests.integration.test_kafka_publisher import consume_all
 
 pytestmark = pytest.mark.integration
@@ -192,3 +198,34 @@ def test_an_operator_command_names_the_backend_that_is_down_in_one_line(
     [line] = capsys.readouterr().err.strip().splitlines()
     assert line.startswith(f"talkrate: Kafka at 127.0.0.1:{nowhere} is unreachable"), line
     assert time.monotonic() - started < 15
+
+
+def test_a_topic_recreated_on_the_broker_is_told_to_the_backends_and_nothing_is_skipped(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given three ratings projected from the topic, which an operator then deletes and creates
+    # again: its offsets begin at 0 again
+    projector = load_function("projector")
+    context = LambdaContextStub("projector")
+    old = [RatingSubmitted.new(talk, 5) for _ in range(3)]
+    projector(kafka_event(ratings_batch(topic, 0, 0, old)), context)
+    # And the new topic's first record, at an offset the old one had, was skipped as applied
+    first = projector(
+        kafka_event(ratings_batch(topic, 0, 1, [RatingSubmitted.new(talk, 1)])), context
+    )
+    assert first["skipped"] == 1
+    capsys.readouterr()
+    # When the operator says the topic was recreated
+    assert main(["ops", "topic-recreated", topic]) == 0
+    said = capsys.readouterr().out
+    assert f"topic-recreated: 4 stored positions of {topic!r} filed as retired" in said
+    # Then the skipped rating counts, and the new topic's next record is projected, not skipped
+    assert wiring.read_model().histogram(talk).counts == {"1": 1, "2": 0, "3": 0, "4": 0, "5": 3}
+    after = projector(
+        kafka_event(ratings_batch(topic, 0, 2, [RatingSubmitted.new(talk, 2)])), context
+    )
+    assert after["applied"] == 1
+    assert wiring.read_model().histogram(talk).counts["2"] == 1

@@ -25,7 +25,7 @@ class BackendError(CliError):
 
 @click.group()
 def ops() -> None:
-    """Operate the backends: rebuild, dead letters, redrive, replay, relay."""
+    """Operate the backends: rebuild, dead letters, redrive, replay, relay, a recreated topic."""
 
 
 def _say(command: str, console: Any = None) -> Any:
@@ -70,6 +70,40 @@ def rebuild(session: Session) -> None:
         output.emit_json(
             {"talks": len(state.histograms), "events": state.events, "partitions": state.offsets}
         )
+
+
+@ops.command(name="topic-recreated")
+@click.argument("topic")
+@pass_session
+@_backend_errors
+def topic_recreated(session: Session, topic: str) -> None:
+    """After TOPIC was deleted and created again (its offsets begin at 0 again): file the old
+    topic's positions under a name of their own (their ratings still count), then rebuild the
+    read model, so the projector takes the new topic's records instead of skipping them as
+    applied. Records it skipped meanwhile are in the event store and count after it."""
+    from talkrate import wiring
+    from talkrate.config import load_settings
+    from talkrate.projected import ReadModelState
+    from talkrate.rebuild import rebuild_read_model
+
+    say = _say("topic-recreated", output.errors if session.as_json else None)
+    where = load_settings().where()
+    say(f"topic {topic!r}: in {where['talks']}, then {where['ratings']}")
+    store = wiring.event_store()
+    retired: list[int] = []
+
+    class Retiring:
+        """The event store, retiring the topic's positions inside the rebuild's lock: no batch
+        of the new topic is applied between the two."""
+
+        def state(self, progress: Any) -> ReadModelState:
+            retired.append(store.retire_topic(topic))
+            progress(f"{retired[0]} stored positions of {topic!r} filed as retired")
+            return store.state(progress)
+
+    state = rebuild_read_model(Retiring(), wiring.read_model(), progress=say)
+    if session.as_json:
+        output.emit_json({"retired": retired[0], "talks": len(state.histograms)})
 
 
 def _shown(letter: dict[str, Any]) -> dict[str, Any]:
