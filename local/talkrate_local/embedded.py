@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Final
 
 from talkrate_local.broker import BrokerError, LocalBroker
-from talkrate_local.free_ports import launch_on_a_free_port
+from talkrate_local.free_ports import launch_on_a_free_port, log_says_port_taken
 
 START_TIMEOUT_SECONDS: Final = 30.0
 STOP_TIMEOUT_SECONDS: Final = 10.0
@@ -116,7 +116,7 @@ class ChildService:
             self.port = port
             launch()
 
-        launch_on_a_free_port(on, lambda: self.log_path, ServiceError)
+        launch_on_a_free_port(on, lambda: log_says_port_taken(self.log_path), ServiceError)
 
     def _launch(self) -> None:
         """Spawn the server on `self.port` and wait until it is ready (a service that can be

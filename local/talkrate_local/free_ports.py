@@ -23,22 +23,23 @@ def log_says_port_taken(log: Path | None) -> bool:
 
 def launch_on_a_free_port(
     launch: Callable[[int], None],
-    log: Callable[[], Path | None],
+    taken: Callable[[], bool],
     failure: type[Exception],
     host: str = "127.0.0.1",
     first: int | None = None,
 ) -> int:
     """`launch` the server on `first` or a free port (spawn, then wait until it is ready), and
-    answer the port. When it fails with `failure` and its `log` says the port was taken before
-    the server bound it (another process choosing a free port at the same moment), again on
-    another, up to PORT_ATTEMPTS ports; any other failure is raised at once."""
+    answer the port. When it fails with `failure` and `taken()` says the port was taken before
+    the server bound it (another process choosing a free port at the same moment: the server's
+    log says so, `log_says_port_taken`), again on another, up to PORT_ATTEMPTS ports; any other
+    failure is raised at once."""
     port = first or free_port(host)
     for attempt in range(1, PORT_ATTEMPTS + 1):
         try:
             launch(port)
             return port
         except failure:
-            if attempt == PORT_ATTEMPTS or not log_says_port_taken(log()):
+            if attempt == PORT_ATTEMPTS or not taken():
                 raise
             port = free_port(host)
     raise AssertionError("unreachable")  # pragma: no cover

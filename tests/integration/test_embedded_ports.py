@@ -4,6 +4,7 @@ before they bind it (another process looking for a free port at the same moment)
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,3 +94,34 @@ def test_a_broker_port_that_was_given_is_not_changed_when_it_is_taken(taken: int
         local.start()
     assert local.port == taken
     assert local.pid is None
+
+
+def test_a_broker_does_not_share_its_port_with_another_broker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a broker, and a second one whose chosen free port is the first one's (two runs
+    # choosing at the same moment): the second tansu cannot bind it, but dies of that only a
+    # moment after the first broker has answered the second's readiness check on that port
+    first = broker.LocalBroker()
+    first.start()
+    try:
+        ports = iter([first.port])
+        monkeypatch.setattr(broker, "free_port", lambda host: next(ports, None) or free_port(host))
+        second = broker.LocalBroker()
+        # When it starts
+        second.start()
+        try:
+            # Then it listens on a port of its own, and is the broker answering there
+            assert second.port != first.port
+            time.sleep(1.0)  # a tansu that lost its port would have died by now
+            assert second.running
+        finally:
+            second.stop()
+        # And a broker given the first one's port fails to start, rather than starting with
+        # another broker answering for it
+        given = broker.LocalBroker(port=first.port, start_timeout=10)
+        with pytest.raises(broker.BrokerError, match="exited"):
+            given.start()
+        assert given.pid is None
+    finally:
+        first.stop()
