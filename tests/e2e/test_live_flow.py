@@ -50,6 +50,7 @@ def test_a_posted_rating_is_pushed_to_every_page_subscribed_to_its_talk(runtime:
         "ratings": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 0},
         "count": 1,
         "avg": 4.0,
+        "ratingsRevision": 1,
     }
     assert pages[1].events(1, timeout=20) == [(subscriptions[1], state)]
     # (the first page also watches the leaderboard, which other tests' ratings move too)

@@ -955,6 +955,29 @@ def live_page_missing_a_rating(
         client.close()
 
 
+def test_a_late_message_of_a_changed_rating_does_not_take_the_page_back(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk page on its channel
+    talk = web.add_talk(title="A voter changes their mind")
+    page.goto(web.url(f"/app/talks/{talk['id']}"))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    # When a voter's 4 becomes a 5 (one rating in both states: the totals are equal), and the
+    # message of the 4 arrives after the one of the 5
+    state = {"type": "talk", "talkId": talk["id"], "count": 1}
+    five = {"1": 0, "2": 0, "3": 0, "4": 0, "5": 1}
+    four = {"1": 0, "2": 0, "3": 0, "4": 1, "5": 0}
+    publish_live(web, talk["channel"], {**state, "ratings": five, "avg": 5.0, "ratingsRevision": 2})
+    expect(page.get_by_test_id("average")).to_have_text("5.00", timeout=LIVE_WITHIN_MS)
+    publish_live(web, talk["channel"], {**state, "ratings": four, "avg": 4.0, "ratingsRevision": 1})
+    page.wait_for_timeout(300)
+    # Then the page keeps the newer state, told apart by its revision
+    expect(page.get_by_test_id("average")).to_have_text("5.00")
+    # And a newer message with the same total is taken
+    publish_live(web, talk["channel"], {**state, "ratings": four, "avg": 4.0, "ratingsRevision": 3})
+    expect(page.get_by_test_id("average")).to_have_text("4.00", timeout=LIVE_WITHIN_MS)
+
+
 def test_a_live_page_reads_its_talk_again_now_and_then_so_a_missed_message_heals(
     web: WebStack, page: Page
 ) -> None:

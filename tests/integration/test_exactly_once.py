@@ -267,6 +267,35 @@ def test_a_voter_s_second_rating_replaces_the_first_exactly_once(
     assert store.histogram(talk_id).counts == expected
 
 
+def test_a_talk_s_revision_counts_what_was_applied_to_it_and_a_rebuild_keeps_it(
+    store: PostgresEventStore, model: RedisReadModel, talk_id: str, topic: str
+) -> None:
+    # Given two attendees' ratings and a rating without a voter, in two partitions
+    first = [
+        at(topic, 0, 0, voter_event(talk_id, 2, "badge-17", 0)),
+        at(topic, 0, 1, voter_event(talk_id, 4, "badge-99", 10)),
+        at(topic, 1, 0, rating_event(talk_id, 3)),
+    ]
+    project_batch(first, store, model)
+    assert model.histogram(talk_id).revision == 3
+    # When the first attendee changes their rating (the total stays 3), and every batch is
+    # delivered again
+    change = [at(topic, 0, 2, voter_event(talk_id, 5, "badge-17", 20))]
+    for batch in (change, first, change):
+        project_batch(batch, store, model)
+    # Then the revision moved by the change alone: a page tells the newer state by it
+    assert model.histogram(talk_id).total == 3
+    assert model.histogram(talk_id).revision == 4
+    # And the event store, and a rebuild of the read model from it, say the same
+    assert store.histogram(talk_id).revision == 4
+    rebuild_read_model(store, model, progress=lambda _: None)
+    assert model.histogram(talk_id) == store.histogram(talk_id)
+    assert model.histograms([talk_id, unique_talk_id()])[talk_id].revision == 4
+    # And the next rating goes on from there
+    project_batch([at(topic, 1, 1, rating_event(talk_id, 1))], store, model)
+    assert model.histogram(talk_id).revision == 5
+
+
 def test_a_voter_s_older_rating_arriving_late_does_not_replace_the_newer_one(
     store: PostgresEventStore, model: RedisReadModel, talk_id: str, topic: str
 ) -> None:

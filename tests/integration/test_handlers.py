@@ -202,7 +202,7 @@ def test_projector_counts_a_batch_once_however_often_it_is_delivered(
     again = projector(event, LambdaContextStub("projector"))
     assert first == {"applied": 3, "skipped": 0, "duplicates": 0, "deadLettered": 1}
     assert again == {"applied": 0, "skipped": 4, "duplicates": 0, "deadLettered": 0}
-    assert redis_client.hgetall(histogram_key(talk)) == {"5": "1", "4": "2"}
+    assert redis_client.hgetall(histogram_key(talk)) == {"5": "1", "4": "2", "revision": "3"}
 
 
 def test_a_read_model_lost_from_redis_comes_back_with_the_projector_s_next_batch(

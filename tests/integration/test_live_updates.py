@@ -54,6 +54,7 @@ def test_a_projected_batch_reaches_the_talks_subscribers_with_its_new_state(
         "ratings": {"1": 0, "2": 0, "3": 0, "4": 2, "5": 1},
         "count": 3,
         "avg": 4.3333,
+        "ratingsRevision": 3,
     }
     assert received[board_sub] == {"type": "leaderboard", "talkIds": [talk]}
     # And a redelivery, which counts nothing, announces nothing

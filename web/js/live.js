@@ -219,19 +219,27 @@ export async function talkChannel(talk) {
 // each GET went. Returns the watcher (stop(), refresh()).
 export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {}, onFailed = () => {} } = {}) {
   // A read that was on its way while a live message came may answer an older state than the
-  // message's, and a message whose publish was slow may come after the next batch's: ratings
-  // only add up, so a read or a message with fewer than shown is the older one.
-  let shown = -1;
+  // message's, and a message whose publish was slow may come after the next batch's. Each
+  // carries the talk's ratingsRevision (ratings applied so far, a voter's changed rating too):
+  // the lower is the older. Without one (an older service), ratings only add up, so the one
+  // with fewer than shown is the older (a changed rating, equal in total, is taken).
+  let shown = null;
   let heard = 0;
   const totalOf = (ratings) => Object.values(ratings || {}).reduce((a, n) => a + Number(n || 0), 0);
+  const stateOf = (body) => ({ revision: body.ratingsRevision, total: totalOf(body.ratings) });
+  const older = (state) => {
+    if (shown === null) return false;
+    if (Number.isInteger(state.revision) && Number.isInteger(shown.revision)) return state.revision < shown.revision;
+    return state.total < shown.total;
+  };
   const refresh = async () => {
     const before = heard;
     try {
       const body = await get(`/ratings?talkId=${encodeURIComponent(talk.id)}`);
-      const total = totalOf(body.ratings);
-      if (heard === before || total >= shown) {
+      const state = stateOf(body);
+      if (heard === before || !older(state)) {
         histogram.update({ ratings: body.ratings, avg: body.stats ? body.stats.avg : undefined, stats: body.stats });
-        shown = total;
+        shown = state;
       }
       onFetched();
     } catch (error) {
@@ -244,11 +252,11 @@ export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {
     refresh,
     onEvent: (event) => {
       if (event && event.type === "talk" && event.talkId === talk.id) {
-        const total = totalOf(event.ratings);
-        if (total < shown) return;
+        const state = stateOf(event);
+        if (older(state)) return;
         heard += 1;
         histogram.update(event);
-        shown = total;
+        shown = state;
       }
     },
     onStatus,

@@ -43,14 +43,18 @@ def channel_for_talk(talk_id: str) -> str:
 
 
 def talk_message(talk_id: str, histogram: Histogram) -> dict[str, Any]:
-    """A talk's state as its channel carries it: histogram, count and average."""
-    return {
+    """A talk's state as its channel carries it: histogram, count, average, and the revision
+    that orders it (GET /ratings' `ratingsRevision`)."""
+    message: dict[str, Any] = {
         "type": "talk",
         "talkId": talk_id,
         "ratings": histogram.counts,
         "count": histogram.total,
         "avg": histogram.average,
     }
+    if histogram.revision is not None:
+        message["ratingsRevision"] = histogram.revision
+    return message
 
 
 def leaderboard_messages(talk_ids: Sequence[str]) -> list[dict[str, Any]]:

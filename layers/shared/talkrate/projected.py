@@ -88,6 +88,8 @@ class ReadModelState(NamedTuple):
     votes: dict[str, dict[str, str]]  # talk -> voter -> vote
     # talk -> "topic-partition" -> the last offset of the partition applied to the talk
     talk_offsets: dict[str, dict[str, int]]
+    # talk -> its revision: how many of its events are stored (each applied once)
+    revisions: dict[str, int]
 
 
 # What Redis may evict: only keys with a TTL (rate-limit counters, idempotency records, accepted

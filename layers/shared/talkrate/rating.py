@@ -169,7 +169,11 @@ def read_ratings(
         logger.warning("read model unreachable, counting from the event store")
         histogram, source = event_store.histogram(talk_id), "event-store"
     return TalkRatings(
-        talk_id=talk_id, ratings=histogram.counts, stats=calculator.stats(histogram), source=source
+        talk_id=talk_id,
+        ratings=histogram.counts,
+        stats=calculator.stats(histogram),
+        source=source,
+        revision=histogram.revision,
     )
 
 

@@ -16,9 +16,14 @@ RATING_VALUES = ("1", "2", "3", "4", "5")
 
 
 class Histogram(NamedTuple):
-    """Count of ratings per value "1".."5"; missing values count zero."""
+    """Count of ratings per value "1".."5"; missing values count zero.
+
+    `revision` counts the records applied to the talk (a voter's changed rating too): of two
+    states of a talk, the one with the higher revision is the newer. None where it is unknown.
+    """
 
     counts: dict[str, int]
+    revision: int | None = None
 
     @classmethod
     def empty(cls) -> Histogram:
@@ -26,9 +31,12 @@ class Histogram(NamedTuple):
         return cls(counts=dict.fromkeys(RATING_VALUES, 0))
 
     @classmethod
-    def from_counts(cls, counts: dict[str, Any]) -> Histogram:
+    def from_counts(cls, counts: dict[str, Any], revision: Any = None) -> Histogram:
         """Normalise stored counts (strings or ints, possibly partial) into a full histogram."""
-        return cls(counts={v: int(counts.get(v, 0) or 0) for v in RATING_VALUES})
+        return cls(
+            counts={v: int(counts.get(v, 0) or 0) for v in RATING_VALUES},
+            revision=None if revision is None else int(revision),
+        )
 
     @property
     def total(self) -> int:
@@ -180,6 +188,7 @@ class TalkRatings(NamedTuple):
     ratings: dict[str, int]
     stats: dict[str, Any] | None = None
     source: str = "read-model"  # or "event-store", when the read model could not be reached
+    revision: int | None = None  # the histogram's (Histogram.revision)
 
     def document(self) -> dict[str, Any]:
         """As the API answers it (no stats when there are none)."""
@@ -187,4 +196,6 @@ class TalkRatings(NamedTuple):
         if self.stats is not None:
             body["stats"] = self.stats
         body["source"] = self.source
+        if self.revision is not None:
+            body["ratingsRevision"] = self.revision
         return body

@@ -443,9 +443,18 @@ class PostgresEventStore:
         return None if row is None else (str(row[0]), int(row[1]), int(row[2]))
 
     def histogram(self, talk_id: str) -> Histogram:
-        """The talk's histogram counted from the stored events."""
-        rows = self._db.run(lambda cursor: _fetch_all(cursor, _COUNTED_FOR_TALK, (talk_id,)))
-        return Histogram.from_counts(dict(rows))
+        """The talk's histogram counted from the stored events, and its revision (how many
+        events of it are stored: what the read model's revision counts)."""
+
+        def work(cursor: Cursor) -> tuple[list[Any], Any]:
+            rows = _fetch_all(cursor, _COUNTED_FOR_TALK, (talk_id,))
+            stored = _fetch_one(
+                cursor, "SELECT count(*) FROM rating_events WHERE talk_id = %s", (talk_id,)
+            )
+            return rows, stored[0] if stored else 0
+
+        rows, revision = self._db.run(work)
+        return Histogram.from_counts(dict(rows), revision=revision)
 
     def state(self, progress: Callable[[str], None] = lambda _: None) -> ReadModelState:
         """The whole read model recomputed from one consistent snapshot of the store."""
@@ -478,13 +487,15 @@ class PostgresEventStore:
                 )
             }
             talk_offsets: dict[str, dict[str, int]] = {}
+            revisions: dict[str, int] = {}
             cursor.execute(
-                'SELECT talk_id, topic, partition, max("offset") FROM rating_events '
+                'SELECT talk_id, topic, partition, max("offset"), count(*) FROM rating_events '
                 "GROUP BY 1, 2, 3"
             )
             while rows := cursor.fetchmany(5000):
-                for talk_id, topic, partition, offset in rows:
+                for talk_id, topic, partition, offset, stored in rows:
                     talk_offsets.setdefault(talk_id, {})[f"{topic}-{partition}"] = int(offset)
+                    revisions[talk_id] = revisions.get(talk_id, 0) + int(stored)
         progress(f"offsets of {len(offsets)} partitions")
         return ReadModelState(
             histograms=histograms,
@@ -492,6 +503,7 @@ class PostgresEventStore:
             events=events,
             votes=votes,
             talk_offsets=talk_offsets,
+            revisions=revisions,
         )
 
     def dead_letters(self, include_redriven: bool = False) -> list[dict[str, Any]]:

@@ -213,6 +213,8 @@ end
 -- them in one flat array (five numbers a talk): no table per talk for the plan.
 local t, pn, pr, i, talk_n = p.t, p.n, p.r, 1, 0
 local hkeys, vkeys, talks, stored, votes_of, marks_of, planned = {}, {}, {}, {}, {}, {}, {}
+-- Per talk: the records this call applied to it, and where its revision is in what HMGET read.
+local counted_of, revision_at = {}, {}
 local starts, fields, delta = {}, {'1', '2', '3', '4', '5'}, {0, 0, 0, 0, 0}
 while i <= #t do
   talk_n = talk_n + 1
@@ -234,13 +236,17 @@ while i <= #t do
   i = j
   local h
   if own_offsets then
-    h = rpcall('HMGET', hkey, unpack(fields, 1, 5 + nparts))
+    fields[6 + nparts] = 'revision'
+    h = rpcall('HMGET', hkey, unpack(fields, 1, 6 + nparts))
+    revision_at[talk_n] = 6 + nparts
   else
-    h = rpcall('HMGET', hkey, '1', '2', '3', '4', '5')
+    h = rpcall('HMGET', hkey, '1', '2', '3', '4', '5', 'revision')
+    revision_at[talk_n] = 6
   end
   if h.err then return redis.error_reply('WRONGTYPE ' .. hkey .. ' is not a hash') end
   delta[1], delta[2], delta[3], delta[4], delta[5] = 0, 0, 0, 0, 0
   local votes, marks = false, false
+  local applied_before = applied
   for k = 1, nparts do
     local s = starts[k]
     local place, voters = t[s], t[s + 6]
@@ -295,6 +301,7 @@ while i <= #t do
     end
   end
   hkeys[talk_n], vkeys[talk_n], talks[talk_n], stored[talk_n] = hkey, vkey or false, talk, h
+  counted_of[talk_n] = applied - applied_before
   votes_of[talk_n], marks_of[talk_n] = votes, marks
   local at = (talk_n - 1) * 5
   planned[at + 1], planned[at + 2], planned[at + 3] = delta[1], delta[2], delta[3]
@@ -319,9 +326,11 @@ if marks_i > 0 then
 end
 
 local scored, unscored, args, revisions = {}, {}, {}, {}
--- A cluster's talk call counts a revision per talk: its leaderboard score is written by another
--- call (another slot), and a score read at a later revision must win there, whatever order two
--- batches' writes arrive in.
+-- A talk's revision counts the records applied to it (a voter's changed rating too, which
+-- leaves the total as it was): pages tell a newer state from an older one by it, and a
+-- rebuild gives it back as the talk's stored events. A cluster's talk call returns it too: its
+-- leaderboard score is written by another call (another slot), and a score read at a later
+-- revision must win there, whatever order two batches' writes arrive in.
 local revised = board_i == 0 and base > 0
 for n_ = 1, talk_n do
   local at, k, n, sum, h = (n_ - 1) * 5, 0, 0, 0, stored[n_]
@@ -340,6 +349,11 @@ for n_ = 1, talk_n do
     n = n + c
     sum = sum + v * c
   end
+  local revision = (tonumber(h[revision_at[n_]]) or 0) + counted_of[n_]
+  if counted_of[n_] > 0 then
+    args[k + 1], args[k + 2] = 'revision', revision
+    k = k + 2
+  end
   if k > 0 then call('HSET', hkeys[n_], unpack(args, 1, k)) end
   if votes_of[n_] then
     for voter, record in pairs(votes_of[n_]) do call('HSET', vkeys[n_], voter, record) end
@@ -352,7 +366,7 @@ for n_ = 1, talk_n do
   end
   if revised then
     revisions[#revisions + 1] = talks[n_]
-    revisions[#revisions + 1] = call('HINCRBY', hkeys[n_], 'revision', 1)
+    revisions[#revisions + 1] = revision
   end
 end
 if #watermarks > 0 then call('HSET', KEYS[marks_i], unpack(watermarks)) end
@@ -421,7 +435,7 @@ if board_i > 0 then redis.call('DEL', KEYS[board_i]) end
 local scored = {}
 for i, t in ipairs(p.talks) do
   local hkey, vkey = KEYS[base + 2 * i - 2], KEYS[base + 2 * i - 1]
-  local talk, counts, offsets, votes = t[1], t[2], t[3], t[4]
+  local talk, counts, offsets, votes, revision = t[1], t[2], t[3], t[4], t[5]
   redis.call('DEL', hkey, vkey)
   local fields, n, sum = {}, 0, 0
   for value, c in pairs(counts) do
@@ -435,6 +449,10 @@ for i, t in ipairs(p.talks) do
   for name, offset in pairs(offsets) do
     fields[#fields + 1] = name
     fields[#fields + 1] = string.format('%d', offset)
+  end
+  if revision > 0 then
+    fields[#fields + 1] = 'revision'
+    fields[#fields + 1] = string.format('%d', revision)
   end
   if #fields > 0 then redis.call('HSET', hkey, unpack(fields)) end
   for voter, vote in pairs(votes) do redis.call('HSET', vkey, voter, vote) end
@@ -502,23 +520,22 @@ class RedisReadModel:
     def histogram(self, talk_id: str) -> Histogram:
         """The talk's current histogram (zeros when it has no ratings)."""
         try:
-            stored = self.client.hmget(histogram_key(talk_id), RATING_VALUES)
+            stored = self.client.hmget(histogram_key(talk_id), _READ_FIELDS)
         except redis.RedisError as error:
             raise BackendUnavailable("the read model is unreachable") from error
-        return Histogram.from_counts(dict(zip(RATING_VALUES, stored, strict=True)))
+        return _histogram(stored)
 
     def histograms(self, talk_ids: list[str]) -> dict[str, Histogram]:
         """The histograms of several talks, in one round trip (one per node on a cluster)."""
         pipe = self.client.pipeline(transaction=False)
         for talk_id in talk_ids:
-            pipe.hmget(histogram_key(talk_id), RATING_VALUES)
+            pipe.hmget(histogram_key(talk_id), _READ_FIELDS)
         try:
             stored = pipe.execute()
         except redis.RedisError as error:
             raise BackendUnavailable("the read model is unreachable") from error
         return {
-            talk_id: Histogram.from_counts(dict(zip(RATING_VALUES, counts, strict=True)))
-            for talk_id, counts in zip(talk_ids, stored, strict=True)
+            talk_id: _histogram(fields) for talk_id, fields in zip(talk_ids, stored, strict=True)
         }
 
     def apply(self, batch: ProjectionBatch) -> ProjectionResult:
@@ -960,6 +977,17 @@ return 1
 _SCRIPTS = {"apply": _APPLY, "replace": _REPLACE, "hold": _HOLD, "rank": _RANK}
 
 
+_READ_FIELDS = [*RATING_VALUES, "revision"]  # what a read of a talk's histogram asks for
+
+
+def _histogram(stored: list[Any]) -> Histogram:
+    """A talk's histogram from the values HMGET read for _READ_FIELDS (a talk never rated has
+    none: revision 0)."""
+    return Histogram.from_counts(
+        dict(zip(RATING_VALUES, stored[:5], strict=True)), revision=stored[5] or 0
+    )
+
+
 def _now_text() -> str:
     """When the read model was built, as the marker key holds it."""
     return datetime.now(UTC).isoformat(timespec="seconds")
@@ -1081,6 +1109,7 @@ def _rebuilt(talks: list[str], state: ReadModelState, marks: dict[str, int]) -> 
                     state.histograms.get(talk, {}),
                     state.talk_offsets.get(talk, {}),
                     state.votes.get(talk, {}),
+                    state.revisions.get(talk, 0),
                 ]
                 for talk in talks
             ],

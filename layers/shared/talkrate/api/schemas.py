@@ -103,6 +103,14 @@ class TalkRatingsOut(Document):
     ratings: dict[str, int]
     stats: dict[str, Any] | None = None
     source: Literal["read-model", "event-store"]
+    ratings_revision: int | None = Field(
+        default=None,
+        alias="ratingsRevision",
+        description=(
+            "How many ratings were applied to the talk so far (a voter's changed rating too): "
+            "of two answers or live messages about the talk, the higher is the newer."
+        ),
+    )
 
 
 class RatingStatus(Document):
