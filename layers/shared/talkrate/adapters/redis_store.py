@@ -436,6 +436,10 @@ local scored = {}
 for i, t in ipairs(p.talks) do
   local hkey, vkey = KEYS[base + 2 * i - 2], KEYS[base + 2 * i - 1]
   local talk, counts, offsets, votes, revision = t[1], t[2], t[3], t[4], t[5]
+  -- The talk's stored events, or the revision it had when that is higher (counted on a
+  -- cluster before revisions counted records): pages never see a talk's revision go back.
+  local kept = tonumber(redis.call('HGET', hkey, 'revision')) or 0
+  if kept > revision then revision = kept end
   redis.call('DEL', hkey, vkey)
   local fields, n, sum = {}, 0, 0
   for value, c in pairs(counts) do
