@@ -9,6 +9,9 @@ from typing import Any
 import pytest
 
 from talkrate import wiring
+from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore
+from talkrate.adapters.redis_store import RedisReadModel
+from talkrate.rebuild import rebuild_if_lost
 from tests.builders import LambdaContextStub, http_event, load_function
 
 TEST_VOTER_TOKEN_KEY = "integration-tests-voter-token-key"
@@ -41,6 +44,13 @@ def configure(
         wiring.reset()
 
     apply()
+    # A test before this one may have left the test Redis without its read model (flushed): the
+    # projector would rebuild it with this test's first batch, inside whatever the test times.
+    database = PostgresDatabase(talks_dsn)
+    try:
+        rebuild_if_lost(PostgresEventStore(database), RedisReadModel(redis_url), lambda _: None)
+    finally:
+        database.close()
     yield apply
     wiring.reset()
 

@@ -128,6 +128,27 @@ def test_a_failing_or_stalled_publish_is_counted_and_does_not_hold_the_batch() -
     assert channel_for_talk("c") in channel.published
 
 
+def test_a_channel_whose_every_publish_times_out_at_the_deadline_is_skipped_for_a_while() -> None:
+    # Given a channel whose publishes all fail by timing out, at the announcer's deadline (the
+    # publisher's own timeout is the deadline: they end just before it or just after)
+    deadline = 0.3
+
+    class TimingOut(RecordingChannel):
+        def publish(self, channel: str, events: Sequence[str]) -> None:
+            time.sleep(deadline * 0.98)
+            raise LivePublishFailed("timed out")
+
+    announcer = Announcer(TimingOut(), deadline_seconds=deadline, pause_seconds=30)
+    # When one batch is announced, all its publishes failing (none left pending)
+    first = announcer.announce(["a", "b"], FakeReadModel({}))
+    assert (first.published, first.abandoned) == (0, 0)
+    # Then the next batch does not wait for the channel again: it is skipped at once
+    started = time.monotonic()
+    second = announcer.announce(["c"], FakeReadModel({}))
+    assert time.monotonic() - started < deadline / 2
+    assert (second.published, second.abandoned) == (0, 2)
+
+
 def test_an_unreachable_read_model_skips_the_announcement_without_raising() -> None:
     class Down(FakeReadModel):
         def histograms(self, talk_ids: list[str]) -> dict[str, Histogram]:

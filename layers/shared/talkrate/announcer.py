@@ -90,9 +90,12 @@ class Announcer:
             )
         if pending:
             logger.warning("live updates abandoned at the deadline", extra={"count": len(pending)})
-        if pending and len(done) == len(failed):
-            # Nothing got through and the deadline was reached: a channel that hangs would hold
-            # every batch back by the deadline; the next ones skip it for a while instead.
+        slow = pending or time.monotonic() - started >= self._deadline / 2
+        if slow and len(done) == len(failed):
+            # Nothing got through, and it took the deadline (or most of it: a publish times out
+            # at the deadline, just before or just after it): a channel that hangs would hold
+            # every batch back by the deadline; the next ones skip it for a while instead. One
+            # that refuses at once is tried again with the next batch.
             self._paused_until = time.monotonic() + self._pause
         return AnnouncementResult(
             published=len(done) - len(failed),
