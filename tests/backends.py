@@ -46,3 +46,4 @@ WEB_LIMITS_RATINGS = redis_url(6)
 CLI_ATTENDEE_TALKS = postgres_dsn("cli_attendee_e2e")
 CLI_ATTENDEE_RATINGS = redis_url(7)
 SCHEMA_TALKS = postgres_dsn("schema")  # made empty by the schema deploy tests
+FRESH_TALKS = postgres_dsn("fresh")  # a new deployment's: no event stored (the relay's test)

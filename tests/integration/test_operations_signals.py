@@ -10,11 +10,16 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg2
+import psycopg2.sql
 import pytest
+import redis
 
+from talkrate.adapters.redis_store import RedisReadModel
 from talkrate.models import CORRELATION_HEADER, RatingSubmitted
 from talkrate.observability import logger
 from talkrate.projection import records_from_event
+from talkrate_local.database import prepare
+from tests.backends import FRESH_TALKS
 from tests.builders import (
     LambdaContextStub,
     http_event,
@@ -167,3 +172,46 @@ def test_the_relay_reports_the_days_the_pages_api_key_has_left(
     # Then it reports the days left, the metric LiveApiKeyExpiryAlarm watches
     [metrics] = [m for m in emitted_metrics(capsys.readouterr().out) if "LiveApiKeyDaysLeft" in m]
     assert metrics["LiveApiKeyDaysLeft"] in ([10.0], [9.9])
+
+
+def test_the_relay_tells_a_redis_emptied_while_no_rating_comes_in(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    redis_url: str,
+    talks_dsn: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    relay = load_function("relay")
+    schedule = sample_event("relay/schedule.json")
+
+    def missing() -> list[float]:
+        found = [m for m in emitted_metrics(capsys.readouterr().out) if "ReadModelMissing" in m]
+        return [value for m in found for value in m["ReadModelMissing"]]
+
+    # Given a projected rating (events are stored), and Redis then emptied
+    load_function("projector")(
+        kafka_event(ratings_batch(topic, 0, 0, [RatingSubmitted.new(talk, 4)])),
+        LambdaContextStub("projector"),
+    )
+    capsys.readouterr()
+    relay(schedule, LambdaContextStub("relay"))
+    assert missing() == [0]
+    redis.Redis.from_url(redis_url).flushdb()
+    # When the relay runs on its schedule, and no rating comes in
+    relay(schedule, LambdaContextStub("relay"))
+    # Then it reports the read model missing, the metric ReadModelMissingAlarm watches
+    assert missing() == [1]
+    # And a new deployment's Redis (no event stored yet) is built by the relay, not reported
+    connection = psycopg2.connect(talks_dsn)
+    connection.autocommit = True
+    fresh = FRESH_TALKS.rsplit("/", 1)[1]
+    connection.cursor().execute(
+        psycopg2.sql.SQL("DROP DATABASE IF EXISTS {}").format(psycopg2.sql.Identifier(fresh))
+    )
+    connection.close()
+    prepare(FRESH_TALKS)
+    configure(TALKS_CONNECTION=FRESH_TALKS)
+    relay(schedule, LambdaContextStub("relay"))
+    assert missing() == [0]
+    assert RedisReadModel(redis_url).is_built()

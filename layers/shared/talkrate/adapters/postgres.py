@@ -517,6 +517,13 @@ class PostgresEventStore:
             columns = [c.name for c in cursor.description or ()]
             return [dict(zip(columns, _plain(row), strict=True)) for row in cursor.fetchall()]
 
+    def is_empty(self) -> bool:
+        """Whether no event is stored yet (a new deployment)."""
+        row = self._db.run(
+            lambda cursor: _fetch_one(cursor, "SELECT NOT EXISTS (SELECT 1 FROM rating_events)")
+        )
+        return bool(row and row[0])
+
     def retire_topic(self, topic: str) -> int:
         """File the positions recorded for `topic` under a name of their own, for when the topic
         was recreated empty (a new broker): its new records start again at offset 0, and a
