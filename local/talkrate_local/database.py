@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
-from talkrate.adapters.postgres import apply_schema
+from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore, apply_schema
 from talkrate_local.devdata import DEV_TALKS, DevTalk, programme_opening
 
 _UPSERT = """
@@ -19,6 +21,16 @@ ON CONFLICT (id) DO UPDATE SET
     room = EXCLUDED.room, starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at,
     revision = nextval('talk_revisions')
 """
+
+
+@contextmanager
+def event_store(dsn: str) -> Iterator[PostgresEventStore]:
+    """The event store in the DSN's database, on a connection of its own closed afterwards."""
+    database = PostgresDatabase(dsn, name="talkrate")
+    try:
+        yield PostgresEventStore(database)
+    finally:
+        database.close()
 
 
 def create_database(dsn: str) -> bool:

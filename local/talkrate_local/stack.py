@@ -21,7 +21,6 @@ from sam_emulator.lambda_.reload import package_dir
 from sam_emulator.plugins import Services
 from sam_emulator.template import KafkaMapping, Template
 from talkrate.adapters.kafka_stream import client_options
-from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore
 from talkrate.adapters.redis_store import RedisReadModel
 from talkrate.config import settings_from
 from talkrate.errors import BackendUnavailable, TalkrateError
@@ -255,14 +254,12 @@ class TalkrateStack:
         # still count, under the retired topic's name). A broker that kept its data (configured,
         # found, or embedded with its folder) keeps its offsets.
         topics = sorted({topic for mapping in template.kafka_mappings for topic in mapping.topics})
-        database = PostgresDatabase(talks, name="talkrate")
         try:
-            retired = sum(PostgresEventStore(database).retire_topic(topic) for topic in topics)
+            with database.event_store(talks) as store:
+                retired = sum(store.retire_topic(topic) for topic in topics)
         except (BackendUnavailable, psycopg2.Error) as error:  # GET / reports it; keep running
             console(f"[runtime] could not retire the old broker's positions: {error}")
             retired = 0
-        finally:
-            database.close()
         try:
             read_model = RedisReadModel(ratings)
             forgotten = sum(read_model.forget_offsets(topic) for topic in topics)
@@ -285,16 +282,12 @@ class TalkrateStack:
     def _build_read_model_if_missing(talks: str, ratings: str) -> None:
         # A new Redis, or one that lost its data, is built from the event store now rather than
         # by the projector's next batch: GET / says "up" and pages show the counts from the start.
-        database = PostgresDatabase(talks, name="talkrate")
         try:
-            built = rebuild_if_lost(
-                PostgresEventStore(database), RedisReadModel(ratings), progress=lambda _: None
-            )
+            with database.event_store(talks) as store:
+                built = rebuild_if_lost(store, RedisReadModel(ratings), progress=lambda _: None)
         except (TalkrateError, RedisError, psycopg2.Error) as error:
             console(f"[runtime] could not build the read model: {error}")
             return
-        finally:
-            database.close()
         if built is not None:
             console(
                 f"[runtime] read model built from the event store: {built.events} events, "

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from talkrate import wiring
-from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore
 from talkrate.adapters.redis_store import RedisReadModel
 from talkrate.rebuild import rebuild_if_lost
+from talkrate_local.database import event_store
 from tests.builders import LambdaContextStub, http_event, load_function
 
 TEST_VOTER_TOKEN_KEY = "integration-tests-voter-token-key"
@@ -46,11 +46,8 @@ def configure(
     apply()
     # A test before this one may have left the test Redis without its read model (flushed): the
     # projector would rebuild it with this test's first batch, inside whatever the test times.
-    database = PostgresDatabase(talks_dsn)
-    try:
-        rebuild_if_lost(PostgresEventStore(database), RedisReadModel(redis_url), lambda _: None)
-    finally:
-        database.close()
+    with event_store(talks_dsn) as store:
+        rebuild_if_lost(store, RedisReadModel(redis_url), lambda _: None)
     yield apply
     wiring.reset()
 
