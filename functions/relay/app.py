@@ -10,7 +10,7 @@ if TYPE_CHECKING:  # a type only: its module is not loaded at the cold start
 
 from talkrate import wiring
 from talkrate.config import load_settings
-from talkrate.errors import TalkrateError
+from talkrate.errors import ReadModelRebuilding, TalkrateError
 from talkrate.live import API_KEY_DAYS_LEFT_METRIC, api_key_days_left
 from talkrate.observability import logger, metrics
 from talkrate.rebuild import rebuild_if_lost
@@ -25,8 +25,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if (expires := load_settings().live_api_key_expires) is not None:
         days = api_key_days_left(expires, time.time())
         metrics.add_metric(name=API_KEY_DAYS_LEFT_METRIC, unit="None", value=days)
-    _check_read_model()
-    result = relay_outbox(wiring.outbox(), wiring.rating_publisher())
+    try:
+        result = relay_outbox(wiring.outbox(), wiring.rating_publisher())
+    finally:
+        # After the outbox, whatever became of it: a rebuild never holds ratings back.
+        _restore_read_model()
     metrics.add_metric(name="OutboxPublished", unit="Count", value=result.published)
     metrics.add_metric(name="OutboxPending", unit="Count", value=result.pending)
     metrics.add_metric(
@@ -40,18 +43,18 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     return {"published": result.published, "pending": result.pending}
 
 
-def _check_read_model() -> None:
-    """Whether Redis holds the read model, once a minute: the projector runs only with records,
-    so a Redis emptied while no rating comes in would go unseen. A new deployment's (no event
-    stored yet) is built here, at no cost. An empty Redis while events are stored is reported
-    (ReadModelMissing, its alarm) and left to the projector's next batch or `ops rebuild`, which
-    need more memory and time than this function has. Without the marker but with applied
-    offsets (a read model from before the marker, or a batch applied just after a loss) it is
-    not reported: the projector rebuilds it with its next batch, and GET / says "empty" until
-    then. A backend that does not answer is told by its own alarms: nothing is reported then."""
+def _restore_read_model() -> None:
+    """Whether Redis holds the read model, once a minute, and if not, rebuild it from the event
+    store. The projector does the same before a batch, but runs only with records: a Redis
+    emptied while no rating comes in (a flush, a replaced node, a cache recreated at night) would
+    show every talk at zero until the next rating. A new deployment's (no event stored yet) is
+    built silently. A lost one is reported first (ReadModelMissing: a run that dies rebuilding,
+    out of time or memory, still counts towards its alarm), then rebuilt under the rebuild lock
+    (ReadModelRebuilt, the projector's metric and alarm); when another rebuild holds the lock, it
+    is left to that one. A backend that does not answer is told by its own alarms."""
     try:
         read_model = wiring.read_model()
-        if read_model.is_built() or read_model.holds_offsets():
+        if read_model.is_built():
             metrics.add_metric(name="ReadModelMissing", unit="Count", value=0)
             return
         store = wiring.event_store()
@@ -61,5 +64,20 @@ def _check_read_model() -> None:
             return
     except TalkrateError:
         return
-    logger.warning("the read model is missing from Redis while events are stored")
+    logger.warning("the read model is missing from Redis: rebuilding it from the event store")
     metrics.add_metric(name="ReadModelMissing", unit="Count", value=1)
+    metrics.flush_metrics()
+    try:
+        rebuilt = rebuild_if_lost(store, read_model, progress=logger.info)
+    except ReadModelRebuilding:
+        logger.info("another rebuild of the read model is running: left to it")
+        return
+    except TalkrateError:
+        logger.exception("the read model could not be rebuilt; the next run tries again")
+        return
+    if rebuilt is not None:
+        logger.warning(
+            "the read model was missing from Redis: rebuilt from the event store",
+            extra={"events": rebuilt.events, "talks": len(rebuilt.histograms)},
+        )
+        metrics.add_metric(name="ReadModelRebuilt", unit="Count", value=1)

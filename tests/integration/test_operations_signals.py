@@ -174,7 +174,7 @@ def test_the_relay_reports_the_days_the_pages_api_key_has_left(
     assert metrics["LiveApiKeyDaysLeft"] in ([10.0], [9.9])
 
 
-def test_the_relay_tells_a_redis_emptied_while_no_rating_comes_in(
+def test_the_relay_rebuilds_a_redis_emptied_while_no_rating_comes_in(
     configure: Callable[..., None],
     talk: str,
     topic: str,
@@ -185,23 +185,39 @@ def test_the_relay_tells_a_redis_emptied_while_no_rating_comes_in(
     relay = load_function("relay")
     schedule = sample_event("relay/schedule.json")
 
-    def missing() -> list[float]:
-        found = [m for m in emitted_metrics(capsys.readouterr().out) if "ReadModelMissing" in m]
-        return [value for m in found for value in m["ReadModelMissing"]]
+    def reported(name: str) -> list[float]:
+        found = [m for m in emitted_metrics(capsys.readouterr().out) if name in m]
+        return [value for m in found for value in m[name]]
 
-    # Given a projected rating (events are stored), and Redis then emptied
+    def signals() -> dict[str, list[float]]:
+        out = capsys.readouterr().out
+        return {
+            name: [v for m in emitted_metrics(out) if name in m for v in m[name]]
+            for name in ("ReadModelMissing", "ReadModelRebuilt")
+        }
+
+    # Given projected ratings (events are stored), and Redis then emptied
     load_function("projector")(
-        kafka_event(ratings_batch(topic, 0, 0, [RatingSubmitted.new(talk, 4)])),
+        kafka_event(
+            ratings_batch(topic, 0, 0, [RatingSubmitted.new(talk, 4), RatingSubmitted.new(talk, 2)])
+        ),
         LambdaContextStub("projector"),
     )
     capsys.readouterr()
     relay(schedule, LambdaContextStub("relay"))
-    assert missing() == [0]
+    assert signals() == {"ReadModelMissing": [0], "ReadModelRebuilt": []}
     redis.Redis.from_url(redis_url).flushdb()
+    assert RedisReadModel(redis_url).histogram(talk).total == 0
     # When the relay runs on its schedule, and no rating comes in
     relay(schedule, LambdaContextStub("relay"))
-    # Then it reports the read model missing, the metric ReadModelMissingAlarm watches
-    assert missing() == [1]
+    # Then it reports the read model missing, and rebuilds it: the talk's counts are back
+    assert signals() == {"ReadModelMissing": [1], "ReadModelRebuilt": [1]}
+    rebuilt = RedisReadModel(redis_url)
+    assert rebuilt.is_built()
+    assert rebuilt.histogram(talk).counts == {"1": 0, "2": 1, "3": 0, "4": 1, "5": 0}
+    # And its next run finds it there
+    relay(schedule, LambdaContextStub("relay"))
+    assert reported("ReadModelMissing") == [0]
     # And a new deployment's Redis (no event stored yet) is built by the relay, not reported
     connection = psycopg2.connect(talks_dsn)
     connection.autocommit = True
@@ -212,6 +228,42 @@ def test_the_relay_tells_a_redis_emptied_while_no_rating_comes_in(
     connection.close()
     prepare(FRESH_TALKS)
     configure(TALKS_CONNECTION=FRESH_TALKS)
+    redis.Redis.from_url(redis_url).flushdb()
     relay(schedule, LambdaContextStub("relay"))
-    assert missing() == [0]
+    assert signals() == {"ReadModelMissing": [0], "ReadModelRebuilt": []}
     assert RedisReadModel(redis_url).is_built()
+
+
+def test_the_relay_leaves_a_lost_read_model_to_a_rebuild_already_running(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    redis_url: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    relay = load_function("relay")
+    load_function("projector")(
+        kafka_event(ratings_batch(topic, 0, 0, [RatingSubmitted.new(talk, 5)])),
+        LambdaContextStub("projector"),
+    )
+    # Given Redis emptied, and another rebuild holding the lock (an operator's, a projector's)
+    redis.Redis.from_url(redis_url).flushdb()
+    other = RedisReadModel(redis_url)
+    assert other.lock_for_rebuild()
+    try:
+        capsys.readouterr()
+        # When the relay runs on its schedule
+        result = relay(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+        # Then it answers as usual, reports the read model missing, and rebuilds nothing itself
+        assert result["pending"] == 0
+        out = capsys.readouterr().out
+        assert [
+            v
+            for m in emitted_metrics(out)
+            if "ReadModelMissing" in m
+            for v in m["ReadModelMissing"]
+        ] == [1]
+        assert not [m for m in emitted_metrics(out) if "ReadModelRebuilt" in m]
+        assert not RedisReadModel(redis_url).is_built()
+    finally:
+        other.unlock_after_rebuild()
