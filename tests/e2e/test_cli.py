@@ -408,6 +408,21 @@ def test_ops_commands_run_against_the_configured_backends(cli: Cli) -> None:
     ), said
 
 
+def test_ops_refuses_an_api_or_a_stack_it_would_not_use(cli: Cli) -> None:
+    # Given an operator who names a stack or an API for an ops command (which works on the
+    # backends of the configuration, here the local ones)
+    for given in (("--stack", "talkrate-prod"), ("--api", "https://ratings.example.org")):
+        # When they run it
+        done = cli.run(*given, "ops", "rebuild")
+        # Then it is refused before anything runs, saying what ops works on
+        assert done.returncode == 2, done
+        assert f"{given[0]} is for the commands that go through the API" in done.stderr
+        assert "TALKS_CONNECTION" in done.stderr
+        assert "rebuild:" not in done.stdout
+    # And TALKRATE_API in the environment (for the other commands) does not stop it
+    assert "rebuild: from" in cli.ok("ops", "rebuild", TALKRATE_API="https://ratings.example.org")
+
+
 def test_ops_relay_fails_while_the_stream_refuses_what_waits(cli: Cli, talk: str) -> None:
     from talkrate.adapters.postgres import PostgresDatabase, PostgresOutbox
     from talkrate.events import Rating

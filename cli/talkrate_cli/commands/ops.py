@@ -24,8 +24,23 @@ class BackendError(CliError):
 
 
 @click.group()
-def ops() -> None:
-    """Operate the backends: rebuild, dead letters, redrive, replay, relay, a recreated topic."""
+@click.pass_context
+def ops(ctx: click.Context) -> None:
+    """Operate the backends: rebuild, dead letters, redrive, replay, relay, a recreated topic.
+
+    They are the ones the configuration names (TALKS_CONNECTION, RATINGS_CONNECTION,
+    STREAMS_CONNECTION, or CONNECTIONS_SECRET_ARN and STREAMS_*), not the API's."""
+    # `talkrate --stack prod ops rebuild` would rebuild whatever the environment names: refused
+    # rather than run somewhere the operator did not mean. TALKRATE_API in the environment is
+    # for the other commands and is no reason to refuse.
+    given = ctx.parent.get_parameter_source if ctx.parent else None
+    for name, flag in (("api_url", "--api"), ("stack", "--stack")):
+        if given and given(name) is click.core.ParameterSource.COMMANDLINE:
+            raise click.UsageError(
+                f"{flag} is for the commands that go through the API; `talkrate ops` works on "
+                "the backends the configuration names (TALKS_CONNECTION, RATINGS_CONNECTION, "
+                "STREAMS_CONNECTION, or CONNECTIONS_SECRET_ARN: see docs/operations.md)"
+            )
 
 
 def _say(command: str, console: Any = None) -> Any:
