@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -9,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
+from talkrate.events import unix_ms
 from talkrate.models import Histogram, RatingRequest, RatingSubmitted, uuid7
 
 pytestmark = pytest.mark.unit
@@ -78,6 +80,22 @@ def test_event_ids_are_version_7_and_sort_by_when_the_rating_was_made() -> None:
     assert ids == sorted(ids)
     assert uuid7(moments[0]) != uuid7(moments[0])  # random below the time
     assert all((i.version, i.variant) == (7, uuid.RFC_4122) for i in ids)
+
+
+def test_event_ids_of_one_millisecond_sort_in_the_order_they_were_made() -> None:
+    # Given a thousand ids made in one millisecond (a voter changing their mind at once, or
+    # any burst in one container), then one a millisecond later
+    moment = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    ids = [uuid7(moment) for _ in range(1000)]
+    later = uuid7(moment + timedelta(milliseconds=1))
+    # Then each sorts after the one made before it, all carry the millisecond and stay version 7
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+    assert later > ids[-1]
+    assert {i.int >> 80 for i in ids} == {unix_ms(moment)}
+    assert all((i.version, i.variant) == (7, uuid.RFC_4122) for i in [*ids, later])
+    # And what follows the time is not a plain counter: the steps between ids are random
+    assert len({b.int - a.int for a, b in itertools.pairwise(ids)}) > 900
 
 
 def test_any_producer_s_event_with_an_offset_time_is_normalised_to_utc() -> None:
