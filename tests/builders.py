@@ -98,8 +98,9 @@ def _first_record(path: str) -> dict[str, Any]:
 class LambdaContextStub:
     """The attributes of the Lambda context object that handlers and Powertools read."""
 
-    def __init__(self, function_name: str = "talkrate-test") -> None:
+    def __init__(self, function_name: str = "talkrate-test", remaining_ms: int = 30_000) -> None:
         self.function_name = function_name
+        self._remaining_ms = remaining_ms
         self.function_version = "$LATEST"
         self.memory_limit_in_mb = 256
         self.invoked_function_arn = (
@@ -110,7 +111,7 @@ class LambdaContextStub:
         self.log_stream_name = "local"
 
     def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+        return self._remaining_ms
 
 
 def http_event(

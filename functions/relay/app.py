@@ -16,6 +16,10 @@ from talkrate.observability import logger, metrics
 from talkrate.rebuild import rebuild_if_lost
 from talkrate.relay import relay_outbox
 
+# The time a run must have left to start a rebuild: 500,000 events take about 10 s at the
+# relay's 384 MB; a run whose outbox took longer leaves it to the next one, a minute later.
+REBUILD_SECONDS = 20.0
+
 
 @logger.inject_lambda_context
 @metrics.log_metrics
@@ -27,31 +31,32 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.add_metric(name=API_KEY_DAYS_LEFT_METRIC, unit="None", value=days)
     try:
         result = relay_outbox(wiring.outbox(), wiring.rating_publisher())
+        metrics.add_metric(name="OutboxPublished", unit="Count", value=result.published)
+        metrics.add_metric(name="OutboxPending", unit="Count", value=result.pending)
+        metrics.add_metric(
+            name="OutboxOldestAge", unit="Seconds", value=round(result.oldest_pending_seconds, 1)
+        )
+        if result.pending:
+            logger.warning(
+                "outbox entries still pending",
+                extra={"pending": result.pending, "oldestSeconds": result.oldest_pending_seconds},
+            )
     finally:
         # After the outbox, whatever became of it: a rebuild never holds ratings back.
-        _restore_read_model()
-    metrics.add_metric(name="OutboxPublished", unit="Count", value=result.published)
-    metrics.add_metric(name="OutboxPending", unit="Count", value=result.pending)
-    metrics.add_metric(
-        name="OutboxOldestAge", unit="Seconds", value=round(result.oldest_pending_seconds, 1)
-    )
-    if result.pending:
-        logger.warning(
-            "outbox entries still pending",
-            extra={"pending": result.pending, "oldestSeconds": result.oldest_pending_seconds},
-        )
+        _restore_read_model(context)
     return {"published": result.published, "pending": result.pending}
 
 
-def _restore_read_model() -> None:
+def _restore_read_model(context: LambdaContext) -> None:
     """Whether Redis holds the read model, once a minute, and if not, rebuild it from the event
     store. The projector does the same before a batch, but runs only with records: a Redis
     emptied while no rating comes in (a flush, a replaced node, a cache recreated at night) would
     show every talk at zero until the next rating. A new deployment's (no event stored yet) is
     built silently. A lost one is reported first (ReadModelMissing: a run that dies rebuilding,
     out of time or memory, still counts towards its alarm), then rebuilt under the rebuild lock
-    (ReadModelRebuilt, the projector's metric and alarm); when another rebuild holds the lock, it
-    is left to that one. A backend that does not answer is told by its own alarms."""
+    (ReadModelRebuilt, the projector's metric and alarm) when the run has REBUILD_SECONDS left;
+    when another rebuild holds the lock, it is left to that one. A backend that does not answer
+    is told by its own alarms. Nothing here fails the run: the outbox was relayed before."""
     try:
         read_model = wiring.read_model()
         if read_model.is_built():
@@ -64,15 +69,25 @@ def _restore_read_model() -> None:
             return
     except TalkrateError:
         return
+    except Exception:  # a refusal of Redis or PostgreSQL (BUSY, read-only, ...): next run
+        logger.exception("the read model could not be checked")
+        return
     logger.warning("the read model is missing from Redis: rebuilding it from the event store")
     metrics.add_metric(name="ReadModelMissing", unit="Count", value=1)
     metrics.flush_metrics()
+    left = context.get_remaining_time_in_millis() / 1000
+    if left < REBUILD_SECONDS:
+        logger.warning(
+            "too little time left in this run to rebuild the read model: the next run does",
+            extra={"secondsLeft": round(left, 1), "secondsNeeded": REBUILD_SECONDS},
+        )
+        return
     try:
         rebuilt = rebuild_if_lost(store, read_model, progress=logger.info)
     except ReadModelRebuilding:
         logger.info("another rebuild of the read model is running: left to it")
         return
-    except TalkrateError:
+    except Exception:
         logger.exception("the read model could not be rebuilt; the next run tries again")
         return
     if rebuilt is not None:

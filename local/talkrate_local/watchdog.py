@@ -81,6 +81,8 @@ class Watchdog:
             )
             return
         console(f"[runtime] embedded {service.name} is back on port {service.port}")
+        if self._stopping.is_set():
+            return  # the runtime stops meanwhile: no rebuild to cut off under it
         self._restarted(name)
 
     def _report_broker(self, name: str, log: object) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -232,6 +233,80 @@ def test_the_relay_rebuilds_a_redis_emptied_while_no_rating_comes_in(
     relay(schedule, LambdaContextStub("relay"))
     assert signals() == {"ReadModelMissing": [0], "ReadModelRebuilt": []}
     assert RedisReadModel(redis_url).is_built()
+
+
+def test_a_relay_run_short_of_time_leaves_the_rebuild_to_the_next(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    redis_url: str,
+    capsys: pytest.CaptureFixture[str],
+    logged: Records,
+) -> None:
+    relay = load_function("relay")
+    schedule = sample_event("relay/schedule.json")
+    load_function("projector")(
+        kafka_event(ratings_batch(topic, 0, 0, [RatingSubmitted.new(talk, 3)])),
+        LambdaContextStub("projector"),
+    )
+    redis.Redis.from_url(redis_url).flushdb()
+    capsys.readouterr()
+    # When the relay finds Redis empty in a run with 5 s left (its outbox took the rest)
+    relay(schedule, LambdaContextStub("relay", remaining_ms=5_000))
+    # Then it reports the loss and starts no rebuild it could not finish (a killed one would
+    # hold the projector off for the lock's life)
+    out = capsys.readouterr().out
+    assert [
+        v for m in emitted_metrics(out) if "ReadModelMissing" in m for v in m["ReadModelMissing"]
+    ] == [1]
+    assert "too little time left in this run to rebuild the read model: the next run does" in [
+        r.getMessage() for r in logged.records
+    ]
+    assert not RedisReadModel(redis_url).is_built()
+    assert not redis.Redis.from_url(redis_url).exists("projector/rebuilding")
+    # And the next run, with its minute ahead, rebuilds it
+    relay(schedule, LambdaContextStub("relay"))
+    assert RedisReadModel(redis_url).histogram(talk).counts["3"] == 1
+
+
+def test_a_redis_that_refuses_the_relay_s_check_does_not_fail_the_run(
+    configure: Callable[..., None],
+    redis_url: str,
+    capsys: pytest.CaptureFixture[str],
+    logged: Records,
+) -> None:
+    # Given a Redis that answers the relay but refuses its check (an ACL without EXISTS, as a
+    # cache's user group set up wrong would; BUSY and READONLY are refusals of the same kind)
+    admin = redis.Redis.from_url(redis_url)
+    user = f"relay-{uuid.uuid4().hex[:8]}"
+    admin.acl_setuser(
+        user,
+        enabled=True,
+        passwords=["+relay-test"],
+        keys=["*"],
+        channels=["*"],
+        commands=["+@all", "-exists"],
+    )
+    try:
+        configure(
+            RATINGS_CONNECTION=redis_url.replace("redis://", f"redis://{user}:relay-test@", 1)
+        )
+        capsys.readouterr()
+        # When the relay runs on its schedule
+        result = load_function("relay")(
+            sample_event("relay/schedule.json"), LambdaContextStub("relay")
+        )
+        # Then its run succeeds with the outbox's metrics; the refusal is logged
+        assert result["pending"] == 0
+        out = capsys.readouterr().out
+        assert [m for m in emitted_metrics(out) if "OutboxPending" in m]
+        [refused] = [
+            r for r in logged.records if r.getMessage() == "the read model could not be checked"
+        ]
+        assert refused.exc_info is not None
+        assert "'exists'" in str(refused.exc_info[1])
+    finally:
+        admin.acl_deluser(user)
 
 
 def test_the_relay_leaves_a_lost_read_model_to_a_rebuild_already_running(

@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 import redis
 
-from talkrate.adapters.redis_store import ReadModelClient, RedisReadModel, connect, histogram_key
+from talkrate.adapters.redis_store import (
+    REBUILD_LOCK_KEY,
+    ReadModelClient,
+    RedisReadModel,
+    connect,
+    histogram_key,
+)
 from talkrate.errors import BackendUnavailable, ReadModelRebuilding
 from talkrate.models import RatingSubmitted
 from talkrate.projected import ProjectionResult, ReadModelMemory
@@ -201,6 +207,21 @@ def test_a_batch_is_refused_while_the_read_model_is_rebuilt(
     finally:
         model.unlock_after_rebuild()
     assert apply(model, records(topic, 0, 0, [(talk_ids[0], 1)])).applied == 1
+
+
+def test_a_rebuild_that_dies_holds_the_projector_off_for_a_minute_at_most(
+    model: RedisReadModel, read_model_url: str
+) -> None:
+    # Given a rebuild that took the lock, renewed it once, and then its process died (a
+    # Lambda's timeout, out of memory: no unlock ever runs)
+    dying = RedisReadModel(read_model_url)
+    assert dying.lock_for_rebuild()
+    try:
+        assert dying.hold_rebuild_lock()
+        # Then the lock runs out within a minute of its last renewal, not ten
+        assert 0 < model.client.ttl(REBUILD_LOCK_KEY) <= 60
+    finally:
+        dying.unlock_after_rebuild()
 
 
 def test_a_batch_with_nothing_valid_still_moves_nothing_else(model: RedisReadModel) -> None:

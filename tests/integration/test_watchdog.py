@@ -76,6 +76,33 @@ def test_a_killed_redis_is_started_again_on_its_port_with_its_data(
         service.stop()
 
 
+def test_a_runtime_stopping_while_redis_comes_back_builds_nothing_in_it(
+    tmp_path: Path,
+) -> None:
+    # Given a killed Redis that the watchdog starts again, and the runtime told to stop (Ctrl-C)
+    # while it does
+    watchdog: Watchdog
+
+    class StoppedMeanwhile(EmbeddedRedis):
+        def restart(self) -> None:
+            super().restart()
+            watchdog.stop()
+
+    service = StoppedMeanwhile(tmp_path / "redis")
+    service.start()
+    restarted: list[str] = []
+    watchdog = Watchdog(backends_with(tmp_path, ratings=service), restarted=restarted.append)
+    try:
+        killed(service._process.pid if service._process else None)
+        watchdog.check()
+        # Then what follows a restart (the read model's build) is not started under a runtime
+        # that is stopping its services
+        assert service.running
+        assert restarted == []
+    finally:
+        service.stop()
+
+
 def test_a_killed_postgresql_is_started_again_with_its_data(
     folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

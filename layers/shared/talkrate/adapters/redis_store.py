@@ -66,7 +66,10 @@ REBUILD_LOCK_KEY = "projector/rebuilding"
 # Set when the read model is built from the event store (a rebuild's swap, which the projector
 # runs itself when the key is missing): a Redis without it lost the read model, or never had one.
 BUILT_KEY = "projector/built"
-REBUILD_LOCK_SECONDS = 600
+# A rebuild renews its lock at each step of its read (every 5,000 events): a lock that lasted
+# longer would, when the rebuilding process dies (a Lambda's timeout, out of memory), hold the
+# projector off (and every other rebuild) that much longer.
+REBUILD_LOCK_SECONDS = 60
 REPLICA_WAIT_MS = 1000  # how long a shard may take to confirm a batch on its replicas
 ACCEPTED_PREFIX = "accepted/"  # accepted/<eventId>: taken by the API, waiting for the projector
 # Short: once projected, the event store answers; the marker only covers the seconds (minutes,
