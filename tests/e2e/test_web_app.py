@@ -219,6 +219,48 @@ def test_an_attendee_rates_by_clicking_and_a_reload_keeps_their_rating(
     expect(total(page)).to_have_text("1 rating")
 
 
+def test_a_second_tap_while_the_first_is_on_its_way_is_the_rating_that_stands(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk, and a phone on a slow network: its first rating's request is held
+    talk = web.add_talk(title="Changed on a slow network")
+    held: list[Route] = []
+
+    def hold_the_first(route: Route) -> None:
+        if route.request.method == "POST" and not held:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route(lambda url: url.endswith("/ratings"), hold_the_first)
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    own = page.get_by_test_id("own-rating")
+    # When the attendee taps 3, and then 5 while the 3 is still on its way
+    star(page, 3).click()
+    enter_event_code(page)
+    expect(own).to_have_text("Sending your rating: 3 out of 5…")
+    for _ in range(100):  # route handlers run while the page is waited on, not in a sleep
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held
+    star(page, 5).click()
+    # Then the page says the 5 is the one on its way
+    expect(own).to_have_text("Sending your rating: 5 out of 5…")
+    expect(star(page, 5)).to_have_class(re.compile(r"\bsending\b"))
+    # And once the network answers, the 5 is sent after the 3 and is the rating that stands
+    held[0].continue_()
+    expect(own).to_contain_text("You rated 5 out of 5")
+    seen: list[Any] = []
+
+    def counted() -> bool:
+        seen.append(web.runtime.request("GET", f"/ratings?talkId={talk['id']}").json)
+        return bool(seen[-1]["ratings"] == {"1": 0, "2": 0, "3": 0, "4": 0, "5": 1})
+
+    assert wait_for(counted), seen[-1]
+    expect(star(page, 5)).to_have_attribute("aria-pressed", "true")
+
+
 def test_ratings_from_other_attendees_appear_live_on_the_talk_page_and_the_room_screen(
     web: WebStack, browser: Browser, page: Page
 ) -> None:
@@ -770,6 +812,62 @@ def test_the_room_screen_follows_an_organiser_s_change_while_it_stays_on(
     expect(page.get_by_role("heading", level=1)).to_have_text("Moved forward: the real title")
 
 
+def test_an_open_talk_page_follows_an_organiser_moving_its_talk_to_now(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee on the page of a talk that starts in two hours: its stars are off
+    starts = datetime.now(UTC) + timedelta(hours=2)
+    times = {"startsAt": starts.isoformat(), "endsAt": (starts + timedelta(hours=1)).isoformat()}
+    talk = web.add_talk(title="Moved while open on a phone", **times)
+    page.clock.install()
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    expect(star(page, 4)).to_be_disabled()
+    # When an organiser moves it to now and corrects its title, while the page stays open
+    started = datetime.now(UTC) - timedelta(minutes=5)
+    moved = {"startsAt": started.isoformat(), "endsAt": (started + timedelta(hours=1)).isoformat()}
+    answer = web.runtime.request(
+        "PUT",
+        f"/talks/{talk['id']}",
+        json.dumps({"title": "Moved while open: the real title", **moved}),
+        {"Authorization": f"Bearer {web.token}"},
+    )
+    assert answer.status == 200, answer.body
+    page.clock.run_for(31_000)
+    # Then within half a minute its stars are on, under the new title
+    expect(star(page, 4)).to_be_enabled()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Moved while open: the real title")
+    expect(page.get_by_test_id("own-rating")).to_have_text("Tap a star to rate this talk.")
+
+
+def test_the_room_screen_of_a_deleted_talk_stops_inviting_scans(web: WebStack, page: Page) -> None:
+    # Given a room screen of a talk that takes ratings
+    talk = web.add_talk(title="Deleted while on screen")
+    page.clock.install()
+    page.goto(web.url(SCREEN.format(id=talk["id"])))
+    expect(page.get_by_test_id("qr-caption")).to_have_text("Scan to rate")
+    # When an organiser deletes the talk while the screen stays on
+    answer = web.runtime.request(
+        "DELETE", f"/talks/{talk['id']}", None, {"Authorization": f"Bearer {web.token}"}
+    )
+    assert answer.status == 204, answer.body
+    page.clock.run_for(31_000)
+    # Then within half a minute it says so, and shows no QR code to scan
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "This talk is no longer in the programme"
+    )
+    expect(page.locator(".screen-qr")).to_have_count(1)
+    expect(page.locator(".screen-qr")).to_be_hidden()
+
+
+def test_a_room_screen_of_a_talk_not_in_the_programme_shows_no_qr_code(
+    web: WebStack, page: Page
+) -> None:
+    page.goto(web.url(SCREEN.format(id=unique_talk_id("never-added"))))
+    expect(page.get_by_role("heading", level=1)).to_have_text("This talk is not in the programme")
+    expect(page.locator(".screen-qr")).to_have_count(1)
+    expect(page.locator(".screen-qr")).to_be_hidden()
+
+
 def test_a_speaker_reads_their_talk_s_statistics_on_its_page(
     web: WebStack, page: Page, rated_talk: str
 ) -> None:
@@ -1265,6 +1363,43 @@ def test_an_organiser_s_keyboard_focus_comes_back_to_the_table_after_editing(
     expect(page.get_by_test_id("admin-message")).to_have_text(f"Deleted “{second['title']}”.")
     # Then the focus stays in the table (or on "Add a talk"), not on the page's body
     assert page.evaluate("document.activeElement.tagName") == "BUTTON"
+
+
+def test_an_organiser_on_a_phone_reaches_every_talk_s_edit_and_reads_refusals_plainly(
+    web: WebStack, page: Page
+) -> None:
+    # Given an organiser signed in on a phone, and a talk in the programme
+    existing = web.add_talk(title=f"Phone admin {unique_talk_id()}", track="Phones", room="Hall P")
+    page.goto(web.url("/app/admin"))
+    page.get_by_label("Organiser token").fill(web.token)
+    page.get_by_role("button", name="Sign in").click()
+    # Then the talk's Edit and Delete buttons are within the phone's width, not off to the side
+    for name in (f"Edit {existing['title']}", f"Delete {existing['title']}"):
+        box = page.get_by_role("button", name=name).bounding_box()
+        assert box is not None
+        assert box["x"] >= 0
+        assert box["x"] + box["width"] <= PHONE["width"], (name, box)
+    # When they add a talk whose end is before its start
+    posted: list[str] = []
+    page.on("request", lambda r: posted.append(r.url) if r.method == "POST" else None)
+    page.get_by_role("button", name="Add a talk").click()
+    page.get_by_label("Title", exact=True).fill("Ends before it starts")
+    page.get_by_label("Starts", exact=True).fill("2026-12-02T10:00")
+    page.get_by_label("Ends", exact=True).fill("2026-12-02T09:00")
+    page.get_by_role("button", name="Add the talk").click()
+    # Then the form says so at the end's field, and nothing is sent
+    ends = page.get_by_label("Ends", exact=True)
+    assert ends.evaluate("e => e.validationMessage") == "The end must be after the start."
+    assert not [url for url in posted if url.endswith("/talks")]
+    # When they give a new talk the id of one in the programme
+    page.get_by_label("Ends", exact=True).fill("2026-12-02T11:00")
+    page.get_by_label("Id (in the talk's address)").fill(existing["id"])
+    page.get_by_role("button", name="Add the talk").click()
+    # Then the message says what to do, in the form's words
+    expect(page.get_by_test_id("admin-message")).to_have_text(
+        "A talk with this id is already in the programme: give the new one an id of its own "
+        "(the Id field), or edit that talk in the list."
+    )
 
 
 def test_an_organiser_s_save_over_a_change_made_meanwhile_is_stopped_and_explained(

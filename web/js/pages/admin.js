@@ -3,8 +3,12 @@
 import { h, fill, setText, formatAvg } from "../dom.js";
 import { request, allTalks, talkPath, ApiError } from "../api.js";
 import { errorText } from "./common.js";
+import { when } from "../window.js";
 
 const TOKEN_KEY = "talkrate.organiser";
+// The form's times are in this browser's zone (datetime-local has none): said under them.
+const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "local time";
+const FIELD_LABELS = { title: "Title", id: "Id", speakers: "Speakers", track: "Track", room: "Room", startsAt: "Starts", endsAt: "Ends" };
 const COLUMNS = ["id", "title", "speakers", "track", "room", "startsAt", "endsAt", "count", "avg", "1", "2", "3", "4", "5"];
 
 function storedToken() {
@@ -127,6 +131,15 @@ export function adminPage(main) {
     fill(main, h("h1", {}, "Organisers"), form, message);
   }
 
+  // A field's refusal as the form names it: "Ends: must be after the start." rather than the
+  // API's "endsAt: Value error, ...".
+  function fieldProblem(problem) {
+    const label = FIELD_LABELS[String(problem.field || "").split(".").pop()];
+    const text = String(problem.message || "").replace(/^Value error, /, "");
+    const sentence = `${text.charAt(0).toUpperCase()}${text.slice(1)}${/[.!?]$/.test(text) ? "" : "."}`;
+    return label ? `${label}: ${sentence}` : sentence;
+  }
+
   function manage() {
     setText(message, "");
     const list = h("tbody");
@@ -156,12 +169,12 @@ export function adminPage(main) {
       fill(list, talks.map((talk) => h("tr", {},
         h("th", { scope: "row" }, h("a", { href: `/app/talks/${encodeURIComponent(talk.id)}` }, talk.title),
           h("span", { class: "muted talk-id" }, talk.id)),
-        h("td", {}, talk.track || ""),
-        h("td", {}, talk.room || ""),
-        h("td", {}, talk.startsAt ? new Date(talk.startsAt).toLocaleString() : ""),
-        h("td", {}, talk.endsAt ? new Date(talk.endsAt).toLocaleString() : ""),
-        h("td", { class: "num" }, String(talk.summary ? talk.summary.count : 0)),
-        h("td", { class: "num" }, formatAvg(talk.summary ? talk.summary.avg : null)),
+        h("td", { "data-label": "Track" }, talk.track || ""),
+        h("td", { "data-label": "Room" }, talk.room || ""),
+        h("td", { "data-label": "Starts" }, talk.startsAt ? when(talk.startsAt) : ""),
+        h("td", { "data-label": "Ends" }, talk.endsAt ? when(talk.endsAt) : ""),
+        h("td", { class: "num", "data-label": "Ratings" }, String(talk.summary ? talk.summary.count : 0)),
+        h("td", { class: "num", "data-label": "Average" }, formatAvg(talk.summary ? talk.summary.avg : null)),
         h("td", { class: "actions" },
           h("button", { type: "button", "aria-label": `Edit ${talk.title}`, "data-edit": talk.id, onclick: () => editor(talk) }, "Edit"),
           h("button", { type: "button", class: "danger", "aria-label": `Delete ${talk.title}`, onclick: () => remove(talk) }, "Delete")))));
@@ -202,10 +215,16 @@ export function adminPage(main) {
         setText(message, "Your organiser token was refused: sign in again.");
         return;
       }
-      const fields = error instanceof ApiError && Array.isArray(error.problem.errors)
-        ? ` ${error.problem.errors.map((e) => `${e.field}: ${e.message}`).join("; ")}`
-        : "";
-      setText(message, `${errorText(error)}${fields}`);
+      if (error instanceof ApiError && error.status === 409 && String(error.problem.type || "").endsWith(":talk-exists")) {
+        setText(message, "A talk with this id is already in the programme: give the new one an id of its own (the Id field), or edit that talk in the list.");
+        return;
+      }
+      const problems = error instanceof ApiError && Array.isArray(error.problem.errors) ? error.problem.errors : [];
+      if (problems.length) {
+        setText(message, `Not saved: ${problems.map(fieldProblem).join(" ")}`);
+        return;
+      }
+      setText(message, errorText(error));
     }
 
     function editor(talk) {
@@ -227,11 +246,23 @@ export function adminPage(main) {
       const speakersField = h("span", { class: "field" }, h("label", { for: "talk-speakers" }, "Speakers (one per line)"), speakers);
       const [trackInput, trackField] = field("talk-track", "Track", { maxlength: 100, value: talk ? talk.track || "" : "" });
       const [room, roomField] = field("talk-room", "Room", { maxlength: 100, value: talk ? talk.room || "" : "" });
-      const [starts, startsField] = field("talk-starts", "Starts", { type: "datetime-local", value: talk ? toLocalInput(talk.startsAt) : "" });
-      const [ends, endsField] = field("talk-ends", "Ends", { type: "datetime-local", value: talk ? toLocalInput(talk.endsAt) : "" });
+      const [starts, startsField] = field("talk-starts", "Starts", { type: "datetime-local", "aria-describedby": "talk-zone", value: talk ? toLocalInput(talk.startsAt) : "" });
+      const [ends, endsField] = field("talk-ends", "Ends", { type: "datetime-local", "aria-describedby": "talk-zone", value: talk ? toLocalInput(talk.endsAt) : "" });
+      // An end at or before the start is said at the field, before anything is sent.
+      const checkTimes = () => {
+        const wrong = starts.value && ends.value && fromLocalInput(ends.value) <= fromLocalInput(starts.value);
+        ends.setCustomValidity(wrong ? "The end must be after the start." : "");
+        return !wrong;
+      };
+      starts.addEventListener("input", checkTimes);
+      ends.addEventListener("input", checkTimes);
       const heading = h("h2", { tabindex: "-1" }, isNew ? "Add a talk" : `Edit “${talk.title}”`);
       const form = h("form", { class: "card talk-form", onsubmit: async (event) => {
         event.preventDefault();
+        if (!checkTimes()) {
+          ends.reportValidity();
+          return;
+        }
         let saved = null;
         const fields = {
           title: title.value.trim(),
@@ -274,6 +305,7 @@ export function adminPage(main) {
       } },
         heading, titleField, idField, speakersField, trackField, roomField,
         h("span", { class: "row two" }, startsField, endsField),
+        h("p", { class: "muted", id: "talk-zone" }, `Times in ${ZONE}, this device's time zone.`),
         h("span", { class: "row" },
           h("button", { type: "submit" }, isNew ? "Add the talk" : "Save"),
           h("button", { type: "button", class: "quiet", onclick: () => {

@@ -19,14 +19,16 @@ export function screenPage(main, talkId) {
   const problem = h("p", { class: "message", role: "alert" });
   // What the room is asked to do: scan while the talk takes ratings, else when it will or that it closed.
   const caption = h("p", { class: "qr-caption", "data-testid": "qr-caption" }, "Scan to rate");
+  // Hidden while the talk is not in the programme: nobody is invited to rate what is not there.
+  const qrAside = h("aside", { class: "screen-qr", "aria-label": "Rate this talk", "data-testid": "screen-qr" },
+    qrSvg(pageUrl, `QR code of ${pageUrl}`),
+    caption,
+    h("p", { class: "qr-url" }, pageUrl.replace(/^https?:\/\//, "")));
   fill(main,
     h("div", { class: "screen" },
       h("header", { class: "screen-head" }, title, speakers),
       h("section", { class: "screen-results", "aria-label": "Ratings" }, histogram.summary, histogram.list),
-      h("aside", { class: "screen-qr", "aria-label": "Rate this talk" },
-        qrSvg(pageUrl, `QR code of ${pageUrl}`),
-        caption,
-        h("p", { class: "qr-url" }, pageUrl.replace(/^https?:\/\//, ""))),
+      qrAside,
       h("footer", { class: "screen-foot" }, badge.node, problem)));
 
   let live = { stop() {} };
@@ -49,15 +51,31 @@ export function screenPage(main, talkId) {
   let talk = null;
   let now = () => Date.now();
   const show = () => {
+    qrAside.hidden = false;
     setText(caption, ratingWindow(talk, now()).caption);
     document.title = `${talk.title} · room screen · talkrate`;
     setText(title, talk.title);
+    title.classList.toggle("long", talk.title.length > 60);
     setText(speakers, (talk.speakers || []).join(", "));
   };
   const read = async () => {
     ({ talk, now } = await loadTalkWithClock(talkId));
     if (!stopped) show();
   };
+  // A talk that is not (or no longer) in the programme: said as the title, without the QR code.
+  const notInProgramme = (gone) => {
+    qrAside.hidden = true;
+    title.classList.remove("long");
+    setText(title, gone ? "This talk is no longer in the programme" : "This talk is not in the programme");
+    setText(speakers, "");
+    setText(problem, "");
+  };
+  // The 30 s read: an organiser's change is shown, a deletion too; other failures keep what is
+  // shown (the badge and the line below say the service cannot be reached).
+  const reread = () => read().catch((error) => {
+    if (error instanceof ApiError && error.status === 404) notInProgramme(true);
+    else show();
+  });
 
   (async () => {
     // Nobody reloads a projector: a screen opened before the room's network was up, or while
@@ -67,14 +85,17 @@ export function screenPage(main, talkId) {
         await read();
       } catch (error) {
         const missing = error instanceof ApiError && error.status === 404;
-        setText(title, missing ? "This talk is not in the programme" : "Loading…");
-        setText(problem, missing ? "" : errorText(error));
+        if (missing) notInProgramme(false);
+        else {
+          setText(title, "Loading…");
+          setText(problem, errorText(error));
+        }
         await new Promise((resolve) => setTimeout(resolve, missing ? 30_000 : 5_000));
       }
     }
     if (stopped) return;
     setText(problem, "");
-    readTimer = setInterval(() => read().catch(show), 30_000);
+    readTimer = setInterval(reread, 30_000);
     if (talk.summary) histogram.update(talk.summary);
     const watcher = await watchTalk(talk, histogram, {
       onStatus: badge.set,

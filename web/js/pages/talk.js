@@ -50,6 +50,7 @@ export function talkPage(main, talkId) {
   let tokens = true; // false once the service said it hands out no voter tokens
   let pending = null; // the rating waiting for the event code
   let busy = false;
+  let next = null; // a star tapped while another rating was on its way: sent after it
   const histogram = histogramView();
   const badge = liveBadge();
   const buttons = [1, 2, 3, 4, 5].map((value) =>
@@ -103,7 +104,9 @@ export function talkPage(main, talkId) {
     setText(hint, state.text);
     showOwn(ownRating(talkId));
   }
-  const windowTimer = setInterval(showWindow, 30_000);
+  // While the stars are off (not open yet, or closed), nothing the attendee does reads the talk
+  // again, and an organiser may have moved it: it is read again at each check then.
+  const windowTimer = setInterval(() => (open ? showWindow() : reloadTalk()), 30_000);
 
   async function post(value, token, key) {
     return request("POST", "/ratings", {
@@ -146,12 +149,24 @@ export function talkPage(main, talkId) {
     }
   }
 
+  const showSending = (value) => {
+    buttons.forEach((b, i) => b.classList.toggle("sending", i + 1 === value));
+    setText(own, `Sending your rating: ${value} out of 5…`);
+  };
+
+  // The last star tapped is the one that stands: a tap while a rating is on its way (a slow
+  // network) waits for it, then is sent, so the two arrive in the order they were made.
   async function rate(value) {
-    if (busy) return;
+    if (busy) {
+      next = value;
+      showSending(value);
+      return;
+    }
     busy = true;
+    let sent = false;
     setText(message, "");
     codeForm.hidden = true;
-    buttons.forEach((b, i) => b.classList.toggle("sending", i + 1 === value));
+    showSending(value);
     try {
       const key = newKey();
       let token = await tokenFor();
@@ -167,10 +182,12 @@ export function talkPage(main, talkId) {
       setText(message, "");
       rememberRating(talkId, value);
       showOwn(value);
+      sent = true;
       live.refresh();
     } catch (error) {
+      showOwn(ownRating(talkId));
       if (error instanceof CodeRequired) {
-        pending = value;
+        pending = next ?? value;
         codeForm.hidden = false;
         setText(message, error.message);
         codeInput.focus();
@@ -181,6 +198,11 @@ export function talkPage(main, talkId) {
     } finally {
       busy = false;
       buttons.forEach((b) => b.classList.remove("sending"));
+      // After a refusal the tap made meanwhile is dropped: the message says why, and the
+      // attendee taps again once they have read it.
+      const then = next;
+      next = null;
+      if (sent && then !== null && then !== value && !stopped) rate(then);
     }
   }
 
@@ -213,12 +235,7 @@ export function talkPage(main, talkId) {
       setText(message, "");
       await knowPolicy();
       if (stopped) return;
-      talk = loaded;
-      document.title = `${talk.title} · talkrate`;
-      setText(title, talk.title);
-      const schedule = talk.startsAt ? `${when(talk.startsAt)}${talk.endsAt ? `–${formatTime(talk.endsAt)}` : ""}` : null;
-      setText(meta, [(talk.speakers || []).join(", "), talk.track, talk.room, schedule].filter(Boolean).join(" · "));
-      showWindow();
+      showTalk(loaded);
       if (talk.summary) histogram.update(talk.summary);
       const watcher = await watchTalk(talk, histogram, { onStatus: badge.set });
       if (stopped) watcher.stop();
@@ -240,15 +257,24 @@ export function talkPage(main, talkId) {
     return loaded.talk;
   }
 
-  // After a 409 the talk's times may have changed (an organiser moved it): read them again.
+  function showTalk(loaded) {
+    talk = loaded;
+    document.title = `${talk.title} · talkrate`;
+    setText(title, talk.title);
+    const schedule = talk.startsAt ? `${when(talk.startsAt)}${talk.endsAt ? `–${formatTime(talk.endsAt)}` : ""}` : null;
+    setText(meta, [(talk.speakers || []).join(", "), talk.track, talk.room, schedule].filter(Boolean).join(" · "));
+    showWindow();
+  }
+
+  // After a 409, and while the stars are off, the talk's times may have changed (an organiser
+  // moved it): read them again.
   async function reloadTalk() {
+    if (!talk) return;
     try {
       const loaded = await loadTalk();
-      if (stopped) return;
-      talk = loaded;
-      showWindow();
+      if (!stopped) showTalk(loaded);
     } catch {
-      // the 409's message is already shown; the next check tries again
+      // a 409's message is already shown; the next check tries again
     }
   }
 
