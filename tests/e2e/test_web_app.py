@@ -476,6 +476,24 @@ def test_the_programme_puts_talks_whose_rating_closed_last_and_says_so(
     expect(cards.nth(1)).to_contain_text("Rating closed")
 
 
+def test_a_search_that_matches_nothing_says_so_and_leads_back_to_every_talk(
+    web: WebStack, page: Page
+) -> None:
+    web.add_talk(title=f"Searchable {unique_talk_id()}")
+    page.goto(web.url("/app/"))
+    cards = page.locator(".talk-card")
+    expect(cards.first).to_be_visible()
+    everything = cards.count()
+    # When an attendee searches for what no talk has
+    page.get_by_label("Search talks").fill("zzzz-nothing-like-it")
+    # Then the page says nothing matches, and offers the whole programme back
+    expect(page.get_by_role("status")).to_contain_text("No talk matches “zzzz-nothing-like-it”.")
+    page.get_by_role("button", name="Show all talks").click()
+    expect(cards).to_have_count(everything)
+    expect(page.get_by_label("Search talks")).to_have_value("")
+    expect(page.get_by_label("Search talks")).to_be_focused()
+
+
 def test_the_programme_follows_the_clock_while_it_stays_open(web: WebStack, page: Page) -> None:
     # Given a talk that ends in a minute, on a programme page left open (the page's clock is
     # the test's, to be moved forward)

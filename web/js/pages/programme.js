@@ -121,9 +121,24 @@ export function programmePage(main) {
     const ids = new Set(talks.map((talk) => talk.id));
     for (const id of [...cards.keys()]) if (!ids.has(id)) cards.delete(id);
     arrange(list, nodes);
+    if (talks.length && !shown.length) {
+      // Nothing matches: say so, and offer the way back to the whole programme.
+      fill(status, `No talk matches${query.trim() ? ` “${query.trim()}”` : ""}${track ? ` in ${track}` : ""}. `,
+        h("button", { type: "button", class: "link", onclick: clearFilters }, "Show all talks"));
+      return;
+    }
     setText(status, shown.length === talks.length
       ? plural(talks.length, "talk", "talks")
       : `${plural(shown.length, "talk", "talks")} of ${talks.length}`);
+  }
+
+  function clearFilters() {
+    query = "";
+    track = "";
+    search.value = "";
+    drawTracks();
+    show();
+    search.focus();
   }
 
   const refresh = async () => {
