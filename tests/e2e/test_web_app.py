@@ -261,6 +261,25 @@ def test_a_second_tap_while_the_first_is_on_its_way_is_the_rating_that_stands(
     expect(star(page, 5)).to_have_attribute("aria-pressed", "true")
 
 
+def test_rating_on_a_phone_does_not_move_the_histogram(web: WebStack, page: Page) -> None:
+    # Given a talk's page on a phone, its histogram where the page first drew it
+    talk = web.add_talk(title="Steady under the thumb")
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    expect(total(page)).to_have_text("0 ratings")
+    before = total(page).bounding_box()
+    # When the attendee rates, and the page says so under the stars (two lines on a phone)
+    star(page, 4).click()
+    enter_event_code(page)
+    expect(page.get_by_test_id("own-rating")).to_have_text(
+        "You rated 4 out of 5. Tap another star to change it."
+    )
+    # Then the histogram is where it was
+    after = total(page).bounding_box()
+    assert before is not None
+    assert after is not None
+    assert after["y"] == before["y"]
+
+
 def test_ratings_from_other_attendees_appear_live_on_the_talk_page_and_the_room_screen(
     web: WebStack, browser: Browser, page: Page
 ) -> None:
