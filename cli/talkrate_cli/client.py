@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import httpx
 
-from talkrate_cli.errors import ApiProblem, Unreachable
+from talkrate_cli.errors import ApiProblem, CliError, Unreachable
 
 USER_AGENT = "talkrate-cli/0.1"
 # Pauses before a rating is sent again with its Idempotency-Key (Api.rate).
@@ -104,7 +104,16 @@ class Api:
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         """The JSON body of a successful answer."""
         response = self.request(method, path, **kwargs)
-        return response.json() if response.content else None
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise CliError(
+                f"{self.url} answered {method} {path} with something else than the talkrate "
+                f"API's JSON ({response.headers.get('content-type') or 'no type'}): is it the "
+                "API's base URL?"
+            ) from None
 
     # Reading
 

@@ -96,7 +96,11 @@ class TalkrateGroup(click.Group):
             if os.environ.get("TALKRATE_DEBUG"):
                 traceback.print_exc()
             line = f"unexpected {type(error).__name__}: {error}".splitlines()[0]
-            report(CliError(f"{line} (TALKRATE_DEBUG=1 shows where)"), False)
+            session = ctx.find_object(Session)
+            report(
+                CliError(f"{line} (TALKRATE_DEBUG=1 shows where)"),
+                bool(session and session.as_json),
+            )
             ctx.exit(1)
 
 
@@ -140,13 +144,20 @@ register()
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; the exit status."""
+    as_json = "--json" in (sys.argv[1:] if argv is None else argv)
     try:
         result = cli.main(args=argv, prog_name="talkrate", standalone_mode=False)
     except click.ClickException as error:
-        error.show()
+        if as_json:  # a script asked for JSON: its usage errors too
+            report(CliError(error.format_message()), True)
+        else:
+            error.show()
         return error.exit_code
     except click.Abort:
-        output.errors.print("talkrate: aborted")
+        if as_json:
+            report(CliError("aborted"), True)
+        else:
+            output.errors.print("talkrate: aborted")
         return 1
     return result if isinstance(result, int) else 0
 

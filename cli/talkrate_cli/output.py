@@ -20,10 +20,18 @@ def _width(stream: object) -> int | None:
     return None if callable(isatty) and isatty() else 160
 
 
+class _Console(Console):
+    """rich's Console, leaving a closed pipe to the command line (exit 141 for every command,
+    as for `admin export - | head`) instead of exiting 1 itself."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
+
+
 # No markup: what is printed comes from the API (titles, speakers, problems), and a title such as
 # "Kubernetes [/etc]" is text, not a closing tag. talkrate's own styles are Text objects.
-console = Console(highlight=False, markup=False, width=_width(sys.stdout))
-errors = Console(
+console = _Console(highlight=False, markup=False, width=_width(sys.stdout))
+errors = _Console(
     stderr=True, highlight=False, markup=False, soft_wrap=True, width=_width(sys.stderr)
 )
 

@@ -32,6 +32,10 @@ SPEAKER_SEPARATOR = ";"
 DELIMITERS = (",", ";", "\t")
 TIMES = ("startsAt", "endsAt")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# What the API takes as a talk id (docs/openapi.json), and the characters no field may hold.
+TALK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:~-]{0,199}")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_COLUMN_NAMES = {name.lower(): name for name in (*COLUMNS, *RESULT_COLUMNS)}
 
 
 def guarded(text: str) -> str:
@@ -94,17 +98,26 @@ def _delimiter(header: str) -> str:
     """The cell separator of a file whose header line this is: the first that yields a title."""
     for delimiter in DELIMITERS:
         names = next(csv.reader([header], delimiter=delimiter), [])
-        if "title" in (name.strip() for name in names):
+        if "title" in (_column(name) for name in names):
             return delimiter
     return ","
 
 
+def _column(name: str) -> str:
+    """A header cell as the column it names: spaces around it and its case do not matter."""
+    name = name.strip()
+    return _COLUMN_NAMES.get(name.lower(), name)
+
+
 def _zoned(line: int, name: str, text: str) -> None:
-    """CliError when a time cell reads as a date and time without a zone (the API refuses it)."""
+    """CliError when a time cell is not an RFC 3339 time with its zone (the API refuses both)."""
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        return  # not ours to judge: the API says what is wrong with it
+        raise CliError(
+            f"line {line}: {name} {text!r} is not a time the API reads; write it as "
+            "2026-12-02T09:00+01:00 (or 2026-12-02T08:00Z for UTC)"
+        ) from None
     if parsed.tzinfo is None:
         raise CliError(
             f"line {line}: {name} {text} names no time zone (write it as {text}Z for UTC, "
@@ -116,29 +129,61 @@ def read_rows(source: IO[str]) -> list[Row]:
     """The rows of a programme CSV; CliError naming the line for a row that cannot be a talk.
 
     A row's fields are those of the file's columns only (title always): a column
-    the file lacks is no change to an existing talk."""
+    the file lacks is no change to an existing talk. The whole file is checked before anything
+    is sent: a row the API would refuse (an id outside its pattern, a control character, a time
+    that is not one) stops the import with its line, so no file is half imported for it."""
     header = source.readline()
-    reader = csv.DictReader(itertools.chain([header], source), delimiter=_delimiter(header))
-    if reader.fieldnames is None or "title" not in reader.fieldnames:
-        raise CliError("the CSV needs a header with at least a title column")
-    unknown = set(reader.fieldnames) - set(COLUMNS) - set(RESULT_COLUMNS)
+    if header.lstrip().startswith(("[", "{")):
+        raise CliError("this is JSON; import takes a CSV (the columns of `talkrate admin export`)")
+    delimiter = _delimiter(header)
+    names = [_column(name) for name in next(csv.reader([header], delimiter=delimiter), [])]
+    # The header line goes through the reader too, so its line numbers are the file's.
+    reader = csv.DictReader(
+        itertools.chain([header], source), fieldnames=names, delimiter=delimiter
+    )
+    next(reader, None)
+    if "title" not in names:
+        raise CliError(
+            "the CSV needs a header line naming its columns, with at least a title column "
+            f"({', '.join(COLUMNS)})"
+        )
+    unknown = set(names) - set(COLUMNS) - set(RESULT_COLUMNS)
     if unknown:
         raise CliError(f"unknown columns {sorted(unknown)}; expected {', '.join(COLUMNS)}")
-    given = [name for name in OPTIONAL if name in reader.fieldnames]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise CliError(f"columns named twice in the header: {', '.join(twice)}")
+    given = [name for name in OPTIONAL if name in names]
     rows, seen = [], set()
     for record in reader:
         line = reader.line_num
+        if None in record or None in record.values():
+            # A cell separator inside an unquoted cell ("Ana;Bo" in a ";" file) would move every
+            # cell after it one column on: refused rather than stored in the wrong fields.
+            count = len(names) + len(record.get(None) or []) - list(record.values()).count(None)
+            raise CliError(
+                f"line {line}: {count} cells where the header has {len(names)}; a cell holding "
+                f"the separator {delimiter!r} must be in double quotes"
+            )
         cells = {k: unguarded(v or "").strip() for k, v in record.items() if k is not None}
         if not any(cells.values()):
             continue
         if not cells.get("title"):
             raise CliError(f"line {line}: a talk needs a title")
         talk_id = cells.get("id") or slug(cells["title"])
+        if not TALK_ID.fullmatch(talk_id):
+            raise CliError(
+                f"line {line}: id {talk_id!r} is not one a talk can have (letters, digits and "
+                "._:~- only, at most 200, starting with a letter or digit)"
+            )
         if talk_id in seen:
             raise CliError(f"line {line}: talk {talk_id} appears twice")
         seen.add(talk_id)
+        for name, text in cells.items():
+            if CONTROL.search(text):
+                raise CliError(f"line {line}: {name} holds a control character (a line break?)")
         fields: dict[str, Any] = {"title": cells["title"]}
-        if "speakers" in reader.fieldnames:
+        if "speakers" in names:
             fields["speakers"] = speakers_from_cell(cells.get("speakers", ""))
         for name in given:
             fields[name] = cells.get(name) or None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -157,7 +158,15 @@ class VoterTokens:
             "voterToken": voter["voterToken"],
             "expiresAt": voter.get("expiresAt"),
         }
-        self._save(data)
+        try:
+            self._save(data)
+        except OSError as error:
+            # The rating goes on with the token; only the next one cannot reuse it (a changed
+            # mind would then count as another attendee's rating).
+            sys.stderr.write(
+                f"talkrate: could not keep the voter pass in {self.path} ({error.strerror}); "
+                "set TALKRATE_CONFIG_DIR to a folder you can write\n"
+            )
 
     def forget(self, api_url: str) -> None:
         """Drop the tokens of this API, under every spelling (the API refused one)."""

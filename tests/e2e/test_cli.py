@@ -408,6 +408,91 @@ def test_ops_commands_run_against_the_configured_backends(cli: Cli) -> None:
     ), said
 
 
+def talkrate_with_input(cli: Cli, text: str | None, *args: str) -> subprocess.CompletedProcess[str]:
+    """`talkrate ARGS` with `text` on its stdin (None: stdin closed at once)."""
+    return subprocess.run(
+        [TALKRATE, *args],
+        cwd=ROOT,
+        env=cli.env,
+        input=text if text is not None else "",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_admin_rm_asks_even_when_its_input_is_piped(cli: Cli) -> None:
+    talk_id = unique_talk_id("rm-asked")
+    cli.ok("admin", "add", talk_id, "--title", "Asked before it goes")
+    try:
+        # When a script pipes "n" to the question, or has no answer at all (stdin closed)
+        for answer in ("n\n", None):
+            done = talkrate_with_input(cli, answer, "admin", "rm", talk_id)
+            # Then the talk stays, and the command says it did nothing (exit 1)
+            assert done.returncode == 1, done
+            assert "removed" not in done.stdout
+            assert cli.json("show", talk_id)["talk"]["id"] == talk_id
+        # When the answer is yes
+        done = talkrate_with_input(cli, "y\n", "admin", "rm", talk_id)
+        # Then it is removed
+        assert done.returncode == 0, done.stderr
+        assert f"removed {talk_id}" in done.stdout
+    finally:
+        cli.run("admin", "rm", talk_id, "--yes")
+
+
+def test_with_json_every_error_is_json_on_stderr(cli: Cli) -> None:
+    # A usage error (a value out of range), and an answer that is not the API's (a wrong --api)
+    usage = cli.run("--json", "rate", "flight-of-the-gopher", "9")
+    wrong_api = cli.run("--json", "--api", cli.env["TALKRATE_API"] + "/app", "top")
+    for done in (usage, wrong_api):
+        assert done.returncode != 0
+        assert done.stdout == ""
+        document = json.loads(done.stderr)
+        assert document["error"]["title"]
+    assert "9" in json.loads(usage.stderr)["error"]["title"]
+    assert "is it the API's base URL?" in json.loads(wrong_api.stderr)["error"]["title"]
+
+
+def test_an_address_that_is_not_the_api_is_said_in_one_line(cli: Cli) -> None:
+    done = cli.run("--api", cli.env["TALKRATE_API"] + "/app", "talks")
+    assert_one_line_error(done, "is it the API's base URL?")
+    assert "unexpected" not in done.stderr
+
+
+def test_a_reader_that_leaves_early_ends_every_listing_the_same_way(cli: Cli) -> None:
+    # Given a listing piped into a reader that takes one line and goes (`talkrate talks | head -1`)
+    for args in (("talks",), ("--json", "talks")):
+        process = subprocess.Popen(
+            [TALKRATE, *args],
+            cwd=ROOT,
+            env=cli.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout is not None
+        process.stdout.readline()
+        process.stdout.close()
+        process.wait(timeout=60)
+        # Then it ends as a closed pipe ends a command (141), quietly, whatever its output
+        assert process.returncode in (0, 141), args
+        assert process.stderr is not None
+        assert "Traceback" not in process.stderr.read()
+        if args == ("talks",):
+            assert process.returncode == 141
+
+
+def test_a_voter_pass_that_cannot_be_kept_does_not_stop_the_rating(cli: Cli, talk: str) -> None:
+    before = cli.count(talk)
+    done = cli.run("rate", talk, "4", TALKRATE_CONFIG_DIR="/proc/talkrate-cannot-write-here")
+    assert done.returncode == 0, done.stderr
+    assert "could not keep the voter pass" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert wait_for(lambda: cli.count(talk) == before + 1)
+
+
 def test_ops_refuses_an_api_or_a_stack_it_would_not_use(cli: Cli) -> None:
     # Given an operator who names a stack or an API for an ops command (which works on the
     # backends of the configuration, here the local ones)

@@ -40,6 +40,20 @@ def test_rows_become_the_api_fields() -> None:
         ("id,title,colour\nx,y,red\n", "unknown columns"),
         ("id,title\nx,\n", "line 2: a talk needs a title"),
         ("id,title\nx,A\nx,B\n", "line 3: talk x appears twice"),
+        # A ";" in an unquoted cell of a ";" file: every cell after it would move a column on
+        (
+            "id;title;speakers;track;room\nt;T;Ana;Bo;Main;Hall A\n",
+            "line 2: 6 cells where the header has 5",
+        ),
+        ("id,title,speakers,track,room\nt,T,Ana\n", "line 2: 3 cells where the header has 5"),
+        ("id,title\nmy talk,T\n", "line 2: id 'my talk' is not one a talk can have"),
+        ('id,title\nt,"Two\nlines"\n', "line 3: title holds a control character"),
+        (
+            "id,title,startsAt\nt,T,02/12/2026 09:00\n",
+            "line 2: startsAt '02/12/2026 09:00' is not a time",
+        ),
+        ('[{"id": "t", "title": "T"}]\n', "this is JSON; import takes a CSV"),
+        ("id,title,title\nt,T,U\n", "columns named twice in the header: title"),
     ],
 )
 def test_a_spreadsheet_that_cannot_be_a_programme_is_refused_by_line(
@@ -47,6 +61,18 @@ def test_a_spreadsheet_that_cannot_be_a_programme_is_refused_by_line(
 ) -> None:
     with pytest.raises(CliError, match=problem):
         read_rows(io.StringIO(text))
+
+
+def test_header_names_are_read_whatever_their_spaces_and_case() -> None:
+    [row] = read_rows(
+        io.StringIO("Id, Title , SPEAKERS,startsat\nt,A talk,Ana,2026-12-02T09:00Z\n")
+    )
+    assert row.talk_id == "t"
+    assert row.fields == {
+        "title": "A talk",
+        "speakers": ["Ana"],
+        "startsAt": "2026-12-02T09:00Z",
+    }
 
 
 def test_the_same_talk_is_recognised_whatever_the_time_notation() -> None:

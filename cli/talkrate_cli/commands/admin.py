@@ -135,8 +135,10 @@ def edit(
 def rm(session: Session, talk: str, yes: bool) -> None:
     """Remove TALK from the programme (its ratings stay in the event store)."""
     api = session.admin_api()
-    if not yes and sys.stdin.isatty():
-        click.confirm(f"remove {talk}?", abort=True)
+    if not yes:
+        # Asked whatever stdin is: `echo n | talkrate admin rm T` keeps T, and a script with
+        # no answer to give (stdin closed) is refused; --yes is how a script removes.
+        click.confirm(f"remove {talk}?", abort=True, err=True)
     api.remove_talk(talk)
     _done(session, {"removed": talk}, f"removed {talk}")
 
