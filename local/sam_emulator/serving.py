@@ -3,6 +3,7 @@ background, bounded request-body reading (never an unbounded read), and finding 
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -72,11 +73,51 @@ class BoundedHandler(BaseHTTPRequestHandler):
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    def handle_one_request(self) -> None:
+        """One request; a client that left before its answer ends the connection quietly (no
+        traceback in the runtime's output: there is nobody to tell)."""
+        try:
+            super().handle_one_request()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a request line too long, headers too large, an HTTP
+        version or method it cannot read) in the shape API Gateway gives its own errors:
+        `{"message": ...}` as JSON, not an HTML page."""
+        reason = message or self.responses.get(code, ("Error",))[0]
+        body = json.dumps({"message": reason}).encode()
+        self.log_error("code %d, message %s", code, reason)
+        # A request line it could not read leaves http.server taking the client for HTTP/0.9,
+        # which gets no status line nor headers: this answer has both.
+        if self.request_version == "HTTP/0.9":
+            self.request_version = "HTTP/1.0"
+        self.send_response(code, reason)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
+
     def read_body(self) -> bytes:
-        """The request body (Content-Length or chunked), refusing more than max_body_bytes."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+        """The request body (Content-Length or chunked), refusing more than max_body_bytes.
+
+        Framing that two readers could read two ways (RFC 9112 6.3: a Transfer-Encoding other
+        than chunked alone, one beside a Content-Length, or Content-Lengths that disagree) is
+        refused, never guessed: a body read one way here and another way by a proxy is how
+        requests are smuggled."""
+        encodings = self.headers.get_all("Transfer-Encoding") or []
+        lengths = {value.strip() for value in self.headers.get_all("Content-Length") or []}
+        if encodings:
+            coding = ",".join(encodings).strip().lower()
+            if coding != "chunked" or lengths:
+                raise BadRequest("unsupported Transfer-Encoding")
             return self._read_chunked()
-        declared = self.headers.get("Content-Length")
+        if len(lengths) > 1:
+            raise BadRequest("Content-Length values disagree")
+        declared = lengths.pop() if lengths else None
         if declared is None:
             return b""
         try:

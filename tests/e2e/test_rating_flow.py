@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -87,6 +89,79 @@ def test_a_one_megabyte_body_is_refused_cleanly(runtime: Runtime) -> None:
     body = json.dumps({"talkId": "flight-of-the-gopher", "value": 3, "pad": "x" * 1_000_000})
     answer = runtime.request("POST", "/ratings", body)
     assert_problem(answer, 413)
+
+
+def raw_exchange(runtime: Runtime, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send `request` as bytes on a new connection; the status, headers and body answered."""
+    host, port = urlsplit(runtime.url).hostname, urlsplit(runtime.url).port
+    with socket.create_connection((host, port), timeout=10) as connection:
+        connection.sendall(request)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+        headers = {name.lower(): value for name, value in headers.items()}
+        while len(body) < int(headers.get("content-length", "0")):
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+    return int(lines[0].split()[1]), headers, body
+
+
+RATING = json.dumps({"talkId": WORKSHOP_TALK, "value": 1}).encode()
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        # Lengths that disagree, and codings a proxy could read another way: refused, not guessed
+        (
+            b"POST /ratings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\nContent-Length: 5\r\n\r\n" % len(RATING) + RATING,
+            400,
+        ),
+        (
+            b"POST /ratings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: gzip, chunked\r\n\r\n%x\r\n"
+            % len(RATING)
+            + RATING
+            + b"\r\n0\r\n\r\n",
+            400,
+        ),
+        (
+            b"POST /ratings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\nContent-Length: %d\r\n\r\n%x\r\n"
+            % (len(RATING), len(RATING))
+            + RATING
+            + b"\r\n0\r\n\r\n",
+            400,
+        ),
+        # What the HTTP server itself refuses: a request line too long, an HTTP it cannot speak
+        (b"GET /talks/" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+        (b"POST /ratings HTTP/2.0\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 505),
+    ],
+    ids=[
+        "content-lengths-disagree",
+        "gzip-chunked",
+        "chunked-and-length",
+        "uri-too-long",
+        "http-2",
+    ],
+)
+def test_the_gateway_refuses_framing_it_cannot_trust_in_its_own_json(
+    runtime: Runtime, request_bytes: bytes, status: int
+) -> None:
+    answered, headers, body = raw_exchange(runtime, request_bytes)
+    # Then the gateway answers as API Gateway answers its own errors: JSON with a message
+    assert answered == status, body[:200]
+    assert headers["content-type"] == "application/json"
+    assert set(json.loads(body)) == {"message"}
 
 
 def test_get_ratings_without_a_talk_id_is_400(runtime: Runtime) -> None:
