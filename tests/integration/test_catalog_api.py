@@ -166,6 +166,11 @@ def test_every_talk_document_says_when_its_rating_window_closes(
         {"speakers": ["Ada", "  "]},
         {"track": " "},
         {"room": "\u3000"},
+        # Nothing visible: a zero-width space, a C1 control, a direction mark
+        {"title": "\u200b"},
+        {"title": "\u0085\u200e"},
+        {"speakers": ["Ada", "\u2060"]},
+        {"track": "\ufeff"},
     ],
 )
 def test_invalid_talks_are_422(api: Call, new_talk_id: str, change: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@ pydantic, held to these models by tests). Validation lives here."""
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -214,9 +215,17 @@ def _trimmed(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+def _visible(value: str) -> str:
+    # A title of a zero-width space, or of controls and direction marks, would show as nothing
+    # on every page and screen: a talk's text holds at least one letter, digit or sign.
+    if not any(not unicodedata.category(char).startswith(("Z", "C")) for char in value):
+        raise ValueError("must hold at least one visible character")
+    return value
+
+
 Text = Annotated[str, AfterValidator(_encodable)]
 # A talk's text as an organiser types it: trimmed, then checked.
-Trimmed = Annotated[Text, BeforeValidator(_trimmed)]
+Trimmed = Annotated[Text, BeforeValidator(_trimmed), AfterValidator(_visible)]
 Speaker = Annotated[Trimmed, Field(min_length=1, max_length=120, pattern=PRINTABLE)]
 Instant = Annotated[datetime, BeforeValidator(_text_only), AfterValidator(_utc)]
 
