@@ -493,6 +493,75 @@ def test_a_voter_pass_that_cannot_be_kept_does_not_stop_the_rating(cli: Cli, tal
     assert wait_for(lambda: cli.count(talk) == before + 1)
 
 
+def test_watching_a_talk_that_is_removed_ends_and_says_so(cli: Cli) -> None:
+    talk_id = unique_talk_id("watched-removed")
+    cli.ok("admin", "add", talk_id, "--title", "Removed while watched")
+    # Given a speaker watching the talk (polling every half second)
+    process = subprocess.Popen(
+        [TALKRATE, "--json", "watch", talk_id, "--poll", "--interval", "0.5", "--duration", "60"],
+        cwd=ROOT,
+        env=cli.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert json.loads(process.stdout.readline())["talkId"] == talk_id
+        # When an organiser removes it
+        cli.ok("admin", "rm", talk_id, "--yes")
+        # Then the watch ends within seconds, not at its 60 s deadline, saying why (exit 1)
+        process.wait(timeout=20)
+        assert process.returncode == 1
+        assert process.stderr is not None
+        assert f"{talk_id} was removed from the programme" in process.stderr.read()
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_top_of_a_track_the_programme_does_not_have_says_so(cli: Cli) -> None:
+    done = cli.run("top", "--track", "No Such Track")
+    assert_one_line_error(done, "no track 'No Such Track' in the programme")
+
+
+def test_an_import_interrupted_says_how_far_it_got(cli: Cli, tmp_path: Path) -> None:
+    # Given a programme of 300 talks being imported
+    suffix = unique_talk_id()[-8:]
+    rows = [f"ctrlc-{suffix}-{n:03d},Talk {n}" for n in range(300)]
+    programme = tmp_path / "programme.csv"
+    programme.write_text("id,title\n" + "\n".join(rows) + "\n")
+    process = subprocess.Popen(
+        [TALKRATE, "admin", "import", str(programme)],
+        cwd=ROOT,
+        env=cli.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # When the organiser presses Ctrl-C once some talks are in
+        def imported() -> int:
+            return len([t for t in cli.json("talks") if t["id"].startswith(f"ctrlc-{suffix}-")])
+
+        assert wait_for(lambda: imported() >= 20, seconds=60)
+        process.send_signal(signal.SIGINT)
+        _, said = process.communicate(timeout=30)
+        # Then it stops (130), saying how many rows were done and that running it again finishes
+        assert process.returncode == 130, said
+        assert re.search(r"interrupted after \d+ of 300 rows \(\d+ created\); run it again", said)
+        # And running it again finishes it
+        again = cli.run("admin", "import", str(programme))
+        assert again.returncode == 0, again.stderr
+        assert imported() == 300
+    finally:
+        process.kill()
+        process.wait()
+        admin = {"Authorization": f"Bearer {cli.env['TALKRATE_ADMIN_TOKEN']}"}
+        for n in range(300):
+            cli.runtime.request("DELETE", f"/talks/ctrlc-{suffix}-{n:03d}", None, admin)
+
+
 def test_ops_refuses_an_api_or_a_stack_it_would_not_use(cli: Cli) -> None:
     # Given an operator who names a stack or an API for an ops command (which works on the
     # backends of the configuration, here the local ones)

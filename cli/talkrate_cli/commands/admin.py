@@ -166,6 +166,42 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
     catalog = {t["id"]: t for t in api.talks()}
     outcome: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": [], "failed": []}
     failures: list[str] = []
+    try:
+        _import_rows(api, rows, catalog, outcome, failures, dry_run)
+    except KeyboardInterrupt:
+        # Ctrl-C between two talks: say how far it got; running it again finishes it (what
+        # was changed is unchanged the second time).
+        done = ", ".join(f"{len(v)} {k}" for k, v in outcome.items() if v) or "nothing changed"
+        output.errors.print(
+            f"talkrate: interrupted after {sum(map(len, outcome.values()))} of {len(rows)} "
+            f"rows ({done}); run it again to finish",
+            markup=False,
+        )
+        raise click.exceptions.Exit(130) from None
+    in_file = {row.talk_id for row in rows}
+    left = sorted(talk_id for talk_id in catalog if talk_id not in in_file)
+    if session.as_json:
+        output.emit_json({**outcome, "notInFile": left, "dryRun": dry_run, "errors": failures})
+    else:
+        for line in failures:
+            output.errors.print(f"talkrate: {line}", markup=False)
+        summary = ", ".join(f"{len(v)} {k}" for k, v in outcome.items() if k != "failed" or v)
+        if left:
+            summary += f"; {len(left)} in the catalog but not in the file, left as they are"
+        output.console.print(("would be: " if dry_run else "") + summary, markup=False)
+    if failures:
+        raise click.exceptions.Exit(1)
+
+
+def _import_rows(
+    api: Any,
+    rows: list[programme.Row],
+    catalog: dict[str, dict[str, Any]],
+    outcome: dict[str, list[str]],
+    failures: list[str],
+    dry_run: bool,
+) -> None:
+    """Create or update each row's talk (or say what would be done), into `outcome`."""
     for row in rows:
         current = catalog.get(row.talk_id)
         if current is not None and programme.same_talk(row.fields, current):
@@ -190,19 +226,6 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
                 failures.append(f"line {row.line} ({row.talk_id}): {problem}")
                 continue
         outcome[kind].append(row.talk_id)
-    in_file = {row.talk_id for row in rows}
-    left = sorted(talk_id for talk_id in catalog if talk_id not in in_file)
-    if session.as_json:
-        output.emit_json({**outcome, "notInFile": left, "dryRun": dry_run, "errors": failures})
-    else:
-        for line in failures:
-            output.errors.print(f"talkrate: {line}", markup=False)
-        summary = ", ".join(f"{len(v)} {k}" for k, v in outcome.items() if k != "failed" or v)
-        if left:
-            summary += f"; {len(left)} in the catalog but not in the file, left as they are"
-        output.console.print(("would be: " if dry_run else "") + summary, markup=False)
-    if failures:
-        raise click.exceptions.Exit(1)
 
 
 @admin.command()

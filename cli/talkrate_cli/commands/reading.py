@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from talkrate_cli import output, voting
+from talkrate_cli.errors import CliError
 from talkrate_cli.main import Session, pass_session
 
 
@@ -49,6 +50,13 @@ def top(session: Session, track: str | None, limit: int) -> None:
         output.emit_json(board)
         return
     if not board.get("talks"):
+        if track and not session.api.talks(track):
+            # Not "no ratings yet" for a track the programme does not have (a typo, a case).
+            tracks = sorted({t["track"] for t in session.api.talks() if t.get("track")})
+            raise CliError(
+                f"no track {track!r} in the programme"
+                + (f"; its tracks: {', '.join(tracks)}" if tracks else "")
+            )
         output.console.print("no rated talks yet")
         return
     output.console.print(output.leaderboard_table(board))

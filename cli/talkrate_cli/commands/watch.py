@@ -20,7 +20,7 @@ from rich.text import Text
 
 from talkrate_cli import output
 from talkrate_cli.client import Api
-from talkrate_cli.errors import CliError, Unreachable
+from talkrate_cli.errors import ApiProblem, CliError, Unreachable
 from talkrate_cli.live import LEADERBOARD_CHANNEL, LiveEndpoint, LiveSubscriber
 from talkrate_cli.main import Session, pass_session
 
@@ -150,6 +150,11 @@ def _refetch(watcher: Watcher, data: dict[str, Any]) -> tuple[dict[str, Any], st
         return watcher.fetch(), None
     except Unreachable as error:
         return data, f"unreachable: {error}"
+    except ApiProblem as error:
+        if error.status == 404 and watcher.talk is not None:
+            # Removed from the programme while watched: nothing more will come (exit 1).
+            raise CliError(f"{watcher.talk} was removed from the programme") from None
+        return data, str(error)
     except CliError as error:
         return data, str(error)
 
