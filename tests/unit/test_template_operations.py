@@ -700,3 +700,57 @@ def test_every_role_the_stack_creates_carries_the_given_permissions_boundary(
     for name, role in resources(unbounded, "AWS::IAM::Role").items():
         boundary = evaluate(unbounded, role["Properties"].get("PermissionsBoundary"))
         assert boundary in (None, {"Ref": "AWS::NoValue"}), name
+
+
+# What CloudFormation evaluates in a Rules section ("Rule functions" in its user guide): any
+# other function (Fn::Join, Fn::Select, Fn::If) makes the whole deploy fail at the change set.
+RULE_FUNCTIONS = {
+    "Fn::And",
+    "Fn::Contains",
+    "Fn::EachMemberEquals",
+    "Fn::EachMemberIn",
+    "Fn::Equals",
+    "Fn::Not",
+    "Fn::Or",
+    "Fn::RefAll",
+    "Fn::ValueOf",
+    "Fn::ValueOfAll",
+    "Ref",
+}
+
+
+def _functions(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        return {k for k in node if k == "Ref" or k.startswith("Fn::")} | {
+            name for value in node.values() for name in _functions(value)
+        }
+    if isinstance(node, list):
+        return {name for value in node for name in _functions(value)}
+    return set()
+
+
+def test_rules_use_only_the_functions_cloudformation_evaluates_in_rules() -> None:
+    rules = _source()["Rules"]
+    used = {name: _functions(rule) for name, rule in rules.items()}
+    assert {
+        name: sorted(f - RULE_FUNCTIONS) for name, f in used.items() if f - RULE_FUNCTIONS
+    } == {}
+
+
+def test_a_vpc_without_security_groups_is_refused_before_the_deploy() -> None:
+    rule = _source()["Rules"]["VpcHasSecurityGroups"]
+    assert rule["RuleCondition"] == {
+        "Fn::Not": [{"Fn::EachMemberEquals": [{"Ref": "SubnetIds"}, ""]}]
+    }
+    [assertion] = rule["Assertions"]
+    assert assertion["Assert"] == {
+        "Fn::Not": [{"Fn::EachMemberEquals": [{"Ref": "SecurityGroupIds"}, ""]}]
+    }
+
+
+def test_the_relay_runs_every_minute_as_its_alarms_count_on() -> None:
+    parameter = _source()["Parameters"]["RelaySchedule"]
+    assert parameter["AllowedValues"] == ["rate(1 minute)"]
+    for alarm in ("OutboxPendingAlarm", "OutboxAgeAlarm", "ReadModelMissingAlarm"):
+        properties = _source()["Resources"][alarm]["Properties"]
+        assert properties["Period"] == 60, alarm
