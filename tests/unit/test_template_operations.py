@@ -754,3 +754,18 @@ def test_the_relay_runs_every_minute_as_its_alarms_count_on() -> None:
     for alarm in ("OutboxPendingAlarm", "OutboxAgeAlarm", "ReadModelMissingAlarm"):
         properties = _source()["Resources"][alarm]["Properties"]
         assert properties["Period"] == 60, alarm
+
+
+def test_a_projector_that_skips_every_record_for_five_minutes_is_told() -> None:
+    alarm = _prod()["Resources"]["ProjectorSkipsEverythingAlarm"]["Properties"]
+    # Given a ratings topic created again: every batch's records lie below the applied offsets
+    recreated = [{"RecordsSkipped": 30.0, "RatingsProjected": 0.0}] * 5
+    assert _alarm_fires(alarm, recreated)
+    # And a redelivered batch (skipped once, then projecting again), or a quiet hour, is not it
+    redelivered = [{"RecordsSkipped": 100.0, "RatingsProjected": 0.0}] + [
+        {"RecordsSkipped": 0.0, "RatingsProjected": 40.0}
+    ] * 4
+    mixed = [{"RecordsSkipped": 5.0, "RatingsProjected": 40.0}] * 5
+    quiet: list[dict[str, float]] = [{}] * 5
+    for minutes in (redelivered, mixed, quiet):
+        assert not _alarm_fires(alarm, minutes)
