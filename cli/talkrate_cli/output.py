@@ -13,11 +13,15 @@ from rich.text import Text
 
 from talkrate_cli.programme import instant
 
+# Piped (to grep, awk, a file): wide enough that a row of a table, or a line of advice, is one
+# line whatever its titles, never folded onto the next.
+PIPED_WIDTH = 4096
+
 
 def _width(stream: object) -> int | None:
-    """A terminal's own width; 160 columns when piped (a script's lines are not cut at 80)."""
+    """A terminal's own width; PIPED_WIDTH when piped (one record a line for scripts)."""
     isatty = getattr(stream, "isatty", None)
-    return None if callable(isatty) and isatty() else 160
+    return None if callable(isatty) and isatty() else PIPED_WIDTH
 
 
 class _Console(Console):

@@ -562,6 +562,20 @@ def test_an_import_interrupted_says_how_far_it_got(cli: Cli, tmp_path: Path) -> 
             cli.runtime.request("DELETE", f"/talks/ctrlc-{suffix}-{n:03d}", None, admin)
 
 
+def test_a_piped_listing_keeps_each_talk_on_one_line(cli: Cli) -> None:
+    # Given a talk with a long title, and its listing piped into a script (not a terminal)
+    talk_id = unique_talk_id("piped")
+    title = "A Very Long Title " * 12 + "That Ends Here"
+    cli.ok("admin", "add", talk_id, "--title", title.strip(), "--track", "Piped")
+    try:
+        listed = cli.ok("talks", "--track", "Piped").splitlines()
+        # Then the talk is one line, its whole title in it (grep and awk see one record)
+        [line] = [line for line in listed if talk_id in line]
+        assert title.strip() in line
+    finally:
+        cli.run("admin", "rm", talk_id, "--yes")
+
+
 def test_ops_refuses_an_api_or_a_stack_it_would_not_use(cli: Cli) -> None:
     # Given an operator who names a stack or an API for an ops command (which works on the
     # backends of the configuration, here the local ones)
