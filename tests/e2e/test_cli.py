@@ -462,7 +462,9 @@ def test_an_address_that_is_not_the_api_is_said_in_one_line(cli: Cli) -> None:
 
 
 def test_a_reader_that_leaves_early_ends_every_listing_the_same_way(cli: Cli) -> None:
-    # Given a listing piped into a reader that takes one line and goes (`talkrate talks | head -1`)
+    # Given a listing piped into a reader that is gone before the listing is written (`| head`
+    # that got its lines, or a pager quit at once): closed before the command's first write,
+    # so the write fails whatever the size of the listing
     for args in (("talks",), ("--json", "talks")):
         process = subprocess.Popen(
             [TALKRATE, *args],
@@ -473,15 +475,12 @@ def test_a_reader_that_leaves_early_ends_every_listing_the_same_way(cli: Cli) ->
             text=True,
         )
         assert process.stdout is not None
-        process.stdout.readline()
         process.stdout.close()
         process.wait(timeout=60)
         # Then it ends as a closed pipe ends a command (141), quietly, whatever its output
-        assert process.returncode in (0, 141), args
+        assert process.returncode == 141, args
         assert process.stderr is not None
-        assert "Traceback" not in process.stderr.read()
-        if args == ("talks",):
-            assert process.returncode == 141
+        assert process.stderr.read() == ""
 
 
 def test_a_voter_pass_that_cannot_be_kept_does_not_stop_the_rating(cli: Cli, talk: str) -> None:
