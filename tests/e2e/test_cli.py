@@ -8,6 +8,7 @@ tokens in a folder of the test's own.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pty
@@ -73,6 +74,20 @@ class Cli:
     def count(self, talk_id: str) -> int:
         """A talk's number of ratings, as `talkrate --json show` says."""
         return int(sum(self.json("show", talk_id)["ratings"].values()))
+
+
+@contextlib.contextmanager
+def ctrl_c_reaches_children() -> Iterator[None]:
+    """Children started inside take Ctrl-C as a terminal's foreground program does: a suite
+    started in the background (as CI may be) has SIGINT ignored, which a child inherits."""
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def assert_one_line_error(done: subprocess.CompletedProcess[str], *words: str) -> None:
@@ -338,12 +353,7 @@ def test_watch_in_a_terminal_shows_an_update_arrive(cli: Cli, talk: str, view: s
     # Given `talkrate watch` running in a terminal
     args = [talk] if view == "talk" else ["--leaderboard", "--track", "Terminal"]
     primary, secondary = pty.openpty()
-    # A terminal's foreground program gets Ctrl-C; a suite started in the background (as CI may
-    # be) has SIGINT ignored, which a child would inherit, so the child starts as a terminal's would.
-    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
-    if ignored:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
+    with ctrl_c_reaches_children():
         process = subprocess.Popen(
             [TALKRATE, "watch", *args, "--interval", "0.5", "--duration", "60"],
             cwd=ROOT,
@@ -352,9 +362,6 @@ def test_watch_in_a_terminal_shows_an_update_arrive(cli: Cli, talk: str, view: s
             stdout=secondary,
             stderr=secondary,
         )
-    finally:
-        if ignored:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.close(secondary)
     try:
         before = read_until(primary, r"updates", 15)
@@ -531,14 +538,15 @@ def test_an_import_interrupted_says_how_far_it_got(cli: Cli, tmp_path: Path) -> 
     programme = tmp_path / "programme.csv"
     programme.write_text("id,title\n" + "".join(f"{talk_id},Talk {talk_id}\n" for talk_id in ids))
     admin = {"Authorization": f"Bearer {cli.env['TALKRATE_ADMIN_TOKEN']}"}
-    process = subprocess.Popen(
-        [TALKRATE, "admin", "import", str(programme)],
-        cwd=ROOT,
-        env=cli.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    with ctrl_c_reaches_children():
+        process = subprocess.Popen(
+            [TALKRATE, "admin", "import", str(programme)],
+            cwd=ROOT,
+            env=cli.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     try:
         # When the organiser presses Ctrl-C as soon as the first talk is in
         assert wait_for(
