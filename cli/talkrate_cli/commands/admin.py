@@ -171,10 +171,11 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
     except KeyboardInterrupt:
         # Ctrl-C between two talks: say how far it got; running it again finishes it (what
         # was changed is unchanged the second time).
-        done = ", ".join(f"{len(v)} {k}" for k, v in outcome.items() if v) or "nothing changed"
+        # The row being sent when Ctrl-C came may have been saved: its answer is what was lost.
+        done = ", ".join(f"{len(v)} {k}" for k, v in outcome.items() if v) or "none answered"
         output.errors.print(
             f"talkrate: interrupted after {sum(map(len, outcome.values()))} of {len(rows)} "
-            f"rows ({done}); run it again to finish",
+            f"rows ({done}; the row on its way may be saved too); run it again to finish",
             markup=False,
         )
         raise click.exceptions.Exit(130) from None
