@@ -584,6 +584,37 @@ def test_a_piped_listing_keeps_each_talk_on_one_line(cli: Cli) -> None:
         cli.run("admin", "rm", talk_id, "--yes")
 
 
+def test_a_simulation_stopped_with_ctrl_c_reports_what_it_sent(cli: Cli) -> None:
+    talk_id = unique_talk_id("sim-ctrlc")
+    cli.ok("admin", "add", talk_id, "--title", "Simulated until Ctrl-C")
+    # Given a steady simulated load of a minute
+    with ctrl_c_reaches_children():
+        process = subprocess.Popen(
+            [TALKRATE, "simulate", "--talk", talk_id, "--rate", "20", "--duration", "60"],
+            cwd=ROOT,
+            env=cli.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    try:
+        # When the operator presses Ctrl-C once ratings are counted
+        assert wait_for(lambda: cli.count(talk_id) >= 5, seconds=60)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+        # Then it stops at once (130) with the report of what it sent, and says so
+        assert process.returncode == 130, err
+        sent = re.search(r"interrupted after (\d+) of (\d+) requests", err)
+        assert sent, err
+        assert 5 <= int(sent[1]) < int(sent[2])
+        assert re.search(r"sent \d+", out), out
+        assert "Traceback" not in err
+    finally:
+        process.kill()
+        process.wait()
+        cli.run("admin", "rm", talk_id, "--yes")
+
+
 def test_ops_refuses_an_api_or_a_stack_it_would_not_use(cli: Cli) -> None:
     # Given an operator who names a stack or an API for an ops command (which works on the
     # backends of the configuration, here the local ones)

@@ -146,8 +146,20 @@ def simulate(
             progress.update(bar, completed=ledger.sent + ledger.skipped, stats=_stats_text(ledger))
 
         ledger.started = time.monotonic()
-        asyncio.run(runner.run(plan, tick))
+        interrupted = False
+        try:
+            asyncio.run(runner.run(plan, tick))
+        except KeyboardInterrupt:
+            interrupted = True  # Ctrl-C: what was sent so far is still worth a report
         ledger.finished = time.monotonic()
+    if interrupted:
+        _report(session, ledger, runner, None)
+        output.errors.print(
+            f"talkrate: interrupted after {ledger.sent} of {len(plan)} requests: the figures "
+            "above are of those (not verified)",
+            markup=False,
+        )
+        raise click.exceptions.Exit(130)
     if runner.stopped:
         raise CliError(f"simulation stopped after {ledger.sent} requests: {runner.stopped}")
     verdict = None
