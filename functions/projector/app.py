@@ -25,7 +25,7 @@ gc.disable()
 
 from talkrate import snapstart, wiring  # noqa: E402
 from talkrate.errors import BackendUnavailable  # noqa: E402
-from talkrate.observability import logger, metrics  # noqa: E402
+from talkrate.observability import logger, metrics, tell_rebuilt  # noqa: E402
 from talkrate.ports import RatingsReadModel  # noqa: E402
 from talkrate.projection import (  # noqa: E402
     batch_delay_ms,
@@ -88,11 +88,7 @@ def _rebuild_if_lost(read_model: RedisReadModel) -> None:
     """Build the read model from the event store first when Redis lost it (or is new)."""
     rebuilt = rebuild_if_lost(wiring.event_store(), read_model, progress=logger.info)
     if rebuilt is not None:
-        logger.warning(
-            "the read model was missing from Redis: rebuilt from the event store",
-            extra={"events": rebuilt.events, "talks": len(rebuilt.histograms)},
-        )
-        metrics.add_metric(name="ReadModelRebuilt", unit="Count", value=1)
+        tell_rebuilt(rebuilt)
 
 
 def _announce(talk_ids: Sequence[str], read_model: RatingsReadModel) -> None:

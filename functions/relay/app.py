@@ -12,7 +12,7 @@ from talkrate import wiring
 from talkrate.config import load_settings
 from talkrate.errors import ReadModelRebuilding, TalkrateError
 from talkrate.live import API_KEY_DAYS_LEFT_METRIC, api_key_days_left
-from talkrate.observability import logger, metrics
+from talkrate.observability import logger, metrics, tell_rebuilt
 from talkrate.rebuild import rebuild_if_lost
 from talkrate.relay import relay_outbox
 
@@ -91,8 +91,4 @@ def _restore_read_model(context: LambdaContext) -> None:
         logger.exception("the read model could not be rebuilt; the next run tries again")
         return
     if rebuilt is not None:
-        logger.warning(
-            "the read model was missing from Redis: rebuilt from the event store",
-            extra={"events": rebuilt.events, "talks": len(rebuilt.histograms)},
-        )
-        metrics.add_metric(name="ReadModelRebuilt", unit="Count", value=1)
+        tell_rebuilt(rebuilt)

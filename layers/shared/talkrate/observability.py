@@ -6,8 +6,12 @@ import logging
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger, Metrics
+
+if TYPE_CHECKING:
+    from talkrate.projected import ReadModelState
 
 # Reads publish no metric of their own; that is expected, not worth a warning per request.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -34,3 +38,14 @@ def correlated(correlation_id: str | None) -> Iterator[None]:
         yield
     finally:
         logger.set_correlation_id(previous)
+
+
+def tell_rebuilt(state: ReadModelState) -> None:
+    """A read model found missing from Redis and rebuilt from the event store (by the projector
+    before a batch, or the relay at its run): a warning with what was read, and ReadModelRebuilt,
+    which ReadModelRebuiltAlarm watches."""
+    logger.warning(
+        "the read model was missing from Redis: rebuilt from the event store",
+        extra={"events": state.events, "talks": len(state.histograms)},
+    )
+    metrics.add_metric(name="ReadModelRebuilt", unit="Count", value=1)

@@ -960,13 +960,6 @@ class RedisReadModel:
         its data, or before the first build)."""
         return bool(self.client.exists(BUILT_KEY))
 
-    @_unreachable_as_backend_error
-    def holds_offsets(self) -> bool:
-        """Whether Redis holds applied partition offsets (batches were applied to it: a read
-        model from before the marker, or a batch applied just after a loss); a Redis that lost
-        its data holds none."""
-        return bool(self.client.exists(OFFSETS_KEY))
-
     def ping(self) -> bool | Literal["empty"]:
         """True when Redis answers and holds the read model, "empty" when it answers without
         one (lost, or not built yet: the projector's next batch builds it), else False."""
