@@ -165,7 +165,7 @@ def read_rows(source: IO[str]) -> list[Row]:
                 f"line {line}: {count} cells where the header has {len(names)}; a cell holding "
                 f"the separator {delimiter!r} must be in double quotes"
             )
-        cells = {k: unguarded(v or "").strip() for k, v in record.items() if k is not None}
+        cells = {k: unguarded(v).strip() for k, v in record.items()}
         if not any(cells.values()):
             continue
         if not cells.get("title"):
