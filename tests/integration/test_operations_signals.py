@@ -60,6 +60,18 @@ def emitted_metrics(out: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
 
 
+def metric_values(out: str, name: str) -> list[float]:
+    """Every value of the metric `name` in the documents Powertools printed, in order."""
+    return [value for m in emitted_metrics(out) if name in m for value in m[name]]
+
+
+def projected(topic: str, *ratings: RatingSubmitted) -> None:
+    """Ratings through the projector's handler: stored in the event store, applied to Redis."""
+    load_function("projector")(
+        kafka_event(ratings_batch(topic, 0, 0, list(ratings))), LambdaContextStub("projector")
+    )
+
+
 def test_the_request_id_travels_in_the_kafka_header_to_the_projectors_batch_line(
     configure: Callable[..., None],
     talk: str,
@@ -186,24 +198,12 @@ def test_the_relay_rebuilds_a_redis_emptied_while_no_rating_comes_in(
     relay = load_function("relay")
     schedule = sample_event("relay/schedule.json")
 
-    def reported(name: str) -> list[float]:
-        found = [m for m in emitted_metrics(capsys.readouterr().out) if name in m]
-        return [value for m in found for value in m[name]]
-
     def signals() -> dict[str, list[float]]:
         out = capsys.readouterr().out
-        return {
-            name: [v for m in emitted_metrics(out) if name in m for v in m[name]]
-            for name in ("ReadModelMissing", "ReadModelRebuilt")
-        }
+        return {name: metric_values(out, name) for name in ("ReadModelMissing", "ReadModelRebuilt")}
 
     # Given projected ratings (events are stored), and Redis then emptied
-    load_function("projector")(
-        kafka_event(
-            ratings_batch(topic, 0, 0, [RatingSubmitted.new(talk, 4), RatingSubmitted.new(talk, 2)])
-        ),
-        LambdaContextStub("projector"),
-    )
+    projected(topic, RatingSubmitted.new(talk, 4), RatingSubmitted.new(talk, 2))
     capsys.readouterr()
     relay(schedule, LambdaContextStub("relay"))
     assert signals() == {"ReadModelMissing": [0], "ReadModelRebuilt": []}
@@ -218,7 +218,7 @@ def test_the_relay_rebuilds_a_redis_emptied_while_no_rating_comes_in(
     assert rebuilt.histogram(talk).counts == {"1": 0, "2": 1, "3": 0, "4": 1, "5": 0}
     # And its next run finds it there
     relay(schedule, LambdaContextStub("relay"))
-    assert reported("ReadModelMissing") == [0]
+    assert signals()["ReadModelMissing"] == [0]
     # And a new deployment's Redis (no event stored yet) is built by the relay, not reported
     connection = psycopg2.connect(talks_dsn)
     connection.autocommit = True
@@ -245,20 +245,14 @@ def test_a_relay_run_short_of_time_leaves_the_rebuild_to_the_next(
 ) -> None:
     relay = load_function("relay")
     schedule = sample_event("relay/schedule.json")
-    load_function("projector")(
-        kafka_event(ratings_batch(topic, 0, 0, [RatingSubmitted.new(talk, 3)])),
-        LambdaContextStub("projector"),
-    )
+    projected(topic, RatingSubmitted.new(talk, 3))
     redis.Redis.from_url(redis_url).flushdb()
     capsys.readouterr()
     # When the relay finds Redis empty in a run with 5 s left (its outbox took the rest)
     relay(schedule, LambdaContextStub("relay", remaining_ms=5_000))
     # Then it reports the loss and starts no rebuild it could not finish (a killed one would
     # hold the projector off for the lock's life)
-    out = capsys.readouterr().out
-    assert [
-        v for m in emitted_metrics(out) if "ReadModelMissing" in m for v in m["ReadModelMissing"]
-    ] == [1]
+    assert metric_values(capsys.readouterr().out, "ReadModelMissing") == [1]
     assert "too little time left in this run to rebuild the read model: the next run does" in [
         r.getMessage() for r in logged.records
     ]
@@ -298,8 +292,7 @@ def test_a_redis_that_refuses_the_relay_s_check_does_not_fail_the_run(
         )
         # Then its run succeeds with the outbox's metrics; the refusal is logged
         assert result["pending"] == 0
-        out = capsys.readouterr().out
-        assert [m for m in emitted_metrics(out) if "OutboxPending" in m]
+        assert metric_values(capsys.readouterr().out, "OutboxPending") == [0]
         [refused] = [
             r for r in logged.records if r.getMessage() == "the read model could not be checked"
         ]
@@ -317,10 +310,7 @@ def test_the_relay_leaves_a_lost_read_model_to_a_rebuild_already_running(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     relay = load_function("relay")
-    load_function("projector")(
-        kafka_event(ratings_batch(topic, 0, 0, [RatingSubmitted.new(talk, 5)])),
-        LambdaContextStub("projector"),
-    )
+    projected(topic, RatingSubmitted.new(talk, 5))
     # Given Redis emptied, and another rebuild holding the lock (an operator's, a projector's)
     redis.Redis.from_url(redis_url).flushdb()
     other = RedisReadModel(redis_url)
@@ -332,13 +322,8 @@ def test_the_relay_leaves_a_lost_read_model_to_a_rebuild_already_running(
         # Then it answers as usual, reports the read model missing, and rebuilds nothing itself
         assert result["pending"] == 0
         out = capsys.readouterr().out
-        assert [
-            v
-            for m in emitted_metrics(out)
-            if "ReadModelMissing" in m
-            for v in m["ReadModelMissing"]
-        ] == [1]
-        assert not [m for m in emitted_metrics(out) if "ReadModelRebuilt" in m]
+        assert metric_values(out, "ReadModelMissing") == [1]
+        assert metric_values(out, "ReadModelRebuilt") == []
         assert not RedisReadModel(redis_url).is_built()
     finally:
         other.unlock_after_rebuild()
