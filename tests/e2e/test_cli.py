@@ -48,16 +48,31 @@ class Cli:
     runtime: Runtime
     env: dict[str, str]
 
-    def run(self, *args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
-        """Run `talkrate ARGS`; the finished process, with its output as text."""
+    def run(
+        self, *args: str, timeout: float = 60, stdin: str | None = None, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `talkrate ARGS` (with `stdin` as its input, when given); the finished process,
+        with its output as text."""
         return subprocess.run(
             [TALKRATE, *args],
             cwd=ROOT,
             env={**self.env, **env},
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=timeout,
             check=False,
+        )
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        """Start `talkrate ARGS` with its output on pipes, for a test to read, signal or close."""
+        return subprocess.Popen(
+            [TALKRATE, *args],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
 
     def ok(self, *args: str, **env: str) -> str:
@@ -315,20 +330,21 @@ def test_errors_are_one_line_and_a_non_zero_exit(cli: Cli) -> None:
     assert json.loads(as_json.stderr)["error"]["status"] == 404
 
 
-def test_an_export_to_a_reader_that_leaves_early_ends_quietly(cli: Cli) -> None:
-    # Given `talkrate admin export -` writing into a pipe whose reader has gone (`| head -1`)
-    process = subprocess.Popen(
-        [TALKRATE, "admin", "export", "-"],
-        cwd=ROOT,
-        env=cli.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+@pytest.mark.parametrize(
+    "args", [("admin", "export", "-"), ("talks",), ("--json", "talks")], ids=" ".join
+)
+def test_a_reader_that_leaves_early_ends_the_command_quietly(
+    cli: Cli, args: tuple[str, ...]
+) -> None:
+    # Given a command writing into a pipe whose reader has gone (`| head -1` that got its
+    # lines, a pager quit at once): closed before the first write, so the write fails whatever
+    # the size of the output
+    process = cli.start(*args)
     assert process.stdout is not None
     assert process.stderr is not None
     process.stdout.close()
-    # Then it stops without an "unexpected" error line or a traceback
+    # Then it ends as a closed pipe ends a command (141), without an "unexpected" error line or
+    # a traceback, whatever prints its output
     stderr = process.stderr.read()
     assert process.wait(timeout=60) == 141
     assert stderr == ""
@@ -415,33 +431,19 @@ def test_ops_commands_run_against_the_configured_backends(cli: Cli) -> None:
     ), said
 
 
-def talkrate_with_input(cli: Cli, text: str | None, *args: str) -> subprocess.CompletedProcess[str]:
-    """`talkrate ARGS` with `text` on its stdin (None: stdin closed at once)."""
-    return subprocess.run(
-        [TALKRATE, *args],
-        cwd=ROOT,
-        env=cli.env,
-        input=text if text is not None else "",
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_admin_rm_asks_even_when_its_input_is_piped(cli: Cli) -> None:
     talk_id = unique_talk_id("rm-asked")
     cli.ok("admin", "add", talk_id, "--title", "Asked before it goes")
     try:
         # When a script pipes "n" to the question, or has no answer at all (stdin closed)
-        for answer in ("n\n", None):
-            done = talkrate_with_input(cli, answer, "admin", "rm", talk_id)
+        for answer in ("n\n", ""):
+            done = cli.run("admin", "rm", talk_id, stdin=answer)
             # Then the talk stays, and the command says it did nothing (exit 1)
             assert done.returncode == 1, done
             assert "removed" not in done.stdout
             assert cli.json("show", talk_id)["talk"]["id"] == talk_id
         # When the answer is yes
-        done = talkrate_with_input(cli, "y\n", "admin", "rm", talk_id)
+        done = cli.run("admin", "rm", talk_id, stdin="y\n")
         # Then it is removed
         assert done.returncode == 0, done.stderr
         assert f"removed {talk_id}" in done.stdout
@@ -468,28 +470,6 @@ def test_an_address_that_is_not_the_api_is_said_in_one_line(cli: Cli) -> None:
     assert "unexpected" not in done.stderr
 
 
-def test_a_reader_that_leaves_early_ends_every_listing_the_same_way(cli: Cli) -> None:
-    # Given a listing piped into a reader that is gone before the listing is written (`| head`
-    # that got its lines, or a pager quit at once): closed before the command's first write,
-    # so the write fails whatever the size of the listing
-    for args in (("talks",), ("--json", "talks")):
-        process = subprocess.Popen(
-            [TALKRATE, *args],
-            cwd=ROOT,
-            env=cli.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert process.stdout is not None
-        process.stdout.close()
-        process.wait(timeout=60)
-        # Then it ends as a closed pipe ends a command (141), quietly, whatever its output
-        assert process.returncode == 141, args
-        assert process.stderr is not None
-        assert process.stderr.read() == ""
-
-
 def test_a_voter_pass_that_cannot_be_kept_does_not_stop_the_rating(cli: Cli, talk: str) -> None:
     before = cli.count(talk)
     done = cli.run("rate", talk, "4", TALKRATE_CONFIG_DIR="/proc/talkrate-cannot-write-here")
@@ -503,13 +483,8 @@ def test_watching_a_talk_that_is_removed_ends_and_says_so(cli: Cli) -> None:
     talk_id = unique_talk_id("watched-removed")
     cli.ok("admin", "add", talk_id, "--title", "Removed while watched")
     # Given a speaker watching the talk (polling every half second)
-    process = subprocess.Popen(
-        [TALKRATE, "--json", "watch", talk_id, "--poll", "--interval", "0.5", "--duration", "60"],
-        cwd=ROOT,
-        env=cli.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    process = cli.start(
+        "--json", "watch", talk_id, "--poll", "--interval", "0.5", "--duration", "60"
     )
     try:
         assert process.stdout is not None
@@ -539,14 +514,7 @@ def test_an_import_interrupted_says_how_far_it_got(cli: Cli, tmp_path: Path) -> 
     programme.write_text("id,title\n" + "".join(f"{talk_id},Talk {talk_id}\n" for talk_id in ids))
     admin = {"Authorization": f"Bearer {cli.env['TALKRATE_ADMIN_TOKEN']}"}
     with ctrl_c_reaches_children():
-        process = subprocess.Popen(
-            [TALKRATE, "admin", "import", str(programme)],
-            cwd=ROOT,
-            env=cli.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        process = cli.start("admin", "import", str(programme))
     try:
         # When the organiser presses Ctrl-C as soon as the first talk is in
         assert wait_for(
@@ -589,14 +557,7 @@ def test_a_simulation_stopped_with_ctrl_c_reports_what_it_sent(cli: Cli) -> None
     cli.ok("admin", "add", talk_id, "--title", "Simulated until Ctrl-C")
     # Given a steady simulated load of a minute
     with ctrl_c_reaches_children():
-        process = subprocess.Popen(
-            [TALKRATE, "simulate", "--talk", talk_id, "--rate", "20", "--duration", "60"],
-            cwd=ROOT,
-            env=cli.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        process = cli.start("simulate", "--talk", talk_id, "--rate", "20", "--duration", "60")
     try:
         # When the operator presses Ctrl-C once ratings are counted
         assert wait_for(lambda: cli.count(talk_id) >= 5, seconds=60)
