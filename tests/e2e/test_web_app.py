@@ -68,13 +68,18 @@ class WebStack:
             "title": "A talk of the web tests",
             **fields,
         }
-        answer = self.runtime.request(
-            "POST", "/talks", json.dumps(talk), {"Authorization": f"Bearer {self.token}"}
-        )
+        answer = self.as_organiser("POST", "/talks", talk)
         assert answer.status == 201, answer.body
         self.created.append(talk["id"])
         created: dict[str, Any] = answer.json
         return created
+
+    def as_organiser(self, method: str, path: str, body: dict[str, Any] | None = None) -> Answer:
+        """An admin route, called with the organiser token."""
+        body_text = None if body is None else json.dumps(body)
+        return self.runtime.request(
+            method, path, body_text, {"Authorization": f"Bearer {self.token}"}
+        )
 
     def voter(self) -> str:
         """A new attendee's voter token (with the event code)."""
@@ -144,6 +149,11 @@ def page(phone: BrowserContext) -> Iterator[Page]:
     opened.on("pageerror", lambda error: errors.append(str(error)))
     yield opened
     assert errors == []
+
+
+def an_hour_from(start: datetime) -> dict[str, str]:
+    """The times of an hour-long talk that starts at `start`."""
+    return {"startsAt": start.isoformat(), "endsAt": (start + timedelta(hours=1)).isoformat()}
 
 
 def star(page: Page, value: int) -> Any:
@@ -362,12 +372,7 @@ def test_a_closed_rating_window_and_a_rate_limit_are_said_clearly(
     # When an organiser moves a talk into the past while an attendee has its page open
     page.goto(web.url(f"/app/talks/{moved['id']}"))
     expect(star(page, 5)).to_be_enabled()
-    answer = web.runtime.request(
-        "PUT",
-        f"/talks/{moved['id']}",
-        json.dumps({"title": "Moved", **over}),
-        {"Authorization": f"Bearer {web.token}"},
-    )
+    answer = web.as_organiser("PUT", f"/talks/{moved['id']}", {"title": "Moved", **over})
     assert answer.status == 200, answer.body
     # And the attendee taps a star
     star(page, 5).click()
@@ -828,19 +833,16 @@ def test_the_room_screen_follows_an_organiser_s_change_while_it_stays_on(
 ) -> None:
     # Given a room screen of a talk that starts in two hours, so it says when rating opens
     starts = datetime.now(UTC) + timedelta(hours=2)
-    times = {"startsAt": starts.isoformat(), "endsAt": (starts + timedelta(hours=1)).isoformat()}
+    times = an_hour_from(starts)
     talk = web.add_talk(title="Moved forward", **times)
     page.clock.install()
     page.goto(web.url(SCREEN.format(id=talk["id"])))
     expect(page.get_by_test_id("qr-caption")).to_contain_text("Rating opens")
     # When an organiser moves it to now and corrects its title, while the screen stays on
     started = datetime.now(UTC) - timedelta(minutes=5)
-    moved = {"startsAt": started.isoformat(), "endsAt": (started + timedelta(hours=1)).isoformat()}
-    answer = web.runtime.request(
-        "PUT",
-        f"/talks/{talk['id']}",
-        json.dumps({"title": "Moved forward: the real title", **moved}),
-        {"Authorization": f"Bearer {web.token}"},
+    moved = an_hour_from(started)
+    answer = web.as_organiser(
+        "PUT", f"/talks/{talk['id']}", {"title": "Moved forward: the real title", **moved}
     )
     assert answer.status == 200, answer.body
     page.clock.run_for(31_000)
@@ -854,19 +856,16 @@ def test_an_open_talk_page_follows_an_organiser_moving_its_talk_to_now(
 ) -> None:
     # Given an attendee on the page of a talk that starts in two hours: its stars are off
     starts = datetime.now(UTC) + timedelta(hours=2)
-    times = {"startsAt": starts.isoformat(), "endsAt": (starts + timedelta(hours=1)).isoformat()}
+    times = an_hour_from(starts)
     talk = web.add_talk(title="Moved while open on a phone", **times)
     page.clock.install()
     page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
     expect(star(page, 4)).to_be_disabled()
     # When an organiser moves it to now and corrects its title, while the page stays open
     started = datetime.now(UTC) - timedelta(minutes=5)
-    moved = {"startsAt": started.isoformat(), "endsAt": (started + timedelta(hours=1)).isoformat()}
-    answer = web.runtime.request(
-        "PUT",
-        f"/talks/{talk['id']}",
-        json.dumps({"title": "Moved while open: the real title", **moved}),
-        {"Authorization": f"Bearer {web.token}"},
+    moved = an_hour_from(started)
+    answer = web.as_organiser(
+        "PUT", f"/talks/{talk['id']}", {"title": "Moved while open: the real title", **moved}
     )
     assert answer.status == 200, answer.body
     page.clock.run_for(31_000)
@@ -883,9 +882,7 @@ def test_the_room_screen_of_a_deleted_talk_stops_inviting_scans(web: WebStack, p
     page.goto(web.url(SCREEN.format(id=talk["id"])))
     expect(page.get_by_test_id("qr-caption")).to_have_text("Scan to rate")
     # When an organiser deletes the talk while the screen stays on
-    answer = web.runtime.request(
-        "DELETE", f"/talks/{talk['id']}", None, {"Authorization": f"Bearer {web.token}"}
-    )
+    answer = web.as_organiser("DELETE", f"/talks/{talk['id']}")
     assert answer.status == 204, answer.body
     page.clock.run_for(31_000)
     # Then within half a minute it says so, and shows no QR code to scan
