@@ -17,7 +17,7 @@ export function leaderboardPage(main) {
     h("h1", {}, "Leaderboard"),
     // The order is the service's weighted score, not the average shown: said, so that a 3.66
     // above a 3.70 reads as the rule it is.
-    h("p", { class: "muted", id: "board-rule", "data-testid": "board-rule" },
+    h("p", { class: "muted" },
       "Ranked by a weighted average: until a talk has many ratings, its score is pulled towards 3, so a few high ratings do not outrank many good ones."),
     h("form", { class: "filters single", onsubmit: (e) => e.preventDefault() }, trackBox),
     // Scrolls on its own if ever wider than the phone (text enlarged 200%), never the page.

@@ -20,7 +20,7 @@ export function screenPage(main, talkId) {
   // What the room is asked to do: scan while the talk takes ratings, else when it will or that it closed.
   const caption = h("p", { class: "qr-caption", "data-testid": "qr-caption" }, "Scan to rate");
   // Hidden while the talk is not in the programme: nobody is invited to rate what is not there.
-  const qrAside = h("aside", { class: "screen-qr", "aria-label": "Rate this talk", "data-testid": "screen-qr" },
+  const qrAside = h("aside", { class: "screen-qr", "aria-label": "Rate this talk" },
     qrSvg(pageUrl, `QR code of ${pageUrl}`),
     caption,
     h("p", { class: "qr-url" }, pageUrl.replace(/^https?:\/\//, "")));
