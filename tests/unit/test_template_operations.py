@@ -166,6 +166,10 @@ def evaluate(template: dict[str, Any], value: Any) -> Any:
             return separator.join(str(item) for item in items)
         if key == "Condition":
             return evaluate(template, template["Conditions"][argument])
+        if key == "Fn::Sub" and isinstance(argument, str):
+            names = re.findall(r"\$\{([^}]+)\}", argument)
+            if names and all(name in parameters for name in names):  # else left as written
+                return re.sub(r"\$\{([^}]+)\}", lambda m: parameters[m[1]], argument)
     if isinstance(value, dict):
         return {k: evaluate(template, v) for k, v in value.items()}
     if isinstance(value, list):
@@ -769,3 +773,65 @@ def test_a_projector_that_skips_every_record_for_five_minutes_is_told() -> None:
     quiet: list[dict[str, float]] = [{}] * 5
     for minutes in (redelivered, mixed, quiet):
         assert not _alarm_fires(alarm, minutes)
+
+
+def _serverless_cache(**parameters: str) -> dict[str, Any]:
+    return transformed(
+        Stage="prod",
+        CorsAllowOrigin="https://talkrate.example",
+        ReadModelBackend="ElastiCacheServerless",
+        SubnetIds="subnet-1,subnet-2",
+        SecurityGroupIds="sg-1",
+        VpcId="vpc-1",
+        **parameters,
+    )
+
+
+def test_a_serverless_cache_nearing_its_ecpu_ceiling_is_told_before_it_throttles() -> None:
+    template = _serverless_cache(ReadModelCacheMaxEcpuPerSecond="20000")
+    alarm = template["Resources"]["ReadModelCacheEcpuAlarm"]
+    assert alarm["Condition"] == "UseServerlessCache"
+    properties = evaluate(template, alarm["Properties"])
+    [ecpu] = [m for m in properties["Metrics"] if "MetricStat" in m]
+    # It reads the cache the stack creates, by the name the stack gives it
+    [dimension] = ecpu["MetricStat"]["Metric"]["Dimensions"]
+    assert dimension["Name"] == "clusterId"
+    cache = template["Resources"]["ReadModelCache"]["Properties"]
+    assert dimension["Value"] == cache["ServerlessCacheName"]
+
+    def minutes(*per_second: float) -> list[dict[str, float]]:
+        return [{"ElastiCacheProcessingUnits": 60 * value} for value in per_second]
+
+    # 17,000 ECPU/s of a 20,000 ceiling (85%) for three of five minutes: told
+    assert _alarm_fires(properties, minutes(17_000, 9_000, 17_000, 8_000, 17_000))
+    # 15,000 (75%) all along, a one-minute burst to the ceiling, or a quiet cache: not
+    assert not _alarm_fires(properties, minutes(*[15_000] * 5))
+    assert not _alarm_fires(properties, minutes(5_000, 5_000, 20_000, 5_000, 5_000))
+    assert not _alarm_fires(properties, [{}] * 5)
+    # The same load against the default ceiling (100,000 ECPU/s) is far below it
+    default = evaluate(_serverless_cache(), alarm["Properties"])
+    assert not _alarm_fires(default, minutes(*[17_000] * 5))
+
+
+def test_a_serverless_cache_that_throttles_for_two_minutes_is_told() -> None:
+    template = _serverless_cache()
+    alarm = template["Resources"]["ReadModelCacheThrottledAlarm"]
+    assert alarm["Condition"] == "UseServerlessCache"
+    properties = evaluate(template, alarm["Properties"])
+    [dimension] = properties["Dimensions"]
+    assert dimension == {
+        "Name": "clusterId",
+        "Value": template["Resources"]["ReadModelCache"]["Properties"]["ServerlessCacheName"],
+    }
+    throttled = [{"ThrottledCmds": 40.0}, {"ThrottledCmds": 0.0}, {"ThrottledCmds": 3.0}]
+    assert _alarm_fires(properties, throttled)
+    once = [{"ThrottledCmds": 0.0}, {"ThrottledCmds": 500.0}, {"ThrottledCmds": 0.0}]
+    assert not _alarm_fires(properties, once)
+    assert not _alarm_fires(properties, [{"ThrottledCmds": 0.0}] * 3)
+
+
+def test_a_stack_without_the_serverless_cache_has_no_alarm_on_it() -> None:
+    template = _prod()
+    for name in ("ReadModelCacheEcpuAlarm", "ReadModelCacheThrottledAlarm"):
+        condition = template["Resources"][name]["Condition"]
+        assert evaluate(template, template["Conditions"][condition]) is False
