@@ -891,6 +891,10 @@ def test_the_room_screen_of_a_deleted_talk_stops_inviting_scans(web: WebStack, p
     )
     expect(page.locator(".screen-qr")).to_have_count(1)
     expect(page.locator(".screen-qr")).to_be_hidden()
+    # nor the histogram of a talk that is gone
+    results = page.get_by_role("region", name="Ratings", include_hidden=True)
+    expect(results).to_have_count(1)
+    expect(results).to_be_hidden()
 
 
 def test_a_room_screen_of_a_talk_not_in_the_programme_shows_no_qr_code(
@@ -900,6 +904,10 @@ def test_a_room_screen_of_a_talk_not_in_the_programme_shows_no_qr_code(
     expect(page.get_by_role("heading", level=1)).to_have_text("This talk is not in the programme")
     expect(page.locator(".screen-qr")).to_have_count(1)
     expect(page.locator(".screen-qr")).to_be_hidden()
+    # and no empty histogram that would read as a talk nobody rated
+    results = page.get_by_role("region", name="Ratings", include_hidden=True)
+    expect(results).to_have_count(1)
+    expect(results).to_be_hidden()
 
 
 def test_a_speaker_reads_their_talk_s_statistics_on_its_page(

@@ -24,10 +24,13 @@ export function screenPage(main, talkId) {
     qrSvg(pageUrl, `QR code of ${pageUrl}`),
     caption,
     h("p", { class: "qr-url" }, pageUrl.replace(/^https?:\/\//, "")));
+  // Hidden with it: an empty histogram under "not in the programme" reads as a talk nobody rated.
+  const results = h("section", { class: "screen-results", "aria-label": "Ratings" },
+    histogram.summary, histogram.list);
   fill(main,
     h("div", { class: "screen" },
       h("header", { class: "screen-head" }, title, speakers),
-      h("section", { class: "screen-results", "aria-label": "Ratings" }, histogram.summary, histogram.list),
+      results,
       qrAside,
       h("footer", { class: "screen-foot" }, badge.node, problem)));
 
@@ -52,6 +55,7 @@ export function screenPage(main, talkId) {
   let now = () => Date.now();
   const show = () => {
     qrAside.hidden = false;
+    results.hidden = false;
     setText(caption, ratingWindow(talk, now()).caption);
     document.title = `${talk.title} · room screen · talkrate`;
     setText(title, talk.title);
@@ -65,6 +69,7 @@ export function screenPage(main, talkId) {
   // A talk that is not (or no longer) in the programme: said as the title, without the QR code.
   const notInProgramme = (gone) => {
     qrAside.hidden = true;
+    results.hidden = true;
     title.classList.remove("long");
     setText(title, gone ? "This talk is no longer in the programme" : "This talk is not in the programme");
     setText(speakers, "");
