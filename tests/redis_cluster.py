@@ -181,6 +181,39 @@ class LocalRedisCluster:
         finally:
             client.close()
 
+    def move_slot(self, slot: int, to_port: int, pause: float = 0.0) -> int:
+        """Move one slot to the primary at `to_port`, key by key, as a cluster scaling out does
+        (`CLUSTER SETSLOT ... MIGRATING/IMPORTING`, `MIGRATE`, then `SETSLOT ... NODE`).
+
+        `pause` seconds pass in each step while the slot is half moved, so clients meet ASK,
+        TRYAGAIN and then MOVED. Returns the number of keys moved.
+        """
+        ranges = self._node(self.live_ports()[0]).execute_command("CLUSTER SLOTS")  # type: ignore[no-untyped-call]
+        [owner] = [int(r[2][1]) for r in ranges if int(r[0]) <= slot <= int(r[1])]
+        if owner == to_port:
+            return 0
+        source, target = self._node(owner), self._node(to_port)
+        source_id, target_id = (node.execute_command("CLUSTER MYID") for node in (source, target))  # type: ignore[no-untyped-call]
+        target.execute_command("CLUSTER SETSLOT", slot, "IMPORTING", source_id)  # type: ignore[no-untyped-call]
+        source.execute_command("CLUSTER SETSLOT", slot, "MIGRATING", target_id)  # type: ignore[no-untyped-call]
+        moved = 0
+        while True:
+            time.sleep(pause)
+            keys = source.execute_command("CLUSTER GETKEYSINSLOT", slot, 1)  # type: ignore[no-untyped-call]
+            if not keys:
+                break
+            source.execute_command("MIGRATE", "127.0.0.1", to_port, "", 0, 5000, "KEYS", *keys)  # type: ignore[no-untyped-call]
+            moved += len(keys)
+        # The new owner first, then the old one (which then answers MOVED), then the others
+        others = [port for port in self.primaries() if port not in (owner, to_port)]
+        for node in (target, source, *(self._node(port) for port in others)):
+            node.execute_command("CLUSTER SETSLOT", slot, "NODE", target_id)  # type: ignore[no-untyped-call]
+        return moved
+
+    @staticmethod
+    def _node(port: int) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=port, socket_timeout=5, decode_responses=True)
+
     def kill(self, port: int) -> None:
         """SIGKILL one node (no shutdown, no last write to its replica); a primary's replica is
         promoted once the others see it fail (about NODE_TIMEOUT_MS): `wait_until_healthy`."""

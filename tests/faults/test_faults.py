@@ -14,8 +14,9 @@ from pathlib import Path
 
 import boto3
 import pytest
+from redis.crc import key_slot
 
-from talkrate.adapters.redis_store import histogram_key
+from talkrate.adapters.redis_store import LEADERBOARD_KEY, OFFSETS_KEY, histogram_key
 from tests.builders import ROOT, kafka_event, rating_event, ratings_batch
 from tests.faults.conftest import FaultStack, Stream, record
 
@@ -228,3 +229,63 @@ def test_a_redis_primary_killed_mid_stream_fails_over_and_counts_each_rating_onc
     # Then every acknowledged rating counted once, the talks of the killed primary included
     assert victim not in {cluster.primary_of(histogram_key(t)) for t in on_victim}
     assert_exact(fault_stack, stream)
+
+
+@pytest.mark.parametrize("fault_stack", ["cluster"], indirect=True)
+def test_slots_moved_between_primaries_mid_stream_count_each_rating_once(
+    fault_stack: FaultStack,
+) -> None:
+    # Given ratings streaming in over ten talks, on a Redis Cluster
+    cluster = fault_stack.cluster
+    assert cluster is not None
+    talks = fault_stack.new_talks(10)
+    # The slots of every talk, of the leaderboard and of the partition offsets: what a cluster
+    # that scales out (ElastiCache Serverless does it by itself) moves while it serves
+    keys = [histogram_key(t) for t in talks] + [LEADERBOARD_KEY, OFFSETS_KEY]
+    before = {key: cluster.primary_of(key) for key in keys}
+    primaries = sorted(cluster.primaries())
+    destination = {key: next(p for p in primaries if p != before[key]) for key in keys}
+    moves: list[tuple[int, int]] = []  # (slot, keys moved)
+    moving: list[float] = []  # when it started and ended
+    posted: list[float] = []  # when each rating was posted
+
+    def move_slots(i: int) -> None:
+        posted.append(time.monotonic())
+        if i == 100:  # once the talks have counts, each slot moves, a key at a time
+            deadline = time.monotonic() + 10
+            while not all(sum(fault_stack.histogram(t).values()) for t in talks[:3]):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            moving.append(time.monotonic())
+            for key in keys:
+                slot = key_slot(key.encode())
+                if slot not in {s for s, _ in moves}:
+                    moves.append((slot, cluster.move_slot(slot, destination[key], pause=0.1)))
+            moving.append(time.monotonic())
+
+    # When every one of those slots moves to another primary mid-stream
+    retried_before = fault_stack.log.read_text().count("retrying the same batch")
+    stream = fault_stack.stream(800, clients=8, during=move_slots)
+    counted = fault_stack.wait_until_counted(stream, within=90)
+    started, ended = moving
+    posted_while_moving = sum(1 for at in posted if started <= at <= ended)
+    record(
+        "redis cluster slots moved between primaries mid-stream",
+        stream,
+        counted,
+        slots_moved=len(moves),
+        keys_moved=sum(n for _, n in moves),
+        moving_took_s=round(ended - started, 1),
+        posted_while_moving=posted_while_moving,
+        batches_retried=fault_stack.log.read_text().count("retrying the same batch")
+        - retried_before,
+    )
+    # Then they moved while ratings came in, with the keys they held
+    assert {key: cluster.primary_of(key) for key in keys} == destination
+    assert sum(n for _, n in moves) >= 10
+    assert posted_while_moving >= 200
+    assert stream.acknowledged_count == 800
+    # And every acknowledged rating counted once, on the talks' new primaries
+    assert_exact(fault_stack, stream)
+    leaderboard = fault_stack.redis.zrange(LEADERBOARD_KEY, 0, -1)
+    assert set(talks) <= set(leaderboard)
