@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import redis
+from redis.crc import key_slot
 
 from talkrate.adapters.redis_store import (
     REBUILD_LOCK_KEY,
@@ -285,6 +286,35 @@ def test_on_a_cluster_a_batch_sent_again_in_detail_waits_for_the_replicas_too(
     # Then its second round trip, the one that writes, waited for the replicas as the first did
     assert (result.applied, result.skipped) == (2, 2)
     assert rounds == [1, 1, 1]
+
+
+def test_on_a_cluster_a_batch_waits_for_the_replica_of_a_primary_its_talk_moved_to(
+    redis_cluster: LocalRedisCluster,
+) -> None:
+    # Given a cluster read model that confirms each batch on a replica of every shard it wrote,
+    # and a talk it has written to
+    model = RedisReadModel(f"{redis_cluster.url}&replicas=1")
+    topic, talk = f"t-{uuid.uuid4().hex[:8]}", unique_talk_id()
+    apply(model, records(topic, 0, 0, [(talk, 3)]))
+    # When the talk's slot moves to another primary (a cluster scaling out), which the model's
+    # client learns only from the MOVED its next batch meets
+    before = redis_cluster.primary_of(histogram_key(talk))
+    after = next(port for port in sorted(redis_cluster.primaries()) if port != before)
+    assert redis_cluster.move_slot(key_slot(histogram_key(talk).encode()), after) >= 1
+    waits = _waits_served(after)
+    result = apply(model, records(topic, 0, 1, [(talk, 5)] * 2))
+    # Then the batch is counted on the new primary and waited for on its replica too
+    assert result.applied == 2
+    counts = model.histogram(talk).counts
+    assert (counts.get("3"), counts.get("5")) == (1, 2)
+    assert redis_cluster.primary_of(histogram_key(talk)) == after
+    assert _waits_served(after) > waits
+
+
+def _waits_served(port: int) -> int:
+    """How many WAIT commands the node at `port` has answered."""
+    stats = redis.Redis(host="127.0.0.1", port=port).info("commandstats")
+    return int(stats.get("cmdstat_wait", {}).get("calls", 0))
 
 
 def test_on_a_cluster_a_talks_older_score_never_overwrites_a_newer_one(
