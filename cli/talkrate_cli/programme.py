@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import itertools
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,11 +56,44 @@ class Row:
     line: int
     talk_id: str
     fields: dict[str, Any]
+    id_from_title: bool = False  # the row had no id: `talk_id` is its title's slug
 
 
 def slug(title: str) -> str:
-    """A talk id from a title, for rows without one."""
+    """A talk id from a title, for rows without one, as the organisers' page makes it: accents
+    dropped, not turned into dashes ("Über Café" -> "uber-cafe")."""
+    plain = unicodedata.normalize("NFKD", title)
+    plain = "".join(c for c in plain if not unicodedata.category(c).startswith("M")).lower()
+    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:60] or "talk"
+
+
+def earlier_slug(title: str) -> str:
+    """The id `talkrate admin import` gave a row without one before 2026-12-02 (every letter
+    outside a-z a dash: "Über Café" -> "ber-caf"; 80 characters)."""
     return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:80] or "talk"
+
+
+def with_earlier_ids(rows: list[Row], catalog: dict[str, dict[str, Any]]) -> list[Row]:
+    """The rows, each row without an id keeping the id an earlier import gave its talk.
+
+    Where a title's id changed with `slug` and the catalog has no talk of the new id but one of
+    the earlier id with the same title, importing the file again updates that talk instead of
+    adding it a second time.
+    """
+    used = {row.talk_id for row in rows}
+    kept = []
+    for row in rows:
+        earlier = earlier_slug(row.fields["title"])
+        if (
+            row.id_from_title
+            and row.talk_id not in catalog
+            and earlier not in used
+            and catalog.get(earlier, {}).get("title") == row.fields["title"]
+        ):
+            used.add(earlier)
+            row = Row(row.line, earlier, row.fields, id_from_title=True)
+        kept.append(row)
+    return kept
 
 
 def speakers_cell(speakers: Iterable[str]) -> str:
@@ -189,7 +223,7 @@ def read_rows(source: IO[str]) -> list[Row]:
             fields[name] = cells.get(name) or None
             if name in TIMES and fields[name]:
                 _zoned(line, name, fields[name])
-        rows.append(Row(line, talk_id, fields))
+        rows.append(Row(line, talk_id, fields, id_from_title=not cells.get("id")))
     return rows
 
 

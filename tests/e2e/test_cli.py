@@ -289,6 +289,32 @@ def test_admin_import_twice_changes_nothing_the_second_time(cli: Cli, tmp_path: 
         cli.ok("admin", "rm", talk_id, "--yes")
 
 
+def test_a_programme_imported_before_the_ids_changed_updates_its_talks(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # Given a talk an earlier import made from an id-less row (accented letters became dashes)
+    suffix = unique_talk_id()[-8:]
+    title = f"Über Café {suffix}"
+    earlier = tmp_path / "earlier.csv"
+    earlier.write_text(f"id,title,room\nber-caf-{suffix},{title},Hall A\n")
+    cli.ok("admin", "import", str(earlier))
+    # When the same id-less file is imported again, with a room changed
+    programme = tmp_path / "programme.csv"
+    programme.write_text(f"id,title,room\n,{title},Hall B\n")
+    done = cli.json("admin", "import", str(programme))
+    # Then that talk is updated, not added a second time under the id made now ("uber-cafe-...")
+    assert (done["created"], done["updated"]) == ([], [f"ber-caf-{suffix}"])
+    assert cli.json("show", f"ber-caf-{suffix}")["talk"]["room"] == "Hall B"
+    missing = cli.run("--json", "show", f"uber-cafe-{suffix}")
+    assert missing.returncode != 0
+    # And a new id-less talk gets the id the organisers' page would give it
+    fresh = tmp_path / "fresh.csv"
+    fresh.write_text(f"title\nÇa va {suffix}\n")
+    assert cli.json("admin", "import", str(fresh))["created"] == [f"ca-va-{suffix}"]
+    for talk_id in (f"ber-caf-{suffix}", f"ca-va-{suffix}"):
+        cli.ok("admin", "rm", talk_id, "--yes")
+
+
 def test_admin_import_of_fewer_columns_keeps_the_rest_of_each_talk(
     cli: Cli, tmp_path: Path
 ) -> None:

@@ -8,7 +8,14 @@ import io
 import pytest
 
 from talkrate_cli.errors import CliError
-from talkrate_cli.programme import read_rows, same_talk, write_results
+from talkrate_cli.programme import (
+    Row,
+    read_rows,
+    same_talk,
+    slug,
+    with_earlier_ids,
+    write_results,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -198,3 +205,54 @@ def test_cells_a_spreadsheet_would_run_as_formulas_are_guarded_and_read_back() -
         ('=HYPERLINK("x")', ["-Ann", "Bo"], "+1"),
         ("@home", ["'Quoted' Ann"], None),
     ]
+
+
+@pytest.mark.parametrize(
+    ("title", "talk_id"),
+    [
+        # as the organisers' page makes them (web/js/pages/admin.js): accents dropped
+        ("Über Café", "uber-cafe"),
+        ("Lucía Fernández: Señales en Ñuñoa", "lucia-fernandez-senales-en-nunoa"),
+        ("İstanbul'da Kod", "istanbul-da-kod"),
+        ("Serverless at Scale!", "serverless-at-scale"),
+        ("Ω — 東京", "talk"),
+        ("a" * 70, "a" * 60),
+    ],
+)
+def test_a_row_without_an_id_gets_the_id_the_organisers_page_would_give(
+    title: str, talk_id: str
+) -> None:
+    assert slug(title) == talk_id
+    [row] = read_rows(io.StringIO(f"id,title\n,{title}\n"))
+    assert (row.talk_id, row.id_from_title) == (talk_id, True)
+
+
+def test_a_row_imported_before_the_ids_changed_keeps_its_talk() -> None:
+    rows = read_rows(
+        io.StringIO(
+            "id,title\n"
+            ",Über Café\n"  # imported before as ber-caf
+            ",Ça va\n"  # a-va in the catalog, under another title: a new talk
+            "ber-2,Ärger\n"  # an id of its own: kept as written
+            ",Naïve\n"  # na-ve and naive both in the catalog: the current id wins
+        )
+    )
+    catalog = {
+        "ber-caf": {"id": "ber-caf", "title": "Über Café"},
+        "a-va": {"id": "a-va", "title": "Ça va?"},
+        "rger": {"id": "rger", "title": "Ärger"},
+        "na-ve": {"id": "na-ve", "title": "Naïve"},
+        "naive": {"id": "naive", "title": "Naïve"},
+    }
+    kept = with_earlier_ids(rows, catalog)
+    assert [row.talk_id for row in kept] == ["ber-caf", "ca-va", "ber-2", "naive"]
+    assert [row.fields for row in kept] == [row.fields for row in rows]
+
+
+def test_two_rows_never_end_up_with_one_earlier_id() -> None:
+    rows = [
+        Row(2, "uber", {"title": "Über"}, id_from_title=True),
+        Row(3, "ber", {"title": "ber"}, id_from_title=True),
+    ]
+    kept = with_earlier_ids(rows, {"ber": {"id": "ber", "title": "Über"}})
+    assert [row.talk_id for row in kept] == ["uber", "ber"]

@@ -154,7 +154,8 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
     startsAt, endsAt (with a time zone); cells separated by ',', ';' or tabs. A column the file
     lacks leaves that field of an existing talk as it is. Talks of the catalog that are not in
     the file are left alone (and counted as such). Running it twice changes nothing the second
-    time.
+    time. A row without an id gets one from its title, as the organisers' page makes it
+    ("Über Café" -> uber-cafe), or keeps the id an earlier import gave it.
     """
     try:
         rows = programme.read_rows(csv_file)
@@ -164,6 +165,7 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
         ) from None
     api = session.admin_api()
     catalog = {t["id"]: t for t in api.talks()}
+    rows = programme.with_earlier_ids(rows, catalog)
     outcome: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": [], "failed": []}
     failures: list[str] = []
     try:
