@@ -54,35 +54,48 @@ def test_an_unknown_talk_is_404(runtime: Runtime) -> None:
     assert_problem(runtime.request("GET", "/ratings?talkId=no-such-talk"), 404)
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        '{"talkId": "flight-of-the-gopher", "value": 0}',
-        '{"talkId": "flight-of-the-gopher", "value": 6}',
-        '{"talkId": "flight-of-the-gopher", "value": 3.5}',
-        '{"talkId": "flight-of-the-gopher", "value": "5"}',
-        '{"talkId": "flight-of-the-gopher", "value": true}',
-        '{"talkId": "flight-of-the-gopher", "value": null}',
-        '{"talkId": "flight-of-the-gopher"}',
-        '{"value": 3}',
-        "{}",
-        '{"talkId": ["flight-of-the-gopher"], "value": 3}',
-        '{"talkId": {"id": 1}, "value": {"v": 3}}',
-        "[1, 2, 3]",
-        '"just a string"',
-        "not json at all",
-        '{"talkId": "flight-of-the-gopher", "value": 3',
-        "",
-        "\x00\x01\x02",
-    ],
-)
-def test_malformed_ratings_are_4xx_problems_and_count_nothing(runtime: Runtime, body: str) -> None:
-    before = histogram(runtime, "flight-of-the-gopher")
+MALFORMED_RATINGS = [
+    '{"talkId": "flight-of-the-gopher", "value": 0}',
+    '{"talkId": "flight-of-the-gopher", "value": 6}',
+    '{"talkId": "flight-of-the-gopher", "value": 3.5}',
+    '{"talkId": "flight-of-the-gopher", "value": "5"}',
+    '{"talkId": "flight-of-the-gopher", "value": true}',
+    '{"talkId": "flight-of-the-gopher", "value": null}',
+    '{"talkId": "flight-of-the-gopher"}',
+    '{"value": 3}',
+    "{}",
+    '{"talkId": ["flight-of-the-gopher"], "value": 3}',
+    '{"talkId": {"id": 1}, "value": {"v": 3}}',
+    "[1, 2, 3]",
+    '"just a string"',
+    "not json at all",
+    '{"talkId": "flight-of-the-gopher", "value": 3',
+    "",
+    "\x00\x01\x02",
+]
+
+
+@pytest.mark.parametrize("body", MALFORMED_RATINGS)
+def test_malformed_ratings_are_4xx_problems(runtime: Runtime, body: str) -> None:
     answer = runtime.request("POST", "/ratings", body)
     assert 400 <= answer.status < 500
     assert_problem(answer, answer.status)
     assert "Traceback" not in answer.body.decode(errors="replace")
-    assert histogram(runtime, "flight-of-the-gopher") == before
+
+
+def test_malformed_ratings_count_nothing(runtime: Runtime) -> None:
+    # Given the talk's histogram now
+    before = histogram(runtime, "flight-of-the-gopher")
+    # When every malformed body is posted, then one rating of 2
+    for body in MALFORMED_RATINGS:
+        assert runtime.request("POST", "/ratings", body).status < 500
+    valid = {"talkId": "flight-of-the-gopher", "value": 2}
+    assert runtime.request("POST", "/ratings", json.dumps(valid)).status == 202
+    # Then once that rating is counted (after the bodies before it), it is all that changed
+    expected = {**before, "2": before["2"] + 1}
+    assert wait_for(lambda: histogram(runtime, "flight-of-the-gopher") == expected)
+    time.sleep(1)
+    assert histogram(runtime, "flight-of-the-gopher") == expected
 
 
 def test_a_one_megabyte_body_is_refused_cleanly(runtime: Runtime) -> None:

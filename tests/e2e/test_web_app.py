@@ -1595,6 +1595,10 @@ def test_a_board_read_outlived_by_a_newer_one_still_draws_when_it_is_the_newest_
     # by the next, as when messages come faster than reads, none would ever be drawn)
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("Steady under updates")
-    # And the second draws over it when it comes
+    expect(rows.first.locator("td.num").last).to_have_text("1")
+    # And the second, read after one more rating, draws over it when it comes
+    web.rate(talk["id"], 3)
+    assert wait_for(lambda: web.count(talk["id"]) == 2)
     held[1].continue_()
     expect(rows).to_have_count(1)
+    expect(rows.first.locator("td.num").last).to_have_text("2")

@@ -586,7 +586,7 @@ def test_a_json_body_naming_a_field_twice_is_refused(api: Call, talk: str) -> No
 
 
 def test_a_body_on_a_route_that_takes_none_is_ignored(api: Call, talk: str) -> None:
-    # Given a GET with a large body (some HTTP clients send one), and a DELETE with one
+    # Given a GET with a large body (some HTTP clients send one)
     large = "x" * 20_000
     # Then the route answers as without it: no 413 or 415 its document does not list
     for path in ("/talks", f"/talks/{talk}", "/leaderboard", "/"):

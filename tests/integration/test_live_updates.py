@@ -3,6 +3,7 @@ and a live channel that fails without failing or holding up the batch."""
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -86,11 +87,34 @@ def test_a_live_channel_that_is_down_neither_fails_nor_holds_the_batch(
 
 
 def test_a_live_channel_that_refuses_the_key_does_not_fail_the_batch(
-    configure: Callable[..., None], live: LiveChannelEmulator, talk: str, topic: str
+    configure: Callable[..., None],
+    live: LiveChannelEmulator,
+    talk: str,
+    topic: str,
+    redis_client: redis.Redis,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    # Given a projector whose live channel refuses its API key
     configure(LIVE_PUBLISH_URL=live.publish_url, LIVE_API_KEY="da2-wrong")
+    capsys.readouterr()
+    # When a batch is projected
     event = kafka_event(ratings_batch(topic, 2, 20, [rating_event(talk, 1)]))
-    assert load_function("projector")(event, LambdaContextStub("projector"))["applied"] == 1
+    result = load_function("projector")(event, LambdaContextStub("projector"))
+    # Then it counted, and the refused publishes are told as failed, none as published
+    assert result["applied"] == 1
+    assert redis_client.hget(histogram_key(talk), "1") == "1"
+    metrics = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith('{"_aws"')
+    ]
+
+    def total(name: str) -> float:  # a metric's value is a number, or a list of them
+        values = [m[name] for m in metrics if name in m]
+        return sum(sum(v) if isinstance(v, list) else v for v in values)
+
+    assert total("LiveUpdatesFailed") == 2  # the talk's state and the leaderboard
+    assert total("LiveUpdatesPublished") == 0
 
 
 def test_a_live_publish_url_that_is_no_url_does_not_fail_the_batch(

@@ -13,6 +13,7 @@ import redis
 from redis.crc import key_slot
 
 from talkrate.adapters.redis_store import (
+    LEADERBOARD_KEY,
     REBUILD_LOCK_KEY,
     ReadModelClient,
     RedisReadModel,
@@ -225,8 +226,25 @@ def test_a_rebuild_that_dies_holds_the_projector_off_for_a_minute_at_most(
         dying.unlock_after_rebuild()
 
 
-def test_a_batch_with_nothing_valid_still_moves_nothing_else(model: RedisReadModel) -> None:
-    assert model.apply(classify([])).applied == 0
+def test_a_batch_with_nothing_valid_moves_its_offset_and_nothing_else(
+    model: RedisReadModel, talk_ids: list[str], redis_client: ReadModelClient
+) -> None:
+    # Given a talk counted on one partition
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    a = talk_ids[0]
+    apply(model, records(topic, 0, 0, [(a, 4)]))
+    board = redis_client.zrange(LEADERBOARD_KEY, 0, -1, withscores=True)
+    # When a batch of the next partition holds only records that are not ratings
+    junk = [StreamRecord(topic, 1, offset, b"k", b"not a rating") for offset in range(3)]
+    result = apply(model, junk)
+    # Then they are set aside and the partition's offset moves past them, and nothing else moves
+    assert (result.applied, result.dead_lettered, result.skipped) == (0, 3, 0)
+    assert model.applied_offset(f"{topic}-1") == 2
+    assert model.applied_offset(f"{topic}-0") == 0
+    assert model.histogram(a).counts == {"1": 0, "2": 0, "3": 0, "4": 1, "5": 0}
+    assert redis_client.zrange(LEADERBOARD_KEY, 0, -1, withscores=True) == board
+    # And an empty batch is no batch at all
+    assert model.apply(classify([])) == (0, 0, 0, 0, ())
 
 
 def test_an_unreachable_read_model_is_reported() -> None:

@@ -192,9 +192,13 @@ def test_ratings_come_with_stats_when_they_are_available() -> None:
 
 def test_ratings_without_stats_are_still_an_answer() -> None:
     ratings = read_ratings(
-        "t-1", FakeCatalog("t-1"), FakeReadModel({}), FakeEventStore({}), FakeStats(None)
+        "t-1", FakeCatalog("t-1"), FakeReadModel({"3": 1}), FakeEventStore({}), FakeStats(None)
     )
-    assert "stats" not in ratings.document()
+    assert ratings.document() == {
+        "talkId": "t-1",
+        "ratings": {"1": 0, "2": 0, "3": 1, "4": 0, "5": 0},
+        "source": "read-model",
+    }
 
 
 def test_an_unreachable_read_model_falls_back_to_the_event_store_and_says_so() -> None:
