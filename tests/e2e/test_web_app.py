@@ -889,6 +889,9 @@ def test_the_room_screen_of_a_deleted_talk_stops_inviting_scans(web: WebStack, p
     expect(page.get_by_role("heading", level=1)).to_have_text(
         "This talk is no longer in the programme"
     )
+    expect(page.locator(".speakers")).to_contain_text("An organiser removed it")
+    expect(page.locator(".live-badge")).to_have_count(1)
+    expect(page.locator(".live-badge")).to_be_hidden()
     expect(page.locator(".screen-qr")).to_have_count(1)
     expect(page.locator(".screen-qr")).to_be_hidden()
     # nor the histogram of a talk that is gone
@@ -902,6 +905,9 @@ def test_a_room_screen_of_a_talk_not_in_the_programme_shows_no_qr_code(
 ) -> None:
     page.goto(web.url(SCREEN.format(id=unique_talk_id("never-added"))))
     expect(page.get_by_role("heading", level=1)).to_have_text("This talk is not in the programme")
+    expect(page.locator(".speakers")).to_contain_text("Check this screen's address")
+    expect(page.locator(".live-badge")).to_have_count(1)
+    expect(page.locator(".live-badge")).to_be_hidden()
     expect(page.locator(".screen-qr")).to_have_count(1)
     expect(page.locator(".screen-qr")).to_be_hidden()
     # and no empty histogram that would read as a talk nobody rated

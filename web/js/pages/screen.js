@@ -56,6 +56,7 @@ export function screenPage(main, talkId) {
   const show = () => {
     qrAside.hidden = false;
     results.hidden = false;
+    badge.node.hidden = false;
     setText(caption, ratingWindow(talk, now()).caption);
     document.title = `${talk.title} · room screen · talkrate`;
     setText(title, talk.title);
@@ -66,13 +67,17 @@ export function screenPage(main, talkId) {
     ({ talk, now } = await loadTalkWithClock(talkId));
     if (!stopped) show();
   };
-  // A talk that is not (or no longer) in the programme: said as the title, without the QR code.
+  // A talk that is not (or no longer) in the programme: said as the title, with what the one
+  // setting up the screen can do, without the QR code, the histogram or a live state.
   const notInProgramme = (gone) => {
     qrAside.hidden = true;
     results.hidden = true;
+    badge.node.hidden = true;
     title.classList.remove("long");
     setText(title, gone ? "This talk is no longer in the programme" : "This talk is not in the programme");
-    setText(speakers, "");
+    setText(speakers, gone
+      ? "An organiser removed it. This screen shows it again if it comes back."
+      : "Check this screen's address, or add the talk on the organisers' page: it appears here within half a minute.");
     setText(problem, "");
   };
   // The 30 s read: an organiser's change is shown, a deletion too; other failures keep what is
