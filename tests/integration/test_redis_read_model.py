@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -329,6 +330,35 @@ def test_on_a_cluster_a_batch_waits_for_the_replica_of_a_primary_its_talk_moved_
     assert _waits_served(after) > waits
 
 
+def test_on_a_cluster_a_batch_waits_out_the_move_of_its_talk_s_slot(
+    redis_cluster: LocalRedisCluster,
+) -> None:
+    # Given a cluster read model and a talk it has written to
+    model = RedisReadModel(f"{redis_cluster.url}&replicas=1")
+    topic, talk = f"t-{uuid.uuid4().hex[:8]}", unique_talk_id()
+    apply(model, records(topic, 0, 0, [(talk, 3)]))
+    # When the cluster moves the talk's slot to another primary, a step a second, and a batch
+    # comes while its keys are half moved (the talk's script gets TRYAGAIN, then ASK)
+    before = redis_cluster.primary_of(histogram_key(talk))
+    after = next(port for port in sorted(redis_cluster.primaries()) if port != before)
+    slot = key_slot(histogram_key(talk).encode())
+    mover = threading.Thread(target=redis_cluster.move_slot, args=(slot, after, 1.0))
+    mover.start()
+    try:
+        time.sleep(0.3)
+        started = time.monotonic()
+        result = apply(model, records(topic, 0, 1, [(talk, 5)] * 2))
+        waited = time.monotonic() - started
+    finally:
+        mover.join(15)
+    # Then the batch waited for the move instead of failing, and counted once where it went
+    assert result.applied == 2
+    assert waited > 0.5
+    counts = model.histogram(talk).counts
+    assert (counts["3"], counts["5"]) == (1, 2)
+    assert redis_cluster.primary_of(histogram_key(talk)) == after
+
+
 def _waits_served(port: int) -> int:
     """How many WAIT commands the node at `port` has answered."""
     stats = redis.Redis(host="127.0.0.1", port=port).info("commandstats")
@@ -345,12 +375,14 @@ def test_on_a_cluster_a_talks_older_score_never_overwrites_a_newer_one(
     class Held(RedisReadModel):
         round_trips = 0
 
-        def _pipelined(self, build: Callable[[Any], None]) -> list[Any]:
+        def _pipelined(
+            self, build: Callable[[Any], None], keep: Callable[[Any], bool] | None = None
+        ) -> list[Any]:
             self.round_trips += 1
             if self.round_trips == 2:
                 held.set()
                 release.wait(10)
-            return super()._pipelined(build)
+            return super()._pipelined(build, keep)
 
     first, second = Held(redis_cluster.url), RedisReadModel(redis_cluster.url)
     client = connect(redis_cluster.url, decode_responses=True)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
@@ -32,7 +33,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import redis
 from redis.cluster import RedisCluster
 from redis.crc import key_slot
-from redis.exceptions import NoScriptError, RedisClusterException, SlotNotCoveredError
+from redis.exceptions import (
+    ClusterError,
+    NoScriptError,
+    RedisClusterException,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 
 from talkrate.errors import BackendUnavailable, ReadModelRebuilding, RebuildLockLost
 from talkrate.events import Rating
@@ -71,6 +78,10 @@ BUILT_KEY = "projector/built"
 # projector off (and every other rebuild) that much longer.
 REBUILD_LOCK_SECONDS = 60
 REPLICA_WAIT_MS = 1000  # how long a shard may take to confirm a batch on its replicas
+# How long a batch's call waits for its slot while the cluster moves it (TRYAGAIN: the talk's keys
+# are half moved), trying again every SLOT_MOVE_RETRY_S, before the batch fails.
+SLOT_MOVE_WAIT_S = 10.0
+SLOT_MOVE_RETRY_S = 0.1
 ACCEPTED_PREFIX = "accepted/"  # accepted/<eventId>: taken by the API, waiting for the projector
 # Short: once projected, the event store answers; the marker only covers the seconds (minutes,
 # when the projector is behind) between the 202 and the projection. Set by the rate limiter's
@@ -725,8 +736,9 @@ class RedisReadModel:
             for node, replicas in waits.values():
                 pipe.execute_command("WAIT", replicas, REPLICA_WAIT_MS, target_nodes=node)
 
-        results = self._pipelined(build)
+        results = self._pipelined(build, keep=_slot_moving)
         replies, acked = results[: len(calls)], results[len(calls) :]
+        self._until_slots_moved(name, calls, replies)
         if wait_on:
             self._confirmed(list(waits.values()), acked)
             # A call that met MOVED (its slot moved to another primary since the client last
@@ -748,6 +760,43 @@ class RedisReadModel:
                 self._confirmed(list(moved.values()), self._pipelined(wait))
         return replies
 
+    def _until_slots_moved(
+        self, name: str, calls: list[tuple[list[str], list[Any]]], replies: list[Any]
+    ) -> None:
+        """Send again, until it is answered, each call whose slot the cluster was moving.
+
+        A cluster scaling out (ElastiCache Serverless does it by itself) moves slots key by key;
+        a talk's script meeting its keys half moved gets TRYAGAIN, which the client follows for
+        a few tens of milliseconds only. Each call is atomic and idempotent on its talk, so the
+        calls still waiting are sent again (to the slot's primary as the client now knows it)
+        for up to SLOT_MOVE_WAIT_S, instead of failing the whole batch for a retry.
+        """
+        deadline = time.monotonic() + SLOT_MOVE_WAIT_S
+        waiting = [i for i, reply in enumerate(replies) if _slot_moving(reply)]
+        while waiting:
+            if time.monotonic() > deadline:
+                raise replies[waiting[0]]
+            time.sleep(SLOT_MOVE_RETRY_S)
+            slots = self.client.nodes_manager.slots_cache  # type: ignore[union-attr]
+            sent: list[tuple[list[str], list[Any], Any]] = []  # keys, args, the slot's primary
+            for i in waiting:
+                keys, args = calls[i]
+                shard = slots.get(key_slot(keys[0].encode()))
+                if not shard:
+                    raise SlotNotCoveredError(f"the slot of {keys[0]} is not covered")
+                sent.append((keys, args, shard[0]))
+
+            def build(pipe: Any, sent: list[tuple[list[str], list[Any], Any]] = sent) -> None:
+                sha = self._script_sha(name)
+                for keys, args, primary in sent:
+                    pipe.execute_command(
+                        "EVALSHA", sha, len(keys), *keys, *args, target_nodes=primary
+                    )
+
+            for i, reply in zip(waiting, self._pipelined(build, keep=_slot_moving), strict=True):
+                replies[i] = reply
+            waiting = [i for i in waiting if _slot_moving(replies[i])]
+
     @staticmethod
     def _confirmed(waits: list[tuple[Any, int]], acked: list[Any]) -> None:
         """Fail the (idempotent) batch when a primary's writes reached fewer replicas than asked."""
@@ -755,10 +804,13 @@ class RedisReadModel:
             if int(confirmed) < replicas:
                 raise redis.ConnectionError(f"{node.name}: {confirmed} of {replicas} replicas")
 
-    def _pipelined(self, build: Callable[[Any], None]) -> list[Any]:
+    def _pipelined(
+        self, build: Callable[[Any], None], keep: Callable[[Any], bool] | None = None
+    ) -> list[Any]:
         """Execute the commands `build` queues; once more if a node lacked a script.
 
-        A replica promoted after a failover may lack the scripts its primary had.
+        A replica promoted after a failover may lack the scripts its primary had. An error
+        `keep` accepts is returned among the replies; any other is raised.
         """
         for attempt in (1, 2):
             pipe = self.client.pipeline(transaction=False)
@@ -768,7 +820,7 @@ class RedisReadModel:
                 self._sha.clear()
                 continue
             for result in results:
-                if isinstance(result, Exception):
+                if isinstance(result, Exception) and not (keep and keep(result)):
                     raise result
             return results
         raise AssertionError("unreachable")
@@ -1008,6 +1060,14 @@ _SCRIPTS = {"apply": _APPLY, "replace": _REPLACE, "hold": _HOLD, "rank": _RANK}
 
 
 _READ_FIELDS = [*RATING_VALUES, "revision"]  # what a read of a talk's histogram asks for
+
+
+def _slot_moving(reply: Any) -> bool:
+    """Whether a call's reply says its slot is being moved: TRYAGAIN, or the cluster client
+    giving up after following redirections and TRYAGAIN for its few attempts."""
+    return isinstance(reply, TryAgainError) or (
+        isinstance(reply, ClusterError) and "TTL exhausted" in str(reply)
+    )
 
 
 def _histogram(stored: list[Any]) -> Histogram:
