@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from pydantic import Field, TypeAdapter, ValidationError
 
 from talkrate.events import MAX_TALK_ID_LENGTH, TALK_ID_PATTERN
-from talkrate.models import RatingRequest, VoterRequest
+from talkrate.models import NewTalk, RatingRequest, VoterRequest
 from talkrate.requests import (
     Invalid,
     RatingBody,
@@ -325,3 +325,59 @@ def test_a_talk_read_in_another_zone_is_answered_in_utc() -> None:
         "2026-12-01T09:00:00Z",
     )
     assert document["ratingClosesAt"] == "2026-12-02T09:00:00Z"  # the end plus 24 h of grace
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (
+            {"track": "a" * 150},
+            {
+                "type": "string_too_long",
+                "loc": ("track",),
+                "msg": "String should have at most 100 characters",
+            },
+        ),
+        (
+            {"room": "b" * 101},
+            {
+                "type": "string_too_long",
+                "loc": ("room",),
+                "msg": "String should have at most 100 characters",
+            },
+        ),
+        (
+            {"speakers": ["c" * 121]},
+            {
+                "type": "string_too_long",
+                "loc": ("speakers", 0),
+                "msg": "String should have at most 120 characters",
+            },
+        ),
+        (
+            {"title": "d" * 301},
+            {
+                "type": "string_too_long",
+                "loc": ("title",),
+                "msg": "String should have at most 300 characters",
+            },
+        ),
+        # a list stays a list
+        (
+            {"speakers": ["e"] * 21},
+            {
+                "type": "too_long",
+                "loc": ("speakers",),
+                "msg": "List should have at most 20 items after validation, not 21",
+            },
+        ),
+    ],
+)
+def test_a_talk_s_text_too_long_is_said_in_characters(
+    body: dict[str, Any], error: dict[str, Any]
+) -> None:
+    # An organiser's too-long track was "Value should have at most 100 items after validation"
+    check = checker(NewTalk, {})
+    with pytest.raises(Invalid) as refused:
+        check({"id": "t-1", "title": "A talk", **body})
+    assert refused.value.errors == [error]

@@ -207,11 +207,23 @@ def _by_pydantic(model: Any) -> Check:
         try:
             return model.model_validate(value)
         except ValidationError as error:
-            raise Invalid(
-                [{"type": e["type"], "loc": e["loc"], "msg": e["msg"]} for e in error.errors()]
-            ) from None
+            raise Invalid([_as_text_error(e) for e in error.errors()]) from None
 
     return check
+
+
+def _as_text_error(error: Any) -> dict[str, Any]:
+    """A pydantic error as the API says it. A text field whose value is trimmed before its
+    length is checked gets pydantic's words for a list ("at most 100 items after validation"):
+    said of a string, as for every other text field."""
+    kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
+    if kind == "too_long" and isinstance(value, str) and "max_length" in ctx:
+        message = f"String should have at most {_characters(ctx['max_length'])}"
+        return {"type": "string_too_long", "loc": error["loc"], "msg": message}
+    if kind == "too_short" and isinstance(value, str) and "min_length" in ctx:
+        message = f"String should have at least {_characters(ctx['min_length'])}"
+        return {"type": "string_too_short", "loc": error["loc"], "msg": message}
+    return {"type": kind, "loc": error["loc"], "msg": error["msg"]}
 
 
 # --- bodies --------------------------------------------------------------------------------------
