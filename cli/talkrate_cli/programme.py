@@ -35,6 +35,9 @@ TIMES = ("startsAt", "endsAt")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # What the API takes as a talk id (docs/openapi.json), and the characters no field may hold.
 TALK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:~-]{0,199}")
+# The longest text the API takes in each field, and the most speakers a talk has.
+LONGEST = {"title": 300, "track": 100, "room": 100, "speaker": 120}
+MOST_SPEAKERS = 20
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _COLUMN_NAMES = {name.lower(): name for name in (*COLUMNS, *RESULT_COLUMNS)}
 
@@ -223,8 +226,46 @@ def read_rows(source: IO[str]) -> list[Row]:
             fields[name] = cells.get(name) or None
             if name in TIMES and fields[name]:
                 _zoned(line, name, fields[name])
+        _fits(line, fields)
         rows.append(Row(line, talk_id, fields, id_from_title=not cells.get("id")))
     return rows
+
+
+def _fits(line: int, fields: dict[str, Any]) -> None:
+    """CliError when a row holds what the API would refuse of a talk's fields: text too long
+    or with nothing visible, too many speakers, an end not after the start."""
+    texts = [(name, fields.get(name)) for name in ("title", "track", "room")]
+    texts += [("speaker", name) for name in fields.get("speakers") or []]
+    for name, text in texts:
+        if text is None:
+            continue
+        if len(text) > LONGEST[name]:
+            raise CliError(
+                f"line {line}: {name} has {len(text)} characters, "
+                f"the most a talk's {name} has is {LONGEST[name]}"
+            )
+        if not any(not unicodedata.category(c).startswith(("Z", "C")) for c in text):
+            raise CliError(f"line {line}: {name} {text!r} holds no visible character")
+    if len(fields.get("speakers") or []) > MOST_SPEAKERS:
+        raise CliError(
+            f"line {line}: {len(fields['speakers'])} speakers, the most a talk has is "
+            f"{MOST_SPEAKERS}"
+        )
+    _in_order(line, fields.get("startsAt"), fields.get("endsAt"))
+
+
+def _in_order(line: int, starts: Any, ends: Any) -> None:
+    start, end = instant(starts), instant(ends)
+    if start and end and end <= start:
+        raise CliError(f"line {line}: endsAt {ends} is not after startsAt {starts}")
+
+
+def times_in_order(rows: list[Row], catalog: dict[str, dict[str, Any]]) -> None:
+    """CliError for the first row whose times, with the one the file lacks kept from the
+    catalog's talk (a file without an endsAt column, say), end before they start."""
+    for row in rows:
+        merged = {**catalog.get(row.talk_id, {}), **row.fields}
+        _in_order(row.line, merged.get("startsAt"), merged.get("endsAt"))
 
 
 def instant(value: Any) -> datetime | None:

@@ -289,6 +289,29 @@ def test_admin_import_twice_changes_nothing_the_second_time(cli: Cli, tmp_path: 
         cli.ok("admin", "rm", talk_id, "--yes")
 
 
+def test_an_import_the_api_would_refuse_a_row_of_sends_nothing(cli: Cli, tmp_path: Path) -> None:
+    # Given a programme whose second talk ends before it starts, and whose third is too long
+    suffix = unique_talk_id()[-8:]
+    programme = tmp_path / "programme.csv"
+    programme.write_text(
+        "id,title,track,startsAt,endsAt\n"
+        f"fine-{suffix},A fine talk,,2026-12-02T09:00Z,2026-12-02T09:45Z\n"
+        f"backwards-{suffix},Backwards,,2026-12-02T19:00Z,2026-12-02T18:00Z\n"
+        f"long-{suffix},Long track,{'x' * 150},,\n"
+    )
+    # When it is imported, as a dry run and for real
+    dry = cli.run("admin", "import", "--dry-run", str(programme))
+    real = cli.run("admin", "import", str(programme))
+    # Then both stop at the line the API would refuse, and no talk of the file was created
+    for done in (dry, real):
+        assert_one_line_error(done, "line 3", "endsAt 2026-12-02T18:00Z is not after startsAt")
+    assert cli.run("--json", "show", f"fine-{suffix}").returncode != 0
+    # And once that line is fixed, the next one is said
+    programme.write_text(programme.read_text().replace("T18:00Z", "T20:00Z"))
+    assert_one_line_error(cli.run("admin", "import", str(programme)), "line 4", "150 characters")
+    assert cli.run("--json", "show", f"fine-{suffix}").returncode != 0
+
+
 def test_a_programme_imported_before_the_ids_changed_updates_its_talks(
     cli: Cli, tmp_path: Path
 ) -> None:

@@ -13,6 +13,7 @@ from talkrate_cli.programme import (
     read_rows,
     same_talk,
     slug,
+    times_in_order,
     with_earlier_ids,
     write_results,
 )
@@ -61,6 +62,24 @@ def test_rows_become_the_api_fields() -> None:
         ),
         ('[{"id": "t", "title": "T"}]\n', "this is JSON; import takes a CSV"),
         ("id,title,title\nt,T,U\n", "columns named twice in the header: title"),
+        # What the API refuses of a talk's fields, said before anything is sent
+        (
+            "id,title,startsAt,endsAt\nt,T,2026-12-02T19:00Z,2026-12-02T18:00Z\n",
+            "line 2: endsAt 2026-12-02T18:00Z is not after startsAt 2026-12-02T19:00Z",
+        ),
+        (
+            "id,title,startsAt,endsAt\nt,T,2026-12-02T19:00+01:00,2026-12-02T18:00Z\n",
+            "line 2: endsAt 2026-12-02T18:00Z is not after startsAt",
+        ),
+        (f"id,title\nt,{'x' * 301}\n", "line 2: title has 301 characters, the most .* is 300"),
+        (f"id,title,track\nt,T,{'x' * 101}\n", "line 2: track has 101 characters"),
+        (f"id,title,room\nt,T,{'x' * 101}\n", "line 2: room has 101 characters"),
+        (f"id,title,speakers\nt,T,Ana;{'x' * 121}\n", "line 2: speaker has 121 characters"),
+        (
+            f"id,title,speakers\nt,T,{';'.join(['Ana'] * 21)}\n",
+            "line 2: 21 speakers, the most a talk has is 20",
+        ),
+        ("id,title\nt,\u200b\n", r"line 2: title '\\u200b' holds no visible character"),
     ],
 )
 def test_a_spreadsheet_that_cannot_be_a_programme_is_refused_by_line(
@@ -256,3 +275,16 @@ def test_two_rows_never_end_up_with_one_earlier_id() -> None:
     ]
     kept = with_earlier_ids(rows, {"ber": {"id": "ber", "title": "Über"}})
     assert [row.talk_id for row in kept] == ["uber", "ber"]
+
+
+def test_an_end_before_a_start_the_file_leaves_as_it_is_is_refused() -> None:
+    # A file of end times only, for a talk that starts at 10:00 in the catalog
+    rows = read_rows(io.StringIO("id,title,endsAt\nt,T,2026-12-02T09:30Z\nu,U,2026-12-02T11:00Z\n"))
+    catalog = {
+        "t": {"id": "t", "title": "T", "startsAt": "2026-12-02T10:00:00Z", "endsAt": None},
+        "u": {"id": "u", "title": "U", "startsAt": "2026-12-02T10:00:00Z", "endsAt": None},
+    }
+    with pytest.raises(CliError, match="line 2: endsAt 2026-12-02T09:30Z is not after startsAt"):
+        times_in_order(rows, catalog)
+    times_in_order(rows[1:], catalog)  # 11:00 after 10:00: taken
+    times_in_order(rows, {})  # new talks: nothing kept to compare with
