@@ -892,6 +892,14 @@ def test_the_room_screen_of_a_deleted_talk_stops_inviting_scans(web: WebStack, p
     expect(page.locator(".speakers")).to_contain_text("An organiser removed it")
     expect(page.locator(".live-badge")).to_have_count(1)
     expect(page.locator(".live-badge")).to_be_hidden()
+    # And the live watch's own reads of the talk (within a minute) say no more than that
+    with page.expect_response(lambda r: "/ratings?" in r.url and r.status == 404):
+        page.clock.run_for(61_000)
+    expect(page.locator(".screen-foot .message")).to_have_count(1)
+    expect(page.locator(".screen-foot .message")).to_have_text("")
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "This talk is no longer in the programme"
+    )
     expect(page.locator(".screen-qr")).to_have_count(1)
     expect(page.locator(".screen-qr")).to_be_hidden()
     # nor the histogram of a talk that is gone

@@ -110,7 +110,11 @@ export function screenPage(main, talkId) {
     const watcher = await watchTalk(talk, histogram, {
       onStatus: badge.set,
       onFetched: () => setText(problem, ""),
-      onFailed: (error) => setText(problem, errorText(error)),
+      // A talk removed meanwhile is said as the 30 s read says it, not as the refetch's error.
+      onFailed: (error) => {
+        if (error instanceof ApiError && error.status === 404) notInProgramme(true);
+        else setText(problem, errorText(error));
+      },
     });
     if (stopped) watcher.stop();
     else live = watcher;
