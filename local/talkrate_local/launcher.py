@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sam_emulator.serving import free_port
+from talkrate_local.free_ports import PORT_ATTEMPTS, log_says_port_taken
 
 
 @dataclass
@@ -37,6 +38,10 @@ class LaunchedRuntime:
         return f"ws://127.0.0.1:{self.live_port}/event/realtime"
 
 
+class PortTakenMeanwhile(RuntimeError):
+    """The runtime exited because a free port chosen for it was taken before it bound it."""
+
+
 def launch(
     template: Path,
     env: Mapping[str, str] | None = None,
@@ -50,7 +55,32 @@ def launch(
     """Start the runtime for `template` on free ports and wait until GET / answers.
 
     `env` is added to this process's environment, or replaces it when `inherit_env` is false;
-    `module` is what `python -m` runs (`sam_emulator`: the emulator without a dev stack)."""
+    `module` is what `python -m` runs (`sam_emulator`: the emulator without a dev stack). A
+    free port is free when chosen, not always when the runtime binds it (an outgoing
+    connection of another process may take it from the same range): when the runtime's log
+    says a port was in use, it is started again on other free ports, up to PORT_ATTEMPTS times.
+    """
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        try:
+            return _launch_once(
+                template, env, log, extra_args, ready_within, url_port, inherit_env, module
+            )
+        except PortTakenMeanwhile:
+            if attempt == PORT_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _launch_once(
+    template: Path,
+    env: Mapping[str, str] | None,
+    log: Path | None,
+    extra_args: Sequence[str],
+    ready_within: float,
+    url_port: int | None,
+    inherit_env: bool,
+    module: str,
+) -> LaunchedRuntime:
     port, lambda_port = free_port(), free_port()
     url_port = url_port or free_port()
     # A free port for the template's Event API too, so runtimes side by side never share one.
@@ -95,7 +125,8 @@ def launch(
     deadline = time.monotonic() + ready_within
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the local runtime exited with {process.returncode}{_tail(log)}")
+            failed = PortTakenMeanwhile if log_says_port_taken(log) else RuntimeError
+            raise failed(f"the local runtime exited with {process.returncode}{_tail(log)}")
         if _answers(runtime.url):
             return runtime
         time.sleep(0.2)

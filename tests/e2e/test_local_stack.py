@@ -24,9 +24,10 @@ import pytest
 from kafka import KafkaProducer
 
 from sam_emulator.serving import free_port
+from talkrate_local import launcher
 from talkrate_local.launcher import launch, stop
 from tests.builders import rating_event
-from tests.e2e.conftest import ROOT, Runtime
+from tests.e2e.conftest import ROOT, Runtime, start_runtime, stop_runtime
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -296,3 +297,24 @@ def test_ctrl_c_after_the_embedded_broker_died_says_so_instead_of_keeping_it(
     assert "keeps running" not in log
     assert not (data / "kafka" / "tansu.json").exists()
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_runtime_whose_free_port_was_taken_meanwhile_starts_on_another(
+    backends_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the port chosen for the live channel is taken before the runtime binds it (an
+    # outgoing connection of another process may get any port of the range free ports come from)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        taken_port = int(taken.getsockname()[1])
+        chosen = iter([free_port(), free_port(), free_port(), taken_port])
+        monkeypatch.setattr(launcher, "free_port", lambda: next(chosen, None) or free_port())
+        # When it is started
+        runtime = start_runtime(backends_env, tmp_path / "runtime.log")
+        try:
+            # Then it runs on other ports, its live channel among them, and answers
+            assert runtime.live_port != taken_port
+            assert runtime.request("GET", "/").status == 200
+        finally:
+            stop_runtime(runtime)
