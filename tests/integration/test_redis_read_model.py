@@ -253,6 +253,24 @@ def test_an_unreachable_read_model_is_reported() -> None:
         RedisReadModel("redis://127.0.0.1:1/0").histogram("any")
 
 
+def test_tied_talks_are_in_the_same_order_on_the_whole_board_and_among_a_few(
+    model: RedisReadModel, redis_client: ReadModelClient
+) -> None:
+    # Given two talks with the same ratings (the same score), and one rated higher
+    topic, stem = f"t-{uuid.uuid4().hex[:8]}", unique_talk_id()
+    tied, best = [f"{stem}-a", f"{stem}-b"], f"{stem}-c"
+    apply(model, records(topic, 0, 0, [(tied[0], 4), (tied[1], 4), (best, 5), (best, 5)]))
+    try:
+        # When the whole board and a track's board (a few talks) are read
+        whole = [t for t, _ in model.leaderboard(100_000) if t in (*tied, best)]
+        among = [t for t, _ in model.leaderboard(10, among=[tied[0], best, tied[1]])]
+        # Then both rank the tied talks alike, below the better one
+        assert whole == among == [best, tied[1], tied[0]]
+    finally:
+        redis_client.zrem(LEADERBOARD_KEY, *tied, best)
+        redis_client.delete(*(histogram_key(t) for t in (*tied, best)))
+
+
 def test_a_retried_batch_writes_the_same_leaderboard_scores(
     model: RedisReadModel, talk_ids: list[str], redis_client: ReadModelClient
 ) -> None:

@@ -837,7 +837,9 @@ class RedisReadModel:
         except redis.RedisError as error:
             raise BackendUnavailable("the read model is unreachable") from error
         scored = [(t, float(s)) for t, s in zip(among, scores, strict=True) if s is not None]
-        return sorted(scored, key=lambda item: (-item[1], item[0]))[:limit]
+        # Ties in the order Redis gives the whole board (ZREVRANGE: the greater id first), so a
+        # track's board lists two tied talks as the whole board does.
+        return sorted(scored, key=lambda item: (item[1], item[0].encode()), reverse=True)[:limit]
 
     def forget_talk(self, talk_id: str) -> None:
         """Take a removed talk off the leaderboard (its histogram stays, like its events)."""
