@@ -159,6 +159,8 @@ def test_a_talk_whose_window_closed_answers_409_naming_it(votes: Votes) -> None:
     for answer in (closed, early):
         assert_problem(answer, 409)
         assert answer.json["type"] == "urn:talkrate:problem:rating-window-closed"
+        # one title for both (a talk not started yet was called "closed")
+        assert answer.json["title"] == "Outside the rating window"
     assert closed.json["closesAt"].startswith(
         at(now - timedelta(days=1) + timedelta(minutes=45))[:16]
     )

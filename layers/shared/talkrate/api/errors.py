@@ -124,7 +124,7 @@ def problem_for(error: Exception) -> Response:
             return problem_response(
                 409,
                 "rating-window-closed",
-                "Rating window closed",
+                "Outside the rating window",  # before it opens, or after it closed
                 str(error),
                 opensAt=error.opens_at,
                 closesAt=error.closes_at,
