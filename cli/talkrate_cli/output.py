@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from rich.console import Console, Group
@@ -49,36 +49,54 @@ def emit_json(document: Any) -> None:
     sys.stdout.flush()
 
 
+def counted(count: int, thing: str, things: str | None = None) -> str:
+    """ "1 talk", "2 talks": a count with its noun in the number it takes."""
+    return f"{count} {thing if count == 1 else things or thing + 's'}"
+
+
 def fmt_avg(value: Any) -> str:
     """An average to two places, or a dash when there is none."""
     return "-" if value is None else f"{float(value):.2f}"
 
 
-def when(talk: dict[str, Any]) -> str:
-    """`YYYY-MM-DD HH:MM-HH:MM` (UTC) of a talk's window, or empty."""
-    starts, ends = talk.get("startsAt"), talk.get("endsAt")
+def _here(moment: datetime, zone: tzinfo | None) -> datetime:
+    """The moment in `zone`, or in this machine's time zone (TZ) when none is given."""
+    return moment.astimezone(zone) if zone else moment.astimezone()
+
+
+def zone_name(zone: tzinfo | None = None) -> str:
+    """The name of the zone times are shown in ("UTC", "CET", ...)."""
+    return _here(datetime.now(UTC), zone).strftime("%Z")
+
+
+def when(talk: dict[str, Any], zone: tzinfo | None = None) -> str:
+    """`YYYY-MM-DD HH:MM-HH:MM` of a talk's window in the machine's time zone, or empty."""
+    starts, ends = instant(talk.get("startsAt")), instant(talk.get("endsAt"))
     if not starts:
         return ""
-    text = f"{starts[:10]} {starts[11:16]}"
-    return f"{text}\N{EN DASH}{ends[11:16]}" if ends else text
+    text = f"{_here(starts, zone):%Y-%m-%d %H:%M}"
+    return f"{text}\N{EN DASH}{_here(ends, zone):%H:%M}" if ends else text
 
 
-def window_line(talk: dict[str, Any], now: datetime | None = None) -> str:
-    """Whether the talk takes ratings at `now`, by its start and the API's `ratingClosesAt`."""
+def window_line(
+    talk: dict[str, Any], now: datetime | None = None, zone: tzinfo | None = None
+) -> str:
+    """Whether the talk takes ratings at `now`, by its start and the API's `ratingClosesAt`,
+    its times in the machine's time zone, named."""
     now = now or datetime.now(UTC)
     starts, closes = instant(talk.get("startsAt")), instant(talk.get("ratingClosesAt"))
-    utc = "%Y-%m-%d %H:%M UTC"
+    shown = "%Y-%m-%d %H:%M %Z"
     if starts and now < starts:
-        return f"rating opens {starts.astimezone(UTC):{utc}}"
+        return f"rating opens {_here(starts, zone):{shown}}"
     if closes and now > closes:
-        return f"rating closed {closes.astimezone(UTC):{utc}}"
-    return f"rating open until {closes.astimezone(UTC):{utc}}" if closes else "rating open"
+        return f"rating closed {_here(closes, zone):{shown}}"
+    return f"rating open until {_here(closes, zone):{shown}}" if closes else "rating open"
 
 
 def talks_table(talks: list[dict[str, Any]]) -> Table:
     """The programme as a table."""
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("talk", "title", "track", "room", "when"):
+    for column in ("talk", "title", "track", "room", f"when ({zone_name()})"):
         table.add_column(column, overflow="fold")
     table.add_column("count", justify="right")
     table.add_column("avg", justify="right")

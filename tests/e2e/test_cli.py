@@ -550,9 +550,18 @@ def test_watching_a_talk_that_is_removed_ends_and_says_so(cli: Cli) -> None:
         process.wait()
 
 
-def test_top_of_a_track_the_programme_does_not_have_says_so(cli: Cli) -> None:
-    done = cli.run("top", "--track", "No Such Track")
-    assert_one_line_error(done, "no track 'No Such Track' in the programme")
+@pytest.mark.parametrize("command", ["top", "talks"])
+def test_a_track_the_programme_does_not_have_is_said_so(cli: Cli, command: str) -> None:
+    # (`talks --track` said "no talks match", `top --track` named the tracks there are)
+    done = cli.run(command, "--track", "No Such Track")
+    assert_one_line_error(done, "no track 'No Such Track' in the programme; its tracks: ")
+
+
+def test_an_empty_search_lists_the_whole_programme(cli: Cli) -> None:
+    everything = cli.json("talks")
+    assert everything
+    assert cli.json("talks", "-q", "") == cli.json("talks", "-q", "  ") == everything
+    assert cli.ok("talks", "-q", "").rstrip().endswith(f"{len(everything)} talks")
 
 
 def test_an_import_interrupted_says_how_far_it_got(cli: Cli, tmp_path: Path) -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from talkrate_cli.output import window_line
+from talkrate_cli.output import counted, when, window_line, zone_name
 
 pytestmark = pytest.mark.unit
 
@@ -26,9 +27,28 @@ TALK = {
     ],
 )
 def test_a_talk_s_rating_window_is_said_as_of_now(now: datetime, line: str) -> None:
-    assert window_line(TALK, now) == line
+    assert window_line(TALK, now, UTC) == line
+
+
+def test_times_are_shown_in_the_zone_of_the_machine_and_named() -> None:
+    # An attendee in Berlin reads the times of their own clock, with the zone said
+    berlin = ZoneInfo("Europe/Berlin")
+    assert when(TALK, berlin) == "2026-11-26 11:30\N{EN DASH}12:15"
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    assert window_line(TALK, now, berlin) == "rating open until 2026-11-27 12:15 CET"
+    assert zone_name(berlin) in ("CET", "CEST")
+    assert when(TALK, UTC) == "2026-11-26 10:30\N{EN DASH}11:15"
+    assert when({"startsAt": None, "endsAt": None}, berlin) == ""
 
 
 def test_a_talk_without_times_is_always_open() -> None:
     untimed = {"startsAt": None, "endsAt": None, "ratingClosesAt": None}
     assert window_line(untimed, datetime(2030, 1, 1, tzinfo=UTC)) == "rating open"
+
+
+@pytest.mark.parametrize(
+    ("count", "said"), [(0, "0 talks"), (1, "1 talk"), (2, "2 talks"), (1_000, "1000 talks")]
+)
+def test_a_count_takes_its_noun_in_its_number(count: int, said: str) -> None:
+    assert counted(count, "talk") == said
+    assert counted(count, "talk is", "talks are").endswith("is" if count == 1 else "are")

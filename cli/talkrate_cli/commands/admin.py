@@ -250,5 +250,5 @@ def export(session: Session, csv_file: Path, track: str | None) -> None:
     _done(
         session,
         {"file": str(csv_file), "talks": written},
-        f"wrote {written} talks to {csv_file}",
+        f"wrote {output.counted(written, 'talk')} to {csv_file}",
     )

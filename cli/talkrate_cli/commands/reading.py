@@ -15,15 +15,29 @@ from talkrate_cli.main import Session, pass_session
 @pass_session
 def talks(session: Session, track: str | None, search: str | None) -> None:
     """The programme, with each talk's count and average."""
-    found = session.api.talks(track, search)
+    # An empty search (`-q "$WORDS"` with no words) searches for nothing: the whole programme
+    found = session.api.talks(track, search if search and search.strip() else None)
     if session.as_json:
         output.emit_json(found)
         return
     if not found:
+        if track:
+            _known_track(session, track)
         output.console.print("no talks match")
         return
     output.console.print(output.talks_table(found))
-    output.console.print(f"{len(found)} talks", style="dim")
+    output.console.print(output.counted(len(found), "talk"), style="dim")
+
+
+def _known_track(session: Session, track: str) -> None:
+    """CliError when the programme has no such track (a typo, or its case: tracks are matched
+    as written), naming the tracks it has."""
+    tracks = sorted({t["track"] for t in session.api.talks() if t.get("track")})
+    if track not in tracks:
+        raise CliError(
+            f"no track {track!r} in the programme"
+            + (f"; its tracks: {', '.join(tracks)}" if tracks else "")
+        )
 
 
 @click.command()
@@ -52,12 +66,7 @@ def top(session: Session, track: str | None, limit: int) -> None:
     if not board.get("talks"):
         if track:
             # Not "no ratings yet" for a track the programme does not have (a typo, a case).
-            tracks = sorted({t["track"] for t in session.api.talks() if t.get("track")})
-            if track not in tracks:
-                raise CliError(
-                    f"no track {track!r} in the programme"
-                    + (f"; its tracks: {', '.join(tracks)}" if tracks else "")
-                )
+            _known_track(session, track)
         output.console.print("no rated talks yet")
         return
     output.console.print(output.leaderboard_table(board))

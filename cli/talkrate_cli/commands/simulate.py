@@ -240,8 +240,13 @@ def _report(session: Session, ledger: Ledger, runner: Runner, verdict: Verdict |
         ]
         if ledger.closed_talks:
             lines.append(
-                f"closed    {len(ledger.closed_talks)} talks are outside their rating window "
-                f"(409); {ledger.skipped} of their planned ratings were not sent"
+                "closed    "
+                + output.counted(
+                    len(ledger.closed_talks),
+                    "talk is outside its rating window",
+                    "talks are outside their rating window",
+                )
+                + f" (409); {ledger.skipped} of their planned ratings were not sent"
             )
         if ledger.throttled or runner.voter_retries:
             lines.append(
@@ -256,7 +261,7 @@ def _report(session: Session, ledger: Ledger, runner: Runner, verdict: Verdict |
         if verdict is not None:
             agree = len(verdict_talks := [t for t in figures.get("disagreeing", {})])
             lines.append(
-                f"verify    {'every talk agrees' if verdict.ok else f'{agree} talks disagree'} "
+                f"verify    {'every talk agrees' if verdict.ok else output.counted(agree, 'talk disagrees', 'talks disagree')} "
                 f"(projector awaited {verdict.waited:.1f} s)"
             )
             for talk_id in verdict_talks[:10]:
