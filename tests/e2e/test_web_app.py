@@ -518,6 +518,23 @@ def test_a_search_that_matches_nothing_says_so_and_leads_back_to_every_talk(
     expect(page.get_by_label("Search talks")).to_be_focused()
 
 
+def test_a_search_finds_a_name_typed_without_its_accents(web: WebStack, page: Page) -> None:
+    # Given a talk by Zoë Çelik in Zürich, and one with no accent in its title
+    stem = unique_talk_id()[-6:]
+    web.add_talk(title=f"Grüezi aus Zürich {stem}", speakers=["Zoë Çelik"])
+    web.add_talk(title=f"Zurich plain {stem}")
+    page.goto(web.url("/app/"))
+    cards = page.locator(".talk-card")
+    expect(cards.first).to_be_visible()
+    # When an attendee types the names as a keyboard without accents would
+    page.get_by_label("Search talks").fill(f"celik zurich {stem}")
+    # Then the talk is found, as with its accents typed
+    expect(cards).to_have_count(1)
+    expect(cards.first).to_contain_text("Grüezi aus Zürich")
+    page.get_by_label("Search talks").fill(f"ZÜRICH {stem}")
+    expect(cards).to_have_count(2)
+
+
 def test_the_programme_follows_the_clock_while_it_stays_open(web: WebStack, page: Page) -> None:
     # Given a talk that ends in a minute, on a programme page left open (the page's clock is
     # the test's, to be moved forward)

@@ -6,9 +6,14 @@ import { watch, LEADERBOARD_CHANNEL } from "../live.js";
 import { isRunning, errorText, tracksOf, trackSelect } from "./common.js";
 import { ratingClosed, when } from "../window.js";
 
+// Accents and case set aside, on both sides: "celik" finds "Çelik", "zürich" finds "Zurich".
+function folded(text) {
+  return text.normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase();
+}
+
 function matches(talk, words, track) {
   if (track && talk.track !== track) return false;
-  const text = [talk.title, talk.track, talk.room, ...(talk.speakers || [])].join(" ").toLowerCase();
+  const text = folded([talk.title, talk.track, talk.room, ...(talk.speakers || [])].join(" "));
   return words.every((word) => text.includes(word));
 }
 
@@ -100,7 +105,7 @@ export function programmePage(main) {
   const cards = new Map(); // talk id -> { key, node, score, scoreKey }
   function show() {
     remember();
-    const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+    const words = folded(query).split(/\s+/).filter(Boolean);
     const shown = talks.filter((talk) => matches(talk, words, track)).sort(order);
     const now = Date.now();
     const nodes = shown.map((talk) => {
