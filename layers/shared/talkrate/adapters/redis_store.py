@@ -601,8 +601,7 @@ class RedisReadModel:
         talks: dict[str, dict[str, _TalkPart]],
         marks: dict[str, _Mark],
     ) -> list[int]:
-        client = self.client
-        if client.exists(REBUILD_LOCK_KEY):
+        if self.client.exists(REBUILD_LOCK_KEY):
             raise ReadModelRebuilding("REBUILDING the read model is being rebuilt")
         groups = _by_slot(talks)
         calls = [
@@ -651,39 +650,16 @@ class RedisReadModel:
                 talk = revisions[i]
                 ranks += [talk, revisions[i + 1], score_of.get(talk, b"")]
 
-        def rank_and_mark(pipe: Any) -> None:
-            # The leaderboard from the talks' absolute scores (a retried batch writes the same),
-            # each taken unless a later revision of the talk was ranked already (another batch's,
-            # at the same time), then the partition offsets: only once every talk of the batch
-            # is applied.
-            if ranks:
-                pipe.execute_command(
-                    "EVALSHA",
-                    self._script_sha("rank"),
-                    2,
-                    LEADERBOARD_KEY,
-                    RANKED_REVISIONS_KEY,
-                    *ranks,
-                    target_nodes=client.get_node_from_key(LEADERBOARD_KEY),  # type: ignore[union-attr]
-                )
-            if marks:
-                sha = self._script_sha("apply")
-                pipe.execute_command(
-                    "EVALSHA",
-                    sha,
-                    1,
-                    OFFSETS_KEY,
-                    payload,
-                    *_PRIOR,
-                    0,
-                    1,
-                    0,
-                    2,
-                    *_KEY_FORMATS,
-                    target_nodes=client.get_node_from_key(OFFSETS_KEY),  # type: ignore[union-attr]
-                )
-
-        results = self._pipelined(rank_and_mark)
+        # The leaderboard from the talks' absolute scores (a retried batch writes the same),
+        # each taken unless a later revision of the talk was ranked already (another batch's,
+        # at the same time), then the partition offsets: only once every talk of the batch is
+        # applied. Both idempotent, so sent again like the talks' calls while a slot moves.
+        last: list[tuple[str, list[str], list[Any]]] = []
+        if ranks:
+            last.append(("rank", [LEADERBOARD_KEY, RANKED_REVISIONS_KEY], ranks))
+        if marks:
+            last.append(("apply", [OFFSETS_KEY], [payload, *_PRIOR, 0, 1, 0, 2, *_KEY_FORMATS]))
+        results = self._eval_each(last)
         if marks:
             for i in range(4):
                 totals[i] += int(results[-1][i])
@@ -707,63 +683,58 @@ class RedisReadModel:
     def _eval_many(
         self, name: str, calls: list[tuple[list[str], list[Any]]], wait_on: int = 0
     ) -> list[Any]:
-        """Run the script once per call, in one pipeline (one round trip per node).
+        """Run the script `name` once per call (keys, args), in one pipeline (one round trip
+        per node): `_eval_each`."""
+        return self._eval_each([(name, keys, args) for keys, args in calls], wait_on)
+
+    def _eval_each(
+        self, calls: list[tuple[str, list[str], list[Any]]], wait_on: int = 0
+    ) -> list[Any]:
+        """Run each call's script (name, keys, args) in one pipeline (one round trip per node).
 
         With `wait_on`, each node the calls went to is asked, in the same round trip, to wait
-        until that many replicas have its writes; fewer fails the whole (idempotent) batch.
+        until that many replicas have its writes; fewer fails the whole (idempotent) batch. A
+        call whose slot is being moved is sent again until it is answered
+        (`_until_slots_moved`), and a call the client sent on to another primary is waited for
+        there too (`_wait_where_sent_on`).
         """
         # Each call goes to the primary of its keys' slot, named here: left to find it, the
         # cluster client asks the server which keys an EVALSHA has (COMMAND GETKEYS), one round
         # trip a call, which took half of a batch's time. A slot that moved since the client
         # last read the slots answers MOVED, and the client sends that call again where it went.
-        slots = self.client.nodes_manager.slots_cache  # type: ignore[union-attr]
-        # Each call's shard: the primary of its keys' slot, then that primary's live replicas.
-        shards: list[list[Any]] = []
-        for keys, _ in calls:
-            shard = slots.get(key_slot(keys[0].encode()))
-            if not shard:  # as the client says of a slot no node serves (after a failover)
-                raise SlotNotCoveredError(f"the slot of {keys[0]} is not covered by the cluster")
-            shards.append(shard)
+        shards = [self._shard(keys[0]) for _, keys, _ in calls]
         waits: dict[str, tuple[Any, int]] = {}  # primary name -> (primary, replicas to wait for)
         if wait_on:
             for shard in shards:
                 waits[shard[0].name] = (shard[0], min(wait_on, len(shard) - 1))
 
         def build(pipe: Any) -> None:
-            sha = self._script_sha(name)
-            for (keys, args), shard in zip(calls, shards, strict=True):
+            for (name, keys, args), shard in zip(calls, shards, strict=True):
+                sha = self._script_sha(name)
                 pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args, target_nodes=shard[0])
             for node, replicas in waits.values():
                 pipe.execute_command("WAIT", replicas, REPLICA_WAIT_MS, target_nodes=node)
 
         results = self._pipelined(build, keep=_slot_moving)
         replies, acked = results[: len(calls)], results[len(calls) :]
-        self._until_slots_moved(name, calls, replies)
+        resent = self._until_slots_moved(calls, replies)
         if wait_on:
             self._confirmed(list(waits.values()), acked)
-            # A call that met MOVED (its slot moved to another primary since the client last
-            # read the slots) was sent on and wrote there: wait for that primary's replicas
-            # too, one more round trip only then. (A call sent on by ASK, while its slot is
-            # half moved, is not seen here: docs/decisions.md, 2026-12-02.)
-            slots = self.client.nodes_manager.slots_cache  # type: ignore[union-attr]
-            moved: dict[str, tuple[Any, int]] = {}
-            for keys, _ in calls:
-                shard = slots.get(key_slot(keys[0].encode()))
-                if shard and shard[0].name not in waits:
-                    moved[shard[0].name] = (shard[0], min(wait_on, len(shard) - 1))
-            if moved:
-
-                def wait(pipe: Any) -> None:
-                    for node, replicas in moved.values():
-                        pipe.execute_command("WAIT", replicas, REPLICA_WAIT_MS, target_nodes=node)
-
-                self._confirmed(list(moved.values()), self._pipelined(wait))
+            self._wait_where_sent_on(calls, shards, resent, wait_on)
         return replies
 
+    def _shard(self, key: str) -> list[Any]:
+        """The primary serving the key's slot, then its replicas, as the client knows them."""
+        shard: list[Any] | None = self.client.nodes_manager.slots_cache.get(key_slot(key.encode()))  # type: ignore[union-attr]
+        if not shard:  # as the client says of a slot no node serves (after a failover)
+            raise SlotNotCoveredError(f"the slot of {key} is not covered by the cluster")
+        return shard
+
     def _until_slots_moved(
-        self, name: str, calls: list[tuple[list[str], list[Any]]], replies: list[Any]
-    ) -> None:
-        """Send again, until it is answered, each call whose slot the cluster was moving.
+        self, calls: list[tuple[str, list[str], list[Any]]], replies: list[Any]
+    ) -> set[int]:
+        """Send again, until it is answered, each call whose slot the cluster was moving; the
+        calls sent again.
 
         A cluster scaling out (ElastiCache Serverless does it by itself) moves slots key by key;
         a talk's script meeting its keys half moved gets TRYAGAIN, which the client follows for
@@ -773,22 +744,18 @@ class RedisReadModel:
         """
         deadline = time.monotonic() + SLOT_MOVE_WAIT_S
         waiting = [i for i, reply in enumerate(replies) if _slot_moving(reply)]
+        resent = set(waiting)
         while waiting:
             if time.monotonic() > deadline:
                 raise replies[waiting[0]]
             time.sleep(SLOT_MOVE_RETRY_S)
-            slots = self.client.nodes_manager.slots_cache  # type: ignore[union-attr]
-            sent: list[tuple[list[str], list[Any], Any]] = []  # keys, args, the slot's primary
-            for i in waiting:
-                keys, args = calls[i]
-                shard = slots.get(key_slot(keys[0].encode()))
-                if not shard:
-                    raise SlotNotCoveredError(f"the slot of {keys[0]} is not covered")
-                sent.append((keys, args, shard[0]))
+            sent = [(calls[i], self._shard(calls[i][1][0])[0]) for i in waiting]
 
-            def build(pipe: Any, sent: list[tuple[list[str], list[Any], Any]] = sent) -> None:
-                sha = self._script_sha(name)
-                for keys, args, primary in sent:
+            def build(
+                pipe: Any, sent: list[tuple[tuple[str, list[str], list[Any]], Any]] = sent
+            ) -> None:
+                for (name, keys, args), primary in sent:
+                    sha = self._script_sha(name)
                     pipe.execute_command(
                         "EVALSHA", sha, len(keys), *keys, *args, target_nodes=primary
                     )
@@ -796,6 +763,48 @@ class RedisReadModel:
             for i, reply in zip(waiting, self._pipelined(build, keep=_slot_moving), strict=True):
                 replies[i] = reply
             waiting = [i for i in waiting if _slot_moving(replies[i])]
+        return resent
+
+    def _wait_where_sent_on(
+        self,
+        calls: list[tuple[str, list[str], list[Any]]],
+        shards: list[list[Any]],
+        resent: set[int],
+        wait_on: int,
+    ) -> None:
+        """Wait for the replicas of the primary each call ended on, where that is not the one
+        it was sent to with the batch's WAIT, or it was sent again after that WAIT.
+
+        A call that met MOVED (its slot moved since the client last read the slots) was sent
+        on by the client after the pipeline's own WAITs had run, and so was a call sent again
+        while its slot moved: their writes are waited for here, one more round trip, only then.
+        The client's entry for a slot it followed a MOVED to lacks the slot's replicas, so the
+        slots are read again first. (A call sent on by ASK, while its slot is half moved,
+        leaves no trace: docs/decisions.md, 2026-12-02.)
+        """
+        slots = self.client.nodes_manager.slots_cache  # type: ignore[union-attr]
+        sent_on = [
+            i
+            for i, (_, keys, _) in enumerate(calls)
+            if i in resent
+            or (slots.get(key_slot(keys[0].encode())) or shards[i])[0].name != shards[i][0].name
+        ]
+        if not sent_on:
+            return
+        self.client.nodes_manager.initialize()  # type: ignore[union-attr]
+        replicas_of: dict[str, int] = {}
+        for shard in self.client.nodes_manager.slots_cache.values():  # type: ignore[union-attr]
+            replicas_of[shard[0].name] = max(replicas_of.get(shard[0].name, 0), len(shard) - 1)
+        waits: dict[str, tuple[Any, int]] = {}
+        for i in sent_on:
+            primary = self._shard(calls[i][1][0])[0]
+            waits[primary.name] = (primary, min(wait_on, replicas_of.get(primary.name, 0)))
+
+        def wait(pipe: Any) -> None:
+            for node, replicas in waits.values():
+                pipe.execute_command("WAIT", replicas, REPLICA_WAIT_MS, target_nodes=node)
+
+        self._confirmed(list(waits.values()), self._pipelined(wait))
 
     @staticmethod
     def _confirmed(waits: list[tuple[Any, int]], acked: list[Any]) -> None:
