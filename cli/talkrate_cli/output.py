@@ -64,18 +64,22 @@ def _here(moment: datetime, zone: tzinfo | None) -> datetime:
     return moment.astimezone(zone) if zone else moment.astimezone()
 
 
-def zone_name(zone: tzinfo | None = None) -> str:
-    """The name of the zone times are shown in ("UTC", "CET", ...)."""
-    return _here(datetime.now(UTC), zone).strftime("%Z")
+def zone_name(zone: tzinfo | None = None, at: datetime | None = None) -> str:
+    """The name of the zone times are shown in at `at` (now by default): "UTC", "CET", "CEST"."""
+    return _here(at or datetime.now(UTC), zone).strftime("%Z")
 
 
-def when(talk: dict[str, Any], zone: tzinfo | None = None) -> str:
-    """`YYYY-MM-DD HH:MM-HH:MM` of a talk's window in the machine's time zone, or empty."""
+def when(talk: dict[str, Any], zone: tzinfo | None = None, named: str | None = None) -> str:
+    """`YYYY-MM-DD HH:MM-HH:MM` of a talk's window in the machine's time zone, or empty; the
+    zone's name follows when it is not `named` (a summer talk in a table headed CET)."""
     starts, ends = instant(talk.get("startsAt")), instant(talk.get("endsAt"))
     if not starts:
         return ""
     text = f"{_here(starts, zone):%Y-%m-%d %H:%M}"
-    return f"{text}\N{EN DASH}{_here(ends, zone):%H:%M}" if ends else text
+    if ends:
+        text += f"\N{EN DASH}{_here(ends, zone):%H:%M}"
+    own = zone_name(zone, starts)
+    return text if named in (None, own) else f"{text} {own}"
 
 
 def window_line(
@@ -96,7 +100,9 @@ def window_line(
 def talks_table(talks: list[dict[str, Any]]) -> Table:
     """The programme as a table."""
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("talk", "title", "track", "room", f"when ({zone_name()})"):
+    first = next((instant(t.get("startsAt")) for t in talks if t.get("startsAt")), None)
+    named = zone_name(at=first)
+    for column in ("talk", "title", "track", "room", f"when ({named})"):
         table.add_column(column, overflow="fold")
     table.add_column("count", justify="right")
     table.add_column("avg", justify="right")
@@ -107,7 +113,7 @@ def talks_table(talks: list[dict[str, Any]]) -> Table:
             talk["title"],
             talk.get("track") or "",
             talk.get("room") or "",
-            when(talk),
+            when(talk, named=named),
             str(summary.get("count", "-")),
             fmt_avg(summary.get("avg")),
         )

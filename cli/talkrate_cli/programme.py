@@ -76,25 +76,34 @@ def earlier_slug(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:80] or "talk"
 
 
-def with_earlier_ids(rows: list[Row], catalog: dict[str, dict[str, Any]]) -> list[Row]:
-    """The rows, each row without an id keeping the id an earlier import gave its talk.
+def with_ids(rows: list[Row], catalog: dict[str, dict[str, Any]]) -> list[Row]:
+    """The rows, each row without an id given the id of its talk.
 
-    Where a title's id changed with `slug` and the catalog has no talk of the new id but one of
-    the earlier id with the same title, importing the file again updates that talk instead of
-    adding it a second time.
+    A row without an id is its title's talk: the talk of the catalog holding that title under
+    its slug, under the id an import gave it before the slug changed (`earlier_slug`), or under
+    its slug numbered (`-2`, `-3`: two titles whose slugs meet, at the slug's 60 characters
+    say); else its slug, as before, unless another row of the file holds it; else the first
+    numbered slug nobody holds. So importing a file again updates the talks it made, whatever
+    their order, and two titles never share a talk.
     """
-    used = {row.talk_id for row in rows}
+    used = {row.talk_id for row in rows if not row.id_from_title}
     kept = []
     for row in rows:
-        earlier = earlier_slug(row.fields["title"])
-        if (
-            row.id_from_title
-            and row.talk_id not in catalog
-            and earlier not in used
-            and catalog.get(earlier, {}).get("title") == row.fields["title"]
-        ):
-            used.add(earlier)
-            row = Row(row.line, earlier, row.fields, id_from_title=True)
+        if row.id_from_title:
+            title = row.fields["title"]
+            numbered = [row.talk_id] + [f"{row.talk_id}-{n}" for n in range(2, 100)]
+            known = (row.talk_id, earlier_slug(title), *numbered[1:])
+            talk_id = next(
+                (i for i in known if i not in used and catalog.get(i, {}).get("title") == title),
+                None,
+            ) or next(
+                (i for i in numbered if i not in used and (i == row.talk_id or i not in catalog)),
+                None,
+            )
+            if talk_id is None:
+                raise CliError(f"line {row.line}: no free id for {title!r}: give the row one")
+            used.add(talk_id)
+            row = Row(row.line, talk_id, row.fields, id_from_title=True)
         kept.append(row)
     return kept
 
@@ -213,9 +222,11 @@ def read_rows(source: IO[str]) -> list[Row]:
                 f"line {line}: id {talk_id!r} is not one a talk can have (letters, digits and "
                 "._:~- only, at most 200, starting with a letter or digit)"
             )
-        if talk_id in seen:
-            raise CliError(f"line {line}: talk {talk_id} appears twice")
-        seen.add(talk_id)
+        # A row without an id is its title's talk (its id is settled by `with_ids`)
+        named = ("id", talk_id) if cells.get("id") else ("title", cells["title"])
+        if named in seen:
+            raise CliError(f"line {line}: talk {named[1]} appears twice")
+        seen.add(named)
         for name, text in cells.items():
             if CONTROL.search(text):
                 raise CliError(f"line {line}: {name} holds a control character (a line break?)")

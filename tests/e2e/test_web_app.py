@@ -917,6 +917,19 @@ def test_the_room_screen_of_a_deleted_talk_stops_inviting_scans(web: WebStack, p
     expect(page.get_by_role("heading", level=1)).to_have_text(
         "This talk is no longer in the programme"
     )
+    # And a read the service fails meanwhile (busy, 503) does not bring the talk back
+    page.route(
+        f"**/talks/{talk['id']}",
+        lambda route: route.fulfill(
+            status=503, content_type="application/problem+json", body='{"status": 503}'
+        ),
+    )
+    with page.expect_response(lambda r: r.url.endswith(f"/talks/{talk['id']}")):
+        page.clock.run_for(31_000)
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "This talk is no longer in the programme"
+    )
+    expect(page.locator(".screen-qr")).to_be_hidden()
     expect(page.locator(".screen-qr")).to_have_count(1)
     expect(page.locator(".screen-qr")).to_be_hidden()
     # nor the histogram of a talk that is gone

@@ -39,6 +39,11 @@ def test_times_are_shown_in_the_zone_of_the_machine_and_named() -> None:
     assert zone_name(berlin) in ("CET", "CEST")
     assert when(TALK, UTC) == "2026-11-26 10:30\N{EN DASH}11:15"
     assert when({"startsAt": None, "endsAt": None}, berlin) == ""
+    # In a table headed with the zone of its first talk, a talk on the other side of a clock
+    # change says its own
+    summer = {"startsAt": "2026-06-01T08:00:00Z", "endsAt": "2026-06-01T09:00:00Z"}
+    assert when(summer, berlin, named="CET") == "2026-06-01 10:00\N{EN DASH}11:00 CEST"
+    assert when(TALK, berlin, named="CET") == "2026-11-26 11:30\N{EN DASH}12:15"
 
 
 def test_a_talk_without_times_is_always_open() -> None:

@@ -9,12 +9,11 @@ import pytest
 
 from talkrate_cli.errors import CliError
 from talkrate_cli.programme import (
-    Row,
     read_rows,
     same_talk,
     slug,
     times_in_order,
-    with_earlier_ids,
+    with_ids,
     write_results,
 )
 
@@ -263,18 +262,46 @@ def test_a_row_imported_before_the_ids_changed_keeps_its_talk() -> None:
         "na-ve": {"id": "na-ve", "title": "Naïve"},
         "naive": {"id": "naive", "title": "Naïve"},
     }
-    kept = with_earlier_ids(rows, catalog)
+    kept = with_ids(rows, catalog)
     assert [row.talk_id for row in kept] == ["ber-caf", "ca-va", "ber-2", "naive"]
     assert [row.fields for row in kept] == [row.fields for row in rows]
 
 
-def test_two_rows_never_end_up_with_one_earlier_id() -> None:
-    rows = [
-        Row(2, "uber", {"title": "Über"}, id_from_title=True),
-        Row(3, "ber", {"title": "ber"}, id_from_title=True),
-    ]
-    kept = with_earlier_ids(rows, {"ber": {"id": "ber", "title": "Über"}})
-    assert [row.talk_id for row in kept] == ["uber", "ber"]
+def test_titles_whose_ids_meet_get_ids_of_their_own_and_keep_them() -> None:
+    # Two titles alike in their first 60 characters (ids are cut there), and a row whose id
+    # is another row's title's
+    stem = "Building resilient event-driven systems with Kafka and Redis"
+    text = f"id,title\n,{stem}: part 1\n,{stem}: part 2\nbuilding-x,X\n,Building X\n"
+    rows = with_ids(read_rows(io.StringIO(text)), {})
+    base = slug(stem)
+    assert [row.talk_id for row in rows] == [base, f"{base}-2", "building-x", "building-x-2"]
+    # Imported again in another order, each title finds its own talk
+    catalog = {row.talk_id: {"id": row.talk_id, "title": row.fields["title"]} for row in rows}
+    again = with_ids(
+        read_rows(io.StringIO("id,title\n" + "\n".join(reversed(text.splitlines()[1:])))), catalog
+    )
+    assert {row.fields["title"]: row.talk_id for row in again} == {
+        row.fields["title"]: row.talk_id for row in rows
+    }
+    # And one imported before the cut (its 80-character ids) keeps those
+    earlier = {
+        f"{base}-part-1"[:80]: {"title": f"{stem}: part 1"},
+        f"{base}-part-2"[:80]: {"title": f"{stem}: part 2"},
+    }
+    kept = with_ids(read_rows(io.StringIO(text)), earlier)
+    assert [row.talk_id for row in kept[:2]] == [f"{base}-part-1", f"{base}-part-2"]
+
+
+def test_a_title_without_an_id_twice_is_refused() -> None:
+    with pytest.raises(CliError, match="line 3: talk Über Café appears twice"):
+        read_rows(io.StringIO("id,title\n,Über Café\n,Über Café\n"))
+
+
+def test_a_slug_held_by_another_talk_of_the_catalog_is_still_the_row_s() -> None:
+    # As before the ids changed: a row without an id updates the talk of its slug (its title
+    # may have been edited on the organisers' page since)
+    [row] = with_ids(read_rows(io.StringIO("title\nKeynote\n")), {"keynote": {"title": "Opening"}})
+    assert row.talk_id == "keynote"
 
 
 def test_an_end_before_a_start_the_file_leaves_as_it_is_is_refused() -> None:

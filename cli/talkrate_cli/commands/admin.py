@@ -165,7 +165,7 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
         ) from None
     api = session.admin_api()
     catalog = {t["id"]: t for t in api.talks()}
-    rows = programme.with_earlier_ids(rows, catalog)
+    rows = programme.with_ids(rows, catalog)
     programme.times_in_order(rows, catalog)
     outcome: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": [], "failed": []}
     failures: list[str] = []

@@ -52,8 +52,10 @@ export function screenPage(main, talkId) {
   // The talk as the service has it now: an organiser may retitle it or move its times while the
   // screen is up, and the caption follows its rating window (and the service's clock).
   let talk = null;
+  let missing = false; // the service said the talk is not in the programme (404)
   let now = () => Date.now();
   const show = () => {
+    missing = false;
     qrAside.hidden = false;
     results.hidden = false;
     badge.node.hidden = false;
@@ -70,6 +72,7 @@ export function screenPage(main, talkId) {
   // A talk that is not (or no longer) in the programme: said as the title, with what the one
   // setting up the screen can do, without the QR code, the histogram or a live state.
   const notInProgramme = (gone) => {
+    missing = true;
     qrAside.hidden = true;
     results.hidden = true;
     badge.node.hidden = true;
@@ -84,7 +87,7 @@ export function screenPage(main, talkId) {
   // shown (the badge and the line below say the service cannot be reached).
   const reread = () => read().catch((error) => {
     if (error instanceof ApiError && error.status === 404) notInProgramme(true);
-    else show();
+    else if (!missing) show();
   });
 
   (async () => {
