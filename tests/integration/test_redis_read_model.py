@@ -326,16 +326,23 @@ def test_on_a_cluster_a_batch_sent_again_in_detail_waits_for_the_replicas_too(
     assert rounds == [1, 1, 1]
 
 
+def a_talk_written_on(cluster: LocalRedisCluster) -> tuple[RedisReadModel, str, str, int]:
+    """A cluster read model waiting on a replica of each shard, the topic and the talk of a
+    rating it applied (a 3 at offset 0), and a primary that does not serve the talk."""
+    model = RedisReadModel(f"{cluster.url}&replicas=1")
+    topic, talk = f"t-{uuid.uuid4().hex[:8]}", unique_talk_id()
+    apply(model, records(topic, 0, 0, [(talk, 3)]))
+    serving = cluster.primary_of(histogram_key(talk))
+    other = next(port for port in sorted(cluster.primaries()) if port != serving)
+    return model, topic, talk, other
+
+
 def test_on_a_cluster_a_batch_waits_for_the_replica_of_a_primary_its_talk_moved_to(
     redis_cluster: LocalRedisCluster,
 ) -> None:
     # Given a cluster read model that confirms each batch on a replica of every shard it wrote,
     # a talk it has written to, and another talk served by another primary
-    model = RedisReadModel(f"{redis_cluster.url}&replicas=1")
-    topic, talk = f"t-{uuid.uuid4().hex[:8]}", unique_talk_id()
-    apply(model, records(topic, 0, 0, [(talk, 3)]))
-    before = redis_cluster.primary_of(histogram_key(talk))
-    after = next(port for port in sorted(redis_cluster.primaries()) if port != before)
+    model, topic, talk, after = a_talk_written_on(redis_cluster)
     there = next(
         t
         for t in (unique_talk_id() for _ in range(1000))
@@ -405,13 +412,9 @@ def test_on_a_cluster_a_batch_waits_out_the_move_of_its_talk_s_slot(
     redis_cluster: LocalRedisCluster,
 ) -> None:
     # Given a cluster read model and a talk it has written to
-    model = RedisReadModel(f"{redis_cluster.url}&replicas=1")
-    topic, talk = f"t-{uuid.uuid4().hex[:8]}", unique_talk_id()
-    apply(model, records(topic, 0, 0, [(talk, 3)]))
+    model, topic, talk, after = a_talk_written_on(redis_cluster)
     # When the cluster moves the talk's slot to another primary, a step a second, and a batch
     # comes while its keys are half moved (the talk's script gets TRYAGAIN, then ASK)
-    before = redis_cluster.primary_of(histogram_key(talk))
-    after = next(port for port in sorted(redis_cluster.primaries()) if port != before)
     slot = key_slot(histogram_key(talk).encode())
     mover = threading.Thread(target=redis_cluster.move_slot, args=(slot, after, 1.0))
     mover.start()
