@@ -709,11 +709,9 @@ class RedisReadModel:
                 waits[shard[0].name] = (shard[0], min(wait_on, len(shard) - 1))
 
         def build(pipe: Any) -> None:
-            for (name, keys, args), shard in zip(calls, shards, strict=True):
-                sha = self._script_sha(name)
-                pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args, target_nodes=shard[0])
-            for node, replicas in waits.values():
-                pipe.execute_command("WAIT", replicas, REPLICA_WAIT_MS, target_nodes=node)
+            for call, shard in zip(calls, shards, strict=True):
+                self._queue_call(pipe, call, shard[0])
+            _queue_waits(pipe, waits)
 
         results = self._pipelined(build, keep=_slot_moving)
         replies, acked = results[: len(calls)], results[len(calls) :]
@@ -722,6 +720,12 @@ class RedisReadModel:
             self._confirmed(list(waits.values()), acked)
             self._wait_where_sent_on(calls, shards, resent, wait_on)
         return replies
+
+    def _queue_call(self, pipe: Any, call: tuple[str, list[str], list[Any]], primary: Any) -> None:
+        """Queue a script call (name, keys, args) on the pipeline, for the primary named."""
+        name, keys, args = call
+        sha = self._script_sha(name)
+        pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args, target_nodes=primary)
 
     def _shard(self, key: str) -> list[Any]:
         """The primary serving the key's slot, then its replicas, as the client knows them."""
@@ -754,11 +758,8 @@ class RedisReadModel:
             def build(
                 pipe: Any, sent: list[tuple[tuple[str, list[str], list[Any]], Any]] = sent
             ) -> None:
-                for (name, keys, args), primary in sent:
-                    sha = self._script_sha(name)
-                    pipe.execute_command(
-                        "EVALSHA", sha, len(keys), *keys, *args, target_nodes=primary
-                    )
+                for call, primary in sent:
+                    self._queue_call(pipe, call, primary)
 
             for i, reply in zip(waiting, self._pipelined(build, keep=_slot_moving), strict=True):
                 replies[i] = reply
@@ -800,11 +801,9 @@ class RedisReadModel:
             primary = self._shard(calls[i][1][0])[0]
             waits[primary.name] = (primary, min(wait_on, replicas_of.get(primary.name, 0)))
 
-        def wait(pipe: Any) -> None:
-            for node, replicas in waits.values():
-                pipe.execute_command("WAIT", replicas, REPLICA_WAIT_MS, target_nodes=node)
-
-        self._confirmed(list(waits.values()), self._pipelined(wait))
+        self._confirmed(
+            list(waits.values()), self._pipelined(lambda pipe: _queue_waits(pipe, waits))
+        )
 
     @staticmethod
     def _confirmed(waits: list[tuple[Any, int]], acked: list[Any]) -> None:
@@ -1071,6 +1070,12 @@ _SCRIPTS = {"apply": _APPLY, "replace": _REPLACE, "hold": _HOLD, "rank": _RANK}
 
 
 _READ_FIELDS = [*RATING_VALUES, "revision"]  # what a read of a talk's histogram asks for
+
+
+def _queue_waits(pipe: Any, waits: dict[str, tuple[Any, int]]) -> None:
+    """Queue, for each primary, a WAIT for its writes to reach that many replicas."""
+    for node, replicas in waits.values():
+        pipe.execute_command("WAIT", replicas, REPLICA_WAIT_MS, target_nodes=node)
 
 
 def _slot_moving(reply: Any) -> bool:
