@@ -119,6 +119,13 @@ class FaultStack:
         stored = self.redis.hgetall(histogram_key(talk_id))
         return {str(v): int(stored.get(str(v), 0)) for v in range(1, 6)}
 
+    def wait_until_rated(self, talks: list[str], within: float = 10) -> None:
+        """Until each of the talks has a count (a fault injected mid-stream meets counted talks)."""
+        deadline = time.monotonic() + within
+        while not all(sum(self.histogram(t).values()) for t in talks):
+            assert time.monotonic() < deadline, f"{talks} not all counted within {within} s"
+            time.sleep(0.05)
+
     def relay_until_empty(self, within: float = 60) -> int:
         """Invoke RelayFunction until the outbox is empty; returns how many it published."""
         import boto3  # the Lambda Invoke API of the runtime, as on AWS

@@ -204,10 +204,7 @@ def test_a_redis_primary_killed_mid_stream_fails_over_and_counts_each_rating_onc
 
     def kill_primary(i: int) -> None:
         if i == 150:  # once the talks on that primary have counts, it dies (SIGKILL)
-            deadline = time.monotonic() + 10
-            while not sum(fault_stack.histogram(on_victim[0]).values()):
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
+            fault_stack.wait_until_rated(on_victim[:1])
             cluster.kill(victim)
             killed.append(time.monotonic())
 
@@ -252,10 +249,7 @@ def test_slots_moved_between_primaries_mid_stream_count_each_rating_once(
     def move_slots(i: int) -> None:
         posted.append(time.monotonic())
         if i == 100:  # once the talks have counts, each slot moves, a key at a time
-            deadline = time.monotonic() + 10
-            while not all(sum(fault_stack.histogram(t).values()) for t in talks[:3]):
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
+            fault_stack.wait_until_rated(talks[:3])
             moving.append(time.monotonic())
             for key in keys:
                 slot = key_slot(key.encode())
