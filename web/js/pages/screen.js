@@ -54,11 +54,14 @@ export function screenPage(main, talkId) {
   let talk = null;
   let missing = false; // the service said the talk is not in the programme (404)
   let now = () => Date.now();
+  // The QR code, the histogram and the live state belong to a talk in the programme.
+  const inProgramme = (yes) => {
+    missing = !yes;
+    qrAside.hidden = results.hidden = badge.node.hidden = !yes;
+  };
+  const notFound = (error) => error instanceof ApiError && error.status === 404;
   const show = () => {
-    missing = false;
-    qrAside.hidden = false;
-    results.hidden = false;
-    badge.node.hidden = false;
+    inProgramme(true);
     setText(caption, ratingWindow(talk, now()).caption);
     document.title = `${talk.title} · room screen · talkrate`;
     setText(title, talk.title);
@@ -72,10 +75,7 @@ export function screenPage(main, talkId) {
   // A talk that is not (or no longer) in the programme: said as the title, with what the one
   // setting up the screen can do, without the QR code, the histogram or a live state.
   const notInProgramme = (gone) => {
-    missing = true;
-    qrAside.hidden = true;
-    results.hidden = true;
-    badge.node.hidden = true;
+    inProgramme(false);
     title.classList.remove("long");
     setText(title, gone ? "This talk is no longer in the programme" : "This talk is not in the programme");
     setText(speakers, gone
@@ -86,7 +86,7 @@ export function screenPage(main, talkId) {
   // The 30 s read: an organiser's change is shown, a deletion too; other failures keep what is
   // shown (the badge and the line below say the service cannot be reached).
   const reread = () => read().catch((error) => {
-    if (error instanceof ApiError && error.status === 404) notInProgramme(true);
+    if (notFound(error)) notInProgramme(true);
     else if (!missing) show();
   });
 
@@ -97,8 +97,7 @@ export function screenPage(main, talkId) {
       try {
         await read();
       } catch (error) {
-        const missing = error instanceof ApiError && error.status === 404;
-        if (missing) notInProgramme(false);
+        if (notFound(error)) notInProgramme(false);
         else {
           setText(title, "Loading…");
           setText(problem, errorText(error));
@@ -115,7 +114,7 @@ export function screenPage(main, talkId) {
       onFetched: () => setText(problem, ""),
       // A talk removed meanwhile is said as the 30 s read says it, not as the refetch's error.
       onFailed: (error) => {
-        if (error instanceof ApiError && error.status === 404) notInProgramme(true);
+        if (notFound(error)) notInProgramme(true);
         else setText(problem, errorText(error));
       },
     });
