@@ -941,9 +941,12 @@ def test_the_room_screen_of_a_deleted_talk_stops_inviting_scans(web: WebStack, p
 def test_a_room_screen_of_a_talk_not_in_the_programme_shows_no_qr_code(
     web: WebStack, page: Page
 ) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})  # opened on a phone, say
     page.goto(web.url(SCREEN.format(id=unique_talk_id("never-added"))))
     expect(page.get_by_role("heading", level=1)).to_have_text("This talk is not in the programme")
     expect(page.locator(".speakers")).to_contain_text("Check this screen's address")
+    # read whole: not cut to the two lines a talk's speakers get
+    assert page.locator(".speakers").evaluate("e => e.scrollHeight <= e.clientHeight")
     expect(page.locator(".live-badge")).to_have_count(1)
     expect(page.locator(".live-badge")).to_be_hidden()
     expect(page.locator(".screen-qr")).to_have_count(1)

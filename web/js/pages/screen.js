@@ -58,6 +58,7 @@ export function screenPage(main, talkId) {
   const inProgramme = (yes) => {
     missing = !yes;
     qrAside.hidden = results.hidden = badge.node.hidden = !yes;
+    speakers.classList.toggle("guidance", !yes);
   };
   const notFound = (error) => error instanceof ApiError && error.status === 404;
   const show = () => {
