@@ -73,6 +73,30 @@ def test_the_programme_can_be_browsed_searched_and_paged(api: Call) -> None:
     assert api("GET", "/talks", query={"limit": "0"})["statusCode"] == 400
 
 
+def test_a_search_finds_every_word_anywhere_in_a_talk_with_accents_and_case_aside(
+    api: Call, new_talk_id: str
+) -> None:
+    """As the web app's programme search does: the command line's `talks -q` uses this one."""
+    talk = {
+        "id": new_talk_id,
+        "title": "Über Café Scheduling",
+        "speakers": ["Zeynep Çelik"],
+        "track": "Façades",
+        "room": "Salle Lumière",
+    }
+    assert api("POST", "/talks", talk, authorizer=ADMIN)["statusCode"] == 201
+
+    def found(q: str) -> bool:
+        answer = api("GET", "/talks", query={"q": q, "limit": "100"})
+        assert answer["statusCode"] == 200, answer["body"]
+        return new_talk_id in [t["id"] for t in answer["json"]["items"]]
+
+    for q in ("celik", "ÇELİK", "uber cafe", "cafe über", "scheduling celik", "facades lumiere"):
+        assert found(q), q
+    for q in ("celik rust", "cafescheduling", "c%k"):
+        assert not found(q), q
+
+
 def test_a_talk_comes_with_its_rating_summary(api: Call, talk: str, topic: str) -> None:
     project({talk: [5, 4, 4]}, topic)
     answer = api("GET", f"/talks/{talk}")

@@ -11,7 +11,9 @@ from talkrate_cli.main import Session, pass_session
 
 @click.command()
 @click.option("--track", help="Only this track.")
-@click.option("--search", "-q", help="Words of the title or a speaker's name.")
+@click.option(
+    "--search", "-q", help="Words to find in the title, speakers, track or room (accents aside)."
+)
 @pass_session
 def talks(session: Session, track: str | None, search: str | None) -> None:
     """The programme, with each talk's count and average."""

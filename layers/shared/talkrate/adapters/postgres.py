@@ -153,14 +153,23 @@ class PostgresDatabase:
 
 
 _SELECT_TALK = "SELECT id, title, speakers, track, room, starts_at, ends_at, revision FROM talks"
+# A talk is found when every word of the query is in its title, speakers, track or room, both
+# with case and accents set aside as the web app's programme search sets them aside: NFKD, then
+# the combining marks dropped (%(marks)s: their Unicode blocks), "Çelik" -> "celik".
 _SEARCH_TALKS = """
 SELECT id, title, speakers, track, room, starts_at, ends_at, revision, count(*) OVER () FROM talks
-WHERE (%(q)s::text IS NULL OR title ILIKE %(pattern)s
-       OR array_to_string(speakers, ' ') ILIKE %(pattern)s)
+WHERE (%(words)s::text[] IS NULL OR NOT EXISTS (
+    SELECT 1 FROM unnest(%(words)s::text[]) AS word
+    WHERE strpos(
+        lower(regexp_replace(normalize(
+            concat_ws(' ', title, array_to_string(speakers, ' '), track, room), NFKD),
+            %(marks)s, '', 'g')),
+        lower(regexp_replace(normalize(word, NFKD), %(marks)s, '', 'g'))) = 0))
   AND (%(track)s::text IS NULL OR track = %(track)s)
 ORDER BY starts_at NULLS LAST, id
 LIMIT %(limit)s OFFSET %(offset)s
 """
+COMBINING_MARKS = "[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]"
 _INSERT_TALK = """
 INSERT INTO talks (id, title, speakers, track, room, starts_at, ends_at)
 VALUES (%s, %s, %s, %s, %s, %s, %s)
@@ -223,9 +232,11 @@ class PostgresTalkCatalog:
     def search(
         self, query: str | None, track: str | None, limit: int, offset: int
     ) -> tuple[list[Talk], int]:
-        """A page of talks whose title or speakers contain `query`, and how many match in all."""
-        pattern = None if query is None else "%" + _escape_like(query) + "%"
-        args = {"q": query, "pattern": pattern, "track": track, "limit": limit, "offset": offset}
+        """A page of talks with every word of `query` in their title, speakers, track or room
+        (case and accents aside), and how many match in all."""
+        words = None if query is None else query.split()
+        args: dict[str, Any] = {"words": words, "marks": COMBINING_MARKS, "track": track}
+        args |= {"limit": limit, "offset": offset}
         rows = self._db.run(lambda cursor: _fetch_all(cursor, _SEARCH_TALKS, args))
         if rows:
             return [_talk(row[:-1]) for row in rows], int(rows[0][-1])
@@ -725,10 +736,6 @@ def _locked_revision(cursor: Cursor, talk_id: str, precondition: Precondition) -
 
 def _row(talk: Talk) -> tuple[Any, ...]:
     return (talk.id, talk.title, talk.speakers, talk.track, talk.room, talk.starts_at, talk.ends_at)
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _fetch_one(cursor: Cursor, sql: str, args: Any = ()) -> tuple[Any, ...] | None:

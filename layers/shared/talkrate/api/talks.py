@@ -119,7 +119,8 @@ def get_talks(
             min_length=1,
             max_length=100,
             pattern=PRINTABLE,
-            description="Words of the title or a speaker's name.",
+            description="Words to find, each in the title, a speaker's name, the track or the room"
+            " (case and accents aside).",
         ),
     ] = None,
     track: TrackQuery = None,
