@@ -11,6 +11,10 @@ escaped with a backslash ("Smith\\; Jr"), so every name reads back exactly as it
 
 A cell that a spreadsheet would run as a formula (starting with =, +, -, @, a tab or a carriage
 return) is written after a "'" (as the web app's export does), and read back without it.
+
+An export is the file the organisers' page downloads: the same cells, an average to three places
+(half up, as the page's JavaScript rounds), and, in a file, a byte-order mark and CRLF line ends
+(what spreadsheets read as UTF-8 CSV).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import IO, Any
 
 from talkrate_cli.errors import CliError
@@ -309,9 +314,17 @@ def same_talk(fields: dict[str, Any], current: dict[str, Any]) -> bool:
     return True
 
 
-def write_results(target: IO[str], talks: Iterable[dict[str, Any]]) -> int:
+def average_cell(avg: float | None) -> str:
+    """An average as the export writes it: three places, a tie rounded up (the exact value of
+    the float, as JavaScript's toFixed rounds it), empty for a talk nobody rated."""
+    if avg is None:
+        return ""
+    return str(Decimal(avg).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))
+
+
+def write_results(target: IO[str], talks: Iterable[dict[str, Any]], line_end: str = "\n") -> int:
     """The programme with each talk's count, average and histogram; the number of rows."""
-    writer = csv.writer(target, lineterminator="\n")
+    writer = csv.writer(target, lineterminator=line_end)
     writer.writerow((*COLUMNS, *RESULT_COLUMNS))
     written = 0
     for talk in talks:
@@ -331,7 +344,7 @@ def write_results(target: IO[str], talks: Iterable[dict[str, Any]]) -> int:
             (
                 *(guarded(text) for text in texts),
                 summary.get("count", ""),
-                "" if avg is None else f"{avg:.3f}",
+                average_cell(avg),
                 *(ratings.get(v, 0) for v in ("1", "2", "3", "4", "5")),
             )
         )

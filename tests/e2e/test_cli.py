@@ -33,7 +33,13 @@ from talkrate_cli.live import LEADERBOARD_CHANNEL, LiveEndpoint, LiveSubscriber
 from talkrate_cli.main import main
 from tests.backends import CLI_ATTENDEE_RATINGS, CLI_ATTENDEE_TALKS, CLI_RATINGS, CLI_TALKS
 from tests.builders import ROOT, unique_talk_id
-from tests.e2e.conftest import Runtime, start_admin_runtime, stop_runtime, wait_for
+from tests.e2e.conftest import (
+    Runtime,
+    start_admin_runtime,
+    start_runtime,
+    stop_runtime,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -282,7 +288,11 @@ def test_admin_import_twice_changes_nothing_the_second_time(cli: Cli, tmp_path: 
         rf"wrote \d+ talks? to {re.escape(str(results))}\n",
         cli.ok("admin", "export", str(results), "--track", "Main"),
     )
-    header, *rows = results.read_text().splitlines()
+    # (as the organisers' page downloads it: a byte-order mark and CRLF, for spreadsheets)
+    raw = results.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    assert raw.count(b"\r\n") == raw.count(b"\n") > 1
+    header, *rows = raw.decode("utf-8-sig").splitlines()
     assert header == "id,title,speakers,track,room,startsAt,endsAt,count,avg,1,2,3,4,5"
     assert any(
         r.startswith(f"{keynote},Opening Keynote,Ada Byron; Grace Hopper,Main") for r in rows
@@ -290,6 +300,35 @@ def test_admin_import_twice_changes_nothing_the_second_time(cli: Cli, tmp_path: 
     assert json.loads(cli.ok("--json", "admin", "import", str(results)))["unchanged"] == [keynote]
     for talk_id in (keynote, f"serverless-at-scale-{suffix}"):
         cli.ok("admin", "rm", talk_id, "--yes")
+
+
+def test_an_export_while_the_read_model_is_down_writes_no_file_of_zeros(
+    cli: Cli, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    # Given the API of the same programme with its Redis unreachable (talks listed, no ratings)
+    env = {
+        "TALKS_CONNECTION": CLI_TALKS,
+        "RATINGS_CONNECTION": "redis://127.0.0.1:1/0",
+        "STREAMS_CONNECTION": kafka_bootstrap,
+    }
+    down = start_runtime(env, tmp_path / "runtime.log")
+    try:
+        listed = cli.json("--api", down.url, "talks")
+        assert listed
+        assert all("summary" not in talk for talk in listed)
+        # When an organiser exports the results, to a file and to the terminal
+        results = tmp_path / "results.csv"
+        to_file = cli.run("--api", down.url, "admin", "export", str(results))
+        to_terminal = cli.run("--api", down.url, "admin", "export", "-")
+    finally:
+        stop_runtime(down)
+    # Then nothing is written, and one line says why
+    for done in (to_file, to_terminal):
+        assert done.returncode == 1, done
+        assert done.stdout == ""
+        assert "the results cannot be read now" in done.stderr
+        assert "Traceback" not in done.stderr
+    assert not results.exists()
 
 
 def test_an_import_the_api_would_refuse_a_row_of_sends_nothing(cli: Cli, tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
 
 from talkrate.stats import compute_stats
-from talkrate_cli.programme import speakers_from_cell
+from talkrate_cli.programme import speakers_from_cell, write_results
 from tests.backends import WEB_LIMITS_RATINGS, WEB_LIMITS_TALKS, WEB_RATINGS, WEB_TALKS
 from tests.builders import unique_talk_id
 from tests.e2e.conftest import Answer, Runtime, start_admin_runtime, stop_runtime, wait_for
@@ -670,7 +670,12 @@ def test_an_organiser_adds_a_talk_that_the_programme_shows_and_the_csv_counts(
     ours = [r for r in rows if r["id"] == talk_id]
     assert len(ours) == 1
     assert ours[0]["title"] == title
-    assert (ours[0]["count"], ours[0]["avg"], ours[0]["5"], ours[0]["3"]) == ("2", "4", "1", "1")
+    assert (ours[0]["count"], ours[0]["avg"], ours[0]["5"], ours[0]["3"]) == (
+        "2",
+        "4.000",
+        "1",
+        "1",
+    )
     assert ours[0]["speakers"] == "Ada Example; Grace Example"
     # When they move it to another room, then delete it
     page.get_by_role("button", name=f"Edit {title}").click()
@@ -993,6 +998,62 @@ def test_the_page_s_statistics_are_statsfunction_s_for_any_histogram(
         if expected["totalCount"]:
             assert (mine["median"], mine["mode"]) == (expected["median"], expected["mode"]), ratings
             assert mine["stdDev"] == pytest.approx(expected["stdDev"], abs=1e-4), ratings
+
+
+def test_the_page_s_results_file_is_the_one_the_command_line_exports(
+    web: WebStack, page: Page
+) -> None:
+    # Given talks of every awkward kind: averages a third, a tie at the third place (65/16,
+    # exact in binary), whole, none; formulas, quotes, commas, line breaks, escaped speakers
+    def talk(n: int, avg: float | None, **fields: Any) -> dict[str, Any]:
+        count = 0 if avg is None else 16
+        ratings = {} if avg is None else {"4": 15, "5": 1}
+        return {"id": f"t{n}", "title": f"Talk {n}", "speakers": [], **fields} | {
+            "summary": {"count": count, "avg": avg, "ratings": ratings}
+        }
+
+    talks = [
+        talk(1, 13 / 3, speakers=["Smith; Jr.", "C:\\x\\"], track="Main"),
+        talk(2, 65 / 16, title='=SUM("A1"), then\nmore', room="+Hall"),
+        talk(3, 4.0, startsAt="2026-12-01T09:00:00Z", endsAt="2026-12-01T10:00:00Z"),
+        talk(4, None, title="Çelik's -talk", speakers=["-Ann", "@Bo"]),
+        talk(5, 2.0005, title="\tTabbed\r"),
+    ]
+    page.goto(web.url("/app/"))
+    # When the organisers' page writes its file, and the command line its own
+    from_page = page.evaluate(
+        "async (talks) => (await import('/app/js/pages/admin.js')).resultsCsv(talks)", talks
+    )
+    from_cli = io.StringIO(newline="")
+    write_results(from_cli, talks, line_end="\r\n")
+    # Then they are the same text, an average to three places with a tie rounded up
+    assert from_page == from_cli.getvalue()
+    assert [r["avg"] for r in csv.DictReader(io.StringIO(from_page))] == [
+        "4.333",
+        "4.063",
+        "4.000",
+        "",
+        "2.001",
+    ]
+
+
+def test_the_page_makes_no_results_file_of_talks_listed_without_their_ratings(
+    web: WebStack, page: Page
+) -> None:
+    # Given a programme the API listed while its read model did not answer (no summaries)
+    page.goto(web.url("/app/"))
+    # When the organisers' page is asked for its file
+    refused = page.evaluate(
+        "async (talks) => { const m = await import('/app/js/pages/admin.js');"
+        " try { m.resultsCsv(talks); return null; } catch (e) { return e.message; } }",
+        [
+            {"id": "a", "title": "A", "summary": {"count": 1, "avg": 5, "ratings": {"5": 1}}},
+            {"id": "b", "title": "B"},
+        ],
+    )
+    # Then it makes none, and says why
+    assert refused is not None
+    assert "cannot be read now" in refused
 
 
 def test_without_a_live_channel_the_talk_page_polls(web: WebStack, page: Page) -> None:

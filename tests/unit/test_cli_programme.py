@@ -9,6 +9,7 @@ import pytest
 
 from talkrate_cli.errors import CliError
 from talkrate_cli.programme import (
+    average_cell,
     read_rows,
     same_talk,
     slug,
@@ -175,6 +176,26 @@ def test_an_export_can_be_imported_again_unchanged() -> None:
     assert lines[1] == 'k,"T, with a comma",A; B,Main,,2026-12-01T09:00:00Z,,3,4.000,0,0,1,1,1'
     [row] = read_rows(io.StringIO(buffer.getvalue()))
     assert same_talk(row.fields, talk)
+
+
+@pytest.mark.parametrize(
+    ("avg", "cell"),
+    [
+        (None, ""),
+        (4.0, "4.000"),
+        (13 / 3, "4.333"),
+        (65 / 16, "4.063"),
+        (33 / 8, "4.125"),
+        (2.0005, "2.001"),
+        (1.0625, "1.063"),
+        (4.9995, "5.000"),
+    ],
+)
+def test_an_average_is_written_to_three_places_a_tie_rounded_up(
+    avg: float | None, cell: str
+) -> None:
+    # (as the organisers' page's toFixed(3) writes it: 65/16 is exactly 4.0625)
+    assert average_cell(avg) == cell
 
 
 def test_speakers_whose_names_hold_the_separator_read_back_exactly() -> None:

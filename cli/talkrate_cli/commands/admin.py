@@ -239,12 +239,20 @@ def _import_rows(
 def export(session: Session, csv_file: Path, track: str | None) -> None:
     """Write the programme with each talk's count, average and histogram to a CSV (- for stdout)."""
     talks = session.api.talks(track)
+    if any("summary" not in talk for talk in talks):
+        # The API lists talks without their ratings while its read model does not answer: a
+        # file of zeros would read as results.
+        raise CliError(
+            "the results cannot be read now: the API listed the talks without their ratings "
+            "(its read model did not answer); nothing was written, try again in a minute"
+        )
     if str(csv_file) == "-":
         programme.write_results(sys.stdout, talks)
         return
     try:
-        with csv_file.open("w", encoding="utf-8", newline="") as target:
-            written = programme.write_results(target, talks)
+        # As the organisers' page downloads it: a byte-order mark and CRLF, for spreadsheets.
+        with csv_file.open("w", encoding="utf-8-sig", newline="") as target:
+            written = programme.write_results(target, talks, line_end="\r\n")
     except OSError as error:
         raise CliError(f"cannot write {csv_file}: {error.strerror}") from None
     _done(

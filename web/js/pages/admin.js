@@ -41,14 +41,25 @@ function speakersCell(speakers) {
   return (speakers || []).map((name) => name.replace(/\\/g, "\\\\").replace(/;/g, "\\;")).join("; ");
 }
 
+// The API lists talks without their ratings while its read model does not answer: a file of
+// zeros would read as results, so none is made.
+export class ResultsUnavailable extends Error {
+  constructor() {
+    super("The results cannot be read now (the ratings store did not answer). Nothing was downloaded: try again in a minute.");
+  }
+}
+
+// The file `talkrate admin export` writes too: an average to three places, a tie rounded up.
 export function resultsCsv(talks) {
+  if (talks.some((talk) => !talk.summary)) throw new ResultsUnavailable();
   const lines = [COLUMNS.join(",")];
   for (const talk of talks) {
-    const summary = talk.summary || { count: 0, avg: null, ratings: {} };
+    const summary = talk.summary;
     const ratings = summary.ratings || {};
+    const avg = summary.avg === null || summary.avg === undefined ? "" : summary.avg.toFixed(3);
     lines.push([
       talk.id, talk.title, speakersCell(talk.speakers), talk.track, talk.room, talk.startsAt, talk.endsAt,
-      summary.count, summary.avg, ratings["1"] || 0, ratings["2"] || 0, ratings["3"] || 0, ratings["4"] || 0, ratings["5"] || 0,
+      summary.count, avg, ratings["1"] || 0, ratings["2"] || 0, ratings["3"] || 0, ratings["4"] || 0, ratings["5"] || 0,
     ].map(cell).join(","));
   }
   return `${lines.join("\r\n")}\r\n`;
@@ -173,7 +184,7 @@ export function adminPage(main) {
         h("td", { "data-label": "Room" }, talk.room || ""),
         h("td", { "data-label": "Starts" }, talk.startsAt ? when(talk.startsAt) : ""),
         h("td", { "data-label": "Ends" }, talk.endsAt ? when(talk.endsAt) : ""),
-        h("td", { class: "num", "data-label": "Ratings" }, String(talk.summary ? talk.summary.count : 0)),
+        h("td", { class: "num", "data-label": "Ratings" }, talk.summary ? String(talk.summary.count) : "–"),
         h("td", { class: "num", "data-label": "Average" }, formatAvg(talk.summary ? talk.summary.avg : null)),
         h("td", { class: "actions" },
           h("button", { type: "button", "aria-label": `Edit ${talk.title}`, "data-edit": talk.id, onclick: () => editor(talk) }, "Edit"),
