@@ -897,6 +897,35 @@ def test_an_open_talk_page_follows_an_organiser_moving_its_talk_to_now(
     expect(page.get_by_test_id("own-rating")).to_have_text("Tap a star to rate this talk.")
 
 
+def test_an_open_talk_page_shows_the_talk_as_it_is_when_the_attendee_comes_back(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee on the page of a running talk, who puts the phone away
+    talk = web.add_talk(title="Retitled while in a pocket")
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_have_text("Retitled while in a pocket")
+    visibility = (
+        "(state) => { Object.defineProperty(document, 'visibilityState',"
+        " { value: state, configurable: true });"
+        " document.dispatchEvent(new Event('visibilitychange')); }"
+    )
+    page.evaluate(visibility, "hidden")
+    # When an organiser corrects its title meanwhile
+    answer = web.as_organiser(
+        "PUT", f"/talks/{talk['id']}", {"title": "Retitled: the real title", "room": "Hall 2"}
+    )
+    assert answer.status == 200, answer.body
+    page.wait_for_timeout(500)
+    expect(heading).to_have_text("Retitled while in a pocket")  # nothing read while away
+    # Then the page shows the new title and room as soon as the attendee looks again
+    with page.expect_response(lambda r: r.url.endswith(f"/talks/{talk['id']}")):
+        page.evaluate(visibility, "visible")
+    expect(heading).to_have_text("Retitled: the real title")
+    expect(page.locator(".meta")).to_contain_text("Hall 2")
+    expect(star(page, 4)).to_be_enabled()
+
+
 def test_the_room_screen_of_a_deleted_talk_stops_inviting_scans(web: WebStack, page: Page) -> None:
     # Given a room screen of a talk that takes ratings
     talk = web.add_talk(title="Deleted while on screen")

@@ -107,6 +107,13 @@ export function talkPage(main, talkId) {
   // While the stars are off (not open yet, or closed), nothing the attendee does reads the talk
   // again, and an organiser may have moved it: it is read again at each check then.
   const windowTimer = setInterval(() => (open ? showWindow() : reloadTalk()), 30_000);
+  // An attendee coming back to the page (a phone out of a pocket, a tab brought forward) finds
+  // the talk as it is now: an organiser may have retitled or moved it meanwhile. One read per
+  // return, not a timer: a room of open phones asking twice a minute would cost every one.
+  function onVisible() {
+    if (document.visibilityState === "visible") reloadTalk();
+  }
+  document.addEventListener("visibilitychange", onVisible);
 
   async function post(value, token, key) {
     return request("POST", "/ratings", {
@@ -281,6 +288,7 @@ export function talkPage(main, talkId) {
   return () => {
     stopped = true;
     clearInterval(windowTimer);
+    document.removeEventListener("visibilitychange", onVisible);
     live.stop();
   };
 }
