@@ -36,12 +36,23 @@ def problem_type(slug: str) -> str:
             "malformed-body",
         ),
         (http_event("POST", "/ratings", body='"5"'), 400, "malformed-body"),
-        # Nested deeper than the JSON parser's stack, and a number longer than Python reads
+        # Nested deeper than the JSON parser's stack
         (http_event("POST", "/ratings", body="[" * 16_000), 400, "malformed-json"),
+        # Numbers longer than Python reads (4,300 digits) are well-formed JSON: out of range
         (
             http_event("POST", "/ratings", body='{"talkId": "t", "value": ' + "9" * 5000 + "}"),
-            400,
-            "malformed-json",
+            422,
+            "validation",
+        ),
+        (
+            http_event("POST", "/ratings", body='{"talkId": "t", "value": -' + "9" * 5000 + "}"),
+            422,
+            "validation",
+        ),
+        (
+            http_event("POST", "/ratings", body='{"talkId": ' + "1" * 5000 + ', "value": 5}'),
+            422,
+            "validation",
         ),
         (http_event("POST", "/voters", body="{" * 16_000), 400, "malformed-json"),
         # A lone surrogate: a str that cannot be encoded as UTF-8
