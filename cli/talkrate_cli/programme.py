@@ -160,19 +160,50 @@ def _column(name: str) -> str:
     return _COLUMN_NAMES.get(name.lower(), name)
 
 
-def _zoned(line: int, name: str, text: str) -> None:
-    """CliError when a time cell is not an RFC 3339 time with its zone (the API refuses both)."""
+# A time as the API reads it (pydantic's RFC 3339): date, "T" (or "t", or a space), hours and
+# minutes, optional seconds and fraction, then "Z" (or "z") or an offset of hours and minutes.
+_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?"
+    r"(?P<zone>[Zz]|[+-][0-9]{2}:?[0-5][0-9])?"
+)
+# The years (in UTC) the API takes a talk's times in.
+FIRST_YEAR, LAST_YEAR = 1970, 9000
+
+
+def _time(text: str) -> datetime | None:
+    """The time `text` says, as the API would read it (naive when it names no zone), or None."""
+    match = _TIME.fullmatch(text)
+    if match is None:
+        return None
+    zone = match["zone"] or ""
+    plain = text[: len(text) - len(zone)].replace("t", "T").replace(",", ".")
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        return datetime.fromisoformat(plain + ("+00:00" if zone in ("Z", "z") else zone))
+    except ValueError:  # 2026-02-30, 24:00, an offset of 24 hours
+        return None
+
+
+def _zoned(line: int, name: str, text: str) -> None:
+    """CliError when a time cell is not one the API takes: RFC 3339 with its zone, in the years
+    the API takes (the API refuses the rest, and the rows before would have been sent)."""
+    parsed = _time(text)
+    if parsed is None:
         raise CliError(
             f"line {line}: {name} {text!r} is not a time the API reads; write it as "
             "2026-12-02T09:00+01:00 (or 2026-12-02T08:00Z for UTC)"
-        ) from None
+        )
     if parsed.tzinfo is None:
         raise CliError(
             f"line {line}: {name} {text} names no time zone (write it as {text}Z for UTC, "
             f"or with its offset, {text}+01:00)"
+        )
+    try:
+        year = parsed.astimezone(UTC).year
+    except OverflowError:  # an offset carries it past the first or the last date there is
+        year = 0
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise CliError(
+            f"line {line}: {name} {text} is not between the years {FIRST_YEAR} and {LAST_YEAR}"
         )
 
 
@@ -286,11 +317,8 @@ def times_in_order(rows: list[Row], catalog: dict[str, dict[str, Any]]) -> None:
 
 def instant(value: Any) -> datetime | None:
     """An RFC 3339 time as an aware datetime (UTC when it names no zone); None for none or junk."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
+    parsed = _time(str(value)) if value else None
+    if parsed is None:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 

@@ -6,7 +6,11 @@ import csv
 import io
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
+from talkrate.models import TalkFields
 from talkrate_cli.errors import CliError
 from talkrate_cli.programme import (
     average_cell,
@@ -336,3 +340,68 @@ def test_an_end_before_a_start_the_file_leaves_as_it_is_is_refused() -> None:
         times_in_order(rows, catalog)
     times_in_order(rows[1:], catalog)  # 11:00 after 10:00: taken
     times_in_order(rows, {})  # new talks: nothing kept to compare with
+
+
+# Times the API refused or took differently from the import's check (a half-imported file
+# followed), and times at the edges of what it takes.
+TIMES_AT_THE_EDGES = [
+    "2026-12-03T09:00Z",
+    "2026-12-03t09:00:00z",
+    "2026-12-03 09:00:00Z",
+    "2026-12-03T09:00+0100",
+    "2026-12-03T09:00+01",
+    "20261203T090000Z",
+    "2026-W49-4T09:00Z",
+    "2026-12-03T0900Z",
+    "2026-12-03T09Z",
+    "0001-01-01T00:00:00+01:00",
+    "9999-12-31T23:59:59-01:00",
+    "1970-01-01T00:30:00+01:00",
+    "9000-12-31T23:59Z",
+    "9001-01-01T00:30+01:00",
+    "2026-12-03T09:00:00+23:59",
+    "2026-12-03T09:00:00+24:00",
+    "2026-12-03T09:00:00+01:60",
+    "2026-12-03T24:00:00Z",
+    "2026-02-30T09:00Z",
+    "2026-12-03T09:00:00.Z",
+    "2026-12-03T09:00:00,5Z",
+    "2026-12-03T09:00:00+01:00:00",
+    "2026-12-03T09:00:00 Z",
+    "2026-12-03T09:00:00.123456789Z",
+    "2026-12-03T09:00:00",
+    "2026-12-03T9:00Z",
+]
+
+
+def _taken_by_the_api(text: str) -> bool:
+    try:
+        TalkFields.model_validate({"title": "T", "startsAt": text})
+    except ValidationError:
+        return False
+    return True
+
+
+def _taken_by_the_import(text: str) -> bool:
+    try:
+        read_rows(io.StringIO(f'id,title,startsAt\nk,T,"{text}"\n'))
+    except CliError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("text", TIMES_AT_THE_EDGES)
+def test_the_import_takes_exactly_the_times_the_api_takes(text: str) -> None:
+    assert _taken_by_the_import(text) == _taken_by_the_api(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.from_regex(
+        r"[0-9]{4}-[01][0-9]-[0-3][0-9][Tt ][0-2][0-9](:[0-6][0-9]){0,2}([.,][0-9]{0,3})?"
+        r"([Zz]|[+-][0-9]{1,2}(:?[0-9]{2})?)?",
+        fullmatch=True,
+    )
+)
+def test_the_import_and_the_api_agree_on_any_time_like_text(text: str) -> None:
+    assert _taken_by_the_import(text) == _taken_by_the_api(text), text
