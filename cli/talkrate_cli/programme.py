@@ -10,7 +10,8 @@ The speakers cell lists names separated by ";" (written "; "); a ";" or "\\" ins
 escaped with a backslash ("Smith\\; Jr"), so every name reads back exactly as it was.
 
 A cell that a spreadsheet would run as a formula (starting with =, +, -, @, a tab or a carriage
-return) is written after a "'" (as the web app's export does), and read back without it.
+return), or that starts with a "'" of its own, is written after a "'" (as the web app's export
+does), and read back without it.
 
 An export is the file the organisers' page downloads: the same cells, an average to three places
 (half up, as the page's JavaScript rounds), and, in a file, a byte-order mark and CRLF line ends
@@ -48,13 +49,16 @@ _COLUMN_NAMES = {name.lower(): name for name in (*COLUMNS, *RESULT_COLUMNS)}
 
 
 def guarded(text: str) -> str:
-    """A cell's text that no spreadsheet runs as a formula: "'" before a formula's start."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    """A cell's text that no spreadsheet runs as a formula: "'" before a formula's start, and
+    before a text's own "'" (so "'=x" reads back as itself, not as "=x")."""
+    return "'" + text if text.startswith((*FORMULA_STARTS, "'")) else text
 
 
 def unguarded(text: str) -> str:
-    """A cell's text as it was before `guarded`: a "'" before anything else is the text's own."""
-    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
+    """A cell's text as it was before `guarded`: the "'" before a formula's start or before
+    another "'" goes; a "'" before anything else is the text's own (a hand-typed 'Quoted')."""
+    guard = text.startswith("'") and text[1:].startswith((*FORMULA_STARTS, "'"))
+    return text[1:] if guard else text
 
 
 @dataclass(frozen=True)

@@ -1047,6 +1047,7 @@ def test_the_page_s_results_file_is_the_one_the_command_line_exports(
         talk(3, 4.0, startsAt="2026-12-01T09:00:00Z", endsAt="2026-12-01T10:00:00Z"),
         talk(4, None, title="Çelik's -talk", speakers=["-Ann", "@Bo"]),
         talk(5, 2.0005, title="\tTabbed\r"),
+        talk(6, 5.0, title="'=an apostrophe of its own", speakers=["'Quoted' Ann"]),
     ]
     page.goto(web.url("/app/"))
     # When the organisers' page writes its file, and the command line its own
@@ -1063,6 +1064,7 @@ def test_the_page_s_results_file_is_the_one_the_command_line_exports(
         "4.000",
         "",
         "2.001",
+        "5.000",
     ]
 
 

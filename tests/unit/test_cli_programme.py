@@ -222,6 +222,22 @@ def test_speakers_whose_names_hold_the_separator_read_back_exactly() -> None:
     assert [row.fields["speakers"] for row in rows] == speakers
 
 
+@pytest.mark.parametrize(
+    "title", ["'=starts with an apostrophe", "''", "'", "'-", "''=x", "'Quoted' title", "=x"]
+)
+def test_a_title_starting_with_an_apostrophe_reads_back_as_itself(title: str) -> None:
+    # Given a talk whose own title starts with "'" (before a formula's start, or not)
+    talk = {"id": "k", "title": title, "speakers": [title]}
+    # When it is exported and imported again
+    out = io.StringIO()
+    write_results(out, [talk])
+    [row] = read_rows(io.StringIO(out.getvalue()))
+    # Then it is the same title and speaker, and no cell starts as a formula would
+    assert (row.fields["title"], row.fields["speakers"]) == (title, [title])
+    [cells] = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert not cells["title"].startswith(("=", "+", "-", "@"))
+
+
 def test_a_hand_typed_backslash_stays_in_the_name() -> None:
     [row] = read_rows(io.StringIO("title,speakers\nT,A\\B ; \\x;C\\\n"))
     assert row.fields["speakers"] == ["A\\B", "\\x", "C\\"]
