@@ -55,7 +55,12 @@ LAST_RETRY_SECONDS = 15.0  # the longest wait between tries while the channel st
 
 class LiveSubscriber(threading.Thread):
     """Subscribes to channels in the background; `on_event` gets each event's decoded JSON,
-    `on_state` a short description whenever the connection changes ("live", "reconnecting…")."""
+    `on_state` a short description whenever the connection changes ("live", "reconnecting…").
+
+    `endpoint_now`, when given, reads where the channel is again (the app's configuration)
+    before each try after a failed one: a deploy or a restarted local runtime gives the channel
+    a new API key or address, which a watch that began before it would otherwise offer forever.
+    """
 
     def __init__(
         self,
@@ -63,12 +68,14 @@ class LiveSubscriber(threading.Thread):
         channels: list[str],
         on_event: Callable[[Any], None],
         on_state: Callable[[str], None],
+        endpoint_now: Callable[[], LiveEndpoint | None] | None = None,
     ) -> None:
         super().__init__(name="live-subscriber", daemon=True)
         self.endpoint = endpoint
         self.channels = channels
         self.on_event = on_event
         self.on_state = on_state
+        self.endpoint_now = endpoint_now
         self._stopping = threading.Event()
         self._went_live = False
 
@@ -90,6 +97,17 @@ class LiveSubscriber(threading.Thread):
             if self._stopping.wait(delay):
                 return
             delay = min(delay * 2, LAST_RETRY_SECONDS)
+            self._read_endpoint_again()
+
+    def _read_endpoint_again(self) -> None:
+        if self.endpoint_now is None:
+            return
+        try:
+            fresh = self.endpoint_now()
+        except Exception:  # the API away too: the next try offers what was known
+            return
+        if fresh is not None:
+            self.endpoint = fresh
 
     def _session(self) -> None:
         from websockets.exceptions import ConnectionClosed

@@ -122,6 +122,79 @@ def test_a_refused_key_falls_back_to_polling(server: Server) -> None:
     assert states[0].startswith("polling (live channel:")
 
 
+def test_a_key_renewed_meanwhile_is_read_again_and_the_watch_goes_live(server: Server) -> None:
+    # Given a watch that began with the channel's old key (a deploy or a restarted runtime has
+    # renewed it since), and the app's configuration that now names the new one
+    port = server.socket.getsockname()[1]
+    url = f"ws://127.0.0.1:{port}/event/realtime"
+    asked: list[int] = []
+
+    def endpoint_now() -> LiveEndpoint:
+        asked.append(1)
+        return LiveEndpoint(url, HOST, API_KEY)
+
+    states: list[str] = []
+    went_live = threading.Event()
+
+    def on_state(state: str) -> None:
+        states.append(state)
+        if state == "live":
+            went_live.set()
+
+    subscriber = LiveSubscriber(
+        LiveEndpoint(url, HOST, "da2-the-old-key"),
+        ["/talkrate/leaderboard"],
+        print,
+        on_state,
+        endpoint_now=endpoint_now,
+    )
+    # When its first try is refused
+    subscriber.start()
+    try:
+        # Then it reads the configuration again and goes live with the new key
+        assert went_live.wait(10), states
+    finally:
+        subscriber.stop()
+        subscriber.join(5)
+    assert states[0].startswith("polling (live channel:")
+    assert asked
+
+
+def test_a_configuration_that_cannot_be_read_is_asked_for_again(server: Server) -> None:
+    # Given a watch offering an old key, whose API does not answer for its configuration once
+    port = server.socket.getsockname()[1]
+    url = f"ws://127.0.0.1:{port}/event/realtime"
+    asked: list[int] = []
+
+    def endpoint_now() -> LiveEndpoint:
+        asked.append(1)
+        if len(asked) == 1:
+            raise ConnectionError("the API is away")
+        return LiveEndpoint(url, HOST, API_KEY)
+
+    states: list[str] = []
+    went_live = threading.Event()
+
+    def on_state(state: str) -> None:
+        states.append(state)
+        if state == "live":
+            went_live.set()
+
+    old = LiveEndpoint(url, HOST, "da2-the-old-key")
+    subscriber = LiveSubscriber(
+        old, ["/talkrate/leaderboard"], print, on_state, endpoint_now=endpoint_now
+    )
+    subscriber.start()
+    try:
+        # Then the failed read keeps it trying with what it knew, and the next read brings it live
+        assert went_live.wait(15), states
+    finally:
+        subscriber.stop()
+        subscriber.join(5)
+    assert len(asked) >= 2
+    assert sum(s.startswith("polling") for s in states) >= 2
+
+
 def test_no_live_channel_configured_means_polling() -> None:
     assert LiveEndpoint.from_config({"live": None, "votingPolicy": "open"}) is None
     assert LiveEndpoint.from_config(None) is None

@@ -117,7 +117,13 @@ def watch(
     endpoint = None if poll else LiveEndpoint.from_config(session.api.page_config())
     if endpoint is not None and (channels := watcher.channels()):
         watcher.state = "connecting to the live channel"
-        subscriber = LiveSubscriber(endpoint, channels, watcher.on_event, watcher.on_state)
+        subscriber = LiveSubscriber(
+            endpoint,
+            channels,
+            watcher.on_event,
+            watcher.on_state,
+            endpoint_now=lambda: LiveEndpoint.from_config(session.api.page_config()),
+        )
         subscriber.start()
     deadline = None if duration is None else time.monotonic() + duration
     try:
