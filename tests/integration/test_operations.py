@@ -21,7 +21,7 @@ from tests.builders import (
     load_function,
     ratings_batch,
 )
-from tests.integration.test_kafka_publisher import consume_all
+from tests.integration.test_kafka_publisher import consume_all, count_records
 
 pytestmark = pytest.mark.integration
 
@@ -64,6 +64,53 @@ def test_a_dead_letter_is_listed_repaired_and_redriven_once(
     assert RatingSubmitted.from_json(value).value == 5
     assert str(RatingSubmitted.from_json(value).event_id) == event_id
     assert main(["ops", "redrive", str(letter["id"])]) == 2  # no longer pending
+
+
+def test_a_redrive_for_a_talk_not_in_the_programme_or_still_broken_publishes_nothing(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given two records set aside: both with a value of 7
+    source = f"dlq-{uuid.uuid4().hex[:8]}"
+    broken = [
+        {
+            "eventId": str(uuid.uuid4()),
+            "type": "RatingSubmitted",
+            "schemaVersion": 1,
+            "talkId": talk,
+            "value": 7,
+            "occurredAt": "2026-11-21T10:00:00Z",
+        }
+        for _ in range(2)
+    ]
+    load_function("projector")(
+        kafka_event(
+            [kafka_record(source, 0, n, json.dumps(b).encode()) for n, b in enumerate(broken)]
+        ),
+        LambdaContextStub("projector"),
+    )
+    capsys.readouterr()
+    assert main(["ops", "dead-letters"]) == 0
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    first, second = sorted((d for d in listed if d["topic"] == source), key=lambda d: d["offset"])
+    # When one is repaired for a talk that is not in the programme
+    ghost = json.dumps({**broken[0], "value": 3, "talkId": f"no-such-{uuid.uuid4().hex[:6]}"})
+    assert main(["ops", "redrive", str(first["id"]), "--value", ghost]) == 1
+    # Then it is refused, saying why
+    assert "not in the programme" in capsys.readouterr().err
+    # And a repaired value still wrong names its problem
+    assert main(["ops", "redrive", str(first["id"]), "--value", json.dumps(broken[0])]) == 1
+    assert "the value given is not a RatingSubmitted event (value:" in capsys.readouterr().err
+    # And two letters redriven together, the second still broken, publish neither
+    assert main(["ops", "redrive", str(first["id"]), str(second["id"])]) == 1
+    assert "dead letter" in capsys.readouterr().err
+    assert count_records(kafka_bootstrap, topic) == 0
+    assert main(["ops", "dead-letters"]) == 0
+    pending = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {d["id"] for d in pending} >= {first["id"], second["id"]}
 
 
 def published(kafka_bootstrap: str, topic: str, events: list[RatingSubmitted]) -> list[int]:

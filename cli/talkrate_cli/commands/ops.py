@@ -171,16 +171,32 @@ def redrive(ids: tuple[int, ...], value: str | None) -> None:
         raise BadInput(f"redrive: no pending dead letter with id {missing}")
     if value is not None and len(ids) != 1:
         raise click.UsageError("--value repairs one dead letter at a time")
-    publisher = wiring.rating_publisher()
+    # Every letter is judged before any is published: one that cannot go stops them all.
+    catalog, events = wiring.talk_catalog(), []
     for letter_id in ids:
         raw = value.encode() if value is not None else letters[letter_id]["value"] or b""
         try:
             event = RatingSubmitted.from_json(raw)
         except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}"
+                for e in error.errors()[:3]
+            )
+            whose = "the value given" if value is not None else f"dead letter {letter_id}"
             raise CliError(
-                f"redrive: dead letter {letter_id} is still not a RatingSubmitted event "
-                f"({error.error_count()} problems); repair it with --value"
+                f"redrive: {whose} is not a RatingSubmitted event ({problems})"
+                + ("" if value is not None else "; repair it with --value")
             ) from None
+        if not catalog.exists(event.talk_id):
+            # The projector counts any talk's rating: one for a talk not in the programme would
+            # count for nobody now, and for a talk added later under that id.
+            raise CliError(
+                f"redrive: dead letter {letter_id} rates {event.talk_id!r}, which is not in the "
+                "programme; add the talk first, or repair its talkId with --value"
+            )
+        events.append((letter_id, event))
+    publisher = wiring.rating_publisher()
+    for letter_id, event in events:
         publisher.publish(Rating.of(event))
         wiring.event_store().mark_redriven([letter_id])
         output.console.print(
