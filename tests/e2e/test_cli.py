@@ -597,6 +597,11 @@ def test_a_track_the_programme_does_not_have_is_said_so(cli: Cli, command: str) 
     # (`talks --track` said "no talks match", `top --track` named the tracks there are)
     done = cli.run(command, "--track", "No Such Track")
     assert_one_line_error(done, "no track 'No Such Track' in the programme; its tracks: ")
+    # And with --json too, as an error document (it printed an empty list and exited 0)
+    as_json = cli.run("--json", command, "--track", "No Such Track")
+    assert as_json.returncode == 1
+    assert as_json.stdout == ""
+    assert "no track 'No Such Track' in the programme" in json.dumps(json.loads(as_json.stderr))
 
 
 def test_an_empty_search_lists_the_whole_programme(cli: Cli) -> None:

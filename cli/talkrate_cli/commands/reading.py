@@ -19,12 +19,12 @@ def talks(session: Session, track: str | None, search: str | None) -> None:
     """The programme, with each talk's count and average."""
     # An empty search (`-q "$WORDS"` with no words) searches for nothing: the whole programme
     found = session.api.talks(track, search if search and search.strip() else None)
+    if not found and track:
+        _known_track(session, track)  # with --json too: a typo is an error, not an empty list
     if session.as_json:
         output.emit_json(found)
         return
     if not found:
-        if track:
-            _known_track(session, track)
         output.console.print("no talks match")
         return
     output.console.print(output.talks_table(found))
@@ -62,13 +62,13 @@ def show(session: Session, talk: str) -> None:
 def top(session: Session, track: str | None, limit: int) -> None:
     """The leaderboard: the best talks by Bayesian average."""
     board = session.api.leaderboard(limit, track)
+    if not board.get("talks") and track:
+        # Not "no ratings yet" for a track the programme does not have (a typo, a case).
+        _known_track(session, track)
     if session.as_json:
         output.emit_json(board)
         return
     if not board.get("talks"):
-        if track:
-            # Not "no ratings yet" for a track the programme does not have (a typo, a case).
-            _known_track(session, track)
         output.console.print("no rated talks yet")
         return
     output.console.print(output.leaderboard_table(board))
