@@ -49,8 +49,9 @@ class Session:
         api = self.api
         if admin_token(self.url) is None:
             raise CliError(
-                "no organiser token: set TALKRATE_ADMIN_TOKEN (the local runtime keeps its own "
-                "in .local/organiser-token)"
+                "no organiser token: set TALKRATE_ADMIN_TOKEN (a local runtime keeps its own in "
+                "its data folder's organiser-token: .local/, or the --data-dir it was given, which "
+                "TALKRATE_LOCAL_DATA names to this command)"
             )
         return api
 

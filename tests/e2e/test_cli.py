@@ -257,7 +257,7 @@ def test_admin_without_a_valid_token_is_refused_in_one_line(cli: Cli) -> None:
         "--yes",
         TALKRATE_ADMIN_TOKEN="not-the-token",
     )
-    assert_one_line_error(done, "403")
+    assert_one_line_error(done, "403", "this is not the organiser token of this service")
     assert cli.json("show", "testcontainers-integration-testing")["talk"]["title"]
 
 

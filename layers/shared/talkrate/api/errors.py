@@ -81,7 +81,7 @@ def auth_problem(
 ) -> tuple[int, str, str, str, dict[str, str]]:
     """401 without a token, 403 with a wrong one."""
     if isinstance(error, NotAllowed):
-        return 403, "forbidden", "Forbidden", "this token may not do that", {}
+        return 403, "forbidden", "Forbidden", "this is not the organiser token of this service", {}
     return (
         401,
         "unauthenticated",
