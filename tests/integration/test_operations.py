@@ -215,6 +215,15 @@ def test_a_replay_of_offsets_kafka_does_not_hold_changes_nothing(
     (tmp_path / "junk.json").write_text('{"Records": []}')
     assert main(["ops", "replay", "--failure", str(tmp_path / "junk.json")]) == 2
     assert main(["ops", "replay", "--topic", topic]) == 2  # a range needs all four
+    # A report that is JSON but not an object, a range backwards, a negative offset: refused
+    (tmp_path / "list.json").write_text("[]")
+    assert main(["ops", "replay", "--failure", str(tmp_path / "list.json")]) == 2
+    assert "not a Kafka on-failure report" in capsys.readouterr().err
+    backwards = ["--topic", topic, "--partition", "0", "--first", "5", "--last", "2"]
+    assert main(["ops", "replay", *backwards]) == 2
+    assert "--last (2) comes before --first (5)" in capsys.readouterr().err
+    negative = ["--topic", topic, "--partition", "-1", "--first", "0", "--last", "2"]
+    assert main(["ops", "replay", *negative]) == 2
     assert counted() == 3
 
 

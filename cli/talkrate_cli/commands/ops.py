@@ -235,9 +235,9 @@ def relay(session: Session, limit: int) -> None:
     "--failure", help="An on-failure report (a ProjectorFailures message body); - for stdin."
 )
 @click.option("--topic")
-@click.option("--partition", type=int)
-@click.option("--first", type=int, help="First offset.")
-@click.option("--last", type=int, help="Last offset (inclusive).")
+@click.option("--partition", type=click.IntRange(0), help="The topic's partition.")
+@click.option("--first", type=click.IntRange(0), help="First offset.")
+@click.option("--last", type=click.IntRange(0), help="Last offset (inclusive).")
 @_backend_errors
 def replay(
     failure: str | None,
@@ -272,6 +272,8 @@ def replay(
             raise BadInput(f"replay: {failure}: {error}") from None
         ranges, records = report.ranges, report.records
     else:
+        if int(last or 0) < int(first or 0):
+            raise click.UsageError(f"--last ({last}) comes before --first ({first})")
         ranges = [OffsetRange(str(topic), int(partition or 0), int(first or 0), int(last or 0))]
         records = []
     output.console.print(f"replay: {', '.join(str(r) for r in ranges)}", markup=False)

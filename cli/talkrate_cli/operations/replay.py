@@ -54,7 +54,7 @@ def read_failure(report: Mapping[str, Any]) -> Failure:
     Reports carry `KafkaBatchInfo`, with `recordsInfo` ("topic-partition" -> first and last record
     offsets) to read from Kafka, or with the batch itself as `payload` (then that is replayed).
     """
-    info = report.get("KafkaBatchInfo")
+    info = report.get("KafkaBatchInfo") if isinstance(report, Mapping) else None
     if not isinstance(info, Mapping):
         raise ValueError("not a Kafka on-failure report: it has no KafkaBatchInfo")
     payload = report.get("payload")
