@@ -225,6 +225,20 @@ def test_every_alarm_has_a_page_in_the_operations_guide() -> None:
         assert f"docs/operations.md#{name.lower()}" in alarm["Properties"]["AlarmDescription"]
 
 
+def test_the_guide_s_alarm_table_names_each_threshold_a_parameter_sets() -> None:
+    # (the table said "> 80%" for an alarm whose threshold an operator sets by a parameter)
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    rows = dict(re.findall(r"^\| \[(\w+)\]\(#\w+\) \|(.*)$", guide, re.MULTILINE))
+    checked = 0
+    for name, alarm in resources(_source(), "AWS::CloudWatch::Alarm").items():
+        threshold = alarm["Properties"].get("Threshold")
+        if isinstance(threshold, dict) and "Ref" in threshold:
+            assert name in rows, f"the alarm table has no row for {name}"
+            assert threshold["Ref"] in rows[name], f"{name}: its row does not name {threshold}"
+            checked += 1
+    assert checked >= 2
+
+
 def test_prod_deploys_by_canary_and_dev_all_at_once() -> None:
     dev = transformed(Stage="dev")
     for template, expected in ((_prod(), "Canary10Percent5Minutes"), (dev, "AllAtOnce")):
