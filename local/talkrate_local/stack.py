@@ -188,7 +188,12 @@ class TalkrateStack:
             ),
             # On a line of its own: the admin routes' bearer token (ADMIN_TOKEN sets another).
             announcements=(
-                (f"organiser token: {secrets.organiser_token}",) if secrets.organiser_token else ()
+                *(
+                    (f"organiser token: {secrets.organiser_token}",)
+                    if secrets.organiser_token
+                    else ()
+                ),
+                *_for_operations(backends),
             ),
             sites=(web_app_site(template.directory, lambda: self._page_config(template)),),
         )
@@ -293,6 +298,29 @@ class TalkrateStack:
                 f"[runtime] read model built from the event store: {built.events} events, "
                 f"{len(built.histograms)} talks"
             )
+
+
+# What `talkrate ops` reads the backends from, by backend.
+_VARIABLES = {
+    "talks": "TALKS_CONNECTION",
+    "ratings": "RATINGS_CONNECTION",
+    "streams": "STREAMS_CONNECTION",
+}
+
+
+def _for_operations(backends: Backends) -> tuple[str, ...]:
+    """The line that points `talkrate ops` (in another terminal) at the backends the runtime
+    started or found: their ports change from run to run, and ops defaults to the usual ones.
+    Configured backends are left out: they come from the person's own environment, and their
+    connections may hold a password."""
+    exports = [
+        f"{_VARIABLES[choice.name]}={choice.connection}"
+        for choice in backends.choices.values()
+        if choice.name in _VARIABLES and choice.origin != "configured" and choice.connection
+    ]
+    if not exports or all(c.origin == "found" for c in backends.choices.values()):
+        return ()  # the usual ports: ops finds them by itself
+    return ("for `talkrate ops` in another terminal: export " + " ".join(exports),)
 
 
 def _location(choice: Choice) -> str:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from talkrate_local.backends import DEFAULT_RATINGS, DEFAULT_TALKS, choose
-from talkrate_local.stack import LocalConfig
+from talkrate_local.backends import DEFAULT_RATINGS, DEFAULT_TALKS, Backends, Choice, choose
+from talkrate_local.stack import LocalConfig, _for_operations
 
 pytestmark = pytest.mark.unit
 
@@ -82,3 +82,35 @@ def test_local_config_reads_the_runtime_switches() -> None:
         "STREAMS_CONNECTION": "k:9092",
     }
     assert not LocalConfig.from_environ({}).embedded
+
+
+def test_the_runtime_says_how_to_point_the_operators_commands_at_its_own_backends(
+    tmp_path: Path,
+) -> None:
+
+    # Given backends the runtime started (new ports each run), found, and configured
+    def backends(**origins: str) -> Backends:
+        connections = {
+            "talks": "postgresql://postgres@127.0.0.1:41517/talkrate",
+            "ratings": "redis://127.0.0.1:39023/0",
+            "streams": "127.0.0.1:44321",
+        }
+        choices = {
+            name: Choice(name, origin, connections[name])  # type: ignore[arg-type]
+            for name, origin in origins.items()
+        }
+        return Backends(choices, tmp_path)
+
+    # Then embedded ones are named for `talkrate ops`, with the user the database needs
+    [line] = _for_operations(backends(talks="embedded", ratings="embedded", streams="memory"))
+    assert line == (
+        "for `talkrate ops` in another terminal: export "
+        "TALKS_CONNECTION=postgresql://postgres@127.0.0.1:41517/talkrate "
+        "RATINGS_CONNECTION=redis://127.0.0.1:39023/0 STREAMS_CONNECTION=127.0.0.1:44321"
+    )
+    # And a configured one is left to the person's own environment (it may hold a password)
+    [line] = _for_operations(backends(talks="configured", ratings="embedded", streams="found"))
+    assert "TALKS_CONNECTION" not in line
+    assert "RATINGS_CONNECTION=redis://127.0.0.1:39023/0" in line
+    # And with every backend on its usual port, ops finds them by itself: no line
+    assert _for_operations(backends(talks="found", ratings="found", streams="found")) == ()
