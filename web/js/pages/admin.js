@@ -28,10 +28,11 @@ function storeToken(token) {
   }
 }
 
-// A cell of the CSV: quoted when needed, and never read as a formula by a spreadsheet.
+// A cell of the CSV: quoted when needed, and never read as a formula by a spreadsheet (a text's
+// own leading "'" is guarded too, so an import reads "'=x" back as itself).
 function cell(value) {
   let text = value === null || value === undefined ? "" : String(value);
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  if (/^[=+\-@\t\r']/.test(text)) text = `'${text}`;
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
