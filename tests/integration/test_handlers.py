@@ -9,7 +9,10 @@ from typing import Any
 import pytest
 import redis
 
+from talkrate import wiring
+from talkrate.adapters.idempotency import fingerprint
 from talkrate.adapters.redis_store import histogram_key
+from talkrate.events import Rating, from_unix_ms
 from talkrate.models import RatingSubmitted
 from tests.builders import (
     LambdaContextStub,
@@ -21,7 +24,7 @@ from tests.builders import (
     ratings_batch,
     sample_event,
 )
-from tests.integration.test_kafka_publisher import consume_all, count_records
+from tests.integration.test_kafka_publisher import consume, consume_all, count_records
 
 pytestmark = pytest.mark.integration
 
@@ -329,3 +332,49 @@ def test_an_attendees_visit_loads_no_pydantic(configure: Callable[..., None], ta
     # Then every answer is a success and no validation library was loaded for any of it
     assert json.loads(statuses) == [201, 202, 200, 200, 200, 200, 200]
     assert modules == "[]"
+
+
+def test_a_keyed_rating_whose_first_run_failed_after_writing_counts_once_with_its_retry(
+    api: Call,
+    configure: Callable[..., None],
+    talk: str,
+    kafka_bootstrap: str,
+    topic: str,
+    redis_client: redis.Redis,
+) -> None:
+    # Given an attendee's keyed rating whose first run was answered 503 (PostgreSQL and Kafka
+    # not answering), while its outbox INSERT, already sent, would commit once PostgreSQL does
+    configure(
+        TALKS_CONNECTION="postgresql://postgres@127.0.0.1:1/talkrate",
+        STREAMS_CONNECTION="127.0.0.1:1",
+        PUBLISH_TIMEOUT_SECONDS="1",
+    )
+    body, key = json.dumps({"talkId": talk, "value": 4}), {"idempotency-key": f"k-{topic}"}
+    assert api("POST", "/ratings", body=body, headers=key)["statusCode"] == 503
+    [record] = [
+        json.loads(redis_client.get(name) or "null")
+        for name in redis_client.scan_iter("idempotency/*")
+        if f'"request":"{fingerprint({"talkId": talk, "value": 4})}"'
+        in (redis_client.get(name) or "")
+    ]
+    first = record["attempt"]
+    configure()
+    late = Rating.new(talk, 4, None, from_unix_ms(first["at"]), first["eventId"])
+    wiring.outbox().enqueue(late)  # the late commit
+    # When the attendee's client retries with the key, and the relay publishes the late row
+    retried = api("POST", "/ratings", body=body, headers=key)
+    relay = load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    assert relay["pending"] == 0
+    # Then the retry rated as the first run did: the same event
+    assert retried["statusCode"] == 202, retried["body"]
+    assert retried["json"]["eventId"] == first["eventId"]
+    # And the two records of it on the stream count once
+    records = [
+        r for r in consume(kafka_bootstrap, topic, lambda seen: False) if r.key == talk.encode()
+    ]
+    assert len(records) == 2
+    load_function("projector")(
+        kafka_event([kafka_record(topic, r.partition, r.offset, r.value) for r in records]),
+        LambdaContextStub("projector"),
+    )
+    assert counts(redis_client, talk) == {"4": "1"}

@@ -3,6 +3,7 @@ for a repeat, another request refused, a claim freed by failure or by the end of
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 import uuid
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 import redis
 
-from talkrate.adapters.idempotency import IdempotentRequests
+from talkrate.adapters.idempotency import RECORD_PREFIX, IdempotentRequests
 from talkrate.adapters.redis_store import ReadModelClient, connect
 from talkrate.errors import BackendUnavailable, IdempotencyKeyReused, RequestInProgress
 
@@ -36,9 +37,11 @@ class Work:
 
     def __init__(self) -> None:
         self.runs = 0
+        self.attempts: list[Any] = []
 
-    def __call__(self) -> dict[str, Any]:
+    def __call__(self, attempt: Any = None) -> dict[str, Any]:
         self.runs += 1
+        self.attempts.append(attempt)
         return {"run": self.runs, "status": "accepted"}
 
 
@@ -54,6 +57,16 @@ class Invocation:
 
 def _key() -> str:
     return f"voter:v-1:{uuid.uuid4()}"
+
+
+def wait_until_claimed(requests: IdempotentRequests, key: str) -> None:
+    """Until a request running on another thread has claimed the key (on a loaded machine the
+    thread may take longer to start than a fixed sleep)."""
+    record = RECORD_PREFIX + hashlib.sha256(key.encode()).hexdigest()
+    deadline = time.monotonic() + 10
+    while requests._client.get(record) is None:
+        assert time.monotonic() < deadline, "the first request never claimed its key"
+        time.sleep(0.005)
 
 
 def test_a_repeat_gets_the_first_answer_without_running_the_work_again(
@@ -78,7 +91,7 @@ def test_a_repeat_while_the_first_is_running_is_told_so(requests: IdempotentRequ
     key, request = _key(), {"talkId": "t-1", "value": 4}
     seen: list[type[Exception]] = []
 
-    def work() -> dict[str, Any]:
+    def work(_: Any) -> dict[str, Any]:
         try:
             requests.once(key, request, Work())
         except RequestInProgress as error:
@@ -92,7 +105,7 @@ def test_a_repeat_while_the_first_is_running_is_told_so(requests: IdempotentRequ
 def test_work_that_fails_frees_its_key_for_a_retry(requests: IdempotentRequests) -> None:
     key, request, work = _key(), {"talkId": "t-1", "value": 4}, Work()
 
-    def failing() -> dict[str, Any]:
+    def failing(_: Any) -> dict[str, Any]:
         raise RuntimeError("Kafka and the outbox both down")
 
     with pytest.raises(RuntimeError):
@@ -100,15 +113,15 @@ def test_work_that_fails_frees_its_key_for_a_retry(requests: IdempotentRequests)
     assert requests.once(key, request, work) == {"run": 1, "status": "accepted"}
 
 
-@pytest.mark.parametrize("remaining_ms", [50, None])
+@pytest.mark.parametrize("remaining_ms", [300, None])
 def test_a_stuck_request_holds_its_key_only_while_its_invocation_lasts(
     requests: IdempotentRequests, remaining_ms: int | None
 ) -> None:
-    # Given a request whose work hangs, in an invocation with 50 ms left (or no Lambda context)
+    # Given a request whose work hangs, in an invocation with 300 ms left (or no Lambda context)
     key, request, work = _key(), {"talkId": "t-1", "value": 4}, Work()
     release = threading.Event()
 
-    def hanging() -> dict[str, Any]:
+    def hanging(_: Any) -> dict[str, Any]:
         release.wait(10)
         return {"status": "late"}
 
@@ -116,11 +129,11 @@ def test_a_stuck_request_holds_its_key_only_while_its_invocation_lasts(
     stuck = threading.Thread(target=requests.once, args=(key, request, hanging, context))
     stuck.start()
     try:
-        time.sleep(0.02)
+        wait_until_claimed(requests, key)
         # When a retry comes before the invocation's end, and another after it
         with pytest.raises(RequestInProgress):
             requests.once(key, request, work)
-        time.sleep(0.1)
+        time.sleep(0.35)
         if remaining_ms is None:
             # Then without a context the claim holds (until the key's TTL)
             with pytest.raises(RequestInProgress):
@@ -147,7 +160,7 @@ def test_what_the_work_raises_is_not_taken_for_the_store_failing(
     requests: IdempotentRequests, error: Exception
 ) -> None:
     # Given work that fails with an error of a kind the store's own failures also take
-    def failing() -> dict[str, Any]:
+    def failing(_: Any) -> dict[str, Any]:
         raise error
 
     # When it runs under a key
@@ -155,3 +168,70 @@ def test_what_the_work_raises_is_not_taken_for_the_store_failing(
         requests.once(_key(), {"talkId": "t-1", "value": 4}, failing)
     # Then its own error comes out, not "the idempotency store is unreachable"
     assert raised.value is error
+
+
+class Refused(Exception):
+    """A refusal after which the work wrote nothing."""
+
+
+def test_a_retry_after_a_failure_runs_with_the_first_request_s_attempt(
+    requests: IdempotentRequests,
+) -> None:
+    # Given a first request whose work failed after it may have written (an outbox INSERT sent
+    # when PostgreSQL stopped answering), under its attempt: the event's id and time
+    key, request, work = _key(), {"talkId": "t-1", "value": 4}, Work()
+    first = {"eventId": str(uuid.uuid4()), "at": 1}
+
+    def failing(_: Any) -> dict[str, Any]:
+        raise RuntimeError("PostgreSQL did not answer")
+
+    with pytest.raises(RuntimeError):
+        requests.once(key, request, failing, attempt=first, refusals=(Refused,))
+    # When its retry comes with an attempt of its own
+    retry = {"eventId": str(uuid.uuid4()), "at": 2}
+    assert requests.once(key, request, work, attempt=retry, refusals=(Refused,))["run"] == 1
+    # Then the work runs with the first's: what both write is one event
+    assert work.attempts == [first]
+
+
+def test_a_retry_after_a_refusal_is_an_attempt_of_its_own(requests: IdempotentRequests) -> None:
+    # Given a first request refused before it wrote anything (an unknown talk, a limit)
+    key, request, work = _key(), {"talkId": "t-1", "value": 4}, Work()
+
+    def refused(_: Any) -> dict[str, Any]:
+        raise Refused
+
+    with pytest.raises(Refused):
+        requests.once(key, request, refused, attempt={"eventId": "first"}, refusals=(Refused,))
+    # When it is retried
+    requests.once(key, request, work, attempt={"eventId": "retry"}, refusals=(Refused,))
+    # Then the retry rates as itself (its own time: a window or a limit judged now)
+    assert work.attempts == [{"eventId": "retry"}]
+
+
+def test_a_retry_after_the_first_died_with_its_invocation_runs_with_its_attempt(
+    requests: IdempotentRequests,
+) -> None:
+    # Given a first request that hangs past the end of its invocation (a Lambda timeout)
+    key, request, work = _key(), {"talkId": "t-1", "value": 4}, Work()
+    release = threading.Event()
+    first = {"eventId": str(uuid.uuid4()), "at": 1}
+
+    def hanging(_: Any) -> dict[str, Any]:
+        release.wait(10)
+        return {"status": "late"}
+
+    stuck = threading.Thread(
+        target=requests.once, args=(key, request, hanging, Invocation(30), first)
+    )
+    stuck.start()
+    try:
+        wait_until_claimed(requests, key)
+        time.sleep(0.05)  # past the invocation's end
+        # When a retry takes its claim over
+        requests.once(key, request, work, attempt={"eventId": "retry", "at": 2})
+        # Then it runs with the first request's attempt
+        assert work.attempts == [first]
+    finally:
+        release.set()
+        stuck.join(10)

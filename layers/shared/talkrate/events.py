@@ -72,6 +72,11 @@ def unix_ms(at: datetime) -> int:
     return (at - _EPOCH) // timedelta(milliseconds=1)
 
 
+def from_unix_ms(ms: int) -> datetime:
+    """The moment (UTC) `ms` milliseconds after the Unix epoch."""
+    return _EPOCH + timedelta(milliseconds=ms)
+
+
 # The last id this process made: its millisecond and its 74 bits below the time.
 _last_id = [0, 0]
 _last_id_lock = threading.Lock()
@@ -122,10 +127,16 @@ class Rating(NamedTuple):
 
     @classmethod
     def new(
-        cls, talk_id: str, value: int, voter_id: str | None = None, now: datetime | None = None
+        cls,
+        talk_id: str,
+        value: int,
+        voter_id: str | None = None,
+        now: datetime | None = None,
+        event_id: str | None = None,
     ) -> Rating:
         """A fresh event for a rating accepted `now` (the current time by default), its ids
-        already checked against their patterns."""
+        already checked against their patterns; `event_id` (a UUID, canonical) is a retry's:
+        the id its first attempt chose."""
         if not (
             _TALK_ID.fullmatch(talk_id) and (voter_id is None or _VOTER_ID.fullmatch(voter_id))
         ):
@@ -133,7 +144,7 @@ class Rating(NamedTuple):
         now = (now or datetime.now(UTC)).astimezone(UTC)
         # Milliseconds, as on the wire, so an event equals itself after a round trip.
         at = _to_millisecond(now)
-        return cls(str(uuid7(at)), talk_id, value, at, voter_id)
+        return cls(event_id or str(uuid7(at)), talk_id, value, at, voter_id)
 
     @property
     def occurred_ms(self) -> int:

@@ -112,9 +112,10 @@ def submit_rating(
     outbox: RatingOutbox,
     limiter: RequestLimiter,
     now: datetime,
+    event_id: str | None = None,
 ) -> Submission:
     """Accept a rating for a known talk in its window: publish it, or keep it in the outbox when
-    Kafka is down.
+    Kafka is down. `event_id` (with the `now` it was chosen at) is a retry's: its first attempt's.
 
     Raises TalkNotFound for an unknown talk, RatingWindowClosed outside the talk's window,
     RateLimited over a limit (nothing counted), and RatingNotStored only when neither Kafka nor
@@ -124,7 +125,7 @@ def submit_rating(
     if window is None:
         raise TalkNotFound(request.talk_id)
     check_window(request.talk_id, window, now, rules.grace)
-    event = Rating.new(request.talk_id, request.value, rater.voter_id, now)
+    event = Rating.new(request.talk_id, request.value, rater.voter_id, now, event_id)
     event_id = event.event_id
     # One round trip: the limits, and the accepted marker GET /ratings/{eventId} reads.
     limits = rules.limits(rater)

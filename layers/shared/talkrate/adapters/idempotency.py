@@ -46,7 +46,15 @@ def fingerprint(request: dict[str, Any]) -> str:
 
 
 class IdempotentRequests:
-    """Runs a request's work at most once per Idempotency-Key, replaying the first answer."""
+    """Runs a request's work at most once per Idempotency-Key, replaying the first answer.
+
+    The first request with a key chooses its attempt (for a rating: the event's id and time) and
+    keeps it in the key's record; every retry that runs the work again (after the first failed,
+    or died with its invocation) is handed that same attempt. A first request that failed may
+    still have written (an outbox row whose INSERT was sent when PostgreSQL stopped answering
+    commits when it answers again): its retry then writes the same event, which the event store
+    counts once, instead of another one.
+    """
 
     def __init__(self, client: Any, ttl_seconds: int = KEY_TTL_SECONDS) -> None:
         self._client = client
@@ -57,36 +65,45 @@ class IdempotentRequests:
         self,
         key: str,
         request: dict[str, Any],
-        work: Callable[[], dict[str, Any]],
+        work: Callable[[Any], dict[str, Any]],
         lambda_context: Any = None,
+        attempt: Any = None,
+        refusals: tuple[type[BaseException], ...] = (),
     ) -> dict[str, Any]:
-        """The answer of `work` for the first use of `key`; the same answer for every repeat.
+        """The answer of `work(attempt)` for the first use of `key`; the same answer for every
+        repeat.
 
         Raises IdempotencyKeyReused when the key comes back with another request, and
         RequestInProgress while the first request with the key has not finished. With the
         Lambda context, a request that dies mid-way frees its key when the invocation's time
-        is up rather than when the key's TTL ends. A request whose work raises frees its key,
-        so a retry runs the work again.
+        is up rather than when the key's TTL ends. A request whose work raises frees its key, so
+        a retry runs the work again: with the first request's attempt, unless the work raised
+        one of `refusals` (errors after which nothing was written: the retry is a new attempt).
         """
         record_key = RECORD_PREFIX + hashlib.sha256(key.encode()).hexdigest()
         requested = fingerprint(request)
-        claim = _record(IN_PROGRESS, requested, until_ms=_deadline_ms(lambda_context))
+        claim = _record(
+            IN_PROGRESS, requested, until_ms=_deadline_ms(lambda_context), attempt=attempt
+        )
         try:
-            answer = self._answer_or_claim(key, record_key, requested, claim)
+            answer, first = self._answer_or_claim(key, record_key, requested, claim)
         except (redis.RedisError, RedisClusterException, ValueError) as error:
             raise IdempotencyStoreUnavailable("the idempotency store is unreachable") from error
         # Outside the store's error handling: what the work raises is the work's own error.
-        return answer if answer is not None else self._run(record_key, requested, work)
+        if answer is not None:
+            return answer
+        return self._run(record_key, requested, work, attempt if first is None else first, refusals)
 
     def _answer_or_claim(
         self, key: str, record_key: str, requested: str, claim: str
-    ) -> dict[str, Any] | None:
-        """The stored answer of a completed first request; None once this request holds the
-        key's claim (its work is to run); raises while another holds it, or for another request.
+    ) -> tuple[dict[str, Any] | None, Any]:
+        """The stored answer of a completed first request; else (None, the attempt of the
+        claim taken over, or None for this request's own) once this request holds the key's
+        claim (its work is to run); raises while another holds it, or for another request.
         """
         for _ in range(2):  # twice: a record can expire between the claim and the read
             if self._client.set(record_key, claim, nx=True, ex=self._ttl):
-                return None
+                return None, None
             stored = self._client.get(record_key)
             if stored is None:
                 continue
@@ -97,15 +114,17 @@ class IdempotentRequests:
                 raise IdempotencyKeyReused(key)
             if record.get("status") == COMPLETED:
                 answer: dict[str, Any] = record["answer"]
-                return answer
+                return answer, None
             until = record.get("until")
+            first = record.get("attempt")
+            taken = _record(IN_PROGRESS, requested, json.loads(claim).get("until"), first)
             if (
                 until is None
                 or until > time.time() * 1000
-                or not self._claim_again(record_key, stored, claim)
+                or not self._claim_again(record_key, stored, taken)
             ):
                 raise RequestInProgress(key)
-            return None
+            return None, first
         raise RequestInProgress(key)  # the record came and went twice: someone holds the key
 
     def _claim_again(self, record_key: str, stored: bytes, claim: str) -> bool:
@@ -114,14 +133,24 @@ class IdempotentRequests:
         return bool(self._take_over(keys=[record_key], args=[stored, claim, self._ttl]))
 
     def _run(
-        self, record_key: str, requested: str, work: Callable[[], dict[str, Any]]
+        self,
+        record_key: str,
+        requested: str,
+        work: Callable[[Any], dict[str, Any]],
+        attempt: Any,
+        refusals: tuple[type[BaseException], ...],
     ) -> dict[str, Any]:
         try:
-            answer = work()
-        except BaseException:
-            # The key is free for a retry (if Redis fails here, when the claim or TTL runs out).
+            answer = work(attempt)
+        except BaseException as error:
+            # The key is free for a retry (if Redis fails here, when the claim or TTL runs out):
+            # a claim that has run out, holding the attempt, unless nothing was written.
             with contextlib.suppress(redis.RedisError, RedisClusterException):
-                self._client.delete(record_key)
+                if attempt is None or isinstance(error, refusals):
+                    self._client.delete(record_key)
+                else:
+                    ended = _record(IN_PROGRESS, requested, until_ms=0, attempt=attempt)
+                    self._client.set(record_key, ended, ex=self._ttl)
             raise
         try:
             self._client.set(record_key, _record(COMPLETED, requested, answer=answer), ex=self._ttl)
@@ -138,10 +167,18 @@ def _deadline_ms(lambda_context: Any) -> float | None:
     return time.time() * 1000 + remaining() if callable(remaining) else None
 
 
-def _record(status: str, requested: str, until_ms: float | None = None, answer: Any = None) -> str:
+def _record(
+    status: str,
+    requested: str,
+    until_ms: float | None = None,
+    attempt: Any = None,
+    answer: Any = None,
+) -> str:
     record: dict[str, Any] = {"status": status, "request": requested}
     if until_ms is not None:
         record["until"] = until_ms
+    if attempt is not None:
+        record["attempt"] = attempt
     if status == COMPLETED:
         record["answer"] = answer
     return json.dumps(record, separators=(",", ":"))

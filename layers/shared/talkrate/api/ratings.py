@@ -11,8 +11,14 @@ from talkrate import wiring
 from talkrate.api.responses import ok, problems
 from talkrate.api.routing import Body, Header, Path, Query, Request, Response, Router
 from talkrate.config import load_settings
-from talkrate.errors import IdempotencyStoreUnavailable, RateLimited, RatingUnknown
-from talkrate.events import MAX_TALK_ID_LENGTH, TALK_ID_PATTERN
+from talkrate.errors import (
+    IdempotencyStoreUnavailable,
+    RateLimited,
+    RatingUnknown,
+    RatingWindowClosed,
+    TalkNotFound,
+)
+from talkrate.events import MAX_TALK_ID_LENGTH, TALK_ID_PATTERN, from_unix_ms, unix_ms, uuid7
 from talkrate.observability import logger, metrics
 from talkrate.ports import Pingable
 from talkrate.rating import Rater, rating_status, read_ratings, submit_rating
@@ -100,11 +106,15 @@ def post_rating(
         accepted = _rate(rating, rater, now)
     else:
         try:
+            # Every run under the key rates as its first did: the same event id and time, so
+            # a first run that wrote before it failed (or died) and its retry count once.
             accepted = wiring.idempotent_requests().once(
                 f"{idempotency_scope(voter_id, rater.address)}:{idempotency_key}",
                 rating.document(),
-                lambda: _rate(rating, rater, now),
+                lambda first: _rate(rating, rater, *_event_of(first)),
                 request.context,
+                attempt=_attempt(now),
+                refusals=NOTHING_WRITTEN,
             )
         except IdempotencyStoreUnavailable:
             # Nothing ran. A voter's retry cannot count twice (their newest rating of a talk
@@ -121,7 +131,25 @@ def post_rating(
     )
 
 
-def _rate(request: RatingBody, rater: Rater, now: datetime) -> dict[str, Any]:
+# What a rating's run raises when it wrote nothing (refused before publishing): a retry under
+# its Idempotency-Key is then a new rating, at its own time.
+NOTHING_WRITTEN = (TalkNotFound, RatingWindowClosed, RateLimited)
+
+
+def _attempt(now: datetime) -> dict[str, Any]:
+    """A rating's first run under an Idempotency-Key: its event's id and time (milliseconds)."""
+    at = unix_ms(now)
+    return {"eventId": str(uuid7(from_unix_ms(at))), "at": at}
+
+
+def _event_of(attempt: dict[str, Any]) -> tuple[datetime, str]:
+    """The time and event id a run rates with: its first run's."""
+    return from_unix_ms(int(attempt["at"])), str(attempt["eventId"])
+
+
+def _rate(
+    request: RatingBody, rater: Rater, now: datetime, event_id: str | None = None
+) -> dict[str, Any]:
     try:
         submission = submit_rating(
             request,
@@ -132,6 +160,7 @@ def _rate(request: RatingBody, rater: Rater, now: datetime) -> dict[str, Any]:
             wiring.outbox(),
             wiring.request_limiter(),
             now,
+            event_id,
         )
     except RateLimited:
         metrics.add_metric(name="RatingRateLimited", unit="Count", value=1)
