@@ -1,5 +1,5 @@
-// /app/: the programme, searchable, filterable by track; talks running now first, talks whose
-// rating has closed last.
+// /app/: the programme, searchable, filterable by track; talks running now first, then those to
+// come, talks whose rating has closed last (see `order`).
 import { h, fill, setText, plural, formatAvg, talkHref, debounce, arrange } from "../dom.js";
 import { allTalks } from "../api.js";
 import { watch, LEADERBOARD_CHANNEL } from "../live.js";
@@ -17,18 +17,24 @@ function matches(talk, words, track) {
   return words.every((word) => text.includes(word));
 }
 
+// What an attendee looks for first: the talks running now, then those to come (by start), then
+// those just over that still take ratings (the latest first), then talks without times (always
+// open, but on no timetable: after the day's rateable talks), then those whose rating closed.
+function rank(talk, now) {
+  if (isRunning(talk, now)) return 0;
+  if (Date.parse(talk.startsAt) > now) return 1;
+  if (ratingClosed(talk, now)) return 4;
+  return talk.startsAt || talk.endsAt ? 2 : 3;
+}
+
 function order(a, b) {
   const now = Date.now();
-  const running = Number(isRunning(b, now)) - Number(isRunning(a, now));
-  if (running) return running;
-  // Then the talks an attendee can still rate, before those whose rating has closed.
-  const closed = Number(ratingClosed(a, now)) - Number(ratingClosed(b, now));
-  if (closed) return closed;
-  // Then by start time, talks without one last, then by title.
-  const startA = Date.parse(a.startsAt) || Infinity;
-  const startB = Date.parse(b.startsAt) || Infinity;
-  if (startA !== startB) return startA < startB ? -1 : 1;
-  return a.title.localeCompare(b.title);
+  const group = rank(a, now) - rank(b, now);
+  if (group) return group;
+  // Running and upcoming talks by start; the ones over, the most recently ended first.
+  const at = (talk) => Date.parse(talk.startsAt) || Date.parse(talk.endsAt) || 0;
+  const early = rank(a, now) < 2 ? at(a) - at(b) : (Date.parse(b.endsAt) || at(b)) - (Date.parse(a.endsAt) || at(a));
+  return early || a.title.localeCompare(b.title);
 }
 
 // A talk's card; its score line is updated in place (see `score`), the rest redrawn when it changes.
