@@ -44,3 +44,46 @@ def test_the_programme_shows_talks_to_come_before_those_that_are_over(
     expect(cards).to_have_text(
         ["Running", "Next up", "Later today", "Just over", "Without times", "Closed long ago"]
     )
+
+
+def test_back_from_a_talk_returns_to_the_same_place_in_the_programme(
+    web: WebStack, page: Page
+) -> None:
+    # Given a programme of 30 talks, scrolled down to the 21st on a phone
+    track = f"Long day {unique_talk_id()}"
+    start = datetime.now(UTC) + timedelta(days=1)
+    for n in range(30):
+        web.add_talk(title=f"Slot {n:02d}", track=track, **an_hour_from(start + timedelta(hours=n)))
+    page.goto(web.url(f"/app/?track={quote(track)}"))
+    link = page.get_by_role("link", name="Slot 20", exact=True)
+    link.scroll_into_view_if_needed()
+    scrolled = page.evaluate("window.scrollY")
+    assert scrolled > 1000
+    # When the attendee opens that talk, and comes back
+    link.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Slot 20")
+    page.go_back()
+    # Then the programme is where they left it, the keyboard on the talk they came from
+    expect(link).to_be_focused()
+    assert abs(page.evaluate("window.scrollY") - scrolled) <= 1
+
+
+def test_skip_to_content_moves_to_the_page_without_drawing_it_again(
+    web: WebStack, page: Page
+) -> None:
+    # Given the programme, drawn, with a search typed
+    web.add_talk(title=f"Skippable {unique_talk_id()}")
+    page.goto(web.url("/app/"))
+    expect(page.locator(".talk-card").first).to_be_visible()
+    page.evaluate("window.drawn = document.querySelector('main h1')")
+    reads: list[str] = []
+    page.on("request", lambda r: reads.append(r.url) if "/talks?" in r.url else None)
+    # When a keyboard user follows "Skip to content"
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("Enter")
+    # Then the keyboard is in the page's content, which is the same page, not read again
+    expect(page.locator("main")).to_be_focused()
+    assert page.evaluate("window.drawn === document.querySelector('main h1')")
+    assert page.url.endswith("#main")
+    assert reads == []

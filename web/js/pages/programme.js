@@ -62,10 +62,14 @@ function scoreOf(talk) {
   ];
 }
 
+// The catalogue last read: the page drawn again (Back from a talk) shows it at once, so Back finds
+// the attendee's place; a read follows at once.
+let lastRead = [];
+
 export function programmePage(main) {
   document.title = "Programme · talkrate";
   const params = new URLSearchParams(location.search);
-  let talks = [];
+  let talks = lastRead;
   let query = params.get("q") || "";
   let track = params.get("track") || "";
 
@@ -93,7 +97,7 @@ export function programmePage(main) {
     if (query) next.set("q", query);
     if (track) next.set("track", track);
     const suffix = next.toString();
-    history.replaceState(null, "", `/app/${suffix ? `?${suffix}` : ""}`);
+    history.replaceState(history.state, "", `/app/${suffix ? `?${suffix}` : ""}${location.hash}`);
   }
 
   function drawTracks() {
@@ -156,7 +160,7 @@ export function programmePage(main) {
     try {
       const fresh = await allTalks();
       const tracksChanged = tracksOf(fresh).join("\n") !== tracksOf(talks).join("\n") || !trackBox.firstChild;
-      talks = fresh;
+      talks = lastRead = fresh;
       if (tracksChanged) drawTracks();
       show();
     } catch (error) {
@@ -164,6 +168,10 @@ export function programmePage(main) {
       throw error;
     }
   };
+  if (talks.length) {
+    drawTracks();
+    show();
+  }
   const later = debounce(refresh, 500);
   const live = watch({ channel: LEADERBOARD_CHANNEL, refresh, onEvent: () => later(), pollMs: 15000 });
   // "Now" and "Rating closed" follow the clock, not only the updates: redrawn when they change.
