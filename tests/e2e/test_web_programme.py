@@ -6,18 +6,21 @@ test_web_app (whose fixtures and helpers these tests share)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.builders import unique_talk_id
+from tests.e2e.conftest import wait_for
 from tests.e2e.test_web_app import (  # noqa: F401  (fixtures)
     WebStack,
     an_hour_from,
     browser,
     page,
     phone,
+    publish_live,
     web,
 )
 
@@ -87,3 +90,61 @@ def test_skip_to_content_moves_to_the_page_without_drawing_it_again(
     assert page.evaluate("window.drawn === document.querySelector('main h1')")
     assert page.url.endswith("#main")
     assert reads == []
+
+
+def catalogue_reads(page: Page) -> list[str]:
+    """The page's reads of the programme's catalogue (GET /talks?...), as they are sent."""
+    reads: list[str] = []
+    page.on("request", lambda r: reads.append(r.url) if "/talks?" in r.url else None)
+    return reads
+
+
+def open_live(page: Page, path: str, reads: list[str]) -> None:
+    """Open a page and wait until it is subscribed and its read after subscribing was sent."""
+    frames: list[Any] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda frame: frames.append(frame)))
+    page.goto(path)
+    for _ in range(100):
+        if any("subscribe_success" in str(f) for f in frames) and len(reads) >= 2:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"not live: {frames}, {reads}")
+
+
+def test_ratings_arriving_update_the_programme_without_reading_it_again(
+    web: WebStack, page: Page
+) -> None:
+    # Given the programme of a track, open and live
+    track = f"Busy {unique_talk_id()}"
+    talk = web.add_talk(title="Much rated", track=track)
+    reads = catalogue_reads(page)
+    open_live(page, web.url(f"/app/?track={quote(track)}"), reads)
+    card = page.locator(".talk-card")
+    expect(card).to_contain_text("0 ratings")
+    read_before = len(reads)
+    # When ratings arrive one after the other
+    for n, value in enumerate([4, 5, 5, 4], start=1):
+        web.rate(talk["id"], value)
+        # Then the card follows each of them
+        expect(card).to_contain_text(f"{n} rating", timeout=10_000)
+    expect(card).to_contain_text("★ 4.50")
+    # And the page did not read the whole catalogue again for them
+    assert reads[read_before:] == []
+
+
+def test_a_talk_an_organiser_adds_appears_on_an_open_programme_within_a_minute(
+    web: WebStack, page: Page
+) -> None:
+    # Given the programme of a track, open and live (its clock the test's)
+    track = f"Growing {unique_talk_id()}"
+    web.add_talk(title="Known", track=track)
+    page.clock.install()
+    reads = catalogue_reads(page)
+    open_live(page, web.url(f"/app/?track={quote(track)}"), reads)
+    cards = page.locator(".talk-card")
+    expect(cards).to_have_count(1)
+    # When an organiser adds a talk to it, and a minute passes without any rating
+    web.add_talk(title="Added since", track=track)
+    page.clock.run_for(61_000)
+    # Then the programme shows it
+    expect(cards).to_have_count(2)
