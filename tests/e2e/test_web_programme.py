@@ -13,16 +13,14 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.builders import unique_talk_id
-from tests.e2e.conftest import wait_for
-from tests.e2e.test_web_app import (  # noqa: F401  (fixtures)
-    WebStack,
-    an_hour_from,
-    browser,
-    page,
-    phone,
-    publish_live,
-    web,
-)
+from tests.e2e import test_web_app
+from tests.e2e.test_web_app import WebStack, an_hour_from
+
+# test_web_app's fixtures: its runtime (one for this module), the browser, a phone and its page.
+web = test_web_app.web
+browser = test_web_app.browser
+phone = test_web_app.phone
+page = test_web_app.page
 
 pytestmark = pytest.mark.browser
 
