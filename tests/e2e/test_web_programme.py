@@ -146,3 +146,185 @@ def test_a_talk_an_organiser_adds_appears_on_an_open_programme_within_a_minute(
     page.clock.run_for(61_000)
     # Then the programme shows it
     expect(cards).to_have_count(2)
+
+
+RTL_TITLE = "מה חדש ב-Python 3.13?"
+# Where the first and the last character of a text (its only text node) stand on the screen.
+ENDS_OF = """(text) => {
+  const node = [...document.querySelectorAll("main *")].flatMap((e) => [...e.childNodes])
+    .find((n) => n.nodeType === Node.TEXT_NODE && n.data.trim() === text);
+  const at = (i) => {
+    const range = document.createRange();
+    range.setStart(node, i);
+    range.setEnd(node, i + 1);
+    return range.getBoundingClientRect().left;
+  };
+  const start = node.data.indexOf(text);
+  return [at(start), at(start + text.length - 1)];
+}"""
+
+
+@pytest.fixture(scope="module")
+def rtl_talk(web: WebStack) -> dict[str, Any]:
+    """A rated talk with a Hebrew title, in a track of its own."""
+    talk = web.add_talk(title=RTL_TITLE, track=f"RTL {unique_talk_id()}")
+    web.rate(talk["id"], 5)
+    return talk
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/app/?track={track}",
+        "/app/leaderboard?track={track}",
+        "/app/admin",
+        "/app/talks/{id}",
+        "/app/talks/{id}/screen",
+    ],
+)
+def test_a_right_to_left_title_reads_right_to_left_on_every_page(
+    web: WebStack, page: Page, rtl_talk: dict[str, Any], path: str
+) -> None:
+    # Given a talk whose title is Hebrew, with a Latin name and a question mark in it
+    # When it is shown on a page
+    page.goto(web.url(path.format(id=rtl_talk["id"], track=quote(rtl_talk["track"]))))
+    if path == "/app/admin":
+        page.get_by_label("Organiser token").fill(web.token)
+        page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text(RTL_TITLE, exact=True).first).to_be_visible(timeout=10_000)
+    # Then it starts on the right and ends, with its question mark, on the left
+    first, last = page.evaluate(ENDS_OF, RTL_TITLE)
+    assert last < first, (first, last)
+
+
+LONG_TITLE = "Unbreakable" * 24 + "Title" * 2 + "!" * 2  # 276 characters, no space
+
+
+def test_a_title_without_spaces_keeps_the_organisers_table_on_a_desktop(
+    web: WebStack, browser: Any
+) -> None:
+    # Given a talk whose title is one word of 276 characters
+    talk = web.add_talk(title=LONG_TITLE, track="Long titles")
+    desktop = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = desktop.new_page()
+        # When an organiser signs in on a desktop
+        page.goto(web.url("/app/admin"))
+        page.get_by_label("Organiser token").fill(web.token)
+        page.get_by_role("button", name="Sign in").click()
+        edit = page.get_by_role("button", name=f"Edit {talk['title']}")
+        expect(edit).to_be_visible()
+        # Then the table fits its area, and the talk's Edit is on the screen
+        widths = page.evaluate(
+            """() => { const box = document.querySelector(".table-scroll");
+                       return [box.scrollWidth, box.clientWidth]; }"""
+        )
+        assert widths[0] <= widths[1], widths
+        box = edit.bounding_box()
+        assert box is not None
+        assert box["x"] + box["width"] <= 1280
+    finally:
+        desktop.close()
+
+
+ORDINARY = "Everything You Know About Observability Infrastructure"
+
+
+def test_the_leaderboard_keeps_ordinary_words_whole_on_a_narrow_phone(
+    web: WebStack, browser: Any
+) -> None:
+    # Given a track with a talk of ordinary words and one whose title is one long word, rated
+    track = f"Narrow {unique_talk_id()}"
+    for title in (ORDINARY, LONG_TITLE):
+        web.rate(web.add_talk(title=title, track=track)["id"], 4)
+    narrow = browser.new_context(viewport={"width": 320, "height": 568})
+    try:
+        page = narrow.new_page()
+        # When the track's leaderboard is shown on a 320 px phone
+        page.goto(web.url(f"/app/leaderboard?track={quote(track)}"))
+        expect(page.locator(".board tbody tr")).to_have_count(2, timeout=10_000)
+        # Then every word of the ordinary title stands on one line
+        broken = page.evaluate(
+            """(title) => {
+                 const node = [...document.querySelectorAll(".board a")].find((a) => a.textContent === title).firstChild;
+                 const broken = [];
+                 let at = 0;
+                 for (const word of title.split(" ")) {
+                   const range = document.createRange();
+                   range.setStart(node, at);
+                   range.setEnd(node, at + word.length);
+                   if (range.getClientRects().length > 1) broken.push(word);
+                   at += word.length + 1;
+                 }
+                 return broken;
+               }""",
+            ORDINARY,
+        )
+        assert broken == []
+        # And the long one does not push the table or the page wider than the phone
+        widths = page.evaluate(
+            """() => [document.querySelector(".table-scroll").scrollWidth,
+                      document.querySelector(".table-scroll").clientWidth,
+                      document.documentElement.scrollWidth]"""
+        )
+        assert widths[0] <= widths[1], widths
+        assert widths[2] <= 320, widths
+    finally:
+        narrow.close()
+
+
+BADGE_TEXTS = """window.badgeTexts = [];
+new MutationObserver(() => {
+  const badge = document.querySelector(".live-badge");
+  if (badge && badgeTexts[badgeTexts.length - 1] !== badge.textContent) badgeTexts.push(badge.textContent);
+}).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });"""
+
+
+def test_the_live_badge_says_reconnecting_only_after_a_connection_was_lost(
+    web: WebStack, page: Page
+) -> None:
+    # Given a page that notes every word its live badge says, on a connection the test can cut
+    sockets: list[Any] = []
+
+    def through(ws: Any) -> None:
+        ws.connect_to_server()
+        sockets.append(ws)
+
+    page.route_web_socket("**/event/realtime", through)
+    page.add_init_script(BADGE_TEXTS)
+    # When the leaderboard is opened for the first time
+    page.goto(web.url("/app/leaderboard"))
+    badge = page.locator(".live-badge")
+    expect(badge).to_have_attribute("data-state", "live")
+    # Then it said it was connecting, then live, never reconnecting
+    assert page.evaluate("badgeTexts") == ["Connecting…", "Live"]
+    # And once the connection is lost, it says it is reconnecting
+    sockets[-1].close(code=1001, reason="gone")
+    expect(badge).to_have_text("Reconnecting…")
+
+
+def test_an_average_not_there_yet_stands_by_its_label_and_a_far_day_says_its_year(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk of 400 days ago, without ratings
+    talk = web.add_talk(
+        title="Long ago",
+        track=f"Past {unique_talk_id()}",
+        **an_hour_from(datetime.now(UTC) - timedelta(days=400)),
+    )
+    # When its page is opened
+    page.goto(web.url(f"/app/talks/{talk['id']}"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Long ago")
+    # Then its dash, the average not there yet, stands by its label as "4.50" would
+    gap = page.evaluate(
+        """() => { const avg = document.querySelector(".summary .average");
+                   const range = document.createRange();
+                   range.selectNodeContents(avg);
+                   return document.querySelector(".avg-label").getBoundingClientRect().left
+                     - range.getBoundingClientRect().right; }"""
+    )
+    assert 0 <= gap < 12, gap
+    # And the programme says the year of its day
+    year = str((datetime.now() - timedelta(days=400)).year)
+    page.goto(web.url(f"/app/?track={quote(talk['track'])}"))
+    expect(page.locator(".talk-card .meta")).to_contain_text(year)
