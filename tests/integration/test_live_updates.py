@@ -47,7 +47,8 @@ def test_a_projected_batch_reaches_the_talks_subscribers_with_its_new_state(
     event = kafka_event(ratings_batch(topic, 2, 0, [rating_event(talk, v) for v in (5, 4, 4)]))
     projector = load_function("projector")
     assert projector(event, LambdaContextStub("projector"))["applied"] == 3
-    # Then the page got the talk's state once and the leaderboard named the talk
+    # Then the page got the talk's state once and the leaderboard named the talk, with its
+    # count and average
     received = dict(page.events(2))
     assert received[talk_sub] == {
         "type": "talk",
@@ -57,7 +58,11 @@ def test_a_projected_batch_reaches_the_talks_subscribers_with_its_new_state(
         "avg": 4.3333,
         "ratingsRevision": 3,
     }
-    assert received[board_sub] == {"type": "leaderboard", "talkIds": [talk]}
+    assert received[board_sub] == {
+        "type": "leaderboard",
+        "talkIds": [talk],
+        "summaries": {talk: {"count": 3, "avg": 4.3333, "ratingsRevision": 3}},
+    }
     # And a redelivery, which counts nothing, announces nothing
     assert projector(event, LambdaContextStub("projector"))["applied"] == 0
     live.publish(channel_for_talk(talk), ['"marker"'])

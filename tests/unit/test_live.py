@@ -12,9 +12,11 @@ import pytest
 
 from talkrate.announcer import Announcer
 from talkrate.errors import LivePublishFailed
+from talkrate.events import MAX_TALK_ID_LENGTH
 from talkrate.live import (
     LEADERBOARD_CHANNEL,
     LEADERBOARD_IDS_PER_EVENT,
+    MAX_EVENT_BYTES,
     api_key_days_left,
     channel_for_talk,
     leaderboard_messages,
@@ -56,12 +58,28 @@ def test_a_talk_message_carries_histogram_count_and_average() -> None:
 
 def test_many_changed_talks_split_into_leaderboard_messages_and_publish_requests() -> None:
     ids = [f"talk-{n:05d}" for n in range(LEADERBOARD_IDS_PER_EVENT * 6 + 1)]
-    messages = leaderboard_messages(list(reversed(ids)))
+    messages = leaderboard_messages({i: Histogram.empty() for i in reversed(ids)})
     assert [len(m["talkIds"]) for m in messages] == [LEADERBOARD_IDS_PER_EVENT] * 6 + [1]
     assert [i for m in messages for i in m["talkIds"]] == ids
+    assert all(list(m["summaries"]) == m["talkIds"] for m in messages)
     requests = publications(LEADERBOARD_CHANNEL, messages)
     assert [len(r.events) for r in requests] == [5, 2]
-    assert json.loads(requests[1].events[1]) == {"type": "leaderboard", "talkIds": [ids[-1]]}
+    assert json.loads(requests[1].events[1]) == {
+        "type": "leaderboard",
+        "talkIds": [ids[-1]],
+        "summaries": {ids[-1]: {"count": 0, "avg": None}},
+    }
+
+
+def test_a_leaderboard_message_of_the_longest_ids_stays_under_the_event_limit() -> None:
+    # Given as many talks as one message holds, each with the longest id and a large count
+    ids = [f"{n:05d}".ljust(MAX_TALK_ID_LENGTH, "x") for n in range(LEADERBOARD_IDS_PER_EVENT)]
+    big = Histogram.from_counts({"5": 10**9, "1": 1}, revision=10**12)
+    # When they are announced on the leaderboard
+    [message] = leaderboard_messages(dict.fromkeys(ids, big))
+    # Then the message fits one AppSync event
+    [request] = publications(LEADERBOARD_CHANNEL, [message])
+    assert len(request.events[0].encode()) < MAX_EVENT_BYTES
 
 
 class FakeReadModel:
@@ -109,7 +127,11 @@ def test_a_batch_is_announced_per_talk_with_its_new_state_and_once_on_the_leader
     assert channel.published[channel_for_talk("a")] == [talk_message("a", model.histogram("a"))]
     assert channel.published[channel_for_talk("b")][0]["count"] == 1
     assert channel.published[LEADERBOARD_CHANNEL] == [
-        {"type": "leaderboard", "talkIds": ["a", "b"]}
+        {
+            "type": "leaderboard",
+            "talkIds": ["a", "b"],
+            "summaries": {"a": {"count": 2, "avg": 4.0}, "b": {"count": 1, "avg": 1.0}},
+        }
     ]
 
 

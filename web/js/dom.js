@@ -70,9 +70,12 @@ export function formatTime(iso) {
   return at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
 
+// With its year when that is not this one's, or the day is half a year away or more.
 export function formatDay(iso) {
   if (!iso) return "";
-  return new Date(iso).toLocaleDateString([], { weekday: "short", day: "numeric", month: "short" });
+  const at = new Date(iso);
+  const far = at.getFullYear() !== new Date().getFullYear() || Math.abs(at - Date.now()) > 182 * 86_400_000;
+  return at.toLocaleDateString([], { weekday: "short", day: "numeric", month: "short", year: far ? "numeric" : undefined });
 }
 
 export function debounce(fn, ms) {

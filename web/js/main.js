@@ -15,6 +15,10 @@ const ROUTES = [
 ];
 
 let cleanup = null;
+let shown = null; // the path and query of the page drawn (a page may replace its query)
+// Back puts the attendee where they were (see `restore`), not where the browser guesses before
+// the page has drawn its list.
+if ("scrollRestoration" in history) history.scrollRestoration = "manual";
 
 function notFound(main) {
   document.title = "Not found · talkrate";
@@ -23,11 +27,12 @@ function notFound(main) {
     h("p", {}, h("a", { href: "/app/" }, "See the programme")));
 }
 
-function render(focus) {
+function render(focus, back = null) {
   if (cleanup) cleanup();
   cleanup = null;
   const main = document.getElementById("main");
   const path = location.pathname;
+  shown = path + location.search;
   document.body.classList.remove("screen-mode");
   for (const [pattern, page] of ROUTES) {
     const match = pattern.exec(path);
@@ -39,9 +44,14 @@ function render(focus) {
       break;
     }
     fill(main);
-    cleanup = page(main, ...params) || null;
+    const stop = page(main, ...params);
+    const unrestore = back ? restore(main, back) : null;
+    cleanup = () => {
+      if (unrestore) unrestore();
+      if (stop) stop();
+    };
     markCurrentLink(path);
-    if (focus) main.focus({ preventScroll: false });
+    if (focus && !back) main.focus({ preventScroll: false });
     return;
   }
   notFound(main);
@@ -56,22 +66,61 @@ function markCurrentLink(path) {
   }
 }
 
-// Links inside the app change the page without reloading it.
-export function navigate(href) {
+// Back to a page: its scroll position and the link that was followed from it, once the page has
+// drawn far enough (its list may come after a read); given up after 5 s or when the attendee
+// scrolls or types meanwhile. Returns what stops it.
+function restore(main, { scroll = 0, from = null }) {
+  const link = () => from && [...main.querySelectorAll("a[href]")].find((a) => a.getAttribute("href") === from);
+  const tall = () => document.documentElement.scrollHeight - window.innerHeight >= scroll;
+  let done = false;
+  const stop = () => {
+    done = true;
+    observer.disconnect();
+    clearTimeout(timer);
+    for (const type of ["wheel", "touchmove", "keydown"]) removeEventListener(type, stop);
+  };
+  const attempt = () => {
+    const target = link();
+    if (done || !(target || (!from && tall()))) return;
+    stop();
+    window.scrollTo(0, scroll);
+    (target || main).focus({ preventScroll: true });
+  };
+  const observer = new MutationObserver(attempt);
+  observer.observe(main, { childList: true, subtree: true });
+  const timer = setTimeout(() => {
+    if (!done) main.focus({ preventScroll: true });
+    stop();
+  }, 5000);
+  for (const type of ["wheel", "touchmove", "keydown"]) addEventListener(type, stop);
+  attempt();
+  return stop;
+}
+
+// Links inside the app change the page without reloading it; the page left keeps where it was
+// scrolled to and which link was followed, for Back.
+export function navigate(href, from = null) {
+  history.replaceState({ ...history.state, scroll: window.scrollY, from }, "");
   history.pushState(null, "", href);
   render(true);
   window.scrollTo(0, 0);
 }
 
 document.addEventListener("click", (event) => {
+  shown = location.pathname + location.search;
   const link = event.target.closest && event.target.closest("a[href]");
   if (!link || event.defaultPrevented || event.button !== 0) return;
   if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey || link.target || link.hasAttribute("download")) return;
   const url = new URL(link.href, location.href);
   if (url.origin !== location.origin || !url.pathname.startsWith("/app")) return;
+  // A link within the page ("Skip to content") is the browser's: focus and scroll, nothing read.
+  if (url.hash && url.pathname + url.search === location.pathname + location.search) return;
   event.preventDefault();
-  navigate(url.pathname + url.search);
+  navigate(url.pathname + url.search, link.getAttribute("href"));
 });
 
-window.addEventListener("popstate", () => render(true));
+// A change of #fragment alone (Skip to content, and Back from it) leaves the page as it is.
+window.addEventListener("popstate", () => {
+  if (location.pathname + location.search !== shown) render(true, history.state || {});
+});
 render(false);

@@ -55,7 +55,8 @@ class Announcer:
 
     def announce(self, talk_ids: Sequence[str], read_model: RatingsReadModel) -> AnnouncementResult:
         """One message per talk with its new state, read back from the read model, and the
-        leaderboard message; waits at most the deadline for them."""
+        leaderboard message (with every talk's count and average); waits at most the deadline
+        for them."""
         started = time.monotonic()
         if not talk_ids:
             return AnnouncementResult(0, 0, 0, 0.0)
@@ -73,7 +74,7 @@ class Announcer:
                 channel_for_talk(talk_id), [talk_message(talk_id, histogram)]
             )
         ]
-        requests += publications(LEADERBOARD_CHANNEL, leaderboard_messages(talk_ids))
+        requests += publications(LEADERBOARD_CHANNEL, leaderboard_messages(histograms))
         futures = [
             self._pool.submit(self._channel.publish, request.channel, request.events)
             for request in requests

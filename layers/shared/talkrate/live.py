@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any, Final, NamedTuple
 
 from talkrate.values import Histogram
@@ -24,8 +24,9 @@ LEADERBOARD_CHANNEL: Final = f"/{NAMESPACE}/leaderboard"
 # AppSync Events takes at most 5 events per publish request, each at most 240 KB.
 MAX_EVENTS_PER_PUBLISH: Final = 5
 MAX_EVENT_BYTES: Final = 240 * 1024
-# Ids of a leaderboard message: 1,000 ids of at most 200 characters stay well under 240 KB.
-LEADERBOARD_IDS_PER_EVENT: Final = 1000
+# Talks of a leaderboard message: 400 ids of at most 200 characters, each twice (in `talkIds` and
+# as a key of `summaries`) with its count and average, stay well under 240 KB.
+LEADERBOARD_IDS_PER_EVENT: Final = 400
 _SEGMENT: Final = re.compile(r"[A-Za-z0-9-]{1,50}")
 # The metric of the days the pages' API key has left (namespace talkrate; the template alarms on
 # it): when the key runs out, browsers are refused on the channel and fall back to polling.
@@ -57,14 +58,30 @@ def talk_message(talk_id: str, histogram: Histogram) -> dict[str, Any]:
     return message
 
 
-def leaderboard_messages(talk_ids: Sequence[str]) -> list[dict[str, Any]]:
+def leaderboard_messages(histograms: Mapping[str, Histogram]) -> list[dict[str, Any]]:
     """The leaderboard channel's messages naming the talks whose place may have moved (clients
-    refetch GET /leaderboard); more than one only when a batch touched very many talks."""
-    ids = sorted(talk_ids)
+    refetch GET /leaderboard), with each one's count, average and revision (the programme
+    updates its cards from them instead of reading the whole catalogue again); more than one
+    only when a batch touched very many talks."""
+    ids = sorted(histograms)
     return [
-        {"type": "leaderboard", "talkIds": ids[start : start + LEADERBOARD_IDS_PER_EVENT]}
-        for start in range(0, len(ids), LEADERBOARD_IDS_PER_EVENT)
+        {
+            "type": "leaderboard",
+            "talkIds": chunk,
+            "summaries": {talk_id: _summary(histograms[talk_id]) for talk_id in chunk},
+        }
+        for chunk in (
+            ids[start : start + LEADERBOARD_IDS_PER_EVENT]
+            for start in range(0, len(ids), LEADERBOARD_IDS_PER_EVENT)
+        )
     ]
+
+
+def _summary(histogram: Histogram) -> dict[str, Any]:
+    summary: dict[str, Any] = {"count": histogram.total, "avg": histogram.average}
+    if histogram.revision is not None:
+        summary["ratingsRevision"] = histogram.revision
+    return summary
 
 
 class Publication(NamedTuple):

@@ -1,15 +1,18 @@
 // Pieces several pages share.
 import { h, setText } from "../dom.js";
 
-// A small status line saying how fresh the figures are.
+// A small status line saying how fresh the figures are: "Connecting…" until the page was first
+// live, "Reconnecting…" once it lost that.
 export function liveBadge() {
   const node = h("p", { class: "live-badge", "data-state": "connecting" }, "Connecting…");
-  const texts = { live: "Live", connecting: "Reconnecting…", polling: "Updating every few seconds" };
+  const texts = { live: "Live", connecting: "Connecting…", polling: "Updating every few seconds" };
+  let wasLive = false;
   return {
     node,
     set(state) {
+      wasLive = wasLive || state === "live";
       node.dataset.state = state;
-      setText(node, texts[state] || state);
+      setText(node, state === "connecting" && wasLive ? "Reconnecting…" : texts[state] || state);
     },
   };
 }

@@ -1,5 +1,5 @@
-// /app/: the programme, searchable, filterable by track; talks running now first, talks whose
-// rating has closed last.
+// /app/: the programme, searchable, filterable by track; talks running now first, then those to
+// come, talks whose rating has closed last (see `order`).
 import { h, fill, setText, plural, formatAvg, talkHref, debounce, arrange } from "../dom.js";
 import { allTalks } from "../api.js";
 import { watch, LEADERBOARD_CHANNEL } from "../live.js";
@@ -17,18 +17,24 @@ function matches(talk, words, track) {
   return words.every((word) => text.includes(word));
 }
 
+// What an attendee looks for first: the talks running now, then those to come (by start), then
+// those just over that still take ratings (the latest first), then talks without times (always
+// open, but on no timetable: after the day's rateable talks), then those whose rating closed.
+function rank(talk, now) {
+  if (isRunning(talk, now)) return 0;
+  if (Date.parse(talk.startsAt) > now) return 1;
+  if (ratingClosed(talk, now)) return 4;
+  return talk.startsAt || talk.endsAt ? 2 : 3;
+}
+
 function order(a, b) {
   const now = Date.now();
-  const running = Number(isRunning(b, now)) - Number(isRunning(a, now));
-  if (running) return running;
-  // Then the talks an attendee can still rate, before those whose rating has closed.
-  const closed = Number(ratingClosed(a, now)) - Number(ratingClosed(b, now));
-  if (closed) return closed;
-  // Then by start time, talks without one last, then by title.
-  const startA = Date.parse(a.startsAt) || Infinity;
-  const startB = Date.parse(b.startsAt) || Infinity;
-  if (startA !== startB) return startA < startB ? -1 : 1;
-  return a.title.localeCompare(b.title);
+  const group = rank(a, now) - rank(b, now);
+  if (group) return group;
+  // Running and upcoming talks by start; the ones over, the most recently ended first.
+  const at = (talk) => Date.parse(talk.startsAt) || Date.parse(talk.endsAt) || 0;
+  const early = rank(a, now) < 2 ? at(a) - at(b) : (Date.parse(b.endsAt) || at(b)) - (Date.parse(a.endsAt) || at(a));
+  return early || a.title.localeCompare(b.title);
 }
 
 // A talk's card; its score line is updated in place (see `score`), the rest redrawn when it changes.
@@ -56,10 +62,14 @@ function scoreOf(talk) {
   ];
 }
 
+// The catalogue last read: the page drawn again (Back from a talk) shows it at once, so Back finds
+// the attendee's place; a read follows at once.
+let lastRead = [];
+
 export function programmePage(main) {
   document.title = "Programme · talkrate";
   const params = new URLSearchParams(location.search);
-  let talks = [];
+  let talks = lastRead;
   let query = params.get("q") || "";
   let track = params.get("track") || "";
 
@@ -87,7 +97,7 @@ export function programmePage(main) {
     if (query) next.set("q", query);
     if (track) next.set("track", track);
     const suffix = next.toString();
-    history.replaceState(null, "", `/app/${suffix ? `?${suffix}` : ""}`);
+    history.replaceState(history.state, "", `/app/${suffix ? `?${suffix}` : ""}${location.hash}`);
   }
 
   function drawTracks() {
@@ -146,11 +156,30 @@ export function programmePage(main) {
     search.focus();
   }
 
+  // The catalogue (40 to 80 KB) is read at the start, after each (re)connection, when the phone
+  // comes back to the page, and once a minute while live (the watch's check): an organiser's
+  // change shows within a minute (15 s without a live channel). Ratings do not read it: a
+  // leaderboard message carries each moved talk's count and average, put on its card; one that
+  // names a talk not known here, or carries none (an older service), reads it, at most once a
+  // minute.
+  let heard = 0; // messages taken
+  const heardOf = new Map(); // talk id -> { n, revision, summary } of the last message about it
+  let readAt = 0;
+  let pending = null;
   const refresh = async () => {
+    clearTimeout(pending);
+    pending = null;
+    readAt = Date.now();
+    const before = heard;
     try {
       const fresh = await allTalks();
+      // A message heard while the read was on its way is newer than what the read says.
+      for (const talk of fresh) {
+        const known = heardOf.get(talk.id);
+        if (known && known.n > before) talk.summary = { ...talk.summary, ...known.summary };
+      }
       const tracksChanged = tracksOf(fresh).join("\n") !== tracksOf(talks).join("\n") || !trackBox.firstChild;
-      talks = fresh;
+      talks = lastRead = fresh;
       if (tracksChanged) drawTracks();
       show();
     } catch (error) {
@@ -158,12 +187,35 @@ export function programmePage(main) {
       throw error;
     }
   };
-  const later = debounce(refresh, 500);
-  const live = watch({ channel: LEADERBOARD_CHANNEL, refresh, onEvent: () => later(), pollMs: 15000 });
+  const readSoon = () => {
+    if (pending) return;
+    pending = setTimeout(() => refresh().catch(() => {}), Math.max(0, readAt + 60_000 - Date.now()));
+  };
+  const onEvent = (message) => {
+    if (!message || !message.summaries) return readSoon();
+    heard += 1;
+    let unknown = false;
+    for (const [id, { count, avg, ratingsRevision: revision }] of Object.entries(message.summaries)) {
+      const known = heardOf.get(id);
+      if (known && revision < known.revision) continue; // a slower publish of an older batch
+      heardOf.set(id, { n: heard, revision, summary: { count, avg } });
+      const talk = talks.find((t) => t.id === id);
+      if (talk) talk.summary = { ...talk.summary, count, avg };
+      else unknown = true;
+    }
+    show();
+    if (unknown) readSoon();
+  };
+  if (talks.length) {
+    drawTracks();
+    show();
+  }
+  const live = watch({ channel: LEADERBOARD_CHANNEL, refresh, onEvent, pollMs: 15000 });
   // "Now" and "Rating closed" follow the clock, not only the updates: redrawn when they change.
   const clock = setInterval(() => talks.length && show(), 30_000);
   return () => {
     clearInterval(clock);
+    clearTimeout(pending);
     live.stop();
   };
 }

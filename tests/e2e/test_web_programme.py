@@ -1,0 +1,330 @@
+"""The web app's programme and what a trial found around it: its order, what it downloads while
+ratings arrive, Back to where one was, in-page links, right-to-left and long titles, the live
+badge's words, dates. Playwright in Debian's chromium against the local runtime, like
+test_web_app (whose fixtures and helpers these tests share)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.builders import unique_talk_id
+from tests.e2e import test_web_app
+from tests.e2e.test_web_app import WebStack, an_hour_from
+
+# test_web_app's fixtures: its runtime (one for this module), the browser, a phone and its page.
+web = test_web_app.web
+browser = test_web_app.browser
+phone = test_web_app.phone
+page = test_web_app.page
+
+pytestmark = pytest.mark.browser
+
+
+def test_the_programme_shows_talks_to_come_before_those_that_are_over(
+    web: WebStack, page: Page
+) -> None:
+    # Given a track with a talk running now, two to come, one over but still rated, one whose
+    # rating closed, and one without times
+    track = f"Order {unique_talk_id()}"
+    now = datetime.now(UTC)
+    web.add_talk(title="Closed long ago", track=track, **an_hour_from(now - timedelta(days=3)))
+    web.add_talk(title="Just over", track=track, **an_hour_from(now - timedelta(hours=2)))
+    web.add_talk(title="Without times", track=track)
+    web.add_talk(title="Later today", track=track, **an_hour_from(now + timedelta(hours=3)))
+    web.add_talk(title="Next up", track=track, **an_hour_from(now + timedelta(hours=1)))
+    web.add_talk(title="Running", track=track, **an_hour_from(now - timedelta(minutes=20)))
+    # When an attendee opens that track's programme
+    page.goto(web.url(f"/app/?track={quote(track)}"))
+    cards = page.locator(".talk-card h2")
+    # Then what runs now comes first, then what comes next, then what is over
+    expect(cards).to_have_text(
+        ["Running", "Next up", "Later today", "Just over", "Without times", "Closed long ago"]
+    )
+
+
+def test_back_from_a_talk_returns_to_the_same_place_in_the_programme(
+    web: WebStack, page: Page
+) -> None:
+    # Given a programme of 30 talks, scrolled down to the 21st on a phone
+    track = f"Long day {unique_talk_id()}"
+    start = datetime.now(UTC) + timedelta(days=1)
+    for n in range(30):
+        web.add_talk(title=f"Slot {n:02d}", track=track, **an_hour_from(start + timedelta(hours=n)))
+    page.goto(web.url(f"/app/?track={quote(track)}"))
+    link = page.get_by_role("link", name="Slot 20", exact=True)
+    link.scroll_into_view_if_needed()
+    scrolled = page.evaluate("window.scrollY")
+    assert scrolled > 1000
+    # When the attendee opens that talk, and comes back
+    link.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Slot 20")
+    page.go_back()
+    # Then the programme is where they left it, the keyboard on the talk they came from
+    expect(link).to_be_focused()
+    assert abs(page.evaluate("window.scrollY") - scrolled) <= 1
+
+
+def test_skip_to_content_moves_to_the_page_without_drawing_it_again(
+    web: WebStack, page: Page
+) -> None:
+    # Given the programme, drawn, with a search typed
+    web.add_talk(title=f"Skippable {unique_talk_id()}")
+    page.goto(web.url("/app/"))
+    expect(page.locator(".talk-card").first).to_be_visible()
+    page.evaluate("window.drawn = document.querySelector('main h1')")
+    reads: list[str] = []
+    page.on("request", lambda r: reads.append(r.url) if "/talks?" in r.url else None)
+    # When a keyboard user follows "Skip to content"
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("Enter")
+    # Then the keyboard is in the page's content, which is the same page, not read again
+    expect(page.locator("main")).to_be_focused()
+    assert page.evaluate("window.drawn === document.querySelector('main h1')")
+    assert page.url.endswith("#main")
+    assert reads == []
+
+
+def catalogue_reads(page: Page) -> list[str]:
+    """The page's reads of the programme's catalogue (GET /talks?...), as they are sent."""
+    reads: list[str] = []
+    page.on("request", lambda r: reads.append(r.url) if "/talks?" in r.url else None)
+    return reads
+
+
+def open_live(page: Page, path: str, reads: list[str]) -> None:
+    """Open a page and wait until it is subscribed and its read after subscribing was sent."""
+    frames: list[Any] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda frame: frames.append(frame)))
+    page.goto(path)
+    for _ in range(100):
+        if any("subscribe_success" in str(f) for f in frames) and len(reads) >= 2:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"not live: {frames}, {reads}")
+
+
+def test_ratings_arriving_update_the_programme_without_reading_it_again(
+    web: WebStack, page: Page
+) -> None:
+    # Given the programme of a track, open and live
+    track = f"Busy {unique_talk_id()}"
+    talk = web.add_talk(title="Much rated", track=track)
+    reads = catalogue_reads(page)
+    open_live(page, web.url(f"/app/?track={quote(track)}"), reads)
+    card = page.locator(".talk-card")
+    expect(card).to_contain_text("0 ratings")
+    read_before = len(reads)
+    # When ratings arrive one after the other
+    for n, value in enumerate([4, 5, 5, 4], start=1):
+        web.rate(talk["id"], value)
+        # Then the card follows each of them
+        expect(card).to_contain_text(f"{n} rating", timeout=10_000)
+    expect(card).to_contain_text("★ 4.50")
+    # And the page did not read the whole catalogue again for them
+    assert reads[read_before:] == []
+
+
+def test_a_talk_an_organiser_adds_appears_on_an_open_programme_within_a_minute(
+    web: WebStack, page: Page
+) -> None:
+    # Given the programme of a track, open and live (its clock the test's)
+    track = f"Growing {unique_talk_id()}"
+    web.add_talk(title="Known", track=track)
+    page.clock.install()
+    reads = catalogue_reads(page)
+    open_live(page, web.url(f"/app/?track={quote(track)}"), reads)
+    cards = page.locator(".talk-card")
+    expect(cards).to_have_count(1)
+    # When an organiser adds a talk to it, and a minute passes without any rating
+    web.add_talk(title="Added since", track=track)
+    page.clock.run_for(61_000)
+    # Then the programme shows it
+    expect(cards).to_have_count(2)
+
+
+RTL_TITLE = "מה חדש ב-Python 3.13?"
+# Where the first and the last character of a text (its only text node) stand on the screen.
+ENDS_OF = """(text) => {
+  const node = [...document.querySelectorAll("main *")].flatMap((e) => [...e.childNodes])
+    .find((n) => n.nodeType === Node.TEXT_NODE && n.data.trim() === text);
+  const at = (i) => {
+    const range = document.createRange();
+    range.setStart(node, i);
+    range.setEnd(node, i + 1);
+    return range.getBoundingClientRect().left;
+  };
+  const start = node.data.indexOf(text);
+  return [at(start), at(start + text.length - 1)];
+}"""
+
+
+@pytest.fixture(scope="module")
+def rtl_talk(web: WebStack) -> dict[str, Any]:
+    """A rated talk with a Hebrew title, in a track of its own."""
+    talk = web.add_talk(title=RTL_TITLE, track=f"RTL {unique_talk_id()}")
+    web.rate(talk["id"], 5)
+    return talk
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/app/?track={track}",
+        "/app/leaderboard?track={track}",
+        "/app/admin",
+        "/app/talks/{id}",
+        "/app/talks/{id}/screen",
+    ],
+)
+def test_a_right_to_left_title_reads_right_to_left_on_every_page(
+    web: WebStack, page: Page, rtl_talk: dict[str, Any], path: str
+) -> None:
+    # Given a talk whose title is Hebrew, with a Latin name and a question mark in it
+    # When it is shown on a page
+    page.goto(web.url(path.format(id=rtl_talk["id"], track=quote(rtl_talk["track"]))))
+    if path == "/app/admin":
+        page.get_by_label("Organiser token").fill(web.token)
+        page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text(RTL_TITLE, exact=True).first).to_be_visible(timeout=10_000)
+    # Then it starts on the right and ends, with its question mark, on the left
+    first, last = page.evaluate(ENDS_OF, RTL_TITLE)
+    assert last < first, (first, last)
+
+
+LONG_TITLE = "Unbreakable" * 24 + "Title" * 2 + "!" * 2  # 276 characters, no space
+
+
+def test_a_title_without_spaces_keeps_the_organisers_table_on_a_desktop(
+    web: WebStack, browser: Any
+) -> None:
+    # Given a talk whose title is one word of 276 characters
+    talk = web.add_talk(title=LONG_TITLE, track="Long titles")
+    desktop = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = desktop.new_page()
+        # When an organiser signs in on a desktop
+        page.goto(web.url("/app/admin"))
+        page.get_by_label("Organiser token").fill(web.token)
+        page.get_by_role("button", name="Sign in").click()
+        edit = page.get_by_role("button", name=f"Edit {talk['title']}")
+        expect(edit).to_be_visible()
+        # Then the table fits its area, and the talk's Edit is on the screen
+        widths = page.evaluate(
+            """() => { const box = document.querySelector(".table-scroll");
+                       return [box.scrollWidth, box.clientWidth]; }"""
+        )
+        assert widths[0] <= widths[1], widths
+        box = edit.bounding_box()
+        assert box is not None
+        assert box["x"] + box["width"] <= 1280
+    finally:
+        desktop.close()
+
+
+ORDINARY = "Everything You Know About Observability Infrastructure"
+
+
+def test_the_leaderboard_keeps_ordinary_words_whole_on_a_narrow_phone(
+    web: WebStack, browser: Any
+) -> None:
+    # Given a track with a talk of ordinary words and one whose title is one long word, rated
+    track = f"Narrow {unique_talk_id()}"
+    for title in (ORDINARY, LONG_TITLE):
+        web.rate(web.add_talk(title=title, track=track)["id"], 4)
+    narrow = browser.new_context(viewport={"width": 320, "height": 568})
+    try:
+        page = narrow.new_page()
+        # When the track's leaderboard is shown on a 320 px phone
+        page.goto(web.url(f"/app/leaderboard?track={quote(track)}"))
+        expect(page.locator(".board tbody tr")).to_have_count(2, timeout=10_000)
+        # Then every word of the ordinary title stands on one line
+        broken = page.evaluate(
+            """(title) => {
+                 const node = [...document.querySelectorAll(".board a")].find((a) => a.textContent === title).firstChild;
+                 const broken = [];
+                 let at = 0;
+                 for (const word of title.split(" ")) {
+                   const range = document.createRange();
+                   range.setStart(node, at);
+                   range.setEnd(node, at + word.length);
+                   if (range.getClientRects().length > 1) broken.push(word);
+                   at += word.length + 1;
+                 }
+                 return broken;
+               }""",
+            ORDINARY,
+        )
+        assert broken == []
+        # And the long one does not push the table or the page wider than the phone
+        widths = page.evaluate(
+            """() => [document.querySelector(".table-scroll").scrollWidth,
+                      document.querySelector(".table-scroll").clientWidth,
+                      document.documentElement.scrollWidth]"""
+        )
+        assert widths[0] <= widths[1], widths
+        assert widths[2] <= 320, widths
+    finally:
+        narrow.close()
+
+
+BADGE_TEXTS = """window.badgeTexts = [];
+new MutationObserver(() => {
+  const badge = document.querySelector(".live-badge");
+  if (badge && badgeTexts[badgeTexts.length - 1] !== badge.textContent) badgeTexts.push(badge.textContent);
+}).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });"""
+
+
+def test_the_live_badge_says_reconnecting_only_after_a_connection_was_lost(
+    web: WebStack, page: Page
+) -> None:
+    # Given a page that notes every word its live badge says, on a connection the test can cut
+    sockets: list[Any] = []
+
+    def through(ws: Any) -> None:
+        ws.connect_to_server()
+        sockets.append(ws)
+
+    page.route_web_socket("**/event/realtime", through)
+    page.add_init_script(BADGE_TEXTS)
+    # When the leaderboard is opened for the first time
+    page.goto(web.url("/app/leaderboard"))
+    badge = page.locator(".live-badge")
+    expect(badge).to_have_attribute("data-state", "live")
+    # Then it said it was connecting, then live, never reconnecting
+    assert page.evaluate("badgeTexts") == ["Connecting…", "Live"]
+    # And once the connection is lost, it says it is reconnecting
+    sockets[-1].close(code=1001, reason="gone")
+    expect(badge).to_have_text("Reconnecting…")
+
+
+def test_an_average_not_there_yet_stands_by_its_label_and_a_far_day_says_its_year(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk of 400 days ago, without ratings
+    talk = web.add_talk(
+        title="Long ago",
+        track=f"Past {unique_talk_id()}",
+        **an_hour_from(datetime.now(UTC) - timedelta(days=400)),
+    )
+    # When its page is opened
+    page.goto(web.url(f"/app/talks/{talk['id']}"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Long ago")
+    # Then its dash, the average not there yet, stands by its label as "4.50" would
+    gap = page.evaluate(
+        """() => { const avg = document.querySelector(".summary .average");
+                   const range = document.createRange();
+                   range.selectNodeContents(avg);
+                   return document.querySelector(".avg-label").getBoundingClientRect().left
+                     - range.getBoundingClientRect().right; }"""
+    )
+    assert 0 <= gap < 12, gap
+    # And the programme says the year of its day
+    year = str((datetime.now() - timedelta(days=400)).year)
+    page.goto(web.url(f"/app/?track={quote(talk['track'])}"))
+    expect(page.locator(".talk-card .meta")).to_contain_text(year)
