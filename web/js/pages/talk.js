@@ -3,7 +3,7 @@ import { h, fill, setText, formatTime, talkHref } from "../dom.js";
 import { request, appConfig, ApiError } from "../api.js";
 import { watchTalk } from "../live.js";
 import { histogramView } from "../histogram.js";
-import { voterToken, forgetToken, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating } from "../voter.js";
+import { voterToken, forgetToken, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating, sendingRating, keepSending } from "../voter.js";
 import { liveBadge, errorText } from "./common.js";
 import { ratingWindow, loadTalkWithClock, when } from "../window.js";
 
@@ -92,7 +92,14 @@ export function talkPage(main, talkId) {
     const change = open ? " Tap another star to change it." : "";
     setText(own, value ? `You rated ${value} out of 5.${change}` : open ? "Tap a star to rate this talk." : unrated);
   }
-  showOwn(ownRating(talkId));
+  // The attendee's rating: the one on its way, else the last one the service took. A rating
+  // being sent says so itself.
+  function showMine() {
+    if (busy) return;
+    const held = sendingRating(talkId);
+    if (held) showSending(held.value);
+    else showOwn(ownRating(talkId));
+  }
 
   // The buttons follow the rating window: checked on load, every 30 s, and after a 409.
   function showWindow() {
@@ -102,7 +109,7 @@ export function talkPage(main, talkId) {
     unrated = state.unrated || "";
     buttons.forEach((button) => { button.disabled = !open; });
     setText(hint, state.text);
-    showOwn(ownRating(talkId));
+    showMine();
   }
   // While the stars are off (not open yet, or closed), nothing the attendee does reads the talk
   // again, and an organiser may have moved it: it is read again at each check then.
@@ -156,14 +163,23 @@ export function talkPage(main, talkId) {
     }
   }
 
-  const showSending = (value) => {
+  function showSending(value) {
     buttons.forEach((b, i) => b.classList.toggle("sending", i + 1 === value));
     setText(own, `Sending your rating: ${value} out of 5…`);
-  };
+  }
+  showMine();
+
+  // A rating kept on its way when the page was left (a reload before its answer): sent again
+  // with its Idempotency-Key, so the page shows what the service counted, and it counts once.
+  function resend() {
+    const held = sendingRating(talkId);
+    if (held && !busy && !stopped) rate(held.value, held);
+  }
 
   // The last star tapped is the one that stands: a tap while a rating is on its way (a slow
-  // network) waits for it, then is sent, so the two arrive in the order they were made.
-  async function rate(value) {
+  // network) waits for it, then is sent, so the two arrive in the order they were made. Each is
+  // kept with its key before it is sent (`held`: one kept so, sent again).
+  async function rate(value, held = null) {
     if (busy) {
       next = value;
       showSending(value);
@@ -174,21 +190,25 @@ export function talkPage(main, talkId) {
     setText(message, "");
     codeForm.hidden = true;
     showSending(value);
+    const key = held ? held.key : newKey();
     try {
-      const key = newKey();
-      let token = await tokenFor();
+      let token = held && held.token !== undefined ? held.token : await tokenFor();
+      keepSending(talkId, { value, key, token });
+      let answer;
       try {
-        await send(value, token, key);
+        answer = await send(value, token, key);
       } catch (error) {
         // An expired or revoked pass: one new pass, one more try.
         if (!(token && error instanceof ApiError && (error.status === 401 || error.status === 403))) throw error;
         forgetToken();
         token = await tokenFor();
-        await send(value, token, key);
+        keepSending(talkId, { value, key, token });
+        answer = await send(value, token, key);
       }
+      const counted = answer.body?.rating?.value ?? value;
       setText(message, "");
-      rememberRating(talkId, value);
-      showOwn(value);
+      rememberRating(talkId, counted);
+      showOwn(counted);
       sent = true;
       live.refresh();
     } catch (error) {
@@ -203,6 +223,8 @@ export function talkPage(main, talkId) {
         if (error instanceof ApiError && error.status === 409) reloadTalk();
       }
     } finally {
+      // Answered (or refused): no longer on its way, unless another tab sends one of its own.
+      if (sendingRating(talkId)?.key === key) keepSending(talkId, null);
       busy = false;
       buttons.forEach((b) => b.classList.remove("sending"));
       // After a refusal the tap made meanwhile is dropped: the message says why, and the
@@ -243,6 +265,7 @@ export function talkPage(main, talkId) {
       await knowPolicy();
       if (stopped) return;
       showTalk(loaded);
+      resend();
       if (talk.summary) histogram.update(talk.summary);
       const watcher = await watchTalk(talk, histogram, { onStatus: badge.set });
       if (stopped) watcher.stop();

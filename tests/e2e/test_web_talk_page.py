@@ -1,0 +1,78 @@
+"""The talk page's own rating in a real Chromium: kept while on its way (a reload, a lost network),
+the same in every tab of an attendee, and the stars following the rating window on time.
+
+The fixtures and helpers are test_web_app's (its runtime asks for voter tokens and an event code).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, Route, expect
+
+from tests.e2e import test_web_app as web_app
+from tests.e2e.conftest import wait_for
+from tests.e2e.test_web_app import TALK_PAGE, WebStack, enter_event_code, star
+
+# test_web_app's fixtures, found by pytest under their names: its runtime, a phone, a page.
+browser, phone, page, web = web_app.browser, web_app.phone, web_app.page, web_app.web
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+
+def ratings_of(web: WebStack, talk_id: str) -> dict[str, int]:
+    histogram: dict[str, int] = web.runtime.request("GET", f"/ratings?talkId={talk_id}").json[
+        "ratings"
+    ]
+    return histogram
+
+
+def only(value: int) -> dict[str, int]:
+    """The histogram of one rating, `value`."""
+    return {str(v): int(v == value) for v in range(1, 6)}
+
+
+def test_a_reload_while_a_changed_rating_is_on_its_way_shows_the_rating_the_service_counted(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee who rated a talk 3, on a phone whose next rating reaches the service
+    # but whose answer is slow (held past a reload)
+    talk = web.add_talk(title="Reloaded mid-vote")
+    keys: list[str | None] = []
+    slow: list[Any] = []
+
+    def slow_second_answer(route: Route) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        keys.append(route.request.headers.get("idempotency-key"))
+        if len(keys) == 2:
+            slow.append(route.fetch())  # the service takes it; the page hears nothing yet
+        else:
+            route.continue_()
+
+    page.route(lambda url: url.endswith("/ratings"), slow_second_answer)
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    own = page.get_by_test_id("own-rating")
+    star(page, 3).click()
+    enter_event_code(page)
+    expect(own).to_contain_text("You rated 3 out of 5")
+    # When they tap 5, and reload the page before its answer comes
+    star(page, 5).click()
+    expect(own).to_have_text("Sending your rating: 5 out of 5…")
+    for _ in range(100):  # route handlers run while the page is waited on, not in a sleep
+        if slow:
+            break
+        page.wait_for_timeout(100)
+    assert slow
+    page.reload()
+    # Then the page says the 5 the service counted, not the 3 it had heard of
+    expect(own).to_contain_text("You rated 5 out of 5")
+    expect(star(page, 5)).to_have_attribute("aria-pressed", "true")
+    expect(star(page, 3)).to_have_attribute("aria-pressed", "false")
+    # And it asked again with the 5's Idempotency-Key, so the 5 counts once
+    assert len(keys) == 3
+    assert keys[1]
+    assert keys[2] == keys[1]
+    assert wait_for(lambda: ratings_of(web, talk["id"]) == only(5))
