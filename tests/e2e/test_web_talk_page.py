@@ -76,3 +76,28 @@ def test_a_reload_while_a_changed_rating_is_on_its_way_shows_the_rating_the_serv
     assert keys[1]
     assert keys[2] == keys[1]
     assert wait_for(lambda: ratings_of(web, talk["id"]) == only(5))
+
+
+def test_every_tab_of_an_attendee_shows_their_newest_rating_of_the_talk(
+    web: WebStack, phone: Any, page: Page
+) -> None:
+    # Given one attendee with a talk's page open in two tabs of their phone's browser
+    talk = web.add_talk(title="Open in two tabs")
+    first, second = page, phone.new_page()
+    for tab in (first, second):
+        tab.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+        expect(tab.get_by_test_id("own-rating")).to_have_text("Tap a star to rate this talk.")
+    # When they rate it 5 in the first tab
+    star(first, 5).click()
+    enter_event_code(first)
+    expect(first.get_by_test_id("own-rating")).to_contain_text("You rated 5 out of 5")
+    # Then the second tab says 5 too
+    expect(second.get_by_test_id("own-rating")).to_contain_text("You rated 5 out of 5")
+    # When they change it to 2 in the second tab
+    star(second, 2).click()
+    expect(second.get_by_test_id("own-rating")).to_contain_text("You rated 2 out of 5")
+    # Then the first tab says 2, the rating the service counts
+    expect(first.get_by_test_id("own-rating")).to_contain_text("You rated 2 out of 5")
+    expect(star(first, 2)).to_have_attribute("aria-pressed", "true")
+    expect(star(first, 5)).to_have_attribute("aria-pressed", "false")
+    assert wait_for(lambda: ratings_of(web, talk["id"]) == only(2))

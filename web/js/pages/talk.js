@@ -121,6 +121,8 @@ export function talkPage(main, talkId) {
     if (document.visibilityState === "visible") reloadTalk();
   }
   document.addEventListener("visibilitychange", onVisible);
+  // Every tab of the attendee shows their newest rating: another tab's is told by its storage.
+  window.addEventListener("storage", showMine);
 
   async function post(value, token, key) {
     return request("POST", "/ratings", {
@@ -312,6 +314,7 @@ export function talkPage(main, talkId) {
     stopped = true;
     clearInterval(windowTimer);
     document.removeEventListener("visibilitychange", onVisible);
+    window.removeEventListener("storage", showMine);
     live.stop();
   };
 }
