@@ -101,3 +101,92 @@ def test_every_tab_of_an_attendee_shows_their_newest_rating_of_the_talk(
     expect(star(first, 2)).to_have_attribute("aria-pressed", "true")
     expect(star(first, 5)).to_have_attribute("aria-pressed", "false")
     assert wait_for(lambda: ratings_of(web, talk["id"]) == only(2))
+
+
+WAITING = "Waiting for the network: your rating will be sent when you are back online."
+
+
+def ratings_sent(page: Page, unreachable: list[bool]) -> list[str | None]:
+    """The Idempotency-Key of every rating the page sends; while `unreachable[0]`, each fails as
+    when the network is down."""
+    keys: list[str | None] = []
+
+    def record(route: Route) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        keys.append(route.request.headers.get("idempotency-key"))
+        if unreachable[0]:
+            route.abort("internetdisconnected")
+        else:
+            route.continue_()
+
+    page.route(lambda url: url.endswith("/ratings"), record)
+    return keys
+
+
+def test_a_rating_tapped_offline_waits_for_the_network_and_is_sent_once_back_online(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee who rated a talk 3 (so they hold an attendee pass)
+    talk = web.add_talk(title="Rated in a tunnel")
+    keys = ratings_sent(page, [False])
+    page.clock.install()
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    own, message = page.get_by_test_id("own-rating"), page.get_by_test_id("message")
+    star(page, 3).click()
+    enter_event_code(page)
+    expect(own).to_contain_text("You rated 3 out of 5")
+    # When their phone loses its network and they tap 4
+    page.context.set_offline(True)
+    star(page, 4).click()
+    # Then the page says the 4 waits for the network, never that it was counted, and still
+    # says so long after the page's retries would have given up
+    expect(message).to_have_text(WAITING)
+    expect(own).to_have_text("Waiting to send your rating: 4 out of 5.")
+    page.clock.run_for(10_000)
+    expect(message).to_have_text(WAITING)
+    expect(star(page, 4)).to_have_attribute("aria-pressed", "false")
+    # When the network comes back
+    page.context.set_offline(False)
+    # Then the 4 is sent, counted, and the page says so
+    expect(own).to_contain_text("You rated 4 out of 5")
+    expect(message).to_have_text("")
+    assert wait_for(lambda: ratings_of(web, talk["id"]) == only(4))
+    assert len(keys) == 2  # the 3, then the 4 once: nothing was sent while offline
+
+
+def test_a_rating_that_could_not_reach_the_service_is_sent_when_the_browser_is_back_online(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee who rated a talk 3, whose Wi-Fi then stops reaching the service
+    talk = web.add_talk(title="Rated on a dead Wi-Fi")
+    unreachable = [False]
+    keys = ratings_sent(page, unreachable)
+    page.clock.install()
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    own, message = page.get_by_test_id("own-rating"), page.get_by_test_id("message")
+    star(page, 3).click()
+    enter_event_code(page)
+    expect(own).to_contain_text("You rated 3 out of 5")
+    unreachable[0] = True
+    # When they tap 4, and the page's retries all fail (each failure takes real time)
+    star(page, 4).click()
+    expect(message).to_have_text("Connection trouble: sending your rating again…")
+    for _ in range(12):
+        page.clock.run_for(1_000)
+        page.wait_for_timeout(100)
+    # Then the 4 waits for the network instead of being dropped
+    expect(message).to_have_text(WAITING)
+    expect(own).to_have_text("Waiting to send your rating: 4 out of 5.")
+    assert len(keys) == 5  # the 3, and the 4's four tries
+    # When the browser is offline a moment and back online, reaching the service again
+    unreachable[0] = False
+    page.context.set_offline(True)
+    page.context.set_offline(False)
+    # Then the 4 is sent with the same Idempotency-Key, and counted once
+    expect(own).to_contain_text("You rated 4 out of 5")
+    expect(message).to_have_text("")
+    assert wait_for(lambda: ratings_of(web, talk["id"]) == only(4))
+    assert len(keys) == 6
+    assert len(set(keys[1:])) == 1

@@ -51,6 +51,7 @@ export function talkPage(main, talkId) {
   let pending = null; // the rating waiting for the event code
   let busy = false;
   let next = null; // a star tapped while another rating was on its way: sent after it
+  let waiting = false; // a rating that could not reach the service waits for the network
   const histogram = histogramView();
   const badge = liveBadge();
   const buttons = [1, 2, 3, 4, 5].map((value) =>
@@ -97,7 +98,11 @@ export function talkPage(main, talkId) {
   function showMine() {
     if (busy) return;
     const held = sendingRating(talkId);
-    if (held) showSending(held.value);
+    if (waiting && !held) {
+      waiting = false; // another tab's newer rating took its place
+      setText(message, "");
+    }
+    if (held) showSending(held.value, waiting ? `Waiting to send your rating: ${held.value} out of 5.` : undefined);
     else showOwn(ownRating(talkId));
   }
 
@@ -112,8 +117,14 @@ export function talkPage(main, talkId) {
     showMine();
   }
   // While the stars are off (not open yet, or closed), nothing the attendee does reads the talk
-  // again, and an organiser may have moved it: it is read again at each check then.
-  const windowTimer = setInterval(() => (open ? showWindow() : reloadTalk()), 30_000);
+  // again, and an organiser may have moved it: it is read again at each check then. A rating
+  // waiting for a service the browser could not reach while it said it was online (no 'online'
+  // will come) is tried again at each check too.
+  const windowTimer = setInterval(() => {
+    if (waiting && navigator.onLine) resend();
+    if (open) showWindow();
+    else reloadTalk();
+  }, 30_000);
   // An attendee coming back to the page (a phone out of a pocket, a tab brought forward) finds
   // the talk as it is now: an organiser may have retitled or moved it meanwhile. One read per
   // return, not a timer: a room of open phones asking twice a minute would cost every one.
@@ -123,6 +134,7 @@ export function talkPage(main, talkId) {
   document.addEventListener("visibilitychange", onVisible);
   // Every tab of the attendee shows their newest rating: another tab's is told by its storage.
   window.addEventListener("storage", showMine);
+  window.addEventListener("online", resend);
 
   async function post(value, token, key) {
     return request("POST", "/ratings", {
@@ -137,7 +149,7 @@ export function talkPage(main, talkId) {
       try {
         return await post(value, token, key);
       } catch (error) {
-        if (!transient(error) || attempt >= RETRY_MS.length || stopped) throw error;
+        if (!transient(error) || attempt >= RETRY_MS.length || stopped || !navigator.onLine) throw error;
         setText(message, "Connection trouble: sending your rating again…");
         await pause(error.retryAfter ? error.retryAfter * 1000 : RETRY_MS[attempt]);
       }
@@ -165,14 +177,15 @@ export function talkPage(main, talkId) {
     }
   }
 
-  function showSending(value) {
+  function showSending(value, text = `Sending your rating: ${value} out of 5…`) {
     buttons.forEach((b, i) => b.classList.toggle("sending", i + 1 === value));
-    setText(own, `Sending your rating: ${value} out of 5…`);
+    setText(own, text);
   }
   showMine();
 
-  // A rating kept on its way when the page was left (a reload before its answer): sent again
-  // with its Idempotency-Key, so the page shows what the service counted, and it counts once.
+  // A rating kept on its way when the page was left (a reload before its answer), or waiting for
+  // the network: sent again with its Idempotency-Key, so the page shows what the service
+  // counted, and it counts once.
   function resend() {
     const held = sendingRating(talkId);
     if (held && !busy && !stopped) rate(held.value, held);
@@ -188,14 +201,19 @@ export function talkPage(main, talkId) {
       return;
     }
     busy = true;
+    waiting = false;
     let sent = false;
     setText(message, "");
     codeForm.hidden = true;
     showSending(value);
     const key = held ? held.key : newKey();
+    let token = held ? held.token : undefined; // undefined: not asked for yet
+    const keep = () => keepSending(talkId, { value, key, token });
     try {
-      let token = held && held.token !== undefined ? held.token : await tokenFor();
-      keepSending(talkId, { value, key, token });
+      keep();
+      if (!navigator.onLine) throw new ApiError(0);
+      if (token === undefined) token = await tokenFor();
+      keep();
       let answer;
       try {
         answer = await send(value, token, key);
@@ -204,7 +222,7 @@ export function talkPage(main, talkId) {
         if (!(token && error instanceof ApiError && (error.status === 401 || error.status === 403))) throw error;
         forgetToken();
         token = await tokenFor();
-        keepSending(talkId, { value, key, token });
+        keep();
         answer = await send(value, token, key);
       }
       const counted = answer.body?.rating?.value ?? value;
@@ -215,7 +233,11 @@ export function talkPage(main, talkId) {
       live.refresh();
     } catch (error) {
       showOwn(ownRating(talkId));
-      if (error instanceof CodeRequired) {
+      if (error instanceof ApiError && error.status === 0) {
+        // Offline, or the service out of reach: kept, and sent when the browser is back online.
+        waiting = true;
+        setText(message, "Waiting for the network: your rating will be sent when you are back online.");
+      } else if (error instanceof CodeRequired) {
         pending = next ?? value;
         codeForm.hidden = false;
         setText(message, error.message);
@@ -226,14 +248,16 @@ export function talkPage(main, talkId) {
       }
     } finally {
       // Answered (or refused): no longer on its way, unless another tab sends one of its own.
-      if (sendingRating(talkId)?.key === key) keepSending(talkId, null);
+      if (!waiting && sendingRating(talkId)?.key === key) keepSending(talkId, null);
       busy = false;
       buttons.forEach((b) => b.classList.remove("sending"));
+      if (waiting) showMine();
       // After a refusal the tap made meanwhile is dropped: the message says why, and the
-      // attendee taps again once they have read it.
+      // attendee taps again once they have read it. One made while waiting for the network
+      // takes the waiting one's place.
       const then = next;
       next = null;
-      if (sent && then !== null && then !== value && !stopped) rate(then);
+      if ((sent || waiting) && then !== null && then !== value && !stopped) rate(then);
     }
   }
 
@@ -315,6 +339,7 @@ export function talkPage(main, talkId) {
     clearInterval(windowTimer);
     document.removeEventListener("visibilitychange", onVisible);
     window.removeEventListener("storage", showMine);
+    window.removeEventListener("online", resend);
     live.stop();
   };
 }
