@@ -6,14 +6,24 @@ The fixtures and helpers are test_web_app's (its runtime asks for voter tokens a
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 from tests.e2e import test_web_app as web_app
 from tests.e2e.conftest import wait_for
-from tests.e2e.test_web_app import TALK_PAGE, WebStack, enter_event_code, star
+from tests.e2e.test_web_app import (
+    PHONE,
+    ROOM,
+    SCREEN,
+    TALK_PAGE,
+    WebStack,
+    an_hour_from,
+    enter_event_code,
+    star,
+)
 
 # test_web_app's fixtures, found by pytest under their names: its runtime, a phone, a page.
 browser, phone, page, web = web_app.browser, web_app.phone, web_app.page, web_app.web
@@ -190,3 +200,76 @@ def test_a_rating_that_could_not_reach_the_service_is_sent_when_the_browser_is_b
     assert wait_for(lambda: ratings_of(web, talk["id"]) == only(4))
     assert len(keys) == 6
     assert len(set(keys[1:])) == 1
+
+
+EDGE_IN = timedelta(seconds=8)  # time enough to open the pages before the edge
+
+
+def talks_at_the_window_s_edges(web: WebStack) -> tuple[dict[str, Any], dict[str, Any], datetime]:
+    """A talk that starts, and one whose rating closes (its end plus the service's grace), at
+    the same moment, a few seconds from now; and that moment."""
+    edge = datetime.now(UTC) + EDGE_IN
+    opening = web.add_talk(title="Opens in a moment", **an_hour_from(edge))
+    grace = datetime.fromisoformat(opening["ratingClosesAt"]) - datetime.fromisoformat(
+        opening["endsAt"]
+    )
+    closing = web.add_talk(
+        title="Closes in a moment", **an_hour_from(edge - grace - timedelta(hours=1))
+    )
+    assert datetime.fromisoformat(closing["ratingClosesAt"]) == edge
+    return opening, closing, edge
+
+
+def within_seconds_of(edge: datetime, seconds: float) -> float:
+    """A timeout (ms) that ends `seconds` after `edge`: long before the next 30 s check."""
+    return ((edge - datetime.now(UTC)).total_seconds() + seconds) * 1000
+
+
+def test_the_stars_switch_on_at_the_talk_s_start_and_off_at_its_close_on_time(
+    web: WebStack, browser: Browser, page: Page
+) -> None:
+    # Given a talk that starts in a few seconds and one whose rating closes then, each open on a
+    # phone: the first's stars off, the second's on
+    opening, closing, edge = talks_at_the_window_s_edges(web)
+    other = browser.new_context(viewport=PHONE)
+    try:
+        second = other.new_page()
+        page.goto(web.url(TALK_PAGE.format(id=opening["id"])))
+        second.goto(web.url(TALK_PAGE.format(id=closing["id"])))
+        expect(star(page, 4)).to_be_disabled()
+        expect(page.get_by_test_id("own-rating")).to_have_text("Not open for rating yet.")
+        expect(star(second, 4)).to_be_enabled()
+        # When the moment comes, the pages left as they are
+        # Then within two seconds the first's stars are on and the second's off
+        expect(star(page, 4)).to_be_enabled(timeout=within_seconds_of(edge, 2))
+        expect(page.get_by_test_id("own-rating")).to_have_text("Tap a star to rate this talk.")
+        expect(star(second, 4)).to_be_disabled(timeout=within_seconds_of(edge, 2))
+        expect(second.get_by_test_id("own-rating")).to_have_text("You did not rate this talk.")
+        expect(second.get_by_text("Rating closed ")).to_be_visible()
+    finally:
+        other.close()
+
+
+def test_the_room_screen_asks_the_room_to_scan_when_rating_opens_and_stops_when_it_closes(
+    web: WebStack, browser: Browser
+) -> None:
+    # Given the room screens of a talk that starts in a few seconds and of one whose rating
+    # closes then
+    opening, closing, edge = talks_at_the_window_s_edges(web)
+    room = browser.new_context(viewport=ROOM)
+    try:
+        screens = room.new_page(), room.new_page()
+        for screen, talk in zip(screens, (opening, closing), strict=True):
+            screen.goto(web.url(SCREEN.format(id=talk["id"])))
+        expect(screens[0].get_by_test_id("qr-caption")).to_contain_text("Rating opens")
+        expect(screens[1].get_by_test_id("qr-caption")).to_have_text("Scan to rate")
+        # When the moment comes, nobody touching the screens
+        # Then within two seconds the first asks the room to scan, and the second no longer does
+        expect(screens[0].get_by_test_id("qr-caption")).to_have_text(
+            "Scan to rate", timeout=within_seconds_of(edge, 2)
+        )
+        expect(screens[1].get_by_test_id("qr-caption")).to_have_text(
+            "Rating closed", timeout=within_seconds_of(edge, 2)
+        )
+    finally:
+        room.close()

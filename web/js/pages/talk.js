@@ -5,7 +5,7 @@ import { watchTalk } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { voterToken, forgetToken, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating, sendingRating, keepSending } from "../voter.js";
 import { liveBadge, errorText } from "./common.js";
-import { ratingWindow, loadTalkWithClock, when } from "../window.js";
+import { ratingWindow, loadTalkWithClock, when, atNextEdge } from "../window.js";
 
 // Conference Wi-Fi drops answers: a rating that got none (or a 503, or "still in progress") is
 // sent again with the same Idempotency-Key, which the service counts once, up to three more times.
@@ -106,9 +106,13 @@ export function talkPage(main, talkId) {
     else showOwn(ownRating(talkId));
   }
 
-  // The buttons follow the rating window: checked on load, every 30 s, and after a 409.
+  // The buttons follow the rating window: checked on load, every 30 s, at its next edge, and
+  // after a 409.
+  let edgeTimer = null;
   function showWindow() {
     if (!talk) return;
+    clearTimeout(edgeTimer);
+    edgeTimer = atNextEdge(talk, now(), showWindow);
     const state = ratingWindow(talk, now());
     open = state.open;
     unrated = state.unrated || "";
@@ -337,6 +341,7 @@ export function talkPage(main, talkId) {
   return () => {
     stopped = true;
     clearInterval(windowTimer);
+    clearTimeout(edgeTimer);
     document.removeEventListener("visibilitychange", onVisible);
     window.removeEventListener("storage", showMine);
     window.removeEventListener("online", resend);
