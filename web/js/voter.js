@@ -1,10 +1,11 @@
-// The attendee's voter token (POST /voters), kept in localStorage until it expires, and the
-// attendee's own ratings, so a reload shows what they chose.
+// The attendee's voter token (POST /voters), kept in localStorage until it expires, the
+// attendee's own ratings, so a reload shows what they chose, and the ratings on their way.
 import { request, ApiError } from "./api.js";
 
 const TOKEN_KEY = "talkrate.voter";
 const CODE_KEY = "talkrate.eventCode";
 const RATED_KEY = "talkrate.rated";
+const SENDING_KEY = "talkrate.sending";
 const EXPIRY_MARGIN_MS = 60_000;
 
 // The server asks for the event code (403 on POST /voters).
@@ -84,8 +85,22 @@ export function ownRating(talkId) {
   return Number.isInteger(value) && value >= 1 && value <= 5 ? value : null;
 }
 
-export function rememberRating(talkId, value) {
-  const rated = read(RATED_KEY) || {};
-  rated[talkId] = value;
-  write(RATED_KEY, rated);
+// One talk's entry of a map kept under `key` (null removes it).
+function put(key, talkId, value) {
+  const all = read(key) || {};
+  if (value === null) delete all[talkId];
+  else all[talkId] = value;
+  write(key, all);
 }
+
+export const rememberRating = (talkId, value) => put(RATED_KEY, talkId, value);
+
+// The rating of a talk on its way ({value, key, token}: its Idempotency-Key and the voter token
+// it goes with, once known), kept before it is sent, so a reload or the network's return sends
+// it again as it was: the service counts it once.
+export function sendingRating(talkId) {
+  const held = (read(SENDING_KEY) || {})[talkId];
+  return held && Number.isInteger(held.value) && typeof held.key === "string" ? held : null;
+}
+
+export const keepSending = (talkId, held) => put(SENDING_KEY, talkId, held);

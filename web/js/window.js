@@ -29,6 +29,13 @@ export function ratingWindow(talk, now) {
   return { open: true, caption: "Scan to rate", text: "" };
 }
 
+// A timer for the talk's next edge after `now` (its start, its end, its rating's close), so
+// what follows the window changes on time, not at the next 30 s check. Its id, or null.
+export function atNextEdge(talk, now, check) {
+  const ahead = [talk.startsAt, talk.endsAt, talk.ratingClosesAt].map((iso) => Date.parse(iso) + 1 - now).filter((ms) => ms > 0);
+  return ahead.length ? setTimeout(check, Math.min(...ahead, 2 ** 31 - 1)) : null;
+}
+
 // The talk document, and the service's clock: a phone's or a room PC's clock may be wrong, so
 // the talk's answer's Date header (whole seconds: close enough for a window of hours) sets it.
 export async function loadTalkWithClock(talkId) {

@@ -6,7 +6,7 @@ import { watchTalk } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { qrSvg } from "../qr.js";
 import { liveBadge, errorText } from "./common.js";
-import { ratingWindow, loadTalkWithClock } from "../window.js";
+import { ratingWindow, loadTalkWithClock, atNextEdge } from "../window.js";
 
 export function screenPage(main, talkId) {
   document.title = "Room screen · talkrate";
@@ -61,9 +61,16 @@ export function screenPage(main, talkId) {
     speakers.classList.toggle("guidance", !yes);
   };
   const notFound = (error) => error instanceof ApiError && error.status === 404;
+  // The caption changes at the window's edges too, not only at the 30 s read.
+  let edgeTimer = null;
+  const showCaption = () => {
+    setText(caption, ratingWindow(talk, now()).caption);
+    clearTimeout(edgeTimer);
+    edgeTimer = atNextEdge(talk, now(), showCaption);
+  };
   const show = () => {
     inProgramme(true);
-    setText(caption, ratingWindow(talk, now()).caption);
+    showCaption();
     document.title = `${talk.title} · room screen · talkrate`;
     setText(title, talk.title);
     title.classList.toggle("long", talk.title.length > 60);
@@ -125,6 +132,7 @@ export function screenPage(main, talkId) {
   return () => {
     stopped = true;
     clearInterval(readTimer);
+    clearTimeout(edgeTimer);
     live.stop();
     document.removeEventListener("visibilitychange", keepAwake);
     if (wakeLock) wakeLock.release().catch(() => {});

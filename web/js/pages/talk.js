@@ -3,9 +3,9 @@ import { h, fill, setText, formatTime, talkHref } from "../dom.js";
 import { request, appConfig, ApiError } from "../api.js";
 import { watchTalk } from "../live.js";
 import { histogramView } from "../histogram.js";
-import { voterToken, forgetToken, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating } from "../voter.js";
+import { voterToken, forgetToken, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating, sendingRating, keepSending } from "../voter.js";
 import { liveBadge, errorText } from "./common.js";
-import { ratingWindow, loadTalkWithClock, when } from "../window.js";
+import { ratingWindow, loadTalkWithClock, when, atNextEdge } from "../window.js";
 
 // Conference Wi-Fi drops answers: a rating that got none (or a 503, or "still in progress") is
 // sent again with the same Idempotency-Key, which the service counts once, up to three more times.
@@ -51,6 +51,7 @@ export function talkPage(main, talkId) {
   let pending = null; // the rating waiting for the event code
   let busy = false;
   let next = null; // a star tapped while another rating was on its way: sent after it
+  let waiting = false; // a rating that could not reach the service waits for the network
   const histogram = histogramView();
   const badge = liveBadge();
   const buttons = [1, 2, 3, 4, 5].map((value) =>
@@ -92,21 +93,42 @@ export function talkPage(main, talkId) {
     const change = open ? " Tap another star to change it." : "";
     setText(own, value ? `You rated ${value} out of 5.${change}` : open ? "Tap a star to rate this talk." : unrated);
   }
-  showOwn(ownRating(talkId));
+  // The attendee's rating: the one on its way, else the last one the service took. A rating
+  // being sent says so itself.
+  function showMine() {
+    if (busy) return;
+    const held = sendingRating(talkId);
+    if (waiting && !held) {
+      waiting = false; // another tab's newer rating took its place
+      setText(message, "");
+    }
+    if (held) showSending(held.value, waiting ? `Waiting to send your rating: ${held.value} out of 5.` : undefined);
+    else showOwn(ownRating(talkId));
+  }
 
-  // The buttons follow the rating window: checked on load, every 30 s, and after a 409.
+  // The buttons follow the rating window: checked on load, every 30 s, at its next edge, and
+  // after a 409.
+  let edgeTimer = null;
   function showWindow() {
     if (!talk) return;
+    clearTimeout(edgeTimer);
+    edgeTimer = atNextEdge(talk, now(), showWindow);
     const state = ratingWindow(talk, now());
     open = state.open;
     unrated = state.unrated || "";
     buttons.forEach((button) => { button.disabled = !open; });
     setText(hint, state.text);
-    showOwn(ownRating(talkId));
+    showMine();
   }
   // While the stars are off (not open yet, or closed), nothing the attendee does reads the talk
-  // again, and an organiser may have moved it: it is read again at each check then.
-  const windowTimer = setInterval(() => (open ? showWindow() : reloadTalk()), 30_000);
+  // again, and an organiser may have moved it: it is read again at each check then. A rating
+  // waiting for a service the browser could not reach while it said it was online (no 'online'
+  // will come) is tried again at each check too.
+  const windowTimer = setInterval(() => {
+    if (waiting && navigator.onLine) resend();
+    if (open) showWindow();
+    else reloadTalk();
+  }, 30_000);
   // An attendee coming back to the page (a phone out of a pocket, a tab brought forward) finds
   // the talk as it is now: an organiser may have retitled or moved it meanwhile. One read per
   // return, not a timer: a room of open phones asking twice a minute would cost every one.
@@ -114,6 +136,9 @@ export function talkPage(main, talkId) {
     if (document.visibilityState === "visible") reloadTalk();
   }
   document.addEventListener("visibilitychange", onVisible);
+  // Every tab of the attendee shows their newest rating: another tab's is told by its storage.
+  window.addEventListener("storage", showMine);
+  window.addEventListener("online", resend);
 
   async function post(value, token, key) {
     return request("POST", "/ratings", {
@@ -128,7 +153,7 @@ export function talkPage(main, talkId) {
       try {
         return await post(value, token, key);
       } catch (error) {
-        if (!transient(error) || attempt >= RETRY_MS.length || stopped) throw error;
+        if (!transient(error) || attempt >= RETRY_MS.length || stopped || !navigator.onLine) throw error;
         setText(message, "Connection trouble: sending your rating again…");
         await pause(error.retryAfter ? error.retryAfter * 1000 : RETRY_MS[attempt]);
       }
@@ -156,44 +181,67 @@ export function talkPage(main, talkId) {
     }
   }
 
-  const showSending = (value) => {
+  function showSending(value, text = `Sending your rating: ${value} out of 5…`) {
     buttons.forEach((b, i) => b.classList.toggle("sending", i + 1 === value));
-    setText(own, `Sending your rating: ${value} out of 5…`);
-  };
+    setText(own, text);
+  }
+  showMine();
+
+  // A rating kept on its way when the page was left (a reload before its answer), or waiting for
+  // the network: sent again with its Idempotency-Key, so the page shows what the service
+  // counted, and it counts once.
+  function resend() {
+    const held = sendingRating(talkId);
+    if (held && !busy && !stopped) rate(held.value, held);
+  }
 
   // The last star tapped is the one that stands: a tap while a rating is on its way (a slow
-  // network) waits for it, then is sent, so the two arrive in the order they were made.
-  async function rate(value) {
+  // network) waits for it, then is sent, so the two arrive in the order they were made. Each is
+  // kept with its key before it is sent (`held`: one kept so, sent again).
+  async function rate(value, held = null) {
     if (busy) {
       next = value;
       showSending(value);
       return;
     }
     busy = true;
+    waiting = false;
     let sent = false;
     setText(message, "");
     codeForm.hidden = true;
     showSending(value);
+    const key = held ? held.key : newKey();
+    let token = held ? held.token : undefined; // undefined: not asked for yet
+    const keep = () => keepSending(talkId, { value, key, token });
     try {
-      const key = newKey();
-      let token = await tokenFor();
+      keep();
+      if (!navigator.onLine) throw new ApiError(0);
+      if (token === undefined) token = await tokenFor();
+      keep();
+      let answer;
       try {
-        await send(value, token, key);
+        answer = await send(value, token, key);
       } catch (error) {
         // An expired or revoked pass: one new pass, one more try.
         if (!(token && error instanceof ApiError && (error.status === 401 || error.status === 403))) throw error;
         forgetToken();
         token = await tokenFor();
-        await send(value, token, key);
+        keep();
+        answer = await send(value, token, key);
       }
+      const counted = answer.body?.rating?.value ?? value;
       setText(message, "");
-      rememberRating(talkId, value);
-      showOwn(value);
+      rememberRating(talkId, counted);
+      showOwn(counted);
       sent = true;
       live.refresh();
     } catch (error) {
       showOwn(ownRating(talkId));
-      if (error instanceof CodeRequired) {
+      if (error instanceof ApiError && error.status === 0) {
+        // Offline, or the service out of reach: kept, and sent when the browser is back online.
+        waiting = true;
+        setText(message, "Waiting for the network: your rating will be sent when you are back online.");
+      } else if (error instanceof CodeRequired) {
         pending = next ?? value;
         codeForm.hidden = false;
         setText(message, error.message);
@@ -203,13 +251,17 @@ export function talkPage(main, talkId) {
         if (error instanceof ApiError && error.status === 409) reloadTalk();
       }
     } finally {
+      // Answered (or refused): no longer on its way, unless another tab sends one of its own.
+      if (!waiting && sendingRating(talkId)?.key === key) keepSending(talkId, null);
       busy = false;
       buttons.forEach((b) => b.classList.remove("sending"));
+      if (waiting) showMine();
       // After a refusal the tap made meanwhile is dropped: the message says why, and the
-      // attendee taps again once they have read it.
+      // attendee taps again once they have read it. One made while waiting for the network
+      // takes the waiting one's place.
       const then = next;
       next = null;
-      if (sent && then !== null && then !== value && !stopped) rate(then);
+      if ((sent || waiting) && then !== null && then !== value && !stopped) rate(then);
     }
   }
 
@@ -243,6 +295,7 @@ export function talkPage(main, talkId) {
       await knowPolicy();
       if (stopped) return;
       showTalk(loaded);
+      resend();
       if (talk.summary) histogram.update(talk.summary);
       const watcher = await watchTalk(talk, histogram, { onStatus: badge.set });
       if (stopped) watcher.stop();
@@ -288,7 +341,10 @@ export function talkPage(main, talkId) {
   return () => {
     stopped = true;
     clearInterval(windowTimer);
+    clearTimeout(edgeTimer);
     document.removeEventListener("visibilitychange", onVisible);
+    window.removeEventListener("storage", showMine);
+    window.removeEventListener("online", resend);
     live.stop();
   };
 }

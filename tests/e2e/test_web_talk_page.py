@@ -1,0 +1,275 @@
+"""The talk page's own rating in a real Chromium: kept while on its way (a reload, a lost network),
+the same in every tab of an attendee, and the stars following the rating window on time.
+
+The fixtures and helpers are test_web_app's (its runtime asks for voter tokens and an event code).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, Route, expect
+
+from tests.e2e import test_web_app as web_app
+from tests.e2e.conftest import wait_for
+from tests.e2e.test_web_app import (
+    PHONE,
+    ROOM,
+    SCREEN,
+    TALK_PAGE,
+    WebStack,
+    an_hour_from,
+    enter_event_code,
+    star,
+)
+
+# test_web_app's fixtures, found by pytest under their names: its runtime, a phone, a page.
+browser, phone, page, web = web_app.browser, web_app.phone, web_app.page, web_app.web
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+
+def ratings_of(web: WebStack, talk_id: str) -> dict[str, int]:
+    histogram: dict[str, int] = web.runtime.request("GET", f"/ratings?talkId={talk_id}").json[
+        "ratings"
+    ]
+    return histogram
+
+
+def only(value: int) -> dict[str, int]:
+    """The histogram of one rating, `value`."""
+    return {str(v): int(v == value) for v in range(1, 6)}
+
+
+def test_a_reload_while_a_changed_rating_is_on_its_way_shows_the_rating_the_service_counted(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee who rated a talk 3, on a phone whose next rating reaches the service
+    # but whose answer is slow (held past a reload)
+    talk = web.add_talk(title="Reloaded mid-vote")
+    keys: list[str | None] = []
+    slow: list[Any] = []
+
+    def slow_second_answer(route: Route) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        keys.append(route.request.headers.get("idempotency-key"))
+        if len(keys) == 2:
+            slow.append(route.fetch())  # the service takes it; the page hears nothing yet
+        else:
+            route.continue_()
+
+    page.route(lambda url: url.endswith("/ratings"), slow_second_answer)
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    own = page.get_by_test_id("own-rating")
+    star(page, 3).click()
+    enter_event_code(page)
+    expect(own).to_contain_text("You rated 3 out of 5")
+    # When they tap 5, and reload the page before its answer comes
+    star(page, 5).click()
+    expect(own).to_have_text("Sending your rating: 5 out of 5…")
+    for _ in range(100):  # route handlers run while the page is waited on, not in a sleep
+        if slow:
+            break
+        page.wait_for_timeout(100)
+    assert slow
+    page.reload()
+    # Then the page says the 5 the service counted, not the 3 it had heard of
+    expect(own).to_contain_text("You rated 5 out of 5")
+    expect(star(page, 5)).to_have_attribute("aria-pressed", "true")
+    expect(star(page, 3)).to_have_attribute("aria-pressed", "false")
+    # And it asked again with the 5's Idempotency-Key, so the 5 counts once
+    assert len(keys) == 3
+    assert keys[1]
+    assert keys[2] == keys[1]
+    assert wait_for(lambda: ratings_of(web, talk["id"]) == only(5))
+
+
+def test_every_tab_of_an_attendee_shows_their_newest_rating_of_the_talk(
+    web: WebStack, phone: Any, page: Page
+) -> None:
+    # Given one attendee with a talk's page open in two tabs of their phone's browser
+    talk = web.add_talk(title="Open in two tabs")
+    first, second = page, phone.new_page()
+    for tab in (first, second):
+        tab.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+        expect(tab.get_by_test_id("own-rating")).to_have_text("Tap a star to rate this talk.")
+    # When they rate it 5 in the first tab
+    star(first, 5).click()
+    enter_event_code(first)
+    expect(first.get_by_test_id("own-rating")).to_contain_text("You rated 5 out of 5")
+    # Then the second tab says 5 too
+    expect(second.get_by_test_id("own-rating")).to_contain_text("You rated 5 out of 5")
+    # When they change it to 2 in the second tab
+    star(second, 2).click()
+    expect(second.get_by_test_id("own-rating")).to_contain_text("You rated 2 out of 5")
+    # Then the first tab says 2, the rating the service counts
+    expect(first.get_by_test_id("own-rating")).to_contain_text("You rated 2 out of 5")
+    expect(star(first, 2)).to_have_attribute("aria-pressed", "true")
+    expect(star(first, 5)).to_have_attribute("aria-pressed", "false")
+    assert wait_for(lambda: ratings_of(web, talk["id"]) == only(2))
+
+
+WAITING = "Waiting for the network: your rating will be sent when you are back online."
+
+
+def ratings_sent(page: Page, unreachable: list[bool]) -> list[str | None]:
+    """The Idempotency-Key of every rating the page sends; while `unreachable[0]`, each fails as
+    when the network is down."""
+    keys: list[str | None] = []
+
+    def record(route: Route) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        keys.append(route.request.headers.get("idempotency-key"))
+        if unreachable[0]:
+            route.abort("internetdisconnected")
+        else:
+            route.continue_()
+
+    page.route(lambda url: url.endswith("/ratings"), record)
+    return keys
+
+
+def test_a_rating_tapped_offline_waits_for_the_network_and_is_sent_once_back_online(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee who rated a talk 3 (so they hold an attendee pass)
+    talk = web.add_talk(title="Rated in a tunnel")
+    keys = ratings_sent(page, [False])
+    page.clock.install()
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    own, message = page.get_by_test_id("own-rating"), page.get_by_test_id("message")
+    star(page, 3).click()
+    enter_event_code(page)
+    expect(own).to_contain_text("You rated 3 out of 5")
+    # When their phone loses its network and they tap 4
+    page.context.set_offline(True)
+    star(page, 4).click()
+    # Then the page says the 4 waits for the network, never that it was counted, and still
+    # says so long after the page's retries would have given up
+    expect(message).to_have_text(WAITING)
+    expect(own).to_have_text("Waiting to send your rating: 4 out of 5.")
+    page.clock.run_for(10_000)
+    expect(message).to_have_text(WAITING)
+    expect(star(page, 4)).to_have_attribute("aria-pressed", "false")
+    # When the network comes back
+    page.context.set_offline(False)
+    # Then the 4 is sent, counted, and the page says so
+    expect(own).to_contain_text("You rated 4 out of 5")
+    expect(message).to_have_text("")
+    assert wait_for(lambda: ratings_of(web, talk["id"]) == only(4))
+    assert len(keys) == 2  # the 3, then the 4 once: nothing was sent while offline
+
+
+def test_a_rating_that_could_not_reach_the_service_is_sent_when_the_browser_is_back_online(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee who rated a talk 3, whose Wi-Fi then stops reaching the service
+    talk = web.add_talk(title="Rated on a dead Wi-Fi")
+    unreachable = [False]
+    keys = ratings_sent(page, unreachable)
+    page.clock.install()
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    own, message = page.get_by_test_id("own-rating"), page.get_by_test_id("message")
+    star(page, 3).click()
+    enter_event_code(page)
+    expect(own).to_contain_text("You rated 3 out of 5")
+    unreachable[0] = True
+    # When they tap 4, and the page's retries all fail (each failure takes real time)
+    star(page, 4).click()
+    expect(message).to_have_text("Connection trouble: sending your rating again…")
+    for _ in range(12):
+        page.clock.run_for(1_000)
+        page.wait_for_timeout(100)
+    # Then the 4 waits for the network instead of being dropped
+    expect(message).to_have_text(WAITING)
+    expect(own).to_have_text("Waiting to send your rating: 4 out of 5.")
+    assert len(keys) == 5  # the 3, and the 4's four tries
+    # When the browser is offline a moment and back online, reaching the service again
+    unreachable[0] = False
+    page.context.set_offline(True)
+    page.context.set_offline(False)
+    # Then the 4 is sent with the same Idempotency-Key, and counted once
+    expect(own).to_contain_text("You rated 4 out of 5")
+    expect(message).to_have_text("")
+    assert wait_for(lambda: ratings_of(web, talk["id"]) == only(4))
+    assert len(keys) == 6
+    assert len(set(keys[1:])) == 1
+
+
+EDGE_IN = timedelta(seconds=8)  # time enough to open the pages before the edge
+
+
+def talks_at_the_window_s_edges(web: WebStack) -> tuple[dict[str, Any], dict[str, Any], datetime]:
+    """A talk that starts, and one whose rating closes (its end plus the service's grace), at
+    the same moment, a few seconds from now; and that moment."""
+    edge = datetime.now(UTC) + EDGE_IN
+    opening = web.add_talk(title="Opens in a moment", **an_hour_from(edge))
+    grace = datetime.fromisoformat(opening["ratingClosesAt"]) - datetime.fromisoformat(
+        opening["endsAt"]
+    )
+    closing = web.add_talk(
+        title="Closes in a moment", **an_hour_from(edge - grace - timedelta(hours=1))
+    )
+    assert datetime.fromisoformat(closing["ratingClosesAt"]) == edge
+    return opening, closing, edge
+
+
+def within_seconds_of(edge: datetime, seconds: float) -> float:
+    """A timeout (ms) that ends `seconds` after `edge`: long before the next 30 s check."""
+    return ((edge - datetime.now(UTC)).total_seconds() + seconds) * 1000
+
+
+def test_the_stars_switch_on_at_the_talk_s_start_and_off_at_its_close_on_time(
+    web: WebStack, browser: Browser, page: Page
+) -> None:
+    # Given a talk that starts in a few seconds and one whose rating closes then, each open on a
+    # phone: the first's stars off, the second's on
+    opening, closing, edge = talks_at_the_window_s_edges(web)
+    other = browser.new_context(viewport=PHONE)
+    try:
+        second = other.new_page()
+        page.goto(web.url(TALK_PAGE.format(id=opening["id"])))
+        second.goto(web.url(TALK_PAGE.format(id=closing["id"])))
+        expect(star(page, 4)).to_be_disabled()
+        expect(page.get_by_test_id("own-rating")).to_have_text("Not open for rating yet.")
+        expect(star(second, 4)).to_be_enabled()
+        # When the moment comes, the pages left as they are
+        # Then within two seconds the first's stars are on and the second's off
+        expect(star(page, 4)).to_be_enabled(timeout=within_seconds_of(edge, 2))
+        expect(page.get_by_test_id("own-rating")).to_have_text("Tap a star to rate this talk.")
+        expect(star(second, 4)).to_be_disabled(timeout=within_seconds_of(edge, 2))
+        expect(second.get_by_test_id("own-rating")).to_have_text("You did not rate this talk.")
+        expect(second.get_by_text("Rating closed ")).to_be_visible()
+    finally:
+        other.close()
+
+
+def test_the_room_screen_asks_the_room_to_scan_when_rating_opens_and_stops_when_it_closes(
+    web: WebStack, browser: Browser
+) -> None:
+    # Given the room screens of a talk that starts in a few seconds and of one whose rating
+    # closes then
+    opening, closing, edge = talks_at_the_window_s_edges(web)
+    room = browser.new_context(viewport=ROOM)
+    try:
+        screens = room.new_page(), room.new_page()
+        for screen, talk in zip(screens, (opening, closing), strict=True):
+            screen.goto(web.url(SCREEN.format(id=talk["id"])))
+        expect(screens[0].get_by_test_id("qr-caption")).to_contain_text("Rating opens")
+        expect(screens[1].get_by_test_id("qr-caption")).to_have_text("Scan to rate")
+        # When the moment comes, nobody touching the screens
+        # Then within two seconds the first asks the room to scan, and the second no longer does
+        expect(screens[0].get_by_test_id("qr-caption")).to_have_text(
+            "Scan to rate", timeout=within_seconds_of(edge, 2)
+        )
+        expect(screens[1].get_by_test_id("qr-caption")).to_have_text(
+            "Rating closed", timeout=within_seconds_of(edge, 2)
+        )
+    finally:
+        room.close()
