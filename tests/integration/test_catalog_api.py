@@ -362,6 +362,14 @@ def test_if_match_star_and_if_none_match_star_ask_for_a_talk_or_for_none(
         api("PUT", path, {"title": "x"}, headers={"if-match": weak}, authorizer=ADMIN)["statusCode"]
         == 412
     )
+    # Tags compare as text: "0<revision>" names another tag, not the revision
+    padded = '"0' + api("GET", path)["headers"]["ETag"].strip('"') + '"'
+    assert (
+        api("PUT", path, {"title": "x"}, headers={"if-match": padded}, authorizer=ADMIN)[
+            "statusCode"
+        ]
+        == 412
+    )
     # A list matches any of its tags
     listed = f'"1", {api("GET", path)["headers"]["ETag"]}'
     assert (

@@ -73,7 +73,9 @@ def test_the_project_template_s_cors_configuration_is_read_with_its_parameter_de
     assert cors.allow_origins == ("*",)
     assert set(cors.allow_methods) >= {"GET", "POST", "PUT", "DELETE", "OPTIONS"}
     assert "authorization" in cors.allow_headers
-    # etag: another origin's admin client reads the revision it sends back as If-Match
+    # etag: another origin's admin client reads the revision it sends back as If-Match, which
+    # its preflight must be allowed to send (it was not)
+    assert {"if-match", "if-none-match"} <= set(cors.allow_headers)
     assert cors.expose_headers == ("etag", "location", "retry-after", "www-authenticate")
     assert cors.max_age == 600
     assert not cors.allow_credentials

@@ -66,13 +66,17 @@ IfNoneMatch = Annotated[
 
 def _revisions(header: str, strong: bool) -> frozenset[int] | str:
     """ANY for "*", else the revisions an If-Match (strong comparison: weak tags name none) or
-    If-None-Match (weak comparison) header names; a tag that is not a revision names none."""
+    If-None-Match (weak comparison) header names; a tag that is not a revision as the API writes
+    it (digits, no leading zero: tags compare as text, "039" is not "39") names none."""
     if header.strip() == ANY:
         return ANY
     return frozenset(
         int(value)
         for weak, value in _ENTITY_TAG.findall(header)
-        if value.isdigit() and len(value) <= 18 and not (strong and weak)
+        if value.isdigit()
+        and len(value) <= 18
+        and (value == "0" or not value.startswith("0"))
+        and not (strong and weak)
     )
 
 
