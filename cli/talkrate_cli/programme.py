@@ -73,10 +73,19 @@ class Row:
 
 def slug(title: str) -> str:
     """A talk id from a title, for rows without one, as the organisers' page makes it: accents
-    dropped, not turned into dashes ("Über Café" -> "uber-cafe")."""
+    dropped, not turned into dashes ("Über Café" -> "uber-cafe"); a title without a Latin
+    letter or digit gets "talk-" and a hash of it ("שיחה" -> "talk-" and 8 hex digits)."""
     plain = unicodedata.normalize("NFKD", title)
     plain = "".join(c for c in plain if not unicodedata.category(c).startswith("M")).lower()
-    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:60] or "talk"
+    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:60] or f"talk-{_fnv1a(title.strip())}"
+
+
+def _fnv1a(text: str) -> str:
+    """32-bit FNV-1a of the text's UTF-8, in 8 hex digits (as the organisers' page hashes)."""
+    value = 0x811C9DC5
+    for byte in text.encode():
+        value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return f"{value:08x}"
 
 
 def earlier_slug(title: str) -> str:

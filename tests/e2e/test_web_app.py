@@ -27,7 +27,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
 
 from talkrate.stats import compute_stats
-from talkrate_cli.programme import speakers_from_cell, write_results
+from talkrate_cli.programme import slug, speakers_from_cell, write_results
 from tests.backends import WEB_LIMITS_RATINGS, WEB_LIMITS_TALKS, WEB_RATINGS, WEB_TALKS
 from tests.builders import unique_talk_id
 from tests.e2e.conftest import Answer, Runtime, start_admin_runtime, stop_runtime, wait_for
@@ -1066,6 +1066,35 @@ def test_the_page_s_results_file_is_the_one_the_command_line_exports(
         "2.001",
         "5.000",
     ]
+
+
+def test_the_page_suggests_the_id_the_command_line_gives_a_row_without_one(
+    web: WebStack, page: Page
+) -> None:
+    # Given titles of every script: accents, Turkish, Hebrew, Chinese, emoji, long, blank ends
+    titles = [
+        "Über Café",
+        "İstanbul'da Kod",
+        "Ω — 東京",
+        "שיחה על מערכות",
+        "数据库的未来",
+        "数据库的未来?",
+        "🚀🚀",
+        "a" * 70,
+        "  Serverless at Scale!  ",
+    ]
+    page.goto(web.url("/app/"))
+    # When the organisers' page suggests an id for each
+    suggested = page.evaluate(
+        "async (titles) => { const m = await import('/app/js/pages/admin.js');"
+        " return titles.map((t) => m.slug(t)); }",
+        titles,
+    )
+    # Then it is the one `talkrate admin import` gives, and titles without Latin letters differ
+    assert suggested == [slug(title) for title in titles]
+    hashed = suggested[2:7]
+    assert len(set(hashed)) == 5
+    assert all(re.fullmatch(r"talk-[0-9a-f]{8}", talk_id) for talk_id in hashed)
 
 
 def test_the_page_makes_no_results_file_of_talks_listed_without_their_ratings(

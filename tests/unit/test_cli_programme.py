@@ -274,7 +274,8 @@ def test_cells_a_spreadsheet_would_run_as_formulas_are_guarded_and_read_back() -
         ("Lucía Fernández: Señales en Ñuñoa", "lucia-fernandez-senales-en-nunoa"),
         ("İstanbul'da Kod", "istanbul-da-kod"),
         ("Serverless at Scale!", "serverless-at-scale"),
-        ("Ω — 東京", "talk"),
+        ("Ω — 東京", "talk-4d1db174"),
+        ("שיחה על מערכות", "talk-f19ce3de"),
         ("a" * 70, "a" * 60),
     ],
 )

@@ -66,10 +66,21 @@ export function resultsCsv(talks) {
   return `${lines.join("\r\n")}\r\n`;
 }
 
-function slug(text) {
+// The id suggested for a title (`talkrate admin import` gives an id-less row the same one).
+export function slug(text) {
   // Accents dropped, not turned into dashes: "Lucía Fernández" -> "lucia-fernandez".
   const plain = text.normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase();
-  return plain.replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60) || "talk";
+  const id = plain.replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60);
+  // A title without a Latin letter or digit (Hebrew, Chinese) gets "talk-" and a hash of it,
+  // so that two such titles get two ids (they all got "talk").
+  return id || `talk-${fnv1a(text.trim())}`;
+}
+
+// 32-bit FNV-1a of the text's UTF-8, in 8 hex digits.
+function fnv1a(text) {
+  let hash = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(text)) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  return hash.toString(16).padStart(8, "0");
 }
 
 // <input type="datetime-local"> speaks local time without a zone; the API wants RFC 3339.
