@@ -75,9 +75,14 @@ def slug(title: str) -> str:
     """A talk id from a title, for rows without one, as the organisers' page makes it: accents
     dropped, not turned into dashes ("Über Café" -> "uber-cafe"); a title without a Latin
     letter or digit gets "talk-" and a hash of it ("שיחה" -> "talk-" and 8 hex digits)."""
+    return slug_without_hash(title) or f"talk-{_fnv1a(title.strip())}"
+
+
+def slug_without_hash(title: str) -> str:
+    """The part of `slug` before a title without Latin letters is hashed ("" for such a title)."""
     plain = unicodedata.normalize("NFKD", title)
     plain = "".join(c for c in plain if not unicodedata.category(c).startswith("M")).lower()
-    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:60] or f"talk-{_fnv1a(title.strip())}"
+    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:60]
 
 
 def _fnv1a(text: str) -> str:
@@ -110,7 +115,10 @@ def with_ids(rows: list[Row], catalog: dict[str, dict[str, Any]]) -> list[Row]:
         if row.id_from_title:
             title = row.fields["title"]
             numbered = [row.talk_id] + [f"{row.talk_id}-{n}" for n in range(2, 100)]
-            known = (row.talk_id, earlier_slug(title), *numbered[1:])
+            # Before titles without Latin letters were hashed, each was "talk" (then "talk-2"...).
+            hashed = row.talk_id != slug_without_hash(title)
+            before = ["talk"] + [f"talk-{n}" for n in range(2, 100)] if hashed else []
+            known = (row.talk_id, earlier_slug(title), *numbered[1:], *before)
             talk_id = next(
                 (i for i in known if i not in used and catalog.get(i, {}).get("title") == title),
                 None,

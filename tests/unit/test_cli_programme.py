@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -337,6 +338,21 @@ def test_titles_whose_ids_meet_get_ids_of_their_own_and_keep_them() -> None:
 def test_a_title_without_an_id_twice_is_refused() -> None:
     with pytest.raises(CliError, match="line 3: talk Über Café appears twice"):
         read_rows(io.StringIO("id,title\n,Über Café\n,Über Café\n"))
+
+
+def test_titles_without_latin_letters_imported_as_talk_before_keep_their_talks() -> None:
+    # Given two such titles imported before they were hashed: "talk" and "talk-2"
+    catalog = {
+        "talk": {"id": "talk", "title": "שיחה על מערכות"},
+        "talk-2": {"id": "talk-2", "title": "数据库的未来"},
+    }
+    hebrew = "שיחה על מערכות"
+    rows = read_rows(io.StringIO(f"title\n数据库的未来\n{hebrew}\n新的\n"))
+    # When the file is imported again, with a new title of the kind
+    ids = [row.talk_id for row in with_ids(rows, catalog)]
+    # Then each updates its talk, and the new one gets a hashed id
+    assert ids[:2] == ["talk-2", "talk"]
+    assert re.fullmatch(r"talk-[0-9a-f]{8}", ids[2])
 
 
 def test_a_slug_held_by_another_talk_of_the_catalog_is_still_the_row_s() -> None:
