@@ -149,10 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = cli.main(args=argv, prog_name="talkrate", standalone_mode=False)
     except click.ClickException as error:
-        if as_json:  # a script asked for JSON: its usage errors too
-            report(CliError(error.format_message()), True)
-        else:
-            error.show()
+        message = " ".join(error.format_message().split())  # click wraps some on two lines
+        if isinstance(error, click.UsageError) and error.ctx is not None:
+            message += f" (see `{error.ctx.command_path} --help`)"
+        # One line, as every other error: a script asked for JSON gets its usage errors so too
+        report(CliError(message), as_json)
         return error.exit_code
     except click.Abort:
         if as_json:

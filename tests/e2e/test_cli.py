@@ -681,6 +681,25 @@ def test_a_simulation_stopped_with_ctrl_c_reports_what_it_sent(cli: Cli) -> None
         cli.run("admin", "rm", talk_id, "--yes")
 
 
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("top", "-n", "0"), ("0 is not in the range 1<=x<=100", "(see `talkrate top --help`)")),
+        (("watch",), ("give a TALK or --leaderboard", "(see `talkrate watch --help`)")),
+        (("rate", "t", "9"), ("9 is not in the range 1<=x<=5", "talkrate rate --help")),
+        (("no-such-command",), ("No such command 'no-such-command'", "talkrate --help")),
+        (("ops", "replay"), ("give --failure REPORT", "talkrate ops replay --help")),
+    ],
+)
+def test_a_usage_error_is_one_line_naming_the_help_to_read(
+    cli: Cli, args: tuple[str, ...], words: tuple[str, ...]
+) -> None:
+    # (it was click's four lines: "Usage: ...", "Try ...", a blank line and the error)
+    done = cli.run(*args)
+    assert done.returncode == 2, done
+    assert_one_line_error(done, *words)
+
+
 def test_ops_refuses_an_api_or_a_stack_it_would_not_use(cli: Cli) -> None:
     # Given an operator who names a stack or an API for an ops command (which works on the
     # backends of the configuration, here the local ones)
