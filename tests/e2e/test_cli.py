@@ -533,11 +533,17 @@ def test_admin_rm_asks_even_when_its_input_is_piped(cli: Cli) -> None:
             assert done.returncode == 1, done
             assert "removed" not in done.stdout
             assert cli.json("show", talk_id)["talk"]["id"] == talk_id
-        # When the answer is yes
+        # When the answer is yes (to a question naming the talk's title)
         done = cli.run("admin", "rm", talk_id, stdin="y\n")
         # Then it is removed
         assert done.returncode == 0, done.stderr
+        assert f"remove {talk_id} (Asked before it goes)?" in done.stderr
         assert f"removed {talk_id}" in done.stdout
+        # And a talk not in the programme is said so before any question
+        gone = cli.run("admin", "rm", talk_id, stdin="y\n")
+        assert gone.returncode == 1, gone
+        assert_one_line_error(gone, "404")
+        assert "?" not in gone.stderr  # nothing asked
     finally:
         cli.run("admin", "rm", talk_id, "--yes")
 

@@ -136,9 +136,10 @@ def rm(session: Session, talk: str, yes: bool) -> None:
     """Remove TALK from the programme (its ratings stay in the event store)."""
     api = session.admin_api()
     if not yes:
+        title = api.talk(talk)["title"]  # a talk not in the programme is said so before asking
         # Asked whatever stdin is: `echo n | talkrate admin rm T` keeps T, and a script with
         # no answer to give (stdin closed) is refused; --yes is how a script removes.
-        click.confirm(f"remove {talk}?", abort=True, err=True)
+        click.confirm(f"remove {talk} ({title})?", abort=True, err=True)
     api.remove_talk(talk)
     _done(session, {"removed": talk}, f"removed {talk}")
 

@@ -155,7 +155,7 @@ def _refetch(watcher: Watcher, data: dict[str, Any]) -> tuple[dict[str, Any], st
     try:
         return watcher.fetch(), None
     except Unreachable as error:
-        return data, f"unreachable: {error}"
+        return data, str(error)  # "cannot reach the API at ...": no prefix to say it twice
     except ApiProblem as error:
         if error.status == 404 and watcher.talk is not None:
             # Removed from the programme while watched: nothing more will come (exit 1).
