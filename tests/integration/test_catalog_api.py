@@ -93,6 +93,11 @@ def test_a_search_finds_every_word_anywhere_in_a_talk_with_accents_and_case_asid
 
     for q in ("celik", "ÇELİK", "uber cafe", "cafe über", "scheduling celik", "facades lumiere"):
         assert found(q), q
+    # And scripts whose vowels are marks: Hebrew points, Arabic harakat (as the web app's \p{M})
+    pointed = {"title": "שָׁלוֹם עולם", "speakers": ["مُحَمَّد"]}
+    assert api("PUT", f"/talks/{new_talk_id}", pointed, authorizer=ADMIN)["statusCode"] == 200
+    for q in ("שלום", "محمد", "עולם שָׁלוֹם"):
+        assert found(q), q
     for q in ("celik rust", "cafescheduling", "c%k"):
         assert not found(q), q
 
