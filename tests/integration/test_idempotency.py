@@ -235,3 +235,26 @@ def test_a_retry_after_the_first_died_with_its_invocation_runs_with_its_attempt(
     finally:
         release.set()
         stuck.join(10)
+
+
+def test_a_refusal_of_a_retry_keeps_the_first_request_s_attempt(
+    requests: IdempotentRequests,
+) -> None:
+    # Given a first request that failed after it may have written its attempt
+    key, request, work = _key(), {"talkId": "t-1", "value": 4}, Work()
+    first = {"eventId": str(uuid.uuid4()), "at": 1}
+
+    def failing(_: Any) -> dict[str, Any]:
+        raise RuntimeError("PostgreSQL did not answer")
+
+    def refused(_: Any) -> dict[str, Any]:
+        raise Refused
+
+    with pytest.raises(RuntimeError):
+        requests.once(key, request, failing, attempt=first, refusals=(Refused,))
+    # When its retry, run with that attempt, is refused (a limit, a talk moved meanwhile)
+    with pytest.raises(Refused):
+        requests.once(key, request, refused, attempt={"eventId": "second"}, refusals=(Refused,))
+    # Then the next retry still runs with the first request's attempt (it may have been written)
+    requests.once(key, request, work, attempt={"eventId": "third"}, refusals=(Refused,))
+    assert work.attempts == [first]

@@ -77,8 +77,10 @@ class IdempotentRequests:
         RequestInProgress while the first request with the key has not finished. With the
         Lambda context, a request that dies mid-way frees its key when the invocation's time
         is up rather than when the key's TTL ends. A request whose work raises frees its key, so
-        a retry runs the work again: with the first request's attempt, unless the work raised
-        one of `refusals` (errors after which nothing was written: the retry is a new attempt).
+        a retry runs the work again: with the first request's attempt, unless the first request
+        itself raised one of `refusals` (errors after which nothing was written: the retry is a
+        new attempt). A run handed an earlier run's attempt keeps it for the next, whatever it
+        raises: that earlier run may have written.
         """
         record_key = RECORD_PREFIX + hashlib.sha256(key.encode()).hexdigest()
         requested = fingerprint(request)
@@ -92,7 +94,11 @@ class IdempotentRequests:
         # Outside the store's error handling: what the work raises is the work's own error.
         if answer is not None:
             return answer
-        return self._run(record_key, requested, work, attempt if first is None else first, refusals)
+        if first is None:
+            return self._run(record_key, requested, work, attempt, refusals)
+        # A run with the attempt of an earlier one cannot know whether that one wrote: even a
+        # refusal keeps the attempt for the next retry.
+        return self._run(record_key, requested, work, first, ())
 
     def _answer_or_claim(
         self, key: str, record_key: str, requested: str, claim: str
