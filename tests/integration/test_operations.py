@@ -219,6 +219,17 @@ def test_a_replay_of_offsets_kafka_does_not_hold_changes_nothing(
     (tmp_path / "list.json").write_text("[]")
     assert main(["ops", "replay", "--failure", str(tmp_path / "list.json")]) == 2
     assert "not a Kafka on-failure report" in capsys.readouterr().err
+    for first, last in ((10, 5), (-1, 2)):
+        report = {
+            "KafkaBatchInfo": {
+                "recordsInfo": {
+                    f"{topic}-0": {"firstRecordOffset": first, "lastRecordOffset": last}
+                }
+            }
+        }
+        (tmp_path / "span.json").write_text(json.dumps(report))
+        assert main(["ops", "replay", "--failure", str(tmp_path / "span.json")]) == 2
+        assert "not a range of offsets" in capsys.readouterr().err
     backwards = ["--topic", topic, "--partition", "0", "--first", "5", "--last", "2"]
     assert main(["ops", "replay", *backwards]) == 2
     assert "--last (2) comes before --first (5)" in capsys.readouterr().err

@@ -67,6 +67,9 @@ def read_failure(report: Mapping[str, Any]) -> Failure:
         )
         for position, span in (info.get("recordsInfo") or {}).items()
     ]
+    for span in ranges:
+        if span.first < 0 or span.last < span.first:
+            raise ValueError(f"not a range of offsets: {span}")
     if records:  # what is replayed is what the report carries
         ranges = _ranges_of(records)
     if not ranges:
