@@ -202,6 +202,62 @@ def test_a_rating_that_could_not_reach_the_service_is_sent_when_the_browser_is_b
     assert len(set(keys[1:])) == 1
 
 
+def test_a_rating_another_run_still_holds_is_kept_and_asked_for_again(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee who rated a talk 3, whose next rating's key another run still holds
+    # (another tab sending it, or the page before a reload): "request in progress" each time
+    talk = web.add_talk(title="Held by another tab")
+    held = [False]
+    keys: list[str | None] = []
+
+    def in_progress(route: Route) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        keys.append(route.request.headers.get("idempotency-key"))
+        if not held[0]:
+            route.continue_()
+            return
+        route.fulfill(
+            status=409,
+            content_type="application/problem+json",
+            headers={"Retry-After": "1"},
+            body='{"type": "urn:talkrate:problem:request-in-progress", "status": 409}',
+        )
+
+    page.route(lambda url: url.endswith("/ratings"), in_progress)
+    page.clock.install()
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    own, message = page.get_by_test_id("own-rating"), page.get_by_test_id("message")
+    star(page, 3).click()
+    enter_event_code(page)
+    expect(own).to_contain_text("You rated 3 out of 5")
+    held[0] = True
+    # When they tap 4 and every try meets the other run, past the page's retries
+    star(page, 4).click()
+    for _ in range(12):
+        page.clock.run_for(1_000)
+        page.wait_for_timeout(100)
+    # Then the 4 is kept (it was dropped, and with it the rating if that run did not land)
+    expect(message).to_have_text(
+        "Your rating is still being sent: this page checks it again shortly."
+    )
+    kept = page.evaluate(
+        "(id) => (JSON.parse(localStorage.getItem('talkrate.sending') || '{}') || {})[id]",
+        talk["id"],
+    )
+    assert kept["value"] == 4
+    assert kept["key"] == keys[-1]
+    # When the other run has ended and the page's next check comes
+    held[0] = False
+    page.clock.run_for(31_000)
+    # Then the 4 is sent again with its key, and counted once
+    expect(own).to_contain_text("You rated 4 out of 5")
+    assert wait_for(lambda: ratings_of(web, talk["id"]) == only(4))
+    assert len(set(keys[1:])) == 1
+
+
 EDGE_IN = timedelta(seconds=8)  # time enough to open the pages before the edge
 
 

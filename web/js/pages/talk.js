@@ -241,6 +241,11 @@ export function talkPage(main, talkId) {
         // Offline, or the service out of reach: kept, and sent when the browser is back online.
         waiting = true;
         setText(message, "Waiting for the network: your rating will be sent when you are back online.");
+      } else if (transient(error) && error.status === 409) {
+        // Another run of this key (another tab, the page before a reload) still holds it: its
+        // answer is the rating's. Kept, and asked again at the next check, not dropped.
+        waiting = true;
+        setText(message, "Your rating is still being sent: this page checks it again shortly.");
       } else if (error instanceof CodeRequired) {
         pending = next ?? value;
         codeForm.hidden = false;
