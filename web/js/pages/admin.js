@@ -251,6 +251,7 @@ export function adminPage(main) {
     }
 
     function editor(talk) {
+      setText(message, ""); // the last action's words are not about this form
       const isNew = talk === null;
       let revision = talk ? talk.revision : null;
       let base = talk; // the talk as this form started from, or as last seen refused
