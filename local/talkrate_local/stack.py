@@ -27,7 +27,7 @@ from talkrate.errors import BackendUnavailable, TalkrateError
 from talkrate.locations import kafka_location, postgres_location, redis_location
 from talkrate.rebuild import rebuild_if_lost
 from talkrate_local import database
-from talkrate_local.backends import Backends, Choice, choose
+from talkrate_local.backends import BACKENDS, Backends, Choice, choose
 from talkrate_local.dev_secrets import dev_secrets
 from talkrate_local.live import live_config
 from talkrate_local.watchdog import Watchdog
@@ -300,23 +300,17 @@ class TalkrateStack:
             )
 
 
-# What `talkrate ops` reads the backends from, by backend.
-_VARIABLES = {
-    "talks": "TALKS_CONNECTION",
-    "ratings": "RATINGS_CONNECTION",
-    "streams": "STREAMS_CONNECTION",
-}
-
-
 def _for_operations(backends: Backends) -> tuple[str, ...]:
     """The line that points `talkrate ops` (in another terminal) at the backends the runtime
     started or found: their ports change from run to run, and ops defaults to the usual ones.
     Configured backends are left out: they come from the person's own environment, and their
     connections may hold a password."""
     exports = [
-        f"{_VARIABLES[choice.name]}={choice.connection}"
-        for choice in backends.choices.values()
-        if choice.name in _VARIABLES and choice.origin != "configured" and choice.connection
+        f"{backend.variable}={choice.connection}"
+        for backend in BACKENDS
+        if (choice := backends.choices.get(backend.name))
+        and choice.origin != "configured"
+        and choice.connection
     ]
     if not exports or all(c.origin == "found" for c in backends.choices.values()):
         return ()  # the usual ports: ops finds them by itself
