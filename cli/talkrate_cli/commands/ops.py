@@ -163,7 +163,7 @@ def redrive(ids: tuple[int, ...], value: str | None) -> None:
 
     from talkrate import wiring
     from talkrate.events import Rating
-    from talkrate.models import RatingSubmitted
+    from talkrate.models import RatingSubmitted, problems_of
 
     letters = {d["id"]: d for d in wiring.event_store().dead_letters()}
     missing = [i for i in ids if i not in letters]
@@ -178,10 +178,7 @@ def redrive(ids: tuple[int, ...], value: str | None) -> None:
         try:
             event = RatingSubmitted.from_json(raw)
         except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}"
-                for e in error.errors()[:3]
-            )
+            problems = "; ".join(problems_of(error)[:3])
             whose = "the value given" if value is not None else f"dead letter {letter_id}"
             raise CliError(
                 f"redrive: {whose} is not a RatingSubmitted event ({problems})"

@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictInt,
+    ValidationError,
     field_serializer,
     field_validator,
     model_validator,
@@ -179,6 +180,12 @@ class RatingSubmitted(BaseModel):
     def key(self) -> bytes:
         """The Kafka record key: the talk id, so a talk's ratings stay in one partition."""
         return self.talk_id.encode()
+
+
+def problems_of(error: ValidationError) -> list[str]:
+    """What the model found wrong in a value, one "field: message" each ("value" for the whole):
+    the reason a dead letter is kept with, and what a redrive says of a repair."""
+    return [f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in error.errors()]
 
 
 # --- The talk catalog ---------------------------------------------------------------------------

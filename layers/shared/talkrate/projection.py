@@ -73,17 +73,14 @@ def _judged(value: bytes | None) -> tuple[Rating | None, str]:
     """
     from pydantic import ValidationError
 
-    from talkrate.models import RatingSubmitted
+    from talkrate.models import RatingSubmitted, problems_of
 
     if not value:
         return None, "record has no value"
     try:
         return Rating.of(RatingSubmitted.from_json(value)), ""
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in error.errors()
-        )
-        return None, _storable(problems)
+        return None, _storable("; ".join(problems_of(error)))
     except Exception as error:  # whatever a record makes the model raise, it blocks nothing
         return None, _storable(f"{type(error).__name__}: {error}")
 
