@@ -84,11 +84,9 @@ class IdempotentRequests:
         """
         record_key = RECORD_PREFIX + hashlib.sha256(key.encode()).hexdigest()
         requested = fingerprint(request)
-        claim = _record(
-            IN_PROGRESS, requested, until_ms=_deadline_ms(lambda_context), attempt=attempt
-        )
+        until = _deadline_ms(lambda_context)
         try:
-            answer, first = self._answer_or_claim(key, record_key, requested, claim)
+            answer, first = self._answer_or_claim(key, record_key, requested, until, attempt)
         except (redis.RedisError, RedisClusterException, ValueError) as error:
             raise IdempotencyStoreUnavailable("the idempotency store is unreachable") from error
         # Outside the store's error handling: what the work raises is the work's own error.
@@ -101,12 +99,14 @@ class IdempotentRequests:
         return self._run(record_key, requested, work, first, ())
 
     def _answer_or_claim(
-        self, key: str, record_key: str, requested: str, claim: str
+        self, key: str, record_key: str, requested: str, until_ms: float | None, attempt: Any
     ) -> tuple[dict[str, Any] | None, Any]:
         """The stored answer of a completed first request; else (None, the attempt of the
         claim taken over, or None for this request's own) once this request holds the key's
-        claim (its work is to run); raises while another holds it, or for another request.
+        claim until `until_ms` (its work is to run); raises while another holds it, or for
+        another request.
         """
+        claim = _record(IN_PROGRESS, requested, until_ms, attempt)
         for _ in range(2):  # twice: a record can expire between the claim and the read
             if self._client.set(record_key, claim, nx=True, ex=self._ttl):
                 return None, None
@@ -123,7 +123,7 @@ class IdempotentRequests:
                 return answer, None
             until = record.get("until")
             first = record.get("attempt")
-            taken = _record(IN_PROGRESS, requested, json.loads(claim).get("until"), first)
+            taken = _record(IN_PROGRESS, requested, until_ms, first)
             if (
                 until is None
                 or until > time.time() * 1000
