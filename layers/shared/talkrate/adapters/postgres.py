@@ -158,7 +158,7 @@ class PostgresDatabase:
 _SELECT_TALK = "SELECT id, title, speakers, track, room, starts_at, ends_at, revision FROM talks"
 # A talk is found when every word of the query is in its title, speakers, track or room, both
 # with case and accents set aside as the web app's programme search sets them aside: NFKD, then
-# the combining marks dropped (%(marks)s: their Unicode blocks), "Çelik" -> "celik".
+# every combining mark dropped (%(marks)s: `combining_marks()`), "Çelik" -> "celik".
 _SEARCH_TALKS = """
 SELECT id, title, speakers, track, room, starts_at, ends_at, revision, count(*) OVER () FROM talks
 WHERE (%(words)s::text[] IS NULL OR NOT EXISTS (
