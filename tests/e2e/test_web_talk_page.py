@@ -6,11 +6,12 @@ The fixtures and helpers are test_web_app's (its runtime asks for voter tokens a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect
+from playwright.sync_api import Browser, Locator, Page, Route, expect
 
 from tests.e2e import test_web_app as web_app
 from tests.e2e.conftest import wait_for
@@ -116,9 +117,13 @@ def test_every_tab_of_an_attendee_shows_their_newest_rating_of_the_talk(
 WAITING = "Waiting for the network: your rating will be sent when you are back online."
 
 
-def ratings_sent(page: Page, unreachable: list[bool]) -> list[str | None]:
-    """The Idempotency-Key of every rating the page sends; while `unreachable[0]`, each fails as
-    when the network is down."""
+def ratings_sent(
+    page: Page,
+    unreachable: list[bool],
+    fail: Callable[[Route], None] = lambda route: route.abort("internetdisconnected"),
+) -> list[str | None]:
+    """The Idempotency-Key of every rating the page sends; while `unreachable[0]`, each fails
+    by `fail` (as when the network is down, by default)."""
     keys: list[str | None] = []
 
     def record(route: Route) -> None:
@@ -127,12 +132,32 @@ def ratings_sent(page: Page, unreachable: list[bool]) -> list[str | None]:
             return
         keys.append(route.request.headers.get("idempotency-key"))
         if unreachable[0]:
-            route.abort("internetdisconnected")
+            fail(route)
         else:
             route.continue_()
 
     page.route(lambda url: url.endswith("/ratings"), record)
     return keys
+
+
+def rated_three(web: WebStack, page: Page, talk: dict[str, Any]) -> tuple[Locator, Locator]:
+    """An attendee who rated the talk 3 (so they hold an attendee pass), on a page whose clock
+    the test moves; its own-rating line and its message."""
+    page.clock.install()
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    own, message = page.get_by_test_id("own-rating"), page.get_by_test_id("message")
+    star(page, 3).click()
+    enter_event_code(page)
+    expect(own).to_contain_text("You rated 3 out of 5")
+    return own, message
+
+
+def past_the_page_s_retries(page: Page) -> None:
+    """Twelve seconds of the page's clock, a second at a time (each failed try takes real
+    time too): past the 1, 2 and 4 s its retries wait."""
+    for _ in range(12):
+        page.clock.run_for(1_000)
+        page.wait_for_timeout(100)
 
 
 def test_a_rating_tapped_offline_waits_for_the_network_and_is_sent_once_back_online(
@@ -141,12 +166,7 @@ def test_a_rating_tapped_offline_waits_for_the_network_and_is_sent_once_back_onl
     # Given an attendee who rated a talk 3 (so they hold an attendee pass)
     talk = web.add_talk(title="Rated in a tunnel")
     keys = ratings_sent(page, [False])
-    page.clock.install()
-    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
-    own, message = page.get_by_test_id("own-rating"), page.get_by_test_id("message")
-    star(page, 3).click()
-    enter_event_code(page)
-    expect(own).to_contain_text("You rated 3 out of 5")
+    own, message = rated_three(web, page, talk)
     # When their phone loses its network and they tap 4
     page.context.set_offline(True)
     star(page, 4).click()
@@ -173,19 +193,12 @@ def test_a_rating_that_could_not_reach_the_service_is_sent_when_the_browser_is_b
     talk = web.add_talk(title="Rated on a dead Wi-Fi")
     unreachable = [False]
     keys = ratings_sent(page, unreachable)
-    page.clock.install()
-    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
-    own, message = page.get_by_test_id("own-rating"), page.get_by_test_id("message")
-    star(page, 3).click()
-    enter_event_code(page)
-    expect(own).to_contain_text("You rated 3 out of 5")
+    own, message = rated_three(web, page, talk)
     unreachable[0] = True
     # When they tap 4, and the page's retries all fail (each failure takes real time)
     star(page, 4).click()
     expect(message).to_have_text("Connection trouble: sending your rating again…")
-    for _ in range(12):
-        page.clock.run_for(1_000)
-        page.wait_for_timeout(100)
+    past_the_page_s_retries(page)
     # Then the 4 waits for the network instead of being dropped
     expect(message).to_have_text(WAITING)
     expect(own).to_have_text("Waiting to send your rating: 4 out of 5.")
@@ -209,36 +222,21 @@ def test_a_rating_another_run_still_holds_is_kept_and_asked_for_again(
     # (another tab sending it, or the page before a reload): "request in progress" each time
     talk = web.add_talk(title="Held by another tab")
     held = [False]
-    keys: list[str | None] = []
-
-    def in_progress(route: Route) -> None:
-        if route.request.method != "POST":
-            route.continue_()
-            return
-        keys.append(route.request.headers.get("idempotency-key"))
-        if not held[0]:
-            route.continue_()
-            return
-        route.fulfill(
+    keys = ratings_sent(
+        page,
+        held,
+        lambda route: route.fulfill(
             status=409,
             content_type="application/problem+json",
             headers={"Retry-After": "1"},
             body='{"type": "urn:talkrate:problem:request-in-progress", "status": 409}',
-        )
-
-    page.route(lambda url: url.endswith("/ratings"), in_progress)
-    page.clock.install()
-    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
-    own, message = page.get_by_test_id("own-rating"), page.get_by_test_id("message")
-    star(page, 3).click()
-    enter_event_code(page)
-    expect(own).to_contain_text("You rated 3 out of 5")
+        ),
+    )
+    own, message = rated_three(web, page, talk)
     held[0] = True
     # When they tap 4 and every try meets the other run, past the page's retries
     star(page, 4).click()
-    for _ in range(12):
-        page.clock.run_for(1_000)
-        page.wait_for_timeout(100)
+    past_the_page_s_retries(page)
     # Then the 4 is kept (it was dropped, and with it the rating if that run did not land)
     expect(message).to_have_text(
         "Your rating is still being sent: this page checks it again shortly."
