@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -122,17 +122,13 @@ def test_a_refused_key_falls_back_to_polling(server: Server) -> None:
     assert states[0].startswith("polling (live channel:")
 
 
-def test_a_key_renewed_meanwhile_is_read_again_and_the_watch_goes_live(server: Server) -> None:
-    # Given a watch that began with the channel's old key (a deploy or a restarted runtime has
-    # renewed it since), and the app's configuration that now names the new one
-    port = server.socket.getsockname()[1]
-    url = f"ws://127.0.0.1:{port}/event/realtime"
-    asked: list[int] = []
-
-    def endpoint_now() -> LiveEndpoint:
-        asked.append(1)
-        return LiveEndpoint(url, HOST, API_KEY)
-
+def watch_with_an_old_key(
+    server: Server, endpoint_now: Callable[[str], LiveEndpoint], within: float
+) -> list[str]:
+    """The states of a watch that began with the channel's old key (a deploy or a restarted
+    runtime has renewed it since) and reads where the channel is with `endpoint_now(url)`,
+    once it went live; fails when it does not within `within` seconds."""
+    url = f"ws://127.0.0.1:{server.socket.getsockname()[1]}/event/realtime"
     states: list[str] = []
     went_live = threading.Event()
 
@@ -146,51 +142,44 @@ def test_a_key_renewed_meanwhile_is_read_again_and_the_watch_goes_live(server: S
         ["/talkrate/leaderboard"],
         print,
         on_state,
-        endpoint_now=endpoint_now,
+        endpoint_now=lambda: endpoint_now(url),
     )
-    # When its first try is refused
     subscriber.start()
     try:
-        # Then it reads the configuration again and goes live with the new key
-        assert went_live.wait(10), states
+        assert went_live.wait(within), states
     finally:
         subscriber.stop()
         subscriber.join(5)
+    return states
+
+
+def test_a_key_renewed_meanwhile_is_read_again_and_the_watch_goes_live(server: Server) -> None:
+    # Given a watch that began with the channel's old key, and the app's configuration that
+    # now names the new one
+    asked: list[int] = []
+
+    def endpoint_now(url: str) -> LiveEndpoint:
+        asked.append(1)
+        return LiveEndpoint(url, HOST, API_KEY)
+
+    # When its first try is refused, Then it reads the configuration again and goes live
+    states = watch_with_an_old_key(server, endpoint_now, within=10)
     assert states[0].startswith("polling (live channel:")
     assert asked
 
 
 def test_a_configuration_that_cannot_be_read_is_asked_for_again(server: Server) -> None:
     # Given a watch offering an old key, whose API does not answer for its configuration once
-    port = server.socket.getsockname()[1]
-    url = f"ws://127.0.0.1:{port}/event/realtime"
     asked: list[int] = []
 
-    def endpoint_now() -> LiveEndpoint:
+    def endpoint_now(url: str) -> LiveEndpoint:
         asked.append(1)
         if len(asked) == 1:
             raise ConnectionError("the API is away")
         return LiveEndpoint(url, HOST, API_KEY)
 
-    states: list[str] = []
-    went_live = threading.Event()
-
-    def on_state(state: str) -> None:
-        states.append(state)
-        if state == "live":
-            went_live.set()
-
-    old = LiveEndpoint(url, HOST, "da2-the-old-key")
-    subscriber = LiveSubscriber(
-        old, ["/talkrate/leaderboard"], print, on_state, endpoint_now=endpoint_now
-    )
-    subscriber.start()
-    try:
-        # Then the failed read keeps it trying with what it knew, and the next read brings it live
-        assert went_live.wait(15), states
-    finally:
-        subscriber.stop()
-        subscriber.join(5)
+    # Then the failed read keeps it trying with what it knew, and the next read brings it live
+    states = watch_with_an_old_key(server, endpoint_now, within=15)
     assert len(asked) >= 2
     assert sum(s.startswith("polling") for s in states) >= 2
 
