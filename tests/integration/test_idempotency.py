@@ -174,12 +174,15 @@ class Refused(Exception):
     """A refusal after which the work wrote nothing."""
 
 
-def test_a_retry_after_a_failure_runs_with_the_first_request_s_attempt(
-    requests: IdempotentRequests,
-) -> None:
-    # Given a first request whose work failed after it may have written (an outbox INSERT sent
-    # when PostgreSQL stopped answering), under its attempt: the event's id and time
-    key, request, work = _key(), {"talkId": "t-1", "value": 4}, Work()
+def refused(_: Any) -> dict[str, Any]:
+    raise Refused
+
+
+def a_first_run_that_failed(
+    requests: IdempotentRequests, key: str, request: dict[str, Any]
+) -> dict[str, Any]:
+    """The attempt (an event's id and time) of a first run under `key` whose work failed after
+    it may have written (an outbox INSERT sent when PostgreSQL stopped answering)."""
     first = {"eventId": str(uuid.uuid4()), "at": 1}
 
     def failing(_: Any) -> dict[str, Any]:
@@ -187,6 +190,15 @@ def test_a_retry_after_a_failure_runs_with_the_first_request_s_attempt(
 
     with pytest.raises(RuntimeError):
         requests.once(key, request, failing, attempt=first, refusals=(Refused,))
+    return first
+
+
+def test_a_retry_after_a_failure_runs_with_the_first_request_s_attempt(
+    requests: IdempotentRequests,
+) -> None:
+    # Given a first request whose work failed after it may have written, under its attempt
+    key, request, work = _key(), {"talkId": "t-1", "value": 4}, Work()
+    first = a_first_run_that_failed(requests, key, request)
     # When its retry comes with an attempt of its own
     retry = {"eventId": str(uuid.uuid4()), "at": 2}
     assert requests.once(key, request, work, attempt=retry, refusals=(Refused,))["run"] == 1
@@ -197,10 +209,6 @@ def test_a_retry_after_a_failure_runs_with_the_first_request_s_attempt(
 def test_a_retry_after_a_refusal_is_an_attempt_of_its_own(requests: IdempotentRequests) -> None:
     # Given a first request refused before it wrote anything (an unknown talk, a limit)
     key, request, work = _key(), {"talkId": "t-1", "value": 4}, Work()
-
-    def refused(_: Any) -> dict[str, Any]:
-        raise Refused
-
     with pytest.raises(Refused):
         requests.once(key, request, refused, attempt={"eventId": "first"}, refusals=(Refused,))
     # When it is retried
@@ -242,16 +250,7 @@ def test_a_refusal_of_a_retry_keeps_the_first_request_s_attempt(
 ) -> None:
     # Given a first request that failed after it may have written its attempt
     key, request, work = _key(), {"talkId": "t-1", "value": 4}, Work()
-    first = {"eventId": str(uuid.uuid4()), "at": 1}
-
-    def failing(_: Any) -> dict[str, Any]:
-        raise RuntimeError("PostgreSQL did not answer")
-
-    def refused(_: Any) -> dict[str, Any]:
-        raise Refused
-
-    with pytest.raises(RuntimeError):
-        requests.once(key, request, failing, attempt=first, refusals=(Refused,))
+    first = a_first_run_that_failed(requests, key, request)
     # When its retry, run with that attempt, is refused (a limit, a talk moved meanwhile)
     with pytest.raises(Refused):
         requests.once(key, request, refused, attempt={"eventId": "second"}, refusals=(Refused,))
