@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kafka import KafkaProducer
@@ -26,6 +27,39 @@ from tests.integration.test_kafka_publisher import consume_all, count_records
 pytestmark = pytest.mark.integration
 
 
+def rated_seven(talk: str, count: int) -> list[dict[str, Any]]:
+    """`count` RatingSubmitted events of the talk whose value, 7, the model refuses."""
+    return [
+        {
+            "eventId": str(uuid.uuid4()),
+            "type": "RatingSubmitted",
+            "schemaVersion": 1,
+            "talkId": talk,
+            "value": 7,
+            "occurredAt": "2026-11-21T10:00:00Z",
+        }
+        for _ in range(count)
+    ]
+
+
+def set_aside_and_listed(
+    *broken: dict[str, Any], first_offset: int, capsys: pytest.CaptureFixture[str]
+) -> list[dict[str, Any]]:
+    """The events projected as records of a topic of their own from `first_offset` on (the
+    projector sets them aside), then the dead letters `ops dead-letters` lists of that topic,
+    by offset."""
+    source = f"dlq-{uuid.uuid4().hex[:8]}"
+    records = [
+        kafka_record(source, 0, first_offset + n, json.dumps(event).encode())
+        for n, event in enumerate(broken)
+    ]
+    load_function("projector")(kafka_event(records), LambdaContextStub("projector"))
+    capsys.readouterr()  # the projector's own logs
+    assert main(["ops", "dead-letters"]) == 0
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    return sorted((d for d in listed if d["topic"] == source), key=lambda d: d["offset"])
+
+
 def test_a_dead_letter_is_listed_repaired_and_redriven_once(
     configure: Callable[..., None],
     talk: str,
@@ -34,25 +68,10 @@ def test_a_dead_letter_is_listed_repaired_and_redriven_once(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # Given a record that was set aside: its value is 7
-    event_id = str(uuid.uuid4())
-    broken = {
-        "eventId": event_id,
-        "type": "RatingSubmitted",
-        "schemaVersion": 1,
-        "talkId": talk,
-        "value": 7,
-        "occurredAt": "2026-11-21T10:00:00Z",
-    }
-    source = f"dlq-{uuid.uuid4().hex[:8]}"
-    load_function("projector")(
-        kafka_event([kafka_record(source, 0, 3, json.dumps(broken).encode())]),
-        LambdaContextStub("projector"),
-    )
-    capsys.readouterr()  # the projector's own logs
+    [broken] = rated_seven(talk, 1)
+    event_id = broken["eventId"]
     # When the operator lists the dead letters
-    assert main(["ops", "dead-letters"]) == 0
-    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    [letter] = [d for d in listed if d["topic"] == source]
+    [letter] = set_aside_and_listed(broken, first_offset=3, capsys=capsys)
     assert letter["offset"] == 3
     assert "value" in letter["reason"]
     # Then redriving it unrepaired is refused, and nothing is published
@@ -74,28 +93,8 @@ def test_a_redrive_for_a_talk_not_in_the_programme_or_still_broken_publishes_not
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # Given two records set aside: both with a value of 7
-    source = f"dlq-{uuid.uuid4().hex[:8]}"
-    broken = [
-        {
-            "eventId": str(uuid.uuid4()),
-            "type": "RatingSubmitted",
-            "schemaVersion": 1,
-            "talkId": talk,
-            "value": 7,
-            "occurredAt": "2026-11-21T10:00:00Z",
-        }
-        for _ in range(2)
-    ]
-    load_function("projector")(
-        kafka_event(
-            [kafka_record(source, 0, n, json.dumps(b).encode()) for n, b in enumerate(broken)]
-        ),
-        LambdaContextStub("projector"),
-    )
-    capsys.readouterr()
-    assert main(["ops", "dead-letters"]) == 0
-    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    first, second = sorted((d for d in listed if d["topic"] == source), key=lambda d: d["offset"])
+    broken = rated_seven(talk, 2)
+    first, second = set_aside_and_listed(*broken, first_offset=0, capsys=capsys)
     # When one is repaired for a talk that is not in the programme
     ghost = json.dumps({**broken[0], "value": 3, "talkId": f"no-such-{uuid.uuid4().hex[:6]}"})
     assert main(["ops", "redrive", str(first["id"]), "--value", ghost]) == 1
