@@ -1136,17 +1136,27 @@ def test_without_a_live_channel_the_talk_page_polls(web: WebStack, page: Page) -
     expect(total(page)).to_have_text("1 rating", timeout=LIVE_WITHIN_MS)
 
 
+def live_connections(page: Page, refusing: list[bool] | None = None) -> list[Any]:
+    """The page's connections to the live channel, each one the test can cut; while
+    `refusing[0]`, a new one is refused."""
+    connected: list[Any] = []
+
+    def through(ws: Any) -> None:
+        if refusing and refusing[0]:
+            ws.close(code=1011, reason="refused")
+        else:
+            ws.connect_to_server()
+            connected.append(ws)
+
+    page.route_web_socket("**/event/realtime", through)
+    return connected
+
+
 def test_the_talk_page_reconnects_and_misses_nothing_published_while_it_was_away(
     web: WebStack, page: Page
 ) -> None:
     # Given a talk page subscribed to its channel through a connection the test can cut
-    sockets: list[Any] = []
-
-    def through(ws: Any) -> None:
-        ws.connect_to_server()
-        sockets.append(ws)
-
-    page.route_web_socket("**/event/realtime", through)
+    sockets = live_connections(page)
     talk = web.add_talk(title="Reconnected")
     page.goto(web.url(f"/app/talks/{talk['id']}"))
     expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
@@ -1315,22 +1325,13 @@ def test_while_the_live_channel_is_refused_the_talk_page_keeps_fresh_over_http(
     web: WebStack, page: Page
 ) -> None:
     # Given a talk page on its channel, through connections the test can cut and then refuse
-    connected: list[Any] = []
-    refuse = {"new connections": False}
-
-    def through(ws: Any) -> None:
-        if refuse["new connections"]:
-            ws.close(code=1011, reason="refused")
-        else:
-            ws.connect_to_server()
-            connected.append(ws)
-
-    page.route_web_socket("**/event/realtime", through)
+    refusing = [False]
+    connected = live_connections(page, refusing)
     talk = web.add_talk(title="Refused channel")
     page.goto(web.url(f"/app/talks/{talk['id']}"))
     expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
     # When the connection drops and every reconnection is refused, and a rating is counted
-    refuse["new connections"] = True
+    refusing[0] = True
     connected[-1].close(code=1001, reason="gone")
     web.rate(talk["id"], 5)
     assert wait_for(lambda: web.count(talk["id"]) == 1)

@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app
-from tests.e2e.test_web_app import WebStack, an_hour_from
+from tests.e2e.test_web_app import WebStack, an_hour_from, live_connections
 
 # test_web_app's fixtures: its runtime (one for this module), the browser, a phone and its page.
 web = test_web_app.web
@@ -284,13 +284,7 @@ def test_the_live_badge_says_reconnecting_only_after_a_connection_was_lost(
     web: WebStack, page: Page
 ) -> None:
     # Given a page that notes every word its live badge says, on a connection the test can cut
-    sockets: list[Any] = []
-
-    def through(ws: Any) -> None:
-        ws.connect_to_server()
-        sockets.append(ws)
-
-    page.route_web_socket("**/event/realtime", through)
+    sockets = live_connections(page)
     page.add_init_script(BADGE_TEXTS)
     # When the leaderboard is opened for the first time
     page.goto(web.url("/app/leaderboard"))
