@@ -29,11 +29,12 @@ function rank(talk, now) {
 
 function order(a, b) {
   const now = Date.now();
-  const group = rank(a, now) - rank(b, now);
-  if (group) return group;
+  const group = rank(a, now);
+  const other = rank(b, now);
+  if (group !== other) return group - other;
   // Running and upcoming talks by start; the ones over, the most recently ended first.
   const at = (talk) => Date.parse(talk.startsAt) || Date.parse(talk.endsAt) || 0;
-  const early = rank(a, now) < 2 ? at(a) - at(b) : (Date.parse(b.endsAt) || at(b)) - (Date.parse(a.endsAt) || at(a));
+  const early = group < 2 ? at(a) - at(b) : (Date.parse(b.endsAt) || at(b)) - (Date.parse(a.endsAt) || at(a));
   return early || a.title.localeCompare(b.title);
 }
 
