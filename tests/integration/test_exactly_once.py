@@ -35,10 +35,17 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def store(talks_dsn: str) -> Iterator[PostgresEventStore]:
-    database = PostgresDatabase(talks_dsn)
+def store(talks_dsn: str, request: pytest.FixtureRequest) -> Iterator[PostgresEventStore]:
+    """The event store; on a bounded (asynchronous) connection where a test asks for it with
+    `@pytest.mark.parametrize("store", ["bounded"], indirect=True)`: no COPY there, the checking
+    INSERT must store and judge the same."""
+    bounded = getattr(request, "param", "unbounded") == "bounded"
+    database = PostgresDatabase(talks_dsn, answer_within=5.0 if bounded else None)
     yield PostgresEventStore(database)
     database.close()
+
+
+BOTH_CONNECTIONS = pytest.mark.parametrize("store", ["unbounded", "bounded"], indirect=True)
 
 
 @pytest.fixture
@@ -70,6 +77,7 @@ def at(topic: str, partition: int, offset: int, event: RatingSubmitted) -> Strea
     return StreamRecord(topic, partition, offset, event.key, event.to_json())
 
 
+@BOTH_CONNECTIONS
 def test_a_producer_retry_at_a_new_offset_counts_once(
     store: PostgresEventStore, model: RedisReadModel, talk_id: str, topic: str
 ) -> None:
@@ -85,6 +93,7 @@ def test_a_producer_retry_at_a_new_offset_counts_once(
     assert store.histogram(talk_id).counts["5"] == 1
 
 
+@BOTH_CONNECTIONS
 def test_a_redelivery_cut_differently_stores_and_counts_only_the_new_events(
     store: PostgresEventStore, model: RedisReadModel, talk_id: str, topic: str
 ) -> None:
@@ -99,6 +108,7 @@ def test_a_redelivery_cut_differently_stores_and_counts_only_the_new_events(
     assert store.histogram(talk_id).counts["4"] == 5
 
 
+@BOTH_CONNECTIONS
 def test_positions_are_stored_as_delivered_whatever_the_topic_name_holds(
     store: PostgresEventStore, talk_id: str
 ) -> None:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
+import psycopg2
 import pytest
 import redis
 
 from talkrate import wiring
 from talkrate.adapters.idempotency import fingerprint
+from talkrate.adapters.postgres import _fetch_one
 from talkrate.adapters.redis_store import histogram_key
 from talkrate.events import Rating, from_unix_ms
 from talkrate.models import RatingSubmitted
@@ -114,6 +120,72 @@ def test_post_answers_503_with_retry_after_when_postgresql_and_kafka_are_both_do
     assert response["headers"]["Retry-After"].isdigit()
     assert response["headers"]["Content-Type"] == "application/problem+json"
     assert "Traceback" not in response["body"]
+
+
+def test_a_postgresql_that_stops_answering_is_answered_503_within_the_bound(
+    api: Call, configure: Callable[..., None], talk: str
+) -> None:
+    # Given the API's statements bounded at 1 s, no talk remembered between requests, and the
+    # server process behind its connection stopped (its kernel still acknowledges: no TCP
+    # timeout would ever fire)
+    configure(TALKS_TIMEOUT_SECONDS="1", TALK_CACHE_SECONDS="0")
+    assert api("GET", "/ratings", query={"talkId": talk})["statusCode"] == 200
+    row = wiring.database().run(lambda cursor: _fetch_one(cursor, "SELECT pg_backend_pid()"))
+    assert row is not None
+    os.kill(row[0], signal.SIGSTOP)
+    answers: list[dict[str, Any]] = []
+    try:
+        # When a rating is posted (in a thread: unbounded, the call would never return)
+        started = time.monotonic()
+        body = json.dumps({"talkId": talk, "value": 4})
+        call = threading.Thread(target=lambda: answers.append(api("POST", "/ratings", body=body)))
+        call.start()
+        call.join(10)
+        waited = time.monotonic() - started
+    finally:
+        os.kill(row[0], signal.SIGCONT)
+    # Then it is answered 503 in the documented shape after about the bound, not at the
+    # function's timeout
+    assert answers, "the API was still waiting for PostgreSQL after 10 s"
+    [answer] = answers
+    assert answer["statusCode"] == 503, answer["body"]
+    assert answer["headers"]["Content-Type"] == "application/problem+json"
+    assert answer["headers"]["Retry-After"].isdigit()
+    assert answer["json"]["status"] == 503
+    assert waited < 4.0
+    # And the next request is served, on a new connection
+    assert api("GET", "/ratings", query={"talkId": talk})["statusCode"] == 200
+
+
+def test_an_outbox_write_given_up_on_is_cancelled_so_its_503_rating_never_counts(
+    api: Call, configure: Callable[..., None], talk: str, talks_dsn: str
+) -> None:
+    # Given a stream that does not answer, and the outbox held by another session's lock
+    configure(
+        TALKS_TIMEOUT_SECONDS="1", STREAMS_CONNECTION="127.0.0.1:1", PUBLISH_TIMEOUT_SECONDS="1"
+    )
+    holder = psycopg2.connect(talks_dsn)
+    answers: list[dict[str, Any]] = []
+    try:
+        holder.cursor().execute("LOCK TABLE rating_outbox IN EXCLUSIVE MODE")
+        # When a rating is posted (in a thread: unbounded, the call would wait for the lock)
+        body = json.dumps({"talkId": talk, "value": 2})
+        call = threading.Thread(target=lambda: answers.append(api("POST", "/ratings", body=body)))
+        call.start()
+        call.join(10)
+    finally:
+        holder.rollback()  # the lock goes: an INSERT still waiting would go through now
+        holder.close()
+    # Then it was answered 503 (stored nowhere: the attendee tries again), and that stays true:
+    # the INSERT given up on was cancelled, so no row reaches the relay to count it later
+    assert answers, "the API was still waiting for the outbox after 10 s"
+    [answer] = answers
+    assert answer["statusCode"] == 503, answer["body"]
+    time.sleep(0.5)
+    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM rating_outbox WHERE talk_id = %s", (talk,))
+        assert cursor.fetchone() == (0,)
+    connection.close()
 
 
 def test_an_idempotency_key_makes_a_retried_post_count_once(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 
@@ -9,7 +11,7 @@ import psycopg2
 import psycopg2.extensions
 import pytest
 
-from talkrate.adapters.postgres import PostgresDatabase, PostgresTalkCatalog
+from talkrate.adapters.postgres import PostgresDatabase, PostgresTalkCatalog, _fetch_one
 from talkrate.adapters.talk_cache import CachedTalkCatalog
 from talkrate.errors import BackendUnavailable, TalkChanged
 from talkrate.values import Precondition
@@ -45,6 +47,76 @@ def test_an_unreachable_catalog_is_reported_quickly() -> None:
         catalog.exists("any")
     assert not catalog.ping()
     assert time.monotonic() - started < 10
+
+
+def backend_pid(database: PostgresDatabase) -> int:
+    """The process id of the server process behind the database's connection."""
+    row = database.run(lambda cursor: _fetch_one(cursor, "SELECT pg_backend_pid()"))
+    assert row is not None
+    return int(row[0])
+
+
+def test_a_server_process_that_stops_answering_is_given_up_on_within_the_bound(
+    talks_dsn: str, talk: str
+) -> None:
+    # Given a catalog whose statements wait 1 s at most, and its connection's server process
+    # stopped (its kernel still acknowledges what is sent: no TCP timeout ever fires)
+    database = PostgresDatabase(talks_dsn, answer_within=1.0)
+    catalog = PostgresTalkCatalog(database)
+    assert catalog.exists(talk)
+    pid = backend_pid(database)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        # When it asks for a talk
+        started = time.monotonic()
+        with pytest.raises(BackendUnavailable, match="did not answer within 1 s"):
+            catalog.exists(talk)
+        waited = time.monotonic() - started
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    # Then it gave up after the bound, not later; and the next statement, on a new connection,
+    # is answered
+    assert 1.0 <= waited < 3.0
+    assert catalog.exists(talk)
+    assert backend_pid(database) != pid
+    database.close()
+
+
+def test_a_write_held_by_a_lock_is_given_up_on_and_changes_nothing(
+    talks_dsn: str, talk: str
+) -> None:
+    # Given another session holding the talk's row, and a bounded catalog
+    holder = psycopg2.connect(talks_dsn)
+    holding = holder.cursor()
+    holding.execute("SELECT id FROM talks WHERE id = %s FOR UPDATE", (talk,))
+    database = PostgresDatabase(talks_dsn, answer_within=1.0)
+    catalog = PostgresTalkCatalog(database)
+    try:
+        # When the catalog removes the talk while the row stays held
+        started = time.monotonic()
+        with pytest.raises(BackendUnavailable, match="did not answer within 1 s"):
+            catalog.delete(talk)
+        assert time.monotonic() - started < 3.0
+    finally:
+        holder.rollback()
+        holder.close()
+    # Then the talk is still there once the lock is gone: the abandoned statement did not commit
+    # later (its connection was closed, and with it its transaction)
+    time.sleep(0.2)
+    assert catalog.exists(talk)
+    assert PostgresTalkCatalog(PostgresDatabase(talks_dsn)).exists(talk)
+    database.close()
+
+
+def test_a_bounded_connection_hears_removals_like_any_other(talks_dsn: str, talk: str) -> None:
+    # The talk cache's LISTEN and its reading of notifications, on an asynchronous connection
+    catalog = PostgresTalkCatalog(PostgresDatabase(talks_dsn, answer_within=2.0))
+    assert catalog.changed_since_last_call() is None
+    assert catalog.exists(talk)
+    assert catalog.changed_since_last_call() == set()
+    PostgresTalkCatalog(PostgresDatabase(talks_dsn)).delete(talk)
+    assert heard(catalog) == {talk}
+    assert not catalog.exists(talk)
 
 
 def test_a_talk_removed_by_another_instance_is_forgotten_by_the_next_answer(

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from talkrate.config import settings_from
+from talkrate.adapters.postgres import CONNECT_TIMEOUT_SECONDS
+from talkrate.config import Settings, settings_from
 from talkrate.live import API_KEY_DAYS_LEFT_METRIC, api_key_days_left
 from tests.builders import ROOT
 
@@ -642,6 +643,23 @@ def test_without_a_known_expiry_the_relay_reports_no_days_left() -> None:
     relay = template["Resources"]["RelayFunction"]["Properties"]
     blank = evaluate(template, relay["Environment"]["Variables"]["LIVE_API_KEY_EXPIRES"])
     assert settings_from({"LIVE_API_KEY_EXPIRES": blank}).live_api_key_expires is None
+
+
+def test_only_the_api_bounds_its_wait_for_postgresql_within_its_timeout() -> None:
+    # The API answers 503 itself when a statement goes unanswered; the projector keeps COPY (an
+    # asynchronous, bounded connection has none) and its batch is bounded by its own timeout.
+    template = _prod()
+    bounded = {}
+    for name, function in resources(template, "AWS::Lambda::Function").items():
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        if "TALKS_TIMEOUT_SECONDS" in variables:
+            read = {"TALKS_TIMEOUT_SECONDS": variables["TALKS_TIMEOUT_SECONDS"]}
+            bounded[name] = Settings.model_validate(read).talks_timeout_seconds
+    assert set(bounded) == {"ApiFunction"}
+    # The slowest 503: Kafka's budget, then the outbox's INSERT on a connection that had gone
+    # away (reopened within the connect timeout) left unanswered; a second of cold start beside.
+    slowest = Settings.publish_timeout_seconds + CONNECT_TIMEOUT_SECONDS + bounded["ApiFunction"]
+    assert slowest + 1 <= template["Resources"]["ApiFunction"]["Properties"]["Timeout"]
 
 
 # --- Least privilege: each role gets what its function is configured to use ---------------------

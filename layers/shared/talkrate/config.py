@@ -86,6 +86,7 @@ _NUMBERS = {
     "publish_timeout_seconds": _Number(float, above=0, most=25),
     "stats_timeout_seconds": _Number(float, above=0, most=10),
     "talk_cache_seconds": _Number(float, least=0, most=3600),
+    "talks_timeout_seconds": _Number(float, above=0, most=60),
     "voter_token_hours": _Number(float, above=0, most=366 * 24),
     "rating_grace_hours": _Number(float, least=0, most=24 * 366),
     "ratings_per_voter_per_minute": _Number(int, least=0, most=MAX_PER_MINUTE),
@@ -119,6 +120,11 @@ class Settings:
     publish_timeout_seconds: float = 3.0
     stats_timeout_seconds: float = 1.0
     talk_cache_seconds: float = 30.0
+    # How long a statement to PostgreSQL may wait for its answer before the caller answers as for
+    # a database that is down (talkrate.adapters.postgres: a bounded connection has no COPY).
+    # Unset: as long as the server takes. The template sets it for the API, which a client waits
+    # on; the projector's batch is bounded by its function's timeout and retried.
+    talks_timeout_seconds: float | None = None
     # An RDS Proxy endpoint that replaces the DSN's host. Behind a proxy, LISTEN would pin each
     # client to one database connection, so the talk cache relies on its TTL alone.
     talks_proxy_endpoint: str | None = None

@@ -38,7 +38,11 @@ def database() -> PostgresDatabase:
     from talkrate.adapters.postgres import PostgresDatabase
 
     settings = load_settings()
-    return PostgresDatabase(settings.talks_connection, host=settings.talks_proxy_endpoint)
+    return PostgresDatabase(
+        settings.talks_connection,
+        host=settings.talks_proxy_endpoint,
+        answer_within=settings.talks_timeout_seconds,
+    )
 
 
 @lru_cache(maxsize=1)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import functools
 import io
 import re
+import select
 import sys
 import threading
+import time
 import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,12 +33,97 @@ T = TypeVar("T")
 Cursor = psycopg2.extensions.cursor
 
 
+class PostgresTimedOut(BackendUnavailable):
+    """PostgreSQL took the statement but did not answer within the database's bound."""
+
+
+class _BoundedCursor(psycopg2.extensions.cursor):
+    """A cursor of a bounded connection: each statement waits for its answer at most the
+    connection's `answer_within` seconds (`_answered`)."""
+
+    def execute(self, query: Any, vars: Any = None) -> None:
+        super().execute(query, vars)
+        _answered(self.connection, self.connection.answer_within)  # type: ignore[attr-defined]
+
+
+class _BoundedConnection(psycopg2.extensions.connection):
+    """An asynchronous connection (psycopg2's `async_`): libpq sends and returns, and
+    `_answered` waits on the socket with a deadline. Its cursors are `_BoundedCursor`s."""
+
+    answer_within: float = CONNECT_TIMEOUT_SECONDS
+    # Given up on: a statement is still out; the connection is being cancelled and closed.
+    abandoned: bool = False
+
+
+# How long a connection given up on may take to end its statement once cancelled.
+ABANDONED_SECONDS = 30
+
+
+def _answered(connection: psycopg2.extensions.connection, seconds: float) -> None:
+    """Wait until the server has answered what the connection sent, at most `seconds`.
+
+    libpq has no timeout for a query, a server-side `statement_timeout` needs a server that runs
+    (and a SET that would pin the connection to one backend behind RDS Proxy), and TCP gives up
+    only when the peer's kernel stops acknowledging. So the bound is kept here: on an
+    asynchronous connection psycopg2 hands the waiting to its caller. When the time is up the
+    connection is abandoned (`_cancel_and_close`) and PostgresTimedOut raised: the caller
+    answers as for an unreachable database.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        state = connection.poll()
+        if state == psycopg2.extensions.POLL_OK:
+            return
+        left = deadline - time.monotonic()
+        if left <= 0:
+            connection.abandoned = True  # type: ignore[attr-defined]
+            threading.Thread(
+                target=_cancel_and_close, args=(connection,), name="postgres-cancel", daemon=True
+            ).start()
+            raise PostgresTimedOut(f"PostgreSQL did not answer within {seconds:g} s")
+        if state == psycopg2.extensions.POLL_READ:
+            select.select([connection.fileno()], [], [], left)
+        else:  # POLL_WRITE: a statement larger than the socket's buffer is still being sent
+            select.select([], [connection.fileno()], [], left)
+
+
+def _cancel_and_close(connection: psycopg2.extensions.connection) -> None:
+    """Ask the server to cancel the statement given up on, wait for it to end, and close.
+
+    Beside the caller, which answers at once: libpq's cancel request waits for the server,
+    without a timeout. Cancelled, a statement waiting for a lock, or a write not yet committed,
+    changes nothing; a server that is stopped takes the request when it runs again (one it had
+    already committed stays). Closing ends the session, and any transaction left open in it.
+    """
+    try:
+        connection.cancel()
+        deadline = time.monotonic() + ABANDONED_SECONDS
+        while connection.poll() != psycopg2.extensions.POLL_OK:
+            if (left := deadline - time.monotonic()) <= 0:
+                break
+            select.select([connection.fileno()], [], [], left)
+    except psycopg2.Error:
+        pass  # cancelled (QueryCanceled), or the connection is gone: either way, done
+    finally:
+        connection.close()
+
+
 class PostgresDatabase:
     """One lazily opened connection, reused while warm and reopened once when it has gone away."""
 
-    def __init__(self, dsn: str, name: str = "talkrate", host: str | None = None) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        name: str = "talkrate",
+        host: str | None = None,
+        answer_within: float | None = None,
+    ) -> None:
         self._dsn = dsn
         self._name = name
+        # Seconds each statement may wait for its answer (None: as long as the server takes).
+        # A bounded connection is asynchronous, which psycopg2 allows no COPY on: the event store
+        # stores a batch with its checking INSERT there (the API never stores one).
+        self._answer_within = answer_within
         # Replaces the DSN's host (an RDS Proxy endpoint in front of the same database).
         self._host_override: dict[str, Any] = {"host": host} if host else {}
         self._connection: psycopg2.extensions.connection | None = None
@@ -84,7 +171,7 @@ class PostgresDatabase:
                 self.close()
                 raise BackendUnavailable(f"PostgreSQL failed: {error}") from error
             except BaseException:
-                if not cursor.connection.closed:
+                if not cursor.connection.closed and not _abandoned(cursor.connection):
                     cursor.execute("ROLLBACK")
                 raise
             finally:
@@ -125,15 +212,18 @@ class PostgresDatabase:
             return None if missed else payloads
 
     def _connect(self) -> psycopg2.extensions.connection:
-        if self._connection is None or self._connection.closed:
-            self._connection = connect(
-                self._dsn,
-                connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                application_name=self._name,
+        if self._connection is None or self._connection.closed or _abandoned(self._connection):
+            options: dict[str, Any] = {
+                "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+                "application_name": self._name,
                 **self._host_override,
-            )
-            # Transactions are explicit (transaction()); a lone read costs one round trip.
-            self._connection.autocommit = True
+            }
+            if self._answer_within is None:
+                self._connection = connect(self._dsn, **options)
+                # Transactions are explicit (transaction()); a lone read costs one round trip.
+                self._connection.autocommit = True
+            else:  # asynchronous: autocommit by nature; libpq's connect_timeout is ours to keep
+                self._connection = _connect_bounded(self._dsn, self._answer_within, options)
             for channel in self._channels:
                 self._listen(self._connection, channel)
             # A replaced connection heard nothing between its predecessor's end and now.
@@ -384,7 +474,10 @@ def _copy_new_events(cursor: Cursor, ratings: list[ProjectedRating]) -> bool:
     single stored eventId makes it fail whole, and the caller takes the checking INSERT instead.
     Run it as a statement of its own (autocommit), so that failure leaves no transaction aborted.
     Talk and voter ids cannot hold a tab, newline or backslash (their patterns); topics can.
+    An asynchronous (bounded) connection has no COPY: False there too.
     """
+    if cursor.connection.async_:
+        return False
     topics = {r.topic: r.topic.translate(_COPY_ESCAPES) for r in ratings}
     lines = []
     for r in ratings:
@@ -687,6 +780,35 @@ def connect(dsn: str, **options: Any) -> psycopg2.extensions.connection:
         if not isinstance(error, psycopg2.OperationalError):
             message = f"{type(error).__name__}: {message}"
         raise psycopg2.OperationalError(message) from None
+    return connection
+
+
+def _abandoned(connection: psycopg2.extensions.connection) -> bool:
+    """Whether a statement of the connection was given up on (it is being cancelled and closed
+    beside its caller, which must not use it again)."""
+    return getattr(connection, "abandoned", False)
+
+
+def _connect_bounded(
+    dsn: str, answer_within: float, options: dict[str, Any]
+) -> psycopg2.extensions.connection:
+    """An asynchronous connection, opened within the connect timeout, each of whose statements
+    waits at most `answer_within` seconds for its answer."""
+    connection = connect(
+        dsn,
+        async_=True,
+        connection_factory=_BoundedConnection,
+        cursor_factory=_BoundedCursor,
+        **options,
+    )
+    connection.answer_within = answer_within  # type: ignore[attr-defined]
+    try:
+        _answered(connection, options["connect_timeout"])
+    except PostgresTimedOut as error:
+        raise BackendUnavailable(f"PostgreSQL is unreachable: {error}") from None
+    except psycopg2.Error as error:  # refused, a login failure: what connect() says of them
+        connection.close()
+        raise psycopg2.OperationalError(_redacted(str(error).strip(), dsn)) from None
     return connection
 
 
