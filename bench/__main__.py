@@ -110,7 +110,7 @@ def main() -> int:
             lambda bootstrap: run_part(
                 "bench.hot_path",
                 ["--calls", str(counts.hot_calls)],
-                function_environment(bootstrap),
+                function_environment(bootstrap, "api"),
                 timeout=240,
             )
         ),
@@ -247,7 +247,7 @@ def _memory(bootstrap: str, counts: Counts) -> dict[str, Any]:
                 *("--invocations", str(counts.memory_invocations)),
                 *("--every", str(counts.memory_every)),
             ],
-            function_environment(bootstrap),
+            function_environment(bootstrap, function),
             timeout=240,
         )
         print(report.memory_line(function, functions[function]), flush=True)

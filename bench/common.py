@@ -231,11 +231,23 @@ def add_talks(ids: Iterable[str], title: str) -> None:
         connection.close()
 
 
-def function_environment(bootstrap: str) -> dict[str, str]:
+# Settings the template gives a function of its own (the API's bound on PostgreSQL's answers),
+# taken from template.yaml for the part that runs that function in process.
+OWN_SETTINGS = ("TALKS_TIMEOUT_SECONDS",)
+
+
+def function_environment(bootstrap: str, function: str | None = None) -> dict[str, str]:
     """This process's environment pointed at the bench backends, as the template configures a
-    function; no StatsFunction (GET /ratings answers without stats in process)."""
-    environment = {k: v for k, v in os.environ.items() if k not in _UNSET}
+    function (`function`: "api", "projector"...: with the settings the template gives it alone);
+    no StatsFunction (GET /ratings answers without stats in process)."""
+    environment = {k: v for k, v in os.environ.items() if k not in _UNSET and k not in OWN_SETTINGS}
     environment.update(FUNCTION_ENVIRONMENT)
+    if function is not None:
+        from sam_emulator.template import load_template
+
+        template = load_template((ROOT / "template.yaml").resolve(), {})
+        own = template.functions[f"{function.capitalize()}Function"].environment
+        environment.update({name: own[name] for name in OWN_SETTINGS if name in own})
     environment.update(
         {
             "TALKS_CONNECTION": TALKS_CONNECTION,
