@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 from typing import Any
 
@@ -88,6 +90,57 @@ def test_invalid_body_fields_are_422_with_each_field() -> None:
     assert status == 422
     assert body["type"] == problem_type("validation")
     assert [e["field"] for e in body["errors"]] == ["talkId", "value"]
+
+
+@pytest.mark.parametrize(
+    "media_type",
+    ["application/merge-patch+json", "application/vnd.api+json; charset=utf-8", "text/plain"],
+)
+def test_a_body_labelled_as_any_json_is_read_as_json(media_type: str) -> None:
+    # Given a rating whose JSON body is labelled with a structured `+json` type (RFC 6839) or
+    # as text, as `curl -d` and some HTTP libraries label it
+    event = http_event(
+        "POST",
+        "/ratings",
+        body='{"talkId": "-x", "value": "5"}',
+        headers={"content-type": media_type},
+    )
+    # When it is posted
+    status, body = answer(event)
+    # Then it was read (its fields judged), not refused for its label
+    assert status == 422, body
+    assert [e["field"] for e in body["errors"]] == ["talkId", "value"]
+
+
+def test_a_compressed_body_is_refused_naming_the_encodings_taken() -> None:
+    # Given a rating sent gzipped (API Gateway hands it over base64, as any binary body)
+    raw = gzip.compress(b'{"talkId": "flight-of-the-gopher", "value": 5}')
+    event = http_event(
+        "POST",
+        "/ratings",
+        body=base64.b64encode(raw).decode(),
+        headers={"content-encoding": "gzip"},
+    )
+    event["isBase64Encoded"] = True
+    # When it is posted
+    response = load_function("api")(event, LambdaContextStub("api"))
+    # Then 415 in the documented shape, saying which encoding the API takes (RFC 7694)
+    assert response["statusCode"] == 415
+    assert response["headers"]["Accept-Encoding"] == "identity"
+    body = json.loads(response["body"])
+    assert body["type"] == problem_type("unsupported-content-encoding")
+    assert "gzip" in body["detail"]
+
+
+def test_a_body_declared_identity_is_read_as_any_other() -> None:
+    event = http_event(
+        "POST",
+        "/ratings",
+        body='{"talkId": "-x", "value": 9}',
+        headers={"content-encoding": "identity"},
+    )
+    status, body = answer(event)
+    assert status == 422, body
 
 
 @pytest.mark.parametrize("voter", ['"someone-else"', "null", "42"])

@@ -62,13 +62,25 @@ def _answer(app: Api, event: dict[str, Any], context: Any) -> dict[str, Any]:
             "send the body as application/json",
             {},
         )
+    encoding = str(headers.get("content-encoding", "")).strip().lower()
+    if takes_body and encoding not in ("", "identity"):
+        # A compressed body read as text would be refused as not UTF-8, or worse, not at all
+        # for what it is: RFC 7694's answer names the encodings taken.
+        return problem_payload(
+            415,
+            "unsupported-content-encoding",
+            "Unsupported content encoding",
+            f"send the body without Content-Encoding (not {encoding[:40]!r})",
+            {"Accept-Encoding": "identity"},
+        )
     if takes_body:
         text = _text_body(event)
         if text is None:
             return problem_payload(
                 400, "malformed-body", "Malformed body", "the body is not UTF-8 text", {}
             )
-        content_type = "application/json" if declared in _READ_AS_JSON else declared
+        # Read as JSON, whatever label passed above (a `+json` type is JSON by RFC 6839).
+        content_type = "application/json"
         event = {
             **event,
             "body": text,
