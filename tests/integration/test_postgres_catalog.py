@@ -49,6 +49,22 @@ def test_an_unreachable_catalog_is_reported_quickly() -> None:
     assert time.monotonic() - started < 10
 
 
+@pytest.mark.parametrize("bounded", [None, 2.0], ids=["unbounded", "bounded"])
+def test_a_refused_login_is_told_apart_from_an_unreachable_server(
+    talks_dsn: str, bounded: float | None
+) -> None:
+    # Given a DSN whose user the server does not know, and one where no server listens
+    parts = psycopg2.extensions.parse_dsn(talks_dsn)
+    stranger = psycopg2.extensions.make_dsn(**{**parts, "user": "nobody-of-talkrate"})
+    nowhere = psycopg2.extensions.make_dsn(**{**parts, "host": "127.0.0.1", "port": "1"})
+    # Then each says what happened, the user's name left out
+    with pytest.raises(BackendUnavailable, match="refused the connection") as refused:
+        PostgresTalkCatalog(PostgresDatabase(stranger, answer_within=bounded)).exists("any")
+    assert "nobody-of-talkrate" not in str(refused.value)
+    with pytest.raises(BackendUnavailable, match="is unreachable"):
+        PostgresTalkCatalog(PostgresDatabase(nowhere, answer_within=bounded)).exists("any")
+
+
 def backend_pid(database: PostgresDatabase) -> int:
     """The process id of the server process behind the database's connection."""
     row = database.run(lambda cursor: _fetch_one(cursor, "SELECT pg_backend_pid()"))

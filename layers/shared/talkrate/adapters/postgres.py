@@ -146,7 +146,7 @@ class PostgresDatabase:
                 except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
                     self.close()
                     if attempt == 2:
-                        raise BackendUnavailable(f"PostgreSQL is unreachable: {error}") from error
+                        raise BackendUnavailable(_unusable(error)) from error
         raise AssertionError("unreachable")  # pragma: no cover
 
     @contextmanager
@@ -163,7 +163,7 @@ class PostgresDatabase:
                 cursor.execute(f"BEGIN {mode}")
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
                 self.close()
-                raise BackendUnavailable(f"PostgreSQL is unreachable: {error}") from error
+                raise BackendUnavailable(_unusable(error)) from error
             try:
                 yield cursor
                 cursor.execute("COMMIT")
@@ -783,6 +783,15 @@ def connect(dsn: str, **options: Any) -> psycopg2.extensions.connection:
     return connection
 
 
+def _unusable(error: Exception) -> str:
+    """What a failure to reach or use the database says: a server that answered with a FATAL
+    error (a login refused, a database that does not exist) is reachable, and says why not."""
+    text = str(error).strip()
+    if "FATAL:" in text:
+        return f"PostgreSQL refused the connection: {text}"
+    return f"PostgreSQL is unreachable: {text}"
+
+
 def _abandoned(connection: psycopg2.extensions.connection) -> bool:
     """Whether a statement of the connection was given up on (it is being cancelled and closed
     beside its caller, which must not use it again)."""
@@ -805,7 +814,7 @@ def _connect_bounded(
     try:
         _answered(connection, options["connect_timeout"])
     except PostgresTimedOut as error:
-        raise BackendUnavailable(f"PostgreSQL is unreachable: {error}") from None
+        raise BackendUnavailable(_unusable(error)) from None
     except psycopg2.Error as error:  # refused, a login failure: what connect() says of them
         connection.close()
         raise psycopg2.OperationalError(_redacted(str(error).strip(), dsn)) from None
