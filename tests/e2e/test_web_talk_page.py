@@ -1,7 +1,8 @@
 """The talk page's own rating in a real Chromium: kept while on its way (a reload, a lost network),
 the same in every tab of an attendee, and the stars following the rating window on time.
 
-The fixtures and helpers are test_web_app's (its runtime asks for voter tokens and an event code).
+The fixtures and helpers are test_web_app's (its runtime asks for voter tokens and an event code);
+the ratings sent without a voter token go to the session's runtime (VotingPolicy=open).
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import redis
 from playwright.sync_api import Browser, Locator, Page, Route, expect
 
 from tests.e2e import test_web_app as web_app
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import Runtime, wait_for
 from tests.e2e.test_web_app import (
     PHONE,
     ROOM,
@@ -254,6 +256,186 @@ def test_a_rating_another_run_still_holds_is_kept_and_asked_for_again(
     expect(own).to_contain_text("You rated 4 out of 5")
     assert wait_for(lambda: ratings_of(web, talk["id"]) == only(4))
     assert len(set(keys[1:])) == 1
+
+
+def kept_after_its_answers_were_lost(
+    runtime: Runtime, page: Page, talk_id: str, with_a_pass: bool
+) -> tuple[list[str | None], list[bool]]:
+    """An attendee of an open-voting event who tapped 4 on a talk's page (on a page whose clock
+    the test moves): the service counted it, but every answer was lost, so the page keeps it,
+    waiting to send it again; then they left the page. Without `with_a_pass` the service gave
+    them no attendee pass (too many from their network), so the 4 went without one. The keys
+    sent, and the switch that loses the answers (on until the test turns it off)."""
+    if not with_a_pass:
+        page.route(
+            "**/voters",
+            lambda route: route.fulfill(
+                status=429,
+                content_type="application/problem+json",
+                headers={"Retry-After": "60"},
+                body='{"type": "about:blank", "title": "Too many voters", "status": 429}',
+            ),
+        )
+    lost = [True]
+
+    def taken_and_answer_lost(route: Route) -> None:
+        route.fetch()  # the service takes it
+        route.abort("connectionreset")  # the answer never arrives
+
+    keys = ratings_sent(page, lost, taken_and_answer_lost)
+    page.clock.install()
+    page.goto(runtime.url + TALK_PAGE.format(id=talk_id))
+    star(page, 4).click()
+    past_the_page_s_retries(page)
+    expect(page.get_by_test_id("message")).to_have_text(WAITING)
+    assert wait_for(lambda: count_of(runtime, talk_id) == 1)
+    assert len(set(keys)) == 1
+    assert (kept_rating(page, talk_id)["token"] is None) is not with_a_pass
+    page.goto("about:blank")
+    return keys, lost
+
+
+def count_of(runtime: Runtime, talk_id: str) -> int:
+    answer = runtime.request("GET", f"/ratings?talkId={talk_id}")
+    assert answer.status == 200, answer.body
+    return sum(answer.json["ratings"].values())
+
+
+def kept_rating(page: Page, talk_id: str) -> Any:
+    """The rating the page keeps on its way for the talk (None for none)."""
+    return page.evaluate(
+        "(id) => (JSON.parse(localStorage.getItem('talkrate.sending') || '{}') || {})[id] ?? null",
+        talk_id,
+    )
+
+
+def later(page: Page, minutes: int) -> None:
+    """The phone's clock, `minutes` on."""
+    page.clock.set_system_time(datetime.now(UTC) + timedelta(minutes=minutes))
+
+
+def the_service_forgets_its_keys(ratings: redis.Redis, talk_id: str) -> None:
+    """What an hour does to the Idempotency-Key records of the talk's ratings (the service
+    keeps one an hour): gone."""
+    for record in ratings.scan_iter("idempotency/*"):
+        if talk_id in (ratings.get(record) or ""):
+            ratings.delete(record)
+
+
+def unconfirmed(value: int) -> str:
+    return (
+        f"Your earlier rating of {value} out of 5 could not be confirmed: it may not have been"
+        " counted. Tap a star to rate again."
+    )
+
+
+def test_a_rating_kept_without_a_pass_past_its_key_s_hour_is_not_sent_again_but_said(
+    runtime: Runtime, redis_client: redis.Redis, talk: str, page: Page
+) -> None:
+    # Given an attendee without a pass whose 4 the service counted but whose page never heard
+    # so, and keeps it to send again
+    keys, lost = kept_after_its_answers_were_lost(runtime, page, talk, with_a_pass=False)
+    # When they open the talk's page again 70 minutes later, when the service no longer knows
+    # the 4's key (sent again, it would count a second time)
+    the_service_forgets_its_keys(redis_client, talk)
+    later(page, 70)
+    lost[0] = False
+    page.goto(runtime.url + TALK_PAGE.format(id=talk))
+    # Then the page says plainly that it could not confirm the 4, and lets them rate again
+    own, message = page.get_by_test_id("own-rating"), page.get_by_test_id("message")
+    expect(message).to_have_text(unconfirmed(4))
+    expect(own).to_have_text("Tap a star to rate this talk.")
+    expect(star(page, 4)).to_have_attribute("aria-pressed", "false")
+    # And it did not send the 4 again: counted once, no longer kept
+    page.wait_for_timeout(1000)
+    assert len(keys) == 4
+    assert count_of(runtime, talk) == 1
+    assert kept_rating(page, talk) is None
+    # When they rate again
+    star(page, 5).click()
+    # Then the new rating is sent (a new key) and counted beside the first, as open voting does
+    expect(own).to_contain_text("You rated 5 out of 5")
+    expect(message).to_have_text("")
+    assert wait_for(lambda: count_of(runtime, talk) == 2)
+    assert len(keys) == 5
+    assert keys[4] != keys[0]
+
+
+def test_a_rating_kept_without_a_pass_within_its_key_s_hour_is_sent_again_and_counted_once(
+    runtime: Runtime, talk: str, page: Page
+) -> None:
+    # Given an attendee without a pass whose 4 the service counted but whose page never heard
+    # so, and keeps it to send again
+    keys, lost = kept_after_its_answers_were_lost(runtime, page, talk, with_a_pass=False)
+    # When they open the talk's page again 10 minutes later, the service still knowing its key
+    later(page, 10)
+    lost[0] = False
+    page.goto(runtime.url + TALK_PAGE.format(id=talk))
+    # Then the 4 is sent again with its key, confirmed, and counted once
+    expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
+    expect(page.get_by_test_id("message")).to_have_text("")
+    assert len(keys) == 5
+    assert len(set(keys)) == 1
+    assert wait_for(lambda: count_of(runtime, talk) == 1)
+    page.wait_for_timeout(500)
+    assert count_of(runtime, talk) == 1
+
+
+def test_a_rating_kept_with_a_pass_is_sent_again_past_its_key_s_hour_and_counted_once(
+    runtime: Runtime, redis_client: redis.Redis, talk: str, page: Page
+) -> None:
+    # Given an attendee with a pass whose 4 the service counted but whose page never heard so
+    keys, lost = kept_after_its_answers_were_lost(runtime, page, talk, with_a_pass=True)
+    # When they open the talk's page again 70 minutes later, the service no longer knowing
+    # the 4's key
+    the_service_forgets_its_keys(redis_client, talk)
+    later(page, 70)
+    lost[0] = False
+    page.goto(runtime.url + TALK_PAGE.format(id=talk))
+    # Then the 4 is sent again and confirmed: it counts once, as the attendee's newest rating
+    expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
+    expect(page.get_by_test_id("message")).to_have_text("")
+    assert len(set(keys)) == 1
+    assert len(keys) == 5
+    page.wait_for_timeout(1000)
+    assert count_of(runtime, talk) == 1
+
+
+@pytest.mark.parametrize(
+    ("kept", "sent"),
+    [
+        ({"value": 4, "key": "0" * 32, "token": None}, False),  # sent without a pass, when?
+        ({"value": 4, "key": "1" * 32}, True),  # never sent: no pass was asked for yet
+    ],
+    ids=["sent-without-a-pass", "never-sent"],
+)
+def test_a_rating_kept_by_the_page_before_it_noted_when_is_sent_again_only_if_safe(
+    runtime: Runtime, talk: str, page: Page, kept: dict[str, Any], sent: bool
+) -> None:
+    # Given a rating kept by an earlier version of the page, which did not note when it sent it
+    keys = ratings_sent(page, [False])
+    page.goto(runtime.url + "/app/")
+    page.evaluate(
+        "([id, kept]) => localStorage.setItem('talkrate.sending', JSON.stringify({[id]: kept}))",
+        [talk, kept],
+    )
+    # When the attendee opens the talk's page
+    page.goto(runtime.url + TALK_PAGE.format(id=talk))
+    own, message = page.get_by_test_id("own-rating"), page.get_by_test_id("message")
+    if sent:
+        # Then one never sent is sent (it cannot have counted yet), and counted
+        expect(own).to_contain_text("You rated 4 out of 5")
+        assert keys == [kept["key"]]
+        assert wait_for(lambda: count_of(runtime, talk) == 1)
+    else:
+        # Then one sent without a pass, of an age the page cannot tell, is not sent again
+        # (it may be past its key's hour): the page says so
+        expect(message).to_have_text(unconfirmed(4))
+        expect(own).to_have_text("Tap a star to rate this talk.")
+        page.wait_for_timeout(1000)
+        assert keys == []
+        assert count_of(runtime, talk) == 0
+    assert kept_rating(page, talk) is None
 
 
 EDGE_IN = timedelta(seconds=8)  # time enough to open the pages before the edge

@@ -95,12 +95,27 @@ function put(key, talkId, value) {
 
 export const rememberRating = (talkId, value) => put(RATED_KEY, talkId, value);
 
-// The rating of a talk on its way ({value, key, token}: its Idempotency-Key and the voter token
-// it goes with, once known), kept before it is sent, so a reload or the network's return sends
-// it again as it was: the service counts it once.
+// The rating of a talk on its way ({value, key, token, sentAt}: its Idempotency-Key, the voter
+// token it goes with once known, null for none, and when it was first sent, in ms), kept before
+// it is sent, so a reload or the network's return sends it again as it was: the service counts
+// it once.
 export function sendingRating(talkId) {
   const held = (read(SENDING_KEY) || {})[talkId];
   return held && Number.isInteger(held.value) && typeof held.key === "string" ? held : null;
+}
+
+// The service knows a key for an hour (KEY_TTL_SECONDS); 50 minutes leaves a margin for the time
+// a send takes and for a phone's clock.
+const KEY_KNOWN_MS = 50 * 60_000;
+
+// Whether a kept rating can be sent again without counting twice: one with a voter token can (the
+// voter's newest rating counts once), one never sent can (no token asked for yet: none kept), one
+// sent without a token only while the service still knows its key. A token-less one of no known
+// age (kept before `sentAt` was, or the phone's clock set back since) is not sent again.
+export function safeToResend(held, now = Date.now()) {
+  if (held.token !== null) return true;
+  const age = now - held.sentAt;
+  return Number.isFinite(age) && age > -60_000 && age < KEY_KNOWN_MS;
 }
 
 export const keepSending = (talkId, held) => put(SENDING_KEY, talkId, held);

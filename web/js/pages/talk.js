@@ -3,7 +3,7 @@ import { h, fill, setText, formatTime, talkHref } from "../dom.js";
 import { request, appConfig, ApiError } from "../api.js";
 import { watchTalk } from "../live.js";
 import { histogramView } from "../histogram.js";
-import { voterToken, forgetToken, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating, sendingRating, keepSending } from "../voter.js";
+import { voterToken, forgetToken, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating, sendingRating, keepSending, safeToResend } from "../voter.js";
 import { liveBadge, errorText } from "./common.js";
 import { ratingWindow, loadTalkWithClock, when, atNextEdge } from "../window.js";
 
@@ -93,11 +93,25 @@ export function talkPage(main, talkId) {
     const change = open ? " Tap another star to change it." : "";
     setText(own, value ? `You rated ${value} out of 5.${change}` : open ? "Tap a star to rate this talk." : unrated);
   }
+  // The rating kept on its way, if it can still be sent (safeToResend). One that cannot (sent
+  // without a voter token too long ago for the service to know its key) is not on its way any
+  // more: dropped, and the attendee told, once the page shows its talk.
+  function keptRating() {
+    const held = sendingRating(talkId);
+    if (!held || safeToResend(held)) return held;
+    if (talk) {
+      keepSending(talkId, null);
+      waiting = false;
+      setText(message, `Your earlier rating of ${held.value} out of 5 could not be confirmed: it may not have been counted. Tap a star to rate again.`);
+    }
+    return null;
+  }
+
   // The attendee's rating: the one on its way, else the last one the service took. A rating
   // being sent says so itself.
   function showMine() {
     if (busy) return;
-    const held = sendingRating(talkId);
+    const held = keptRating();
     if (waiting && !held) {
       waiting = false; // another tab's newer rating took its place
       setText(message, "");
@@ -191,8 +205,9 @@ export function talkPage(main, talkId) {
   // the network: sent again with its Idempotency-Key, so the page shows what the service
   // counted, and it counts once.
   function resend() {
-    const held = sendingRating(talkId);
-    if (held && !busy && !stopped) rate(held.value, held);
+    if (busy || stopped) return;
+    const held = keptRating();
+    if (held) rate(held.value, held);
   }
 
   // The last star tapped is the one that stands: a tap while a rating is on its way (a slow
@@ -212,11 +227,13 @@ export function talkPage(main, talkId) {
     showSending(value);
     const key = held ? held.key : newKey();
     let token = held ? held.token : undefined; // undefined: not asked for yet
-    const keep = () => keepSending(talkId, { value, key, token });
+    let sentAt = held?.sentAt; // from its first send: how long the service still knows its key
+    const keep = () => keepSending(talkId, { value, key, token, sentAt });
     try {
       keep();
       if (!navigator.onLine) throw new ApiError(0);
       if (token === undefined) token = await tokenFor();
+      sentAt ??= Date.now();
       keep();
       let answer;
       try {
