@@ -161,9 +161,11 @@ def test_a_channel_whose_every_publish_times_out_at_the_deadline_is_skipped_for_
             raise LivePublishFailed("timed out")
 
     announcer = Announcer(TimingOut(), deadline_seconds=deadline, pause_seconds=30)
-    # When one batch is announced, all its publishes failing (none left pending)
+    # When one batch is announced, all its publishes failing: by their own timeout just before
+    # the deadline, or (on a busy machine) left at the deadline, just before they would have
     first = announcer.announce(["a", "b"], FakeReadModel({}))
-    assert (first.published, first.abandoned) == (0, 0)
+    assert first.published == 0
+    assert first.failed + first.abandoned == 3  # two talks' messages and the leaderboard's
     # Then the next batch does not wait for the channel again: it is skipped at once
     started = time.monotonic()
     second = announcer.announce(["c"], FakeReadModel({}))
