@@ -28,7 +28,7 @@ def problem_type(slug: str) -> str:
     ("event", "status", "slug"),
     [
         (http_event("GET", "/nowhere"), 404, "not-found"),
-        (http_event("PATCH", "/ratings"), 404, "not-found"),
+        (http_event("PATCH", "/ratings"), 405, "method-not-allowed"),
         (http_event("POST", "/ratings"), 400, "empty-body"),
         (http_event("POST", "/ratings", body="{"), 400, "malformed-json"),
         (http_event("POST", "/ratings", body="[]"), 400, "malformed-body"),
@@ -192,3 +192,77 @@ def test_a_bad_path_parameter_is_400() -> None:
     # Then 400 names eventId
     assert status == 400
     assert [e["field"] for e in body["errors"]] == ["eventId"]
+
+
+def raw_answer(event: dict[str, Any]) -> dict[str, Any]:
+    response: dict[str, Any] = load_function("api")(event, LambdaContextStub("api"))
+    return response
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        http_event("GET", "/nope"),
+        http_event("GET", "/ratingz"),
+        http_event("GET", "/ratings/"),  # no slash redirect: another path
+        http_event("GET", "/talks/a/b"),
+        http_event("DELETE", "/no/such/thing"),
+        # What the body would be refused for is a route's business, and there is none
+        http_event("POST", "/nope", body="<a/>", headers={"content-type": "text/xml"}),
+        http_event("PUT", "/nope", body="x" * 20_000),
+        http_event("PATCH", "/nope", body="{"),
+    ],
+    ids=lambda event: event["routeKey"],
+)
+def test_a_path_no_route_has_is_a_problem_404(event: dict[str, Any]) -> None:
+    # Given a request for a path the API does not have, When the API answers
+    response = raw_answer(event)
+    # Then 404 as problem+json, like every other error, and no method is offered
+    assert response["statusCode"] == 404
+    assert response["headers"]["Content-Type"] == "application/problem+json"
+    assert "Allow" not in response["headers"]
+    problem = json.loads(response["body"])
+    assert problem["type"] == problem_type("not-found")
+    assert {"type", "title", "status", "detail"} <= set(problem)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("DELETE", "/ratings", "GET, HEAD, POST"),
+        ("PUT", "/voters", "POST"),
+        ("GET", "/voters", "POST"),
+        ("HEAD", "/voters", "POST"),  # HEAD is GET's: not where GET is not
+        ("POST", "/leaderboard", "GET, HEAD"),
+        ("DELETE", "/", "GET, HEAD"),
+        ("PATCH", "/talks/flight-of-the-gopher", "DELETE, GET, HEAD, PUT"),
+        ("DELETE", "/ratings/5d0a6a4e-6a1c-4f5e-9a80-2f1f3c1c2b3a", "GET, HEAD"),
+    ],
+)
+def test_a_method_a_path_does_not_take_is_405_naming_those_it_does(
+    method: str, path: str, allow: str
+) -> None:
+    # Given a path the API has, asked with a method none of its routes takes
+    response = raw_answer(http_event(method, path))
+    # Then 405 with the Allow header RFC 9110 asks for, and a problem saying the same
+    assert response["statusCode"] == 405
+    assert response["headers"]["Allow"] == allow
+    assert response["headers"]["Content-Type"] == "application/problem+json"
+    assert response["headers"]["Cache-Control"] == "no-store"
+    if method == "HEAD":
+        assert response["body"] == ""
+    else:
+        problem = json.loads(response["body"])
+        assert (problem["type"], problem["status"]) == (problem_type("method-not-allowed"), 405)
+        assert allow in problem["detail"]
+
+
+def test_an_organisers_path_with_another_method_is_405_before_any_token_or_body() -> None:
+    # Given requests no organisers' route takes, without a token and with a broken body
+    for method, path in (("DELETE", "/talks"), ("POST", "/talks/some-talk")):
+        event = http_event(method, path, body="{")
+        # When the API answers
+        response = raw_answer(event)
+        # Then it says which methods the path takes, not that a token or a body is missing
+        assert response["statusCode"] == 405, response["body"]
+        assert json.loads(response["body"])["type"] == problem_type("method-not-allowed")

@@ -26,8 +26,9 @@ def build_app() -> Api:
 
 
 def handle(app: Api, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Resolve one payload 2.0 event: bodies over the limit refused, HEAD answered as GET, and
-    no answer stored by a cache (`Cache-Control: no-store`)."""
+    """Resolve one payload 2.0 event: a path or method no route takes refused first (404, 405),
+    bodies over the limit refused, HEAD answered as GET, and no answer stored by a cache
+    (`Cache-Control: no-store`)."""
     answer = _answer(app, event, context)
     # Counts change by the second, a 404 may be created the next minute, a voter token is one
     # attendee's: nothing the API answers is for a browser, proxy or CDN to keep.
@@ -36,6 +37,23 @@ def handle(app: Api, event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def _answer(app: Api, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    http = event.get("requestContext", {}).get("http", {})
+    head = http.get("method") == "HEAD"
+    if head:
+        # HEAD is GET without the body: same status and headers.
+        event = {
+            **event,
+            "requestContext": {**event["requestContext"], "http": {**http, "method": "GET"}},
+        }
+    answer = _answer_routed(app, event, context)
+    return {**answer, "body": "", "isBase64Encoded": False} if head else answer
+
+
+def _answer_routed(app: Api, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    # A request for no route is told so whatever its body: the body's rules are a route's.
+    unrouted = app.unrouted(event)
+    if unrouted is not None:
+        return unrouted
     method = event.get("requestContext", {}).get("http", {}).get("method")
     if method not in _TAKES_BODY:
         # A body on a GET, HEAD or DELETE means nothing to its route: ignored, never refused.
@@ -87,12 +105,6 @@ def _answer(app: Api, event: dict[str, Any], context: Any) -> dict[str, Any]:
             "isBase64Encoded": False,
             "headers": {**headers, "content-type": content_type},
         }
-    http = event.get("requestContext", {}).get("http", {})
-    if http.get("method") == "HEAD":
-        # HEAD is GET without the body: same status and headers.
-        context_as_get = {**event["requestContext"], "http": {**http, "method": "GET"}}
-        response = app.resolve({**event, "requestContext": context_as_get}, context)
-        return {**response, "body": "", "isBase64Encoded": False}
     return app.resolve(event, context)
 
 

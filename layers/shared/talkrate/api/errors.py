@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from talkrate.api.routing import (
+    MethodNotAllowed,
     RequestValidationError,
     Response,
     RouteNotFound,
@@ -104,7 +105,15 @@ def problem_for(error: Exception) -> Response:
                 "send the body as application/json",
             )
         case RouteNotFound():
-            return problem_response(404, "not-found", "Not found", "no such route")
+            return problem_response(404, "not-found", "Not found", "no route has this path")
+        case MethodNotAllowed():
+            return problem_response(
+                405,
+                "method-not-allowed",
+                "Method not allowed",
+                f"this path takes {error.allow}",
+                headers={"Allow": error.allow},
+            )
         case TalkNotFound():
             return problem_response(404, "talk-not-found", "Talk not found", str(error))
         case RatingUnknown():

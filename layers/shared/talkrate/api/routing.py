@@ -110,7 +110,23 @@ class UnsupportedMediaType(Exception):
 
 
 class RouteNotFound(Exception):
-    """No route has this method and path."""
+    """No route has this path, whatever the method."""
+
+
+class MethodNotAllowed(Exception):
+    """Routes have this path, none with this method; `allowed` names the methods they take."""
+
+    def __init__(self, method: str, path: str, allowed: Iterable[str]) -> None:
+        super().__init__(f"{method} {path}")
+        self.allowed = frozenset(allowed)
+
+    @property
+    def allow(self) -> str:
+        """The Allow header: the routes' methods, and HEAD wherever GET is (talkrate.api.handle
+        answers HEAD as GET). Not OPTIONS: API Gateway answers only CORS preflights itself, and
+        any other OPTIONS request with its own 404."""
+        methods = self.allowed | ({"HEAD"} if "GET" in self.allowed else set())
+        return ", ".join(sorted(methods))
 
 
 class Response:
@@ -532,6 +548,15 @@ class Api:
         self._guard = guard
         self._audit = audit
 
+    def unrouted(self, event: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The answer to a request no route takes (404, or 405 with Allow), before anything reads
+        its body or asks for a token; None when a route takes it."""
+        try:
+            self._match(Request(event, None))
+        except Exception as error:  # RouteNotFound, MethodNotAllowed; else resolve's own 500
+            return self._problem(error).payload()
+        return None
+
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         """Answer one payload 2.0 event."""
         request = Request(event, context)
@@ -555,4 +580,7 @@ class Api:
                 # rawPath keeps the client's percent-encoding (a talk id's ":" comes as %3A):
                 # each value is decoded once matched, so an encoded "/" stays inside its segment.
                 return route, {name: unquote(v) for name, v in match.groupdict().items()}
+        allowed = {route.method for route in self.routes if route.pattern.match(path)}
+        if allowed:
+            raise MethodNotAllowed(method, path, allowed)
         raise RouteNotFound(f"{method} {path}")
