@@ -487,13 +487,20 @@ def test_swagger_ui_shows_the_committed_spec(catalog: Catalog) -> None:
     assert spec.json["openapi"].startswith("3.1")
 
 
-def test_the_docs_serve_nothing_else_and_template_routes_still_win(catalog: Catalog) -> None:
+def test_the_docs_and_the_web_app_stay_beside_the_catch_all_routes(
+    catalog: Catalog,
+) -> None:
     assert catalog.runtime.request("GET", "/_docs/template.yaml").status == 404
     assert catalog.runtime.request("GET", "/_docs/../template.yaml").status == 404
-    # HEAD /{proxy+} is a route of the template: ApiFunction answers, not the docs page
+    # GET and HEAD /{proxy+} take what no route takes, but name no /_docs path: the page answers
     head = catalog.runtime.request("HEAD", "/_docs/")
-    assert head.status == 404
-    assert head.headers["content-type"] == "application/problem+json"
+    assert (head.status, head.body) == (200, b"")
+    assert head.headers["content-type"].startswith("text/html")
+    # And the web app is served before any route, as CloudFront serves /app/ before the API
+    for path in ("/app/", "/app/talks/flight-of-the-gopher"):
+        page = catalog.runtime.request("GET", path)
+        assert page.status == 200, path
+        assert page.headers["content-type"].startswith("text/html")
 
 
 def test_the_start_up_summary_names_the_cors_settings_and_the_docs(catalog: Catalog) -> None:

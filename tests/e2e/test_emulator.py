@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import os
 import socket
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from sam_emulator.docs_ui import DocsSite
 from sam_emulator.events import Options
+from sam_emulator.events.http_api import GatewayServer
+from sam_emulator.lambda_.pool import Invocation
 from sam_emulator.plugins import Services
 from sam_emulator.runtime import Emulator
-from sam_emulator.template import Template, load_template
+from sam_emulator.template import Template, load_template, parse_template_text
 from talkrate_local.launcher import launch, stop
 
 pytestmark = pytest.mark.e2e
@@ -156,3 +160,67 @@ def test_a_port_in_use_fails_before_the_dev_stack_starts(tmp_path: Path) -> None
             emulator.start()
     # And no service was started (nor stopped)
     assert stack.calls == []
+
+
+CATCH_ALL = """
+Resources:
+  ApiFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: api/
+      Handler: app.handler
+      Events:
+        Index: {Type: HttpApi, Properties: {Path: /, Method: GET}}
+        Rest: {Type: HttpApi, Properties: {Path: "/{proxy+}", Method: GET}}
+        Fallback: {Type: HttpApi}
+"""
+
+
+def _gateway(tmp_path: Path, template: str) -> GatewayServer:
+    (tmp_path / "docs").mkdir(exist_ok=True)
+    (tmp_path / "docs" / "openapi.json").write_text('{"openapi": "3.1.0"}')
+
+    def invoke(function_id: str, event: object) -> Invocation:
+        route = event["routeKey"]  # type: ignore[index]
+        return Invocation("local", {"statusCode": 404, "body": json.dumps({"route": route})})
+
+    routes = parse_template_text(template, tmp_path).routes
+    return GatewayServer("127.0.0.1", 0, routes, invoke, docs=DocsSite.beside(tmp_path))
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_the_docs_page_stays_beside_a_catch_all_route_and_yields_to_its_own(
+    tmp_path: Path,
+) -> None:
+    # Given a template whose catch-alls (GET /{proxy+}, $default) take every other path
+    gateway = _gateway(tmp_path, CATCH_ALL)
+    gateway.start("gateway")
+    try:
+        url = f"http://127.0.0.1:{gateway.port}"
+        # Then the runtime's docs are still served under /_docs, the spec among them
+        assert _get(url + "/_docs/openapi.json") == (200, b'{"openapi": "3.1.0"}')
+        assert gateway.docs_route is None  # the start-up summary names the page, not a route
+        # And everything else goes to the catch-alls, as on AWS
+        assert _get(url + "/nope") == (404, b'{"route": "GET /{proxy+}"}')
+        assert _get(url + "/_docsy") == (404, b'{"route": "GET /{proxy+}"}')
+    finally:
+        gateway.stop()
+    # But a route of the template under /_docs is the template's, as before
+    named = (
+        CATCH_ALL
+        + """        Docs: {Type: HttpApi, Properties: {Path: "/_docs/{file}", Method: GET}}\n"""
+    )
+    gateway = _gateway(tmp_path, named)
+    gateway.start("gateway")
+    try:
+        status, body = _get(f"http://127.0.0.1:{gateway.port}/_docs/openapi.json")
+        assert (status, json.loads(body)) == (404, {"route": "GET /_docs/{file}"})
+    finally:
+        gateway.stop()

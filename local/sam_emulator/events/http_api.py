@@ -3,9 +3,10 @@
 Each request becomes a payload format 2.0 event for the route's function, and the function's answer
 becomes the response as API Gateway would make it. With the HttpApi's CorsConfiguration, the gateway
 answers CORS preflights itself and adds the CORS headers to the other responses, as API Gateway
-does. Under /_docs it serves Swagger UI of docs/openapi.json, where no route of the template
-takes the request; a dev stack's static sites (events.static: a web app under its prefix, as a CDN
-in front of a bucket serves it) answer their prefix before the routes.
+does. Under /_docs it serves Swagger UI of docs/openapi.json, unless a route of the template is
+under that prefix (a catch-all such as `GET /{proxy+}` or `$default` leaves it to the page); a dev
+stack's static sites (events.static: a web app under its prefix, as a CDN in front of a bucket
+serves it) answer their prefix before the routes.
 """
 
 from __future__ import annotations
@@ -77,8 +78,14 @@ class GatewayServer(BackgroundServer):
     @property
     def docs_route(self) -> Route | None:
         """The template's route that takes /_docs/ requests instead of the docs page, if any."""
-        match = self.routes.match("GET", "/_docs/")
-        return match.route if match else None
+        match = self.routes.match("GET", f"{DOCS_PREFIX}/")
+        return match.route if match and self.names_docs(match) else None
+
+    @staticmethod
+    def names_docs(match: RouteMatch | None) -> bool:
+        """Whether a matched route is one of the docs prefix's own (`GET /_docs/{file}`), which
+        the page yields to; a catch-all (`/{proxy+}`, `$default`) is not."""
+        return match is not None and DocsSite.owns(match.route.path)
 
     def event_for(self, request: HttpRequest, match: RouteMatch, request_id: str) -> Any:
         """The event the matched route's function receives."""
@@ -144,10 +151,10 @@ class _GatewayHandler(BoundedHandler):
                 answer = site.respond(self.command, raw_path, headers)
                 return HttpResponse(answer.status, answer.headers, answer.body)
         match = self.server.routes.match(self.command, raw_path)
+        docs = self.server.docs
+        if docs is not None and docs.owns(raw_path) and not self.server.names_docs(match):
+            return docs.respond(self.command, raw_path)
         if match is None:
-            docs = self.server.docs
-            if docs is not None and docs.owns(raw_path):
-                return docs.respond(self.command, raw_path)
             return NOT_FOUND
         request = HttpRequest(
             method=self.command,
