@@ -429,6 +429,76 @@ def test_a_preflight_is_answered_by_the_gateway(catalog: Catalog, path: str, met
     assert answer.headers["access-control-max-age"] == "600"
 
 
+def _authorizer_runs(catalog: Catalog) -> int:
+    assert catalog.runtime.log is not None
+    return catalog.runtime.log.read_text().count("[AdminAuthorizerFunction] START")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/nope"),
+        ("GET", "/ratingz"),
+        ("POST", "/no/such/route"),
+        ("PUT", "/nope"),
+        ("PATCH", "/nope"),
+        ("DELETE", "/nope"),
+        ("HEAD", "/nope"),
+    ],
+)
+def test_a_path_the_api_does_not_have_is_a_problem_404(
+    catalog: Catalog, method: str, path: str
+) -> None:
+    # When a client asks for a path no route declares, with the header a browser sends
+    answer = catalog.runtime.request(method, path, "{}", {"Origin": WEB_ORIGIN})
+    # Then the API answers it like every other error, readable from another origin
+    assert answer.status == 404, answer.body
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.headers["access-control-allow-origin"] == "*"
+    if method != "HEAD":
+        assert_problem(answer, 404)
+        assert answer.json["type"] == "urn:talkrate:problem:not-found"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("DELETE", "/ratings", "GET, HEAD, POST"),
+        ("PUT", "/voters", "POST"),
+        ("PATCH", "/talks", "GET, HEAD, POST"),
+        ("DELETE", "/", "GET, HEAD"),
+        ("POST", "/talks/flight-of-the-gopher", "DELETE, GET, HEAD, PUT"),
+    ],
+)
+def test_a_method_a_path_does_not_take_is_405_with_allow(
+    catalog: Catalog, method: str, path: str, allow: str
+) -> None:
+    # When a client uses a method the path's routes do not take
+    answer = catalog.runtime.request(method, path, "{}")
+    # Then 405, with the methods it takes in Allow and in the problem
+    assert_problem(answer, 405)
+    assert answer.headers["allow"] == allow
+    assert answer.json["type"] == "urn:talkrate:problem:method-not-allowed"
+
+
+def test_what_no_route_takes_never_reaches_the_organisers_authorizer(catalog: Catalog) -> None:
+    # Given how often the organisers' authorizer ran so far
+    before = _authorizer_runs(catalog)
+    # When requests no route takes come in, with and without a token, near the admin routes
+    for method, path, status in (
+        ("PUT", "/talks", 405),
+        ("DELETE", "/talks", 405),
+        ("POST", "/talks/x/y", 404),
+    ):
+        for headers in ({}, catalog.admin, {"Authorization": "Bearer wrong"}):
+            # Then the API answers them (not a 401: no token is asked for)
+            assert_problem(catalog.runtime.request(method, path, "{}", headers), status)
+    # And the authorizer never ran for them; an admin route asks it, as before
+    assert _authorizer_runs(catalog) == before
+    assert catalog.runtime.request("DELETE", f"/talks/{unique_talk_id('x')}").status == 401
+    assert wait_for(lambda: _authorizer_runs(catalog) == before + 1, seconds=5)
+
+
 def test_a_plain_options_is_routed_like_any_method(catalog: Catalog) -> None:
     # An OPTIONS without the preflight headers is no preflight: no route declares it
     for headers in ({}, {"Origin": WEB_ORIGIN}, {"Access-Control-Request-Method": "GET"}):

@@ -335,6 +335,32 @@ def test_the_api_may_invoke_exactly_the_stats_alias() -> None:
     assert [s["Resource"] for s in statements] == [{"Fn::Sub": "${StatsFunction.Arn}:live"}]
 
 
+def test_what_no_route_takes_goes_to_the_api_unguarded_throttled_and_never_as_options() -> None:
+    # Given the HTTP API as SAM deploys it (its OpenAPI body and its stage)
+    template = _prod()
+    [api] = resources(template, "AWS::ApiGatewayV2::Api").values()
+    paths = api["Properties"]["Body"]["paths"]
+    [stage] = resources(template, "AWS::ApiGatewayV2::Stage").values()
+    throttled = stage["Properties"]["RouteSettings"]
+    default = stage["Properties"]["DefaultRouteSettings"]
+    # Then no route takes OPTIONS (ANY included) and there is no $default: API Gateway answers
+    # every CORS preflight itself, without the organisers' authorizer
+    methods = {method for operations in paths.values() for method in operations}
+    assert not methods & {"options", "x-amazon-apigateway-any-method"}
+    assert "$default" not in paths
+    # And the catch-all routes reach ApiFunction without an authorizer, each with a throttle of
+    # its own below the stage's, so stray requests cannot take the API's reserved concurrency
+    unrouted = [("/{proxy+}", m) for m in ("get", "post", "put", "patch", "delete")]
+    unrouted += [("/", m) for m in ("post", "put", "patch", "delete")]
+    for path, method in unrouted:
+        operation = paths[path][method]
+        assert "security" not in operation, (method, path)
+        assert "ApiFunction" in json.dumps(operation["x-amazon-apigateway-integration"])
+        limits = throttled[f"{method.upper()} {path}"]
+        assert limits["ThrottlingRateLimit"] < default["ThrottlingRateLimit"]
+        assert limits["ThrottlingBurstLimit"] < default["ThrottlingBurstLimit"]
+
+
 @pytest.mark.parametrize(
     "parameter",
     [

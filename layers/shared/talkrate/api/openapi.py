@@ -28,10 +28,15 @@ DESCRIPTION = (
     "Rate conference talks in real time. Ratings are accepted with 202 and counted within "
     "seconds; every error of the routes is application/problem+json (RFC 9457), and no answer "
     "may be stored by a cache (Cache-Control: no-store).\n\n"
+    "A path the API does not have is a problem+json 404 (urn:talkrate:problem:not-found) "
+    "whatever the method; a method its path does not take is a problem+json 405 "
+    "(urn:talkrate:problem:method-not-allowed) with an Allow header naming those it takes "
+    "(HEAD wherever GET is).\n\n"
     "API Gateway answers some requests itself, before any route, with an application/json "
-    'body `{"message": "..."}`: 404 for a method or path no route takes (there is no 405), '
-    "413 for a request over 10 MB, 429 over the API's throttling (without Retry-After: wait "
-    "a second or more), 500 or 503 when the function failed or timed out."
+    'body `{"message": "..."}`: 404 for an OPTIONS that is not a CORS preflight (preflights '
+    "it answers itself, 204) and for a method no route can name (TRACE), 413 for a request "
+    "over 10 MB, 429 over the API's throttling (without Retry-After: wait a second or more), "
+    "500 or 503 when the function failed or timed out."
 )
 
 
