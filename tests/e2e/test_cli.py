@@ -15,6 +15,7 @@ import pty
 import re
 import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -70,12 +71,12 @@ class Cli:
             check=False,
         )
 
-    def start(self, *args: str) -> subprocess.Popen[str]:
+    def start(self, *args: str, **env: str) -> subprocess.Popen[str]:
         """Start `talkrate ARGS` with its output on pipes, for a test to read, signal or close."""
         return subprocess.Popen(
             [TALKRATE, *args],
             cwd=ROOT,
-            env=self.env,
+            env={**self.env, **env},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -684,6 +685,85 @@ def test_a_simulation_stopped_with_ctrl_c_reports_what_it_sent(cli: Cli) -> None
     finally:
         process.kill()
         process.wait()
+        cli.run("admin", "rm", talk_id, "--yes")
+
+
+class Forwarder:
+    """A TCP port that forwards to the runtime's API until `stop()`, which closes it and every
+    connection through it at once: an API that goes away as far as its client can tell."""
+
+    def __init__(self, target_url: str) -> None:
+        host_port = target_url.split("://", 1)[1].rstrip("/")
+        self._target = (host_port.rsplit(":", 1)[0], int(host_port.rsplit(":", 1)[1]))
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._sockets: list[socket.socket] = [self._listener]
+        self._stopped = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                client, _ = self._listener.accept()
+                upstream = socket.create_connection(self._target)
+            except OSError:
+                return
+            self._sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        for each in self._sockets:
+            with contextlib.suppress(OSError):
+                each.shutdown(socket.SHUT_RDWR)
+            each.close()
+
+
+def test_a_simulation_whose_api_goes_away_stops_and_reports_what_it_sent(cli: Cli) -> None:
+    talk_id = unique_talk_id("sim-gone")
+    cli.ok("admin", "add", talk_id, "--title", "Simulated until the API goes away")
+    forwarder = Forwarder(cli.env["TALKRATE_API"])
+    # Given a verified simulation of a minute through an API
+    process = cli.start(
+        "simulate",
+        "--talk",
+        talk_id,
+        "--rate",
+        "20",
+        "--duration",
+        "60",
+        "--verify",
+        TALKRATE_API=forwarder.url,
+    )
+    try:
+        # When the API goes away once ratings are counted
+        assert wait_for(lambda: cli.count(talk_id) >= 5, seconds=60)
+        forwarder.stop()
+        # Then the run stops by itself, soon after the API's silence (it tried each planned
+        # request for minutes before, and never reported), with the report of what it sent,
+        # the reason, and no verification pretended
+        out, err = process.communicate(timeout=90)
+        assert process.returncode == 1, err
+        assert re.search(r"sent \d+ · accepted [1-9]\d*", out), out
+        reason = re.search(r"simulation stopped after (\d+) of (\d+) requests: (.*)", err)
+        assert reason, err
+        assert int(reason[1]) < int(reason[2])
+        assert "the API has not answered for 15 s" in reason[3]
+        assert reason[3].endswith("(not verified)")
+        assert "Traceback" not in err
+    finally:
+        process.kill()
+        process.wait()
+        forwarder.stop()
         cli.run("admin", "rm", talk_id, "--yes")
 
 

@@ -161,7 +161,11 @@ def simulate(
         )
         raise click.exceptions.Exit(130)
     if runner.stopped:
-        raise CliError(f"simulation stopped after {ledger.sent} requests: {runner.stopped}")
+        _report(session, ledger, runner, None)  # what was sent is still worth knowing
+        raise CliError(
+            f"simulation stopped after {ledger.sent} of {len(plan)} requests: {runner.stopped}"
+            + (" (not verified)" if verify else "")
+        )
     verdict = None
     if verify:
         verdict = _verify(session, ledger, baseline, verify_timeout)

@@ -22,6 +22,9 @@ from talkrate_cli.simulation.scenario import VOTER_ID_IN_BODY, Action
 
 RETRIES = 4
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+# An API that has answered nothing (no status of any kind) for this long is taken for gone: the
+# run stops and reports what it sent, rather than trying each planned request for minutes.
+SILENCE_SECONDS = 15.0
 
 
 def request_body(action: Action) -> str:
@@ -81,6 +84,23 @@ class Runner:
         self.voter_retries = 0
         self.stopped: str | None = None  # why the run stopped early: it cannot go on as it is
         self._locks: dict[int, asyncio.Lock] = {}
+        self._last_answer: float | None = None  # loop time of the API's last answer
+
+    def _answered(self) -> None:
+        self._last_answer = asyncio.get_running_loop().time()
+
+    def _unanswered(self, error: Exception) -> bool:
+        """Note a request that got no answer; True when the API has been silent so long that the
+        run stops (`stopped` then says why)."""
+        now = asyncio.get_running_loop().time()
+        if self._last_answer is None:
+            self._last_answer = now  # silent from the start: counted from the first try
+        if not self.stopped and now - self._last_answer >= SILENCE_SECONDS:
+            self.stopped = (
+                f"the API has not answered for {SILENCE_SECONDS:g} s "
+                f"({type(error).__name__}: {error})"
+            )
+        return self.stopped is not None
 
     async def run(self, plan: list[Action], tick: Callable[[], None]) -> None:
         """Send the whole plan; `tick` is called a few times a second for the progress view."""
@@ -125,6 +145,8 @@ class Runner:
             if action.bad is None and action.talk_id in self.ledger.closed_talks:
                 self.ledger.skipped += 1  # outside its rating window: no use sending more
                 return
+            if self.stopped:
+                return  # not sent: the report counts the planned requests it did not send
             try:
                 await self._send(http, action)
             except Exception as error:  # recorded, never fatal to the run
@@ -140,9 +162,12 @@ class Runner:
                 response = await http.post(
                     "/voters", content=body, headers={"content-type": "application/json"}
                 )
-            except httpx.TransportError:
+            except httpx.TransportError as error:
+                if self._unanswered(error):
+                    raise RuntimeError(f"POST /voters: {self.stopped}") from error
                 await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
                 continue
+            self._answered()
             if response.status_code == 201:
                 self.tokens[attendee] = str(response.json()["voterToken"])
                 return self.tokens[attendee]
@@ -168,8 +193,11 @@ class Runner:
                 response = await http.post("/ratings", content=body, headers=headers)
             except httpx.TransportError as error:
                 last = f"{type(error).__name__}: {error}"
+                if self._unanswered(error):
+                    break
                 await asyncio.sleep(0.2 * 2**attempt)
                 continue
+            self._answered()
             latency = loop.time() - started
             if response.status_code >= 500 and attempt < RETRIES:
                 last = f"HTTP {response.status_code}"
