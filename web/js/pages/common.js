@@ -1,5 +1,5 @@
 // Pieces several pages share.
-import { h, setText } from "../dom.js";
+import { h, setText, plural, formatCount } from "../dom.js";
 
 // A small status line saying how fresh the figures are: "Connecting…" until the page was first
 // live, "Reconnecting…" once it lost that.
@@ -29,6 +29,27 @@ export function errorText(error) {
   if (error.status === 0) return "The service cannot be reached. Check your connection.";
   if (error.status === 503) return "The service is busy. Try again in a moment.";
   return error.message || "Something went wrong.";
+}
+
+// The programme's search, shared with the organisers' table: every word typed must be found in
+// the title, a speaker, the track or the room, case and accents set aside on both sides ("celik"
+// finds "Çelik", "zürich" finds "Zurich").
+function folded(text) {
+  return text.normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase();
+}
+
+export function searchWords(query) {
+  return folded(query || "").split(/\s+/).filter(Boolean);
+}
+
+export function matchesSearch(talk, words) {
+  const text = folded([talk.title, talk.track, talk.room, ...(talk.speakers || [])].join(" "));
+  return words.every((word) => text.includes(word));
+}
+
+// "240 talks" when every talk is shown, "12 of 240 talks" when a search or filter narrows them.
+export function shownOf(shown, total) {
+  return shown === total ? plural(total, "talk", "talks") : `${formatCount(shown)} of ${plural(total, "talk", "talks")}`;
 }
 
 export function tracksOf(talks) {

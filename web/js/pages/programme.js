@@ -3,18 +3,11 @@
 import { h, fill, setText, plural, formatAvg, talkHref, debounce, arrange } from "../dom.js";
 import { allTalks } from "../api.js";
 import { watch, LEADERBOARD_CHANNEL } from "../live.js";
-import { isRunning, errorText, tracksOf, trackSelect } from "./common.js";
+import { isRunning, errorText, tracksOf, trackSelect, searchWords, matchesSearch, shownOf } from "./common.js";
 import { ratingClosed, when } from "../window.js";
 
-// Accents and case set aside, on both sides: "celik" finds "Çelik", "zürich" finds "Zurich".
-function folded(text) {
-  return text.normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase();
-}
-
 function matches(talk, words, track) {
-  if (track && talk.track !== track) return false;
-  const text = folded([talk.title, talk.track, talk.room, ...(talk.speakers || [])].join(" "));
-  return words.every((word) => text.includes(word));
+  return (!track || talk.track === track) && matchesSearch(talk, words);
 }
 
 // What an attendee looks for first: the talks running now, then those to come (by start), then
@@ -116,7 +109,7 @@ export function programmePage(main) {
   const cards = new Map(); // talk id -> { key, node, score, scoreKey }
   function show() {
     remember();
-    const words = folded(query).split(/\s+/).filter(Boolean);
+    const words = searchWords(query);
     const shown = talks.filter((talk) => matches(talk, words, track)).sort(order);
     const now = Date.now();
     const nodes = shown.map((talk) => {
@@ -143,9 +136,7 @@ export function programmePage(main) {
         h("button", { type: "button", class: "link", onclick: clearFilters }, "Show all talks"));
       return;
     }
-    setText(status, shown.length === talks.length
-      ? plural(talks.length, "talk", "talks")
-      : `${plural(shown.length, "talk", "talks")} of ${talks.length}`);
+    setText(status, shownOf(shown.length, talks.length));
   }
 
   function clearFilters() {
