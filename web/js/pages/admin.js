@@ -1,8 +1,8 @@
 // /app/admin: organisers sign in with their token, add, edit and remove talks, and download the
 // results as CSV. The token stays in this tab only (sessionStorage).
-import { h, fill, setText, formatAvg } from "../dom.js";
+import { h, fill, setText, formatAvg, debounce, arrange } from "../dom.js";
 import { request, allTalks, talkPath, ApiError } from "../api.js";
-import { errorText } from "./common.js";
+import { errorText, searchWords, matchesSearch, shownOf } from "./common.js";
 import { when } from "../window.js";
 
 const TOKEN_KEY = "talkrate.organiser";
@@ -169,6 +169,21 @@ export function adminPage(main) {
     const formBox = h("div");
     const download = h("button", { type: "button", onclick: downloadCsv }, "Download results (CSV)");
     const add = h("button", { type: "button", onclick: () => editor(null) }, "Add a talk");
+    // The programme's search, over the whole table: at a conference of 300 talks an organiser
+    // fixing one types a few letters of it rather than scrolling. Kept in the address (?q=), so
+    // a reload or Back from a talk finds the same rows.
+    let talks = []; // as last read, in the table's order
+    const rows = new Map(); // talk id -> its row
+    let query = new URLSearchParams(location.search).get("q") || "";
+    const search = h("input", {
+      id: "admin-search", type: "search", value: query, autocomplete: "off",
+      placeholder: "Title, speaker, track, room…",
+      oninput: debounce(() => {
+        query = search.value;
+        draw();
+      }, 120),
+    });
+    const count = h("p", { class: "muted", role: "status", "data-testid": "admin-count" });
     fill(main,
       h("h1", {}, "Organisers"),
       h("p", { class: "toolbar" }, add, download,
@@ -178,6 +193,9 @@ export function adminPage(main) {
           signIn();
         } }, "Sign out")),
       message, formBox,
+      h("form", { class: "filters single", role: "search", onsubmit: (e) => e.preventDefault() },
+        h("span", { class: "field" }, h("label", { for: "admin-search" }, "Search talks"), search)),
+      count,
       h("div", { class: "table-scroll" },
         h("table", { class: "admin-talks" },
           h("caption", { class: "sr-only" }, "Talks of the programme"),
@@ -186,11 +204,49 @@ export function adminPage(main) {
           list)));
 
     async function load() {
-      const talks = await allTalks();
+      const fresh = await allTalks();
       if (stopped) return;
-      talks.sort((a, b) => (a.startsAt || "").localeCompare(b.startsAt || "") || a.title.localeCompare(b.title));
-      fill(list, talks.map((talk) => h("tr", {},
-        h("th", { scope: "row" }, h("a", { href: `/app/talks/${encodeURIComponent(talk.id)}` }, talk.title),
+      fresh.sort((a, b) => (a.startsAt || "").localeCompare(b.startsAt || "") || a.title.localeCompare(b.title));
+      talks = fresh;
+      rows.clear();
+      for (const talk of talks) rows.set(talk.id, row(talk));
+      draw();
+    }
+
+    // The rows the search keeps, and how many they are ("12 of 240 talks"), said to screen
+    // readers as the organiser types (a polite status, after the typing pauses).
+    function draw() {
+      const next = new URLSearchParams(location.search);
+      if (query.trim()) next.set("q", query);
+      else next.delete("q");
+      const suffix = next.toString();
+      history.replaceState(history.state, "", `${location.pathname}${suffix ? `?${suffix}` : ""}${location.hash}`);
+      const words = searchWords(query);
+      const shown = talks.filter((talk) => matchesSearch(talk, words));
+      arrange(list, shown.map((talk) => rows.get(talk.id)));
+      if (talks.length && !shown.length) {
+        fill(count, `No talk matches “${query.trim()}”. `,
+          h("button", { type: "button", class: "link", onclick: clearSearch }, "Show all talks"));
+        return;
+      }
+      setText(count, shownOf(shown.length, talks.length));
+    }
+
+    function clearSearch() {
+      query = "";
+      search.value = "";
+      draw();
+      search.focus();
+    }
+
+    // A talk saved or added that the search leaves out: said, rather than seeming lost.
+    const hiddenBySearch = (talkId) => rows.has(talkId) && !rows.get(talkId).isConnected;
+    const notShown = () => ` It does not match the search “${query.trim()}”, so the list does not show it.`;
+
+    function row(talk) {
+      return h("tr", {},
+        h("th", { scope: "row" }, h("a", { class: "talk-title", href: `/app/talks/${encodeURIComponent(talk.id)}` }, talk.title),
+          (talk.speakers || []).length ? h("span", { class: "talk-speakers" }, talk.speakers.join(", ")) : null,
           h("span", { class: "muted talk-id" }, talk.id)),
         h("td", { "data-label": "Track" }, talk.track || ""),
         h("td", { "data-label": "Room" }, talk.room || ""),
@@ -200,14 +256,16 @@ export function adminPage(main) {
         h("td", { class: "num", "data-label": "Average" }, formatAvg(talk.summary ? talk.summary.avg : null)),
         h("td", { class: "actions" },
           h("button", { type: "button", "aria-label": `Edit ${talk.title}`, "data-edit": talk.id, onclick: () => editor(talk) }, "Edit"),
-          h("button", { type: "button", class: "danger", "aria-label": `Delete ${talk.title}`, onclick: () => remove(talk) }, "Delete")))));
+          h("button", { type: "button", class: "danger", "aria-label": `Delete ${talk.title}`, onclick: () => remove(talk) }, "Delete")));
     }
 
     // Where the keyboard goes once a row's button or the form it was on is gone: the row's Edit
-    // button (the row after it, once deleted), else "Add a talk"; never back to the page's top.
+    // button (the row after it, once deleted), else the search when it hides the talk, else "Add
+    // a talk"; never back to the page's top.
     function focusAfter(talkId, next = null) {
       const edits = [...list.querySelectorAll("button[data-edit]")];
-      const target = edits.find((b) => b.dataset.edit === talkId) || (next !== null && edits[Math.min(next, edits.length - 1)]) || add;
+      const target = edits.find((b) => b.dataset.edit === talkId) || (next !== null && edits[Math.min(next, edits.length - 1)])
+        || (hiddenBySearch(talkId) ? search : add);
       if (target.isConnected) target.focus();
     }
 
@@ -308,6 +366,7 @@ export function adminPage(main) {
           }
           fill(formBox);
           await load();
+          if (hiddenBySearch(saved)) setText(message, message.textContent + notShown());
           focusAfter(saved);
         } catch (error) {
           if (!isNew && changedMeanwhile(error)) {

@@ -1,0 +1,150 @@
+"""The organisers' page at a conference's size: its search narrows the table by the programme's
+rule and says how many talks match, through adds, edits and deletes, from the keyboard too.
+Playwright in Debian's chromium against the local runtime, like test_web_app (whose fixtures
+and helpers these tests share)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.builders import unique_talk_id
+from tests.e2e import test_web_app
+from tests.e2e.test_web_app import WebStack
+
+# test_web_app's fixtures: its runtime (one for this module), the browser, a phone and its page.
+web = test_web_app.web
+browser = test_web_app.browser
+phone = test_web_app.phone
+page = test_web_app.page
+
+pytestmark = pytest.mark.browser
+
+
+def sign_in(web: WebStack, page: Page, path: str = "/app/admin") -> None:
+    page.goto(web.url(path))
+    page.get_by_label("Organiser token").fill(web.token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Add a talk")).to_be_visible()
+
+
+def rows(page: Page) -> list[str]:
+    """The titles of the table's rows, as shown."""
+    titles: list[str] = page.locator(".admin-talks tbody tr th a").all_text_contents()
+    return titles
+
+
+def count(page: Page) -> int:
+    """How many talks the whole table holds, from its "N talks" line."""
+    line = page.get_by_role("status").filter(has_text=re.compile(r"^\d+ talks?$"))
+    expect(line).to_be_visible()
+    return int(line.inner_text().split()[0])
+
+
+def test_an_organiser_s_search_narrows_the_table_by_the_programme_s_rule_and_says_how_many(
+    web: WebStack, page: Page
+) -> None:
+    # Given a programme with a talk by Zoë Çelik in Zürich, one with no accent in its title,
+    # one in a room of the same stem, and others
+    stem = unique_talk_id()[-6:]
+    web.add_talk(title=f"Grüezi aus Zürich {stem}", speakers=["Zoë Çelik"], track="Data")
+    web.add_talk(title=f"Zurich plain {stem}", track="Data")
+    web.add_talk(title="Held in a room", room=f"Saal {stem}")
+    for n in range(3):
+        web.add_talk(title=f"Another talk {n}")
+    # And an organiser signed in, with every talk in the table
+    sign_in(web, page)
+    total = count(page)
+    assert len(rows(page)) == total >= 6
+    # When they reach the search from the keyboard and type the names without their accents
+    page.get_by_role("button", name="Sign out").focus()
+    page.keyboard.press("Tab")
+    search = page.get_by_role("searchbox", name="Search talks")
+    expect(search).to_be_focused()
+    page.keyboard.type(f"celik zurich {stem}")
+    # Then the table keeps the one talk where every word is found, and says so to everyone
+    expect(page.locator(".admin-talks tbody tr")).to_have_count(1)
+    assert rows(page) == [f"Grüezi aus Zürich {stem}"]
+    expect(page.get_by_role("status").filter(has_text=f"1 of {total} talks")).to_be_visible()
+    # When the organiser types a word in capitals with its accent
+    search.fill(f"ZÜRICH {stem}")
+    # Then both Zurich talks are found, as the programme finds them
+    expect(page.locator(".admin-talks tbody tr")).to_have_count(2)
+    expect(page.get_by_role("status").filter(has_text=f"2 of {total} talks")).to_be_visible()
+    # And a room is searched too
+    search.fill(f"saal {stem}")
+    expect(page.locator(".admin-talks tbody tr")).to_have_count(1)
+    assert rows(page) == ["Held in a room"]
+    # And a reload keeps the search (it is in the page's address)
+    page.reload()
+    expect(search).to_have_value(f"saal {stem}")
+    expect(page.locator(".admin-talks tbody tr")).to_have_count(1)
+    # When nothing matches, the page says so and leads back to every talk
+    search.fill("zzzz-nothing-like-it")
+    expect(page.get_by_role("status").filter(has_text="No talk matches")).to_contain_text(
+        "No talk matches “zzzz-nothing-like-it”."
+    )
+    expect(page.locator(".admin-talks tbody tr")).to_have_count(0)
+    page.get_by_role("button", name="Show all talks").click()
+    expect(page.locator(".admin-talks tbody tr")).to_have_count(total)
+    expect(search).to_have_value("")
+    expect(search).to_be_focused()
+
+
+def test_the_search_keeps_narrowing_the_table_after_an_add_an_edit_and_a_delete(
+    web: WebStack, page: Page
+) -> None:
+    # Given an organiser whose search finds two talks of a stem
+    stem = f"Kept{unique_talk_id()[-6:]}"
+    first = web.add_talk(title=f"First {stem}", room="Hall A")
+    second = web.add_talk(title=f"Second {stem}")
+    web.add_talk(title="Unrelated to the search")
+    sign_in(web, page)
+    total = count(page)
+    search = page.get_by_role("searchbox", name="Search talks")
+    search.fill(stem.lower())
+    table = page.locator(".admin-talks tbody tr")
+    expect(table).to_have_count(2)
+    status = page.get_by_role("status").filter(has_text=re.compile(r"^\d+ of \d+ talks$"))
+    expect(status).to_have_text(f"2 of {total} talks")
+    # When they change one talk's room
+    page.get_by_role("button", name=f"Edit {first['title']}").click()
+    page.get_by_label("Room", exact=True).fill("Hall Z")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_test_id("admin-message")).to_have_text(f"Saved “{first['title']}”.")
+    # Then the table is still the search's, the talk's new room in it, its Edit focused
+    expect(table).to_have_count(2)
+    expect(table.filter(has_text=first["title"])).to_contain_text("Hall Z")
+    expect(page.get_by_role("button", name=f"Edit {first['title']}")).to_be_focused()
+    expect(status).to_have_text(f"2 of {total} talks")
+    # When they add a talk the search finds
+    page.get_by_role("button", name="Add a talk").click()
+    page.get_by_label("Title", exact=True).fill(f"Third {stem}")
+    page.get_by_role("button", name="Add the talk").click()
+    expect(page.get_by_test_id("admin-message")).to_have_text(f"Added “Third {stem}”.")
+    # Then it is in the table and counted
+    expect(table).to_have_count(3)
+    expect(status).to_have_text(f"3 of {total + 1} talks")
+    # When they rename a talk so that the search no longer finds it
+    page.get_by_role("button", name=f"Edit {second['title']}").click()
+    page.get_by_label("Title", exact=True).fill("Renamed away")
+    page.get_by_role("button", name="Save").click()
+    # Then the page says where it went, and the keyboard is on the search, not the page's top
+    expect(page.get_by_test_id("admin-message")).to_have_text(
+        f"Saved “Renamed away”. It does not match the search “{stem.lower()}”, "
+        "so the list does not show it."
+    )
+    expect(table).to_have_count(2)
+    expect(status).to_have_text(f"2 of {total + 1} talks")
+    expect(search).to_be_focused()
+    # When they delete a talk the search shows
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=f"Delete {first['title']}").click()
+    expect(page.get_by_test_id("admin-message")).to_have_text(f"Deleted “{first['title']}”.")
+    # Then the search still holds, over one talk fewer
+    expect(table).to_have_count(1)
+    assert rows(page) == [f"Third {stem}"]
+    expect(status).to_have_text(f"1 of {total} talks")
+    expect(search).to_have_value(stem.lower())
