@@ -322,3 +322,105 @@ def test_an_average_not_there_yet_stands_by_its_label_and_a_far_day_says_its_yea
     year = str((datetime.now() - timedelta(days=400)).year)
     page.goto(web.url(f"/app/?track={quote(talk['track'])}"))
     expect(page.locator(".talk-card .meta")).to_contain_text(year)
+
+
+# A title of the most the API takes (300 characters) in long words, one of a single 60-letter
+# word, and a long list of speakers with long names.
+WORDS = "Internationalisation Observability Reproducibility Interoperability Containerisation"
+TITLE_300 = " ".join([WORDS] * 4)[:299] + "!"
+WORD_60 = "Unbreakable" * 5 + "Words"
+SPEAKERS = [
+    "Maximiliane Wolfeschlegelsteinhausenbergerdorff",
+    "Χαράλαμπος Παπαδημητρόπουλος",
+    "Anna-Katharina Schmidt-Rottluff",
+    "Jean-Baptiste de la Fontaine-Beaumarchais",
+    "Siobhán Ní Dhomhnaill",
+    "Oluwaseun Adebayo-Ogunleye",
+]
+# How many lines an element's text takes on the screen, and how many it would take uncut.
+LINES = """(node) => {
+  const height = parseFloat(getComputedStyle(node).lineHeight);
+  return [node.getBoundingClientRect().height / height, node.scrollHeight / height];
+}"""
+
+
+@pytest.fixture(scope="module")
+def long_talks(web: WebStack) -> list[dict[str, Any]]:
+    """A rated talk with a 300-character title and six speakers, and one titled by a single
+    60-letter word, in a track of their own."""
+    track = f"Long {unique_talk_id()}"
+    talks = [
+        web.add_talk(title=TITLE_300, speakers=SPEAKERS, track=track, room="Hall L"),
+        web.add_talk(title=WORD_60, speakers=["Ann Example"], track=track, room="Hall L"),
+    ]
+    for talk in talks:
+        web.rate(talk["id"], 4)
+    return talks
+
+
+@pytest.mark.parametrize("width", [320, 390])
+@pytest.mark.parametrize("where", ["programme", "leaderboard", "admin"])
+def test_a_300_character_title_takes_a_few_lines_of_a_phone_and_is_still_read_whole(
+    web: WebStack, browser: Any, long_talks: list[dict[str, Any]], where: str, width: int
+) -> None:
+    # Given a talk titled with 300 characters of long words, by six speakers, and one whose
+    # title is one 60-letter word, on a phone
+    track = long_talks[0]["track"]
+    narrow = browser.new_context(viewport={"width": width, "height": 844})
+    try:
+        page = narrow.new_page()
+        # When the programme, the leaderboard or the organisers' table shows them
+        if where == "programme":
+            page.goto(web.url(f"/app/?track={quote(track)}"))
+            item = ".talk-card"
+        elif where == "leaderboard":
+            page.goto(web.url(f"/app/leaderboard?track={quote(track)}"))
+            item = ".board tbody tr"
+        else:
+            page.goto(web.url(f"/app/admin?q={quote(track)}"))
+            page.get_by_label("Organiser token").fill(web.token)
+            page.get_by_role("button", name="Sign in").click()
+            item = ".admin-talks tbody tr"
+        expect(page.locator(item)).to_have_count(2, timeout=10_000)
+        # Then each title is still its link's whole name, for screen readers
+        link = page.get_by_role("link", name=TITLE_300, exact=True)
+        expect(link).to_be_visible()
+        expect(page.get_by_role("link", name=WORD_60, exact=True)).to_be_visible()
+        # And each shows three lines at most (the long one cut), its words wrapped, none running
+        # out of its box sideways
+        shown, whole = link.evaluate(LINES)
+        assert shown <= 3.05 < whole, (shown, whole)
+        word = page.get_by_role("link", name=WORD_60, exact=True)
+        assert word.evaluate(LINES)[0] <= 3.05
+        for each in (link, word):
+            assert each.evaluate("(node) => node.scrollWidth <= node.clientWidth")
+        # And the speakers, where listed, two at most
+        speakers = page.locator(f"{item} :is(.speakers, .talk-speakers)").first
+        if where != "leaderboard":
+            assert speakers.evaluate(LINES)[0] <= 2.05
+        # And no card or row is taller than half the phone, nor the page wider than it
+        heights = page.locator(item).evaluate_all("(all) => all.map((e) => e.offsetHeight)")
+        assert max(heights) <= 844 / 2, heights
+        widths = page.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert widths[0] <= widths[1] == width
+    finally:
+        narrow.close()
+
+
+def test_the_talk_page_shows_a_300_character_title_whole_with_its_stars_on_the_first_screen(
+    web: WebStack, page: Page, long_talks: list[dict[str, Any]]
+) -> None:
+    # Given a talk titled with 300 characters of long words, opened on a 390x844 phone
+    page.goto(web.url(f"/app/talks/{long_talks[0]['id']}"))
+    title = page.get_by_role("heading", level=1)
+    expect(title).to_have_text(TITLE_300)
+    # Then its title is shown whole, nothing cut
+    shown, whole = title.evaluate(LINES)
+    assert whole - shown < 0.5, (shown, whole)
+    # And the stars are on the first screen, without scrolling
+    box = page.get_by_role("button", name="Rate 5 out of 5", exact=True).bounding_box()
+    assert box is not None
+    assert box["y"] + box["height"] <= 844, box
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -343,6 +343,7 @@ export function talkPage(main, talkId) {
     talk = loaded;
     document.title = `${talk.title} · talkrate`;
     setText(title, talk.title);
+    title.classList.toggle("long", talk.title.length > 80);
     const schedule = talk.startsAt ? `${when(talk.startsAt)}${talk.endsAt ? `–${formatTime(talk.endsAt)}` : ""}` : null;
     setText(meta, [(talk.speakers || []).join(", "), talk.track, talk.room, schedule].filter(Boolean).join(" · "));
     showWindow();
