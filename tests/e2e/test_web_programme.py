@@ -424,3 +424,34 @@ def test_the_talk_page_shows_a_300_character_title_whole_with_its_stars_on_the_f
     assert box is not None
     assert box["y"] + box["height"] <= 844, box
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+@pytest.mark.parametrize("size", ["1920x1080", "1280x720"])
+def test_the_room_screen_fits_a_long_title_and_shows_a_60_letter_word_whole(
+    web: WebStack, browser: Any, long_talks: list[dict[str, Any]], size: str
+) -> None:
+    width, height = map(int, size.split("x"))
+    room = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        screen = room.new_page()
+        # Given the room screen of the talk with six speakers and 300 characters of title
+        screen.goto(web.url(f"/app/talks/{long_talks[0]['id']}/screen"))
+        expect(screen.get_by_role("heading", level=1)).to_have_text(TITLE_300)
+        expect(screen.locator(".live-badge")).to_have_attribute("data-state", "live")
+        # Then the screen fits the projector: nothing scrolls, the live state in view
+        page_size = screen.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
+        )
+        assert page_size == [width, height]
+        badge = screen.locator(".live-badge").bounding_box()
+        assert badge is not None
+        assert badge["y"] + badge["height"] <= height
+        # When the screen shows the talk titled by one 60-letter word
+        screen.goto(web.url(f"/app/talks/{long_talks[1]['id']}/screen"))
+        title = screen.get_by_role("heading", level=1)
+        expect(title).to_have_text(WORD_60)
+        # Then the word is shown whole, not cut with an ellipsis
+        shown, whole = title.evaluate(LINES)
+        assert whole - shown < 0.5, (shown, whole)
+    finally:
+        room.close()

@@ -1,6 +1,6 @@
 // /app/talks/<talkId>/screen: the room screen. Big figures, the live histogram and a QR code of
 // the talk's page, readable from the back of the room.
-import { h, fill, setText, talkHref } from "../dom.js";
+import { h, fill, setText, talkHref, debounce } from "../dom.js";
 import { ApiError } from "../api.js";
 import { watchTalk } from "../live.js";
 import { histogramView } from "../histogram.js";
@@ -73,9 +73,24 @@ export function screenPage(main, talkId) {
     showCaption();
     document.title = `${talk.title} · room screen · talkrate`;
     setText(title, talk.title);
-    title.classList.toggle("long", talk.title.length > 60);
     setText(speakers, (talk.speakers || []).join(", "));
+    fitTitle();
   };
+  // A title that two lines at the big size would cut takes the smaller size and a third line:
+  // measured, not guessed from its length (a 60-letter word needs it, 70 short words may not),
+  // and again when the window changes size (a browser dragged onto the projector). If the
+  // screen is still taller than the projector (three lines of title over two of speakers), the
+  // speakers keep one line, so that nothing scrolls and the live state stays in view.
+  const fitTitle = () => {
+    title.classList.remove("long");
+    speakers.classList.remove("one-line");
+    if (missing) return;
+    if (title.scrollHeight > title.clientHeight + 1) title.classList.add("long");
+    const side = !matchMedia("(max-width: 48rem)").matches; // the QR code beside, not below
+    if (side && document.documentElement.scrollHeight > innerHeight) speakers.classList.add("one-line");
+  };
+  const refit = debounce(() => talk && fitTitle(), 200);
+  addEventListener("resize", refit);
   const read = async () => {
     ({ talk, now } = await loadTalkWithClock(talkId));
     if (!stopped) show();
@@ -85,6 +100,7 @@ export function screenPage(main, talkId) {
   const notInProgramme = (gone) => {
     inProgramme(false);
     title.classList.remove("long");
+    speakers.classList.remove("one-line");
     setText(title, gone ? "This talk is no longer in the programme" : "This talk is not in the programme");
     setText(speakers, gone
       ? "An organiser removed it. This screen shows it again if it comes back."
@@ -135,6 +151,7 @@ export function screenPage(main, talkId) {
     clearTimeout(edgeTimer);
     live.stop();
     document.removeEventListener("visibilitychange", keepAwake);
+    removeEventListener("resize", refit);
     if (wakeLock) wakeLock.release().catch(() => {});
   };
 }
