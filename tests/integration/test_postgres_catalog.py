@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
+import shutil
 import signal
+import subprocess
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
+import psutil
 import psycopg2
 import psycopg2.extensions
 import pytest
@@ -15,6 +23,7 @@ from talkrate.adapters.postgres import PostgresDatabase, PostgresTalkCatalog, _f
 from talkrate.adapters.talk_cache import CachedTalkCatalog
 from talkrate.errors import BackendUnavailable, TalkChanged
 from talkrate.values import Precondition
+from talkrate_local.embedded import EmbeddedPostgres
 
 pytestmark = pytest.mark.integration
 
@@ -95,6 +104,66 @@ def test_a_server_process_that_stops_answering_is_given_up_on_within_the_bound(
     assert 1.0 <= waited < 3.0
     assert catalog.exists(talk)
     assert backend_pid(database) != pid
+    database.close()
+
+
+@pytest.fixture
+def own_server() -> Iterator[EmbeddedPostgres]:
+    """A PostgreSQL server of the test's own (the local runtime's embedded one), to stop whole."""
+    folder = Path(tempfile.mkdtemp(prefix="talkrate-stopped-"))
+    folder.chmod(0o755)  # reachable by the unprivileged user it runs as under root
+    service = EmbeddedPostgres(folder / "postgres", database="postgres")
+    service.start()
+    yield service
+    service.stop()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_whole_server_that_stops_is_given_up_on_and_holds_no_other_thread(
+    own_server: EmbeddedPostgres,
+) -> None:
+    # Given a bounded connection to a server, and another thread of the process ticking
+    database = PostgresDatabase(own_server.connection, answer_within=1.0)
+    assert database.ping()
+    ticks: list[float] = []
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.is_set():
+            ticks.append(time.monotonic())
+            time.sleep(0.05)
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
+    # When the whole server stops (postmaster and backends: the cancel request cannot be taken),
+    # resumed by another process after 8 s whatever happens here
+    postmaster = psutil.Process(own_server._process.pid if own_server._process else 0)
+    postmaster.suspend()  # first: it starts no process while the others are stopped
+    stopped = [postmaster, *postmaster.children(recursive=True)]
+    for process in stopped[1:]:
+        process.suspend()
+    pids = " ".join(str(process.pid) for process in stopped)
+    resume = subprocess.Popen(["sh", "-c", f"sleep 8; kill -CONT {pids}"])
+    try:
+        started = time.monotonic()
+        with pytest.raises(BackendUnavailable, match="did not answer within 1 s"):
+            database.run(lambda cursor: _fetch_one(cursor, "SELECT 1"))
+        waited = time.monotonic() - started
+        time.sleep(1.0)  # the cancel request is still waiting for the stopped server
+        stop.set()
+        ticker.join()
+    finally:
+        for process in stopped:
+            with contextlib.suppress(psutil.NoSuchProcess):  # a backend may have ended since
+                process.resume()
+        resume.kill()
+        resume.wait()
+    # Then the call gave up after its bound (and the cancel's short wait), and no thread was
+    # held meanwhile: psycopg2's own cancel() holds the interpreter until the server answers
+    assert 1.0 <= waited < 2.5
+    assert max(later - earlier for earlier, later in itertools.pairwise(ticks)) < 0.5
+    # And once the server runs again, the next call is answered on a new connection
+    assert database.ping()
     database.close()
 
 

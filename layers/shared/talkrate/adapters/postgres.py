@@ -38,74 +38,124 @@ class PostgresTimedOut(BackendUnavailable):
 
 
 class _BoundedCursor(psycopg2.extensions.cursor):
-    """A cursor of a bounded connection: each statement waits for its answer at most the
-    connection's `answer_within` seconds (`_answered`)."""
+    """A cursor of a bounded connection: each statement waits for its answer until the
+    connection's `deadline`, that of the call it is part of (`_answered`)."""
 
     def execute(self, query: Any, vars: Any = None) -> None:
         super().execute(query, vars)
-        _answered(self.connection, self.connection.answer_within)  # type: ignore[attr-defined]
+        _answered(self.connection)
 
 
 class _BoundedConnection(psycopg2.extensions.connection):
     """An asynchronous connection (psycopg2's `async_`): libpq sends and returns, and
-    `_answered` waits on the socket with a deadline. Its cursors are `_BoundedCursor`s."""
+    `_answered` waits on the socket until a deadline. Its cursors are `_BoundedCursor`s."""
 
-    answer_within: float = CONNECT_TIMEOUT_SECONDS
-    # Given up on: a statement is still out; the connection is being cancelled and closed.
-    abandoned: bool = False
-
-
-# How long a connection given up on may take to end its statement once cancelled.
-ABANDONED_SECONDS = 30
+    answer_within: float = CONNECT_TIMEOUT_SECONDS  # the bound of one call, in seconds
+    deadline: float = 0.0  # time.monotonic() by which the current call must be answered
 
 
-def _answered(connection: psycopg2.extensions.connection, seconds: float) -> None:
-    """Wait until the server has answered what the connection sent, at most `seconds`.
+# How long a call given up on waits for its cancel request to be taken, before it answers: a
+# server that runs takes it at once, so the statement ends before the caller's 503 is out (and
+# before Lambda freezes the environment with the request still unsent); one that is stopped
+# takes it when it runs again.
+CANCEL_WAIT_SECONDS = 0.5
+
+
+def _answered(connection: psycopg2.extensions.connection, cancel: bool = True) -> None:
+    """Wait until the server has answered what the connection sent, until its deadline.
 
     libpq has no timeout for a query, a server-side `statement_timeout` needs a server that runs
     (and a SET that would pin the connection to one backend behind RDS Proxy), and TCP gives up
     only when the peer's kernel stops acknowledging. So the bound is kept here: on an
     asynchronous connection psycopg2 hands the waiting to its caller. When the time is up the
-    connection is abandoned (`_cancel_and_close`) and PostgresTimedOut raised: the caller
-    answers as for an unreachable database.
+    statement is cancelled and the connection closed (`_give_up`) and PostgresTimedOut raised:
+    the caller answers as for an unreachable database.
     """
-    deadline = time.monotonic() + seconds
+    deadline: float = connection.deadline  # type: ignore[attr-defined]
     while True:
         state = connection.poll()
         if state == psycopg2.extensions.POLL_OK:
             return
         left = deadline - time.monotonic()
         if left <= 0:
-            connection.abandoned = True  # type: ignore[attr-defined]
-            threading.Thread(
-                target=_cancel_and_close, args=(connection,), name="postgres-cancel", daemon=True
-            ).start()
-            raise PostgresTimedOut(f"PostgreSQL did not answer within {seconds:g} s")
-        if state == psycopg2.extensions.POLL_READ:
-            select.select([connection.fileno()], [], [], left)
-        else:  # POLL_WRITE: a statement larger than the socket's buffer is still being sent
-            select.select([], [connection.fileno()], [], left)
+            if cancel:
+                _give_up(connection)
+            else:
+                connection.close()
+            bound = connection.answer_within  # type: ignore[attr-defined]
+            raise PostgresTimedOut(f"PostgreSQL did not answer within {bound:g} s")
+        # poll(2), not select(2): a process with a thousand sockets open has descriptors
+        # select cannot watch.
+        waiting = select.poll()
+        waiting.register(
+            connection.fileno(),
+            select.POLLIN if state == psycopg2.extensions.POLL_READ else select.POLLOUT,
+        )
+        waiting.poll(max(1, int(left * 1000)))
 
 
-def _cancel_and_close(connection: psycopg2.extensions.connection) -> None:
-    """Ask the server to cancel the statement given up on, wait for it to end, and close.
+def _give_up(connection: psycopg2.extensions.connection) -> None:
+    """Cancel the statement out on the connection, and close the connection.
 
-    Beside the caller, which answers at once: libpq's cancel request waits for the server,
-    without a timeout. Cancelled, a statement waiting for a lock, or a write not yet committed,
-    changes nothing; a server that is stopped takes the request when it runs again (one it had
-    already committed stays). Closing ends the session, and any transaction left open in it.
+    The cancel request goes through libpq's PQcancel, called with ctypes on a thread of its own:
+    it opens a connection of its own to the server and waits for its answer without a timeout,
+    and psycopg2's `cancel()` holds the interpreter lock meanwhile, which would stop every thread
+    of the process as long as the server does not answer. The caller waits at most
+    CANCEL_WAIT_SECONDS for it. Cancelled, a statement waiting for a lock, or a write not yet
+    committed, changes nothing; a server that is stopped takes the request when it runs again
+    (a statement it had already committed stays). Closing ends the session, and any transaction
+    left open in it.
     """
+    cancelled = threading.Thread(
+        target=_send_cancel, args=(_cancel_handle(connection),), name="postgres-cancel", daemon=True
+    )
+    connection.close()  # the cancel request needs only its handle, made above
+    cancelled.start()
+    cancelled.join(CANCEL_WAIT_SECONDS)
+
+
+@functools.cache
+def _libpq() -> Any:
+    """libpq as psycopg2 loaded it (its symbols are found through psycopg2's own module)."""
+    import ctypes
+
+    import psycopg2._psycopg
+
+    library = ctypes.CDLL(psycopg2._psycopg.__file__)
+    library.PQgetCancel.restype = ctypes.c_void_p
+    library.PQgetCancel.argtypes = [ctypes.c_void_p]
+    library.PQcancel.restype = ctypes.c_int
+    library.PQcancel.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    library.PQfreeCancel.restype = None
+    library.PQfreeCancel.argtypes = [ctypes.c_void_p]
+    return library
+
+
+def _cancel_handle(connection: psycopg2.extensions.connection) -> int | None:
+    """libpq's cancel handle of the connection (the server's address, the session's key), or
+    None when there is none to make (libpq not found: the statement is left to end by itself)."""
     try:
-        connection.cancel()
-        deadline = time.monotonic() + ABANDONED_SECONDS
-        while connection.poll() != psycopg2.extensions.POLL_OK:
-            if (left := deadline - time.monotonic()) <= 0:
-                break
-            select.select([connection.fileno()], [], [], left)
-    except psycopg2.Error:
-        pass  # cancelled (QueryCanceled), or the connection is gone: either way, done
+        handle: int | None = _libpq().PQgetCancel(connection.pgconn_ptr)
+    except (OSError, AttributeError, psycopg2.Error):
+        logger.warning("PostgreSQL: no cancel request can be made", exc_info=True)
+        return None
+    return handle
+
+
+def _send_cancel(handle: int | None) -> None:
+    """Send the cancel request and free its handle (ctypes lets go of the interpreter lock
+    while libpq waits)."""
+    if not handle:
+        return
+    import ctypes
+
+    library = _libpq()
+    reason = ctypes.create_string_buffer(256)
+    try:
+        if not library.PQcancel(handle, reason, len(reason)):
+            logger.warning("PostgreSQL: the cancel request failed", extra={"reason": reason.value})
     finally:
-        connection.close()
+        library.PQfreeCancel(handle)
 
 
 class PostgresDatabase:
@@ -120,9 +170,10 @@ class PostgresDatabase:
     ) -> None:
         self._dsn = dsn
         self._name = name
-        # Seconds each statement may wait for its answer (None: as long as the server takes).
-        # A bounded connection is asynchronous, which psycopg2 allows no COPY on: the event store
-        # stores a batch with its checking INSERT there (the API never stores one).
+        # Seconds a call (run, transaction, a first LISTEN) may wait for the server, its connect
+        # and every statement included (None: as long as the server takes). A bounded connection
+        # is asynchronous, which psycopg2 allows no COPY on: the event store stores a batch with
+        # its checking INSERT there (the API never stores one).
         self._answer_within = answer_within
         # Replaces the DSN's host (an RDS Proxy endpoint in front of the same database).
         self._host_override: dict[str, Any] = {"host": host} if host else {}
@@ -139,9 +190,10 @@ class PostgresDatabase:
         of `work` run again.
         """
         with self._lock:
+            deadline = self._call_deadline()
             for attempt in (1, 2):
                 try:
-                    with self._connect().cursor() as cursor:
+                    with self._connect(deadline).cursor() as cursor:
                         return work(cursor)
                 except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
                     self.close()
@@ -159,7 +211,7 @@ class PostgresDatabase:
         """
         with self._lock:
             try:
-                cursor = self._connect().cursor()
+                cursor = self._connect(self._call_deadline()).cursor()
                 cursor.execute(f"BEGIN {mode}")
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
                 self.close()
@@ -171,7 +223,7 @@ class PostgresDatabase:
                 self.close()
                 raise BackendUnavailable(f"PostgreSQL failed: {error}") from error
             except BaseException:
-                if not cursor.connection.closed and not _abandoned(cursor.connection):
+                if not cursor.connection.closed:
                     cursor.execute("ROLLBACK")
                 raise
             finally:
@@ -199,6 +251,7 @@ class PostgresDatabase:
                 return None
             if channel not in self._channels:
                 self._channels.add(channel)
+                self._connect(self._call_deadline())  # the clock of a call, for the LISTEN
                 self._listen(connection, channel)
                 self._gap = True  # what the caller knows predates the listening
             try:
@@ -211,8 +264,16 @@ class PostgresDatabase:
             missed, self._gap = self._gap, False
             return None if missed else payloads
 
-    def _connect(self) -> psycopg2.extensions.connection:
-        if self._connection is None or self._connection.closed or _abandoned(self._connection):
+    def _call_deadline(self) -> float | None:
+        """When a call starting now must have its answers (None: unbounded)."""
+        return None if self._answer_within is None else time.monotonic() + self._answer_within
+
+    def _connect(self, deadline: float | None = None) -> psycopg2.extensions.connection:
+        """The connection, opened when there is none; on a bounded one, the call's `deadline`
+        set for its statements (and its opening, and the LISTENs a new one begins with)."""
+        if self._connection is not None and deadline is not None and not self._connection.closed:
+            self._connection.deadline = deadline  # type: ignore[attr-defined]
+        if self._connection is None or self._connection.closed:
             options: dict[str, Any] = {
                 "connect_timeout": CONNECT_TIMEOUT_SECONDS,
                 "application_name": self._name,
@@ -223,7 +284,9 @@ class PostgresDatabase:
                 # Transactions are explicit (transaction()); a lone read costs one round trip.
                 self._connection.autocommit = True
             else:  # asynchronous: autocommit by nature; libpq's connect_timeout is ours to keep
-                self._connection = _connect_bounded(self._dsn, self._answer_within, options)
+                self._connection = _connect_bounded(
+                    self._dsn, self._answer_within, deadline or self._call_deadline(), options
+                )
             for channel in self._channels:
                 self._listen(self._connection, channel)
             # A replaced connection heard nothing between its predecessor's end and now.
@@ -792,17 +855,11 @@ def _unusable(error: Exception) -> str:
     return f"PostgreSQL is unreachable: {text}"
 
 
-def _abandoned(connection: psycopg2.extensions.connection) -> bool:
-    """Whether a statement of the connection was given up on (it is being cancelled and closed
-    beside its caller, which must not use it again)."""
-    return getattr(connection, "abandoned", False)
-
-
 def _connect_bounded(
-    dsn: str, answer_within: float, options: dict[str, Any]
+    dsn: str, answer_within: float, deadline: float, options: dict[str, Any]
 ) -> psycopg2.extensions.connection:
-    """An asynchronous connection, opened within the connect timeout, each of whose statements
-    waits at most `answer_within` seconds for its answer."""
+    """An asynchronous connection, opened within the connect timeout and the call's `deadline`,
+    whose statements wait for their answers until the deadline of their call."""
     connection = connect(
         dsn,
         async_=True,
@@ -811,8 +868,10 @@ def _connect_bounded(
         **options,
     )
     connection.answer_within = answer_within  # type: ignore[attr-defined]
+    connection.deadline = min(deadline, time.monotonic() + options["connect_timeout"])  # type: ignore[attr-defined]
     try:
-        _answered(connection, options["connect_timeout"])
+        _answered(connection, cancel=False)  # no statement to cancel yet
+        connection.deadline = deadline  # type: ignore[attr-defined]
     except PostgresTimedOut as error:
         raise BackendUnavailable(_unusable(error)) from None
     except psycopg2.Error as error:  # refused, a login failure: what connect() says of them
