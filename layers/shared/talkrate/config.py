@@ -120,10 +120,10 @@ class Settings:
     publish_timeout_seconds: float = 3.0
     stats_timeout_seconds: float = 1.0
     talk_cache_seconds: float = 30.0
-    # How long a statement to PostgreSQL may wait for its answer before the caller answers as for
-    # a database that is down (talkrate.adapters.postgres: a bounded connection has no COPY).
-    # Unset: as long as the server takes. The template sets it for the API, which a client waits
-    # on; the projector's batch is bounded by its function's timeout and retried.
+    # How long a call to PostgreSQL (its connect and statements) may wait for its answers before
+    # the caller answers as for a database that is down (talkrate.adapters.postgres: a bounded
+    # connection has no COPY). Unset: as long as the server takes. The template sets it for the
+    # API, which a client waits on; the projector's batch is bounded by its function's timeout.
     talks_timeout_seconds: float | None = None
     # An RDS Proxy endpoint that replaces the DSN's host. Behind a proxy, LISTEN would pin each
     # client to one database connection, so the talk cache relies on its TTL alone.
