@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Final, Literal, Protocol
 
 from talkrate_local.broker import LocalBroker
+from talkrate_local.data_lock import DataDirLock
 from talkrate_local.embedded import (
     EmbeddedKafka,
     EmbeddedPostgres,
@@ -121,6 +122,7 @@ class Backends:
     s3_broker: bool = False  # tansu storing into the embedded S3 server instead of memory
     services: dict[str, _Service] = field(default_factory=dict)
     memory_broker: LocalBroker | None = None
+    lock: DataDirLock | None = None
 
     @property
     def talks(self) -> str:
@@ -154,6 +156,11 @@ class Backends:
         }
         folders = {"talks": "postgres", "ratings": "redis", "streams": "kafka"}
         wanted = [name for name, choice in self.choices.items() if choice.origin == "embedded"]
+        if wanted:
+            # Before anything else: the services of a runtime still running on this folder
+            # would otherwise be taken for a killed run's leftovers and stopped.
+            self.lock = DataDirLock(self.data_dir)
+            self.lock.acquire()
         for name in wanted:
             self.services[name] = factories[name](self.data_dir / folders[name])
         errors: dict[str, BaseException] = {}
@@ -216,6 +223,9 @@ class Backends:
         for thread in threads:
             thread.join()
         self.services.clear()
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
 
 def _display(folder: Path) -> str:

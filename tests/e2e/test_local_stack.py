@@ -299,6 +299,35 @@ def test_ctrl_c_after_the_embedded_broker_died_says_so_instead_of_keeping_it(
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def test_a_second_runtime_on_the_same_data_folder_refuses_at_once_and_spares_the_first(
+    tmp_path: Path,
+) -> None:
+    # Given a runtime on embedded services in a data folder
+    folder = Path(tempfile.mkdtemp(prefix="talkrate-local-stack-"))
+    folder.chmod(0o755)  # PostgreSQL may run as another user
+    data = folder / "data"
+    first, _ = start_stack(data, tmp_path / "first.log")
+    try:
+        broker = int(json.loads((data / "kafka" / "tansu.json").read_text())["pid"])
+        # When a second runtime is started on the same folder (on ports of its own)
+        started = time.monotonic()
+        with pytest.raises(RuntimeError):
+            start_stack(data, tmp_path / "second.log")
+        # Then it stops at once, naming the runtime that holds the folder
+        assert time.monotonic() - started < 15
+        second = (tmp_path / "second.log").read_text()
+        assert f"another local runtime (pid {first.process.pid}) uses the data folder" in second
+        # And the first keeps its services: every backend up, its broker the same process
+        time.sleep(2.5)  # past the watchdog's next look
+        backends = first.request("GET", "/").json["backends"]
+        assert backends == {"talks": "up", "ratings": "up", "streams": "up"}
+        os.kill(broker, 0)
+        assert "stopped on its own" not in (tmp_path / "first.log").read_text()
+    finally:
+        assert stop(first) == 0
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def test_a_runtime_whose_free_port_was_taken_meanwhile_starts_on_another(
     backends_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
