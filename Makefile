@@ -9,6 +9,8 @@ PY313 ?= /root/.pyenv/versions/3.13.0/bin
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-1
 PYTEST_ARGS ?=
+# One file, folder or test instead of the target's whole folder: make test-unit TESTS=tests/unit/test_stats.py
+TESTS ?=
 RUN_ARGS ?=
 
 .PHONY: publish-web help setup browser test-browser web-size services db run test test-unit test-integration test-e2e test-faults rebuild dead-letters redrive openapi lint format validate build bench-import compose-seed clean bench-latency
@@ -37,16 +39,16 @@ run: setup ## the local runtime in the foreground; embedded PostgreSQL/Redis/Kaf
 	$(PY) -m talkrate_local $(RUN_ARGS)
 
 test: setup services browser $(SAM) ## the whole suite: unit, integration, end to end, faults
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(TESTS) $(PYTEST_ARGS)
 
 test-unit: setup $(SAM) ## pure logic, no network (and the template, transformed by the SAM CLI's translator)
-	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+	$(PY) -m pytest $(or $(TESTS),tests/unit) $(PYTEST_ARGS)
 
 test-integration: setup services ## adapters and handlers against the real services
-	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+	$(PY) -m pytest $(or $(TESTS),tests/integration) $(PYTEST_ARGS)
 
 test-e2e: setup services browser ## HTTP against the local runtime
-	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+	$(PY) -m pytest $(or $(TESTS),tests/e2e) $(PYTEST_ARGS)
 
 web-size: ## the web app's JS and CSS, gzipped, against its 100 KB budget
 	python3 -m bench.web_size
@@ -55,7 +57,7 @@ test-browser: setup services browser ## the web app in Debian's chromium (Playwr
 	$(PY) -m pytest -m browser tests/e2e $(PYTEST_ARGS)
 
 test-faults: setup services ## faults injected while ratings stream in (part of make test too)
-	$(PY) -m pytest tests/faults $(PYTEST_ARGS)
+	$(PY) -m pytest $(or $(TESTS),tests/faults) $(PYTEST_ARGS)
 
 rebuild: setup ## recompute the Redis read model from the event store
 	$(VENV)/bin/talkrate ops rebuild
