@@ -73,6 +73,24 @@ def error_body(
     }
 
 
+def init_error_body(error: Exception, module: str) -> dict[str, Any]:
+    """The init error Lambda's Python runtime (awslambdaric) reports for an import that failed:
+    an ImportError and a SyntaxError get the runtime's own types, anything else raised while the
+    module ran is reported as itself (a `RuntimeError` stays a `RuntimeError`)."""
+    if isinstance(error, ImportError):
+        return error_body(
+            error, "Runtime.ImportModuleError", f"Unable to import module '{module}': {error}"
+        )
+    if isinstance(error, SyntaxError):
+        body = error_body(
+            error, "Runtime.UserCodeSyntaxError", f"Syntax error in module '{module}': {error}"
+        )
+        text = (error.text or "").strip()
+        body["stackTrace"] = [f'  File "{error.filename}" Line {error.lineno}\n    {text}\n']
+        return body
+    return error_body(error)
+
+
 def load_handler(
     code_root: Path, handler_file: Path, module: str, function: str, unique: str
 ) -> Handler:
@@ -160,9 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     except HandlerNotFound as error:
         body = error_body(error, "Runtime.HandlerNotFound")
     except Exception as error:  # any import-time failure is an init error, reported like Lambda
-        body = error_body(
-            error, "Runtime.ImportModuleError", f"Unable to import module '{module}': {error}"
-        )
+        body = init_error_body(error, module)
     init_ms = (time.perf_counter() - started) * 1000
     if body is not None:
         _log_error(body)
