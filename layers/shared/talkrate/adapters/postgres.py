@@ -284,8 +284,10 @@ class PostgresDatabase:
                 # Transactions are explicit (transaction()); a lone read costs one round trip.
                 self._connection.autocommit = True
             else:  # asynchronous: autocommit by nature; libpq's connect_timeout is ours to keep
+                if deadline is None:  # a call that did not start a clock: its own, from now
+                    deadline = time.monotonic() + self._answer_within
                 self._connection = _connect_bounded(
-                    self._dsn, self._answer_within, deadline or self._call_deadline(), options
+                    self._dsn, self._answer_within, deadline, options
                 )
             for channel in self._channels:
                 self._listen(self._connection, channel)
