@@ -3,6 +3,7 @@ test) named, instead of the routine's whole folder."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
@@ -15,9 +16,13 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is no
 
 def pytest_command(*arguments: str) -> list[str]:
     """The pytest command line `make -n` says a routine would run (nothing is run)."""
+    # Not the variables of a make this suite may run under (`make test PYTEST_ARGS=…` passes
+    # them on to every make below it through MAKEFLAGS).
+    inherited = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "PYTEST_ARGS", "TESTS")
     printed = subprocess.run(
         ["make", "--no-print-directory", "-s", "-n", *arguments],
         cwd=ROOT,
+        env={name: value for name, value in os.environ.items() if name not in inherited},
         capture_output=True,
         text=True,
         check=True,
