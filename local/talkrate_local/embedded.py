@@ -38,6 +38,9 @@ from talkrate_local.free_ports import launch_on_a_free_port, log_says_port_taken
 START_TIMEOUT_SECONDS: Final = 30.0
 STOP_TIMEOUT_SECONDS: Final = 10.0
 BUCKET: Final = "talkrate"
+# What tansu signs its requests to the embedded S3 server with: it wants credentials, the server
+# checks none.
+UNCHECKED_CREDENTIAL: Final = "talkrate-local"
 # PostgreSQL refuses to run as root; a root user (CI, containers) runs it as this one instead.
 UNPRIVILEGED_USER: Final = "nobody"
 _LOG_TAIL_CHARS: Final = 2000
@@ -467,8 +470,8 @@ class EmbeddedKafka:
                 "AWS_ALLOW_HTTP": "true",
                 "AWS_DEFAULT_REGION": "eu-west-1",
                 # The embedded S3 server does not check signatures; tansu wants some credentials.
-                "AWS_ACCESS_KEY_ID": "talkrate-local",
-                "AWS_SECRET_ACCESS_KEY": "talkrate-local",  # unchecked locally  # nosec B105
+                "AWS_ACCESS_KEY_ID": UNCHECKED_CREDENTIAL,
+                "AWS_SECRET_ACCESS_KEY": UNCHECKED_CREDENTIAL,
             },
             start_timeout=START_TIMEOUT_SECONDS,
             silent=True,
