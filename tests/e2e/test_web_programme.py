@@ -273,6 +273,34 @@ def test_the_leaderboard_keeps_ordinary_words_whole_on_a_narrow_phone(
         narrow.close()
 
 
+@pytest.mark.parametrize("width", [320, 1280])
+def test_the_leaderboard_s_ranks_from_10_stand_on_one_line(
+    web: WebStack, browser: Any, width: int
+) -> None:
+    # Given a track of twelve rated talks
+    track = f"Ranks {unique_talk_id()}"
+    for n in range(12):
+        web.rate(web.add_talk(title=f"Ranked talk {n:02d}", track=track)["id"], 1 + n % 5)
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    try:
+        page = context.new_page()
+        # When its leaderboard is shown on a phone or a laptop
+        page.goto(web.url(f"/app/leaderboard?track={quote(track)}"))
+        expect(page.locator(".board tbody tr")).to_have_count(12, timeout=10_000)
+        # Then every rank reads as one number on one line ("10", not "1" over "0")
+        lines = page.evaluate(
+            """() => [...document.querySelectorAll(".board td.rank")].map((cell) => {
+                 const range = document.createRange();
+                 range.selectNodeContents(cell);
+                 return [cell.textContent, range.getClientRects().length];
+               })"""
+        )
+        assert [text for text, _ in lines] == [str(n) for n in range(1, 13)]
+        assert [text for text, rects in lines if rects != 1] == []
+    finally:
+        context.close()
+
+
 BADGE_TEXTS = """window.badgeTexts = [];
 new MutationObserver(() => {
   const badge = document.querySelector(".live-badge");
