@@ -5,6 +5,7 @@ and helpers these tests share)."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -148,3 +149,66 @@ def test_the_search_keeps_narrowing_the_table_after_an_add_an_edit_and_a_delete(
     assert rows(page) == [f"Third {stem}"]
     expect(status).to_have_text(f"1 of {total} talks")
     expect(search).to_have_value(stem.lower())
+
+
+def test_fixing_a_title_leaves_the_talk_s_times_to_the_second(web: WebStack, page: Page) -> None:
+    # Given a talk whose end an organiser set to the second (a talk running late, extended)
+    title = f"Kuberentes in practice {unique_talk_id()[-6:]}"
+    talk = web.add_talk(title=title, startsAt="2031-06-02T09:00:00Z", endsAt="2031-06-02T09:44:30Z")
+    # When another organiser fixes the title's typo on the page
+    sign_in(web, page)
+    page.get_by_role("searchbox", name="Search talks").fill(title)
+    page.get_by_role("button", name=f"Edit {title}").click()
+    fixed = title.replace("Kuberentes", "Kubernetes")
+    page.get_by_label("Title", exact=True).fill(fixed)
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_test_id("admin-message")).to_contain_text(f"Saved “{fixed}”.")
+    # Then the title is fixed and the times are as they were, to the second
+    stored = web.runtime.request("GET", f"/talks/{talk['id']}").json
+    assert (stored["title"], stored["startsAt"], stored["endsAt"]) == (
+        fixed,
+        "2031-06-02T09:00:00Z",
+        "2031-06-02T09:44:30Z",
+    )
+
+
+def test_a_title_fixed_while_someone_extended_the_talk_keeps_both_changes(
+    web: WebStack, page: Page
+) -> None:
+    # Given an organiser fixing a talk's title on the page
+    title = f"Kuberentes late {unique_talk_id()[-6:]}"
+    talk = web.add_talk(
+        title=title, room="Hall A", startsAt="2031-06-02T09:00:00Z", endsAt="2031-06-02T09:45:00Z"
+    )
+    sign_in(web, page)
+    page.get_by_role("searchbox", name="Search talks").fill(title)
+    page.get_by_role("button", name=f"Edit {title}").click()
+    fixed = title.replace("Kuberentes", "Kubernetes")
+    page.get_by_label("Title", exact=True).fill(fixed)
+    # When another organiser extends the talk, running late, meanwhile
+    read = web.runtime.request("GET", f"/talks/{talk['id']}")
+    extended = {**{k: read.json[k] for k in ("title", "room", "startsAt")}}
+    extended["endsAt"] = "2031-06-02T10:05:00Z"
+    other = web.runtime.request(
+        "PUT",
+        f"/talks/{talk['id']}",
+        json.dumps(extended),
+        {"Authorization": f"Bearer {web.token}", "If-Match": read.headers["etag"]},
+    )
+    assert other.status == 200, other.body
+    # Then the save is stopped, and the form takes their end under this organiser's title
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_test_id("admin-message")).to_contain_text(
+        f"Someone else saved “{title}” while you edited it (they changed the end): nothing was "
+        "saved."
+    )
+    expect(page.get_by_label("Title", exact=True)).to_have_value(fixed)
+    # And saving again keeps both: the title fixed, the talk extended
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_test_id("admin-message")).to_contain_text(f"Saved “{fixed}”.")
+    stored = web.runtime.request("GET", f"/talks/{talk['id']}").json
+    assert (stored["title"], stored["room"], stored["endsAt"]) == (
+        fixed,
+        "Hall A",
+        "2031-06-02T10:05:00Z",
+    )

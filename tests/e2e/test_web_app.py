@@ -1646,19 +1646,22 @@ def test_an_organiser_s_save_over_a_change_made_meanwhile_is_stopped_and_explain
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_test_id("admin-message")).to_have_text(
         f"Someone else saved “{title}” while you edited it (they changed the title and the room): "
-        "nothing was saved. The list shows "
-        "their version; your changes are still in the form: Save again to replace theirs, or "
-        "Cancel."
+        "nothing was saved. The form now shows their version with your changes to the room; "
+        "you both changed the room, and the form keeps yours: Save again to apply your changes, "
+        "or Cancel."
     )
     stored = web.runtime.request("GET", f"/talks/{talk['id']}").json
     assert (stored["title"], stored["room"]) == (renamed, "Hall B")
     expect(page.get_by_role("button", name=f"Edit {renamed}")).to_be_visible()
+    # And the form holds their title (this organiser did not touch it) and this one's room
+    expect(page.get_by_label("Title", exact=True)).to_have_value(renamed)
     expect(page.get_by_label("Room", exact=True)).to_have_value("Hall C")
-    # And saving again, knowingly, replaces it
+    # And saving again, knowingly, applies this organiser's room without undoing their title
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_test_id("admin-message")).to_have_text(f"Saved “{title}”.")
+    expect(page.get_by_test_id("admin-message")).to_have_text(f"Saved “{renamed}”.")
     stored = web.runtime.request("GET", f"/talks/{talk['id']}").json
-    assert (stored["title"], stored["room"]) == (title, "Hall C")
+    assert (stored["title"], stored["room"]) == (renamed, "Hall C")
+    title = renamed
     # When the other organiser changes it again, a delete from the older list is stopped too
     again = web.runtime.request(
         "PUT", f"/talks/{talk['id']}", json.dumps({"title": title, "room": "Hall D"}), admin

@@ -338,6 +338,15 @@ export function adminPage(main) {
       };
       starts.addEventListener("input", checkTimes);
       ends.addEventListener("input", checkTimes);
+      // The inputs and what each shows of a talk. A field the organiser left as it was keeps
+      // the talk's own value when saved (a minute's input would drop a time's seconds), and
+      // after someone else's save it takes theirs: only what this organiser changed is sent.
+      const inputs = { title, speakers, track: trackInput, room, startsAt: starts, endsAt: ends };
+      const shown = (of) => ({
+        title: of.title, speakers: (of.speakers || []).join("\n"), track: of.track || "", room: of.room || "",
+        startsAt: toLocalInput(of.startsAt), endsAt: toLocalInput(of.endsAt),
+      });
+      const edited = () => (base ? Object.keys(inputs).filter((k) => inputs[k].value !== shown(base)[k]) : Object.keys(inputs));
       const heading = h("h2", { tabindex: "-1" }, isNew ? "Add a talk" : `Edit “${talk.title}”`);
       const form = h("form", { class: "card talk-form", onsubmit: async (event) => {
         event.preventDefault();
@@ -354,6 +363,8 @@ export function adminPage(main) {
           startsAt: fromLocalInput(starts.value),
           endsAt: fromLocalInput(ends.value),
         };
+        const mine = edited();
+        if (base) for (const k of ["startsAt", "endsAt"]) if (!mine.includes(k)) fields[k] = base[k] ?? null;
         try {
           if (isNew) {
             const created = await admin("POST", "/talks", { id: id.value.trim() || slug(fields.title), ...fields });
@@ -370,16 +381,28 @@ export function adminPage(main) {
           focusAfter(saved);
         } catch (error) {
           if (!isNew && changedMeanwhile(error)) {
-            // Keep what this organiser typed; the list shows the other change. A second Save
-            // replaces it knowingly; a removed talk (no revision now) is added again.
+            // Their version, with this organiser's changes over it: a field only they changed
+            // takes their value in the form, so saving again undoes nothing this organiser did
+            // not touch (it used to send the whole form back, their fix of a title included).
+            // A field both changed keeps this organiser's, and is named. A removed talk (no
+            // revision now) is added again with the form as it is.
             revision = error.problem.revision ?? null;
             const theirs = revision === null ? null : await request("GET", talkPath(talk.id)).then((r) => r.body, () => null);
             const what = theirs ? changedFields(base, theirs) : [];
-            if (theirs) base = theirs;
+            const both = theirs ? mine.filter((k) => shown(theirs)[k] !== shown(base)[k]) : [];
+            if (theirs) {
+              const now = shown(theirs);
+              for (const k of Object.keys(inputs)) if (!mine.includes(k)) inputs[k].value = now[k];
+              base = theirs;
+              checkTimes();
+            }
             await load().catch(() => {});
+            const yours = mine.map((k) => FIELD_NAMES[k]);
             setText(message, revision === null
               ? `“${talk.title}” was removed by someone else while you edited it: nothing was saved. Save again to add it back with your changes, or Cancel.`
-              : `Someone else saved “${talk.title}” while you edited it${what.length ? ` (they changed ${listed(what)})` : ""}: nothing was saved. The list shows their version; your changes are still in the form: Save again to replace theirs, or Cancel.`);
+              : `Someone else saved “${talk.title}” while you edited it${what.length ? ` (they changed ${listed(what)})` : ""}: nothing was saved. `
+                + `The form now shows their version${yours.length ? ` with your changes to ${listed(yours)}` : ""}`
+                + `${both.length ? `; you both changed ${listed(both.map((k) => FIELD_NAMES[k]))}, and the form keeps yours` : ""}: Save again to apply ${yours.length ? "your changes" : "it"}, or Cancel.`);
             heading.focus();
             return;
           }
