@@ -396,6 +396,28 @@ def test_a_closed_rating_window_and_a_rate_limit_are_said_clearly(
     expect(message).to_contain_text("Try again in")
 
 
+def test_a_tap_on_a_talk_moved_later_says_rating_has_not_opened_not_that_it_closed(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee on the page of a talk running now, its stars on
+    talk = web.add_talk(title="Moved to the afternoon", **an_hour_from(datetime.now(UTC)))
+    page.goto(web.url(f"/app/talks/{talk['id']}"))
+    expect(star(page, 5)).to_be_enabled()
+    # When an organiser moves it to a later slot and the attendee taps a star
+    later = an_hour_from(datetime.now(UTC) + timedelta(hours=3))
+    answer = web.as_organiser("PUT", f"/talks/{talk['id']}", {"title": "Moved", **later})
+    assert answer.status == 200, answer.body
+    star(page, 5).click()
+    enter_event_code(page)
+    # Then the page says rating has not opened yet (not that it closed), that the tap did not
+    # count, and its stars wait for the new start
+    message = page.get_by_test_id("message")
+    expect(message).to_contain_text("Rating has not opened yet for this talk: it opens ")
+    expect(message).to_contain_text("Your rating was not counted.")
+    expect(message).not_to_contain_text("closed")
+    expect(star(page, 5)).to_be_disabled()
+
+
 @pytest.fixture
 def one_voter_a_minute(kafka_bootstrap: str, tmp_path: Path) -> Iterator[WebStack]:
     """A runtime of its own that hands one voter token a minute to an address (every test client

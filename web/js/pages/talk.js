@@ -28,7 +28,8 @@ function refusal(error) {
     case 409: {
       if (transient(error)) return "Your rating is still being sent: check it in a moment.";
       const { opensAt, closesAt } = error.problem;
-      if (opensAt && Date.parse(opensAt) > Date.now()) return `Rating is closed for this talk: it opens ${when(opensAt)}.`;
+      // A talk moved later is not "closed": it has not opened yet.
+      if (opensAt && Date.parse(opensAt) > Date.now()) return `Rating has not opened yet for this talk: it opens ${when(opensAt)}. Your rating was not counted.`;
       if (closesAt) return `Rating is closed for this talk: it closed ${when(closesAt)}.`;
       return "Rating is closed for this talk: it takes ratings from its start until shortly after its end.";
     }
