@@ -251,8 +251,7 @@ class PostgresDatabase:
                 return None
             if channel not in self._channels:
                 self._channels.add(channel)
-                self._connect(self._call_deadline())  # the clock of a call, for the LISTEN
-                self._listen(connection, channel)
+                self._listen(self._connect(self._call_deadline()), channel)
                 self._gap = True  # what the caller knows predates the listening
             try:
                 connection.poll()  # reads what the server has sent; sends nothing
@@ -268,32 +267,30 @@ class PostgresDatabase:
         """When a call starting now must have its answers (None: unbounded)."""
         return None if self._answer_within is None else time.monotonic() + self._answer_within
 
-    def _connect(self, deadline: float | None = None) -> psycopg2.extensions.connection:
+    def _connect(self, deadline: float | None) -> psycopg2.extensions.connection:
         """The connection, opened when there is none; on a bounded one, the call's `deadline`
         set for its statements (and its opening, and the LISTENs a new one begins with)."""
-        if self._connection is not None and deadline is not None and not self._connection.closed:
-            self._connection.deadline = deadline  # type: ignore[attr-defined]
-        if self._connection is None or self._connection.closed:
-            options: dict[str, Any] = {
-                "connect_timeout": CONNECT_TIMEOUT_SECONDS,
-                "application_name": self._name,
-                **self._host_override,
-            }
-            if self._answer_within is None:
-                self._connection = connect(self._dsn, **options)
-                # Transactions are explicit (transaction()); a lone read costs one round trip.
-                self._connection.autocommit = True
-            else:  # asynchronous: autocommit by nature; libpq's connect_timeout is ours to keep
-                if deadline is None:  # a call that did not start a clock: its own, from now
-                    deadline = time.monotonic() + self._answer_within
-                self._connection = _connect_bounded(
-                    self._dsn, self._answer_within, deadline, options
-                )
-            for channel in self._channels:
-                self._listen(self._connection, channel)
-            # A replaced connection heard nothing between its predecessor's end and now.
-            self._gap = self._gap or self._opened > 0
-            self._opened += 1
+        if self._connection is not None and not self._connection.closed:
+            if deadline is not None:
+                self._connection.deadline = deadline  # type: ignore[attr-defined]
+            return self._connection
+        options: dict[str, Any] = {
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            "application_name": self._name,
+            **self._host_override,
+        }
+        if self._answer_within is None:
+            self._connection = connect(self._dsn, **options)
+            # Transactions are explicit (transaction()); a lone read costs one round trip.
+            self._connection.autocommit = True
+        else:  # asynchronous: autocommit by nature; libpq's connect_timeout is ours to keep
+            assert deadline is not None  # every call of a bounded one starts a clock  # nosec B101
+            self._connection = _connect_bounded(self._dsn, self._answer_within, deadline, options)
+        for channel in self._channels:
+            self._listen(self._connection, channel)
+        # A replaced connection heard nothing between its predecessor's end and now.
+        self._gap = self._gap or self._opened > 0
+        self._opened += 1
         return self._connection
 
     @staticmethod
