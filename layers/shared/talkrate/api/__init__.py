@@ -97,13 +97,12 @@ def _answer_routed(app: Api, event: dict[str, Any], context: Any) -> dict[str, A
             return problem_payload(
                 400, "malformed-body", "Malformed body", "the body is not UTF-8 text", {}
             )
-        # Read as JSON, whatever label passed above (a `+json` type is JSON by RFC 6839).
-        content_type = "application/json"
         event = {
             **event,
             "body": text,
             "isBase64Encoded": False,
-            "headers": {**headers, "content-type": content_type},
+            # Read as JSON, whatever label passed above (a `+json` type is JSON by RFC 6839).
+            "headers": {**headers, "content-type": "application/json"},
         }
     return app.resolve(event, context)
 
