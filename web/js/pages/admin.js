@@ -1,8 +1,8 @@
 // /app/admin: organisers sign in with their token, add, edit and remove talks, and download the
 // results as CSV. The token stays in this tab only (sessionStorage).
-import { h, fill, setText, formatAvg, debounce, arrange } from "../dom.js";
+import { h, fill, setText, formatAvg, arrange } from "../dom.js";
 import { request, allTalks, talkPath, ApiError } from "../api.js";
-import { errorText, searchWords, matchesSearch, shownOf } from "./common.js";
+import { errorText, searchBox, searchWords, matchesSearch, shownOf } from "./common.js";
 import { when } from "../window.js";
 
 const TOKEN_KEY = "talkrate.organiser";
@@ -175,13 +175,9 @@ export function adminPage(main) {
     let talks = []; // as last read, in the table's order
     const rows = new Map(); // talk id -> its row
     let query = new URLSearchParams(location.search).get("q") || "";
-    const search = h("input", {
-      id: "admin-search", type: "search", value: query, autocomplete: "off",
-      placeholder: "Title, speaker, track, room…",
-      oninput: debounce(() => {
-        query = search.value;
-        draw();
-      }, 120),
+    const search = searchBox("admin-search", query, "Title, speaker, track, room…", (text) => {
+      query = text;
+      draw();
     });
     const count = h("p", { class: "muted", role: "status", "data-testid": "admin-count" });
     fill(main,

@@ -1,5 +1,5 @@
 // Pieces several pages share.
-import { h, setText, plural, formatCount } from "../dom.js";
+import { h, setText, plural, formatCount, debounce } from "../dom.js";
 
 // A small status line saying how fresh the figures are: "Connecting…" until the page was first
 // live, "Reconnecting…" once it lost that.
@@ -45,6 +45,15 @@ export function searchWords(query) {
 export function matchesSearch(talk, words) {
   const text = folded([talk.title, talk.track, talk.room, ...(talk.speakers || [])].join(" "));
   return words.every((word) => text.includes(word));
+}
+
+// The search box of a list of talks: `changed` gets its text 120 ms after the last key.
+export function searchBox(id, value, placeholder, changed) {
+  const box = h("input", {
+    id, type: "search", value, autocomplete: "off", placeholder,
+    oninput: debounce(() => changed(box.value), 120),
+  });
+  return box;
 }
 
 // "240 talks" when every talk is shown, "12 of 240 talks" when a search or filter narrows them.

@@ -1,9 +1,9 @@
 // /app/: the programme, searchable, filterable by track; talks running now first, then those to
 // come, talks whose rating has closed last (see `order`).
-import { h, fill, setText, plural, formatAvg, talkHref, debounce, arrange } from "../dom.js";
+import { h, fill, setText, plural, formatAvg, talkHref, arrange } from "../dom.js";
 import { allTalks } from "../api.js";
 import { watch, LEADERBOARD_CHANNEL } from "../live.js";
-import { isRunning, errorText, tracksOf, trackSelect, searchWords, matchesSearch, shownOf } from "./common.js";
+import { isRunning, errorText, tracksOf, trackSelect, searchBox, searchWords, matchesSearch, shownOf } from "./common.js";
 import { ratingClosed, when } from "../window.js";
 
 function matches(talk, words, track) {
@@ -69,13 +69,9 @@ export function programmePage(main) {
 
   const status = h("p", { class: "muted", role: "status" }, "Loading the programme…");
   const list = h("ul", { class: "talks" });
-  const search = h("input", {
-    id: "search", type: "search", value: query, autocomplete: "off",
-    placeholder: "Title, speaker, room…",
-    oninput: debounce(() => {
-      query = search.value;
-      show();
-    }, 120),
+  const search = searchBox("search", query, "Title, speaker, room…", (text) => {
+    query = text;
+    show();
   });
   const trackBox = h("span", { class: "field" });
   fill(main,
