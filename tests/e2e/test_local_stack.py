@@ -9,6 +9,7 @@ new one at once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -42,13 +43,29 @@ _CONFIGURATION = (
 )
 
 
-@pytest.fixture(scope="module")
-def data_dir() -> Iterator[Path]:
+@contextlib.contextmanager
+def reachable_data_folder() -> Iterator[Path]:
     """An empty data folder, reachable by the unprivileged user PostgreSQL runs as under root."""
     folder = Path(tempfile.mkdtemp(prefix="talkrate-local-stack-"))
     folder.chmod(0o755)  # mkdtemp makes it private; PostgreSQL may run as another user
-    yield folder / "data"
-    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        yield folder / "data"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def data_dir() -> Iterator[Path]:
+    """A data folder the module's tests share."""
+    with reachable_data_folder() as data:
+        yield data
+
+
+@pytest.fixture
+def own_data_dir() -> Iterator[Path]:
+    """A data folder of the test's own."""
+    with reachable_data_folder() as data:
+        yield data
 
 
 def start_stack(
@@ -216,11 +233,9 @@ def seconds_to_visible(runtime: Runtime, value: int) -> float:
 
 
 def test_ratings_survive_a_killed_runtime_and_a_restart_with_10000_stored_shows_a_new_one_at_once(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    own_data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="talkrate-local-kill-"))
-    folder.chmod(0o755)
-    data = folder / "data"
+    data = own_data_dir
     runtime, _ = start_stack(data, tmp_path / "first.log")
     try:
         # Given 10,000 ratings stored, produced by a Kafka client straight to the broker
@@ -267,7 +282,6 @@ def test_ratings_survive_a_killed_runtime_and_a_restart_with_10000_stored_shows_
         assert total(runtime) == 10_022
     finally:
         assert stop(runtime) == 0
-        shutil.rmtree(folder, ignore_errors=True)
     with capsys.disabled():
         print(
             f"\n  10,000 ratings stored: a new rating visible {after_kill:.2f} s after its 202 "
@@ -276,12 +290,10 @@ def test_ratings_survive_a_killed_runtime_and_a_restart_with_10000_stored_shows_
 
 
 def test_ctrl_c_after_the_embedded_broker_died_says_so_instead_of_keeping_it(
-    tmp_path: Path,
+    own_data_dir: Path, tmp_path: Path
 ) -> None:
     # Given a runtime on embedded services whose in-memory broker has died (killed)
-    folder = Path(tempfile.mkdtemp(prefix="talkrate-local-stack-"))
-    folder.chmod(0o755)  # PostgreSQL may run as another user
-    data = folder / "data"
+    data = own_data_dir
     runtime, _ = start_stack(data, tmp_path / "run.log")
     try:
         state = json.loads((data / "kafka" / "tansu.json").read_text())
@@ -296,16 +308,13 @@ def test_ctrl_c_after_the_embedded_broker_died_says_so_instead_of_keeping_it(
     assert "the broker had stopped on its own" in log
     assert "keeps running" not in log
     assert not (data / "kafka" / "tansu.json").exists()
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_a_second_runtime_on_the_same_data_folder_refuses_at_once_and_spares_the_first(
-    tmp_path: Path,
+    own_data_dir: Path, tmp_path: Path
 ) -> None:
     # Given a runtime on embedded services in a data folder
-    folder = Path(tempfile.mkdtemp(prefix="talkrate-local-stack-"))
-    folder.chmod(0o755)  # PostgreSQL may run as another user
-    data = folder / "data"
+    data = own_data_dir
     first, _ = start_stack(data, tmp_path / "first.log")
     try:
         broker = int(json.loads((data / "kafka" / "tansu.json").read_text())["pid"])
@@ -325,7 +334,6 @@ def test_a_second_runtime_on_the_same_data_folder_refuses_at_once_and_spares_the
         assert "stopped on its own" not in (tmp_path / "first.log").read_text()
     finally:
         assert stop(first) == 0
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_a_runtime_whose_free_port_was_taken_meanwhile_starts_on_another(
