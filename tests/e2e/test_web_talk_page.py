@@ -314,6 +314,15 @@ def later(page: Page, minutes: int) -> None:
     page.clock.set_system_time(datetime.now(UTC) + timedelta(minutes=minutes))
 
 
+def reopened_later(
+    runtime: Runtime, page: Page, talk_id: str, lost: list[bool], minutes: int
+) -> None:
+    """The attendee opens the talk's page again `minutes` later, its answers no longer lost."""
+    later(page, minutes)
+    lost[0] = False
+    page.goto(runtime.url + TALK_PAGE.format(id=talk_id))
+
+
 def the_service_forgets_its_keys(ratings: redis.Redis, talk_id: str) -> None:
     """What an hour does to the Idempotency-Key records of the talk's ratings (the service
     keeps one an hour): gone."""
@@ -338,9 +347,7 @@ def test_a_rating_kept_without_a_pass_past_its_key_s_hour_is_not_sent_again_but_
     # When they open the talk's page again 70 minutes later, when the service no longer knows
     # the 4's key (sent again, it would count a second time)
     the_service_forgets_its_keys(redis_client, talk)
-    later(page, 70)
-    lost[0] = False
-    page.goto(runtime.url + TALK_PAGE.format(id=talk))
+    reopened_later(runtime, page, talk, lost, minutes=70)
     # Then the page says plainly that it could not confirm the 4, and lets them rate again
     own, message = page.get_by_test_id("own-rating"), page.get_by_test_id("message")
     expect(message).to_have_text(unconfirmed(4))
@@ -368,9 +375,7 @@ def test_a_rating_kept_without_a_pass_within_its_key_s_hour_is_sent_again_and_co
     # so, and keeps it to send again
     keys, lost = kept_after_its_answers_were_lost(runtime, page, talk, with_a_pass=False)
     # When they open the talk's page again 10 minutes later, the service still knowing its key
-    later(page, 10)
-    lost[0] = False
-    page.goto(runtime.url + TALK_PAGE.format(id=talk))
+    reopened_later(runtime, page, talk, lost, minutes=10)
     # Then the 4 is sent again with its key, confirmed, and counted once
     expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
     expect(page.get_by_test_id("message")).to_have_text("")
@@ -389,9 +394,7 @@ def test_a_rating_kept_with_a_pass_is_sent_again_past_its_key_s_hour_and_counted
     # When they open the talk's page again 70 minutes later, the service no longer knowing
     # the 4's key
     the_service_forgets_its_keys(redis_client, talk)
-    later(page, 70)
-    lost[0] = False
-    page.goto(runtime.url + TALK_PAGE.format(id=talk))
+    reopened_later(runtime, page, talk, lost, minutes=70)
     # Then the 4 is sent again and confirmed: it counts once, as the attendee's newest rating
     expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
     expect(page.get_by_test_id("message")).to_have_text("")
