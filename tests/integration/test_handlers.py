@@ -122,6 +122,17 @@ def test_post_answers_503_with_retry_after_when_postgresql_and_kafka_are_both_do
     assert "Traceback" not in response["body"]
 
 
+def posted_within(api: Call, talk: str, value: int, seconds: float) -> dict[str, Any] | None:
+    """The answer to a rating posted on a thread of its own, or None while it is still waited
+    on after `seconds` (a call that never returns does not hold the test)."""
+    answers: list[dict[str, Any]] = []
+    body = json.dumps({"talkId": talk, "value": value})
+    call = threading.Thread(target=lambda: answers.append(api("POST", "/ratings", body=body)))
+    call.start()
+    call.join(seconds)
+    return answers[0] if answers else None
+
+
 def test_a_postgresql_that_stops_answering_is_answered_503_within_the_bound(
     api: Call, configure: Callable[..., None], talk: str
 ) -> None:
@@ -133,21 +144,16 @@ def test_a_postgresql_that_stops_answering_is_answered_503_within_the_bound(
     row = wiring.database().run(lambda cursor: _fetch_one(cursor, "SELECT pg_backend_pid()"))
     assert row is not None
     os.kill(row[0], signal.SIGSTOP)
-    answers: list[dict[str, Any]] = []
     try:
-        # When a rating is posted (in a thread: unbounded, the call would never return)
+        # When a rating is posted (unbounded, the call would never return)
         started = time.monotonic()
-        body = json.dumps({"talkId": talk, "value": 4})
-        call = threading.Thread(target=lambda: answers.append(api("POST", "/ratings", body=body)))
-        call.start()
-        call.join(10)
+        answer = posted_within(api, talk, 4, seconds=10)
         waited = time.monotonic() - started
     finally:
         os.kill(row[0], signal.SIGCONT)
     # Then it is answered 503 in the documented shape after about the bound, not at the
     # function's timeout
-    assert answers, "the API was still waiting for PostgreSQL after 10 s"
-    [answer] = answers
+    assert answer is not None, "the API was still waiting for PostgreSQL after 10 s"
     assert answer["statusCode"] == 503, answer["body"]
     assert answer["headers"]["Content-Type"] == "application/problem+json"
     assert answer["headers"]["Retry-After"].isdigit()
@@ -165,21 +171,16 @@ def test_an_outbox_write_given_up_on_is_cancelled_so_its_503_rating_never_counts
         TALKS_TIMEOUT_SECONDS="1", STREAMS_CONNECTION="127.0.0.1:1", PUBLISH_TIMEOUT_SECONDS="1"
     )
     holder = psycopg2.connect(talks_dsn)
-    answers: list[dict[str, Any]] = []
     try:
         holder.cursor().execute("LOCK TABLE rating_outbox IN EXCLUSIVE MODE")
-        # When a rating is posted (in a thread: unbounded, the call would wait for the lock)
-        body = json.dumps({"talkId": talk, "value": 2})
-        call = threading.Thread(target=lambda: answers.append(api("POST", "/ratings", body=body)))
-        call.start()
-        call.join(10)
+        # When a rating is posted (unbounded, the call would wait for the lock)
+        answer = posted_within(api, talk, 2, seconds=10)
     finally:
         holder.rollback()  # the lock goes: an INSERT still waiting would go through now
         holder.close()
     # Then it was answered 503 (stored nowhere: the attendee tries again), and that stays true:
     # the INSERT given up on was cancelled, so no row reaches the relay to count it later
-    assert answers, "the API was still waiting for the outbox after 10 s"
-    [answer] = answers
+    assert answer is not None, "the API was still waiting for the outbox after 10 s"
     assert answer["statusCode"] == 503, answer["body"]
     time.sleep(0.5)
     with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
