@@ -1,7 +1,7 @@
 // Live updates: the AppSync Events real-time protocol when /app/config.json names an endpoint,
 // polling over HTTP when it does not. After every (re)connection the page refetches its state
 // over HTTP, so nothing published while it was away is missed.
-import { appConfig, get } from "./api.js";
+import { appConfig, get, allTalks } from "./api.js";
 
 const SUBPROTOCOL = "aws-appsync-event-ws";
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000, 30000];
@@ -203,6 +203,71 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
 }
 
 export const LEADERBOARD_CHANNEL = "/talkrate/leaderboard";
+
+// The whole programme with each talk's count and average, kept current (the programme's cards,
+// the organisers' table). The catalogue (40 to 80 KB) is read at the start, after each
+// (re)connection, when the page is shown again, once a minute while live (the watch's check: an
+// organiser's change shows within a minute) and every `pollMs` without a live channel. Ratings
+// do not read it: a leaderboard message carries each moved talk's count, average and revision,
+// put on the talk; one that names a talk not known here, or carries none (an older service),
+// reads it, at most once a minute. `onTalks(talks)` hears the list after each read or message;
+// `read()` reads it now (its promise fails as the read did, after `onFailed(error)`).
+export function watchCatalogue({ talks = [], onTalks, onFailed = () => {}, onStatus, pollMs }) {
+  let stopped = false;
+  let heard = 0; // messages taken
+  const heardOf = new Map(); // talk id -> { n, revision, summary } of the last message about it
+  let readAt = 0;
+  let pending = null;
+  const read = async () => {
+    clearTimeout(pending);
+    pending = null;
+    readAt = Date.now();
+    const before = heard;
+    let fresh;
+    try {
+      fresh = await allTalks();
+    } catch (error) {
+      if (!stopped) onFailed(error);
+      throw error;
+    }
+    if (stopped) return;
+    // A message heard while the read was on its way is newer than what the read says.
+    for (const talk of fresh) {
+      const known = heardOf.get(talk.id);
+      if (known && known.n > before) talk.summary = { ...talk.summary, ...known.summary };
+    }
+    talks = fresh;
+    onTalks(talks);
+  };
+  const readSoon = () => {
+    if (pending || stopped) return;
+    pending = setTimeout(() => read().catch(() => {}), Math.max(0, readAt + 60_000 - Date.now()));
+  };
+  const onEvent = (message) => {
+    if (!message || !message.summaries) return readSoon();
+    heard += 1;
+    let unknown = false;
+    for (const [id, { count, avg, ratingsRevision: revision }] of Object.entries(message.summaries)) {
+      const known = heardOf.get(id);
+      if (known && revision < known.revision) continue; // a slower publish of an older batch
+      heardOf.set(id, { n: heard, revision, summary: { count, avg } });
+      const talk = talks.find((t) => t.id === id);
+      if (talk) talk.summary = { ...talk.summary, count, avg };
+      else unknown = true;
+    }
+    onTalks(talks);
+    if (unknown) readSoon();
+  };
+  const live = watch({ channel: LEADERBOARD_CHANNEL, refresh: read, onEvent, onStatus, pollMs });
+  return {
+    read,
+    stop() {
+      stopped = true;
+      clearTimeout(pending);
+      live.stop();
+    },
+  };
+}
 
 // The talk's channel: the API's "channel" field when present, else computed as the shared
 // package does (the id itself when short and plain, else "t" + 40 hex digits of its SHA-256).

@@ -1,8 +1,7 @@
 // /app/: the programme, searchable, filterable by track; talks running now first, then those to
 // come, talks whose rating has closed last (see `order`).
 import { h, fill, setText, plural, formatAvg, talkHref, arrange } from "../dom.js";
-import { allTalks } from "../api.js";
-import { watch, LEADERBOARD_CHANNEL } from "../live.js";
+import { watchCatalogue } from "../live.js";
 import { isRunning, errorText, tracksOf, trackSelect, searchBox, searchWords, matchesSearch, shownOf } from "./common.js";
 import { ratingClosed, when } from "../window.js";
 
@@ -144,66 +143,28 @@ export function programmePage(main) {
     search.focus();
   }
 
-  // The catalogue (40 to 80 KB) is read at the start, after each (re)connection, when the phone
-  // comes back to the page, and once a minute while live (the watch's check): an organiser's
-  // change shows within a minute (15 s without a live channel). Ratings do not read it: a
-  // leaderboard message carries each moved talk's count and average, put on its card; one that
-  // names a talk not known here, or carries none (an older service), reads it, at most once a
-  // minute.
-  let heard = 0; // messages taken
-  const heardOf = new Map(); // talk id -> { n, revision, summary } of the last message about it
-  let readAt = 0;
-  let pending = null;
-  const refresh = async () => {
-    clearTimeout(pending);
-    pending = null;
-    readAt = Date.now();
-    const before = heard;
-    try {
-      const fresh = await allTalks();
-      // A message heard while the read was on its way is newer than what the read says.
-      for (const talk of fresh) {
-        const known = heardOf.get(talk.id);
-        if (known && known.n > before) talk.summary = { ...talk.summary, ...known.summary };
-      }
-      const tracksChanged = tracksOf(fresh).join("\n") !== tracksOf(talks).join("\n") || !trackBox.firstChild;
-      talks = lastRead = fresh;
-      if (tracksChanged) drawTracks();
-      show();
-    } catch (error) {
-      setText(status, errorText(error));
-      throw error;
-    }
-  };
-  const readSoon = () => {
-    if (pending) return;
-    pending = setTimeout(() => refresh().catch(() => {}), Math.max(0, readAt + 60_000 - Date.now()));
-  };
-  const onEvent = (message) => {
-    if (!message || !message.summaries) return readSoon();
-    heard += 1;
-    let unknown = false;
-    for (const [id, { count, avg, ratingsRevision: revision }] of Object.entries(message.summaries)) {
-      const known = heardOf.get(id);
-      if (known && revision < known.revision) continue; // a slower publish of an older batch
-      heardOf.set(id, { n: heard, revision, summary: { count, avg } });
-      const talk = talks.find((t) => t.id === id);
-      if (talk) talk.summary = { ...talk.summary, count, avg };
-      else unknown = true;
-    }
-    show();
-    if (unknown) readSoon();
-  };
+  // The catalogue kept current (see watchCatalogue): a rating elsewhere moves a card's score
+  // from the leaderboard message, an organiser's change shows within a minute (15 s without a
+  // live channel).
   if (talks.length) {
     drawTracks();
     show();
   }
-  const live = watch({ channel: LEADERBOARD_CHANNEL, refresh, onEvent, pollMs: 15000 });
+  const live = watchCatalogue({
+    talks,
+    onTalks: (fresh) => {
+      const tracksChanged = tracksOf(fresh).join("\n") !== tracksOf(talks).join("\n") || !trackBox.firstChild;
+      talks = lastRead = fresh;
+      if (tracksChanged) drawTracks();
+      show();
+    },
+    onFailed: (error) => setText(status, errorText(error)),
+    pollMs: 15000,
+  });
   // "Now" and "Rating closed" follow the clock, not only the updates: redrawn when they change.
   const clock = setInterval(() => talks.length && show(), 30_000);
   return () => {
     clearInterval(clock);
-    clearTimeout(pending);
     live.stop();
   };
 }
