@@ -9,7 +9,7 @@ import json
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app
@@ -215,3 +215,56 @@ def test_a_title_fixed_while_someone_extended_the_talk_keeps_both_changes(
         "Hall A",
         "2031-06-02T10:05:00Z",
     )
+
+
+@pytest.mark.parametrize("width", [1280, 1440])
+def test_on_a_laptop_the_talk_column_takes_the_width_the_others_leave(
+    web: WebStack, browser: Browser, width: int
+) -> None:
+    # Given a talk with a long title, track and room, times, and an organiser on a laptop
+    stem = unique_talk_id()[-6:]
+    web.add_talk(
+        title=f"Observability on a budget: tracing serverless Python end to end {stem}",
+        speakers=["Kwame Mensah", "Lucía Fernández"],
+        track="Platform Engineering and Developer Experience",
+        room="Grand Ballroom, East Wing, Level 2",
+        startsAt="2031-06-02T09:00:00Z",
+        endsAt="2031-06-02T09:45:00Z",
+    )
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    sign_in(web, page)
+    page.get_by_role("searchbox", name="Search talks").fill(stem)
+    expect(page.locator(".admin-talks tbody tr")).to_have_count(1)
+    # Then the talk column is the table's widest by far: 400 px and more (it was about 170 to
+    # 235 of 928), and the page does not scroll sideways
+    widths = page.evaluate(
+        "() => [...document.querySelectorAll('.admin-talks thead th')]"
+        ".map((th) => th.getBoundingClientRect().width)"
+    )
+    talk, others = widths[0], widths[1:]
+    assert talk >= 400, widths
+    assert all(talk >= 2 * other for other in others), widths
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    # And the times are one column, the day over the hours
+    when = page.locator(".admin-talks tbody td.when")
+    expect(when).to_contain_text("\N{EN DASH}")
+    context.close()
+
+
+def test_on_a_phone_each_talk_is_a_card_with_its_times_under_one_label(
+    web: WebStack, page: Page
+) -> None:
+    # Given a timed talk, and an organiser on a phone
+    stem = unique_talk_id()[-6:]
+    web.add_talk(
+        title=f"Carded {stem}", startsAt="2031-06-02T09:00:00Z", endsAt="2031-06-02T09:45:00Z"
+    )
+    sign_in(web, page)
+    page.get_by_role("searchbox", name="Search talks").fill(stem)
+    expect(page.locator(".admin-talks tbody tr")).to_have_count(1)
+    # Then its start and end read under one label, and nothing is off the screen
+    when = page.locator(".admin-talks tbody td.when")
+    assert when.evaluate("(e) => getComputedStyle(e, '::before').content") == '"When: "'
+    expect(when).to_have_text(re.compile(r"^\S.* \d\d:\d\d.* " "\N{EN DASH}" r" \d\d:\d\d.*$"))
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390

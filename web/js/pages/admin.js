@@ -1,6 +1,6 @@
 // /app/admin: organisers sign in with their token, add, edit and remove talks, and download the
 // results as CSV. The token stays in this tab only (sessionStorage).
-import { h, fill, setText, formatAvg, arrange } from "../dom.js";
+import { h, fill, setText, formatAvg, formatDay, formatTime, arrange } from "../dom.js";
 import { request, allTalks, talkPath, ApiError } from "../api.js";
 import { errorText, searchBox, searchWords, matchesSearch, shownOf } from "./common.js";
 import { when } from "../window.js";
@@ -107,6 +107,17 @@ function fromLocalInput(value) {
   return value ? new Date(value).toISOString() : null;
 }
 
+// A talk's times in one cell, its day over its hours ("Wed, Dec 2" over "09:00 AM – 09:45 AM"):
+// two columns of dates took the width the titles need on a laptop.
+function timesCell(talk) {
+  const { startsAt: starts, endsAt: ends } = talk;
+  if (!starts && !ends) return [];
+  if (!starts) return [h("span", { class: "day" }, formatDay(ends)), ` until ${formatTime(ends)}`];
+  const sameDay = ends && formatDay(ends) === formatDay(starts);
+  return [h("span", { class: "day" }, formatDay(starts)), " ",
+    h("span", { class: "hours" }, formatTime(starts), ends ? ` – ${sameDay ? formatTime(ends) : when(ends)}` : "")];
+}
+
 export function adminPage(main) {
   document.title = "Organisers · talkrate";
   let token = storedToken();
@@ -165,6 +176,8 @@ export function adminPage(main) {
 
   function manage() {
     setText(message, "");
+    // The table takes a laptop's width (the programme's 60rem left the titles 170 px).
+    document.body.classList.add("wide-page");
     const list = h("tbody");
     const formBox = h("div");
     const download = h("button", { type: "button", onclick: downloadCsv }, "Download results (CSV)");
@@ -196,7 +209,9 @@ export function adminPage(main) {
         h("table", { class: "admin-talks" },
           h("caption", { class: "sr-only" }, "Talks of the programme"),
           h("thead", {}, h("tr", {},
-            ["Talk", "Track", "Room", "Starts", "Ends", "Ratings", "Average", "Actions"].map((name) => h("th", { scope: "col" }, name)))),
+            h("th", { scope: "col" }, "Talk"), h("th", { scope: "col" }, "Track"), h("th", { scope: "col" }, "Room"),
+            h("th", { scope: "col" }, "When"), h("th", { scope: "col", class: "num" }, "Ratings"),
+            h("th", { scope: "col", class: "num" }, "Average"), h("th", { scope: "col" }, "Actions"))),
           list)));
 
     async function load() {
@@ -246,8 +261,7 @@ export function adminPage(main) {
           h("span", { class: "muted talk-id" }, talk.id)),
         h("td", { "data-label": "Track" }, talk.track || ""),
         h("td", { "data-label": "Room" }, talk.room || ""),
-        h("td", { "data-label": "Starts" }, talk.startsAt ? when(talk.startsAt) : ""),
-        h("td", { "data-label": "Ends" }, talk.endsAt ? when(talk.endsAt) : ""),
+        h("td", { class: "when", "data-label": "When" }, timesCell(talk)),
         h("td", { class: "num", "data-label": "Ratings" }, talk.summary ? String(talk.summary.count) : "–"),
         h("td", { class: "num", "data-label": "Average" }, formatAvg(talk.summary ? talk.summary.avg : null)),
         h("td", { class: "actions" },
