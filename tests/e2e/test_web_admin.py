@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app
-from tests.e2e.test_web_app import WebStack
+from tests.e2e.conftest import wait_for
+from tests.e2e.test_web_app import LIVE_WITHIN_MS, WebStack
 
 # test_web_app's fixtures: its runtime (one for this module), the browser, a phone and its page.
 web = test_web_app.web
@@ -215,6 +217,61 @@ def test_a_title_fixed_while_someone_extended_the_talk_keeps_both_changes(
         "Hall A",
         "2031-06-02T10:05:00Z",
     )
+
+
+def ratings_cell(page: Page, title: str) -> Any:
+    """The Ratings cell of the talk's row."""
+    return page.locator(".admin-talks tbody tr").filter(has_text=title).locator("td.num").first
+
+
+def test_the_table_s_counts_follow_ratings_live_while_an_organiser_edits_another_talk(
+    web: WebStack, page: Page
+) -> None:
+    # Given two talks of a stem, one rated once, and an organiser on the page with the other's
+    # form open and a title half typed
+    stem = f"Live{unique_talk_id()[-6:]}"
+    rated = web.add_talk(title=f"Rated live {stem}")
+    edited = web.add_talk(title=f"Edited meanwhile {stem}")
+    web.rate(rated["id"], 4)
+    assert wait_for(lambda: web.count(rated["id"]) == 1)
+    sign_in(web, page)
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    page.get_by_role("searchbox", name="Search talks").fill(stem)
+    expect(ratings_cell(page, rated["title"])).to_have_text("1")
+    page.get_by_role("button", name=f"Edit {edited['title']}").click()
+    title = page.get_by_label("Title", exact=True)
+    title.fill("Half typed")
+    # When attendees rate the first talk
+    web.rate(rated["id"], 5)
+    web.rate(rated["id"], 3)
+    # Then its count and average move on the page within 2 s, without a reload
+    expect(ratings_cell(page, rated["title"])).to_have_text("3", timeout=LIVE_WITHIN_MS)
+    row = page.locator(".admin-talks tbody tr").filter(has_text=rated["title"])
+    expect(row.locator("td.num").nth(1)).to_have_text("4.00")
+    # And the form is as the organiser left it, the keyboard still in it
+    expect(title).to_have_value("Half typed")
+    expect(title).to_be_focused()
+
+
+def test_without_a_live_channel_the_table_s_counts_are_read_every_few_seconds(
+    web: WebStack, page: Page
+) -> None:
+    # Given a deployment whose config names no live channel, and an organiser on the page
+    page.route(
+        "**/app/config.json",
+        lambda route: route.fulfill(json={"live": None, "votingPolicy": "attendee"}),
+    )
+    talk = web.add_talk(title=f"Polled table {unique_talk_id()[-6:]}")
+    sign_in(web, page)
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "polling")
+    page.get_by_role("searchbox", name="Search talks").fill(talk["title"])
+    expect(ratings_cell(page, talk["title"])).to_have_text("0")
+    # When an attendee rates the talk
+    web.rate(talk["id"], 5)
+    assert wait_for(lambda: web.count(talk["id"]) == 1)
+    # Then the table shows it within the 5 s poll, without a reload
+    expect(ratings_cell(page, talk["title"])).to_have_text("1", timeout=7_000)
+    expect(page.locator(".live-badge")).to_have_text("Updating every few seconds")
 
 
 @pytest.mark.parametrize("width", [1280, 1440])

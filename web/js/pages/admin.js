@@ -2,7 +2,8 @@
 // results as CSV. The token stays in this tab only (sessionStorage).
 import { h, fill, setText, formatAvg, formatDay, formatTime, arrange } from "../dom.js";
 import { request, allTalks, talkPath, ApiError } from "../api.js";
-import { errorText, searchBox, searchWords, matchesSearch, shownOf } from "./common.js";
+import { watchCatalogue } from "../live.js";
+import { errorText, searchBox, searchWords, matchesSearch, shownOf, liveBadge } from "./common.js";
 import { when } from "../window.js";
 
 const TOKEN_KEY = "talkrate.organiser";
@@ -121,7 +122,7 @@ function timesCell(talk) {
 export function adminPage(main) {
   document.title = "Organisers · talkrate";
   let token = storedToken();
-  let stopped = false;
+  let stopLive = () => {};
   const message = h("p", { class: "notice", role: "status", "data-testid": "admin-message" });
 
   // `revision`: the talk as the organiser saw it, sent as If-Match, so that a change someone
@@ -134,6 +135,7 @@ export function adminPage(main) {
   const changedMeanwhile = (error) => error instanceof ApiError && error.status === 412;
 
   function signIn() {
+    stopLive();
     const input = h("input", { id: "organiser-token", type: "password", autocomplete: "current-password", required: true });
     const form = h("form", { class: "card", onsubmit: async (event) => {
       event.preventDefault();
@@ -214,15 +216,26 @@ export function adminPage(main) {
             h("th", { scope: "col", class: "num" }, "Average"), h("th", { scope: "col" }, "Actions"))),
           list)));
 
-    async function load() {
-      const fresh = await allTalks();
-      if (stopped) return;
-      fresh.sort((a, b) => (a.startsAt || "").localeCompare(b.startsAt || "") || a.title.localeCompare(b.title));
-      talks = fresh;
-      rows.clear();
-      for (const talk of talks) rows.set(talk.id, row(talk));
-      draw();
-    }
+    // The table follows the programme as the other pages do (see watchCatalogue): a rating
+    // moves its talk's count and average in place, another organiser's change shows within a
+    // minute, and every 5 s without a live channel. Rows are kept per talk and changed in
+    // place, so that the keyboard focus (on an Edit button) and an open form stay where they are.
+    const badge = liveBadge();
+    count.after(badge.node);
+    const watcher = watchCatalogue({
+      onTalks: (fresh) => {
+        talks = [...fresh].sort((a, b) => (a.startsAt || "").localeCompare(b.startsAt || "") || a.title.localeCompare(b.title));
+        const ids = new Set(talks.map((talk) => talk.id));
+        for (const id of [...rows.keys()]) if (!ids.has(id)) rows.delete(id);
+        for (const talk of talks) showRow(talk);
+        draw();
+      },
+      onFailed: (error) => setText(count, errorText(error)),
+      onStatus: badge.set,
+      pollMs: 5000,
+    });
+    const load = () => watcher.read();
+    stopLive = () => watcher.stop();
 
     // The rows the search keeps, and how many they are ("12 of 240 talks"), said to screen
     // readers as the organiser types (a polite status, after the typing pauses).
@@ -234,7 +247,7 @@ export function adminPage(main) {
       history.replaceState(history.state, "", `${location.pathname}${suffix ? `?${suffix}` : ""}${location.hash}`);
       const words = searchWords(query);
       const shown = talks.filter((talk) => matchesSearch(talk, words));
-      arrange(list, shown.map((talk) => rows.get(talk.id)));
+      arrange(list, shown.map((talk) => rows.get(talk.id).node));
       if (talks.length && !shown.length) {
         fill(count, `No talk matches “${query.trim()}”. `,
           h("button", { type: "button", class: "link", onclick: clearSearch }, "Show all talks"));
@@ -251,22 +264,38 @@ export function adminPage(main) {
     }
 
     // A talk saved or added that the search leaves out: said, rather than seeming lost.
-    const hiddenBySearch = (talkId) => rows.has(talkId) && !rows.get(talkId).isConnected;
+    const hiddenBySearch = (talkId) => rows.has(talkId) && !rows.get(talkId).node.isConnected;
     const notShown = () => ` It does not match the search “${query.trim()}”, so the list does not show it.`;
 
-    function row(talk) {
-      return h("tr", {},
-        h("th", { scope: "row" }, h("a", { class: "talk-title", href: `/app/talks/${encodeURIComponent(talk.id)}` }, talk.title),
+    // A talk's row: made once, its cells filled again when what they show changed; its buttons
+    // act on the talk as last read (its revision too).
+    function showRow(talk) {
+      let kept = rows.get(talk.id);
+      if (!kept) {
+        const cells = { talk: h("th", { scope: "row" }), track: h("td", { "data-label": "Track" }), room: h("td", { "data-label": "Room" }),
+          when: h("td", { class: "when", "data-label": "When" }), count: h("td", { class: "num", "data-label": "Ratings" }),
+          avg: h("td", { class: "num", "data-label": "Average" }) };
+        const edit = h("button", { type: "button", "data-edit": talk.id, onclick: () => editor(kept.talk) }, "Edit");
+        const del = h("button", { type: "button", class: "danger", onclick: () => remove(kept.talk) }, "Delete");
+        kept = { cells, edit, del, key: null, node: h("tr", {}, Object.values(cells), h("td", { class: "actions" }, edit, del)) };
+        rows.set(talk.id, kept);
+      }
+      kept.talk = talk;
+      const key = JSON.stringify([talk.title, talk.speakers, talk.track, talk.room, talk.startsAt, talk.endsAt]);
+      if (kept.key !== key) {
+        const { cells } = kept;
+        fill(cells.talk, h("a", { class: "talk-title", href: `/app/talks/${encodeURIComponent(talk.id)}` }, talk.title),
           (talk.speakers || []).length ? h("span", { class: "talk-speakers" }, talk.speakers.join(", ")) : null,
-          h("span", { class: "muted talk-id" }, talk.id)),
-        h("td", { "data-label": "Track" }, talk.track || ""),
-        h("td", { "data-label": "Room" }, talk.room || ""),
-        h("td", { class: "when", "data-label": "When" }, timesCell(talk)),
-        h("td", { class: "num", "data-label": "Ratings" }, talk.summary ? String(talk.summary.count) : "–"),
-        h("td", { class: "num", "data-label": "Average" }, formatAvg(talk.summary ? talk.summary.avg : null)),
-        h("td", { class: "actions" },
-          h("button", { type: "button", "aria-label": `Edit ${talk.title}`, "data-edit": talk.id, onclick: () => editor(talk) }, "Edit"),
-          h("button", { type: "button", class: "danger", "aria-label": `Delete ${talk.title}`, onclick: () => remove(talk) }, "Delete")));
+          h("span", { class: "muted talk-id" }, talk.id));
+        setText(cells.track, talk.track || "");
+        setText(cells.room, talk.room || "");
+        fill(cells.when, timesCell(talk));
+        kept.edit.setAttribute("aria-label", `Edit ${talk.title}`);
+        kept.del.setAttribute("aria-label", `Delete ${talk.title}`);
+        kept.key = key;
+      }
+      setText(kept.cells.count, talk.summary ? String(talk.summary.count) : "–");
+      setText(kept.cells.avg, formatAvg(talk.summary ? talk.summary.avg : null));
     }
 
     // Where the keyboard goes once a row's button or the form it was on is gone: the row's Edit
@@ -449,12 +478,9 @@ export function adminPage(main) {
       }
     }
 
-    load().catch(failed);
   }
 
   if (token) manage();
   else signIn();
-  return () => {
-    stopped = true;
-  };
+  return () => stopLive();
 }
