@@ -1078,7 +1078,7 @@ def test_the_page_s_results_file_is_the_one_the_command_line_exports(
     page.goto(web.url("/app/"))
     # When the organisers' page writes its file, and the command line its own
     from_page = page.evaluate(
-        "async (talks) => (await import('/app/js/pages/admin.js')).resultsCsv(talks)", talks
+        "async (talks) => (await import('/app/js/programme-file.js')).resultsCsv(talks)", talks
     )
     from_cli = io.StringIO(newline="")
     write_results(from_cli, talks, line_end="\r\n")
@@ -1112,7 +1112,7 @@ def test_the_page_suggests_the_id_the_command_line_gives_a_row_without_one(
     page.goto(web.url("/app/"))
     # When the organisers' page suggests an id for each
     suggested = page.evaluate(
-        "async (titles) => { const m = await import('/app/js/pages/admin.js');"
+        "async (titles) => { const m = await import('/app/js/programme-file.js');"
         " return titles.map((t) => m.slug(t)); }",
         titles,
     )
@@ -1130,7 +1130,7 @@ def test_the_page_makes_no_results_file_of_talks_listed_without_their_ratings(
     page.goto(web.url("/app/"))
     # When the organisers' page is asked for its file
     refused = page.evaluate(
-        "async (talks) => { const m = await import('/app/js/pages/admin.js');"
+        "async (talks) => { const m = await import('/app/js/programme-file.js');"
         " try { m.resultsCsv(talks); return null; } catch (e) { return e.message; } }",
         [
             {"id": "a", "title": "A", "summary": {"count": 1, "avg": 5, "ratings": {"5": 1}}},

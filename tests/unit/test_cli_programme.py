@@ -270,7 +270,7 @@ def test_cells_a_spreadsheet_would_run_as_formulas_are_guarded_and_read_back() -
 @pytest.mark.parametrize(
     ("title", "talk_id"),
     [
-        # as the organisers' page makes them (web/js/pages/admin.js): accents dropped
+        # as the organisers' page makes them (web/js/programme-file.js): accents dropped
         ("Über Café", "uber-cafe"),
         ("Lucía Fernández: Señales en Ñuñoa", "lucia-fernandez-senales-en-nunoa"),
         ("İstanbul'da Kod", "istanbul-da-kod"),
