@@ -1,17 +1,25 @@
 """The organisers' page at a conference's size: its search narrows the table by the programme's
-rule and says how many talks match, through adds, edits and deletes, from the keyboard too.
+rule and says how many talks match, through adds, edits and deletes, from the keyboard too; its
+counts follow the live channel; the talk column takes a laptop's width; a programme file is
+imported as `talkrate admin import` reads it, after the page says what it would change.
 Playwright in Debian's chromium against the local runtime, like test_web_app (whose fixtures
 and helpers these tests share)."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
+from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from talkrate_cli import programme
+from talkrate_cli.errors import CliError
+from talkrate_cli.programme import write_results
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app
 from tests.e2e.conftest import wait_for
@@ -325,3 +333,260 @@ def test_on_a_phone_each_talk_is_a_card_with_its_times_under_one_label(
     assert when.evaluate("(e) => getComputedStyle(e, '::before').content") == '"When: "'
     expect(when).to_have_text(re.compile(r"^\S.* \d\d:\d\d.* " "\N{EN DASH}" r" \d\d:\d\d.*$"))
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+# --- Importing a programme file: the page's rules are the command line's ---
+
+CATALOG = [
+    {
+        "id": "kept",
+        "title": "Kept as it is",
+        "speakers": ["Smith; Jr.", "C:\\x\\", "-Ann"],
+        "track": "=Main",
+        "room": "'Hall",
+        "startsAt": "2031-06-02T09:00:00Z",
+        "endsAt": "2031-06-02T09:45:00Z",
+        "revision": 7,
+    },
+    {"id": "moved", "title": "Moved", "speakers": [], "endsAt": "2031-06-02T10:00:00Z"},
+    {"id": "ber-caf", "title": "Über Café", "speakers": ["Zoë"], "revision": 3},
+    {"id": "left-alone", "title": "Not in any file", "speakers": []},
+]
+H = "id,title,speakers,track,room,startsAt,endsAt"
+# Files as organisers make them, each read against CATALOG: (name, the file's text).
+FILES = [
+    ("the CLI's header, CRLF and BOM", "\ufeff" + H + "\r\nnew-one,A new talk,Ana; Bo,,,,\r\n"),
+    (
+        "semicolons",
+        'id;title;speakers;room\nkept;Kept as it is;"Smith\\; Jr.; C:\\\\x\\\\; \'-Ann";x\n',
+    ),
+    ("tabs, spaced names in capitals", " Id \t TITLE \tRoom\nmoved\tMoved\tHall C\n"),
+    (
+        "title only: the id an earlier import gave",
+        'title\nÜber Café\n"Brand new, with a comma"\n\N{HEBREW LETTER SHIN}\N{HEBREW LETTER YOD}\N{HEBREW LETTER HET}\N{HEBREW LETTER HE}\n',
+    ),
+    (
+        "times as the same instants",
+        "id,title,startsAt,endsAt\nkept,Kept as it is,"
+        "2031-06-02T11:00+02:00,2031-06-02 09:45:00.000z\n",
+    ),
+    ("a line break in a quoted title", H + '\nx,"Two\nlines",,,,,\n'),
+    ("a lone CR ends lines", "id,title\rcr-one,CR\r"),
+    ("blank lines and empty rows", H + "\n\n,,,,,,\nb,B,,,,,\n"),
+    ("a start after the catalog's end", "id,title,startsAt\nmoved,Moved,2031-06-02T11:00Z\n"),
+    ("no zone", H + "\nz,Z,,,,2031-06-02T09:00,\n"),
+    ("not a time", H + "\nz,Z,,,,2031-02-30T09:00Z,\n"),
+    ("a year too far", H + "\nz,Z,,,,9999-12-31T23:00-05:00,\n"),
+    ("an end before its start", H + "\nz,Z,,,,2031-06-02T09:00Z,2031-06-02T08:00Z\n"),
+    ("a title too long", "title\n" + "é" * 301 + "\n"),
+    ("an invisible room", "title,room\nT,\u200b\n"),
+    ("21 speakers", "title,speakers\nT," + ";".join(f"S{n}" for n in range(21)) + "\n"),
+    ("a cell more", "id;title;speakers;track\nt;T;Ana;Bo;Main\n"),
+    ("a cell fewer", H + "\nt,T\n"),
+    ("an id twice", "id,title\na,A\nb,B\na,C\n"),
+    ("a title twice without ids", "title\nSame\nSame\n"),
+    ("an id a talk cannot have", "id,title\nbad id!,T\n"),
+    ("unknown columns", "title,starts_at,Notes\nT,x,y\n"),
+    ("a column twice", "title,room,Room\nT,a,b\n"),
+    ("no title column", "id,name\nx,y\n"),
+    ("JSON", '[{"id": "x"}]\n'),
+    ("empty", ""),
+]
+
+
+def cli_dry_run(text: str, catalog: list[dict[str, Any]], folder: Path) -> dict[str, Any]:
+    """What `talkrate admin import FILE --dry-run` makes of the file: its first refusal, or the
+    talks it would add, change and leave, with the fields of each row."""
+    path = folder / "programme.csv"
+    path.write_bytes(text.encode())
+    by_id = {talk["id"]: talk for talk in catalog}
+    try:
+        with click.open_file(str(path), encoding="utf-8-sig") as source:
+            rows = programme.read_rows(source)
+        rows = programme.with_ids(rows, by_id)
+        programme.times_in_order(rows, by_id)
+    except CliError as error:
+        return {"error": str(error)}
+    # As `admin import` sorts them (its _import_rows, without sending anything)
+    outcome: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": []}
+    for row in rows:
+        current = by_id.get(row.talk_id)
+        kind = "created" if current is None else "updated"
+        if current is not None and programme.same_talk(row.fields, current):
+            kind = "unchanged"
+        outcome[kind].append(row.talk_id)
+    in_file = {row.talk_id for row in rows}
+    return {
+        "created": outcome["created"],
+        "updated": outcome["updated"],
+        "unchanged": outcome["unchanged"],
+        "notInFile": sorted(i for i in by_id if i not in in_file),
+        "fields": {row.talk_id: row.fields for row in rows},
+    }
+
+
+PAGE_DRY_RUN = """async ([text, catalog]) => {
+  const m = await import('/app/js/programme-file.js');
+  let plan;
+  try {
+    plan = m.planImport(m.readProgramme(text), catalog);
+  } catch (error) {
+    return { error: error.message };
+  }
+  if (plan.errors.length) return { error: plan.errors[0].message };
+  const ids = (rows) => rows.map((row) => row.talkId);
+  const rows = [...plan.created, ...plan.updated, ...plan.unchanged];
+  return {
+    created: ids(plan.created), updated: ids(plan.updated), unchanged: ids(plan.unchanged),
+    notInFile: plan.notInFile,
+    fields: Object.fromEntries(rows.map((row) => [row.talkId, row.fields])),
+  };
+}"""
+
+
+def test_the_page_reads_a_programme_file_as_the_command_line_s_dry_run_does(
+    web: WebStack, page: Page, tmp_path: Path
+) -> None:
+    # Given files of every kind an organiser brings (each export, other separators, line ends,
+    # and each refusal the command line makes), read against the same catalog
+    page.goto(web.url("/app/"))
+    for name, text in FILES:
+        # When the command line's dry run reads it, and the organisers' page
+        expected = cli_dry_run(text, CATALOG, tmp_path)
+        made = page.evaluate(PAGE_DRY_RUN, [text, CATALOG])
+        # Then both say the same: the same refusal in the same words, or the same talks to add,
+        # change and leave, each row with the same fields
+        if "fields" in expected:
+            expected["updated"] = sorted(expected["updated"])
+            made["updated"] = sorted(made["updated"])
+        assert made == expected, name
+
+
+def test_the_page_reads_back_both_exports_unchanged(
+    web: WebStack, page: Page, tmp_path: Path
+) -> None:
+    # Given the catalog's talks with their results, exported by the page and by the command line
+    talks = [
+        talk | {"summary": {"count": 2, "avg": 4.5, "ratings": {"4": 1, "5": 1}}}
+        for talk in CATALOG
+    ]
+    page.goto(web.url("/app/"))
+    from_page = "\ufeff" + page.evaluate(
+        "async (talks) => (await import('/app/js/programme-file.js')).resultsCsv(talks)", talks
+    )
+    from_cli = io.StringIO(newline="")
+    write_results(from_cli, talks, line_end="\r\n")
+    for text in (from_page, "\ufeff" + from_cli.getvalue()):
+        # When either file is read back by the page, as by the command line
+        made = page.evaluate(PAGE_DRY_RUN, [text, CATALOG])
+        # Then every talk is unchanged (formula guards, escaped speakers, BOM and CRLF undone)
+        assert made == cli_dry_run(text, CATALOG, tmp_path)
+        assert sorted(made["unchanged"]) == sorted(talk["id"] for talk in CATALOG)
+
+
+def import_file(page: Page, text: str) -> None:
+    """Open the import form and choose a file of this text (UTF-8)."""
+    page.get_by_role("button", name="Import a programme (CSV)").click()
+    page.get_by_label("Programme file (CSV)").set_input_files(
+        files=[{"name": "programme.csv", "mimeType": "text/csv", "buffer": text.encode()}]
+    )
+
+
+def test_an_organiser_imports_a_programme_file_after_seeing_what_it_would_change(
+    web: WebStack, page: Page
+) -> None:
+    # Given two talks of the programme, and a spreadsheet (BOM, CRLF, as exported) that moves
+    # the first to another room, keeps the second and adds a third with two speakers
+    stem = unique_talk_id()[-6:]
+    moved = web.add_talk(title=f"Moved room {stem}", room="Hall A")
+    kept = web.add_talk(title=f"Kept {stem}", room="Hall B")
+    new_id = f"added-{stem}"
+    text = (
+        "\ufeffid,title,speakers,room\r\n"
+        f"{moved['id']},{moved['title']},,Hall C\r\n"
+        f"{kept['id']},{kept['title']},,Hall B\r\n"
+        f"{new_id},Added {stem},Ana; Bo,Hall A\r\n"
+    )
+    sign_in(web, page)
+    # When they choose it on the page
+    import_file(page, text)
+    # Then the page says what the import would do, line by line, and nothing has changed yet
+    expect(page.get_by_role("heading", name="What the import would do")).to_be_focused()
+    form = page.locator("form.card")
+    expect(form).to_contain_text("1 to add, 1 to change, 1 unchanged")
+    expect(form.get_by_role("listitem").filter(has_text=new_id)).to_have_text(
+        f"Line 4: Added {stem} ({new_id})"
+    )
+    expect(form.get_by_role("listitem").filter(has_text=moved["id"])).to_have_text(
+        f"Line 2: {moved['title']} ({moved['id']}): the room"
+    )
+    assert web.runtime.request("GET", f"/talks/{new_id}").status == 404
+    # When they confirm
+    page.get_by_role("button", name="Import: add 1, change 1").click()
+    # Then the outcome is said, the talks are as the file has them, and the table shows them
+    expect(page.get_by_test_id("admin-message")).to_have_text(
+        "Imported: 1 added, 1 changed, 1 unchanged."
+    )
+    web.created.append(new_id)
+    added = web.runtime.request("GET", f"/talks/{new_id}").json
+    assert (added["title"], added["speakers"], added["room"]) == (
+        f"Added {stem}",
+        ["Ana", "Bo"],
+        "Hall A",
+    )
+    assert web.runtime.request("GET", f"/talks/{moved['id']}").json["room"] == "Hall C"
+    expect(page.get_by_role("button", name="Import a programme (CSV)")).to_be_focused()
+    page.get_by_role("searchbox", name="Search talks").fill(stem)
+    expect(page.locator(".admin-talks tbody tr")).to_have_count(3)
+
+
+def test_a_file_with_refused_lines_names_each_line_and_imports_nothing(
+    web: WebStack, page: Page
+) -> None:
+    # Given a spreadsheet whose third line has a time without a zone and fourth a cell too many
+    stem = unique_talk_id()[-6:]
+    text = (
+        "id,title,startsAt\n"
+        f"fine-{stem},Fine,2031-06-02T09:00Z\n"
+        f"nozone-{stem},No zone,2031-06-02T09:00\n"
+        f"extra-{stem},Extra,2031-06-02T09:00Z,surplus\n"
+    )
+    sign_in(web, page)
+    # When an organiser chooses it
+    import_file(page, text)
+    # Then the page names each refused line in the command line's words, offers no import,
+    # and nothing is added
+    expect(page.get_by_role("heading", name="This file cannot be imported")).to_be_focused()
+    problems = page.locator(".import-errors li")
+    expect(problems).to_have_text(
+        [
+            "line 3: startsAt 2031-06-02T09:00 names no time zone (write it as "
+            "2031-06-02T09:00Z for UTC, or with its offset, 2031-06-02T09:00+01:00)",
+            "line 4: 4 cells where the header has 3; a cell holding the separator ',' must be "
+            "in double quotes",
+        ]
+    )
+    expect(page.get_by_role("button", name=re.compile("^Import:"))).to_be_hidden()
+    assert web.runtime.request("GET", f"/talks/fine-{stem}").status == 404
+
+
+def test_a_programme_changed_after_the_file_was_read_is_shown_again_before_anything_is_sent(
+    web: WebStack, page: Page
+) -> None:
+    # Given an organiser who has chosen a file moving a talk to Hall C
+    talk = web.add_talk(title=f"Contested {unique_talk_id()[-6:]}", room="Hall A")
+    sign_in(web, page)
+    import_file(page, f"id,title,room\n{talk['id']},{talk['title']},Hall C\n")
+    expect(page.locator("form.card")).to_contain_text("0 to add, 1 to change")
+    # When another organiser moves it to Hall C first, and this one confirms
+    answer = web.as_organiser(
+        "PUT", f"/talks/{talk['id']}", {"title": talk["title"], "room": "Hall C"}
+    )
+    assert answer.status == 200, answer.body
+    page.get_by_role("button", name="Import: add 0, change 1").click()
+    # Then nothing is sent: the page shows what the import would do now (nothing)
+    expect(page.locator("form.card")).to_contain_text(
+        "The programme changed since the file was read: this is what the import would do now."
+    )
+    expect(page.locator("form.card")).to_contain_text("Nothing to change")
+    expect(page.get_by_role("button", name=re.compile("^Import:"))).to_be_hidden()

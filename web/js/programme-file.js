@@ -1,9 +1,26 @@
-// The programme as a spreadsheet, as cli/talkrate_cli/programme.py writes it: the organisers'
-// page downloads the results file `talkrate admin export` writes (a browser test compares them),
-// and suggests the ids `talkrate admin import` gives rows without one.
+// The programme as a spreadsheet, as cli/talkrate_cli/programme.py writes and reads it: the
+// organisers' page downloads the results file `talkrate admin export` writes, and imports the
+// file `talkrate admin import` reads, by the same rules and in the same words (a browser test
+// hands both the same files and compares what they make of them). Read the Python module's
+// docstrings for why each rule is what it is.
 
 export const COLUMNS = ["id", "title", "speakers", "track", "room", "startsAt", "endsAt"];
 const RESULT_COLUMNS = ["count", "avg", "1", "2", "3", "4", "5"];
+const OPTIONAL = ["track", "room", "startsAt", "endsAt"];
+const TIMES = ["startsAt", "endsAt"];
+const DELIMITERS = [",", ";", "\t"];
+const FORMULA = /^[=+\-@\t\r]/;
+const TALK_ID = /^[A-Za-z0-9][A-Za-z0-9._:~-]{0,199}$/;
+const LONGEST = { title: 300, track: 100, room: 100, speaker: 120 };
+const MOST_SPEAKERS = 20;
+const CONTROL = /[\x00-\x1f\x7f]/;
+const FIRST_YEAR = 1970;
+const LAST_YEAR = 9000;
+// Python's white space (str.strip), which is not JavaScript's (trim() takes U+FEFF, not U+001C).
+const SPACE = "\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+const EDGES = new RegExp(`^[${SPACE}]+|[${SPACE}]+$`, "g");
+const strip = (text) => text.replace(EDGES, "");
+const chars = (text) => [...text].length;
 
 // A cell of the CSV: quoted when needed, and never read as a formula by a spreadsheet (a text's
 // own leading "'" is guarded too, so an import reads "'=x" back as itself).
@@ -13,10 +30,33 @@ function cell(value) {
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
+// A cell's text as it was before the guard: the "'" before a formula's start or another "'" goes.
+function unguarded(text) {
+  return text.startsWith("'") && (FORMULA.test(text.slice(1)) || text.startsWith("'", 1)) ? text.slice(1) : text;
+}
+
 // The speakers cell, as the CLI's import reads it: names joined by "; ", a ";" or a backslash in a
 // name escaped with a backslash ("Smith\; Jr"), so each name reads back exactly.
 function speakersCell(speakers) {
   return (speakers || []).map((name) => name.replace(/\\/g, "\\\\").replace(/;/g, "\\;")).join("; ");
+}
+
+function speakersFromCell(text) {
+  const names = [];
+  let name = "";
+  for (let at = 0; at < text.length; at += 1) {
+    if (text[at] === "\\" && (text[at + 1] === ";" || text[at + 1] === "\\")) {
+      name += text[at + 1];
+      at += 1;
+    } else if (text[at] === ";") {
+      names.push(name);
+      name = "";
+    } else {
+      name += text[at];
+    }
+  }
+  names.push(name);
+  return names.map(strip).filter(Boolean);
 }
 
 // The API lists talks without their ratings while its read model does not answer: a file of
@@ -56,9 +96,332 @@ function slugWithoutHash(text) {
   return plain.replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60);
 }
 
+// The id an import gave a row without one before 2026-12-02 ("Über Café" -> "ber-caf").
+function earlierSlug(title) {
+  return title.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 80) || "talk";
+}
+
 // 32-bit FNV-1a of the text's UTF-8, in 8 hex digits.
 function fnv1a(text) {
   let hash = 0x811c9dc5;
   for (const byte of new TextEncoder().encode(text)) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
   return hash.toString(16).padStart(8, "0");
+}
+
+// A refusal of the file, in the CLI's words ("line 4: ..."); `line` is null for the whole file.
+export class ProgrammeError extends Error {
+  constructor(message, line = null) {
+    super(message);
+    this.line = line;
+  }
+}
+
+// Python's repr() of a text, as the CLI's messages quote it.
+function repr(text) {
+  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
+  const escaped = [...text].map((c) => {
+    if (c === "\\" || c === quote) return `\\${c}`;
+    if (c === "\n") return "\\n";
+    if (c === "\r") return "\\r";
+    if (c === "\t") return "\\t";
+    if (c === " " || !/[\p{C}\p{Z}]/u.test(c)) return c;
+    const code = c.codePointAt(0);
+    const [prefix, width] = code < 0x100 ? ["x", 2] : code < 0x10000 ? ["u", 4] : ["U", 8];
+    return `\\${prefix}${code.toString(16).padStart(width, "0")}`;
+  });
+  return `${quote}${escaped.join("")}${quote}`;
+}
+
+// The rows of a CSV as Python's csv module reads them (the excel dialect, not strict), each with
+// the file's line it ends on; lines end as Python's text files read them (\r\n, \r or \n).
+function csvRecords(text, delimiter) {
+  const lines = text.replace(/\r\n?/g, "\n").split(/(?<=\n)/);
+  const records = [];
+  let fields = [];
+  let field = "";
+  let state = "start";
+  let lineNo = 0;
+  const save = () => {
+    fields.push(field);
+    field = "";
+  };
+  for (const line of lines) {
+    if (!line) continue;
+    lineNo += 1;
+    for (const c of line) {
+      if (state === "start" || state === "field-start") {
+        if (c === "\n") {
+          if (state === "field-start") save();
+          state = "eol";
+        } else if (c === '"') state = "quoted";
+        else if (c === delimiter) {
+          save();
+          state = "field-start";
+        } else {
+          field += c;
+          state = "field";
+        }
+      } else if (state === "field") {
+        if (c === "\n") {
+          save();
+          state = "eol";
+        } else if (c === delimiter) {
+          save();
+          state = "field-start";
+        } else field += c;
+      } else if (state === "quoted") {
+        if (c === '"') state = "quote-in-quoted";
+        else field += c;
+      } else if (state === "quote-in-quoted") {
+        if (c === '"') {
+          field += c;
+          state = "quoted";
+        } else if (c === delimiter) {
+          save();
+          state = "field-start";
+        } else if (c === "\n") {
+          save();
+          state = "eol";
+        } else {
+          field += c;
+          state = "field";
+        }
+      }
+    }
+    // The end of a line ends the record unless a quoted cell goes on.
+    if (state === "quoted") continue;
+    if (state === "field-start" || state === "field" || state === "quote-in-quoted") save();
+    records.push({ cells: fields, line: lineNo });
+    fields = [];
+    state = "start";
+  }
+  if (state === "quoted") {
+    save();
+    records.push({ cells: fields, line: lineNo });
+  }
+  return records;
+}
+
+const COLUMN_NAMES = new Map([...COLUMNS, ...RESULT_COLUMNS].map((name) => [name.toLowerCase(), name]));
+const column = (name) => {
+  const stripped = strip(name);
+  return COLUMN_NAMES.get(stripped.toLowerCase()) || stripped;
+};
+
+// The cell separator of a file whose header line this is: the first that yields a title.
+function delimiterOf(header) {
+  return DELIMITERS.find((d) => (csvRecords(header, d)[0] || { cells: [] }).cells.map(column).includes("title")) || ",";
+}
+
+// A time as the API reads it: date, "T" (or "t", or a space), hours and minutes, optional
+// seconds and fraction, then "Z" or an offset; null when it is none (30 February, 24:00).
+const TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?([Zz]|([+-])(\d{2}):?([0-5]\d))?$/;
+
+function parseTime(text) {
+  const m = TIME.exec(text);
+  if (!m) return null;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map((v) => Number(v || 0));
+  const days = new Date(Date.UTC(2000, month, 0)).getUTCDate(); // of that month in a leap year
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > days || hour > 23 || minute > 59 || second > 59) return null;
+  if (month === 2 && day === 29 && !(year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0))) return null;
+  const offset = m[9] ? (m[9] === "-" ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11])) : 0;
+  if (Math.abs(offset) >= 24 * 60) return null;
+  const at = new Date(0);
+  at.setUTCFullYear(year, month - 1, day);
+  at.setUTCHours(hour, minute - offset, second);
+  const micros = BigInt((m[7] || "").padEnd(6, "0").slice(0, 6));
+  return { zoned: Boolean(m[8]), utcYear: at.getUTCFullYear(), instant: BigInt(at.getTime()) * 1000n + micros };
+}
+
+// An RFC 3339 time as microseconds since 1970 (UTC when it names no zone); null for none or junk.
+function instant(value) {
+  const parsed = value ? parseTime(String(value)) : null;
+  return parsed ? parsed.instant : null;
+}
+
+function zoned(line, name, text) {
+  const parsed = parseTime(text);
+  if (!parsed) {
+    throw new ProgrammeError(`line ${line}: ${name} ${repr(text)} is not a time the API reads; write it as `
+      + "2026-12-02T09:00+01:00 (or 2026-12-02T08:00Z for UTC)", line);
+  }
+  if (!parsed.zoned) {
+    throw new ProgrammeError(`line ${line}: ${name} ${text} names no time zone (write it as ${text}Z for UTC, `
+      + `or with its offset, ${text}+01:00)`, line);
+  }
+  if (parsed.utcYear < FIRST_YEAR || parsed.utcYear > LAST_YEAR) {
+    throw new ProgrammeError(`line ${line}: ${name} ${text} is not between the years ${FIRST_YEAR} and ${LAST_YEAR}`, line);
+  }
+}
+
+function inOrder(line, starts, ends) {
+  const start = instant(starts);
+  const end = instant(ends);
+  if (start !== null && end !== null && end <= start) {
+    throw new ProgrammeError(`line ${line}: endsAt ${ends} is not after startsAt ${starts}`, line);
+  }
+}
+
+// What the API would refuse of a talk's fields: text too long or with nothing visible, too many
+// speakers, an end not after the start.
+function fits(line, fields) {
+  const texts = [["title", fields.title], ["track", fields.track], ["room", fields.room],
+    ...(fields.speakers || []).map((name) => ["speaker", name])];
+  for (const [name, text] of texts) {
+    if (text === null || text === undefined) continue;
+    if (chars(text) > LONGEST[name]) {
+      throw new ProgrammeError(`line ${line}: ${name} has ${chars(text)} characters, the most a talk's ${name} has is ${LONGEST[name]}`, line);
+    }
+    if (!/[^\p{Z}\p{C}]/u.test(text)) throw new ProgrammeError(`line ${line}: ${name} ${repr(text)} holds no visible character`, line);
+  }
+  const speakers = fields.speakers || [];
+  if (speakers.length > MOST_SPEAKERS) {
+    throw new ProgrammeError(`line ${line}: ${speakers.length} speakers, the most a talk has is ${MOST_SPEAKERS}`, line);
+  }
+  inOrder(line, fields.startsAt, fields.endsAt);
+}
+
+// The rows of a programme file's text (a byte-order mark and any line ends taken), each
+// { line, talkId, fields, idFromTitle }, and the refusal of each row that cannot be a talk
+// ({ rows, errors }: the CLI stops at the first; the page lists them all). A file that is not
+// one throws ProgrammeError. A row's fields are the file's columns only (title always).
+export function readProgramme(text) {
+  const body = text.replace(/^\uFEFF/, "");
+  const header = body.split(/\r\n?|\n/, 1)[0];
+  if (/^[{[]/.test(header.replace(EDGES, ""))) {
+    throw new ProgrammeError("this is JSON; import takes a CSV (the columns of `talkrate admin export`)");
+  }
+  const delimiter = delimiterOf(header);
+  const records = csvRecords(body, delimiter);
+  const names = (records[0] && records[0].line === 1 ? records.shift().cells : []).map(column);
+  if (!names.includes("title")) {
+    throw new ProgrammeError(`the CSV needs a header line naming its columns, with at least a title column (${COLUMNS.join(", ")})`);
+  }
+  const known = [...COLUMNS, ...RESULT_COLUMNS];
+  const unknown = [...new Set(names.filter((name) => !known.includes(name)))].sort();
+  if (unknown.length) {
+    throw new ProgrammeError(`unknown columns [${unknown.map(repr).join(", ")}]; expected ${COLUMNS.join(", ")}`);
+  }
+  const twice = [...new Set(names.filter((name, i) => names.indexOf(name) !== i))].sort();
+  if (twice.length) throw new ProgrammeError(`columns named twice in the header: ${twice.join(", ")}`);
+  const given = OPTIONAL.filter((name) => names.includes(name));
+  const rows = [];
+  const errors = [];
+  const seen = new Set();
+  for (const { cells: values, line } of records) {
+    if (!values.length) continue; // a blank line
+    try {
+      if (values.length !== names.length) {
+        throw new ProgrammeError(`line ${line}: ${values.length} cells where the header has ${names.length}; `
+          + `a cell holding the separator ${repr(delimiter)} must be in double quotes`, line);
+      }
+      const cells = Object.fromEntries(names.map((name, i) => [name, strip(unguarded(values[i]))]));
+      if (!Object.values(cells).some(Boolean)) continue;
+      if (!cells.title) throw new ProgrammeError(`line ${line}: a talk needs a title`, line);
+      const talkId = cells.id || slug(cells.title);
+      if (!TALK_ID.test(talkId)) {
+        throw new ProgrammeError(`line ${line}: id ${repr(talkId)} is not one a talk can have (letters, digits and `
+          + "._:~- only, at most 200, starting with a letter or digit)", line);
+      }
+      // A row without an id is its title's talk (its id is settled by withIds).
+      const named = cells.id ? `id ${talkId}` : `title ${cells.title}`;
+      if (seen.has(named)) throw new ProgrammeError(`line ${line}: talk ${named.slice(named.indexOf(" ") + 1)} appears twice`, line);
+      seen.add(named);
+      for (const [name, value] of Object.entries(cells)) {
+        if (CONTROL.test(value)) throw new ProgrammeError(`line ${line}: ${name} holds a control character (a line break?)`, line);
+      }
+      const fields = { title: cells.title };
+      if (names.includes("speakers")) fields.speakers = speakersFromCell(cells.speakers || "");
+      for (const name of given) {
+        fields[name] = cells[name] || null;
+        if (TIMES.includes(name) && fields[name]) zoned(line, name, fields[name]);
+      }
+      fits(line, fields);
+      rows.push({ line, talkId, fields, idFromTitle: !cells.id });
+    } catch (error) {
+      if (!(error instanceof ProgrammeError)) throw error;
+      errors.push(error);
+    }
+  }
+  return { rows, errors };
+}
+
+// The rows, each row without an id given the id of its talk (see with_ids in the CLI): the
+// catalog's talk of that title under its slug, its earlier id or its slug numbered; else its
+// slug unless another row holds it; else the first numbered slug nobody holds.
+function withIds(rows, catalog, errors) {
+  const used = new Set(rows.filter((row) => !row.idFromTitle).map((row) => row.talkId));
+  const numbers = Array.from({ length: 98 }, (_, i) => i + 2);
+  const kept = [];
+  for (const row of rows) {
+    if (!row.idFromTitle) {
+      kept.push(row);
+      continue;
+    }
+    const title = row.fields.title;
+    const numbered = [row.talkId, ...numbers.map((n) => `${row.talkId}-${n}`)];
+    const before = row.talkId !== slugWithoutHash(title) ? ["talk", ...numbers.map((n) => `talk-${n}`)] : [];
+    const free = (id) => !used.has(id);
+    const talkId = [row.talkId, earlierSlug(title), ...numbered.slice(1), ...before]
+      .find((id) => free(id) && catalog.has(id) && catalog.get(id).title === title)
+      || numbered.find((id) => free(id) && (id === row.talkId || !catalog.has(id)));
+    if (!talkId) {
+      errors.push(new ProgrammeError(`line ${row.line}: no free id for ${repr(title)}: give the row one`, row.line));
+      continue;
+    }
+    used.add(talkId);
+    kept.push({ ...row, talkId });
+  }
+  return kept;
+}
+
+// The fields the row would change of the talk (times compared as instants); a field the row
+// does not have is no change.
+export function changesOf(fields, current) {
+  const differs = (name) => {
+    if (!(name in fields)) return false;
+    if (name === "speakers") return JSON.stringify(fields.speakers || []) !== JSON.stringify(current.speakers || []);
+    const wanted = fields[name] || null;
+    const have = current[name] || null;
+    if (wanted === have) return false;
+    if (!TIMES.includes(name)) return true;
+    return wanted === null || instant(wanted) === null || instant(wanted) !== instant(have);
+  };
+  return COLUMNS.slice(1).filter(differs);
+}
+
+// What importing the rows into the catalog (its talks as listed, with their revisions) would
+// do, as `talkrate admin import --dry-run` says it: { created, updated, unchanged } rows (an
+// updated row with its talk, `current`, and `changes`), `notInFile` ids, and `errors` (the file's
+// own, then ids not to be had and times out of order with the catalog's).
+export function planImport({ rows, errors: readErrors }, talks) {
+  const catalog = new Map(talks.map((talk) => [talk.id, talk]));
+  const errors = [...readErrors];
+  const plan = { created: [], updated: [], unchanged: [], notInFile: [], errors };
+  const identified = withIds(rows, catalog, errors);
+  const inFile = new Set(identified.map((row) => row.talkId));
+  for (const row of identified) {
+    const current = catalog.get(row.talkId);
+    try {
+      const merged = { ...(current || {}), ...row.fields };
+      inOrder(row.line, merged.startsAt, merged.endsAt);
+    } catch (error) {
+      errors.push(error);
+      continue;
+    }
+    if (!current) plan.created.push(row);
+    else {
+      const changes = changesOf(row.fields, current);
+      (changes.length ? plan.updated : plan.unchanged).push({ ...row, current, changes });
+    }
+  }
+  plan.notInFile = talks.map((talk) => talk.id).filter((id) => !inFile.has(id)).sort();
+  return plan;
+}
+
+// The body of the PUT that imports a row: the talk's fields the file has no column for stay as
+// they are (a PUT replaces the whole talk); nothing empty is sent.
+export function importBody(row, current) {
+  const kept = current ? Object.fromEntries(COLUMNS.slice(1).map((name) => [name, current[name]])) : {};
+  return Object.fromEntries(Object.entries({ ...kept, ...row.fields }).filter(([, v]) => v !== null && v !== undefined));
 }

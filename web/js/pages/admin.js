@@ -1,6 +1,6 @@
 // /app/admin: organisers sign in with their token, add, edit and remove talks, and download the
 // results as CSV. The token stays in this tab only (sessionStorage).
-import { h, fill, setText, formatAvg, formatDay, formatTime, arrange } from "../dom.js";
+import { h, fill, setText, plural, formatAvg, formatDay, formatTime, arrange } from "../dom.js";
 import { request, allTalks, talkPath, ApiError } from "../api.js";
 import { watchCatalogue } from "../live.js";
 import { errorText, searchBox, searchWords, matchesSearch, shownOf, liveBadge } from "./common.js";
@@ -132,6 +132,7 @@ export function adminPage(main) {
     const formBox = h("div");
     const download = h("button", { type: "button", onclick: downloadCsv }, "Download results (CSV)");
     const add = h("button", { type: "button", onclick: () => editor(null) }, "Add a talk");
+    const importButton = h("button", { type: "button", onclick: importer }, "Import a programme (CSV)");
     // The programme's search, over the whole table: at a conference of 300 talks an organiser
     // fixing one types a few letters of it rather than scrolling. Kept in the address (?q=), so
     // a reload or Back from a talk finds the same rows.
@@ -145,7 +146,7 @@ export function adminPage(main) {
     const count = h("p", { class: "muted", role: "status", "data-testid": "admin-count" });
     fill(main,
       h("h1", {}, "Organisers"),
-      h("p", { class: "toolbar" }, add, download,
+      h("p", { class: "toolbar" }, add, importButton, download,
         h("button", { type: "button", class: "quiet", onclick: () => {
           storeToken(null);
           token = null;
@@ -406,6 +407,122 @@ export function adminPage(main) {
             fill(formBox);
             focusAfter(isNew ? null : talk.id);
           } }, "Cancel")));
+      fill(formBox, form);
+      heading.focus();
+    }
+
+    // Import a programme file as `talkrate admin import` does (its rules and words are
+    // programme-file.js's): the file is read and checked whole, and what it would do is shown
+    // (added, changed with what changes, unchanged, refused lines) before anything is sent; the
+    // import sends each added or changed talk through PUT /talks/{id}, only over the talk as it
+    // was read (If-Match) or where there was none (If-None-Match), as the CLI does.
+    function importer() {
+      setText(message, "");
+      const heading = h("h2", { tabindex: "-1" }, "Import a programme");
+      const file = h("input", { id: "import-file", type: "file", accept: ".csv,text/csv,text/plain", "aria-describedby": "import-help" });
+      const preview = h("div", { class: "import-preview" });
+      const apply = h("button", { type: "submit", hidden: true }, "Import");
+      let read = null; // the file's rows and refusals
+      let plan = null; // what importing them would do, as last shown
+      const close = () => {
+        fill(formBox);
+        importButton.focus();
+      };
+      const summaryOf = (p) => [`${p.created.length} to add`, `${p.updated.length} to change`, `${p.unchanged.length} unchanged`].join(", ")
+        + (p.notInFile.length ? `; ${plural(p.notInFile.length, "talk", "talks")} of the programme not in the file, left as they are` : "");
+      const line = (row, text) => h("li", {}, `Line ${row.line}: `, h("strong", {}, row.fields.title), ` (${row.talkId})${text}`);
+      const show = (note = "") => {
+        const errors = plan.errors;
+        const sendable = plan.created.length + plan.updated.length;
+        apply.hidden = errors.length > 0 || sendable === 0;
+        setText(apply, `Import: add ${plan.created.length}, change ${plan.updated.length}`);
+        const title = h("h3", { tabindex: "-1" }, errors.length ? "This file cannot be imported" : "What the import would do");
+        fill(preview, title,
+          note ? h("p", {}, note) : null,
+          errors.length
+            ? [h("p", {}, `Nothing was changed. Fix ${errors.length === 1 ? "this line" : "these lines"} of the file and choose it again:`),
+              h("ul", { class: "import-errors" }, errors.map((e) => h("li", {}, e.message)))]
+            : h("p", {}, sendable ? `${summaryOf(plan)}.` : `Nothing to change: every talk of the file is as the programme has it (${summaryOf(plan)}).`),
+          plan.created.length && !errors.length ? [h("h4", {}, "To add"), h("ul", {}, plan.created.map((row) => line(row, "")))] : null,
+          plan.updated.length && !errors.length ? [h("h4", {}, "To change"),
+            h("ul", {}, plan.updated.map((row) => line(row, `: ${listed(row.changes.map((k) => FIELD_NAMES[k]))}`)))] : null);
+        title.focus();
+      };
+      const check = async () => {
+        plan = (await programmeFile()).planImport(read, await allTalks());
+      };
+      file.addEventListener("change", async () => {
+        read = plan = null;
+        apply.hidden = true;
+        const chosen = file.files[0];
+        if (!chosen) return fill(preview);
+        fill(preview, h("p", {}, "Reading the file…"));
+        let rules;
+        try {
+          rules = await programmeFile();
+        } catch (error) {
+          return fill(preview, h("p", {}, errorText(error)));
+        }
+        const { readProgramme, ProgrammeError } = rules;
+        try {
+          let text;
+          try {
+            text = new TextDecoder("utf-8", { fatal: true }).decode(await chosen.arrayBuffer());
+          } catch {
+            throw new ProgrammeError(`${chosen.name} is not UTF-8 text: save it from the spreadsheet as 'CSV UTF-8'`);
+          }
+          read = readProgramme(text);
+          await check();
+          show();
+        } catch (error) {
+          if (!(error instanceof ProgrammeError)) return fill(preview, h("p", {}, errorText(error)));
+          plan = { created: [], updated: [], unchanged: [], notInFile: [], errors: [error] };
+          show();
+        }
+      });
+      const form = h("form", { class: "card talk-form", onsubmit: async (event) => {
+        event.preventDefault();
+        if (!plan || plan.errors.length) return;
+        const shown = summaryOf(plan) + JSON.stringify([...plan.created, ...plan.updated].map((row) => [row.talkId, row.changes]));
+        try {
+          // The programme as it is now: another organiser may have changed it since the preview.
+          await check();
+        } catch (error) {
+          return failed(error);
+        }
+        if (plan.errors.length || summaryOf(plan) + JSON.stringify([...plan.created, ...plan.updated].map((row) => [row.talkId, row.changes])) !== shown) {
+          show("The programme changed since the file was read: this is what the import would do now.");
+          return;
+        }
+        apply.disabled = true;
+        const done = { added: 0, changed: 0 };
+        const refused = [];
+        for (const row of [...plan.created, ...plan.updated]) {
+          const headers = { Authorization: `Bearer ${token}` };
+          if (row.current) headers["If-Match"] = `"${row.current.revision}"`;
+          else headers["If-None-Match"] = "*";
+          try {
+            await request("PUT", talkPath(row.talkId), { body: (await programmeFile()).importBody(row, row.current), headers });
+            done[row.current ? "changed" : "added"] += 1;
+          } catch (error) {
+            if (error instanceof ApiError && (error.status === 401 || error.status === 403)) return failed(error);
+            refused.push(`line ${row.line} (${row.talkId}): ${error instanceof ApiError && error.status === 412
+              ? "changed by someone else meanwhile; choose the file again to import it over their change" : errorText(error)}`);
+          }
+        }
+        fill(formBox);
+        setText(message, `Imported: ${done.added} added, ${done.changed} changed, ${plan.unchanged.length} unchanged.`
+          + (refused.length ? ` Not imported: ${refused.join("; ")}.` : ""));
+        await load().catch(() => {});
+        importButton.focus();
+      } },
+        heading,
+        h("span", { class: "field" }, h("label", { for: "import-file" }, "Programme file (CSV)"), file),
+        h("p", { class: "muted", id: "import-help" },
+          "The columns of the results file: id, title, speakers (separated by ;), track, room, startsAt, endsAt (with a time zone). "
+          + "A column the file lacks leaves that field as it is; talks not in the file are left as they are. Nothing changes before you import."),
+        preview,
+        h("span", { class: "row" }, apply, h("button", { type: "button", class: "quiet", onclick: close }, "Cancel")));
       fill(formBox, form);
       heading.focus();
     }
