@@ -495,6 +495,7 @@ export function adminPage(main) {
           return;
         }
         apply.disabled = true;
+        setText(apply, "Importing…");
         const done = { added: 0, changed: 0 };
         const refused = [];
         for (const row of [...plan.created, ...plan.updated]) {
