@@ -1,4 +1,4 @@
-"""AdminAuthorizerFunction: checks the admin bearer token for the catalog's write routes.
+"""AdminAuthorizerFunction: checks the admin bearer token for the organisers' routes.
 
 It never rejects: API Gateway HTTP APIs cannot give their own 401/403 a problem+json body, so
 the verdict travels in the request context and the API answers 401 or 403 itself.

@@ -126,6 +126,24 @@ def test_admin_routes_need_the_admin_token(api: Call, new_talk_id: str) -> None:
     assert api("PUT", f"/talks/{new_talk_id}", {"title": ""})["statusCode"] == 401
 
 
+def test_an_organiser_checks_their_token_without_reading_or_changing_anything(api: Call) -> None:
+    # Given the organiser token, a wrong one and none
+    mine = {**ADMIN, "fingerprint": fingerprint("the-organiser-token")}
+    wrong = {"admin": False, "reason": "invalid-token", "fingerprint": fingerprint("guess")}
+    # When each asks GET /organiser
+    ok, refused, missing = (api("GET", "/organiser", authorizer=a) for a in (mine, wrong, None))
+    # Then the organiser's is 200 with the fingerprint the audit names, the others are the 403
+    # and 401 a write gets
+    assert ok["statusCode"] == 200, ok["body"]
+    assert ok["json"] == {"organiser": True, "tokenFingerprint": fingerprint("the-organiser-token")}
+    assert (refused["statusCode"], missing["statusCode"]) == (403, 401)
+    written = api("POST", "/talks", {"title": "x"}, authorizer=wrong)
+    assert refused["json"] == written["json"]
+    assert missing["headers"]["WWW-Authenticate"].startswith("Bearer")
+    assert_as_documented(ok, "GET", "/organiser")
+    assert_as_documented(refused, "GET", "/organiser")
+
+
 def test_an_organiser_adds_changes_and_removes_a_talk(api: Call, new_talk_id: str) -> None:
     talk = {
         "id": new_talk_id,

@@ -35,7 +35,12 @@ def test_every_route_documents_its_problem_responses_as_problem_json() -> None:
 
 def test_admin_routes_require_the_bearer_token() -> None:
     spec = json.loads(document())
-    admin = {("post", "/talks"), ("put", "/talks/{talkId}"), ("delete", "/talks/{talkId}")}
+    admin = {
+        ("post", "/talks"),
+        ("put", "/talks/{talkId}"),
+        ("delete", "/talks/{talkId}"),
+        ("get", "/organiser"),
+    }
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
             secured = operation.get("security") == [{"bearerAuth": []}]
@@ -61,6 +66,7 @@ def test_every_429_503_and_401_documents_the_header_a_client_needs() -> None:
         ("post", "/talks", "401"),
         ("put", "/talks/{talkId}", "401"),
         ("delete", "/talks/{talkId}", "401"),
+        ("get", "/organiser", "401"),
         ("get", "/ratings", "503"),
         ("post", "/ratings", "503"),
     } <= documented

@@ -27,10 +27,11 @@ def require_admin(request: Request) -> None:
 
 def audit_admin_write(request: Request, route: Route, status: int) -> None:
     """One log line per request to an admin route: who (the token's fingerprint, never the
-    token), what (method, route, path), when, and how it ended."""
+    token), what (method, route, path), when, and how it ended; `admin read` for a GET (the
+    organiser check), `admin write` for the others."""
     context = request.authorizer or {}
     logger.info(
-        "admin write",
+        "admin read" if request.method == "GET" else "admin write",
         extra={
             "audit": True,
             "tokenFingerprint": context.get("fingerprint"),

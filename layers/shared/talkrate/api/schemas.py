@@ -113,6 +113,18 @@ class TalkRatingsOut(Document):
     )
 
 
+class OrganiserOut(Document):
+    """200 to GET /organiser: the bearer token is the organiser token."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    organiser: Literal[True]
+    token_fingerprint: str | None = Field(
+        alias="tokenFingerprint",
+        description="The first 12 hex digits of the token's SHA-256, as the audit log names it.",
+    )
+
+
 class RatingStatus(Document):
     """200 to GET /ratings/{eventId}."""
 

@@ -1,4 +1,5 @@
-"""Routes of the catalog: GET /talks, GET /talks/{talkId}, admin POST/PUT/DELETE, the leaderboard.
+"""Routes of the catalog: GET /talks, GET /talks/{talkId}, admin POST/PUT/DELETE, the leaderboard,
+and GET /organiser (whether a token is the organiser's, before an organiser's client writes).
 
 The organisers' POST and PUT live in talkrate.api.talk_admin, imported at their first request:
 their bodies are checked by pydantic models, which the attendees' routes never load.
@@ -13,7 +14,7 @@ from urllib.parse import urlencode
 
 from talkrate import wiring
 from talkrate.api.responses import ok, problems
-from talkrate.api.routing import Header, Path, Query, Response, Router
+from talkrate.api.routing import Header, Path, Query, Request, Response, Router
 from talkrate.catalog import RatedTalk, find_talks, leaderboard, remove_talk, talk_details
 from talkrate.events import MAX_TALK_ID_LENGTH, TALK_ID_PATTERN
 from talkrate.leaderboard import PRIOR_MEAN, PRIOR_WEIGHT
@@ -194,6 +195,19 @@ router.later(
 def delete_talk(talk_id: TalkIdPath, if_match: IfMatch = None) -> Response:
     remove_talk(wiring.talk_catalog(), wiring.read_model(), talk_id, precondition(if_match, None))
     return Response(204, None, "")
+
+
+@router.route(
+    "GET",
+    "/organiser",
+    summary="Whether the bearer token is the organiser token (admin); reads and changes nothing",
+    responses={**ok("OrganiserOut", "The token is the organiser token"), **problems(401, 403)},
+    security=ADMIN_ONLY,
+)
+def get_organiser(request: Request) -> dict[str, Any]:
+    # The guard has answered 401 or 403 already for any other token: a client (the CLI's
+    # import --dry-run) learns that a write would be refused without attempting one.
+    return {"organiser": True, "tokenFingerprint": (request.authorizer or {}).get("fingerprint")}
 
 
 @router.get(
