@@ -1,18 +1,37 @@
-"""What can go wrong in a command, as one line a person can act on."""
+"""What can go wrong in a command, as one line a person can act on, and as one JSON document.
+
+With --json a failure is `{"error": {...}}` on stdout (beside what the command got done, when it
+got something done): the API's own problem document when the API refused (its `type`, `title`,
+`status`, `detail` and field `errors`), else the command's, in the same fields with a type
+`urn:talkrate:cli:<kind>` and no `status` (no HTTP answer said it).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+CLI_PROBLEM = "urn:talkrate:cli:"
+
 
 class CliError(Exception):
-    """A failure the command reports in one line and exits non-zero for (never a traceback)."""
+    """A failure the command reports in one line and exits non-zero for (never a traceback).
+
+    `result` is what the command got done before it failed (a simulation's figures, an import's
+    rows): with --json it is printed with the error, in the one document."""
 
     exit_code = 1
+    kind = "failed"
+    title = "Command failed"
+    result: dict[str, Any] | None = None
+
+    def __init__(self, message: str, result: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        if result is not None:
+            self.result = result
 
     def document(self) -> dict[str, Any]:
-        """The failure as JSON, for --json."""
-        return {"title": str(self)}
+        """The failure as JSON, for --json: a problem document of the command's own."""
+        return {"type": CLI_PROBLEM + self.kind, "title": self.title, "detail": str(self)}
 
 
 class ApiProblem(CliError):
@@ -41,17 +60,54 @@ class ApiProblem(CliError):
         return str(self.problem.get("type", "")).rsplit(":", 1)[-1]
 
     def document(self) -> dict[str, Any]:
-        return {"status": self.status, **self.problem}
+        """The API's problem document as it answered it (RFC 9457's `about:blank` for an
+        answer without one, a gateway's HTML page)."""
+        return {"type": "about:blank", **self.problem, "status": self.status}
 
 
 class BadInput(CliError):
     """What the user gave cannot be used (a file, an id): exit status 2, like a usage error."""
 
     exit_code = 2
+    kind = "bad-input"
+    title = "Bad input"
+
+
+class UsageProblem(CliError):
+    """The command line itself is wrong (an unknown option, a value out of range): exit 2."""
+
+    exit_code = 2
+    kind = "usage"
+    title = "Usage error"
+
+
+class Interrupted(CliError):
+    """Ctrl-C: the command stopped where it was (exit 130, as a shell says SIGINT)."""
+
+    exit_code = 130
+    kind = "interrupted"
+    title = "Interrupted"
+
+
+class Aborted(CliError):
+    """A question was answered no, or not at all (stdin closed)."""
+
+    kind = "aborted"
+    title = "Aborted"
+
+
+class Unexpected(CliError):
+    """A failure the command did not foresee (TALKRATE_DEBUG=1 shows where)."""
+
+    kind = "unexpected"
+    title = "Unexpected error"
 
 
 class Unreachable(CliError):
     """The API could not be reached at all (refused, unknown host, timeout, bad URL)."""
+
+    kind = "unreachable"
+    title = "API unreachable"
 
     def __init__(self, message: str, answer_lost: bool = False) -> None:
         super().__init__(message)

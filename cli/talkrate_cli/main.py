@@ -1,11 +1,14 @@
 """talkrate: read, rate, watch, administer, operate and simulate a conference from a terminal.
 
 Talks to the API over HTTP (--api URL, or --stack NAME for a deployed stage); `talkrate ops`
-works on the configured backends directly. Errors are one line on stderr and a non-zero exit.
+works on the configured backends directly. Errors are one line on stderr and a non-zero exit;
+with --json, stdout carries one JSON document whatever the outcome (`watch`: one a line), a
+failure as `{"error": {...}}` (talkrate_cli.errors).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import traceback
@@ -16,7 +19,14 @@ import click
 
 from talkrate_cli import output
 from talkrate_cli.client import Api
-from talkrate_cli.errors import CliError
+from talkrate_cli.errors import (
+    Aborted,
+    BadInput,
+    CliError,
+    Interrupted,
+    Unexpected,
+    UsageProblem,
+)
 from talkrate_cli.settings import LOCAL_API, VoterTokens, admin_token, api_from_stack
 
 
@@ -64,17 +74,35 @@ pass_session = click.make_pass_decorator(Session)
 
 
 def report(error: CliError, as_json: bool) -> None:
-    """The one line an error gets."""
+    """A failure: one line on stderr and, with --json, its document on stdout (with what the
+    command got done before it, when it says)."""
     if as_json:
-        import json
+        output.emit_json({**(error.result or {}), "error": error.document()})
+    output.errors.print(f"talkrate: {error}", markup=False)
 
-        print(json.dumps({"error": error.document()}), file=sys.stderr)
-    else:
-        output.errors.print(f"talkrate: {error}", markup=False)
+
+# ctx.meta's key for "--json was given": known before the options are parsed, for --help and
+# --version, which answer while the options are read (before the group makes its Session).
+JSON_ASKED = "talkrate.json"
+
+
+class TalkrateContext(click.Context):
+    """click's context, whose help is a JSON document under --json."""
+
+    def get_help(self) -> str:
+        text = super().get_help()
+        return json.dumps({"help": text}) if self.meta.get(JSON_ASKED) else text
 
 
 class TalkrateGroup(click.Group):
     """Turns every failure below it into one line and an exit status."""
+
+    context_class = TalkrateContext
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if ctx.parent is None:
+            ctx.meta[JSON_ASKED] = "--json" in args
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -82,11 +110,10 @@ class TalkrateGroup(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except CliError as error:
-            session = ctx.find_object(Session)
-            report(error, bool(session and session.as_json))
+            report(error, _as_json(ctx))
             ctx.exit(error.exit_code)
         except KeyboardInterrupt:
-            output.errors.print("talkrate: interrupted")
+            report(Interrupted("interrupted"), _as_json(ctx))
             ctx.exit(130)
         except BrokenPipeError:
             # The reader left (`talkrate admin export - | head`): quiet, as other commands are.
@@ -97,12 +124,27 @@ class TalkrateGroup(click.Group):
             if os.environ.get("TALKRATE_DEBUG"):
                 traceback.print_exc()
             line = f"unexpected {type(error).__name__}: {error}".splitlines()[0]
-            session = ctx.find_object(Session)
-            report(
-                CliError(f"{line} (TALKRATE_DEBUG=1 shows where)"),
-                bool(session and session.as_json),
-            )
+            report(Unexpected(f"{line} (TALKRATE_DEBUG=1 shows where)"), _as_json(ctx))
             ctx.exit(1)
+
+
+def _as_json(ctx: click.Context) -> bool:
+    session = ctx.find_object(Session)
+    return session.as_json if session else bool(ctx.meta.get(JSON_ASKED))
+
+
+def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """--version: the installed talkrate's version (a document under --json)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import version
+
+    number = version("talkrate")
+    if ctx.meta.get(JSON_ASKED):
+        output.emit_json({"version": number})
+    else:
+        click.echo(f"talkrate, version {number}")
+    ctx.exit()
 
 
 @click.group(cls=TalkrateGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -115,8 +157,20 @@ class TalkrateGroup(click.Group):
 )
 @click.option("--stack", metavar="NAME", help="Read the API URL from this CloudFormation stack.")
 @click.option("--region", metavar="REGION", help="The stack's region (else the AWS default).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-@click.version_option(package_name="talkrate", prog_name="talkrate")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='Print JSON for scripts: one document on stdout, a failure as {"error": {...}}.',
+)
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_version,
+    help="Show the version and exit.",
+)
 @click.pass_context
 def cli(
     ctx: click.Context, api_url: str | None, stack: str | None, region: str | None, as_json: bool
@@ -138,6 +192,14 @@ def register() -> None:
 
     for command in (*reading.COMMANDS, watch.watch, simulate.simulate, admin.admin, ops.ops):
         cli.add_command(command)
+    _with_context(cli)
+
+
+def _with_context(command: click.Command) -> None:
+    """Every command's context is talkrate's (its help a JSON document under --json)."""
+    command.context_class = TalkrateContext
+    for sub in getattr(command, "commands", {}).values():
+        _with_context(sub)
 
 
 register()
@@ -150,16 +212,18 @@ def main(argv: list[str] | None = None) -> int:
         result = cli.main(args=argv, prog_name="talkrate", standalone_mode=False)
     except click.ClickException as error:
         message = " ".join(error.format_message().split())  # click wraps some on two lines
-        if isinstance(error, click.UsageError) and error.ctx is not None:
-            message += f" (see `{error.ctx.command_path} --help`)"
+        problem: CliError = CliError(message)
+        if isinstance(error, click.UsageError):
+            if error.ctx is not None:
+                message += f" (see `{error.ctx.command_path} --help`)"
+            problem = UsageProblem(message)
+        elif isinstance(error, click.FileError):
+            problem = BadInput(message)
         # One line, as every other error: a script asked for JSON gets its usage errors so too
-        report(CliError(message), as_json)
+        report(problem, as_json)
         return error.exit_code
     except click.Abort:
-        if as_json:
-            report(CliError("aborted"), True)
-        else:
-            output.errors.print("talkrate: aborted")
+        report(Aborted("aborted"), as_json)
         return 1
     return result if isinstance(result, int) else 0
 

@@ -419,7 +419,8 @@ def test_errors_are_one_line_and_a_non_zero_exit(cli: Cli) -> None:
     assert_one_line_error(bad_url, "bad API URL")
     assert_one_line_error(unknown, "404")
     assert as_json.returncode == 1
-    assert json.loads(as_json.stderr)["error"]["status"] == 404
+    assert json.loads(as_json.stdout)["error"]["status"] == 404
+    assert_one_line_error(as_json, "404")  # the person's line, on stderr
 
 
 @pytest.mark.parametrize(
@@ -549,17 +550,88 @@ def test_admin_rm_asks_even_when_its_input_is_piped(cli: Cli) -> None:
         cli.run("admin", "rm", talk_id, "--yes")
 
 
-def test_with_json_every_error_is_json_on_stderr(cli: Cli) -> None:
-    # A usage error (a value out of range), and an answer that is not the API's (a wrong --api)
-    usage = cli.run("--json", "rate", "flight-of-the-gopher", "9")
-    wrong_api = cli.run("--json", "--api", cli.env["TALKRATE_API"] + "/app", "top")
-    for done in (usage, wrong_api):
-        assert done.returncode != 0
-        assert done.stdout == ""
-        document = json.loads(done.stderr)
-        assert document["error"]["title"]
-    assert "9" in json.loads(usage.stderr)["error"]["title"]
-    assert "is it the API's base URL?" in json.loads(wrong_api.stderr)["error"]["title"]
+# Every command's failures, and the outcomes that printed text under --json: (arguments, what
+# stdin says, the environment's changes, the exit status, the error's type). "{api}" is the
+# runtime's URL, "{file}" a CSV with a row the import refuses before sending anything.
+JSON_OUTCOMES = [
+    (("show", "no-such-talk"), None, {}, 1, "urn:talkrate:problem:talk-not-found"),
+    (("rate", "no-such-talk", "3"), None, {}, 1, "urn:talkrate:problem:talk-not-found"),
+    (("rate", "flight-of-the-gopher", "9"), None, {}, 2, "urn:talkrate:cli:usage"),
+    (("no-such-command",), None, {}, 2, "urn:talkrate:cli:usage"),
+    (("talks", "--track", "No Such Track"), None, {}, 1, "urn:talkrate:cli:failed"),
+    (("top", "--track", "No Such Track"), None, {}, 1, "urn:talkrate:cli:failed"),
+    (("--api", "http://127.0.0.1:9", "top"), None, {}, 1, "urn:talkrate:cli:unreachable"),
+    (("--api", "{api}/app", "top"), None, {}, 1, "urn:talkrate:cli:failed"),
+    (("--api", "htp:/nowhere", "talks"), None, {}, 1, "urn:talkrate:cli:unreachable"),
+    (
+        ("admin", "add", "flight-of-the-gopher", "--title", "Again"),
+        None,
+        {},
+        1,
+        "urn:talkrate:problem:talk-exists",
+    ),
+    (("admin", "edit", "flight-of-the-gopher"), None, {}, 2, "urn:talkrate:cli:usage"),
+    (("admin", "rm", "flight-of-the-gopher"), "n\n", {}, 1, "urn:talkrate:cli:aborted"),
+    (
+        ("admin", "rm", "flight-of-the-gopher", "--yes"),
+        None,
+        {"TALKRATE_ADMIN_TOKEN": "not-the-token"},
+        1,
+        "urn:talkrate:problem:forbidden",
+    ),
+    (("admin", "import", "{file}"), None, {}, 1, "urn:talkrate:cli:failed"),
+    (("admin", "import", "/no/such/file.csv"), None, {}, 2, "urn:talkrate:cli:usage"),
+    (("admin", "export", "-"), None, {}, 2, "urn:talkrate:cli:usage"),
+    (("watch", "no-such-talk", "--poll"), None, {}, 1, "urn:talkrate:problem:talk-not-found"),
+    (("simulate", "--talk", "no-such-talk"), None, {}, 1, "urn:talkrate:cli:failed"),
+    (("ops", "redrive", "999999999"), None, {}, 2, "urn:talkrate:cli:bad-input"),
+    (
+        ("ops", "replay", "--topic", "t", "--partition", "0", "--first", "5", "--last", "1"),
+        None,
+        {},
+        2,
+        "urn:talkrate:cli:usage",
+    ),
+    (("--api", "https://x.example", "ops", "rebuild"), None, {}, 2, "urn:talkrate:cli:usage"),
+    (("--version",), None, {}, 0, None),
+    (("admin", "--help"), None, {}, 0, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "env", "status", "kind"),
+    JSON_OUTCOMES,
+    ids=[" ".join(outcome[0]) for outcome in JSON_OUTCOMES],
+)
+def test_with_json_every_outcome_is_one_json_document_on_stdout(
+    cli: Cli,
+    tmp_path: Path,
+    args: tuple[str, ...],
+    stdin: str | None,
+    env: dict[str, str],
+    status: int,
+    kind: str | None,
+) -> None:
+    # (errors were JSON on stderr with nothing on stdout, or text: usage, --version, --help)
+    refused_row = tmp_path / "refused.csv"
+    refused_row.write_text("id,title\nnot an id!,A talk\n")
+    given = [a.format(api=cli.env["TALKRATE_API"], file=refused_row) for a in args]
+    # When a script runs the command with --json
+    done = cli.run("--json", *given, stdin=stdin, **env)
+    # Then it exits as without --json, and stdout is exactly one JSON document
+    assert done.returncode == status, done.stdout + done.stderr
+    document = json.loads(done.stdout)
+    assert "Traceback" not in done.stderr
+    if kind is None:
+        assert "error" not in document
+        return
+    # And a failure is {"error": problem}: the API's problem document, or the command's in the
+    # same fields; the person's one line stays on stderr
+    error = document["error"]
+    assert error["type"] == kind, error
+    assert {"type", "title", "detail"} <= set(error)
+    assert ("status" in error) == kind.startswith("urn:talkrate:problem:")
+    assert "talkrate: " in done.stderr.strip().splitlines()[-1]  # (after a question asked)
 
 
 def test_an_address_that_is_not_the_api_is_said_in_one_line(cli: Cli) -> None:
@@ -594,6 +666,9 @@ def test_watching_a_talk_that_is_removed_ends_and_says_so(cli: Cli) -> None:
         assert process.returncode == 1
         assert process.stderr is not None
         assert f"{talk_id} was removed from the programme" in process.stderr.read()
+        # And its JSON lines end with the error that ended it (it was on stderr only)
+        last = process.stdout.read().splitlines()[-1]
+        assert json.loads(last)["error"]["detail"] == f"{talk_id} was removed from the programme"
     finally:
         process.kill()
         process.wait()
@@ -607,8 +682,9 @@ def test_a_track_the_programme_does_not_have_is_said_so(cli: Cli, command: str) 
     # And with --json too, as an error document (it printed an empty list and exited 0)
     as_json = cli.run("--json", command, "--track", "No Such Track")
     assert as_json.returncode == 1
-    assert as_json.stdout == ""
-    assert "no track 'No Such Track' in the programme" in json.dumps(json.loads(as_json.stderr))
+    assert (
+        "no track 'No Such Track' in the programme" in json.loads(as_json.stdout)["error"]["detail"]
+    )
 
 
 def test_an_empty_search_lists_the_whole_programme(cli: Cli) -> None:
@@ -728,12 +804,16 @@ class Forwarder:
             each.close()
 
 
-def test_a_simulation_whose_api_goes_away_stops_and_reports_what_it_sent(cli: Cli) -> None:
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_a_simulation_whose_api_goes_away_stops_and_reports_what_it_sent(
+    cli: Cli, as_json: bool
+) -> None:
     talk_id = unique_talk_id("sim-gone")
     cli.ok("admin", "add", talk_id, "--title", "Simulated until the API goes away")
     forwarder = Forwarder(cli.env["TALKRATE_API"])
     # Given a verified simulation of a minute through an API
     process = cli.start(
+        *(["--json"] if as_json else []),
         "simulate",
         "--talk",
         talk_id,
@@ -753,13 +833,19 @@ def test_a_simulation_whose_api_goes_away_stops_and_reports_what_it_sent(cli: Cl
         # the reason, and no verification pretended
         out, err = process.communicate(timeout=90)
         assert process.returncode == 1, err
-        assert re.search(r"sent \d+ · accepted [1-9]\d*", out), out
         reason = re.search(r"simulation stopped after (\d+) of (\d+) requests: (.*)", err)
         assert reason, err
         assert int(reason[1]) < int(reason[2])
         assert "the API has not answered for 15 s" in reason[3]
         assert reason[3].endswith("(not verified)")
         assert "Traceback" not in err
+        if as_json:
+            # And with --json the report and the reason are one document (they were two)
+            document = json.loads(out)
+            assert document["accepted"] > 0
+            assert document["error"]["detail"] == reason[0]
+        else:
+            assert re.search(r"sent \d+ · accepted [1-9]\d*", out), out
     finally:
         process.kill()
         process.wait()

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from talkrate_cli import output, programme
-from talkrate_cli.errors import ApiProblem, CliError
+from talkrate_cli.errors import ApiProblem, CliError, Interrupted
 from talkrate_cli.main import Session, pass_session
 
 EDIT_ATTEMPTS = 3  # reads and saves of `admin edit` while others keep saving the talk
@@ -177,23 +177,26 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
         # was changed is unchanged the second time).
         # The row being sent when Ctrl-C came may have been saved: its answer is what was lost.
         done = ", ".join(f"{len(v)} {k}" for k, v in outcome.items() if v) or "none answered"
-        output.errors.print(
-            f"talkrate: interrupted after {sum(map(len, outcome.values()))} of {len(rows)} "
-            f"rows ({done}; the row on its way may be saved too); run it again to finish",
-            markup=False,
-        )
-        raise click.exceptions.Exit(130) from None
+        raise Interrupted(
+            f"interrupted after {sum(map(len, outcome.values()))} of {len(rows)} rows ({done}; "
+            "the row on its way may be saved too); run it again to finish",
+            result={**outcome, "dryRun": dry_run, "errors": failures},
+        ) from None
     in_file = {row.talk_id for row in rows}
     left = sorted(talk_id for talk_id in catalog if talk_id not in in_file)
+    document = {**outcome, "notInFile": left, "dryRun": dry_run, "errors": failures}
+    refused = f"{output.counted(len(failures), 'row was', 'rows were')} refused"
     if session.as_json:
-        output.emit_json({**outcome, "notInFile": left, "dryRun": dry_run, "errors": failures})
-    else:
-        for line in failures:
-            output.errors.print(f"talkrate: {line}", markup=False)
-        summary = ", ".join(f"{len(v)} {k}" for k, v in outcome.items() if k != "failed" or v)
-        if left:
-            summary += f"; {len(left)} in the catalog but not in the file, left as they are"
-        output.console.print(("would be: " if dry_run else "") + summary, markup=False)
+        if failures:
+            raise CliError(f"{refused}: {'; '.join(failures)}", result=document)
+        output.emit_json(document)
+        return
+    for line in failures:
+        output.errors.print(f"talkrate: {line}", markup=False)
+    summary = ", ".join(f"{len(v)} {k}" for k, v in outcome.items() if k != "failed" or v)
+    if left:
+        summary += f"; {len(left)} in the catalog but not in the file, left as they are"
+    output.console.print(("would be: " if dry_run else "") + summary, markup=False)
     if failures:
         raise click.exceptions.Exit(1)
 
@@ -239,6 +242,12 @@ def _import_rows(
 @pass_session
 def export(session: Session, csv_file: Path, track: str | None) -> None:
     """Write the programme with each talk's count, average and histogram to a CSV (- for stdout)."""
+    if str(csv_file) == "-" and session.as_json:
+        # stdout carries JSON under --json, and this file is CSV
+        raise click.UsageError(
+            "`admin export -` writes CSV, and --json keeps stdout for JSON: write it to a file "
+            "(its document names the file), or read the results with `talkrate --json talks`"
+        )
     talks = session.api.talks(track)
     if any("summary" not in talk for talk in talks):
         # The API lists talks without their ratings while its read model does not answer: a

@@ -156,8 +156,9 @@ def dead_letters(session: Session, include_redriven: bool) -> None:
 @ops.command()
 @click.argument("ids", type=int, nargs=-1, required=True)
 @click.option("--value", help="The repaired RatingSubmitted JSON (one id only).")
+@pass_session
 @_backend_errors
-def redrive(ids: tuple[int, ...], value: str | None) -> None:
+def redrive(session: Session, ids: tuple[int, ...], value: str | None) -> None:
     """Republish dead letters by id (repaired with --value)."""
     from pydantic import ValidationError
 
@@ -193,12 +194,17 @@ def redrive(ids: tuple[int, ...], value: str | None) -> None:
             )
         events.append((letter_id, event))
     publisher = wiring.rating_publisher()
+    redriven = []
     for letter_id, event in events:
         publisher.publish(Rating.of(event))
         wiring.event_store().mark_redriven([letter_id])
-        output.console.print(
-            f"redrive: dead letter {letter_id} republished as event {event.event_id}"
-        )
+        redriven.append({"deadLetter": letter_id, "eventId": event.event_id})
+        if not session.as_json:
+            output.console.print(
+                f"redrive: dead letter {letter_id} republished as event {event.event_id}"
+            )
+    if session.as_json:
+        output.emit_json({"redriven": redriven})
 
 
 @ops.command()
@@ -212,17 +218,19 @@ def relay(session: Session, limit: int) -> None:
 
     result = relay_outbox(wiring.outbox(), wiring.rating_publisher(), limit)
     told = f"relay: published {result.published}, still pending {result.pending}"
+    document = {
+        "published": result.published,
+        "pending": result.pending,
+        "oldestPendingSeconds": result.oldest_pending_seconds,
+    }
     if result.pending and result.published < limit:
         # It stops at the first entry the stream does not take: what is left is not the limit's.
-        raise CliError(f"{told}: the event stream did not acknowledge the next one; try again")
-    if session.as_json:
-        output.emit_json(
-            {
-                "published": result.published,
-                "pending": result.pending,
-                "oldestPendingSeconds": result.oldest_pending_seconds,
-            }
+        raise CliError(
+            f"{told}: the event stream did not acknowledge the next one; try again",
+            result=document,
         )
+    if session.as_json:
+        output.emit_json(document)
     else:
         output.console.print(told)
 
@@ -235,8 +243,10 @@ def relay(session: Session, limit: int) -> None:
 @click.option("--partition", type=click.IntRange(0), help="The topic's partition.")
 @click.option("--first", type=click.IntRange(0), help="First offset.")
 @click.option("--last", type=click.IntRange(0), help="Last offset (inclusive).")
+@pass_session
 @_backend_errors
 def replay(
+    session: Session,
     failure: str | None,
     topic: str | None,
     partition: int | None,
@@ -273,13 +283,23 @@ def replay(
             raise click.UsageError(f"--last ({last}) comes before --first ({first})")
         ranges = [OffsetRange(str(topic), int(partition or 0), int(first or 0), int(last or 0))]
         records = []
-    output.console.print(f"replay: {', '.join(str(r) for r in ranges)}", markup=False)
+    # With --json the progress goes to stderr and the result is the one document on stdout.
+    say = _say("replay", output.errors if session.as_json else None)
+    say(", ".join(str(r) for r in ranges))
     if not records:
         records = read_from_kafka(client_options(load_settings()), ranges)
-    result = apply_replay(
-        records, wiring.event_store(), wiring.read_model(), progress=_say("replay")
-    )
-    output.console.print(
-        f"replay: {result.records} records replayed; the event store holds {result.events} "
-        f"events over {result.histograms} talks"
+    result = apply_replay(records, wiring.event_store(), wiring.read_model(), progress=say)
+    if session.as_json:
+        output.emit_json(
+            {
+                "ranges": [str(r) for r in ranges],
+                "records": result.records,
+                "events": result.events,
+                "talks": result.histograms,
+            }
+        )
+        return
+    say(
+        f"{result.records} records replayed; the event store holds {result.events} events over "
+        f"{result.histograms} talks"
     )

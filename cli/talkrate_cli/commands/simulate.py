@@ -12,7 +12,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from talkrate_cli import output, voting
-from talkrate_cli.errors import CliError
+from talkrate_cli.errors import CliError, Interrupted
 from talkrate_cli.main import Session, pass_session
 from talkrate_cli.settings import is_loopback
 from talkrate_cli.simulation.ledger import Ledger
@@ -153,26 +153,38 @@ def simulate(
             interrupted = True  # Ctrl-C: what was sent so far is still worth a report
         ledger.finished = time.monotonic()
     if interrupted:
-        _report(session, ledger, runner, None)
-        output.errors.print(
-            f"talkrate: interrupted after {ledger.sent} of {len(plan)} requests: the figures "
-            "above are of those (not verified)",
-            markup=False,
+        raise Interrupted(
+            f"interrupted after {ledger.sent} of {len(plan)} requests: the figures "
+            + ("in this document" if session.as_json else "above")
+            + " are of those (not verified)",
+            result=_report(session, ledger, runner, None),
         )
-        raise click.exceptions.Exit(130)
     if runner.stopped:
-        _report(session, ledger, runner, None)  # what was sent is still worth knowing
         raise CliError(
             f"simulation stopped after {ledger.sent} of {len(plan)} requests: {runner.stopped}"
-            + (" (not verified)" if verify else "")
+            + (" (not verified)" if verify else ""),
+            result=_report(session, ledger, runner, None),  # what was sent is worth knowing
         )
     verdict = None
     if verify:
         verdict = _verify(session, ledger, baseline, verify_timeout)
-    _report(session, ledger, runner, verdict)
-    failed = verdict is not None and not verdict.ok
-    if failed or ledger.bad_accepted or (verdict is None and ledger.errors):
-        raise click.exceptions.Exit(1)
+    figures = _report(session, ledger, runner, verdict)
+    failure = _failure(ledger, verdict)
+    if failure is not None:
+        raise CliError(failure, result=figures) if session.as_json else click.exceptions.Exit(1)
+    if session.as_json:
+        output.emit_json(figures)
+
+
+def _failure(ledger: Ledger, verdict: Verdict | None) -> str | None:
+    """Why the run failed (its report says the details), or None."""
+    if verdict is not None and not verdict.ok:
+        return "the counts do not agree with what the API accepted (see disagreeing)"
+    if ledger.bad_accepted:
+        return f"{ledger.bad_accepted} deliberately bad requests were accepted"
+    if verdict is None and ledger.errors:
+        return f"{output.counted(ledger.errors, 'request')} failed (see lastError)"
+    return None
 
 
 def _verify(session: Session, ledger: Ledger, baseline: dict[str, Any], timeout: float) -> Verdict:
@@ -196,7 +208,11 @@ def _verify(session: Session, ledger: Ledger, baseline: dict[str, Any], timeout:
     return verdict
 
 
-def _report(session: Session, ledger: Ledger, runner: Runner, verdict: Verdict | None) -> None:
+def _report(
+    session: Session, ledger: Ledger, runner: Runner, verdict: Verdict | None
+) -> dict[str, Any]:
+    """The run's figures: printed for a person, returned for --json (the caller prints the one
+    document, with an error when the run failed)."""
     elapsed = max(1e-3, (ledger.finished or time.monotonic()) - ledger.started)
     figures: dict[str, Any] = {
         "sent": ledger.sent,
@@ -217,6 +233,7 @@ def _report(session: Session, ledger: Ledger, runner: Runner, verdict: Verdict |
             for name, share in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("max", 1.0))
         },
         "statuses": dict(sorted(ledger.statuses.items())),
+        "lastError": ledger.last_error,
     }
     if verdict is not None:
         figures |= {
@@ -229,9 +246,7 @@ def _report(session: Session, ledger: Ledger, runner: Runner, verdict: Verdict |
                 k: {"expected": e, "counted": c} for k, (e, c) in verdict.disagreeing.items()
             },
         }
-    if session.as_json:
-        output.emit_json(figures)
-    else:
+    if not session.as_json:
         latency = figures["latencyMs"]
         lines = [
             f"requests  sent {ledger.sent} · accepted {ledger.accepted} · bad refused as expected "
@@ -283,3 +298,4 @@ def _report(session: Session, ledger: Ledger, runner: Runner, verdict: Verdict |
             file=sys.stderr if session.as_json else sys.stdout,
             flush=True,
         )
+    return figures

@@ -6,8 +6,6 @@ else by polling; polling also stands in while the channel reconnects.
 
 from __future__ import annotations
 
-import json
-import sys
 import threading
 import time
 from datetime import datetime
@@ -108,7 +106,11 @@ def watch(
     poll: bool,
     duration: float | None,
 ) -> None:
-    """Watch TALK's histogram, or --leaderboard, change live (Ctrl-C stops)."""
+    """Watch TALK's histogram, or --leaderboard, change live (Ctrl-C stops).
+
+    With --json: one JSON document a line, the view each time it changes; a failure that ends
+    the watch is the last line, {"error": {...}}.
+    """
     if leaderboard == (talk is not None):
         raise click.UsageError("give a TALK or --leaderboard")
     watcher = Watcher(session.api, talk, track, limit)
@@ -184,7 +186,9 @@ def _watch_json(
     while _pause(watcher, interval, deadline):
         fresh, error = _refetch(watcher, data)
         if error:
-            print(json.dumps({"error": error}), file=sys.stderr)
+            # A passing failure (the next poll may succeed): a line for the person, on stderr.
+            # stdout keeps its lines for the views; one that ends the watch is its last line.
+            output.errors.print(f"talkrate: {error} (still watching)", markup=False)
         if fresh != data:
             data = fresh
             output.emit_json(data)
