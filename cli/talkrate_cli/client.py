@@ -199,6 +199,15 @@ class Api:
 
     # Organising
 
+    def check_organiser(self) -> None:
+        """GET /organiser: ApiProblem 401 or 403, as a write would get, unless the token is the
+        organiser's. An API from before the route (404, 405) cannot say: its writes will."""
+        try:
+            self.request("GET", "/organiser", admin=True)
+        except ApiProblem as problem:
+            if problem.status not in (404, 405):
+                raise
+
     def put_talk(
         self, talk_id: str, fields: dict[str, Any], revision: int | None = None, new: bool = False
     ) -> tuple[int, dict[str, Any]]:

@@ -55,7 +55,9 @@ class Session:
         return self._api
 
     def admin_api(self) -> Api:
-        """The API client, refused early when no organiser token is known."""
+        """The API client, refused before anything is read or written when no organiser token is
+        known or the API refuses the one given (the same 401 or 403 a write would get): a dry
+        run fails as the real run would, and `admin rm` does not ask first."""
         api = self.api
         if admin_token(self.url) is None:
             raise CliError(
@@ -63,6 +65,7 @@ class Session:
                 "its data folder's organiser-token: .local/, or the --data-dir it was given, which "
                 "TALKRATE_LOCAL_DATA names to this command)"
             )
+        api.check_organiser()
         return api
 
     def voter_tokens(self) -> VoterTokens:

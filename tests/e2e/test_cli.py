@@ -410,6 +410,30 @@ def test_admin_import_of_fewer_columns_keeps_the_rest_of_each_talk(
     cli.ok("admin", "rm", talk, "--yes")
 
 
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_an_import_dry_run_with_a_wrong_token_fails_as_the_import_would(
+    cli: Cli, tmp_path: Path, as_json: bool
+) -> None:
+    # Given a programme to import and an organiser token that is not the service's
+    talk_id = unique_talk_id("dry-token")
+    programme = tmp_path / "programme.csv"
+    programme.write_text(f"id,title\n{talk_id},Checked before it is written\n")
+    json_flag = ["--json"] if as_json else []
+    # When the organiser tries it first, then runs it
+    dry = cli.run(*json_flag, "admin", "import", "--dry-run", str(programme), **WRONG_TOKEN)
+    real = cli.run(*json_flag, "admin", "import", str(programme), **WRONG_TOKEN)
+    # Then the dry run fails as the import does (it said "would be: 1 created" and exit 0),
+    # with the same line and exit status, and nothing was written
+    assert (dry.returncode, dry.stderr, dry.stdout) == (real.returncode, real.stderr, real.stdout)
+    assert_one_line_error(dry, "Forbidden (403)", "not the organiser token")
+    assert cli.runtime.request("GET", f"/talks/{talk_id}").status == 404
+    # And with the organiser's token the dry run says what the import would do
+    assert "would be: 1 created" in cli.ok("admin", "import", "--dry-run", str(programme))
+
+
+WRONG_TOKEN = {"TALKRATE_ADMIN_TOKEN": "not-the-organiser-token"}
+
+
 def test_errors_are_one_line_and_a_non_zero_exit(cli: Cli) -> None:
     refused = cli.run("talks", TALKRATE_API="http://127.0.0.1:9")
     bad_url = cli.run("--api", "htp:/nowhere", "talks")
