@@ -972,6 +972,71 @@ def test_simulate_200_attendees_verifies_every_count(cli: Cli, tmp_path: Path) -
     assert sum(place["count"] for place in board) == counted
 
 
+@pytest.mark.parametrize("meanwhile", ["others rate", "a count changes", "others rate --alone"])
+def test_simulate_verify_sets_apart_what_others_rate_and_fails_on_a_count_no_rating_made(
+    cli: Cli, meanwhile: str
+) -> None:
+    import redis
+
+    from talkrate.adapters.redis_store import histogram_key
+
+    talk_id = unique_talk_id("sim-shared")
+    cli.ok("admin", "add", talk_id, "--title", "Rated by the crowd and by others")
+    # Given a verified simulation rating a talk
+    process = cli.start(
+        "--json",
+        "simulate",
+        "--talk",
+        talk_id,
+        "--rate",
+        "10",
+        "--duration",
+        "4",
+        "--verify",
+        "--verify-timeout",
+        "15",
+        *(["--alone"] if meanwhile.endswith("--alone") else []),
+    )
+    try:
+        assert wait_for(lambda: cli.count(talk_id) >= 3, seconds=60)  # past its baseline
+        # When, while it runs, other attendees rate the same talk through the API
+        if meanwhile.startswith("others rate"):
+            for _ in range(4):
+                body = json.dumps({"talkId": talk_id, "value": 1})
+                assert cli.runtime.request("POST", "/ratings", body).status == 202
+        else:
+            # (or the talk's count changes with no rating applied: a count that is no one's)
+            redis.Redis.from_url(CLI_RATINGS).hincrby(histogram_key(talk_id), "2", 3)
+        out, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+        process.wait()
+        cli.run("admin", "rm", talk_id, "--yes")
+    figures = json.loads(out)
+    if meanwhile == "others rate":
+        # Then the run verifies, the others' ratings reported apart (they were a disagreement)
+        assert process.returncode == 0, out + err
+        assert figures["verified"] is True
+        assert figures["counted"] == figures["expected"] > 0
+        assert figures["outside"] == {talk_id: {"ratings": 4, "change": {"1": 4}}}
+        assert err.strip().splitlines()[-1].endswith(", from outside 4")
+    if meanwhile == "a count changes":
+        # Then it fails verify, the talk disagreeing by the 3 nobody sent
+        assert process.returncode == 1, out + err
+        assert figures["verified"] is False
+        assert figures["outside"] == {}
+        expected, counted = figures["disagreeing"][talk_id].values()
+        assert counted["2"] - expected["2"] == 3
+        assert figures["error"]["type"] == "urn:talkrate:cli:failed"
+    if meanwhile == "others rate --alone":
+        # Then, told nobody else rates, it fails verify on the 4 it did not send
+        assert process.returncode == 1, out + err
+        assert figures["verified"] is False
+        assert figures["outside"] == {}
+        expected, counted = figures["disagreeing"][talk_id].values()
+        assert counted["1"] - expected["1"] == 4
+
+
 def test_stack_names_the_api_through_its_cloudformation_outputs(
     cli: Cli, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -168,3 +168,30 @@ def test_a_rating_whose_first_try_is_still_in_progress_is_asked_again_and_counts
     assert keys[0] == keys[1]
     assert (ledger.accepted, ledger.errors) == (1, 0)
     assert json.dumps(ledger.events) == '{"t-1": ["e-1"]}'
+
+
+def test_ratings_from_outside_the_run_are_told_apart_from_a_loss_or_a_count_no_rating_made() -> (
+    None
+):
+    from talkrate_cli.simulation.verify import Reading, outside_change
+
+    # Given a talk with three ratings (its revision 3), and a run whose two 4s were accepted
+    before = Reading(Counter({"3": 2, "5": 1}), revision=3)
+    own = Counter({"4": 2})
+    # When others meanwhile rated it 5 and changed an earlier 3 to a 1 (two more ratings applied)
+    others = Reading(Counter({"1": 1, "3": 1, "4": 2, "5": 2}), revision=7)
+    # Then the difference beyond the run's is theirs: two ratings, and what they changed
+    assert outside_change(before, others, own, 2) == (2, {"1": 1, "3": -1, "5": 1})
+    # And not when one of the run's 4s was lost while another attendee rated (the revision
+    # rose by one less than the ratings the counts would need)
+    lost = Reading(Counter({"3": 2, "4": 1, "5": 2}), revision=5)
+    assert outside_change(before, lost, own, 2) is None
+    # Nor when a count rose with no rating applied (the revision counts the run's only)
+    made_up = Reading(Counter({"3": 2, "4": 2, "5": 2}), revision=5)
+    assert outside_change(before, made_up, own, 2) is None
+    # Nor when more changed than the others' ratings can (one rating adds one, takes one)
+    too_much = Reading(Counter({"3": 2, "4": 2, "5": 4}), revision=6)
+    assert outside_change(before, too_much, own, 2) is None
+    # Nor without a revision to tell by (an answer read from the event store)
+    unknown = Reading(others.counts, revision=None)
+    assert outside_change(before, unknown, own, 2) is None

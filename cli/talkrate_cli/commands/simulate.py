@@ -18,7 +18,14 @@ from talkrate_cli.settings import is_loopback
 from talkrate_cli.simulation.ledger import Ledger
 from talkrate_cli.simulation.runner import Runner
 from talkrate_cli.simulation.scenario import Crowd, cast, plan_conference, plan_steady, slots_of
-from talkrate_cli.simulation.verify import Verdict, await_projection, diagnose, settled
+from talkrate_cli.simulation.verify import (
+    Reading,
+    Verdict,
+    await_projection,
+    diagnose,
+    read_each,
+    settled,
+)
 
 
 def _ms(seconds: float | None) -> str:
@@ -69,7 +76,18 @@ def _first_token(session: Session, code: str | None, wanted: bool | None) -> str
 @click.option("--talk", "talk_ids", multiple=True, help="Only these talks (repeat).")
 @click.option("--tokens/--no-tokens", default=None, help="Voter tokens [default: when offered].")
 @click.option("--code", envvar="TALKRATE_EVENT_CODE", help="The event code for POST /voters.")
-@click.option("--verify", is_flag=True, help="Wait for the projector and check every count.")
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Wait for the projector and check every count (ratings others send to the same talks "
+    "meanwhile reported apart).",
+)
+@click.option(
+    "--alone",
+    is_flag=True,
+    help="With --verify: nobody else rates these talks, so any rating beyond the run's fails "
+    "(one of its own counted twice cannot pass for someone else's).",
+)
 @click.option("--verify-timeout", type=click.FloatRange(1), default=120.0, show_default=True)
 @click.option("--yes", "-y", is_flag=True, help="Allow a load on an API that is not local.")
 @pass_session
@@ -88,6 +106,7 @@ def simulate(
     tokens: bool | None,
     code: str | None,
     verify: bool,
+    alone: bool,
     verify_timeout: float,
     yes: bool,
 ) -> None:
@@ -126,7 +145,9 @@ def simulate(
         f"voter tokens {'yes' if use_tokens else 'no'}: {len(plan)} requests planned",
         markup=False,
     )
-    baseline = settled(api, talk_list) if verify else {}
+    # Settled first (earlier ratings still being projected are not the crowd's), then each
+    # talk's histogram with its revision, read together.
+    baseline = read_each(api, settled(api, talk_list)) if verify else {}
     ledger = Ledger(tokens=use_tokens)
     runner = Runner(api.url, ledger, concurrency, use_tokens, code)
     if first_token is not None:
@@ -167,7 +188,7 @@ def simulate(
         )
     verdict = None
     if verify:
-        verdict = _verify(session, ledger, baseline, verify_timeout)
+        verdict = _verify(session, ledger, baseline, verify_timeout, alone)
     figures = _report(session, ledger, runner, verdict)
     failure = _failure(ledger, verdict)
     if failure is not None:
@@ -187,7 +208,9 @@ def _failure(ledger: Ledger, verdict: Verdict | None) -> str | None:
     return None
 
 
-def _verify(session: Session, ledger: Ledger, baseline: dict[str, Any], timeout: float) -> Verdict:
+def _verify(
+    session: Session, ledger: Ledger, baseline: dict[str, Reading], timeout: float, alone: bool
+) -> Verdict:
     delta = ledger.expected_delta()
     with Progress(
         TextColumn("projecting"),
@@ -201,7 +224,9 @@ def _verify(session: Session, ledger: Ledger, baseline: dict[str, Any], timeout:
         def seen(verdict: Verdict) -> None:
             progress.update(bar, completed=max(0, verdict.counted))
 
-        verdict = await_projection(session.api, baseline, delta, timeout, seen)
+        # Alone, no rating is someone else's: any beyond the run's is a disagreement.
+        own = None if alone else ledger.accepted_of
+        verdict = await_projection(session.api, baseline, delta, own, timeout, seen)
     for talk_id in verdict.disagreeing:
         where = diagnose(session.api, ledger.events.get(talk_id, []))
         verdict.whereabouts[talk_id] = {k: v for k, v in where.items()}
@@ -245,6 +270,11 @@ def _report(
             "disagreeing": {
                 k: {"expected": e, "counted": c} for k, (e, c) in verdict.disagreeing.items()
             },
+            # Ratings other clients sent to the run's talks meanwhile: not the run's, not a
+            # disagreement.
+            "outside": {
+                k: {"ratings": n, "change": change} for k, (n, change) in verdict.outside.items()
+            },
         }
     if not session.as_json:
         latency = figures["latencyMs"]
@@ -283,6 +313,12 @@ def _report(
                 f"verify    {'every talk agrees' if verdict.ok else output.counted(agree, 'talk disagrees', 'talks disagree')} "
                 f"(projector awaited {verdict.waited:.1f} s)"
             )
+            if verdict.outside:
+                lines.append(
+                    f"outside   {output.counted(verdict.outside_ratings, 'rating')} from outside "
+                    f"this run on {output.counted(len(verdict.outside), 'talk')} (other clients "
+                    "rated them meanwhile): set apart, not counted as this run's"
+                )
             for talk_id in verdict_talks[:10]:
                 want, have = verdict.disagreeing[talk_id]
                 lines.append(f"          {talk_id}: expected {want}, counted {have}")
@@ -294,7 +330,8 @@ def _report(
     if verdict is not None:
         print(
             f"sent {ledger.sent}, accepted {ledger.accepted}, expected {verdict.expected}, "
-            f"counted {verdict.counted}",
+            f"counted {verdict.counted}"
+            + (f", from outside {verdict.outside_ratings}" if verdict.outside else ""),
             file=sys.stderr if session.as_json else sys.stdout,
             flush=True,
         )

@@ -37,6 +37,7 @@ class Ledger:
     recent: deque[tuple[float, float]] = field(default_factory=deque)  # (finished, latency)
     last_error: str = ""
     events: dict[str, list[str]] = field(default_factory=dict)  # talk: accepted event ids
+    accepted_of: Counter[str] = field(default_factory=Counter)  # talk: its accepted ratings
     _newest: dict[tuple[int, str], int] = field(default_factory=dict)
     _every: Counter[tuple[str, int]] = field(default_factory=Counter)
     started: float = field(default_factory=time.monotonic)
@@ -66,6 +67,7 @@ class Ledger:
             return
         if status == 202:
             self.accepted += 1
+            self.accepted_of[action.talk_id] += 1
             if event_id:
                 self.events.setdefault(action.talk_id, []).append(event_id)
             if self.tokens:

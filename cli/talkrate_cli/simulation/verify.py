@@ -1,4 +1,13 @@
-"""Reading the counts back: a baseline before the crowd, the projector awaited after it."""
+"""Reading the counts back: a baseline before the crowd, the projector awaited after it.
+
+Each talk's change from its baseline is compared with what this run's 202s imply. Other
+clients may rate the same talks meanwhile (attendees, another simulation): a talk's
+`ratingsRevision` (GET /ratings) counts the ratings applied to it, so a change beyond this run's
+own is told apart as outside activity when the revision counts that many ratings more than the
+run sent, each of which adds one to its value (and, a changed mind, takes one from another).
+A lost rating leaves a count missing that no outside rating explains (the revision rose by one
+less); a count changed without a rating applied is no one's.
+"""
 
 from __future__ import annotations
 
@@ -44,20 +53,76 @@ def settled(api: Api, talk_ids: list[str], seconds: float = 15.0) -> Histograms:
     return last
 
 
+@dataclass(frozen=True)
+class Reading:
+    """One talk's histogram and its revision (how many ratings were applied to it so far),
+    from one answer; no revision where the API does not say (read from the event store)."""
+
+    counts: Counter[str]
+    revision: int | None
+
+
+def read(api: Api, talk_id: str) -> Reading:
+    """GET /ratings of one talk."""
+    answer = api.ratings(talk_id)
+    revision = answer.get("ratingsRevision")
+    return Reading(
+        Counter({v: int(answer["ratings"].get(v, 0)) for v in VALUES}),
+        int(revision) if isinstance(revision, int) else None,
+    )
+
+
+def read_each(api: Api, talk_ids: Iterable[str]) -> dict[str, Reading]:
+    """GET /ratings of each talk (the baseline's revisions: one request a talk)."""
+    return {talk_id: read(api, talk_id) for talk_id in talk_ids}
+
+
+def outside_change(
+    before: Reading, after: Reading, own: Counter[str], own_ratings: int
+) -> tuple[int, dict[str, int]] | None:
+    """How many ratings from outside this run changed the talk, and by what per value, when the
+    change beyond this run's `own` (from its `own_ratings` accepted ones) is what they explain;
+    None when it is not (a lost rating, a count changed with no rating applied, no revision)."""
+    if before.revision is None or after.revision is None:
+        return None
+    others = after.revision - before.revision - own_ratings
+    extra = {v: after.counts[v] - before.counts[v] - own[v] for v in VALUES}
+    added = sum(n for n in extra.values() if n > 0)
+    taken = -sum(n for n in extra.values() if n < 0)
+    new_votes = added - taken  # a changed mind adds one and takes one: it counts no more
+    # Each outside rating adds one to its value; those that replace an earlier one take one.
+    if others < 1 or new_votes < 0 or added > others or taken > others - new_votes:
+        return None
+    return others, {v: n for v, n in extra.items() if n}
+
+
 @dataclass
 class Verdict:
     """How the counts compare with what the 202s imply."""
 
     expected: int
-    counted: int
+    counted: int  # this run's: what changed, less what outside ratings changed
     disagreeing: dict[str, tuple[dict[str, int], dict[str, int]]]  # talk: (expected, counted)
     waited: float
     whereabouts: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    # talk: (ratings from outside this run, their change per value)
+    outside: dict[str, tuple[int, dict[str, int]]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        """Counted equals expected and every talk agrees."""
+        """Counted equals expected and every talk agrees (outside activity aside)."""
         return self.counted == self.expected and not self.disagreeing
+
+    @property
+    def outside_ratings(self) -> int:
+        """How many ratings from outside this run were applied to its talks meanwhile."""
+        return sum(others for others, _ in self.outside.values())
+
+    def set_outside(self, talk_id: str, others: int, change: dict[str, int]) -> None:
+        """The talk's difference is outside activity: not a disagreement, and not the run's."""
+        self.disagreeing.pop(talk_id, None)
+        self.outside[talk_id] = (others, change)
+        self.counted -= sum(change.values())
 
 
 def compare(baseline: Histograms, delta: Histograms, now: Histograms, waited: float) -> Verdict:
@@ -76,17 +141,25 @@ def compare(baseline: Histograms, delta: Histograms, now: Histograms, waited: fl
 
 def await_projection(
     api: Api,
-    baseline: Histograms,
+    baseline: dict[str, Reading],
     delta: Histograms,
+    own_ratings: Counter[str] | None,
     timeout: float,
     progress: Callable[[Verdict], None],
 ) -> Verdict:
-    """Poll until every talk agrees, or nothing changed for a while, or the timeout passes."""
+    """Poll until every talk agrees, its difference explained by outside ratings (none are
+    looked for without `own_ratings`, the run's accepted ratings per talk), or nothing changed
+    for a while, or the timeout passes."""
     started = time.monotonic()
-    last_counted, last_change = None, started
+    before = {talk_id: reading.counts for talk_id, reading in baseline.items()}
+    last_counted, last_change, last_explained = None, started, 0.0
     while True:
-        now = snapshot(api, baseline)
-        verdict = compare(baseline, delta, now, time.monotonic() - started)
+        verdict = compare(before, delta, snapshot(api, baseline), time.monotonic() - started)
+        due = time.monotonic() - last_explained >= 2.0
+        if own_ratings is not None and verdict.disagreeing and due:
+            # One request a talk: asked of the talks that differ, every 2 s at most.
+            last_explained = time.monotonic()
+            explain(api, baseline, delta, own_ratings, verdict)
         progress(verdict)
         if verdict.ok:
             return verdict
@@ -98,6 +171,23 @@ def await_projection(
         ):
             return verdict
         time.sleep(0.5)
+
+
+def explain(
+    api: Api,
+    baseline: dict[str, Reading],
+    delta: Histograms,
+    own_ratings: Counter[str],
+    verdict: Verdict,
+) -> None:
+    """Read each talk that differs again, with its revision: a difference that outside ratings
+    explain is set apart in `verdict.outside`; the others stay disagreeing."""
+    for talk_id in list(verdict.disagreeing):
+        after = read(api, talk_id)
+        own = delta.get(talk_id, Counter())
+        found = outside_change(baseline[talk_id], after, own, own_ratings[talk_id])
+        if found is not None:
+            verdict.set_outside(talk_id, *found)
 
 
 def diagnose(api: Api, event_ids: list[str], limit: int = 2000) -> dict[str, list[str]]:
