@@ -215,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
         result = cli.main(args=argv, prog_name="talkrate", standalone_mode=False)
     except click.ClickException as error:
         message = " ".join(error.format_message().split())  # click wraps some on two lines
+        if isinstance(error, click.exceptions.NoArgsIsHelpError):
+            # `talkrate ops` alone: click's message is the whole help; said as for `talkrate`
+            message = "Missing command."
         problem: CliError = CliError(message)
         if isinstance(error, click.UsageError):
             if error.ctx is not None:

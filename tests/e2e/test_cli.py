@@ -582,6 +582,7 @@ JSON_OUTCOMES = [
     (("rate", "no-such-talk", "3"), None, {}, 1, "urn:talkrate:problem:talk-not-found"),
     (("rate", "flight-of-the-gopher", "9"), None, {}, 2, "urn:talkrate:cli:usage"),
     (("no-such-command",), None, {}, 2, "urn:talkrate:cli:usage"),
+    (("ops",), None, {}, 2, "urn:talkrate:cli:usage"),
     (("talks", "--track", "No Such Track"), None, {}, 1, "urn:talkrate:cli:failed"),
     (("top", "--track", "No Such Track"), None, {}, 1, "urn:talkrate:cli:failed"),
     (("--api", "http://127.0.0.1:9", "top"), None, {}, 1, "urn:talkrate:cli:unreachable"),
@@ -655,6 +656,7 @@ def test_with_json_every_outcome_is_one_json_document_on_stdout(
     assert error["type"] == kind, error
     assert {"type", "title", "detail"} <= set(error)
     assert ("status" in error) == kind.startswith("urn:talkrate:problem:")
+    assert "Usage:" not in error["detail"]  # what went wrong, not the whole help
     assert "talkrate: " in done.stderr.strip().splitlines()[-1]  # (after a question asked)
 
 
