@@ -720,7 +720,8 @@ def test_an_empty_search_lists_the_whole_programme(cli: Cli) -> None:
     assert cli.ok("talks", "-q", "").splitlines()[-1] == f"{len(everything)} talks"
 
 
-def test_an_import_interrupted_says_how_far_it_got(cli: Cli, tmp_path: Path) -> None:
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_an_import_interrupted_says_how_far_it_got(cli: Cli, tmp_path: Path, as_json: bool) -> None:
     # Given a programme of 1,500 talks being imported (seconds of PUTs, even on a fast machine)
     suffix = unique_talk_id()[-8:]
     ids = [f"ctrlc-{suffix}-{n:04d}" for n in range(1500)]
@@ -728,19 +729,26 @@ def test_an_import_interrupted_says_how_far_it_got(cli: Cli, tmp_path: Path) -> 
     programme.write_text("id,title\n" + "".join(f"{talk_id},Talk {talk_id}\n" for talk_id in ids))
     admin = {"Authorization": f"Bearer {cli.env['TALKRATE_ADMIN_TOKEN']}"}
     with ctrl_c_reaches_children():
-        process = cli.start("admin", "import", str(programme))
+        process = cli.start(*(["--json"] if as_json else []), "admin", "import", str(programme))
     try:
         # When the organiser presses Ctrl-C as soon as the first talk is in
         assert wait_for(
             lambda: cli.runtime.request("GET", f"/talks/{ids[0]}").status == 200, seconds=60
         )
         process.send_signal(signal.SIGINT)
-        _, said = process.communicate(timeout=30)
+        out, said = process.communicate(timeout=30)
         # Then it stops (130), saying how many rows were done and that running it again finishes
         assert process.returncode == 130, said
         done = re.search(r"interrupted after (\d+) of 1500 rows \(.*\); run it again", said)
         assert done, said
         assert int(done[1]) < 1500
+        if as_json:
+            # And with --json as one document: the rows done, and the interruption (it was
+            # a line on stderr only)
+            document = json.loads(out)
+            assert document["error"]["type"] == "urn:talkrate:cli:interrupted"
+            kinds = ("created", "updated", "unchanged", "failed")
+            assert sum(len(document[kind]) for kind in kinds) == int(done[1])
         # And running it again finishes it
         again = cli.run("admin", "import", str(programme), timeout=180)
         assert again.returncode == 0, again.stderr
@@ -766,12 +774,16 @@ def test_a_piped_listing_keeps_each_talk_on_one_line(cli: Cli) -> None:
         cli.run("admin", "rm", talk_id, "--yes")
 
 
-def test_a_simulation_stopped_with_ctrl_c_reports_what_it_sent(cli: Cli) -> None:
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_a_simulation_stopped_with_ctrl_c_reports_what_it_sent(cli: Cli, as_json: bool) -> None:
     talk_id = unique_talk_id("sim-ctrlc")
     cli.ok("admin", "add", talk_id, "--title", "Simulated until Ctrl-C")
     # Given a steady simulated load of a minute
+    json_flag = ["--json"] if as_json else []
     with ctrl_c_reaches_children():
-        process = cli.start("simulate", "--talk", talk_id, "--rate", "20", "--duration", "60")
+        process = cli.start(
+            *json_flag, "simulate", "--talk", talk_id, "--rate", "20", "--duration", "60"
+        )
     try:
         # When the operator presses Ctrl-C once ratings are counted
         assert wait_for(lambda: cli.count(talk_id) >= 5, seconds=60)
@@ -782,8 +794,15 @@ def test_a_simulation_stopped_with_ctrl_c_reports_what_it_sent(cli: Cli) -> None
         sent = re.search(r"interrupted after (\d+) of (\d+) requests", err)
         assert sent, err
         assert 5 <= int(sent[1]) < int(sent[2])
-        assert re.search(r"sent \d+", out), out
         assert "Traceback" not in err
+        if as_json:
+            # And with --json its figures and the interruption are one document (the figures
+            # said nothing of it)
+            document = json.loads(out)
+            assert document["sent"] == int(sent[1])
+            assert document["error"]["type"] == "urn:talkrate:cli:interrupted"
+        else:
+            assert re.search(r"sent \d+", out), out
     finally:
         process.kill()
         process.wait()
