@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from typing import Any
 
 import pytest
 
@@ -195,3 +196,41 @@ def test_ratings_from_outside_the_run_are_told_apart_from_a_loss_or_a_count_no_r
     # Nor without a revision to tell by (an answer read from the event store)
     unknown = Reading(others.counts, revision=None)
     assert outside_change(before, unknown, own, 2) is None
+
+
+class TalkStatuses:
+    """The two reads verify makes of an API (GET /ratings, GET /ratings/{eventId}), from data."""
+
+    def __init__(self, ratings: dict[str, Any], statuses: dict[str, str]) -> None:
+        self._ratings, self._statuses = ratings, statuses
+
+    def ratings(self, talk_id: str) -> dict[str, Any]:
+        return self._ratings
+
+    def json(self, method: str, path: str) -> dict[str, Any]:
+        return {"status": self._statuses[path.rsplit("/", 1)[-1]]}
+
+
+def test_a_rating_of_the_run_not_yet_counted_does_not_pass_for_an_outside_change() -> None:
+    from talkrate_cli.simulation.verify import Reading, Verdict, explain
+
+    # Given a run whose two 4s were accepted, the second not projected yet, while others rated
+    # (a new 5, and a changed mind to the same value): the counts and revision could be read
+    # as one outsider moving a 4 to a 5
+    ledger = Ledger(tokens=True)
+    ledger.answered(rating(1, "t", 4), 202, 0.01, event_id="e1")
+    ledger.answered(rating(2, "t", 4), 202, 0.01, event_id="e2")
+    baseline = {"t": Reading(Counter({"3": 2, "5": 1}), revision=3)}
+    now = {"ratings": {"1": 0, "2": 0, "3": 2, "4": 1, "5": 2}, "ratingsRevision": 6}
+    want = {"1": 0, "2": 0, "3": 2, "4": 2, "5": 1}
+    waiting = TalkStatuses(now, {"e1": "projected", "e2": "accepted"})
+    # When verify reads the talk again
+    verdict = Verdict(2, 2, {"t": (want, now["ratings"])}, 1.0)
+    explain(waiting, baseline, ledger.expected_delta(), ledger, verdict)  # type: ignore[arg-type]
+    # Then, one of its ratings not projected, the talk still disagrees
+    assert (verdict.outside, list(verdict.disagreeing)) == ({}, ["t"])
+    # And read once every one of its ratings is projected, the rest is set apart as outside
+    projected = TalkStatuses(now, {"e1": "projected", "e2": "projected"})
+    verdict = Verdict(2, 2, {"t": (want, now["ratings"])}, 1.0)
+    explain(projected, baseline, ledger.expected_delta(), ledger, verdict)  # type: ignore[arg-type]
+    assert (verdict.outside, verdict.disagreeing) == ({"t": (1, {"4": -1, "5": 1})}, {})

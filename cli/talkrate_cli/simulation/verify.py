@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from talkrate_cli.client import Api
 from talkrate_cli.errors import CliError
-from talkrate_cli.simulation.ledger import VALUES
+from talkrate_cli.simulation.ledger import VALUES, Ledger
 
 Histograms = dict[str, Counter[str]]
 
@@ -143,23 +143,23 @@ def await_projection(
     api: Api,
     baseline: dict[str, Reading],
     delta: Histograms,
-    own_ratings: Counter[str] | None,
+    own: Ledger | None,
     timeout: float,
     progress: Callable[[Verdict], None],
 ) -> Verdict:
     """Poll until every talk agrees, its difference explained by outside ratings (none are
-    looked for without `own_ratings`, the run's accepted ratings per talk), or nothing changed
-    for a while, or the timeout passes."""
+    looked for without `own`, what the run's ratings were answered), or nothing changed for a
+    while, or the timeout passes."""
     started = time.monotonic()
     before = {talk_id: reading.counts for talk_id, reading in baseline.items()}
     last_counted, last_change, last_explained = None, started, 0.0
     while True:
         verdict = compare(before, delta, snapshot(api, baseline), time.monotonic() - started)
         due = time.monotonic() - last_explained >= 2.0
-        if own_ratings is not None and verdict.disagreeing and due:
+        if own is not None and verdict.disagreeing and due:
             # One request a talk: asked of the talks that differ, every 2 s at most.
             last_explained = time.monotonic()
-            explain(api, baseline, delta, own_ratings, verdict)
+            explain(api, baseline, delta, own, verdict)
         progress(verdict)
         if verdict.ok:
             return verdict
@@ -177,16 +177,19 @@ def explain(
     api: Api,
     baseline: dict[str, Reading],
     delta: Histograms,
-    own_ratings: Counter[str],
+    own: Ledger,
     verdict: Verdict,
 ) -> None:
     """Read each talk that differs again, with its revision: a difference that outside ratings
-    explain is set apart in `verdict.outside`; the others stay disagreeing."""
+    explain, every one of the run's ratings of the talk projected, is set apart in
+    `verdict.outside`; the others stay disagreeing."""
     for talk_id in list(verdict.disagreeing):
         after = read(api, talk_id)
-        own = delta.get(talk_id, Counter())
-        found = outside_change(baseline[talk_id], after, own, own_ratings[talk_id])
-        if found is not None:
+        changed = delta.get(talk_id, Counter())
+        found = outside_change(baseline[talk_id], after, changed, own.accepted_of[talk_id])
+        # Asked of each of its ratings too: a rating of the run still on its way (or lost) can
+        # pass for part of the outside ratings' change when they leave room for it.
+        if found is not None and set(diagnose(api, own.events.get(talk_id, []))) <= {"projected"}:
             verdict.set_outside(talk_id, *found)
 
 
