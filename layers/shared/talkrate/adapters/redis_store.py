@@ -5,7 +5,8 @@ tag, so a talk's keys share one slot of a Redis Cluster and one script updates t
 
 - `ratings/{<talkId>}`: a hash of value ("1".."5") -> count, and "<topic>-<partition>" -> the last
   offset of that partition applied to this talk (so a talk's update is idempotent on its shard);
-  on a cluster also "revision", counted up by each batch that reads the talk's state;
+  and "revision", the number of records applied to the talk (a changed vote too): pages and
+  `talkrate simulate --verify` tell a newer state from an older one by it;
 - `votes/{<talkId>}`: voterId -> "value|occurredMs|eventId", the vote that counts;
 - `leaderboard`: talk id scored by its Bayesian average, always written as an absolute score;
   on a cluster, `{leaderboard}/revisions` (same slot) keeps the talk's revision each score was read
