@@ -109,9 +109,17 @@ def main(
         print(f"{prog}: {error}", file=sys.stderr)
         return 1
     stop = threading.Event()
+    emulators: list[Emulator] = []
 
     def request_stop(signum: int, frame: Any) -> None:
-        stop.set()
+        if not stop.is_set():
+            stop.set()
+            return
+        # A second Ctrl-C while stopping: wait for nothing more.
+        print(f"{prog}: stopping at once", file=sys.stderr, flush=True)
+        for started in emulators:
+            started.abandon()
+        os._exit(128 + signum)
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
@@ -130,6 +138,7 @@ def main(
         concurrency=args.concurrency,
         reload=not args.no_reload and os.environ.get("SAM_EMULATOR_RELOAD", "1") != "0",
     )
+    emulators.append(emulator)
     failures: tuple[type[Exception], ...] = (OSError, *errors)
     try:
         emulator.start()

@@ -49,8 +49,13 @@ class DevStack(Protocol):
         """Start (or find) the services and prepare their data; `lambda_endpoint` is the
         emulator's Lambda Invoke API, for functions that invoke others."""
 
-    def stop(self) -> None:
-        """Stop what `start` started (the functions have stopped by then)."""
+    def stop(self, within: float) -> None:
+        """Stop what `start` started, within `within` seconds (the functions have stopped by
+        then)."""
+
+    def abandon(self) -> None:
+        """Let go at once, waiting for nothing (a second Ctrl-C while `stop` runs): the process
+        ends right after."""
 
 
 # Builds a dev stack from the command line, once `add_options` declared its options.
@@ -67,5 +72,8 @@ class NoDevStack:
         """Nothing to start."""
         return Services()
 
-    def stop(self) -> None:
+    def stop(self, within: float) -> None:
         """Nothing to stop."""
+
+    def abandon(self) -> None:
+        """Nothing to let go."""

@@ -21,6 +21,7 @@ from typing import Final, Literal, Protocol
 from talkrate_local.broker import LocalBroker
 from talkrate_local.data_lock import DataDirLock
 from talkrate_local.embedded import (
+    STOP_TIMEOUT_SECONDS,
     EmbeddedKafka,
     EmbeddedPostgres,
     EmbeddedRedis,
@@ -110,7 +111,9 @@ class _Service(Protocol):
 
     def start(self) -> None: ...
 
-    def stop(self) -> None: ...
+    def close(self, within: float) -> None: ...
+
+    def abandon(self) -> None: ...
 
 
 @dataclass
@@ -204,9 +207,10 @@ class Backends:
         service = self.services.get("streams")
         return service if isinstance(service, KeptBroker) else None
 
-    def stop(self, keep_broker: bool = False) -> None:
-        """Stop what was started, the broker before the storage it writes to; with
-        `keep_broker`, the kept broker stays up for the next start to take over."""
+    def stop(self, keep_broker: bool = False, within: float = STOP_TIMEOUT_SECONDS) -> None:
+        """Stop what was started, all at once (the broker before the storage it writes to),
+        killing a server that has not stopped within `within` seconds; with `keep_broker`,
+        the kept broker stays up for the next start to take over."""
         kept = self.kept_broker
         if keep_broker and kept is not None:
             kept.keep_running()
@@ -215,7 +219,7 @@ class Backends:
             self.memory_broker.stop()
             self.memory_broker = None
         threads = [
-            threading.Thread(target=service.stop, name=f"stop-{name}")
+            threading.Thread(target=service.close, args=(within,), name=f"stop-{name}")
             for name, service in self.services.items()
         ]
         for thread in threads:
@@ -226,6 +230,13 @@ class Backends:
         if self.lock is not None:
             self.lock.release()
             self.lock = None
+
+    def abandon(self) -> None:
+        """Ask every server to stop, waiting for nothing (a kept broker stays up)."""
+        if self.memory_broker is not None:
+            self.memory_broker.abandon()
+        for service in self.services.values():
+            service.abandon()
 
 
 def _display(folder: Path) -> str:

@@ -227,6 +227,12 @@ class LocalBroker:
                 self.log_path.unlink()
         self.log_path = None
 
+    def abandon(self) -> None:
+        """Ask tansu to stop, waiting for nothing."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.terminate()
+
     def release(self) -> None:
         """Leave tansu running on its own (its data with it); this object no longer owns it."""
         self._process = None

@@ -80,6 +80,7 @@ class ChildService:
         self.folder = folder
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
+        self._closed = False  # stopped for good: a restart under way must not start it again
 
     @property
     def log_path(self) -> Path:
@@ -96,6 +97,8 @@ class ChildService:
         environment: Mapping[str, str] | None = None,
         user: str | None = None,
     ) -> None:
+        if self._closed:
+            raise ServiceError(f"{self.name} is stopping for good")
         self.folder.mkdir(parents=True, exist_ok=True)
         _stop_leftover(self._pid_path)
         with self.log_path.open("wb") as log:
@@ -161,16 +164,31 @@ class ChildService:
         text = self.log_path.read_text(errors="replace")
         return f"--- {self.log_path} (tail) ---\n{text[-_LOG_TAIL_CHARS:]}"
 
-    def stop(self, stop_signal: int = signal.SIGTERM) -> None:
-        """Ask the server to stop, and kill it if it has not within STOP_TIMEOUT_SECONDS."""
+    stop_signal = signal.SIGTERM  # what asks the server to shut down cleanly
+
+    def close(self, within: float = STOP_TIMEOUT_SECONDS) -> None:
+        """Stop the server for good (the runtime stops): a restart under way fails."""
+        self._closed = True
+        self.stop(within)
+
+    def abandon(self) -> None:
+        """Ask the server to stop, waiting for nothing (it shuts down on its own)."""
+        self._closed = True
+        process = self._process
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(self.stop_signal)
+
+    def stop(self, within: float = STOP_TIMEOUT_SECONDS) -> None:
+        """Ask the server to stop, and kill it if it has not within `within` seconds."""
         process, self._process = self._process, None
         if process is None:
             return
         if process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                process.send_signal(stop_signal)
+                process.send_signal(self.stop_signal)
             try:
-                process.wait(timeout=STOP_TIMEOUT_SECONDS)
+                process.wait(timeout=within)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
@@ -285,9 +303,8 @@ class EmbeddedPostgres(ChildService):
         connection.close()
         return True
 
-    def stop(self, stop_signal: int = signal.SIGINT) -> None:
-        """Fast shutdown (SIGINT): open transactions roll back, the data is checkpointed."""
-        super().stop(stop_signal)
+    # Fast shutdown: open transactions roll back, the data is checkpointed.
+    stop_signal = signal.SIGINT
 
 
 def _postgres_binaries() -> Path:
@@ -448,6 +465,7 @@ class EmbeddedKafka:
         self.storage = ObjectStorage(folder)
         self.broker: LocalBroker | None = None
         self.fresh = False
+        self._closed = False  # stopped for good: a restart under way must not start it again
 
     @property
     def connection(self) -> str:
@@ -494,14 +512,33 @@ class EmbeddedKafka:
         """Where the broker logs (tansu, through LocalBroker)."""
         return self.folder / "tansu.log"
 
-    def stop(self) -> None:
+    def stop(self, within: float = STOP_TIMEOUT_SECONDS) -> None:
         """The broker first (it writes to the storage), then the storage."""
+        deadline = time.monotonic() + within
         if self.broker is not None:
             self.broker.stop()
             self.broker = None
         with contextlib.suppress(OSError):
             self._pid_path.unlink()
-        self.storage.stop()
+        self.storage.stop(max(0.0, deadline - time.monotonic()))
+
+    def close(self, within: float = STOP_TIMEOUT_SECONDS) -> None:
+        """Stop for good (the runtime stops)."""
+        self._closed = True
+        deadline = time.monotonic() + within
+        if self.broker is not None:
+            self.broker.stop()
+            self.broker = None
+        with contextlib.suppress(OSError):
+            self._pid_path.unlink()
+        self.storage.close(max(0.0, deadline - time.monotonic()))
+
+    def abandon(self) -> None:
+        """Ask the broker and its storage to stop, waiting for nothing: every record it
+        acknowledged is in the storage already."""
+        if self.broker is not None:
+            self.broker.abandon()
+        self.storage.abandon()
 
 
 class KeptBroker:
@@ -567,12 +604,12 @@ class KeptBroker:
         self._adopted, self.port = pid, port
         return True
 
-    def stop(self) -> None:
+    def stop(self, within: float = STOP_TIMEOUT_SECONDS) -> None:
         """Stop the broker (its records go with it)."""
         if self._broker is not None:
             self._broker.stop()
         elif self._adopted is not None:
-            _stop_pid(self._adopted)
+            _stop_pid(self._adopted, within)
         self._broker, self._adopted, self.port = None, None, 0
         with contextlib.suppress(OSError):
             self._state_path.unlink()
@@ -595,6 +632,14 @@ class KeptBroker:
     def log_path(self) -> Path:
         """Where the broker logs."""
         return self.folder / "tansu.log"
+
+    def close(self, within: float = STOP_TIMEOUT_SECONDS) -> None:
+        """Stop for good (the runtime stops)."""
+        self.stop(within)
+
+    def abandon(self) -> None:
+        """Leave the broker running, as a killed runtime does: it may hold records the
+        projector has not stored, and the next start takes it over."""
 
     def keep_running(self) -> None:
         """Leave the broker running for the next start to take over (records not yet stored)."""
@@ -625,14 +670,14 @@ def _answers_kafka(port: int) -> bool:
         admin.close()
 
 
-def _stop_pid(pid: int) -> None:
+def _stop_pid(pid: int, within: float = STOP_TIMEOUT_SECONDS) -> None:
     import psutil
 
     try:
         process = psutil.Process(pid)
         process.terminate()
         try:
-            process.wait(timeout=STOP_TIMEOUT_SECONDS)
+            process.wait(timeout=within)
         except psutil.TimeoutExpired:
             process.kill()
     except psutil.Error:

@@ -34,6 +34,10 @@ from talkrate_local.watchdog import Watchdog
 from talkrate_local.web_app import page_config, web_app_site
 
 DATA_DIR_NAME: Final = ".local"
+# A stop's budget when the emulator gives none, and what the embedded servers get of it (their
+# own shutdown: PostgreSQL's checkpoint, Redis's append-only file) after the lag check.
+STOP_SECONDS: Final = 4.0
+SERVICES_STOP_SECONDS: Final = 1.0
 # Kafka client settings the emulator's consumers and the functions' producers both take from here.
 _STREAMS_SETTINGS: Final = (
     "STREAMS_SECURITY_PROTOCOL",
@@ -204,9 +208,11 @@ class TalkrateStack:
         policy = template.parameters.get("VotingPolicy")
         return page_config(live_config(), policy if isinstance(policy, str) else "open")
 
-    def stop(self) -> None:
-        """Stop the embedded backends (the broker before its storage). The in-memory broker
-        stays up when records on it are not stored yet: the next start takes them over."""
+    def stop(self, within: float = STOP_SECONDS) -> None:
+        """Stop the embedded backends (the broker before its storage) within `within` seconds.
+        The in-memory broker stays up when records on it are not stored yet, or when that
+        cannot be told in time: the next start takes them over."""
+        deadline = time.monotonic() + within
         if self._watchdog is not None:
             self._watchdog.stop()  # the services stop on purpose now
             self._watchdog = None
@@ -222,19 +228,37 @@ class TalkrateStack:
             )
             unstored = 0
         else:
-            unstored = self._unstored_records(backends) if kept else 0
+            # What is left after the services' own stop is the lag check's.
+            lag_within = deadline - time.monotonic() - SERVICES_STOP_SECONDS
+            unstored = self._unstored_records(backends, lag_within) if kept else 0
         if unstored:
             console(
                 f"[runtime] the broker keeps running: {unstored} record(s) on it are not "
-                "stored yet; the next start takes it over"
+                "stored yet (or could not be told in time); the next start takes it over"
             )
-        backends.stop(keep_broker=unstored > 0)
+        backends.stop(keep_broker=unstored > 0, within=max(0.0, deadline - time.monotonic()))
 
-    def _unstored_records(self, backends: Backends) -> int:
-        """Records on the mappings' topics past their groups' committed offsets."""
+    def abandon(self) -> None:
+        """A second Ctrl-C: every embedded server is asked to stop and not waited for; the
+        in-memory broker is left running (it may hold records not stored yet) for the next
+        start to take over."""
+        if self._watchdog is not None:
+            self._watchdog.abandon()
+        if self.backends is not None:
+            self.backends.abandon()
+
+    def _unstored_records(self, backends: Backends, within: float) -> int:
+        """Records on the mappings' topics past their groups' committed offsets (1 when that
+        cannot be told within `within` seconds: the records are kept)."""
+        deadline = time.monotonic() + within
         try:
             return sum(
-                unconsumed(backends.streams, mapping.consumer_group_id, mapping.topics)
+                unconsumed(
+                    backends.streams,
+                    mapping.consumer_group_id,
+                    mapping.topics,
+                    within=max(0.1, deadline - time.monotonic()),
+                )
                 for mapping in self._mappings
             )
         except (KafkaError, OSError) as error:  # cannot tell: keep the records

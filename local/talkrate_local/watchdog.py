@@ -39,12 +39,18 @@ class Watchdog:
         self._thread = threading.Thread(target=self._run, name="watchdog", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop checking, before the services are stopped on purpose."""
+    def stop(self, within: float = 1.0) -> None:
+        """Stop checking, before the services are stopped on purpose; a restart still under
+        way after `within` seconds is left to fail (the services refuse to start once stopped
+        for good)."""
         self._stopping.set()
         if self._thread is not None:
-            self._thread.join(timeout=self._every + 30)
+            self._thread.join(timeout=within)
             self._thread = None
+
+    def abandon(self) -> None:
+        """Stop checking, waiting for nothing."""
+        self._stopping.set()
 
     def _run(self) -> None:
         while not self._stopping.wait(self._every):

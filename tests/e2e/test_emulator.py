@@ -87,8 +87,11 @@ class RecordingStack:
             summary=("db       postgresql://somewhere/db  (the project's own)",),
         )
 
-    def stop(self) -> None:
+    def stop(self, within: float) -> None:
         self.calls.append("stop")
+
+    def abandon(self) -> None:
+        self.calls.append("abandon")
 
 
 def test_without_a_dev_stack_the_template_runs_as_it_is(tmp_path: Path) -> None:

@@ -16,8 +16,9 @@ import shutil
 import signal
 import socket
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -355,3 +356,152 @@ def test_a_runtime_whose_free_port_was_taken_meanwhile_starts_on_another(
             assert runtime.request("GET", "/").status == 200
         finally:
             stop_runtime(runtime)
+
+
+# Ctrl-C to the runtime and every service it started gone (the README's bound).
+STOP_BOUND_SECONDS = 5.0
+
+
+def service_pids(data: Path) -> dict[str, int]:
+    """The embedded services' processes, from their pid files."""
+    pids = {
+        name: int((data / name / f"{name}.pid").read_text().split()[0])
+        for name in ("postgres", "redis")
+    }
+    pids["tansu"] = int(json.loads((data / "kafka" / "tansu.json").read_text())["pid"])
+    return pids
+
+
+def alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
+
+
+class RatingStream:
+    """Ratings posted one after another on a thread until stopped; counts the 202s, and the
+    requests the stop cut short (no answer, or a 5xx from a function ended mid-invocation):
+    those may or may not have been stored."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.sent = self.accepted = self.cut_short = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        body = json.dumps({"talkId": WORKSHOP_TALK, "value": 3})
+        while not self._stop.is_set():
+            self.sent += 1
+            try:
+                status = self.runtime.request("POST", "/ratings", body).status
+            except OSError as error:
+                if isinstance(getattr(error, "reason", error), ConnectionRefusedError):
+                    self.sent -= 1  # no longer listening: nothing was sent
+                    return
+                self.cut_short += 1  # the runtime went away mid-request
+                continue
+            self.accepted += status == 202
+            self.cut_short += status >= 500
+
+    def __enter__(self) -> RatingStream:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=40)
+
+
+def ctrl_c_seconds(runtime: Runtime, watched: Iterable[int]) -> float:
+    """SIGINT, then the seconds until the runtime and the watched processes are gone."""
+    started = time.monotonic()
+    runtime.process.send_signal(signal.SIGINT)
+    runtime.process.wait(timeout=60)
+    while any(alive(pid) for pid in watched) and time.monotonic() - started < 60:
+        time.sleep(0.02)
+    return time.monotonic() - started
+
+
+def test_ctrl_c_stops_everything_within_5_s_with_a_slow_broker_and_ratings_in_flight(
+    own_data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broker = "frozen for 3 s"
+    # Given a runtime on embedded services, with ratings stored and more being posted
+    data = own_data_dir
+    runtime, _ = start_stack(data, tmp_path / "first.log")
+    pids = service_pids(data)
+    with RatingStream(runtime) as stream:
+        wait_for_total(runtime, 10, seconds=30)
+        if broker != "answering":  # a broker that answers nothing for a while
+            os.kill(pids["tansu"], signal.SIGSTOP)
+            threading.Timer(3.0, os.kill, (pids["tansu"], signal.SIGCONT)).start()
+        # When Ctrl-C is pressed
+        elapsed = ctrl_c_seconds(runtime, [pids["postgres"], pids["redis"]])
+    log = (tmp_path / "first.log").read_text()
+    # Then the runtime and its services are gone within the bound, the broker too unless it
+    # was kept for records it could not show stored
+    assert runtime.process.returncode == 0, log[-3000:]
+    assert elapsed <= STOP_BOUND_SECONDS, log[-3000:]
+    kept = "the broker keeps running" in log
+    if broker == "answering":
+        assert not kept, log[-3000:]
+    time.sleep(3.5 if broker != "answering" else 0)  # the frozen broker answers again
+    assert alive(pids["tansu"]) == kept
+    # And the next start counts every rating that was accepted, once
+    runtime, _ = start_stack(data, tmp_path / "second.log")
+    try:
+        counted = wait_for_total(runtime, stream.accepted, seconds=30)
+        time.sleep(1.0)  # nothing more comes
+        assert total(runtime) == counted
+        # (a request whose answer was cut off by the stop may have been stored: it counts once)
+        assert stream.accepted <= counted <= stream.accepted + stream.cut_short
+    finally:
+        assert stop(runtime) == 0
+    with capsys.disabled():
+        print(
+            f"\n  Ctrl-C, broker {broker}: everything stopped in {elapsed:.2f} s "
+            f"(sent {stream.sent}, accepted {stream.accepted}, cut short {stream.cut_short}, "
+            f"counted {counted}; broker {'kept for the next start' if kept else 'stopped'})"
+        )
+
+
+def test_a_second_ctrl_c_stops_at_once_and_the_next_start_still_counts_every_rating(
+    own_data_dir: Path, tmp_path: Path
+) -> None:
+    # Given a runtime stopping slowly (its broker answers nothing), ratings accepted before
+    data = own_data_dir
+    runtime, _ = start_stack(data, tmp_path / "first.log")
+    pids = service_pids(data)
+    with RatingStream(runtime) as stream:
+        wait_for_total(runtime, 10, seconds=30)
+    os.kill(pids["tansu"], signal.SIGSTOP)
+    try:
+        runtime.process.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        # When Ctrl-C is pressed again
+        started = time.monotonic()
+        runtime.process.send_signal(signal.SIGINT)
+        runtime.process.wait(timeout=30)
+        exited = time.monotonic() - started
+        while (alive(pids["postgres"]) or alive(pids["redis"])) and time.monotonic() < started + 30:
+            time.sleep(0.02)
+        servers_gone = time.monotonic() - started
+    finally:
+        os.kill(pids["tansu"], signal.SIGCONT)
+    # Then the runtime is gone at once, its servers stop by themselves, the broker is kept
+    assert exited < 1.0
+    assert servers_gone < STOP_BOUND_SECONDS
+    assert alive(pids["tansu"])
+    # And the next start takes the broker over and counts every accepted rating once
+    runtime, _ = start_stack(data, tmp_path / "second.log")
+    try:
+        assert "taken over, in memory" in (tmp_path / "second.log").read_text()
+        counted = wait_for_total(runtime, stream.accepted, seconds=30)
+        time.sleep(1.0)
+        assert total(runtime) == counted == stream.accepted  # all answered before the stop
+    finally:
+        assert stop(runtime) == 0

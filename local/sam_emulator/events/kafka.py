@@ -104,15 +104,29 @@ def ensure_topics(
     return created
 
 
-def unconsumed(bootstrap: str, group: str, topics: Iterable[str], **client_options: Any) -> int:
+def unconsumed(
+    bootstrap: str,
+    group: str,
+    topics: Iterable[str],
+    within: float | None = None,
+    **client_options: Any,
+) -> int:
     """How many records of the topics lie past the group's committed offsets (all of a
-    partition's records when the group committed nothing there)."""
+    partition's records when the group committed nothing there).
+
+    With `within`, the answer comes in about that many seconds or a KafkaError says it could
+    not be told in time (the broker's requests and the quiet spell are cut to fit)."""
+    deadline = None if within is None else time.monotonic() + within
+    budget_ms = _BOOTSTRAP_TIMEOUT_MS if within is None else max(100, int(within * 1000))
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap.split(","),
         group_id=group,
         client_id="sam-emulator-lag",
         enable_auto_commit=False,
-        bootstrap_timeout_ms=_BOOTSTRAP_TIMEOUT_MS,
+        bootstrap_timeout_ms=min(_BOOTSTRAP_TIMEOUT_MS, budget_ms),
+        # A request may take the whole budget; a fetch waits less, to see the quiet spell.
+        **({} if within is None else {"request_timeout_ms": budget_ms + 200}),
+        **({} if within is None else {"fetch_max_wait_ms": 100}),
         **client_options,
     )
     try:
@@ -123,34 +137,50 @@ def unconsumed(bootstrap: str, group: str, topics: Iterable[str], **client_optio
         ]
         if not partitions:
             return 0
-        starts = consumer.beginning_offsets(partitions)
-        ends = consumer.end_offsets(partitions)
-        committed = {tp: consumer.committed(tp) for tp in partitions}
+        starts = consumer.beginning_offsets(partitions, timeout_ms=_left_ms(deadline))
+        ends = consumer.end_offsets(partitions, timeout_ms=_left_ms(deadline))
+        committed = {tp: consumer.committed(tp, timeout_ms=_left_ms(deadline)) for tp in partitions}
         first = {
             tp: committed[tp] if committed[tp] is not None else starts[tp] for tp in partitions
         }
         told: int = sum(max(0, ends[tp] - first[tp]) for tp in partitions)
         # What a fetch from there returns counts too: a broker may report less than it holds
         # (tansu answers a batch produced at once with its first offset + 1 as the end).
-        return max(told, _fetchable(consumer, first))
+        return max(told, _fetchable(consumer, first, deadline))
     finally:
-        consumer.close(autocommit=False, timeout_ms=_CLOSE_TIMEOUT_MS)
+        close_ms = _CLOSE_TIMEOUT_MS if deadline is None else min(_CLOSE_TIMEOUT_MS, 200)
+        consumer.close(autocommit=False, timeout_ms=close_ms)
 
 
-def _fetchable(consumer: KafkaConsumer, first: Mapping[TopicPartition, int]) -> int:
+def _left_ms(deadline: float | None) -> int | None:
+    """Milliseconds to a deadline (at least 1), or None (the client's own timeout)."""
+    return None if deadline is None else max(1, int((deadline - time.monotonic()) * 1000))
+
+
+def _fetchable(
+    consumer: KafkaConsumer, first: Mapping[TopicPartition, int], deadline: float | None = None
+) -> int:
     """How many records the partitions hold from these offsets on, read until the broker has
-    nothing more to give (a quiet spell) or a bound is reached; nothing is committed."""
+    nothing more to give (a quiet spell, shortened to end by `deadline`) or a bound is
+    reached; nothing is committed."""
     consumer.assign(list(first))
     for tp, offset in first.items():
         consumer.seek(tp, offset)
     count = 0
-    quiet_until = time.monotonic() + _FETCH_QUIET_SECONDS
+
+    def quiet_from_now() -> float:
+        quiet = time.monotonic() + _FETCH_QUIET_SECONDS
+        return quiet if deadline is None else min(quiet, max(deadline, time.monotonic() + 0.2))
+
+    quiet_until = quiet_from_now()
     while time.monotonic() < quiet_until and count < _FETCH_COUNT_BOUND:
         fetched = consumer.poll(timeout_ms=200, max_records=10_000)
         got = sum(len(records) for records in fetched.values())
         if got:
             count += got
-            quiet_until = time.monotonic() + _FETCH_QUIET_SECONDS
+            if deadline is not None and time.monotonic() >= deadline:
+                break  # out of time, and already known to hold records
+            quiet_until = quiet_from_now()
     return count
 
 
@@ -250,10 +280,12 @@ class KafkaMappingRunner(BackgroundLoop):
             self._pin_latest(timeout_ms)
 
     def join(self, timeout: float | None = None) -> None:
-        """Wait (at most `timeout` seconds) for a drain to end, then stop and close."""
+        """Wait (at most `timeout` seconds in all) for a drain to end, then stop and close."""
+        deadline = time.monotonic() + (_CLOSE_TIMEOUT_MS / 1000 + 1 if timeout is None else timeout)
         if self._draining.is_set() and self._thread.is_alive():
-            self._thread.join(timeout)
-        super().join(_CLOSE_TIMEOUT_MS / 1000 + 1)
+            self._thread.join(max(0.0, deadline - time.monotonic()))
+        # A consumer still closing then is a daemon thread's: it holds nothing a stop needs.
+        super().join(max(0.0, deadline - time.monotonic()))
 
     def drain(self) -> None:
         """Stop once every record already on the topics was delivered (non-blocking; `join`

@@ -273,18 +273,29 @@ class FunctionPool:
         console(report)
         return Invocation(request_id, result.get("ok"), result.get("error"), duration)
 
-    def close(self) -> None:
-        """Stop every environment (a running invocation ends with an error)."""
+    def close(self, grace_seconds: float = 2.0) -> None:
+        """Stop every environment, killing one that has not ended within `grace_seconds` (a
+        running invocation ends with an error)."""
         with self._condition:
             self._closed = True
             processes = list(self._all)
             self._idle.clear()
             self._condition.notify_all()
-        threads = [threading.Thread(target=process.stop) for process in processes]
+        threads = [
+            threading.Thread(target=process.stop, args=(grace_seconds,)) for process in processes
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
+
+    def kill(self) -> None:
+        """Kill every environment at once (the runtime is about to end)."""
+        with self._condition:
+            self._closed = True
+            processes = list(self._all)
+        for process in processes:
+            process.kill()
 
     def _check_code(self) -> None:
         """Retire the environments when the watched code changed since the last look."""
