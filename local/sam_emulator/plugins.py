@@ -9,6 +9,7 @@ the functions and the event sources. `python -m sam_emulator` runs without one (
 from __future__ import annotations
 
 import argparse
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,45 @@ from sam_emulator.template import Template
 
 if TYPE_CHECKING:  # events imports this module: the site type only for the checker
     from sam_emulator.events.static import StaticSite
+
+
+class BrokerGenerations:
+    """The incarnations of the dev stack's broker at one address, as the Kafka mappings see
+    them: when the dev stack replaces a dead broker with a new, empty one, `replace` tells every
+    mapping, and returns once each has delivered the records it held from the old one (without
+    committing them to the new one) and will read the new broker from its beginning."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._number = 0
+        self._readers: dict[int, int] = {}  # reader -> the generation it reads
+
+    @property
+    def number(self) -> int:
+        """The current generation."""
+        return self._number
+
+    def reader(self) -> int:
+        """A new reader, on the current generation."""
+        with self._condition:
+            reader = len(self._readers)
+            self._readers[reader] = self._number
+            return reader
+
+    def settled(self, reader: int, number: int) -> None:
+        """The reader let go of every generation before `number`."""
+        with self._condition:
+            self._readers[reader] = number
+            self._condition.notify_all()
+
+    def replace(self, within: float) -> bool:
+        """A new generation; True once every reader settled on it within `within` seconds."""
+        with self._condition:
+            self._number += 1
+            number = self._number
+            return self._condition.wait_for(
+                lambda: all(seen >= number for seen in self._readers.values()), timeout=within
+            )
 
 
 @dataclass(frozen=True)
@@ -30,6 +70,9 @@ class Services:
     kafka_bootstrap: str = ""
     # kafka-python options for those consumers (security settings: protocol, SASL).
     kafka_options: Mapping[str, Any] = field(default_factory=dict)
+    # The dev stack replaces the broker at that address with a new, empty one through it: the
+    # mappings then read the new one from its start, not from positions in the old one's records.
+    kafka_generations: BrokerGenerations = field(default_factory=BrokerGenerations)
     # Folders of code shared by the functions (a layer's source): an edit there reloads them all.
     watch: tuple[Path, ...] = ()
     # Lines under "backends:" in the start-up summary (no secrets in them).

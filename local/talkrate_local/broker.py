@@ -84,6 +84,11 @@ class LocalBroker:
         return self._process is not None and self._process.poll() is None
 
     @property
+    def exit_status(self) -> int | None:
+        """How the broker process ended (a negative signal number), or None while it runs."""
+        return None if self._process is None else self._process.poll()
+
+    @property
     def in_memory(self) -> bool:
         """Whether the broker's data goes with its process."""
         return self.storage_engine.startswith("memory:")

@@ -399,6 +399,12 @@ class ObjectStorage(ChildService):
     def start(self) -> None:
         """Start the server, wait for its health check, and make sure the bucket exists."""
         _package_dir("alocals3")
+        self._on_a_free_port(self._launch)
+        status = self._request("PUT", f"/s3/{BUCKET}")[0]
+        if status not in (200, 201, 409):
+            raise ServiceError(f"could not create the bucket {BUCKET!r}: HTTP {status}")
+
+    def _launch(self) -> None:
         folder = self.folder.resolve()
         environment = {
             **os.environ,
@@ -406,31 +412,24 @@ class ObjectStorage(ChildService):
             "ALOCALS3_DATABASE_URL": f"sqlite:///{folder / 'index.db'}",
             "ALOCALS3_LOG_LEVEL": "WARNING",
         }
-
-        def launch() -> None:
-            self._spawn(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "alocals3.app:create_app",
-                    "--factory",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    "--no-access-log",  # tansu makes several requests per produce
-                    "--log-level",
-                    "warning",
-                ],
-                environment,
-            )
-            self._wait_until(self._healthy, "the S3 server (alocals3)")
-
-        self._on_a_free_port(launch)
-        status = self._request("PUT", f"/s3/{BUCKET}")[0]
-        if status not in (200, 201, 409):
-            raise ServiceError(f"could not create the bucket {BUCKET!r}: HTTP {status}")
+        self._spawn(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "alocals3.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-access-log",  # tansu makes several requests per produce
+                "--log-level",
+                "warning",
+            ],
+            environment,
+        )
+        self._wait_until(self._healthy, "the S3 server (alocals3)")
 
     def is_empty(self) -> bool:
         """True when the bucket holds no object (the broker has never stored anything)."""
@@ -481,7 +480,38 @@ class EmbeddedKafka:
         _stop_leftover(self._pid_path)
         self.storage.start()
         self.fresh = self.storage.is_empty()
+        self._launch(port=None)
+
+    @property
+    def port(self) -> int:
+        """The broker's port (0 before it started)."""
+        return self.broker.port if self.broker else 0
+
+    @property
+    def keeps_records(self) -> bool:
+        """Whether a restart keeps the records (yes: they are in the S3 server's folder)."""
+        return True
+
+    @property
+    def exit_status(self) -> int | None:
+        """How tansu ended, or None while it runs."""
+        return self.broker.exit_status if self.broker is not None else None
+
+    def restart(self) -> None:
+        """Start tansu again on the same port and storage after it stopped on its own (the S3
+        server too, on its port, if it stopped): every record it acknowledged is still there."""
+        if self._closed:
+            raise ServiceError("the broker is stopping for good")
+        port = self.port
+        if self.broker is not None:
+            self.broker.stop()
+        if not self.storage.running:
+            self.storage.restart()
+        self._launch(port=port)
+
+    def _launch(self, port: int | None) -> None:
         self.broker = LocalBroker(
+            port=port,
             storage_engine=f"s3://{BUCKET}/",
             environment={
                 "AWS_ENDPOINT": self.storage.endpoint,
@@ -558,6 +588,8 @@ class KeptBroker:
         self.port = 0
         self._broker: LocalBroker | None = None
         self._adopted: int | None = None  # the pid of a broker taken over from a killed run
+        self._closed = False  # stopped for good: a restart under way must not start it again
+        self._home_port = 0  # where the functions were told the broker is
 
     @property
     def connection(self) -> str:
@@ -574,14 +606,27 @@ class KeptBroker:
         if self._take_over():
             self.fresh = False
             return
+        self._launch(port=None)
+
+    def restart(self) -> None:
+        """Start a new, empty broker on the same port after this one stopped on its own (the
+        functions and the mappings were given its address): ServiceError when it cannot."""
+        if self._closed:
+            raise ServiceError("the broker is stopping for good")
+        port = self.port or self._home_port  # a failed try before left none
+        self.stop()
+        self._launch(port=port)
+
+    def _launch(self, port: int | None) -> None:
         broker = LocalBroker(
-            start_timeout=START_TIMEOUT_SECONDS, silent=True, log_file=self.log_path
+            port=port, start_timeout=START_TIMEOUT_SECONDS, silent=True, log_file=self.log_path
         )
         try:
             broker.start()
         except BrokerError as error:
             raise ServiceError(str(error)) from error
         self._broker, self.port, self.fresh = broker, broker.port, True
+        self._home_port = broker.port
         state = {"pid": broker.pid, "port": broker.port, "binary": broker.binary}
         self._state_path.write_text(json.dumps(state))
 
@@ -601,7 +646,7 @@ class KeptBroker:
         if not _answers_kafka(port):
             _stop_pid(pid)
             return False
-        self._adopted, self.port = pid, port
+        self._adopted, self.port, self._home_port = pid, port, port
         return True
 
     def stop(self, within: float = STOP_TIMEOUT_SECONDS) -> None:
@@ -635,7 +680,18 @@ class KeptBroker:
 
     def close(self, within: float = STOP_TIMEOUT_SECONDS) -> None:
         """Stop for good (the runtime stops)."""
+        self._closed = True
         self.stop(within)
+
+    @property
+    def keeps_records(self) -> bool:
+        """Whether a restart keeps the records (never: they live in the process's memory)."""
+        return False
+
+    @property
+    def exit_status(self) -> int | None:
+        """How the broker ended (None while it runs, or when it was taken over)."""
+        return self._broker.exit_status if self._broker is not None else None
 
     def abandon(self) -> None:
         """Leave the broker running, as a killed runtime does: it may hold records the

@@ -5,7 +5,10 @@ offsets forgotten when the broker's storage is new."""
 from __future__ import annotations
 
 import argparse
+import json
+import threading
 import time
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,9 +19,9 @@ from kafka.errors import KafkaError
 from redis import RedisError
 
 from sam_emulator.console import console
-from sam_emulator.events.kafka import unconsumed
+from sam_emulator.events.kafka import ensure_topics, unconsumed
 from sam_emulator.lambda_.reload import package_dir
-from sam_emulator.plugins import Services
+from sam_emulator.plugins import BrokerGenerations, Services
 from sam_emulator.template import KafkaMapping, Template
 from talkrate.adapters.kafka_stream import client_options
 from talkrate.adapters.redis_store import RedisReadModel
@@ -38,6 +41,13 @@ DATA_DIR_NAME: Final = ".local"
 # own shutdown: PostgreSQL's checkpoint, Redis's append-only file) after the lag check.
 STOP_SECONDS: Final = 4.0
 SERVICES_STOP_SECONDS: Final = 1.0
+# Publishes the outbox (its schedule runs it every minute); run at once when a broker is back.
+RELAY_FUNCTION: Final = "RelayFunction"
+RELAY_AFTER_RESTART_SECONDS: Final = 15.0
+# How long a new broker waits for the mappings to deliver what they hold of the old one.
+MAPPINGS_LET_GO_SECONDS: Final = 10.0
+RELAY_EVERY_SECONDS: Final = 2.0
+RELAY_RUNS_AFTER_RESTART: Final = 50
 # Kafka client settings the emulator's consumers and the functions' producers both take from here.
 _STREAMS_SETTINGS: Final = (
     "STREAMS_SECURITY_PROTOCOL",
@@ -128,6 +138,9 @@ class TalkrateStack:
         self.backends: Backends | None = None
         self._mappings: tuple[KafkaMapping, ...] = ()
         self._watchdog: Watchdog | None = None
+        self._template: Template | None = None
+        self._lambda_endpoint = ""
+        self._generations = BrokerGenerations()  # a new one when the watchdog renews it
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, environ: Mapping[str, str]) -> TalkrateStack:
@@ -157,6 +170,7 @@ class TalkrateStack:
         )
         self.backends = backends
         self._mappings = template.kafka_mappings
+        self._template, self._lambda_endpoint = template, lambda_endpoint
         for choice in backends.choices.values():
             console(f"[runtime] {choice.name:<8} {_origin_line(choice)}")
         started = time.perf_counter()
@@ -168,7 +182,7 @@ class TalkrateStack:
             self._forget_positions_of_fresh_topics(template, backends.talks, backends.ratings)
         self._build_read_model_if_missing(backends.talks, backends.ratings)
         if backends.services or backends.memory_broker:
-            self._watchdog = Watchdog(backends, restarted=self._restarted)
+            self._watchdog = Watchdog(backends, restarted=self._restarted, renewing=self._renewing)
             self._watchdog.start()
         environment = {
             "TALKS_CONNECTION": backends.talks,
@@ -183,6 +197,7 @@ class TalkrateStack:
             environment=environment,
             kafka_bootstrap=backends.streams,
             kafka_options=client_options(settings_from(environment)),
+            kafka_generations=self._generations,
             watch=(shared,) if shared else (),
             summary=(
                 *(
@@ -301,11 +316,67 @@ class TalkrateStack:
                 f"{retired} stored positions filed as retired"
             )
 
+    def _renewing(self, name: str) -> None:
+        """Before the watchdog starts a new, empty broker in place of one that stopped: the
+        mappings deliver the records they hold and let go of the old broker, then its offsets
+        are forgotten, as at a start with a new broker (a batch of the old broker's applied
+        after that would mark the new one's first offsets as applied)."""
+        if name != "streams" or self.backends is None or self._template is None:
+            return
+        if not self._generations.replace(MAPPINGS_LET_GO_SECONDS):
+            console("[runtime] a Kafka mapping is still delivering the old broker's records")
+        backends = self.backends
+        self._forget_positions_of_fresh_topics(self._template, backends.talks, backends.ratings)
+
     def _restarted(self, name: str) -> None:
         """After the watchdog started an embedded service again: a Redis that came back
-        without its data gets its read model at once, not with the next rating."""
-        if name == "ratings" and self.backends is not None:
+        without its data gets its read model at once, not with the next rating; a broker gets
+        the mappings' topics and the outbox's ratings at once, not at the relay's next run."""
+        if self.backends is None:
+            return
+        if name == "ratings":
             self._build_read_model_if_missing(self.backends.talks, self.backends.ratings)
+        if name == "streams":
+            topics = [topic for mapping in self._mappings for topic in mapping.topics]
+            try:
+                ensure_topics(self.backends.streams, topics, timeout_ms=5_000)
+            except (KafkaError, OSError) as error:  # the mapping's consumer retries them
+                console(f"[runtime] could not create the topics on the new broker: {error!r}")
+            self._relay_now()
+
+    def _relay_now(self) -> None:
+        """Run the relay until the outbox is empty (on a thread: the watchdog goes on), as its
+        schedule would over the next minutes: once at once, again straight away while a run
+        leaves entries behind, and every few seconds for as long as the API may still be
+        keeping ratings in the outbox (its pause after a failed publish, 10 s at most)."""
+        template = self._template
+        if template is None or RELAY_FUNCTION not in template.functions:
+            return
+        url = f"{self._lambda_endpoint}/2015-03-31/functions/{RELAY_FUNCTION}/invocations"
+
+        def relay_once() -> tuple[int, int]:
+            request = urllib.request.Request(url, data=b"{}", method="POST")  # noqa: S310 - ours
+            with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310 - our own endpoint  # nosec B310
+                result = json.loads(answer.read() or b"{}")
+            if not isinstance(result, dict):
+                return 0, 0
+            return int(result.get("published") or 0), int(result.get("pending") or 0)
+
+        def relay() -> None:
+            until = time.monotonic() + RELAY_AFTER_RESTART_SECONDS
+            for _ in range(RELAY_RUNS_AFTER_RESTART):
+                try:
+                    published, pending = relay_once()
+                except (OSError, ValueError) as error:  # its schedule runs it within a minute
+                    console(f"[runtime] could not run the relay now: {error!r}")
+                    return
+                if pending and published:
+                    continue  # more than one run's worth
+                if time.monotonic() >= until:
+                    return
+                time.sleep(RELAY_EVERY_SECONDS)
+
+        threading.Thread(target=relay, name="relay-now", daemon=True).start()
 
     @staticmethod
     def _build_read_model_if_missing(talks: str, ratings: str) -> None:

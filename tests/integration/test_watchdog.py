@@ -1,11 +1,13 @@
 """The local runtime notices an embedded service that stopped on its own while it runs: servers
-are started again with their data, a broker is reported."""
+are started again with their data, the broker on its port (tansu in memory: new and empty)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
+import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -16,7 +18,7 @@ import pytest
 import redis
 
 from talkrate_local.backends import Backends, Choice
-from talkrate_local.embedded import EmbeddedPostgres, EmbeddedRedis, KeptBroker
+from talkrate_local.embedded import EmbeddedPostgres, EmbeddedRedis, KeptBroker, _answers_kafka
 from talkrate_local.watchdog import Watchdog
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -128,28 +130,70 @@ def test_a_killed_postgresql_is_started_again_with_its_data(
         service.stop()
 
 
-def test_a_broker_that_stopped_is_reported_once_and_not_started_again(
+def tansu_pid(folder: Path) -> int:
+    return int(json.loads((folder / "kafka" / "tansu.json").read_text())["pid"])
+
+
+def test_a_killed_broker_is_started_again_on_its_port_once_its_offsets_are_forgotten(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Given the runtime's embedded in-memory broker
+    # Given the runtime's embedded in-memory broker, watched
     service = KeptBroker(tmp_path / "kafka")
     service.start()
-    watchdog = Watchdog(backends_with(tmp_path, streams=service))
+    port, first = service.port, tansu_pid(tmp_path)
+    calls: list[str] = []
+    watchdog = Watchdog(
+        backends_with(tmp_path, streams=service),
+        restarted=lambda name: calls.append(f"restarted {name} running={service.running}"),
+        renewing=lambda name: calls.append(f"renewing {name} running={service.running}"),
+    )
     try:
         watchdog.check()
         assert "broker" not in capsys.readouterr().err
         # When it dies
-        state = (tmp_path / "kafka" / "tansu.json").read_text()
-        killed(int(state.split('"pid": ')[1].split(",")[0]))
+        killed(first)
         watchdog.check()
         watchdog.check()
-        # Then it is reported once, saying what is lost and what to do
+        # Then a new one answers on the same port, started once, after the stack forgot the
+        # old one's offsets (not running then) and told of it once it runs
         said = capsys.readouterr().err
         assert said.count("the embedded broker stopped on its own") == 1
-        assert "ratings wait in the outbox until `make run` is started again" in said
-        assert not service.running
+        assert "new and empty" in said
+        assert said.count(f"the embedded broker is back on port {port}") == 1
+        assert service.running
+        assert service.port == port
+        assert tansu_pid(tmp_path) != first
+        assert _answers_kafka(port)
+        assert calls == ["renewing streams running=False", "restarted streams running=True"]
     finally:
         service.stop()
+
+
+def test_a_broker_that_cannot_start_again_is_tried_three_times_then_left_down(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the embedded broker, dead, and its port taken by something else meanwhile
+    service = KeptBroker(tmp_path / "kafka")
+    service.start()
+    port = service.port
+    watchdog = Watchdog(backends_with(tmp_path, streams=service))
+    killed(tansu_pid(tmp_path))
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        try:
+            # When the watchdog looks, twice
+            watchdog.check()
+            watchdog.check()
+        finally:
+            service.stop()
+    # Then it tried three times, said so, and left the broker down without trying again
+    said = capsys.readouterr().err
+    assert said.count("broker start") == 3
+    assert said.count("could not start the broker again (3 tries") == 1
+    assert "ratings wait in the outbox until `make run` is started again" in said
+    assert not service.running
 
 
 def test_the_watchdog_checks_on_its_own_until_it_is_stopped(

@@ -31,7 +31,7 @@ from sam_emulator.background import BackgroundLoop
 from sam_emulator.console import console
 from sam_emulator.events import EventSource, Options
 from sam_emulator.lambda_.pool import Invoker
-from sam_emulator.plugins import Services
+from sam_emulator.plugins import BrokerGenerations, Services
 from sam_emulator.template import KafkaMapping, Template
 from sam_emulator.template.intrinsics import ACCOUNT_ID, REGION
 
@@ -253,6 +253,7 @@ class KafkaMappingRunner(BackgroundLoop):
         invoke: Invoker,
         tuning: ConsumerTuning | None = None,
         client_config: Mapping[str, Any] | None = None,
+        generations: BrokerGenerations | None = None,
     ) -> None:
         self.mapping = mapping
         self.bootstrap = bootstrap
@@ -265,6 +266,9 @@ class KafkaMappingRunner(BackgroundLoop):
             if key not in ("bootstrap_servers", "client_id")
         }
         self._label = f"[kafka {mapping.function_id}]"
+        self._generations = generations or BrokerGenerations()
+        self._reader = self._generations.reader()
+        self._read_generation = self._generations.number  # the broker our positions are in
         super().__init__(f"kafka-{mapping.function_id}-{mapping.name}")
         # Gaps in offsets already fetched twice: a gap seen again is the broker's, not ours.
         self._confirmed_gaps: set[tuple[TopicPartition, int]] = set()
@@ -350,10 +354,12 @@ class KafkaMappingRunner(BackgroundLoop):
         while not self._stop.is_set():
             consumer: KafkaConsumer | None = None
             try:
+                self._settle()
                 consumer = self._consumer()
                 self._consume(consumer)
             except Exception as error:  # broker gone, metadata errors...: reconnect with backoff
                 console(f"{self._label} consumer error, reconnecting in {delay:g} s: {error!r}")
+                self._settle()  # nothing held: a replaced broker need not wait for us
                 self._stop.wait(delay)
                 delay = min(delay * 2, tuning.retry_max_seconds)
             else:
@@ -372,6 +378,33 @@ class KafkaMappingRunner(BackgroundLoop):
                 self._deliver(consumer, batch)
             elif self._draining.is_set() and self._caught_up(consumer):
                 self._stop.set()
+            if self._replaced():
+                # What was held is delivered (above), with what the consumer had fetched
+                # already; the new broker's records start again at its beginning (or its
+                # committed offsets): a new consumer finds them.
+                self._deliver_fetched(consumer)
+                self._settle()
+                console(f"{self._label} the broker was replaced: reading its topics anew")
+                return
+
+    def _settle(self) -> None:
+        """Read from the current broker from now on, and say so."""
+        if self._replaced():
+            self._read_generation = self._generations.number
+            self._generations.settled(self._reader, self._read_generation)
+
+    def _deliver_fetched(self, consumer: KafkaConsumer) -> None:
+        """Deliver the records the consumer fetched before its broker went away."""
+        while not self._stop.is_set():
+            polled = consumer.poll(timeout_ms=0, max_records=self.mapping.batch_size)
+            batch = {tp: list(records) for tp, records in polled.items() if records}
+            if not batch:
+                return
+            self._deliver(consumer, batch)
+
+    def _replaced(self) -> bool:
+        """Whether the dev stack replaced the broker since our positions were taken."""
+        return self._generations.number != self._read_generation
 
     @staticmethod
     def _caught_up(consumer: KafkaConsumer) -> bool:
@@ -406,7 +439,7 @@ class KafkaMappingRunner(BackgroundLoop):
                 deadline = time.monotonic() + self.mapping.batching_window_seconds
             if deadline is None:
                 return batch  # nothing yet: give the caller a chance to see a stop request
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= deadline or self._replaced():
                 break
         return self._without_unconfirmed_gaps(consumer, batch)
 
@@ -463,7 +496,8 @@ class KafkaMappingRunner(BackgroundLoop):
             result = self._invoke(self.mapping.function_id, event)
             elapsed = (time.perf_counter() - started) * 1000
             if result.ok:
-                committed = self._commit(consumer, following)
+                # A batch of a broker since replaced is not committed to the new one.
+                committed = not self._replaced() and self._commit(consumer, following)
                 console(
                     f"{self._label} batch {described} in {elapsed:.0f} ms: ok"
                     f"{'' if attempt == 1 else f' (attempt {attempt})'}"
@@ -524,7 +558,12 @@ class KafkaMappings:
             return  # said in the summary
         for mapping in self._mappings:
             runner = KafkaMappingRunner(
-                mapping, self._bootstrap, self._invoke, self._tuning, services.kafka_options
+                mapping,
+                self._bootstrap,
+                self._invoke,
+                self._tuning,
+                services.kafka_options,
+                services.kafka_generations,
             )
             try:
                 runner.prepare(timeout_ms=5_000)
