@@ -529,6 +529,9 @@ class EmbeddedKafka:
             self.broker.start()
         except BrokerError as error:
             raise ServiceError(str(error)) from error
+        if self._closed:  # the runtime began stopping while it started again
+            self.broker.stop()
+            raise ServiceError("the broker is stopping for good")
         if self.broker.pid is not None and self.broker.binary is not None:
             _write_pid(self._pid_path, self.broker.pid, self.broker.binary)
 
@@ -625,6 +628,9 @@ class KeptBroker:
             broker.start()
         except BrokerError as error:
             raise ServiceError(str(error)) from error
+        if self._closed:  # the runtime began stopping while it started again
+            broker.stop()
+            raise ServiceError("the broker is stopping for good")
         self._broker, self.port, self.fresh = broker, broker.port, True
         self._home_port = broker.port
         state = {"pid": broker.pid, "port": broker.port, "binary": broker.binary}
