@@ -141,6 +141,7 @@ class TalkrateStack:
         self._template: Template | None = None
         self._lambda_endpoint = ""
         self._generations = BrokerGenerations()  # a new one when the watchdog renews it
+        self._stopping = threading.Event()  # set by stop: the relay runs after a restart end
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, environ: Mapping[str, str]) -> TalkrateStack:
@@ -228,6 +229,7 @@ class TalkrateStack:
         The in-memory broker stays up when records on it are not stored yet, or when that
         cannot be told in time: the next start takes them over."""
         deadline = time.monotonic() + within
+        self._stopping.set()
         if self._watchdog is not None:
             self._watchdog.stop()  # the services stop on purpose now
             self._watchdog = None
@@ -365,16 +367,18 @@ class TalkrateStack:
         def relay() -> None:
             until = time.monotonic() + RELAY_AFTER_RESTART_SECONDS
             for _ in range(RELAY_RUNS_AFTER_RESTART):
+                if self._stopping.is_set():
+                    return
                 try:
                     published, pending = relay_once()
                 except (OSError, ValueError) as error:  # its schedule runs it within a minute
-                    console(f"[runtime] could not run the relay now: {error!r}")
+                    if not self._stopping.is_set():
+                        console(f"[runtime] could not run the relay now: {error!r}")
                     return
                 if pending and published:
                     continue  # more than one run's worth
-                if time.monotonic() >= until:
+                if time.monotonic() >= until or self._stopping.wait(RELAY_EVERY_SECONDS):
                     return
-                time.sleep(RELAY_EVERY_SECONDS)
 
         threading.Thread(target=relay, name="relay-now", daemon=True).start()
 
