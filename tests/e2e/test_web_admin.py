@@ -54,6 +54,26 @@ def count(page: Page) -> int:
     return int(line.inner_text().split()[0])
 
 
+def test_signing_in_asks_whether_the_token_is_the_organiser_s_and_writes_nothing(
+    web: WebStack, page: Page
+) -> None:
+    # Given the page's requests to the API, watched
+    sent: list[tuple[str, str]] = []
+    page.on("request", lambda r: sent.append((r.method, r.url.removeprefix(web.url("")))))
+    page.goto(web.url("/app/admin"))
+    # When an organiser signs in with a wrong token, then with the right one
+    page.get_by_label("Organiser token").fill("not-the-token")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_test_id("admin-message")).to_have_text("That organiser token is not right.")
+    page.get_by_label("Organiser token").fill(web.token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Add a talk")).to_be_visible()
+    # Then each check was a read of GET /organiser (audited "admin read"), never a write
+    checks = [(method, path) for method, path in sent if not path.startswith("/app")]
+    assert checks.count(("GET", "/organiser")) == 2, checks
+    assert [c for c in checks if c[0] != "GET"] == []
+
+
 def test_an_organiser_s_search_narrows_the_table_by_the_programme_s_rule_and_says_how_many(
     web: WebStack, page: Page
 ) -> None:
