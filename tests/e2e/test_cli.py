@@ -1015,7 +1015,7 @@ def test_simulate_verify_sets_apart_what_others_rate_and_fails_on_a_count_no_rat
         "4",
         "--verify",
         "--verify-timeout",
-        "15",
+        "60",
         *(["--alone"] if meanwhile.endswith("--alone") else []),
     )
     try:
@@ -1049,6 +1049,8 @@ def test_simulate_verify_sets_apart_what_others_rate_and_fails_on_a_count_no_rat
         expected, counted = figures["disagreeing"][talk_id].values()
         assert counted["2"] - expected["2"] == 3
         assert figures["error"]["type"] == "urn:talkrate:cli:failed"
+        # once every rating of the run was projected, without waiting out its timeout
+        assert figures["projectorSeconds"] < 30, figures
     if meanwhile == "others rate --alone":
         # Then, told nobody else rates, it fails verify on the 4 it did not send
         assert process.returncode == 1, out + err
@@ -1056,6 +1058,7 @@ def test_simulate_verify_sets_apart_what_others_rate_and_fails_on_a_count_no_rat
         assert figures["outside"] == {}
         expected, counted = figures["disagreeing"][talk_id].values()
         assert counted["1"] - expected["1"] == 4
+        assert figures["projectorSeconds"] < 30, figures
 
 
 def test_stack_names_the_api_through_its_cloudformation_outputs(

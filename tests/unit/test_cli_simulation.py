@@ -234,3 +234,38 @@ def test_a_rating_of_the_run_not_yet_counted_does_not_pass_for_an_outside_change
     verdict = Verdict(2, 2, {"t": (want, now["ratings"])}, 1.0)
     explain(projected, baseline, ledger.expected_delta(), ledger, verdict)  # type: ignore[arg-type]
     assert (verdict.outside, verdict.disagreeing) == ({"t": (1, {"4": -1, "5": 1})}, {})
+
+
+def test_a_difference_stands_once_every_rating_of_the_run_is_projected_and_nothing_explains_it() -> (
+    None
+):
+    from talkrate_cli.simulation.verify import Reading, Verdict, explain
+
+    # Given a run whose two 4s were accepted, and a talk counting one 2 nobody sent (its
+    # revision rose by the run's two ratings only)
+    ledger = Ledger(tokens=True)
+    ledger.answered(rating(1, "t", 4), 202, 0.01, event_id="e1")
+    ledger.answered(rating(2, "t", 4), 202, 0.01, event_id="e2")
+    baseline = {"t": Reading(Counter({"3": 1}), revision=1)}
+    now = {"ratings": {"1": 0, "2": 1, "3": 1, "4": 2, "5": 0}, "ratingsRevision": 3}
+    want = {"1": 0, "2": 0, "3": 1, "4": 2, "5": 0}
+
+    def standing(statuses: dict[str, str], alone: bool = False) -> tuple[set[str], Verdict]:
+        verdict = Verdict(2, 3, {"t": (want, now["ratings"])}, 1.0)
+        found = explain(
+            TalkStatuses(now, statuses),  # type: ignore[arg-type]
+            baseline,
+            ledger.expected_delta(),
+            ledger,
+            verdict,
+            alone=alone,
+        )
+        return found, verdict
+
+    # When verify reads it while one of the run's ratings is still on its way: not yet
+    assert standing({"e1": "projected", "e2": "accepted"})[0] == set()
+    # And once both are projected, the difference stands (waiting would change nothing),
+    # still a disagreement, alone or not
+    for alone in (False, True):
+        found, verdict = standing({"e1": "projected", "e2": "projected"}, alone)
+        assert (found, list(verdict.disagreeing), verdict.outside) == ({"t"}, ["t"], {})

@@ -225,8 +225,7 @@ def _verify(
             progress.update(bar, completed=max(0, verdict.counted))
 
         # Alone, no rating is someone else's: any beyond the run's is a disagreement.
-        own = None if alone else ledger
-        verdict = await_projection(session.api, baseline, delta, own, timeout, seen)
+        verdict = await_projection(session.api, baseline, delta, ledger, timeout, seen, alone)
     for talk_id in verdict.disagreeing:
         where = diagnose(session.api, ledger.events.get(talk_id, []))
         verdict.whereabouts[talk_id] = {k: v for k, v in where.items()}

@@ -143,23 +143,32 @@ def await_projection(
     api: Api,
     baseline: dict[str, Reading],
     delta: Histograms,
-    own: Ledger | None,
+    ledger: Ledger,
     timeout: float,
     progress: Callable[[Verdict], None],
+    alone: bool = False,
 ) -> Verdict:
     """Poll until every talk agrees, its difference explained by outside ratings (none are
-    looked for without `own`, what the run's ratings were answered), or nothing changed for a
-    while, or the timeout passes."""
+    looked for when the run is `alone`), or every difference stands with all of the run's
+    ratings projected, or nothing changed for a while, or the timeout passes."""
+    own = None if alone else ledger
     started = time.monotonic()
     before = {talk_id: reading.counts for talk_id, reading in baseline.items()}
     last_counted, last_change, last_explained = None, started, 0.0
+    standing: set[str] = set()  # talks whose difference stood at the last reading
     while True:
         verdict = compare(before, delta, snapshot(api, baseline), time.monotonic() - started)
         due = time.monotonic() - last_explained >= 2.0
-        if own is not None and verdict.disagreeing and due:
+        if verdict.disagreeing and due:
             # One request a talk: asked of the talks that differ, every 2 s at most.
             last_explained = time.monotonic()
-            explain(api, baseline, delta, own, verdict)
+            now_standing = explain(api, baseline, delta, ledger, verdict, alone=own is None)
+            # A difference that stood at two readings 2 s apart is the verdict: every rating
+            # of the run is projected, so waiting out the timeout would change nothing.
+            if verdict.disagreeing and set(verdict.disagreeing) <= now_standing & standing:
+                progress(verdict)
+                return verdict
+            standing = now_standing
         progress(verdict)
         if verdict.ok:
             return verdict
@@ -179,21 +188,42 @@ def explain(
     delta: Histograms,
     own: Ledger,
     verdict: Verdict,
-) -> None:
+    alone: bool = False,
+) -> set[str]:
     """Read each talk that differs again, with its revision: a difference that outside ratings
-    explain, every one of the run's ratings of the talk projected, is set apart in
-    `verdict.outside`; the others stay disagreeing."""
+    explain (never when the run is `alone`), every one of the run's ratings of the talk
+    projected, is set apart in `verdict.outside`; the others stay disagreeing. Returns the
+    talks whose difference stands: every one of the run's ratings of it projected, and nothing
+    from outside explaining the rest (a count no rating made, one counted twice)."""
+    standing = set()
     for talk_id in list(verdict.disagreeing):
         after = read(api, talk_id)
         changed = delta.get(talk_id, Counter())
-        found = outside_change(baseline[talk_id], after, changed, own.accepted_of[talk_id])
-        # Asked of each of its ratings too: a rating of the run still on its way (or lost) can
-        # pass for part of the outside ratings' change when they leave room for it.
-        if found is not None and set(diagnose(api, own.events.get(talk_id, []))) <= {"projected"}:
-            verdict.set_outside(talk_id, *found)
+        accepted = own.accepted_of[talk_id]
+        found = None if alone else outside_change(baseline[talk_id], after, changed, accepted)
+        before = baseline[talk_id].revision
+        events = own.events.get(talk_id, [])
+        # Its ratings are asked after only once the revision says they may all be applied:
+        # a rating of the run still on its way (or lost) can pass for part of the outside
+        # ratings' change when they leave room for it, and it is not the verdict yet.
+        applied = (
+            before is not None
+            and after.revision is not None
+            and after.revision - before >= accepted
+            and len(events) == accepted <= DIAGNOSED
+        )
+        if (found is not None or applied) and set(diagnose(api, events)) <= {"projected"}:
+            if found is not None:
+                verdict.set_outside(talk_id, *found)
+            elif applied:
+                standing.add(talk_id)
+    return standing
 
 
-def diagnose(api: Api, event_ids: list[str], limit: int = 2000) -> dict[str, list[str]]:
+DIAGNOSED = 2000  # a disagreeing talk's ratings asked after, at most
+
+
+def diagnose(api: Api, event_ids: list[str], limit: int = DIAGNOSED) -> dict[str, list[str]]:
     """Where each accepted rating of a disagreeing talk is (GET /ratings/{eventId}): event ids
     by status ("projected", "accepted", "queued", or the HTTP status of a refusal)."""
     from talkrate_cli.errors import ApiProblem
