@@ -54,6 +54,38 @@ def count(page: Page) -> int:
     return int(line.inner_text().split()[0])
 
 
+def test_an_attendee_s_pages_never_fetch_the_organisers_page_which_loads_when_opened(
+    web: WebStack, page: Page
+) -> None:
+    talk = web.add_talk(title=f"Fetched lightly {unique_talk_id()}")
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url))
+    # When an attendee opens the programme and a talk's page
+    page.goto(web.url("/app/"))
+    expect(page.get_by_role("link", name=talk["title"])).to_be_visible()
+    page.goto(web.url(f"/app/talks/{talk['id']}"))
+    expect(page.get_by_role("heading", name=talk["title"])).to_be_visible()
+    # Then the organisers' page was not fetched (the app's other modules were)
+    scripts = [url for url in fetched if url.endswith(".js")]
+    assert any(url.endswith("/app/js/pages/talk.js") for url in scripts), scripts
+    assert not any(url.endswith("/pages/admin.js") for url in scripts), scripts
+    # And opening the organisers' page fetches it, and it works
+    page.goto(web.url("/app/admin"))
+    expect(page.get_by_label("Organiser token")).to_be_visible()
+    assert any(url.endswith("/app/js/pages/admin.js") for url in fetched)
+
+
+def test_an_organisers_page_that_cannot_be_fetched_says_so(web: WebStack, page: Page) -> None:
+    # Given a connection that drops the organisers' page's module
+    page.route("**/js/pages/admin.js", lambda route: route.abort())
+    # When an organiser opens the page
+    page.goto(web.url("/app/admin"))
+    # Then it says so, instead of an empty page
+    expect(page.get_by_role("alert")).to_have_text(
+        "The organisers' page could not be loaded: check the connection and reload."
+    )
+
+
 def test_signing_in_asks_whether_the_token_is_the_organiser_s_and_writes_nothing(
     web: WebStack, page: Page
 ) -> None:

@@ -4,15 +4,35 @@ import { programmePage } from "./pages/programme.js";
 import { talkPage } from "./pages/talk.js";
 import { screenPage } from "./pages/screen.js";
 import { leaderboardPage } from "./pages/leaderboard.js";
-import { adminPage } from "./pages/admin.js";
 
 const ROUTES = [
   [/^\/app\/?$/, programmePage],
   [/^\/app\/talks\/([^/]+)\/screen\/?$/, screenPage],
   [/^\/app\/talks\/([^/]+)\/?$/, talkPage],
   [/^\/app\/leaderboard\/?$/, leaderboardPage],
-  [/^\/app\/admin\/?$/, adminPage],
+  [/^\/app\/admin\/?$/, organisersPage],
 ];
+
+// The organisers' page is fetched when it is opened: an attendee's phone never loads it.
+function organisersPage(main) {
+  let stop = null;
+  let left = false;
+  import("./pages/admin.js")
+    .then(({ adminPage }) => {
+      if (!left) stop = adminPage(main);
+    })
+    .catch(() => {
+      if (left) return;
+      document.title = "Organisers · talkrate";
+      fill(main,
+        h("h1", {}, "Organisers"),
+        h("p", { role: "alert" }, "The organisers' page could not be loaded: check the connection and reload."));
+    });
+  return () => {
+    left = true;
+    if (stop) stop();
+  };
+}
 
 let cleanup = null;
 let shown = null; // the path and query of the page drawn (a page may replace its query)
