@@ -16,7 +16,7 @@ from talkrate_cli.errors import CliError, Interrupted
 from talkrate_cli.main import Session, pass_session
 from talkrate_cli.settings import is_loopback
 from talkrate_cli.simulation.ledger import Ledger
-from talkrate_cli.simulation.runner import Runner
+from talkrate_cli.simulation.runner import SILENCE_SECONDS, Runner
 from talkrate_cli.simulation.scenario import Crowd, cast, plan_conference, plan_steady, slots_of
 from talkrate_cli.simulation.verify import (
     Reading,
@@ -89,6 +89,13 @@ def _first_token(session: Session, code: str | None, wanted: bool | None) -> str
     "(one of its own counted twice cannot pass for someone else's).",
 )
 @click.option("--verify-timeout", type=click.FloatRange(1), default=120.0, show_default=True)
+@click.option(
+    "--give-up-after",
+    type=click.FloatRange(1),
+    default=SILENCE_SECONDS,
+    show_default=True,
+    help="Stop the run and report when the API has not answered for this many seconds.",
+)
 @click.option("--yes", "-y", is_flag=True, help="Allow a load on an API that is not local.")
 @pass_session
 def simulate(
@@ -108,6 +115,7 @@ def simulate(
     verify: bool,
     alone: bool,
     verify_timeout: float,
+    give_up_after: float,
     yes: bool,
 ) -> None:
     """Simulate attendees rating the catalog's talks; --verify checks the counts exactly.
@@ -149,7 +157,7 @@ def simulate(
     # talk's histogram with its revision, read together.
     baseline = read_each(api, settled(api, talk_list)) if verify else {}
     ledger = Ledger(tokens=use_tokens)
-    runner = Runner(api.url, ledger, concurrency, use_tokens, code)
+    runner = Runner(api.url, ledger, concurrency, use_tokens, code, give_up_after)
     if first_token is not None:
         runner.tokens[0] = first_token
     with Progress(

@@ -74,8 +74,10 @@ class Runner:
         concurrency: int,
         use_tokens: bool,
         code: str | None = None,
+        silence: float = SILENCE_SECONDS,
     ) -> None:
         self.api_url = api_url
+        self.silence = silence  # the run stops when the API has not answered for this long
         self.ledger = ledger
         self.concurrency = concurrency
         self.use_tokens = use_tokens
@@ -95,10 +97,9 @@ class Runner:
         now = asyncio.get_running_loop().time()
         if self._last_answer is None:
             self._last_answer = now  # silent from the start: counted from the first try
-        if not self.stopped and now - self._last_answer >= SILENCE_SECONDS:
+        if not self.stopped and now - self._last_answer >= self.silence:
             self.stopped = (
-                f"the API has not answered for {SILENCE_SECONDS:g} s "
-                f"({type(error).__name__}: {error})"
+                f"the API has not answered for {self.silence:g} s ({type(error).__name__}: {error})"
             )
         return self.stopped is not None
 
