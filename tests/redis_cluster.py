@@ -37,6 +37,10 @@ def free_node_port() -> int:
         return port
 
 
+class NodeExited(Exception):
+    """A node's redis-server ended before it answered."""
+
+
 class LocalRedisCluster:
     """Six redis-server processes joined into a cluster with `redis-cli --cluster create`."""
 
@@ -63,8 +67,8 @@ class LocalRedisCluster:
     def _start(self) -> None:
         for port in self.ports:
             self._start_node(port)
-        for port in self.ports:
-            self._wait_for_node(port)
+        for i, port in enumerate(list(self.ports)):
+            self.ports[i] = self._node_up(port)
         subprocess.run(
             [
                 "redis-cli",
@@ -114,14 +118,37 @@ class LocalRedisCluster:
             stderr=subprocess.DEVNULL,
         )
 
-    @staticmethod
-    def _wait_for_node(port: int, within: float = 30) -> None:
+    def _node_up(self, port: int, tries: int = 3) -> int:
+        """The port of a node that answers: one that exited as it started (its port taken
+        between the probe and its bind) is started again on another port, `tries` times."""
+        for _ in range(tries - 1):
+            process = self.processes[port]
+            try:
+                self._wait_for_node(port, process=process)
+                return port
+            except NodeExited as exited:
+                print(f"\n  redis cluster: {exited}; starting it on another port", file=sys.stderr)
+                del self.processes[port]
+                port = free_node_port()
+                self._start_node(port)
+        self._wait_for_node(port, process=self.processes[port])
+        return port
+
+    def _wait_for_node(
+        self, port: int, within: float = 30, process: subprocess.Popen[bytes] | None = None
+    ) -> None:
         deadline = time.monotonic() + within
         while True:
             try:
                 redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5).ping()
                 return
             except redis.ConnectionError:
+                if process is not None and process.poll() is not None:
+                    log = self.folder / str(port) / "redis.log"
+                    said = log.read_text(errors="replace")[-500:] if log.exists() else ""
+                    raise NodeExited(
+                        f"the node on port {port} exited ({process.returncode}): {said}"
+                    ) from None
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
