@@ -1,8 +1,19 @@
-"""A loop on a thread of its own that can be asked to stop: the Kafka mappings and the schedules."""
+"""A loop on a thread of its own that can be asked to stop: the Kafka mappings and the schedules;
+and calls run side by side, each on a thread, waited for together."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+
+
+def side_by_side(calls: dict[str, Callable[[], object]]) -> None:
+    """Run each call on a thread of its own (named by its key) and wait for all of them."""
+    threads = [threading.Thread(target=call, name=name) for name, call in calls.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 class BackgroundLoop:

@@ -3,11 +3,12 @@ started and stopped as one."""
 
 from __future__ import annotations
 
-import threading
+import functools
 import time
 from collections.abc import Mapping
 from typing import Any, Final
 
+from sam_emulator.background import side_by_side
 from sam_emulator.console import display
 from sam_emulator.events import (
     Bind,
@@ -152,14 +153,12 @@ class Emulator:
                     f"INIT FAILED {error.get('errorType')}: {error.get('errorMessage')}"
                 )
 
-        threads = [
-            threading.Thread(target=warm, args=item, name=f"warm-{item[0]}")
-            for item in self.pools.items()
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        side_by_side(
+            {
+                f"warm-{name}": functools.partial(warm, name, pool)
+                for name, pool in self.pools.items()
+            }
+        )
 
     def stop(self, within: float = STOP_SECONDS) -> None:
         """Stop everything within `within` seconds, in order: no new events (the Kafka mappings
@@ -177,14 +176,12 @@ class Emulator:
         for source in self.sources:
             source.join(max(0.0, drained_by - time.monotonic()))
         # An invocation still in flight ends now; a Kafka batch stays uncommitted.
-        closing = [
-            threading.Thread(target=pool.close, args=(_POOL_CLOSE_SECONDS,), name=f"close-{name}")
-            for name, pool in self.pools.items()
-        ]
-        for thread in closing:
-            thread.start()
-        for thread in closing:
-            thread.join()
+        side_by_side(
+            {
+                f"close-{name}": functools.partial(pool.close, _POOL_CLOSE_SECONDS)
+                for name, pool in self.pools.items()
+            }
+        )
         if self._dev_stack_started:
             self.dev_stack.stop(max(0.0, deadline - time.monotonic()))
 

@@ -11,13 +11,14 @@ For each backend, in this order:
 
 from __future__ import annotations
 
+import functools
 import socket
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal, Protocol
 
+from sam_emulator.background import side_by_side
 from talkrate_local.broker import LocalBroker
 from talkrate_local.data_lock import DataDirLock
 from talkrate_local.embedded import (
@@ -174,11 +175,7 @@ class Backends:
             except BaseException as error:  # reported together below
                 errors[name] = error
 
-        threads = [threading.Thread(target=start, args=(name,)) for name in wanted]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        side_by_side({f"start-{name}": functools.partial(start, name) for name in wanted})
         if self.choices["streams"].origin == "memory" and not errors:
             self.memory_broker = LocalBroker()
             try:
@@ -218,14 +215,12 @@ class Backends:
         if self.memory_broker is not None:
             self.memory_broker.stop()
             self.memory_broker = None
-        threads = [
-            threading.Thread(target=service.close, args=(within,), name=f"stop-{name}")
-            for name, service in self.services.items()
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        side_by_side(
+            {
+                f"stop-{name}": functools.partial(service.close, within)
+                for name, service in self.services.items()
+            }
+        )
         self.services.clear()
         if self.lock is not None:
             self.lock.release()
