@@ -637,17 +637,22 @@ def test_a_rating_whose_answer_is_lost_is_sent_again_and_counted_once(
     assert web.count(talk["id"]) == 1
 
 
-def test_an_organiser_adds_a_talk_that_the_programme_shows_and_the_csv_counts(
-    web: WebStack, page: Page
-) -> None:
-    title = f"Organisé Ünïcödé {unique_talk_id()}"
-    # Given an organiser on the admin page, who first mistypes the token
+def sign_in_after_a_wrong_token(web: WebStack, page: Page) -> None:
+    """On the admin page: a mistyped token refused in words, then the right one."""
     page.goto(web.url("/app/admin"))
     page.get_by_label("Organiser token").fill("not-the-token")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_test_id("admin-message")).to_have_text("That organiser token is not right.")
     page.get_by_label("Organiser token").fill(web.token)
     page.get_by_role("button", name="Sign in").click()
+
+
+def test_an_organiser_adds_a_talk_that_the_programme_shows_and_the_csv_counts(
+    web: WebStack, page: Page
+) -> None:
+    title = f"Organisé Ünïcödé {unique_talk_id()}"
+    # Given an organiser on the admin page, who first mistypes the token
+    sign_in_after_a_wrong_token(web, page)
     # When they add a talk running now
     page.get_by_role("button", name="Add a talk").click()
     page.get_by_label("Title", exact=True).fill(title)
