@@ -46,6 +46,31 @@ def consume_all(bootstrap: str, topic: str, expected: int) -> list[tuple[bytes, 
     return [(record.key, record.value) for record in records]
 
 
+def consume_to_end(bootstrap: str, topic: str, within: float = 10.0) -> list[Any]:
+    """Every record the topic holds now: read from its start up to its partitions' end offsets
+    as they stand at the call. A publish is acknowledged before the call that made it returns,
+    so a test that asks what was published (and that nothing more was) gets its answer as soon
+    as the records are read, not after a silence; AssertionError if they are not read within
+    `within` seconds."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends = {tp: end for tp, end in consumer.end_offsets(partitions).items() if end > 0}
+        seen: list[Any] = []
+        deadline = time.monotonic() + within
+        while any(consumer.position(tp) < end for tp, end in ends.items()):
+            assert time.monotonic() < deadline, f"{topic}: not read to its end in {within} s"
+            for records in consumer.poll(timeout_ms=200).values():
+                seen.extend(
+                    r for r in records if r.offset < ends[TopicPartition(r.topic, r.partition)]
+                )
+        return sorted(seen, key=lambda r: (r.partition, r.offset))
+    finally:
+        consumer.close()
+
+
 def count_records(bootstrap: str, topic: str) -> int:
     """How many records the topic holds (the sum of its partitions' end offsets)."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap)
