@@ -428,7 +428,7 @@ def test_every_deploy_applies_the_schema_before_the_functions_that_read_it() -> 
         assert "DatabaseSchema" in ([depends] if isinstance(depends, str) else depends), name
 
 
-def test_the_schema_function_may_read_the_connection_secret_and_nothing_else() -> None:
+def test_the_schema_function_may_read_the_connection_secret_and_write_its_logs_only() -> None:
     template = _prod()
     role = template["Resources"]["SchemaFunctionRole"]["Properties"]
     statements = [
@@ -439,7 +439,8 @@ def test_the_schema_function_may_read_the_connection_secret_and_nothing_else() -
     ]
     stack = set(template["Resources"])
     assert [(s["Action"], refs(s["Resource"]) & stack) for s in statements] == [
-        (["secretsmanager:GetSecretValue"], {"ConnectionsSecret"})
+        (["logs:CreateLogStream", "logs:PutLogEvents"], {"SchemaLogGroup"}),
+        (["secretsmanager:GetSecretValue"], {"ConnectionsSecret"}),
     ]
     assert "*" not in json.dumps([s["Resource"] for s in statements])
 
@@ -743,6 +744,51 @@ def test_functions_in_a_vpc_with_tracing_get_those_policies(kafka: dict[str, str
     assert {"ApiFunction", "RelayFunction", "SchemaFunction"} <= {
         name for name, (_, policies) in roles.items() if VPC_ACCESS in policies
     }
+
+
+# AWS managed policies that grant logs on every log group of the account (and creating groups).
+LOGS_EVERYWHERE = ("AWSLambdaBasicExecutionRole", "AWSLambdaMSKExecutionRole")
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [{}, MSK, IN_VPC, {**MSK, **IN_VPC, "Tracing": "Active"}],
+    ids=["self-managed", "msk", "vpc", "msk-vpc-traced"],
+)
+def test_each_function_writes_logs_to_its_own_group_only(parameters: dict[str, str]) -> None:
+    # Given every function the parameters deploy, and its role
+    template = transformed(**parameters)
+    roles = _function_roles(template)
+    assert len(roles) >= 6
+    for name, (function, managed) in roles.items():
+        # Then its role carries no AWS policy that writes every log group
+        for policy in LOGS_EVERYWHERE:
+            assert policy not in managed, name
+        # And its one logs statement names the group its LoggingConfig writes to
+        [role] = refs(function["Role"])
+        statements = [
+            statement
+            for policy in evaluate(template, template["Resources"][role]["Properties"]["Policies"])
+            if "PolicyDocument" in policy
+            for statement in policy["PolicyDocument"]["Statement"]
+        ]
+        logs = [s for s in statements if any(a.startswith("logs:") for a in _listed(s["Action"]))]
+        [own] = refs(function["LoggingConfig"]["LogGroup"])
+        assert [(sorted(_listed(s["Action"])), s["Resource"]) for s in logs] == [
+            (["logs:CreateLogStream", "logs:PutLogEvents"], {"Fn::GetAtt": [own, "Arn"]})
+        ], name
+    # And no statement of any role of the stack grants logs on every resource
+    for name, role in resources(template, "AWS::IAM::Role").items():
+        text = json.dumps(role["Properties"])
+        assert "logs:CreateLogGroup" not in text, name
+        for policy in evaluate(template, role["Properties"].get("Policies", [])):
+            for statement in policy.get("PolicyDocument", {}).get("Statement", []):
+                if any(a.startswith("logs:") for a in _listed(statement["Action"])):
+                    assert statement["Resource"] != "*", name
+
+
+def _listed(action: str | list[str]) -> list[str]:
+    return [action] if isinstance(action, str) else action
 
 
 @pytest.mark.parametrize("kafka", [{}, MSK, IN_VPC], ids=["self-managed", "msk", "vpc"])
