@@ -404,6 +404,43 @@ def test_a_rating_kept_with_a_pass_is_sent_again_past_its_key_s_hour_and_counted
     assert count_of(runtime, talk) == 1
 
 
+def test_a_rating_kept_with_a_pass_the_service_now_refuses_is_not_sent_under_a_new_one(
+    runtime: Runtime, talk: str, page: Page
+) -> None:
+    # Given an attendee with a pass whose 4 the service counted but whose page never heard so
+    keys, lost = kept_after_its_answers_were_lost(runtime, page, talk, with_a_pass=True)
+    # And the service no longer takes that pass (its key changed: every earlier pass fails its
+    # signature, as this one altered does)
+    page.goto(runtime.url + "/app/")
+    page.evaluate(
+        """(id) => {
+          const refused = (token) => token.slice(0, -4) + (token.endsWith("AAAA") ? "BBBB" : "AAAA");
+          const sending = JSON.parse(localStorage.getItem("talkrate.sending"));
+          sending[id].token = refused(sending[id].token);
+          localStorage.setItem("talkrate.sending", JSON.stringify(sending));
+          const pass = JSON.parse(localStorage.getItem("talkrate.voter"));
+          pass.voterToken = sending[id].token;
+          localStorage.setItem("talkrate.voter", JSON.stringify(pass));
+        }""",
+        talk,
+    )
+    # When they open the talk's page again and it sends the 4 again
+    reopened_later(runtime, page, talk, lost, minutes=5)
+    # Then the refused pass is not swapped for a new one to send the 4 under (a second attendee,
+    # if the first send counted): the page says it could not confirm the 4
+    own, message = page.get_by_test_id("own-rating"), page.get_by_test_id("message")
+    expect(message).to_have_text(unconfirmed(4))
+    expect(own).to_have_text("Tap a star to rate this talk.")
+    page.wait_for_timeout(1000)
+    assert len(keys) == 5  # sent once more, with the refused pass, and not again
+    assert count_of(runtime, talk) == 1
+    assert kept_rating(page, talk) is None
+    # When they rate again, a new pass is asked for and the rating counts
+    star(page, 5).click()
+    expect(own).to_contain_text("You rated 5 out of 5")
+    assert wait_for(lambda: count_of(runtime, talk) == 2)
+
+
 @pytest.mark.parametrize(
     ("kept", "sent"),
     [

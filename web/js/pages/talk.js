@@ -45,6 +45,14 @@ function refusal(error) {
   }
 }
 
+// A rating sent earlier whose answer never came, and which cannot be sent again without the risk
+// of counting twice: the attendee is told, and chooses.
+const unconfirmed = (value) => `Your earlier rating of ${value} out of 5 could not be confirmed: it may not have been counted. Tap a star to rate again.`;
+
+// Thrown by a rating sent before (its answer lost) whose pass is refused now: sent again under a
+// new pass it would count as a second attendee if the first send counted.
+class PassRefusedAfterSending extends Error {}
+
 export function talkPage(main, talkId) {
   document.title = "Talk · talkrate";
   let policy = "open";
@@ -103,7 +111,7 @@ export function talkPage(main, talkId) {
     if (talk) {
       keepSending(talkId, null);
       waiting = false;
-      setText(message, `Your earlier rating of ${held.value} out of 5 could not be confirmed: it may not have been counted. Tap a star to rate again.`);
+      setText(message, unconfirmed(held.value));
     }
     return null;
   }
@@ -240,9 +248,12 @@ export function talkPage(main, talkId) {
       try {
         answer = await send(value, token, key);
       } catch (error) {
-        // An expired or revoked pass: one new pass, one more try.
+        // An expired or revoked pass: one new pass, one more try. Not for a rating sent under the
+        // refused pass before this run (a reload, the network's return): that send may have
+        // counted, and under a new pass it would count again, as another attendee.
         if (!(token && error instanceof ApiError && (error.status === 401 || error.status === 403))) throw error;
         forgetToken();
+        if (held?.token) throw new PassRefusedAfterSending();
         token = await tokenFor();
         keep();
         answer = await send(value, token, key);
@@ -264,6 +275,8 @@ export function talkPage(main, talkId) {
         // answer is the rating's. Kept, and asked again at the next check, not dropped.
         waiting = true;
         setText(message, "Your rating is still being sent: this page checks it again shortly.");
+      } else if (error instanceof PassRefusedAfterSending) {
+        setText(message, unconfirmed(value));
       } else if (error instanceof CodeRequired) {
         pending = next ?? value;
         codeForm.hidden = false;
