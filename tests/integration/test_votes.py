@@ -7,7 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +16,8 @@ import redis
 from talkrate.adapters.limiter import RedisRequestLimiter, limit_key
 from talkrate.adapters.redis_store import ACCEPTED_PREFIX, connect
 from talkrate.ports import Limit
-from tests.integration.conftest import Call
+from talkrate.voters import VoterTokens
+from tests.integration.conftest import TEST_VOTER_TOKEN_KEY, Call
 from tests.integration.test_kafka_publisher import consume_all, consume_to_end
 
 pytestmark = pytest.mark.integration
@@ -254,6 +255,36 @@ def test_a_voter_over_the_limit_gets_429_with_retry_after_and_nothing_published(
     assert 1 <= int(answers[3]["headers"]["Retry-After"]) <= 60
     published = consume_to_end(kafka_bootstrap, topic)
     assert sorted(json.loads(r.value)["value"] for r in published) == [1, 2]
+
+
+def test_a_retry_under_a_pass_that_expired_since_gets_the_first_answer_and_nothing_else(
+    api: Call, talk: str, topic: str, kafka_bootstrap: str
+) -> None:
+    # Given a pass valid for two seconds more, and a rating sent with it under a key
+    tokens = VoterTokens(TEST_VOTER_TOKEN_KEY.encode(), timedelta(seconds=2))
+    token = tokens.issue(datetime.now(UTC)).token
+    body = {"talkId": talk, "value": 4}
+    headers = {"voter-token": token, "idempotency-key": f"retry-{uuid.uuid4().hex}"}
+    first = api("POST", "/ratings", body, headers=headers)
+    assert first["statusCode"] == 202, first["json"]
+    # When the pass has expired
+    time.sleep(2.1)
+    # Then a retry of that rating (its answer lost) gets the first answer: the same event
+    retried = api("POST", "/ratings", body, headers=headers)
+    assert retried["statusCode"] == 202, retried["json"]
+    assert retried["json"] == first["json"]
+    assert retried["headers"]["Location"] == first["headers"]["Location"]
+    # But a new rating, another value under the key, or no key at all is refused as before
+    for changed_body, changed_headers in (
+        ({**body, "value": 5}, headers),
+        (body, {**headers, "idempotency-key": f"new-{uuid.uuid4().hex}"}),
+        (body, {"voter-token": token}),
+    ):
+        refused = api("POST", "/ratings", changed_body, headers=changed_headers)
+        assert refused["statusCode"] == 401, refused["json"]
+        assert refused["json"]["type"] == "urn:talkrate:problem:invalid-voter-token"
+    # And the stream holds the first rating only
+    assert [json.loads(r.value)["value"] for r in consume_to_end(kafka_bootstrap, topic)] == [4]
 
 
 def test_idempotency_keys_belong_to_their_client(api: Call, talk: str) -> None:

@@ -111,6 +111,15 @@ class InvalidVoterToken(TalkrateError):
     """A Voter-Token that is malformed, forged, signed with another key, or expired."""
 
 
+class ExpiredVoterToken(InvalidVoterToken):
+    """A genuine Voter-Token past its expiry: its voter is known (the signature holds), so a
+    retry of a rating it sent in time can still be answered from that rating's key record."""
+
+    def __init__(self, message: str, voter_id: str) -> None:
+        super().__init__(message)
+        self.voter_id = voter_id
+
+
 class WrongVoterCode(TalkrateError):
     """POST /voters without the event code, or with a wrong one, while one is set."""
 

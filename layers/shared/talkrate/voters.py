@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from typing import TYPE_CHECKING, NamedTuple
 
-from talkrate.errors import InvalidVoterToken, VoterTokenRequired
+from talkrate.errors import ExpiredVoterToken, InvalidVoterToken, VoterTokenRequired
 
 if TYPE_CHECKING:
     from talkrate.config import Settings
@@ -64,7 +64,9 @@ class VoterTokens:
         if not hmac.compare_digest(signature, expected):
             raise InvalidVoterToken("the voter token's signature does not match")
         if int(expires) <= now.timestamp():
-            raise InvalidVoterToken("the voter token has expired; get a new one from POST /voters")
+            raise ExpiredVoterToken(
+                "the voter token has expired; get a new one from POST /voters", voter_id
+            )
         return voter_id
 
     def _sign(self, payload: str) -> str:

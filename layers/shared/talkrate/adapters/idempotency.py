@@ -98,6 +98,25 @@ class IdempotentRequests:
         # refusal keeps the attempt for the next retry.
         return self._run(record_key, requested, work, first, ())
 
+    def answer(self, key: str, request: dict[str, Any]) -> dict[str, Any] | None:
+        """The stored answer of a completed first request with this key and this request, or
+        None (no record, another request, still in progress): a lookup that claims nothing and
+        runs nothing. IdempotencyStoreUnavailable when the store cannot say."""
+        record_key = RECORD_PREFIX + hashlib.sha256(key.encode()).hexdigest()
+        try:
+            stored = self._client.get(record_key)
+            record = json.loads(stored) if stored is not None else None
+        except (redis.RedisError, RedisClusterException, ValueError) as error:
+            raise IdempotencyStoreUnavailable("the idempotency store is unreachable") from error
+        if (
+            not isinstance(record, dict)
+            or record.get("status") != COMPLETED
+            or record.get("request") != fingerprint(request)
+        ):
+            return None
+        answer: dict[str, Any] = record["answer"]
+        return answer
+
     def _answer_or_claim(
         self, key: str, record_key: str, requested: str, until_ms: float | None, attempt: Any
     ) -> tuple[dict[str, Any] | None, Any]:

@@ -12,6 +12,7 @@ from talkrate.api.responses import ok, problems
 from talkrate.api.routing import Body, Header, Path, Query, Request, Response, Router
 from talkrate.config import load_settings
 from talkrate.errors import (
+    ExpiredVoterToken,
     IdempotencyStoreUnavailable,
     RateLimited,
     RatingUnknown,
@@ -57,7 +58,8 @@ IdempotencyKey = Annotated[
         pattern=r"^[\x21-\x7e]+$",
         description="Makes a retried POST count once: the same key and rating get the same "
         "answer; the same key with another rating is refused. Keys are the client's own: "
-        "scoped to the voter token, or to the address without one.",
+        "scoped to the voter token, or to the address without one. A retry whose voter token "
+        "expired since the first try still gets the first try's answer (for an hour).",
     ),
 ]
 
@@ -100,7 +102,16 @@ def post_rating(
 ) -> Response:
     settings = load_settings()
     now = now_utc()
-    voter_id = identify_voter(voter_token, settings.voting_policy, wiring.voter_tokens, now)
+    try:
+        voter_id = identify_voter(voter_token, settings.voting_policy, wiring.voter_tokens, now)
+    except ExpiredVoterToken as expired:
+        # A pass that expired after it sent this rating: its retry gets the first run's answer
+        # (the voter is known from the signature; nothing runs, nothing more counts). Anything
+        # else under an expired pass is refused, as before.
+        replayed = _answer_of_a_retry(expired.voter_id, idempotency_key, rating)
+        if replayed is None:
+            raise
+        return _accepted(replayed)
     rater = Rater(voter_id, request.client_address(settings.edge_secret))
     if idempotency_key is None:
         accepted = _rate(rating, rater, now)
@@ -125,10 +136,30 @@ def post_rating(
             logger.warning("idempotency store unreachable: rating taken without its key")
             metrics.add_metric(name="IdempotencyBypassed", unit="Count", value=1)
             accepted = _rate(rating, rater, now)
-    status_link = accepted["links"]["status"]
+    return _accepted(accepted)
+
+
+def _accepted(accepted: dict[str, Any]) -> Response:
     return Response(
-        202, "application/json", json.dumps(accepted), headers={"Location": status_link}
+        202,
+        "application/json",
+        json.dumps(accepted),
+        headers={"Location": accepted["links"]["status"]},
     )
+
+
+def _answer_of_a_retry(
+    voter_id: str, idempotency_key: str | None, rating: RatingBody
+) -> dict[str, Any] | None:
+    """The answer recorded for the voter's rating under this key and body, if there is one."""
+    if idempotency_key is None:
+        return None
+    try:
+        return wiring.idempotent_requests().answer(
+            f"{idempotency_scope(voter_id, None)}:{idempotency_key}", rating.document()
+        )
+    except IdempotencyStoreUnavailable:
+        return None
 
 
 # What a rating's run raises when it wrote nothing (refused before publishing): a retry under
