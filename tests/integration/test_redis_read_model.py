@@ -370,6 +370,48 @@ def test_on_a_cluster_a_batch_waits_for_the_replica_of_a_primary_its_talk_moved_
     assert '"WAIT" "1" "1000"' in calls[talk_call + 1 :], calls
 
 
+def test_on_a_cluster_a_batch_waits_for_the_replica_of_the_primary_an_ask_sent_its_talk_to(
+    redis_cluster: LocalRedisCluster,
+) -> None:
+    # Given a cluster read model that confirms each batch on a replica of every shard it wrote,
+    # and a talk it has written to, a voter's rating among them (so both of its keys exist: a
+    # script call with a key missing on the new primary gets TRYAGAIN there, not run)
+    model, topic, talk, after = a_talk_written_on(redis_cluster)
+    voter = RatingSubmitted.new(talk, 4, voter_id=uuid.uuid4().hex)
+    apply(model, [StreamRecord(topic, 0, 1, voter.key, voter.to_json())])
+    slot = key_slot(histogram_key(talk).encode())
+    source = redis_cluster.primary_of(histogram_key(talk))
+    # When the cluster moves the talk's slot to another primary, and the talk's keys are there
+    # already while the slot is still the old primary's (it answers ASK for them: the client
+    # sends the talk's call on to the new primary, after the batch's WAIT on the old one)
+    mover = threading.Thread(target=redis_cluster.move_slot, args=(slot, after, 2.0))
+    mover.start()
+    try:
+        old = redis.Redis(port=source)
+        deadline = time.monotonic() + 10
+        while old.execute_command("CLUSTER COUNTKEYSINSLOT", slot) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert old.execute_command("CLUSTER COUNTKEYSINSLOT", slot) == 0
+        with NodeMonitor(after) as seen:
+            result = apply(model, records(topic, 0, 2, [(talk, 5)]))
+    finally:
+        mover.join(15)
+    # Then the rating is counted once, on the new primary
+    assert result.applied == 1
+    assert redis_cluster.primary_of(histogram_key(talk)) == after
+    counts = model.histogram(talk).counts
+    assert (counts["3"], counts["4"], counts["5"]) == (1, 1, 1)
+    # And the new primary ran the talk's call and was asked for its replica after it
+    calls = [c for c in seen.commands if c.startswith(('"EVALSHA"', '"WAIT"'))]
+    ran = [
+        i
+        for i, c in enumerate(calls)
+        if c.startswith(f'"EVALSHA" "{model._sha["apply"]}" "2" "{histogram_key(talk)}"')
+    ]
+    assert ran, seen.commands
+    assert '"WAIT" "1" "1000"' in calls[ran[-1] + 1 :], calls
+
+
 class NodeMonitor:
     """The commands a node runs while the block runs, as MONITOR shows them (`"NAME" "arg"
     ...`, the client's own calls, not those of scripts)."""

@@ -168,6 +168,7 @@ def _of_topic(name: bytes, prefix: bytes) -> bool:
 # every key declared; on one Redis the talks' keys are named by the script from the formats (base
 # 0) instead: declaring two keys a talk cost the client about as much as the script's own work.
 # (The parts of the names around the talk id: ARGV 8 and 9 the histogram's, 10 and 11 the votes'.)
+# ARGV 12, when '1', adds the id of the node that ran the call to the reply.
 # A talk's part of one partition comes aggregated (counts per value, voters' ratings listed), used
 # when none of its records was applied before, or detailed (every record with its offset), used
 # when the talk's applied offset falls inside it; when a part needs the detailed form and lacks
@@ -395,7 +396,11 @@ if board_i > 0 then
   end
   scored, unscored = {}, {}
 end
-return {applied, skipped, duplicates, dead, scored, unscored, revisions}
+local reply = {applied, skipped, duplicates, dead, scored, unscored, revisions}
+-- ARGV 12 '1' (a cluster whose batches wait for replicas): the id of the node that ran the call,
+-- which is not the one it was sent to when the client followed an ASK.
+if ARGV[12] == '1' then reply[8] = call('CLUSTER', 'MYID') end
+return reply
 """
 
 # Ranks talks on a cluster's leaderboard from the scores its talk calls returned, each only when
@@ -525,6 +530,7 @@ class RedisReadModel:
         self.cluster, self._replicas = parsed.cluster, parsed.replicas
         self._sha: dict[str, str] = {}
         self._rebuild_token: str | None = None
+        self._node_names: dict[str, str] = {}  # a cluster's node ids -> addresses, when needed
 
     @property
     def client(self) -> ReadModelClient:
@@ -605,10 +611,17 @@ class RedisReadModel:
         if self.client.exists(REBUILD_LOCK_KEY):
             raise ReadModelRebuilding("REBUILDING the read model is being rebuilt")
         groups = _by_slot(talks)
+        ran_where = "1" if self._replicas else "0"
         calls = [
             (
                 _talk_keys(names),
-                [_payload(names, talks, marks, judge=False), *_PRIOR, 0, 0, 0, 1, *_KEY_FORMATS],
+                [
+                    _payload(names, talks, marks, judge=False),
+                    *_PRIOR,
+                    *(0, 0, 0, 1),
+                    *_KEY_FORMATS,
+                    ran_where,
+                ],
             )
             for names in groups
         ]
@@ -625,11 +638,9 @@ class RedisReadModel:
                         [
                             _payload(groups[i], talks, marks, detail, judge=False),
                             *_PRIOR,
-                            0,
-                            0,
-                            0,
-                            1,
+                            *(0, 0, 0, 1),
                             *_KEY_FORMATS,
+                            ran_where,
                         ],
                     )
                     for i in retry
@@ -719,7 +730,8 @@ class RedisReadModel:
         resent = self._until_slots_moved(calls, replies)
         if wait_on:
             self._confirmed(list(waits.values()), acked)
-            self._wait_where_sent_on(calls, shards, resent, wait_on)
+            waited = self._wait_where_sent_on(calls, shards, resent, wait_on)
+            self._wait_where_asked(replies, set(waits) | waited, wait_on)
         return replies
 
     def _queue_call(self, pipe: Any, call: tuple[str, list[str], list[Any]], primary: Any) -> None:
@@ -773,16 +785,17 @@ class RedisReadModel:
         shards: list[list[Any]],
         resent: set[int],
         wait_on: int,
-    ) -> None:
+    ) -> set[str]:
         """Wait for the replicas of the primary each call ended on, where that is not the one
-        it was sent to with the batch's WAIT, or it was sent again after that WAIT.
+        it was sent to with the batch's WAIT, or it was sent again after that WAIT; the names
+        of the primaries waited on.
 
         A call that met MOVED (its slot moved since the client last read the slots) was sent
         on by the client after the pipeline's own WAITs had run, and so was a call sent again
         while its slot moved: their writes are waited for here, one more round trip, only then.
         The client's entry for a slot it followed a MOVED to lacks the slot's replicas, so the
         slots are read again first. (A call sent on by ASK, while its slot is half moved,
-        leaves no trace: docs/decisions.md, 2026-12-02.)
+        leaves no trace in the client: `_wait_where_asked` finds it from the call's reply.)
         """
         slots = self.client.nodes_manager.slots_cache  # type: ignore[union-attr]
         sent_on = [
@@ -792,7 +805,7 @@ class RedisReadModel:
             or (slots.get(key_slot(keys[0].encode())) or shards[i])[0].name != shards[i][0].name
         ]
         if not sent_on:
-            return
+            return set()
         self.client.nodes_manager.initialize()  # type: ignore[union-attr]
         replicas_of: dict[str, int] = {}
         for shard in self.client.nodes_manager.slots_cache.values():  # type: ignore[union-attr]
@@ -805,6 +818,38 @@ class RedisReadModel:
         self._confirmed(
             list(waits.values()), self._pipelined(lambda pipe: _queue_waits(pipe, waits))
         )
+        return set(waits)
+
+    def _wait_where_asked(self, replies: list[Any], waited: set[str], wait_on: int) -> None:
+        """Wait for the replicas of each node that ran a call but was not waited on: a call the
+        client sent on by ASK (its slot half moved to another primary, its keys not on the old
+        one) runs on the new primary after the batch's WAITs, and redis-py's pipeline keeps no
+        trace of where it went; the call's reply names the node that ran it (its id, which the
+        cluster's node table maps to an address). Nothing more on the usual path, where every
+        call ran where it was sent."""
+        ran = {
+            r[7].decode() if isinstance(r[7], bytes) else str(r[7]) for r in replies if _ran_on(r)
+        }
+        unknown = ran - set(self._node_names)
+        if unknown:
+            self._node_names = self._cluster_node_names()
+        elsewhere = {self._node_names.get(node_id) for node_id in ran} - waited - {None}
+        if not elsewhere:
+            return
+        self.client.nodes_manager.initialize()  # type: ignore[union-attr]
+        waits: dict[str, tuple[Any, int]] = {}
+        for shard in self.client.nodes_manager.slots_cache.values():  # type: ignore[union-attr]
+            primary = shard[0]
+            if primary.name in elsewhere:
+                waits[primary.name] = (primary, min(wait_on, len(shard) - 1))
+        self._confirmed(
+            list(waits.values()), self._pipelined(lambda pipe: _queue_waits(pipe, waits))
+        )
+
+    def _cluster_node_names(self) -> dict[str, str]:
+        """Each node's id -> its address as the client names nodes ("host:port")."""
+        table = self.client.cluster_nodes()  # type: ignore[union-attr]
+        return {str(node["node_id"]): address for address, node in table.items()}
 
     @staticmethod
     def _confirmed(waits: list[tuple[Any, int]], acked: list[Any]) -> None:
@@ -1077,6 +1122,11 @@ def _queue_waits(pipe: Any, waits: dict[str, tuple[Any, int]]) -> None:
     """Queue, for each primary, a WAIT for its writes to reach that many replicas."""
     for node, replicas in waits.values():
         pipe.execute_command("WAIT", replicas, REPLICA_WAIT_MS, target_nodes=node)
+
+
+def _ran_on(reply: Any) -> bool:
+    """Whether a talk call's reply names the node that ran it (ARGV 12)."""
+    return isinstance(reply, list) and len(reply) > 7
 
 
 def _slot_moving(reply: Any) -> bool:
