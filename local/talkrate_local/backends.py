@@ -151,6 +151,15 @@ class Backends:
         kafka = self.services.get("streams")
         return bool(kafka is not None and kafka.fresh)
 
+    def claim_data_dir(self) -> None:
+        """Take the data folder when an embedded backend keeps its data there, or raise
+        DataDirInUse. Before anything else: the services of a runtime still running on this
+        folder would otherwise be taken for a killed run's leftovers and stopped."""
+        if self.lock is None and any(c.origin == "embedded" for c in self.choices.values()):
+            lock = DataDirLock(self.data_dir)
+            lock.acquire()
+            self.lock = lock
+
     def start(self) -> None:
         """Start every embedded backend, concurrently; on a failure, stop those that started."""
         factories: dict[str, Callable[[Path], _Service]] = {
@@ -160,11 +169,7 @@ class Backends:
         }
         folders = {"talks": "postgres", "ratings": "redis", "streams": "kafka"}
         wanted = [name for name, choice in self.choices.items() if choice.origin == "embedded"]
-        if wanted:
-            # Before anything else: the services of a runtime still running on this folder
-            # would otherwise be taken for a killed run's leftovers and stopped.
-            self.lock = DataDirLock(self.data_dir)
-            self.lock.acquire()
+        self.claim_data_dir()
         for name in wanted:
             self.services[name] = factories[name](self.data_dir / folders[name])
         errors: dict[str, BaseException] = {}

@@ -163,12 +163,18 @@ class TalkrateStack:
         config = self.config
         data_dir = config.data_dir or template.directory / DATA_DIR_NAME
         code = template.parameters.get("VoterCode")
-        secrets = dev_secrets(data_dir, self.environ, code if isinstance(code, str) else "")
         backends = Backends(
             choose(config.connections(), config.embedded, config.memory_broker),
             data_dir,
             s3_broker=config.s3_broker,
         )
+        # The folder first: a runtime refused it writes no secrets there and says nothing more.
+        backends.claim_data_dir()
+        try:
+            secrets = dev_secrets(data_dir, self.environ, code if isinstance(code, str) else "")
+        except BaseException:
+            backends.stop()
+            raise
         self.backends = backends
         self._mappings = template.kafka_mappings
         self._template, self._lambda_endpoint = template, lambda_endpoint

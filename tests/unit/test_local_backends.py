@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from sam_emulator.template import load_template
 from talkrate_local.backends import DEFAULT_RATINGS, DEFAULT_TALKS, Backends, Choice, choose
-from talkrate_local.stack import LocalConfig, _for_operations
+from talkrate_local.data_lock import DataDirInUse, DataDirLock
+from talkrate_local.stack import LocalConfig, TalkrateStack, _for_operations
+from tests.builders import ROOT
 
 pytestmark = pytest.mark.unit
 
@@ -114,3 +118,24 @@ def test_the_runtime_says_how_to_point_the_operators_commands_at_its_own_backend
     assert "RATINGS_CONNECTION=redis://127.0.0.1:39023/0" in line
     # And with every backend on its usual port, ops finds them by itself: no line
     assert _for_operations(backends(talks="found", ratings="found", streams="found")) == ()
+
+
+def test_a_runtime_refused_its_data_folder_writes_and_announces_nothing_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a data folder another runtime holds
+    holder = DataDirLock(tmp_path)
+    holder.acquire()
+    config = replace(LocalConfig.from_environ({}), embedded=True, data_dir=tmp_path)
+    stack = TalkrateStack(config, environ={})
+    try:
+        # When a runtime on embedded services is started on it
+        with pytest.raises(DataDirInUse):
+            stack.start(load_template(ROOT / "template.yaml"), "http://127.0.0.1:1")
+    finally:
+        holder.release()
+    # Then it leaves no organiser token or voter key of its own in the other runtime's folder
+    # (a token there the running runtime does not take would be read by `talkrate admin`)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["runtime.lock"]
+    # And it does not say it is starting services it never starts
+    assert "starting it" not in capsys.readouterr().err
