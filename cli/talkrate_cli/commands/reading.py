@@ -82,7 +82,7 @@ def top(session: Session, track: str | None, limit: int) -> None:
 )
 @pass_session
 def rate(session: Session, talk: str, value: int, code: str | None) -> None:
-    """Rate TALK from 1 to 5 (with a voter token kept in your config folder when needed)."""
+    """Rate TALK from 1 to 5 (with a voter token kept in your config folder)."""
     accepted = voting.rate(session.api, session.voter_tokens(), talk, value, code)
     if session.as_json:
         output.emit_json(accepted)
