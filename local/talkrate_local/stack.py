@@ -32,6 +32,7 @@ from talkrate.rebuild import rebuild_if_lost
 from talkrate_local import database
 from talkrate_local.backends import BACKENDS, Backends, Choice, choose
 from talkrate_local.dev_secrets import dev_secrets
+from talkrate_local.embedded import KeptBroker
 from talkrate_local.live import live_config
 from talkrate_local.watchdog import Watchdog
 from talkrate_local.web_app import page_config, web_app_site
@@ -179,7 +180,15 @@ class TalkrateStack:
         self._mappings = template.kafka_mappings
         self._template, self._lambda_endpoint = template, lambda_endpoint
         for choice in backends.choices.values():
-            console(f"[runtime] {choice.name:<8} {_origin_line(choice)}")
+            line = _origin_line(choice)
+            if (
+                choice.name == "streams"
+                and line == "embedded: starting it"
+                and not config.s3_broker
+                and KeptBroker.left_running(data_dir / "kafka")
+            ):
+                line = "embedded: taking over the broker a killed run left running"
+            console(f"[runtime] {choice.name:<8} {line}")
         started = time.perf_counter()
         backends.start()
         if backends.services or backends.memory_broker:

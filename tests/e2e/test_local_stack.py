@@ -271,6 +271,10 @@ def test_ratings_survive_a_killed_runtime_and_a_restart_with_10000_stored_shows_
         runtime, _ = start_stack(data, tmp_path / "after-kill.log")
         # Then it took the broker over, and every accepted rating counts, once
         assert (
+            "embedded: taking over the broker a killed run left running"
+            in (tmp_path / "after-kill.log").read_text()
+        )
+        assert (
             f"embedded ({data / 'kafka'}, taken over, in memory)"
             in (tmp_path / "after-kill.log").read_text()
         )
