@@ -180,15 +180,12 @@ class TalkrateStack:
         self._mappings = template.kafka_mappings
         self._template, self._lambda_endpoint = template, lambda_endpoint
         for choice in backends.choices.values():
-            line = _origin_line(choice)
-            if (
+            kept = (
                 choice.name == "streams"
-                and line == "embedded: starting it"
                 and not config.s3_broker
                 and KeptBroker.left_running(data_dir / "kafka")
-            ):
-                line = "embedded: taking over the broker a killed run left running"
-            console(f"[runtime] {choice.name:<8} {line}")
+            )
+            console(f"[runtime] {choice.name:<8} {_origin_line(choice, kept)}")
         started = time.perf_counter()
         backends.start()
         if backends.services or backends.memory_broker:
@@ -437,8 +434,9 @@ def _location(choice: Choice) -> str:
     return where[choice.name](choice.connection) if choice.name in where else choice.name
 
 
-def _origin_line(choice: Choice) -> str:
-    """How the dev stack came by a backend, in a few words."""
+def _origin_line(choice: Choice, kept: bool = False) -> str:
+    """How the dev stack came by a backend, in a few words (`kept`: an embedded broker to start
+    is the one a killed run left running, which the start takes over)."""
     if choice.origin == "configured":
         return f"configured ({choice.reason})"
     if choice.origin == "found":
@@ -447,4 +445,6 @@ def _origin_line(choice: Choice) -> str:
         return "tansu in memory, started by the runtime"
     if choice.reason:
         return f"embedded ({choice.reason})"
+    if kept:
+        return "embedded: taking over the broker a killed run left running"
     return "embedded: starting it"

@@ -568,11 +568,11 @@ def test_a_killed_broker_is_started_again_on_its_port_and_accepted_ratings_count
         # fetched yet (the last moments' ratings before the kill: on a loaded machine the
         # projector's fetch lags by more than a second, so the bound is the last 3 s); on disk,
         # nothing
-        last_second = sum(1 for at in stream.accepted_at if killed - 3.0 <= at <= killed)
+        last_3_s = sum(1 for at in stream.accepted_at if killed - 3.0 <= at <= killed)
         lost = max(0, stream.accepted - counted)
         seen = f"{broker}: accepted {stream.accepted}, counted {counted}, lost {lost}, "
-        seen += f"accepted in the last 3 s before the kill {last_second}"
-        assert lost == 0 if broker == "s3" else lost <= last_second, seen
+        seen += f"accepted in the last 3 s before the kill {last_3_s}"
+        assert lost == 0 if broker == "s3" else lost <= last_3_s, seen
     finally:
         assert stop(runtime) == 0
     with capsys.disabled():
@@ -580,5 +580,5 @@ def test_a_killed_broker_is_started_again_on_its_port_and_accepted_ratings_count
             f"\n  broker ({broker}) killed mid-stream: back on its port in {back:.1f} s; "
             f"sent {stream.sent}, accepted {stream.accepted}, cut short {stream.cut_short}, "
             f"counted {counted} (lost {lost}; accepted before the kill: "
-            f"{last_second} in the last 3 s)"
+            f"{last_3_s} in the last 3 s)"
         )
