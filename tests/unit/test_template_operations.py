@@ -3,6 +3,7 @@ groups, deploys and the parameters' guards hold for every function, including on
 
 from __future__ import annotations
 
+import atexit
 import copy
 import json
 import os
@@ -74,34 +75,60 @@ class NoManagedPolicies:  # asked only when a function names an AWS managed poli
     def load(self):
         return {}
 
-request = json.load(sys.stdin)
-json.dump(transform(request["template"], request["parameters"], NoManagedPolicies()), sys.stdout)
+for line in sys.stdin:  # a request a line, its template a line back
+    request = json.loads(line)
+    try:
+        answer = {"template": transform(request["template"], request["parameters"], NoManagedPolicies())}
+    except Exception as error:  # the test reads what failed
+        answer = {"error": repr(error)}
+    print(json.dumps(answer), flush=True)
 """
 
 
-def transformed(**parameters: str) -> dict[str, Any]:
-    """The CloudFormation template SAM would deploy with these parameter values."""
+@cache
+def _translator() -> subprocess.Popen[str]:
+    """One translator process for the session: the translator's import is most of a transform's
+    second, and some thirty tests ask for one."""
     if not SAM_PYTHON.exists():
         pytest.fail(f"no SAM CLI at {SAM_PYTHON.parent.parent}: run `make validate` (installs it)")
-    values = {**REQUIRED, **parameters}
+    process = subprocess.Popen(
+        [str(SAM_PYTHON), "-c", _TRANSFORM],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        # The translator takes the region of the pseudo parameters from the environment.
+        env={**os.environ, "AWS_DEFAULT_REGION": "eu-west-1"},
+    )
+    atexit.register(process.kill)
+    return process
+
+
+@cache
+def _transformed(parameters: tuple[tuple[str, str], ...]) -> str:
+    values = dict(parameters)
     document = copy.deepcopy(_source())
     # As `sam deploy` hands it over: local code folders uploaded to S3.
     for resource in document["Resources"].values():
         for key in ("CodeUri", "ContentUri"):
             if isinstance(resource.get("Properties", {}).get(key), str):
                 resource["Properties"][key] = f"s3://artifacts/{resource['Properties'][key]}"
-    finished = subprocess.run(
-        [str(SAM_PYTHON), "-c", _TRANSFORM],
-        input=json.dumps({"template": document, "parameters": values}),
-        capture_output=True,
-        text=True,
-        # The translator takes the region of the pseudo parameters from the environment.
-        env={**os.environ, "AWS_DEFAULT_REGION": "eu-west-1"},
-        timeout=120,
-        check=False,
-    )
-    assert finished.returncode == 0, finished.stderr[-3000:]
-    result: dict[str, Any] = json.loads(finished.stdout)
+    translator = _translator()
+    assert translator.stdin is not None
+    assert translator.stdout is not None
+    translator.stdin.write(json.dumps({"template": document, "parameters": values}) + "\n")
+    translator.stdin.flush()
+    line = translator.stdout.readline()
+    assert line, f"the SAM translator stopped (exit {translator.poll()})"
+    answer: dict[str, Any] = json.loads(line)
+    assert "template" in answer, answer.get("error")
+    return json.dumps(answer["template"])
+
+
+def transformed(**parameters: str) -> dict[str, Any]:
+    """The CloudFormation template SAM would deploy with these parameter values (a copy of its
+    own: a test may change it)."""
+    values = {**REQUIRED, **parameters}
+    result: dict[str, Any] = json.loads(_transformed(tuple(sorted(values.items()))))
     result["_parameters"] = values
     return result
 
