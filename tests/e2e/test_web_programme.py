@@ -452,6 +452,50 @@ def test_the_talk_page_shows_a_300_character_title_whole_with_its_stars_on_the_f
     assert box is not None
     assert box["y"] + box["height"] <= 844, box
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    # (so nothing offers to show more of it)
+    expect(page.get_by_role("button", name="Show the whole title")).to_be_hidden()
+
+
+def test_on_a_small_phone_a_300_character_title_is_cut_to_keep_the_stars_on_screen_and_opens_whole(
+    web: WebStack, browser: Any, long_talks: list[dict[str, Any]]
+) -> None:
+    # Given a talk titled with 300 characters of long words, opened on a 320x568 phone (where
+    # the title alone is taller than the screen)
+    small = browser.new_context(viewport={"width": 320, "height": 568})
+    try:
+        page = small.new_page()
+        page.goto(web.url(f"/app/talks/{long_talks[0]['id']}"))
+        title = page.get_by_role("heading", level=1)
+        expect(title).to_have_text(TITLE_300)
+        more = page.get_by_role("button", name="Show the whole title")
+        expect(more).to_be_visible()
+        # Then the title is cut to a few lines, its heading still the whole title for screen
+        # readers, and the stars are on the first screen
+        shown, whole = title.evaluate(LINES)
+        assert 2 <= shown < whole - 3, (shown, whole)
+        five = page.get_by_role("button", name="Rate 5 out of 5", exact=True)
+        box = five.bounding_box()
+        assert box is not None
+        assert box["y"] + box["height"] <= 568, box
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320
+        # When the attendee asks for the whole title, it is shown whole, and the button says so
+        expect(more).to_have_attribute("aria-expanded", "false")
+        more.click()
+        less = page.get_by_role("button", name="Show less of the title")
+        expect(less).to_have_attribute("aria-expanded", "true")
+        shown, whole = title.evaluate(LINES)
+        assert whole - shown < 0.5, (shown, whole)
+        # And a second press cuts it again
+        less.click()
+        expect(more).to_have_attribute("aria-expanded", "false")
+        assert title.evaluate(LINES)[0] < whole - 3
+        # And on a taller screen (the phone turned, a window made larger) it is whole again
+        page.set_viewport_size({"width": 390, "height": 844})
+        expect(more).to_be_hidden()
+        shown, whole = title.evaluate(LINES)
+        assert whole - shown < 0.5, (shown, whole)
+    finally:
+        small.close()
 
 
 @pytest.mark.parametrize("size", ["1920x1080", "1280x720"])

@@ -1,5 +1,5 @@
 // /app/talks/<talkId>: rate the talk (1 to 5, changeable), and its live histogram.
-import { h, fill, setText, formatTime, talkHref } from "../dom.js";
+import { h, fill, setText, formatTime, talkHref, debounce } from "../dom.js";
 import { request, appConfig, ApiError } from "../api.js";
 import { watchTalk } from "../live.js";
 import { histogramView } from "../histogram.js";
@@ -77,12 +77,14 @@ export function talkPage(main, talkId) {
     h("p", { class: "muted", id: "event-code-help" }, "This event asks for its code (on your badge or the opening slide) before you rate."),
     h("span", { class: "row" }, codeInput, h("button", { type: "submit" }, "Continue")));
   codeInput.setAttribute("aria-describedby", "event-code-help");
-  const title = h("h1", {}, "Loading…");
+  const title = h("h1", { id: "talk-title" }, "Loading…");
+  const wholeTitle = h("button", { type: "button", class: "link title-toggle", hidden: true, "aria-controls": "talk-title",
+    "aria-expanded": "false", onclick: () => { titleOpened = !titleOpened; fitTitle(); } }, "Show the whole title");
   const meta = h("p", { class: "meta" });
   const screenLink = h("a", { href: `${talkHref(talkId)}/screen`, class: "screen-link" }, "Open the room screen");
   fill(main,
     h("article", { class: "talk" },
-      title, meta,
+      title, wholeTitle, meta,
       h("section", { class: "rate", "aria-labelledby": "rate-heading" },
         h("h2", { id: "rate-heading" }, "Your rating"),
         h("div", { class: "stars-row", role: "group", "aria-labelledby": "rate-heading" }, buttons),
@@ -93,6 +95,48 @@ export function talkPage(main, talkId) {
       h("p", {}, screenLink)));
 
   let talk = null; // the talk document, once loaded
+  let titleOpened = false; // the attendee asked for the whole of a title cut short
+
+  // A title so long that the stars would fall below the phone's first screen (300 characters of
+  // long words at 320 px) is cut to the lines that keep them on it, at least two, with a button
+  // for the whole title. Measured, not guessed from its length, and again when the window
+  // changes size. Only what is seen is cut: the heading's text (what a screen reader reads, and
+  // the page's title) stays whole.
+  function fitTitle() {
+    for (const node of [title, meta]) {
+      node.classList.remove("clamped");
+      node.style.removeProperty("--lines");
+    }
+    wholeTitle.hidden = true;
+    const stars = main.querySelector(".stars-row");
+    const below = () => stars.getBoundingClientRect().bottom + scrollY - innerHeight;
+    const lineHeight = (node) => parseFloat(getComputedStyle(node).lineHeight) || 24;
+    const lines = (node) => Math.round(node.clientHeight / lineHeight(node));
+    const cut = talk !== null && stars !== null && below() > 0 && lines(title) > 2;
+    const more = () => (meta.classList.contains("clamped") ? "Show the whole title and speakers" : "Show the whole title");
+    wholeTitle.hidden = !cut;
+    wholeTitle.setAttribute("aria-expanded", String(cut && titleOpened));
+    if (!cut || titleOpened) {
+      setText(wholeTitle, "Show less of the title");
+      return;
+    }
+    // The title a line less at a time (from a first guess) while the stars are below; then,
+    // at two lines, the speakers (six long names can take nine lines of a small phone).
+    for (const node of [title, meta]) {
+      let fit = Math.max(2, lines(node) - Math.ceil(below() / lineHeight(node)) - 2);
+      if (fit >= lines(node)) break;
+      node.classList.add("clamped");
+      for (;;) {
+        node.style.setProperty("--lines", String(fit));
+        if (fit <= 2 || below() <= 0) break;
+        fit -= 1;
+      }
+      if (below() <= 0) break;
+    }
+    setText(wholeTitle, more());
+  }
+  const refit = debounce(fitTitle, 200);
+  addEventListener("resize", refit);
   let open = true; // whether its rating window is open, by the service's clock
   let now = () => Date.now(); // the service's clock, once the talk's answer has told it
   let unrated = ""; // what to say of an attendee who did not rate while it is closed
@@ -361,6 +405,7 @@ export function talkPage(main, talkId) {
     const schedule = talk.startsAt ? `${when(talk.startsAt)}${talk.endsAt ? `–${formatTime(talk.endsAt)}` : ""}` : null;
     setText(meta, [(talk.speakers || []).join(", "), talk.track, talk.room, schedule].filter(Boolean).join(" · "));
     showWindow();
+    fitTitle();
   }
 
   // After a 409, and while the stars are off, the talk's times may have changed (an organiser
@@ -382,6 +427,7 @@ export function talkPage(main, talkId) {
     document.removeEventListener("visibilitychange", onVisible);
     window.removeEventListener("storage", showMine);
     window.removeEventListener("online", resend);
+    removeEventListener("resize", refit);
     live.stop();
   };
 }
