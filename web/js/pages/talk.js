@@ -113,10 +113,10 @@ export function talkPage(main, talkId) {
     const lineHeight = (node) => parseFloat(getComputedStyle(node).lineHeight) || 24;
     const lines = (node) => Math.round(node.clientHeight / lineHeight(node));
     const cut = talk !== null && stars !== null && below() > 0 && lines(title) > 2;
-    const more = () => (meta.classList.contains("clamped") ? "Show the whole title and speakers" : "Show the whole title");
     wholeTitle.hidden = !cut;
-    wholeTitle.setAttribute("aria-expanded", String(cut && titleOpened));
-    if (!cut || titleOpened) {
+    if (!cut) return;
+    wholeTitle.setAttribute("aria-expanded", String(titleOpened));
+    if (titleOpened) {
       setText(wholeTitle, "Show less of the title");
       return;
     }
@@ -133,7 +133,7 @@ export function talkPage(main, talkId) {
       }
       if (below() <= 0) break;
     }
-    setText(wholeTitle, more());
+    setText(wholeTitle, meta.classList.contains("clamped") ? "Show the whole title and speakers" : "Show the whole title");
   }
   const refit = debounce(fitTitle, 200);
   addEventListener("resize", refit);
