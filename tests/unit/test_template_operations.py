@@ -589,12 +589,17 @@ def _minute_value(properties: dict[str, Any], minute: dict[str, float]) -> float
         for m in properties["Metrics"]
         if "MetricStat" in m
     }
-    if any(name not in minute for name in inputs.values()):
-        return None  # API Gateway publishes nothing for a minute without requests
     [returned] = [m["Expression"] for m in properties["Metrics"] if m.get("ReturnData")]
+    # FILL(id, value): the value stands in for a minute without a datapoint of that metric
+    filled = {
+        ident: float(value) for ident, value in re.findall(r"FILL\((\w+), ([\d.]+)\)", returned)
+    }
+    returned = re.sub(r"FILL\((\w+), [\d.]+\)", r"\1", returned)
+    if any(name not in minute for ident, name in inputs.items() if ident not in filled):
+        return None  # API Gateway publishes nothing for a minute without requests
     # Metric math of the form the template uses: IF(), comparisons and arithmetic on the ids.
     namespace = {"IF": lambda test, yes, no: yes if test else no}
-    namespace |= {ident: minute[name] for ident, name in inputs.items()}
+    namespace |= {ident: minute.get(name, filled.get(ident)) for ident, name in inputs.items()}
     value: float = eval(returned, {"__builtins__": {}}, namespace)  # noqa: S307 - the template's own text
     return value
 
@@ -968,3 +973,27 @@ def test_a_stack_without_the_serverless_cache_has_no_alarm_on_it() -> None:
     for name in ("ReadModelCacheEcpuAlarm", "ReadModelCacheThrottledAlarm"):
         condition = template["Resources"][name]["Condition"]
         assert evaluate(template, template["Conditions"][condition]) is False
+
+
+def test_a_projector_that_gets_no_batch_while_ratings_reach_kafka_is_told() -> None:
+    # Given ratings the API published to Kafka minute after minute (202, not kept in the outbox),
+    # and a projector that gets none of them: its event source mapping cannot reach the brokers
+    # or log in (a rotated SASL password, a security group, a disabled mapping). No batch means no
+    # Errors, no dead letter, no RatingsProjected and no OffsetLag datapoint either.
+    template = _prod()
+    alarms = {
+        n: evaluate(template, a) for n, a in resources(template, "AWS::CloudWatch::Alarm").items()
+    }
+    stalled = [{"RatingAccepted": 25.0, "RatingQueued": 0.0}] * 5
+    # Then an alarm of the stack fires
+    fired = [n for n, a in alarms.items() if _alarm_fires(a["Properties"], stalled)]
+    assert fired, "nothing tells that the projector gets no batch"
+    # And a projector that keeps up, a quiet hour, Kafka refusing the API (every rating kept in
+    # the outbox: the outbox alarms tell), or one rating projected in the next minute, do not
+    projecting = [{"RatingAccepted": 25.0, "RatingQueued": 0.0, "RatingsProjected": 25.0}] * 5
+    quiet: list[dict[str, float]] = [{}] * 5
+    queued = [{"RatingAccepted": 25.0, "RatingQueued": 25.0}] * 5
+    straddling = [{"RatingAccepted": 1.0}, {"RatingsProjected": 1.0}] * 2 + [{}]
+    for name in fired:
+        for minutes in (projecting, quiet, queued, straddling):
+            assert not _alarm_fires(alarms[name]["Properties"], minutes), (name, minutes)
