@@ -997,3 +997,28 @@ def test_a_projector_that_gets_no_batch_while_ratings_reach_kafka_is_told() -> N
     for name in fired:
         for minutes in (projecting, quiet, queued, straddling):
             assert not _alarm_fires(alarms[name]["Properties"], minutes), (name, minutes)
+
+
+def test_every_batch_lambda_gives_up_on_is_told_while_earlier_reports_wait() -> None:
+    # Given a report of a given-up batch waiting in ProjectorFailures (kept 14 days, until an
+    # operator replays and deletes it): an alarm on the queue's visible messages stays in ALARM
+    # all that time and notifies nobody of the next batches Lambda gives up on
+    template = _prod()
+    queue = {"Name": "QueueName", "Value": {"Fn::GetAtt": ["ProjectorFailures", "QueueName"]}}
+    alarms = {
+        name: alarm["Properties"]
+        for name, alarm in resources(template, "AWS::CloudWatch::Alarm").items()
+        if alarm["Properties"].get("Namespace") == "AWS/SQS"
+        and queue in alarm["Properties"].get("Dimensions", [])
+    }
+    waiting = {"ApproximateNumberOfMessagesVisible": 3.0, "NumberOfMessagesSent": 0.0}
+    new_report = {"ApproximateNumberOfMessagesVisible": 4.0, "NumberOfMessagesSent": 1.0}
+    # Then an alarm on the queue is back to OK while old reports wait, and fires on a new one
+    told = [
+        name
+        for name, alarm in alarms.items()
+        if not _alarm_fires(alarm, [waiting]) and _alarm_fires(alarm, [waiting, new_report])
+    ]
+    assert told, list(alarms)
+    # And the reports still waiting keep an alarm of their own in ALARM
+    assert any(_alarm_fires(alarm, [waiting]) for alarm in alarms.values())
