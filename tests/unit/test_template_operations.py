@@ -986,7 +986,10 @@ def test_a_projector_that_gets_no_batch_while_ratings_reach_kafka_is_told() -> N
     }
     stalled = [{"RatingAccepted": 25.0, "RatingQueued": 0.0}] * 5
     # Then an alarm of the stack fires
-    fired = [n for n, a in alarms.items() if _alarm_fires(a["Properties"], stalled)]
+    readings = {  # the alarms on what the functions report (no datapoint: nothing to tell)
+        n: a for n, a in alarms.items() if a["Properties"]["TreatMissingData"] == "notBreaching"
+    }
+    fired = [n for n, a in readings.items() if _alarm_fires(a["Properties"], stalled)]
     assert fired, "nothing tells that the projector gets no batch"
     # And a projector that keeps up, a quiet hour, Kafka refusing the API (every rating kept in
     # the outbox: the outbox alarms tell), or one rating projected in the next minute, do not
@@ -1022,3 +1025,41 @@ def test_every_batch_lambda_gives_up_on_is_told_while_earlier_reports_wait() -> 
     assert told, list(alarms)
     # And the reports still waiting keep an alarm of their own in ALARM
     assert any(_alarm_fires(alarm, [waiting]) for alarm in alarms.values())
+
+
+def _fires_treating_missing_data(properties: dict[str, Any], periods: list[float | None]) -> bool:
+    """Whether a one-metric alarm is in ALARM after these periods' values (None: no datapoint),
+    treating missing data as the alarm says."""
+    compare = {
+        "GreaterThanThreshold": float.__gt__,
+        "GreaterThanOrEqualToThreshold": float.__ge__,
+        "LessThanThreshold": float.__lt__,
+    }[properties["ComparisonOperator"]]
+    missing = properties.get("TreatMissingData", "missing")
+    window = periods[-int(properties["EvaluationPeriods"]) :]
+    breaching = sum(
+        1
+        for value in window
+        if (missing == "breaching" if value is None else compare(value, properties["Threshold"]))
+    )
+    return breaching >= int(properties.get("DatapointsToAlarm", properties["EvaluationPeriods"]))
+
+
+def test_a_relay_that_stops_running_is_told() -> None:
+    # The outbox alarms, ReadModelMissingAlarm and LiveApiKeyExpiryAlarm read what each relay run
+    # reports and take no datapoint as fine: a relay that is not invoked at all (its schedule
+    # disabled, its invoke permission or alias gone) raises no error and leaves all four blind.
+    template = _prod()
+    relay = [
+        alarm["Properties"]
+        for alarm in resources(template, "AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"].get("MetricName") == "Invocations"
+        and refs(alarm["Properties"].get("Dimensions")) == {"RelayFunction"}
+    ]
+    assert relay, "no alarm watches the relay's invocations"
+    for properties in relay:
+        periods_in_ten_minutes = 600 // int(properties["Period"])
+        # Then ten minutes without a run fire it, and a run a minute does not
+        assert _fires_treating_missing_data(properties, [None] * periods_in_ten_minutes)
+        every_minute = [float(properties["Period"]) / 60] * periods_in_ten_minutes
+        assert not _fires_treating_missing_data(properties, every_minute)
