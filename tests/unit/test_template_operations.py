@@ -1063,3 +1063,21 @@ def test_a_relay_that_stops_running_is_told() -> None:
         assert _fires_treating_missing_data(properties, [None] * periods_in_ten_minutes)
         every_minute = [float(properties["Period"]) / 60] * periods_in_ten_minutes
         assert not _fires_treating_missing_data(properties, every_minute)
+
+
+def test_a_relay_run_that_fails_or_is_throttled_is_left_to_the_next_minute() -> None:
+    # The schedule invokes the relay asynchronously. Lambda's defaults retry a failed run twice
+    # and keep a throttled one (RelayReservedConcurrency=1: a run still busy) for up to six hours:
+    # extra runs against a database that is down, and throttles long after the cause is gone.
+    # The next scheduled run, a minute later, does the same work.
+    template = _prod()
+    configs = [
+        config["Properties"]
+        for config in resources(template, "AWS::Lambda::EventInvokeConfig").values()
+        if refs(config["Properties"]["FunctionName"]) == {"RelayFunction"}
+    ]
+    assert len(configs) == 1, configs
+    [config] = configs
+    assert config["Qualifier"] == "live"  # the alias the schedule invokes
+    assert config["MaximumRetryAttempts"] == 0
+    assert config["MaximumEventAgeInSeconds"] == 60
