@@ -1081,3 +1081,45 @@ def test_a_relay_run_that_fails_or_is_throttled_is_left_to_the_next_minute() -> 
     assert config["Qualifier"] == "live"  # the alias the schedule invokes
     assert config["MaximumRetryAttempts"] == 0
     assert config["MaximumEventAgeInSeconds"] == 60
+
+
+@pytest.mark.parametrize(
+    ("parameter", "good", "bad"),
+    [
+        (
+            "MskClusterArn",
+            [
+                "",
+                "arn:aws:kafka:eu-west-1:123456789012:cluster/talkrate/0d7ac8a6-6c3d-4f4d-9d1e-1d2c3b4a5f6e-3",
+                "arn:aws:kafka:eu-west-1:123456789012:cluster/talkrate-serverless/c8b4a5f6-1d2c-3b4a-5f6e-0d7ac8a66c3d-s1",
+            ],
+            # the bootstrap string given for the ARN; the cluster name only; a topic's ARN
+            [
+                "b-1.talkrate.abc.kafka.eu-west-1.amazonaws.com:9098",
+                "talkrate",
+                "arn:aws:kafka:eu-west-1:123456789012:topic/talkrate/0d7ac8a6/ratings",
+            ],
+        ),
+        (
+            "RatingsTopic",
+            ["ratings", "talkrate.ratings-v2_prod"],
+            ["", "ratings topic", "ratings,dead", "rätings"],
+        ),
+        (
+            # a trailing slash or a path never equals a browser's Origin header: CORS fails
+            "CorsAllowOrigin",
+            ["*", "https://talkrate.example", "http://localhost:3000", "https://*.example.org"],
+            ["https://talkrate.example/", "https://talkrate.example/app/", "talkrate.example", ""],
+        ),
+        ("VpcId", ["", "vpc-0a1b2c3d", "vpc-0a1b2c3d4e5f60718"], ["subnet-0a1b2c3d", "my-vpc"]),
+    ],
+)
+def test_a_parameter_value_that_would_deploy_and_fail_later_is_refused(
+    parameter: str, good: list[str], bad: list[str]
+) -> None:
+    pattern = _source()["Parameters"][parameter].get("AllowedPattern")
+    assert pattern, f"{parameter} takes any value"
+    for value in good:
+        assert re.fullmatch(pattern, value), (parameter, value)
+    for value in bad:
+        assert not re.fullmatch(pattern, value), (parameter, value)
