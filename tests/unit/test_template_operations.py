@@ -1123,3 +1123,36 @@ def test_a_parameter_value_that_would_deploy_and_fail_later_is_refused(
         assert re.fullmatch(pattern, value), (parameter, value)
     for value in bad:
         assert not re.fullmatch(pattern, value), (parameter, value)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "talkrate.observability fixes Metrics(namespace='talkrate', service='talkrate'): every "
+        "stack of an account and region (dev and prod share one, deploy/pipeline-bootstrap.yaml) "
+        "publishes the same series. Fix in the code (namespace or a dimension from the "
+        "environment) and the template (the alarms and the dashboard read it)."
+    ),
+)
+def test_the_alarms_on_talkrate_s_own_metrics_read_only_this_stack_s() -> None:
+    # Given two stacks in one account and region (the pipeline's dev and prod: the bootstrap of
+    # the second reuses the first's OIDC provider, which an account has once)
+    template = _prod()
+    own = {
+        name: alarm["Properties"]
+        for name, alarm in resources(template, "AWS::CloudWatch::Alarm").items()
+        if "talkrate"
+        in {alarm["Properties"].get("Namespace")}
+        | {
+            m["MetricStat"]["Metric"]["Namespace"]
+            for m in alarm["Properties"].get("Metrics", [])
+            if "MetricStat" in m
+        }
+    }
+    assert len(own) >= 10
+    # Then each alarm on talkrate's own metrics names this stack in what it reads: else dev's
+    # dead letters fire prod's DeadLettersAlarm (and ProjectorDeadLetteringAlarm rolls back a
+    # prod canary), and dev's projected ratings hide prod's ProjectorSkipsEverythingAlarm and
+    # ProjectorStalledAlarm
+    for name, properties in own.items():
+        assert "AWS::StackName" in json.dumps(properties), name
