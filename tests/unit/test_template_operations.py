@@ -1156,3 +1156,49 @@ def test_the_alarms_on_talkrate_s_own_metrics_read_only_this_stack_s() -> None:
     # ProjectorStalledAlarm
     for name, properties in own.items():
         assert "AWS::StackName" in json.dumps(properties), name
+
+
+def _refusing_rules(**parameters: str) -> list[str]:
+    """The Rules whose assertions fail for these parameter values (the REQUIRED ones and the
+    defaults for the rest), as CloudFormation checks them before a deploy."""
+    template = _source()
+    values = {
+        **{k: str(v.get("Default", "")) for k, v in template["Parameters"].items()},
+        **REQUIRED,
+        **parameters,
+    }
+
+    def holds(node: Any) -> Any:
+        (key, argument), *_ = node.items()
+        if key == "Ref":
+            return values[argument]
+        if key == "Fn::Equals":
+            left, right = (holds(a) if isinstance(a, dict) else a for a in argument)
+            return left == right
+        if key == "Fn::Not":
+            return not holds(argument[0])
+        if key in ("Fn::And", "Fn::Or"):
+            results = [holds(a) for a in argument]
+            return all(results) if key == "Fn::And" else any(results)
+        if key == "Fn::EachMemberEquals":
+            items, expected = argument
+            return all(item == expected for item in holds(items).split(","))
+        raise AssertionError(f"no evaluator for {key}")
+
+    return [
+        name
+        for name, rule in template["Rules"].items()
+        if ("RuleCondition" not in rule or holds(rule["RuleCondition"]))
+        and not all(holds(assertion["Assert"]) for assertion in rule["Assertions"])
+    ]
+
+
+def test_a_prod_stack_whose_pages_key_would_lapse_unnoticed_is_refused() -> None:
+    # LiveApiKeyExpires=default gives the pages' key AppSync's 7 days, a date no parameter holds:
+    # LiveApiKeyExpiryAlarm cannot see it coming, a deploy with "default" again does not renew it,
+    # and a week after a hand-made `sam deploy` every browser silently falls back to polling
+    prod = {"Stage": "prod", "CorsAllowOrigin": "https://talkrate.example"}
+    assert _refusing_rules(**prod, LiveApiKeyExpires="default")
+    # A prod deploy that names the expiry (as the pipeline does), and dev, deploy
+    assert _refusing_rules(**prod, LiveApiKeyExpires="1800000000") == []
+    assert _refusing_rules(Stage="dev") == []
