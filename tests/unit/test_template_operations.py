@@ -1202,3 +1202,32 @@ def test_a_prod_stack_whose_pages_key_would_lapse_unnoticed_is_refused() -> None
     # A prod deploy that names the expiry (as the pipeline does), and dev, deploy
     assert _refusing_rules(**prod, LiveApiKeyExpires="1800000000") == []
     assert _refusing_rules(Stage="dev") == []
+
+
+def test_the_subnets_description_names_every_service_the_functions_in_them_call() -> None:
+    # Given the functions in a VPC (SubnetIds): without a NAT gateway they reach AWS services
+    # only through VPC endpoints, and the operator builds those from this description
+    template = transformed(SubnetIds="subnet-1,subnet-2", SecurityGroupIds="sg-1")
+    calls = {
+        "CONNECTIONS_SECRET_ARN": "Secrets Manager",
+        "STATS_FUNCTION_NAME": "Lambda",
+        "STREAMS_CONNECTION": "brokers",
+        "LIVE_PUBLISH_URL": "AppSync",
+    }
+    needed: set[str] = set()
+    for name, function in resources(template, "AWS::Lambda::Function").items():
+        properties = function["Properties"]
+        if evaluate(template, properties.get("VpcConfig")) in (None, {"Ref": "AWS::NoValue"}):
+            continue
+        variables = properties.get("Environment", {}).get("Variables", {})
+        needed |= {service for variable, service in calls.items() if variable in variables}
+        # A custom resource's function answers CloudFormation with a PUT to a presigned S3 URL
+        for resource in template["Resources"].values():
+            if resource["Type"].startswith("Custom::") and refs(
+                resource["Properties"]["ServiceToken"]
+            ) == {name}:
+                needed.add("S3")
+    assert {"Secrets Manager", "S3", "AppSync"} <= needed
+    # Then the description names each of them
+    description = _source()["Parameters"]["SubnetIds"]["Description"]
+    assert {service for service in needed if service not in description} == set()
