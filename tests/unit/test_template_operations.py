@@ -1231,3 +1231,21 @@ def test_the_subnets_description_names_every_service_the_functions_in_them_call(
     # Then the description names each of them
     description = _source()["Parameters"]["SubnetIds"]["Description"]
     assert {service for service in needed if service not in description} == set()
+
+
+def test_the_artifacts_a_rollback_needs_are_never_expired() -> None:
+    # `sam deploy` names each upload by its content's hash and skips one that exists: a function
+    # whose code has not changed keeps the object of its first upload, however old. When a deploy
+    # that changes it fails (a prod canary's alarm), CloudFormation rolls the function back to
+    # that previous object: expired, the rollback fails (UPDATE_ROLLBACK_FAILED) and the stack
+    # takes no deploy until someone continues the rollback by hand.
+    bootstrap = yaml.load(  # noqa: S506 - a SafeLoader subclass
+        (ROOT / "deploy" / "pipeline-bootstrap.yaml").read_text(), Loader=_Loader
+    )
+    bucket = bootstrap["Resources"]["ArtifactsBucket"]["Properties"]
+    rules = bucket.get("LifecycleConfiguration", {}).get("Rules", [])
+    for rule in rules:
+        assert "ExpirationInDays" not in rule, rule
+        assert "ExpirationDate" not in rule, rule
+    # What replaced objects leave behind still goes
+    assert any("NoncurrentVersionExpiration" in rule for rule in rules)
