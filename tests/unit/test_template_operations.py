@@ -1239,9 +1239,8 @@ def test_the_artifacts_a_rollback_needs_are_never_expired() -> None:
     # that changes it fails (a prod canary's alarm), CloudFormation rolls the function back to
     # that previous object: expired, the rollback fails (UPDATE_ROLLBACK_FAILED) and the stack
     # takes no deploy until someone continues the rollback by hand.
-    bootstrap = yaml.load(  # noqa: S506 - a SafeLoader subclass
-        (ROOT / "deploy" / "pipeline-bootstrap.yaml").read_text(), Loader=_Loader
-    )
+    text = (ROOT / "deploy" / "pipeline-bootstrap.yaml").read_text()
+    bootstrap = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     bucket = bootstrap["Resources"]["ArtifactsBucket"]["Properties"]
     rules = bucket.get("LifecycleConfiguration", {}).get("Rules", [])
     for rule in rules:
