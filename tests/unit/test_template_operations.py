@@ -1276,3 +1276,39 @@ def test_a_deploy_with_new_connections_makes_every_function_read_them_again() ->
     before, after = versions("1"), versions("2")
     assert set(before) == {"ApiFunction", "RelayFunction", "ProjectorFunction"}
     assert {name for name in before if before[name] == after[name]} == set()
+
+
+def _versions_after_upload(**keys: str) -> dict[str, str]:
+    """Each aliased function's AWS::Lambda::Version logical id when `sam deploy` uploaded the
+    code folders under these S3 keys (logical id of the function or layer -> key)."""
+    document = copy.deepcopy(_source())
+    for name, resource in document["Resources"].items():
+        for key in ("CodeUri", "ContentUri"):
+            if isinstance(resource.get("Properties", {}).get(key), str):
+                folder = keys.get(name, resource["Properties"][key])
+                resource["Properties"][key] = f"s3://artifacts/{folder}"
+    translator = _translator()
+    assert translator.stdin is not None
+    assert translator.stdout is not None
+    translator.stdin.write(json.dumps({"template": document, "parameters": REQUIRED}) + "\n")
+    translator.stdin.flush()
+    answer = json.loads(translator.stdout.readline())
+    assert "template" in answer, answer.get("error")
+    return {
+        name.split("Version")[0]: name
+        for name, resource in answer["template"]["Resources"].items()
+        if resource["Type"] == "AWS::Lambda::Version"
+    }
+
+
+def test_a_deploy_that_changes_only_the_shared_layer_reaches_every_alias() -> None:
+    # Given two builds that differ only in the shared layer (the talkrate package, schema.sql
+    # and the dependencies: most changes), uploaded under new keys by `sam deploy`
+    before = _versions_after_upload(SharedLayer="layers/shared/d41d8cd98f00b204")
+    after = _versions_after_upload(SharedLayer="layers/shared/9e107d9d372bb682")
+    # Then every aliased function publishes a new version, so its alias (which API Gateway, the
+    # event source mapping and the schedule invoke) moves to the new code. SAM's version id
+    # hashes the function's own code, environment and memory only: without this a layer-only
+    # deploy updated $LATEST, which nothing invokes, and the aliases kept the old code.
+    assert before
+    assert {name for name in before if before[name] == after[name]} == set()
