@@ -692,7 +692,7 @@ def test_the_pages_api_key_warns_two_weeks_before_it_expires(days_left: float, f
         for a in resources(template, "AWS::CloudWatch::Alarm").values()
         if a["Properties"].get("MetricName") == API_KEY_DAYS_LEFT_METRIC
     ]
-    assert alarm["Namespace"] == "talkrate"
+    assert alarm["Namespace"] == OWN_NAMESPACE
     assert _alarm_fires(alarm, [{API_KEY_DAYS_LEFT_METRIC: reading}]) is fires
 
 
@@ -1125,37 +1125,55 @@ def test_a_parameter_value_that_would_deploy_and_fail_later_is_refused(
         assert not re.fullmatch(pattern, value), (parameter, value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "talkrate.observability fixes Metrics(namespace='talkrate', service='talkrate'): every "
-        "stack of an account and region (dev and prod share one, deploy/pipeline-bootstrap.yaml) "
-        "publishes the same series. Fix in the code (namespace or a dimension from the "
-        "environment) and the template (the alarms and the dashboard read it)."
-    ),
-)
-def test_the_alarms_on_talkrate_s_own_metrics_read_only_this_stack_s() -> None:
+OWN_NAMESPACE = {"Fn::Sub": "talkrate/${AWS::StackName}"}
+
+
+def _namespaces_read(alarm: dict[str, Any]) -> list[Any]:
+    """The namespaces an alarm reads: its metric's, or each of its metric math inputs'."""
+    if "Namespace" in alarm:
+        return [alarm["Namespace"]]
+    return [m["MetricStat"]["Metric"]["Namespace"] for m in alarm["Metrics"] if "MetricStat" in m]
+
+
+def test_each_stack_publishes_its_own_metrics_and_its_alarms_and_dashboard_read_only_those() -> (
+    None
+):
     # Given two stacks in one account and region (the pipeline's dev and prod: the bootstrap of
     # the second reuses the first's OIDC provider, which an account has once)
     template = _prod()
+    # When the functions publish their metrics (Powertools reads POWERTOOLS_METRICS_NAMESPACE)
+    published = {
+        name: function["Properties"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+        for name, function in resources(template, "AWS::Lambda::Function").items()
+        if "POWERTOOLS_METRICS_NAMESPACE" in function["Properties"]["Environment"]["Variables"]
+    }
+    assert {"ApiFunction", "ProjectorFunction", "RelayFunction"} <= set(published)
+    # Then each publishes into a namespace named after its stack
+    assert all(namespace == OWN_NAMESPACE for namespace in published.values()), published
+    # And every alarm that is not on AWS's own metrics reads that namespace: else dev's dead
+    # letters fire prod's DeadLettersAlarm (and ProjectorDeadLetteringAlarm rolls back a prod
+    # canary), and dev's projected ratings hide prod's ProjectorSkipsEverythingAlarm and
+    # ProjectorStalledAlarm
     own = {
-        name: alarm["Properties"]
+        name: _namespaces_read(alarm["Properties"])
         for name, alarm in resources(template, "AWS::CloudWatch::Alarm").items()
-        if "talkrate"
-        in {alarm["Properties"].get("Namespace")}
-        | {
-            m["MetricStat"]["Metric"]["Namespace"]
-            for m in alarm["Properties"].get("Metrics", [])
-            if "MetricStat" in m
-        }
+        if not all(str(n).startswith("AWS/") for n in _namespaces_read(alarm["Properties"]))
     }
     assert len(own) >= 10
-    # Then each alarm on talkrate's own metrics names this stack in what it reads: else dev's
-    # dead letters fire prod's DeadLettersAlarm (and ProjectorDeadLetteringAlarm rolls back a
-    # prod canary), and dev's projected ratings hide prod's ProjectorSkipsEverythingAlarm and
-    # ProjectorStalledAlarm
-    for name, properties in own.items():
-        assert "AWS::StackName" in json.dumps(properties), name
+    for name, namespaces in own.items():
+        assert all(namespace == OWN_NAMESPACE for namespace in namespaces), (name, namespaces)
+    # And so does every dashboard widget on them
+    [dashboard] = resources(template, "AWS::CloudWatch::Dashboard").values()
+    body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"][0]
+    widgets = json.loads(re.sub(r"\$\{[^}]+\}", lambda m: m.group(0).replace('"', ""), body))
+    rows = [
+        row[0]
+        for widget in widgets["widgets"]
+        for row in widget.get("properties", {}).get("metrics", [])
+        if row and not row[0].startswith("AWS/") and row[0] != "."
+    ]
+    assert rows
+    assert set(rows) == {OWN_NAMESPACE["Fn::Sub"]}
 
 
 def _refusing_rules(**parameters: str) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +26,11 @@ for _name in QUIET_LIBRARIES:
     logging.getLogger(_name).setLevel(logging.WARNING)
 
 logger = Logger(service="talkrate")
-metrics = Metrics(namespace="talkrate", service="talkrate")
+# Each stack publishes into its own namespace, `talkrate/<stack name>` (template.yaml sets it), so
+# that its alarms never read another stack's readings (dev and prod share an account); outside a
+# stack (tests, benches, a runtime without the template's variables) it is `talkrate`.
+METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "talkrate"
+metrics = Metrics(namespace=METRICS_NAMESPACE, service="talkrate")
 
 
 @contextmanager
