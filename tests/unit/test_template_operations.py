@@ -1274,7 +1274,8 @@ def test_the_artifacts_a_rollback_needs_are_never_expired() -> None:
         "The functions read their secrets once per environment and the template cannot make a "
         "secret's new value publish a version: SAM hashes a version's logical id from the "
         "unresolved properties, so a parameter's new value in an environment variable publishes "
-        "nothing. Needs the code to read the secrets again when a backend refuses its login."
+        "nothing. PostgreSQL's is read again when the database refuses a login "
+        "(tests/integration/test_rotated_credentials.py); Redis's and Kafka's are not."
     ),
 )
 def test_a_deploy_with_new_connections_makes_every_function_read_them_again() -> None:

@@ -271,6 +271,15 @@ def read_voter_code(arn: str, fresh: bool = False) -> str | None:
     return code if isinstance(code, str) and code else None
 
 
+def talks_connection_now() -> str | None:
+    """The database's connection string as the connections secret holds it now, not from the
+    cache (read again when PostgreSQL refuses a login: a rotated password); None without one."""
+    if not (arn := os.environ.get("CONNECTIONS_SECRET_ARN")):
+        return None
+    value = _secret_values(arn, fresh=True).get("TALKS_CONNECTION")
+    return value if isinstance(value, str) and value else None
+
+
 def settings_from(environ: Mapping[str, str]) -> Settings:
     """Build settings from an environment mapping, resolving the Secrets Manager ARNs it names."""
     values: dict[str, Any] = dict(environ)

@@ -10,7 +10,7 @@ import sys
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from talkrate.config import load_settings
+from talkrate.config import load_settings, talks_connection_now
 
 if TYPE_CHECKING:
     from talkrate.adapters.idempotency import IdempotentRequests
@@ -42,6 +42,7 @@ def database() -> PostgresDatabase:
         settings.talks_connection,
         host=settings.talks_proxy_endpoint,
         answer_within=settings.talks_timeout_seconds,
+        reread=talks_connection_now,
     )
 
 

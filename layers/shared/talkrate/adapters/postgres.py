@@ -29,6 +29,11 @@ from talkrate.projected import OutboxEntry, ProjectedRating, ProjectionBatch, Re
 from talkrate.values import RATING_VALUES, Histogram, Precondition, RatingWindow, Talk
 
 CONNECT_TIMEOUT_SECONDS = 3
+# A refused login reads the connection string again (a rotated password) at most this often, so
+# that a password that is simply wrong does not turn every request into a Secrets Manager call.
+REREAD_AFTER_SECONDS = 60.0
+# What PostgreSQL (and RDS Proxy) say when a login's password or IAM token is refused (28P01).
+_LOGIN_REFUSED = re.compile(r"password authentication failed|PAM authentication failed")
 T = TypeVar("T")
 Cursor = psycopg2.extensions.cursor
 
@@ -167,9 +172,15 @@ class PostgresDatabase:
         name: str = "talkrate",
         host: str | None = None,
         answer_within: float | None = None,
+        reread: Callable[[], str | None] | None = None,
     ) -> None:
         self._dsn = dsn
         self._name = name
+        # The connection string as its secret holds it now (None: not from a secret): read
+        # when the server refuses the login, so a rotated password is taken up by a warm
+        # environment at its next connection instead of failing until Lambda retires it.
+        self._reread = reread
+        self._reread_at = -REREAD_AFTER_SECONDS
         # Seconds a call (run, transaction, a first LISTEN) may wait for the server, its connect
         # and every statement included (None: as long as the server takes). A bounded connection
         # is asynchronous, which psycopg2 allows no COPY on: the event store stores a batch with
@@ -279,19 +290,48 @@ class PostgresDatabase:
             "application_name": self._name,
             **self._host_override,
         }
-        if self._answer_within is None:
-            self._connection = connect(self._dsn, **options)
-            # Transactions are explicit (transaction()); a lone read costs one round trip.
-            self._connection.autocommit = True
-        else:  # asynchronous: autocommit by nature; libpq's connect_timeout is ours to keep
-            assert deadline is not None  # every call of a bounded one starts a clock  # nosec B101
-            self._connection = _connect_bounded(self._dsn, self._answer_within, deadline, options)
+        try:
+            self._connection = self._open(deadline, options)
+        except psycopg2.OperationalError as error:
+            if not (_LOGIN_REFUSED.search(str(error)) and self._dsn_renewed()):
+                raise
+            self._connection = self._open(deadline, options)
         for channel in self._channels:
             self._listen(self._connection, channel)
         # A replaced connection heard nothing between its predecessor's end and now.
         self._gap = self._gap or self._opened > 0
         self._opened += 1
         return self._connection
+
+    def _open(
+        self, deadline: float | None, options: dict[str, Any]
+    ) -> psycopg2.extensions.connection:
+        if self._answer_within is None:
+            connection = connect(self._dsn, **options)
+            # Transactions are explicit (transaction()); a lone read costs one round trip.
+            connection.autocommit = True
+            return connection
+        # asynchronous: autocommit by nature; libpq's connect_timeout is ours to keep
+        assert deadline is not None  # every call of a bounded one starts a clock  # nosec B101
+        return _connect_bounded(self._dsn, self._answer_within, deadline, options)
+
+    def _dsn_renewed(self) -> bool:
+        """After a refused login: whether the connection string read again from its secret is
+        a new one (then taken), at most once every REREAD_AFTER_SECONDS."""
+        now = time.monotonic()
+        if self._reread is None or now - self._reread_at < REREAD_AFTER_SECONDS:
+            return False
+        self._reread_at = now
+        try:
+            dsn = self._reread()
+        except Exception:  # Secrets Manager unreachable: the refused login is the answer
+            logger.warning("PostgreSQL refused the login; its secret could not be read again")
+            return False
+        if not dsn or dsn == self._dsn:
+            return False
+        logger.warning("PostgreSQL refused the login: connecting with its secret's new value")
+        self._dsn = dsn
+        return True
 
     @staticmethod
     def _listen(connection: psycopg2.extensions.connection, channel: str) -> None:
