@@ -196,7 +196,21 @@ def simulate(
         )
     verdict = None
     if verify:
-        verdict = _verify(session, ledger, baseline, verify_timeout, alone)
+        try:
+            verdict = _verify(session, ledger, baseline, verify_timeout, alone)
+        except KeyboardInterrupt:
+            raise Interrupted(
+                "interrupted while waiting for the projector: the figures "
+                + ("in this document" if session.as_json else "above")
+                + f" are of the {ledger.sent} requests sent (not verified)",
+                result=_report(session, ledger, runner, None),
+            ) from None
+        except CliError as error:
+            # The API went away (or refused) while the counts were read: what was sent is
+            # still worth knowing, as when it goes away while sending.
+            error.args = (f"{error} (not verified)",)
+            error.result = _report(session, ledger, runner, None)
+            raise
     figures = _report(session, ledger, runner, verdict)
     failure = _failure(ledger, verdict)
     if failure is not None:

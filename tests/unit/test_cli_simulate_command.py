@@ -1,0 +1,188 @@
+"""`talkrate simulate --verify` against a small API of the test's own on loopback, whose counts
+never move: the run sends its ratings, then waits for a projector that never counts them, and
+the test stops it there, as an operator or a vanished API would."""
+
+from __future__ import annotations
+
+import _thread
+import itertools
+import json
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from talkrate_cli.main import main
+
+pytestmark = pytest.mark.unit
+
+
+class QuietServer(ThreadingHTTPServer):
+    """A server that does not print a client's reset connection (the run's own, as it ends)."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
+
+
+def is_rating(body: bytes) -> bool:
+    """Whether a POST /ratings body is a rating of the one talk (the run's bad ones are not)."""
+    try:
+        rating = json.loads(body)
+    except ValueError:
+        return False
+    if not isinstance(rating, dict) or set(rating) != {"talkId", "value"}:
+        return False
+    return bool(rating["talkId"] == "t1" and rating["value"] in range(1, 6))
+
+
+class StillApi:
+    """One untimed talk; POST /ratings answers a rating of it 202 (422 otherwise), and the counts
+    stay at zero. `on_verify`
+    runs at the first read of the programme after a rating was sent (the verification's);
+    with `gone`, that read and every request after it get no answer (the API went away)."""
+
+    def __init__(self, on_verify: Any = None, gone: bool = False) -> None:
+        self.rated = 0
+        self.verifying = threading.Event()
+        events = itertools.count()
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def answer(self, status: int, body: Any) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def went_away(self) -> bool:
+                if not (gone and api.verifying.is_set()):
+                    return False
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return True
+
+            def do_GET(self) -> None:
+                if self.path.startswith("/talks?") and api.rated and not api.verifying.is_set():
+                    api.verifying.set()
+                    if on_verify is not None:
+                        on_verify()
+                if self.went_away():
+                    return
+                zero = {value: 0 for value in "12345"}
+                if self.path.startswith("/talks?"):
+                    talk = {"id": "t1", "title": "Still", "summary": {"count": 0, "ratings": zero}}
+                    self.answer(200, {"items": [talk], "total": 1})
+                elif self.path.startswith("/ratings?"):
+                    self.answer(200, {"talkId": "t1", "ratings": zero, "ratingsRevision": 0})
+                elif self.path.startswith("/ratings/"):
+                    self.answer(200, {"status": "accepted"})
+                else:
+                    self.answer(404, {"title": "Not found", "status": 404})
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.went_away():
+                    return
+                if self.path == "/ratings" and not is_rating(body):
+                    self.answer(422, {"title": "Invalid request", "status": 422})
+                elif self.path == "/ratings":
+                    api.rated += 1
+                    self.answer(202, {"eventId": f"e{next(events)}", "status": "accepted"})
+                else:
+                    self.answer(404, {"title": "Not found", "status": 404})
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def ctrl_c_reaches_the_test() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt here, even in a suite started with SIGINT ignored."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def simulate(api: StillApi, as_json: bool) -> int:
+    return main(
+        [
+            *(["--json"] if as_json else []),
+            "--api",
+            api.url,
+            "simulate",
+            "--attendees",
+            "10",
+            "--seed",
+            "2",
+            "--slot-seconds",
+            "0.1",
+            "--verify",
+            "--give-up-after",
+            "2",
+        ]
+    )
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_ctrl_c_while_verifying_reports_what_was_sent(
+    ctrl_c_reaches_the_test: None, capsys: pytest.CaptureFixture[str], as_json: bool
+) -> None:
+    # Given a verified simulation waiting for a projector that does not count its ratings
+    api = StillApi(on_verify=lambda: _thread.interrupt_main(signal.SIGINT))
+    try:
+        # When the operator presses Ctrl-C while it waits
+        status = simulate(api, as_json)
+    finally:
+        api.close()
+    out, err = capsys.readouterr()
+    # Then it stops (130) with the report of what it sent, as Ctrl-C while sending does, and
+    # says the counts were not verified (it said "interrupted", and the figures were lost)
+    assert status == 130, err
+    assert api.verifying.is_set()
+    assert "not verified" in err.strip().splitlines()[-1], err
+    if as_json:
+        document = json.loads(out)
+        assert document["accepted"] == api.rated > 0
+        assert "verified" not in document
+        assert document["error"]["type"] == "urn:talkrate:cli:interrupted"
+    else:
+        assert f"accepted {api.rated} " in out, out
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_an_api_gone_while_verifying_leaves_the_report_of_what_was_sent(
+    capsys: pytest.CaptureFixture[str], as_json: bool
+) -> None:
+    # Given a verified simulation whose API goes away once the ratings are sent
+    api = StillApi(gone=True)
+    try:
+        status = simulate(api, as_json)
+    finally:
+        api.close()
+    out, err = capsys.readouterr()
+    # Then it fails (1) saying why, with the report of what it sent (it had only the reason)
+    assert status == 1, err
+    assert "cannot reach the API" in err.strip().splitlines()[-1], err
+    assert "not verified" in err.strip().splitlines()[-1], err
+    if as_json:
+        document = json.loads(out)
+        assert document["accepted"] == api.rated > 0
+        assert document["error"]["type"] == "urn:talkrate:cli:unreachable"
+    else:
+        assert f"accepted {api.rated} " in out, out
