@@ -7,7 +7,7 @@ import sys
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from rich.console import Console, Group
+from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.table import Table
 from rich.text import Text
 
@@ -40,6 +40,7 @@ errors = _Console(
 )
 
 BAR_WIDTH = 30
+MIN_BAR_WIDTH = 5
 VALUES = ("5", "4", "3", "2", "1")
 
 
@@ -120,22 +121,38 @@ def talks_table(talks: list[dict[str, Any]]) -> Table:
     return table
 
 
-def histogram(ratings: dict[str, int]) -> Table:
-    """Horizontal bars, 5 at the top, scaled to the largest bucket."""
-    total = sum(int(ratings.get(v, 0)) for v in VALUES)
-    largest = max([int(ratings.get(v, 0)) for v in VALUES] + [1])
+def histogram(ratings: dict[str, int], width: int | None = None) -> Table:
+    """Horizontal bars, 5 at the top, scaled to the largest bucket; within `width` columns the
+    bars narrow, so that each value, its count and its share stay whole."""
+    counts = {value: int(ratings.get(value, 0)) for value in VALUES}
+    total = sum(counts.values())
+    largest = max([*counts.values(), 1])
+    # The other columns: "5★", the count, the share ("100%"), two spaces between each two.
+    others = 2 + len(str(largest)) + 4 + 3 * 2
+    bar_width = BAR_WIDTH if width is None else max(MIN_BAR_WIDTH, min(BAR_WIDTH, width - others))
     table = Table(box=None, show_header=False, pad_edge=False)
     table.add_column(justify="right")
     table.add_column(no_wrap=True)
     table.add_column(justify="right")
     table.add_column(justify="right")
     for value in VALUES:
-        count = int(ratings.get(value, 0))
-        width = round(BAR_WIDTH * count / largest)
-        bar = Text("█" * width, style="cyan") + Text("·" * (BAR_WIDTH - width), style="dim")
+        count = counts[value]
+        filled = round(bar_width * count / largest)
+        bar = Text("█" * filled, style="cyan") + Text("·" * (bar_width - filled), style="dim")
         share = f"{100 * count / total:.0f}%" if total else "-"
         table.add_row(f"{value}★", bar, str(count), share)
     return table
+
+
+class Histogram:
+    """`histogram` as wide as the terminal it is drawn on lets it be (each time: a watch in a
+    window made narrower redraws to fit)."""
+
+    def __init__(self, ratings: dict[str, int]) -> None:
+        self.ratings = ratings
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield histogram(self.ratings, options.max_width)
 
 
 def talk_view(talk: dict[str, Any], ratings: dict[str, Any]) -> Group:
@@ -153,7 +170,7 @@ def talk_view(talk: dict[str, Any], ratings: dict[str, Any]) -> Group:
         Text(window_line(talk), style="dim"),
         Text(""),
     ]
-    lines.append(histogram(ratings.get("ratings") or {}))
+    lines.append(Histogram(ratings.get("ratings") or {}))
     lines.append(Text(""))
     lines.append(Text(stats_line(ratings)))
     return Group(*lines)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from rich.console import Console
 
-from talkrate_cli.output import counted, when, window_line, zone_name
+from talkrate_cli.output import counted, talk_view, when, window_line, zone_name
 
 pytestmark = pytest.mark.unit
 
@@ -57,3 +60,19 @@ def test_a_talk_without_times_is_always_open() -> None:
 def test_a_count_takes_its_noun_in_its_number(count: int, said: str) -> None:
     assert counted(count, "talk") == said
     assert counted(count, "talk is", "talks are").endswith("is" if count == 1 else "are")
+
+
+@pytest.mark.parametrize("columns", [30, 40, 80])
+def test_a_narrow_terminal_still_shows_every_value_its_count_and_share(columns: int) -> None:
+    # Given a talk's bars shown (show, watch) in a terminal of `columns` (a split pane, a phone)
+    ratings = {"talkId": "t", "ratings": {"5": 1910, "4": 12, "3": 0, "2": 7, "1": 1}}
+    screen = Console(file=io.StringIO(), width=columns, color_system=None)
+    # When it is drawn
+    screen.print(talk_view({"title": "A talk"}, ratings))
+    lines = screen.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    # Then each value's line fits, with its bar, its count and its share whole (at 30 columns
+    # the bars took the whole line and the rest was cut off; at 40, the shares were "…")
+    for value, count, share in (("5", 1910, "99%"), ("4", 12, "1%"), ("3", 0, "0%")):
+        [line] = [line for line in lines if line.startswith(f"{value}★")]
+        assert len(line) <= columns
+        assert re.search(rf"{value}★\s+[█·]+\s+{count}\s+{share}$", line), lines
