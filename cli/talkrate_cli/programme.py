@@ -24,7 +24,7 @@ import csv
 import itertools
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -258,7 +258,7 @@ def read_rows(source: IO[str]) -> list[Row]:
         raise CliError(f"columns named twice in the header: {', '.join(twice)}")
     given = [name for name in OPTIONAL if name in names]
     rows, seen = [], set()
-    for record in reader:
+    for record in _records(reader):
         line = reader.line_num
         if None in record or None in record.values():
             # A cell separator inside an unquoted cell ("Ana;Bo" in a ";" file) would move every
@@ -297,6 +297,25 @@ def read_rows(source: IO[str]) -> list[Row]:
         _fits(line, fields)
         rows.append(Row(line, talk_id, fields, id_from_title=not cells.get("id")))
     return rows
+
+
+def _records(reader: csv.DictReader[str]) -> Iterator[dict[str | Any, str | Any]]:
+    """The reader's rows; CliError naming its line for a row Python's csv cannot read (a cell
+    past its field limit: a quote never closed takes the rest of the file into one cell)."""
+    while True:
+        begins = reader.line_num + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            if "field limit" in str(error):
+                raise CliError(
+                    f"line {begins}: a cell longer than {csv.field_size_limit()} characters "
+                    "(a double quote never closed?)"
+                ) from None
+            raise CliError(f"line {begins}: not CSV ({error})") from None
+        yield record
 
 
 def _fits(line: int, fields: dict[str, Any]) -> None:

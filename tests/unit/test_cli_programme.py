@@ -85,6 +85,12 @@ def test_rows_become_the_api_fields() -> None:
             "line 2: 21 speakers, the most a talk has is 20",
         ),
         ("id,title\nt,\u200b\n", r"line 2: title '\\u200b' holds no visible character"),
+        # A cell past what Python's csv reads (it was "unexpected Error: field larger than
+        # field limit"): a quote never closed takes the rest of the file into one cell
+        (
+            'id,title\nt,"T\n' + "u,U\n" * 40_000,
+            r"line 2: a cell longer than 131072 characters \(a double quote never closed\?\)",
+        ),
     ],
 )
 def test_a_spreadsheet_that_cannot_be_a_programme_is_refused_by_line(
