@@ -81,7 +81,9 @@ def report(error: CliError, as_json: bool) -> None:
     command got done before it, when it says)."""
     if as_json:
         output.emit_json({**(error.result or {}), "error": error.document()})
-    output.errors.print(f"talkrate: {error}", markup=False)
+    # One line, whatever the reason holds: a driver's message brings its advice on a line of
+    # its own ("connection refused\n\tIs the server running…").
+    output.errors.print(f"talkrate: {' '.join(str(error).split())}", markup=False)
 
 
 # ctx.meta's key for "--json was given": known before the options are parsed, for --help and

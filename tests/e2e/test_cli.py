@@ -548,6 +548,19 @@ def test_ops_commands_run_against_the_configured_backends(cli: Cli) -> None:
     ), said
 
 
+def test_ops_with_a_backend_down_says_so_in_one_line(cli: Cli) -> None:
+    from sam_emulator.serving import free_port
+
+    # Given an operator whose configuration names a PostgreSQL that is not running
+    down = {"TALKS_CONNECTION": f"postgresql://postgres@127.0.0.1:{free_port()}/talkrate"}
+    # When they list the dead letters, or relay the outbox
+    for command in (("ops", "dead-letters"), ("ops", "relay")):
+        done = cli.run(*command, **down)
+        # Then it fails saying so in one line (psycopg2's reason came on two, its advice
+        # "Is the server running on that host...?" on a line of its own)
+        assert_one_line_error(done, "PostgreSQL is unreachable", "Is the server running")
+
+
 def test_admin_rm_asks_even_when_its_input_is_piped(cli: Cli) -> None:
     talk_id = unique_talk_id("rm-asked")
     cli.ok("admin", "add", talk_id, "--title", "Asked before it goes")
