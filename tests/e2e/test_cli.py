@@ -726,6 +726,34 @@ def test_a_track_the_programme_does_not_have_is_said_so(cli: Cli, command: str) 
     )
 
 
+@pytest.mark.parametrize(
+    "command",
+    [("admin", "export", "results.csv"), ("watch", "--leaderboard", "--poll", "--duration", "5")],
+    ids=" ".join,
+)
+def test_export_and_watch_of_a_track_the_programme_does_not_have_say_so(
+    cli: Cli, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    # Given an organiser who mistypes a track, as `top` and `talks` would be told
+    args = [str(tmp_path / part) if part.endswith(".csv") else part for part in command]
+    # When they export its results, or watch its leaderboard
+    done = cli.run(*args, "--track", "No Such Track")
+    # Then they are told (export wrote a results file of no talk and watch showed an empty
+    # board until stopped, both exit 0), and no file is written
+    assert_one_line_error(done, "no track 'No Such Track' in the programme; its tracks: ")
+    assert not (tmp_path / "results.csv").exists()
+
+
+def test_simulate_of_a_talk_the_programme_does_not_have_says_so(cli: Cli, talk: str) -> None:
+    # Given a simulation asked for two talks, one of them mistyped
+    before = cli.count(talk)
+    done = cli.run("simulate", "--talk", talk, "--talk", "no-such-talk", "-n", "5")
+    # Then it says so and sends nothing (it simulated the other talk alone, saying nothing)
+    assert_one_line_error(done, "not in the programme: no-such-talk")
+    time.sleep(1)
+    assert cli.count(talk) == before
+
+
 def test_an_empty_search_lists_the_whole_programme(cli: Cli) -> None:
     everything = cli.json("talks")
     assert everything

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from talkrate_cli import output, programme
+from talkrate_cli.commands.reading import known_track
 from talkrate_cli.errors import ApiProblem, CliError, Interrupted
 from talkrate_cli.main import Session, pass_session
 
@@ -249,6 +250,8 @@ def export(session: Session, csv_file: Path, track: str | None) -> None:
             "(its document names the file), or read the results with `talkrate --json talks`"
         )
     talks = session.api.talks(track)
+    if not talks and track:
+        known_track(session, track)  # a typo is said, not written as a file of no talks
     if any("summary" not in talk for talk in talks):
         # The API lists talks without their ratings while its read model does not answer: a
         # file of zeros would read as results.

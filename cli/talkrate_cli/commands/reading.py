@@ -20,7 +20,7 @@ def talks(session: Session, track: str | None, search: str | None) -> None:
     # An empty search (`-q "$WORDS"` with no words) searches for nothing: the whole programme
     found = session.api.talks(track, search if search and search.strip() else None)
     if not found and track:
-        _known_track(session, track)  # with --json too: a typo is an error, not an empty list
+        known_track(session, track)  # with --json too: a typo is an error, not an empty list
     if session.as_json:
         output.emit_json(found)
         return
@@ -31,9 +31,10 @@ def talks(session: Session, track: str | None, search: str | None) -> None:
     output.console.print(output.counted(len(found), "talk"), style="dim")
 
 
-def _known_track(session: Session, track: str) -> None:
+def known_track(session: Session, track: str) -> None:
     """CliError when the programme has no such track (a typo, or its case: tracks are matched
-    as written), naming the tracks it has."""
+    as written), naming the tracks it has: for any command given a --track that found
+    nothing."""
     tracks = sorted({t["track"] for t in session.api.talks() if t.get("track")})
     if track not in tracks:
         raise CliError(
@@ -64,7 +65,7 @@ def top(session: Session, track: str | None, limit: int) -> None:
     board = session.api.leaderboard(limit, track)
     if not board.get("talks") and track:
         # Not "no ratings yet" for a track the programme does not have (a typo, a case).
-        _known_track(session, track)
+        known_track(session, track)
     if session.as_json:
         output.emit_json(board)
         return

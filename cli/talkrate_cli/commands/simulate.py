@@ -131,6 +131,10 @@ def simulate(
         raise CliError(f"{session.url} is not on this machine: add --yes to load it")
     api = session.api
     talks = [t for t in api.talks(track) if not talk_ids or t["id"] in talk_ids]
+    missing = sorted(set(talk_ids) - {t["id"] for t in talks})
+    if missing and talks:  # (none found: said below, as for an empty catalog)
+        where = f"the programme's track {track!r}" if track else "the programme"
+        raise CliError(f"not in {where}: {', '.join(missing)}")
     if not talks:
         raise CliError("no talks to rate (the catalog is empty, or nothing matched)")
     first_token = _first_token(session, code, tokens)

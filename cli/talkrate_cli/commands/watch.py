@@ -18,6 +18,7 @@ from rich.text import Text
 
 from talkrate_cli import output
 from talkrate_cli.client import Api
+from talkrate_cli.commands.reading import known_track
 from talkrate_cli.errors import ApiProblem, CliError, Unreachable
 from talkrate_cli.live import LEADERBOARD_CHANNEL, LiveEndpoint, LiveSubscriber
 from talkrate_cli.main import Session, pass_session
@@ -115,6 +116,8 @@ def watch(
         raise click.UsageError("give a TALK or --leaderboard")
     watcher = Watcher(session.api, talk, track, limit)
     data = watcher.fetch()  # a wrong talk or an unreachable API fails here, in one line
+    if talk is None and track and not data.get("talks"):
+        known_track(session, track)  # a typo, not an empty board to watch until Ctrl-C
     subscriber = None
     endpoint = None if poll else LiveEndpoint.from_config(session.api.page_config())
     if endpoint is not None and (channels := watcher.channels()):
