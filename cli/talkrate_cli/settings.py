@@ -38,8 +38,14 @@ def api_from_stack(stack: str, region: str | None = None) -> str:
 
 
 def is_loopback(url: str) -> bool:
-    """Whether the API is on this machine (then the local runtime's token applies)."""
-    host = url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+    """Whether the API is on this machine (then the local runtime's token applies, and
+    `simulate` needs no --yes): its host as the HTTP client reads it, after any user name."""
+    import httpx
+
+    try:
+        host = httpx.URL(url.strip()).host
+    except (httpx.InvalidURL, TypeError):
+        return False
     return host in ("127.0.0.1", "localhost", "::1")
 
 

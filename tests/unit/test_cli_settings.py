@@ -141,6 +141,10 @@ def test_the_organiser_token_from_the_environment_else_the_local_runtimes_file(
         ("http://[::1]:3000/", True),
         ("https://abc.execute-api.eu-west-1.amazonaws.com", False),
         ("http://127.0.0.1.example.com", False),
+        # The host is what comes after a user name (`simulate` loaded this one without --yes)
+        ("http://127.0.0.1:3000@api.example.com/", False),
+        ("http://[::1]/", True),
+        ("HTTP://LOCALHOST:3000", True),
     ],
 )
 def test_loopback_apis_are_recognised(url: str, local: bool) -> None:
