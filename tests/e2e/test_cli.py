@@ -561,6 +561,25 @@ def test_ops_with_a_backend_down_says_so_in_one_line(cli: Cli) -> None:
         assert_one_line_error(done, "PostgreSQL is unreachable", "Is the server running")
 
 
+def test_the_ops_alias_takes_json_as_talkrate_does(cli: Cli) -> None:
+    # Given an operator following docs/operations.md (`python -m talkrate_ops <command>`)
+    # When they ask it for JSON, before or after the command
+    for args in (("--json", "relay"), ("relay", "--json")):
+        done = subprocess.run(
+            [sys.executable, "-m", "talkrate_ops", *args],
+            cwd=ROOT,
+            env=cli.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        # Then they get the document `talkrate --json ops relay` prints (it was a usage error:
+        # the alias had no place for --json, which is talkrate's option, not ops')
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert json.loads(done.stdout)["pending"] == 0
+
+
 def test_admin_rm_asks_even_when_its_input_is_piped(cli: Cli) -> None:
     talk_id = unique_talk_id("rm-asked")
     cli.ok("admin", "add", talk_id, "--title", "Asked before it goes")
