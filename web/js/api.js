@@ -26,7 +26,8 @@ export async function request(method, path, { body, headers } = {}) {
     try {
       value = JSON.parse(text);
     } catch {
-      value = { detail: text };
+      // Not the API's answer (a CDN's or a gateway's HTML error page): never shown as it is.
+      value = null;
     }
   }
   if (!response.ok) {

@@ -28,6 +28,9 @@ export function errorText(error) {
   if (!error) return "";
   if (error.status === 0) return "The service cannot be reached. Check your connection.";
   if (error.status === 503) return "The service is busy. Try again in a moment.";
+  if (error.status === 502 || error.status === 504) return "The service did not answer in time. Try again in a moment.";
+  // A 5xx that is not the API's problem document (a gateway's page) is said in words, not as "HTTP 500".
+  if (error.status >= 500 && !error.problem?.detail && !error.problem?.title) return "Something went wrong on the service's side. Try again in a moment.";
   return error.message || "Something went wrong.";
 }
 

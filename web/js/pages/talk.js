@@ -7,11 +7,15 @@ import { voterToken, forgetToken, rememberCode, CodeRequired, TooManyVoters, own
 import { liveBadge, errorText } from "./common.js";
 import { ratingWindow, loadTalkWithClock, when, atNextEdge } from "../window.js";
 
-// Conference Wi-Fi drops answers: a rating that got none (or a 503, or "still in progress") is
-// sent again with the same Idempotency-Key, which the service counts once, up to three more times.
+// Conference Wi-Fi drops answers: a rating that got none (or a 503, a gateway's 502 or 504, or
+// "still in progress") is sent again with the same Idempotency-Key, which the service counts
+// once, up to three more times.
 const RETRY_MS = [1000, 2000, 4000];
 const newKey = () => [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
-const transient = (error) => error instanceof ApiError && (error.status === 0 || error.status === 503
+// The CDN or API Gateway answered instead of the API (no answer from it in time): the rating may
+// have been stored, so it is neither "not counted" nor dropped.
+const unanswered = (error) => error instanceof ApiError && (error.status === 502 || error.status === 504);
+const transient = (error) => error instanceof ApiError && (error.status === 0 || error.status === 503 || unanswered(error)
   || (error.status === 409 && String(error.problem.type || "").endsWith("request-in-progress")));
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -314,9 +318,10 @@ export function talkPage(main, talkId) {
         // Offline, or the service out of reach: kept, and sent when the browser is back online.
         waiting = true;
         setText(message, "Waiting for the network: your rating will be sent when you are back online.");
-      } else if (transient(error) && error.status === 409) {
-        // Another run of this key (another tab, the page before a reload) still holds it: its
-        // answer is the rating's. Kept, and asked again at the next check, not dropped.
+      } else if ((transient(error) && error.status === 409) || unanswered(error)) {
+        // Another run of this key (another tab, the page before a reload) still holds it, or a
+        // gateway answered for the service: the rating's answer is still to come. Kept, and
+        // asked again (under its key) at the next check, not dropped.
         waiting = true;
         setText(message, "Your rating is still being sent: this page checks it again shortly.");
       } else if (error instanceof PassRefusedAfterSending) {
