@@ -628,3 +628,21 @@ def test_a_rating_answered_by_a_gateway_timeout_is_sent_again_and_counted_once(
     assert len(keys) == 3
     assert keys[2] == keys[1]
     assert wait_for(lambda: ratings_of(web, talk["id"]) == only(5))
+
+
+def test_after_the_event_code_the_keyboard_focus_is_on_the_star_being_sent(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee rating with the keyboard, asked for the event code
+    talk = web.add_talk(title="Rated from the keyboard")
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    star(page, 4).focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Event code")).to_be_focused()
+    # When they type the code and press Enter
+    page.keyboard.type(web_app.EVENT_CODE)
+    page.keyboard.press("Enter")
+    # Then their rating is counted, and the keyboard is on the star they chose, not thrown
+    # back to the page's top with the form that went away
+    expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
+    expect(star(page, 4)).to_be_focused()

@@ -354,7 +354,11 @@ export function talkPage(main, talkId) {
     event.preventDefault();
     rememberCode(codeInput.value.trim());
     codeInput.value = "";
-    if (pending) rate(pending);
+    if (!pending) return;
+    // The form goes away as the rating is sent: the keyboard goes to the star being sent, not
+    // back to the page's top (a wrong code brings it back to the field).
+    buttons[pending - 1].focus();
+    rate(pending);
   }
 
   let live = { refresh: async () => {}, stop() {} };
