@@ -7,6 +7,7 @@ the ratings sent without a voter token go to the session's runtime (VotingPolicy
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -646,3 +647,28 @@ def test_after_the_event_code_the_keyboard_focus_is_on_the_star_being_sent(
     # back to the page's top with the form that went away
     expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
     expect(star(page, 4)).to_be_focused()
+
+
+def test_a_room_screen_set_up_the_day_before_says_which_day_rating_opens(
+    web: WebStack, browser: Browser
+) -> None:
+    # Given a talk that starts tomorrow, a little later in the day than now
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=1, minutes=10)
+    talk = web.add_talk(title="Tomorrow's first talk", **an_hour_from(start))
+    room = browser.new_context(viewport=ROOM, timezone_id="UTC", locale="en-US")
+    try:
+        # When its room screen is put up today
+        screen = room.new_page()
+        screen.goto(web.url(SCREEN.format(id=talk["id"])))
+        # Then it says the day rating opens, not a time of day that reads as today's
+        caption = screen.get_by_test_id("qr-caption")
+        expect(caption).to_contain_text("Rating opens")
+        expect(caption).to_contain_text(re.compile(rf"{start:%a},\s{start:%b}\s{start.day}\s"))
+        # And the longer caption stays within the QR code's width
+        box = caption.bounding_box()
+        code_box = screen.get_by_role("img", name="QR code", exact=False).bounding_box()
+        assert box
+        assert code_box
+        assert box["width"] <= code_box["width"] + 1
+    finally:
+        room.close()

@@ -18,7 +18,10 @@ export function ratingWindow(talk, now) {
   const ends = Date.parse(talk.endsAt);
   const closes = Date.parse(talk.ratingClosesAt);
   if (Number.isFinite(starts) && now < starts) {
-    return { open: false, unrated: "Not open for rating yet.", caption: `Rating opens ${formatTime(talk.startsAt)}`, text: `Rating opens when the talk starts, ${when(talk.startsAt)}.` };
+    // A screen put up the day before says the day (kept on one line): a time alone reads as today's.
+    const today = new Date(starts).toDateString() === new Date(now).toDateString();
+    const opens = today ? formatTime(talk.startsAt) : `${formatDay(talk.startsAt).replace(/ /g, "\u00a0")} ${formatTime(talk.startsAt)}`;
+    return { open: false, unrated: "Not open for rating yet.", caption: `Rating opens ${opens}`, text: `Rating opens when the talk starts, ${when(talk.startsAt)}.` };
   }
   if (ratingClosed(talk, now)) {
     return { open: false, unrated: "You did not rate this talk.", caption: "Rating closed", text: `Rating closed ${when(talk.ratingClosesAt)}.` };
