@@ -637,3 +637,20 @@ def test_a_programme_changed_after_the_file_was_read_is_shown_again_before_anyth
     )
     expect(page.locator("form.card")).to_contain_text("Nothing to change")
     expect(page.get_by_role("button", name=re.compile("^Import:"))).to_be_hidden()
+
+
+def test_signing_in_and_out_from_the_keyboard_leaves_the_focus_on_the_next_step(
+    web: WebStack, page: Page
+) -> None:
+    # Given an organiser on the sign-in form, using the keyboard
+    page.goto(web.url("/app/admin"))
+    page.get_by_label("Organiser token").fill(web.token)
+    # When they press Enter
+    page.keyboard.press("Enter")
+    # Then the focus is on the page's first action, not thrown back to the page's top
+    expect(page.get_by_role("button", name="Add a talk")).to_be_focused()
+    # When they sign out
+    page.get_by_role("button", name="Sign out").focus()
+    page.keyboard.press("Enter")
+    # Then the focus is on the token's field, ready to sign in again
+    expect(page.get_by_label("Organiser token")).to_be_focused()

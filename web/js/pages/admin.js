@@ -82,7 +82,9 @@ export function adminPage(main) {
   }
   const changedMeanwhile = (error) => error instanceof ApiError && error.status === 412;
 
-  function signIn() {
+  // `focus`: the token's field takes the keyboard (after signing out, or a refused token), as
+  // the button that was pressed is gone.
+  function signIn({ focus = false } = {}) {
     stopLive();
     const input = h("input", { id: "organiser-token", type: "password", autocomplete: "current-password", required: true });
     const form = h("form", { class: "card", onsubmit: async (event) => {
@@ -93,7 +95,7 @@ export function adminPage(main) {
         // GET /organiser reads and changes nothing: 200 for the organiser token, 401/403 else.
         await admin("GET", "/organiser");
         storeToken(token);
-        manage();
+        manage({ focus: true });
       } catch (error) {
         token = null;
         setText(message, error instanceof ApiError && (error.status === 401 || error.status === 403)
@@ -108,6 +110,7 @@ export function adminPage(main) {
       h("p", { class: "muted" }, "Printed by the service when it starts (locally: make run), or kept in the deployment's secrets."),
       h("span", { class: "row" }, input, h("button", { type: "submit" }, "Sign in")));
     fill(main, h("h1", {}, "Organisers"), form, message);
+    if (focus) input.focus();
   }
 
   // A field's refusal as the form names it: "Ends: must be after the start." rather than the
@@ -119,7 +122,8 @@ export function adminPage(main) {
     return label ? `${label}: ${sentence}` : sentence;
   }
 
-  function manage() {
+  // `focus`: the first action takes the keyboard (after signing in, the form's button is gone).
+  function manage({ focus = false } = {}) {
     setText(message, "");
     // The table takes a laptop's width (the programme's 60rem left the titles 170 px).
     document.body.classList.add("wide-page");
@@ -145,7 +149,7 @@ export function adminPage(main) {
         h("button", { type: "button", class: "quiet", onclick: () => {
           storeToken(null);
           token = null;
-          signIn();
+          signIn({ focus: true });
         } }, "Sign out")),
       message, formBox,
       h("form", { class: "filters single", role: "search", onsubmit: (e) => e.preventDefault() },
@@ -166,6 +170,7 @@ export function adminPage(main) {
     // place, so that the keyboard focus (on an Edit button) and an open form stay where they are.
     const badge = liveBadge();
     count.after(badge.node);
+    if (focus) add.focus();
     const watcher = watchCatalogue({
       onTalks: (fresh) => {
         talks = [...fresh].sort((a, b) => (a.startsAt || "").localeCompare(b.startsAt || "") || a.title.localeCompare(b.title));
@@ -275,7 +280,7 @@ export function adminPage(main) {
       if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
         storeToken(null);
         token = null;
-        signIn();
+        signIn({ focus: true });
         setText(message, "Your organiser token was refused: sign in again.");
         return;
       }
