@@ -14,6 +14,7 @@ from playwright.sync_api import Page, expect
 
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app
+from tests.e2e.conftest import wait_for
 from tests.e2e.test_web_app import WebStack, an_hour_from, live_connections
 
 # test_web_app's fixtures: its runtime (one for this module), the browser, a phone and its page.
@@ -527,3 +528,28 @@ def test_the_room_screen_fits_a_long_title_and_shows_a_60_letter_word_whole(
         assert whole - shown < 0.5, (shown, whole)
     finally:
         room.close()
+
+
+def test_a_programme_listed_without_its_ratings_does_not_say_0_ratings(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk with a rating, and the programme as the API lists it while its read model
+    # does not answer: each talk without its summary
+    talk = web.add_talk(title=f"Rated while the read model was away {unique_talk_id()}")
+    web.rate(talk["id"], 5)
+    assert wait_for(lambda: web.count(talk["id"]) == 1)  # its live message has gone by
+
+    def without_summaries(route: Any) -> None:
+        listed = route.fetch().json()
+        for item in listed["items"]:
+            item.pop("summary", None)
+        route.fulfill(json=listed)
+
+    page.route("**/talks?*", without_summaries)
+    # When an attendee opens the programme
+    page.goto(web.url(f"/app/?q={quote(talk['title'])}"))
+    card = page.locator(".talk-card").filter(has_text=talk["title"])
+    # Then its card says its ratings cannot be read now, not that nobody rated it
+    expect(card).to_contain_text("Ratings not available just now")
+    expect(card).not_to_contain_text("0 ratings")
+    page.unroute_all(behavior="ignoreErrors")  # a read still on its way when the page closes

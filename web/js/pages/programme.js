@@ -46,7 +46,9 @@ function card(talk) {
 }
 
 function scoreOf(talk) {
-  const summary = talk.summary || { count: 0, avg: null };
+  // Listed without its summary (the API's read model did not answer): not "0 ratings".
+  if (!talk.summary) return h("span", { class: "muted" }, "Ratings not available just now");
+  const summary = talk.summary;
   return [
     h("span", { class: "stars" },
       h("span", { "aria-hidden": "true" }, `★ ${formatAvg(summary.avg)}`),
@@ -115,7 +117,7 @@ export function programmePage(main) {
         cards.set(talk.id, kept);
       }
       const summary = talk.summary || {};
-      const scoreKey = JSON.stringify([summary.count, summary.avg]);
+      const scoreKey = JSON.stringify([Boolean(talk.summary), summary.count, summary.avg]);
       if (kept.scoreKey !== scoreKey) {
         fill(kept.score, scoreOf(talk));
         kept.scoreKey = scoreKey;
