@@ -1376,7 +1376,7 @@ def test_the_leaderboard_follows_ratings_live_within_its_track(web: WebStack, pa
     page.goto(web.url("/app/leaderboard"))
     expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
     page.get_by_label("Track").select_option(track)
-    expect(page.get_by_text("No talk has been rated yet.")).to_be_visible()
+    expect(page.get_by_text(f"No talk in {track} has been rated yet.")).to_be_visible()
     # When attendees rate them, the second better
     web.rate(first["id"], 3)
     web.rate(second["id"], 5)

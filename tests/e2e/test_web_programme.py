@@ -553,3 +553,19 @@ def test_a_programme_listed_without_its_ratings_does_not_say_0_ratings(
     expect(card).to_contain_text("Ratings not available just now")
     expect(card).not_to_contain_text("0 ratings")
     page.unroute_all(behavior="ignoreErrors")  # a read still on its way when the page closes
+
+
+def test_a_track_s_empty_leaderboard_says_no_talk_of_that_track_was_rated(
+    web: WebStack, page: Page
+) -> None:
+    # Given a rated talk in one track, and a track whose talk nobody rated yet
+    stem = unique_talk_id()[-6:]
+    rated = web.add_talk(title="Rated elsewhere", track=f"Rated {stem}")
+    web.rate(rated["id"], 4)
+    web.add_talk(title="Not rated yet", track=f"Quiet {stem}")
+    assert wait_for(lambda: web.count(rated["id"]) == 1)
+    page.goto(web.url("/app/leaderboard"))
+    # When an attendee chooses the quiet track
+    page.get_by_label("Track").select_option(f"Quiet {stem}")
+    # Then the board says that no talk of that track was rated, not that no talk was
+    expect(page.get_by_role("status")).to_have_text(f"No talk in Quiet {stem} has been rated yet.")

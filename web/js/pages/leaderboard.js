@@ -70,7 +70,8 @@ export function leaderboardPage(main) {
       const ids = new Set(board.talks.map((row) => row.talkId));
       for (const id of [...rows.keys()]) if (!ids.has(id)) rows.delete(id);
       arrange(body, nodes);
-      setText(status, board.talks.length ? "" : "No talk has been rated yet.");
+      // With a track chosen, the board may be empty while other tracks' talks are rated.
+      setText(status, board.talks.length ? "" : `No talk${of ? ` in ${of}` : ""} has been rated yet.`);
     } catch (error) {
       if (read > drawn && of === track) setText(status, errorText(error));
       throw error;
