@@ -569,3 +569,15 @@ def test_a_track_s_empty_leaderboard_says_no_talk_of_that_track_was_rated(
     page.get_by_label("Track").select_option(f"Quiet {stem}")
     # Then the board says that no talk of that track was rated, not that no talk was
     expect(page.get_by_role("status")).to_have_text(f"No talk in Quiet {stem} has been rated yet.")
+
+
+def test_a_leaderboard_link_to_a_track_no_talk_has_shows_that_track_chosen(
+    web: WebStack, page: Page
+) -> None:
+    # Given a link to the leaderboard of a track no talk has (renamed since, say)
+    gone = f"Renamed {unique_talk_id()[-6:]}"
+    # When an attendee follows it
+    page.goto(web.url(f"/app/leaderboard?track={quote(gone)}"))
+    # Then the board is that track's, and the track field says so, not "All tracks"
+    expect(page.get_by_role("status")).to_have_text(f"No talk in {gone} has been rated yet.")
+    expect(page.get_by_label("Track")).to_have_value(gone)

@@ -69,8 +69,11 @@ export function tracksOf(talks) {
 }
 
 export function trackSelect(id, tracks, selected, onChange) {
+  // A track the address names that no talk has now (an old link, a renamed track) is still the
+  // one shown as chosen: "All tracks" over its empty list would say what is not so.
+  const listed = selected && !tracks.includes(selected) ? [...tracks, selected] : tracks;
   const select = h("select", { id, onchange: () => onChange(select.value) },
     h("option", { value: "" }, "All tracks"),
-    tracks.map((track) => h("option", { value: track, selected: track === selected }, track)));
+    listed.map((track) => h("option", { value: track, selected: track === selected }, track)));
   return select;
 }
