@@ -581,3 +581,26 @@ def test_a_leaderboard_link_to_a_track_no_talk_has_shows_that_track_chosen(
     # Then the board is that track's, and the track field says so, not "All tracks"
     expect(page.get_by_role("status")).to_have_text(f"No talk in {gone} has been rated yet.")
     expect(page.get_by_label("Track")).to_have_value(gone)
+
+
+def test_the_leaderboard_writes_big_counts_with_separators_as_the_other_pages_do(
+    web: WebStack, page: Page
+) -> None:
+    # Given a leaderboard whose first talk has 25,000 ratings (the service's answer, its
+    # count made big)
+    talk = web.add_talk(title=f"Rated by a whole hall {unique_talk_id()}")
+    web.rate(talk["id"], 5)
+    assert wait_for(lambda: web.count(talk["id"]) == 1)
+
+    def a_big_count(route: Any) -> None:
+        board = route.fetch().json()
+        for row in board["talks"]:
+            row["count"] = 25000
+        route.fulfill(json=board)
+
+    page.route("**/leaderboard?*", a_big_count)
+    # When an attendee opens it
+    page.goto(web.url("/app/leaderboard"))
+    # Then the count reads at a glance, as on the programme and the room screen
+    expect(page.locator("table.board tbody tr td.num").nth(1)).to_have_text("25,000")
+    page.unroute_all(behavior="ignoreErrors")

@@ -1,6 +1,6 @@
 // /app/admin: organisers sign in with their token, add, edit and remove talks, and download the
 // results as CSV. The token stays in this tab only (sessionStorage).
-import { h, fill, setText, plural, formatAvg, formatDay, formatTime, arrange } from "../dom.js";
+import { h, fill, setText, plural, formatAvg, formatCount, formatDay, formatTime, arrange } from "../dom.js";
 import { request, allTalks, talkPath, ApiError } from "../api.js";
 import { watchCatalogue } from "../live.js";
 import { errorText, searchBox, searchWords, matchesSearch, shownOf, liveBadge } from "./common.js";
@@ -243,7 +243,7 @@ export function adminPage(main) {
         kept.del.setAttribute("aria-label", `Delete ${talk.title}`);
         kept.key = key;
       }
-      setText(kept.cells.count, talk.summary ? String(talk.summary.count) : "–");
+      setText(kept.cells.count, talk.summary ? formatCount(talk.summary.count) : "–");
       setText(kept.cells.avg, formatAvg(talk.summary ? talk.summary.avg : null));
     }
 

@@ -1,5 +1,5 @@
 // /app/leaderboard: the best talks (Bayesian average), live, with a track filter.
-import { h, fill, setText, formatAvg, talkHref, debounce, arrange } from "../dom.js";
+import { h, fill, setText, formatAvg, formatCount, talkHref, debounce, arrange } from "../dom.js";
 import { get, allTalks } from "../api.js";
 import { watch, LEADERBOARD_CHANNEL } from "../live.js";
 import { liveBadge, errorText, tracksOf, trackSelect } from "./common.js";
@@ -58,7 +58,7 @@ export function leaderboardPage(main) {
         }
         setText(kept.rank, String(row.rank));
         setText(kept.avg, formatAvg(row.avg));
-        setText(kept.count, String(row.count));
+        setText(kept.count, formatCount(row.count)); // "25,000", as every other page writes it
         const key = JSON.stringify([row.title, row.track]);
         if (kept.key !== key) {
           fill(kept.talk, h("a", { href: talkHref(row.talkId) }, row.title),
