@@ -462,6 +462,43 @@ def test_a_talk_removed_with_ratings_and_added_again_is_ranked_with_them(
     assert ranked[0]["score"] == pytest.approx((3.0 * 10 + 14) / 14, abs=1e-4)
 
 
+def test_removed_talks_ranked_again_do_not_push_the_best_talk_off_the_leaderboard(
+    api: Call, talks_dsn: str, topic: str, redis_client: redis.Redis
+) -> None:
+    # Given a talk rated 5 sixty times, and eleven talks rated 5 eighty times that organisers
+    # then removed (taken off the leaderboard)
+    best = unique_talk_id("best")
+    removed = [unique_talk_id("removed") for _ in range(11)]
+    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO talks (id, title) VALUES (%s, %s)",
+            [(t, "A talk of the leaderboard test") for t in [best, *removed]],
+        )
+    connection.close()
+    try:
+        project({best: [5] * 60, **{t: [5] * 80 for t in removed}}, topic)
+        for talk_id in removed:
+            assert api("DELETE", f"/talks/{talk_id}", authorizer=ADMIN)["statusCode"] == 204
+        # When a rating of each removed talk, still in flight at its removal, is projected after
+        # it (as a rebuild of the read model, which ranks every talk of the event store, does)
+        late = [rating_event(t, 5) for t in removed]
+        load_function("projector")(
+            kafka_event(ratings_batch(topic, 0, 60 + 80 * len(removed), late)),
+            LambdaContextStub("projector"),
+        )
+        # Then the leaderboard still names the best talk there is, first
+        board = api("GET", "/leaderboard", query={"limit": "1"})
+        assert board["statusCode"] == 200
+        assert [r["talkId"] for r in board["json"]["talks"]] == [best]
+    finally:
+        with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+            cursor.execute("DELETE FROM talks WHERE id = ANY(%s)", ([best, *removed],))
+        connection.close()
+        for talk_id in [best, *removed]:
+            redis_client.delete(histogram_key(talk_id))
+            redis_client.zrem("leaderboard", talk_id)
+
+
 def test_the_leaderboard_ranks_by_bayesian_average_and_filters_by_track(
     api: Call, talks_dsn: str, topic: str, redis_client: redis.Redis
 ) -> None:

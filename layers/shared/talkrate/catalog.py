@@ -132,10 +132,18 @@ def remove_talk(
 def leaderboard(catalog: Catalog, ratings: Ratings, limit: int, track: str | None) -> list[Ranked]:
     """The best talks by Bayesian average, with their count and average; by track if given."""
     among = catalog.ids_in_track(track) if track is not None else None
-    # Removed talks can linger in the read model: ask for a few more than needed.
-    ranked = ratings.leaderboard(limit + 10 if among is None else limit, among)
-    talks = catalog.titles([talk_id for talk_id, _ in ranked])
-    ranked = [(t, s) for t, s in ranked if t in talks][:limit]
+    # Removed talks come back to the read model's board (a rating in flight at the removal, a
+    # rebuild from the event store, which keeps their events): ask for a few more than
+    # needed, and further down the board while removed talks still fill the page.
+    wanted = limit + 10 if among is None else limit
+    while True:
+        ranked = ratings.leaderboard(wanted, among)
+        talks = catalog.titles([talk_id for talk_id, _ in ranked])
+        found = [(t, s) for t, s in ranked if t in talks]
+        if len(found) >= limit or len(ranked) < wanted:
+            break
+        wanted *= 4
+    ranked = found[:limit]
     summaries = _summaries(ratings, [t for t, _ in ranked])
     return [
         Ranked(rank, talks[t], score, summaries.get(t) or RatingSummary.of(Histogram.empty()))
