@@ -401,6 +401,17 @@ def test_head_answers_like_get_without_a_body(catalog: Catalog) -> None:
     assert (missing.status, missing.body) == (404, b"")
 
 
+def test_head_on_the_organiser_check_answers_like_get(catalog: Catalog) -> None:
+    # Given an organiser's token, which GET /organiser takes
+    assert catalog.runtime.request("GET", "/organiser", headers=catalog.admin).status == 200
+    # When the same check is asked with HEAD
+    head = catalog.runtime.request("HEAD", "/organiser", headers=catalog.admin)
+    wrong = catalog.runtime.request("HEAD", "/organiser", headers={"Authorization": "Bearer no"})
+    # Then it answers as GET does, without a body: 200 for the token, 403 for another
+    assert (head.status, head.body) == (200, b"")
+    assert (wrong.status, wrong.body) == (403, b"")
+
+
 def _preflight(method: str, headers: str = "") -> dict[str, str]:
     asked = {"Origin": WEB_ORIGIN, "Access-Control-Request-Method": method}
     return asked | ({"Access-Control-Request-Headers": headers} if headers else {})

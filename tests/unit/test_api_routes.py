@@ -51,7 +51,7 @@ def test_the_template_routes_what_the_api_answers_and_the_rest_to_it_but_not_opt
     declared = {route.route_key for route in api_routes()}
     # Then each route of the router is declared, HEAD beside GET (one route for every path),
     # and what no route takes has a route per method: the root and /{proxy+} (which needs a segment)
-    head = {"HEAD /", "HEAD /{proxy+}"}
+    head = {"HEAD /", "HEAD /{proxy+}", "HEAD /organiser"}
     unrouted = {f"{m} /{{proxy+}}" for m in ("GET", "POST", "PUT", "PATCH", "DELETE")}
     unrouted |= {f"{m} /" for m in ("POST", "PUT", "PATCH", "DELETE")}
     assert declared == router_keys() | head | unrouted
@@ -73,6 +73,7 @@ def test_every_request_reaches_the_api_and_only_the_organisers_routes_ask_the_au
     # Given the template's routes, as API Gateway matches them
     table = RouteTable(load_template(ROOT / "template.yaml").routes)
     guarded = {"POST /talks", "PUT /talks/{talkId}", "DELETE /talks/{talkId}", "GET /organiser"}
+    guarded |= {"HEAD /organiser"}
     for path in PATHS:
         # When a request comes in for any path, with any method a route can name
         match = table.match(method, path)
