@@ -4,12 +4,19 @@ background, bounded request-body reading (never an unbounded read), and finding 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Final
 
 _CHUNK_LINE_LIMIT: Final = 1024
+# RFC 9112: Content-Length = 1*DIGIT, chunk-size = 1*HEXDIG. int() also reads a sign, "0x" and
+# "_" (a negative chunk size then read the connection to its end): a proxy would not.
+_CONTENT_LENGTH: Final = re.compile(r"[0-9]+")
+_CHUNK_SIZE: Final = re.compile(rb"[0-9A-Fa-f]+")
+# Digits past these (leading zeros aside) are over any body limit, and never read by int().
+_LONGEST_LENGTH, _LONGEST_CHUNK_SIZE = 18, 15
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -120,12 +127,11 @@ class BoundedHandler(BaseHTTPRequestHandler):
         declared = lengths.pop() if lengths else None
         if declared is None:
             return b""
-        try:
-            length = int(declared)
-        except ValueError:
-            raise BadRequest("bad Content-Length") from None
-        if length < 0:
+        if not _CONTENT_LENGTH.fullmatch(declared):
             raise BadRequest("bad Content-Length")
+        if len(declared.lstrip("0")) > _LONGEST_LENGTH:
+            raise BodyTooLarge
+        length = int(declared)
         if length > self.max_body_bytes:
             raise BodyTooLarge
         body = self.rfile.read(length)
@@ -138,10 +144,12 @@ class BoundedHandler(BaseHTTPRequestHandler):
         total = 0
         while True:
             line = self.rfile.readline(_CHUNK_LINE_LIMIT)
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise BadRequest("bad chunk size") from None
+            size_text = line.split(b";", 1)[0].strip()
+            if not _CHUNK_SIZE.fullmatch(size_text):
+                raise BadRequest("bad chunk size")
+            if len(size_text.lstrip(b"0")) > _LONGEST_CHUNK_SIZE:
+                raise BodyTooLarge
+            size = int(size_text, 16)
             if size == 0:
                 break
             total += size

@@ -155,6 +155,26 @@ RATING = json.dumps({"talkId": WORKSHOP_TALK, "value": 1}).encode()
             + b"\r\n0\r\n\r\n",
             400,
         ),
+        # Sizes RFC 9112 does not write (1*DIGIT, 1*HEXDIG) that int() reads all the same: a
+        # sign, a 0x, an underscore; a negative chunk size read the connection to its end
+        *(
+            (
+                b"POST /ratings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n" + size + b"\r\n" + RATING + b"\r\n0\r\n\r\n",
+                400,
+            )
+            for size in (
+                b"-1",
+                b"0x%x" % len(RATING),
+                b"%x_%x" % divmod(len(RATING), 16),
+                b"+%x" % len(RATING),
+            )
+        ),
+        (
+            b"POST /ratings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: +%d\r\n\r\n" % len(RATING) + RATING,
+            400,
+        ),
         # What the HTTP server itself refuses: a request line too long, an HTTP it cannot speak
         (b"GET /talks/" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
         (b"POST /ratings HTTP/2.0\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 505),
@@ -163,6 +183,11 @@ RATING = json.dumps({"talkId": WORKSHOP_TALK, "value": 1}).encode()
         "content-lengths-disagree",
         "gzip-chunked",
         "chunked-and-length",
+        "chunk-size-negative",
+        "chunk-size-0x",
+        "chunk-size-underscore",
+        "chunk-size-plus",
+        "content-length-plus",
         "uri-too-long",
         "http-2",
     ],
