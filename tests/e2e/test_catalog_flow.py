@@ -186,6 +186,20 @@ def test_an_unknown_talk_is_404_and_a_malformed_id_400(catalog: Catalog) -> None
     assert_problem(catalog.runtime.request("GET", "/talks/-not-an-id"), 400)
 
 
+def test_a_talk_id_is_percent_decoded_once(catalog: Catalog) -> None:
+    # Given a talk whose id holds a ":" and a "-", found under its id percent-encoded once
+    talk_id = catalog.add_talk(id=f"{unique_talk_id('colon')}:x")["id"]
+    once = talk_id.replace(":", "%3A").replace("-", "%2D")
+    assert catalog.runtime.request("GET", f"/talks/{once}").json["id"] == talk_id
+    # When a client names the id encoded twice (its "%" encoded again)
+    twice = once.replace("%", "%25")
+    # Then that is the id "…%3Ax", which no talk can have (400), not the talk "…:x"
+    assert_problem(catalog.runtime.request("GET", f"/talks/{twice}"), 400)
+    removal = catalog.runtime.request("DELETE", f"/talks/{twice}", headers=catalog.admin)
+    assert_problem(removal, 400)
+    assert catalog.runtime.request("GET", f"/talks/{once}").status == 200
+
+
 # --- Admin routes: AdminAuthorizer in the gateway, 401/403 from the API -----------------------
 
 

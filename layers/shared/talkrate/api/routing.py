@@ -30,7 +30,7 @@ from typing import (
     get_origin,
     get_type_hints,
 )
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs
 
 from talkrate.requests import Check, Invalid, checker
 
@@ -577,9 +577,9 @@ class Api:
         method, path = request.method, request.path
         for route in self._matching_order:
             if route.method == method and (match := route.pattern.match(path)):
-                # rawPath keeps the client's percent-encoding (a talk id's ":" comes as %3A):
-                # each value is decoded once matched, so an encoded "/" stays inside its segment.
-                return route, {name: unquote(v) for name, v in match.groupdict().items()}
+                # An HTTP API hands rawPath percent-decoded already (a talk id's %3A comes as
+                # ":"): decoding it again would read a client's "%253A" as ":", another id.
+                return route, match.groupdict()
         allowed = {route.method for route in self.routes if route.pattern.match(path)}
         if allowed:
             raise MethodNotAllowed(method, path, allowed)
