@@ -237,6 +237,46 @@ def test_a_replay_of_offsets_kafka_does_not_hold_changes_nothing(
     assert counted() == 3
 
 
+def test_a_report_carrying_records_kafka_never_held_is_refused_and_skips_nothing(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a skipped batch on a partition whose records end at offset 4
+    offsets, counted = skipped_batch(kafka_bootstrap, topic, talk)
+    assert counted() == 3
+    # When the operator replays reports that carry records of another broker or topic: one at
+    # offset 42 of that partition, one on a partition the topic does not have, one at an offset
+    # the partition has but with another record
+    for partition, offset, said in (
+        (0, 42, "never written there"),
+        (7, 0, "never written there"),
+        (0, offsets[2], "is not the one Kafka holds there"),
+    ):
+        rating = RatingSubmitted.new(talk, 5)
+        carried = {
+            "KafkaBatchInfo": {"batchSize": 1, "recordInfo": {"offset": str(offset)}},
+            "payload": kafka_event([kafka_record(topic, partition, offset, rating.to_json())]),
+        }
+        (tmp_path / "report.json").write_text(json.dumps(carried))
+        # Then each is refused in one line, before anything is stored
+        assert main(["ops", "replay", "--failure", str(tmp_path / "report.json")]) == 1
+        err = capsys.readouterr().err
+        assert said in err
+        assert "(a report of another broker or topic?); nothing replayed" in err
+    assert counted() == 3
+    # And the next real record of the partition still counts (a stored offset 42 would have
+    # made the projector skip it as applied)
+    following = RatingSubmitted.new(talk, 2)
+    [offset] = published(kafka_bootstrap, topic, [following])
+    record = kafka_record(topic, 0, offset, following.to_json())
+    load_function("projector")(kafka_event([record]), LambdaContextStub("projector"))
+    assert counted() == 4
+
+
 def test_an_operator_command_names_the_backend_that_is_down_in_one_line(
     configure: Callable[..., None],
     talk: str,

@@ -261,6 +261,7 @@ def replay(
         OffsetRange,
         read_failure,
         read_from_kafka,
+        require_held,
     )
     from talkrate_cli.operations.replay import (
         replay as apply_replay,
@@ -286,7 +287,9 @@ def replay(
     # With --json the progress goes to stderr and the result is the one document on stdout.
     say = _say("replay", output.errors if session.as_json else None)
     say(", ".join(str(r) for r in ranges))
-    if not records:
+    if records:  # their positions must be the named partitions': they become applied offsets
+        require_held(client_options(load_settings()), ranges, records)
+    else:
         records = read_from_kafka(client_options(load_settings()), ranges)
     result = apply_replay(records, wiring.event_store(), wiring.read_model(), progress=say)
     if session.as_json:

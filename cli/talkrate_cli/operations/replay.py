@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from talkrate.errors import BackendUnavailable
+from talkrate.errors import BackendUnavailable, TalkrateError
 from talkrate.ports import EventStore, RebuildSource, RebuildTarget
 from talkrate.projected import ProjectionBatch
 from talkrate.projection import StreamRecord, classify, records_from_event
@@ -38,6 +38,11 @@ class OffsetRange:
 
     def __str__(self) -> str:
         return f"{self.topic}-{self.partition}@{self.first}..{self.last}"
+
+
+class NeverWritten(TalkrateError):
+    """A range Kafka never held: its partition does not exist, or ends before the range does
+    (a report of another broker or topic, or offsets mistyped)."""
 
 
 @dataclass(frozen=True)
@@ -82,9 +87,32 @@ def read_from_kafka(
 ) -> list[StreamRecord]:
     """The records of each range, read from Kafka with a consumer outside any group.
 
-    A range the broker does not hold whole (deleted by retention, or not written yet: nothing
-    comes for QUIET_SECONDS) is an error naming it, never a silent partial replay.
+    A range of a partition the topic does not have is NeverWritten; one Kafka no longer holds
+    whole (deleted by retention), or that nothing comes of for QUIET_SECONDS (not written yet),
+    is an error naming it: never a silent partial replay.
     """
+    records: list[StreamRecord] = _with_consumer(
+        consumer_options, lambda consumer: _read_ranges(consumer, ranges, timeout)
+    )
+    return records
+
+
+def require_held(
+    consumer_options: Mapping[str, Any], ranges: Iterable[OffsetRange], records: list[StreamRecord]
+) -> None:
+    """NeverWritten unless the records a report carries are the records Kafka holds at their
+    positions (those it still holds: retention may have deleted older ones).
+
+    A report that carries its records is replayed from them, and their positions become the read
+    model's applied offsets: records of another broker or topic would make the projector skip as
+    many real records of the partition they name.
+    """
+    _with_consumer(
+        consumer_options, lambda consumer: _require_held(consumer, list(ranges), records)
+    )
+
+
+def _with_consumer(consumer_options: Mapping[str, Any], work: Callable[[Any], Any]) -> Any:
     from kafka import KafkaConsumer
     from kafka.errors import KafkaError
 
@@ -100,11 +128,52 @@ def read_from_kafka(
     except KafkaError as error:
         raise BackendUnavailable(f"Kafka at {where} is unreachable: {error}") from error
     try:
-        return _read_ranges(consumer, ranges, timeout)
+        return work(consumer)
     except KafkaError as error:
         raise BackendUnavailable(f"Kafka at {where} stopped answering: {error}") from error
     finally:
         consumer.close()
+
+
+def _require_partitions(consumer: Any, ranges: list[OffsetRange]) -> None:
+    for span in ranges:
+        if span.partition not in (consumer.partitions_for_topic(span.topic) or set()):
+            raise NeverWritten(
+                f"Kafka has no partition {span.topic}-{span.partition}: {span} was never "
+                "written there (a report of another broker or topic?); nothing replayed"
+            )
+
+
+def _require_held(consumer: Any, ranges: list[OffsetRange], records: list[StreamRecord]) -> None:
+    from kafka import TopicPartition
+
+    _require_partitions(consumer, ranges)
+    carried = {(r.topic, r.partition, r.offset): r.value for r in records}
+    for span in ranges:
+        partition = TopicPartition(span.topic, span.partition)
+        held_from = consumer.beginning_offsets([partition])[partition]
+        if span.last < held_from:
+            continue  # deleted by retention: older than anything the read model applies now
+        try:
+            held = _read_ranges(
+                consumer,
+                [OffsetRange(span.topic, span.partition, max(span.first, held_from), span.last)],
+                QUIET_SECONDS,
+            )
+        except BackendUnavailable:
+            raise NeverWritten(
+                f"Kafka's {span.topic}-{span.partition} has no record at some offsets of {span}: "
+                "they were never written there (a report of another broker or topic?); nothing "
+                "replayed"
+            ) from None
+        for record in held:
+            at = (record.topic, record.partition, record.offset)
+            if at in carried and carried[at] != record.value:
+                raise NeverWritten(
+                    f"the report's record at {span.topic}-{span.partition}@{record.offset} is "
+                    "not the one Kafka holds there (a report of another broker or topic?); "
+                    "nothing replayed"
+                )
 
 
 def _read_ranges(
@@ -112,6 +181,8 @@ def _read_ranges(
 ) -> list[StreamRecord]:
     from kafka import TopicPartition
 
+    ranges = list(ranges)
+    _require_partitions(consumer, ranges)
     records: list[StreamRecord] = []
     for span in ranges:
         partition = TopicPartition(span.topic, span.partition)
