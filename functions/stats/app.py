@@ -11,9 +11,12 @@ from typing import Any
 
 from talkrate.errors import InvalidHistogram
 from talkrate.problems import problem_payload
-from talkrate.stats import compute_stats, parse_histogram
+from talkrate.stats import MAX_COUNT, compute_stats, parse_histogram
 
 MAX_BODY_BYTES = 16 * 1024
+# Digits of the longest count worth converting: past MAX_COUNT's, a number is refused as a count
+# (Python would refuse one of 4,300 digits as if the JSON were broken).
+COUNT_DIGITS = len(str(MAX_COUNT))
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
@@ -29,7 +32,7 @@ def _function_url(event: dict[str, Any]) -> dict[str, Any]:
             body = base64.b64decode(body).decode()
         if len(body) > MAX_BODY_BYTES:
             raise InvalidHistogram(f"the body must be at most {MAX_BODY_BYTES} bytes")
-        stats = compute_stats(parse_histogram(json.loads(body)))
+        stats = compute_stats(parse_histogram(json.loads(body, parse_int=_count)))
     except (InvalidHistogram, ValueError, RecursionError) as error:
         # RecursionError: JSON nested deeper than the parser's stack.
         detail = str(error) if isinstance(error, InvalidHistogram) else "the body is not valid JSON"
@@ -39,3 +42,9 @@ def _function_url(event: dict[str, Any]) -> dict[str, Any]:
         "headers": {"content-type": "application/json"},
         "body": json.dumps(stats),
     }
+
+
+def _count(text: str) -> int:
+    """A JSON integer; one longer than any count is MAX_COUNT + 1, which the histogram refuses
+    as a count out of range."""
+    return int(text) if len(text.lstrip("-")) <= COUNT_DIGITS else MAX_COUNT + 1

@@ -92,3 +92,16 @@ def test_stats_function_url_answers_400_problem_for_bad_bodies(body: str) -> Non
     headers = {name.lower(): value for name, value in response["headers"].items()}
     assert headers["content-type"] == "application/problem+json"
     assert json.loads(response["body"])["status"] == 400
+
+
+def test_a_count_of_thousands_of_digits_is_refused_as_a_count_not_as_broken_json() -> None:
+    # Given a body whose count has 5,000 digits (valid JSON; Python refuses to convert it)
+    handler = load_function("stats")
+    event = sample_event("stats/function-url.json")
+    event["body"] = '{"ratings": {"4": ' + "9" * 5000 + "}}"
+    # When it is sent to the function URL
+    response = handler(event, None)
+    # Then the answer is a 400 that names the count, not a claim that the JSON is broken
+    assert response["statusCode"] == 400
+    detail = json.loads(response["body"])["detail"]
+    assert "count for '4' must be a whole number from 0 to" in detail
