@@ -134,7 +134,9 @@ def build_event(
     headers: dict[str, str] = {}
     cookies: list[str] = []
     for name, value in request.headers:
-        name = name.lower()
+        # The spaces and tabs around a value are not part of it (RFC 9110, 5.5): a parser in
+        # front of the function drops them; http.server keeps the trailing ones.
+        name, value = name.lower(), value.strip(" \t")
         if name == "cookie":  # cookies get their own field; each becomes one entry
             cookies.extend(part.strip() for part in value.split(";") if part.strip())
             continue

@@ -40,6 +40,27 @@ def test_an_http_api_hands_the_function_its_path_decoded_and_its_query_as_sent()
     assert event["pathParameters"] == {"talkId": "a:b c"}
 
 
+def test_an_http_api_hands_header_values_without_the_spaces_around_them() -> None:
+    # RFC 9110: the whitespace around a field value is not part of it; http.server keeps the
+    # trailing spaces, which made a pasted voter token with a space after it a 401
+    request = HttpRequest(
+        method="POST",
+        raw_path="/ratings",
+        raw_query="",
+        headers=[
+            ("Host", "127.0.0.1:3000"),
+            ("Voter-Token", "v1.abc \t"),
+            ("X-A", "1 "),
+            ("x-a", " 2"),
+        ],
+        body=b"",
+        source_ip="127.0.0.1",
+    )
+    event = build_event(request, RouteMatch(Route("AppFunction", "POST", "/ratings"), {}), "r1")
+    assert event["headers"]["voter-token"] == "v1.abc"
+    assert event["headers"]["x-a"] == "1,2"
+
+
 def test_kafka_header_bytes_are_signed_as_lambda_writes_them_and_talkrate_reads_them() -> None:
     record = ConsumerRecord(
         topic="ratings",
