@@ -628,6 +628,13 @@ JSON_OUTCOMES = [
         "urn:talkrate:problem:talk-exists",
     ),
     (("admin", "edit", "flight-of-the-gopher"), None, {}, 2, "urn:talkrate:cli:usage"),
+    (
+        ("admin", "edit", "flight-of-the-gopher", "--title", " "),
+        None,
+        {},
+        2,
+        "urn:talkrate:cli:usage",
+    ),
     (("admin", "rm", "flight-of-the-gopher"), "n\n", {}, 1, "urn:talkrate:cli:aborted"),
     (
         ("admin", "rm", "flight-of-the-gopher", "--yes"),

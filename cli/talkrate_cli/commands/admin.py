@@ -29,6 +29,9 @@ def _fields(
     starts: str | None,
     ends: str | None,
 ) -> dict[str, Any]:
+    if title is not None and not title.strip():
+        # Clearing is for the optional fields; an empty title would reach the API as none at all.
+        raise click.UsageError("--title must not be empty: every talk has a title")
     given: dict[str, Any] = {
         "title": title,
         "track": track,
