@@ -1367,6 +1367,36 @@ def test_while_the_live_channel_is_refused_the_talk_page_keeps_fresh_over_http(
     expect(page.locator(".live-badge")).not_to_have_attribute("data-state", "live")
 
 
+def test_a_page_whose_service_comes_back_goes_live_at_its_next_read_not_after_its_backoff(
+    web: WebStack, page: Page
+) -> None:
+    # Given a live talk page on the page's own clock, whose service then goes away for a while
+    # (a restart, the network gone): its reads fail and every reconnection is refused, until
+    # the channel's backoff has grown to half a minute
+    page.clock.install()
+    refusing = [False]
+    connected = live_connections(page, refusing)
+    talk = web.add_talk(title="Service back")
+    page.goto(web.url(f"/app/talks/{talk['id']}"))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    refusing[0] = True
+    page.route(f"**/ratings?talkId={talk['id']}", lambda route: route.abort("internetdisconnected"))
+    connected[-1].close(code=1001, reason="gone")
+    run_clock(page, 12, 5_500, 150)
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "connecting")
+    tries = len(connected)
+    # When the service answers again
+    refusing[0] = False
+    page.unroute(f"**/ratings?talkId={talk['id']}")
+    web.rate(talk["id"], 4)
+    assert wait_for(lambda: web.count(talk["id"]) == 1)
+    # Then the page's next read (within five seconds) finds it back and connects at once
+    run_clock(page, 1, 5_500, 500)
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live", timeout=3_000)
+    assert len(connected) == tries + 1
+    expect(total(page)).to_have_text("1 rating")
+
+
 def test_the_leaderboard_follows_ratings_live_within_its_track(web: WebStack, page: Page) -> None:
     # Given two talks of a track of their own, and the leaderboard filtered to that track
     track = f"Board {unique_talk_id()}"

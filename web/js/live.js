@@ -41,12 +41,25 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
   let polling = false;
   let pollEvery = 0;
   let pollRun = 0;
+  // While away from the channel: the channel to try again, and whether the last read failed. A
+  // read that succeeds after one that failed means the service is back (a restart, the network
+  // again): the channel is tried at once, not after a backoff grown while it was away.
+  let away = null;
+  let readFailed = false;
   const safeRefresh = async () => {
     try {
       await refresh();
     } catch {
       // shown by the page itself; the next poll or reconnect tries again
+      readFailed = true;
+      return;
     }
+    if (readFailed && away && !socket) {
+      const live = away;
+      clearTimeout(connectTimer);
+      connectAgain(live);
+    }
+    readFailed = false;
   };
 
   function poll(every, run) {
@@ -76,6 +89,7 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
 
   function connect(live) {
     if (stopped) return;
+    away = null;
     onStatus("connecting");
     const auth = { host: live.host, "x-api-key": live.apiKey };
     const id = newId();
@@ -146,6 +160,7 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
   }
 
   function reconnect(live) {
+    away = live;
     onStatus("connecting");
     const base = BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)];
     attempt += 1;
