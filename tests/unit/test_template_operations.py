@@ -1268,33 +1268,107 @@ def test_the_artifacts_a_rollback_needs_are_never_expired() -> None:
     assert any("NoncurrentVersionExpiration" in rule for rule in rules)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "The functions read their secrets once per environment and the template cannot make a "
-        "secret's new value publish a version: SAM hashes a version's logical id from the "
-        "unresolved properties, so a parameter's new value in an environment variable publishes "
-        "nothing. PostgreSQL's is read again when the database refuses a login "
-        "(tests/integration/test_rotated_credentials.py); Redis's and Kafka's are not."
-    ),
-)
-def test_a_deploy_with_new_connections_makes_every_function_read_them_again() -> None:
-    # The functions read their secrets once, at the start of an environment (talkrate.config).
-    # A deploy that changes only a secret's value (a rotated database or Kafka password, with the
-    # new SchemaRun the guide asks for) must give every function that reads one a new version
-    # (its alias moves, new environments start); else warm environments keep the old
-    # credentials until Lambda recycles them, and fail each time they reconnect.
-    def versions(run: str) -> dict[str, str]:
-        template = transformed(SchemaRun=run, KafkaPassword=f"pw-{run}")
-        return {
-            name.split("Version")[0]: name
-            for name in resources(template, "AWS::Lambda::Version")
-            if name.split("Version")[0] in ("ApiFunction", "RelayFunction", "ProjectorFunction")
-        }
+# Parameters a function's version does not name: an endpoint can be longer than a version's
+# description holds; a deploy that changes one takes a new SchemaRun, which every version names.
+ENDPOINTS = {"RdsProxyEndpoint", "KafkaBootstrapServers"}
+# A value other than each setting's default, for each parameter a version names.
+OTHER_VALUES = {
+    "Stage": "dev",
+    "VotingPolicy": "open",
+    "RatingGraceHours": "48",
+    "RatingsPerVoterPerMinute": "11",
+    "RatingsPerAddressPerMinute": "1111",
+    "VotersPerAddressPerMinute": "111",
+    "RatingsTopic": "ratings-v2",
+    "KafkaProvider": "MSK",
+    "LogLevel": "DEBUG",
+    "LiveApiKeyExpires": "1893456000",
+    "SchemaRun": "7",
+}
 
-    before, after = versions("1"), versions("2")
-    assert set(before) == {"ApiFunction", "RelayFunction", "ProjectorFunction"}
+
+def _version_descriptions(template: dict[str, Any], **parameters: str) -> dict[str, Any]:
+    """Each aliased function's version description as CloudFormation resolves it under these
+    parameter values (the version resources are the same whatever the values: SAM names them
+    from the template's text)."""
+    resolved = {**template, "_parameters": {**template["_parameters"], **parameters}}
+    return {
+        name.split("Version")[0]: evaluate(resolved, version["Properties"].get("Description"))
+        for name, version in resources(template, "AWS::Lambda::Version").items()
+    }
+
+
+def _named_in_description(template: dict[str, Any], function: str) -> set[str]:
+    [version] = [
+        v for n, v in resources(template, "AWS::Lambda::Version").items() if n.startswith(function)
+    ]
+    return set(re.findall(r"\$\{(\w+)\}", version["Properties"]["Description"]["Fn::Sub"]))
+
+
+def test_each_version_names_every_setting_its_function_reads_so_a_new_value_publishes() -> None:
+    # Given the template as deployed: a version's description cannot change in place, so a new
+    # description makes CloudFormation publish a new version (and CodeDeploy move the alias)
+    template = _prod()
+    descriptions = _version_descriptions(template)
+    functions = resources(template, "AWS::Lambda::Function")
+    assert {"ApiFunction", "RelayFunction", "ProjectorFunction", "StatsFunction"} <= set(
+        descriptions
+    )
+    for name, description in descriptions.items():
+        # Then each is text CloudFormation resolves, naming every parameter its function's
+        # configuration reads (the endpoints aside: SchemaRun stands for them)
+        assert isinstance(description, str), (name, description)
+        named = _named_in_description(template, name)
+        properties = functions[name]["Properties"]
+        read = (
+            refs(properties.get("Environment", {})) | refs(properties.get("LoggingConfig", {}))
+        ) & set(template["Parameters"])
+        assert read - ENDPOINTS <= named, (name, read - ENDPOINTS - named)
+        assert {"SchemaRun", "LogLevel", "Stage"} <= named, name
+        # And a new value of any of them is a new description: a new version, the alias moved,
+        # instead of the alias serving the old value after a deploy that changed only it
+        for parameter in named:
+            after = _version_descriptions(template, **{parameter: OTHER_VALUES[parameter]})
+            assert after[name] != description, (name, parameter)
+
+
+def test_a_new_schema_run_publishes_every_function_for_what_no_parameter_tells() -> None:
+    # A rotated Redis or Kafka password, a new endpoint: the guide's deploy with a new SchemaRun
+    template = _prod()
+    before = _version_descriptions(template, SchemaRun="1")
+    after = _version_descriptions(template, SchemaRun="2")
+    assert set(before) >= {"ApiFunction", "RelayFunction", "ProjectorFunction", "StatsFunction"}
     assert {name for name in before if before[name] == after[name]} == set()
+
+
+def test_every_version_description_fits_in_256_characters_at_the_longest_values() -> None:
+    longest = {
+        "Stage": "prod",
+        "VotingPolicy": "attendee",
+        "RatingGraceHours": "8784",
+        "RatingsPerVoterPerMinute": "10000000",
+        "RatingsPerAddressPerMinute": "10000000",
+        "VotersPerAddressPerMinute": "10000000",
+        "RatingsTopic": "t" * 80,
+        "KafkaProvider": "SelfManaged",
+        "LogLevel": "WARNING",
+        "LiveApiKeyExpires": "9999999999",
+        "SchemaRun": "r" * 64,
+    }
+    template = _prod()
+    # Given values as long as each parameter's own constraints allow
+    for parameter, value in longest.items():
+        declared = template["Parameters"][parameter]
+        if "AllowedPattern" in declared:
+            assert re.fullmatch(declared["AllowedPattern"], value), parameter
+            assert not re.fullmatch(declared["AllowedPattern"], value + "x"), parameter
+        if "AllowedValues" in declared:
+            assert len(value) == max(len(v) for v in declared["AllowedValues"]), parameter
+        if "MaxValue" in declared:
+            assert value == str(declared["MaxValue"]), parameter
+    # Then every version's description fits in what Lambda takes
+    for name, description in _version_descriptions(template, **longest).items():
+        assert len(description) <= 256, (name, len(description), description)
 
 
 def _versions_after_upload(**keys: str) -> dict[str, str]:
@@ -1333,19 +1407,13 @@ def test_a_deploy_that_changes_only_the_shared_layer_reaches_every_alias() -> No
     assert {name for name in before if before[name] == after[name]} == set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "SAM derives a version's logical id from the template's unresolved properties "
-        "(aws/serverless-application-model#3820), and AutoPublishCodeSha256 would replace the "
-        "hash that makes a layer change publish: not fixable in the template."
-    ),
-)
 def test_a_deploy_that_changes_only_the_voting_policy_reaches_the_api_alias() -> None:
-    # Given an operator who switches VotingPolicy (or a limit, LogLevel, RdsProxyEndpoint, ...)
-    before = resources(transformed(VotingPolicy="attendee"), "AWS::Lambda::Version")
-    after = resources(transformed(VotingPolicy="open"), "AWS::Lambda::Version")
-    # Then the API publishes a version, so the alias API Gateway calls serves the new policy
-    api = {name for name in before if name.startswith("ApiFunction")}
-    assert api
-    assert not api & set(after)
+    # Given an operator who switches VotingPolicy from open to attendee (votes nobody forges)
+    template = _prod()
+    before = _version_descriptions(template, VotingPolicy="open")["ApiFunction"]
+    after = _version_descriptions(template, VotingPolicy="attendee")["ApiFunction"]
+    # Then the API's version description changes: CloudFormation replaces the version (its
+    # description cannot be updated), publishing $LATEST with the new policy, and the alias
+    # API Gateway calls moves to it
+    assert "policy=open" in before
+    assert "policy=attendee" in after
