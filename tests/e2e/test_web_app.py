@@ -957,6 +957,30 @@ def test_an_open_talk_page_shows_the_talk_as_it_is_when_the_attendee_comes_back(
     expect(star(page, 4)).to_be_enabled()
 
 
+def test_a_room_screen_whose_check_failed_says_so_no_longer_once_live_numbers_come(
+    web: WebStack, page: Page
+) -> None:
+    # Given a live room screen whose checks of the talk's ratings fail for a while (the room's
+    # network dropping requests), so it says the service cannot be reached
+    talk = web.add_talk(title="A check that failed")
+    page.goto(web.url(SCREEN.format(id=talk["id"])))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    ratings = f"**/ratings?talkId={talk['id']}"
+    page.route(ratings, lambda route: route.abort("internetdisconnected"))
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")  # a check now
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("cannot be reached")
+    page.wait_for_timeout(1_000)
+    expect(alert).to_contain_text("cannot be reached")
+    page.unroute(ratings)
+    # When a rating is counted and its numbers come over the live channel (the next check is a
+    # minute away)
+    web.rate(talk["id"], 5)
+    # Then the screen shows them, and no longer says the service cannot be reached
+    expect(page.get_by_test_id("total")).to_contain_text("1", timeout=LIVE_WITHIN_MS)
+    expect(page.get_by_text("cannot be reached")).to_have_count(0)
+
+
 def test_the_room_screen_of_a_deleted_talk_stops_inviting_scans(web: WebStack, page: Page) -> None:
     # Given a room screen of a talk that takes ratings
     talk = web.add_talk(title="Deleted while on screen")

@@ -297,6 +297,8 @@ export async function talkChannel(talk) {
 // A talk's histogram kept current: the talk's channel when there is one (its messages carry the
 // histogram), GET /ratings after every (re)connection or poll. `onFetched`/`onFailed` hear how
 // each GET went. Returns the watcher (stop(), refresh()).
+// `onFetched()` hears each fresh state shown (a read or a live message), `onFailed(error)` each
+// read that failed.
 export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {}, onFailed = () => {} } = {}) {
   // A read that was on its way while a live message came may answer an older state than the
   // message's, and a message whose publish was slow may come after the next batch's. Each
@@ -337,6 +339,9 @@ export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {
         heard += 1;
         histogram.update(event);
         shown = state;
+        // Fresh numbers from the service: a check that failed meanwhile is no longer the news
+        // (the room's screen said "cannot be reached" under moving bars until the next check).
+        onFetched();
       }
     },
     onStatus,
