@@ -475,6 +475,27 @@ def test_the_csv_names_speakers_whose_names_hold_the_separator_so_they_read_back
     assert speakers_from_cell(ours["speakers"]) == speakers
 
 
+def test_the_results_file_is_named_by_the_organiser_s_own_calendar_day(
+    web: WebStack, page: Page
+) -> None:
+    # Given an organiser on Kiritimati (UTC+14) at 13:30 on 4 December, 23:30 on the 3rd in UTC
+    assert page.context.browser is not None
+    context = page.context.browser.new_context(timezone_id="Pacific/Kiritimati")
+    try:
+        organiser = context.new_page()
+        organiser.clock.set_system_time(datetime(2026, 12, 3, 23, 30, tzinfo=UTC))
+        organiser.goto(web.url("/app/admin"))
+        organiser.get_by_label("Organiser token").fill(web.token)
+        organiser.get_by_role("button", name="Sign in").click()
+        # When they download the results
+        with organiser.expect_download() as download:
+            organiser.get_by_role("button", name="Download results (CSV)").click()
+        # Then the file carries their day, not UTC's
+        assert download.value.suggested_filename == "talkrate-results-2026-12-04.csv"
+    finally:
+        context.close()
+
+
 def test_an_organiser_editing_a_talk_keeps_speakers_whose_names_hold_a_comma(
     web: WebStack, page: Page
 ) -> None:

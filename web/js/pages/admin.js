@@ -528,13 +528,17 @@ export function adminPage(main) {
       heading.focus();
     }
 
+    // The organiser's own calendar day (an export just after midnight is today's, not UTC's).
+    const localDate = (at) =>
+      [at.getFullYear(), at.getMonth() + 1, at.getDate()].map((n) => String(n).padStart(2, "0")).join("-");
+
     async function downloadCsv() {
       try {
         const csv = (await programmeFile()).resultsCsv(await allTalks());
         const link = h("a", {
           // A byte-order mark first: spreadsheets opening the file read it as UTF-8 then.
           href: URL.createObjectURL(new Blob(["\uFEFF", csv], { type: "text/csv;charset=utf-8" })),
-          download: `talkrate-results-${new Date().toISOString().slice(0, 10)}.csv`,
+          download: `talkrate-results-${localDate(new Date())}.csv`,
         });
         document.body.append(link);
         link.click();
