@@ -17,6 +17,18 @@ _CONTENT_LENGTH: Final = re.compile(r"[0-9]+")
 _CHUNK_SIZE: Final = re.compile(rb"[0-9A-Fa-f]+")
 # Digits past these (leading zeros aside) are over any body limit, and never read by int().
 _LONGEST_LENGTH, _LONGEST_CHUNK_SIZE = 18, 15
+_OVER_ANY_LIMIT: Final = 10**18  # what a longer Content-Length stands for
+
+
+def declared_length(text: str) -> int | None:
+    """A Content-Length's value as RFC 9112 writes it (1*DIGIT), or None for anything else (a
+    sign, "0x", "_", which int() would read); one longer than any body limit is returned as
+    such without converting its digits."""
+    if not _CONTENT_LENGTH.fullmatch(text):
+        return None
+    if len(text.lstrip("0")) > _LONGEST_LENGTH:
+        return _OVER_ANY_LIMIT
+    return int(text)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -127,11 +139,9 @@ class BoundedHandler(BaseHTTPRequestHandler):
         declared = lengths.pop() if lengths else None
         if declared is None:
             return b""
-        if not _CONTENT_LENGTH.fullmatch(declared):
+        length = declared_length(declared)
+        if length is None:
             raise BadRequest("bad Content-Length")
-        if len(declared.lstrip("0")) > _LONGEST_LENGTH:
-            raise BodyTooLarge
-        length = int(declared)
         if length > self.max_body_bytes:
             raise BodyTooLarge
         body = self.rfile.read(length)

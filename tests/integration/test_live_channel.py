@@ -4,6 +4,7 @@ talkrate's own publisher) and over the WebSocket, fan-out, reconnects and malfor
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -88,6 +89,26 @@ def test_a_client_that_reconnects_and_subscribes_again_receives_new_events(
     assert live.publish("/talkrate/leaderboard", ["1"])
     assert again.events(1)[0][1] == 1
     again.close()
+
+
+@pytest.mark.parametrize("length", ["+{n}", "0_{n}", "0x{n:x}", "-1", " "])
+def test_a_publish_whose_content_length_is_not_digits_is_refused(
+    live: LiveChannelEmulator, length: str
+) -> None:
+    # Given a valid publish whose Content-Length is written as int() would read it (a sign, an
+    # underscore) or not at all (hex, negative, blank)
+    body = json.dumps({"channel": "/talkrate/talks/t-9", "events": ['"n"']})
+    host, port = live.http_host.rsplit(":", 1)
+    request = (
+        f"POST /event HTTP/1.1\r\nhost: {live.http_host}\r\nx-api-key: {live.api_key}\r\n"
+        f"content-type: application/json\r\ncontent-length: {length.format(n=len(body))}"
+        f"\r\n\r\n{body}"
+    )
+    with socket.create_connection((host, int(port)), timeout=5) as connection:
+        connection.sendall(request.encode())
+        status = connection.recv(1024).split(b"\r\n", 1)[0]
+    # Then it is refused as malformed, as the gateway refuses it, not read as a size
+    assert status == b"HTTP/1.1 400 Bad Request", status
 
 
 @pytest.mark.parametrize(

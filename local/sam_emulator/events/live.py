@@ -50,6 +50,7 @@ from websockets.http11 import Request, Response
 from sam_emulator.events import EventSource, Options
 from sam_emulator.lambda_.pool import Invoker
 from sam_emulator.plugins import Services
+from sam_emulator.serving import declared_length
 from sam_emulator.template import Template
 from sam_emulator.template.appsync_events import EventApi, local_value
 
@@ -413,11 +414,10 @@ class LiveChannelEmulator(Endpoints):
             if name:
                 headers[name.strip().lower()] = value.strip()
         keep_alive = headers.get("connection", "").lower() != "close"
-        try:
-            length = int(headers.get("content-length", "0"))
-        except ValueError:
+        length = declared_length(headers.get("content-length", "0"))
+        if length is None:
             return 400, _errors("BadRequestException", "bad content-length"), False
-        if length < 0 or length > _MAX_BODY_BYTES or "transfer-encoding" in headers:
+        if length > _MAX_BODY_BYTES or "transfer-encoding" in headers:
             return 400, _errors("BadRequestException", "body too large or chunked"), False
         try:
             raw = await reader.readexactly(length)
