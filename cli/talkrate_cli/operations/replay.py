@@ -91,9 +91,13 @@ def read_from_kafka(
     whole (deleted by retention), or that nothing comes of for QUIET_SECONDS (not written yet),
     is an error naming it: never a silent partial replay.
     """
-    records: list[StreamRecord] = _with_consumer(
-        consumer_options, lambda consumer: _read_ranges(consumer, ranges, timeout)
-    )
+    spans = list(ranges)
+
+    def read(consumer: Any) -> list[StreamRecord]:
+        _require_partitions(consumer, spans)
+        return _read_ranges(consumer, spans, timeout)
+
+    records: list[StreamRecord] = _with_consumer(consumer_options, read)
     return records
 
 
@@ -181,8 +185,6 @@ def _read_ranges(
 ) -> list[StreamRecord]:
     from kafka import TopicPartition
 
-    ranges = list(ranges)
-    _require_partitions(consumer, ranges)
     records: list[StreamRecord] = []
     for span in ranges:
         partition = TopicPartition(span.topic, span.partition)
