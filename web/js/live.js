@@ -295,10 +295,9 @@ export async function talkChannel(talk) {
 }
 
 // A talk's histogram kept current: the talk's channel when there is one (its messages carry the
-// histogram), GET /ratings after every (re)connection or poll. `onFetched`/`onFailed` hear how
-// each GET went. Returns the watcher (stop(), refresh()).
-// `onFetched()` hears each fresh state shown (a read or a live message), `onFailed(error)` each
-// read that failed.
+// histogram), GET /ratings after every (re)connection or poll. `onFetched()` hears each fresh
+// state shown (a GET or a live message), `onFailed(error)` each GET that failed. Returns the
+// watcher (stop(), refresh()).
 export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {}, onFailed = () => {} } = {}) {
   // A read that was on its way while a live message came may answer an older state than the
   // message's, and a message whose publish was slow may come after the next batch's. Each
