@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import boto3
@@ -53,8 +53,11 @@ def dsn(server: EmbeddedPostgres, password: str) -> str:
 
 
 @pytest.fixture
-def connections_secret(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[object, str]]:
-    """The stack's connections secret (moto), named to the functions by its ARN only."""
+def secret_holds(
+    password_server: EmbeddedPostgres, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[str], None]]:
+    """The stack's connections secret (moto), named to the functions by its ARN only; calling
+    it with a password makes the secret hold USER's connection string with that password."""
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
@@ -62,7 +65,14 @@ def connections_secret(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[object
         client = boto3.client("secretsmanager", region_name="eu-west-1")
         arn = client.create_secret(Name="talkrate/connections", SecretString="{}")["ARN"]
         monkeypatch.setenv("CONNECTIONS_SECRET_ARN", arn)
-        yield client, arn
+
+        def hold(password: str) -> None:
+            connection = dsn(password_server, password)
+            client.put_secret_value(
+                SecretId=arn, SecretString=json.dumps({"TALKS_CONNECTION": connection})
+            )
+
+        yield hold
     wiring.reset()
 
 
@@ -75,24 +85,17 @@ def current_user(database: PostgresDatabase) -> str:
 
 
 def test_a_rotated_password_is_read_again_from_its_secret_at_the_next_connection(
-    password_server: EmbeddedPostgres, connections_secret: tuple[object, str]
+    password_server: EmbeddedPostgres, secret_holds: Callable[[str], None]
 ) -> None:
-    client, arn = connections_secret
     # Given a warm environment connected with the secret's password
-    client.put_secret_value(  # type: ignore[attr-defined]
-        SecretId=arn,
-        SecretString=json.dumps({"TALKS_CONNECTION": dsn(password_server, "first-password")}),
-    )
+    secret_holds("first-password")
     wiring.reset()
     database = wiring.database()
     assert current_user(database) == USER
     # When the password is rotated (the role and the secret, as a rotation does) and the
     # environment's connection is dropped (a proxy's idle timeout, a restarted server)
     as_superuser(password_server, f"ALTER ROLE {USER} PASSWORD %s", "second-password")
-    client.put_secret_value(  # type: ignore[attr-defined]
-        SecretId=arn,
-        SecretString=json.dumps({"TALKS_CONNECTION": dsn(password_server, "second-password")}),
-    )
+    secret_holds("second-password")
     as_superuser(
         password_server,
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
@@ -104,14 +107,10 @@ def test_a_rotated_password_is_read_again_from_its_secret_at_the_next_connection
 
 
 def test_a_password_the_server_refuses_and_the_secret_still_holds_is_a_clear_unavailability(
-    password_server: EmbeddedPostgres, connections_secret: tuple[object, str]
+    secret_holds: Callable[[str], None],
 ) -> None:
-    client, arn = connections_secret
     # Given a secret whose password the server does not take
-    client.put_secret_value(  # type: ignore[attr-defined]
-        SecretId=arn,
-        SecretString=json.dumps({"TALKS_CONNECTION": dsn(password_server, "wrong-password")}),
-    )
+    secret_holds("wrong-password")
     wiring.reset()
     # When the environment connects
     with pytest.raises(BackendUnavailable) as refused:
