@@ -141,6 +141,14 @@ def skipped_batch(
     return offsets, counted
 
 
+def carrying(topic: str, partition: int, offset: int, value: bytes) -> dict[str, Any]:
+    """An on-failure report that carries its one record (as an S3 destination's does)."""
+    return {
+        "KafkaBatchInfo": {"batchSize": 1, "recordInfo": {"offset": str(offset)}},
+        "payload": kafka_event([kafka_record(topic, partition, offset, value)]),
+    }
+
+
 def test_a_batch_lambda_gave_up_on_is_replayed_from_kafka_once(
     configure: Callable[..., None],
     talk: str,
@@ -190,11 +198,7 @@ def test_a_replay_from_the_on_failure_report_reads_its_ranges_or_its_records(
     assert counted() == 5
     # And a report carrying the records is replayed from them, again without a double count
     consumed = consume_all(kafka_bootstrap, topic, 5)
-    carried = {
-        "KafkaBatchInfo": {"batchSize": 1, "recordInfo": {"offset": str(offsets[3])}},
-        "payload": kafka_event([kafka_record(topic, 0, offsets[3], consumed[3][1])]),
-    }
-    report.write_text(json.dumps(carried))
+    report.write_text(json.dumps(carrying(topic, 0, offsets[3], consumed[3][1])))
     assert main(["ops", "replay", "--failure", str(report)]) == 0
     assert counted() == 5
 
@@ -256,12 +260,10 @@ def test_a_report_carrying_records_kafka_never_held_is_refused_and_skips_nothing
         (7, 0, "never written there"),
         (0, offsets[2], "is not the one Kafka holds there"),
     ):
-        rating = RatingSubmitted.new(talk, 5)
-        carried = {
-            "KafkaBatchInfo": {"batchSize": 1, "recordInfo": {"offset": str(offset)}},
-            "payload": kafka_event([kafka_record(topic, partition, offset, rating.to_json())]),
-        }
-        (tmp_path / "report.json").write_text(json.dumps(carried))
+        rating = RatingSubmitted.new(talk, 5).to_json()
+        (tmp_path / "report.json").write_text(
+            json.dumps(carrying(topic, partition, offset, rating))
+        )
         # Then each is refused in one line, before anything is stored
         assert main(["ops", "replay", "--failure", str(tmp_path / "report.json")]) == 1
         err = capsys.readouterr().err
