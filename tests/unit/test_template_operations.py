@@ -103,25 +103,34 @@ def _translator() -> subprocess.Popen[str]:
     return process
 
 
-@cache
-def _transformed(parameters: tuple[tuple[str, str], ...]) -> str:
-    values = dict(parameters)
+def _translate(
+    parameters: dict[str, str], uploaded_as: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The template SAM's translator makes of the source, its code folders uploaded to S3 as
+    `sam deploy` hands them over, under `uploaded_as`'s key for a function or layer it names
+    (else under the folder's own name)."""
     document = copy.deepcopy(_source())
-    # As `sam deploy` hands it over: local code folders uploaded to S3.
-    for resource in document["Resources"].values():
+    for name, resource in document["Resources"].items():
         for key in ("CodeUri", "ContentUri"):
             if isinstance(resource.get("Properties", {}).get(key), str):
-                resource["Properties"][key] = f"s3://artifacts/{resource['Properties'][key]}"
+                folder = (uploaded_as or {}).get(name, resource["Properties"][key])
+                resource["Properties"][key] = f"s3://artifacts/{folder}"
     translator = _translator()
     assert translator.stdin is not None
     assert translator.stdout is not None
-    translator.stdin.write(json.dumps({"template": document, "parameters": values}) + "\n")
+    translator.stdin.write(json.dumps({"template": document, "parameters": parameters}) + "\n")
     translator.stdin.flush()
     line = translator.stdout.readline()
     assert line, f"the SAM translator stopped (exit {translator.poll()})"
     answer: dict[str, Any] = json.loads(line)
     assert "template" in answer, answer.get("error")
-    return json.dumps(answer["template"])
+    template: dict[str, Any] = answer["template"]
+    return template
+
+
+@cache
+def _transformed(parameters: tuple[tuple[str, str], ...]) -> str:
+    return json.dumps(_translate(dict(parameters)))
 
 
 def transformed(**parameters: str) -> dict[str, Any]:
@@ -1374,22 +1383,9 @@ def test_every_version_description_fits_in_256_characters_at_the_longest_values(
 def _versions_after_upload(**keys: str) -> dict[str, str]:
     """Each aliased function's AWS::Lambda::Version logical id when `sam deploy` uploaded the
     code folders under these S3 keys (logical id of the function or layer -> key)."""
-    document = copy.deepcopy(_source())
-    for name, resource in document["Resources"].items():
-        for key in ("CodeUri", "ContentUri"):
-            if isinstance(resource.get("Properties", {}).get(key), str):
-                folder = keys.get(name, resource["Properties"][key])
-                resource["Properties"][key] = f"s3://artifacts/{folder}"
-    translator = _translator()
-    assert translator.stdin is not None
-    assert translator.stdout is not None
-    translator.stdin.write(json.dumps({"template": document, "parameters": REQUIRED}) + "\n")
-    translator.stdin.flush()
-    answer = json.loads(translator.stdout.readline())
-    assert "template" in answer, answer.get("error")
     return {
         name.split("Version")[0]: name
-        for name, resource in answer["template"]["Resources"].items()
+        for name, resource in _translate(REQUIRED, keys)["Resources"].items()
         if resource["Type"] == "AWS::Lambda::Version"
     }
 
