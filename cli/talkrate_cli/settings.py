@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -121,11 +123,19 @@ class VoterTokens:
         return data if isinstance(data, dict) else {}
 
     def _save(self, data: dict[str, Any]) -> None:
+        """Write the file whole, private from its first byte: a temporary file of this run's own
+        (mkstemp makes it 0600 whatever the umask, and another run writing at the same time has
+        its own), then moved over the old one."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(data, indent=2))
-        temporary.chmod(0o600)
-        temporary.replace(self.path)
+        handle, name = tempfile.mkstemp(prefix=".voters-", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(handle, "w") as file:
+                file.write(json.dumps(data, indent=2))
+            os.replace(name, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(name)
+            raise
 
     @staticmethod
     def _spellings(data: dict[str, Any], api_url: str) -> list[str]:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import stat
+import threading
 from pathlib import Path
 
 import boto3
@@ -57,6 +60,39 @@ def test_voter_tokens_are_kept_per_api_privately_until_they_expire(tmp_path: Pat
     assert stat.S_IMODE(again.path.stat().st_mode) == 0o600
     again.forget("http://a")
     assert VoterTokens(tmp_path / "conf").get("http://a") is None
+
+
+def test_no_file_of_the_voter_tokens_is_ever_readable_by_others(tmp_path: Path) -> None:
+    # Given a umask that leaves new files readable by everyone, and someone watching the folder
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    seen_open: set[str] = set()
+    writing = threading.Event()
+    writing.set()
+
+    def watch() -> None:
+        while writing.is_set():
+            for entry in os.scandir(folder):
+                with contextlib.suppress(FileNotFoundError):
+                    if entry.stat().st_mode & 0o077:
+                        seen_open.add(entry.name)
+
+    watcher = threading.Thread(target=watch)
+    previous = os.umask(0o022)
+    watcher.start()
+    try:
+        # When tokens are kept again and again
+        tokens = VoterTokens(folder)
+        for n in range(300):
+            tokens.put("http://a", {"voterToken": f"t-{n}", "expiresAt": "2999-01-01T00:00:00Z"})
+    finally:
+        writing.clear()
+        watcher.join()
+        os.umask(previous)
+    # Then no file there was ever open to others, and the last token is the one kept
+    assert seen_open == set()
+    assert VoterTokens(folder).get("http://a") == "t-299"
+    assert [p.name for p in folder.iterdir()] == ["voters.json"]
 
 
 @pytest.mark.parametrize(
