@@ -579,22 +579,24 @@ def test_a_search_finds_a_name_typed_without_its_accents(web: WebStack, page: Pa
 
 
 def test_the_programme_follows_the_clock_while_it_stays_open(web: WebStack, page: Page) -> None:
-    # Given a talk that ends in a minute, on a programme page left open (the page's clock is
-    # the test's, to be moved forward)
+    # Given a talk that ends in a few seconds, on a programme page left open (the page's timers
+    # are the test's, to be moved forward; its clock is the service's, which only real time moves)
     track = f"Clock {unique_talk_id()}"
     now = datetime.now(UTC)
+    ends = now + timedelta(seconds=15)
     web.add_talk(
         title="Ending soon",
         track=track,
         startsAt=(now - timedelta(minutes=30)).isoformat(),
-        endsAt=(now + timedelta(minutes=1)).isoformat(),
+        endsAt=ends.isoformat(),
     )
     page.clock.install()
     page.goto(web.url(f"/app/?track={quote(track)}"))
     card = page.locator(".talk-card")
     expect(card).to_contain_text("Now")
-    # When two minutes pass without any rating anywhere
-    page.clock.run_for(120_000)
+    # When the talk ends, and the page's next redraw comes without any rating anywhere
+    time.sleep(max(0.0, (ends - datetime.now(UTC)).total_seconds()) + 1)
+    page.clock.run_for(31_000)
     # Then the talk no longer says it is running
     expect(card).not_to_contain_text("Now")
 
@@ -621,6 +623,56 @@ def test_a_phone_whose_clock_is_wrong_goes_by_the_service_s_clock(
     enter_event_code(page)
     expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
     assert wait_for(lambda: web.count(talk["id"]) == 1)
+
+
+def test_a_phone_whose_clock_is_days_ahead_changes_its_mind_as_one_attendee(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk on now, and a phone whose clock runs eight days ahead: past its voter pass's
+    # seven days by its own reckoning, not by the service's
+    now = datetime.now(UTC)
+    talk = web.add_talk(
+        title="Changed mind",
+        startsAt=(now - timedelta(minutes=10)).isoformat(),
+        endsAt=(now + timedelta(minutes=50)).isoformat(),
+    )
+    page.clock.set_system_time(now + timedelta(days=8))
+    page.goto(web.url(f"/app/talks/{talk['id']}"))
+    star(page, 2).click()
+    enter_event_code(page)
+    expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 2 out of 5")
+    assert wait_for(lambda: web.count(talk["id"]) == 1)
+    # When its attendee changes their mind
+    star(page, 5).click()
+    expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 5 out of 5")
+    # Then the new rating replaces theirs: still one rating, now a 5
+    assert wait_for(
+        lambda: (
+            web.runtime.request("GET", f"/ratings?talkId={talk['id']}").json["ratings"]
+            == {"1": 0, "2": 0, "3": 0, "4": 0, "5": 1}
+        )
+    )
+    assert web.count(talk["id"]) == 1
+
+
+def test_the_programme_says_now_by_the_service_s_clock(web: WebStack, page: Page) -> None:
+    # Given a talk on now, and a phone whose clock runs three days ahead
+    now = datetime.now(UTC)
+    track = f"Skewed {unique_talk_id()}"
+    web.add_talk(
+        title="Running by the service's clock",
+        track=track,
+        startsAt=(now - timedelta(minutes=10)).isoformat(),
+        endsAt=(now + timedelta(minutes=50)).isoformat(),
+    )
+    page.clock.set_system_time(now + timedelta(days=3))
+    # When its attendee opens the programme
+    page.goto(web.url(f"/app/?track={quote(track)}"))
+    card = page.locator(".talk-card")
+    expect(card).to_contain_text("Running by the service's clock")
+    # Then the talk is running, and its rating open
+    expect(card).to_contain_text("Now")
+    expect(card).not_to_contain_text("Rating closed")
 
 
 def test_a_rating_whose_answer_is_lost_is_sent_again_and_counted_once(

@@ -8,6 +8,19 @@ export class ApiError extends Error {
   }
 }
 
+// The service's clock. A phone's or a room PC's clock may be wrong by minutes or days, so every
+// answer's Date header sets it (whole seconds, plus the Age a cache kept the answer for: close
+// enough for windows of minutes); the device's own clock until the first answer.
+let skew = 0;
+export const serviceNow = () => Date.now() + skew;
+
+function heardClock(response) {
+  const served = Date.parse(response.headers.get("date"));
+  if (!Number.isFinite(served)) return;
+  const age = Number(response.headers.get("age"));
+  skew = served + (Number.isFinite(age) && age > 0 ? age * 1000 : 0) - Date.now();
+}
+
 export async function request(method, path, { body, headers } = {}) {
   let response;
   try {
@@ -20,6 +33,7 @@ export async function request(method, path, { body, headers } = {}) {
   } catch (error) {
     throw new ApiError(0, { title: "The service cannot be reached", detail: "Check your connection; the page retries on its own." });
   }
+  heardClock(response);
   const text = await response.text();
   let value = null;
   if (text) {

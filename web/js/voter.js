@@ -1,6 +1,6 @@
 // The attendee's voter token (POST /voters), kept in localStorage until it expires, the
 // attendee's own ratings, so a reload shows what they chose, and the ratings on their way.
-import { request, ApiError } from "./api.js";
+import { request, ApiError, serviceNow } from "./api.js";
 
 const TOKEN_KEY = "talkrate.voter";
 const CODE_KEY = "talkrate.eventCode";
@@ -46,7 +46,7 @@ export function storedToken() {
   const stored = read(TOKEN_KEY);
   if (!stored || typeof stored.voterToken !== "string") return null;
   const expires = Date.parse(stored.expiresAt);
-  if (Number.isFinite(expires) && expires - EXPIRY_MARGIN_MS < Date.now()) return null;
+  if (Number.isFinite(expires) && expires - EXPIRY_MARGIN_MS < serviceNow()) return null;
   return stored.voterToken;
 }
 

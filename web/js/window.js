@@ -1,7 +1,7 @@
 // When a talk takes ratings (from its start until ratingClosesAt: its end plus the service's
 // grace), by the service's clock. The server decides (409); this spares attendees a vain tap.
 import { formatDay, formatTime } from "./dom.js";
-import { request, talkPath } from "./api.js";
+import { get, serviceNow, talkPath } from "./api.js";
 
 export const when = (iso) => `${formatDay(iso)} ${formatTime(iso)}`;
 
@@ -39,11 +39,7 @@ export function atNextEdge(talk, now, check) {
   return ahead.length ? setTimeout(check, Math.min(...ahead, 2 ** 31 - 1)) : null;
 }
 
-// The talk document, and the service's clock: a phone's or a room PC's clock may be wrong, so
-// the talk's answer's Date header (whole seconds: close enough for a window of hours) sets it.
+// The talk document, and the service's clock (see serviceNow), which its answer has just set.
 export async function loadTalkWithClock(talkId) {
-  const { body, response } = await request("GET", talkPath(talkId));
-  const served = Date.parse(response.headers.get("date"));
-  const skew = Number.isFinite(served) ? served - Date.now() : 0;
-  return { talk: body, now: () => Date.now() + skew };
+  return { talk: await get(talkPath(talkId)), now: serviceNow };
 }

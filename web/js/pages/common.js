@@ -1,5 +1,6 @@
 // Pieces several pages share.
 import { h, setText, plural, formatCount, debounce } from "../dom.js";
+import { serviceNow } from "../api.js";
 
 // A small status line saying how fresh the figures are: "Connecting…" until the page was first
 // live, "Reconnecting…" once it lost that.
@@ -17,8 +18,8 @@ export function liveBadge() {
   };
 }
 
-// "Now" when a talk is running, from its times.
-export function isRunning(talk, now = Date.now()) {
+// "Now" when a talk is running, from its times and the service's clock.
+export function isRunning(talk, now = serviceNow()) {
   const starts = Date.parse(talk.startsAt);
   const ends = Date.parse(talk.endsAt);
   return Number.isFinite(starts) && Number.isFinite(ends) && starts <= now && now < ends;

@@ -1,6 +1,7 @@
 // /app/: the programme, searchable, filterable by track; talks running now first, then those to
 // come, talks whose rating has closed last (see `order`).
 import { h, fill, setText, plural, formatAvg, talkHref, arrange } from "../dom.js";
+import { serviceNow } from "../api.js";
 import { watchCatalogue } from "../live.js";
 import { isRunning, errorText, tracksOf, trackSelect, searchBox, searchWords, matchesSearch, shownOf } from "./common.js";
 import { ratingClosed, when } from "../window.js";
@@ -20,7 +21,7 @@ function rank(talk, now) {
 }
 
 function order(a, b) {
-  const now = Date.now();
+  const now = serviceNow();
   const group = rank(a, now);
   const other = rank(b, now);
   if (group !== other) return group - other;
@@ -40,7 +41,7 @@ function card(talk) {
     h("p", { class: "meta" },
       isRunning(talk) ? h("span", { class: "now" }, "Now") : null,
       [talk.track, talk.room, schedule].filter(Boolean).join(" · ")),
-    ratingClosed(talk, Date.now()) ? h("p", { class: "closed-tag" }, "Rating closed") : null,
+    ratingClosed(talk, serviceNow()) ? h("p", { class: "closed-tag" }, "Rating closed") : null,
     score);
   return { node, score };
 }
@@ -108,7 +109,7 @@ export function programmePage(main) {
     remember();
     const words = searchWords(query);
     const shown = talks.filter((talk) => matches(talk, words, track)).sort(order);
-    const now = Date.now();
+    const now = serviceNow();
     const nodes = shown.map((talk) => {
       const key = JSON.stringify([talk.title, talk.speakers, talk.track, talk.room, talk.startsAt, isRunning(talk, now), ratingClosed(talk, now)]);
       let kept = cards.get(talk.id);

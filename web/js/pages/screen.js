@@ -1,7 +1,7 @@
 // /app/talks/<talkId>/screen: the room screen. Big figures, the live histogram and a QR code of
 // the talk's page, readable from the back of the room.
 import { h, fill, setText, talkHref, debounce } from "../dom.js";
-import { ApiError } from "../api.js";
+import { ApiError, serviceNow } from "../api.js";
 import { watchTalk } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { qrSvg } from "../qr.js";
@@ -53,7 +53,7 @@ export function screenPage(main, talkId) {
   // screen is up, and the caption follows its rating window (and the service's clock).
   let talk = null;
   let missing = false; // the service said the talk is not in the programme (404)
-  let now = () => Date.now();
+  let now = serviceNow;
   // The QR code, the histogram and the live state belong to a talk in the programme.
   const inProgramme = (yes) => {
     missing = !yes;

@@ -1,6 +1,6 @@
 // /app/talks/<talkId>: rate the talk (1 to 5, changeable), and its live histogram.
 import { h, fill, setText, formatTime, talkHref, debounce } from "../dom.js";
-import { request, appConfig, ApiError } from "../api.js";
+import { request, appConfig, ApiError, serviceNow } from "../api.js";
 import { watchTalk } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { voterToken, forgetToken, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating, sendingRating, keepSending, safeToResend } from "../voter.js";
@@ -33,7 +33,7 @@ function refusal(error) {
       if (transient(error)) return "Your rating is still being sent: check it in a moment.";
       const { opensAt, closesAt } = error.problem;
       // A talk moved later is not "closed": it has not opened yet.
-      if (opensAt && Date.parse(opensAt) > Date.now()) return `Rating has not opened yet for this talk: it opens ${when(opensAt)}. Your rating was not counted.`;
+      if (opensAt && Date.parse(opensAt) > serviceNow()) return `Rating has not opened yet for this talk: it opens ${when(opensAt)}. Your rating was not counted.`;
       if (closesAt) return `Rating is closed for this talk: it closed ${when(closesAt)}.`;
       return "Rating is closed for this talk: it takes ratings from its start until shortly after its end.";
     }
@@ -142,7 +142,7 @@ export function talkPage(main, talkId) {
   const refit = debounce(fitTitle, 200);
   addEventListener("resize", refit);
   let open = true; // whether its rating window is open, by the service's clock
-  let now = () => Date.now(); // the service's clock, once the talk's answer has told it
+  let now = serviceNow; // the service's clock (see serviceNow)
   let unrated = ""; // what to say of an attendee who did not rate while it is closed
 
   function showOwn(value) {
