@@ -1413,3 +1413,60 @@ def test_a_deploy_that_changes_only_the_voting_policy_reaches_the_api_alias() ->
     # API Gateway calls moves to it
     assert "policy=open" in before
     assert "policy=attendee" in after
+
+
+# --- The stage's own throttle, told from the API's 429s -----------------------------------------
+
+_CONDITION = re.compile(r'\(\$\.(\w+) = "([^"]*)"\)')
+
+
+def _access_line(format_: str, **values: str) -> dict[str, Any]:
+    """The access log line API Gateway writes with this format, each $context variable given its
+    value in `values` by its last name part, or "-" (API Gateway's word for no value)."""
+    line = re.sub(
+        r"\$context\.([\w.]+)", lambda m: values.get(m.group(1).split(".")[-1], "-"), format_
+    )
+    parsed: dict[str, Any] = json.loads(line)
+    return parsed
+
+
+def _selects(pattern: str, line: dict[str, Any]) -> bool:
+    """Whether a CloudWatch Logs JSON filter pattern of string equalities joined by && selects a
+    line (the only form the template uses: anything else fails here)."""
+    body = pattern.strip()
+    assert body.startswith("{"), pattern
+    assert body.endswith("}"), pattern
+    conditions = [c.strip() for c in body[1:-1].split("&&")]
+    matched = [_CONDITION.fullmatch(c) for c in conditions]
+    assert all(matched), pattern
+    return all(line.get(m.group(1)) == m.group(2) for m in matched if m)
+
+
+def test_requests_the_stage_throttles_are_counted_apart_from_the_api_s_own_429s() -> None:
+    template = _prod()
+    [stage] = resources(template, "AWS::ApiGatewayV2::Stage").values()
+    log = stage["Properties"]["AccessLogSettings"]
+    format_ = log["Format"]
+    [metric_filter] = resources(template, "AWS::Logs::MetricFilter").values()
+    properties = metric_filter["Properties"]
+    # Given the access log the stage writes, and the metric filter on it
+    assert (
+        refs(log["DestinationArn"]) == refs(properties["LogGroupName"]) == {"HttpApiAccessLogGroup"}
+    )
+    pattern = properties["FilterPattern"]
+    # Then a request the stage throttled (429, no function called) is counted
+    throttled = _access_line(format_, status="429", requestId="r1", sourceIp="203.0.113.9")
+    assert _selects(pattern, throttled)
+    # And a 429 of the API's own (a voter's limit: the function ran), or any other answer, is not
+    own = _access_line(format_, status="429", integrationLatency="12", responseLatency="14")
+    assert not _selects(pattern, own)
+    assert not _selects(pattern, _access_line(format_, status="202", integrationLatency="9"))
+    assert not _selects(pattern, _access_line(format_, status="500"))
+    # And the alarm reads what the filter counts, in the stack's own namespace
+    [transformation] = properties["MetricTransformations"]
+    alarm = resources(template, "AWS::CloudWatch::Alarm")["HttpApiThrottledAlarm"]["Properties"]
+    assert transformation["MetricNamespace"] == alarm["Namespace"] == OWN_NAMESPACE
+    assert transformation["MetricName"] == alarm["MetricName"]
+    assert transformation["MetricValue"] == "1"
+    assert alarm["Statistic"] == "Sum"
+    assert alarm["TreatMissingData"] == "notBreaching"
