@@ -672,3 +672,56 @@ def test_a_room_screen_set_up_the_day_before_says_which_day_rating_opens(
         assert box["width"] <= code_box["width"] + 1
     finally:
         room.close()
+
+
+def throttled_by_the_gateway(route: Route) -> None:
+    """API Gateway's answer when its stage throttle refuses a request: no function saw it."""
+    route.fulfill(
+        status=429, content_type="application/json", body='{"message":"Too Many Requests"}'
+    )
+
+
+def test_a_rating_the_gateway_throttles_is_sent_again_and_counted_once(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk, at a keynote's end: the gateway's throttle turns the attendee's first two
+    # sends away before the API sees them
+    talk = web.add_talk(title="Crowded keynote")
+    refused = [True]
+
+    def twice_throttled(route: Route) -> None:
+        throttled_by_the_gateway(route)
+        refused[0] = len(keys) < 2
+
+    keys = ratings_sent(page, refused, twice_throttled)
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    # When the attendee rates it 4
+    star(page, 4).click()
+    enter_event_code(page)
+    expect(page.get_by_test_id("message")).to_have_text(re.compile("sending your rating again"))
+    # Then the page sends it again under its key, and it counts once, with no word of a limit
+    expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
+    expect(page.get_by_test_id("message")).to_have_text("")
+    assert wait_for(lambda: ratings_of(web, talk["id"]) == only(4))
+    assert len(keys) == 3
+    assert len(set(keys)) == 1
+
+
+def test_a_rating_the_gateway_keeps_throttling_is_said_busy_not_limited(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk whose every send the gateway's throttle turns away
+    talk = web.add_talk(title="Still crowded")
+    keys = ratings_sent(page, [True], throttled_by_the_gateway)
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    # When the attendee rates it, and the page has tried four times
+    star(page, 2).click()
+    enter_event_code(page)
+    # Then the attendee reads that the service is busy (not that they rated too often), and
+    # nothing counted
+    expect(page.get_by_test_id("message")).to_have_text(
+        "The service is busy just now: your rating was not counted. Try again in a moment.",
+        timeout=15_000,
+    )
+    assert len(keys) == 4
+    assert ratings_of(web, talk["id"]) == only(0)

@@ -8,6 +8,10 @@ export class ApiError extends Error {
   }
 }
 
+// API Gateway's own throttle (a crowd at a keynote's end): a 429 that is not the API's problem
+// document. No function saw the request, so it is safe to send again, and it is nobody's limit.
+export const gatewayBusy = (error) => error instanceof ApiError && error.status === 429 && !error.problem.title && !error.problem.detail;
+
 // The service's clock. A phone's or a room PC's clock may be wrong by minutes or days, so every
 // answer's Date header sets it (whole seconds, plus the Age a cache kept the answer for: close
 // enough for windows of minutes); the device's own clock until the first answer.

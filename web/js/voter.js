@@ -1,6 +1,6 @@
 // The attendee's voter token (POST /voters), kept in localStorage until it expires, the
 // attendee's own ratings, so a reload shows what they chose, and the ratings on their way.
-import { request, ApiError, serviceNow } from "./api.js";
+import { request, ApiError, gatewayBusy, serviceNow } from "./api.js";
 
 const TOKEN_KEY = "talkrate.voter";
 const CODE_KEY = "talkrate.eventCode";
@@ -74,7 +74,7 @@ export async function voterToken() {
       write(CODE_KEY, null);
       throw new CodeRequired(Boolean(code));
     }
-    if (error instanceof ApiError && error.status === 429) throw new TooManyVoters(error.retryAfter);
+    if (error instanceof ApiError && error.status === 429 && !gatewayBusy(error)) throw new TooManyVoters(error.retryAfter);
     throw error;
   }
 }

@@ -1,6 +1,6 @@
 // Pieces several pages share.
 import { h, setText, plural, formatCount, debounce } from "../dom.js";
-import { serviceNow } from "../api.js";
+import { gatewayBusy, serviceNow } from "../api.js";
 
 // A small status line saying how fresh the figures are: "Connecting…" until the page was first
 // live, "Reconnecting…" once it lost that.
@@ -28,7 +28,7 @@ export function isRunning(talk, now = serviceNow()) {
 export function errorText(error) {
   if (!error) return "";
   if (error.status === 0) return "The service cannot be reached. Check your connection.";
-  if (error.status === 503) return "The service is busy. Try again in a moment.";
+  if (error.status === 503 || gatewayBusy(error)) return "The service is busy. Try again in a moment.";
   if (error.status === 502 || error.status === 504) return "The service did not answer in time. Try again in a moment.";
   // A 5xx that is not the API's problem document (a gateway's page) is said in words, not as "HTTP 500".
   if (error.status >= 500 && !error.problem?.detail && !error.problem?.title) return "Something went wrong on the service's side. Try again in a moment.";

@@ -1,21 +1,21 @@
 // /app/talks/<talkId>: rate the talk (1 to 5, changeable), and its live histogram.
 import { h, fill, setText, formatTime, talkHref, debounce } from "../dom.js";
-import { request, appConfig, ApiError, serviceNow } from "../api.js";
+import { request, appConfig, ApiError, gatewayBusy, serviceNow } from "../api.js";
 import { watchTalk } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { voterToken, forgetToken, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating, sendingRating, keepSending, safeToResend } from "../voter.js";
 import { liveBadge, errorText } from "./common.js";
 import { ratingWindow, loadTalkWithClock, when, atNextEdge } from "../window.js";
 
-// Conference Wi-Fi drops answers: a rating that got none (or a 503, a gateway's 502 or 504, or
-// "still in progress") is sent again with the same Idempotency-Key, which the service counts
+// Conference Wi-Fi drops answers: a rating that got none (or a 503, a gateway's 502, 504 or
+// throttling 429, or "still in progress") is sent again with the same Idempotency-Key, which the service counts
 // once, up to three more times.
 const RETRY_MS = [1000, 2000, 4000];
 const newKey = () => [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
 // The CDN or API Gateway answered instead of the API (no answer from it in time): the rating may
 // have been stored, so it is neither "not counted" nor dropped.
 const unanswered = (error) => error instanceof ApiError && (error.status === 502 || error.status === 504);
-const transient = (error) => error instanceof ApiError && (error.status === 0 || error.status === 503 || unanswered(error)
+const transient = (error) => error instanceof ApiError && (error.status === 0 || error.status === 503 || unanswered(error) || gatewayBusy(error)
   || (error.status === 409 && String(error.problem.type || "").endsWith("request-in-progress")));
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -38,6 +38,7 @@ function refusal(error) {
       return "Rating is closed for this talk: it takes ratings from its start until shortly after its end.";
     }
     case 429:
+      if (gatewayBusy(error)) return `The service is busy just now: your rating was not counted.${tryAgain(error)}`;
       return `Too many ratings from here just now: this one was not counted.${tryAgain(error)}`;
     case 404:
       return "This talk is no longer in the programme.";
