@@ -51,7 +51,11 @@ def raise_for_problem(response: httpx.Response) -> None:
         body = response.json()
     except ValueError:
         body = None
-    if not isinstance(body, dict):
+    if isinstance(body, dict) and not body.get("type") and isinstance(body.get("message"), str):
+        # API Gateway's own answer, not the API's (its throttle's {"message": "Too Many
+        # Requests"}): said in its words, without a problem type.
+        body = {"title": body["message"][:200]}
+    elif not isinstance(body, dict):
         text = response.text.strip().splitlines()[0][:200] if response.text.strip() else ""
         body = {"title": response.reason_phrase or "error", "detail": text}
     raise ApiProblem(response.status_code, body)
@@ -177,9 +181,10 @@ class Api:
     def rate(self, talk_id: str, value: int, voter_token: str | None = None) -> dict[str, Any]:
         """POST /ratings, with the voter token when there is one and an Idempotency-Key.
 
-        An answer lost on the way (a timeout, a dropped connection), a 503 or "request in
-        progress" is retried after 1, 2 and 4 s with the same key, which the API counts once; a
-        refusal, or an API that cannot be reached at all, is not retried.
+        An answer lost on the way (a timeout, a dropped connection), a 503, "request in
+        progress" or API Gateway's throttle is retried after 1, 2 and 4 s with the same key,
+        which the API counts once; a refusal, or an API that cannot be reached at all, is not
+        retried.
         """
         headers = {"idempotency-key": uuid.uuid4().hex}
         if voter_token:
@@ -189,7 +194,11 @@ class Api:
             try:
                 return dict(self.json("POST", "/ratings", body=body, headers=headers))
             except ApiProblem as problem:
-                if problem.status != 503 and problem.slug != "request-in-progress":
+                if not (
+                    problem.status == 503
+                    or problem.slug == "request-in-progress"
+                    or problem.gateway_busy
+                ):
                     raise
             except Unreachable as error:
                 if not error.answer_lost:

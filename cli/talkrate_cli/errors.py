@@ -55,6 +55,12 @@ class ApiProblem(CliError):
         super().__init__(line)
 
     @property
+    def gateway_busy(self) -> bool:
+        """API Gateway's throttle turned the request away (a 429 that is no problem of the API's
+        own): no function saw it, so it can be sent again as it was."""
+        return self.status == 429 and not self.problem.get("type")
+
+    @property
     def slug(self) -> str:
         """The last part of the problem's type (`urn:talkrate:problem:<slug>`)."""
         return str(self.problem.get("type", "")).rsplit(":", 1)[-1]

@@ -19,6 +19,9 @@ from talkrate_cli.errors import ApiProblem, Unreachable
 pytestmark = pytest.mark.unit
 
 
+GATEWAY_THROTTLE = "gateway-throttle"
+
+
 class FlakyApi:
     """POST /ratings that drops the connection for its first `lose` requests, answers `then`
     (a status and a problem type) for the next `then_times`, and 202 afterwards."""
@@ -39,11 +42,16 @@ class FlakyApi:
                     self.connection.shutdown(socket.SHUT_RDWR)  # no answer at all
                     return
                 status, kind = then if then and n <= lose + then_times else (202, "")
-                body = (
-                    {"eventId": "e1", "status": "accepted", "links": {"status": "/ratings/e1"}}
-                    if status == 202
-                    else {"type": f"urn:talkrate:problem:{kind}", "title": kind, "status": status}
-                )
+                if status == 202:
+                    body = {
+                        "eventId": "e1",
+                        "status": "accepted",
+                        "links": {"status": "/ratings/e1"},
+                    }
+                elif kind == GATEWAY_THROTTLE:  # API Gateway's own answer: no problem document
+                    body = {"message": "Too Many Requests"}
+                else:
+                    body = {"type": f"urn:talkrate:problem:{kind}", "title": kind, "status": status}
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -101,6 +109,32 @@ def test_a_busy_api_is_asked_again_but_a_refusal_is_final(served: list[FlakyApi]
         Api(refusing.url).rate("t1", 4)
     assert refused.value.slug == "rating-window-closed"
     assert len(refusing.keys) == 1
+
+
+def test_a_rating_the_gateway_throttles_is_sent_again_but_the_api_s_own_limit_is_final(
+    served: list[FlakyApi],
+) -> None:
+    # Given an API Gateway whose throttle turns the first two sends away (no function saw them),
+    # one that turns every send away, and an API whose own limit refuses the voter
+    crowded = FlakyApi(lose=0, then=(429, GATEWAY_THROTTLE), then_times=2)
+    throttling = FlakyApi(lose=0, then=(429, GATEWAY_THROTTLE), then_times=9)
+    limited = FlakyApi(lose=0, then=(429, "too-many-ratings"), then_times=9)
+    served += [crowded, throttling, limited]
+    # When the command rates a talk on each
+    # Then the gateway's refusals are sent again under one key, and the rating counts
+    assert Api(crowded.url).rate("t1", 4)["status"] == "accepted"
+    assert len(crowded.keys) == 3
+    assert len(set(crowded.keys)) == 1
+    # And a throttle that lasts is said in the gateway's words, after four tries
+    with pytest.raises(ApiProblem) as busy:
+        Api(throttling.url).rate("t1", 4)
+    assert str(busy.value) == "Too Many Requests (429)"
+    assert len(throttling.keys) == 4
+    # And the API's own limit is final at once
+    with pytest.raises(ApiProblem) as refused:
+        Api(limited.url).rate("t1", 4)
+    assert refused.value.slug == "too-many-ratings"
+    assert len(limited.keys) == 1
 
 
 def test_an_api_that_keeps_losing_answers_is_given_up_after_four_tries(
