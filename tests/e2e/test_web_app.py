@@ -601,18 +601,25 @@ def test_the_programme_follows_the_clock_while_it_stays_open(web: WebStack, page
     expect(card).not_to_contain_text("Now")
 
 
+def on_now_on_a_phone_ahead(web: WebStack, page: Page, days: int, **fields: Any) -> dict[str, Any]:
+    """A talk that started ten minutes ago and runs fifty more, and a phone whose clock runs
+    `days` ahead of the service's."""
+    now = datetime.now(UTC)
+    talk = web.add_talk(
+        startsAt=(now - timedelta(minutes=10)).isoformat(),
+        endsAt=(now + timedelta(minutes=50)).isoformat(),
+        **fields,
+    )
+    page.clock.set_system_time(now + timedelta(days=days))
+    return talk
+
+
 def test_a_phone_whose_clock_is_wrong_goes_by_the_service_s_clock(
     web: WebStack, page: Page
 ) -> None:
     # Given a talk on now, and a phone whose clock runs three days ahead (past the talk's
     # rating window by its own reckoning)
-    now = datetime.now(UTC)
-    talk = web.add_talk(
-        title="On now",
-        startsAt=(now - timedelta(minutes=10)).isoformat(),
-        endsAt=(now + timedelta(minutes=50)).isoformat(),
-    )
-    page.clock.set_system_time(now + timedelta(days=3))
+    talk = on_now_on_a_phone_ahead(web, page, days=3, title="On now")
     # When its attendee opens the talk's page
     page.goto(web.url(f"/app/talks/{talk['id']}"))
     expect(page.get_by_role("heading", name="On now")).to_be_visible()
@@ -630,13 +637,7 @@ def test_a_phone_whose_clock_is_days_ahead_changes_its_mind_as_one_attendee(
 ) -> None:
     # Given a talk on now, and a phone whose clock runs eight days ahead: past its voter pass's
     # seven days by its own reckoning, not by the service's
-    now = datetime.now(UTC)
-    talk = web.add_talk(
-        title="Changed mind",
-        startsAt=(now - timedelta(minutes=10)).isoformat(),
-        endsAt=(now + timedelta(minutes=50)).isoformat(),
-    )
-    page.clock.set_system_time(now + timedelta(days=8))
+    talk = on_now_on_a_phone_ahead(web, page, days=8, title="Changed mind")
     page.goto(web.url(f"/app/talks/{talk['id']}"))
     star(page, 2).click()
     enter_event_code(page)
@@ -657,15 +658,8 @@ def test_a_phone_whose_clock_is_days_ahead_changes_its_mind_as_one_attendee(
 
 def test_the_programme_says_now_by_the_service_s_clock(web: WebStack, page: Page) -> None:
     # Given a talk on now, and a phone whose clock runs three days ahead
-    now = datetime.now(UTC)
     track = f"Skewed {unique_talk_id()}"
-    web.add_talk(
-        title="Running by the service's clock",
-        track=track,
-        startsAt=(now - timedelta(minutes=10)).isoformat(),
-        endsAt=(now + timedelta(minutes=50)).isoformat(),
-    )
-    page.clock.set_system_time(now + timedelta(days=3))
+    on_now_on_a_phone_ahead(web, page, days=3, title="Running by the service's clock", track=track)
     # When its attendee opens the programme
     page.goto(web.url(f"/app/?track={quote(track)}"))
     card = page.locator(".talk-card")
