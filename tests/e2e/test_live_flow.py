@@ -65,3 +65,33 @@ def test_a_posted_rating_is_pushed_to_every_page_subscribed_to_its_talk(runtime:
     assert time.monotonic() - sent < 20
     for page in pages:
         page.close()
+
+
+def test_the_pages_api_key_can_subscribe_but_not_publish(runtime: Runtime) -> None:
+    # Given the live channel a page learns from /app/config.json, and a page subscribed to a talk
+    import urllib.error
+    import urllib.request
+
+    live = runtime.request("GET", "/app/config.json").json["live"]
+    talk = new_talk(runtime)
+    page = Subscriber(live["realtimeUrl"], live["host"], live["apiKey"])
+    sub_id, answer = page.subscribe(str(talk["channel"]))
+    assert answer["type"] == "subscribe_success"
+    # When someone holding that key (every browser) publishes a made-up state to the talk
+    forged = {"type": "talk", "talkId": talk["id"], "ratings": {"5": 9999}, "count": 9999}
+    request = urllib.request.Request(
+        f"http://{live['host']}/event",
+        data=json.dumps({"channel": talk["channel"], "events": [json.dumps(forged)]}).encode(),
+        headers={"content-type": "application/json", "x-api-key": live["apiKey"]},
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    # Then it is refused, as the template's namespace (IAM publishes only) has AWS refuse it,
+    # and the page hears only what a real rating changes
+    assert refused.value.code == 401
+    answer = runtime.request("POST", "/ratings", json.dumps({"talkId": talk["id"], "value": 2}))
+    assert answer.status == 202, answer.body
+    [(got_id, state)] = page.events(1, timeout=20)
+    assert (got_id, state["count"], state["ratings"]["2"]) == (sub_id, 1, 1)
+    page.close()

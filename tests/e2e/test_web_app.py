@@ -14,7 +14,6 @@ import random
 import re
 import shutil
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -1340,17 +1339,16 @@ def test_a_read_slower_than_a_live_message_does_not_show_older_numbers(
 
 
 def publish_live(web: WebStack, channel: str, message: dict[str, Any]) -> None:
-    """Publish a message on the runtime's live channel, as the projector does (its HTTP
-    endpoint, the pages' own key)."""
+    """Publish a message on the runtime's live channel as the projector does: its HTTP
+    endpoint, signed (the pages' API key may only subscribe)."""
+    from talkrate.adapters.appsync_events import AppSyncEventsPublisher
+
     live = web.runtime.request("GET", "/app/config.json").json["live"]
-    request = urllib.request.Request(
-        f"http://{live['host']}/event",
-        data=json.dumps({"channel": channel, "events": [json.dumps(message)]}).encode(),
-        headers={"content-type": "application/json", "x-api-key": live["apiKey"]},
-        method="POST",
+    environ = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+    publisher = AppSyncEventsPublisher(
+        f"http://{live['host']}/event", 5, region="eu-west-1", environ=environ
     )
-    with urllib.request.urlopen(request, timeout=5) as answer:
-        assert answer.status == 200
+    publisher.publish(channel, [json.dumps(message)])
 
 
 def test_a_live_message_older_than_the_one_shown_does_not_take_the_page_back(

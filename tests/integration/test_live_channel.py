@@ -350,3 +350,60 @@ def test_the_default_port_taken_the_event_api_takes_another_and_an_asked_one_fai
         assert capfd.readouterr().err == ""
     finally:
         holder.close()
+
+
+def test_a_namespace_that_takes_iam_publishes_only_refuses_the_pages_api_key() -> None:
+    # Given an Event API whose namespace publishes with IAM and subscribes with the API key only,
+    # as the template declares talkrate's, and a page subscribed with that key
+    live = LiveChannelEmulator(
+        namespaces=["talkrate"],
+        publish_modes={"talkrate": ["AWS_IAM"]},
+        subscribe_modes={"talkrate": ["API_KEY"]},
+    )
+    live.start()
+    try:
+        page = subscriber(live)
+        sub_id, answer = page.subscribe("/talkrate/talks/t-12")
+        assert answer["type"] == "subscribe_success"
+        # When the key every browser holds publishes, over HTTP and over the WebSocket
+        with pytest.raises(LivePublishFailed, match="401"):
+            AppSyncEventsPublisher(live.publish_url, 2, api_key=live.api_key).publish(
+                "/talkrate/talks/t-12", ['"forged"']
+            )
+        page.send(
+            {
+                "type": "publish",
+                "id": "p-2",
+                "channel": "/talkrate/talks/t-12",
+                "events": ['"forged too"'],
+                "authorization": page.authorization,
+            }
+        )
+        # Then both are refused, as AWS refuses them, and only the signed publish arrives
+        refused = page.receive()
+        assert refused["type"] == "publish_error"
+        assert refused["errors"][0]["errorType"] == "UnauthorizedException"
+        environ = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+        AppSyncEventsPublisher(live.publish_url, 2, region="eu-west-1", environ=environ).publish(
+            "/talkrate/talks/t-12", ['"signed"']
+        )
+        assert page.events(1) == [(sub_id, "signed")]
+        page.close()
+    finally:
+        live.stop()
+
+
+def test_a_namespace_without_api_key_subscriptions_refuses_them() -> None:
+    # Given a namespace whose subscribers must sign (IAM)
+    live = LiveChannelEmulator(namespaces=["private"], subscribe_modes={"private": ["AWS_IAM"]})
+    live.start()
+    try:
+        client = subscriber(live)
+        # When a client subscribes with the API key
+        _, answer = client.subscribe("/private/things")
+        # Then it is refused, and the connection stays usable
+        assert answer["type"] == "subscribe_error"
+        assert answer["errors"][0]["errorType"] == "UnauthorizedException"
+        client.close()
+    finally:
+        live.stop()

@@ -79,3 +79,37 @@ def test_talkrate_s_template_has_its_live_api_with_the_projector_publishing_to_i
     assert {(v.function_id, v.name) for v in api.variables} == {
         ("ProjectorFunction", "LIVE_PUBLISH_URL")
     }
+
+
+def test_each_namespace_takes_its_own_auth_modes_or_else_the_api_s_defaults() -> None:
+    # Given an API whose defaults take the API key, a namespace of its own modes, one without
+    template = parse_template_text(
+        TEMPLATE
+        + """
+  Announcements:
+    Type: AWS::AppSync::ChannelNamespace
+    Properties:
+      ApiId: !GetAtt Events.ApiId
+      Name: announcements
+      PublishAuthModes: [{AuthType: AWS_IAM}]
+""",
+        Path("/srv/app"),
+    )
+    # When the template is read
+    [api] = template.event_apis
+    # Then each namespace says who may publish and subscribe there
+    assert api.publish_modes == {
+        "rooms": frozenset({"API_KEY"}),
+        "announcements": frozenset({"AWS_IAM"}),
+    }
+    assert api.subscribe_modes == {
+        "rooms": frozenset({"API_KEY"}),
+        "announcements": frozenset({"API_KEY"}),
+    }
+
+
+def test_talkrate_s_live_channel_takes_publishes_signed_by_iam_only() -> None:
+    [api] = load_template(ROOT / "template.yaml").event_apis
+    # The pages' API key subscribes; only the projector's role publishes
+    assert api.publish_modes == {"talkrate": frozenset({"AWS_IAM"})}
+    assert api.subscribe_modes == {"talkrate": frozenset({"API_KEY"})}

@@ -13,6 +13,10 @@ What a page or a command written for AppSync Events does against AWS, it does he
   `{"successful": [{"identifier", "index"}], "failed": []}`.
 - Channels `/<namespace>/<segment>...` (2 to 5 segments of 1 to 50 letters, digits or dashes);
   a subscription may end in `/*` to receive every channel below it.
+- Each namespace's auth modes, as the template gives them: a publish or subscription with an API
+  key (`API_KEY`) or a signature (`AWS_IAM`) that its namespace does not take is refused with
+  `UnauthorizedException`, as AWS refuses it (the pages' key, which every browser holds, cannot
+  publish where only IAM may). A namespace whose modes are not given takes both.
 
 It stands alone (asyncio and the `websockets` package), serves from a thread of its own, and fans
 each event out to every matching subscription. As an event source of the emulator (`bind`), each
@@ -36,7 +40,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -55,6 +59,8 @@ from sam_emulator.template import Template
 from sam_emulator.template.appsync_events import EventApi, local_value
 
 SUBPROTOCOL: Final = "aws-appsync-event-ws"
+API_KEY: Final = "API_KEY"
+AWS_IAM: Final = "AWS_IAM"
 REALTIME_PATH: Final = "/event/realtime"
 PUBLISH_PATH: Final = "/event"
 MAX_EVENTS_PER_PUBLISH: Final = 5
@@ -146,10 +152,16 @@ class LiveChannelEmulator(Endpoints):
         api_key: str | None = None,
         namespaces: Sequence[str] = ("default",),
         keepalive_seconds: float = 60.0,
+        publish_modes: Mapping[str, Collection[str]] | None = None,
+        subscribe_modes: Mapping[str, Collection[str]] | None = None,
     ) -> None:
         self.host = host
         self.api_key = api_key or f"da2-local{secrets.token_hex(13)}"
         self.namespaces = frozenset(namespaces)
+        self._modes = {
+            "publish": {ns: frozenset(m) for ns, m in (publish_modes or {}).items()},
+            "subscribe": {ns: frozenset(m) for ns, m in (subscribe_modes or {}).items()},
+        }
         self._ports = (realtime_port, http_port)
         self._keepalive = keepalive_seconds
         self._clients: set[_Client] = set()
@@ -191,7 +203,9 @@ class LiveChannelEmulator(Endpoints):
         """Publish from another thread, as the HTTP endpoint would; the `successful` list."""
         if self._loop is None:
             raise RuntimeError("the live channel is not running")
-        done = asyncio.run_coroutine_threadsafe(self._publish_async(channel, events), self._loop)
+        done = asyncio.run_coroutine_threadsafe(
+            self._publish_async(channel, events, None), self._loop
+        )
         return done.result(timeout=10)
 
     def _run(self) -> None:
@@ -308,6 +322,7 @@ class LiveChannelEmulator(Endpoints):
             segments = parse_channel(message.get("channel"), wildcard=True)
             if segments[0] not in self.namespaces:
                 raise ProtocolError("UnauthorizedException", f"no namespace {segments[0]!r}")
+            self._allow("subscribe", segments[0], API_KEY)
             if sub_id in client.subscriptions:
                 raise ProtocolError("BadRequestException", "a subscription with that id exists")
             if len(client.subscriptions) >= MAX_SUBSCRIPTIONS_PER_CONNECTION:
@@ -335,7 +350,9 @@ class LiveChannelEmulator(Endpoints):
     async def _publish_message(self, pub_id: str, message: dict[str, Any]) -> dict[str, Any]:
         try:
             self._authorise(message.get("authorization"))
-            successful = await self._publish_async(message.get("channel"), message.get("events"))
+            successful = await self._publish_async(
+                message.get("channel"), message.get("events"), API_KEY
+            )
         except ProtocolError as error:
             return {"type": "publish_error", "id": pub_id, "errors": error.errors()}
         return {"type": "publish_success", "id": pub_id, "successful": successful, "failed": []}
@@ -343,6 +360,17 @@ class LiveChannelEmulator(Endpoints):
     def _authorise(self, authorization: Any) -> None:
         if not isinstance(authorization, dict) or authorization.get("x-api-key") != self.api_key:
             raise ProtocolError("UnauthorizedException", "missing or wrong API key")
+
+    def _allow(self, action: str, namespace: str, mode: str) -> None:
+        """Refuse `mode` (API_KEY, AWS_IAM) for `action` (publish, subscribe) where the
+        namespace's auth modes do not include it."""
+        modes = self._modes[action].get(namespace)
+        if modes is not None and mode not in modes:
+            raise ProtocolError(
+                "UnauthorizedException",
+                f"namespace {namespace!r} takes {action} with {', '.join(sorted(modes))} only, "
+                f"not {mode}",
+            )
 
     async def _send_keepalives(self) -> None:
         ka = json.dumps({"type": "ka"})
@@ -352,10 +380,16 @@ class LiveChannelEmulator(Endpoints):
 
     # --- publishing and fan-out -----------------------------------------------------------
 
-    async def _publish_async(self, channel: Any, events: Any) -> list[dict[str, Any]]:
+    async def _publish_async(
+        self, channel: Any, events: Any, mode: str | None
+    ) -> list[dict[str, Any]]:
+        """Fan the events out; `mode` is how the publisher authorised (None: from this process,
+        as the service itself)."""
         segments = parse_channel(channel, wildcard=False)
         if segments[0] not in self.namespaces:
             raise ProtocolError("UnauthorizedException", f"no namespace {segments[0]!r}")
+        if mode is not None:
+            self._allow("publish", segments[0], mode)
         texts = _valid_events(events)
         subscribers = list(self._exact.get(segments, ()))
         for depth in range(1, len(segments)):
@@ -436,7 +470,9 @@ class LiveChannelEmulator(Endpoints):
             body = json.loads(raw)
             if not isinstance(body, dict):
                 raise ProtocolError("BadRequestException", "the body is a JSON object")
-            successful = await self._publish_async(body.get("channel"), body.get("events"))
+            successful = await self._publish_async(
+                body.get("channel"), body.get("events"), AWS_IAM if signed else API_KEY
+            )
         except ValueError:
             return 400, _errors("BadRequestException", "the body is not JSON"), keep_alive
         except ProtocolError as error:
@@ -515,6 +551,8 @@ class LiveChannelProcess(Endpoints):
         api_key: str | None = None,
         namespaces: Sequence[str] = ("default",),
         python: str = sys.executable,
+        publish_modes: Mapping[str, Collection[str]] | None = None,
+        subscribe_modes: Mapping[str, Collection[str]] | None = None,
     ) -> None:
         self.host = host
         self.api_key = api_key or f"da2-local{secrets.token_hex(13)}"
@@ -522,6 +560,12 @@ class LiveChannelProcess(Endpoints):
         command += ["--realtime-port", str(realtime_port), "--http-port", str(http_port)]
         for namespace in namespaces:
             command += ["--namespace", namespace]
+        for flag, modes in (
+            ("--publish-auth", publish_modes),
+            ("--subscribe-auth", subscribe_modes),
+        ):
+            for namespace, types in (modes or {}).items():
+                command += [flag, f"{namespace}={','.join(sorted(types))}"]
         self._process = subprocess.Popen(
             command,
             stdin=subprocess.PIPE,
@@ -622,18 +666,19 @@ def bind(template: Template, options: Options, invoke: Invoker) -> Sequence[Even
         wanted = options.live_port if index == 0 else 0
         port = DEFAULT_REALTIME_PORT if wanted is None else wanted
         key = options.environ.get("SAM_EMULATOR_EVENTS_API_KEY") or None
+        settings: dict[str, Any] = {
+            "namespaces": api.namespaces,
+            "publish_modes": api.publish_modes,
+            "subscribe_modes": api.subscribe_modes,
+        }
         try:
             try:
-                process = LiveChannelProcess(
-                    options.host, port, api_key=key, namespaces=api.namespaces
-                )
+                process = LiveChannelProcess(options.host, port, api_key=key, **settings)
             except OSError:
                 if wanted is not None:
                     raise
                 port = 0
-                process = LiveChannelProcess(
-                    options.host, port, api_key=key, namespaces=api.namespaces
-                )
+                process = LiveChannelProcess(options.host, port, api_key=key, **settings)
         except OSError as error:
             raise OSError(
                 f"{api.logical_id} (AppSync Events) cannot listen on {options.host}:{port}: {error}"
@@ -644,6 +689,15 @@ def bind(template: Template, options: Options, invoke: Invoker) -> Sequence[Even
     return sources
 
 
+def _auth_modes(values: Sequence[str]) -> dict[str, list[str]]:
+    """`NAMESPACE=TYPE[,TYPE]` arguments as namespace -> auth types."""
+    modes: dict[str, list[str]] = {}
+    for value in values:
+        namespace, _, types = value.partition("=")
+        modes[namespace] = [t for t in types.split(",") if t]
+    return modes
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve until stdin closes or SIGTERM/SIGINT; print the bound ports as one JSON line (or,
     when they cannot be bound, `{"error": …}` and exit 1)."""
@@ -652,6 +706,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--realtime-port", type=int, default=0)
     parser.add_argument("--http-port", type=int, default=0)
     parser.add_argument("--namespace", action="append", default=[])
+    for action in ("publish", "subscribe"):
+        parser.add_argument(
+            f"--{action}-auth",
+            action="append",
+            default=[],
+            metavar="NAMESPACE=TYPE[,TYPE]",
+            help=f"the auth types that may {action} in a namespace (default: any)",
+        )
     args = parser.parse_args(argv)
     emulator = LiveChannelEmulator(
         args.host,
@@ -659,6 +721,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.http_port,
         api_key=os.environ.get(API_KEY_ENV) or None,
         namespaces=args.namespace or ["default"],
+        publish_modes=_auth_modes(args.publish_auth),
+        subscribe_modes=_auth_modes(args.subscribe_auth),
     )
     try:
         emulator.start()

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
+from sam_emulator.template.intrinsics import Unresolvable
 from sam_emulator.template.reader import Reader, SourceParser
 
 _ATTRIBUTES: Final = ("Dns.Http", "Dns.Realtime")
@@ -27,12 +28,16 @@ class EndpointVariable:
 
 @dataclass(frozen=True)
 class EventApi:
-    """One Event API of the template: its channel namespaces and who is told where it is."""
+    """One Event API of the template: its channel namespaces, who is told where it is, and per
+    namespace the auth types (`API_KEY`, `AWS_IAM`, ...) that may publish and subscribe there
+    (the namespace's own modes, else the API's defaults; a namespace not named: any)."""
 
     logical_id: str
     name: str
     namespaces: tuple[str, ...]
     variables: tuple[EndpointVariable, ...] = ()
+    publish_modes: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    subscribe_modes: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 class AppSyncEventsParser(SourceParser):
@@ -43,6 +48,9 @@ class AppSyncEventsParser(SourceParser):
     def __init__(self) -> None:
         self._apis: dict[str, str] = {}
         self._namespaces: dict[str, list[str]] = {}
+        # (API or namespace, "publish" / "subscribe") -> auth types, where the template says
+        self._defaults: dict[tuple[str, str], frozenset[str]] = {}
+        self._modes: dict[tuple[str, str, str], frozenset[str]] = {}
         self._variables: list[EndpointVariable] = []
         self.event_apis: list[EventApi] = []
 
@@ -50,13 +58,22 @@ class AppSyncEventsParser(SourceParser):
         """An Event API (one with an EventConfig), or a namespace of one (`ApiId: !GetAtt X.ApiId`)."""
         properties = resource.get("Properties") or {}
         if resource.get("Type") == "AWS::AppSync::Api":
-            if isinstance(properties.get("EventConfig"), dict):
+            config = properties.get("EventConfig")
+            if isinstance(config, dict):
                 self._apis[logical_id] = reader.optional_text(properties.get("Name")) or logical_id
+                for action in _ACTIONS:
+                    modes = _auth_types(reader, config.get(f"Default{action}AuthModes"))
+                    if modes is not None:
+                        self._defaults[logical_id, action.lower()] = modes
             return
         api = _get_att_resource(properties.get("ApiId"), "ApiId")
         name = reader.optional_text(properties.get("Name"))
         if api and name:
             self._namespaces.setdefault(api, []).append(name)
+            for action in _ACTIONS:
+                modes = _auth_types(reader, properties.get(f"{action}AuthModes"))
+                if modes is not None:
+                    self._modes[api, name, action.lower()] = modes
 
     def read_function(
         self, reader: Reader, function_id: str, properties: Mapping[str, Any]
@@ -82,7 +99,45 @@ class AppSyncEventsParser(SourceParser):
                 if v.function_id in functions
                 and any(m.group(1) == logical_id for m in _PLACEHOLDER.finditer(v.value))
             )
-            self.event_apis.append(EventApi(logical_id, name, namespaces, variables))
+            modes = {
+                action: {
+                    namespace: found
+                    for namespace in namespaces
+                    if (
+                        found := self._modes.get((logical_id, namespace, action))
+                        or self._defaults.get((logical_id, action))
+                    )
+                }
+                for action in ("publish", "subscribe")
+            }
+            self.event_apis.append(
+                EventApi(
+                    logical_id,
+                    name,
+                    namespaces,
+                    variables,
+                    publish_modes=modes["publish"],
+                    subscribe_modes=modes["subscribe"],
+                )
+            )
+
+
+_ACTIONS: Final = ("Publish", "Subscribe")
+
+
+def _auth_types(reader: Reader, value: Any) -> frozenset[str] | None:
+    """The AuthTypes of a list of auth modes (`[{AuthType: AWS_IAM}]`); None when it is absent
+    or cannot be read (the emulation then takes any)."""
+    try:
+        modes = reader.resolve(value) if value is not None else None
+    except Unresolvable:
+        return None
+    if not isinstance(modes, list):
+        return None
+    found = frozenset(
+        str(mode["AuthType"]) for mode in modes if isinstance(mode, dict) and "AuthType" in mode
+    )
+    return found or None
 
 
 def _get_att_resource(value: Any, attribute: str) -> str | None:
