@@ -10,15 +10,18 @@ tests create and delete talks, and what they rate is projected by this runtime's
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import boto3
 import pytest
 
 from tests.backends import CATALOG_RATINGS, CATALOG_TALKS
-from tests.builders import unique_talk_id
+from tests.builders import http_event, unique_talk_id
 from tests.e2e.conftest import (
     ROOT,
     Answer,
@@ -321,6 +324,40 @@ def test_invalid_talks_are_422_with_field_errors(catalog: Catalog, change: dict[
     # And nothing was created
     if "id" not in change:
         assert_problem(catalog.runtime.request("GET", f"/talks/{talk['id']}"), 404)
+
+
+def test_a_web_page_cannot_reach_the_organisers_routes_through_the_local_lambda_api(
+    catalog: Catalog,
+) -> None:
+    # Given a talk, and ApiFunction's event for removing it with an authorizer's verdict in it
+    # (what the gateway hands the function once the organiser token is checked)
+    talk = catalog.add_talk()
+    event = http_event("DELETE", f"/talks/{talk['id']}", authorizer={"admin": True})
+    url = f"{catalog.runtime.lambda_url}/2015-03-31/functions/ApiFunction/invocations"
+    # When another site open in the developer's browser posts it to the local Lambda API, as a
+    # form or fetch(..., {mode: "no-cors"}) can without asking (a text body, its Origin named)
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(event).encode(),
+        headers={"Content-Type": "text/plain;charset=UTF-8", "Origin": "https://elsewhere.example"},
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    # Then it is refused, and the talk is still there
+    assert refused.value.code == 403
+    assert catalog.runtime.request("GET", f"/talks/{talk['id']}").status == 200
+    # And an SDK's invoke (as ApiFunction calls StatsFunction) is served as before
+    client = boto3.client(
+        "lambda",
+        endpoint_url=catalog.runtime.lambda_url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    read = http_event("GET", f"/talks/{talk['id']}")
+    answer = client.invoke(FunctionName="ApiFunction", Payload=json.dumps(read).encode())
+    assert json.loads(answer["Payload"].read())["statusCode"] == 200
 
 
 # --- Leaderboard, rating status, one vote per attendee ------------------------------------------

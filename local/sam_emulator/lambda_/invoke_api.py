@@ -1,5 +1,9 @@
 """The Lambda Invoke API on 127.0.0.1:3001, like `sam local start-lambda`, so boto3 with
-`endpoint_url` reaches the local functions (ApiFunction calls StatsFunction this way)."""
+`endpoint_url` reaches the local functions (ApiFunction calls StatsFunction this way).
+
+Signatures are not checked, but a browser's request (one naming its `Origin`) is refused: a web
+page cannot sign, and without this any site open beside the runtime could invoke a function with
+an event of its own."""
 
 from __future__ import annotations
 
@@ -63,6 +67,18 @@ class _InvokeHandler(BoundedHandler):
     do_PUT = do_DELETE = do_GET
 
     def do_POST(self) -> None:
+        if self.headers.get("Origin") is not None or self.headers.get("Sec-Fetch-Site"):
+            # A web page's request (browsers name its origin on every POST): any site open in
+            # the developer's browser could otherwise invoke a function with an event of its
+            # making, such as ApiFunction's with an authorizer's verdict in it. AWS would refuse
+            # it unsigned; SDKs and the CLI never send these headers.
+            self._error(
+                403,
+                "AccessDeniedException",
+                "The Lambda Invoke API does not take requests from web pages",
+                close=True,
+            )
+            return
         path = urlsplit(self.path).path
         if not (path.startswith(_PREFIX) and path.endswith(_SUFFIX)):
             self._error(404, "UnknownOperationException", "Unknown operation")
