@@ -1112,6 +1112,24 @@ def test_a_room_screen_of_a_talk_not_in_the_programme_shows_no_qr_code(
     expect(results).to_be_hidden()
 
 
+@pytest.mark.parametrize("address", [TALK_PAGE, SCREEN])
+def test_an_address_that_cannot_name_a_talk_says_so_at_once(
+    web: WebStack, page: Page, address: str
+) -> None:
+    # Given a link to a talk copied with what followed it (a bracket, a space), which the API
+    # refuses as an id no talk can have (400), not as a talk it does not know (404)
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url) if "/talks/" in r.url else None)
+    # When an attendee opens it
+    page.goto(web.url(address.format(id=quote("flight-of-the-gopher) and more"))))
+    # Then the page says the talk is not in the programme, and does not ask again and again
+    expect(page.get_by_role("heading", level=1)).to_have_text("This talk is not in the programme")
+    asked = len(requests)
+    page.wait_for_timeout(6000)
+    assert len(requests) == asked
+    expect(page.get_by_text("Trying again")).to_have_count(0)
+
+
 def test_a_speaker_reads_their_talk_s_statistics_on_its_page(
     web: WebStack, page: Page, rated_talk: str
 ) -> None:

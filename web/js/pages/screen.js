@@ -52,7 +52,7 @@ export function screenPage(main, talkId) {
   // The talk as the service has it now: an organiser may retitle it or move its times while the
   // screen is up, and the caption follows its rating window (and the service's clock).
   let talk = null;
-  let missing = false; // the service said the talk is not in the programme (404)
+  let missing = false; // the service said the talk is not in the programme (404, 400)
   let now = serviceNow;
   // The QR code, the histogram and the live state belong to a talk in the programme.
   const inProgramme = (yes) => {
@@ -60,7 +60,8 @@ export function screenPage(main, talkId) {
     qrAside.hidden = results.hidden = badge.node.hidden = !yes;
     speakers.classList.toggle("guidance", !yes);
   };
-  const notFound = (error) => error instanceof ApiError && error.status === 404;
+  // 400: an id no talk can have (a link copied with what followed it), not a passing failure.
+  const notFound = (error) => error instanceof ApiError && (error.status === 404 || error.status === 400);
   // The caption changes at the window's edges too, not only at the 30 s read.
   let edgeTimer = null;
   const showCaption = () => {

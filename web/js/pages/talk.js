@@ -14,6 +14,9 @@ const RETRY_MS = [1000, 2000, 4000];
 const newKey = () => [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
 // The CDN or API Gateway answered instead of the API (no answer from it in time): the rating may
 // have been stored, so it is neither "not counted" nor dropped.
+// The talk's read says it is not in the programme: 404, or 400 for an id no talk can have (a
+// link copied with the bracket or the words after it), which no retry will change.
+const notInProgramme = (error) => error instanceof ApiError && (error.status === 404 || error.status === 400);
 const unanswered = (error) => error instanceof ApiError && (error.status === 502 || error.status === 504);
 const transient = (error) => error instanceof ApiError && (error.status === 0 || error.status === 503 || unanswered(error) || gatewayBusy(error)
   || (error.status === 409 && String(error.problem.type || "").endsWith("request-in-progress")));
@@ -375,7 +378,7 @@ export function talkPage(main, talkId) {
         try {
           loaded = await loadTalk();
         } catch (error) {
-          if (stopped || (error instanceof ApiError && error.status === 404)) throw error;
+          if (stopped || notInProgramme(error)) throw error;
           setText(message, `${errorText(error)} Trying again…`);
           await pause(5000);
           if (stopped) return;
@@ -391,7 +394,7 @@ export function talkPage(main, talkId) {
       if (stopped) watcher.stop();
       else live = watcher;
     } catch (error) {
-      if (error instanceof ApiError && error.status === 404) {
+      if (notInProgramme(error)) {
         document.title = "Talk not found · talkrate";
         fill(main, h("h1", {}, "This talk is not in the programme"),
           h("p", {}, h("a", { href: "/app/" }, "See the programme")));
