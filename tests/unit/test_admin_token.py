@@ -13,10 +13,12 @@ class Secret:
     """The admin token as Secrets Manager holds it, counting the reads."""
 
     def __init__(self, value: str) -> None:
-        self.value, self.reads = value, 0
+        self.value, self.reads, self.answering = value, 0, True
 
     def __call__(self) -> str:
         self.reads += 1
+        if not self.answering:
+            raise RuntimeError("Secrets Manager: Rate exceeded")
         return self.value
 
 
@@ -61,6 +63,37 @@ def test_a_rotated_away_token_stops_working_within_the_max_age() -> None:
     assert token.matches("old-token")  # still the one read
     clock.now += 2
     assert not token.matches("old-token")
+
+
+def test_a_secret_that_cannot_be_read_again_leaves_the_one_read_before_in_use() -> None:
+    # Given warm checkers of the admin token and of an event code, read a while ago
+    secret, code, clock = Secret("the-token"), Secret("badge-42"), Clock()
+    token = AdminToken(secret, reread_floor=30, max_age=300, clock=clock)
+    event_code = AdminToken(code, reread_floor=30, max_age=300, clock=clock)
+    assert token.matches("the-token")
+    assert event_code.admits("badge-42")
+    # When Secrets Manager stops answering past their age (throttled, a passing fault)
+    secret.answering = code.answering = False
+    clock.now += 301
+    # Then the organiser and the attendees go on as before, rather than meet an error
+    assert token.matches("the-token")
+    assert event_code.admits("badge-42")
+    assert not event_code.admits("guess")
+    # And wrong guesses meanwhile still ask the secret at most once per floor
+    reads = secret.reads
+    assert not any(token.matches(f"guess-{n}") for n in range(100))
+    assert secret.reads == reads
+    # And once it answers again, a rotated token is taken after the floor
+    secret.answering, secret.value = True, "rotated"
+    clock.now += 31
+    assert token.matches("rotated")
+
+
+def test_a_secret_never_read_is_not_guessed() -> None:
+    secret = Secret("the-token")
+    secret.answering = False
+    with pytest.raises(RuntimeError):
+        AdminToken(secret).matches("the-token")
 
 
 def test_the_verdict_names_the_token_by_fingerprint_only() -> None:

@@ -4,7 +4,8 @@ On AWS the token lives in Secrets Manager. It is read at the first check and kep
 token that does not match makes the checker read the secret again (a rotation is then honoured
 within seconds, without a cold start), but never more often than once per `reread_floor`
 seconds, so wrong guesses cannot hammer Secrets Manager. The kept token is also re-read once it
-is `max_age` old, so a rotated-away token stops working within minutes.
+is `max_age` old, so a rotated-away token stops working within minutes. A re-read that fails keeps
+the token read before (until the next floor or age), rather than failing every check.
 """
 
 from __future__ import annotations
@@ -74,7 +75,21 @@ class AdminToken:
             return self._token is None or (presented is not None and self._equal(presented))
 
     def _reread(self, now: float) -> None:
-        self._token = self._read()
+        try:
+            token = self._read()
+        except Exception:
+            # Secrets Manager did not answer (throttled, a passing fault): what was read before
+            # goes on serving, and is asked for again at the next floor or age, not at every
+            # request, which refused every organiser and every new attendee with a 5xx while it
+            # lasted. Before a first read there is nothing to go on.
+            if self._read_at is None:
+                raise
+            from talkrate.observability import logger  # not at the authorizer's cold start
+
+            logger.warning("secret not read again: the value read before is kept", exc_info=True)
+            self._read_at = now
+            return
+        self._token = token
         self._read_at = now
 
     def _equal(self, presented: str) -> bool:
