@@ -196,6 +196,11 @@ def raw_answer(event: dict[str, Any]) -> dict[str, Any]:
         http_event("GET", "/ratings/"),  # no slash redirect: another path
         http_event("GET", "/talks/a/b"),
         http_event("DELETE", "/no/such/thing"),
+        # A line break after a route's path (`%0A`, decoded): another path, whatever a regular
+        # expression's `$` would let through
+        http_event("GET", "/ratings\n"),
+        http_event("POST", "/voters\n"),
+        http_event("GET", "/organiser\n", authorizer={"admin": True}),
         # What the body would be refused for is a route's business, and there is none
         http_event("POST", "/nope", body="<a/>", headers={"content-type": "text/xml"}),
         http_event("PUT", "/nope", body="x" * 20_000),

@@ -576,11 +576,12 @@ class Api:
     def _match(self, request: Request) -> tuple[Route, dict[str, str]]:
         method, path = request.method, request.path
         for route in self._matching_order:
-            if route.method == method and (match := route.pattern.match(path)):
+            # fullmatch: `$` alone would also match before a final line break ("/ratings\n").
+            if route.method == method and (match := route.pattern.fullmatch(path)):
                 # An HTTP API hands rawPath percent-decoded already (a talk id's %3A comes as
                 # ":"): decoding it again would read a client's "%253A" as ":", another id.
                 return route, match.groupdict()
-        allowed = {route.method for route in self.routes if route.pattern.match(path)}
+        allowed = {route.method for route in self.routes if route.pattern.fullmatch(path)}
         if allowed:
             raise MethodNotAllowed(method, path, allowed)
         raise RouteNotFound(f"{method} {path}")
