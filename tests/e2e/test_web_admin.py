@@ -427,6 +427,7 @@ FILES = [
     ("an end before its start", H + "\nz,Z,,,,2031-06-02T09:00Z,2031-06-02T08:00Z\n"),
     ("a title too long", "title\n" + "é" * 301 + "\n"),
     ("an invisible room", "title,room\nT,\u200b\n"),
+    ("a C1 control in a title", "title\nGo\u009b2J\n"),
     ("21 speakers", "title,speakers\nT," + ";".join(f"S{n}" for n in range(21)) + "\n"),
     ("a cell more", "id;title;speakers;track\nt;T;Ana;Bo;Main\n"),
     ("a cell fewer", H + "\nt,T\n"),

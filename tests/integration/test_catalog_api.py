@@ -218,6 +218,10 @@ def test_every_talk_document_says_when_its_rating_window_closes(
         {"title": "\u0085\u200e"},
         {"speakers": ["Ada", "\u2060"]},
         {"track": "\ufeff"},
+        # A C1 control among visible text (U+009B starts an escape sequence in some terminals)
+        {"title": "Go\u009b2J"},
+        {"speakers": ["Ada\u0085Lovelace"]},
+        {"room": "Hall\u0080A"},
     ],
 )
 def test_invalid_talks_are_422(api: Call, new_talk_id: str, change: dict[str, Any]) -> None:
@@ -244,6 +248,7 @@ def test_an_invalid_talk_is_not_stored_by_put(api: Call, new_talk_id: str) -> No
         ("/talks", {"q": "\x00"}),
         ("/talks", {"q": "a\nb"}),
         ("/talks", {"track": "\x00"}),
+        ("/talks", {"q": "a\u009bb"}),
         ("/leaderboard", {"track": "a\x00b"}),
     ],
 )

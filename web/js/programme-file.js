@@ -13,7 +13,7 @@ const FORMULA = /^[=+\-@\t\r]/;
 const TALK_ID = /^[A-Za-z0-9][A-Za-z0-9._:~-]{0,199}$/;
 const LONGEST = { title: 300, track: 100, room: 100, speaker: 120 };
 const MOST_SPEAKERS = 20;
-const CONTROL = /[\x00-\x1f\x7f]/;
+const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
 const FIRST_YEAR = 1970;
 const LAST_YEAR = 9000;
 // Python's white space (str.strip), which is not JavaScript's (trim() takes U+FEFF, not U+001C).

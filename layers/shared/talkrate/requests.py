@@ -22,9 +22,10 @@ from talkrate.events import MAX_TALK_ID_LENGTH, TALK_ID_PATTERN
 Error = dict[str, Any]
 Check = Callable[[Any], Any]
 
-# Printable text: no control characters (PostgreSQL refuses NUL in text). The catalog's fields
-# (talkrate.models) and the words and tracks the programme is searched by.
-PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+# Printable text: no control characters, C0 or C1 (PostgreSQL refuses NUL in text; a terminal
+# may take U+009B as the start of an escape sequence when `talkrate` prints a title). The
+# catalog's fields (talkrate.models) and the words and tracks the programme is searched by.
+PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]+$"
 
 VOTER_ID_REFUSED = (
     "voterId is not accepted: an attendee is who holds a voter token; get one from POST /voters "
