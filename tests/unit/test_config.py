@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 
 import boto3
@@ -166,6 +167,30 @@ def test_every_value_the_template_allows_for_the_vote_settings_is_a_valid_settin
         Settings.model_validate({"VOTING_POLICY": policy})
     assert parameters["VotingPolicy"]["Default"] == "attendee"
     assert parameters["VoterCode"]["NoEcho"] is True
+
+
+@pytest.mark.parametrize(
+    ("code", "taken"),
+    [
+        ("", True),  # no code
+        ("hall-a-2026", True),
+        ("devconf 2026", True),
+        ("x" * 64, True),
+        ("1234", False),  # ten thousand guesses: minutes from a few addresses
+        ("hall-a1", False),
+        ("x" * 65, False),
+        ("héllo wörld", False),
+    ],
+)
+def test_the_event_code_parameter_takes_none_or_one_too_long_to_guess(
+    code: str, taken: bool
+) -> None:
+    from sam_emulator.template.cfn_yaml import load_yaml_file
+    from tests.builders import ROOT
+
+    parameter = load_yaml_file(ROOT / "template.yaml")["Parameters"]["VoterCode"]
+    assert (re.fullmatch(parameter["AllowedPattern"], code) is not None) is taken
+    assert parameter["Default"] == ""
 
 
 @pytest.mark.parametrize(
