@@ -15,7 +15,9 @@ import psycopg2.sql
 import pytest
 import redis
 
+from talkrate.adapters.postgres import PostgresDatabase, PostgresOutbox
 from talkrate.adapters.redis_store import RedisReadModel
+from talkrate.events import Rating
 from talkrate.models import CORRELATION_HEADER, RatingSubmitted
 from talkrate.observability import logger
 from talkrate.projection import records_from_event
@@ -172,6 +174,33 @@ def test_a_rating_relayed_from_the_outbox_keeps_its_request_id(
     assert (CORRELATION_HEADER, request_id.encode()) in record.headers
     # And the relay logs as itself again afterwards
     assert logger.get_correlation_id() is None
+
+
+def test_a_relay_run_after_postgresql_dropped_its_connection_relays_on_a_new_one(
+    configure: Callable[..., None], talk: str, talks_dsn: str
+) -> None:
+    # Given a warm relay, its connection open from its last run
+    relay = load_function("relay")
+    schedule = sample_event("relay/schedule.json")
+    relay(schedule, LambdaContextStub("relay"))
+    # And a rating the API kept in the outbox meanwhile
+    kept = Rating.new(talk, 4)
+    database = PostgresDatabase(talks_dsn, name="talkrate-test")
+    PostgresOutbox(database).enqueue(kept)
+    # When PostgreSQL drops the relay's session between two runs (a restart, a failover)
+    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+            "datname = current_database() AND application_name = 'talkrate'"
+        )
+        assert cursor.fetchall(), "the relay's session was found"
+    connection.close()
+    # Then the next run relays on a new connection instead of failing (a failed run raises
+    # RelayErrorsAlarm, "the outbox is not being published", and rolls a deploy back)
+    result = relay(schedule, LambdaContextStub("relay"))
+    assert result["pending"] == 0
+    assert PostgresOutbox(database).status(kept.event_id) == "published"
+    database.close()
 
 
 def test_the_relay_reports_the_days_the_pages_api_key_has_left(

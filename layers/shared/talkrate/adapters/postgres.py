@@ -218,15 +218,21 @@ class PostgresDatabase:
     ) -> Iterator[Cursor]:
         """One transaction around the caller's block (not retried: the block is not repeatable).
 
-        `mode` is appended to BEGIN, e.g. "ISOLATION LEVEL REPEATABLE READ READ ONLY".
+        `mode` is appended to BEGIN, e.g. "ISOLATION LEVEL REPEATABLE READ READ ONLY". A BEGIN
+        that fails on a kept connection the server has since dropped (a restart, a failover) is
+        sent once more on a new one, as `run` does: nothing of the block has run yet.
         """
         with self._lock:
-            try:
-                cursor = self._connect(self._call_deadline()).cursor()
-                cursor.execute(f"BEGIN {mode}")
-            except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
-                self.close()
-                raise BackendUnavailable(_unusable(error)) from error
+            deadline = self._call_deadline()
+            for attempt in (1, 2):
+                try:
+                    cursor = self._connect(deadline).cursor()
+                    cursor.execute(f"BEGIN {mode}")
+                    break
+                except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
+                    self.close()
+                    if attempt == 2:
+                        raise BackendUnavailable(_unusable(error)) from error
             try:
                 yield cursor
                 cursor.execute("COMMIT")
