@@ -15,6 +15,7 @@ import psycopg2.sql
 import pytest
 import redis
 
+from talkrate import wiring
 from talkrate.adapters.postgres import PostgresDatabase, PostgresOutbox
 from talkrate.adapters.redis_store import RedisReadModel
 from talkrate.events import Rating
@@ -200,6 +201,47 @@ def test_a_relay_run_after_postgresql_dropped_its_connection_relays_on_a_new_one
     result = relay(schedule, LambdaContextStub("relay"))
     assert result["pending"] == 0
     assert PostgresOutbox(database).status(kept.event_id) == "published"
+    database.close()
+
+
+def test_a_relay_run_on_a_slow_broker_stops_within_its_time_and_keeps_what_it_published(
+    configure: Callable[..., None],
+    talk: str,
+    talks_dsn: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given sixty ratings kept in the outbox
+    database = PostgresDatabase(talks_dsn, name="talkrate-test")
+    kept = [Rating.new(talk, 1 + i % 5) for i in range(60)]
+    for event in kept:
+        PostgresOutbox(database).enqueue(event)
+    # And a broker that acknowledges each record after 0.1 s (degraded, not down)
+    broker = wiring.rating_publisher()
+
+    class SlowBroker:
+        def publish(self, event: Rating) -> None:
+            time.sleep(0.1)
+            broker.publish(event)
+
+    # When the relay runs with 5 s left (Lambda ends a run at its timeout, its transaction
+    # with it: whatever it published would be published again by every next run)
+    with monkeypatch.context() as patched:
+        patched.setattr(wiring, "rating_publisher", SlowBroker)
+        started = time.monotonic()
+        result = load_function("relay")(
+            sample_event("relay/schedule.json"), LambdaContextStub("relay", remaining_ms=5_000)
+        )
+        elapsed = time.monotonic() - started
+    # Then it stops in time, and what it published is marked so, the rest still waiting
+    assert elapsed < 5
+    assert result["pending"] >= 1
+    statuses = [PostgresOutbox(database).status(event.event_id) for event in kept]
+    published = statuses.count("published")
+    assert 1 <= published < len(kept)
+    assert statuses == ["published"] * published + ["queued"] * (len(kept) - published)
+    # And the next run goes on from there
+    load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    assert {PostgresOutbox(database).status(event.event_id) for event in kept} == {"published"}
     database.close()
 
 

@@ -192,8 +192,11 @@ class RebuildTarget(Protocol):
 class RelayableOutbox(Protocol):
     """An outbox that hands its pending entries, in order, to a publish function."""
 
-    def relay(self, publish: Callable[[Rating], None], limit: int) -> tuple[int, int, float]:
-        """Publish pending entries in order, marking each; stop at the first failure.
+    def relay(
+        self, publish: Callable[[Rating], None], limit: int, until: float | None = None
+    ) -> tuple[int, int, float]:
+        """Publish pending entries in order, marking each; stop at the first failure, or at
+        `until` (time.monotonic()), keeping what was published.
 
         Returns (published, still pending, age in seconds of the oldest pending entry or 0).
         """

@@ -18,7 +18,12 @@ class RelayResult(NamedTuple):
 
 
 def relay_outbox(
-    outbox: RelayableOutbox, publisher: RatingPublisher, limit: int = DEFAULT_BATCH
+    outbox: RelayableOutbox,
+    publisher: RatingPublisher,
+    limit: int = DEFAULT_BATCH,
+    until: float | None = None,
 ) -> RelayResult:
-    """Publish up to `limit` outbox entries in order; stops early while Kafka is still down."""
-    return RelayResult(*outbox.relay(publisher.publish, limit))
+    """Publish up to `limit` outbox entries in order; stops early while Kafka is still down, and
+    starts no publish after `until` (time.monotonic()), so that a run ends with what it
+    published recorded."""
+    return RelayResult(*outbox.relay(publisher.publish, limit, until))

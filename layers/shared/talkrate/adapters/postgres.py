@@ -813,8 +813,12 @@ class PostgresOutbox:
         )
         return None if row is None else "published" if row[0] else "queued"
 
-    def relay(self, publish: Callable[[Rating], None], limit: int) -> tuple[int, int, float]:
-        """Publish pending entries in order, marking each; stop at the first failure.
+    def relay(
+        self, publish: Callable[[Rating], None], limit: int, until: float | None = None
+    ) -> tuple[int, int, float]:
+        """Publish pending entries in order, marking each; stop at the first failure, or when
+        `until` (time.monotonic()) has come: the marks are committed only at the end, so a run
+        cut off by its timeout would leave every entry it published to be published again.
 
         The rows stay locked (SKIP LOCKED keeps concurrent relays apart) until the transaction
         ends. A crash after publishing and before the commit republishes those rows next time;
@@ -835,6 +839,8 @@ class PostgresOutbox:
                 for (i, payload, c), event in zip(rows, read, strict=True)
             ]
             for entry in entries:
+                if until is not None and time.monotonic() >= until:
+                    break
                 try:
                     # Published, and logged, as the request that accepted the rating.
                     with correlated(entry.correlation_id):
