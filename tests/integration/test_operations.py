@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -13,6 +14,7 @@ import pytest
 from kafka import KafkaProducer
 
 from talkrate import wiring
+from talkrate.adapters.redis_store import RedisReadModel
 from talkrate.models import RatingSubmitted
 from talkrate_cli.main import main
 from tests.builders import (
@@ -167,6 +169,36 @@ def test_a_batch_lambda_gave_up_on_is_replayed_from_kafka_once(
     assert main(["ops", "replay", *span, "--last", str(offsets[4])]) == 0
     assert counted() == 5
     assert "2 records replayed" in capsys.readouterr().out
+
+
+def test_a_replay_that_meets_another_rebuild_says_its_records_wait_for_one_of_their_own(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a skipped batch, and another rebuild holding the lock (whose snapshot may well
+    # have been read before the replay stores anything)
+    offsets, counted = skipped_batch(kafka_bootstrap, topic, talk)
+    other = RedisReadModel(os.environ["RATINGS_CONNECTION"])
+    assert other.lock_for_rebuild()
+    try:
+        # When the operator replays its offsets
+        span = ["--topic", topic, "--partition", "0", "--first", str(offsets[2])]
+        capsys.readouterr()
+        assert main(["ops", "replay", *span, "--last", str(offsets[3])]) == 1
+    finally:
+        other.unlock_after_rebuild()
+    # Then the replay does not let "another rebuild is running" pass for "it is taken care of":
+    # its records are stored, and count only after a rebuild that begins after them
+    said = capsys.readouterr().err
+    assert "another rebuild" in said
+    assert "run this replay again" in said
+    assert counted() == 3
+    # And running it again, as told, counts them, once
+    assert main(["ops", "replay", *span, "--last", str(offsets[3])]) == 0
+    assert counted() == 5
 
 
 def test_a_replay_from_the_on_failure_report_reads_its_ranges_or_its_records(

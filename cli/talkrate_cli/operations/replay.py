@@ -21,7 +21,7 @@ from talkrate.errors import BackendUnavailable, TalkrateError
 from talkrate.ports import EventStore, RebuildSource, RebuildTarget
 from talkrate.projected import ProjectionBatch
 from talkrate.projection import StreamRecord, classify, records_from_event
-from talkrate.rebuild import rebuild_read_model
+from talkrate.rebuild import RebuildInProgress, rebuild_read_model
 
 QUIET_SECONDS = 5.0
 BOOTSTRAP_TIMEOUT_MS = 5000
@@ -243,7 +243,15 @@ def replay(
         f"recorded {len(recorded.ratings)} events ({duplicates} first seen elsewhere) and "
         f"{len(recorded.dead_letters)} dead letters"
     )
-    state = rebuild_read_model(event_store, read_model, progress)
+    try:
+        state = rebuild_read_model(event_store, read_model, progress)
+    except RebuildInProgress as error:
+        # The rebuild that holds the lock may have read the event store before these records
+        # were stored: they count only after one that begins later.
+        raise RebuildInProgress(
+            f"{error}: the records are stored, and count once a rebuild begins after them; "
+            "run this replay again when it is done (it stores nothing twice)"
+        ) from None
     return ReplayResult(
         len(records), len(recorded.dead_letters), duplicates, len(state.histograms), state.events
     )
