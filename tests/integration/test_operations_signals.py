@@ -22,6 +22,7 @@ from talkrate.events import Rating
 from talkrate.models import CORRELATION_HEADER, RatingSubmitted
 from talkrate.observability import logger
 from talkrate.projection import records_from_event
+from talkrate.relay import DEFAULT_BATCH
 from talkrate_local.database import prepare
 from tests.backends import FRESH_TALKS
 from tests.builders import (
@@ -241,6 +242,24 @@ def test_a_relay_run_on_a_slow_broker_stops_within_its_time_and_keeps_what_it_pu
     assert statuses == ["published"] * published + ["queued"] * (len(kept) - published)
     # And the next run goes on from there
     load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    assert {PostgresOutbox(database).status(event.event_id) for event in kept} == {"published"}
+    database.close()
+
+
+def test_a_relay_run_drains_a_backlog_larger_than_one_batch(
+    configure: Callable[..., None], talk: str, talks_dsn: str
+) -> None:
+    # Given more ratings kept in the outbox than one batch of the relay (a broker outage at a
+    # conference's pace: 500 a run, a minute apart, took hours to count them all)
+    database = PostgresDatabase(talks_dsn, name="talkrate-test")
+    kept = [Rating.new(talk, 1 + i % 5) for i in range(DEFAULT_BATCH + 100)]
+    for event in kept:
+        PostgresOutbox(database).enqueue(event)
+    # When the relay runs once on its schedule, the broker back
+    result = load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    # Then it publishes batch after batch within its time: nothing waits for the next run
+    assert result["pending"] == 0
+    assert result["published"] >= len(kept)
     assert {PostgresOutbox(database).status(event.event_id) for event in kept} == {"published"}
     database.close()
 

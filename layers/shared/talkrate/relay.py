@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import NamedTuple
 
 from talkrate.ports import RatingPublisher, RelayableOutbox
@@ -23,7 +24,15 @@ def relay_outbox(
     limit: int = DEFAULT_BATCH,
     until: float | None = None,
 ) -> RelayResult:
-    """Publish up to `limit` outbox entries in order; stops early while Kafka is still down, and
-    starts no publish after `until` (time.monotonic()), so that a run ends with what it
-    published recorded."""
-    return RelayResult(*outbox.relay(publisher.publish, limit, until))
+    """Publish up to `limit` outbox entries in order; stops early while Kafka is still down.
+
+    With `until` (time.monotonic()), batches of `limit` follow one another until the outbox is
+    empty, the stream fails or the time comes, each recorded as it ends, and no publish starts
+    after `until`: a backlog drains in one run instead of `limit` a run.
+    """
+    published = 0
+    while True:
+        sent, pending, oldest = outbox.relay(publisher.publish, limit, until)
+        published += sent
+        if until is None or sent < limit or not pending or time.monotonic() >= until:
+            return RelayResult(published, pending, oldest)
