@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -105,3 +106,24 @@ def test_a_count_of_thousands_of_digits_is_refused_as_a_count_not_as_broken_json
     assert response["statusCode"] == 400
     detail = json.loads(response["body"])["detail"]
     assert "count for '4' must be a whole number from 0 to" in detail
+
+
+@pytest.mark.parametrize("encoded", [False, True])
+def test_the_function_url_s_body_limit_counts_bytes_not_characters(encoded: bool) -> None:
+    # Given bodies just under and just over 16 KB, made of two-byte characters (half as many
+    # characters as bytes), as text and as base64
+    handler = load_function("stats")
+
+    def answer(size: int) -> dict[str, Any]:
+        event = sample_event("stats/function-url.json")
+        padding = "é" * ((size - len('{"ratings": {"4": 2}, "note": ""}')) // 2)
+        body = json.dumps({"ratings": {"4": 2}, "note": padding}, ensure_ascii=False)
+        event["body"] = base64.b64encode(body.encode()).decode() if encoded else body
+        event["isBase64Encoded"] = encoded
+        return dict(handler(event, None))
+
+    # Then the one within 16,384 bytes is answered, and the one past them is a 400 saying so
+    assert answer(16_384)["statusCode"] == 200
+    over = answer(16_400)
+    assert over["statusCode"] == 400
+    assert json.loads(over["body"])["detail"] == "the body must be at most 16384 bytes"
