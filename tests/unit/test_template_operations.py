@@ -1224,10 +1224,29 @@ def test_a_prod_stack_whose_pages_key_would_lapse_unnoticed_is_refused() -> None
     # LiveApiKeyExpires=default gives the pages' key AppSync's 7 days, a date no parameter holds:
     # LiveApiKeyExpiryAlarm cannot see it coming, a deploy with "default" again does not renew it,
     # and a week after a hand-made `sam deploy` every browser silently falls back to polling
-    prod = {"Stage": "prod", "CorsAllowOrigin": "https://talkrate.example"}
+    prod = {
+        "Stage": "prod",
+        "CorsAllowOrigin": "https://talkrate.example",
+        "AlarmEmail": "oncall@talkrate.example",
+    }
     assert _refusing_rules(**prod, LiveApiKeyExpires="default")
     # A prod deploy that names the expiry (as the pipeline does), and dev, deploy
     assert _refusing_rules(**prod, LiveApiKeyExpires="1800000000") == []
+    assert _refusing_rules(Stage="dev") == []
+
+
+def test_a_prod_stack_whose_alarms_would_reach_nobody_is_refused() -> None:
+    # Given a prod stack as the guide deploys it, but for who hears its alarms
+    prod = {
+        "Stage": "prod",
+        "CorsAllowOrigin": "https://talkrate.example",
+        "LiveApiKeyExpires": "1800000000",
+    }
+    # Then with no address and nothing said of another subscriber, it is refused before a change
+    assert _refusing_rules(**prod) == ["ProductionAlarmsReachSomeone"]
+    # And an address, or a pager or chat webhook said to be subscribed, deploys; dev needs neither
+    assert _refusing_rules(**prod, AlarmEmail="oncall@talkrate.example") == []
+    assert _refusing_rules(**prod, AlarmsSubscribedElsewhere="yes") == []
     assert _refusing_rules(Stage="dev") == []
 
 
