@@ -7,6 +7,7 @@ and helpers these tests share)."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import re
@@ -655,3 +656,36 @@ def test_signing_in_and_out_from_the_keyboard_leaves_the_focus_on_the_next_step(
     page.keyboard.press("Enter")
     # Then the focus is on the token's field, ready to sign in again
     expect(page.get_by_label("Organiser token")).to_be_focused()
+
+
+def test_an_organiser_downloads_a_talk_s_qr_code_for_the_speaker_s_slides(
+    web: WebStack, page: Page, tmp_path: Path
+) -> None:
+    import zxingcpp
+    from PIL import Image
+
+    # Given a talk whose id a URL must quote, and an organiser on their page
+    stem = unique_talk_id("qr")
+    web.add_talk(talk_id=f"{stem}:main", title=f"On the slides {stem}")
+    sign_in(web, page)
+    page.get_by_role("searchbox", name="Search talks").fill(stem)
+    # When they download the talk's QR code
+    with page.expect_download() as download:
+        page.get_by_role("button", name=f"QR code of On the slides {stem}").click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    # Then it is an SVG file named after the talk (its ":" made safe for a file name)
+    assert saved.name == f"talkrate-qr-{stem}_main.svg"
+    svg = saved.read_text()
+    assert svg.startswith("<svg")
+    assert 'width="1024"' in svg
+    # And a phone's camera (a decoder that is not ours) reads it as the talk's page, the address
+    # the room screen shows
+    page.set_viewport_size({"width": 1100, "height": 1100})
+    page.set_content(
+        f'<img alt="code" src="data:image/svg+xml;base64,{base64.b64encode(svg.encode()).decode()}">'
+    )
+    picture = tmp_path / "qr.png"
+    page.get_by_role("img", name="code").screenshot(path=str(picture))
+    found = zxingcpp.read_barcodes(Image.open(picture))
+    assert [f.text for f in found] == [web.url(f"/app/talks/{stem}%3Amain")]

@@ -1,10 +1,11 @@
 // /app/admin: organisers sign in with their token, add, edit and remove talks, and download the
 // results as CSV. The token stays in this tab only (sessionStorage).
-import { h, fill, setText, plural, formatAvg, formatCount, formatDay, formatTime, arrange } from "../dom.js";
+import { h, fill, setText, plural, formatAvg, formatCount, formatDay, formatTime, arrange, talkHref } from "../dom.js";
 import { request, allTalks, talkPath, ApiError } from "../api.js";
 import { watchCatalogue } from "../live.js";
 import { errorText, searchBox, searchWords, matchesSearch, shownOf, liveBadge } from "./common.js";
 import { when } from "../window.js";
+import { qrSvg } from "../qr.js";
 
 const TOKEN_KEY = "talkrate.organiser";
 // The form's times are in this browser's zone (datetime-local has none): said under them.
@@ -225,8 +226,10 @@ export function adminPage(main) {
           when: h("td", { class: "when", "data-label": "When" }), count: h("td", { class: "num", "data-label": "Ratings" }),
           avg: h("td", { class: "num", "data-label": "Average" }) };
         const edit = h("button", { type: "button", "data-edit": talk.id, onclick: () => editor(kept.talk) }, "Edit");
+        // Beside the talk's id, not among the actions: the talk column keeps a laptop's width.
+        const qr = h("button", { type: "button", class: "link talk-qr", onclick: () => downloadQr(kept.talk) }, "QR code");
         const del = h("button", { type: "button", class: "danger", onclick: () => remove(kept.talk) }, "Delete");
-        kept = { cells, edit, del, key: null, node: h("tr", {}, Object.values(cells), h("td", { class: "actions" }, edit, del)) };
+        kept = { cells, edit, qr, del, key: null, node: h("tr", {}, Object.values(cells), h("td", { class: "actions" }, edit, del)) };
         rows.set(talk.id, kept);
       }
       kept.talk = talk;
@@ -235,11 +238,12 @@ export function adminPage(main) {
         const { cells } = kept;
         fill(cells.talk, h("a", { class: "talk-title", href: `/app/talks/${encodeURIComponent(talk.id)}` }, talk.title),
           (talk.speakers || []).length ? h("span", { class: "talk-speakers" }, talk.speakers.join(", ")) : null,
-          h("span", { class: "muted talk-id" }, talk.id));
+          h("span", { class: "muted talk-id" }, talk.id, " · ", kept.qr));
         setText(cells.track, talk.track || "");
         setText(cells.room, talk.room || "");
         fill(cells.when, timesCell(talk));
         kept.edit.setAttribute("aria-label", `Edit ${talk.title}`);
+        kept.qr.setAttribute("aria-label", `QR code of ${talk.title}`);
         kept.del.setAttribute("aria-label", `Delete ${talk.title}`);
         kept.key = key;
       }
@@ -532,21 +536,34 @@ export function adminPage(main) {
     const localDate = (at) =>
       [at.getFullYear(), at.getMonth() + 1, at.getDate()].map((n) => String(n).padStart(2, "0")).join("-");
 
+    // A file made in the page, saved as the browser saves a download.
+    function save(blob, name) {
+      const link = h("a", { href: URL.createObjectURL(blob), download: name });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+    }
+
     async function downloadCsv() {
       try {
         const csv = (await programmeFile()).resultsCsv(await allTalks());
-        const link = h("a", {
-          // A byte-order mark first: spreadsheets opening the file read it as UTF-8 then.
-          href: URL.createObjectURL(new Blob(["\uFEFF", csv], { type: "text/csv;charset=utf-8" })),
-          download: `talkrate-results-${localDate(new Date())}.csv`,
-        });
-        document.body.append(link);
-        link.click();
-        link.remove();
-        setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+        // A byte-order mark first: spreadsheets opening the file read it as UTF-8 then.
+        save(new Blob(["\uFEFF", csv], { type: "text/csv;charset=utf-8" }), `talkrate-results-${localDate(new Date())}.csv`);
       } catch (error) {
         failed(error);
       }
+    }
+
+    // A talk's QR code for the speaker's slides: its page's address (the one the room screen
+    // shows), as an SVG sharp at any size, with its quiet zone.
+    function downloadQr(talk) {
+      const address = `${location.origin}${talkHref(talk.id)}`;
+      const svg = qrSvg(address, `QR code of ${address}`);
+      svg.setAttribute("width", "1024");
+      svg.setAttribute("height", "1024");
+      const file = new XMLSerializer().serializeToString(svg);
+      save(new Blob([file], { type: "image/svg+xml" }), `talkrate-qr-${talk.id.replace(/[^A-Za-z0-9._-]/g, "_")}.svg`);
     }
 
   }
