@@ -216,6 +216,9 @@ def build_function_url_event(
     match = RouteMatch(Route(function_id, "ANY", "$default"), {})
     event = build_event(request, match, request_id, now)
     context = event["requestContext"]
+    # A function URL keeps the path as the client sent it, percent-encoding and all (an HTTP
+    # API decodes it): `/a%2Fb` stays one segment for the function's own router.
+    event["rawPath"] = context["http"]["path"] = request.raw_path
     context["apiId"] = function_url_id(function_id)
     if auth_type == "AWS_IAM":
         role = f"{STACK_NAME}-local"

@@ -81,3 +81,20 @@ def test_url_ids_are_stable_and_distinct() -> None:
     assert function_url_id("StatsFunction") == function_url_id("StatsFunction")
     assert function_url_id("StatsFunction") != function_url_id("OpenFunction")
     assert len(function_url_id("StatsFunction")) == 32
+
+
+def test_a_function_url_hands_the_function_its_path_as_sent() -> None:
+    # Given a client's path with percent-encoded characters (an encoded slash among them)
+    sent = HttpRequest(
+        method="GET",
+        raw_path="/files/a%2Fb%20c",
+        raw_query="q=a%20b",
+        headers=[("Host", "127.0.0.1:3002")],
+        body=b"",
+        source_ip="127.0.0.1",
+    )
+    # When a function URL turns it into its event
+    event = build_function_url_event(sent, "StatsFunction", "NONE", "req-3")
+    # Then the path is still encoded, as a function URL hands it (an HTTP API decodes it)
+    assert event["rawPath"] == event["requestContext"]["http"]["path"] == "/files/a%2Fb%20c"
+    assert event["rawQueryString"] == "q=a%20b"
