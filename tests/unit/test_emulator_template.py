@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from sam_emulator.apigw import RouteTable
+from sam_emulator.events.schedule import scheduled_event
 from sam_emulator.lambda_.environment import function_environment
 from sam_emulator.template import TemplateError, load_template, parse_template_text, rate_seconds
 from tests.builders import ROOT
@@ -230,6 +231,36 @@ def test_schedules_run_rate_expressions_and_keep_cron_for_the_log() -> None:
     assert set(schedules) == {"Every", "Nightly"}
     assert schedules["Every"].interval_seconds == 60
     assert schedules["Nightly"].interval_seconds is None
+
+
+SCHEDULE_INPUT = """
+Resources:
+  JobFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: job/
+      Handler: app.handler
+      Events:
+        Nightly:
+          Type: Schedule
+          Properties: {Schedule: rate(1 day), Input: '{"job": "cleanup", "days": 30}'}
+        Broken:
+          Type: ScheduleV2
+          Properties: {ScheduleExpression: rate(1 hour), Input: '{job: cleanup}'}
+"""
+
+
+def test_a_schedule_s_input_reaches_the_function_as_the_json_it_spells() -> None:
+    # Given a schedule whose Input is JSON text (the only form EventBridge takes), and one
+    # whose Input is not JSON at all
+    template = parse_template_text(SCHEDULE_INPUT, Path("/srv/job"))
+    # When the schedule fires
+    schedules = {schedule.name: schedule for schedule in template.schedules}
+    # Then the function receives the object, as from EventBridge, not the text
+    assert scheduled_event(schedules["Nightly"]) == {"job": "cleanup", "days": 30}
+    # And the schedule whose Input is not JSON is not run, and the summary says why
+    assert "Broken" not in schedules
+    assert "JobFunction.Broken: not run, its Input is not JSON text" in template.notes
 
 
 @pytest.mark.parametrize(

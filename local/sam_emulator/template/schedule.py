@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -58,12 +59,20 @@ class ScheduleParser(SourceParser):
         expression = as_text(
             properties.get("Schedule" if kind == "Schedule" else "ScheduleExpression", "")
         )
+        payload = properties.get("Input")
+        if isinstance(payload, str):
+            # Input is JSON text; the function receives the value it spells, as from EventBridge.
+            try:
+                payload = json.loads(payload)
+            except ValueError:
+                reader.note(f"{function_id}.{name}: not run, its Input is not JSON text")
+                return
         self.schedules.append(
             Schedule(
                 function_id=function_id,
                 name=name,
                 expression=expression,
                 interval_seconds=rate_seconds(expression),
-                input=properties.get("Input"),
+                input=payload,
             )
         )
