@@ -30,6 +30,7 @@ from aws_lambda_powertools.utilities.parser.models import (
     LambdaFunctionUrlModel,
 )
 
+from sam_emulator.template import load_template
 from sam_emulator.template.cfn_yaml import load_yaml_file
 from talkrate.stats import parse_histogram
 from tests.builders import EVENTS, ROOT
@@ -194,3 +195,22 @@ def test_every_function_and_trigger_has_a_sample() -> None:
             missing.append(f"{name}: a sample in {folder}")
     # Then each one's folder in events/ holds a sample for each way it is triggered
     assert not missing
+
+
+def test_a_kafka_sample_invoked_by_hand_leaves_the_projector_s_topic_alone() -> None:
+    # Given the topics the template's Kafka mappings read
+    mapped = {
+        topic
+        for mapping in load_template(ROOT / "template.yaml").kafka_mappings
+        for topic in mapping.topics
+    }
+    assert mapped
+    # When a Kafka sample is invoked by hand (`sam local invoke -e`, or boto3 against make run's
+    # Lambda port), the projector files its records' offsets as applied
+    samples = [json.loads(path.read_text()) for path in SAMPLES]
+    kafka = [event for event in samples if kind_of(event).startswith("kafka:")]
+    assert kafka
+    sampled = {record.topic for event in kafka for record in KafkaEvent(event).records}
+    # Then they are on a topic of their own: on the mapped topic, the real records of that
+    # partition up to the sample's offsets would be skipped as already counted
+    assert not sampled & mapped
