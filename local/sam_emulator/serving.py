@@ -31,6 +31,15 @@ def declared_length(text: str) -> int | None:
     return int(text)
 
 
+def host_name(host_header: str | None) -> str | None:
+    """The name a request's Host header gives the server, without its port (`[::1]` keeps its
+    brackets); None without one."""
+    host = (host_header or "").strip()
+    if host.startswith("["):
+        return host[: host.find("]") + 1] or None
+    return host.rsplit(":", 1)[0] or None
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port nothing listens on right now (another process may take it before it is used)."""
     with socket.socket() as probe:

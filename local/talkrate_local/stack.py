@@ -227,14 +227,19 @@ class TalkrateStack:
                 ),
                 *_for_operations(backends),
             ),
-            sites=(web_app_site(template.directory, lambda: self._page_config(template)),),
+            sites=(
+                web_app_site(
+                    template.directory, lambda reached_as: self._page_config(template, reached_as)
+                ),
+            ),
         )
 
-    def _page_config(self, template: Template) -> dict[str, Any]:
-        """/app/config.json: the live channel's endpoint, and the policy the API enforces (the
-        template's VotingPolicy, with the local default)."""
+    def _page_config(self, template: Template, reached_as: str | None) -> dict[str, Any]:
+        """/app/config.json: the live channel's endpoint (named by `reached_as`, the host the
+        page was asked of, when it listens on every interface), and the policy the API
+        enforces (the template's VotingPolicy, with the local default)."""
         policy = template.parameters.get("VotingPolicy")
-        return page_config(live_config(), policy if isinstance(policy, str) else "open")
+        return page_config(live_config(reached_as), policy if isinstance(policy, str) else "open")
 
     def stop(self, within: float = STOP_SECONDS) -> None:
         """Stop the embedded backends (the broker before its storage) within `within` seconds.

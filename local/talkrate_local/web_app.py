@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from sam_emulator.events.static import StaticSite
+from sam_emulator.serving import host_name
 
 APP_PREFIX: Final = "/app"
 WEB_DIR: Final = "web"
@@ -35,13 +36,20 @@ def page_config(live: Mapping[str, Any] | None, voting_policy: str) -> dict[str,
     return {"live": dict(live) if live else None, "votingPolicy": voting_policy}
 
 
-def web_app_site(template_dir: Path, config: Callable[[], Mapping[str, Any]]) -> StaticSite:
-    """The app's site: `web/` beside the template, under /app/, with config.json from `config`."""
+def web_app_site(
+    template_dir: Path, config: Callable[[str | None], Mapping[str, Any]]
+) -> StaticSite:
+    """The app's site: `web/` beside the template, under /app/, with config.json from `config`
+    (given the host name the page was asked of)."""
     return StaticSite(
         prefix=APP_PREFIX,
         name="the web app",
         folder=template_dir / WEB_DIR,
         entry_prefixes=("talks/",),  # talk ids may hold dots: still deep links, as on CloudFront
-        generated={"config.json": lambda: json.dumps(config()).encode()},
+        generated={
+            "config.json": lambda headers: json.dumps(
+                config(host_name(headers.get("host")))
+            ).encode()
+        },
         headers=SECURITY_HEADERS,
     )

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
 from talkrate.live import LEADERBOARD_CHANNEL
-from tests.e2e.conftest import Runtime
+from tests.e2e.conftest import Runtime, start_runtime, stop_runtime
 from tests.live_client import Subscriber
 
 pytestmark = pytest.mark.e2e
@@ -95,3 +96,26 @@ def test_the_pages_api_key_can_subscribe_but_not_publish(runtime: Runtime) -> No
     [(got_id, state)] = page.events(1, timeout=20)
     assert (got_id, state["count"], state["ratings"]["2"]) == (sub_id, 1, 1)
     page.close()
+
+
+def test_on_every_interface_pages_are_sent_to_the_live_channel_by_the_host_they_asked(
+    backends_env: dict[str, str], tmp_path: Path
+) -> None:
+    # Given the runtime listening on every interface (`--host 0.0.0.0`, to try the pages from a
+    # phone on the same network)
+    every_interface = ["--host", "0.0.0.0"]  # noqa: S104 - what the test is about
+    runtime = start_runtime(backends_env, tmp_path / "runtime.log", every_interface)
+    try:
+        # When a page on another machine asks for its configuration by the machine's address
+        port = runtime.url.rsplit(":", 1)[1]
+        asked = runtime.request("GET", "/app/config.json", headers={"Host": f"192.0.2.7:{port}"})
+        # Then it is sent to the live channel at that address, not at 0.0.0.0 (which a phone,
+        # or a browser that refuses 0.0.0.0, cannot connect to)
+        live = asked.json["live"]
+        assert live["realtimeUrl"] == f"ws://192.0.2.7:{runtime.live_port}/event/realtime"
+        assert live["host"].startswith("192.0.2.7:")
+        # And a page on this machine is sent to the address it used
+        here = runtime.request("GET", "/app/config.json").json["live"]
+        assert here["realtimeUrl"] == f"ws://127.0.0.1:{runtime.live_port}/event/realtime"
+    finally:
+        stop_runtime(runtime)

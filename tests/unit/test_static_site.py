@@ -25,7 +25,7 @@ def site(tmp_path: Path) -> StaticSite:
         prefix="/app",
         folder=tmp_path,
         entry_prefixes=("talks/",),
-        generated={"config.json": lambda: b'{"live": null}'},
+        generated={"config.json": lambda headers: b'{"live": null}'},
         headers=(("x-content-type-options", "nosniff"),),
     )
 
@@ -108,7 +108,7 @@ def test_owns_the_prefix_and_below_only(site: StaticSite) -> None:
 
 def test_the_web_app_site_serves_web_with_its_config_and_a_strict_csp() -> None:
     live = {"realtimeUrl": "ws://127.0.0.1:1/event/realtime", "host": "127.0.0.1:2", "apiKey": "k"}
-    site = web_app_site(ROOT, lambda: page_config(live, "attendee"))
+    site = web_app_site(ROOT, lambda reached_as: page_config(live, "attendee"))
     config = site.respond("GET", "/app/config.json")
     assert json.loads(config.body) == {"live": live, "votingPolicy": "attendee"}
     entry = site.respond("GET", "/app/talks/flight-of-the-gopher")

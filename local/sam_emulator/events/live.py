@@ -72,6 +72,8 @@ _SEGMENT: Final = re.compile(r"[A-Za-z0-9-]{1,50}")
 _MAX_HEAD_BYTES: Final = 16 * 1024
 _MAX_BODY_BYTES: Final = MAX_EVENTS_PER_PUBLISH * MAX_EVENT_BYTES + 64 * 1024
 _REASONS: Final = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found"}
+# Addresses that mean "every interface": listened on, never connected to from elsewhere.
+_WILDCARDS: Final = frozenset({"0.0.0.0", "::", "[::]", ""})  # noqa: S104 - compared, not bound  # nosec B104
 
 
 class ProtocolError(Exception):
@@ -136,9 +138,16 @@ class Endpoints:
         """Where publishers POST: `http://host:port/event`."""
         return f"http://{self.http_host}{PUBLISH_PATH}"
 
-    def client_config(self) -> dict[str, str]:
-        """What a browser needs to subscribe: realtime URL, HTTP host and API key."""
-        return {"realtimeUrl": self.realtime_url, "host": self.http_host, "apiKey": self.api_key}
+    def client_config(self, reached_as: str | None = None) -> dict[str, str]:
+        """What a browser needs to subscribe: realtime URL, HTTP host and API key. Listening on
+        every interface (0.0.0.0), the endpoints are named by `reached_as`, the host name the
+        page itself was asked of (a phone on the network cannot connect to 0.0.0.0)."""
+        host = reached_as if reached_as and self.host in _WILDCARDS else self.host
+        return {
+            "realtimeUrl": f"ws://{host}:{self.realtime_port}{REALTIME_PATH}",
+            "host": f"{host}:{self.http_port}",
+            "apiKey": self.api_key,
+        }
 
 
 class LiveChannelEmulator(Endpoints):
@@ -648,10 +657,11 @@ class LiveEventApi:
         ]
 
 
-def client_config() -> dict[str, str] | None:
+def client_config(reached_as: str | None = None) -> dict[str, str] | None:
     """What a browser needs to subscribe to the (first) emulated Event API: `realtimeUrl`,
-    `host` and `apiKey`; None when the emulator runs none."""
-    return _running[0].process.client_config() if _running else None
+    `host` and `apiKey` (named by `reached_as` when it listens on every interface); None when
+    the emulator runs none."""
+    return _running[0].process.client_config(reached_as) if _running else None
 
 
 DEFAULT_REALTIME_PORT: Final = 3004

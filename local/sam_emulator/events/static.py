@@ -47,7 +47,8 @@ class StaticSite:
     it is when the emulator prints its URL).
 
     `generated` maps a name under the prefix to a function that writes its content at each
-    request (e.g. `config.json` from the running stack); `headers` go on every answer.
+    request from the request's headers, lower-cased (e.g. `config.json` from the running stack,
+    naming it by the host the page was asked of); `headers` go on every answer.
     """
 
     prefix: str
@@ -55,7 +56,7 @@ class StaticSite:
     name: str = "site"  # what the start-up lines call it
     entry: str = "index.html"
     entry_prefixes: Sequence[str] = ()
-    generated: Mapping[str, Callable[[], bytes]] = field(default_factory=dict)
+    generated: Mapping[str, Callable[[Mapping[str, str]], bytes]] = field(default_factory=dict)
     headers: Sequence[tuple[str, str]] = ()
 
     def owns(self, path: str) -> bool:
@@ -77,9 +78,8 @@ class StaticSite:
             return StaticResponse(308, [*self.headers, ("location", self.prefix + "/")])
         name = unquote(path[len(self.prefix) + 1 :])
         if name in self.generated:
-            return self._answer(
-                200, _content_type(name), self.generated[name](), [("cache-control", "no-store")]
-            )
+            content = self.generated[name](request_headers or {})
+            return self._answer(200, _content_type(name), content, [("cache-control", "no-store")])
         file = self._file(name)
         if file is None:
             last = name.rsplit("/", 1)[-1]
