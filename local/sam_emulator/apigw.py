@@ -334,7 +334,8 @@ def map_response(payload: Any) -> HttpResponse:
     """Turn a function's result into the client's response, as API Gateway does for format 2.0.
 
     A dict with statusCode is a response; any other JSON value is a 200 application/json body
-    (a string is sent as is). A malformed response is a 500, as on AWS.
+    (a string is sent as is). A malformed response (headers that are not an object of values,
+    cookies that are not a list of strings...) is a 500, as on AWS.
     """
     if not (isinstance(payload, dict) and "statusCode" in payload):
         text = payload if isinstance(payload, str) else json.dumps(payload)
@@ -351,20 +352,43 @@ def map_response(payload: Any) -> HttpResponse:
 
 
 def _response_headers(payload: dict[str, Any]) -> list[tuple[str, str]]:
+    """The response's headers; TypeError when a field has the wrong shape (a string is not a
+    list of cookies: iterated, it made one Set-Cookie a character)."""
+    single = _field(payload, "headers", dict)
+    multiple = _field(payload, "multiValueHeaders", dict)
+    cookies = _field(payload, "cookies", list)
     headers: list[tuple[str, str]] = []
-    for name, value in (payload.get("headers") or {}).items():
-        headers.append((str(name), _header_value(value)))
-    for name, values in (payload.get("multiValueHeaders") or {}).items():
+    for name, value in single.items():
+        if value is not None:  # a header set to null is left out
+            headers.append((str(name), _header_value(value)))
+    for name, values in multiple.items():
+        if not isinstance(values, list):
+            raise TypeError(f"multiValueHeaders.{name} is not a list")
         headers.extend((str(name), _header_value(value)) for value in values)
-    headers.extend(("set-cookie", str(cookie)) for cookie in payload.get("cookies") or [])
+    for cookie in cookies:
+        if not isinstance(cookie, str):
+            raise TypeError("a cookie is not a string")
+        headers.append(("set-cookie", cookie))
     if any("\r" in n or "\n" in n or "\r" in v or "\n" in v for n, v in headers):
         raise ValueError("header with a line break")
     return headers
 
 
+def _field(payload: dict[str, Any], name: str, kind: type) -> Any:
+    """A field of a function's response: absent or null is empty, another shape a TypeError."""
+    value = payload.get(name)
+    if value is None:
+        return kind()
+    if not isinstance(value, kind):
+        raise TypeError(f"{name} is not a {kind.__name__}")
+    return value
+
+
 def _header_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if not isinstance(value, (str, int, float)):
+        raise TypeError("a header value is not a string, number or boolean")
     return str(value)
 
 

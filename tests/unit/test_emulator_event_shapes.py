@@ -16,6 +16,7 @@ from sam_emulator.apigw import (
     HttpRequest,
     RouteMatch,
     build_event,
+    map_response,
 )
 from sam_emulator.events.kafka import build_kafka_event
 from sam_emulator.template import Route
@@ -92,3 +93,41 @@ def test_the_gateway_s_own_answers_are_compact_json_as_api_gateway_writes_them()
     assert UNAUTHORIZED.body == b'{"message":"Unauthorized"}'
     assert FORBIDDEN.body == b'{"message":"Forbidden"}'
     assert INTERNAL_ERROR.body == b'{"message":"Internal Server Error"}'
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        {"statusCode": 200, "headers": [["x-a", "1"]], "body": "ok"},
+        {"statusCode": 200, "cookies": "session=abc", "body": "ok"},
+        {"statusCode": 200, "cookies": [{"session": "abc"}], "body": "ok"},
+        {"statusCode": 200, "multiValueHeaders": {"x-a": "abc"}, "body": "ok"},
+        {"statusCode": 200, "headers": {"x-a": ["1", "2"]}, "body": "ok"},
+    ],
+    ids=["headers-list", "cookies-string", "cookie-object", "multi-value-string", "value-list"],
+)
+def test_a_malformed_function_response_is_api_gateway_s_500(response: dict[str, object]) -> None:
+    # Given a function whose response has a field of the wrong shape (a slip API Gateway
+    # answers 500 for: locally a string of cookies became one Set-Cookie a character, and
+    # headers as a list dropped the connection with a traceback)
+    # When the gateway maps it, then the client gets API Gateway's 500
+    assert map_response(response) == INTERNAL_ERROR
+
+
+def test_a_well_formed_function_response_keeps_its_headers_and_cookies() -> None:
+    response = {
+        "statusCode": 201,
+        "headers": {"content-type": "text/plain", "x-count": 2, "x-on": True, "x-gone": None},
+        "cookies": ["a=1; Path=/", "b=2"],
+        "body": "made",
+    }
+    mapped = map_response(response)
+    assert mapped.status == 201
+    assert mapped.headers == [
+        ("content-type", "text/plain"),
+        ("x-count", "2"),
+        ("x-on", "true"),
+        ("set-cookie", "a=1; Path=/"),
+        ("set-cookie", "b=2"),
+    ]
+    assert mapped.body == b"made"
