@@ -328,6 +328,7 @@ TOO_LARGE: Final = json_response(413, {"message": "Request Entity Too Large"})
 UNAUTHORIZED: Final = json_response(401, {"message": "Unauthorized"})
 FORBIDDEN: Final = json_response(403, {"message": "Forbidden"})
 INTERNAL_ERROR: Final = json_response(500, {"message": "Internal Server Error"})
+SERVICE_UNAVAILABLE: Final = json_response(503, {"message": "Service Unavailable"})
 
 
 def map_response(payload: Any) -> HttpResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -227,3 +228,55 @@ def test_the_docs_page_stays_beside_a_catch_all_route_and_yields_to_its_own(
         assert (status, json.loads(body)) == (404, {"route": "GET /_docs/{file}"})
     finally:
         gateway.stop()
+
+
+SLOW = """
+Resources:
+  SlowFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: slow/
+      Handler: app.handler
+      Timeout: 60
+      Events:
+        Report: {Type: HttpApi, Properties: {Path: /report, Method: GET, TimeoutInMillis: 300}}
+        Quick: {Type: HttpApi, Properties: {Path: /quick, Method: GET}}
+"""
+
+SLOW_HANDLER = """
+import time
+
+
+def handler(event, context):
+    time.sleep(2)
+    return {"statusCode": 200, "body": "late"}
+"""
+
+
+def test_a_function_that_outlasts_its_integration_timeout_is_api_gateway_s_503(
+    tmp_path: Path,
+) -> None:
+    # Given a route whose integration waits 300 ms, in front of a function allowed 60 s that
+    # takes 2 s
+    (tmp_path / "slow").mkdir()
+    (tmp_path / "slow" / "app.py").write_text(SLOW_HANDLER)
+    (tmp_path / "template.yaml").write_text(SLOW)
+    emulator = Emulator(
+        load_template(tmp_path / "template.yaml"),
+        Options(port=0, lambda_port=0, url_port=0, environ={"PATH": os.environ["PATH"]}),
+        reload=False,
+    )
+    emulator.start()
+    try:
+        # When a client asks for it
+        started = time.monotonic()
+        status, body = _get(emulator.url + "/report")
+        waited = time.monotonic() - started
+        # Then API Gateway's own 503 comes once the integration timed out, not the function's
+        # answer two seconds later (nor a 500 at the function's own timeout, a minute later)
+        assert (status, body, waited < 1.5) == (503, b'{"message":"Service Unavailable"}', True)
+        # And a route without TimeoutInMillis waits the default 30 s: the answer comes (once
+        # the first invocation, which ran on, let the execution environment go)
+        assert _get(emulator.url + "/quick") == (200, b"late")
+    finally:
+        emulator.stop()

@@ -277,6 +277,28 @@ def test_rate_expressions(expression: str, seconds: float | None) -> None:
     assert rate_seconds(expression) == seconds
 
 
+def test_a_route_s_integration_timeout_is_its_timeout_in_millis_within_api_gateway_s_bounds() -> (
+    None
+):
+    template = parse_template_text(
+        """
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: fn/
+      Handler: app.handler
+      Events:
+        Set: {Type: HttpApi, Properties: {Path: /set, Method: GET, TimeoutInMillis: 5000}}
+        Over: {Type: HttpApi, Properties: {Path: /over, Method: GET, TimeoutInMillis: 60000}}
+        Unset: {Type: HttpApi, Properties: {Path: /unset, Method: GET}}
+""",
+        Path("/srv/fn"),
+    )
+    timeouts = {route.path: route.timeout_ms for route in template.routes}
+    assert timeouts == {"/set": 5000, "/over": 30_000, "/unset": 30_000}
+
+
 def test_a_template_without_resources_is_rejected() -> None:
     with pytest.raises(TemplateError):
         parse_template_text("Parameters: {}", Path("."))

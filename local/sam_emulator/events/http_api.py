@@ -12,6 +12,7 @@ serves it) answer their prefix before the routes.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
@@ -21,6 +22,7 @@ from sam_emulator.apigw import (
     FORBIDDEN,
     INTERNAL_ERROR,
     NOT_FOUND,
+    SERVICE_UNAVAILABLE,
     TOO_LARGE,
     UNAUTHORIZED,
     HttpRequest,
@@ -41,7 +43,7 @@ from sam_emulator.console import console, display
 from sam_emulator.docs_ui import DOCS_PREFIX, DocsSite
 from sam_emulator.events import EventSource, Options
 from sam_emulator.events.static import StaticSite
-from sam_emulator.lambda_.pool import Invoker
+from sam_emulator.lambda_.pool import Invocation, Invoker
 from sam_emulator.plugins import Services
 from sam_emulator.serving import BackgroundServer, BadRequest, BodyTooLarge, BoundedHandler
 from sam_emulator.template import CorsConfiguration, LambdaAuthorizer, Route, Template
@@ -66,10 +68,14 @@ class GatewayServer(BackgroundServer):
         cors: CorsConfiguration | None = None,
         docs: DocsSite | None = None,
         sites: Iterable[StaticSite] = (),
+        function_timeouts: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__(host, port, _GatewayHandler)
         self.routes = RouteTable(routes)
         self.invoke = invoke
+        # Each function's Timeout in seconds: one that may outlast its route's integration
+        # timeout is waited for only that long (unknown: as if it might).
+        self.function_timeouts = dict(function_timeouts or {})
         self.authorizers = dict(authorizers or {})
         self.cors = cors
         self.docs = docs
@@ -172,8 +178,35 @@ class _GatewayHandler(BoundedHandler):
             refused = self._authorize(self.server.authorizers[match.route.authorizer], event)
             if refused is not None:
                 return refused
-        result = self.server.invoke(match.route.function_id, event)
+        result = self._invoke_within(match.route, event)
+        if result is None:
+            return SERVICE_UNAVAILABLE
         return map_response(result.payload) if result.ok else INTERNAL_ERROR
+
+    def _invoke_within(self, route: Route, event: dict[str, Any]) -> Invocation | None:
+        """The route's function invoked, or None when its integration timed out first: API
+        Gateway then answers 503 itself while the function runs on (to its own Timeout)."""
+        limit_ms = route.timeout_ms
+        function_timeout = self.server.function_timeouts.get(route.function_id)
+        if limit_ms is None or (
+            function_timeout is not None and function_timeout * 1000 <= limit_ms
+        ):
+            return self.server.invoke(route.function_id, event)
+        outcome: list[Invocation] = []
+        invocation = threading.Thread(
+            target=lambda: outcome.append(self.server.invoke(route.function_id, event)),
+            name=f"invoke-{route.function_id}",
+            daemon=True,
+        )
+        invocation.start()
+        invocation.join(limit_ms / 1000)
+        if outcome:
+            return outcome[0]
+        console(
+            f"[{self.server.label}] {route.route_key}: no answer from {route.function_id} "
+            f"within the integration timeout ({limit_ms / 1000:g} s): 503"
+        )
+        return None
 
     def _authorize(
         self, authorizer: LambdaAuthorizer, event: dict[str, Any]
@@ -206,6 +239,10 @@ class HttpApi:
                 template.authorizers,
                 cors=template.cors,
                 docs=DocsSite.beside(template.directory),
+                function_timeouts={
+                    function_id: spec.timeout_seconds
+                    for function_id, spec in template.functions.items()
+                },
             )
         except OSError as error:
             raise OSError(

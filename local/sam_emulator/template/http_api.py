@@ -13,6 +13,8 @@ from sam_emulator.template.reader import Reader, SourceParser, TemplateError
 _HTTP_METHODS: Final = frozenset(
     {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"}
 )
+# An HTTP API's integration timeout: its default and its most (TimeoutInMillis: 50 to 30,000).
+INTEGRATION_TIMEOUT_MS: Final = 30_000
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,9 @@ class Route:
     method: str
     path: str
     authorizer: str | None = None
+    # How long API Gateway waits for the function (TimeoutInMillis, 30 s at most) before it
+    # answers 503 itself; None where nothing waits less than the function (a function URL).
+    timeout_ms: int | None = None
 
     @property
     def route_key(self) -> str:
@@ -111,15 +116,18 @@ class HttpApiParser(SourceParser):
         path = reader.resolve(properties.get("Path"))
         method = reader.resolve(properties.get("Method"))
         authorizer = self._route_authorizer(reader, function_id, properties)
+        timeout = reader.resolve(properties.get("TimeoutInMillis"))
+        timeout_ms = INTEGRATION_TIMEOUT_MS if timeout is None else int(as_text(timeout))
+        timeout_ms = min(max(timeout_ms, 50), INTEGRATION_TIMEOUT_MS)
         if path is None and method is None:
-            self.routes.append(Route(function_id, "ANY", "$default", authorizer))
+            self.routes.append(Route(function_id, "ANY", "$default", authorizer, timeout_ms))
             return
         method = as_text(method or "ANY").upper()
         if method not in _HTTP_METHODS:
             raise TemplateError(f"{function_id}: unsupported HttpApi method {method}")
         path = as_text(path or "/")
         path = path if path.startswith("/") else "/" + path
-        self.routes.append(Route(function_id, method, path, authorizer))
+        self.routes.append(Route(function_id, method, path, authorizer, timeout_ms))
 
     def _add_cors(self, reader: Reader, api_id: str, config: Any) -> None:
         try:
