@@ -271,6 +271,7 @@ def test_a_schedule_s_input_reaches_the_function_as_the_json_it_spells() -> None
         ("rate(10 seconds)", 10),
         ("rate(2 hours)", 7200),
         ("cron(0 3 * * ? *)", None),
+        ("rate(0 minutes)", None),
     ],
 )
 def test_rate_expressions(expression: str, seconds: float | None) -> None:
@@ -297,6 +298,26 @@ Resources:
     )
     timeouts = {route.path: route.timeout_ms for route in template.routes}
     assert timeouts == {"/set": 5000, "/over": 30_000, "/unset": 30_000}
+
+
+def test_a_rate_of_nothing_is_not_run_and_the_summary_says_so() -> None:
+    # Given a schedule of rate(0 minutes), which EventBridge refuses (it ran without a pause)
+    template = parse_template_text(
+        """
+Resources:
+  JobFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: job/
+      Handler: app.handler
+      Events:
+        Busy: {Type: Schedule, Properties: {Schedule: rate(0 minutes)}}
+""",
+        Path("/srv/job"),
+    )
+    # Then it is not run, and the summary says why
+    assert template.schedules == ()
+    assert "JobFunction.Busy: not run, rate(0 minutes) is not a rate it takes" in template.notes
 
 
 def test_a_template_without_resources_is_rejected() -> None:

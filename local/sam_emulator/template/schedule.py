@@ -11,7 +11,7 @@ from typing import Any, Final
 from sam_emulator.template.intrinsics import as_text
 from sam_emulator.template.reader import Reader, SourceParser
 
-_RATE = re.compile(r"^rate\(\s*(\d+)\s+(second|minute|hour|day)s?\s*\)$", re.IGNORECASE)
+_RATE = re.compile(r"^rate\(\s*0*([1-9]\d*)\s+(second|minute|hour|day)s?\s*\)$", re.IGNORECASE)
 _RATE_UNITS: Final = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
 
@@ -59,6 +59,10 @@ class ScheduleParser(SourceParser):
         expression = as_text(
             properties.get("Schedule" if kind == "Schedule" else "ScheduleExpression", "")
         )
+        if expression.strip().lower().startswith("rate(") and rate_seconds(expression) is None:
+            # rate(0 minutes) ran without pause; EventBridge refuses it at deploy
+            reader.note(f"{function_id}.{name}: not run, {expression} is not a rate it takes")
+            return
         payload = properties.get("Input")
         if isinstance(payload, str):
             # Input is JSON text; the function receives the value it spells, as from EventBridge.
