@@ -151,12 +151,40 @@ def main(
     for site in emulator.services.sites:
         print(f"{site.name}: {emulator.url}{site.prefix}/", flush=True)
     print(f"{name} is running at {emulator.url}", flush=True)
+    template_changed = _ChangeNotice(args.template.resolve())
     while not stop.wait(1.0):
-        pass
+        if template_changed():
+            # Routes, triggers and settings are read once: an edit is not applied silently.
+            print(
+                f"{prog}: {args.template} changed: its routes, triggers and settings apply "
+                "from the next start (Ctrl-C, then start again); code changes apply at once",
+                file=sys.stderr,
+                flush=True,
+            )
     print(f"{prog}: stopping", file=sys.stderr, flush=True)
     emulator.stop()
     print(f"{prog}: stopped", file=sys.stderr, flush=True)
     return 0
+
+
+class _ChangeNotice:
+    """Tells, once per edit, that a file changed since the last look (its time and size)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._seen = self._stamp()
+
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            info = self._path.stat()
+        except OSError:
+            return None
+        return info.st_mtime_ns, info.st_size
+
+    def __call__(self) -> bool:
+        stamp = self._stamp()
+        changed, self._seen = stamp != self._seen, stamp
+        return changed
 
 
 def _parameters(pairs: Sequence[str]) -> dict[str, str]:

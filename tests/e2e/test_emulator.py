@@ -119,6 +119,32 @@ def test_without_a_dev_stack_the_template_runs_as_it_is(tmp_path: Path) -> None:
     assert "(not run: no Kafka broker configured)" in log
 
 
+def test_an_edited_template_is_said_to_apply_from_the_next_start(tmp_path: Path) -> None:
+    # Given the emulator running a template
+    template = project(tmp_path)
+    environment = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)}
+    log = tmp_path / "emulator.log"
+    runtime = launch(template, environment, log, module="sam_emulator", inherit_env=False)
+    try:
+        # When the developer adds a route to it
+        template.write_text(
+            TEMPLATE.replace(
+                "Index: {Type: HttpApi, Properties: {Path: /, Method: GET}}",
+                "Index: {Type: HttpApi, Properties: {Path: /, Method: GET}}\n"
+                "        Hello: {Type: HttpApi, Properties: {Path: /hello, Method: GET}}",
+            )
+        )
+        # Then the runtime says it applies from the next start, instead of nothing at all
+        deadline = time.monotonic() + 10
+        while "changed: its routes" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "template.yaml changed: its routes, triggers and settings apply from the next" in (
+            log.read_text()
+        )
+    finally:
+        assert stop(runtime) == 0
+
+
 def test_a_dev_stack_is_started_after_the_ports_and_its_services_reach_the_functions(
     tmp_path: Path,
 ) -> None:
