@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Final, Literal, Protocol
 
 from sam_emulator.background import side_by_side
+from talkrate.locations import postgres_location, redis_location
 from talkrate_local.broker import LocalBroker
-from talkrate_local.data_lock import DataDirLock
+from talkrate_local.data_lock import DataDirLock, SharedBackendLock
 from talkrate_local.embedded import (
     STOP_TIMEOUT_SECONDS,
     EmbeddedKafka,
@@ -124,9 +125,11 @@ class Backends:
     choices: dict[str, Choice]
     data_dir: Path
     s3_broker: bool = False  # tansu storing into the embedded S3 server instead of memory
+    topics: tuple[str, ...] = ()  # what the Kafka mappings read: the offsets kept per topic
     services: dict[str, _Service] = field(default_factory=dict)
     memory_broker: LocalBroker | None = None
     lock: DataDirLock | None = None
+    shared_locks: list[SharedBackendLock] = field(default_factory=list)
 
     @property
     def talks(self) -> str:
@@ -153,12 +156,33 @@ class Backends:
 
     def claim_data_dir(self) -> None:
         """Take the data folder when an embedded backend keeps its data there, or raise
-        DataDirInUse. Before anything else: the services of a runtime still running on this
-        folder would otherwise be taken for a killed run's leftovers and stopped."""
+        DataDirInUse; with a broker of our own, take the PostgreSQL and Redis others can find
+        too, or raise SharedBackendInUse. Before anything else: the services of a runtime still
+        running on this folder would otherwise be taken for a killed run's leftovers and
+        stopped."""
         if self.lock is None and any(c.origin == "embedded" for c in self.choices.values()):
             lock = DataDirLock(self.data_dir)
             lock.acquire()
             self.lock = lock
+        # A broker of our own beside a PostgreSQL or Redis another runtime can find too: its
+        # offsets begin at 0 as that runtime's broker's do, kept per topic in one read model.
+        # One such runtime per database and topic (SharedBackendInUse otherwise).
+        private = self.choices["streams"].origin in ("embedded", "memory")
+        if self.shared_locks or not private or not self.topics:
+            return
+        where = {"talks": postgres_location, "ratings": redis_location}
+        try:
+            for name, locate in where.items():
+                choice = self.choices[name]
+                if choice.origin in ("configured", "found"):
+                    claim = SharedBackendLock(
+                        choice.connection, locate(choice.connection), self.topics
+                    )
+                    claim.acquire()
+                    self.shared_locks.append(claim)
+        except BaseException:
+            self.stop()  # nothing started yet: what was claimed is let go
+            raise
 
     def start(self) -> None:
         """Start every embedded backend, concurrently; on a failure, stop those that started."""
@@ -230,6 +254,9 @@ class Backends:
         if self.lock is not None:
             self.lock.release()
             self.lock = None
+        for claim in self.shared_locks:
+            claim.release()
+        self.shared_locks.clear()
 
     def abandon(self) -> None:
         """Ask every server to stop, waiting for nothing (a kept broker stays up)."""

@@ -168,6 +168,7 @@ class TalkrateStack:
             choose(config.connections(), config.embedded, config.memory_broker),
             data_dir,
             s3_broker=config.s3_broker,
+            topics=tuple(sorted({t for m in template.kafka_mappings for t in m.topics})),
         )
         # The folder first: a runtime refused it writes no secrets there and says nothing more.
         backends.claim_data_dir()

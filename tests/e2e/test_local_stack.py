@@ -18,6 +18,7 @@ import socket
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -349,6 +350,41 @@ def test_a_second_runtime_on_the_same_data_folder_refuses_at_once_and_spares_the
         assert "stopped on its own" not in (tmp_path / "first.log").read_text()
     finally:
         assert stop(first) == 0
+
+
+def test_a_second_runtime_with_a_broker_of_its_own_is_refused_the_database_the_first_uses(
+    talks_dsn: str, redis_url: str, tmp_path: Path
+) -> None:
+    # Given a runtime with an embedded broker, projecting into a PostgreSQL and a Redis that
+    # another checkout finds too (the machine's, on their usual ports), with the same topic
+    shared = {"TALKS_CONNECTION": talks_dsn, "RATINGS_CONNECTION": redis_url}
+    shared |= {"STREAMS_CONNECTION": "", "TALKRATE_LOCAL_BROKER": ""}
+    topic = ["--param", f"RatingsTopic=ratings-{uuid.uuid4().hex[:8]}"]
+    with reachable_data_folder() as first_data, reachable_data_folder() as second_data:
+        first = start_runtime(
+            shared, tmp_path / "first.log", ["--data-dir", str(first_data), *topic]
+        )
+        try:
+            # When a second one, with a broker of its own too, is started beside it
+            try:
+                second = start_runtime(
+                    shared, tmp_path / "second.log", ["--data-dir", str(second_data), *topic]
+                )
+            except RuntimeError as error:
+                refusal = str(error)
+            else:
+                stop_runtime(second)
+                refusal = "it started"
+            # Then it is refused, naming the runtime and the database: both brokers' topics
+            # begin at offset 0, so its ratings would have been taken for the first one's and
+            # skipped as already counted (seen: three accepted ratings, never counted)
+            assert f"another local runtime (pid {first.process.pid}) projects the ratings" in (
+                refusal
+            )
+            # And the first goes on
+            assert first.request("GET", "/").status == 200
+        finally:
+            assert stop(first) == 0
 
 
 def test_a_runtime_whose_free_port_was_taken_meanwhile_starts_on_another(
