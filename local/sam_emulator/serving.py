@@ -129,6 +129,16 @@ class BoundedHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD" and code >= 200 and code not in (204, 304):
             self.wfile.write(body)
 
+    def handle_expect_100(self) -> bool:
+        """`Expect: 100-continue`: the invitation to send the body goes only to a body that will
+        be read; one declared over the limit gets its 413 instead, before it is sent (RFC 9110
+        10.1.1), not after an upload thrown away."""
+        lengths = self.headers.get_all("Content-Length") or []
+        declared = declared_length(lengths[0].strip()) if len(lengths) == 1 else None
+        if declared is not None and declared > self.max_body_bytes:
+            return True  # no 100: the handler refuses the body unread
+        return super().handle_expect_100()
+
     def read_body(self) -> bytes:
         """The request body (Content-Length or chunked), refusing more than max_body_bytes.
 

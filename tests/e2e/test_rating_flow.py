@@ -104,6 +104,17 @@ def test_a_one_megabyte_body_is_refused_cleanly(runtime: Runtime) -> None:
     assert_problem(answer, 413)
 
 
+def test_a_body_over_the_gateway_s_limit_is_refused_before_it_is_sent(runtime: Runtime) -> None:
+    # Given a client that asks before sending 11 MB (Expect: 100-continue, as curl does)
+    ask = (
+        b"POST /ratings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 11000000\r\nExpect: 100-continue\r\n\r\n"
+    )
+    status, _, body = raw_exchange(runtime, ask)
+    # Then the answer is API Gateway's 413 at once, not a 100 Continue inviting the upload
+    assert (status, body) == (413, b'{"message":"Request Entity Too Large"}')
+
+
 def raw_exchange(runtime: Runtime, request: bytes) -> tuple[int, dict[str, str], bytes]:
     """Send `request` as bytes on a new connection; the status, headers and body answered."""
     host, port = urlsplit(runtime.url).hostname, urlsplit(runtime.url).port
