@@ -14,11 +14,13 @@ import pytest
 
 from sam_emulator.docs_ui import DocsSite
 from sam_emulator.events import Options
+from sam_emulator.events.function_url import FunctionUrlServer
 from sam_emulator.events.http_api import GatewayServer
 from sam_emulator.lambda_.pool import Invocation
 from sam_emulator.plugins import Services
 from sam_emulator.runtime import Emulator
 from sam_emulator.template import Template, load_template, parse_template_text
+from sam_emulator.template.function_url import FunctionUrl
 from talkrate_local.launcher import launch, stop
 
 pytestmark = pytest.mark.e2e
@@ -306,3 +308,43 @@ def test_a_function_that_outlasts_its_integration_timeout_is_api_gateway_s_503(
         assert _get(emulator.url + "/quick") == (200, b"late")
     finally:
         emulator.stop()
+
+
+def test_a_web_page_cannot_call_an_iam_function_url_it_could_not_sign_for(tmp_path: Path) -> None:
+    # Given StatsFunction's URL (AWS_IAM: signatures are not checked locally) and an open one
+    called: list[str] = []
+
+    def invoke(function_id: str, event: object) -> Invocation:
+        called.append(function_id)
+        return Invocation("local", {"statusCode": 200, "body": "{}"})
+
+    iam = FunctionUrlServer("127.0.0.1", 0, FunctionUrl("StatsFunction", "AWS_IAM"), invoke)
+    open_ = FunctionUrlServer("127.0.0.1", 0, FunctionUrl("OpenFunction", "NONE"), invoke)
+    iam.start("url-iam")
+    open_.start("url-open")
+
+    def post(server: FunctionUrlServer, **headers: str) -> int:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{server.port}/", data=b'{"ratings": {"5": 1}}', headers=headers
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    try:
+        # When a site open in the developer's browser posts to it (browsers name the origin)
+        refused = post(iam, Origin="https://elsewhere.example")
+        fetched = post(iam, **{"Sec-Fetch-Site": "cross-site"})
+        # Then it is refused before the function runs, as AWS refuses it unsigned
+        assert (refused, fetched) == (403, 403)
+        assert called == []
+        # And a program's request (the API's stats client, curl) is served, and so is a page's
+        # on a URL open to all
+        assert post(iam) == 200
+        assert post(open_, Origin="https://elsewhere.example") == 200
+        assert called == ["StatsFunction", "OpenFunction"]
+    finally:
+        iam.stop()
+        open_.stop()

@@ -6,7 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sam_emulator.apigw import HttpRequest, RouteMatch, build_function_url_event
+from sam_emulator.apigw import (
+    HttpRequest,
+    HttpResponse,
+    RouteMatch,
+    build_function_url_event,
+    json_response,
+)
 from sam_emulator.events import EventSource, Options
 from sam_emulator.events.http_api import GatewayServer
 from sam_emulator.lambda_.pool import Invoker
@@ -26,6 +32,17 @@ class FunctionUrlServer(GatewayServer):
         """The function URL event (payload 2.0, routeKey $default, the URL's id and auth)."""
         url = self.function_url
         return build_function_url_event(request, url.function_id, url.auth_type, request_id)
+
+    def refusal(self, request: HttpRequest) -> HttpResponse | None:
+        """An AWS_IAM URL's signatures are not checked locally, but a web page's request (one
+        naming its origin, as browsers do) is refused as AWS refuses it unsigned: a page cannot
+        sign, and any site open beside the runtime could otherwise call the function."""
+        if self.function_url.auth_type != "AWS_IAM":
+            return None
+        names = {name.lower() for name, _ in request.headers}
+        if names & {"origin", "sec-fetch-site"}:
+            return json_response(403, {"Message": "Forbidden"})
+        return None
 
 
 class FunctionUrlEndpoint:

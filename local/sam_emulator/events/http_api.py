@@ -97,6 +97,10 @@ class GatewayServer(BackgroundServer):
         """The event the matched route's function receives."""
         return build_event(request, match, request_id)
 
+    def refusal(self, request: HttpRequest) -> HttpResponse | None:
+        """The answer AWS gives such a request before any function runs, if it refuses it."""
+        return None
+
 
 class _GatewayHandler(BoundedHandler):
     server: GatewayServer
@@ -171,6 +175,8 @@ class _GatewayHandler(BoundedHandler):
             source_ip=self.client_address[0],
             protocol=self.request_version,
         )
+        if (refused := self.server.refusal(request)) is not None:
+            return refused
         event = self.server.event_for(request, match, request_id)
         if len(json.dumps(event, ensure_ascii=False).encode()) > MAX_EVENT_BYTES:  # UTF-8 bytes
             return TOO_LARGE  # Lambda would refuse the invoke: answered as too large, not a 5xx
