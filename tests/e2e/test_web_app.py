@@ -582,7 +582,7 @@ def test_the_programme_follows_the_clock_while_it_stays_open(web: WebStack, page
     # are the test's, to be moved forward; its clock is the service's, which only real time moves)
     track = f"Clock {unique_talk_id()}"
     now = datetime.now(UTC)
-    ends = now + timedelta(seconds=15)
+    ends = now + timedelta(seconds=8)
     web.add_talk(
         title="Ending soon",
         track=track,

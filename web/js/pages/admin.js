@@ -238,7 +238,7 @@ export function adminPage(main) {
         const { cells } = kept;
         fill(cells.talk, h("a", { class: "talk-title", href: `/app/talks/${encodeURIComponent(talk.id)}` }, talk.title),
           (talk.speakers || []).length ? h("span", { class: "talk-speakers" }, talk.speakers.join(", ")) : null,
-          h("span", { class: "muted talk-id" }, talk.id, " · ", kept.qr));
+          h("span", { class: "talk-id-line" }, h("span", { class: "muted talk-id" }, talk.id), " · ", kept.qr));
         setText(cells.track, talk.track || "");
         setText(cells.room, talk.room || "");
         fill(cells.when, timesCell(talk));
