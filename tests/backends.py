@@ -47,3 +47,6 @@ CLI_ATTENDEE_TALKS = postgres_dsn("cli_attendee_e2e")
 CLI_ATTENDEE_RATINGS = redis_url(7)
 SCHEMA_TALKS = postgres_dsn("schema")  # made empty by the schema deploy tests
 FRESH_TALKS = postgres_dsn("fresh")  # a new deployment's: no event stored (the relay's test)
+# An outbox no other relay drains: the e2e suite's runtime (alive for the whole session) runs a
+# relay on TALKS every minute, which would publish some of a relay test's entries itself.
+RELAY_TALKS = postgres_dsn("relay")

@@ -24,7 +24,7 @@ from talkrate.observability import logger
 from talkrate.projection import records_from_event
 from talkrate.relay import DEFAULT_BATCH
 from talkrate_local.database import prepare
-from tests.backends import FRESH_TALKS
+from tests.backends import FRESH_TALKS, RELAY_TALKS
 from tests.builders import (
     LambdaContextStub,
     http_event,
@@ -178,9 +178,19 @@ def test_a_rating_relayed_from_the_outbox_keeps_its_request_id(
     assert logger.get_correlation_id() is None
 
 
+@pytest.fixture
+def relay_outbox(configure: Callable[..., None]) -> str:
+    """The relay's database for a test of the relay alone: one whose outbox no other relay
+    drains (see RELAY_TALKS)."""
+    prepare(RELAY_TALKS)
+    configure(TALKS_CONNECTION=RELAY_TALKS)
+    return RELAY_TALKS
+
+
 def test_a_relay_run_after_postgresql_dropped_its_connection_relays_on_a_new_one(
-    configure: Callable[..., None], talk: str, talks_dsn: str
+    relay_outbox: str, talk: str
 ) -> None:
+    talks_dsn = relay_outbox
     # Given a warm relay, its connection open from its last run
     relay = load_function("relay")
     schedule = sample_event("relay/schedule.json")
@@ -206,13 +216,10 @@ def test_a_relay_run_after_postgresql_dropped_its_connection_relays_on_a_new_one
 
 
 def test_a_relay_run_on_a_slow_broker_stops_within_its_time_and_keeps_what_it_published(
-    configure: Callable[..., None],
-    talk: str,
-    talks_dsn: str,
-    monkeypatch: pytest.MonkeyPatch,
+    relay_outbox: str, talk: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given sixty ratings kept in the outbox
-    database = PostgresDatabase(talks_dsn, name="talkrate-test")
+    database = PostgresDatabase(relay_outbox, name="talkrate-test")
     kept = [Rating.new(talk, 1 + i % 5) for i in range(60)]
     for event in kept:
         PostgresOutbox(database).enqueue(event)
@@ -246,12 +253,10 @@ def test_a_relay_run_on_a_slow_broker_stops_within_its_time_and_keeps_what_it_pu
     database.close()
 
 
-def test_a_relay_run_drains_a_backlog_larger_than_one_batch(
-    configure: Callable[..., None], talk: str, talks_dsn: str
-) -> None:
+def test_a_relay_run_drains_a_backlog_larger_than_one_batch(relay_outbox: str, talk: str) -> None:
     # Given more ratings kept in the outbox than one batch of the relay (a broker outage at a
     # conference's pace: 500 a run, a minute apart, took hours to count them all)
-    database = PostgresDatabase(talks_dsn, name="talkrate-test")
+    database = PostgresDatabase(relay_outbox, name="talkrate-test")
     kept = [Rating.new(talk, 1 + i % 5) for i in range(DEFAULT_BATCH + 100)]
     for event in kept:
         PostgresOutbox(database).enqueue(event)
