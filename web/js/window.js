@@ -1,7 +1,6 @@
 // When a talk takes ratings (from its start until ratingClosesAt: its end plus the service's
 // grace), by the service's clock. The server decides (409); this spares attendees a vain tap.
 import { formatDay, formatTime } from "./dom.js";
-import { get, serviceNow, talkPath } from "./api.js";
 
 export const when = (iso) => `${formatDay(iso)} ${formatTime(iso)}`;
 
@@ -37,9 +36,4 @@ export function ratingWindow(talk, now) {
 export function atNextEdge(talk, now, check) {
   const ahead = [talk.startsAt, talk.endsAt, talk.ratingClosesAt].map((iso) => Date.parse(iso) + 1 - now).filter((ms) => ms > 0);
   return ahead.length ? setTimeout(check, Math.min(...ahead, 2 ** 31 - 1)) : null;
-}
-
-// The talk document, and the service's clock (see serviceNow), which its answer has just set.
-export async function loadTalkWithClock(talkId) {
-  return { talk: await get(talkPath(talkId)), now: serviceNow };
 }

@@ -1,12 +1,12 @@
 // /app/talks/<talkId>/screen: the room screen. Big figures, the live histogram and a QR code of
 // the talk's page, readable from the back of the room.
 import { h, fill, setText, talkHref, debounce } from "../dom.js";
-import { ApiError, serviceNow } from "../api.js";
+import { ApiError, get, talkPath, serviceNow } from "../api.js";
 import { watchTalk } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { qrSvg } from "../qr.js";
 import { liveBadge, errorText } from "./common.js";
-import { ratingWindow, loadTalkWithClock, atNextEdge } from "../window.js";
+import { ratingWindow, atNextEdge } from "../window.js";
 
 export function screenPage(main, talkId) {
   document.title = "Room screen · talkrate";
@@ -53,7 +53,7 @@ export function screenPage(main, talkId) {
   // screen is up, and the caption follows its rating window (and the service's clock).
   let talk = null;
   let missing = false; // the service said the talk is not in the programme (404, 400)
-  let now = serviceNow;
+  const now = serviceNow; // the service's clock, which every answer sets
   // The QR code, the histogram and the live state belong to a talk in the programme.
   const inProgramme = (yes) => {
     missing = !yes;
@@ -93,7 +93,7 @@ export function screenPage(main, talkId) {
   const refit = debounce(() => talk && fitTitle(), 200);
   addEventListener("resize", refit);
   const read = async () => {
-    ({ talk, now } = await loadTalkWithClock(talkId));
+    talk = await get(talkPath(talkId));
     if (!stopped) show();
   };
   // A talk that is not (or no longer) in the programme: said as the title, with what the one

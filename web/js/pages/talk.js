@@ -1,11 +1,11 @@
 // /app/talks/<talkId>: rate the talk (1 to 5, changeable), and its live histogram.
 import { h, fill, setText, formatTime, talkHref, debounce } from "../dom.js";
-import { request, appConfig, ApiError, gatewayBusy, serviceNow } from "../api.js";
+import { request, get, talkPath, appConfig, ApiError, gatewayBusy, serviceNow } from "../api.js";
 import { watchTalk } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { voterToken, forgetToken, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating, sendingRating, keepSending, safeToResend } from "../voter.js";
 import { liveBadge, errorText } from "./common.js";
-import { ratingWindow, loadTalkWithClock, when, atNextEdge } from "../window.js";
+import { ratingWindow, when, atNextEdge } from "../window.js";
 
 // Conference Wi-Fi drops answers: a rating that got none (or a 503, a gateway's 502, 504 or
 // throttling 429, or "still in progress") is sent again with the same Idempotency-Key, which the service counts
@@ -146,7 +146,7 @@ export function talkPage(main, talkId) {
   const refit = debounce(fitTitle, 200);
   addEventListener("resize", refit);
   let open = true; // whether its rating window is open, by the service's clock
-  let now = serviceNow; // the service's clock (see serviceNow)
+  const now = serviceNow; // the service's clock, which every answer sets
   let unrated = ""; // what to say of an attendee who did not rate while it is closed
 
   function showOwn(value) {
@@ -404,10 +404,8 @@ export function talkPage(main, talkId) {
     }
   })();
 
-  async function loadTalk() {
-    const loaded = await loadTalkWithClock(talkId);
-    now = loaded.now;
-    return loaded.talk;
+  function loadTalk() {
+    return get(talkPath(talkId));
   }
 
   function showTalk(loaded) {
