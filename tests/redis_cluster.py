@@ -254,6 +254,10 @@ class LocalRedisCluster:
         self._wait_for_node(port)
         self.wait_until_healthy(replicated=True)
 
+    def flush(self, port: int) -> None:
+        """Empty one primary (its replica follows): a shard that lost its data."""
+        self._node(port).flushall()
+
     def flushall(self) -> None:
         """Empty every primary (their replicas follow)."""
         for port in self.live_ports():

@@ -16,6 +16,7 @@ import pytest
 from talkrate.adapters import redis_store
 from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore, PostgresOutbox
 from talkrate.adapters.redis_store import (
+    BUILT_KEY,
     ReadModelClient,
     RedisReadModel,
     connect,
@@ -30,6 +31,7 @@ from talkrate.projection import StreamRecord, classify, project_batch
 from talkrate.rating import rating_status
 from talkrate.rebuild import RebuildInProgress, rebuild_if_lost, rebuild_read_model
 from tests.builders import rating_event, unique_talk_id
+from tests.redis_cluster import LocalRedisCluster
 
 pytestmark = pytest.mark.integration
 
@@ -227,6 +229,43 @@ def test_a_read_model_lost_from_redis_is_rebuilt_before_the_next_batch_only(
             rebuild_if_lost(store, model, progress=lambda _: None)
     finally:
         model.unlock_after_rebuild()
+
+
+def test_on_a_cluster_a_shard_that_lost_its_data_is_noticed_and_rebuilt(
+    store: PostgresEventStore, redis_cluster: LocalRedisCluster, topic: str
+) -> None:
+    # Given a built read model on a cluster, and a talk on each primary (counted there)
+    model = RedisReadModel(redis_cluster.url)
+    rebuild_read_model(store, model, progress=lambda _: None)
+    talks: dict[int, str] = {}
+    while len(talks) < len(redis_cluster.primaries()):
+        talk = unique_talk_id()
+        talks.setdefault(redis_cluster.primary_of(histogram_key(talk)), talk)
+    offset = 0
+    for talk in talks.values():
+        records = [at(topic, 0, offset + i, rating_event(talk, 4)) for i in range(3)]
+        project_batch(records, store, model)
+        offset += 3
+    assert model.is_built()
+    built_on = redis_cluster.primary_of(BUILT_KEY)
+    # When each shard in turn loses its data (the shard holding projector/built last), its
+    # talk's counts with it
+    for shard in sorted(talks, key=lambda port: port == built_on):
+        redis_cluster.flush(shard)
+        assert model.histogram(talks[shard]).total == 0
+        # Then the loss is seen, GET / says so, and the next batch's check rebuilds it
+        assert not model.is_built()
+        assert model.ping() == "empty"
+        assert rebuild_if_lost(store, model, progress=lambda _: None) is not None
+        assert model.is_built()
+        assert model.ping() is True
+        for talk in talks.values():
+            assert model.histogram(talk).counts["4"] == 3
+    # And a redelivery after the rebuilds still counts nothing twice
+    replay = project_batch(
+        [at(topic, 0, 0, rating_event(next(iter(talks.values())), 1))], store, model
+    )
+    assert replay.skipped == 1
 
 
 def test_two_rebuilds_do_not_run_at_once(store: PostgresEventStore, model: RedisReadModel) -> None:

@@ -13,7 +13,10 @@ tag, so a talk's keys share one slot of a Redis Cluster and one script updates t
   at, so a batch that read a talk earlier never writes over a later batch's score;
 - `projector/offsets`: "<topic>-<partition>" -> the offset up to which whole batches were applied
   (dead letters and duplicates, which belong to no talk, are judged against it);
-- `projector/rebuilding`: held while the read model is rebuilt.
+- `projector/rebuilding`: held while the read model is rebuilt;
+- `projector/built`: set by a rebuild (a Redis without it lost the read model); on a cluster also
+  `projector/built/{<n>}` in every one of the 16,384 slots, so a shard that loses its data loses
+  marks of its own with it.
 
 One Redis or a Redis Cluster, chosen by the URL: `redis://host:port?cluster=true` (or `rediss://`).
 """
@@ -25,7 +28,7 @@ import json
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
@@ -74,6 +77,7 @@ REBUILD_LOCK_KEY = "projector/rebuilding"
 # Set when the read model is built from the event store (a rebuild's swap, which the projector
 # runs itself when the key is missing): a Redis without it lost the read model, or never had one.
 BUILT_KEY = "projector/built"
+CLUSTER_SLOTS = 16384
 # A rebuild renews its lock at each step of its read (every 5,000 events): a lock that lasted
 # longer would, when the rebuilding process dies (a Lambda's timeout, out of memory), hold the
 # projector off (and every other rebuild) that much longer.
@@ -1062,7 +1066,10 @@ class RedisReadModel:
         items = list(scores.items())
         for start in range(0, len(items), 1000):
             pipe.zadd(LEADERBOARD_KEY, dict(items[start : start + 1000]))
-        pipe.set(BUILT_KEY, _now_text())
+        built = _now_text()
+        pipe.set(BUILT_KEY, built)
+        for tag in _slot_tags():
+            pipe.set(slot_mark(tag), built)
         pipe.execute()
 
     def memory(self) -> ReadModelMemory:
@@ -1089,14 +1096,24 @@ class RedisReadModel:
     def is_built(self) -> bool:
         """Whether Redis holds a read model built from the event store (False after Redis lost
         its data, or before the first build)."""
-        return bool(self.client.exists(BUILT_KEY))
+        if not self.cluster:
+            return bool(self.client.exists(BUILT_KEY))
+        # BUILT_KEY lives in one slot, on one shard: a shard that lost its data (restarted
+        # empty, flushed, replaced without a replica) is seen by its own slots' marks. One
+        # slot's mark a primary, read in one pipeline.
+        marks = [BUILT_KEY, *(slot_mark(tag) for tag in _one_slot_a_primary(self.client))]
+        pipe = self.client.pipeline(transaction=False)
+        for mark in marks:
+            pipe.exists(mark)
+        return all(pipe.execute())
 
     def ping(self) -> bool | Literal["empty"]:
         """True when Redis answers and holds the read model, "empty" when it answers without
-        one (lost, or not built yet: the projector's next batch builds it), else False."""
+        one (lost, or not built yet: the projector's next batch builds it; on a cluster, one
+        shard's share lost is enough), else False."""
         try:
-            return True if self.client.exists(BUILT_KEY) else "empty"
-        except (redis.RedisError, RedisClusterException):
+            return True if self.is_built() else "empty"
+        except (BackendUnavailable, redis.RedisError, RedisClusterException):
             return False
 
 
@@ -1143,6 +1160,46 @@ def _histogram(stored: list[Any]) -> Histogram:
     return Histogram.from_counts(
         dict(zip(RATING_VALUES, stored[:5], strict=True)), revision=stored[5] or 0
     )
+
+
+def slot_mark(tag: str) -> str:
+    """The rebuild's mark in the slot `tag` hashes to (a cluster's)."""
+    return f"{BUILT_KEY}/{{{tag}}}"
+
+
+def _numbers_by_slot() -> Iterator[tuple[str, int]]:
+    """Decimal numbers, from 0 up, each with its slot, the first number of each slot only: that
+    number is the slot's tag, so a slot's mark is found without the whole table."""
+    seen: set[int] = set()
+    number = 0
+    while len(seen) < CLUSTER_SLOTS:
+        tag = str(number)
+        slot = key_slot(tag.encode())
+        if slot not in seen:
+            seen.add(slot)
+            yield tag, slot
+        number += 1
+
+
+@functools.cache
+def _slot_tags() -> tuple[str, ...]:
+    """Every slot's tag (about 110,000 numbers hashed, once a process: a cluster rebuild's)."""
+    return tuple(tag for tag, _ in _numbers_by_slot())
+
+
+def _one_slot_a_primary(client: Any) -> list[str]:
+    """A slot's tag for each primary that serves slots, as the client knows the cluster now
+    (a primary serving a third of the slots: a few numbers hashed)."""
+    slots: dict[int, list[Any]] = client.nodes_manager.slots_cache
+    primaries = {shard[0].name for shard in slots.values() if shard}
+    tags: dict[str, str] = {}
+    for tag, slot in _numbers_by_slot():
+        shard = slots.get(slot)
+        if shard and shard[0].name not in tags:
+            tags[shard[0].name] = tag
+            if len(tags) == len(primaries):
+                break
+    return list(tags.values())
 
 
 def _now_text() -> str:
