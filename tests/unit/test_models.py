@@ -120,6 +120,9 @@ def test_any_producer_s_event_with_an_offset_time_is_normalised_to_utc() -> None
         {"value": "3"},
         {"eventId": "not-a-uuid"},
         {"occurredAt": "2026-11-21T10:00:00"},
+        {"occurredAt": 1_795_255_200_000},  # Unix time, not RFC 3339 (pydantic took it)
+        {"occurredAt": 1_795_255_200.5},
+        {"occurredAt": "1795255200"},
         {"talkId": None},
     ],
 )

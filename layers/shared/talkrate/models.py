@@ -116,6 +116,17 @@ class VoterRequest(BaseModel):
     code: str | None = Field(None, min_length=1, max_length=200)
 
 
+_DATE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
+
+
+def _text_only(value: Any) -> Any:
+    # JSON numbers are not times, nor are strings of digits: pydantic would read 0 or "0" as
+    # 1970-01-01. A time starts with its date, then "T" (or a space) and the hour and minute.
+    if isinstance(value, datetime) or (isinstance(value, str) and _DATE_TIME.match(value)):
+        return value
+    raise ValueError("must be an RFC 3339 date-time string")
+
+
 class RatingSubmitted(BaseModel):
     """The one event on topic `ratings`, defined here: talkrate.events writes it (the API) and
     reads its usual form (the projector) without pydantic, byte for byte as this model does
@@ -128,7 +139,7 @@ class RatingSubmitted(BaseModel):
     schema_version: Literal[1] = Field(default=1, alias="schemaVersion")
     talk_id: TalkId = Field(alias="talkId")
     value: RatingValue
-    occurred_at: datetime = Field(alias="occurredAt")
+    occurred_at: Annotated[datetime, BeforeValidator(_text_only)] = Field(alias="occurredAt")
     # With a voter, the attendee's latest rating of the talk replaces their earlier ones.
     voter_id: VoterId | None = Field(None, alias="voterId")
 
@@ -189,17 +200,6 @@ def problems_of(error: ValidationError) -> list[str]:
 
 
 # --- The talk catalog ---------------------------------------------------------------------------
-
-
-_DATE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
-
-
-def _text_only(value: Any) -> Any:
-    # JSON numbers are not times, nor are strings of digits: pydantic would read 0 or "0" as
-    # 1970-01-01. A time starts with its date, then "T" (or a space) and the hour and minute.
-    if isinstance(value, datetime) or (isinstance(value, str) and _DATE_TIME.match(value)):
-        return value
-    raise ValueError("must be an RFC 3339 date-time string")
 
 
 def _encodable(value: str) -> str:
