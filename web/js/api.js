@@ -25,20 +25,37 @@ function heardClock(response) {
   skew = served + (Number.isFinite(age) && age > 0 ? age * 1000 : 0) - Date.now();
 }
 
+// A request the network leaves hanging (a hall's Wi-Fi that lost its way out, a connection that
+// died without a word) is given up after this long without its answer's headers, and again
+// without its body, as one that could not reach the service: a page's polling goes on instead of
+// waiting on it for good, and a rating is sent again under its key. The API itself gives up
+// within 12 s.
+export const REQUEST_TIMEOUT_MS = 15_000;
+
+const unreachable = () => new ApiError(0, { title: "The service cannot be reached", detail: "Check your connection; the page retries on its own." });
+
 export async function request(method, path, { body, headers } = {}) {
+  const abort = new AbortController();
+  let timer = setTimeout(() => abort.abort(), REQUEST_TIMEOUT_MS);
   let response;
+  let text;
   try {
     response = await fetch(path, {
       method,
       headers: { ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
       body: body !== undefined ? JSON.stringify(body) : undefined,
       cache: "no-store",
+      signal: abort.signal,
     });
-  } catch (error) {
-    throw new ApiError(0, { title: "The service cannot be reached", detail: "Check your connection; the page retries on its own." });
+    heardClock(response);
+    clearTimeout(timer);
+    timer = setTimeout(() => abort.abort(), REQUEST_TIMEOUT_MS);
+    text = await response.text();
+  } catch {
+    throw unreachable();
+  } finally {
+    clearTimeout(timer);
   }
-  heardClock(response);
-  const text = await response.text();
   let value = null;
   if (text) {
     try {

@@ -1,0 +1,112 @@
+"""The web app for the people who hold it on a bad network or with assistive settings, in a real
+Chromium: a request the network leaves hanging, a phone that goes offline, the system's forced
+colours.
+
+The fixtures and helpers are test_web_app's (its runtime asks for voter tokens and an event code).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, Route, expect
+
+from tests.e2e import test_web_app as web_app
+from tests.e2e.conftest import wait_for
+from tests.e2e.test_web_app import (
+    SCREEN,
+    TALK_PAGE,
+    WebStack,
+    enter_event_code,
+    live_connections,
+    run_clock,
+    star,
+    total,
+)
+
+# test_web_app's fixtures, found by pytest under their names: its runtime, a phone, a page.
+browser, phone, page, web = web_app.browser, web_app.phone, web_app.page, web_app.web
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+
+def wait_until_held(page: Page, held: list[Any]) -> None:
+    """Route handlers run while the page is waited on, not in a sleep."""
+    for _ in range(100):
+        if held:
+            return
+        page.wait_for_timeout(100)
+    assert held
+
+
+def test_a_room_screen_whose_read_hangs_keeps_reading_and_shows_new_ratings(
+    web: WebStack, page: Page
+) -> None:
+    # Given a room screen on a network that lets no live channel through (a venue's proxy
+    # refusing WebSockets), so that it reads the talk's ratings every five seconds, on a clock
+    # the test moves
+    talk = web.add_talk(title="Read on a hanging network")
+    page.clock.install()
+    live_connections(page, refusing=[True])
+    reads: list[str] = []
+    held: list[Route] = []
+
+    def hang_the_second_read(route: Route) -> None:
+        reads.append(route.request.url)
+        if len(reads) == 2:
+            held.append(route)  # the network never answers this one
+        else:
+            route.continue_()
+
+    page.route(f"**/ratings?talkId={talk['id']}", hang_the_second_read)
+    page.goto(web.url(SCREEN.format(id=talk["id"])))
+    expect(total(page)).to_have_text("0 ratings")
+    # When one of its reads never gets an answer, and a rating is counted meanwhile
+    run_clock(page, 2, 5_500, 300)
+    wait_until_held(page, held)
+    web.rate(talk["id"], 5)
+    assert wait_for(lambda: web.count(talk["id"]) == 1)
+    # Then the screen gives that read up and reads again: the room sees the rating
+    run_clock(page, 6, 5_500, 300)
+    expect(total(page)).to_have_text("1 rating")
+    assert len(reads) > 2
+
+
+def test_a_rating_whose_request_hangs_is_sent_again_and_counted_once(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee on a talk's page, whose first rating request the network leaves hanging
+    # (sent, never answered), on a clock the test moves
+    talk = web.add_talk(title="Rated on a hanging network")
+    page.clock.install()
+    keys: list[str | None] = []
+    held: list[Route] = []
+
+    def hang_the_first(route: Route) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        keys.append(route.request.headers.get("idempotency-key"))
+        if not held:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route(lambda url: url.endswith("/ratings"), hang_the_first)
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    own = page.get_by_test_id("own-rating")
+    expect(own).to_have_text("Tap a star to rate this talk.")
+    # When they tap 4
+    star(page, 4).click()
+    enter_event_code(page)
+    expect(own).to_have_text("Sending your rating: 4 out of 5…")
+    wait_until_held(page, held)
+    # Then the page does not wait on it for good: it sends the 4 again under the same key
+    run_clock(page, 5, 5_000, 300)
+    expect(own).to_contain_text("You rated 4 out of 5")
+    assert len(keys) == 2
+    assert keys[0]
+    assert keys[1] == keys[0]
+    # And the service counts it once
+    assert wait_for(lambda: web.count(talk["id"]) == 1)
