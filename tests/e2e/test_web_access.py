@@ -110,3 +110,25 @@ def test_a_rating_whose_request_hangs_is_sent_again_and_counted_once(
     assert keys[1] == keys[0]
     # And the service counts it once
     assert wait_for(lambda: web.count(talk["id"]) == 1)
+
+
+@pytest.mark.parametrize("path", [TALK_PAGE, SCREEN])
+def test_a_page_offline_says_so_and_shows_what_was_rated_meanwhile_once_back(
+    web: WebStack, page: Page, path: str
+) -> None:
+    # Given a talk's page (an attendee's, or the room screen) live on its channel
+    talk = web.add_talk(title="Watched from a tunnel")
+    page.goto(web.url(path.format(id=talk["id"])))
+    badge = page.locator(".live-badge")
+    expect(badge).to_have_attribute("data-state", "live")
+    # When the browser loses its network
+    page.context.set_offline(True)
+    # Then the page says it is offline, not "Live" over figures that cannot move
+    expect(badge).to_have_text("Offline: these figures may be out of date")
+    # When a rating is counted meanwhile, and the network comes back
+    web.rate(talk["id"], 4)
+    assert wait_for(lambda: web.count(talk["id"]) == 1)
+    page.context.set_offline(False)
+    # Then the page shows it, and is live again
+    expect(total(page)).to_have_text("1 rating", timeout=web_app.LIVE_WITHIN_MS)
+    expect(badge).to_have_text("Live")

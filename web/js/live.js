@@ -26,11 +26,19 @@ function newId() {
 //   channel: "/talkrate/talks/<segment>" or "/talkrate/leaderboard"
 //   refresh(): fetch the state over HTTP (called at start, after each (re)connect, when polling)
 //   onEvent(message): a message published on the channel, parsed
-//   onStatus(state): "live" | "connecting" | "polling"
+//   onStatus(state): "live" | "connecting" | "polling" | "offline" (the browser has no network)
 //   pollMs: how often to refresh without a live channel (half a second: a rating shows within
 //   two, the projector's second included; a hidden tab polls every five)
 export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs = 500 }) {
   let stopped = false;
+  // A browser without a network (a phone in a tunnel, a room PC whose Wi-Fi dropped) is said to
+  // be offline, not "Live" over figures that cannot move while its connection has not noticed;
+  // the state under it is said again when the network is back.
+  let shownState = "connecting";
+  const status = (state) => {
+    shownState = state;
+    onStatus(navigator.onLine === false ? "offline" : state);
+  };
   let socket = null;
   let attempt = 0;
   let refusals = 0; // connections in a row that closed before the channel took the subscription
@@ -90,7 +98,7 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
   function connect(live) {
     if (stopped) return;
     away = null;
-    onStatus("connecting");
+    status("connecting");
     const auth = { host: live.host, "x-api-key": live.apiKey };
     const id = newId();
     let timeoutMs = DEFAULT_TIMEOUT_MS;
@@ -125,7 +133,7 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
         attempt = 0;
         // The channel carries the updates now; a slow check stays, for what it may drop.
         startPolling(LIVE_CHECK_MS, LIVE_CHECK_MS);
-        onStatus("live");
+        status("live");
         safeRefresh();
       } else if (data.type === "subscribe_error" && data.id === id) {
         current.close();
@@ -161,7 +169,7 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
 
   function reconnect(live) {
     away = live;
-    onStatus("connecting");
+    status("connecting");
     const base = BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)];
     attempt += 1;
     clearTimeout(connectTimer);
@@ -177,6 +185,16 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
     if (!stopped && !document.hidden) safeRefresh();
   };
   document.addEventListener("visibilitychange", onVisible);
+  // Offline, then back: the state is read at once (what was rated meanwhile), not at the next
+  // poll or check a minute later.
+  const onOffline = () => onStatus("offline");
+  const onOnline = () => {
+    if (stopped) return;
+    status(shownState);
+    safeRefresh();
+  };
+  addEventListener("offline", onOffline);
+  addEventListener("online", onOnline);
 
   // Whether the deployment has a live channel. Not knowing (its config could not be read) is
   // not "none": the page keeps fresh every five seconds and asks again, rather than polling
@@ -189,11 +207,11 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
         safeRefresh();
         connect(config.live);
       } else if (config && config.unknown) {
-        onStatus("polling");
+        status("polling");
         startPolling(FALLBACK_POLL_MS, 0);
         configTimer = setTimeout(start, FALLBACK_POLL_MS);
       } else {
-        onStatus("polling");
+        status("polling");
         startPolling(pollMs, 0);
       }
     });
@@ -205,6 +223,8 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
     stop() {
       stopped = true;
       document.removeEventListener("visibilitychange", onVisible);
+      removeEventListener("offline", onOffline);
+      removeEventListener("online", onOnline);
       stopPolling();
       clearTimeout(connectTimer);
       clearTimeout(configTimer);

@@ -6,7 +6,7 @@ import { gatewayBusy, serviceNow } from "../api.js";
 // live, "Reconnecting…" once it lost that.
 export function liveBadge() {
   const node = h("p", { class: "live-badge", "data-state": "connecting" }, "Connecting…");
-  const texts = { live: "Live", connecting: "Connecting…", polling: "Updating every few seconds" };
+  const texts = { live: "Live", connecting: "Connecting…", polling: "Updating every few seconds", offline: "Offline: these figures may be out of date" };
   let wasLive = false;
   return {
     node,
