@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 from tests.e2e import test_web_app as web_app
 from tests.e2e.conftest import wait_for
@@ -132,3 +132,41 @@ def test_a_page_offline_says_so_and_shows_what_was_rated_meanwhile_once_back(
     # Then the page shows it, and is live again
     expect(total(page)).to_have_text("1 rating", timeout=web_app.LIVE_WITHIN_MS)
     expect(badge).to_have_text("Live")
+
+
+BACKGROUND = "(node) => getComputedStyle(node).backgroundColor"
+
+
+@pytest.mark.parametrize("scheme", ["dark", "light"])
+def test_in_forced_colours_the_chosen_star_and_the_bars_still_show(
+    web: WebStack, browser: Browser, scheme: str
+) -> None:
+    # Given a rated talk, and an attendee whose system forces its own colours (Windows' high
+    # contrast, dark or light)
+    talk = web.add_talk(title="Read in high contrast")
+    web.rate(talk["id"], 5)
+    assert wait_for(lambda: web.count(talk["id"]) == 1)
+    context = browser.new_context(
+        viewport=web_app.PHONE, forced_colors="active", color_scheme=scheme
+    )
+    try:
+        page = context.new_page()
+        page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+        expect(total(page)).to_have_text("1 rating")
+        # When they rate it 4, and move on from the star
+        star(page, 4).click()
+        enter_event_code(page)
+        expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
+        page.keyboard.press("Tab")
+        # Then the chosen star is drawn unlike the others
+        chosen = star(page, 4).evaluate(BACKGROUND)
+        assert chosen != star(page, 3).evaluate(BACKGROUND)
+        # And the bar of the 5 stands out from its track, as the empty 3's does not
+        rows = page.locator(".histogram li")
+        fives, threes = rows.nth(0), rows.nth(2)
+        assert fives.locator(".fill").evaluate(BACKGROUND) != fives.locator(".track").evaluate(
+            BACKGROUND
+        )
+        assert threes.locator(".fill").bounding_box()["width"] == 0  # type: ignore[index]
+    finally:
+        context.close()
