@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
+from tests.builders import unique_talk_id
 from tests.e2e import test_web_app as web_app
 from tests.e2e.conftest import wait_for
+from tests.e2e.test_web_admin import sign_in
 from tests.e2e.test_web_app import (
     SCREEN,
     TALK_PAGE,
@@ -170,3 +172,66 @@ def test_in_forced_colours_the_chosen_star_and_the_bars_still_show(
         assert threes.locator(".fill").bounding_box()["width"] == 0  # type: ignore[index]
     finally:
         context.close()
+
+
+def test_an_organiser_pressing_save_twice_on_a_slow_network_saves_once_and_is_told_so(
+    web: WebStack, page: Page
+) -> None:
+    # Given an organiser editing a talk on a slow network: their save is held on its way
+    talk = web.add_talk(title="Saved on a slow network")
+    held: list[Route] = []
+
+    def hold_saves(route: Route) -> None:
+        if route.request.method == "PUT":
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route(f"**/talks/{talk['id']}", hold_saves)
+    sign_in(web, page)
+    page.get_by_role("button", name=f"Edit {talk['title']}").click()
+    page.get_by_label("Room").fill("Hall 7")
+    # When they press Save, and again while the first is on its way
+    page.get_by_role("button", name="Save", exact=True).click()
+    wait_until_held(page, held)
+    save = page.locator(".talk-form button[type=submit]")
+    expect(save).to_have_text("Saving…")
+    save.click()
+    page.wait_for_timeout(500)
+    for route in list(held):
+        route.continue_()
+    # Then the talk is saved once, and the page says it was saved, not that someone else did
+    expect(page.get_by_test_id("admin-message")).to_have_text(f"Saved “{talk['title']}”.")
+    assert len(held) == 1
+    assert web.runtime.request("GET", f"/talks/{talk['id']}").json["room"] == "Hall 7"
+
+
+def test_an_organiser_pressing_add_twice_on_a_slow_network_adds_the_talk_once(
+    web: WebStack, page: Page
+) -> None:
+    # Given an organiser adding a talk on a slow network: the request is held on its way
+    talk_id = unique_talk_id("web")
+    held: list[Route] = []
+
+    def hold_adds(route: Route) -> None:
+        if route.request.method == "POST":
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/talks", hold_adds)
+    sign_in(web, page)
+    page.get_by_role("button", name="Add a talk").click()
+    page.get_by_label("Title").fill("Added on a slow network")
+    page.get_by_label("Id (in the talk's address)").fill(talk_id)
+    # When they press "Add the talk", and again while the first is on its way
+    page.get_by_role("button", name="Add the talk").click()
+    wait_until_held(page, held)
+    page.locator(".talk-form button[type=submit]").click()
+    page.wait_for_timeout(500)
+    for route in list(held):
+        route.continue_()
+    # Then the talk is added once, and the page says so, not that the id is taken
+    web.created.append(talk_id)
+    expect(page.get_by_test_id("admin-message")).to_have_text("Added “Added on a slow network”.")
+    assert len(held) == 1

@@ -261,8 +261,12 @@ export function adminPage(main) {
       if (target.isConnected) target.focus();
     }
 
+    // A talk being deleted is not asked about again (a second press on a slow network).
+    const deleting = new Set();
     async function remove(talk) {
+      if (deleting.has(talk.id)) return;
       if (!window.confirm(`Delete “${talk.title}”? Its ratings stay in the event store.`)) return;
+      deleting.add(talk.id);
       try {
         const index = [...list.querySelectorAll("button[data-edit]")].findIndex((b) => b.dataset.edit === talk.id);
         await admin("DELETE", talkPath(talk.id), undefined, talk.revision);
@@ -277,6 +281,8 @@ export function adminPage(main) {
           return;
         }
         failed(error);
+      } finally {
+        deleting.delete(talk.id);
       }
     }
 
@@ -340,8 +346,20 @@ export function adminPage(main) {
       });
       const edited = () => (base ? Object.keys(inputs).filter((k) => inputs[k].value !== shown(base)[k]) : Object.keys(inputs));
       const heading = h("h2", { tabindex: "-1" }, isNew ? "Add a talk" : `Edit “${talk.title}”`);
+      // One save at a time: a second press while the first is on its way (a slow network) sent
+      // the form again, and its refusal (the talk's new revision, the id now taken) was told as
+      // someone else's change. The button says so meanwhile, and keeps the keyboard focus.
+      const label = isNew ? "Add the talk" : "Save";
+      const submit = h("button", { type: "submit" }, label);
+      let saving = false;
+      const busy = (yes) => {
+        saving = yes;
+        submit.toggleAttribute("aria-disabled", yes);
+        setText(submit, yes ? (isNew ? "Adding…" : "Saving…") : label);
+      };
       const form = h("form", { class: "card talk-form", onsubmit: async (event) => {
         event.preventDefault();
+        if (saving) return;
         if (!checkTimes()) {
           ends.reportValidity();
           return;
@@ -357,6 +375,7 @@ export function adminPage(main) {
         };
         const mine = edited();
         if (base) for (const k of ["startsAt", "endsAt"]) if (!mine.includes(k)) fields[k] = base[k] ?? null;
+        busy(true);
         try {
           if (isNew) {
             const { slug } = await programmeFile();
@@ -400,13 +419,15 @@ export function adminPage(main) {
             return;
           }
           failed(error);
+        } finally {
+          busy(false);
         }
       } },
         heading, titleField, idField, speakersField, trackField, roomField,
         h("span", { class: "row two" }, startsField, endsField),
         h("p", { class: "muted", id: "talk-zone" }, `Times in ${ZONE}, this device's time zone.`),
         h("span", { class: "row" },
-          h("button", { type: "submit" }, isNew ? "Add the talk" : "Save"),
+          submit,
           h("button", { type: "button", class: "quiet", onclick: () => {
             fill(formBox);
             focusAfter(isNew ? null : talk.id);
