@@ -26,6 +26,14 @@ from tests.e2e.test_web_app import (
     star,
     total,
 )
+from tests.e2e.test_web_talk_page import (
+    WAITING,
+    only,
+    past_the_page_s_retries,
+    rated_three,
+    ratings_of,
+    ratings_sent,
+)
 
 # test_web_app's fixtures, found by pytest under their names: its runtime, a phone, a page.
 browser, phone, page, web = web_app.browser, web_app.phone, web_app.page, web_app.web
@@ -235,3 +243,44 @@ def test_an_organiser_pressing_add_twice_on_a_slow_network_adds_the_talk_once(
     web.created.append(talk_id)
     expect(page.get_by_test_id("admin-message")).to_have_text("Added “Added on a slow network”.")
     assert len(held) == 1
+
+
+RECORD_CHANGES = """() => {
+  window.said = [];
+  const watched = document.querySelectorAll('[data-testid=own-rating], [data-testid=message]');
+  const observer = new MutationObserver(() => watched.forEach((node) => window.said.push(node.textContent)));
+  watched.forEach((node) => observer.observe(node, {childList: true, characterData: true, subtree: true}));
+}"""
+
+
+def test_a_rating_waiting_for_the_network_is_tried_again_without_a_word_until_it_counts(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee who rated a talk 3, whose Wi-Fi then stops reaching the service while
+    # the phone says it is online, and whose 4 now waits for the network
+    talk = web.add_talk(title="Waiting without a word")
+    unreachable = [False]
+    keys = ratings_sent(page, unreachable)
+    own, message = rated_three(web, page, talk)
+    unreachable[0] = True
+    star(page, 4).click()
+    past_the_page_s_retries(page)
+    expect(message).to_have_text(WAITING)
+    tries = len(keys)
+    # When the page tries it again by itself, at two of its 30 s checks, in vain
+    page.evaluate(RECORD_CHANGES)
+    for _ in range(2):
+        page.clock.run_for(31_000)
+        past_the_page_s_retries(page)
+    assert len(keys) > tries
+    # Then what a screen reader hears of the rating (its line, the alert under it) stays as it
+    # was: no alert, no line said again at each try
+    assert page.evaluate("window.said") == []
+    expect(message).to_have_text(WAITING)
+    expect(own).to_have_text("Waiting to send your rating: 4 out of 5.")
+    # When the service can be reached again, the next try counts it, and that is said
+    unreachable[0] = False
+    page.clock.run_for(31_000)
+    expect(own).to_contain_text("You rated 4 out of 5")
+    expect(message).to_have_text("")
+    assert wait_for(lambda: ratings_of(web, talk["id"]) == only(4))

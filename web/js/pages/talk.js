@@ -223,13 +223,14 @@ export function talkPage(main, talkId) {
   }
 
   // One tap's rating, sent until it has an answer that is not transient (see RETRY_MS).
-  async function send(value, token, key) {
+  // `quietly`: a waiting rating tried again in the background, whose message already says so.
+  async function send(value, token, key, quietly = false) {
     for (let attempt = 0; ; attempt += 1) {
       try {
         return await post(value, token, key);
       } catch (error) {
         if (!transient(error) || attempt >= RETRY_MS.length || stopped || !navigator.onLine) throw error;
-        setText(message, "Connection trouble: sending your rating again…");
+        if (!quietly) setText(message, "Connection trouble: sending your rating again…");
         await pause(error.retryAfter ? error.retryAfter * 1000 : RETRY_MS[attempt]);
       }
     }
@@ -281,11 +282,15 @@ export function talkPage(main, talkId) {
       return;
     }
     busy = true;
+    // A rating waiting for the network, tried again by itself (each 30 s check, the network's
+    // return): its lines keep saying it waits until it is counted or refused. Cleared and said
+    // again at each try, they were read out by a screen reader twice a minute, an alert each time.
+    const quietly = waiting && held !== null;
     waiting = false;
     let sent = false;
-    setText(message, "");
+    if (!quietly) setText(message, "");
     codeForm.hidden = true;
-    showSending(value);
+    showSending(value, quietly ? `Waiting to send your rating: ${value} out of 5.` : undefined);
     const key = held ? held.key : newKey();
     let token = held ? held.token : undefined; // undefined: not asked for yet
     let sentAt = held?.sentAt; // from its first send: how long the service still knows its key
@@ -298,7 +303,7 @@ export function talkPage(main, talkId) {
       keep();
       let answer;
       try {
-        answer = await send(value, token, key);
+        answer = await send(value, token, key, quietly);
       } catch (error) {
         // An expired or revoked pass: one new pass, one more try. Not for a rating sent under the
         // refused pass before this run (a reload, the network's return): that send may have
@@ -317,7 +322,6 @@ export function talkPage(main, talkId) {
       sent = true;
       live.refresh();
     } catch (error) {
-      showOwn(ownRating(talkId));
       if (error instanceof ApiError && error.status === 0) {
         // Offline, or the service out of reach: kept, and sent when the browser is back online.
         waiting = true;
@@ -339,6 +343,8 @@ export function talkPage(main, talkId) {
         setText(message, refusal(error));
         if (error instanceof ApiError && error.status === 409) reloadTalk();
       }
+      // The rating counted before, unless this one waits (its line says so, in `finally`).
+      if (!waiting) showOwn(ownRating(talkId));
     } finally {
       // Answered (or refused): no longer on its way, unless another tab sends one of its own.
       if (!waiting && sendingRating(talkId)?.key === key) keepSending(talkId, null);
