@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page, Route, expect
 
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app as web_app
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import Runtime, wait_for
 from tests.e2e.test_web_admin import sign_in
 from tests.e2e.test_web_app import (
     SCREEN,
@@ -284,3 +284,35 @@ def test_a_rating_waiting_for_the_network_is_tried_again_without_a_word_until_it
     expect(own).to_contain_text("You rated 4 out of 5")
     expect(message).to_have_text("")
     assert wait_for(lambda: ratings_of(web, talk["id"]) == only(4))
+
+
+def test_an_attendee_whose_pass_could_not_be_fetched_still_changes_their_mind_as_one(
+    runtime: Runtime, talk: str, page: Page
+) -> None:
+    # Given an open-voting event (ratings without an attendee pass count too), and an attendee
+    # whose phone cannot reach the service when they first tap: their pass is not to be had
+    reached = [False]
+
+    def voters(route: Route) -> None:
+        if reached[0]:
+            route.continue_()
+        else:
+            route.abort("internetdisconnected")
+
+    page.route("**/voters", voters)
+    page.clock.install()
+    page.goto(runtime.url + TALK_PAGE.format(id=talk))
+    own = page.get_by_test_id("own-rating")
+    expect(own).to_have_text("Tap a star to rate this talk.")
+    # When they tap 4, the network comes back, and the 4 is counted
+    star(page, 4).click()
+    reached[0] = True
+    page.clock.run_for(31_000)
+    expect(own).to_contain_text("You rated 4 out of 5")
+    # And then they change their mind to 2
+    star(page, 2).click()
+    expect(own).to_contain_text("You rated 2 out of 5")
+    # Then the service counts one rating of theirs, the 2: the 4 was replaced, not joined
+    assert wait_for(
+        lambda: runtime.request("GET", f"/ratings?talkId={talk}").json["ratings"] == only(2)
+    )

@@ -251,8 +251,11 @@ export function talkPage(main, talkId) {
     try {
       return await voterToken();
     } catch (error) {
-      if (policy === "attendee") throw error;
-      tokens = false; // open voting: rate without one
+      // Out of reach, the rating waits for the network with its pass still to be asked for:
+      // under open voting a rating without one counts beside the attendee's next, so a moment
+      // without a network made one attendee two when they changed their mind.
+      if (policy === "attendee" || (error instanceof ApiError && error.status === 0)) throw error;
+      tokens = false; // open voting, and the service gives no pass: rate without one
       return null;
     }
   }
