@@ -316,3 +316,33 @@ def test_an_attendee_whose_pass_could_not_be_fetched_still_changes_their_mind_as
     assert wait_for(
         lambda: runtime.request("GET", f"/ratings?talkId={talk}").json["ratings"] == only(2)
     )
+
+
+def test_a_leaderboard_whose_programme_read_failed_offers_its_tracks_all_the_same(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk of a track of its own, and an attendee who opens the leaderboard on a Wi-Fi
+    # that loses the page's first read of the programme (where the tracks come from), on a
+    # clock the test moves
+    track = f"Track {unique_talk_id()}"
+    web.add_talk(title="In a track of its own", track=track)
+    failed: list[str] = []
+
+    def lose_the_first(route: Route) -> None:
+        if not failed:
+            failed.append(route.request.url)
+            route.abort("internetdisconnected")
+        else:
+            route.continue_()
+
+    page.route("**/talks?limit=*", lose_the_first)
+    page.clock.install()
+    page.goto(web.url("/app/leaderboard"))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    assert failed
+    # When the board is read again (its check, a minute on)
+    page.clock.run_for(61_000)
+    # Then the tracks are offered, this one among them
+    expect(page.get_by_label("Track")).to_be_visible()
+    page.get_by_label("Track").select_option(track)
+    expect(page.get_by_text(f"No talk in {track} has been rated yet.")).to_be_visible()

@@ -72,20 +72,30 @@ export function leaderboardPage(main) {
       arrange(body, nodes);
       // With a track chosen, the board may be empty while other tracks' talks are rated.
       setText(status, board.talks.length ? "" : `No talk${of ? ` in ${of}` : ""} has been rated yet.`);
+      readTracks();
     } catch (error) {
       if (read > drawn && of === track) setText(status, errorText(error));
       throw error;
     }
   };
 
-  allTalks().then((talks) => {
-    fill(trackBox, h("label", { for: "track" }, "Track"),
-      trackSelect("track", tracksOf(talks), track, (value) => {
-        track = value;
-        history.replaceState(null, "", `/app/leaderboard${track ? `?track=${encodeURIComponent(track)}` : ""}`);
-        refresh().catch(() => {});
-      }));
-  }).catch(() => {});
+  // The tracks to choose from, read from the programme once. A read that failed (a phone on a
+  // hall's Wi-Fi) is tried again after the board's next read that succeeds: the choice of track
+  // stayed away for the page's life.
+  let tracks = null; // the read on its way or done
+  const readTracks = () => {
+    tracks ??= allTalks().then((talks) => {
+      fill(trackBox, h("label", { for: "track" }, "Track"),
+        trackSelect("track", tracksOf(talks), track, (value) => {
+          track = value;
+          history.replaceState(null, "", `/app/leaderboard${track ? `?track=${encodeURIComponent(track)}` : ""}`);
+          refresh().catch(() => {});
+        }));
+    }).catch(() => {
+      tracks = null;
+    });
+  };
+  readTracks();
 
   const later = debounce(() => refresh().catch(() => {}), 300);
   const live = watch({ channel: LEADERBOARD_CHANNEL, refresh, onEvent: later, onStatus: badge.set, pollMs: 3000 });
