@@ -346,3 +346,22 @@ def test_a_leaderboard_whose_programme_read_failed_offers_its_tracks_all_the_sam
     expect(page.get_by_label("Track")).to_be_visible()
     page.get_by_label("Track").select_option(track)
     expect(page.get_by_text(f"No talk in {track} has been rated yet.")).to_be_visible()
+
+
+def test_a_room_screen_whose_live_channel_never_answers_keeps_fresh_over_http(
+    web: WebStack, page: Page
+) -> None:
+    # Given a room screen whose live channel opens and then never answers (a proxy that holds
+    # the connection), on a clock the test moves
+    talk = web.add_talk(title="A channel that never answers")
+    page.clock.install()
+    page.route_web_socket("**/event/realtime", lambda ws: None)  # open, and silent
+    page.goto(web.url(SCREEN.format(id=talk["id"])))
+    expect(total(page)).to_have_text("0 ratings")
+    # When a rating is counted
+    web.rate(talk["id"], 5)
+    assert wait_for(lambda: web.count(talk["id"]) == 1)
+    # Then the screen gives the silent connection up, and shows the rating from its reads
+    run_clock(page, 4, 5_500, 300)
+    expect(total(page)).to_have_text("1 rating")
+    expect(page.locator(".live-badge")).not_to_have_attribute("data-state", "live")

@@ -7,6 +7,10 @@ const SUBPROTOCOL = "aws-appsync-event-ws";
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000, 30000];
 const DEFAULT_TIMEOUT_MS = 300_000;
 const FALLBACK_POLL_MS = 5000;
+// A connection that has not taken the subscription by then (a proxy that holds the upgrade, a
+// channel that opens and never acknowledges) is closed and tried again, the page polling
+// meanwhile: it said "Connecting…" over figures that never moved.
+const HANDSHAKE_MS = 10_000;
 // While live, the page still reads its state now and then: a message the channel dropped (or one
 // the projector skipped while the channel hung) is healed within a minute, not at the next batch.
 const LIVE_CHECK_MS = 60_000;
@@ -115,6 +119,7 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
       return;
     }
     const current = socket;
+    const handshake = setTimeout(() => current.close(), HANDSHAKE_MS);
     current.onopen = () => current.send(JSON.stringify({ type: "connection_init" }));
     current.onmessage = (message) => {
       let data;
@@ -129,6 +134,7 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
         feed();
         current.send(JSON.stringify({ type: "subscribe", id, channel, authorization: auth }));
       } else if (data.type === "subscribe_success" && data.id === id) {
+        clearTimeout(handshake);
         subscribed = true;
         attempt = 0;
         // The channel carries the updates now; a slow check stays, for what it may drop.
@@ -147,6 +153,7 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
     };
     current.onclose = () => {
       clearTimeout(watchdog);
+      clearTimeout(handshake);
       if (socket === current) socket = null;
       refusals = subscribed ? 0 : refusals + 1;
       if (!stopped) reconnect(live, subscribed);
