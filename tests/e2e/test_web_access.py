@@ -365,3 +365,19 @@ def test_a_room_screen_whose_live_channel_never_answers_keeps_fresh_over_http(
     run_clock(page, 4, 5_500, 300)
     expect(total(page)).to_have_text("1 rating")
     expect(page.locator(".live-badge")).not_to_have_attribute("data-state", "live")
+
+
+def test_the_skip_link_s_focus_ring_is_seen_whole(web: WebStack, page: Page) -> None:
+    # Given a page of the app
+    page.goto(web.url("/app/"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Programme")
+    # When a keyboard user's first Tab lands on "Skip to content"
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    # Then its focus ring lies within the page, none of it off the top edge
+    ring = page.evaluate(
+        """() => { const e = document.activeElement, s = getComputedStyle(e), r = e.getBoundingClientRect();
+                   const out = parseFloat(s.outlineWidth) + parseFloat(s.outlineOffset);
+                   return [r.top - out, r.left - out]; }"""
+    )
+    assert min(ring) >= 0, ring
