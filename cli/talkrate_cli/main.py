@@ -27,7 +27,14 @@ from talkrate_cli.errors import (
     Unexpected,
     UsageProblem,
 )
-from talkrate_cli.settings import LOCAL_API, VoterTokens, admin_token, api_from_stack
+from talkrate_cli.settings import (
+    LOCAL_API,
+    VoterTokens,
+    admin_token,
+    api_from_stack,
+    local_data_dir,
+    sendable_token,
+)
 
 
 @dataclass
@@ -59,12 +66,17 @@ class Session:
         known or the API refuses the one given (the same 401 or 403 a write would get): a dry
         run fails as the real run would, and `admin rm` does not ask first."""
         api = self.api
-        if admin_token(self.url) is None:
+        token = admin_token(self.url)
+        if token is None:
             raise CliError(
                 "no organiser token: set TALKRATE_ADMIN_TOKEN (a local runtime keeps its own in "
                 "its data folder's organiser-token: .local/, or the --data-dir it was given, which "
                 "TALKRATE_LOCAL_DATA names to this command)"
             )
+        where = "TALKRATE_ADMIN_TOKEN"
+        if not os.environ.get(where, "").strip():
+            where = f"the organiser token in {local_data_dir()}"
+        sendable_token(token, where)
         api.check_organiser()
         return api
 

@@ -62,8 +62,9 @@ def local_data_dir() -> Path:
 
 def admin_token(api_url: str) -> str | None:
     """TALKRATE_ADMIN_TOKEN, else (for the local runtime) the organiser token it made in its
-    data folder."""
-    if token := os.environ.get("TALKRATE_ADMIN_TOKEN"):
+    data folder; without the spaces and line ends around it (a token pasted with a space, or
+    read from a file of CRLF lines), which the API does not take as the token's either."""
+    if token := os.environ.get("TALKRATE_ADMIN_TOKEN", "").strip():
         return token
     if not is_loopback(api_url):
         return None
@@ -73,6 +74,18 @@ def admin_token(api_url: str) -> str | None:
         return (local_data_dir() / ORGANISER_TOKEN_FILE).read_text().strip() or None
     except OSError:
         return None
+
+
+def sendable_token(token: str, where: str) -> str:
+    """The token, or CliError when it holds what an HTTP header cannot carry (a letter outside
+    ASCII, a control character): said by its position, never printed (it is a secret)."""
+    bad = next((at for at, char in enumerate(token) if not (" " <= char <= "~")), None)
+    if bad is None:
+        return token
+    raise CliError(
+        f"{where} holds a character a bearer token cannot have (its character {bad + 1} of "
+        f"{len(token)}, not printable ASCII): copy the organiser token again"
+    )
 
 
 def config_dir() -> Path:

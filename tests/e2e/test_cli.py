@@ -262,6 +262,24 @@ def test_admin_without_a_valid_token_is_refused_in_one_line(cli: Cli) -> None:
     assert cli.json("show", "testcontainers-integration-testing")["talk"]["title"]
 
 
+def test_an_organiser_token_pasted_with_a_line_end_works_and_a_garbled_one_is_not_printed(
+    cli: Cli,
+) -> None:
+    # Given the organiser token as a .env file of CRLF lines or a paste leaves it
+    token = cli.env["TALKRATE_ADMIN_TOKEN"]
+    for pasted in (token + "\r", f" {token} "):
+        # When an organiser removes a talk the programme does not have
+        done = cli.run("admin", "rm", "no-such-talk", "--yes", TALKRATE_ADMIN_TOKEN=pasted)
+        # Then the API was asked with the token (it said 404), not "cannot reach the API"
+        assert_one_line_error(done, "404")
+    # And a token garbled by its copy is said in one line, without printing it
+    garbled = token[:4] + "\u00e9" + token[4:]
+    done = cli.run("admin", "rm", "no-such-talk", "--yes", TALKRATE_ADMIN_TOKEN=garbled)
+    assert_one_line_error(done, "TALKRATE_ADMIN_TOKEN", "copy the organiser token again")
+    assert token[4:] not in done.stderr
+    assert "unexpected" not in done.stderr
+
+
 def test_admin_import_twice_changes_nothing_the_second_time(cli: Cli, tmp_path: Path) -> None:
     # Given a programme spreadsheet of two talks (one without an id: it gets one from its title)
     suffix = unique_talk_id()[-8:]

@@ -20,6 +20,7 @@ from talkrate_cli.settings import (
     api_from_stack,
     api_key,
     is_loopback,
+    sendable_token,
 )
 
 pytestmark = pytest.mark.unit
@@ -167,6 +168,25 @@ def test_the_organiser_token_from_the_environment_else_the_local_runtimes_file(
     assert admin_token("https://api.example.com") is None  # a local secret stays local
     monkeypatch.setenv("TALKRATE_ADMIN_TOKEN", "from-env")
     assert admin_token("https://api.example.com") == "from-env"
+
+
+def test_an_organiser_token_given_with_spaces_or_a_line_end_around_it_is_the_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # (it reached the header as given: "cannot reach the API: Illegal header value
+    # b'Bearer <the token>\r'", the organiser token printed on stderr)
+    for given in ("tok-123 ", "tok-123\r", "tok-123\n", "\ttok-123"):
+        monkeypatch.setenv("TALKRATE_ADMIN_TOKEN", given)
+        assert admin_token("https://api.example.com") == "tok-123"
+
+
+@pytest.mark.parametrize("token", ["t\u00f6k-123", "tok\x00123", "tok\r\n123"])
+def test_a_token_no_header_can_carry_is_refused_without_being_printed(token: str) -> None:
+    with pytest.raises(CliError) as refused:
+        sendable_token(token, "TALKRATE_ADMIN_TOKEN")
+    assert "TALKRATE_ADMIN_TOKEN" in str(refused.value)
+    assert "123" not in str(refused.value)
+    assert sendable_token("a phrase of words", "x") == "a phrase of words"
 
 
 @pytest.mark.parametrize(
