@@ -43,8 +43,16 @@ def unreachable(url: str, error: Exception) -> Unreachable:
     return Unreachable(f"cannot reach the API at {url}: {reason}", answer_lost=lost)
 
 
-def raise_for_problem(response: httpx.Response) -> None:
-    """ApiProblem for any 4xx/5xx, read from its problem+json body (or a summary of the body)."""
+# Statuses that, without the API's problem document, say no route of the API is there.
+NO_ROUTE = (404, 405, 501)
+
+
+def raise_for_problem(response: httpx.Response, base_url: str | None = None) -> None:
+    """ApiProblem for any 4xx/5xx, read from its problem+json body (or a summary of the body).
+
+    The API answers every unknown path or method with a problem document of its own (routes
+    cover every path): a 404, 405 or 501 without one comes from something else at `base_url`
+    (the Lambda port, a web server, a stage path the API is not under), and says so."""
     if response.status_code < 400:
         return
     try:
@@ -58,6 +66,12 @@ def raise_for_problem(response: httpx.Response) -> None:
     elif not isinstance(body, dict):
         text = response.text.strip().splitlines()[0][:200] if response.text.strip() else ""
         body = {"title": response.reason_phrase or "error", "detail": text}
+    if base_url and response.status_code in NO_ROUTE and not body.get("type"):
+        body = {
+            "title": str(body.get("title") or response.reason_phrase or "error"),
+            "detail": f"{response.request.method} {response.request.url.path} is no route of the "
+            f"talkrate API at {base_url}: is it the API's base URL?",
+        }
     raise ApiProblem(response.status_code, body)
 
 
@@ -102,7 +116,7 @@ class Api:
             response = self._http.request(method, path, params=query, content=content, headers=sent)
         except httpx.HTTPError as error:
             raise unreachable(self.url, error) from None
-        raise_for_problem(response)
+        raise_for_problem(response, self.url)
         return response
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:

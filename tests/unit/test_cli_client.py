@@ -155,3 +155,71 @@ def test_an_api_that_refuses_connections_is_not_retried() -> None:
     with pytest.raises(Unreachable) as failed:
         Api(f"http://127.0.0.1:{port}").rate("t1", 4)
     assert failed.value.answer_lost is False
+
+
+class NotTheApi:
+    """A server at the address that is not the API: each GET answers 404 with `body` (bytes)
+    of `content_type`."""
+
+    def __init__(self, body: bytes, content_type: str) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                self.send_response(404)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"<!DOCTYPE HTML>\n<html><title>Error response</title></html>", "text/html"),
+        (b'{"message": "Not Found"}', "application/json"),  # API Gateway: no such route
+        (b'{"Type": "User", "Message": "Unknown operation"}', "application/json"),  # Lambda's
+    ],
+)
+def test_a_404_from_something_else_than_the_api_asks_whether_it_is_the_base_url(
+    body: bytes, content_type: str
+) -> None:
+    # Given an address where something else than the API answers (the Lambda port, a web
+    # server, a stage path the API is not under)
+    other = NotTheApi(body, content_type)
+    try:
+        # When the command reads a talk there
+        with pytest.raises(ApiProblem) as refused:
+            Api(other.url, timeout=5).talk("t1")
+    finally:
+        other.close()
+    # Then its one line names the request and asks whether the address is the API's
+    # (it said "HTTP 404 (404)", "Not Found (404)" or "File not found (404): <!DOCTYPE HTML>")
+    line = str(refused.value)
+    assert line.startswith(("Not Found (404)", "File not found (404)", "HTTP 404 (404)")), line
+    assert f"GET /talks/t1 is no route of the talkrate API at {other.url}" in line
+    assert "is it the API's base URL?" in line
+    assert "DOCTYPE" not in line
+
+
+def test_the_api_s_own_404_is_said_in_its_words() -> None:
+    problem = b'{"type": "urn:talkrate:problem:talk-not-found", "title": "Talk not found", '
+    problem += b'"status": 404, "detail": "No talk with id \'t1\'."}'
+    api = NotTheApi(problem, "application/problem+json")
+    try:
+        with pytest.raises(ApiProblem) as refused:
+            Api(api.url, timeout=5).talk("t1")
+    finally:
+        api.close()
+    assert str(refused.value) == "Talk not found (404): No talk with id 't1'."
