@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
@@ -222,8 +224,37 @@ def _with_context(command: click.Command) -> None:
 register()
 
 
+# Set once SIGTERM arrived (`timeout`, `kill`, a supervisor stopping a room screen's watch).
+TERMINATED = threading.Event()
+
+
+def _terminate(_signum: int, _frame: Any) -> None:
+    """SIGTERM stops a command as Ctrl-C does (a watch gives the terminal its cursor back, an
+    import or a simulation says how far it got); a second one ends it at once."""
+    TERMINATED.set()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL, None):
+        raise KeyboardInterrupt  # Ctrl-C ignored (a background job): stop here
+    # As Ctrl-C itself: its handler may be asyncio's (`simulate`), which cancels the run's task
+    # where a KeyboardInterrupt raised inside one of its tasks would print that task's traceback.
+    signal.raise_signal(signal.SIGINT)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; the exit status."""
+    """Run the command line; the exit status (143 when SIGTERM stopped what Ctrl-C would have
+    stopped with 130)."""
+    if threading.current_thread() is not threading.main_thread():
+        return _main(argv)
+    TERMINATED.clear()
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        status = _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 128 + signal.SIGTERM if TERMINATED.is_set() and status == 130 else status
+
+
+def _main(argv: list[str] | None) -> int:
     as_json = "--json" in (sys.argv[1:] if argv is None else argv)
     try:
         result = cli.main(args=argv, prog_name="talkrate", standalone_mode=False)

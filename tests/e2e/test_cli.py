@@ -535,6 +535,44 @@ def test_watch_in_a_terminal_shows_an_update_arrive(cli: Cli, talk: str, view: s
         os.close(primary)
 
 
+def test_watch_stopped_by_sigterm_gives_the_terminal_its_cursor_back(cli: Cli, talk: str) -> None:
+    # Given `talkrate watch` drawing in a terminal (which hides the cursor meanwhile)
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen(
+        [TALKRATE, "watch", talk, "--interval", "0.5"],
+        cwd=ROOT,
+        env={**cli.env, "COLUMNS": "120", "LINES": "40", "TERM": "xterm-256color"},
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+    )
+    os.close(secondary)
+    try:
+        shown = b""
+        deadline = time.monotonic() + 15
+        while b"updates" not in shown and time.monotonic() < deadline:
+            if select.select([primary], [], [], 0.2)[0]:
+                shown += os.read(primary, 65536)
+        assert b"\x1b[?25l" in shown, shown  # the cursor hidden
+        # When it is stopped with SIGTERM (`timeout`, `kill`, a supervisor)
+        process.send_signal(signal.SIGTERM)
+        status = process.wait(10)
+        with contextlib.suppress(OSError):
+            while select.select([primary], [], [], 0.5)[0]:
+                data = os.read(primary, 65536)
+                if not data:
+                    break
+                shown += data
+        # Then it ends as Ctrl-C ends it, the cursor shown again (it was killed outright,
+        # leaving the terminal without a cursor)
+        assert status == 0, shown
+        assert shown.rfind(b"\x1b[?25h") > shown.rfind(b"\x1b[?25l"), shown
+    finally:
+        process.kill()
+        process.wait()
+        os.close(primary)
+
+
 def test_ops_commands_run_against_the_configured_backends(cli: Cli) -> None:
     dead = cli.run("--json", "ops", "dead-letters")
     relayed = cli.ok("ops", "relay")
@@ -863,8 +901,19 @@ def test_a_piped_listing_keeps_each_talk_on_one_line(cli: Cli) -> None:
         cli.run("admin", "rm", talk_id, "--yes")
 
 
-@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
-def test_a_simulation_stopped_with_ctrl_c_reports_what_it_sent(cli: Cli, as_json: bool) -> None:
+@pytest.mark.parametrize(
+    ("as_json", "stop", "status"),
+    [
+        (False, signal.SIGINT, 130),
+        (True, signal.SIGINT, 130),
+        # `kill`, `timeout`, a supervisor: it ended at once, without a report (exit -15)
+        (False, signal.SIGTERM, 143),
+    ],
+    ids=["text", "json", "sigterm"],
+)
+def test_a_simulation_stopped_with_ctrl_c_reports_what_it_sent(
+    cli: Cli, as_json: bool, stop: signal.Signals, status: int
+) -> None:
     talk_id = unique_talk_id("sim-ctrlc")
     cli.ok("admin", "add", talk_id, "--title", "Simulated until Ctrl-C")
     # Given a steady simulated load of a minute
@@ -876,10 +925,11 @@ def test_a_simulation_stopped_with_ctrl_c_reports_what_it_sent(cli: Cli, as_json
     try:
         # When the operator presses Ctrl-C once ratings are counted
         assert wait_for(lambda: cli.count(talk_id) >= 5, seconds=60)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         out, err = process.communicate(timeout=30)
-        # Then it stops at once (130) with the report of what it sent, and says so
-        assert process.returncode == 130, err
+        # Then it stops at once (130; 143 for SIGTERM) with the report of what it sent, and
+        # says so
+        assert process.returncode == status, err
         sent = re.search(r"interrupted after (\d+) of (\d+) requests", err)
         assert sent, err
         assert 5 <= int(sent[1]) < int(sent[2])
