@@ -887,6 +887,47 @@ def test_an_import_interrupted_says_how_far_it_got(cli: Cli, tmp_path: Path, as_
             cli.runtime.request("DELETE", f"/talks/{talk_id}", None, admin)
 
 
+def test_an_import_whose_api_goes_away_says_how_far_it_got(cli: Cli, tmp_path: Path) -> None:
+    # Given a programme of 1,500 talks being imported through a network that then goes away
+    suffix = unique_talk_id()[-8:]
+    ids = [f"gone-{suffix}-{n:04d}" for n in range(1500)]
+    programme = tmp_path / "programme.csv"
+    programme.write_text("id,title\n" + "".join(f"{talk_id},Talk {talk_id}\n" for talk_id in ids))
+    admin = {"Authorization": f"Bearer {cli.env['TALKRATE_ADMIN_TOKEN']}"}
+    forwarder = Forwarder(cli.env["TALKRATE_API"])
+    process = cli.start("--json", "admin", "import", str(programme), TALKRATE_API=forwarder.url)
+    try:
+        # When the API goes away once the first talk is in
+        assert wait_for(
+            lambda: cli.runtime.request("GET", f"/talks/{ids[0]}").status == 200, seconds=60
+        )
+        forwarder.stop()
+        out, said = process.communicate(timeout=60)
+        # Then it fails (1) in one line that says it cannot reach the API, how many rows were
+        # done and that running it again finishes (it said only "cannot reach the API")
+        assert process.returncode == 1, said
+        assert len(said.strip().splitlines()) == 1, said
+        done = re.search(
+            r"cannot reach the API .*; stopped after (\d+) of 1500 rows \(.*\); run it again",
+            said,
+        )
+        assert done, said
+        # And its JSON document holds the rows done beside the error
+        document = json.loads(out)
+        assert document["error"]["type"] == "urn:talkrate:cli:unreachable"
+        kinds = ("created", "updated", "unchanged", "failed")
+        assert sum(len(document[kind]) for kind in kinds) == int(done[1]) > 0
+        assert document["created"] == ids[: len(document["created"])]
+    finally:
+        forwarder.stop()
+        process.kill()
+        process.wait()
+        for talk_id in ids:
+            if cli.runtime.request("GET", f"/talks/{talk_id}").status != 200:
+                break
+            cli.runtime.request("DELETE", f"/talks/{talk_id}", None, admin)
+
+
 def test_a_piped_listing_keeps_each_talk_on_one_line(cli: Cli) -> None:
     # Given a talk with a long title, and its listing piped into a script (not a terminal)
     talk_id = unique_talk_id("piped")

@@ -174,18 +174,30 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
     programme.times_in_order(rows, catalog)
     outcome: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": [], "failed": []}
     failures: list[str] = []
+
+    def how_far() -> str:
+        # The row being sent when it stopped may have been saved: its answer is what was lost.
+        done = ", ".join(f"{len(v)} {k}" for k, v in outcome.items() if v) or "none answered"
+        return (
+            f"after {sum(map(len, outcome.values()))} of {len(rows)} rows ({done}; the row on "
+            "its way may be saved too); run it again to finish"
+        )
+
     try:
         _import_rows(api, rows, catalog, outcome, failures, dry_run)
     except KeyboardInterrupt:
         # Ctrl-C between two talks: say how far it got; running it again finishes it (what
         # was changed is unchanged the second time).
-        # The row being sent when Ctrl-C came may have been saved: its answer is what was lost.
-        done = ", ".join(f"{len(v)} {k}" for k, v in outcome.items() if v) or "none answered"
         raise Interrupted(
-            f"interrupted after {sum(map(len, outcome.values()))} of {len(rows)} rows ({done}; "
-            "the row on its way may be saved too); run it again to finish",
+            f"interrupted {how_far()}",
             result={**outcome, "dryRun": dry_run, "errors": failures},
         ) from None
+    except CliError as error:
+        # The API gone (the venue's network) or the token refused half-way: the same account
+        # of what was done, under the error's own kind.
+        error.args = (f"{error}; stopped {how_far()}",)
+        error.result = {**outcome, "dryRun": dry_run, "errors": failures}
+        raise
     in_file = {row.talk_id for row in rows}
     left = sorted(talk_id for talk_id in catalog if talk_id not in in_file)
     document = {**outcome, "notInFile": left, "dryRun": dry_run, "errors": failures}
