@@ -4,7 +4,8 @@ Columns: id, title, speakers, track, room, startsAt, endsAt (RFC 3339, with a ti
 export has the same columns first, then the results, so it can be imported again. Cells are
 separated by commas, or by semicolons or tabs (what a spreadsheet set to a European language
 writes), as the header line shows. A column the file does not have leaves that field of an
-existing talk as it is; an empty cell clears it.
+existing talk as it is; an empty cell clears it. A header cell without a name is no column (its
+cells must be empty).
 
 The speakers cell lists names separated by ";" (written "; "); a ";" or "\\" inside a name is
 escaped with a backslash ("Smith\\; Jr"), so every name reads back exactly as it was.
@@ -46,6 +47,7 @@ LONGEST = {"title": 300, "track": 100, "room": 100, "speaker": 120}
 MOST_SPEAKERS = 20
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _COLUMN_NAMES = {name.lower(): name for name in (*COLUMNS, *RESULT_COLUMNS)}
+UNNAMED = "\x00column "  # the key of a header cell without a name (no name holds a NUL)
 
 
 def guarded(text: str) -> str:
@@ -240,6 +242,10 @@ def read_rows(source: IO[str]) -> list[Row]:
         raise CliError("this is JSON; import takes a CSV (the columns of `talkrate admin export`)")
     delimiter = _delimiter(header)
     names = [_column(name) for name in next(csv.reader([header], delimiter=delimiter), [])]
+    # A header cell with no name (the `;;` a spreadsheet writes after the last column when a
+    # cell to the right was ever touched) names no column: its cells must be empty.
+    unnamed = {f"{UNNAMED}{at + 1}": at + 1 for at, name in enumerate(names) if not name}
+    names = [name or f"{UNNAMED}{at + 1}" for at, name in enumerate(names)]
     # The header line goes through the reader too, so its line numbers are the file's.
     reader = csv.DictReader(
         itertools.chain([header], source), fieldnames=names, delimiter=delimiter
@@ -250,7 +256,7 @@ def read_rows(source: IO[str]) -> list[Row]:
             "the CSV needs a header line naming its columns, with at least a title column "
             f"({', '.join(COLUMNS)})"
         )
-    unknown = set(names) - set(COLUMNS) - set(RESULT_COLUMNS)
+    unknown = set(names) - set(COLUMNS) - set(RESULT_COLUMNS) - set(unnamed)
     if unknown:
         raise CliError(f"unknown columns {sorted(unknown)}; expected {', '.join(COLUMNS)}")
     twice = sorted({name for name in names if names.count(name) > 1})
@@ -269,6 +275,11 @@ def read_rows(source: IO[str]) -> list[Row]:
                 f"the separator {delimiter!r} must be in double quotes"
             )
         cells = {k: unguarded(v).strip() for k, v in record.items()}
+        for name, column in unnamed.items():
+            if text := cells.pop(name):
+                raise CliError(
+                    f"line {line}: column {column} has no name in the header but holds {text!r}"
+                )
         if not any(cells.values()):
             continue
         if not cells.get("title"):

@@ -420,6 +420,8 @@ FILES = [
     ),
     ("a line break in a quoted title", H + '\nx,"Two\nlines",,,,,\n'),
     ("a lone CR ends lines", "id,title\rcr-one,CR\r"),
+    ("columns left without a name", "\ufeffid;title;;\r\nghost;Ghost columns;;\r\n;;;\r\n"),
+    ("a cell under no column name", "id,,title,\nx,,X,\ny,oops,Y,\n"),
     ("blank lines and empty rows", H + "\n\n,,,,,,\nb,B,,,,,\n"),
     ("a start after the catalog's end", "id,title,startsAt\nmoved,Moved,2031-06-02T11:00Z\n"),
     ("no zone", H + "\nz,Z,,,,2031-06-02T09:00,\n"),
@@ -509,6 +511,20 @@ def test_the_page_reads_a_programme_file_as_the_command_line_s_dry_run_does(
             expected["updated"] = sorted(expected["updated"])
             made["updated"] = sorted(made["updated"])
         assert made == expected, name
+
+
+def test_the_page_reads_a_file_with_columns_a_spreadsheet_left_without_a_name(
+    web: WebStack, page: Page
+) -> None:
+    # Given what Excel saves when a cell right of the programme was ever touched: a ";" more
+    # after the last column, on every line (refused before: "unknown columns ['']")
+    text = dict(FILES)["columns left without a name"]
+    page.goto(web.url("/app/"))
+    # When the organisers' page reads it
+    made = page.evaluate(PAGE_DRY_RUN, [text, CATALOG])
+    # Then it would add the talk of its one row, as without those columns
+    assert made.get("created") == ["ghost"], made
+    assert made["fields"]["ghost"] == {"title": "Ghost columns"}
 
 
 def test_the_page_reads_back_both_exports_unchanged(

@@ -163,6 +163,22 @@ def test_a_european_spreadsheet_separated_by_semicolons_is_read() -> None:
     assert tabbed.fields == {"title": "T"}
 
 
+def test_columns_a_spreadsheet_left_without_a_name_are_no_columns() -> None:
+    # Given what Excel saves when a cell right of the programme was ever touched: a ";" more
+    # after the last column, on every line (refused before: "unknown columns ['']")
+    text = "\ufeffid;title;speakers;;\r\nk;Keynote;Ann;;\r\n;;;;\r\n"
+    [row] = read_rows(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    # Then the named columns are read, as without them
+    assert (row.line, row.talk_id, row.fields) == (
+        2,
+        "k",
+        {"title": "Keynote", "speakers": ["Ann"]},
+    )
+    # And a cell under no name is refused at its line: it would be dropped without a word
+    with pytest.raises(CliError, match="line 3: column 3 has no name in the header but holds 'x'"):
+        read_rows(io.StringIO("id;title;;\nk;K;;\nl;L;x;\n"))
+
+
 def test_a_time_without_a_zone_is_refused_before_anything_is_sent() -> None:
     # A spreadsheet's times often lose their zone; the API refuses them, so a dry run must too
     with pytest.raises(CliError, match="line 3: startsAt 2026-12-01T12:00:00 names no time zone"):

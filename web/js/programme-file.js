@@ -294,15 +294,18 @@ export function readProgramme(text) {
   const delimiter = delimiterOf(header);
   const records = csvRecords(body, delimiter);
   const names = (records[0] && records[0].line === 1 ? records.shift().cells : []).map(column);
+  // A header cell with no name (the ";;" a spreadsheet writes after the last column when a cell
+  // to the right was ever touched) names no column: its cells must be empty.
+  const unnamed = names.flatMap((name, i) => (name ? [] : [i]));
   if (!names.includes("title")) {
     throw new ProgrammeError(`the CSV needs a header line naming its columns, with at least a title column (${COLUMNS.join(", ")})`);
   }
   const known = [...COLUMNS, ...RESULT_COLUMNS];
-  const unknown = [...new Set(names.filter((name) => !known.includes(name)))].sort();
+  const unknown = [...new Set(names.filter((name) => name && !known.includes(name)))].sort();
   if (unknown.length) {
     throw new ProgrammeError(`unknown columns [${unknown.map(repr).join(", ")}]; expected ${COLUMNS.join(", ")}`);
   }
-  const twice = [...new Set(names.filter((name, i) => names.indexOf(name) !== i))].sort();
+  const twice = [...new Set(names.filter((name, i) => name && names.indexOf(name) !== i))].sort();
   if (twice.length) throw new ProgrammeError(`columns named twice in the header: ${twice.join(", ")}`);
   const given = OPTIONAL.filter((name) => names.includes(name));
   const rows = [];
@@ -315,7 +318,13 @@ export function readProgramme(text) {
         throw new ProgrammeError(`line ${line}: ${values.length} cells where the header has ${names.length}; `
           + `a cell holding the separator ${repr(delimiter)} must be in double quotes`, line);
       }
-      const cells = Object.fromEntries(names.map((name, i) => [name, strip(unguarded(values[i]))]));
+      for (const i of unnamed) {
+        const text = strip(unguarded(values[i]));
+        if (text) {
+          throw new ProgrammeError(`line ${line}: column ${i + 1} has no name in the header but holds ${repr(text)}`, line);
+        }
+      }
+      const cells = Object.fromEntries(names.flatMap((name, i) => (name ? [[name, strip(unguarded(values[i]))]] : [])));
       if (!Object.values(cells).some(Boolean)) continue;
       if (!cells.title) throw new ProgrammeError(`line ${line}: a talk needs a title`, line);
       const talkId = cells.id || slug(cells.title);
