@@ -232,6 +232,26 @@ def test_admin_add_edit_rm(cli: Cli) -> None:
     assert_one_line_error(gone, "404", "not found")
 
 
+def test_admin_edit_replaces_the_speakers_as_its_help_says_and_clears_them(cli: Cli) -> None:
+    talk_id = unique_talk_id()
+    cli.ok(
+        "admin", "add", talk_id, "--title", "Two speakers", "--speaker", "Ana", "--speaker", "Bo"
+    )
+    try:
+        # When an organiser gives a speaker to the talk, then '' (as for the other fields)
+        replaced = cli.json("admin", "edit", talk_id, "--speaker", "Cy")["speakers"]
+        cleared = cli.run("admin", "edit", talk_id, "--speaker", "")
+        # Then the speaker given replaces the two, as the help says (it read as if it added
+        # one), and '' clears them (it was the API's 422 for a blank speaker)
+        assert replaced == ["Cy"]
+        assert "replace the talk's speakers" in " ".join(cli.ok("admin", "edit", "--help").split())
+        assert cleared.returncode == 0, cleared.stderr
+        assert f"changed {talk_id}: speakers" in cleared.stdout
+        assert not cli.json("show", talk_id)["talk"].get("speakers")
+    finally:
+        cli.run("admin", "rm", talk_id, "--yes")
+
+
 def test_titles_are_printed_as_they_are_even_when_they_look_like_markup(cli: Cli) -> None:
     # Given a talk whose title reads like terminal markup (a closing tag, a style)
     talk_id = unique_talk_id()

@@ -41,7 +41,8 @@ def _fields(
     }
     fields = {k: (v or None) for k, v in given.items() if v is not None}
     if speakers:
-        fields["speakers"] = list(speakers)
+        # `--speaker ''` alone is no speaker, as '' clears the other fields
+        fields["speakers"] = [] if speakers == ("",) else list(speakers)
     return fields
 
 
@@ -53,7 +54,13 @@ def talk_options(required_title: bool) -> Any:
             [
                 click.option("--title", required=required_title, help="The talk's title."),
                 click.option(
-                    "--speaker", "speakers", multiple=True, help="A speaker (repeat for more)."
+                    "--speaker",
+                    "speakers",
+                    multiple=True,
+                    help="A speaker (repeat for more)."
+                    if required_title
+                    else "A speaker (repeat for more): those given replace the talk's speakers "
+                    "('' alone clears them).",
                 ),
                 click.option("--track", help="The track ('' clears it)."),
                 click.option("--room", help="The room ('' clears it)."),
