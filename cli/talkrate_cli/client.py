@@ -19,7 +19,9 @@ RATE_RETRY_SECONDS = (1.0, 2.0, 4.0)
 
 
 def check_url(url: str) -> str:
-    """The API's base URL without a trailing slash; refused unless it is http(s) with a host."""
+    """The API's base URL without a trailing slash, nor the spaces and line ends around it (a
+    TALKRATE_API from a .env file of CRLF lines); refused unless it is http(s) with a host."""
+    url = url.strip()
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as error:

@@ -223,3 +223,12 @@ def test_the_api_s_own_404_is_said_in_its_words() -> None:
     finally:
         api.close()
     assert str(refused.value) == "Talk not found (404): No talk with id 't1'."
+
+
+@pytest.mark.parametrize(
+    "given", ["http://127.0.0.1:3000/\r", " http://127.0.0.1:3000", "\thttp://127.0.0.1:3000 \n"]
+)
+def test_an_api_url_given_with_spaces_or_a_line_end_around_it_is_the_url(given: str) -> None:
+    # (a TALKRATE_API from a .env file of CRLF lines was "bad API URL ...\r", one with a space
+    # before it "expected http(s)://host[:port]")
+    assert client.check_url(given) == "http://127.0.0.1:3000"
