@@ -381,3 +381,23 @@ def test_the_skip_link_s_focus_ring_is_seen_whole(web: WebStack, page: Page) -> 
                    return [r.top - out, r.left - out]; }"""
     )
     assert min(ring) >= 0, ring
+
+
+def test_an_organiser_offline_is_told_so_in_words_when_a_file_cannot_be_made(
+    web: WebStack, page: Page
+) -> None:
+    # Given a signed-in organiser whose laptop then loses its network (the programme file's
+    # rules, fetched when first needed, not fetched yet)
+    sign_in(web, page)
+    page.context.set_offline(True)
+    # When they ask for the results file
+    page.get_by_role("button", name="Download results (CSV)").click()
+    # Then the page says the service cannot be reached, not the browser's words for a module
+    expect(page.get_by_test_id("admin-message")).to_have_text(
+        "The service cannot be reached. Check your connection."
+    )
+    # And once back online, the file is made
+    page.context.set_offline(False)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download results (CSV)").click()
+    assert download.value.suggested_filename.startswith("talkrate-results-")

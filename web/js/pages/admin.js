@@ -14,7 +14,11 @@ const FIELD_LABELS = { title: "Title", id: "Id", speakers: "Speakers", track: "T
 
 // The programme file's rules (the results file, ids from titles, imports): fetched when an
 // organiser first needs them, not by every attendee's phone with the app.
-const programmeFile = () => import("../programme-file.js");
+// Fetched without a network, they are said as the service out of reach, not in the browser's
+// words ("Failed to fetch dynamically imported module: …"); the next call fetches them anew.
+const programmeFile = () => import("../programme-file.js").catch(() => {
+  throw new ApiError(0, { title: "The service cannot be reached" });
+});
 
 function storedToken() {
   try {
