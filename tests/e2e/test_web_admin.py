@@ -687,7 +687,9 @@ def test_an_organiser_downloads_a_talk_s_qr_code_for_the_speaker_s_slides(
     page.get_by_role("searchbox", name="Search talks").fill(stem)
     # When they download the talk's QR code
     with page.expect_download() as download:
-        page.get_by_role("button", name=f"QR code of On the slides {stem}").click()
+        page.get_by_role(
+            "button", name=f"Download the QR code of On the slides {stem}", exact=True
+        ).click()
     saved = tmp_path / download.value.suggested_filename
     download.value.save_as(saved)
     # Then it is an SVG file named after the talk (its ":" made safe for a file name)

@@ -247,7 +247,7 @@ export function adminPage(main) {
         setText(cells.room, talk.room || "");
         fill(cells.when, timesCell(talk));
         kept.edit.setAttribute("aria-label", `Edit ${talk.title}`);
-        kept.qr.setAttribute("aria-label", `QR code of ${talk.title}`);
+        kept.qr.setAttribute("aria-label", `Download the QR code of ${talk.title}`);
         kept.del.setAttribute("aria-label", `Delete ${talk.title}`);
         kept.key = key;
       }
