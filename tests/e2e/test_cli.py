@@ -555,6 +555,16 @@ def test_watch_in_a_terminal_shows_an_update_arrive(cli: Cli, talk: str, view: s
         os.close(primary)
 
 
+def test_watch_into_a_file_writes_its_last_view_whole(cli: Cli, talk: str) -> None:
+    # When `watch` runs into a file (or a pipe) until its duration ends
+    done = cli.run("watch", talk, "--poll", "--duration", "1")
+    # Then the file holds the talk's view once, its last line ended (it was left unended:
+    # `cat` of the file ran into the next prompt)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("Rated from a terminal") == 1, done.stdout
+    assert done.stdout.endswith("Ctrl-C to stop\n"), repr(done.stdout[-80:])
+
+
 def test_watch_stopped_by_sigterm_gives_the_terminal_its_cursor_back(cli: Cli, talk: str) -> None:
     # Given `talkrate watch` drawing in a terminal (which hides the cursor meanwhile)
     primary, secondary = pty.openpty()

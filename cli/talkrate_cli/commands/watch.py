@@ -180,6 +180,10 @@ def _watch_live(
                 watcher.updates += 1
                 data = fresh
             screen.update(watcher.renderable(data, error), refresh=True)
+    if not output.console.is_terminal:
+        # Piped or redirected, the view is drawn once as it ends, and rich ends its last line
+        # only on a terminal: a file of the last view ends its last line too.
+        output.console.line()
 
 
 def _watch_json(
