@@ -22,7 +22,7 @@ API_OUTPUT_KEYS = ("ApiUrl",)
 def api_from_stack(stack: str, region: str | None = None) -> str:
     """The API URL from a CloudFormation stack's outputs (credentials from the usual chain)."""
     import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
     try:
         cloudformation = boto3.client("cloudformation", region_name=region)
@@ -30,6 +30,11 @@ def api_from_stack(stack: str, region: str | None = None) -> str:
     except ClientError as error:
         message = error.response.get("Error", {}).get("Message") or str(error)
         raise CliError(f"stack {stack}: {message}") from None
+    except NoRegionError:
+        raise CliError(
+            f"stack {stack}: no AWS region to look for it in: give --region, or set AWS_REGION "
+            "(or a region in the AWS profile)"
+        ) from None
     except BotoCoreError as error:
         raise CliError(f"stack {stack}: {error}") from None
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described[0].get("Outputs", [])}

@@ -50,6 +50,19 @@ def test_the_api_url_comes_from_the_stack_outputs() -> None:
         api_from_stack("missing", "eu-west-1")
 
 
+def test_a_stack_without_a_region_to_look_in_says_how_to_give_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given no region anywhere (no --region, no AWS_REGION, no profile's)
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    # Then the stack is not looked for, and the line says how to give one (it was boto's
+    # "You must specify a region.")
+    with pytest.raises(CliError, match=r"stack prod: no AWS region .* --region, or .*AWS_REGION"):
+        api_from_stack("prod")
+
+
 def test_voter_tokens_are_kept_per_api_privately_until_they_expire(tmp_path: Path) -> None:
     tokens = VoterTokens(tmp_path / "conf")
     tokens.put("http://a", {"voterToken": "t-a", "expiresAt": "2999-01-01T00:00:00Z"})
