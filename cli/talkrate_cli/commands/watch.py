@@ -173,13 +173,20 @@ def _refetch(watcher: Watcher, data: dict[str, Any]) -> tuple[dict[str, Any], st
 def _watch_live(
     watcher: Watcher, data: dict[str, Any], interval: float, deadline: float | None
 ) -> None:
-    with Live(watcher.renderable(data, None), console=output.console, auto_refresh=False) as screen:
-        while _pause(watcher, interval, deadline):
-            fresh, error = _refetch(watcher, data)
-            if fresh != data:
-                watcher.updates += 1
-                data = fresh
-            screen.update(watcher.renderable(data, error), refresh=True)
+    try:
+        with Live(
+            watcher.renderable(data, None), console=output.console, auto_refresh=False
+        ) as screen:
+            while _pause(watcher, interval, deadline):
+                fresh, error = _refetch(watcher, data)
+                if fresh != data:
+                    watcher.updates += 1
+                    data = fresh
+                screen.update(watcher.renderable(data, error), refresh=True)
+    finally:
+        # Stopped (Ctrl-C, SIGTERM) while Live was still starting, after it hid the cursor: its
+        # own exit never ran. (Nothing is written where the output is no terminal.)
+        output.console.show_cursor(True)
     if not output.console.is_terminal:
         # Piped or redirected, the view is drawn once as it ends, and rich ends its last line
         # only on a terminal: a file of the last view ends its last line too.
