@@ -25,7 +25,7 @@ def redis_url(db: int) -> str:
     return f"{REDIS}/{db}"
 
 
-# Redis databases: 0 dev, 6 web app's limits, 7 and 9 the talkrate command, 8 web app, 10 votes
+# Redis databases: 0 dev, 5 a read model beside another event store, 6 web app's limits, 7 and 9 the talkrate command, 8 web app, 10 votes
 # e2e, 11 catalog flow, 12 contract tests, 13 bench, 14 fault suite, 15 tests.
 TALKS = os.environ.get("TEST_TALKS_CONNECTION", postgres_dsn("test"))
 RATINGS = os.environ.get("TEST_RATINGS_CONNECTION", redis_url(15))
@@ -50,3 +50,7 @@ FRESH_TALKS = postgres_dsn("fresh")  # a new deployment's: no event stored (the 
 # An outbox no other relay drains: the e2e suite's runtime (alive for the whole session) runs a
 # relay on TALKS every minute, which would publish some of a relay test's entries itself.
 RELAY_TALKS = postgres_dsn("relay")
+# Another deployment's event store and read model, for an operator's command pointed at one of
+# each (a rebuild from the wrong event store).
+ELSEWHERE_TALKS = postgres_dsn("elsewhere")
+ELSEWHERE_RATINGS = redis_url(5)

@@ -11,12 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from kafka import KafkaProducer
 
 from talkrate import wiring
 from talkrate.adapters.redis_store import RedisReadModel
 from talkrate.models import RatingSubmitted
 from talkrate_cli.main import main
+from talkrate_local.database import recreate
+from tests.backends import ELSEWHERE_RATINGS, ELSEWHERE_TALKS
 from tests.builders import (
     LambdaContextStub,
     kafka_event,
@@ -309,6 +312,46 @@ def test_a_report_carrying_records_kafka_never_held_is_refused_and_skips_nothing
     record = kafka_record(topic, 0, offset, following.to_json())
     load_function("projector")(kafka_event([record]), LambdaContextStub("projector"))
     assert counted() == 4
+
+
+def test_a_rebuild_from_an_event_store_without_the_read_model_s_talks_is_refused(
+    configure: Callable[..., None], talk: str, topic: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a read model (a deployment's) counting three ratings of a talk, projected from the
+    # suite's event store
+    redis.Redis.from_url(ELSEWHERE_RATINGS).flushdb()
+    configure(RATINGS_CONNECTION=ELSEWHERE_RATINGS)
+    events = [RatingSubmitted.new(talk, 4) for _ in range(3)]
+    load_function("projector")(
+        kafka_event(ratings_batch(topic, 0, 0, events)), LambdaContextStub("projector")
+    )
+    model = RedisReadModel(ELSEWHERE_RATINGS)
+    assert model.histogram(talk).total == 3
+    # When the operator rebuilds it with TALKS_CONNECTION naming another event store (one that
+    # holds none of its talks' ratings: a local default left in place)
+    recreate(ELSEWHERE_TALKS)
+    configure(RATINGS_CONNECTION=ELSEWHERE_RATINGS, TALKS_CONNECTION=ELSEWHERE_TALKS)
+    capsys.readouterr()
+    try:
+        assert main(["ops", "rebuild"]) == 1
+        # Then it is refused, saying why and how to go on, and nothing is replaced: the counts
+        # stand and the projector is not held off
+        said = capsys.readouterr().err
+        assert "nothing replaced" in said
+        assert "of which the event store in" in said
+        assert "--force" in said
+        assert model.histogram(talk).total == 3
+        assert model.lock_for_rebuild()
+        model.unlock_after_rebuild()
+        # And --force rebuilds from that event store all the same (the operator's call)
+        assert main(["ops", "rebuild", "--force"]) == 0
+        assert model.histogram(talk).total == 0
+        # And from the read model's own event store it rebuilds without a word of it
+        configure(RATINGS_CONNECTION=ELSEWHERE_RATINGS)
+        assert main(["ops", "rebuild"]) == 0
+        assert model.histogram(talk).total == 3
+    finally:
+        redis.Redis.from_url(ELSEWHERE_RATINGS).flushdb()
 
 
 def test_an_operator_command_names_the_backend_that_is_down_in_one_line(

@@ -66,12 +66,22 @@ def _backend_errors(run: Any) -> Any:
 
 
 @ops.command()
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Rebuild even when the read model counts talks the event store holds no rating of.",
+)
 @pass_session
 @_backend_errors
-def rebuild(session: Session) -> None:
-    """Recompute the Redis read model from the PostgreSQL event store."""
+def rebuild(session: Session, force: bool) -> None:
+    """Recompute the Redis read model from the PostgreSQL event store.
+
+    Refused, with nothing replaced, when the read model counts ratings of talks the event store
+    holds none of: an event store other than the read model's (TALKS_CONNECTION left at its
+    default while RATINGS_CONNECTION names production's) would empty them."""
     from talkrate import wiring
     from talkrate.config import load_settings
+    from talkrate.projected import ReadModelState
     from talkrate.rebuild import rebuild_read_model
 
     # With --json the progress goes to stderr and the result is the one document on stdout.
@@ -80,7 +90,28 @@ def rebuild(session: Session) -> None:
     # defaults), which is easy to have pointing elsewhere than one thinks.
     where = load_settings().where()
     say(f"from {where['talks']} into {where['ratings']}")
-    state = rebuild_read_model(wiring.event_store(), wiring.read_model(), progress=say)
+    store, model = wiring.event_store(), wiring.read_model()
+
+    class Checked:
+        """The event store, its state compared with what the read model counts before the swap
+        (inside the rebuild's lock: no batch moves the counts meanwhile)."""
+
+        def state(self, progress: Any) -> ReadModelState:
+            state = store.state(progress)
+            if not force:
+                stored = {talk for talk, counts in state.histograms.items() if any(counts.values())}
+                lost = {t: n for t, n in model.counted_talks().items() if t not in stored}
+                if lost:
+                    raise BackendError(
+                        f"nothing replaced: the read model in {where['ratings']} counts "
+                        f"{sum(lost.values())} ratings of {len(lost)} talks (such as "
+                        f"{sorted(lost)[0]!r}) of which the event store in {where['talks']} "
+                        "holds none, and a rebuild would empty them. Is TALKS_CONNECTION this "
+                        "read model's event store? `talkrate ops rebuild --force` rebuilds anyway"
+                    )
+            return state
+
+    state = rebuild_read_model(Checked(), model, progress=say)
     if session.as_json:
         output.emit_json(
             {"talks": len(state.histograms), "events": state.events, "partitions": state.offsets}

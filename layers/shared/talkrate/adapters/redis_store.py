@@ -953,6 +953,24 @@ class RedisReadModel:
             value = self.client.hget(histogram_key(talk_id), partition)
         return None if value is None else int(value)
 
+    @_unreachable_as_backend_error
+    def counted_talks(self) -> dict[str, int]:
+        """Each talk the read model counts ratings of, with how many (a scan of every histogram:
+        for the operator's commands, never on a request's path)."""
+        client = self.client
+        keys = [k.decode() for k in client.scan_iter(match=HISTOGRAM_PATTERN, count=1000)]
+        counted: dict[str, int] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            pipe = client.pipeline(transaction=False)
+            for key in chunk:
+                pipe.hmget(key, list(RATING_VALUES))
+            for key, counts in zip(chunk, pipe.execute(), strict=True):
+                total = sum(int(c) for c in counts if c)
+                if total:
+                    counted[talk_of(key)] = total
+        return counted
+
     def forget_offsets(self, topic: str) -> int:
         """Drop the applied offsets of a topic, for when the topic itself was recreated empty.
 
