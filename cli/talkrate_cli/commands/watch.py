@@ -114,6 +114,8 @@ def watch(
     """
     if leaderboard == (talk is not None):
         raise click.UsageError("give a TALK or --leaderboard")
+    if talk is not None and track is not None:
+        raise click.UsageError("--track is for --leaderboard: a talk's histogram has no track")
     watcher = Watcher(session.api, talk, track, limit)
     data = watcher.fetch()  # a wrong talk or an unreachable API fails here, in one line
     if talk is None and track and not data.get("talks"):
