@@ -36,7 +36,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
 from redis.cluster import RedisCluster
-from redis.crc import key_slot
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 from redis.exceptions import (
     ClusterError,
     NoScriptError,
@@ -77,7 +77,6 @@ REBUILD_LOCK_KEY = "projector/rebuilding"
 # Set when the read model is built from the event store (a rebuild's swap, which the projector
 # runs itself when the key is missing): a Redis without it lost the read model, or never had one.
 BUILT_KEY = "projector/built"
-CLUSTER_SLOTS = 16384
 # A rebuild renews its lock at each step of its read (every 5,000 events): a lock that lasted
 # longer would, when the rebuilding process dies (a Lambda's timeout, out of memory), hold the
 # projector off (and every other rebuild) that much longer.
@@ -957,18 +956,13 @@ class RedisReadModel:
     def counted_talks(self) -> dict[str, int]:
         """Each talk the read model counts ratings of, with how many (a scan of every histogram:
         for the operator's commands, never on a request's path)."""
-        client = self.client
-        keys = [k.decode() for k in client.scan_iter(match=HISTOGRAM_PATTERN, count=1000)]
+        keys = self.client.scan_iter(match=HISTOGRAM_PATTERN, count=1000)
+        talks = [talk_of(key.decode()) for key in keys]
         counted: dict[str, int] = {}
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            pipe = client.pipeline(transaction=False)
-            for key in chunk:
-                pipe.hmget(key, list(RATING_VALUES))
-            for key, counts in zip(chunk, pipe.execute(), strict=True):
-                total = sum(int(c) for c in counts if c)
-                if total:
-                    counted[talk_of(key)] = total
+        for start in range(0, len(talks), 500):
+            for talk, histogram in self.histograms(talks[start : start + 500]).items():
+                if histogram.total:
+                    counted[talk] = histogram.total
         return counted
 
     def forget_offsets(self, topic: str) -> int:
@@ -1190,7 +1184,7 @@ def _numbers_by_slot() -> Iterator[tuple[str, int]]:
     number is the slot's tag, so a slot's mark is found without the whole table."""
     seen: set[int] = set()
     number = 0
-    while len(seen) < CLUSTER_SLOTS:
+    while len(seen) < REDIS_CLUSTER_HASH_SLOTS:
         tag = str(number)
         slot = key_slot(tag.encode())
         if slot not in seen:
