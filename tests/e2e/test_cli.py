@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ from tests.e2e.conftest import (
     stop_runtime,
     wait_for,
 )
+from tests.loopback import LoopbackServer
 
 pytestmark = pytest.mark.e2e
 
@@ -519,21 +520,28 @@ def read_until(fd: int, pattern: str, seconds: float) -> str:
     return ANSI.sub("", seen)
 
 
+def watch_in_a_terminal(cli: Cli, *args: str) -> tuple[subprocess.Popen[bytes], int]:
+    """`talkrate watch ARGS`, polling every half second, in a terminal of 120 by 40 (a pty):
+    the process, and the terminal's side the test reads."""
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen(
+        [TALKRATE, "watch", *args, "--interval", "0.5"],
+        cwd=ROOT,
+        env={**cli.env, "COLUMNS": "120", "LINES": "40", "TERM": "xterm-256color"},
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+    )
+    os.close(secondary)
+    return process, primary
+
+
 @pytest.mark.parametrize("view", ["talk", "leaderboard"])
 def test_watch_in_a_terminal_shows_an_update_arrive(cli: Cli, talk: str, view: str) -> None:
     # Given `talkrate watch` running in a terminal
     args = [talk] if view == "talk" else ["--leaderboard", "--track", "Terminal"]
-    primary, secondary = pty.openpty()
     with ctrl_c_reaches_children():
-        process = subprocess.Popen(
-            [TALKRATE, "watch", *args, "--interval", "0.5", "--duration", "60"],
-            cwd=ROOT,
-            env={**cli.env, "COLUMNS": "120", "LINES": "40", "TERM": "xterm-256color"},
-            stdin=secondary,
-            stdout=secondary,
-            stderr=secondary,
-        )
-    os.close(secondary)
+        process, primary = watch_in_a_terminal(cli, *args, "--duration", "60")
     try:
         before = read_until(primary, r"updates", 15)
         assert "0 updates" in before, before
@@ -567,16 +575,7 @@ def test_watch_into_a_file_writes_its_last_view_whole(cli: Cli, talk: str) -> No
 
 def test_watch_stopped_by_sigterm_gives_the_terminal_its_cursor_back(cli: Cli, talk: str) -> None:
     # Given `talkrate watch` drawing in a terminal (which hides the cursor meanwhile)
-    primary, secondary = pty.openpty()
-    process = subprocess.Popen(
-        [TALKRATE, "watch", talk, "--interval", "0.5"],
-        cwd=ROOT,
-        env={**cli.env, "COLUMNS": "120", "LINES": "40", "TERM": "xterm-256color"},
-        stdin=secondary,
-        stdout=secondary,
-        stderr=secondary,
-    )
-    os.close(secondary)
+    process, primary = watch_in_a_terminal(cli, talk)
     try:
         shown = b""
         deadline = time.monotonic() + 15
@@ -1449,7 +1448,7 @@ def test_the_watch_subscriber_hears_the_runtimes_live_channel(cli: Cli, talk: st
     assert (state["count"], state["ratings"]["4"]) == (1, 1)
 
 
-class MeanwhileProxy:
+class MeanwhileProxy(LoopbackServer):
     """A forwarding proxy to the runtime that, before the first PUT it forwards, lets another
     organiser save the same talk: the command's write then follows a change it never read."""
 
@@ -1486,13 +1485,7 @@ class MeanwhileProxy:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Forward)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Forward)
 
 
 def test_admin_edit_applies_its_change_over_one_saved_meanwhile_not_instead_of_it(

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -15,6 +14,7 @@ import pytest
 from talkrate_cli import client
 from talkrate_cli.client import Api
 from talkrate_cli.errors import ApiProblem, Unreachable
+from tests.loopback import LoopbackServer
 
 pytestmark = pytest.mark.unit
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.unit
 GATEWAY_THROTTLE = "gateway-throttle"
 
 
-class FlakyApi:
+class FlakyApi(LoopbackServer):
     """POST /ratings that drops the connection for its first `lose` requests, answers `then`
     (a status and a problem type) for the next `then_times`, and 202 afterwards."""
 
@@ -62,13 +62,7 @@ class FlakyApi:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture(autouse=True)
@@ -157,7 +151,7 @@ def test_an_api_that_refuses_connections_is_not_retried() -> None:
     assert failed.value.answer_lost is False
 
 
-class NotTheApi:
+class NotTheApi(LoopbackServer):
     """A server at the address that is not the API: each GET answers 404 with `body` (bytes)
     of `content_type`."""
 
@@ -175,13 +169,7 @@ class NotTheApi:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 @pytest.mark.parametrize(

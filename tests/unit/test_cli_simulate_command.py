@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from talkrate_cli.main import main
+from tests.loopback import LoopbackServer
 
 pytestmark = pytest.mark.unit
 
@@ -39,7 +40,7 @@ def is_rating(body: bytes) -> bool:
     return bool(rating["talkId"] == "t1" and rating["value"] in range(1, 6))
 
 
-class StillApi:
+class StillApi(LoopbackServer):
     """One untimed talk; POST /ratings answers a rating of it 202 (422 otherwise), and the counts
     stay at zero. `on_verify`
     runs at the first read of the programme after a rating was sent (the verification's);
@@ -102,13 +103,7 @@ class StillApi:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = QuietServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler, QuietServer)
 
 
 @pytest.fixture
