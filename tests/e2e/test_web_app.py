@@ -1913,7 +1913,9 @@ def test_a_board_read_outlived_by_a_newer_one_still_draws_when_it_is_the_newest_
     page.goto(web.url("/app/leaderboard"))
     expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
     rows = page.locator("table.board tbody tr")
-    expect(rows.filter(has_text="Rated in another track")).to_have_count(1)
+    # (the board of every track drawn: more than the track's one talk. Not "the other talk is
+    # on it": the module's earlier tests rate talks higher, and the board shows the best 20)
+    expect(rows.nth(1)).to_be_visible()
     held: list[Route] = []
 
     def hold(route: Route) -> None:
