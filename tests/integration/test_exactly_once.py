@@ -231,6 +231,42 @@ def test_a_read_model_lost_from_redis_is_rebuilt_before_the_next_batch_only(
         model.unlock_after_rebuild()
 
 
+def test_a_projector_that_saw_the_loss_before_another_rebuilt_it_does_not_rebuild_it_again(
+    store: PostgresEventStore,
+    model: RedisReadModel,
+    read_model_url: str,
+    talk_id: str,
+    topic: str,
+    redis_client: ReadModelClient,
+) -> None:
+    # Given a read model with ratings, lost from Redis, and two projector invocations that both
+    # looked at it while it was lost (batches of several partitions, at once)
+    rebuild_read_model(store, model, progress=lambda _: None)
+    project_batch([at(topic, 0, i, rating_event(talk_id, 4)) for i in range(3)], store, model)
+    redis_client.flushdb()
+
+    class LookedWhileLost(RedisReadModel):
+        """The second invocation: its first look was taken before the first one rebuilt."""
+
+        looks = 0
+
+        def is_built(self) -> bool:
+            self.looks += 1
+            return self.looks > 1 and super().is_built()
+
+    second = LookedWhileLost(read_model_url)
+    # When the first rebuilds it, and the second takes the lock after that
+    assert rebuild_if_lost(store, model, progress=lambda _: None) is not None
+    rebuilt_again = rebuild_if_lost(store, second, progress=lambda _: None)
+    # Then the second looks again under the lock and leaves the read model as it is (a rebuild
+    # each, in turn, would hold every batch off as many times), and lets the lock go
+    assert rebuilt_again is None
+    assert second.looks == 2
+    assert model.histogram(talk_id).counts["4"] == 3
+    assert model.lock_for_rebuild()
+    model.unlock_after_rebuild()
+
+
 def test_on_a_cluster_a_shard_that_lost_its_data_is_noticed_and_rebuilt(
     store: PostgresEventStore, redis_cluster: LocalRedisCluster, topic: str
 ) -> None:

@@ -23,6 +23,18 @@ def rebuild_read_model(
     event arriving meanwhile is either in the snapshot, and its offset with it, or applied after
     the swap: it never counts twice and is never lost.
     """
+    state = _rebuild(source, target, progress, unless_built=False)
+    if state is None:  # pragma: no cover (only a rebuild unless built gives none)
+        raise RebuildLockLost("the rebuild gave no state; nothing was replaced: run it again")
+    return state
+
+
+def _rebuild(
+    source: RebuildSource,
+    target: RebuildTarget,
+    progress: Callable[[str], None],
+    unless_built: bool,
+) -> ReadModelState | None:
     started = time.monotonic()
     if not target.lock_for_rebuild():
         raise RebuildInProgress("another rebuild is running (or its lock has not expired)")
@@ -35,6 +47,10 @@ def rebuild_read_model(
         progress(line)
 
     try:
+        # Looked at again under the lock: several projector invocations see a lost read model at
+        # once, and each that takes the lock after the first rebuilt it would rebuild it again.
+        if unless_built and target.is_built():
+            return None
         holding("projector paused; reading the event store")
         state = source.state(holding)
         target.replace_all(state)
@@ -63,6 +79,6 @@ def rebuild_if_lost(
     if target.is_built():
         return None
     try:
-        return rebuild_read_model(source, target, progress)
+        return _rebuild(source, target, progress, unless_built=True)
     except RebuildInProgress as error:
         raise ReadModelRebuilding(f"REBUILDING {error}") from error
