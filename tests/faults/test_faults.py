@@ -16,7 +16,13 @@ import boto3
 import pytest
 from redis.crc import key_slot
 
-from talkrate.adapters.redis_store import LEADERBOARD_KEY, OFFSETS_KEY, histogram_key
+from talkrate.adapters.redis_store import (
+    BUILT_KEY,
+    LEADERBOARD_KEY,
+    OFFSETS_KEY,
+    REBUILD_LOCK_KEY,
+    histogram_key,
+)
 from tests.builders import ROOT, kafka_event, rating_event, ratings_batch
 from tests.faults.conftest import FaultStack, Stream, record
 
@@ -91,6 +97,7 @@ def test_redis_flushed_mid_stream_is_rebuilt_while_ratings_keep_coming(
     lost: list[int] = []
     rebuilds: list[subprocess.CompletedProcess[str]] = []
     rebuilder = threading.Thread(target=lambda: rebuilds.append(rebuild(fault_stack)))
+    flushed = threading.Event()
 
     def faults(i: int) -> None:
         if i == 100:  # once some ratings are counted, Redis loses everything
@@ -99,7 +106,18 @@ def test_redis_flushed_mid_stream_is_rebuilt_while_ratings_keep_coming(
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
             fault_stack.redis.flushdb()
+            flushed.set()
         if i == 200:  # the operator rebuilds while the stream goes on
+            # (once the projector's own rebuild, after the flush, is done: a rebuild asked for
+            # while another holds the lock is refused, exit 1, as it should be. The eight
+            # clients call this at once: the 200th rating may be sent before the 100th's flush)
+            assert flushed.wait(30)
+            deadline = time.monotonic() + 30
+            while fault_stack.redis.exists(REBUILD_LOCK_KEY) or not fault_stack.redis.exists(
+                BUILT_KEY
+            ):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
             lost.append(sum(sum(fault_stack.histogram(t).values()) for t in fault_stack.talks))
             rebuilder.start()
 
