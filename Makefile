@@ -11,6 +11,8 @@ export AWS_DEFAULT_REGION ?= eu-west-1
 PYTEST_ARGS ?=
 # One file, folder or test instead of the target's whole folder: make test-unit TESTS=tests/unit/test_stats.py
 TESTS ?=
+# make test runs the suite on this many processes, a file to each at a time (pytest-xdist); 1 runs it in one
+TEST_WORKERS ?= 2
 RUN_ARGS ?=
 
 .PHONY: publish-web help setup browser test-browser web-size services db run test test-unit test-integration test-e2e test-faults rebuild dead-letters redrive openapi lint format validate build bench-import compose-seed clean bench-latency
@@ -39,7 +41,7 @@ run: setup ## the local runtime in the foreground; embedded PostgreSQL/Redis/Kaf
 	$(PY) -m talkrate_local $(RUN_ARGS)
 
 test: setup services browser $(SAM) ## the whole suite: unit, integration, end to end, faults
-	$(PY) -m pytest $(TESTS) $(PYTEST_ARGS)
+	$(PY) -m pytest $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile) $(TESTS) $(PYTEST_ARGS)
 
 test-unit: setup $(SAM) ## pure logic, no network (and the template, transformed by the SAM CLI's translator)
 	$(PY) -m pytest $(or $(TESTS),tests/unit) $(PYTEST_ARGS)

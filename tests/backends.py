@@ -4,15 +4,36 @@
 number) move the whole suite to other servers, and `TEST_DB_SUFFIX` gives its PostgreSQL databases
 names of their own, so two checkouts on one machine can run their suites at the same time without
 disturbing each other. The older per-database variables still win where they are set.
+
+Under pytest-xdist (`make test` runs the suite on two workers, a file to a worker) the first
+worker keeps these names; every other worker adds its own name to the database suffix and runs
+a Redis server of its own on a free loopback port (the suite uses all sixteen numbered
+databases of one server), so that no two files running at once share a database.
 """
 
 from __future__ import annotations
 
 import os
 
+from tests.workers import own_redis_server
+
+# "gw0", "gw1", ... under pytest-xdist; empty in a run on one process
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+SHARED = WORKER in ("", "gw0")  # the first worker uses the configured servers as they are
+
 POSTGRES = os.environ.get("TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432").rstrip("/")
-REDIS = os.environ.get("TEST_REDIS", "redis://127.0.0.1:6379").rstrip("/")
-DB_SUFFIX = os.environ.get("TEST_DB_SUFFIX", "")
+REDIS = (
+    os.environ.get("TEST_REDIS", "redis://127.0.0.1:6379").rstrip("/")
+    if SHARED
+    else own_redis_server()
+)
+DB_SUFFIX = os.environ.get("TEST_DB_SUFFIX", "") + ("" if SHARED else f"_{WORKER}")
+
+
+def configured(name: str, default: str) -> str:
+    """An older per-database variable where set, for the first worker only: it names one
+    database, which two workers cannot share."""
+    return os.environ.get(name, default) if SHARED else default
 
 
 def postgres_dsn(name: str) -> str:
@@ -27,9 +48,9 @@ def redis_url(db: int) -> str:
 
 # Redis databases: 0 dev, 5 a read model beside another event store, 6 web app's limits, 7 and 9 the talkrate command, 8 web app, 10 votes
 # e2e, 11 catalog flow, 12 contract tests, 13 bench, 14 fault suite, 15 tests.
-TALKS = os.environ.get("TEST_TALKS_CONNECTION", postgres_dsn("test"))
-RATINGS = os.environ.get("TEST_RATINGS_CONNECTION", redis_url(15))
-FAULTS_TALKS = os.environ.get("TEST_FAULTS_TALKS_CONNECTION", postgres_dsn("faults"))
+TALKS = configured("TEST_TALKS_CONNECTION", postgres_dsn("test"))
+RATINGS = configured("TEST_RATINGS_CONNECTION", redis_url(15))
+FAULTS_TALKS = configured("TEST_FAULTS_TALKS_CONNECTION", postgres_dsn("faults"))
 FAULTS_RATINGS = redis_url(14)
 CONTRACT_TALKS = postgres_dsn("contract")
 CONTRACT_RATINGS = redis_url(12)

@@ -6,9 +6,11 @@ otherwise the local ones are used and a tansu broker is started.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg2
 import pytest
@@ -21,6 +23,23 @@ from talkrate_local.database import prepare
 from tests.backends import RATINGS, TALKS
 from tests.builders import unique_talk_id
 from tests.redis_cluster import LocalRedisCluster
+
+# The fault suite's counts of each scenario (tests/faults), carried on its tests' reports
+FAULT_COUNTS = "fault injection"
+fault_counts: list[dict[str, Any]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "teardown":
+        fault_counts.extend(row for name, row in report.user_properties if name == FAULT_COUNTS)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print each fault scenario's counts: sent, acknowledged, counted."""
+    if fault_counts:
+        terminalreporter.section("fault injection: sent / acknowledged / counted")
+        for row in fault_counts:
+            terminalreporter.write_line(json.dumps(row))
 
 
 @pytest.fixture(scope="session")

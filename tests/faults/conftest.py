@@ -25,6 +25,7 @@ from talkrate.adapters.redis_store import ReadModelClient, connect, histogram_ke
 from talkrate_local.broker import LocalBroker
 from talkrate_local.database import recreate
 from tests.backends import FAULTS_RATINGS, FAULTS_TALKS
+from tests.conftest import FAULT_COUNTS
 from tests.e2e.conftest import Runtime, start_runtime, stop_runtime
 from tests.redis_cluster import LocalRedisCluster
 
@@ -185,12 +186,13 @@ def record(scenario: str, stream: Stream, counted: dict[str, int], **extra: Any)
     )
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Print each scenario's counts: sent, acknowledged, counted."""
-    if REPORT:
-        terminalreporter.section("fault injection: sent / acknowledged / counted")
-        for row in REPORT:
-            terminalreporter.write_line(json.dumps(row))
+@pytest.fixture(autouse=True)
+def report_the_counts(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Hand a scenario's counts to the run's summary (tests/conftest.py) on its test's report,
+    which reaches the run's main process from a pytest-xdist worker too."""
+    yield
+    while REPORT:
+        request.node.user_properties.append((FAULT_COUNTS, REPORT.pop(0)))
 
 
 @pytest.fixture(scope="module", params=["redis", "cluster"])
