@@ -23,7 +23,15 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Request,
+    Route,
+    expect,
+    sync_playwright,
+)
 
 from talkrate.stats import compute_stats
 from talkrate_cli.programme import slug, speakers_from_cell, write_results
@@ -1029,8 +1037,15 @@ def test_a_room_screen_whose_check_failed_says_so_no_longer_once_live_numbers_co
     # Given a live room screen whose checks of the talk's ratings fail for a while (the room's
     # network dropping requests), so it says the service cannot be reached
     talk = web.add_talk(title="A check that failed")
+    reads: list[Request] = []  # the page's reads of the talk's ratings still on their way
+    page.on("request", lambda r: "/ratings?talkId=" in r.url and reads.append(r))
+    page.on("requestfinished", lambda r: r in reads and reads.remove(r))
+    page.on("requestfailed", lambda r: r in reads and reads.remove(r))
     page.goto(web.url(SCREEN.format(id=talk["id"])))
     expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    # (the read the page makes once live answered: answering after the failed check, on a busy
+    # machine, it said the service was reached, rightly)
+    assert wait_for(lambda: page.wait_for_timeout(50) or not reads)
     ratings = f"**/ratings?talkId={talk['id']}"
     page.route(ratings, lambda route: route.abort("internetdisconnected"))
     page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")  # a check now
