@@ -33,6 +33,8 @@ from tests.e2e.test_web_talk_page import (
     rated_three,
     ratings_of,
     ratings_sent,
+    talks_at_the_window_s_edges,
+    within_seconds_of,
 )
 
 # test_web_app's fixtures, found by pytest under their names: its runtime, a phone, a page.
@@ -401,3 +403,22 @@ def test_an_organiser_offline_is_told_so_in_words_when_a_file_cannot_be_made(
     with page.expect_download() as download:
         page.get_by_role("button", name="Download results (CSV)").click()
     assert download.value.suggested_filename.startswith("talkrate-results-")
+
+
+def test_a_star_with_the_keyboard_focus_when_rating_closes_hands_it_to_the_line_saying_so(
+    web: WebStack, page: Page
+) -> None:
+    # Given the page of a talk whose rating closes in a few seconds, its fourth star reached
+    # with the keyboard (real time: the page keeps the service's clock, which a page clock moved
+    # by the test would not move)
+    _, closing, edge = talks_at_the_window_s_edges(web)
+    page.goto(web.url(TALK_PAGE.format(id=closing["id"])))
+    star(page, 4).focus()
+    expect(star(page, 4)).to_be_focused()
+    # When rating closes
+    expect(star(page, 4)).to_be_disabled(timeout=within_seconds_of(edge, 2))
+    # Then the focus is on the line that says rating closed, not lost to the page's start
+    # (where a screen reader says nothing of why the stars went)
+    hint = page.locator(".hint")
+    expect(hint).to_contain_text("Rating closed")
+    expect(hint).to_be_focused()

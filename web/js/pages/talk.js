@@ -78,7 +78,9 @@ export function talkPage(main, talkId) {
     }, h("span", { "aria-hidden": "true" }, "★"), h("span", { class: "star-value", "aria-hidden": "true" }, String(value))));
   const own = h("p", { class: "own", "data-testid": "own-rating", "aria-live": "polite" }, "Tap a star to rate this talk.");
   const message = h("p", { class: "message", role: "alert", "data-testid": "message" });
-  const hint = h("p", { class: "muted hint" });
+  // Focusable by script only: a star that had the keyboard focus when rating closed hands it
+  // here, to the line that says why (a disabled button drops the focus to the page's start).
+  const hint = h("p", { class: "muted hint", tabindex: "-1" });
   const codeInput = h("input", { id: "event-code", autocomplete: "off", required: true, maxlength: 100 });
   const codeForm = h("form", { class: "code-form", hidden: true, onsubmit: submitCode },
     h("label", { for: "event-code" }, "Event code"),
@@ -191,8 +193,10 @@ export function talkPage(main, talkId) {
     const state = ratingWindow(talk, now());
     open = state.open;
     unrated = state.unrated || "";
+    const focused = buttons.includes(document.activeElement);
     buttons.forEach((button) => { button.disabled = !open; });
     setText(hint, state.text);
+    if (focused && !open) hint.focus();
     showMine();
   }
   // While the stars are off (not open yet, or closed), nothing the attendee does reads the talk
