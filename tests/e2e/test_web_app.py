@@ -1732,6 +1732,40 @@ def test_long_words_and_text_enlarged_200_percent_fit_a_narrow_phone(
         narrow.close()
 
 
+@pytest.mark.parametrize(("width", "text_size"), [(320, "200%"), (360, "100%")])
+def test_the_histogram_s_bars_show_on_a_narrow_phone_with_its_text_enlarged(
+    web: WebStack, browser: Browser, long_words_talk: dict[str, Any], width: int, text_size: str
+) -> None:
+    # Given a rated talk's page on a 320 px phone whose text is enlarged to 200% (and, beside
+    # it, a 360 px phone as it comes; motion reduced, so the bars are measured where they end)
+    narrow = browser.new_context(viewport={"width": width, "height": 640}, reduced_motion="reduce")
+    try:
+        page = narrow.new_page()
+        page.goto(web.url(TALK_PAGE.format(id=long_words_talk["id"])))
+        expect(total(page)).to_have_text("1 rating")
+        page.evaluate(f"document.documentElement.style.fontSize = '{text_size}'")
+        page.wait_for_timeout(200)
+        # When its histogram is shown, then every bar is wide enough to read (they shrank to
+        # nothing beside the value and the count: each takes a line of its own now), and the
+        # rated value's bar is filled
+        rows = page.evaluate(
+            """() => [...document.querySelectorAll(".histogram li")].map((li) => {
+                 const box = (s) => li.querySelector(s).getBoundingClientRect();
+                 return { list: li.parentElement.getBoundingClientRect().width,
+                          track: box(".track").width, fill: box(".fill").width,
+                          below: box(".track").top >= box(".value").bottom - 0.5 };
+               })"""
+        )
+        assert len(rows) == 5
+        assert all(row["track"] >= row["list"] / 2 for row in rows), rows
+        assert rows[1]["fill"] >= 0.9 * rows[1]["track"]  # 4 stars: the one rating
+        assert rows[0]["fill"] <= 0.1 * rows[0]["track"]  # 5 stars: none
+        # And where there is room, the bar stays beside its value, as before
+        assert all(row["below"] for row in rows) == (text_size == "200%"), rows
+    finally:
+        narrow.close()
+
+
 def test_an_organiser_s_keyboard_focus_comes_back_to_the_table_after_editing(
     web: WebStack, page: Page
 ) -> None:
