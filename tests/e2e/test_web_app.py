@@ -1920,8 +1920,10 @@ def test_a_talk_page_whose_config_read_failed_asks_again_instead_of_polling_fast
     # When two seconds pass
     before = len(reads)
     run_clock(page, 4, 500, 100)
-    # Then it has not taken "no answer" for "no live channel" (which polls twice a second)
-    assert len(reads) - before <= 1
+    # Then it has not taken "no answer" for "no live channel" (which polls twice a second: four
+    # reads or more in two seconds; the page's first read, made after `before` on a busy
+    # machine, is the one allowed beside the one of its five-second pace)
+    assert len(reads) - before <= 2
     # And once the config can be read, the page goes live by itself
     run_clock(page, 3, 5_500, 300)
     expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -152,6 +153,16 @@ class Clock:
         return self.now
 
 
+def held_still(pid: int, within: float = 5.0) -> bool:
+    """Whether the process is stopped (state T in /proc), waited for up to `within` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T":
+            return True
+        time.sleep(0.01)
+    return False
+
+
 def test_a_stream_that_failed_is_not_tried_again_until_its_pause_ends_then_is_used_again() -> None:
     # Given the API's publisher on a broker, with its pause on a clock the test moves
     from talkrate_local.broker import LocalBroker
@@ -166,7 +177,11 @@ def test_a_stream_that_failed_is_not_tried_again_until_its_pause_ends_then_is_us
         publisher.publish(rating_event("t", 3))
         # When the broker stops answering (its process held still, as a broker that hangs):
         # the first rating tries it and fails within the budget
-        broker._process.send_signal(signal.SIGSTOP)  # type: ignore[union-attr]
+        process = broker._process
+        assert process is not None
+        assert process.poll() is None, broker.log_tail()
+        process.send_signal(signal.SIGSTOP)
+        assert held_still(process.pid), broker.log_tail()
         with pytest.raises(BackendUnavailable, match="did not acknowledge"):
             publisher.publish(rating_event("t", 4))
         # Then the next ones are refused at once, without trying (the API keeps them in the
@@ -177,7 +192,7 @@ def test_a_stream_that_failed_is_not_tried_again_until_its_pause_ends_then_is_us
                 publisher.publish(rating_event("t", 4))
         assert time.monotonic() - started < 0.5  # twenty refusals, not twenty budgets of 1 s
         # And once the broker answers again and the pause has passed, the stream is used again
-        broker._process.send_signal(signal.SIGCONT)  # type: ignore[union-attr]
+        process.send_signal(signal.SIGCONT)
         clock.now += 5.1
         publisher.publish(rating_event("t", 5))
         publisher.publish(rating_event("t", 2))  # no pause after a success
