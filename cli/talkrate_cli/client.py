@@ -13,6 +13,9 @@ import httpx
 
 from talkrate_cli.errors import ApiProblem, CliError, Unreachable
 
+# How many times a programme that changes while its pages are read is read again
+READS_OF_A_CHANGING_PROGRAMME = 3
+
 USER_AGENT = "talkrate-cli/0.1"
 # Pauses before a rating is sent again with its Idempotency-Key (Api.rate).
 RATE_RETRY_SECONDS = (1.0, 2.0, 4.0)
@@ -142,13 +145,30 @@ class Api:
         return dict(self.json("GET", "/"))
 
     def talks(self, track: str | None = None, search: str | None = None) -> list[dict[str, Any]]:
-        """Every talk of the programme (all pages), optionally of one track or matching words."""
-        return list(self.iter_talks(track, search))
+        """Every talk of the programme (all pages), optionally of one track or matching words.
 
-    def iter_talks(
-        self, track: str | None = None, search: str | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """The programme, page by page."""
+        The programme is read 100 talks a page, in its order (start time, then id): a talk added,
+        removed or moved in time meanwhile shifts the pages, so that one talk is read twice and
+        another not at all. A talk read twice is kept once; a programme whose total changed
+        between pages, or that came with fewer talks than its total, is read again (three
+        tries, then CliError: an export or import that silently missed a talk is worse).
+        """
+        for _ in range(READS_OF_A_CHANGING_PROGRAMME):
+            read: dict[str, dict[str, Any]] = {}
+            totals = set()
+            for page in self._pages(track, search):
+                totals.add(page["total"])
+                for talk in page["items"]:
+                    read.setdefault(talk["id"], talk)
+            if len(totals) <= 1 and len(read) >= max(totals, default=0):
+                return list(read.values())
+        raise CliError(
+            "the programme changed while it was read, "
+            f"{READS_OF_A_CHANGING_PROGRAMME} times: try again in a moment"
+        )
+
+    def _pages(self, track: str | None, search: str | None) -> Iterator[dict[str, Any]]:
+        """The programme's pages, in order."""
         offset = 0
         while True:
             page = self.json(
@@ -156,7 +176,7 @@ class Api:
                 "/talks",
                 params={"track": track, "q": search, "limit": 100, "offset": offset},
             )
-            yield from page["items"]
+            yield page
             offset += len(page["items"])
             if not page["items"] or offset >= page["total"]:
                 return

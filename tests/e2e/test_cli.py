@@ -20,8 +20,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from talkrate_cli.client import Api
+from talkrate_cli.errors import ApiProblem, CliError
 from talkrate_cli.live import LEADERBOARD_CHANNEL, LiveEndpoint, LiveSubscriber
 from talkrate_cli.main import main
 from tests.backends import CLI_ATTENDEE_RATINGS, CLI_ATTENDEE_TALKS, CLI_RATINGS, CLI_TALKS
@@ -1538,3 +1541,108 @@ def test_admin_import_does_not_undo_a_change_saved_while_it_ran(cli: Cli, tmp_pa
     assert "1 updated" in cli.ok("admin", "import", str(programme))
     assert cli.json("show", talk_id)["talk"]["room"] == "R2"
     cli.ok("admin", "rm", talk_id, "--yes")
+
+
+class ChangedBetweenPages(Api):
+    """The command's own client of the module's API, with an organiser's change made once, right
+    after the programme's first page was read (at the desk, while an export runs)."""
+
+    def __init__(
+        self, url: str, token: str, change: Callable[[Api], None], every_read: bool = False
+    ) -> None:
+        super().__init__(url, token)
+        self._change = change
+        self._every_read = every_read  # after the first page of each read, not only the first
+        self._changed = False
+        self.pages = 0
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        answer = super().json(method, path, **kwargs)
+        if method == "GET" and path == "/talks":
+            self.pages += 1
+            first_page = kwargs["params"]["offset"] == 0
+            if first_page and (self._every_read or not self._changed):
+                self._changed = True
+                self._change(self)
+        return answer
+
+
+@pytest.mark.parametrize("change", ["added first", "removed from the first page"])
+def test_the_programme_read_while_an_organiser_changes_it_has_every_talk_once(
+    cli: Cli, change: str
+) -> None:
+    # Given a track of 150 talks (two pages of the programme), an hour apart from 9:00
+    track = f"Paged {unique_talk_id()}"
+    start = datetime(2027, 5, 4, 9, tzinfo=UTC)
+    api = Api(cli.runtime.url, cli.env["TALKRATE_ADMIN_TOKEN"])
+    ids = [f"{track.split()[1]}-{n:03}" for n in range(150)]
+    for n, talk_id in enumerate(ids):
+        at = start + timedelta(hours=n)
+        api.add_talk(
+            {
+                "id": talk_id,
+                "title": f"Paged talk {n}",
+                "track": track,
+                "startsAt": at.isoformat(),
+                "endsAt": (at + timedelta(minutes=45)).isoformat(),
+            }
+        )
+    early = f"{track.split()[1]}-early"
+
+    def at_the_desk(client: Api) -> None:
+        # When, once its first page is read, a talk is added before all the others (every
+        # later talk moves one place on), or one of the first page's is removed (one moves back)
+        if change == "added first":
+            client.add_talk(
+                {
+                    "id": early,
+                    "title": "Added at the desk",
+                    "track": track,
+                    "startsAt": (start - timedelta(hours=1)).isoformat(),
+                    "endsAt": start.isoformat(),
+                }
+            )
+        else:
+            client.remove_talk(ids[10])
+
+    reader = ChangedBetweenPages(cli.runtime.url, cli.env["TALKRATE_ADMIN_TOKEN"], at_the_desk)
+    try:
+        read = [talk["id"] for talk in reader.talks(track)]
+        # Then the programme read has each talk of the track once, the changed one as it is now
+        # (it was read again: a talk read twice and one not at all before)
+        expected = [early, *ids] if change == "added first" else ids[:10] + ids[11:]
+        assert read == expected
+        assert reader.pages == 4
+    finally:
+        for talk_id in [*ids, early]:
+            with contextlib.suppress(ApiProblem):
+                api.remove_talk(talk_id)
+
+
+def test_a_programme_that_keeps_changing_while_it_is_read_is_said_so(cli: Cli) -> None:
+    # Given a track of two pages, and an organiser adding a talk at its start each time its
+    # first page has been read
+    track = f"Busy desk {unique_talk_id()}"
+    api = Api(cli.runtime.url, cli.env["TALKRATE_ADMIN_TOKEN"])
+    added: list[str] = []
+    for n in range(120):
+        api.add_talk({"id": f"{track.split()[2]}-{n:03}", "title": f"Talk {n}", "track": track})
+        added.append(f"{track.split()[2]}-{n:03}")
+
+    def another(client: Api) -> None:
+        added.append(f"{track.split()[2]}-desk-{len(added)}")
+        client.add_talk({"id": added[-1], "title": "Added at the desk", "track": track})
+
+    reader = ChangedBetweenPages(
+        cli.runtime.url, cli.env["TALKRATE_ADMIN_TOKEN"], another, every_read=True
+    )
+    try:
+        # When the programme is read, then after three reads it says so, rather than handing
+        # on a programme with a talk missing or twice
+        with pytest.raises(CliError, match="changed while it was read, 3 times"):
+            reader.talks(track)
+        assert reader.pages == 6
+    finally:
+        for talk_id in added:
+            with contextlib.suppress(ApiProblem):
+                api.remove_talk(talk_id)

@@ -27,7 +27,7 @@ def snapshot(api: Api, talk_ids: Iterable[str]) -> Histograms:
     """Every named talk's histogram, from the programme's pages (one request per 100 talks)."""
     wanted = set(talk_ids)
     found: Histograms = {}
-    for talk in api.iter_talks():
+    for talk in api.talks():
         if talk["id"] in wanted:
             summary = talk.get("summary")
             if summary is None:
