@@ -422,3 +422,45 @@ def test_a_star_with_the_keyboard_focus_when_rating_closes_hands_it_to_the_line_
     hint = page.locator(".hint")
     expect(hint).to_contain_text("Rating closed")
     expect(hint).to_be_focused()
+
+
+def test_the_programme_read_while_an_organiser_adds_a_talk_has_every_talk_once(
+    web: WebStack, page: Page
+) -> None:
+    # Given a programme of more than one page (100 talks a page)
+    stem = unique_talk_id("paged")
+    for n in range(101):
+        web.add_talk(talk_id=f"{stem}-{n:03}", title=f"Paged {n}")
+    page.goto(web.url("/app/"))
+    added: list[str] = []
+
+    def at_the_desk(route: Route) -> None:
+        # When an organiser adds a talk before all the others once the first page was read (every
+        # later talk moves one place on: one read twice, the new one on no page read)
+        if not added:
+            added.append(
+                web.add_talk(
+                    talk_id=f"{stem}-early",
+                    title="Added at the desk",
+                    startsAt="2020-01-01T09:00:00Z",
+                    endsAt="2020-01-01T10:00:00Z",
+                )["id"]
+            )
+        route.continue_()
+
+    page.route("**/talks?limit=100&offset=100", at_the_desk)
+    try:
+        read = page.evaluate("async () => (await import('/app/js/api.js')).allTalks()")
+        # Then the programme the page has holds each talk once, the new one too, as many as the
+        # service counts
+        ids = [talk["id"] for talk in read]
+        assert added
+        assert len(ids) == len(set(ids))
+        assert f"{stem}-early" in ids
+        assert {f"{stem}-{n:03}" for n in range(101)} <= set(ids)
+        total = web.runtime.request("GET", "/talks?limit=1").json["total"]
+        assert len(ids) == total
+    finally:
+        # (the module's other tests read the programme too: it is left as it was)
+        for talk_id in [*(f"{stem}-{n:03}" for n in range(101)), *added]:
+            web.as_organiser("DELETE", f"/talks/{talk_id}")

@@ -89,14 +89,26 @@ export function appConfig({ fresh = false } = {}) {
   return configPromise;
 }
 
-// Every talk of the programme (pages of 100), each with its summary.
+// Every talk of the programme (pages of 100), each with its summary. The pages follow the
+// programme's order: a talk added, removed or moved in time between two of them shifts the rest,
+// one talk read twice and another not at all. A talk read twice is kept once; a total that
+// changed between pages, or fewer talks than it, reads the programme again (three reads, then
+// the last one: the page reads it again soon).
 export async function allTalks() {
-  const talks = [];
-  for (let offset = 0; ; offset += 100) {
-    const page = await get(`/talks?limit=100&offset=${offset}`);
-    talks.push(...page.items);
-    if (talks.length >= page.total || page.items.length === 0 || offset >= 100000) return talks;
+  let talks = [];
+  for (let read = 0; read < 3; read += 1) {
+    const byId = new Map();
+    const totals = new Set();
+    for (let offset = 0; offset < 100000; offset += 100) {
+      const page = await get(`/talks?limit=100&offset=${offset}`);
+      totals.add(page.total);
+      for (const talk of page.items) if (!byId.has(talk.id)) byId.set(talk.id, talk);
+      if (page.items.length === 0 || offset + page.items.length >= page.total) break;
+    }
+    talks = [...byId.values()];
+    if (totals.size <= 1 && talks.length >= Math.max(0, ...totals)) return talks;
   }
+  return talks;
 }
 
 export function talkPath(talkId) {
