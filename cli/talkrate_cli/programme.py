@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import IO, Any
 
-from talkrate_cli.errors import CliError
+from talkrate_cli.errors import BadInput
 
 COLUMNS = ("id", "title", "speakers", "track", "room", "startsAt", "endsAt")
 RESULT_COLUMNS = ("count", "avg", "1", "2", "3", "4", "5")
@@ -129,7 +129,7 @@ def with_ids(rows: list[Row], catalog: dict[str, dict[str, Any]]) -> list[Row]:
                 None,
             )
             if talk_id is None:
-                raise CliError(f"line {row.line}: no free id for {title!r}: give the row one")
+                raise BadInput(f"line {row.line}: no free id for {title!r}: give the row one")
             used.add(talk_id)
             row = Row(row.line, talk_id, row.fields, id_from_title=True)
         kept.append(row)
@@ -207,16 +207,16 @@ def _time(text: str) -> datetime | None:
 
 
 def _zoned(line: int, name: str, text: str) -> None:
-    """CliError when a time cell is not one the API takes: RFC 3339 with its zone, in the years
+    """BadInput when a time cell is not one the API takes: RFC 3339 with its zone, in the years
     the API takes (the API refuses the rest, and the rows before would have been sent)."""
     parsed = _time(text)
     if parsed is None:
-        raise CliError(
+        raise BadInput(
             f"line {line}: {name} {text!r} is not a time the API reads; write it as "
             "2026-12-02T09:00+01:00 (or 2026-12-02T08:00Z for UTC)"
         )
     if parsed.tzinfo is None:
-        raise CliError(
+        raise BadInput(
             f"line {line}: {name} {text} names no time zone (write it as {text}Z for UTC, "
             f"or with its offset, {text}+01:00)"
         )
@@ -225,13 +225,13 @@ def _zoned(line: int, name: str, text: str) -> None:
     except OverflowError:  # an offset carries it past the first or the last date there is
         year = 0
     if not FIRST_YEAR <= year <= LAST_YEAR:
-        raise CliError(
+        raise BadInput(
             f"line {line}: {name} {text} is not between the years {FIRST_YEAR} and {LAST_YEAR}"
         )
 
 
 def read_rows(source: IO[str]) -> list[Row]:
-    """The rows of a programme CSV; CliError naming the line for a row that cannot be a talk.
+    """The rows of a programme CSV; BadInput naming the line for a row that cannot be a talk.
 
     A row's fields are those of the file's columns only (title always): a column
     the file lacks is no change to an existing talk. The whole file is checked before anything
@@ -239,7 +239,7 @@ def read_rows(source: IO[str]) -> list[Row]:
     that is not one) stops the import with its line, so no file is half imported for it."""
     header = source.readline()
     if header.lstrip().startswith(("[", "{")):
-        raise CliError("this is JSON; import takes a CSV (the columns of `talkrate admin export`)")
+        raise BadInput("this is JSON; import takes a CSV (the columns of `talkrate admin export`)")
     delimiter = _delimiter(header)
     names = [_column(name) for name in next(csv.reader([header], delimiter=delimiter), [])]
     # A header cell with no name (the `;;` a spreadsheet writes after the last column when a
@@ -252,16 +252,16 @@ def read_rows(source: IO[str]) -> list[Row]:
     )
     next(reader, None)
     if "title" not in names:
-        raise CliError(
+        raise BadInput(
             "the CSV needs a header line naming its columns, with at least a title column "
             f"({', '.join(COLUMNS)})"
         )
     unknown = set(names) - set(COLUMNS) - set(RESULT_COLUMNS) - set(unnamed)
     if unknown:
-        raise CliError(f"unknown columns {sorted(unknown)}; expected {', '.join(COLUMNS)}")
+        raise BadInput(f"unknown columns {sorted(unknown)}; expected {', '.join(COLUMNS)}")
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
-        raise CliError(f"columns named twice in the header: {', '.join(twice)}")
+        raise BadInput(f"columns named twice in the header: {', '.join(twice)}")
     given = [name for name in OPTIONAL if name in names]
     rows, seen = [], set()
     for record in _records(reader):
@@ -270,34 +270,34 @@ def read_rows(source: IO[str]) -> list[Row]:
             # A cell separator inside an unquoted cell ("Ana;Bo" in a ";" file) would move every
             # cell after it one column on: refused rather than stored in the wrong fields.
             count = len(names) + len(record.get(None) or []) - list(record.values()).count(None)
-            raise CliError(
+            raise BadInput(
                 f"line {line}: {count} cells where the header has {len(names)}; a cell holding "
                 f"the separator {delimiter!r} must be in double quotes"
             )
         cells = {k: unguarded(v).strip() for k, v in record.items()}
         for name, column in unnamed.items():
             if text := cells.pop(name):
-                raise CliError(
+                raise BadInput(
                     f"line {line}: column {column} has no name in the header but holds {text!r}"
                 )
         if not any(cells.values()):
             continue
         if not cells.get("title"):
-            raise CliError(f"line {line}: a talk needs a title")
+            raise BadInput(f"line {line}: a talk needs a title")
         talk_id = cells.get("id") or slug(cells["title"])
         if not TALK_ID.fullmatch(talk_id):
-            raise CliError(
+            raise BadInput(
                 f"line {line}: id {talk_id!r} is not one a talk can have (letters, digits and "
                 "._:~- only, at most 200, starting with a letter or digit)"
             )
         # A row without an id is its title's talk (its id is settled by `with_ids`)
         named = ("id", talk_id) if cells.get("id") else ("title", cells["title"])
         if named in seen:
-            raise CliError(f"line {line}: talk {named[1]} appears twice")
+            raise BadInput(f"line {line}: talk {named[1]} appears twice")
         seen.add(named)
         for name, text in cells.items():
             if CONTROL.search(text):
-                raise CliError(f"line {line}: {name} holds a control character (a line break?)")
+                raise BadInput(f"line {line}: {name} holds a control character (a line break?)")
         fields: dict[str, Any] = {"title": cells["title"]}
         if "speakers" in names:
             fields["speakers"] = speakers_from_cell(cells.get("speakers", ""))
@@ -311,7 +311,7 @@ def read_rows(source: IO[str]) -> list[Row]:
 
 
 def _records(reader: csv.DictReader[str]) -> Iterator[dict[str | Any, str | Any]]:
-    """The reader's rows; CliError naming its line for a row Python's csv cannot read (a cell
+    """The reader's rows; BadInput naming its line for a row Python's csv cannot read (a cell
     past its field limit: a quote never closed takes the rest of the file into one cell)."""
     while True:
         begins = reader.line_num + 1
@@ -321,16 +321,16 @@ def _records(reader: csv.DictReader[str]) -> Iterator[dict[str | Any, str | Any]
             return
         except csv.Error as error:
             if "field limit" in str(error):
-                raise CliError(
+                raise BadInput(
                     f"line {begins}: a cell longer than {csv.field_size_limit()} characters "
                     "(a double quote never closed?)"
                 ) from None
-            raise CliError(f"line {begins}: not CSV ({error})") from None
+            raise BadInput(f"line {begins}: not CSV ({error})") from None
         yield record
 
 
 def _fits(line: int, fields: dict[str, Any]) -> None:
-    """CliError when a row holds what the API would refuse of a talk's fields: text too long
+    """BadInput when a row holds what the API would refuse of a talk's fields: text too long
     or with nothing visible, too many speakers, an end not after the start."""
     texts = [(name, fields.get(name)) for name in ("title", "track", "room")]
     texts += [("speaker", name) for name in fields.get("speakers") or []]
@@ -338,14 +338,14 @@ def _fits(line: int, fields: dict[str, Any]) -> None:
         if text is None:
             continue
         if len(text) > LONGEST[name]:
-            raise CliError(
+            raise BadInput(
                 f"line {line}: {name} has {len(text)} characters, "
                 f"the most a talk's {name} has is {LONGEST[name]}"
             )
         if not any(not unicodedata.category(c).startswith(("Z", "C")) for c in text):
-            raise CliError(f"line {line}: {name} {text!r} holds no visible character")
+            raise BadInput(f"line {line}: {name} {text!r} holds no visible character")
     if len(fields.get("speakers") or []) > MOST_SPEAKERS:
-        raise CliError(
+        raise BadInput(
             f"line {line}: {len(fields['speakers'])} speakers, the most a talk has is "
             f"{MOST_SPEAKERS}"
         )
@@ -355,11 +355,11 @@ def _fits(line: int, fields: dict[str, Any]) -> None:
 def _in_order(line: int, starts: Any, ends: Any) -> None:
     start, end = instant(starts), instant(ends)
     if start and end and end <= start:
-        raise CliError(f"line {line}: endsAt {ends} is not after startsAt {starts}")
+        raise BadInput(f"line {line}: endsAt {ends} is not after startsAt {starts}")
 
 
 def times_in_order(rows: list[Row], catalog: dict[str, dict[str, Any]]) -> None:
-    """CliError for the first row whose times, with the one the file lacks kept from the
+    """BadInput for the first row whose times, with the one the file lacks kept from the
     catalog's talk (a file without an endsAt column, say), end before they start."""
     for row in rows:
         merged = {**catalog.get(row.talk_id, {}), **row.fields}

@@ -387,9 +387,11 @@ def test_an_import_the_api_would_refuse_a_row_of_sends_nothing(cli: Cli, tmp_pat
     # When it is imported, as a dry run and for real
     dry = cli.run("admin", "import", "--dry-run", str(programme))
     real = cli.run("admin", "import", str(programme))
-    # Then both stop at the line the API would refuse, and no talk of the file was created
+    # Then both stop at the line the API would refuse, and no talk of the file was created:
+    # exit 2, the file's fault (a partial import, some rows refused by the API, exits 1)
     for done in (dry, real):
         assert_one_line_error(done, "line 3", "endsAt 2026-12-02T18:00Z is not after startsAt")
+        assert done.returncode == 2
     assert cli.run("--json", "show", f"fine-{suffix}").returncode != 0
     # And once that line is fixed, the next one is said
     programme.write_text(programme.read_text().replace("T18:00Z", "T20:00Z"))
@@ -737,7 +739,7 @@ JSON_OUTCOMES = [
         1,
         "urn:talkrate:problem:forbidden",
     ),
-    (("admin", "import", "{file}"), None, {}, 1, "urn:talkrate:cli:failed"),
+    (("admin", "import", "{file}"), None, {}, 2, "urn:talkrate:cli:bad-input"),
     (("admin", "import", "/no/such/file.csv"), None, {}, 2, "urn:talkrate:cli:usage"),
     (("admin", "export", "-"), None, {}, 2, "urn:talkrate:cli:usage"),
     (("watch", "no-such-talk", "--poll"), None, {}, 1, "urn:talkrate:problem:talk-not-found"),

@@ -10,7 +10,7 @@ import click
 
 from talkrate_cli import output, programme
 from talkrate_cli.commands.reading import known_track
-from talkrate_cli.errors import ApiProblem, CliError, Interrupted
+from talkrate_cli.errors import ApiProblem, BadInput, CliError, Interrupted
 from talkrate_cli.main import Session, pass_session
 
 EDIT_ATTEMPTS = 3  # reads and saves of `admin edit` while others keep saving the talk
@@ -172,7 +172,7 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
     try:
         rows = programme.read_rows(csv_file)
     except UnicodeDecodeError:
-        raise CliError(
+        raise BadInput(
             f"{csv_file.name} is not UTF-8 text: save it from the spreadsheet as 'CSV UTF-8'"
         ) from None
     api = session.admin_api()
