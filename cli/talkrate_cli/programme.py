@@ -38,6 +38,8 @@ RESULT_COLUMNS = ("count", "avg", "1", "2", "3", "4", "5")
 OPTIONAL = ("track", "room", "startsAt", "endsAt")
 SPEAKER_SEPARATOR = ";"
 DELIMITERS = (",", ";", "\t")
+# The first line Excel reads (and some tools write for it) to know a file's separator: "sep=;"
+SEPARATOR_LINE = re.compile(r"sep=(.)", re.IGNORECASE)
 TIMES = ("startsAt", "endsAt")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # What the API takes as a talk id (docs/openapi.json), and the characters no field may hold.
@@ -240,7 +242,12 @@ def read_rows(source: IO[str]) -> list[Row]:
     header = source.readline()
     if header.lstrip().startswith(("[", "{")):
         raise BadInput("this is JSON; import takes a CSV (the columns of `talkrate admin export`)")
-    delimiter = _delimiter(header)
+    before = []  # lines before the header: Excel's "sep=;" line, read as a blank one
+    stated = SEPARATOR_LINE.fullmatch(header.rstrip("\r\n"))
+    separator = stated[1] if stated and stated[1] in DELIMITERS else None
+    if separator:
+        before, header = ["\n"], source.readline()
+    delimiter = separator or _delimiter(header)
     names = [_column(name) for name in next(csv.reader([header], delimiter=delimiter), [])]
     # A header cell with no name (the `;;` a spreadsheet writes after the last column when a
     # cell to the right was ever touched) names no column: its cells must be empty.
@@ -248,7 +255,7 @@ def read_rows(source: IO[str]) -> list[Row]:
     names = [name or f"{UNNAMED}{at + 1}" for at, name in enumerate(names)]
     # The header line goes through the reader too, so its line numbers are the file's.
     reader = csv.DictReader(
-        itertools.chain([header], source), fieldnames=names, delimiter=delimiter
+        itertools.chain(before, [header], source), fieldnames=names, delimiter=delimiter
     )
     next(reader, None)
     if "title" not in names:

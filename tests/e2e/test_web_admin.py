@@ -440,6 +440,10 @@ FILES = [
     ("unknown columns", "title,starts_at,Notes\nT,x,y\n"),
     ("a column twice", "title,room,Room\nT,a,b\n"),
     ("no title column", "id,name\nx,y\n"),
+    ("Excel's separator line", "sep=;\r\nid;title;speakers\r\nsep-x;A, B;Ana, Bo\r\n"),
+    ("Excel's separator line, tabs, a row refused", "SEP=\t\nid\ttitle\n\nx\t\n"),
+    ("a separator line and nothing more", "\ufeffsep=,\n"),
+    ("a separator line naming another", "sep=|\nid|title\nx|T\n"),
     ("JSON", '[{"id": "x"}]\n'),
     ("empty", ""),
 ]
@@ -525,6 +529,20 @@ def test_the_page_reads_a_file_with_columns_a_spreadsheet_left_without_a_name(
     # Then it would add the talk of its one row, as without those columns
     assert made.get("created") == ["ghost"], made
     assert made["fields"]["ghost"] == {"title": "Ghost columns"}
+
+
+def test_the_page_reads_a_file_whose_first_line_is_excel_s_separator_line(
+    web: WebStack, page: Page
+) -> None:
+    # Given a file some tools write for Excel: its first line "sep=;" names the separator, and
+    # its cells hold commas (refused before: "the CSV needs a header line")
+    text = dict(FILES)["Excel's separator line"]
+    page.goto(web.url("/app/"))
+    # When the organisers' page reads it
+    made = page.evaluate(PAGE_DRY_RUN, [text, CATALOG])
+    # Then it would add the talk of its one row, its cells split at ";" only
+    assert made.get("created") == ["sep-x"], made
+    assert made["fields"]["sep-x"] == {"title": "A, B", "speakers": ["Ana, Bo"]}
 
 
 def test_the_page_reads_back_both_exports_unchanged(

@@ -101,6 +101,17 @@ def test_a_spreadsheet_that_cannot_be_a_programme_is_refused_by_line(
         read_rows(io.StringIO(text))
 
 
+def test_excel_s_separator_line_names_the_separator_and_lines_keep_their_numbers() -> None:
+    # Given a file whose first line is Excel's "sep=;" (its commas are in the cells)
+    text = "sep=;\r\nid;title;speakers\r\nx;A, B;Ana, Bo\r\ny;;\r\n"
+    # When it is read, then its cells are split at ";" only, and a refusal names the file's line
+    with pytest.raises(CliError, match="line 4: a talk needs a title"):
+        read_rows(io.StringIO(text))
+    [row] = read_rows(io.StringIO(text.replace("y;;\r\n", "")))
+    assert (row.line, row.talk_id) == (3, "x")
+    assert row.fields == {"title": "A, B", "speakers": ["Ana, Bo"]}
+
+
 def test_header_names_are_read_whatever_their_spaces_and_case() -> None:
     [row] = read_rows(
         io.StringIO("Id, Title , SPEAKERS,startsat\nt,A talk,Ana,2026-12-02T09:00Z\n")

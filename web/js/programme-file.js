@@ -9,6 +9,8 @@ const RESULT_COLUMNS = ["count", "avg", "1", "2", "3", "4", "5"];
 const OPTIONAL = ["track", "room", "startsAt", "endsAt"];
 const TIMES = ["startsAt", "endsAt"];
 const DELIMITERS = [",", ";", "\t"];
+// The first line Excel reads (and some tools write for it) to know a file's separator: "sep=;"
+const SEPARATOR_LINE = /^sep=(.)$/i;
 const FORMULA = /^[=+\-@\t\r]/;
 const TALK_ID = /^[A-Za-z0-9][A-Za-z0-9._:~-]{0,199}$/;
 const LONGEST = { title: 300, track: 100, room: 100, speaker: 120 };
@@ -286,14 +288,24 @@ function fits(line, fields) {
 // ({ rows, errors }: the CLI stops at the first; the page lists them all). A file that is not
 // one throws ProgrammeError. A row's fields are the file's columns only (title always).
 export function readProgramme(text) {
-  const body = text.replace(/^\uFEFF/, "");
-  const header = body.split(/\r\n?|\n/, 1)[0];
+  let body = text.replace(/^\uFEFF/, "");
+  let header = body.split(/\r\n?|\n/, 1)[0];
   if (/^[{[]/.test(header.replace(EDGES, ""))) {
     throw new ProgrammeError("this is JSON; import takes a CSV (the columns of `talkrate admin export`)");
   }
-  const delimiter = delimiterOf(header);
+  // Excel's "sep=;" first line names the separator: read as a blank line, so that every line
+  // keeps its number in what is said of it.
+  const named = SEPARATOR_LINE.exec(header);
+  const separator = named && DELIMITERS.includes(named[1]) ? named[1] : null;
+  if (separator) {
+    body = body.slice(header.length);
+    header = body.split(/\r\n?|\n/, 2)[1] || "";
+  }
+  const delimiter = separator || delimiterOf(header);
   const records = csvRecords(body, delimiter);
-  const names = (records[0] && records[0].line === 1 ? records.shift().cells : []).map(column);
+  if (separator && records[0] && records[0].line === 1) records.shift();
+  const headerLine = separator ? 2 : 1;
+  const names = (records[0] && records[0].line === headerLine ? records.shift().cells : []).map(column);
   // A header cell with no name (the ";;" a spreadsheet writes after the last column when a cell
   // to the right was ever touched) names no column: its cells must be empty.
   const unnamed = names.flatMap((name, i) => (name ? [] : [i]));

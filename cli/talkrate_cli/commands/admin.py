@@ -163,7 +163,8 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
     """Create or update the talks of a programme CSV; unchanged talks are left alone.
 
     Columns: id, title, speakers (separated by ';', written '\\;' inside a name), track, room,
-    startsAt, endsAt (with a time zone); cells separated by ',', ';' or tabs. A column the file
+    startsAt, endsAt (with a time zone); cells separated by ',', ';' or tabs (a first line
+    'sep=;', as Excel reads it, names the separator). A column the file
     lacks leaves that field of an existing talk as it is. Talks of the catalog that are not in
     the file are left alone (and counted as such). Running it twice changes nothing the second
     time. A row without an id gets one from its title, as the organisers' page makes it
