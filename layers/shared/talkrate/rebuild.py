@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from talkrate.errors import ReadModelRebuilding, RebuildLockLost, TalkrateError
 from talkrate.ports import RebuildSource, RebuildTarget
@@ -23,21 +24,28 @@ def rebuild_read_model(
     event arriving meanwhile is either in the snapshot, and its offset with it, or applied after
     the swap: it never counts twice and is never lost.
     """
-    state = _rebuild(source, target, progress, unless_built=False)
-    if state is None:  # pragma: no cover (only a rebuild unless built gives none)
-        raise RebuildLockLost("the rebuild gave no state; nothing was replaced: run it again")
+    started = time.monotonic()
+    with _rebuild_lock(target):
+        state = _swap_in(source, target, progress)
+    _said_rebuilt(state, started, progress)
     return state
 
 
-def _rebuild(
-    source: RebuildSource,
-    target: RebuildTarget,
-    progress: Callable[[str], None],
-    unless_built: bool,
-) -> ReadModelState | None:
-    started = time.monotonic()
+@contextmanager
+def _rebuild_lock(target: RebuildTarget) -> Iterator[None]:
+    """Hold the rebuild's lock for the block (RebuildInProgress when another rebuild has it)."""
     if not target.lock_for_rebuild():
         raise RebuildInProgress("another rebuild is running (or its lock has not expired)")
+    try:
+        yield
+    finally:
+        target.unlock_after_rebuild()
+
+
+def _swap_in(
+    source: RebuildSource, target: RebuildTarget, progress: Callable[[str], None]
+) -> ReadModelState:
+    """Read the event store's state and replace the read model with it, under the lock."""
 
     def holding(line: str) -> None:
         # Each step of a long read keeps the lock: were it to run out, the projector would
@@ -46,22 +54,18 @@ def _rebuild(
             raise RebuildLockLost("the rebuild's lock ran out; nothing was replaced: run it again")
         progress(line)
 
-    try:
-        # Looked at again under the lock: several projector invocations see a lost read model at
-        # once, and each that takes the lock after the first rebuilt it would rebuild it again.
-        if unless_built and target.is_built():
-            return None
-        holding("projector paused; reading the event store")
-        state = source.state(holding)
-        target.replace_all(state)
-    finally:
-        target.unlock_after_rebuild()
+    holding("projector paused; reading the event store")
+    state = source.state(holding)
+    target.replace_all(state)
+    return state
+
+
+def _said_rebuilt(state: ReadModelState, started: float, progress: Callable[[str], None]) -> None:
     progress(
         f"rebuilt {len(state.histograms)} histograms from {state.events} events and "
         f"{len(state.offsets)} partition offsets in {time.monotonic() - started:.2f} s; "
         "projector resumed"
     )
-    return state
 
 
 def rebuild_if_lost(
@@ -78,7 +82,16 @@ def rebuild_if_lost(
     """
     if target.is_built():
         return None
+    started = time.monotonic()
     try:
-        return _rebuild(source, target, progress, unless_built=True)
+        with _rebuild_lock(target):
+            # Looked at again under the lock: several projector invocations see a lost read
+            # model at once, and each that takes the lock after the first rebuilt it would
+            # rebuild it again.
+            if target.is_built():
+                return None
+            state = _swap_in(source, target, progress)
     except RebuildInProgress as error:
         raise ReadModelRebuilding(f"REBUILDING {error}") from error
+    _said_rebuilt(state, started, progress)
+    return state
