@@ -517,32 +517,30 @@ def test_the_page_reads_a_programme_file_as_the_command_line_s_dry_run_does(
         assert made == expected, name
 
 
-def test_the_page_reads_a_file_with_columns_a_spreadsheet_left_without_a_name(
-    web: WebStack, page: Page
+# Files from spreadsheets that the organisers' page refused before, each with the one talk it
+# holds: (FILES' name, the talk's id, its fields)
+SPREADSHEET_FILES = [
+    # Excel, when a cell right of the programme was ever touched: a ";" more after the last
+    # column, on every line (refused: "unknown columns ['']")
+    ("columns left without a name", "ghost", {"title": "Ghost columns"}),
+    # Some tools, for Excel: a first line "sep=;" naming the separator, cells holding commas
+    # (refused: "the CSV needs a header line")
+    ("Excel's separator line", "sep-x", {"title": "A, B", "speakers": ["Ana, Bo"]}),
+]
+
+
+@pytest.mark.parametrize(("name", "talk_id", "fields"), SPREADSHEET_FILES)
+def test_the_page_reads_a_file_as_a_spreadsheet_saves_it(
+    web: WebStack, page: Page, name: str, talk_id: str, fields: dict[str, Any]
 ) -> None:
-    # Given what Excel saves when a cell right of the programme was ever touched: a ";" more
-    # after the last column, on every line (refused before: "unknown columns ['']")
-    text = dict(FILES)["columns left without a name"]
+    # Given a programme file as a spreadsheet (or a tool writing for one) saves it
+    text = dict(FILES)[name]
     page.goto(web.url("/app/"))
     # When the organisers' page reads it
     made = page.evaluate(PAGE_DRY_RUN, [text, CATALOG])
-    # Then it would add the talk of its one row, as without those columns
-    assert made.get("created") == ["ghost"], made
-    assert made["fields"]["ghost"] == {"title": "Ghost columns"}
-
-
-def test_the_page_reads_a_file_whose_first_line_is_excel_s_separator_line(
-    web: WebStack, page: Page
-) -> None:
-    # Given a file some tools write for Excel: its first line "sep=;" names the separator, and
-    # its cells hold commas (refused before: "the CSV needs a header line")
-    text = dict(FILES)["Excel's separator line"]
-    page.goto(web.url("/app/"))
-    # When the organisers' page reads it
-    made = page.evaluate(PAGE_DRY_RUN, [text, CATALOG])
-    # Then it would add the talk of its one row, its cells split at ";" only
-    assert made.get("created") == ["sep-x"], made
-    assert made["fields"]["sep-x"] == {"title": "A, B", "speakers": ["Ana, Bo"]}
+    # Then it would add the talk of its one row, its cells split as the file says
+    assert made.get("created") == [talk_id], made
+    assert made["fields"][talk_id] == fields
 
 
 def test_the_page_reads_back_both_exports_unchanged(
