@@ -216,9 +216,10 @@ class LocalBroker:
     def stop(self) -> None:
         """Stop tansu: terminate, then kill if it lingers; a temporary log file is removed.
 
-        With durable storage a kill loses nothing: tansu acknowledges a produce only once its
-        storage has it. It can sit on SIGTERM for seconds while a consumer group join is
-        pending."""
+        With durable storage a kill loses nothing tansu had stored; killed in the
+        moment between answering a produce and recording the partition's new end, it can lose
+        that one record (docs/local-development.md). It can sit on SIGTERM for seconds while a
+        consumer group join is pending."""
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
             process.terminate()
