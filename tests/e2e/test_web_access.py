@@ -7,7 +7,9 @@ The fixtures and helpers are test_web_app's (its runtime asks for voter tokens a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect
@@ -367,6 +369,106 @@ def test_a_room_screen_whose_live_channel_never_answers_keeps_fresh_over_http(
     run_clock(page, 4, 5_500, 300)
     expect(total(page)).to_have_text("1 rating")
     expect(page.locator(".live-badge")).not_to_have_attribute("data-state", "live")
+
+
+def silenceable_connections(page: Page, silent: list[bool]) -> tuple[list[Any], list[Any]]:
+    """The page's connections to the live channel, and those of them the channel took the
+    subscription on, passing the channel's messages on; while `silent[0]`, the first one
+    passes nothing (held open: a NAT or proxy that forgot it)."""
+    connected: list[Any] = []
+    subscribed: list[Any] = []
+
+    def through(ws: Any) -> None:
+        server = ws.connect_to_server()
+        connected.append(ws)
+        first = len(connected) == 1
+
+        def to_the_page(message: str | bytes) -> None:
+            if first and silent[0]:
+                return
+            if "subscribe_success" in str(message):
+                subscribed.append(ws)
+            ws.send(message)
+
+        server.on_message(to_the_page)
+
+    page.route_web_socket("**/event/realtime", through)
+    return connected, subscribed
+
+
+def until(page: Page, check: Callable[[], bool], seconds: float) -> None:
+    """Wait for `check`, letting Playwright run the page's handlers meanwhile."""
+    for _ in range(int(seconds * 10)):
+        if check():
+            return
+        page.wait_for_timeout(100)
+    assert check()
+
+
+def shown_count(page: Page, where: str, title: str) -> tuple[Any, Callable[[int], str]]:
+    """Where a page shows a talk's count, and the words it shows for n ratings."""
+    if where == "room screen":
+        return total(page), lambda n: f"{n} rating{'s' if n != 1 else ''}"
+    if where == "programme":
+        card = page.locator(".talk-card", has_text=title)
+        return card.locator(".score"), lambda n: f"{n} rating{'s' if n != 1 else ''}"
+    row = page.locator("tr", has_text=title)
+    return row.locator("td.num").last, str
+
+
+@pytest.mark.parametrize("where", ["room screen", "programme", "leaderboard"])
+def test_a_page_whose_live_connection_died_silently_connects_again(
+    web: WebStack, page: Page, where: str
+) -> None:
+    # Given a page live on a connection the test can silence, on a clock it moves
+    silent = [False]
+    connected, subscribed = silenceable_connections(page, silent)
+    title = f"Forgotten by the hall's Wi-Fi {unique_talk_id()}"
+    track = f"Silent {unique_talk_id()}"
+    talk = web.add_talk(title=title, track=track)
+    if where == "leaderboard":
+        web.rate(talk["id"], 4)  # on the board from the start
+        assert wait_for(lambda: web.count(talk["id"]) == 1)
+    page.clock.install()
+    paths = {
+        "room screen": SCREEN.format(id=talk["id"]),
+        "programme": f"/app/?track={quote(track)}",
+        "leaderboard": f"/app/leaderboard?track={quote(track)}",
+    }
+    page.goto(web.url(paths[where]))
+    count, words = shown_count(page, where, title)
+    badge = page.locator(".live-badge")  # the programme shows none
+    until(page, lambda: len(subscribed) == 1, seconds=10)
+    if where != "programme":
+        expect(badge).to_have_attribute("data-state", "live")
+    rated = 1 if where == "leaderboard" else 0
+    expect(count).to_contain_text(words(rated))
+    web.rate(talk["id"], 4)
+    rated += 1
+    expect(count).to_contain_text(words(rated), timeout=web_app.LIVE_WITHIN_MS + 1000)
+    # (a minute in which nothing happens keeps the connection: its check finds nothing new)
+    run_clock(page, 1, 61_000, 300)
+    run_clock(page, 2, 3_000, 200)
+    assert len(connected) == 1
+    # When the connection goes silent without closing, and a rating comes
+    silent[0] = True
+    web.rate(talk["id"], 5)
+    rated += 1
+    assert wait_for(lambda: web.count(talk["id"]) == rated)
+    page.wait_for_timeout(web_app.LIVE_WITHIN_MS)
+    expect(count).to_contain_text(words(rated - 1))  # nothing came through it
+    # Then the minute's check shows it, and the page, hearing nothing more, connects again
+    run_clock(page, 1, 61_000, 300)
+    expect(count).to_contain_text(words(rated))
+    run_clock(page, 4, 3_000, 300)
+    until(page, lambda: len(subscribed) == 2, seconds=10)
+    if where != "programme":
+        expect(badge).to_have_attribute("data-state", "live")
+    assert len(connected) == 2
+    # And the new connection carries the next rating
+    web.rate(talk["id"], 3)
+    rated += 1
+    expect(count).to_contain_text(words(rated), timeout=web_app.LIVE_WITHIN_MS + 1000)
 
 
 def test_the_skip_link_s_focus_ring_is_seen_whole(web: WebStack, page: Page) -> None:

@@ -14,6 +14,12 @@ const HANDSHAKE_MS = 10_000;
 // While live, the page still reads its state now and then: a message the channel dropped (or one
 // the projector skipped while the channel hung) is healed within a minute, not at the next batch.
 const LIVE_CHECK_MS = 60_000;
+// A check that finds what no message carried, after a minute in which the channel said nothing,
+// may have found a connection that died without closing (a NAT or proxy that dropped it: the
+// keep-alive watchdog would take five minutes to notice, the page saying "Live" meanwhile). If no
+// message comes in this long either (one on its way as the read was answered), the page drops
+// the connection and connects again.
+const SILENT_CONFIRM_MS = 5000;
 
 function base64url(text) {
   const bytes = new TextEncoder().encode(text);
@@ -28,7 +34,9 @@ function newId() {
 
 // One channel, watched for as long as the page shows it.
 //   channel: "/talkrate/talks/<segment>" or "/talkrate/leaderboard"
-//   refresh(): fetch the state over HTTP (called at start, after each (re)connect, when polling)
+//   refresh(): fetch the state over HTTP (called at start, after each (re)connect, when polling);
+//     it may answer true when what it read had moved since the page's last read or message,
+//     which no message told (the live check then suspects a connection that died silently)
 //   onEvent(message): a message published on the channel, parsed
 //   onStatus(state): "live" | "connecting" | "polling" | "offline" (the browser has no network)
 //   pollMs: how often to refresh without a live channel (half a second: a rating shows within
@@ -58,9 +66,31 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
   // again): the channel is tried at once, not after a backoff grown while it was away.
   let away = null;
   let readFailed = false;
-  const safeRefresh = async () => {
+  // Live messages taken, and how many had come at the last live check: a check that finds news
+  // after a minute without any suspects the connection (SILENT_CONFIRM_MS).
+  let messages = 0;
+  let checkedAt = 0;
+  let liveSocket = null; // the connection that took the subscription, while it is open
+  let suspectTimer = null;
+  const check = async () => {
+    const quiet = messages === checkedAt;
+    const heard = messages;
+    const current = liveSocket;
+    let news;
     try {
-      await refresh();
+      news = await refresh();
+    } finally {
+      checkedAt = messages;
+    }
+    if (news !== true || !quiet || !current || liveSocket !== current) return;
+    clearTimeout(suspectTimer);
+    suspectTimer = setTimeout(() => {
+      if (!stopped && liveSocket === current && messages === heard) current.close();
+    }, SILENT_CONFIRM_MS);
+  };
+  const safeRefresh = async (read = refresh) => {
+    try {
+      await read();
     } catch {
       // shown by the page itself; the next poll or reconnect tries again
       readFailed = true;
@@ -76,7 +106,7 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
 
   function poll(every, run) {
     if (stopped || run !== pollRun) return;
-    safeRefresh().finally(() => {
+    safeRefresh(liveSocket && every === LIVE_CHECK_MS ? check : refresh).finally(() => {
       if (stopped || run !== pollRun) return;
       pollTimer = setTimeout(() => poll(every, run), document.hidden ? Math.max(every, 5000) : every);
     });
@@ -136,6 +166,8 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
       } else if (data.type === "subscribe_success" && data.id === id) {
         clearTimeout(handshake);
         subscribed = true;
+        liveSocket = current;
+        checkedAt = messages;
         attempt = 0;
         // The channel carries the updates now; a slow check stays, for what it may drop.
         startPolling(LIVE_CHECK_MS, LIVE_CHECK_MS);
@@ -144,6 +176,7 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
       } else if (data.type === "subscribe_error" && data.id === id) {
         current.close();
       } else if (data.type === "data" && data.id === id) {
+        messages += 1;
         try {
           onEvent(typeof data.event === "string" ? JSON.parse(data.event) : data.event);
         } catch {
@@ -154,6 +187,7 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
     current.onclose = () => {
       clearTimeout(watchdog);
       clearTimeout(handshake);
+      if (liveSocket === current) liveSocket = null;
       if (socket === current) socket = null;
       refusals = subscribed ? 0 : refusals + 1;
       if (!stopped) reconnect(live, subscribed);
@@ -235,6 +269,7 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
       stopPolling();
       clearTimeout(connectTimer);
       clearTimeout(configTimer);
+      clearTimeout(suspectTimer);
       if (socket) {
         socket.onclose = null;
         socket.close();
@@ -272,7 +307,10 @@ export function watchCatalogue({ talks = [], onTalks, onFailed = () => {}, onSta
       if (!stopped) onFailed(error);
       throw error;
     }
-    if (stopped) return;
+    if (stopped) return false;
+    // Whether a talk's count moved since the page last heard of it (see watch's check).
+    const countOf = new Map(talks.map((talk) => [talk.id, Number(talk.summary?.count ?? 0)]));
+    const news = fresh.some((talk) => countOf.has(talk.id) && Number(talk.summary?.count ?? 0) > countOf.get(talk.id));
     // A message heard while the read was on its way is newer than what the read says.
     for (const talk of fresh) {
       const known = heardOf.get(talk.id);
@@ -280,6 +318,7 @@ export function watchCatalogue({ talks = [], onTalks, onFailed = () => {}, onSta
     }
     talks = fresh;
     onTalks(talks);
+    return news;
   };
   const readSoon = () => {
     if (pending || stopped) return;
@@ -340,16 +379,23 @@ export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {
     if (Number.isInteger(state.revision) && Number.isInteger(shown.revision)) return state.revision < shown.revision;
     return state.total < shown.total;
   };
+  const newer = (state) => {
+    if (shown === null) return false;
+    if (Number.isInteger(state.revision) && Number.isInteger(shown.revision)) return state.revision > shown.revision;
+    return state.total > shown.total;
+  };
   const refresh = async () => {
     const before = heard;
     try {
       const body = await get(`/ratings?talkId=${encodeURIComponent(talk.id)}`);
       const state = stateOf(body);
+      const news = heard === before && newer(state); // what no message told (see watch's check)
       if (heard === before || !older(state)) {
         histogram.update({ ratings: body.ratings, avg: body.stats ? body.stats.avg : undefined, stats: body.stats });
         shown = state;
       }
       onFetched();
+      return news;
     } catch (error) {
       onFailed(error);
       throw error;

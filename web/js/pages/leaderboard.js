@@ -45,8 +45,10 @@ export function leaderboardPage(main) {
       const query = new URLSearchParams({ limit: String(SIZE) });
       if (of) query.set("track", of);
       const board = await get(`/leaderboard?${query}`);
-      if (read < drawn || of !== track) return;
+      if (read < drawn || of !== track) return false;
       drawn = read;
+      // Whether a talk shown had more ratings than the page showed (see watch's check).
+      const news = board.talks.some((row) => rows.has(row.talkId) && row.count > rows.get(row.talkId).shownCount);
       // Rows are kept per talk and updated in place, so the keyboard focus (on a talk's link)
       // stays where it was while the board moves.
       const nodes = board.talks.map((row) => {
@@ -59,6 +61,7 @@ export function leaderboardPage(main) {
         setText(kept.rank, String(row.rank));
         setText(kept.avg, formatAvg(row.avg));
         setText(kept.count, formatCount(row.count)); // "25,000", as every other page writes it
+        kept.shownCount = row.count;
         const key = JSON.stringify([row.title, row.track]);
         if (kept.key !== key) {
           fill(kept.talk, h("a", { href: talkHref(row.talkId) }, row.title),
@@ -73,6 +76,7 @@ export function leaderboardPage(main) {
       // With a track chosen, the board may be empty while other tracks' talks are rated.
       setText(status, board.talks.length ? "" : `No talk${of ? ` in ${of}` : ""} has been rated yet.`);
       readTracks();
+      return news;
     } catch (error) {
       if (read > drawn && of === track) setText(status, errorText(error));
       throw error;
