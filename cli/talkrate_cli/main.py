@@ -234,10 +234,33 @@ def _terminate(_signum: int, _frame: Any) -> None:
     TERMINATED.set()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL, None):
-        raise KeyboardInterrupt  # Ctrl-C ignored (a background job): stop here
+        # Ctrl-C ignored (a background job): stop here, or, inside an asyncio run (`simulate`),
+        # from the loop itself, between its tasks: raised here it could land inside one of
+        # them, which asyncio then reports with a traceback ("Task exception was never
+        # retrieved") under the command's own report.
+        loop = _running_loop()
+        if loop is None:
+            raise KeyboardInterrupt
+        loop.call_soon_threadsafe(_interrupt)
+        return
     # As Ctrl-C itself: its handler may be asyncio's (`simulate`), which cancels the run's task
     # where a KeyboardInterrupt raised inside one of its tasks would print that task's traceback.
     signal.raise_signal(signal.SIGINT)
+
+
+def _running_loop() -> Any:
+    """The asyncio loop running in this thread, if any (asyncio imported only if it was)."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None:
+        return None
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _interrupt() -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -990,24 +990,36 @@ def test_a_piped_listing_keeps_each_talk_on_one_line(cli: Cli) -> None:
         cli.run("admin", "rm", talk_id, "--yes")
 
 
+@contextlib.contextmanager
+def ctrl_c_ignored_by_children() -> Iterator[None]:
+    """Children started inside ignore Ctrl-C, as a shell's background job does (`cmd &`)."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.parametrize(
-    ("as_json", "stop", "status"),
+    ("as_json", "stop", "status", "background"),
     [
-        (False, signal.SIGINT, 130),
-        (True, signal.SIGINT, 130),
+        (False, signal.SIGINT, 130, False),
+        (True, signal.SIGINT, 130, False),
         # `kill`, `timeout`, a supervisor: it ended at once, without a report (exit -15)
-        (False, signal.SIGTERM, 143),
+        (False, signal.SIGTERM, 143, False),
+        # the same, of a background job (Ctrl-C ignored)
+        (False, signal.SIGTERM, 143, True),
     ],
-    ids=["text", "json", "sigterm"],
+    ids=["text", "json", "sigterm", "sigterm-background"],
 )
 def test_a_simulation_stopped_with_ctrl_c_reports_what_it_sent(
-    cli: Cli, as_json: bool, stop: signal.Signals, status: int
+    cli: Cli, as_json: bool, stop: signal.Signals, status: int, background: bool
 ) -> None:
     talk_id = unique_talk_id("sim-ctrlc")
     cli.ok("admin", "add", talk_id, "--title", "Simulated until Ctrl-C")
     # Given a steady simulated load of a minute
     json_flag = ["--json"] if as_json else []
-    with ctrl_c_reaches_children():
+    with ctrl_c_ignored_by_children() if background else ctrl_c_reaches_children():
         process = cli.start(
             *json_flag, "simulate", "--talk", talk_id, "--rate", "20", "--duration", "60"
         )
