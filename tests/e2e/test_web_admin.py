@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 from talkrate_cli import programme
 from talkrate_cli.errors import CliError
@@ -273,6 +273,74 @@ def test_a_title_fixed_while_someone_extended_the_talk_keeps_both_changes(
         "Hall A",
         "2031-06-02T10:05:00Z",
     )
+
+
+def answer_lost_once(page: Page, method: str, pattern: str) -> list[int]:
+    """The page's first `method` to `pattern` reaches the API (which applies it), and its
+    answer is lost on the way back (as a dropped connection's); later ones go through. The
+    statuses the API gave."""
+    given: list[int] = []
+
+    def once(route: Route) -> None:
+        if route.request.method != method:
+            route.continue_()
+        elif not given:
+            given.append(route.fetch().status)
+            route.abort("connectionreset")
+        else:
+            answer = route.fetch()
+            given.append(answer.status)
+            route.fulfill(response=answer)
+
+    page.route(pattern, once)
+    return given
+
+
+def programme_titles(web: WebStack) -> list[str]:
+    """Every talk's title, as the API lists them (100 a page)."""
+    titles: list[str] = []
+    while items := web.runtime.request("GET", f"/talks?limit=100&offset={len(titles)}").json[
+        "items"
+    ]:
+        titles += [talk["title"] for talk in items]
+    return titles
+
+
+@pytest.mark.parametrize("form", ["edit", "add"])
+def test_a_save_whose_answer_was_lost_and_is_sent_again_is_said_saved(
+    web: WebStack, page: Page, form: str
+) -> None:
+    # Given an organiser's form, filled in, on a network that loses the save's answer
+    stem = unique_talk_id()[-6:]
+    title = f"Kuberentes retried {stem}"
+    talk = web.add_talk(title=title, room="Hall A")
+    if form == "edit":
+        fixed = typo_fixed_in_the_form(web, page, title)
+        button, said = "Save", f"Saved “{fixed}”"
+        given = answer_lost_once(page, "PUT", f"**/talks/{talk['id']}")
+    else:
+        sign_in(web, page)
+        fixed = f"Added over a lossy network {stem}"
+        page.get_by_role("button", name="Add a talk").click()
+        page.get_by_label("Title", exact=True).fill(fixed)
+        button, said = "Add the talk", f"Added “{fixed}”"
+        given = answer_lost_once(page, "POST", "**/talks")
+    # When it is saved, the answer never comes, and the organiser saves again
+    page.get_by_role("button", name=button).click()
+    expect(page.get_by_test_id("admin-message")).to_contain_text("cannot be reached")
+    page.get_by_role("button", name=button).click()
+    # Then the API refused the second (the first was applied), and the page says it is saved,
+    # not that someone else changed the talk or holds its id
+    expect(page.get_by_test_id("admin-message")).to_contain_text(
+        f"{said} (an earlier try had gone through)."
+    )
+    assert given == ([200, 412] if form == "edit" else [201, 409])
+    if form == "add":  # (an edit's search, the old title, no longer finds it: said so)
+        expect(page.get_by_role("button", name=f"Edit {fixed}")).to_be_focused()
+    # And the talk is stored once, as the form said
+    titles = programme_titles(web)
+    assert titles.count(fixed) == 1
+    assert (title in titles) == (form == "add")  # an edit renamed it, an add left it
 
 
 def ratings_cell(page: Page, title: str) -> Any:

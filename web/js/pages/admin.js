@@ -368,7 +368,6 @@ export function adminPage(main) {
           ends.reportValidity();
           return;
         }
-        let saved = null;
         const fields = {
           title: title.value.trim(),
           speakers: speakers.value.split("\n").map((s) => s.trim()).filter(Boolean),
@@ -379,23 +378,38 @@ export function adminPage(main) {
         };
         const mine = edited();
         if (base) for (const k of ["startsAt", "endsAt"]) if (!mine.includes(k)) fields[k] = base[k] ?? null;
+        // A save whose answer never came (the network dropped it, or it timed out) may have
+        // been applied: sent again, the API refuses it (the talk's revision moved, the id is
+        // taken). When the talk is now what the form says, that save went through: said so,
+        // not told as someone else's change.
+        const asInTheForm = (now) => Boolean(now) && Object.keys(inputs).every((k) => shown(now)[k] === inputs[k].value);
+        const done = async (text, savedId) => {
+          setText(message, text);
+          fill(formBox);
+          await load();
+          if (hiddenBySearch(savedId)) setText(message, message.textContent + notShown());
+          focusAfter(savedId);
+        };
+        let newId = null;
         busy(true);
         try {
           if (isNew) {
             const { slug } = await programmeFile();
-            const created = await admin("POST", "/talks", { id: id.value.trim() || slug(fields.title), ...fields });
-            setText(message, `Added “${created.body.title}”.`);
-            saved = created.body.id;
+            newId = id.value.trim() || slug(fields.title);
+            const created = await admin("POST", "/talks", { id: newId, ...fields });
+            await done(`Added “${created.body.title}”.`, created.body.id);
           } else {
             await admin("PUT", talkPath(talk.id), fields, revision);
-            setText(message, `Saved “${fields.title}”.`);
-            saved = talk.id;
+            await done(`Saved “${fields.title}”.`, talk.id);
           }
-          fill(formBox);
-          await load();
-          if (hiddenBySearch(saved)) setText(message, message.textContent + notShown());
-          focusAfter(saved);
         } catch (error) {
+          if (isNew && error instanceof ApiError && error.status === 409 && newId !== null) {
+            const existing = await request("GET", talkPath(newId)).then((r) => r.body, () => null);
+            if (asInTheForm(existing)) {
+              await done(`Added “${existing.title}” (an earlier try had gone through).`, newId).catch(failed);
+              return;
+            }
+          }
           if (!isNew && changedMeanwhile(error)) {
             // Their version, with this organiser's changes over it: a field only they changed
             // takes their value in the form, so saving again undoes nothing this organiser did
@@ -404,6 +418,10 @@ export function adminPage(main) {
             // revision now) is added again with the form as it is.
             revision = error.problem.revision ?? null;
             const theirs = revision === null ? null : await request("GET", talkPath(talk.id)).then((r) => r.body, () => null);
+            if (asInTheForm(theirs)) {
+              await done(`Saved “${fields.title}” (an earlier try had gone through).`, talk.id).catch(failed);
+              return;
+            }
             const what = theirs ? changedFields(base, theirs) : [];
             const both = theirs ? mine.filter((k) => shown(theirs)[k] !== shown(base)[k]) : [];
             if (theirs) {
