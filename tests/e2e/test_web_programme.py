@@ -5,6 +5,7 @@ test_web_app (whose fixtures and helpers these tests share)."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -608,3 +609,36 @@ def test_the_leaderboard_writes_big_counts_with_separators_as_the_other_pages_do
     # Then the count reads at a glance, as on the programme and the room screen
     expect(page.locator("table.board tbody tr td.num").nth(1)).to_have_text("25,000")
     page.unroute_all(behavior="ignoreErrors")
+
+
+def test_a_programme_whose_reads_fail_keeps_its_count_and_says_since_when_it_is_shown(
+    web: WebStack, page: Page
+) -> None:
+    # Given the programme of a track, open and live, on a clock the test moves
+    track = f"Flaky {unique_talk_id()}"
+    web.add_talk(title="Read over a hall's Wi-Fi", track=track)
+    page.clock.install()
+    reads = catalogue_reads(page)
+    open_live(page, web.url(f"/app/?track={quote(track)}"), reads)
+    status = page.locator("main [role=status]").first
+    stale = page.get_by_test_id("programme-stale")
+    expect(status).to_have_text(re.compile(r"^1 of \d+ talks$"))
+    expect(stale).to_be_hidden()
+    # When its reads start failing (the network drops them), and its minute's check comes
+    page.route("**/talks?*", lambda route: route.abort("internetdisconnected"))
+    test_web_app.run_clock(page, 1, 61_000, 500)
+    # Then the count stays, and a line of its own says the service cannot be reached and
+    # since when the programme shown was read
+    expect(stale).to_contain_text("The service cannot be reached.")
+    expect(stale).to_contain_text(re.compile(r"The programme shown was read at \d{1,2}:\d{2}"))
+    expect(status).to_have_text(re.compile(r"^1 of \d+ talks$"))
+    # And the page's redraw (every 30 s) keeps both: the error is not written over
+    test_web_app.run_clock(page, 1, 31_000, 300)
+    expect(stale).to_contain_text("cannot be reached")
+    expect(status).to_have_text(re.compile(r"^1 of \d+ talks$"))
+    # When the reads go through again, Then the line goes
+    page.unroute("**/talks?*")
+    # (in steps of 5 s: a read the page started waits for its answer for 15 s of its clock)
+    test_web_app.run_clock(page, 13, 5_000, 300)
+    expect(stale).to_be_hidden()
+    expect(status).to_have_text(re.compile(r"^1 of \d+ talks$"))

@@ -61,6 +61,7 @@ function scoreOf(talk) {
 // The catalogue last read: the page drawn again (Back from a talk) shows it at once, so Back finds
 // the attendee's place; a read follows at once.
 let lastRead = [];
+let lastReadAt = 0; // when it was read (Date.now())
 
 export function programmePage(main) {
   document.title = "Programme · talkrate";
@@ -70,6 +71,10 @@ export function programmePage(main) {
   let track = params.get("track") || "";
 
   const status = h("p", { class: "muted", role: "status" }, "Loading the programme…");
+  // A read that failed while talks are shown is said on a line of its own, until a read
+  // succeeds: the count line above stays (it is redrawn every 30 s, and a search rewrites it),
+  // where the error, written over it, came and went on a flaky network.
+  const stale = h("p", { class: "notice", role: "status", "data-testid": "programme-stale" });
   const list = h("ul", { class: "talks" });
   const search = searchBox("search", query, "Title, speaker, room…", (text) => {
     query = text;
@@ -82,6 +87,7 @@ export function programmePage(main) {
       h("span", { class: "field" }, h("label", { for: "search" }, "Search talks"), search),
       trackBox),
     status,
+    stale,
     list);
 
   function remember() {
@@ -158,10 +164,19 @@ export function programmePage(main) {
     onTalks: (fresh) => {
       const tracksChanged = tracksOf(fresh).join("\n") !== tracksOf(talks).join("\n") || !trackBox.firstChild;
       talks = lastRead = fresh;
+      lastReadAt = Date.now();
+      setText(stale, "");
       if (tracksChanged) drawTracks();
       show();
     },
-    onFailed: (error) => setText(status, errorText(error)),
+    onFailed: (error) => {
+      if (!talks.length) {
+        setText(status, errorText(error));
+        return;
+      }
+      const at = new Date(lastReadAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      setText(stale, `${errorText(error)} The programme shown was read at ${at}.`);
+    },
     pollMs: 15000,
   });
   // "Now" and "Rating closed" follow the clock, not only the updates: redrawn when they change.
