@@ -24,7 +24,7 @@ from talkrate_cli.programme import write_results
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app
 from tests.e2e.conftest import wait_for
-from tests.e2e.test_web_app import LIVE_WITHIN_MS, WebStack
+from tests.e2e.test_web_app import LIVE_WITHIN_MS, WebStack, run_clock
 
 # test_web_app's fixtures: its runtime (one for this module), the browser, a phone and its page.
 web = test_web_app.web
@@ -791,3 +791,33 @@ def test_an_organiser_downloads_a_talk_s_qr_code_for_the_speaker_s_slides(
     page.get_by_role("img", name="code").screenshot(path=str(picture))
     found = zxingcpp.read_barcodes(Image.open(picture))
     assert [f.text for f in found] == [web.url(f"/app/talks/{stem}%3Amain")]
+
+
+def test_the_organisers_table_whose_reads_fail_keeps_its_count_and_says_since_when_it_is_shown(
+    web: WebStack, page: Page
+) -> None:
+    # Given a signed-in organiser, the table live, on a clock the test moves
+    web.add_talk(title=f"Listed over a lossy network {unique_talk_id()}")
+    page.clock.install()
+    sign_in(web, page)
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    counted = page.get_by_test_id("admin-count")
+    stale = page.get_by_test_id("admin-stale")
+    expect(counted).to_have_text(re.compile(r"^\d+ talks$"))
+    shown = counted.text_content()
+    # When its reads start failing, and its minute's check comes
+    page.route("**/talks?*", lambda route: route.abort("internetdisconnected"))
+    run_clock(page, 1, 61_000, 500)
+    # Then the count stays, and a line of its own says why and since when the list is shown
+    expect(stale).to_contain_text("The service cannot be reached.")
+    expect(stale).to_contain_text(re.compile(r"The list shown was read at \d{1,2}:\d{2}"))
+    expect(counted).to_have_text(shown or "")
+    # And a search typed meanwhile keeps both
+    page.get_by_role("searchbox", name="Search talks").fill("lossy")
+    expect(counted).to_have_text(re.compile(r"^1 of \d+ talks$"))
+    expect(stale).to_contain_text("cannot be reached")
+    # When the reads go through again, Then the line goes (in steps of 5 s: a read the page
+    # started waits 15 s of its clock for its answer)
+    page.unroute("**/talks?*")
+    run_clock(page, 13, 5_000, 300)
+    expect(stale).to_be_hidden()

@@ -3,7 +3,7 @@
 import { h, fill, setText, plural, formatAvg, formatCount, formatDay, formatTime, arrange, talkHref } from "../dom.js";
 import { request, allTalks, talkPath, ApiError } from "../api.js";
 import { watchCatalogue } from "../live.js";
-import { errorText, searchBox, searchWords, matchesSearch, shownOf, liveBadge } from "./common.js";
+import { errorText, searchBox, searchWords, matchesSearch, shownOf, liveBadge, staleNotice } from "./common.js";
 import { when } from "../window.js";
 import { qrSvg } from "../qr.js";
 
@@ -174,7 +174,10 @@ export function adminPage(main) {
     // minute, and every 5 s without a live channel. Rows are kept per talk and changed in
     // place, so that the keyboard focus (on an Edit button) and an open form stay where they are.
     const badge = liveBadge();
-    count.after(badge.node);
+    // A read that failed while talks are listed (see staleNotice): the count line is redrawn
+    // as the organiser types a search.
+    const stale = staleNotice("list", "admin-stale");
+    count.after(badge.node, stale.node);
     if (focus) add.focus();
     const watcher = watchCatalogue({
       onTalks: (fresh) => {
@@ -182,9 +185,10 @@ export function adminPage(main) {
         const ids = new Set(talks.map((talk) => talk.id));
         for (const id of [...rows.keys()]) if (!ids.has(id)) rows.delete(id);
         for (const talk of talks) showRow(talk);
+        stale.read();
         draw();
       },
-      onFailed: (error) => setText(count, errorText(error)),
+      onFailed: (error) => (talks.length ? stale.failed(error) : setText(count, errorText(error))),
       onStatus: badge.set,
       pollMs: 5000,
     });

@@ -18,6 +18,25 @@ export function liveBadge() {
   };
 }
 
+// A read of a list that failed while the list is shown, said on a line of its own under the
+// list's count (which stays: written over it, the error and the count took turns on a flaky
+// network), with the time the list shown was read; gone at the next read that succeeds.
+export function staleNotice(what, testId) {
+  const node = h("p", { class: "notice", role: "status", "data-testid": testId });
+  let readAt = 0;
+  return {
+    node,
+    read() {
+      readAt = Date.now();
+      setText(node, "");
+    },
+    failed(error) {
+      const at = new Date(readAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      setText(node, `${errorText(error)} The ${what} shown was read at ${at}.`);
+    },
+  };
+}
+
 // "Now" when a talk is running, from its times and the service's clock.
 export function isRunning(talk, now = serviceNow()) {
   const starts = Date.parse(talk.startsAt);

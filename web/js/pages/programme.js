@@ -3,7 +3,7 @@
 import { h, fill, setText, plural, formatAvg, talkHref, arrange } from "../dom.js";
 import { serviceNow } from "../api.js";
 import { watchCatalogue } from "../live.js";
-import { isRunning, errorText, tracksOf, trackSelect, searchBox, searchWords, matchesSearch, shownOf } from "./common.js";
+import { isRunning, errorText, tracksOf, trackSelect, searchBox, searchWords, matchesSearch, shownOf, staleNotice } from "./common.js";
 import { ratingClosed, when } from "../window.js";
 
 function matches(talk, words, track) {
@@ -61,7 +61,6 @@ function scoreOf(talk) {
 // The catalogue last read: the page drawn again (Back from a talk) shows it at once, so Back finds
 // the attendee's place; a read follows at once.
 let lastRead = [];
-let lastReadAt = 0; // when it was read (Date.now())
 
 export function programmePage(main) {
   document.title = "Programme · talkrate";
@@ -71,10 +70,9 @@ export function programmePage(main) {
   let track = params.get("track") || "";
 
   const status = h("p", { class: "muted", role: "status" }, "Loading the programme…");
-  // A read that failed while talks are shown is said on a line of its own, until a read
-  // succeeds: the count line above stays (it is redrawn every 30 s, and a search rewrites it),
-  // where the error, written over it, came and went on a flaky network.
-  const stale = h("p", { class: "notice", role: "status", "data-testid": "programme-stale" });
+  // A read that failed while talks are shown (see staleNotice): the count line is redrawn
+  // every 30 s and by a search.
+  const stale = staleNotice("programme", "programme-stale");
   const list = h("ul", { class: "talks" });
   const search = searchBox("search", query, "Title, speaker, room…", (text) => {
     query = text;
@@ -87,7 +85,7 @@ export function programmePage(main) {
       h("span", { class: "field" }, h("label", { for: "search" }, "Search talks"), search),
       trackBox),
     status,
-    stale,
+    stale.node,
     list);
 
   function remember() {
@@ -164,19 +162,11 @@ export function programmePage(main) {
     onTalks: (fresh) => {
       const tracksChanged = tracksOf(fresh).join("\n") !== tracksOf(talks).join("\n") || !trackBox.firstChild;
       talks = lastRead = fresh;
-      lastReadAt = Date.now();
-      setText(stale, "");
+      stale.read();
       if (tracksChanged) drawTracks();
       show();
     },
-    onFailed: (error) => {
-      if (!talks.length) {
-        setText(status, errorText(error));
-        return;
-      }
-      const at = new Date(lastReadAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-      setText(stale, `${errorText(error)} The programme shown was read at ${at}.`);
-    },
+    onFailed: (error) => (talks.length ? stale.failed(error) : setText(status, errorText(error))),
     pollMs: 15000,
   });
   // "Now" and "Rating closed" follow the clock, not only the updates: redrawn when they change.
