@@ -374,16 +374,14 @@ export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {
   let heard = 0;
   const totalOf = (ratings) => Object.values(ratings || {}).reduce((a, n) => a + Number(n || 0), 0);
   const stateOf = (body) => ({ revision: body.ratingsRevision, total: totalOf(body.ratings) });
-  const older = (state) => {
-    if (shown === null) return false;
-    if (Number.isInteger(state.revision) && Number.isInteger(shown.revision)) return state.revision < shown.revision;
-    return state.total < shown.total;
+  // -1, 0 or 1 as `state` is older than, as new as, or newer than what is shown.
+  const against = (state) => {
+    if (shown === null) return 0;
+    const revisions = Number.isInteger(state.revision) && Number.isInteger(shown.revision);
+    return Math.sign(revisions ? state.revision - shown.revision : state.total - shown.total);
   };
-  const newer = (state) => {
-    if (shown === null) return false;
-    if (Number.isInteger(state.revision) && Number.isInteger(shown.revision)) return state.revision > shown.revision;
-    return state.total > shown.total;
-  };
+  const older = (state) => against(state) < 0;
+  const newer = (state) => against(state) > 0;
   const refresh = async () => {
     const before = heard;
     try {
