@@ -642,3 +642,28 @@ def test_a_programme_whose_reads_fail_keeps_its_count_and_says_since_when_it_is_
     test_web_app.run_clock(page, 13, 5_000, 300)
     expect(stale).to_be_hidden()
     expect(status).to_have_text(re.compile(r"^1 of \d+ talks$"))
+
+
+def test_a_programme_opened_again_whose_first_read_fails_says_when_the_one_shown_was_read(
+    web: WebStack, page: Page
+) -> None:
+    # Given the programme read at the page's 14:30, on a clock the test moves
+    track = f"Kept {unique_talk_id()}"
+    web.add_talk(title="Shown again from the last read", track=track)
+    page.clock.install(time=datetime(2026, 12, 3, 14, 30, tzinfo=UTC))
+    page.goto(web.url(f"/app/?track={quote(track)}"))
+    expect(page.locator(".talk-card")).to_have_count(1)
+    read_at = page.evaluate(
+        "new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })"
+    )
+    # When the attendee goes to the leaderboard and, ten minutes later, back to the programme
+    # (which shows the last read at once) while its reads fail
+    page.get_by_role("link", name="Leaderboard").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Leaderboard")
+    test_web_app.run_clock(page, 10, 60_000, 100)
+    page.route("**/talks?*", lambda route: route.abort("internetdisconnected"))
+    page.go_back()
+    # Then it says the programme shown is the one read at 14:30, not a time it never read
+    stale = page.get_by_test_id("programme-stale")
+    expect(stale).to_contain_text(f"The programme shown was read at {read_at}.")
+    expect(page.locator(".talk-card")).to_have_count(1)

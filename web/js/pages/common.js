@@ -21,14 +21,16 @@ export function liveBadge() {
 // A read of a list that failed while the list is shown, said on a line of its own under the
 // list's count (which stays: written over it, the error and the count took turns on a flaky
 // network), with the time the list shown was read; gone at the next read that succeeds.
-export function staleNotice(what, testId) {
+// `readAt`: when a list the page shows before its first read was read (a page kept from an
+// earlier visit). `read()` answers the time it took down.
+export function staleNotice(what, testId, readAt = 0) {
   const node = h("p", { class: "notice", role: "status", "data-testid": testId });
-  let readAt = 0;
   return {
     node,
     read() {
       readAt = Date.now();
       setText(node, "");
+      return readAt;
     },
     failed(error) {
       const at = new Date(readAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });

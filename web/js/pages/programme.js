@@ -61,6 +61,7 @@ function scoreOf(talk) {
 // The catalogue last read: the page drawn again (Back from a talk) shows it at once, so Back finds
 // the attendee's place; a read follows at once.
 let lastRead = [];
+let lastReadAt = 0; // when it was read
 
 export function programmePage(main) {
   document.title = "Programme · talkrate";
@@ -72,7 +73,7 @@ export function programmePage(main) {
   const status = h("p", { class: "muted", role: "status" }, "Loading the programme…");
   // A read that failed while talks are shown (see staleNotice): the count line is redrawn
   // every 30 s and by a search.
-  const stale = staleNotice("programme", "programme-stale");
+  const stale = staleNotice("programme", "programme-stale", lastReadAt);
   const list = h("ul", { class: "talks" });
   const search = searchBox("search", query, "Title, speaker, room…", (text) => {
     query = text;
@@ -162,7 +163,7 @@ export function programmePage(main) {
     onTalks: (fresh) => {
       const tracksChanged = tracksOf(fresh).join("\n") !== tracksOf(talks).join("\n") || !trackBox.firstChild;
       talks = lastRead = fresh;
-      stale.read();
+      lastReadAt = stale.read();
       if (tracksChanged) drawTracks();
       show();
     },
