@@ -453,11 +453,19 @@ class RatingStream:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.value = 3
-        self.sent = self.accepted = self.cut_short = 0
+        self.sent = 0
         self.accepted_of: Counter[int] = Counter()  # 202s per value rated
         self.cut_short_of: Counter[int] = Counter()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @property
+    def accepted(self) -> int:
+        return self.accepted_of.total()
+
+    @property
+    def cut_short(self) -> int:
+        return self.cut_short_of.total()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -470,14 +478,11 @@ class RatingStream:
                 if isinstance(getattr(error, "reason", error), ConnectionRefusedError):
                     self.sent -= 1  # no longer listening: nothing was sent
                     return
-                self.cut_short += 1  # the runtime went away mid-request
-                self.cut_short_of[value] += 1
+                self.cut_short_of[value] += 1  # the runtime went away mid-request
                 continue
             if status == 202:
-                self.accepted += 1
                 self.accepted_of[value] += 1
             elif status >= 500:
-                self.cut_short += 1
                 self.cut_short_of[value] += 1
 
     def __enter__(self) -> RatingStream:
