@@ -331,6 +331,37 @@ def test_the_live_badge_says_reconnecting_only_after_a_connection_was_lost(
     expect(badge).to_have_text("Reconnecting…")
 
 
+def test_the_programme_says_whether_its_scores_are_live(web: WebStack, page: Page) -> None:
+    # Given a programme on a connection the test can cut
+    sockets = live_connections(page)
+    track = f"Followed {unique_talk_id()}"
+    web.add_talk(title="Scores that move", track=track)
+    # When it is opened
+    page.goto(web.url(f"/app/?track={quote(track)}"))
+    badge = page.locator("main .live-badge")
+    # Then it says its scores are live, beside the count of the talks shown (a phone's line
+    # holds both)
+    expect(badge).to_have_attribute("data-state", "live")
+    expect(badge).to_have_text("Live")
+    count = page.locator("main [role=status]").first.bounding_box()
+    beside = badge.bounding_box()
+    assert count
+    assert beside
+    assert beside["x"] >= count["x"] + count["width"]
+    assert beside["y"] < count["y"] + count["height"]
+    # And once the connection is lost, it says it is reconnecting, then live again
+    sockets[-1].close(code=1001, reason="gone")
+    expect(badge).to_have_text("Reconnecting…")
+    expect(badge).to_have_text("Live", timeout=15_000)
+    # And without a network, that the scores may be out of date
+    page.context.set_offline(True)
+    try:
+        expect(badge).to_have_attribute("data-state", "offline")
+        expect(badge).to_contain_text("may be out of date")
+    finally:
+        page.context.set_offline(False)
+
+
 def test_an_average_not_there_yet_stands_by_its_label_and_a_far_day_says_its_year(
     web: WebStack, page: Page
 ) -> None:

@@ -3,7 +3,7 @@
 import { h, fill, setText, plural, formatAvg, talkHref, arrange } from "../dom.js";
 import { serviceNow } from "../api.js";
 import { watchCatalogue } from "../live.js";
-import { isRunning, errorText, tracksOf, trackSelect, searchBox, searchWords, matchesSearch, shownOf, staleNotice } from "./common.js";
+import { isRunning, errorText, tracksOf, trackSelect, searchBox, searchWords, matchesSearch, shownOf, staleNotice, liveBadge } from "./common.js";
 import { ratingClosed, when } from "../window.js";
 
 function matches(talk, words, track) {
@@ -71,6 +71,9 @@ export function programmePage(main) {
   let track = params.get("track") || "";
 
   const status = h("p", { class: "muted", role: "status" }, "Loading the programme…");
+  // Whether the scores shown move by themselves (live), by the page's polling, or not at all
+  // (offline), as on the other pages that follow ratings.
+  const badge = liveBadge();
   // A read that failed while talks are shown (see staleNotice): the count line is redrawn
   // every 30 s and by a search.
   const stale = staleNotice("programme", "programme-stale", lastReadAt);
@@ -85,7 +88,7 @@ export function programmePage(main) {
     h("form", { class: "filters", role: "search", onsubmit: (e) => e.preventDefault() },
       h("span", { class: "field" }, h("label", { for: "search" }, "Search talks"), search),
       trackBox),
-    status,
+    h("div", { class: "list-head" }, status, badge.node),
     stale.node,
     list);
 
@@ -168,6 +171,7 @@ export function programmePage(main) {
       show();
     },
     onFailed: (error) => (talks.length ? stale.failed(error) : setText(status, errorText(error))),
+    onStatus: badge.set,
     pollMs: 15000,
   });
   // "Now" and "Rating closed" follow the clock, not only the updates: redrawn when they change.
