@@ -607,6 +607,36 @@ def test_a_track_s_empty_leaderboard_says_no_talk_of_that_track_was_rated(
     expect(page.get_by_role("status")).to_have_text(f"No talk in Quiet {stem} has been rated yet.")
 
 
+def test_a_leaderboard_whose_reads_fail_keeps_its_board_and_says_since_when_it_is_shown(
+    web: WebStack, page: Page
+) -> None:
+    # Given a track's leaderboard, open and live, on a clock the test moves
+    track = f"Ranked {unique_talk_id()}"
+    talk = web.add_talk(title="Ranked over a hall's Wi-Fi", track=track)
+    web.rate(talk["id"], 5)
+    assert wait_for(lambda: web.count(talk["id"]) == 1)
+    page.clock.install()
+    page.goto(web.url(f"/app/leaderboard?track={quote(track)}"))
+    rows = page.locator(".board tbody tr")
+    stale = page.get_by_test_id("leaderboard-stale")
+    expect(rows).to_have_count(1)
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    expect(stale).to_be_hidden()
+    # When its reads start failing (the network drops them), and its minute's check comes
+    page.route("**/leaderboard?*", lambda route: route.abort("internetdisconnected"))
+    test_web_app.run_clock(page, 1, 61_000, 500)
+    # Then the board stays, and a line of its own says the service cannot be reached and
+    # since when the board shown was read
+    expect(stale).to_contain_text("The service cannot be reached.")
+    expect(stale).to_contain_text(re.compile(r"The leaderboard shown was read at \d{1,2}:\d{2}"))
+    expect(rows).to_have_count(1)
+    # When the reads go through again, Then the line goes
+    page.unroute("**/leaderboard?*")
+    test_web_app.run_clock(page, 13, 5_000, 300)
+    expect(stale).to_be_hidden()
+    expect(rows).to_have_count(1)
+
+
 def test_a_leaderboard_link_to_a_track_no_talk_has_shows_that_track_chosen(
     web: WebStack, page: Page
 ) -> None:

@@ -2,7 +2,7 @@
 import { h, fill, setText, formatAvg, formatCount, talkHref, debounce, arrange } from "../dom.js";
 import { get, allTalks } from "../api.js";
 import { watch, LEADERBOARD_CHANNEL } from "../live.js";
-import { liveBadge, errorText, tracksOf, trackSelect } from "./common.js";
+import { liveBadge, errorText, tracksOf, trackSelect, staleNotice } from "./common.js";
 
 const SIZE = 20;
 
@@ -11,6 +11,9 @@ export function leaderboardPage(main) {
   let track = new URLSearchParams(location.search).get("track") || "";
   const badge = liveBadge();
   const status = h("p", { class: "muted", role: "status" });
+  // A read that failed while a board is shown: said with the time the board shown was read
+  // (see staleNotice), as on the programme.
+  const stale = staleNotice("leaderboard", "leaderboard-stale");
   const body = h("tbody");
   const trackBox = h("span", { class: "field" });
   fill(main,
@@ -29,7 +32,7 @@ export function leaderboardPage(main) {
         h("th", { scope: "col", class: "num" }, "Average"),
         h("th", { scope: "col", class: "num" }, "Ratings"))),
       body)),
-    status, badge.node);
+    status, stale.node, badge.node);
 
   const rows = new Map(); // talk id -> its row and cells
   // Reads overlap (a live message, a reconnection, a new track): a read draws only when it
@@ -75,10 +78,14 @@ export function leaderboardPage(main) {
       arrange(body, nodes);
       // With a track chosen, the board may be empty while other tracks' talks are rated.
       setText(status, board.talks.length ? "" : `No talk${of ? ` in ${of}` : ""} has been rated yet.`);
+      stale.read();
       readTracks();
       return news;
     } catch (error) {
-      if (read > drawn && of === track) setText(status, errorText(error));
+      if (read > drawn && of === track) {
+        if (rows.size) stale.failed(error);
+        else setText(status, errorText(error));
+      }
       throw error;
     }
   };
