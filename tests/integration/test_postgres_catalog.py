@@ -74,6 +74,22 @@ def test_a_refused_login_is_told_apart_from_an_unreachable_server(
         PostgresTalkCatalog(PostgresDatabase(nowhere, answer_within=bounded)).exists("any")
 
 
+@pytest.mark.parametrize("bounded", [None, 2.0], ids=["unbounded", "bounded"])
+def test_a_session_the_server_ends_on_both_tries_is_said_closed_not_refused(
+    talks_dsn: str, bounded: float | None
+) -> None:
+    # Given a database whose every session the server ends (its statement terminates itself)
+    database = PostgresDatabase(talks_dsn, answer_within=bounded)
+    # When the statement is run (and, the session lost, run again on a new one)
+    with pytest.raises(BackendUnavailable) as ended:
+        database.run(lambda cursor: cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())"))
+    # Then it says the server closed the connection, on one line: neither that it refused a
+    # connection (it took two) nor that it cannot be reached
+    said = str(ended.value)
+    assert said.startswith("PostgreSQL closed the connection: ")
+    assert "\n" not in said
+
+
 def backend_pid(database: PostgresDatabase) -> int:
     """The process id of the server process behind the database's connection."""
     row = database.run(lambda cursor: _fetch_one(cursor, "SELECT pg_backend_pid()"))

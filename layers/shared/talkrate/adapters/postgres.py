@@ -898,9 +898,13 @@ def connect(dsn: str, **options: Any) -> psycopg2.extensions.connection:
 
 
 def _unusable(error: Exception) -> str:
-    """What a failure to reach or use the database says: a server that answered with a FATAL
-    error (a login refused, a database that does not exist) is reachable, and says why not."""
-    text = str(error).strip()
+    """What a failure to reach or use the database says, on one line: a session the server ended
+    (terminated, a restart, a failover) is told apart from a connection refused with a FATAL
+    error (a login refused, a database that does not exist: reachable, and says why not) and
+    from a server that cannot be reached."""
+    text = " ".join(str(error).split())
+    if "terminating connection" in text or "server closed the connection" in text:
+        return f"PostgreSQL closed the connection: {text}"
     if "FATAL:" in text:
         return f"PostgreSQL refused the connection: {text}"
     return f"PostgreSQL is unreachable: {text}"
