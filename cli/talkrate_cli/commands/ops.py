@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -44,9 +45,28 @@ def ops(ctx: click.Context) -> None:
 
 
 def _say(command: str, console: Any = None) -> Any:
-    """Progress lines of a command, "<command>: <line>", on stdout (or the console given)."""
+    """Progress lines of a command, "<command>: <line>", on stdout (or the console given).
+
+    A reader that left (`talkrate ops rebuild | head -1`) does not stop the work: a rebuild
+    half-way (the projector paused, the lock taken) or a topic's positions retired without the
+    rebuild that must follow them would be left for the operator to find. The lines after it go
+    nowhere; the command finishes and says how it ended by its exit status."""
     shown = console or output.console
-    return lambda line: shown.print(f"{command}: {line}", markup=False)
+    gone = False
+
+    def say(line: str) -> None:
+        nonlocal gone
+        if gone:
+            return
+        try:
+            shown.print(f"{command}: {line}", markup=False)
+        except BrokenPipeError:
+            gone = True
+            # What is still buffered for the closed pipe, and Python's flush at exit, go nowhere.
+            stream = sys.stdout if shown is output.console else sys.stderr
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+
+    return say
 
 
 def _backend_errors(run: Any) -> Any:
