@@ -29,6 +29,7 @@ from typing import Any
 
 import boto3
 import pytest
+import redis
 from moto import mock_aws
 
 from talkrate_cli.client import Api
@@ -519,6 +520,25 @@ def test_a_reader_that_leaves_early_ends_the_command_quietly(
     assert stderr == ""
 
 
+def test_an_ops_command_whose_reader_left_finishes_its_work(cli: Cli) -> None:
+    # Given a read model that lost its rebuild's mark, and an operator rebuilding it into a
+    # pipe whose reader has gone (`talkrate ops rebuild | head -1` that got its first line)
+    from talkrate.adapters.redis_store import BUILT_KEY
+
+    ratings = redis.Redis.from_url(CLI_RATINGS)
+    ratings.delete(BUILT_KEY)
+    process = cli.start("ops", "rebuild")
+    assert process.stdout is not None
+    assert process.stderr is not None
+    process.stdout.close()
+    # Then the rebuild is done all the same (it was given up after pausing the projector),
+    # and the command ends as it does when it succeeds, without an error line
+    stderr = process.stderr.read()
+    assert process.wait(timeout=120) == 0, stderr
+    assert stderr == ""
+    assert ratings.exists(BUILT_KEY)
+
+
 def read_until(fd: int, pattern: str, seconds: float) -> str:
     """What a terminal showed until `pattern` appeared (or the time ran out)."""
     seen = ""
@@ -874,6 +894,24 @@ def test_export_and_watch_of_a_track_the_programme_does_not_have_say_so(
     assert not (tmp_path / "results.csv").exists()
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        # (both said "no talks to rate (the catalog is empty, or nothing matched)")
+        (("--talk", "no-such-talk"), "not in the programme: no-such-talk"),
+        (("--track", "No Such Track"), "no track 'No Such Track' in the programme; its tracks: "),
+    ],
+    ids=["talk", "track"],
+)
+def test_simulate_of_nothing_the_programme_has_names_what_it_lacks(
+    cli: Cli, talk: str, args: tuple[str, ...], said: str
+) -> None:
+    # Given a simulation asked only for a talk or a track the programme does not have
+    done = cli.run("simulate", *args, "-n", "5")
+    # Then it names what is missing, as for one of two talks mistyped
+    assert_one_line_error(done, said)
+
+
 def test_simulate_of_a_talk_the_programme_does_not_have_says_so(cli: Cli, talk: str) -> None:
     # Given a simulation asked for two talks, one of them mistyped
     before = cli.count(talk)
@@ -1145,6 +1183,10 @@ def test_a_simulation_whose_api_goes_away_stops_and_reports_what_it_sent(
     [
         (("top", "-n", "0"), ("0 is not in the range 1<=x<=100", "(see `talkrate top --help`)")),
         (("watch",), ("give a TALK or --leaderboard", "(see `talkrate watch --help`)")),
+        # (both said "give a TALK or --leaderboard", as for neither)
+        (("watch", "t", "--leaderboard"), ("a TALK or --leaderboard, not both", "watch --help")),
+        # (--alone alone was taken and did nothing)
+        (("simulate", "--alone"), ("--alone goes with --verify", "simulate --help")),
         # (a talk's view with --track watched the talk, the track unsaid and unused)
         (("watch", "t", "--track", "Main"), ("--track is for --leaderboard", "watch --help")),
         (("rate", "t", "9"), ("9 is not in the range 1<=x<=5", "talkrate rate --help")),

@@ -218,3 +218,19 @@ def test_a_token_no_header_can_carry_is_refused_without_being_printed(token: str
 )
 def test_loopback_apis_are_recognised(url: str, local: bool) -> None:
     assert is_loopback(url) is local
+
+
+def test_the_admin_help_says_where_the_organiser_token_comes_from(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from talkrate_cli.main import main
+
+    # When an organiser asks the admin commands for help
+    assert main(["admin", "--help"]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    # Then it names the variable and the local runtime's file the token is taken from, and
+    # that an export needs none (it said every admin command needed the token, and not where
+    # it came from)
+    assert "TALKRATE_ADMIN_TOKEN" in said
+    assert "organiser-token" in said
+    assert "Exporting needs none" in said

@@ -46,9 +46,12 @@ class StillApi(LoopbackServer):
     runs at the first read of the programme after a rating was sent (the verification's);
     with `gone`, that read and every request after it get no answer (the API went away)."""
 
-    def __init__(self, on_verify: Any = None, gone: bool = False) -> None:
+    def __init__(self, on_verify: Any = None, gone: bool = False, on_rating: Any = None) -> None:
         self.rated = 0
         self.verifying = threading.Event()
+        # With `on_rating`: run at the first rating sent, which (as every one after it) is never
+        # answered, until the server closes.
+        self.released = threading.Event()
         events = itertools.count()
         api = self
 
@@ -94,6 +97,12 @@ class StillApi(LoopbackServer):
                     return
                 if self.path == "/ratings" and not is_rating(body):
                     self.answer(422, {"title": "Invalid request", "status": 422})
+                elif self.path == "/ratings" and on_rating is not None:
+                    if not api.rated:
+                        api.rated += 1
+                        on_rating()
+                    api.released.wait(10)
+                    self.close_connection = True
                 elif self.path == "/ratings":
                     api.rated += 1
                     self.answer(202, {"eventId": f"e{next(events)}", "status": "accepted"})
@@ -181,3 +190,25 @@ def test_an_api_gone_while_verifying_leaves_the_report_of_what_was_sent(
         assert document["error"]["type"] == "urn:talkrate:cli:unreachable"
     else:
         assert f"accepted {api.rated} " in out, out
+
+
+def test_a_run_stopped_before_any_answer_says_its_latencies_are_unknown(
+    ctrl_c_reaches_the_test: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a simulation whose first rating gets no answer
+    api = StillApi(on_rating=lambda: _thread.interrupt_main(signal.SIGINT))
+    try:
+        # When the operator presses Ctrl-C while it waits for it
+        status = main(
+            ["--api", api.url, "simulate", "--talk", "t1", "--rate", "5", "--duration", "10"]
+        )
+    finally:
+        api.released.set()
+        api.close()
+    out, _ = capsys.readouterr()
+    # Then its report says the latencies are unknown, as its progress line does (it printed
+    # Python's "None ms")
+    assert status == 130
+    latency = [line for line in out.splitlines() if line.startswith("latency")]
+    assert latency == ["latency   p50 - · p95 - · p99 - · max -"], out
+    assert "None" not in out

@@ -12,6 +12,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from talkrate_cli import output, voting
+from talkrate_cli.commands.reading import known_track
 from talkrate_cli.errors import CliError, Interrupted
 from talkrate_cli.main import Session, pass_session
 from talkrate_cli.settings import is_loopback
@@ -127,16 +128,20 @@ def simulate(
     """
     if (rate is None) != (duration is None):
         raise click.UsageError("--rate and --duration go together")
+    if alone and not verify:
+        raise click.UsageError("--alone goes with --verify (it says how the counts are checked)")
     if not is_loopback(session.url) and not yes:
         raise CliError(f"{session.url} is not on this machine: add --yes to load it")
     api = session.api
     talks = [t for t in api.talks(track) if not talk_ids or t["id"] in talk_ids]
     missing = sorted(set(talk_ids) - {t["id"] for t in talks})
-    if missing and talks:  # (none found: said below, as for an empty catalog)
+    if missing:
         where = f"the programme's track {track!r}" if track else "the programme"
         raise CliError(f"not in {where}: {', '.join(missing)}")
     if not talks:
-        raise CliError("no talks to rate (the catalog is empty, or nothing matched)")
+        if track:
+            known_track(session, track)  # a typo: the tracks there are, named
+        raise CliError("no talks to rate: the programme is empty")
     first_token = _first_token(session, code, tokens)
     use_tokens = first_token is not None
     rng = random.Random(seed)  # noqa: S311 (a simulation, not a secret)  # nosec B311
@@ -308,9 +313,12 @@ def _report(
             f"{ledger.bad_refused} · throttled {ledger.throttled} · window closed "
             f"{ledger.window_closed} · errors {ledger.errors}",
             f"rate      {figures['ratePerSecond']}/s over {figures['seconds']} s "
-            f"({len(runner.tokens)} voter tokens)",
-            f"latency   p50 {latency['p50']} ms · p95 {latency['p95']} ms · "
-            f"p99 {latency['p99']} ms · max {latency['max']} ms",
+            f"({output.counted(len(runner.tokens), 'voter token')})",
+            # "-" for a run stopped before any answer, as its progress line says it
+            "latency   "
+            + " · ".join(
+                f"{name} {'-' if ms is None else f'{ms} ms'}" for name, ms in latency.items()
+            ),
         ]
         if ledger.closed_talks:
             lines.append(

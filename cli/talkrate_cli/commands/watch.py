@@ -112,7 +112,9 @@ def watch(
     With --json: one JSON document a line, the view each time it changes; a failure that ends
     the watch is the last line, {"error": {...}}.
     """
-    if leaderboard == (talk is not None):
+    if leaderboard and talk is not None:
+        raise click.UsageError("give a TALK or --leaderboard, not both")
+    if not leaderboard and talk is None:
         raise click.UsageError("give a TALK or --leaderboard")
     if talk is not None and track is not None:
         raise click.UsageError("--track is for --leaderboard: a talk's histogram has no track")
