@@ -62,7 +62,7 @@ class RouteTable:
         best: tuple[_CompiledRoute, dict[str, str]] | None = None
         requested = _segments(path)
         for compiled in self._routes:
-            if compiled.route.method not in ("ANY", method.upper()):
+            if compiled.route.method not in ("ANY", method):  # methods are case-sensitive
                 continue
             parameters = _match_segments(compiled.segments, requested)
             if parameters is None:

@@ -96,7 +96,7 @@ class DocsSite:
 
     def respond(self, method: str, path: str) -> HttpResponse:
         """The answer to a request for a path the site owns."""
-        if method.upper() not in _READ_METHODS:
+        if method not in _READ_METHODS:
             return HttpResponse(
                 405,
                 [("content-type", "application/json"), ("allow", ", ".join(_READ_METHODS))],

@@ -7,6 +7,7 @@ import json
 import re
 import socket
 import threading
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Final
 
@@ -113,6 +114,10 @@ class BoundedHandler(BaseHTTPRequestHandler):
         """http.server's own refusals (a request line too long, headers too large, an HTTP
         version or method it cannot read) in the shape API Gateway gives its own errors:
         `{"message": ...}` as JSON, not an HTML page."""
+        if code in (HTTPStatus.NOT_IMPLEMENTED, HTTPStatus.HTTP_VERSION_NOT_SUPPORTED):
+            # A method that is not an HTTP token, an "HTTP/2.0" request line on this HTTP/1.1
+            # connection: a malformed request, the client's fault, not a 5xx.
+            code, message = HTTPStatus.BAD_REQUEST, "Bad Request"
         reason = message or self.responses.get(code, ("Error",))[0]
         body = json.dumps({"message": reason}).encode()
         self.log_error("code %d, message %s", code, reason)

@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from sam_emulator.serving import free_port
-from tests.builders import kafka_event, rating_event, ratings_batch
+from tests.builders import kafka_event, rating_event, ratings_batch, unique_talk_id
 from tests.e2e.conftest import Runtime, assert_problem, start_runtime, stop_runtime, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -139,6 +139,7 @@ def raw_exchange(runtime: Runtime, request: bytes) -> tuple[int, dict[str, str],
 
 
 RATING = json.dumps({"talkId": WORKSHOP_TALK, "value": 1}).encode()
+METHODS = (b"get", b"Post", b"M-SEARCH", b"FOO1", b"TRACE")
 
 
 @pytest.mark.parametrize(
@@ -188,7 +189,13 @@ RATING = json.dumps({"talkId": WORKSHOP_TALK, "value": 1}).encode()
         ),
         # What the HTTP server itself refuses: a request line too long, an HTTP it cannot speak
         (b"GET /talks/" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
-        (b"POST /ratings HTTP/2.0\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 505),
+        # (an HTTP version it cannot speak was 505: the client's request is malformed)
+        (b"POST /ratings HTTP/2.0\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 400),
+        # A method no route declares is API Gateway's 404 whatever its letters (methods are
+        # case-sensitive: "get" is not GET); these were http.server's 501
+        *((b"%s /talks?limit=1 HTTP/1.1\r\nHost: x\r\n\r\n" % m, 404) for m in METHODS),
+        # and what is not a method at all is a malformed request (was 501)
+        (b"GE(T /talks?limit=1 HTTP/1.1\r\nHost: x\r\n\r\n", 400),
     ],
     ids=[
         "content-lengths-disagree",
@@ -201,6 +208,8 @@ RATING = json.dumps({"talkId": WORKSHOP_TALK, "value": 1}).encode()
         "content-length-plus",
         "uri-too-long",
         "http-2",
+        *(f"method-{m.decode()}" for m in METHODS),
+        "method-not-a-token",
     ],
 )
 def test_the_gateway_refuses_framing_it_cannot_trust_in_its_own_json(
@@ -211,6 +220,27 @@ def test_the_gateway_refuses_framing_it_cannot_trust_in_its_own_json(
     assert answered == status, body[:200]
     assert headers["content-type"] == "application/json"
     assert set(json.loads(body)) == {"message"}
+
+
+def test_control_characters_in_a_path_reach_the_runtime_s_output_escaped(
+    runtime: Runtime,
+) -> None:
+    # Given a request whose path carries raw terminal escapes and a NUL (a forged access line
+    # that erases the real one, then hides what follows)
+    marker = unique_talk_id("esc")
+    # (cursor moves for spaces: a request line has three parts)
+    forged = b"\x1b[2K\x1b[1G[gateway]\x1b[1CPOST\x1b[1C/ratings\x1b[1C202\x1b[8m\x00"
+    answered, _, _ = raw_exchange(
+        runtime, b"GET /talks/%s%s HTTP/1.1\r\nHost: x\r\n\r\n" % (marker.encode(), forged)
+    )
+    assert answered in (400, 404)
+    # Then its access line says them escaped: no control character reaches the output
+    assert runtime.log is not None
+    assert wait_for(lambda: marker.encode() in runtime.log.read_bytes())
+    line = next(x for x in runtime.log.read_bytes().splitlines() if marker.encode() in x)
+    assert b"\x1b" not in line
+    assert b"\x00" not in line
+    assert b"/talks/" + marker.encode() + b"\\x1b[2K\\x1b[1G[gateway]" in line
 
 
 def test_get_ratings_without_a_talk_id_is_400(runtime: Runtime) -> None:

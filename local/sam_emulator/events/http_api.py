@@ -12,6 +12,7 @@ serves it) answer their prefix before the routes.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -49,6 +50,18 @@ from sam_emulator.serving import BackgroundServer, BadRequest, BodyTooLarge, Bou
 from sam_emulator.template import CorsConfiguration, LambdaAuthorizer, Route, Template
 
 # API Gateway's HTTP API payload limit; Lambda's synchronous invoke payload limit.
+# An HTTP method: a token of RFC 9110 (5.6.2).
+_METHOD_TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# Control characters, escaped in the access line: a request path's raw ESC or NUL bytes would
+# otherwise reach the operator's terminal (rewriting lines, hiding text) and the log.
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    """`text` with each control character as \\xNN."""
+    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
+
+
 MAX_REQUEST_BYTES: Final = 10 * 1024 * 1024
 MAX_EVENT_BYTES: Final = 6 * 1024 * 1024
 
@@ -113,9 +126,10 @@ class _GatewayHandler(BoundedHandler):
     do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
 
     def __getattr__(self, name: str) -> Any:
-        # Any other method token (TRACE, PROPFIND...) is routed like API Gateway does: no route
-        # declares it, so 404, where http.server would answer 501.
-        if name.startswith("do_") and name[3:].isalpha() and name[3:].isupper():
+        # Any other method token (TRACE, PROPFIND, M-SEARCH, "get": methods are case-sensitive)
+        # is routed like API Gateway does: no route declares it, so 404, where http.server would
+        # answer 501. What is not a token is a malformed request (400, see send_error).
+        if name.startswith("do_") and _METHOD_TOKEN.fullmatch(name[3:]):
             return self._handle
         raise AttributeError(name)
 
@@ -148,7 +162,8 @@ class _GatewayHandler(BoundedHandler):
         self.send_bytes(response.status, headers, response.body, close=close)
         elapsed = (time.perf_counter() - started) * 1000
         console(
-            f"[{self.server.label}] {self.command} {self.path} {response.status} {elapsed:.1f} ms"
+            f"[{self.server.label}] {self.command} {_printable(self.path)} {response.status} "
+            f"{elapsed:.1f} ms"
         )
 
     def _respond(self, request_id: str) -> HttpResponse:

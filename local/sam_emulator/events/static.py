@@ -67,7 +67,7 @@ class StaticSite:
         self, method: str, path: str, request_headers: Mapping[str, str] | None = None
     ) -> StaticResponse:
         """The answer to a request for a path the site owns (`request_headers` lower-cased)."""
-        if method.upper() not in _READ_METHODS:
+        if method not in _READ_METHODS:
             return self._answer(
                 405,
                 "text/plain; charset=utf-8",
