@@ -127,3 +127,22 @@ def test_the_function_url_s_body_limit_counts_bytes_not_characters(encoded: bool
     over = answer(16_400)
     assert over["statusCode"] == 400
     assert json.loads(over["body"])["detail"] == "the body must be at most 16384 bytes"
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        ('{"ratings": {"1": 5, "1": 0}}', "'1'"),
+        ('{"ratings": {"4": 1}, "ratings": {}}', "'ratings'"),
+    ],
+)
+def test_a_key_given_twice_is_refused_not_guessed(body: str, key: str) -> None:
+    # Given a body that names a key twice (one parser reads the first, another the last)
+    handler = load_function("stats")
+    event = sample_event("stats/function-url.json")
+    event["body"] = body
+    # When it is sent to the function URL
+    response = handler(event, None)
+    # Then it is refused, naming the key, as POST /ratings refuses one (the last was taken)
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"])["detail"] == f"the key {key} is given more than once"
