@@ -822,3 +822,52 @@ def test_the_organisers_table_whose_reads_fail_keeps_its_count_and_says_since_wh
     page.unroute("**/talks?*")
     run_clock(page, 13, 5_000, 300)
     expect(stale).to_be_hidden()
+
+
+@pytest.mark.parametrize(
+    ("title", "speakers", "said"),
+    [
+        # (it said "String should have at most 120 characters.", naming no field)
+        (
+            "Named at length",
+            "Ann Example\n" + "B" * 130,
+            "Not saved: Speakers: Each name can be at most 120 characters long.",
+        ),
+        # (it said "Title: String should have at least 1 character.")
+        ("   ", "", "Not saved: Title: Cannot be empty."),
+    ],
+    ids=["speaker-too-long", "title-of-spaces"],
+)
+def test_a_talk_the_api_refuses_is_said_in_the_form_s_words(
+    web: WebStack, page: Page, title: str, speakers: str, said: str
+) -> None:
+    # Given an organiser adding a talk the API refuses
+    sign_in(web, page)
+    page.get_by_role("button", name="Add a talk").click()
+    page.get_by_label("Title", exact=True).fill(title)
+    page.get_by_label("Speakers (one per line)").fill(speakers)
+    # And the form says the speakers' limits before anything is sent
+    expect(page.get_by_label("Speakers (one per line)")).to_have_accessible_description(
+        "Up to 20 names, each at most 120 characters."
+    )
+    page.get_by_role("button", name="Add the talk").click()
+    # Then the refusal names the field, in plain words
+    expect(page.get_by_test_id("admin-message")).to_have_text(said)
+
+
+def test_a_talk_s_id_is_shown_kept_when_it_is_edited(web: WebStack, page: Page) -> None:
+    # Given a talk an organiser opens to edit
+    title = f"Kept id {unique_talk_id()[-6:]}"
+    web.add_talk(title=title)
+    sign_in(web, page)
+    page.get_by_role("searchbox", name="Search talks").fill(title)
+    page.get_by_role("button", name=f"Edit {title}").click()
+    # Then its id field cannot be changed, looks it (it looked like the title's) and says why
+    field = page.get_by_label("Id (in the talk's address)")
+    expect(field).to_be_disabled()
+    expect(field).to_have_accessible_description("Kept: the talk's address and QR code use it.")
+    looks = field.evaluate("(node) => getComputedStyle(node).borderStyle")
+    title_looks = page.get_by_label("Title", exact=True).evaluate(
+        "(node) => getComputedStyle(node).borderStyle"
+    )
+    assert looks != title_looks

@@ -31,9 +31,12 @@ def test_the_programme_shows_talks_to_come_before_those_that_are_over(
     web: WebStack, page: Page
 ) -> None:
     # Given a track with a talk running now, two to come, one over but still rated, one whose
-    # rating closed, and one without times
+    # rating closed, one without times, and one with an end but no start (open until then)
     track = f"Order {unique_talk_id()}"
     now = datetime.now(UTC)
+    web.add_talk(
+        title="Open until tonight", track=track, endsAt=(now + timedelta(hours=2)).isoformat()
+    )
     web.add_talk(title="Closed long ago", track=track, **an_hour_from(now - timedelta(days=3)))
     web.add_talk(title="Just over", track=track, **an_hour_from(now - timedelta(hours=2)))
     web.add_talk(title="Without times", track=track)
@@ -43,10 +46,21 @@ def test_the_programme_shows_talks_to_come_before_those_that_are_over(
     # When an attendee opens that track's programme
     page.goto(web.url(f"/app/?track={quote(track)}"))
     cards = page.locator(".talk-card h2")
-    # Then what runs now comes first, then what comes next, then what is over
+    # Then what runs now comes first, then what comes next (a talk open until a time by that
+    # time), then what is over (it was listed with the talks just over, without its time)
     expect(cards).to_have_text(
-        ["Running", "Next up", "Later today", "Just over", "Without times", "Closed long ago"]
+        [
+            "Running",
+            "Next up",
+            "Open until tonight",
+            "Later today",
+            "Just over",
+            "Without times",
+            "Closed long ago",
+        ]
     )
+    until = page.locator(".talk-card", has_text="Open until tonight").locator(".meta")
+    expect(until).to_contain_text(re.compile(r"until \w{3}, \w{3} \d{1,2} \d{1,2}:\d{2}"))
 
 
 def test_back_from_a_talk_returns_to_the_same_place_in_the_programme(
@@ -343,6 +357,8 @@ def test_the_programme_says_whether_its_scores_are_live(web: WebStack, page: Pag
     # holds both)
     expect(badge).to_have_attribute("data-state", "live")
     expect(badge).to_have_text("Live")
+    # (its dot drawn, not read out: a screen reader read "● Live" on every page)
+    expect(badge).to_match_aria_snapshot("- paragraph: Live")
     count = page.locator("main [role=status]").first.bounding_box()
     beside = badge.bounding_box()
     assert count
@@ -533,6 +549,42 @@ def test_on_a_small_phone_a_300_character_title_is_cut_to_keep_the_stars_on_scre
         assert whole - shown < 0.5, (shown, whole)
     finally:
         small.close()
+
+
+def test_with_text_at_200_percent_a_short_title_is_not_cut_when_cutting_it_saves_nothing(
+    web: WebStack, browser: Any
+) -> None:
+    # Given a talk with a short title, its speakers, room and time, on a 390x844 phone whose
+    # text is enlarged to 200% (its stars below the first screen, title whole or not)
+    start = datetime.now(UTC) + timedelta(hours=1)
+    talk = web.add_talk(
+        title="A look at the Go scheduler",
+        speakers=["Ann Example", "Bo Example"],
+        track="Languages",
+        room="Room 1",
+        startsAt=start.isoformat(),
+        endsAt=(start + timedelta(minutes=45)).isoformat(),
+    )
+    phone = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        page = phone.new_page()
+        page.goto(web.url(f"/app/talks/{talk['id']}"))
+        title = page.get_by_role("heading", level=1)
+        expect(title).to_have_text("A look at the Go scheduler")
+        page.evaluate(
+            "document.documentElement.style.fontSize = '200%'; dispatchEvent(new Event('resize'))"
+        )
+        page.wait_for_timeout(600)
+        # Then the title, the speakers and the room are shown whole (cut to two lines, with the
+        # button to open it, it took more room than whole and the stars stayed below)
+        shown, whole = title.evaluate(LINES)
+        assert whole - shown < 0.5, (shown, whole)
+        expect(page.get_by_role("button", name=re.compile("^Show the whole title"))).to_be_hidden()
+        expect(page.locator("main")).to_contain_text("Room 1")
+        meta = page.locator(".clamped")
+        expect(meta).to_have_count(0)
+    finally:
+        phone.close()
 
 
 @pytest.mark.parametrize("size", ["1920x1080", "1280x720"])

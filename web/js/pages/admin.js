@@ -120,11 +120,25 @@ export function adminPage(main) {
 
   // A field's refusal as the form names it: "Ends: must be after the start." rather than the
   // API's "endsAt: Value error, ...".
+  // The field is the first part of its path the form labels ("speakers.0": one of the speakers);
+  // the API's validation words (pydantic's) are said as the form would say them.
   function fieldProblem(problem) {
-    const label = FIELD_LABELS[String(problem.field || "").split(".").pop()];
-    const text = String(problem.message || "").replace(/^Value error, /, "");
+    const path = String(problem.field || "").split(".");
+    const name = path.find((part) => FIELD_LABELS[part]);
+    const one = name === "speakers" && path.length > path.indexOf(name) + 1; // a name, not the list
+    const text = plainly(String(problem.message || "").replace(/^Value error, /, ""), one);
     const sentence = `${text.charAt(0).toUpperCase()}${text.slice(1)}${/[.!?]$/.test(text) ? "" : "."}`;
-    return label ? `${label}: ${sentence}` : sentence;
+    return name ? `${FIELD_LABELS[name]}: ${sentence}` : sentence;
+  }
+
+  function plainly(text, aName) {
+    const each = aName ? "each name " : "";
+    let found;
+    if (/^String should have at least 1 character/.test(text)) return aName ? "a name cannot be empty" : "cannot be empty";
+    if ((found = /^String should have at most (\d+) characters?/.exec(text))) return `${each}can be at most ${found[1]} characters long`;
+    if ((found = /^List should have at most (\d+) items?/.exec(text))) return `at most ${found[1]} names`;
+    if (/^String should match pattern/.test(text)) return "cannot hold line breaks or other control characters";
+    return text;
   }
 
   // `focus`: the first action takes the keyboard (after signing in, the form's button is gone).
@@ -327,11 +341,16 @@ export function adminPage(main) {
       const [id, idField] = field("talk-id", "Id (in the talk's address)", {
         maxlength: 200, pattern: "[A-Za-z0-9][A-Za-z0-9._:~\\-]*", value: talk ? talk.id : "", disabled: !isNew,
         placeholder: "made from the title when left empty",
+        ...(isNew ? {} : { "aria-describedby": "talk-id-help" }),
       });
+      // Kept once the talk exists: its address, its QR code on the slides and its ratings use it.
+      if (!isNew) idField.append(h("span", { class: "muted hint", id: "talk-id-help" }, "Kept: the talk's address and QR code use it."));
       // One name a line: a name may hold a comma ("Grace Hopper, PhD"), never a line break.
       const speakers = h("textarea", { id: "talk-speakers", name: "talk-speakers", rows: 2 });
       speakers.value = talk ? (talk.speakers || []).join("\n") : "";
-      const speakersField = h("span", { class: "field" }, h("label", { for: "talk-speakers" }, "Speakers (one per line)"), speakers);
+      speakers.setAttribute("aria-describedby", "talk-speakers-help");
+      const speakersField = h("span", { class: "field" }, h("label", { for: "talk-speakers" }, "Speakers (one per line)"), speakers,
+        h("span", { class: "muted hint", id: "talk-speakers-help" }, "Up to 20 names, each at most 120 characters."));
       const [trackInput, trackField] = field("talk-track", "Track", { maxlength: 100, value: talk ? talk.track || "" : "" });
       const [room, roomField] = field("talk-room", "Room", { maxlength: 100, value: talk ? talk.room || "" : "" });
       const [starts, startsField] = field("talk-starts", "Starts", { type: "datetime-local", "aria-describedby": "talk-zone", value: talk ? toLocalInput(talk.startsAt) : "" });

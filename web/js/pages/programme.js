@@ -16,6 +16,8 @@ function matches(talk, words, track) {
 function rank(talk, now) {
   if (isRunning(talk, now)) return 0;
   if (Date.parse(talk.startsAt) > now) return 1;
+  // An end without a start (the API takes one: open until then): to come, by its end.
+  if (!talk.startsAt && Date.parse(talk.endsAt) > now) return 1;
   if (ratingClosed(talk, now)) return 4;
   return talk.startsAt || talk.endsAt ? 2 : 3;
 }
@@ -33,7 +35,7 @@ function order(a, b) {
 
 // A talk's card; its score line is updated in place (see `score`), the rest redrawn when it changes.
 function card(talk) {
-  const schedule = talk.startsAt ? when(talk.startsAt) : null;
+  const schedule = talk.startsAt ? when(talk.startsAt) : talk.endsAt ? `until ${when(talk.endsAt)}` : null;
   const score = h("p", { class: "score" });
   const node = h("li", { class: "talk-card" },
     h("h2", {}, h("a", { href: talkHref(talk.id) }, talk.title)),

@@ -125,6 +125,7 @@ export function talkPage(main, talkId) {
     const cut = talk !== null && stars !== null && below() > 0 && lines(title) > 2;
     wholeTitle.hidden = !cut;
     if (!cut) return;
+    const uncut = below(); // how far below the first screen the stars are with the title whole
     wholeTitle.setAttribute("aria-expanded", String(titleOpened));
     if (titleOpened) {
       setText(wholeTitle, "Show less of the title");
@@ -142,6 +143,14 @@ export function talkPage(main, talkId) {
         fit -= 1;
       }
       if (below() <= 0) break;
+    }
+    // A cut that neither brings the stars onto the first screen nor saves half a screen of
+    // scrolling (a short title at 200% text: cut, and with its button, it took more room than
+    // whole) hides the title, the speakers and the room for nothing: shown whole instead.
+    if (below() > 0 && uncut - below() < innerHeight / 2) {
+      for (const node of [title, meta]) node.classList.remove("clamped");
+      wholeTitle.hidden = true;
+      return;
     }
     setText(wholeTitle, meta.classList.contains("clamped") ? "Show the whole title and speakers" : "Show the whole title");
   }
