@@ -198,7 +198,7 @@ class VoterTokens:
             # The rating goes on with the token; only the next one cannot reuse it (a changed
             # mind would then count as another attendee's rating).
             sys.stderr.write(
-                f"talkrate: could not keep the voter pass in {self.path} ({error.strerror}); "
+                f"talkrate: could not keep the voter token in {self.path} ({error.strerror}); "
                 "set TALKRATE_CONFIG_DIR to a folder you can write\n"
             )
 

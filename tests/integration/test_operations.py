@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -79,6 +80,9 @@ def test_a_dead_letter_is_listed_repaired_and_redriven_once(
     [letter] = set_aside_and_listed(broken, first_offset=3, capsys=capsys)
     assert letter["offset"] == 3
     assert "value" in letter["reason"]
+    # (its time in UTC as the API writes times; it was PostgreSQL's "2026-12-04 03:35:47+00:00")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", letter["created_at"])
+    assert letter["redriven_at"] is None
     # Then redriving it unrepaired is refused, and nothing is published
     assert main(["ops", "redrive", str(letter["id"])]) == 1
     # And redriving it with the repaired value publishes it once and marks it redriven

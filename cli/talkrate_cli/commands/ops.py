@@ -173,7 +173,14 @@ def topic_recreated(session: Session, topic: str) -> None:
 
 
 def _shown(letter: dict[str, Any]) -> dict[str, Any]:
+    """A dead letter as listed: its key and value as text (base64 when not UTF-8), its times in
+    UTC as the API writes them ("2026-12-04T03:35:47.118761Z", not PostgreSQL's own form)."""
+    from datetime import UTC, datetime
+
     shown = dict(letter)
+    for name, moment in letter.items():
+        if isinstance(moment, datetime):
+            shown[name] = moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
     for name in ("key", "value"):
         data = shown[name]
         if data is not None:
