@@ -912,6 +912,24 @@ def test_simulate_of_nothing_the_programme_has_names_what_it_lacks(
     assert_one_line_error(done, said)
 
 
+@pytest.mark.parametrize("encoding", ["latin-1", "utf-16", "utf-16-le"])
+def test_an_import_of_a_file_that_is_not_utf8_says_how_to_save_it(
+    cli: Cli, tmp_path: Path, encoding: str
+) -> None:
+    # Given a programme saved by a spreadsheet in another encoding (UTF-16 with its byte-order
+    # mark, or without: a NUL after each letter, which UTF-8 reads)
+    path = tmp_path / "programme.csv"
+    # (the letters ASCII but in Latin-1: UTF-16 of them is valid UTF-8)
+    title = "Café talk" if encoding == "latin-1" else "Cafe talk"
+    path.write_bytes(f"id,title\ncafe-talk,{title}\n".encode(encoding))
+    # When it is imported
+    done = cli.run("admin", "import", "--dry-run", str(path))
+    # Then it is refused, saying how to save it (without a byte-order mark, UTF-16 was told it
+    # lacked a header line)
+    assert done.returncode == 2, done
+    assert_one_line_error(done, "programme.csv is not UTF-8 text", "save it", "'CSV UTF-8'")
+
+
 def test_simulate_of_a_talk_the_programme_does_not_have_says_so(cli: Cli, talk: str) -> None:
     # Given a simulation asked for two talks, one of them mistyped
     before = cli.count(talk)

@@ -719,6 +719,33 @@ def test_a_file_with_refused_lines_names_each_line_and_imports_nothing(
     assert web.runtime.request("GET", f"/talks/fine-{stem}").status == 404
 
 
+@pytest.mark.parametrize("encoding", ["latin-1", "utf-16-le"])
+def test_a_file_that_is_not_utf8_is_refused_saying_how_to_save_it(
+    web: WebStack, page: Page, encoding: str
+) -> None:
+    # Given a programme saved in another encoding (UTF-16 without its byte-order mark: a NUL
+    # after each letter, which UTF-8 reads)
+    sign_in(web, page)
+    page.get_by_role("button", name="Import a programme (CSV)").click()
+    # When an organiser chooses it
+    page.get_by_label("Programme file (CSV)").set_input_files(
+        files=[
+            {
+                "name": "programme.csv",
+                "mimeType": "text/csv",
+                # (the letters ASCII but in Latin-1: UTF-16 of them is valid UTF-8)
+                "buffer": f"id,title\ncafe-talk,{'Café' if encoding == 'latin-1' else 'Cafe'}\n".encode(
+                    encoding
+                ),
+            }
+        ]
+    )
+    # Then the page says how to save it, as the command line does
+    expect(page.locator(".import-errors li")).to_have_text(
+        ["programme.csv is not UTF-8 text: save it from the spreadsheet as 'CSV UTF-8'"]
+    )
+
+
 def test_a_programme_changed_after_the_file_was_read_is_shown_again_before_anything_is_sent(
     web: WebStack, page: Page
 ) -> None:

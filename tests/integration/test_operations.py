@@ -405,6 +405,13 @@ def test_a_topic_recreated_on_the_broker_is_told_to_the_backends_and_nothing_is_
     )
     assert first["skipped"] == 1
     capsys.readouterr()
+    # When the operator first mistypes the topic's name, Then nothing is done (it retired
+    # nothing, rebuilt, and exited 0, the skipped rating still not counted)
+    assert main(["ops", "topic-recreated", topic + "x"]) == 2
+    refused = capsys.readouterr()
+    assert f"{topic + 'x'!r} is not the ratings topic ({topic!r}" in refused.err
+    assert "filed as retired" not in refused.out
+    assert wiring.read_model().histogram(talk).counts["1"] == 0
     # When the operator says the topic was recreated
     assert main(["ops", "topic-recreated", topic]) == 0
     said = capsys.readouterr().out

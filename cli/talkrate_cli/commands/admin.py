@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 from typing import Any
@@ -175,12 +176,16 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
     time. A row without an id gets one from its title, as the organisers' page makes it
     ("Über Café" -> uber-cafe), or keeps the id an earlier import gave it.
     """
+    not_utf8 = f"{csv_file.name} is not UTF-8 text: save it from the spreadsheet as 'CSV UTF-8'"
     try:
-        rows = programme.read_rows(csv_file)
+        text = csv_file.read()
     except UnicodeDecodeError:
-        raise BadInput(
-            f"{csv_file.name} is not UTF-8 text: save it from the spreadsheet as 'CSV UTF-8'"
-        ) from None
+        raise BadInput(not_utf8) from None
+    if "\0" in text:
+        # UTF-16 without a byte-order mark reads as UTF-8 with a NUL after each letter (no
+        # programme holds one): it was told it lacked a header line.
+        raise BadInput(not_utf8)
+    rows = programme.read_rows(io.StringIO(text))
     api = session.admin_api()
     catalog = {t["id"]: t for t in api.talks()}
     rows = programme.with_ids(rows, catalog)

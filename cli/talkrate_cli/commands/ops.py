@@ -140,9 +140,14 @@ def rebuild(session: Session, force: bool) -> None:
 
 @ops.command(name="topic-recreated")
 @click.argument("topic")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Retire the positions of a topic other than the configured one (RATINGS_TOPIC).",
+)
 @pass_session
 @_backend_errors
-def topic_recreated(session: Session, topic: str) -> None:
+def topic_recreated(session: Session, topic: str, force: bool) -> None:
     """After TOPIC was deleted and created again (its offsets begin at 0 again): file the old
     topic's positions under a name of their own (their ratings still count), then rebuild the
     read model, so the projector takes the new topic's records instead of skipping them as
@@ -152,8 +157,16 @@ def topic_recreated(session: Session, topic: str) -> None:
     from talkrate.projected import ReadModelState
     from talkrate.rebuild import rebuild_read_model
 
+    settings = load_settings()
+    if topic != settings.ratings_topic and not force:
+        # A typo ("ratngs") retired nothing and rebuilt the read model all the same, and the
+        # operator went on believing the skipped records would count.
+        raise BadInput(
+            f"topic-recreated: {topic!r} is not the ratings topic ({settings.ratings_topic!r}, "
+            "from RATINGS_TOPIC): nothing done. `--force` retires another topic's positions"
+        )
     say = _say("topic-recreated", output.errors if session.as_json else None)
-    where = load_settings().where()
+    where = settings.where()
     say(f"topic {topic!r}: in {where['talks']}, then {where['ratings']}")
     store = wiring.event_store()
     retired: list[int] = []

@@ -536,11 +536,15 @@ export function adminPage(main) {
         const { readProgramme, ProgrammeError } = rules;
         try {
           let text;
+          const notUtf8 = `${chosen.name} is not UTF-8 text: save it from the spreadsheet as 'CSV UTF-8'`;
           try {
             text = new TextDecoder("utf-8", { fatal: true }).decode(await chosen.arrayBuffer());
           } catch {
-            throw new ProgrammeError(`${chosen.name} is not UTF-8 text: save it from the spreadsheet as 'CSV UTF-8'`);
+            throw new ProgrammeError(notUtf8);
           }
+          // UTF-16 without a byte-order mark decodes with a NUL after each letter (as the
+          // command line reads it).
+          if (text.includes("\0")) throw new ProgrammeError(notUtf8);
           read = readProgramme(text);
           await check();
           show();
