@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import httpx
 
-from talkrate_cli.errors import ApiProblem, CliError, Unreachable
+from talkrate_cli.errors import ApiProblem, BadInput, CliError, Unreachable
 
 # How many times a programme that changes while its pages are read is read again
 READS_OF_A_CHANGING_PROGRAMME = 3
@@ -23,14 +23,15 @@ RATE_RETRY_SECONDS = (1.0, 2.0, 4.0)
 
 def check_url(url: str) -> str:
     """The API's base URL without a trailing slash, nor the spaces and line ends around it (a
-    TALKRATE_API from a .env file of CRLF lines); refused unless it is http(s) with a host."""
+    TALKRATE_API from a .env file of CRLF lines); refused as bad input (exit 2, not the 1 of an
+    API out of reach) unless it is http(s) with a host."""
     url = url.strip()
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as error:
-        raise Unreachable(f"bad API URL {url!r}: {error}") from None
+        raise BadInput(f"bad API URL {url!r}: {error}") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise Unreachable(f"bad API URL {url!r}: expected http(s)://host[:port]")
+        raise BadInput(f"bad API URL {url!r}: expected http(s)://host[:port]")
     return url.rstrip("/")
 
 

@@ -494,6 +494,8 @@ def test_errors_are_one_line_and_a_non_zero_exit(cli: Cli) -> None:
     as_json = cli.run("--json", "show", "no-such-talk")
     assert_one_line_error(refused, "connection refused")
     assert_one_line_error(bad_url, "bad API URL")
+    assert bad_url.returncode == 2  # bad input, not an API out of reach (1)
+    assert refused.returncode == 1
     assert_one_line_error(unknown, "404")
     assert as_json.returncode == 1
     assert json.loads(as_json.stdout)["error"]["status"] == 404
