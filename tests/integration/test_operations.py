@@ -377,6 +377,15 @@ def test_an_operator_command_names_the_backend_that_is_down_in_one_line(
     assert line.startswith("talkrate: Redis (the read model) is unreachable"), line
     assert "unexpected" not in line
 
+    # And when PostgreSQL is the one away, the rebuild says so before it pauses the projector
+    # (it paused it and took the rebuild's lock first, then found the event store away)
+    configure(TALKS_CONNECTION=f"postgresql://postgres@127.0.0.1:{nowhere}/talkrate")
+    assert main(["ops", "rebuild"]) == 1
+    said = capsys.readouterr()
+    [line] = said.err.strip().splitlines()
+    assert line.startswith("talkrate: PostgreSQL is unreachable"), line
+    assert "projector paused" not in said.out
+
     # And when Kafka is the one away, a replay from it says so within seconds
     configure(STREAMS_CONNECTION=f"127.0.0.1:{nowhere}")
     span = ["--topic", topic, "--partition", "0", "--first", "0", "--last", "1"]

@@ -111,6 +111,7 @@ def rebuild(session: Session, force: bool) -> None:
     where = load_settings().where()
     say(f"from {where['talks']} into {where['ratings']}")
     store, model = wiring.event_store(), wiring.read_model()
+    store.is_empty()  # PostgreSQL answers: else said before the projector is paused for nothing
 
     class Checked:
         """The event store, its state compared with what the read model counts before the swap
@@ -169,6 +170,7 @@ def topic_recreated(session: Session, topic: str, force: bool) -> None:
     where = settings.where()
     say(f"topic {topic!r}: in {where['talks']}, then {where['ratings']}")
     store = wiring.event_store()
+    store.is_empty()  # PostgreSQL answers: else said before the projector is paused for nothing
     retired: list[int] = []
 
     class Retiring:
