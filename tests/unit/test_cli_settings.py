@@ -234,3 +234,29 @@ def test_the_admin_help_says_where_the_organiser_token_comes_from(
     assert "TALKRATE_ADMIN_TOKEN" in said
     assert "organiser-token" in said
     assert "Exporting needs none" in said
+
+
+def test_every_option_of_every_command_says_what_it_is_for() -> None:
+    import click
+
+    from talkrate_cli.main import cli
+
+    def unexplained(command: click.Command, path: str) -> list[str]:
+        found = [
+            f"{path} {param.opts[0]}"
+            for param in command.params
+            if isinstance(param, click.Option)
+            and param.name != "help"
+            # with the variable it is read from named (rate's and simulate's --code did not)
+            and (
+                not param.help or (isinstance(param.envvar, str) and param.envvar not in param.help)
+            )
+        ]
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                found += unexplained(sub, f"{path} {name}")
+        return found
+
+    # (simulate's -n, --concurrency, --bad-share, --change-mind and --verify-timeout, top's and
+    # watch's --limit, ops relay's --limit and ops replay's --topic had no word in --help)
+    assert unexplained(cli, "talkrate") == []

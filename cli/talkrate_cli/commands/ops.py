@@ -281,7 +281,13 @@ def redrive(session: Session, ids: tuple[int, ...], value: str | None) -> None:
 
 
 @ops.command()
-@click.option("--limit", type=click.IntRange(1), default=500, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(1),
+    default=500,
+    show_default=True,
+    help="Publish at most this many entries.",
+)
 @pass_session
 @_backend_errors
 def relay(session: Session, limit: int) -> None:
@@ -312,7 +318,7 @@ def relay(session: Session, limit: int) -> None:
 @click.option(
     "--failure", help="An on-failure report (a ProjectorFailures message body); - for stdin."
 )
-@click.option("--topic")
+@click.option("--topic", help="The topic of the offsets to replay.")
 @click.option("--partition", type=click.IntRange(0), help="The topic's partition.")
 @click.option("--first", type=click.IntRange(0), help="First offset.")
 @click.option("--last", type=click.IntRange(0), help="Last offset (inclusive).")

@@ -58,7 +58,14 @@ def show(session: Session, talk: str) -> None:
 
 @click.command()
 @click.option("--track", help="Only this track.")
-@click.option("--limit", "-n", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option(
+    "--limit",
+    "-n",
+    type=click.IntRange(1, 100),
+    default=10,
+    show_default=True,
+    help="How many talks.",
+)
 @pass_session
 def top(session: Session, track: str | None, limit: int) -> None:
     """The leaderboard: the best talks by Bayesian average."""
@@ -79,7 +86,9 @@ def top(session: Session, track: str | None, limit: int) -> None:
 @click.argument("talk")
 @click.argument("value", type=click.IntRange(1, 5))
 @click.option(
-    "--code", envvar="TALKRATE_EVENT_CODE", help="The event code, when voter tokens need one."
+    "--code",
+    envvar="TALKRATE_EVENT_CODE",
+    help="The event code, when voter tokens need one [env TALKRATE_EVENT_CODE].",
 )
 @pass_session
 def rate(session: Session, talk: str, value: int, code: str | None) -> None:

@@ -59,7 +59,14 @@ def _first_token(session: Session, code: str | None, wanted: bool | None) -> str
 
 
 @click.command()
-@click.option("--attendees", "-n", type=click.IntRange(1), default=200, show_default=True)
+@click.option(
+    "--attendees",
+    "-n",
+    type=click.IntRange(1),
+    default=200,
+    show_default=True,
+    help="How many attendees rate.",
+)
 @click.option("--seed", type=int, help="Plan the same crowd again.")
 @click.option(
     "--slot-seconds",
@@ -70,13 +77,35 @@ def _first_token(session: Session, code: str | None, wanted: bool | None) -> str
 )
 @click.option("--rate", type=click.FloatRange(0.1), help="Steady load: requests per second...")
 @click.option("--duration", type=click.FloatRange(0.1), help="...for this many seconds.")
-@click.option("--concurrency", type=click.IntRange(1, 512), default=32, show_default=True)
-@click.option("--bad-share", type=click.FloatRange(0, 0.5), default=0.02, show_default=True)
-@click.option("--change-mind", type=click.FloatRange(0, 1), default=0.1, show_default=True)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 512),
+    default=32,
+    show_default=True,
+    help="Requests in flight at once, at most.",
+)
+@click.option(
+    "--bad-share",
+    type=click.FloatRange(0, 0.5),
+    default=0.02,
+    show_default=True,
+    help="Share of requests that are deliberately bad (their refusals counted apart).",
+)
+@click.option(
+    "--change-mind",
+    type=click.FloatRange(0, 1),
+    default=0.1,
+    show_default=True,
+    help="Chance that an attendee rates a talk again later.",
+)
 @click.option("--track", help="Only the talks of this track.")
 @click.option("--talk", "talk_ids", multiple=True, help="Only these talks (repeat).")
 @click.option("--tokens/--no-tokens", default=None, help="Voter tokens [default: when offered].")
-@click.option("--code", envvar="TALKRATE_EVENT_CODE", help="The event code for POST /voters.")
+@click.option(
+    "--code",
+    envvar="TALKRATE_EVENT_CODE",
+    help="The event code for POST /voters [env TALKRATE_EVENT_CODE].",
+)
 @click.option(
     "--verify",
     is_flag=True,
@@ -89,7 +118,13 @@ def _first_token(session: Session, code: str | None, wanted: bool | None) -> str
     help="With --verify: nobody else rates these talks, so any rating beyond the run's fails "
     "(one of its own counted twice cannot pass for someone else's).",
 )
-@click.option("--verify-timeout", type=click.FloatRange(1), default=120.0, show_default=True)
+@click.option(
+    "--verify-timeout",
+    type=click.FloatRange(1),
+    default=120.0,
+    show_default=True,
+    help="With --verify: seconds to wait for the projector to count the run's ratings.",
+)
 @click.option(
     "--give-up-after",
     type=click.FloatRange(1),

@@ -86,7 +86,14 @@ class Watcher:
 @click.argument("talk", required=False)
 @click.option("--leaderboard", is_flag=True, help="Watch the leaderboard instead of a talk.")
 @click.option("--track", help="Leaderboard of one track.")
-@click.option("--limit", "-n", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option(
+    "--limit",
+    "-n",
+    type=click.IntRange(1, 100),
+    default=10,
+    show_default=True,
+    help="With --leaderboard: how many talks.",
+)
 @click.option(
     "--interval",
     type=click.FloatRange(0.2),
