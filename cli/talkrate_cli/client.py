@@ -40,6 +40,9 @@ def unreachable(url: str, error: Exception) -> Unreachable:
     reason = str(error) or type(error).__name__
     if isinstance(error, httpx.ConnectError) and "refused" in reason.lower():
         reason = "connection refused (is the API running? `make run` starts it locally)"
+    elif isinstance(error, httpx.ConnectError) and "WRONG_VERSION_NUMBER" in reason:
+        # https:// to a server that answers in plain HTTP (the local runtime): OpenSSL's words.
+        reason = "it does not answer in TLS (is its address http://, as the local runtime's is?)"
     elif isinstance(error, httpx.TimeoutException):
         reason = f"no answer in time ({type(error).__name__})"
     lost = isinstance(

@@ -490,10 +490,13 @@ WRONG_TOKEN = {"TALKRATE_ADMIN_TOKEN": "not-the-organiser-token"}
 def test_errors_are_one_line_and_a_non_zero_exit(cli: Cli) -> None:
     refused = cli.run("talks", TALKRATE_API="http://127.0.0.1:9")
     bad_url = cli.run("--api", "htp:/nowhere", "talks")
+    # (https:// to the local runtime said OpenSSL's "[SSL: WRONG_VERSION_NUMBER] ...")
+    tls = cli.run("--api", cli.env["TALKRATE_API"].replace("http://", "https://"), "talks")
     unknown = cli.run("rate", "no-such-talk", "3")
     as_json = cli.run("--json", "show", "no-such-talk")
     assert_one_line_error(refused, "connection refused")
     assert_one_line_error(bad_url, "bad API URL")
+    assert_one_line_error(tls, "does not answer in TLS (is its address http://")
     assert bad_url.returncode == 2  # bad input, not an API out of reach (1)
     assert refused.returncode == 1
     assert_one_line_error(unknown, "404")
