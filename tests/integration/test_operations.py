@@ -109,9 +109,14 @@ def test_a_redrive_for_a_talk_not_in_the_programme_or_still_broken_publishes_not
     assert main(["ops", "redrive", str(first["id"]), "--value", ghost]) == 1
     # Then it is refused, saying why
     assert "not in the programme" in capsys.readouterr().err
-    # And a repaired value still wrong names its problem
-    assert main(["ops", "redrive", str(first["id"]), "--value", json.dumps(broken[0])]) == 1
+    # And a repaired value still wrong names its problem, as bad input (it exited 1)
+    assert main(["ops", "redrive", str(first["id"]), "--value", json.dumps(broken[0])]) == 2
     assert "the value given is not a RatingSubmitted event (value:" in capsys.readouterr().err
+    # And a value for two letters is a usage error, said first (with ids of no pending letter
+    # it said "no pending dead letter with id [...]")
+    both = ["999999998", "999999999"]
+    assert main(["ops", "redrive", *both, "--value", json.dumps(broken[0])]) == 2
+    assert "--value repairs one dead letter at a time" in capsys.readouterr().err
     # And two letters redriven together, the second still broken, publish neither
     assert main(["ops", "redrive", str(first["id"]), str(second["id"])]) == 1
     assert "dead letter" in capsys.readouterr().err

@@ -239,12 +239,14 @@ def redrive(session: Session, ids: tuple[int, ...], value: str | None) -> None:
     from talkrate.events import Rating
     from talkrate.models import RatingSubmitted, problems_of
 
+    if value is not None and len(ids) != 1:
+        # (said first: it was "no pending dead letter with id [1, 2]" when one was redriven)
+        raise click.UsageError("--value repairs one dead letter at a time")
     letters = {d["id"]: d for d in wiring.event_store().dead_letters()}
     missing = [i for i in ids if i not in letters]
     if missing:
-        raise BadInput(f"redrive: no pending dead letter with id {missing}")
-    if value is not None and len(ids) != 1:
-        raise click.UsageError("--value repairs one dead letter at a time")
+        shown = ", ".join(map(str, missing))
+        raise BadInput(f"redrive: no pending dead letter with id {shown}")
     # Every letter is judged before any is published: one that cannot go stops them all.
     catalog, events = wiring.talk_catalog(), []
     for letter_id in ids:
@@ -254,7 +256,8 @@ def redrive(session: Session, ids: tuple[int, ...], value: str | None) -> None:
         except ValidationError as error:
             problems = "; ".join(problems_of(error)[:3])
             whose = "the value given" if value is not None else f"dead letter {letter_id}"
-            raise CliError(
+            # The operator's --value is bad input (2); a stored value still broken is not (1).
+            raise (BadInput if value is not None else CliError)(
                 f"redrive: {whose} is not a RatingSubmitted event ({problems})"
                 + ("" if value is not None else "; repair it with --value")
             ) from None
