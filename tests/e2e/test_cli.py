@@ -1208,6 +1208,8 @@ def test_a_simulation_whose_api_goes_away_stops_and_reports_what_it_sent(
         (("watch",), ("give a TALK or --leaderboard", "(see `talkrate watch --help`)")),
         # (both said "give a TALK or --leaderboard", as for neither)
         (("watch", "t", "--leaderboard"), ("a TALK or --leaderboard, not both", "watch --help")),
+        # (a talk id with a slash was sent, and said "Not found (404): no route has this path")
+        (("show", "a/b"), ("'a/b' is not a talk id", "talkrate show --help")),
         # (--alone alone was taken and did nothing)
         (("simulate", "--alone"), ("--alone goes with --verify", "simulate --help")),
         # (a talk's view with --track watched the talk, the track unsaid and unused)

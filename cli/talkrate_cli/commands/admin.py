@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from talkrate_cli import output, programme
-from talkrate_cli.commands.reading import known_track
+from talkrate_cli.commands.reading import TALK, known_track
 from talkrate_cli.errors import ApiProblem, BadInput, CliError, Interrupted
 from talkrate_cli.main import Session, pass_session
 
@@ -88,7 +88,7 @@ def _done(session: Session, document: Any, line: str) -> None:
 
 
 @admin.command()
-@click.argument("talk")
+@click.argument("talk", type=TALK)
 @talk_options(required_title=True)
 @pass_session
 def add(
@@ -108,7 +108,7 @@ def add(
 
 
 @admin.command()
-@click.argument("talk")
+@click.argument("talk", type=TALK)
 @talk_options(required_title=False)
 @pass_session
 def edit(
@@ -146,7 +146,7 @@ def edit(
 
 
 @admin.command()
-@click.argument("talk")
+@click.argument("talk", type=TALK)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask.")
 @pass_session
 def rm(session: Session, talk: str, yes: bool) -> None:

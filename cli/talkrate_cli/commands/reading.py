@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from talkrate_cli import output, voting
 from talkrate_cli.errors import CliError
 from talkrate_cli.main import Session, pass_session
+
+
+class TalkId(click.ParamType[str]):
+    """A talk's id as the API takes one (checked here: `show a/b` was sent, and said that no
+    route has that path)."""
+
+    name = "talk"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from talkrate_cli.programme import TALK_ID
+
+        if not TALK_ID.fullmatch(str(value)):
+            self.fail(
+                f"{value!r} is not a talk id (letters, digits and ._:~- only, at most 200, "
+                "starting with a letter or digit)",
+                param,
+                ctx,
+            )
+        return str(value)
+
+
+TALK = TalkId()
 
 
 @click.command()
@@ -44,7 +68,7 @@ def known_track(session: Session, track: str) -> None:
 
 
 @click.command()
-@click.argument("talk")
+@click.argument("talk", type=TALK)
 @pass_session
 def show(session: Session, talk: str) -> None:
     """One talk: its histogram as bars, and its statistics."""
@@ -83,7 +107,7 @@ def top(session: Session, track: str | None, limit: int) -> None:
 
 
 @click.command()
-@click.argument("talk")
+@click.argument("talk", type=TALK)
 @click.argument("value", type=click.IntRange(1, 5))
 @click.option(
     "--code",

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from talkrate_cli import output
 from talkrate_cli.client import Api
-from talkrate_cli.commands.reading import known_track
+from talkrate_cli.commands.reading import TALK, known_track
 from talkrate_cli.errors import ApiProblem, CliError, Unreachable
 from talkrate_cli.live import LEADERBOARD_CHANNEL, LiveEndpoint, LiveSubscriber
 from talkrate_cli.main import Session, pass_session
@@ -83,7 +83,7 @@ class Watcher:
 
 
 @click.command()
-@click.argument("talk", required=False)
+@click.argument("talk", required=False, type=TALK)
 @click.option("--leaderboard", is_flag=True, help="Watch the leaderboard instead of a talk.")
 @click.option("--track", help="Leaderboard of one track.")
 @click.option(
