@@ -748,7 +748,7 @@ JSON_OUTCOMES = [
     (("top", "--track", "No Such Track"), None, {}, 1, "urn:talkrate:cli:failed"),
     (("--api", "http://127.0.0.1:9", "top"), None, {}, 1, "urn:talkrate:cli:unreachable"),
     (("--api", "{api}/app", "top"), None, {}, 1, "urn:talkrate:cli:failed"),
-    (("--api", "htp:/nowhere", "talks"), None, {}, 1, "urn:talkrate:cli:unreachable"),
+    (("--api", "htp:/nowhere", "talks"), None, {}, 2, "urn:talkrate:cli:bad-input"),
     (
         ("admin", "add", "flight-of-the-gopher", "--title", "Again"),
         None,
