@@ -9,7 +9,7 @@ import base64
 import json
 from typing import Any
 
-from talkrate.errors import InvalidHistogram
+from talkrate.errors import DuplicateKey, InvalidHistogram, unique_keys
 from talkrate.problems import problem_payload
 from talkrate.stats import MAX_COUNT, compute_stats, parse_histogram
 
@@ -32,8 +32,12 @@ def _function_url(event: dict[str, Any]) -> dict[str, Any]:
         data = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
         if len(data) > MAX_BODY_BYTES:
             raise InvalidHistogram(f"the body must be at most {MAX_BODY_BYTES} bytes")
-        parsed = json.loads(data.decode(), parse_int=_count, object_pairs_hook=_unique_keys)
+        parsed = json.loads(data.decode(), parse_int=_count, object_pairs_hook=unique_keys)
         stats = compute_stats(parse_histogram(parsed))
+    except DuplicateKey as error:
+        # ({"1": 5, "1": 0}: a count is not guessed, as POST /ratings refuses such a body)
+        detail = f"the key {error.key!r} is given more than once"
+        return problem_payload(400, "invalid-histogram", "Invalid histogram", detail)
     except (InvalidHistogram, ValueError, RecursionError) as error:
         # RecursionError: JSON nested deeper than the parser's stack.
         detail = str(error) if isinstance(error, InvalidHistogram) else "the body is not valid JSON"
@@ -43,17 +47,6 @@ def _function_url(event: dict[str, Any]) -> dict[str, Any]:
         "headers": {"content-type": "application/json"},
         "body": json.dumps(stats),
     }
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object naming a key twice ({"1": 5, "1": 0}) is refused: parsers read it either way,
-    and a count is not guessed (as POST /ratings refuses one)."""
-    found: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in found:
-            raise InvalidHistogram(f"the key {key!r} is given more than once")
-        found[key] = value
-    return found
 
 
 def _count(text: str) -> int:

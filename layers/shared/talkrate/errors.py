@@ -130,3 +130,25 @@ class VoterTokensUnavailable(TalkrateError):
 
 class LivePublishFailed(TalkrateError):
     """The live channel refused or did not take a publish request (never fatal to a batch)."""
+
+
+class DuplicateKey(ValueError):
+    """A JSON object names the same key twice (two parsers may read either value: neither is
+    guessed). Raised by `unique_keys`; the API and the stats function URL refuse the body."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"duplicate key {key!r}")
+        self.key = key
+
+
+def unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """`json.loads`'s object_pairs_hook: a JSON object as a dict, DuplicateKey when it names a
+    key twice."""
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return found

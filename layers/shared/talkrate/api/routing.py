@@ -32,6 +32,7 @@ from typing import (
 )
 from urllib.parse import parse_qs
 
+from talkrate.errors import DuplicateKey, unique_keys
 from talkrate.requests import Check, Invalid, checker
 
 if TYPE_CHECKING:
@@ -249,7 +250,7 @@ class Request:
         # RFC 8259 lets a parser ignore a byte order mark, which some clients write.
         body = body.removeprefix("\ufeff")
         try:
-            parsed = json.loads(body, object_pairs_hook=_unique_keys, parse_int=_bounded_int)
+            parsed = json.loads(body, object_pairs_hook=unique_keys, parse_int=_bounded_int)
         except DuplicateKey as error:
             # Two parsers may read {"value": 5, "value": 1} as either: neither is guessed.
             raise RequestValidationError(
@@ -283,14 +284,6 @@ class Request:
         return parsed
 
 
-class DuplicateKey(ValueError):
-    """A JSON object names the same key twice."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__(f"duplicate key {key!r}")
-        self.key = key
-
-
 # Python reads an integer of at most 4,300 digits (a guard against quadratic parsing); JSON sets
 # no bound. A longer one is well-formed JSON too: it is read as 10**4000 of its sign, a number
 # out of every field's range (422 where it stands, as for 4,000 nines), not as malformed JSON.
@@ -302,18 +295,6 @@ def _bounded_int(digits: str) -> int:
     if len(digits) <= _LONGEST_INTEGER_READ:
         return int(digits)
     return -_TOO_LONG if digits.startswith("-") else _TOO_LONG
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object as a dict, refusing one that names a key twice."""
-    found = dict(pairs)
-    if len(found) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise DuplicateKey(key)
-            seen.add(key)
-    return found
 
 
 def _unicode(parsed: Any) -> bool:
