@@ -49,7 +49,6 @@ from sam_emulator.plugins import Services
 from sam_emulator.serving import BackgroundServer, BadRequest, BodyTooLarge, BoundedHandler
 from sam_emulator.template import CorsConfiguration, LambdaAuthorizer, Route, Template
 
-# API Gateway's HTTP API payload limit; Lambda's synchronous invoke payload limit.
 # An HTTP method: a token of RFC 9110 (5.6.2).
 _METHOD_TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # Control characters, escaped in the access line: a request path's raw ESC or NUL bytes would
@@ -62,6 +61,7 @@ def _printable(text: str) -> str:
     return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
 
 
+# API Gateway's HTTP API payload limit; Lambda's synchronous invoke payload limit.
 MAX_REQUEST_BYTES: Final = 10 * 1024 * 1024
 MAX_EVENT_BYTES: Final = 6 * 1024 * 1024
 

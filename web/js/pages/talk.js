@@ -113,11 +113,15 @@ export function talkPage(main, talkId) {
   // changes size. Only what is seen is cut: the heading's text (what a screen reader reads, and
   // the page's title) stays whole.
   function fitTitle() {
-    for (const node of [title, meta]) {
-      node.classList.remove("clamped");
-      node.style.removeProperty("--lines");
-    }
-    wholeTitle.hidden = true;
+    // The title and the speakers' line shown whole, nothing offered to open.
+    const whole = () => {
+      for (const node of [title, meta]) {
+        node.classList.remove("clamped");
+        node.style.removeProperty("--lines");
+      }
+      wholeTitle.hidden = true;
+    };
+    whole();
     const stars = main.querySelector(".stars-row");
     const below = () => stars.getBoundingClientRect().bottom + scrollY - innerHeight;
     const lineHeight = (node) => parseFloat(getComputedStyle(node).lineHeight) || 24;
@@ -148,8 +152,7 @@ export function talkPage(main, talkId) {
     // scrolling (a short title at 200% text: cut, and with its button, it took more room than
     // whole) hides the title, the speakers and the room for nothing: shown whole instead.
     if (below() > 0 && uncut - below() < innerHeight / 2) {
-      for (const node of [title, meta]) node.classList.remove("clamped");
-      wholeTitle.hidden = true;
+      whole();
       return;
     }
     setText(wholeTitle, meta.classList.contains("clamped") ? "Show the whole title and speakers" : "Show the whole title");
