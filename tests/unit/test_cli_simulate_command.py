@@ -49,8 +49,8 @@ class StillApi(LoopbackServer):
     def __init__(self, on_verify: Any = None, gone: bool = False, on_rating: Any = None) -> None:
         self.rated = 0
         self.verifying = threading.Event()
-        # With `on_rating`: run at the first rating sent, which (as every one after it) is never
-        # answered, until the server closes.
+        # With `on_rating`: run at the first POST /ratings, which (as every one after it, bad
+        # or not) is never answered, until the server closes.
         self.released = threading.Event()
         events = itertools.count()
         api = self
@@ -95,14 +95,16 @@ class StillApi(LoopbackServer):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if self.went_away():
                     return
-                if self.path == "/ratings" and not is_rating(body):
-                    self.answer(422, {"title": "Invalid request", "status": 422})
-                elif self.path == "/ratings" and on_rating is not None:
+                if self.path == "/ratings" and on_rating is not None:
+                    # Every POST is held, the run's deliberately bad ones too: the run must
+                    # stop before any answer, whichever kind it sends first.
                     if not api.rated:
                         api.rated += 1
                         on_rating()
                     api.released.wait(10)
                     self.close_connection = True
+                elif self.path == "/ratings" and not is_rating(body):
+                    self.answer(422, {"title": "Invalid request", "status": 422})
                 elif self.path == "/ratings":
                     api.rated += 1
                     self.answer(202, {"eventId": f"e{next(events)}", "status": "accepted"})
