@@ -26,6 +26,17 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
 
 
 def _function_url(event: dict[str, Any]) -> dict[str, Any]:
+    http = event["requestContext"]["http"]
+    if not isinstance(http, dict) or http.get("method") != "POST":
+        # A function URL takes every method and path: a GET is most likely someone who took
+        # this URL for the API's (talkrate --api), and is told what this is.
+        return problem_payload(
+            405,
+            "method-not-allowed",
+            "Method not allowed",
+            'this is the stats function: it takes a POST of {"ratings": {"1": n, ..., "5": n}}',
+            headers={"Allow": "POST"},
+        )
     body = event.get("body") or ""
     try:
         # Bytes, as the limit says: 9,000 "é" are 9,000 characters and 18 KB.

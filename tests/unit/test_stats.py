@@ -95,6 +95,28 @@ def test_stats_function_url_answers_400_problem_for_bad_bodies(body: str) -> Non
     assert json.loads(response["body"])["status"] == 400
 
 
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "HEAD"])
+def test_a_method_other_than_post_is_told_what_the_function_url_takes(method: str) -> None:
+    # Given a request to the stats function URL that is not a POST (someone who took it for the
+    # API's address: `talkrate --api` of it reads GET /talks)
+    handler = load_function("stats")
+    event = sample_event("stats/function-url.json")
+    event["requestContext"]["http"]["method"] = method
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/talks"
+    event["body"] = ""
+    # When it is answered
+    response = handler(event, None)
+    # Then it is a 405 naming the stats function and what it takes (it was "Invalid histogram",
+    # which says nothing to someone who meant the API)
+    assert response["statusCode"] == 405
+    headers = {name.lower(): value for name, value in response["headers"].items()}
+    assert headers["allow"] == "POST"
+    assert headers["content-type"] == "application/problem+json"
+    problem = json.loads(response["body"])
+    assert problem["status"] == 405
+    assert problem["detail"].startswith("this is the stats function: it takes a POST")
+
+
 def test_a_count_of_thousands_of_digits_is_refused_as_a_count_not_as_broken_json() -> None:
     # Given a body whose count has 5,000 digits (valid JSON; Python refuses to convert it)
     handler = load_function("stats")
