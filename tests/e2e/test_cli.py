@@ -677,6 +677,19 @@ def test_ops_commands_run_against_the_configured_backends(cli: Cli) -> None:
     ), said
 
 
+def test_no_dead_letters_is_said_on_stderr_even_when_piped(cli: Cli) -> None:
+    # Given an event store with no dead letters
+    assert cli.json("ops", "dead-letters", "--all") == []
+    # When an operator lists them into a file or a pipe (as a cron job or `| tee` would)
+    for args, said in ((), "no dead letters waiting"), (("--all",), "no dead letters"):
+        done = cli.run("ops", "dead-letters", *args)
+        # Then stdout stays empty for scripts, and stderr says there are none (it said nothing
+        # unless stdout was a terminal: an empty file could also mean a failed listing)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == ""
+        assert done.stderr.strip() == said
+
+
 def test_ops_with_a_backend_down_says_so_in_one_line(cli: Cli) -> None:
     from sam_emulator.serving import free_port
 

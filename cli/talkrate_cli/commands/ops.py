@@ -222,8 +222,9 @@ def dead_letters(session: Session, include_redriven: bool) -> None:
         return
     for letter in letters:
         print(json.dumps(letter, default=str))
-    if not letters and sys.stdout.isatty():
-        output.console.print("no dead letters")
+    if not letters:
+        # On stderr: a script reading stdout gets no line, the operator (or their log) is told.
+        output.errors.print("no dead letters" + ("" if include_redriven else " waiting"))
 
 
 @ops.command()
