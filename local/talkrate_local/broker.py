@@ -7,8 +7,10 @@ context manager (topics: sam_emulator.events.kafka.ensure_topics).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
+import signal
 import socket
 import subprocess
 import tempfile
@@ -16,12 +18,13 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Final
+from typing import Any, Final
 
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 
 from sam_emulator.serving import free_port
+from talkrate_local import lifetime
 from talkrate_local.free_ports import launch_on_a_free_port, log_says_port_taken
 
 DEFAULT_START_TIMEOUT: Final = 15.0
@@ -55,8 +58,12 @@ class LocalBroker:
         storage_engine: str = MEMORY_STORAGE,
         environment: Mapping[str, str] | None = None,
         log_file: Path | None = None,
+        stops_with_runtime: bool = False,
     ) -> None:
+        """`stops_with_runtime`: tansu is sent SIGTERM when this process ends, however it ends
+        (for a broker whose records are on disk: talkrate_local.lifetime)."""
         self.host = host
+        self._stops_with_runtime = stops_with_runtime
         self._port_chosen = port is None  # chosen here: another may be chosen if it is taken
         self.port = port or free_port(host)
         self.start_timeout = start_timeout
@@ -157,8 +164,13 @@ class LocalBroker:
         else:
             handle, name = tempfile.mkstemp(prefix="talkrate-tansu-", suffix=".log")
             self.log_path = Path(name)
+        start: Any = (
+            functools.partial(lifetime.popen, death_signal=signal.SIGTERM)
+            if self._stops_with_runtime
+            else subprocess.Popen
+        )
         with open(handle, "wb") as log_file:
-            self._process = subprocess.Popen(
+            self._process = start(
                 command,
                 env={**os.environ, **self._environment},
                 stdin=subprocess.DEVNULL,

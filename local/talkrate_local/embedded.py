@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
+from talkrate_local import lifetime
 from talkrate_local.broker import BrokerError, LocalBroker
 from talkrate_local.free_ports import launch_on_a_free_port, log_says_port_taken
 
@@ -102,8 +103,10 @@ class ChildService:
         self.folder.mkdir(parents=True, exist_ok=True)
         _stop_leftover(self._pid_path)
         with self.log_path.open("wb") as log:
-            self._process = subprocess.Popen(
+            # Its data is on disk: a killed runtime's server stops too (talkrate_local.lifetime).
+            self._process = lifetime.popen(
                 list(command),
+                self.stop_signal,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -524,6 +527,7 @@ class EmbeddedKafka:
             start_timeout=START_TIMEOUT_SECONDS,
             silent=True,
             log_file=self.log_path,
+            stops_with_runtime=True,  # its records are on the S3 server's disk
         )
         try:
             self.broker.start()

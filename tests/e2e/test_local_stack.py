@@ -277,8 +277,13 @@ def test_ratings_survive_a_killed_runtime_and_a_restart_with_10000_stored_shows_
             )
             assert answer.status == 202, answer.body
             assert answer.json["status"] == "accepted"  # on the broker, not in the outbox
+        servers = service_pids(data)
         runtime.process.send_signal(signal.SIGKILL)
         runtime.process.wait()
+        # Then its PostgreSQL and Redis stop by themselves (they ran until the next start),
+        # and the broker is kept for the next start to take over
+        assert gone_within(STOP_BOUND_SECONDS, servers["postgres"], servers["redis"]), servers
+        assert alive(servers["tansu"])
 
         # And it is started again on the same folder
         runtime, _ = start_stack(data, tmp_path / "after-kill.log")
@@ -443,6 +448,16 @@ def alive(pid: int) -> bool:
         return False
 
 
+def gone_within(seconds: float, *pids: int) -> bool:
+    """Whether every one of these processes ended within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while any(alive(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 class RatingStream:
     """Ratings posted one after another on a thread until stopped; counts the 202s, and the
     requests the stop cut short (no answer, or a 5xx from a function ended mid-invocation):
@@ -585,6 +600,39 @@ def test_a_second_ctrl_c_stops_at_once_and_the_next_start_still_counts_every_rat
         counted = wait_for_total(runtime, stream.accepted, seconds=30)
         time.sleep(1.0)
         assert total(runtime) == counted == stream.accepted  # all answered before the stop
+    finally:
+        assert stop(runtime) == 0
+
+
+def test_a_killed_runtime_on_a_durable_broker_leaves_no_server_running(
+    own_data_dir: Path, tmp_path: Path
+) -> None:
+    # Given a runtime whose embedded services all keep their data on disk (--broker s3), and
+    # a rating it accepted
+    data = own_data_dir
+    runtime, _ = start_stack(data, tmp_path / "first.log", ["--broker", "s3"])
+    answer = runtime.request("POST", "/ratings", json.dumps({"talkId": WORKSHOP_TALK, "value": 2}))
+    assert answer.status == 202, answer.body
+    wait_for_total(runtime, 1, seconds=30)
+    servers = {
+        name: int((data / folder / f"{name}.pid").read_text().split()[0])
+        for name, folder in (("postgres", "postgres"), ("redis", "redis"), ("s3", "kafka"))
+    }
+    servers["tansu"] = broker_pid(data, "s3")
+    # When it is killed (kill -9, a closed terminal)
+    runtime.process.send_signal(signal.SIGKILL)
+    runtime.process.wait()
+    # Then every server it started stops by itself (they ran until the next start stopped them)
+    left = {} if gone_within(STOP_BOUND_SECONDS, *servers.values()) else servers
+    for pid in left.values():  # (not to outlive the test when it fails)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+    assert left == {}
+    # And the next start on the same folder still has the rating
+    runtime, _ = start_stack(data, tmp_path / "second.log", ["--broker", "s3"])
+    try:
+        assert wait_for_total(runtime, 1, seconds=10) == 1
+        assert histogram(runtime, WORKSHOP_TALK)["ratings"]["2"] == 1
     finally:
         assert stop(runtime) == 0
 

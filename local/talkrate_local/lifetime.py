@@ -1,0 +1,74 @@
+"""Server processes that stop when the runtime's process ends, however it ends.
+
+A runtime stopped with Ctrl-C or SIGTERM stops its embedded servers itself. One that is killed
+(`kill -9`, a closed terminal, the machine out of memory) cannot: its servers run in sessions of
+their own (so that Ctrl-C reaches the runtime only) and would keep running until the next start
+stopped them. On Linux a child can ask the kernel for a signal when its parent ends
+(`PR_SET_PDEATHSIG`), and the servers that keep their data on disk ask for the one that stops
+them cleanly. The in-memory broker does not: a killed runtime leaves it running on purpose, for
+the next start to take over with the records it holds.
+
+The kernel sends that signal when the *thread* that started the child ends, not the process, and
+the runtime starts servers from short-lived threads (services start side by side, the watchdog
+restarts them). So every such child is started from one thread that lives as long as the
+process.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Final
+
+PR_SET_PDEATHSIG: Final = 1
+
+_lock = threading.Lock()
+_starter: ThreadPoolExecutor | None = None
+
+
+def _prctl() -> Any:
+    """libc's prctl, or None where there is none (macOS: the next start stops what is left)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL: Final = _prctl()
+
+
+def popen(command: list[str], death_signal: int, **options: Any) -> subprocess.Popen[bytes]:
+    """`subprocess.Popen(command, **options)`, the child sent `death_signal` when this process
+    ends (on Linux; elsewhere a plain Popen)."""
+    if _PRCTL is None:
+        return subprocess.Popen(command, **options)
+    return _the_starter().submit(_start, command, death_signal, options).result()
+
+
+def _the_starter() -> ThreadPoolExecutor:
+    global _starter
+    with _lock:
+        if _starter is None:
+            # One worker, which waits for work as long as the process lives.
+            _starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="server-starter")
+        return _starter
+
+
+def _start(
+    command: list[str], death_signal: int, options: dict[str, Any]
+) -> subprocess.Popen[bytes]:
+    parent = os.getpid()
+
+    def arm() -> None:
+        # In the child, after any change of user (which would clear the setting), before exec.
+        _PRCTL(PR_SET_PDEATHSIG, death_signal)
+        if os.getppid() != parent:  # the runtime ended before the setting took
+            os._exit(1)
+
+    return subprocess.Popen(command, preexec_fn=arm, **options)
