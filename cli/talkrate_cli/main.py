@@ -297,6 +297,10 @@ def _main(argv: list[str] | None) -> int:
         report(problem, as_json)
         return error.exit_code
     except click.Abort:
+        # A question answered with Ctrl-C left the cursor after it: the line is ended first, so
+        # "aborted" is not written on the question's line.
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")
         report(Aborted("aborted"), as_json)
         return 1
     return result if isinstance(result, int) else 0

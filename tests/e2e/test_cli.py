@@ -574,6 +574,50 @@ def watch_in_a_terminal(cli: Cli, *args: str) -> tuple[subprocess.Popen[bytes], 
     return process, primary
 
 
+def waiting_to_read(pid: int, seconds: float) -> None:
+    """Wait until the process is asleep (after its question: waiting for the answer)."""
+    import psutil
+
+    process = psutil.Process(pid)
+    deadline = time.monotonic() + seconds
+    while process.status() != psutil.STATUS_SLEEPING:
+        assert time.monotonic() < deadline, f"still {process.status()} after {seconds} s"
+        time.sleep(0.01)
+
+
+def test_ctrl_c_at_a_question_says_aborted_on_a_line_of_its_own(cli: Cli, talk: str) -> None:
+    # Given an organiser asked in a terminal whether to remove a talk
+    primary, secondary = pty.openpty()
+    with ctrl_c_reaches_children():
+        process = subprocess.Popen(
+            [TALKRATE, "admin", "rm", talk],
+            cwd=ROOT,
+            env={**cli.env, "COLUMNS": "120", "TERM": "xterm-256color"},
+            stdin=secondary,
+            stdout=secondary,
+            stderr=secondary,
+        )
+    os.close(secondary)
+    try:
+        asked = read_until(primary, r"\[y/N\]: ", 15)
+        assert "[y/N]: " in asked, asked
+        # When they press Ctrl-C, once it waits for their answer (a person reads the question
+        # first: a SIGINT in the instant between printing it and starting to read the answer
+        # is noted but interrupts nothing, and the read then waits for a line)
+        waiting_to_read(process.pid, 10)
+        process.send_signal(signal.SIGINT)
+        said = asked + read_until(primary, r"aborted", 10)
+        assert process.wait(10) == 1
+        # Then "aborted" stands on a line of its own (it followed the question on its line),
+        # and the talk is still there
+        assert re.search(r"\[y/N\]: *\r?\n(\r?\n)*talkrate: aborted", said), said
+        cli.ok("show", talk)  # (fails unless the talk is still there)
+    finally:
+        process.kill()
+        process.wait()
+        os.close(primary)
+
+
 @pytest.mark.parametrize("view", ["talk", "leaderboard"])
 def test_watch_in_a_terminal_shows_an_update_arrive(cli: Cli, talk: str, view: str) -> None:
     # Given `talkrate watch` running in a terminal
