@@ -29,7 +29,13 @@ def parser(prog: str, description: str) -> argparse.ArgumentParser:
     """The emulator's own options."""
     arguments = argparse.ArgumentParser(prog=prog, description=description)
     arguments.add_argument("--template", type=Path, default=Path("template.yaml"))
-    arguments.add_argument("--host", default="127.0.0.1")
+    arguments.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="where the HTTP API, the live channel's WebSocket and open function URLs listen "
+        "(0.0.0.0: every interface); the Lambda Invoke API, IAM function URLs and the live "
+        "channel's publish endpoint stay on 127.0.0.1",
+    )
     arguments.add_argument("--port", type=int, default=3000, help="HTTP API port (0: any free one)")
     arguments.add_argument("--lambda-port", type=int, default=3001, help="Lambda Invoke API port")
     arguments.add_argument(

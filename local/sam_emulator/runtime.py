@@ -25,6 +25,7 @@ from sam_emulator.lambda_.environment import function_environment, lambda_variab
 from sam_emulator.lambda_.invoke_api import InvokeApiServer
 from sam_emulator.lambda_.pool import FunctionPool, InitFailed, Invocation
 from sam_emulator.plugins import DevStack, NoDevStack, Services
+from sam_emulator.serving import SIGNED_ONLY_HOST
 from sam_emulator.template import Template
 
 # The event sources the emulator runs, in the order they are bound and started. A new source is
@@ -81,7 +82,7 @@ class Emulator:
     def lambda_url(self) -> str:
         """The Lambda Invoke API endpoint (boto3 endpoint_url)."""
         port = self.invoke_api.port if self.invoke_api else self.options.lambda_port
-        return f"http://{self.options.host}:{port}"
+        return f"http://{SIGNED_ONLY_HOST}:{port}"
 
     def invoke(self, function_id: str, event: Any) -> Invocation:
         """Invoke a function of the template synchronously."""
@@ -101,11 +102,12 @@ class Emulator:
         options = self.options
         try:
             self.invoke_api = InvokeApiServer(
-                options.host, options.lambda_port, self.template.functions, self.invoke
+                SIGNED_ONLY_HOST, options.lambda_port, self.template.functions, self.invoke
             )
         except OSError as error:
             raise OSError(
-                f"Lambda Invoke API cannot listen on {options.host}:{options.lambda_port}: {error}"
+                f"Lambda Invoke API cannot listen on {SIGNED_ONLY_HOST}:{options.lambda_port}: "
+                f"{error}"
             ) from error
         for bind in EVENT_SOURCES:
             self.sources.extend(bind(self.template, options, self.invoke))

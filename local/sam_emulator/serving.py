@@ -41,6 +41,13 @@ def host_name(host_header: str | None) -> str | None:
     return host.rsplit(":", 1)[0] or None
 
 
+# Where the endpoints that AWS takes only signed requests at listen, whatever `--host` says: the
+# Lambda Invoke API, IAM function URLs and the live channel's publish endpoint check no signature
+# here, so on every interface anyone on the network could invoke a function with an event of
+# their making (an admin's verdict, a projector's batch) or publish to the room screens.
+SIGNED_ONLY_HOST: Final = "127.0.0.1"
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port nothing listens on right now (another process may take it before it is used)."""
     with socket.socket() as probe:

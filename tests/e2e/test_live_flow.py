@@ -117,5 +117,47 @@ def test_on_every_interface_pages_are_sent_to_the_live_channel_by_the_host_they_
         # And a page on this machine is sent to the address it used
         here = runtime.request("GET", "/app/config.json").json["live"]
         assert here["realtimeUrl"] == f"ws://127.0.0.1:{runtime.live_port}/event/realtime"
+        # And only what pages use listens on every interface: the endpoints AWS takes signed
+        # requests at only (the Lambda Invoke API, the stats function's IAM URL, the live
+        # channel's publish endpoint) check no signature here and stay on loopback, where
+        # anyone on the network could otherwise invoke a function with an event of their
+        # making or publish to the room screens
+        listening = listening_addresses(runtime.process.pid)
+        api_port, lambda_port = int(port), int(runtime.lambda_url.rsplit(":", 1)[1])
+        assert listening[api_port] == {"0.0.0.0"}, listening  # noqa: S104
+        assert listening[runtime.live_port] == {"0.0.0.0"}, listening  # noqa: S104
+        assert listening[lambda_port] == {"127.0.0.1"}, listening
+        assert listening[runtime.url_port] == {"127.0.0.1"}, listening
+        others = set(listening) - {api_port, runtime.live_port, lambda_port, runtime.url_port}
+        assert others, listening  # the publish endpoint
+        assert all(listening[other] == {"127.0.0.1"} for other in others), listening
+        # And the functions still publish there: a rating reaches a page subscribed to its talk
+        talk = new_talk(runtime)
+        page = Subscriber(runtime.live_url, "127.0.0.1", runtime.live_api_key)
+        try:
+            sub_id, _ = page.subscribe(str(talk["channel"]))
+            body = json.dumps({"talkId": talk["id"], "value": 4})
+            assert runtime.request("POST", "/ratings", body).status == 202
+            [(got_id, state)] = page.events(1, timeout=20)
+            assert (got_id, state["count"], state["ratings"]["4"]) == (sub_id, 1, 1)
+        finally:
+            page.close()
     finally:
         stop_runtime(runtime)
+
+
+def listening_addresses(pid: int) -> dict[int, set[str]]:
+    """The TCP ports a process and its children listen on, each with its addresses."""
+    import psutil
+
+    root = psutil.Process(pid)
+    found: dict[int, set[str]] = {}
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            connections = process.net_connections(kind="tcp")
+        except psutil.Error:
+            continue
+        for connection in connections:
+            if connection.status == psutil.CONN_LISTEN:
+                found.setdefault(connection.laddr.port, set()).add(connection.laddr.ip)
+    return found

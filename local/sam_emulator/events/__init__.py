@@ -21,7 +21,9 @@ from sam_emulator.template import Template
 @dataclass(frozen=True)
 class Options:
     """Where the emulator's endpoints listen (a port of 0 takes any free one), and the
-    environment its settings are read from (SAM_EMULATOR_*)."""
+    environment its settings are read from (SAM_EMULATOR_*). `host` is the HTTP API's, the live
+    channel's WebSocket's and open function URLs' address; what AWS takes only signed listens on
+    loopback whatever it is (sam_emulator.serving.SIGNED_ONLY_HOST)."""
 
     host: str = "127.0.0.1"
     port: int = 3000

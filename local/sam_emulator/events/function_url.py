@@ -17,6 +17,7 @@ from sam_emulator.events import EventSource, Options
 from sam_emulator.events.http_api import GatewayServer
 from sam_emulator.lambda_.pool import Invoker
 from sam_emulator.plugins import Services
+from sam_emulator.serving import SIGNED_ONLY_HOST
 from sam_emulator.template import FunctionUrl, Route, Template
 
 
@@ -81,7 +82,9 @@ def bind(template: Template, options: Options, invoke: Invoker) -> Sequence[Even
     try:
         for index, url in enumerate(template.function_urls):
             port = options.url_port + index if options.url_port else 0
-            endpoints.append(FunctionUrlEndpoint(options.host, port, url, invoke))
+            # An IAM URL takes unsigned requests here: on loopback only (an open one is open).
+            host = options.host if url.auth_type == "NONE" else SIGNED_ONLY_HOST
+            endpoints.append(FunctionUrlEndpoint(host, port, url, invoke))
     except OSError:
         for endpoint in endpoints:  # the ones already bound give their ports back
             endpoint.stop()

@@ -54,7 +54,7 @@ from websockets.http11 import Request, Response
 from sam_emulator.events import EventSource, Options
 from sam_emulator.lambda_.pool import Invoker
 from sam_emulator.plugins import Services
-from sam_emulator.serving import declared_length
+from sam_emulator.serving import SIGNED_ONLY_HOST, declared_length
 from sam_emulator.template import Template
 from sam_emulator.template.appsync_events import EventApi, local_value
 
@@ -135,8 +135,9 @@ class Endpoints:
 
     @property
     def publish_url(self) -> str:
-        """Where publishers POST: `http://host:port/event`."""
-        return f"http://{self.http_host}{PUBLISH_PATH}"
+        """Where publishers POST: `http://127.0.0.1:port/event` (on loopback whatever the
+        realtime endpoint's host: signatures are not checked here)."""
+        return f"http://{SIGNED_ONLY_HOST}:{self.http_port}{PUBLISH_PATH}"
 
     def client_config(self, reached_as: str | None = None) -> dict[str, str]:
         """What a browser needs to subscribe: realtime URL, HTTP host and API key. Listening on
@@ -244,7 +245,7 @@ class LiveChannelEmulator(Endpoints):
             server_header=None,
         )
         publisher = await asyncio.start_server(
-            self._http_session, self.host, self._ports[1], limit=_MAX_HEAD_BYTES
+            self._http_session, SIGNED_ONLY_HOST, self._ports[1], limit=_MAX_HEAD_BYTES
         )
         self.realtime_port = realtime.sockets[0].getsockname()[1]
         self.http_port = publisher.sockets[0].getsockname()[1]
@@ -624,7 +625,9 @@ class LiveEventApi:
 
     def function_environment(self, function_id: str) -> dict[str, str]:
         """The local values of the function's variables that name this API's endpoints."""
-        endpoints = {self.api.logical_id: (self.process.http_host, self._realtime_host)}
+        # The functions publish on this machine, where the publish endpoint listens.
+        publish_host = f"{SIGNED_ONLY_HOST}:{self.process.http_port}"
+        endpoints = {self.api.logical_id: (publish_host, self._realtime_host)}
         values = {
             v.name: local_value(v.value, endpoints)
             for v in self.api.variables
