@@ -88,7 +88,10 @@ def recreate(dsn: str) -> None:
     connection = psycopg2.connect(dsn, connect_timeout=5)
     try:
         with connection, connection.cursor() as cursor:
-            cursor.execute("DROP TABLE IF EXISTS talks, rating_events, rating_outbox, dead_letters")
+            cursor.execute(
+                "DROP TABLE IF EXISTS talks, rating_events, rating_outbox, dead_letters, "
+                "schema_applied"
+            )
     finally:
         connection.close()
     prepare(dsn)

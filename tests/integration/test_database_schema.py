@@ -4,17 +4,20 @@ here a real HTTP server on loopback standing in for S3's pre-signed URL."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
 from typing import Any
 
 import psycopg2
 import pytest
 from psycopg2 import sql
 
-from talkrate.adapters.postgres import PostgresDatabase
+from talkrate.adapters.postgres import PostgresDatabase, apply_schema
 from talkrate.config import load_settings
 from talkrate.errors import BackendUnavailable
 from talkrate.schema import PHYSICAL_ID, schema_version
@@ -145,6 +148,67 @@ def test_a_new_stack_gets_its_tables_and_an_update_keeps_the_data(
         cursor.execute("SELECT title FROM talks WHERE id = 'kept'")
         assert cursor.fetchone() == ("Kept across deploys",)
     connection.close()
+
+
+@contextlib.contextmanager
+def reading(dsn: str, table: str) -> Iterator[None]:
+    """A transaction that has read `table` and stays open (a relay emptying a backlog, an
+    operator's psql): it holds a lock every ALTER TABLE of that table waits for."""
+    connection = psycopg2.connect(dsn)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
+            yield
+    finally:
+        connection.rollback()
+        connection.close()
+
+
+def test_a_deploy_whose_schema_was_applied_before_waits_for_no_lock(
+    deploy: Callable[[str, str], dict[str, Any]], empty_database: str
+) -> None:
+    # Given a stack whose schema is in place, and a long transaction that has read the outbox
+    assert deploy("Create", empty_database)["Status"] == "SUCCESS"
+    with reading(empty_database, "rating_outbox"):
+        # When a deploy that changes the code, not the schema, applies it again
+        started = time.monotonic()
+        updated = deploy("Update", empty_database)
+        # Then it succeeds at once (it waited for the lock 5 s, then failed the deploy)
+        assert updated["Status"] == "SUCCESS", updated["Reason"]
+        assert time.monotonic() - started < 4
+
+
+def test_a_rollback_to_an_earlier_schema_waits_for_no_lock(empty_database: str) -> None:
+    # Given the schema of one version, then a later version's, which adds a column
+    earlier = resources.files("talkrate").joinpath("schema.sql").read_text()
+    later = earlier + "\nALTER TABLE talks ADD COLUMN IF NOT EXISTS abstract text;\n"
+    assert apply_schema(empty_database, sql=earlier) is True
+    assert apply_schema(empty_database, sql=later) is True
+    assert apply_schema(empty_database, sql=later) is False  # nothing to do the second time
+    # When the stack rolls back (CloudFormation applies the earlier file again) while a long
+    # transaction has read the talks
+    with reading(empty_database, "talks"):
+        started = time.monotonic()
+        # Then it runs nothing and waits for nothing (it waited 5 s and failed: the stack was
+        # left in UPDATE_ROLLBACK_FAILED), and the later column stays for the data it holds
+        assert apply_schema(empty_database, sql=earlier) is False
+        assert time.monotonic() - started < 4
+    connection = psycopg2.connect(empty_database)
+    with connection, connection.cursor() as cursor:
+        cursor.execute("SELECT abstract FROM talks LIMIT 0")
+    connection.close()
+
+
+def test_a_schema_changed_since_the_last_deploy_is_applied(empty_database: str) -> None:
+    # Given a database on the current schema
+    current = resources.files("talkrate").joinpath("schema.sql").read_text()
+    apply_schema(empty_database, sql=current)
+    # When a version whose schema adds a table is deployed
+    assert apply_schema(
+        empty_database, sql=current + "\nCREATE TABLE IF NOT EXISTS extra (id int);"
+    )
+    # Then the table exists
+    assert "extra" in tables(empty_database)
 
 
 def test_deleting_the_stack_leaves_the_database_alone(

@@ -1,4 +1,5 @@
--- talkrate catalog schema. Idempotent: applied on every setup.
+-- talkrate catalog schema. Idempotent and additive only (a rollback applies an earlier file:
+-- nothing may be dropped or renamed that an earlier version of the functions reads).
 CREATE TABLE IF NOT EXISTS talks (
     id          text PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 200),
     title       text NOT NULL,
@@ -61,4 +62,12 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     created_at   timestamptz NOT NULL DEFAULT now(),
     redriven_at  timestamptz,
     UNIQUE (topic, partition, "offset")
+);
+
+-- The schema files applied so far, by digest (talkrate.adapters.postgres.apply_schema): a
+-- deploy whose file was applied before (unchanged, or an earlier one at a rollback: every
+-- change here is additive) runs nothing, and takes no table's lock.
+CREATE TABLE IF NOT EXISTS schema_applied (
+    digest      text PRIMARY KEY,
+    applied_at  timestamptz NOT NULL DEFAULT now()
 );

@@ -949,10 +949,23 @@ def _redacted(message: str, dsn: str) -> str:
     return message
 
 
-def apply_schema(dsn: str, host: str | None = None, connect_timeout: float = 10) -> None:
+def apply_schema(
+    dsn: str, host: str | None = None, connect_timeout: float = 10, sql: str | None = None
+) -> bool:
     """Create or update the tables talkrate needs (idempotent); `host` replaces the DSN's host
-    (an RDS Proxy endpoint)."""
-    sql = resources.files("talkrate").joinpath("schema.sql").read_text()
+    (an RDS Proxy endpoint). False when this schema (`sql`, schema.sql by default) was applied
+    before: then nothing is run, and no table is locked.
+
+    Every deploy that changes the functions' code runs this, and an `ALTER TABLE ... IF NOT
+    EXISTS` takes its table's exclusive lock even when there is nothing to do: behind a long
+    transaction (a relay emptying a backlog, an operator's psql) every deploy then waited and
+    failed, and a rollback too (it applies the earlier file: CloudFormation cannot roll that
+    back, and the stack is stuck). A schema applied once is recorded by its digest; as every
+    change is additive, an earlier file (a rollback) has nothing left to do either."""
+    import hashlib  # the schema function's only: not on the API's cold start
+
+    sql = resources.files("talkrate").joinpath("schema.sql").read_text() if sql is None else sql
+    digest = hashlib.sha256(sql.encode()).hexdigest()
     options: dict[str, Any] = {"connect_timeout": connect_timeout}
     if host:
         options["host"] = host
@@ -960,10 +973,19 @@ def apply_schema(dsn: str, host: str | None = None, connect_timeout: float = 10)
     try:
         with connection, connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            cursor.execute("SELECT to_regclass('schema_applied') IS NOT NULL")
+            if (cursor.fetchone() or (False,))[0]:
+                cursor.execute("SELECT 1 FROM schema_applied WHERE digest = %s", (digest,))
+                if cursor.fetchone() is not None:
+                    return False
             # A table lock the schema waits for (a long read holds one) would queue every write
             # of the live service behind it: give up soon instead, and let the deploy say so.
             cursor.execute("SET LOCAL lock_timeout = '5s'")
             cursor.execute(sql)
+            cursor.execute(
+                "INSERT INTO schema_applied (digest) VALUES (%s) ON CONFLICT DO NOTHING", (digest,)
+            )
+            return True
     finally:
         connection.close()
 
