@@ -33,7 +33,7 @@ from tests.builders import (
     ratings_batch,
     sample_event,
 )
-from tests.integration.test_kafka_publisher import consume
+from tests.integration.test_kafka_publisher import consume, consume_to_end
 
 pytestmark = pytest.mark.integration
 
@@ -213,6 +213,36 @@ def test_a_relay_run_after_postgresql_dropped_its_connection_relays_on_a_new_one
     assert result["pending"] == 0
     assert PostgresOutbox(database).status(kept.event_id) == "published"
     database.close()
+
+
+def test_the_relay_publishes_what_another_version_wrote_byte_for_byte(
+    relay_outbox: str, talk: str, kafka_bootstrap: str, topic: str
+) -> None:
+    # Given ratings another version of the API kept in the outbox (a canary, a rollback while
+    # Kafka was down): one with a field this version does not know, one of a schema version it
+    # cannot read, and one of its own, behind them
+    newer_field = Rating.new(talk, 4).to_json()[:-1] + b',"channel":"web"}'
+    newer_version = (
+        Rating.new(talk, 2).to_json().replace(b'"schemaVersion":1', b'"schemaVersion":2')
+    )
+    own = Rating.new(talk, 5).to_json()
+    written = [newer_field, newer_version, own]
+    with psycopg2.connect(relay_outbox) as connection, connection.cursor() as cursor:
+        for payload in written:
+            cursor.execute(
+                "INSERT INTO rating_outbox (event_id, talk_id, payload) VALUES (%s, %s, %s)",
+                (json.loads(payload)["eventId"], talk, payload),
+            )
+    connection.close()
+    # When the relay runs
+    result = load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    # Then all three are published as they were written, keyed by their talk (it dropped the
+    # field it did not know, and failed every run at the version it could not read, keeping
+    # the rating behind it unpublished too): the projector judges each as it judges any record
+    assert result["pending"] == 0
+    records = consume_to_end(kafka_bootstrap, topic)
+    published = [(record.key, record.value) for record in records if record.value in written]
+    assert sorted(published) == sorted((talk.encode(), value) for value in written)
 
 
 def test_a_relay_run_on_a_slow_broker_stops_within_its_time_and_keeps_what_it_published(

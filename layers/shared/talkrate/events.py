@@ -167,6 +167,19 @@ class Rating(NamedTuple):
         ).encode()
 
 
+class WrittenRecord(NamedTuple):
+    """An event as a version of the API wrote it (an outbox entry), published byte for byte:
+    a relay of another version (a canary, a rollback) neither drops a field it does not know
+    nor stops at a version it cannot read; the projector judges the record as it judges any."""
+
+    key: bytes
+    value: bytes
+
+    def to_json(self) -> bytes:
+        """The record's value, as it was written."""
+        return self.value
+
+
 def parse_written(raws: list[bytes | None]) -> list[Rating | None]:
     """The events among record values, each read when it is in the written form, else None in
     its place (for the event model to judge)."""

@@ -33,10 +33,23 @@ class TalkCatalog(Protocol):
         ...
 
 
+class Publishable(Protocol):
+    """A RatingSubmitted record to put on the stream: a Rating, or an outbox entry as written."""
+
+    @property
+    def key(self) -> bytes:
+        """The record's key (the talk id)."""
+        ...
+
+    def to_json(self) -> bytes:
+        """The record's value."""
+        ...
+
+
 class RatingPublisher(Protocol):
     """Puts RatingSubmitted events on the stream and waits for the acknowledgement."""
 
-    def publish(self, event: Rating) -> None:
+    def publish(self, event: Publishable) -> None:
         """Return once the stream has the event durably; raise BackendUnavailable otherwise."""
         ...
 
@@ -193,7 +206,7 @@ class RelayableOutbox(Protocol):
     """An outbox that hands its pending entries, in order, to a publish function."""
 
     def relay(
-        self, publish: Callable[[Rating], None], limit: int, until: float | None = None
+        self, publish: Callable[[Publishable], None], limit: int, until: float | None = None
     ) -> tuple[int, int, float]:
         """Publish pending entries in order, marking each; stop at the first failure, or at
         `until` (time.monotonic()), keeping what was published.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from talkrate.events import Rating
+from talkrate.events import Rating, WrittenRecord
 
 
 class ProjectedRating(NamedTuple):
@@ -121,6 +121,6 @@ class OutboxEntry(NamedTuple):
     """A rating waiting in the outbox for Kafka."""
 
     id: int
-    event: Rating
+    event: WrittenRecord  # as the API wrote it, published byte for byte
     # The request that accepted it, published with it as the correlation-id header.
     correlation_id: str | None = None

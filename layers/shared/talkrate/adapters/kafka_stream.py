@@ -5,15 +5,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from talkrate.config import Settings
 from talkrate.errors import BackendUnavailable
-from talkrate.events import CORRELATION_HEADER, Rating
+from talkrate.events import CORRELATION_HEADER
 from talkrate.observability import logger
+
+if TYPE_CHECKING:
+    from talkrate.ports import Publishable
 
 
 def client_options(settings: Settings) -> dict[str, Any]:
@@ -40,7 +43,7 @@ class KafkaRatingPublisher:
         self._producer: KafkaProducer | None = None
         self._lock = threading.Lock()
 
-    def publish(self, event: Rating) -> None:
+    def publish(self, event: Publishable) -> None:
         """Send with acks=all and wait for the acknowledgement within the time budget."""
         timeout = self._settings.publish_timeout_seconds
         # The request being answered (API Gateway's request id), as the logger knows it.
@@ -125,7 +128,7 @@ class PausingPublisher:
         self._failed_at = 0.0
         self._lock = threading.Lock()
 
-    def publish(self, event: Rating) -> None:
+    def publish(self, event: Publishable) -> None:
         """Publish through the stream, or refuse at once while it is paused."""
         with self._lock:
             waited = self._clock() - self._failed_at

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import psycopg2
 import psycopg2.errors
@@ -23,10 +23,13 @@ import psycopg2.extras
 import psycopg2.sql
 
 from talkrate.errors import BackendUnavailable, TalkChanged
-from talkrate.events import Rating, parse_written, unix_ms
+from talkrate.events import Rating, WrittenRecord, unix_ms
 from talkrate.observability import correlated, logger
 from talkrate.projected import OutboxEntry, ProjectedRating, ProjectionBatch, ReadModelState
 from talkrate.values import RATING_VALUES, Histogram, Precondition, RatingWindow, Talk
+
+if TYPE_CHECKING:
+    from talkrate.ports import Publishable
 
 CONNECT_TIMEOUT_SECONDS = 3
 # A refused login reads the connection string again (a rotated password) at most this often, so
@@ -814,7 +817,7 @@ class PostgresOutbox:
         return None if row is None else "published" if row[0] else "queued"
 
     def relay(
-        self, publish: Callable[[Rating], None], limit: int, until: float | None = None
+        self, publish: Callable[[Publishable], None], limit: int, until: float | None = None
     ) -> tuple[int, int, float]:
         """Publish pending entries in order, marking each; stop at the first failure, or when
         `until` (time.monotonic()) has come: the marks are committed only at the end, so a run
@@ -828,15 +831,14 @@ class PostgresOutbox:
         published = 0
         with self._db.transaction() as cursor:
             cursor.execute(
-                "SELECT id, payload, correlation_id FROM rating_outbox WHERE published_at IS NULL "
-                "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+                "SELECT id, talk_id, payload, correlation_id FROM rating_outbox "
+                "WHERE published_at IS NULL ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
                 (limit,),
             )
-            rows = [(i, bytes(p), c) for i, p, c in cursor]
-            read = parse_written([payload for _, payload, _ in rows])
+            # As written, whichever version wrote it: nothing parsed, nothing dropped.
             entries = [
-                OutboxEntry(i, event or _judged(payload), c)
-                for (i, payload, c), event in zip(rows, read, strict=True)
+                OutboxEntry(i, WrittenRecord(talk_id.encode(), bytes(payload)), c)
+                for i, talk_id, payload, c in cursor
             ]
             for entry in entries:
                 if until is not None and time.monotonic() >= until:
@@ -988,13 +990,6 @@ def apply_schema(
             return True
     finally:
         connection.close()
-
-
-def _judged(payload: bytes) -> Rating:
-    """An outbox entry not in the written form (none is, today), read by the event's model."""
-    from talkrate.models import RatingSubmitted
-
-    return Rating.of(RatingSubmitted.from_json(payload))
 
 
 def _talk(row: tuple[Any, ...]) -> Talk:
