@@ -276,6 +276,35 @@ def test_the_guide_s_alarm_table_names_each_threshold_a_parameter_sets() -> None
     assert checked >= 2
 
 
+# What the guide calls each field of the HTTP access log (a field the template adds must be named
+# here and in the guide: it may be personal data, and the guide says what is kept).
+ACCESS_LOG_FIELDS = {
+    "requestId": "request id",
+    "ip": "client address",
+    "time": "time",
+    "routeKey": "route",
+    "status": "status",
+    "responseLength": "response length",
+    "latencyMs": "latency",
+    "integrationLatencyMs": "integration latency",
+    "integrationError": "error",
+    "userAgent": "User-Agent",
+}
+
+
+def test_the_guide_names_every_field_of_the_access_log() -> None:
+    # (its row named five of ten: not the client's address nor its User-Agent)
+    api = _source()["Resources"]["HttpApi"]["Properties"]
+    fields = json.loads(api["AccessLogSettings"]["Format"])
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    [row] = re.findall(r"^\| HTTP access log \|(.*)$", guide, re.MULTILINE)
+    for field in fields:
+        assert field in ACCESS_LOG_FIELDS, f"say in the guide what the access log's {field} is"
+        assert ACCESS_LOG_FIELDS[field] in row, f"the guide's access log row omits {field}"
+    [kept] = re.findall(r"^\| the client's address and User-Agent .*$", guide, re.MULTILINE)
+    assert "LogRetentionDays" in kept, "what is kept about attendees omits the log's lifetime"
+
+
 def test_prod_deploys_by_canary_and_dev_all_at_once() -> None:
     dev = transformed(Stage="dev")
     for template, expected in ((_prod(), "Canary10Percent5Minutes"), (dev, "AllAtOnce")):
