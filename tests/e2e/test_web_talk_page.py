@@ -725,3 +725,38 @@ def test_a_rating_the_gateway_keeps_throttling_is_said_busy_not_limited(
     )
     assert len(keys) == 4
     assert ratings_of(web, talk["id"]) == only(0)
+
+
+@pytest.mark.parametrize(("hours_ago", "forgotten"), [(30, True), (2, False)])
+def test_a_token_a_day_past_its_expiry_goes_with_the_ratings_made_under_it(
+    runtime: Runtime, talk: str, page: Page, hours_ago: int, forgotten: bool
+) -> None:
+    # Given a shared phone that kept an attendee's voter token, expired `hours_ago`, and the 4
+    # they gave the talk under it
+    page.goto(runtime.url + "/app/")
+    expired = (datetime.now(UTC) - timedelta(hours=hours_ago)).isoformat()
+    page.evaluate(
+        """([id, expiresAt]) => {
+          const voterToken = "v1." + "0".repeat(32) + ".1." + "A".repeat(43);
+          localStorage.setItem("talkrate.voter", JSON.stringify({ voterToken, expiresAt }));
+          localStorage.setItem("talkrate.rated", JSON.stringify({ [id]: 4 }));
+        }""",
+        [talk, expired],
+    )
+    # When the next person opens the talk's page
+    page.goto(runtime.url + TALK_PAGE.format(id=talk))
+    own = page.get_by_test_id("own-rating")
+    kept = "() => [localStorage.getItem('talkrate.voter'), localStorage.getItem('talkrate.rated')]"
+    if forgotten:
+        # Then a token a day past its expiry is gone from the phone, and the 4 with it (both
+        # stayed for ever: the next person saw what the last one chose, and could take the
+        # token)
+        expect(own).to_have_text("Tap a star to rate this talk.")
+        assert page.evaluate(kept) == [None, None]
+    else:
+        # And one that expired within the day stays (a phone's clock may run ahead: a token
+        # still in use forgotten would count its attendee's next rating a second time)
+        expect(own).to_contain_text("You rated 4 out of 5")
+        voter, rated = page.evaluate(kept)
+        assert voter is not None
+        assert rated is not None

@@ -54,6 +54,21 @@ export function forgetToken() {
   write(TOKEN_KEY, null);
 }
 
+// A token a day past its expiry is of no use to anyone: it goes, and with it the ratings this
+// device remembers making under it, so the next person on a shared phone sees neither. (A day
+// late: a phone whose clock runs ahead must not forget a token still in use, and its ratings,
+// which a new token would then count a second time.)
+const FORGET_AFTER_MS = 24 * 60 * 60 * 1000;
+
+export function forgetExpired() {
+  const stored = read(TOKEN_KEY);
+  if (!stored) return;
+  const expires = Date.parse(stored.expiresAt);
+  if (Number.isFinite(expires) && expires + FORGET_AFTER_MS > serviceNow()) return;
+  write(TOKEN_KEY, null);
+  write(RATED_KEY, null);
+}
+
 export function rememberCode(code) {
   write(CODE_KEY, code);
 }

@@ -28,7 +28,8 @@ MAX_TALK_ID_LENGTH = 200
 MAX_VOTER_ID_LENGTH = 100
 # Talk ids are opaque (the workshop used slugs), but printable and bounded.
 TALK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:~-]*$"
-# An attendee's opaque id (a badge number, a hashed e-mail): bounded and printable.
+# An attendee's pseudonym (the voter token's random id; another producer's should be as
+# random: never a badge number or an e-mail, which the event store keeps): bounded, printable.
 VOTER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@~+-]*$"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -75,7 +75,8 @@ def in_utc_years(value: datetime) -> datetime:
 
 TalkId = Annotated[str, Field(min_length=1, max_length=MAX_TALK_ID_LENGTH, pattern=TALK_ID_PATTERN)]
 RatingValue = Annotated[StrictInt, Field(ge=1, le=5)]
-# An attendee's opaque id (a badge number, a hashed e-mail): bounded and printable.
+# An attendee's pseudonym (the voter token's random id; another producer's should be as
+# random: never a badge number or an e-mail, which the event store keeps): bounded, printable.
 VoterId = Annotated[
     str, Field(min_length=1, max_length=MAX_VOTER_ID_LENGTH, pattern=VOTER_ID_PATTERN)
 ]

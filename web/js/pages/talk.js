@@ -3,7 +3,7 @@ import { h, fill, setText, formatTime, talkHref, debounce } from "../dom.js";
 import { request, get, talkPath, appConfig, ApiError, gatewayBusy, serviceNow } from "../api.js";
 import { watchTalk } from "../live.js";
 import { histogramView } from "../histogram.js";
-import { voterToken, forgetToken, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating, sendingRating, keepSending, safeToResend } from "../voter.js";
+import { voterToken, forgetToken, forgetExpired, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating, sendingRating, keepSending, safeToResend } from "../voter.js";
 import { liveBadge, errorText } from "./common.js";
 import { ratingWindow, when, atNextEdge } from "../window.js";
 
@@ -63,6 +63,7 @@ class PassRefusedAfterSending extends Error {}
 
 export function talkPage(main, talkId) {
   document.title = "Talk · talkrate";
+  forgetExpired();
   let policy = "open";
   let tokens = true; // false once the service said it hands out no voter tokens
   let pending = null; // the rating waiting for the event code
