@@ -27,7 +27,8 @@ class BackendError(CliError):
 @click.group()
 @click.pass_context
 def ops(ctx: click.Context) -> None:
-    """Operate the backends: rebuild, dead letters, redrive, replay, relay, a recreated topic.
+    """Operate the backends: rebuild, dead letters, redrive, replay, relay, a recreated topic,
+    forgetting a voter.
 
     They are the ones the configuration names (TALKS_CONNECTION, RATINGS_CONNECTION,
     STREAMS_CONNECTION, or CONNECTIONS_SECRET_ARN and STREAMS_*), not the API's."""
@@ -282,6 +283,96 @@ def redrive(session: Session, ids: tuple[int, ...], value: str | None) -> None:
             )
     if session.as_json:
         output.emit_json({"redriven": redriven})
+
+
+# How long after its token expired an attendee can be forgotten: every rating sent with the token
+# has been published and projected by then (a rating still on its way, from the outbox or the
+# stream, would be filed under the old id beside the vote filed away, and counted twice).
+FORGET_AFTER_EXPIRY = 3600
+
+
+@ops.command(name="forget-voter")
+@click.argument("voter")
+@click.option(
+    "--expired",
+    is_flag=True,
+    help="VOTER is a voter id whose token expired over an hour ago (with a token, its expiry is read).",
+)
+@pass_session
+@_backend_errors
+def forget_voter(session: Session, voter: str, expired: bool) -> None:
+    """File every rating of one attendee under a new random id (a deletion request).
+
+    VOTER is the attendee's voter token (from their phone: `v1.<voter id>.<expiry>.<sig>`), or
+    its voter id with --expired. The ratings stay and every count with them; nothing links them
+    to the token any more: the event store, the outbox, the dead letters and the read model's
+    votes are changed together. Refused until an hour after the token expired. The ratings
+    topic keeps its copies until its retention deletes them."""
+    import secrets
+    from datetime import UTC, datetime, timedelta
+
+    from talkrate import wiring
+    from talkrate.events import VOTER_ID_PATTERN
+    from talkrate.voters import read_token
+
+    read = read_token(voter)
+    if read is not None:
+        voter_id, expires = read
+        ready = expires + timedelta(seconds=FORGET_AFTER_EXPIRY)
+        if datetime.now(UTC) < ready:
+            raise BadInput(
+                f"the token is valid until {expires:%Y-%m-%d %H:%M} UTC: a rating sent with it "
+                "after its voter was forgotten would count beside the one filed away. Forget it "
+                f"from {ready:%Y-%m-%d %H:%M} UTC"
+            )
+    elif voter.startswith("v1."):
+        raise BadInput("VOTER is not a whole voter token (`v1.<voter id>.<expiry>.<signature>`)")
+    else:
+        import re
+
+        if not re.fullmatch(VOTER_ID_PATTERN, voter) or len(voter) > 100:
+            raise BadInput("VOTER is neither a voter token nor a voter id")
+        if not expired:
+            raise click.UsageError(
+                "a voter id says nothing of when its token expires: give the token, or say "
+                "with --expired that it expired over an hour ago"
+            )
+        voter_id = voter
+    pseudonym = f"forgotten-{secrets.token_hex(16)}"
+    say = _say("forget-voter", output.errors if session.as_json else None)
+    store, model = wiring.event_store(), wiring.read_model()
+    talks = store.talks_voted_by(voter_id)
+    # The rebuild's lock: a rebuild reading the event store meanwhile would write the old id
+    # back into the read model. The projector waits meanwhile, as it does for a rebuild.
+    if not model.lock_for_rebuild():
+        raise BackendError("a rebuild of the read model is running: try again once it is done")
+    try:
+        # The read model first: stopped in between, the event store still names the voter, and
+        # the command run again finds them (a vote filed under one new id and the events under
+        # another count the same: no rating of either will ever come).
+        votes = model.rename_voter(voter_id, pseudonym, talks)
+        events, outbox, letters = store.rename_voter(voter_id, pseudonym)
+    finally:
+        model.unlock_after_rebuild()
+    document = {
+        "events": events,
+        "talks": len(talks),
+        "votes": votes,
+        "outbox": outbox,
+        "deadLetters": letters,
+    }
+    if session.as_json:
+        output.emit_json(document)
+        return
+    if not (events or votes or outbox or letters):
+        say("no rating of this voter is stored (nothing changed)")
+        return
+    say(
+        f"{output.counted(events, 'rating')} of {output.counted(len(talks), 'talk')}, "
+        f"{output.counted(outbox, 'outbox entry', 'outbox entries')} and "
+        f"{output.counted(letters, 'dead letter')} filed under a new random id; "
+        "the ratings topic keeps its copies until its retention deletes them"
+    )
 
 
 @ops.command()

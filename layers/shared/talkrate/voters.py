@@ -74,6 +74,19 @@ class VoterTokens:
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
+def read_token(token: str) -> tuple[str, datetime] | None:
+    """A token's voter id and expiry as it states them, without checking its signature (the
+    operator's `ops forget-voter` holds no key); None when it is not a token's shape."""
+    match = _TOKEN.match(token.strip()) if len(token) <= MAX_TOKEN_LENGTH else None
+    if match is None:
+        return None
+    voter_id, expires, _ = match.groups()
+    try:
+        return voter_id, datetime.fromtimestamp(int(expires), UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 def identify_voter(
     token: str | None,
     policy: str,

@@ -759,6 +759,48 @@ class PostgresEventStore:
         )
         return bool(row and row[0])
 
+    def talks_voted_by(self, voter_id: str) -> list[str]:
+        """The talks a voter's stored ratings are of."""
+        sql = "SELECT DISTINCT talk_id FROM rating_events WHERE voter_id = %s ORDER BY talk_id"
+        with self._db.transaction() as cursor:
+            cursor.execute(sql, (voter_id,))
+            return [row[0] for row in cursor.fetchall()]
+
+    def rename_voter(self, voter_id: str, pseudonym: str) -> tuple[int, int, int]:
+        """File every trace of a voter under `pseudonym`, in one transaction (`ops forget-voter`):
+        their events (grouped as before: a rebuild counts the same), and the outbox entries and
+        dead letters whose bytes name them. Answers how many events, outbox entries and dead
+        letters it changed."""
+        old, new = voter_id.encode(), pseudonym.encode()
+        with self._db.transaction() as cursor:
+            cursor.execute(
+                "UPDATE rating_events SET voter_id = %s WHERE voter_id = %s", (pseudonym, voter_id)
+            )
+            events = cursor.rowcount
+            changed = []
+            for table, column in (("rating_outbox", "payload"), ("dead_letters", "value")):
+                cursor.execute(
+                    psycopg2.sql.SQL(
+                        "SELECT id, {column} FROM {table} WHERE position(%s IN {column}) > 0 "
+                        "FOR UPDATE"
+                    ).format(
+                        table=psycopg2.sql.Identifier(table),
+                        column=psycopg2.sql.Identifier(column),
+                    ),
+                    (old,),
+                )
+                rows = [(bytes(data).replace(old, new), i) for i, data in cursor.fetchall()]
+                if rows:
+                    cursor.executemany(
+                        psycopg2.sql.SQL("UPDATE {table} SET {column} = %s WHERE id = %s").format(
+                            table=psycopg2.sql.Identifier(table),
+                            column=psycopg2.sql.Identifier(column),
+                        ),
+                        [(psycopg2.Binary(data), i) for data, i in rows],
+                    )
+                changed.append(len(rows))
+            return events, changed[0], changed[1]
+
     def retire_topic(self, topic: str) -> int:
         """File the positions recorded for `topic` under a name of their own, for when the topic
         was recreated empty (a new broker): its new records start again at offset 0, and a

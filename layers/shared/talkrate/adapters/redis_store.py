@@ -928,6 +928,20 @@ class RedisReadModel:
         except (redis.RedisError, RedisClusterException) as error:
             raise BackendUnavailable("the read model is unreachable") from error
 
+    @_unreachable_as_backend_error
+    def rename_voter(self, voter_id: str, pseudonym: str, talk_ids: list[str]) -> int:
+        """File a voter's votes of these talks under `pseudonym` (`ops forget-voter`): each
+        talk's vote moved atomically, as it was, so every count and every later comparison of
+        that voter's ratings stays the same. Answers how many talks had a vote of theirs."""
+        calls = [([votes_key(talk)], [voter_id, pseudonym]) for talk in sorted(set(talk_ids))]
+        if not calls:
+            return 0
+        if self.cluster:
+            replies = self._eval_many("rename_voter", calls, wait_on=self._replicas)
+        else:
+            replies = [self._eval("rename_voter", keys, args) for keys, args in calls]
+        return sum(int(reply) for reply in replies)
+
     def was_accepted(self, event_id: str) -> bool:
         """True when the API accepted the event within the last hour."""
         try:
@@ -1141,7 +1155,23 @@ end
 return 1
 """
 
-_SCRIPTS = {"apply": _APPLY, "replace": _REPLACE, "hold": _HOLD, "rank": _RANK}
+# A voter's vote of a talk (KEYS[1], its votes hash) filed under another id: ARGV[1] -> ARGV[2],
+# the vote as it was. 1 when the talk had a vote of ARGV[1], else 0.
+_RENAME_VOTER = """
+local vote = redis.call('HGET', KEYS[1], ARGV[1])
+if not vote then return 0 end
+redis.call('HSET', KEYS[1], ARGV[2], vote)
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 1
+"""
+
+_SCRIPTS = {
+    "apply": _APPLY,
+    "replace": _REPLACE,
+    "hold": _HOLD,
+    "rank": _RANK,
+    "rename_voter": _RENAME_VOTER,
+}
 
 
 _READ_FIELDS = [*RATING_VALUES, "revision"]  # what a read of a talk's histogram asks for
