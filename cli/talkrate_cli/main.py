@@ -296,10 +296,12 @@ def _main(argv: list[str] | None) -> int:
         # One line, as every other error: a script asked for JSON gets its usage errors so too
         report(problem, as_json)
         return error.exit_code
-    except click.Abort:
-        # A question answered with Ctrl-C left the cursor after it: the line is ended first, so
-        # "aborted" is not written on the question's line.
-        if sys.stderr.isatty():
+    except click.Abort as error:
+        # A question answered with Ctrl-C (or Ctrl-D) left the cursor after it: the line is
+        # ended first, so "aborted" is not written on the question's line. (An answer "n" ended
+        # the line itself; a Ctrl-C elsewhere was given its line by click, as the cause.)
+        interrupted = isinstance(error.__context__, (KeyboardInterrupt, EOFError))
+        if interrupted and error.__cause__ is None and sys.stderr.isatty():
             sys.stderr.write("\n")
         report(Aborted("aborted"), as_json)
         return 1

@@ -20,14 +20,14 @@ COUNT_DIGITS = len(str(MAX_COUNT))
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
-    if isinstance(event, dict) and "requestContext" in event and "http" in event["requestContext"]:
+    context = event.get("requestContext") if isinstance(event, dict) else None
+    if isinstance(context, dict) and isinstance(context.get("http"), dict):
         return _function_url(event)
     return compute_stats(parse_histogram(event))
 
 
 def _function_url(event: dict[str, Any]) -> dict[str, Any]:
-    http = event["requestContext"]["http"]
-    if not isinstance(http, dict) or http.get("method") != "POST":
+    if event["requestContext"]["http"].get("method") != "POST":
         # A function URL takes every method and path: a GET is most likely someone who took
         # this URL for the API's (talkrate --api), and is told what this is.
         return problem_payload(

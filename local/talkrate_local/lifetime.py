@@ -67,6 +67,8 @@ def _start(
 
     def arm() -> None:
         # In the child, after any change of user (which would clear the setting), before exec.
+        # Best effort: refused, the server runs on after a killed runtime, as it did before,
+        # until the next start stops it.
         _PRCTL(PR_SET_PDEATHSIG, death_signal)
         if os.getppid() != parent:  # the runtime ended before the setting took
             os._exit(1)

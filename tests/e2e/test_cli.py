@@ -585,7 +585,10 @@ def waiting_to_read(pid: int, seconds: float) -> None:
         time.sleep(0.01)
 
 
-def test_ctrl_c_at_a_question_says_aborted_on_a_line_of_its_own(cli: Cli, talk: str) -> None:
+@pytest.mark.parametrize("answer", ["ctrl-c", "n"])
+def test_a_question_refused_says_aborted_on_a_line_of_its_own(
+    cli: Cli, talk: str, answer: str
+) -> None:
     # Given an organiser asked in a terminal whether to remove a talk
     primary, secondary = pty.openpty()
     with ctrl_c_reaches_children():
@@ -603,14 +606,19 @@ def test_ctrl_c_at_a_question_says_aborted_on_a_line_of_its_own(cli: Cli, talk: 
         assert "[y/N]: " in asked, asked
         # When they press Ctrl-C, once it waits for their answer (a person reads the question
         # first: a SIGINT in the instant between printing it and starting to read the answer
-        # is noted but interrupts nothing, and the read then waits for a line)
+        # is noted but interrupts nothing, and the read then waits for a line), or answer n
         waiting_to_read(process.pid, 10)
-        process.send_signal(signal.SIGINT)
+        if answer == "n":
+            os.write(primary, b"n\n")
+        else:
+            process.send_signal(signal.SIGINT)
         said = asked + read_until(primary, r"aborted", 10)
         assert process.wait(10) == 1
-        # Then "aborted" stands on a line of its own (it followed the question on its line),
-        # and the talk is still there
-        assert re.search(r"\[y/N\]: *\r?\n(\r?\n)*talkrate: aborted", said), said
+        # Then "aborted" stands on a line of its own (after Ctrl-C it followed the question on
+        # its line), with no empty line before it (the answer n ended its line itself), and
+        # the talk is still there
+        after = r"\r?\n" if answer == "ctrl-c" else r"n\r?\n"
+        assert re.search(r"\[y/N\]: *" + after + r"talkrate: aborted", said), said
         cli.ok("show", talk)  # (fails unless the talk is still there)
     finally:
         process.kill()

@@ -732,31 +732,35 @@ def test_a_token_a_day_past_its_expiry_goes_with_the_ratings_made_under_it(
     runtime: Runtime, talk: str, page: Page, hours_ago: int, forgotten: bool
 ) -> None:
     # Given a shared phone that kept an attendee's voter token, expired `hours_ago`, and the 4
-    # they gave the talk under it
+    # they gave the talk under it (a day past, still kept to send too)
     page.goto(runtime.url + "/app/")
     expired = (datetime.now(UTC) - timedelta(hours=hours_ago)).isoformat()
     page.evaluate(
-        """([id, expiresAt]) => {
+        """([id, expiresAt, sending]) => {
           const voterToken = "v1." + "0".repeat(32) + ".1." + "A".repeat(43);
           localStorage.setItem("talkrate.voter", JSON.stringify({ voterToken, expiresAt }));
           localStorage.setItem("talkrate.rated", JSON.stringify({ [id]: 4 }));
+          const held = { value: 4, key: "2".repeat(32), token: voterToken, sentAt: Date.now() };
+          if (sending) localStorage.setItem("talkrate.sending", JSON.stringify({ [id]: held }));
         }""",
-        [talk, expired],
+        [talk, expired, forgotten],
     )
     # When the next person opens the talk's page
     page.goto(runtime.url + TALK_PAGE.format(id=talk))
     own = page.get_by_test_id("own-rating")
-    kept = "() => [localStorage.getItem('talkrate.voter'), localStorage.getItem('talkrate.rated')]"
+    kept = """() => ["talkrate.voter", "talkrate.rated", "talkrate.sending"].map(
+      (key) => localStorage.getItem(key))"""
     if forgotten:
-        # Then a token a day past its expiry is gone from the phone, and the 4 with it (both
-        # stayed for ever: the next person saw what the last one chose, and could take the
-        # token)
+        # Then a token a day past its expiry is gone from the phone, and the 4 with it, and the
+        # 4 kept to send under it (all stayed for ever: the next person saw what the last one
+        # chose, and could take the token)
         expect(own).to_have_text("Tap a star to rate this talk.")
-        assert page.evaluate(kept) == [None, None]
+        assert page.evaluate(kept) == [None, None, None]
+        expect(page.get_by_test_id("message")).to_have_text("")
     else:
         # And one that expired within the day stays (a phone's clock may run ahead: a token
         # still in use forgotten would count its attendee's next rating a second time)
         expect(own).to_contain_text("You rated 4 out of 5")
-        voter, rated = page.evaluate(kept)
+        voter, rated, _ = page.evaluate(kept)
         assert voter is not None
         assert rated is not None

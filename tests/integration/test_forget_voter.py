@@ -22,9 +22,10 @@ from talkrate.adapters.redis_store import (
     votes_key,
 )
 from talkrate.events import Rating
+from talkrate.observability import logger
 from talkrate.projection import StreamRecord, classify
 from talkrate.rebuild import rebuild_read_model
-from talkrate.voters import VoterTokens
+from talkrate.voters import VoterTokens, forgotten_id
 from talkrate_cli.main import main
 from tests.builders import unique_talk_id
 from tests.integration.conftest import TEST_VOTER_TOKEN_KEY
@@ -114,7 +115,7 @@ def test_a_forgotten_voter_s_ratings_keep_every_count_under_a_new_id(
     records.append(raw(topic, len(records), first, voterId=voter, value=9))
     batch = store.record(classify(records))
     model.apply(batch)
-    PostgresOutbox(PostgresDatabase(talks_dsn)).enqueue(Rating.of(voter_event(second, 1, voter, 4)))
+    published_while_kafka_was_down(talks_dsn, Rating.of(voter_event(second, 2, voter, 3)))
     counts = {talk: model.histogram(talk).counts for talk in (first, second)}
     assert counts[first] == {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1}
     assert holding(talks_dsn, "dead_letters", "value", voter) == 1
@@ -123,16 +124,26 @@ def test_a_forgotten_voter_s_ratings_keep_every_count_under_a_new_id(
     # Then their three ratings, their two votes, the outbox entry and the dead letter are
     # filed under one new id, and nothing anywhere names them any more
     assert status == 0, err
-    assert done == {"events": 3, "talks": 2, "votes": 2, "outbox": 1, "deadLetters": 1}
+    assert done == {
+        "events": 3,
+        "talks": 2,
+        "votes": 2,
+        "outbox": 1,
+        "deadLetters": 1,
+        "rebuildNeeded": False,
+    }
     assert rows_of(talks_dsn, voter) == []
     assert holding(talks_dsn, "rating_outbox", "payload", voter) == 0
     assert holding(talks_dsn, "dead_letters", "value", voter) == 0
+    # (nor the outbox's link to the accepting request, whose access-log line has the address)
+    assert outbox_links(talks_dsn, forgotten_id(voter)) == [None]
     for talk in (first, second):
         assert voter not in redis_client.hgetall(votes_key(talk))
     # And one pseudonym holds them, as they were
     [pseudonym] = {
         name for name in redis_client.hgetall(votes_key(first)) if name.startswith("forgotten-")
     }
+    assert pseudonym == forgotten_id(voter)
     assert rows_of(talks_dsn, pseudonym) == [(first, 3), (first, 5), (second, 2)]
     assert redis_client.hget(votes_key(first), pseudonym).startswith("5|")
     assert redis_client.hget(votes_key(first), other).startswith("4|")
@@ -142,6 +153,101 @@ def test_a_forgotten_voter_s_ratings_keep_every_count_under_a_new_id(
     assert {talk: model.histogram(talk).counts for talk in (first, second)} == counts
     for talk in (first, second):
         redis_client.delete(histogram_key(talk), votes_key(talk))
+
+
+def published_while_kafka_was_down(talks_dsn: str, rating: Rating) -> None:
+    """A rating the outbox kept and the relay has published since (with its request's id)."""
+    logger.set_correlation_id("request-1")
+    try:
+        PostgresOutbox(PostgresDatabase(talks_dsn)).enqueue(rating)
+    finally:
+        logger.set_correlation_id(None)
+    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE rating_outbox SET published_at = now() WHERE event_id = %s",
+            (rating.event_id,),
+        )
+    connection.close()
+
+
+def outbox_links(talks_dsn: str, voter: str) -> list[str | None]:
+    """The accepting requests' ids of the outbox entries naming a voter."""
+    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT correlation_id FROM rating_outbox WHERE position(%s IN payload) > 0",
+            (voter.encode(),),
+        )
+        links = [row[0] for row in cursor.fetchall()]
+    connection.close()
+    return links
+
+
+def test_only_the_voter_id_itself_is_renamed_not_text_that_contains_it(
+    backends: tuple[PostgresEventStore, RedisReadModel],
+    talks_dsn: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store, _ = backends
+    talk = unique_talk_id()
+    # Given another attendee's rating of 5 waiting in the outbox and a record set aside, both
+    # holding "5" in their other fields (and their event ids, perhaps)
+    waiting = Rating.of(voter_event(talk, 5, uuid.uuid4().hex, 0))
+    PostgresOutbox(PostgresDatabase(talks_dsn)).enqueue(waiting)
+    aside = raw(f"t-{uuid.uuid4().hex[:8]}", 0, talk, value=55, voterId="x5")
+    store.record(classify([aside]))
+    # When an operator forgets the voter "5" (an id another producer might use)
+    status, done, err = forget("5", "--expired", capsys=capsys)
+    # Then neither changes (the 5 had been rewritten into text that is not JSON: lost)
+    assert status == 0, err
+    assert done["outbox"] == done["deadLetters"] == 0
+    assert holding(talks_dsn, "rating_outbox", "payload", waiting.to_json().decode()) == 1
+    assert holding(talks_dsn, "dead_letters", "value", aside.value.decode()) == 1
+
+
+def test_a_rating_waiting_in_the_outbox_holds_the_voter_back(
+    backends: tuple[PostgresEventStore, RedisReadModel],
+    talks_dsn: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given an attendee whose rating still waits for the relay (Kafka down for hours)
+    attendee, voter = token(expired_ago=timedelta(hours=2))
+    PostgresOutbox(PostgresDatabase(talks_dsn)).enqueue(
+        Rating.of(voter_event(unique_talk_id(), 4, voter, 0))
+    )
+    # When an operator forgets them
+    status, _, err = forget(attendee, capsys=capsys)
+    # Then nothing changes, and they are told why (the relay may be publishing it this moment,
+    # under the old id: it would count beside the vote filed away)
+    assert status == 1
+    assert "wait(s) in the outbox" in err
+    assert holding(talks_dsn, "rating_outbox", "payload", voter) == 1
+
+
+def test_a_rating_that_came_after_the_voter_was_forgotten_is_mended_by_a_second_run(
+    backends: tuple[PostgresEventStore, RedisReadModel],
+    redis_client: ReadModelClient,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store, model = backends
+    talk = unique_talk_id()
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    attendee, voter = token(expired_ago=timedelta(hours=2))
+    # Given an attendee who rated a talk 3, and was forgotten
+    model.apply(store.record(classify([at(topic, 0, 0, voter_event(talk, 3, voter, 0))])))
+    assert forget(attendee, capsys=capsys)[0] == 0
+    # When their 5, sent later, comes only now (a batch replayed from the projector's failures)
+    model.apply(store.record(classify([at(topic, 0, 1, voter_event(talk, 5, voter, 1))])))
+    assert model.histogram(talk).counts == {"1": 0, "2": 0, "3": 1, "4": 0, "5": 1}
+    # Then a second run files it under the same id and says a rebuild must count it once
+    status, done, err = forget(attendee, capsys=capsys)
+    assert status == 0, err
+    assert done["rebuildNeeded"] is True
+    assert "ops rebuild" in err
+    assert redis_client.hget(votes_key(talk), forgotten_id(voter)).startswith("5|")
+    # And after the rebuild the attendee's newest rating counts, once
+    rebuild_read_model(store, model)
+    assert model.histogram(talk).counts == {"1": 0, "2": 0, "3": 0, "4": 0, "5": 1}
+    redis_client.delete(histogram_key(talk), votes_key(talk))
 
 
 def test_a_voter_whose_token_is_valid_is_not_forgotten(
@@ -186,4 +292,11 @@ def test_a_voter_id_needs_to_be_said_expired(
     assert "not a whole voter token" in cut_err
     status, done, err = forget(voter, "--expired", capsys=capsys)
     assert status == 0, err
-    assert done == {"events": 0, "talks": 0, "votes": 0, "outbox": 0, "deadLetters": 0}
+    assert done == {
+        "events": 0,
+        "talks": 0,
+        "votes": 0,
+        "outbox": 0,
+        "deadLetters": 0,
+        "rebuildNeeded": False,
+    }

@@ -168,3 +168,12 @@ def test_a_key_given_twice_is_refused_not_guessed(body: str, key: str) -> None:
     # Then it is refused, naming the key, as POST /ratings refuses one (the last was taken)
     assert response["statusCode"] == 400
     assert json.loads(response["body"])["detail"] == f"the key {key} is given more than once"
+
+
+def test_a_direct_invoke_with_a_request_context_of_another_shape_is_read_as_a_histogram() -> None:
+    # Given a direct invoke whose payload happens to carry a "requestContext" that is no
+    # function URL's (a string that contains "http")
+    handler = load_function("stats")
+    # Then it is answered as a direct invoke (it raised TypeError: a string indexed by a key)
+    stats = handler({"ratings": {"4": 2}, "requestContext": "via http"}, None)
+    assert stats["avg"] == 4.0

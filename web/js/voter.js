@@ -67,6 +67,12 @@ export function forgetExpired() {
   if (Number.isFinite(expires) && expires + FORGET_AFTER_MS > serviceNow()) return;
   write(TOKEN_KEY, null);
   write(RATED_KEY, null);
+  // A rating still kept to send under that token goes too: the service refuses the token.
+  const sending = read(SENDING_KEY) || {};
+  for (const [talkId, held] of Object.entries(sending)) {
+    if (held && held.token === stored.voterToken) delete sending[talkId];
+  }
+  write(SENDING_KEY, Object.keys(sending).length ? sending : null);
 }
 
 export function rememberCode(code) {

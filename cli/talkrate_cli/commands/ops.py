@@ -286,8 +286,8 @@ def redrive(session: Session, ids: tuple[int, ...], value: str | None) -> None:
 
 
 # How long after its token expired an attendee can be forgotten: every rating sent with the token
-# has been published and projected by then (a rating still on its way, from the outbox or the
-# stream, would be filed under the old id beside the vote filed away, and counted twice).
+# has been published and projected by then, as a rule (a rating of theirs still on its way would
+# be counted as another voter's: the command run again, then a rebuild, mends that).
 FORGET_AFTER_EXPIRY = 3600
 
 
@@ -301,19 +301,21 @@ FORGET_AFTER_EXPIRY = 3600
 @pass_session
 @_backend_errors
 def forget_voter(session: Session, voter: str, expired: bool) -> None:
-    """File every rating of one attendee under a new random id (a deletion request).
+    """File every rating of one attendee under an id that does not name them (a deletion
+    request).
 
     VOTER is the attendee's voter token (from their phone: `v1.<voter id>.<expiry>.<sig>`), or
     its voter id with --expired. The ratings stay and every count with them; nothing links them
     to the token any more: the event store, the outbox, the dead letters and the read model's
-    votes are changed together. Refused until an hour after the token expired. The ratings
-    topic keeps its copies until its retention deletes them."""
-    import secrets
+    votes are changed together. Refused until an hour after the token expired, and while a
+    rating of theirs waits in the outbox. The ratings topic keeps its copies until its
+    retention deletes them."""
+    import re
     from datetime import UTC, datetime, timedelta
 
     from talkrate import wiring
-    from talkrate.events import VOTER_ID_PATTERN
-    from talkrate.voters import read_token
+    from talkrate.events import MAX_VOTER_ID_LENGTH, VOTER_ID_PATTERN
+    from talkrate.voters import forgotten_id, read_token
 
     read = read_token(voter)
     if read is not None:
@@ -328,9 +330,7 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
     elif voter.startswith("v1."):
         raise BadInput("VOTER is not a whole voter token (`v1.<voter id>.<expiry>.<signature>`)")
     else:
-        import re
-
-        if not re.fullmatch(VOTER_ID_PATTERN, voter) or len(voter) > 100:
+        if len(voter) > MAX_VOTER_ID_LENGTH or not re.fullmatch(VOTER_ID_PATTERN, voter):
             raise BadInput("VOTER is neither a voter token nor a voter id")
         if not expired:
             raise click.UsageError(
@@ -338,19 +338,30 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
                 "with --expired that it expired over an hour ago"
             )
         voter_id = voter
-    pseudonym = f"forgotten-{secrets.token_hex(16)}"
+    pseudonym = forgotten_id(voter_id)
     say = _say("forget-voter", output.errors if session.as_json else None)
     store, model = wiring.event_store(), wiring.read_model()
+    waiting = store.pending_of_voter(voter_id)
+    if waiting:
+        # The relay may be publishing it this moment, under the old id.
+        raise BackendError(
+            f"nothing changed: {output.counted(waiting, 'rating')} of this voter still "
+            "wait(s) in the outbox for Kafka; run it again once the relay has published them"
+        )
     talks = store.talks_voted_by(voter_id)
     # The rebuild's lock: a rebuild reading the event store meanwhile would write the old id
-    # back into the read model. The projector waits meanwhile, as it does for a rebuild.
+    # back into the read model. The projector's batches wait meanwhile, as for a rebuild.
     if not model.lock_for_rebuild():
         raise BackendError("a rebuild of the read model is running: try again once it is done")
     try:
         # The read model first: stopped in between, the event store still names the voter, and
-        # the command run again finds them (a vote filed under one new id and the events under
-        # another count the same: no rating of either will ever come).
-        votes = model.rename_voter(voter_id, pseudonym, talks)
+        # the command run again finds them and finishes under the same id.
+        votes, doubled = model.rename_voter(voter_id, pseudonym, talks)
+        if not model.hold_rebuild_lock():
+            raise BackendError(
+                "the rebuild's lock ran out before the event store was changed: run the "
+                "command again (it finishes what this run began)"
+            )
         events, outbox, letters = store.rename_voter(voter_id, pseudonym)
     finally:
         model.unlock_after_rebuild()
@@ -360,19 +371,25 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
         "votes": votes,
         "outbox": outbox,
         "deadLetters": letters,
+        "rebuildNeeded": bool(doubled),
     }
     if session.as_json:
         output.emit_json(document)
-        return
-    if not (events or votes or outbox or letters):
+    elif not (events or votes or outbox or letters):
         say("no rating of this voter is stored (nothing changed)")
-        return
-    say(
-        f"{output.counted(events, 'rating')} of {output.counted(len(talks), 'talk')}, "
-        f"{output.counted(outbox, 'outbox entry', 'outbox entries')} and "
-        f"{output.counted(letters, 'dead letter')} filed under a new random id; "
-        "the ratings topic keeps its copies until its retention deletes them"
-    )
+    else:
+        say(
+            f"{output.counted(events, 'rating')} of {output.counted(len(talks), 'talk')}, "
+            f"{output.counted(outbox, 'outbox entry', 'outbox entries')} and "
+            f"{output.counted(letters, 'dead letter')} filed under {pseudonym}; the ratings "
+            "topic keeps its copies until its retention deletes them"
+        )
+    if doubled:
+        # A rating of theirs came after an earlier run, and was counted as another voter's.
+        say(
+            f"{output.counted(doubled, 'talk')} counted this voter twice (a rating of theirs "
+            "came after an earlier run): run `talkrate ops rebuild` to count their newest once"
+        )
 
 
 @ops.command()

@@ -87,6 +87,14 @@ def read_token(token: str) -> tuple[str, datetime] | None:
         return None
 
 
+def forgotten_id(voter_id: str) -> str:
+    """The id a forgotten voter's ratings are filed under (`talkrate ops forget-voter`): the same
+    at every run (a run cut short, or one for a rating of theirs that came late, joins what an
+    earlier one filed), and telling nothing of the voter without their id."""
+    digest = sha256(b"talkrate forget-voter\0" + voter_id.encode()).hexdigest()
+    return f"forgotten-{digest[:32]}"
+
+
 def identify_voter(
     token: str | None,
     policy: str,

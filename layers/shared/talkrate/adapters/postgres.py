@@ -766,37 +766,55 @@ class PostgresEventStore:
             cursor.execute(sql, (voter_id,))
             return [row[0] for row in cursor.fetchall()]
 
+    def pending_of_voter(self, voter_id: str) -> int:
+        """How many outbox entries of a voter's ratings still wait for the relay."""
+        sql = (
+            "SELECT count(*) FROM rating_outbox WHERE published_at IS NULL "
+            "AND position(%s IN payload) > 0"
+        )
+        with self._db.transaction() as cursor:
+            cursor.execute(sql, (_voter_member(voter_id),))
+            return int((cursor.fetchone() or (0,))[0])
+
     def rename_voter(self, voter_id: str, pseudonym: str) -> tuple[int, int, int]:
         """File every trace of a voter under `pseudonym`, in one transaction (`ops forget-voter`):
         their events (grouped as before: a rebuild counts the same), and the outbox entries and
-        dead letters whose bytes name them. Answers how many events, outbox entries and dead
-        letters it changed."""
-        old, new = voter_id.encode(), pseudonym.encode()
+        dead letters whose `voterId` names them (only that member: the id may be short, and
+        appear in another record's other fields), the outbox's link to the accepting request
+        (whose access-log line has the client's address) with them. Answers how many events,
+        outbox entries and dead letters it changed."""
+        member = re.compile(rb'("voterId"\s*:\s*")' + re.escape(voter_id.encode()) + rb'"')
+        renamed = rb"\g<1>" + pseudonym.encode() + b'"'
         with self._db.transaction() as cursor:
             cursor.execute(
                 "UPDATE rating_events SET voter_id = %s WHERE voter_id = %s", (pseudonym, voter_id)
             )
             events = cursor.rowcount
             changed = []
-            for table, column in (("rating_outbox", "payload"), ("dead_letters", "value")):
+            for table, column, unlinked in (
+                ("rating_outbox", "payload", ", correlation_id = NULL"),
+                ("dead_letters", "value", ""),
+            ):
+                names = {"table": psycopg2.sql.Identifier(table)}
+                names["column"] = psycopg2.sql.Identifier(column)
                 cursor.execute(
                     psycopg2.sql.SQL(
                         "SELECT id, {column} FROM {table} WHERE position(%s IN {column}) > 0 "
                         "FOR UPDATE"
-                    ).format(
-                        table=psycopg2.sql.Identifier(table),
-                        column=psycopg2.sql.Identifier(column),
-                    ),
-                    (old,),
+                    ).format(**names),
+                    (voter_id.encode(),),
                 )
-                rows = [(bytes(data).replace(old, new), i) for i, data in cursor.fetchall()]
+                rows = []
+                for row_id, data in cursor.fetchall():
+                    rewritten = member.sub(renamed, bytes(data))
+                    if rewritten != bytes(data):
+                        rows.append((psycopg2.Binary(rewritten), row_id))
                 if rows:
                     cursor.executemany(
-                        psycopg2.sql.SQL("UPDATE {table} SET {column} = %s WHERE id = %s").format(
-                            table=psycopg2.sql.Identifier(table),
-                            column=psycopg2.sql.Identifier(column),
-                        ),
-                        [(psycopg2.Binary(data), i) for data, i in rows],
+                        psycopg2.sql.SQL(
+                            "UPDATE {table} SET {column} = %s{unlink} WHERE id = %s"
+                        ).format(**names, unlink=psycopg2.sql.SQL(unlinked)),
+                        rows,
                     )
                 changed.append(len(rows))
             return events, changed[0], changed[1]
@@ -910,6 +928,11 @@ class PostgresOutbox:
         if not pending:
             return published, 0, 0.0
         return published, int(pending[0]), max(0.0, float(pending[1]))
+
+
+def _voter_member(voter_id: str) -> bytes:
+    """How the written form of an event names its voter (talkrate.events.Rating.to_json)."""
+    return f'"voterId":"{voter_id}"'.encode()
 
 
 def vote_record(value: int, occurred_at: datetime, event_id: str) -> str:

@@ -929,18 +929,20 @@ class RedisReadModel:
             raise BackendUnavailable("the read model is unreachable") from error
 
     @_unreachable_as_backend_error
-    def rename_voter(self, voter_id: str, pseudonym: str, talk_ids: list[str]) -> int:
+    def rename_voter(self, voter_id: str, pseudonym: str, talk_ids: list[str]) -> tuple[int, int]:
         """File a voter's votes of these talks under `pseudonym` (`ops forget-voter`): each
         talk's vote moved atomically, as it was, so every count and every later comparison of
-        that voter's ratings stays the same. Answers how many talks had a vote of theirs."""
+        that voter's ratings stays the same. Answers how many talks had a vote of theirs, and
+        of those how many had one under the pseudonym already (counted twice until a rebuild)."""
         calls = [([votes_key(talk)], [voter_id, pseudonym]) for talk in sorted(set(talk_ids))]
         if not calls:
-            return 0
+            return 0, 0
         if self.cluster:
             replies = self._eval_many("rename_voter", calls, wait_on=self._replicas)
         else:
             replies = [self._eval("rename_voter", keys, args) for keys, args in calls]
-        return sum(int(reply) for reply in replies)
+        answers = [int(reply) for reply in replies]
+        return sum(1 for a in answers if a), answers.count(2)
 
     def was_accepted(self, event_id: str) -> bool:
         """True when the API accepted the event within the last hour."""
@@ -1156,13 +1158,25 @@ return 1
 """
 
 # A voter's vote of a talk (KEYS[1], its votes hash) filed under another id: ARGV[1] -> ARGV[2],
-# the vote as it was. 1 when the talk had a vote of ARGV[1], else 0.
+# the vote as it was. 0 when the talk had no vote of ARGV[1], 1 when it was moved, 2 when ARGV[2]
+# had a vote already (a rating of the voter counted after an earlier run, as another voter's):
+# the newer of the two is kept, by the apply script's order, and the histogram, which counted
+# both, waits for a rebuild.
 _RENAME_VOTER = """
 local vote = redis.call('HGET', KEYS[1], ARGV[1])
 if not vote then return 0 end
-redis.call('HSET', KEYS[1], ARGV[2], vote)
+local kept, answer = vote, 1
+local other = redis.call('HGET', KEYS[1], ARGV[2])
+if other then
+  answer = 2
+  local _, v_ms, v_id = string.match(vote, '^(%d)|(-?%d+)|(.+)$')
+  local _, o_ms, o_id = string.match(other, '^(%d)|(-?%d+)|(.+)$')
+  v_ms, o_ms = tonumber(v_ms), tonumber(o_ms)
+  if o_ms > v_ms or (o_ms == v_ms and o_id > v_id) then kept = other end
+end
+redis.call('HSET', KEYS[1], ARGV[2], kept)
 redis.call('HDEL', KEYS[1], ARGV[1])
-return 1
+return answer
 """
 
 _SCRIPTS = {
