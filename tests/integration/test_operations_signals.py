@@ -21,6 +21,7 @@ from talkrate.adapters.redis_store import RedisReadModel
 from talkrate.events import Rating
 from talkrate.models import CORRELATION_HEADER, RatingSubmitted
 from talkrate.observability import logger
+from talkrate.ports import Publishable
 from talkrate.projection import records_from_event
 from talkrate.relay import DEFAULT_BATCH
 from talkrate_local.database import prepare
@@ -257,7 +258,7 @@ def test_a_relay_run_on_a_slow_broker_stops_within_its_time_and_keeps_what_it_pu
     broker = wiring.rating_publisher()
 
     class SlowBroker:
-        def publish(self, event: Rating) -> None:
+        def publish(self, event: Publishable) -> None:
             time.sleep(0.1)
             broker.publish(event)
 

@@ -53,6 +53,7 @@ class StillApi(LoopbackServer):
         # or not) is never answered, until the server closes.
         self.released = threading.Event()
         events = itertools.count()
+        first = threading.Lock()  # two POSTs at once: one of them is the first
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -98,8 +99,10 @@ class StillApi(LoopbackServer):
                 if self.path == "/ratings" and on_rating is not None:
                     # Every POST is held, the run's deliberately bad ones too: the run must
                     # stop before any answer, whichever kind it sends first.
-                    if not api.rated:
-                        api.rated += 1
+                    with first:
+                        is_first = not api.rated
+                        api.rated += is_first
+                    if is_first:
                         on_rating()
                     api.released.wait(10)
                     self.close_connection = True
