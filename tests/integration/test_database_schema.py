@@ -199,6 +199,35 @@ def test_a_rollback_to_an_earlier_schema_waits_for_no_lock(empty_database: str) 
     connection.close()
 
 
+@pytest.mark.parametrize(
+    "dropped",
+    ["DROP TABLE dead_letters", "ALTER TABLE rating_events DROP COLUMN voter_id"],
+    ids=["a table", "an added column"],
+)
+def test_a_schema_recorded_as_applied_is_applied_again_where_part_of_it_is_gone(
+    empty_database: str, dropped: str
+) -> None:
+    # Given a database on the current schema, from which part was dropped by hand (or which a
+    # dump from before it replaced)
+    assert apply_schema(empty_database) is True
+    connection = psycopg2.connect(empty_database)
+    with connection, connection.cursor() as cursor:
+        cursor.execute(dropped)
+    connection.close()
+    # When the next deploy applies the same file
+    applied = apply_schema(empty_database)
+    # Then it is applied again, and what was dropped is back (its record alone had the deploy
+    # run nothing, and the functions fail on the missing part)
+    assert applied is True
+    assert tables(empty_database) >= TABLES
+    connection = psycopg2.connect(empty_database)
+    with connection, connection.cursor() as cursor:
+        cursor.execute("SELECT voter_id FROM rating_events LIMIT 0")
+    connection.close()
+    # And the deploy after it runs nothing again
+    assert apply_schema(empty_database) is False
+
+
 def test_a_schema_changed_since_the_last_deploy_is_applied(empty_database: str) -> None:
     # Given a database on the current schema
     current = resources.files("talkrate").joinpath("schema.sql").read_text()

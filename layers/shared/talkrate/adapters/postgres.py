@@ -1043,7 +1043,7 @@ def apply_schema(
             cursor.execute("SELECT to_regclass('schema_applied') IS NOT NULL")
             if (cursor.fetchone() or (False,))[0]:
                 cursor.execute("SELECT 1 FROM schema_applied WHERE digest = %s", (digest,))
-                if cursor.fetchone() is not None:
+                if cursor.fetchone() is not None and _has_all(cursor, sql):
                     return False
             # A table lock the schema waits for (a long read holds one) would queue every write
             # of the live service behind it: give up soon instead, and let the deploy say so.
@@ -1055,6 +1055,31 @@ def apply_schema(
             return True
     finally:
         connection.close()
+
+
+_CREATED = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)", re.IGNORECASE)
+_ADDED = re.compile(r"ALTER TABLE (\w+) ADD COLUMN IF NOT EXISTS (\w+)", re.IGNORECASE)
+
+
+def _has_all(cursor: Cursor, sql: str) -> bool:
+    """Whether every table the schema creates, and every column it adds to one, is in the
+    catalog (no lock taken): a file recorded as applied is applied again where one was dropped
+    by hand, or a dump from before it restored."""
+    tables = _CREATED.findall(sql)
+    added = _ADDED.findall(sql)
+    cursor.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = current_schema() AND table_name = ANY(%s)",
+        (tables,),
+    )
+    if (cursor.fetchone() or (0,))[0] != len(set(tables)):
+        return False
+    cursor.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() "
+        "AND (table_name, column_name) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
+        ([t for t, _ in added], [c for _, c in added]),
+    )
+    return bool((cursor.fetchone() or (0,))[0] == len(set(added)))
 
 
 def _talk(row: tuple[Any, ...]) -> Talk:
