@@ -3,24 +3,39 @@ written from the stack's outputs (the live channel's endpoints and subscribe-onl
 
     python scripts/publish_web.py --stack talkrate-dev [--web-dir web] [--voting-policy attendee]
 
-Run it after `sam deploy` (make publish-web STACK=...). Files no longer in `web/` are removed from
-the bucket; every file is sent as `no-cache`: the app's modules keep their names from version to
-version, so a browser revalidates each one (an ETag answer is small) rather than run old and new
-modules together. CloudFront's copies of /app/* are invalidated.
+Run it after `sam deploy` (make publish-web STACK=...). Each version of the app goes under a
+prefix of its own, app/b/<build>/ (a digest of its files), and the entry page, app/index.html,
+is sent last and names that prefix: a page loaded before or during the upload keeps running the
+modules of its own version, the organisers' page it loads later too, never old and new together.
+A version's files never change (cached for a year); the entry page and config.json are
+`no-cache`. Files no longer published are removed a week after they were written (pages left
+open meanwhile still find theirs). CloudFront's copies of /app/* are invalidated.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import mimetypes
+import re
 import sys
 import time
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 APP_PREFIX = "app/"
+BUILDS = APP_PREFIX + "b/"
+ENTRY_PAGE = APP_PREFIX + "index.html"
+CONFIG = APP_PREFIX + "config.json"
+# How long a file no longer published stays: what a page opened before a publish may still ask for.
+KEEP = timedelta(days=7)
+IMMUTABLE = "public, max-age=31536000, immutable"
+# The entry page's own files (stylesheet, icon, entry module): what names a file with an ending,
+# not a page (/app/leaderboard).
+_ASSET = re.compile(r'((?:href|src)=")/app/([^"?#]+\.[A-Za-z0-9]+)"')
 SKIPPED_PARTS = {"node_modules", "__pycache__"}
 REQUIRED_OUTPUTS = ("WebBucketName", "WebDistributionId", "LiveRealtimeUrl", "LiveHttpHost")
 
@@ -56,11 +71,24 @@ def app_files(web_dir: Path) -> Iterator[tuple[str, Path]]:
         yield APP_PREFIX + relative.as_posix(), path
 
 
-def _headers(key: str) -> dict[str, str]:
+def _headers(key: str, cache: str = "no-cache") -> dict[str, str]:
     content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
     if content_type.startswith("text/") or content_type in ("application/javascript",):
         content_type += "; charset=utf-8"
-    return {"ContentType": content_type, "CacheControl": "no-cache"}
+    return {"ContentType": content_type, "CacheControl": cache}
+
+
+def build_id(files: list[tuple[str, Path]]) -> str:
+    """A digest of the app's files, names and contents: the prefix of this version."""
+    digest = hashlib.sha256()
+    for key, path in files:
+        digest.update(key.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def entry_page(html: str, build: str) -> str:
+    """The entry page with its own files named under the version's prefix."""
+    return _ASSET.sub(lambda m: f'{m[1]}/{BUILDS}{build}/{m[2]}"', html)
 
 
 def publish(
@@ -69,6 +97,7 @@ def publish(
     outputs: Mapping[str, str],
     web_dir: Path,
     voting_policy: str,
+    keep_for: timedelta = KEEP,
 ) -> list[str]:
     """Upload the app and its config, remove what is gone, invalidate; the keys uploaded."""
     missing = [k for k in REQUIRED_OUTPUTS if not outputs.get(k)]
@@ -77,22 +106,32 @@ def publish(
     if not (web_dir / "index.html").is_file():
         raise SystemExit(f"{web_dir}/index.html not found: build the web app first")
     bucket = outputs["WebBucketName"]
+    # config.json is written from the stack's outputs (a local one is not sent).
+    files = [(key, path) for key, path in app_files(web_dir) if key != CONFIG]
+    build = build_id(files)
     uploaded = []
-    for key, path in app_files(web_dir):
-        if key == APP_PREFIX + "config.json":
-            continue  # written from the stack's outputs below
-        s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), **_headers(key))
-        uploaded.append(key)
-    config_key = APP_PREFIX + "config.json"
+    # This version's files first, under a prefix no page names yet; the entry page that names
+    # them last, so a page loaded meanwhile gets the last version whole.
+    for key, path in files:
+        if key == ENTRY_PAGE:
+            continue
+        versioned = f"{BUILDS}{build}/{key[len(APP_PREFIX) :]}"
+        s3.put_object(
+            Bucket=bucket, Key=versioned, Body=path.read_bytes(), **_headers(key, IMMUTABLE)
+        )
+        uploaded.append(versioned)
     config = json.dumps(page_config(outputs, voting_policy), indent=2).encode()
-    s3.put_object(Bucket=bucket, Key=config_key, Body=config, **_headers(config_key))
-    uploaded.append(config_key)
-    keep = set(uploaded)
+    s3.put_object(Bucket=bucket, Key=CONFIG, Body=config, **_headers(CONFIG))
+    uploaded.append(CONFIG)
+    entry = entry_page((web_dir / "index.html").read_text(encoding="utf-8"), build)
+    s3.put_object(Bucket=bucket, Key=ENTRY_PAGE, Body=entry.encode(), **_headers(ENTRY_PAGE))
+    uploaded.append(ENTRY_PAGE)
+    keep, before = set(uploaded), datetime.now(UTC) - keep_for
     stale = [
         {"Key": item["Key"]}
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=APP_PREFIX)
         for item in page.get("Contents", [])
-        if item["Key"] not in keep
+        if item["Key"] not in keep and item["LastModified"] <= before
     ]
     for start in range(0, len(stale), 1000):
         s3.delete_objects(Bucket=bucket, Delete={"Objects": stale[start : start + 1000]})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -76,34 +77,73 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any, dict[str, s
         yield s3, cloudfront, outputs
 
 
-def _web(tmp_path: Path) -> Path:
+ENTRY = (
+    '<!doctype html><title>talkrate</title><link rel="stylesheet" href="/app/app.css">'
+    '<script type="module" src="/app/assets/app.js"></script>'
+    '<nav><a href="/app/">Programme</a><a href="/app/leaderboard">Leaderboard</a></nav>'
+)
+
+
+def _web(tmp_path: Path, module: str = "console.log(1)") -> Path:
     web = tmp_path / "web"
-    (web / "assets").mkdir(parents=True)
-    (web / "index.html").write_text("<!doctype html><title>talkrate</title>")
-    (web / "assets" / "app.js").write_text("console.log(1)")
+    (web / "assets").mkdir(parents=True, exist_ok=True)
+    (web / "index.html").write_text(ENTRY)
+    (web / "app.css").write_text("body { margin: 0 }")
+    (web / "assets" / "app.js").write_text(module)
     (web / "config.json").write_text('{"live": null}')  # a local one: replaced by the stack's
     (web / ".hidden").write_text("not published")
     return web
+
+
+class Recorded:
+    """The S3 client, noting the order objects are written in."""
+
+    def __init__(self, s3: Any) -> None:
+        self.s3, self.written = s3, []
+
+    def put_object(self, **kwargs: Any) -> Any:
+        self.written.append(kwargs["Key"])
+        return self.s3.put_object(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.s3, name)
+
+
+def keys(s3: Any) -> list[str]:
+    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket="talkrate-web")["Contents"])
 
 
 def test_the_app_and_a_config_from_the_stack_outputs_are_published(
     aws: tuple[Any, Any, dict[str, str]], tmp_path: Path
 ) -> None:
     s3, cloudfront, outputs = aws
-    # Given a stale file from an earlier version in the bucket
-    s3.put_object(Bucket="talkrate-web", Key="app/old.js", Body=b"gone")
     # When the app is published
-    publish_web.publish(s3, cloudfront, outputs, _web(tmp_path), "attendee")
-    # Then the bucket holds exactly the app's files and the config, with fitting headers
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="talkrate-web")["Contents"]]
-    assert sorted(keys) == ["app/assets/app.js", "app/config.json", "app/index.html"]
+    recorded = Recorded(s3)
+    publish_web.publish(recorded, cloudfront, outputs, _web(tmp_path), "attendee")
+    # Then its files are under a prefix of this version, beside the entry page and the config
+    [build] = {key.split("/")[2] for key in keys(s3) if key.startswith("app/b/")}
+    assert keys(s3) == [
+        f"app/b/{build}/app.css",
+        f"app/b/{build}/assets/app.js",
+        "app/config.json",
+        "app/index.html",
+    ]
+    # And the entry page names that version's files, its page links as they were, and is
+    # written last (a page loaded during the upload gets the last version whole)
     index = s3.get_object(Bucket="talkrate-web", Key="app/index.html")
+    html = index["Body"].read().decode()
+    assert f'src="/app/b/{build}/assets/app.js"' in html
+    assert f'href="/app/b/{build}/app.css"' in html
+    assert 'href="/app/"' in html
+    assert 'href="/app/leaderboard"' in html
+    assert recorded.written[-1] == "app/index.html"
     assert index["ContentType"] == "text/html; charset=utf-8"
     assert index["CacheControl"] == "no-cache"
-    # modules keep their names across versions: revalidated too, so old and new never mix
-    module = s3.get_object(Bucket="talkrate-web", Key="app/assets/app.js")
-    assert module["CacheControl"] == "no-cache"
+    # And a version's files never change: cached for good
+    module = s3.get_object(Bucket="talkrate-web", Key=f"app/b/{build}/assets/app.js")
+    assert module["CacheControl"] == "public, max-age=31536000, immutable"
     config = s3.get_object(Bucket="talkrate-web", Key="app/config.json")
+    assert config["CacheControl"] == "no-cache"
     assert json.loads(config["Body"].read()) == {
         "live": {
             "realtimeUrl": outputs["LiveRealtimeUrl"],
@@ -115,6 +155,39 @@ def test_the_app_and_a_config_from_the_stack_outputs_are_published(
     # And CloudFront was told to drop its copies
     invalidations = cloudfront.list_invalidations(DistributionId=outputs["WebDistributionId"])
     assert invalidations["InvalidationList"]["Quantity"] == 1
+
+
+def test_a_page_open_across_a_publish_keeps_its_own_version_s_modules(
+    aws: tuple[Any, Any, dict[str, str]], tmp_path: Path
+) -> None:
+    s3, cloudfront, outputs = aws
+    # Given a version published, whose pages are open on phones (and a file of the unversioned
+    # layout before it)
+    s3.put_object(Bucket="talkrate-web", Key="app/js/pages/admin.js", Body=b"old layout")
+    publish_web.publish(s3, cloudfront, outputs, _web(tmp_path), "attendee")
+    [first] = {key.split("/")[2] for key in keys(s3) if key.startswith("app/b/")}
+    # When a new version is published
+    publish_web.publish(s3, cloudfront, outputs, _web(tmp_path, "console.log(2)"), "attendee")
+    # Then the entry page names the new version, and the old one's files are still there for
+    # the pages that run it (the modules they load later: the organisers' page), and the file
+    # of before too (they had all been replaced or removed at once: old and new modules mixed)
+    builds = {key.split("/")[2] for key in keys(s3) if key.startswith("app/b/")}
+    [second] = builds - {first}
+    html = s3.get_object(Bucket="talkrate-web", Key="app/index.html")["Body"].read().decode()
+    assert f"/app/b/{second}/assets/app.js" in html
+    old = s3.get_object(Bucket="talkrate-web", Key=f"app/b/{first}/assets/app.js")
+    assert old["Body"].read() == b"console.log(1)"
+    assert "app/js/pages/admin.js" in keys(s3)
+    # And a week on, what is no longer published goes
+    publish_web.publish(
+        s3, cloudfront, outputs, _web(tmp_path, "console.log(2)"), "attendee", keep_for=timedelta()
+    )
+    assert keys(s3) == [
+        f"app/b/{second}/app.css",
+        f"app/b/{second}/assets/app.js",
+        "app/config.json",
+        "app/index.html",
+    ]
 
 
 def test_publishing_before_deploying_or_building_says_what_is_missing(
