@@ -292,6 +292,9 @@ def test_a_voter_id_needs_to_be_said_expired(
     assert "not a whole voter token" in cut_err
     status, done, err = forget(voter, "--expired", capsys=capsys)
     assert status == 0, err
+    assert main(["ops", "forget-voter", voter, "--expired"]) == 0
+    said = capsys.readouterr().out
+    assert said == "forget-voter: no rating of this voter is stored (nothing changed)\n", said
     assert done == {
         "events": 0,
         "talks": 0,
