@@ -9,7 +9,8 @@ is sent last and names that prefix: a page loaded before or during the upload ke
 modules of its own version, the organisers' page it loads later too, never old and new together.
 A version's files never change (cached for a year); the entry page and config.json are
 `no-cache`. Files no longer published are removed a week after they were written (pages left
-open meanwhile still find theirs). CloudFront's copies of /app/* are invalidated.
+open meanwhile still find theirs), but for the version the entry page served until this publish,
+which goes at the next one at the earliest. CloudFront's copies of /app/* are invalidated.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ KEEP = timedelta(days=7)
 IMMUTABLE = "public, max-age=31536000, immutable"
 # The entry page's own files (stylesheet, icon, entry module): what names a file with an ending,
 # not a page (/app/leaderboard).
-_ASSET = re.compile(r'((?:href|src)=")/app/([^"?#]+\.[A-Za-z0-9]+)"')
+# (a talk's page is a page whatever its id looks like: /app/talks/a.b)
+_ASSET = re.compile(r"""((?:href|src)=(["']))/app/((?!talks/)[^"'?#]+\.[A-Za-z0-9]+)\2""")
+_BUILD_NAMED = re.compile(r"/app/b/([0-9a-f]+)/")
 SKIPPED_PARTS = {"node_modules", "__pycache__"}
 REQUIRED_OUTPUTS = ("WebBucketName", "WebDistributionId", "LiveRealtimeUrl", "LiveHttpHost")
 
@@ -78,6 +81,14 @@ def _headers(key: str, cache: str = "no-cache") -> dict[str, str]:
     return {"ContentType": content_type, "CacheControl": cache}
 
 
+def _of_version(key: str, prefix: str) -> bool:
+    """Whether a key is one of the files of the version under `prefix` (the app's own folder:
+    the layout before versions, every file but the versions')."""
+    if prefix == APP_PREFIX:
+        return not key.startswith(BUILDS)
+    return key.startswith(prefix)
+
+
 def build_id(files: list[tuple[str, Path]]) -> str:
     """A digest of the app's files, names and contents: the prefix of this version."""
     digest = hashlib.sha256()
@@ -88,7 +99,18 @@ def build_id(files: list[tuple[str, Path]]) -> str:
 
 def entry_page(html: str, build: str) -> str:
     """The entry page with its own files named under the version's prefix."""
-    return _ASSET.sub(lambda m: f'{m[1]}/{BUILDS}{build}/{m[2]}"', html)
+    return _ASSET.sub(lambda m: f"{m[1]}/{BUILDS}{build}/{m[3]}{m[2]}", html)
+
+
+def _serving(s3: Any, bucket: str) -> str:
+    """The prefix of the files the entry page serves now (before this publish replaces it):
+    its version's, or the app's own folder for a page of the layout before versions."""
+    try:
+        html = s3.get_object(Bucket=bucket, Key=ENTRY_PAGE)["Body"].read().decode()
+    except s3.exceptions.NoSuchKey:
+        return BUILDS + "none/"
+    named = _BUILD_NAMED.search(html)
+    return f"{BUILDS}{named[1]}/" if named else APP_PREFIX
 
 
 def publish(
@@ -106,6 +128,9 @@ def publish(
     if not (web_dir / "index.html").is_file():
         raise SystemExit(f"{web_dir}/index.html not found: build the web app first")
     bucket = outputs["WebBucketName"]
+    # The version pages are running now stays at least until the next publish: it stops being
+    # served only now, however long ago it was written.
+    serving = _serving(s3, bucket)
     # config.json is written from the stack's outputs (a local one is not sent).
     files = [(key, path) for key, path in app_files(web_dir) if key != CONFIG]
     build = build_id(files)
@@ -131,7 +156,9 @@ def publish(
         {"Key": item["Key"]}
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=APP_PREFIX)
         for item in page.get("Contents", [])
-        if item["Key"] not in keep and item["LastModified"] <= before
+        if item["Key"] not in keep
+        and item["LastModified"] <= before
+        and not _of_version(item["Key"], serving)
     ]
     for start in range(0, len(stale), 1000):
         s3.delete_objects(Bucket=bucket, Delete={"Objects": stale[start : start + 1000]})

@@ -178,16 +178,58 @@ def test_a_page_open_across_a_publish_keeps_its_own_version_s_modules(
     old = s3.get_object(Bucket="talkrate-web", Key=f"app/b/{first}/assets/app.js")
     assert old["Body"].read() == b"console.log(1)"
     assert "app/js/pages/admin.js" in keys(s3)
-    # And a week on, what is no longer published goes
+    # When a third version is published a week on (every earlier file written over a week ago)
+    publish_web.publish(
+        s3, cloudfront, outputs, _web(tmp_path, "console.log(3)"), "attendee", keep_for=timedelta()
+    )
+    # Then what is no longer published goes, but for the version the entry page served until
+    # now (written long ago, it stopped being served only now: pages still run it)
+    [third] = {key.split("/")[2] for key in keys(s3) if key.startswith("app/b/")} - {second}
+    assert keys(s3) == sorted(
+        [
+            f"app/b/{second}/app.css",
+            f"app/b/{second}/assets/app.js",
+            f"app/b/{third}/app.css",
+            f"app/b/{third}/assets/app.js",
+            "app/config.json",
+            "app/index.html",
+        ]
+    )
+
+
+def test_the_layout_before_versions_is_kept_until_the_publish_after_the_first(
+    aws: tuple[Any, Any, dict[str, str]], tmp_path: Path
+) -> None:
+    s3, cloudfront, outputs = aws
+    # Given the app as it was published before versions (its entry page naming /app/js/...),
+    # long ago
+    s3.put_object(
+        Bucket="talkrate-web", Key="app/index.html", Body=b'<script src="/app/js/main.js">'
+    )
+    s3.put_object(Bucket="talkrate-web", Key="app/js/main.js", Body=b"old")
+    # When the first version is published
+    publish_web.publish(s3, cloudfront, outputs, _web(tmp_path), "attendee", keep_for=timedelta())
+    # Then the old layout's files stay for the pages still running them
+    assert "app/js/main.js" in keys(s3)
+    # And the publish after it removes them
     publish_web.publish(
         s3, cloudfront, outputs, _web(tmp_path, "console.log(2)"), "attendee", keep_for=timedelta()
     )
-    assert keys(s3) == [
-        f"app/b/{second}/app.css",
-        f"app/b/{second}/assets/app.js",
-        "app/config.json",
-        "app/index.html",
-    ]
+    assert "app/js/main.js" not in keys(s3)
+
+
+def test_the_entry_page_names_every_file_of_its_own_under_its_version() -> None:
+    # (quoted either way; page links and other sites left alone)
+    html = (
+        "<link href='/app/app.css'><script src=\"/app/js/main.js\"></script>"
+        '<a href="/app/leaderboard">x</a><a href="/app/talks/a.b">y</a><img src="https://x/app/i.png">'
+    )
+    page = publish_web.entry_page(html, "abc")
+    assert "<link href='/app/b/abc/app.css'>" in page
+    assert '<script src="/app/b/abc/js/main.js">' in page
+    assert '<a href="/app/leaderboard">' in page
+    assert '<a href="/app/talks/a.b">' in page
+    assert 'src="https://x/app/i.png"' in page
 
 
 def test_publishing_before_deploying_or_building_says_what_is_missing(
