@@ -219,7 +219,7 @@ def test_a_rating_waiting_in_the_outbox_holds_the_voter_back(
     # Then nothing changes, and they are told why (the relay may be publishing it this moment,
     # under the old id: it would count beside the vote filed away)
     assert status == 1
-    assert "wait(s) in the outbox" in err
+    assert "1 rating of this voter waits in the outbox" in err
     assert holding(talks_dsn, "rating_outbox", "payload", voter) == 1
 
 

@@ -347,8 +347,9 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
     if waiting:
         # The relay may be publishing it this moment, under the old id.
         raise BackendError(
-            f"nothing changed: {output.counted(waiting, 'rating')} of this voter still "
-            "wait(s) in the outbox for Kafka; run it again once the relay has published them"
+            f"nothing changed: {output.counted(waiting, 'rating')} of this voter "
+            f"{'waits' if waiting == 1 else 'wait'} in the outbox for Kafka; run it again once "
+            "the relay has published them"
         )
     # The rebuild's lock: a rebuild reading the event store meanwhile would write the old id
     # back into the read model. The projector's batches wait meanwhile, as for a rebuild.
