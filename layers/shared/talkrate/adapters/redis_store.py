@@ -176,10 +176,25 @@ def _of_topic(name: bytes, prefix: bytes) -> bool:
 # when none of its records was applied before, or detailed (every record with its offset), used
 # when the talk's applied offset falls inside it; when a part needs the detailed form and lacks
 # it, the script writes nothing and answers DETAIL, and the caller sends it again in detail.
-# A voter's rating replaces the voter's earlier one when it is newer (occurredAt, then eventId),
-# whatever order the two arrive in. Everything is read before the first write (a key of another
-# type fails the call there), because Redis does not roll back a script that fails halfway.
-_APPLY = """
+# The order of a voter's ratings, for the scripts that compare two of them: newer by occurredAt,
+# then eventId; and a vote as the votes hash keeps it ("value|occurredMs|eventId") read into them.
+_VOTE_ORDER = """
+local function newer(a_ms, a_id, b_ms, b_id)
+  return a_ms > b_ms or (a_ms == b_ms and a_id > b_id)
+end
+
+local function read_vote(kept)
+  local value, ms, id = string.match(kept, '^(%d)|(-?%d+)|(.+)$')
+  return value, tonumber(ms), id
+end
+"""
+
+# A voter's rating replaces the voter's earlier one when it is newer (_VOTE_ORDER), whatever
+# order the two arrive in. Everything is read before the first write (a key of another type
+# fails the call there), because Redis does not roll back a script that fails halfway.
+_APPLY = (
+    _VOTE_ORDER
+    + """
 local p = cjson.decode(ARGV[1])
 -- Locals for what the loops call a thousand times (a global is a table lookup each time).
 local call, rpcall, tonumber, format = redis.call, redis.pcall, tonumber, string.format
@@ -193,17 +208,13 @@ end
 local applied, skipped, duplicates, dead = 0, 0, 0, 0
 local names = {'1', '2', '3', '4', '5'}
 
-local function newer(a_ms, a_id, b_ms, b_id)
-  return a_ms > b_ms or (a_ms == b_ms and a_id > b_id)
-end
-
 -- A voter's rating: replaces the voter's current vote when newer; `votes` caches what is read.
 local function vote(vkey, votes, delta, value, voter, ms, id)
   local current = votes[voter]
   if current == nil then current = call('HGET', vkey, voter) or false end
   if current then
-    local c_value, c_ms, c_id = string.match(current, '^(%d)|(-?%d+)|(.+)$')
-    if not newer(ms, id, tonumber(c_ms), c_id) then return end
+    local c_value, c_ms, c_id = read_vote(current)
+    if not newer(ms, id, c_ms, c_id) then return end
     delta[tonumber(c_value)] = delta[tonumber(c_value)] - 1
   end
   delta[tonumber(value)] = delta[tonumber(value)] + 1
@@ -405,6 +416,7 @@ local reply = {applied, skipped, duplicates, dead, scored, unscored, revisions}
 if ARGV[12] == '1' then reply[8] = call('CLUSTER', 'MYID') end
 return reply
 """
+)
 
 # Ranks talks on a cluster's leaderboard from the scores its talk calls returned, each only when
 # its revision is at least the one the leaderboard last took for the talk (KEYS: the leaderboard,
@@ -1160,24 +1172,26 @@ return 1
 # A voter's vote of a talk (KEYS[1], its votes hash) filed under another id: ARGV[1] -> ARGV[2],
 # the vote as it was. 0 when the talk had no vote of ARGV[1], 1 when it was moved, 2 when ARGV[2]
 # had a vote already (a rating of the voter counted after an earlier run, as another voter's):
-# the newer of the two is kept, by the apply script's order, and the histogram, which counted
-# both, waits for a rebuild.
-_RENAME_VOTER = """
+# the newer of the two is kept, by the apply script's order (_VOTE_ORDER), and the histogram,
+# which counted both, waits for a rebuild.
+_RENAME_VOTER = (
+    _VOTE_ORDER
+    + """
 local vote = redis.call('HGET', KEYS[1], ARGV[1])
 if not vote then return 0 end
 local kept, answer = vote, 1
 local other = redis.call('HGET', KEYS[1], ARGV[2])
 if other then
   answer = 2
-  local _, v_ms, v_id = string.match(vote, '^(%d)|(-?%d+)|(.+)$')
-  local _, o_ms, o_id = string.match(other, '^(%d)|(-?%d+)|(.+)$')
-  v_ms, o_ms = tonumber(v_ms), tonumber(o_ms)
-  if o_ms > v_ms or (o_ms == v_ms and o_id > v_id) then kept = other end
+  local _, v_ms, v_id = read_vote(vote)
+  local _, o_ms, o_id = read_vote(other)
+  if newer(o_ms, o_id, v_ms, v_id) then kept = other end
 end
 redis.call('HSET', KEYS[1], ARGV[2], kept)
 redis.call('HDEL', KEYS[1], ARGV[1])
 return answer
 """
+)
 
 _SCRIPTS = {
     "apply": _APPLY,
