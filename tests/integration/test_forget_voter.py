@@ -23,6 +23,7 @@ from talkrate.adapters.redis_store import (
 )
 from talkrate.events import Rating
 from talkrate.observability import logger
+from talkrate.projected import ProjectionBatch
 from talkrate.projection import StreamRecord, classify
 from talkrate.rebuild import rebuild_read_model
 from talkrate.voters import VoterTokens, forgotten_id
@@ -60,6 +61,16 @@ def token(expired_ago: timedelta) -> tuple[str, str]:
         datetime.now(UTC) - LIFETIME - expired_ago
     )
     return issued.token, issued.voter_id
+
+
+def counted(
+    backends: tuple[PostgresEventStore, RedisReadModel], topic: str, offset: int, *events: Any
+) -> ProjectionBatch:
+    """Events counted as the projector counts them (stored, then applied), from `offset` on."""
+    store, model = backends
+    batch = store.record(classify([at(topic, 0, offset + n, e) for n, e in enumerate(events)]))
+    model.apply(batch)
+    return batch
 
 
 def rows_of(talks_dsn: str, voter: str) -> list[tuple[str, int]]:
@@ -237,7 +248,7 @@ def test_a_rating_that_came_after_the_voter_was_forgotten_is_mended_by_a_second_
     later = classify([at(topic, 0, 1, voter_event(talk, 5, voter, 1))])
     # Given an attendee who rated a talk 3, and (`before`) whose 5 the projector stored but
     # did not count yet (its batch held back, or given up and waiting for `ops replay`)
-    model.apply(store.record(classify([at(topic, 0, 0, voter_event(talk, 3, voter, 0))])))
+    counted(backends, topic, 0, voter_event(talk, 3, voter, 0))
     if stored == "before":
         later = store.record(later)
     # When they are forgotten
@@ -272,9 +283,9 @@ def test_a_run_stopped_after_the_read_model_s_step_is_finished_by_the_next(
     topic = f"t-{uuid.uuid4().hex[:8]}"
     attendee, voter = token(expired_ago=timedelta(hours=2))
     # Given a forgotten attendee whose 5 was counted later under their old id (two votes)
-    model.apply(store.record(classify([at(topic, 0, 0, voter_event(talk, 3, voter, 0))])))
+    counted(backends, topic, 0, voter_event(talk, 3, voter, 0))
     assert forget(attendee, capsys=capsys)[0] == 0
-    model.apply(store.record(classify([at(topic, 0, 1, voter_event(talk, 5, voter, 1))])))
+    counted(backends, topic, 1, voter_event(talk, 5, voter, 1))
     # And a second run that stopped after merging the read model's votes (its word that a
     # rebuild is needed lost with it)
     assert model.rename_voter(voter, forgotten_id(voter), [talk]) == (1, 1)
@@ -295,14 +306,13 @@ def test_a_voter_whose_token_is_valid_is_not_forgotten(
     talks_dsn: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    store, model = backends
     talk = unique_talk_id()
     topic = f"t-{uuid.uuid4().hex[:8]}"
     # Given an attendee whose token expired only ten minutes ago, and one whose token is valid
     recent, recent_voter = token(expired_ago=timedelta(minutes=10))
     valid, valid_voter = token(expired_ago=-timedelta(days=1))
     events = [voter_event(talk, 4, recent_voter, 0), voter_event(talk, 2, valid_voter, 1)]
-    model.apply(store.record(classify([at(topic, 0, n, e) for n, e in enumerate(events)])))
+    counted(backends, topic, 0, *events)
     # When an operator tries to forget either
     for attendee, voter in ((recent, recent_voter), (valid, valid_voter)):
         status, done, err = forget(attendee, capsys=capsys)
