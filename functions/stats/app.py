@@ -20,8 +20,8 @@ COUNT_DIGITS = len(str(MAX_COUNT))
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
-    context = event.get("requestContext") if isinstance(event, dict) else None
-    if isinstance(context, dict) and isinstance(context.get("http"), dict):
+    request = event.get("requestContext") if isinstance(event, dict) else None
+    if isinstance(request, dict) and isinstance(request.get("http"), dict):
         return _function_url(event)
     return compute_stats(parse_histogram(event))
 
