@@ -31,6 +31,13 @@ class BrokerGenerations:
         self._condition = threading.Condition()
         self._number = 0
         self._readers: dict[int, int] = {}  # reader -> the generation it reads
+        self._on_replace: list[Callable[[], None]] = []
+
+    def on_replace(self, call: Callable[[], None]) -> None:
+        """Have `call` run at every `replace`, before it waits for the readers (the emulator
+        starts the functions afresh there: their clients of the old broker must not reach the
+        new one)."""
+        self._on_replace.append(call)
 
     @property
     def number(self) -> int:
@@ -51,10 +58,14 @@ class BrokerGenerations:
             self._condition.notify_all()
 
     def replace(self, within: float) -> bool:
-        """A new generation; True once every reader settled on it within `within` seconds."""
+        """A new generation; the `on_replace` calls run, then True once every reader settled on
+        it within `within` seconds."""
         with self._condition:
             self._number += 1
             number = self._number
+        for call in self._on_replace:
+            call()
+        with self._condition:
             return self._condition.wait_for(
                 lambda: all(seen >= number for seen in self._readers.values()), timeout=within
             )

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from sam_emulator.background import side_by_side
-from sam_emulator.console import display
+from sam_emulator.console import console, display
 from sam_emulator.events import (
     Bind,
     EventSource,
@@ -118,6 +118,7 @@ class Emulator:
             self.pools[function_id] = FunctionPool(
                 spec, self._function_env(function_id), max_workers=self.concurrency, watch=watch
             )
+        self.services.kafka_generations.on_replace(self._renew_environments)
         self._warm_functions()
         self.invoke_api.start("lambda-invoke-api")
         for source in self.sources:
@@ -144,6 +145,26 @@ class Emulator:
             if isinstance(source, live.LiveEventApi):
                 environment.update(source.function_environment(function_id))
         return environment
+
+    def _renew_environments(self) -> None:
+        """The dev stack replaces its broker with a new, empty one at the same address: every
+        function starts its next invocations in a new environment, and this returns once the
+        invocations still running in the old ones ended (each within its timeout). A client
+        made for the old broker must not reach the new one: a Kafka producer's id and record
+        numbers came from the old broker, and the new one gives ids out afresh, so it took one
+        producer's records for another's it already had, acknowledged and never stored."""
+        console(
+            "[functions] the broker was replaced: each function's next invocation runs in a new environment"
+        )
+        for pool in self.pools.values():
+            pool.retire()
+        for pool in self.pools.values():
+            within = pool.spec.timeout_seconds + 1.0
+            if not pool.wait_retired(within):
+                console(
+                    f"[{pool.spec.logical_id}] an invocation begun before the broker was "
+                    f"replaced still runs after {within:g} s"
+                )
 
     def _warm_functions(self) -> None:
         def warm(function_id: str, pool: FunctionPool) -> None:

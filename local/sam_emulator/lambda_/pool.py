@@ -297,14 +297,9 @@ class FunctionPool:
         for process in processes:
             process.kill()
 
-    def _check_code(self) -> None:
-        """Retire the environments when the watched code changed since the last look."""
-        if self._watcher is None:
-            return
-        with self._watch_lock:
-            changed = self._watcher.changes()
-        if not changed:
-            return
+    def retire(self, reason: str | None = None) -> None:
+        """Start the next invocations in new environments: the idle ones stop now, the ones
+        running an invocation once it ends (it is not cut short). The reason is printed."""
         with self._condition:
             self._generation += 1
             stale, self._idle = self._idle, []
@@ -313,9 +308,32 @@ class FunctionPool:
             self._condition.notify_all()
         for process in stale:
             _stop_in_background(process)
+        if reason:
+            console(f"[{self.spec.logical_id}] {reason}")
+
+    def wait_retired(self, within: float) -> bool:
+        """Wait (at most `within` seconds) until no environment retired before now still runs
+        an invocation; True once none does."""
+        with self._condition:
+            generation = self._generation
+            return self._condition.wait_for(
+                lambda: (
+                    self._closed or all(process.generation >= generation for process in self._all)
+                ),
+                timeout=within,
+            )
+
+    def _check_code(self) -> None:
+        """Retire the environments when the watched code changed since the last look."""
+        if self._watcher is None:
+            return
+        with self._watch_lock:
+            changed = self._watcher.changes()
+        if not changed:
+            return
         names = ", ".join(_short(path) for path in changed[:3])
         more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
-        console(f"[{self.spec.logical_id}] reloading: {names}{more} changed")
+        self.retire(f"reloading: {names}{more} changed")
 
     def _acquire(self) -> FunctionProcess:
         with self._condition:
@@ -352,13 +370,13 @@ class FunctionPool:
         with self._condition:
             if healthy and not self._closed and process.generation == self._generation:
                 self._idle.append(process)
-            elif healthy and not self._closed:  # its code changed while it ran: retire it
+            elif healthy and not self._closed:  # retired while it ran (code changed, ...)
                 self._forget(process)
                 _stop_in_background(process)
             else:
                 self._forget(process)
                 process.kill()
-            self._condition.notify()
+            self._condition.notify_all()  # a waiter for an environment, or for retired ones
 
     def _forget(self, process: FunctionProcess) -> None:
         # Caller holds the condition.
