@@ -1732,6 +1732,50 @@ def test_long_words_and_text_enlarged_200_percent_fit_a_narrow_phone(
         narrow.close()
 
 
+@pytest.mark.parametrize(
+    ("path", "heading"),
+    [
+        ("/app/", "Programme"),
+        ("/app/leaderboard", "Leaderboard"),
+        ("/app/admin", "Organisers"),
+        ("/app/talks/no-such-talk", "This talk is not in the programme"),
+    ],
+)
+def test_a_page_s_heading_is_not_broken_inside_a_word_at_320_px_with_text_at_200_percent(
+    web: WebStack, browser: Browser, path: str, heading: str
+) -> None:
+    # Given a page on a 320 px phone (WCAG's reflow width) whose text is enlarged to 200%
+    narrow = browser.new_context(viewport={"width": 320, "height": 640})
+    try:
+        page = narrow.new_page()
+        page.goto(web.url(path))
+        expect(page.locator("h1")).to_have_text(heading)
+        page.evaluate("document.documentElement.style.fontSize = '200%'")
+        page.wait_for_timeout(200)
+        # When its heading is shown, then each of its words is on one line ("Program" then
+        # "me" on the next was seen), and it is still larger than the text
+        broken = page.evaluate(
+            """() => {
+                 const h1 = document.querySelector("h1");
+                 const text = h1.firstChild;
+                 return [...text.data.matchAll(/\\S+/g)].filter((word) => {
+                   const range = document.createRange();
+                   range.setStart(text, word.index);
+                   range.setEnd(text, word.index + word[0].length);
+                   return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size > 1;
+                 }).map((word) => word[0]);
+               }"""
+        )
+        assert broken == []
+        sizes = page.evaluate(
+            """[getComputedStyle(document.querySelector("h1")).fontSize,
+                getComputedStyle(document.body).fontSize].map(parseFloat)"""
+        )
+        assert sizes[0] > sizes[1] * 1.15, sizes
+    finally:
+        narrow.close()
+
+
 @pytest.mark.parametrize(("width", "text_size"), [(320, "200%"), (360, "100%")])
 def test_the_histogram_s_bars_show_on_a_narrow_phone_with_its_text_enlarged(
     web: WebStack, browser: Browser, long_words_talk: dict[str, Any], width: int, text_size: str
