@@ -7,6 +7,7 @@ deployed stack does, and has a catalog, a Redis database and a ratings topic of 
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import json
 import os
@@ -19,8 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+from typing import Any, ClassVar
+from urllib.parse import quote, urlparse
 
 import pytest
 from playwright.sync_api import (
@@ -2047,3 +2048,78 @@ def test_a_board_read_outlived_by_a_newer_one_still_draws_when_it_is_the_newest_
     held[1].continue_()
     expect(rows).to_have_count(1)
     expect(rows.first.locator("td.num").last).to_have_text("2")
+
+
+def _publish_web() -> Any:
+    """scripts/publish_web.py (a script, not a package): its entry page's rewriting."""
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("publish_web", root / "scripts/publish_web.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class PublishedApp:
+    """The web app laid out as publish-web lays it out on AWS (each version's files under
+    /app/b/<build>/, the entry page naming one), served to a browser through its routes:
+    `build` is the version the entry page names now, as after a publish."""
+
+    WEB = Path(__file__).resolve().parents[2] / "web"
+    VERSIONED = re.compile(r"^/app/b/[0-9a-f]+/(.+)$")
+    TYPES: ClassVar[dict[str, str]] = {
+        ".js": "text/javascript",
+        ".css": "text/css",
+        ".svg": "image/svg+xml",
+    }
+
+    def __init__(self, build: str) -> None:
+        self.build = build
+        self._entry = (self.WEB / "index.html").read_text()
+        self._rewrite = _publish_web().entry_page
+
+    def serve(self, route: Route) -> None:
+        path = urlparse(route.request.url).path
+        if versioned := self.VERSIONED.match(path):
+            file = self.WEB / versioned[1]
+            route.fulfill(body=file.read_bytes(), content_type=self.TYPES[file.suffix])
+        elif "." not in path.rsplit("/", 1)[-1]:  # a page of the app: the entry page
+            page = self._rewrite(self._entry, self.build)
+            route.fulfill(
+                body=page, content_type="text/html", headers={"Cache-Control": "no-cache"}
+            )
+        else:
+            route.continue_()  # config.json
+
+
+@pytest.mark.parametrize("published", ["newer", "same"])
+def test_an_open_page_takes_a_newer_published_version_at_its_next_change_of_page(
+    web: WebStack, page: Page, published: str
+) -> None:
+    # Given the programme open on a phone, in the version published then
+    app = PublishedApp("a1a1a1a1a1a1a1a1")
+    page.route(lambda url: urlparse(url).path.startswith("/app"), app.serve)
+    page.goto(web.url("/app/"))
+    expect(page.locator("h1")).to_have_text("Programme")
+    scripts = "[...document.querySelectorAll('script[src]')].map((s) => new URL(s.src).pathname)"
+    assert page.evaluate(scripts) == ["/app/b/a1a1a1a1a1a1a1a1/js/main.js"]
+    page.evaluate("window.drawnInPlace = true")
+    # When a newer version is published (or the same one again), and the phone is looked at
+    if published == "newer":
+        app.build = "b2b2b2b2b2b2b2b2"
+    with page.expect_response(lambda answer: urlparse(answer.url).path == "/app/"):
+        page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    page.wait_for_timeout(200)  # (the answer read)
+    # Then nothing changes on the page until the attendee moves on
+    expect(page.locator("h1")).to_have_text("Programme")
+    assert page.evaluate("window.drawnInPlace") is True
+    # And the next page is loaded whole in the newer version, or drawn in place as before
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Leaderboard").click()
+    expect(page.locator("h1")).to_have_text("Leaderboard")
+    if published == "newer":
+        assert page.evaluate("window.drawnInPlace") is None
+        assert page.evaluate(scripts) == ["/app/b/b2b2b2b2b2b2b2b2/js/main.js"]
+    else:
+        assert page.evaluate("window.drawnInPlace") is True
+        assert page.evaluate(scripts) == ["/app/b/a1a1a1a1a1a1a1a1/js/main.js"]

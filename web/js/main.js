@@ -4,6 +4,7 @@ import { programmePage } from "./pages/programme.js";
 import { talkPage } from "./pages/talk.js";
 import { screenPage } from "./pages/screen.js";
 import { leaderboardPage } from "./pages/leaderboard.js";
+import { newerVersionPublished, watchVersion } from "./version.js";
 
 const ROUTES = [
   [/^\/app\/?$/, programmePage],
@@ -120,6 +121,11 @@ function restore(main, { scroll = 0, from = null }) {
 // Links inside the app change the page without reloading it; the page left keeps where it was
 // scrolled to and which link was followed, for Back.
 export function navigate(href, from = null) {
+  // A newer version was published since this page loaded: the next page is loaded whole, in it.
+  if (newerVersionPublished()) {
+    location.assign(href);
+    return;
+  }
   history.replaceState({ ...history.state, scroll: window.scrollY, from }, "");
   history.pushState(null, "", href);
   render(true);
@@ -141,6 +147,9 @@ document.addEventListener("click", (event) => {
 
 // A change of #fragment alone (Skip to content, and Back from it) leaves the page as it is.
 window.addEventListener("popstate", () => {
-  if (location.pathname + location.search !== shown) render(true, history.state || {});
+  if (location.pathname + location.search === shown) return;
+  if (newerVersionPublished()) location.reload();
+  else render(true, history.state || {});
 });
 render(false);
+watchVersion();

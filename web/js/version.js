@@ -1,0 +1,38 @@
+// Which published version of the app this page runs, and whether a newer one was published since.
+// A page opened before a deploy keeps running its own version (its files stay a week), so an
+// attendee in the middle of rating is never interrupted; it takes the new version at its next
+// change of page, which then loads whole instead of being drawn in place.
+const BUILD = /\/app\/b\/([0-9a-f]+)\//;
+// How often an open page asks: a phone in a pocket asks again when it is looked at.
+const CHECK_EVERY_MS = 10 * 60 * 1000;
+
+// null when the app is served from web/ as it is (the local runtime): there is nothing to ask.
+const running = BUILD.exec(import.meta.url)?.[1] ?? null;
+let newer = false;
+let checkedAt = -Infinity;
+
+export function newerVersionPublished() {
+  return newer;
+}
+
+async function check() {
+  if (newer || document.visibilityState !== "visible") return;
+  if (Date.now() - checkedAt < CHECK_EVERY_MS) return;
+  checkedAt = Date.now();
+  try {
+    // The entry page names the version it serves (it is never cached: no-cache).
+    const answer = await fetch("/app/", { cache: "no-cache" });
+    if (!answer.ok) return;
+    const published = BUILD.exec(await answer.text())?.[1];
+    if (published && published !== running) newer = true;
+  } catch {
+    // Offline for now: the next look asks again.
+    checkedAt = -Infinity;
+  }
+}
+
+export function watchVersion() {
+  if (running === null) return;
+  document.addEventListener("visibilitychange", check);
+  setInterval(check, CHECK_EVERY_MS);
+}
