@@ -42,6 +42,9 @@ STOP_SECONDS: Final = 4.0
 # Of that, what the dev stack keeps for itself after the Kafka drain (it checks the broker's
 # lag and stops its services): the drain gets the rest.
 DEV_STACK_STOP_SECONDS: Final = 2.0
+# When the dev stack replaces its broker: how long an invocation begun before may still run in
+# its old environment (an API's publish to the dead broker gives up within its 3 s budget).
+RENEW_WAIT_SECONDS: Final = 5.0
 # How long a function environment may take to end after its channel closed, at most.
 _POOL_CLOSE_SECONDS: Final = 1.0
 
@@ -148,22 +151,26 @@ class Emulator:
 
     def _renew_environments(self) -> None:
         """The dev stack replaces its broker with a new, empty one at the same address: every
-        function starts its next invocations in a new environment, and this returns once the
-        invocations still running in the old ones ended (each within its timeout). A client
-        made for the old broker must not reach the new one: a Kafka producer's id and record
-        numbers came from the old broker, and the new one gives ids out afresh, so it took one
-        producer's records for another's it already had, acknowledged and never stored."""
+        function starts its next invocations in a new environment, and the ones still running an
+        invocation in an old environment get RENEW_WAIT_SECONDS to end it before they are killed
+        (it ends with an error, as a crash's: a rating is answered 5xx, a batch is retried). A
+        client made for the old broker must not reach the new one: a Kafka producer's id and
+        record numbers came from the old broker, and the new one gives ids out afresh, so it
+        took one producer's records for another's it already had, acknowledged, never stored."""
         console(
-            "[functions] the broker was replaced: each function's next invocation runs in a new environment"
+            "[functions] a new broker replaces the one that stopped: each function's next "
+            "invocation runs in a new environment"
         )
         for pool in self.pools.values():
             pool.retire()
+        deadline = time.monotonic() + RENEW_WAIT_SECONDS
         for pool in self.pools.values():
-            within = pool.spec.timeout_seconds + 1.0
-            if not pool.wait_retired(within):
+            if pool.wait_retired(max(0.0, deadline - time.monotonic())):
+                continue
+            if killed := pool.kill_retired():
                 console(
-                    f"[{pool.spec.logical_id}] an invocation begun before the broker was "
-                    f"replaced still runs after {within:g} s"
+                    f"[{pool.spec.logical_id}] {killed} invocation(s) begun before the broker "
+                    f"was replaced still ran after {RENEW_WAIT_SECONDS:g} s: ended"
                 )
 
     def _warm_functions(self) -> None:

@@ -720,6 +720,7 @@ def test_a_killed_broker_is_started_again_on_its_port_and_accepted_ratings_count
             # ran its next invocation in a new environment (an API whose producer outlived the
             # broker had ratings acknowledged by the new one and never stored)
             said = log.read_text()
+            assert "each function's next invocation runs in a new environment" in said, tail
             renewed = said.index("each function's next invocation runs in a new environment")
             assert renewed < said.index("embedded broker is back on port")
             reports = [

@@ -87,3 +87,31 @@ def test_a_replaced_broker_has_its_calls_made_before_the_readers_are_waited_for(
     # Then the call ran first, in the new generation, and replace returned once the reader
     # settled on it
     assert seen == [("called", 1), ("settled", 1)]
+
+
+def test_an_invocation_still_running_in_a_retired_environment_can_be_ended(
+    tmp_path: Path,
+) -> None:
+    # Given an invocation that runs long in an environment since retired
+    pool = pool_of(tmp_path)
+    try:
+        answers: list[Any] = []
+        running = threading.Thread(target=lambda: answers.append(pool.invoke({"sleep": 8})))
+        running.start()
+        time.sleep(0.5)
+        pool.retire()
+        assert not pool.wait_retired(within=0.2)
+        # When the retired environments still running are killed
+        started = time.monotonic()
+        assert pool.kill_retired() == 1
+        running.join(5)
+        # Then the invocation ends at once, with an error (as a crash's), and none is left
+        assert time.monotonic() - started < 3
+        assert len(answers) == 1
+        assert not answers[0].ok
+        assert pool.wait_retired(within=1)
+        assert pool.kill_retired() == 0
+        # And the function still answers, in a new environment
+        assert pid(pool) > 0
+    finally:
+        pool.close()

@@ -323,6 +323,15 @@ class FunctionPool:
                 timeout=within,
             )
 
+    def kill_retired(self) -> int:
+        """Kill the environments retired before now that still run an invocation (it ends with
+        an error, as a crash's); answers how many."""
+        with self._condition:
+            stale = [p for p in self._all if p.generation < self._generation]
+        for process in stale:
+            process.kill()
+        return len(stale)
+
     def _check_code(self) -> None:
         """Retire the environments when the watched code changed since the last look."""
         if self._watcher is None:
