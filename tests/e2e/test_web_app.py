@@ -2093,7 +2093,7 @@ class PublishedApp:
             route.continue_()  # config.json
 
 
-@pytest.mark.parametrize("published", ["newer", "same"])
+@pytest.mark.parametrize("published", ["newer", "same", "newer, phone offline"])
 def test_an_open_page_takes_a_newer_published_version_at_its_next_change_of_page(
     web: WebStack, page: Page, published: str
 ) -> None:
@@ -2106,7 +2106,7 @@ def test_an_open_page_takes_a_newer_published_version_at_its_next_change_of_page
     assert page.evaluate(scripts) == ["/app/b/a1a1a1a1a1a1a1a1/js/main.js"]
     page.evaluate("window.drawnInPlace = true")
     # When a newer version is published (or the same one again), and the phone is looked at
-    if published == "newer":
+    if published.startswith("newer"):
         app.build = "b2b2b2b2b2b2b2b2"
     with page.expect_response(lambda answer: urlparse(answer.url).path == "/app/"):
         page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
@@ -2114,7 +2114,10 @@ def test_an_open_page_takes_a_newer_published_version_at_its_next_change_of_page
     # Then nothing changes on the page until the attendee moves on
     expect(page.locator("h1")).to_have_text("Programme")
     assert page.evaluate("window.drawnInPlace") is True
-    # And the next page is loaded whole in the newer version, or drawn in place as before
+    # And the next page is loaded whole in the newer version, or drawn in place as before (and
+    # so when the phone is offline: a load would show the browser's error page)
+    if published.endswith("offline"):
+        page.context.set_offline(True)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Leaderboard").click()
     expect(page.locator("h1")).to_have_text("Leaderboard")
     if published == "newer":
@@ -2123,3 +2126,4 @@ def test_an_open_page_takes_a_newer_published_version_at_its_next_change_of_page
     else:
         assert page.evaluate("window.drawnInPlace") is True
         assert page.evaluate(scripts) == ["/app/b/a1a1a1a1a1a1a1a1/js/main.js"]
+    page.context.set_offline(False)

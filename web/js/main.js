@@ -121,8 +121,9 @@ function restore(main, { scroll = 0, from = null }) {
 // Links inside the app change the page without reloading it; the page left keeps where it was
 // scrolled to and which link was followed, for Back.
 export function navigate(href, from = null) {
-  // A newer version was published since this page loaded: the next page is loaded whole, in it.
-  if (newerVersionPublished()) {
+  // A newer version was published since this page loaded: the next page is loaded whole, in it
+  // (offline, it is drawn in place as before: a load would show the browser's error page).
+  if (newerVersionPublished() && navigator.onLine) {
     location.assign(href);
     return;
   }
@@ -148,7 +149,7 @@ document.addEventListener("click", (event) => {
 // A change of #fragment alone (Skip to content, and Back from it) leaves the page as it is.
 window.addEventListener("popstate", () => {
   if (location.pathname + location.search === shown) return;
-  if (newerVersionPublished()) location.reload();
+  if (newerVersionPublished() && navigator.onLine) location.reload();
   else render(true, history.state || {});
 });
 render(false);
