@@ -136,18 +136,36 @@ def test_ratings_arriving_update_the_programme_without_reading_it_again(
     track = f"Busy {unique_talk_id()}"
     talk = web.add_talk(title="Much rated", track=track)
     reads = catalogue_reads(page)
+    frames: list[str] = []  # what the live channel brought, for a failure's message
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(str(f)[:300])))
     open_live(page, web.url(f"/app/?track={quote(track)}"), reads)
     card = page.locator(".talk-card")
     expect(card).to_contain_text("0 ratings")
     read_before = len(reads)
     # When ratings arrive one after the other
     for n, value in enumerate([4, 5, 5, 4], start=1):
-        web.rate(talk["id"], value)
+        answer = web.rate(talk["id"], value)
         # Then the card follows each of them
-        expect(card).to_contain_text(f"{n} rating", timeout=10_000)
+        try:
+            expect(card).to_contain_text(f"{n} rating", timeout=10_000)
+        except AssertionError as error:
+            raise AssertionError(
+                f"{error}\nrating {n} ({answer.json}) not shown; live frames, last 6: "
+                f"{frames[-6:]}\nthe runtime said: {live_lines(web, talk['id'])}"
+            ) from None
     expect(card).to_contain_text("★ 4.50")
     # And the page did not read the whole catalogue again for them
     assert reads[read_before:] == []
+
+
+def live_lines(web: WebStack, talk_id: str) -> list[str]:
+    """The runtime's lines of the live channel and of the rating's way (outbox, projector)."""
+    log = web.runtime.log
+    if log is None:
+        return []
+    words = ("announced", "outbox", "batch projected", "live", talk_id)
+    lines = [line[:800] for line in log.read_text().splitlines() if any(w in line for w in words)]
+    return [line for line in lines if "[gateway]" not in line][-12:]
 
 
 def test_a_talk_an_organiser_adds_appears_on_an_open_programme_within_a_minute(
