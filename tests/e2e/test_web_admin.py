@@ -348,6 +348,23 @@ def ratings_cell(page: Page, title: str) -> Any:
     return page.locator(".admin-talks tbody tr").filter(has_text=title).locator("td.num").first
 
 
+def form_open(page: Page, title: str) -> None:
+    """The talk's form is open (a failure says what the page showed instead: its message, the
+    live badge, the form's place and the table's rows)."""
+    try:
+        expect(page.get_by_role("heading", name=f"Edit “{title}”")).to_be_visible()
+    except AssertionError as error:
+        shown = page.evaluate(
+            """() => ({ message: document.querySelector("[data-testid=admin-message]")?.textContent,
+                         badge: document.querySelector(".live-badge")?.dataset.state,
+                         focused: document.activeElement?.outerHTML.slice(0, 200),
+                         forms: [...document.querySelectorAll("main form")].map((f) => f.className),
+                         rows: [...document.querySelectorAll(".admin-talks tbody tr th a")]
+                           .map((a) => a.textContent) })"""
+        )
+        raise AssertionError(f"{error}\nthe page showed: {shown}") from None
+
+
 def test_the_table_s_counts_follow_ratings_live_while_an_organiser_edits_another_talk(
     web: WebStack, page: Page
 ) -> None:
@@ -363,6 +380,7 @@ def test_the_table_s_counts_follow_ratings_live_while_an_organiser_edits_another
     page.get_by_role("searchbox", name="Search talks").fill(stem)
     expect(ratings_cell(page, rated["title"])).to_have_text("1")
     page.get_by_role("button", name=f"Edit {edited['title']}").click()
+    form_open(page, edited["title"])
     title = page.get_by_label("Title", exact=True)
     title.fill("Half typed")
     # When attendees rate the first talk
