@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from talkrate.models import RatingSubmitted
@@ -30,18 +31,28 @@ def sample_event(path: str) -> dict[str, Any]:
     return copy.deepcopy(_sample(path))
 
 
-@cache
-def load_function(name: str) -> Handler:
-    """Load functions/<name>/app.py by path, as Lambda does, and return its handler."""
-    spec = importlib.util.spec_from_file_location(
-        f"talkrate_test_{name}_app", ROOT / "functions" / name / "app.py"
-    )
+def _load(module_name: str, path: Path) -> ModuleType:
+    """A module loaded by its file's path (a function's app.py, a script: not packages)."""
+    spec = importlib.util.spec_from_file_location(module_name, path)
     assert spec
     assert spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+@cache
+def load_function(name: str) -> Handler:
+    """Load functions/<name>/app.py by path, as Lambda does, and return its handler."""
+    module = _load(f"talkrate_test_{name}_app", ROOT / "functions" / name / "app.py")
     handler: Handler = module.lambda_handler
     return handler
+
+
+@cache
+def load_script(name: str) -> ModuleType:
+    """Load scripts/<name>.py by path (the scripts are run as files, not imported)."""
+    return _load(name, ROOT / "scripts" / f"{name}.py")
 
 
 def unique_talk_id(prefix: str = "talk") -> str:

@@ -7,7 +7,6 @@ deployed stack does, and has a catalog, a Redis database and a ratings topic of 
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
 import os
@@ -37,7 +36,7 @@ from playwright.sync_api import (
 from talkrate.stats import compute_stats
 from talkrate_cli.programme import slug, speakers_from_cell, write_results
 from tests.backends import WEB_LIMITS_RATINGS, WEB_LIMITS_TALKS, WEB_RATINGS, WEB_TALKS
-from tests.builders import unique_talk_id
+from tests.builders import load_script, unique_talk_id
 from tests.e2e.conftest import Answer, Runtime, start_admin_runtime, stop_runtime, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -2050,17 +2049,6 @@ def test_a_board_read_outlived_by_a_newer_one_still_draws_when_it_is_the_newest_
     expect(rows.first.locator("td.num").last).to_have_text("2")
 
 
-def _publish_web() -> Any:
-    """scripts/publish_web.py (a script, not a package): its entry page's rewriting."""
-    root = Path(__file__).resolve().parents[2]
-    spec = importlib.util.spec_from_file_location("publish_web", root / "scripts/publish_web.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 class PublishedApp:
     """The web app laid out as publish-web lays it out on AWS (each version's files under
     /app/b/<build>/, the entry page naming one), served to a browser through its routes:
@@ -2077,7 +2065,7 @@ class PublishedApp:
     def __init__(self, build: str) -> None:
         self.build = build
         self._entry = (self.WEB / "index.html").read_text()
-        self._rewrite = _publish_web().entry_page
+        self._rewrite = load_script("publish_web").entry_page
 
     def serve(self, route: Route) -> None:
         path = urlparse(route.request.url).path

@@ -3,33 +3,22 @@ CloudFront)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from tests.builders import ROOT
+from tests.builders import load_script
 
 pytestmark = pytest.mark.unit
 
 
-def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("publish_web", ROOT / "scripts/publish_web.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-publish_web = _script()
+publish_web = load_script("publish_web")
 
 
 @pytest.fixture
