@@ -317,20 +317,22 @@ class FunctionPool:
         with self._condition:
             generation = self._generation
             return self._condition.wait_for(
-                lambda: (
-                    self._closed or all(process.generation >= generation for process in self._all)
-                ),
-                timeout=within,
+                lambda: self._closed or not self._running_before(generation), timeout=within
             )
 
     def kill_retired(self) -> int:
         """Kill the environments retired before now that still run an invocation (it ends with
         an error, as a crash's); answers how many."""
         with self._condition:
-            stale = [p for p in self._all if p.generation < self._generation]
+            stale = self._running_before(self._generation)
         for process in stale:
             process.kill()
         return len(stale)
+
+    def _running_before(self, generation: int) -> list[FunctionProcess]:
+        # Caller holds the condition. The environments of generations before `generation` (idle
+        # ones are stopped when retired: these run an invocation, or are starting).
+        return [process for process in self._all if process.generation < generation]
 
     def _check_code(self) -> None:
         """Retire the environments when the watched code changed since the last look."""
