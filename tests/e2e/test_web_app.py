@@ -2115,3 +2115,66 @@ def test_an_open_page_takes_a_newer_published_version_at_its_next_change_of_page
         assert page.evaluate("window.drawnInPlace") is True
         assert page.evaluate(scripts) == ["/app/b/a1a1a1a1a1a1a1a1/js/main.js"]
     page.context.set_offline(False)
+
+
+@pytest.mark.parametrize("talk_is", ["closed", "closed, screen offline", "being rated"])
+def test_a_room_screen_takes_a_newer_published_version_by_itself_at_a_quiet_moment(
+    web: WebStack, page: Page, talk_is: str
+) -> None:
+    # Given a talk's room screen in the version published then (nobody reloads a projector): a
+    # talk whose rating closed days ago, or one without times that the room is rating
+    if talk_is.startswith("closed"):
+        talk = web.add_talk(
+            title="Closed days ago", **an_hour_from(datetime.now(UTC) - timedelta(days=3))
+        )
+    else:
+        talk = web.add_talk(title="Being rated")
+    app = PublishedApp("a1a1a1a1a1a1a1a1")
+    page.route(lambda url: urlparse(url).path.startswith("/app"), app.serve)
+    page.clock.install()
+    page.goto(web.url(SCREEN.format(id=talk["id"])))
+    expect(page.get_by_role("heading", level=1)).to_have_text(talk["title"])
+    scripts = "[...document.querySelectorAll('script[src]')].map((s) => new URL(s.src).pathname)"
+    old, new = ["/app/b/a1a1a1a1a1a1a1a1/js/main.js"], ["/app/b/b2b2b2b2b2b2b2b2/js/main.js"]
+    assert page.evaluate(scripts) == old
+    page.evaluate("window.drawnInPlace = true")
+    # When a newer version is published and the screen's check finds it
+    app.build = "b2b2b2b2b2b2b2b2"
+    with page.expect_response(lambda answer: urlparse(answer.url).path == "/app/"):
+        page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    page.wait_for_timeout(200)  # (the answer read)
+    if talk_is == "closed":
+        # Then it loads the newer version at its next look, half a minute later
+        run_clock(page, 1, 31_000, 300)
+        wait_for(lambda: page.evaluate(scripts) == new, seconds=10)
+        assert page.evaluate(scripts) == new
+        expect(page.get_by_test_id("qr-caption")).to_have_text("Rating closed")
+        return
+    if talk_is == "closed, screen offline":
+        # Then, offline, it keeps its page (a reload would put the browser's error page on the
+        # projector), and loads the newer version once the network is back
+        page.context.set_offline(True)
+        run_clock(page, 2, 31_000, 300)
+        assert page.evaluate("window.drawnInPlace") is True
+        page.context.set_offline(False)
+        run_clock(page, 1, 31_000, 300)
+        wait_for(lambda: page.evaluate(scripts) == new, seconds=10)
+        assert page.evaluate(scripts) == new
+        return
+    # Then, while the room is rating, it keeps its version: a rating five minutes in moves the
+    # figures, and ten minutes without a move are waited for after it
+    # (the page's live channel is the polling one here: the browser keeps a page its routes
+    # serve off loopback WebSockets)
+    run_clock(page, 10, 31_000, 100)
+    web.rate(talk["id"], 4)
+    assert wait_for(lambda: web.count(talk["id"]) == 1)
+    run_clock(page, 1, 31_000, 300)
+    expect(page.get_by_test_id("total")).to_have_text("1 rating")
+    run_clock(page, 18, 31_000, 100)
+    assert page.evaluate("window.drawnInPlace") is True
+    assert page.evaluate(scripts) == old
+    # And it loads the newer version once the figures have stayed still for ten minutes
+    run_clock(page, 3, 31_000, 300)
+    wait_for(lambda: page.evaluate(scripts) == new, seconds=10)
+    assert page.evaluate(scripts) == new
+    expect(page.get_by_test_id("total")).to_have_text("1 rating")

@@ -7,6 +7,10 @@ import { histogramView } from "../histogram.js";
 import { qrSvg } from "../qr.js";
 import { liveBadge, errorText } from "./common.js";
 import { ratingWindow, atNextEdge } from "../window.js";
+import { takeNewerVersion } from "../version.js";
+
+// A screen whose figures have not moved for this long is quiet enough to load a newer version.
+const QUIET_MS = 10 * 60 * 1000;
 
 export function screenPage(main, talkId) {
   document.title = "Room screen · talkrate";
@@ -115,6 +119,27 @@ export function screenPage(main, talkId) {
     else if (!missing) show();
   });
 
+  // Nobody reloads a projector when a newer version of the app is published either: the screen
+  // loads it by itself at a quiet moment, while its talk takes no ratings (not open yet, closed,
+  // or not in the programme) or once its figures have not moved for QUIET_MS; never while the
+  // room is rating. The histogram as shown is watched for that.
+  let movedAt = performance.now();
+  let figures = null;
+  const watched = {
+    ...histogram,
+    update(summary) {
+      const next = JSON.stringify(summary.ratings ?? null);
+      if (figures !== null && next !== figures) movedAt = performance.now();
+      figures = next;
+      histogram.update(summary);
+    },
+  };
+  const quiet = () => missing || (talk !== null && !ratingWindow(talk, now()).open)
+    || performance.now() - movedAt >= QUIET_MS;
+  const versionTimer = setInterval(() => {
+    if (!stopped && quiet()) takeNewerVersion();
+  }, 30_000);
+
   (async () => {
     // Nobody reloads a projector: a screen opened before the room's network was up, or while
     // the service was busy (or before the talk was added), tries again by itself.
@@ -133,8 +158,8 @@ export function screenPage(main, talkId) {
     if (stopped) return;
     setText(problem, "");
     readTimer = setInterval(reread, 30_000);
-    if (talk.summary) histogram.update(talk.summary);
-    const watcher = await watchTalk(talk, histogram, {
+    if (talk.summary) watched.update(talk.summary);
+    const watcher = await watchTalk(talk, watched, {
       onStatus: badge.set,
       onFetched: () => setText(problem, ""),
       // A talk removed meanwhile is said as the 30 s read says it, not as the refetch's error.
@@ -149,6 +174,7 @@ export function screenPage(main, talkId) {
   return () => {
     stopped = true;
     clearInterval(readTimer);
+    clearInterval(versionTimer);
     clearTimeout(edgeTimer);
     live.stop();
     document.removeEventListener("visibilitychange", keepAwake);
