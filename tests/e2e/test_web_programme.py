@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlparse
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app
 from tests.e2e.conftest import wait_for
-from tests.e2e.test_web_app import WebStack, an_hour_from, live_connections
+from tests.e2e.test_web_app import PublishedApp, WebStack, an_hour_from, live_connections
 
 # test_web_app's fixtures: its runtime (one for this module), the browser, a phone and its page.
 web = test_web_app.web
@@ -83,6 +83,44 @@ def test_back_from_a_talk_returns_to_the_same_place_in_the_programme(
     # Then the programme is where they left it, the keyboard on the talk they came from
     expect(link).to_be_focused()
     assert abs(page.evaluate("window.scrollY") - scrolled) <= 1
+
+
+def test_back_that_loads_a_newer_version_returns_to_the_same_place_too(
+    web: WebStack, page: Page
+) -> None:
+    # Given a programme of 30 talks in the version published then, scrolled down to the 21st,
+    # and that talk opened (drawn in place)
+    track = f"Long day {unique_talk_id()}"
+    start = datetime.now(UTC) + timedelta(days=1)
+    for n in range(30):
+        web.add_talk(title=f"Slot {n:02d}", track=track, **an_hour_from(start + timedelta(hours=n)))
+    app = PublishedApp("a1a1a1a1a1a1a1a1")
+    page.route(lambda url: urlparse(url).path.startswith("/app"), app.serve)
+    page.goto(web.url(f"/app/?track={quote(track)}"))
+    link = page.get_by_role("link", name="Slot 20", exact=True)
+    link.scroll_into_view_if_needed()
+    scrolled = page.evaluate("window.scrollY")
+    assert scrolled > 1000
+    link.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Slot 20")
+    # When a newer version is published, the phone has seen it, and the attendee goes Back
+    app.build = "b2b2b2b2b2b2b2b2"
+    with page.expect_response(lambda answer: urlparse(answer.url).path == "/app/"):
+        page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    page.wait_for_timeout(200)  # (the answer read)
+    page.go_back()
+    # Then the programme is loaded whole in the newer version, where they left it, the keyboard
+    # on the talk they came from
+    expect(link).to_be_focused()
+    scripts = "[...document.querySelectorAll('script[src]')].map((s) => new URL(s.src).pathname)"
+    assert page.evaluate(scripts) == ["/app/b/b2b2b2b2b2b2b2b2/js/main.js"]
+    assert abs(page.evaluate("window.scrollY") - scrolled) <= 1
+    # And a reload afterwards is a reload: the page from its top
+    page.evaluate("window.scrollTo(0, 300)")
+    page.reload()
+    expect(link).to_be_visible()
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.scrollY") == 0
 
 
 def test_skip_to_content_moves_to_the_page_without_drawing_it_again(

@@ -149,8 +149,14 @@ document.addEventListener("click", (event) => {
 // A change of #fragment alone (Skip to content, and Back from it) leaves the page as it is.
 window.addEventListener("popstate", () => {
   if (location.pathname + location.search === shown) return;
-  if (newerVersionPublished() && navigator.onLine) location.reload();
-  else render(true, history.state || {});
+  if (newerVersionPublished() && navigator.onLine) {
+    // Loaded whole in the newer version, and put back where the attendee was, as drawn in place.
+    history.replaceState({ ...history.state, loadedBack: true }, "");
+    location.reload();
+  } else render(true, history.state || {});
 });
-render(false);
+// A Back that loaded the page whole (above) restores its place once; a later reload does not.
+const loadedBack = history.state && history.state.loadedBack ? history.state : null;
+if (loadedBack) history.replaceState({ ...loadedBack, loadedBack: undefined }, "");
+render(false, loadedBack);
 watchVersion();
