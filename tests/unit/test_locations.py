@@ -84,6 +84,28 @@ def test_kafka_locations(bootstrap: str, shown: str) -> None:
     assert SECRET not in kafka_location(bootstrap)
 
 
+@pytest.mark.parametrize(
+    "configured",
+    [
+        "redis://user:4242#s3cr3t@cache:6379/0",
+        "redis://user:4242?s3cr3t@cache:6379",
+        "rediss://user:4242#s3cr3t@cache:6379/0?cluster=true",
+        "kafka:SASL_SSL://user:4242/s3cr3t@b1:9092",
+        "kafka:SASL_SSL://user:4242#s3cr3t@b1:9092",
+        "kafka:b0:9092,user:4242?s3cr3t@b1:9092",
+    ],
+)
+def test_a_password_whose_digits_end_where_a_url_part_begins_is_not_shown(configured: str) -> None:
+    # Given a password of digits, then an unencoded "#", "?" or "/": urllib ends the host there,
+    # and "user:4242" parsed as a host and a port
+    kafka = configured.startswith("kafka:")
+    shown = kafka_location(configured[6:]) if kafka else redis_location(configured)
+    # Then nothing of the user or the password is shown
+    assert shown == UNPARSEABLE
+    assert "4242" not in shown
+    assert "user" not in shown
+
+
 def test_a_function_url_shows_its_host_only() -> None:
     assert url_host("https://abc.lambda-url.eu-west-1.on.aws/?token=s3cr3t") == (
         "https://abc.lambda-url.eu-west-1.on.aws/"

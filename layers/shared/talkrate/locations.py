@@ -4,7 +4,8 @@ Nothing is cut out of the connection string: each function parses it (libpq's ow
 PostgreSQL, urllib for URLs), keeps only the host, port and database, checks each against what
 such a part may look like, and builds the location from those. Whatever does not parse, or
 parses into something that does not look like a host, port or database (a password holding an
-unencoded `/`, `?`, `#` or `[` can make a URL parse that way), is shown as UNPARSEABLE. None of
+unencoded `/`, `?`, `#` or `[` can make a URL parse that way), or leaves an `@` after the host
+(such a password starting with digits parses as a host and a port), is shown as UNPARSEABLE. None of
 them raises.
 """
 
@@ -48,7 +49,16 @@ def _split(url: str) -> tuple[SplitResult, str]:
     parts = urlsplit(url)
     if not _SCHEME.match(parts.scheme):
         raise _Unparseable
-    return parts, f"{_host(parts.hostname)}{_port(parts.port)}"
+    return parts, _authority(parts)
+
+
+def _authority(parts: SplitResult) -> str:
+    """`host:port` of a parsed URL. An `@` after the host means a user's password held an
+    unencoded `/`, `?` or `#`, where urllib ended the host: what it took for the host and port
+    (`user:4242` of `user:4242#rest@host`) is the user and the password's first digits."""
+    if "@" in parts.path + parts.query + parts.fragment:
+        raise _Unparseable
+    return f"{_host(parts.hostname)}{_port(parts.port)}"
 
 
 def postgres_location(dsn: str) -> str:
@@ -97,8 +107,7 @@ def kafka_location(bootstrap: str) -> str:
                 continue
             # A listener name (SASL_SSL://) is not a URL scheme urllib accepts: parse past it.
             _, _, authority = entry.rpartition("://")
-            parts = urlsplit(f"//{authority}")
-            entries.append(f"{_host(parts.hostname)}{_port(parts.port)}")
+            entries.append(_authority(urlsplit(f"//{authority}")))
         return ",".join(entries) if entries else UNPARSEABLE
     except Exception:
         return UNPARSEABLE
