@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect
+from playwright.sync_api import Browser, Locator, Page, Route, expect
 
 from talkrate_cli import programme
 from talkrate_cli.errors import CliError
@@ -905,6 +905,73 @@ def test_a_talk_the_api_refuses_is_said_in_the_form_s_words(
     page.get_by_role("button", name="Add the talk").click()
     # Then the refusal names the field, in plain words
     expect(page.get_by_test_id("admin-message")).to_have_text(said)
+
+
+def in_view(element: Locator) -> bool:
+    """Whether the element is on the screen as it is scrolled now, whole."""
+    box = element.bounding_box()
+    size = element.page.viewport_size
+    return box is not None and size is not None and 0 <= box["y"] <= size["height"] - box["height"]
+
+
+def test_a_refused_save_is_said_beside_the_form_s_buttons_and_names_its_field(
+    web: WebStack, browser: Browser
+) -> None:
+    # Given an organiser on a laptop adding a talk, scrolled down to the form's button (the
+    # reason used to be written above the form, out of view: nothing seemed to happen)
+    taken = web.add_talk(title=f"Taken id {unique_talk_id()[-6:]}")
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    sign_in(web, page)
+    page.get_by_role("button", name="Add a talk").click()
+    title = page.get_by_label("Title", exact=True)
+    title.fill("   ")
+    page.get_by_label("Speakers (one per line)").fill("\n".join(f"Speaker {n}" for n in range(8)))
+    # When the API refuses the save (a title of spaces)
+    page.get_by_role("button", name="Add the talk").click()
+    # Then the reason is said beside the form's buttons, and under the title, which has the
+    # keyboard, marked invalid and described by it
+    message = page.get_by_test_id("admin-message")
+    expect(message).to_have_text("Not saved: Title: Cannot be empty.")
+    expect(title).to_be_focused()
+    expect(title).to_have_attribute("aria-invalid", "true")
+    expect(title).to_have_accessible_description("Cannot be empty.")
+    assert in_view(page.locator("#talk-title-error"))
+    # When they fix the title but set the end before the start
+    title.fill("A new talk")
+    page.get_by_label("Starts", exact=True).fill("2031-06-02T10:00")
+    page.get_by_label("Ends", exact=True).fill("2031-06-02T09:00")
+    page.get_by_role("button", name="Add the talk").click()
+    # Then the refusal of the title is gone, not left standing over a title now filled
+    expect(message).to_have_text("")
+    expect(title).not_to_have_attribute("aria-invalid", "true")
+    expect(page.locator(".field-error")).to_have_count(0)
+    # When they give the talk an id another talk has
+    page.get_by_label("Ends", exact=True).fill("2031-06-02T11:00")
+    id_field = page.get_by_label("Id (in the talk's address)")
+    id_field.fill(taken["id"])
+    page.get_by_role("button", name="Add the talk").click()
+    # Then it is said beside the buttons, and at the id, which has the keyboard
+    expect(message).to_contain_text("A talk with this id is already in the programme")
+    expect(id_field).to_be_focused()
+    expect(id_field).to_have_attribute("aria-invalid", "true")
+    expect(id_field).to_have_accessible_description("Another talk has this id.")
+    assert in_view(page.locator("#talk-id-error"))
+    # And when the network fails a save (no field to blame), the reason is in view
+    page.route("**/talks", lambda route: route.abort("internetdisconnected"))
+    page.get_by_role("button", name="Add the talk").click()
+    expect(message).to_contain_text("reach")
+    assert in_view(message)
+    page.unroute("**/talks")
+    # And once the form closes, the page's message line is back above the table
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_role("heading", name="Add a talk")).to_have_count(0)
+    page.get_by_role("button", name="Add a talk").click()
+    page.get_by_role("button", name="Cancel").click()
+    assert page.evaluate(
+        "document.querySelector('[data-testid=admin-message]').closest('form') === null"
+    )
+    context.close()
 
 
 def test_a_talk_s_id_is_shown_kept_when_it_is_edited(web: WebStack, page: Page) -> None:

@@ -123,12 +123,17 @@ export function adminPage(main) {
   // The field is the first part of its path the form labels ("speakers.0": one of the speakers);
   // the API's validation words (pydantic's) are said as the form would say them.
   function fieldProblem(problem) {
+    const { name, sentence } = problemOf(problem);
+    return name ? `${FIELD_LABELS[name]}: ${sentence}` : sentence;
+  }
+
+  // The field a refusal names (undefined when none the form labels) and its sentence.
+  function problemOf(problem) {
     const path = String(problem.field || "").split(".");
     const name = path.find((part) => FIELD_LABELS[part]);
     const one = name === "speakers" && path.length > path.indexOf(name) + 1; // a name, not the list
     const text = plainly(String(problem.message || "").replace(/^Value error, /, ""), one);
-    const sentence = `${text.charAt(0).toUpperCase()}${text.slice(1)}${/[.!?]$/.test(text) ? "" : "."}`;
-    return name ? `${FIELD_LABELS[name]}: ${sentence}` : sentence;
+    return { name, sentence: `${text.charAt(0).toUpperCase()}${text.slice(1)}${/[.!?]$/.test(text) ? "" : "."}` };
   }
 
   function plainly(text, aName) {
@@ -235,6 +240,20 @@ export function adminPage(main) {
       search.focus();
     }
 
+    // A form in the form's place. While the talk's form is open the page's message line stands
+    // in it, above its buttons (`messageBefore`), where the organiser is: a refusal said above
+    // the form was out of view on a laptop, and nothing seemed to happen. Closed, the line
+    // goes back above the form's place, for "Saved" and the like.
+    function showForm(form, messageBefore = null) {
+      formBox.before(message);
+      fill(formBox, form);
+      if (messageBefore) messageBefore.before(message);
+    }
+    function closeForm() {
+      formBox.before(message);
+      fill(formBox);
+    }
+
     // A talk saved or added that the search leaves out: said, rather than seeming lost.
     const hiddenBySearch = (talkId) => rows.has(talkId) && !rows.get(talkId).node.isConnected;
     const notShown = () => ` It does not match the search “${query.trim()}”, so the list does not show it.`;
@@ -308,7 +327,8 @@ export function adminPage(main) {
       }
     }
 
-    function failed(error) {
+    // `onFields`: the open form's, told each field a refusal names with what is wrong with it.
+    function failed(error, onFields = null) {
       if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
         storeToken(null);
         token = null;
@@ -318,11 +338,13 @@ export function adminPage(main) {
       }
       if (error instanceof ApiError && error.status === 409 && String(error.problem.type || "").endsWith(":talk-exists")) {
         setText(message, "A talk with this id is already in the programme: give the new one an id of its own (the Id field), or edit that talk in the list.");
+        if (onFields) onFields([["id", "Another talk has this id."]]);
         return;
       }
       const problems = error instanceof ApiError && Array.isArray(error.problem.errors) ? error.problem.errors : [];
       if (problems.length) {
         setText(message, `Not saved: ${problems.map(fieldProblem).join(" ")}`);
+        if (onFields) onFields(problems.map(problemOf).map(({ name, sentence }) => [name, sentence]));
         return;
       }
       setText(message, errorText(error));
@@ -367,6 +389,36 @@ export function adminPage(main) {
       // the talk's own value when saved (a minute's input would drop a time's seconds), and
       // after someone else's save it takes theirs: only what this organiser changed is sent.
       const inputs = { title, speakers, track: trackInput, room, startsAt: starts, endsAt: ends };
+      // A refusal's fields: each marked invalid, what is wrong said under it (and read with it),
+      // the first given the keyboard. Taken off at the next save.
+      const named = { ...inputs, id }; // by the API's field names
+      const notes = [];
+      const markRefused = (said) => {
+        const invalid = [];
+        for (const [name, sentence] of said) {
+          const input = named[name];
+          if (!input || input.disabled) continue;
+          let note = notes.find((n) => n.input === input);
+          if (!note) {
+            note = { input, node: h("span", { class: "field-error", id: `${input.id}-error` }), describedBy: input.getAttribute("aria-describedby") };
+            notes.push(note);
+            input.after(note.node);
+            input.setAttribute("aria-invalid", "true");
+            input.setAttribute("aria-describedby", [note.node.id, note.describedBy].filter(Boolean).join(" "));
+            invalid.push(input);
+          }
+          note.node.append(note.node.textContent ? ` ${sentence}` : sentence);
+        }
+        if (invalid.length) invalid[0].focus();
+      };
+      const unmark = () => {
+        for (const { input, node, describedBy } of notes.splice(0)) {
+          node.remove();
+          input.removeAttribute("aria-invalid");
+          if (describedBy) input.setAttribute("aria-describedby", describedBy);
+          else input.removeAttribute("aria-describedby");
+        }
+      };
       const shown = (of) => ({
         title: of.title, speakers: (of.speakers || []).join("\n"), track: of.track || "", room: of.room || "",
         startsAt: toLocalInput(of.startsAt), endsAt: toLocalInput(of.endsAt),
@@ -384,6 +436,19 @@ export function adminPage(main) {
         submit.toggleAttribute("aria-disabled", yes);
         setText(submit, yes ? (isNew ? "Adding…" : "Saving…") : label);
       };
+      // The last refusal is not about what is tried now (a click comes before the browser's own
+      // checks, which may stop the save there: the end before the start).
+      submit.addEventListener("click", () => {
+        if (saving) return;
+        setText(message, "");
+        unmark();
+      });
+      const buttons = h("span", { class: "row" },
+        submit,
+        h("button", { type: "button", class: "quiet", onclick: () => {
+          closeForm();
+          focusAfter(isNew ? null : talk.id);
+        } }, "Cancel"));
       const form = h("form", { class: "card talk-form", onsubmit: async (event) => {
         event.preventDefault();
         if (saving) return;
@@ -407,8 +472,8 @@ export function adminPage(main) {
         // not told as someone else's change.
         const asInTheForm = (now) => Boolean(now) && Object.keys(inputs).every((k) => shown(now)[k] === inputs[k].value);
         const done = async (text, savedId) => {
+          closeForm();
           setText(message, text);
-          fill(formBox);
           await load();
           if (hiddenBySearch(savedId)) setText(message, message.textContent + notShown());
           focusAfter(savedId);
@@ -463,7 +528,7 @@ export function adminPage(main) {
             heading.focus();
             return;
           }
-          failed(error);
+          failed(error, markRefused);
         } finally {
           busy(false);
         }
@@ -471,13 +536,8 @@ export function adminPage(main) {
         heading, titleField, idField, speakersField, trackField, roomField,
         h("span", { class: "row two" }, startsField, endsField),
         h("p", { class: "muted", id: "talk-zone" }, `Times in ${ZONE}, this device's time zone.`),
-        h("span", { class: "row" },
-          submit,
-          h("button", { type: "button", class: "quiet", onclick: () => {
-            fill(formBox);
-            focusAfter(isNew ? null : talk.id);
-          } }, "Cancel")));
-      fill(formBox, form);
+        buttons);
+      showForm(form, buttons);
       heading.focus();
     }
 
@@ -495,7 +555,7 @@ export function adminPage(main) {
       let read = null; // the file's rows and refusals
       let plan = null; // what importing them would do, as last shown
       const close = () => {
-        fill(formBox);
+        closeForm();
         importButton.focus();
       };
       const summaryOf = (p) => [`${p.created.length} to add`, `${p.updated.length} to change`, `${p.unchanged.length} unchanged`].join(", ")
@@ -585,7 +645,7 @@ export function adminPage(main) {
               ? "changed by someone else meanwhile; choose the file again to import it over their change" : errorText(error)}`);
           }
         }
-        fill(formBox);
+        closeForm();
         setText(message, `Imported: ${done.added} added, ${done.changed} changed, ${plan.unchanged.length} unchanged.`
           + (refused.length ? ` Not imported: ${refused.join("; ")}.` : ""));
         await load().catch(() => {});
@@ -598,7 +658,7 @@ export function adminPage(main) {
           + "A column the file lacks leaves that field as it is; talks not in the file are left as they are. Nothing changes before you import."),
         preview,
         h("span", { class: "row" }, apply, h("button", { type: "button", class: "quiet", onclick: close }, "Cancel")));
-      fill(formBox, form);
+      showForm(form);
       heading.focus();
     }
 
