@@ -359,6 +359,9 @@ export function talkPage(main, talkId) {
         codeForm.hidden = false;
         setText(message, error.message);
         codeInput.focus();
+      } else if (error instanceof ApiError && error.status === 404 && talk) {
+        notFound(true); // removed while the page was open: its stars could only be refused
+        return;
       } else {
         setText(message, refusal(error));
         if (error instanceof ApiError && error.status === 409) reloadTalk();
@@ -420,15 +423,23 @@ export function talkPage(main, talkId) {
       if (stopped) watcher.stop();
       else live = watcher;
     } catch (error) {
-      if (notInProgramme(error)) {
-        document.title = "Talk not found · talkrate";
-        fill(main, h("h1", {}, "This talk is not in the programme"),
-          h("p", {}, h("a", { href: "/app/" }, "See the programme")));
-      } else {
-        setText(message, errorText(error));
-      }
+      if (notInProgramme(error)) notFound(false);
+      else setText(message, errorText(error));
     }
   })();
+
+  // The talk is not in the programme (`gone`: no longer, an organiser removed it while the page
+  // was open): said in place of the page, whose stars could only be refused; what the page
+  // runs stops, and the keyboard goes to what it says.
+  function notFound(gone) {
+    halt();
+    document.title = "Talk not found · talkrate";
+    const heading = h("h1", { tabindex: "-1" }, gone ? "This talk is no longer in the programme" : "This talk is not in the programme");
+    fill(main, heading,
+      gone ? h("p", {}, "An organiser removed it: ratings are no longer taken.") : null,
+      h("p", {}, h("a", { href: "/app/" }, "See the programme")));
+    if (gone) heading.focus();
+  }
 
   function loadTalk() {
     return get(talkPath(talkId));
@@ -452,12 +463,14 @@ export function talkPage(main, talkId) {
     try {
       const loaded = await loadTalk();
       if (!stopped) showTalk(loaded);
-    } catch {
-      // a 409's message is already shown; the next check tries again
+    } catch (error) {
+      // Removed meanwhile: said (a rating kept for the network would only be refused). Else a
+      // 409's message is already shown, and the next check tries again.
+      if (!stopped && error instanceof ApiError && error.status === 404) notFound(true);
     }
   }
 
-  return () => {
+  function halt() {
     stopped = true;
     clearInterval(windowTimer);
     clearTimeout(edgeTimer);
@@ -466,5 +479,6 @@ export function talkPage(main, talkId) {
     window.removeEventListener("online", resend);
     removeEventListener("resize", refit);
     live.stop();
-  };
+  }
+  return halt;
 }
