@@ -965,6 +965,10 @@ def test_the_room_screen_follows_an_organiser_s_change_while_it_stays_on(
     page.clock.install()
     page.goto(web.url(SCREEN.format(id=talk["id"])))
     expect(page.get_by_test_id("qr-caption")).to_contain_text("Rating opens")
+    # (its time and day each on one line: "01:00 PM" broke before "PM" on a projector)
+    when = page.get_by_test_id("qr-caption").inner_text().removeprefix("Rating opens ")
+    assert when.strip(), when
+    assert " " not in when, when
     # When an organiser moves it to now and corrects its title, while the screen stays on
     started = datetime.now(UTC) - timedelta(minutes=5)
     moved = an_hour_from(started)
@@ -1060,6 +1064,78 @@ def test_a_room_screen_whose_check_failed_says_so_no_longer_once_live_numbers_co
     # Then the screen shows them, and no longer says the service cannot be reached
     expect(page.get_by_test_id("total")).to_contain_text("1", timeout=LIVE_WITHIN_MS)
     expect(page.get_by_text("cannot be reached")).to_have_count(0)
+
+
+@pytest.mark.parametrize("noticed_by", ["a tap", "a look back at the page"])
+def test_a_talk_page_whose_talk_was_deleted_says_so_and_offers_no_stars(
+    web: WebStack, page: Page, noticed_by: str
+) -> None:
+    # Given an attendee with a talk's page open
+    talk = web.add_talk(title="Deleted while open")
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Deleted while open")
+    expect(star(page, 4)).to_be_enabled()
+    # When an organiser deletes the talk, and the attendee taps a star (or comes back to the page)
+    answer = web.as_organiser("DELETE", f"/talks/{talk['id']}")
+    assert answer.status == 204, answer.body
+    if noticed_by == "a tap":
+        star(page, 4).click()
+        enter_event_code(page)
+    else:
+        page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    # Then the page says it is no longer in the programme, with the way back, and no star is
+    # left to tap (they used to stay, each tap refused again)
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_have_text("This talk is no longer in the programme")
+    expect(page.get_by_role("link", name="See the programme")).to_be_visible()
+    expect(page.locator("button.star")).to_have_count(0)
+    if noticed_by == "a tap":
+        expect(heading).to_be_focused()
+
+
+def test_before_the_talk_is_read_its_figures_are_not_shown_as_none(
+    web: WebStack, browser: Browser
+) -> None:
+    # Given a talk rated three times, and its page and room screen opened while its reads are
+    # slow (a hall's crowded Wi-Fi)
+    talk = web.add_talk(title="Read slowly")
+    for value in (3, 4, 5):
+        web.rate(talk["id"], value)
+    assert wait_for(lambda: web.count(talk["id"]) == 3)
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    held: list[Route] = []
+    read = f"/talks/{talk['id']}"
+    page.route(lambda url: urlparse(url).path == read, lambda route: held.append(route))
+    for path in (TALK_PAGE, SCREEN):
+        page.goto(web.url(path.format(id=talk["id"])))
+        assert wait_for(lambda: held, seconds=10)
+        # Then, while the talk is not read, the figures say they are not known (not "0
+        # ratings"), and the screen asks nobody to scan yet
+        expect(page.get_by_test_id("total")).to_have_text("\N{EN DASH} ratings")
+        assert "0" not in page.locator(".histogram .count").all_inner_texts()
+        if path == SCREEN:
+            expect(page.get_by_test_id("qr-caption")).to_have_text("")
+        # And once it is read, they are the talk's
+        held.pop().continue_()
+        expect(page.get_by_test_id("total")).to_have_text("3 ratings")
+        if path == SCREEN:
+            expect(page.get_by_test_id("qr-caption")).to_have_text("Scan to rate")
+    context.close()
+
+
+def test_a_talk_page_opened_offline_says_offline(web: WebStack, page: Page) -> None:
+    # Given the programme on a phone, which then loses its network
+    talk = web.add_talk(title=f"Opened offline {unique_talk_id()[-6:]}")
+    page.goto(web.url("/app/"))
+    expect(page.locator(".talk-card").first).to_be_visible()
+    page.context.set_offline(True)
+    # When the attendee opens a talk (drawn in place, its read failing)
+    page.get_by_label("Search talks").fill(talk["title"])
+    page.get_by_role("link", name=talk["title"]).click()
+    # Then its live line says it is offline, not "Connecting…"
+    expect(page.locator(".live-badge")).to_have_text("Offline: these figures may be out of date")
+    page.context.set_offline(False)
 
 
 def test_the_room_screen_of_a_deleted_talk_stops_inviting_scans(web: WebStack, page: Page) -> None:

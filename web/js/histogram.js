@@ -9,7 +9,7 @@ export function histogramView({ big = false } = {}) {
   const list = h("ol", { class: big ? "histogram big" : "histogram", "aria-label": "Ratings by value" });
   for (const value of VALUES) {
     const bar = h("span", { class: "fill" });
-    const count = h("span", { class: "count" }, "0");
+    const count = h("span", { class: "count" }, "–");
     list.append(
       h("li", {},
         h("span", { class: "value", "aria-hidden": "true" }, `${value}★`),
@@ -19,7 +19,8 @@ export function histogramView({ big = false } = {}) {
     );
     rows[value] = { bar, count };
   }
-  const total = h("span", { class: "total", "data-testid": "total" }, "0 ratings");
+  // "–" until the first figures arrive: a talk not read yet is not a talk nobody rated.
+  const total = h("span", { class: "total", "data-testid": "total" }, "– ratings");
   const average = h("span", { class: "average", "data-testid": "average" }, "–");
   const summary = h("p", { class: big ? "summary big" : "summary" },
     h("span", { class: "avg-block" }, average, h("span", { class: "avg-label" }, " average")),

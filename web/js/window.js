@@ -19,7 +19,9 @@ export function ratingWindow(talk, now) {
   if (Number.isFinite(starts) && now < starts) {
     // A screen put up the day before says the day (kept on one line): a time alone reads as today's.
     const today = new Date(starts).toDateString() === new Date(now).toDateString();
-    const opens = today ? formatTime(talk.startsAt) : `${formatDay(talk.startsAt).replace(/ /g, "\u00a0")} ${formatTime(talk.startsAt)}`;
+    // (each part kept on one line: "01:00 PM" broke before its "PM" on a projector)
+    const whole = (text) => text.replace(/ /g, "\u00a0");
+    const opens = today ? whole(formatTime(talk.startsAt)) : `${whole(formatDay(talk.startsAt))} ${whole(formatTime(talk.startsAt))}`;
     return { open: false, unrated: "Not open for rating yet.", caption: `Rating opens ${opens}`, text: `Rating opens when the talk starts, ${when(talk.startsAt)}.` };
   }
   if (ratingClosed(talk, now)) {

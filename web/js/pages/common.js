@@ -5,8 +5,11 @@ import { gatewayBusy, serviceNow } from "../api.js";
 // A small status line saying how fresh the figures are: "Connecting…" until the page was first
 // live, "Reconnecting…" once it lost that.
 export function liveBadge() {
-  const node = h("p", { class: "live-badge", "data-state": "connecting" }, "Connecting…");
   const texts = { live: "Live", connecting: "Connecting…", polling: "Updating every few seconds", offline: "Offline: these figures may be out of date" };
+  // A page opened without a network (drawn in place from one read before) says so from the
+  // start: its watch, and so the badge's next word, waits for the page's first read.
+  const first = navigator.onLine ? "connecting" : "offline";
+  const node = h("p", { class: "live-badge", "data-state": first }, texts[first]);
   let wasLive = false;
   return {
     node,

@@ -22,7 +22,8 @@ export function screenPage(main, talkId) {
   const speakers = h("p", { class: "speakers" });
   const problem = h("p", { class: "message", role: "alert" });
   // What the room is asked to do: scan while the talk takes ratings, else when it will or that it closed.
-  const caption = h("p", { class: "qr-caption", "data-testid": "qr-caption" }, "Scan to rate");
+  // Empty until the talk is read: its rating may not be open, or closed.
+  const caption = h("p", { class: "qr-caption", "data-testid": "qr-caption" });
   // Hidden while the talk is not in the programme: nobody is invited to rate what is not there.
   const qrAside = h("aside", { class: "screen-qr", "aria-label": "Rate this talk" },
     qrSvg(pageUrl, `QR code of ${pageUrl}`),
