@@ -324,7 +324,7 @@ def test_ratings_from_other_attendees_appear_live_on_the_talk_page_and_the_room_
         # And the speaker's statistics on the talk page moved with the live counts (StatsFunction
         # for 5, 4, 5: median 5, mode 5, standard deviation 0.4714), not at the next read
         expect(page.get_by_test_id("median")).to_have_text("5", timeout=500)
-        expect(page.get_by_test_id("mode")).to_have_text("5★")
+        expect(page.get_by_test_id("mode")).to_have_text("5★5 stars")
         expect(page.get_by_test_id("std-dev")).to_have_text("0.47")
         # And nothing on either page moved while the figures changed
         for shown in (page, screen):
@@ -1232,7 +1232,9 @@ def test_a_speaker_reads_their_talk_s_statistics_on_its_page(
     expect(total(page)).to_have_text("5 ratings")
     expect(page.get_by_test_id("average")).to_have_text("4.20")
     expect(page.get_by_test_id("median")).to_have_text("4")
-    expect(page.get_by_test_id("mode")).to_have_text("4★")
+    expect(page.get_by_test_id("mode")).to_have_text("4★4 stars")
+    # (shown as "4★", read as "4 stars": the star is not read out as "black star")
+    expect(page.get_by_test_id("mode").locator("[aria-hidden=true]")).to_have_text("4★")
     expect(page.get_by_test_id("std-dev")).to_have_text("0.75")
 
 
@@ -1806,6 +1808,51 @@ def test_long_words_and_text_enlarged_200_percent_fit_a_narrow_phone(
         assert past == []
     finally:
         narrow.close()
+
+
+@pytest.mark.parametrize(
+    ("width", "text_size", "one_row_each"),
+    [(320, "200%", True), (390, "150%", True), (390, "100%", False), (1280, "200%", False)],
+)
+def test_the_leaderboard_keeps_its_titles_readable_with_text_enlarged(
+    web: WebStack, browser: Browser, width: int, text_size: str, one_row_each: bool
+) -> None:
+    # Given a rated talk on the leaderboard, on a phone or a laptop whose text is enlarged
+    track = f"Board {unique_talk_id()}"
+    talk = web.add_talk(title="Observability on a budget for serverless teams", track=track)
+    web.rate(talk["id"], 5)
+    assert wait_for(lambda: web.count(talk["id"]) == 1)
+    context = browser.new_context(viewport={"width": width, "height": 640})
+    try:
+        page = context.new_page()
+        page.goto(web.url(f"/app/leaderboard?track={quote(track)}"))
+        expect(page.get_by_role("link", name=talk["title"])).to_be_visible()
+        page.evaluate(f"document.documentElement.style.fontSize = '{text_size}'")
+        page.wait_for_timeout(200)
+        # Then the title is at least six of its letters' size wide (at 320 px and 200% it had
+        # 58 px, a few letters a line), and the board does not scroll sideways
+        title, em, box, content = page.evaluate(
+            """() => { const box = document.querySelector(".board-box");
+                       const link = document.querySelector(".board td a");
+                       return [link.getBoundingClientRect().width,
+                               parseFloat(getComputedStyle(link).fontSize),
+                               box.clientWidth, box.scrollWidth]; }"""
+        )
+        assert title >= 6 * em, (title, em)
+        assert content <= box, (content, box)
+        # And where the figures go under the title, each still says what it is
+        labels = page.evaluate(
+            """[...document.querySelectorAll(".board td.num")]
+                 .map((cell) => getComputedStyle(cell, "::before").content)"""
+        )
+        if one_row_each:
+            expect(page.locator(".board thead")).not_to_be_in_viewport()
+            assert labels == ['"Average: "', '"Ratings: "']
+        else:
+            expect(page.locator(".board thead")).to_be_visible()
+            assert labels == ["none", "none"]
+    finally:
+        context.close()
 
 
 @pytest.mark.parametrize(

@@ -123,6 +123,28 @@ def test_back_that_loads_a_newer_version_returns_to_the_same_place_too(
     assert page.evaluate("window.scrollY") == 0
 
 
+@pytest.mark.parametrize("path", ["/app/", "/app/admin"])
+def test_a_long_search_without_spaces_wraps_in_the_line_that_quotes_it(
+    web: WebStack, page: Page, path: str
+) -> None:
+    # Given the programme (or the organisers' table) on a phone
+    web.add_talk(title=f"Wrapped {unique_talk_id()}")
+    page.goto(web.url(path))
+    if path == "/app/admin":
+        page.get_by_label("Organiser token").fill(web.token)
+        page.get_by_role("button", name="Sign in").click()
+    search = page.get_by_role("searchbox", name="Search talks")
+    expect(search).to_be_visible()
+    # When an attendee pastes a search of 200 letters without a space
+    search.fill("a" * 200)
+    expect(page.get_by_text("No talk matches", exact=False)).to_be_visible()
+    # Then the line that quotes it wraps: the page does not scroll sideways
+    widths = page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert widths[0] <= widths[1], widths
+
+
 def test_skip_to_content_moves_to_the_page_without_drawing_it_again(
     web: WebStack, page: Page
 ) -> None:

@@ -177,6 +177,12 @@ def test_a_rating_tapped_offline_waits_for_the_network_and_is_sent_once_back_onl
     # says so long after the page's retries would have given up
     expect(message).to_have_text(WAITING)
     expect(own).to_have_text("Waiting to send your rating: 4 out of 5.")
+    # (in the text's colour: a rating that will be sent is not a refusal)
+    colours = page.evaluate(
+        """() => [getComputedStyle(document.querySelector("[data-testid=message]")).color,
+                  getComputedStyle(document.querySelector("[data-testid=own-rating]")).color]"""
+    )
+    assert colours[0] == colours[1], colours
     page.clock.run_for(10_000)
     expect(message).to_have_text(WAITING)
     expect(star(page, 4)).to_have_attribute("aria-pressed", "false")

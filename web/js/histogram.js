@@ -1,6 +1,6 @@
 // The histogram and its statistics, laid out once and then updated in place: rows and figures
 // keep their size, so a live update never moves anything else on the page.
-import { h, setText, plural, formatAvg, formatCount } from "./dom.js";
+import { h, fill, setText, plural, formatAvg, formatCount } from "./dom.js";
 
 const VALUES = ["5", "4", "3", "2", "1"];
 
@@ -42,7 +42,10 @@ export function histogramView({ big = false } = {}) {
   function update({ ratings, count, avg, stats: figures }) {
     const said = figures || statsOf(ratings);
     setText(median.value, said.totalCount ? String(said.median) : "–");
-    setText(mode.value, said.totalCount ? `${said.mode}★` : "–");
+    // "4★" read out as "4 stars", not "4 black star" (as the rows are read).
+    if (said.totalCount) {
+      fill(mode.value, h("span", { "aria-hidden": "true" }, `${said.mode}★`), h("span", { class: "sr-only" }, plural(said.mode, "star", "stars")));
+    } else setText(mode.value, "–");
     setText(spread.value, said.totalCount ? said.stdDev.toFixed(2) : "–");
     const counts = VALUES.map((v) => Number((ratings || {})[v] || 0));
     const sum = count ?? counts.reduce((a, b) => a + b, 0);

@@ -24,7 +24,7 @@ export function leaderboardPage(main) {
       "Ranked by a weighted average: until a talk has many ratings, its score is pulled towards 3, so a few high ratings do not outrank many good ones."),
     h("form", { class: "filters single", onsubmit: (e) => e.preventDefault() }, trackBox),
     // Scrolls on its own if ever wider than the phone (text enlarged 200%), never the page.
-    h("div", { class: "table-scroll" }, h("table", { class: "board" },
+    h("div", { class: "table-scroll board-box" }, h("table", { class: "board" },
       h("caption", { class: "sr-only" }, "Best rated talks, best first by weighted average"),
       h("thead", {}, h("tr", {},
         h("th", { scope: "col", class: "rank" }, "#"),
@@ -57,7 +57,7 @@ export function leaderboardPage(main) {
       const nodes = board.talks.map((row) => {
         let kept = rows.get(row.talkId);
         if (!kept) {
-          kept = { rank: h("td", { class: "rank" }), talk: h("td", {}), avg: h("td", { class: "num" }), count: h("td", { class: "num" }), key: null };
+          kept = { rank: h("td", { class: "rank" }), talk: h("td", {}), avg: h("td", { class: "num", "data-label": "Average" }), count: h("td", { class: "num", "data-label": "Ratings" }), key: null };
           kept.node = h("tr", {}, kept.rank, kept.talk, kept.avg, kept.count);
           rows.set(row.talkId, kept);
         }

@@ -79,6 +79,12 @@ export function talkPage(main, talkId) {
     }, h("span", { "aria-hidden": "true" }, "★"), h("span", { class: "star-value", "aria-hidden": "true" }, String(value))));
   const own = h("p", { class: "own", "data-testid": "own-rating", "aria-live": "polite" }, "Tap a star to rate this talk.");
   const message = h("p", { class: "message", role: "alert", "data-testid": "message" });
+  // What the page says of the rating: a refusal in the warning's colour; a rating on its way or
+  // waiting for the network (`info`), which will be sent, in the text's.
+  const say = (text, { info = false } = {}) => {
+    setText(message, text);
+    message.classList.toggle("info", info);
+  };
   // Focusable by script only: a star that had the keyboard focus when rating closed hands it
   // here, to the line that says why (a disabled button drops the focus to the page's start).
   const hint = h("p", { class: "muted hint", tabindex: "-1" });
@@ -178,7 +184,7 @@ export function talkPage(main, talkId) {
     if (talk) {
       keepSending(talkId, null);
       waiting = false;
-      setText(message, unconfirmed(held.value));
+      say(unconfirmed(held.value));
     }
     return null;
   }
@@ -190,7 +196,7 @@ export function talkPage(main, talkId) {
     const held = keptRating();
     if (waiting && !held) {
       waiting = false; // another tab's newer rating took its place
-      setText(message, "");
+      say("");
     }
     if (held) showSending(held.value, waiting ? `Waiting to send your rating: ${held.value} out of 5.` : undefined);
     else showOwn(ownRating(talkId));
@@ -247,7 +253,7 @@ export function talkPage(main, talkId) {
         return await post(value, token, key);
       } catch (error) {
         if (!transient(error) || attempt >= RETRY_MS.length || stopped || !navigator.onLine) throw error;
-        if (!quietly) setText(message, "Connection trouble: sending your rating again…");
+        if (!quietly) say("Connection trouble: sending your rating again…", { info: true });
         await pause(error.retryAfter ? error.retryAfter * 1000 : RETRY_MS[attempt]);
       }
     }
@@ -308,7 +314,7 @@ export function talkPage(main, talkId) {
     const quietly = waiting && held !== null;
     waiting = false;
     let sent = false;
-    if (!quietly) setText(message, "");
+    if (!quietly) say("");
     codeForm.hidden = true;
     showSending(value, quietly ? `Waiting to send your rating: ${value} out of 5.` : undefined);
     const key = held ? held.key : newKey();
@@ -336,7 +342,7 @@ export function talkPage(main, talkId) {
         answer = await send(value, token, key);
       }
       const counted = answer.body?.rating?.value ?? value;
-      setText(message, "");
+      say("");
       rememberRating(talkId, counted);
       showOwn(counted);
       sent = true;
@@ -345,25 +351,25 @@ export function talkPage(main, talkId) {
       if (error instanceof ApiError && error.status === 0) {
         // Offline, or the service out of reach: kept, and sent when the browser is back online.
         waiting = true;
-        setText(message, "Waiting for the network: your rating will be sent when you are back online.");
+        say("Waiting for the network: your rating will be sent when you are back online.", { info: true });
       } else if ((transient(error) && error.status === 409) || unanswered(error)) {
         // Another run of this key (another tab, the page before a reload) still holds it, or a
         // gateway answered for the service: the rating's answer is still to come. Kept, and
         // asked again (under its key) at the next check, not dropped.
         waiting = true;
-        setText(message, "Your rating is still being sent: this page checks it again shortly.");
+        say("Your rating is still being sent: this page checks it again shortly.", { info: true });
       } else if (error instanceof PassRefusedAfterSending) {
-        setText(message, unconfirmed(value));
+        say(unconfirmed(value));
       } else if (error instanceof CodeRequired) {
         pending = next ?? value;
         codeForm.hidden = false;
-        setText(message, error.message);
+        say(error.message);
         codeInput.focus();
       } else if (error instanceof ApiError && error.status === 404 && talk) {
         notFound(true); // removed while the page was open: its stars could only be refused
         return;
       } else {
-        setText(message, refusal(error));
+        say(refusal(error));
         if (error instanceof ApiError && error.status === 409) reloadTalk();
       }
       // The rating counted before, unless this one waits (its line says so, in `finally`).
@@ -408,12 +414,12 @@ export function talkPage(main, talkId) {
           loaded = await loadTalk();
         } catch (error) {
           if (stopped || notInProgramme(error)) throw error;
-          setText(message, `${errorText(error)} Trying again…`);
+          say(`${errorText(error)} Trying again…`);
           await pause(5000);
           if (stopped) return;
         }
       }
-      setText(message, "");
+      say("");
       await knowPolicy();
       if (stopped) return;
       showTalk(loaded);
@@ -424,7 +430,7 @@ export function talkPage(main, talkId) {
       else live = watcher;
     } catch (error) {
       if (notInProgramme(error)) notFound(false);
-      else setText(message, errorText(error));
+      else say(errorText(error));
     }
   })();
 
