@@ -6,6 +6,7 @@ test_web_app (whose fixtures and helpers these tests share)."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlparse
@@ -61,6 +62,23 @@ def test_the_programme_shows_talks_to_come_before_those_that_are_over(
     )
     until = page.locator(".talk-card", has_text="Open until tonight").locator(".meta")
     expect(until).to_contain_text(re.compile(r"until \w{3}, \w{3} \d{1,2} \d{1,2}:\d{2}"))
+
+
+def test_a_talk_starting_while_the_programme_is_open_says_now_on_time(
+    web: WebStack, page: Page
+) -> None:
+    # Given a programme left open on a talk that starts in a few seconds
+    track = f"Starting {unique_talk_id()}"
+    starts = datetime.now(UTC) + timedelta(seconds=4)
+    web.add_talk(title="About to start", track=track, **an_hour_from(starts))
+    page.goto(web.url(f"/app/?track={quote(track)}"))
+    card = page.locator(".talk-card")
+    expect(card).to_be_visible()
+    expect(card).not_to_contain_text("Now")
+    # When it starts, Then its card says "Now" within seconds (not at the page's next
+    # 30 s redraw)
+    time.sleep(max(0.0, (starts - datetime.now(UTC)).total_seconds()))
+    expect(card).to_contain_text("Now", timeout=5_000)
 
 
 def test_back_from_a_talk_returns_to_the_same_place_in_the_programme(

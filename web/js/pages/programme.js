@@ -138,6 +138,7 @@ export function programmePage(main) {
     const ids = new Set(talks.map((talk) => talk.id));
     for (const id of [...cards.keys()]) if (!ids.has(id)) cards.delete(id);
     arrange(list, nodes);
+    atNextEdge(shown, now);
     if (talks.length && !shown.length) {
       // Nothing matches: say so, and offer the way back to the whole programme.
       fill(status, `No talk matches${query.trim() ? ` “${query.trim()}”` : ""}${track ? ` in ${track}` : ""}. `,
@@ -145,6 +146,15 @@ export function programmePage(main) {
       return;
     }
     setText(status, shownOf(shown.length, talks.length));
+  }
+
+  // ...and at the next start, end or close of a talk shown, on time: "Now" came up to 30 s late.
+  let edgeTimer = null;
+  function atNextEdge(shown, now) {
+    clearTimeout(edgeTimer);
+    const ahead = shown.flatMap((talk) => [talk.startsAt, talk.endsAt, talk.ratingClosesAt])
+      .map((iso) => Date.parse(iso) + 1 - now).filter((ms) => ms > 0 && ms < 2 ** 31);
+    edgeTimer = ahead.length ? setTimeout(show, Math.min(...ahead)) : null;
   }
 
   function clearFilters() {
@@ -180,6 +190,7 @@ export function programmePage(main) {
   const clock = setInterval(() => talks.length && show(), 30_000);
   return () => {
     clearInterval(clock);
+    clearTimeout(edgeTimer);
     live.stop();
   };
 }
