@@ -2240,7 +2240,9 @@ def test_an_open_page_takes_a_newer_published_version_at_its_next_change_of_page
     page.context.set_offline(False)
 
 
-@pytest.mark.parametrize("talk_is", ["closed", "closed, screen offline", "being rated"])
+@pytest.mark.parametrize(
+    "talk_is", ["closed", "closed, screen offline", "closed, publish taken back", "being rated"]
+)
 def test_a_room_screen_takes_a_newer_published_version_by_itself_at_a_quiet_moment(
     web: WebStack, page: Page, talk_is: str
 ) -> None:
@@ -2272,6 +2274,20 @@ def test_a_room_screen_takes_a_newer_published_version_by_itself_at_a_quiet_mome
         wait_for(lambda: page.evaluate(scripts) == new, seconds=10)
         assert page.evaluate(scripts) == new
         expect(page.get_by_test_id("qr-caption")).to_have_text("Rating closed")
+        return
+    if talk_is == "closed, publish taken back":
+        # Then, once the entry page names the screen's own version again, it stays, and stops
+        # asking until its next regular check
+        app.build = "a1a1a1a1a1a1a1a1"
+        asked: list[str] = []
+        page.on(
+            "request", lambda r: asked.append(r.url) if urlparse(r.url).path == "/app/" else None
+        )
+        run_clock(page, 1, 31_000, 500)
+        assert len(asked) == 1, asked
+        run_clock(page, 3, 31_000, 300)
+        assert len(asked) == 1, asked
+        assert page.evaluate("window.drawnInPlace") is True
         return
     if talk_is == "closed, screen offline":
         # Then, offline, it keeps its page (a reload would put the browser's error page on the

@@ -41,7 +41,11 @@ export async function takeNewerVersion() {
   try {
     const answer = await fetch("/app/", { cache: "no-cache" });
     const published = answer.ok ? BUILD.exec(await answer.text())?.[1] : null;
-    if (!published || published === running) return false;
+    if (!published) return false;
+    if (published === running) {
+      newer = false; // taken back: nothing to load, and nothing more to ask until the next check
+      return false;
+    }
   } catch {
     return false;
   }
