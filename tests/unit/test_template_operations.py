@@ -306,6 +306,26 @@ def test_the_guide_names_every_field_of_the_access_log() -> None:
     assert "LogRetentionDays" in kept, "what is kept about attendees omits the log's lifetime"
 
 
+@pytest.mark.parametrize("level", ["DEBUG", "INFO", "WARNING", "ERROR"])
+def test_no_log_level_makes_lambda_drop_the_metrics_lines(level: str) -> None:
+    # Given a stack whose functions log at `level`
+    template = transformed(LogLevel=level)
+    functions = resources(template, "AWS::Lambda::Function")
+    assert functions
+    for name, function in functions.items():
+        properties = function["Properties"]
+        # Then Powertools filters the functions' own lines at that level
+        variables = properties["Environment"]["Variables"]
+        assert evaluate(template, variables["POWERTOOLS_LOG_LEVEL"]) == level, name
+        # And Lambda keeps every line at INFO (the metrics' EMF lines, which every custom alarm
+        # reads, carry no level: Lambda files them as INFO, and dropped them at WARN)
+        chosen = properties["LoggingConfig"]["ApplicationLogLevel"]
+        (table, key, field), *_ = chosen.values()
+        assert evaluate(template, key) == level, name
+        lambda_level = template["Mappings"][table][level][field]
+        assert lambda_level in ("TRACE", "DEBUG", "INFO"), (name, lambda_level)
+
+
 def test_prod_deploys_by_canary_and_dev_all_at_once() -> None:
     dev = transformed(Stage="dev")
     for template, expected in ((_prod(), "Canary10Percent5Minutes"), (dev, "AllAtOnce")):
