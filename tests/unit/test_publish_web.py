@@ -4,13 +4,16 @@ CloudFront)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import timedelta
+from fnmatch import fnmatchcase as fnmatch
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+import yaml
 from moto import mock_aws
 
 from tests.builders import load_script
@@ -19,6 +22,7 @@ pytestmark = pytest.mark.unit
 
 
 publish_web = load_script("publish_web")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -229,3 +233,110 @@ def test_publishing_before_deploying_or_building_says_what_is_missing(
         publish_web.publish(s3, cloudfront, {}, _web(tmp_path), "open")
     with pytest.raises(SystemExit, match=r"index\.html"):
         publish_web.publish(s3, cloudfront, outputs, tmp_path / "nothing", "open")
+
+
+class _Tags(yaml.SafeLoader):
+    """CloudFormation's short tags (!Sub, !GetAtt, ...) read as their long forms."""
+
+
+_Tags.add_multi_constructor(
+    "!",
+    lambda loader, suffix, node: {
+        f"Fn::{suffix}": loader.construct_scalar(node)
+        if isinstance(node, yaml.ScalarNode)
+        else loader.construct_sequence(node, deep=True)
+        if isinstance(node, yaml.SequenceNode)
+        else loader.construct_mapping(node, deep=True)
+    },
+)
+
+
+def _deploy_role_statements(environment: str) -> list[dict[str, Any]]:
+    """The pipeline deploy role's allowed statements, their ARNs written out for `environment`."""
+    text = (ROOT / "deploy" / "pipeline-bootstrap.yaml").read_text()
+    bootstrap = yaml.load(text, Loader=_Tags)  # noqa: S506 - a SafeLoader subclass
+    names = {
+        "AWS::Partition": "aws",
+        "AWS::Region": "eu-west-1",
+        "AWS::AccountId": "123456789012",
+        "Environment": environment,
+    }
+
+    def written(value: Any) -> list[str]:
+        values = value if isinstance(value, list) else [value]
+        return [
+            re.sub(r"\$\{([^}]+)\}", lambda m: names.get(m[1], m[0]), v.get("Fn::Sub", ""))
+            if isinstance(v, dict)
+            else v
+            for v in values
+        ]
+
+    [policy] = bootstrap["Resources"]["DeployRole"]["Properties"]["Policies"]
+    return [
+        {"Action": written(s["Action"]), "Resource": written(s["Resource"])}
+        for s in policy["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Allow"
+    ]
+
+
+def _iam_requests(service: str, operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    """The IAM actions and resources an API call is authorised as."""
+    bucket = f"arn:aws:s3:::{params.get('Bucket')}"
+    match service, operation:
+        case "s3", "GetObject" | "HeadObject":
+            return [("s3:GetObject", f"{bucket}/{params['Key']}")]
+        case "s3", "PutObject":
+            return [("s3:PutObject", f"{bucket}/{params['Key']}")]
+        case "s3", "ListObjectsV2" | "ListObjects":
+            return [("s3:ListBucket", bucket)]
+        case "s3", "DeleteObjects":
+            return [
+                ("s3:DeleteObject", f"{bucket}/{o['Key']}") for o in params["Delete"]["Objects"]
+            ]
+        case "s3", "DeleteObject":
+            return [("s3:DeleteObject", f"{bucket}/{params['Key']}")]
+        case "cloudfront", "CreateInvalidation":
+            distribution = (
+                f"arn:aws:cloudfront::123456789012:distribution/{params['DistributionId']}"
+            )
+            return [("cloudfront:CreateInvalidation", distribution)]
+    raise AssertionError(f"say which IAM action {service}:{operation} needs")
+
+
+def test_the_pipeline_s_deploy_role_may_make_every_call_a_publish_makes(
+    aws: tuple[Any, Any, dict[str, str]], tmp_path: Path
+) -> None:
+    # Given the stack's bucket as CloudFormation names it, and every call to S3 and CloudFront
+    # noted (moto checks no IAM: this test does)
+    s3, cloudfront, outputs = aws
+    bucket = "talkrate-dev-webbucket-1a2b3c4d5e6f"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    calls: list[tuple[str, str, dict[str, Any]]] = []
+    for client in (s3, cloudfront):
+        service = client.meta.service_model.service_name
+        client.meta.events.register(
+            f"provide-client-params.{service}.*",
+            lambda params, model, service=service, **_: calls.append((service, model.name, params)),
+        )
+    # When the pipeline publishes the app twice (the second replaces the first's files)
+    publish_web.publish(
+        s3, cloudfront, {**outputs, "WebBucketName": bucket}, _web(tmp_path), "attendee"
+    )
+    publish_web.publish(
+        s3, cloudfront, {**outputs, "WebBucketName": bucket}, _web(tmp_path, "x"), "attendee"
+    )
+    # Then the dev deploy role allows each of its calls (it could not read the entry page, so
+    # every pipeline run failed there and never reached prod)
+    statements = _deploy_role_statements("dev")
+    assert {operation for _, operation, _ in calls} >= {
+        "GetObject",
+        "PutObject",
+        "CreateInvalidation",
+    }
+    for service, operation, params in calls:
+        for action, resource in _iam_requests(service, operation, params):
+            assert any(
+                any(fnmatch(action, a) for a in s["Action"])
+                and any(fnmatch(resource, r) for r in s["Resource"])
+                for s in statements
+            ), f"the deploy role may not {action} on {resource}"
