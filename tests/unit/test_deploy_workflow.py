@@ -298,3 +298,39 @@ def test_each_deploy_bounds_the_stacks_roles_with_the_bootstraps_boundary(enviro
     assert "PERMISSIONS_BOUNDARY_ARN" in ran.stderr
     # And the template takes it as every role's boundary
     assert "PermissionsBoundaryArn" in _source()["Parameters"]
+
+
+def _workflow() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / ".github/workflows/deploy.yml").read_text())
+    return loaded
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_each_deploy_installs_its_packages_before_it_holds_aws_credentials(
+    environment: str,
+) -> None:
+    # Given the deploy job's steps, in order
+    [job] = [j for j in _workflow()["jobs"].values() if j.get("environment") == environment]
+    steps = job["steps"]
+    [credentials] = [
+        i for i, step in enumerate(steps) if "configure-aws-credentials" in step.get("uses", "")
+    ]
+    before = " ".join(step.get("run", "") for step in steps[:credentials])
+    # Then the SAM CLI and publish-web's environment are installed before the role is assumed
+    # (install-time code of a package never runs with the deploy role's session)
+    assert "bash .ci/install-sam.sh" in before
+    assert "make setup" in before
+
+
+def test_a_prod_deploy_waiting_for_its_reviewers_holds_up_no_deploy_to_dev() -> None:
+    workflow = _workflow()
+    # Then no group spans the whole workflow (a run waiting for prod's reviewers held it, and no
+    # later push reached dev), and each environment deploys one at a time, none cancelled
+    assert "concurrency" not in workflow
+    groups = {}
+    for job in workflow["jobs"].values():
+        if "environment" in job:
+            assert job["concurrency"]["cancel-in-progress"] is False
+            groups[job["environment"]] = job["concurrency"]["group"]
+    assert set(groups) == {"dev", "prod"}
+    assert groups["dev"] != groups["prod"]
