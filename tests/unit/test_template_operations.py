@@ -326,6 +326,24 @@ def test_no_log_level_makes_lambda_drop_the_metrics_lines(level: str) -> None:
         assert lambda_level in ("TRACE", "DEBUG", "INFO"), (name, lambda_level)
 
 
+@pytest.mark.parametrize("name", ["ProjectorFailures", "VoterTokenSecret"])
+def test_what_cannot_be_made_again_outlives_the_stack(name: str) -> None:
+    # The failure reports (the only pointers to ratings not counted) and the key that signed
+    # the stored votes' tokens stay when the stack is deleted or the resource replaced
+    resource = _source()["Resources"][name]
+    assert resource["DeletionPolicy"] == "Retain"
+    assert resource["UpdateReplacePolicy"] == "Retain"
+
+
+def test_a_failure_report_stays_hidden_while_an_operator_replays_it() -> None:
+    [queue] = resources(_source(), "AWS::SQS::Queue").values()
+    # (the guide's replay reads a report, replays it, which rebuilds the read model, then
+    # deletes it: at SQS's default of 30 s it came back to another reader meanwhile)
+    assert queue["Properties"]["VisibilityTimeout"] >= 600
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    assert "--receipt-handle \"$(jq -r '.Messages[0].ReceiptHandle' message.json)\"" in guide
+
+
 def test_prod_deploys_by_canary_and_dev_all_at_once() -> None:
     dev = transformed(Stage="dev")
     for template, expected in ((_prod(), "Canary10Percent5Minutes"), (dev, "AllAtOnce")):
