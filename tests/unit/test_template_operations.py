@@ -335,6 +335,44 @@ def test_what_cannot_be_made_again_outlives_the_stack(name: str) -> None:
     assert resource["UpdateReplacePolicy"] == "Retain"
 
 
+def test_ratings_the_api_refuses_wholesale_are_told_and_a_closed_talk_s_stragglers_are_not() -> (
+    None
+):
+    template = _prod()
+    alarm = template["Resources"]["RatingsRefusedAlarm"]["Properties"]
+    # Given its metrics, counted from the access log's POST /ratings lines
+    filters = {
+        f["Properties"]["MetricTransformations"][0]["MetricName"]: f["Properties"]
+        for f in resources(template, "AWS::Logs::MetricFilter").values()
+    }
+    [stage] = resources(template, "AWS::ApiGatewayV2::Stage").values()
+    format_ = stage["Properties"]["AccessLogSettings"]["Format"]
+    posts, refused = filters["RatingPosts"], filters["RatingsRefused"]
+    assert refs(posts["LogGroupName"]) == refs(refused["LogGroupName"]) == {"HttpApiAccessLogGroup"}
+
+    def counted(route: str, status: str) -> tuple[bool, bool]:
+        line = _access_line(format_, routeKey=route, status=status, integrationLatency="9")
+        return _selects(posts["FilterPattern"], line), _selects(refused["FilterPattern"], line)
+
+    # A rating answered 401, 403, 409 or 422 is sent and refused; 202 or 429 (a limit, which
+    # the throttle alarm and the API's own limits are about) only sent; another route neither
+    for status in ("401", "403", "409", "422"):
+        assert counted("POST /ratings", status) == (True, True), status
+    for status in ("202", "429", "503"):
+        assert counted("POST /ratings", status) == (True, False), status
+    assert counted("GET /ratings", "404") == (False, False)
+    assert counted("POST /voters", "403") == (False, False)
+    # Then every rating refused for five minutes (a replaced token key: all 401) is told
+    refused = [{"RatingPosts": 300.0, "RatingsRefused": 300.0}] * 5
+    assert _alarm_fires(alarm, refused)
+    # And not a talk's stragglers after its close, a few minutes of them, or a quiet room
+    stragglers = [{"RatingPosts": 300.0, "RatingsRefused": 40.0}] * 5
+    short = [{"RatingPosts": 300.0, "RatingsRefused": 300.0}] * 4 + [{"RatingPosts": 300.0}]
+    quiet = [{"RatingPosts": 10.0, "RatingsRefused": 10.0}] * 5
+    for minutes in (stragglers, short, quiet):
+        assert not _alarm_fires(alarm, minutes)
+
+
 def test_a_failure_report_stays_hidden_while_an_operator_replays_it() -> None:
     [queue] = resources(_source(), "AWS::SQS::Queue").values()
     # (the guide's replay reads a report, replays it, which rebuilds the read model, then
@@ -1504,7 +1542,7 @@ def test_a_deploy_that_changes_only_the_voting_policy_reaches_the_api_alias() ->
 
 # --- The stage's own throttle, told from the API's 429s -----------------------------------------
 
-_CONDITION = re.compile(r'\(\$\.(\w+) = "([^"]*)"\)')
+_CONDITION = re.compile(r'\(?\$\.(\w+) (=|!=) "([^"]*)"\)?')
 
 
 def _access_line(format_: str, **values: str) -> dict[str, Any]:
@@ -1518,15 +1556,22 @@ def _access_line(format_: str, **values: str) -> dict[str, Any]:
 
 
 def _selects(pattern: str, line: dict[str, Any]) -> bool:
-    """Whether a CloudWatch Logs JSON filter pattern of string equalities joined by && selects a
-    line (the only form the template uses: anything else fails here)."""
+    """Whether a CloudWatch Logs JSON filter pattern of string comparisons (= or !=, a value's
+    `*` matching any characters) joined by && selects a line (the only form the template uses:
+    anything else fails here)."""
     body = pattern.strip()
     assert body.startswith("{"), pattern
     assert body.endswith("}"), pattern
     conditions = [c.strip() for c in body[1:-1].split("&&")]
     matched = [_CONDITION.fullmatch(c) for c in conditions]
     assert all(matched), pattern
-    return all(line.get(m.group(1)) == m.group(2) for m in matched if m)
+
+    def holds(field: str, operator: str, value: str) -> bool:
+        regex = ".*".join(re.escape(part) for part in value.split("*"))
+        equal = re.fullmatch(regex, str(line.get(field))) is not None
+        return equal if operator == "=" else not equal
+
+    return all(holds(*m.groups()) for m in matched if m)
 
 
 def test_requests_the_stage_throttles_are_counted_apart_from_the_api_s_own_429s() -> None:
@@ -1534,8 +1579,11 @@ def test_requests_the_stage_throttles_are_counted_apart_from_the_api_s_own_429s(
     [stage] = resources(template, "AWS::ApiGatewayV2::Stage").values()
     log = stage["Properties"]["AccessLogSettings"]
     format_ = log["Format"]
-    [metric_filter] = resources(template, "AWS::Logs::MetricFilter").values()
-    properties = metric_filter["Properties"]
+    [properties] = [
+        f["Properties"]
+        for f in resources(template, "AWS::Logs::MetricFilter").values()
+        if f["Properties"]["MetricTransformations"][0]["MetricName"] == "GatewayThrottled"
+    ]
     # Given the access log the stage writes, and the metric filter on it
     assert (
         refs(log["DestinationArn"]) == refs(properties["LogGroupName"]) == {"HttpApiAccessLogGroup"}
