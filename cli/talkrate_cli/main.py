@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from talkrate_cli import output
+from talkrate_cli import output, signals
 from talkrate_cli.client import Api
 from talkrate_cli.errors import (
     Aborted,
@@ -230,9 +230,15 @@ TERMINATED = threading.Event()
 
 def _terminate(_signum: int, _frame: Any) -> None:
     """SIGTERM stops a command as Ctrl-C does (a watch gives the terminal its cursor back, an
-    import or a simulation says how far it got); a second one ends it at once."""
+    import or a simulation says how far it got); a second one ends it at once, unless it is the
+    first one sent twice (`timeout` signals the command, then its group: talkrate_cli.signals)."""
+    if signals.duplicate(signal.SIGTERM):
+        return
+    if TERMINATED.is_set():
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGTERM)
+        return
     TERMINATED.set()
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL, None):
         # Ctrl-C ignored (a background job): stop here, or, inside an asyncio run (`simulate`),
         # from the loop itself, between its tasks: raised here it could land inside one of
@@ -266,14 +272,18 @@ def _interrupt() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; the exit status (143 when SIGTERM stopped what Ctrl-C would have
     stopped with 130)."""
+    output.replace_what_cannot_be_written()
     if threading.current_thread() is not threading.main_thread():
         return _main(argv)
     TERMINATED.clear()
+    signals.forget()
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         status = _main(argv)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        # Stopped by SIGTERM, the handler stays to the end: its duplicate may still come.
+        if not TERMINATED.is_set():
+            signal.signal(signal.SIGTERM, previous)
     return 128 + signal.SIGTERM if TERMINATED.is_set() and status == 130 else status
 
 
@@ -310,4 +320,11 @@ def _main(argv: list[str] | None) -> int:
 
 def run() -> None:
     """The console script's entry point."""
-    sys.exit(main())
+    status = main()
+    if TERMINATED.is_set() or signals.stopped():
+        # Done, and stopping: the stop's duplicate (`timeout` signals the command, then its
+        # group) may come while the interpreter ends, which puts every signal's default back
+        # first: it killed the command that had ended well (exit 143 for 0).
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(status)

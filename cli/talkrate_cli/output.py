@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import io
 import json
 import sys
 from datetime import UTC, datetime, tzinfo
@@ -44,9 +46,29 @@ MIN_BAR_WIDTH = 5
 VALUES = ("5", "4", "3", "2", "1")
 
 
+def speaks_utf8(stream: Any) -> bool:
+    """Whether a text stream encodes as UTF-8 (a Windows console redirected, or a latin-1 locale,
+    does not)."""
+    try:
+        return codecs.lookup(getattr(stream, "encoding", None) or "ascii").name == "utf-8"
+    except LookupError:
+        return False
+
+
+def replace_what_cannot_be_written() -> None:
+    """A stream that cannot encode every character (a title's ★ or CJK) writes "?" in its place
+    rather than failing the command after its action was done."""
+    for stream in (sys.stdout, sys.stderr):
+        if not speaks_utf8(stream) and isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="replace")
+
+
 def emit_json(document: Any) -> None:
-    """One JSON document on stdout."""
-    sys.stdout.write(json.dumps(document, ensure_ascii=False, default=str) + "\n")
+    """One JSON document on stdout (characters its encoding lacks escaped, not replaced: JSON
+    stays whole)."""
+    sys.stdout.write(
+        json.dumps(document, ensure_ascii=not speaks_utf8(sys.stdout), default=str) + "\n"
+    )
     sys.stdout.flush()
 
 

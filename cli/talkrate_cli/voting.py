@@ -18,7 +18,22 @@ def policy(api: Api) -> str | None:
 
 def new_token(api: Api, tokens: VoterTokens, code: str | None) -> str:
     """A fresh voter token from POST /voters, kept for next time."""
-    voter = api.new_voter(code)
+    try:
+        voter = api.new_voter(code)
+    except ApiProblem as problem:
+        if problem.status != 403 or not str(problem.problem.get("type", "")).endswith(
+            "wrong-voter-code"
+        ):
+            raise
+        # The API's words are for a client writing the request ({"code": "…"}); a person at
+        # a terminal is told how to give the code (or that the one given was refused).
+        raise CliError(
+            "this event asks for its code before you rate: give it with --code CODE "
+            "(or TALKRATE_EVENT_CODE)"
+            if not code
+            else "the event code was refused: check the one given with --code "
+            "(or TALKRATE_EVENT_CODE) against the organisers'"
+        ) from None
     if voter is None:
         raise CliError("the API asks for a voter token but has no POST /voters")
     tokens.put(api.url, voter)

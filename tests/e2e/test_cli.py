@@ -663,6 +663,32 @@ def test_watch_into_a_file_writes_its_last_view_whole(cli: Cli, talk: str) -> No
     assert done.stdout.endswith("Ctrl-C to stop\n"), repr(done.stdout[-80:])
 
 
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
+def test_watch_stopped_by_a_signal_sent_twice_at_once_ends_as_by_one(
+    cli: Cli, talk: str, stop: signal.Signals
+) -> None:
+    # Given `talkrate watch` running, its view drawn
+    with ctrl_c_reaches_children():
+        process, primary = watch_in_a_terminal(cli, talk)
+    try:
+        assert "updates" in read_until(primary, "updates", 15)
+        # When the same stop comes twice, 20 ms apart (`timeout` signals the command, then its
+        # process group)
+        process.send_signal(stop)
+        time.sleep(0.02)
+        process.send_signal(stop)
+        shown = read_until(primary, r"(?!)", 5)  # everything until it is gone
+        status = process.wait(10)
+        # Then it ends as one stop ends it: exit 0, its last view drawn (the second SIGTERM
+        # killed it, exit 143; a second Ctrl-C landed inside its last drawing)
+        assert status == 0, shown
+        assert "Traceback" not in shown
+    finally:
+        process.kill()
+        process.wait()
+        os.close(primary)
+
+
 def test_watch_stopped_by_sigterm_gives_the_terminal_its_cursor_back(cli: Cli, talk: str) -> None:
     # Given `talkrate watch` drawing in a terminal (which hides the cursor meanwhile)
     process, primary = watch_in_a_terminal(cli, talk)
@@ -1367,6 +1393,61 @@ def test_simulate_200_attendees_verifies_every_count(cli: Cli, tmp_path: Path) -
     board = cli.json("top", "--track", "Simulated", "--limit", "8")["talks"]
     assert len(board) == 8
     assert sum(place["count"] for place in board) == counted
+
+
+def test_a_terminal_that_cannot_write_every_character_still_gets_the_work_and_whole_data(
+    cli: Cli,
+) -> None:
+    # Given a talk whose title an ASCII terminal (a latin-1 locale, Windows redirected) cannot
+    # write
+    talk_id = unique_talk_id("cjk")
+    title = f"日本語のトーク ★ {talk_id[-6:]}"
+    cli.ok("admin", "add", talk_id, "--title", title)
+    ascii_only = {"PYTHONIOENCODING": "ascii"}
+    # When an attendee rates it there, Then it is rated and the command says so, exit 0 (it
+    # rated, then failed printing the ★: "unexpected UnicodeEncodeError", exit 1)
+    rated = cli.run("rate", talk_id, "4", **ascii_only)
+    assert rated.returncode == 0, rated.stderr
+    assert "unexpected" not in rated.stderr
+    # And a table shows "?" for what it cannot write; JSON escapes it, whole
+    listed = cli.run("talks", "-q", talk_id[-6:], **ascii_only)
+    assert listed.returncode == 0, listed.stderr
+    assert f"??????? ? {talk_id[-6:]}" in listed.stdout
+    shown = cli.run("--json", "show", talk_id, **ascii_only)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.isascii()
+    assert json.loads(shown.stdout)["talk"]["title"] == title
+    # And the results written to stdout are UTF-8 whatever the terminal, every row whole
+    exported = cli.run("admin", "export", "-", **ascii_only)
+    assert exported.returncode == 0, exported.stderr
+    assert title in exported.stdout
+
+
+def test_simulate_verify_fails_when_no_rating_was_accepted(cli: Cli) -> None:
+    # Given a track whose only talk closed its rating days ago
+    track = f"Closed {unique_talk_id()[-6:]}"
+    ended = datetime.now(UTC) - timedelta(days=3)
+    cli.ok(
+        "admin",
+        "add",
+        unique_talk_id("closed"),
+        "--title",
+        "Long over",
+        "--track",
+        track,
+        "--starts",
+        (ended - timedelta(hours=1)).isoformat(),
+        "--ends",
+        ended.isoformat(),
+    )
+    # When a verified simulation of that track runs, every rating refused (409)
+    done = cli.run("--json", "simulate", "-n", "5", "--track", track, "--verify", timeout=120)
+    # Then it fails, saying nothing was verified (it said "every talk agrees" and exited 0)
+    assert done.returncode == 1, done.stdout + done.stderr
+    figures = json.loads(done.stdout)
+    assert figures["accepted"] == 0
+    assert figures["verified"] is False
+    assert "nothing was verified" in done.stderr
 
 
 @pytest.mark.parametrize("meanwhile", ["others rate", "a count changes", "others rate --alone"])

@@ -2317,3 +2317,29 @@ def test_a_room_screen_takes_a_newer_published_version_by_itself_at_a_quiet_mome
     wait_for(lambda: page.evaluate(scripts) == new, seconds=10)
     assert page.evaluate(scripts) == new
     expect(page.get_by_test_id("total")).to_have_text("1 rating")
+
+
+def test_the_command_line_says_how_to_give_the_event_code_this_runtime_asks_for(
+    web: WebStack, tmp_path: Path
+) -> None:
+    from tests.e2e.test_cli import Cli
+
+    # Given an attendee at a terminal, against this module's runtime (attendee voting, with an
+    # event code: the CLI's own runtimes ask for none)
+    cli = Cli(
+        web.runtime,
+        {**os.environ, "TALKRATE_API": web.runtime.url, "TALKRATE_CONFIG_DIR": str(tmp_path)},
+    )
+    talk = web.add_talk(title="Rated from a terminal")
+    # When they rate without the code, Then they are told how to give it (it said "Wrong event
+    # code" and the request's body, {"code": "…"})
+    done = cli.run("rate", talk["id"], "4")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "--code CODE (or TALKRATE_EVENT_CODE)" in done.stderr
+    assert "{" not in done.stderr
+    # And a wrong code is said refused; the right one rates
+    wrong = cli.run("rate", talk["id"], "4", "--code", "not the code")
+    assert wrong.returncode == 1
+    assert "the event code was refused" in wrong.stderr
+    cli.ok("rate", talk["id"], "4", "--code", EVENT_CODE)
+    assert wait_for(lambda: web.count(talk["id"]) == 1)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from talkrate_cli import main
+from talkrate_cli import main, signals
 
 
 @pytest.fixture
@@ -19,12 +19,14 @@ def a_background_job() -> Iterator[None]:
     sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
     sigterm = signal.signal(signal.SIGTERM, main._terminate)
     main.TERMINATED.clear()
+    signals.forget()  # as main() does: no stop received yet (one a second ago is not this one's)
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, sigint)
         signal.signal(signal.SIGTERM, sigterm)
         main.TERMINATED.clear()
+        signals.forget()
 
 
 def test_sigterm_stops_an_asyncio_run_between_its_tasks_not_inside_one(
@@ -64,3 +66,30 @@ def test_sigterm_outside_an_asyncio_run_stops_at_once(a_background_job: None) ->
         plain_work()
     assert time.monotonic() - started < 4
     assert main.TERMINATED.is_set()
+
+
+def test_a_sigterm_sent_twice_at_once_stops_once_and_a_later_one_ends_it(
+    a_background_job: None,
+) -> None:
+    # Given a command stopped by SIGTERM, whose duplicate comes at once (`timeout` signals the
+    # command, then its process group)
+    with pytest.raises(KeyboardInterrupt):
+        plain_work()
+    # When the duplicate comes, Then it is the same stop: nothing more happens (it ended the
+    # process outright, before the command could end as Ctrl-C ends it)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(0.05)
+    assert signal.getsignal(signal.SIGTERM) is main._terminate
+    # And one more, past the duplicate's window, ends it at once (as the default action)
+    time.sleep(signals.DUPLICATE_SIGNAL_S)
+    ended: list[int] = []
+    default = signal.SIG_DFL
+    original_raise = signal.raise_signal
+    try:
+        signal.raise_signal = lambda signum: ended.append(signum)  # type: ignore[assignment]
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)
+    finally:
+        signal.raise_signal = original_raise
+    assert ended == [signal.SIGTERM]
+    assert signal.getsignal(signal.SIGTERM) == default

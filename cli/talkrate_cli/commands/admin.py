@@ -293,7 +293,13 @@ def export(session: Session, csv_file: Path, track: str | None) -> None:
             "(its read model did not answer); nothing was written, try again in a minute"
         )
     if str(csv_file) == "-":
-        programme.write_results(sys.stdout, talks)
+        # UTF-8 whatever the terminal's encoding (a results file is; "?" for a name would be
+        # a wrong result, and a failure halfway a cut one).
+        text = io.StringIO(newline="")
+        programme.write_results(text, talks)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(text.getvalue().encode("utf-8"))
+        sys.stdout.buffer.flush()
         return
     try:
         # As the organisers' page downloads it: a byte-order mark and CRLF, for spreadsheets.

@@ -267,6 +267,10 @@ def _failure(ledger: Ledger, verdict: Verdict | None) -> str | None:
     """Why the run failed (its report says the details), or None."""
     if verdict is not None and not verdict.ok:
         return "the counts do not agree with what the API accepted (see disagreeing)"
+    if verdict is not None and not ledger.accepted:
+        # (a run whose talks all refused their ratings, closed say, verified nothing: a CI job
+        # reading its exit status went green)
+        return "no rating was accepted, so nothing was verified (see statuses and closedTalks)"
     if ledger.bad_accepted:
         return f"{ledger.bad_accepted} deliberately bad requests were accepted"
     if verdict is None and ledger.errors:
@@ -329,7 +333,7 @@ def _report(
         figures |= {
             "expected": verdict.expected,
             "counted": verdict.counted,
-            "verified": verdict.ok,
+            "verified": verdict.ok and ledger.accepted > 0,
             "projectorSeconds": round(verdict.waited, 2),
             "whereabouts": verdict.whereabouts,
             "disagreeing": {
@@ -377,10 +381,13 @@ def _report(
             lines.append(f"last error: {ledger.last_error}")
         if verdict is not None:
             agree = len(verdict_talks := [t for t in figures.get("disagreeing", {})])
-            lines.append(
-                f"verify    {'every talk agrees' if verdict.ok else output.counted(agree, 'talk disagrees', 'talks disagree')} "
-                f"(projector awaited {verdict.waited:.1f} s)"
-            )
+            if not ledger.accepted:
+                lines.append("verify    nothing to verify: no rating was accepted")
+            else:
+                lines.append(
+                    f"verify    {'every talk agrees' if verdict.ok else output.counted(agree, 'talk disagrees', 'talks disagree')} "
+                    f"(projector awaited {verdict.waited:.1f} s)"
+                )
             if verdict.outside:
                 lines.append(
                     f"outside   {output.counted(verdict.outside_ratings, 'rating')} from outside "

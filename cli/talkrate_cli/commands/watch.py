@@ -16,7 +16,7 @@ from rich.console import Group
 from rich.live import Live
 from rich.text import Text
 
-from talkrate_cli import output
+from talkrate_cli import output, signals
 from talkrate_cli.client import Api
 from talkrate_cli.commands.reading import TALK, known_track
 from talkrate_cli.errors import ApiProblem, CliError, Unreachable
@@ -143,10 +143,13 @@ def watch(
         subscriber.start()
     deadline = None if duration is None else time.monotonic() + duration
     try:
-        if session.as_json:
-            _watch_json(watcher, data, interval, deadline)
-        else:
-            _watch_live(watcher, data, interval, deadline)
+        # (a Ctrl-C sent twice at once, as `timeout -s INT` does, stops it once: the second
+        # landed inside the last view's drawing, which was then never written)
+        with signals.ctrl_c_once():
+            if session.as_json:
+                _watch_json(watcher, data, interval, deadline)
+            else:
+                _watch_live(watcher, data, interval, deadline)
     except KeyboardInterrupt:
         pass
     finally:
