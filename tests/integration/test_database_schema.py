@@ -290,3 +290,25 @@ def test_settings_that_cannot_be_read_are_answered_to_cloudformation(
     # Then it hears of the failure (rather than waiting an hour for an answer)
     assert answer["Status"] == "FAILED"
     assert "PUBLISH_TIMEOUT_SECONDS" in answer["Reason"]
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "postgresql://talkrate:s3cret-pw@127.0.0.1:1/talkrate",
+        "host=127.0.0.1 port=1 user=talkrate password=s3cret-pw dbname=talkrate",
+        "postgresql://127.0.0.1:1/talkrate?user=talkrate&password=s3cret-pw",
+    ],
+    ids=["url", "keywords", "query"],
+)
+def test_an_unreachable_database_is_named_by_its_address_never_its_credentials(dsn: str) -> None:
+    # Given a database that does not answer (a closed loopback port)
+    # When a call needs it
+    with pytest.raises(BackendUnavailable) as raised:
+        PostgresDatabase(dsn).run(lambda cursor: cursor.execute("SELECT 1"))
+    told = str(raised.value) + repr(raised.value.__cause__)
+    # Then the error names the server, so an operator sees which one failed (it said
+    # 'connection to server at "***", port ***'), and neither the password nor the user
+    assert '"127.0.0.1", port 1 failed' in told, told
+    assert "s3cret-pw" not in told
+    assert "talkrate:" not in told

@@ -1003,14 +1003,29 @@ def _connect_bounded(
 
 
 def _redacted(message: str, dsn: str) -> str:
-    """The message with every piece of the DSN's user, password, host and port replaced."""
+    """The message with every piece of the DSN's user and password replaced. The host and port
+    stay: an operator must see which server failed (they are no secret)."""
+    from urllib.parse import unquote  # (on a failure only: not at every cold start)
+
     if "://" in dsn:  # postgresql://user:password@host:port/database?options
         rest = dsn.split("://", 1)[1]
-        # The address, and everything before the last "@" (a password's unescaped "/" or "@"
-        # moves the apparent end of the credentials).
-        pieces = re.split(r"[:@/\[\]]", rest.split("/", 1)[0] + "@" + rest.rsplit("@", 1)[0])
+        # Everything before the last "@" (a password's unescaped "/" or "@" moves the apparent
+        # end of the credentials, and libpq then quotes a piece of it as a host or a port).
+        credentials = rest.rsplit("@", 1)[0] if "@" in rest else ""
+        pieces = [credentials, *re.split(r"[:@/\[\]]", credentials)]
+        query = rest.split("?", 1)[1] if "?" in rest else ""
+        pieces += [
+            value
+            for key, value in re.findall(r"(?:^|&)(\w+)=([^&]*)", query)
+            if key in ("user", "password")
+        ]
     else:  # host=... password=... (keyword form)
-        pieces = [value.strip("'\"") for value in re.findall(r"=\s*('[^']*'|\S+)", dsn)]
+        pieces = [
+            value.strip("'\"")
+            for key, value in re.findall(r"(\w+)\s*=\s*('[^']*'|\S+)", dsn)
+            if key in ("user", "password")
+        ]
+    pieces += [unquote(piece) for piece in pieces]
     for piece in sorted({p for p in pieces if len(p) >= 2}, key=len, reverse=True):
         message = message.replace(piece, "***")
     return message
