@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -136,9 +137,28 @@ class VoterTokens:
     def _all(self) -> dict[str, Any]:
         try:
             data = json.loads(self.path.read_text())
-        except (OSError, ValueError):
+        except FileNotFoundError:
             return {}
-        return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            data = None
+        if isinstance(data, dict):
+            return data
+        self._set_aside()
+        return {}
+
+    def _set_aside(self) -> None:
+        """A file that is not the tokens' (cut short, edited, not JSON): kept beside under
+        another name, and said, rather than written over without a word. The next rating gets
+        a new token and counts beside this user's earlier ones as another attendee's."""
+        aside = self.path.with_name(f"voters.unreadable-{int(time.time())}.json")
+        try:
+            os.replace(self.path, aside)
+        except OSError:
+            return
+        sys.stderr.write(
+            f"talkrate: {self.path} could not be read: kept as {aside.name}; a new voter token "
+            "is asked for, so a rating changed now counts beside your earlier one\n"
+        )
 
     def _save(self, data: dict[str, Any]) -> None:
         """Write the file whole, private from its first byte: a temporary file of this run's own

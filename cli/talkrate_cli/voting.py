@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from talkrate_cli.client import Api
@@ -62,4 +63,10 @@ def rate(
             raise
         if token is not None:
             tokens.forget(api.url)
+            # (expired, or signed with a key the service no longer has: said, since the
+            # ratings made under the old one now count beside this one)
+            sys.stderr.write(
+                "talkrate: the kept voter token was refused; a new one is asked for, so this "
+                "rating counts beside your earlier ones\n"
+            )
         return api.rate(talk_id, value, new_token(api, tokens, code))

@@ -1568,6 +1568,27 @@ def attendee_cli(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory)
     stop_runtime(runtime)
 
 
+def test_a_voters_file_that_cannot_be_read_is_kept_aside_and_said(attendee_cli: Cli) -> None:
+    # Given an attendee whose kept voter tokens were cut short (a disk full, an edit)
+    kept = Path(attendee_cli.env["TALKRATE_CONFIG_DIR"]) / "voters.json"
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    kept.write_text('{"http://127.0.0.1": {"voterTok')
+    # When they rate, Then the rating is made with a new token, and they are told why their
+    # earlier ratings now count beside it (it was written over without a word)
+    done = attendee_cli.run("rate", "testcontainers-integration-testing", "3")
+    assert done.returncode == 0, done.stderr
+    assert "voters.json could not be read" in done.stderr
+    assert "a new voter token is asked for" in done.stderr
+    # And the unreadable file is kept beside the new one, as it was
+    [aside] = kept.parent.glob("voters.unreadable-*.json")
+    assert aside.read_text() == '{"http://127.0.0.1": {"voterTok'
+    assert json.loads(kept.read_text())
+    # And the next rating is quiet
+    again = attendee_cli.run("rate", "testcontainers-integration-testing", "4")
+    assert again.returncode == 0, again.stderr
+    assert again.stderr == ""
+
+
 def test_rate_gets_a_voter_token_keeps_it_and_the_newest_rating_counts(
     attendee_cli: Cli,
 ) -> None:
