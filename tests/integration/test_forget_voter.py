@@ -326,6 +326,30 @@ def test_a_voter_whose_token_is_valid_is_not_forgotten(
         ]
 
 
+def test_a_voter_id_said_expired_who_rated_within_the_hour_is_not_forgotten(
+    backends: tuple[PostgresEventStore, RedisReadModel],
+    talks_dsn: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store, model = backends
+    talk = unique_talk_id()
+    voter = uuid.uuid4().hex
+    # Given an attendee who rated a talk minutes ago (their token was valid then)
+    just_now = voter_event(talk, 4, voter, 0).model_copy(
+        update={"occurred_at": datetime.now(UTC) - timedelta(minutes=5)}
+    )
+    model.apply(store.record(classify([at(f"t-{uuid.uuid4().hex[:8]}", 0, 0, just_now)])))
+    # When an operator forgets their voter id, saying its token expired over an hour ago
+    status, done, err = forget(voter, "--expired", capsys=capsys)
+    # Then it is refused, saying when the voter rated and from when they can be forgotten (it
+    # took the operator's word: a rating sent with the still valid token then counted twice)
+    assert status == 2, err
+    assert done is None or "error" in done
+    assert "this voter rated at" in err, err
+    assert "or forget them from" in err, err
+    assert [value for _, value in rows_of(talks_dsn, voter)] == [4]
+
+
 def test_a_voter_id_needs_to_be_said_expired(
     backends: tuple[PostgresEventStore, RedisReadModel], capsys: pytest.CaptureFixture[str]
 ) -> None:

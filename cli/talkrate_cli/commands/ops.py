@@ -296,7 +296,10 @@ FORGET_AFTER_EXPIRY = 3600
 @click.option(
     "--expired",
     is_flag=True,
-    help="VOTER is a voter id whose token expired over an hour ago (with a token, its expiry is read).",
+    help=(
+        "VOTER is a voter id whose token expired over an hour ago (with a token, its expiry is "
+        "read); refused when the event store holds a rating of theirs from the last hour."
+    ),
 )
 @pass_session
 @_backend_errors
@@ -343,6 +346,17 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
     pseudonym = forgotten_id(voter_id)
     say = _say("forget-voter", output.errors if session.as_json else None)
     store, model = wiring.event_store(), wiring.read_model()
+    if read is None:
+        # The operator's word that the token expired over an hour ago, checked against what
+        # the store knows: a rating made since proves the token was valid then.
+        last = store.last_rating_of_voter(voter_id)
+        if last is not None and datetime.now(UTC) < last + timedelta(seconds=FORGET_AFTER_EXPIRY):
+            ready = last + timedelta(seconds=FORGET_AFTER_EXPIRY)
+            raise BadInput(
+                f"nothing changed: this voter rated at {last:%Y-%m-%d %H:%M} UTC, so their token "
+                "was valid then, not expired over an hour ago. Give the token (its expiry is "
+                f"read from it), or forget them from {ready:%Y-%m-%d %H:%M} UTC"
+            )
     waiting = store.pending_of_voter(voter_id)
     if waiting:
         # The relay may be publishing it this moment, under the old id.

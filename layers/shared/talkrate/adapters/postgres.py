@@ -776,6 +776,16 @@ class PostgresEventStore:
             cursor.execute(sql, (_voter_member(voter_id),))
             return int((cursor.fetchone() or (0,))[0])
 
+    def last_rating_of_voter(self, voter_id: str) -> datetime | None:
+        """When the voter's newest stored rating was made (None when none is stored): their
+        token was valid then (`ops forget-voter --expired` checks an operator's word by it)."""
+        with self._db.transaction() as cursor:
+            cursor.execute(
+                "SELECT max(occurred_at) FROM rating_events WHERE voter_id = %s", (voter_id,)
+            )
+            row = cursor.fetchone()
+        return row[0] if row else None
+
     def rename_voter(self, voter_id: str, pseudonym: str) -> tuple[int, int, int]:
         """File every trace of a voter under `pseudonym`, in one transaction (`ops forget-voter`):
         their events (grouped as before: a rebuild counts the same), and the outbox entries and
