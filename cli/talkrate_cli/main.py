@@ -166,6 +166,10 @@ def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     ctx.exit()
 
 
+# The options of `talkrate` itself: given after a command, they are said where they go.
+GLOBAL_OPTIONS = ("--api", "--stack", "--region", "--json")
+
+
 @click.group(cls=TalkrateGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--api",
@@ -298,7 +302,10 @@ def _main(argv: list[str] | None) -> int:
             message = "Missing command."
         problem: CliError = CliError(message)
         if isinstance(error, click.UsageError):
-            if error.ctx is not None:
+            if isinstance(error, click.NoSuchOption) and error.option_name in GLOBAL_OPTIONS:
+                # `talkrate show X --json`: a global option, given after the command
+                message += f" ({error.option_name} goes before the command: `talkrate {error.option_name} …`)"
+            elif error.ctx is not None:
                 message += f" (see `{error.ctx.command_path} --help`)"
             problem = UsageProblem(message)
         elif isinstance(error, click.FileError):

@@ -1423,6 +1423,18 @@ def test_a_terminal_that_cannot_write_every_character_still_gets_the_work_and_wh
     assert title in exported.stdout
 
 
+def test_a_global_option_given_after_the_command_is_said_where_it_goes(cli: Cli) -> None:
+    # When a script asks for JSON after the command, Then it is told where --json goes (click
+    # said only "No such option '--json'"), as a usage error (2), in JSON as it asked
+    done = cli.run("show", "testcontainers-integration-testing", "--json")
+    assert done.returncode == 2, done.stderr
+    assert "--json goes before the command: `talkrate --json …`" in done.stderr
+    assert json.loads(done.stdout)["error"]["type"] == "urn:talkrate:cli:usage"
+    # And an option no command has still points to the command's help
+    bogus = cli.run("show", "testcontainers-integration-testing", "--bogus")
+    assert "(see `talkrate show --help`)" in bogus.stderr
+
+
 def test_simulate_verify_fails_when_no_rating_was_accepted(cli: Cli) -> None:
     # Given a track whose only talk closed its rating days ago
     track = f"Closed {unique_talk_id()[-6:]}"
