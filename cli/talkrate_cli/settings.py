@@ -136,22 +136,27 @@ class VoterTokens:
 
     def _all(self) -> dict[str, Any]:
         try:
-            data = json.loads(self.path.read_text())
-        except FileNotFoundError:
+            text = self.path.read_bytes()
+        except OSError:  # none yet, or not readable now (its rights): nothing kept, as before
             return {}
-        except (OSError, ValueError):
+        try:
+            data = json.loads(text)
+        except ValueError:
             data = None
         if isinstance(data, dict):
             return data
-        self._set_aside()
+        self._set_aside(text)
         return {}
 
-    def _set_aside(self) -> None:
-        """A file that is not the tokens' (cut short, edited, not JSON): kept beside under
-        another name, and said, rather than written over without a word. The next rating gets
-        a new token and counts beside this user's earlier ones as another attendee's."""
-        aside = self.path.with_name(f"voters.unreadable-{int(time.time())}.json")
+    def _set_aside(self, unreadable: bytes) -> None:
+        """A file that is not the tokens' (cut short, edited, not JSON): kept beside under a
+        name of its own, and said, rather than written over without a word. The next rating gets
+        a new token and counts beside this user's earlier ones as another attendee's. Only the
+        bytes that failed are moved: a file another run wrote since is left alone."""
+        aside = self.path.with_name(f"voters.unreadable-{time.time_ns()}-{os.getpid()}.json")
         try:
+            if self.path.read_bytes() != unreadable:
+                return
             os.replace(self.path, aside)
         except OSError:
             return

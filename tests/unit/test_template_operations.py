@@ -1123,14 +1123,30 @@ def test_every_batch_lambda_gives_up_on_is_told_while_earlier_reports_wait() -> 
     # all that time and notifies nobody of the next batches Lambda gives up on
     template = _prod()
     queue = {"Name": "QueueName", "Value": {"Fn::GetAtt": ["ProjectorFailures", "QueueName"]}}
+
+    def on_the_queue(properties: dict[str, Any]) -> bool:
+        metrics = [properties] + [
+            m["MetricStat"]["Metric"] for m in properties.get("Metrics", []) if "MetricStat" in m
+        ]
+        return any(
+            m.get("Namespace") == "AWS/SQS" and queue in m.get("Dimensions", []) for m in metrics
+        )
+
     alarms = {
         name: alarm["Properties"]
         for name, alarm in resources(template, "AWS::CloudWatch::Alarm").items()
-        if alarm["Properties"].get("Namespace") == "AWS/SQS"
-        and queue in alarm["Properties"].get("Dimensions", [])
+        if on_the_queue(alarm["Properties"])
     }
-    waiting = {"ApproximateNumberOfMessagesVisible": 3.0, "NumberOfMessagesSent": 0.0}
-    new_report = {"ApproximateNumberOfMessagesVisible": 4.0, "NumberOfMessagesSent": 1.0}
+    waiting = {
+        "ApproximateNumberOfMessagesVisible": 3.0,
+        "ApproximateNumberOfMessagesNotVisible": 0.0,
+        "NumberOfMessagesSent": 0.0,
+    }
+    new_report = {
+        "ApproximateNumberOfMessagesVisible": 4.0,
+        "ApproximateNumberOfMessagesNotVisible": 0.0,
+        "NumberOfMessagesSent": 1.0,
+    }
     # Then an alarm on the queue is back to OK while old reports wait, and fires on a new one
     told = [
         name
@@ -1138,8 +1154,20 @@ def test_every_batch_lambda_gives_up_on_is_told_while_earlier_reports_wait() -> 
         if not _alarm_fires(alarm, [waiting]) and _alarm_fires(alarm, [waiting, new_report])
     ]
     assert told, list(alarms)
-    # And the reports still waiting keep an alarm of their own in ALARM
+    # And the reports still waiting keep an alarm of their own in ALARM, also while an operator
+    # holds one read and replays it (hidden 15 minutes: visible alone went OK, "replayed")
     assert any(_alarm_fires(alarm, [waiting]) for alarm in alarms.values())
+    being_replayed = {
+        "ApproximateNumberOfMessagesVisible": 0.0,
+        "ApproximateNumberOfMessagesNotVisible": 1.0,
+        "NumberOfMessagesSent": 0.0,
+    }
+    assert _alarm_fires(alarms["ProjectorFailuresAlarm"], [being_replayed])
+    deleted = {
+        "ApproximateNumberOfMessagesVisible": 0.0,
+        "ApproximateNumberOfMessagesNotVisible": 0.0,
+    }
+    assert not _alarm_fires(alarms["ProjectorFailuresAlarm"], [deleted])
 
 
 def _fires_treating_missing_data(properties: dict[str, Any], periods: list[float | None]) -> bool:

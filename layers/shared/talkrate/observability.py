@@ -26,6 +26,11 @@ for _name in QUIET_LIBRARIES:
     logging.getLogger(_name).setLevel(logging.WARNING)
 
 logger = Logger(service="talkrate")
+# LogLevel filters talkrate's own lines here. Lambda's own level (AWS_LAMBDA_LOG_LEVEL) stays at
+# INFO or below whatever LogLevel says (template.yaml, LambdaLogLevels: above INFO it dropped the
+# metrics' EMF lines, which carry no level), and Powertools would take that level over
+# POWERTOOLS_LOG_LEVEL: the level is set on the logger itself, as LogLevel says.
+logging.getLogger(logger.name).setLevel(os.environ.get("POWERTOOLS_LOG_LEVEL") or "INFO")
 # Each stack publishes into its own namespace, `talkrate/<stack name>` (template.yaml sets it), so
 # that its alarms never read another stack's readings (dev and prod share an account); outside a
 # stack (tests, benches, a runtime without the template's variables) it is `talkrate`.

@@ -438,6 +438,7 @@ export function talkPage(main, talkId) {
   // was open): said in place of the page, whose stars could only be refused; what the page
   // runs stops, and the keyboard goes to what it says.
   function notFound(gone) {
+    if (stopped) return; // the attendee has moved on: the page shown now is another's
     halt();
     document.title = "Talk not found · talkrate";
     const heading = h("h1", { tabindex: "-1" }, gone ? "This talk is no longer in the programme" : "This talk is not in the programme");
