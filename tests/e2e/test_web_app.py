@@ -2203,6 +2203,26 @@ class PublishedApp:
         else:
             route.continue_()  # config.json
 
+    def route(self, page: Page) -> None:
+        """Serve the page's app from this layout."""
+        page.route(lambda url: urlparse(url).path.startswith("/app"), self.serve)
+
+    def publish(self, page: Page, build: str) -> None:
+        """`build` published, and the page looked at again: its version check asks the entry
+        page which version it names (the answer read before this returns)."""
+        self.build = build
+        with page.expect_response(lambda answer: urlparse(answer.url).path == "/app/"):
+            page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+        page.wait_for_timeout(200)
+
+    @staticmethod
+    def running(page: Page) -> list[str]:
+        """The entry modules the page runs, by their addresses (which name the version)."""
+        modules: list[str] = page.evaluate(
+            "[...document.querySelectorAll('script[src]')].map((s) => new URL(s.src).pathname)"
+        )
+        return modules
+
 
 @pytest.mark.parametrize("published", ["newer", "same", "newer, phone offline"])
 def test_an_open_page_takes_a_newer_published_version_at_its_next_change_of_page(
@@ -2210,18 +2230,13 @@ def test_an_open_page_takes_a_newer_published_version_at_its_next_change_of_page
 ) -> None:
     # Given the programme open on a phone, in the version published then
     app = PublishedApp("a1a1a1a1a1a1a1a1")
-    page.route(lambda url: urlparse(url).path.startswith("/app"), app.serve)
+    app.route(page)
     page.goto(web.url("/app/"))
     expect(page.locator("h1")).to_have_text("Programme")
-    scripts = "[...document.querySelectorAll('script[src]')].map((s) => new URL(s.src).pathname)"
-    assert page.evaluate(scripts) == ["/app/b/a1a1a1a1a1a1a1a1/js/main.js"]
+    assert app.running(page) == ["/app/b/a1a1a1a1a1a1a1a1/js/main.js"]
     page.evaluate("window.drawnInPlace = true")
     # When a newer version is published (or the same one again), and the phone is looked at
-    if published.startswith("newer"):
-        app.build = "b2b2b2b2b2b2b2b2"
-    with page.expect_response(lambda answer: urlparse(answer.url).path == "/app/"):
-        page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
-    page.wait_for_timeout(200)  # (the answer read)
+    app.publish(page, "b2b2b2b2b2b2b2b2" if published.startswith("newer") else app.build)
     # Then nothing changes on the page until the attendee moves on
     expect(page.locator("h1")).to_have_text("Programme")
     assert page.evaluate("window.drawnInPlace") is True
@@ -2233,10 +2248,10 @@ def test_an_open_page_takes_a_newer_published_version_at_its_next_change_of_page
     expect(page.locator("h1")).to_have_text("Leaderboard")
     if published == "newer":
         assert page.evaluate("window.drawnInPlace") is None
-        assert page.evaluate(scripts) == ["/app/b/b2b2b2b2b2b2b2b2/js/main.js"]
+        assert app.running(page) == ["/app/b/b2b2b2b2b2b2b2b2/js/main.js"]
     else:
         assert page.evaluate("window.drawnInPlace") is True
-        assert page.evaluate(scripts) == ["/app/b/a1a1a1a1a1a1a1a1/js/main.js"]
+        assert app.running(page) == ["/app/b/a1a1a1a1a1a1a1a1/js/main.js"]
     page.context.set_offline(False)
 
 
@@ -2255,24 +2270,19 @@ def test_a_room_screen_takes_a_newer_published_version_by_itself_at_a_quiet_mome
     else:
         talk = web.add_talk(title="Being rated")
     app = PublishedApp("a1a1a1a1a1a1a1a1")
-    page.route(lambda url: urlparse(url).path.startswith("/app"), app.serve)
+    app.route(page)
     page.clock.install()
     page.goto(web.url(SCREEN.format(id=talk["id"])))
     expect(page.get_by_role("heading", level=1)).to_have_text(talk["title"])
-    scripts = "[...document.querySelectorAll('script[src]')].map((s) => new URL(s.src).pathname)"
     old, new = ["/app/b/a1a1a1a1a1a1a1a1/js/main.js"], ["/app/b/b2b2b2b2b2b2b2b2/js/main.js"]
-    assert page.evaluate(scripts) == old
+    assert app.running(page) == old
     page.evaluate("window.drawnInPlace = true")
     # When a newer version is published and the screen's check finds it
-    app.build = "b2b2b2b2b2b2b2b2"
-    with page.expect_response(lambda answer: urlparse(answer.url).path == "/app/"):
-        page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
-    page.wait_for_timeout(200)  # (the answer read)
+    app.publish(page, "b2b2b2b2b2b2b2b2")
     if talk_is == "closed":
         # Then it loads the newer version at its next look, half a minute later
         run_clock(page, 1, 31_000, 300)
-        wait_for(lambda: page.evaluate(scripts) == new, seconds=10)
-        assert page.evaluate(scripts) == new
+        assert wait_for(lambda: app.running(page) == new, seconds=10)
         expect(page.get_by_test_id("qr-caption")).to_have_text("Rating closed")
         return
     if talk_is == "closed, publish taken back":
@@ -2297,8 +2307,7 @@ def test_a_room_screen_takes_a_newer_published_version_by_itself_at_a_quiet_mome
         assert page.evaluate("window.drawnInPlace") is True
         page.context.set_offline(False)
         run_clock(page, 1, 31_000, 300)
-        wait_for(lambda: page.evaluate(scripts) == new, seconds=10)
-        assert page.evaluate(scripts) == new
+        assert wait_for(lambda: app.running(page) == new, seconds=10)
         return
     # Then, while the room is rating, it keeps its version: a rating five minutes in moves the
     # figures, and ten minutes without a move are waited for after it
@@ -2311,11 +2320,10 @@ def test_a_room_screen_takes_a_newer_published_version_by_itself_at_a_quiet_mome
     expect(page.get_by_test_id("total")).to_have_text("1 rating")
     run_clock(page, 18, 31_000, 100)
     assert page.evaluate("window.drawnInPlace") is True
-    assert page.evaluate(scripts) == old
+    assert app.running(page) == old
     # And it loads the newer version once the figures have stayed still for ten minutes
     run_clock(page, 3, 31_000, 300)
-    wait_for(lambda: page.evaluate(scripts) == new, seconds=10)
-    assert page.evaluate(scripts) == new
+    assert wait_for(lambda: app.running(page) == new, seconds=10)
     expect(page.get_by_test_id("total")).to_have_text("1 rating")
 
 

@@ -9,10 +9,10 @@ import re
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote, urlparse
+from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app
@@ -81,10 +81,9 @@ def test_a_talk_starting_while_the_programme_is_open_says_now_on_time(
     expect(card).to_contain_text("Now", timeout=5_000)
 
 
-def test_back_from_a_talk_returns_to_the_same_place_in_the_programme(
-    web: WebStack, page: Page
-) -> None:
-    # Given a programme of 30 talks, scrolled down to the 21st on a phone
+def the_21st_of_30_opened(web: WebStack, page: Page) -> tuple[Locator, float]:
+    """A track of 30 talks on the programme, scrolled down to the 21st, which is then opened:
+    the programme's link to it, and how far the programme was scrolled."""
     track = f"Long day {unique_talk_id()}"
     start = datetime.now(UTC) + timedelta(days=1)
     for n in range(30):
@@ -92,11 +91,19 @@ def test_back_from_a_talk_returns_to_the_same_place_in_the_programme(
     page.goto(web.url(f"/app/?track={quote(track)}"))
     link = page.get_by_role("link", name="Slot 20", exact=True)
     link.scroll_into_view_if_needed()
-    scrolled = page.evaluate("window.scrollY")
+    scrolled: float = page.evaluate("window.scrollY")
     assert scrolled > 1000
-    # When the attendee opens that talk, and comes back
     link.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Slot 20")
+    return link, scrolled
+
+
+def test_back_from_a_talk_returns_to_the_same_place_in_the_programme(
+    web: WebStack, page: Page
+) -> None:
+    # Given a programme of 30 talks, scrolled down to the 21st on a phone
+    # When the attendee opens that talk, and comes back
+    link, scrolled = the_21st_of_30_opened(web, page)
     page.go_back()
     # Then the programme is where they left it, the keyboard on the talk they came from
     expect(link).to_be_focused()
@@ -108,30 +115,16 @@ def test_back_that_loads_a_newer_version_returns_to_the_same_place_too(
 ) -> None:
     # Given a programme of 30 talks in the version published then, scrolled down to the 21st,
     # and that talk opened (drawn in place)
-    track = f"Long day {unique_talk_id()}"
-    start = datetime.now(UTC) + timedelta(days=1)
-    for n in range(30):
-        web.add_talk(title=f"Slot {n:02d}", track=track, **an_hour_from(start + timedelta(hours=n)))
     app = PublishedApp("a1a1a1a1a1a1a1a1")
-    page.route(lambda url: urlparse(url).path.startswith("/app"), app.serve)
-    page.goto(web.url(f"/app/?track={quote(track)}"))
-    link = page.get_by_role("link", name="Slot 20", exact=True)
-    link.scroll_into_view_if_needed()
-    scrolled = page.evaluate("window.scrollY")
-    assert scrolled > 1000
-    link.click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Slot 20")
+    app.route(page)
+    link, scrolled = the_21st_of_30_opened(web, page)
     # When a newer version is published, the phone has seen it, and the attendee goes Back
-    app.build = "b2b2b2b2b2b2b2b2"
-    with page.expect_response(lambda answer: urlparse(answer.url).path == "/app/"):
-        page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
-    page.wait_for_timeout(200)  # (the answer read)
+    app.publish(page, "b2b2b2b2b2b2b2b2")
     page.go_back()
     # Then the programme is loaded whole in the newer version, where they left it, the keyboard
     # on the talk they came from
     expect(link).to_be_focused()
-    scripts = "[...document.querySelectorAll('script[src]')].map((s) => new URL(s.src).pathname)"
-    assert page.evaluate(scripts) == ["/app/b/b2b2b2b2b2b2b2b2/js/main.js"]
+    assert app.running(page) == ["/app/b/b2b2b2b2b2b2b2b2/js/main.js"]
     assert abs(page.evaluate("window.scrollY") - scrolled) <= 1
     # And a reload afterwards is a reload: the page from its top
     page.evaluate("window.scrollTo(0, 300)")
