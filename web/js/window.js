@@ -33,9 +33,10 @@ export function ratingWindow(talk, now) {
   return { open: true, caption: "Scan to rate", text: "" };
 }
 
-// A timer for the talk's next edge after `now` (its start, its end, its rating's close), so
-// what follows the window changes on time, not at the next 30 s check. Its id, or null.
-export function atNextEdge(talk, now, check) {
-  const ahead = [talk.startsAt, talk.endsAt, talk.ratingClosesAt].map((iso) => Date.parse(iso) + 1 - now).filter((ms) => ms > 0);
+// A timer for the talks' next edge after `now` (a start, an end, a rating's close), so what
+// follows the window changes on time, not at the next 30 s check. Its id, or null.
+export function atNextEdge(talks, now, check) {
+  const ahead = talks.flatMap((talk) => [talk.startsAt, talk.endsAt, talk.ratingClosesAt])
+    .map((iso) => Date.parse(iso) + 1 - now).filter((ms) => ms > 0);
   return ahead.length ? setTimeout(check, Math.min(...ahead, 2 ** 31 - 1)) : null;
 }

@@ -4,7 +4,7 @@ import { h, fill, setText, plural, formatAvg, talkHref, arrange } from "../dom.j
 import { serviceNow } from "../api.js";
 import { watchCatalogue } from "../live.js";
 import { isRunning, errorText, tracksOf, trackSelect, searchBox, searchWords, matchesSearch, shownOf, staleNotice, liveBadge } from "./common.js";
-import { ratingClosed, when } from "../window.js";
+import { ratingClosed, when, atNextEdge } from "../window.js";
 
 function matches(talk, words, track) {
   return (!track || talk.track === track) && matchesSearch(talk, words);
@@ -115,6 +115,7 @@ export function programmePage(main) {
   // seconds during a conference) updates a score in place and never takes the keyboard focus
   // or a screen reader's place away.
   const cards = new Map(); // talk id -> { key, node, score, scoreKey }
+  let edgeTimer = null;
   function show() {
     remember();
     const words = searchWords(query);
@@ -138,7 +139,9 @@ export function programmePage(main) {
     const ids = new Set(talks.map((talk) => talk.id));
     for (const id of [...cards.keys()]) if (!ids.has(id)) cards.delete(id);
     arrange(list, nodes);
-    atNextEdge(shown, now);
+    // ...and at the next start, end or close of a talk shown, on time: "Now" came up to 30 s late.
+    clearTimeout(edgeTimer);
+    edgeTimer = atNextEdge(shown, now, show);
     if (talks.length && !shown.length) {
       // Nothing matches: say so, and offer the way back to the whole programme.
       fill(status, `No talk matches${query.trim() ? ` “${query.trim()}”` : ""}${track ? ` in ${track}` : ""}. `,
@@ -146,15 +149,6 @@ export function programmePage(main) {
       return;
     }
     setText(status, shownOf(shown.length, talks.length));
-  }
-
-  // ...and at the next start, end or close of a talk shown, on time: "Now" came up to 30 s late.
-  let edgeTimer = null;
-  function atNextEdge(shown, now) {
-    clearTimeout(edgeTimer);
-    const ahead = shown.flatMap((talk) => [talk.startsAt, talk.endsAt, talk.ratingClosesAt])
-      .map((iso) => Date.parse(iso) + 1 - now).filter((ms) => ms > 0 && ms < 2 ** 31);
-    edgeTimer = ahead.length ? setTimeout(show, Math.min(...ahead)) : null;
   }
 
   function clearFilters() {

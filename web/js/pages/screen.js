@@ -72,7 +72,7 @@ export function screenPage(main, talkId) {
   const showCaption = () => {
     setText(caption, ratingWindow(talk, now()).caption);
     clearTimeout(edgeTimer);
-    edgeTimer = atNextEdge(talk, now(), showCaption);
+    edgeTimer = atNextEdge([talk], now(), showCaption);
   };
   const show = () => {
     inProgramme(true);

@@ -208,7 +208,7 @@ export function talkPage(main, talkId) {
   function showWindow() {
     if (!talk) return;
     clearTimeout(edgeTimer);
-    edgeTimer = atNextEdge(talk, now(), showWindow);
+    edgeTimer = atNextEdge([talk], now(), showWindow);
     const state = ratingWindow(talk, now());
     open = state.open;
     unrated = state.unrated || "";
