@@ -16,16 +16,20 @@ export function newerVersionPublished() {
   return newer;
 }
 
+// The version the entry page names now (it is never cached: no-cache), or null when it did not
+// answer with one; throws without a network.
+async function published() {
+  const answer = await fetch("/app/", { cache: "no-cache" });
+  return answer.ok ? BUILD.exec(await answer.text())?.[1] ?? null : null;
+}
+
 async function check() {
   if (newer || document.visibilityState !== "visible") return;
   if (Date.now() - checkedAt < CHECK_EVERY_MS) return;
   checkedAt = Date.now();
   try {
-    // The entry page names the version it serves (it is never cached: no-cache).
-    const answer = await fetch("/app/", { cache: "no-cache" });
-    if (!answer.ok) return;
-    const published = BUILD.exec(await answer.text())?.[1];
-    if (published && published !== running) newer = true;
+    const named = await published();
+    if (named && named !== running) newer = true;
   } catch {
     // Offline for now: the next look asks again.
     checkedAt = -Infinity;
@@ -39,10 +43,9 @@ async function check() {
 export async function takeNewerVersion() {
   if (!newer || !navigator.onLine) return false;
   try {
-    const answer = await fetch("/app/", { cache: "no-cache" });
-    const published = answer.ok ? BUILD.exec(await answer.text())?.[1] : null;
-    if (!published) return false;
-    if (published === running) {
+    const named = await published();
+    if (!named) return false;
+    if (named === running) {
       newer = false; // taken back: nothing to load, and nothing more to ask until the next check
       return false;
     }
