@@ -328,7 +328,7 @@ def _main(argv: list[str] | None) -> int:
 def run() -> None:
     """The console script's entry point."""
     status = main()
-    if TERMINATED.is_set() or signals.stopped():
+    if signals.stopped():  # (a SIGTERM, or a Ctrl-C the command took through signals)
         # Done, and stopping: the stop's duplicate (`timeout` signals the command, then its
         # group) may come while the interpreter ends, which puts every signal's default back
         # first: it killed the command that had ended well (exit 143 for 0).
