@@ -40,9 +40,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.add_metric(name=API_KEY_DAYS_LEFT_METRIC, unit="None", value=days)
     left = context.get_remaining_time_in_millis() / 1000
     budget = min(DRAIN_SECONDS, left - settings.publish_timeout_seconds - RECORD_SECONDS)
-    until = time.monotonic() + budget
+    now = time.monotonic()
+    until = now + budget
+    # A stream that is down is tried again every few seconds while the run can still leave a
+    # rebuild its time afterwards: ratings kept during an outage go out seconds after it ends.
+    retry_until = now + left - settings.publish_timeout_seconds - RECORD_SECONDS - REBUILD_SECONDS
     try:
-        result = relay_outbox(wiring.outbox(), wiring.rating_publisher(), until=until)
+        result = relay_outbox(
+            wiring.outbox(), wiring.rating_publisher(), until=until, retry_until=retry_until
+        )
         metrics.add_metric(name="OutboxPublished", unit="Count", value=result.published)
         metrics.add_metric(name="OutboxPending", unit="Count", value=result.pending)
         metrics.add_metric(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg2
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
@@ -233,3 +235,110 @@ def test_each_failed_try_of_a_paused_stream_doubles_its_pause_up_to_the_longest(
     clock.now += 0.2
     assert tried()
     stream.close()
+
+
+@pytest.fixture
+def kept_while_down(talks_dsn: str) -> Iterator[Callable[[int], list[str]]]:
+    """Keep ratings in the outbox as the API does while the stream is down; their event ids.
+    They leave the outbox after the test (it is the test database's, shared by its tests)."""
+    from talkrate.adapters.postgres import PostgresDatabase, PostgresOutbox
+    from talkrate.events import Rating
+
+    kept: list[str] = []
+
+    def keep(count: int) -> list[str]:
+        outbox = PostgresOutbox(PostgresDatabase(talks_dsn))
+        events = [Rating.of(rating_event("kept-while-down", v)) for v in range(1, count + 1)]
+        for event in events:
+            outbox.enqueue(event)
+        kept.extend(str(event.event_id) for event in events)
+        return kept[-count:]
+
+    yield keep
+    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+        cursor.execute("DELETE FROM rating_outbox WHERE event_id::text = ANY(%s)", (kept,))
+    connection.close()
+
+
+def relay_run(talks_dsn: str, publisher: KafkaRatingPublisher, **options: Any) -> Any:
+    """One relay run over the test database's outbox."""
+    from talkrate.adapters.postgres import PostgresDatabase, PostgresOutbox
+    from talkrate.relay import relay_outbox
+
+    return relay_outbox(PostgresOutbox(PostgresDatabase(talks_dsn)), publisher, **options)
+
+
+def test_the_relay_tries_a_stream_that_failed_again_and_publishes_once_it_is_back(
+    talks_dsn: str, kept_while_down: Callable[[int], list[str]]
+) -> None:
+    # Given ratings kept in the outbox, and a broker that does not answer (held still)
+    from talkrate_local.broker import LocalBroker
+
+    kept = kept_while_down(3)
+    with LocalBroker() as broker:
+        settings = {"STREAMS_CONNECTION": broker.bootstrap, "PUBLISH_TIMEOUT_SECONDS": 1}
+        publisher = KafkaRatingPublisher(Settings.model_validate(settings))
+        process = broker._process
+        assert process is not None
+        process.send_signal(signal.SIGSTOP)
+        assert held_still(process.pid), broker.log_tail()
+        # When a relay run starts while it is down, and the broker answers again 2.5 s later
+        resumed = threading.Timer(2.5, process.send_signal, (signal.SIGCONT,))
+        resumed.start()
+        try:
+            now = time.monotonic()
+            result = relay_run(
+                talks_dsn, publisher, until=now + 30, retry_until=now + 30, pause=0.5
+            )
+        finally:
+            resumed.join()
+            publisher.close()
+        # Then the same run published them once the broker was back, and nothing waits
+        assert result.pending == 0, result
+        records = consume_to_end(broker.bootstrap, "ratings")
+        published = {str(RatingSubmitted.from_json(r.value).event_id) for r in records}
+        assert set(kept) <= published
+
+
+def test_a_relay_run_stops_trying_a_stream_that_stays_down_when_its_retry_time_is_up(
+    talks_dsn: str, kept_while_down: Callable[[int], list[str]]
+) -> None:
+    # Given ratings kept in the outbox and no broker at all
+    kept = kept_while_down(2)
+    settings = {"STREAMS_CONNECTION": "127.0.0.1:1", "PUBLISH_TIMEOUT_SECONDS": 1}
+    publisher = KafkaRatingPublisher(Settings.model_validate(settings))
+    pauses: list[float] = []
+
+    def pause(seconds: float) -> None:
+        pauses.append(seconds)
+        time.sleep(seconds)
+
+    # When a run may try it again for 4 s, every 0.5 s (a try takes up to its 1 s budget)
+    now = time.monotonic()
+    result = relay_run(
+        talks_dsn, publisher, until=now + 30, retry_until=now + 4, pause=0.5, sleep=pause
+    )
+    publisher.close()
+    # Then it tried again, gave up by its retry time (a try begun before it may take its
+    # budget), and the ratings wait for the next run
+    assert pauses
+    assert set(pauses) == {0.5}
+    assert time.monotonic() - now < 4 + 1 + 1
+    assert result.published == 0
+    assert result.pending >= len(kept)
+
+
+def test_a_relay_run_without_retry_time_stops_at_the_first_failure(
+    talks_dsn: str, kept_while_down: Callable[[int], list[str]]
+) -> None:
+    # Given ratings kept in the outbox and no broker (as `talkrate ops relay` runs it)
+    kept_while_down(1)
+    settings = {"STREAMS_CONNECTION": "127.0.0.1:1", "PUBLISH_TIMEOUT_SECONDS": 1}
+    publisher = KafkaRatingPublisher(Settings.model_validate(settings))
+    pauses: list[float] = []
+    # When a run has time to drain but no time to retry
+    result = relay_run(talks_dsn, publisher, until=time.monotonic() + 30, sleep=pauses.append)
+    publisher.close()
+    # Then it stopped at the failure, without waiting
+    assert pauses == []
+    assert result.pending >= 1

@@ -111,6 +111,29 @@ def test_the_request_id_travels_in_the_kafka_header_to_the_projectors_batch_line
     assert 0 <= metrics["ProjectionDelay"][0] < 60_000  # Powertools lists each metric's values
 
 
+def test_a_relay_run_during_an_outage_tries_again_while_it_can_leave_a_rebuild_its_time(
+    configure: Callable[..., None], talk: str
+) -> None:
+    # Given a rating kept in the outbox while Kafka is down
+    configure(STREAMS_CONNECTION="127.0.0.1:1", PUBLISH_TIMEOUT_SECONDS="1")
+    response = load_function("api")(
+        http_event("POST", "/ratings", body=json.dumps({"talkId": talk, "value": 2})),
+        LambdaContextStub("api"),
+    )
+    assert json.loads(response["body"])["status"] == "queued"
+    # When a relay run with 27 s left starts while Kafka is still down: 1 s a publish, 2 s to
+    # record, 20 s for a rebuild leave 4 s of tries
+    started = time.monotonic()
+    result = load_function("relay")(
+        sample_event("relay/schedule.json"), LambdaContextStub("relay", remaining_ms=27_000)
+    )
+    took = time.monotonic() - started
+    # Then it tried again for about those 4 s (one try fails within its 1 s), no longer, and
+    # the rating still waits
+    assert result["pending"] >= 1
+    assert 3.0 <= took < 27 - 20, took
+
+
 def test_the_relay_publishes_the_age_of_the_oldest_waiting_entry(
     configure: Callable[..., None],
     talk: str,
