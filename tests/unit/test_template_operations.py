@@ -245,21 +245,26 @@ def test_every_function_has_a_throttles_alarm() -> None:
 
 
 def test_every_alarm_notifies_the_alarm_topic_and_says_why() -> None:
-    alarms = resources(_prod(), "AWS::CloudWatch::Alarm")
+    template = _prod()
+    alarms = resources(template, "AWS::CloudWatch::Alarm")
     assert len(alarms) >= 15
     for name, alarm in alarms.items():
         properties = alarm["Properties"]
         assert properties.get("AlarmActions") == [{"Ref": "AlarmTopic"}], name
         assert properties.get("OKActions") == [{"Ref": "AlarmTopic"}], name
-        assert len(properties.get("AlarmDescription", "")) > 40, name
+        description = evaluate(template, properties.get("AlarmDescription", ""))
+        assert isinstance(description, str), name
+        assert len(description) > 40, name
 
 
 def test_every_alarm_has_a_page_in_the_operations_guide() -> None:
     guide = (ROOT / "docs" / "operations.md").read_text()
     anchors = set(re.findall(r"^### (\w+)$", guide, re.MULTILINE))
-    for name, alarm in resources(_prod(), "AWS::CloudWatch::Alarm").items():
+    template = _prod()
+    for name, alarm in resources(template, "AWS::CloudWatch::Alarm").items():
         assert name in anchors, f"docs/operations.md has no section for {name}"
-        assert f"docs/operations.md#{name.lower()}" in alarm["Properties"]["AlarmDescription"]
+        description = evaluate(template, alarm["Properties"]["AlarmDescription"])
+        assert f"docs/operations.md#{name.lower()}" in description
 
 
 def test_the_guide_s_alarm_table_names_each_threshold_a_parameter_sets() -> None:
@@ -499,8 +504,74 @@ def test_what_no_route_takes_goes_to_the_api_unguarded_throttled_and_never_as_op
         assert "security" not in operation, (method, path)
         assert "ApiFunction" in json.dumps(operation["x-amazon-apigateway-integration"])
         limits = throttled[f"{method.upper()} {path}"]
-        assert limits["ThrottlingRateLimit"] < default["ThrottlingRateLimit"]
-        assert limits["ThrottlingBurstLimit"] < default["ThrottlingBurstLimit"]
+        for key in ("ThrottlingRateLimit", "ThrottlingBurstLimit"):
+            assert limits[key] < int(evaluate(template, default[key])), (method, path, key)
+
+
+# The stage's throttle and the parameter that sets each of its limits.
+STAGE_THROTTLE = {
+    "ThrottlingRateLimit": "ApiThrottleRateLimit",
+    "ThrottlingBurstLimit": "ApiThrottleBurstLimit",
+}
+
+
+def _stage_limits(template: dict[str, Any]) -> dict[str, int]:
+    [stage] = resources(template, "AWS::ApiGatewayV2::Stage").values()
+    default = stage["Properties"]["DefaultRouteSettings"]
+    return {key: int(evaluate(template, default[key])) for key in STAGE_THROTTLE}
+
+
+def test_an_operator_raises_the_stage_throttle_by_parameter_and_its_alarm_quotes_it() -> None:
+    # Given the stage as a deploy without the parameters makes it: the limits it always had
+    assert _stage_limits(_prod()) == {"ThrottlingRateLimit": 100, "ThrottlingBurstLimit": 200}
+    # When a deploy raises them for a keynote (no edit of the template)
+    raised = transformed(
+        Stage="prod",
+        CorsAllowOrigin="https://talkrate.example",
+        ApiThrottleRateLimit="400",
+        ApiThrottleBurstLimit="1000",
+    )
+    # Then the stage takes them
+    assert _stage_limits(raised) == {"ThrottlingRateLimit": 400, "ThrottlingBurstLimit": 1000}
+    # And the alarm on the stage's 429s tells the limit the stack has now
+    alarm = raised["Resources"]["HttpApiThrottledAlarm"]["Properties"]
+    assert "(400 requests a second, bursts of 1000)" in evaluate(raised, alarm["AlarmDescription"])
+
+
+def test_the_stage_throttle_s_bounds_keep_it_above_the_catch_all_routes_and_within_the_quota() -> (
+    None
+):
+    source = _source()
+    events = source["Resources"]["ApiFunction"]["Properties"]["Events"]
+    routes = [
+        e["Properties"]["RouteSettings"]
+        for e in events.values()
+        if "RouteSettings" in e["Properties"]
+    ]
+    assert routes
+    # API Gateway's default account quotas per Region: 10,000 a second, bursts of 5,000
+    quota = {"ThrottlingRateLimit": 10_000, "ThrottlingBurstLimit": 5_000}
+    for key, name in STAGE_THROTTLE.items():
+        parameter = source["Parameters"][name]
+        assert parameter["Type"] == "Number", name
+        assert len(parameter["Description"]) > 40, name
+        # No value an operator may give puts the stage below a catch-all route's own limit
+        assert parameter["MinValue"] > max(route[key] for route in routes), name
+        assert parameter["MinValue"] <= parameter["Default"] <= parameter["MaxValue"] <= quota[key]
+
+
+def test_the_guide_says_how_to_raise_the_stage_throttle_mid_event() -> None:
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    [section] = re.findall(
+        r"^### HttpApiThrottledAlarm\n(.*?)(?=^### )", guide, re.MULTILINE | re.DOTALL
+    )
+    # (it said to raise the limits "in HttpApi's route settings": an edit of the template)
+    [command] = re.findall(r"`(sam deploy [^`]*)`", section)
+    assert "--config-env prod" in command
+    assert "--parameter-overrides" in command
+    for name in (*STAGE_THROTTLE.values(), "ApiReservedConcurrency"):
+        assert f"{name}=" in command, name
+    assert "route settings" not in section
 
 
 @pytest.mark.parametrize(
