@@ -912,6 +912,8 @@ def test_only_the_api_bounds_its_wait_for_postgresql_within_its_timeout() -> Non
 # --- Least privilege: each role gets what its function is configured to use ---------------------
 
 VPC_ACCESS = "AWSLambdaVPCAccessExecutionRole"
+# The stack's own policy for a function's network interfaces (in place of VPC_ACCESS).
+NETWORK = "FunctionNetworkPolicy"
 XRAY = "AWSXrayWriteOnlyAccess"
 BOUNDARY = "arn:aws:iam::123456789012:policy/talkrate-pipeline-prod-boundary"
 MSK = {"KafkaProvider": "MSK", "MskClusterArn": "arn:aws:kafka:eu-west-1:1:cluster/c/u"}
@@ -943,6 +945,7 @@ def test_no_function_gets_vpc_or_xray_policies_it_is_not_configured_for(
     # Then no function's role may create network interfaces or write traces
     for name, (function, policies) in _function_roles(template).items():
         assert VPC_ACCESS not in policies, name
+        assert NETWORK not in policies, name
         assert XRAY not in policies, name
         assert "TracingConfig" not in function, name
 
@@ -953,14 +956,16 @@ def test_functions_in_a_vpc_with_tracing_get_those_policies(kafka: dict[str, str
     template = transformed(**kafka, **IN_VPC, Tracing="Active")
     roles = _function_roles(template)
     for name, (function, policies) in roles.items():
-        # Then each function that is in the VPC may manage its network interfaces
+        # Then each function that is in the VPC may manage its network interfaces, through the
+        # stack's policy, never AWS's (which writes every log group of the account too)
         in_vpc = evaluate(template, function.get("VpcConfig", {"Ref": "AWS::NoValue"}))
-        assert (VPC_ACCESS in policies) == (in_vpc != {"Ref": "AWS::NoValue"}), name
+        assert (NETWORK in policies) == (in_vpc != {"Ref": "AWS::NoValue"}), name
+        assert VPC_ACCESS not in policies, name
         # And every function traces and may write its traces
         assert XRAY in policies, name
         assert evaluate(template, function["TracingConfig"]) == {"Mode": "Active"}, name
     assert {"ApiFunction", "RelayFunction", "SchemaFunction"} <= {
-        name for name, (_, policies) in roles.items() if VPC_ACCESS in policies
+        name for name, (_, policies) in roles.items() if NETWORK in policies
     }
 
 
@@ -1007,6 +1012,77 @@ def test_each_function_writes_logs_to_its_own_group_only(parameters: dict[str, s
 
 def _listed(action: str | list[str]) -> list[str]:
     return [action] if isinstance(action, str) else action
+
+
+def _statements(template: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Every policy statement of the stack's roles and managed policies, by resource."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for name, role in resources(template, "AWS::IAM::Role").items():
+        for policy in evaluate(template, role["Properties"].get("Policies", [])):
+            statements = policy.get("PolicyDocument", {}).get("Statement", [])
+            found.setdefault(name, []).extend(statements)
+    for name, policy in resources(template, "AWS::IAM::ManagedPolicy").items():
+        document = evaluate(template, policy["Properties"]["PolicyDocument"])
+        found[name] = document["Statement"]
+    return found
+
+
+# The EC2 actions Lambda's VPC guide lists for a function's network interfaces; the Describe
+# ones work only on every resource.
+FUNCTION_NETWORK_ACTIONS = {
+    "ec2:CreateNetworkInterface",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+}
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        IN_VPC,
+        {**IN_VPC, "SubnetIds": "subnet-1"},
+        {**MSK, **IN_VPC, "Tracing": "Active"},
+        {**IN_VPC, "ReadModelBackend": "ElastiCacheServerless", "VpcId": "vpc-0123456789abcdef0"},
+    ],
+    ids=["vpc", "one-subnet", "msk-vpc-traced", "serverless-cache"],
+)
+def test_functions_in_a_vpc_get_their_network_interfaces_and_no_aws_policy_writing_logs(
+    parameters: dict[str, str],
+) -> None:
+    # Given a stack in a VPC
+    template = transformed(**parameters)
+    stack = set(template["Resources"])
+    log_groups = set(resources(template, "AWS::Logs::LogGroup"))
+    # Then no role carries AWS's VPC or basic execution policy (both write and create every log
+    # group of the account), whoever made the role
+    for name, role in resources(template, "AWS::IAM::Role").items():
+        managed = json.dumps(evaluate(template, role["Properties"].get("ManagedPolicyArns", [])))
+        for policy in (VPC_ACCESS, *LOGS_EVERYWHERE):
+            assert policy not in managed, (name, policy)
+    statements = _statements(template)
+    # And every logs statement of the stack names log groups of the stack, and only those
+    for name, listed in statements.items():
+        for statement in listed:
+            if any(a.startswith("logs:") for a in _listed(statement["Action"])):
+                named = refs(statement["Resource"])
+                assert named, (name, statement["Resource"])
+                assert named <= log_groups, (name, named - log_groups)
+    # And the functions' network policy grants Lambda's list, on "*" only what works on nothing
+    # narrower, the rest in the stack's account and Region
+    network = statements[NETWORK]
+    assert {a for s in network for a in _listed(s["Action"])} == FUNCTION_NETWORK_ACTIONS
+    for statement in network:
+        assert statement["Effect"] == "Allow"
+        if statement["Resource"] == "*":
+            assert all(a.startswith("ec2:Describe") for a in _listed(statement["Action"]))
+            continue
+        for resource in _listed(statement["Resource"]):
+            text = resource["Fn::Sub"]
+            assert text.startswith("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:")
+    assert refs(network) <= stack | {"AWS::Partition", "AWS::Region", "AWS::AccountId"}
 
 
 @pytest.mark.parametrize("kafka", [{}, MSK, IN_VPC], ids=["self-managed", "msk", "vpc"])
