@@ -173,8 +173,9 @@ def refs(value: Any) -> set[str]:
 
 
 def evaluate(template: dict[str, Any], value: Any) -> Any:
-    """Resolve Fn::If, Fn::Equals, Fn::Not, Fn::And, Fn::Or, Fn::Join, Ref of parameters and
-    conditions (enough here)."""
+    """Resolve Fn::If, Fn::Equals, Fn::Not, Fn::And, Fn::Or, Fn::Join, Fn::Split, Fn::Select,
+    Ref of parameters and conditions (enough here). An Fn::Select past the end of its list
+    fails the test, as it fails CloudFormation's deploy."""
     parameters = {
         **{k: str(v.get("Default", "")) for k, v in template["Parameters"].items()},
         **template["_parameters"],
@@ -203,6 +204,20 @@ def evaluate(template: dict[str, Any], value: Any) -> Any:
             return separator.join(str(item) for item in items)
         if key == "Condition":
             return evaluate(template, template["Conditions"][argument])
+        if key == "Fn::Split":
+            separator, text = argument
+            text = evaluate(template, text)
+            return text.split(separator) if isinstance(text, str) else {key: [separator, text]}
+        if key == "Fn::Select":
+            index, items = argument
+            items = evaluate(template, items)
+            # A CommaDelimitedList parameter's Ref: its value, split as CloudFormation does
+            items = items.split(",") if isinstance(items, str) else items
+            if not isinstance(items, list):
+                return {key: [index, items]}
+            if int(index) >= len(items):
+                pytest.fail(f"Fn::Select [{index}] past the end of {items}: the deploy fails")
+            return evaluate(template, items[int(index)])
         if key == "Fn::Sub" and isinstance(argument, str):
             names = re.findall(r"\$\{([^}]+)\}", argument)
             if names and all(name in parameters for name in names):  # else left as written
@@ -1001,7 +1016,7 @@ def test_each_function_writes_logs_to_its_own_group_only(parameters: dict[str, s
             (["logs:CreateLogStream", "logs:PutLogEvents"], {"Fn::GetAtt": [own, "Arn"]})
         ], name
     # And no statement of any role of the stack grants logs on every resource
-    for name, role in resources(template, "AWS::IAM::Role").items():
+    for name, role in _deployed(template, "AWS::IAM::Role").items():
         text = json.dumps(role["Properties"])
         assert "logs:CreateLogGroup" not in text, name
         for policy in evaluate(template, role["Properties"].get("Policies", [])):
@@ -1014,14 +1029,24 @@ def _listed(action: str | list[str]) -> list[str]:
     return [action] if isinstance(action, str) else action
 
 
+def _deployed(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    """The resources of a kind the template's parameters deploy (their Condition holds)."""
+    return {
+        name: resource
+        for name, resource in resources(template, kind).items()
+        if "Condition" not in resource
+        or evaluate(template, template["Conditions"][resource["Condition"]])
+    }
+
+
 def _statements(template: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Every policy statement of the stack's roles and managed policies, by resource."""
     found: dict[str, list[dict[str, Any]]] = {}
-    for name, role in resources(template, "AWS::IAM::Role").items():
+    for name, role in _deployed(template, "AWS::IAM::Role").items():
         for policy in evaluate(template, role["Properties"].get("Policies", [])):
             statements = policy.get("PolicyDocument", {}).get("Statement", [])
             found.setdefault(name, []).extend(statements)
-    for name, policy in resources(template, "AWS::IAM::ManagedPolicy").items():
+    for name, policy in _deployed(template, "AWS::IAM::ManagedPolicy").items():
         document = evaluate(template, policy["Properties"]["PolicyDocument"])
         found[name] = document["Statement"]
     return found
@@ -1150,6 +1175,60 @@ def test_a_vpc_without_security_groups_is_refused_before_the_deploy() -> None:
     assert assertion["Assert"] == {
         "Fn::Not": [{"Fn::EachMemberEquals": [{"Ref": "SecurityGroupIds"}, ""]}]
     }
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        {"SubnetIds": "subnet-1"},
+        {"SubnetIds": "subnet-1,subnet-2"},
+        {"SubnetIds": "subnet-1,subnet-2,subnet-3"},
+        {"SubnetIds": "subnet-1", **MSK},
+        {
+            "SubnetIds": "subnet-1",
+            "ReadModelBackend": "ElastiCacheServerless",
+            "VpcId": "vpc-1a2b3c4d",
+        },
+    ],
+    ids=["one-subnet", "two-subnets", "three-subnets", "msk-one-subnet", "cache-one-subnet"],
+)
+def test_a_vpc_of_one_subnet_or_more_deploys(parameters: dict[str, str]) -> None:
+    # Given a stack in a VPC of one subnet or more
+    template = transformed(SecurityGroupIds="sg-1,sg-2", **parameters)
+    # Then no resource it deploys selects past the end of a list (CloudFormation would fail the
+    # whole deploy: the self-managed projector's pollers took the second subnet of one)
+    deployed = 0
+    for kind in {resource["Type"] for resource in template["Resources"].values()}:
+        for resource in _deployed(template, kind).values():
+            evaluate(template, resource)
+            deployed += 1
+    assert deployed > 50
+
+
+@pytest.mark.parametrize("subnets", ["subnet-1", "subnet-1,subnet-2", "subnet-1,subnet-2,subnet-3"])
+def test_the_self_managed_projector_s_pollers_take_the_first_two_subnets_or_the_only_one(
+    subnets: str,
+) -> None:
+    # Given a stack reading self-managed Kafka in a VPC
+    template = transformed(SubnetIds=subnets, SecurityGroupIds="sg-1,sg-2")
+    [(name, mapping)] = _deployed(template, "AWS::Lambda::EventSourceMapping").items()
+    properties = mapping["Properties"]
+    # Then its pollers log in with the stack's secret and run in the first two subnets (or the
+    # only one), in the first security group
+    expected = [{"Type": "SASL_SCRAM_512_AUTH", "URI": {"Ref": "StreamsSecret"}}]
+    expected += [{"Type": "VPC_SUBNET", "URI": f"subnet:{s}"} for s in subnets.split(",")[:2]]
+    expected += [{"Type": "VPC_SECURITY_GROUP", "URI": "security_group:sg-1"}]
+    assert evaluate(template, properties["SourceAccessConfigurations"]) == expected
+    # And it is the mapping SAM made of the function's event before (its logical id, the
+    # function's alias, its consumer group and topic): a stack deployed then keeps its offsets
+    assert name == "ProjectorVpcFunctionRatings"
+    assert refs(properties["FunctionName"]) == {"ProjectorVpcFunctionAliaslive"}
+    assert properties["SelfManagedKafkaEventSourceConfig"] == {
+        "ConsumerGroupId": {"Ref": "ProjectorConsumerGroup"}
+    }
+    assert properties["Topics"] == [{"Ref": "RatingsTopic"}]
+    assert properties["StartingPosition"] == "TRIM_HORIZON"
+    assert refs(properties["DestinationConfig"]) == {"ProjectorFailures"}
 
 
 def test_the_relay_runs_every_minute_as_its_alarms_count_on() -> None:
