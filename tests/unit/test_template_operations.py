@@ -1052,6 +1052,45 @@ def _statements(template: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
+@pytest.mark.parametrize(
+    "parameters", [{}, MSK, {**IN_VPC, "Tracing": "Active"}], ids=["self-managed", "msk", "vpc"]
+)
+def test_each_role_reaches_its_own_stacks_secrets_live_channel_and_topic_only(
+    parameters: dict[str, str],
+) -> None:
+    # Given every statement of the stack's roles and managed policies
+    template = transformed(**parameters)
+    secrets = set(resources(template, "AWS::SecretsManager::Secret"))
+    checked = set()
+    for name, statements in _statements(template).items():
+        for statement in statements:
+            actions = _listed(statement["Action"])
+            named = statement["Resource"]
+            named = named if isinstance(named, list) else [named]
+            named = [r for r in named if r != {"Ref": "AWS::NoValue"}]
+            # Then secrets are the stack's own, by reference, never a pattern over the account
+            if any(a.startswith("secretsmanager:") for a in actions):
+                for resource in named:
+                    assert refs(resource), (name, resource)
+                    assert refs(resource) <= secrets, (name, resource)
+                checked.add("secrets")
+            # And the live channel is the stack's own namespace
+            if any(a.startswith("appsync:") for a in actions):
+                assert [refs(r) for r in named] == [{"LiveNamespace"}], name
+                checked.add("live")
+            # And a topic or consumer group is the one the stack is given, on its cluster
+            if any(a.startswith("kafka-cluster:") for a in actions):
+                for resource in named:
+                    text = resource["Fn::Sub"][0]
+                    assert "*" not in text, (name, text)
+                    if ":topic/" in text:
+                        assert text.endswith("/${RatingsTopic}"), (name, text)
+                    if ":group/" in text:
+                        assert text.endswith("/${ProjectorConsumerGroup}"), (name, text)
+                checked.add("topic")
+    assert checked == ({"secrets", "live", "topic"} if parameters == MSK else {"secrets", "live"})
+
+
 # The EC2 actions Lambda's VPC guide lists for a function's network interfaces; the Describe
 # ones work only on every resource.
 FUNCTION_NETWORK_ACTIONS = {
