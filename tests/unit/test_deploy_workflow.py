@@ -154,6 +154,7 @@ def _aws_managed(value: Any) -> set[str]:
 ROLLBACK_ONLY = {
     "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
     "arn:aws:iam::aws:policy/service-role/AWSLambdaMSKExecutionRole",
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
 }
 
 
@@ -164,9 +165,9 @@ def test_cloudformation_attaches_only_the_managed_policies_the_template_does() -
         for role in _app_roles()
         for arn in _aws_managed(role.get("ManagedPolicyArns", []))
     }
-    assert {"arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"} < attached
+    assert "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess" in attached
     # Then CloudFormation's role may attach those and the stack's own policies, and nothing else
-    # but the two the stack's roles carried before (logs on every group): a rollback to a stack
+    # but the three the stack's roles carried before (logs on every group): a rollback to a stack
     # of that time attaches them again, and a rollback that cannot would leave the stack stuck
     [attach] = [
         s
@@ -252,10 +253,15 @@ AWS_MANAGED_ACTIONS = {
 
 
 def test_the_boundary_leaves_the_stack_what_its_roles_use_and_nothing_of_iam() -> None:
-    # Given what the stack's roles are granted: their inline policies and AWS's managed ones
-    # (the stack's own LivePublishPolicy included)
-    live = _source()["Resources"]["LivePublishPolicy"]["Properties"]["PolicyDocument"]
-    used = {a for s in live["Statement"] for a in _actions(s)}
+    # Given what the stack's roles are granted: their inline policies, the stack's managed ones
+    # (LivePublishPolicy, FunctionNetworkPolicy) and AWS's
+    own = [
+        resource["Properties"]["PolicyDocument"]
+        for resource in _source()["Resources"].values()
+        if resource["Type"] == "AWS::IAM::ManagedPolicy"
+    ]
+    assert len(own) >= 2
+    used = {a for document in own for s in document["Statement"] for a in _actions(s)}
     for role in _app_roles():
         for policy in role.get("Policies", []):
             for branch in policy["Fn::If"][1:] if "Fn::If" in policy else [policy]:
@@ -272,6 +278,58 @@ def test_the_boundary_leaves_the_stack_what_its_roles_use_and_nothing_of_iam() -
     # And nothing of IAM, nor assuming another role
     assert not [a for a in allowed if a.startswith(("iam:", "sts:")) or a == "*"]
     assert {"iam:*", "sts:AssumeRole"} <= set(denied)
+
+
+def _boundary_allows(environment: str, action: str, resource: str, tags: dict[str, str]) -> bool:
+    """Whether the environment's boundary leaves a role `action` on `resource` (a resource
+    tagged `tags`): an Allow whose actions, resources and resource-tag conditions match it, and
+    no such Deny."""
+    document = _bootstrap()["Resources"]["StackRolesBoundary"]["Properties"]["PolicyDocument"]
+
+    def matches(statement: dict[str, Any]) -> bool:
+        if not any(fnmatch(action, pattern) for pattern in _actions(statement)):
+            return False
+        patterns = _resolved(statement["Resource"], environment)
+        patterns = [patterns] if isinstance(patterns, str) else patterns
+        if not any(fnmatch(resource, pattern) for pattern in patterns):
+            return False
+        for operator, conditions in statement.get("Condition", {}).items():
+            assert operator == "StringEquals", operator  # the only operator the boundary uses
+            for key, expected in conditions.items():
+                service, tag = key.split("/", 1)
+                assert service in ("secretsmanager:ResourceTag", "aws:ResourceTag"), key
+                if tags.get(tag) != _resolved(expected, environment):
+                    return False
+        return True
+
+    statements = document["Statement"]
+    if any(s["Effect"] == "Deny" and matches(s) for s in statements):
+        return False
+    return any(s["Effect"] == "Allow" and matches(s) for s in statements)
+
+
+@pytest.mark.parametrize(("environment", "other"), [("dev", "prod"), ("prod", "dev")])
+def test_a_stacks_roles_read_its_own_secrets_and_not_the_other_environments(
+    environment: str, other: str
+) -> None:
+    # Given the secrets of the talkrate stack, tagged as the template tags them: both
+    # environments' stacks have the same logical ids, so the same names but a random suffix
+    secrets = resources(transformed(), "AWS::SecretsManager::Secret")
+    assert len(secrets) >= 5
+
+    def tags(secret: dict[str, Any], stack: str) -> dict[str, str]:
+        given = {t["Key"]: t["Value"] for t in secret["Properties"].get("Tags", [])}
+        return {k: stack if v == {"Ref": "AWS::StackName"} else v for k, v in given.items()}
+
+    read = "secretsmanager:GetSecretValue"
+    for name, secret in secrets.items():
+        arn = f"arn:aws:secretsmanager:eu-west-1:{ACCOUNT}:secret:{name}-AbCdEf123456"
+        # Then the environment's boundary leaves its roles the secrets of its own stack
+        own = tags(secret, f"talkrate-{environment}")
+        assert _boundary_allows(environment, read, arn, own), name
+        # And not those of the other environment's stack in the same account, nor an untagged one
+        assert not _boundary_allows(environment, read, arn, tags(secret, f"talkrate-{other}")), name
+        assert not _boundary_allows(environment, read, arn, {}), name
 
 
 @pytest.mark.parametrize("environment", ["dev", "prod"])

@@ -173,8 +173,9 @@ def refs(value: Any) -> set[str]:
 
 
 def evaluate(template: dict[str, Any], value: Any) -> Any:
-    """Resolve Fn::If, Fn::Equals, Fn::Not, Fn::And, Fn::Or, Fn::Join, Ref of parameters and
-    conditions (enough here)."""
+    """Resolve Fn::If, Fn::Equals, Fn::Not, Fn::And, Fn::Or, Fn::Join, Fn::Split, Fn::Select,
+    Ref of parameters and conditions (enough here). An Fn::Select past the end of its list
+    fails the test, as it fails CloudFormation's deploy."""
     parameters = {
         **{k: str(v.get("Default", "")) for k, v in template["Parameters"].items()},
         **template["_parameters"],
@@ -203,6 +204,20 @@ def evaluate(template: dict[str, Any], value: Any) -> Any:
             return separator.join(str(item) for item in items)
         if key == "Condition":
             return evaluate(template, template["Conditions"][argument])
+        if key == "Fn::Split":
+            separator, text = argument
+            text = evaluate(template, text)
+            return text.split(separator) if isinstance(text, str) else {key: [separator, text]}
+        if key == "Fn::Select":
+            index, items = argument
+            items = evaluate(template, items)
+            # A CommaDelimitedList parameter's Ref: its value, split as CloudFormation does
+            items = items.split(",") if isinstance(items, str) else items
+            if not isinstance(items, list):
+                return {key: [index, items]}
+            if int(index) >= len(items):
+                pytest.fail(f"Fn::Select [{index}] past the end of {items}: the deploy fails")
+            return evaluate(template, items[int(index)])
         if key == "Fn::Sub" and isinstance(argument, str):
             names = re.findall(r"\$\{([^}]+)\}", argument)
             if names and all(name in parameters for name in names):  # else left as written
@@ -245,21 +260,26 @@ def test_every_function_has_a_throttles_alarm() -> None:
 
 
 def test_every_alarm_notifies_the_alarm_topic_and_says_why() -> None:
-    alarms = resources(_prod(), "AWS::CloudWatch::Alarm")
+    template = _prod()
+    alarms = resources(template, "AWS::CloudWatch::Alarm")
     assert len(alarms) >= 15
     for name, alarm in alarms.items():
         properties = alarm["Properties"]
         assert properties.get("AlarmActions") == [{"Ref": "AlarmTopic"}], name
         assert properties.get("OKActions") == [{"Ref": "AlarmTopic"}], name
-        assert len(properties.get("AlarmDescription", "")) > 40, name
+        description = evaluate(template, properties.get("AlarmDescription", ""))
+        assert isinstance(description, str), name
+        assert len(description) > 40, name
 
 
 def test_every_alarm_has_a_page_in_the_operations_guide() -> None:
     guide = (ROOT / "docs" / "operations.md").read_text()
     anchors = set(re.findall(r"^### (\w+)$", guide, re.MULTILINE))
-    for name, alarm in resources(_prod(), "AWS::CloudWatch::Alarm").items():
+    template = _prod()
+    for name, alarm in resources(template, "AWS::CloudWatch::Alarm").items():
         assert name in anchors, f"docs/operations.md has no section for {name}"
-        assert f"docs/operations.md#{name.lower()}" in alarm["Properties"]["AlarmDescription"]
+        description = evaluate(template, alarm["Properties"]["AlarmDescription"])
+        assert f"docs/operations.md#{name.lower()}" in description
 
 
 def test_the_guide_s_alarm_table_names_each_threshold_a_parameter_sets() -> None:
@@ -499,8 +519,74 @@ def test_what_no_route_takes_goes_to_the_api_unguarded_throttled_and_never_as_op
         assert "security" not in operation, (method, path)
         assert "ApiFunction" in json.dumps(operation["x-amazon-apigateway-integration"])
         limits = throttled[f"{method.upper()} {path}"]
-        assert limits["ThrottlingRateLimit"] < default["ThrottlingRateLimit"]
-        assert limits["ThrottlingBurstLimit"] < default["ThrottlingBurstLimit"]
+        for key in ("ThrottlingRateLimit", "ThrottlingBurstLimit"):
+            assert limits[key] < int(evaluate(template, default[key])), (method, path, key)
+
+
+# The stage's throttle and the parameter that sets each of its limits.
+STAGE_THROTTLE = {
+    "ThrottlingRateLimit": "ApiThrottleRateLimit",
+    "ThrottlingBurstLimit": "ApiThrottleBurstLimit",
+}
+
+
+def _stage_limits(template: dict[str, Any]) -> dict[str, int]:
+    [stage] = resources(template, "AWS::ApiGatewayV2::Stage").values()
+    default = stage["Properties"]["DefaultRouteSettings"]
+    return {key: int(evaluate(template, default[key])) for key in STAGE_THROTTLE}
+
+
+def test_an_operator_raises_the_stage_throttle_by_parameter_and_its_alarm_quotes_it() -> None:
+    # Given the stage as a deploy without the parameters makes it: the limits it always had
+    assert _stage_limits(_prod()) == {"ThrottlingRateLimit": 100, "ThrottlingBurstLimit": 200}
+    # When a deploy raises them for a keynote (no edit of the template)
+    raised = transformed(
+        Stage="prod",
+        CorsAllowOrigin="https://talkrate.example",
+        ApiThrottleRateLimit="400",
+        ApiThrottleBurstLimit="1000",
+    )
+    # Then the stage takes them
+    assert _stage_limits(raised) == {"ThrottlingRateLimit": 400, "ThrottlingBurstLimit": 1000}
+    # And the alarm on the stage's 429s tells the limit the stack has now
+    alarm = raised["Resources"]["HttpApiThrottledAlarm"]["Properties"]
+    assert "(400 requests a second, bursts of 1000)" in evaluate(raised, alarm["AlarmDescription"])
+
+
+def test_the_stage_throttle_s_bounds_keep_it_above_the_catch_all_routes_and_within_the_quota() -> (
+    None
+):
+    source = _source()
+    events = source["Resources"]["ApiFunction"]["Properties"]["Events"]
+    routes = [
+        e["Properties"]["RouteSettings"]
+        for e in events.values()
+        if "RouteSettings" in e["Properties"]
+    ]
+    assert routes
+    # API Gateway's default account quotas per Region: 10,000 a second, bursts of 5,000
+    quota = {"ThrottlingRateLimit": 10_000, "ThrottlingBurstLimit": 5_000}
+    for key, name in STAGE_THROTTLE.items():
+        parameter = source["Parameters"][name]
+        assert parameter["Type"] == "Number", name
+        assert len(parameter["Description"]) > 40, name
+        # No value an operator may give puts the stage below a catch-all route's own limit
+        assert parameter["MinValue"] > max(route[key] for route in routes), name
+        assert parameter["MinValue"] <= parameter["Default"] <= parameter["MaxValue"] <= quota[key]
+
+
+def test_the_guide_says_how_to_raise_the_stage_throttle_mid_event() -> None:
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    [section] = re.findall(
+        r"^### HttpApiThrottledAlarm\n(.*?)(?=^### )", guide, re.MULTILINE | re.DOTALL
+    )
+    # (it said to raise the limits "in HttpApi's route settings": an edit of the template)
+    [command] = re.findall(r"`(sam deploy [^`]*)`", section)
+    assert "--config-env prod" in command
+    assert "--parameter-overrides" in command
+    for name in (*STAGE_THROTTLE.values(), "ApiReservedConcurrency"):
+        assert f"{name}=" in command, name
+    assert "route settings" not in section
 
 
 @pytest.mark.parametrize(
@@ -841,6 +927,8 @@ def test_only_the_api_bounds_its_wait_for_postgresql_within_its_timeout() -> Non
 # --- Least privilege: each role gets what its function is configured to use ---------------------
 
 VPC_ACCESS = "AWSLambdaVPCAccessExecutionRole"
+# The stack's own policy for a function's network interfaces (in place of VPC_ACCESS).
+NETWORK = "FunctionNetworkPolicy"
 XRAY = "AWSXrayWriteOnlyAccess"
 BOUNDARY = "arn:aws:iam::123456789012:policy/talkrate-pipeline-prod-boundary"
 MSK = {"KafkaProvider": "MSK", "MskClusterArn": "arn:aws:kafka:eu-west-1:1:cluster/c/u"}
@@ -872,6 +960,7 @@ def test_no_function_gets_vpc_or_xray_policies_it_is_not_configured_for(
     # Then no function's role may create network interfaces or write traces
     for name, (function, policies) in _function_roles(template).items():
         assert VPC_ACCESS not in policies, name
+        assert NETWORK not in policies, name
         assert XRAY not in policies, name
         assert "TracingConfig" not in function, name
 
@@ -882,14 +971,16 @@ def test_functions_in_a_vpc_with_tracing_get_those_policies(kafka: dict[str, str
     template = transformed(**kafka, **IN_VPC, Tracing="Active")
     roles = _function_roles(template)
     for name, (function, policies) in roles.items():
-        # Then each function that is in the VPC may manage its network interfaces
+        # Then each function that is in the VPC may manage its network interfaces, through the
+        # stack's policy, never AWS's (which writes every log group of the account too)
         in_vpc = evaluate(template, function.get("VpcConfig", {"Ref": "AWS::NoValue"}))
-        assert (VPC_ACCESS in policies) == (in_vpc != {"Ref": "AWS::NoValue"}), name
+        assert (NETWORK in policies) == (in_vpc != {"Ref": "AWS::NoValue"}), name
+        assert VPC_ACCESS not in policies, name
         # And every function traces and may write its traces
         assert XRAY in policies, name
         assert evaluate(template, function["TracingConfig"]) == {"Mode": "Active"}, name
     assert {"ApiFunction", "RelayFunction", "SchemaFunction"} <= {
-        name for name, (_, policies) in roles.items() if VPC_ACCESS in policies
+        name for name, (_, policies) in roles.items() if NETWORK in policies
     }
 
 
@@ -925,7 +1016,7 @@ def test_each_function_writes_logs_to_its_own_group_only(parameters: dict[str, s
             (["logs:CreateLogStream", "logs:PutLogEvents"], {"Fn::GetAtt": [own, "Arn"]})
         ], name
     # And no statement of any role of the stack grants logs on every resource
-    for name, role in resources(template, "AWS::IAM::Role").items():
+    for name, role in _deployed(template, "AWS::IAM::Role").items():
         text = json.dumps(role["Properties"])
         assert "logs:CreateLogGroup" not in text, name
         for policy in evaluate(template, role["Properties"].get("Policies", [])):
@@ -936,6 +1027,126 @@ def test_each_function_writes_logs_to_its_own_group_only(parameters: dict[str, s
 
 def _listed(action: str | list[str]) -> list[str]:
     return [action] if isinstance(action, str) else action
+
+
+def _deployed(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    """The resources of a kind the template's parameters deploy (their Condition holds)."""
+    return {
+        name: resource
+        for name, resource in resources(template, kind).items()
+        if "Condition" not in resource
+        or evaluate(template, template["Conditions"][resource["Condition"]])
+    }
+
+
+def _statements(template: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Every policy statement of the stack's roles and managed policies, by resource."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for name, role in _deployed(template, "AWS::IAM::Role").items():
+        for policy in evaluate(template, role["Properties"].get("Policies", [])):
+            statements = policy.get("PolicyDocument", {}).get("Statement", [])
+            found.setdefault(name, []).extend(statements)
+    for name, policy in _deployed(template, "AWS::IAM::ManagedPolicy").items():
+        document = evaluate(template, policy["Properties"]["PolicyDocument"])
+        found[name] = document["Statement"]
+    return found
+
+
+@pytest.mark.parametrize(
+    "parameters", [{}, MSK, {**IN_VPC, "Tracing": "Active"}], ids=["self-managed", "msk", "vpc"]
+)
+def test_each_role_reaches_its_own_stacks_secrets_live_channel_and_topic_only(
+    parameters: dict[str, str],
+) -> None:
+    # Given every statement of the stack's roles and managed policies
+    template = transformed(**parameters)
+    secrets = set(resources(template, "AWS::SecretsManager::Secret"))
+    checked = set()
+    for name, statements in _statements(template).items():
+        for statement in statements:
+            actions = _listed(statement["Action"])
+            named = statement["Resource"]
+            named = named if isinstance(named, list) else [named]
+            named = [r for r in named if r != {"Ref": "AWS::NoValue"}]
+            # Then secrets are the stack's own, by reference, never a pattern over the account
+            if any(a.startswith("secretsmanager:") for a in actions):
+                for resource in named:
+                    assert refs(resource), (name, resource)
+                    assert refs(resource) <= secrets, (name, resource)
+                checked.add("secrets")
+            # And the live channel is the stack's own namespace
+            if any(a.startswith("appsync:") for a in actions):
+                assert [refs(r) for r in named] == [{"LiveNamespace"}], name
+                checked.add("live")
+            # And a topic or consumer group is the one the stack is given, on its cluster
+            if any(a.startswith("kafka-cluster:") for a in actions):
+                for resource in named:
+                    text = resource["Fn::Sub"][0]
+                    assert "*" not in text, (name, text)
+                    if ":topic/" in text:
+                        assert text.endswith("/${RatingsTopic}"), (name, text)
+                    if ":group/" in text:
+                        assert text.endswith("/${ProjectorConsumerGroup}"), (name, text)
+                checked.add("topic")
+    assert checked == ({"secrets", "live", "topic"} if parameters == MSK else {"secrets", "live"})
+
+
+# The EC2 actions Lambda's VPC guide lists for a function's network interfaces; the Describe
+# ones work only on every resource.
+FUNCTION_NETWORK_ACTIONS = {
+    "ec2:CreateNetworkInterface",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+}
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        IN_VPC,
+        {**IN_VPC, "SubnetIds": "subnet-1"},
+        {**MSK, **IN_VPC, "Tracing": "Active"},
+        {**IN_VPC, "ReadModelBackend": "ElastiCacheServerless", "VpcId": "vpc-0123456789abcdef0"},
+    ],
+    ids=["vpc", "one-subnet", "msk-vpc-traced", "serverless-cache"],
+)
+def test_functions_in_a_vpc_get_their_network_interfaces_and_no_aws_policy_writing_logs(
+    parameters: dict[str, str],
+) -> None:
+    # Given a stack in a VPC
+    template = transformed(**parameters)
+    stack = set(template["Resources"])
+    log_groups = set(resources(template, "AWS::Logs::LogGroup"))
+    # Then no role carries AWS's VPC or basic execution policy (both write and create every log
+    # group of the account), whoever made the role
+    for name, role in resources(template, "AWS::IAM::Role").items():
+        managed = json.dumps(evaluate(template, role["Properties"].get("ManagedPolicyArns", [])))
+        for policy in (VPC_ACCESS, *LOGS_EVERYWHERE):
+            assert policy not in managed, (name, policy)
+    statements = _statements(template)
+    # And every logs statement of the stack names log groups of the stack, and only those
+    for name, listed in statements.items():
+        for statement in listed:
+            if any(a.startswith("logs:") for a in _listed(statement["Action"])):
+                named = refs(statement["Resource"])
+                assert named, (name, statement["Resource"])
+                assert named <= log_groups, (name, named - log_groups)
+    # And the functions' network policy grants Lambda's list, on "*" only what works on nothing
+    # narrower, the rest in the stack's account and Region
+    network = statements[NETWORK]
+    assert {a for s in network for a in _listed(s["Action"])} == FUNCTION_NETWORK_ACTIONS
+    for statement in network:
+        assert statement["Effect"] == "Allow"
+        if statement["Resource"] == "*":
+            assert all(a.startswith("ec2:Describe") for a in _listed(statement["Action"]))
+            continue
+        for resource in _listed(statement["Resource"]):
+            text = resource["Fn::Sub"]
+            assert text.startswith("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:")
+    assert refs(network) <= stack | {"AWS::Partition", "AWS::Region", "AWS::AccountId"}
 
 
 @pytest.mark.parametrize("kafka", [{}, MSK, IN_VPC], ids=["self-managed", "msk", "vpc"])
@@ -1003,6 +1214,60 @@ def test_a_vpc_without_security_groups_is_refused_before_the_deploy() -> None:
     assert assertion["Assert"] == {
         "Fn::Not": [{"Fn::EachMemberEquals": [{"Ref": "SecurityGroupIds"}, ""]}]
     }
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        {"SubnetIds": "subnet-1"},
+        {"SubnetIds": "subnet-1,subnet-2"},
+        {"SubnetIds": "subnet-1,subnet-2,subnet-3"},
+        {"SubnetIds": "subnet-1", **MSK},
+        {
+            "SubnetIds": "subnet-1",
+            "ReadModelBackend": "ElastiCacheServerless",
+            "VpcId": "vpc-1a2b3c4d",
+        },
+    ],
+    ids=["one-subnet", "two-subnets", "three-subnets", "msk-one-subnet", "cache-one-subnet"],
+)
+def test_a_vpc_of_one_subnet_or_more_deploys(parameters: dict[str, str]) -> None:
+    # Given a stack in a VPC of one subnet or more
+    template = transformed(SecurityGroupIds="sg-1,sg-2", **parameters)
+    # Then no resource it deploys selects past the end of a list (CloudFormation would fail the
+    # whole deploy: the self-managed projector's pollers took the second subnet of one)
+    deployed = 0
+    for kind in {resource["Type"] for resource in template["Resources"].values()}:
+        for resource in _deployed(template, kind).values():
+            evaluate(template, resource)
+            deployed += 1
+    assert deployed > 50
+
+
+@pytest.mark.parametrize("subnets", ["subnet-1", "subnet-1,subnet-2", "subnet-1,subnet-2,subnet-3"])
+def test_the_self_managed_projector_s_pollers_take_the_first_two_subnets_or_the_only_one(
+    subnets: str,
+) -> None:
+    # Given a stack reading self-managed Kafka in a VPC
+    template = transformed(SubnetIds=subnets, SecurityGroupIds="sg-1,sg-2")
+    [(name, mapping)] = _deployed(template, "AWS::Lambda::EventSourceMapping").items()
+    properties = mapping["Properties"]
+    # Then its pollers log in with the stack's secret and run in the first two subnets (or the
+    # only one), in the first security group
+    expected = [{"Type": "SASL_SCRAM_512_AUTH", "URI": {"Ref": "StreamsSecret"}}]
+    expected += [{"Type": "VPC_SUBNET", "URI": f"subnet:{s}"} for s in subnets.split(",")[:2]]
+    expected += [{"Type": "VPC_SECURITY_GROUP", "URI": "security_group:sg-1"}]
+    assert evaluate(template, properties["SourceAccessConfigurations"]) == expected
+    # And it is the mapping SAM made of the function's event before (its logical id, the
+    # function's alias, its consumer group and topic): a stack deployed then keeps its offsets
+    assert name == "ProjectorVpcFunctionRatings"
+    assert refs(properties["FunctionName"]) == {"ProjectorVpcFunctionAliaslive"}
+    assert properties["SelfManagedKafkaEventSourceConfig"] == {
+        "ConsumerGroupId": {"Ref": "ProjectorConsumerGroup"}
+    }
+    assert properties["Topics"] == [{"Ref": "RatingsTopic"}]
+    assert properties["StartingPosition"] == "TRIM_HORIZON"
+    assert refs(properties["DestinationConfig"]) == {"ProjectorFailures"}
 
 
 def test_the_relay_runs_every_minute_as_its_alarms_count_on() -> None:
