@@ -6,6 +6,7 @@ import { watchTalk } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { qrSvg } from "../qr.js";
 import { liveBadge, errorText } from "./common.js";
+import { liveAnnouncer } from "../announce.js";
 import { ratingWindow, atNextEdge } from "../window.js";
 import { takeNewerVersion } from "../version.js";
 
@@ -15,8 +16,13 @@ const QUIET_MS = 10 * 60 * 1000;
 export function screenPage(main, talkId) {
   document.title = "Room screen · talkrate";
   document.body.classList.add("screen-mode");
-  const histogram = histogramView({ big: true });
-  const badge = liveBadge();
+  // Said to a screen reader at most once a minute, not every 15 s as on the talk page: a room
+  // screen stays on for the whole talk, watched by the room rather than read by one person,
+  // and whoever runs a screen reader on it (setting it up, or a speaker projecting from their
+  // own laptop) should not hear it talk over the room every few seconds.
+  const announcer = liveAnnouncer(60_000);
+  const histogram = histogramView({ big: true, announcer });
+  const badge = liveBadge(announcer);
   const pageUrl = `${location.origin}${talkHref(talkId)}`;
   const title = h("h1", {}, "Loading…");
   const speakers = h("p", { class: "speakers" });
@@ -37,7 +43,7 @@ export function screenPage(main, talkId) {
       h("header", { class: "screen-head" }, title, speakers),
       results,
       qrAside,
-      h("footer", { class: "screen-foot" }, badge.node, problem)));
+      h("footer", { class: "screen-foot" }, badge.node, problem, announcer.node)));
 
   let live = { stop() {} };
   let stopped = false;
@@ -178,6 +184,7 @@ export function screenPage(main, talkId) {
     clearInterval(versionTimer);
     clearTimeout(edgeTimer);
     live.stop();
+    announcer.stop();
     document.removeEventListener("visibilitychange", keepAwake);
     removeEventListener("resize", refit);
     if (wakeLock) wakeLock.release().catch(() => {});

@@ -5,6 +5,7 @@ import { watchTalk } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { voterToken, forgetToken, forgetExpired, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating, sendingRating, keepSending, safeToResend } from "../voter.js";
 import { liveBadge, errorText } from "./common.js";
+import { liveAnnouncer } from "../announce.js";
 import { ratingWindow, when, atNextEdge } from "../window.js";
 
 // Conference Wi-Fi drops answers: a rating that got none (or a 503, a gateway's 502, 504 or
@@ -70,8 +71,10 @@ export function talkPage(main, talkId) {
   let busy = false;
   let next = null; // a star tapped while another rating was on its way: sent after it
   let waiting = false; // a rating that could not reach the service waits for the network
-  const histogram = histogramView();
-  const badge = liveBadge();
+  // The count and average said to a screen reader at most every 15 s (announce.js).
+  const announcer = liveAnnouncer(15_000);
+  const histogram = histogramView({ announcer });
+  const badge = liveBadge(announcer);
   const buttons = [1, 2, 3, 4, 5].map((value) =>
     h("button", {
       type: "button", class: "star", "aria-label": `Rate ${value} out of 5`, "aria-pressed": "false",
@@ -108,7 +111,7 @@ export function talkPage(main, talkId) {
         own, message, hint, codeForm),
       h("section", { class: "results", "aria-labelledby": "results-heading" },
         h("h2", { id: "results-heading" }, "Ratings"),
-        histogram.summary, histogram.list, histogram.stats, badge.node),
+        histogram.summary, histogram.list, histogram.stats, badge.node, announcer.node),
       h("p", {}, screenLink)));
 
   let talk = null; // the talk document, once loaded
@@ -486,6 +489,7 @@ export function talkPage(main, talkId) {
     window.removeEventListener("online", resend);
     removeEventListener("resize", refit);
     live.stop();
+    announcer.stop();
   }
   return halt;
 }
