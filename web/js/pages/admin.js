@@ -1,6 +1,6 @@
 // /app/admin: organisers sign in with their token, add, edit and remove talks, and download the
 // results as CSV. The token stays in this tab only (sessionStorage).
-import { h, fill, setText, plural, formatAvg, formatCount, formatDay, formatTime, arrange, talkHref } from "../dom.js";
+import { h, fill, setText, plural, formatAvg, formatCount, formatDay, formatTime, arrange, talkHref, isolated } from "../dom.js";
 import { request, allTalks, talkPath, ApiError } from "../api.js";
 import { watchCatalogue } from "../live.js";
 import { errorText, searchBox, searchWords, matchesSearch, shownOf, liveBadge, staleNotice } from "./common.js";
@@ -278,7 +278,7 @@ export function adminPage(main) {
       if (kept.key !== key) {
         const { cells } = kept;
         fill(cells.talk, h("a", { class: "talk-title", href: `/app/talks/${encodeURIComponent(talk.id)}` }, talk.title),
-          (talk.speakers || []).length ? h("span", { class: "talk-speakers" }, talk.speakers.join(", ")) : null,
+          (talk.speakers || []).length ? h("span", { class: "talk-speakers", dir: "auto" }, isolated(talk.speakers, ", ")) : null,
           h("span", { class: "talk-id-line" }, h("span", { class: "muted talk-id" }, talk.id), " · ", kept.qr));
         setText(cells.track, talk.track || "");
         setText(cells.room, talk.room || "");

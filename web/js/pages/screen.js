@@ -1,6 +1,6 @@
 // /app/talks/<talkId>/screen: the room screen. Big figures, the live histogram and a QR code of
 // the talk's page, readable from the back of the room.
-import { h, fill, setText, talkHref, debounce } from "../dom.js";
+import { h, fill, setText, talkHref, debounce, isolated, isolatedText } from "../dom.js";
 import { ApiError, get, talkPath, serviceNow } from "../api.js";
 import { watchTalk } from "../live.js";
 import { histogramView } from "../histogram.js";
@@ -25,7 +25,7 @@ export function screenPage(main, talkId) {
   const badge = liveBadge(announcer);
   const pageUrl = `${location.origin}${talkHref(talkId)}`;
   const title = h("h1", {}, "Loading…");
-  const speakers = h("p", { class: "speakers" });
+  const speakers = h("p", { class: "speakers", dir: "auto" });
   const problem = h("p", { class: "message", role: "alert" });
   // What the room is asked to do: scan while the talk takes ratings, else when it will or that it closed.
   // Empty until the talk is read: its rating may not be open, or closed.
@@ -83,9 +83,10 @@ export function screenPage(main, talkId) {
   const show = () => {
     inProgramme(true);
     showCaption();
-    document.title = `${talk.title} · room screen · talkrate`;
+    document.title = `${isolatedText(talk.title)} · room screen · talkrate`;
     setText(title, talk.title);
-    setText(speakers, (talk.speakers || []).join(", "));
+    const names = talk.speakers || [];
+    if (speakers.textContent !== names.join(", ")) fill(speakers, isolated(names, ", ")); // read every 30 s
     fitTitle();
   };
   // A title that two lines at the big size would cut takes the smaller size and a third line:

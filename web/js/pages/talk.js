@@ -1,5 +1,5 @@
 // /app/talks/<talkId>: rate the talk (1 to 5, changeable), and its live histogram.
-import { h, fill, setText, formatTime, talkHref, debounce } from "../dom.js";
+import { h, fill, setText, formatTime, talkHref, debounce, isolated, isolatedText } from "../dom.js";
 import { request, get, talkPath, appConfig, ApiError, gatewayBusy, serviceNow } from "../api.js";
 import { watchTalk } from "../live.js";
 import { histogramView } from "../histogram.js";
@@ -100,7 +100,7 @@ export function talkPage(main, talkId) {
   const title = h("h1", { id: "talk-title" }, "Loading…");
   const wholeTitle = h("button", { type: "button", class: "link title-toggle", hidden: true, "aria-controls": "talk-title",
     "aria-expanded": "false", onclick: () => { titleOpened = !titleOpened; fitTitle(); } }, "Show the whole title");
-  const meta = h("p", { class: "meta" });
+  const meta = h("p", { class: "meta", dir: "auto" });
   const screenLink = h("a", { href: `${talkHref(talkId)}/screen`, class: "screen-link" }, "Open the room screen");
   fill(main,
     h("article", { class: "talk" },
@@ -457,11 +457,16 @@ export function talkPage(main, talkId) {
 
   function showTalk(loaded) {
     talk = loaded;
-    document.title = `${talk.title} · talkrate`;
+    document.title = `${isolatedText(talk.title)} · talkrate`;
     setText(title, talk.title);
     title.classList.toggle("long", talk.title.length > 80);
     const schedule = talk.startsAt ? `${when(talk.startsAt)}${talk.endsAt ? `–${formatTime(talk.endsAt)}` : ""}` : null;
-    setText(meta, [(talk.speakers || []).join(", "), talk.track, talk.room, schedule].filter(Boolean).join(" · "));
+    const names = (talk.speakers || []).join(", ");
+    // Drawn again only when it changed: the talk is read again at its window's edges.
+    if (meta.textContent !== [names, talk.track, talk.room, schedule].filter(Boolean).join(" · ")) {
+      const speakers = names ? h("span", {}, isolated(talk.speakers, ", ")) : null;
+      fill(meta, isolated([speakers, talk.track, talk.room, schedule], " · "));
+    }
     showWindow();
     fitTitle();
   }
