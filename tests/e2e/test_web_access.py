@@ -112,7 +112,7 @@ def test_a_rating_whose_request_hangs_is_sent_again_and_counted_once(
     page.route(lambda url: url.endswith("/ratings"), hang_the_first)
     page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
     own = page.get_by_test_id("own-rating")
-    expect(own).to_have_text("Tap a star to rate this talk.")
+    expect(own).to_have_text("Choose a star to rate this talk.")
     # When they tap 4
     star(page, 4).click()
     enter_event_code(page)
@@ -309,7 +309,7 @@ def test_an_attendee_whose_pass_could_not_be_fetched_still_changes_their_mind_as
     page.clock.install()
     page.goto(runtime.url + TALK_PAGE.format(id=talk))
     own = page.get_by_test_id("own-rating")
-    expect(own).to_have_text("Tap a star to rate this talk.")
+    expect(own).to_have_text("Choose a star to rate this talk.")
     # When they tap 4, the network comes back, and the 4 is counted
     star(page, 4).click()
     reached[0] = True

@@ -288,7 +288,7 @@ def test_rating_on_a_phone_does_not_move_the_histogram(web: WebStack, page: Page
     star(page, 4).click()
     enter_event_code(page)
     expect(page.get_by_test_id("own-rating")).to_have_text(
-        "You rated 4 out of 5. Tap another star to change it."
+        "You rated 4 out of 5. Choose another star to change it."
     )
     # Then the histogram is where it was
     after = total(page).bounding_box()
@@ -457,7 +457,7 @@ def test_too_many_new_voters_from_one_network_is_said_as_such(
     expect(message).to_contain_text("your rating was not counted")
     expect(message).to_have_text(re.compile(r"Try again in \d+ s\.$"))
     expect(message).not_to_contain_text("Too many ratings")
-    expect(page.get_by_test_id("own-rating")).to_have_text("Tap a star to rate this talk.")
+    expect(page.get_by_test_id("own-rating")).to_have_text("Choose a star to rate this talk.")
     assert web.count(talk["id"]) == 0
 
 
@@ -1003,7 +1003,7 @@ def test_an_open_talk_page_follows_an_organiser_moving_its_talk_to_now(
     # Then within half a minute its stars are on, under the new title
     expect(star(page, 4)).to_be_enabled()
     expect(page.get_by_role("heading", level=1)).to_have_text("Moved while open: the real title")
-    expect(page.get_by_test_id("own-rating")).to_have_text("Tap a star to rate this talk.")
+    expect(page.get_by_test_id("own-rating")).to_have_text("Choose a star to rate this talk.")
 
 
 def test_an_open_talk_page_shows_the_talk_as_it_is_when_the_attendee_comes_back(

@@ -54,9 +54,13 @@ function refusal(error) {
   }
 }
 
+// What the attendee does to a star: "Tap" on a touch screen, "Choose" with a mouse or the
+// keyboard (which do not tap; "click" would not fit the keyboard either).
+const pick = () => (matchMedia("(pointer: coarse)").matches ? "Tap" : "Choose");
+
 // A rating sent earlier whose answer never came, and which cannot be sent again without the risk
 // of counting twice: the attendee is told, and chooses.
-const unconfirmed = (value) => `Your earlier rating of ${value} out of 5 could not be confirmed: it may not have been counted. Tap a star to rate again.`;
+const unconfirmed = (value) => `Your earlier rating of ${value} out of 5 could not be confirmed: it may not have been counted. ${pick()} a star to rate again.`;
 
 // Thrown by a rating sent before (its answer lost) whose pass is refused now: sent again under a
 // new pass it would count as a second attendee if the first send counted.
@@ -80,7 +84,7 @@ export function talkPage(main, talkId) {
       type: "button", class: "star", "aria-label": `Rate ${value} out of 5`, "aria-pressed": "false",
       onclick: () => rate(value),
     }, h("span", { "aria-hidden": "true" }, "★"), h("span", { class: "star-value", "aria-hidden": "true" }, String(value))));
-  const own = h("p", { class: "own", "data-testid": "own-rating", "aria-live": "polite" }, "Tap a star to rate this talk.");
+  const own = h("p", { class: "own", "data-testid": "own-rating", "aria-live": "polite" }, `${pick()} a star to rate this talk.`);
   const message = h("p", { class: "message", role: "alert", "data-testid": "message" });
   // What the page says of the rating: a refusal in the warning's colour; a rating on its way or
   // waiting for the network (`info`), which will be sent, in the text's.
@@ -175,8 +179,8 @@ export function talkPage(main, talkId) {
 
   function showOwn(value) {
     buttons.forEach((button, i) => button.setAttribute("aria-pressed", String(i + 1 === value)));
-    const change = open ? " Tap another star to change it." : "";
-    setText(own, value ? `You rated ${value} out of 5.${change}` : open ? "Tap a star to rate this talk." : unrated);
+    const change = open ? ` ${pick()} another star to change it.` : "";
+    setText(own, value ? `You rated ${value} out of 5.${change}` : open ? `${pick()} a star to rate this talk.` : unrated);
   }
   // The rating kept on its way, if it can still be sent (safeToResend). One that cannot (sent
   // without a voter token too long ago for the service to know its key) is not on its way any
