@@ -935,6 +935,47 @@ def test_the_room_screen_reads_from_the_back_of_a_room_up_to_big_counts(
         room.close()
 
 
+@pytest.mark.parametrize("size", PROJECTORS)
+def test_the_room_screen_s_address_reads_from_the_back_of_the_room_too(
+    web: WebStack, browser: Browser, size: str
+) -> None:
+    # Given the room screen of a talk with a long id, on a projector
+    talk = web.add_talk(
+        unique_talk_id("testcontainers-integration-testing"),
+        title="Modern Integration Testing with Testcontainers",
+        speakers=["Oleg Šelajev", "Kevin Wittek"],
+    )
+    room = browser.new_context(viewport=PROJECTORS[size])
+    try:
+        screen = room.new_page()
+        screen.goto(web.url(SCREEN.format(id=talk["id"])))
+        address = screen.get_by_test_id("qr-url")
+        expect(address).to_have_text(re.compile(re.escape(f"/app/talks/{talk['id']}") + "$"))
+        expect(screen.locator(".live-badge")).to_have_attribute("data-state", "live")
+        # Then the address to type is as big as the speakers' line, and bigger than the
+        # average's label: not the screen's smallest words any more
+        sizes = screen.evaluate(
+            """() => Object.fromEntries(["qr-url", "speakers", "avg-label"].map((name) =>
+                 [name, parseFloat(getComputedStyle(document.querySelector(`.screen .${name}`)).fontSize)]))"""
+        )
+        assert sizes["qr-url"] >= sizes["speakers"] > sizes["avg-label"], sizes
+        # And the screen still fits the projector, the address whole within its column
+        fits = screen.evaluate(
+            """() => {
+              const url = document.querySelector(".qr-url").getBoundingClientRect();
+              const code = document.querySelector(".screen-qr .qr").getBoundingClientRect();
+              return {
+                page: [document.documentElement.scrollWidth, document.documentElement.scrollHeight],
+                within: url.left >= code.left - 1 && url.right <= code.right + 1 && url.bottom <= innerHeight,
+              };
+            }"""
+        )
+        viewport = PROJECTORS[size]
+        assert fits == {"page": [viewport["width"], viewport["height"]], "within": True}
+    finally:
+        room.close()
+
+
 def test_a_room_screen_opened_before_the_network_was_up_shows_its_talk_by_itself(
     web: WebStack, page: Page
 ) -> None:

@@ -34,7 +34,8 @@ export function screenPage(main, talkId) {
   const qrAside = h("aside", { class: "screen-qr", "aria-label": "Rate this talk" },
     qrSvg(pageUrl, `QR code of ${pageUrl}`),
     caption,
-    h("p", { class: "qr-url" }, pageUrl.replace(/^https?:\/\//, "")));
+    h("p", { class: "qr-url", "data-testid": "qr-url" },
+      pageUrl.replace(/^https?:\/\//, "").split("/").map((part, i) => (i ? [h("wbr"), "/", part] : part))));
   // Hidden with it: an empty histogram under "not in the programme" reads as a talk nobody rated.
   const results = h("section", { class: "screen-results", "aria-label": "Ratings" },
     histogram.summary, histogram.list);
