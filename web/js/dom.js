@@ -60,8 +60,11 @@ export function isolated(texts, separator) {
   return texts.filter(Boolean).flatMap((text, i) => [i ? separator : null, h("span", { class: "isolate" }, text)]);
 }
 
-// A title in plain text (the window's title): isolated by Unicode's first-strong isolate and
-// its closing mark.
+// A title or a search quoted in the page's own words ("Deleted “…”."), isolated as above.
+export const quoted = (text) => ["“", h("span", { class: "isolate" }, text), "”"];
+
+// A title in plain text (the window's title, a confirmation dialog): isolated by Unicode's
+// first-strong isolate and its closing mark.
 export const isolatedText = (text) => `\u2068${text}\u2069`;
 
 // Counts with thousands separators: "25,000 ratings" reads at a glance from the back of a room.
