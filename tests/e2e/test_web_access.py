@@ -14,6 +14,7 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
+from tests.backends import WEB_RATINGS
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app as web_app
 from tests.e2e.conftest import Runtime, wait_for
@@ -24,6 +25,7 @@ from tests.e2e.test_web_app import (
     WebStack,
     enter_event_code,
     live_connections,
+    publish_live,
     run_clock,
     star,
     total,
@@ -110,7 +112,7 @@ def test_a_rating_whose_request_hangs_is_sent_again_and_counted_once(
     page.route(lambda url: url.endswith("/ratings"), hang_the_first)
     page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
     own = page.get_by_test_id("own-rating")
-    expect(own).to_have_text("Tap a star to rate this talk.")
+    expect(own).to_have_text("Choose a star to rate this talk.")
     # When they tap 4
     star(page, 4).click()
     enter_event_code(page)
@@ -307,7 +309,7 @@ def test_an_attendee_whose_pass_could_not_be_fetched_still_changes_their_mind_as
     page.clock.install()
     page.goto(runtime.url + TALK_PAGE.format(id=talk))
     own = page.get_by_test_id("own-rating")
-    expect(own).to_have_text("Tap a star to rate this talk.")
+    expect(own).to_have_text("Choose a star to rate this talk.")
     # When they tap 4, the network comes back, and the 4 is counted
     star(page, 4).click()
     reached[0] = True
@@ -566,3 +568,72 @@ def test_the_programme_read_while_an_organiser_adds_a_talk_has_every_talk_once(
         # (the module's other tests read the programme too: it is left as it was)
         for talk_id in [*(f"{stem}-{n:03}" for n in range(101)), *added]:
             web.as_organiser("DELETE", f"/talks/{talk_id}")
+
+
+# Every text the region takes from now on, into window.__announced.
+ANNOUNCEMENTS_WATCH = """() => {
+  const region = document.querySelector('[data-testid="announcement"]');
+  window.__announced = [];
+  new MutationObserver(() => window.__announced.push(region.textContent))
+    .observe(region, { childList: true, characterData: true, subtree: true });
+}"""
+
+
+@pytest.mark.parametrize(("path", "every_ms"), [(TALK_PAGE, 15_000), (SCREEN, 60_000)])
+def test_live_figures_reach_a_screen_reader_now_and_then_not_at_every_rating(
+    web: WebStack, page: Page, path: str, every_ms: int
+) -> None:
+    from talkrate.adapters.redis_store import connect, histogram_key
+
+    # Given a talk's page (or its room screen) live on its channel, on a clock the test moves
+    talk = web.add_talk(title="Heard, not shouted")
+    state = {"type": "talk", "talkId": talk["id"]}
+    page.clock.install()
+    page.goto(web.url(path.format(id=talk["id"])))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    expect(total(page)).to_have_text("0 ratings")
+    region = page.get_by_test_id("announcement")
+    # Then a polite status region is there from the start, silent: the first figures are read
+    # with the page
+    expect(region).to_have_attribute("role", "status")
+    expect(region).to_have_attribute("aria-live", "polite")
+    expect(region).to_have_attribute("aria-atomic", "true")
+    expect(region).to_have_text("")
+    page.evaluate(ANNOUNCEMENTS_WATCH)
+    # When a first attendee rates after a quiet spell
+    publish_live(web, talk["channel"], {**state, "ratings": {"5": 1}, "count": 1})
+    expect(total(page)).to_have_text("1 rating", timeout=5000)
+    page.clock.run_for(100)
+    # Then it is said at once, in words
+    assert page.evaluate("window.__announced") == ["1 rating, average 5.00"]
+    # When a busy room sends 19 more updates within a few seconds
+    for count in range(2, 21):
+        publish_live(web, talk["channel"], {**state, "ratings": {"5": count}, "count": count})
+    expect(total(page)).to_have_text("20 ratings", timeout=5000)
+    page.clock.run_for(1000)
+    # Then none of them is said yet
+    assert page.evaluate("window.__announced") == ["1 rating, average 5.00"]
+    # (the read model holds what the messages said, for the page's own reads from now on)
+    client = connect(WEB_RATINGS)
+    try:
+        client.hset(histogram_key(talk["id"]), "5", 20)
+        # And the figures as they stand are said once the interval has passed, then nothing more
+        # while they do not change
+        page.clock.run_for(every_ms)
+        page.clock.run_for(3 * every_ms)
+        assert page.evaluate("window.__announced") == [
+            "1 rating, average 5.00",
+            "20 ratings, average 5.00",
+        ]
+        expect(region).to_have_text("20 ratings, average 5.00")
+        # When the browser loses its network
+        page.context.set_offline(True)
+        expect(page.locator(".live-badge")).to_have_attribute("data-state", "offline")
+        page.clock.run_for(every_ms)
+        # Then that is said, with the figures it can no longer keep fresh
+        expect(region).to_have_text(
+            "Offline: these figures may be out of date. 20 ratings, average 5.00"
+        )
+    finally:
+        client.delete(histogram_key(talk["id"]))
+        client.close()

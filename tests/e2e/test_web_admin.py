@@ -216,6 +216,51 @@ def test_the_search_keeps_narrowing_the_table_after_an_add_an_edit_and_a_delete(
     expect(search).to_have_value(stem.lower())
 
 
+# Whether a quoted text's closing quote stands right of every letter of the text it closes, in an
+# element whose words hold `text` between “ and ” (found across its text nodes).
+CLOSED_AFTER = """(element, text) => {
+  const nodes = [];
+  const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) nodes.push(walker.currentNode);
+  const whole = nodes.map((n) => n.data).join("");
+  const start = whole.indexOf(`“${text}”`) + 1;
+  const box = (at) => {
+    let i = at;
+    const node = nodes.find((n) => (i < n.data.length ? true : ((i -= n.data.length), false)));
+    const range = document.createRange();
+    range.setStart(node, i);
+    range.setEnd(node, i + 1);
+    return range.getBoundingClientRect();
+  };
+  const letters = [...text].map((_, i) => box(start + i)).filter((b) => b.width > 0);
+  const close = box(start + text.length);
+  return close.top >= Math.max(...letters.map((b) => b.top)) - 1
+    && close.left >= Math.max(...letters.map((b) => b.right)) - 1;
+}"""
+
+
+def test_an_override_in_a_title_stays_inside_the_quotes_of_the_organisers_page_s_words(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk whose title holds a right-to-left override (U+202E), as pasted
+    title = f"Keynote {unique_talk_id()[-6:]} \u202eflipped"
+    web.add_talk(title=title)
+    sign_in(web, page)
+    search_talks(page, title[:14], 1)
+    # When an organiser edits it, and saves it
+    page.get_by_role("button", name=f"Edit {title}").click()
+    heading = page.get_by_role("heading", name=re.compile("^Edit "))
+    expect(heading).to_be_visible()
+    # Then the form's heading closes its quote after the title, not inside it
+    assert heading.evaluate(CLOSED_AFTER, title) is True
+    page.get_by_label("Room", exact=True).fill("Hall Q")
+    page.get_by_role("button", name="Save").click()
+    message = page.get_by_test_id("admin-message")
+    expect(message).to_have_text(f"Saved “{title}”.")
+    # And so does the line saying it was saved
+    assert message.evaluate(CLOSED_AFTER, title) is True
+
+
 def typo_fixed_in_the_form(web: WebStack, page: Page, title: str) -> str:
     """Sign in, find the talk, open its form and fix "Kuberentes" in its title (not saved yet);
     the title as fixed."""

@@ -288,7 +288,7 @@ def test_rating_on_a_phone_does_not_move_the_histogram(web: WebStack, page: Page
     star(page, 4).click()
     enter_event_code(page)
     expect(page.get_by_test_id("own-rating")).to_have_text(
-        "You rated 4 out of 5. Tap another star to change it."
+        "You rated 4 out of 5. Choose another star to change it."
     )
     # Then the histogram is where it was
     after = total(page).bounding_box()
@@ -457,7 +457,7 @@ def test_too_many_new_voters_from_one_network_is_said_as_such(
     expect(message).to_contain_text("your rating was not counted")
     expect(message).to_have_text(re.compile(r"Try again in \d+ s\.$"))
     expect(message).not_to_contain_text("Too many ratings")
-    expect(page.get_by_test_id("own-rating")).to_have_text("Tap a star to rate this talk.")
+    expect(page.get_by_test_id("own-rating")).to_have_text("Choose a star to rate this talk.")
     assert web.count(talk["id"]) == 0
 
 
@@ -935,6 +935,47 @@ def test_the_room_screen_reads_from_the_back_of_a_room_up_to_big_counts(
         room.close()
 
 
+@pytest.mark.parametrize("size", PROJECTORS)
+def test_the_room_screen_s_address_reads_from_the_back_of_the_room_too(
+    web: WebStack, browser: Browser, size: str
+) -> None:
+    # Given the room screen of a talk with a long id, on a projector
+    talk = web.add_talk(
+        unique_talk_id("testcontainers-integration-testing"),
+        title="Modern Integration Testing with Testcontainers",
+        speakers=["Oleg Šelajev", "Kevin Wittek"],
+    )
+    room = browser.new_context(viewport=PROJECTORS[size])
+    try:
+        screen = room.new_page()
+        screen.goto(web.url(SCREEN.format(id=talk["id"])))
+        address = screen.get_by_test_id("qr-url")
+        expect(address).to_have_text(re.compile(re.escape(f"/app/talks/{talk['id']}") + "$"))
+        expect(screen.locator(".live-badge")).to_have_attribute("data-state", "live")
+        # Then the address to type is as big as the speakers' line, and bigger than the
+        # average's label: not the screen's smallest words any more
+        sizes = screen.evaluate(
+            """() => Object.fromEntries(["qr-url", "speakers", "avg-label"].map((name) =>
+                 [name, parseFloat(getComputedStyle(document.querySelector(`.screen .${name}`)).fontSize)]))"""
+        )
+        assert sizes["qr-url"] >= sizes["speakers"] > sizes["avg-label"], sizes
+        # And the screen still fits the projector, the address whole within its column
+        fits = screen.evaluate(
+            """() => {
+              const url = document.querySelector(".qr-url").getBoundingClientRect();
+              const code = document.querySelector(".screen-qr .qr").getBoundingClientRect();
+              return {
+                page: [document.documentElement.scrollWidth, document.documentElement.scrollHeight],
+                within: url.left >= code.left - 1 && url.right <= code.right + 1 && url.bottom <= innerHeight,
+              };
+            }"""
+        )
+        viewport = PROJECTORS[size]
+        assert fits == {"page": [viewport["width"], viewport["height"]], "within": True}
+    finally:
+        room.close()
+
+
 def test_a_room_screen_opened_before_the_network_was_up_shows_its_talk_by_itself(
     web: WebStack, page: Page
 ) -> None:
@@ -1003,7 +1044,7 @@ def test_an_open_talk_page_follows_an_organiser_moving_its_talk_to_now(
     # Then within half a minute its stars are on, under the new title
     expect(star(page, 4)).to_be_enabled()
     expect(page.get_by_role("heading", level=1)).to_have_text("Moved while open: the real title")
-    expect(page.get_by_test_id("own-rating")).to_have_text("Tap a star to rate this talk.")
+    expect(page.get_by_test_id("own-rating")).to_have_text("Choose a star to rate this talk.")
 
 
 def test_an_open_talk_page_shows_the_talk_as_it_is_when_the_attendee_comes_back(

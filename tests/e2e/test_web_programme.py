@@ -306,6 +306,72 @@ def test_a_right_to_left_title_reads_right_to_left_on_every_page(
     assert last < first, (first, last)
 
 
+# Where each letter of a word stands on the screen, [top, left] (in the first text node under
+# `main` holding it, a track filter's choices aside).
+LETTERS_OF = """(word) => {
+  const node = [...document.querySelectorAll("main :not(option)")].flatMap((e) => [...e.childNodes])
+    .find((n) => n.nodeType === Node.TEXT_NODE && n.data.includes(word));
+  const start = node.data.indexOf(word);
+  return [...word].map((_, i) => {
+    const range = document.createRange();
+    range.setStart(node, start + i);
+    range.setEnd(node, start + i + 1);
+    const box = range.getBoundingClientRect();
+    return [Math.round(box.top), box.left];
+  });
+}"""
+
+
+TRACK_MARK = unique_talk_id("track").replace("-", "")
+
+
+@pytest.fixture(scope="module")
+def overriding_talk(web: WebStack) -> dict[str, Any]:
+    """A rated talk whose title, first speaker and track each hold a right-to-left override
+    (U+202E), as an organiser may paste one: what follows each is plain left-to-right text."""
+    now = datetime.now(UTC)
+    talk = web.add_talk(
+        title="Rated \u202ebackwards on purpose",
+        speakers=["\u202eAda Override", "Grace Hopper"],
+        track=f"Track{TRACK_MARK} \u202eflipped",
+        room="Hall Zeta",
+        **an_hour_from(now - timedelta(minutes=10)),
+    )
+    web.rate(talk["id"], 5)
+    assert wait_for(lambda: web.count(talk["id"]) == 1)  # on the leaderboard
+    return talk
+
+
+@pytest.mark.parametrize(
+    ("path", "words"),
+    [
+        ("/app/?track={track}", ["Hopper", "Zeta"]),
+        ("/app/leaderboard?track={track}", [TRACK_MARK]),
+        ("/app/admin", ["Hopper"]),
+        ("/app/talks/{id}", ["Hopper", TRACK_MARK, "Zeta"]),
+        ("/app/talks/{id}/screen", ["Hopper"]),
+    ],
+)
+def test_an_override_in_an_organiser_s_text_does_not_turn_what_follows_it_around(
+    web: WebStack, page: Page, overriding_talk: dict[str, Any], path: str, words: list[str]
+) -> None:
+    # Given a talk whose title, first speaker and track hold a right-to-left override
+    talk = overriding_talk
+    # When a page shows it
+    page.goto(web.url(path.format(id=talk["id"], track=quote(talk["track"]))))
+    if path == "/app/admin":
+        page.get_by_label("Organiser token").fill(web.token)
+        page.get_by_role("button", name="Sign in").click()
+    for word in words:
+        expect(page.locator("main")).to_contain_text(word, timeout=10_000)
+    # Then the words shown after an overridden one (the next speaker, the track after the
+    # title, the room after the track) still read left to right, letter after letter (on each
+    # line, where a narrow column breaks the word)
+    for word in words:
+        letters = [tuple(at) for at in page.evaluate(LETTERS_OF, word)]
+        assert letters == sorted(set(letters)), (word, letters)
+
+
 LONG_TITLE = "Unbreakable" * 24 + "Title" * 2 + "!" * 2  # 276 characters, no space
 
 

@@ -100,7 +100,7 @@ def test_every_tab_of_an_attendee_shows_their_newest_rating_of_the_talk(
     first, second = page, phone.new_page()
     for tab in (first, second):
         tab.goto(web.url(TALK_PAGE.format(id=talk["id"])))
-        expect(tab.get_by_test_id("own-rating")).to_have_text("Tap a star to rate this talk.")
+        expect(tab.get_by_test_id("own-rating")).to_have_text("Choose a star to rate this talk.")
     # When they rate it 5 in the first tab
     star(first, 5).click()
     enter_event_code(first)
@@ -341,7 +341,7 @@ def the_service_forgets_its_keys(ratings: redis.Redis, talk_id: str) -> None:
 def unconfirmed(value: int) -> str:
     return (
         f"Your earlier rating of {value} out of 5 could not be confirmed: it may not have been"
-        " counted. Tap a star to rate again."
+        " counted. Choose a star to rate again."
     )
 
 
@@ -358,7 +358,7 @@ def test_a_rating_kept_without_a_pass_past_its_key_s_hour_is_not_sent_again_but_
     # Then the page says plainly that it could not confirm the 4, and lets them rate again
     own, message = page.get_by_test_id("own-rating"), page.get_by_test_id("message")
     expect(message).to_have_text(unconfirmed(4))
-    expect(own).to_have_text("Tap a star to rate this talk.")
+    expect(own).to_have_text("Choose a star to rate this talk.")
     expect(star(page, 4)).to_have_attribute("aria-pressed", "false")
     # And it did not send the 4 again: counted once, no longer kept
     page.wait_for_timeout(1000)
@@ -437,7 +437,7 @@ def test_a_rating_kept_with_a_pass_the_service_now_refuses_is_not_sent_under_a_n
     # if the first send counted): the page says it could not confirm the 4
     own, message = page.get_by_test_id("own-rating"), page.get_by_test_id("message")
     expect(message).to_have_text(unconfirmed(4))
-    expect(own).to_have_text("Tap a star to rate this talk.")
+    expect(own).to_have_text("Choose a star to rate this talk.")
     page.wait_for_timeout(1000)
     assert len(keys) == 5  # sent once more, with the refused pass, and not again
     assert count_of(runtime, talk) == 1
@@ -478,7 +478,7 @@ def test_a_rating_kept_by_the_page_before_it_noted_when_is_sent_again_only_if_sa
         # Then one sent without a pass, of an age the page cannot tell, is not sent again
         # (it may be past its key's hour): the page says so
         expect(message).to_have_text(unconfirmed(4))
-        expect(own).to_have_text("Tap a star to rate this talk.")
+        expect(own).to_have_text("Choose a star to rate this talk.")
         page.wait_for_timeout(1000)
         assert keys == []
         assert count_of(runtime, talk) == 0
@@ -525,7 +525,7 @@ def test_the_stars_switch_on_at_the_talk_s_start_and_off_at_its_close_on_time(
         # When the moment comes, the pages left as they are
         # Then within two seconds the first's stars are on and the second's off
         expect(star(page, 4)).to_be_enabled(timeout=within_seconds_of(edge, 2))
-        expect(page.get_by_test_id("own-rating")).to_have_text("Tap a star to rate this talk.")
+        expect(page.get_by_test_id("own-rating")).to_have_text("Choose a star to rate this talk.")
         expect(star(second, 4)).to_be_disabled(timeout=within_seconds_of(edge, 2))
         expect(second.get_by_test_id("own-rating")).to_have_text("You did not rate this talk.")
         expect(second.get_by_text("Rating closed ")).to_be_visible()
@@ -760,7 +760,7 @@ def test_a_token_a_day_past_its_expiry_goes_with_the_ratings_made_under_it(
         # Then a token a day past its expiry is gone from the phone, and the 4 with it, and the
         # 4 kept to send under it (all stayed for ever: the next person saw what the last one
         # chose, and could take the token)
-        expect(own).to_have_text("Tap a star to rate this talk.")
+        expect(own).to_have_text("Choose a star to rate this talk.")
         assert page.evaluate(kept) == [None, None, None]
         expect(page.get_by_test_id("message")).to_have_text("")
     else:
@@ -770,3 +770,44 @@ def test_a_token_a_day_past_its_expiry_goes_with_the_ratings_made_under_it(
         voter, rated, _ = page.evaluate(kept)
         assert voter is not None
         assert rated is not None
+
+
+# How many lines an element's text takes on the screen.
+LINES_OF_TEXT = """(element) => {
+  const range = document.createRange();
+  range.selectNodeContents(element);
+  return new Set([...range.getClientRects()].map((box) => Math.round(box.top))).size;
+}"""
+
+
+def test_the_rating_line_says_tap_on_a_touch_screen_and_choose_with_a_mouse_or_keyboard(
+    web: WebStack, browser: Browser
+) -> None:
+    # Given a talk, opened on a small touch phone and on a laptop (a mouse and a keyboard)
+    talk = web.add_talk(title="Tapped or chosen")
+    touch = browser.new_context(
+        viewport={"width": 320, "height": 640}, has_touch=True, is_mobile=True
+    )
+    laptop = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        for context, verb in ((touch, "Tap"), (laptop, "Choose")):
+            tab = context.new_page()
+            tab.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+            own = tab.get_by_test_id("own-rating")
+            # Then the line under the stars asks for what that person does: a tap, or a choice
+            expect(own).to_have_text(f"{verb} a star to rate this talk.")
+            # And on the phone it takes one line
+            lines = own.evaluate(LINES_OF_TEXT)
+            assert lines == 1
+            # When they rate (a tap on the phone, the keyboard on the laptop)
+            if context is touch:
+                star(tab, 4).tap()
+            else:
+                star(tab, 4).focus()
+                tab.keyboard.press("Enter")
+            enter_event_code(tab)
+            # Then the way to change it is said in the same words
+            expect(own).to_have_text(f"You rated 4 out of 5. {verb} another star to change it.")
+    finally:
+        touch.close()
+        laptop.close()

@@ -52,6 +52,21 @@ export function arrange(container, nodes) {
   if (next) next.focus({ preventScroll: true });
 }
 
+// Texts an organiser typed that share a line (speakers, a track and a room), each isolated from
+// the others: a right-to-left name, or an override pasted with one (U+202E), cannot turn around
+// what follows it. The line's element takes dir="auto", and so the direction of its first
+// letter: the spans are isolated by CSS (.isolate), not by <bdi>, which dir="auto" skips.
+export function isolated(texts, separator) {
+  return texts.filter(Boolean).flatMap((text, i) => [i ? separator : null, h("span", { class: "isolate" }, text)]);
+}
+
+// A title or a search quoted in the page's own words ("Deleted “…”."), isolated as above.
+export const quoted = (text) => ["“", h("span", { class: "isolate" }, text), "”"];
+
+// A title in plain text (the window's title, a confirmation dialog): isolated by Unicode's
+// first-strong isolate and its closing mark.
+export const isolatedText = (text) => `\u2068${text}\u2069`;
+
 // Counts with thousands separators: "25,000 ratings" reads at a glance from the back of a room.
 export const formatCount = (n) => Number(n).toLocaleString("en");
 

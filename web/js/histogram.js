@@ -4,7 +4,8 @@ import { h, fill, setText, plural, formatAvg, formatCount } from "./dom.js";
 
 const VALUES = ["5", "4", "3", "2", "1"];
 
-export function histogramView({ big = false } = {}) {
+// `announcer` (announce.js), if given, hears the count and the average in words at each update.
+export function histogramView({ big = false, announcer = null } = {}) {
   const rows = {};
   const list = h("ol", { class: big ? "histogram big" : "histogram", "aria-label": "Ratings by value" });
   for (const value of VALUES) {
@@ -59,6 +60,7 @@ export function histogramView({ big = false } = {}) {
     if (mean === undefined) mean = sum ? counts.reduce((a, n, i) => a + n * Number(VALUES[i]), 0) / sum : null;
     setText(average, formatAvg(mean));
     setText(total, plural(sum, "rating", "ratings"));
+    if (announcer) announcer.figures(sum ? `${total.textContent}, average ${average.textContent}` : "No ratings yet");
   }
 
   return { list, summary, stats, update };

@@ -1,6 +1,6 @@
 // /app/admin: organisers sign in with their token, add, edit and remove talks, and download the
 // results as CSV. The token stays in this tab only (sessionStorage).
-import { h, fill, setText, plural, formatAvg, formatCount, formatDay, formatTime, arrange, talkHref } from "../dom.js";
+import { h, fill, setText, plural, formatAvg, formatCount, formatDay, formatTime, arrange, talkHref, isolated, isolatedText, append, quoted } from "../dom.js";
 import { request, allTalks, talkPath, ApiError } from "../api.js";
 import { watchCatalogue } from "../live.js";
 import { errorText, searchBox, searchWords, matchesSearch, shownOf, liveBadge, staleNotice } from "./common.js";
@@ -226,7 +226,7 @@ export function adminPage(main) {
       const shown = talks.filter((talk) => matchesSearch(talk, words));
       arrange(list, shown.map((talk) => rows.get(talk.id).node));
       if (talks.length && !shown.length) {
-        fill(count, `No talk matches “${query.trim()}”. `,
+        fill(count, "No talk matches ", quoted(query.trim()), ". ",
           h("button", { type: "button", class: "link", onclick: clearSearch }, "Show all talks"));
         return;
       }
@@ -256,7 +256,7 @@ export function adminPage(main) {
 
     // A talk saved or added that the search leaves out: said, rather than seeming lost.
     const hiddenBySearch = (talkId) => rows.has(talkId) && !rows.get(talkId).node.isConnected;
-    const notShown = () => ` It does not match the search “${query.trim()}”, so the list does not show it.`;
+    const notShown = () => [" It does not match the search ", quoted(query.trim()), ", so the list does not show it."];
 
     // A talk's row: made once, its cells filled again when what they show changed; its buttons
     // act on the talk as last read (its revision too).
@@ -278,7 +278,7 @@ export function adminPage(main) {
       if (kept.key !== key) {
         const { cells } = kept;
         fill(cells.talk, h("a", { class: "talk-title", href: `/app/talks/${encodeURIComponent(talk.id)}` }, talk.title),
-          (talk.speakers || []).length ? h("span", { class: "talk-speakers" }, talk.speakers.join(", ")) : null,
+          (talk.speakers || []).length ? h("span", { class: "talk-speakers", dir: "auto" }, isolated(talk.speakers, ", ")) : null,
           h("span", { class: "talk-id-line" }, h("span", { class: "muted talk-id" }, talk.id), " · ", kept.qr));
         setText(cells.track, talk.track || "");
         setText(cells.room, talk.room || "");
@@ -306,18 +306,18 @@ export function adminPage(main) {
     const deleting = new Set();
     async function remove(talk) {
       if (deleting.has(talk.id)) return;
-      if (!window.confirm(`Delete “${talk.title}”? Its ratings stay in the event store.`)) return;
+      if (!window.confirm(`Delete “${isolatedText(talk.title)}”? Its ratings stay in the event store.`)) return;
       deleting.add(talk.id);
       try {
         const index = [...list.querySelectorAll("button[data-edit]")].findIndex((b) => b.dataset.edit === talk.id);
         await admin("DELETE", talkPath(talk.id), undefined, talk.revision);
-        setText(message, `Deleted “${talk.title}”.`);
+        fill(message, "Deleted ", quoted(talk.title), ".");
         await load();
         focusAfter(null, Math.max(index, 0));
       } catch (error) {
         if (changedMeanwhile(error)) {
           await load().catch(() => {});
-          setText(message, `“${talk.title}” was changed or removed by someone else since this list was loaded: nothing was deleted. The list shows it as it is now.`);
+          fill(message, quoted(talk.title), " was changed or removed by someone else since this list was loaded: nothing was deleted. The list shows it as it is now.");
           focusAfter(talk.id);
           return;
         }
@@ -424,7 +424,7 @@ export function adminPage(main) {
         startsAt: toLocalInput(of.startsAt), endsAt: toLocalInput(of.endsAt),
       });
       const edited = () => (base ? Object.keys(inputs).filter((k) => inputs[k].value !== shown(base)[k]) : Object.keys(inputs));
-      const heading = h("h2", { tabindex: "-1" }, isNew ? "Add a talk" : `Edit “${talk.title}”`);
+      const heading = h("h2", { tabindex: "-1" }, isNew ? "Add a talk" : ["Edit ", quoted(talk.title)]);
       // One save at a time: a second press while the first is on its way (a slow network) sent
       // the form again, and its refusal (the talk's new revision, the id now taken) was told as
       // someone else's change. The button says so meanwhile, and keeps the keyboard focus.
@@ -471,11 +471,11 @@ export function adminPage(main) {
         // taken). When the talk is now what the form says, that save went through: said so,
         // not told as someone else's change.
         const asInTheForm = (now) => Boolean(now) && Object.keys(inputs).every((k) => shown(now)[k] === inputs[k].value);
-        const done = async (text, savedId) => {
+        const done = async (said, savedId) => {
           closeForm();
-          setText(message, text);
+          fill(message, said);
           await load();
-          if (hiddenBySearch(savedId)) setText(message, message.textContent + notShown());
+          if (hiddenBySearch(savedId)) append(message, notShown());
           focusAfter(savedId);
         };
         let newId = null;
@@ -485,16 +485,16 @@ export function adminPage(main) {
             const { slug } = await programmeFile();
             newId = id.value.trim() || slug(fields.title);
             const created = await admin("POST", "/talks", { id: newId, ...fields });
-            await done(`Added “${created.body.title}”.`, created.body.id);
+            await done(["Added ", quoted(created.body.title), "."], created.body.id);
           } else {
             await admin("PUT", talkPath(talk.id), fields, revision);
-            await done(`Saved “${fields.title}”.`, talk.id);
+            await done(["Saved ", quoted(fields.title), "."], talk.id);
           }
         } catch (error) {
           if (isNew && error instanceof ApiError && error.status === 409 && newId !== null) {
             const existing = await request("GET", talkPath(newId)).then((r) => r.body, () => null);
             if (asInTheForm(existing)) {
-              await done(`Added “${existing.title}” (an earlier try had gone through).`, newId).catch(failed);
+              await done(["Added ", quoted(existing.title), " (an earlier try had gone through)."], newId).catch(failed);
               return;
             }
           }
@@ -507,7 +507,7 @@ export function adminPage(main) {
             revision = error.problem.revision ?? null;
             const theirs = revision === null ? null : await request("GET", talkPath(talk.id)).then((r) => r.body, () => null);
             if (asInTheForm(theirs)) {
-              await done(`Saved “${fields.title}” (an earlier try had gone through).`, talk.id).catch(failed);
+              await done(["Saved ", quoted(fields.title), " (an earlier try had gone through)."], talk.id).catch(failed);
               return;
             }
             const what = theirs ? changedFields(base, theirs) : [];
@@ -520,11 +520,11 @@ export function adminPage(main) {
             }
             await load().catch(() => {});
             const yours = mine.map((k) => FIELD_NAMES[k]);
-            setText(message, revision === null
-              ? `“${talk.title}” was removed by someone else while you edited it: nothing was saved. Save again to add it back with your changes, or Cancel.`
-              : `Someone else saved “${talk.title}” while you edited it${what.length ? ` (they changed ${listed(what)})` : ""}: nothing was saved. `
+            fill(message, revision === null
+              ? [quoted(talk.title), " was removed by someone else while you edited it: nothing was saved. Save again to add it back with your changes, or Cancel."]
+              : ["Someone else saved ", quoted(talk.title), ` while you edited it${what.length ? ` (they changed ${listed(what)})` : ""}: nothing was saved. `
                 + `The form now shows their version${yours.length ? ` with your changes to ${listed(yours)}` : ""}`
-                + `${both.length ? `; you both changed ${listed(both.map((k) => FIELD_NAMES[k]))}, and the form keeps yours` : ""}: Save again to apply ${yours.length ? "your changes" : "it"}, or Cancel.`);
+                + `${both.length ? `; you both changed ${listed(both.map((k) => FIELD_NAMES[k]))}, and the form keeps yours` : ""}: Save again to apply ${yours.length ? "your changes" : "it"}, or Cancel.`]);
             heading.focus();
             return;
           }

@@ -3,13 +3,14 @@ import { h, setText, plural, formatCount, debounce } from "../dom.js";
 import { gatewayBusy, serviceNow } from "../api.js";
 
 // A small status line saying how fresh the figures are: "Connecting…" until the page was first
-// live, "Reconnecting…" once it lost that.
-export function liveBadge() {
+// live, "Reconnecting…" once it lost that. `announcer` (announce.js), if given, hears each state.
+export function liveBadge(announcer = null) {
   const texts = { live: "Live", connecting: "Connecting…", polling: "Updating every few seconds", offline: "Offline: these figures may be out of date" };
   // A page opened without a network (drawn in place from one read before) says so from the
   // start: its watch, and so the badge's next word, waits for the page's first read.
   const first = navigator.onLine ? "connecting" : "offline";
   const node = h("p", { class: "live-badge", "data-state": first }, texts[first]);
+  if (announcer) announcer.status(first, texts[first]);
   let wasLive = false;
   return {
     node,
@@ -17,6 +18,7 @@ export function liveBadge() {
       wasLive = wasLive || state === "live";
       node.dataset.state = state;
       setText(node, state === "connecting" && wasLive ? "Reconnecting…" : texts[state] || state);
+      if (announcer) announcer.status(state, node.textContent);
     },
   };
 }

@@ -1,6 +1,6 @@
 // /app/: the programme, searchable, filterable by track; talks running now first, then those to
 // come, talks whose rating has closed last (see `order`).
-import { h, fill, setText, plural, formatAvg, talkHref, arrange } from "../dom.js";
+import { h, fill, setText, plural, formatAvg, talkHref, arrange, isolated } from "../dom.js";
 import { serviceNow } from "../api.js";
 import { watchCatalogue } from "../live.js";
 import { isRunning, errorText, tracksOf, trackSelect, searchBox, searchWords, matchesSearch, shownOf, staleNotice, liveBadge } from "./common.js";
@@ -39,10 +39,10 @@ function card(talk) {
   const score = h("p", { class: "score" });
   const node = h("li", { class: "talk-card" },
     h("h2", {}, h("a", { href: talkHref(talk.id) }, talk.title)),
-    (talk.speakers || []).length ? h("p", { class: "speakers" }, talk.speakers.join(", ")) : null,
-    h("p", { class: "meta" },
+    (talk.speakers || []).length ? h("p", { class: "speakers", dir: "auto" }, isolated(talk.speakers, ", ")) : null,
+    h("p", { class: "meta", dir: "auto" },
       isRunning(talk) ? h("span", { class: "now" }, "Now") : null,
-      [talk.track, talk.room, schedule].filter(Boolean).join(" · ")),
+      isolated([talk.track, talk.room, schedule], " · ")),
     ratingClosed(talk, serviceNow()) ? h("p", { class: "closed-tag" }, "Rating closed") : null,
     score);
   return { node, score };

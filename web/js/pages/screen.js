@@ -1,11 +1,12 @@
 // /app/talks/<talkId>/screen: the room screen. Big figures, the live histogram and a QR code of
 // the talk's page, readable from the back of the room.
-import { h, fill, setText, talkHref, debounce } from "../dom.js";
+import { h, fill, setText, talkHref, debounce, isolated, isolatedText } from "../dom.js";
 import { ApiError, get, talkPath, serviceNow } from "../api.js";
 import { watchTalk } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { qrSvg } from "../qr.js";
 import { liveBadge, errorText } from "./common.js";
+import { liveAnnouncer } from "../announce.js";
 import { ratingWindow, atNextEdge } from "../window.js";
 import { takeNewerVersion } from "../version.js";
 
@@ -15,11 +16,16 @@ const QUIET_MS = 10 * 60 * 1000;
 export function screenPage(main, talkId) {
   document.title = "Room screen · talkrate";
   document.body.classList.add("screen-mode");
-  const histogram = histogramView({ big: true });
-  const badge = liveBadge();
+  // Said to a screen reader at most once a minute, not every 15 s as on the talk page: a room
+  // screen stays on for the whole talk, watched by the room rather than read by one person,
+  // and whoever runs a screen reader on it (setting it up, or a speaker projecting from their
+  // own laptop) should not hear it talk over the room every few seconds.
+  const announcer = liveAnnouncer(60_000);
+  const histogram = histogramView({ big: true, announcer });
+  const badge = liveBadge(announcer);
   const pageUrl = `${location.origin}${talkHref(talkId)}`;
   const title = h("h1", {}, "Loading…");
-  const speakers = h("p", { class: "speakers" });
+  const speakers = h("p", { class: "speakers", dir: "auto" });
   const problem = h("p", { class: "message", role: "alert" });
   // What the room is asked to do: scan while the talk takes ratings, else when it will or that it closed.
   // Empty until the talk is read: its rating may not be open, or closed.
@@ -28,7 +34,8 @@ export function screenPage(main, talkId) {
   const qrAside = h("aside", { class: "screen-qr", "aria-label": "Rate this talk" },
     qrSvg(pageUrl, `QR code of ${pageUrl}`),
     caption,
-    h("p", { class: "qr-url" }, pageUrl.replace(/^https?:\/\//, "")));
+    h("p", { class: "qr-url", "data-testid": "qr-url" },
+      pageUrl.replace(/^https?:\/\//, "").split("/").map((part, i) => (i ? [h("wbr"), "/", part] : part))));
   // Hidden with it: an empty histogram under "not in the programme" reads as a talk nobody rated.
   const results = h("section", { class: "screen-results", "aria-label": "Ratings" },
     histogram.summary, histogram.list);
@@ -37,7 +44,7 @@ export function screenPage(main, talkId) {
       h("header", { class: "screen-head" }, title, speakers),
       results,
       qrAside,
-      h("footer", { class: "screen-foot" }, badge.node, problem)));
+      h("footer", { class: "screen-foot" }, badge.node, problem, announcer.node)));
 
   let live = { stop() {} };
   let stopped = false;
@@ -77,9 +84,10 @@ export function screenPage(main, talkId) {
   const show = () => {
     inProgramme(true);
     showCaption();
-    document.title = `${talk.title} · room screen · talkrate`;
+    document.title = `${isolatedText(talk.title)} · room screen · talkrate`;
     setText(title, talk.title);
-    setText(speakers, (talk.speakers || []).join(", "));
+    const names = talk.speakers || [];
+    if (speakers.textContent !== names.join(", ")) fill(speakers, isolated(names, ", ")); // read every 30 s
     fitTitle();
   };
   // A title that two lines at the big size would cut takes the smaller size and a third line:
@@ -178,6 +186,7 @@ export function screenPage(main, talkId) {
     clearInterval(versionTimer);
     clearTimeout(edgeTimer);
     live.stop();
+    announcer.stop();
     document.removeEventListener("visibilitychange", keepAwake);
     removeEventListener("resize", refit);
     if (wakeLock) wakeLock.release().catch(() => {});

@@ -1,10 +1,11 @@
 // /app/talks/<talkId>: rate the talk (1 to 5, changeable), and its live histogram.
-import { h, fill, setText, formatTime, talkHref, debounce } from "../dom.js";
+import { h, fill, setText, formatTime, talkHref, debounce, isolated, isolatedText } from "../dom.js";
 import { request, get, talkPath, appConfig, ApiError, gatewayBusy, serviceNow } from "../api.js";
 import { watchTalk } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { voterToken, forgetToken, forgetExpired, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating, sendingRating, keepSending, safeToResend } from "../voter.js";
 import { liveBadge, errorText } from "./common.js";
+import { liveAnnouncer } from "../announce.js";
 import { ratingWindow, when, atNextEdge } from "../window.js";
 
 // Conference Wi-Fi drops answers: a rating that got none (or a 503, a gateway's 502, 504 or
@@ -53,9 +54,13 @@ function refusal(error) {
   }
 }
 
+// What the attendee does to a star: "Tap" on a touch screen, "Choose" with a mouse or the
+// keyboard (which do not tap; "click" would not fit the keyboard either).
+const pick = () => (matchMedia("(pointer: coarse)").matches ? "Tap" : "Choose");
+
 // A rating sent earlier whose answer never came, and which cannot be sent again without the risk
 // of counting twice: the attendee is told, and chooses.
-const unconfirmed = (value) => `Your earlier rating of ${value} out of 5 could not be confirmed: it may not have been counted. Tap a star to rate again.`;
+const unconfirmed = (value) => `Your earlier rating of ${value} out of 5 could not be confirmed: it may not have been counted. ${pick()} a star to rate again.`;
 
 // Thrown by a rating sent before (its answer lost) whose pass is refused now: sent again under a
 // new pass it would count as a second attendee if the first send counted.
@@ -70,14 +75,16 @@ export function talkPage(main, talkId) {
   let busy = false;
   let next = null; // a star tapped while another rating was on its way: sent after it
   let waiting = false; // a rating that could not reach the service waits for the network
-  const histogram = histogramView();
-  const badge = liveBadge();
+  // The count and average said to a screen reader at most every 15 s (announce.js).
+  const announcer = liveAnnouncer(15_000);
+  const histogram = histogramView({ announcer });
+  const badge = liveBadge(announcer);
   const buttons = [1, 2, 3, 4, 5].map((value) =>
     h("button", {
       type: "button", class: "star", "aria-label": `Rate ${value} out of 5`, "aria-pressed": "false",
       onclick: () => rate(value),
     }, h("span", { "aria-hidden": "true" }, "★"), h("span", { class: "star-value", "aria-hidden": "true" }, String(value))));
-  const own = h("p", { class: "own", "data-testid": "own-rating", "aria-live": "polite" }, "Tap a star to rate this talk.");
+  const own = h("p", { class: "own", "data-testid": "own-rating", "aria-live": "polite" }, `${pick()} a star to rate this talk.`);
   const message = h("p", { class: "message", role: "alert", "data-testid": "message" });
   // What the page says of the rating: a refusal in the warning's colour; a rating on its way or
   // waiting for the network (`info`), which will be sent, in the text's.
@@ -97,7 +104,7 @@ export function talkPage(main, talkId) {
   const title = h("h1", { id: "talk-title" }, "Loading…");
   const wholeTitle = h("button", { type: "button", class: "link title-toggle", hidden: true, "aria-controls": "talk-title",
     "aria-expanded": "false", onclick: () => { titleOpened = !titleOpened; fitTitle(); } }, "Show the whole title");
-  const meta = h("p", { class: "meta" });
+  const meta = h("p", { class: "meta", dir: "auto" });
   const screenLink = h("a", { href: `${talkHref(talkId)}/screen`, class: "screen-link" }, "Open the room screen");
   fill(main,
     h("article", { class: "talk" },
@@ -108,7 +115,7 @@ export function talkPage(main, talkId) {
         own, message, hint, codeForm),
       h("section", { class: "results", "aria-labelledby": "results-heading" },
         h("h2", { id: "results-heading" }, "Ratings"),
-        histogram.summary, histogram.list, histogram.stats, badge.node),
+        histogram.summary, histogram.list, histogram.stats, badge.node, announcer.node),
       h("p", {}, screenLink)));
 
   let talk = null; // the talk document, once loaded
@@ -172,8 +179,8 @@ export function talkPage(main, talkId) {
 
   function showOwn(value) {
     buttons.forEach((button, i) => button.setAttribute("aria-pressed", String(i + 1 === value)));
-    const change = open ? " Tap another star to change it." : "";
-    setText(own, value ? `You rated ${value} out of 5.${change}` : open ? "Tap a star to rate this talk." : unrated);
+    const change = open ? ` ${pick()} another star to change it.` : "";
+    setText(own, value ? `You rated ${value} out of 5.${change}` : open ? `${pick()} a star to rate this talk.` : unrated);
   }
   // The rating kept on its way, if it can still be sent (safeToResend). One that cannot (sent
   // without a voter token too long ago for the service to know its key) is not on its way any
@@ -454,11 +461,16 @@ export function talkPage(main, talkId) {
 
   function showTalk(loaded) {
     talk = loaded;
-    document.title = `${talk.title} · talkrate`;
+    document.title = `${isolatedText(talk.title)} · talkrate`;
     setText(title, talk.title);
     title.classList.toggle("long", talk.title.length > 80);
     const schedule = talk.startsAt ? `${when(talk.startsAt)}${talk.endsAt ? `–${formatTime(talk.endsAt)}` : ""}` : null;
-    setText(meta, [(talk.speakers || []).join(", "), talk.track, talk.room, schedule].filter(Boolean).join(" · "));
+    const names = (talk.speakers || []).join(", ");
+    // Drawn again only when it changed: the talk is read again at its window's edges.
+    if (meta.textContent !== [names, talk.track, talk.room, schedule].filter(Boolean).join(" · ")) {
+      const speakers = names ? h("span", {}, isolated(talk.speakers, ", ")) : null;
+      fill(meta, isolated([speakers, talk.track, talk.room, schedule], " · "));
+    }
     showWindow();
     fitTitle();
   }
@@ -486,6 +498,7 @@ export function talkPage(main, talkId) {
     window.removeEventListener("online", resend);
     removeEventListener("resize", refit);
     live.stop();
+    announcer.stop();
   }
   return halt;
 }

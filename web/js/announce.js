@@ -1,0 +1,51 @@
+// What a screen reader hears of figures that change live: a polite status region, written now
+// and then rather than at every change (a busy room changes the count several times a second,
+// and each write would be read out, queued behind the last). The first figures are not said:
+// they are read with the page. A change is said at once after a quiet spell; changes that
+// follow within `everyMs` are said together, once, when it has passed, and only if what would
+// be said differs from what was said last.
+import { h, setText } from "./dom.js";
+
+export function liveAnnouncer(everyMs) {
+  const node = h("p", { class: "sr-only", role: "status", "aria-live": "polite", "aria-atomic": "true", "data-testid": "announcement" });
+  let figures = null;
+  let offline = ""; // the badge's words while the browser has no network: said before the figures
+  let said = null;
+  let saidAt = -Infinity;
+  let timer = null;
+  const text = () => `${offline}${figures}`;
+  const flush = () => {
+    timer = null;
+    if (text() === said) return;
+    said = text();
+    saidAt = performance.now();
+    setText(node, said);
+  };
+  const changed = () => {
+    if (figures === null) return;
+    if (said === null) {
+      said = text();
+      return;
+    }
+    if (timer === null) timer = setTimeout(flush, Math.max(0, saidAt + everyMs - performance.now()));
+  };
+  return {
+    node,
+    // The figures as shown, in words ("12 ratings, average 4.25").
+    figures(words) {
+      figures = words;
+      changed();
+    },
+    // The live state: only losing the network and having it back are said (a reconnection
+    // that lasts a second is not news).
+    status(state, words) {
+      const next = state === "offline" ? `${words}. ` : "";
+      if (next === offline) return;
+      offline = next;
+      changed();
+    },
+    stop() {
+      clearTimeout(timer);
+    },
+  };
+}
