@@ -396,15 +396,22 @@ def test_an_import_the_api_would_refuse_a_row_of_sends_nothing(cli: Cli, tmp_pat
     # When it is imported, as a dry run and for real
     dry = cli.run("admin", "import", "--dry-run", str(programme))
     real = cli.run("admin", "import", str(programme))
-    # Then both stop at the line the API would refuse, and no talk of the file was created:
-    # exit 2, the file's fault (a partial import, some rows refused by the API, exits 1)
+    # Then both say every line the API would refuse, a line each (it said the first only, and
+    # the next once that was fixed), and no talk of the file was created: exit 2, the file's
+    # fault (a partial import, some rows refused by the API, exits 1)
     for done in (dry, real):
-        assert_one_line_error(done, "line 3", "endsAt 2026-12-02T18:00Z is not after startsAt")
-        assert done.returncode == 2
+        assert done.returncode == 2, done
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 3, done.stderr
+        assert lines[0].startswith("talkrate: line 3: endsAt 2026-12-02T18:00Z is not after")
+        assert lines[1].startswith("talkrate: line 4: track has 150 characters")
+        assert lines[2] == "talkrate: 2 lines of the file cannot be imported (nothing was imported)"
+        assert "Traceback" not in done.stderr
     assert cli.run("--json", "show", f"fine-{suffix}").returncode != 0
-    # And once that line is fixed, the next one is said
-    programme.write_text(programme.read_text().replace("T18:00Z", "T20:00Z"))
-    assert_one_line_error(cli.run("admin", "import", str(programme)), "line 4", "150 characters")
+    # And with --json the problems are a list a script reads: line, field, message
+    listed = cli.run("--json", "admin", "import", str(programme))
+    errors = json.loads(listed.stdout)["error"]["errors"]
+    assert [(e["line"], e["field"]) for e in errors] == [(3, "endsAt"), (4, "track")]
     assert cli.run("--json", "show", f"fine-{suffix}").returncode != 0
 
 
