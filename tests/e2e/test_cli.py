@@ -32,11 +32,21 @@ import pytest
 import redis
 from moto import mock_aws
 
+from talkrate.adapters.postgres import PostgresDatabase, PostgresTalkCatalog
+from talkrate.adapters.redis_store import RedisReadModel
+from talkrate.catalog import remove_talk
 from talkrate_cli.client import Api
 from talkrate_cli.errors import ApiProblem, CliError
 from talkrate_cli.live import LEADERBOARD_CHANNEL, LiveEndpoint, LiveSubscriber
 from talkrate_cli.main import main
-from tests.backends import CLI_ATTENDEE_RATINGS, CLI_ATTENDEE_TALKS, CLI_RATINGS, CLI_TALKS
+from tests.backends import (
+    CLI_ATTENDEE_RATINGS,
+    CLI_ATTENDEE_TALKS,
+    CLI_PROXIED_RATINGS,
+    CLI_PROXIED_TALKS,
+    CLI_RATINGS,
+    CLI_TALKS,
+)
 from tests.builders import ROOT, unique_talk_id
 from tests.e2e.conftest import (
     Runtime,
@@ -966,6 +976,69 @@ def test_watching_a_talk_that_is_removed_ends_and_says_so(cli: Cli) -> None:
         process.wait()
 
 
+def test_a_watch_behind_a_database_proxy_sees_its_talk_removed_at_its_next_look(
+    cli: Cli, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    # Given an API behind a database proxy, as on AWS with RDS Proxy: it does not LISTEN for
+    # removals, and says a talk it saw exists for 30 s more (its talk cache's TTL)
+    proxied, token = start_admin_runtime(
+        CLI_PROXIED_TALKS,
+        CLI_PROXIED_RATINGS,
+        kafka_bootstrap,
+        tmp_path / "runtime.log",
+        ["--param", "RdsProxyEndpoint=127.0.0.1"],
+    )
+    try:
+        at = {"TALKRATE_API": proxied.url, "TALKRATE_ADMIN_TOKEN": token}
+        talk_id = unique_talk_id("proxied-removed")
+        assert cli.run("admin", "add", talk_id, "--title", "Removed", **at).returncode == 0
+        # And a speaker watching it (polling every half second)
+        process = cli.start(
+            "--json", "watch", talk_id, "--poll", "--interval", "0.5", "--duration", "60", **at
+        )
+        try:
+            assert process.stdout is not None
+            assert json.loads(process.stdout.readline())["talkId"] == talk_id
+            # When an organiser removes it through another instance of the API (on AWS, any of
+            # the function's instances but the one that answers the watch)
+            removed = time.monotonic()
+            remove_talk(
+                PostgresTalkCatalog(PostgresDatabase(CLI_PROXIED_TALKS)),
+                RedisReadModel(CLI_PROXIED_RATINGS),
+                talk_id,
+            )
+            # Then the watch ends within seconds (it went on until the API's cache forgot the
+            # talk, 30 s), saying why
+            process.wait(timeout=10)
+            assert process.returncode == 1
+            assert process.stderr is not None
+            assert f"{talk_id} was removed from the programme" in process.stderr.read()
+            assert time.monotonic() - removed < 10
+        finally:
+            process.kill()
+            process.wait()
+    finally:
+        stop_runtime(proxied)
+        redis.Redis.from_url(CLI_PROXIED_RATINGS).flushdb()
+
+
+def test_a_watch_shows_the_talk_as_an_organiser_changed_it(cli: Cli, talk: str) -> None:
+    # Given a speaker watching a talk, into a file (the last view is written as it ends)
+    process = cli.start("watch", talk, "--poll", "--interval", "0.5", "--duration", "4")
+    try:
+        time.sleep(1)
+        # When an organiser renames it and moves it to another room
+        cli.ok("admin", "edit", talk, "--title", "Renamed while watched", "--room", "Hall W")
+        out, _ = process.communicate(timeout=20)
+    finally:
+        process.kill()
+        process.wait()
+    # Then the view shows the talk as it is now (it kept the title it began with)
+    assert process.returncode == 0
+    assert "Renamed while watched" in out, out
+    assert "Hall W" in out, out
+
+
 @pytest.mark.parametrize("command", ["top", "talks"])
 def test_a_track_the_programme_does_not_have_is_said_so(cli: Cli, command: str) -> None:
     # (`talks --track` said "no talks match", `top --track` named the tracks there are)
@@ -1342,7 +1415,7 @@ def test_ops_refuses_an_api_or_a_stack_it_would_not_use(cli: Cli) -> None:
 
 
 def test_ops_relay_fails_while_the_stream_refuses_what_waits(cli: Cli, talk: str) -> None:
-    from talkrate.adapters.postgres import PostgresDatabase, PostgresOutbox
+    from talkrate.adapters.postgres import PostgresOutbox
     from talkrate.events import Rating
 
     # Given a rating kept in the outbox (the stream did not take it when it was made)
