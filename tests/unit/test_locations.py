@@ -54,6 +54,8 @@ def test_postgres_locations(dsn: str, shown: str) -> None:
         (r"host=db password='Qx7\'zK9\\wJ4' dbname=t", "postgresql://db/t"),
         ("postgresql://db:5432/t?password=Qx7zK9&sslmode=require", "postgresql://db:5432/t"),
         ("postgresql://u:Qx7&host=zK9@db:5432/t", "postgresql://db:5432/t"),
+        # and a password that holds the host, port, database or scheme as well hides nothing
+        ("postgresql://app:my-postgresql-5432-db@db:5432/t", "postgresql://db:5432/t"),
         # libpq splits these at a space or an "&", and takes what follows for a setting the
         # string gave already: a host or a database made of the password is not shown
         ("postgresql://db:5432/t?password=Qx7&host=zK9wJ4", UNPARSEABLE),

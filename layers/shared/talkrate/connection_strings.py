@@ -208,7 +208,7 @@ def redacted(message: str, dsn: str) -> str:
     it quotes the connection string (the rest is libpq's and the server's own words: a password
     "first-password" leaves "password authentication failed" whole). The host, port and
     database stay: an operator must see which server failed."""
-    pattern, anywhere = _pattern(dsn, users=True)
+    pattern, anywhere = _pattern(dsn)
     if pattern is None:
         return message
     if anywhere:
@@ -216,11 +216,18 @@ def redacted(message: str, dsn: str) -> str:
     return _QUOTED.sub(lambda quoted: pattern.sub(MASK, quoted.group()), message)
 
 
-def shows_a_password(text: str, dsn: str) -> bool:
-    """Whether `text` holds a piece of `dsn`'s passwords (a location built from what libpq
-    took for a host or a database, out of a password it split)."""
-    pattern, _ = _pattern(dsn, users=False)
-    return bool(pattern and pattern.search(text))
+def from_a_password(value: str, dsn: str) -> bool:
+    """Whether `value`, a host, port or database libpq read from `dsn`, is a piece of its
+    password that the string holds nowhere else (`&host=x` split off a password, rather than a
+    host that a password happens to hold too)."""
+    found = credentials(dsn)
+    if value not in set().union(*(_pieces(password) for password in found.passwords)):
+        return False
+    outside = dsn
+    for password in sorted(found.passwords, key=len, reverse=True):
+        if password:
+            outside = outside.replace(password, " ")
+    return value not in outside
 
 
 # Where libpq and the server quote what they read of a connection string: in double quotes (a
@@ -230,14 +237,14 @@ _QUOTED = re.compile(r'"[^"\n]*"|\([^)\n]*\)|(?<=port )[^\s,]+')
 
 
 @functools.lru_cache(maxsize=8)  # a database that stays down fails every call the same way
-def _pattern(dsn: str, users: bool) -> tuple[re.Pattern[str] | None, bool]:
+def _pattern(dsn: str) -> tuple[re.Pattern[str] | None, bool]:
     """The pieces to replace, and whether anywhere in a message (a password holding a `"`
     makes where libpq's quotes begin and end unknowable)."""
     found = credentials(dsn)
     pieces = set().union(*(_pieces(password) for password in found.passwords))
     patterns = [_guarded(piece) for piece in sorted(pieces, key=len, reverse=True)]
-    if users:  # where the server names one: `user "app"`, `role "app" does not exist`
-        named = sorted({user for user in found.users if user}, key=len, reverse=True)
-        patterns += [f'(?<="){re.escape(user)}(?=")' for user in named]
+    # A user where the server names one: `user "app"`, `role "app" does not exist`
+    named = sorted({user for user in found.users if user}, key=len, reverse=True)
+    patterns += [f'(?<="){re.escape(user)}(?=")' for user in named]
     anywhere = any('"' in password for password in found.passwords)
     return (re.compile("|".join(patterns)) if patterns else None), anywhere

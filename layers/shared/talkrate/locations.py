@@ -67,7 +67,7 @@ def postgres_location(dsn: str) -> str:
     try:
         from psycopg2.extensions import parse_dsn
 
-        from talkrate.connection_strings import shows_a_password
+        from talkrate.connection_strings import from_a_password
 
         parsed = parse_dsn(dsn)
         hosts = (parsed.get("host") or "").split(",")
@@ -82,10 +82,10 @@ def postgres_location(dsn: str) -> str:
         database = parsed.get("dbname") or ""
         if database and not _DATABASE.match(database):
             raise _Unparseable
-        location = f"postgresql://{','.join(shown)}/{database}"
-        if shows_a_password(location, dsn):  # a host or database libpq split off a password
+        # A host, port or database that libpq split off a password (an unencoded "&" or space)
+        if any(from_a_password(part, dsn) for part in [*hosts, *ports, database] if part):
             raise _Unparseable
-        return location
+        return f"postgresql://{','.join(shown)}/{database}"
     except Exception:  # psycopg2's ProgrammingError, ValueError, _Unparseable: never fail GET /
         return UNPARSEABLE
 
