@@ -73,3 +73,14 @@ def test_a_quoted_user_with_an_escaped_quote_is_masked_where_the_server_names_it
     message = 'connection to server at "127.0.0.1", port 5432 failed: FATAL:  role "o\'brien" does not exist'
     # Then the server's words name no one
     assert redacted(message, dsn) == message.replace('"o\'brien"', '"***"')
+
+
+def test_a_password_that_spells_the_host_too_leaves_the_host_whole() -> None:
+    # Given a password holding the server's name and port among its pieces
+    dsn = "postgresql://app:at-db.internal-5433@db.internal:5433/talkrate"
+    message = (
+        'connection to server at "db.internal" (10.0.0.7), port 5433 failed: FATAL:  '
+        'database "talkrate" does not exist'
+    )
+    # Then the host and port, which the string names outside the password, are said whole
+    assert redacted(message, dsn) == message

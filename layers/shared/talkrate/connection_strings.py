@@ -218,16 +218,22 @@ def redacted(message: str, dsn: str) -> str:
 
 def from_a_password(value: str, dsn: str) -> bool:
     """Whether `value`, a host, port or database libpq read from `dsn`, is a piece of its
-    password that the string holds nowhere else (`&host=x` split off a password, rather than a
-    host that a password happens to hold too)."""
+    password (`&host=x` split off a password, rather than a host that a password happens to
+    spell too)."""
+    return value in _secret_pieces(dsn)
+
+
+@functools.lru_cache(maxsize=8)  # a database that stays down fails every call the same way
+def _secret_pieces(dsn: str) -> frozenset[str]:
+    """The pieces of the passwords, but for those the string holds outside them as well (its
+    host, port or database, which a password may spell too: they are shown anyway)."""
     found = credentials(dsn)
-    if value not in set().union(*(_pieces(password) for password in found.passwords)):
-        return False
     outside = dsn
     for password in sorted(found.passwords, key=len, reverse=True):
         if password:
             outside = outside.replace(password, " ")
-    return value not in outside
+    pieces = set().union(*(_pieces(password) for password in found.passwords))
+    return frozenset(piece for piece in pieces if not re.search(_guarded(piece), outside))
 
 
 # Where libpq and the server quote what they read of a connection string: in double quotes (a
@@ -236,12 +242,12 @@ def from_a_password(value: str, dsn: str) -> bool:
 _QUOTED = re.compile(r'"[^"\n]*"|\([^)\n]*\)|(?<=port )[^\s,]+')
 
 
-@functools.lru_cache(maxsize=8)  # a database that stays down fails every call the same way
+@functools.lru_cache(maxsize=8)
 def _pattern(dsn: str) -> tuple[re.Pattern[str] | None, bool]:
     """The pieces to replace, and whether anywhere in a message (a password holding a `"`
     makes where libpq's quotes begin and end unknowable)."""
     found = credentials(dsn)
-    pieces = set().union(*(_pieces(password) for password in found.passwords))
+    pieces = _secret_pieces(dsn)
     patterns = [_guarded(piece) for piece in sorted(pieces, key=len, reverse=True)]
     # A user where the server names one: `user "app"`, `role "app" does not exist`
     named = sorted({user for user in found.users if user}, key=len, reverse=True)
