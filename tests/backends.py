@@ -75,3 +75,7 @@ RELAY_TALKS = postgres_dsn("relay")
 # each (a rebuild from the wrong event store).
 ELSEWHERE_TALKS = postgres_dsn("elsewhere")
 ELSEWHERE_RATINGS = redis_url(5)
+# A runtime whose API is behind a database proxy (RdsProxyEndpoint: no LISTEN), for a watch: a
+# catalog of its own, and the read model beside another event store (each user empties it first).
+CLI_PROXIED_TALKS = postgres_dsn("cli_proxied_e2e")
+CLI_PROXIED_RATINGS = ELSEWHERE_RATINGS

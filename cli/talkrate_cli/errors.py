@@ -33,6 +33,11 @@ class CliError(Exception):
         """The failure as JSON, for --json: a problem document of the command's own."""
         return {"type": CLI_PROBLEM + self.kind, "title": self.title, "detail": str(self)}
 
+    def said(self) -> list[str]:
+        """The failure for a person, a line each: one line, unless it has parts of its own (the
+        bad lines of a file), then the one line that sums them up, last."""
+        return [str(self)]
+
 
 class ApiProblem(CliError):
     """The API answered an error: its problem document's title and detail."""

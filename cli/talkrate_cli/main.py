@@ -91,13 +91,17 @@ pass_session = click.make_pass_decorator(Session)
 
 
 def report(error: CliError, as_json: bool) -> None:
-    """A failure: one line on stderr and, with --json, its document on stdout (with what the
-    command got done before it, when it says)."""
+    """A failure: one line on stderr (a line for each of its parts first, without --json) and,
+    with --json, its document on stdout (with what the command got done before it, when it
+    says)."""
+    said = error.said()
     if as_json:
         output.emit_json({**(error.result or {}), "error": error.document()})
-    # One line, whatever the reason holds: a driver's message brings its advice on a line of
-    # its own ("connection refused\n\tIs the server running…").
-    output.errors.print(f"talkrate: {' '.join(str(error).split())}", markup=False)
+        said = said[-1:]  # the parts are in the document
+    # One line each, whatever the reason holds: a driver's message brings its advice on a line
+    # of its own ("connection refused\n\tIs the server running…").
+    for line in said:
+        output.errors.print(f"talkrate: {' '.join(line.split())}", markup=False)
 
 
 # ctx.meta's key for "--json was given": known before the options are parsed, for --help and

@@ -75,6 +75,53 @@ class Row:
     id_from_title: bool = False  # the row had no id: `talk_id` is its title's slug
 
 
+@dataclass(frozen=True)
+class Problem:
+    """What is wrong with one line of the file (`field`: its column; None: the whole row)."""
+
+    line: int
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+    def document(self) -> dict[str, Any]:
+        """As --json lists it, beside the API's field errors: line, field, message."""
+        return {"line": self.line, "field": self.field, "message": self.message}
+
+
+class BadRows(BadInput):
+    """Lines of the file that cannot be talks: every one of them, nothing imported.
+
+    A person reads the first SHOWN of them, a line each, then how many more and the sum (one
+    problem: its line alone); --json lists every one under the problem document's `errors`."""
+
+    SHOWN = 20
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        # In the file's order; a line's own in the order they were found
+        self.problems = sorted(dict.fromkeys(problems), key=lambda problem: problem.line)
+        lines = len({problem.line for problem in self.problems})
+        shown = [str(problem) for problem in self.problems[: self.SHOWN]]
+        more = len(self.problems) - len(shown)
+        self._said = [
+            *shown,
+            *([f"and {more} more (`--json` lists every one)"] if more else []),
+            f"{lines} {'line' if lines == 1 else 'lines'} of the file cannot be imported "
+            "(nothing was imported)",
+        ]
+        if len(self.problems) == 1:  # as the organisers' page says it, word for word
+            self._said = shown
+        super().__init__("; ".join(self._said[-1:] + self._said[:-1]))
+
+    def said(self) -> list[str]:
+        return self._said
+
+    def document(self) -> dict[str, Any]:
+        return {**super().document(), "errors": [p.document() for p in self.problems]}
+
+
 def slug(title: str) -> str:
     """A talk id from a title, for rows without one, as the organisers' page makes it: accents
     dropped, not turned into dashes ("Über Café" -> "uber-cafe"); a title without a Latin
@@ -111,10 +158,10 @@ def with_ids(rows: list[Row], catalog: dict[str, dict[str, Any]]) -> list[Row]:
     its slug numbered (`-2`, `-3`: two titles whose slugs meet, at the slug's 60 characters
     say); else its slug, as before, unless another row of the file holds it; else the first
     numbered slug nobody holds. So importing a file again updates the talks it made, whatever
-    their order, and two titles never share a talk.
+    their order, and two titles never share a talk. BadRows for the rows no id is left for.
     """
     used = {row.talk_id for row in rows if not row.id_from_title}
-    kept = []
+    kept, unnamed = [], []
     for row in rows:
         if row.id_from_title:
             title = row.fields["title"]
@@ -131,10 +178,15 @@ def with_ids(rows: list[Row], catalog: dict[str, dict[str, Any]]) -> list[Row]:
                 None,
             )
             if talk_id is None:
-                raise BadInput(f"line {row.line}: no free id for {title!r}: give the row one")
+                unnamed.append(
+                    Problem(row.line, "id", f"no free id for {title!r}: give the row one")
+                )
+                continue
             used.add(talk_id)
             row = Row(row.line, talk_id, row.fields, id_from_title=True)
         kept.append(row)
+    if unnamed:
+        raise BadRows(unnamed)
     return kept
 
 
@@ -208,18 +260,18 @@ def _time(text: str) -> datetime | None:
         return None
 
 
-def _zoned(line: int, name: str, text: str) -> None:
-    """BadInput when a time cell is not one the API takes: RFC 3339 with its zone, in the years
-    the API takes (the API refuses the rest, and the rows before would have been sent)."""
+def _zoned(name: str, text: str) -> str | None:
+    """What is wrong with a time cell the API would not take (RFC 3339 with its zone, in the
+    years the API takes), or None."""
     parsed = _time(text)
     if parsed is None:
-        raise BadInput(
-            f"line {line}: {name} {text!r} is not a time the API reads; write it as "
+        return (
+            f"{name} {text!r} is not a time the API reads; write it as "
             "2026-12-02T09:00+01:00 (or 2026-12-02T08:00Z for UTC)"
         )
     if parsed.tzinfo is None:
-        raise BadInput(
-            f"line {line}: {name} {text} names no time zone (write it as {text}Z for UTC, "
+        return (
+            f"{name} {text} names no time zone (write it as {text}Z for UTC, "
             f"or with its offset, {text}+01:00)"
         )
     try:
@@ -227,18 +279,27 @@ def _zoned(line: int, name: str, text: str) -> None:
     except OverflowError:  # an offset carries it past the first or the last date there is
         year = 0
     if not FIRST_YEAR <= year <= LAST_YEAR:
-        raise BadInput(
-            f"line {line}: {name} {text} is not between the years {FIRST_YEAR} and {LAST_YEAR}"
-        )
+        return f"{name} {text} is not between the years {FIRST_YEAR} and {LAST_YEAR}"
+    return None
 
 
 def read_rows(source: IO[str]) -> list[Row]:
-    """The rows of a programme CSV; BadInput naming the line for a row that cannot be a talk.
+    """The rows of a programme CSV; BadRows naming every line that cannot be a talk."""
+    rows, problems = read_programme(source)
+    if problems:
+        raise BadRows(problems)
+    return rows
+
+
+def read_programme(source: IO[str]) -> tuple[list[Row], list[Problem]]:
+    """The rows of a programme CSV that can be talks, and what is wrong with each line that
+    cannot; BadInput for a file that is no programme at all (its header).
 
     A row's fields are those of the file's columns only (title always): a column
     the file lacks is no change to an existing talk. The whole file is checked before anything
     is sent: a row the API would refuse (an id outside its pattern, a control character, a time
-    that is not one) stops the import with its line, so no file is half imported for it."""
+    that is not one) is a problem of its line, and any problem stops the import before it
+    sends anything, so no file is half imported for it."""
     header = source.readline()
     if header.lstrip().startswith(("[", "{")):
         raise BadInput("this is JSON; import takes a CSV (the columns of `talkrate admin export`)")
@@ -269,57 +330,87 @@ def read_rows(source: IO[str]) -> list[Row]:
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
         raise BadInput(f"columns named twice in the header: {', '.join(twice)}")
-    given = [name for name in OPTIONAL if name in names]
-    rows, seen = [], set()
-    for record in _records(reader):
-        line = reader.line_num
+    rows: list[Row] = []
+    problems: list[Problem] = []
+    seen: set[tuple[str, str]] = set()
+    for line, record in _records(reader, problems):
         if None in record or None in record.values():
             # A cell separator inside an unquoted cell ("Ana;Bo" in a ";" file) would move every
             # cell after it one column on: refused rather than stored in the wrong fields.
             count = len(names) + len(record.get(None) or []) - list(record.values()).count(None)
-            raise BadInput(
-                f"line {line}: {count} cells where the header has {len(names)}; a cell holding "
-                f"the separator {delimiter!r} must be in double quotes"
-            )
-        cells = {k: unguarded(v).strip() for k, v in record.items()}
-        for name, column in unnamed.items():
-            if text := cells.pop(name):
-                raise BadInput(
-                    f"line {line}: column {column} has no name in the header but holds {text!r}"
+            problems.append(
+                Problem(
+                    line,
+                    None,
+                    f"{count} cells where the header has {len(names)}; a cell holding "
+                    f"the separator {delimiter!r} must be in double quotes",
                 )
-        if not any(cells.values()):
-            continue
-        if not cells.get("title"):
-            raise BadInput(f"line {line}: a talk needs a title")
-        talk_id = cells.get("id") or slug(cells["title"])
-        if not TALK_ID.fullmatch(talk_id):
-            raise BadInput(
-                f"line {line}: id {talk_id!r} is not one a talk can have (letters, digits and "
-                "._:~- only, at most 200, starting with a letter or digit)"
             )
-        # A row without an id is its title's talk (its id is settled by `with_ids`)
-        named = ("id", talk_id) if cells.get("id") else ("title", cells["title"])
-        if named in seen:
-            raise BadInput(f"line {line}: talk {named[1]} appears twice")
-        seen.add(named)
-        for name, text in cells.items():
-            if CONTROL.search(text):
-                raise BadInput(f"line {line}: {name} holds a control character (a line break?)")
-        fields: dict[str, Any] = {"title": cells["title"]}
-        if "speakers" in names:
-            fields["speakers"] = speakers_from_cell(cells.get("speakers", ""))
-        for name in given:
-            fields[name] = cells.get(name) or None
-            if name in TIMES and fields[name]:
-                _zoned(line, name, fields[name])
-        _fits(line, fields)
-        rows.append(Row(line, talk_id, fields, id_from_title=not cells.get("id")))
-    return rows
+            continue
+        cells = {k: unguarded(v).strip() for k, v in record.items()}
+        row = _row(line, cells, names, unnamed, seen, problems)
+        if row is not None:
+            rows.append(row)
+    return rows, problems
 
 
-def _records(reader: csv.DictReader[str]) -> Iterator[dict[str | Any, str | Any]]:
-    """The reader's rows; BadInput naming its line for a row Python's csv cannot read (a cell
-    past its field limit: a quote never closed takes the rest of the file into one cell)."""
+def _row(
+    line: int,
+    cells: dict[str, str],
+    names: list[str],
+    unnamed: dict[str, int],
+    seen: set[tuple[str, str]],
+    problems: list[Problem],
+) -> Row | None:
+    """The talk of one line's cells, or None: a blank line, or one with problems (each added
+    to `problems`, so that every problem of the line is said at once)."""
+    found = len(problems)
+
+    def refuse(field: str | None, message: str) -> None:
+        problems.append(Problem(line, field, message))
+
+    for name, column in unnamed.items():
+        if text := cells.pop(name):
+            refuse(None, f"column {column} has no name in the header but holds {text!r}")
+    if not any(cells.values()):
+        return None
+    title = cells.get("title")
+    if not title:
+        refuse("title", "a talk needs a title")
+    talk_id = cells.get("id") or slug(title or "")
+    if cells.get("id") and not TALK_ID.fullmatch(talk_id):
+        refuse(
+            "id",
+            f"id {talk_id!r} is not one a talk can have (letters, digits and ._:~- only, at "
+            "most 200, starting with a letter or digit)",
+        )
+    # A row without an id is its title's talk (its id is settled by `with_ids`)
+    named = ("id", talk_id) if cells.get("id") else ("title", title or "")
+    if named[1] and named in seen:
+        refuse(named[0], f"talk {named[1]} appears twice")
+    seen.add(named)
+    for name, text in cells.items():
+        if CONTROL.search(text):
+            refuse(name, f"{name} holds a control character (a line break?)")
+    fields: dict[str, Any] = {"title": title}
+    if "speakers" in names:
+        fields["speakers"] = speakers_from_cell(cells.get("speakers", ""))
+    for name in (name for name in OPTIONAL if name in names):
+        fields[name] = cells.get(name) or None
+        if name in TIMES and fields[name] and (problem := _zoned(name, fields[name])):
+            refuse(name, problem)
+    problems += _fits(line, fields)
+    if len(problems) > found:
+        return None
+    return Row(line, talk_id, fields, id_from_title=not cells.get("id"))
+
+
+def _records(
+    reader: csv.DictReader[str], problems: list[Problem]
+) -> Iterator[tuple[int, dict[str | Any, str | Any]]]:
+    """The reader's rows, each with its line; a row Python's csv cannot read (a cell past its
+    field limit: a quote never closed takes the rest of the file into one cell) is a problem
+    of its line, and the end of what can be read."""
     while True:
         begins = reader.line_num + 1
         try:
@@ -328,49 +419,68 @@ def _records(reader: csv.DictReader[str]) -> Iterator[dict[str | Any, str | Any]
             return
         except csv.Error as error:
             if "field limit" in str(error):
-                raise BadInput(
-                    f"line {begins}: a cell longer than {csv.field_size_limit()} characters "
-                    "(a double quote never closed?)"
-                ) from None
-            raise BadInput(f"line {begins}: not CSV ({error})") from None
-        yield record
+                message = (
+                    f"a cell longer than {csv.field_size_limit()} characters "
+                    "(a double quote never closed?); the lines after it were not read"
+                )
+            else:
+                message = f"not CSV ({error}); the lines after it were not read"
+            problems.append(Problem(begins, None, message))
+            return
+        yield reader.line_num, record
 
 
-def _fits(line: int, fields: dict[str, Any]) -> None:
-    """BadInput when a row holds what the API would refuse of a talk's fields: text too long
-    or with nothing visible, too many speakers, an end not after the start."""
+def _fits(line: int, fields: dict[str, Any]) -> list[Problem]:
+    """What a row holds that the API would refuse of a talk's fields: text too long or with
+    nothing visible, too many speakers, an end not after the start."""
+    problems = []
     texts = [(name, fields.get(name)) for name in ("title", "track", "room")]
     texts += [("speaker", name) for name in fields.get("speakers") or []]
     for name, text in texts:
-        if text is None:
+        field = "speakers" if name == "speaker" else name
+        if not text:  # none, or a title missing (said as such)
             continue
         if len(text) > LONGEST[name]:
-            raise BadInput(
-                f"line {line}: {name} has {len(text)} characters, "
-                f"the most a talk's {name} has is {LONGEST[name]}"
+            problems.append(
+                Problem(
+                    line,
+                    field,
+                    f"{name} has {len(text)} characters, the most a talk's {name} has is "
+                    f"{LONGEST[name]}",
+                )
             )
-        if not any(not unicodedata.category(c).startswith(("Z", "C")) for c in text):
-            raise BadInput(f"line {line}: {name} {text!r} holds no visible character")
+        elif not any(not unicodedata.category(c).startswith(("Z", "C")) for c in text):
+            problems.append(Problem(line, field, f"{name} {text!r} holds no visible character"))
     if len(fields.get("speakers") or []) > MOST_SPEAKERS:
-        raise BadInput(
-            f"line {line}: {len(fields['speakers'])} speakers, the most a talk has is "
-            f"{MOST_SPEAKERS}"
+        problems.append(
+            Problem(
+                line,
+                "speakers",
+                f"{len(fields['speakers'])} speakers, the most a talk has is {MOST_SPEAKERS}",
+            )
         )
-    _in_order(line, fields.get("startsAt"), fields.get("endsAt"))
+    if wrong := _in_order(fields.get("startsAt"), fields.get("endsAt")):
+        problems.append(Problem(line, "endsAt", wrong))
+    return problems
 
 
-def _in_order(line: int, starts: Any, ends: Any) -> None:
+def _in_order(starts: Any, ends: Any) -> str | None:
     start, end = instant(starts), instant(ends)
     if start and end and end <= start:
-        raise BadInput(f"line {line}: endsAt {ends} is not after startsAt {starts}")
+        return f"endsAt {ends} is not after startsAt {starts}"
+    return None
 
 
 def times_in_order(rows: list[Row], catalog: dict[str, dict[str, Any]]) -> None:
-    """BadInput for the first row whose times, with the one the file lacks kept from the
-    catalog's talk (a file without an endsAt column, say), end before they start."""
+    """BadRows for every row whose times, with the one the file lacks kept from the catalog's
+    talk (a file without an endsAt column, say), end before they start."""
+    problems = []
     for row in rows:
         merged = {**catalog.get(row.talk_id, {}), **row.fields}
-        _in_order(row.line, merged.get("startsAt"), merged.get("endsAt"))
+        if wrong := _in_order(merged.get("startsAt"), merged.get("endsAt")):
+            problems.append(Problem(row.line, "endsAt", wrong))
+    if problems:
+        raise BadRows(problems)
 
 
 def instant(value: Any) -> datetime | None:

@@ -32,11 +32,21 @@ import pytest
 import redis
 from moto import mock_aws
 
+from talkrate.adapters.postgres import PostgresDatabase, PostgresTalkCatalog
+from talkrate.adapters.redis_store import RedisReadModel
+from talkrate.catalog import remove_talk
 from talkrate_cli.client import Api
 from talkrate_cli.errors import ApiProblem, CliError
 from talkrate_cli.live import LEADERBOARD_CHANNEL, LiveEndpoint, LiveSubscriber
 from talkrate_cli.main import main
-from tests.backends import CLI_ATTENDEE_RATINGS, CLI_ATTENDEE_TALKS, CLI_RATINGS, CLI_TALKS
+from tests.backends import (
+    CLI_ATTENDEE_RATINGS,
+    CLI_ATTENDEE_TALKS,
+    CLI_PROXIED_RATINGS,
+    CLI_PROXIED_TALKS,
+    CLI_RATINGS,
+    CLI_TALKS,
+)
 from tests.builders import ROOT, unique_talk_id
 from tests.e2e.conftest import (
     Runtime,
@@ -396,15 +406,22 @@ def test_an_import_the_api_would_refuse_a_row_of_sends_nothing(cli: Cli, tmp_pat
     # When it is imported, as a dry run and for real
     dry = cli.run("admin", "import", "--dry-run", str(programme))
     real = cli.run("admin", "import", str(programme))
-    # Then both stop at the line the API would refuse, and no talk of the file was created:
-    # exit 2, the file's fault (a partial import, some rows refused by the API, exits 1)
+    # Then both say every line the API would refuse, a line each (it said the first only, and
+    # the next once that was fixed), and no talk of the file was created: exit 2, the file's
+    # fault (a partial import, some rows refused by the API, exits 1)
     for done in (dry, real):
-        assert_one_line_error(done, "line 3", "endsAt 2026-12-02T18:00Z is not after startsAt")
-        assert done.returncode == 2
+        assert done.returncode == 2, done
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 3, done.stderr
+        assert lines[0].startswith("talkrate: line 3: endsAt 2026-12-02T18:00Z is not after")
+        assert lines[1].startswith("talkrate: line 4: track has 150 characters")
+        assert lines[2] == "talkrate: 2 lines of the file cannot be imported (nothing was imported)"
+        assert "Traceback" not in done.stderr
     assert cli.run("--json", "show", f"fine-{suffix}").returncode != 0
-    # And once that line is fixed, the next one is said
-    programme.write_text(programme.read_text().replace("T18:00Z", "T20:00Z"))
-    assert_one_line_error(cli.run("admin", "import", str(programme)), "line 4", "150 characters")
+    # And with --json the problems are a list a script reads: line, field, message
+    listed = cli.run("--json", "admin", "import", str(programme))
+    errors = json.loads(listed.stdout)["error"]["errors"]
+    assert [(e["line"], e["field"]) for e in errors] == [(3, "endsAt"), (4, "track")]
     assert cli.run("--json", "show", f"fine-{suffix}").returncode != 0
 
 
@@ -959,6 +976,69 @@ def test_watching_a_talk_that_is_removed_ends_and_says_so(cli: Cli) -> None:
         process.wait()
 
 
+def test_a_watch_behind_a_database_proxy_sees_its_talk_removed_at_its_next_look(
+    cli: Cli, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    # Given an API behind a database proxy, as on AWS with RDS Proxy: it does not LISTEN for
+    # removals, and says a talk it saw exists for 30 s more (its talk cache's TTL)
+    proxied, token = start_admin_runtime(
+        CLI_PROXIED_TALKS,
+        CLI_PROXIED_RATINGS,
+        kafka_bootstrap,
+        tmp_path / "runtime.log",
+        ["--param", "RdsProxyEndpoint=127.0.0.1"],
+    )
+    try:
+        at = {"TALKRATE_API": proxied.url, "TALKRATE_ADMIN_TOKEN": token}
+        talk_id = unique_talk_id("proxied-removed")
+        assert cli.run("admin", "add", talk_id, "--title", "Removed", **at).returncode == 0
+        # And a speaker watching it (polling every half second)
+        process = cli.start(
+            "--json", "watch", talk_id, "--poll", "--interval", "0.5", "--duration", "60", **at
+        )
+        try:
+            assert process.stdout is not None
+            assert json.loads(process.stdout.readline())["talkId"] == talk_id
+            # When an organiser removes it through another instance of the API (on AWS, any of
+            # the function's instances but the one that answers the watch)
+            removed = time.monotonic()
+            remove_talk(
+                PostgresTalkCatalog(PostgresDatabase(CLI_PROXIED_TALKS)),
+                RedisReadModel(CLI_PROXIED_RATINGS),
+                talk_id,
+            )
+            # Then the watch ends within seconds (it went on until the API's cache forgot the
+            # talk, 30 s), saying why
+            process.wait(timeout=10)
+            assert process.returncode == 1
+            assert process.stderr is not None
+            assert f"{talk_id} was removed from the programme" in process.stderr.read()
+            assert time.monotonic() - removed < 10
+        finally:
+            process.kill()
+            process.wait()
+    finally:
+        stop_runtime(proxied)
+        redis.Redis.from_url(CLI_PROXIED_RATINGS).flushdb()
+
+
+def test_a_watch_shows_the_talk_as_an_organiser_changed_it(cli: Cli, talk: str) -> None:
+    # Given a speaker watching a talk, into a file (the last view is written as it ends)
+    process = cli.start("watch", talk, "--poll", "--interval", "0.5", "--duration", "4")
+    try:
+        time.sleep(1)
+        # When an organiser renames it and moves it to another room
+        cli.ok("admin", "edit", talk, "--title", "Renamed while watched", "--room", "Hall W")
+        out, _ = process.communicate(timeout=20)
+    finally:
+        process.kill()
+        process.wait()
+    # Then the view shows the talk as it is now (it kept the title it began with)
+    assert process.returncode == 0
+    assert "Renamed while watched" in out, out
+    assert "Hall W" in out, out
+
+
 @pytest.mark.parametrize("command", ["top", "talks"])
 def test_a_track_the_programme_does_not_have_is_said_so(cli: Cli, command: str) -> None:
     # (`talks --track` said "no talks match", `top --track` named the tracks there are)
@@ -1335,7 +1415,7 @@ def test_ops_refuses_an_api_or_a_stack_it_would_not_use(cli: Cli) -> None:
 
 
 def test_ops_relay_fails_while_the_stream_refuses_what_waits(cli: Cli, talk: str) -> None:
-    from talkrate.adapters.postgres import PostgresDatabase, PostgresOutbox
+    from talkrate.adapters.postgres import PostgresOutbox
     from talkrate.events import Rating
 
     # Given a rating kept in the outbox (the stream did not take it when it was made)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -13,7 +15,9 @@ from pydantic import ValidationError
 
 from talkrate.models import TalkFields
 from talkrate_cli.errors import CliError
+from talkrate_cli.main import main
 from talkrate_cli.programme import (
+    BadRows,
     average_cell,
     read_rows,
     same_talk,
@@ -99,6 +103,101 @@ def test_a_spreadsheet_that_cannot_be_a_programme_is_refused_by_line(
 ) -> None:
     with pytest.raises(CliError, match=problem):
         read_rows(io.StringIO(text))
+
+
+# A programme with a bad line of each kind among good ones (line numbers are the file's)
+SEVERAL_BAD = (
+    "id,title,speakers,track,startsAt,endsAt\n"
+    "ok-1,Fine,Ana,,2026-12-02T09:00Z,2026-12-02T09:45Z\n"  # 2
+    "bad id,Spaces in its id,,,,\n"  # 3
+    "ok-2,,Bo,,,\n"  # 4: no title
+    "ok-3,Fine too,,,,\n"  # 5
+    "t4,Day first,,,02/12/2026 09:00,2026-12-02T10:00Z\n"  # 6
+    "t5,Backwards,,,2026-12-02T19:00Z,2026-12-02T18:00Z\n"  # 7
+    "ok-1,Twice,,,,\n"  # 8
+    f"t7,Long track,,{'x' * 101},,\n"  # 9
+    "t8,Cells,Ana,Bo,Main,,,\n"  # 10
+    "no id,Two things wrong,,,2026-12-02 09:00,\n"  # 11: the id and the time's zone
+)
+
+
+def test_every_bad_line_of_a_file_is_said_with_its_field_and_problem() -> None:
+    # Given a programme with bad lines of different kinds among good ones
+    # When it is read
+    with pytest.raises(BadRows) as raised:
+        read_rows(io.StringIO(SEVERAL_BAD))
+    # Then every bad line is said, each with its field and what is wrong, in the file's order
+    said = [(p.line, p.field) for p in raised.value.problems]
+    assert said == [
+        (3, "id"),
+        (4, "title"),
+        (6, "startsAt"),
+        (7, "endsAt"),
+        (8, "id"),
+        (9, "track"),
+        (10, None),
+        (11, "id"),
+        (11, "startsAt"),
+    ]
+    messages = [str(p) for p in raised.value.problems]
+    assert messages[0].startswith("line 3: id 'bad id' is not one a talk can have")
+    assert messages[2].startswith("line 6: startsAt '02/12/2026 09:00' is not a time the API reads")
+    assert "line 8: talk ok-1 appears twice" in messages
+    assert "line 10: 8 cells where the header has 6" in messages[6]
+    assert "line 11: startsAt 2026-12-02 09:00 names no time zone" in messages[-1]
+    assert (
+        raised.value.said()[-1] == "8 lines of the file cannot be imported (nothing was imported)"
+    )
+
+
+def test_the_bad_lines_a_person_reads_are_the_first_twenty_then_how_many_more() -> None:
+    # Given a file of 25 lines without a title
+    text = "id,title\n" + "".join(f"t{n},\n" for n in range(25))
+    with pytest.raises(BadRows) as raised:
+        read_rows(io.StringIO(text))
+    # Then a person reads 20 of them, how many more, and the sum; the document lists every one
+    said = raised.value.said()
+    assert said[:2] == ["line 2: a talk needs a title", "line 3: a talk needs a title"]
+    assert said[20:] == [
+        "and 5 more (`--json` lists every one)",
+        "25 lines of the file cannot be imported (nothing was imported)",
+    ]
+    errors = raised.value.document()["errors"]
+    assert [e["line"] for e in errors] == list(range(2, 27))
+    assert errors[0] == {"line": 2, "field": "title", "message": "a talk needs a title"}
+
+
+def test_an_import_of_a_file_with_bad_lines_says_each_and_sends_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the programme with bad lines, and an API nothing answers at (nor a token): the
+    # file's problems are its own
+    programme = tmp_path / "programme.csv"
+    programme.write_text(SEVERAL_BAD)
+    monkeypatch.delenv("TALKRATE_ADMIN_TOKEN", raising=False)
+    monkeypatch.setenv("TALKRATE_LOCAL_DATA", str(tmp_path))
+    nowhere = ["--api", "http://127.0.0.1:9"]
+    # When it is imported
+    status = main([*nowhere, "admin", "import", str(programme)])
+    # Then a line for each problem, then the sum, on stderr; exit 2, the file's fault
+    lines = capsys.readouterr().err.splitlines()
+    assert status == 2
+    assert len(lines) == 10, lines
+    assert lines[0].startswith("talkrate: line 3: id 'bad id'")
+    assert lines[-1] == "talkrate: 8 lines of the file cannot be imported (nothing was imported)"
+    # And with --json: one document listing every problem, one line on stderr
+    status = main(["--json", *nowhere, "admin", "import", str(programme)])
+    said = capsys.readouterr()
+    error = json.loads(said.out)["error"]
+    assert status == 2
+    assert error["type"] == "urn:talkrate:cli:bad-input"
+    assert [(e["line"], e["field"]) for e in error["errors"]][:3] == [
+        (3, "id"),
+        (4, "title"),
+        (6, "startsAt"),
+    ]
+    assert len(error["errors"]) == 9
+    assert said.err.strip().splitlines() == [lines[-1]]
 
 
 def test_excel_s_separator_line_names_the_separator_and_lines_keep_their_numbers() -> None:

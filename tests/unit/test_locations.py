@@ -47,6 +47,34 @@ def test_postgres_locations(dsn: str, shown: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("dsn", "shown"),
+    [
+        # libpq reads these passwords whole: the location shows
+        ("host=db password='Qx7 zK9' dbname=t", "postgresql://db/t"),
+        (r"host=db password='Qx7\'zK9\\wJ4' dbname=t", "postgresql://db/t"),
+        ("postgresql://db:5432/t?password=Qx7zK9&sslmode=require", "postgresql://db:5432/t"),
+        ("postgresql://u:Qx7&host=zK9@db:5432/t", "postgresql://db:5432/t"),
+        # and a password that holds the host, port, database or scheme as well hides nothing
+        ("postgresql://app:my-postgresql-5432-db@db:5432/t", "postgresql://db:5432/t"),
+        # libpq splits these at a space or an "&", and takes what follows for a setting the
+        # string gave already: a host or a database made of the password is not shown
+        ("postgresql://db:5432/t?password=Qx7&host=zK9wJ4", UNPARSEABLE),
+        ("postgresql://db:5432/t?password=Qx7&dbname=zK9wJ4", UNPARSEABLE),
+        ("postgresql://db:5432/t?password=Qx7&port=2929", UNPARSEABLE),
+        ("host=db password=Qx7 host=zK9wJ4 dbname=t", UNPARSEABLE),
+        ("host=db dbname=t password=Qx7 dbname=zK9wJ4", UNPARSEABLE),
+        # nor anything libpq cannot read
+        ("postgresql://db:5432/t?password=Qx7&zK9wJ4", UNPARSEABLE),
+        ("host=db password=Qx7 zK9wJ4 dbname=t", UNPARSEABLE),
+    ],
+)
+def test_a_password_libpq_reads_in_pieces_is_not_shown(dsn: str, shown: str) -> None:
+    assert postgres_location(dsn) == shown
+    password = "Qx7zK9wJ42929"
+    assert not [password[i : i + 3] for i in range(10) if password[i : i + 3] in shown]
+
+
+@pytest.mark.parametrize(
     ("url", "shown"),
     [
         ("rediss://:s3cr3t@cache.internal:6379/0", "rediss://cache.internal:6379/0"),

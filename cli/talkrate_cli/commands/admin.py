@@ -174,7 +174,9 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
     lacks leaves that field of an existing talk as it is. Talks of the catalog that are not in
     the file are left alone (and counted as such). Running it twice changes nothing the second
     time. A row without an id gets one from its title, as the organisers' page makes it
-    ("Über Café" -> uber-cafe), or keeps the id an earlier import gave it.
+    ("Über Café" -> uber-cafe), or keeps the id an earlier import gave it. A file with lines
+    that cannot be talks imports nothing: every such line is said, with what is wrong (the
+    first 20, and how many more; --json lists them all).
     """
     not_utf8 = f"{csv_file.name} is not UTF-8 text: save it from the spreadsheet as 'CSV UTF-8'"
     try:
@@ -185,11 +187,23 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
         # UTF-16 without a byte-order mark reads as UTF-8 with a NUL after each letter (no
         # programme holds one): it was told it lacked a header line.
         raise BadInput(not_utf8)
-    rows = programme.read_rows(io.StringIO(text))
-    api = session.admin_api()
-    catalog = {t["id"]: t for t in api.talks()}
-    rows = programme.with_ids(rows, catalog)
-    programme.times_in_order(rows, catalog)
+    rows, problems = programme.read_programme(io.StringIO(text))
+    try:
+        api = session.admin_api()
+        catalog = {t["id"]: t for t in api.talks()}
+    except CliError:
+        if problems:  # the file's own problems are said whatever the API's state, or the token's
+            raise programme.BadRows(problems) from None
+        raise
+    try:
+        # What the file says with the catalog: ids for rows without one, times that end
+        # before the start the catalog keeps
+        rows = programme.with_ids(rows, catalog)
+        programme.times_in_order(rows, catalog)
+    except programme.BadRows as more:
+        problems += more.problems
+    if problems:  # every line said at once, nothing sent
+        raise programme.BadRows(problems)
     outcome: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": [], "failed": []}
     failures: list[str] = []
 

@@ -38,6 +38,9 @@ class Watcher:
         self.state = "polling"
         self.updates = 0
         self.talk_doc: dict[str, Any] | None = None
+        # Read the talk itself again at the next fetch: a poll's, the safety refetch's and a
+        # reconnect's (a rating's event changes only its ratings)
+        self.look_again = False
 
     def channels(self) -> list[str]:
         """The live channels this view listens to."""
@@ -49,11 +52,17 @@ class Watcher:
         return [channel if str(channel).startswith("/") else f"/talkrate/talks/{channel}"]
 
     def fetch(self) -> dict[str, Any]:
-        """The view's current data."""
+        """The view's current data; the talk read again when asked to (`look_again`).
+
+        GET /talks/{id} reads the catalog itself: an organiser's change shows, and a removal is
+        a 404 at once, where GET /ratings is answered from the API's cache of the talks that
+        exist for up to 30 s more (behind RDS Proxy, on every instance but the one that removed
+        it)."""
         if self.talk is None:
             return self.api.leaderboard(self.limit, self.track)
-        if self.talk_doc is None:
+        if self.talk_doc is None or self.look_again:
             self.talk_doc = self.api.talk(self.talk)
+            self.look_again = False
         return self.api.ratings(self.talk)
 
     def renderable(self, data: dict[str, Any], error: str | None) -> Group:
@@ -77,8 +86,10 @@ class Watcher:
         self.wake.set()
 
     def on_state(self, state: str) -> None:
-        """The channel connected or dropped: refetch (what was published meanwhile) and say so."""
+        """The channel connected or dropped: refetch (what was published meanwhile, and the talk
+        as it is now) and say so."""
         self.state = state
+        self.look_again = True
         self.wake.set()
 
 
@@ -163,6 +174,8 @@ def _pause(watcher: Watcher, interval: float, deadline: float | None) -> bool:
     if deadline is not None:
         wait = min(wait, max(0.0, deadline - time.monotonic()))
     woke = watcher.wake.wait(wait)
+    if not woke:  # a poll, or the safety refetch: the talk is read again too
+        watcher.look_again = True
     if woke:
         watcher.wake.clear()
         time.sleep(0.2)  # debounce: a batch publishes a talk and the leaderboard together

@@ -5,8 +5,9 @@ PostgreSQL, urllib for URLs), keeps only the host, port and database, checks eac
 such a part may look like, and builds the location from those. Whatever does not parse, or
 parses into something that does not look like a host, port or database (a password holding an
 unencoded `/`, `?`, `#` or `[` can make a URL parse that way), or leaves an `@` after the host
-(such a password starting with digits parses as a host and a port), is shown as UNPARSEABLE. None of
-them raises.
+(such a password starting with digits parses as a host and a port), or holds a piece of the
+password (one with an unencoded `&` or a space that libpq split into a host or a database:
+talkrate.connection_strings), is shown as UNPARSEABLE. None of them raises.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def postgres_location(dsn: str) -> str:
     try:
         from psycopg2.extensions import parse_dsn
 
+        from talkrate.connection_strings import from_a_password
+
         parsed = parse_dsn(dsn)
         hosts = (parsed.get("host") or "").split(",")
         ports = (parsed.get("port") or "").split(",")
@@ -78,6 +81,9 @@ def postgres_location(dsn: str) -> str:
                 shown.append(_host(host or "localhost") + _port(port))
         database = parsed.get("dbname") or ""
         if database and not _DATABASE.match(database):
+            raise _Unparseable
+        # A host, port or database that libpq split off a password (an unencoded "&" or space)
+        if any(from_a_password(part, dsn) for part in [*hosts, *ports, database] if part):
             raise _Unparseable
         return f"postgresql://{','.join(shown)}/{database}"
     except Exception:  # psycopg2's ProgrammingError, ValueError, _Unparseable: never fail GET /

@@ -961,8 +961,9 @@ def connect(dsn: str, **options: Any) -> psycopg2.extensions.connection:
     libpq quotes what it could not read: a password with a "%", "/" or "@" in it shows up in
     "invalid dsn", "invalid integer value ... for connection option "port"" or "could not
     translate host name ...". Every failure to connect is an OperationalError (the database is
-    unusable, whatever the cause: the callers answer 503), its message with each part of the
-    DSN's credentials and address replaced by "***", and without the original chained.
+    unusable, whatever the cause: the callers answer 503), its message with every piece of the
+    DSN's password and user replaced by "***" (the host and port stay), without the original
+    chained.
     """
     try:
         connection: psycopg2.extensions.connection = psycopg2.connect(dsn, **options)
@@ -1013,32 +1014,11 @@ def _connect_bounded(
 
 
 def _redacted(message: str, dsn: str) -> str:
-    """The message with every piece of the DSN's user and password replaced. The host and port
-    stay: an operator must see which server failed (they are no secret)."""
-    from urllib.parse import unquote  # (on a failure only: not at every cold start)
+    """The message with every piece of the DSN's password and user replaced (the host and port
+    stay: an operator must see which server failed). On a failure only: not at a cold start."""
+    from talkrate.connection_strings import redacted
 
-    if "://" in dsn:  # postgresql://user:password@host:port/database?options
-        rest = dsn.split("://", 1)[1]
-        # Everything before the last "@" (a password's unescaped "/" or "@" moves the apparent
-        # end of the credentials, and libpq then quotes a piece of it as a host or a port).
-        credentials = rest.rsplit("@", 1)[0] if "@" in rest else ""
-        pieces = [credentials, *re.split(r"[:@/\[\]]", credentials)]
-        query = rest.split("?", 1)[1] if "?" in rest else ""
-        pieces += [
-            value
-            for key, value in re.findall(r"(?:^|&)(\w+)=([^&]*)", query)
-            if key in ("user", "password")
-        ]
-    else:  # host=... password=... (keyword form)
-        pieces = [
-            value.strip("'\"")
-            for key, value in re.findall(r"(\w+)\s*=\s*('[^']*'|\S+)", dsn)
-            if key in ("user", "password")
-        ]
-    pieces += [unquote(piece) for piece in pieces]
-    for piece in sorted({p for p in pieces if len(p) >= 2}, key=len, reverse=True):
-        message = message.replace(piece, "***")
-    return message
+    return redacted(message, dsn)
 
 
 def apply_schema(

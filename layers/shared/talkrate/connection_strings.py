@@ -1,0 +1,256 @@
+"""The credentials of a PostgreSQL connection string, and a message with them taken out.
+
+libpq quotes what it could not read of a connection string (`invalid connection option "…"`,
+`missing "=" after "…"`, a host or a port that a password's unencoded `@` or `/` made, a URL
+query parameter it does not know) and the server quotes the user. Which text is a password is
+decided as libpq reads the string and, generously, as its writer may have meant it: a password
+runs on over what libpq splits it at (a space in the keyword form, an `&` in a URL's query)
+until a setting libpq knows begins that the string has not given already. A password that holds
+`&host=x` (or ` host=x`) where no host was given reads, to libpq as to anyone, as that host.
+
+psycopg2 is imported when a keyword is checked only: on a failure, never at a cold start.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import NamedTuple
+from urllib.parse import unquote
+
+# What holds a secret (sslpassword: the client key's passphrase) and who connects.
+_PASSWORDS = ("password", "sslpassword")
+_USERS = ("user",)
+_WORD = re.compile(r"\w")
+MASK = "***"
+
+
+class _Setting(NamedTuple):
+    """One `keyword=value` of the keyword form as libpq reads it (a word without its `=`: no
+    setting, which libpq refuses, held by the password before it)."""
+
+    keyword: str
+    start: int  # where its keyword begins
+    value_start: int
+    end: int
+    value: str  # its quotes and backslashes undone
+    is_setting: bool
+
+
+class Credentials(NamedTuple):
+    """The text of a connection string that may be a password (each in the forms libpq may
+    quote it: as written, unquoted, percent-decoded) and the users it names."""
+
+    passwords: tuple[str, ...]
+    users: tuple[str, ...]
+
+
+@functools.lru_cache(maxsize=256)
+def _is_setting(keyword: str) -> bool:
+    """Whether libpq knows `keyword` (its own parser says; "ssl" is the URL form's alias)."""
+    if keyword == "ssl":
+        return True
+    if not re.fullmatch(r"[a-z_]{1,64}", keyword):
+        return False
+    from psycopg2.extensions import parse_dsn
+
+    try:
+        parse_dsn(f"{keyword}=x")
+    except Exception:  # psycopg2's ProgrammingError: 'invalid connection option'
+        return False
+    return True
+
+
+def _keyword_settings(dsn: str) -> list[_Setting]:
+    """The keyword form read as libpq reads it (fe-connect.c conninfo_parse), carrying on past
+    where libpq gives up, so that every word is accounted for."""
+    settings: list[_Setting] = []
+    at, size = 0, len(dsn)
+    while True:
+        while at < size and dsn[at].isspace():
+            at += 1
+        if at >= size:
+            return settings
+        start = at
+        while at < size and not dsn[at].isspace() and dsn[at] != "=":
+            at += 1
+        keyword = dsn[start:at]
+        after = at
+        while after < size and dsn[after].isspace():
+            after += 1
+        if after >= size or dsn[after] != "=":  # libpq: missing "=" after "<keyword>"
+            settings.append(_Setting(keyword, start, start, at, keyword, False))
+            continue
+        at = after + 1
+        while at < size and dsn[at].isspace():
+            at += 1
+        value_start, value = at, []
+        quoted = at < size and dsn[at] == "'"
+        at += quoted
+        while at < size:
+            char = dsn[at]
+            if char == "\\" and at + 1 < size:
+                value.append(dsn[at + 1])
+                at += 2
+                continue
+            at += 1
+            if quoted and char == "'":
+                break
+            if not quoted and char.isspace():
+                at -= 1
+                break
+            value.append(char)
+        settings.append(
+            _Setting(keyword, start, value_start, at, "".join(value), _is_setting(keyword))
+        )
+
+
+def _keyword_credentials(dsn: str) -> Credentials:
+    settings = _keyword_settings(dsn)
+    passwords: list[str] = []
+    users: list[str] = []
+    given: set[str] = set()
+    for index, setting in enumerate(settings):
+        if not setting.is_setting:
+            continue
+        if setting.keyword in _PASSWORDS + _USERS:
+            held = [setting]
+            for later in settings[index + 1 :]:
+                if later.is_setting and later.keyword not in given | {setting.keyword}:
+                    break
+                held.append(later)
+            written = dsn[setting.value_start : held[-1].end].rstrip()
+            found = passwords if setting.keyword in _PASSWORDS else users
+            found += [written, setting.value, *(later.keyword for later in held[1:])]
+            found += [later.value for later in held[1:]]
+        given.add(setting.keyword)
+    return Credentials(tuple(passwords), tuple(users))
+
+
+def _url_credentials(dsn: str) -> Credentials:
+    """A URL's credentials (postgresql://user:password@host:port/db?password=...), read as libpq
+    reads it (conninfo_uri_parse_options) and as its writer may have meant it."""
+    rest = dsn.split("://", 1)[1]
+    passwords: list[str] = []
+    users: list[str] = []
+    given: set[str] = set()
+    # The user information ends at the last "@" (libpq ends it at the first, and a password's
+    # "@" or "/" then makes a host or a port of the rest), unless that "@" is in a credential
+    # of the query.
+    in_query = re.search(r"[?&](?:user|password|sslpassword)=", rest)
+    at = rest.rfind("@", 0, in_query.start() if in_query else len(rest))
+    if at >= 0:
+        user, colon, password = rest[:at].partition(":")
+        users.append(user)
+        given.add("user")
+        if colon:
+            passwords.append(password)
+            given.add("password")
+    address, _, query = rest[at + 1 :].partition("?")
+    netloc, slash, database = address.partition("/")
+    if netloc:
+        given.add("host")
+        if ":" in netloc.rsplit("]", 1)[-1]:
+            given.add("port")
+    if slash and database:
+        given.add("dbname")
+    pieces = query.split("&") if query else []
+    for index, piece in enumerate(pieces):
+        keyword, equals, value = piece.partition("=")
+        keyword = unquote(keyword)
+        if not (equals and _is_setting(keyword)):
+            continue
+        if keyword in _PASSWORDS + _USERS:
+            held = [value]
+            for later in pieces[index + 1 :]:
+                name, has_value, _ = later.partition("=")
+                if has_value and _is_setting(unquote(name)) and unquote(name) not in given:
+                    break
+                held.append(later)
+            found = passwords if keyword in _PASSWORDS else users
+            found.append("&".join(held))
+        given.add(keyword)
+    return Credentials(
+        tuple(passwords + [unquote(p) for p in passwords]),
+        tuple(users + [unquote(u) for u in users]),
+    )
+
+
+def credentials(dsn: str) -> Credentials:
+    """What of `dsn` may be a password, and the users it names: read both as a URL and as
+    keywords when it could be either (libpq reads a URL of another scheme as keywords, and
+    quotes it whole)."""
+    found = _keyword_credentials(dsn)
+    if "://" in dsn:
+        url = _url_credentials(dsn)
+        found = Credentials(found.passwords + url.passwords, found.users + url.users)
+    return found
+
+
+def _pieces(text: str) -> set[str]:
+    """`text` and each stretch of it between two characters libpq may split it at (every one
+    that is not a letter or digit), two characters long or more."""
+    edges = [index for index, char in enumerate(text) if not _WORD.match(char)]
+    starts = [0, *(index + 1 for index in edges)]
+    ends = [*edges, len(text)]
+    return {text[s:e] for s in starts for e in ends if e - s >= 2}
+
+
+def _guarded(piece: str) -> str:
+    """`piece` as a pattern that does not match inside a longer word ("pa" of "separator")."""
+    before = r"(?<!\w)" if _WORD.match(piece[0]) else ""
+    after = r"(?!\w)" if _WORD.match(piece[-1]) else ""
+    return f"{before}{re.escape(piece)}{after}"
+
+
+def redacted(message: str, dsn: str) -> str:
+    """`message` with every piece of `dsn`'s passwords, and its users, replaced by "***" where
+    it quotes the connection string (the rest is libpq's and the server's own words: a password
+    "first-password" leaves "password authentication failed" whole). The host, port and
+    database stay: an operator must see which server failed."""
+    pattern, anywhere = _pattern(dsn)
+    if pattern is None:
+        return message
+    if anywhere:
+        return pattern.sub(MASK, message)
+    return _QUOTED.sub(lambda quoted: pattern.sub(MASK, quoted.group()), message)
+
+
+def from_a_password(value: str, dsn: str) -> bool:
+    """Whether `value`, a host, port or database libpq read from `dsn`, is a piece of its
+    password (`&host=x` split off a password, rather than a host that a password happens to
+    spell too)."""
+    return value in _secret_pieces(dsn)
+
+
+@functools.lru_cache(maxsize=8)  # a database that stays down fails every call the same way
+def _secret_pieces(dsn: str) -> frozenset[str]:
+    """The pieces of the passwords, but for those the string holds outside them as well (its
+    host, port or database, which a password may spell too: they are shown anyway)."""
+    found = credentials(dsn)
+    outside = dsn
+    for password in sorted(found.passwords, key=len, reverse=True):
+        if password:
+            outside = outside.replace(password, " ")
+    pieces = set().union(*(_pieces(password) for password in found.passwords))
+    return frozenset(piece for piece in pieces if not re.search(_guarded(piece), outside))
+
+
+# Where libpq and the server quote what they read of a connection string: in double quotes (a
+# host, an option's value, a user, a database), and the address and port of "connection to
+# server at "host" (address), port 5432 failed".
+_QUOTED = re.compile(r'"[^"\n]*"|\([^)\n]*\)|(?<=port )[^\s,]+')
+
+
+@functools.lru_cache(maxsize=8)
+def _pattern(dsn: str) -> tuple[re.Pattern[str] | None, bool]:
+    """The pieces to replace, and whether anywhere in a message (a password holding a `"`
+    makes where libpq's quotes begin and end unknowable)."""
+    found = credentials(dsn)
+    pieces = _secret_pieces(dsn)
+    patterns = [_guarded(piece) for piece in sorted(pieces, key=len, reverse=True)]
+    # A user where the server names one: `user "app"`, `role "app" does not exist`
+    named = sorted({user for user in found.users if user}, key=len, reverse=True)
+    patterns += [f'(?<="){re.escape(user)}(?=")' for user in named]
+    anywhere = any('"' in password for password in found.passwords)
+    return (re.compile("|".join(patterns)) if patterns else None), anywhere

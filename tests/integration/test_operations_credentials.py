@@ -1,0 +1,127 @@
+"""What an operator's command says of a database it cannot use: the server, never the password.
+
+Every way a connection string can hold its password that libpq reads in pieces (a space in the
+keyword form, quotes and backslashes, an unencoded `&`, `@`, `/` or `%` in a URL) is tried
+against a real server refusing it (a database or a user it does not have) and a closed port.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+
+from sam_emulator.serving import free_port
+from talkrate import wiring
+from talkrate.adapters.postgres import PostgresDatabase
+from talkrate.errors import BackendUnavailable
+from talkrate_cli.main import main
+
+pytestmark = pytest.mark.integration
+
+# (how the password is written in the string, what its writer meant it to be, the form)
+KEYWORDS = "host=127.0.0.1 port={port} user={user} password={password} dbname={database}"
+QUERY = "postgresql://127.0.0.1:{port}/{database}?user={user}&password={password}"
+QUERY_THEN = QUERY + "&connect_timeout=5"
+USERINFO = "postgresql://{user}:{password}@127.0.0.1:{port}/{database}"
+OTHER_SCHEME = "postgres2://{user}:{password}@127.0.0.1:{port}/{database}"
+FORMS = {
+    "quoted-spaces": (KEYWORDS, "'Qx7 zK9 wJ4'", "Qx7 zK9 wJ4"),
+    "quoted-escapes": (KEYWORDS, r"'Qx7\'zK9\\wJ4 vB2'", r"Qx7'zK9\wJ4 vB2"),
+    "unquoted-spaces": (KEYWORDS, "Qx7 zK9 wJ4", "Qx7 zK9 wJ4"),
+    "unquoted-space-equals": (KEYWORDS, "Qx7 zK9=wJ4", "Qx7 zK9=wJ4"),
+    "unquoted-escapes": (KEYWORDS, r"Qx7\ zK9\'wJ4", "Qx7 zK9'wJ4"),
+    "unterminated-quote": (KEYWORDS, "'Qx7 zK9 wJ4", "Qx7 zK9 wJ4"),
+    "double-quote-space": (KEYWORDS, 'Qx7"zK9 wJ4', 'Qx7"zK9 wJ4'),
+    "query-ampersand": (QUERY, "Qx7&zK9wJ4", "Qx7&zK9wJ4"),
+    "query-ampersand-then": (QUERY_THEN, "Qx7&zK9wJ4", "Qx7&zK9wJ4"),
+    "query-ampersand-equals": (QUERY, "Qx7&zK9=wJ4", "Qx7&zK9=wJ4"),
+    "query-two-equals": (QUERY, "Qx7&zK9=wJ4=vB2", "Qx7&zK9=wJ4=vB2"),
+    "query-as-port": (QUERY, "Qx7&port=29wJ4", "Qx7&port=29wJ4"),
+    "query-as-host": (QUERY, "Qx7&host=zK9wJ4", "Qx7&host=zK9wJ4"),
+    "query-as-database": (QUERY, "Qx7&dbname=zK9wJ4", "Qx7&dbname=zK9wJ4"),
+    "query-spaces": (QUERY, "Qx7 zK9 wJ4", "Qx7 zK9 wJ4"),
+    "query-percent": (QUERY, "Qx7%zK9wJ4", "Qx7%zK9wJ4"),
+    "userinfo-at": (USERINFO, "Qx7@zK9wJ4", "Qx7@zK9wJ4"),
+    "userinfo-slash": (USERINFO, "Qx7/zK9wJ4", "Qx7/zK9wJ4"),
+    "userinfo-digits-slash": (USERINFO, "2929/Qx7zK9", "2929/Qx7zK9"),
+    "userinfo-double-quote": (USERINFO, 'Qx7"zK9@wJ4', 'Qx7"zK9@wJ4'),
+    "userinfo-percent": (USERINFO, "Qx7%zzK9wJ4", "Qx7%zzK9wJ4"),
+    "userinfo-query": (USERINFO, "Qx7?zK9=wJ4&vB2", "Qx7?zK9=wJ4&vB2"),
+    "other-scheme": (OTHER_SCHEME, "Qx7zK9wJ4", "Qx7zK9wJ4"),
+}
+
+
+def slices(*texts: str) -> set[str]:
+    """Every three characters of each text, but for a setting's name in it ("host" of
+    "&host=", which libpq's own messages say anyway)."""
+    parts = [part for text in texts for part in re.split(r"(?<=&)(?:host|port|dbname)(?==)", text)]
+    return {part[i : i + 3] for part in parts for i in range(len(part) - 2)}
+
+
+@pytest.fixture(params=["closed-port", "no-such-database", "no-such-user"])
+def server(request: pytest.FixtureRequest) -> dict[str, str]:
+    """A place the connection fails: a port nothing listens on, or the real server asked for a
+    database, or a user, it does not have."""
+    if request.param == "closed-port":
+        return {"port": str(free_port()), "user": "postgres", "database": "talkrate"}
+    if request.param == "no-such-database":
+        return {"port": "5432", "user": "postgres", "database": "talkrate_not_here"}
+    return {"port": "5432", "user": "nobody_here", "database": "postgres"}
+
+
+@pytest.fixture
+def operate(
+    monkeypatch: pytest.MonkeyPatch, redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> Callable[[str], tuple[int, str]]:
+    """`talkrate ops rebuild` against the database `dsn`: its exit status and all it printed."""
+
+    def run(dsn: str) -> tuple[int, str]:
+        monkeypatch.setenv("TALKS_CONNECTION", dsn)
+        monkeypatch.setenv("RATINGS_CONNECTION", redis_url)
+        monkeypatch.delenv("CONNECTIONS_SECRET_ARN", raising=False)
+        wiring.reset()
+        capsys.readouterr()
+        status = main(["ops", "rebuild"])
+        said = capsys.readouterr()
+        wiring.reset()
+        return status, said.out + said.err
+
+    return run
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_no_piece_of_a_password_is_said_however_it_is_written(
+    form: str, server: dict[str, str], operate: Callable[[str], tuple[int, str]]
+) -> None:
+    # Given a connection string holding the password in this form, naming a server that fails
+    template, written, meant = FORMS[form]
+    dsn = template.format(password=written, **server)
+    # When the operator's command needs the database, and the adapter is asked directly
+    status, said = operate(dsn)
+    with pytest.raises(BackendUnavailable) as raised:
+        PostgresDatabase(dsn).run(lambda cursor: cursor.execute("SELECT 1"))
+    told = f"{said}\n{raised.value}\n{raised.value.__cause__!r}\n{raised.value.__context__!r}"
+    # Then it fails in one line saying why, and no three characters of the password are in it
+    assert status == 1
+    assert "PostgreSQL" in said, said
+    leaked = sorted(piece for piece in slices(written, meant) if piece in told)
+    assert not leaked, (leaked, told)
+
+
+@pytest.mark.parametrize(
+    "form",
+    ["quoted-spaces", "quoted-escapes", "unquoted-escapes", "query-spaces", "userinfo-query"],
+)
+def test_the_server_that_failed_is_still_named(
+    form: str, server: dict[str, str], operate: Callable[[str], tuple[int, str]]
+) -> None:
+    # Given a password libpq reads whole, on a server that fails
+    template, written, _ = FORMS[form]
+    dsn = template.format(password=written, **server)
+    # When the operator's command needs it
+    _, said = operate(dsn)
+    # Then it says where it reads from and which server failed (the host and port are no secret)
+    assert f"from postgresql://127.0.0.1:{server['port']}/{server['database']}" in said, said
+    assert f'"127.0.0.1", port {server["port"]} failed' in said, said

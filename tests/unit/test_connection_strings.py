@@ -1,0 +1,86 @@
+"""What a database error says once a connection string's credentials are taken out of it."""
+
+from __future__ import annotations
+
+import pytest
+
+from talkrate.connection_strings import redacted
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize(
+    ("dsn", "message", "said"),
+    [
+        (
+            "postgresql://127.0.0.1:5433/t?user=app&password=pa&ss",
+            'invalid dsn: missing key/value separator "=" in URI query parameter: "ss"',
+            'invalid dsn: missing key/value separator "=" in URI query parameter: "***"',
+        ),
+        (
+            "host=127.0.0.1 port=5433 password=pa ss dbname=t",
+            'invalid dsn: missing "=" after "ss" in connection info string',
+            'invalid dsn: missing "=" after "***" in connection info string',
+        ),
+        (
+            "postgresql://app:pa@ss@db.internal:5433/t",
+            'could not translate host name "ss@db.internal" to address: Name or service not known',
+            'could not translate host name "***@db.internal" to address: Name or service not known',
+        ),
+        (
+            "host=db.internal port=5433 user=app password='x' dbname=t",
+            'connection to server at "db.internal" (10.0.0.7), port 5433 failed: FATAL:  '
+            'password authentication failed for user "app"',
+            'connection to server at "db.internal" (10.0.0.7), port 5433 failed: FATAL:  '
+            'password authentication failed for user "***"',
+        ),
+    ],
+)
+def test_the_password_s_pieces_go_and_the_rest_of_the_message_stays(
+    dsn: str, message: str, said: str
+) -> None:
+    # A short piece ("pa", "ss") goes where it stands alone, not inside "separator" or
+    # "parameter"; the host and port stay
+    assert redacted(message, dsn) == said
+
+
+def test_a_user_is_masked_where_the_server_names_it_not_in_the_host() -> None:
+    # Given a user named as the start of the host (postgres at postgres.internal)
+    dsn = "postgresql://postgres:pw-secret@postgres.internal:5432/talkrate"
+    message = 'connection to server at "postgres.internal" (10.0.0.7), port 5432 failed: FATAL:  role "postgres" does not exist'
+    # Then the host is whole and the user gone
+    assert redacted(message, dsn) == (
+        'connection to server at "postgres.internal" (10.0.0.7), port 5432 failed: FATAL:  '
+        'role "***" does not exist'
+    )
+
+
+def test_the_server_s_own_words_stay_whole_when_the_password_holds_them() -> None:
+    # Given a password holding a word of the server's message (the login refused is told apart
+    # by those words: talkrate.adapters.postgres reads a rotated password again on them)
+    dsn = "postgresql://app:first-password@127.0.0.1:5433/talkrate"
+    message = (
+        'connection to server at "127.0.0.1", port 5433 failed: FATAL:  '
+        'password authentication failed for user "app"'
+    )
+    # Then only what quotes the connection string is replaced
+    assert redacted(message, dsn) == message.replace('"app"', '"***"')
+
+
+def test_a_quoted_user_with_an_escaped_quote_is_masked_where_the_server_names_it() -> None:
+    # Given a keyword-form user written with an escaped quote (libpq reads o'brien)
+    dsn = r"host=127.0.0.1 port=5432 user='o\'brien' password='pa ss' dbname=t"
+    message = 'connection to server at "127.0.0.1", port 5432 failed: FATAL:  role "o\'brien" does not exist'
+    # Then the server's words name no one
+    assert redacted(message, dsn) == message.replace('"o\'brien"', '"***"')
+
+
+def test_a_password_that_spells_the_host_too_leaves_the_host_whole() -> None:
+    # Given a password holding the server's name and port among its pieces
+    dsn = "postgresql://app:at-db.internal-5433@db.internal:5433/talkrate"
+    message = (
+        'connection to server at "db.internal" (10.0.0.7), port 5433 failed: FATAL:  '
+        'database "talkrate" does not exist'
+    )
+    # Then the host and port, which the string names outside the password, are said whole
+    assert redacted(message, dsn) == message
