@@ -26,6 +26,7 @@ from sam_emulator.template import KafkaMapping, Template
 from talkrate.adapters.kafka_stream import client_options
 from talkrate.adapters.redis_store import RedisReadModel
 from talkrate.config import settings_from
+from talkrate.connection_strings import redacted
 from talkrate.errors import BackendUnavailable, TalkrateError
 from talkrate.locations import kafka_location, postgres_location, redis_location
 from talkrate.rebuild import rebuild_if_lost
@@ -307,7 +308,7 @@ class TalkrateStack:
         except Exception as error:  # the API reports a down backend on GET /; keep running
             console(
                 f"[runtime] could not prepare {postgres_location(talks)}: "
-                f"{type(error).__name__}: {str(error).strip()}"
+                f"{type(error).__name__}: {redacted(str(error), talks).strip()}"
             )
 
     @staticmethod
@@ -322,7 +323,10 @@ class TalkrateStack:
             with database.event_store(talks) as store:
                 retired = sum(store.retire_topic(topic) for topic in topics)
         except (BackendUnavailable, psycopg2.Error) as error:  # GET / reports it; keep running
-            console(f"[runtime] could not retire the old broker's positions: {error}")
+            console(
+                "[runtime] could not retire the old broker's positions: "
+                + redacted(str(error), talks)
+            )
             retired = 0
         try:
             read_model = RedisReadModel(ratings)

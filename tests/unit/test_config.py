@@ -265,3 +265,32 @@ def test_without_a_code_secret_the_settings_code_is_the_code() -> None:
     assert EventCode(settings_from({"VOTER_CODE": "hall-c"})).admits("hall-c")
     assert not EventCode(settings_from({"VOTER_CODE": "hall-c"})).admits("hall-d")
     assert EventCode(settings_from({})).admits(None)
+
+
+def test_a_repr_of_the_settings_shows_where_each_backend_is_without_its_credentials() -> None:
+    # Given settings whose connection strings and URLs carry credentials
+    settings = Settings.model_validate(
+        {
+            "TALKS_CONNECTION": "postgresql://app:pg-pass-71@db.internal:5432/talkrate",
+            "RATINGS_CONNECTION": "rediss://default:redis-pass-72@cache.internal:6379/0",
+            "STREAMS_CONNECTION": "b-1.kafka:9096,b-2.kafka:9096",
+            "RATINGS_LAMBDA_URL": "https://user:url-pass-73@stats.lambda-url.on.aws/",
+            "LIVE_PUBLISH_URL": "https://live:live-pass-74@events.appsync-api.on.aws/event",
+        }
+    )
+    # When it is written out (a log line, a traceback's locals, a debugger)
+    shown = repr(settings)
+    # Then no credential is in it, and where each backend is, is
+    for secret in (
+        "pg-pass-71",
+        "redis-pass-72",
+        "url-pass-73",
+        "live-pass-74",
+        "app:",
+        "default:",
+    ):
+        assert secret not in shown
+    assert "db.internal:5432/talkrate" in shown
+    assert "cache.internal:6379" in shown
+    assert "b-1.kafka:9096" in shown
+    assert "stats.lambda-url.on.aws" in shown

@@ -198,9 +198,19 @@ class Settings:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("settings are read-only")
 
-    def __repr__(self) -> str:  # secrets show as Secret('**********')
-        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _FIELDS_IN_ORDER)
-        return f"Settings({shown})"
+    def __repr__(self) -> str:
+        """Secrets show as Secret('**********'), and a connection string or URL as where it
+        points: a DSN or a Redis URL carries its password in its text."""
+        from talkrate.locations import url_host
+
+        where = self.where()
+        shown: dict[str, Any] = {name: getattr(self, name) for name in _FIELDS_IN_ORDER}
+        shown["talks_connection"] = where["talks"]
+        shown["ratings_connection"] = where["ratings"]
+        shown["streams_connection"] = where["streams"]
+        for name in ("ratings_lambda_url", "lambda_endpoint_url", "live_publish_url"):
+            shown[name] = url_host(shown[name])
+        return "Settings(" + ", ".join(f"{name}={value!r}" for name, value in shown.items()) + ")"
 
     def where(self) -> dict[str, str | None]:
         """Where each backend is, built from the parsed host, port and database: no user name,
