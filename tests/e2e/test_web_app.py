@@ -1150,7 +1150,7 @@ def test_before_the_talk_is_read_its_figures_are_not_shown_as_none(
     page.route(lambda url: urlparse(url).path == read, lambda route: held.append(route))
     for path in (TALK_PAGE, SCREEN):
         page.goto(web.url(path.format(id=talk["id"])))
-        assert wait_for(lambda: held, seconds=10)
+        assert wait_for(lambda: held, seconds=30)
         # Then, while the talk is not read, the figures say they are not known (not "0
         # ratings"), and the screen asks nobody to scan yet
         expect(page.get_by_test_id("total")).to_have_text("\N{EN DASH} ratings")
