@@ -480,6 +480,106 @@ def test_admin_import_of_fewer_columns_keeps_the_rest_of_each_talk(
     cli.ok("admin", "rm", talk, "--yes")
 
 
+def test_an_import_that_puts_two_talks_in_one_room_at_once_warns_and_imports(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # Given a talk in Salle Ève from 10:00 to 10:45 (UTC), and a correction that moves another
+    # into the same room (spelt otherwise) from 10:30, one more right after it, one untimed
+    suffix = unique_talk_id()[-8:]
+    room = f"Salle Ève {suffix}"
+    series, svelte, closing, untimed = (
+        f"{name}-{suffix}" for name in ("time-series", "svelte", "closing", "untimed")
+    )
+    cli.ok(
+        "admin", "add", series, "--title", "Time Series at Scale", "--room", room,
+        "--starts", "2026-12-02T10:00:00Z", "--ends", "2026-12-02T10:45:00Z",
+    )  # fmt: skip
+    correction = tmp_path / "correction.csv"
+    correction.write_text(
+        "id,title,room,startsAt,endsAt\n"
+        f"{svelte},Svelte vs React, salle ève {suffix.upper()} ,"
+        "2026-12-02T10:30:00Z,2026-12-02T11:15:00Z\n"
+        f"{closing},Closing,{room},2026-12-02T11:15:00Z,2026-12-02T12:00:00Z\n"
+        f"{untimed},Untimed,{room},,\n"
+    )
+    try:
+        # When it is tried, then imported (with --json), by an organiser in Paris
+        dry = cli.run("admin", "import", "--dry-run", str(correction), TZ="Europe/Paris")
+        real = cli.run("--json", "admin", "import", str(correction), TZ="Europe/Paris")
+        # Then both say the one clash, naming both talks, the room and the overlap in the
+        # machine's time (10:30-10:45Z is 11:30-11:45 CET), and import all the same (exit 0);
+        # the talk that starts as the other ends, and the untimed one, clash with nothing
+        assert dry.returncode == 0, dry.stderr
+        assert "would be: 3 created" in dry.stdout
+        [warning] = dry.stderr.splitlines()
+        assert warning == (
+            f"talkrate: warning: room clash in salle ève {suffix.upper()}, "
+            "2026-12-02 11:30\N{EN DASH}11:45 CET: "
+            f"{svelte} (Svelte vs React, 11:30\N{EN DASH}12:15) and "
+            f"{series} (Time Series at Scale, 11:00\N{EN DASH}11:45)"
+        )
+        assert real.returncode == 0, real.stderr
+        assert real.stderr == ""
+        document = json.loads(real.stdout)
+        assert sorted(document["created"]) == sorted([svelte, closing, untimed])
+        [clash] = document["clashes"]
+        assert [t["id"] for t in clash["talks"]] == [svelte, series]
+        assert (clash["startsAt"], clash["endsAt"]) == (
+            "2026-12-02T10:30:00Z",
+            "2026-12-02T10:45:00Z",
+        )
+        assert cli.json("show", svelte)["talk"]["room"] == f"salle ève {suffix.upper()}"
+    finally:
+        for talk_id in (series, svelte, closing, untimed):
+            cli.run("admin", "rm", talk_id, "--yes")
+
+
+def test_admin_add_and_edit_warn_of_a_room_taken_at_that_time(cli: Cli) -> None:
+    # Given a talk in Hall E from 10:00 to 10:45 (UTC), and another elsewhere at 10:30
+    suffix = unique_talk_id()[-8:]
+    room = f"Hall E {suffix}"
+    first, second, third = (f"{name}-{suffix}" for name in ("first", "second", "third"))
+    times = ("--starts", "2026-12-02T10:00:00Z", "--ends", "2026-12-02T10:45:00Z")
+    cli.ok("admin", "add", first, "--title", "First", "--room", room, *times)
+    elsewhere = cli.run(
+        "admin", "add", second, "--title", "Second", "--room", "Elsewhere",
+        "--starts", "2026-12-02T10:30:00Z", "--ends", "2026-12-02T11:15:00Z",
+    )  # fmt: skip
+    try:
+        # When the second is moved into the room (spelt in capitals), then to start at 10:45
+        moved = cli.run("admin", "edit", second, "--room", room.upper(), TZ="UTC")
+        moved_json = cli.run("--json", "admin", "edit", second, "--room", room)
+        later = cli.run("--json", "admin", "edit", second, "--starts", "2026-12-02T10:45:00Z")
+        # and a third is added in the room over the first
+        added = cli.run("admin", "add", third, "--title", "Third", "--room", room, *times)
+        # Then the edit into the room warns, names both talks and the overlap, and is made
+        assert elsewhere.returncode == 0
+        assert elsewhere.stderr == ""
+        assert moved.returncode == 0, moved.stderr
+        assert f"changed {second}: room" in moved.stdout
+        assert moved.stderr == (
+            f"talkrate: warning: room clash in {room.upper()}, "
+            "2026-12-02 10:30\N{EN DASH}10:45 UTC: "
+            f"{second} (Second, 10:30\N{EN DASH}11:15) and {first} (First, 10:00\N{EN DASH}10:45)\n"
+        )
+        assert moved_json.returncode == 0
+        [clash] = json.loads(moved_json.stdout)["clashes"]
+        assert [t["id"] for t in clash["talks"]] == [second, first]
+        # And a talk that starts as the other ends does not clash
+        assert later.returncode == 0
+        assert json.loads(later.stdout)["clashes"] == []
+        assert later.stderr == ""
+        # And the talk added over the first is added, with the warning
+        assert added.returncode == 0
+        assert f"added {third}" in added.stdout
+        assert f"{third} (Third, " in added.stderr
+        assert f"and {first} (First, " in added.stderr
+        assert len(added.stderr.splitlines()) == 1
+    finally:
+        for talk_id in (first, second, third):
+            cli.run("admin", "rm", talk_id, "--yes")
+
+
 @pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
 def test_an_import_dry_run_with_a_wrong_token_fails_as_the_import_would(
     cli: Cli, tmp_path: Path, as_json: bool

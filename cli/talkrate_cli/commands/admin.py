@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from talkrate_cli import output, programme
+from talkrate_cli import clashes, output, programme
 from talkrate_cli.commands.reading import TALK, known_track
 from talkrate_cli.errors import ApiProblem, BadInput, CliError, Interrupted
 from talkrate_cli.main import Session, pass_session
@@ -87,6 +87,36 @@ def _done(session: Session, document: Any, line: str) -> None:
         output.console.print(line)
 
 
+def _warn(session: Session, found: list[clashes.Clash]) -> None:
+    """A line on stderr for each room clash (--json lists them in the document instead)."""
+    if not session.as_json:
+        for clash in found:
+            output.errors.print(f"talkrate: warning: {output.clash_line(clash)}", markup=False)
+
+
+def _saved(session: Session, api: Any, talk: str, saved: dict[str, Any], line: str) -> None:
+    """Say a talk was saved, and each clash it now has with another talk of its room: a
+    warning, not a failure (the change is made; the organiser decides). The programme is read
+    only for a talk with a room and both times, the only kind that can clash."""
+    saved = {**saved, "id": talk}
+    found: list[clashes.Clash] | None = []
+    looked = (saved.get("room"), saved.get("startsAt"), saved.get("endsAt"))
+    if clashes.room_key(looked[0]) and all(looked[1:]):
+        try:
+            others = [t for t in api.talks() if t.get("id") != talk]
+            found = clashes.room_clashes([saved, *others], [talk])
+        except CliError as error:
+            # The talk is saved: an exit 1 now would have a script make the change again
+            found = None
+            if not session.as_json:
+                output.errors.print(
+                    f"talkrate: warning: cannot look for room clashes: {error}", markup=False
+                )
+    _warn(session, found or [])
+    listed = None if found is None else [clash.document() for clash in found]
+    _done(session, {**saved, "clashes": listed}, line)
+
+
 @admin.command()
 @click.argument("talk", type=TALK)
 @talk_options(required_title=True)
@@ -103,8 +133,9 @@ def add(
 ) -> None:
     """Add TALK to the programme (refused when the id is taken)."""
     fields = _fields(title, speakers, track, room, starts, ends)
-    created = session.admin_api().add_talk({"id": talk, **fields})
-    _done(session, created, f"added {talk}: {created['title']}")
+    api = session.admin_api()
+    created = api.add_talk({"id": talk, **fields})
+    _saved(session, api, talk, created, f"added {talk}: {created['title']}")
 
 
 @admin.command()
@@ -142,7 +173,7 @@ def edit(
         except ApiProblem as problem:
             if problem.status != 412 or attempt == EDIT_ATTEMPTS - 1:
                 raise
-    _done(session, replaced, f"changed {talk}: {', '.join(sorted(changes))}")
+    _saved(session, api, talk, replaced, f"changed {talk}: {', '.join(sorted(changes))}")
 
 
 @admin.command()
@@ -232,7 +263,14 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
         raise
     in_file = {row.talk_id for row in rows}
     left = sorted(talk_id for talk_id in catalog if talk_id not in in_file)
-    document = {**outcome, "notInFile": left, "dryRun": dry_run, "errors": failures}
+    found = _import_clashes(rows, catalog, set(outcome["failed"]))
+    document = {
+        **outcome,
+        "notInFile": left,
+        "dryRun": dry_run,
+        "errors": failures,
+        "clashes": [clash.document() for clash in found],
+    }
     refused = f"{output.counted(len(failures), 'row was', 'rows were')} refused"
     if session.as_json:
         if failures:
@@ -241,12 +279,26 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
         return
     for line in failures:
         output.errors.print(f"talkrate: {line}", markup=False)
+    _warn(session, found)
     summary = ", ".join(f"{len(v)} {k}" for k, v in outcome.items() if k != "failed" or v)
     if left:
         summary += f"; {len(left)} in the catalog but not in the file, left as they are"
     output.console.print(("would be: " if dry_run else "") + summary, markup=False)
     if failures:
         raise click.exceptions.Exit(1)
+
+
+def _import_clashes(
+    rows: list[programme.Row], catalog: dict[str, dict[str, Any]], failed: set[str]
+) -> list[clashes.Clash]:
+    """The room clashes of the file's talks in the programme as the import leaves it: each
+    row over its talk (the columns the file lacks as the talk has them; a row the API refused
+    leaves its talk as it was), beside the talks the file does not name."""
+    after = dict(catalog)
+    for row in rows:
+        if row.talk_id not in failed:
+            after[row.talk_id] = {**catalog.get(row.talk_id, {}), **row.fields, "id": row.talk_id}
+    return clashes.room_clashes(after.values(), {row.talk_id for row in rows})
 
 
 def _import_rows(
