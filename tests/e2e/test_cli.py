@@ -943,6 +943,61 @@ def test_admin_rm_asks_even_when_its_input_is_piped(cli: Cli) -> None:
         cli.run("admin", "rm", talk_id, "--yes")
 
 
+def test_admin_rm_removes_several_talks_and_says_each(cli: Cli) -> None:
+    # Given three talks of the programme, and an id the programme does not have
+    talks = [unique_talk_id("rm-several") for _ in range(3)]
+    for number, talk_id in enumerate(talks):
+        cli.ok("admin", "add", talk_id, "--title", f"Talk {number}")
+    missing = unique_talk_id("rm-missing")
+    try:
+        # When an organiser removes them in one command without --yes, answering no, then yes
+        kept = cli.run("admin", "rm", talks[0], missing, talks[1], stdin="n\n")
+        asked = cli.run("admin", "rm", talks[0], missing, talks[1], stdin="y\n")
+        # Then one question names every talk of the programme with its title; "n" keeps them
+        for done in (kept, asked):
+            assert done.returncode == 1, done
+            assert f"talkrate: {missing}: Talk not found (404)" in done.stderr
+            assert f"  {talks[0]} (Talk 0)\n  {talks[1]} (Talk 1)\n" in done.stderr
+            assert done.stderr.count("remove these 2 talks?") == 1
+            assert "Traceback" not in done.stderr
+        assert "removed" not in kept.stdout
+        # And "y" removes both, each said, the missing one said too, and the exit status is 1
+        assert asked.stdout == f"removed {talks[0]}\nremoved {talks[1]}\n"
+        # (piped, the answer is not echoed: the last line follows the question's)
+        assert (
+            asked.stderr.strip()
+            .splitlines()[-1]
+            .endswith(f"talkrate: 1 of 3 talks not removed: {missing}")
+        )
+        for talk_id in talks[:2]:
+            assert cli.runtime.request("GET", f"/talks/{talk_id}").status == 404
+        # When a script removes the last one and the missing one with --yes and --json
+        done = cli.run("--json", "admin", "rm", missing, talks[2], "-y")
+        # Then the missing one does not stop the other, and the document lists both outcomes
+        assert done.returncode == 1, done
+        document = json.loads(done.stdout)
+        assert document["removed"] == [talks[2]]
+        assert [(f["talk"], f["error"]["status"]) for f in document["failed"]] == [(missing, 404)]
+        assert document["error"]["type"] == "urn:talkrate:cli:failed"
+        assert cli.runtime.request("GET", f"/talks/{talks[2]}").status == 404
+    finally:
+        for talk_id in talks:
+            cli.run("admin", "rm", talk_id, "--yes")
+
+
+def test_admin_rm_of_several_talks_all_there_exits_0(cli: Cli) -> None:
+    talks = [unique_talk_id("rm-all") for _ in range(2)]
+    for talk_id in talks:
+        cli.ok("admin", "add", talk_id, "--title", "Cleared")
+    # When both are removed in one command, the same id given twice
+    done = cli.run("--json", "admin", "rm", talks[0], talks[1], talks[0], "--yes")
+    # Then each is removed once, and the command succeeds
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"removed": talks, "failed": []}
+    for talk_id in talks:
+        assert cli.runtime.request("GET", f"/talks/{talk_id}").status == 404
+
+
 # Every command's failures, and the outcomes that printed text under --json: (arguments, what
 # stdin says, the environment's changes, the exit status, the error's type). "{api}" is the
 # runtime's URL, "{file}" a CSV with a row the import refuses before sending anything.
@@ -973,6 +1028,20 @@ JSON_OUTCOMES = [
         "urn:talkrate:cli:usage",
     ),
     (("admin", "rm", "flight-of-the-gopher"), "n\n", {}, 1, "urn:talkrate:cli:aborted"),
+    (
+        ("admin", "rm", "flight-of-the-gopher", "no-such-talk"),
+        "n\n",
+        {},
+        1,
+        "urn:talkrate:cli:aborted",
+    ),
+    (
+        ("admin", "rm", "no-such-talk", "no-such-talk-2", "--yes"),
+        None,
+        {},
+        1,
+        "urn:talkrate:cli:failed",
+    ),
     (
         ("admin", "rm", "flight-of-the-gopher", "--yes"),
         None,

@@ -177,12 +177,21 @@ def edit(
 
 
 @admin.command()
-@click.argument("talk", type=TALK)
+@click.argument("talks", metavar="TALK...", nargs=-1, required=True, type=TALK)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask.")
 @pass_session
-def rm(session: Session, talk: str, yes: bool) -> None:
-    """Remove TALK from the programme (its ratings stay in the event store)."""
+def rm(session: Session, talks: tuple[str, ...], yes: bool) -> None:
+    """Remove each TALK from the programme (its ratings stay in the event store).
+
+    Several talks are asked about in one question, then removed one after the other, each
+    said; a talk that cannot be removed (not in the programme) is said and the others still
+    go, and the exit status is 1."""
     api = session.admin_api()
+    talks = tuple(dict.fromkeys(talks))
+    if len(talks) > 1:
+        _remove_several(session, api, list(talks), yes)
+        return
+    [talk] = talks
     if not yes:
         title = api.talk(talk)["title"]  # a talk not in the programme is said so before asking
         # Asked whatever stdin is: `echo n | talkrate admin rm T` keeps T, and a script with
@@ -190,6 +199,67 @@ def rm(session: Session, talk: str, yes: bool) -> None:
         click.confirm(f"remove {talk} ({title})?", abort=True, err=True)
     api.remove_talk(talk)
     _done(session, {"removed": talk}, f"removed {talk}")
+
+
+def _remove_several(session: Session, api: Any, talks: list[str], yes: bool) -> None:
+    """`admin rm` of several talks: one question for those in the programme, then each
+    removed and said; CliError at the end naming those that could not be."""
+    removed: list[str] = []
+    failed: list[dict[str, Any]] = []
+
+    def refused(talk: str, problem: ApiProblem) -> None:
+        if problem.status in (401, 403):  # the token: every other talk would be refused too
+            raise problem
+        failed.append({"talk": talk, "error": problem.document()})
+        if not session.as_json:
+            output.errors.print(f"talkrate: {talk}: {problem}", markup=False)
+
+    def document() -> dict[str, Any]:
+        return {"removed": removed, "failed": failed}
+
+    try:
+        asked = talks
+        if not yes:
+            titles: dict[str, str] = {}
+            for talk in talks:  # those not in the programme said before the question
+                try:
+                    titles[talk] = api.talk(talk)["title"]
+                except ApiProblem as problem:
+                    refused(talk, problem)
+            asked = list(titles)
+            if asked:
+                for talk, title in titles.items():
+                    output.errors.print(f"  {talk} ({title})", markup=False)
+                click.confirm(
+                    f"remove these {output.counted(len(asked), 'talk')}?", abort=True, err=True
+                )
+        for talk in asked:
+            try:
+                api.remove_talk(talk)
+            except ApiProblem as problem:
+                refused(talk, problem)
+                continue
+            removed.append(talk)
+            if not session.as_json:
+                output.console.print(f"removed {talk}", markup=False)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted after removing {output.counted(len(removed), 'talk')}",
+            result=document(),
+        ) from None
+    except CliError as error:
+        # The API gone or the token refused: what was removed before, under the error's kind
+        error.args = (f"{error}; stopped after removing {output.counted(len(removed), 'talk')}",)
+        error.result = document()
+        raise
+    if failed:
+        names = ", ".join(f["talk"] for f in failed)
+        raise CliError(
+            f"{len(failed)} of {output.counted(len(talks), 'talk')} not removed: {names}",
+            result=document(),
+        )
+    if session.as_json:
+        output.emit_json(document())
 
 
 @admin.command(name="import")
