@@ -580,6 +580,68 @@ def test_admin_add_and_edit_warn_of_a_room_taken_at_that_time(cli: Cli) -> None:
             cli.run("admin", "rm", talk_id, "--yes")
 
 
+class ListingDownProxy(LoopbackServer):
+    """A forwarding proxy to the runtime whose listing of the programme (GET /talks) answers
+    503: every other request reaches the runtime."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        class Forward(BaseHTTPRequestHandler):
+            def _forward(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else None
+                if self.command == "GET" and self.path.split("?")[0] == "/talks":
+                    status, headers = 503, {"content-type": "application/problem+json"}
+                    content = json.dumps(
+                        {"type": "about:blank", "title": "Unavailable", "status": 503}
+                    ).encode()
+                else:
+                    sent = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                    answer = runtime.request(self.command, self.path, body, sent)
+                    status, headers, content = answer.status, dict(answer.headers), answer.body
+                self.send_response(status)
+                for name, value in headers.items():
+                    if name not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(name, value)
+                self.send_header("content-length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            do_GET = do_PUT = do_POST = do_DELETE = _forward
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        super().__init__(Forward)
+
+
+def test_an_edit_whose_clashes_cannot_be_looked_for_is_made_and_says_so(cli: Cli) -> None:
+    # Given a timed talk with a room, and an API whose programme cannot be listed now
+    talk_id = unique_talk_id("unlisted")
+    cli.ok(
+        "admin", "add", talk_id, "--title", "Timed", "--room", "Hall U",
+        "--starts", "2026-12-02T10:00:00Z", "--ends", "2026-12-02T10:45:00Z",
+    )  # fmt: skip
+    proxy = ListingDownProxy(cli.runtime)
+    try:
+        # When an organiser changes its title through it, as a person and as a script
+        text = cli.run("--api", proxy.url, "admin", "edit", talk_id, "--title", "Renamed")
+        scripted = cli.run("--json", "--api", proxy.url, "admin", "edit", talk_id, "--room", "V")
+        # Then both changes are made and succeed (a failure would have a script make them
+        # again); the person is told the clashes were not looked for, the script gets null
+        assert text.returncode == 0, text.stderr
+        assert f"changed {talk_id}: title" in text.stdout
+        [warning] = text.stderr.splitlines()
+        assert warning.startswith("talkrate: warning: cannot look for room clashes: ")
+        assert "503" in warning
+        assert scripted.returncode == 0, scripted.stderr
+        assert json.loads(scripted.stdout)["clashes"] is None
+        shown = cli.json("show", talk_id)["talk"]
+        assert (shown["title"], shown["room"]) == ("Renamed", "V")
+    finally:
+        proxy.close()
+        cli.run("admin", "rm", talk_id, "--yes")
+
+
 @pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
 def test_an_import_dry_run_with_a_wrong_token_fails_as_the_import_would(
     cli: Cli, tmp_path: Path, as_json: bool
