@@ -1042,6 +1042,12 @@ def test_admin_rm_removes_several_talks_and_says_each(cli: Cli) -> None:
         assert [(f["talk"], f["error"]["status"]) for f in document["failed"]] == [(missing, 404)]
         assert document["error"]["type"] == "urn:talkrate:cli:failed"
         assert cli.runtime.request("GET", f"/talks/{talks[2]}").status == 404
+        # And a question left for one talk of several says so in the singular
+        cli.ok("admin", "add", talks[2], "--title", "Talk 2")
+        one_left = cli.run("admin", "rm", missing, talks[2], stdin="n\n")
+        assert one_left.returncode == 1, one_left
+        assert f"  {talks[2]} (Talk 2)\nremove this talk? [y/N]" in one_left.stderr
+        assert cli.runtime.request("GET", f"/talks/{talks[2]}").status == 200
     finally:
         for talk_id in talks:
             cli.run("admin", "rm", talk_id, "--yes")

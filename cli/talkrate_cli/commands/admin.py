@@ -230,9 +230,8 @@ def _remove_several(session: Session, api: Any, talks: list[str], yes: bool) -> 
             if asked:
                 for talk, title in titles.items():
                     output.errors.print(f"  {talk} ({title})", markup=False)
-                click.confirm(
-                    f"remove these {output.counted(len(asked), 'talk')}?", abort=True, err=True
-                )
+                these = "this talk" if len(asked) == 1 else f"these {len(asked)} talks"
+                click.confirm(f"remove {these}?", abort=True, err=True)
         for talk in asked:
             try:
                 api.remove_talk(talk)
