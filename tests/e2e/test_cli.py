@@ -534,6 +534,38 @@ def test_an_import_that_puts_two_talks_in_one_room_at_once_warns_and_imports(
             cli.run("admin", "rm", talk_id, "--yes")
 
 
+def test_an_import_without_a_room_column_warns_of_the_room_its_talks_keep(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # Given two talks of one room, at 10:00 and at 12:00 (UTC)
+    suffix = unique_talk_id()[-8:]
+    room = f"Room K {suffix}"
+    early, late = f"early-{suffix}", f"late-{suffix}"
+    for talk_id, hour in ((early, "10"), (late, "12")):
+        cli.ok(
+            "admin", "add", talk_id, "--title", talk_id.title(), "--room", room,
+            "--starts", f"2026-12-02T{hour}:00:00Z", "--ends", f"2026-12-02T{hour}:45:00Z",
+        )  # fmt: skip
+    # and a file of times only, moving the later one to 10:30
+    times = tmp_path / "times.csv"
+    times.write_text(
+        f"id,title,startsAt,endsAt\n{late},{late.title()},2026-12-02T10:30Z,2026-12-02T11:15Z\n"
+    )
+    try:
+        # When it is imported
+        done = cli.run("--json", "admin", "import", str(times))
+        # Then the talk kept its room (the file has no such column), and so clashes there
+        assert done.returncode == 0, done.stderr
+        document = json.loads(done.stdout)
+        assert document["updated"] == [late]
+        [clash] = document["clashes"]
+        assert clash["room"] == room
+        assert [t["id"] for t in clash["talks"]] == [late, early]
+    finally:
+        for talk_id in (early, late):
+            cli.run("admin", "rm", talk_id, "--yes")
+
+
 def test_admin_add_and_edit_warn_of_a_room_taken_at_that_time(cli: Cli) -> None:
     # Given a talk in Hall E from 10:00 to 10:45 (UTC), and another elsewhere at 10:30
     suffix = unique_talk_id()[-8:]
