@@ -13,6 +13,7 @@ from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.table import Table
 from rich.text import Text
 
+from talkrate_cli.clashes import Clash
 from talkrate_cli.programme import instant
 
 # Piped (to grep, awk, a file): wide enough that a row of a table, or a line of advice, is one
@@ -103,6 +104,21 @@ def when(talk: dict[str, Any], zone: tzinfo | None = None, named: str | None = N
         text += f"\N{EN DASH}{_here(ends, zone):%H:%M}"
     own = zone_name(zone, starts)
     return text if named in (None, own) else f"{text} {own}"
+
+
+def clash_line(clash: Clash, zone: tzinfo | None = None) -> str:
+    """A room clash for a person: the room, when both talks hold it (in the machine's time
+    zone, named), then each talk's id, title and times (its date too when it is another)."""
+    starts, ends = _here(clash.starts, zone), _here(clash.ends, zone)
+    overlap = f"{starts:%Y-%m-%d %H:%M}\N{EN DASH}{ends:%H:%M} {zone_name(zone, clash.starts)}"
+
+    def talk(t: dict[str, Any]) -> str:
+        begins = _here(instant(t["startsAt"]) or clash.starts, zone)
+        finishes = _here(instant(t["endsAt"]) or clash.ends, zone)
+        day = "" if begins.date() == starts.date() else f"{begins:%Y-%m-%d} "
+        return f"{t['id']} ({t.get('title')}, {day}{begins:%H:%M}\N{EN DASH}{finishes:%H:%M})"
+
+    return f"room clash in {clash.room}, {overlap}: {talk(clash.first)} and {talk(clash.second)}"
 
 
 def window_line(

@@ -480,6 +480,200 @@ def test_admin_import_of_fewer_columns_keeps_the_rest_of_each_talk(
     cli.ok("admin", "rm", talk, "--yes")
 
 
+def test_an_import_that_puts_two_talks_in_one_room_at_once_warns_and_imports(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # Given a talk in Salle Ève from 10:00 to 10:45 (UTC), and a correction that moves another
+    # into the same room (spelt otherwise) from 10:30, one more right after it, one untimed
+    suffix = unique_talk_id()[-8:]
+    room = f"Salle Ève {suffix}"
+    series, svelte, closing, untimed = (
+        f"{name}-{suffix}" for name in ("time-series", "svelte", "closing", "untimed")
+    )
+    cli.ok(
+        "admin", "add", series, "--title", "Time Series at Scale", "--room", room,
+        "--starts", "2026-12-02T10:00:00Z", "--ends", "2026-12-02T10:45:00Z",
+    )  # fmt: skip
+    correction = tmp_path / "correction.csv"
+    correction.write_text(
+        "id,title,room,startsAt,endsAt\n"
+        f"{svelte},Svelte vs React, salle ève {suffix.upper()} ,"
+        "2026-12-02T10:30:00Z,2026-12-02T11:15:00Z\n"
+        f"{closing},Closing,{room},2026-12-02T11:15:00Z,2026-12-02T12:00:00Z\n"
+        f"{untimed},Untimed,{room},,\n"
+    )
+    try:
+        # When it is tried, then imported (with --json), by an organiser in Paris
+        dry = cli.run("admin", "import", "--dry-run", str(correction), TZ="Europe/Paris")
+        real = cli.run("--json", "admin", "import", str(correction), TZ="Europe/Paris")
+        # Then both say the one clash, naming both talks, the room and the overlap in the
+        # machine's time (10:30-10:45Z is 11:30-11:45 CET), and import all the same (exit 0);
+        # the talk that starts as the other ends, and the untimed one, clash with nothing
+        assert dry.returncode == 0, dry.stderr
+        assert "would be: 3 created" in dry.stdout
+        [warning] = dry.stderr.splitlines()
+        assert warning == (
+            f"talkrate: warning: room clash in salle ève {suffix.upper()}, "
+            "2026-12-02 11:30\N{EN DASH}11:45 CET: "
+            f"{svelte} (Svelte vs React, 11:30\N{EN DASH}12:15) and "
+            f"{series} (Time Series at Scale, 11:00\N{EN DASH}11:45)"
+        )
+        assert real.returncode == 0, real.stderr
+        assert real.stderr == ""
+        document = json.loads(real.stdout)
+        assert sorted(document["created"]) == sorted([svelte, closing, untimed])
+        [clash] = document["clashes"]
+        assert [t["id"] for t in clash["talks"]] == [svelte, series]
+        assert (clash["startsAt"], clash["endsAt"]) == (
+            "2026-12-02T10:30:00Z",
+            "2026-12-02T10:45:00Z",
+        )
+        assert cli.json("show", svelte)["talk"]["room"] == f"salle ève {suffix.upper()}"
+    finally:
+        for talk_id in (series, svelte, closing, untimed):
+            cli.run("admin", "rm", talk_id, "--yes")
+
+
+def test_an_import_without_a_room_column_warns_of_the_room_its_talks_keep(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # Given two talks of one room, at 10:00 and at 12:00 (UTC)
+    suffix = unique_talk_id()[-8:]
+    room = f"Room K {suffix}"
+    early, late = f"early-{suffix}", f"late-{suffix}"
+    for talk_id, hour in ((early, "10"), (late, "12")):
+        cli.ok(
+            "admin", "add", talk_id, "--title", talk_id.title(), "--room", room,
+            "--starts", f"2026-12-02T{hour}:00:00Z", "--ends", f"2026-12-02T{hour}:45:00Z",
+        )  # fmt: skip
+    # and a file of times only, moving the later one to 10:30
+    times = tmp_path / "times.csv"
+    times.write_text(
+        f"id,title,startsAt,endsAt\n{late},{late.title()},2026-12-02T10:30Z,2026-12-02T11:15Z\n"
+    )
+    try:
+        # When it is imported
+        done = cli.run("--json", "admin", "import", str(times))
+        # Then the talk kept its room (the file has no such column), and so clashes there
+        assert done.returncode == 0, done.stderr
+        document = json.loads(done.stdout)
+        assert document["updated"] == [late]
+        [clash] = document["clashes"]
+        assert clash["room"] == room
+        assert [t["id"] for t in clash["talks"]] == [late, early]
+    finally:
+        for talk_id in (early, late):
+            cli.run("admin", "rm", talk_id, "--yes")
+
+
+def test_admin_add_and_edit_warn_of_a_room_taken_at_that_time(cli: Cli) -> None:
+    # Given a talk in Hall E from 10:00 to 10:45 (UTC), and another elsewhere at 10:30
+    suffix = unique_talk_id()[-8:]
+    room = f"Hall E {suffix}"
+    first, second, third = (f"{name}-{suffix}" for name in ("first", "second", "third"))
+    times = ("--starts", "2026-12-02T10:00:00Z", "--ends", "2026-12-02T10:45:00Z")
+    cli.ok("admin", "add", first, "--title", "First", "--room", room, *times)
+    elsewhere = cli.run(
+        "admin", "add", second, "--title", "Second", "--room", "Elsewhere",
+        "--starts", "2026-12-02T10:30:00Z", "--ends", "2026-12-02T11:15:00Z",
+    )  # fmt: skip
+    try:
+        # When the second is moved into the room (spelt in capitals), then to start at 10:45
+        moved = cli.run("admin", "edit", second, "--room", room.upper(), TZ="UTC")
+        moved_json = cli.run("--json", "admin", "edit", second, "--room", room)
+        later = cli.run("--json", "admin", "edit", second, "--starts", "2026-12-02T10:45:00Z")
+        # and a third is added in the room over the first
+        added = cli.run("admin", "add", third, "--title", "Third", "--room", room, *times)
+        # Then the edit into the room warns, names both talks and the overlap, and is made
+        assert elsewhere.returncode == 0
+        assert elsewhere.stderr == ""
+        assert moved.returncode == 0, moved.stderr
+        assert f"changed {second}: room" in moved.stdout
+        assert moved.stderr == (
+            f"talkrate: warning: room clash in {room.upper()}, "
+            "2026-12-02 10:30\N{EN DASH}10:45 UTC: "
+            f"{second} (Second, 10:30\N{EN DASH}11:15) and {first} (First, 10:00\N{EN DASH}10:45)\n"
+        )
+        assert moved_json.returncode == 0
+        [clash] = json.loads(moved_json.stdout)["clashes"]
+        assert [t["id"] for t in clash["talks"]] == [second, first]
+        # And a talk that starts as the other ends does not clash
+        assert later.returncode == 0
+        assert json.loads(later.stdout)["clashes"] == []
+        assert later.stderr == ""
+        # And the talk added over the first is added, with the warning
+        assert added.returncode == 0
+        assert f"added {third}" in added.stdout
+        assert f"{third} (Third, " in added.stderr
+        assert f"and {first} (First, " in added.stderr
+        assert len(added.stderr.splitlines()) == 1
+    finally:
+        for talk_id in (first, second, third):
+            cli.run("admin", "rm", talk_id, "--yes")
+
+
+class ListingDownProxy(LoopbackServer):
+    """A forwarding proxy to the runtime whose listing of the programme (GET /talks) answers
+    503: every other request reaches the runtime."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        class Forward(BaseHTTPRequestHandler):
+            def _forward(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else None
+                if self.command == "GET" and self.path.split("?")[0] == "/talks":
+                    status, headers = 503, {"content-type": "application/problem+json"}
+                    content = json.dumps(
+                        {"type": "about:blank", "title": "Unavailable", "status": 503}
+                    ).encode()
+                else:
+                    sent = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                    answer = runtime.request(self.command, self.path, body, sent)
+                    status, headers, content = answer.status, dict(answer.headers), answer.body
+                self.send_response(status)
+                for name, value in headers.items():
+                    if name not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(name, value)
+                self.send_header("content-length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            do_GET = do_PUT = do_POST = do_DELETE = _forward
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        super().__init__(Forward)
+
+
+def test_an_edit_whose_clashes_cannot_be_looked_for_is_made_and_says_so(cli: Cli) -> None:
+    # Given a timed talk with a room, and an API whose programme cannot be listed now
+    talk_id = unique_talk_id("unlisted")
+    cli.ok(
+        "admin", "add", talk_id, "--title", "Timed", "--room", "Hall U",
+        "--starts", "2026-12-02T10:00:00Z", "--ends", "2026-12-02T10:45:00Z",
+    )  # fmt: skip
+    proxy = ListingDownProxy(cli.runtime)
+    try:
+        # When an organiser changes its title through it, as a person and as a script
+        text = cli.run("--api", proxy.url, "admin", "edit", talk_id, "--title", "Renamed")
+        scripted = cli.run("--json", "--api", proxy.url, "admin", "edit", talk_id, "--room", "V")
+        # Then both changes are made and succeed (a failure would have a script make them
+        # again); the person is told the clashes were not looked for, the script gets null
+        assert text.returncode == 0, text.stderr
+        assert f"changed {talk_id}: title" in text.stdout
+        [warning] = text.stderr.splitlines()
+        assert warning.startswith("talkrate: warning: cannot look for room clashes: ")
+        assert "503" in warning
+        assert scripted.returncode == 0, scripted.stderr
+        assert json.loads(scripted.stdout)["clashes"] is None
+        shown = cli.json("show", talk_id)["talk"]
+        assert (shown["title"], shown["room"]) == ("Renamed", "V")
+    finally:
+        proxy.close()
+        cli.run("admin", "rm", talk_id, "--yes")
+
+
 @pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
 def test_an_import_dry_run_with_a_wrong_token_fails_as_the_import_would(
     cli: Cli, tmp_path: Path, as_json: bool
@@ -843,6 +1037,67 @@ def test_admin_rm_asks_even_when_its_input_is_piped(cli: Cli) -> None:
         cli.run("admin", "rm", talk_id, "--yes")
 
 
+def test_admin_rm_removes_several_talks_and_says_each(cli: Cli) -> None:
+    # Given three talks of the programme, and an id the programme does not have
+    talks = [unique_talk_id("rm-several") for _ in range(3)]
+    for number, talk_id in enumerate(talks):
+        cli.ok("admin", "add", talk_id, "--title", f"Talk {number}")
+    missing = unique_talk_id("rm-missing")
+    try:
+        # When an organiser removes them in one command without --yes, answering no, then yes
+        kept = cli.run("admin", "rm", talks[0], missing, talks[1], stdin="n\n")
+        asked = cli.run("admin", "rm", talks[0], missing, talks[1], stdin="y\n")
+        # Then one question names every talk of the programme with its title; "n" keeps them
+        for done in (kept, asked):
+            assert done.returncode == 1, done
+            assert f"talkrate: {missing}: Talk not found (404)" in done.stderr
+            assert f"  {talks[0]} (Talk 0)\n  {talks[1]} (Talk 1)\n" in done.stderr
+            assert done.stderr.count("remove these 2 talks?") == 1
+            assert "Traceback" not in done.stderr
+        assert "removed" not in kept.stdout
+        # And "y" removes both, each said, the missing one said too, and the exit status is 1
+        assert asked.stdout == f"removed {talks[0]}\nremoved {talks[1]}\n"
+        # (piped, the answer is not echoed: the last line follows the question's)
+        assert (
+            asked.stderr.strip()
+            .splitlines()[-1]
+            .endswith(f"talkrate: 1 of 3 talks not removed: {missing}")
+        )
+        for talk_id in talks[:2]:
+            assert cli.runtime.request("GET", f"/talks/{talk_id}").status == 404
+        # When a script removes the last one and the missing one with --yes and --json
+        done = cli.run("--json", "admin", "rm", missing, talks[2], "-y")
+        # Then the missing one does not stop the other, and the document lists both outcomes
+        assert done.returncode == 1, done
+        document = json.loads(done.stdout)
+        assert document["removed"] == [talks[2]]
+        assert [(f["talk"], f["error"]["status"]) for f in document["failed"]] == [(missing, 404)]
+        assert document["error"]["type"] == "urn:talkrate:cli:failed"
+        assert cli.runtime.request("GET", f"/talks/{talks[2]}").status == 404
+        # And a question left for one talk of several says so in the singular
+        cli.ok("admin", "add", talks[2], "--title", "Talk 2")
+        one_left = cli.run("admin", "rm", missing, talks[2], stdin="n\n")
+        assert one_left.returncode == 1, one_left
+        assert f"  {talks[2]} (Talk 2)\nremove this talk? [y/N]" in one_left.stderr
+        assert cli.runtime.request("GET", f"/talks/{talks[2]}").status == 200
+    finally:
+        for talk_id in talks:
+            cli.run("admin", "rm", talk_id, "--yes")
+
+
+def test_admin_rm_of_several_talks_all_there_exits_0(cli: Cli) -> None:
+    talks = [unique_talk_id("rm-all") for _ in range(2)]
+    for talk_id in talks:
+        cli.ok("admin", "add", talk_id, "--title", "Cleared")
+    # When both are removed in one command, the same id given twice
+    done = cli.run("--json", "admin", "rm", talks[0], talks[1], talks[0], "--yes")
+    # Then each is removed once, and the command succeeds
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"removed": talks, "failed": []}
+    for talk_id in talks:
+        assert cli.runtime.request("GET", f"/talks/{talk_id}").status == 404
+
+
 # Every command's failures, and the outcomes that printed text under --json: (arguments, what
 # stdin says, the environment's changes, the exit status, the error's type). "{api}" is the
 # runtime's URL, "{file}" a CSV with a row the import refuses before sending anything.
@@ -873,6 +1128,20 @@ JSON_OUTCOMES = [
         "urn:talkrate:cli:usage",
     ),
     (("admin", "rm", "flight-of-the-gopher"), "n\n", {}, 1, "urn:talkrate:cli:aborted"),
+    (
+        ("admin", "rm", "flight-of-the-gopher", "no-such-talk"),
+        "n\n",
+        {},
+        1,
+        "urn:talkrate:cli:aborted",
+    ),
+    (
+        ("admin", "rm", "no-such-talk", "no-such-talk-2", "--yes"),
+        None,
+        {},
+        1,
+        "urn:talkrate:cli:failed",
+    ),
     (
         ("admin", "rm", "flight-of-the-gopher", "--yes"),
         None,

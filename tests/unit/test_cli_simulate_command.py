@@ -5,8 +5,10 @@ the test stops it there, as an operator or a vanished API would."""
 from __future__ import annotations
 
 import _thread
+import io
 import itertools
 import json
+import re
 import signal
 import socket
 import threading
@@ -15,8 +17,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from talkrate_cli.main import main
+from talkrate_cli.simulation.ledger import Ledger
+from talkrate_cli.simulation.progress import SendProgress, figures_line
 from tests.loopback import LoopbackServer
 
 pytestmark = pytest.mark.unit
@@ -217,3 +222,35 @@ def test_a_run_stopped_before_any_answer_says_its_latencies_are_unknown(
     latency = [line for line in out.splitlines() if line.startswith("latency")]
     assert latency == ["latency   p50 - · p95 - · p99 - · max -"], out
     assert "None" not in out
+
+
+def test_the_progress_says_the_rate_now_beside_the_average_the_report_gives() -> None:
+    # Given a run 100 s in that has sent 2290 requests, 16 of them answered in the last 2 s
+    ledger = Ledger(tokens=True)
+    ledger.started, now = 1000.0, 1100.0
+    ledger.sent, ledger.accepted, ledger.errors, ledger.throttled = 2290, 2245, 3, 12
+    ledger.recent.extend((now - 1.9 + 0.1 * n, 0.045) for n in range(16))
+    # When its figures are said
+    figures = figures_line(ledger, now)
+    # Then the last 2 s ("now", 8/s) and the average so far (22.9/s, the report's rate) are
+    # each named (it said "8/s" alone, and the report then said 22.9/s)
+    assert figures == "now 8/s · avg 22.9/s · p50 45 ms · errors 3 · 429 12 · accepted 2245"
+    ledger.finished = now
+    assert f"{ledger.average_rate():.1f}" == "22.9"
+
+
+def test_the_progress_fits_a_terminal_of_80_columns_whole() -> None:
+    # Given a big run's figures (100,000 requests), drawn in a terminal of 80 columns
+    screen = Console(file=io.StringIO(), width=80, color_system=None)
+    progress = SendProgress(screen)
+    figures = "now 1200/s · avg 980.4/s · p50 233 ms · errors 999 · 429 9999 · accepted 99999"
+    progress.add_task("send", total=100_000, completed=99_999, stats=figures)
+    # When it is drawn
+    screen.print(progress.get_renderable())
+    lines = screen.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    # Then the bar with its count, and the figures, are each a whole line within 80 columns
+    # (on one line the count was cut to "12…" and the elapsed time to "0:0…")
+    assert len(lines) == 2, lines
+    assert all(len(line) <= 80 for line in lines), lines
+    assert re.fullmatch(r"sending \S+ +99999/100000 \d:\d\d:\d\d", lines[0]), lines
+    assert lines[1] == figures

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from talkrate_cli import output, programme
+from talkrate_cli import clashes, output, programme
 from talkrate_cli.commands.reading import TALK, known_track
 from talkrate_cli.errors import ApiProblem, BadInput, CliError, Interrupted
 from talkrate_cli.main import Session, pass_session
@@ -87,6 +87,36 @@ def _done(session: Session, document: Any, line: str) -> None:
         output.console.print(line)
 
 
+def _warn(session: Session, found: list[clashes.Clash]) -> None:
+    """A line on stderr for each room clash (--json lists them in the document instead)."""
+    if not session.as_json:
+        for clash in found:
+            output.errors.print(f"talkrate: warning: {output.clash_line(clash)}", markup=False)
+
+
+def _saved(session: Session, api: Any, talk: str, saved: dict[str, Any], line: str) -> None:
+    """Say a talk was saved, and each clash it now has with another talk of its room: a
+    warning, not a failure (the change is made; the organiser decides). The programme is read
+    only for a talk with a room and both times, the only kind that can clash."""
+    saved = {**saved, "id": talk}
+    found: list[clashes.Clash] | None = []
+    looked = (saved.get("room"), saved.get("startsAt"), saved.get("endsAt"))
+    if clashes.room_key(looked[0]) and all(looked[1:]):
+        try:
+            others = [t for t in api.talks() if t.get("id") != talk]
+            found = clashes.room_clashes([saved, *others], [talk])
+        except CliError as error:
+            # The talk is saved: an exit 1 now would have a script make the change again
+            found = None
+            if not session.as_json:
+                output.errors.print(
+                    f"talkrate: warning: cannot look for room clashes: {error}", markup=False
+                )
+    _warn(session, found or [])
+    listed = None if found is None else [clash.document() for clash in found]
+    _done(session, {**saved, "clashes": listed}, line)
+
+
 @admin.command()
 @click.argument("talk", type=TALK)
 @talk_options(required_title=True)
@@ -103,8 +133,9 @@ def add(
 ) -> None:
     """Add TALK to the programme (refused when the id is taken)."""
     fields = _fields(title, speakers, track, room, starts, ends)
-    created = session.admin_api().add_talk({"id": talk, **fields})
-    _done(session, created, f"added {talk}: {created['title']}")
+    api = session.admin_api()
+    created = api.add_talk({"id": talk, **fields})
+    _saved(session, api, talk, created, f"added {talk}: {created['title']}")
 
 
 @admin.command()
@@ -142,16 +173,25 @@ def edit(
         except ApiProblem as problem:
             if problem.status != 412 or attempt == EDIT_ATTEMPTS - 1:
                 raise
-    _done(session, replaced, f"changed {talk}: {', '.join(sorted(changes))}")
+    _saved(session, api, talk, replaced, f"changed {talk}: {', '.join(sorted(changes))}")
 
 
 @admin.command()
-@click.argument("talk", type=TALK)
+@click.argument("talks", metavar="TALK...", nargs=-1, required=True, type=TALK)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask.")
 @pass_session
-def rm(session: Session, talk: str, yes: bool) -> None:
-    """Remove TALK from the programme (its ratings stay in the event store)."""
+def rm(session: Session, talks: tuple[str, ...], yes: bool) -> None:
+    """Remove each TALK from the programme (its ratings stay in the event store).
+
+    Several talks are asked about in one question, then removed one after the other, each
+    said; a talk that cannot be removed (not in the programme) is said and the others still
+    go, and the exit status is 1."""
     api = session.admin_api()
+    talks = tuple(dict.fromkeys(talks))
+    if len(talks) > 1:
+        _remove_several(session, api, list(talks), yes)
+        return
+    [talk] = talks
     if not yes:
         title = api.talk(talk)["title"]  # a talk not in the programme is said so before asking
         # Asked whatever stdin is: `echo n | talkrate admin rm T` keeps T, and a script with
@@ -159,6 +199,66 @@ def rm(session: Session, talk: str, yes: bool) -> None:
         click.confirm(f"remove {talk} ({title})?", abort=True, err=True)
     api.remove_talk(talk)
     _done(session, {"removed": talk}, f"removed {talk}")
+
+
+def _remove_several(session: Session, api: Any, talks: list[str], yes: bool) -> None:
+    """`admin rm` of several talks: one question for those in the programme, then each
+    removed and said; CliError at the end naming those that could not be."""
+    removed: list[str] = []
+    failed: list[dict[str, Any]] = []
+
+    def refused(talk: str, problem: ApiProblem) -> None:
+        if problem.status in (401, 403):  # the token: every other talk would be refused too
+            raise problem
+        failed.append({"talk": talk, "error": problem.document()})
+        if not session.as_json:
+            output.errors.print(f"talkrate: {talk}: {problem}", markup=False)
+
+    def document() -> dict[str, Any]:
+        return {"removed": removed, "failed": failed}
+
+    try:
+        asked = talks
+        if not yes:
+            titles: dict[str, str] = {}
+            for talk in talks:  # those not in the programme said before the question
+                try:
+                    titles[talk] = api.talk(talk)["title"]
+                except ApiProblem as problem:
+                    refused(talk, problem)
+            asked = list(titles)
+            if asked:
+                for talk, title in titles.items():
+                    output.errors.print(f"  {talk} ({title})", markup=False)
+                these = "this talk" if len(asked) == 1 else f"these {len(asked)} talks"
+                click.confirm(f"remove {these}?", abort=True, err=True)
+        for talk in asked:
+            try:
+                api.remove_talk(talk)
+            except ApiProblem as problem:
+                refused(talk, problem)
+                continue
+            removed.append(talk)
+            if not session.as_json:
+                output.console.print(f"removed {talk}", markup=False)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted after removing {output.counted(len(removed), 'talk')}",
+            result=document(),
+        ) from None
+    except CliError as error:
+        # The API gone or the token refused: what was removed before, under the error's kind
+        error.args = (f"{error}; stopped after removing {output.counted(len(removed), 'talk')}",)
+        error.result = document()
+        raise
+    if failed:
+        names = ", ".join(f["talk"] for f in failed)
+        raise CliError(
+            f"{len(failed)} of {output.counted(len(talks), 'talk')} not removed: {names}",
+            result=document(),
+        )
+    if session.as_json:
+        output.emit_json(document())
 
 
 @admin.command(name="import")
@@ -232,7 +332,14 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
         raise
     in_file = {row.talk_id for row in rows}
     left = sorted(talk_id for talk_id in catalog if talk_id not in in_file)
-    document = {**outcome, "notInFile": left, "dryRun": dry_run, "errors": failures}
+    found = _import_clashes(rows, catalog, set(outcome["failed"]))
+    document = {
+        **outcome,
+        "notInFile": left,
+        "dryRun": dry_run,
+        "errors": failures,
+        "clashes": [clash.document() for clash in found],
+    }
     refused = f"{output.counted(len(failures), 'row was', 'rows were')} refused"
     if session.as_json:
         if failures:
@@ -241,12 +348,26 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
         return
     for line in failures:
         output.errors.print(f"talkrate: {line}", markup=False)
+    _warn(session, found)
     summary = ", ".join(f"{len(v)} {k}" for k, v in outcome.items() if k != "failed" or v)
     if left:
         summary += f"; {len(left)} in the catalog but not in the file, left as they are"
     output.console.print(("would be: " if dry_run else "") + summary, markup=False)
     if failures:
         raise click.exceptions.Exit(1)
+
+
+def _import_clashes(
+    rows: list[programme.Row], catalog: dict[str, dict[str, Any]], failed: set[str]
+) -> list[clashes.Clash]:
+    """The room clashes of the file's talks in the programme as the import leaves it: each
+    row over its talk (the columns the file lacks as the talk has them; a row the API refused
+    leaves its talk as it was), beside the talks the file does not name."""
+    after = dict(catalog)
+    for row in rows:
+        if row.talk_id not in failed:
+            after[row.talk_id] = {**catalog.get(row.talk_id, {}), **row.fields, "id": row.talk_id}
+    return clashes.room_clashes(after.values(), {row.talk_id for row in rows})
 
 
 def _import_rows(

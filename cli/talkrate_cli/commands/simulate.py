@@ -17,6 +17,7 @@ from talkrate_cli.errors import CliError, Interrupted
 from talkrate_cli.main import Session, pass_session
 from talkrate_cli.settings import is_loopback
 from talkrate_cli.simulation.ledger import Ledger
+from talkrate_cli.simulation.progress import SendProgress, figures_line
 from talkrate_cli.simulation.runner import SILENCE_SECONDS, Runner
 from talkrate_cli.simulation.scenario import Crowd, cast, plan_conference, plan_steady, slots_of
 from talkrate_cli.simulation.verify import (
@@ -27,18 +28,6 @@ from talkrate_cli.simulation.verify import (
     read_each,
     settled,
 )
-
-
-def _ms(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
-
-
-def _stats_text(ledger: Ledger) -> str:
-    rate, median = ledger.window_rate()
-    return (
-        f"{rate:6.0f}/s · p50 {_ms(median):>7} · accepted {ledger.accepted} · "
-        f"errors {ledger.errors} · 429 {ledger.throttled}"
-    )
 
 
 def _first_token(session: Session, code: str | None, wanted: bool | None) -> str | None:
@@ -204,19 +193,11 @@ def simulate(
     runner = Runner(api.url, ledger, concurrency, use_tokens, code, give_up_after)
     if first_token is not None:
         runner.tokens[0] = first_token
-    with Progress(
-        TextColumn("sending"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[stats]}"),
-        TimeElapsedColumn(),
-        console=output.errors,
-        transient=False,
-    ) as progress:
+    with SendProgress(output.errors) as progress:
         bar = progress.add_task("send", total=len(plan), stats="")
 
         def tick() -> None:
-            progress.update(bar, completed=ledger.sent + ledger.skipped, stats=_stats_text(ledger))
+            progress.update(bar, completed=ledger.sent + ledger.skipped, stats=figures_line(ledger))
 
         ledger.started = time.monotonic()
         interrupted = False
@@ -308,6 +289,7 @@ def _report(
     """The run's figures: printed for a person, returned for --json (the caller prints the one
     document, with an error when the run failed)."""
     elapsed = max(1e-3, (ledger.finished or time.monotonic()) - ledger.started)
+    rate = ledger.average_rate()
     figures: dict[str, Any] = {
         "sent": ledger.sent,
         "accepted": ledger.accepted,
@@ -321,7 +303,7 @@ def _report(
         "uncertain": ledger.uncertain,
         "voterTokens": len(runner.tokens),
         "seconds": round(elapsed, 2),
-        "ratePerSecond": round(ledger.sent / elapsed, 1),
+        "ratePerSecond": round(rate, 1),
         "latencyMs": {
             name: None if (p := ledger.percentile(share)) is None else round(p * 1000, 1)
             for name, share in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("max", 1.0))

@@ -108,14 +108,21 @@ class Ledger:
         """How many ratings the accepted ones should add to the counts."""
         return sum(sum(c.values()) for c in self.expected_delta().values())
 
-    def window_rate(self, seconds: float = 2.0) -> tuple[float, float | None]:
-        """Answers per second and the median latency over the last `seconds`."""
-        now = time.monotonic()
+    def window_rate(
+        self, seconds: float = 2.0, now: float | None = None
+    ) -> tuple[float, float | None]:
+        """Answers per second and the median latency over the last `seconds` (before `now`)."""
+        now = time.monotonic() if now is None else now
         while self.recent and self.recent[0][0] < now - seconds:
             self.recent.popleft()
         elapsed = min(seconds, max(1e-3, now - self.started))
         median = statistics.median(s for _, s in self.recent) if self.recent else None
         return len(self.recent) / elapsed, median
+
+    def average_rate(self, now: float | None = None) -> float:
+        """Answers per second since the run started (the report's rate, at `now`)."""
+        now = (self.finished or time.monotonic()) if now is None else now
+        return self.sent / max(1e-3, now - self.started)
 
     def percentile(self, share: float) -> float | None:
         """A latency percentile over every answer, in seconds."""
