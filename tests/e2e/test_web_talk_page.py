@@ -47,6 +47,9 @@ def only(value: int) -> dict[str, int]:
     return {str(v): int(v == value) for v in range(1, 6)}
 
 
+NOTHING = {str(v): 0 for v in range(1, 6)}  # the histogram of a talk nobody rated
+
+
 def test_a_reload_while_a_changed_rating_is_on_its_way_shows_the_rating_the_service_counted(
     web: WebStack, page: Page
 ) -> None:
@@ -417,8 +420,9 @@ def test_a_rating_kept_with_a_pass_the_service_now_refuses_is_not_sent_under_a_n
     # Given an attendee with a pass whose 4 the service counted but whose page never heard so
     keys, lost = kept_after_its_answers_were_lost(runtime, page, talk, with_a_pass=True)
     # And the service no longer takes that pass (its key changed: every earlier pass fails its
-    # signature, as this one altered does)
-    page.goto(runtime.url + "/app/")
+    # signature, as this one altered does), altered on a page of the origin that runs no app
+    # (every page of the app sends a kept rating as it loads)
+    page.goto(runtime.url + "/app/config.json")
     page.evaluate(
         """(id) => {
           const refused = (token) => token.slice(0, -4) + (token.endsWith("AAAA") ? "BBBB" : "AAAA");
@@ -730,7 +734,7 @@ def test_a_rating_the_gateway_keeps_throttling_is_said_busy_not_limited(
         timeout=15_000,
     )
     assert len(keys) == 4
-    assert ratings_of(web, talk["id"]) == only(0)
+    assert ratings_of(web, talk["id"]) == NOTHING
 
 
 @pytest.mark.parametrize(("hours_ago", "forgotten"), [(30, True), (2, False)])
@@ -811,3 +815,99 @@ def test_the_rating_line_says_tap_on_a_touch_screen_and_choose_with_a_mouse_or_k
     finally:
         touch.close()
         laptop.close()
+
+
+def posts_for(page: Page, talk_id: str) -> list[str | None]:
+    """The Idempotency-Key of every rating of the talk the page sends."""
+    keys: list[str | None] = []
+
+    def record(route: Route) -> None:
+        body = route.request.post_data_json if route.request.method == "POST" else None
+        if body and body.get("talkId") == talk_id:
+            keys.append(route.request.headers.get("idempotency-key"))
+        route.continue_()
+
+    page.route(lambda url: url.endswith("/ratings"), record)
+    return keys
+
+
+def waited_on(page: Page, check: Callable[[], Any], seconds: float = 15) -> Any:
+    """`check` polled while the page is waited on (its route handlers run then, not in a sleep),
+    every 0.2 s until it is truthy or `seconds` pass; its last result either way."""
+    for _ in range(int(seconds * 5)):
+        if result := check():
+            return result
+        page.wait_for_timeout(200)
+    return check()
+
+
+def attendee_with_a_pass(web: WebStack, page: Page) -> None:
+    """An attendee who rated a talk (so they hold an attendee pass and gave the event code)."""
+    other = web.add_talk(title="Rated first")
+    page.goto(web.url(TALK_PAGE.format(id=other["id"])))
+    star(page, 3).click()
+    enter_event_code(page)
+    expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 3 out of 5")
+
+
+def test_a_rating_tapped_offline_is_sent_from_the_programme_once_back_online(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee with a pass on talk A's page, whose phone loses its network
+    talk = web.add_talk(title="Tapped in the lift")
+    attendee_with_a_pass(web, page)
+    keys = posts_for(page, talk["id"])
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    expect(star(page, 4)).to_be_enabled()
+    page.context.set_offline(True)
+    # When they tap 4 (it waits for the network) and go on to the programme
+    star(page, 4).click()
+    expect(page.get_by_test_id("message")).to_have_text(WAITING)
+    page.get_by_role("navigation").get_by_role("link", name="Programme").click()
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    assert ratings_of(web, talk["id"]) == NOTHING
+    # And their phone comes back online, A's page never opened again
+    page.context.set_offline(False)
+    # Then A's count rises by one: the 4
+    assert waited_on(page, lambda: ratings_of(web, talk["id"]) == only(4))
+    # And a reload of the programme sends nothing more: counted once, no longer kept
+    page.reload()
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    page.wait_for_timeout(1000)
+    assert len(keys) == 1, keys
+    assert kept_rating(page, talk["id"]) is None
+    assert ratings_of(web, talk["id"]) == only(4)
+    # And A's page says the 4
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
+
+
+def test_a_rating_kept_offline_and_refused_from_another_page_is_said_on_its_talk_s_page(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee with a pass who tapped 4 on talk A's page offline, then left it
+    talk = web.add_talk(title="Closed meanwhile", **an_hour_from(datetime.now(UTC)))
+    attendee_with_a_pass(web, page)
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    expect(star(page, 4)).to_be_enabled()
+    page.context.set_offline(True)
+    star(page, 4).click()
+    expect(page.get_by_test_id("message")).to_have_text(WAITING)
+    page.get_by_role("navigation").get_by_role("link", name="Leaderboard").click()
+    # When an organiser moves A to two days ago (past its day of grace: rating closed), and the
+    # phone comes back online
+    before = an_hour_from(datetime.now(UTC) - timedelta(days=2))
+    answer = web.as_organiser("PUT", f"/talks/{talk['id']}", {"title": talk["title"], **before})
+    assert answer.status == 200, answer.body
+    page.context.set_offline(False)
+    # Then the refused 4 is dropped, not counted
+    assert waited_on(page, lambda: kept_rating(page, talk["id"]) is None)
+    assert ratings_of(web, talk["id"]) == NOTHING
+    # And when the attendee opens A, its page says the 4 was refused, and why, once
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    message = page.get_by_test_id("message")
+    expect(message).to_contain_text("Your rating of 4 out of 5 was sent when the network came back")
+    expect(message).to_contain_text("Rating is closed for this talk")
+    page.reload()
+    expect(star(page, 4)).to_be_disabled()
+    expect(message).to_have_text("")

@@ -5,6 +5,7 @@ import { talkPage } from "./pages/talk.js";
 import { screenPage } from "./pages/screen.js";
 import { leaderboardPage } from "./pages/leaderboard.js";
 import { newerVersionPublished, watchVersion } from "./version.js";
+import { watchKept } from "./outbox.js";
 
 const ROUTES = [
   [/^\/app\/?$/, programmePage],
@@ -160,3 +161,4 @@ const loadedBack = history.state && history.state.loadedBack ? history.state : n
 if (loadedBack) history.replaceState({ ...loadedBack, loadedBack: undefined }, "");
 render(false, loadedBack);
 watchVersion();
+watchKept(); // after the page: a talk page claims its own talk's rating first

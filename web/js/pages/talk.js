@@ -3,7 +3,8 @@ import { h, fill, setText, formatTime, talkHref, debounce, isolated, isolatedTex
 import { request, get, talkPath, appConfig, ApiError, gatewayBusy, serviceNow } from "../api.js";
 import { watchTalk } from "../live.js";
 import { histogramView } from "../histogram.js";
-import { voterToken, forgetToken, forgetExpired, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating, sendingRating, keepSending, safeToResend } from "../voter.js";
+import { voterToken, forgetToken, forgetExpired, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating, sendingRating, keepSending, safeToResend, takeRefused } from "../voter.js";
+import { claim } from "../outbox.js";
 import { liveBadge, errorText } from "./common.js";
 import { liveAnnouncer } from "../announce.js";
 import { ratingWindow, when, atNextEdge } from "../window.js";
@@ -75,6 +76,8 @@ export function talkPage(main, talkId) {
   let busy = false;
   let next = null; // a star tapped while another rating was on its way: sent after it
   let waiting = false; // a rating that could not reach the service waits for the network
+  // This page sends its talk's kept rating itself, and says how it goes (outbox.js sends the others').
+  const release = claim(talkId);
   // The count and average said to a screen reader at most every 15 s (announce.js).
   const announcer = liveAnnouncer(15_000);
   const histogram = histogramView({ announcer });
@@ -430,6 +433,10 @@ export function talkPage(main, talkId) {
       await knowPolicy();
       if (stopped) return;
       showTalk(loaded);
+      // A rating kept for the network and refused while the page was not open (sent from
+      // another page once back online) is said now, once.
+      const refused = takeRefused(talkId);
+      if (refused) say(`Your rating of ${refused.value} out of 5 was sent when the network came back, and refused. ${refusal(new ApiError(refused.status, refused.problem, refused.retryAfter))}`);
       resend();
       if (talk.summary) histogram.update(talk.summary);
       const watcher = await watchTalk(talk, histogram, { onStatus: badge.set });
@@ -447,6 +454,7 @@ export function talkPage(main, talkId) {
   function notFound(gone) {
     if (stopped) return; // the attendee has moved on: the page shown now is another's
     halt();
+    takeRefused(talkId); // a kept rating refused as gone: this says more
     document.title = "Talk not found · talkrate";
     const heading = h("h1", { tabindex: "-1" }, gone ? "This talk is no longer in the programme" : "This talk is not in the programme");
     fill(main, heading,
@@ -491,6 +499,7 @@ export function talkPage(main, talkId) {
 
   function halt() {
     stopped = true;
+    release();
     clearInterval(windowTimer);
     clearTimeout(edgeTimer);
     document.removeEventListener("visibilitychange", onVisible);
