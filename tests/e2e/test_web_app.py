@@ -451,13 +451,15 @@ def test_too_many_new_voters_from_one_network_is_said_as_such(
     # When an attendee opens the talk and taps a star (the page asks for a pass first)
     page.goto(web.url(f"/app/talks/{talk['id']}"))
     star(page, 4).click()
-    # Then they read that the network's passes ran out, not their ratings, and when to retry
+    # Then they read that the network's passes ran out, not their ratings, and that the rating
+    # waits and is sent when the service said (it is not refused)
     message = page.get_by_test_id("message")
     expect(message).to_contain_text("Too many attendee passes asked for from this network")
-    expect(message).to_contain_text("your rating was not counted")
-    expect(message).to_have_text(re.compile(r"Try again in \d+ s\.$"))
+    expect(message).to_have_text(re.compile(r"your rating waits, and is sent in \d+ s\.$"))
     expect(message).not_to_contain_text("Too many ratings")
-    expect(page.get_by_test_id("own-rating")).to_have_text("Choose a star to rate this talk.")
+    expect(page.get_by_test_id("own-rating")).to_have_text(
+        "Waiting to send your rating: 4 out of 5."
+    )
     assert web.count(talk["id"]) == 0
 
 

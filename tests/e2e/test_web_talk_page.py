@@ -8,16 +8,18 @@ the ratings sent without a voter token go to the session's runtime (VotingPolicy
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 from playwright.sync_api import Browser, Locator, Page, Route, expect
 
+from tests.backends import WEB_LIMITS_RATINGS, WEB_LIMITS_TALKS
 from tests.e2e import test_web_app as web_app
-from tests.e2e.conftest import Runtime, wait_for
+from tests.e2e.conftest import Runtime, start_admin_runtime, stop_runtime, wait_for
 from tests.e2e.test_web_app import (
     PHONE,
     ROOM,
@@ -273,17 +275,16 @@ def kept_after_its_answers_were_lost(
 ) -> tuple[list[str | None], list[bool]]:
     """An attendee of an open-voting event who tapped 4 on a talk's page (on a page whose clock
     the test moves): the service counted it, but every answer was lost, so the page keeps it,
-    waiting to send it again; then they left the page. Without `with_a_pass` the service gave
-    them no attendee pass (too many from their network), so the 4 went without one. The keys
-    sent, and the switch that loses the answers (on until the test turns it off)."""
+    waiting to send it again; then they left the page. Without `with_a_pass` the service has
+    no attendee passes to give (no POST /voters), so the 4 went without one. The keys sent, and
+    the switch that loses the answers (on until the test turns it off)."""
     if not with_a_pass:
         page.route(
             "**/voters",
             lambda route: route.fulfill(
-                status=429,
+                status=404,
                 content_type="application/problem+json",
-                headers={"Retry-After": "60"},
-                body='{"type": "about:blank", "title": "Too many voters", "status": 429}',
+                body='{"type": "about:blank", "title": "Not Found", "status": 404}',
             ),
         )
     lost = [True]
@@ -911,3 +912,70 @@ def test_a_rating_kept_offline_and_refused_from_another_page_is_said_on_its_talk
     page.reload()
     expect(star(page, 4)).to_be_disabled()
     expect(message).to_have_text("")
+
+
+@pytest.fixture
+def open_voting_one_pass_a_minute(kafka_bootstrap: str, tmp_path: Path) -> Iterator[WebStack]:
+    """A runtime of open voting (ratings without a pass count, each) that hands one attendee
+    pass a minute to an address (every test client is 127.0.0.1): a conference network's
+    limit, met by one request."""
+    runtime, token = start_admin_runtime(
+        WEB_LIMITS_TALKS,
+        WEB_LIMITS_RATINGS,
+        kafka_bootstrap,
+        tmp_path / "runtime.log",
+        ["--param", "VotingPolicy=open", "--param", "VotersPerAddressPerMinute=1"],
+    )
+    yield WebStack(runtime, token)
+    stop_runtime(runtime)
+
+
+def test_under_open_voting_a_changed_mind_counts_once_when_passes_ran_out(
+    open_voting_one_pass_a_minute: WebStack, page: Page
+) -> None:
+    web = open_voting_one_pass_a_minute
+    # Given a talk, and this network's passes for the minute used up by another attendee
+    talk = web.add_talk(title="Crowded hall, open voting")
+    assert web.runtime.request("POST", "/voters", "{}").status == 201
+    refused = web.runtime.request("POST", "/voters", "{}")
+    assert refused.status == 429, refused.body
+    retry_after = int(refused.headers["retry-after"])
+    # When an attendee taps 5 (the page asks for a pass first, and gets a 429)
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    own, message = page.get_by_test_id("own-rating"), page.get_by_test_id("message")
+    star(page, 5).click()
+    # Then the 5 waits for a pass, said as waiting, not refused, and is not sent without one
+    expect(message).to_contain_text("Too many attendee passes asked for from this network")
+    expect(message).to_contain_text("your rating waits, and is sent in")
+    expect(own).to_have_text("Waiting to send your rating: 5 out of 5.")
+    assert ratings_of(web, talk["id"]) == NOTHING
+    # And once the service's Retry-After has passed, it is sent with a pass
+    expect(own).to_contain_text("You rated 5 out of 5", timeout=(retry_after + 15) * 1000)
+    expect(own).to_contain_text("Choose another star to change it.")
+    # When they change their mind to 1
+    star(page, 1).click()
+    expect(own).to_contain_text("You rated 1 out of 5")
+    # Then the service counts one rating, the later one
+    assert waited_on(page, lambda: ratings_of(web, talk["id"]) == only(1))
+
+
+def test_without_passes_to_give_a_rating_goes_without_one_and_promises_no_change(
+    runtime: Runtime, talk: str, page: Page
+) -> None:
+    # Given an open-voting service that has no attendee passes to give (no POST /voters)
+    page.route(
+        "**/voters",
+        lambda route: route.fulfill(
+            status=404,
+            content_type="application/problem+json",
+            body='{"type": "about:blank", "title": "Not Found", "status": 404}',
+        ),
+    )
+    # When an attendee taps 4
+    page.goto(runtime.url + TALK_PAGE.format(id=talk))
+    star(page, 4).click()
+    # Then it is counted without a pass, and the page does not promise that another star
+    # changes it (without a pass it would be another rating)
+    own = page.get_by_test_id("own-rating")
+    expect(own).to_have_text("You rated 4 out of 5.")
+    assert waited_on(page, lambda: count_of(runtime, talk) == 1)

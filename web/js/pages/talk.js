@@ -28,10 +28,6 @@ const tryAgain = (error) => (error.retryAfter ? ` Try again in ${error.retryAfte
 
 // Why a rating was not counted, in the attendee's words.
 function refusal(error) {
-  if (error instanceof TooManyVoters) {
-    // Not this attendee's ratings: everyone behind this network address shares the limit.
-    return `Too many attendee passes asked for from this network just now: you got none, so your rating was not counted.${tryAgain(error)}`;
-  }
   if (!(error instanceof ApiError)) return "Something went wrong: your rating was not counted.";
   switch (error.status) {
     case 409: {
@@ -67,6 +63,15 @@ const unconfirmed = (value) => `Your earlier rating of ${value} out of 5 could n
 // new pass it would count as a second attendee if the first send counted.
 class PassRefusedAfterSending extends Error {}
 
+// No pass for now (too many asked for from this network, or a busy service): the rating waits
+// `retryAfter` seconds (or to the page's next check) and is sent then, with a pass.
+class PassLater extends Error {
+  constructor(retryAfter) {
+    super("No attendee pass for now.");
+    this.retryAfter = retryAfter;
+  }
+}
+
 export function talkPage(main, talkId) {
   document.title = "Talk · talkrate";
   forgetExpired();
@@ -76,6 +81,7 @@ export function talkPage(main, talkId) {
   let busy = false;
   let next = null; // a star tapped while another rating was on its way: sent after it
   let waiting = false; // a rating that could not reach the service waits for the network
+  let passTimer = null; // a rating waiting for a pass is sent again when the service said
   // This page sends its talk's kept rating itself, and says how it goes (outbox.js sends the others').
   const release = claim(talkId);
   // The count and average said to a screen reader at most every 15 s (announce.js).
@@ -182,7 +188,8 @@ export function talkPage(main, talkId) {
 
   function showOwn(value) {
     buttons.forEach((button, i) => button.setAttribute("aria-pressed", String(i + 1 === value)));
-    const change = open ? ` ${pick()} another star to change it.` : "";
+    // Without a pass (a service that gives none) another star is another rating, not a change.
+    const change = open && tokens ? ` ${pick()} another star to change it.` : "";
     setText(own, value ? `You rated ${value} out of 5.${change}` : open ? `${pick()} a star to rate this talk.` : unrated);
   }
   // The rating kept on its way, if it can still be sent (safeToResend). One that cannot (sent
@@ -284,12 +291,18 @@ export function talkPage(main, talkId) {
     try {
       return await voterToken();
     } catch (error) {
-      // Out of reach, the rating waits for the network with its pass still to be asked for:
-      // under open voting a rating without one counts beside the attendee's next, so a moment
-      // without a network made one attendee two when they changed their mind.
-      if (policy === "attendee" || (error instanceof ApiError && error.status === 0)) throw error;
-      tokens = false; // open voting, and the service gives no pass: rate without one
-      return null;
+      // A service with no passes to give (no POST /voters): under open voting the rating goes
+      // without one, each counting. Anything else (out of reach, too many passes asked for
+      // from this network, a busy service) is not that: a rating without a pass then counted
+      // beside the attendee's next one, one attendee counted twice when they changed their mind.
+      if (policy !== "attendee" && error instanceof ApiError && (error.status === 404 || error.status === 405)) {
+        tokens = false;
+        return null;
+      }
+      if (error instanceof TooManyVoters || (error instanceof ApiError && (error.status >= 500 || gatewayBusy(error)))) {
+        throw new PassLater(error.retryAfter);
+      }
+      throw error;
     }
   }
 
@@ -347,6 +360,8 @@ export function talkPage(main, talkId) {
         if (!(token && error instanceof ApiError && (error.status === 401 || error.status === 403))) throw error;
         forgetToken();
         if (held?.token) throw new PassRefusedAfterSending();
+        token = undefined; // refused, so not counted: a pass still to ask for if none comes now
+        keep();
         token = await tokenFor();
         keep();
         answer = await send(value, token, key);
@@ -368,6 +383,13 @@ export function talkPage(main, talkId) {
         // asked again (under its key) at the next check, not dropped.
         waiting = true;
         say("Your rating is still being sent: this page checks it again shortly.", { info: true });
+      } else if (error instanceof PassLater) {
+        // Not this attendee's ratings: everyone behind this network address shares the limit.
+        waiting = true;
+        const seconds = error.retryAfter || 30;
+        say(`Too many attendee passes asked for from this network just now: your rating waits, and is sent in ${seconds} s.`, { info: true });
+        clearTimeout(passTimer);
+        passTimer = setTimeout(resend, seconds * 1000);
       } else if (error instanceof PassRefusedAfterSending) {
         say(unconfirmed(value));
       } else if (error instanceof CodeRequired) {
@@ -501,6 +523,7 @@ export function talkPage(main, talkId) {
     stopped = true;
     release();
     clearInterval(windowTimer);
+    clearTimeout(passTimer);
     clearTimeout(edgeTimer);
     document.removeEventListener("visibilitychange", onVisible);
     window.removeEventListener("storage", showMine);
