@@ -1078,6 +1078,35 @@ def test_an_open_talk_page_shows_the_talk_as_it_is_when_the_attendee_comes_back(
     expect(star(page, 4)).to_be_enabled()
 
 
+def test_an_open_talk_page_follows_an_organiser_moving_its_running_talk(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee looking at the page of a talk running now in Room 1, its stars on
+    now = datetime.now(UTC)
+    talk = web.add_talk(
+        title="Moved while rated", room="Room 1", **an_hour_from(now - timedelta(minutes=10))
+    )
+    page.clock.install()
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    meta = page.locator(".meta")
+    expect(meta).to_contain_text("Room 1")
+    expect(star(page, 4)).to_be_enabled()
+    # When an organiser moves it to Hall B, two days on, while the page stays shown
+    moved = an_hour_from(now + timedelta(days=2))
+    answer = web.as_organiser(
+        "PUT",
+        f"/talks/{talk['id']}",
+        {"title": "Moved while rated", "room": "Hall B", **moved},
+    )
+    assert answer.status == 200, answer.body
+    # Then within a minute the page shows the new room and time, and its stars are off
+    run_clock(page, 2, 30_500, 300)
+    expect(meta).to_contain_text("Hall B")
+    expect(meta).not_to_contain_text("Room 1")
+    expect(page.locator(".hint")).to_contain_text("Rating opens when the talk starts")
+    expect(star(page, 4)).to_be_disabled()
+
+
 def test_a_room_screen_whose_check_failed_says_so_no_longer_once_live_numbers_come(
     web: WebStack, page: Page
 ) -> None:

@@ -235,14 +235,18 @@ export function talkPage(main, talkId) {
     if (focused && !open) hint.focus();
     showMine();
   }
-  // While the stars are off (not open yet, or closed), nothing the attendee does reads the talk
-  // again, and an organiser may have moved it: it is read again at each check then. A rating
-  // waiting for a service the browser could not reach while it said it was online (no 'online'
-  // will come) is tried again at each check too.
+  // An organiser may move or retitle the talk while the page is open: it is read again at every
+  // other check while the page is shown (once a minute: a room of open phones each asking twice
+  // a minute would cost every one), and at each check while the stars are off (nothing the
+  // attendee does reads it then). The room, the times, the window's edges and the stars follow.
+  // A rating waiting for a service the browser could not reach while it said it was online (no
+  // 'online' will come) is tried again at each check too.
+  let checks = 0;
   const windowTimer = setInterval(() => {
+    checks += 1;
     if (waiting && navigator.onLine) resend();
-    if (open) showWindow();
-    else reloadTalk();
+    if (!open || (checks % 2 === 0 && document.visibilityState === "visible")) reloadTalk();
+    else showWindow();
   }, 30_000);
   // An attendee coming back to the page (a phone out of a pocket, a tab brought forward) finds
   // the talk as it is now: an organiser may have retitled or moved it meanwhile. One read per
