@@ -587,6 +587,30 @@ def test_a_search_finds_a_name_typed_without_its_accents(web: WebStack, page: Pa
     expect(cards).to_have_count(2)
 
 
+def test_a_search_sets_apostrophes_aside_as_it_does_accents(web: WebStack, page: Page) -> None:
+    # Given a talk "Don't Panic" by Siobhán O'Brien, and one whose apostrophe is a curly one
+    stem = unique_talk_id()[-6:]
+    web.add_talk(title=f"Don't Panic {stem}", speakers=["Siobhán O'Brien"])
+    web.add_talk(title=f"Rock \u2019n\u2019 Roll Testing {stem}")
+    page.goto(web.url("/app/"))
+    cards = page.locator(".talk-card")
+    expect(cards.first).to_be_visible()
+    search = page.get_by_label("Search talks")
+    # When an attendee types the words without an apostrophe, or with a phone's curly one (or
+    # another that stands for one)
+    for typed in ["dont", "don\u2019t", "don\u2018t", "don\u02bct", "don`t", "don\u00b4t"]:
+        for name in ["obrien", "o\u2019brien", "O'Brien"]:
+            search.fill(f"{typed} {name} {stem}")
+            # Then "Don't Panic" is found
+            expect(cards).to_have_count(1)
+            expect(cards.first).to_contain_text("Don't Panic")
+    # And a curly apostrophe in the text is found by a straight one, and by none
+    for typed in ["rock 'n' roll", "rock n roll"]:
+        search.fill(f"{typed} {stem}")
+        expect(cards).to_have_count(1)
+        expect(cards.first).to_contain_text("Roll Testing")
+
+
 def test_the_programme_follows_the_clock_while_it_stays_open(web: WebStack, page: Page) -> None:
     # Given a talk that ends in a few seconds, on a programme page left open (the page's timers
     # are the test's, to be moved forward; its clock is the service's, which only real time moves)
