@@ -13,6 +13,7 @@ import json
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import click
 import pytest
@@ -888,6 +889,69 @@ def test_an_organiser_downloads_a_talk_s_qr_code_for_the_speaker_s_slides(
     page.get_by_role("img", name="code").screenshot(path=str(picture))
     found = zxingcpp.read_barcodes(Image.open(picture))
     assert [f.text for f in found] == [web.url(f"/app/talks/{stem}%3Amain")]
+
+
+def every_talk(web: WebStack) -> list[dict[str, Any]]:
+    """Every talk of the catalog, through the API."""
+    talks: list[dict[str, Any]] = []
+    while True:
+        answer = web.runtime.request("GET", f"/talks?limit=100&offset={len(talks)}")
+        assert answer.status == 200, answer.body
+        talks += answer.json["items"]
+        if not answer.json["items"] or len(talks) >= answer.json["total"]:
+            return talks
+
+
+def test_an_organiser_prints_every_talk_s_qr_code_on_one_sheet(
+    web: WebStack, page: Page, tmp_path: Path
+) -> None:
+    import zxingcpp
+    from PIL import Image
+
+    # Given a programme of seven talks at least (more than an A4 page's six), one of them with
+    # an id a URL must quote, in a room at a time
+    stem = unique_talk_id("sheet")
+    for slot in range(6):
+        web.add_talk(title=f"Slot {slot} {stem}")
+    web.add_talk(
+        talk_id=f"{stem}:main",
+        title=f"On the door {stem}",
+        room="Hall 7",
+        startsAt="2026-12-05T09:00:00Z",
+        endsAt="2026-12-05T09:45:00Z",
+    )
+    talks = every_talk(web)
+    # When an organiser follows the organisers' page's link to the sheet of QR codes
+    sign_in(web, page)
+    page.get_by_role("link", name="Print every QR code").click()
+    cards = page.locator(".qr-card")
+    expect(cards).to_have_count(len(talks))
+    # Then it holds one code per talk, each read by a phone's camera (a decoder that is not
+    # ours) as its talk's page, with the short address of that page under it
+    page.set_viewport_size({"width": 1280, "height": 900})
+    found = []
+    for i in range(len(talks)):
+        card = cards.nth(i)
+        picture = tmp_path / f"qr-{i}.png"
+        card.locator("svg").screenshot(path=str(picture))
+        [code] = zxingcpp.read_barcodes(Image.open(picture))
+        found.append(code.text)
+        shown = card.get_by_test_id("qr-address").inner_text().replace("\n", "")
+        assert "http://" + shown == code.text
+    # (the page quotes an id as encodeURIComponent does: these five it leaves as they are)
+    pages = [web.url("/app/talks/" + quote(talk["id"], safe="!*'()")) for talk in talks]
+    assert sorted(found) == sorted(pages)
+    # And the talk's card names it, its room and its time
+    mine = cards.filter(has_text=f"On the door {stem}")
+    expect(mine).to_contain_text("Hall 7")
+    expect(mine).to_contain_text(re.compile(r"Sat, Dec 5 \d{2}:\d{2}"))
+    # And on A4 paper it is the cards alone, six to a page, none cut by a page break
+    pdf = page.pdf(format="A4")
+    assert len(re.findall(rb"/Type\s*/Page\b", pdf)) == -(-len(talks) // 6)
+    page.emulate_media(media="print")
+    expect(page.get_by_role("button", name="Print")).to_be_hidden()
+    expect(page.locator("header")).to_be_hidden()
+    assert cards.first.evaluate("(card) => getComputedStyle(card).breakInside") == "avoid"
 
 
 def test_the_organisers_table_whose_reads_fail_keeps_its_count_and_says_since_when_it_is_shown(

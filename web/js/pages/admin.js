@@ -170,6 +170,7 @@ export function adminPage(main) {
     fill(main,
       h("h1", {}, "Organisers"),
       h("p", { class: "toolbar" }, add, importButton, download,
+        h("a", { href: "/app/admin/qr-codes", class: "toolbar-link" }, "Print every QR code"),
         h("button", { type: "button", class: "quiet", onclick: () => {
           storeToken(null);
           token = null;
