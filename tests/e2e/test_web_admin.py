@@ -760,6 +760,57 @@ def test_an_organiser_imports_a_programme_file_after_seeing_what_it_would_change
     expect(page.locator(".admin-talks tbody tr")).to_have_count(3)
 
 
+def test_a_talk_saved_or_imported_over_another_in_its_room_is_saved_with_a_warning(
+    web: WebStack, page: Page
+) -> None:
+    # Given a keynote in a room from 09:00 to 10:00, and a workshop at the same time elsewhere
+    stem = unique_talk_id()[-6:]
+    hall = f"Hall {stem}"
+    nine = {"startsAt": "2031-06-02T09:00:00Z", "endsAt": "2031-06-02T10:00:00Z"}
+    web.add_talk(title=f"Keynote {stem}", room=hall, **nine)
+    workshop = web.add_talk(
+        title=f"Workshop {stem}",
+        room=f"Annex {stem}",
+        startsAt="2031-06-02T09:30:00Z",
+        endsAt="2031-06-02T10:30:00Z",
+    )
+    sign_in(web, page)
+    message = page.get_by_test_id("admin-message")
+    # When an organiser moves the workshop into the keynote's room (typed in other letters)
+    page.get_by_role("button", name=f"Edit {workshop['title']}").click()
+    page.get_by_label("Room", exact=True).fill(f"hall {stem} ")
+    page.get_by_role("button", name="Save").click()
+    # Then it is saved, and the page warns that the two overlap in that room
+    expect(message).to_contain_text(f"Saved “Workshop {stem}”.")
+    expect(message.get_by_test_id("overlap-warning")).to_contain_text(
+        f"in the same room, “Workshop {stem}” overlaps “Keynote {stem}”"
+    )
+    assert web.runtime.request("GET", f"/talks/{workshop['id']}").json["room"] == f"hall {stem}"
+    # When they import a file adding a talk in that room from 09:15, and one in another room
+    new_id, apart_id = f"overlap-{stem}", f"apart-{stem}"
+    text = (
+        "id,title,room,startsAt,endsAt\n"
+        f"{new_id},Lightning {stem},{hall},2031-06-02T09:15:00Z,2031-06-02T09:45:00Z\n"
+        f"{apart_id},Apart {stem},Room {stem},2031-06-02T09:15:00Z,2031-06-02T09:45:00Z\n"
+    )
+    import_file(page, text)
+    page.get_by_role("button", name=re.compile(r"^Import: add 2")).click()
+    web.created += [new_id, apart_id]
+    # Then both are imported, and the page warns of the new talk's two overlaps, not the other's
+    expect(message).to_contain_text("Imported: 2 added")
+    warning = message.get_by_test_id("overlap-warning")
+    expect(warning).to_contain_text(f"“Lightning {stem}” overlaps “Keynote {stem}”")
+    expect(warning).to_contain_text(f"“Lightning {stem}” overlaps “Workshop {stem}”")
+    expect(warning).not_to_contain_text(f"Apart {stem}")
+    assert web.runtime.request("GET", f"/talks/{new_id}").status == 200
+    # When they save a talk that overlaps nothing in its room
+    page.get_by_role("button", name=f"Edit Apart {stem}").click()
+    page.get_by_label("Title", exact=True).fill(f"Apart, renamed {stem}")
+    page.get_by_role("button", name="Save").click()
+    # Then nothing is said of overlaps
+    expect(message).to_have_text(f"Saved “Apart, renamed {stem}”.")
+
+
 def test_a_file_with_refused_lines_names_each_line_and_imports_nothing(
     web: WebStack, page: Page
 ) -> None:
