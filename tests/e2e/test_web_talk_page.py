@@ -415,6 +415,39 @@ def test_a_rating_kept_with_a_pass_is_sent_again_past_its_key_s_hour_and_counted
     assert count_of(runtime, talk) == 1
 
 
+REFUSE_THE_KEPT_PASS = """(id) => {
+  const refused = (token) => token.slice(0, -4) + (token.endsWith("AAAA") ? "BBBB" : "AAAA");
+  const sending = JSON.parse(localStorage.getItem("talkrate.sending"));
+  sending[id].token = refused(sending[id].token);
+  localStorage.setItem("talkrate.sending", JSON.stringify(sending));
+  const pass = JSON.parse(localStorage.getItem("talkrate.voter"));
+  pass.voterToken = sending[id].token;
+  localStorage.setItem("talkrate.voter", JSON.stringify(pass));
+}"""
+"""Alter the pass a kept rating goes with (and the stored one) as a changed signing key would:
+the service refuses it."""
+
+
+def test_a_kept_rating_whose_pass_is_refused_on_another_page_is_said_unconfirmed_on_its_own(
+    runtime: Runtime, talk: str, page: Page
+) -> None:
+    # Given an attendee with a pass whose 4 the service counted but whose page never heard so,
+    # and a pass the service no longer takes
+    keys, lost = kept_after_its_answers_were_lost(runtime, page, talk, with_a_pass=True)
+    page.goto(runtime.url + "/app/config.json")
+    page.evaluate(REFUSE_THE_KEPT_PASS, talk)
+    # When they open the programme, its answers no longer lost: it sends the 4 under that pass
+    lost[0] = False
+    page.goto(runtime.url + "/app/")
+    assert waited_on(page, lambda: kept_rating(page, talk) is None)
+    # Then the 4 is not sent under a new pass (a second attendee, if the first send counted)
+    assert len(keys) == 5
+    assert count_of(runtime, talk) == 1
+    # And the talk's page says the 4 could not be confirmed, not that it was refused
+    page.goto(runtime.url + TALK_PAGE.format(id=talk))
+    expect(page.get_by_test_id("message")).to_have_text(unconfirmed(4))
+
+
 def test_a_rating_kept_with_a_pass_the_service_now_refuses_is_not_sent_under_a_new_one(
     runtime: Runtime, talk: str, page: Page
 ) -> None:
@@ -424,18 +457,7 @@ def test_a_rating_kept_with_a_pass_the_service_now_refuses_is_not_sent_under_a_n
     # signature, as this one altered does), altered on a page of the origin that runs no app
     # (every page of the app sends a kept rating as it loads)
     page.goto(runtime.url + "/app/config.json")
-    page.evaluate(
-        """(id) => {
-          const refused = (token) => token.slice(0, -4) + (token.endsWith("AAAA") ? "BBBB" : "AAAA");
-          const sending = JSON.parse(localStorage.getItem("talkrate.sending"));
-          sending[id].token = refused(sending[id].token);
-          localStorage.setItem("talkrate.sending", JSON.stringify(sending));
-          const pass = JSON.parse(localStorage.getItem("talkrate.voter"));
-          pass.voterToken = sending[id].token;
-          localStorage.setItem("talkrate.voter", JSON.stringify(pass));
-        }""",
-        talk,
-    )
+    page.evaluate(REFUSE_THE_KEPT_PASS, talk)
     # When they open the talk's page again and it sends the 4 again
     reopened_later(runtime, page, talk, lost, minutes=5)
     # Then the refused pass is not swapped for a new one to send the 4 under (a second attendee,

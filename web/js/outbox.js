@@ -3,7 +3,7 @@
 // programme, or closed the tab, still has it counted. Each goes with its Idempotency-Key and its
 // voter token, so a send that also happens elsewhere (another tab, the talk's page) counts once.
 // The talk page sends its own talk's (it says how it goes): it claims the talk while open.
-import { request, ApiError, gatewayBusy } from "./api.js";
+import { request, ApiError, gatewayBusy, appConfig } from "./api.js";
 import { keptTalks, sendingRating, keepSending, safeToResend, rememberRating, noteRefused, voterToken, forgetToken } from "./voter.js";
 
 const claimed = new Set();
@@ -32,6 +32,7 @@ async function sendOne(talkId) {
         token = await voterToken();
       } catch (error) {
         if (!(error instanceof ApiError && (error.status === 404 || error.status === 405))) return;
+        if ((await appConfig()).votingPolicy === "attendee") return; // no rating without a pass
         token = null; // the service hands out no passes: open voting, rated without one
       }
       keepSending(talkId, { ...held, token, sentAt: Date.now() });
@@ -44,9 +45,12 @@ async function sendOne(talkId) {
   } catch (error) {
     if (later(error)) return;
     // Refused (closed, gone, over a limit, a pass refused): dropped, said on its talk's page.
-    if (token && error instanceof ApiError && (error.status === 401 || error.status === 403)) forgetToken();
+    const passRefused = token && error instanceof ApiError && (error.status === 401 || error.status === 403);
+    if (passRefused) forgetToken();
     const { status = 0, problem = {}, retryAfter = null } = error instanceof ApiError ? error : {};
-    noteRefused(talkId, { value: held.value, status, problem, retryAfter });
+    // A pass refused now for a rating sent under it before (its answer lost): that send may
+    // have counted, so the page says it could not be confirmed rather than refused.
+    noteRefused(talkId, { value: held.value, status, problem, retryAfter, unconfirmed: Boolean(passRefused && held.sentAt) });
   }
   if (sendingRating(talkId)?.key === held.key) keepSending(talkId, null);
 }

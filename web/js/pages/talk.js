@@ -462,7 +462,8 @@ export function talkPage(main, talkId) {
       // A rating kept for the network and refused while the page was not open (sent from
       // another page once back online) is said now, once.
       const refused = takeRefused(talkId);
-      if (refused) say(`Your rating of ${refused.value} out of 5 was sent when the network came back, and refused. ${refusal(new ApiError(refused.status, refused.problem, refused.retryAfter))}`);
+      if (refused?.unconfirmed) say(unconfirmed(refused.value));
+      else if (refused) say(`Your rating of ${refused.value} out of 5 was sent when the network came back, and refused. ${refusal(new ApiError(refused.status, refused.problem, refused.retryAfter))}`);
       resend();
       if (talk.summary) histogram.update(talk.summary);
       const watcher = await watchTalk(talk, histogram, { onStatus: badge.set });
