@@ -821,7 +821,14 @@ def test_an_organiser_adds_a_talk_that_the_programme_shows_and_the_csv_counts(
     assert web.runtime.request("GET", f"/talks/{talk_id}").status == 404
 
 
-PAGES = ["/app/", "/app/talks/{id}", "/app/talks/{id}/screen", "/app/leaderboard", "/app/admin"]
+PAGES = [
+    "/app/",
+    "/app/talks/{id}",
+    "/app/talks/{id}/screen",
+    "/app/leaderboard",
+    "/app/admin",
+    "/app/admin/qr-codes",
+]
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,7 @@ export function qrSheetPage(main) {
     h("h1", {}, "QR codes of every talk"),
     h("p", { class: "toolbar no-print" },
       h("button", { type: "button", onclick: () => print() }, "Print"),
-      h("a", { href: "/app/admin" }, "Back to the organisers' page")),
+      h("a", { href: "/app/admin", class: "toolbar-link" }, "Back to the organisers' page")),
     status, sheet);
   let stopped = false;
   allTalks()
