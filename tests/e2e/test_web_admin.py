@@ -13,6 +13,7 @@ import json
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import click
 import pytest
@@ -759,6 +760,57 @@ def test_an_organiser_imports_a_programme_file_after_seeing_what_it_would_change
     expect(page.locator(".admin-talks tbody tr")).to_have_count(3)
 
 
+def test_a_talk_saved_or_imported_over_another_in_its_room_is_saved_with_a_warning(
+    web: WebStack, page: Page
+) -> None:
+    # Given a keynote in a room from 09:00 to 10:00, and a workshop at the same time elsewhere
+    stem = unique_talk_id()[-6:]
+    hall = f"Hall {stem}"
+    nine = {"startsAt": "2031-06-02T09:00:00Z", "endsAt": "2031-06-02T10:00:00Z"}
+    web.add_talk(title=f"Keynote {stem}", room=hall, **nine)
+    workshop = web.add_talk(
+        title=f"Workshop {stem}",
+        room=f"Annex {stem}",
+        startsAt="2031-06-02T09:30:00Z",
+        endsAt="2031-06-02T10:30:00Z",
+    )
+    sign_in(web, page)
+    message = page.get_by_test_id("admin-message")
+    # When an organiser moves the workshop into the keynote's room (typed in other letters)
+    page.get_by_role("button", name=f"Edit {workshop['title']}").click()
+    page.get_by_label("Room", exact=True).fill(f"hall {stem} ")
+    page.get_by_role("button", name="Save").click()
+    # Then it is saved, and the page warns that the two overlap in that room
+    expect(message).to_contain_text(f"Saved “Workshop {stem}”.")
+    expect(message.get_by_test_id("overlap-warning")).to_contain_text(
+        f"in the same room, “Workshop {stem}” overlaps “Keynote {stem}”"
+    )
+    assert web.runtime.request("GET", f"/talks/{workshop['id']}").json["room"] == f"hall {stem}"
+    # When they import a file adding a talk in that room from 09:15, and one in another room
+    new_id, apart_id = f"overlap-{stem}", f"apart-{stem}"
+    text = (
+        "id,title,room,startsAt,endsAt\n"
+        f"{new_id},Lightning {stem},{hall},2031-06-02T09:15:00Z,2031-06-02T09:45:00Z\n"
+        f"{apart_id},Apart {stem},Room {stem},2031-06-02T09:15:00Z,2031-06-02T09:45:00Z\n"
+    )
+    import_file(page, text)
+    page.get_by_role("button", name=re.compile(r"^Import: add 2")).click()
+    web.created += [new_id, apart_id]
+    # Then both are imported, and the page warns of the new talk's two overlaps, not the other's
+    expect(message).to_contain_text("Imported: 2 added")
+    warning = message.get_by_test_id("overlap-warning")
+    expect(warning).to_contain_text(f"“Lightning {stem}” overlaps “Keynote {stem}”")
+    expect(warning).to_contain_text(f"“Lightning {stem}” overlaps “Workshop {stem}”")
+    expect(warning).not_to_contain_text(f"Apart {stem}")
+    assert web.runtime.request("GET", f"/talks/{new_id}").status == 200
+    # When they save a talk that overlaps nothing in its room
+    page.get_by_role("button", name=f"Edit Apart {stem}").click()
+    page.get_by_label("Title", exact=True).fill(f"Apart, renamed {stem}")
+    page.get_by_role("button", name="Save").click()
+    # Then nothing is said of overlaps
+    expect(message).to_have_text(f"Saved “Apart, renamed {stem}”.")
+
+
 def test_a_file_with_refused_lines_names_each_line_and_imports_nothing(
     web: WebStack, page: Page
 ) -> None:
@@ -888,6 +940,69 @@ def test_an_organiser_downloads_a_talk_s_qr_code_for_the_speaker_s_slides(
     page.get_by_role("img", name="code").screenshot(path=str(picture))
     found = zxingcpp.read_barcodes(Image.open(picture))
     assert [f.text for f in found] == [web.url(f"/app/talks/{stem}%3Amain")]
+
+
+def every_talk(web: WebStack) -> list[dict[str, Any]]:
+    """Every talk of the catalog, through the API."""
+    talks: list[dict[str, Any]] = []
+    while True:
+        answer = web.runtime.request("GET", f"/talks?limit=100&offset={len(talks)}")
+        assert answer.status == 200, answer.body
+        talks += answer.json["items"]
+        if not answer.json["items"] or len(talks) >= answer.json["total"]:
+            return talks
+
+
+def test_an_organiser_prints_every_talk_s_qr_code_on_one_sheet(
+    web: WebStack, page: Page, tmp_path: Path
+) -> None:
+    import zxingcpp
+    from PIL import Image
+
+    # Given a programme of seven talks at least (more than an A4 page's six), one of them with
+    # an id a URL must quote, in a room at a time
+    stem = unique_talk_id("sheet")
+    for slot in range(6):
+        web.add_talk(title=f"Slot {slot} {stem}")
+    web.add_talk(
+        talk_id=f"{stem}:main",
+        title=f"On the door {stem}",
+        room="Hall 7",
+        startsAt="2026-12-05T09:00:00Z",
+        endsAt="2026-12-05T09:45:00Z",
+    )
+    talks = every_talk(web)
+    # When an organiser follows the organisers' page's link to the sheet of QR codes
+    sign_in(web, page)
+    page.get_by_role("link", name="Print every QR code").click()
+    cards = page.locator(".qr-card")
+    expect(cards).to_have_count(len(talks))
+    # Then it holds one code per talk, each read by a phone's camera (a decoder that is not
+    # ours) as its talk's page, with the short address of that page under it
+    page.set_viewport_size({"width": 1280, "height": 900})
+    found = []
+    for i in range(len(talks)):
+        card = cards.nth(i)
+        picture = tmp_path / f"qr-{i}.png"
+        card.locator("svg").screenshot(path=str(picture))
+        [code] = zxingcpp.read_barcodes(Image.open(picture))
+        found.append(code.text)
+        shown = card.get_by_test_id("qr-address").inner_text().replace("\n", "")
+        assert "http://" + shown == code.text
+    # (the page quotes an id as encodeURIComponent does: these five it leaves as they are)
+    pages = [web.url("/app/talks/" + quote(talk["id"], safe="!*'()")) for talk in talks]
+    assert sorted(found) == sorted(pages)
+    # And the talk's card names it, its room and its time
+    mine = cards.filter(has_text=f"On the door {stem}")
+    expect(mine).to_contain_text("Hall 7")
+    expect(mine).to_contain_text(re.compile(r"Sat, Dec 5 \d{2}:\d{2}"))
+    # And on A4 paper it is the cards alone, six to a page, none cut by a page break
+    pdf = page.pdf(format="A4")
+    assert len(re.findall(rb"/Type\s*/Page\b", pdf)) == -(-len(talks) // 6)
+    page.emulate_media(media="print")
+    expect(page.get_by_role("button", name="Print")).to_be_hidden()
+    expect(page.locator("header")).to_be_hidden()
+    assert cards.first.evaluate("(card) => getComputedStyle(card).breakInside") == "avoid"
 
 
 def test_the_organisers_table_whose_reads_fail_keeps_its_count_and_says_since_when_it_is_shown(

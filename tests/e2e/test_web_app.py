@@ -451,13 +451,15 @@ def test_too_many_new_voters_from_one_network_is_said_as_such(
     # When an attendee opens the talk and taps a star (the page asks for a pass first)
     page.goto(web.url(f"/app/talks/{talk['id']}"))
     star(page, 4).click()
-    # Then they read that the network's passes ran out, not their ratings, and when to retry
+    # Then they read that the network's passes ran out, not their ratings, and that the rating
+    # waits and is sent when the service said (it is not refused)
     message = page.get_by_test_id("message")
     expect(message).to_contain_text("Too many attendee passes asked for from this network")
-    expect(message).to_contain_text("your rating was not counted")
-    expect(message).to_have_text(re.compile(r"Try again in \d+ s\.$"))
+    expect(message).to_have_text(re.compile(r"your rating waits, and is sent in \d+ s\.$"))
     expect(message).not_to_contain_text("Too many ratings")
-    expect(page.get_by_test_id("own-rating")).to_have_text("Choose a star to rate this talk.")
+    expect(page.get_by_test_id("own-rating")).to_have_text(
+        "Waiting to send your rating: 4 out of 5."
+    )
     assert web.count(talk["id"]) == 0
 
 
@@ -583,6 +585,30 @@ def test_a_search_finds_a_name_typed_without_its_accents(web: WebStack, page: Pa
     expect(cards.first).to_contain_text("Grüezi aus Zürich")
     page.get_by_label("Search talks").fill(f"ZÜRICH {stem}")
     expect(cards).to_have_count(2)
+
+
+def test_a_search_sets_apostrophes_aside_as_it_does_accents(web: WebStack, page: Page) -> None:
+    # Given a talk "Don't Panic" by Siobhán O'Brien, and one whose apostrophe is a curly one
+    stem = unique_talk_id()[-6:]
+    web.add_talk(title=f"Don't Panic {stem}", speakers=["Siobhán O'Brien"])
+    web.add_talk(title=f"Rock \u2019n\u2019 Roll Testing {stem}")
+    page.goto(web.url("/app/"))
+    cards = page.locator(".talk-card")
+    expect(cards.first).to_be_visible()
+    search = page.get_by_label("Search talks")
+    # When an attendee types the words without an apostrophe, or with a phone's curly one (or
+    # another that stands for one)
+    for typed in ["dont", "don\u2019t", "don\u2018t", "don\u02bct", "don`t", "don\u00b4t"]:
+        for name in ["obrien", "o\u2019brien", "O'Brien"]:
+            search.fill(f"{typed} {name} {stem}")
+            # Then "Don't Panic" is found
+            expect(cards).to_have_count(1)
+            expect(cards.first).to_contain_text("Don't Panic")
+    # And a curly apostrophe in the text is found by a straight one, and by none
+    for typed in ["rock 'n' roll", "rock n roll"]:
+        search.fill(f"{typed} {stem}")
+        expect(cards).to_have_count(1)
+        expect(cards.first).to_contain_text("Roll Testing")
 
 
 def test_the_programme_follows_the_clock_while_it_stays_open(web: WebStack, page: Page) -> None:
@@ -795,7 +821,14 @@ def test_an_organiser_adds_a_talk_that_the_programme_shows_and_the_csv_counts(
     assert web.runtime.request("GET", f"/talks/{talk_id}").status == 404
 
 
-PAGES = ["/app/", "/app/talks/{id}", "/app/talks/{id}/screen", "/app/leaderboard", "/app/admin"]
+PAGES = [
+    "/app/",
+    "/app/talks/{id}",
+    "/app/talks/{id}/screen",
+    "/app/leaderboard",
+    "/app/admin",
+    "/app/admin/qr-codes",
+]
 
 
 @pytest.fixture(scope="module")
@@ -1074,6 +1107,35 @@ def test_an_open_talk_page_shows_the_talk_as_it_is_when_the_attendee_comes_back(
     expect(heading).to_have_text("Retitled: the real title")
     expect(page.locator(".meta")).to_contain_text("Hall 2")
     expect(star(page, 4)).to_be_enabled()
+
+
+def test_an_open_talk_page_follows_an_organiser_moving_its_running_talk(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee looking at the page of a talk running now in Room 1, its stars on
+    now = datetime.now(UTC)
+    talk = web.add_talk(
+        title="Moved while rated", room="Room 1", **an_hour_from(now - timedelta(minutes=10))
+    )
+    page.clock.install()
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    meta = page.locator(".meta")
+    expect(meta).to_contain_text("Room 1")
+    expect(star(page, 4)).to_be_enabled()
+    # When an organiser moves it to Hall B, two days on, while the page stays shown
+    moved = an_hour_from(now + timedelta(days=2))
+    answer = web.as_organiser(
+        "PUT",
+        f"/talks/{talk['id']}",
+        {"title": "Moved while rated", "room": "Hall B", **moved},
+    )
+    assert answer.status == 200, answer.body
+    # Then within a minute the page shows the new room and time, and its stars are off
+    run_clock(page, 2, 30_500, 300)
+    expect(meta).to_contain_text("Hall B")
+    expect(meta).not_to_contain_text("Room 1")
+    expect(page.locator(".hint")).to_contain_text("Rating opens when the talk starts")
+    expect(star(page, 4)).to_be_disabled()
 
 
 def test_a_room_screen_whose_check_failed_says_so_no_longer_once_live_numbers_come(

@@ -47,21 +47,73 @@ def test_the_programme_shows_talks_to_come_before_those_that_are_over(
     # When an attendee opens that track's programme
     page.goto(web.url(f"/app/?track={quote(track)}"))
     cards = page.locator(".talk-card h2")
-    # Then what runs now comes first, then what comes next (a talk open until a time by that
-    # time), then what is over (it was listed with the talks just over, without its time)
+    # Then what runs now comes first, then what is just over (to rate on leaving its room),
+    # then what comes next (a talk open until a time by that time), then what has no times
     expect(cards).to_have_text(
         [
             "Running",
+            "Just over",
             "Next up",
             "Open until tonight",
             "Later today",
-            "Just over",
             "Without times",
             "Closed long ago",
         ]
     )
     until = page.locator(".talk-card", has_text="Open until tonight").locator(".meta")
     expect(until).to_contain_text(re.compile(r"until \w{3}, \w{3} \d{1,2} \d{1,2}:\d{2}"))
+
+
+def test_over_two_days_the_talks_just_over_come_before_tomorrow_s_and_follow_the_clock(
+    web: WebStack, page: Page
+) -> None:
+    # Given a two-day programme: this morning's talk (over, still rated), a talk just over, one
+    # running that ends in a few seconds, the next one today, and two tomorrow
+    track = f"Two days {unique_talk_id()}"
+    now = datetime.now(UTC)
+    edge = now + timedelta(seconds=8)
+
+    def talk(title: str, starts: datetime, ends: datetime) -> None:
+        web.add_talk(title=title, track=track, startsAt=starts.isoformat(), endsAt=ends.isoformat())
+
+    hours, minutes = timedelta(hours=1), timedelta(minutes=1)
+    talk("This morning", now - 5 * hours, now - 4 * hours)
+    talk("Just over", now - 70 * minutes, now - 20 * minutes)
+    talk("Running", now - 42 * minutes, edge)
+    talk("Next today", edge, edge + 50 * minutes)
+    talk("Tomorrow's first", now + 23 * hours, now + 24 * hours)
+    talk("Tomorrow's second", now + 24 * hours, now + 25 * hours)
+    # When an attendee opens that track's programme (its timers the test's to move; its clock
+    # the service's, which only real time moves)
+    page.clock.install()
+    page.goto(web.url(f"/app/?track={quote(track)}"))
+    cards = page.locator(".talk-card h2")
+    # Then what runs comes first, then what is just over (to rate on leaving its room), then
+    # what is to come, tomorrow's after today's, and this morning's talk after them
+    expect(cards).to_have_text(
+        [
+            "Running",
+            "Just over",
+            "Next today",
+            "Tomorrow's first",
+            "Tomorrow's second",
+            "This morning",
+        ]
+    )
+    # When "Running" ends and "Next today" starts, and the page's next redraw comes
+    time.sleep(max(0.0, (edge - datetime.now(UTC)).total_seconds()) + 1)
+    page.clock.run_for(31_000)
+    # Then the talk that just ended is the first of those over, the latest first
+    expect(cards).to_have_text(
+        [
+            "Next today",
+            "Running",
+            "Just over",
+            "Tomorrow's first",
+            "Tomorrow's second",
+            "This morning",
+        ]
+    )
 
 
 def test_a_talk_starting_while_the_programme_is_open_says_now_on_time(

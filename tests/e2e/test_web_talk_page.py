@@ -8,16 +8,18 @@ the ratings sent without a voter token go to the session's runtime (VotingPolicy
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 from playwright.sync_api import Browser, Locator, Page, Route, expect
 
+from tests.backends import WEB_LIMITS_RATINGS, WEB_LIMITS_TALKS
 from tests.e2e import test_web_app as web_app
-from tests.e2e.conftest import Runtime, wait_for
+from tests.e2e.conftest import Runtime, start_admin_runtime, stop_runtime, wait_for
 from tests.e2e.test_web_app import (
     PHONE,
     ROOM,
@@ -45,6 +47,9 @@ def ratings_of(web: WebStack, talk_id: str) -> dict[str, int]:
 def only(value: int) -> dict[str, int]:
     """The histogram of one rating, `value`."""
     return {str(v): int(v == value) for v in range(1, 6)}
+
+
+NOTHING = {str(v): 0 for v in range(1, 6)}  # the histogram of a talk nobody rated
 
 
 def test_a_reload_while_a_changed_rating_is_on_its_way_shows_the_rating_the_service_counted(
@@ -270,17 +275,16 @@ def kept_after_its_answers_were_lost(
 ) -> tuple[list[str | None], list[bool]]:
     """An attendee of an open-voting event who tapped 4 on a talk's page (on a page whose clock
     the test moves): the service counted it, but every answer was lost, so the page keeps it,
-    waiting to send it again; then they left the page. Without `with_a_pass` the service gave
-    them no attendee pass (too many from their network), so the 4 went without one. The keys
-    sent, and the switch that loses the answers (on until the test turns it off)."""
+    waiting to send it again; then they left the page. Without `with_a_pass` the service has
+    no attendee passes to give (no POST /voters), so the 4 went without one. The keys sent, and
+    the switch that loses the answers (on until the test turns it off)."""
     if not with_a_pass:
         page.route(
             "**/voters",
             lambda route: route.fulfill(
-                status=429,
+                status=404,
                 content_type="application/problem+json",
-                headers={"Retry-After": "60"},
-                body='{"type": "about:blank", "title": "Too many voters", "status": 429}',
+                body='{"type": "about:blank", "title": "Not Found", "status": 404}',
             ),
         )
     lost = [True]
@@ -411,26 +415,49 @@ def test_a_rating_kept_with_a_pass_is_sent_again_past_its_key_s_hour_and_counted
     assert count_of(runtime, talk) == 1
 
 
+REFUSE_THE_KEPT_PASS = """(id) => {
+  const refused = (token) => token.slice(0, -4) + (token.endsWith("AAAA") ? "BBBB" : "AAAA");
+  const sending = JSON.parse(localStorage.getItem("talkrate.sending"));
+  sending[id].token = refused(sending[id].token);
+  localStorage.setItem("talkrate.sending", JSON.stringify(sending));
+  const pass = JSON.parse(localStorage.getItem("talkrate.voter"));
+  pass.voterToken = sending[id].token;
+  localStorage.setItem("talkrate.voter", JSON.stringify(pass));
+}"""
+"""Alter the pass a kept rating goes with (and the stored one) as a changed signing key would:
+the service refuses it."""
+
+
+def test_a_kept_rating_whose_pass_is_refused_on_another_page_is_said_unconfirmed_on_its_own(
+    runtime: Runtime, talk: str, page: Page
+) -> None:
+    # Given an attendee with a pass whose 4 the service counted but whose page never heard so,
+    # and a pass the service no longer takes
+    keys, lost = kept_after_its_answers_were_lost(runtime, page, talk, with_a_pass=True)
+    page.goto(runtime.url + "/app/config.json")
+    page.evaluate(REFUSE_THE_KEPT_PASS, talk)
+    # When they open the programme, its answers no longer lost: it sends the 4 under that pass
+    lost[0] = False
+    page.goto(runtime.url + "/app/")
+    assert waited_on(page, lambda: kept_rating(page, talk) is None)
+    # Then the 4 is not sent under a new pass (a second attendee, if the first send counted)
+    assert len(keys) == 5
+    assert count_of(runtime, talk) == 1
+    # And the talk's page says the 4 could not be confirmed, not that it was refused
+    page.goto(runtime.url + TALK_PAGE.format(id=talk))
+    expect(page.get_by_test_id("message")).to_have_text(unconfirmed(4))
+
+
 def test_a_rating_kept_with_a_pass_the_service_now_refuses_is_not_sent_under_a_new_one(
     runtime: Runtime, talk: str, page: Page
 ) -> None:
     # Given an attendee with a pass whose 4 the service counted but whose page never heard so
     keys, lost = kept_after_its_answers_were_lost(runtime, page, talk, with_a_pass=True)
     # And the service no longer takes that pass (its key changed: every earlier pass fails its
-    # signature, as this one altered does)
-    page.goto(runtime.url + "/app/")
-    page.evaluate(
-        """(id) => {
-          const refused = (token) => token.slice(0, -4) + (token.endsWith("AAAA") ? "BBBB" : "AAAA");
-          const sending = JSON.parse(localStorage.getItem("talkrate.sending"));
-          sending[id].token = refused(sending[id].token);
-          localStorage.setItem("talkrate.sending", JSON.stringify(sending));
-          const pass = JSON.parse(localStorage.getItem("talkrate.voter"));
-          pass.voterToken = sending[id].token;
-          localStorage.setItem("talkrate.voter", JSON.stringify(pass));
-        }""",
-        talk,
-    )
+    # signature, as this one altered does), altered on a page of the origin that runs no app
+    # (every page of the app sends a kept rating as it loads)
+    page.goto(runtime.url + "/app/config.json")
+    page.evaluate(REFUSE_THE_KEPT_PASS, talk)
     # When they open the talk's page again and it sends the 4 again
     reopened_later(runtime, page, talk, lost, minutes=5)
     # Then the refused pass is not swapped for a new one to send the 4 under (a second attendee,
@@ -730,7 +757,7 @@ def test_a_rating_the_gateway_keeps_throttling_is_said_busy_not_limited(
         timeout=15_000,
     )
     assert len(keys) == 4
-    assert ratings_of(web, talk["id"]) == only(0)
+    assert ratings_of(web, talk["id"]) == NOTHING
 
 
 @pytest.mark.parametrize(("hours_ago", "forgotten"), [(30, True), (2, False)])
@@ -811,3 +838,166 @@ def test_the_rating_line_says_tap_on_a_touch_screen_and_choose_with_a_mouse_or_k
     finally:
         touch.close()
         laptop.close()
+
+
+def posts_for(page: Page, talk_id: str) -> list[str | None]:
+    """The Idempotency-Key of every rating of the talk the page sends."""
+    keys: list[str | None] = []
+
+    def record(route: Route) -> None:
+        body = route.request.post_data_json if route.request.method == "POST" else None
+        if body and body.get("talkId") == talk_id:
+            keys.append(route.request.headers.get("idempotency-key"))
+        route.continue_()
+
+    page.route(lambda url: url.endswith("/ratings"), record)
+    return keys
+
+
+def waited_on(page: Page, check: Callable[[], Any], seconds: float = 15) -> Any:
+    """`check` polled while the page is waited on (its route handlers run then, not in a sleep),
+    every 0.2 s until it is truthy or `seconds` pass; its last result either way."""
+    for _ in range(int(seconds * 5)):
+        if result := check():
+            return result
+        page.wait_for_timeout(200)
+    return check()
+
+
+def attendee_with_a_pass(web: WebStack, page: Page) -> None:
+    """An attendee who rated a talk (so they hold an attendee pass and gave the event code)."""
+    other = web.add_talk(title="Rated first")
+    page.goto(web.url(TALK_PAGE.format(id=other["id"])))
+    star(page, 3).click()
+    enter_event_code(page)
+    expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 3 out of 5")
+
+
+def test_a_rating_tapped_offline_is_sent_from_the_programme_once_back_online(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee with a pass on talk A's page, whose phone loses its network
+    talk = web.add_talk(title="Tapped in the lift")
+    attendee_with_a_pass(web, page)
+    keys = posts_for(page, talk["id"])
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    expect(star(page, 4)).to_be_enabled()
+    page.context.set_offline(True)
+    # When they tap 4 (it waits for the network) and go on to the programme
+    star(page, 4).click()
+    expect(page.get_by_test_id("message")).to_have_text(WAITING)
+    page.get_by_role("navigation").get_by_role("link", name="Programme").click()
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    assert ratings_of(web, talk["id"]) == NOTHING
+    # And their phone comes back online, A's page never opened again
+    page.context.set_offline(False)
+    # Then A's count rises by one: the 4
+    assert waited_on(page, lambda: ratings_of(web, talk["id"]) == only(4))
+    # And a reload of the programme sends nothing more: counted once, no longer kept
+    page.reload()
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    page.wait_for_timeout(1000)
+    assert len(keys) == 1, keys
+    assert kept_rating(page, talk["id"]) is None
+    assert ratings_of(web, talk["id"]) == only(4)
+    # And A's page says the 4
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
+
+
+def test_a_rating_kept_offline_and_refused_from_another_page_is_said_on_its_talk_s_page(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee with a pass who tapped 4 on talk A's page offline, then left it
+    talk = web.add_talk(title="Closed meanwhile", **an_hour_from(datetime.now(UTC)))
+    attendee_with_a_pass(web, page)
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    expect(star(page, 4)).to_be_enabled()
+    page.context.set_offline(True)
+    star(page, 4).click()
+    expect(page.get_by_test_id("message")).to_have_text(WAITING)
+    page.get_by_role("navigation").get_by_role("link", name="Leaderboard").click()
+    # When an organiser moves A to two days ago (past its day of grace: rating closed), and the
+    # phone comes back online
+    before = an_hour_from(datetime.now(UTC) - timedelta(days=2))
+    answer = web.as_organiser("PUT", f"/talks/{talk['id']}", {"title": talk["title"], **before})
+    assert answer.status == 200, answer.body
+    page.context.set_offline(False)
+    # Then the refused 4 is dropped, not counted
+    assert waited_on(page, lambda: kept_rating(page, talk["id"]) is None)
+    assert ratings_of(web, talk["id"]) == NOTHING
+    # And when the attendee opens A, its page says the 4 was refused, and why, once
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    message = page.get_by_test_id("message")
+    expect(message).to_contain_text("Your rating of 4 out of 5 was sent when the network came back")
+    expect(message).to_contain_text("Rating is closed for this talk")
+    page.reload()
+    expect(star(page, 4)).to_be_disabled()
+    expect(message).to_have_text("")
+
+
+@pytest.fixture
+def open_voting_one_pass_a_minute(kafka_bootstrap: str, tmp_path: Path) -> Iterator[WebStack]:
+    """A runtime of open voting (ratings without a pass count, each) that hands one attendee
+    pass a minute to an address (every test client is 127.0.0.1): a conference network's
+    limit, met by one request."""
+    runtime, token = start_admin_runtime(
+        WEB_LIMITS_TALKS,
+        WEB_LIMITS_RATINGS,
+        kafka_bootstrap,
+        tmp_path / "runtime.log",
+        ["--param", "VotingPolicy=open", "--param", "VotersPerAddressPerMinute=1"],
+    )
+    yield WebStack(runtime, token)
+    stop_runtime(runtime)
+
+
+def test_under_open_voting_a_changed_mind_counts_once_when_passes_ran_out(
+    open_voting_one_pass_a_minute: WebStack, page: Page
+) -> None:
+    web = open_voting_one_pass_a_minute
+    # Given a talk, and this network's passes for the minute used up by another attendee
+    talk = web.add_talk(title="Crowded hall, open voting")
+    assert web.runtime.request("POST", "/voters", "{}").status == 201
+    refused = web.runtime.request("POST", "/voters", "{}")
+    assert refused.status == 429, refused.body
+    retry_after = int(refused.headers["retry-after"])
+    # When an attendee taps 5 (the page asks for a pass first, and gets a 429)
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    own, message = page.get_by_test_id("own-rating"), page.get_by_test_id("message")
+    star(page, 5).click()
+    # Then the 5 waits for a pass, said as waiting, not refused, and is not sent without one
+    expect(message).to_contain_text("Too many attendee passes asked for from this network")
+    expect(message).to_contain_text("your rating waits, and is sent in")
+    expect(own).to_have_text("Waiting to send your rating: 5 out of 5.")
+    assert ratings_of(web, talk["id"]) == NOTHING
+    # And once the service's Retry-After has passed, it is sent with a pass
+    expect(own).to_contain_text("You rated 5 out of 5", timeout=(retry_after + 15) * 1000)
+    expect(own).to_contain_text("Choose another star to change it.")
+    # When they change their mind to 1
+    star(page, 1).click()
+    expect(own).to_contain_text("You rated 1 out of 5")
+    # Then the service counts one rating, the later one
+    assert waited_on(page, lambda: ratings_of(web, talk["id"]) == only(1))
+
+
+def test_without_passes_to_give_a_rating_goes_without_one_and_promises_no_change(
+    runtime: Runtime, talk: str, page: Page
+) -> None:
+    # Given an open-voting service that has no attendee passes to give (no POST /voters)
+    page.route(
+        "**/voters",
+        lambda route: route.fulfill(
+            status=404,
+            content_type="application/problem+json",
+            body='{"type": "about:blank", "title": "Not Found", "status": 404}',
+        ),
+    )
+    # When an attendee taps 4
+    page.goto(runtime.url + TALK_PAGE.format(id=talk))
+    star(page, 4).click()
+    # Then it is counted without a pass, and the page does not promise that another star
+    # changes it (without a pass it would be another rating)
+    own = page.get_by_test_id("own-rating")
+    expect(own).to_have_text("You rated 4 out of 5.")
+    assert waited_on(page, lambda: count_of(runtime, talk) == 1)

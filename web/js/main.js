@@ -5,6 +5,7 @@ import { talkPage } from "./pages/talk.js";
 import { screenPage } from "./pages/screen.js";
 import { leaderboardPage } from "./pages/leaderboard.js";
 import { newerVersionPublished, watchVersion } from "./version.js";
+import { watchKept } from "./outbox.js";
 
 const ROUTES = [
   [/^\/app\/?$/, programmePage],
@@ -12,6 +13,7 @@ const ROUTES = [
   [/^\/app\/talks\/([^/]+)\/?$/, talkPage],
   [/^\/app\/leaderboard\/?$/, leaderboardPage],
   [/^\/app\/admin\/?$/, organisersPage],
+  [/^\/app\/admin\/qr-codes\/?$/, qrCodesPage],
 ];
 
 // The organisers' page is fetched when it is opened: an attendee's phone never loads it.
@@ -28,6 +30,23 @@ function organisersPage(main) {
       fill(main,
         h("h1", {}, "Organisers"),
         h("p", { role: "alert" }, "The organisers' page could not be loaded: check the connection and reload."));
+    });
+  return () => {
+    left = true;
+    if (stop) stop();
+  };
+}
+
+// The organisers' printable sheet of every talk's QR code, fetched when opened too.
+function qrCodesPage(main) {
+  let stop = null;
+  let left = false;
+  import("./pages/qr-sheet.js")
+    .then(({ qrSheetPage }) => {
+      if (!left) stop = qrSheetPage(main);
+    })
+    .catch(() => {
+      if (!left) fill(main, h("h1", {}, "QR codes"), h("p", { role: "alert" }, "This page could not be loaded: check the connection and reload."));
     });
   return () => {
     left = true;
@@ -160,3 +179,4 @@ const loadedBack = history.state && history.state.loadedBack ? history.state : n
 if (loadedBack) history.replaceState({ ...loadedBack, loadedBack: undefined }, "");
 render(false, loadedBack);
 watchVersion();
+watchKept(); // after the page: a talk page claims its own talk's rating first

@@ -140,3 +140,16 @@ export function safeToResend(held, now = Date.now()) {
 }
 
 export const keepSending = (talkId, held) => put(SENDING_KEY, talkId, held);
+
+// The talks with a rating kept on its way.
+export const keptTalks = () => Object.keys(read(SENDING_KEY) || {});
+
+// A kept rating the service refused while its talk's page was not open ({value, status, problem,
+// retryAfter}): said when the attendee next opens the talk, once.
+const REFUSED_KEY = "talkrate.refused";
+export const noteRefused = (talkId, note) => put(REFUSED_KEY, talkId, note);
+export function takeRefused(talkId) {
+  const note = (read(REFUSED_KEY) || {})[talkId] || null;
+  if (note) put(REFUSED_KEY, talkId, null);
+  return note;
+}

@@ -170,6 +170,7 @@ export function adminPage(main) {
     fill(main,
       h("h1", {}, "Organisers"),
       h("p", { class: "toolbar" }, add, importButton, download,
+        h("a", { href: "/app/admin/qr-codes", class: "toolbar-link" }, "Print every QR code"),
         h("button", { type: "button", class: "quiet", onclick: () => {
           storeToken(null);
           token = null;
@@ -213,6 +214,41 @@ export function adminPage(main) {
     });
     const load = () => watcher.read();
     stopLive = () => watcher.stop();
+
+    // The talks of the programme (as last read) in the same room as `talk` whose times overlap
+    // its own: two talks in one room at once is most often a typing slip (a wrong day, a room
+    // copied from the row above), but not always (a workshop beside its break-out), so it is
+    // said, not refused. Rooms compared as typed, case and spaces at the ends set aside.
+    function overlapping(talk) {
+      const place = (t) => (t.room || "").trim().toLowerCase();
+      const span = (t) => [Date.parse(t.startsAt), Date.parse(t.endsAt)];
+      const [starts, ends] = span(talk);
+      if (!place(talk) || !(starts < ends)) return [];
+      return talks.filter((other) => {
+        const [from, to] = span(other);
+        return other.id !== talk.id && place(other) === place(talk) && from < ends && starts < to;
+      });
+    }
+    // " It overlaps “A” (Hall 1, Fri 10:00–11:00) and “B” … in the same room." for the talks
+    // saved or imported (ids), each pair said once; empty when none does.
+    function overlapWarning(ids) {
+      const said = new Set();
+      const parts = [];
+      for (const id of ids) {
+        const talk = talks.find((t) => t.id === id);
+        if (!talk) continue;
+        for (const other of overlapping(talk)) {
+          const pair = [talk.id, other.id].sort().join("\n");
+          if (said.has(pair)) continue;
+          said.add(pair);
+          if (parts.length) parts.push("; ");
+          parts.push(quoted(talk.title), " overlaps ", quoted(other.title),
+            ` (${when(other.startsAt)}–${formatTime(other.endsAt)})`);
+        }
+      }
+      return parts.length ? h("span", { class: "overlap-warning", "data-testid": "overlap-warning" },
+        ` Check the times: in the same room, `, parts, ".") : null;
+    }
 
     // The rows the search keeps, and how many they are ("12 of 240 talks"), said to screen
     // readers as the organiser types (a polite status, after the typing pauses).
@@ -475,6 +511,7 @@ export function adminPage(main) {
           closeForm();
           fill(message, said);
           await load();
+          append(message, [overlapWarning([savedId])]);
           if (hiddenBySearch(savedId)) append(message, notShown());
           focusAfter(savedId);
         };
@@ -649,6 +686,7 @@ export function adminPage(main) {
         setText(message, `Imported: ${done.added} added, ${done.changed} changed, ${plan.unchanged.length} unchanged.`
           + (refused.length ? ` Not imported: ${refused.join("; ")}.` : ""));
         await load().catch(() => {});
+        append(message, [overlapWarning([...plan.created, ...plan.updated].map((row) => row.talkId))]);
         importButton.focus();
       } },
         heading,

@@ -62,10 +62,15 @@ export function errorText(error) {
 }
 
 // The programme's search, shared with the organisers' table: every word typed must be found in
-// the title, a speaker, the track or the room, case and accents set aside on both sides ("celik"
-// finds "Çelik", "zürich" finds "Zurich").
+// the title, a speaker, the track or the room, case, accents and apostrophes set aside on both
+// sides ("celik" finds "Çelik", "zürich" finds "Zurich", "dont" and a phone's "don’t" find
+// "Don't", "obrien" finds "O’Brien").
+// Apostrophes and what stands for one: straight, curly (’ ‘), the letter ʼ, a backtick, an acute
+// accent. Taken out before the accents are (NFKD makes ´ a space and an accent) and after (a
+// full-width ＇ becomes ').
+const APOSTROPHES = /['\u2019\u2018\u02bc`\u00b4]/g;
 function folded(text) {
-  return text.normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase();
+  return text.replace(APOSTROPHES, "").normalize("NFKD").replace(/\p{M}/gu, "").replace(APOSTROPHES, "").toLowerCase();
 }
 
 export function searchWords(query) {

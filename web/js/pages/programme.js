@@ -1,5 +1,5 @@
-// /app/: the programme, searchable, filterable by track; talks running now first, then those to
-// come, talks whose rating has closed last (see `order`).
+// /app/: the programme, searchable, filterable by track; talks running now first, then those just
+// over, then those to come, talks whose rating has closed last (see `order`).
 import { h, fill, setText, plural, formatAvg, talkHref, arrange, isolated } from "../dom.js";
 import { serviceNow } from "../api.js";
 import { watchCatalogue } from "../live.js";
@@ -10,16 +10,24 @@ function matches(talk, words, track) {
   return (!track || talk.track === track) && matchesSearch(talk, words);
 }
 
-// What an attendee looks for first: the talks running now, then those to come (by start), then
-// those just over that still take ratings (the latest first), then talks without times (always
-// open, but on no timetable: after the day's rateable talks), then those whose rating closed.
+// A talk over since less than this is "just over": an attendee leaving its room looks for it to
+// rate it, before what comes next.
+const JUST_OVER_MS = 2 * 60 * 60 * 1000;
+
+// What an attendee looks for first: the talks running now, then those just over that still take
+// ratings (the latest first), then those to come (by start), then those over earlier that still
+// take ratings (the latest first), then talks without times (always open, but on no timetable),
+// then those whose rating closed.
 function rank(talk, now) {
   if (isRunning(talk, now)) return 0;
-  if (Date.parse(talk.startsAt) > now) return 1;
+  if (ratingClosed(talk, now)) return 5;
+  const starts = Date.parse(talk.startsAt);
+  const ends = Date.parse(talk.endsAt);
+  if (starts > now) return 2;
   // An end without a start (the API takes one: open until then): to come, by its end.
-  if (!talk.startsAt && Date.parse(talk.endsAt) > now) return 1;
-  if (ratingClosed(talk, now)) return 4;
-  return talk.startsAt || talk.endsAt ? 2 : 3;
+  if (!talk.startsAt && ends > now) return 2;
+  if (!talk.startsAt && !talk.endsAt) return 4;
+  return now - (Number.isFinite(ends) ? ends : starts) < JUST_OVER_MS ? 1 : 3;
 }
 
 function order(a, b) {
@@ -29,7 +37,7 @@ function order(a, b) {
   if (group !== other) return group - other;
   // Running and upcoming talks by start; the ones over, the most recently ended first.
   const at = (talk) => Date.parse(talk.startsAt) || Date.parse(talk.endsAt) || 0;
-  const early = group < 2 ? at(a) - at(b) : (Date.parse(b.endsAt) || at(b)) - (Date.parse(a.endsAt) || at(a));
+  const early = group === 0 || group === 2 ? at(a) - at(b) : (Date.parse(b.endsAt) || at(b)) - (Date.parse(a.endsAt) || at(a));
   return early || a.title.localeCompare(b.title);
 }
 

@@ -3,7 +3,8 @@ import { h, fill, setText, formatTime, talkHref, debounce, isolated, isolatedTex
 import { request, get, talkPath, appConfig, ApiError, gatewayBusy, serviceNow } from "../api.js";
 import { watchTalk } from "../live.js";
 import { histogramView } from "../histogram.js";
-import { voterToken, forgetToken, forgetExpired, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating, sendingRating, keepSending, safeToResend } from "../voter.js";
+import { voterToken, forgetToken, forgetExpired, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating, sendingRating, keepSending, safeToResend, takeRefused } from "../voter.js";
+import { claim } from "../outbox.js";
 import { liveBadge, errorText } from "./common.js";
 import { liveAnnouncer } from "../announce.js";
 import { ratingWindow, when, atNextEdge } from "../window.js";
@@ -27,10 +28,6 @@ const tryAgain = (error) => (error.retryAfter ? ` Try again in ${error.retryAfte
 
 // Why a rating was not counted, in the attendee's words.
 function refusal(error) {
-  if (error instanceof TooManyVoters) {
-    // Not this attendee's ratings: everyone behind this network address shares the limit.
-    return `Too many attendee passes asked for from this network just now: you got none, so your rating was not counted.${tryAgain(error)}`;
-  }
   if (!(error instanceof ApiError)) return "Something went wrong: your rating was not counted.";
   switch (error.status) {
     case 409: {
@@ -66,6 +63,15 @@ const unconfirmed = (value) => `Your earlier rating of ${value} out of 5 could n
 // new pass it would count as a second attendee if the first send counted.
 class PassRefusedAfterSending extends Error {}
 
+// No pass for now (too many asked for from this network, or a busy service): the rating waits
+// `retryAfter` seconds (or to the page's next check) and is sent then, with a pass.
+class PassLater extends Error {
+  constructor(retryAfter) {
+    super("No attendee pass for now.");
+    this.retryAfter = retryAfter;
+  }
+}
+
 export function talkPage(main, talkId) {
   document.title = "Talk · talkrate";
   forgetExpired();
@@ -75,6 +81,9 @@ export function talkPage(main, talkId) {
   let busy = false;
   let next = null; // a star tapped while another rating was on its way: sent after it
   let waiting = false; // a rating that could not reach the service waits for the network
+  let passTimer = null; // a rating waiting for a pass is sent again when the service said
+  // This page sends its talk's kept rating itself, and says how it goes (outbox.js sends the others').
+  const release = claim(talkId);
   // The count and average said to a screen reader at most every 15 s (announce.js).
   const announcer = liveAnnouncer(15_000);
   const histogram = histogramView({ announcer });
@@ -179,7 +188,8 @@ export function talkPage(main, talkId) {
 
   function showOwn(value) {
     buttons.forEach((button, i) => button.setAttribute("aria-pressed", String(i + 1 === value)));
-    const change = open ? ` ${pick()} another star to change it.` : "";
+    // Without a pass (a service that gives none) another star is another rating, not a change.
+    const change = open && tokens ? ` ${pick()} another star to change it.` : "";
     setText(own, value ? `You rated ${value} out of 5.${change}` : open ? `${pick()} a star to rate this talk.` : unrated);
   }
   // The rating kept on its way, if it can still be sent (safeToResend). One that cannot (sent
@@ -225,14 +235,18 @@ export function talkPage(main, talkId) {
     if (focused && !open) hint.focus();
     showMine();
   }
-  // While the stars are off (not open yet, or closed), nothing the attendee does reads the talk
-  // again, and an organiser may have moved it: it is read again at each check then. A rating
-  // waiting for a service the browser could not reach while it said it was online (no 'online'
-  // will come) is tried again at each check too.
+  // An organiser may move or retitle the talk while the page is open: it is read again at every
+  // other check while the page is shown (once a minute: a room of open phones each asking twice
+  // a minute would cost every one), and at each check while the stars are off (nothing the
+  // attendee does reads it then). The room, the times, the window's edges and the stars follow.
+  // A rating waiting for a service the browser could not reach while it said it was online (no
+  // 'online' will come) is tried again at each check too.
+  let checks = 0;
   const windowTimer = setInterval(() => {
+    checks += 1;
     if (waiting && navigator.onLine) resend();
-    if (open) showWindow();
-    else reloadTalk();
+    if (!open || (checks % 2 === 0 && document.visibilityState === "visible")) reloadTalk();
+    else showWindow();
   }, 30_000);
   // An attendee coming back to the page (a phone out of a pocket, a tab brought forward) finds
   // the talk as it is now: an organiser may have retitled or moved it meanwhile. One read per
@@ -281,12 +295,18 @@ export function talkPage(main, talkId) {
     try {
       return await voterToken();
     } catch (error) {
-      // Out of reach, the rating waits for the network with its pass still to be asked for:
-      // under open voting a rating without one counts beside the attendee's next, so a moment
-      // without a network made one attendee two when they changed their mind.
-      if (policy === "attendee" || (error instanceof ApiError && error.status === 0)) throw error;
-      tokens = false; // open voting, and the service gives no pass: rate without one
-      return null;
+      // A service with no passes to give (no POST /voters): under open voting the rating goes
+      // without one, each counting. Anything else (out of reach, too many passes asked for
+      // from this network, a busy service) is not that: a rating without a pass then counted
+      // beside the attendee's next one, one attendee counted twice when they changed their mind.
+      if (policy !== "attendee" && error instanceof ApiError && (error.status === 404 || error.status === 405)) {
+        tokens = false;
+        return null;
+      }
+      if (error instanceof TooManyVoters || (error instanceof ApiError && (error.status >= 500 || gatewayBusy(error)))) {
+        throw new PassLater(error.retryAfter);
+      }
+      throw error;
     }
   }
 
@@ -344,6 +364,8 @@ export function talkPage(main, talkId) {
         if (!(token && error instanceof ApiError && (error.status === 401 || error.status === 403))) throw error;
         forgetToken();
         if (held?.token) throw new PassRefusedAfterSending();
+        token = undefined; // refused, so not counted: a pass still to ask for if none comes now
+        keep();
         token = await tokenFor();
         keep();
         answer = await send(value, token, key);
@@ -365,6 +387,13 @@ export function talkPage(main, talkId) {
         // asked again (under its key) at the next check, not dropped.
         waiting = true;
         say("Your rating is still being sent: this page checks it again shortly.", { info: true });
+      } else if (error instanceof PassLater) {
+        // Not this attendee's ratings: everyone behind this network address shares the limit.
+        waiting = true;
+        const seconds = error.retryAfter || 30;
+        say(`Too many attendee passes asked for from this network just now: your rating waits, and is sent in ${seconds} s.`, { info: true });
+        clearTimeout(passTimer);
+        passTimer = setTimeout(resend, seconds * 1000);
       } else if (error instanceof PassRefusedAfterSending) {
         say(unconfirmed(value));
       } else if (error instanceof CodeRequired) {
@@ -430,6 +459,11 @@ export function talkPage(main, talkId) {
       await knowPolicy();
       if (stopped) return;
       showTalk(loaded);
+      // A rating kept for the network and refused while the page was not open (sent from
+      // another page once back online) is said now, once.
+      const refused = takeRefused(talkId);
+      if (refused?.unconfirmed) say(unconfirmed(refused.value));
+      else if (refused) say(`Your rating of ${refused.value} out of 5 was sent when the network came back, and refused. ${refusal(new ApiError(refused.status, refused.problem, refused.retryAfter))}`);
       resend();
       if (talk.summary) histogram.update(talk.summary);
       const watcher = await watchTalk(talk, histogram, { onStatus: badge.set });
@@ -447,6 +481,7 @@ export function talkPage(main, talkId) {
   function notFound(gone) {
     if (stopped) return; // the attendee has moved on: the page shown now is another's
     halt();
+    takeRefused(talkId); // a kept rating refused as gone: this says more
     document.title = "Talk not found · talkrate";
     const heading = h("h1", { tabindex: "-1" }, gone ? "This talk is no longer in the programme" : "This talk is not in the programme");
     fill(main, heading,
@@ -491,7 +526,9 @@ export function talkPage(main, talkId) {
 
   function halt() {
     stopped = true;
+    release();
     clearInterval(windowTimer);
+    clearTimeout(passTimer);
     clearTimeout(edgeTimer);
     document.removeEventListener("visibilitychange", onVisible);
     window.removeEventListener("storage", showMine);
