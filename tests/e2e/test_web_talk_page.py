@@ -8,14 +8,16 @@ the ratings sent without a voter token go to the session's runtime (VotingPolicy
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 import redis
-from playwright.sync_api import Browser, Locator, Page, Route, expect
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, expect
 
 from tests.backends import WEB_LIMITS_RATINGS, WEB_LIMITS_TALKS
 from tests.e2e import test_web_app as web_app
@@ -1001,3 +1003,50 @@ def test_without_passes_to_give_a_rating_goes_without_one_and_promises_no_change
     own = page.get_by_test_id("own-rating")
     expect(own).to_have_text("You rated 4 out of 5.")
     assert waited_on(page, lambda: count_of(runtime, talk) == 1)
+
+
+def test_a_rating_kept_before_any_pass_and_sent_by_two_tabs_at_once_asks_for_one_pass(
+    web: WebStack, phone: BrowserContext, page: Page
+) -> None:
+    # Given a first-time attendee (the event code given, no pass yet) with the programme open
+    # in one tab and talk A's page in another, and a service slow to hand out passes
+    talk = web.add_talk(title="Two tabs, one attendee")
+    programme = phone.new_page()
+    programme.goto(web.url("/app/"))
+    programme.evaluate(
+        "code => localStorage.setItem('talkrate.eventCode', JSON.stringify(code))",
+        web_app.EVENT_CODE,
+    )
+    passes: list[Route] = []
+    held: list[tuple[float, Route]] = []
+
+    def slowly(route: Route) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        passes.append(route)
+        held.append((time.monotonic(), route))
+
+    phone.route(lambda url: urlparse(url).path == "/voters", slowly)
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    expect(star(page, 4)).to_be_enabled()
+    # When the phone loses its network, they tap 4 on A's page, and the network comes back
+    # (both tabs hear it at once)
+    phone.set_offline(True)
+    star(page, 4).click()
+    expect(page.get_by_test_id("message")).to_have_text(WAITING)
+    phone.set_offline(False)
+
+    def answered_then_counted() -> bool:
+        while held and time.monotonic() - held[0][0] > 1.5:
+            held.pop(0)[1].continue_()
+        return not held and ratings_of(web, talk["id"]) == only(4)
+
+    # Then the 4 counts once: one pass was asked for, which both tabs used
+    assert waited_on(page, answered_then_counted, seconds=30)
+    page.wait_for_timeout(2000)  # a second pass or rating has had its time to come
+    while held:
+        held.pop(0)[1].continue_()
+    assert len(passes) == 1
+    assert waited_on(page, lambda: ratings_of(web, talk["id"]) == only(4))
+    expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")

@@ -41,7 +41,9 @@ async function sendOne(talkId) {
       body: { talkId, value: held.value },
       headers: { "Idempotency-Key": held.key, ...(token ? { "Voter-Token": token } : {}) },
     });
-    rememberRating(talkId, answer.body?.rating?.value ?? held.value);
+    // Said as the attendee's rating only while it is still the one kept: a newer tap (sent by
+    // its talk's page meanwhile) stands.
+    if (sendingRating(talkId)?.key === held.key) rememberRating(talkId, answer.body?.rating?.value ?? held.value);
   } catch (error) {
     if (later(error)) return;
     // Refused (closed, gone, over a limit, a pass refused): dropped, said on its talk's page.
@@ -65,7 +67,12 @@ export function sendKept() {
   }
 }
 
+// Tried again this often while ratings are kept: one that waited for a pass (a network over
+// its passes for the minute, a busy service) goes without the page being reloaded.
+const AGAIN_MS = 30_000;
+
 export function watchKept() {
   sendKept();
   addEventListener("online", sendKept);
+  setInterval(() => { if (keptTalks().length) sendKept(); }, AGAIN_MS);
 }

@@ -82,9 +82,25 @@ export function rememberCode(code) {
 // A valid token: the stored one, else a new one from POST /voters (with the event code when
 // one was given). Throws CodeRequired when the server wants a (right) code, TooManyVoters when
 // this address got too many passes this minute.
-export async function voterToken() {
+//
+// One pass per browser: asked for once at a time, in this tab (callers share the request under
+// way) and across tabs (a lock of the origin, where the browser has them), the store read again
+// once the turn comes. Two passes asked for side by side (the outbox and a talk's page, two tabs
+// back online together) made one attendee two, the same rating counted under each.
+let asking = null;
+
+export function voterToken() {
   const stored = storedToken();
-  if (stored) return stored;
+  if (stored) return Promise.resolve(stored);
+  if (!asking) {
+    const ask = () => storedToken() || newToken();
+    asking = (navigator.locks ? navigator.locks.request("talkrate-voter-pass", ask) : ask())
+      .finally(() => { asking = null; });
+  }
+  return asking;
+}
+
+async function newToken() {
   const code = read(CODE_KEY);
   try {
     const { body } = await request("POST", "/voters", code ? { body: { code } } : { body: {} });

@@ -66,9 +66,10 @@ class PassRefusedAfterSending extends Error {}
 // No pass for now (too many asked for from this network, or a busy service): the rating waits
 // `retryAfter` seconds (or to the page's next check) and is sent then, with a pass.
 class PassLater extends Error {
-  constructor(retryAfter) {
+  constructor(retryAfter, network) {
     super("No attendee pass for now.");
     this.retryAfter = retryAfter;
+    this.network = network; // this network's passes for the minute used up, not a busy service
   }
 }
 
@@ -304,7 +305,7 @@ export function talkPage(main, talkId) {
         return null;
       }
       if (error instanceof TooManyVoters || (error instanceof ApiError && (error.status >= 500 || gatewayBusy(error)))) {
-        throw new PassLater(error.retryAfter);
+        throw new PassLater(error.retryAfter, error instanceof TooManyVoters);
       }
       throw error;
     }
@@ -391,7 +392,8 @@ export function talkPage(main, talkId) {
         // Not this attendee's ratings: everyone behind this network address shares the limit.
         waiting = true;
         const seconds = error.retryAfter || 30;
-        say(`Too many attendee passes asked for from this network just now: your rating waits, and is sent in ${seconds} s.`, { info: true });
+        const why = error.network ? "Too many attendee passes asked for from this network just now" : "The service is busy";
+        say(`${why}: your rating waits, and is sent in ${seconds} s.`, { info: true });
         clearTimeout(passTimer);
         passTimer = setTimeout(resend, seconds * 1000);
       } else if (error instanceof PassRefusedAfterSending) {
