@@ -332,6 +332,56 @@ def test_a_stacks_roles_read_its_own_secrets_and_not_the_other_environments(
         assert not _boundary_allows(environment, read, arn, {}), name
 
 
+def _cloudformation_role_denies(environment: str, action: str, tags: dict[str, str]) -> bool:
+    """Whether a Deny of the environment's CloudFormation role (its PowerUserAccess allows every
+    secretsmanager action) takes `action` on a secret tagged `tags` away."""
+    role = _bootstrap()["Resources"]["CloudFormationExecutionRole"]["Properties"]
+    prefix = "secretsmanager:ResourceTag/"
+
+    def holds(operator: str, key: str, expected: Any) -> bool:
+        assert key.startswith(prefix), key
+        value = tags.get(key.removeprefix(prefix))
+        wanted = _resolved(expected, environment)
+        if operator == "StringLike":
+            return value is not None and fnmatch(value, wanted)
+        assert operator == "StringNotEquals", operator  # the operators the role uses
+        return value is None or value != wanted
+
+    for policy in role.get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if statement["Effect"] != "Deny":
+                continue
+            if not any(fnmatch(action, pattern) for pattern in _actions(statement)):
+                continue
+            if all(
+                holds(operator, key, expected)
+                for operator, conditions in statement.get("Condition", {}).items()
+                for key, expected in conditions.items()
+            ):
+                return True
+    return False
+
+
+@pytest.mark.parametrize(("environment", "other"), [("dev", "prod"), ("prod", "dev")])
+def test_an_environments_deploys_cannot_reach_the_other_environments_secrets(
+    environment: str, other: str
+) -> None:
+    # Given the CloudFormation role an environment's deploys run as (PowerUserAccess: every
+    # secret of the account, a dynamic reference in a template included)
+    own = {"talkrate:stack": f"talkrate-{environment}"}
+    theirs = {"talkrate:stack": f"talkrate-{other}"}
+    for action in ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"):
+        # Then it keeps its own stack's secrets, and those not tagged yet (being created)
+        assert not _cloudformation_role_denies(environment, action, own)
+        assert not _cloudformation_role_denies(environment, action, {})
+        # And not the other environment's: not read, not changed
+        assert _cloudformation_role_denies(environment, action, theirs)
+    # Nor can it make one of theirs its own, or untag it
+    for action in ("secretsmanager:TagResource", "secretsmanager:UntagResource"):
+        assert _cloudformation_role_denies(environment, action, theirs)
+    assert not _cloudformation_role_denies(environment, "secretsmanager:CreateSecret", {})
+
+
 @pytest.mark.parametrize("environment", ["dev", "prod"])
 def test_each_deploy_bounds_the_stacks_roles_with_the_bootstraps_boundary(environment: str) -> None:
     # Given the deploy step of the environment
