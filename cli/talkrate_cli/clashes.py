@@ -19,11 +19,13 @@ from talkrate_cli.programme import instant
 
 
 def room_key(room: Any) -> str | None:
-    """The room a name means, for comparing (None: no room)."""
+    """The room a name means, for comparing (None: no room): composed (NFC), spaces around and
+    between words and case set aside, as the organisers' page does (web/js/pages/admin.js,
+    `overlapping`: JavaScript's toLowerCase, so lower() here rather than casefold())."""
     if not isinstance(room, str):
         return None
     words = unicodedata.normalize("NFC", room).split()
-    return " ".join(words).casefold() or None
+    return " ".join(words).lower() or None
 
 
 def _window(talk: dict[str, Any]) -> tuple[datetime, datetime] | None:

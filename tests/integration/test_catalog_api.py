@@ -100,6 +100,11 @@ def test_a_search_finds_every_word_anywhere_in_a_talk_with_accents_and_case_asid
         assert found(q), q
     for q in ("celik rust", "cafescheduling", "c%k"):
         assert not found(q), q
+    # And apostrophes, straight or a phone's curly one, set aside on both sides
+    quoted = {"title": "Don't Panic", "speakers": ["Siobhán O\u2019Brien"]}
+    assert api("PUT", f"/talks/{new_talk_id}", quoted, authorizer=ADMIN)["statusCode"] == 200
+    for q in ("dont", "don\u2019t", "DON'T panic", "obrien", "o'brien", "siobhan o\u02bcbrien"):
+        assert found(q), q
 
 
 def test_a_talk_comes_with_its_rating_summary(api: Call, talk: str, topic: str) -> None:

@@ -218,9 +218,11 @@ export function adminPage(main) {
     // The talks of the programme (as last read) in the same room as `talk` whose times overlap
     // its own: two talks in one room at once is most often a typing slip (a wrong day, a room
     // copied from the row above), but not always (a workshop beside its break-out), so it is
-    // said, not refused. Rooms compared as typed, case and spaces at the ends set aside.
+    // said, not refused. Rooms compared as the command line compares them (talkrate_cli/
+    // clashes.py room_key): composed the same way, spaces around and between words and case set
+    // aside.
     function overlapping(talk) {
-      const place = (t) => (t.room || "").trim().toLowerCase();
+      const place = (t) => (t.room || "").normalize("NFC").split(/\s+/).filter(Boolean).join(" ").toLowerCase();
       const span = (t) => [Date.parse(t.startsAt), Date.parse(t.endsAt)];
       const [starts, ends] = span(talk);
       if (!place(talk) || !(starts < ends)) return [];

@@ -356,19 +356,25 @@ class PostgresDatabase:
                 self._connection = None
 
 
+# What the search takes for an apostrophe, as the web app does: straight, curly, the modifier
+# letter apostrophe, a backtick, an acute accent.
+APOSTROPHES = "'\u2019\u2018\u02bc`\u00b4"
 _SELECT_TALK = "SELECT id, title, speakers, track, room, starts_at, ends_at, revision FROM talks"
 # A talk is found when every word of the query is in its title, speakers, track or room, both
-# with case and accents set aside as the web app's programme search sets them aside: NFKD, then
-# every combining mark dropped (%(marks)s: `combining_marks()`), "Çelik" -> "celik".
+# with case, accents and apostrophes set aside as the web app's programme search sets them aside
+# (web/js/pages/common.js): apostrophes out (%(apostrophes)s: APOSTROPHES), NFKD, every combining
+# mark dropped (%(marks)s: `combining_marks()`), apostrophes out again; "Çelik" -> "celik",
+# "Don't" (straight or curly) -> "dont".
 _SEARCH_TALKS = """
 SELECT id, title, speakers, track, room, starts_at, ends_at, revision, count(*) OVER () FROM talks
 WHERE (%(words)s::text[] IS NULL OR NOT EXISTS (
     SELECT 1 FROM unnest(%(words)s::text[]) AS word
     WHERE strpos(
-        lower(regexp_replace(normalize(
-            concat_ws(' ', title, array_to_string(speakers, ' '), track, room), NFKD),
-            %(marks)s, '', 'g')),
-        lower(regexp_replace(normalize(word, NFKD), %(marks)s, '', 'g'))) = 0))
+        lower(translate(regexp_replace(normalize(translate(
+            concat_ws(' ', title, array_to_string(speakers, ' '), track, room),
+            %(apostrophes)s, ''), NFKD), %(marks)s, '', 'g'), %(apostrophes)s, '')),
+        lower(translate(regexp_replace(normalize(translate(word, %(apostrophes)s, ''), NFKD),
+            %(marks)s, '', 'g'), %(apostrophes)s, ''))) = 0))
   AND (%(track)s::text IS NULL OR track = %(track)s)
 ORDER BY starts_at NULLS LAST, id
 LIMIT %(limit)s OFFSET %(offset)s
@@ -457,6 +463,7 @@ class PostgresTalkCatalog:
         words = None if query is None else query.split()
         marks = combining_marks() if words else ""
         args: dict[str, Any] = {"words": words, "marks": marks, "track": track}
+        args["apostrophes"] = APOSTROPHES
         args |= {"limit": limit, "offset": offset}
         rows = self._db.run(lambda cursor: _fetch_all(cursor, _SEARCH_TALKS, args))
         if rows:
