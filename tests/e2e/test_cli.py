@@ -1292,8 +1292,9 @@ def test_a_watch_behind_a_database_proxy_sees_its_talk_removed_at_its_next_look(
 
 
 def test_a_watch_shows_the_talk_as_an_organiser_changed_it(cli: Cli, talk: str) -> None:
-    # Given a speaker watching a talk, into a file (the last view is written as it ends)
-    process = cli.start("watch", talk, "--poll", "--interval", "0.5", "--duration", "4")
+    # Given a speaker watching a talk, into a file (the last view is written as it ends; long
+    # enough for the edit's own command to start and finish on a loaded machine)
+    process = cli.start("watch", talk, "--poll", "--interval", "0.5", "--duration", "10")
     try:
         time.sleep(1)
         # When an organiser renames it and moves it to another room

@@ -323,7 +323,7 @@ def test_a_relay_run_stops_trying_a_stream_that_stays_down_when_its_retry_time_i
     # budget), and the ratings wait for the next run
     assert pauses
     assert set(pauses) == {0.5}
-    assert time.monotonic() - now < 4 + 1 + 1
+    assert time.monotonic() - now < 4 + 1 + 3  # (a loaded machine's try may overrun its 1 s)
     assert result.published == 0
     assert result.pending >= len(kept)
 
