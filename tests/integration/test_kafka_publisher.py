@@ -17,6 +17,7 @@ from talkrate.adapters.kafka_stream import KafkaRatingPublisher, PausingPublishe
 from talkrate.config import Settings
 from talkrate.errors import BackendUnavailable
 from talkrate.models import RatingSubmitted
+from tests.backends import RELAY_TALKS
 from tests.builders import rating_event
 
 pytestmark = pytest.mark.integration
@@ -238,16 +239,19 @@ def test_each_failed_try_of_a_paused_stream_doubles_its_pause_up_to_the_longest(
 
 
 @pytest.fixture
-def kept_while_down(talks_dsn: str) -> Iterator[Callable[[int], list[str]]]:
+def kept_while_down() -> Iterator[Callable[[int], list[str]]]:
     """Keep ratings in the outbox as the API does while the stream is down; their event ids.
-    They leave the outbox after the test (it is the test database's, shared by its tests)."""
+    The outbox is RELAY_TALKS's, which no runtime's scheduled relay drains meanwhile; they
+    leave it after the test."""
     from talkrate.adapters.postgres import PostgresDatabase, PostgresOutbox
     from talkrate.events import Rating
+    from talkrate_local.database import prepare
 
+    prepare(RELAY_TALKS)
     kept: list[str] = []
 
     def keep(count: int) -> list[str]:
-        outbox = PostgresOutbox(PostgresDatabase(talks_dsn))
+        outbox = PostgresOutbox(PostgresDatabase(RELAY_TALKS))
         events = [Rating.of(rating_event("kept-while-down", v)) for v in range(1, count + 1)]
         for event in events:
             outbox.enqueue(event)
@@ -255,21 +259,21 @@ def kept_while_down(talks_dsn: str) -> Iterator[Callable[[int], list[str]]]:
         return kept[-count:]
 
     yield keep
-    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+    with psycopg2.connect(RELAY_TALKS) as connection, connection.cursor() as cursor:
         cursor.execute("DELETE FROM rating_outbox WHERE event_id::text = ANY(%s)", (kept,))
     connection.close()
 
 
-def relay_run(talks_dsn: str, publisher: KafkaRatingPublisher, **options: Any) -> Any:
-    """One relay run over the test database's outbox."""
+def relay_run(publisher: KafkaRatingPublisher, **options: Any) -> Any:
+    """One relay run over RELAY_TALKS's outbox."""
     from talkrate.adapters.postgres import PostgresDatabase, PostgresOutbox
     from talkrate.relay import relay_outbox
 
-    return relay_outbox(PostgresOutbox(PostgresDatabase(talks_dsn)), publisher, **options)
+    return relay_outbox(PostgresOutbox(PostgresDatabase(RELAY_TALKS)), publisher, **options)
 
 
 def test_the_relay_tries_a_stream_that_failed_again_and_publishes_once_it_is_back(
-    talks_dsn: str, kept_while_down: Callable[[int], list[str]]
+    kept_while_down: Callable[[int], list[str]],
 ) -> None:
     # Given ratings kept in the outbox, and a broker that does not answer (held still)
     from talkrate_local.broker import LocalBroker
@@ -287,9 +291,7 @@ def test_the_relay_tries_a_stream_that_failed_again_and_publishes_once_it_is_bac
         resumed.start()
         try:
             now = time.monotonic()
-            result = relay_run(
-                talks_dsn, publisher, until=now + 30, retry_until=now + 30, pause=0.5
-            )
+            result = relay_run(publisher, until=now + 30, retry_until=now + 30, pause=0.5)
         finally:
             resumed.join()
             publisher.close()
@@ -301,7 +303,7 @@ def test_the_relay_tries_a_stream_that_failed_again_and_publishes_once_it_is_bac
 
 
 def test_a_relay_run_stops_trying_a_stream_that_stays_down_when_its_retry_time_is_up(
-    talks_dsn: str, kept_while_down: Callable[[int], list[str]]
+    kept_while_down: Callable[[int], list[str]],
 ) -> None:
     # Given ratings kept in the outbox and no broker at all
     kept = kept_while_down(2)
@@ -315,9 +317,7 @@ def test_a_relay_run_stops_trying_a_stream_that_stays_down_when_its_retry_time_i
 
     # When a run may try it again for 4 s, every 0.5 s (a try takes up to its 1 s budget)
     now = time.monotonic()
-    result = relay_run(
-        talks_dsn, publisher, until=now + 30, retry_until=now + 4, pause=0.5, sleep=pause
-    )
+    result = relay_run(publisher, until=now + 30, retry_until=now + 4, pause=0.5, sleep=pause)
     publisher.close()
     # Then it tried again, gave up by its retry time (a try begun before it may take its
     # budget), and the ratings wait for the next run
@@ -329,7 +329,7 @@ def test_a_relay_run_stops_trying_a_stream_that_stays_down_when_its_retry_time_i
 
 
 def test_a_relay_run_without_retry_time_stops_at_the_first_failure(
-    talks_dsn: str, kept_while_down: Callable[[int], list[str]]
+    kept_while_down: Callable[[int], list[str]],
 ) -> None:
     # Given ratings kept in the outbox and no broker (as `talkrate ops relay` runs it)
     kept_while_down(1)
@@ -337,7 +337,7 @@ def test_a_relay_run_without_retry_time_stops_at_the_first_failure(
     publisher = KafkaRatingPublisher(Settings.model_validate(settings))
     pauses: list[float] = []
     # When a run has time to drain but no time to retry
-    result = relay_run(talks_dsn, publisher, until=time.monotonic() + 30, sleep=pauses.append)
+    result = relay_run(publisher, until=time.monotonic() + 30, sleep=pauses.append)
     publisher.close()
     # Then it stopped at the failure, without waiting
     assert pauses == []
