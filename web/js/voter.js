@@ -87,6 +87,11 @@ export function rememberCode(code) {
 // way) and across tabs (a lock of the origin, where the browser has them), the store read again
 // once the turn comes. Two passes asked for side by side (the outbox and a talk's page, two tabs
 // back online together) made one attendee two, the same rating counted under each.
+// A tab that waited for its turn may not see the other's pass at once (tabs' views of
+// localStorage catch up with each other a moment later): it waits for that write, up to a second,
+// before asking for one of its own. A tab that did not wait asks at once.
+const PASS_LOCK = "talkrate-voter-pass";
+const CATCH_UP_MS = 1000;
 let asking = null;
 
 export function voterToken() {
@@ -94,10 +99,30 @@ export function voterToken() {
   if (stored) return Promise.resolve(stored);
   if (!asking) {
     const ask = () => storedToken() || newToken();
-    asking = (navigator.locks ? navigator.locks.request("talkrate-voter-pass", ask) : ask())
-      .finally(() => { asking = null; });
+    const afterTurn = async () => {
+      await storageCaughtUp();
+      return ask();
+    };
+    asking = (navigator.locks
+      ? navigator.locks.request(PASS_LOCK, { ifAvailable: true }, (lock) => (lock ? ask() : navigator.locks.request(PASS_LOCK, afterTurn)))
+      : ask()
+    ).finally(() => { asking = null; });
   }
   return asking;
+}
+
+function storageCaughtUp() {
+  if (storedToken()) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      removeEventListener("storage", seen);
+      resolve();
+    };
+    const seen = (event) => { if (event.key === TOKEN_KEY) done(); };
+    const timer = setTimeout(done, CATCH_UP_MS);
+    addEventListener("storage", seen);
+  });
 }
 
 async function newToken() {
