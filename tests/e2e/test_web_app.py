@@ -425,19 +425,25 @@ def test_a_tap_on_a_talk_moved_later_says_rating_has_not_opened_not_that_it_clos
     expect(star(page, 5)).to_be_disabled()
 
 
-@pytest.fixture
-def one_voter_a_minute(kafka_bootstrap: str, tmp_path: Path) -> Iterator[WebStack]:
-    """A runtime of its own that hands one voter token a minute to an address (every test client
-    is 127.0.0.1), so a conference network's limit can be met without starving the module's."""
+def one_pass_a_minute(kafka_bootstrap: str, log: Path, policy: str) -> Iterator[WebStack]:
+    """A runtime of its own, of the voting `policy`, that hands one voter token a minute to an
+    address (every test client is 127.0.0.1), so a conference network's limit can be met
+    without starving the module's."""
     runtime, token = start_admin_runtime(
         WEB_LIMITS_TALKS,
         WEB_LIMITS_RATINGS,
         kafka_bootstrap,
-        tmp_path / "runtime.log",
-        ["--param", "VotingPolicy=attendee", "--param", "VotersPerAddressPerMinute=1"],
+        log,
+        ["--param", f"VotingPolicy={policy}", "--param", "VotersPerAddressPerMinute=1"],
     )
     yield WebStack(runtime, token)
     stop_runtime(runtime)
+
+
+@pytest.fixture
+def one_voter_a_minute(kafka_bootstrap: str, tmp_path: Path) -> Iterator[WebStack]:
+    """Attendee voting, one pass a minute to an address."""
+    yield from one_pass_a_minute(kafka_bootstrap, tmp_path / "runtime.log", "attendee")
 
 
 def test_too_many_new_voters_from_one_network_is_said_as_such(

@@ -20,9 +20,9 @@ import redis
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, expect
 
 from talkrate.adapters.limiter import LIMIT_PREFIX
-from tests.backends import WEB_LIMITS_RATINGS, WEB_LIMITS_TALKS
+from tests.backends import WEB_LIMITS_RATINGS
 from tests.e2e import test_web_app as web_app
-from tests.e2e.conftest import Runtime, start_admin_runtime, stop_runtime, wait_for
+from tests.e2e.conftest import Runtime, wait_for
 from tests.e2e.test_web_app import (
     PHONE,
     ROOM,
@@ -941,18 +941,9 @@ def test_a_rating_kept_offline_and_refused_from_another_page_is_said_on_its_talk
 
 @pytest.fixture
 def open_voting_one_pass_a_minute(kafka_bootstrap: str, tmp_path: Path) -> Iterator[WebStack]:
-    """A runtime of open voting (ratings without a pass count, each) that hands one attendee
-    pass a minute to an address (every test client is 127.0.0.1): a conference network's
-    limit, met by one request."""
-    runtime, token = start_admin_runtime(
-        WEB_LIMITS_TALKS,
-        WEB_LIMITS_RATINGS,
-        kafka_bootstrap,
-        tmp_path / "runtime.log",
-        ["--param", "VotingPolicy=open", "--param", "VotersPerAddressPerMinute=1"],
-    )
-    yield WebStack(runtime, token)
-    stop_runtime(runtime)
+    """Open voting (ratings without a pass count, each), one pass a minute to an address: a
+    conference network's limit, met by one request."""
+    yield from web_app.one_pass_a_minute(kafka_bootstrap, tmp_path / "runtime.log", "open")
 
 
 def test_under_open_voting_a_changed_mind_counts_once_when_passes_ran_out(
