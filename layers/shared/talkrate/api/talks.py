@@ -125,7 +125,7 @@ def get_talks(
             max_length=100,
             pattern=PRINTABLE,
             description="Words to find, each in the title, a speaker's name, the track or the room"
-            " (case and accents aside).",
+            " (case, accents and apostrophes aside).",
         ),
     ] = None,
     track: TrackQuery = None,
