@@ -48,6 +48,22 @@ TALK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:~-]{0,199}")
 LONGEST = {"title": 300, "track": 100, "room": 100, "speaker": 120}
 MOST_SPEAKERS = 20
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Unicode's explicit direction controls, which the API refuses in a talk's text since
+# 2026-12-04: a terminal or a spreadsheet shows the text after one turned around. Each with its
+# Unicode name, as a refusal names it. The marks (U+200E, U+200F, U+061C) are right-to-left
+# text's own, and taken.
+DIRECTION_CONTROLS = {
+    "\u202a": "LEFT-TO-RIGHT EMBEDDING",
+    "\u202b": "RIGHT-TO-LEFT EMBEDDING",
+    "\u202c": "POP DIRECTIONAL FORMATTING",
+    "\u202d": "LEFT-TO-RIGHT OVERRIDE",
+    "\u202e": "RIGHT-TO-LEFT OVERRIDE",
+    "\u2066": "LEFT-TO-RIGHT ISOLATE",
+    "\u2067": "RIGHT-TO-LEFT ISOLATE",
+    "\u2068": "FIRST STRONG ISOLATE",
+    "\u2069": "POP DIRECTIONAL ISOLATE",
+}
+DIRECTION_CONTROL = re.compile(f"[{''.join(DIRECTION_CONTROLS)}]")
 _COLUMN_NAMES = {name.lower(): name for name in (*COLUMNS, *RESULT_COLUMNS)}
 UNNAMED = "\x00column "  # the key of a header cell without a name (no name holds a NUL)
 
@@ -297,8 +313,8 @@ def read_programme(source: IO[str]) -> tuple[list[Row], list[Problem]]:
 
     A row's fields are those of the file's columns only (title always): a column
     the file lacks is no change to an existing talk. The whole file is checked before anything
-    is sent: a row the API would refuse (an id outside its pattern, a control character, a time
-    that is not one) is a problem of its line, and any problem stops the import before it
+    is sent: a row the API would refuse (an id outside its pattern, a control character or a
+    direction control, a time that is not one) is a problem of its line, and any problem stops the import before it
     sends anything, so no file is half imported for it."""
     header = source.readline()
     if header.lstrip().startswith(("[", "{")):
@@ -392,6 +408,8 @@ def _row(
     for name, text in cells.items():
         if CONTROL.search(text):
             refuse(name, f"{name} holds a control character (a line break?)")
+        elif control := DIRECTION_CONTROL.search(text):
+            refuse(name, f"{name} holds {direction_control(text, control.start())}")
     fields: dict[str, Any] = {"title": title}
     if "speakers" in names:
         fields["speakers"] = speakers_from_cell(cells.get("speakers", ""))
@@ -403,6 +421,16 @@ def _row(
     if len(problems) > found:
         return None
     return Row(line, talk_id, fields, id_from_title=not cells.get("id"))
+
+
+def direction_control(text: str, at: int) -> str:
+    """The direction control at `at` of the text, said as the API says it: its code point and
+    name, where it is (the first character is 1), and why it is in the way."""
+    char = text[at]
+    return (
+        f"U+{ord(char):04X} {DIRECTION_CONTROLS[char]} (character {at + 1}), an invisible "
+        "control that can reorder the text around it where it is shown"
+    )
 
 
 def _records(

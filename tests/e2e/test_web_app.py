@@ -33,7 +33,9 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from talkrate.adapters.postgres import PostgresDatabase, PostgresTalkCatalog
 from talkrate.stats import compute_stats
+from talkrate.values import Talk
 from talkrate_cli.programme import slug, speakers_from_cell, write_results
 from tests.backends import WEB_LIMITS_RATINGS, WEB_LIMITS_TALKS, WEB_RATINGS, WEB_TALKS
 from tests.builders import load_script, unique_talk_id
@@ -80,6 +82,22 @@ class WebStack:
         self.created.append(talk["id"])
         created: dict[str, Any] = answer.json
         return created
+
+    def saved_before(self, talk_id: str | None = None, **fields: Any) -> dict[str, Any]:
+        """A talk as saved before the API refused what it holds (a direction control, say),
+        written to the catalog directly; as GET /talks/{talkId} answers it."""
+        times = {
+            name: datetime.fromisoformat(fields.pop(key))
+            for key, name in (("startsAt", "starts_at"), ("endsAt", "ends_at"))
+            if key in fields
+        }
+        talk = Talk(talk_id or unique_talk_id("web"), **{"speakers": [], **fields, **times})
+        PostgresTalkCatalog(PostgresDatabase(WEB_TALKS)).save(talk)
+        self.created.append(talk.id)
+        answer = self.runtime.request("GET", f"/talks/{talk.id}")
+        assert answer.status == 200, answer.body
+        saved: dict[str, Any] = answer.json
+        return saved
 
     def as_organiser(self, method: str, path: str, body: dict[str, Any] | None = None) -> Answer:
         """An admin route, called with the organiser token."""

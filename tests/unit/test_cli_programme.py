@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -571,3 +572,43 @@ def test_the_import_takes_exactly_the_times_the_api_takes(text: str) -> None:
 )
 def test_the_import_and_the_api_agree_on_any_time_like_text(text: str) -> None:
     assert _taken_by_the_import(text) == _taken_by_the_api(text), text
+
+
+# Unicode's nine explicit direction controls, then the three marks right-to-left text uses
+DIRECTION_CONTROLS = [chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))]
+DIRECTION_MARKS = ["\u200e", "\u200f", "\u061c"]
+
+
+@pytest.mark.parametrize(
+    "char", DIRECTION_CONTROLS + DIRECTION_MARKS, ids=lambda c: f"U+{ord(c):04X}"
+)
+def test_the_import_refuses_the_direction_controls_the_api_refuses_in_its_words(char: str) -> None:
+    # Given a file whose title, speaker, track and room each hold the character after a word
+    text = f"title,speakers,track,room\nKeynote {char}x,Ana;Bo {char}x,Main{char},Hall {char}A\n"
+    fields = {"title": f"Keynote {char}x", "speakers": ["Ana", f"Bo {char}x"]}
+    fields |= {"track": f"Main{char}", "room": f"Hall {char}A"}
+    try:
+        TalkFields.model_validate(fields)
+        api_said = []
+    except ValidationError as error:
+        api_said = [e["msg"].removeprefix("Value error, must not hold ") for e in error.errors()]
+    # When it is read
+    try:
+        read_rows(io.StringIO(text))
+        import_said = []
+    except BadRows as refused:
+        import_said = [(p.field, p.message) for p in refused.problems]
+    # Then it is refused exactly when the API would refuse the talk, each field in its words
+    if char in DIRECTION_MARKS:
+        assert (api_said, import_said) == ([], [])
+        return
+    said = f"U+{ord(char):04X} {unicodedata.name(char)} (character {{}}), an invisible control "
+    said += "that can reorder the text around it where it is shown"
+    assert api_said == [said.format(n) for n in (9, 4, 5, 6)]
+    # (a speaker's character counted in the cell, the API's in the name)
+    assert import_said == [
+        ("title", f"title holds {said.format(9)}"),
+        ("speakers", f"speakers holds {said.format(8)}"),
+        ("track", f"track holds {said.format(5)}"),
+        ("room", f"room holds {said.format(6)}"),
+    ]

@@ -16,6 +16,14 @@ const TALK_ID = /^[A-Za-z0-9][A-Za-z0-9._:~-]{0,199}$/;
 const LONGEST = { title: 300, track: 100, room: 100, speaker: 120 };
 const MOST_SPEAKERS = 20;
 const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
+// Unicode's explicit direction controls, refused by the API in a talk's text (see the CLI's
+// DIRECTION_CONTROLS): each with its Unicode name, as a refusal names it.
+const DIRECTION_CONTROLS = {
+  "\u202a": "LEFT-TO-RIGHT EMBEDDING", "\u202b": "RIGHT-TO-LEFT EMBEDDING", "\u202c": "POP DIRECTIONAL FORMATTING",
+  "\u202d": "LEFT-TO-RIGHT OVERRIDE", "\u202e": "RIGHT-TO-LEFT OVERRIDE", "\u2066": "LEFT-TO-RIGHT ISOLATE",
+  "\u2067": "RIGHT-TO-LEFT ISOLATE", "\u2068": "FIRST STRONG ISOLATE", "\u2069": "POP DIRECTIONAL ISOLATE",
+};
+const DIRECTION_CONTROL = /[\u202a-\u202e\u2066-\u2069]/;
 const FIRST_YEAR = 1970;
 const LAST_YEAR = 9000;
 // Python's white space (str.strip), which is not JavaScript's (trim() takes U+FEFF, not U+001C).
@@ -108,6 +116,18 @@ function fnv1a(text) {
   let hash = 0x811c9dc5;
   for (const byte of new TextEncoder().encode(text)) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
   return hash.toString(16).padStart(8, "0");
+}
+
+// The first direction control a text holds, said as the API and the CLI say it ("U+202E
+// RIGHT-TO-LEFT OVERRIDE (character 9), an invisible control…"; characters counted as Python
+// counts them), or null when it holds none. The organisers' form checks its fields by it too.
+export function directionControl(text) {
+  const found = DIRECTION_CONTROL.exec(text);
+  if (!found) return null;
+  const char = found[0];
+  const at = [...text.slice(0, found.index)].length + 1;
+  return `U+${char.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")} ${DIRECTION_CONTROLS[char]} (character ${at}), `
+    + "an invisible control that can reorder the text around it where it is shown";
 }
 
 // A refusal of the file, in the CLI's words ("line 4: ..."); `line` is null for the whole file.
@@ -350,6 +370,8 @@ export function readProgramme(text) {
       seen.add(named);
       for (const [name, value] of Object.entries(cells)) {
         if (CONTROL.test(value)) throw new ProgrammeError(`line ${line}: ${name} holds a control character (a line break?)`, line);
+        const control = directionControl(value);
+        if (control) throw new ProgrammeError(`line ${line}: ${name} holds ${control}`, line);
       }
       const fields = { title: cells.title };
       if (names.includes("speakers")) fields.speakers = speakersFromCell(cells.speakers || "");
