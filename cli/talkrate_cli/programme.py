@@ -16,7 +16,9 @@ does), and read back without it.
 
 An export is the file the organisers' page downloads: the same cells, an average to three places
 (half up, as the page's JavaScript rounds), and, in a file, a byte-order mark and CRLF line ends
-(what spreadsheets read as UTF-8 CSV).
+(what spreadsheets read as UTF-8 CSV). Its results are count, avg, the histogram's 1 to 5, then
+rank and score (the leaderboard's, among the file's talks; empty for a talk nobody rated); an
+import reads none of them.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from typing import IO, Any
 from talkrate_cli.errors import BadInput
 
 COLUMNS = ("id", "title", "speakers", "track", "room", "startsAt", "endsAt")
-RESULT_COLUMNS = ("count", "avg", "1", "2", "3", "4", "5")
+RESULT_COLUMNS = ("count", "avg", "1", "2", "3", "4", "5", "rank", "score")
 OPTIONAL = ("track", "room", "startsAt", "endsAt")
 SPEAKER_SEPARATOR = ";"
 DELIMITERS = (",", ";", "\t")
@@ -546,8 +548,42 @@ def average_cell(avg: float | None) -> str:
     return str(Decimal(avg).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))
 
 
-def write_results(target: IO[str], talks: Iterable[dict[str, Any]], line_end: str = "\n") -> int:
-    """The programme with each talk's count, average and histogram; the number of rows."""
+def places(
+    talks: Iterable[dict[str, Any]], prior: dict[str, float]
+) -> dict[str, tuple[int, float]]:
+    """Each rated talk's rank among these talks and its score, by the leaderboard's rule: the
+    Bayesian average of its histogram with the prior GET /leaderboard names (`mean`, `weight`),
+    computed as the projector scores it (the same division of the same integers: the same
+    float); best first, two talks of one score in the order Redis gives them (the greater id,
+    byte by byte, first). A talk nobody rated is not ranked (as on the leaderboard)."""
+    scored = []
+    for talk in talks:
+        ratings = (talk.get("summary") or {}).get("ratings") or {}
+        count = sum(ratings.get(value, 0) for value in ("1", "2", "3", "4", "5"))
+        if count:
+            total = sum(int(value) * ratings.get(value, 0) for value in ("1", "2", "3", "4", "5"))
+            score = (prior["mean"] * prior["weight"] + total) / (prior["weight"] + count)
+            scored.append((score, talk["id"].encode(), talk["id"]))
+    scored.sort(reverse=True)
+    return {talk_id: (rank, score) for rank, (score, _, talk_id) in enumerate(scored, start=1)}
+
+
+def score_cell(score: float) -> str:
+    """A score as the export writes it: four places (as GET /leaderboard gives it), a tie
+    rounded up as the averages are."""
+    return str(Decimal(score).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
+
+
+def write_results(
+    target: IO[str],
+    talks: Iterable[dict[str, Any]],
+    prior: dict[str, float],
+    line_end: str = "\n",
+) -> int:
+    """The programme with each talk's count, average, histogram, and its rank and score among
+    these talks (see `places`; both empty for a talk nobody rated); the number of rows."""
+    talks = list(talks)
+    ranked = places(talks, prior)
     writer = csv.writer(target, lineterminator=line_end)
     writer.writerow((*COLUMNS, *RESULT_COLUMNS))
     written = 0
@@ -555,6 +591,7 @@ def write_results(target: IO[str], talks: Iterable[dict[str, Any]], line_end: st
         summary = talk.get("summary") or {}
         ratings = summary.get("ratings") or {}
         avg = summary.get("avg")
+        place = ranked.get(talk["id"])
         texts = (
             talk["id"],
             talk["title"],
@@ -570,6 +607,7 @@ def write_results(target: IO[str], talks: Iterable[dict[str, Any]], line_end: st
                 summary.get("count", ""),
                 average_cell(avg),
                 *(ratings.get(v, 0) for v in ("1", "2", "3", "4", "5")),
+                *((place[0], score_cell(place[1])) if place else ("", "")),
             )
         )
         written += 1

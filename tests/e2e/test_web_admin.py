@@ -717,11 +717,14 @@ def test_the_page_reads_back_both_exports_unchanged(
         for talk in CATALOG
     ]
     page.goto(web.url("/app/"))
+    prior = {"mean": 3.0, "weight": 10.0}
     from_page = "\ufeff" + page.evaluate(
-        "async (talks) => (await import('/app/js/programme-file.js')).resultsCsv(talks)", talks
+        "async ([talks, prior]) =>"
+        " (await import('/app/js/programme-file.js')).resultsCsv(talks, prior)",
+        [talks, prior],
     )
     from_cli = io.StringIO(newline="")
-    write_results(from_cli, talks, line_end="\r\n")
+    write_results(from_cli, talks, prior, line_end="\r\n")
     for text in (from_page, "\ufeff" + from_cli.getvalue()):
         # When either file is read back by the page, as by the command line
         made = page.evaluate(PAGE_DRY_RUN, [text, CATALOG])

@@ -5,7 +5,8 @@
 // docstrings for why each rule is what it is.
 
 export const COLUMNS = ["id", "title", "speakers", "track", "room", "startsAt", "endsAt"];
-const RESULT_COLUMNS = ["count", "avg", "1", "2", "3", "4", "5"];
+const RESULT_COLUMNS = ["count", "avg", "1", "2", "3", "4", "5", "rank", "score"];
+const VALUES = ["1", "2", "3", "4", "5"];
 const OPTIONAL = ["track", "room", "startsAt", "endsAt"];
 const TIMES = ["startsAt", "endsAt"];
 const DELIMITERS = [",", ";", "\t"];
@@ -77,17 +78,43 @@ export class ResultsUnavailable extends Error {
   }
 }
 
-// The file `talkrate admin export` writes too: an average to three places, a tie rounded up.
-export function resultsCsv(talks) {
+// Two ids in the order of their UTF-8 bytes (Redis orders a leaderboard's ties by them).
+function byBytes(a, b) {
+  const [x, y] = [new TextEncoder().encode(a), new TextEncoder().encode(b)];
+  for (let i = 0; i < Math.min(x.length, y.length); i += 1) if (x[i] !== y[i]) return x[i] - y[i];
+  return x.length - y.length;
+}
+
+// Each rated talk's rank among these talks and its score, by the leaderboard's rule (see the
+// CLI's `places`): the Bayesian average of its histogram with the leaderboard's prior, best
+// first, a tie in Redis' order (the greater id first). Id -> [rank, score].
+function places(talks, prior) {
+  const scored = [];
+  for (const talk of talks) {
+    const ratings = (talk.summary && talk.summary.ratings) || {};
+    const count = VALUES.reduce((sum, v) => sum + (ratings[v] || 0), 0);
+    const total = VALUES.reduce((sum, v) => sum + Number(v) * (ratings[v] || 0), 0);
+    if (count) scored.push([(prior.mean * prior.weight + total) / (prior.weight + count), talk.id]);
+  }
+  scored.sort(([s, a], [t, b]) => t - s || byBytes(b, a));
+  return new Map(scored.map(([score, id], i) => [id, [i + 1, score]]));
+}
+
+// The file `talkrate admin export` writes too: an average to three places, a tie rounded up;
+// the rank and score (four places) among the file's talks, with the leaderboard's `prior`
+// (GET /leaderboard's), both empty for a talk nobody rated.
+export function resultsCsv(talks, prior) {
   if (talks.some((talk) => !talk.summary)) throw new ResultsUnavailable();
+  const ranked = places(talks, prior);
   const lines = [[...COLUMNS, ...RESULT_COLUMNS].join(",")];
   for (const talk of talks) {
     const summary = talk.summary;
     const ratings = summary.ratings || {};
     const avg = summary.avg === null || summary.avg === undefined ? "" : summary.avg.toFixed(3);
+    const [rank, score] = ranked.get(talk.id) || ["", null];
     lines.push([
       talk.id, talk.title, speakersCell(talk.speakers), talk.track, talk.room, talk.startsAt, talk.endsAt,
-      summary.count, avg, ratings["1"] || 0, ratings["2"] || 0, ratings["3"] || 0, ratings["4"] || 0, ratings["5"] || 0,
+      summary.count, avg, ...VALUES.map((v) => ratings[v] || 0), rank, score === null ? "" : score.toFixed(4),
     ].map(cell).join(","));
   }
   return `${lines.join("\r\n")}\r\n`;

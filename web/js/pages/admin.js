@@ -741,7 +741,12 @@ export function adminPage(main) {
 
     async function downloadCsv() {
       try {
-        const csv = (await programmeFile()).resultsCsv(await allTalks());
+        const { resultsCsv } = await programmeFile();
+        const talks = await allTalks();
+        // The leaderboard's prior (its score's rule) for the ranks, as the command line reads
+        // it; not asked for a programme listed without its ratings (resultsCsv says why).
+        const prior = talks.every((talk) => talk.summary) ? (await request("GET", "/leaderboard?limit=1")).body.prior : null;
+        const csv = resultsCsv(talks, prior);
         // A byte-order mark first: spreadsheets opening the file read it as UTF-8 then.
         save(new Blob(["\uFEFF", csv], { type: "text/csv;charset=utf-8" }), `talkrate-results-${localDate(new Date())}.csv`);
       } catch (error) {
