@@ -16,7 +16,9 @@ does), and read back without it.
 
 An export is the file the organisers' page downloads: the same cells, an average to three places
 (half up, as the page's JavaScript rounds), and, in a file, a byte-order mark and CRLF line ends
-(what spreadsheets read as UTF-8 CSV).
+(what spreadsheets read as UTF-8 CSV). Its results are count, avg, the histogram's 1 to 5, then
+rank and score (the leaderboard's, among the file's talks; empty for a talk nobody rated); an
+import reads none of them.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from typing import IO, Any
 from talkrate_cli.errors import BadInput
 
 COLUMNS = ("id", "title", "speakers", "track", "room", "startsAt", "endsAt")
-RESULT_COLUMNS = ("count", "avg", "1", "2", "3", "4", "5")
+RESULT_COLUMNS = ("count", "avg", "1", "2", "3", "4", "5", "rank", "score")
 OPTIONAL = ("track", "room", "startsAt", "endsAt")
 SPEAKER_SEPARATOR = ";"
 DELIMITERS = (",", ";", "\t")
@@ -48,6 +50,22 @@ TALK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:~-]{0,199}")
 LONGEST = {"title": 300, "track": 100, "room": 100, "speaker": 120}
 MOST_SPEAKERS = 20
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Unicode's explicit direction controls, which the API refuses in a talk's text since
+# 2026-12-04: a terminal or a spreadsheet shows the text after one turned around. Each with its
+# Unicode name, as a refusal names it. The marks (U+200E, U+200F, U+061C) are right-to-left
+# text's own, and taken.
+DIRECTION_CONTROLS = {
+    "\u202a": "LEFT-TO-RIGHT EMBEDDING",
+    "\u202b": "RIGHT-TO-LEFT EMBEDDING",
+    "\u202c": "POP DIRECTIONAL FORMATTING",
+    "\u202d": "LEFT-TO-RIGHT OVERRIDE",
+    "\u202e": "RIGHT-TO-LEFT OVERRIDE",
+    "\u2066": "LEFT-TO-RIGHT ISOLATE",
+    "\u2067": "RIGHT-TO-LEFT ISOLATE",
+    "\u2068": "FIRST STRONG ISOLATE",
+    "\u2069": "POP DIRECTIONAL ISOLATE",
+}
+DIRECTION_CONTROL = re.compile(f"[{''.join(DIRECTION_CONTROLS)}]")
 _COLUMN_NAMES = {name.lower(): name for name in (*COLUMNS, *RESULT_COLUMNS)}
 UNNAMED = "\x00column "  # the key of a header cell without a name (no name holds a NUL)
 
@@ -297,8 +315,8 @@ def read_programme(source: IO[str]) -> tuple[list[Row], list[Problem]]:
 
     A row's fields are those of the file's columns only (title always): a column
     the file lacks is no change to an existing talk. The whole file is checked before anything
-    is sent: a row the API would refuse (an id outside its pattern, a control character, a time
-    that is not one) is a problem of its line, and any problem stops the import before it
+    is sent: a row the API would refuse (an id outside its pattern, a control character or a
+    direction control, a time that is not one) is a problem of its line, and any problem stops the import before it
     sends anything, so no file is half imported for it."""
     header = source.readline()
     if header.lstrip().startswith(("[", "{")):
@@ -392,6 +410,8 @@ def _row(
     for name, text in cells.items():
         if CONTROL.search(text):
             refuse(name, f"{name} holds a control character (a line break?)")
+        elif control := DIRECTION_CONTROL.search(text):
+            refuse(name, f"{name} holds {direction_control(text, control.start())}")
     fields: dict[str, Any] = {"title": title}
     if "speakers" in names:
         fields["speakers"] = speakers_from_cell(cells.get("speakers", ""))
@@ -403,6 +423,16 @@ def _row(
     if len(problems) > found:
         return None
     return Row(line, talk_id, fields, id_from_title=not cells.get("id"))
+
+
+def direction_control(text: str, at: int) -> str:
+    """The direction control at `at` of the text, said as the API says it: its code point and
+    name, where it is (the first character is 1), and why it is in the way."""
+    char = text[at]
+    return (
+        f"U+{ord(char):04X} {DIRECTION_CONTROLS[char]} (character {at + 1}), an invisible "
+        "control that can reorder the text around it where it is shown"
+    )
 
 
 def _records(
@@ -518,8 +548,42 @@ def average_cell(avg: float | None) -> str:
     return str(Decimal(avg).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))
 
 
-def write_results(target: IO[str], talks: Iterable[dict[str, Any]], line_end: str = "\n") -> int:
-    """The programme with each talk's count, average and histogram; the number of rows."""
+def places(
+    talks: Iterable[dict[str, Any]], prior: dict[str, float]
+) -> dict[str, tuple[int, float]]:
+    """Each rated talk's rank among these talks and its score, by the leaderboard's rule: the
+    Bayesian average of its histogram with the prior GET /leaderboard names (`mean`, `weight`),
+    computed as the projector scores it (the same division of the same integers: the same
+    float); best first, two talks of one score in the order Redis gives them (the greater id,
+    byte by byte, first). A talk nobody rated is not ranked (as on the leaderboard)."""
+    scored = []
+    for talk in talks:
+        ratings = (talk.get("summary") or {}).get("ratings") or {}
+        count = sum(ratings.get(value, 0) for value in ("1", "2", "3", "4", "5"))
+        if count:
+            total = sum(int(value) * ratings.get(value, 0) for value in ("1", "2", "3", "4", "5"))
+            score = (prior["mean"] * prior["weight"] + total) / (prior["weight"] + count)
+            scored.append((score, talk["id"].encode(), talk["id"]))
+    scored.sort(reverse=True)
+    return {talk_id: (rank, score) for rank, (score, _, talk_id) in enumerate(scored, start=1)}
+
+
+def score_cell(score: float) -> str:
+    """A score as the export writes it: four places (as GET /leaderboard gives it), a tie
+    rounded up as the averages are."""
+    return str(Decimal(score).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
+
+
+def write_results(
+    target: IO[str],
+    talks: Iterable[dict[str, Any]],
+    prior: dict[str, float],
+    line_end: str = "\n",
+) -> int:
+    """The programme with each talk's count, average, histogram, and its rank and score among
+    these talks (see `places`; both empty for a talk nobody rated); the number of rows."""
+    talks = list(talks)
+    ranked = places(talks, prior)
     writer = csv.writer(target, lineterminator=line_end)
     writer.writerow((*COLUMNS, *RESULT_COLUMNS))
     written = 0
@@ -527,6 +591,7 @@ def write_results(target: IO[str], talks: Iterable[dict[str, Any]], line_end: st
         summary = talk.get("summary") or {}
         ratings = summary.get("ratings") or {}
         avg = summary.get("avg")
+        place = ranked.get(talk["id"])
         texts = (
             talk["id"],
             talk["title"],
@@ -542,6 +607,7 @@ def write_results(target: IO[str], talks: Iterable[dict[str, Any]], line_end: st
                 summary.get("count", ""),
                 average_cell(avg),
                 *(ratings.get(v, 0) for v in ("1", "2", "3", "4", "5")),
+                *((place[0], score_cell(place[1])) if place else ("", "")),
             )
         )
         written += 1

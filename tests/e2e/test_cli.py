@@ -9,6 +9,8 @@ tokens in a folder of the test's own.
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 import os
 import pty
@@ -26,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import boto3
 import pytest
@@ -35,6 +38,7 @@ from moto import mock_aws
 from talkrate.adapters.postgres import PostgresDatabase, PostgresTalkCatalog
 from talkrate.adapters.redis_store import RedisReadModel
 from talkrate.catalog import remove_talk
+from talkrate.values import Talk
 from talkrate_cli.client import Api
 from talkrate_cli.errors import ApiProblem, CliError
 from talkrate_cli.live import LEADERBOARD_CHANNEL, LiveEndpoint, LiveSubscriber
@@ -355,13 +359,77 @@ def test_admin_import_twice_changes_nothing_the_second_time(cli: Cli, tmp_path: 
     assert raw.startswith(b"\xef\xbb\xbf")
     assert raw.count(b"\r\n") == raw.count(b"\n") > 1
     header, *rows = raw.decode("utf-8-sig").splitlines()
-    assert header == "id,title,speakers,track,room,startsAt,endsAt,count,avg,1,2,3,4,5"
+    assert header == ("id,title,speakers,track,room,startsAt,endsAt,count,avg,1,2,3,4,5,rank,score")
     assert any(
         r.startswith(f"{keynote},Opening Keynote,Ada Byron; Grace Hopper,Main") for r in rows
     )
     assert json.loads(cli.ok("--json", "admin", "import", str(results)))["unchanged"] == [keynote]
     for talk_id in (keynote, f"serverless-at-scale-{suffix}"):
         cli.ok("admin", "rm", talk_id, "--yes")
+
+
+def test_the_export_ranks_a_track_s_talks_as_its_leaderboard_does_and_reads_back_unchanged(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # Given a track of four talks: one rated 5 once, one rated 4 four times, two rated alike
+    # (a tie on the leaderboard), and one nobody rated
+    suffix = unique_talk_id()[-8:]
+    track = f"Ranked {suffix}"
+    admin = {"Authorization": f"Bearer {cli.env['TALKRATE_ADMIN_TOKEN']}"}
+    histograms = {"lucky": [5], "solid": [4] * 4, "tie-a": [3, 5], "tie-b": [5, 3], "unrated": []}
+    ids = {name: f"{name}-{suffix}" for name in histograms}
+    for name, talk_id in ids.items():
+        body = json.dumps({"id": talk_id, "title": f"The {name} talk", "track": track})
+        assert cli.runtime.request("POST", "/talks", body, admin).status == 201
+    for name, values in histograms.items():
+        for value in values:
+            body = json.dumps({"talkId": ids[name], "value": value})
+            assert cli.runtime.request("POST", "/ratings", body).status == 202
+    board: list[dict[str, Any]] = []
+
+    def ranked() -> bool:
+        # GET /leaderboard, as the leaderboard's page and `talkrate top` read it
+        query = urlencode({"track": track, "limit": 10})
+        board[:] = cli.runtime.request("GET", f"/leaderboard?{query}").json["talks"]
+        return sum(place["count"] for place in board) == 9
+
+    assert wait_for(ranked)
+    results = tmp_path / "results.csv"
+    stored = PostgresTalkCatalog(PostgresDatabase(CLI_TALKS))
+    try:
+        # When an organiser exports the track's results
+        cli.ok("admin", "export", str(results), "--track", track)
+        rows = {r["id"]: r for r in csv.DictReader(io.StringIO(results.read_text("utf-8-sig")))}
+        # Then each rated talk has the rank and score the track's leaderboard gives it (the tie
+        # in its order), after the columns the file had, and the unrated talk has neither
+        assert list(next(iter(rows.values())))[-4:] == ["4", "5", "rank", "score"]
+        assert [(r["rank"], r["talkId"], r["score"]) for r in board] == sorted(
+            (int(r["rank"]), talk_id, float(r["score"])) for talk_id, r in rows.items() if r["rank"]
+        )
+        assert rows[ids["unrated"]]["count"] == "0"
+        assert (rows[ids["unrated"]]["rank"], rows[ids["unrated"]]["score"]) == ("", "")
+        # And the file imports again with every talk unchanged
+        again = cli.json("admin", "import", str(results))
+        assert sorted(again["unchanged"]) == sorted(ids.values())
+        # When a talk saved before direction controls were refused (an override in its title)
+        # is in the track too
+        stored.save(Talk(f"saved-{suffix}", "Saved \u202ebackwards", [], track))
+        exported = cli.run("admin", "export", str(results), "--track", track)
+        reimported = cli.run("admin", "import", "--dry-run", str(results))
+        # Then it is exported as saved, and the import names its line (nothing is sent)
+        assert exported.returncode == 0, exported.stderr
+        lines = results.read_text("utf-8-sig").splitlines()
+        [line] = [n for n, text in enumerate(lines, start=1) if "\u202e" in text]
+        assert lines[line - 1].startswith(f"saved-{suffix},Saved \u202ebackwards,")
+        assert reimported.returncode == 2
+        assert (
+            f"line {line}: title holds U+202E RIGHT-TO-LEFT OVERRIDE (character 7)"
+            in reimported.stderr
+        )
+    finally:
+        stored.delete(f"saved-{suffix}")
+        for talk_id in ids.values():
+            cli.run("admin", "rm", talk_id, "--yes")
 
 
 def test_an_export_while_the_read_model_is_down_writes_no_file_of_zeros(

@@ -240,25 +240,44 @@ CLOSED_AFTER = """(element, text) => {
 }"""
 
 
-def test_an_override_in_a_title_stays_inside_the_quotes_of_the_organisers_page_s_words(
+def test_a_talk_saved_with_an_override_is_quoted_whole_and_not_saved_again_with_it(
     web: WebStack, page: Page
 ) -> None:
-    # Given a talk whose title holds a right-to-left override (U+202E), as pasted
+    # Given a talk saved before the API refused direction controls, a right-to-left override
+    # (U+202E) in its title, as pasted
     title = f"Keynote {unique_talk_id()[-6:]} \u202eflipped"
-    web.add_talk(title=title)
+    web.saved_before(title=title)
     sign_in(web, page)
     search_talks(page, title[:14], 1)
-    # When an organiser edits it, and saves it
+    # When an organiser edits it
     page.get_by_role("button", name=f"Edit {title}").click()
     heading = page.get_by_role("heading", name=re.compile("^Edit "))
     expect(heading).to_be_visible()
     # Then the form's heading closes its quote after the title, not inside it
     assert heading.evaluate(CLOSED_AFTER, title) is True
+    # When they change its room and save it
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.method) if "/talks/" in r.url else None)
     page.get_by_label("Room", exact=True).fill("Hall Q")
     page.get_by_role("button", name="Save").click()
+    # Then the page refuses it as the API would, naming the field and the character, and
+    # sends nothing
+    refusal = (
+        "Must not hold U+202E RIGHT-TO-LEFT OVERRIDE (character 16), an invisible control "
+        "that can reorder the text around it where it is shown."
+    )
     message = page.get_by_test_id("admin-message")
-    expect(message).to_have_text(f"Saved “{title}”.")
-    # And so does the line saying it was saved
+    expect(message).to_have_text(f"Not saved: Title: {refusal}")
+    field = page.get_by_label("Title", exact=True)
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(field).to_have_accessible_description(refusal)
+    assert "PUT" not in sent
+    # When they cancel and delete the talk instead
+    page.get_by_role("button", name="Cancel").click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=f"Delete {title}").click()
+    # Then the line saying so closes its quote after the title too
+    expect(message).to_have_text(f"Deleted “{title}”.")
     assert message.evaluate(CLOSED_AFTER, title) is True
 
 
@@ -570,6 +589,13 @@ FILES = [
     ("a title too long", "title\n" + "é" * 301 + "\n"),
     ("an invisible room", "title,room\nT,\u200b\n"),
     ("a C1 control in a title", "title\nGo\u009b2J\n"),
+    ("an override in a title", "id,title\nx,Keynote \u202eflipped\n"),
+    ("an isolate in a speaker", 'id;title;speakers\nx;X;"Ana; \u2067Bo"\n'),
+    ("a pop after a mark", "title,room\n\u05e9\u05dc\u05d5\u05dd C++\u200f,Hall \u202c\n"),
+    (
+        "marks in right-to-left text",
+        "title,track\n\u05e9\u05dc\u05d5\u05dd C++\u200f,\u0645\u0633\u0627\u0631 \u061c\u0661\n",
+    ),
     ("21 speakers", "title,speakers\nT," + ";".join(f"S{n}" for n in range(21)) + "\n"),
     ("a cell more", "id;title;speakers;track\nt;T;Ana;Bo;Main\n"),
     ("a cell fewer", H + "\nt,T\n"),
@@ -691,11 +717,14 @@ def test_the_page_reads_back_both_exports_unchanged(
         for talk in CATALOG
     ]
     page.goto(web.url("/app/"))
+    prior = {"mean": 3.0, "weight": 10.0}
     from_page = "\ufeff" + page.evaluate(
-        "async (talks) => (await import('/app/js/programme-file.js')).resultsCsv(talks)", talks
+        "async ([talks, prior]) =>"
+        " (await import('/app/js/programme-file.js')).resultsCsv(talks, prior)",
+        [talks, prior],
     )
     from_cli = io.StringIO(newline="")
-    write_results(from_cli, talks, line_end="\r\n")
+    write_results(from_cli, talks, prior, line_end="\r\n")
     for text in (from_page, "\ufeff" + from_cli.getvalue()):
         # When either file is read back by the page, as by the command line
         made = page.evaluate(PAGE_DRY_RUN, [text, CATALOG])

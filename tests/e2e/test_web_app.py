@@ -33,7 +33,9 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from talkrate.adapters.postgres import PostgresDatabase, PostgresTalkCatalog
 from talkrate.stats import compute_stats
+from talkrate.values import Talk
 from talkrate_cli.programme import slug, speakers_from_cell, write_results
 from tests.backends import WEB_LIMITS_RATINGS, WEB_LIMITS_TALKS, WEB_RATINGS, WEB_TALKS
 from tests.builders import load_script, unique_talk_id
@@ -80,6 +82,22 @@ class WebStack:
         self.created.append(talk["id"])
         created: dict[str, Any] = answer.json
         return created
+
+    def saved_before(self, talk_id: str | None = None, **fields: Any) -> dict[str, Any]:
+        """A talk as saved before the API refused what it holds (a direction control, say),
+        written to the catalog directly; as GET /talks/{talkId} answers it."""
+        times = {
+            name: datetime.fromisoformat(fields.pop(key))
+            for key, name in (("startsAt", "starts_at"), ("endsAt", "ends_at"))
+            if key in fields
+        }
+        talk = Talk(talk_id or unique_talk_id("web"), **{"speakers": [], **fields, **times})
+        PostgresTalkCatalog(PostgresDatabase(WEB_TALKS)).save(talk)
+        self.created.append(talk.id)
+        answer = self.runtime.request("GET", f"/talks/{talk.id}")
+        assert answer.status == 200, answer.body
+        saved: dict[str, Any] = answer.json
+        return saved
 
     def as_organiser(self, method: str, path: str, body: dict[str, Any] | None = None) -> Answer:
         """An admin route, called with the organiser token."""
@@ -814,6 +832,12 @@ def test_an_organiser_adds_a_talk_that_the_programme_shows_and_the_csv_counts(
         "1",
     )
     assert ours[0]["speakers"] == "Ada Example; Grace Example"
+    # And every rated talk's rank and score are the ones the leaderboard gives it
+    board = web.runtime.request("GET", "/leaderboard?limit=100").json["talks"]
+    assert talk_id in [place["talkId"] for place in board]
+    assert [(place["rank"], place["talkId"], place["score"]) for place in board] == sorted(
+        (int(r["rank"]), r["id"], float(r["score"])) for r in rows if r["rank"]
+    )
     # When they move it to another room, then delete it
     page.get_by_role("button", name=f"Edit {title}").click()
     page.get_by_label("Room", exact=True).fill("Hall X")
@@ -1375,38 +1399,48 @@ def test_the_page_s_results_file_is_the_one_the_command_line_exports(
     web: WebStack, page: Page
 ) -> None:
     # Given talks of every awkward kind: averages a third, a tie at the third place (65/16,
-    # exact in binary), whole, none; formulas, quotes, commas, line breaks, escaped speakers
-    def talk(n: int, avg: float | None, **fields: Any) -> dict[str, Any]:
-        count = 0 if avg is None else 16
-        ratings = {} if avg is None else {"4": 15, "5": 1}
+    # exact in binary), whole, none; two of one histogram (a tie on the leaderboard); formulas,
+    # quotes, commas, line breaks, escaped speakers
+    def talk(n: int, ratings: dict[str, int], **fields: Any) -> dict[str, Any]:
+        count = sum(ratings.values())
+        avg = sum(int(v) * k for v, k in ratings.items()) / count if count else None
         return {"id": f"t{n}", "title": f"Talk {n}", "speakers": [], **fields} | {
             "summary": {"count": count, "avg": avg, "ratings": ratings}
         }
 
     talks = [
-        talk(1, 13 / 3, speakers=["Smith; Jr.", "C:\\x\\"], track="Main"),
-        talk(2, 65 / 16, title='=SUM("A1"), then\nmore', room="+Hall"),
-        talk(3, 4.0, startsAt="2026-12-01T09:00:00Z", endsAt="2026-12-01T10:00:00Z"),
-        talk(4, None, title="Çelik's -talk", speakers=["-Ann", "@Bo"]),
-        talk(5, 2.0005, title="\tTabbed\r"),
-        talk(6, 5.0, title="'=an apostrophe of its own", speakers=["'Quoted' Ann"]),
+        talk(1, {"4": 2, "5": 1}, speakers=["Smith; Jr.", "C:\\x\\"], track="Main"),
+        talk(2, {"4": 15, "5": 1}, title='=SUM("A1"), then\nmore', room="+Hall"),
+        talk(3, {"4": 16}, startsAt="2026-12-01T09:00:00Z", endsAt="2026-12-01T10:00:00Z"),
+        talk(4, {}, title="Çelik's -talk", speakers=["-Ann", "@Bo"]),
+        talk(5, {"2": 1999, "3": 1}, title="\tTabbed\r"),
+        talk(6, {"5": 1}, title="'=an apostrophe of its own", speakers=["'Quoted' Ann"]),
+        talk(7, {"4": 16}),
     ]
+    prior = {"mean": 3.0, "weight": 10.0}
     page.goto(web.url("/app/"))
     # When the organisers' page writes its file, and the command line its own
     from_page = page.evaluate(
-        "async (talks) => (await import('/app/js/programme-file.js')).resultsCsv(talks)", talks
+        "async ([talks, prior]) =>"
+        " (await import('/app/js/programme-file.js')).resultsCsv(talks, prior)",
+        [talks, prior],
     )
     from_cli = io.StringIO(newline="")
-    write_results(from_cli, talks, line_end="\r\n")
+    write_results(from_cli, talks, prior, line_end="\r\n")
     # Then they are the same text, an average to three places with a tie rounded up
     assert from_page == from_cli.getvalue()
-    assert [r["avg"] for r in csv.DictReader(io.StringIO(from_page))] == [
-        "4.333",
-        "4.063",
-        "4.000",
-        "",
-        "2.001",
-        "5.000",
+    rows = list(csv.DictReader(io.StringIO(from_page)))
+    assert [r["avg"] for r in rows] == ["4.333", "4.063", "4.000", "", "2.001", "5.000", "4.000"]
+    # And the same ranks and scores (four places), the greater id first of two alike, none
+    # for the talk nobody rated
+    assert [(r["id"], r["rank"], r["score"]) for r in rows] == [
+        ("t1", "4", "3.3077"),
+        ("t2", "1", "3.6538"),
+        ("t3", "3", "3.6154"),
+        ("t4", "", ""),
+        ("t5", "6", "2.0055"),
+        ("t6", "5", "3.1818"),
+        ("t7", "2", "3.6154"),
     ]
 
 

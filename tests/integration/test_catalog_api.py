@@ -247,6 +247,98 @@ def test_an_invalid_talk_is_not_stored_by_put(api: Call, new_talk_id: str) -> No
     assert api("GET", f"/talks/{new_talk_id}")["statusCode"] == 404
 
 
+# Unicode's explicit direction controls: embeddings and overrides, then isolates.
+DIRECTION_CONTROLS = [chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))]
+
+
+def test_a_direction_control_in_a_talk_s_text_is_422_naming_the_field_and_the_character(
+    api: Call, new_talk_id: str
+) -> None:
+    # Given each of the nine controls, in each text field of a talk (a speaker's: the second)
+    for at, control in enumerate(DIRECTION_CONTROLS):
+        for field, change in (
+            ("title", {"title": f"Keynote {control}flipped"}),
+            ("speakers.1", {"speakers": ["Ada", f"Grace {control}Hopper"]}),
+            ("track", {"track": f"Main{control}"}),
+            ("room", {"room": f"{control}Hall A"}),
+        ):
+            # When an organiser's client adds the talk, or replaces one with it
+            if at % 2:
+                body = {"id": new_talk_id, "title": "T"} | change
+                answer = api("POST", "/talks", body, authorizer=ADMIN)
+            else:
+                body = {"title": "T"} | change
+                answer = api("PUT", f"/talks/{new_talk_id}", body, authorizer=ADMIN)
+            # Then it is refused as any invalid field is, naming the field and the character
+            assert answer["statusCode"] == 422, (control, field)
+            assert answer["headers"]["Content-Type"] == "application/problem+json"
+            [error] = answer["json"]["errors"]
+            assert error["field"] == field
+            assert f"U+{ord(control):04X}" in error["message"]
+            assert "(character " in error["message"]
+    # And nothing was stored
+    assert api("GET", f"/talks/{new_talk_id}")["statusCode"] == 404
+
+
+def test_direction_marks_in_right_to_left_text_are_taken(api: Call, new_talk_id: str) -> None:
+    # Given a Hebrew title ending in "C++" kept in place by a right-to-left mark, a speaker's
+    # name with a left-to-right mark, and an Arabic track with Arabic's own letter mark
+    talk = {
+        "id": new_talk_id,
+        "title": "\u05e9\u05d9\u05d7\u05d4 \u05e2\u05dc C++\u200f",
+        "speakers": ["\u200eAda Byron"],
+        "track": "\u0645\u0633\u0627\u0631 \u061c\u0661",
+    }
+    # When an organiser adds the talk
+    answer = api("POST", "/talks", talk, authorizer=ADMIN)
+    # Then it is stored as typed
+    assert answer["statusCode"] == 201, answer["body"]
+    stored = api("GET", f"/talks/{new_talk_id}")["json"]
+    assert (stored["title"], stored["speakers"], stored["track"]) == (
+        talk["title"],
+        talk["speakers"],
+        talk["track"],
+    )
+
+
+def test_a_talk_saved_with_an_override_before_it_was_refused_is_still_read_and_ranked(
+    api: Call, new_talk_id: str, talks_dsn: str, topic: str
+) -> None:
+    # Given a talk saved before the controls were refused, an override in each of its texts
+    track = f"Track {new_talk_id[-6:]} \u202eflipped"
+    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO talks (id, title, speakers, track, room) VALUES (%s, %s, %s, %s, %s)",
+            (new_talk_id, "Saved \u202ebackwards", ["\u2067Ada\u2069"], track, "Hall\u202a B"),
+        )
+    connection.close()
+    project({new_talk_id: [5, 4]}, topic)
+    # When it is read, searched, listed by its track and ranked
+    one = api("GET", f"/talks/{new_talk_id}")
+    found = api("GET", "/talks", query={"q": "backwards"})
+    listed = api("GET", "/talks", query={"track": track})
+    board = api("GET", "/leaderboard", query={"track": track})
+    # Then every route answers with it as saved
+    assert [a["statusCode"] for a in (one, found, listed, board)] == [200] * 4
+    assert one["json"]["title"] == "Saved \u202ebackwards"
+    assert new_talk_id in [t["id"] for t in found["json"]["items"]]
+    assert [t["room"] for t in listed["json"]["items"]] == ["Hall\u202a B"]
+    assert [(r["talkId"], r["count"]) for r in board["json"]["talks"]] == [(new_talk_id, 2)]
+    # And saved again with its override, it is refused (naming the field); without, it is taken
+    fields = {k: one["json"][k] for k in ("title", "speakers", "track", "room")}
+    again = api("PUT", f"/talks/{new_talk_id}", fields, authorizer=ADMIN)
+    assert again["statusCode"] == 422
+    assert [e["field"] for e in again["json"]["errors"]] == [
+        "title",
+        "speakers.0",
+        "track",
+        "room",
+    ]
+    cleaned = {k: v.replace("\u202e", "") for k, v in fields.items() if isinstance(v, str)}
+    cleaned |= {"speakers": ["Ada"], "room": "Hall B"}
+    assert api("PUT", f"/talks/{new_talk_id}", cleaned, authorizer=ADMIN)["statusCode"] == 200
+
+
 @pytest.mark.parametrize(
     ("path", "query"),
     [

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from talkrate_cli.main import main
 from talkrate_cli.programme import (
     BadRows,
     average_cell,
+    places,
     read_rows,
     same_talk,
     slug,
@@ -28,6 +30,9 @@ from talkrate_cli.programme import (
 )
 
 pytestmark = pytest.mark.unit
+
+# The leaderboard's prior, as GET /leaderboard names it
+PRIOR = {"mean": 3.0, "weight": 10.0}
 
 
 def test_rows_become_the_api_fields() -> None:
@@ -309,11 +314,80 @@ def test_an_export_can_be_imported_again_unchanged() -> None:
         "summary": {"count": 3, "avg": 4.0, "ratings": {"3": 1, "4": 1, "5": 1}},
     }
     buffer = io.StringIO()
-    assert write_results(buffer, [talk]) == 1
+    assert write_results(buffer, [talk], PRIOR) == 1
     lines = buffer.getvalue().splitlines()
-    assert lines[1] == 'k,"T, with a comma",A; B,Main,,2026-12-01T09:00:00Z,,3,4.000,0,0,1,1,1'
+    assert lines[0].endswith(",count,avg,1,2,3,4,5,rank,score")
+    # (ranked first of one: (3 * 10 + 12) / 13, to four places)
+    assert lines[1] == (
+        'k,"T, with a comma",A; B,Main,,2026-12-01T09:00:00Z,,3,4.000,0,0,1,1,1,1,3.2308'
+    )
     [row] = read_rows(io.StringIO(buffer.getvalue()))
     assert same_talk(row.fields, talk)
+
+
+def rated(talk_id: str, **counts: int) -> dict[str, object]:
+    """A talk of GET /talks with this histogram ({"v5": 2} is two 5s)."""
+    ratings = {name[1:]: n for name, n in counts.items()}
+    count = sum(ratings.values())
+    total = sum(int(v) * n for v, n in ratings.items())
+    summary = {"count": count, "avg": total / count if count else None, "ratings": ratings}
+    return {"id": talk_id, "title": talk_id, "summary": summary}
+
+
+def test_the_export_ranks_the_rated_talks_by_the_leaderboard_s_score_and_tie_order() -> None:
+    # Given a lucky talk (one 5), a solid one (twelve 4s), two of one histogram (a tie), and
+    # one nobody rated
+    talks = [
+        rated("lucky", v5=1),
+        rated("solid", v4=12),
+        rated("tie-a", v3=1, v5=1),
+        rated("tie-b", v3=1, v5=1),
+        rated("unrated"),
+    ]
+    # When they are exported
+    out = io.StringIO()
+    write_results(out, talks, PRIOR)
+    cells = {r["id"]: (r["rank"], r["score"]) for r in csv.DictReader(io.StringIO(out.getvalue()))}
+    # Then the solid talk outranks the lucky one (the prior pulls one 5 towards 3), a tie goes
+    # to the greater id (Redis' order of equal scores), and the unrated talk has no place
+    assert cells == {
+        "solid": ("1", "3.5455"),
+        "lucky": ("2", "3.1818"),
+        "tie-b": ("3", "3.1667"),
+        "tie-a": ("4", "3.1667"),
+        "unrated": ("", ""),
+    }
+    # And the scores are the projector's own floats (the same division of the same integers)
+    assert places(talks, PRIOR)["solid"] == (1, (3.0 * 10 + 48) / 22)
+
+
+def test_an_export_with_ranks_and_scores_is_imported_again_unchanged() -> None:
+    # Given an export whose talks are ranked
+    talks = [rated("a", v5=3) | {"speakers": ["Ana"]}, rated("b", v1=1)]
+    out = io.StringIO()
+    write_results(out, talks, PRIOR)
+    # When it is imported again
+    rows = read_rows(io.StringIO(out.getvalue()))
+    # Then its results (rank and score too) are no field of a talk, and nothing changes
+    assert [row.fields for row in rows] == [
+        {
+            "title": "a",
+            "speakers": ["Ana"],
+            "track": None,
+            "room": None,
+            "startsAt": None,
+            "endsAt": None,
+        },
+        {
+            "title": "b",
+            "speakers": [],
+            "track": None,
+            "room": None,
+            "startsAt": None,
+            "endsAt": None,
+        },
+    ]
+    assert all(same_talk(row.fields, talk) for row, talk in zip(rows, talks, strict=True))
 
 
 @pytest.mark.parametrize(
@@ -347,7 +421,7 @@ def test_speakers_whose_names_hold_the_separator_read_back_exactly() -> None:
     talks = [{"id": f"k{n}", "title": "T", "speakers": names} for n, names in enumerate(speakers)]
     # When the results are written and read back with the csv module
     buffer = io.StringIO()
-    write_results(buffer, talks)
+    write_results(buffer, talks, PRIOR)
     records = list(csv.DictReader(io.StringIO(buffer.getvalue())))
     # Then a spreadsheet sees one cell with the names, the separator escaped
     assert records[0]["speakers"] == "Smith\\; Jr.; Ada"
@@ -364,7 +438,7 @@ def test_a_title_starting_with_an_apostrophe_reads_back_as_itself(title: str) ->
     talk = {"id": "k", "title": title, "speakers": [title]}
     # When it is exported and imported again
     out = io.StringIO()
-    write_results(out, [talk])
+    write_results(out, [talk], PRIOR)
     [row] = read_rows(io.StringIO(out.getvalue()))
     # Then it is the same title and speaker, and no cell starts as a formula would
     assert (row.fields["title"], row.fields["speakers"]) == (title, [title])
@@ -384,7 +458,7 @@ def test_cells_a_spreadsheet_would_run_as_formulas_are_guarded_and_read_back() -
         {"id": "f2", "title": "@home", "speakers": ["'Quoted' Ann"]},
     ]
     out = io.StringIO()
-    write_results(out, talks)
+    write_results(out, talks, PRIOR)
     # When they are exported
     cells = list(csv.DictReader(io.StringIO(out.getvalue())))
     # Then no cell starts with what a spreadsheet evaluates
@@ -571,3 +645,43 @@ def test_the_import_takes_exactly_the_times_the_api_takes(text: str) -> None:
 )
 def test_the_import_and_the_api_agree_on_any_time_like_text(text: str) -> None:
     assert _taken_by_the_import(text) == _taken_by_the_api(text), text
+
+
+# Unicode's nine explicit direction controls, then the three marks right-to-left text uses
+DIRECTION_CONTROLS = [chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))]
+DIRECTION_MARKS = ["\u200e", "\u200f", "\u061c"]
+
+
+@pytest.mark.parametrize(
+    "char", DIRECTION_CONTROLS + DIRECTION_MARKS, ids=lambda c: f"U+{ord(c):04X}"
+)
+def test_the_import_refuses_the_direction_controls_the_api_refuses_in_its_words(char: str) -> None:
+    # Given a file whose title, speaker, track and room each hold the character after a word
+    text = f"title,speakers,track,room\nKeynote {char}x,Ana;Bo {char}x,Main{char},Hall {char}A\n"
+    fields = {"title": f"Keynote {char}x", "speakers": ["Ana", f"Bo {char}x"]}
+    fields |= {"track": f"Main{char}", "room": f"Hall {char}A"}
+    try:
+        TalkFields.model_validate(fields)
+        api_said = []
+    except ValidationError as error:
+        api_said = [e["msg"].removeprefix("Value error, must not hold ") for e in error.errors()]
+    # When it is read
+    try:
+        read_rows(io.StringIO(text))
+        import_said = []
+    except BadRows as refused:
+        import_said = [(p.field, p.message) for p in refused.problems]
+    # Then it is refused exactly when the API would refuse the talk, each field in its words
+    if char in DIRECTION_MARKS:
+        assert (api_said, import_said) == ([], [])
+        return
+    said = f"U+{ord(char):04X} {unicodedata.name(char)} (character {{}}), an invisible control "
+    said += "that can reorder the text around it where it is shown"
+    assert api_said == [said.format(n) for n in (9, 4, 5, 6)]
+    # (a speaker's character counted in the cell, the API's in the name)
+    assert import_said == [
+        ("title", f"title holds {said.format(9)}"),
+        ("speakers", f"speakers holds {said.format(8)}"),
+        ("track", f"track holds {said.format(5)}"),
+        ("room", f"room holds {said.format(6)}"),
+    ]

@@ -5,7 +5,8 @@
 // docstrings for why each rule is what it is.
 
 export const COLUMNS = ["id", "title", "speakers", "track", "room", "startsAt", "endsAt"];
-const RESULT_COLUMNS = ["count", "avg", "1", "2", "3", "4", "5"];
+const RESULT_COLUMNS = ["count", "avg", "1", "2", "3", "4", "5", "rank", "score"];
+const VALUES = ["1", "2", "3", "4", "5"];
 const OPTIONAL = ["track", "room", "startsAt", "endsAt"];
 const TIMES = ["startsAt", "endsAt"];
 const DELIMITERS = [",", ";", "\t"];
@@ -16,6 +17,14 @@ const TALK_ID = /^[A-Za-z0-9][A-Za-z0-9._:~-]{0,199}$/;
 const LONGEST = { title: 300, track: 100, room: 100, speaker: 120 };
 const MOST_SPEAKERS = 20;
 const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
+// Unicode's explicit direction controls, refused by the API in a talk's text (see the CLI's
+// DIRECTION_CONTROLS): each with its Unicode name, as a refusal names it.
+const DIRECTION_CONTROLS = {
+  "\u202a": "LEFT-TO-RIGHT EMBEDDING", "\u202b": "RIGHT-TO-LEFT EMBEDDING", "\u202c": "POP DIRECTIONAL FORMATTING",
+  "\u202d": "LEFT-TO-RIGHT OVERRIDE", "\u202e": "RIGHT-TO-LEFT OVERRIDE", "\u2066": "LEFT-TO-RIGHT ISOLATE",
+  "\u2067": "RIGHT-TO-LEFT ISOLATE", "\u2068": "FIRST STRONG ISOLATE", "\u2069": "POP DIRECTIONAL ISOLATE",
+};
+const DIRECTION_CONTROL = /[\u202a-\u202e\u2066-\u2069]/;
 const FIRST_YEAR = 1970;
 const LAST_YEAR = 9000;
 // Python's white space (str.strip), which is not JavaScript's (trim() takes U+FEFF, not U+001C).
@@ -69,17 +78,43 @@ export class ResultsUnavailable extends Error {
   }
 }
 
-// The file `talkrate admin export` writes too: an average to three places, a tie rounded up.
-export function resultsCsv(talks) {
+// Two ids in the order of their UTF-8 bytes (Redis orders a leaderboard's ties by them).
+function byBytes(a, b) {
+  const [x, y] = [new TextEncoder().encode(a), new TextEncoder().encode(b)];
+  for (let i = 0; i < Math.min(x.length, y.length); i += 1) if (x[i] !== y[i]) return x[i] - y[i];
+  return x.length - y.length;
+}
+
+// Each rated talk's rank among these talks and its score, by the leaderboard's rule (see the
+// CLI's `places`): the Bayesian average of its histogram with the leaderboard's prior, best
+// first, a tie in Redis' order (the greater id first). Id -> [rank, score].
+function places(talks, prior) {
+  const scored = [];
+  for (const talk of talks) {
+    const ratings = (talk.summary && talk.summary.ratings) || {};
+    const count = VALUES.reduce((sum, v) => sum + (ratings[v] || 0), 0);
+    const total = VALUES.reduce((sum, v) => sum + Number(v) * (ratings[v] || 0), 0);
+    if (count) scored.push([(prior.mean * prior.weight + total) / (prior.weight + count), talk.id]);
+  }
+  scored.sort(([s, a], [t, b]) => t - s || byBytes(b, a));
+  return new Map(scored.map(([score, id], i) => [id, [i + 1, score]]));
+}
+
+// The file `talkrate admin export` writes too: an average to three places, a tie rounded up;
+// the rank and score (four places) among the file's talks, with the leaderboard's `prior`
+// (GET /leaderboard's), both empty for a talk nobody rated.
+export function resultsCsv(talks, prior) {
   if (talks.some((talk) => !talk.summary)) throw new ResultsUnavailable();
+  const ranked = places(talks, prior);
   const lines = [[...COLUMNS, ...RESULT_COLUMNS].join(",")];
   for (const talk of talks) {
     const summary = talk.summary;
     const ratings = summary.ratings || {};
     const avg = summary.avg === null || summary.avg === undefined ? "" : summary.avg.toFixed(3);
+    const [rank, score] = ranked.get(talk.id) || ["", null];
     lines.push([
       talk.id, talk.title, speakersCell(talk.speakers), talk.track, talk.room, talk.startsAt, talk.endsAt,
-      summary.count, avg, ratings["1"] || 0, ratings["2"] || 0, ratings["3"] || 0, ratings["4"] || 0, ratings["5"] || 0,
+      summary.count, avg, ...VALUES.map((v) => ratings[v] || 0), rank, score === null ? "" : score.toFixed(4),
     ].map(cell).join(","));
   }
   return `${lines.join("\r\n")}\r\n`;
@@ -108,6 +143,18 @@ function fnv1a(text) {
   let hash = 0x811c9dc5;
   for (const byte of new TextEncoder().encode(text)) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
   return hash.toString(16).padStart(8, "0");
+}
+
+// The first direction control a text holds, said as the API and the CLI say it ("U+202E
+// RIGHT-TO-LEFT OVERRIDE (character 9), an invisible control…"; characters counted as Python
+// counts them), or null when it holds none. The organisers' form checks its fields by it too.
+export function directionControl(text) {
+  const found = DIRECTION_CONTROL.exec(text);
+  if (!found) return null;
+  const char = found[0];
+  const at = [...text.slice(0, found.index)].length + 1;
+  return `U+${char.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")} ${DIRECTION_CONTROLS[char]} (character ${at}), `
+    + "an invisible control that can reorder the text around it where it is shown";
 }
 
 // A refusal of the file, in the CLI's words ("line 4: ..."); `line` is null for the whole file.
@@ -350,6 +397,8 @@ export function readProgramme(text) {
       seen.add(named);
       for (const [name, value] of Object.entries(cells)) {
         if (CONTROL.test(value)) throw new ProgrammeError(`line ${line}: ${name} holds a control character (a line break?)`, line);
+        const control = directionControl(value);
+        if (control) throw new ProgrammeError(`line ${line}: ${name} holds ${control}`, line);
       }
       const fields = { title: cells.title };
       if (names.includes("speakers")) fields.speakers = speakersFromCell(cells.speakers || "");

@@ -410,7 +410,11 @@ def _import_rows(
 @click.option("--track", help="Only this track.")
 @pass_session
 def export(session: Session, csv_file: Path, track: str | None) -> None:
-    """Write the programme with each talk's count, average and histogram to a CSV (- for stdout)."""
+    """Write the programme with each talk's count, average, histogram, rank and score to a CSV
+    (- for stdout).
+
+    The rank and score are the leaderboard's among the file's talks (the track's, with
+    --track); a talk nobody rated has neither."""
     if str(csv_file) == "-" and session.as_json:
         # stdout carries JSON under --json, and this file is CSV
         raise click.UsageError(
@@ -427,11 +431,14 @@ def export(session: Session, csv_file: Path, track: str | None) -> None:
             "the results cannot be read now: the API listed the talks without their ratings "
             "(its read model did not answer); nothing was written, try again in a minute"
         )
+    # The leaderboard's prior, as the service scores with it (ranked here, among the file's
+    # talks, from the histograms the file holds: the board itself is read 100 talks at most).
+    prior = session.api.leaderboard(limit=1)["prior"]
     if str(csv_file) == "-":
         # UTF-8 whatever the terminal's encoding (a results file is; "?" for a name would be
         # a wrong result, and a failure halfway a cut one).
         text = io.StringIO(newline="")
-        programme.write_results(text, talks)
+        programme.write_results(text, talks, prior)
         sys.stdout.flush()
         sys.stdout.buffer.write(text.getvalue().encode("utf-8"))
         sys.stdout.buffer.flush()
@@ -439,7 +446,7 @@ def export(session: Session, csv_file: Path, track: str | None) -> None:
     try:
         # As the organisers' page downloads it: a byte-order mark and CRLF, for spreadsheets.
         with csv_file.open("w", encoding="utf-8-sig", newline="") as target:
-            written = programme.write_results(target, talks, line_end="\r\n")
+            written = programme.write_results(target, talks, prior, line_end="\r\n")
     except OSError as error:
         raise CliError(f"cannot write {csv_file}: {error.strerror}") from None
     _done(

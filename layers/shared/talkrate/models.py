@@ -37,7 +37,7 @@ from talkrate.events import (
     unix_ms,
     uuid7,
 )
-from talkrate.requests import PRINTABLE
+from talkrate.requests import TALK_TEXT
 from talkrate.values import (
     RATING_VALUES,
     Histogram,
@@ -231,11 +231,54 @@ def _visible(value: str) -> str:
     return value
 
 
+# Unicode's explicit direction controls (talkrate.requests.TALK_TEXT says why they are refused):
+# each by its code point, with its Unicode name, as a refusal names it.
+DIRECTION_CONTROLS = {
+    "\u202a": "LEFT-TO-RIGHT EMBEDDING",
+    "\u202b": "RIGHT-TO-LEFT EMBEDDING",
+    "\u202c": "POP DIRECTIONAL FORMATTING",
+    "\u202d": "LEFT-TO-RIGHT OVERRIDE",
+    "\u202e": "RIGHT-TO-LEFT OVERRIDE",
+    "\u2066": "LEFT-TO-RIGHT ISOLATE",
+    "\u2067": "RIGHT-TO-LEFT ISOLATE",
+    "\u2068": "FIRST STRONG ISOLATE",
+    "\u2069": "POP DIRECTIONAL ISOLATE",
+}
+_DIRECTION_CONTROL = re.compile(f"[{''.join(DIRECTION_CONTROLS)}]")
+
+
+def _no_direction_control(value: Any) -> Any:
+    # Checked before the field's pattern (which refuses them too, for the document's sake), to
+    # say which character is in the way and where: it is invisible where it is pasted.
+    if isinstance(value, str) and (found := _DIRECTION_CONTROL.search(value)):
+        char = found.group()
+        raise ValueError(
+            f"must not hold U+{ord(char):04X} {DIRECTION_CONTROLS[char]} (character "
+            f"{found.start() + 1}), an invisible control that can reorder the text around it "
+            "where it is shown"
+        )
+    return value
+
+
 Text = Annotated[str, AfterValidator(_encodable)]
-# A talk's text as an organiser types it: trimmed, then checked.
-Trimmed = Annotated[Text, BeforeValidator(_trimmed), AfterValidator(_visible)]
-Speaker = Annotated[Trimmed, Field(min_length=1, max_length=120, pattern=PRINTABLE)]
+# A talk's text as an organiser types it: trimmed (the last before-validator runs first), then
+# checked.
+Trimmed = Annotated[
+    Text,
+    BeforeValidator(_no_direction_control),
+    BeforeValidator(_trimmed),
+    AfterValidator(_visible),
+]
+Speaker = Annotated[Trimmed, Field(min_length=1, max_length=120, pattern=TALK_TEXT)]
 Instant = Annotated[datetime, BeforeValidator(_text_only), AfterValidator(_utc)]
+
+
+# What the document says of each text of a talk an organiser sends.
+TEXT_RULE = (
+    "trimmed of spaces; at least one visible character; no control character, and none of "
+    "Unicode's direction embeddings, overrides or isolates (U+202A..U+202E, U+2066..U+2069): "
+    "422 naming the field. The direction marks (U+200E, U+200F, U+061C) are taken."
+)
 
 
 class TalkFields(BaseModel):
@@ -243,10 +286,18 @@ class TalkFields(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
-    title: Trimmed = Field(min_length=1, max_length=300, pattern=PRINTABLE)
-    speakers: list[Speaker] = Field(default_factory=list, max_length=20)
-    track: Trimmed | None = Field(None, min_length=1, max_length=100, pattern=PRINTABLE)
-    room: Trimmed | None = Field(None, min_length=1, max_length=100, pattern=PRINTABLE)
+    title: Trimmed = Field(
+        min_length=1, max_length=300, pattern=TALK_TEXT, description=f"The title: {TEXT_RULE}"
+    )
+    speakers: list[Speaker] = Field(
+        default_factory=list, max_length=20, description=f"Each name: {TEXT_RULE}"
+    )
+    track: Trimmed | None = Field(
+        None, min_length=1, max_length=100, pattern=TALK_TEXT, description=f"The track: {TEXT_RULE}"
+    )
+    room: Trimmed | None = Field(
+        None, min_length=1, max_length=100, pattern=TALK_TEXT, description=f"The room: {TEXT_RULE}"
+    )
     starts_at: Instant | None = Field(None, alias="startsAt")
     ends_at: Instant | None = Field(None, alias="endsAt")
 

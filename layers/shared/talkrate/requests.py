@@ -26,6 +26,14 @@ Check = Callable[[Any], Any]
 # may take U+009B as the start of an escape sequence when `talkrate` prints a title). The
 # catalog's fields (talkrate.models) and the words and tracks the programme is searched by.
 PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]+$"
+# What a talk's text may hold from 2026-12-04 (POST and PUT /talks): printable, and without
+# Unicode's explicit direction controls, the embeddings and overrides (U+202A..U+202E) and the
+# isolates (U+2066..U+2069). The pages isolate an organiser's text, but a terminal, a spreadsheet
+# of the export or another client shows the text after an override turned around. The marks
+# (U+200E, U+200F, U+061C) stay: right-to-left text needs them, and they reorder nothing beyond
+# the characters next to them. Talks saved before may hold the controls: they are read as they
+# are, and searched by PRINTABLE.
+TALK_TEXT = r"^[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]+$"
 
 VOTER_ID_REFUSED = (
     "voterId is not accepted: an attendee is who holds a voter token; get one from POST /voters "

@@ -46,6 +46,21 @@ function changedFields(before, after) {
     .map((k) => FIELD_NAMES[k]);
 }
 
+// The form's fields that hold a direction control, each [name, sentence] as a refusal of the
+// API's would be said (a speaker by where the name is in the list).
+function directionRefusals(fields, directionControl) {
+  const refusals = [];
+  for (const name of ["title", "track", "room"]) {
+    const control = fields[name] ? directionControl(fields[name]) : null;
+    if (control) refusals.push([name, `Must not hold ${control}.`]);
+  }
+  fields.speakers.forEach((speaker, i) => {
+    const control = directionControl(speaker);
+    if (control) refusals.push(["speakers", `Name ${i + 1} must not hold ${control}.`]);
+  });
+  return refusals.sort(([a], [b]) => Object.keys(FIELD_LABELS).indexOf(a) - Object.keys(FIELD_LABELS).indexOf(b));
+}
+
 function listed(names) {
   return names.length < 2 ? names.join("") : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`;
 }
@@ -520,6 +535,15 @@ export function adminPage(main) {
         let newId = null;
         busy(true);
         try {
+          // A direction control (U+202E pasted with a name) is refused here as the API refuses
+          // it, in its words, before anything is sent: a talk saved before it was refused
+          // brings its own back.
+          const refusals = directionRefusals(fields, (await programmeFile()).directionControl);
+          if (refusals.length) {
+            setText(message, `Not saved: ${refusals.map(([name, sentence]) => `${FIELD_LABELS[name]}: ${sentence}`).join(" ")}`);
+            markRefused(refusals);
+            return;
+          }
           if (isNew) {
             const { slug } = await programmeFile();
             newId = id.value.trim() || slug(fields.title);
@@ -717,7 +741,12 @@ export function adminPage(main) {
 
     async function downloadCsv() {
       try {
-        const csv = (await programmeFile()).resultsCsv(await allTalks());
+        const { resultsCsv } = await programmeFile();
+        const talks = await allTalks();
+        // The leaderboard's prior (its score's rule) for the ranks, as the command line reads
+        // it; not asked for a programme listed without its ratings (resultsCsv says why).
+        const prior = talks.every((talk) => talk.summary) ? (await request("GET", "/leaderboard?limit=1")).body.prior : null;
+        const csv = resultsCsv(talks, prior);
         // A byte-order mark first: spreadsheets opening the file read it as UTF-8 then.
         save(new Blob(["\uFEFF", csv], { type: "text/csv;charset=utf-8" }), `talkrate-results-${localDate(new Date())}.csv`);
       } catch (error) {

@@ -7,11 +7,12 @@ module, and the routes name their documents by class name (talkrate.api.response
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from talkrate.models import TalkFields
+from talkrate.requests import PRINTABLE
 
 
 class Document(BaseModel):
@@ -20,11 +21,27 @@ class Document(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
 
+# A talk's text as the API answers it: what was saved, so what POST and PUT took when it was.
+SAVED_TEXT = (
+    "A talk saved before 2026-12-04 may hold Unicode's direction embeddings, "
+    "overrides or isolates (U+202A..U+202E, U+2066..U+2069), which POST and PUT refuse now: "
+    "show each text isolated from its neighbours (HTML's <bdi>, or U+2068 before and U+2069 "
+    "after it)."
+)
+
+
 class Talk(TalkFields):
     """A talk of the catalog."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore", defer_build=True)
 
+    # Documented as answered, not as sent: printable, direction controls not excluded.
+    title: str = Field(min_length=1, max_length=300, pattern=PRINTABLE, description=SAVED_TEXT)
+    speakers: list[Annotated[str, Field(max_length=120, pattern=PRINTABLE)]] = Field(
+        default_factory=list, max_length=20, description=f"Each name: {SAVED_TEXT}"
+    )
+    track: str | None = Field(None, max_length=100, pattern=PRINTABLE, description=SAVED_TEXT)
+    room: str | None = Field(None, max_length=100, pattern=PRINTABLE, description=SAVED_TEXT)
     id: str
     revision: int = Field(
         description="A new number at every save, never reused: the talk's ETag is it in "
