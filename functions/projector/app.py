@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # types only: their modules are not loaded at the cold start 
 gc.disable()
 
 from talkrate import snapstart, wiring  # noqa: E402
+from talkrate.announcer import report, report_not_announced  # noqa: E402
 from talkrate.errors import BackendUnavailable  # noqa: E402
 from talkrate.observability import logger, metrics, tell_rebuilt  # noqa: E402
 from talkrate.ports import RatingsReadModel  # noqa: E402
@@ -103,22 +104,9 @@ def _announce(talk_ids: Sequence[str], read_model: RatingsReadModel) -> None:
             return
         announced = announcer.announce(talk_ids, read_model)
     except Exception:
-        logger.exception("live updates not announced")
-        metrics.add_metric(name="LiveUpdatesFailed", unit="Count", value=1)
+        report_not_announced("live updates")
         return
-    logger.info(
-        "live updates announced",
-        extra={
-            "published": announced.published,
-            "failed": announced.failed,
-            "abandoned": announced.abandoned,
-            "ms": round(announced.seconds * 1000, 1),
-        },
-    )
-    metrics.add_metric(name="LiveUpdatesPublished", unit="Count", value=announced.published)
-    metrics.add_metric(
-        name="LiveUpdatesFailed", unit="Count", value=announced.failed + announced.abandoned
-    )
+    report(announced, "live updates")
 
 
 def _report_read_model_memory() -> None:

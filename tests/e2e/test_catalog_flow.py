@@ -5,6 +5,7 @@ runtime's Swagger UI.
 
 The runtime here has a catalog database, a Redis database and a ratings topic of its own: these
 tests create and delete talks, and what they rate is projected by this runtime's projector only.
+An organiser's changes are pushed on the runtime's live channel, heard by a real subscriber.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import boto3
 import pytest
 
+from talkrate.live import LEADERBOARD_CHANNEL, channel_for_talk
 from tests.backends import CATALOG_RATINGS, CATALOG_TALKS
 from tests.builders import http_event, unique_talk_id
 from tests.e2e.conftest import (
@@ -31,6 +33,7 @@ from tests.e2e.conftest import (
     stop_runtime,
     wait_for,
 )
+from tests.live_client import Subscriber
 
 pytestmark = pytest.mark.e2e
 
@@ -298,6 +301,50 @@ def test_put_creates_a_talk_under_a_new_id(catalog: Catalog) -> None:
     assert answer.status == 201, answer.body
     assert answer.headers["location"] == f"/talks/{talk_id}"
     assert catalog.runtime.request("GET", f"/talks/{talk_id}").json["title"] == "Made by PUT"
+
+
+def test_an_organiser_s_changes_are_pushed_to_the_pages_open_on_the_talk_and_the_programme(
+    catalog: Catalog,
+) -> None:
+    # Given pages on the runtime's live channel, with the key /app/config.json gives every
+    # browser: one on a talk's channel before the talk is added (a room screen set up early),
+    # one on the leaderboard's (the programme)
+    live = catalog.runtime.request("GET", "/app/config.json").json["live"]
+    talk_id = f"pushed.{uuid.uuid4().hex[:12]}"  # a dot: its channel is named by a hash
+    catalog.created.append(talk_id)
+    screen = Subscriber(live["realtimeUrl"], live["host"], live["apiKey"])
+    programme = Subscriber(live["realtimeUrl"], live["host"], live["apiKey"])
+    screen.subscribe(channel_for_talk(talk_id))
+    programme.subscribe(LEADERBOARD_CHANNEL)
+
+    def pushed() -> tuple[Any, Any]:
+        """The change the screen and the programme were sent (the programme's channel also
+        carries the counts of ratings elsewhere)."""
+        [(_, on_screen)] = screen.events(1, timeout=10)
+        while True:
+            [(_, on_programme)] = programme.events(1, timeout=10)
+            if on_programme.get("type") == "catalog" and on_programme["talkId"] == talk_id:
+                return on_screen, on_programme
+
+    # When an organiser adds the talk (POST), moves it to another room (PUT), then removes it
+    added = catalog.runtime.request(
+        "POST", "/talks", json.dumps({"id": talk_id, "title": "Pushed"}), catalog.admin
+    )
+    assert added.status == 201, added.body
+    on_add = pushed()
+    moved = {"title": "Pushed, moved", "room": "Hall P", "speakers": ["Ada Byron"]}
+    edited = catalog.runtime.request("PUT", f"/talks/{talk_id}", json.dumps(moved), catalog.admin)
+    assert edited.status == 200, edited.body
+    on_edit = pushed()
+    removed = catalog.runtime.request("DELETE", f"/talks/{talk_id}", headers=catalog.admin)
+    assert removed.status == 204, removed.body
+    on_removal = pushed()
+    # Then both pages were sent each state of the talk as the API answered it, without asking
+    assert on_add == (({"type": "catalog", "talkId": talk_id, "talk": added.json},) * 2)
+    assert on_edit == (({"type": "catalog", "talkId": talk_id, "talk": edited.json},) * 2)
+    assert on_removal == (({"type": "catalog", "talkId": talk_id, "talk": None},) * 2)
+    screen.close()
+    programme.close()
 
 
 @pytest.mark.parametrize(

@@ -2137,6 +2137,40 @@ def test_the_watch_subscriber_hears_the_runtimes_live_channel(cli: Cli, talk: st
     assert (state["count"], state["ratings"]["4"]) == (1, 1)
 
 
+def test_a_live_watch_reads_its_talk_again_when_an_organiser_changes_it(
+    cli: Cli, talk: str
+) -> None:
+    from talkrate_cli.commands.watch import Watcher  # (after main: the commands import it)
+
+    # Given `talkrate watch`'s watcher of a talk, live on the runtime's channel (its safety
+    # read of the talk is 30 s away)
+    api = Api(cli.runtime.url)
+    watcher = Watcher(api, talk, None, 10)
+    watcher.fetch()
+    subscriber = LiveSubscriber(
+        LiveEndpoint(cli.runtime.live_url, "127.0.0.1", cli.runtime.live_api_key),
+        watcher.channels(),
+        watcher.on_event,
+        watcher.on_state,
+    )
+    subscriber.start()
+    try:
+        assert wait_for(lambda: watcher.state == "live", 15), watcher.state
+        watcher.fetch()  # what going live asked for: the talk read again
+        watcher.wake.clear()
+        # When an organiser renames it and moves it to another room
+        cli.ok("admin", "edit", talk, "--title", "Renamed, pushed", "--room", "Hall P")
+        # Then the channel wakes the watch, whose next fetch reads the talk as it is now
+        assert watcher.wake.wait(10)
+        watcher.fetch()
+    finally:
+        subscriber.stop()
+        subscriber.join(5)
+        api.close()
+    assert watcher.talk_doc is not None
+    assert (watcher.talk_doc["title"], watcher.talk_doc["room"]) == ("Renamed, pushed", "Hall P")
+
+
 class MeanwhileProxy(LoopbackServer):
     """A forwarding proxy to the runtime that, before the first PUT it forwards, lets another
     organiser save the same talk: the command's write then follows a change it never read."""

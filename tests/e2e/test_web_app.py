@@ -213,6 +213,25 @@ def first_reads_of_the_talk_fail(page: Page, talk_id: str, times: int = 2) -> li
     return failed
 
 
+def catalog_messages_lost(page: Page) -> None:
+    """The page's live channel passes everything on but the organisers' changes (`catalog`
+    messages, dropped on their way as a channel may drop one): what the page shows of a talk is
+    then as old as its last read, and its own checks must find a change."""
+
+    def through(ws: Any) -> None:
+        server = ws.connect_to_server()
+
+        def to_the_page(message: str | bytes) -> None:
+            data = json.loads(message)
+            event = data.get("event") if data.get("type") == "data" else None
+            if not (isinstance(event, str) and json.loads(event).get("type") == "catalog"):
+                ws.send(message)
+
+        server.on_message(to_the_page)
+
+    page.route_web_socket("**/event/realtime", through)
+
+
 def enter_event_code(page: Page) -> None:
     page.get_by_label("Event code").fill(EVENT_CODE)
     page.get_by_role("button", name="Continue").click()
@@ -1168,6 +1187,98 @@ def test_an_open_talk_page_follows_an_organiser_moving_its_running_talk(
     expect(star(page, 4)).to_be_disabled()
 
 
+@contextmanager
+def open_live(
+    browser: Browser, page: Page, web: WebStack, talk_id: str
+) -> Iterator[tuple[Page, Page]]:
+    """The talk's page on the phone (`page`), its room screen on a projector and the programme
+    in another tab of the phone, each live on the channel; yields the screen and the
+    programme, whose script errors fail the test as the phone's do."""
+    room = browser.new_context(viewport=ROOM)
+    errors: list[str] = []
+    try:
+        screen = room.new_page()
+        programme = page.context.new_page()
+        for shown, path in [
+            (page, TALK_PAGE.format(id=talk_id)),
+            (screen, SCREEN.format(id=talk_id)),
+            (programme, "/app/"),
+        ]:
+            shown.on("pageerror", lambda error: errors.append(str(error)))
+            shown.goto(web.url(path))
+        for shown in (page, screen, programme):
+            expect(shown.locator(".live-badge")).to_have_attribute("data-state", "live")
+        yield screen, programme
+    finally:
+        room.close()
+    assert errors == []
+
+
+def test_an_organiser_s_edit_shows_at_once_on_the_talk_page_the_room_screen_and_the_programme(
+    web: WebStack, browser: Browser, page: Page
+) -> None:
+    # Given a talk running now in Room 1, open on a phone, on its room's screen and in the
+    # programme, each live (their next reads of the talk are half a minute and more away)
+    now = datetime.now(UTC)
+    running = an_hour_from(now - timedelta(minutes=10))
+    talk = web.add_talk(title="Pushed: before", room="Room 1", speakers=["Ada Example"], **running)
+    with open_live(browser, page, web, talk["id"]) as (screen, programme):
+        expect(star(page, 4)).to_be_enabled()
+        expect(programme.locator(".talk-card", has_text="Pushed: before")).to_contain_text("Now")
+        # When an organiser retitles it, names a second speaker and moves it to Hall B, two
+        # days on
+        moved = {
+            "title": "Pushed: after",
+            "room": "Hall B",
+            "speakers": ["Ada Example", "Bo Sample"],
+            **an_hour_from(now + timedelta(days=2)),
+        }
+        answer = web.as_organiser("PUT", f"/talks/{talk['id']}", moved)
+        assert answer.status == 200, answer.body
+        # Then within two seconds, without a reload, the talk page shows its new title, room
+        # and speakers, and its stars are off until it starts
+        heading = page.get_by_role("heading", level=1)
+        expect(heading).to_have_text("Pushed: after", timeout=LIVE_WITHIN_MS)
+        expect(page.locator(".meta")).to_contain_text("Ada Example, Bo Sample")
+        expect(page.locator(".meta")).to_contain_text("Hall B")
+        expect(star(page, 4)).to_be_disabled()
+        # And the room screen its title and speakers, and when rating opens
+        expect(screen.get_by_role("heading", level=1)).to_have_text("Pushed: after")
+        expect(screen.locator(".speakers")).to_have_text("Ada Example, Bo Sample")
+        expect(screen.get_by_test_id("qr-caption")).to_contain_text("Rating opens")
+        # And the programme its card, no longer running now
+        card = programme.locator(".talk-card", has_text="Pushed: after")
+        expect(card).to_contain_text("Hall B", timeout=LIVE_WITHIN_MS)
+        expect(card.locator(".now")).to_have_count(0)
+        expect(programme.locator(".talk-card", has_text="Pushed: before")).to_have_count(0)
+
+
+def test_an_organiser_s_removal_and_addition_show_at_once_on_the_open_pages(
+    web: WebStack, browser: Browser, page: Page
+) -> None:
+    # Given a talk open on a phone, on its room's screen and in the programme, each live
+    talk = web.add_talk(title="Pushed away")
+    with open_live(browser, page, web, talk["id"]) as (screen, programme):
+        expect(programme.locator(".talk-card", has_text="Pushed away")).to_have_count(1)
+        # When an organiser removes it
+        answer = web.as_organiser("DELETE", f"/talks/{talk['id']}")
+        assert answer.status == 204, answer.body
+        # Then within two seconds, without a tap or a reload, the talk page and the room
+        # screen say it is no longer in the programme, and the programme no longer lists it
+        gone = "This talk is no longer in the programme"
+        expect(page.get_by_role("heading", level=1)).to_have_text(gone, timeout=LIVE_WITHIN_MS)
+        expect(page.locator("button.star")).to_have_count(0)
+        expect(screen.get_by_role("heading", level=1)).to_have_text(gone)
+        expect(screen.get_by_test_id("qr-caption")).to_be_hidden()
+        expect(programme.locator(".talk-card", has_text="Pushed away")).to_have_count(0)
+        # When an organiser adds another talk
+        web.add_talk(title="Pushed in", room="Hall N")
+        # Then the programme lists it as soon, with no ratings yet
+        card = programme.locator(".talk-card", has_text="Pushed in")
+        expect(card).to_contain_text("Hall N", timeout=LIVE_WITHIN_MS)
+        expect(card.locator(".score")).to_contain_text("0 ratings")
+
+
 def test_a_room_screen_whose_check_failed_says_so_no_longer_once_live_numbers_come(
     web: WebStack, page: Page
 ) -> None:
@@ -1203,8 +1314,10 @@ def test_a_room_screen_whose_check_failed_says_so_no_longer_once_live_numbers_co
 def test_a_talk_page_whose_talk_was_deleted_says_so_and_offers_no_stars(
     web: WebStack, page: Page, noticed_by: str
 ) -> None:
-    # Given an attendee with a talk's page open
+    # Given an attendee with a talk's page open, whose live channel drops the organisers' changes
+    # (pushed, a removal is said at once: see test_an_organiser_s_removal_and_addition_...)
     talk = web.add_talk(title="Deleted while open")
+    catalog_messages_lost(page)
     page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
     expect(page.get_by_role("heading", level=1)).to_have_text("Deleted while open")
     expect(star(page, 4)).to_be_enabled()
@@ -2151,10 +2264,12 @@ def test_an_organiser_on_a_phone_reaches_every_talk_s_edit_and_reads_refusals_pl
 def test_an_organiser_s_save_over_a_change_made_meanwhile_is_stopped_and_explained(
     web: WebStack, page: Page
 ) -> None:
-    # Given an organiser editing a talk's room on the admin page
+    # Given an organiser editing a talk's room on the admin page, whose live channel drops the
+    # organisers' changes (its list then as old as its last read, as it is without a channel)
     title = f"Edited twice {unique_talk_id()}"
     talk = web.add_talk(title=title, room="Hall A")
     admin = {"Authorization": f"Bearer {web.token}"}
+    catalog_messages_lost(page)
     page.goto(web.url("/app/admin"))
     page.get_by_label("Organiser token").fill(web.token)
     page.get_by_role("button", name="Sign in").click()

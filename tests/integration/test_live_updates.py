@@ -1,13 +1,17 @@
-"""ProjectorFunction announcing its batches on the live channel (the local AppSync Events API),
-and a live channel that fails without failing or holding up the batch."""
+"""ProjectorFunction announcing its batches, and ApiFunction an organiser's changes, on the live
+channel (the local AppSync Events API), and a live channel that fails without failing or holding
+up the batch or the write."""
 
 from __future__ import annotations
 
 import json
 import socket
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
+import psycopg2
 import pytest
 import redis
 
@@ -21,6 +25,7 @@ from tests.builders import (
     rating_event,
     ratings_batch,
 )
+from tests.integration.conftest import Call
 from tests.live_client import Subscriber
 
 pytestmark = pytest.mark.integration
@@ -163,3 +168,122 @@ def test_a_live_channel_that_hangs_holds_one_batch_back_not_every_one(
     assert redis_client.hget(histogram_key(talk), "4") == "3"
     assert took[0] >= 0.5
     assert max(took[1:]) < 0.25, took
+
+
+# --- An organiser's change, announced by the API ------------------------------------------------
+
+ADMIN = {"admin": True, "reason": "ok"}
+
+
+@pytest.fixture
+def new_talk_id(talks_dsn: str, redis_client: redis.Redis) -> Iterator[str]:
+    """A talk id no talk has yet (a dot in it: its channel is named by a hash); the talk and
+    its read model removed afterwards, whatever the test left."""
+    talk_id = f"pushed.{uuid.uuid4().hex[:12]}"
+    yield talk_id
+    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+        cursor.execute("DELETE FROM talks WHERE id = %s", (talk_id,))
+    connection.close()
+    redis_client.delete(histogram_key(talk_id))
+    redis_client.zrem("leaderboard", talk_id)
+
+
+def test_an_organiser_s_add_edit_and_removal_reach_the_talk_s_and_the_leaderboard_s_subscribers(
+    configure: Callable[..., None], api: Call, live: LiveChannelEmulator, new_talk_id: str
+) -> None:
+    # Given an API that publishes to the live channel, and a page subscribed to a talk's channel
+    # (before the talk exists: a room screen set up early) and to the leaderboard (the programme)
+    configure(LIVE_PUBLISH_URL=live.publish_url, LIVE_API_KEY=live.api_key)
+    page = Subscriber(live.realtime_url, live.http_host, live.api_key)
+    talk_sub, _ = page.subscribe(channel_for_talk(new_talk_id))
+    board_sub, _ = page.subscribe(LEADERBOARD_CHANNEL)
+
+    def heard() -> dict[str, Any]:
+        """The one change both channels were sent, the same on each."""
+        received = dict(page.events(2))
+        assert received[talk_sub] == received[board_sub], received
+        message: dict[str, Any] = received[talk_sub]
+        return message
+
+    # When an organiser adds the talk, moves it to another room, then removes it
+    added = api("POST", "/talks", {"id": new_talk_id, "title": "Pushed"}, authorizer=ADMIN)
+    assert added["statusCode"] == 201
+    on_add = heard()
+    edited = api(
+        "PUT", f"/talks/{new_talk_id}", {"title": "Pushed", "room": "Hall P"}, authorizer=ADMIN
+    )
+    assert edited["statusCode"] == 200
+    on_edit = heard()
+    assert api("DELETE", f"/talks/{new_talk_id}", authorizer=ADMIN)["statusCode"] == 204
+    on_removal = heard()
+    # Then each was sent the talk as the API answered it, then that it is no longer there
+    assert on_add == {"type": "catalog", "talkId": new_talk_id, "talk": added["json"]}
+    assert on_edit == {"type": "catalog", "talkId": new_talk_id, "talk": edited["json"]}
+    assert on_edit["talk"]["room"] == "Hall P"
+    assert on_edit["talk"]["revision"] > on_add["talk"]["revision"]
+    assert on_removal == {"type": "catalog", "talkId": new_talk_id, "talk": None}
+    # And a refused write (the talk is gone) announces nothing
+    assert api("DELETE", f"/talks/{new_talk_id}", authorizer=ADMIN)["statusCode"] == 404
+    live.publish(LEADERBOARD_CHANNEL, ['"marker"'])
+    assert page.events(1) == [(board_sub, "marker")]
+    page.close()
+
+
+@pytest.mark.parametrize("channel", ["hanging", "refusing", "no url"])
+def test_a_live_channel_that_fails_neither_fails_nor_holds_an_organiser_s_write(
+    configure: Callable[..., None],
+    api: Call,
+    live: LiveChannelEmulator,
+    new_talk_id: str,
+    channel: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given an API whose live channel takes connections and never answers (with a publish
+    # timeout of 5 s), refuses its key, or is configured with something that is no http(s) URL
+    hanging = socket.socket()
+    hanging.bind(("127.0.0.1", 0))
+    hanging.listen(64)
+    url = {
+        "hanging": f"http://127.0.0.1:{hanging.getsockname()[1]}/event",
+        "refusing": live.publish_url,
+        "no url": "wss://live.example/event",
+    }[channel]
+    configure(LIVE_PUBLISH_URL=url, LIVE_API_KEY="da2-wrong", LIVE_PUBLISH_TIMEOUT_SECONDS="5")
+    capsys.readouterr()
+    try:
+        # When an organiser adds a talk, edits it and removes it
+        took = []
+        answers = []
+        for method, path, body in [
+            ("POST", "/talks", {"id": new_talk_id, "title": "Unannounced"}),
+            ("PUT", f"/talks/{new_talk_id}", {"title": "Unannounced", "room": "Hall U"}),
+            ("DELETE", f"/talks/{new_talk_id}", None),
+        ]:
+            started = time.monotonic()
+            answers.append(api(method, path, body, authorizer=ADMIN)["statusCode"])
+            took.append(time.monotonic() - started)
+            if method == "PUT":
+                assert api("GET", path)["json"]["room"] == "Hall U"
+    finally:
+        hanging.close()
+    # Then each write was done and answered as without a live channel
+    assert answers == [201, 200, 204]
+    assert api("GET", f"/talks/{new_talk_id}")["statusCode"] == 404
+    # And a hanging channel held the first back by the write's bound (not the 5 s publish
+    # timeout), and the next ones not at all
+    assert max(took) < 2.5, took
+    if channel == "hanging":
+        assert max(took[1:]) < 0.25, took
+    # And the failures were counted, where the projector's are (LiveUpdatesFailedAlarm)
+    metrics = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith('{"_aws"')
+    ]
+
+    def total(name: str) -> float:  # a metric's value is a number, or a list of them
+        values = [m[name] for m in metrics if name in m]
+        return sum(sum(v) if isinstance(v, list) else v for v in values)
+
+    assert total("LiveUpdatesFailed") >= 3
+    assert total("LiveUpdatesPublished") == 0

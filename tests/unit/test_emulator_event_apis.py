@@ -72,12 +72,14 @@ def test_local_values_use_the_emulation_s_endpoints_and_plain_schemes() -> None:
     assert local_value("${Other.Dns.Http}", endpoints) is None
 
 
-def test_talkrate_s_template_has_its_live_api_with_the_projector_publishing_to_it() -> None:
+def test_talkrate_s_template_has_its_live_api_with_the_projector_and_the_api_publishing() -> None:
     [api] = load_template(ROOT / "template.yaml").event_apis
     assert api.logical_id == "LiveApi"
     assert api.namespaces == ("talkrate",)
+    # (the local runtime gives both its local endpoint: the API announces organisers' changes)
     assert {(v.function_id, v.name) for v in api.variables} == {
-        ("ProjectorFunction", "LIVE_PUBLISH_URL")
+        ("ProjectorFunction", "LIVE_PUBLISH_URL"),
+        ("ApiFunction", "LIVE_PUBLISH_URL"),
     }
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from talkrate.announcer import Announcer
+from talkrate.announcer import CHANGE_DEADLINE_SECONDS, Announcer
 from talkrate.errors import LivePublishFailed
 from talkrate.events import MAX_TALK_ID_LENGTH
 from talkrate.live import (
@@ -18,6 +18,7 @@ from talkrate.live import (
     LEADERBOARD_IDS_PER_EVENT,
     MAX_EVENT_BYTES,
     api_key_days_left,
+    catalog_message,
     channel_for_talk,
     leaderboard_messages,
     publications,
@@ -171,6 +172,57 @@ def test_a_channel_whose_every_publish_times_out_at_the_deadline_is_skipped_for_
     second = announcer.announce(["c"], FakeReadModel({}))
     assert time.monotonic() - started < deadline / 2
     assert (second.published, second.abandoned) == (0, 2)
+
+
+def test_an_organiser_s_change_is_announced_on_the_talk_s_channel_and_the_leaderboard_s() -> None:
+    # Given a talk's document as the API answers it, and a channel
+    document = {"id": "talk.1", "title": "Moved", "room": "Hall B", "revision": 12}
+    channel = RecordingChannel()
+    announcer = Announcer(channel, deadline_seconds=2)
+    # When it is saved, then removed
+    saved = announcer.announce_change("talk.1", document)
+    removed = announcer.announce_change("talk.1", None)
+    # Then the talk's channel and the leaderboard's each got its document, then its removal
+    assert (saved.published, removed.published) == (2, 2)
+    expected = [
+        {"type": "catalog", "talkId": "talk.1", "talk": document},
+        {"type": "catalog", "talkId": "talk.1", "talk": None},
+    ]
+    assert channel.published[channel_for_talk("talk.1")] == expected
+    assert channel.published[LEADERBOARD_CHANNEL] == expected
+
+
+def test_an_organiser_s_change_waits_for_the_channel_less_than_a_batch_may() -> None:
+    # Given an announcer whose batches may wait 5 s, and a channel that never answers
+    channel = RecordingChannel(stalling=[channel_for_talk("a"), LEADERBOARD_CHANNEL])
+    announcer = Announcer(channel, deadline_seconds=5)
+    # When a change to a talk is announced
+    started = time.monotonic()
+    result = announcer.announce_change("a", {"id": "a", "title": "A", "revision": 1})
+    elapsed = time.monotonic() - started
+    channel.release.set()
+    # Then the write it follows was held back by the change's deadline, not the batch's
+    assert CHANGE_DEADLINE_SECONDS <= elapsed < 2.5
+    assert (result.published, result.abandoned) == (0, 2)
+
+
+def test_a_catalog_message_of_the_largest_talk_stays_under_the_event_limit() -> None:
+    # Given a talk with the longest id, title, speakers, track and room the API takes
+    document = {
+        "id": "x" * MAX_TALK_ID_LENGTH,
+        "title": "\U0001f600" * 300,
+        "speakers": ["\u00e9" * 120] * 20,
+        "track": "t" * 100,
+        "room": "r" * 100,
+        "startsAt": "2026-12-04T10:00:00Z",
+        "endsAt": "2026-12-04T11:00:00Z",
+        "revision": 10**12,
+        "channel": channel_for_talk("x" * MAX_TALK_ID_LENGTH),
+        "ratingClosesAt": "2026-12-05T11:00:00Z",
+    }
+    # Then its message is one AppSync event
+    [request] = publications(LEADERBOARD_CHANNEL, [catalog_message(document["id"], document)])
+    assert len(request.events[0].encode()) < MAX_EVENT_BYTES
 
 
 def test_an_unreachable_read_model_skips_the_announcement_without_raising() -> None:

@@ -1091,6 +1091,51 @@ def test_each_role_reaches_its_own_stacks_secrets_live_channel_and_topic_only(
     assert checked == ({"secrets", "live", "topic"} if parameters == MSK else {"secrets", "live"})
 
 
+@pytest.mark.parametrize(
+    "parameters", [{}, MSK, {**IN_VPC, "Tracing": "Active"}], ids=["self-managed", "msk", "vpc"]
+)
+def test_the_projector_and_the_api_alone_may_publish_live_and_only_to_the_stack_s_namespace(
+    parameters: dict[str, str],
+) -> None:
+    # Given every function the parameters deploy, and what its role is granted (its inline
+    # policies and the stack's managed policies it carries)
+    template = transformed(**parameters)
+    publishers = set()
+    for name, (function, _) in _function_roles(template).items():
+        [role] = refs(function["Role"])
+        properties = template["Resources"][role]["Properties"]
+        statements = [
+            statement
+            for policy in evaluate(template, properties.get("Policies", []))
+            if "PolicyDocument" in policy
+            for statement in policy["PolicyDocument"]["Statement"]
+        ]
+        for arn in evaluate(template, properties.get("ManagedPolicyArns", [])):
+            own = template["Resources"].get(arn.get("Ref", "")) if isinstance(arn, dict) else None
+            if own is not None and own["Type"] == "AWS::IAM::ManagedPolicy":
+                document = evaluate(template, own["Properties"]["PolicyDocument"])
+                statements += document["Statement"]
+        live = [
+            s for s in statements if any(a.startswith("appsync:") for a in _listed(s["Action"]))
+        ]
+        # Then a function that may reach the live channel may only publish, to the stack's
+        # namespace (AppSync Events authorises per namespace: no channel is finer)
+        for statement in live:
+            assert statement["Effect"] == "Allow", name
+            assert _listed(statement["Action"]) == ["appsync:EventPublish"], name
+            assert statement["Resource"] == {"Fn::GetAtt": ["LiveNamespace", "ChannelNamespaceArn"]}
+        # And it is told where to publish exactly when it may
+        variables = function.get("Environment", {}).get("Variables", {})
+        assert ("LIVE_PUBLISH_URL" in variables) == bool(live), name
+        if live:
+            assert refs(variables["LIVE_PUBLISH_URL"]) == {"LiveApi"}, name
+            publishers.add(name)
+    # And those are the API (an organiser's change) and the stack's one projector (its batches)
+    projectors = {name for name in publishers if name.startswith("Projector")}
+    assert len(projectors) == 1, publishers
+    assert publishers == {"ApiFunction", *projectors}
+
+
 # The EC2 actions Lambda's VPC guide lists for a function's network interfaces; the Describe
 # ones work only on every resource.
 FUNCTION_NETWORK_ACTIONS = {

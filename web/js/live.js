@@ -283,16 +283,18 @@ export const LEADERBOARD_CHANNEL = "/talkrate/leaderboard";
 
 // The whole programme with each talk's count and average, kept current (the programme's cards,
 // the organisers' table). The catalogue (40 to 80 KB) is read at the start, after each
-// (re)connection, when the page is shown again, once a minute while live (the watch's check: an
-// organiser's change shows within a minute) and every `pollMs` without a live channel. Ratings
-// do not read it: a leaderboard message carries each moved talk's count, average and revision,
-// put on the talk; one that names a talk not known here, or carries none (an older service),
-// reads it, at most once a minute. `onTalks(talks)` hears the list after each read or message;
+// (re)connection, when the page is shown again, once a minute while live (the watch's check) and
+// every `pollMs` without a live channel. Ratings do not read it: a leaderboard message carries
+// each moved talk's count, average and revision, put on the talk; one that names a talk not
+// known here, or carries none (an older service), reads it, at most once a minute. An
+// organiser's change does not either: its catalog message carries the talk's document (null once
+// removed), put in the list at once. `onTalks(talks)` hears the list after each read or message;
 // `read()` reads it now (its promise fails as the read did, after `onFailed(error)`).
 export function watchCatalogue({ talks = [], onTalks, onFailed = () => {}, onStatus, pollMs }) {
   let stopped = false;
   let heard = 0; // messages taken
   const heardOf = new Map(); // talk id -> { n, revision, summary } of the last message about it
+  const changedOf = new Map(); // talk id -> { n, talk } of the last catalog message about it
   let readAt = 0;
   let pending = null;
   const read = async () => {
@@ -316,6 +318,7 @@ export function watchCatalogue({ talks = [], onTalks, onFailed = () => {}, onSta
       const known = heardOf.get(talk.id);
       if (known && known.n > before) talk.summary = { ...talk.summary, ...known.summary };
     }
+    for (const [id, { n, talk }] of changedOf) if (n > before) fresh = changed(fresh, id, talk);
     talks = fresh;
     onTalks(talks);
     return news;
@@ -324,7 +327,30 @@ export function watchCatalogue({ talks = [], onTalks, onFailed = () => {}, onSta
     if (pending || stopped) return;
     pending = setTimeout(() => read().catch(() => {}), Math.max(0, readAt + 60_000 - Date.now()));
   };
+  // The list with the talk `id` as a catalog message has it: its document (`talk`), or none
+  // once removed. A document older than the one listed (a slower publish of an earlier save,
+  // by its revision) is dropped. A talk not listed yet takes the count it was last heard with,
+  // else none (a talk added under a removed one's id has its ratings: read within a minute).
+  const changed = (list, id, talk) => {
+    const known = list.find((t) => t.id === id);
+    if (!talk) return known ? list.filter((t) => t !== known) : list;
+    if (known && Number.isInteger(known.revision) && !(talk.revision > known.revision)) return list;
+    const summary = known?.summary ?? heardOf.get(id)?.summary ?? { count: 0, avg: null };
+    if (!known && !heardOf.has(id)) readSoon();
+    const next = { ...talk, summary };
+    return known ? list.map((t) => (t === known ? next : t)) : [...list, next];
+  };
+  const onChange = ({ talkId, talk }) => {
+    if (typeof talkId !== "string") return;
+    heard += 1;
+    changedOf.set(talkId, { n: heard, talk: talk || null });
+    const next = changed(talks, talkId, talk || null);
+    if (next === talks) return;
+    talks = next;
+    onTalks(talks);
+  };
   const onEvent = (message) => {
+    if (message && message.type === "catalog") return onChange(message);
     if (!message || !message.summaries) return readSoon();
     heard += 1;
     let unknown = false;
@@ -362,9 +388,10 @@ export async function talkChannel(talk) {
 
 // A talk's histogram kept current: the talk's channel when there is one (its messages carry the
 // histogram), GET /ratings after every (re)connection or poll. `onFetched()` hears each fresh
-// state shown (a GET or a live message), `onFailed(error)` each GET that failed. Returns the
-// watcher (stop(), refresh()).
-export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {}, onFailed = () => {} } = {}) {
+// state shown (a GET or a live message), `onFailed(error)` each GET that failed, `onTalk(talk)`
+// each organiser's change to the talk the channel tells of: its document (as GET /talks/{id}
+// answers it, without the summary), or null once removed. Returns the watcher (stop(), refresh()).
+export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {}, onFailed = () => {}, onTalk = () => {} } = {}) {
   // A read that was on its way while a live message came may answer an older state than the
   // message's, and a message whose publish was slow may come after the next batch's. Each
   // carries the talk's ratingsRevision (ratings applied so far, a voter's changed rating too):
@@ -399,11 +426,23 @@ export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {
       throw error;
     }
   };
+  // Of two documents of the talk the one of the lower revision is the older (a slower publish of
+  // an earlier save): dropped. A removal carries none, and is always taken.
+  let catalogRevision = Number.isInteger(talk.revision) ? talk.revision : -Infinity;
+  const changed = (document) => {
+    if (document && Number.isInteger(document.revision)) {
+      if (document.revision <= catalogRevision) return;
+      catalogRevision = document.revision;
+    }
+    onTalk(document || null);
+  };
   return watch({
     channel: await talkChannel(talk),
     refresh,
     onEvent: (event) => {
-      if (event && event.type === "talk" && event.talkId === talk.id) {
+      if (event && event.type === "catalog" && event.talkId === talk.id) {
+        changed(event.talk);
+      } else if (event && event.type === "talk" && event.talkId === talk.id) {
         const state = stateOf(event);
         if (older(state)) return;
         heard += 1;

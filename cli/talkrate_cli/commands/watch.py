@@ -1,7 +1,8 @@
 """talkrate watch: a talk's bars or the leaderboard, kept up to date in the terminal.
 
-Fed by the live channel when the deployment has one (each event wakes a refetch over HTTP),
-else by polling; polling also stands in while the channel reconnects.
+Fed by the live channel when the deployment has one (each event wakes a refetch over HTTP; an
+organiser's change to the talk reads the talk again), else by polling; polling also stands in
+while the channel reconnects.
 """
 
 from __future__ import annotations
@@ -81,8 +82,11 @@ class Watcher:
         parts += [Text(""), Text(status + " · Ctrl-C to stop", style="dim")]
         return Group(*parts)
 
-    def on_event(self, _event: Any) -> None:
-        """A live event: refetch now."""
+    def on_event(self, event: Any) -> None:
+        """A live event: refetch now; the talk itself too when an organiser changed or removed
+        it (a `catalog` message)."""
+        if isinstance(event, dict) and event.get("type") == "catalog":
+            self.look_again = True
         self.wake.set()
 
     def on_state(self, state: str) -> None:

@@ -1,26 +1,33 @@
-"""Announcing a batch on the live channel: each touched talk's new state and the leaderboard,
-published concurrently within a deadline (the projector's side of talkrate.live)."""
+"""Announcing on the live channel, concurrently within a deadline: a batch's touched talks and the
+leaderboard (the projector's side of talkrate.live), and an organiser's change to a talk (the
+API's)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from talkrate.live import (
     LEADERBOARD_CHANNEL,
+    Publication,
+    catalog_message,
     channel_for_talk,
     leaderboard_messages,
     publications,
     talk_message,
 )
-from talkrate.observability import logger
+from talkrate.observability import logger, metrics
 from talkrate.ports import LivePublisher, RatingsReadModel
 
 # After an announcement that reached its deadline with nothing published, the next ones are
 # skipped this long (each would wait the whole deadline again).
 PAUSE_AFTER_HANGING_SECONDS = 10.0
+# How long an organiser's write waits for its announcement, at most: a publish from within the
+# region takes tens of milliseconds (a new connection's TLS handshake included); the write has
+# succeeded already, and a page that misses the message reads the talk again within a minute.
+CHANGE_DEADLINE_SECONDS = 0.5
 
 
 class AnnouncementResult(NamedTuple):
@@ -33,11 +40,13 @@ class AnnouncementResult(NamedTuple):
 
 
 class Announcer:
-    """Publishes a batch's live updates concurrently, within a deadline, never raising.
+    """Publishes live updates concurrently, within a deadline, never raising.
 
-    The batch is already applied when it runs: a failed or slow publish costs the subscribers
-    one update (the next batch's message carries the state again), never the batch. When one
-    reaches its deadline with nothing published, the next are skipped for `pause_seconds`.
+    What it announces is already done when it runs (a batch applied, a talk saved or removed): a
+    failed or slow publish costs the subscribers one update (the next batch's message carries
+    the state again, a page reads its talk again within a minute), never the batch or the write.
+    When one reaches its deadline with nothing published, the next are skipped for
+    `pause_seconds`.
     """
 
     def __init__(
@@ -75,11 +84,30 @@ class Announcer:
             )
         ]
         requests += publications(LEADERBOARD_CHANNEL, leaderboard_messages(histograms))
+        return self._publish(requests, started, self._deadline)
+
+    def announce_change(self, talk_id: str, talk: Mapping[str, Any] | None) -> AnnouncementResult:
+        """The talk as the catalog has it after an organiser's change (`talk`: its document, or
+        None when it was removed), on its channel and the leaderboard's; waits at most
+        CHANGE_DEADLINE_SECONDS (or the announcer's deadline, if shorter)."""
+        started = time.monotonic()
+        if started < self._paused_until:  # the channel hung a moment ago: skip, don't wait
+            return AnnouncementResult(0, 0, 2, 0.0)
+        message = [catalog_message(talk_id, talk)]
+        requests = publications(channel_for_talk(talk_id), message)
+        requests += publications(LEADERBOARD_CHANNEL, message)
+        return self._publish(requests, started, min(self._deadline, CHANGE_DEADLINE_SECONDS))
+
+    def _publish(
+        self, requests: Sequence[Publication], started: float, deadline: float
+    ) -> AnnouncementResult:
+        """Send the requests at once and wait for them until `deadline` seconds after
+        `started`; what is still on its way then is left to its own timeout."""
         futures = [
             self._pool.submit(self._channel.publish, request.channel, request.events)
             for request in requests
         ]
-        remaining = max(0.0, self._deadline - (time.monotonic() - started))
+        remaining = max(0.0, deadline - (time.monotonic() - started))
         done, pending = wait(futures, timeout=remaining)
         for future in pending:
             future.cancel()  # not started yet: dropped; started: ends at its own timeout
@@ -91,7 +119,7 @@ class Announcer:
             )
         if pending:
             logger.warning("live updates abandoned at the deadline", extra={"count": len(pending)})
-        slow = pending or time.monotonic() - started >= self._deadline / 2
+        slow = pending or time.monotonic() - started >= deadline / 2
         if slow and len(done) == len(failed):
             # Nothing got through, and it took the deadline (or most of it: a publish times out
             # at the deadline, just before or just after it): a channel that hangs would hold
@@ -104,3 +132,28 @@ class Announcer:
             abandoned=len(pending),
             seconds=time.monotonic() - started,
         )
+
+
+def report(result: AnnouncementResult, what: str) -> None:
+    """Log how an announcement of `what` went, and count it (LiveUpdatesPublished,
+    LiveUpdatesFailed: LiveUpdatesFailedAlarm watches the latter)."""
+    logger.info(
+        f"{what} announced",
+        extra={
+            "published": result.published,
+            "failed": result.failed,
+            "abandoned": result.abandoned,
+            "ms": round(result.seconds * 1000, 1),
+        },
+    )
+    metrics.add_metric(name="LiveUpdatesPublished", unit="Count", value=result.published)
+    metrics.add_metric(
+        name="LiveUpdatesFailed", unit="Count", value=result.failed + result.abandoned
+    )
+
+
+def report_not_announced(what: str) -> None:
+    """Log and count an announcement that could not even start (a live channel configured with
+    no usable URL): called from an exception handler."""
+    logger.exception(f"{what} not announced")
+    metrics.add_metric(name="LiveUpdatesFailed", unit="Count", value=1)

@@ -1,11 +1,13 @@
-"""The live channel: what the projector announces after a batch, and on which channel (the
-announcing itself, concurrent and within a deadline, is talkrate.announcer's).
+"""The live channel: what the projector announces after a batch and the API after an organiser's
+change to the catalog, and on which channel (the announcing itself, concurrent and within a
+deadline, is talkrate.announcer's).
 
 Channels live in the `talkrate` namespace of an AppSync Events API (emulated by the local
 runtime): `/talkrate/talks/<segment>` per talk and `/talkrate/leaderboard`. A channel segment may
 only hold 1 to 50 letters, digits and dashes, so a talk id that is not one is named by a hash.
 Messages carry state, not deltas: a lost or repeated message is healed by the next one, and a
-client that reconnects refetches over HTTP.
+client that reconnects refetches over HTTP. Each has a `type` ("talk", "leaderboard",
+"catalog"); a client skips a type it does not know.
 """
 
 from __future__ import annotations
@@ -82,6 +84,14 @@ def _summary(histogram: Histogram) -> dict[str, Any]:
     if histogram.revision is not None:
         summary["ratingsRevision"] = histogram.revision
     return summary
+
+
+def catalog_message(talk_id: str, talk: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A talk as the catalog has it after an organiser's change: `talk` is its document as
+    GET /talks/{talkId} answers it (without the rating summary; its `revision` orders two of
+    them), or None when the talk was removed. Sent on the talk's channel and the leaderboard's
+    (the programme and the leaderboard show titles)."""
+    return {"type": "catalog", "talkId": talk_id, "talk": None if talk is None else dict(talk)}
 
 
 class Publication(NamedTuple):

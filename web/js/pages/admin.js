@@ -205,8 +205,8 @@ export function adminPage(main) {
           list)));
 
     // The table follows the programme as the other pages do (see watchCatalogue): a rating
-    // moves its talk's count and average in place, another organiser's change shows within a
-    // minute, and every 5 s without a live channel. Rows are kept per talk and changed in
+    // moves its talk's count and average in place, another organiser's change shows as its
+    // catalog message comes, and every 5 s without a live channel. Rows are kept per talk and changed in
     // place, so that the keyboard focus (on an Edit button) and an open form stay where they are.
     const badge = liveBadge();
     // A read that failed while talks are listed (see staleNotice): the count line is redrawn

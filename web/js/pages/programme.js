@@ -169,8 +169,8 @@ export function programmePage(main) {
   }
 
   // The catalogue kept current (see watchCatalogue): a rating elsewhere moves a card's score
-  // from the leaderboard message, an organiser's change shows within a minute (15 s without a
-  // live channel).
+  // from the leaderboard message, an organiser's change (a talk added, edited or removed) shows
+  // as its catalog message comes (within 15 s without a live channel).
   if (talks.length) {
     drawTracks();
     show();

@@ -121,8 +121,9 @@ export function screenPage(main, talkId) {
       : "Check this screen's address, or add the talk on the organisers' page: it appears here within half a minute.");
     setText(problem, "");
   };
-  // The 30 s read: an organiser's change is shown, a deletion too; other failures keep what is
-  // shown (the badge and the line below say the service cannot be reached).
+  // The 30 s read: an organiser's change is shown (at once when the live channel tells of it), a
+  // deletion too; other failures keep what is shown (the badge and the line below say the
+  // service cannot be reached).
   const reread = () => read().catch((error) => {
     if (notFound(error)) notInProgramme(true);
     else if (!missing) show();
@@ -175,6 +176,17 @@ export function screenPage(main, talkId) {
       onFailed: (error) => {
         if (notFound(error)) notInProgramme(true);
         else setText(problem, errorText(error));
+      },
+      // An organiser's change, pushed: shown at once rather than at the next 30 s read (a
+      // talk added again under its id too: the screen stays subscribed).
+      onTalk: (changed) => {
+        if (stopped) return;
+        if (!changed) {
+          notInProgramme(true);
+          return;
+        }
+        talk = changed;
+        show();
       },
     });
     if (stopped) watcher.stop();

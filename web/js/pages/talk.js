@@ -468,7 +468,12 @@ export function talkPage(main, talkId) {
       else if (refused) say(`Your rating of ${refused.value} out of 5 was sent when the network came back, and refused. ${refusal(new ApiError(refused.status, refused.problem, refused.retryAfter))}`);
       resend();
       if (talk.summary) histogram.update(talk.summary);
-      const watcher = await watchTalk(talk, histogram, { onStatus: badge.set });
+      // An organiser's change comes over the channel: the title, room, times and stars
+      // follow it at once; a removal is said as a tap would find it.
+      const watcher = await watchTalk(talk, histogram, {
+        onStatus: badge.set,
+        onTalk: (changed) => (changed ? showTalk(changed) : notFound(true)),
+      });
       if (stopped) watcher.stop();
       else live = watcher;
     } catch (error) {

@@ -158,7 +158,9 @@ class TalkOut(Talk):
 
     channel: str = Field(
         description="The talk's live channel (AppSync Events), where the projector publishes "
-        "its new histogram after each batch."
+        'its new histogram after each batch ({"type": "talk", ...}), and the API the talk as '
+        'an organiser changed it ({"type": "catalog", "talkId", "talk"}: this document '
+        "without its summary, or null once removed; also on /talkrate/leaderboard)."
     )
     rating_closes_at: datetime | None = Field(
         alias="ratingClosesAt",

@@ -193,7 +193,10 @@ router.later(
     security=ADMIN_ONLY,
 )
 def delete_talk(talk_id: TalkIdPath, if_match: IfMatch = None) -> Response:
+    from talkrate.api.announce import announce_change  # organisers' writes only
+
     remove_talk(wiring.talk_catalog(), wiring.read_model(), talk_id, precondition(if_match, None))
+    announce_change(talk_id, None)  # its open pages say it is no longer in the programme
     return Response(204, None, "")
 
 

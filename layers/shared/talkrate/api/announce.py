@@ -1,0 +1,27 @@
+"""Telling the open pages of an organiser's change to the catalog, once it is saved: the talk's
+document (None once removed) on its live channel and the leaderboard's (talkrate.live's
+`catalog` message). Imported at the first organiser's write: the attendees' routes never load
+the announcer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from talkrate import wiring
+from talkrate.announcer import report, report_not_announced
+
+
+def announce_change(talk_id: str, talk: dict[str, Any] | None) -> None:
+    """Announce the talk as the catalog has it now (`talk`: its document, None when removed),
+    within the announcer's bound for a write; never raises. The write has succeeded: a failed
+    or slow announcement costs the open pages the push (they read the talk again within a
+    minute), never the organiser's answer."""
+    try:
+        announcer = wiring.live_announcer()
+        if announcer is None:
+            return
+        announced = announcer.announce_change(talk_id, talk)
+    except Exception:
+        report_not_announced("catalog change")
+        return
+    report(announced, "catalog change")
