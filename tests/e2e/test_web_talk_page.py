@@ -932,7 +932,7 @@ def test_a_rating_kept_offline_and_refused_from_another_page_is_said_on_its_talk
     # And when the attendee opens A, its page says the 4 was refused, and why, once
     page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
     message = page.get_by_test_id("message")
-    expect(message).to_contain_text("Your rating of 4 out of 5 was sent when the network came back")
+    expect(message).to_contain_text("Your rating of 4 out of 5 was sent from another page")
     expect(message).to_contain_text("Rating is closed for this talk")
     page.reload()
     expect(star(page, 4)).to_be_disabled()
@@ -1167,3 +1167,43 @@ def test_a_rating_waits_as_long_as_the_service_asks_on_its_page_and_on_the_next(
     assert waited_on(page, lambda: ratings_of(web, talk["id"]) == only(4))
     assert len(keys) == 2
     assert keys[0] == keys[1]
+
+
+def test_a_kept_rating_another_tab_sends_and_the_service_refuses_is_said_in_its_open_tab(
+    web: WebStack, phone: BrowserContext, page: Page
+) -> None:
+    # Given an attendee who rated a talk 3, whose 4 is kept on the talk's page, open in a tab
+    # (another run held its key at each of the page's tries; the page checks it again later)
+    talk = web.add_talk(title="Refused in another tab", **an_hour_from(datetime.now(UTC)))
+    held = [False]
+    ratings_sent(page, held, problem(409, "request-in-progress", "Request in progress", 1))
+    own, message = rated_three(web, page, talk)
+    held[0] = True
+    star(page, 4).click()
+    past_the_page_s_retries(page)
+    expect(message).to_have_text(
+        "Your rating is still being sent: this page checks it again shortly."
+    )
+    # When an organiser moves the talk to two days ago (rating closed), and the attendee opens
+    # the leaderboard in another tab, which sends the kept 4
+    before = an_hour_from(datetime.now(UTC) - timedelta(days=2))
+    answer = web.as_organiser("PUT", f"/talks/{talk['id']}", {"title": talk["title"], **before})
+    assert answer.status == 200, answer.body
+    other = phone.new_page()
+    other.goto(web.url("/app/leaderboard"))
+    # Then the talk's tab says at once that the 4 was refused, and why (it said nothing, and
+    # showed the 3 as if the 4 had never been tapped), and its stars go off
+    expect(message).to_contain_text(
+        "Your rating of 4 out of 5 was sent from another page, and refused."
+    )
+    expect(message).to_contain_text("Rating is closed for this talk")
+    expect(star(page, 4)).to_be_disabled()
+    expect(own).to_contain_text("You rated 3 out of 5")
+    expect(star(page, 4)).not_to_have_class(
+        re.compile(r"\bsending\b")
+    )  # no longer shown on its way
+    assert ratings_of(web, talk["id"]) == only(3)
+    # And once: the tab reloaded says nothing more of it
+    page.reload()
+    expect(star(page, 4)).to_be_disabled()
+    expect(message).to_have_text("")

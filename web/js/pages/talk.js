@@ -83,6 +83,7 @@ export function talkPage(main, talkId) {
   let next = null; // a star tapped while another rating was on its way: sent after it
   let waiting = false; // a kept rating waits: for the network, or as the service asked
   let retryTimer = null; // a rating waiting as the service asked is sent again then
+  let settled = null; // the key of the last rating this page had the service's answer for
   // This page sends its talk's kept rating itself, and says how it goes (outbox.js sends the others').
   const release = claim(talkId);
   // The count and average said to a screen reader at most every 15 s (announce.js).
@@ -188,7 +189,10 @@ export function talkPage(main, talkId) {
   let unrated = ""; // what to say of an attendee who did not rate while it is closed
 
   function showOwn(value) {
-    buttons.forEach((button, i) => button.setAttribute("aria-pressed", String(i + 1 === value)));
+    buttons.forEach((button, i) => {
+      button.setAttribute("aria-pressed", String(i + 1 === value));
+      button.classList.remove("sending"); // a rating waiting here, ended by another page
+    });
     // Without a pass (a service that gives none) another star is another rating, not a change.
     const change = open && tokens ? ` ${pick()} another star to change it.` : "";
     setText(own, value ? `You rated ${value} out of 5.${change}` : open ? `${pick()} a star to rate this talk.` : unrated);
@@ -208,16 +212,29 @@ export function talkPage(main, talkId) {
   }
 
   // The attendee's rating: the one on its way, else the last one the service took. A rating
-  // being sent says so itself.
-  function showMine() {
+  // being sent says so itself. `heard`: told by another tab's storage.
+  function showMine(heard = false) {
     if (busy) return;
     const held = keptRating();
     if (waiting && !held) {
-      waiting = false; // another tab's newer rating took its place
+      waiting = false; // another tab's newer rating took its place, or another page sent it
       say("");
     }
+    if (talk) sayRefused(heard);
     if (held) showSending(held.value, waiting ? `Waiting to send your rating: ${held.value} out of 5.` : undefined);
     else showOwn(ownRating(talkId));
+  }
+
+  // A kept rating another page sent (outbox.js), refused by the service: said here once, when
+  // the page shows its talk or, open in another tab, as soon as that page notes it. One this
+  // page had the answer for itself was said already.
+  function sayRefused(heard) {
+    const refused = takeRefused(talkId);
+    if (!refused || refused.key === settled) return;
+    if (refused.unconfirmed) say(unconfirmed(refused.value));
+    else say(`Your rating of ${refused.value} out of 5 was sent from another page, and refused. ${refusal(new ApiError(refused.status, refused.problem, refused.retryAfter))}`);
+    // Closed or gone meanwhile: the stars follow.
+    if (heard && (refused.status === 409 || refused.status === 404)) reloadTalk();
   }
 
   // The buttons follow the rating window: checked on load, every 30 s, at its next edge, and
@@ -256,8 +273,10 @@ export function talkPage(main, talkId) {
     if (document.visibilityState === "visible") reloadTalk();
   }
   document.addEventListener("visibilitychange", onVisible);
-  // Every tab of the attendee shows their newest rating: another tab's is told by its storage.
-  window.addEventListener("storage", showMine);
+  // Every tab of the attendee shows their newest rating: another tab's is told by its storage,
+  // and so is the refusal of one another page sent.
+  const onStorage = () => showMine(true);
+  window.addEventListener("storage", onStorage);
   window.addEventListener("online", resend);
 
   async function post(value, token, key) {
@@ -432,6 +451,7 @@ export function talkPage(main, talkId) {
       if (!waiting) showOwn(ownRating(talkId));
     } finally {
       // Answered (or refused): no longer on its way, unless another tab sends one of its own.
+      if (!waiting) settled = key;
       if (!waiting && sendingRating(talkId)?.key === key) keepSending(talkId, null);
       busy = false;
       buttons.forEach((b) => b.classList.remove("sending"));
@@ -478,12 +498,7 @@ export function talkPage(main, talkId) {
       say("");
       await knowPolicy();
       if (stopped) return;
-      showTalk(loaded);
-      // A rating kept for the network and refused while the page was not open (sent from
-      // another page once back online) is said now, once.
-      const refused = takeRefused(talkId);
-      if (refused?.unconfirmed) say(unconfirmed(refused.value));
-      else if (refused) say(`Your rating of ${refused.value} out of 5 was sent when the network came back, and refused. ${refusal(new ApiError(refused.status, refused.problem, refused.retryAfter))}`);
+      showTalk(loaded); // (says a kept rating another page sent and the service refused)
       resend();
       if (talk.summary) histogram.update(talk.summary);
       const watcher = await watchTalk(talk, histogram, { onStatus: badge.set });
@@ -551,7 +566,7 @@ export function talkPage(main, talkId) {
     clearTimeout(retryTimer);
     clearTimeout(edgeTimer);
     document.removeEventListener("visibilitychange", onVisible);
-    window.removeEventListener("storage", showMine);
+    window.removeEventListener("storage", onStorage);
     window.removeEventListener("online", resend);
     removeEventListener("resize", refit);
     live.stop();
