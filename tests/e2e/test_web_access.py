@@ -637,3 +637,69 @@ def test_live_figures_reach_a_screen_reader_now_and_then_not_at_every_rating(
     finally:
         client.delete(histogram_key(talk["id"]))
         client.close()
+
+
+def board_shows(page: Page, titles: list[str], counts: list[str] | None = None) -> None:
+    """Step the page's clock (past its debounce of live messages) until its board lists these
+    titles, in this order (and, if given, these counts)."""
+    rows = page.locator("table.board tbody tr")
+
+    def shown() -> bool:
+        if rows.locator("td a").all_inner_texts() != titles:
+            return False
+        return counts is None or rows.locator("td.num:last-child").all_inner_texts() == counts
+
+    for _ in range(50):
+        if shown():
+            return
+        page.clock.run_for(400)
+        page.wait_for_timeout(100)
+    assert shown(), rows.all_inner_texts()
+
+
+def announced(page: Page) -> list[str]:
+    """What the region said since ANNOUNCEMENTS_WATCH, without the titles' isolating marks."""
+    said: list[str] = page.evaluate("window.__announced")
+    return [text.replace("\u2068", "").replace("\u2069", "") for text in said]
+
+
+def test_the_leaderboard_says_who_leads_to_a_screen_reader_at_most_once_a_minute(
+    web: WebStack, page: Page
+) -> None:
+    # Given two talks of a track of their own, one rated, and that track's leaderboard open and
+    # live, on a clock the test moves
+    track = f"Heard board {unique_talk_id()}"
+    early = web.add_talk(title="Early favourite", track=track)
+    late = web.add_talk(title="Late surge", track=track)
+    web.rate(early["id"], 4)
+    assert wait_for(lambda: web.count(early["id"]) == 1)
+    page.clock.install()
+    page.goto(web.url(f"/app/leaderboard?track={quote(track)}"))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    board_shows(page, ["Early favourite"])
+    # Then a polite status region is there, silent: the board is read with the page
+    region = page.get_by_test_id("announcement")
+    expect(region).to_have_attribute("role", "status")
+    expect(region).to_have_attribute("aria-live", "polite")
+    expect(region).to_have_text("")
+    page.evaluate(ANNOUNCEMENTS_WATCH)
+    # When the other talk takes the lead
+    for _ in range(2):
+        web.rate(late["id"], 5)
+    board_shows(page, ["Late surge", "Early favourite"])
+    page.clock.run_for(100)
+    # Then the new order is said at once
+    assert announced(page) == ["“Late surge” leads the board, then “Early favourite”."]
+    # When the first takes it back within the minute
+    for _ in range(3):
+        web.rate(early["id"], 5)
+    board_shows(page, ["Early favourite", "Late surge"])
+    # Then that is said only once the minute has passed
+    assert len(announced(page)) == 1
+    page.clock.run_for(60_000)
+    assert announced(page)[1:] == ["“Early favourite” leads the board, then “Late surge”."]
+    # And a rating that changes counts but not the order is not said at all
+    web.rate(late["id"], 4)
+    board_shows(page, ["Early favourite", "Late surge"], counts=["4", "3"])
+    page.clock.run_for(61_000)
+    assert len(announced(page)) == 2

@@ -754,12 +754,12 @@ def test_a_rating_the_gateway_keeps_throttling_is_said_busy_not_limited(
     star(page, 2).click()
     enter_event_code(page)
     # Then the attendee reads that the service is busy (not that they rated too often), and
-    # nothing counted
+    # that the 2 waits (kept, not lost); nothing counted yet
     expect(page.get_by_test_id("message")).to_have_text(
-        "The service is busy just now: your rating was not counted. Try again in a moment.",
-        timeout=15_000,
+        "The service is busy: your rating waits, and is sent in 30 s.", timeout=15_000
     )
     assert len(keys) == 4
+    assert kept_rating(page, talk["id"])["value"] == 2
     assert ratings_of(web, talk["id"]) == NOTHING
 
 
@@ -932,7 +932,7 @@ def test_a_rating_kept_offline_and_refused_from_another_page_is_said_on_its_talk
     # And when the attendee opens A, its page says the 4 was refused, and why, once
     page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
     message = page.get_by_test_id("message")
-    expect(message).to_contain_text("Your rating of 4 out of 5 was sent when the network came back")
+    expect(message).to_contain_text("Your rating of 4 out of 5 was sent from another page")
     expect(message).to_contain_text("Rating is closed for this talk")
     page.reload()
     expect(star(page, 4)).to_be_disabled()
@@ -1062,3 +1062,148 @@ def test_a_rating_kept_before_any_pass_and_sent_by_two_tabs_at_once_asks_for_one
     assert None not in tokens
     assert ratings_of(web, talk["id"]) == only(4)
     expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
+
+
+def problem(status: int, slug: str, title: str, retry_after: int | None = None) -> Any:
+    """A route handler answering as the API does with a problem document: `status`, with a
+    Retry-After if given."""
+    body = f'{{"type": "urn:talkrate:problem:{slug}", "title": "{title}", "status": {status}}}'
+    headers = {"Retry-After": str(retry_after)} if retry_after else {}
+    return lambda route: route.fulfill(
+        status=status, content_type="application/problem+json", headers=headers, body=body
+    )
+
+
+def test_a_rating_answered_500_is_kept_and_sent_again_under_its_key(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee who rated a talk 3, and then a service that answers 500 to their ratings
+    # (an error it did not expect: the rating may or may not have been stored)
+    talk = web.add_talk(title="A hiccup on the service's side")
+    failing = [False]
+    keys = ratings_sent(page, failing, problem(500, "internal", "Internal error"))
+    own, message = rated_three(web, page, talk)
+    failing[0] = True
+    # When they tap 4, and the page's tries all get the 500
+    star(page, 4).click()
+    past_the_page_s_retries(page)
+    # Then the 4 is kept and said to wait (it was said "not counted" and dropped: a tap lost)
+    expect(message).to_have_text(
+        "Something went wrong on the service's side: your rating waits, and is sent in 30 s."
+    )
+    expect(own).to_have_text("Waiting to send your rating: 4 out of 5.")
+    assert len(keys) == 5  # the 3, and the 4's four tries
+    assert kept_rating(page, talk["id"])["value"] == 4
+    # When the service is well again and the 30 s have passed
+    failing[0] = False
+    page.clock.run_for(31_000)
+    # Then the 4 is sent under its key, and counted once
+    expect(own).to_contain_text("You rated 4 out of 5")
+    expect(message).to_have_text("")
+    assert wait_for(lambda: ratings_of(web, talk["id"]) == only(4))
+    assert len(set(keys[1:])) == 1
+
+
+def test_a_rating_waits_as_long_as_the_service_asks_on_its_page_and_on_the_next(
+    web: WebStack, page: Page
+) -> None:
+    # Given a first-time attendee (the event code given, no pass yet), on a page whose clock the
+    # test moves, whose network's passes ran out for 90 s, and a service that will answer their
+    # rating's first send "busy, try in 120 s"
+    talk = web.add_talk(title="Waits as it was asked")
+    page.clock.install()
+    page.goto(web.url("/app/config.json"))
+    page.evaluate(
+        "code => localStorage.setItem('talkrate.eventCode', JSON.stringify(code))",
+        web_app.EVENT_CODE,
+    )
+    passes: list[str] = []
+    no_pass = [True]
+    too_many = problem(429, "rate-limited", "Too many requests", retry_after=90)
+
+    def voters(route: Route) -> None:
+        passes.append(route.request.method)
+        if no_pass[0]:
+            too_many(route)
+        else:
+            route.continue_()
+
+    page.route(lambda url: urlparse(url).path == "/voters", voters)
+    busy = problem(503, "unavailable", "Service unavailable", retry_after=120)
+
+    def busy_once(route: Route) -> None:
+        busy(route)
+        once[0] = False
+
+    once = [True]
+    keys = ratings_sent(page, once, busy_once)
+    # When they tap 4 on the talk's page
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    message = page.get_by_test_id("message")
+    star(page, 4).click()
+    expect(message).to_have_text(
+        "Too many attendee passes asked for from this network just now: your rating waits, "
+        "and is sent in 90 s."
+    )
+    # Then its page's 30 s check does not ask for a pass again before the 90 s
+    web_app.run_clock(page, 1, 31_000, 300)
+    assert passes == ["POST"]
+    # Nor does the programme, where they go next, at its own 30 s try
+    page.get_by_role("navigation").get_by_role("link", name="Programme").click()
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    web_app.run_clock(page, 1, 31_000, 300)
+    assert passes == ["POST"]
+    assert keys == []
+    # When the 90 s have passed, passes given again: the 4 goes with one, and is answered busy
+    no_pass[0] = False
+    web_app.run_clock(page, 1, 30_000, 300)
+    assert waited_on(page, lambda: len(keys) == 1)
+    # Then it is not sent again at the programme's next 30 s try, before the 120 s asked
+    web_app.run_clock(page, 1, 31_000, 300)
+    assert len(keys) == 1
+    assert kept_rating(page, talk["id"])["value"] == 4
+    # And after them it is, under its key, and counted once
+    web_app.run_clock(page, 1, 90_000, 300)
+    assert waited_on(page, lambda: ratings_of(web, talk["id"]) == only(4))
+    assert len(keys) == 2
+    assert keys[0] == keys[1]
+
+
+def test_a_kept_rating_another_tab_sends_and_the_service_refuses_is_said_in_its_open_tab(
+    web: WebStack, phone: BrowserContext, page: Page
+) -> None:
+    # Given an attendee who rated a talk 3, whose 4 is kept on the talk's page, open in a tab
+    # (another run held its key at each of the page's tries; the page checks it again later)
+    talk = web.add_talk(title="Refused in another tab", **an_hour_from(datetime.now(UTC)))
+    held = [False]
+    ratings_sent(page, held, problem(409, "request-in-progress", "Request in progress", 1))
+    own, message = rated_three(web, page, talk)
+    held[0] = True
+    star(page, 4).click()
+    past_the_page_s_retries(page)
+    expect(message).to_have_text(
+        "Your rating is still being sent: this page checks it again shortly."
+    )
+    # When an organiser moves the talk to two days ago (rating closed), and the attendee opens
+    # the leaderboard in another tab, which sends the kept 4
+    before = an_hour_from(datetime.now(UTC) - timedelta(days=2))
+    answer = web.as_organiser("PUT", f"/talks/{talk['id']}", {"title": talk["title"], **before})
+    assert answer.status == 200, answer.body
+    other = phone.new_page()
+    other.goto(web.url("/app/leaderboard"))
+    # Then the talk's tab says at once that the 4 was refused, and why (it said nothing, and
+    # showed the 3 as if the 4 had never been tapped), and its stars go off
+    expect(message).to_contain_text(
+        "Your rating of 4 out of 5 was sent from another page, and refused."
+    )
+    expect(message).to_contain_text("Rating is closed for this talk")
+    expect(star(page, 4)).to_be_disabled()
+    expect(own).to_contain_text("You rated 3 out of 5")
+    expect(star(page, 4)).not_to_have_class(
+        re.compile(r"\bsending\b")
+    )  # no longer shown on its way
+    assert ratings_of(web, talk["id"]) == only(3)
+    # And once: the tab reloaded says nothing more of it
+    page.reload()
+    expect(star(page, 4)).to_be_disabled()
+    expect(message).to_have_text("")

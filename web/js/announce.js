@@ -44,6 +44,14 @@ export function liveAnnouncer(everyMs) {
       offline = next;
       changed();
     },
+    // What is shown now is of another thing (the attendee chose it): its first figures are
+    // read with it, not said.
+    reset() {
+      clearTimeout(timer);
+      timer = null;
+      figures = said = null;
+      setText(node, "");
+    },
     stop() {
       clearTimeout(timer);
     },

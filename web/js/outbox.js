@@ -4,7 +4,7 @@
 // voter token, so a send that also happens elsewhere (another tab, the talk's page) counts once.
 // The talk page sends its own talk's (it says how it goes): it claims the talk while open.
 import { request, ApiError, gatewayBusy, appConfig } from "./api.js";
-import { keptTalks, sendingRating, keepSending, safeToResend, rememberRating, noteRefused, voterToken, forgetToken } from "./voter.js";
+import { keptTalks, sendingRating, keepSending, safeToResend, rememberRating, noteRefused, voterToken, forgetToken, TooManyVoters } from "./voter.js";
 
 const claimed = new Set();
 const inFlight = new Set();
@@ -15,9 +15,40 @@ export function claim(talkId) {
   return () => claimed.delete(talkId);
 }
 
-// Worth sending again later: no answer, a busy or slow service, or another run holding its key.
-const later = (error) => error instanceof ApiError && (error.status === 0 || error.status >= 500 || gatewayBusy(error)
-  || (error.status === 409 && String(error.problem.type || "").endsWith("request-in-progress")));
+// Another run of the rating's Idempotency-Key (another tab, a page before its reload) still holds it.
+export const inProgress = (error) => error instanceof ApiError && error.status === 409 && String(error.problem.type || "").endsWith("request-in-progress");
+
+// The one rule of which answers to a rating (or to its pass) mean "keep it and send it again
+// later, under its key": no answer, any 5xx (a busy or failing service, a gateway answering for
+// it: the key makes a send that did count count once), the gateway's throttle, or another run
+// holding the key. Every other answer is the service's word on the rating: counted or refused.
+export const keepForLater = (error) => error instanceof ApiError && (error.status === 0 || error.status >= 500 || gatewayBusy(error) || inProgress(error));
+
+// Tried again this often while ratings are kept: one that waited for a pass (a network over
+// its passes for the minute, a busy service) goes without the page being reloaded.
+export const AGAIN_MS = 30_000;
+// A Retry-After is honoured up to five minutes: a longer one (a gateway's maintenance page, a
+// misread header) would leave a tapped rating waiting past its talk's close; tried then, it asks
+// the service again, no more often than that.
+const LONGEST_WAIT_MS = 5 * 60_000;
+
+// The kept rating of `key` waits as the service asked (`retryAfter` s, at most five minutes),
+// else to the next try: noted with it (`retryAt`), so that no page of the app sends it before.
+// The wait, in ms.
+export function putOff(talkId, key, retryAfter) {
+  if (!retryAfter) return AGAIN_MS;
+  const wait = Math.min(retryAfter * 1000, LONGEST_WAIT_MS);
+  const held = sendingRating(talkId);
+  if (held?.key === key) keepSending(talkId, { ...held, retryAt: Date.now() + wait });
+  return wait;
+}
+
+// How long a kept rating still waits, in ms (0: it may be sent). One noted to wait longer than
+// a Retry-After is honoured (a phone's clock set back since) waits no more.
+export function waitLeft(held, now = Date.now()) {
+  const left = (held.retryAt ?? 0) - now;
+  return left > 0 && left <= LONGEST_WAIT_MS ? left : 0;
+}
 
 async function sendOne(talkId) {
   const held = sendingRating(talkId);
@@ -31,6 +62,7 @@ async function sendOne(talkId) {
       try {
         token = await voterToken();
       } catch (error) {
+        if (error instanceof TooManyVoters || keepForLater(error)) putOff(talkId, held.key, error.retryAfter);
         if (!(error instanceof ApiError && (error.status === 404 || error.status === 405))) return;
         if ((await appConfig()).votingPolicy === "attendee") return; // no rating without a pass
         token = null; // the service hands out no passes: open voting, rated without one
@@ -43,33 +75,57 @@ async function sendOne(talkId) {
     });
     // Said as the attendee's rating only while it is still the one kept: a newer tap (sent by
     // its talk's page meanwhile) stands.
-    if (sendingRating(talkId)?.key === held.key) rememberRating(talkId, answer.body?.rating?.value ?? held.value);
+    if (sendingRating(talkId)?.key === held.key) {
+      rememberRating(talkId, answer.body?.rating?.value ?? held.value);
+      keepSending(talkId, null);
+    }
   } catch (error) {
-    if (later(error)) return;
-    // Refused (closed, gone, over a limit, a pass refused): dropped, said on its talk's page.
+    if (keepForLater(error)) {
+      putOff(talkId, held.key, error.retryAfter);
+      return;
+    }
+    // Refused (closed, gone, over a limit, a pass refused): dropped, then noted, said on its
+    // talk's page (one open in another tab hears the note).
     const passRefused = token && error instanceof ApiError && (error.status === 401 || error.status === 403);
     if (passRefused) forgetToken();
+    if (sendingRating(talkId)?.key === held.key) keepSending(talkId, null);
     const { status = 0, problem = {}, retryAfter = null } = error instanceof ApiError ? error : {};
     // A pass refused now for a rating sent under it before (its answer lost): that send may
     // have counted, so the page says it could not be confirmed rather than refused.
-    noteRefused(talkId, { value: held.value, status, problem, retryAfter, unconfirmed: Boolean(passRefused && held.sentAt) });
+    noteRefused(talkId, { value: held.value, key: held.key, status, problem, retryAfter, unconfirmed: Boolean(passRefused && held.sentAt) });
   }
-  if (sendingRating(talkId)?.key === held.key) keepSending(talkId, null);
 }
 
-// Every kept rating not claimed by an open talk page, each once at a time.
+// Every kept rating not claimed by an open talk page, each once at a time, none before the
+// time the service asked it to wait.
 export function sendKept() {
   if (!navigator.onLine) return;
   for (const talkId of keptTalks()) {
     if (claimed.has(talkId) || inFlight.has(talkId)) continue;
+    const held = sendingRating(talkId);
+    const left = held ? waitLeft(held) : 0;
+    if (left) {
+      wake(left);
+      continue;
+    }
     inFlight.add(talkId);
     sendOne(talkId).finally(() => inFlight.delete(talkId));
   }
 }
 
-// Tried again this often while ratings are kept: one that waited for a pass (a network over
-// its passes for the minute, a busy service) goes without the page being reloaded.
-const AGAIN_MS = 30_000;
+// A rating that waits is sent when its wait ends (seen at a try before, at most 30 s before).
+let wakeAt = Infinity;
+let wakeTimer = null;
+function wake(ms) {
+  const at = Date.now() + ms;
+  if (at >= wakeAt) return;
+  clearTimeout(wakeTimer);
+  wakeAt = at;
+  wakeTimer = setTimeout(() => {
+    wakeAt = Infinity;
+    sendKept();
+  }, ms);
+}
 
 export function watchKept() {
   sendKept();

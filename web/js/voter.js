@@ -185,8 +185,9 @@ export const keepSending = (talkId, held) => put(SENDING_KEY, talkId, held);
 // The talks with a rating kept on its way.
 export const keptTalks = () => Object.keys(read(SENDING_KEY) || {});
 
-// A kept rating the service refused while its talk's page was not open ({value, status, problem,
-// retryAfter}): said when the attendee next opens the talk, once.
+// A kept rating the service refused when another page sent it ({value, key, status, problem,
+// retryAfter, unconfirmed}): said on its talk's page, once, by one open then (the storage event
+// tells it) or when the attendee next opens the talk.
 const REFUSED_KEY = "talkrate.refused";
 export const noteRefused = (talkId, note) => put(REFUSED_KEY, talkId, note);
 export function takeRefused(talkId) {

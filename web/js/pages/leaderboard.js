@@ -1,15 +1,28 @@
 // /app/leaderboard: the best talks (Bayesian average), live, with a track filter.
-import { h, fill, setText, formatAvg, formatCount, talkHref, debounce, arrange } from "../dom.js";
+import { h, fill, setText, formatAvg, formatCount, talkHref, debounce, arrange, isolatedText } from "../dom.js";
 import { get, allTalks } from "../api.js";
 import { watch, LEADERBOARD_CHANNEL } from "../live.js";
 import { liveBadge, errorText, tracksOf, trackSelect, staleNotice } from "./common.js";
+import { liveAnnouncer } from "../announce.js";
 
 const SIZE = 20;
+
+// What a screen reader hears of the board: who leads, and the two after ("“A” leads the board,
+// then “B” and “C”."). Only the order of the top three, not the counts or averages, which move
+// at every rating anywhere: a new leader, or a new second or third, is news.
+function leaders(talks) {
+  const [first, ...next] = talks.slice(0, 3).map((row) => `“${isolatedText(row.title)}”`);
+  if (!first) return "";
+  return `${first} leads the board${next.length ? `, then ${next.join(" and ")}` : ""}.`;
+}
 
 export function leaderboardPage(main) {
   document.title = "Leaderboard · talkrate";
   let track = new URLSearchParams(location.search).get("track") || "";
-  const badge = liveBadge();
+  // Said to a screen reader at most once a minute, as on the room screen (announce.js): a
+  // board that moves at a busy conference's pace would otherwise talk over everything else.
+  const announcer = liveAnnouncer(60_000);
+  const badge = liveBadge(announcer);
   const status = h("p", { class: "muted", role: "status" });
   // A read that failed while a board is shown: said with the time the board shown was read
   // (see staleNotice), as on the programme.
@@ -32,7 +45,7 @@ export function leaderboardPage(main) {
         h("th", { scope: "col", class: "num" }, "Average"),
         h("th", { scope: "col", class: "num" }, "Ratings"))),
       body)),
-    status, stale.node, badge.node);
+    status, stale.node, badge.node, announcer.node);
 
   const rows = new Map(); // talk id -> its row and cells
   // Reads overlap (a live message, a reconnection, a new track): a read draws only when it
@@ -76,6 +89,7 @@ export function leaderboardPage(main) {
       const ids = new Set(board.talks.map((row) => row.talkId));
       for (const id of [...rows.keys()]) if (!ids.has(id)) rows.delete(id);
       arrange(body, nodes);
+      announcer.figures(leaders(board.talks));
       // With a track chosen, the board may be empty while other tracks' talks are rated.
       setText(status, board.talks.length ? "" : `No talk${of ? ` in ${of}` : ""} has been rated yet.`);
       stale.read();
@@ -99,6 +113,7 @@ export function leaderboardPage(main) {
       fill(trackBox, h("label", { for: "track" }, "Track"),
         trackSelect("track", tracksOf(talks), track, (value) => {
           track = value;
+          announcer.reset(); // the chosen track's board is read as the attendee moves to it
           history.replaceState(null, "", `/app/leaderboard${track ? `?track=${encodeURIComponent(track)}` : ""}`);
           refresh().catch(() => {});
         }));
@@ -110,5 +125,8 @@ export function leaderboardPage(main) {
 
   const later = debounce(() => refresh().catch(() => {}), 300);
   const live = watch({ channel: LEADERBOARD_CHANNEL, refresh, onEvent: later, onStatus: badge.set, pollMs: 3000 });
-  return () => live.stop();
+  return () => {
+    live.stop();
+    announcer.stop();
+  };
 }

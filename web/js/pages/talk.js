@@ -1,18 +1,21 @@
 // /app/talks/<talkId>: rate the talk (1 to 5, changeable), and its live histogram.
 import { h, fill, setText, formatTime, talkHref, debounce, isolated, isolatedText } from "../dom.js";
-import { request, get, talkPath, appConfig, ApiError, gatewayBusy, serviceNow } from "../api.js";
+import { request, get, talkPath, appConfig, ApiError, serviceNow } from "../api.js";
 import { watchTalk } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { voterToken, forgetToken, forgetExpired, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating, sendingRating, keepSending, safeToResend, takeRefused } from "../voter.js";
-import { claim } from "../outbox.js";
+import { claim, keepForLater, inProgress, putOff, waitLeft } from "../outbox.js";
 import { liveBadge, errorText } from "./common.js";
 import { liveAnnouncer } from "../announce.js";
 import { ratingWindow, when, atNextEdge } from "../window.js";
 
-// Conference Wi-Fi drops answers: a rating that got none (or a 503, a gateway's 502, 504 or
-// throttling 429, or "still in progress") is sent again with the same Idempotency-Key, which the service counts
-// once, up to three more times.
+// Conference Wi-Fi drops answers: a rating that got none, or an answer meaning "later"
+// (outbox.js's keepForLater: a 5xx, the gateway's throttle, "still in progress"), is sent again
+// with the same Idempotency-Key, which the service counts once, up to three more times; then it
+// is kept, and sent again later. A Retry-After up to QUICK_MS is waited for here; a longer one
+// ends these tries: the rating waits, and the page says for how long.
 const RETRY_MS = [1000, 2000, 4000];
+const QUICK_MS = 10_000;
 const newKey = () => [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
 // The CDN or API Gateway answered instead of the API (no answer from it in time): the rating may
 // have been stored, so it is neither "not counted" nor dropped.
@@ -20,8 +23,6 @@ const newKey = () => [...crypto.getRandomValues(new Uint8Array(16))].map((b) => 
 // link copied with the bracket or the words after it), which no retry will change.
 const notInProgramme = (error) => error instanceof ApiError && (error.status === 404 || error.status === 400);
 const unanswered = (error) => error instanceof ApiError && (error.status === 502 || error.status === 504);
-const transient = (error) => error instanceof ApiError && (error.status === 0 || error.status === 503 || unanswered(error) || gatewayBusy(error)
-  || (error.status === 409 && String(error.problem.type || "").endsWith("request-in-progress")));
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const tryAgain = (error) => (error.retryAfter ? ` Try again in ${error.retryAfter} s.` : " Try again in a moment.");
@@ -31,7 +32,7 @@ function refusal(error) {
   if (!(error instanceof ApiError)) return "Something went wrong: your rating was not counted.";
   switch (error.status) {
     case 409: {
-      if (transient(error)) return "Your rating is still being sent: check it in a moment.";
+      if (inProgress(error)) return "Your rating is still being sent: check it in a moment.";
       const { opensAt, closesAt } = error.problem;
       // A talk moved later is not "closed": it has not opened yet.
       if (opensAt && Date.parse(opensAt) > serviceNow()) return `Rating has not opened yet for this talk: it opens ${when(opensAt)}. Your rating was not counted.`;
@@ -39,7 +40,6 @@ function refusal(error) {
       return "Rating is closed for this talk: it takes ratings from its start until shortly after its end.";
     }
     case 429:
-      if (gatewayBusy(error)) return `The service is busy just now: your rating was not counted.${tryAgain(error)}`;
       return `Too many ratings from here just now: this one was not counted.${tryAgain(error)}`;
     case 404:
       return "This talk is no longer in the programme.";
@@ -81,8 +81,9 @@ export function talkPage(main, talkId) {
   let pending = null; // the rating waiting for the event code
   let busy = false;
   let next = null; // a star tapped while another rating was on its way: sent after it
-  let waiting = false; // a rating that could not reach the service waits for the network
-  let passTimer = null; // a rating waiting for a pass is sent again when the service said
+  let waiting = false; // a kept rating waits: for the network, or as the service asked
+  let retryTimer = null; // a rating waiting as the service asked is sent again then
+  let settled = null; // the key of the last rating this page had the service's answer for
   // This page sends its talk's kept rating itself, and says how it goes (outbox.js sends the others').
   const release = claim(talkId);
   // The count and average said to a screen reader at most every 15 s (announce.js).
@@ -188,7 +189,10 @@ export function talkPage(main, talkId) {
   let unrated = ""; // what to say of an attendee who did not rate while it is closed
 
   function showOwn(value) {
-    buttons.forEach((button, i) => button.setAttribute("aria-pressed", String(i + 1 === value)));
+    buttons.forEach((button, i) => {
+      button.setAttribute("aria-pressed", String(i + 1 === value));
+      button.classList.remove("sending"); // a rating waiting here, ended by another page
+    });
     // Without a pass (a service that gives none) another star is another rating, not a change.
     const change = open && tokens ? ` ${pick()} another star to change it.` : "";
     setText(own, value ? `You rated ${value} out of 5.${change}` : open ? `${pick()} a star to rate this talk.` : unrated);
@@ -208,16 +212,29 @@ export function talkPage(main, talkId) {
   }
 
   // The attendee's rating: the one on its way, else the last one the service took. A rating
-  // being sent says so itself.
-  function showMine() {
+  // being sent says so itself. `heard`: told by another tab's storage.
+  function showMine(heard = false) {
     if (busy) return;
     const held = keptRating();
     if (waiting && !held) {
-      waiting = false; // another tab's newer rating took its place
+      waiting = false; // another tab's newer rating took its place, or another page sent it
       say("");
     }
+    if (talk) sayRefused(heard);
     if (held) showSending(held.value, waiting ? `Waiting to send your rating: ${held.value} out of 5.` : undefined);
     else showOwn(ownRating(talkId));
+  }
+
+  // A kept rating another page sent (outbox.js), refused by the service: said here once, when
+  // the page shows its talk or, open in another tab, as soon as that page notes it. One this
+  // page had the answer for itself was said already.
+  function sayRefused(heard) {
+    const refused = takeRefused(talkId);
+    if (!refused || refused.key === settled) return;
+    if (refused.unconfirmed) say(unconfirmed(refused.value));
+    else say(`Your rating of ${refused.value} out of 5 was sent from another page, and refused. ${refusal(new ApiError(refused.status, refused.problem, refused.retryAfter))}`);
+    // Closed or gone meanwhile: the stars follow.
+    if (heard && (refused.status === 409 || refused.status === 404)) reloadTalk();
   }
 
   // The buttons follow the rating window: checked on load, every 30 s, at its next edge, and
@@ -256,8 +273,10 @@ export function talkPage(main, talkId) {
     if (document.visibilityState === "visible") reloadTalk();
   }
   document.addEventListener("visibilitychange", onVisible);
-  // Every tab of the attendee shows their newest rating: another tab's is told by its storage.
-  window.addEventListener("storage", showMine);
+  // Every tab of the attendee shows their newest rating: another tab's is told by its storage,
+  // and so is the refusal of one another page sent.
+  const onStorage = () => showMine(true);
+  window.addEventListener("storage", onStorage);
   window.addEventListener("online", resend);
 
   async function post(value, token, key) {
@@ -267,16 +286,17 @@ export function talkPage(main, talkId) {
     });
   }
 
-  // One tap's rating, sent until it has an answer that is not transient (see RETRY_MS).
+  // One tap's rating, sent until it has an answer that is not "later" (see RETRY_MS).
   // `quietly`: a waiting rating tried again in the background, whose message already says so.
   async function send(value, token, key, quietly = false) {
     for (let attempt = 0; ; attempt += 1) {
       try {
         return await post(value, token, key);
       } catch (error) {
-        if (!transient(error) || attempt >= RETRY_MS.length || stopped || !navigator.onLine) throw error;
+        const wait = error.retryAfter ? error.retryAfter * 1000 : RETRY_MS[attempt];
+        if (!keepForLater(error) || attempt >= RETRY_MS.length || wait > QUICK_MS || stopped || !navigator.onLine) throw error;
         if (!quietly) say("Connection trouble: sending your rating again…", { info: true });
-        await pause(error.retryAfter ? error.retryAfter * 1000 : RETRY_MS[attempt]);
+        await pause(wait);
       }
     }
   }
@@ -304,7 +324,7 @@ export function talkPage(main, talkId) {
         tokens = false;
         return null;
       }
-      if (error instanceof TooManyVoters || (error instanceof ApiError && (error.status >= 500 || gatewayBusy(error)))) {
+      if (error instanceof TooManyVoters || (keepForLater(error) && error.status !== 0)) {
         throw new PassLater(error.retryAfter, error instanceof TooManyVoters);
       }
       throw error;
@@ -319,11 +339,24 @@ export function talkPage(main, talkId) {
 
   // A rating kept on its way when the page was left (a reload before its answer), or waiting for
   // the network: sent again with its Idempotency-Key, so the page shows what the service
-  // counted, and it counts once.
+  // counted, and it counts once. Not before the time the service asked it to wait (outbox.js's
+  // putOff), whichever page heard it: then, by a timer.
   function resend() {
     if (busy || stopped) return;
     const held = keptRating();
-    if (held) rate(held.value, held);
+    if (!held) return;
+    const left = waitLeft(held);
+    if (!left) {
+      rate(held.value, held);
+      return;
+    }
+    if (!waiting) {
+      waiting = true;
+      say(`The service is busy: your rating waits, and is sent in ${Math.ceil(left / 1000)} s.`, { info: true });
+      showMine();
+    }
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(resend, left);
   }
 
   // The last star tapped is the one that stands: a tap while a rating is on its way (a slow
@@ -382,20 +415,24 @@ export function talkPage(main, talkId) {
         // Offline, or the service out of reach: kept, and sent when the browser is back online.
         waiting = true;
         say("Waiting for the network: your rating will be sent when you are back online.", { info: true });
-      } else if ((transient(error) && error.status === 409) || unanswered(error)) {
+      } else if (inProgress(error) || unanswered(error)) {
         // Another run of this key (another tab, the page before a reload) still holds it, or a
         // gateway answered for the service: the rating's answer is still to come. Kept, and
         // asked again (under its key) at the next check, not dropped.
         waiting = true;
         say("Your rating is still being sent: this page checks it again shortly.", { info: true });
-      } else if (error instanceof PassLater) {
-        // Not this attendee's ratings: everyone behind this network address shares the limit.
+      } else if (error instanceof PassLater || keepForLater(error)) {
+        // No pass for now (too many asked for from this network: not this attendee's ratings,
+        // everyone behind its address shares the limit), or the service busy or failing past
+        // the page's tries: kept, and sent when the service said (else at the next check), by
+        // this page or any other. A tap is not lost to a server's hiccup.
         waiting = true;
-        const seconds = error.retryAfter || 30;
-        const why = error.network ? "Too many attendee passes asked for from this network just now" : "The service is busy";
-        say(`${why}: your rating waits, and is sent in ${seconds} s.`, { info: true });
-        clearTimeout(passTimer);
-        passTimer = setTimeout(resend, seconds * 1000);
+        const why = error.network ? "Too many attendee passes asked for from this network just now"
+          : error.status >= 500 && error.status !== 503 ? "Something went wrong on the service's side" : "The service is busy";
+        const wait = putOff(talkId, key, error.retryAfter);
+        say(`${why}: your rating waits, and is sent in ${Math.ceil(wait / 1000)} s.`, { info: true });
+        clearTimeout(retryTimer);
+        retryTimer = setTimeout(resend, wait);
       } else if (error instanceof PassRefusedAfterSending) {
         say(unconfirmed(value));
       } else if (error instanceof CodeRequired) {
@@ -414,6 +451,7 @@ export function talkPage(main, talkId) {
       if (!waiting) showOwn(ownRating(talkId));
     } finally {
       // Answered (or refused): no longer on its way, unless another tab sends one of its own.
+      if (!waiting) settled = key;
       if (!waiting && sendingRating(talkId)?.key === key) keepSending(talkId, null);
       busy = false;
       buttons.forEach((b) => b.classList.remove("sending"));
@@ -460,12 +498,7 @@ export function talkPage(main, talkId) {
       say("");
       await knowPolicy();
       if (stopped) return;
-      showTalk(loaded);
-      // A rating kept for the network and refused while the page was not open (sent from
-      // another page once back online) is said now, once.
-      const refused = takeRefused(talkId);
-      if (refused?.unconfirmed) say(unconfirmed(refused.value));
-      else if (refused) say(`Your rating of ${refused.value} out of 5 was sent when the network came back, and refused. ${refusal(new ApiError(refused.status, refused.problem, refused.retryAfter))}`);
+      showTalk(loaded); // (says a kept rating another page sent and the service refused)
       resend();
       if (talk.summary) histogram.update(talk.summary);
       // An organiser's change comes over the channel: the title, room, times and stars
@@ -535,10 +568,10 @@ export function talkPage(main, talkId) {
     stopped = true;
     release();
     clearInterval(windowTimer);
-    clearTimeout(passTimer);
+    clearTimeout(retryTimer);
     clearTimeout(edgeTimer);
     document.removeEventListener("visibilitychange", onVisible);
-    window.removeEventListener("storage", showMine);
+    window.removeEventListener("storage", onStorage);
     window.removeEventListener("online", resend);
     removeEventListener("resize", refit);
     live.stop();
