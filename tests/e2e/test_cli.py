@@ -1461,6 +1461,16 @@ def test_an_empty_search_lists_the_whole_programme(cli: Cli) -> None:
     assert cli.ok("talks", "-q", "").splitlines()[-1] == f"{len(everything)} talks"
 
 
+def removed_from_the_catalog(ids: list[str]) -> None:
+    """Talks a test imported by the thousand and nobody rated, removed in one statement: a
+    DELETE each through the API (and its live announcement) took longer than the test."""
+    database = PostgresDatabase(CLI_TALKS)
+    try:
+        database.run(lambda cursor: cursor.execute("DELETE FROM talks WHERE id = ANY(%s)", (ids,)))
+    finally:
+        database.close()
+
+
 @pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
 def test_an_import_interrupted_says_how_far_it_got(cli: Cli, tmp_path: Path, as_json: bool) -> None:
     # Given a programme of 1,500 talks being imported (seconds of PUTs, even on a fast machine)
@@ -1468,7 +1478,6 @@ def test_an_import_interrupted_says_how_far_it_got(cli: Cli, tmp_path: Path, as_
     ids = [f"ctrlc-{suffix}-{n:04d}" for n in range(1500)]
     programme = tmp_path / "programme.csv"
     programme.write_text("id,title\n" + "".join(f"{talk_id},Talk {talk_id}\n" for talk_id in ids))
-    admin = {"Authorization": f"Bearer {cli.env['TALKRATE_ADMIN_TOKEN']}"}
     made = ids  # the talks to remove at the end
     with ctrl_c_reaches_children():
         process = cli.start(*(["--json"] if as_json else []), "admin", "import", str(programme))
@@ -1501,8 +1510,7 @@ def test_an_import_interrupted_says_how_far_it_got(cli: Cli, tmp_path: Path, as_
     finally:
         process.kill()
         process.wait()
-        for talk_id in made:
-            cli.runtime.request("DELETE", f"/talks/{talk_id}", None, admin)
+        removed_from_the_catalog(made)
 
 
 def test_an_import_whose_api_goes_away_says_how_far_it_got(cli: Cli, tmp_path: Path) -> None:
@@ -1511,7 +1519,6 @@ def test_an_import_whose_api_goes_away_says_how_far_it_got(cli: Cli, tmp_path: P
     ids = [f"gone-{suffix}-{n:04d}" for n in range(1500)]
     programme = tmp_path / "programme.csv"
     programme.write_text("id,title\n" + "".join(f"{talk_id},Talk {talk_id}\n" for talk_id in ids))
-    admin = {"Authorization": f"Bearer {cli.env['TALKRATE_ADMIN_TOKEN']}"}
     forwarder = Forwarder(cli.env["TALKRATE_API"])
     process = cli.start("--json", "admin", "import", str(programme), TALKRATE_API=forwarder.url)
     try:
@@ -1540,10 +1547,7 @@ def test_an_import_whose_api_goes_away_says_how_far_it_got(cli: Cli, tmp_path: P
         forwarder.stop()
         process.kill()
         process.wait()
-        for talk_id in ids:
-            if cli.runtime.request("GET", f"/talks/{talk_id}").status != 200:
-                break
-            cli.runtime.request("DELETE", f"/talks/{talk_id}", None, admin)
+        removed_from_the_catalog(ids)
 
 
 def test_a_piped_listing_keeps_each_talk_on_one_line(cli: Cli) -> None:
