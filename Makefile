@@ -81,7 +81,7 @@ lint: setup $(CHECKOV) ## ruff, ruff format --check, mypy, bandit, checkov, the 
 lint-security: setup $(CHECKOV) ## bandit (a reason beside each nosec), checkov (skips and their reasons in each resource's Metadata), the workflows
 	$(VENV)/bin/bandit -q -c pyproject.toml -r layers/shared/talkrate functions ops cli local scripts bench
 	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation \
-		-f template.yaml -f deploy/pipeline-bootstrap.yaml
+		-f template.yaml $(addprefix -f ,$(wildcard deploy/*.yaml))
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(VENV)/bin/zizmor --offline --no-progress .github/workflows
 
@@ -102,10 +102,10 @@ publish-web: setup ## after sam deploy: the web app to the stack's bucket, /app/
 	@test -n "$(STACK)" || { echo "usage: make publish-web STACK=<stack name> [WEB_DIR=web]"; exit 2; }
 	$(PY) scripts/publish_web.py --stack "$(STACK)" --web-dir "$(or $(WEB_DIR),web)"
 
-validate: $(SAM) ## sam validate and sam validate --lint; cfn-lint on the pipeline's bootstrap stack
+validate: $(SAM) ## sam validate and sam validate --lint; cfn-lint on deploy/'s stacks (the pipeline's bootstrap, the edge alarms)
 	$(SAM) validate
 	$(SAM) validate --lint
-	$(SAM_VENV)/bin/cfn-lint deploy/pipeline-bootstrap.yaml
+	$(SAM_VENV)/bin/cfn-lint $(wildcard deploy/*.yaml)
 
 build: $(SAM) setup ## sam build (python3.13, arm64, no Docker), bytecode precompiled, sizes reported
 	PATH="$(PY313):$$PATH" $(SAM) build

@@ -141,7 +141,11 @@ def _app_roles() -> list[dict[str, Any]]:
     """Every role of the talkrate stack, over the deployments that differ in roles."""
     return [
         role["Properties"]
-        for parameters in ({}, {**MSK, **IN_VPC, "Tracing": "Active"}, {**IN_VPC})
+        for parameters in (
+            {},
+            {**MSK, **IN_VPC, "Tracing": "Active"},
+            {**IN_VPC, "OpsBastion": "yes"},
+        )
         for role in resources(transformed(**parameters), "AWS::IAM::Role").values()
     ]
 
@@ -207,6 +211,34 @@ def test_the_pipelines_own_roles_and_boundary_are_out_of_cloudformations_reach(
     owned.append(f"arn:aws:iam::{ACCOUNT}:policy/{_resolved(boundary, environment)}")
     for arn in owned:
         assert not any(fnmatch(arn, pattern) for pattern in patterns), arn
+
+
+def test_cloudformation_passes_ec2_the_bastion_s_role_only_and_manages_the_stack_s_profiles() -> (
+    None
+):
+    # Given the statements of CloudFormation's role that hand a role to a service
+    statements = _statements("CloudFormationExecutionRole")
+    passing = [s for s in statements if s["Effect"] == "Allow" and "iam:PassRole" in _actions(s)]
+    for environment in ("dev", "prod"):
+        stack_role = f"arn:aws:iam::{ACCOUNT}:role/talkrate-{environment}-"
+        for statement in passing:
+            services = statement["Condition"]["StringEquals"]["iam:PassedToService"]
+            services = [services] if isinstance(services, str) else services
+            pattern = _resolved(statement["Resource"], environment)
+            # Then each names the stack's roles only, and EC2 (an instance runs with the role
+            # until it is stopped) gets the bastion's role alone, not a function's
+            assert pattern.startswith(stack_role), pattern
+            if "ec2.amazonaws.com" in services:
+                assert services == ["ec2.amazonaws.com"]
+                assert pattern == f"{stack_role}OpsBastionRole-*"
+        # And the instance profile the bastion takes its role through is the stack's own
+        [profiles] = [s for s in statements if "iam:AddRoleToInstanceProfile" in _actions(s)]
+        assert _resolved(profiles["Resource"], environment) == (
+            f"arn:aws:iam::{ACCOUNT}:instance-profile/talkrate-{environment}-*"
+        )
+    # And the bastion's role, deployed by the pipeline, is the one its pattern names
+    template = transformed(**IN_VPC, OpsBastion="yes")
+    assert "RoleName" not in template["Resources"]["OpsBastionRole"]["Properties"]
 
 
 # What the AWS managed policies the stack's roles carry let them do (as AWS publishes them; the
