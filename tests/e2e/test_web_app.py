@@ -413,7 +413,9 @@ def test_a_closed_rating_window_and_a_rate_limit_are_said_clearly(
     expect(star(page, 3)).to_be_disabled()
     page.goto(web.url(f"/app/talks/{later['id']}/screen"))
     expect(page.get_by_test_id("qr-caption")).to_contain_text("Rating opens")
-    # When an organiser moves a talk into the past while an attendee has its page open
+    # When an organiser moves a talk into the past while an attendee has its page open, whose
+    # live channel drops the organisers' changes (pushed, the stars go off before the tap)
+    catalog_messages_lost(page)
     page.goto(web.url(f"/app/talks/{moved['id']}"))
     expect(star(page, 5)).to_be_enabled()
     answer = web.as_organiser("PUT", f"/talks/{moved['id']}", {"title": "Moved", **over})
@@ -443,8 +445,10 @@ def test_a_closed_rating_window_and_a_rate_limit_are_said_clearly(
 def test_a_tap_on_a_talk_moved_later_says_rating_has_not_opened_not_that_it_closed(
     web: WebStack, page: Page
 ) -> None:
-    # Given an attendee on the page of a talk running now, its stars on
+    # Given an attendee on the page of a talk running now, its stars on, whose live channel
+    # drops the organisers' changes (pushed, the stars go off before the tap)
     talk = web.add_talk(title="Moved to the afternoon", **an_hour_from(datetime.now(UTC)))
+    catalog_messages_lost(page)
     page.goto(web.url(f"/app/talks/{talk['id']}"))
     expect(star(page, 5)).to_be_enabled()
     # When an organiser moves it to a later slot and the attendee taps a star
@@ -1132,8 +1136,10 @@ def test_an_open_talk_page_follows_an_organiser_moving_its_talk_to_now(
 def test_an_open_talk_page_shows_the_talk_as_it_is_when_the_attendee_comes_back(
     web: WebStack, page: Page
 ) -> None:
-    # Given an attendee on the page of a running talk, who puts the phone away
+    # Given an attendee on the page of a running talk, who puts the phone away, whose live
+    # channel drops the organisers' changes (pushed, the title changes while it is away)
     talk = web.add_talk(title="Retitled while in a pocket")
+    catalog_messages_lost(page)
     page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
     heading = page.get_by_role("heading", level=1)
     expect(heading).to_have_text("Retitled while in a pocket")
