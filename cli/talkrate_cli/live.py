@@ -49,6 +49,21 @@ class LiveEndpoint:
         return [SUBPROTOCOL, f"header-{encoded}"]
 
 
+def catalog_place(message: dict[str, Any]) -> int | None:
+    """Where an organiser's change (a `catalog` message) stands among the changes to its talk,
+    which two API instances may publish in either order: a document at its `revision`, a
+    removal just after the revision of the talk it removed. Of two the lower is the older; a
+    talk read over HTTP stands at twice its revision. None for a removal from an API of
+    before, which carries no revision."""
+    talk = message.get("talk")
+    revision = message.get("revision")
+    if revision is None and isinstance(talk, dict):
+        revision = talk.get("revision")
+    if not isinstance(revision, int) or isinstance(revision, bool):
+        return None
+    return 2 * revision + (0 if talk else 1)
+
+
 FIRST_RETRY_SECONDS = 0.5  # after a session that went live, the next try comes this soon
 LAST_RETRY_SECONDS = 15.0  # the longest wait between tries while the channel stays away
 

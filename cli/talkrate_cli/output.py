@@ -10,11 +10,12 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.styled import Styled
 from rich.table import Table
 from rich.text import Text
 
 from talkrate_cli.clashes import Clash
-from talkrate_cli.programme import instant
+from talkrate_cli.programme import DIRECTION_CONTROL, instant
 
 # Piped (to grep, awk, a file): wide enough that a row of a table, or a line of advice, is one
 # line whatever its titles, never folded onto the next.
@@ -27,12 +28,27 @@ def _width(stream: object) -> int | None:
     return None if callable(isatty) and isatty() else PIPED_WIDTH
 
 
+def visible(text: str) -> str:
+    """The text with each of Unicode's direction controls shown as its code point, `<U+202E>`.
+    A talk saved before the API refused them may hold one, and a terminal shows the rest of its
+    line turned around (it has no isolate to keep an organiser's text to itself, as the pages
+    do). The marks (U+200E, U+200F, U+061C) stay: right-to-left names need them."""
+    return DIRECTION_CONTROL.sub(lambda control: f"<U+{ord(control.group()):04X}>", text)
+
+
 class _Console(Console):
     """rich's Console, leaving a closed pipe to the command line (exit 141 for every command,
-    as for `admin export - | head`) instead of exiting 1 itself."""
+    as for `admin export - | head`) instead of exiting 1 itself, and showing direction controls
+    (`visible`) in whatever it prints."""
 
     def on_broken_pipe(self) -> None:
         raise BrokenPipeError
+
+    def render_str(self, text: str, **options: Any) -> Text:
+        """Every string a table's cell, a view or a line holds becomes rich's Text here, measured
+        and drawn as `visible` shows it (a table's columns stay aligned). The API's text is
+        printed as strings for that: never as a Text of its own (`Styled` styles it)."""
+        return super().render_str(visible(text), **options)
 
 
 # No markup: what is printed comes from the API (titles, speakers, problems), and a title such as
@@ -195,7 +211,7 @@ class Histogram:
 
 def talk_view(talk: dict[str, Any], ratings: dict[str, Any]) -> Group:
     """One talk: title, where and when, bars and statistics."""
-    head = Text(talk.get("title") or ratings.get("talkId", ""), style="bold")
+    head = Styled(talk.get("title") or ratings.get("talkId", ""), "bold")
     facts = [
         ", ".join(talk.get("speakers") or []),
         talk.get("track") or "",
@@ -204,7 +220,7 @@ def talk_view(talk: dict[str, Any], ratings: dict[str, Any]) -> Group:
     ]
     lines: list[Any] = [
         head,
-        Text(" · ".join(f for f in facts if f), style="dim"),
+        Styled(" · ".join(f for f in facts if f), "dim"),
         Text(window_line(talk), style="dim"),
         Text(""),
     ]

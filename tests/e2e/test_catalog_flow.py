@@ -339,10 +339,15 @@ def test_an_organiser_s_changes_are_pushed_to_the_pages_open_on_the_talk_and_the
     removed = catalog.runtime.request("DELETE", f"/talks/{talk_id}", headers=catalog.admin)
     assert removed.status == 204, removed.body
     on_removal = pushed()
-    # Then both pages were sent each state of the talk as the API answered it, without asking
-    assert on_add == (({"type": "catalog", "talkId": talk_id, "talk": added.json},) * 2)
-    assert on_edit == (({"type": "catalog", "talkId": talk_id, "talk": edited.json},) * 2)
-    assert on_removal == (({"type": "catalog", "talkId": talk_id, "talk": None},) * 2)
+
+    # Then both pages were sent each state of the talk as the API answered it, without asking,
+    # with the revision that orders them (the removal's: the one of the talk it removed)
+    def message(talk: Any, revision: int) -> tuple[dict[str, Any], ...]:
+        return ({"type": "catalog", "talkId": talk_id, "talk": talk, "revision": revision},) * 2
+
+    assert on_add == message(added.json, added.json["revision"])
+    assert on_edit == message(edited.json, edited.json["revision"])
+    assert on_removal == message(None, edited.json["revision"])
     screen.close()
     programme.close()
 

@@ -397,8 +397,6 @@ def test_a_closed_rating_window_and_a_rate_limit_are_said_clearly(
         endsAt=(tomorrow + timedelta(hours=1)).isoformat(),
     )
     moved, open_talk = web.add_talk(title="Moved"), web.add_talk(title="Open for ratings")
-    # (a page whose live channel lost the organiser's change: it learns of it from its tap)
-    catalog_messages_lost(page)
     # When an attendee opens the closed one
     page.goto(web.url(f"/app/talks/{closed['id']}"))
     # Then, before any tap, the page says when rating closed and no star can be pressed
@@ -415,7 +413,9 @@ def test_a_closed_rating_window_and_a_rate_limit_are_said_clearly(
     expect(star(page, 3)).to_be_disabled()
     page.goto(web.url(f"/app/talks/{later['id']}/screen"))
     expect(page.get_by_test_id("qr-caption")).to_contain_text("Rating opens")
-    # When an organiser moves a talk into the past while an attendee has its page open
+    # When an organiser moves a talk into the past while an attendee has its page open, whose
+    # live channel drops the organisers' changes (pushed, the stars go off before the tap)
+    catalog_messages_lost(page)
     page.goto(web.url(f"/app/talks/{moved['id']}"))
     expect(star(page, 5)).to_be_enabled()
     answer = web.as_organiser("PUT", f"/talks/{moved['id']}", {"title": "Moved", **over})
@@ -445,9 +445,10 @@ def test_a_closed_rating_window_and_a_rate_limit_are_said_clearly(
 def test_a_tap_on_a_talk_moved_later_says_rating_has_not_opened_not_that_it_closed(
     web: WebStack, page: Page
 ) -> None:
-    # Given an attendee on the page of a talk running now, its stars on
+    # Given an attendee on the page of a talk running now, its stars on, whose live channel
+    # drops the organisers' changes (pushed, the stars go off before the tap)
     talk = web.add_talk(title="Moved to the afternoon", **an_hour_from(datetime.now(UTC)))
-    catalog_messages_lost(page)  # the move is learnt from the tap, not from the live channel
+    catalog_messages_lost(page)
     page.goto(web.url(f"/app/talks/{talk['id']}"))
     expect(star(page, 5)).to_be_enabled()
     # When an organiser moves it to a later slot and the attendee taps a star
@@ -1135,9 +1136,10 @@ def test_an_open_talk_page_follows_an_organiser_moving_its_talk_to_now(
 def test_an_open_talk_page_shows_the_talk_as_it_is_when_the_attendee_comes_back(
     web: WebStack, page: Page
 ) -> None:
-    # Given an attendee on the page of a running talk, who puts the phone away
+    # Given an attendee on the page of a running talk, who puts the phone away, whose live
+    # channel drops the organisers' changes (pushed, the title changes while it is away)
     talk = web.add_talk(title="Retitled while in a pocket")
-    catalog_messages_lost(page)  # the phone away, the change is not heard: read on return
+    catalog_messages_lost(page)
     page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
     heading = page.get_by_role("heading", level=1)
     expect(heading).to_have_text("Retitled while in a pocket")
@@ -1281,6 +1283,165 @@ def test_an_organiser_s_removal_and_addition_show_at_once_on_the_open_pages(
         card = programme.locator(".talk-card", has_text="Pushed in")
         expect(card).to_contain_text("Hall N", timeout=LIVE_WITHIN_MS)
         expect(card.locator(".score")).to_contain_text("0 ratings")
+
+
+def pump_until(page: Page, check: Any, what: str, seconds: float = 5) -> None:
+    """Until `check()` holds (the test's WebSocket routes run while Playwright waits)."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, what
+        page.wait_for_timeout(20)
+
+
+def catalog_event_of(message: str | bytes, talk_id: str) -> dict[str, Any] | None:
+    """The catalog message of the talk that a live channel's frame carries, if it is one."""
+    data = json.loads(message)
+    event = data.get("event") if data.get("type") == "data" else None
+    parsed = json.loads(event) if isinstance(event, str) else None
+    if isinstance(parsed, dict) and (parsed.get("type"), parsed.get("talkId")) == (
+        "catalog",
+        talk_id,
+    ):
+        return parsed
+    return None
+
+
+class CrossingMessages:
+    """The live channel of a browser context's pages, on which the test holds the next catalog
+    message of a talk on each connection and hands it on when it says: the publishes of two API
+    instances, crossing on their way."""
+
+    def __init__(self, context: BrowserContext, talk_id: str) -> None:
+        self.talk_id = talk_id
+        self.connections: list[Any] = []
+        self.holding: list[Any] = []  # connections that hold the next one
+        self.held: list[tuple[Any, str | bytes]] = []
+        context.route_web_socket("**/event/realtime", self._through)
+
+    def _through(self, ws: Any) -> None:
+        server = ws.connect_to_server()
+        self.connections.append(ws)
+
+        def to_the_page(message: str | bytes) -> None:
+            if ws in self.holding and catalog_event_of(message, self.talk_id):
+                self.holding.remove(ws)
+                self.held.append((ws, message))
+            else:
+                ws.send(message)
+
+        server.on_message(to_the_page)
+
+    def hold_next(self) -> None:
+        self.holding = list(self.connections)
+
+    def hand_on(self, page: Page, connections: int) -> None:
+        """Once each of `connections` holds one, give the page what was held."""
+        pump_until(page, lambda: len(self.held) == connections, "a message held on each")
+        for ws, message in self.held:
+            ws.send(message)
+        self.held.clear()
+
+
+def test_an_organiser_s_changes_heard_in_the_other_order_are_shown_in_the_order_they_were_made(
+    web: WebStack, browser: Browser
+) -> None:
+    # Given a talk on its room's screen and in the programme, each live, on a channel where
+    # two API instances' messages about the talk can cross (the test holds one back)
+    talk = web.add_talk(title="Crossed: first", room="Hall X")
+    room = browser.new_context(viewport=ROOM)
+    crossing = CrossingMessages(room, talk["id"])
+    stale = "Crossed: stale save"
+    room.add_init_script(
+        f"""addEventListener("DOMContentLoaded", () => new MutationObserver(() => {{
+          if (document.body.textContent.includes({json.dumps(stale)})) window.staleShown = true;
+        }}).observe(document.body, {{ subtree: true, childList: true, characterData: true }}));"""
+    )
+    errors: list[str] = []
+    try:
+        screen, programme = room.new_page(), room.new_page()
+        for shown, path in [(screen, SCREEN.format(id=talk["id"])), (programme, "/app/")]:
+            shown.on("pageerror", lambda error: errors.append(str(error)))
+            shown.goto(web.url(path))
+            expect(shown.locator(".live-badge")).to_have_attribute("data-state", "live")
+        card = programme.locator(".talk-card", has_text="Crossed:")
+        expect(card).to_have_count(1)
+        heading = screen.get_by_role("heading", level=1)
+        # When one organiser saves the talk and another then removes it, and the save's
+        # message reaches the pages after the removal's
+        crossing.hold_next()
+        path = f"/talks/{talk['id']}"
+        assert web.as_organiser("PUT", path, {"title": stale, "room": "Hall X"}).status == 200
+        assert web.as_organiser("DELETE", path).status == 204
+        gone = "This talk is no longer in the programme"
+        expect(heading).to_have_text(gone, timeout=LIVE_WITHIN_MS)
+        expect(card).to_have_count(0)
+        crossing.hand_on(screen, 2)
+        # Then neither page shows the save it removed: the talk stays gone (until an organiser
+        # adds it again, whose message follows the held one on each connection)
+        assert web.as_organiser("PUT", path, {"title": "Crossed: back"}).status == 201
+        expect(heading).to_have_text("Crossed: back", timeout=LIVE_WITHIN_MS)
+        expect(card).to_have_text(re.compile("Crossed: back"), timeout=LIVE_WITHIN_MS)
+        assert screen.evaluate("window.staleShown") is None
+        assert programme.evaluate("window.staleShown") is None
+        # When the talk is removed and at once added again, and the removal reaches the pages
+        # after the addition
+        crossing.hold_next()
+        assert web.as_organiser("DELETE", path).status == 204
+        assert web.as_organiser("PUT", path, {"title": "Crossed: again"}).status == 201
+        expect(heading).to_have_text("Crossed: again", timeout=LIVE_WITHIN_MS)
+        expect(card).to_have_text(re.compile("Crossed: again"), timeout=LIVE_WITHIN_MS)
+        crossing.hand_on(screen, 2)
+        # Then both keep the talk: a rating that follows the late removal on each connection
+        # shows on the screen's bars and the programme's card
+        web.rate(talk["id"], 5)
+        expect(total(screen)).to_have_text("1 rating", timeout=LIVE_WITHIN_MS)
+        expect(card.locator(".score")).to_contain_text("1 rating", timeout=LIVE_WITHIN_MS)
+        expect(heading).to_have_text("Crossed: again")
+        expect(screen.get_by_test_id("qr-caption")).to_have_text("Scan to rate")
+    finally:
+        room.close()
+    assert errors == []
+
+
+def test_a_room_screen_opened_before_its_talk_was_added_shows_it_as_soon_as_it_is_added(
+    web: WebStack, page: Page
+) -> None:
+    # Given a room screen set up on a talk the organisers have not added yet: its next read of
+    # the talk is half a minute away
+    talk_id = unique_talk_id("screen-early")
+    page.set_viewport_size(ROOM)
+    subscribed: list[str] = []
+
+    def through(ws: Any) -> None:
+        server = ws.connect_to_server()
+
+        def to_the_page(message: str | bytes) -> None:
+            if json.loads(message).get("type") == "subscribe_success":
+                subscribed.append(ws.url)
+            ws.send(message)
+
+        server.on_message(to_the_page)
+
+    page.route_web_socket("**/event/realtime", through)
+    reads: list[str] = []  # of the talk itself (GET /talks/{talkId})
+    page.on("request", lambda r: reads.append(urlparse(r.url).path))
+    page.goto(web.url(SCREEN.format(id=talk_id)))
+    expect(page.get_by_role("heading", level=1)).to_have_text("This talk is not in the programme")
+    expect(page.locator(".speakers")).to_contain_text("it appears here once it is added")
+    pump_until(page, lambda: bool(subscribed), "the screen listens on its talk's channel")
+    # When an organiser adds it
+    web.add_talk(talk_id, title="Added while the screen waited", speakers=["Ada Example"])
+    # Then within two seconds the screen shows it, and asks the room to scan, without reading
+    # the talk again
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_have_text("Added while the screen waited", timeout=LIVE_WITHIN_MS)
+    expect(page.locator(".speakers")).to_have_text("Ada Example")
+    expect(page.get_by_test_id("qr-caption")).to_have_text("Scan to rate")
+    assert reads.count(f"/talks/{talk_id}") == 1
+    # And it follows the talk's ratings live from then on
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    web.rate(talk_id, 4)
+    expect(total(page)).to_have_text("1 rating", timeout=LIVE_WITHIN_MS)
 
 
 def test_a_room_screen_whose_check_failed_says_so_no_longer_once_live_numbers_come(

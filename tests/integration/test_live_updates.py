@@ -216,12 +216,29 @@ def test_an_organiser_s_add_edit_and_removal_reach_the_talk_s_and_the_leaderboar
     on_edit = heard()
     assert api("DELETE", f"/talks/{new_talk_id}", authorizer=ADMIN)["statusCode"] == 204
     on_removal = heard()
-    # Then each was sent the talk as the API answered it, then that it is no longer there
-    assert on_add == {"type": "catalog", "talkId": new_talk_id, "talk": added["json"]}
-    assert on_edit == {"type": "catalog", "talkId": new_talk_id, "talk": edited["json"]}
+    # Then each was sent the talk as the API answered it, then that it is no longer there,
+    # each with the revision that orders them: the removal's is the one of the talk it removed
+    revision = edited["json"]["revision"]
+    assert on_add == {
+        "type": "catalog",
+        "talkId": new_talk_id,
+        "talk": added["json"],
+        "revision": added["json"]["revision"],
+    }
+    assert on_edit == {
+        "type": "catalog",
+        "talkId": new_talk_id,
+        "talk": edited["json"],
+        "revision": revision,
+    }
     assert on_edit["talk"]["room"] == "Hall P"
-    assert on_edit["talk"]["revision"] > on_add["talk"]["revision"]
-    assert on_removal == {"type": "catalog", "talkId": new_talk_id, "talk": None}
+    assert revision > on_add["revision"]
+    assert on_removal == {
+        "type": "catalog",
+        "talkId": new_talk_id,
+        "talk": None,
+        "revision": revision,
+    }
     # And a refused write (the talk is gone) announces nothing
     assert api("DELETE", f"/talks/{new_talk_id}", authorizer=ADMIN)["statusCode"] == 404
     live.publish(LEADERBOARD_CHANNEL, ['"marker"'])

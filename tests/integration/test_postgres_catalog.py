@@ -338,3 +338,81 @@ def test_revisions_are_never_reused_not_even_by_a_talk_added_again(
     with pytest.raises(TalkChanged):
         catalog.delete(talk, Precondition(if_match=frozenset({before.revision})))
     assert catalog.get(talk) == before._replace(revision=added)
+
+
+def waiting_on_locks(talks_dsn: str, count: int) -> None:
+    """Until `count` sessions of this database wait on a lock (at most five seconds)."""
+    with contextlib.closing(psycopg2.connect(talks_dsn)) as watcher:
+        watcher.autocommit = True
+        cursor = watcher.cursor()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            row = cursor.fetchone()
+            if row is not None and row[0] >= count:
+                return
+            time.sleep(0.01)
+    raise AssertionError(f"{count} sessions never waited on the talk's row")
+
+
+def test_a_removal_answers_the_revision_it_removed_after_earlier_saves_before_a_new_add(
+    talks_dsn: str, talk: str
+) -> None:
+    # Given a talk, and its removal answered with the revision the talk had
+    catalog = PostgresTalkCatalog(PostgresDatabase(talks_dsn))
+    saved = catalog.get(talk)
+    assert saved is not None
+    assert saved.revision is not None
+    _, edited = catalog.save(saved._replace(room="Hall E"))
+    assert catalog.delete(talk) == edited
+    # Then a removal of no talk answers none, and the talk added again comes after the removal
+    assert catalog.delete(talk) is None
+    added = catalog.create(saved)
+    assert added is not None
+    assert added > edited
+    _, again = catalog.save(saved._replace(room="Hall F"))
+    assert catalog.delete(talk, Precondition(if_match=frozenset({again}))) == again
+
+
+def test_a_save_that_adds_a_talk_again_while_it_is_removed_comes_after_the_removal(
+    talks_dsn: str, talk: str
+) -> None:
+    # Given two organisers' instances, one removing a talk and the other saving it, at once: a
+    # third session holds the talk's row, the removal queues on it first, then the save (which
+    # has already drawn the revision a talk it adds would take)
+    remover = PostgresTalkCatalog(PostgresDatabase(talks_dsn))
+    saver = PostgresTalkCatalog(PostgresDatabase(talks_dsn))
+    read = saver.get(talk)
+    assert read is not None
+    holder = psycopg2.connect(talks_dsn)
+    holder.cursor().execute("SELECT 1 FROM talks WHERE id = %s FOR UPDATE", (talk,))
+    outcomes: dict[str, object] = {}
+    removal = threading.Thread(target=lambda: outcomes.update(removed=remover.delete(talk)))
+    save = threading.Thread(
+        target=lambda: outcomes.update(saved=saver.save(read._replace(room="Hall S")))
+    )
+    try:
+        removal.start()
+        waiting_on_locks(talks_dsn, 1)
+        save.start()
+        waiting_on_locks(talks_dsn, 2)
+    finally:
+        # When the row is let go: the removal goes first, the save then adds the talk again
+        holder.rollback()
+        holder.close()
+    removal.join(10)
+    save.join(10)
+    # Then the removal came before the save in the order their revisions give, as in the
+    # catalog: a page that hears them in either order keeps the talk (the save's revision is
+    # the greater), where a revision drawn by the removal itself would be the greater
+    removed, (created, revision) = outcomes["removed"], outcomes["saved"]  # type: ignore[misc]
+    assert created is True
+    assert isinstance(removed, int)
+    assert revision > removed
+    assert removed == read.revision
+    now = saver.get(talk)
+    assert now is not None
+    assert (now.room, now.revision) == ("Hall S", revision)

@@ -223,3 +223,52 @@ def test_after_a_session_that_went_live_the_next_try_comes_soon_again() -> None:
     waits = [s.rsplit("again in ", 1)[-1] for s in states if s.startswith("polling")]
     assert waits[:4] == ["0.5 s"] * 4, states
     assert states.count("live") >= 4
+
+
+class CatalogApi:
+    """The two reads a talk's watch makes, counting the reads of the talk itself."""
+
+    def __init__(self, revision: int) -> None:
+        self.revision = revision
+        self.talk_reads = 0
+
+    def talk(self, talk_id: str) -> dict[str, Any]:
+        self.talk_reads += 1
+        return {"id": talk_id, "title": "Watched", "revision": self.revision}
+
+    def ratings(self, talk_id: str) -> dict[str, Any]:
+        return {"talkId": talk_id, "ratings": {"5": 1}}
+
+
+def test_a_watch_lets_be_an_organiser_s_change_older_than_the_talk_it_read() -> None:
+    import talkrate_cli.main  # noqa: F401  (the commands import it first)
+    from talkrate_cli.commands.watch import Watcher
+
+    # Given a live watch of a talk it read at revision 7: removed at 5, then added again
+    api = CatalogApi(revision=7)
+    watcher = Watcher(api, "t1", None, 10)  # type: ignore[arg-type]
+    watcher.fetch()
+
+    def heard(message: dict[str, Any]) -> bool:
+        """Whether the watch, told of the change, reads the talk again at its next fetch."""
+        watcher.wake.clear()
+        watcher.on_event({"type": "catalog", "talkId": "t1", **message})
+        reads = api.talk_reads
+        if watcher.wake.is_set():
+            watcher.fetch()
+        return api.talk_reads > reads
+
+    # When the removal of the talk as it was at 5 comes late (another API instance's publish),
+    # and a save at 6; then the save it read, at 7, again
+    # Then it reads nothing again for any of them
+    assert not heard({"talk": None, "revision": 5})
+    assert not heard({"talk": {"id": "t1", "revision": 6}, "revision": 6})
+    assert not heard({"talk": {"id": "t1", "revision": 7}})
+    # When the talk at 7 is removed: it reads the talk again (and finds it gone)
+    assert heard({"talk": None, "revision": 7})
+    # And a save of the talk it removed, published late, is let be; a newer one is read
+    assert not heard({"talk": {"id": "t1", "revision": 7}, "revision": 7})
+    api.revision = 9
+    assert heard({"talk": {"id": "t1", "revision": 9}, "revision": 9})
+    # And a removal from an API of before, without a revision, is always read
+    assert heard({"talk": None})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from rich.console import Console
 
+from talkrate_cli import output
 from talkrate_cli.output import counted, talk_view, when, window_line, zone_name
 
 pytestmark = pytest.mark.unit
@@ -76,3 +78,67 @@ def test_a_narrow_terminal_still_shows_every_value_its_count_and_share(columns: 
         [line] = [line for line in lines if line.startswith(f"{value}★")]
         assert len(line) <= columns
         assert re.search(rf"{value}★\s+[█·]+\s+{count}\s+{share}$", line), lines
+
+
+OVERRIDE, ISOLATE, MARK = "\u202e", "\u2067", "\u200f"  # RIGHT-TO-LEFT OVERRIDE, ISOLATE, MARK
+
+
+def printed(console: Console, *renderables: object) -> str:
+    """What the command's console prints of these, as a person reads it."""
+    drawn = io.StringIO()
+    saved = console.file
+    console.file = drawn
+    try:
+        console.print(*renderables)
+    finally:
+        console.file = saved
+    return drawn.getvalue()
+
+
+def test_direction_controls_in_a_talk_s_text_are_shown_not_obeyed_in_every_view() -> None:
+    # Given talks saved before the API refused direction controls: one title holds an override,
+    # a speaker an isolate, a track a right-to-left mark (which right-to-left names need)
+    safe = {"id": "safe", "title": "Plain title", "track": "Web", "summary": {"count": 1}}
+    stored = {
+        "id": "stored",
+        "title": f"Evil {OVERRIDE}eltit",
+        "speakers": [f"{ISOLATE}Ada"],
+        "track": f"Hebrew{MARK}",
+        "room": "Hall A",
+        "summary": {"count": 2, "avg": 4.5},
+    }
+    board = {
+        "talks": [
+            {"rank": 1, "talkId": "stored", "title": stored["title"], "score": 4.1, "count": 2},
+            {"rank": 2, "talkId": "safe", "title": "Plain title", "score": 3.0, "count": 1},
+        ]
+    }
+    # When the programme, the talk and the leaderboard are printed, and a line of the errors'
+    drawn = printed(
+        output.console,
+        output.talks_table([safe, stored]),
+        talk_view(stored, {"talkId": "stored", "ratings": {"5": 2}}),
+        output.leaderboard_table(board),
+    )
+    said = printed(output.errors, f"  stored ({stored['title']})")
+    # Then each control is shown as its code point, none printed as itself; the mark stays
+    for text in (drawn, said):
+        assert OVERRIDE not in text
+        assert ISOLATE not in text
+    assert "Evil <U+202E>eltit" in said
+    lines = drawn.splitlines()
+    assert sum("Evil <U+202E>eltit" in line for line in lines) == 3  # table, view, leaderboard
+    assert any(line.startswith("<U+2067>Ada · Hebrew" + MARK) for line in lines), lines
+    # And the tables' columns stay aligned: a control is measured as it is shown
+    [plain, evil] = [line for line in lines if line.startswith(("safe ", "stored "))]
+    assert plain.index("Web") == evil.index("Hebrew")
+    [first, second] = [line for line in lines if re.match(r"\s*[12] ", line)]
+    assert first.index("4.10") == second.index("3.00")
+
+
+def test_direction_controls_stay_as_they_are_in_json(capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a talk holding an override, printed for a script (--json)
+    talk = {"id": "stored", "title": f"Evil {OVERRIDE}eltit"}
+    output.emit_json(talk)
+    # Then the document holds the title as the API answered it
+    assert json.loads(capsys.readouterr().out) == talk

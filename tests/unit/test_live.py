@@ -179,14 +179,15 @@ def test_an_organiser_s_change_is_announced_on_the_talk_s_channel_and_the_leader
     document = {"id": "talk.1", "title": "Moved", "room": "Hall B", "revision": 12}
     channel = RecordingChannel()
     announcer = Announcer(channel, deadline_seconds=2)
-    # When it is saved, then removed
+    # When it is saved, then removed (the removal with the revision the talk had)
     saved = announcer.announce_change("talk.1", document)
-    removed = announcer.announce_change("talk.1", None)
-    # Then the talk's channel and the leaderboard's each got its document, then its removal
+    removed = announcer.announce_change("talk.1", None, 12)
+    # Then the talk's channel and the leaderboard's each got its document, then its removal,
+    # each with the revision that orders them (the removal after the document it removed)
     assert (saved.published, removed.published) == (2, 2)
     expected = [
-        {"type": "catalog", "talkId": "talk.1", "talk": document},
-        {"type": "catalog", "talkId": "talk.1", "talk": None},
+        {"type": "catalog", "talkId": "talk.1", "talk": document, "revision": 12},
+        {"type": "catalog", "talkId": "talk.1", "talk": None, "revision": 12},
     ]
     assert channel.published[channel_for_talk("talk.1")] == expected
     assert channel.published[LEADERBOARD_CHANNEL] == expected

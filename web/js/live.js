@@ -281,6 +281,32 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
 
 export const LEADERBOARD_CHANNEL = "/talkrate/leaderboard";
 
+// Where an organiser's change (a catalog message) stands among the changes to its talk, which
+// two API instances may publish in either order: a document at its `revision` (a catalog-wide
+// sequence, new at every save), a removal just after the revision of the talk it removed (the
+// message's `revision`). Of two messages the lower place is the older, whichever kind: a page
+// drops a message at or below the newest it has seen of the talk. Null for a removal from a
+// service of before, which carries no revision: it is taken whatever was seen.
+export function catalogPlace(message) {
+  const revision = Number.isInteger(message.revision) ? message.revision : message.talk?.revision;
+  if (!Number.isInteger(revision)) return null;
+  return 2 * revision + (message.talk ? 0 : 1);
+}
+
+// A talk's catalog messages in the order of their places, from the revision of the talk as
+// read (if any): `onTalk(document or null)` hears each that is newer than every one before.
+function inCatalogOrder(revision, onTalk) {
+  let newest = Number.isInteger(revision) ? 2 * revision : -Infinity;
+  return (message) => {
+    const place = catalogPlace(message);
+    if (place !== null) {
+      if (place <= newest) return;
+      newest = place;
+    }
+    onTalk(message.talk || null);
+  };
+}
+
 // The whole programme with each talk's count and average, kept current (the programme's cards,
 // the organisers' table). The catalogue (40 to 80 KB) is read at the start, after each
 // (re)connection, when the page is shown again, once a minute while live (the watch's check) and
@@ -294,7 +320,7 @@ export function watchCatalogue({ talks = [], onTalks, onFailed = () => {}, onSta
   let stopped = false;
   let heard = 0; // messages taken
   const heardOf = new Map(); // talk id -> { n, revision, summary } of the last message about it
-  const changedOf = new Map(); // talk id -> { n, talk } of the last catalog message about it
+  const changedOf = new Map(); // talk id -> { n, talk, place } of the newest catalog message about it
   let readAt = 0;
   let pending = null;
   const read = async () => {
@@ -318,7 +344,7 @@ export function watchCatalogue({ talks = [], onTalks, onFailed = () => {}, onSta
       const known = heardOf.get(talk.id);
       if (known && known.n > before) talk.summary = { ...talk.summary, ...known.summary };
     }
-    for (const [id, { n, talk }] of changedOf) if (n > before) fresh = changed(fresh, id, talk);
+    for (const [id, { n, talk, place }] of changedOf) if (n > before) fresh = changed(fresh, id, talk, place);
     talks = fresh;
     onTalks(talks);
     return news;
@@ -328,23 +354,30 @@ export function watchCatalogue({ talks = [], onTalks, onFailed = () => {}, onSta
     pending = setTimeout(() => read().catch(() => {}), Math.max(0, readAt + 60_000 - Date.now()));
   };
   // The list with the talk `id` as a catalog message has it: its document (`talk`), or none
-  // once removed. A document older than the one listed (a slower publish of an earlier save,
-  // by its revision) is dropped. A talk not listed yet takes the count it was last heard with,
-  // else none (a talk added under a removed one's id has its ratings: read within a minute).
-  const changed = (list, id, talk) => {
+  // once removed. A message no newer than the talk listed (a slower publish of an earlier save,
+  // or of a removal before the talk was added again: see catalogPlace) is dropped. A talk not
+  // listed yet takes the count it was last heard with, else none (a talk added under a removed
+  // one's id has its ratings: read within a minute).
+  const changed = (list, id, talk, place) => {
     const known = list.find((t) => t.id === id);
+    if (place !== null && known && Number.isInteger(known.revision) && place <= 2 * known.revision) return list;
     if (!talk) return known ? list.filter((t) => t !== known) : list;
-    if (known && Number.isInteger(known.revision) && !(talk.revision > known.revision)) return list;
     const summary = known?.summary ?? heardOf.get(id)?.summary ?? { count: 0, avg: null };
     if (!known && !heardOf.has(id)) readSoon();
     const next = { ...talk, summary };
     return known ? list.map((t) => (t === known ? next : t)) : [...list, next];
   };
-  const onChange = ({ talkId, talk }) => {
+  const onChange = (message) => {
+    const { talkId, talk } = message;
     if (typeof talkId !== "string") return;
+    // Older than a change already heard of the talk (a save published after the removal
+    // that followed it, when the talk is no longer listed to compare with): dropped.
+    const place = catalogPlace(message);
+    const newest = changedOf.get(talkId)?.place;
+    if (place !== null && Number.isInteger(newest) && place <= newest) return;
     heard += 1;
-    changedOf.set(talkId, { n: heard, talk: talk || null });
-    const next = changed(talks, talkId, talk || null);
+    changedOf.set(talkId, { n: heard, talk: talk || null, place });
+    const next = changed(talks, talkId, talk || null, place);
     if (next === talks) return;
     talks = next;
     onTalks(talks);
@@ -426,22 +459,16 @@ export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {
       throw error;
     }
   };
-  // Of two documents of the talk the one of the lower revision is the older (a slower publish of
-  // an earlier save): dropped. A removal carries none, and is always taken.
-  let catalogRevision = Number.isInteger(talk.revision) ? talk.revision : -Infinity;
-  const changed = (document) => {
-    if (document && Number.isInteger(document.revision)) {
-      if (document.revision <= catalogRevision) return;
-      catalogRevision = document.revision;
-    }
-    onTalk(document || null);
-  };
+  // An organiser's changes in the order of their revisions, whichever reaches the page first:
+  // a slower publish of an earlier save, or a removal's before the talk was added again, is
+  // dropped (see catalogPlace).
+  const changed = inCatalogOrder(talk.revision, onTalk);
   return watch({
     channel: await talkChannel(talk),
     refresh,
     onEvent: (event) => {
       if (event && event.type === "catalog" && event.talkId === talk.id) {
-        changed(event.talk);
+        changed(event);
       } else if (event && event.type === "talk" && event.talkId === talk.id) {
         const state = stateOf(event);
         if (older(state)) return;
@@ -457,3 +484,19 @@ export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {
   });
 }
 
+
+// A talk not in the programme (yet): its channel is known from its id, so the catalog message
+// that adds it is heard at once (a room screen set up before an organiser added its talk).
+// `onTalk(talk)` hears its document, in the order of the changes (a removal is heard and
+// ordered, not told); whatever else the page shows it reads itself. Returns the watcher.
+export async function watchForTalk(talkId, onTalk) {
+  const changed = inCatalogOrder(null, (talk) => talk && onTalk(talk));
+  return watch({
+    channel: await talkChannel({ id: talkId }),
+    refresh: async () => false, // the page reads the talk itself
+    onEvent: (event) => {
+      if (event && event.type === "catalog" && event.talkId === talkId) changed(event);
+    },
+    pollMs: 30_000,
+  });
+}

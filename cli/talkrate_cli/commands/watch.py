@@ -15,13 +15,14 @@ from typing import Any
 import click
 from rich.console import Group
 from rich.live import Live
+from rich.styled import Styled
 from rich.text import Text
 
 from talkrate_cli import output, signals
 from talkrate_cli.client import Api
 from talkrate_cli.commands.reading import TALK, known_track
 from talkrate_cli.errors import ApiProblem, CliError, Unreachable
-from talkrate_cli.live import LEADERBOARD_CHANNEL, LiveEndpoint, LiveSubscriber
+from talkrate_cli.live import LEADERBOARD_CHANNEL, LiveEndpoint, LiveSubscriber, catalog_place
 from talkrate_cli.main import Session, pass_session
 
 LIVE_REFRESH_SECONDS = 30.0  # a safety refetch even when the channel is quiet
@@ -42,6 +43,9 @@ class Watcher:
         # Read the talk itself again at the next fetch: a poll's, the safety refetch's and a
         # reconnect's (a rating's event changes only its ratings)
         self.look_again = False
+        # The newest change to the talk read or heard of (live.catalog_place): a message no
+        # newer (an earlier save or removal another API instance published later) is let be
+        self.newest_change = -1
 
     def channels(self) -> list[str]:
         """The live channels this view listens to."""
@@ -64,6 +68,9 @@ class Watcher:
         if self.talk_doc is None or self.look_again:
             self.talk_doc = self.api.talk(self.talk)
             self.look_again = False
+            revision = self.talk_doc.get("revision")
+            if isinstance(revision, int):
+                self.newest_change = max(self.newest_change, 2 * revision)
         return self.api.ratings(self.talk)
 
     def renderable(self, data: dict[str, Any], error: str | None) -> Group:
@@ -71,7 +78,7 @@ class Watcher:
         if self.talk is None:
             title = f"leaderboard{f' · {self.track}' if self.track else ''}"
             body: Any = output.leaderboard_table(data)
-            parts: list[Any] = [Text(title, style="bold"), body]
+            parts: list[Any] = [Styled(title, "bold"), body]  # (a track's name: as printed)
         else:
             parts = [output.talk_view(self.talk_doc or {}, data)]
         stamp = datetime.now().strftime("%H:%M:%S")
@@ -79,13 +86,18 @@ class Watcher:
         status = f"{self.state} · {self.updates} update{plural} · {stamp}"
         if error:
             status += f" · {error}"
-        parts += [Text(""), Text(status + " · Ctrl-C to stop", style="dim")]
+        parts += [Text(""), Styled(status + " · Ctrl-C to stop", "dim")]
         return Group(*parts)
 
     def on_event(self, event: Any) -> None:
         """A live event: refetch now; the talk itself too when an organiser changed or removed
-        it (a `catalog` message)."""
-        if isinstance(event, dict) and event.get("type") == "catalog":
+        it (a `catalog` message), unless the change is older than one read or heard of."""
+        if isinstance(event, dict) and event.get("type") == "catalog" and self.talk is not None:
+            place = catalog_place(event)
+            if place is not None:
+                if place <= self.newest_change:
+                    return
+                self.newest_change = place
             self.look_again = True
         self.wake.set()
 

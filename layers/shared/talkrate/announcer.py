@@ -86,14 +86,17 @@ class Announcer:
         requests += publications(LEADERBOARD_CHANNEL, leaderboard_messages(histograms))
         return self._publish(requests, started, self._deadline)
 
-    def announce_change(self, talk_id: str, talk: Mapping[str, Any] | None) -> AnnouncementResult:
+    def announce_change(
+        self, talk_id: str, talk: Mapping[str, Any] | None, revision: int | None = None
+    ) -> AnnouncementResult:
         """The talk as the catalog has it after an organiser's change (`talk`: its document, or
-        None when it was removed), on its channel and the leaderboard's; waits at most
-        CHANGE_DEADLINE_SECONDS (or the announcer's deadline, if shorter)."""
+        None when it was removed, `revision` then the one the removed talk had), on its channel
+        and the leaderboard's; waits at most CHANGE_DEADLINE_SECONDS (or the announcer's
+        deadline, if shorter)."""
         started = time.monotonic()
         if started < self._paused_until:  # the channel hung a moment ago: skip, don't wait
             return AnnouncementResult(0, 0, 2, 0.0)
-        message = [catalog_message(talk_id, talk)]
+        message = [catalog_message(talk_id, talk, revision)]
         requests = publications(channel_for_talk(talk_id), message)
         requests += publications(LEADERBOARD_CHANNEL, message)
         return self._publish(requests, started, min(self._deadline, CHANGE_DEADLINE_SECONDS))

@@ -107,8 +107,9 @@ def replace_talk(
 
 def remove_talk(
     catalog: Catalog, ratings: Ratings, talk_id: str, precondition: Precondition | None = None
-) -> None:
+) -> int:
     """Remove the talk from the leaderboard and the catalog; its ratings stay in the event store.
+    Answers the revision the talk had: its removal comes after that save and every earlier one.
 
     The leaderboard goes first: with Redis down the removal is refused (BackendUnavailable, 503)
     before anything changed, rather than done halfway and answered with an error. A
@@ -125,8 +126,9 @@ def remove_talk(
     except TalkChanged:
         _ranked_again(ratings, talk_id)
         raise
-    if not removed:
+    if removed is None:
         raise TalkNotFound(talk_id)
+    return removed
 
 
 def leaderboard(catalog: Catalog, ratings: Ratings, limit: int, track: str | None) -> list[Ranked]:

@@ -6,7 +6,8 @@ Channels live in the `talkrate` namespace of an AppSync Events API (emulated by 
 runtime): `/talkrate/talks/<segment>` per talk and `/talkrate/leaderboard`. A channel segment may
 only hold 1 to 50 letters, digits and dashes, so a talk id that is not one is named by a hash.
 Messages carry state, not deltas: a lost or repeated message is healed by the next one, and a
-client that reconnects refetches over HTTP. Each has a `type` ("talk", "leaderboard",
+client that reconnects refetches over HTTP. Each carries what orders it against an earlier one
+published later (`ratingsRevision`, `revision`). Each has a `type` ("talk", "leaderboard",
 "catalog"); a client skips a type it does not know.
 """
 
@@ -86,12 +87,30 @@ def _summary(histogram: Histogram) -> dict[str, Any]:
     return summary
 
 
-def catalog_message(talk_id: str, talk: Mapping[str, Any] | None) -> dict[str, Any]:
+def catalog_message(
+    talk_id: str, talk: Mapping[str, Any] | None, revision: int | None = None
+) -> dict[str, Any]:
     """A talk as the catalog has it after an organiser's change: `talk` is its document as
-    GET /talks/{talkId} answers it (without the rating summary; its `revision` orders two of
-    them), or None when the talk was removed. Sent on the talk's channel and the leaderboard's
-    (the programme and the leaderboard show titles)."""
-    return {"type": "catalog", "talkId": talk_id, "talk": None if talk is None else dict(talk)}
+    GET /talks/{talkId} answers it (without the rating summary), or None when the talk was
+    removed. Sent on the talk's channel and the leaderboard's (the programme and the
+    leaderboard show titles).
+
+    `revision` orders the messages of a talk, which two API instances may publish in either
+    order: a document's own revision, or for a removal the revision of the talk it removed (a
+    catalog-wide sequence). Of two messages the lower revision is the older; at the same
+    revision the removal is the newer (it removed that document). A removal from an API of
+    before carries none: clients take it whatever they have seen.
+    """
+    if revision is None and talk is not None:
+        revision = talk.get("revision")
+    message: dict[str, Any] = {
+        "type": "catalog",
+        "talkId": talk_id,
+        "talk": None if talk is None else dict(talk),
+    }
+    if revision is not None:
+        message["revision"] = revision
+    return message
 
 
 class Publication(NamedTuple):

@@ -238,9 +238,10 @@ class Catalog(Protocol):
         """Add: its revision, or None when the id is taken."""
         ...
 
-    def delete(self, talk_id: str, precondition: Precondition | None = None) -> bool:
-        """Remove; False when there was no such talk (TalkChanged when the precondition does
-        not hold, nothing removed)."""
+    def delete(self, talk_id: str, precondition: Precondition | None = None) -> int | None:
+        """Remove: the revision the talk had (what its removal is announced with), or None when
+        there was no such talk (TalkChanged when the precondition does not hold, nothing
+        removed)."""
         ...
 
     def ids_in_track(self, track: str) -> list[str]:

@@ -2,7 +2,7 @@
 // the talk's page, readable from the back of the room.
 import { h, fill, setText, talkHref, debounce, isolated, isolatedText } from "../dom.js";
 import { ApiError, get, talkPath, serviceNow } from "../api.js";
-import { watchTalk } from "../live.js";
+import { watchTalk, watchForTalk } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { qrSvg } from "../qr.js";
 import { liveBadge, errorText } from "./common.js";
@@ -118,7 +118,7 @@ export function screenPage(main, talkId) {
     setText(title, gone ? "This talk is no longer in the programme" : "This talk is not in the programme");
     setText(speakers, gone
       ? "An organiser removed it. This screen shows it again if it comes back."
-      : "Check this screen's address, or add the talk on the organisers' page: it appears here within half a minute.");
+      : "Check this screen's address, or add the talk on the organisers' page: it appears here once it is added.");
     setText(problem, "");
   };
   // The 30 s read: an organiser's change is shown (at once when the live channel tells of it), a
@@ -150,6 +150,21 @@ export function screenPage(main, talkId) {
     if (!stopped && quiet()) takeNewerVersion();
   }, 30_000);
 
+  // A screen set up before its talk was added listens on the talk's channel meanwhile (its
+  // name follows from the id): the organiser's add is shown at once, not at the next 30 s read.
+  let waiting = null;
+  let wake = () => {};
+  const waitForTalk = () => {
+    if (waiting) return;
+    waiting = watchForTalk(talkId, (added) => {
+      if (stopped || talk) return;
+      talk = added;
+      show();
+      wake();
+    });
+  };
+  const stopWaiting = () => waiting && waiting.then((watcher) => watcher.stop());
+
   (async () => {
     // Nobody reloads a projector: a screen opened before the room's network was up, or while
     // the service was busy (or before the talk was added), tries again by itself.
@@ -157,12 +172,19 @@ export function screenPage(main, talkId) {
       try {
         await read();
       } catch (error) {
-        if (notFound(error)) notInProgramme(false);
-        else {
+        if (talk) break; // the channel told of it meanwhile
+        if (notFound(error)) {
+          notInProgramme(false);
+          // (400: an id no talk can have, and so no talk can be added under)
+          if (error.status === 404) waitForTalk();
+        } else {
           setText(title, "Loading…");
           setText(problem, errorText(error));
         }
-        await new Promise((resolve) => setTimeout(resolve, missing ? 30_000 : 5_000));
+        await new Promise((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, missing ? 30_000 : 5_000);
+        });
       }
     }
     if (stopped) return;
@@ -191,9 +213,11 @@ export function screenPage(main, talkId) {
     });
     if (stopped) watcher.stop();
     else live = watcher;
+    stopWaiting(); // the talk's own watch hears its changes now
   })();
   return () => {
     stopped = true;
+    stopWaiting();
     clearInterval(readTimer);
     clearInterval(versionTimer);
     clearTimeout(edgeTimer);

@@ -419,9 +419,11 @@ UPDATE talks SET title = %s, speakers = %s, track = %s, room = %s, starts_at = %
     revision = nextval('talk_revisions')
 WHERE id = %s RETURNING revision
 """
+# RETURNING gives the row as it was deleted, locked: the revision of the talk's last save, what
+# its removal is announced with (after that save, before any that adds the talk again).
 _DELETE_TALK = """
-WITH removed AS (DELETE FROM talks WHERE id = %s RETURNING id)
-SELECT pg_notify(%s, id) FROM removed
+WITH removed AS (DELETE FROM talks WHERE id = %s RETURNING id, revision)
+SELECT revision, pg_notify(%s, id) FROM removed
 """
 
 
@@ -504,21 +506,25 @@ class PostgresTalkCatalog:
                 return current is None, int(row[0])
         raise BackendUnavailable(f"talk {talk.id!r} kept changing while it was saved")
 
-    def delete(self, talk_id: str, precondition: Precondition | None = None) -> bool:
-        """Remove the talk from the catalog (its ratings stay in the event store); False when
-        there was no such talk (TalkChanged when the precondition does not hold).
+    def delete(self, talk_id: str, precondition: Precondition | None = None) -> int | None:
+        """Remove the talk from the catalog (its ratings stay in the event store): the revision
+        it had, or None when there was no such talk (TalkChanged when the precondition does not
+        hold).
 
-        Every process listening for changes hears of it when the deletion commits.
+        The revision is the one of the row deleted, read under its lock: a save that committed
+        before is that revision or an earlier one, a save that adds the talk again after takes a
+        later one. Every process listening for changes hears of it when the deletion commits.
         """
         if precondition is None:
             row = self._db.run(
                 lambda cursor: _fetch_one(cursor, _DELETE_TALK, (talk_id, CHANGES_CHANNEL))
             )
-            return row is not None
+            return None if row is None else int(row[0])
         with self._db.transaction() as cursor:
             if _locked_revision(cursor, talk_id, precondition) is None:
-                return False
-            return _fetch_one(cursor, _DELETE_TALK, (talk_id, CHANGES_CHANNEL)) is not None
+                return None
+            row = _fetch_one(cursor, _DELETE_TALK, (talk_id, CHANGES_CHANNEL))
+            return None if row is None else int(row[0])
 
     def changed_since_last_call(self) -> set[str] | None:
         """Talks removed or replaced by any process since the last call (the first starts

@@ -99,8 +99,8 @@ class CachedTalkCatalog:
         self.forget(talk.id)
         return self._catalog.save(talk, precondition)
 
-    def delete(self, talk_id: str, precondition: Precondition | None = None) -> bool:
-        """Remove; False when there was no such talk."""
+    def delete(self, talk_id: str, precondition: Precondition | None = None) -> int | None:
+        """Remove: the revision the talk had, or None when there was no such talk."""
         self.forget(talk_id)
         return self._catalog.delete(talk_id, precondition)
 

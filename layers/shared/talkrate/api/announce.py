@@ -11,16 +11,17 @@ from talkrate import wiring
 from talkrate.announcer import report, report_not_announced
 
 
-def announce_change(talk_id: str, talk: dict[str, Any] | None) -> None:
-    """Announce the talk as the catalog has it now (`talk`: its document, None when removed),
-    within the announcer's bound for a write; never raises. The write has succeeded: a failed
+def announce_change(talk_id: str, talk: dict[str, Any] | None, revision: int | None = None) -> None:
+    """Announce the talk as the catalog has it now (`talk`: its document, None when removed,
+    with `revision`, the one the removed talk had), within the announcer's bound for a write;
+    never raises. The write has succeeded: a failed
     or slow announcement costs the open pages the push (they read the talk again within a
     minute), never the organiser's answer."""
     try:
         announcer = wiring.live_announcer()
         if announcer is None:
             return
-        announced = announcer.announce_change(talk_id, talk)
+        announced = announcer.announce_change(talk_id, talk, revision)
     except Exception:
         report_not_announced("catalog change")
         return

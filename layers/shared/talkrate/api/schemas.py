@@ -159,8 +159,10 @@ class TalkOut(Talk):
     channel: str = Field(
         description="The talk's live channel (AppSync Events), where the projector publishes "
         'its new histogram after each batch ({"type": "talk", ...}), and the API the talk as '
-        'an organiser changed it ({"type": "catalog", "talkId", "talk"}: this document '
-        "without its summary, or null once removed; also on /talkrate/leaderboard)."
+        'an organiser changed it ({"type": "catalog", "talkId", "talk", "revision"}: this '
+        "document without its summary, or null once removed; `revision` orders a talk's "
+        "messages: the document's, or the removed talk's, the removal coming after that "
+        "document; also on /talkrate/leaderboard)."
     )
     rating_closes_at: datetime | None = Field(
         alias="ratingClosesAt",

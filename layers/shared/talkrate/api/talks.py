@@ -195,8 +195,12 @@ router.later(
 def delete_talk(talk_id: TalkIdPath, if_match: IfMatch = None) -> Response:
     from talkrate.api.announce import announce_change  # organisers' writes only
 
-    remove_talk(wiring.talk_catalog(), wiring.read_model(), talk_id, precondition(if_match, None))
-    announce_change(talk_id, None)  # its open pages say it is no longer in the programme
+    revision = remove_talk(
+        wiring.talk_catalog(), wiring.read_model(), talk_id, precondition(if_match, None)
+    )
+    # Its open pages say it is no longer in the programme; the revision it had orders the
+    # removal after the saves it undid, whichever message reaches them first.
+    announce_change(talk_id, None, revision)
     return Response(204, None, "")
 
 
