@@ -624,7 +624,7 @@ def cli_dry_run(text: str, catalog: list[dict[str, Any]], folder: Path) -> dict[
         with click.open_file(str(path), encoding="utf-8-sig") as source:
             rows = programme.read_rows(source)
         rows = programme.with_ids(rows, by_id)
-        programme.times_in_order(rows, by_id)
+        programme.sendable(rows, by_id)
     except CliError as error:
         return {"error": str(error)}
     # As `admin import` sorts them (its _import_rows, without sending anything)

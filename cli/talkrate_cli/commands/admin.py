@@ -296,10 +296,10 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
             raise programme.BadRows(problems) from None
         raise
     try:
-        # What the file says with the catalog: ids for rows without one, times that end
-        # before the start the catalog keeps
+        # What the file says with the catalog: ids for rows without one, and each row as it
+        # would be sent (a column the file lacks as the talk holds it)
         rows = programme.with_ids(rows, catalog)
-        programme.times_in_order(rows, catalog)
+        programme.sendable(rows, catalog)
     except programme.BadRows as more:
         problems += more.problems
     if problems:  # every line said at once, nothing sent
