@@ -591,6 +591,7 @@ FILES = [
     ("a C1 control in a title", "title\nGo\u009b2J\n"),
     ("an override in a title", "id,title\nx,Keynote \u202eflipped\n"),
     ("an isolate in a speaker", 'id;title;speakers\nx;X;"Ana; \u2067Bo"\n'),
+    ("an isolate after spaces", "id,title\nx,  \u2066Hi\n"),
     ("a pop after a mark", "title,room\n\u05e9\u05dc\u05d5\u05dd C++\u200f,Hall \u202c\n"),
     (
         "marks in right-to-left text",
