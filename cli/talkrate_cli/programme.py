@@ -410,6 +410,11 @@ def _row(
     for name, text in cells.items():
         if CONTROL.search(text):
             refuse(name, f"{name} holds a control character (a line break?)")
+        elif name == "speakers":  # each name counted in as the API counts it: speakers.N
+            for at, speaker in enumerate(speakers_from_cell(text), start=1):
+                if control := DIRECTION_CONTROL.search(speaker):
+                    said = direction_control(speaker, control.start())
+                    refuse(name, f"speaker {at} holds {said}")
         elif control := DIRECTION_CONTROL.search(text):
             refuse(name, f"{name} holds {direction_control(text, control.start())}")
     fields: dict[str, Any] = {"title": title}
@@ -427,7 +432,10 @@ def _row(
 
 def direction_control(text: str, at: int) -> str:
     """The direction control at `at` of the text, said as the API says it: its code point and
-    name, where it is (the first character is 1), and why it is in the way."""
+    name, where it is (the first character is 1), and why it is in the way.
+
+    The text is the one the API would judge: trimmed (a cell is), and a speaker's name alone,
+    so the place is the one the API's refusal names."""
     char = text[at]
     return (
         f"U+{ord(char):04X} {DIRECTION_CONTROLS[char]} (character {at + 1}), an invisible "
@@ -501,16 +509,64 @@ def _in_order(starts: Any, ends: Any) -> str | None:
     return None
 
 
-def times_in_order(rows: list[Row], catalog: dict[str, dict[str, Any]]) -> None:
-    """BadRows for every row whose times, with the one the file lacks kept from the catalog's
-    talk (a file without an endsAt column, say), end before they start."""
+def sendable(rows: list[Row], catalog: dict[str, dict[str, Any]]) -> None:
+    """BadRows for every row the API would refuse as the import sends it over its talk of the
+    catalog. A PUT replaces the whole talk, so a column the file lacks is sent as the talk
+    holds it: times that end before they start with the one the file lacks kept (a file
+    without an endsAt column, say), and a stored value the API refuses now (a direction
+    control saved before it was refused), in a row that changes its talk."""
     problems = []
     for row in rows:
-        merged = {**catalog.get(row.talk_id, {}), **row.fields}
+        current = catalog.get(row.talk_id)
+        merged = {**(current or {}), **row.fields}
         if wrong := _in_order(merged.get("startsAt"), merged.get("endsAt")):
             problems.append(Problem(row.line, "endsAt", wrong))
+        if current is None or same_talk(row.fields, current):
+            continue  # nothing stored is sent
+        for column in (name for name in COLUMNS[2:] if name not in row.fields):
+            for said in _stored_refused(column, current.get(column)):
+                problems.append(
+                    Problem(
+                        row.line,
+                        column,
+                        f"the talk's stored {said}; the file has no {column} column, so the "
+                        "import would send it as stored, and the API now refuses it: add a "
+                        f"{column} column with a value the API takes, or edit the talk first",
+                    )
+                )
     if problems:
         raise BadRows(problems)
+
+
+def _stored_refused(column: str, value: Any) -> list[str]:
+    """What the API refuses now of a value a talk holds (saved before the rule), each said as
+    "room holds ...": its texts trimmed as the API trims them, then judged by its rules."""
+    if value is None:
+        return []
+    if column in TIMES:
+        return [wrong] if (wrong := _zoned(column, str(value))) else []
+    if column == "speakers":
+        names = enumerate(value or [], start=1)
+        return [w for at, name in names if (w := _text_refused(f"speaker {at}", "speaker", name))]
+    return [wrong] if (wrong := _text_refused(column, column, value)) else []
+
+
+def _text_refused(label: str, kind: str, text: str) -> str | None:
+    """Why the API would refuse this text as a talk's `kind` (title, track, room, speaker), in
+    the order it checks (trimmed, then direction controls, length, control characters, a
+    visible character); None when it takes it."""
+    text = text.strip()
+    if control := DIRECTION_CONTROL.search(text):
+        return f"{label} holds {direction_control(text, control.start())}"
+    if len(text) > LONGEST[kind]:
+        return (
+            f"{label} has {len(text)} characters, the most a talk's {kind} has is {LONGEST[kind]}"
+        )
+    if CONTROL.search(text):
+        return f"{label} holds a control character"
+    if not any(not unicodedata.category(c).startswith(("Z", "C")) for c in text):
+        return f"{label} {text!r} holds no visible character"
+    return None
 
 
 def instant(value: Any) -> datetime | None:

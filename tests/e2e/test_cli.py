@@ -548,6 +548,50 @@ def test_admin_import_of_fewer_columns_keeps_the_rest_of_each_talk(
     cli.ok("admin", "rm", talk, "--yes")
 
 
+def test_an_import_over_a_stored_value_the_api_now_refuses_sends_nothing(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # Given three talks, the second saved before direction controls were refused (an override
+    # in its room, as a save before 2026-12-04 left it), and a file of ids and new titles
+    suffix = unique_talk_id()[-8:]
+    ids = [f"imp-{name}-{suffix}" for name in "abc"]
+    stored = PostgresTalkCatalog(PostgresDatabase(CLI_TALKS))
+    for talk_id in ids:
+        room = "Room \u202eb" if talk_id == ids[1] else "Room a"
+        stored.save(Talk(talk_id, f"Old {talk_id}", [], None, room))
+    titles = tmp_path / "titles.csv"
+    titles.write_text("id,title\n" + "".join(f"{i},New {i}\n" for i in ids))
+    try:
+        # When it is imported, as a dry run and for real
+        dry = cli.run("admin", "import", "--dry-run", str(titles))
+        real = cli.run("admin", "import", str(titles))
+        # Then both refuse the whole file before sending anything, naming the line, the field,
+        # the stored value and what to do (a PUT replaces the whole talk: the room would be sent
+        # as stored, and the API would refuse that row after the first was imported)
+        for done in (dry, real):
+            assert_one_line_error(
+                done,
+                "line 3: the talk's stored room holds U+202E RIGHT-TO-LEFT OVERRIDE (character 6), "
+                "an invisible control that can reorder the text around it where it is shown; the "
+                "file has no room column, so the import would send it as stored, and the API now "
+                "refuses it: add a room column with a value the API takes, or edit the talk first",
+            )
+            assert done.returncode == 2
+        assert [cli.json("show", i)["talk"]["title"] for i in ids] == [f"Old {i}" for i in ids]
+        # And with --json the problem is the stored field's
+        listed = cli.run("--json", "admin", "import", str(titles))
+        [error] = json.loads(listed.stdout)["error"]["errors"]
+        assert (error["line"], error["field"]) == (3, "room")
+        # When the file has the room column, with the room as it should be
+        titles.write_text("id,title,room\n" + "".join(f"{i},New {i},Room {i[4]}\n" for i in ids))
+        # Then every talk is imported
+        assert "0 created, 3 updated" in cli.ok("admin", "import", str(titles))
+        assert cli.json("show", ids[1])["talk"]["room"] == "Room b"
+    finally:
+        for talk_id in ids:
+            stored.delete(talk_id)
+
+
 def test_an_import_that_puts_two_talks_in_one_room_at_once_warns_and_imports(
     cli: Cli, tmp_path: Path
 ) -> None:

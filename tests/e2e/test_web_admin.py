@@ -591,6 +591,7 @@ FILES = [
     ("a C1 control in a title", "title\nGo\u009b2J\n"),
     ("an override in a title", "id,title\nx,Keynote \u202eflipped\n"),
     ("an isolate in a speaker", 'id;title;speakers\nx;X;"Ana; \u2067Bo"\n'),
+    ("an isolate after spaces", "id,title\nx,  \u2066Hi\n"),
     ("a pop after a mark", "title,room\n\u05e9\u05dc\u05d5\u05dd C++\u200f,Hall \u202c\n"),
     (
         "marks in right-to-left text",
@@ -624,7 +625,7 @@ def cli_dry_run(text: str, catalog: list[dict[str, Any]], folder: Path) -> dict[
         with click.open_file(str(path), encoding="utf-8-sig") as source:
             rows = programme.read_rows(source)
         rows = programme.with_ids(rows, by_id)
-        programme.times_in_order(rows, by_id)
+        programme.sendable(rows, by_id)
     except CliError as error:
         return {"error": str(error)}
     # As `admin import` sorts them (its _import_rows, without sending anything)
@@ -731,6 +732,51 @@ def test_the_page_reads_back_both_exports_unchanged(
         # Then every talk is unchanged (formula guards, escaped speakers, BOM and CRLF undone)
         assert made == cli_dry_run(text, CATALOG, tmp_path)
         assert sorted(made["unchanged"]) == sorted(talk["id"] for talk in CATALOG)
+
+
+# Talks saved before a rule the API has now, each holding a value it refuses (the last one a
+# track it takes, trimmed), and files that lack or have that value's column:
+# (name, the file's text, what the import says of it: a refusal's words, or None)
+LEGACY_CATALOG = [
+    {"id": "rtl-room", "title": "Room", "speakers": [], "room": "Room \u202eb", "revision": 2},
+    {"id": "rtl-speaker", "title": "Speaker", "speakers": ["Ana", "  \u2067Bo"], "revision": 2},
+    {"id": "c1-track", "title": "Track", "speakers": [], "track": "Main\u009b2J", "revision": 2},
+    {"id": "blank-room", "title": "Blank", "speakers": [], "room": "\u200b", "revision": 2},
+    {"id": "early", "title": "Early", "speakers": [], "startsAt": "1969-12-31T23:00:00Z"},
+    {"id": "spaced", "title": "Spaced", "speakers": [], "track": " Main ", "revision": 2},
+]
+LEGACY_FILES = [
+    ("an override in the room", "id,title\nrtl-room,New\n", "stored room holds U+202E"),
+    (
+        "an isolate in a speaker, after spaces",
+        "id;title;track\nrtl-speaker;Speaker;Main\n",
+        "stored speaker 2 holds U+2067 RIGHT-TO-LEFT ISOLATE (character 1)",
+    ),
+    ("a C1 control in the track", "id,title,room\nc1-track,Track,Hall\n", "track holds a control"),
+    ("nothing visible in the room", "id,title\nblank-room,B\n", "'\\u200b' holds no visible"),
+    ("a start before 1970", "id,title,endsAt\nearly,E,2031-06-02T10:00Z\n", "between the years"),
+    ("the column, with a clean value", "id,title,room\nrtl-room,New,Room b\n", None),
+    ("the row changing nothing", "id,title\nrtl-room,Room\n", None),
+    ("a track taken once trimmed", "id,title\nspaced,New\n", None),
+]
+
+
+def test_the_page_judges_a_talk_s_stored_values_as_the_command_line_s_dry_run_does(
+    web: WebStack, page: Page, tmp_path: Path
+) -> None:
+    page.goto(web.url("/app/"))
+    for name, text, said in LEGACY_FILES:
+        # Given a talk holding a value from before a rule the API has now, and a file changing
+        # it (a PUT replaces the whole talk: a column the file lacks is sent as stored)
+        # When the command line's dry run reads the file, and the organisers' page
+        expected = cli_dry_run(text, LEGACY_CATALOG, tmp_path)
+        made = page.evaluate(PAGE_DRY_RUN, [text, LEGACY_CATALOG])
+        # Then both refuse it in the same words when it would send the value, or both take it
+        assert made == expected, name
+        assert (said is None) == ("error" not in made), (name, made)
+        if said is not None:
+            assert said in made["error"], name
+            assert made["error"].endswith("or edit the talk first"), name
 
 
 def import_file(page: Page, text: str) -> None:
@@ -869,6 +915,55 @@ def test_a_file_with_refused_lines_names_each_line_and_imports_nothing(
     )
     expect(page.get_by_role("button", name=re.compile("^Import:"))).to_be_hidden()
     assert web.runtime.request("GET", f"/talks/fine-{stem}").status == 404
+
+
+def test_a_file_that_would_send_a_stored_override_is_refused_whole_and_changes_nothing(
+    web: WebStack, page: Page
+) -> None:
+    # Given three talks, the second saved before direction controls were refused (an override
+    # in its room), and a file of the three ids with new titles and no room column
+    stem = unique_talk_id()[-6:]
+    first = web.add_talk(title=f"First {stem}", room="Hall A")
+    legacy = web.saved_before(title=f"Legacy {stem}", room="Room \u202eb")
+    last = web.add_talk(title=f"Last {stem}", room="Hall C")
+    talks = [first, legacy, last]
+    text = "id,title\n" + "".join(f"{t['id']},Renamed {t['title']}\n" for t in talks)
+    sign_in(web, page)
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.method) if "/talks/" in r.url else None)
+    # When an organiser chooses it
+    import_file(page, text)
+    # Then the page refuses the whole file before sending anything (it offered to change the
+    # three, and the API refused the second after the first was changed), naming the line,
+    # the field, the stored value and what to do
+    expect(page.get_by_role("heading", name="This file cannot be imported")).to_be_focused()
+    expect(page.locator(".import-errors li")).to_have_text(
+        [
+            "line 3: the talk's stored room holds U+202E RIGHT-TO-LEFT OVERRIDE (character 6), an "
+            "invisible control that can reorder the text around it where it is shown; the file "
+            "has no room column, so the import would send it as stored, and the API now refuses "
+            "it: add a room column with a value the API takes, or edit the talk first"
+        ]
+    )
+    expect(page.get_by_role("button", name=re.compile("^Import:"))).to_be_hidden()
+    assert "PUT" not in sent
+    for talk in talks:
+        assert web.runtime.request("GET", f"/talks/{talk['id']}").json["title"] == talk["title"]
+    # When they choose the file again with a room column, the room as it should be
+    rooms = {first["id"]: "Hall A", legacy["id"]: "Room b", last["id"]: "Hall C"}
+    again = "id,title,room\n" + "".join(
+        f"{t['id']},Renamed {t['title']},{rooms[t['id']]}\n" for t in talks
+    )
+    page.get_by_label("Programme file (CSV)").set_input_files(
+        files=[{"name": "programme.csv", "mimeType": "text/csv", "buffer": again.encode()}]
+    )
+    page.get_by_role("button", name="Import: add 0, change 3").click()
+    # Then all three are imported
+    expect(page.get_by_test_id("admin-message")).to_have_text(
+        "Imported: 0 added, 3 changed, 0 unchanged."
+    )
+    changed = web.runtime.request("GET", f"/talks/{legacy['id']}").json
+    assert (changed["title"], changed["room"]) == (f"Renamed {legacy['title']}", "Room b")
 
 
 @pytest.mark.parametrize("encoding", ["latin-1", "utf-16-le"])

@@ -8,6 +8,7 @@ import json
 import re
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -23,8 +24,8 @@ from talkrate_cli.programme import (
     places,
     read_rows,
     same_talk,
+    sendable,
     slug,
-    times_in_order,
     with_ids,
     write_results,
 )
@@ -577,9 +578,9 @@ def test_an_end_before_a_start_the_file_leaves_as_it_is_is_refused() -> None:
         "u": {"id": "u", "title": "U", "startsAt": "2026-12-02T10:00:00Z", "endsAt": None},
     }
     with pytest.raises(CliError, match="line 2: endsAt 2026-12-02T09:30Z is not after startsAt"):
-        times_in_order(rows, catalog)
-    times_in_order(rows[1:], catalog)  # 11:00 after 10:00: taken
-    times_in_order(rows, {})  # new talks: nothing kept to compare with
+        sendable(rows, catalog)
+    sendable(rows[1:], catalog)  # 11:00 after 10:00: taken
+    sendable(rows, {})  # new talks: nothing kept to compare with
 
 
 # Times the API refused or took differently from the import's check (a half-imported file
@@ -678,10 +679,131 @@ def test_the_import_refuses_the_direction_controls_the_api_refuses_in_its_words(
     said = f"U+{ord(char):04X} {unicodedata.name(char)} (character {{}}), an invisible control "
     said += "that can reorder the text around it where it is shown"
     assert api_said == [said.format(n) for n in (9, 4, 5, 6)]
-    # (a speaker's character counted in the cell, the API's in the name)
+    # (a speaker's character counted in its name, as the API counts it)
     assert import_said == [
         ("title", f"title holds {said.format(9)}"),
-        ("speakers", f"speakers holds {said.format(8)}"),
+        ("speakers", f"speaker 2 holds {said.format(4)}"),
         ("track", f"track holds {said.format(5)}"),
         ("room", f"room holds {said.format(6)}"),
     ]
+
+
+def _api_places(fields: dict[str, Any]) -> list[tuple[str, int]]:
+    """Each field the API refuses for a direction control, and the character it names."""
+    try:
+        TalkFields.model_validate(fields)
+    except ValidationError as error:
+        found = [(e["loc"], re.search(r"\(character (\d+)\)", e["msg"])) for e in error.errors()]
+        return [(".".join(map(str, loc)), int(m[1])) for loc, m in found if m]
+    return []
+
+
+def test_a_direction_control_is_placed_where_the_api_places_it_after_trimming() -> None:
+    # Given a file whose title and second speaker start with spaces, then an isolate
+    text = "title,speakers,room\n  \u2066Hi,Ana;  \u2067Bo , Hall \u202eA\n"
+    fields = {"title": "  \u2066Hi", "speakers": ["Ana", "  \u2067Bo "], "room": " Hall \u202eA"}
+    # When it is read, and the API judges the same texts
+    with pytest.raises(BadRows) as refused:
+        read_rows(io.StringIO(text))
+    said = [
+        (p.field, int(m[1]), p.message.split(" holds ")[0])
+        for p in refused.value.problems
+        if (m := re.search(r"\(character (\d+)\)", p.message))
+    ]
+    # Then both count the character in the text the API keeps (trimmed; a speaker's in the
+    # name): the same place for each field (the import counted a speaker's in the whole cell)
+    assert said == [("title", 1, "title"), ("speakers", 1, "speaker 2"), ("room", 6, "room")]
+    assert _api_places(fields) == [("title", 1), ("speakers.1", 1), ("room", 6)]
+
+
+LEGACY = {
+    "id": "legacy",
+    "title": "Old title",
+    "speakers": ["Ana"],
+    "track": "Main",
+    "room": "Hall A",
+    "startsAt": "2026-12-02T09:00:00Z",
+    "endsAt": "2026-12-02T09:45:00Z",
+}
+# Values a talk may hold from before a rule the API has now, in a column a file lacks, each
+# with what the import says of it (None: the API takes it)
+STORED = [
+    ("room", "Room \u202eb", "room holds U+202E RIGHT-TO-LEFT OVERRIDE (character 6)"),
+    (
+        "speakers",
+        ["Ana", " \u2067Bo"],
+        "speaker 2 holds U+2067 RIGHT-TO-LEFT ISOLATE (character 1)",
+    ),
+    ("track", "Main\u009b2J", "track holds a control character"),
+    ("track", "Main\nTrack", "track holds a control character"),
+    ("room", "\u200b", "room '\\u200b' holds no visible character"),
+    ("room", "   ", "room '' holds no visible character"),
+    ("track", "x" * 101, "track has 101 characters, the most a talk's track has is 100"),
+    ("startsAt", "1969-12-31T23:00:00Z", "startsAt 1969-12-31T23:00:00Z is not between the years"),
+    ("room", "  Hall A ", None),  # trimmed, then taken
+    ("room", "\u05d0\u05d5\u05dc\u05dd \u200f1", None),  # a mark: taken
+]
+
+
+@pytest.mark.parametrize(("column", "value", "said"), STORED, ids=lambda v: repr(v)[:30])
+def test_a_stored_value_a_file_lacks_the_column_of_is_judged_as_the_api_will_judge_it(
+    column: str, value: Any, said: str | None
+) -> None:
+    # Given a talk holding the value, saved before the API refused it, and a file of its id and
+    # a new title (a PUT replaces the whole talk: the import sends the stored value)
+    current = {**LEGACY, column: value}
+    rows = read_rows(io.StringIO("id,title\nlegacy,New title\n"))
+    body = {k: v for k, v in ({**current, "id": None} | rows[0].fields).items() if v is not None}
+    # When the import checks the row as it would send it
+    try:
+        sendable(rows, {"legacy": current})
+        refused = []
+    except BadRows as error:
+        refused = error.problems
+    # Then it refuses the file exactly when the API would refuse the row, naming the line, the
+    # field, that the stored value is the problem and what to do
+    assert bool(refused) == bool(_api_refusals(body)) == (said is not None)
+    if said is not None:
+        [problem] = refused
+        assert (problem.line, problem.field) == (2, column)
+        assert str(problem).startswith(f"line 2: the talk's stored {said}")
+        assert str(problem).endswith(
+            f"; the file has no {column} column, so the import would send it as stored, and the "
+            f"API now refuses it: add a {column} column with a value the API takes, or edit the "
+            "talk first"
+        )
+        assert {e.split(".")[0] for e in _api_refusals(body)} == {column}
+    # And a file with the column, a row leaving its talk as it is, and a new talk send nothing
+    # stored: nothing refused
+    clean = "Room b" if column != "speakers" else "Ana; Bo"
+    clean = "2026-12-02T09:00Z" if column == "startsAt" else clean
+    with_column = read_rows(io.StringIO(f"id,title,{column}\nlegacy,New title,{clean}\n"))
+    sendable(with_column, {"legacy": current})
+    sendable(read_rows(io.StringIO("id,title\nlegacy,Old title\n")), {"legacy": current})
+    sendable(rows, {})
+
+
+def _api_refusals(body: dict[str, Any]) -> list[str]:
+    try:
+        TalkFields.model_validate(body)
+    except ValidationError as error:
+        return [".".join(map(str, e["loc"])) for e in error.errors()]
+    return []
+
+
+def test_every_stored_value_a_row_would_send_is_said_and_the_times_too() -> None:
+    # Given a talk holding two values the API refuses now and ending before a start the file
+    # gives it
+    current = {**LEGACY, "track": "\u202aMain", "speakers": ["\u2069Ana", "Bo\u202c"]}
+    rows = read_rows(io.StringIO("id,title,startsAt\nlegacy,New,2026-12-02T10:00Z\n"))
+    # When the import checks it
+    with pytest.raises(BadRows) as refused:
+        sendable(rows, {"legacy": current})
+    # Then each is said, on its line, by field
+    assert [(p.line, p.field) for p in refused.value.problems] == [
+        (2, "endsAt"),
+        (2, "speakers"),
+        (2, "speakers"),
+        (2, "track"),
+    ]
+    assert "speaker 2 holds U+202C POP DIRECTIONAL FORMATTING (character 3)" in str(refused.value)

@@ -288,19 +288,20 @@ function instant(value) {
   return parsed ? parsed.instant : null;
 }
 
-function zoned(line, name, text) {
+// What is wrong with a time the API would not take, or null.
+function timeRefused(name, text) {
   const parsed = parseTime(text);
   if (!parsed) {
-    throw new ProgrammeError(`line ${line}: ${name} ${repr(text)} is not a time the API reads; write it as `
-      + "2026-12-02T09:00+01:00 (or 2026-12-02T08:00Z for UTC)", line);
+    return `${name} ${repr(text)} is not a time the API reads; write it as 2026-12-02T09:00+01:00 (or 2026-12-02T08:00Z for UTC)`;
   }
-  if (!parsed.zoned) {
-    throw new ProgrammeError(`line ${line}: ${name} ${text} names no time zone (write it as ${text}Z for UTC, `
-      + `or with its offset, ${text}+01:00)`, line);
-  }
-  if (parsed.utcYear < FIRST_YEAR || parsed.utcYear > LAST_YEAR) {
-    throw new ProgrammeError(`line ${line}: ${name} ${text} is not between the years ${FIRST_YEAR} and ${LAST_YEAR}`, line);
-  }
+  if (!parsed.zoned) return `${name} ${text} names no time zone (write it as ${text}Z for UTC, or with its offset, ${text}+01:00)`;
+  if (parsed.utcYear < FIRST_YEAR || parsed.utcYear > LAST_YEAR) return `${name} ${text} is not between the years ${FIRST_YEAR} and ${LAST_YEAR}`;
+  return null;
+}
+
+function zoned(line, name, text) {
+  const wrong = timeRefused(name, text);
+  if (wrong) throw new ProgrammeError(`line ${line}: ${wrong}`, line);
 }
 
 function inOrder(line, starts, ends) {
@@ -397,8 +398,12 @@ export function readProgramme(text) {
       seen.add(named);
       for (const [name, value] of Object.entries(cells)) {
         if (CONTROL.test(value)) throw new ProgrammeError(`line ${line}: ${name} holds a control character (a line break?)`, line);
-        const control = directionControl(value);
-        if (control) throw new ProgrammeError(`line ${line}: ${name} holds ${control}`, line);
+        // A speaker's character counted in the name, as the API counts it (speakers.N)
+        const texts = name === "speakers" ? speakersFromCell(value).map((s, i) => [`speaker ${i + 1}`, s]) : [[name, value]];
+        for (const [label, text] of texts) {
+          const control = directionControl(text);
+          if (control) throw new ProgrammeError(`line ${line}: ${label} holds ${control}`, line);
+        }
       }
       const fields = { title: cells.title };
       if (names.includes("speakers")) fields.speakers = speakersFromCell(cells.speakers || "");
@@ -460,10 +465,41 @@ export function changesOf(fields, current) {
   return COLUMNS.slice(1).filter(differs);
 }
 
+// Why the API would refuse this text as a talk's `kind` (title, track, room, speaker), in the
+// order it checks (trimmed, then direction controls, length, control characters, a visible
+// character); null when it takes it.
+function textRefused(label, kind, value) {
+  const text = strip(String(value));
+  const control = directionControl(text);
+  if (control) return `${label} holds ${control}`;
+  if (chars(text) > LONGEST[kind]) return `${label} has ${chars(text)} characters, the most a talk's ${kind} has is ${LONGEST[kind]}`;
+  if (CONTROL.test(text)) return `${label} holds a control character`;
+  if (!/[^\p{Z}\p{C}]/u.test(text)) return `${label} ${repr(text)} holds no visible character`;
+  return null;
+}
+
+// What the API refuses now of a value a talk holds (saved before the rule), each "room holds…".
+function storedRefused(column, value) {
+  if (value === null || value === undefined) return [];
+  if (TIMES.includes(column)) return [timeRefused(column, String(value))].filter(Boolean);
+  if (column === "speakers") return (value || []).map((name, i) => textRefused(`speaker ${i + 1}`, "speaker", name)).filter(Boolean);
+  return [textRefused(column, column, value)].filter(Boolean);
+}
+
+// The refusals of a row that changes its talk, for each value of a column the file lacks: a PUT
+// replaces the whole talk, so the import sends it as stored (see the CLI's `sendable`).
+function storedRefusals(row, current) {
+  return COLUMNS.slice(2).filter((column) => !(column in row.fields)).flatMap((column) =>
+    storedRefused(column, current[column]).map((said) => new ProgrammeError(`line ${row.line}: the talk's stored ${said}; `
+      + `the file has no ${column} column, so the import would send it as stored, and the API now refuses it: add a ${column} `
+      + "column with a value the API takes, or edit the talk first", row.line)));
+}
+
 // What importing the rows into the catalog (its talks as listed, with their revisions) would
 // do, as `talkrate admin import --dry-run` says it: { created, updated, unchanged } rows (an
 // updated row with its talk, `current`, and `changes`), `notInFile` ids, and `errors` (the file's
-// own, then ids not to be had and times out of order with the catalog's).
+// own, then ids not to be had, times out of order with the catalog's, and stored values of a
+// column the file lacks that the API refuses now).
 export function planImport({ rows, errors: readErrors }, talks) {
   const catalog = new Map(talks.map((talk) => [talk.id, talk]));
   const errors = [...readErrors];
@@ -472,18 +508,18 @@ export function planImport({ rows, errors: readErrors }, talks) {
   const inFile = new Set(identified.map((row) => row.talkId));
   for (const row of identified) {
     const current = catalog.get(row.talkId);
+    const refused = [];
     try {
       const merged = { ...(current || {}), ...row.fields };
       inOrder(row.line, merged.startsAt, merged.endsAt);
     } catch (error) {
-      errors.push(error);
-      continue;
+      refused.push(error);
     }
-    if (!current) plan.created.push(row);
-    else {
-      const changes = changesOf(row.fields, current);
-      (changes.length ? plan.updated : plan.unchanged).push({ ...row, current, changes });
-    }
+    const changes = current ? changesOf(row.fields, current) : [];
+    if (changes.length) refused.push(...storedRefusals(row, current));
+    if (refused.length) errors.push(...refused);
+    else if (!current) plan.created.push(row);
+    else (changes.length ? plan.updated : plan.unchanged).push({ ...row, current, changes });
   }
   plan.notInFile = talks.map((talk) => talk.id).filter((id) => !inFile.has(id)).sort();
   return plan;

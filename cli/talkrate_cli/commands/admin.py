@@ -276,7 +276,8 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
     time. A row without an id gets one from its title, as the organisers' page makes it
     ("Über Café" -> uber-cafe), or keeps the id an earlier import gave it. A file with lines
     that cannot be talks imports nothing: every such line is said, with what is wrong (the
-    first 20, and how many more; --json lists them all).
+    first 20, and how many more; --json lists them all). So is a row that would send a value
+    the talk holds from before a rule the API has now, in a column the file lacks.
     """
     not_utf8 = f"{csv_file.name} is not UTF-8 text: save it from the spreadsheet as 'CSV UTF-8'"
     try:
@@ -296,10 +297,10 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
             raise programme.BadRows(problems) from None
         raise
     try:
-        # What the file says with the catalog: ids for rows without one, times that end
-        # before the start the catalog keeps
+        # What the file says with the catalog: ids for rows without one, and each row as it
+        # would be sent (a column the file lacks as the talk holds it)
         rows = programme.with_ids(rows, catalog)
-        programme.times_in_order(rows, catalog)
+        programme.sendable(rows, catalog)
     except programme.BadRows as more:
         problems += more.problems
     if problems:  # every line said at once, nothing sent
