@@ -24,7 +24,6 @@ if TYPE_CHECKING:  # types only: their modules are not loaded at the cold start 
 gc.disable()
 
 from talkrate import snapstart, wiring  # noqa: E402
-from talkrate.announcer import report, report_not_announced  # noqa: E402
 from talkrate.errors import BackendUnavailable  # noqa: E402
 from talkrate.observability import logger, metrics, tell_rebuilt  # noqa: E402
 from talkrate.ports import RatingsReadModel  # noqa: E402
@@ -96,6 +95,11 @@ def _announce(talk_ids: Sequence[str], read_model: RatingsReadModel) -> None:
     """Publish the changed talks and the leaderboard on the live channel, when there is one."""
     if not talk_ids:
         return
+    # Loaded with the first batch that counted, as the announcer is (wiring.live_announcer):
+    # at the init it costs the cold start about 20 ms (the live channel's messages, a thread
+    # pool), which no invocation without a live channel needs.
+    from talkrate.announcer import report, report_not_announced
+
     try:
         # A live channel configured with no usable URL raises here, on every batch: the batch
         # is counted already, so that loses the live updates, not the batch (no redelivery).

@@ -106,3 +106,34 @@ def test_the_api_init_loads_no_client_library_nor_what_other_routes_or_functions
     # Then it loaded none of those modules besides what Powertools' Logger loads
     assert ran.returncode == 0, ran.stderr[-3000:]
     assert json.loads(ran.stdout.strip().splitlines()[-1]) == []
+
+
+# What the projector's init leaves to its first batch: the live channel's announcer (its
+# messages and a thread pool, about 20 ms of a cold start), loaded when a batch counted.
+_LEFT_OUT_OF_THE_PROJECTOR_INIT = ("talkrate.announcer", "talkrate.live", "concurrent.futures")
+
+
+def test_the_projector_init_leaves_the_live_channel_to_its_first_batch() -> None:
+    import json
+    import subprocess
+
+    from tests.builders import ROOT
+
+    # Given a new container of the projector
+    code = (
+        "import json, sys\n"
+        f"sys.path[:0] = [{str(ROOT / 'layers' / 'shared')!r}, "
+        f"{str(ROOT / 'functions' / 'projector')!r}]\n"
+        "from aws_lambda_powertools import Logger\n"
+        "before = set(sys.modules)\n"
+        "import app\n"
+        f"print(json.dumps([m for m in {_LEFT_OUT_OF_THE_PROJECTOR_INIT!r} "
+        "if m in set(sys.modules) - before]))\n"
+    )
+    # When its handler module is imported, as Lambda's init does
+    ran = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    # Then the live channel's modules are not among what it loaded
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert json.loads(ran.stdout.strip().splitlines()[-1]) == []
