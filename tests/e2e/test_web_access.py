@@ -703,3 +703,10 @@ def test_the_leaderboard_says_who_leads_to_a_screen_reader_at_most_once_a_minute
     board_shows(page, ["Early favourite", "Late surge"], counts=["4", "3"])
     page.clock.run_for(61_000)
     assert len(announced(page)) == 2
+    # And neither is an organiser retitling the leader: its catalog message reads the board
+    # again, in the same order
+    retitled = {"title": "Early favourite, retitled", "track": track}
+    assert web.as_organiser("PUT", f"/talks/{early['id']}", retitled).status == 200
+    board_shows(page, ["Early favourite, retitled", "Late surge"])
+    page.clock.run_for(61_000)
+    assert len(announced(page)) == 2

@@ -1403,6 +1403,126 @@ def test_an_organiser_s_changes_heard_in_the_other_order_are_shown_in_the_order_
     assert errors == []
 
 
+class HeldRead:
+    """The page's next read of its talk (GET /talks/{talkId}) once the test asks: answered by
+    the service as it had the talk then, handed to the page only when the test says (a read on
+    a slow network, outrun by the live channel's message of an organiser's change)."""
+
+    def __init__(self, page: Page, talk_id: str) -> None:
+        self.page = page
+        self.path = f"/talks/{talk_id}"
+        self.holding = False
+        self.held: list[tuple[Route, Any]] = []
+        page.route(lambda url: urlparse(url).path == self.path, self._through)
+
+    def _through(self, route: Route) -> None:
+        if self.holding and route.request.resource_type == "fetch":
+            self.holding = False
+            self.held.append((route, route.fetch()))
+        else:
+            route.continue_()
+
+    def hold_next(self) -> None:
+        self.holding = True
+
+    def answered(self) -> int:
+        """The status the service gave the read held, once it is."""
+        pump_until(self.page, lambda: bool(self.held), "the page's read of its talk, held")
+        status: int = self.held[0][1].status
+        return status
+
+    def hand_on(self) -> None:
+        """The held answer to the page, and a moment for the page to take it."""
+        route, answer = self.held.pop()
+        with self.page.expect_event("requestfinished", lambda r: urlparse(r.url).path == self.path):
+            route.fulfill(response=answer)
+        self.page.wait_for_timeout(300)
+
+
+def note_if_shown(page: Page, text: str) -> None:
+    """From now on, `window.shownAgain` is set if the page's text comes to hold `text`, if only
+    for a moment (checked at every change of the page)."""
+    page.evaluate(
+        """(text) => new MutationObserver(() => {
+          if (document.body.textContent.includes(text)) window.shownAgain = true;
+        }).observe(document.body, { subtree: true, childList: true, characterData: true })""",
+        text,
+    )
+
+
+def test_a_talk_page_s_read_outrun_by_an_organiser_s_change_does_not_bring_the_old_talk_back(
+    web: WebStack, page: Page
+) -> None:
+    # Given a live talk page of a talk in Room 1, whose read of the talk as the attendee comes
+    # back to it is slow: the service answers it, and the answer is still on its way
+    talk = web.add_talk(title="Outrun: before", room="Room 1")
+    read = HeldRead(page, talk["id"])
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_have_text("Outrun: before")
+    read.hold_next()
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    assert read.answered() == 200
+    # When an organiser retitles it and moves it to Hall B, which the live channel shows at once
+    answer = web.as_organiser(
+        "PUT", f"/talks/{talk['id']}", {"title": "Outrun: after", "room": "Hall B"}
+    )
+    assert answer.status == 200, answer.body
+    expect(heading).to_have_text("Outrun: after", timeout=LIVE_WITHIN_MS)
+    note_if_shown(page, "Outrun: before")
+    # And then the read's answer, of the talk before, reaches the page
+    read.hand_on()
+    # Then the page keeps the organiser's change: the old title and room never come back
+    expect(heading).to_have_text("Outrun: after")
+    expect(page.locator(".meta")).to_contain_text("Hall B")
+    assert page.evaluate("window.shownAgain") is None
+    expect(star(page, 4)).to_be_enabled()
+
+
+def test_a_room_screen_s_read_outrun_by_an_organiser_s_change_does_not_bring_the_old_talk_back(
+    web: WebStack, page: Page
+) -> None:
+    # Given a live room screen, on a clock the test moves, whose 30 s read of its talk is slow:
+    # the service answers it, and the answer is still on its way
+    talk = web.add_talk(title="Outrun on screen: before")
+    page.set_viewport_size(ROOM)
+    read = HeldRead(page, talk["id"])
+    page.clock.install()
+    page.goto(web.url(SCREEN.format(id=talk["id"])))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    heading = page.get_by_role("heading", level=1)
+    read.hold_next()
+    page.clock.run_for(30_500)
+    assert read.answered() == 200
+    # When an organiser retitles it, which the live channel shows at once, and then the read's
+    # answer, of the talk before, reaches the screen
+    path = f"/talks/{talk['id']}"
+    assert web.as_organiser("PUT", path, {"title": "Outrun on screen: after"}).status == 200
+    expect(heading).to_have_text("Outrun on screen: after", timeout=LIVE_WITHIN_MS)
+    note_if_shown(page, "Outrun on screen: before")
+    read.hand_on()
+    # Then the screen keeps the new title: the old one never comes back
+    expect(heading).to_have_text("Outrun on screen: after")
+    assert page.evaluate("window.shownAgain") is None
+    # When the organiser removes the talk and adds it again, the screen's next read answered
+    # between the two ("not in the programme") and reaching it after the addition's message
+    assert web.as_organiser("DELETE", path).status == 204
+    gone = "This talk is no longer in the programme"
+    expect(heading).to_have_text(gone, timeout=LIVE_WITHIN_MS)
+    read.hold_next()
+    page.clock.run_for(30_000)
+    assert read.answered() == 404
+    assert web.as_organiser("PUT", path, {"title": "Outrun on screen: again"}).status == 201
+    expect(heading).to_have_text("Outrun on screen: again", timeout=LIVE_WITHIN_MS)
+    note_if_shown(page, gone)
+    read.hand_on()
+    # Then the screen keeps the talk, and goes on asking the room to scan
+    expect(heading).to_have_text("Outrun on screen: again")
+    expect(page.get_by_test_id("qr-caption")).to_have_text("Scan to rate")
+    assert page.evaluate("window.shownAgain") is None
+
+
 def test_a_room_screen_opened_before_its_talk_was_added_shows_it_as_soon_as_it_is_added(
     web: WebStack, page: Page
 ) -> None:

@@ -3,37 +3,41 @@
 // and each write would be read out, queued behind the last). The first figures are not said:
 // they are read with the page. A change is said at once after a quiet spell; changes that
 // follow within `everyMs` are said together, once, when it has passed, and only if what would
-// be said differs from what was said last.
+// be said differs from what was said last (or, given a key, what it says of: see `figures`).
 import { h, setText } from "./dom.js";
 
 export function liveAnnouncer(everyMs) {
   const node = h("p", { class: "sr-only", role: "status", "aria-live": "polite", "aria-atomic": "true", "data-testid": "announcement" });
   let figures = null;
+  let key = null; // what the figures say of, compared in place of their words
   let offline = ""; // the badge's words while the browser has no network: said before the figures
-  let said = null;
+  let said = null; // the offline words and the key of what was said last
   let saidAt = -Infinity;
   let timer = null;
-  const text = () => `${offline}${figures}`;
+  const saying = () => `${offline}${key}`;
   const flush = () => {
     timer = null;
-    if (text() === said) return;
-    said = text();
+    if (saying() === said) return;
+    said = saying();
     saidAt = performance.now();
-    setText(node, said);
+    setText(node, `${offline}${figures}`);
   };
   const changed = () => {
     if (figures === null) return;
     if (said === null) {
-      said = text();
+      said = saying();
       return;
     }
     if (timer === null) timer = setTimeout(flush, Math.max(0, saidAt + everyMs - performance.now()));
   };
   return {
     node,
-    // The figures as shown, in words ("12 ratings, average 4.25").
-    figures(words) {
+    // The figures as shown, in words ("12 ratings, average 4.25"); `about`, when the words may
+    // change without news (the leaderboard's titles, which an organiser may edit): what makes
+    // them news (the order of the talks), said only when it differs from what was said.
+    figures(words, about = words) {
       figures = words;
+      key = about;
       changed();
     },
     // The live state: only losing the network and having it back are said (a reconnection
@@ -49,7 +53,7 @@ export function liveAnnouncer(everyMs) {
     reset() {
       clearTimeout(timer);
       timer = null;
-      figures = said = null;
+      figures = key = said = null;
       setText(node, "");
     },
     stop() {

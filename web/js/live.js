@@ -293,18 +293,40 @@ export function catalogPlace(message) {
   return 2 * revision + (message.talk ? 0 : 1);
 }
 
-// A talk's catalog messages in the order of their places, from the revision of the talk as
-// read (if any): `onTalk(document or null)` hears each that is newer than every one before.
-function inCatalogOrder(revision, onTalk) {
-  let newest = Number.isInteger(revision) ? 2 * revision : -Infinity;
-  return (message) => {
-    const place = catalogPlace(message);
-    if (place !== null) {
-      if (place <= newest) return;
-      newest = place;
-    }
-    onTalk(message.talk || null);
+// The newest change to one talk a page shows (the talk page, the room screen), whichever way it
+// came: the page's reads of the talk (GET /talks/{id}: at start, at its checks, after a 409) and
+// the channel's catalog messages alike, each at its place (catalogPlace). A read sent before an
+// organiser's save may be answered after the save's message: without this it put the old title,
+// room and times back until the next read (a minute). `talk`: the document the page shows first.
+export function newestShown(talk = null) {
+  let newest = -Infinity;
+  // Whether something at `place` is taken (`same`: also at the newest place itself).
+  const take = (place, same) => {
+    if (place === null) return true; // a removal from a service of before: taken as it came
+    if (place < newest || (place === newest && !same)) return false;
+    newest = place;
+    return true;
   };
+  const shown = {
+    // A catalog message, taken when newer than all the page has shown of the talk (a message
+    // again, or one no newer than a read, is dropped).
+    message: (message) => take(catalogPlace(message), false),
+    // A read's document, taken unless older than what is shown (the page keeps that); as new, it
+    // is the talk shown (the window is drawn again by the clock its answer set).
+    read: (document) => take(catalogPlace({ talk: document }), true),
+    // Called as a read is sent: its answer, when it lands, whether a "not in the programme" of
+    // that read may be shown. A 404 carries no revision: it is taken unless the page took a
+    // talk's document since the read was sent (the talk added again meanwhile: its message
+    // came first, and the 404 is of the moment between; a removal after the save has its own
+    // message, which is taken). A page that showed a talk gone while it was there stopped
+    // (the talk page) or said so until its next read (the screen).
+    sent() {
+      const before = newest;
+      return () => newest === before || newest % 2 === 1;
+    },
+  };
+  if (talk) shown.read(talk);
+  return shown;
 }
 
 // The whole programme with each talk's count and average, kept current (the programme's cards,
@@ -421,10 +443,12 @@ export async function talkChannel(talk) {
 
 // A talk's histogram kept current: the talk's channel when there is one (its messages carry the
 // histogram), GET /ratings after every (re)connection or poll. `onFetched()` hears each fresh
-// state shown (a GET or a live message), `onFailed(error)` each GET that failed, `onTalk(talk)`
-// each organiser's change to the talk the channel tells of: its document (as GET /talks/{id}
-// answers it, without the summary), or null once removed. Returns the watcher (stop(), refresh()).
-export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {}, onFailed = () => {}, onTalk = () => {} } = {}) {
+// state shown (a GET or a live message), `onFailed(error, gone)` each GET that failed (`gone`:
+// whether a 404 of it may be shown, see newestShown's `sent`), `onTalk(talk)` each organiser's
+// change to the talk the channel tells of: its document (as GET /talks/{id} answers it, without
+// the summary), or null once removed; `catalog`: the page's newestShown, which its own reads of
+// the talk move too. Returns the watcher (stop(), refresh()).
+export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {}, onFailed = () => {}, onTalk = () => {}, catalog = newestShown(talk) } = {}) {
   // A read that was on its way while a live message came may answer an older state than the
   // message's, and a message whose publish was slow may come after the next batch's. Each
   // carries the talk's ratingsRevision (ratings applied so far, a voter's changed rating too):
@@ -444,6 +468,7 @@ export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {
   const newer = (state) => against(state) > 0;
   const refresh = async () => {
     const before = heard;
+    const gone = catalog.sent();
     try {
       const body = await get(`/ratings?talkId=${encodeURIComponent(talk.id)}`);
       const state = stateOf(body);
@@ -455,20 +480,19 @@ export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {
       onFetched();
       return news;
     } catch (error) {
-      onFailed(error);
+      onFailed(error, gone());
       throw error;
     }
   };
-  // An organiser's changes in the order of their revisions, whichever reaches the page first:
-  // a slower publish of an earlier save, or a removal's before the talk was added again, is
-  // dropped (see catalogPlace).
-  const changed = inCatalogOrder(talk.revision, onTalk);
   return watch({
     channel: await talkChannel(talk),
     refresh,
     onEvent: (event) => {
+      // An organiser's changes in the order of their revisions, whichever reaches the page
+      // first: a slower publish of an earlier save, a removal's before the talk was added
+      // again, or one older than the page's last read, is dropped (see newestShown).
       if (event && event.type === "catalog" && event.talkId === talk.id) {
-        changed(event);
+        if (catalog.message(event)) onTalk(event.talk || null);
       } else if (event && event.type === "talk" && event.talkId === talk.id) {
         const state = stateOf(event);
         if (older(state)) return;
@@ -487,15 +511,15 @@ export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {
 
 // A talk not in the programme (yet): its channel is known from its id, so the catalog message
 // that adds it is heard at once (a room screen set up before an organiser added its talk).
-// `onTalk(talk)` hears its document, in the order of the changes (a removal is heard and
-// ordered, not told); whatever else the page shows it reads itself. Returns the watcher.
-export async function watchForTalk(talkId, onTalk) {
-  const changed = inCatalogOrder(null, (talk) => talk && onTalk(talk));
+// `onTalk(talk)` hears its document, in the order of the changes kept in the page's newestShown
+// `catalog` (a removal is heard and ordered, not told); whatever else the page shows it reads
+// itself. Returns the watcher.
+export async function watchForTalk(talkId, catalog, onTalk) {
   return watch({
     channel: await talkChannel({ id: talkId }),
     refresh: async () => false, // the page reads the talk itself
     onEvent: (event) => {
-      if (event && event.type === "catalog" && event.talkId === talkId) changed(event);
+      if (event && event.type === "catalog" && event.talkId === talkId && catalog.message(event) && event.talk) onTalk(event.talk);
     },
     pollMs: 30_000,
   });

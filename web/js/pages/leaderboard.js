@@ -9,7 +9,8 @@ const SIZE = 20;
 
 // What a screen reader hears of the board: who leads, and the two after ("“A” leads the board,
 // then “B” and “C”."). Only the order of the top three, not the counts or averages, which move
-// at every rating anywhere: a new leader, or a new second or third, is news.
+// at every rating anywhere: a new leader, or a new second or third, is news. Not their titles
+// either: an organiser retitling a talk (a catalog message reads the board again) is no news.
 function leaders(talks) {
   const [first, ...next] = talks.slice(0, 3).map((row) => `“${isolatedText(row.title)}”`);
   if (!first) return "";
@@ -89,7 +90,7 @@ export function leaderboardPage(main) {
       const ids = new Set(board.talks.map((row) => row.talkId));
       for (const id of [...rows.keys()]) if (!ids.has(id)) rows.delete(id);
       arrange(body, nodes);
-      announcer.figures(leaders(board.talks));
+      announcer.figures(leaders(board.talks), board.talks.slice(0, 3).map((row) => row.talkId).join("\n"));
       // With a track chosen, the board may be empty while other tracks' talks are rated.
       setText(status, board.talks.length ? "" : `No talk${of ? ` in ${of}` : ""} has been rated yet.`);
       stale.read();

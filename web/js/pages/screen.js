@@ -2,7 +2,7 @@
 // the talk's page, readable from the back of the room.
 import { h, fill, setText, talkHref, debounce, isolated, isolatedText } from "../dom.js";
 import { ApiError, get, talkPath, serviceNow } from "../api.js";
-import { watchTalk, watchForTalk } from "../live.js";
+import { watchTalk, watchForTalk, newestShown } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { qrSvg } from "../qr.js";
 import { liveBadge, errorText } from "./common.js";
@@ -64,6 +64,9 @@ export function screenPage(main, talkId) {
   // The talk as the service has it now: an organiser may retitle it or move its times while the
   // screen is up, and the caption follows its rating window (and the service's clock).
   let talk = null;
+  // The newest of its changes shown, read or pushed: a read older than a message that came while
+  // it was on its way (an organiser's save or removal) is dropped (live.js).
+  const shown = newestShown();
   let missing = false; // the service said the talk is not in the programme (404, 400)
   const now = serviceNow; // the service's clock, which every answer sets
   // The QR code, the histogram and the live state belong to a talk in the programme.
@@ -106,8 +109,14 @@ export function screenPage(main, talkId) {
   const refit = debounce(() => talk && fitTitle(), 200);
   addEventListener("resize", refit);
   const read = async () => {
-    talk = await get(talkPath(talkId));
-    if (!stopped) show();
+    const loaded = await get(talkPath(talkId));
+    if (stopped) return;
+    if (shown.read(loaded)) {
+      talk = loaded;
+      show();
+    } else if (!missing) {
+      show(); // the talk shown, its caption by the clock the answer set
+    }
   };
   // A talk that is not (or no longer) in the programme: said as the title, with what the one
   // setting up the screen can do, without the QR code, the histogram or a live state.
@@ -124,10 +133,14 @@ export function screenPage(main, talkId) {
   // The 30 s read: an organiser's change is shown (at once when the live channel tells of it), a
   // deletion too; other failures keep what is shown (the badge and the line below say the
   // service cannot be reached).
-  const reread = () => read().catch((error) => {
-    if (notFound(error)) notInProgramme(true);
-    else if (!missing) show();
-  });
+  // A 404 is taken unless the talk was added again since the read was sent (newestShown).
+  const reread = () => {
+    const gone = shown.sent();
+    return read().catch((error) => {
+      if (notFound(error) && gone()) notInProgramme(true);
+      else if (!missing) show();
+    });
+  };
 
   // Nobody reloads a projector when a newer version of the app is published either: the screen
   // loads it by itself at a quiet moment, while its talk takes no ratings (not open yet, closed,
@@ -156,7 +169,7 @@ export function screenPage(main, talkId) {
   let wake = () => {};
   const waitForTalk = () => {
     if (waiting) return;
-    waiting = watchForTalk(talkId, (added) => {
+    waiting = watchForTalk(talkId, shown, (added) => {
       if (stopped || talk) return;
       talk = added;
       show();
@@ -192,12 +205,14 @@ export function screenPage(main, talkId) {
     readTimer = setInterval(reread, 30_000);
     if (talk.summary) watched.update(talk.summary);
     const watcher = await watchTalk(talk, watched, {
+      catalog: shown,
       onStatus: badge.set,
       onFetched: () => setText(problem, ""),
       // A talk removed meanwhile is said as the 30 s read says it, not as the refetch's error.
-      onFailed: (error) => {
-        if (notFound(error)) notInProgramme(true);
-        else setText(problem, errorText(error));
+      // (unless it was added again since the read was sent: newestShown)
+      onFailed: (error, gone) => {
+        if (!notFound(error)) setText(problem, errorText(error));
+        else if (gone) notInProgramme(true);
       },
       // An organiser's change, pushed: shown at once rather than at the next 30 s read (a
       // talk added again under its id too: the screen stays subscribed).

@@ -1,7 +1,7 @@
 // /app/talks/<talkId>: rate the talk (1 to 5, changeable), and its live histogram.
 import { h, fill, setText, formatTime, talkHref, debounce, isolated, isolatedText } from "../dom.js";
 import { request, get, talkPath, appConfig, ApiError, serviceNow } from "../api.js";
-import { watchTalk } from "../live.js";
+import { watchTalk, newestShown } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { voterToken, forgetToken, forgetExpired, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating, sendingRating, keepSending, safeToResend, takeRefused } from "../voter.js";
 import { claim, keepForLater, inProgress, putOff, waitLeft } from "../outbox.js";
@@ -130,6 +130,9 @@ export function talkPage(main, talkId) {
       h("p", {}, screenLink)));
 
   let talk = null; // the talk document, once loaded
+  // The newest of the talk's changes shown, read or pushed: a read older than a message that
+  // came while it was on its way is dropped (live.js).
+  const shown = newestShown();
   let titleOpened = false; // the attendee asked for the whole of a title cut short
 
   // A title so long that the stars would fall below the phone's first screen (300 characters of
@@ -498,12 +501,14 @@ export function talkPage(main, talkId) {
       say("");
       await knowPolicy();
       if (stopped) return;
+      shown.read(loaded);
       showTalk(loaded); // (says a kept rating another page sent and the service refused)
       resend();
       if (talk.summary) histogram.update(talk.summary);
       // An organiser's change comes over the channel: the title, room, times and stars
       // follow it at once; a removal is said as a tap would find it.
       const watcher = await watchTalk(talk, histogram, {
+        catalog: shown,
         onStatus: badge.set,
         onTalk: (changed) => (changed ? showTalk(changed) : notFound(true)),
       });
@@ -551,16 +556,21 @@ export function talkPage(main, talkId) {
   }
 
   // After a 409, and while the stars are off, the talk's times may have changed (an organiser
-  // moved it): read them again.
+  // moved it): read them again. A read older than what the page shows (an organiser's save,
+  // pushed while it was on its way) is dropped: the stars follow the clock its answer set.
   async function reloadTalk() {
     if (!talk) return;
+    const gone = shown.sent();
     try {
       const loaded = await loadTalk();
-      if (!stopped) showTalk(loaded);
+      if (stopped) return;
+      if (shown.read(loaded)) showTalk(loaded);
+      else showWindow();
     } catch (error) {
-      // Removed meanwhile: said (a rating kept for the network would only be refused). Else a
-      // 409's message is already shown, and the next check tries again.
-      if (!stopped && error instanceof ApiError && error.status === 404) notFound(true);
+      // Removed meanwhile: said (a rating kept for the network would only be refused), unless
+      // the talk was added again since the read was sent (newestShown). Else a 409's message is
+      // already shown, and the next check tries again.
+      if (!stopped && error instanceof ApiError && error.status === 404 && gone()) notFound(true);
     }
   }
 
