@@ -51,11 +51,17 @@ class _Console(Console):
         return super().render_str(visible(text), **options)
 
 
-# No markup: what is printed comes from the API (titles, speakers, problems), and a title such as
-# "Kubernetes [/etc]" is text, not a closing tag. talkrate's own styles are Text objects.
-console = _Console(highlight=False, markup=False, width=_width(sys.stdout))
+# No markup and no emoji codes: what is printed comes from the API (titles, speakers, problems),
+# and a title such as "Kubernetes [/etc]" is text, not a closing tag, as ":fire: talks" is text,
+# not a flame. talkrate's own styles are Text objects.
+console = _Console(highlight=False, markup=False, emoji=False, width=_width(sys.stdout))
 errors = _Console(
-    stderr=True, highlight=False, markup=False, soft_wrap=True, width=_width(sys.stderr)
+    stderr=True,
+    highlight=False,
+    markup=False,
+    emoji=False,
+    soft_wrap=True,
+    width=_width(sys.stderr),
 )
 
 BAR_WIDTH = 30

@@ -136,6 +136,36 @@ def test_direction_controls_in_a_talk_s_text_are_shown_not_obeyed_in_every_view(
     assert first.index("4.10") == second.index("3.00")
 
 
+def test_emoji_codes_and_brackets_in_a_talk_s_text_are_printed_as_typed() -> None:
+    # Given a talk whose organiser wrote rich's emoji codes and markup into its text
+    talk = {
+        "id": "codes",
+        "title": ":fire: Hot takes [bold]on[/bold] :smile:",
+        "speakers": [":rocket: Ada"],
+        "room": ":x:",
+        "summary": {"count": 1, "avg": 5},
+    }
+    board = {
+        "talks": [{"rank": 1, "talkId": "codes", "title": talk["title"], "score": 5.0, "count": 1}]
+    }
+    # When the programme, the talk, the leaderboard and an error line are printed
+    drawn = printed(
+        output.console,
+        output.talks_table([talk]),
+        talk_view(talk, {"talkId": "codes", "ratings": {"5": 1}}),
+        output.leaderboard_table(board),
+    )
+    said = printed(output.errors, f"  codes ({talk['title']})")
+    # Then each shows the text as typed: no emoji drawn for a code, no markup taken
+    for text in (drawn, said):
+        assert "\N{FIRE}" not in text
+        assert "\N{ROCKET}" not in text
+    assert ":fire: Hot takes [bold]on[/bold] :smile:" in said
+    typed = ":fire: Hot takes [bold]on[/bold] :smile:"
+    assert sum(typed in line for line in drawn.splitlines()) >= 2
+    assert ":rocket: Ada" in drawn
+
+
 def test_direction_controls_stay_as_they_are_in_json(capsys: pytest.CaptureFixture[str]) -> None:
     # Given a talk holding an override, printed for a script (--json)
     talk = {"id": "stored", "title": f"Evil {OVERRIDE}eltit"}
