@@ -1149,6 +1149,24 @@ def test_admin_rm_asks_even_when_its_input_is_piped(cli: Cli) -> None:
         cli.run("admin", "rm", talk_id, "--yes")
 
 
+def test_admin_rm_asks_about_a_talk_with_a_direction_control_as_it_shows_it(cli: Cli) -> None:
+    # Given a talk saved before direction controls were refused (an override in its title)
+    talk_id = unique_talk_id("rm-override")
+    stored = PostgresTalkCatalog(PostgresDatabase(CLI_TALKS))
+    stored.save(Talk(talk_id, "Saved \u202ebackwards", [], None))
+    try:
+        # When an organiser is asked whether to remove it
+        kept = cli.run("admin", "rm", talk_id, stdin="n\n")
+        # Then the question shows the control as its code point, not obeyed (the rest of the
+        # question, its "?" and "[y/N]" would be turned around), and the talk stays
+        assert kept.returncode == 1, kept
+        assert "\u202e" not in kept.stderr
+        assert f"remove {talk_id} (Saved <U+202E>backwards)?" in kept.stderr
+        assert cli.json("show", talk_id)["talk"]["id"] == talk_id
+    finally:
+        stored.delete(talk_id)
+
+
 def test_admin_rm_removes_several_talks_and_says_each(cli: Cli) -> None:
     # Given three talks of the programme, and an id the programme does not have
     talks = [unique_talk_id("rm-several") for _ in range(3)]

@@ -1564,6 +1564,30 @@ def test_a_room_screen_opened_before_its_talk_was_added_shows_it_as_soon_as_it_i
     expect(total(page)).to_have_text("1 rating", timeout=LIVE_WITHIN_MS)
 
 
+def test_a_room_screen_on_plain_http_waiting_for_a_talk_finds_it_at_its_read_without_an_error(
+    web: WebStack, page: Page
+) -> None:
+    # Given a room screen on plain http (a venue's local runtime on its own network: browsers
+    # give no crypto.subtle there), set up on a talk not added yet whose id has a dot, so its
+    # channel's name is a hash the page cannot compute
+    talk_id = unique_talk_id("screen.plain")
+    page.set_viewport_size(ROOM)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.add_init_script("Object.defineProperty(crypto, 'subtle', { value: undefined })")
+    page.clock.install()
+    page.goto(web.url(SCREEN.format(id=talk_id)))
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_have_text("This talk is not in the programme")
+    # When an organiser adds it and the screen's next read comes
+    web.add_talk(talk_id, title="Added on the venue's network")
+    page.clock.run_for(31_000)
+    # Then the screen shows it, and nothing failed on the page
+    expect(heading).to_have_text("Added on the venue's network")
+    expect(page.get_by_test_id("qr-caption")).to_have_text("Scan to rate")
+    assert errors == []
+
+
 def test_a_room_screen_whose_check_failed_says_so_no_longer_once_live_numbers_come(
     web: WebStack, page: Page
 ) -> None:

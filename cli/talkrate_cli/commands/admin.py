@@ -196,7 +196,8 @@ def rm(session: Session, talks: tuple[str, ...], yes: bool) -> None:
         title = api.talk(talk)["title"]  # a talk not in the programme is said so before asking
         # Asked whatever stdin is: `echo n | talkrate admin rm T` keeps T, and a script with
         # no answer to give (stdin closed) is refused; --yes is how a script removes.
-        click.confirm(f"remove {talk} ({title})?", abort=True, err=True)
+        # click writes the question itself, past rich: its direction controls shown here.
+        click.confirm(f"remove {talk} ({output.visible(title)})?", abort=True, err=True)
     api.remove_talk(talk)
     _done(session, {"removed": talk}, f"removed {talk}")
 

@@ -169,14 +169,16 @@ export function screenPage(main, talkId) {
   let wake = () => {};
   const waitForTalk = () => {
     if (waiting) return;
+    // An id hashed into its channel's name needs crypto.subtle, which plain http lacks (a
+    // venue's local runtime on its own network): the screen's 30 s read finds the talk then.
     waiting = watchForTalk(talkId, shown, (added) => {
       if (stopped || talk) return;
       talk = added;
       show();
       wake();
-    });
+    }).catch(() => null);
   };
-  const stopWaiting = () => waiting && waiting.then((watcher) => watcher.stop());
+  const stopWaiting = () => waiting && waiting.then((watcher) => watcher && watcher.stop());
 
   (async () => {
     // Nobody reloads a projector: a screen opened before the room's network was up, or while
