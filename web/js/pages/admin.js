@@ -348,8 +348,8 @@ export function adminPage(main) {
     // Where the keyboard goes once a row's button or the form it was on is gone: the row's Edit
     // button (the row after it, once deleted), else the search when it hides the talk, else "Add
     // a talk"; never back to the page's top.
-    function focusAfter(talkId, next = null) {
-      const edits = [...list.querySelectorAll("button[data-edit]")];
+    function focusAfter(talkId, next = null, leaving = null) {
+      const edits = [...list.querySelectorAll("button[data-edit]")].filter((b) => b.dataset.edit !== leaving);
       const target = edits.find((b) => b.dataset.edit === talkId) || (next !== null && edits[Math.min(next, edits.length - 1)])
         || (hiddenBySearch(talkId) ? search : add);
       if (target.isConnected) target.focus();
@@ -364,9 +364,12 @@ export function adminPage(main) {
       try {
         const index = [...list.querySelectorAll("button[data-edit]")].findIndex((b) => b.dataset.edit === talk.id);
         await admin("DELETE", talkPath(talk.id), undefined, talk.revision);
+        // The keyboard leaves the deleted row at once: the removal's catalog message may take
+        // the row away before the list is read again, and the focus would fall to the page.
+        focusAfter(null, Math.max(index, 0), talk.id);
         fill(message, "Deleted ", quoted(talk.title), ".");
         await load();
-        focusAfter(null, Math.max(index, 0));
+        if (document.activeElement === document.body) focusAfter(null, Math.max(index, 0));
       } catch (error) {
         if (changedMeanwhile(error)) {
           await load().catch(() => {});
