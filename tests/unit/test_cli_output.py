@@ -84,15 +84,12 @@ OVERRIDE, ISOLATE, MARK = "\u202e", "\u2067", "\u200f"  # RIGHT-TO-LEFT OVERRIDE
 
 
 def printed(console: Console, *renderables: object) -> str:
-    """What the command's console prints of these, as a person reads it."""
-    drawn = io.StringIO()
-    saved = console.file
-    console.file = drawn
-    try:
+    """What the command's console prints of these, as a person reads it. Captured by rich, not
+    by swapping the console's file: its `file` reads back sys.stderr as it is now (a test's
+    capture), and setting that back would pin the console to it for every later test."""
+    with console.capture() as capture:
         console.print(*renderables)
-    finally:
-        console.file = saved
-    return drawn.getvalue()
+    return capture.get()
 
 
 def test_direction_controls_in_a_talk_s_text_are_shown_not_obeyed_in_every_view() -> None:
