@@ -6,15 +6,27 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import psycopg2
 import pytest
+import redis
 
 from talkrate import wiring
-from talkrate.adapters.redis_store import RedisReadModel
+from talkrate.adapters.redis_store import RedisReadModel, histogram_key
 from talkrate.rebuild import rebuild_if_lost
 from talkrate_local.database import event_store
 from tests.builders import LambdaContextStub, http_event, load_function
 
 TEST_VOTER_TOKEN_KEY = "integration-tests-voter-token-key"
+
+
+def forget_talk(talks_dsn: str, redis_client: redis.Redis, talk_id: str) -> None:
+    """A talk a test made through the API gone again: its catalog row, histogram and place on
+    the leaderboard, whatever the test left of them."""
+    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+        cursor.execute("DELETE FROM talks WHERE id = %s", (talk_id,))
+    connection.close()
+    redis_client.delete(histogram_key(talk_id))
+    redis_client.zrem("leaderboard", talk_id)
 
 
 @pytest.fixture

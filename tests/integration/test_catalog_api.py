@@ -25,7 +25,7 @@ from tests.builders import (
     sample_event,
     unique_talk_id,
 )
-from tests.integration.conftest import Call
+from tests.integration.conftest import Call, forget_talk
 from tests.integration.test_kafka_publisher import consume_all
 
 pytestmark = pytest.mark.integration
@@ -37,11 +37,7 @@ ADMIN = {"admin": True, "reason": "ok"}
 def new_talk_id(talks_dsn: str, redis_client: redis.Redis) -> Iterator[str]:
     talk_id = unique_talk_id("new")
     yield talk_id
-    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
-        cursor.execute("DELETE FROM talks WHERE id = %s", (talk_id,))
-    connection.close()
-    redis_client.delete(histogram_key(talk_id))
-    redis_client.zrem("leaderboard", talk_id)
+    forget_talk(talks_dsn, redis_client, talk_id)
 
 
 def _iso(moment: datetime) -> str:

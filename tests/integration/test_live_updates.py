@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import psycopg2
 import pytest
 import redis
 
@@ -25,7 +24,7 @@ from tests.builders import (
     rating_event,
     ratings_batch,
 )
-from tests.integration.conftest import Call
+from tests.integration.conftest import Call, forget_talk
 from tests.live_client import Subscriber
 
 pytestmark = pytest.mark.integration
@@ -181,11 +180,7 @@ def new_talk_id(talks_dsn: str, redis_client: redis.Redis) -> Iterator[str]:
     its read model removed afterwards, whatever the test left."""
     talk_id = f"pushed.{uuid.uuid4().hex[:12]}"
     yield talk_id
-    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
-        cursor.execute("DELETE FROM talks WHERE id = %s", (talk_id,))
-    connection.close()
-    redis_client.delete(histogram_key(talk_id))
-    redis_client.zrem("leaderboard", talk_id)
+    forget_talk(talks_dsn, redis_client, talk_id)
 
 
 def test_an_organiser_s_add_edit_and_removal_reach_the_talk_s_and_the_leaderboard_s_subscribers(
