@@ -14,12 +14,12 @@ from tests.builders import ROOT
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 
 
-def pytest_command(*arguments: str) -> list[str]:
-    """The pytest command line `make -n` says a routine would run (nothing is run)."""
+def make_prints(*arguments: str) -> str:
+    """The commands `make -n` says these targets would run (nothing is run)."""
     # Not the variables of a make this suite may run under (`make test PYTEST_ARGS=…` passes
     # them on to every make below it through MAKEFLAGS).
     inherited = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "PYTEST_ARGS", "TESTS")
-    printed = subprocess.run(
+    return subprocess.run(
         ["make", "--no-print-directory", "-s", "-n", *arguments],
         cwd=ROOT,
         env={name: value for name, value in os.environ.items() if name not in inherited},
@@ -27,6 +27,11 @@ def pytest_command(*arguments: str) -> list[str]:
         text=True,
         check=True,
     ).stdout
+
+
+def pytest_command(*arguments: str) -> list[str]:
+    """The pytest command line `make -n` says a routine would run (nothing is run)."""
+    printed = make_prints(*arguments)
     lines = [line for line in printed.splitlines() if " -m pytest" in line]
     assert len(lines) == 1, printed
     return lines[0].split(" -m pytest", 1)[1].split()

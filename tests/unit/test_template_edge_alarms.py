@@ -15,12 +15,14 @@ import pytest
 import yaml
 
 from tests.builders import ROOT
+from tests.unit.test_makefile import make_prints
 from tests.unit.test_template_operations import (
     RULE_FUNCTIONS,
     _alarm_fires,
     _functions,
     _Loader,
     _prod,
+    refusing_rules,
     resources,
 )
 
@@ -190,30 +192,7 @@ def test_requests_refused_wholesale_at_the_edge_are_told_and_the_usual_4xx_are_n
 
 def _refusing(**parameters: str) -> list[str]:
     """The edge template's Rules whose assertions fail for these parameter values."""
-    template = _edge()
-    values = {
-        **{k: str(v.get("Default", "")) for k, v in template["Parameters"].items()},
-        **parameters,
-    }
-
-    def holds(node: Any) -> Any:
-        (key, argument), *_ = node.items()
-        if key == "Ref":
-            return values[argument]
-        if key == "Fn::Equals":
-            left, right = (holds(a) if isinstance(a, dict) else a for a in argument)
-            return left == right
-        if key == "Fn::Not":
-            return not holds(argument[0])
-        if key == "Fn::Or":
-            return any(holds(a) for a in argument)
-        raise AssertionError(f"no evaluator for {key}")
-
-    return [
-        name
-        for name, rule in template["Rules"].items()
-        if not all(holds(assertion["Assert"]) for assertion in rule["Assertions"])
-    ]
+    return refusing_rules(_edge(), **parameters)
 
 
 def test_edge_alarms_that_would_reach_nobody_are_refused() -> None:
@@ -264,29 +243,13 @@ def test_the_dashboard_shows_what_viewers_get_from_cloudfront_where_it_publishes
         assert names == {"DistributionId": "${WebDistribution}", "Region": "Global"}, row
 
 
-def _make_prints(*targets: str) -> str:
-    """The commands `make -n` says the targets would run (nothing is run)."""
-    import os
-    import subprocess
-
-    inherited = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")
-    return subprocess.run(
-        ["make", "--no-print-directory", "-s", "-n", *targets],
-        cwd=ROOT,
-        env={name: value for name, value in os.environ.items() if name not in inherited},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-
-
 def test_every_stack_under_deploy_is_linted_and_scanned_as_the_main_template_is() -> None:
     # Given the stacks an operator deploys from deploy/ (the pipeline's bootstrap, the edge alarms)
     stacks = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "deploy").glob("*.yaml"))
     assert "deploy/edge-alarms.yaml" in stacks
     # When `make validate` and `make lint-security` run (CI runs both)
-    [lint] = [line for line in _make_prints("validate").splitlines() if "cfn-lint" in line]
-    scan = _make_prints("lint-security").split("checkov", 1)[1]
+    [lint] = [line for line in make_prints("validate").splitlines() if "cfn-lint" in line]
+    scan = make_prints("lint-security").split("checkov", 1)[1]
     # Then cfn-lint and checkov read each of them, one added later too
     for stack in stacks:
         assert stack in lint.split(), stack

@@ -1629,13 +1629,11 @@ def test_each_stack_publishes_its_own_metrics_and_its_alarms_and_dashboard_read_
     assert set(rows) == {OWN_NAMESPACE["Fn::Sub"]}
 
 
-def _refusing_rules(**parameters: str) -> list[str]:
-    """The Rules whose assertions fail for these parameter values (the REQUIRED ones and the
-    defaults for the rest), as CloudFormation checks them before a deploy."""
-    template = _source()
+def refusing_rules(template: dict[str, Any], **parameters: str) -> list[str]:
+    """The template's Rules whose assertions fail for these parameter values (the defaults for
+    the rest), as CloudFormation checks them before a deploy."""
     values = {
         **{k: str(v.get("Default", "")) for k, v in template["Parameters"].items()},
-        **REQUIRED,
         **parameters,
     }
 
@@ -1662,6 +1660,11 @@ def _refusing_rules(**parameters: str) -> list[str]:
         if ("RuleCondition" not in rule or holds(rule["RuleCondition"]))
         and not all(holds(assertion["Assert"]) for assertion in rule["Assertions"])
     ]
+
+
+def _refusing_rules(**parameters: str) -> list[str]:
+    """The main template's refusing Rules for these values, the REQUIRED ones given."""
+    return refusing_rules(_source(), **{**REQUIRED, **parameters})
 
 
 def test_a_prod_stack_whose_pages_key_would_lapse_unnoticed_is_refused() -> None:
