@@ -98,19 +98,11 @@ def _announce(talk_ids: Sequence[str], read_model: RatingsReadModel) -> None:
     # Loaded with the first batch that counted, as the announcer is (wiring.live_announcer):
     # at the init it costs the cold start about 20 ms (the live channel's messages, a thread
     # pool), which no invocation without a live channel needs.
-    from talkrate.announcer import report, report_not_announced
+    from talkrate.announcer import announce_on_live_channel
 
-    try:
-        # A live channel configured with no usable URL raises here, on every batch: the batch
-        # is counted already, so that loses the live updates, not the batch (no redelivery).
-        announcer = wiring.live_announcer()
-        if announcer is None:
-            return
-        announced = announcer.announce(talk_ids, read_model)
-    except Exception:
-        report_not_announced("live updates")
-        return
-    report(announced, "live updates")
+    announce_on_live_channel(
+        "live updates", lambda announcer: announcer.announce(talk_ids, read_model)
+    )
 
 
 def _report_read_model_memory() -> None:

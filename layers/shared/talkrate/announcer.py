@@ -5,7 +5,7 @@ API's)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any, NamedTuple
 
@@ -137,9 +137,23 @@ class Announcer:
         )
 
 
-def report(result: AnnouncementResult, what: str) -> None:
-    """Log how an announcement of `what` went, and count it (LiveUpdatesPublished,
-    LiveUpdatesFailed: LiveUpdatesFailedAlarm watches the latter)."""
+def announce_on_live_channel(what: str, act: Callable[[Announcer], AnnouncementResult]) -> None:
+    """Run `act` with the stack's announcer, when there is a live channel, and log and count how
+    the announcement of `what` went; never raises. What is announced is done already (a batch
+    applied, a talk saved): a live channel configured with no usable URL raises here, each time,
+    and that loses the live updates, never the batch or the write."""
+    from talkrate import wiring  # (wiring loads this module on first use, not at its import)
+
+    try:
+        announcer = wiring.live_announcer()
+        if announcer is None:
+            return
+        result = act(announcer)
+    except Exception:
+        logger.exception(f"{what} not announced")
+        metrics.add_metric(name="LiveUpdatesFailed", unit="Count", value=1)
+        return
+    # LiveUpdatesFailedAlarm watches LiveUpdatesFailed.
     logger.info(
         f"{what} announced",
         extra={
@@ -153,10 +167,3 @@ def report(result: AnnouncementResult, what: str) -> None:
     metrics.add_metric(
         name="LiveUpdatesFailed", unit="Count", value=result.failed + result.abandoned
     )
-
-
-def report_not_announced(what: str) -> None:
-    """Log and count an announcement that could not even start (a live channel configured with
-    no usable URL): called from an exception handler."""
-    logger.exception(f"{what} not announced")
-    metrics.add_metric(name="LiveUpdatesFailed", unit="Count", value=1)

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from talkrate import wiring
-from talkrate.announcer import report, report_not_announced
+from talkrate.announcer import announce_on_live_channel
 
 
 def announce_change(talk_id: str, talk: dict[str, Any] | None, revision: int | None = None) -> None:
@@ -17,12 +16,6 @@ def announce_change(talk_id: str, talk: dict[str, Any] | None, revision: int | N
     never raises. The write has succeeded: a failed
     or slow announcement costs the open pages the push (they read the talk again within a
     minute), never the organiser's answer."""
-    try:
-        announcer = wiring.live_announcer()
-        if announcer is None:
-            return
-        announced = announcer.announce_change(talk_id, talk, revision)
-    except Exception:
-        report_not_announced("catalog change")
-        return
-    report(announced, "catalog change")
+    announce_on_live_channel(
+        "catalog change", lambda announcer: announcer.announce_change(talk_id, talk, revision)
+    )
