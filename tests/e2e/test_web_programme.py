@@ -363,6 +363,7 @@ def test_a_right_to_left_title_reads_right_to_left_on_every_page(
 LETTERS_OF = """(word) => {
   const node = [...document.querySelectorAll("main :not(option)")].flatMap((e) => [...e.childNodes])
     .find((n) => n.nodeType === Node.TEXT_NODE && n.data.includes(word));
+  if (!node) return null;
   const start = node.data.indexOf(word);
   return [...word].map((_, i) => {
     const range = document.createRange();
@@ -417,6 +418,8 @@ def test_an_override_in_an_organiser_s_text_does_not_turn_what_follows_it_around
         page.get_by_role("button", name="Sign in").click()
     for word in words:
         expect(page.locator("main")).to_contain_text(word, timeout=10_000)
+        # (in the page's text, not only in a choice of track, which a page may fill first)
+        page.wait_for_function(f"(word) => ({LETTERS_OF})(word) && true", arg=word, timeout=10_000)
     # Then the words shown after an overridden one (the next speaker, the track after the
     # title, the room after the track) still read left to right, letter after letter (on each
     # line, where a narrow column breaks the word)
