@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 
+import redis
+
 from tests.workers import own_redis_server
 
 # "gw0", "gw1", ... under pytest-xdist; empty in a run on one process
@@ -41,12 +43,21 @@ def postgres_dsn(name: str) -> str:
     return f"{POSTGRES}/talkrate_{name}{DB_SUFFIX}"
 
 
+def emptied(url: str) -> str:
+    """A Redis database emptied: the read model records applied offsets per topic partition;
+    the session's broker is new, so offsets left by an earlier session would shadow its records."""
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+    return url
+
+
 def redis_url(db: int) -> str:
     """The URL of one numbered database of the suite's Redis server."""
     return f"{REDIS}/{db}"
 
 
-# Redis databases: 0 dev, 5 a read model beside another event store, 6 web app's limits, 7 and 9 the talkrate command, 8 web app, 10 votes
+# Redis databases: 0 dev, 4 the e2e suite's runtime, 5 a read model beside another event store, 6 web app's limits, 7 and 9 the talkrate command, 8 web app, 10 votes
 # e2e, 11 catalog flow, 12 contract tests, 13 bench, 14 fault suite, 15 tests.
 TALKS = configured("TEST_TALKS_CONNECTION", postgres_dsn("test"))
 RATINGS = configured("TEST_RATINGS_CONNECTION", redis_url(15))
@@ -68,8 +79,12 @@ CLI_ATTENDEE_TALKS = postgres_dsn("cli_attendee_e2e")
 CLI_ATTENDEE_RATINGS = redis_url(7)
 SCHEMA_TALKS = postgres_dsn("schema")  # made empty by the schema deploy tests
 FRESH_TALKS = postgres_dsn("fresh")  # a new deployment's: no event stored (the relay's test)
-# An outbox no other relay drains: the e2e suite's runtime (alive for the whole session) runs a
-# relay on TALKS every minute, which would publish some of a relay test's entries itself.
+# The e2e suite's catalog and read model (its talks_dsn and redis_url): its runtime, alive for
+# the whole session, runs a relay every minute, which on TALKS published an integration test's
+# outbox entry itself (to the runtime's topic) between the test's write and its own relay run.
+E2E_TALKS = postgres_dsn("e2e")
+E2E_RATINGS = redis_url(4)
+# The outbox of the publisher's relay tests, which each empty.
 RELAY_TALKS = postgres_dsn("relay")
 # Another deployment's event store and read model, for an operator's command pointed at one of
 # each (a rebuild from the wrong event store).

@@ -20,7 +20,7 @@ from sam_emulator.events.kafka import ensure_topics
 from talkrate.adapters.redis_store import histogram_key
 from talkrate_local.broker import LocalBroker
 from talkrate_local.database import prepare
-from tests.backends import RATINGS, TALKS
+from tests.backends import RATINGS, TALKS, emptied
 from tests.builders import unique_talk_id
 from tests.redis_cluster import LocalRedisCluster
 
@@ -44,22 +44,16 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 @pytest.fixture(scope="session")
 def talks_dsn() -> str:
-    """The catalog database, created, migrated and seeded."""
+    """The catalog database, created, migrated and seeded (the e2e suite has its own)."""
     prepare(TALKS)
     return TALKS
 
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    """The Redis database the tests use (not the dev one), emptied once per session.
-
-    The read model records applied offsets per topic partition; the session's broker is new, so
-    offsets left by an earlier session would shadow its records.
-    """
-    client = redis.Redis.from_url(RATINGS)
-    client.flushdb()
-    client.close()
-    return RATINGS
+    """The Redis database the tests use (not the dev one; the e2e suite has its own), emptied
+    once per session."""
+    return emptied(RATINGS)
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 import redis
 
-from talkrate_local.database import recreate
+from talkrate_local.database import prepare, recreate
 from talkrate_local.launcher import LaunchedRuntime, launch, stop
+from tests.backends import E2E_RATINGS, E2E_TALKS, emptied
 from tests.builders import ROOT
 
 
@@ -143,6 +144,21 @@ def start_admin_runtime(
 def stop_runtime(runtime: Runtime) -> None:
     """Stop it as Ctrl-C would."""
     stop(runtime)
+
+
+@pytest.fixture(scope="session")
+def talks_dsn() -> str:
+    """The e2e suite's catalog, apart from the integration tests': the session's runtime relays
+    its outbox every minute, and would publish their entries (to its own topic) itself."""
+    prepare(E2E_TALKS)
+    return E2E_TALKS
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The e2e suite's read model, apart from the integration tests' (which empty theirs, and the
+    runtime's relay would rebuild it meanwhile from the e2e catalog's events)."""
+    return emptied(E2E_RATINGS)
 
 
 @pytest.fixture(scope="session")

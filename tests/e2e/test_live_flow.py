@@ -20,10 +20,10 @@ def new_talk(runtime: Runtime) -> dict[str, object]:
     """A talk of this test (the catalog's admin route needs a token, so through the database)."""
     import psycopg2
 
-    from tests.backends import TALKS
+    from tests.backends import E2E_TALKS
 
     talk_id = f"live.{uuid.uuid4().hex[:12]}"  # a dot: its channel is named by a hash
-    with psycopg2.connect(TALKS) as connection, connection.cursor() as cursor:
+    with psycopg2.connect(E2E_TALKS) as connection, connection.cursor() as cursor:
         cursor.execute("INSERT INTO talks (id, title) VALUES (%s, 'Live talk')", (talk_id,))
     answer = runtime.request("GET", f"/talks/{talk_id}")
     assert answer.status == 200, answer.body

@@ -749,3 +749,15 @@ def test_a_killed_broker_is_started_again_on_its_port_and_accepted_ratings_count
             f"{before}, counted {counts['3']} (lost {lost}; {before - counted_at_the_kill} not "
             f"yet counted at the kill); after it accepted {after}, counted {counts['4']}"
         )
+
+
+def test_the_session_s_runtime_relays_an_outbox_and_projects_into_a_read_model_of_its_own(
+    backends_env: dict[str, str],
+) -> None:
+    # Given the runtime the e2e suite shares, alive for the whole session: its relay drains the
+    # outbox of its catalog every minute, and rebuilds a read model it finds lost
+    # Then neither is the integration tests' (an outbox entry of theirs went to its topic)
+    from tests.backends import RATINGS, TALKS
+
+    assert backends_env["TALKS_CONNECTION"] != TALKS
+    assert backends_env["RATINGS_CONNECTION"] != RATINGS
