@@ -86,6 +86,8 @@ E2E_TALKS = postgres_dsn("e2e")
 E2E_RATINGS = redis_url(4)
 # The outbox of the publisher's relay tests, which each empty.
 RELAY_TALKS = postgres_dsn("relay")
+# The outbox of the command's relay test: CLI_TALKS's runtime relays its own every minute.
+CLI_RELAY_TALKS = postgres_dsn("cli_relay")
 # Another deployment's event store and read model, for an operator's command pointed at one of
 # each (a rebuild from the wrong event store).
 ELSEWHERE_TALKS = postgres_dsn("elsewhere")

@@ -99,6 +99,8 @@ def main(
     if add_options is not None:
         add_options(arguments)
     args = arguments.parse_args(argv)
+    # Its time and size before it is read: an edit made while the runtime starts is told too.
+    template_changed = _ChangeNotice(args.template.resolve())
     try:
         explicit = _parameters(args.param)
         template = load_template(args.template.resolve(), explicit)
@@ -157,7 +159,6 @@ def main(
     for site in emulator.services.sites:
         print(f"{site.name}: {emulator.url}{site.prefix}/", flush=True)
     print(f"{name} is running at {emulator.url}", flush=True)
-    template_changed = _ChangeNotice(args.template.resolve())
     while not stop.wait(1.0):
         if template_changed():
             # Routes, triggers and settings are read once: an edit is not applied silently.

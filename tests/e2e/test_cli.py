@@ -43,12 +43,14 @@ from talkrate_cli.client import Api
 from talkrate_cli.errors import ApiProblem, CliError
 from talkrate_cli.live import LEADERBOARD_CHANNEL, LiveEndpoint, LiveSubscriber
 from talkrate_cli.main import main
+from talkrate_local.database import recreate
 from tests.backends import (
     CLI_ATTENDEE_RATINGS,
     CLI_ATTENDEE_TALKS,
     CLI_PROXIED_RATINGS,
     CLI_PROXIED_TALKS,
     CLI_RATINGS,
+    CLI_RELAY_TALKS,
     CLI_TALKS,
 )
 from tests.builders import ROOT, unique_talk_id
@@ -1822,19 +1824,28 @@ def test_ops_relay_fails_while_the_stream_refuses_what_waits(cli: Cli, talk: str
     from talkrate.adapters.postgres import PostgresOutbox
     from talkrate.events import Rating
 
-    # Given a rating kept in the outbox (the stream did not take it when it was made)
-    database = PostgresDatabase(CLI_TALKS)
+    # Given a rating kept in the outbox (the stream did not take it when it was made), in a
+    # catalog of its own: the runtime's relay drains CLI_TALKS's every minute, and did so once
+    # between the two runs below
+    recreate(CLI_RELAY_TALKS)
+    database = PostgresDatabase(CLI_RELAY_TALKS)
     PostgresOutbox(database).enqueue(Rating.new(talk, 4))
     database.close()
     # When the relay runs while the stream is unreachable, then once it is back
-    down = cli.run("ops", "relay", STREAMS_CONNECTION="127.0.0.1:1", PUBLISH_TIMEOUT_SECONDS="1")
-    back = cli.ok("ops", "relay")
+    down = cli.run(
+        "ops",
+        "relay",
+        TALKS_CONNECTION=CLI_RELAY_TALKS,
+        STREAMS_CONNECTION="127.0.0.1:1",
+        PUBLISH_TIMEOUT_SECONDS="1",
+    )
+    back = cli.ok("ops", "relay", TALKS_CONNECTION=CLI_RELAY_TALKS)
     # Then the first says, in one line and a non-zero exit, that what waits was not taken
     assert down.returncode == 1, down.stdout + down.stderr
     assert "did not acknowledge" in down.stderr
     assert len(down.stderr.strip().splitlines()) == 1
     # And the second publishes it
-    assert re.search(r"relay: published [1-9]\d*, still pending 0", back), back
+    assert "relay: published 1, still pending 0" in back, back
 
 
 def test_simulate_200_attendees_verifies_every_count(cli: Cli, tmp_path: Path) -> None:
