@@ -162,6 +162,79 @@ def test_post_voters_has_its_own_limit_per_address(
     assert api("POST", "/voters", source_ip=address())["statusCode"] == 201  # another address
 
 
+def test_a_voter_token_key_too_short_is_503_naming_the_setting_never_a_500(
+    api: Call, talk: str, configure: Callable[..., None], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a pass from a deployment's key, then the key set to one too short to sign with
+    token = api("POST", "/voters", source_ip=address())["json"]["voterToken"]
+    configure(VOTER_TOKEN_KEY="too-short-key")
+    caplog.clear()
+    # When an attendee asks for a pass, and another rates with theirs
+    asked = api("POST", "/voters", source_ip=address())
+    rated = api("POST", "/ratings", {"talkId": talk, "value": 3}, headers={"voter-token": token})
+    # Then both are told voter tokens are unavailable for now (503, Retry-After), not a 500
+    for answer in (asked, rated):
+        assert answer["statusCode"] == 503, answer["json"]
+        assert answer["json"]["type"] == "urn:talkrate:problem:voter-tokens-unavailable"
+        assert answer["headers"]["Retry-After"] == "60"
+    # And the log says which setting and why, without the key
+    logged = [(record.levelname, record.getMessage(), record.exc_info) for record in caplog.records]
+    assert (
+        logged
+        == [
+            (
+                "ERROR",
+                "voter tokens unavailable: the voter-token key (VOTER_TOKEN_KEY) has 13 bytes: "
+                "it needs at least 16",
+                None,
+            )
+        ]
+        * 2
+    )
+
+
+def test_a_request_over_an_address_limit_logs_the_viewer_s_address_a_voter_s_only_its_scope(
+    api: Call, talk: str, configure: Callable[..., None], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given one pass and one rating a minute per address, behind CloudFront, and one rating a
+    # minute per voter
+    edge = one_a_minute_behind_the_cdn(configure)
+    configure(
+        VOTERS_PER_ADDRESS_PER_MINUTE="1",
+        RATINGS_PER_ADDRESS_PER_MINUTE="5",
+        RATINGS_PER_VOTER_PER_MINUTE="1",
+        EDGE_SECRET="edge-secret-of-the-test",
+    )
+    cdn, viewer = address(), "198.51.100.23"
+
+    def through_cdn(path: str, body: Any = None, **headers: str) -> int:
+        answer = api(
+            "POST",
+            path,
+            body,
+            source_ip=cdn,
+            headers={**edge, "x-talkrate-viewer": viewer, **headers},
+        )
+        return int(answer["statusCode"])
+
+    token = api("POST", "/voters", source_ip=cdn, headers={**edge, "x-talkrate-viewer": viewer})[
+        "json"
+    ]["voterToken"]
+    caplog.clear()
+    # When the viewer asks for a second pass, then rates twice with the first
+    assert through_cdn("/voters") == 429
+    first = through_cdn("/ratings", {"talkId": talk, "value": 2}, **{"voter-token": token})
+    second = through_cdn("/ratings", {"talkId": talk, "value": 3}, **{"voter-token": token})
+    assert (first, second) == (202, 429)
+    # Then each 429 has its warning line: the pass's names the viewer's address (not
+    # CloudFront's), the voter's names only its scope (no voter id, no token)
+    lines = [r for r in caplog.records if r.getMessage() == "rate limited"]
+    said = [(r.levelname, getattr(r, "scope", None), getattr(r, "subject", None)) for r in lines]
+    assert said == [("WARNING", "voters-address", viewer), ("WARNING", "voter", None)]
+    assert all(1 <= getattr(r, "retryAfter", 0) <= 60 for r in lines)
+    assert not any(token.split(".")[1] in str(vars(r)) for r in lines)
+
+
 def one_a_minute_behind_the_cdn(configure: Callable[..., None]) -> dict[str, str]:
     """One voter token and one rating a minute per address, behind CloudFront; the edge header
     CloudFront adds (with the stack's edge secret)."""

@@ -129,10 +129,12 @@ class OutboxStatus(Protocol):
 
 
 class Admission(NamedTuple):
-    """What the limiter says of one request: let through, or refused for `retry_after` seconds."""
+    """What the limiter says of one request: let through, or refused for `retry_after` seconds
+    by the limit `used_up`."""
 
     allowed: bool
     retry_after: int = 0
+    used_up: Limit | None = None
 
 
 class Limit(NamedTuple):

@@ -91,6 +91,10 @@ def check_window(talk_id: str, window: RatingWindow, now: datetime, grace: timed
     )
 
 
+# The limits that count an address (the others count a voter).
+ADDRESS_SCOPES = frozenset({"address", "voters-address"})
+
+
 def admit(limiter: RequestLimiter, limits: list[Limit], accepted_event_id: str | None) -> None:
     """Raise RateLimited when a limit is used up. When Redis cannot say, the request passes: the
     limits protect the counts, and PostgreSQL and Kafka can still take the rating."""
@@ -100,6 +104,18 @@ def admit(limiter: RequestLimiter, limits: list[Limit], accepted_event_id: str |
         logger.warning("rate limits unreachable: request let through unchecked", exc_info=True)
         return
     if not admission.allowed:
+        # What operators need to tell a venue's shared address from one script: the API's own
+        # line, since behind CloudFront the access log names the edge's address, not the viewer's.
+        # An address limit names the address (or /64) it counted; a voter's, only its scope.
+        full = admission.used_up
+        logger.warning(
+            "rate limited",
+            extra={
+                "scope": full.scope if full else None,
+                "subject": full.subject if full and full.scope in ADDRESS_SCOPES else None,
+                "retryAfter": admission.retry_after,
+            },
+        )
         raise RateLimited(admission.retry_after)
 
 

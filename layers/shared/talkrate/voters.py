@@ -37,12 +37,17 @@ class IssuedToken(NamedTuple):
     expires_at: datetime
 
 
+# The shortest signing key taken (HMAC-SHA256 wants far more entropy than this; a generated key
+# has 48 characters).
+SHORTEST_KEY_BYTES = 16
+
+
 class VoterTokens:
     """Issues and verifies voter tokens with one signing key."""
 
     def __init__(self, key: bytes, lifetime: timedelta) -> None:
-        if len(key) < 16:
-            raise ValueError("the voter-token key must be at least 16 bytes")
+        if len(key) < SHORTEST_KEY_BYTES:
+            raise ValueError(f"the voter-token key must be at least {SHORTEST_KEY_BYTES} bytes")
         self._key = key
         self._lifetime = lifetime
 

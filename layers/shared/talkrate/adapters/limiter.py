@@ -28,7 +28,8 @@ LIMIT_PREFIX = "limit/{limits}/"
 WINDOW_MS = 60_000
 
 # KEYS: the counters, then (optional) the accepted marker. ARGV: how many counters, the window
-# (ms), the marker's lifetime (s), then each counter's limit. Answers {1} or {0, ms to wait}.
+# (ms), the marker's lifetime (s), then each counter's limit. Answers {1}, or {0, ms to wait,
+# the place (from 1) of the counter used up}.
 _ADMIT = """
 local n, window = tonumber(ARGV[1]), tonumber(ARGV[2])
 for i = 1, n do
@@ -39,7 +40,7 @@ for i = 1, n do
       redis.call('PEXPIRE', KEYS[i], window)
       wait = window
     end
-    return {0, wait}
+    return {0, wait, i}
   end
 end
 for i = 1, n do
@@ -99,7 +100,9 @@ class RedisRequestLimiter:
             raise BackendUnavailable(f"the rate limits are unreachable: {error}") from error
         if int(reply[0]) == 1:
             return Admission(True)
-        return Admission(False, max(1, math.ceil(int(reply[1]) / 1000)))
+        # The limit used up (a script of an older version names none).
+        full = active[int(reply[2]) - 1] if len(reply) > 2 else None
+        return Admission(False, max(1, math.ceil(int(reply[1]) / 1000)), full)
 
     def give_back(self, limits: list[Limit], event_id: str) -> None:
         """Undo an admission whose rating was not stored after all: the request counts against

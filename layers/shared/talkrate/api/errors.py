@@ -172,7 +172,7 @@ def problem_for(error: Exception) -> Response:
                 'send the event code the organisers gave out, as {"code": "…"}',
             )
         case VoterTokensUnavailable():
-            logger.error("voter tokens are not configured: no signing key")
+            logger.error(f"voter tokens unavailable: {error}")
             return problem_response(
                 503,
                 "voter-tokens-unavailable",

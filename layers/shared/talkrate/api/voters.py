@@ -9,7 +9,7 @@ from talkrate import wiring
 from talkrate.api.responses import ok, problems
 from talkrate.api.routing import Body, Request, Response, Router
 from talkrate.config import load_settings
-from talkrate.errors import WrongVoterCode
+from talkrate.errors import RateLimited, WrongVoterCode
 from talkrate.observability import metrics
 from talkrate.ports import Limit
 from talkrate.rating import address_subject, admit
@@ -36,7 +36,11 @@ def post_voter(request: Request, body: Annotated[VoterBody | None, Body()] = Non
         # Before the code is checked, so wrong guesses are limited too.
         subject = address_subject(address)
         limit = Limit("voters-address", subject, settings.voters_per_address_per_minute)
-        admit(wiring.request_limiter(), [limit], None)
+        try:
+            admit(wiring.request_limiter(), [limit], None)
+        except RateLimited:
+            metrics.add_metric(name="VoterTokenRateLimited", unit="Count", value=1)
+            raise
     if not wiring.event_code().admits(body.code if body else None):
         raise WrongVoterCode
     issued = tokens.issue(now_utc())
