@@ -162,6 +162,15 @@ def redis_url() -> str:
 
 
 @pytest.fixture(scope="session")
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    """A client of the e2e suite's read model: the root one is a session fixture too, which
+    would keep the URL of whichever suite asked for it first in a worker."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
 def backends_env(talks_dsn: str, redis_url: str, kafka_bootstrap: str) -> dict[str, str]:
     return {
         "TALKS_CONNECTION": talks_dsn,

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from kafka import KafkaProducer
 
 from sam_emulator.serving import free_port
@@ -752,7 +753,7 @@ def test_a_killed_broker_is_started_again_on_its_port_and_accepted_ratings_count
 
 
 def test_the_session_s_runtime_relays_an_outbox_and_projects_into_a_read_model_of_its_own(
-    backends_env: dict[str, str],
+    backends_env: dict[str, str], redis_client: redis.Redis
 ) -> None:
     # Given the runtime the e2e suite shares, alive for the whole session: its relay drains the
     # outbox of its catalog every minute, and rebuilds a read model it finds lost
@@ -761,3 +762,6 @@ def test_the_session_s_runtime_relays_an_outbox_and_projects_into_a_read_model_o
 
     assert backends_env["TALKS_CONNECTION"] != TALKS
     assert backends_env["RATINGS_CONNECTION"] != RATINGS
+    # And the e2e tests' Redis client reads the runtime's read model
+    kwargs = redis_client.connection_pool.connection_kwargs
+    assert backends_env["RATINGS_CONNECTION"].endswith(f":{kwargs['port']}/{kwargs['db']}")
