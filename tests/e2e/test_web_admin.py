@@ -347,6 +347,66 @@ def test_a_title_fixed_while_someone_extended_the_talk_keeps_both_changes(
     )
 
 
+def test_a_save_stopped_by_someone_else_whose_version_cannot_be_read_undoes_nothing(
+    web: WebStack, page: Page
+) -> None:
+    # Given an organiser fixing a talk's title on the page, on a network that drops the one
+    # read of the talk the page makes after its first save is stopped (412)
+    title = f"Kuberentes late {unique_talk_id()[-6:]}"
+    talk = web.add_talk(
+        title=title, room="Hall A", startsAt="2031-06-02T09:00:00Z", endsAt="2031-06-02T09:45:00Z"
+    )
+    fixed = typo_fixed_in_the_form(web, page, title)
+    seen: list[str] = []
+
+    def flaky(route: Route) -> None:
+        if route.request.method == "PUT":
+            answer = route.fetch()
+            seen.append(f"PUT {answer.status}")
+            route.fulfill(response=answer)
+        elif route.request.method == "GET" and seen == ["PUT 412"]:
+            seen.append("GET dropped")
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route(f"**/talks/{talk['id']}", flaky)
+    # When another organiser moves the talk to Hall B meanwhile, and this one saves
+    read = web.runtime.request("GET", f"/talks/{talk['id']}")
+    moved = {k: read.json[k] for k in ("title", "startsAt", "endsAt")} | {"room": "Hall B"}
+    other = web.runtime.request(
+        "PUT",
+        f"/talks/{talk['id']}",
+        json.dumps(moved),
+        {"Authorization": f"Bearer {web.token}", "If-Match": read.headers["etag"]},
+    )
+    assert other.status == 200, other.body
+    message = page.get_by_test_id("admin-message")
+    page.get_by_role("button", name="Save").click()
+    # Then the page says their version could not be read (not that the form shows it), the
+    # form is as the organiser left it, and the keyboard is at the form's heading
+    expect(message).to_have_text(
+        f"Someone else saved “{title}” while you edited it: nothing was saved. Their version "
+        "could not be read, so the form still shows yours as you left it. Try Save again in a "
+        "moment to read their version (nothing is saved over it), or Cancel."
+    )
+    expect(page.get_by_label("Room", exact=True)).to_have_value("Hall A")
+    expect(page.get_by_role("heading", name=f"Edit “{title}”")).to_be_focused()
+    # When they save again, as told
+    page.get_by_role("button", name="Save").click()
+    # Then that save is stopped too (it was sent over the revision the form last read), their
+    # version is read this time, and the form takes their room under this organiser's title
+    expect(message).to_contain_text("(they changed the room): nothing was saved. The form now")
+    expect(page.get_by_label("Room", exact=True)).to_have_value("Hall B")
+    expect(page.get_by_label("Title", exact=True)).to_have_value(fixed)
+    # And the next save keeps both changes
+    page.get_by_role("button", name="Save").click()
+    expect(message).to_contain_text(f"Saved “{fixed}”.")
+    assert seen == ["PUT 412", "GET dropped", "PUT 412", "PUT 200"]
+    stored = web.runtime.request("GET", f"/talks/{talk['id']}").json
+    assert (stored["title"], stored["room"]) == (fixed, "Hall B")
+
+
 def answer_lost_once(page: Page, method: str, pattern: str) -> list[int]:
     """The page's first `method` to `pattern` reaches the API (which applies it), and its
     answer is lost on the way back (as a dropped connection's); later ones go through. The

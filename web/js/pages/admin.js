@@ -570,8 +570,13 @@ export function adminPage(main) {
             // not touch (it used to send the whole form back, their fix of a title included).
             // A field both changed keeps this organiser's, and is named. A removed talk (no
             // revision now) is added again with the form as it is.
-            revision = error.problem.revision ?? null;
-            const theirs = revision === null ? null : await request("GET", talkPath(talk.id)).then((r) => r.body, () => null);
+            // Their revision is taken only with their version as read (its own revision): when
+            // the read fails the form keeps the old one, so the next save is stopped again and
+            // reads again, instead of sending the form as it was over their change.
+            const removed = (error.problem.revision ?? null) === null;
+            const theirs = removed ? null : await request("GET", talkPath(talk.id)).then((r) => (r.body?.revision != null ? r.body : null), () => null);
+            if (removed) revision = null;
+            else if (theirs) revision = theirs.revision;
             if (asInTheForm(theirs)) {
               await done(["Saved ", quoted(fields.title), " (an earlier try had gone through)."], talk.id).catch(failed);
               return;
@@ -586,8 +591,11 @@ export function adminPage(main) {
             }
             await load().catch(() => {});
             const yours = mine.map((k) => FIELD_NAMES[k]);
-            fill(message, revision === null
+            fill(message, removed
               ? [quoted(talk.title), " was removed by someone else while you edited it: nothing was saved. Save again to add it back with your changes, or Cancel."]
+              : !theirs
+              ? ["Someone else saved ", quoted(talk.title), " while you edited it: nothing was saved. Their version could not be read, so the form still shows yours as you left it. "
+                + "Try Save again in a moment to read their version (nothing is saved over it), or Cancel."]
               : ["Someone else saved ", quoted(talk.title), ` while you edited it${what.length ? ` (they changed ${listed(what)})` : ""}: nothing was saved. `
                 + `The form now shows their version${yours.length ? ` with your changes to ${listed(yours)}` : ""}`
                 + `${both.length ? `; you both changed ${listed(both.map((k) => FIELD_NAMES[k]))}, and the form keeps yours` : ""}: Save again to apply ${yours.length ? "your changes" : "it"}, or Cancel.`]);
