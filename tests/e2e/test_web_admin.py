@@ -977,6 +977,43 @@ def test_a_file_with_refused_lines_names_each_line_and_imports_nothing(
     assert web.runtime.request("GET", f"/talks/fine-{stem}").status == 404
 
 
+def test_a_file_fixed_after_its_refusal_and_chosen_again_is_read_again(
+    web: WebStack, page: Page, tmp_path: Path
+) -> None:
+    # Given a spreadsheet on disk whose start names no time zone, chosen on the page
+    stem = unique_talk_id()[-6:]
+    path = tmp_path / "programme.csv"
+    path.write_text(f"id,title,startsAt\nfix-{stem},Fixed {stem},2031-06-02 09:00\n")
+    sign_in(web, page)
+    page.get_by_role("button", name="Import a programme (CSV)").click()
+    chooser = page.get_by_label("Programme file (CSV)")
+    chooser.set_input_files(str(path))  # (by its path, as a file dialog's choice is given)
+    expect(page.get_by_role("heading", name="This file cannot be imported")).to_be_focused()
+    read_at = page.locator("#import-read")
+    first = read_at.all_inner_texts()
+    # When the organiser fixes the line, saves the file, and chooses it again as the page says
+    path.write_text(f"id,title,startsAt\nfix-{stem},Fixed {stem},2031-06-02T09:00Z\n")
+    page.wait_for_timeout(1000)  # (a second apart: the time it is said read at moves)
+    chooser.set_input_files(str(path))
+    # Then it is read again: the page says what the import would do, names the file it read,
+    # and a screen reader hears that file with the input (which now holds none)
+    expect(page.get_by_role("heading", name="What the import would do")).to_be_focused()
+    expect(page.locator("form.card")).to_contain_text("1 to add, 0 to change")
+    expect(read_at).to_have_text(re.compile(r"^programme\.csv, read at .+\.$"))
+    assert first[0].startswith("programme.csv, read at ")
+    assert read_at.inner_text() != first[0]  # (said read later: read again, not kept)
+    expect(chooser).to_have_accessible_description(re.compile(r"^programme\.csv, read at "))
+    # And it imports
+    page.get_by_role("button", name="Import: add 1, change 0").click()
+    web.created.append(f"fix-{stem}")
+    expect(page.get_by_test_id("admin-message")).to_have_text(
+        "Imported: 1 added, 0 changed, 0 unchanged."
+    )
+    assert web.runtime.request("GET", f"/talks/fix-{stem}").json["startsAt"] == (
+        "2031-06-02T09:00:00Z"
+    )
+
+
 def test_a_file_that_would_send_a_stored_override_is_refused_whole_and_changes_nothing(
     web: WebStack, page: Page
 ) -> None:
