@@ -347,6 +347,66 @@ def test_a_title_fixed_while_someone_extended_the_talk_keeps_both_changes(
     )
 
 
+def test_a_save_stopped_by_someone_else_whose_version_cannot_be_read_undoes_nothing(
+    web: WebStack, page: Page
+) -> None:
+    # Given an organiser fixing a talk's title on the page, on a network that drops the one
+    # read of the talk the page makes after its first save is stopped (412)
+    title = f"Kuberentes late {unique_talk_id()[-6:]}"
+    talk = web.add_talk(
+        title=title, room="Hall A", startsAt="2031-06-02T09:00:00Z", endsAt="2031-06-02T09:45:00Z"
+    )
+    fixed = typo_fixed_in_the_form(web, page, title)
+    seen: list[str] = []
+
+    def flaky(route: Route) -> None:
+        if route.request.method == "PUT":
+            answer = route.fetch()
+            seen.append(f"PUT {answer.status}")
+            route.fulfill(response=answer)
+        elif route.request.method == "GET" and seen == ["PUT 412"]:
+            seen.append("GET dropped")
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route(f"**/talks/{talk['id']}", flaky)
+    # When another organiser moves the talk to Hall B meanwhile, and this one saves
+    read = web.runtime.request("GET", f"/talks/{talk['id']}")
+    moved = {k: read.json[k] for k in ("title", "startsAt", "endsAt")} | {"room": "Hall B"}
+    other = web.runtime.request(
+        "PUT",
+        f"/talks/{talk['id']}",
+        json.dumps(moved),
+        {"Authorization": f"Bearer {web.token}", "If-Match": read.headers["etag"]},
+    )
+    assert other.status == 200, other.body
+    message = page.get_by_test_id("admin-message")
+    page.get_by_role("button", name="Save").click()
+    # Then the page says their version could not be read (not that the form shows it), the
+    # form is as the organiser left it, and the keyboard is at the form's heading
+    expect(message).to_have_text(
+        f"Someone else saved “{title}” while you edited it: nothing was saved. Their version "
+        "could not be read, so the form still shows yours as you left it. Try Save again in a "
+        "moment to read their version (nothing is saved over it), or Cancel."
+    )
+    expect(page.get_by_label("Room", exact=True)).to_have_value("Hall A")
+    expect(page.get_by_role("heading", name=f"Edit “{title}”")).to_be_focused()
+    # When they save again, as told
+    page.get_by_role("button", name="Save").click()
+    # Then that save is stopped too (it was sent over the revision the form last read), their
+    # version is read this time, and the form takes their room under this organiser's title
+    expect(message).to_contain_text("(they changed the room): nothing was saved. The form now")
+    expect(page.get_by_label("Room", exact=True)).to_have_value("Hall B")
+    expect(page.get_by_label("Title", exact=True)).to_have_value(fixed)
+    # And the next save keeps both changes
+    page.get_by_role("button", name="Save").click()
+    expect(message).to_contain_text(f"Saved “{fixed}”.")
+    assert seen == ["PUT 412", "GET dropped", "PUT 412", "PUT 200"]
+    stored = web.runtime.request("GET", f"/talks/{talk['id']}").json
+    assert (stored["title"], stored["room"]) == (fixed, "Hall B")
+
+
 def answer_lost_once(page: Page, method: str, pattern: str) -> list[int]:
     """The page's first `method` to `pattern` reaches the API (which applies it), and its
     answer is lost on the way back (as a dropped connection's); later ones go through. The
@@ -915,6 +975,43 @@ def test_a_file_with_refused_lines_names_each_line_and_imports_nothing(
     )
     expect(page.get_by_role("button", name=re.compile("^Import:"))).to_be_hidden()
     assert web.runtime.request("GET", f"/talks/fine-{stem}").status == 404
+
+
+def test_a_file_fixed_after_its_refusal_and_chosen_again_is_read_again(
+    web: WebStack, page: Page, tmp_path: Path
+) -> None:
+    # Given a spreadsheet on disk whose start names no time zone, chosen on the page
+    stem = unique_talk_id()[-6:]
+    path = tmp_path / "programme.csv"
+    path.write_text(f"id,title,startsAt\nfix-{stem},Fixed {stem},2031-06-02 09:00\n")
+    sign_in(web, page)
+    page.get_by_role("button", name="Import a programme (CSV)").click()
+    chooser = page.get_by_label("Programme file (CSV)")
+    chooser.set_input_files(str(path))  # (by its path, as a file dialog's choice is given)
+    expect(page.get_by_role("heading", name="This file cannot be imported")).to_be_focused()
+    read_at = page.locator("#import-read")
+    first = read_at.all_inner_texts()
+    # When the organiser fixes the line, saves the file, and chooses it again as the page says
+    path.write_text(f"id,title,startsAt\nfix-{stem},Fixed {stem},2031-06-02T09:00Z\n")
+    page.wait_for_timeout(1000)  # (a second apart: the time it is said read at moves)
+    chooser.set_input_files(str(path))
+    # Then it is read again: the page says what the import would do, names the file it read,
+    # and a screen reader hears that file with the input (which now holds none)
+    expect(page.get_by_role("heading", name="What the import would do")).to_be_focused()
+    expect(page.locator("form.card")).to_contain_text("1 to add, 0 to change")
+    expect(read_at).to_have_text(re.compile(r"^programme\.csv, read at .+\.$"))
+    assert first[0].startswith("programme.csv, read at ")
+    assert read_at.inner_text() != first[0]  # (said read later: read again, not kept)
+    expect(chooser).to_have_accessible_description(re.compile(r"^programme\.csv, read at "))
+    # And it imports
+    page.get_by_role("button", name="Import: add 1, change 0").click()
+    web.created.append(f"fix-{stem}")
+    expect(page.get_by_test_id("admin-message")).to_have_text(
+        "Imported: 1 added, 0 changed, 0 unchanged."
+    )
+    assert web.runtime.request("GET", f"/talks/fix-{stem}").json["startsAt"] == (
+        "2031-06-02T09:00:00Z"
+    )
 
 
 def test_a_file_that_would_send_a_stored_override_is_refused_whole_and_changes_nothing(

@@ -570,8 +570,13 @@ export function adminPage(main) {
             // not touch (it used to send the whole form back, their fix of a title included).
             // A field both changed keeps this organiser's, and is named. A removed talk (no
             // revision now) is added again with the form as it is.
-            revision = error.problem.revision ?? null;
-            const theirs = revision === null ? null : await request("GET", talkPath(talk.id)).then((r) => r.body, () => null);
+            // Their revision is taken only with their version as read (its own revision): when
+            // the read fails the form keeps the old one, so the next save is stopped again and
+            // reads again, instead of sending the form as it was over their change.
+            const removed = (error.problem.revision ?? null) === null;
+            const theirs = removed ? null : await request("GET", talkPath(talk.id)).then((r) => (r.body?.revision != null ? r.body : null), () => null);
+            if (removed) revision = null;
+            else if (theirs) revision = theirs.revision;
             if (asInTheForm(theirs)) {
               await done(["Saved ", quoted(fields.title), " (an earlier try had gone through)."], talk.id).catch(failed);
               return;
@@ -586,8 +591,11 @@ export function adminPage(main) {
             }
             await load().catch(() => {});
             const yours = mine.map((k) => FIELD_NAMES[k]);
-            fill(message, revision === null
+            fill(message, removed
               ? [quoted(talk.title), " was removed by someone else while you edited it: nothing was saved. Save again to add it back with your changes, or Cancel."]
+              : !theirs
+              ? ["Someone else saved ", quoted(talk.title), " while you edited it: nothing was saved. Their version could not be read, so the form still shows yours as you left it. "
+                + "Try Save again in a moment to read their version (nothing is saved over it), or Cancel."]
               : ["Someone else saved ", quoted(talk.title), ` while you edited it${what.length ? ` (they changed ${listed(what)})` : ""}: nothing was saved. `
                 + `The form now shows their version${yours.length ? ` with your changes to ${listed(yours)}` : ""}`
                 + `${both.length ? `; you both changed ${listed(both.map((k) => FIELD_NAMES[k]))}, and the form keeps yours` : ""}: Save again to apply ${yours.length ? "your changes" : "it"}, or Cancel.`]);
@@ -615,11 +623,16 @@ export function adminPage(main) {
     function importer() {
       setText(message, "");
       const heading = h("h2", { tabindex: "-1" }, "Import a programme");
-      const file = h("input", { id: "import-file", type: "file", accept: ".csv,text/csv,text/plain", "aria-describedby": "import-help" });
+      // The file is taken when chosen and the input emptied: a browser tells no change when the
+      // file the input holds is chosen again, so a file fixed after its refusal and chosen again
+      // was never read. The preview names the file it shows (the input no longer does), and a
+      // screen reader hears that with the input.
+      const file = h("input", { id: "import-file", type: "file", accept: ".csv,text/csv,text/plain", "aria-describedby": "import-read import-help" });
       const preview = h("div", { class: "import-preview" });
       const apply = h("button", { type: "submit", hidden: true }, "Import");
       let read = null; // the file's rows and refusals
       let plan = null; // what importing them would do, as last shown
+      let source = ""; // which file they are, and when it was read
       const close = () => {
         closeForm();
         importButton.focus();
@@ -634,6 +647,7 @@ export function adminPage(main) {
         setText(apply, `Import: add ${plan.created.length}, change ${plan.updated.length}`);
         const title = h("h3", { tabindex: "-1" }, errors.length ? "This file cannot be imported" : "What the import would do");
         fill(preview, title,
+          h("p", { class: "muted", id: "import-read" }, source),
           note ? h("p", {}, note) : null,
           errors.length
             ? [h("p", {}, `Nothing was changed. Fix ${errors.length === 1 ? "this line" : "these lines"} of the file and choose it again:`),
@@ -647,17 +661,21 @@ export function adminPage(main) {
       const check = async () => {
         plan = (await programmeFile()).planImport(read, await allTalks());
       };
+      const notChecked = (chosen, error) => h("p", { id: "import-read" }, `${chosen.name} could not be checked: ${errorText(error)} Choose it again to try again.`);
       file.addEventListener("change", async () => {
         read = plan = null;
         apply.hidden = true;
         const chosen = file.files[0];
         if (!chosen) return fill(preview);
-        fill(preview, h("p", {}, "Reading the file…"));
+        file.value = "";
+        const at = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+        source = `${chosen.name}, read at ${at}.`;
+        fill(preview, h("p", { id: "import-read" }, `Reading ${chosen.name}…`));
         let rules;
         try {
           rules = await programmeFile();
         } catch (error) {
-          return fill(preview, h("p", {}, errorText(error)));
+          return fill(preview, notChecked(chosen, error));
         }
         const { readProgramme, ProgrammeError } = rules;
         try {
@@ -675,7 +693,7 @@ export function adminPage(main) {
           await check();
           show();
         } catch (error) {
-          if (!(error instanceof ProgrammeError)) return fill(preview, h("p", {}, errorText(error)));
+          if (!(error instanceof ProgrammeError)) return fill(preview, notChecked(chosen, error));
           plan = { created: [], updated: [], unchanged: [], notInFile: [], errors: [error] };
           show();
         }
