@@ -1848,6 +1848,47 @@ def test_ops_relay_fails_while_the_stream_refuses_what_waits(cli: Cli, talk: str
     assert "relay: published 1, still pending 0" in back, back
 
 
+def test_ops_relay_beside_another_relay_run_leaves_it_its_entries_and_succeeds(
+    cli: Cli, talk: str
+) -> None:
+    import psycopg2
+
+    from talkrate.adapters.postgres import PostgresOutbox
+    from talkrate.events import Rating
+
+    # Given two ratings kept in the outbox (one no runtime relays), the newer held by another
+    # relay run (the scheduled RelayFunction's transaction, as PostgresOutbox.relay holds them)
+    recreate(CLI_RELAY_TALKS)
+    database = PostgresDatabase(CLI_RELAY_TALKS)
+    for value in (4, 5):
+        PostgresOutbox(database).enqueue(Rating.new(talk, value))
+    database.close()
+    other = psycopg2.connect(CLI_RELAY_TALKS)
+    try:
+        with other.cursor() as cursor:
+            cursor.execute(
+                "SELECT id FROM rating_outbox WHERE published_at IS NULL ORDER BY id DESC "
+                "LIMIT 1 FOR UPDATE"
+            )
+        # When the operator relays meanwhile, as the runbook says, with the stream up
+        done = cli.run("ops", "relay", TALKS_CONNECTION=CLI_RELAY_TALKS)
+        document = json.loads(
+            cli.run("--json", "ops", "relay", TALKS_CONNECTION=CLI_RELAY_TALKS).stdout
+        )
+    finally:
+        other.rollback()
+        other.close()
+    # Then it succeeds, saying why one still waits (it failed, saying the event stream did not
+    # acknowledge the next one, though it had taken everything it was given)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == (
+        "relay: published 1, still pending 1: 1 held by another relay run, which publishes them"
+    )
+    # And its JSON says the same to a script
+    assert document["pending"] == 1
+    assert (document["streamFailed"], document["heldElsewhere"]) == (False, 1)
+
+
 def test_simulate_200_attendees_verifies_every_count(cli: Cli, tmp_path: Path) -> None:
     # Given a programme of eight talks open for rating (no times), imported for the run
     programme = tmp_path / "simulated.csv"
