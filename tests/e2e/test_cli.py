@@ -1794,6 +1794,15 @@ def test_a_simulation_whose_api_goes_away_stops_and_reports_what_it_sent(
         (("rate", "t", "9"), ("9 is not in the range 1<=x<=5", "talkrate rate --help")),
         (("no-such-command",), ("No such command 'no-such-command'", "talkrate --help")),
         (("ops", "replay"), ("give --failure REPORT", "talkrate ops replay --help")),
+        # (a span beside a report was dropped without a word, the report replayed alone)
+        (
+            ("ops", "replay", "--failure", "/no/such/report.json", "--topic", "ratings"),
+            ("not both", "--topic would be ignored", "talkrate ops replay --help"),
+        ),
+        (
+            ("ops", "replay", "--topic", "ratings", "--partition", "0"),
+            ("give --failure REPORT", "(--first, --last missing)", "ops replay --help"),
+        ),
     ],
 )
 def test_a_usage_error_is_one_line_naming_the_help_to_read(

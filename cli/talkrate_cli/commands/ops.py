@@ -490,7 +490,9 @@ def replay(
     first: int | None,
     last: int | None,
 ) -> None:
-    """Apply records the projector skipped after Lambda gave up on their batch (idempotent)."""
+    """Apply records the projector skipped after Lambda gave up on their batch (idempotent).
+
+    Give --failure REPORT, or --topic, --partition, --first and --last; not both."""
     from talkrate import wiring
     from talkrate.adapters.kafka_stream import client_options
     from talkrate.config import load_settings
@@ -504,9 +506,20 @@ def replay(
         replay as apply_replay,
     )
 
-    span = (topic, partition, first, last)
-    if (failure is None) == (None in span):
-        raise click.UsageError("give --failure REPORT, or --topic, --partition, --first and --last")
+    span = {"--topic": topic, "--partition": partition, "--first": first, "--last": last}
+    given = [name for name, value in span.items() if value is not None]
+    if failure is not None and given:
+        # The report names its own offsets: a span beside it would be dropped without a word.
+        raise click.UsageError(
+            f"give --failure REPORT, or --topic, --partition, --first and --last, not both "
+            f"(the report names its own offsets: {', '.join(given)} would be ignored)"
+        )
+    if failure is None and len(given) < len(span):
+        missing = ", ".join(name for name in span if name not in given)
+        raise click.UsageError(
+            "give --failure REPORT, or --topic, --partition, --first and --last"
+            + (f" ({missing} missing)" if given else "")
+        )
     if failure is not None:
         try:
             text = sys.stdin.read() if failure == "-" else Path(failure).read_text()
