@@ -55,14 +55,24 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             name="OutboxOldestAge", unit="Seconds", value=round(result.oldest_pending_seconds, 1)
         )
         if result.pending:
+            # Why: the stream failed, another run (an operator's) holds them, or time ran out.
             logger.warning(
                 "outbox entries still pending",
-                extra={"pending": result.pending, "oldestSeconds": result.oldest_pending_seconds},
+                extra={
+                    "pending": result.pending,
+                    "oldestSeconds": result.oldest_pending_seconds,
+                    "streamFailed": result.stream_failed,
+                    "heldElsewhere": result.held_elsewhere,
+                },
             )
     finally:
         # After the outbox, whatever became of it: a rebuild never holds ratings back.
         _restore_read_model(context)
-    return {"published": result.published, "pending": result.pending}
+    return {
+        "published": result.published,
+        "pending": result.pending,
+        "streamFailed": result.stream_failed,
+    }
 
 
 def _restore_read_model(context: LambdaContext) -> None:

@@ -1794,6 +1794,15 @@ def test_a_simulation_whose_api_goes_away_stops_and_reports_what_it_sent(
         (("rate", "t", "9"), ("9 is not in the range 1<=x<=5", "talkrate rate --help")),
         (("no-such-command",), ("No such command 'no-such-command'", "talkrate --help")),
         (("ops", "replay"), ("give --failure REPORT", "talkrate ops replay --help")),
+        # (a span beside a report was dropped without a word, the report replayed alone)
+        (
+            ("ops", "replay", "--failure", "/no/such/report.json", "--topic", "ratings"),
+            ("not both", "--topic would be ignored", "talkrate ops replay --help"),
+        ),
+        (
+            ("ops", "replay", "--topic", "ratings", "--partition", "0"),
+            ("give --failure REPORT", "(--first, --last missing)", "ops replay --help"),
+        ),
     ],
 )
 def test_a_usage_error_is_one_line_naming_the_help_to_read(
@@ -1846,6 +1855,47 @@ def test_ops_relay_fails_while_the_stream_refuses_what_waits(cli: Cli, talk: str
     assert len(down.stderr.strip().splitlines()) == 1
     # And the second publishes it
     assert "relay: published 1, still pending 0" in back, back
+
+
+def test_ops_relay_beside_another_relay_run_leaves_it_its_entries_and_succeeds(
+    cli: Cli, talk: str
+) -> None:
+    import psycopg2
+
+    from talkrate.adapters.postgres import PostgresOutbox
+    from talkrate.events import Rating
+
+    # Given two ratings kept in the outbox (one no runtime relays), the newer held by another
+    # relay run (the scheduled RelayFunction's transaction, as PostgresOutbox.relay holds them)
+    recreate(CLI_RELAY_TALKS)
+    database = PostgresDatabase(CLI_RELAY_TALKS)
+    for value in (4, 5):
+        PostgresOutbox(database).enqueue(Rating.new(talk, value))
+    database.close()
+    other = psycopg2.connect(CLI_RELAY_TALKS)
+    try:
+        with other.cursor() as cursor:
+            cursor.execute(
+                "SELECT id FROM rating_outbox WHERE published_at IS NULL ORDER BY id DESC "
+                "LIMIT 1 FOR UPDATE"
+            )
+        # When the operator relays meanwhile, as the runbook says, with the stream up
+        done = cli.run("ops", "relay", TALKS_CONNECTION=CLI_RELAY_TALKS)
+        document = json.loads(
+            cli.run("--json", "ops", "relay", TALKS_CONNECTION=CLI_RELAY_TALKS).stdout
+        )
+    finally:
+        other.rollback()
+        other.close()
+    # Then it succeeds, saying why one still waits (it failed, saying the event stream did not
+    # acknowledge the next one, though it had taken everything it was given)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == (
+        "relay: published 1, still pending 1: 1 held by another relay run, which publishes them"
+    )
+    # And its JSON says the same to a script
+    assert document["pending"] == 1
+    assert (document["streamFailed"], document["heldElsewhere"]) == (False, 1)
 
 
 def test_simulate_200_attendees_verifies_every_count(cli: Cli, tmp_path: Path) -> None:

@@ -339,6 +339,39 @@ def test_a_relay_run_without_retry_time_stops_at_the_first_failure(
     # When a run has time to drain but no time to retry
     result = relay_run(publisher, until=time.monotonic() + 30, sleep=pauses.append)
     publisher.close()
-    # Then it stopped at the failure, without waiting
+    # Then it stopped at the failure, without waiting, and says the stream failed
     assert pauses == []
     assert result.pending >= 1
+    assert result.stream_failed
+
+
+def test_a_relay_run_leaves_what_another_run_holds_to_it_and_says_so(
+    kept_while_down: Callable[[int], list[str]], kafka_bootstrap: str, topic: str
+) -> None:
+    from talkrate.adapters.postgres import PostgresDatabase, PostgresOutbox
+
+    # Given two ratings kept in the outbox, the newer held by another relay run's transaction
+    older, newer = kept_while_down(2)
+    settings = {"STREAMS_CONNECTION": kafka_bootstrap, "RATINGS_TOPIC": topic}
+    publisher = KafkaRatingPublisher(Settings.model_validate(settings))
+    other = psycopg2.connect(RELAY_TALKS)
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT id FROM rating_outbox WHERE event_id = %s FOR UPDATE", (newer,))
+        # When a relay run that may try a failed stream again for 30 s runs meanwhile
+        now = time.monotonic()
+        result = relay_run(publisher, until=now + 30, retry_until=now + 30, pause=0.5)
+        took = time.monotonic() - now
+    finally:
+        other.rollback()
+        other.close()
+        publisher.close()
+    # Then it published the free one, and left the held one to the run that holds it at once
+    # (it took a batch smaller than its limit for a failed stream and tried again until 30 s)
+    database = PostgresDatabase(RELAY_TALKS)
+    statuses = [PostgresOutbox(database).status(event_id) for event_id in (older, newer)]
+    database.close()
+    assert statuses == ["published", "queued"]
+    assert took < 5, took
+    # And it says that the entry still waiting is held by another run, not refused by the stream
+    assert (result.pending, result.held_elsewhere, result.stream_failed) == (1, 1, False)

@@ -431,7 +431,7 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
 @pass_session
 @_backend_errors
 def relay(session: Session, limit: int) -> None:
-    """Publish what waits in the outbox now."""
+    """Publish what waits in the outbox now (entries another relay run holds are left to it)."""
     from talkrate import wiring
     from talkrate.relay import relay_outbox
 
@@ -441,9 +441,10 @@ def relay(session: Session, limit: int) -> None:
         "published": result.published,
         "pending": result.pending,
         "oldestPendingSeconds": result.oldest_pending_seconds,
+        "streamFailed": result.stream_failed,
+        "heldElsewhere": result.held_elsewhere,
     }
-    if result.pending and result.published < limit:
-        # It stops at the first entry the stream does not take: what is left is not the limit's.
+    if result.stream_failed:
         raise CliError(
             f"{told}: the event stream did not acknowledge the next one; try again",
             result=document,
@@ -451,7 +452,24 @@ def relay(session: Session, limit: int) -> None:
     if session.as_json:
         output.emit_json(document)
     else:
-        output.console.print(told)
+        output.console.print(f"{told}{_why_pending(result.pending, result.held_elsewhere)}")
+
+
+def _why_pending(pending: int, held: int | None) -> str:
+    """Why entries still wait after a relay the stream did not fail: another run holds them
+    (it publishes them), or this one could not take them (more than --limit, or written, or
+    let go by another run, since it began)."""
+    if not pending:
+        return ""
+    if held is None:
+        return ": more than --limit wait; run it again"
+    free = pending - held
+    why = []
+    if held:
+        why.append(f"{held} held by another relay run, which publishes them")
+    if free:
+        why.append(f"{free} beyond --limit or written since it began: run it again for them")
+    return ": " + "; ".join(why)
 
 
 @ops.command()
@@ -472,7 +490,9 @@ def replay(
     first: int | None,
     last: int | None,
 ) -> None:
-    """Apply records the projector skipped after Lambda gave up on their batch (idempotent)."""
+    """Apply records the projector skipped after Lambda gave up on their batch (idempotent).
+
+    Give --failure REPORT, or --topic, --partition, --first and --last; not both."""
     from talkrate import wiring
     from talkrate.adapters.kafka_stream import client_options
     from talkrate.config import load_settings
@@ -486,9 +506,20 @@ def replay(
         replay as apply_replay,
     )
 
-    span = (topic, partition, first, last)
-    if (failure is None) == (None in span):
-        raise click.UsageError("give --failure REPORT, or --topic, --partition, --first and --last")
+    span = {"--topic": topic, "--partition": partition, "--first": first, "--last": last}
+    given = [name for name, value in span.items() if value is not None]
+    if failure is not None and given:
+        # The report names its own offsets: a span beside it would be dropped without a word.
+        raise click.UsageError(
+            f"give --failure REPORT, or --topic, --partition, --first and --last, not both "
+            f"(the report names its own offsets: {', '.join(given)} would be ignored)"
+        )
+    if failure is None and len(given) < len(span):
+        missing = ", ".join(name for name in span if name not in given)
+        raise click.UsageError(
+            "give --failure REPORT, or --topic, --partition, --first and --last"
+            + (f" ({missing} missing)" if given else "")
+        )
     if failure is not None:
         try:
             text = sys.stdin.read() if failure == "-" else Path(failure).read_text()

@@ -9,7 +9,12 @@ from talkrate.events import Rating
 from talkrate.values import Histogram, Precondition, RatingWindow, Talk
 
 if TYPE_CHECKING:  # the projection side's values: the API never loads them
-    from talkrate.projected import ProjectionBatch, ProjectionResult, ReadModelState
+    from talkrate.projected import (
+        ProjectionBatch,
+        ProjectionResult,
+        ReadModelState,
+        RelayResult,
+    )
 
 
 class Pingable(Protocol):
@@ -209,12 +214,10 @@ class RelayableOutbox(Protocol):
 
     def relay(
         self, publish: Callable[[Publishable], None], limit: int, until: float | None = None
-    ) -> tuple[int, int, float]:
-        """Publish pending entries in order, marking each; stop at the first failure, or at
-        `until` (time.monotonic()), keeping what was published.
-
-        Returns (published, still pending, age in seconds of the oldest pending entry or 0).
-        """
+    ) -> RelayResult:
+        """Publish up to `limit` pending entries in order, marking each; stop at the first
+        failure, or at `until` (time.monotonic()), keeping what was published. Entries another
+        run holds are left to it."""
         ...
 
 

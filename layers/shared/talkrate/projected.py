@@ -1,6 +1,6 @@
 """What the stream's consumers hand their ports: a projected rating or a dead letter at its
 position, a batch and what applying it did, the read model's state (for a rebuild) and memory,
-and an outbox entry (for the relay).
+and an outbox entry and what a relay of them did (for the relay).
 
 Values, kept apart from talkrate.ports (the interfaces) so that the API, which uses none of them,
 does not define them at its cold start: a named tuple class costs about 0.2 ms to make there
@@ -124,3 +124,19 @@ class OutboxEntry(NamedTuple):
     event: WrittenRecord  # as the API wrote it, published byte for byte
     # The request that accepted it, published with it as the correlation-id header.
     correlation_id: str | None = None
+
+
+class RelayResult(NamedTuple):
+    """What a relay of the outbox (one transaction, or a run of them) published, and what it
+    left there and why."""
+
+    published: int
+    # Every entry not published yet as it ended, this run's or not.
+    pending: int
+    oldest_pending_seconds: float = 0.0
+    # It stopped at an entry the event stream did not take (that one and the rest of its batch
+    # wait for a run that finds the stream back).
+    stream_failed: bool = False
+    # Of `pending`, the entries another run held as it ended (a concurrent relay's batch: that
+    # run publishes them); None when a whole batch's worth or more was free, and not counted.
+    held_elsewhere: int | None = 0

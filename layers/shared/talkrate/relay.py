@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import NamedTuple
 
 from talkrate.ports import RatingPublisher, RelayableOutbox
+from talkrate.projected import RelayResult
 
 DEFAULT_BATCH = 500
 # How long a run waits before it tries a stream that failed again.
 RETRY_PAUSE_SECONDS = 2.0
-
-
-class RelayResult(NamedTuple):
-    """How many entries went out, how many still wait, and how long the oldest has waited."""
-
-    published: int
-    pending: int
-    oldest_pending_seconds: float = 0.0
 
 
 def relay_outbox(
@@ -40,15 +32,22 @@ def relay_outbox(
     then (no later than `until`): the ratings kept while it was down go out seconds after it
     is back, not at the next run. Nothing is held between tries (each is a transaction of its
     own), so a concurrent run or the API's own writes wait for nothing.
+
+    Entries another run holds are left to it: a run whose stream did not fail stops when they
+    are all that waits. The result is the last batch's, with every batch's `published`.
     """
     published = 0
     while True:
-        sent, pending, oldest = outbox.relay(publisher.publish, limit, until)
-        published += sent
-        if until is None or not pending or time.monotonic() >= until:
-            return RelayResult(published, pending, oldest)
-        if sent < limit:  # the stream failed (or another run holds the entries): wait, or stop
-            last_try = min(until, retry_until) if retry_until is not None else None
-            if last_try is None or time.monotonic() + pause >= last_try:
-                return RelayResult(published, pending, oldest)
-            sleep(pause)
+        batch = outbox.relay(publisher.publish, limit, until)
+        published += batch.published
+        result = batch._replace(published=published)
+        if until is None or not batch.pending or time.monotonic() >= until:
+            return result
+        if not batch.stream_failed:
+            if batch.held_elsewhere == batch.pending:  # the rest is another run's to publish
+                return result
+            continue  # more than a batch waited, or entries were written (or let go) since
+        last_try = min(until, retry_until) if retry_until is not None else None
+        if last_try is None or time.monotonic() + pause >= last_try:
+            return result
+        sleep(pause)

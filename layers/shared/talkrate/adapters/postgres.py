@@ -25,7 +25,13 @@ import psycopg2.sql
 from talkrate.errors import BackendUnavailable, TalkChanged
 from talkrate.events import Rating, WrittenRecord, unix_ms
 from talkrate.observability import correlated, logger
-from talkrate.projected import OutboxEntry, ProjectedRating, ProjectionBatch, ReadModelState
+from talkrate.projected import (
+    OutboxEntry,
+    ProjectedRating,
+    ProjectionBatch,
+    ReadModelState,
+    RelayResult,
+)
 from talkrate.values import RATING_VALUES, Histogram, Precondition, RatingWindow, Talk
 
 if TYPE_CHECKING:
@@ -901,7 +907,7 @@ class PostgresOutbox:
 
     def relay(
         self, publish: Callable[[Publishable], None], limit: int, until: float | None = None
-    ) -> tuple[int, int, float]:
+    ) -> RelayResult:
         """Publish pending entries in order, marking each; stop at the first failure, or when
         `until` (time.monotonic()) has come: the marks are committed only at the end, so a run
         cut off by its timeout would leave every entry it published to be published again.
@@ -909,9 +915,11 @@ class PostgresOutbox:
         The rows stay locked (SKIP LOCKED keeps concurrent relays apart) until the transaction
         ends. A crash after publishing and before the commit republishes those rows next time;
         the projector counts an eventId once, so that costs nothing but a duplicate record.
-        Returns (published, still pending, age in seconds of the oldest pending entry or 0).
+        What is left pending is told apart: the entries another run holds (a concurrent
+        relay's batch) are counted by what this one can still lock, up to `limit` of them (a
+        backlog is not locked whole to count it).
         """
-        published = 0
+        published, failed = 0, False
         with self._db.transaction() as cursor:
             cursor.execute(
                 "SELECT id, talk_id, payload, correlation_id FROM rating_outbox "
@@ -936,6 +944,7 @@ class PostgresOutbox:
                         "WHERE id = %s",
                         (str(error)[:500], entry.id),
                     )
+                    failed = True
                     break
                 cursor.execute(
                     "UPDATE rating_outbox SET published_at = now(), attempts = attempts + 1 "
@@ -943,14 +952,26 @@ class PostgresOutbox:
                     (entry.id,),
                 )
                 published += 1
-            pending = _fetch_one(
+            # What waits, and how much of it this run could take (its own rows included, the
+            # ones it did not get to): the rest is locked by another run. One statement, so
+            # the two counts see the same rows.
+            left = _fetch_one(
                 cursor,
-                "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) "
+                "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0), "
+                "(SELECT count(*) FROM (SELECT 1 FROM rating_outbox WHERE published_at IS NULL "
+                "LIMIT %s FOR UPDATE SKIP LOCKED) AS free) "
                 "FROM rating_outbox WHERE published_at IS NULL",
+                (limit,),
             )
-        if not pending:
-            return published, 0, 0.0
-        return published, int(pending[0]), max(0.0, float(pending[1]))
+        pending, oldest, free = (int(left[0]), float(left[1]), int(left[2])) if left else (0, 0, 0)
+        return RelayResult(
+            published,
+            pending,
+            max(0.0, oldest),
+            stream_failed=failed,
+            # Counted only when fewer than `limit` were free: then every other one is held.
+            held_elsewhere=max(0, pending - free) if free < limit else None,
+        )
 
 
 def _voter_member(voter_id: str) -> bytes:
