@@ -791,6 +791,90 @@ def test_an_edit_whose_clashes_cannot_be_looked_for_is_made_and_says_so(cli: Cli
         cli.run("admin", "rm", talk_id, "--yes")
 
 
+class AddAnswerLostProxy(LoopbackServer):
+    """A forwarding proxy to the runtime that drops the answer of each POST /talks the runtime
+    applied (the connection closed on the way back, as a venue's network or a timeout does)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        class Forward(BaseHTTPRequestHandler):
+            def _forward(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else None
+                sent = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                answer = runtime.request(self.command, self.path, body, sent)
+                if self.command == "POST" and self.path == "/talks":
+                    self.close_connection = True
+                    return  # applied; its answer never leaves
+                self.send_response(answer.status)
+                for name, value in answer.headers.items():
+                    if name not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(name, value)
+                self.send_header("content-length", str(len(answer.body)))
+                self.end_headers()
+                self.wfile.write(answer.body)
+
+            do_GET = do_PUT = do_POST = do_DELETE = _forward
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        super().__init__(Forward)
+
+
+def test_an_add_whose_answer_was_lost_is_said_added_when_run_again(cli: Cli) -> None:
+    # Given an organiser's network that loses the answer of an added talk
+    talk_id = unique_talk_id("lost-add")
+    given = ("--title", "Added once", "--speaker", "Ana Lee", "--room", "Hall L")
+    proxy = AddAnswerLostProxy(cli.runtime)
+    try:
+        # When they add a talk through it, then run the same command again, as a person
+        # (or a script) does after an error
+        lost = cli.run("admin", "add", talk_id, *given, TALKRATE_API=proxy.url)
+        again = cli.run("admin", "add", talk_id, *given)
+        scripted = cli.run("--json", "admin", "add", talk_id, *given)
+        # Then the first says the talk may have been added and that running it again tells
+        assert_one_line_error(lost, "cannot reach the API", f"{talk_id} may have been added")
+        assert "run the command again to find out" in lost.stderr
+        # And running it again finds it added as asked: said so, exit 0, for a script too
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.strip() == (
+            f"added {talk_id}: Added once (an earlier try had gone through)"
+        )
+        assert scripted.returncode == 0, scripted.stderr
+        assert json.loads(scripted.stdout)["title"] == "Added once"
+        # And the talk is there once, as asked
+        talk = cli.json("show", talk_id)["talk"]
+        assert (talk["title"], talk["speakers"], talk["room"]) == (
+            "Added once",
+            ["Ana Lee"],
+            "Hall L",
+        )
+    finally:
+        proxy.close()
+        cli.run("admin", "rm", talk_id, "--yes")
+
+
+def test_an_add_of_an_id_taken_by_another_talk_points_to_edit(cli: Cli) -> None:
+    # Given a talk in the programme
+    talk_id = unique_talk_id("taken-add")
+    cli.ok("admin", "add", talk_id, "--title", "First", "--room", "Hall F")
+    try:
+        # When an organiser adds one under its id that differs from it (its title; its room,
+        # which this add gives none of), as a person and as a script
+        retitled = cli.run("admin", "add", talk_id, "--title", "Second", "--room", "Hall F")
+        roomless = cli.run("admin", "add", talk_id, "--title", "First")
+        scripted = cli.run("--json", "admin", "add", talk_id, "--title", "Second")
+        # Then each is refused (409, in one line), pointing to `admin edit`, and nothing changed
+        for done in (retitled, roomless):
+            assert_one_line_error(done, "(409)", f"talkrate admin edit {talk_id}")
+        assert scripted.returncode == 1
+        assert json.loads(scripted.stdout)["error"]["status"] == 409
+        talk = cli.json("show", talk_id)["talk"]
+        assert (talk["title"], talk["room"]) == ("First", "Hall F")
+    finally:
+        cli.run("admin", "rm", talk_id, "--yes")
+
+
 @pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
 def test_an_import_dry_run_with_a_wrong_token_fails_as_the_import_would(
     cli: Cli, tmp_path: Path, as_json: bool
