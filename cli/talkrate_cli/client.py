@@ -81,7 +81,13 @@ def raise_for_problem(response: httpx.Response, base_url: str | None = None) -> 
             "detail": f"{response.request.method} {response.request.url.path} is no route of the "
             f"talkrate API at {base_url}: is it the API's base URL?",
         }
-    raise ApiProblem(response.status_code, body)
+    raise ApiProblem(response.status_code, body, retry_after(response))
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """The seconds an answer's Retry-After asks to wait (the API sends seconds), or None."""
+    text = response.headers.get("retry-after", "").strip()
+    return float(text) if text.isdigit() else None
 
 
 def talk_path(talk_id: str) -> str:

@@ -42,9 +42,13 @@ class CliError(Exception):
 class ApiProblem(CliError):
     """The API answered an error: its problem document's title and detail."""
 
-    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+    def __init__(
+        self, status: int, problem: dict[str, Any], retry_after: float | None = None
+    ) -> None:
         self.status = status
         self.problem = problem
+        # Seconds the answer's Retry-After asks to wait before trying again, when it gave some.
+        self.retry_after = retry_after
         title = str(problem.get("title") or f"HTTP {status}")
         detail = problem.get("detail")
         fields = "; ".join(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import sys
+import time
 from typing import Any
 
-from talkrate_cli.client import Api
-from talkrate_cli.errors import ApiProblem, CliError
+from talkrate_cli.client import RATE_RETRY_SECONDS, Api
+from talkrate_cli.errors import ApiProblem, CliError, Unreachable
 from talkrate_cli.settings import VoterTokens
 
 
@@ -17,10 +19,53 @@ def policy(api: Api) -> str | None:
     return str(value) if value else None
 
 
-def new_token(api: Api, tokens: VoterTokens, code: str | None) -> str:
-    """A fresh voter token from POST /voters, kept for next time."""
+# Pauses before a voter pass is asked for again while the API says "later" (as before a rating
+# is sent again), each the answer's Retry-After when it gives one. A longer Retry-After than
+# PASS_WAIT_SECONDS is not waited for (the web app's talk page waits as long, then keeps the
+# rating for later): the command says when to try again instead.
+PASS_RETRY_SECONDS = RATE_RETRY_SECONDS
+PASS_WAIT_SECONDS = 10.0
+
+
+def new_voter(api: Api, code: str | None) -> dict[str, Any] | None:
+    """POST /voters: a voter token, or None where the API hands out none (no POST /voters).
+
+    Too many passes asked for from this network (429) or a busy API (503) is asked again after
+    the Retry-After, as is an answer lost on the way (a pass never read is no one's); CliError
+    saying when to try again, with nothing rated, when the API still has none to give."""
+    for pause in PASS_RETRY_SECONDS:
+        try:
+            return _voter(api, code)
+        except ApiProblem as problem:
+            wait = _wait_for_pass(problem, pause)
+        except Unreachable as error:
+            if not error.answer_lost:
+                raise
+            wait = pause
+        time.sleep(wait)
     try:
-        voter = api.new_voter(code)
+        return _voter(api, code)  # the last try
+    except ApiProblem as problem:
+        _wait_for_pass(problem, None)
+        raise
+
+
+def _wait_for_pass(problem: ApiProblem, pause: float | None) -> float:
+    """How long to wait before asking for a pass again after `problem` (its Retry-After, else
+    `pause`): raised again when it is no "later", CliError when it is too long to wait for
+    here, or when there is no next try (`pause` None)."""
+    if problem.status not in (429, 503):
+        raise problem
+    wait = pause if problem.retry_after is None else problem.retry_after
+    if wait is None or pause is None or wait > PASS_WAIT_SECONDS:
+        raise _no_pass_now(problem) from None
+    return wait
+
+
+def _voter(api: Api, code: str | None) -> dict[str, Any] | None:
+    """One POST /voters, a refused event code said as a person gives it."""
+    try:
+        return api.new_voter(code)
     except ApiProblem as problem:
         if problem.status != 403 or not str(problem.problem.get("type", "")).endswith(
             "wrong-voter-code"
@@ -35,10 +80,30 @@ def new_token(api: Api, tokens: VoterTokens, code: str | None) -> str:
             else "the event code was refused: check the one given with --code "
             "(or TALKRATE_EVENT_CODE) against the organisers'"
         ) from None
+
+
+def _no_pass_now(problem: ApiProblem) -> CliError:
+    """Nothing rated: the API has no voter pass to give now (said, with when to try again)."""
+    if problem.slug == "rate-limited":
+        why = "too many asked for from this network"
+    else:
+        why = f"{problem.problem.get('title') or 'HTTP'}, {problem.status}"
+    after = problem.retry_after
+    when = "in a moment" if after is None else f"in {math.ceil(after)} s"
+    return CliError(f"not rated: no voter pass now ({why}): try again {when}")
+
+
+def new_token(api: Api, tokens: VoterTokens, code: str | None) -> str | None:
+    """A fresh voter token from POST /voters, kept for next time; None where the API hands out
+    none."""
+    voter = new_voter(api, code)
     if voter is None:
-        raise CliError("the API asks for a voter token but has no POST /voters")
+        return None
     tokens.put(api.url, voter)
     return str(voter["voterToken"])
+
+
+NO_VOTERS = "the API asks for a voter token but has no POST /voters"
 
 
 def rate(
@@ -46,16 +111,15 @@ def rate(
 ) -> dict[str, Any]:
     """POST /ratings as this user: with their kept token, or a new one (as the web app does, so
     a changed mind replaces the earlier rating under either policy); without one only where the
-    policy lets ratings in without (an API with no POST /voters, or one asking for a code that
-    was not given). A refused kept token is replaced once."""
+    API hands out none (no POST /voters) and the policy lets ratings in without. A pass the API
+    has none of now (too many asked for from this network, a busy API) is waited for, or the
+    command fails with nothing rated: a rating without one would count beside the attendee's
+    next. A refused kept token is replaced once."""
     token = tokens.get(api.url)
     if token is None:
-        try:
-            token = new_token(api, tokens, code)
-        except CliError:
-            if policy(api) == "attendee":
-                raise
-            token = None
+        token = new_token(api, tokens, code)
+        if token is None and policy(api) == "attendee":
+            raise CliError(NO_VOTERS)
     try:
         return api.rate(talk_id, value, token)
     except ApiProblem as problem:
@@ -69,4 +133,7 @@ def rate(
                 "talkrate: the kept voter token was refused; a new one is asked for, so this "
                 "rating counts beside your earlier ones\n"
             )
-        return api.rate(talk_id, value, new_token(api, tokens, code))
+        fresh = new_token(api, tokens, code)
+        if fresh is None:
+            raise CliError(NO_VOTERS) from None
+        return api.rate(talk_id, value, fresh)

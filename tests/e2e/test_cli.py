@@ -35,6 +35,7 @@ import pytest
 import redis
 from moto import mock_aws
 
+from talkrate.adapters.limiter import LIMIT_PREFIX
 from talkrate.adapters.postgres import PostgresDatabase, PostgresTalkCatalog
 from talkrate.adapters.redis_store import RedisReadModel
 from talkrate.catalog import remove_talk
@@ -47,6 +48,8 @@ from talkrate_local.database import recreate
 from tests.backends import (
     CLI_ATTENDEE_RATINGS,
     CLI_ATTENDEE_TALKS,
+    CLI_LIMITS_RATINGS,
+    CLI_LIMITS_TALKS,
     CLI_PROXIED_RATINGS,
     CLI_PROXIED_TALKS,
     CLI_RATINGS,
@@ -785,6 +788,90 @@ def test_an_edit_whose_clashes_cannot_be_looked_for_is_made_and_says_so(cli: Cli
         assert (shown["title"], shown["room"]) == ("Renamed", "V")
     finally:
         proxy.close()
+        cli.run("admin", "rm", talk_id, "--yes")
+
+
+class AddAnswerLostProxy(LoopbackServer):
+    """A forwarding proxy to the runtime that drops the answer of each POST /talks the runtime
+    applied (the connection closed on the way back, as a venue's network or a timeout does)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        class Forward(BaseHTTPRequestHandler):
+            def _forward(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else None
+                sent = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                answer = runtime.request(self.command, self.path, body, sent)
+                if self.command == "POST" and self.path == "/talks":
+                    self.close_connection = True
+                    return  # applied; its answer never leaves
+                self.send_response(answer.status)
+                for name, value in answer.headers.items():
+                    if name not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(name, value)
+                self.send_header("content-length", str(len(answer.body)))
+                self.end_headers()
+                self.wfile.write(answer.body)
+
+            do_GET = do_PUT = do_POST = do_DELETE = _forward
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        super().__init__(Forward)
+
+
+def test_an_add_whose_answer_was_lost_is_said_added_when_run_again(cli: Cli) -> None:
+    # Given an organiser's network that loses the answer of an added talk
+    talk_id = unique_talk_id("lost-add")
+    given = ("--title", "Added once", "--speaker", "Ana Lee", "--room", "Hall L")
+    proxy = AddAnswerLostProxy(cli.runtime)
+    try:
+        # When they add a talk through it, then run the same command again, as a person
+        # (or a script) does after an error
+        lost = cli.run("admin", "add", talk_id, *given, TALKRATE_API=proxy.url)
+        again = cli.run("admin", "add", talk_id, *given)
+        scripted = cli.run("--json", "admin", "add", talk_id, *given)
+        # Then the first says the talk may have been added and that running it again tells
+        assert_one_line_error(lost, "cannot reach the API", f"{talk_id} may have been added")
+        assert "run the command again to find out" in lost.stderr
+        # And running it again finds it added as asked: said so, exit 0, for a script too
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.strip() == (
+            f"added {talk_id}: Added once (an earlier try had gone through)"
+        )
+        assert scripted.returncode == 0, scripted.stderr
+        assert json.loads(scripted.stdout)["title"] == "Added once"
+        # And the talk is there once, as asked
+        talk = cli.json("show", talk_id)["talk"]
+        assert (talk["title"], talk["speakers"], talk["room"]) == (
+            "Added once",
+            ["Ana Lee"],
+            "Hall L",
+        )
+    finally:
+        proxy.close()
+        cli.run("admin", "rm", talk_id, "--yes")
+
+
+def test_an_add_of_an_id_taken_by_another_talk_points_to_edit(cli: Cli) -> None:
+    # Given a talk in the programme
+    talk_id = unique_talk_id("taken-add")
+    cli.ok("admin", "add", talk_id, "--title", "First", "--room", "Hall F")
+    try:
+        # When an organiser adds one under its id that differs from it (its title; its room,
+        # which this add gives none of), as a person and as a script
+        retitled = cli.run("admin", "add", talk_id, "--title", "Second", "--room", "Hall F")
+        roomless = cli.run("admin", "add", talk_id, "--title", "First")
+        scripted = cli.run("--json", "admin", "add", talk_id, "--title", "Second")
+        # Then each is refused (409, in one line), pointing to `admin edit`, and nothing changed
+        for done in (retitled, roomless):
+            assert_one_line_error(done, "(409)", f"talkrate admin edit {talk_id}")
+        assert scripted.returncode == 1
+        assert json.loads(scripted.stdout)["error"]["status"] == 409
+        talk = cli.json("show", talk_id)["talk"]
+        assert (talk["title"], talk["room"]) == ("First", "Hall F")
+    finally:
         cli.run("admin", "rm", talk_id, "--yes")
 
 
@@ -2192,6 +2279,108 @@ def test_simulate_verifies_under_the_attendee_policy(attendee_cli: Cli) -> None:
     last = refused.stderr.strip().splitlines()[-1]
     assert last == "talkrate: the voting policy is attendee: ratings need voter tokens", last
     assert "Traceback" not in refused.stderr
+
+
+@pytest.fixture(scope="module")
+def one_pass_cli(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+    """The command against open voting (ratings without a pass count, each) that hands one voter
+    pass a minute to an address: a conference network's limit, met by one attendee."""
+    folder = tmp_path_factory.mktemp("cli-one-pass")
+    runtime, token = start_admin_runtime(
+        CLI_LIMITS_TALKS,
+        CLI_LIMITS_RATINGS,
+        kafka_bootstrap,
+        folder / "runtime.log",
+        ["--param", "VotingPolicy=open", "--param", "VotersPerAddressPerMinute=1"],
+    )
+    env = {
+        **os.environ,
+        "TALKRATE_API": runtime.url,
+        "TALKRATE_ADMIN_TOKEN": token,
+        "TALKRATE_CONFIG_DIR": str(folder / "config"),
+    }
+    yield Cli(runtime, env)
+    stop_runtime(runtime)
+
+
+def voter_passes_back_in(milliseconds: int | None) -> None:
+    """This address's voter passes come back in `milliseconds` (its minute's counter ends
+    then), or at once (None: the counter goes)."""
+    limits = redis.Redis.from_url(CLI_LIMITS_RATINGS)
+    try:
+        for key in limits.scan_iter(match=f"{LIMIT_PREFIX}voters-address/*"):
+            if milliseconds is None:
+                limits.delete(key)
+            else:
+                assert limits.pexpire(key, milliseconds)
+    finally:
+        limits.close()
+
+
+def rated_by_two_attendees(one_pass_cli: Cli, tmp_path: Path) -> tuple[str, dict[str, str]]:
+    """A talk another attendee rated 3, taking this network's one pass of the minute; and the
+    environment of an attendee of their own (no pass kept yet)."""
+    voter_passes_back_in(None)
+    talk_id = unique_talk_id("one-pass")
+    one_pass_cli.ok("admin", "add", talk_id, "--title", "Crowded hall, open voting")
+    one_pass_cli.ok("rate", talk_id, "3", TALKRATE_CONFIG_DIR=str(tmp_path / "other"))
+    return talk_id, {"TALKRATE_CONFIG_DIR": str(tmp_path / "attendee")}
+
+
+def histogram(cli: Cli, talk_id: str) -> dict[str, int]:
+    """A talk's ratings, value by value, as `talkrate --json show` says."""
+    return dict(cli.json("show", talk_id)["ratings"])
+
+
+def test_under_open_voting_a_rating_waits_for_its_pass_and_a_changed_mind_counts_once(
+    one_pass_cli: Cli, tmp_path: Path
+) -> None:
+    # Given a talk, and this network's one voter pass of the minute taken by another
+    # attendee's rating, the minute nearly over
+    talk_id, attendee = rated_by_two_attendees(one_pass_cli, tmp_path)
+    voter_passes_back_in(2000)
+    # When an attendee on the same network rates 5 (POST /voters: 429, Retry-After 2), then
+    # changes their mind to 1
+    first = one_pass_cli.run("rate", talk_id, "5", **attendee)
+    second = one_pass_cli.run("rate", talk_id, "1", **attendee)
+    # Then the 5 waited for its pass and went with it, which was kept for the 1
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    assert json.loads((tmp_path / "attendee" / "voters.json").read_text())
+    # And two ratings count: the other attendee's 3 and this attendee's 1 (not their 5 too)
+    wanted = {"1": 1, "2": 0, "3": 1, "4": 0, "5": 0}
+    assert wait_for(lambda: histogram(one_pass_cli, talk_id) == wanted), histogram(
+        one_pass_cli, talk_id
+    )
+    one_pass_cli.ok("admin", "rm", talk_id, "--yes")
+
+
+def test_under_open_voting_a_pass_not_to_be_had_soon_rates_nothing_and_says_when(
+    one_pass_cli: Cli, tmp_path: Path
+) -> None:
+    # Given a talk, and this network's one voter pass of the minute taken by another
+    # attendee's rating, for a minute yet
+    talk_id, attendee = rated_by_two_attendees(one_pass_cli, tmp_path)
+    voter_passes_back_in(60_000)
+    # When an attendee on the same network rates 5, as a person and as a script
+    refused = one_pass_cli.run("rate", talk_id, "5", **attendee)
+    scripted = one_pass_cli.run("--json", "rate", talk_id, "5", **attendee)
+    # Then nothing is rated, said in one line with when to try again (exit 1)
+    assert_one_line_error(
+        refused, "not rated: no voter pass now (too many asked for from this network)"
+    )
+    assert refused.returncode == 1
+    assert re.search(r": try again in (5\d|60) s$", refused.stderr.strip()), refused.stderr
+    assert scripted.returncode == 1
+    assert json.loads(scripted.stdout)["error"]["detail"].startswith("not rated: ")
+    # And once the passes are back, their 2 counts beside the other's 3, and no 5 ever did
+    voter_passes_back_in(None)
+    one_pass_cli.ok("rate", talk_id, "2", **attendee)
+    wanted = {"1": 0, "2": 1, "3": 1, "4": 0, "5": 0}
+    assert wait_for(lambda: histogram(one_pass_cli, talk_id) == wanted), histogram(
+        one_pass_cli, talk_id
+    )
+    one_pass_cli.ok("admin", "rm", talk_id, "--yes")
 
 
 def test_simulate_without_tokens_counts_every_rating(cli: Cli, tmp_path: Path) -> None:

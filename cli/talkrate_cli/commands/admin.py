@@ -10,8 +10,9 @@ from typing import Any
 import click
 
 from talkrate_cli import clashes, output, programme
+from talkrate_cli.client import Api
 from talkrate_cli.commands.reading import TALK, known_track
-from talkrate_cli.errors import ApiProblem, BadInput, CliError, Interrupted
+from talkrate_cli.errors import ApiProblem, BadInput, CliError, Interrupted, Unreachable
 from talkrate_cli.main import Session, pass_session
 
 EDIT_ATTEMPTS = 3  # reads and saves of `admin edit` while others keep saving the talk
@@ -131,11 +132,52 @@ def add(
     starts: str | None,
     ends: str | None,
 ) -> None:
-    """Add TALK to the programme (refused when the id is taken)."""
+    """Add TALK to the programme (refused when the id is taken, unless by this very talk: an
+    earlier run whose answer was lost had added it)."""
     fields = _fields(title, speakers, track, room, starts, ends)
     api = session.admin_api()
-    created = api.add_talk({"id": talk, **fields})
-    _saved(session, api, talk, created, f"added {talk}: {created['title']}")
+    try:
+        created = api.add_talk({"id": talk, **fields})
+        line = f"added {talk}: {created['title']}"
+    except ApiProblem as problem:
+        if problem.slug != "talk-exists":
+            raise
+        created = _added_before(api, talk, fields, problem)
+        line = f"added {talk}: {created['title']} (an earlier try had gone through)"
+    except Unreachable as error:
+        if not error.answer_lost:
+            raise
+        # Sent, and no answer: the API may have added it. Run again, the command tells.
+        raise Unreachable(
+            f"{str(error).rstrip('.')}; {talk} may have been added all the same: run the "
+            "command again to find out",
+            answer_lost=True,
+        ) from None
+    _saved(session, api, talk, created, line)
+
+
+def _added_before(api: Api, talk: str, fields: dict[str, Any], taken: ApiProblem) -> dict[str, Any]:
+    """The talk under TALK's id, when it is as `fields` say field for field (an earlier `admin
+    add` of it went through, its answer lost); else `taken` (409), pointing to `admin edit`."""
+    try:
+        current = api.talk(talk)
+    except CliError:
+        current = None
+    asked = {name: _trimmed(fields.get(name)) for name in programme.COLUMNS[1:]}
+    asked["speakers"] = [_trimmed(speaker) for speaker in fields.get("speakers") or []]
+    if current is not None and programme.same_talk(asked, current):
+        return current
+    differs = "" if current is None else " with other fields than these"
+    taken.args = (
+        f"{taken.problem.get('title') or 'Talk exists'} ({taken.status}): {talk} is in the "
+        f"programme already{differs}: `talkrate admin edit {talk}` changes it",
+    )
+    raise taken
+
+
+def _trimmed(value: Any) -> Any:
+    """A text as the API keeps it (trimmed of spaces)."""
+    return value.strip() if isinstance(value, str) else value
 
 
 @admin.command()
