@@ -902,6 +902,31 @@ def test_a_leaderboard_whose_reads_fail_keeps_its_board_and_says_since_when_it_i
     expect(rows).to_have_count(1)
 
 
+def test_a_track_added_while_a_keyboard_user_is_on_the_track_field_leaves_them_there(
+    web: WebStack, page: Page
+) -> None:
+    # Given a keyboard user on the live programme's Track field, a track chosen with an arrow key
+    stem = unique_talk_id()[-6:]
+    web.add_talk(title=f"In a track of its own {stem}", track=f"Before {stem}")
+    page.goto(web.url("/app/"))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    field = page.get_by_label("Track")
+    field.focus()
+    page.keyboard.press("ArrowDown")
+    chosen = field.input_value()
+    assert chosen
+    # When an organiser adds a talk in a new track, which the programme shows as it comes
+    web.add_talk(title=f"In a new track {stem}", track=f"New {stem}")
+    expect(field.locator("option", has_text=f"New {stem}")).to_have_count(1, timeout=10_000)
+    # Then the keyboard focus is still on the field, its track still chosen: not thrown back
+    # to the top of the page
+    expect(field).to_be_focused()
+    expect(field).to_have_value(chosen)
+    # And the next arrow key moves on from there
+    page.keyboard.press("ArrowDown")
+    expect(field).not_to_have_value(chosen)
+
+
 def test_a_leaderboard_link_to_a_track_no_talk_has_shows_that_track_chosen(
     web: WebStack, page: Page
 ) -> None:

@@ -3,7 +3,7 @@
 import { h, fill, setText, plural, formatAvg, talkHref, arrange, isolated } from "../dom.js";
 import { serviceNow } from "../api.js";
 import { watchCatalogue } from "../live.js";
-import { isRunning, errorText, tracksOf, trackSelect, searchBox, searchWords, matchesSearch, shownOf, staleNotice, liveBadge } from "./common.js";
+import { isRunning, errorText, tracksOf, trackChoice, searchBox, searchWords, matchesSearch, shownOf, staleNotice, liveBadge } from "./common.js";
 import { ratingClosed, when, atNextEdge } from "../window.js";
 
 function matches(talk, words, track) {
@@ -110,13 +110,14 @@ export function programmePage(main) {
     history.replaceState(history.state, "", `/app/${suffix ? `?${suffix}` : ""}${location.hash}`);
   }
 
+  // Shown once the talks are read; its options then follow theirs in place.
+  const tracks = trackChoice("track", (value) => {
+    track = value;
+    show();
+  });
   function drawTracks() {
-    fill(trackBox,
-      h("label", { for: "track" }, "Track"),
-      trackSelect("track", tracksOf(talks), track, (value) => {
-        track = value;
-        show();
-      }));
+    tracks.set(tracksOf(talks), track);
+    if (!trackBox.firstChild) fill(trackBox, tracks.node);
   }
 
   // Cards are kept per talk and only what changed is redrawn: a rating elsewhere (every few
