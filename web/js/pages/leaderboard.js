@@ -99,16 +99,24 @@ export function leaderboardPage(main) {
     } catch (error) {
       if (read > drawn && of === track) {
         if (rows.size) stale.failed(error);
-        else setText(status, errorText(error));
+        else setText(status, `${of ? `The board of ${of}` : "The leaderboard"} could not be read. ${errorText(error)}`);
       }
       throw error;
     }
   };
 
+  // A board is never shown under another track's name: on a change of track the rows of the
+  // board before go, and the line under the table says the chosen one is on its way, then (its
+  // read failed) that it could not be read. Kept, they were ranked under the new name as "Live"
+  // while its reads failed.
   const choice = trackChoice("track", (value) => {
     track = value;
     announcer.reset(); // the chosen track's board is read as the attendee moves to it
     history.replaceState(null, "", `/app/leaderboard${track ? `?track=${encodeURIComponent(track)}` : ""}`);
+    body.replaceChildren();
+    rows.clear();
+    setText(stale.node, ""); // (what it said of the board before goes with it)
+    setText(status, `Loading the board of ${track || "all tracks"}…`);
     refresh().catch(() => {});
   });
   // The tracks to choose from, read from the programme once. A read that failed (a phone on a
