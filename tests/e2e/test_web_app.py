@@ -1125,10 +1125,11 @@ def test_the_room_screen_follows_an_organiser_s_change_while_it_stays_on(
     page.clock.install()
     page.goto(web.url(SCREEN.format(id=talk["id"])))
     expect(page.get_by_test_id("qr-caption")).to_contain_text("Rating opens")
-    # (its time and day each on one line: "01:00 PM" broke before "PM" on a projector)
+    # (its time and day each on one line: "01:00 PM" broke before "PM" on a projector; the
+    # day is said after 22:00 UTC, two hours being tomorrow, and may break before its time)
     when = page.get_by_test_id("qr-caption").inner_text().removeprefix("Rating opens ")
     assert when.strip(), when
-    assert " " not in when, when
+    assert when.count(" ") <= 1, when
     # When an organiser moves it to now and corrects its title, while the screen stays on
     started = datetime.now(UTC) - timedelta(minutes=5)
     moved = an_hour_from(started)
