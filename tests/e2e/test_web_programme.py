@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Route, expect
 
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app
@@ -900,6 +900,79 @@ def test_a_leaderboard_whose_reads_fail_keeps_its_board_and_says_since_when_it_i
     test_web_app.run_clock(page, 13, 5_000, 300)
     expect(stale).to_be_hidden()
     expect(rows).to_have_count(1)
+
+
+def test_a_track_whose_board_cannot_be_read_shows_no_other_track_s_board_under_its_name(
+    web: WebStack, page: Page
+) -> None:
+    # Given the whole leaderboard, live, ranking a rated talk of one track, and another track
+    stem = unique_talk_id()[-6:]
+    rated = web.add_talk(title=f"Ranked elsewhere {stem}", track=f"Shown {stem}")
+    web.add_talk(title=f"Of the chosen track {stem}", track=f"Chosen {stem}")
+    web.rate(rated["id"], 4)
+    assert wait_for(lambda: web.count(rated["id"]) == 1)
+    page.goto(web.url("/app/leaderboard"))
+    rows = page.locator(".board tbody tr")
+    expect(rows.filter(has_text=f"Ranked elsewhere {stem}")).to_have_count(1)
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    # When the attendee chooses the other track while the board's reads of a track are held
+    # on their way (a hall's Wi-Fi), and then fail
+    held: list[Route] = []
+    failing: list[bool] = []
+
+    def of_a_track(route: Route) -> None:
+        if failing:
+            route.abort("internetdisconnected")
+        else:
+            held.append(route)
+
+    page.route(re.compile(r"/leaderboard\?.*track="), of_a_track)
+    page.get_by_label("Track").select_option(f"Chosen {stem}")
+    # Then while its read is on its way, the board before is gone and the page says the
+    # chosen board is loading
+    board_status = page.locator("main > p[role=status].muted")
+    expect(board_status).to_have_text(f"Loading the board of Chosen {stem}…")
+    expect(rows).to_have_count(0)
+    # And once its read failed, that the chosen board could not be read, and why: no row of
+    # another track ranked under its name, no word of a board shown
+    deadline = time.monotonic() + 10
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(50)  # (the route's handler runs while the page is waited on)
+    assert held
+    failing.append(True)
+    for route in held:
+        route.abort("internetdisconnected")
+    expect(board_status).to_have_text(
+        f"The board of Chosen {stem} could not be read. "
+        "The service cannot be reached. Check your connection."
+    )
+    expect(rows).to_have_count(0)
+    expect(page.get_by_test_id("leaderboard-stale")).to_be_hidden()
+
+
+def test_a_track_added_while_a_keyboard_user_is_on_the_track_field_leaves_them_there(
+    web: WebStack, page: Page
+) -> None:
+    # Given a keyboard user on the live programme's Track field, a track chosen with an arrow key
+    stem = unique_talk_id()[-6:]
+    web.add_talk(title=f"In a track of its own {stem}", track=f"Before {stem}")
+    page.goto(web.url("/app/"))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    field = page.get_by_label("Track")
+    field.focus()
+    page.keyboard.press("ArrowDown")
+    chosen = field.input_value()
+    assert chosen
+    # When an organiser adds a talk in a new track, which the programme shows as it comes
+    web.add_talk(title=f"In a new track {stem}", track=f"New {stem}")
+    expect(field.locator("option", has_text=f"New {stem}")).to_have_count(1, timeout=10_000)
+    # Then the keyboard focus is still on the field, its track still chosen: not thrown back
+    # to the top of the page
+    expect(field).to_be_focused()
+    expect(field).to_have_value(chosen)
+    # And the next arrow key moves on from there
+    page.keyboard.press("ArrowDown")
+    expect(field).not_to_have_value(chosen)
 
 
 def test_a_leaderboard_link_to_a_track_no_talk_has_shows_that_track_chosen(

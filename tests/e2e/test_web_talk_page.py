@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis
@@ -21,6 +22,7 @@ from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, e
 
 from talkrate.adapters.limiter import LIMIT_PREFIX
 from tests.backends import WEB_LIMITS_RATINGS
+from tests.builders import unique_talk_id
 from tests.e2e import test_web_app as web_app
 from tests.e2e.conftest import Runtime, wait_for
 from tests.e2e.test_web_app import (
@@ -706,6 +708,61 @@ def test_a_room_screen_set_up_the_day_before_says_which_day_rating_opens(
         assert box
         assert code_box
         assert box["width"] <= code_box["width"] + 1
+    finally:
+        room.close()
+
+
+# Devices in three zones, each with a locale whose short name of it is the one Python's zoneinfo
+# gives ("CET" in en-GB; en-US says "GMT+1"), and how that locale writes a time.
+ZONES = {
+    "UTC": ("en-GB", "%H:%M"),
+    "Europe/Berlin": ("en-GB", "%H:%M"),
+    "America/New_York": ("en-US", "%I:%M %p"),
+}
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_the_attendee_pages_name_the_time_zone_of_the_times_they_show(
+    web: WebStack, browser: Browser, zone: str
+) -> None:
+    # Given a talk that starts in two hours, and a room PC and a phone set to a zone
+    locale, time_format = ZONES[zone]
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(hours=2)
+    track = f"Zoned {unique_talk_id()[-6:]}"
+    talk = web.add_talk(title="Rated in its own time", track=track, **an_hour_from(start))
+    local_start, local_end = (
+        at.astimezone(ZoneInfo(zone)) for at in (start, start + timedelta(hours=1))
+    )
+    starts, ends, zone_name = (
+        local_start.strftime(time_format),
+        local_end.strftime(time_format),
+        local_start.tzname(),
+    )
+    room = browser.new_context(viewport=ROOM, timezone_id=zone, locale=locale)
+    try:
+        # When the room screen is put up
+        screen = room.new_page()
+        screen.goto(web.url(SCREEN.format(id=talk["id"])))
+        # Then the time rating opens is said with its zone, kept with it on one line
+        caption = screen.get_by_test_id("qr-caption")
+        expect(caption).to_contain_text(f"{starts} {zone_name}")
+        last_line = (caption.text_content() or "").rsplit(" ", 1)[-1]
+        assert re.sub(r"[\u00a0\u202f]", " ", last_line) == f"{starts} {zone_name}"
+        # When an attendee opens the talk's page on a 360 px phone
+        phone = room.new_page()
+        phone.set_viewport_size({"width": 360, "height": 740})
+        phone.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+        # Then its schedule line and the line saying when rating opens name the zone too, and
+        # the page still fits the phone
+        expect(phone.locator(".meta")).to_contain_text(f"{starts}\u2013{ends} {zone_name}")
+        expect(phone.locator(".hint")).to_contain_text(f"{starts} {zone_name}.")
+        widths = phone.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert widths[0] <= widths[1]
+        # And so does the programme, on the talk's card
+        phone.goto(web.url(f"/app/?track={quote(track)}"))
+        expect(phone.locator(".talk-card .meta")).to_contain_text(f"{starts} {zone_name}")
     finally:
         room.close()
 

@@ -85,6 +85,16 @@ export function formatTime(iso) {
   return at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
 
+// The short name of the zone those times are in, at that time ("CET", "GMT+1", "UTC", "EST"):
+// a room PC left on UTC, or a phone on its home zone, shows other hours than the printed
+// programme, and says so.
+export function formatZone(iso) {
+  if (!iso || Number.isNaN(Date.parse(iso))) return "";
+  // (a formatter per call, as toLocaleTimeString: a device moved to another zone names the new one)
+  const zone = new Intl.DateTimeFormat([], { timeZoneName: "short" }).formatToParts(new Date(iso)).find((part) => part.type === "timeZoneName");
+  return zone ? zone.value : "";
+}
+
 // With its year when that is not this one's, or the day is half a year away or more.
 export function formatDay(iso) {
   if (!iso) return "";

@@ -1,8 +1,10 @@
 // When a talk takes ratings (from its start until ratingClosesAt: its end plus the service's
 // grace), by the service's clock. The server decides (409); this spares attendees a vain tap.
-import { formatDay, formatTime } from "./dom.js";
+import { formatDay, formatTime, formatZone } from "./dom.js";
 
 export const when = (iso) => `${formatDay(iso)} ${formatTime(iso)}`;
+// As attendees read it: with the zone it is in ("Sat 5 Dec 00:30 CET").
+export const zoned = (iso) => `${when(iso)} ${formatZone(iso)}`;
 
 // Whether the talk no longer takes ratings at `now` (its end plus the service's grace has passed).
 export function ratingClosed(talk, now) {
@@ -19,16 +21,17 @@ export function ratingWindow(talk, now) {
   if (Number.isFinite(starts) && now < starts) {
     // A screen put up the day before says the day (kept on one line): a time alone reads as today's.
     const today = new Date(starts).toDateString() === new Date(now).toDateString();
-    // (each part kept on one line: "01:00 PM" broke before its "PM" on a projector)
+    // (each part kept on one line, the time with its zone: "01:00 PM" broke before its "PM" on a projector)
     const whole = (text) => text.replace(/ /g, "\u00a0");
-    const opens = today ? whole(formatTime(talk.startsAt)) : `${whole(formatDay(talk.startsAt))} ${whole(formatTime(talk.startsAt))}`;
-    return { open: false, unrated: "Not open for rating yet.", caption: `Rating opens ${opens}`, text: `Rating opens when the talk starts, ${when(talk.startsAt)}.` };
+    const time = whole(`${formatTime(talk.startsAt)} ${formatZone(talk.startsAt)}`);
+    const opens = today ? time : `${whole(formatDay(talk.startsAt))} ${time}`;
+    return { open: false, unrated: "Not open for rating yet.", caption: `Rating opens ${opens}`, text: `Rating opens when the talk starts, ${zoned(talk.startsAt)}.` };
   }
   if (ratingClosed(talk, now)) {
-    return { open: false, unrated: "You did not rate this talk.", caption: "Rating closed", text: `Rating closed ${when(talk.ratingClosesAt)}.` };
+    return { open: false, unrated: "You did not rate this talk.", caption: "Rating closed", text: `Rating closed ${zoned(talk.ratingClosesAt)}.` };
   }
   if (Number.isFinite(ends) && now > ends) {
-    return { open: true, caption: "Scan to rate", text: Number.isFinite(closes) ? `This talk has ended; rating stays open until ${when(talk.ratingClosesAt)}.` : "This talk has ended." };
+    return { open: true, caption: "Scan to rate", text: Number.isFinite(closes) ? `This talk has ended; rating stays open until ${zoned(talk.ratingClosesAt)}.` : "This talk has ended." };
   }
   return { open: true, caption: "Scan to rate", text: "" };
 }

@@ -100,12 +100,21 @@ export function tracksOf(talks) {
   return [...new Set(talks.map((t) => t.track).filter(Boolean))].sort((a, b) => a.localeCompare(b));
 }
 
-export function trackSelect(id, tracks, selected, onChange) {
-  // A track the address names that no talk has now (an old link, a renamed track) is still the
-  // one shown as chosen: "All tracks" over its empty list would say what is not so.
-  const listed = selected && !tracks.includes(selected) ? [...tracks, selected] : tracks;
-  const select = h("select", { id, onchange: () => onChange(select.value) },
-    h("option", { value: "" }, "All tracks"),
-    listed.map((track) => h("option", { value: track, selected: track === selected }, track)));
-  return select;
+// The choice of a track: a label and its select, whose options `set` puts in place, keeping the
+// element (and so the keyboard focus on it) and its options still listed: a live change of the
+// programme's tracks must not throw a keyboard or screen-reader user back to the top of the page.
+export function trackChoice(id, onChange) {
+  const select = h("select", { id, onchange: () => onChange(select.value) });
+  return {
+    node: [h("label", { for: id }, "Track"), select],
+    set(tracks, selected) {
+      // A track the address names that no talk has now (an old link, a renamed track) is still
+      // the one shown as chosen: "All tracks" over its empty list would say what is not so.
+      const listed = ["", ...tracks, ...(selected && !tracks.includes(selected) ? [selected] : [])];
+      const kept = new Map([...select.options].map((option) => [option.value, option]));
+      const options = listed.map((track) => kept.get(track) || h("option", { value: track }, track || "All tracks"));
+      if (options.some((option, i) => option !== select.options[i]) || options.length !== select.options.length) select.replaceChildren(...options);
+      select.value = selected;
+    },
+  };
 }

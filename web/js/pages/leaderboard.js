@@ -2,7 +2,7 @@
 import { h, fill, setText, formatAvg, formatCount, talkHref, debounce, arrange, isolatedText } from "../dom.js";
 import { get, allTalks } from "../api.js";
 import { watch, LEADERBOARD_CHANNEL } from "../live.js";
-import { liveBadge, errorText, tracksOf, trackSelect, staleNotice } from "./common.js";
+import { liveBadge, errorText, tracksOf, trackChoice, staleNotice } from "./common.js";
 import { liveAnnouncer } from "../announce.js";
 
 const SIZE = 20;
@@ -99,25 +99,34 @@ export function leaderboardPage(main) {
     } catch (error) {
       if (read > drawn && of === track) {
         if (rows.size) stale.failed(error);
-        else setText(status, errorText(error));
+        else setText(status, `${of ? `The board of ${of}` : "The leaderboard"} could not be read. ${errorText(error)}`);
       }
       throw error;
     }
   };
 
+  // A board is never shown under another track's name: on a change of track the rows of the
+  // board before go, and the line under the table says the chosen one is on its way, then (its
+  // read failed) that it could not be read. Kept, they were ranked under the new name as "Live"
+  // while its reads failed.
+  const choice = trackChoice("track", (value) => {
+    track = value;
+    announcer.reset(); // the chosen track's board is read as the attendee moves to it
+    history.replaceState(null, "", `/app/leaderboard${track ? `?track=${encodeURIComponent(track)}` : ""}`);
+    body.replaceChildren();
+    rows.clear();
+    setText(stale.node, ""); // (what it said of the board before goes with it)
+    setText(status, `Loading the board of ${track || "all tracks"}…`);
+    refresh().catch(() => {});
+  });
   // The tracks to choose from, read from the programme once. A read that failed (a phone on a
   // hall's Wi-Fi) is tried again after the board's next read that succeeds: the choice of track
   // stayed away for the page's life.
   let tracks = null; // the read on its way or done
   const readTracks = () => {
     tracks ??= allTalks().then((talks) => {
-      fill(trackBox, h("label", { for: "track" }, "Track"),
-        trackSelect("track", tracksOf(talks), track, (value) => {
-          track = value;
-          announcer.reset(); // the chosen track's board is read as the attendee moves to it
-          history.replaceState(null, "", `/app/leaderboard${track ? `?track=${encodeURIComponent(track)}` : ""}`);
-          refresh().catch(() => {});
-        }));
+      choice.set(tracksOf(talks), track);
+      if (!trackBox.firstChild) fill(trackBox, choice.node);
     }).catch(() => {
       tracks = null;
     });

@@ -3,8 +3,8 @@
 import { h, fill, setText, plural, formatAvg, talkHref, arrange, isolated } from "../dom.js";
 import { serviceNow } from "../api.js";
 import { watchCatalogue } from "../live.js";
-import { isRunning, errorText, tracksOf, trackSelect, searchBox, searchWords, matchesSearch, shownOf, staleNotice, liveBadge } from "./common.js";
-import { ratingClosed, when, atNextEdge } from "../window.js";
+import { isRunning, errorText, tracksOf, trackChoice, searchBox, searchWords, matchesSearch, shownOf, staleNotice, liveBadge } from "./common.js";
+import { ratingClosed, zoned, atNextEdge } from "../window.js";
 
 function matches(talk, words, track) {
   return (!track || talk.track === track) && matchesSearch(talk, words);
@@ -43,7 +43,7 @@ function order(a, b) {
 
 // A talk's card; its score line is updated in place (see `score`), the rest redrawn when it changes.
 function card(talk) {
-  const schedule = talk.startsAt ? when(talk.startsAt) : talk.endsAt ? `until ${when(talk.endsAt)}` : null;
+  const schedule = talk.startsAt ? zoned(talk.startsAt) : talk.endsAt ? `until ${zoned(talk.endsAt)}` : null;
   const score = h("p", { class: "score" });
   const node = h("li", { class: "talk-card" },
     h("h2", {}, h("a", { href: talkHref(talk.id) }, talk.title)),
@@ -110,13 +110,14 @@ export function programmePage(main) {
     history.replaceState(history.state, "", `/app/${suffix ? `?${suffix}` : ""}${location.hash}`);
   }
 
+  // Shown once the talks are read; its options then follow theirs in place.
+  const tracks = trackChoice("track", (value) => {
+    track = value;
+    show();
+  });
   function drawTracks() {
-    fill(trackBox,
-      h("label", { for: "track" }, "Track"),
-      trackSelect("track", tracksOf(talks), track, (value) => {
-        track = value;
-        show();
-      }));
+    tracks.set(tracksOf(talks), track);
+    if (!trackBox.firstChild) fill(trackBox, tracks.node);
   }
 
   // Cards are kept per talk and only what changed is redrawn: a rating elsewhere (every few

@@ -1,5 +1,5 @@
 // /app/talks/<talkId>: rate the talk (1 to 5, changeable), and its live histogram.
-import { h, fill, setText, formatTime, talkHref, debounce, isolated, isolatedText } from "../dom.js";
+import { h, fill, setText, formatTime, formatZone, talkHref, debounce, isolated, isolatedText } from "../dom.js";
 import { request, get, talkPath, appConfig, ApiError, serviceNow } from "../api.js";
 import { watchTalk, newestShown } from "../live.js";
 import { histogramView } from "../histogram.js";
@@ -7,7 +7,7 @@ import { voterToken, forgetToken, forgetExpired, rememberCode, CodeRequired, Too
 import { claim, keepForLater, inProgress, putOff, waitLeft } from "../outbox.js";
 import { liveBadge, errorText } from "./common.js";
 import { liveAnnouncer } from "../announce.js";
-import { ratingWindow, when, atNextEdge } from "../window.js";
+import { ratingWindow, when, zoned, atNextEdge } from "../window.js";
 
 // Conference Wi-Fi drops answers: a rating that got none, or an answer meaning "later"
 // (outbox.js's keepForLater: a 5xx, the gateway's throttle, "still in progress"), is sent again
@@ -35,8 +35,8 @@ function refusal(error) {
       if (inProgress(error)) return "Your rating is still being sent: check it in a moment.";
       const { opensAt, closesAt } = error.problem;
       // A talk moved later is not "closed": it has not opened yet.
-      if (opensAt && Date.parse(opensAt) > serviceNow()) return `Rating has not opened yet for this talk: it opens ${when(opensAt)}. Your rating was not counted.`;
-      if (closesAt) return `Rating is closed for this talk: it closed ${when(closesAt)}.`;
+      if (opensAt && Date.parse(opensAt) > serviceNow()) return `Rating has not opened yet for this talk: it opens ${zoned(opensAt)}. Your rating was not counted.`;
+      if (closesAt) return `Rating is closed for this talk: it closed ${zoned(closesAt)}.`;
       return "Rating is closed for this talk: it takes ratings from its start until shortly after its end.";
     }
     case 429:
@@ -544,7 +544,11 @@ export function talkPage(main, talkId) {
     document.title = `${isolatedText(talk.title)} · talkrate`;
     setText(title, talk.title);
     title.classList.toggle("long", talk.title.length > 80);
-    const schedule = talk.startsAt ? `${when(talk.startsAt)}${talk.endsAt ? `–${formatTime(talk.endsAt)}` : ""}` : null;
+    // "Fri 4 Dec 19:30–20:15 CET"; each end with its zone when a clock change comes between.
+    const zone = formatZone(talk.startsAt);
+    const until = talk.endsAt ? `–${formatTime(talk.endsAt)}` : "";
+    const schedule = !talk.startsAt ? null : (formatZone(talk.endsAt) || zone) === zone
+      ? `${when(talk.startsAt)}${until} ${zone}` : `${zoned(talk.startsAt)}${until} ${formatZone(talk.endsAt)}`;
     const names = (talk.speakers || []).join(", ");
     // Drawn again only when it changed: the talk is read again at its window's edges.
     if (meta.textContent !== [names, talk.track, talk.room, schedule].filter(Boolean).join(" · ")) {
