@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from talkrate.projected import RelayResult
-from talkrate.relay import relay_outbox
+from talkrate.relay import HELD_LOOK_AGAIN_SECONDS, relay_outbox
 
 
 class ScriptedOutbox:
@@ -15,9 +15,11 @@ class ScriptedOutbox:
 
     def __init__(self, *answers: RelayResult) -> None:
         self.answers = list(answers)
+        self.limits: list[int] = []  # each relay's limit, in turn
 
     def relay(self, publish: Callable[..., None], limit: int, until: float | None = None) -> Any:
         assert self.answers, "relayed once more than the test expected"
+        self.limits.append(limit)
         return self.answers.pop(0)
 
 
@@ -34,17 +36,40 @@ def run(outbox: ScriptedOutbox, pauses: list[float]) -> RelayResult:
     )
 
 
-def test_a_run_leaves_what_another_run_holds_to_it_without_waiting() -> None:
-    # Given a batch that published what it could and left two entries another run holds
-    outbox = ScriptedOutbox(RelayResult(1, 2, 3.0, stream_failed=False, held_elsewhere=2))
+def test_a_run_leaves_what_another_run_holds_to_it_after_one_look_again() -> None:
+    # Given a batch that published what it could and left two entries another run holds, and
+    # holds still a moment later (it is publishing them)
+    held = RelayResult(1, 2, 3.0, stream_failed=False, held_elsewhere=2)
+    outbox = ScriptedOutbox(held, RelayResult(0, 2, 3.2, stream_failed=False, held_elsewhere=2))
     pauses: list[float] = []
     # When a run with time to spare relays
     result = run(outbox, pauses)
-    # Then it stops at once, saying they are held elsewhere and that the stream did not fail
-    # (it took "fewer than a batch published" for a failed stream, and tried again every 2 s)
-    assert pauses == []
-    assert result == RelayResult(1, 2, 3.0, stream_failed=False, held_elsewhere=2)
+    # Then it looks once more after a moment and stops, saying they are held elsewhere and that
+    # the stream did not fail (it took "fewer than a batch published" for a failed stream, and
+    # tried again every 2 s)
+    assert pauses == [HELD_LOOK_AGAIN_SECONDS]
+    assert result == RelayResult(1, 2, 3.2, stream_failed=False, held_elsewhere=2)
     assert outbox.answers == []
+
+
+def test_entries_held_for_a_moment_by_another_run_s_count_go_out_when_looked_at_again() -> None:
+    # Given a batch that found the last entries held (another run, ending, counted what it
+    # could take: a lock of a moment), then a look that finds them free
+    outbox = ScriptedOutbox(
+        RelayResult(3, 2, 1.0, held_elsewhere=2), RelayResult(2, 0, 0.0, held_elsewhere=0)
+    )
+    pauses: list[float] = []
+    # When a run relays, and when a single batch is (as `talkrate ops relay` does, limit 10)
+    result = run(outbox, pauses)
+    single = ScriptedOutbox(
+        RelayResult(3, 2, 1.0, held_elsewhere=2), RelayResult(2, 0, 0.0, held_elsewhere=0)
+    )
+    alone = relay_outbox(single, NoPublisher(), limit=10, sleep=pauses.append)
+    # Then each publishes them after one look again, nothing left stranded for a minute; the
+    # single batch within its limit in all
+    assert pauses == [HELD_LOOK_AGAIN_SECONDS] * 2
+    assert result == alone == RelayResult(5, 0, 0.0, stream_failed=False, held_elsewhere=0)
+    assert single.limits == [10, 7]
 
 
 def test_entries_written_during_a_batch_go_out_in_the_same_run_at_once() -> None:

@@ -11,6 +11,8 @@ from talkrate.projected import RelayResult
 DEFAULT_BATCH = 500
 # How long a run waits before it tries a stream that failed again.
 RETRY_PAUSE_SECONDS = 2.0
+# How long a run waits before it looks again at entries another run held (see relay_outbox).
+HELD_LOOK_AGAIN_SECONDS = 0.2
 
 
 def relay_outbox(
@@ -34,17 +36,32 @@ def relay_outbox(
     own), so a concurrent run or the API's own writes wait for nothing.
 
     Entries another run holds are left to it: a run whose stream did not fail stops when they
-    are all that waits. The result is the last batch's, with every batch's `published`.
+    are all that waits, after looking once more a moment later. The result is the last
+    batch's, with every batch's `published`.
     """
     published = 0
+    looked_again = False
     while True:
-        batch = outbox.relay(publisher.publish, limit, until)
+        # A single batch (no `until`) publishes `limit` in all, a look again included.
+        batch = outbox.relay(
+            publisher.publish, limit if until is not None else limit - published, until
+        )
         published += batch.published
         result = batch._replace(published=published)
-        if until is None or not batch.pending or time.monotonic() >= until:
+        if not batch.pending or (until is not None and time.monotonic() >= until):
+            return result
+        held = not batch.stream_failed and batch.held_elsewhere == batch.pending
+        if held and not looked_again and (until is not None or published < limit):
+            # Another run's count of what it could take locks the rows for a moment too (until
+            # its transaction ends): look once more, so two runs ending together do not each
+            # leave the rest to the other. A run publishing them still holds them then.
+            looked_again = True
+            sleep(HELD_LOOK_AGAIN_SECONDS)
+            continue
+        if until is None:
             return result
         if not batch.stream_failed:
-            if batch.held_elsewhere == batch.pending:  # the rest is another run's to publish
+            if held:  # the rest is another run's to publish
                 return result
             continue  # more than a batch waited, or entries were written (or let go) since
         last_try = min(until, retry_until) if retry_until is not None else None
