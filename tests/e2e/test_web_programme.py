@@ -975,6 +975,27 @@ def test_a_track_added_while_a_keyboard_user_is_on_the_track_field_leaves_them_t
     expect(field).not_to_have_value(chosen)
 
 
+def test_a_track_added_while_the_leaderboard_is_open_can_be_chosen_there_at_once(
+    web: WebStack, page: Page
+) -> None:
+    # Given an open leaderboard, a track chosen with the keyboard
+    stem = unique_talk_id()[-6:]
+    web.add_talk(title=f"In a track of its own {stem}", track=f"Before {stem}")
+    page.goto(web.url("/app/leaderboard"))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    field = page.get_by_label("Track")
+    expect(field.locator("option", has_text=f"Before {stem}")).to_have_count(1)
+    field.focus()
+    field.select_option(f"Before {stem}")
+    # When an organiser adds a talk in a new track
+    web.add_talk(title=f"In a new track {stem}", track=f"New {stem}")
+    # Then the board offers it without a reload (it read its tracks once: a reload was needed),
+    # keeping the track chosen and the focus
+    expect(field.locator("option", has_text=f"New {stem}")).to_have_count(1, timeout=10_000)
+    expect(field).to_have_value(f"Before {stem}")
+    expect(field).to_be_focused()
+
+
 def test_a_leaderboard_link_to_a_track_no_talk_has_shows_that_track_chosen(
     web: WebStack, page: Page
 ) -> None:

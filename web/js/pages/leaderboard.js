@@ -119,9 +119,10 @@ export function leaderboardPage(main) {
     setText(status, `Loading the board of ${track || "all tracks"}…`);
     refresh().catch(() => {});
   });
-  // The tracks to choose from, read from the programme once. A read that failed (a phone on a
-  // hall's Wi-Fi) is tried again after the board's next read that succeeds: the choice of track
-  // stayed away for the page's life.
+  // The tracks to choose from, read from the programme, and again after an organiser's change
+  // (a catalog message: a new, renamed or emptied track) with the board's next read. A read that
+  // failed (a phone on a hall's Wi-Fi) is tried again after the board's next read that succeeds:
+  // the choice of track stayed away for the page's life.
   let tracks = null; // the read on its way or done
   const readTracks = () => {
     tracks ??= allTalks().then((talks) => {
@@ -134,7 +135,11 @@ export function leaderboardPage(main) {
   readTracks();
 
   const later = debounce(() => refresh().catch(() => {}), 300);
-  const live = watch({ channel: LEADERBOARD_CHANNEL, refresh, onEvent: later, onStatus: badge.set, pollMs: 3000 });
+  const onEvent = (message) => {
+    if (message && message.type === "catalog") tracks = null; // read again with the board
+    later();
+  };
+  const live = watch({ channel: LEADERBOARD_CHANNEL, refresh, onEvent, onStatus: badge.set, pollMs: 3000 });
   return () => {
     live.stop();
     announcer.stop();
