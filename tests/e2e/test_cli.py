@@ -729,37 +729,58 @@ def test_admin_add_and_edit_warn_of_a_room_taken_at_that_time(cli: Cli) -> None:
             cli.run("admin", "rm", talk_id, "--yes")
 
 
+class ForwardingHandler(BaseHTTPRequestHandler):
+    """A proxy's handler: each request goes on to `runtime` and its answer comes back as the
+    proxy's own (`relay`); a proxy's `relay` may do otherwise."""
+
+    runtime: Runtime
+
+    def body(self) -> bytes | None:
+        length = int(self.headers.get("content-length") or 0)
+        return self.rfile.read(length) if length else None
+
+    def forward(self, body: bytes | None) -> Any:
+        """The runtime's answer to this request, sent on without its Host."""
+        sent = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+        return self.runtime.request(self.command, self.path, body, sent)
+
+    def answer(self, status: int, headers: dict[str, str], content: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            if name not in ("content-length", "transfer-encoding", "connection"):
+                self.send_header(name, value)
+        self.send_header("content-length", str(len(content)))
+        self.end_headers()
+        self.wfile.write(content)
+
+    def relay(self) -> None:
+        answer = self.forward(self.body())
+        self.answer(answer.status, dict(answer.headers), answer.body)
+
+    def do_GET(self) -> None:
+        self.relay()
+
+    do_PUT = do_POST = do_DELETE = do_GET
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
 class ListingDownProxy(LoopbackServer):
     """A forwarding proxy to the runtime whose listing of the programme (GET /talks) answers
     503: every other request reaches the runtime."""
 
     def __init__(self, runtime: Runtime) -> None:
-        class Forward(BaseHTTPRequestHandler):
-            def _forward(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length) if length else None
+        class Forward(ForwardingHandler):
+            def relay(self) -> None:
                 if self.command == "GET" and self.path.split("?")[0] == "/talks":
-                    status, headers = 503, {"content-type": "application/problem+json"}
-                    content = json.dumps(
-                        {"type": "about:blank", "title": "Unavailable", "status": 503}
-                    ).encode()
+                    problem = {"type": "about:blank", "title": "Unavailable", "status": 503}
+                    content = json.dumps(problem).encode()
+                    self.answer(503, {"content-type": "application/problem+json"}, content)
                 else:
-                    sent = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                    answer = runtime.request(self.command, self.path, body, sent)
-                    status, headers, content = answer.status, dict(answer.headers), answer.body
-                self.send_response(status)
-                for name, value in headers.items():
-                    if name not in ("content-length", "transfer-encoding", "connection"):
-                        self.send_header(name, value)
-                self.send_header("content-length", str(len(content)))
-                self.end_headers()
-                self.wfile.write(content)
+                    super().relay()
 
-            do_GET = do_PUT = do_POST = do_DELETE = _forward
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        Forward.runtime = runtime
         super().__init__(Forward)
 
 
@@ -796,28 +817,15 @@ class AddAnswerLostProxy(LoopbackServer):
     applied (the connection closed on the way back, as a venue's network or a timeout does)."""
 
     def __init__(self, runtime: Runtime) -> None:
-        class Forward(BaseHTTPRequestHandler):
-            def _forward(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length) if length else None
-                sent = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                answer = runtime.request(self.command, self.path, body, sent)
+        class Forward(ForwardingHandler):
+            def relay(self) -> None:
+                answer = self.forward(self.body())
                 if self.command == "POST" and self.path == "/talks":
                     self.close_connection = True
                     return  # applied; its answer never leaves
-                self.send_response(answer.status)
-                for name, value in answer.headers.items():
-                    if name not in ("content-length", "transfer-encoding", "connection"):
-                        self.send_header(name, value)
-                self.send_header("content-length", str(len(answer.body)))
-                self.end_headers()
-                self.wfile.write(answer.body)
+                self.answer(answer.status, dict(answer.headers), answer.body)
 
-            do_GET = do_PUT = do_POST = do_DELETE = _forward
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        Forward.runtime = runtime
         super().__init__(Forward)
 
 
@@ -2495,10 +2503,8 @@ class MeanwhileProxy(LoopbackServer):
         proxy = self
         self.puts: list[dict[str, str]] = []  # the headers of each PUT forwarded
 
-        class Forward(BaseHTTPRequestHandler):
-            def _forward(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length) if length else None
+        class Forward(ForwardingHandler):
+            def relay(self) -> None:
                 if self.command == "PUT":
                     if not proxy.puts:
                         other = runtime.request(
@@ -2509,21 +2515,9 @@ class MeanwhileProxy(LoopbackServer):
                         )
                         assert other.status == 200, other.body
                     proxy.puts.append({k.lower(): v for k, v in self.headers.items()})
-                sent = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                answer = runtime.request(self.command, self.path, body, sent)
-                self.send_response(answer.status)
-                for name, value in answer.headers.items():
-                    if name not in ("content-length", "transfer-encoding", "connection"):
-                        self.send_header(name, value)
-                self.send_header("content-length", str(len(answer.body)))
-                self.end_headers()
-                self.wfile.write(answer.body)
+                super().relay()
 
-            do_GET = do_PUT = do_POST = do_DELETE = _forward
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        Forward.runtime = runtime
         super().__init__(Forward)
 
 

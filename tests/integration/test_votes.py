@@ -208,18 +208,9 @@ def test_a_request_over_an_address_limit_logs_the_viewer_s_address_a_voter_s_onl
     cdn, viewer = address(), "198.51.100.23"
 
     def through_cdn(path: str, body: Any = None, **headers: str) -> int:
-        answer = api(
-            "POST",
-            path,
-            body,
-            source_ip=cdn,
-            headers={**edge, "x-talkrate-viewer": viewer, **headers},
-        )
-        return int(answer["statusCode"])
+        return int(through_the_cdn(api, edge, cdn, viewer, path, body, **headers)["statusCode"])
 
-    token = api("POST", "/voters", source_ip=cdn, headers={**edge, "x-talkrate-viewer": viewer})[
-        "json"
-    ]["voterToken"]
+    token = through_the_cdn(api, edge, cdn, viewer, "/voters")["json"]["voterToken"]
     caplog.clear()
     # When the viewer asks for a second pass, then rates twice with the first
     assert through_cdn("/voters") == 429
@@ -233,6 +224,22 @@ def test_a_request_over_an_address_limit_logs_the_viewer_s_address_a_voter_s_onl
     assert said == [("WARNING", "voters-address", viewer), ("WARNING", "voter", None)]
     assert all(1 <= getattr(r, "retryAfter", 0) <= 60 for r in lines)
     assert not any(token.split(".")[1] in str(vars(r)) for r in lines)
+
+
+def through_the_cdn(
+    api: Call,
+    edge: dict[str, str],
+    cdn: str,
+    viewer: str,
+    path: str,
+    body: Any = None,
+    **headers: str,
+) -> dict[str, Any]:
+    """A viewer's POST as CloudFront forwards it: from the edge's address `cdn`, with the edge
+    header and the viewer's address CloudFront's function set (template: ApiViewerAddress)."""
+    return api(
+        "POST", path, body, source_ip=cdn, headers={**edge, "x-talkrate-viewer": viewer, **headers}
+    )
 
 
 def one_a_minute_behind_the_cdn(configure: Callable[..., None]) -> dict[str, str]:
@@ -255,14 +262,7 @@ def test_behind_the_cdn_each_viewer_has_its_own_address_limit(
     cdn = address()
 
     def through_cdn(viewer: str, path: str, body: Any = None, **headers: str) -> int:
-        answer = api(
-            "POST",
-            path,
-            body,
-            source_ip=cdn,
-            headers={**edge, "x-talkrate-viewer": viewer, **headers},
-        )
-        return int(answer["statusCode"])
+        return int(through_the_cdn(api, edge, cdn, viewer, path, body, **headers)["statusCode"])
 
     # When two viewers get a pass and rate, and the first tries once more
     first, second = "198.51.100.7", address()
