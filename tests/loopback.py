@@ -3,8 +3,10 @@ stand-in for the API (or a proxy in front of it) starts and stops."""
 
 from __future__ import annotations
 
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 
 class LoopbackServer:
@@ -22,3 +24,22 @@ class LoopbackServer:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class StandInHandler(BaseHTTPRequestHandler):
+    """A stand-in API's handler: HTTP/1.1, answers in JSON (`answer`), and nothing logged."""
+
+    protocol_version = "HTTP/1.1"
+
+    def answer(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass

@@ -3,18 +3,15 @@ answer is lost is sent again with the same Idempotency-Key; one that never left 
 
 from __future__ import annotations
 
-import json
 import socket
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
-from typing import Any
 
 import pytest
 
 from talkrate_cli import client
 from talkrate_cli.client import Api
 from talkrate_cli.errors import ApiProblem, Unreachable
-from tests.loopback import LoopbackServer
+from tests.loopback import LoopbackServer, StandInHandler
 
 pytestmark = pytest.mark.unit
 
@@ -30,9 +27,7 @@ class FlakyApi(LoopbackServer):
         self.keys: list[str | None] = []
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
+        class Handler(StandInHandler):
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers["Content-Length"]))
                 api.keys.append(self.headers.get("Idempotency-Key"))
@@ -52,15 +47,7 @@ class FlakyApi(LoopbackServer):
                     body = {"message": "Too Many Requests"}
                 else:
                     body = {"type": f"urn:talkrate:problem:{kind}", "title": kind, "status": status}
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
+                self.answer(status, body)
 
         super().__init__(Handler)
 
@@ -156,18 +143,13 @@ class NotTheApi(LoopbackServer):
     of `content_type`."""
 
     def __init__(self, body: bytes, content_type: str) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
+        class Handler(StandInHandler):
             def do_GET(self) -> None:
                 self.send_response(404)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
 
         super().__init__(Handler)
 

@@ -13,7 +13,7 @@ import signal
 import socket
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -22,7 +22,7 @@ from rich.console import Console
 from talkrate_cli.main import main
 from talkrate_cli.simulation.ledger import Ledger
 from talkrate_cli.simulation.progress import SendProgress, figures_line
-from tests.loopback import LoopbackServer
+from tests.loopback import LoopbackServer, StandInHandler
 
 pytestmark = pytest.mark.unit
 
@@ -61,17 +61,7 @@ class StillApi(LoopbackServer):
         first = threading.Lock()  # two POSTs at once: one of them is the first
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def answer(self, status: int, body: Any) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(StandInHandler):
             def went_away(self) -> bool:
                 if not (gone and api.verifying.is_set()):
                     return False
@@ -118,9 +108,6 @@ class StillApi(LoopbackServer):
                     self.answer(202, {"eventId": f"e{next(events)}", "status": "accepted"})
                 else:
                     self.answer(404, {"title": "Not found", "status": 404})
-
-            def log_message(self, *args: Any) -> None:
-                pass
 
         super().__init__(Handler, QuietServer)
 

@@ -4,11 +4,8 @@ when the service hands out none."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -16,7 +13,7 @@ from talkrate_cli import voting
 from talkrate_cli.client import Api
 from talkrate_cli.errors import CliError
 from talkrate_cli.settings import VoterTokens
-from tests.loopback import LoopbackServer
+from tests.loopback import LoopbackServer, StandInHandler
 
 pytestmark = pytest.mark.unit
 
@@ -32,39 +29,24 @@ class OpenVotingApi(LoopbackServer):
         self.rated: list[str | None] = []  # the pass each rating went with
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _answer(self, status: int, body: dict[str, Any], wait: str | None = None) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                if wait is not None:
-                    self.send_header("Retry-After", wait)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(StandInHandler):
             def do_GET(self) -> None:
-                self._answer(200, {"votingPolicy": "open"})
+                self.answer(200, {"votingPolicy": "open"})
 
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers["Content-Length"]))
                 if self.path == "/ratings":
                     api.rated.append(self.headers.get("Voter-Token"))
-                    self._answer(202, {"eventId": "e1", "status": "accepted"})
+                    self.answer(202, {"eventId": "e1", "status": "accepted"})
                     return
                 status, wait = passes[min(api.asked, len(passes) - 1)]
                 api.asked += 1
                 if status == 201:
-                    self._answer(201, PASS)
+                    self.answer(201, PASS)
                     return
                 slug = {404: "not-found", 429: "rate-limited", 503: "unavailable"}[status]
                 problem = {"type": f"urn:talkrate:problem:{slug}", "title": slug, "status": status}
-                self._answer(status, problem, wait)
-
-            def log_message(self, *args: Any) -> None:
-                pass
+                self.answer(status, problem, None if wait is None else {"Retry-After": wait})
 
         super().__init__(Handler)
 
