@@ -2,6 +2,7 @@
 written from the stack's outputs (the live channel's endpoints and subscribe-only key).
 
     python scripts/publish_web.py --stack talkrate-dev [--web-dir web] [--voting-policy attendee]
+        [--time-zone Europe/Berlin]
 
 Run it after `sam deploy` (make publish-web STACK=...). Each version of the app goes under a
 prefix of its own, app/b/<build>/ (a digest of its files), and the entry page, app/index.html,
@@ -22,6 +23,7 @@ import mimetypes
 import re
 import sys
 import time
+import zoneinfo
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,7 +51,9 @@ def stack_outputs(cloudformation: Any, stack: str) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
 
 
-def page_config(outputs: Mapping[str, str], voting_policy: str) -> dict[str, Any]:
+def page_config(
+    outputs: Mapping[str, str], voting_policy: str, time_zone: str | None = None
+) -> dict[str, Any]:
     """The document pages read at /app/config.json (the same shape the local runtime serves)."""
     return {
         "live": {
@@ -60,7 +64,23 @@ def page_config(outputs: Mapping[str, str], voting_policy: str) -> dict[str, Any
         if outputs.get("LiveApiKey")
         else None,
         "votingPolicy": voting_policy,
+        "timeZone": time_zone or None,
     }
+
+
+def checked_time_zone(zone: str | None) -> str | None:
+    """The venue's time zone when the time zone database holds it, None for none; otherwise
+    the publish stops before anything is sent, saying why."""
+    if not zone:
+        return None
+    try:
+        zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise SystemExit(
+            f"the time zone {zone!r} is not one the IANA database names (Europe/Berlin, "
+            "America/New_York): nothing was published"
+        ) from None
+    return zone
 
 
 def app_files(web_dir: Path) -> Iterator[tuple[str, Path]]:
@@ -120,8 +140,10 @@ def publish(
     web_dir: Path,
     voting_policy: str,
     keep_for: timedelta = KEEP,
+    time_zone: str | None = None,
 ) -> list[str]:
     """Upload the app and its config, remove what is gone, invalidate; the keys uploaded."""
+    time_zone = checked_time_zone(time_zone)
     missing = [k for k in REQUIRED_OUTPUTS if not outputs.get(k)]
     if missing:
         raise SystemExit(f"the stack has no output {', '.join(missing)}: deploy it first")
@@ -145,7 +167,7 @@ def publish(
             Bucket=bucket, Key=versioned, Body=path.read_bytes(), **_headers(key, IMMUTABLE)
         )
         uploaded.append(versioned)
-    config = json.dumps(page_config(outputs, voting_policy), indent=2).encode()
+    config = json.dumps(page_config(outputs, voting_policy, time_zone), indent=2).encode()
     s3.put_object(Bucket=bucket, Key=CONFIG, Body=config, **_headers(CONFIG))
     uploaded.append(CONFIG)
     entry = entry_page((web_dir / "index.html").read_text(encoding="utf-8"), build)
@@ -181,13 +203,23 @@ def main(argv: list[str] | None = None) -> int:
         choices=["open", "attendee"],
         help="what the pages tell attendees (default: the stack's VotingPolicy output, else attendee)",
     )
+    parser.add_argument(
+        "--time-zone",
+        help="the venue's time zone the pages show times in (default: the stack's EventTimeZone "
+        "output, else none: each device's own)",
+    )
     args = parser.parse_args(argv)
     import boto3  # the operator's credentials and region, as for `sam deploy`
 
     outputs = stack_outputs(boto3.client("cloudformation"), args.stack)
     policy = args.voting_policy or outputs.get("VotingPolicy") or "attendee"
     uploaded = publish(
-        boto3.client("s3"), boto3.client("cloudfront"), outputs, args.web_dir, policy
+        boto3.client("s3"),
+        boto3.client("cloudfront"),
+        outputs,
+        args.web_dir,
+        policy,
+        time_zone=args.time_zone or outputs.get("EventTimeZone"),
     )
     print(
         f"{len(uploaded)} files published; the app: {outputs.get('AppUrl', '(no AppUrl output)')}"

@@ -8,7 +8,8 @@ parameters give the functions on AWS, made once into the data folder (`.local/`)
 - the event code POST /voters asks for, from the template's VoterCode parameter (`--param
   VoterCode=…`): on AWS its secret holds it, and locally the secret's ARN is dropped;
 - VotingPolicy `open` unless VOTING_POLICY or `--param VotingPolicy=…` says otherwise, so the
-  README's curl works without a voter token (the template's default, for AWS, is `attendee`).
+  README's curl works without a voter token (the template's default, for AWS, is `attendee`);
+- EventTimeZone from EVENT_TIME_ZONE when set (as `--param EventTimeZone=…`).
 """
 
 from __future__ import annotations
@@ -48,7 +49,10 @@ def dev_secrets(data_dir: Path, environ: Mapping[str, str], voter_code: str = ""
 
 def parameter_defaults(environ: Mapping[str, str]) -> dict[str, str]:
     """Template parameters whose local default differs from the deployed one."""
-    return {"VotingPolicy": environ.get("VOTING_POLICY") or "open"}
+    defaults = {"VotingPolicy": environ.get("VOTING_POLICY") or "open"}
+    if environ.get("EVENT_TIME_ZONE"):
+        defaults["EventTimeZone"] = environ["EVENT_TIME_ZONE"]
+    return defaults
 
 
 def _kept(path: Path) -> str:

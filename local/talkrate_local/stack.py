@@ -36,7 +36,7 @@ from talkrate_local.dev_secrets import dev_secrets
 from talkrate_local.embedded import KeptBroker
 from talkrate_local.live import live_config
 from talkrate_local.watchdog import Watchdog
-from talkrate_local.web_app import page_config, web_app_site
+from talkrate_local.web_app import event_time_zone, page_config, web_app_site
 
 DATA_DIR_NAME: Final = ".local"
 # A stop's budget when the emulator gives none, and what the embedded servers get of it (their
@@ -165,6 +165,7 @@ class TalkrateStack:
         config = self.config
         data_dir = config.data_dir or template.directory / DATA_DIR_NAME
         code = template.parameters.get("VoterCode")
+        event_time_zone(template.parameters)  # a zone that is none stops the start, said whole
         backends = Backends(
             choose(config.connections(), config.embedded, config.memory_broker),
             data_dir,
@@ -238,10 +239,15 @@ class TalkrateStack:
 
     def _page_config(self, template: Template, reached_as: str | None) -> dict[str, Any]:
         """/app/config.json: the live channel's endpoint (named by `reached_as`, the host the
-        page was asked of, when it listens on every interface), and the policy the API
-        enforces (the template's VotingPolicy, with the local default)."""
+        page was asked of, when it listens on every interface), the policy the API
+        enforces (the template's VotingPolicy, with the local default), and the venue's time
+        zone (EventTimeZone, checked at start)."""
         policy = template.parameters.get("VotingPolicy")
-        return page_config(live_config(reached_as), policy if isinstance(policy, str) else "open")
+        return page_config(
+            live_config(reached_as),
+            policy if isinstance(policy, str) else "open",
+            event_time_zone(template.parameters),
+        )
 
     def stop(self, within: float = STOP_SECONDS) -> None:
         """Stop the embedded backends (the broker before its storage) within `within` seconds.

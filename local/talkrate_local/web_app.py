@@ -1,5 +1,6 @@
 """talkrate's web app in the local runtime: the `web/` folder under /app/, and /app/config.json
-written from the running stack (the live channel's endpoint when there is one, the voting policy).
+written from the running stack (the live channel's endpoint when there is one, the voting policy,
+the venue's time zone).
 
 On AWS the same document is written to the bucket by the publish command, from the stack's outputs.
 """
@@ -7,12 +8,14 @@ On AWS the same document is written to the bucket by the publish command, from t
 from __future__ import annotations
 
 import json
+import zoneinfo
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
 from sam_emulator.events.static import StaticSite
 from sam_emulator.serving import host_name
+from talkrate_local.embedded import ServiceError
 
 APP_PREFIX: Final = "/app"
 WEB_DIR: Final = "web"
@@ -31,9 +34,32 @@ SECURITY_HEADERS: Final = (
 )
 
 
-def page_config(live: Mapping[str, Any] | None, voting_policy: str) -> dict[str, Any]:
-    """The document GET /app/config.json answers: `live` is None when pages should poll."""
-    return {"live": dict(live) if live else None, "votingPolicy": voting_policy}
+def page_config(
+    live: Mapping[str, Any] | None, voting_policy: str, time_zone: str | None = None
+) -> dict[str, Any]:
+    """The document GET /app/config.json answers: `live` is None when pages should poll;
+    `timeZone` is the venue's (the template's EventTimeZone), None for each device's own."""
+    return {
+        "live": dict(live) if live else None,
+        "votingPolicy": voting_policy,
+        "timeZone": time_zone or None,
+    }
+
+
+def event_time_zone(parameters: Mapping[str, Any]) -> str | None:
+    """The template's EventTimeZone (`--param EventTimeZone=…` or EVENT_TIME_ZONE), None when
+    empty; a name the time zone database does not hold stops the start, said in one line."""
+    zone = parameters.get("EventTimeZone")
+    if not isinstance(zone, str) or not zone:
+        return None
+    try:
+        zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ServiceError(
+            f"EventTimeZone {zone!r} is not a time zone: name the venue's as the IANA database "
+            "does (Europe/Berlin, America/New_York), or leave it empty for each device's own"
+        ) from None
+    return zone
 
 
 def web_app_site(

@@ -40,3 +40,10 @@ def test_an_empty_file_is_refused_rather_than_used(tmp_path: Path) -> None:
 def test_voting_is_open_locally_unless_said_otherwise() -> None:
     assert parameter_defaults({}) == {"VotingPolicy": "open"}
     assert parameter_defaults({"VOTING_POLICY": "attendee"}) == {"VotingPolicy": "attendee"}
+
+
+def test_the_venue_s_time_zone_is_taken_from_the_environment_when_set() -> None:
+    assert "EventTimeZone" not in parameter_defaults({"EVENT_TIME_ZONE": ""})
+    assert parameter_defaults({"EVENT_TIME_ZONE": "Europe/Berlin"})["EventTimeZone"] == (
+        "Europe/Berlin"
+    )

@@ -144,10 +144,37 @@ def test_the_app_and_a_config_from_the_stack_outputs_are_published(
             "apiKey": "da2-public",
         },
         "votingPolicy": "attendee",
+        "timeZone": None,  # no EventTimeZone: each device shows its own
     }
     # And CloudFront was told to drop its copies
     invalidations = cloudfront.list_invalidations(DistributionId=outputs["WebDistributionId"])
     assert invalidations["InvalidationList"]["Quantity"] == 1
+
+
+def test_the_venue_s_time_zone_is_named_in_the_config(
+    aws: tuple[Any, Any, dict[str, str]], tmp_path: Path
+) -> None:
+    s3, cloudfront, outputs = aws
+    # When the app is published for a stack whose EventTimeZone is the venue's
+    publish_web.publish(
+        s3, cloudfront, outputs, _web(tmp_path), "attendee", time_zone="Europe/Berlin"
+    )
+    # Then the pages are told to show times in it
+    config = s3.get_object(Bucket="talkrate-web", Key="app/config.json")
+    assert json.loads(config["Body"].read())["timeZone"] == "Europe/Berlin"
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berln", "CET+1", "../etc/passwd"])
+def test_a_time_zone_that_is_none_publishes_nothing(
+    aws: tuple[Any, Any, dict[str, str]], tmp_path: Path, zone: str
+) -> None:
+    s3, cloudfront, outputs = aws
+    # When the app is published with a zone the time zone database does not hold
+    with pytest.raises(SystemExit, match="not one the IANA database names") as refused:
+        publish_web.publish(s3, cloudfront, outputs, _web(tmp_path), "attendee", time_zone=zone)
+    # Then it says which, and nothing was sent
+    assert repr(zone) in str(refused.value)
+    assert s3.list_objects_v2(Bucket="talkrate-web").get("KeyCount", 0) == 0
 
 
 def test_a_page_open_across_a_publish_keeps_its_own_version_s_modules(

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from sam_emulator.events.static import StaticSite
-from talkrate_local.web_app import page_config, web_app_site
+from talkrate_local.embedded import ServiceError
+from talkrate_local.web_app import event_time_zone, page_config, web_app_site
 from tests.builders import ROOT
 
 pytestmark = pytest.mark.unit
@@ -110,10 +111,25 @@ def test_the_web_app_site_serves_web_with_its_config_and_a_strict_csp() -> None:
     live = {"realtimeUrl": "ws://127.0.0.1:1/event/realtime", "host": "127.0.0.1:2", "apiKey": "k"}
     site = web_app_site(ROOT, lambda reached_as: page_config(live, "attendee"))
     config = site.respond("GET", "/app/config.json")
-    assert json.loads(config.body) == {"live": live, "votingPolicy": "attendee"}
+    assert json.loads(config.body) == {"live": live, "votingPolicy": "attendee", "timeZone": None}
     entry = site.respond("GET", "/app/talks/flight-of-the-gopher")
     assert entry.status == 200
     assert b'<script type="module" src="/app/js/main.js">' in entry.body
     csp = header(entry.headers, "content-security-policy") or ""
     assert "script-src 'self'" in csp
     assert "frame-ancestors 'none'" in csp
+
+
+def test_the_config_names_the_venue_s_time_zone_and_a_zone_that_is_none_stops_the_start() -> None:
+    # The template's EventTimeZone, checked against the time zone database
+    assert event_time_zone({"EventTimeZone": "America/New_York"}) == "America/New_York"
+    assert event_time_zone({"EventTimeZone": ""}) is None
+    assert event_time_zone({}) is None
+    site = web_app_site(ROOT, lambda _: page_config(None, "open", "America/New_York"))
+    assert json.loads(site.respond("GET", "/app/config.json").body)["timeZone"] == (
+        "America/New_York"
+    )
+    for zone in ("America/New_Yrok", "EST+5", "../../etc/passwd"):
+        with pytest.raises(ServiceError, match="is not a time zone") as refused:
+            event_time_zone({"EventTimeZone": zone})
+        assert repr(zone) in str(refused.value)

@@ -1946,3 +1946,23 @@ def test_requests_the_stage_throttles_are_counted_apart_from_the_api_s_own_429s(
     assert transformation["MetricValue"] == "1"
     assert alarm["Statistic"] == "Sum"
     assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_the_venue_s_time_zone_is_a_parameter_the_publish_reads_from_the_outputs() -> None:
+    import zoneinfo
+
+    template = _prod()
+    declared = template["Parameters"]["EventTimeZone"]
+    # Empty by default: each device's own zone, as before the setting
+    assert declared["Default"] == ""
+    pattern = re.compile(declared["AllowedPattern"])
+    # Every zone the database names fits the pattern (CloudFormation refuses the rest before
+    # anything is deployed; publish_web checks the name itself)
+    for zone in ("", *sorted(zoneinfo.available_timezones())):
+        assert pattern.fullmatch(zone), zone
+    for junk in ("../etc/passwd", "Europe/Berlin; rm", " Europe/Berlin", "Europe//Berlin"):
+        assert not pattern.fullmatch(junk), junk
+    # And the output publish_web reads is there only when a zone is set (no empty output)
+    output = template["Outputs"]["EventTimeZone"]
+    assert output["Condition"] == "HasEventTimeZone"
+    assert output["Value"] == {"Ref": "EventTimeZone"}
