@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from talkrate.config import settings_from
-from talkrate.errors import InvalidVoterToken, VoterTokenRequired
+from talkrate.errors import InvalidVoterToken, VoterTokenRequired, VoterTokensUnavailable
 from talkrate.voters import EventCode, VoterTokens, identify_voter
 
 pytestmark = pytest.mark.unit
@@ -64,8 +64,11 @@ def test_a_token_signed_with_another_key_is_refused() -> None:
 
 
 def test_a_short_key_is_refused_at_start() -> None:
-    with pytest.raises(ValueError, match="16 bytes"):
+    # Refused as unavailable tokens (the API's 503), naming the setting and the key's length
+    with pytest.raises(VoterTokensUnavailable, match="VOTER_TOKEN_KEY") as refused:
         VoterTokens(b"short", timedelta(hours=1))
+    assert str(refused.value).endswith("has 5 bytes: it needs at least 16")
+    assert "short" not in str(refused.value)  # never the key itself
 
 
 def test_the_voter_comes_only_from_a_verified_token() -> None:

@@ -19,7 +19,12 @@ from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from typing import TYPE_CHECKING, NamedTuple
 
-from talkrate.errors import ExpiredVoterToken, InvalidVoterToken, VoterTokenRequired
+from talkrate.errors import (
+    ExpiredVoterToken,
+    InvalidVoterToken,
+    VoterTokenRequired,
+    VoterTokensUnavailable,
+)
 
 if TYPE_CHECKING:
     from talkrate.config import Settings
@@ -47,7 +52,12 @@ class VoterTokens:
 
     def __init__(self, key: bytes, lifetime: timedelta) -> None:
         if len(key) < SHORTEST_KEY_BYTES:
-            raise ValueError(f"the voter-token key must be at least {SHORTEST_KEY_BYTES} bytes")
+            # The API's 503 naming the setting (its length only, never the key), not a 500 at
+            # every pass and every token rating.
+            raise VoterTokensUnavailable(
+                f"the voter-token key (VOTER_TOKEN_KEY) has {len(key)} bytes: "
+                f"it needs at least {SHORTEST_KEY_BYTES}"
+            )
         self._key = key
         self._lifetime = lifetime
 
