@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psycopg2
 import pytest
 import redis
 from kafka import KafkaProducer
@@ -359,6 +360,52 @@ def test_a_rebuild_from_an_event_store_without_the_read_model_s_talks_is_refused
         configure(RATINGS_CONNECTION=ELSEWHERE_RATINGS)
         assert main(["ops", "rebuild"]) == 0
         assert model.histogram(talk).total == 3
+    finally:
+        redis.Redis.from_url(ELSEWHERE_RATINGS).flushdb()
+
+
+def test_a_recreated_topic_or_a_replay_with_another_event_store_changes_nothing(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a read model (a deployment's) counting three ratings of a talk, projected from the
+    # suite's event store, and a fourth rating on the topic that the replay would read
+    redis.Redis.from_url(ELSEWHERE_RATINGS).flushdb()
+    configure(RATINGS_CONNECTION=ELSEWHERE_RATINGS)
+    events = [RatingSubmitted.new(talk, 4) for _ in range(3)]
+    load_function("projector")(
+        kafka_event(ratings_batch(topic, 0, 0, events)), LambdaContextStub("projector")
+    )
+    [offset] = published(kafka_bootstrap, topic, [RatingSubmitted.new(talk, 2)])
+    model = RedisReadModel(ELSEWHERE_RATINGS)
+    applied = model.client.hgetall("projector/offsets")
+    assert model.histogram(talk).total == 3
+    # When the operator, with TALKS_CONNECTION naming another event store (a local default
+    # left in place), says the topic was recreated, then replays a span of it
+    recreate(ELSEWHERE_TALKS)
+    configure(RATINGS_CONNECTION=ELSEWHERE_RATINGS, TALKS_CONNECTION=ELSEWHERE_TALKS)
+    span = ["--topic", topic, "--partition", "0", "--first", str(offset), "--last", str(offset)]
+    try:
+        for command in (["topic-recreated", topic], ["replay", *span]):
+            capsys.readouterr()
+            assert main(["ops", *command]) == 1, command
+            # Then each is refused, saying why and how to go on (these commands end with a
+            # rebuild, which emptied the counts and moved the offsets back)
+            said = capsys.readouterr().err
+            assert "nothing replaced" in said, command
+            assert "Is TALKS_CONNECTION this read model's event store?" in said
+            assert "`talkrate ops rebuild --force` first" in said
+            # And the read model's counts and offsets stand, and nothing was stored in the
+            # other event store (replayed events there would count nowhere)
+            assert model.histogram(talk).total == 3
+            assert model.client.hgetall("projector/offsets") == applied
+            with psycopg2.connect(ELSEWHERE_TALKS) as connection, connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM rating_events")
+                assert cursor.fetchone() == (0,)
+            connection.close()
     finally:
         redis.Redis.from_url(ELSEWHERE_RATINGS).flushdb()
 

@@ -86,6 +86,34 @@ def _backend_errors(run: Any) -> Any:
     return guarded
 
 
+def _counted_nowhere_else(lost: dict[str, int], where: dict[str, Any], command: str) -> str:
+    """Why a command that replaces the read model from the event store did nothing: the read
+    model counts ratings of talks this event store holds none of."""
+    anyway = (
+        "`talkrate ops rebuild --force` rebuilds anyway"
+        if command == "rebuild"
+        else "if the event store really lost them, `talkrate ops rebuild --force` first"
+    )
+    return (
+        f"nothing replaced: the read model in {where['ratings']} counts "
+        f"{sum(lost.values())} ratings of {len(lost)} talks (such as {sorted(lost)[0]!r}) of "
+        f"which the event store in {where['talks']} holds none, and a rebuild would empty "
+        f"them. Is TALKS_CONNECTION this read model's event store? {anyway}"
+    )
+
+
+def _require_same_store(store: Any, model: Any, where: dict[str, Any], command: str) -> None:
+    """Refuse, before anything is stored, retired or replaced, a command that ends with a
+    rebuild when the read model counts talks this event store holds no rating of: with
+    TALKS_CONNECTION left at its default while RATINGS_CONNECTION names production's, the
+    rebuild would empty production's counts."""
+    counted = model.counted_talks()
+    held = store.holding(list(counted)) if counted else set()
+    lost = {talk: n for talk, n in counted.items() if talk not in held}
+    if lost:
+        raise BackendError(_counted_nowhere_else(lost, where, command))
+
+
 @ops.command()
 @click.option(
     "--force",
@@ -124,13 +152,7 @@ def rebuild(session: Session, force: bool) -> None:
                 stored = {talk for talk, counts in state.histograms.items() if any(counts.values())}
                 lost = {t: n for t, n in model.counted_talks().items() if t not in stored}
                 if lost:
-                    raise BackendError(
-                        f"nothing replaced: the read model in {where['ratings']} counts "
-                        f"{sum(lost.values())} ratings of {len(lost)} talks (such as "
-                        f"{sorted(lost)[0]!r}) of which the event store in {where['talks']} "
-                        "holds none, and a rebuild would empty them. Is TALKS_CONNECTION this "
-                        "read model's event store? `talkrate ops rebuild --force` rebuilds anyway"
-                    )
+                    raise BackendError(_counted_nowhere_else(lost, where, "rebuild"))
             return state
 
     state = rebuild_read_model(Checked(), model, progress=say)
@@ -170,20 +192,22 @@ def topic_recreated(session: Session, topic: str, force: bool) -> None:
     say = _say("topic-recreated", output.errors if session.as_json else None)
     where = settings.where()
     say(f"topic {topic!r}: in {where['talks']}, then {where['ratings']}")
-    store = wiring.event_store()
+    store, model = wiring.event_store(), wiring.read_model()
     store.is_empty()  # PostgreSQL answers: else said before the projector is paused for nothing
     retired: list[int] = []
 
     class Retiring:
         """The event store, retiring the topic's positions inside the rebuild's lock: no batch
-        of the new topic is applied between the two."""
+        of the new topic is applied between the two. Nothing is retired when the event store
+        is not the read model's."""
 
         def state(self, progress: Any) -> ReadModelState:
+            _require_same_store(store, model, where, "topic-recreated")
             retired.append(store.retire_topic(topic))
             progress(f"{retired[0]} stored positions of {topic!r} filed as retired")
             return store.state(progress)
 
-    state = rebuild_read_model(Retiring(), wiring.read_model(), progress=say)
+    state = rebuild_read_model(Retiring(), model, progress=say)
     if session.as_json:
         output.emit_json({"retired": retired[0], "talks": len(state.histograms)})
 
@@ -537,11 +561,15 @@ def replay(
     # With --json the progress goes to stderr and the result is the one document on stdout.
     say = _say("replay", output.errors if session.as_json else None)
     say(", ".join(str(r) for r in ranges))
+    store, model = wiring.event_store(), wiring.read_model()
+    # Before anything is read or stored: replayed events stored in another event store would
+    # count nowhere, and the rebuild that follows would empty the read model's counts.
+    _require_same_store(store, model, load_settings().where(), "replay")
     if records:  # their positions must be the named partitions': they become applied offsets
         require_held(client_options(load_settings()), ranges, records)
     else:
         records = read_from_kafka(client_options(load_settings()), ranges)
-    result = apply_replay(records, wiring.event_store(), wiring.read_model(), progress=say)
+    result = apply_replay(records, store, model, progress=say)
     if session.as_json:
         output.emit_json(
             {

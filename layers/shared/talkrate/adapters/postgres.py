@@ -778,6 +778,18 @@ class PostgresEventStore:
         )
         return bool(row and row[0])
 
+    def holding(self, talk_ids: list[str]) -> set[str]:
+        """Those of the talks the event store holds a rating of (one index probe a talk)."""
+        rows = self._db.run(
+            lambda cursor: _fetch_all(
+                cursor,
+                "SELECT t FROM unnest(%s::text[]) AS t "
+                "WHERE EXISTS (SELECT 1 FROM rating_events WHERE talk_id = t)",
+                (talk_ids,),
+            )
+        )
+        return {str(row[0]) for row in rows}
+
     def talks_voted_by(self, voter_id: str) -> list[str]:
         """The talks a voter's stored ratings are of."""
         sql = "SELECT DISTINCT talk_id FROM rating_events WHERE voter_id = %s ORDER BY talk_id"
