@@ -94,3 +94,13 @@ def test_the_event_code_is_checked_only_when_set() -> None:
     assert code.admits("room-42")
     for wrong in (None, "room-43", ""):
         assert not code.admits(wrong)
+
+
+def test_a_token_s_signature_is_told_apart_from_its_expiry() -> None:
+    # A token this key signed, expired or not, is signed; one edited, cut or of another key is not
+    issued = TOKENS.issue(NOW - timedelta(days=30))
+    assert TOKENS.signed(issued.token)
+    voter, expires, signature = issued.token.split(".")[1:]
+    assert not TOKENS.signed(f"v1.{voter}.{int(expires) + 1}.{signature}")
+    assert not TOKENS.signed(f"v1.{voter}.{expires}")
+    assert not VoterTokens(b"another-key-of-16-bytes", timedelta(hours=1)).signed(issued.token)

@@ -334,8 +334,10 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
     VOTER is the attendee's voter token (from their phone: `v1.<voter id>.<expiry>.<sig>`), or
     its voter id with --expired. The ratings stay and every count with them; nothing links them
     to the token any more: the event store, the outbox, the dead letters and the read model's
-    votes are changed together. Refused until an hour after the token expired, and while a
-    rating of theirs waits in the outbox; run it when no batch waits for `ops replay` either
+    votes are changed together. Refused until an hour after the token expired, for a token the
+    voter-token key did not sign (VOTER_TOKEN_KEY or VOTER_TOKEN_SECRET_ARN: needed for a token),
+    and while a rating of theirs waits in the outbox or is stored and not yet counted; run it
+    when no batch waits for `ops replay` either
     (ProjectorFailuresAlarm OK): a rating of theirs counted later is counted beside the others
     until it is run again and `ops rebuild` follows. The ratings topic keeps its copies until
     its retention deletes them."""
@@ -348,6 +350,7 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
 
     read = read_token(voter)
     if read is not None:
+        _require_signed(voter)
         voter_id, expires = read
         ready = expires + timedelta(seconds=FORGET_AFTER_EXPIRY)
         if datetime.now(UTC) < ready:
@@ -394,6 +397,15 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
     if not model.lock_for_rebuild():
         raise BackendError("a rebuild of the read model is running: try again once it is done")
     try:
+        # A batch stored and not yet applied (the projector retries it) would count its record,
+        # which names the voter, beside the vote filed away: refused until it is counted.
+        uncounted = _not_yet_counted(store, model, voter_id)
+        if uncounted:
+            raise BackendError(
+                f"nothing changed: {output.counted(uncounted, 'rating')} of this voter "
+                f"{'is' if uncounted == 1 else 'are'} stored and not yet counted (a batch the "
+                "projector is retrying); run it again once the projector has caught up"
+            )
         # The talks of both ids, read under the lock: a rating of the voter counted after an
         # earlier run (under the old id, in the read model only) is on a talk of the new one.
         talks = sorted({*store.talks_voted_by(voter_id), *store.talks_voted_by(pseudonym)})
@@ -413,6 +425,9 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
         doubled += sum(
             model.histogram(talk).counts != store.histogram(talk).counts for talk in talks
         )
+        # And a batch stored since the check above, renamed with the rest, still carries the
+        # old id to the read model when it is retried: equal counts do not show it.
+        doubled += _not_yet_counted(store, model, pseudonym)
     finally:
         model.unlock_after_rebuild()
     document = {
@@ -442,6 +457,38 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
             "this voter counted after an earlier run, or a run stopped half-way): run "
             "`talkrate ops rebuild` to count their newest rating once"
         )
+
+
+def _require_signed(token: str) -> None:
+    """Refuse a token this deployment did not sign: its expiry would be taken on its word, and
+    an attendee who edited it into the past would be forgotten while their token still rates
+    (their next rating then counting beside the vote filed away)."""
+    from talkrate import wiring
+    from talkrate.errors import VoterTokensUnavailable
+
+    try:
+        tokens = wiring.voter_tokens()
+    except VoterTokensUnavailable as error:
+        raise BadInput(
+            f"nothing changed: the token's signature cannot be checked ({error}): set "
+            "VOTER_TOKEN_KEY, or VOTER_TOKEN_SECRET_ARN naming the stack's VoterTokenSecret, as "
+            "the API has it. A token's expiry is not taken on its word"
+        ) from None
+    if not tokens.signed(token):
+        raise BadInput(
+            "nothing changed: the token's signature does not match this deployment's voter-token "
+            "key (a token edited by hand, or another deployment's)"
+        )
+
+
+def _not_yet_counted(store: Any, model: Any, voter_id: str) -> int:
+    """How many stored ratings of the voter the read model has not applied yet (by where each
+    was first projected from)."""
+    return sum(
+        1
+        for talk, partition, offset in store.positions_of_voter(voter_id)
+        if not model.has_counted(talk, partition, offset)
+    )
 
 
 @ops.command()

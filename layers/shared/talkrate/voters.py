@@ -84,14 +84,23 @@ class VoterTokens:
             )
         return voter_id
 
+    def signed(self, token: str) -> bool:
+        """Whether the token is one this key signed, expired or not (`ops forget-voter` reads
+        an expired token's expiry, which only the signature vouches for)."""
+        match = _TOKEN.match(token.strip()) if len(token) <= MAX_TOKEN_LENGTH else None
+        if match is None:
+            return False
+        voter_id, expires, signature = match.groups()
+        return hmac.compare_digest(signature, self._sign(f"{VERSION}.{voter_id}.{expires}"))
+
     def _sign(self, payload: str) -> str:
         digest = hmac.new(self._key, payload.encode(), sha256).digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def read_token(token: str) -> tuple[str, datetime] | None:
-    """A token's voter id and expiry as it states them, without checking its signature (the
-    operator's `ops forget-voter` holds no key); None when it is not a token's shape."""
+    """A token's voter id and expiry as it states them, without checking its signature
+    (`VoterTokens.signed` does); None when it is not a token's shape."""
     match = _TOKEN.match(token.strip()) if len(token) <= MAX_TOKEN_LENGTH else None
     if match is None:
         return None

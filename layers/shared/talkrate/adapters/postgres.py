@@ -817,6 +817,21 @@ class PostgresEventStore:
             row = cursor.fetchone()
         return row[0] if row else None
 
+    def positions_of_voter(self, voter_id: str) -> list[tuple[str, str, int]]:
+        """Each stored rating of the voter as (talk, "topic-partition", offset): where it was
+        first projected from, which the read model's applied offsets tell counted or not."""
+        rows = self._db.run(
+            lambda cursor: _fetch_all(
+                cursor,
+                'SELECT talk_id, topic, partition, "offset" FROM rating_events WHERE voter_id = %s',
+                (voter_id,),
+            )
+        )
+        return [
+            (str(talk), f"{topic}-{partition}", int(offset))
+            for talk, topic, partition, offset in rows
+        ]
+
     def rename_voter(self, voter_id: str, pseudonym: str) -> tuple[int, int, int]:
         """File every trace of a voter under `pseudonym`, in one transaction (`ops forget-voter`):
         their events (grouped as before: a rebuild counts the same), and the outbox entries and

@@ -972,6 +972,17 @@ class RedisReadModel:
             raise BackendUnavailable("the read model is unreachable") from error
         return applied is not None and int(applied) >= offset
 
+    @_unreachable_as_backend_error
+    def has_counted(self, talk_id: str, partition: str, offset: int) -> bool:
+        """Whether the record at this offset of a "topic-partition" was applied to the talk: by
+        the partition's offsets on one Redis (they move with the batch), by the talk's own on a
+        cluster (the partition's move only once every talk of the batch is applied)."""
+        if not self.cluster:
+            return self.has_applied(partition, offset)
+        applied = self.applied_offset(partition, talk_id)
+        return applied is not None and applied >= offset
+
+    @_unreachable_as_backend_error
     def applied_offset(self, partition: str, talk_id: str | None = None) -> int | None:
         """The last offset applied for a "topic-partition" (to one talk, when given), or None."""
         if talk_id is None:
