@@ -104,6 +104,9 @@ class Api:
         self._http = httpx.Client(
             base_url=self.url, timeout=timeout, headers={"user-agent": USER_AGENT}
         )
+        # GET /app/config.json as first read (its document, or the error it failed with)
+        self._page_config: dict[str, Any] | CliError | None = None
+        self._page_config_read = False
 
     def close(self) -> None:
         """Close the kept-alive connections."""
@@ -203,15 +206,23 @@ class Api:
         """GET /leaderboard."""
         return dict(self.json("GET", "/leaderboard", params={"limit": limit, "track": track}))
 
-    def page_config(self) -> dict[str, Any] | None:
-        """GET /app/config.json (voting policy, live channel), or None where it is not served."""
-        try:
-            config = self.json("GET", "/app/config.json")
-        except ApiProblem as problem:
-            if problem.status in (403, 404):
-                return None
-            raise
-        return config if isinstance(config, dict) else None
+    def page_config(self, again: bool = False) -> dict[str, Any] | None:
+        """GET /app/config.json (voting policy, live channel, the venue's time zone), or None
+        where it is not served. Read once by a client (a command's run): what it said then,
+        its failure too, is said again, unless asked `again` (a watch reconnecting, whose live
+        channel may have moved)."""
+        if again or not self._page_config_read:
+            try:
+                config = self.json("GET", "/app/config.json")
+                self._page_config = config if isinstance(config, dict) else None
+            except ApiProblem as problem:
+                self._page_config = None if problem.status in (403, 404) else problem
+            except CliError as error:
+                self._page_config = error
+            self._page_config_read = True
+        if isinstance(self._page_config, CliError):
+            raise self._page_config
+        return self._page_config
 
     # Rating
 

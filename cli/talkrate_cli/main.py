@@ -16,6 +16,7 @@ import threading
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -48,6 +49,7 @@ class Session:
     region: str | None
     as_json: bool
     _api: Api | None = field(default=None, repr=False)
+    _zone: tuple[ZoneInfo | None] | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -62,6 +64,19 @@ class Session:
         if self._api is None:
             self._api = Api(self.url, admin_token(self.url))
         return self._api
+
+    def venue_zone(self) -> ZoneInfo | None:
+        """The venue's time zone, in which times are shown and read: the one the deployment's
+        /app/config.json names, read once a run, at the first command that shows or takes a
+        time. None for the machine's own: none named, or the config cannot be read (a command
+        never fails for it: its times are shown right all the same, named by their zone)."""
+        if self._zone is None:
+            try:
+                config = self.api.page_config()
+            except CliError:
+                config = None
+            self._zone = (output.venue_zone(config),)
+        return self._zone[0]
 
     def admin_api(self) -> Api:
         """The API client, refused before anything is read or written when no organiser token is

@@ -6,6 +6,8 @@ import codecs
 import io
 import json
 import sys
+import zoneinfo
+from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
@@ -105,6 +107,29 @@ def fmt_avg(value: Any) -> str:
     return "-" if value is None else f"{float(value):.2f}"
 
 
+def venue_zone(config: Mapping[str, Any] | None) -> zoneinfo.ZoneInfo | None:
+    """The venue's time zone, which the deployment's /app/config.json names (`timeZone`, the
+    template's EventTimeZone): times are shown and read in it. None where it names none (or
+    where there is no config): this machine's own, as before the setting. A name this machine's
+    time zone database lacks is said in a warning line on stderr, and the machine's zone used
+    (the times stay right, named by the zone they are in)."""
+    name = (config or {}).get("timeZone")
+    if name is None or name == "":
+        return None
+    try:
+        if isinstance(name, str):
+            return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        pass
+    errors.print(
+        f"talkrate: warning: the venue's time zone {name!r} is not in this "
+        f"machine's time zone database (update tzdata): times are in this machine's, "
+        f"{zone_name()}",
+        markup=False,
+    )
+    return None
+
+
 def _here(moment: datetime, zone: tzinfo | None) -> datetime:
     """The moment in `zone`, or in this machine's time zone (TZ) when none is given."""
     return moment.astimezone(zone) if zone else moment.astimezone()
@@ -116,8 +141,9 @@ def zone_name(zone: tzinfo | None = None, at: datetime | None = None) -> str:
 
 
 def when(talk: dict[str, Any], zone: tzinfo | None = None, named: str | None = None) -> str:
-    """`YYYY-MM-DD HH:MM-HH:MM` of a talk's window in the machine's time zone, or empty; the
-    zone's name follows when it is not `named` (a summer talk in a table headed CET)."""
+    """`YYYY-MM-DD HH:MM-HH:MM` of a talk's window in `zone` (the machine's time zone when
+    None), or empty; the zone's name follows when it is not `named` (a summer talk in a table
+    headed CET)."""
     starts, ends = instant(talk.get("startsAt")), instant(talk.get("endsAt"))
     if not starts:
         return ""
@@ -129,8 +155,9 @@ def when(talk: dict[str, Any], zone: tzinfo | None = None, named: str | None = N
 
 
 def clash_line(clash: Clash, zone: tzinfo | None = None) -> str:
-    """A room clash for a person: the room, when both talks hold it (in the machine's time
-    zone, named), then each talk's id, title and times (its date too when it is another)."""
+    """A room clash for a person: the room, when both talks hold it (in `zone`, the machine's
+    time zone when None, named), then each talk's id, title and times (its date too when it
+    is another)."""
     starts, ends = _here(clash.starts, zone), _here(clash.ends, zone)
     overlap = f"{starts:%Y-%m-%d %H:%M}\N{EN DASH}{ends:%H:%M} {zone_name(zone, clash.starts)}"
 
@@ -147,7 +174,7 @@ def window_line(
     talk: dict[str, Any], now: datetime | None = None, zone: tzinfo | None = None
 ) -> str:
     """Whether the talk takes ratings at `now`, by its start and the API's `ratingClosesAt`,
-    its times in the machine's time zone, named."""
+    its times in `zone` (the machine's time zone when None), named."""
     now = now or datetime.now(UTC)
     starts, closes = instant(talk.get("startsAt")), instant(talk.get("ratingClosesAt"))
     shown = "%Y-%m-%d %H:%M %Z"
@@ -158,11 +185,21 @@ def window_line(
     return f"rating open until {_here(closes, zone):{shown}}" if closes else "rating open"
 
 
-def talks_table(talks: list[dict[str, Any]]) -> Table:
-    """The programme as a table."""
+def rating_window(opens: Any, closes: Any, zone: tzinfo | None = None) -> str:
+    """When a talk takes ratings, by the times the API's refusal names (`opensAt`, `closesAt`),
+    in `zone` (the machine's time zone when None), named: "from 2026-12-05 10:00 CET until
+    2026-12-06 11:15 CET"."""
+    first, last = instant(opens), instant(closes)
+    shown = "%Y-%m-%d %H:%M %Z"
+    since = f"from {_here(first, zone):{shown}}" if first else "from its announcement"
+    return f"{since} until {_here(last, zone):{shown}}" if last else f"{since} with no end"
+
+
+def talks_table(talks: list[dict[str, Any]], zone: tzinfo | None = None) -> Table:
+    """The programme as a table, its times in `zone` (the machine's time zone when None)."""
     table = Table(box=None, header_style="bold", pad_edge=False)
     first = next((instant(t.get("startsAt")) for t in talks if t.get("startsAt")), None)
-    named = zone_name(at=first)
+    named = zone_name(zone, first)
     for column in ("talk", "title", "track", "room", f"when ({named})"):
         table.add_column(column, overflow="fold")
     table.add_column("count", justify="right")
@@ -174,7 +211,7 @@ def talks_table(talks: list[dict[str, Any]]) -> Table:
             talk["title"],
             talk.get("track") or "",
             talk.get("room") or "",
-            when(talk, named=named),
+            when(talk, zone, named),
             str(summary.get("count", "-")),
             fmt_avg(summary.get("avg")),
         )
@@ -215,19 +252,20 @@ class Histogram:
         yield histogram(self.ratings, options.max_width)
 
 
-def talk_view(talk: dict[str, Any], ratings: dict[str, Any]) -> Group:
-    """One talk: title, where and when, bars and statistics."""
+def talk_view(talk: dict[str, Any], ratings: dict[str, Any], zone: tzinfo | None = None) -> Group:
+    """One talk: title, where and when (in `zone`, the machine's time zone when None), bars and
+    statistics."""
     head = Styled(talk.get("title") or ratings.get("talkId", ""), "bold")
     facts = [
         ", ".join(talk.get("speakers") or []),
         talk.get("track") or "",
         talk.get("room") or "",
-        when(talk),
+        when(talk, zone),
     ]
     lines: list[Any] = [
         head,
         Styled(" · ".join(f for f in facts if f), "dim"),
-        Text(window_line(talk), style="dim"),
+        Text(window_line(talk, zone=zone), style="dim"),
         Text(""),
     ]
     lines.append(Histogram(ratings.get("ratings") or {}))

@@ -1,6 +1,7 @@
 """The programme as a spreadsheet: rows read from CSV, compared with the catalog, written back.
 
-Columns: id, title, speakers, track, room, startsAt, endsAt (RFC 3339, with a time zone). An
+Columns: id, title, speakers, track, room, startsAt, endsAt (RFC 3339, with a time zone; or,
+where the deployment names the venue's time zone, a wall time without one, read in it). An
 export has the same columns first, then the results, so it can be imported again. Cells are
 separated by commas, or by semicolons or tabs (what a spreadsheet set to a European language
 writes), as the header line shows. A column the file does not have leaves that field of an
@@ -29,9 +30,10 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import IO, Any
+from zoneinfo import ZoneInfo
 
 from talkrate_cli.errors import BadInput
 
@@ -278,21 +280,27 @@ def _time(text: str) -> datetime | None:
         return None
 
 
-def _zoned(name: str, text: str) -> str | None:
+def time_problem(name: str, text: str, zone: ZoneInfo | None = None) -> str | None:
     """What is wrong with a time cell the API would not take (RFC 3339 with its zone, in the
-    years the API takes), or None."""
+    years the API takes), or None. With the venue's `zone`, a wall time without a zone is one
+    of its clocks (`in_venue_zone`): refused only when those clocks skip it."""
     parsed = _time(text)
     if parsed is None:
         return (
             f"{name} {text!r} is not a time the API reads; write it as "
             "2026-12-02T09:00+01:00 (or 2026-12-02T08:00Z for UTC)"
         )
-    if parsed.tzinfo is None:
+    if parsed.tzinfo is None and zone is None:
         return (
             f"{name} {text} names no time zone (write it as {text}Z for UTC, "
             f"or with its offset, {text}+01:00)"
         )
     try:
+        if parsed.tzinfo is None and zone is not None:
+            moment = _on_the_clocks_of(parsed, zone)
+            if moment is None:
+                return f"{name} {text} does not exist in {zone.key} (its clocks skip that hour)"
+            parsed = moment
         year = parsed.astimezone(UTC).year
     except OverflowError:  # an offset carries it past the first or the last date there is
         year = 0
@@ -301,17 +309,59 @@ def _zoned(name: str, text: str) -> str | None:
     return None
 
 
-def read_rows(source: IO[str]) -> list[Row]:
+def _on_the_clocks_of(wall: datetime, zone: tzinfo) -> datetime | None:
+    """The instant the clocks of `zone` show the wall time `wall` (the first of the two when
+    they go back and show it twice), or None when they skip it (they go forward over it).
+
+    OverflowError for a wall time too near the first or last date there is to convert."""
+    moment = wall.replace(tzinfo=zone, fold=0)
+    shown = moment.astimezone(UTC).astimezone(zone)
+    return moment if shown.replace(tzinfo=None) == wall else None
+
+
+def names_no_zone(text: str) -> bool:
+    """Whether `text` is a time as the API reads one, but without a time zone: a wall time."""
+    parsed = _time(text)
+    return parsed is not None and parsed.tzinfo is None
+
+
+def in_venue_zone(text: str, zone: ZoneInfo | None) -> str:
+    """A time as it is sent: a wall time without a zone as the instant the venue's clocks show
+    it at, RFC 3339 with the venue's offset ("2026-12-05 10:00" in Europe/Berlin is
+    "2026-12-05T10:00:00+01:00"); any other text (one with its zone, no venue zone, one
+    `time_problem` refuses) as it is."""
+    parsed = _time(text)
+    if zone is None or parsed is None or parsed.tzinfo is not None:
+        return text
+    try:
+        moment = _on_the_clocks_of(parsed, zone)
+    except OverflowError:
+        moment = None
+    if moment is None:
+        return text
+    offset = moment.utcoffset()
+    if offset is not None and offset.seconds % 60:
+        # An offset of seconds (Monrovia until 1972) is none RFC 3339 writes: said in UTC
+        moment = moment.astimezone(UTC)
+    return moment.isoformat()
+
+
+def read_rows(source: IO[str], zone: ZoneInfo | None = None) -> list[Row]:
     """The rows of a programme CSV; BadRows naming every line that cannot be a talk."""
-    rows, problems = read_programme(source)
+    rows, problems = read_programme(source, zone)
     if problems:
         raise BadRows(problems)
     return rows
 
 
-def read_programme(source: IO[str]) -> tuple[list[Row], list[Problem]]:
+def read_programme(
+    source: IO[str], zone: ZoneInfo | None = None
+) -> tuple[list[Row], list[Problem]]:
     """The rows of a programme CSV that can be talks, and what is wrong with each line that
     cannot; BadInput for a file that is no programme at all (its header).
+
+    A time cell without a zone is the venue's wall time when the deployment names the venue's
+    `zone` (sent with its offset: `in_venue_zone`), and refused without one.
 
     A row's fields are those of the file's columns only (title always): a column
     the file lacks is no change to an existing talk. The whole file is checked before anything
@@ -366,7 +416,7 @@ def read_programme(source: IO[str]) -> tuple[list[Row], list[Problem]]:
             )
             continue
         cells = {k: unguarded(v).strip() for k, v in record.items()}
-        row = _row(line, cells, names, unnamed, seen, problems)
+        row = _row(line, cells, names, unnamed, seen, problems, zone)
         if row is not None:
             rows.append(row)
     return rows, problems
@@ -379,6 +429,7 @@ def _row(
     unnamed: dict[str, int],
     seen: set[tuple[str, str]],
     problems: list[Problem],
+    zone: ZoneInfo | None = None,
 ) -> Row | None:
     """The talk of one line's cells, or None: a blank line, or one with problems (each added
     to `problems`, so that every problem of the line is said at once)."""
@@ -422,8 +473,11 @@ def _row(
         fields["speakers"] = speakers_from_cell(cells.get("speakers", ""))
     for name in (name for name in OPTIONAL if name in names):
         fields[name] = cells.get(name) or None
-        if name in TIMES and fields[name] and (problem := _zoned(name, fields[name])):
-            refuse(name, problem)
+        if name in TIMES and fields[name]:
+            if problem := time_problem(name, fields[name], zone):
+                refuse(name, problem)
+            else:
+                fields[name] = in_venue_zone(fields[name], zone)
     problems += _fits(line, fields)
     if len(problems) > found:
         return None
@@ -544,7 +598,7 @@ def _stored_refused(column: str, value: Any) -> list[str]:
     if value is None:
         return []
     if column in TIMES:
-        return [wrong] if (wrong := _zoned(column, str(value))) else []
+        return [wrong] if (wrong := time_problem(column, str(value))) else []
     if column == "speakers":
         names = enumerate(value or [], start=1)
         return [w for at, name in names if (w := _text_refused(f"speaker {at}", "speaker", name))]

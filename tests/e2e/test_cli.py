@@ -55,6 +55,8 @@ from tests.backends import (
     CLI_RATINGS,
     CLI_RELAY_TALKS,
     CLI_TALKS,
+    CLI_ZONE_RATINGS,
+    CLI_ZONE_TALKS,
 )
 from tests.builders import ROOT, unique_talk_id
 from tests.e2e.conftest import (
@@ -2676,3 +2678,57 @@ def test_a_programme_that_keeps_changing_while_it_is_read_is_said_so(cli: Cli) -
         for talk_id in added:
             with contextlib.suppress(ApiProblem):
                 api.remove_talk(talk_id)
+
+
+@pytest.fixture(scope="module")
+def venue_cli(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+    """The command against a runtime whose venue is in Berlin (EventTimeZone), run on a machine
+    set to New York (TZ): what it shows and takes follows the venue's clocks, not the machine's."""
+    folder = tmp_path_factory.mktemp("cli-venue")
+    runtime, token = start_admin_runtime(
+        CLI_ZONE_TALKS,
+        CLI_ZONE_RATINGS,
+        kafka_bootstrap,
+        folder / "runtime.log",
+        ["--param", "EventTimeZone=Europe/Berlin"],
+    )
+    env = {
+        **os.environ,
+        "TALKRATE_API": runtime.url,
+        "TALKRATE_ADMIN_TOKEN": token,
+        "TALKRATE_CONFIG_DIR": str(folder / "config"),
+        "TZ": "America/New_York",
+    }
+    yield Cli(runtime, env)
+    stop_runtime(runtime)
+
+
+def test_a_wall_time_is_the_venue_s_and_the_programme_shows_it_in_the_venue_s_zone(
+    venue_cli: Cli,
+) -> None:
+    # Given a venue in Berlin, When an organiser on a machine set to New York adds a talk at
+    # 10:00 by the venue's clocks, as a wall time without a zone
+    talk = unique_talk_id()
+    venue_cli.ok(
+        "admin", "add", talk, "--title", "Opening", "--track", talk, "--room", "Saal 1",
+        "--starts", "2026-12-05 10:00", "--ends", "2026-12-05 10:45",
+    )  # fmt: skip
+    # Then the API holds the instant of 10:00 in Berlin (09:00 UTC)
+    stored = venue_cli.json("show", talk)["talk"]
+    assert (stored["startsAt"], stored["endsAt"]) == (
+        "2026-12-05T09:00:00Z",
+        "2026-12-05T09:45:00Z",
+    )
+    # And the programme shows it at 10:00, named in the venue's zone (New York's: 04:00 EST)
+    table = venue_cli.ok("talks", "--track", talk)
+    assert "when (CET)" in table
+    assert "2026-12-05 10:00\N{EN DASH}10:45" in table
+    # And a wall time the venue's clocks skip is refused, nothing changed
+    refused = venue_cli.run("admin", "edit", talk, "--starts", "2027-03-28 02:30")
+    assert refused.returncode == 2
+    assert refused.stderr == (
+        "talkrate: --starts 2027-03-28 02:30 does not exist in Europe/Berlin (its clocks skip "
+        "that hour)\n"
+    )
+    assert venue_cli.json("show", talk)["talk"]["startsAt"] == "2026-12-05T09:00:00Z"
+    venue_cli.ok("admin", "rm", talk, "--yes")

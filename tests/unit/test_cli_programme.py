@@ -9,6 +9,7 @@ import re
 import unicodedata
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -303,6 +304,52 @@ def test_a_time_without_a_zone_is_refused_before_anything_is_sent() -> None:
                 "id,title,startsAt\na,A,2026-12-01T09:00:00+01:00\nb,B,2026-12-01T12:00:00\n"
             )
         )
+
+
+def test_a_time_without_a_zone_is_the_venue_s_wall_time_where_the_deployment_names_one() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    # Given a spreadsheet of wall times (a space or a T, seconds or not), one with its offset,
+    # read for a venue in Berlin
+    rows = read_rows(
+        io.StringIO(
+            "id,title,startsAt,endsAt\n"
+            "w,Winter,2026-12-05 10:00,2026-12-05T10:45:30\n"
+            "s,Summer,2026-06-01T09:00,2026-06-01T09:45-04:00\n"
+            "f,Fall back,2026-10-25 02:30,2026-10-25 03:30\n"
+        ),
+        berlin,
+    )
+    # Then each wall time is sent as the instant Berlin's clocks show it at, with their offset
+    # (the first of the two 02:30s of the night the clocks go back); an offset given is kept
+    assert [(row.fields["startsAt"], row.fields["endsAt"]) for row in rows] == [
+        ("2026-12-05T10:00:00+01:00", "2026-12-05T10:45:30+01:00"),
+        ("2026-06-01T09:00:00+02:00", "2026-06-01T09:45-04:00"),
+        ("2026-10-25T02:30:00+02:00", "2026-10-25T03:30:00+01:00"),
+    ]
+    # And a talk holding those instants (as the API answers them, in UTC) is unchanged by its row
+    assert same_talk(
+        rows[0].fields,
+        {"title": "Winter", "startsAt": "2026-12-05T09:00:00Z", "endsAt": "2026-12-05T09:45:30Z"},
+    )
+    # And a wall time the clocks skip, or one in Berlin before 1970 in UTC, is refused by line
+    with pytest.raises(BadRows) as refused:
+        read_rows(
+            io.StringIO(
+                "id,title,startsAt,endsAt\n"
+                "a,A,2027-03-28 02:30,2027-03-28T02:59\n"
+                "b,B,1970-01-01 00:30,\n"
+                "c,C,0001-01-01 00:00,\n"
+            ),
+            berlin,
+        )
+    assert [str(problem) for problem in refused.value.problems] == [
+        "line 2: startsAt 2027-03-28 02:30 does not exist in Europe/Berlin (its clocks skip "
+        "that hour)",
+        "line 2: endsAt 2027-03-28T02:59 does not exist in Europe/Berlin (its clocks skip that "
+        "hour)",
+        "line 3: startsAt 1970-01-01 00:30 is not between the years 1970 and 9000",
+        "line 4: startsAt 0001-01-01 00:00 is not between the years 1970 and 9000",
+    ]
 
 
 def test_an_export_can_be_imported_again_unchanged() -> None:

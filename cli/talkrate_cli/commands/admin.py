@@ -71,14 +71,36 @@ def talk_options(required_title: bool) -> Any:
                 ),
                 click.option("--track", help="The track ('' clears it)."),
                 click.option("--room", help="The room ('' clears it)."),
-                click.option("--starts", help="Start, RFC 3339 ('' clears it)."),
-                click.option("--ends", help="End, RFC 3339 ('' clears it)."),
+                click.option(
+                    "--starts",
+                    help="Start: RFC 3339 (2026-12-05T10:00+01:00), or the venue's wall time "
+                    "(2026-12-05 10:00) where the deployment names its time zone ('' clears it).",
+                ),
+                click.option("--ends", help="End, as --starts ('' clears it)."),
             ]
         ):
             command = option(command)
         return command
 
     return wrap
+
+
+def _venue_times(session: Session, fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields with --starts and --ends as sent: a wall time without a zone read in the
+    venue's time zone, where the deployment names one (BadInput for one its clocks skip), and
+    sent with its offset; without a venue zone, or with a zone of its own, the time as given
+    (the API refuses a time without a zone, as before)."""
+    for name, option in (("startsAt", "--starts"), ("endsAt", "--ends")):
+        text = fields.get(name)
+        if not text or not programme.names_no_zone(text):
+            continue
+        zone = session.venue_zone()
+        if zone is None:
+            continue
+        if problem := programme.time_problem(option, text, zone):
+            raise BadInput(problem)
+        fields[name] = programme.in_venue_zone(text, zone)
+    return fields
 
 
 def _done(session: Session, document: Any, line: str) -> None:
@@ -90,9 +112,11 @@ def _done(session: Session, document: Any, line: str) -> None:
 
 def _warn(session: Session, found: list[clashes.Clash]) -> None:
     """A line on stderr for each room clash (--json lists them in the document instead)."""
-    if not session.as_json:
+    if not session.as_json and found:
+        zone = session.venue_zone()
         for clash in found:
-            output.errors.print(f"talkrate: warning: {output.clash_line(clash)}", markup=False)
+            line = output.clash_line(clash, zone)
+            output.errors.print(f"talkrate: warning: {line}", markup=False)
 
 
 def _saved(session: Session, api: Any, talk: str, saved: dict[str, Any], line: str) -> None:
@@ -134,7 +158,7 @@ def add(
 ) -> None:
     """Add TALK to the programme (refused when the id is taken, unless by this very talk: an
     earlier run whose answer was lost had added it)."""
-    fields = _fields(title, speakers, track, room, starts, ends)
+    fields = _venue_times(session, _fields(title, speakers, track, room, starts, ends))
     api = session.admin_api()
     try:
         created = api.add_talk({"id": talk, **fields})
@@ -196,7 +220,7 @@ def edit(
 ) -> None:
     """Change some fields of TALK; the others stay as they are."""
     api = session.admin_api()
-    changes = _fields(title, speakers, track, room, starts, ends)
+    changes = _venue_times(session, _fields(title, speakers, track, room, starts, ends))
     for name, value in (("track", track), ("room", room), ("startsAt", starts), ("endsAt", ends)):
         if value == "":
             changes[name] = None
@@ -312,7 +336,8 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
     """Create or update the talks of a programme CSV; unchanged talks are left alone.
 
     Columns: id, title, speakers (separated by ';', written '\\;' inside a name), track, room,
-    startsAt, endsAt (with a time zone); cells separated by ',', ';' or tabs (a first line
+    startsAt, endsAt (with a time zone; or, where the deployment names the venue's, a wall
+    time of its clocks: 2026-12-05 10:00); cells separated by ',', ';' or tabs (a first line
     'sep=;', as Excel reads it, names the separator). A column the file
     lacks leaves that field of an existing talk as it is. Talks of the catalog that are not in
     the file are left alone (and counted as such). Running it twice changes nothing the second
@@ -331,7 +356,8 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
         # UTF-16 without a byte-order mark reads as UTF-8 with a NUL after each letter (no
         # programme holds one): it was told it lacked a header line.
         raise BadInput(not_utf8)
-    rows, problems = programme.read_programme(io.StringIO(text))
+    # A time without a zone is the venue's wall time, where the deployment names its zone
+    rows, problems = programme.read_programme(io.StringIO(text), session.venue_zone())
     try:
         api = session.admin_api()
         catalog = {t["id"]: t for t in api.talks()}

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from talkrate_cli import output, voting
-from talkrate_cli.errors import CliError
+from talkrate_cli.errors import ApiProblem, CliError
 from talkrate_cli.main import Session, pass_session
 
 
@@ -51,7 +51,7 @@ def talks(session: Session, track: str | None, search: str | None) -> None:
     if not found:
         output.console.print("no talks match")
         return
-    output.console.print(output.talks_table(found))
+    output.console.print(output.talks_table(found, session.venue_zone()))
     output.console.print(output.counted(len(found), "talk"), style="dim")
 
 
@@ -77,7 +77,7 @@ def show(session: Session, talk: str) -> None:
     if session.as_json:
         output.emit_json({"talk": details, **ratings})
         return
-    output.console.print(output.talk_view(details, ratings))
+    output.console.print(output.talk_view(details, ratings, session.venue_zone()))
 
 
 @click.command()
@@ -117,7 +117,19 @@ def top(session: Session, track: str | None, limit: int) -> None:
 @pass_session
 def rate(session: Session, talk: str, value: int, code: str | None) -> None:
     """Rate TALK from 1 to 5 (with a voter token kept in your config folder)."""
-    accepted = voting.rate(session.api, session.voter_tokens(), talk, value, code)
+    try:
+        accepted = voting.rate(session.api, session.voter_tokens(), talk, value, code)
+    except ApiProblem as problem:
+        if problem.slug == "rating-window-closed":
+            # The API says when in UTC; a person reads it as the programme shows it
+            title = problem.problem.get("title") or "Outside the rating window"
+            takes = output.rating_window(
+                problem.problem.get("opensAt"),
+                problem.problem.get("closesAt"),
+                session.venue_zone(),
+            )
+            problem.args = (f"{title} ({problem.status}): {talk} takes ratings {takes}",)
+        raise
     if session.as_json:
         output.emit_json(accepted)
         return

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 import click
@@ -36,6 +36,8 @@ class Watcher:
         self.talk = talk
         self.track = track
         self.limit = limit
+        # The times shown are in it (the venue's, read at start; the machine's when None)
+        self.zone: tzinfo | None = None
         self.wake = threading.Event()
         self.state = "polling"
         self.updates = 0
@@ -80,8 +82,9 @@ class Watcher:
             body: Any = output.leaderboard_table(data)
             parts: list[Any] = [Styled(title, "bold"), body]  # (a track's name: as printed)
         else:
-            parts = [output.talk_view(self.talk_doc or {}, data)]
-        stamp = datetime.now().strftime("%H:%M:%S")
+            parts = [output.talk_view(self.talk_doc or {}, data, self.zone)]
+        # (in the zone of the talk's times: one clock on the screen)
+        stamp = datetime.now(self.zone).strftime("%H:%M:%S")
         plural = "" if self.updates == 1 else "s"
         status = f"{self.state} · {self.updates} update{plural} · {stamp}"
         if error:
@@ -158,6 +161,9 @@ def watch(
         known_track(session, track)  # a typo, not an empty board to watch until Ctrl-C
     subscriber = None
     endpoint = None if poll else LiveEndpoint.from_config(session.api.page_config())
+    if not session.as_json:
+        # The venue's zone, read once for the whole watch (from the config just read)
+        watcher.zone = session.venue_zone()
     if endpoint is not None and (channels := watcher.channels()):
         watcher.state = "connecting to the live channel"
         subscriber = LiveSubscriber(
@@ -165,7 +171,7 @@ def watch(
             channels,
             watcher.on_event,
             watcher.on_state,
-            endpoint_now=lambda: LiveEndpoint.from_config(session.api.page_config()),
+            endpoint_now=lambda: LiveEndpoint.from_config(session.api.page_config(again=True)),
         )
         subscriber.start()
     deadline = None if duration is None else time.monotonic() + duration
