@@ -337,7 +337,7 @@ class TalkrateStack:
         try:
             read_model = RedisReadModel(ratings)
             forgotten = sum(read_model.forget_offsets(topic) for topic in topics)
-        except RedisError as error:
+        except (RedisError, BackendUnavailable) as error:
             console(f"[runtime] could not reset the projector's offsets: {error}")
             return
         if forgotten or retired:

@@ -256,6 +256,30 @@ def test_get_ratings_falls_back_to_the_event_store_when_redis_is_down(
     assert response["json"]["ratings"]["5"] == 1
 
 
+def test_a_redis_endpoint_without_its_scheme_is_said_as_redis_down_never_a_500(
+    api: Call, configure: Callable[..., None], talk: str, topic: str
+) -> None:
+    # Given a projected rating, then RATINGS_CONNECTION set as a console shows an endpoint,
+    # host:port (with a password in front, which nothing may repeat)
+    load_function("projector")(
+        kafka_event(ratings_batch(topic, 0, 0, [rating_event(talk, 5)])),
+        LambdaContextStub("projector"),
+    )
+    configure(RATINGS_CONNECTION=":hunter2@127.0.0.1:6379")
+    # When attendees rate and read, Then nothing answers 500: a rating is 503 with Retry-After
+    # (as with Redis away), reads come from the event store, and GET / says Redis is down
+    posted = api("POST", "/ratings", body=json.dumps({"talkId": talk, "value": 4}))
+    assert posted["statusCode"] == 503, posted["body"]
+    assert posted["json"]["type"] == "urn:talkrate:problem:unavailable"
+    assert posted["headers"]["Retry-After"]
+    read = api("GET", "/ratings", query={"talkId": talk})
+    assert read["statusCode"] == 200, read["body"]
+    assert (read["json"]["source"], read["json"]["ratings"]["5"]) == ("event-store", 1)
+    root = api("GET", "/")
+    assert root["json"]["backends"]["ratings"] == "down"
+    assert "hunter2" not in posted["body"] + read["body"] + root["body"]
+
+
 def test_root_reports_backends_without_credentials(
     api: Call, configure: Callable[..., None]
 ) -> None:

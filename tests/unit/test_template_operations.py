@@ -1966,3 +1966,14 @@ def test_the_venue_s_time_zone_is_a_parameter_the_publish_reads_from_the_outputs
     output = template["Outputs"]["EventTimeZone"]
     assert output["Condition"] == "HasEventTimeZone"
     assert output["Value"] == {"Ref": "EventTimeZone"}
+
+
+def test_a_redis_endpoint_without_its_scheme_is_refused_at_deploy() -> None:
+    declared = _prod()["Parameters"]["RatingsConnection"]
+    pattern = re.compile(declared["AllowedPattern"])
+    # (empty: ElastiCacheServerless, whose endpoint the stack makes)
+    for url in ("", "redis://cache:6379/0", "rediss://:p@cache:6379/0?cluster=true", "unix:///r"):
+        assert pattern.fullmatch(url), url
+    for url in ("cache.abc.use1.cache.amazonaws.com:6379", "127.0.0.1:6379", "http://cache:6379"):
+        assert not pattern.fullmatch(url), url
+    assert "redis://host:6379/0" in declared["ConstraintDescription"]

@@ -142,6 +142,9 @@ class RedisUrl:
         )
 
 
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
 def connect(url: str, **options: Any) -> ReadModelClient:
     """A client for the URL: a RedisCluster when it says `cluster=true`, else a plain Redis.
 
@@ -149,6 +152,13 @@ def connect(url: str, **options: Any) -> ReadModelClient:
     command, the tests and the bench), so `?cluster=true` works wherever a URL is configured.
     """
     parsed = RedisUrl.parse(url)
+    if parsed.url.partition("://")[0] not in REDIS_SCHEMES:  # as redis-py reads it: lower case
+        # Said as Redis being away, naming the setting (never its value: it may hold a
+        # password): an endpoint pasted as `host:6379` made every rating a 500.
+        raise BackendUnavailable(
+            "RATINGS_CONNECTION is not a Redis URL: it must begin with redis://, rediss:// or "
+            "unix:// (an endpoint shown as host:6379 is redis://host:6379/0)"
+        )
     if parsed.cluster:
         return RedisCluster.from_url(parsed.url, **options)
     return redis.Redis.from_url(parsed.url, **options)
