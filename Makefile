@@ -102,6 +102,10 @@ publish-web: setup ## after sam deploy: the web app to the stack's bucket, /app/
 	@test -n "$(STACK)" || { echo "usage: make publish-web STACK=<stack name> [WEB_DIR=web]"; exit 2; }
 	$(PY) scripts/publish_web.py --stack "$(STACK)" --web-dir "$(or $(WEB_DIR),web)"
 
+stage-throttle: setup ## mid-event: the API's throttle on a deployed stack, nothing else (STACK=name RATE= BURST= RESERVED=)
+	@test -n "$(STACK)" || { echo "usage: make stage-throttle STACK=<stack name> RATE=300 BURST=600 RESERVED=60 [YES=1]"; exit 2; }
+	$(PY) scripts/stage_throttle.py --stack "$(STACK)" $(if $(RATE),--rate $(RATE)) $(if $(BURST),--burst $(BURST)) $(if $(RESERVED),--reserved $(RESERVED)) $(if $(YES),--yes)
+
 validate: $(SAM) ## sam validate and sam validate --lint; cfn-lint on deploy/'s stacks (the pipeline's bootstrap, the edge alarms)
 	$(SAM) validate
 	$(SAM) validate --lint

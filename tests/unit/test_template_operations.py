@@ -580,13 +580,15 @@ def test_the_guide_says_how_to_raise_the_stage_throttle_mid_event() -> None:
     [section] = re.findall(
         r"^### HttpApiThrottledAlarm\n(.*?)(?=^### )", guide, re.MULTILINE | re.DOTALL
     )
-    # (it said to raise the limits "in HttpApi's route settings": an edit of the template)
-    [command] = re.findall(r"`(sam deploy [^`]*)`", section)
-    assert "--config-env prod" in command
-    assert "--parameter-overrides" in command
-    for name in (*STAGE_THROTTLE.values(), "ApiReservedConcurrency"):
-        assert f"{name}=" in command, name
+    # (it said to raise the limits "in HttpApi's route settings": an edit of the template; then
+    # a `sam deploy` from a checkout, which uploads the code again and publishes every function)
+    [command] = re.findall(r"`(make stage-throttle [^`]*)`", section)
+    for option in ("RATE=", "BURST=", "RESERVED="):
+        assert option in command, option
     assert "route settings" not in section
+    script = (ROOT / "scripts" / "stage_throttle.py").read_text()
+    for name in (*STAGE_THROTTLE.values(), "ApiReservedConcurrency"):
+        assert f'"{name}"' in script, name
 
 
 @pytest.mark.parametrize(

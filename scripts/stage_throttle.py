@@ -1,0 +1,184 @@
+"""Raise (or set back) the API's throttle on a deployed stack, changing nothing else: the stage's
+rate and burst limits and ApiFunction's reserved concurrency, mid-event.
+
+    python scripts/stage_throttle.py --stack talkrate-prod --rate 300 --burst 600 --reserved 60 [--yes]
+
+A `sam deploy` from a checkout uploads the code again (to its own bucket, where the pipeline
+uses another), so every function's code location changes, a version of each is published and a
+canary runs: at a keynote's end that is the last thing wanted. This makes a change set of the
+template CloudFormation already holds (UsePreviousTemplate), every other parameter keeping its
+value (UsePreviousValue), shows what it changes, and executes it only when every change comes
+from these three parameters alone (the stage, ApiFunction, and the alarm whose description
+quotes the limits); anything else, and the change set is deleted, nothing changed. Without
+--yes it asks before executing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+PARAMETERS = {
+    "rate": "ApiThrottleRateLimit",
+    "burst": "ApiThrottleBurstLimit",
+    "reserved": "ApiReservedConcurrency",
+}
+# A stack of the template (a SAM transform, IAM roles) is updated with these.
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
+WAIT_SECONDS = 300.0
+
+
+class Refused(Exception):
+    """The change set would change more than the throttle: deleted, nothing changed."""
+
+
+def parameters(stack: Mapping[str, Any], values: Mapping[str, int]) -> list[dict[str, Any]]:
+    """The change set's parameters: the new values, every other one of the stack kept."""
+    unknown = [
+        name for name in values if name not in {p["ParameterKey"] for p in stack["Parameters"]}
+    ]
+    if unknown:
+        raise Refused(f"the stack has no parameter {', '.join(unknown)}: is it talkrate's?")
+    return [
+        {"ParameterKey": key, "ParameterValue": str(values[key])}
+        if key in values
+        else {"ParameterKey": key, "UsePreviousValue": True}
+        for key in (p["ParameterKey"] for p in stack["Parameters"])
+    ]
+
+
+def foreign_changes(changes: list[dict[str, Any]], causes: set[str]) -> list[str]:
+    """Each change not made by the given parameters alone, said in a line: a replacement, an
+    addition or removal, or a property that changes for another reason (another template or
+    code, which a change of the previous template cannot bring, or a resource's own drift)."""
+    foreign = []
+    for change in changes:
+        resource = change.get("ResourceChange", {})
+        name = resource.get("LogicalResourceId", "?")
+        action = resource.get("Action")
+        if action != "Modify" or resource.get("Replacement") not in (None, "False"):
+            foreign.append(f"{name}: {action}, replacement {resource.get('Replacement')}")
+            continue
+        for detail in resource.get("Details", []):
+            source, cause = detail.get("ChangeSource"), detail.get("CausingEntity")
+            if source != "ParameterReference" or cause not in causes:
+                target = detail.get("Target", {}).get("Name") or detail.get("Target", {}).get(
+                    "Attribute"
+                )
+                foreign.append(f"{name}: {target} changed by {source} {cause or ''}".rstrip())
+    return foreign
+
+
+def throttle(
+    cloudformation: Any,
+    stack_name: str,
+    values: Mapping[str, int],
+    confirm: Callable[[list[str]], bool],
+    say: Callable[[str], None] = print,
+) -> bool:
+    """Make the change set, check it, execute it when confirmed; whether it was executed."""
+    [stack] = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    name = f"stage-throttle-{int(time.time())}"
+    cloudformation.create_change_set(
+        StackName=stack_name,
+        ChangeSetName=name,
+        UsePreviousTemplate=True,
+        Parameters=parameters(stack, values),
+        Capabilities=CAPABILITIES,
+        Description="talkrate: the API's throttle only (scripts/stage_throttle.py)",
+    )
+    described = _created(cloudformation, stack_name, name)
+    if described is None:  # nothing to change: the stack has these values already
+        cloudformation.delete_change_set(StackName=stack_name, ChangeSetName=name)
+        say("the stack has these values already: nothing to change")
+        return False
+    changes = described.get("Changes", [])
+    lines = [
+        f"{c['ResourceChange']['LogicalResourceId']} ({c['ResourceChange']['ResourceType']})"
+        for c in changes
+    ]
+    foreign = foreign_changes(changes, set(values))
+    if foreign or not changes:
+        cloudformation.delete_change_set(StackName=stack_name, ChangeSetName=name)
+        raise Refused(
+            "the change set would change more than the throttle, so it was deleted and nothing "
+            "changed: " + "; ".join(foreign or ["no change at all"])
+        )
+    say("the change set modifies, from these parameters only: " + ", ".join(lines))
+    if not confirm(lines):
+        cloudformation.delete_change_set(StackName=stack_name, ChangeSetName=name)
+        say("not executed; the change set was deleted")
+        return False
+    cloudformation.execute_change_set(StackName=stack_name, ChangeSetName=name)
+    say(
+        f"executing {name}: the stage takes the new limits within a minute of the update "
+        "(`aws cloudformation describe-stacks` says UPDATE_COMPLETE)"
+    )
+    return True
+
+
+def _created(cloudformation: Any, stack_name: str, name: str) -> dict[str, Any] | None:
+    """The change set once made (every page of its changes), or None when it changes nothing."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        described: dict[str, Any] = cloudformation.describe_change_set(
+            StackName=stack_name, ChangeSetName=name
+        )
+        status = described["Status"]
+        if status == "CREATE_COMPLETE":
+            break
+        if status == "FAILED":
+            reason = described.get("StatusReason", "")
+            if "didn't contain changes" in reason or "No updates" in reason:
+                return None
+            raise Refused(f"CloudFormation could not make the change set: {reason}")
+        if time.monotonic() > deadline:
+            raise Refused(f"the change set {name} was not made within {WAIT_SECONDS:.0f} s")
+        time.sleep(2)
+    changes = list(described.get("Changes", []))
+    while token := described.get("NextToken"):
+        described = cloudformation.describe_change_set(
+            StackName=stack_name, ChangeSetName=name, NextToken=token
+        )
+        changes += described.get("Changes", [])
+    return {**described, "Changes": changes}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--stack", required=True, help="the CloudFormation stack's name")
+    parser.add_argument("--rate", type=int, help="ApiThrottleRateLimit: requests a second")
+    parser.add_argument("--burst", type=int, help="ApiThrottleBurstLimit: the burst")
+    parser.add_argument("--reserved", type=int, help="ApiReservedConcurrency (0: none)")
+    parser.add_argument("--yes", action="store_true", help="execute without asking")
+    args = parser.parse_args(argv)
+    values = {
+        PARAMETERS[option]: value
+        for option in PARAMETERS
+        if (value := getattr(args, option)) is not None
+    }
+    if not values:
+        parser.error("give at least one of --rate, --burst, --reserved")
+    import boto3  # the operator's credentials and region, as for `sam deploy`
+
+    def confirm(_: list[str]) -> bool:
+        if args.yes:
+            return True
+        if not sys.stdin.isatty():
+            print("not a terminal: run again with --yes to execute", file=sys.stderr)
+            return False
+        return input("execute it? [y/N] ").strip().lower() in ("y", "yes")
+
+    try:
+        throttle(boto3.client("cloudformation"), args.stack, values, confirm)
+    except Refused as refused:
+        print(f"stage_throttle: {refused}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""scripts/stage_throttle.py: the API's throttle raised mid-event on the template CloudFormation
+holds, every other parameter kept, executed only when nothing but the throttle changes (botocore's
+Stubber answers as CloudFormation does: moto's change sets do not keep previous values)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+from tests.builders import load_script
+
+pytestmark = pytest.mark.unit
+
+stage_throttle = load_script("stage_throttle")
+
+STACK = "talkrate-prod"
+KEPT = ["Stage", "VotingPolicy", "TalksConnection", "EventTimeZone"]
+
+
+def _stack() -> dict[str, Any]:
+    names = [*KEPT, "ApiThrottleRateLimit", "ApiThrottleBurstLimit", "ApiReservedConcurrency"]
+    return {
+        "Stacks": [
+            {
+                "StackName": STACK,
+                "CreationTime": "2026-12-01T00:00:00Z",
+                "StackStatus": "UPDATE_COMPLETE",
+                "Parameters": [{"ParameterKey": n, "ParameterValue": "x"} for n in names],
+            }
+        ]
+    }
+
+
+def _change(name: str, kind: str, *details: tuple[str, str, str]) -> dict[str, Any]:
+    return {
+        "Type": "Resource",
+        "ResourceChange": {
+            "Action": "Modify",
+            "LogicalResourceId": name,
+            "ResourceType": kind,
+            "Replacement": "False",
+            "Details": [
+                {
+                    "Target": {"Attribute": "Properties", "Name": prop},
+                    "ChangeSource": source,
+                    "CausingEntity": cause,
+                    "Evaluation": "Static",
+                }
+                for prop, source, cause in details
+            ],
+        },
+    }
+
+
+THROTTLE_ONLY = [
+    _change(
+        "HttpApiApiGatewayDefaultStage",
+        "AWS::ApiGatewayV2::Stage",
+        ("DefaultRouteSettings", "ParameterReference", "ApiThrottleRateLimit"),
+        ("DefaultRouteSettings", "ParameterReference", "ApiThrottleBurstLimit"),
+    ),
+    _change(
+        "ApiFunction",
+        "AWS::Lambda::Function",
+        ("ReservedConcurrentExecutions", "ParameterReference", "ApiReservedConcurrency"),
+    ),
+]
+
+
+def _stubbed(changes: list[dict[str, Any]], executed: bool) -> tuple[Any, Stubber]:
+    client = boto3.client("cloudformation", region_name="eu-west-1")
+    stubber = Stubber(client)
+    stubber.add_response("describe_stacks", _stack(), {"StackName": STACK})
+    expected = {
+        "StackName": STACK,
+        "ChangeSetName": ANY,
+        "UsePreviousTemplate": True,
+        "Parameters": [
+            *({"ParameterKey": n, "UsePreviousValue": True} for n in KEPT),
+            {"ParameterKey": "ApiThrottleRateLimit", "ParameterValue": "300"},
+            {"ParameterKey": "ApiThrottleBurstLimit", "ParameterValue": "600"},
+            {"ParameterKey": "ApiReservedConcurrency", "ParameterValue": "60"},
+        ],
+        "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+        "Description": ANY,
+    }
+    stubber.add_response("create_change_set", {"Id": "arn:cs", "StackId": "arn:s"}, expected)
+    stubber.add_response(
+        "describe_change_set",
+        {"Status": "CREATE_COMPLETE", "Changes": changes, "ChangeSetName": "cs"},
+        {"StackName": STACK, "ChangeSetName": ANY},
+    )
+    if executed:
+        stubber.add_response("execute_change_set", {}, {"StackName": STACK, "ChangeSetName": ANY})
+    else:
+        stubber.add_response("delete_change_set", {}, {"StackName": STACK, "ChangeSetName": ANY})
+    stubber.activate()
+    return client, stubber
+
+
+VALUES = {"ApiThrottleRateLimit": 300, "ApiThrottleBurstLimit": 600, "ApiReservedConcurrency": 60}
+
+
+def test_the_throttle_is_raised_on_the_previous_template_every_other_parameter_kept() -> None:
+    # Given a change set (of the previous template, every other parameter kept: the stubbed
+    # request says so) that changes the stage and ApiFunction from the three parameters only
+    client, stubber = _stubbed(THROTTLE_ONLY, executed=True)
+    shown: list[list[str]] = []
+    # When the operator confirms
+    done = stage_throttle.throttle(
+        client, STACK, VALUES, lambda lines: shown.append(lines) or True, say=lambda _: None
+    )
+    # Then it is executed, after showing what it changes
+    assert done is True
+    assert shown == [
+        [
+            "HttpApiApiGatewayDefaultStage (AWS::ApiGatewayV2::Stage)",
+            "ApiFunction (AWS::Lambda::Function)",
+        ]
+    ]
+    stubber.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        _change(
+            "ProjectorFunction",
+            "AWS::Lambda::Function",
+            ("Code", "DirectModification", ""),
+        ),
+        _change(
+            "ApiFunction",
+            "AWS::Lambda::Function",
+            ("Environment", "ParameterReference", "VotingPolicy"),
+        ),
+        {
+            "Type": "Resource",
+            "ResourceChange": {
+                "Action": "Add",
+                "LogicalResourceId": "ApiFunctionVersion1234",
+                "ResourceType": "AWS::Lambda::Version",
+            },
+        },
+    ],
+    ids=["code-changed", "another-parameter", "a-version-published"],
+)
+def test_a_change_set_that_changes_more_than_the_throttle_is_deleted_unexecuted(
+    extra: dict[str, Any],
+) -> None:
+    client, stubber = _stubbed([*THROTTLE_ONLY, extra], executed=False)
+    with pytest.raises(stage_throttle.Refused, match="more than the throttle") as refused:
+        stage_throttle.throttle(client, STACK, VALUES, lambda _: True, say=lambda _: None)
+    # (it names what else would change)
+    assert extra["ResourceChange"]["LogicalResourceId"] in str(refused.value)
+    stubber.assert_no_pending_responses()
+
+
+def test_a_change_set_declined_is_deleted() -> None:
+    client, stubber = _stubbed(THROTTLE_ONLY, executed=False)
+    said: list[str] = []
+    assert stage_throttle.throttle(client, STACK, VALUES, lambda _: False, say=said.append) is False
+    assert said[-1] == "not executed; the change set was deleted"
+    stubber.assert_no_pending_responses()
+
+
+def test_the_guide_raises_the_throttle_with_the_script_not_a_deploy() -> None:
+    from tests.builders import ROOT
+
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    section = guide.split("### HttpApiThrottledAlarm\n", 1)[1].split("\n### ", 1)[0]
+    assert "make stage-throttle STACK=" in section
+    assert "sam deploy --config-env prod" not in section
