@@ -21,7 +21,7 @@ from talkrate.adapters.redis_store import RedisReadModel
 from talkrate.models import RatingSubmitted
 from talkrate_cli.main import main
 from talkrate_local.database import recreate
-from tests.backends import ELSEWHERE_RATINGS, ELSEWHERE_TALKS
+from tests.backends import ELSEWHERE_RATINGS, ELSEWHERE_TALKS, REDIS
 from tests.builders import (
     LambdaContextStub,
     kafka_event,
@@ -428,6 +428,12 @@ def test_an_operator_command_names_the_backend_that_is_down_in_one_line(
     [line] = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("talkrate: Redis (the read model) is unreachable"), line
     assert "unexpected" not in line
+
+    # And a database number that Redis does not have is said as such, naming the setting
+    configure(RATINGS_CONNECTION=f"{REDIS}/99")
+    assert main(["ops", "rebuild"]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("talkrate: Redis refused the database RATINGS_CONNECTION names"), line
 
     # And when PostgreSQL is the one away, the rebuild says so before it pauses the projector
     # (it paused it and took the rebuild's lock first, then found the event store away)

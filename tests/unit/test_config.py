@@ -294,3 +294,24 @@ def test_a_repr_of_the_settings_shows_where_each_backend_is_without_its_credenti
     assert "cache.internal:6379" in shown
     assert "b-1.kafka:9096" in shown
     assert "stats.lambda-url.on.aws" in shown
+
+
+def test_a_secret_that_cannot_be_read_is_refused_naming_its_variable(
+    secrets: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    client = boto3.client("secretsmanager", region_name="eu-west-1")
+    text = client.create_secret(Name="talkrate/text", SecretString="not json")["ARN"]
+    listed = client.create_secret(Name="talkrate/list", SecretString='["a"]')["ARN"]
+    missing = text.replace("talkrate/text", "talkrate/gone")
+    # (each was "unexpected GetParameterError" or "JSONDecodeError", naming no variable)
+    for variable, arn, said in (
+        ("CONNECTIONS_SECRET_ARN", missing, "could not be read: "),
+        ("STREAMS_SECRET_ARN", text, "names a secret that is not JSON"),
+        ("VOTER_TOKEN_SECRET_ARN", listed, "names a secret that is not a JSON object"),
+    ):
+        with pytest.raises(SettingsError) as refused:
+            settings_from({variable: arn})
+        assert str(refused.value).startswith(variable), refused.value
+        assert said in str(refused.value)
+        assert arn in str(refused.value)

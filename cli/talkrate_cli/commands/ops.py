@@ -71,17 +71,27 @@ def _say(command: str, console: Any = None) -> Any:
 
 
 def _backend_errors(run: Any) -> Any:
-    """TalkrateError (a backend down, a record refused) as one line, exit 1."""
+    """TalkrateError (a backend down, a record refused), a setting that cannot be read, and a
+    Redis database number Redis does not have, as one line, exit 1."""
     import functools
 
     @functools.wraps(run)
     def guarded(*args: Any, **kwargs: Any) -> Any:
+        from redis import ResponseError
+
+        from talkrate.config import SettingsError
         from talkrate.errors import TalkrateError
 
         try:
             return run(*args, **kwargs)
-        except TalkrateError as error:
+        except (TalkrateError, SettingsError) as error:
             raise BackendError(str(error)) from None
+        except ResponseError as error:
+            if not str(error).startswith("DB index"):
+                raise
+            raise BackendError(
+                f"Redis refused the database RATINGS_CONNECTION names ({error})"
+            ) from None
 
     return guarded
 

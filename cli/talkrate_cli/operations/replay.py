@@ -63,15 +63,29 @@ def read_failure(report: Mapping[str, Any]) -> Failure:
     if not isinstance(info, Mapping):
         raise ValueError("not a Kafka on-failure report: it has no KafkaBatchInfo")
     payload = report.get("payload")
-    records = records_from_event(payload) if isinstance(payload, Mapping) else []
-    ranges = [
-        OffsetRange(
-            *_topic_partition(position),
-            int(span["firstRecordOffset"]),
-            int(span["lastRecordOffset"]),
-        )
-        for position, span in (info.get("recordsInfo") or {}).items()
-    ]
+    try:
+        records = records_from_event(payload) if isinstance(payload, Mapping) else []
+    except (AttributeError, KeyError, TypeError, ValueError):
+        raise ValueError(
+            "not a Kafka on-failure report: its payload is not a Kafka event (records: "
+            '{"<topic>-<partition>": [{"offset", "value", …}]})'
+        ) from None
+    spans = info.get("recordsInfo") or {}
+    if not isinstance(spans, Mapping):
+        raise ValueError("not a Kafka on-failure report: its recordsInfo is not an object")
+    ranges = []
+    for position, span in spans.items():
+        try:
+            first, last = int(span["firstRecordOffset"]), int(span["lastRecordOffset"])
+        except KeyError as missing:
+            raise ValueError(
+                f"not a Kafka on-failure report: recordsInfo {position!r} has no {missing}"
+            ) from None
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"not a Kafka on-failure report: recordsInfo {position!r} holds no offsets"
+            ) from None
+        ranges.append(OffsetRange(*_topic_partition(position), first, last))
     for span in ranges:
         if span.first < 0 or span.last < span.first:
             raise ValueError(f"not a range of offsets: {span}")

@@ -290,20 +290,36 @@ def talks_connection_now() -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _named_secret(variable: str, arn: str) -> Mapping[str, Any]:
+    """The JSON secret the variable names; SettingsError naming the variable when it cannot be
+    read (no such secret, no credentials, no access) or is not a JSON object."""
+    try:
+        return _secret_values(arn)
+    except json.JSONDecodeError:
+        raise SettingsError(f"{variable} names a secret that is not JSON ({arn})") from None
+    except ValueError as error:  # not an object
+        raise SettingsError(f"{variable} names a secret that is not a JSON object ({arn})") from (
+            error
+        )
+    except Exception as error:  # Powertools' GetParameterError carries AWS's own reason
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise SettingsError(f"{variable} ({arn}) could not be read: {reason}") from None
+
+
 def settings_from(environ: Mapping[str, str]) -> Settings:
     """Build settings from an environment mapping, resolving the Secrets Manager ARNs it names."""
     values: dict[str, Any] = dict(environ)
     if arn := environ.get("CONNECTIONS_SECRET_ARN"):
-        secret = _secret_values(arn)
+        secret = _named_secret("CONNECTIONS_SECRET_ARN", arn)
         for name in ("TALKS_CONNECTION", "RATINGS_CONNECTION", "STREAMS_CONNECTION"):
             if secret.get(name):
                 values[name] = secret[name]
     if arn := environ.get("STREAMS_SECRET_ARN"):
-        secret = _secret_values(arn)
+        secret = _named_secret("STREAMS_SECRET_ARN", arn)
         values["STREAMS_USERNAME"] = secret.get("username")
         values["STREAMS_PASSWORD"] = secret.get("password")
     if arn := environ.get("VOTER_TOKEN_SECRET_ARN"):
-        values["VOTER_TOKEN_KEY"] = _secret_values(arn).get("key")
+        values["VOTER_TOKEN_KEY"] = _named_secret("VOTER_TOKEN_SECRET_ARN", arn).get("key")
     # A secret of its own: a secret generated with the code in it got a new key at each change.
     if arn := environ.get("VOTER_CODE_SECRET_ARN"):
         values["VOTER_CODE"] = read_voter_code(arn) or ""
