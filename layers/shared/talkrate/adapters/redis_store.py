@@ -119,7 +119,9 @@ class RedisUrl:
     `cluster=true`: a Redis Cluster (such as ElastiCache Serverless). `replicas=N`: on a
     cluster, a batch counts as applied only once up to N replicas of each shard it wrote have it
     (Redis `WAIT`; a shard with fewer live replicas waits for those it has), so a primary lost
-    right after a batch cannot take the batch with it while it had a replica.
+    right after a batch cannot take the batch with it while it had a replica; on one Redis (a
+    primary with replicas, such as ElastiCache with cluster mode off and automatic failover),
+    once N replicas have it, or the batch fails and is retried.
     """
 
     url: str
@@ -625,7 +627,19 @@ class RedisReadModel:
         if reply == b"DETAIL":
             payload = _payload(names, talks, marks, _detailed(batch, set(names)))
             reply = self._eval("apply", _FIXED_KEYS, [payload, *_PRIOR, 1, 2, 3, 0, *_KEY_FORMATS])
+        self._wait_for_replicas()
         return [int(n) for n in reply[:4]]
+
+    def _wait_for_replicas(self) -> None:
+        """On one Redis with `replicas=N` (a primary with replicas, failing over to one): the
+        writes so far count only once N replicas have them, else the (idempotent) batch fails
+        and is retried; a failover right after it cannot take the batch with the primary."""
+        if self._replicas and not self.cluster:
+            confirmed = int(self.client.wait(self._replicas, REPLICA_WAIT_MS))
+            if confirmed < self._replicas:
+                raise redis.ConnectionError(
+                    f"the read model's writes reached {confirmed} of {self._replicas} replicas"
+                )
 
     def _apply_on_cluster(
         self,
@@ -963,6 +977,7 @@ class RedisReadModel:
             replies = self._eval_many("rename_voter", calls, wait_on=self._replicas)
         else:
             replies = [self._eval("rename_voter", keys, args) for keys, args in calls]
+            self._wait_for_replicas()
         answers = [int(reply) for reply in replies]
         return sum(1 for a in answers if a), answers.count(2)
 
@@ -1098,6 +1113,7 @@ class RedisReadModel:
                     raise RebuildLockLost(str(error)) from error
                 raise
             client.set(BUILT_KEY, _now_text())
+            self._wait_for_replicas()
             return
         groups: dict[int, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
         for talk in talks:

@@ -1,0 +1,94 @@
+"""One Redis with a replica (`replicas=1`, as an ElastiCache primary with automatic failover):
+a batch counts only once the replica has it, else it fails and its retry counts it once."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from sam_emulator.serving import free_port
+from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore
+from talkrate.adapters.redis_store import RedisReadModel
+from talkrate.errors import BackendUnavailable
+from talkrate.projection import classify
+from tests.builders import unique_talk_id
+from tests.integration.test_exactly_once import at, voter_event
+
+pytestmark = pytest.mark.integration
+
+
+def _server(folder: str, *options: str) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            shutil.which("redis-server") or "redis-server",
+            *("--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
+            *("--dir", folder, *options),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            redis.Redis(port=port, socket_timeout=1).ping()
+            return process, port
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("redis-server did not answer")
+
+
+@pytest.fixture
+def primary_and_replica() -> Iterator[tuple[int, subprocess.Popen[bytes], int]]:
+    folder = tempfile.mkdtemp(prefix="talkrate-replica-")
+    primary, primary_port = _server(folder)
+    replica, replica_port = _server(folder, "--replicaof", "127.0.0.1", str(primary_port))
+    deadline = time.monotonic() + 10
+    while redis.Redis(port=replica_port).info("replication").get("master_link_status") != "up":
+        assert time.monotonic() < deadline, "the replica did not take the primary's data"
+        time.sleep(0.05)
+    yield primary_port, replica, replica_port
+    for process in (replica, primary):
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGCONT)
+            process.terminate()
+            process.wait(timeout=5)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_batch_counts_once_the_replica_has_it_and_fails_while_it_cannot(
+    primary_and_replica: tuple[int, subprocess.Popen[bytes], int], talks_dsn: str
+) -> None:
+    primary_port, replica, replica_port = primary_and_replica
+    store = PostgresEventStore(PostgresDatabase(talks_dsn))
+    model = RedisReadModel(f"redis://127.0.0.1:{primary_port}/0?replicas=1")
+    talk, topic = unique_talk_id(), f"t-{uuid.uuid4().hex[:8]}"
+    # Given a batch applied on a primary whose replica answers: it is on the replica too
+    first = store.record(classify([at(topic, 0, 0, voter_event(talk, 4, "v1", 0))]))
+    assert model.apply(first).applied == 1
+    on_replica = RedisReadModel(f"redis://127.0.0.1:{replica_port}/0")
+    assert on_replica.histogram(talk).counts["4"] == 1
+    # When the replica stops answering (a failover would promote it without the next batch)
+    os.kill(replica.pid, signal.SIGSTOP)
+    second = store.record(classify([at(topic, 0, 1, voter_event(talk, 5, "v2", 1))]))
+    # Then the batch fails (Lambda retries it), not acknowledged on the primary alone
+    with pytest.raises(BackendUnavailable):
+        model.apply(second)
+    # And its retry, once the replica answers again, counts it once
+    os.kill(replica.pid, signal.SIGCONT)
+    model.apply(second)
+    assert model.histogram(talk).counts == {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1}
+    deadline = time.monotonic() + 5
+    while on_replica.histogram(talk).counts["5"] != 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
