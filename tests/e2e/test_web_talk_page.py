@@ -996,6 +996,39 @@ def test_a_rating_kept_offline_and_refused_from_another_page_is_said_on_its_talk
     expect(message).to_have_text("")
 
 
+REPLACE_THE_STORED_PASS = """() => {
+  const pass = JSON.parse(localStorage.getItem("talkrate.voter"));
+  pass.voterToken = pass.voterToken.slice(0, -4) + (pass.voterToken.endsWith("AAAA") ? "BBBB" : "AAAA");
+  localStorage.setItem("talkrate.voter", JSON.stringify(pass));
+}"""
+"""Alter the stored pass as a replaced signing key would: the service refuses it."""
+
+
+def test_a_rating_kept_offline_is_sent_under_a_new_pass_when_the_old_one_is_refused(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee with a pass who tapped 4 on talk A's page offline, then left it
+    talk = web.add_talk(title="Key replaced meanwhile", **an_hour_from(datetime.now(UTC)))
+    attendee_with_a_pass(web, page)
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    expect(star(page, 4)).to_be_enabled()
+    page.context.set_offline(True)
+    star(page, 4).click()
+    expect(page.get_by_test_id("message")).to_have_text(WAITING)
+    page.get_by_role("navigation").get_by_role("link", name="Leaderboard").click()
+    # And the service's signing key is replaced meanwhile: the stored pass is refused
+    page.evaluate(REPLACE_THE_STORED_PASS)
+    # When the phone comes back online and the leaderboard sends the kept 4
+    page.context.set_offline(False)
+    # Then it goes under a new pass (it was never sent under the refused one, so it cannot
+    # have counted): counted once, not dropped as refused
+    assert waited_on(page, lambda: kept_rating(page, talk["id"]) is None)
+    assert wait_for(lambda: ratings_of(web, talk["id"])["4"] == 1)
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
+    expect(page.get_by_test_id("message")).to_have_text("")
+
+
 @pytest.fixture
 def open_voting_one_pass_a_minute(kafka_bootstrap: str, tmp_path: Path) -> Iterator[WebStack]:
     """Open voting (ratings without a pass count, each), one pass a minute to an address: a

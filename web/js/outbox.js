@@ -69,10 +69,33 @@ async function sendOne(talkId) {
       }
       keepSending(talkId, { ...held, token, sentAt: Date.now() });
     }
-    const answer = await request("POST", "/ratings", {
+    const post = () => request("POST", "/ratings", {
       body: { talkId, value: held.value },
       headers: { "Idempotency-Key": held.key, ...(token ? { "Voter-Token": token } : {}) },
     });
+    let answer;
+    try {
+      answer = await post();
+    } catch (error) {
+      // A pass the service no longer takes (its signing key replaced), for a rating never sent
+      // under it before this run: one new pass, one more try, as the talk page does. One sent
+      // under it before may have counted: under a new pass it would count again, as another
+      // attendee's, so that one is said unconfirmed (below).
+      const refused = error instanceof ApiError && (error.status === 401 || error.status === 403);
+      if (!(token && refused && !held.sentAt)) throw error;
+      forgetToken();
+      try {
+        token = await voterToken();
+      } catch (passError) {
+        // No new pass now (the event code to give again, a network over its passes): kept,
+        // never sent, for its talk's page or the next try.
+        keepSending(talkId, { value: held.value, key: held.key });
+        putOff(talkId, held.key, passError?.retryAfter);
+        return;
+      }
+      keepSending(talkId, { ...held, token, sentAt: Date.now() });
+      answer = await post();
+    }
     // Said as the attendee's rating only while it is still the one kept: a newer tap (sent by
     // its talk's page meanwhile) stands.
     if (sendingRating(talkId)?.key === held.key) {
