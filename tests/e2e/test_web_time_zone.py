@@ -20,7 +20,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app
-from tests.e2e.test_web_admin import sign_in
+from tests.e2e.test_web_admin import import_file, sign_in
 from tests.e2e.test_web_app import SCREEN, TALK_PAGE, WebStack, an_hour_from
 
 browser, web = test_web_app.browser, test_web_app.web
@@ -282,6 +282,41 @@ def test_a_wall_time_the_venue_s_clocks_skip_is_refused_at_its_field(
     )
 
 
+def test_an_import_reads_a_time_without_a_zone_as_the_venue_s(
+    web: WebStack, organiser: Page
+) -> None:
+    # Given a programme file whose times name no zone, one of them in the hour Berlin skips
+    stem = unique_talk_id()[-6:]
+    skipped = (
+        "id,title,startsAt,endsAt\n"
+        f"naive-{stem},Naive {stem},2026-12-05 10:00,2026-12-05T10:45\n"
+        f"gap-{stem},Gap {stem},2027-03-28T02:30,2027-03-28T03:30\n"
+    )
+    # When the organiser chooses it
+    import_file(organiser, skipped)
+    # Then the hour that does not exist is refused in the command line's words, alone
+    expect(organiser.locator(".import-errors li")).to_have_text(
+        [f"line 3: startsAt 2027-03-28T02:30 does not exist in {VENUE} (its clocks skip that hour)"]
+    )
+    # When they take that line out and choose the file again
+    fixed = skipped.rsplit("\n", 2)[0] + "\n"
+    organiser.get_by_label("Programme file (CSV)").set_input_files(
+        files=[{"name": "programme.csv", "mimeType": "text/csv", "buffer": fixed.encode()}]
+    )
+    expect(organiser.locator("form.card")).to_contain_text("1 to add, 0 to change")
+    expect(organiser.locator("#import-help")).to_contain_text(
+        f"a time without a zone is the venue's, {VENUE}"
+    )
+    organiser.get_by_role("button", name="Import: add 1, change 0").click()
+    web.created.append(f"naive-{stem}")
+    expect(organiser.get_by_test_id("admin-message")).to_have_text(
+        "Imported: 1 added, 0 changed, 0 unchanged."
+    )
+    # Then its times are Berlin's 10:00 and 10:45 (09:00 and 09:45 UTC)
+    saved = web.runtime.request("GET", f"/talks/naive-{stem}").json
+    assert (saved["startsAt"], saved["endsAt"]) == ("2026-12-05T09:00:00Z", "2026-12-05T09:45:00Z")
+
+
 def test_the_results_file_is_named_by_the_venue_s_day(
     web: WebStack, browser: Browser, errors: list[str]
 ) -> None:
@@ -370,5 +405,73 @@ def test_the_page_turns_a_wall_time_into_the_instant_the_time_zone_database_give
         ]
         assert wrong == []
         assert None in expected  # (the skipped hours were asked)
+    finally:
+        context.close()
+
+
+# Start cells of a programme file, read with the venue's zone and without one: (name, the cell,
+# the start the row has with the venue's zone or what is said of it, the same without a zone:
+# None where that is the refusal of a time that names no zone). The command line's import reads
+# them alike.
+VENUE_CELLS = [
+    ("a winter time", "2026-12-05T10:00", "2026-12-05T10:00+01:00", None),
+    ("with a space and seconds", "2026-07-01 10:00:30", "2026-07-01 10:00:30+02:00", None),
+    ("the first of a repeated hour", "2026-10-25T02:30", "2026-10-25T02:30+02:00", None),
+    ("one with its own zone", "2026-12-05T10:00Z", "2026-12-05T10:00Z", "2026-12-05T10:00Z"),
+    (
+        "an hour the clocks skip",
+        "2027-03-28T02:30",
+        f"line 2: startsAt 2027-03-28T02:30 does not exist in {VENUE} (its clocks skip that hour)",
+        None,
+    ),
+    (
+        "a year too early",
+        "1969-12-31T23:30",
+        "line 2: startsAt 1969-12-31T23:30 is not between the years 1970 and 9000",
+        None,
+    ),
+    (
+        "not a time",
+        "2026-02-30T10:00",
+        (
+            said := "line 2: startsAt '2026-02-30T10:00' is not a time the API reads; write it as "
+            "2026-12-02T09:00+01:00 (or 2026-12-02T08:00Z for UTC)"
+        ),
+        said,
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "cell", "venue_s", "none"), VENUE_CELLS)
+def test_the_page_reads_a_time_without_a_zone_as_the_venue_s_wall_time(
+    web: WebStack,
+    browser: Browser,
+    errors: list[str],
+    name: str,
+    cell: str,
+    venue_s: str,
+    none: str | None,
+) -> None:
+    # Given a programme file whose start cell is this
+    text = f"id,title,startsAt\nw,W,{cell}\n"
+    context = device(browser, errors, "en-GB")
+    try:
+        page = context.new_page()
+        page.goto(web.url("/app/"))
+        # When the organisers' page reads it, with the venue's zone and without one
+        read = """async ([text, zone]) => {
+          const m = await import('/app/js/programme-file.js');
+          const { rows, errors } = m.readProgramme(text, zone);
+          return errors.length ? errors[0].message : rows[0].fields.startsAt;
+        }"""
+        # Then with it a time that names no zone is the venue's, refused only where the venue's
+        # clocks skip it (or the API would refuse it anyway)
+        assert page.evaluate(read, [text, VENUE]) == venue_s, name
+        # And without it such a time is refused, as it always was
+        assert page.evaluate(read, [text, None]) == (
+            none
+            or f"line 2: startsAt {cell} names no time zone (write it as {cell}Z for UTC, or with "
+            f"its offset, {cell}+01:00)"
+        ), name
     finally:
         context.close()

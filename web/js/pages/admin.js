@@ -710,7 +710,7 @@ export function adminPage(main) {
           // UTF-16 without a byte-order mark decodes with a NUL after each letter (as the
           // command line reads it).
           if (text.includes("\0")) throw new ProgrammeError(notUtf8);
-          read = readProgramme(text);
+          read = readProgramme(text, venueZone());
           await check();
           show();
         } catch (error) {
@@ -760,7 +760,8 @@ export function adminPage(main) {
         heading,
         h("span", { class: "field" }, h("label", { for: "import-file" }, "Programme file (CSV)"), file),
         h("p", { class: "muted", id: "import-help" },
-          "The columns of the results file: id, title, speakers (separated by ;), track, room, startsAt, endsAt (with a time zone). "
+          "The columns of the results file: id, title, speakers (separated by ;), track, room, startsAt, endsAt "
+          + `(${venueZone() ? `a time without a zone is the venue's, ${venueZone()}` : "with a time zone"}). `
           + "A column the file lacks leaves that field as it is; talks not in the file are left as they are. Nothing changes before you import."),
         preview,
         h("span", { class: "row" }, apply, h("button", { type: "button", class: "quiet", onclick: close }, "Cancel")));
