@@ -1075,7 +1075,9 @@ def test_a_programme_opened_again_whose_first_read_fails_says_when_the_one_shown
     page.goto(web.url(f"/app/?track={quote(track)}"))
     expect(page.locator(".talk-card")).to_have_count(1)
     read_at = page.evaluate(
-        "new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })"
+        "new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) + ' '"
+        " + new Intl.DateTimeFormat([], { timeZoneName: 'short' }).formatToParts(new Date())"
+        ".find((part) => part.type === 'timeZoneName').value"
     )
     # When the attendee goes to the leaderboard and, ten minutes later, back to the programme
     # (which shows the last read at once) while its reads fail
@@ -1084,7 +1086,8 @@ def test_a_programme_opened_again_whose_first_read_fails_says_when_the_one_shown
     test_web_app.run_clock(page, 10, 60_000, 100)
     page.route("**/talks?*", lambda route: route.abort("internetdisconnected"))
     page.go_back()
-    # Then it says the programme shown is the one read at 14:30, not a time it never read
+    # Then it says the programme shown is the one read at 14:30 (in the zone it names), not a
+    # time it never read
     stale = page.get_by_test_id("programme-stale")
     expect(stale).to_contain_text(f"The programme shown was read at {read_at}.")
     expect(page.locator(".talk-card")).to_have_count(1)

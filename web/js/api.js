@@ -1,4 +1,6 @@
 // The API, on the page's own origin. Errors are problem+json: thrown as ApiError.
+import { useTimeZone } from "./zone.js";
+
 export class ApiError extends Error {
   constructor(status, problem, retryAfter) {
     super((problem && (problem.detail || problem.title)) || `HTTP ${status}`);
@@ -34,7 +36,22 @@ export const REQUEST_TIMEOUT_MS = 15_000;
 
 const unreachable = () => new ApiError(0, { title: "The service cannot be reached", detail: "Check your connection; the page retries on its own." });
 
-export async function request(method, path, { body, headers } = {}) {
+// Pages draw times from the API's answers, in the zone config.json names (the venue's): an
+// answer is handed over once the app's first read of that document is done, so that no time is
+// drawn in the device's zone and then changes. That read is made beside the first request, not
+// before it: no page waits a round trip more for it.
+let firstConfig = null;
+
+export async function request(method, path, options) {
+  firstConfig ??= appConfig();
+  try {
+    return await send(method, path, options);
+  } finally {
+    await firstConfig;
+  }
+}
+
+async function send(method, path, { body, headers } = {}) {
   const abort = new AbortController();
   let timer = setTimeout(() => abort.abort(), REQUEST_TIMEOUT_MS);
   let response;
@@ -75,13 +92,17 @@ export async function request(method, path, { body, headers } = {}) {
 export const get = async (path) => (await request("GET", path)).body;
 
 let configPromise = null;
-// /app/config.json: {"live": null | {realtimeUrl, host, apiKey}, "votingPolicy": "open" | "attendee"}
+// /app/config.json: {"live": null | {realtimeUrl, host, apiKey}, "votingPolicy": "open" | "attendee",
+// "timeZone": null | "Europe/Berlin"}; its time zone is taken as it is read (zone.js).
 // A read that failed (a phone on a crowded hall's Wi-Fi) is not kept: the answer says `unknown`
 // and the next call asks again; `fresh` asks again anyway (a live channel that refuses the page).
 export function appConfig({ fresh = false } = {}) {
   if (fresh) configPromise = null;
   if (!configPromise) {
-    configPromise = get("/app/config.json").catch(() => {
+    configPromise = send("GET", "/app/config.json").then(({ body }) => {
+      useTimeZone(body && body.timeZone);
+      return body;
+    }).catch(() => {
       configPromise = null;
       return { live: null, votingPolicy: "open", unknown: true };
     });

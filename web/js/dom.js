@@ -1,3 +1,5 @@
+import { venueZone, wallOf, wallText } from "./zone.js";
+
 // Building DOM nodes without a framework: h("p", {class: "x", onclick: f}, "text", child).
 export function h(tag, props, ...children) {
   const node = document.createElement(tag);
@@ -78,29 +80,45 @@ export function formatAvg(avg) {
   return avg === null || avg === undefined ? "–" : avg.toFixed(2);
 }
 
-// Times in the attendee's own zone, short.
-export function formatTime(iso) {
+// A formatter of times in the venue's zone when the deployment names one, else the device's own
+// (zone.js). The venue's are kept (a programme of 300 talks formats 900 times); the device's are
+// made for each time, as toLocaleTimeString does: a device moved to another zone names the new one.
+const formatters = new Map();
+function formatter(options) {
+  const zone = venueZone();
+  if (!zone) return new Intl.DateTimeFormat([], options);
+  const key = `${zone} ${JSON.stringify(options)}`;
+  if (!formatters.has(key)) formatters.set(key, new Intl.DateTimeFormat([], { ...options, timeZone: zone }));
+  return formatters.get(key);
+}
+
+// Times, short.
+export function formatTime(iso, options = {}) {
   if (!iso) return "";
-  const at = new Date(iso);
-  return at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return formatter({ hour: "2-digit", minute: "2-digit", ...options }).format(new Date(iso));
 }
 
 // The short name of the zone those times are in, at that time ("CET", "GMT+1", "UTC", "EST"):
 // a room PC left on UTC, or a phone on its home zone, shows other hours than the printed
-// programme, and says so.
+// programme unless the venue's zone is configured, and says which hours it shows.
 export function formatZone(iso) {
   if (!iso || Number.isNaN(Date.parse(iso))) return "";
-  // (a formatter per call, as toLocaleTimeString: a device moved to another zone names the new one)
-  const zone = new Intl.DateTimeFormat([], { timeZoneName: "short" }).formatToParts(new Date(iso)).find((part) => part.type === "timeZoneName");
+  const zone = formatter({ timeZoneName: "short" }).formatToParts(new Date(iso)).find((part) => part.type === "timeZoneName");
   return zone ? zone.value : "";
 }
 
+// A time with the name of its zone ("10:00 CET").
+export const formatZoned = (iso, options) => `${formatTime(iso, options)} ${formatZone(iso)}`;
+
+// The day an instant is on where the times are shown (the venue's), as "2026-12-05".
+export const dayOf = (instant) => wallText(wallOf(instant)).slice(0, 10);
+
 // With its year when that is not this one's, or the day is half a year away or more.
 export function formatDay(iso) {
-  if (!iso) return "";
   const at = new Date(iso);
-  const far = at.getFullYear() !== new Date().getFullYear() || Math.abs(at - Date.now()) > 182 * 86_400_000;
-  return at.toLocaleDateString([], { weekday: "short", day: "numeric", month: "short", year: far ? "numeric" : undefined });
+  if (!iso || Number.isNaN(at.getTime())) return "";
+  const far = dayOf(at.getTime()).slice(0, 4) !== dayOf(Date.now()).slice(0, 4) || Math.abs(at - Date.now()) > 182 * 86_400_000;
+  return formatter({ weekday: "short", day: "numeric", month: "short", year: far ? "numeric" : undefined }).format(at);
 }
 
 export function debounce(fn, ms) {

@@ -3,6 +3,7 @@
 // file `talkrate admin import` reads, by the same rules and in the same words (a browser test
 // hands both the same files and compares what they make of them). Read the Python module's
 // docstrings for why each rule is what it is.
+import { instantOf } from "./zone.js";
 
 export const COLUMNS = ["id", "title", "speakers", "track", "room", "startsAt", "endsAt"];
 const RESULT_COLUMNS = ["count", "avg", "1", "2", "3", "4", "5", "rank", "score"];
@@ -279,7 +280,7 @@ function parseTime(text) {
   at.setUTCFullYear(year, month - 1, day);
   at.setUTCHours(hour, minute - offset, second);
   const micros = BigInt((m[7] || "").padEnd(6, "0").slice(0, 6));
-  return { zoned: Boolean(m[8]), utcYear: at.getUTCFullYear(), instant: BigInt(at.getTime()) * 1000n + micros };
+  return { zoned: Boolean(m[8]), utcYear: at.getUTCFullYear(), instant: BigInt(at.getTime()) * 1000n + micros, ms: at.getTime() };
 }
 
 // An RFC 3339 time as microseconds since 1970 (UTC when it names no zone); null for none or junk.
@@ -288,20 +289,41 @@ function instant(value) {
   return parsed ? parsed.instant : null;
 }
 
-// What is wrong with a time the API would not take, or null.
-function timeRefused(name, text) {
-  const parsed = parseTime(text);
-  if (!parsed) {
-    return `${name} ${repr(text)} is not a time the API reads; write it as 2026-12-02T09:00+01:00 (or 2026-12-02T08:00Z for UTC)`;
-  }
-  if (!parsed.zoned) return `${name} ${text} names no time zone (write it as ${text}Z for UTC, or with its offset, ${text}+01:00)`;
-  if (parsed.utcYear < FIRST_YEAR || parsed.utcYear > LAST_YEAR) return `${name} ${text} is not between the years ${FIRST_YEAR} and ${LAST_YEAR}`;
-  return null;
+// "+01:00" of an offset in minutes.
+function offsetText(minutes) {
+  const whole = Math.abs(minutes);
+  return `${minutes < 0 ? "-" : "+"}${String(Math.floor(whole / 60)).padStart(2, "0")}:${String(whole % 60).padStart(2, "0")}`;
 }
 
-function zoned(line, name, text) {
-  const wrong = timeRefused(name, text);
+// A time as the API takes it, { time } (the text, or a wall time of the venue's with the zone's
+// offset then after it: "2026-12-05T10:00+01:00"), or what is wrong with it, { wrong }. A time
+// that names no zone is the venue's wall time when there is one (`zone`: config.json's
+// timeZone), refused when the venue's clocks skip it; without a venue's zone it is refused.
+function timeCell(name, text, zone = null) {
+  const parsed = parseTime(text);
+  if (!parsed) {
+    return { wrong: `${name} ${repr(text)} is not a time the API reads; write it as 2026-12-02T09:00+01:00 (or 2026-12-02T08:00Z for UTC)` };
+  }
+  let time = text;
+  let year = parsed.utcYear;
+  if (!parsed.zoned) {
+    if (!zone) return { wrong: `${name} ${text} names no time zone (write it as ${text}Z for UTC, or with its offset, ${text}+01:00)` };
+    const at = instantOf(parsed.ms, zone); // (parsed.ms: the wall time as UTC would put it)
+    if (at === null) return { wrong: `${name} ${text} does not exist in ${zone} (its clocks skip that hour)` };
+    time = `${text}${offsetText(Math.round((parsed.ms - at) / 60000))}`;
+    year = new Date(at).getUTCFullYear();
+  }
+  if (year < FIRST_YEAR || year > LAST_YEAR) return { wrong: `${name} ${text} is not between the years ${FIRST_YEAR} and ${LAST_YEAR}` };
+  return { time };
+}
+
+const timeRefused = (name, text) => timeCell(name, text).wrong || null;
+
+// The cell's time as the API takes it (see timeCell); a time it would not take is refused.
+function zoned(line, name, text, zone) {
+  const { wrong, time } = timeCell(name, text, zone);
   if (wrong) throw new ProgrammeError(`line ${line}: ${wrong}`, line);
+  return time;
 }
 
 function inOrder(line, starts, ends) {
@@ -334,8 +356,9 @@ function fits(line, fields) {
 // The rows of a programme file's text (a byte-order mark and any line ends taken), each
 // { line, talkId, fields, idFromTitle }, and the refusal of each row that cannot be a talk
 // ({ rows, errors }: the CLI stops at the first; the page lists them all). A file that is not
-// one throws ProgrammeError. A row's fields are the file's columns only (title always).
-export function readProgramme(text) {
+// one throws ProgrammeError. A row's fields are the file's columns only (title always). `zone`:
+// the venue's time zone (config.json's), which a time naming no zone of its own is read in.
+export function readProgramme(text, zone = null) {
   let body = text.replace(/^\uFEFF/, "");
   let header = body.split(/\r\n?|\n/, 1)[0];
   if (/^[{[]/.test(header.replace(EDGES, ""))) {
@@ -409,7 +432,7 @@ export function readProgramme(text) {
       if (names.includes("speakers")) fields.speakers = speakersFromCell(cells.speakers || "");
       for (const name of given) {
         fields[name] = cells[name] || null;
-        if (TIMES.includes(name) && fields[name]) zoned(line, name, fields[name]);
+        if (TIMES.includes(name) && fields[name]) fields[name] = zoned(line, name, fields[name], zone);
       }
       fits(line, fields);
       rows.push({ line, talkId, fields, idFromTitle: !cells.id });

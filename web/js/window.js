@@ -1,6 +1,6 @@
 // When a talk takes ratings (from its start until ratingClosesAt: its end plus the service's
 // grace), by the service's clock. The server decides (409); this spares attendees a vain tap.
-import { formatDay, formatTime, formatZone } from "./dom.js";
+import { formatDay, formatTime, formatZone, formatZoned, dayOf } from "./dom.js";
 
 export const when = (iso) => `${formatDay(iso)} ${formatTime(iso)}`;
 // As attendees read it: with the zone it is in ("Sat 5 Dec 00:30 CET").
@@ -20,10 +20,10 @@ export function ratingWindow(talk, now) {
   const closes = Date.parse(talk.ratingClosesAt);
   if (Number.isFinite(starts) && now < starts) {
     // A screen put up the day before says the day (kept on one line): a time alone reads as today's.
-    const today = new Date(starts).toDateString() === new Date(now).toDateString();
+    const today = dayOf(starts) === dayOf(now); // (the venue's day when it has a zone)
     // (each part kept on one line, the time with its zone: "01:00 PM" broke before its "PM" on a projector)
     const whole = (text) => text.replace(/ /g, "\u00a0");
-    const time = whole(`${formatTime(talk.startsAt)} ${formatZone(talk.startsAt)}`);
+    const time = whole(formatZoned(talk.startsAt));
     const opens = today ? time : `${whole(formatDay(talk.startsAt))} ${time}`;
     return { open: false, unrated: "Not open for rating yet.", caption: `Rating opens ${opens}`, text: `Rating opens when the talk starts, ${zoned(talk.startsAt)}.` };
   }

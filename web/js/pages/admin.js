@@ -1,15 +1,14 @@
 // /app/admin: organisers sign in with their token, add, edit and remove talks, and download the
 // results as CSV. The token stays in this tab only (sessionStorage).
-import { h, fill, setText, plural, formatAvg, formatCount, formatDay, formatTime, arrange, talkHref, isolated, isolatedText, append, quoted } from "../dom.js";
-import { request, allTalks, talkPath, ApiError } from "../api.js";
+import { h, fill, setText, plural, formatAvg, formatCount, formatDay, formatTime, formatZone, formatZoned, dayOf, arrange, talkHref, isolated, isolatedText, append, quoted } from "../dom.js";
+import { request, allTalks, talkPath, appConfig, ApiError } from "../api.js";
+import { venueZone, unknownZone, zoneName, wallOf, wallText, wallTime, instantOf } from "../zone.js";
 import { watchCatalogue } from "../live.js";
 import { errorText, searchBox, searchWords, matchesSearch, shownOf, liveBadge, staleNotice } from "./common.js";
 import { when } from "../window.js";
 import { qrSvg } from "../qr.js";
 
 const TOKEN_KEY = "talkrate.organiser";
-// The form's times are in this browser's zone (datetime-local has none): said under them.
-const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "local time";
 const FIELD_LABELS = { title: "Title", id: "Id", speakers: "Speakers", track: "Track", room: "Room", startsAt: "Starts", endsAt: "Ends" };
 
 // The programme file's rules (the results file, ids from titles, imports): fetched when an
@@ -65,26 +64,34 @@ function listed(names) {
   return names.length < 2 ? names.join("") : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`;
 }
 
+// Its wall time in the venue's zone when the deployment names one, else this device's (zone.js):
+// an organiser in London preparing a Berlin conference types Berlin hours.
 function toLocalInput(iso) {
-  if (!iso) return "";
-  const at = new Date(iso);
-  const local = new Date(at.getTime() - at.getTimezoneOffset() * 60000);
-  return local.toISOString().slice(0, 16);
+  return iso ? wallText(wallOf(Date.parse(iso))) : "";
 }
 
+// The instant of an input's wall time; null when empty, undefined when the venue's clocks skip it.
 function fromLocalInput(value) {
-  return value ? new Date(value).toISOString() : null;
+  if (!value) return null;
+  if (!venueZone()) return new Date(value).toISOString();
+  const [year, month, day, hour, minute, second = 0] = value.split(/[-T:]/).map(Number);
+  const instant = instantOf(wallTime(year, month, day, hour, minute, second));
+  return instant === null ? undefined : new Date(instant).toISOString();
 }
 
-// A talk's times in one cell, its day over its hours ("Wed, Dec 2" over "09:00 AM – 09:45 AM"):
-// two columns of dates took the width the titles need on a laptop.
+// A talk's times in one cell, its day over its hours over their zone ("Wed, Dec 2" over "09:00 AM
+// – 09:45 AM" over "CET"): two columns of dates took the width the titles need on a laptop, and
+// the zone beside the hours took 35 px more of it.
 function timesCell(talk) {
   const { startsAt: starts, endsAt: ends } = talk;
   if (!starts && !ends) return [];
-  if (!starts) return [h("span", { class: "day" }, formatDay(ends)), ` until ${formatTime(ends)}`];
+  const zone = (iso) => [" ", h("span", { class: "zone" }, formatZone(iso))];
+  if (!starts) return [h("span", { class: "day" }, formatDay(ends)), ` until ${formatTime(ends)}`, zone(ends)];
   const sameDay = ends && formatDay(ends) === formatDay(starts);
+  // (the start's zone named beside it when a clock change comes between)
+  const from = ends && formatZone(starts) !== formatZone(ends) ? formatZoned(starts) : formatTime(starts);
   return [h("span", { class: "day" }, formatDay(starts)), " ",
-    h("span", { class: "hours" }, formatTime(starts), ends ? ` – ${sameDay ? formatTime(ends) : when(ends)}` : "")];
+    h("span", { class: "hours" }, from, ends ? ` – ${sameDay ? formatTime(ends) : when(ends)}` : ""), zone(ends || starts)];
 }
 
 export function adminPage(main) {
@@ -182,8 +189,18 @@ export function adminPage(main) {
       draw();
     });
     const count = h("p", { class: "muted", role: "status", "data-testid": "admin-count" });
+    // A venue's zone this browser does not know (older time zone data) leaves every page in this
+    // device's zone: said here, once, as the organisers are who can see to it.
+    const zoneNote = h("p", { class: "notice", "data-testid": "zone-unknown" });
+    appConfig().then(() => {
+      if (unknownZone()) {
+        setText(zoneNote, `The venue's time zone, ${unknownZone()}, is not one this browser knows: `
+          + `times are shown in this device's time zone, ${zoneName()}.`);
+      }
+    });
     fill(main,
       h("h1", {}, "Organisers"),
+      zoneNote,
       h("p", { class: "toolbar" }, add, importButton, download,
         h("a", { href: "/app/admin/qr-codes", class: "toolbar-link" }, "Print every QR code"),
         h("button", { type: "button", class: "quiet", onclick: () => {
@@ -260,7 +277,7 @@ export function adminPage(main) {
           said.add(pair);
           if (parts.length) parts.push("; ");
           parts.push(quoted(talk.title), " overlaps ", quoted(other.title),
-            ` (${when(other.startsAt)}–${formatTime(other.endsAt)})`);
+            ` (${when(other.startsAt)}–${formatZoned(other.endsAt)})`);
         }
       }
       return parts.length ? h("span", { class: "overlap-warning", "data-testid": "overlap-warning" },
@@ -433,11 +450,16 @@ export function adminPage(main) {
       const [room, roomField] = field("talk-room", "Room", { maxlength: 100, value: talk ? talk.room || "" : "" });
       const [starts, startsField] = field("talk-starts", "Starts", { type: "datetime-local", "aria-describedby": "talk-zone", value: talk ? toLocalInput(talk.startsAt) : "" });
       const [ends, endsField] = field("talk-ends", "Ends", { type: "datetime-local", "aria-describedby": "talk-zone", value: talk ? toLocalInput(talk.endsAt) : "" });
-      // An end at or before the start is said at the field, before anything is sent.
+      // A wall time the venue's clocks skip (the hour they go forward), and an end at or before
+      // the start, are said at the field, before anything is sent.
       const checkTimes = () => {
-        const wrong = starts.value && ends.value && fromLocalInput(ends.value) <= fromLocalInput(starts.value);
-        ends.setCustomValidity(wrong ? "The end must be after the start." : "");
-        return !wrong;
+        const skipped = (input, name) => (fromLocalInput(input.value) === undefined
+          ? `${FIELD_LABELS[name]} ${input.value.replace("T", " ")} does not exist in ${zoneName()} (its clocks skip that hour)` : "");
+        const [from, to] = [fromLocalInput(starts.value), fromLocalInput(ends.value)];
+        const said = [skipped(starts, "startsAt"), skipped(ends, "endsAt") || (from && to && to <= from ? "The end must be after the start." : "")];
+        starts.setCustomValidity(said[0]);
+        ends.setCustomValidity(said[1]);
+        return !said[0] && !said[1];
       };
       starts.addEventListener("input", checkTimes);
       ends.addEventListener("input", checkTimes);
@@ -509,7 +531,7 @@ export function adminPage(main) {
         event.preventDefault();
         if (saving) return;
         if (!checkTimes()) {
-          ends.reportValidity();
+          (starts.validationMessage ? starts : ends).reportValidity();
           return;
         }
         const fields = {
@@ -609,7 +631,7 @@ export function adminPage(main) {
       } },
         heading, titleField, idField, speakersField, trackField, roomField,
         h("span", { class: "row two" }, startsField, endsField),
-        h("p", { class: "muted", id: "talk-zone" }, `Times in ${ZONE}, this device's time zone.`),
+        h("p", { class: "muted", id: "talk-zone" }, `Times in ${zoneName()}, ${venueZone() ? "the venue's" : "this device's"} time zone.`),
         buttons);
       showForm(form, buttons);
       heading.focus();
@@ -668,8 +690,7 @@ export function adminPage(main) {
         const chosen = file.files[0];
         if (!chosen) return fill(preview);
         file.value = "";
-        const at = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
-        source = `${chosen.name}, read at ${at}.`;
+        source = `${chosen.name}, read at ${formatZoned(new Date().toISOString(), { second: "2-digit" })}.`;
         fill(preview, h("p", { id: "import-read" }, `Reading ${chosen.name}…`));
         let rules;
         try {
@@ -689,7 +710,7 @@ export function adminPage(main) {
           // UTF-16 without a byte-order mark decodes with a NUL after each letter (as the
           // command line reads it).
           if (text.includes("\0")) throw new ProgrammeError(notUtf8);
-          read = readProgramme(text);
+          read = readProgramme(text, venueZone());
           await check();
           show();
         } catch (error) {
@@ -739,17 +760,14 @@ export function adminPage(main) {
         heading,
         h("span", { class: "field" }, h("label", { for: "import-file" }, "Programme file (CSV)"), file),
         h("p", { class: "muted", id: "import-help" },
-          "The columns of the results file: id, title, speakers (separated by ;), track, room, startsAt, endsAt (with a time zone). "
+          "The columns of the results file: id, title, speakers (separated by ;), track, room, startsAt, endsAt "
+          + `(${venueZone() ? `a time without a zone is the venue's, ${venueZone()}` : "with a time zone"}). `
           + "A column the file lacks leaves that field as it is; talks not in the file are left as they are. Nothing changes before you import."),
         preview,
         h("span", { class: "row" }, apply, h("button", { type: "button", class: "quiet", onclick: close }, "Cancel")));
       showForm(form);
       heading.focus();
     }
-
-    // The organiser's own calendar day (an export just after midnight is today's, not UTC's).
-    const localDate = (at) =>
-      [at.getFullYear(), at.getMonth() + 1, at.getDate()].map((n) => String(n).padStart(2, "0")).join("-");
 
     // A file made in the page, saved as the browser saves a download.
     function save(blob, name) {
@@ -768,8 +786,10 @@ export function adminPage(main) {
         // it; not asked for a programme listed without its ratings (resultsCsv says why).
         const prior = talks.every((talk) => talk.summary) ? (await request("GET", "/leaderboard?limit=1")).body.prior : null;
         const csv = resultsCsv(talks, prior);
-        // A byte-order mark first: spreadsheets opening the file read it as UTF-8 then.
-        save(new Blob(["\uFEFF", csv], { type: "text/csv;charset=utf-8" }), `talkrate-results-${localDate(new Date())}.csv`);
+        // A byte-order mark first: spreadsheets opening the file read it as UTF-8 then. Named by
+        // the venue's day (the organiser's own without one): an export just after midnight is
+        // that day's, not UTC's.
+        save(new Blob(["\uFEFF", csv], { type: "text/csv;charset=utf-8" }), `talkrate-results-${dayOf(Date.now())}.csv`);
       } catch (error) {
         failed(error);
       }

@@ -1,5 +1,5 @@
 // Pieces several pages share.
-import { h, setText, plural, formatCount, debounce } from "../dom.js";
+import { h, setText, plural, formatCount, formatZoned, debounce } from "../dom.js";
 import { gatewayBusy, serviceNow } from "../api.js";
 
 // A small status line saying how fresh the figures are: "Connecting…" until the page was first
@@ -38,8 +38,7 @@ export function staleNotice(what, testId, readAt = 0) {
       return readAt;
     },
     failed(error) {
-      const at = new Date(readAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-      setText(node, `${errorText(error)} The ${what} shown was read at ${at}.`);
+      setText(node, `${errorText(error)} The ${what} shown was read at ${formatZoned(new Date(readAt).toISOString())}.`);
     },
   };
 }

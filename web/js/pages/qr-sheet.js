@@ -4,7 +4,7 @@
 import { h, fill, setText, talkHref, isolated, plural } from "../dom.js";
 import { allTalks } from "../api.js";
 import { qrSvg } from "../qr.js";
-import { when } from "../window.js";
+import { zoned } from "../window.js";
 import { errorText } from "./common.js";
 
 // By start (the order a room's door and a programme follow), talks without times last; then by title.
@@ -16,7 +16,7 @@ function order(a, b) {
 function card(talk) {
   const address = `${location.origin}${talkHref(talk.id)}`;
   const short = address.replace(/^https?:\/\//, "");
-  const schedule = talk.startsAt ? `${when(talk.startsAt)}` : null;
+  const schedule = talk.startsAt ? zoned(talk.startsAt) : null;
   const place = [talk.room, schedule].filter(Boolean);
   return h("li", { class: "qr-card" },
     qrSvg(address, `QR code of ${address}`),

@@ -1,0 +1,477 @@
+"""The venue's time zone (config.json's timeZone, the template's EventTimeZone) in a real
+Chromium: a device far from the venue shows and takes the venue's times, named; without one,
+each device keeps its own; a zone the browser does not know breaks no page.
+
+The fixtures and helpers are test_web_app's; the config is the runtime's own, with its timeZone
+set by a route (no runtime of its own is started for it).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
+
+from tests.builders import unique_talk_id
+from tests.e2e import test_web_app
+from tests.e2e.test_web_admin import import_file, sign_in
+from tests.e2e.test_web_app import SCREEN, TALK_PAGE, WebStack, an_hour_from
+
+browser, web = test_web_app.browser, test_web_app.web
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+DEVICE = "America/Los_Angeles"  # the organiser's laptop and the room PC, far from the venue
+VENUE = "Europe/Berlin"
+# Each zone the times are expected in, with a locale whose short name of it is the one Python's
+# zoneinfo gives ("CET" in en-GB, "PST" in en-US), and how that locale writes a time.
+LOCALES = {VENUE: ("en-GB", "%H:%M"), DEVICE: ("en-US", "%I:%M %p")}
+
+
+def with_time_zone(context: BrowserContext, zone: str | None) -> None:
+    """The runtime's config.json, naming `zone` as the venue's (None: none)."""
+
+    def named(route: Route) -> None:
+        answer = route.fetch()
+        route.fulfill(response=answer, json={**answer.json(), "timeZone": zone})
+
+    context.route("**/app/config.json", named)
+
+
+@pytest.fixture
+def errors() -> Iterator[list[str]]:
+    """The script errors of every page a test opens (see `device`): none is expected."""
+    seen: list[str] = []
+    yield seen
+    assert seen == []
+
+
+def device(browser: Browser, errors: list[str], locale: str, **options: Any) -> BrowserContext:
+    """A browser in DEVICE's zone, its pages' script errors kept in `errors`."""
+    context = browser.new_context(timezone_id=DEVICE, locale=locale, **options)
+    context.on("page", lambda page: page.on("pageerror", lambda error: errors.append(str(error))))
+    return context
+
+
+TALK = timedelta(minutes=30)
+
+
+def days_disagree(now: datetime) -> datetime:
+    """The start of a half-hour talk within two days of `now`, today in one of VENUE and DEVICE
+    and not in the other (and so for ten minutes from now), and over before midnight in both:
+    a day compared or named in the wrong zone shows."""
+
+    def day(at: datetime, zone: str) -> Any:
+        return at.astimezone(ZoneInfo(zone)).date()
+
+    for minutes in range(40, 48 * 60, 10):
+        start = now + timedelta(minutes=minutes)
+        today, later = (
+            {zone: day(start, zone) == day(at, zone) for zone in (VENUE, DEVICE)}
+            for at in (now, now + timedelta(minutes=10))
+        )
+        if (
+            today == later
+            and today[VENUE] != today[DEVICE]
+            and all(day(start + TALK, zone) == day(start, zone) for zone in (VENUE, DEVICE))
+        ):
+            return start
+    raise AssertionError("no such start")  # (there is one every day: the days end 9 h apart)
+
+
+# The zone config.json names, and the zone the pages' times are then in: the venue's; none, and
+# the device's; one the browser does not know, and the device's.
+CONFIGS = [(VENUE, VENUE), (None, DEVICE), ("Mars/Olympus_Mons", DEVICE)]
+
+
+@pytest.mark.parametrize(("configured", "shown"), CONFIGS)
+def test_every_page_shows_its_times_in_the_venue_s_zone_named_whatever_the_device_s(
+    web: WebStack, browser: Browser, errors: list[str], configured: str | None, shown: str
+) -> None:
+    # Given a talk whose start is today in one of the venue's zone and the device's and not in
+    # the other, and a room PC and an organiser's laptop in Los Angeles
+    locale, time_format = LOCALES[shown]
+    start = days_disagree(datetime.now(UTC).replace(second=0, microsecond=0))
+    track = f"Zoned {unique_talk_id()[-6:]}"
+    talk = web.add_talk(
+        title=f"Told in one zone {track}",
+        track=track,
+        startsAt=start.isoformat(),
+        endsAt=(start + TALK).isoformat(),
+    )
+    local_start, local_end = (at.astimezone(ZoneInfo(shown)) for at in (start, start + TALK))
+    starts, ends, zone_name = (
+        local_start.strftime(time_format),
+        local_end.strftime(time_format),
+        local_start.tzname(),
+    )
+    day = local_start.strftime("%a %-d %b" if locale == "en-GB" else "%a, %b %-d")
+    today = local_start.date() == datetime.now(UTC).astimezone(ZoneInfo(shown)).date()
+    context = device(browser, errors, locale, viewport=test_web_app.ROOM)
+    with_time_zone(context, configured)
+    try:
+        page = context.new_page()
+        # When the programme is opened
+        page.goto(web.url(f"/app/?track={quote(track)}"))
+        # Then the talk's card says its day and time in that zone, named
+        expect(page.locator(".talk-card .meta")).to_contain_text(f"{day} {starts} {zone_name}")
+        # And so does the talk's page
+        page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+        expect(page.locator(".meta")).to_contain_text(f"{day} {starts}\u2013{ends} {zone_name}")
+        # And the room screen says when rating opens, with the day only when it is not that
+        # zone's today
+        page.goto(web.url(SCREEN.format(id=talk["id"])))
+        caption = page.get_by_test_id("qr-caption")
+        expect(caption).to_contain_text(f"{starts} {zone_name}".replace(" ", "\u00a0"))
+        said = re.sub(r"[\u00a0\u202f]", " ", caption.text_content() or "")
+        assert said == (
+            f"Rating opens {starts} {zone_name}"
+            if today
+            else f"Rating opens {day} {starts} {zone_name}"
+        )
+        # And the organisers' table shows the talk's times in it, named, and the form says so
+        sign_in(web, page)
+        page.get_by_role("searchbox", name="Search talks").fill(track)
+        expect(page.locator(".admin-talks tbody tr")).to_have_count(1)
+        expect(page.locator(".admin-talks td.when")).to_have_text(
+            re.compile(rf"{re.escape(day)}.* {starts} \u2013 {ends} {zone_name}$")
+        )
+        page.get_by_role("button", name=f"Edit {talk['title']}").click()
+        expect(page.get_by_label("Starts", exact=True)).to_have_value(
+            local_start.strftime("%Y-%m-%dT%H:%M")
+        )
+        whose = "the venue's" if configured == shown else "this device's"
+        expect(page.locator("#talk-zone")).to_have_text(f"Times in {shown}, {whose} time zone.")
+        # And a zone the browser does not know is said once, on the organisers' page only
+        unknown = page.get_by_test_id("zone-unknown")
+        if configured and configured != shown:
+            expect(unknown).to_have_text(
+                f"The venue's time zone, {configured}, is not one this browser knows: times are "
+                f"shown in this device's time zone, {DEVICE}."
+            )
+        else:
+            expect(unknown).to_be_empty()
+    finally:
+        context.close()
+
+
+def test_a_page_draws_no_time_before_it_knows_the_venue_s_zone(
+    web: WebStack, browser: Browser, errors: list[str]
+) -> None:
+    # Given a talk that starts in two hours, and a room PC whose read of config.json is slow,
+    # every caption its room screen ever shows kept
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(hours=2)
+    talk = web.add_talk(title="Drawn once", **an_hour_from(start))
+    context = device(browser, errors, "en-GB", viewport=test_web_app.ROOM)
+    held: list[Route] = []
+    context.route("**/app/config.json", lambda route: held.append(route))
+    context.add_init_script(
+        "window.captions = [];"
+        "new MutationObserver(() => document.querySelectorAll('.qr-caption')"
+        ".forEach((caption) => window.captions.push(caption.textContent)))"
+        ".observe(document, { childList: true, subtree: true, characterData: true });"
+    )
+    try:
+        page = context.new_page()
+        # When the room screen is put up, and the talk is read before the config
+        with page.expect_response(lambda answer: answer.url.endswith(f"/talks/{talk['id']}")):
+            page.goto(web.url(SCREEN.format(id=talk["id"])))
+        assert len(held) == 1
+        # Then the screen waits for it: no title, no time yet
+        expect(page.get_by_role("heading", level=1)).to_have_text("Loading…")
+        expect(page.get_by_test_id("qr-caption")).to_be_empty()
+        # When the config comes, naming the venue's zone
+        answer = held[0].fetch()
+        held[0].fulfill(response=answer, json={**answer.json(), "timeZone": VENUE})
+        # Then the caption says the venue's time, and never said another
+        berlin = start.astimezone(ZoneInfo(VENUE))
+        time_named = f"{berlin:%H:%M} {berlin.tzname()}"
+        expect(page.get_by_test_id("qr-caption")).to_contain_text(time_named.replace(" ", "\u00a0"))
+        captions = [
+            re.sub(r"[\u00a0\u202f]", " ", text) for text in page.evaluate("window.captions")
+        ]
+        drawn = [text for text in captions if text]
+        assert drawn, captions
+        assert all(re.fullmatch(rf"Rating opens (.* )?{time_named}", text) for text in drawn), drawn
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def organiser(web: WebStack, browser: Browser, errors: list[str]) -> Iterator[Page]:
+    """An organiser on a laptop in Los Angeles, signed in, preparing a conference in Berlin."""
+    context = device(browser, errors, "en-GB")
+    with_time_zone(context, VENUE)
+    page = context.new_page()
+    sign_in(web, page)
+    yield page
+    context.close()
+
+
+def test_the_talk_form_takes_the_venue_s_wall_times_the_first_of_a_repeated_hour(
+    web: WebStack, organiser: Page
+) -> None:
+    # Given the form of a new talk on the night Berlin's clocks go back (02:00-03:00 twice)
+    stem = unique_talk_id()[-6:]
+    organiser.get_by_role("button", name="Add a talk").click()
+    expect(organiser.locator("#talk-zone")).to_have_text(
+        f"Times in {VENUE}, the venue's time zone."
+    )
+    # When the organiser types Berlin's 02:30 to 03:30 and adds the talk
+    organiser.get_by_label("Title", exact=True).fill(f"At the clock change {stem}")
+    organiser.get_by_label("Id (in the talk's address)").fill(f"fold-{stem}")
+    organiser.get_by_label("Starts", exact=True).fill("2026-10-25T02:30")
+    organiser.get_by_label("Ends", exact=True).fill("2026-10-25T03:30")
+    organiser.get_by_role("button", name="Add the talk").click()
+    expect(organiser.get_by_test_id("admin-message")).to_contain_text(
+        f"Added “At the clock change {stem}”."
+    )
+    web.created.append(f"fold-{stem}")
+    # Then the API holds the first 02:30 (summer time, 00:30 UTC) and 03:30 winter time
+    saved = web.runtime.request("GET", f"/talks/fold-{stem}").json
+    assert (saved["startsAt"], saved["endsAt"]) == ("2026-10-25T00:30:00Z", "2026-10-25T02:30:00Z")
+    # And the table and the form show them as typed, in Berlin's hours
+    organiser.get_by_role("searchbox", name="Search talks").fill(stem)
+    expect(organiser.locator(".admin-talks tbody tr")).to_have_count(1)
+    expect(organiser.locator(".admin-talks td.when")).to_contain_text("02:30 CEST \u2013 03:30 CET")
+    organiser.get_by_role("button", name=f"Edit At the clock change {stem}").click()
+    expect(organiser.get_by_label("Starts", exact=True)).to_have_value("2026-10-25T02:30")
+    expect(organiser.get_by_label("Ends", exact=True)).to_have_value("2026-10-25T03:30")
+    # When they move it to the evening and save
+    organiser.get_by_label("Starts", exact=True).fill("2026-10-25T19:00")
+    organiser.get_by_label("Ends", exact=True).fill("2026-10-25T20:00")
+    organiser.get_by_role("button", name="Save").click()
+    expect(organiser.get_by_test_id("admin-message")).to_contain_text("Saved")
+    # Then the API holds Berlin's 19:00 (18:00 UTC), not Los Angeles'
+    saved = web.runtime.request("GET", f"/talks/fold-{stem}").json
+    assert (saved["startsAt"], saved["endsAt"]) == ("2026-10-25T18:00:00Z", "2026-10-25T19:00:00Z")
+
+
+def test_a_wall_time_the_venue_s_clocks_skip_is_refused_at_its_field(
+    web: WebStack, organiser: Page
+) -> None:
+    # Given the form of a new talk on the night Berlin's clocks go forward (02:00 is 03:00)
+    stem = unique_talk_id()[-6:]
+    organiser.get_by_role("button", name="Add a talk").click()
+    organiser.get_by_label("Title", exact=True).fill(f"In the gap {stem}")
+    organiser.get_by_label("Id (in the talk's address)").fill(f"gap-{stem}")
+    # When the organiser types 02:30 that night as its start, and tries to add it
+    starts = organiser.get_by_label("Starts", exact=True)
+    starts.fill("2027-03-28T02:30")
+    organiser.get_by_label("Ends", exact=True).fill("2027-03-28T04:00")
+    organiser.get_by_role("button", name="Add the talk").click()
+    # Then the start is refused at its field, saying why, and nothing is sent
+    assert starts.evaluate("(e) => e.validationMessage") == (
+        f"Starts 2027-03-28 02:30 does not exist in {VENUE} (its clocks skip that hour)"
+    )
+    assert web.runtime.request("GET", f"/talks/gap-{stem}").status == 404
+    # When they type 03:30 instead
+    starts.fill("2027-03-28T03:30")
+    organiser.get_by_role("button", name="Add the talk").click()
+    web.created.append(f"gap-{stem}")
+    # Then it is added, at Berlin's summer 03:30
+    expect(organiser.get_by_test_id("admin-message")).to_contain_text(f"Added “In the gap {stem}”.")
+    assert (
+        web.runtime.request("GET", f"/talks/gap-{stem}").json["startsAt"] == "2027-03-28T01:30:00Z"
+    )
+
+
+def test_an_import_reads_a_time_without_a_zone_as_the_venue_s(
+    web: WebStack, organiser: Page
+) -> None:
+    # Given a programme file whose times name no zone, one of them in the hour Berlin skips
+    stem = unique_talk_id()[-6:]
+    skipped = (
+        "id,title,startsAt,endsAt\n"
+        f"naive-{stem},Naive {stem},2026-12-05 10:00,2026-12-05T10:45\n"
+        f"gap-{stem},Gap {stem},2027-03-28T02:30,2027-03-28T03:30\n"
+    )
+    # When the organiser chooses it
+    import_file(organiser, skipped)
+    # Then the hour that does not exist is refused in the command line's words, alone
+    expect(organiser.locator(".import-errors li")).to_have_text(
+        [f"line 3: startsAt 2027-03-28T02:30 does not exist in {VENUE} (its clocks skip that hour)"]
+    )
+    # When they take that line out and choose the file again
+    fixed = skipped.rsplit("\n", 2)[0] + "\n"
+    organiser.get_by_label("Programme file (CSV)").set_input_files(
+        files=[{"name": "programme.csv", "mimeType": "text/csv", "buffer": fixed.encode()}]
+    )
+    expect(organiser.locator("form.card")).to_contain_text("1 to add, 0 to change")
+    expect(organiser.locator("#import-help")).to_contain_text(
+        f"a time without a zone is the venue's, {VENUE}"
+    )
+    organiser.get_by_role("button", name="Import: add 1, change 0").click()
+    web.created.append(f"naive-{stem}")
+    expect(organiser.get_by_test_id("admin-message")).to_have_text(
+        "Imported: 1 added, 0 changed, 0 unchanged."
+    )
+    # Then its times are Berlin's 10:00 and 10:45 (09:00 and 09:45 UTC)
+    saved = web.runtime.request("GET", f"/talks/naive-{stem}").json
+    assert (saved["startsAt"], saved["endsAt"]) == ("2026-12-05T09:00:00Z", "2026-12-05T09:45:00Z")
+
+
+def test_the_results_file_is_named_by_the_venue_s_day(
+    web: WebStack, browser: Browser, errors: list[str]
+) -> None:
+    # Given an organiser in Los Angeles at 20:00 on 4 December, already the 5th in Berlin
+    context = device(browser, errors, "en-GB", accept_downloads=True)
+    with_time_zone(context, VENUE)
+    try:
+        page = context.new_page()
+        page.clock.set_system_time(datetime(2026, 12, 5, 4, 0, tzinfo=UTC))
+        sign_in(web, page)
+        # When they download the results
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download results (CSV)").click()
+        # Then the file carries the venue's day
+        assert download.value.suggested_filename == "talkrate-results-2026-12-05.csv"
+    finally:
+        context.close()
+
+
+# Zones whose clocks change in every way a venue's may: forward and back an hour in either
+# hemisphere, half an hour (Lord Howe), never (Kolkata), and a whole day skipped (Apia, 2011).
+ZONES = [
+    "Europe/Berlin",
+    "America/New_York",
+    "Australia/Sydney",
+    "Australia/Lord_Howe",
+    "Asia/Kolkata",
+    "Pacific/Apia",
+]
+# Days around their changes, every 15 minutes of each: (zone, first day, days)
+DAYS = [
+    ("Europe/Berlin", datetime(2027, 3, 27), 3),
+    ("Europe/Berlin", datetime(2026, 10, 24), 3),
+    ("America/New_York", datetime(2027, 3, 13), 3),
+    ("America/New_York", datetime(2026, 11, 1), 2),
+    ("Australia/Sydney", datetime(2027, 4, 3), 2),
+    ("Australia/Sydney", datetime(2026, 10, 3), 3),
+    ("Australia/Lord_Howe", datetime(2027, 4, 3), 2),
+    ("Australia/Lord_Howe", datetime(2026, 10, 4), 1),
+    ("Asia/Kolkata", datetime(2026, 12, 5), 1),
+    ("Pacific/Apia", datetime(2011, 12, 29), 3),
+]
+
+
+def instant_of(wall: datetime, zone: str) -> str | None:
+    """The instant a wall time is in the zone as Python's zoneinfo says it (the first of two;
+    None for one the clocks skip), in UTC."""
+    at = wall.replace(tzinfo=ZoneInfo(zone))  # (fold=0: the first of a repeated hour)
+    utc = at.astimezone(UTC)
+    if utc.astimezone(ZoneInfo(zone)).replace(tzinfo=None) != wall:
+        return None
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def test_the_page_turns_a_wall_time_into_the_instant_the_time_zone_database_gives(
+    web: WebStack, browser: Browser, errors: list[str]
+) -> None:
+    # Given wall times every 15 minutes around each clock change of these zones
+    walls = [
+        (zone, first + timedelta(minutes=15 * n))
+        for zone, first, days in DAYS
+        for n in range(days * 96)
+    ]
+    context = device(browser, errors, "en-GB")
+    try:
+        page = context.new_page()
+        page.goto(web.url("/app/"))
+        # When the page turns each into an instant in its zone
+        made = page.evaluate(
+            """async (walls) => {
+              const { instantOf, wallTime } = await import('/app/js/zone.js');
+              return walls.map(([zone, text]) => {
+                const [y, mo, d, h, mi] = text.split(/[-T:]/).map(Number);
+                const at = instantOf(wallTime(y, mo, d, h, mi), zone);
+                return at === null ? null : new Date(at).toISOString();
+              });
+            }""",
+            [[zone, f"{wall:%Y-%m-%dT%H:%M}"] for zone, wall in walls],
+        )
+        # Then each is the one zoneinfo gives: the first of a repeated hour, none for a skipped one
+        expected = [instant_of(wall, zone) for zone, wall in walls]
+        wrong = [
+            (z, f"{w:%Y-%m-%d %H:%M}", m, e)
+            for (z, w), m, e in zip(walls, made, expected, strict=True)
+            if m != e
+        ]
+        assert wrong == []
+        assert None in expected  # (the skipped hours were asked)
+    finally:
+        context.close()
+
+
+# Start cells of a programme file, read with the venue's zone and without one: (name, the cell,
+# the start the row has with the venue's zone or what is said of it, the same without a zone:
+# None where that is the refusal of a time that names no zone). The command line's import reads
+# them alike.
+VENUE_CELLS = [
+    ("a winter time", "2026-12-05T10:00", "2026-12-05T10:00+01:00", None),
+    ("with a space and seconds", "2026-07-01 10:00:30", "2026-07-01 10:00:30+02:00", None),
+    ("the first of a repeated hour", "2026-10-25T02:30", "2026-10-25T02:30+02:00", None),
+    ("one with its own zone", "2026-12-05T10:00Z", "2026-12-05T10:00Z", "2026-12-05T10:00Z"),
+    (
+        "an hour the clocks skip",
+        "2027-03-28T02:30",
+        f"line 2: startsAt 2027-03-28T02:30 does not exist in {VENUE} (its clocks skip that hour)",
+        None,
+    ),
+    (
+        "a year too early",
+        "1969-12-31T23:30",
+        "line 2: startsAt 1969-12-31T23:30 is not between the years 1970 and 9000",
+        None,
+    ),
+    (
+        "not a time",
+        "2026-02-30T10:00",
+        (
+            said := "line 2: startsAt '2026-02-30T10:00' is not a time the API reads; write it as "
+            "2026-12-02T09:00+01:00 (or 2026-12-02T08:00Z for UTC)"
+        ),
+        said,
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "cell", "venue_s", "none"), VENUE_CELLS)
+def test_the_page_reads_a_time_without_a_zone_as_the_venue_s_wall_time(
+    web: WebStack,
+    browser: Browser,
+    errors: list[str],
+    name: str,
+    cell: str,
+    venue_s: str,
+    none: str | None,
+) -> None:
+    # Given a programme file whose start cell is this
+    text = f"id,title,startsAt\nw,W,{cell}\n"
+    context = device(browser, errors, "en-GB")
+    try:
+        page = context.new_page()
+        page.goto(web.url("/app/"))
+        # When the organisers' page reads it, with the venue's zone and without one
+        read = """async ([text, zone]) => {
+          const m = await import('/app/js/programme-file.js');
+          const { rows, errors } = m.readProgramme(text, zone);
+          return errors.length ? errors[0].message : rows[0].fields.startsAt;
+        }"""
+        # Then with it a time that names no zone is the venue's, refused only where the venue's
+        # clocks skip it (or the API would refuse it anyway)
+        assert page.evaluate(read, [text, VENUE]) == venue_s, name
+        # And without it such a time is refused, as it always was
+        assert page.evaluate(read, [text, None]) == (
+            none
+            or f"line 2: startsAt {cell} names no time zone (write it as {cell}Z for UTC, or with "
+            f"its offset, {cell}+01:00)"
+        ), name
+    finally:
+        context.close()
