@@ -327,8 +327,8 @@ def names_no_zone(text: str) -> bool:
 
 def in_venue_zone(text: str, zone: ZoneInfo | None) -> str:
     """A time as it is sent: a wall time without a zone as the instant the venue's clocks show
-    it at, RFC 3339 with the venue's offset ("2026-12-05 10:00" in Europe/Berlin is
-    "2026-12-05T10:00:00+01:00"); any other text (one with its zone, no venue zone, one
+    it at: the text with the venue's offset ("2026-12-05 10:00" in Europe/Berlin is
+    "2026-12-05 10:00+01:00", as the organisers' page writes it); any other text (one with its zone, no venue zone, one
     `time_problem` refuses) as it is."""
     parsed = _time(text)
     if zone is None or parsed is None or parsed.tzinfo is not None:
@@ -340,10 +340,13 @@ def in_venue_zone(text: str, zone: ZoneInfo | None) -> str:
     if moment is None:
         return text
     offset = moment.utcoffset()
-    if offset is not None and offset.seconds % 60:
+    if offset is None or offset.seconds % 60:
         # An offset of seconds (Monrovia until 1972) is none RFC 3339 writes: said in UTC
-        moment = moment.astimezone(UTC)
-    return moment.isoformat()
+        return moment.astimezone(UTC).isoformat()
+    # The cell as written with the venue's offset, as the organisers' page sends it
+    minutes = int(offset.total_seconds()) // 60
+    sign, minutes = ("-" if minutes < 0 else "+"), abs(minutes)
+    return f"{text}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def read_rows(source: IO[str], zone: ZoneInfo | None = None) -> list[Row]:

@@ -22,6 +22,7 @@ from tests.builders import unique_talk_id
 from tests.e2e import test_web_app
 from tests.e2e.test_web_admin import import_file, sign_in
 from tests.e2e.test_web_app import SCREEN, TALK_PAGE, WebStack, an_hour_from
+from tests.venue_cells import VENUE_CELLS
 
 browser, web = test_web_app.browser, test_web_app.web
 
@@ -407,39 +408,6 @@ def test_the_page_turns_a_wall_time_into_the_instant_the_time_zone_database_give
         assert None in expected  # (the skipped hours were asked)
     finally:
         context.close()
-
-
-# Start cells of a programme file, read with the venue's zone and without one: (name, the cell,
-# the start the row has with the venue's zone or what is said of it, the same without a zone:
-# None where that is the refusal of a time that names no zone). The command line's import reads
-# them alike.
-VENUE_CELLS = [
-    ("a winter time", "2026-12-05T10:00", "2026-12-05T10:00+01:00", None),
-    ("with a space and seconds", "2026-07-01 10:00:30", "2026-07-01 10:00:30+02:00", None),
-    ("the first of a repeated hour", "2026-10-25T02:30", "2026-10-25T02:30+02:00", None),
-    ("one with its own zone", "2026-12-05T10:00Z", "2026-12-05T10:00Z", "2026-12-05T10:00Z"),
-    (
-        "an hour the clocks skip",
-        "2027-03-28T02:30",
-        f"line 2: startsAt 2027-03-28T02:30 does not exist in {VENUE} (its clocks skip that hour)",
-        None,
-    ),
-    (
-        "a year too early",
-        "1969-12-31T23:30",
-        "line 2: startsAt 1969-12-31T23:30 is not between the years 1970 and 9000",
-        None,
-    ),
-    (
-        "not a time",
-        "2026-02-30T10:00",
-        (
-            said := "line 2: startsAt '2026-02-30T10:00' is not a time the API reads; write it as "
-            "2026-12-02T09:00+01:00 (or 2026-12-02T08:00Z for UTC)"
-        ),
-        said,
-    ),
-]
 
 
 @pytest.mark.parametrize(("name", "cell", "venue_s", "none"), VENUE_CELLS)

@@ -30,6 +30,7 @@ from talkrate_cli.programme import (
     with_ids,
     write_results,
 )
+from tests.venue_cells import VENUE, VENUE_CELLS
 
 pytestmark = pytest.mark.unit
 
@@ -319,12 +320,13 @@ def test_a_time_without_a_zone_is_the_venue_s_wall_time_where_the_deployment_nam
         ),
         berlin,
     )
-    # Then each wall time is sent as the instant Berlin's clocks show it at, with their offset
+    # Then each wall time is sent as written with the offset Berlin's clocks have then (as the
+    # organisers' page sends it)
     # (the first of the two 02:30s of the night the clocks go back); an offset given is kept
     assert [(row.fields["startsAt"], row.fields["endsAt"]) for row in rows] == [
-        ("2026-12-05T10:00:00+01:00", "2026-12-05T10:45:30+01:00"),
-        ("2026-06-01T09:00:00+02:00", "2026-06-01T09:45-04:00"),
-        ("2026-10-25T02:30:00+02:00", "2026-10-25T03:30:00+01:00"),
+        ("2026-12-05 10:00+01:00", "2026-12-05T10:45:30+01:00"),
+        ("2026-06-01T09:00+02:00", "2026-06-01T09:45-04:00"),
+        ("2026-10-25 02:30+02:00", "2026-10-25 03:30+01:00"),
     ]
     # And a talk holding those instants (as the API answers them, in UTC) is unchanged by its row
     assert same_talk(
@@ -854,3 +856,25 @@ def test_every_stored_value_a_row_would_send_is_said_and_the_times_too() -> None
         (2, "track"),
     ]
     assert "speaker 2 holds U+202C POP DIRECTIONAL FORMATTING (character 3)" in str(refused.value)
+
+
+@pytest.mark.parametrize(("name", "cell", "venue_s", "none"), VENUE_CELLS)
+def test_the_command_reads_a_time_without_a_zone_as_the_organisers_page_does(
+    name: str, cell: str, venue_s: str, none: str | None
+) -> None:
+    # Given a programme file whose start cell is this (the organisers' page's test reads the
+    # same cells: tests/e2e/test_web_time_zone.py)
+    def read(zone: ZoneInfo | None) -> str:
+        try:
+            [row] = read_rows(io.StringIO(f"id,title,startsAt\nw,W,{cell}\n"), zone)
+        except CliError as error:
+            return str(error)
+        return str(row.fields["startsAt"])
+
+    # Then with the venue's zone it is sent or refused in the page's words, and without one too
+    assert read(ZoneInfo(VENUE)) == venue_s, name
+    assert read(None) == (
+        none
+        or f"line 2: startsAt {cell} names no time zone (write it as {cell}Z for UTC, or with "
+        f"its offset, {cell}+01:00)"
+    ), name
