@@ -676,24 +676,3 @@ def test_a_rating_is_projected_once_its_batch_reached_the_histogram(
     model.apply(batch)
     assert rating_status(str(event.event_id), store, outbox, model) == "projected"
     assert model.histogram(talk_id).counts["5"] == 1
-
-
-def test_a_recreated_topic_s_record_at_an_old_dead_letter_s_position_is_kept(
-    store: PostgresEventStore, model: RedisReadModel, talk_id: str, topic: str
-) -> None:
-    # Given a record of the topic set aside at offset 1, and the same batch delivered again
-    old = StreamRecord(topic, 0, 1, b"k", b'{"old": "garbage"}')
-    store.record(classify([old]))
-    store.record(classify([old]))
-    # When the topic is deleted and created again, and its new record at offset 1 is malformed
-    # too (before the operator runs `ops topic-recreated`)
-    new = StreamRecord(topic, 0, 1, b"k", b'{"new": "garbage"}')
-    store.record(classify([new]))
-    # Then the new record is kept as a letter of its own (it was dropped as the old one's
-    # redelivery, and could never be redriven), and the old one once
-    letters = [d for d in store.dead_letters() if d["topic"] == topic]
-    assert sorted(d["value"] for d in letters) == [b'{"new": "garbage"}', b'{"old": "garbage"}']
-    # And once the operator retires the old topic's positions, both are listed under its
-    # retired name and can be redriven
-    assert store.retire_topic(topic) >= 2
-    assert not [d for d in store.dead_letters() if d["topic"] == topic]

@@ -60,14 +60,9 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     value        bytea,
     reason       text NOT NULL,
     created_at   timestamptz NOT NULL DEFAULT now(),
-    redriven_at  timestamptz
+    redriven_at  timestamptz,
+    UNIQUE (topic, partition, "offset")
 );
--- One letter per record: a position delivered again with the same value is that record again,
--- while another value there is a record of the topic created again (its offsets begin at 0
--- again), kept beside the old topic's letter until `ops topic-recreated` retires that one.
-ALTER TABLE dead_letters DROP CONSTRAINT IF EXISTS dead_letters_topic_partition_offset_key;
-CREATE UNIQUE INDEX IF NOT EXISTS dead_letters_record
-    ON dead_letters (topic, partition, "offset", md5(COALESCE(value, '\x'::bytea)));
 
 -- The schema files applied so far, by digest (talkrate.adapters.postgres.apply_schema): a
 -- deploy whose file was applied before (unchanged, or an earlier one at a rollback: every

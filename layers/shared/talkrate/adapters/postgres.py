@@ -585,7 +585,7 @@ SELECT event_id::text, topic, partition, "offset" FROM rating_events WHERE event
 _RECORD_DEAD_LETTERS = """
 INSERT INTO dead_letters (topic, partition, "offset", key, value, reason)
 SELECT * FROM unnest(%s::text[], %s::integer[], %s::bigint[], %s::bytea[], %s::bytea[], %s::text[])
-ON CONFLICT (topic, partition, "offset", md5(COALESCE(value, '\\x'::bytea))) DO NOTHING
+ON CONFLICT (topic, partition, "offset") DO NOTHING
 """
 
 
@@ -625,8 +625,7 @@ def _copy_new_events(cursor: Cursor, ratings: list[ProjectedRating]) -> bool:
 
 
 class PostgresEventStore:
-    """EventStore: rating_events (unique by eventId) and dead_letters (unique by position and
-    value: a recreated topic's record at an old letter's position is another letter)."""
+    """EventStore: rating_events (unique by eventId) and dead_letters (unique by position)."""
 
     def __init__(self, database: PostgresDatabase) -> None:
         self._db = database
