@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
@@ -676,3 +677,31 @@ def test_a_rating_is_projected_once_its_batch_reached_the_histogram(
     model.apply(batch)
     assert rating_status(str(event.event_id), store, outbox, model) == "projected"
     assert model.histogram(talk_id).counts["5"] == 1
+
+
+def test_a_letter_another_record_s_letter_holds_the_position_of_is_told(
+    store: PostgresEventStore, topic: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a record of the topic set aside at offset 1, and the same batch delivered again
+    old = StreamRecord(topic, 0, 1, b"k", b'{"old": "garbage"}')
+    store.record(classify([old]))
+    with caplog.at_level(logging.WARNING):
+        store.record(classify([old]))
+    assert "dead letters not stored" not in caplog.text  # a redelivery: the same record
+    # When the topic is deleted and created again, and its new record at offset 1 is malformed
+    # too (before the operator runs `ops topic-recreated`)
+    new = StreamRecord(topic, 0, 1, b"k", b'{"new": "garbage"}')
+    with caplog.at_level(logging.WARNING):
+        store.record(classify([new]))
+    # Then the operator is told where (never what: a record may name a voter), and how to
+    # store it
+    [warning] = [r for r in caplog.records if "dead letters not stored" in r.getMessage()]
+    assert warning.positions == [f"{topic}-0@1"]  # type: ignore[attr-defined]
+    assert "`ops replay` of these positions" in warning.getMessage()
+    assert "garbage" not in caplog.text
+    # And once the old topic's positions are retired, it is stored, as that replay would
+    assert store.retire_topic(topic) == 1
+    store.record(classify([new]))
+    assert [d["value"] for d in store.dead_letters() if d["topic"] == topic] == [
+        b'{"new": "garbage"}'
+    ]

@@ -26,6 +26,7 @@ from talkrate.errors import BackendUnavailable, TalkChanged
 from talkrate.events import Rating, WrittenRecord, unix_ms
 from talkrate.observability import correlated, logger
 from talkrate.projected import (
+    DeadLetter,
     OutboxEntry,
     ProjectedRating,
     ProjectionBatch,
@@ -586,6 +587,14 @@ _RECORD_DEAD_LETTERS = """
 INSERT INTO dead_letters (topic, partition, "offset", key, value, reason)
 SELECT * FROM unnest(%s::text[], %s::integer[], %s::bigint[], %s::bytea[], %s::bytea[], %s::text[])
 ON CONFLICT (topic, partition, "offset") DO NOTHING
+RETURNING partition, "offset"
+"""
+# The letters already stored where a batch's letters were not: a redelivery holds the same
+# record, a topic deleted and created again (its offsets begin at 0 again) another one.
+MAX_POSITIONS_LOGGED = 50  # the positions a warning names at most
+_LETTERS_AT = """
+SELECT partition, "offset", key, value FROM dead_letters
+WHERE topic = %s AND (partition, "offset") IN (SELECT * FROM unnest(%s::integer[], %s::bigint[]))
 """
 
 
@@ -624,6 +633,35 @@ def _copy_new_events(cursor: Cursor, ratings: list[ProjectedRating]) -> bool:
     return True
 
 
+def _tell_letters_held_elsewhere(
+    cursor: Cursor, letters: list[DeadLetter], stored: set[tuple[int, int]]
+) -> None:
+    """Warn of a letter not stored because another record's letter holds its position (the
+    topic deleted and created again before `ops topic-recreated`): it is in Kafka still, and
+    `ops replay` of its position after `ops topic-recreated` stores it. Positions only: a
+    record may name a voter."""
+    for topic in {d.topic for d in letters}:
+        waiting = [d for d in letters if d.topic == topic and (d.partition, d.offset) not in stored]
+        if not waiting:
+            continue
+        cursor.execute(
+            _LETTERS_AT, (topic, [d.partition for d in waiting], [d.offset for d in waiting])
+        )
+        held = {(int(p), int(o)): (_bytes(k), _bytes(v)) for p, o, k, v in cursor.fetchall()}
+        other = [
+            f"{topic}-{d.partition}@{d.offset}"
+            for d in waiting
+            if held.get((d.partition, d.offset), (d.key, d.value)) != (d.key, d.value)
+        ]
+        if other:
+            logger.warning(
+                "dead letters not stored: another record's letter holds their position (the "
+                "topic deleted and created again, or a letter `ops forget-voter` renamed); after "
+                "`ops topic-recreated`, `ops replay` of these positions stores them",
+                extra={"positions": other[:MAX_POSITIONS_LOGGED], "count": len(other)},
+            )
+
+
 class PostgresEventStore:
     """EventStore: rating_events (unique by eventId) and dead_letters (unique by position)."""
 
@@ -651,6 +689,9 @@ class PostgresEventStore:
                         [d.reason for d in letters],
                     ),
                 )
+                stored = {(int(p), int(o)) for p, o in cursor.fetchall()}
+                if len(stored) < len(letters):
+                    _tell_letters_held_elsewhere(cursor, letters, stored)
             if not ratings or _copy_new_events(cursor, ratings):
                 return None  # every event is new: each was first seen where it is now
             # Some event was stored before: a redelivery, or a duplicate from elsewhere.
@@ -1189,6 +1230,11 @@ def _fetch_all(cursor: Cursor, sql: str, args: Any = ()) -> list[tuple[Any, ...]
 
 def _binary(data: bytes | None) -> psycopg2.Binary | None:
     return None if data is None else psycopg2.Binary(data)
+
+
+def _bytes(data: Any) -> bytes | None:
+    """A bytea as PostgreSQL answers it (a memoryview), as bytes."""
+    return None if data is None else bytes(data)
 
 
 def _plain(row: tuple[Any, ...]) -> list[Any]:
