@@ -52,8 +52,13 @@ def parameters(stack: Mapping[str, Any], values: Mapping[str, int]) -> list[dict
 
 def foreign_changes(changes: list[dict[str, Any]], causes: set[str]) -> list[str]:
     """Each change not made by the given parameters alone, said in a line: a replacement, an
-    addition or removal, or a property that changes for another reason (another template or
-    code, which a change of the previous template cannot bring, or a resource's own drift)."""
+    addition or removal, or a property changed for another reason (another template or code,
+    which a change set of the previous template cannot bring, or a resource's own drift).
+
+    CloudFormation describes a property a changed parameter reaches twice: once as a
+    `ParameterReference` naming the parameter, once as a `DirectModification` evaluated
+    `Dynamic` naming nothing (AWS's "Modifying an input parameter value" example). The second
+    is the first's shadow when the same property has the first; alone, it is another change."""
     foreign = []
     for change in changes:
         resource = change.get("ResourceChange", {})
@@ -62,14 +67,28 @@ def foreign_changes(changes: list[dict[str, Any]], causes: set[str]) -> list[str
         if action != "Modify" or resource.get("Replacement") not in (None, "False"):
             foreign.append(f"{name}: {action}, replacement {resource.get('Replacement')}")
             continue
-        for detail in resource.get("Details", []):
+        details = resource.get("Details", [])
+        ours = {
+            _target(d)
+            for d in details
+            if d.get("ChangeSource") == "ParameterReference" and d.get("CausingEntity") in causes
+        }
+        for detail in details:
             source, cause = detail.get("ChangeSource"), detail.get("CausingEntity")
-            if source != "ParameterReference" or cause not in causes:
-                target = detail.get("Target", {}).get("Name") or detail.get("Target", {}).get(
-                    "Attribute"
-                )
-                foreign.append(f"{name}: {target} changed by {source} {cause or ''}".rstrip())
+            if source == "ParameterReference" and cause in causes:
+                continue
+            shadow = source == "DirectModification" and detail.get("Evaluation") == "Dynamic"
+            if shadow and not cause and _target(detail) in ours:
+                continue
+            what = _target(detail)[1] or _target(detail)[0]
+            foreign.append(f"{name}: {what} changed by {source} {cause or ''}".rstrip())
     return foreign
+
+
+def _target(detail: Mapping[str, Any]) -> tuple[str, str]:
+    """What a change's detail changes: the attribute (Properties, Tags…) and its name."""
+    target = detail.get("Target", {})
+    return str(target.get("Attribute", "")), str(target.get("Name", ""))
 
 
 def throttle(

@@ -34,7 +34,7 @@ def _stack() -> dict[str, Any]:
     }
 
 
-def _change(name: str, kind: str, *details: tuple[str, str, str]) -> dict[str, Any]:
+def _change(name: str, kind: str, *details: tuple[str, str, str, str]) -> dict[str, Any]:
     return {
         "Type": "Resource",
         "ResourceChange": {
@@ -44,28 +44,46 @@ def _change(name: str, kind: str, *details: tuple[str, str, str]) -> dict[str, A
             "Replacement": "False",
             "Details": [
                 {
-                    "Target": {"Attribute": "Properties", "Name": prop},
+                    "Target": {
+                        "Attribute": "Properties",
+                        "Name": prop,
+                        "RequiresRecreation": "Never",
+                    },
                     "ChangeSource": source,
-                    "CausingEntity": cause,
-                    "Evaluation": "Static",
+                    "Evaluation": evaluation,
+                    **({"CausingEntity": cause} if cause else {}),
                 }
-                for prop, source, cause in details
+                for prop, source, cause, evaluation in details
             ],
         },
     }
+
+
+def _by_parameter(prop: str, *parameters: str) -> list[tuple[str, str, str, str]]:
+    """A property a changed parameter reaches, as CloudFormation describes it: a Static
+    ParameterReference naming each parameter, and a Dynamic DirectModification naming none (the
+    User Guide's "Modifying an input parameter value" example)."""
+    return [
+        *((prop, "ParameterReference", p, "Static") for p in parameters),
+        (prop, "DirectModification", "", "Dynamic"),
+    ]
 
 
 THROTTLE_ONLY = [
     _change(
         "HttpApiApiGatewayDefaultStage",
         "AWS::ApiGatewayV2::Stage",
-        ("DefaultRouteSettings", "ParameterReference", "ApiThrottleRateLimit"),
-        ("DefaultRouteSettings", "ParameterReference", "ApiThrottleBurstLimit"),
+        *_by_parameter("DefaultRouteSettings", "ApiThrottleRateLimit", "ApiThrottleBurstLimit"),
     ),
     _change(
         "ApiFunction",
         "AWS::Lambda::Function",
-        ("ReservedConcurrentExecutions", "ParameterReference", "ApiReservedConcurrency"),
+        *_by_parameter("ReservedConcurrentExecutions", "ApiReservedConcurrency"),
+    ),
+    _change(
+        "HttpApiThrottledAlarm",
+        "AWS::CloudWatch::Alarm",
+        *_by_parameter("AlarmDescription", "ApiThrottleRateLimit", "ApiThrottleBurstLimit"),
     ),
 ]
 
@@ -119,6 +137,7 @@ def test_the_throttle_is_raised_on_the_previous_template_every_other_parameter_k
         [
             "HttpApiApiGatewayDefaultStage (AWS::ApiGatewayV2::Stage)",
             "ApiFunction (AWS::Lambda::Function)",
+            "HttpApiThrottledAlarm (AWS::CloudWatch::Alarm)",
         ]
     ]
     stubber.assert_no_pending_responses()
@@ -130,12 +149,18 @@ def test_the_throttle_is_raised_on_the_previous_template_every_other_parameter_k
         _change(
             "ProjectorFunction",
             "AWS::Lambda::Function",
-            ("Code", "DirectModification", ""),
+            ("Code", "DirectModification", "", "Static"),
         ),
         _change(
             "ApiFunction",
             "AWS::Lambda::Function",
-            ("Environment", "ParameterReference", "VotingPolicy"),
+            *_by_parameter("Environment", "VotingPolicy"),
+        ),
+        # a Dynamic change of a property no throttle parameter reaches
+        _change(
+            "StatsFunction",
+            "AWS::Lambda::Function",
+            ("Environment", "DirectModification", "", "Dynamic"),
         ),
         {
             "Type": "Resource",
@@ -146,7 +171,7 @@ def test_the_throttle_is_raised_on_the_previous_template_every_other_parameter_k
             },
         },
     ],
-    ids=["code-changed", "another-parameter", "a-version-published"],
+    ids=["code-changed", "another-parameter", "a-shadow-alone", "a-version-published"],
 )
 def test_a_change_set_that_changes_more_than_the_throttle_is_deleted_unexecuted(
     extra: dict[str, Any],
