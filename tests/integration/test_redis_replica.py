@@ -3,6 +3,7 @@ a batch counts only once the replica has it, else it fails and its retry counts 
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -19,7 +20,7 @@ from sam_emulator.serving import free_port
 from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore
 from talkrate.adapters.redis_store import RedisReadModel
 from talkrate.errors import BackendUnavailable
-from talkrate.projection import classify
+from talkrate.projection import classify, project_batch
 from tests.builders import unique_talk_id
 from tests.integration.test_exactly_once import at, voter_event
 
@@ -84,11 +85,39 @@ def test_a_batch_counts_once_the_replica_has_it_and_fails_while_it_cannot(
     # Then the batch fails (Lambda retries it), not acknowledged on the primary alone
     with pytest.raises(BackendUnavailable):
         model.apply(second)
-    # And its retry, once the replica answers again, counts it once
+    # And its retry, once the replica answers again, counts it once (its first try's writes
+    # were applied: the retry finds them so)
     os.kill(replica.pid, signal.SIGCONT)
-    model.apply(second)
+    retried = project_batch([at(topic, 0, 1, voter_event(talk, 5, "v2", 1))], store, model)
+    assert (retried.applied, retried.skipped) == (0, 1)
     assert model.histogram(talk).counts == {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1}
     deadline = time.monotonic() + 5
     while on_replica.histogram(talk).counts["5"] != 1:
         assert time.monotonic() < deadline
         time.sleep(0.05)
+
+
+def test_a_primary_left_without_its_replica_goes_on_saying_so(
+    primary_and_replica: tuple[int, subprocess.Popen[bytes], int],
+    talks_dsn: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    primary_port, replica, _ = primary_and_replica
+    store = PostgresEventStore(PostgresDatabase(talks_dsn))
+    talk, topic = unique_talk_id(), f"t-{uuid.uuid4().hex[:8]}"
+    # Given a primary whose replica is gone for good (after a failover, until one is replaced)
+    replica.terminate()
+    replica.wait(timeout=5)
+    deadline = time.monotonic() + 10
+    while redis.Redis(port=primary_port).info("replication")["connected_slaves"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    model = RedisReadModel(f"redis://127.0.0.1:{primary_port}/0?replicas=1")
+    # When batches come, Then each is applied without waiting for a replica there is not, and
+    # the operator is told the primary has fewer replicas than asked
+    with caplog.at_level(logging.WARNING):
+        for offset in range(3):
+            batch = [at(topic, 0, offset, voter_event(talk, 4, f"v{offset}", offset))]
+            assert project_batch(batch, store, model).applied == 1  # (it failed, at every try)
+    assert model.histogram(talk).counts["4"] == 3
+    assert "fewer replicas than replicas= asks" in caplog.text

@@ -48,6 +48,7 @@ from redis.exceptions import (
 from talkrate.errors import BackendUnavailable, ReadModelRebuilding, RebuildLockLost
 from talkrate.events import Rating
 from talkrate.leaderboard import PRIOR_MEAN, PRIOR_WEIGHT
+from talkrate.observability import logger
 from talkrate.projected import ProjectionBatch, ProjectionResult, ReadModelMemory, ReadModelState
 from talkrate.values import RATING_VALUES, Histogram
 
@@ -82,6 +83,7 @@ BUILT_KEY = "projector/built"
 # projector off (and every other rebuild) that much longer.
 REBUILD_LOCK_SECONDS = 60
 REPLICA_WAIT_MS = 1000  # how long a shard may take to confirm a batch on its replicas
+LIVE_REPLICAS_SECONDS = 10.0  # how long one Redis's count of its replicas is taken as it was
 # How long a batch's call waits for its slot while the cluster moves it (TRYAGAIN: the talk's keys
 # are half moved), trying again every SLOT_MOVE_RETRY_S, before the batch fails.
 SLOT_MOVE_WAIT_S = 10.0
@@ -555,6 +557,7 @@ class RedisReadModel:
         self._client: ReadModelClient | None = None
         parsed = RedisUrl.parse(url)
         self.cluster, self._replicas = parsed.cluster, parsed.replicas
+        self._live, self._replicas_read_at = 0, -LIVE_REPLICAS_SECONDS
         self._sha: dict[str, str] = {}
         self._rebuild_token: str | None = None
         self._node_names: dict[str, str] = {}  # a cluster's node ids -> addresses, when needed
@@ -632,14 +635,36 @@ class RedisReadModel:
 
     def _wait_for_replicas(self) -> None:
         """On one Redis with `replicas=N` (a primary with replicas, failing over to one): the
-        writes so far count only once N replicas have them, else the (idempotent) batch fails
-        and is retried; a failover right after it cannot take the batch with the primary."""
-        if self._replicas and not self.cluster:
-            confirmed = int(self.client.wait(self._replicas, REPLICA_WAIT_MS))
-            if confirmed < self._replicas:
-                raise redis.ConnectionError(
-                    f"the read model's writes reached {confirmed} of {self._replicas} replicas"
+        writes so far count only once the replicas it has, up to N, have them (as a cluster's
+        shard waits for those it has), else the (idempotent) batch fails and is retried; a
+        failover right after it cannot take the batch with the primary while it had a replica.
+        A primary left without replicas (after a failover, until one is replaced) is said in a
+        warning, and its batches go on."""
+        if not self._replicas or self.cluster:
+            return
+        wanted = min(self._replicas, self._live_replicas())
+        if wanted == 0:
+            return
+        confirmed = int(self.client.wait(wanted, REPLICA_WAIT_MS))
+        if confirmed < wanted:
+            raise BackendUnavailable(
+                f"the read model's writes were confirmed by {confirmed} of its {wanted} "
+                f"replicas within {REPLICA_WAIT_MS} ms: the batch is retried"
+            )
+
+    def _live_replicas(self) -> int:
+        """The replicas the primary has now (read at most every LIVE_REPLICAS_SECONDS)."""
+        now = time.monotonic()
+        if now - self._replicas_read_at > LIVE_REPLICAS_SECONDS:
+            live = int(self.client.info("replication").get("connected_slaves", 0))
+            if live < self._replicas:
+                logger.warning(
+                    "the read model's primary has fewer replicas than replicas= asks: batches "
+                    "wait for those it has",
+                    extra={"replicas": live, "asked": self._replicas},
                 )
+            self._live, self._replicas_read_at = live, now
+        return self._live
 
     def _apply_on_cluster(
         self,
