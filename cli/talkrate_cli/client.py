@@ -98,9 +98,18 @@ def talk_path(talk_id: str) -> str:
 class Api:
     """A small client of the talkrate HTTP API."""
 
-    def __init__(self, url: str, admin_token: str | None = None, timeout: float = 15.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        admin_token: str | None = None,
+        timeout: float = 15.0,
+        config_url: str | None = None,
+    ) -> None:
         self.url = check_url(url)
         self._admin_token = admin_token
+        # Where /app/config.json is when the pages are on another origin than the API (a
+        # stack's CloudFront distribution beside its execute-api URL); else the API's own.
+        self._config_url = config_url
         self._http = httpx.Client(
             base_url=self.url, timeout=timeout, headers={"user-agent": USER_AGENT}
         )
@@ -213,7 +222,7 @@ class Api:
         channel may have moved)."""
         if again or not self._page_config_read:
             try:
-                config = self.json("GET", "/app/config.json")
+                config = self.json("GET", self._config_url or "/app/config.json")
                 self._page_config = config if isinstance(config, dict) else None
             except ApiProblem as problem:
                 self._page_config = None if problem.status in (403, 404) else problem

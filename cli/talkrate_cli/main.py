@@ -34,9 +34,11 @@ from talkrate_cli.settings import (
     LOCAL_API,
     VoterTokens,
     admin_token,
-    api_from_stack,
+    api_of,
+    config_of,
     local_data_dir,
     sendable_token,
+    stack_outputs,
 )
 
 
@@ -50,19 +52,26 @@ class Session:
     as_json: bool
     _api: Api | None = field(default=None, repr=False)
     _zone: tuple[ZoneInfo | None] | None = field(default=None, repr=False)
+    # Where the stack's /app/config.json is (its pages' origin, not the API's): --stack only
+    _config_url: str | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
         """The API's URL: --api, else the stack's output, else the local runtime."""
         if self.api_url is None:
-            self.api_url = api_from_stack(self.stack, self.region) if self.stack else LOCAL_API
+            if self.stack:
+                outputs = stack_outputs(self.stack, self.region)
+                self.api_url, self._config_url = api_of(self.stack, outputs), config_of(outputs)
+            else:
+                self.api_url = LOCAL_API
         return self.api_url
 
     @property
     def api(self) -> Api:
         """The API client, made on first use."""
         if self._api is None:
-            self._api = Api(self.url, admin_token(self.url))
+            url = self.url
+            self._api = Api(url, admin_token(url), config_url=self._config_url)
         return self._api
 
     def venue_zone(self) -> ZoneInfo | None:

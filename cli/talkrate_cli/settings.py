@@ -22,6 +22,26 @@ API_OUTPUT_KEYS = ("ApiUrl",)
 
 def api_from_stack(stack: str, region: str | None = None) -> str:
     """The API URL from a CloudFormation stack's outputs (credentials from the usual chain)."""
+    return api_of(stack, stack_outputs(stack, region))
+
+
+def api_of(stack: str, outputs: dict[str, str]) -> str:
+    """The API URL among a stack's outputs."""
+    for key in API_OUTPUT_KEYS:
+        if outputs.get(key):
+            return str(outputs[key])
+    raise CliError(f"stack {stack} has no {' or '.join(API_OUTPUT_KEYS)} output")
+
+
+def config_of(outputs: dict[str, str]) -> str | None:
+    """Where a stack's pages read /app/config.json (its AppUrl: CloudFront, not the API's
+    execute-api URL, which does not serve the app), or None without that output."""
+    app = outputs.get("AppUrl")
+    return f"{app.rstrip('/')}/config.json" if app else None
+
+
+def stack_outputs(stack: str, region: str | None = None) -> dict[str, str]:
+    """A stack's outputs by key."""
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
@@ -38,11 +58,7 @@ def api_from_stack(stack: str, region: str | None = None) -> str:
         ) from None
     except BotoCoreError as error:
         raise CliError(f"stack {stack}: {error}") from None
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in described[0].get("Outputs", [])}
-    for key in API_OUTPUT_KEYS:
-        if outputs.get(key):
-            return str(outputs[key])
-    raise CliError(f"stack {stack} has no {' or '.join(API_OUTPUT_KEYS)} output")
+    return {o["OutputKey"]: o["OutputValue"] for o in described[0].get("Outputs", [])}
 
 
 def is_loopback(url: str) -> bool:

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from talkrate_cli.main import main
 from tests.loopback import LoopbackServer, StandInHandler
@@ -456,3 +458,38 @@ def test_the_results_export_is_as_it_was_whatever_the_venue_s_zone(
     # And both files are the same, byte for byte, their times the API's
     assert files[0].read_bytes() == files[1].read_bytes()
     assert b"2026-12-05T09:00:00Z,2026-12-05T09:45:00Z" in files[0].read_bytes()
+
+
+def test_a_stack_s_venue_zone_is_read_where_its_pages_are(
+    machine_in_new_york: None,
+    served: list[VenueApi],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a deployed stack: its API (the execute-api URL, ApiUrl) does not serve the app,
+    # whose config.json, naming Berlin, is on its CloudFront distribution (AppUrl)
+    api, pages = venue(served, None, KEYNOTE), venue(served, BERLIN)
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        template = {
+            "Resources": {"Handle": {"Type": "AWS::SNS::Topic"}},
+            "Outputs": {
+                "ApiUrl": {"Value": api.url},
+                "AppUrl": {"Value": f"{pages.url}/app/"},
+            },
+        }
+        boto3.client("cloudformation").create_stack(
+            StackName="talkrate-prod", TemplateBody=json.dumps(template)
+        )
+        # When the programme is shown with --stack
+        status = main(["--stack", "talkrate-prod", "talks"])
+    table = capsys.readouterr().out
+    # Then its times are Berlin's (the API's 404 for config.json left them in New York's)
+    assert status == 0
+    assert "when (CET)" in table
+    assert (api.config_reads, pages.config_reads) == (0, 1)
