@@ -439,3 +439,26 @@ def test_a_voter_id_needs_to_be_said_expired(
         "deadLetters": 0,
         "rebuildNeeded": False,
     }
+
+
+def test_a_voter_whose_ratings_are_of_a_retired_topic_is_forgotten(
+    backends: tuple[PostgresEventStore, RedisReadModel],
+    redis_client: ReadModelClient,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store, model = backends
+    talk = unique_talk_id()
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    attendee, voter = token(expired_ago=timedelta(hours=2))
+    # Given an attendee's counted rating of a topic since created again, its positions retired
+    # and its offsets forgotten, as the local runtime does at a new broker (no rebuild)
+    counted(backends, topic, 0, voter_event(talk, 4, voter, 0))
+    store.retire_topic(topic)
+    model.forget_offsets(topic)
+    # When they are forgotten, Then it is done (the retired position, which no projector is
+    # delivered again, is not a rating waiting to be counted)
+    status, done, err = forget(attendee, capsys=capsys)
+    assert status == 0, err
+    assert done["rebuildNeeded"] is False
+    assert model.histogram(talk).counts["4"] == 1
+    redis_client.delete(histogram_key(talk), votes_key(talk))

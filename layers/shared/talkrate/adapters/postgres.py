@@ -860,11 +860,14 @@ class PostgresEventStore:
 
     def positions_of_voter(self, voter_id: str) -> list[tuple[str, str, int]]:
         """Each stored rating of the voter as (talk, "topic-partition", offset): where it was
-        first projected from, which the read model's applied offsets tell counted or not."""
+        first projected from, which the read model's applied offsets tell counted or not. A
+        retired topic's are left out: no projector is delivered them again (a Kafka topic's
+        name holds no space, so no topic is named as a retired one)."""
         rows = self._db.run(
             lambda cursor: _fetch_all(
                 cursor,
-                'SELECT talk_id, topic, partition, "offset" FROM rating_events WHERE voter_id = %s',
+                'SELECT talk_id, topic, partition, "offset" FROM rating_events '
+                "WHERE voter_id = %s AND position(' (retired ' IN topic) = 0",
                 (voter_id,),
             )
         )
