@@ -23,7 +23,6 @@ import mimetypes
 import re
 import sys
 import time
-import zoneinfo
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -73,13 +72,13 @@ def checked_time_zone(zone: str | None) -> str | None:
     the publish stops before anything is sent, saying why."""
     if not zone:
         return None
-    try:
-        zoneinfo.ZoneInfo(zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    from talkrate.time_zones import time_zone
+
+    if time_zone(zone) is None:
         raise SystemExit(
             f"the time zone {zone!r} is not one the IANA database names (Europe/Berlin, "
             "America/New_York): nothing was published"
-        ) from None
+        )
     return zone
 
 

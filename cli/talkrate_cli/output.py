@@ -113,14 +113,13 @@ def venue_zone(config: Mapping[str, Any] | None) -> zoneinfo.ZoneInfo | None:
     where there is no config): this machine's own, as before the setting. A name this machine's
     time zone database lacks is said in a warning line on stderr, and the machine's zone used
     (the times stay right, named by the zone they are in)."""
+    from talkrate.time_zones import time_zone
+
     name = (config or {}).get("timeZone")
     if name is None or name == "":
         return None
-    try:
-        if isinstance(name, str):
-            return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        pass
+    if isinstance(name, str) and (zone := time_zone(name)) is not None:
+        return zone
     errors.print(
         f"talkrate: warning: the venue's time zone {name!r} is not in this "
         f"machine's time zone database (update tzdata): times are in this machine's, "

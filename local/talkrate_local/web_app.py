@@ -8,13 +8,13 @@ On AWS the same document is written to the bucket by the publish command, from t
 from __future__ import annotations
 
 import json
-import zoneinfo
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
 from sam_emulator.events.static import StaticSite
 from sam_emulator.serving import host_name
+from talkrate.time_zones import time_zone
 from talkrate_local.embedded import ServiceError
 
 APP_PREFIX: Final = "/app"
@@ -52,13 +52,11 @@ def event_time_zone(parameters: Mapping[str, Any]) -> str | None:
     zone = parameters.get("EventTimeZone")
     if not isinstance(zone, str) or not zone:
         return None
-    try:
-        zoneinfo.ZoneInfo(zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    if time_zone(zone) is None:
         raise ServiceError(
             f"EventTimeZone {zone!r} is not a time zone: name the venue's as the IANA database "
             "does (Europe/Berlin, America/New_York), or leave it empty for each device's own"
-        ) from None
+        )
     return zone
 
 

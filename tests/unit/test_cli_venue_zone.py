@@ -253,18 +253,23 @@ def test_the_machine_s_zone_is_used_where_the_deployment_names_none_or_cannot_sa
         assert api.config_reads == 1
 
 
+@pytest.mark.parametrize("name", ["Europe/Berln", "localtime", "Factory"])
 def test_a_zone_this_machine_does_not_know_is_said_once_and_the_machine_s_used(
-    machine_in_new_york: None, served: list[VenueApi], capsys: pytest.CaptureFixture[str]
+    machine_in_new_york: None,
+    served: list[VenueApi],
+    capsys: pytest.CaptureFixture[str],
+    name: str,
 ) -> None:
-    # Given a deployment naming a zone this machine's time zone database lacks
-    api = venue(served, {**BERLIN, "timeZone": "Europe/Berln"}, KEYNOTE)
+    # Given a deployment naming a zone this machine's time zone database lacks (or a name its
+    # files hold that is no zone: localtime would be each machine's own)
+    api = venue(served, {**BERLIN, "timeZone": name}, KEYNOTE)
     # When a talk is shown
     status, view, err = run(api, capsys, "show", "keynote")
     # Then it is, in the machine's zone, with one warning line naming the venue's
     assert status == 0
     assert "2026-12-05 04:00\N{EN DASH}04:45" in view
     [warning] = err
-    assert warning.startswith("talkrate: warning: the venue's time zone 'Europe/Berln' is not")
+    assert warning.startswith(f"talkrate: warning: the venue's time zone {name!r} is not")
     assert warning.endswith("times are in this machine's, EST")
 
 

@@ -164,7 +164,9 @@ def test_the_venue_s_time_zone_is_named_in_the_config(
     assert json.loads(config["Body"].read())["timeZone"] == "Europe/Berlin"
 
 
-@pytest.mark.parametrize("zone", ["Europe/Berln", "CET+1", "../etc/passwd"])
+@pytest.mark.parametrize(
+    "zone", ["Europe/Berln", "CET+1", "../etc/passwd", "localtime", "posixrules", "Factory"]
+)
 def test_a_time_zone_that_is_none_publishes_nothing(
     aws: tuple[Any, Any, dict[str, str]], tmp_path: Path, zone: str
 ) -> None:

@@ -129,7 +129,7 @@ def test_the_config_names_the_venue_s_time_zone_and_a_zone_that_is_none_stops_th
     assert json.loads(site.respond("GET", "/app/config.json").body)["timeZone"] == (
         "America/New_York"
     )
-    for zone in ("America/New_Yrok", "EST+5", "../../etc/passwd"):
+    for zone in ("America/New_Yrok", "EST+5", "../../etc/passwd", "localtime", "Factory"):
         with pytest.raises(ServiceError, match="is not a time zone") as refused:
             event_time_zone({"EventTimeZone": zone})
         assert repr(zone) in str(refused.value)
