@@ -324,11 +324,11 @@ def test_a_report_carrying_records_kafka_never_held_is_refused_and_skips_nothing
     assert counted() == 4
 
 
-def test_a_rebuild_from_an_event_store_without_the_read_model_s_talks_is_refused(
-    configure: Callable[..., None], talk: str, topic: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # Given a read model (a deployment's) counting three ratings of a talk, projected from the
-    # suite's event store
+def a_deployment_s_read_model(
+    configure: Callable[..., None], talk: str, topic: str
+) -> RedisReadModel:
+    """A read model of its own (a deployment's), counting three ratings of the talk projected
+    from the suite's event store; RATINGS_CONNECTION names it."""
     redis.Redis.from_url(ELSEWHERE_RATINGS).flushdb()
     configure(RATINGS_CONNECTION=ELSEWHERE_RATINGS)
     events = [RatingSubmitted.new(talk, 4) for _ in range(3)]
@@ -337,6 +337,15 @@ def test_a_rebuild_from_an_event_store_without_the_read_model_s_talks_is_refused
     )
     model = RedisReadModel(ELSEWHERE_RATINGS)
     assert model.histogram(talk).total == 3
+    return model
+
+
+def test_a_rebuild_from_an_event_store_without_the_read_model_s_talks_is_refused(
+    configure: Callable[..., None], talk: str, topic: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a read model (a deployment's) counting three ratings of a talk, projected from the
+    # suite's event store
+    model = a_deployment_s_read_model(configure, talk, topic)
     # When the operator rebuilds it with TALKS_CONNECTION naming another event store (one that
     # holds none of its talks' ratings: a local default left in place)
     recreate(ELSEWHERE_TALKS)
@@ -373,16 +382,9 @@ def test_a_recreated_topic_or_a_replay_with_another_event_store_changes_nothing(
 ) -> None:
     # Given a read model (a deployment's) counting three ratings of a talk, projected from the
     # suite's event store, and a fourth rating on the topic that the replay would read
-    redis.Redis.from_url(ELSEWHERE_RATINGS).flushdb()
-    configure(RATINGS_CONNECTION=ELSEWHERE_RATINGS)
-    events = [RatingSubmitted.new(talk, 4) for _ in range(3)]
-    load_function("projector")(
-        kafka_event(ratings_batch(topic, 0, 0, events)), LambdaContextStub("projector")
-    )
+    model = a_deployment_s_read_model(configure, talk, topic)
     [offset] = published(kafka_bootstrap, topic, [RatingSubmitted.new(talk, 2)])
-    model = RedisReadModel(ELSEWHERE_RATINGS)
     applied = model.client.hgetall("projector/offsets")
-    assert model.histogram(talk).total == 3
     # When the operator, with TALKS_CONNECTION naming another event store (a local default
     # left in place), says the topic was recreated, then replays a span of it
     recreate(ELSEWHERE_TALKS)
