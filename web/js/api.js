@@ -12,6 +12,9 @@ export class ApiError extends Error {
 
 // API Gateway's own throttle (a crowd at a keynote's end): a 429 that is not the API's problem
 // document. No function saw the request, so it is safe to send again, and it is nobody's limit.
+// The service's refusal of who is asking: a voter token it does not take (expired, revoked, its
+// signing key replaced), or an organiser token.
+export const credentialRefused = (error) => error instanceof ApiError && (error.status === 401 || error.status === 403);
 export const gatewayBusy = (error) => error instanceof ApiError && error.status === 429 && !error.problem.title && !error.problem.detail;
 
 // The service's clock. A phone's or a room PC's clock may be wrong by minutes or days, so every

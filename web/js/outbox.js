@@ -3,7 +3,7 @@
 // programme, or closed the tab, still has it counted. Each goes with its Idempotency-Key and its
 // voter token, so a send that also happens elsewhere (another tab, the talk's page) counts once.
 // The talk page sends its own talk's (it says how it goes): it claims the talk while open.
-import { request, ApiError, gatewayBusy, appConfig } from "./api.js";
+import { request, ApiError, gatewayBusy, appConfig, credentialRefused } from "./api.js";
 import { keptTalks, sendingRating, keepSending, safeToResend, rememberRating, noteRefused, voterToken, forgetToken, TooManyVoters } from "./voter.js";
 
 const claimed = new Set();
@@ -81,8 +81,7 @@ async function sendOne(talkId) {
       // under it before this run: one new pass, one more try, as the talk page does. One sent
       // under it before may have counted: under a new pass it would count again, as another
       // attendee's, so that one is said unconfirmed (below).
-      const refused = error instanceof ApiError && (error.status === 401 || error.status === 403);
-      if (!(token && refused && !held.sentAt)) throw error;
+      if (!(token && credentialRefused(error) && !held.sentAt)) throw error;
       forgetToken();
       try {
         token = await voterToken();
@@ -109,7 +108,7 @@ async function sendOne(talkId) {
     }
     // Refused (closed, gone, over a limit, a pass refused): dropped, then noted, said on its
     // talk's page (one open in another tab hears the note).
-    const passRefused = token && error instanceof ApiError && (error.status === 401 || error.status === 403);
+    const passRefused = token && credentialRefused(error);
     if (passRefused) forgetToken();
     if (sendingRating(talkId)?.key === held.key) keepSending(talkId, null);
     const { status = 0, problem = {}, retryAfter = null } = error instanceof ApiError ? error : {};

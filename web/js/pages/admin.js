@@ -1,7 +1,7 @@
 // /app/admin: organisers sign in with their token, add, edit and remove talks, and download the
 // results as CSV. The token stays in this tab only (sessionStorage).
 import { h, fill, setText, plural, formatAvg, formatCount, formatDay, formatTime, formatZone, formatZoned, dayOf, arrange, talkHref, isolated, isolatedText, append, quoted } from "../dom.js";
-import { request, allTalks, talkPath, appConfig, ApiError } from "../api.js";
+import { request, allTalks, talkPath, appConfig, ApiError, credentialRefused } from "../api.js";
 import { venueZone, unknownZone, zoneName, wallOf, wallText, wallTime, instantOf } from "../zone.js";
 import { watchCatalogue } from "../live.js";
 import { errorText, searchBox, searchWords, matchesSearch, shownOf, liveBadge, staleNotice } from "./common.js";
@@ -125,7 +125,7 @@ export function adminPage(main) {
         manage({ focus: true });
       } catch (error) {
         token = null;
-        setText(message, error instanceof ApiError && (error.status === 401 || error.status === 403)
+        setText(message, credentialRefused(error)
           ? "That organiser token is not right."
           : errorText(error));
         input.focus();
@@ -402,7 +402,7 @@ export function adminPage(main) {
 
     // `onFields`: the open form's, told each field a refusal names with what is wrong with it.
     function failed(error, onFields = null) {
-      if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
+      if (credentialRefused(error)) {
         storeToken(null);
         token = null;
         signIn({ focus: true });
@@ -745,7 +745,7 @@ export function adminPage(main) {
             await request("PUT", talkPath(row.talkId), { body: (await programmeFile()).importBody(row, row.current), headers });
             done[row.current ? "changed" : "added"] += 1;
           } catch (error) {
-            if (error instanceof ApiError && (error.status === 401 || error.status === 403)) return failed(error);
+            if (credentialRefused(error)) return failed(error);
             refused.push(`line ${row.line} (${row.talkId}): ${error instanceof ApiError && error.status === 412
               ? "changed by someone else meanwhile; choose the file again to import it over their change" : errorText(error)}`);
           }

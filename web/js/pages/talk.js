@@ -1,6 +1,6 @@
 // /app/talks/<talkId>: rate the talk (1 to 5, changeable), and its live histogram.
 import { h, fill, setText, formatTime, formatZone, talkHref, debounce, isolated, isolatedText } from "../dom.js";
-import { request, get, talkPath, appConfig, ApiError, serviceNow } from "../api.js";
+import { request, get, talkPath, appConfig, ApiError, serviceNow, credentialRefused } from "../api.js";
 import { watchTalk, newestShown } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { voterToken, forgetToken, forgetExpired, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating, sendingRating, keepSending, safeToResend, takeRefused } from "../voter.js";
@@ -398,7 +398,7 @@ export function talkPage(main, talkId) {
         // An expired or revoked pass: one new pass, one more try. Not for a rating sent under the
         // refused pass before this run (a reload, the network's return): that send may have
         // counted, and under a new pass it would count again, as another attendee.
-        if (!(token && error instanceof ApiError && (error.status === 401 || error.status === 403))) throw error;
+        if (!(token && credentialRefused(error))) throw error;
         forgetToken();
         if (held?.token) throw new PassRefusedAfterSending();
         token = undefined; // refused, so not counted: a pass still to ask for if none comes now
