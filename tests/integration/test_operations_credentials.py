@@ -103,6 +103,9 @@ def test_no_piece_of_a_password_is_said_however_it_is_written(
     with pytest.raises(BackendUnavailable) as raised:
         PostgresDatabase(dsn).run(lambda cursor: cursor.execute("SELECT 1"))
     told = f"{said}\n{raised.value}\n{raised.value.__cause__!r}\n{raised.value.__context__!r}"
+    # (the read model's address, which the command names, is not the password's string: its
+    # port, a free one, once held "29/" of "2929/Qx7zK9")
+    told = re.sub(r"redis://\S+", "redis://…", told)
     # Then it fails in one line saying why, and no three characters of the password are in it
     assert status == 1
     assert "PostgreSQL" in said, said
