@@ -204,6 +204,76 @@ def test_a_page_draws_no_time_before_it_knows_the_venue_s_zone(
         context.close()
 
 
+def test_a_config_that_hangs_leaves_the_device_s_zone_within_seconds(
+    web: WebStack, browser: Browser, errors: list[str]
+) -> None:
+    # Given a talk that starts in two hours, and a room PC whose config.json never comes (a
+    # captive portal, a hall's Wi-Fi half out)
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(hours=2)
+    talk = web.add_talk(title="Never configured", **an_hour_from(start))
+    context = device(browser, errors, "en-GB", viewport=test_web_app.ROOM)
+    held: list[Route] = []
+    context.route("**/app/config.json", lambda route: held.append(route))
+    try:
+        page = context.new_page()
+        # When the room screen is put up
+        page.goto(web.url(SCREEN.format(id=talk["id"])))
+        # Then it shows its talk within seconds (it was blank for the read's whole 15 s), its
+        # time in the device's zone, named
+        expect(page.get_by_role("heading", level=1)).to_have_text(talk["title"], timeout=12_000)
+        there = start.astimezone(ZoneInfo(DEVICE))  # (en-GB names Los Angeles' zone GMT-8)
+        expect(page.get_by_test_id("qr-caption")).to_contain_text(f"{there:%H:%M}\u00a0GMT-")
+        assert held
+    finally:
+        context.close()
+
+
+def test_a_config_read_late_changes_no_zone_under_an_open_form(
+    web: WebStack, browser: Browser, errors: list[str]
+) -> None:
+    # Given a talk, and an organiser in Los Angeles whose first read of config.json fails
+    # (a Wi-Fi blip) while later ones name Berlin (the live channel reads it again)
+    talk = web.add_talk(
+        title=f"Kept where it was {unique_talk_id()[-6:]}",
+        **an_hour_from(datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=2)),
+    )
+    before = web.runtime.request("GET", f"/talks/{talk['id']}").json
+    context = device(browser, errors, "en-GB")
+    reads: list[str] = []
+
+    def first_fails(route: Route) -> None:
+        reads.append(route.request.url)
+        if len(reads) == 1:
+            route.fulfill(status=503, json={"title": "Unavailable"})
+            return
+        answer = route.fetch()
+        route.fulfill(response=answer, json={**answer.json(), "timeZone": VENUE})
+
+    context.route("**/app/config.json", first_fails)
+    try:
+        page = context.new_page()
+        sign_in(web, page)
+        page.get_by_role("searchbox", name="Search talks").fill(talk["title"])
+        page.get_by_role("button", name=f"Edit {talk['title']}").click()
+        expect(page.locator("#talk-zone")).to_have_text(
+            f"Times in {DEVICE}, this device's time zone."
+        )
+        # When the config is read again, naming the venue's zone, and they save untouched
+        deadline = datetime.now(UTC) + timedelta(seconds=20)
+        while len(reads) < 2:
+            assert datetime.now(UTC) < deadline, reads
+            page.wait_for_timeout(200)
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_test_id("admin-message")).to_contain_text("Saved")
+        # Then the talk is where it was (its Los Angeles wall times were read as Berlin's, 9 h
+        # off), and the page stays in one zone
+        after = web.runtime.request("GET", f"/talks/{talk['id']}").json
+        assert (after["startsAt"], after["endsAt"]) == (before["startsAt"], before["endsAt"])
+        expect(page.locator(".admin-talks td.when").first).not_to_contain_text("CET")
+    finally:
+        context.close()
+
+
 @pytest.fixture
 def organiser(web: WebStack, browser: Browser, errors: list[str]) -> Iterator[Page]:
     """An organiser on a laptop in Los Angeles, signed in, preparing a conference in Berlin."""
@@ -252,6 +322,33 @@ def test_the_talk_form_takes_the_venue_s_wall_times_the_first_of_a_repeated_hour
     # Then the API holds Berlin's 19:00 (18:00 UTC), not Los Angeles'
     saved = web.runtime.request("GET", f"/talks/fold-{stem}").json
     assert (saved["startsAt"], saved["endsAt"]) == ("2026-10-25T18:00:00Z", "2026-10-25T19:00:00Z")
+
+
+def test_a_talk_over_the_repeated_hour_is_saved_with_its_times_untouched(
+    web: WebStack, organiser: Page
+) -> None:
+    # Given a talk from 02:45 summer time to 02:15 winter time the night Berlin's clocks go back
+    stem = unique_talk_id()[-6:]
+    talk = web.add_talk(
+        title=f"Across the change {stem}",
+        startsAt="2026-10-25T00:45:00Z",
+        endsAt="2026-10-25T01:15:00Z",
+    )
+    # When an organiser changes its title only
+    organiser.get_by_role("searchbox", name="Search talks").fill(stem)
+    organiser.get_by_role("button", name=f"Edit Across the change {stem}").click()
+    expect(organiser.get_by_label("Ends", exact=True)).to_have_value("2026-10-25T02:15")
+    organiser.get_by_label("Title", exact=True).fill(f"Across the clock change {stem}")
+    organiser.get_by_role("button", name="Save").click()
+    # Then it is saved, its times as they were (the end's 02:15 was read as the first one,
+    # before the start: "The end must be after the start.", and nothing could be saved)
+    expect(organiser.get_by_test_id("admin-message")).to_contain_text("Saved")
+    saved = web.runtime.request("GET", f"/talks/{talk['id']}").json
+    assert (saved["title"], saved["startsAt"], saved["endsAt"]) == (
+        f"Across the clock change {stem}",
+        "2026-10-25T00:45:00Z",
+        "2026-10-25T01:15:00Z",
+    )
 
 
 def test_a_wall_time_the_venue_s_clocks_skip_is_refused_at_its_field(

@@ -1,5 +1,5 @@
 // The API, on the page's own origin. Errors are problem+json: thrown as ApiError.
-import { useTimeZone } from "./zone.js";
+import { useTimeZone, useDeviceZone, zoneDecided } from "./zone.js";
 
 export class ApiError extends Error {
   constructor(status, problem, retryAfter) {
@@ -40,17 +40,36 @@ export const REQUEST_TIMEOUT_MS = 15_000;
 const unreachable = () => new ApiError(0, { title: "The service cannot be reached", detail: "Check your connection; the page retries on its own." });
 
 // Pages draw times from the API's answers, in the zone config.json names (the venue's): an
-// answer is handed over once the app's first read of that document is done, so that no time is
-// drawn in the device's zone and then changes. That read is made beside the first request, not
-// before it: no page waits a round trip more for it.
-let firstConfig = null;
+// answer is handed over once the page's zone is taken (zone.js), so that no time is drawn in
+// the device's zone and then changes. The config's read is made beside the first request, not
+// before it (no page waits a round trip more), and waited for CONFIG_WAIT_MS at most from then:
+// a config that fails or hangs (a captive portal) leaves the device's zone, named, for the
+// page's life, rather than a blank page for the read's whole timeout.
+const CONFIG_WAIT_MS = 5000;
+let zoneTaken = null;
+
+function zoneTakenSoon() {
+  if (zoneDecided()) return Promise.resolve();
+  zoneTaken ??= new Promise((resolve) => {
+    const late = setTimeout(() => {
+      useDeviceZone();
+      resolve();
+    }, CONFIG_WAIT_MS);
+    appConfig().then(() => {
+      clearTimeout(late);
+      useDeviceZone(); // a failed read: the device's (a read that came took its zone already)
+      resolve();
+    });
+  });
+  return zoneTaken;
+}
 
 export async function request(method, path, options) {
-  firstConfig ??= appConfig();
+  const zone = zoneTakenSoon();
   try {
     return await send(method, path, options);
   } finally {
-    await firstConfig;
+    await zone;
   }
 }
 
@@ -107,6 +126,7 @@ export function appConfig({ fresh = false } = {}) {
       return body;
     }).catch(() => {
       configPromise = null;
+      useDeviceZone(); // the page's zone is taken now, not when a later read comes (zone.js)
       return { live: null, votingPolicy: "open", unknown: true };
     });
   }

@@ -5,12 +5,17 @@
 
 let venue; // the venue's zone when this browser knows it, else undefined (the device's)
 let unknown = null; // a zone the config names that this browser's Intl refuses
+let decided = false;
 
-// Takes the zone config.json names (null or empty: none). A name this browser does not know
-// (an older browser's time zone data) leaves the device's zone, and is kept to be said.
+// Takes the zone config.json names (null or empty: none), once for the page's life: its first
+// read decides, or `useDeviceZone` when that read fails or is late. A zone taken later would
+// change the zone under times already drawn (a programme in two zones at once) and under an
+// open form (its inputs filled in one zone and read back in another: a Save that touched
+// nothing moved a talk by hours). A reload takes the zone again. A name this browser does not
+// know (an older browser's time zone data) leaves the device's zone, and is kept to be said.
 export function useTimeZone(name) {
-  venue = undefined;
-  unknown = null;
+  if (decided) return;
+  decided = true;
   if (!name) return;
   try {
     new Intl.DateTimeFormat("en", { timeZone: name });
@@ -19,6 +24,11 @@ export function useTimeZone(name) {
     unknown = String(name); // a RangeError: no page breaks on it
   }
 }
+
+// The device's zone for the page's life: its config could not be read in time.
+export const useDeviceZone = () => useTimeZone(null);
+// Whether the page's zone is taken.
+export const zoneDecided = () => decided;
 
 // The venue's zone, or undefined for the device's (as Intl's `timeZone` option takes it).
 export const venueZone = () => venue;

@@ -452,11 +452,15 @@ export function adminPage(main) {
       const [ends, endsField] = field("talk-ends", "Ends", { type: "datetime-local", "aria-describedby": "talk-zone", value: talk ? toLocalInput(talk.endsAt) : "" });
       // A wall time the venue's clocks skip (the hour they go forward), and an end at or before
       // the start, are said at the field, before anything is sent.
+      // A time left as it was is the talk's own instant, as the save sends it: read again from
+      // its input, the end of a talk over the autumn's repeated hour (02:45 CEST to 02:15 CET)
+      // was the first 02:15, before the start, and the talk could not be saved at all.
+      const sentAs = (input, name) => (base && input.value === toLocalInput(base[name]) ? base[name] : fromLocalInput(input.value));
       const checkTimes = () => {
-        const skipped = (input, name) => (fromLocalInput(input.value) === undefined
+        const [from, to] = [sentAs(starts, "startsAt"), sentAs(ends, "endsAt")];
+        const skipped = (input, name, instant) => (instant === undefined
           ? `${FIELD_LABELS[name]} ${input.value.replace("T", " ")} does not exist in ${zoneName()} (its clocks skip that hour)` : "");
-        const [from, to] = [fromLocalInput(starts.value), fromLocalInput(ends.value)];
-        const said = [skipped(starts, "startsAt"), skipped(ends, "endsAt") || (from && to && to <= from ? "The end must be after the start." : "")];
+        const said = [skipped(starts, "startsAt", from), skipped(ends, "endsAt", to) || (from && to && Date.parse(to) <= Date.parse(from) ? "The end must be after the start." : "")];
         starts.setCustomValidity(said[0]);
         ends.setCustomValidity(said[1]);
         return !said[0] && !said[1];
