@@ -5,6 +5,7 @@ kept, the rebuild's too."""
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -462,3 +463,26 @@ def test_a_voter_whose_ratings_are_of_a_retired_topic_is_forgotten(
     assert done["rebuildNeeded"] is False
     assert model.histogram(talk).counts["4"] == 1
     redis_client.delete(histogram_key(talk), votes_key(talk))
+
+
+def test_a_forgotten_voter_s_dead_letter_delivered_again_is_not_told_as_another_record(
+    backends: tuple[PostgresEventStore, RedisReadModel],
+    talks_dsn: str,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store, model = backends
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    attendee, voter = token(expired_ago=timedelta(hours=2))
+    # Given a record naming a voter that the projector set aside, and the voter forgotten
+    letter = raw(topic, 0, unique_talk_id(), voterId=voter, value=9)
+    model.apply(store.record(classify([letter])))
+    assert forget(attendee, capsys=capsys)[0] == 0
+    assert holding(talks_dsn, "dead_letters", "value", voter) == 0
+    # When the same record is delivered again (a retried batch)
+    with caplog.at_level(logging.WARNING):
+        store.record(classify([letter]))
+    # Then it is that letter again: kept once, under the new id, and not told as a record of a
+    # topic created again (whose advice, a replay, would store the voter's id again)
+    assert "dead letters not stored" not in caplog.text
+    assert holding(talks_dsn, "dead_letters", "value", voter) == 0

@@ -651,15 +651,27 @@ def _tell_letters_held_elsewhere(
         other = [
             f"{topic}-{d.partition}@{d.offset}"
             for d in waiting
-            if held.get((d.partition, d.offset), (d.key, d.value)) != (d.key, d.value)
+            if not _same_record(held.get((d.partition, d.offset)), d)
         ]
         if other:
             logger.warning(
                 "dead letters not stored: another record's letter holds their position (the "
-                "topic deleted and created again, or a letter `ops forget-voter` renamed); after "
-                "`ops topic-recreated`, `ops replay` of these positions stores them",
+                "topic deleted and created again); after `ops topic-recreated`, `ops replay` of "
+                "these positions stores them",
                 extra={"positions": other[:MAX_POSITIONS_LOGGED], "count": len(other)},
             )
+
+
+def _same_record(held: tuple[bytes | None, bytes | None] | None, letter: DeadLetter) -> bool:
+    """Whether the letter stored at a position is this record's: the same key and value, or a
+    value `ops forget-voter` rewrote (its voter filed under a `forgotten-` id) with the same key.
+    A record of the topic created again is another one."""
+    if held is None:
+        return True  # none there now (a retirement meanwhile): nothing to tell
+    key, value = held
+    if (key, value) == (letter.key, letter.value):
+        return True
+    return key == letter.key and value is not None and b"forgotten-" in value
 
 
 class PostgresEventStore:
