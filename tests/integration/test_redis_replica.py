@@ -121,3 +121,37 @@ def test_a_primary_left_without_its_replica_goes_on_saying_so(
             assert project_batch(batch, store, model).applied == 1  # (it failed, at every try)
     assert model.histogram(talk).counts["4"] == 3
     assert "fewer replicas than replicas= asks" in caplog.text
+
+
+def test_a_replica_lost_after_its_count_was_read_fails_no_batch_and_no_info_is_needed(
+    primary_and_replica: tuple[int, subprocess.Popen[bytes], int], talks_dsn: str
+) -> None:
+    primary_port, replica, _ = primary_and_replica
+    store = PostgresEventStore(PostgresDatabase(talks_dsn))
+    talk, topic = unique_talk_id(), f"t-{uuid.uuid4().hex[:8]}"
+    # Given a projector whose Redis user may not run INFO (an ACL without @dangerous)
+    redis.Redis(port=primary_port).execute_command(
+        "ACL", "SETUSER", "projector", "on", ">projector-pass", "~*", "&*", "+@all", "-info"
+    )
+    model = RedisReadModel(
+        f"redis://projector:projector-pass@127.0.0.1:{primary_port}/0?replicas=1"
+    )
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        model.client.info("replication")
+    # Then a batch waits for the replica asked for, and is applied
+    batch = [at(topic, 0, 0, voter_event(talk, 4, "v0", 0))]
+    assert project_batch(batch, store, model).applied == 1
+    # And given the admin's count of the replica read, then the replica lost (a failover)
+    counted = RedisReadModel(f"redis://127.0.0.1:{primary_port}/0?replicas=1")
+    assert project_batch([at(topic, 0, 1, voter_event(talk, 4, "v1", 1))], store, counted).applied
+    replica.terminate()
+    replica.wait(timeout=5)
+    deadline = time.monotonic() + 10
+    while redis.Redis(port=primary_port).info("replication")["connected_slaves"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    # When the next batch comes within the count's ten seconds, Then it is applied (counted
+    # again when the replica did not confirm it), not failed until the count is read again
+    batch = [at(topic, 0, 2, voter_event(talk, 4, "v2", 2))]
+    assert project_batch(batch, store, counted).applied == 1
+    assert counted.histogram(talk).counts["4"] == 3

@@ -647,16 +647,24 @@ class RedisReadModel:
             return
         confirmed = int(self.client.wait(wanted, REPLICA_WAIT_MS))
         if confirmed < wanted:
+            # A replica gone since the count was read (a failover): counted again now
+            wanted = min(self._replicas, self._live_replicas(again=True))
+        if confirmed < wanted:
             raise BackendUnavailable(
                 f"the read model's writes were confirmed by {confirmed} of its {wanted} "
                 f"replicas within {REPLICA_WAIT_MS} ms: the batch is retried"
             )
 
-    def _live_replicas(self) -> int:
-        """The replicas the primary has now (read at most every LIVE_REPLICAS_SECONDS)."""
+    def _live_replicas(self, again: bool = False) -> int:
+        """The replicas the primary has now (read at most every LIVE_REPLICAS_SECONDS, unless
+        asked `again`). A user not allowed INFO (an ACL without @dangerous) is taken to have
+        the replicas asked for."""
         now = time.monotonic()
-        if now - self._replicas_read_at > LIVE_REPLICAS_SECONDS:
-            live = int(self.client.info("replication").get("connected_slaves", 0))
+        if again or now - self._replicas_read_at > LIVE_REPLICAS_SECONDS:
+            try:
+                live = int(self.client.info("replication").get("connected_slaves", 0))
+            except redis.exceptions.NoPermissionError:
+                live = self._replicas
             if live < self._replicas:
                 logger.warning(
                     "the read model's primary has fewer replicas than replicas= asks: batches "
