@@ -228,6 +228,43 @@ def test_a_config_that_hangs_leaves_the_device_s_zone_within_seconds(
         context.close()
 
 
+def test_a_room_screen_whose_first_config_read_failed_takes_the_venue_s_zone_when_quiet(
+    web: WebStack, browser: Browser, errors: list[str]
+) -> None:
+    # Given a talk that starts in two hours (its screen is quiet: no rating yet), and a room PC
+    # in Los Angeles whose first read of config.json fails (a Wi-Fi blip), later ones naming
+    # Berlin
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(hours=2)
+    talk = web.add_talk(title="Put up in a blip", **an_hour_from(start))
+    context = device(browser, errors, "en-GB", viewport=test_web_app.ROOM)
+    reads: list[str] = []
+
+    def first_fails(route: Route) -> None:
+        reads.append(route.request.url)
+        if len(reads) == 1:
+            route.fulfill(status=503, json={"title": "Unavailable"})
+            return
+        answer = route.fetch()
+        route.fulfill(response=answer, json={**answer.json(), "timeZone": VENUE})
+
+    context.route("**/app/config.json", first_fails)
+    try:
+        page = context.new_page()
+        page.clock.install()
+        page.goto(web.url(SCREEN.format(id=talk["id"])))
+        # When it is put up, it says the device's time (named), the zone it took
+        caption = page.get_by_test_id("qr-caption")
+        expect(caption).to_contain_text("GMT-")
+        # And when its live channel reads the config again, and it has been quiet a while
+        test_web_app.run_clock(page, steps=8, step_ms=5_000, settle_ms=300)
+        # Then it has reloaded itself into the venue's zone (nobody reloads a projector)
+        berlin = start.astimezone(ZoneInfo(VENUE))
+        expect(caption).to_contain_text(f"{berlin:%H:%M}\u00a0{berlin.tzname()}")
+        assert len(reads) >= 3
+    finally:
+        context.close()
+
+
 def test_a_config_read_late_changes_no_zone_under_an_open_form(
     web: WebStack, browser: Browser, errors: list[str]
 ) -> None:

@@ -6,6 +6,8 @@
 let venue; // the venue's zone when this browser knows it, else undefined (the device's)
 let unknown = null; // a zone the config names that this browser's Intl refuses
 let decided = false;
+let taken = null; // the zone name the page took (null: none, the device's)
+let stale = false; // a later config read named another zone than the page took
 
 // Takes the zone config.json names (null or empty: none), once for the page's life: its first
 // read decides, or `useDeviceZone` when that read fails or is late. A zone taken later would
@@ -14,8 +16,13 @@ let decided = false;
 // nothing moved a talk by hours). A reload takes the zone again. A name this browser does not
 // know (an older browser's time zone data) leaves the device's zone, and is kept to be said.
 export function useTimeZone(name) {
-  if (decided) return;
+  if (decided) {
+    // Said, not taken: a page nobody reloads (a room screen) reloads itself at a quiet moment.
+    if ((name || null) !== taken) stale = true;
+    return;
+  }
   decided = true;
+  taken = name || null;
   if (!name) return;
   try {
     new Intl.DateTimeFormat("en", { timeZone: name });
@@ -29,6 +36,8 @@ export function useTimeZone(name) {
 export const useDeviceZone = () => useTimeZone(null);
 // Whether the page's zone is taken.
 export const zoneDecided = () => decided;
+// Whether a config read since named another zone than the page's (a reload would take it).
+export const zoneStale = () => stale;
 
 // The venue's zone, or undefined for the device's (as Intl's `timeZone` option takes it).
 export const venueZone = () => venue;

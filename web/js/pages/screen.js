@@ -9,6 +9,7 @@ import { liveBadge, errorText } from "./common.js";
 import { liveAnnouncer } from "../announce.js";
 import { ratingWindow, atNextEdge } from "../window.js";
 import { takeNewerVersion } from "../version.js";
+import { zoneStale } from "../zone.js";
 
 // A screen whose figures have not moved for this long is quiet enough to load a newer version.
 const QUIET_MS = 10 * 60 * 1000;
@@ -159,8 +160,12 @@ export function screenPage(main, talkId) {
   };
   const quiet = () => missing || (talk !== null && !ratingWindow(talk, now()).open)
     || performance.now() - movedAt >= QUIET_MS;
+  // Nor when its first read of config.json failed and the venue's zone came later (zone.js):
+  // it reloads into it at a quiet moment, online.
   const versionTimer = setInterval(() => {
-    if (!stopped && quiet()) takeNewerVersion();
+    if (stopped || !quiet()) return;
+    if (zoneStale() && navigator.onLine) location.reload();
+    else takeNewerVersion();
   }, 30_000);
 
   // A screen set up before its talk was added listens on the talk's channel meanwhile (its
