@@ -265,6 +265,29 @@ def test_a_room_screen_whose_first_config_read_failed_takes_the_venue_s_zone_whe
         context.close()
 
 
+def test_a_room_screen_that_took_the_venue_s_zone_stays_put(
+    web: WebStack, browser: Browser, errors: list[str]
+) -> None:
+    # Given a room screen that took the venue's zone, its talk two hours away (quiet)
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(hours=2)
+    talk = web.add_talk(title="Put up and left", **an_hour_from(start))
+    context = device(browser, errors, "en-GB", viewport=test_web_app.ROOM)
+    with_time_zone(context, VENUE)
+    try:
+        page = context.new_page()
+        page.clock.install()
+        page.goto(web.url(SCREEN.format(id=talk["id"])))
+        berlin = start.astimezone(ZoneInfo(VENUE))
+        expect(page.get_by_test_id("qr-caption")).to_contain_text(f"{berlin:%H:%M}")
+        page.evaluate("window.putUp = true")
+        # When it stands for a few of its quiet checks
+        test_web_app.run_clock(page, steps=8, step_ms=5_000, settle_ms=300)
+        # Then it has not reloaded itself (its zone is the config's: nothing to take)
+        assert page.evaluate("window.putUp") is True
+    finally:
+        context.close()
+
+
 def test_a_config_read_late_changes_no_zone_under_an_open_form(
     web: WebStack, browser: Browser, errors: list[str]
 ) -> None:

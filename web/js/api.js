@@ -57,7 +57,7 @@ function zoneTakenSoon() {
     }, CONFIG_WAIT_MS);
     appConfig().then(() => {
       clearTimeout(late);
-      useDeviceZone(); // a failed read: the device's (a read that came took its zone already)
+      useDeviceZone(); // after a failed read (a read that came took its zone already)
       resolve();
     });
   });

@@ -32,8 +32,11 @@ export function useTimeZone(name) {
   }
 }
 
-// The device's zone for the page's life: its config could not be read in time.
-export const useDeviceZone = () => useTimeZone(null);
+// The device's zone for the page's life when no zone is taken yet: its config could not be
+// read in time. (Not a config's word: it makes no zone stale.)
+export function useDeviceZone() {
+  decided = true;
+}
 // Whether the page's zone is taken.
 export const zoneDecided = () => decided;
 // Whether a config read since named another zone than the page's (a reload would take it).
