@@ -96,22 +96,6 @@ def _backend_errors(run: Any) -> Any:
     return guarded
 
 
-def _counted_nowhere_else(lost: dict[str, int], where: dict[str, Any], command: str) -> str:
-    """Why a command that replaces the read model from the event store did nothing: the read
-    model counts ratings of talks this event store holds none of."""
-    anyway = (
-        "`talkrate ops rebuild --force` rebuilds anyway"
-        if command == "rebuild"
-        else "if the event store really lost them, `talkrate ops rebuild --force` first"
-    )
-    return (
-        f"nothing replaced: the read model in {where['ratings']} counts "
-        f"{sum(lost.values())} ratings of {len(lost)} talks (such as {sorted(lost)[0]!r}) of "
-        f"which the event store in {where['talks']} holds none, and a rebuild would empty "
-        f"them. Is TALKS_CONNECTION this read model's event store? {anyway}"
-    )
-
-
 def _require_same_store(store: Any, model: Any, where: dict[str, Any], command: str) -> None:
     """Refuse, before anything is stored, retired or replaced, a command that ends with a
     rebuild when the read model counts talks this event store holds no rating of: with
@@ -120,8 +104,19 @@ def _require_same_store(store: Any, model: Any, where: dict[str, Any], command: 
     counted = model.counted_talks()
     held = store.holding(list(counted)) if counted else set()
     lost = {talk: n for talk, n in counted.items() if talk not in held}
-    if lost:
-        raise BackendError(_counted_nowhere_else(lost, where, command))
+    if not lost:
+        return
+    anyway = (
+        "`talkrate ops rebuild --force` rebuilds anyway"
+        if command == "rebuild"
+        else "if the event store really lost them, `talkrate ops rebuild --force` first"
+    )
+    raise BackendError(
+        f"nothing replaced: the read model in {where['ratings']} counts "
+        f"{sum(lost.values())} ratings of {len(lost)} talks (such as {sorted(lost)[0]!r}) of "
+        f"which the event store in {where['talks']} holds none, and a rebuild would empty "
+        f"them. Is TALKS_CONNECTION this read model's event store? {anyway}"
+    )
 
 
 @ops.command()
@@ -153,17 +148,13 @@ def rebuild(session: Session, force: bool) -> None:
     store.is_empty()  # PostgreSQL answers: else said before the projector is paused for nothing
 
     class Checked:
-        """The event store, its state compared with what the read model counts before the swap
-        (inside the rebuild's lock: no batch moves the counts meanwhile)."""
+        """The event store, refused before its state is read when it holds none of the talks
+        the read model counts (inside the rebuild's lock: no batch moves the counts meanwhile)."""
 
         def state(self, progress: Any) -> ReadModelState:
-            state = store.state(progress)
             if not force:
-                stored = {talk for talk, counts in state.histograms.items() if any(counts.values())}
-                lost = {t: n for t, n in model.counted_talks().items() if t not in stored}
-                if lost:
-                    raise BackendError(_counted_nowhere_else(lost, where, "rebuild"))
-            return state
+                _require_same_store(store, model, where, "rebuild")
+            return store.state(progress)
 
     state = rebuild_read_model(Checked(), model, progress=say)
     if session.as_json:
