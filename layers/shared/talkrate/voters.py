@@ -71,12 +71,11 @@ class VoterTokens:
 
     def verify(self, token: str, now: datetime) -> str:
         """The voter id of a genuine, unexpired token; InvalidVoterToken otherwise."""
-        match = _TOKEN.match(token) if len(token) <= MAX_TOKEN_LENGTH else None
-        if match is None:
+        parts = _parts(token)
+        if parts is None:
             raise InvalidVoterToken("the voter token is malformed")
-        voter_id, expires, signature = match.groups()
-        expected = self._sign(f"{VERSION}.{voter_id}.{expires}")
-        if not hmac.compare_digest(signature, expected):
+        voter_id, expires, signature = parts
+        if not self._genuine(voter_id, expires, signature):
             raise InvalidVoterToken("the voter token's signature does not match")
         if int(expires) <= now.timestamp():
             raise ExpiredVoterToken(
@@ -87,10 +86,10 @@ class VoterTokens:
     def signed(self, token: str) -> bool:
         """Whether the token is one this key signed, expired or not (`ops forget-voter` reads
         an expired token's expiry, which only the signature vouches for)."""
-        match = _TOKEN.match(token.strip()) if len(token) <= MAX_TOKEN_LENGTH else None
-        if match is None:
-            return False
-        voter_id, expires, signature = match.groups()
+        parts = _parts(token, stripped=True)
+        return parts is not None and self._genuine(*parts)
+
+    def _genuine(self, voter_id: str, expires: str, signature: str) -> bool:
         return hmac.compare_digest(signature, self._sign(f"{VERSION}.{voter_id}.{expires}"))
 
     def _sign(self, payload: str) -> str:
@@ -101,10 +100,10 @@ class VoterTokens:
 def read_token(token: str) -> tuple[str, datetime] | None:
     """A token's voter id and expiry as it states them, without checking its signature
     (`VoterTokens.signed` does); None when it is not a token's shape."""
-    match = _TOKEN.match(token.strip()) if len(token) <= MAX_TOKEN_LENGTH else None
-    if match is None:
+    parts = _parts(token, stripped=True)
+    if parts is None:
         return None
-    voter_id, expires, _ = match.groups()
+    voter_id, expires, _ = parts
     try:
         return voter_id, datetime.fromtimestamp(int(expires), UTC)
     except (OverflowError, OSError, ValueError):
@@ -167,3 +166,13 @@ class EventCode:
 def now_utc() -> datetime:
     """The current time, time-zone aware (one place to read the clock)."""
     return datetime.now(UTC)
+
+
+def _parts(token: str, stripped: bool = False) -> tuple[str, str, str] | None:
+    """A token's voter id, expiry and signature as written, or None when it is not a token's
+    shape (or longer than any); `stripped`: read without the spaces around it (a token pasted
+    by an operator), as the API never reads one."""
+    if len(token) > MAX_TOKEN_LENGTH:
+        return None
+    match = _TOKEN.match(token.strip() if stripped else token)
+    return None if match is None else (match[1], match[2], match[3])
