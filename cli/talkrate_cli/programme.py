@@ -283,30 +283,52 @@ def _time(text: str) -> datetime | None:
 def time_problem(name: str, text: str, zone: ZoneInfo | None = None) -> str | None:
     """What is wrong with a time cell the API would not take (RFC 3339 with its zone, in the
     years the API takes), or None. With the venue's `zone`, a wall time without a zone is one
-    of its clocks (`in_venue_zone`): refused only when those clocks skip it."""
+    of its clocks (`sent_time`): refused only when those clocks skip it."""
+    return sent_time(name, text, zone)[1]
+
+
+def sent_time(name: str, text: str, zone: ZoneInfo | None = None) -> tuple[str, str | None]:
+    """A time cell as it is sent, and what is wrong with it (None when nothing is, see
+    `time_problem`). With the venue's `zone`, a wall time without a zone is the instant its
+    clocks show it at, sent as written with the venue's offset then ("2026-12-05 10:00" in
+    Europe/Berlin is "2026-12-05 10:00+01:00", as the organisers' page writes it); any other
+    time is sent as written."""
     parsed = _time(text)
     if parsed is None:
-        return (
+        return text, (
             f"{name} {text!r} is not a time the API reads; write it as "
             "2026-12-02T09:00+01:00 (or 2026-12-02T08:00Z for UTC)"
         )
     if parsed.tzinfo is None and zone is None:
-        return (
+        return text, (
             f"{name} {text} names no time zone (write it as {text}Z for UTC, "
             f"or with its offset, {text}+01:00)"
         )
+    sent = text
     try:
         if parsed.tzinfo is None and zone is not None:
             moment = _on_the_clocks_of(parsed, zone)
             if moment is None:
-                return f"{name} {text} does not exist in {zone.key} (its clocks skip that hour)"
-            parsed = moment
+                skipped = f"{name} {text} does not exist in {zone.key} (its clocks skip that hour)"
+                return text, skipped
+            parsed, sent = moment, _with_offset(text, moment)
         year = parsed.astimezone(UTC).year
     except OverflowError:  # an offset carries it past the first or the last date there is
         year = 0
     if not FIRST_YEAR <= year <= LAST_YEAR:
-        return f"{name} {text} is not between the years {FIRST_YEAR} and {LAST_YEAR}"
-    return None
+        return text, f"{name} {text} is not between the years {FIRST_YEAR} and {LAST_YEAR}"
+    return sent, None
+
+
+def _with_offset(text: str, moment: datetime) -> str:
+    """A wall time's text with the offset of the zone it is in at `moment`."""
+    offset = moment.utcoffset()
+    if offset is None or offset.seconds % 60:
+        # An offset of seconds (Monrovia until 1972) is none RFC 3339 writes: said in UTC
+        return moment.astimezone(UTC).isoformat()
+    minutes = int(offset.total_seconds()) // 60
+    sign, minutes = ("-" if minutes < 0 else "+"), abs(minutes)
+    return f"{text}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def _on_the_clocks_of(wall: datetime, zone: tzinfo) -> datetime | None:
@@ -325,30 +347,6 @@ def names_no_zone(text: str) -> bool:
     return parsed is not None and parsed.tzinfo is None
 
 
-def in_venue_zone(text: str, zone: ZoneInfo | None) -> str:
-    """A time as it is sent: a wall time without a zone as the instant the venue's clocks show
-    it at: the text with the venue's offset ("2026-12-05 10:00" in Europe/Berlin is
-    "2026-12-05 10:00+01:00", as the organisers' page writes it); any other text (one with its zone, no venue zone, one
-    `time_problem` refuses) as it is."""
-    parsed = _time(text)
-    if zone is None or parsed is None or parsed.tzinfo is not None:
-        return text
-    try:
-        moment = _on_the_clocks_of(parsed, zone)
-    except OverflowError:
-        moment = None
-    if moment is None:
-        return text
-    offset = moment.utcoffset()
-    if offset is None or offset.seconds % 60:
-        # An offset of seconds (Monrovia until 1972) is none RFC 3339 writes: said in UTC
-        return moment.astimezone(UTC).isoformat()
-    # The cell as written with the venue's offset, as the organisers' page sends it
-    minutes = int(offset.total_seconds()) // 60
-    sign, minutes = ("-" if minutes < 0 else "+"), abs(minutes)
-    return f"{text}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
-
-
 def read_rows(source: IO[str], zone: ZoneInfo | None = None) -> list[Row]:
     """The rows of a programme CSV; BadRows naming every line that cannot be a talk."""
     rows, problems = read_programme(source, zone)
@@ -364,7 +362,7 @@ def read_programme(
     cannot; BadInput for a file that is no programme at all (its header).
 
     A time cell without a zone is the venue's wall time when the deployment names the venue's
-    `zone` (sent with its offset: `in_venue_zone`), and refused without one.
+    `zone` (sent with its offset: `sent_time`), and refused without one.
 
     A row's fields are those of the file's columns only (title always): a column
     the file lacks is no change to an existing talk. The whole file is checked before anything
@@ -477,10 +475,9 @@ def _row(
     for name in (name for name in OPTIONAL if name in names):
         fields[name] = cells.get(name) or None
         if name in TIMES and fields[name]:
-            if problem := time_problem(name, fields[name], zone):
+            fields[name], problem = sent_time(name, fields[name], zone)
+            if problem:
                 refuse(name, problem)
-            else:
-                fields[name] = in_venue_zone(fields[name], zone)
     problems += _fits(line, fields)
     if len(problems) > found:
         return None

@@ -97,9 +97,9 @@ def _venue_times(session: Session, fields: dict[str, Any]) -> dict[str, Any]:
         zone = session.venue_zone()
         if zone is None:
             continue
-        if problem := programme.time_problem(option, text, zone):
+        fields[name], problem = programme.sent_time(option, text, zone)
+        if problem:
             raise BadInput(problem)
-        fields[name] = programme.in_venue_zone(text, zone)
     return fields
 
 
