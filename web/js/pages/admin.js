@@ -452,10 +452,11 @@ export function adminPage(main) {
       const [ends, endsField] = field("talk-ends", "Ends", { type: "datetime-local", "aria-describedby": "talk-zone", value: talk ? toLocalInput(talk.endsAt) : "" });
       // A wall time the venue's clocks skip (the hour they go forward), and an end at or before
       // the start, are said at the field, before anything is sent.
-      // A time left as it was is the talk's own instant, as the save sends it: read again from
-      // its input, the end of a talk over the autumn's repeated hour (02:45 CEST to 02:15 CET)
-      // was the first 02:15, before the start, and the talk could not be saved at all.
-      const sentAs = (input, name) => (base && input.value === toLocalInput(base[name]) ? base[name] : fromLocalInput(input.value));
+      // A time left as it was is sent as the talk's own instant (a minute's input would drop its
+      // seconds), and checked as such: read again from its input, the end of a talk over the
+      // autumn's repeated hour (02:45 CEST to 02:15 CET) was the first 02:15, before the start,
+      // and the talk could not be saved at all.
+      const sentAs = (input, name) => (base && input.value === toLocalInput(base[name]) ? base[name] ?? null : fromLocalInput(input.value));
       const checkTimes = () => {
         const [from, to] = [sentAs(starts, "startsAt"), sentAs(ends, "endsAt")];
         const skipped = (input, name, instant) => (instant === undefined
@@ -543,11 +544,10 @@ export function adminPage(main) {
           speakers: speakers.value.split("\n").map((s) => s.trim()).filter(Boolean),
           track: trackInput.value.trim() || null,
           room: room.value.trim() || null,
-          startsAt: fromLocalInput(starts.value),
-          endsAt: fromLocalInput(ends.value),
+          startsAt: sentAs(starts, "startsAt"),
+          endsAt: sentAs(ends, "endsAt"),
         };
         const mine = edited();
-        if (base) for (const k of ["startsAt", "endsAt"]) if (!mine.includes(k)) fields[k] = base[k] ?? null;
         // A save whose answer never came (the network dropped it, or it timed out) may have
         // been applied: sent again, the API refuses it (the talk's revision moved, the id is
         // taken). When the talk is now what the form says, that save went through: said so,
