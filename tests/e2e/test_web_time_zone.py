@@ -45,6 +45,23 @@ def with_time_zone(context: BrowserContext, zone: str | None) -> None:
     context.route("**/app/config.json", named)
 
 
+def first_read_fails(context: BrowserContext) -> list[str]:
+    """The runtime's config.json naming the venue's zone, but for its first read, answered 503
+    (a Wi-Fi blip); the reads made, kept in the list returned."""
+    reads: list[str] = []
+
+    def first_fails(route: Route) -> None:
+        reads.append(route.request.url)
+        if len(reads) == 1:
+            route.fulfill(status=503, json={"title": "Unavailable"})
+            return
+        answer = route.fetch()
+        route.fulfill(response=answer, json={**answer.json(), "timeZone": VENUE})
+
+    context.route("**/app/config.json", first_fails)
+    return reads
+
+
 @pytest.fixture
 def errors() -> Iterator[list[str]]:
     """The script errors of every page a test opens (see `device`): none is expected."""
@@ -237,17 +254,7 @@ def test_a_room_screen_whose_first_config_read_failed_takes_the_venue_s_zone_whe
     start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(hours=2)
     talk = web.add_talk(title="Put up in a blip", **an_hour_from(start))
     context = device(browser, errors, "en-GB", viewport=test_web_app.ROOM)
-    reads: list[str] = []
-
-    def first_fails(route: Route) -> None:
-        reads.append(route.request.url)
-        if len(reads) == 1:
-            route.fulfill(status=503, json={"title": "Unavailable"})
-            return
-        answer = route.fetch()
-        route.fulfill(response=answer, json={**answer.json(), "timeZone": VENUE})
-
-    context.route("**/app/config.json", first_fails)
+    reads = first_read_fails(context)
     try:
         page = context.new_page()
         page.clock.install()
@@ -299,17 +306,7 @@ def test_a_config_read_late_changes_no_zone_under_an_open_form(
     )
     before = web.runtime.request("GET", f"/talks/{talk['id']}").json
     context = device(browser, errors, "en-GB")
-    reads: list[str] = []
-
-    def first_fails(route: Route) -> None:
-        reads.append(route.request.url)
-        if len(reads) == 1:
-            route.fulfill(status=503, json={"title": "Unavailable"})
-            return
-        answer = route.fetch()
-        route.fulfill(response=answer, json={**answer.json(), "timeZone": VENUE})
-
-    context.route("**/app/config.json", first_fails)
+    reads = first_read_fails(context)
     try:
         page = context.new_page()
         sign_in(web, page)

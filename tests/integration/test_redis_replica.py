@@ -67,6 +67,16 @@ def primary_and_replica() -> Iterator[tuple[int, subprocess.Popen[bytes], int]]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def lose(replica: subprocess.Popen[bytes], primary_port: int) -> None:
+    """Stop the replica for good, and wait until its primary knows it has none."""
+    replica.terminate()
+    replica.wait(timeout=5)
+    deadline = time.monotonic() + 10
+    while redis.Redis(port=primary_port).info("replication")["connected_slaves"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
 def test_a_batch_counts_once_the_replica_has_it_and_fails_while_it_cannot(
     primary_and_replica: tuple[int, subprocess.Popen[bytes], int], talks_dsn: str
 ) -> None:
@@ -106,12 +116,7 @@ def test_a_primary_left_without_its_replica_goes_on_saying_so(
     store = PostgresEventStore(PostgresDatabase(talks_dsn))
     talk, topic = unique_talk_id(), f"t-{uuid.uuid4().hex[:8]}"
     # Given a primary whose replica is gone for good (after a failover, until one is replaced)
-    replica.terminate()
-    replica.wait(timeout=5)
-    deadline = time.monotonic() + 10
-    while redis.Redis(port=primary_port).info("replication")["connected_slaves"]:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    lose(replica, primary_port)
     model = RedisReadModel(f"redis://127.0.0.1:{primary_port}/0?replicas=1")
     # When batches come, Then each is applied without waiting for a replica there is not, and
     # the operator is told the primary has fewer replicas than asked
@@ -144,12 +149,7 @@ def test_a_replica_lost_after_its_count_was_read_fails_no_batch_and_no_info_is_n
     # And given the admin's count of the replica read, then the replica lost (a failover)
     counted = RedisReadModel(f"redis://127.0.0.1:{primary_port}/0?replicas=1")
     assert project_batch([at(topic, 0, 1, voter_event(talk, 4, "v1", 1))], store, counted).applied
-    replica.terminate()
-    replica.wait(timeout=5)
-    deadline = time.monotonic() + 10
-    while redis.Redis(port=primary_port).info("replication")["connected_slaves"]:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    lose(replica, primary_port)
     # When the next batch comes within the count's ten seconds, Then it is applied (counted
     # again when the replica did not confirm it), not failed until the count is read again
     batch = [at(topic, 0, 2, voter_event(talk, 4, "v2", 2))]
