@@ -149,6 +149,30 @@ def assert_one_line_error(done: subprocess.CompletedProcess[str], *words: str) -
     assert "Traceback" not in done.stderr
 
 
+def cli_on_runtime(
+    talks: str,
+    ratings: str,
+    kafka_bootstrap: str,
+    folder: Path,
+    params: list[str],
+    **environment: str,
+) -> Iterator[Cli]:
+    """The command against a runtime of its own (its catalog, its read model, these template
+    parameters), its config folder in `folder`, with these variables more; stopped after."""
+    runtime, token = start_admin_runtime(
+        talks, ratings, kafka_bootstrap, folder / "runtime.log", params
+    )
+    env = {
+        **os.environ,
+        "TALKRATE_API": runtime.url,
+        "TALKRATE_ADMIN_TOKEN": token,
+        "TALKRATE_CONFIG_DIR": str(folder / "config"),
+        **environment,
+    }
+    yield Cli(runtime, env)
+    stop_runtime(runtime)
+
+
 @pytest.fixture(scope="module")
 def cli(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
     folder = tmp_path_factory.mktemp("cli")
@@ -156,24 +180,16 @@ def cli(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     # (a whole conference's attendees): the limit is raised, not turned off, so the limiter stays
     # on their path. At the default (300 a minute) a simulation started soon after another waited
     # out 429s on POST /voters for longer than its test waits for its first ratings.
-    runtime, token = start_admin_runtime(
+    yield from cli_on_runtime(
         CLI_TALKS,
         CLI_RATINGS,
         kafka_bootstrap,
-        folder / "runtime.log",
+        folder,
         ["--param", "VotersPerAddressPerMinute=100000"],
+        TALKS_CONNECTION=CLI_TALKS,
+        RATINGS_CONNECTION=CLI_RATINGS,
+        STREAMS_CONNECTION=kafka_bootstrap,
     )
-    env = {
-        **os.environ,
-        "TALKRATE_API": runtime.url,
-        "TALKRATE_ADMIN_TOKEN": token,
-        "TALKRATE_CONFIG_DIR": str(folder / "config"),
-        "TALKS_CONNECTION": CLI_TALKS,
-        "RATINGS_CONNECTION": CLI_RATINGS,
-        "STREAMS_CONNECTION": kafka_bootstrap,
-    }
-    yield Cli(runtime, env)
-    stop_runtime(runtime)
 
 
 @pytest.fixture
@@ -2205,21 +2221,13 @@ def test_stack_names_the_api_through_its_cloudformation_outputs(
 def attendee_cli(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
     """The command against a runtime whose VotingPolicy is attendee (as deployed)."""
     folder = tmp_path_factory.mktemp("cli-attendee")
-    runtime, token = start_admin_runtime(
+    yield from cli_on_runtime(
         CLI_ATTENDEE_TALKS,
         CLI_ATTENDEE_RATINGS,
         kafka_bootstrap,
-        folder / "runtime.log",
+        folder,
         ["--param", "VotingPolicy=attendee"],
     )
-    env = {
-        **os.environ,
-        "TALKRATE_API": runtime.url,
-        "TALKRATE_ADMIN_TOKEN": token,
-        "TALKRATE_CONFIG_DIR": str(folder / "config"),
-    }
-    yield Cli(runtime, env)
-    stop_runtime(runtime)
 
 
 def test_a_voters_file_that_cannot_be_read_is_kept_aside_and_said(attendee_cli: Cli) -> None:
@@ -2296,21 +2304,13 @@ def one_pass_cli(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory)
     """The command against open voting (ratings without a pass count, each) that hands one voter
     pass a minute to an address: a conference network's limit, met by one attendee."""
     folder = tmp_path_factory.mktemp("cli-one-pass")
-    runtime, token = start_admin_runtime(
+    yield from cli_on_runtime(
         CLI_LIMITS_TALKS,
         CLI_LIMITS_RATINGS,
         kafka_bootstrap,
-        folder / "runtime.log",
+        folder,
         ["--param", "VotingPolicy=open", "--param", "VotersPerAddressPerMinute=1"],
     )
-    env = {
-        **os.environ,
-        "TALKRATE_API": runtime.url,
-        "TALKRATE_ADMIN_TOKEN": token,
-        "TALKRATE_CONFIG_DIR": str(folder / "config"),
-    }
-    yield Cli(runtime, env)
-    stop_runtime(runtime)
 
 
 def voter_passes_back_in(milliseconds: int | None) -> None:
@@ -2685,22 +2685,14 @@ def venue_cli(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) ->
     """The command against a runtime whose venue is in Berlin (EventTimeZone), run on a machine
     set to New York (TZ): what it shows and takes follows the venue's clocks, not the machine's."""
     folder = tmp_path_factory.mktemp("cli-venue")
-    runtime, token = start_admin_runtime(
+    yield from cli_on_runtime(
         CLI_ZONE_TALKS,
         CLI_ZONE_RATINGS,
         kafka_bootstrap,
-        folder / "runtime.log",
+        folder,
         ["--param", "EventTimeZone=Europe/Berlin"],
+        TZ="America/New_York",
     )
-    env = {
-        **os.environ,
-        "TALKRATE_API": runtime.url,
-        "TALKRATE_ADMIN_TOKEN": token,
-        "TALKRATE_CONFIG_DIR": str(folder / "config"),
-        "TZ": "America/New_York",
-    }
-    yield Cli(runtime, env)
-    stop_runtime(runtime)
 
 
 def test_a_wall_time_is_the_venue_s_and_the_programme_shows_it_in_the_venue_s_zone(
