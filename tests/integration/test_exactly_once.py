@@ -18,6 +18,7 @@ from talkrate.adapters import redis_store
 from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore, PostgresOutbox
 from talkrate.adapters.redis_store import (
     BUILT_KEY,
+    LEADERBOARD_KEY,
     ReadModelClient,
     RedisReadModel,
     connect,
@@ -303,6 +304,59 @@ def test_on_a_cluster_a_shard_that_lost_its_data_is_noticed_and_rebuilt(
         [at(topic, 0, 0, rating_event(next(iter(talks.values())), 1))], store, model
     )
     assert replay.skipped == 1
+
+
+def test_on_a_cluster_a_batch_held_across_a_rebuild_never_ranks_its_older_score(
+    store: PostgresEventStore, redis_cluster: LocalRedisCluster, topic: str
+) -> None:
+    # Given a talk rated 1 twenty times, counted on a cluster, whose shard then loses its data
+    model = RedisReadModel(redis_cluster.url)
+    rebuild_read_model(store, model, progress=lambda _: None)
+    talk = unique_talk_id()
+    project_batch([at(topic, 0, i, rating_event(talk, 1)) for i in range(20)], store, model)
+    redis_cluster.flush(redis_cluster.primary_of(histogram_key(talk)))
+    held, release = threading.Event(), threading.Event()
+
+    class Held(RedisReadModel):
+        """A projector's read model held before its last round trip (the one ranking talks)."""
+
+        round_trips = 0
+
+        def _pipelined(
+            self, build: Callable[[Any], None], keep: Callable[[Any], bool] | None = None
+        ) -> list[Any]:
+            self.round_trips += 1
+            if self.round_trips == 2:
+                held.set()
+                release.wait(10)
+            return super()._pipelined(build, keep)
+
+    # And a projector whose batch (one rating 5) counted the talk on the emptied shard, held
+    # before it ranks the talk with the score it read there (5.0 over one rating)
+    worker = threading.Thread(
+        target=project_batch,
+        args=([at(topic, 1, 0, rating_event(talk, 5))], store, Held(redis_cluster.url)),
+    )
+    worker.start()
+    client = connect(redis_cluster.url, decode_responses=True)
+    try:
+        assert held.wait(10)
+        # When another projector sees the loss and rebuilds the read model from the event
+        # store (the talk's 21 ratings), and the held batch then ranks the talk
+        assert rebuild_if_lost(store, model, progress=lambda _: None) is not None
+        rebuilt = client.zscore(LEADERBOARD_KEY, talk)
+        release.set()
+        worker.join(10)
+        # Then the leaderboard keeps the rebuilt score, that of the talk's 21 ratings
+        assert model.histogram(talk).counts["1"] == 20
+        assert model.histogram(talk).counts["5"] == 1
+        assert rebuilt == pytest.approx((3.0 * 10 + 25) / 31)
+        assert client.zscore(LEADERBOARD_KEY, talk) == pytest.approx(rebuilt)
+    finally:
+        release.set()
+        worker.join(10)
+        client.zrem(LEADERBOARD_KEY, talk)
+        client.close()
 
 
 def test_two_rebuilds_do_not_run_at_once(store: PostgresEventStore, model: RedisReadModel) -> None:

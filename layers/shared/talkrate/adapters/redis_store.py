@@ -1176,6 +1176,12 @@ class RedisReadModel:
         items = list(scores.items())
         for start in range(0, len(items), 1000):
             pipe.zadd(LEADERBOARD_KEY, dict(items[start : start + 1000]))
+        # The revisions the rebuilt scores are of, as a batch's ranking leaves them: a batch
+        # that read a talk before the swap and ranks it after is then refused its older score,
+        # which it would otherwise put over the rebuilt one (no revision taken, any was taken).
+        taken = [(talk, state.revisions.get(talk, 0)) for talk in talks]
+        for start in range(0, len(taken), 1000):
+            pipe.hset(RANKED_REVISIONS_KEY, mapping=dict(taken[start : start + 1000]))
         built = _now_text()
         pipe.set(BUILT_KEY, built)
         for tag in _slot_tags():
