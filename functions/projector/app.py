@@ -1,5 +1,5 @@
 """ProjectorFunction: folds RatingSubmitted events from Kafka into the Redis read model, then
-announces the changed talks on the live channel.
+announces the batch's talks on the live channel.
 
 The Kafka event is read as a plain mapping (talkrate.projection.records_from_event): Powertools'
 data classes would add about 110 ms to the cold start for three fields.
@@ -92,10 +92,11 @@ def _rebuild_if_lost(read_model: RedisReadModel) -> None:
 
 
 def _announce(talk_ids: Sequence[str], read_model: RatingsReadModel) -> None:
-    """Publish the changed talks and the leaderboard on the live channel, when there is one."""
+    """Publish the batch's talks and the leaderboard on the live channel, when there is one:
+    a redelivered batch's too, whose first try may have applied it and failed before this."""
     if not talk_ids:
         return
-    # Loaded with the first batch that counted, as the announcer is (wiring.live_announcer):
+    # Loaded with the first batch of ratings, as the announcer is (wiring.live_announcer):
     # at the init it costs the cold start about 20 ms (the live channel's messages, a thread
     # pool), which no invocation without a live channel needs.
     from talkrate.announcer import announce_on_live_channel

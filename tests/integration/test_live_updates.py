@@ -5,18 +5,24 @@ up the batch or the write."""
 from __future__ import annotations
 
 import json
+import logging
+import os
+import signal
 import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 import redis
 
 from sam_emulator.events.live import LiveChannelEmulator
-from talkrate.adapters.redis_store import histogram_key
+from talkrate.adapters.redis_store import RedisReadModel, histogram_key
+from talkrate.errors import BackendUnavailable
 from talkrate.live import LEADERBOARD_CHANNEL, channel_for_talk
+from talkrate.rebuild import rebuild_if_lost
+from talkrate_local.database import event_store
 from tests.builders import (
     LambdaContextStub,
     kafka_event,
@@ -25,7 +31,10 @@ from tests.builders import (
     ratings_batch,
 )
 from tests.integration.conftest import Call, forget_talk
+from tests.integration.test_operations_signals import Records, metric_values
+from tests.integration.test_redis_replica import primary_with_replica
 from tests.live_client import Subscriber
+from tests.redis_cluster import LocalRedisCluster
 
 pytestmark = pytest.mark.integration
 
@@ -67,10 +76,119 @@ def test_a_projected_batch_reaches_the_talks_subscribers_with_its_new_state(
         "talkIds": [talk],
         "summaries": {talk: {"count": 3, "avg": 4.3333, "ratingsRevision": 3}},
     }
-    # And a redelivery, which counts nothing, announces nothing
+    # And a redelivery, which counts nothing, announces the same state again (a page takes
+    # it as the state it shows)
     assert projector(event, LambdaContextStub("projector"))["applied"] == 0
-    live.publish(channel_for_talk(talk), ['"marker"'])
-    assert page.events(1) == [(talk_sub, "marker")]
+    assert heard_until_marker(page, live, channel_for_talk(talk)) == received
+    page.close()
+
+
+def heard_until_marker(page: Subscriber, live: LiveChannelEmulator, channel: str) -> dict[str, Any]:
+    """What the page was sent before a marker published on `channel` now (each subscription's
+    last message): the announcements of a batch that has returned are all on their way first."""
+    live.publish(channel, ['"marker"'])
+    heard: dict[str, Any] = {}
+    while (received := page.events(1)[0])[1] != "marker":
+        heard[received[0]] = received[1]
+    return heard
+
+
+class HeldReplica(NamedTuple):
+    """A read model that confirms each batch on a replica (`replicas=1`), and the process id of
+    the replica a talk's writes wait for."""
+
+    url: str
+    pid: int
+
+
+@pytest.fixture(params=["redis", "cluster"])
+def held_replica(
+    request: pytest.FixtureRequest, talk: str, talks_dsn: str
+) -> Iterator[HeldReplica]:
+    """One Redis with a replica, or the session's Redis Cluster (the replica of the talk's
+    shard), built from the event store as the projector finds it; the replica resumed after."""
+    if request.param == "redis":
+        with primary_with_replica() as (primary_port, replica, _):
+            url = f"redis://127.0.0.1:{primary_port}/0?replicas=1"
+            yield _built(HeldReplica(url, replica.pid), talks_dsn)
+        return
+    cluster: LocalRedisCluster = request.getfixturevalue("redis_cluster")
+    with redis.Redis(port=cluster.primary_of(histogram_key(talk))) as primary:
+        replica_port = int(primary.info("replication")["slave0"]["port"])
+    replica = cluster.processes[replica_port].pid
+    try:
+        yield _built(HeldReplica(f"{cluster.url}&replicas=1", replica), talks_dsn)
+    finally:
+        os.kill(replica, signal.SIGCONT)
+        cluster.wait_until_healthy(replicated=True)
+        model = RedisReadModel(cluster.url)
+        model.forget_talk(talk)
+        model.client.delete(histogram_key(talk))
+
+
+def _built(held: HeldReplica, talks_dsn: str) -> HeldReplica:
+    """The replica's read model as the projector finds it: built from the event store."""
+    with event_store(talks_dsn) as store:
+        rebuild_if_lost(store, RedisReadModel(held.url), lambda _: None)
+    return held
+
+
+def test_a_batch_retried_after_its_apply_succeeded_announces_its_talks(
+    configure: Callable[..., None],
+    live: LiveChannelEmulator,
+    talk: str,
+    topic: str,
+    held_replica: HeldReplica,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a page subscribed to a talk's channel and the leaderboard, and a projector whose read
+    # model confirms each batch on a replica
+    configure(
+        RATINGS_CONNECTION=held_replica.url,
+        LIVE_PUBLISH_URL=live.publish_url,
+        LIVE_API_KEY=live.api_key,
+    )
+    page = Subscriber(live.realtime_url, live.http_host, live.api_key)
+    talk_sub, _ = page.subscribe(channel_for_talk(talk))
+    board_sub, _ = page.subscribe(LEADERBOARD_CHANNEL)
+    projector = load_function("projector")
+    ratings = [rating_event(talk, v) for v in (5, 4)]
+    event = kafka_event(ratings_batch(topic, 1, 0, ratings))
+    # When a batch is applied but fails as the replica does not confirm it in time (Lambda
+    # retries it), and its retry, once the replica answers, finds it applied
+    os.kill(held_replica.pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(BackendUnavailable):
+            projector(event, LambdaContextStub("projector"))
+    finally:
+        os.kill(held_replica.pid, signal.SIGCONT)
+    capsys.readouterr()
+    logged = Records()
+    logging.getLogger("talkrate").addHandler(logged)
+    try:
+        retried = projector(event, LambdaContextStub("projector"))
+    finally:
+        logging.getLogger("talkrate").removeHandler(logged)
+    # Then the retry announces the talk's state with the batch's ratings, and the leaderboard,
+    # as the failed try could not
+    received = heard_until_marker(page, live, channel_for_talk(talk))
+    assert set(received) == {talk_sub, board_sub}
+    assert received[talk_sub]["ratings"] == {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1}
+    assert received[talk_sub]["count"] == 2
+    assert received[board_sub]["talkIds"] == [talk]
+    # And it counts nothing again: the retry's answer, its log line and its metrics say the two
+    # ratings were applied before, none projected now
+    assert (retried["applied"], retried["skipped"]) == (0, 2)
+    [line] = [r for r in logged.records if r.getMessage() == "batch projected"]
+    assert (line.applied, line.skipped, line.talks) == (0, 2, 1)  # type: ignore[attr-defined]
+    out = capsys.readouterr().out
+    assert metric_values(out, "RatingsProjected") == [0]
+    assert metric_values(out, "RecordsSkipped") == [2]
+    # And a batch of only duplicates of those ratings (counted at their first position, whose
+    # batch announced them) announces nothing
+    again = kafka_event(ratings_batch(topic, 1, 2, ratings))
+    assert projector(again, LambdaContextStub("projector"))["duplicates"] == 2
+    assert heard_until_marker(page, live, channel_for_talk(talk)) == {}
     page.close()
 
 

@@ -3,6 +3,7 @@ a batch counts only once the replica has it, else it fails and its retry counts 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -49,8 +50,10 @@ def _server(folder: str, *options: str) -> tuple[subprocess.Popen[bytes], int]:
     raise RuntimeError("redis-server did not answer")
 
 
-@pytest.fixture
-def primary_and_replica() -> Iterator[tuple[int, subprocess.Popen[bytes], int]]:
+@contextlib.contextmanager
+def primary_with_replica() -> Iterator[tuple[int, subprocess.Popen[bytes], int]]:
+    """A redis-server and a replica of it, up to date: the primary's port, the replica's
+    process and port; both stopped (a stopped replica resumed first) and removed afterwards."""
     folder = tempfile.mkdtemp(prefix="talkrate-replica-")
     primary, primary_port = _server(folder)
     replica, replica_port = _server(folder, "--replicaof", "127.0.0.1", str(primary_port))
@@ -58,13 +61,21 @@ def primary_and_replica() -> Iterator[tuple[int, subprocess.Popen[bytes], int]]:
     while redis.Redis(port=replica_port).info("replication").get("master_link_status") != "up":
         assert time.monotonic() < deadline, "the replica did not take the primary's data"
         time.sleep(0.05)
-    yield primary_port, replica, replica_port
-    for process in (replica, primary):
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGCONT)
-            process.terminate()
-            process.wait(timeout=5)
-    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        yield primary_port, replica, replica_port
+    finally:
+        for process in (replica, primary):
+            if process.poll() is None:
+                os.kill(process.pid, signal.SIGCONT)
+                process.terminate()
+                process.wait(timeout=5)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def primary_and_replica() -> Iterator[tuple[int, subprocess.Popen[bytes], int]]:
+    with primary_with_replica() as pair:
+        yield pair
 
 
 def lose(replica: subprocess.Popen[bytes], primary_port: int) -> None:

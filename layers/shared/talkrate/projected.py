@@ -76,7 +76,8 @@ class ProjectionResult(NamedTuple):
     skipped: int
     dead_lettered: int
     duplicates: int = 0
-    talk_ids: tuple[str, ...] = ()  # talks the batch's counted records are about
+    # The talks of the batch's ratings (counted now or by an earlier try), for the live channel
+    talk_ids: tuple[str, ...] = ()
 
 
 class ReadModelState(NamedTuple):

@@ -100,17 +100,19 @@ def project_batch(
     The event store first records the batch (idempotent, unique by eventId) and marks events
     that were first seen at another position; the read model then applies the batch in one atomic
     step that skips what it applied before. A crash between the two steps is healed by the
-    redelivery the crash causes. The result names the talks of the batch's records when any
-    record counted, for the live channel.
+    redelivery the crash causes. The result names the talks of the batch's ratings, for the live
+    channel: once the read model has taken the batch each of them counts, by this call or by an
+    earlier try of the batch (one applied and then failed: a replica's late confirmation, a crash
+    before the answer), whose announcement never went out.
     """
     batch = event_store.record(classify(records))
-    result = read_model.apply(batch)
-    return result._replace(talk_ids=touched_talks(batch)) if result.applied else result
+    return read_model.apply(batch)._replace(talk_ids=touched_talks(batch))
 
 
 def touched_talks(batch: ProjectionBatch) -> tuple[str, ...]:
-    """The talks of the batch's ratings (a redelivered or duplicate one included: announcing
-    a talk's unchanged state again is harmless), in order of first appearance."""
+    """The talks of the batch's ratings, in order of first appearance: a rating applied before
+    (a redelivery) included, as announcing a talk's unchanged state again is harmless; a
+    duplicate left out, as it counts at its first position, whose batch announces it."""
     return tuple(dict.fromkeys(r.event.talk_id for r in batch.ratings if not r.duplicate))
 
 
