@@ -139,6 +139,12 @@ def zone_name(zone: tzinfo | None = None, at: datetime | None = None) -> str:
     return _here(at or datetime.now(UTC), zone).strftime("%Z")
 
 
+def _named(moment: datetime, zone: tzinfo | None) -> str:
+    """A moment of a rating window, whole and named: "2026-12-05 10:00 CET" (in `zone`, the
+    machine's time zone when None)."""
+    return f"{_here(moment, zone):%Y-%m-%d %H:%M %Z}"
+
+
 def when(talk: dict[str, Any], zone: tzinfo | None = None, named: str | None = None) -> str:
     """`YYYY-MM-DD HH:MM-HH:MM` of a talk's window in `zone` (the machine's time zone when
     None), or empty; the zone's name follows when it is not `named` (a summer talk in a table
@@ -176,12 +182,11 @@ def window_line(
     its times in `zone` (the machine's time zone when None), named."""
     now = now or datetime.now(UTC)
     starts, closes = instant(talk.get("startsAt")), instant(talk.get("ratingClosesAt"))
-    shown = "%Y-%m-%d %H:%M %Z"
     if starts and now < starts:
-        return f"rating opens {_here(starts, zone):{shown}}"
+        return f"rating opens {_named(starts, zone)}"
     if closes and now > closes:
-        return f"rating closed {_here(closes, zone):{shown}}"
-    return f"rating open until {_here(closes, zone):{shown}}" if closes else "rating open"
+        return f"rating closed {_named(closes, zone)}"
+    return f"rating open until {_named(closes, zone)}" if closes else "rating open"
 
 
 def rating_window(opens: Any, closes: Any, zone: tzinfo | None = None) -> str:
@@ -189,9 +194,8 @@ def rating_window(opens: Any, closes: Any, zone: tzinfo | None = None) -> str:
     in `zone` (the machine's time zone when None), named: "from 2026-12-05 10:00 CET until
     2026-12-06 11:15 CET"."""
     first, last = instant(opens), instant(closes)
-    shown = "%Y-%m-%d %H:%M %Z"
-    since = f"from {_here(first, zone):{shown}}" if first else "from its announcement"
-    return f"{since} until {_here(last, zone):{shown}}" if last else f"{since} with no end"
+    since = f"from {_named(first, zone)}" if first else "from its announcement"
+    return f"{since} until {_named(last, zone)}" if last else f"{since} with no end"
 
 
 def talks_table(talks: list[dict[str, Any]], zone: tzinfo | None = None) -> Table:

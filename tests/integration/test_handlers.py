@@ -291,6 +291,38 @@ def test_root_reports_backends_without_credentials(
     assert response["json"]["backends"] == {"talks": "up", "ratings": "down", "streams": "up"}
 
 
+@pytest.mark.parametrize(
+    ("written", "shown", "state"),
+    [
+        # kafka-python parses past a scheme: the broker answers, and GET / names it as written
+        ("kafka://{bootstrap}", "kafka://{bootstrap}", "up"),
+        ("{bootstrap}", "{bootstrap}", "up"),
+        # a user and password in the bootstrap (no client reads them): named without them
+        ("SASL_SSL://app:hunter2@{bootstrap}", "SASL_SSL://{bootstrap}", "down"),
+    ],
+    ids=["kafka-scheme", "host-port", "credentials"],
+)
+def test_root_names_the_stream_as_configured_without_credentials(
+    api: Call,
+    configure: Callable[..., None],
+    kafka_bootstrap: str,
+    written: str,
+    shown: str,
+    state: str,
+) -> None:
+    # Given the stream's bootstrap written with a scheme, without one, or with credentials
+    configure(STREAMS_CONNECTION=written.format(bootstrap=kafka_bootstrap))
+    # When GET / reports where the backends are
+    response = api("GET", "/")
+    # Then the stream is named as configured (its scheme kept, as the database's and Redis's
+    # are: it read as another broker, a host without its scheme), its credentials left out
+    assert response["statusCode"] == 200
+    assert response["json"]["metadata"]["streams"] == shown.format(bootstrap=kafka_bootstrap)
+    assert response["json"]["backends"]["streams"] == state
+    assert "hunter2" not in response["body"]
+    assert "app" not in response["json"]["metadata"]["streams"]
+
+
 def test_projector_counts_a_batch_once_however_often_it_is_delivered(
     configure: Callable[..., None], talk: str, topic: str, redis_client: redis.Redis
 ) -> None:

@@ -455,6 +455,16 @@ def test_an_operator_command_names_the_backend_that_is_down_in_one_line(
     assert line.startswith(f"talkrate: Kafka at 127.0.0.1:{nowhere} is unreachable"), line
     assert time.monotonic() - started < 15
 
+    # And a broker named with its scheme, and a user and password, is named as GET / names it:
+    # the scheme kept, the credentials said nowhere (kafka-python's own words quote them)
+    configure(STREAMS_CONNECTION=f"SASL_SSL://app:hunter2@127.0.0.1:{nowhere}")
+    assert main(["ops", "replay", *span]) == 1
+    said = capsys.readouterr()
+    [line] = said.err.strip().splitlines()
+    assert line.startswith(f"talkrate: Kafka at SASL_SSL://127.0.0.1:{nowhere} is unreachable")
+    assert "hunter2" not in said.out + said.err
+    assert "app:" not in said.out + said.err
+
 
 def test_a_topic_recreated_on_the_broker_is_told_to_the_backends_and_nothing_is_skipped(
     configure: Callable[..., None],

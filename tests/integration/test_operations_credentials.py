@@ -41,6 +41,9 @@ FORMS = {
     "query-as-port": (QUERY, "Qx7&port=29wJ4", "Qx7&port=29wJ4"),
     "query-as-host": (QUERY, "Qx7&host=zK9wJ4", "Qx7&host=zK9wJ4"),
     "query-as-database": (QUERY, "Qx7&dbname=zK9wJ4", "Qx7&dbname=zK9wJ4"),
+    # libpq takes what follows for the user, which the server names: masked as the password's
+    "query-as-user": (QUERY, "Qx7&user=zK9wJ4", "Qx7&user=zK9wJ4"),
+    "unquoted-space-as-user": (KEYWORDS, "Qx7 user=zK9wJ4", "Qx7 user=zK9wJ4"),
     "query-spaces": (QUERY, "Qx7 zK9 wJ4", "Qx7 zK9 wJ4"),
     "query-percent": (QUERY, "Qx7%zK9wJ4", "Qx7%zK9wJ4"),
     "userinfo-at": (USERINFO, "Qx7@zK9wJ4", "Qx7@zK9wJ4"),
@@ -56,7 +59,8 @@ FORMS = {
 def slices(*texts: str) -> set[str]:
     """Every three characters of each text, but for a setting's name in it ("host" of
     "&host=", which libpq's own messages say anyway)."""
-    parts = [part for text in texts for part in re.split(r"(?<=&)(?:host|port|dbname)(?==)", text)]
+    setting = r"(?<=[& ])(?:host|port|dbname|user)(?==)"
+    parts = [part for text in texts for part in re.split(setting, text)]
     return {part[i : i + 3] for part in parts for i in range(len(part) - 2)}
 
 
@@ -128,3 +132,6 @@ def test_the_server_that_failed_is_still_named(
     # Then it says where it reads from and which server failed (the host and port are no secret)
     assert f"from postgresql://127.0.0.1:{server['port']}/{server['database']}" in said, said
     assert f'"127.0.0.1", port {server["port"]} failed' in said, said
+    # And whom it refused, the user named as the database is (it read 'role "***"')
+    if server["user"] == "nobody_here":
+        assert 'role "nobody_here" does not exist' in said, said

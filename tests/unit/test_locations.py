@@ -9,6 +9,7 @@ import pytest
 from talkrate.config import Settings
 from talkrate.locations import (
     UNPARSEABLE,
+    kafka_located,
     kafka_location,
     postgres_location,
     redis_location,
@@ -100,16 +101,55 @@ def test_redis_locations(url: str, shown: str) -> None:
     ("bootstrap", "shown"),
     [
         ("broker-1:9092,broker-2:9092", "broker-1:9092,broker-2:9092"),
-        ("SASL_SSL://user:s3cr3t@b1:9092", "b1:9092"),
-        ("SASL_SSL://b1:9092, SASL_SSL://b2:9093", "b1:9092,b2:9093"),
+        # A scheme or listener name is kept as written, as the other backends' schemes are
+        ("kafka://b1:9092", "kafka://b1:9092"),
+        ("kafka://b1:9092,b2:9092", "kafka://b1:9092,b2:9092"),
+        ("SASL_SSL://user:s3cr3t@b1:9092", "SASL_SSL://b1:9092"),
+        ("kafka://user:s3cr3t@b1:9092", "kafka://b1:9092"),
+        ("SASL_SSL://b1:9092, SASL_SSL://b2:9093", "SASL_SSL://b1:9092,SASL_SSL://b2:9093"),
+        ("PLAINTEXT://[::1]:9092", "PLAINTEXT://[::1]:9092"),
+        # MSK with IAM: its bootstrap brokers as the console lists them (TLS and SASL are
+        # settings of their own, STREAMS_SECURITY_PROTOCOL and STREAMS_SASL_MECHANISM)
+        (
+            "b-1.talkrate.abc123.c2.kafka.eu-west-1.amazonaws.com:9098,"
+            "b-2.talkrate.abc123.c2.kafka.eu-west-1.amazonaws.com:9098",
+            "b-1.talkrate.abc123.c2.kafka.eu-west-1.amazonaws.com:9098,"
+            "b-2.talkrate.abc123.c2.kafka.eu-west-1.amazonaws.com:9098",
+        ),
         ("SASL_SSL://user:s3/cr3t@b1:9092", UNPARSEABLE),
         ("SASL_SSL://user:[s3cr3t@b1:9092", UNPARSEABLE),
+        # A password holding "://" makes no scheme of what comes before it
+        ("SASL_SSL://user:s3://cr3t@b1:9092", UNPARSEABLE),
+        ("user:s3://cr3t@b1:9092", UNPARSEABLE),
         (",", UNPARSEABLE),
     ],
 )
 def test_kafka_locations(bootstrap: str, shown: str) -> None:
     assert kafka_location(bootstrap) == shown
     assert SECRET not in kafka_location(bootstrap)
+    assert "cr3t" not in kafka_location(bootstrap)
+
+
+@pytest.mark.parametrize(
+    "bootstrap",
+    [
+        "SASL_SSL://user:s3cr3t@b1:9092",
+        "kafka://user:s3cr3t@b1:9092,b2:9092",
+        "user:s3cr3t@b1:9092",
+        "SASL_SSL://user:s3'cr3t\\@b1:9092",
+    ],
+)
+def test_a_kafka_client_s_words_name_the_brokers_as_their_location_does(bootstrap: str) -> None:
+    # Given what kafka-python says of bootstrap servers it cannot reach (it quotes their list)
+    entries = [entry.strip() for entry in bootstrap.split(",")]
+    message = f"KafkaTimeoutError: Unable to bootstrap from {entries}"
+    # When a command says it
+    said = kafka_located(message, bootstrap)
+    # Then each entry is named as GET / names it, its user and password left out
+    assert said.startswith("KafkaTimeoutError: Unable to bootstrap from [")
+    assert all(kafka_location(entry) in said for entry in entries), said
+    assert "cr3t" not in said
+    assert "user" not in said
 
 
 @pytest.mark.parametrize(

@@ -134,7 +134,12 @@ def _with_consumer(consumer_options: Mapping[str, Any], work: Callable[[Any], An
     from kafka import KafkaConsumer
     from kafka.errors import KafkaError
 
-    where = ",".join(consumer_options.get("bootstrap_servers", []))
+    from talkrate.locations import kafka_located, kafka_location
+
+    # Named as GET / names it: the client's own words quote the entries as written, a user and
+    # password in one included.
+    bootstrap = ",".join(consumer_options.get("bootstrap_servers", []))
+    where = kafka_location(bootstrap)
     try:
         # A broker that does not answer is said within seconds, not after kafka-python's 30 s.
         consumer = KafkaConsumer(
@@ -144,11 +149,13 @@ def _with_consumer(consumer_options: Mapping[str, Any], work: Callable[[Any], An
             **consumer_options,
         )
     except KafkaError as error:
-        raise BackendUnavailable(f"Kafka at {where} is unreachable: {error}") from error
+        said = kafka_located(str(error), bootstrap)
+        raise BackendUnavailable(f"Kafka at {where} is unreachable: {said}") from None
     try:
         return work(consumer)
     except KafkaError as error:
-        raise BackendUnavailable(f"Kafka at {where} stopped answering: {error}") from error
+        said = kafka_located(str(error), bootstrap)
+        raise BackendUnavailable(f"Kafka at {where} stopped answering: {said}") from None
     finally:
         consumer.close()
 

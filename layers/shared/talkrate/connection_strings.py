@@ -2,11 +2,13 @@
 
 libpq quotes what it could not read of a connection string (`invalid connection option "…"`,
 `missing "=" after "…"`, a host or a port that a password's unencoded `@` or `/` made, a URL
-query parameter it does not know) and the server quotes the user. Which text is a password is
-decided as libpq reads the string and, generously, as its writer may have meant it: a password
-runs on over what libpq splits it at (a space in the keyword form, an `&` in a URL's query)
-until a setting libpq knows begins that the string has not given already. A password that holds
-`&host=x` (or ` host=x`) where no host was given reads, to libpq as to anyone, as that host.
+query parameter it does not know) and the server quotes the user (who stays named, unless
+their password holds the name: a user name is no secret, and an operator needs it). Which text
+is a password is decided as libpq reads the string and, generously, as its writer may have
+meant it: a password runs on over what libpq splits it at (a space in the keyword form, an `&`
+in a URL's query) until a setting libpq knows begins that the string has not given already. A
+password that holds `&host=x` (or ` host=x`, or a user) where none was given reads, to libpq as
+to anyone, as that host (or user).
 
 psycopg2 is imported when a keyword is checked only: on a failure, never at a cold start.
 """
@@ -204,10 +206,11 @@ def _guarded(piece: str) -> str:
 
 
 def redacted(message: str, dsn: str) -> str:
-    """`message` with every piece of `dsn`'s passwords, and its users, replaced by "***" where
-    it quotes the connection string (the rest is libpq's and the server's own words: a password
-    "first-password" leaves "password authentication failed" whole). The host, port and
-    database stay: an operator must see which server failed."""
+    """`message` with every piece of `dsn`'s passwords replaced by "***" where it quotes the
+    connection string (the rest is libpq's and the server's own words: a password
+    "first-password" leaves "password authentication failed" whole). The host, port, database
+    and user stay: an operator must see which server refused whom; a user its password holds
+    is replaced too."""
     pattern, anywhere = _pattern(dsn)
     if pattern is None:
         return message
@@ -249,8 +252,15 @@ def _pattern(dsn: str) -> tuple[re.Pattern[str] | None, bool]:
     found = credentials(dsn)
     pieces = _secret_pieces(dsn)
     patterns = [_guarded(piece) for piece in sorted(pieces, key=len, reverse=True)]
-    # A user where the server names one: `user "app"`, `role "app" does not exist`
-    named = sorted({user for user in found.users if user}, key=len, reverse=True)
-    patterns += [f'(?<="){re.escape(user)}(?=")' for user in named]
+    # Where the server names the user (`role "app" does not exist`, `password authentication
+    # failed for user "app"`) it stays: no secret, and what an operator must compare with the
+    # configured one. But for a user its password holds (`postgres` of `postgres-2929`): saying
+    # it would say that much of the password.
+    held = [
+        user
+        for user in {user for user in found.users if len(user) > 1}
+        if any(user in password for password in found.passwords)
+    ]
+    patterns += [f'(?<="){re.escape(user)}(?=")' for user in sorted(held, key=len, reverse=True)]
     anywhere = any('"' in password for password in found.passwords)
     return (re.compile("|".join(patterns)) if patterns else None), anywhere

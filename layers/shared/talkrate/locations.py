@@ -23,6 +23,8 @@ _SOCKET_DIR = re.compile(r"^/[A-Za-z0-9._/-]{0,200}$")
 _DATABASE = re.compile(r"^[A-Za-z0-9_.$-]{1,63}$")
 _REDIS_DB = re.compile(r"^/?(\d{1,5})?$")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]{0,20}$")
+# A Kafka bootstrap entry's scheme: a URL scheme, or a listener or protocol name (SASL_SSL)
+_LISTENER = re.compile(r"^[A-Za-z][A-Za-z0-9_+.-]{0,48}$")
 
 
 class _Unparseable(ValueError):
@@ -104,19 +106,41 @@ def redis_location(url: str) -> str:
 
 
 def kafka_location(bootstrap: str) -> str:
-    """`host:port,host:port` of Kafka bootstrap servers (each possibly `PROTOCOL://user@…`)."""
+    """`host:port,host:port` of Kafka bootstrap servers, each entry's scheme kept as written
+    (`kafka://b1:9092`, `SASL_SSL://b1:9096`: a scheme told apart from a host gone missing) and
+    its user and password left out."""
     try:
         entries = []
         for entry in bootstrap.split(","):
             entry = entry.strip()
             if not entry:
                 continue
-            # A listener name (SASL_SSL://) is not a URL scheme urllib accepts: parse past it.
-            _, _, authority = entry.rpartition("://")
-            entries.append(_authority(urlsplit(f"//{authority}")))
+            scheme, separator, authority = entry.rpartition("://")
+            # A listener name (SASL_SSL) is not a URL scheme urllib accepts: parse past it. One
+            # that is not a name (`user:pa://ss@b1`: a password holding "://") is not shown.
+            if separator and not _LISTENER.match(scheme):
+                raise _Unparseable
+            shown = _authority(urlsplit(f"//{authority}"))
+            entries.append(f"{scheme}://{shown}" if separator else shown)
         return ",".join(entries) if entries else UNPARSEABLE
     except Exception:
         return UNPARSEABLE
+
+
+def kafka_located(message: str, bootstrap: str) -> str:
+    """`message`, a Kafka client's, with each entry of `bootstrap` it quotes ("Unable to
+    bootstrap from ['SASL_SSL://user:pw@b1:9096']") as `kafka_location` shows it."""
+    written: dict[str, str] = {}
+    for entry in filter(None, (entry.strip() for entry in bootstrap.split(","))):
+        shown = kafka_location(entry)
+        # As written, as a list's repr quotes it, and past its scheme (the client parses past
+        # it, greedily, before it reads a host)
+        for form in (entry, repr(entry)[1:-1], entry.rpartition("://")[2]):
+            written.setdefault(form, shown)
+    for form in sorted(written, key=len, reverse=True):
+        if written[form] != form:
+            message = message.replace(form, written[form])
+    return message
 
 
 def url_host(url: str | None) -> str | None:

@@ -1079,7 +1079,7 @@ def connect(dsn: str, **options: Any) -> psycopg2.extensions.connection:
     "invalid dsn", "invalid integer value ... for connection option "port"" or "could not
     translate host name ...". Every failure to connect is an OperationalError (the database is
     unusable, whatever the cause: the callers answer 503), its message with every piece of the
-    DSN's password and user replaced by "***" (the host and port stay), without the original
+    DSN's password replaced by "***" (the host, port and user stay), without the original
     chained.
     """
     try:
@@ -1131,8 +1131,9 @@ def _connect_bounded(
 
 
 def _redacted(message: str, dsn: str) -> str:
-    """The message with every piece of the DSN's password and user replaced (the host and port
-    stay: an operator must see which server failed). On a failure only: not at a cold start."""
+    """The message with every piece of the DSN's password replaced (the host, port and user
+    stay: an operator must see which server refused whom). On a failure only: not at a cold
+    start."""
     from talkrate.connection_strings import redacted
 
     return redacted(message, dsn)
