@@ -815,14 +815,34 @@ class PostgresEventStore:
 
     def dead_letters(self, include_redriven: bool = False) -> list[dict[str, Any]]:
         """The records set aside, oldest first."""
-        sql = (
-            'SELECT id, topic, partition, "offset", key, value, reason, created_at, redriven_at '
-            "FROM dead_letters WHERE (%s OR redriven_at IS NULL) ORDER BY id"
-        )
         with self._db.transaction() as cursor:
-            cursor.execute(sql, (include_redriven,))
-            columns = [c.name for c in cursor.description or ()]
-            return [dict(zip(columns, _plain(row), strict=True)) for row in cursor.fetchall()]
+            cursor.execute(
+                f"{_DEAD_LETTER} WHERE (%s OR redriven_at IS NULL) ORDER BY id", (include_redriven,)
+            )
+            return [_letter(cursor, row) for row in cursor.fetchall()]
+
+    @contextmanager
+    def redriving(self, letter_id: int) -> Iterator[dict[str, Any] | None]:
+        """A dead letter's redrive, one at most whatever runs beside it (`ops redrive`): its row
+        is locked (waiting for a redrive that holds it) and the letter yielded as it is then
+        (None: no such letter); the caller publishes it in the block. When the block ends
+        without an exception, a letter that was pending is marked redriven, in the same
+        transaction; a block that raises (a publish Kafka refused) leaves it pending, to be
+        redriven again.
+
+        One that another run redrove (before, or while this one waited) is yielded with its
+        `redriven_at` and left as it is: the caller publishes nothing. The lock is held while
+        the block publishes, and PostgreSQL is not to be called meanwhile (the connection is
+        this transaction's)."""
+        with self._db.transaction() as cursor:
+            cursor.execute(f"{_DEAD_LETTER} WHERE id = %s FOR UPDATE", (letter_id,))
+            row = cursor.fetchone()
+            letter = None if row is None else _letter(cursor, row)
+            yield letter
+            if letter is not None and letter["redriven_at"] is None:
+                cursor.execute(
+                    "UPDATE dead_letters SET redriven_at = now() WHERE id = %s", (letter_id,)
+                )
 
     def is_empty(self) -> bool:
         """Whether no event is stored yet (a new deployment)."""
@@ -944,14 +964,6 @@ class PostgresEventStore:
             renamed = cursor.rowcount
             cursor.execute("UPDATE dead_letters SET topic = %s WHERE topic = %s", (retired, topic))
             return renamed + cursor.rowcount
-
-    def mark_redriven(self, ids: list[int]) -> None:
-        """Record that these dead letters were republished."""
-        self._db.run(
-            lambda cursor: cursor.execute(
-                "UPDATE dead_letters SET redriven_at = now() WHERE id = ANY(%s)", (ids,)
-            )
-        )
 
 
 class PostgresOutbox:
@@ -1254,3 +1266,16 @@ def _bytes(data: Any) -> bytes | None:
 
 def _plain(row: tuple[Any, ...]) -> list[Any]:
     return [bytes(v) if isinstance(v, memoryview) else v for v in row]
+
+
+# A dead letter as `ops dead-letters` lists it and `ops redrive` reads it.
+_DEAD_LETTER = (
+    'SELECT id, topic, partition, "offset", key, value, reason, created_at, redriven_at '
+    "FROM dead_letters"
+)
+
+
+def _letter(cursor: Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
+    """A row of _DEAD_LETTER as a dict of its columns (key and value as bytes)."""
+    columns = [c.name for c in cursor.description or ()]
+    return dict(zip(columns, _plain(row), strict=True))
