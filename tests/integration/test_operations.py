@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -23,8 +24,8 @@ from talkrate import wiring
 from talkrate.adapters.redis_store import RedisReadModel
 from talkrate.models import RatingSubmitted
 from talkrate_cli.main import main
-from talkrate_local.database import recreate
-from tests.backends import ELSEWHERE_RATINGS, ELSEWHERE_TALKS, REDIS
+from talkrate_local.database import prepare, recreate
+from tests.backends import ELSEWHERE_RATINGS, ELSEWHERE_TALKS, REDIS, RELAY_TALKS
 from tests.builders import (
     LambdaContextStub,
     kafka_event,
@@ -270,6 +271,76 @@ def test_a_letter_rewritten_while_a_redrive_waits_for_it_is_not_published(
     assert count_records(kafka_bootstrap, topic) == 0
     assert main(["ops", "dead-letters"]) == 0
     assert letter["id"] in {json.loads(line)["id"] for line in capsys.readouterr().out.splitlines()}
+
+
+def test_an_entry_forget_voter_is_renaming_is_not_said_held_by_another_relay_run(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore, PostgresOutbox
+    from talkrate.events import Rating
+    from talkrate.voters import forgotten_id
+
+    # Given an outbox no runtime relays, with nothing waiting
+    prepare(RELAY_TALKS)
+    configure(TALKS_CONNECTION=RELAY_TALKS)
+    assert main(["ops", "relay"]) == 0
+    # And a voter's rating kept in it, and a dead letter naming the voter that another
+    # session holds (a redrive of it, publishing)
+    voter = f"voter-{uuid.uuid4().hex}"
+    kept = Rating.new(talk, 3, voter_id=voter)
+    database = PostgresDatabase(RELAY_TALKS)
+    PostgresOutbox(database).enqueue(kept)
+    holder = psycopg2.connect(RELAY_TALKS)
+    with holder.cursor() as cursor:
+        cursor.execute(
+            'INSERT INTO dead_letters (topic, partition, "offset", value, reason) '
+            "VALUES (%s, 0, 0, %s, 'a test letter') RETURNING id",
+            (f"dlq-{uuid.uuid4().hex[:8]}", json.dumps({"voterId": voter}).encode()),
+        )
+        [letter_id] = cursor.fetchone() or ()
+        holder.commit()
+        cursor.execute("SELECT 1 FROM dead_letters WHERE id = %s FOR UPDATE", (letter_id,))
+    # And `ops forget-voter` renaming the voter meanwhile: the outbox entry rewritten, the
+    # dead letter waited for
+    renaming = threading.Thread(
+        target=PostgresEventStore(database).rename_voter, args=(voter, forgotten_id(voter))
+    )
+    renaming.start()
+    try:
+        try:
+            assert a_session_waits_for_a_dead_letter(RELAY_TALKS)
+            # When the operator relays the outbox
+            capsys.readouterr()
+            assert main(["ops", "relay"]) == 0
+            said = capsys.readouterr().out
+            assert main(["--json", "ops", "relay"]) == 0
+            document = json.loads(capsys.readouterr().out)
+        finally:
+            holder.rollback()
+            holder.close()
+            renaming.join(timeout=30)
+        # Then the entry still waits, and is not said to be held by another relay run, which
+        # would publish it: none holds it (it said "1 held by another relay run")
+        assert not renaming.is_alive()
+        assert (document["pending"], document["heldElsewhere"]) == (1, 0)
+        assert "held by another relay run" not in said
+        assert "run it again for them" in said
+        # And once the rename is done, a relay publishes it, under the voter's new id
+        assert main(["ops", "relay"]) == 0
+        records = consume_to_end(kafka_bootstrap, topic)
+        events = [RatingSubmitted.from_json(record.value) for record in records]
+        [relayed] = [event for event in events if str(event.event_id) == kept.event_id]
+        assert relayed.voter_id == forgotten_id(voter)
+    finally:
+        with psycopg2.connect(RELAY_TALKS) as connection, connection.cursor() as cursor:
+            cursor.execute("DELETE FROM rating_outbox WHERE event_id = %s", (kept.event_id,))
+            cursor.execute("DELETE FROM dead_letters WHERE id = %s", (letter_id,))
+        connection.close()
+        database.close()
 
 
 def published(kafka_bootstrap: str, topic: str, events: list[RatingSubmitted]) -> list[int]:

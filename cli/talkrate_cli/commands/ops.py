@@ -567,7 +567,7 @@ def relay(session: Session, limit: int) -> None:
 def _why_pending(pending: int, held: int | None) -> str:
     """Why entries still wait after a relay the stream did not fail: another run holds them
     (it publishes them), or this one could not take them (more than --limit, or written, or
-    let go by another run, since it began)."""
+    let go by another run, since it began, or held a moment by `ops forget-voter`)."""
     if not pending:
         return ""
     if held is None:
@@ -577,7 +577,10 @@ def _why_pending(pending: int, held: int | None) -> str:
     if held:
         why.append(f"{held} held by another relay run, which publishes them")
     if free:
-        why.append(f"{free} beyond --limit or written since it began: run it again for them")
+        why.append(
+            f"{free} beyond --limit, written since it began or held a moment by another "
+            "command: run it again for them"
+        )
     return ": " + "; ".join(why)
 
 

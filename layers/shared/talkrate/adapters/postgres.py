@@ -929,10 +929,12 @@ class PostgresEventStore:
             ):
                 names = {"table": psycopg2.sql.Identifier(table)}
                 names["column"] = psycopg2.sql.Identifier(column)
+                # FOR NO KEY UPDATE, as the UPDATE's own: a relay tells its runs' rows
+                # (FOR UPDATE) from these by it, and does not count them held by another run.
                 cursor.execute(
                     psycopg2.sql.SQL(
                         "SELECT id, {column} FROM {table} WHERE position(%s IN {column}) > 0 "
-                        "FOR UPDATE"
+                        "FOR NO KEY UPDATE"
                     ).format(**names),
                     (voter_id.encode(),),
                 )
@@ -1012,7 +1014,9 @@ class PostgresOutbox:
         the projector counts an eventId once, so that costs nothing but a duplicate record.
         What is left pending is told apart: the entries another run holds (a concurrent
         relay's batch) are counted by what this one can still lock, up to `limit` of them (a
-        backlog is not locked whole to count it).
+        backlog is not locked whole to count it), `FOR KEY SHARE`: only a relay run's lock,
+        `FOR UPDATE`, refuses that one. A command that rewrites an entry (`ops forget-voter`)
+        holds it by a weaker lock, and it is not counted held: no other run publishes it.
         """
         published, failed = 0, False
         with self._db.transaction() as cursor:
@@ -1047,14 +1051,14 @@ class PostgresOutbox:
                     (entry.id,),
                 )
                 published += 1
-            # What waits, and how much of it this run could take (its own rows included, the
-            # ones it did not get to): the rest is locked by another run. One statement, so
-            # the two counts see the same rows.
+            # What waits, and how much of it no other relay run holds (this run's own rows
+            # included, the ones it did not get to): the rest is another run's batch. One
+            # statement, so the two counts see the same rows.
             left = _fetch_one(
                 cursor,
                 "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0), "
                 "(SELECT count(*) FROM (SELECT 1 FROM rating_outbox WHERE published_at IS NULL "
-                "LIMIT %s FOR UPDATE SKIP LOCKED) AS free) "
+                "LIMIT %s FOR KEY SHARE SKIP LOCKED) AS free) "
                 "FROM rating_outbox WHERE published_at IS NULL",
                 (limit,),
             )
