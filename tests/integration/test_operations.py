@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
+import subprocess
+import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -20,8 +24,8 @@ from talkrate import wiring
 from talkrate.adapters.redis_store import RedisReadModel
 from talkrate.models import RatingSubmitted
 from talkrate_cli.main import main
-from talkrate_local.database import recreate
-from tests.backends import ELSEWHERE_RATINGS, ELSEWHERE_TALKS, REDIS
+from talkrate_local.database import prepare, recreate
+from tests.backends import ELSEWHERE_RATINGS, ELSEWHERE_TALKS, REDIS, RELAY_TALKS
 from tests.builders import (
     LambdaContextStub,
     kafka_event,
@@ -29,7 +33,12 @@ from tests.builders import (
     load_function,
     ratings_batch,
 )
-from tests.integration.test_kafka_publisher import consume_all, count_records
+from tests.integration.test_kafka_publisher import (
+    consume_all,
+    consume_to_end,
+    count_records,
+    held_still,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -92,7 +101,32 @@ def test_a_dead_letter_is_listed_repaired_and_redriven_once(
     [(_, value)] = consume_all(kafka_bootstrap, topic, 1)
     assert RatingSubmitted.from_json(value).value == 5
     assert str(RatingSubmitted.from_json(value).event_id) == event_id
+    capsys.readouterr()
     assert main(["ops", "redrive", str(letter["id"])]) == 2  # no longer pending
+    assert f"dead letter {letter['id']} was redriven already (at " in capsys.readouterr().err
+
+
+def test_a_redrive_kafka_does_not_acknowledge_leaves_the_letter_to_redrive_again(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a record set aside, and the stream away
+    [broken] = rated_seven(talk, 1)
+    [letter] = set_aside_and_listed(broken, first_offset=0, capsys=capsys)
+    repaired = json.dumps({**broken, "value": 2})
+    configure(STREAMS_CONNECTION="127.0.0.1:1", PUBLISH_TIMEOUT_SECONDS="1")
+    # When the operator redrives it
+    assert main(["ops", "redrive", str(letter["id"]), "--value", repaired]) == 1
+    # Then it is still pending (the mark is taken with the publish, not before it)
+    configure()
+    assert main(["--json", "ops", "dead-letters"]) == 0
+    assert letter["id"] in {d["id"] for d in json.loads(capsys.readouterr().out)}
+    # And redriven again with the stream back, it is published, once
+    assert main(["ops", "redrive", str(letter["id"]), "--value", repaired]) == 0
+    assert count_records(kafka_bootstrap, topic) == 1
 
 
 def test_a_redrive_for_a_talk_not_in_the_programme_or_still_broken_publishes_nothing(
@@ -125,6 +159,188 @@ def test_a_redrive_for_a_talk_not_in_the_programme_or_still_broken_publishes_not
     assert main(["ops", "dead-letters"]) == 0
     pending = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert {d["id"] for d in pending} >= {first["id"], second["id"]}
+
+
+def redrive_elsewhere(letter_id: int, value: str) -> subprocess.Popen[str]:
+    """`talkrate ops redrive ID --value VALUE` begun in a process of its own (another
+    operator's terminal), on the backends the environment names."""
+    command = [sys.executable, "-m", "talkrate_cli", "ops", "redrive", str(letter_id)]
+    return subprocess.Popen(
+        [*command, "--value", value], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def a_session_waits_for_a_dead_letter(talks_dsn: str, within: float = 15.0) -> bool:
+    """Whether a session waits for a dead letter's row another holds (looked for `within` s)."""
+    deadline = time.monotonic() + within
+    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND query LIKE '%%dead_letters%%'"
+            )
+            if (cursor.fetchone() or (0,))[0]:
+                return True
+            connection.rollback()
+            time.sleep(0.05)
+    connection.close()
+    return False
+
+
+def test_two_operators_redriving_one_letter_at_once_publish_it_once(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    talks_dsn: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from sam_emulator.events.kafka import ensure_topics
+    from talkrate_local.broker import LocalBroker
+
+    # Given a record set aside, and a broker slow to acknowledge (held still): both operators'
+    # publishes are under way together
+    [broken] = rated_seven(talk, 1)
+    [letter] = set_aside_and_listed(broken, first_offset=0, capsys=capsys)
+    with LocalBroker() as broker:
+        ensure_topics(broker.bootstrap, [topic], partitions=1)
+        configure(STREAMS_CONNECTION=broker.bootstrap, PUBLISH_TIMEOUT_SECONDS="20")
+        process = broker._process
+        assert process is not None
+        process.send_signal(signal.SIGSTOP)
+        assert held_still(process.pid), broker.log_tail()
+        # When two operators redrive it at the same time, each repairing it with an eventId
+        # of its own
+        repairs = [{**broken, "value": 5, "eventId": str(uuid.uuid4())} for _ in range(2)]
+        runs = [redrive_elsewhere(letter["id"], json.dumps(r)) for r in repairs]
+        try:
+            waited = a_session_waits_for_a_dead_letter(talks_dsn)
+        finally:
+            process.send_signal(signal.SIGCONT)
+            ended = [run.communicate(timeout=60) for run in runs]
+        records = consume_to_end(broker.bootstrap, topic)
+    # Then one publishes it and the other, which waited for it, publishes nothing and says
+    # why (both published, and the rating counted twice)
+    codes = sorted(run.returncode for run in runs)
+    said = "".join(err for _, err in ended)
+    assert codes == [0, 2], ended
+    assert waited
+    assert f"dead letter {letter['id']} was redriven by another run while this one" in said
+    assert len(records) == 1
+    # And projected, it counts once
+    load_function("projector")(
+        kafka_event([kafka_record(topic, 0, r.offset, r.value) for r in records]),
+        LambdaContextStub("projector"),
+    )
+    assert wiring.read_model().histogram(talk).total == 1
+
+
+def test_a_letter_rewritten_while_a_redrive_waits_for_it_is_not_published(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    talks_dsn: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a record set aside, whose row another session holds (`ops forget-voter`, about to
+    # rename the voter it names)
+    [broken] = rated_seven(talk, 1)
+    [letter] = set_aside_and_listed(broken, first_offset=0, capsys=capsys)
+    holder = psycopg2.connect(talks_dsn)
+    try:
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM dead_letters WHERE id = %s FOR UPDATE", (letter["id"],))
+            # When an operator redrives it repaired meanwhile, and the other session rewrites
+            # it before letting it go
+            run = redrive_elsewhere(letter["id"], json.dumps({**broken, "value": 5}))
+            waited = a_session_waits_for_a_dead_letter(talks_dsn)
+            rewritten = json.dumps({**broken, "voterId": "forgotten-0"}).encode()
+            cursor.execute(
+                "UPDATE dead_letters SET value = %s WHERE id = %s",
+                (psycopg2.Binary(rewritten), letter["id"]),
+            )
+        holder.commit()
+        _, err = run.communicate(timeout=60)
+    finally:
+        holder.close()
+    # Then the redrive waited for it, published nothing of what it had read, and says so (it
+    # published at once the value it had repaired from the letter as it was)
+    assert waited
+    assert run.returncode == 1, err
+    assert f"dead letter {letter['id']} was changed while this run read it" in err
+    assert count_records(kafka_bootstrap, topic) == 0
+    assert main(["ops", "dead-letters"]) == 0
+    assert letter["id"] in {json.loads(line)["id"] for line in capsys.readouterr().out.splitlines()}
+
+
+def test_an_entry_forget_voter_is_renaming_is_not_said_held_by_another_relay_run(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore, PostgresOutbox
+    from talkrate.events import Rating
+    from talkrate.voters import forgotten_id
+
+    # Given an outbox no runtime relays, with nothing waiting
+    prepare(RELAY_TALKS)
+    configure(TALKS_CONNECTION=RELAY_TALKS)
+    assert main(["ops", "relay"]) == 0
+    # And a voter's rating kept in it, and a dead letter naming the voter that another
+    # session holds (a redrive of it, publishing)
+    voter = f"voter-{uuid.uuid4().hex}"
+    kept = Rating.new(talk, 3, voter_id=voter)
+    database = PostgresDatabase(RELAY_TALKS)
+    PostgresOutbox(database).enqueue(kept)
+    holder = psycopg2.connect(RELAY_TALKS)
+    with holder.cursor() as cursor:
+        cursor.execute(
+            'INSERT INTO dead_letters (topic, partition, "offset", value, reason) '
+            "VALUES (%s, 0, 0, %s, 'a test letter') RETURNING id",
+            (f"dlq-{uuid.uuid4().hex[:8]}", json.dumps({"voterId": voter}).encode()),
+        )
+        [letter_id] = cursor.fetchone() or ()
+        holder.commit()
+        cursor.execute("SELECT 1 FROM dead_letters WHERE id = %s FOR UPDATE", (letter_id,))
+    # And `ops forget-voter` renaming the voter meanwhile: the outbox entry rewritten, the
+    # dead letter waited for
+    renaming = threading.Thread(
+        target=PostgresEventStore(database).rename_voter, args=(voter, forgotten_id(voter))
+    )
+    renaming.start()
+    try:
+        try:
+            assert a_session_waits_for_a_dead_letter(RELAY_TALKS)
+            # When the operator relays the outbox
+            capsys.readouterr()
+            assert main(["ops", "relay"]) == 0
+            said = capsys.readouterr().out
+            assert main(["--json", "ops", "relay"]) == 0
+            document = json.loads(capsys.readouterr().out)
+        finally:
+            holder.rollback()
+            holder.close()
+            renaming.join(timeout=30)
+        # Then the entry still waits, and is not said to be held by another relay run, which
+        # would publish it: none holds it (it said "1 held by another relay run")
+        assert not renaming.is_alive()
+        assert (document["pending"], document["heldElsewhere"]) == (1, 0)
+        assert "held by another relay run" not in said
+        assert "run it again for them" in said
+        # And once the rename is done, a relay publishes it, under the voter's new id
+        assert main(["ops", "relay"]) == 0
+        records = consume_to_end(kafka_bootstrap, topic)
+        events = [RatingSubmitted.from_json(record.value) for record in records]
+        [relayed] = [event for event in events if str(event.event_id) == kept.event_id]
+        assert relayed.voter_id == forgotten_id(voter)
+    finally:
+        with psycopg2.connect(RELAY_TALKS) as connection, connection.cursor() as cursor:
+            cursor.execute("DELETE FROM rating_outbox WHERE event_id = %s", (kept.event_id,))
+            cursor.execute("DELETE FROM dead_letters WHERE id = %s", (letter_id,))
+        connection.close()
+        database.close()
 
 
 def published(kafka_bootstrap: str, topic: str, events: list[RatingSubmitted]) -> list[int]:

@@ -86,6 +86,39 @@ def test_entries_written_during_a_batch_go_out_in_the_same_run_at_once() -> None
     assert result == RelayResult(5, 0, 0.0, stream_failed=False, held_elsewhere=0)
 
 
+def test_a_run_that_could_take_nothing_no_run_holds_looks_again_once_then_stops() -> None:
+    # Given batches that take nothing though two entries wait, which no other relay run holds
+    # (`ops forget-voter` is rewriting them), the stream fine
+    outbox = ScriptedOutbox(
+        RelayResult(0, 2, 1.0, held_elsewhere=0), RelayResult(0, 2, 1.2, held_elsewhere=0)
+    )
+    pauses: list[float] = []
+    # When a run relays
+    result = run(outbox, pauses)
+    # Then it looks once more after a moment and leaves them to the next run (it went round
+    # for them again at once, as for entries written during a batch, for as long as they
+    # were held)
+    assert pauses == [HELD_LOOK_AGAIN_SECONDS]
+    assert result == RelayResult(0, 2, 1.2, stream_failed=False, held_elsewhere=0)
+    assert outbox.answers == []
+
+
+def test_a_single_batch_looks_again_at_what_no_run_holds_within_its_limit() -> None:
+    # Given a batch that left two entries no other relay run holds (locked a moment by another
+    # run's count, or by `ops forget-voter`), then a look that takes them
+    outbox = ScriptedOutbox(
+        RelayResult(3, 2, 1.0, held_elsewhere=0), RelayResult(2, 0, 0.0, held_elsewhere=0)
+    )
+    pauses: list[float] = []
+    # When a single batch is relayed (as `talkrate ops relay` does, limit 10)
+    result = relay_outbox(outbox, NoPublisher(), limit=10, sleep=pauses.append)
+    # Then it looks once more after a moment and publishes them, within its limit (it left
+    # them, saying to run it again)
+    assert pauses == [HELD_LOOK_AGAIN_SECONDS]
+    assert result == RelayResult(5, 0, 0.0, stream_failed=False, held_elsewhere=0)
+    assert outbox.limits == [10, 7]
+
+
 def test_a_stream_that_failed_is_tried_again_after_a_pause() -> None:
     # Given a batch the stream failed, then one it takes
     outbox = ScriptedOutbox(

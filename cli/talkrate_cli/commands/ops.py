@@ -259,7 +259,10 @@ def dead_letters(session: Session, include_redriven: bool) -> None:
 @pass_session
 @_backend_errors
 def redrive(session: Session, ids: tuple[int, ...], value: str | None) -> None:
-    """Republish dead letters by id (repaired with --value)."""
+    """Republish dead letters by id (repaired with --value), each at most once.
+
+    A letter another run redrove, before or while this one waited for it, is not published
+    again: exit 2, as for an id of no dead letter."""
     from pydantic import ValidationError
 
     from talkrate import wiring
@@ -269,11 +272,15 @@ def redrive(session: Session, ids: tuple[int, ...], value: str | None) -> None:
     if value is not None and len(ids) != 1:
         # (said first: it was "no pending dead letter with id [1, 2]" when one was redriven)
         raise click.UsageError("--value repairs one dead letter at a time")
-    letters = {d["id"]: d for d in wiring.event_store().dead_letters()}
+    store = wiring.event_store()
+    letters = {d["id"]: d for d in store.dead_letters(include_redriven=True)}
     missing = [i for i in ids if i not in letters]
     if missing:
         shown = ", ".join(map(str, missing))
-        raise BadInput(f"redrive: no pending dead letter with id {shown}")
+        raise BadInput(f"redrive: no dead letter with id {shown}")
+    for letter_id in ids:
+        if letters[letter_id]["redriven_at"] is not None:
+            raise BadInput(_already_redriven(letters[letter_id]))
     # Every letter is judged before any is published: one that cannot go stops them all.
     catalog, events = wiring.talk_catalog(), []
     for letter_id in ids:
@@ -297,17 +304,47 @@ def redrive(session: Session, ids: tuple[int, ...], value: str | None) -> None:
             )
         events.append((letter_id, event))
     publisher = wiring.rating_publisher()
-    redriven = []
+    redriven: list[dict[str, Any]] = []
+    done = {"redriven": redriven}
     for letter_id, event in events:
-        publisher.publish(Rating.of(event))
-        wiring.event_store().mark_redriven([letter_id])
+        # Published under the letter's lock and marked in the same transaction: two operators
+        # redriving it at once (each with a repair of its own eventId) published it twice,
+        # counted twice. A publish that fails leaves it pending, as before.
+        with store.redriving(letter_id) as letter:
+            if letter is None:
+                raise BadInput(
+                    f"redrive: dead letter {letter_id} was deleted while this run read it: "
+                    "nothing published for it",
+                    done,
+                )
+            if letter["redriven_at"] is not None:
+                raise BadInput(_already_redriven(letter, meanwhile=True), done)
+            if letter["value"] != letters[letter_id]["value"]:
+                # Rewritten since it was judged (`ops forget-voter` renames its voter): what
+                # was judged, or repaired from, is no longer what the letter holds.
+                raise CliError(
+                    f"redrive: dead letter {letter_id} was changed while this run read it "
+                    "(`ops forget-voter`?): nothing published for it; run the command again",
+                    done,
+                )
+            publisher.publish(Rating.of(event))
         redriven.append({"deadLetter": letter_id, "eventId": event.event_id})
         if not session.as_json:
             output.console.print(
                 f"redrive: dead letter {letter_id} republished as event {event.event_id}"
             )
     if session.as_json:
-        output.emit_json({"redriven": redriven})
+        output.emit_json(done)
+
+
+def _already_redriven(letter: dict[str, Any], meanwhile: bool = False) -> str:
+    """Why a letter is not published: another run redrove it, before this one or while this
+    one waited for it (its lock), and when."""
+    who = "by another run while this one waited for it" if meanwhile else "already"
+    return (
+        f"redrive: dead letter {letter['id']} was redriven {who} (at "
+        f"{_shown(letter)['redriven_at']}): nothing published for it"
+    )
 
 
 # How long after its token expired an attendee can be forgotten: every rating sent with the token
@@ -530,7 +567,7 @@ def relay(session: Session, limit: int) -> None:
 def _why_pending(pending: int, held: int | None) -> str:
     """Why entries still wait after a relay the stream did not fail: another run holds them
     (it publishes them), or this one could not take them (more than --limit, or written, or
-    let go by another run, since it began)."""
+    let go by another run, since it began, or held a moment by `ops forget-voter`)."""
     if not pending:
         return ""
     if held is None:
@@ -540,7 +577,10 @@ def _why_pending(pending: int, held: int | None) -> str:
     if held:
         why.append(f"{held} held by another relay run, which publishes them")
     if free:
-        why.append(f"{free} beyond --limit or written since it began: run it again for them")
+        why.append(
+            f"{free} beyond --limit, written since it began or held a moment by another "
+            "command: run it again for them"
+        )
     return ": " + "; ".join(why)
 
 

@@ -36,8 +36,10 @@ def relay_outbox(
     own), so a concurrent run or the API's own writes wait for nothing.
 
     Entries another run holds are left to it: a run whose stream did not fail stops when they
-    are all that waits, after looking once more a moment later. The result is the last
-    batch's, with every batch's `published`.
+    are all that waits, after looking once more a moment later. So does one whose batch took
+    nothing though entries wait (a command rewriting them, `ops forget-voter`, holds them):
+    the next run takes them. A single batch with room left looks once more at whatever it
+    left. The result is the last batch's, with every batch's `published`.
     """
     published = 0
     looked_again = False
@@ -50,18 +52,30 @@ def relay_outbox(
         result = batch._replace(published=published)
         if not batch.pending or (until is not None and time.monotonic() >= until):
             return result
-        held = not batch.stream_failed and batch.held_elsewhere == batch.pending
-        if held and not looked_again and (until is not None or published < limit):
+        if until is None:
+            # A single batch (`ops relay`) with room left looks once more at what it left: what
+            # another run's count, or a command rewriting entries (`ops forget-voter`), held
+            # for a moment goes out; what another run publishes is still held then.
+            if batch.stream_failed or published >= limit or looked_again:
+                return result
+            looked_again = True
+            sleep(HELD_LOOK_AGAIN_SECONDS)
+            continue
+        # Another run holds all that waits (it publishes them), or the batch took nothing
+        # though the stream is fine: what waits is locked by others (another run's count, a
+        # command rewriting entries), not this run's to go round for again at once.
+        held = not batch.stream_failed and (
+            batch.held_elsewhere == batch.pending or not batch.published
+        )
+        if held and not looked_again:
             # Another run's count of what it could take locks the rows for a moment too (until
             # its transaction ends): look once more, so two runs ending together do not each
             # leave the rest to the other. A run publishing them still holds them then.
             looked_again = True
             sleep(HELD_LOOK_AGAIN_SECONDS)
             continue
-        if until is None:
-            return result
         if not batch.stream_failed:
-            if held:  # the rest is another run's to publish
+            if held:  # the rest is another run's to publish, or the next run's
                 return result
             continue  # more than a batch waited, or entries were written (or let go) since
         last_try = min(until, retry_until) if retry_until is not None else None

@@ -815,14 +815,34 @@ class PostgresEventStore:
 
     def dead_letters(self, include_redriven: bool = False) -> list[dict[str, Any]]:
         """The records set aside, oldest first."""
-        sql = (
-            'SELECT id, topic, partition, "offset", key, value, reason, created_at, redriven_at '
-            "FROM dead_letters WHERE (%s OR redriven_at IS NULL) ORDER BY id"
-        )
         with self._db.transaction() as cursor:
-            cursor.execute(sql, (include_redriven,))
-            columns = [c.name for c in cursor.description or ()]
-            return [dict(zip(columns, _plain(row), strict=True)) for row in cursor.fetchall()]
+            cursor.execute(
+                f"{_DEAD_LETTER} WHERE (%s OR redriven_at IS NULL) ORDER BY id", (include_redriven,)
+            )
+            return [_letter(cursor, row) for row in cursor.fetchall()]
+
+    @contextmanager
+    def redriving(self, letter_id: int) -> Iterator[dict[str, Any] | None]:
+        """A dead letter's redrive, one at most whatever runs beside it (`ops redrive`): its row
+        is locked (waiting for a redrive that holds it) and the letter yielded as it is then
+        (None: no such letter); the caller publishes it in the block. When the block ends
+        without an exception, a letter that was pending is marked redriven, in the same
+        transaction; a block that raises (a publish Kafka refused) leaves it pending, to be
+        redriven again.
+
+        One that another run redrove (before, or while this one waited) is yielded with its
+        `redriven_at` and left as it is: the caller publishes nothing. The lock is held while
+        the block publishes, and PostgreSQL is not to be called meanwhile (the connection is
+        this transaction's)."""
+        with self._db.transaction() as cursor:
+            cursor.execute(f"{_DEAD_LETTER} WHERE id = %s FOR UPDATE", (letter_id,))
+            row = cursor.fetchone()
+            letter = None if row is None else _letter(cursor, row)
+            yield letter
+            if letter is not None and letter["redriven_at"] is None:
+                cursor.execute(
+                    "UPDATE dead_letters SET redriven_at = now() WHERE id = %s", (letter_id,)
+                )
 
     def is_empty(self) -> bool:
         """Whether no event is stored yet (a new deployment)."""
@@ -909,10 +929,12 @@ class PostgresEventStore:
             ):
                 names = {"table": psycopg2.sql.Identifier(table)}
                 names["column"] = psycopg2.sql.Identifier(column)
+                # FOR NO KEY UPDATE, as the UPDATE's own: a relay tells its runs' rows
+                # (FOR UPDATE) from these by it, and does not count them held by another run.
                 cursor.execute(
                     psycopg2.sql.SQL(
                         "SELECT id, {column} FROM {table} WHERE position(%s IN {column}) > 0 "
-                        "FOR UPDATE"
+                        "FOR NO KEY UPDATE"
                     ).format(**names),
                     (voter_id.encode(),),
                 )
@@ -944,14 +966,6 @@ class PostgresEventStore:
             renamed = cursor.rowcount
             cursor.execute("UPDATE dead_letters SET topic = %s WHERE topic = %s", (retired, topic))
             return renamed + cursor.rowcount
-
-    def mark_redriven(self, ids: list[int]) -> None:
-        """Record that these dead letters were republished."""
-        self._db.run(
-            lambda cursor: cursor.execute(
-                "UPDATE dead_letters SET redriven_at = now() WHERE id = ANY(%s)", (ids,)
-            )
-        )
 
 
 class PostgresOutbox:
@@ -1000,7 +1014,9 @@ class PostgresOutbox:
         the projector counts an eventId once, so that costs nothing but a duplicate record.
         What is left pending is told apart: the entries another run holds (a concurrent
         relay's batch) are counted by what this one can still lock, up to `limit` of them (a
-        backlog is not locked whole to count it).
+        backlog is not locked whole to count it), `FOR KEY SHARE`: only a relay run's lock,
+        `FOR UPDATE`, refuses that one. A command that rewrites an entry (`ops forget-voter`)
+        holds it by a weaker lock, and it is not counted held: no other run publishes it.
         """
         published, failed = 0, False
         with self._db.transaction() as cursor:
@@ -1035,14 +1051,14 @@ class PostgresOutbox:
                     (entry.id,),
                 )
                 published += 1
-            # What waits, and how much of it this run could take (its own rows included, the
-            # ones it did not get to): the rest is locked by another run. One statement, so
-            # the two counts see the same rows.
+            # What waits, and how much of it no other relay run holds (this run's own rows
+            # included, the ones it did not get to): the rest is another run's batch. One
+            # statement, so the two counts see the same rows.
             left = _fetch_one(
                 cursor,
                 "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0), "
                 "(SELECT count(*) FROM (SELECT 1 FROM rating_outbox WHERE published_at IS NULL "
-                "LIMIT %s FOR UPDATE SKIP LOCKED) AS free) "
+                "LIMIT %s FOR KEY SHARE SKIP LOCKED) AS free) "
                 "FROM rating_outbox WHERE published_at IS NULL",
                 (limit,),
             )
@@ -1255,3 +1271,16 @@ def _bytes(data: Any) -> bytes | None:
 
 def _plain(row: tuple[Any, ...]) -> list[Any]:
     return [bytes(v) if isinstance(v, memoryview) else v for v in row]
+
+
+# A dead letter as `ops dead-letters` lists it and `ops redrive` reads it.
+_DEAD_LETTER = (
+    'SELECT id, topic, partition, "offset", key, value, reason, created_at, redriven_at '
+    "FROM dead_letters"
+)
+
+
+def _letter(cursor: Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
+    """A row of _DEAD_LETTER as a dict of its columns (key and value as bytes)."""
+    columns = [c.name for c in cursor.description or ()]
+    return dict(zip(columns, _plain(row), strict=True))
