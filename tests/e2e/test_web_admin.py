@@ -352,56 +352,82 @@ def test_a_title_fixed_while_someone_extended_the_talk_keeps_both_changes(
     )
 
 
-def test_a_save_stopped_by_someone_else_whose_version_cannot_be_read_undoes_nothing(
+def test_a_save_stopped_by_someone_else_whose_version_cannot_be_read_reads_it_by_itself(
     web: WebStack, page: Page
 ) -> None:
-    # Given an organiser fixing a talk's title on the page, on a network that drops the one
-    # read of the talk the page makes after its first save is stopped (412)
+    # Given an organiser fixing a talk's title on the page, on a network that drops the read of
+    # the talk the page makes after its save is stopped (412), before a busy service (503)
     title = f"Kuberentes late {unique_talk_id()[-6:]}"
     talk = web.add_talk(
         title=title, room="Hall A", startsAt="2031-06-02T09:00:00Z", endsAt="2031-06-02T09:45:00Z"
     )
     fixed = typo_fixed_in_the_form(web, page, title)
     seen: list[str] = []
+    reads_fail = True
 
     def flaky(route: Route) -> None:
         if route.request.method == "PUT":
             answer = route.fetch()
             seen.append(f"PUT {answer.status}")
             route.fulfill(response=answer)
-        elif route.request.method == "GET" and seen == ["PUT 412"]:
+        elif not reads_fail:
+            seen.append("GET")
+            route.continue_()
+        elif "GET dropped" not in seen:
             seen.append("GET dropped")
             route.abort("connectionreset")
         else:
-            route.continue_()
+            seen.append("GET 503")
+            route.fulfill(
+                status=503,
+                content_type="application/problem+json",
+                body=json.dumps({"type": "about:blank", "title": "Busy", "status": 503}),
+            )
 
     page.route(f"**/talks/{talk['id']}", flaky)
     # When another organiser moves the talk to Hall B meanwhile, and this one saves
     saved_by_another_organiser(web, talk["id"], room="Hall B")
     message = page.get_by_test_id("admin-message")
     page.get_by_role("button", name="Save").click()
-    # Then the page says their version could not be read (not that the form shows it), the
-    # form is as the organiser left it, and the keyboard is at the form's heading
-    expect(message).to_have_text(
+    # Then the page says their version could not be read and that it reads it again itself,
+    # the form is as the organiser left it, and the keyboard is at the form's heading
+    expect(message).to_contain_text(
         f"Someone else saved “{title}” while you edited it: nothing was saved. Their version "
-        "could not be read, so the form still shows yours as you left it. Try Save again in a "
-        "moment to read their version (nothing is saved over it), or Cancel."
+        "could not be read (the service cannot be reached): reading it again in 1 s."
     )
+    expect(message).to_contain_text("The form keeps yours as you left it until theirs is shown")
     expect(page.get_by_label("Room", exact=True)).to_have_value("Hall A")
     expect(page.get_by_role("heading", name=f"Edit “{title}”")).to_be_focused()
-    # When they save again, as told
+    # And while their version cannot be read, nothing is saved: a read again fails (503) and
+    # says when the next comes, later each time; the Save pressed meanwhile sends nothing
+    expect(message).to_contain_text("(the service is busy): reading it again in 2 s.")
     page.get_by_role("button", name="Save").click()
-    # Then that save is stopped too (it was sent over the revision the form last read), their
-    # version is read this time, and the form takes their room under this organiser's title
-    expect(message).to_contain_text("(they changed the room): nothing was saved. The form now")
+    expect(message).to_contain_text("Not saved yet: their version is read first")
+    expect(message).to_contain_text(re.compile(r"reading it again in [248] s\."))
+    assert [s for s in seen if s.startswith("PUT")] == ["PUT 412"]
+    expect(page.get_by_label("Room", exact=True)).to_have_value("Hall A")
+    # When the organiser fills in the track meanwhile, the service answers again, and the
+    # organiser does nothing more
+    page.get_by_label("Track", exact=True).fill("Cloud")
+    reads_fail = False
+    # Then the page reads their version by itself, and the form takes their room under this
+    # organiser's title and the track typed while it waited
+    expect(message).to_contain_text(
+        "(they changed the room): nothing was saved. The form now shows their version with "
+        "your changes to the title and the track",
+        timeout=20_000,
+    )
     expect(page.get_by_label("Room", exact=True)).to_have_value("Hall B")
     expect(page.get_by_label("Title", exact=True)).to_have_value(fixed)
-    # And the next save keeps both changes
+    expect(page.get_by_label("Track", exact=True)).to_have_value("Cloud")
+    # And the next save keeps all three changes, sent once, over their version
     page.get_by_role("button", name="Save").click()
     expect(message).to_contain_text(f"Saved “{fixed}”.")
-    assert seen == ["PUT 412", "GET dropped", "PUT 412", "PUT 200"]
+    assert [s for s in seen if s.startswith("PUT")] == ["PUT 412", "PUT 200"]
+    assert seen[1:3] == ["GET dropped", "GET 503"], seen
+    assert seen[-2:] == ["GET", "PUT 200"], seen
     stored = web.runtime.request("GET", f"/talks/{talk['id']}").json
-    assert (stored["title"], stored["room"]) == (fixed, "Hall B")
+    assert (stored["title"], stored["room"], stored["track"]) == (fixed, "Hall B", "Cloud")
 
 
 def answer_lost_once(page: Page, method: str, pattern: str) -> list[int]:

@@ -980,6 +980,7 @@ PROJECTORS = {
     "1920x1080": ROOM,
     "1280x720": {"width": 1280, "height": 720},
     "1024x768 (4:3)": {"width": 1024, "height": 768},
+    "800x600 (4:3)": {"width": 800, "height": 600},
     "2560x1440": {"width": 2560, "height": 1440},
     "3840x2160 (4K)": {"width": 3840, "height": 2160},
 }
@@ -1091,6 +1092,60 @@ def test_the_room_screen_s_address_reads_from_the_back_of_the_room_too(
         )
         viewport = PROJECTORS[size]
         assert fits == {"page": [viewport["width"], viewport["height"]], "within": True}
+    finally:
+        room.close()
+
+
+# How much of the screen's height its bars, their counts and the title take, how much of the
+# screen the bars cover, and how much of its width the QR code takes.
+SCREEN_FILL = """() => {
+  const tracks = [...document.querySelectorAll(".histogram .track")].map((t) => t.getBoundingClientRect());
+  const size = (selector) => parseFloat(getComputedStyle(document.querySelector(selector)).fontSize);
+  return {
+    barsHeight: tracks.reduce((sum, t) => sum + t.height, 0) / innerHeight,
+    barsArea: tracks.reduce((sum, t) => sum + t.width * t.height, 0) / (innerWidth * innerHeight),
+    counts: size(".histogram .count") / innerHeight,
+    title: size(".screen-head h1") / innerHeight,
+    qr: document.querySelector(".screen-qr .qr").getBoundingClientRect().width / innerWidth,
+  };
+}"""
+
+
+@pytest.mark.parametrize("size", ["1024x768 (4:3)", "800x600 (4:3)"])
+def test_a_4_3_projector_s_room_screen_takes_its_height_for_the_bars_counts_and_title(
+    web: WebStack, browser: Browser, size: str
+) -> None:
+    # Given a talk's room screen on a 4:3 projector, live, showing its ratings
+    talk = web.add_talk(
+        title="Modern Integration Testing with Testcontainers",
+        speakers=["Oleg Šelajev", "Kevin Wittek"],
+    )
+    state = {"type": "talk", "talkId": talk["id"]}
+    room = browser.new_context(viewport=PROJECTORS[size])
+    try:
+        screen = room.new_page()
+        screen.goto(web.url(SCREEN.format(id=talk["id"])))
+        expect(screen.locator(".live-badge")).to_have_attribute("data-state", "live")
+        ratings = {"1": 9, "2": 40, "3": 150, "4": 300, "5": 500}
+        publish_live(web, talk["channel"], {**state, "ratings": ratings, "count": 999})
+        expect(total(screen)).to_have_text("999 ratings", timeout=LIVE_WITHIN_MS)
+        # Then the quarter of its height a 16:9 layout leaves empty there goes to the bars: five
+        # of them take a quarter of the screen's height (3% each, 15% in all, before) and cover
+        # more of the screen than on a 16:9 one (7.3%; 5.5% before)
+        filled = screen.evaluate(SCREEN_FILL)
+        assert filled["barsHeight"] >= 0.25, filled
+        assert filled["barsArea"] >= 0.08, filled
+        # And the counts and the title are bigger for the screen's height than before (4% and
+        # 4.5% of it), the title over the whole width; the QR code as wide as it was (32%)
+        assert filled["counts"] >= 0.044, filled
+        assert filled["title"] >= 0.05, filled
+        assert filled["qr"] >= 0.31, filled
+        expect(screen.get_by_role("heading", level=1)).not_to_have_class(re.compile("long"))
+        # And the screen still fits the projector, nothing on it over another part
+        assert screen.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
+        ) == [PROJECTORS[size]["width"], PROJECTORS[size]["height"]]
+        assert screen.evaluate(SCREEN_LAYOUT)["overlapping"] == []
     finally:
         room.close()
 

@@ -9,6 +9,9 @@ import { when } from "../window.js";
 import { qrSvg } from "../qr.js";
 
 const TOKEN_KEY = "talkrate.organiser";
+// The longest wait between two reads of a talk someone else saved over a save of this page's
+// (see readTheirsAgain).
+const REREAD_MAX_S = 30;
 const FIELD_LABELS = { title: "Title", id: "Id", speakers: "Speakers", track: "Track", room: "Room", startsAt: "Starts", endsAt: "Ends" };
 
 // The programme file's rules (the results file, ids from titles, imports): fetched when an
@@ -532,9 +535,108 @@ export function adminPage(main) {
           closeForm();
           focusAfter(isNew ? null : talk.id);
         } }, "Cancel"));
+      // A save whose answer never came (the network dropped it, or it timed out) may have
+      // been applied: sent again, the API refuses it (the talk's revision moved, the id is
+      // taken). When the talk is now what the form says, that save went through: said so,
+      // not told as someone else's change.
+      const asInTheForm = (now) => Boolean(now) && Object.keys(inputs).every((k) => shown(now)[k] === inputs[k].value);
+      const done = async (said, savedId) => {
+        closeForm();
+        fill(message, said);
+        await load();
+        append(message, [overlapWarning([savedId])]);
+        if (hiddenBySearch(savedId)) append(message, notShown());
+        focusAfter(savedId);
+      };
+
+      // After a save stopped by someone else's (412): their version as the service has it now,
+      // with its own revision; null when the talk is gone (404). Any other failure rejects.
+      const readTheirs = () => request("GET", talkPath(talk.id)).then(
+        (r) => (r.body?.revision != null ? r.body : Promise.reject(new ApiError(500, null))),
+        (error) => (error instanceof ApiError && error.status === 404 ? null : Promise.reject(error)));
+      // Their version in the form, with this organiser's changes over it: a field only they
+      // changed takes their value, so saving again undoes nothing this organiser did not touch
+      // (it used to send the whole form back, their fix of a title included). A field both
+      // changed keeps this organiser's, and is named. Their revision is taken only with their
+      // version as read, so the form's base and the revision it is saved over are one
+      // version's. "This organiser's changes" are the form's as it is now: it stays open, and
+      // may have been typed in, while their version was read again.
+      const takeTheirs = async (theirs) => {
+        const mine = edited();
+        const what = changedFields(base, theirs);
+        const both = mine.filter((k) => shown(theirs)[k] !== shown(base)[k]);
+        const now = shown(theirs);
+        for (const k of Object.keys(inputs)) if (!mine.includes(k)) inputs[k].value = now[k];
+        base = theirs;
+        revision = theirs.revision;
+        checkTimes();
+        await load().catch(() => {});
+        const yours = mine.map((k) => FIELD_NAMES[k]);
+        fill(message, ["Someone else saved ", quoted(talk.title), ` while you edited it${what.length ? ` (they changed ${listed(what)})` : ""}: nothing was saved. `
+          + `The form now shows their version${yours.length ? ` with your changes to ${listed(yours)}` : ""}`
+          + `${both.length ? `; you both changed ${listed(both.map((k) => FIELD_NAMES[k]))}, and the form keeps yours` : ""}: Save again to apply ${yours.length ? "your changes" : "it"}, or Cancel.`]);
+      };
+      // A removed talk (no revision now) is added again with the form as it is.
+      const removedMeanwhile = async () => {
+        revision = null;
+        await load().catch(() => {});
+        fill(message, quoted(talk.title), " was removed by someone else while you edited it: nothing was saved. Save again to add it back with your changes, or Cancel.");
+      };
+      // Their version read, or the talk found gone: in the form, or the save said done when
+      // the talk is now what the form says (an earlier try had gone through).
+      const theirsRead = async (theirs) => {
+        if (theirs === null) return removedMeanwhile();
+        if (asInTheForm(theirs)) return done(["Saved ", quoted(theirs.title), " (an earlier try had gone through)."], talk.id).catch(failed);
+        return takeTheirs(theirs);
+      };
+      // Their version could not be read (a hall's Wi-Fi, a busy service): the form keeps the
+      // old revision and the organiser's values, and the page reads it again by itself, 1, 2,
+      // 4, 8, 16 s and then every 30 s after each failure (later when the service asks with
+      // Retry-After, up to 30 s), while the form is open. It used to wait for the organiser's
+      // next Save, and the form went on showing a version that was no longer the talk's.
+      // Until their version is shown nothing is saved: a Save meanwhile sends nothing (it
+      // would go over a version this organiser has not seen) and reads it at once instead.
+      let unread = null; // { tries, timer, reading, lead } while their version is to be read
+      const sentenceOf = (error) => {
+        const first = errorText(error).split(/\.(\s|$)/)[0];
+        return `${first.charAt(0).toLowerCase()}${first.slice(1)}`;
+      };
+      const readAgainLater = (error) => {
+        const wait = Math.min(REREAD_MAX_S, Math.max(2 ** unread.tries, error.retryAfter || 0));
+        unread.tries += 1;
+        clearTimeout(unread.timer);
+        unread.timer = setTimeout(readTheirsAgain, wait * 1000);
+        fill(message, unread.lead, ` Their version could not be read (${sentenceOf(error)}): reading it again in ${wait} s. `
+          + "The form keeps yours as you left it until theirs is shown, and cannot be saved until then; or Cancel.");
+      };
+      const readTheirsAgain = async () => {
+        if (!unread || unread.reading) return;
+        clearTimeout(unread.timer);
+        if (!form.isConnected) { // the form was closed (Cancel, another talk's form, signed out)
+          unread = null;
+          return;
+        }
+        unread.reading = true;
+        let theirs;
+        try {
+          theirs = await readTheirs();
+        } catch (error) {
+          unread.reading = false;
+          if (form.isConnected) readAgainLater(error);
+          return;
+        }
+        unread = null;
+        if (form.isConnected) await theirsRead(theirs);
+      };
       const form = h("form", { class: "card talk-form", onsubmit: async (event) => {
         event.preventDefault();
         if (saving) return;
+        if (unread) {
+          unread.lead = ["Not saved yet: their version is read first (someone else saved ", quoted(talk.title), " while you edited it)."];
+          fill(message, unread.lead);
+          readTheirsAgain();
+          return;
+        }
         if (!checkTimes()) {
           (starts.validationMessage ? starts : ends).reportValidity();
           return;
@@ -546,20 +648,6 @@ export function adminPage(main) {
           room: room.value.trim() || null,
           startsAt: sentAs(starts, "startsAt"),
           endsAt: sentAs(ends, "endsAt"),
-        };
-        const mine = edited();
-        // A save whose answer never came (the network dropped it, or it timed out) may have
-        // been applied: sent again, the API refuses it (the talk's revision moved, the id is
-        // taken). When the talk is now what the form says, that save went through: said so,
-        // not told as someone else's change.
-        const asInTheForm = (now) => Boolean(now) && Object.keys(inputs).every((k) => shown(now)[k] === inputs[k].value);
-        const done = async (said, savedId) => {
-          closeForm();
-          fill(message, said);
-          await load();
-          append(message, [overlapWarning([savedId])]);
-          if (hiddenBySearch(savedId)) append(message, notShown());
-          focusAfter(savedId);
         };
         let newId = null;
         busy(true);
@@ -591,41 +679,13 @@ export function adminPage(main) {
             }
           }
           if (!isNew && changedMeanwhile(error)) {
-            // Their version, with this organiser's changes over it: a field only they changed
-            // takes their value in the form, so saving again undoes nothing this organiser did
-            // not touch (it used to send the whole form back, their fix of a title included).
-            // A field both changed keeps this organiser's, and is named. A removed talk (no
-            // revision now) is added again with the form as it is.
-            // Their revision is taken only with their version as read (its own revision): when
-            // the read fails the form keeps the old one, so the next save is stopped again and
-            // reads again, instead of sending the form as it was over their change.
-            const removed = (error.problem.revision ?? null) === null;
-            const theirs = removed ? null : await request("GET", talkPath(talk.id)).then((r) => (r.body?.revision != null ? r.body : null), () => null);
-            if (removed) revision = null;
-            else if (theirs) revision = theirs.revision;
-            if (asInTheForm(theirs)) {
-              await done(["Saved ", quoted(fields.title), " (an earlier try had gone through)."], talk.id).catch(failed);
-              return;
+            // Their version is read (again, by the page, while it cannot be: readTheirsAgain).
+            if ((error.problem.revision ?? null) === null) await removedMeanwhile();
+            else {
+              unread = { tries: 0, lead: ["Someone else saved ", quoted(talk.title), " while you edited it: nothing was saved."] };
+              await readTheirsAgain();
             }
-            const what = theirs ? changedFields(base, theirs) : [];
-            const both = theirs ? mine.filter((k) => shown(theirs)[k] !== shown(base)[k]) : [];
-            if (theirs) {
-              const now = shown(theirs);
-              for (const k of Object.keys(inputs)) if (!mine.includes(k)) inputs[k].value = now[k];
-              base = theirs;
-              checkTimes();
-            }
-            await load().catch(() => {});
-            const yours = mine.map((k) => FIELD_NAMES[k]);
-            fill(message, removed
-              ? [quoted(talk.title), " was removed by someone else while you edited it: nothing was saved. Save again to add it back with your changes, or Cancel."]
-              : !theirs
-              ? ["Someone else saved ", quoted(talk.title), " while you edited it: nothing was saved. Their version could not be read, so the form still shows yours as you left it. "
-                + "Try Save again in a moment to read their version (nothing is saved over it), or Cancel."]
-              : ["Someone else saved ", quoted(talk.title), ` while you edited it${what.length ? ` (they changed ${listed(what)})` : ""}: nothing was saved. `
-                + `The form now shows their version${yours.length ? ` with your changes to ${listed(yours)}` : ""}`
-                + `${both.length ? `; you both changed ${listed(both.map((k) => FIELD_NAMES[k]))}, and the form keeps yours` : ""}: Save again to apply ${yours.length ? "your changes" : "it"}, or Cancel.`]);
-            heading.focus();
+            if (form.isConnected) heading.focus();
             return;
           }
           failed(error, markRefused);
