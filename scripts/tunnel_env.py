@@ -54,6 +54,12 @@ def postgres_through(dsn: str, port: int) -> tuple[str, str, int]:
 
 def redis_through(url: str, port: int) -> tuple[str, str, int]:
     """The Redis URL connecting to 127.0.0.1:`port`, with the host and port it named."""
+    from talkrate.redis_urls import misread
+
+    # A password's unencoded `#` (say) would make the host and port the password's first
+    # characters, said in the forwards: refused as talkrate does, saying what, never the URL.
+    if url.startswith(("redis://", "rediss://")) and (problem := misread(url)):
+        raise NotForwardable(problem)
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss"):
         raise NotForwardable("RATINGS_CONNECTION is not a redis:// or rediss:// URL")

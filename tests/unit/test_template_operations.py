@@ -1984,3 +1984,33 @@ def test_a_redis_endpoint_without_its_scheme_is_refused_at_deploy() -> None:
     for url in ("cache.abc.use1.cache.amazonaws.com:6379", "127.0.0.1:6379", "http://cache:6379"):
         assert not pattern.fullmatch(url), url
     assert "redis://host:6379/0" in declared["ConstraintDescription"]
+
+
+def test_a_redis_password_s_unencoded_reserved_character_is_refused_at_deploy() -> None:
+    declared = _prod()["Parameters"]["RatingsConnection"]
+    pattern = re.compile(declared["AllowedPattern"])
+    # Valid URLs stay accepted: ElastiCache's endpoints with an AUTH token (its special
+    # characters but #, which is percent-encoded, as every character a URL reserves may be), a
+    # user, TLS options, a cluster, an IPv6 address, a unix socket
+    for url in (
+        "rediss://:Qx7zK9%23wJ4vB2@master.talkrate.abc.euw1.cache.amazonaws.com:6379/0",
+        "rediss://:Qx7!&$^<>-wJ4vB2@master.talkrate.abc.euw1.cache.amazonaws.com:6379",
+        "rediss://talkrate:Qx7%2FzK9%3FwJ4%40vB2%5Bx%5D@clustercfg.talkrate.abc.euw1"
+        ".cache.amazonaws.com:6379?cluster=true&replicas=1",
+        "rediss://:p@cache:6379/0?ssl_cert_reqs=none&ssl_ca_certs=/etc/ssl/ca.pem",
+        "redis://[::1]:6379/0",
+        "unix://:p@/var/run/redis.sock?db=1",
+    ):
+        assert pattern.fullmatch(url), url
+    # A password's unencoded #, / or ?, which ends the host there (its first characters read as
+    # the port), or a [ or ], which urllib cannot read a host past, is refused before anything
+    # is deployed
+    for password in ("Qx7zK9#wJ4vB2", "Qx7zK9/wJ4vB2", "Qx7zK9?wJ4vB2", "40719#wJ4", "Qx7[zK9"):
+        for form in ("redis://:{}@cache:6379/0", "rediss://user:{}@cache:6379?cluster=true"):
+            assert not pattern.fullmatch(form.format(password)), form.format(password)
+    for url in ("redis://cache:6379/0#x", "redis://cache:port/0", "unix://:Qx7/zK9@/r.sock"):
+        assert not pattern.fullmatch(url), url
+    # And the parameter says how to write such a password
+    assert "percent-encoded" in declared["Description"]
+    assert "%23" in declared["Description"]
+    assert "%23" in declared["ConstraintDescription"]

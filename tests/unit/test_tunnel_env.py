@@ -164,3 +164,19 @@ def test_input_that_is_not_the_secret_is_refused_without_being_repeated() -> Non
         assert ran.returncode == 2
         assert "not the connections secret" in ran.stderr
         assert "Qx7" not in ran.stderr
+
+
+@pytest.mark.parametrize("password", ["Qx7zK9#wJ4vB2", "40719#wJ4vB2", "40719/wJ4vB2", "Qx7[zK9"])
+def test_a_redis_password_s_unencoded_reserved_character_is_refused_saying_how_to_write_it(
+    password: str,
+) -> None:
+    # Given the stack's cache URL with a password whose #, / or [ is not percent-encoded (its
+    # first characters read as the port: the forward and its session named them)
+    ran = run(secret(ratings=f"rediss://:{password}@{CACHE}:6379/0"), "--bastion", "i-0abc")
+    # Then nothing is exported or opened, and it says what is wrong, not the password
+    assert ran.returncode == 2
+    assert ran.stdout == ""
+    assert "RATINGS_CONNECTION is not a valid Redis URL" in ran.stderr, ran.stderr
+    assert "percent-encoded" in ran.stderr
+    pieces = {password[i : i + 3] for i in range(len(password) - 2)}
+    assert not sorted(piece for piece in pieces if piece in ran.stderr), ran.stderr

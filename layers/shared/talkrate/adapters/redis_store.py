@@ -36,6 +36,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
 from redis.cluster import RedisCluster
+from redis.connection import parse_url
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 from redis.exceptions import (
     ClusterError,
@@ -50,6 +51,7 @@ from talkrate.events import Rating
 from talkrate.leaderboard import PRIOR_MEAN, PRIOR_WEIGHT
 from talkrate.observability import logger
 from talkrate.projected import ProjectionBatch, ProjectionResult, ReadModelMemory, ReadModelState
+from talkrate.redis_urls import UNREAD_OPTION, misread
 from talkrate.values import RATING_VALUES, Histogram
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
@@ -132,21 +134,27 @@ class RedisUrl:
 
     @classmethod
     def parse(cls, url: str) -> RedisUrl:
-        """Split talkrate's options off the URL (redis-py would refuse them)."""
+        """Split talkrate's options off the URL (redis-py would refuse them).
+
+        BackendUnavailable, naming RATINGS_CONNECTION and never its value, for a URL redis-py
+        cannot read or would read other than as written (talkrate.redis_urls).
+        """
+        if problem := misread(url):
+            raise BackendUnavailable(problem)
         parts = urlsplit(url)
         query = parse_qsl(parts.query, keep_blank_values=True)
         ours = {k: v for k, v in query if k in ("cluster", "replicas")}
         if not ours:
             return cls(url)
+        replicas = ours.get("replicas") or "0"
+        if not replicas.isdigit():
+            raise BackendUnavailable(UNREAD_OPTION)
         rest = urlencode([(k, v) for k, v in query if k not in ours])
         return cls(
             urlunsplit(parts._replace(query=rest)),
             ours.get("cluster", "").lower() in ("true", "1", "yes"),
-            int(ours.get("replicas") or 0),
+            int(replicas),
         )
-
-
-REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
 def connect(url: str, **options: Any) -> ReadModelClient:
@@ -154,18 +162,27 @@ def connect(url: str, **options: Any) -> ReadModelClient:
 
     The one place a Redis URL becomes a client (the functions, the local runtime, the operations
     command, the tests and the bench), so `?cluster=true` works wherever a URL is configured.
+    A URL it cannot take is BackendUnavailable naming RATINGS_CONNECTION, never its value (it
+    may hold a password): said as Redis being away (ratings 503 with Retry-After, reads from the
+    event store, one line from the runtime and the commands), not a 500 on every rating.
     """
     parsed = RedisUrl.parse(url)
-    if parsed.url.partition("://")[0] not in REDIS_SCHEMES:  # as redis-py reads it: lower case
-        # Said as Redis being away, naming the setting (never its value: it may hold a
-        # password): an endpoint pasted as `host:6379` made every rating a 500.
-        raise BackendUnavailable(
-            "RATINGS_CONNECTION is not a Redis URL: it must begin with redis://, rediss:// or "
-            "unix:// (an endpoint shown as host:6379 is redis://host:6379/0)"
-        )
+    try:  # redis-py's own reading (untyped): a database or an option value it cannot cast
+        parse_url(parsed.url)  # type: ignore[no-untyped-call]
+    except ValueError:
+        raise BackendUnavailable(UNREAD_OPTION) from None  # (its error may quote the URL)
     if parsed.cluster:
         return RedisCluster.from_url(parsed.url, **options)
-    return redis.Redis.from_url(parsed.url, **options)
+    client = redis.Redis.from_url(parsed.url, **options)
+    # An option no connection takes (a typo, ?clustr=true) would fail each command with a
+    # TypeError (a 500): one is made here, without connecting, so that it is said as the rest.
+    pool = client.connection_pool
+    try:
+        pool.connection_class(**pool.connection_kwargs)
+    except (TypeError, redis.RedisError):
+        client.close()
+        raise BackendUnavailable(UNREAD_OPTION) from None
+    return client
 
 
 def _of_topic(name: bytes, prefix: bytes) -> bool:
@@ -555,7 +572,10 @@ class RedisReadModel:
     def __init__(self, url: str) -> None:
         self._url = url
         self._client: ReadModelClient | None = None
-        parsed = RedisUrl.parse(url)
+        try:
+            parsed = RedisUrl.parse(url)
+        except BackendUnavailable:  # said by each use of the client (connect), as Redis away
+            parsed = RedisUrl(url)
         self.cluster, self._replicas = parsed.cluster, parsed.replicas
         self._live, self._replicas_read_at = 0, -LIVE_REPLICAS_SECONDS
         self._sha: dict[str, str] = {}
