@@ -16,10 +16,10 @@ return), or that starts with a "'" of its own, is written after a "'" (as the we
 does), and read back without it.
 
 An export is the file the organisers' page downloads: the same cells, an average to three places
-(half up, as the page's JavaScript rounds), and, in a file, a byte-order mark and CRLF line ends
-(what spreadsheets read as UTF-8 CSV). Its results are count, avg, the histogram's 1 to 5, then
-rank and score (the leaderboard's, among the file's talks; empty for a talk nobody rated); an
-import reads none of them.
+(the histogram's, from its counts, a tie rounded up: `average_cell`), and, in a file, a
+byte-order mark and CRLF line ends (what spreadsheets read as UTF-8 CSV). Its results are count,
+avg, the histogram's 1 to 5, then rank and score (the leaderboard's, among the file's talks;
+empty for a talk nobody rated); an import reads none of them.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ from zoneinfo import ZoneInfo
 from talkrate_cli.errors import BadInput
 
 COLUMNS = ("id", "title", "speakers", "track", "room", "startsAt", "endsAt")
-RESULT_COLUMNS = ("count", "avg", "1", "2", "3", "4", "5", "rank", "score")
+RATING_VALUES = ("1", "2", "3", "4", "5")
+RESULT_COLUMNS = ("count", "avg", *RATING_VALUES, "rank", "score")
 OPTIONAL = ("track", "room", "startsAt", "endsAt")
 SPEAKER_SEPARATOR = ";"
 DELIMITERS = (",", ";", "\t")
@@ -650,12 +651,25 @@ def same_talk(fields: dict[str, Any], current: dict[str, Any]) -> bool:
     return True
 
 
-def average_cell(avg: float | None) -> str:
-    """An average as the export writes it: three places, a tie rounded up (the exact value of
-    the float, as JavaScript's toFixed rounds it), empty for a talk nobody rated."""
-    if avg is None:
+def histogram_sums(ratings: dict[str, int]) -> tuple[int, int]:
+    """How many ratings a histogram of GET /talks holds, and the sum of their values."""
+    count = sum(ratings.get(value, 0) for value in RATING_VALUES)
+    total = sum(int(value) * ratings.get(value, 0) for value in RATING_VALUES)
+    return count, total
+
+
+def average_cell(ratings: dict[str, int]) -> str:
+    """A talk's average as the export writes it: its histogram's exact average (whole counts
+    divided), to three places, a tie rounded up; empty for a talk nobody rated.
+
+    Not the API's `avg`, which is already rounded to four places: rounded again, 127/33
+    (3.84848...) became 3.8485 and then 3.849. Integers only, as the organisers' page computes
+    it, so both write the same cell."""
+    count, total = histogram_sums(ratings)
+    if not count:
         return ""
-    return str(Decimal(avg).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))
+    thousandths = (2000 * total + count) // (2 * count)  # total / count * 1000, half up
+    return f"{thousandths // 1000}.{thousandths % 1000:03d}"
 
 
 def places(
@@ -668,10 +682,8 @@ def places(
     byte by byte, first). A talk nobody rated is not ranked (as on the leaderboard)."""
     scored = []
     for talk in talks:
-        ratings = (talk.get("summary") or {}).get("ratings") or {}
-        count = sum(ratings.get(value, 0) for value in ("1", "2", "3", "4", "5"))
+        count, total = histogram_sums((talk.get("summary") or {}).get("ratings") or {})
         if count:
-            total = sum(int(value) * ratings.get(value, 0) for value in ("1", "2", "3", "4", "5"))
             score = (prior["mean"] * prior["weight"] + total) / (prior["weight"] + count)
             scored.append((score, talk["id"].encode(), talk["id"]))
     scored.sort(reverse=True)
@@ -700,7 +712,6 @@ def write_results(
     for talk in talks:
         summary = talk.get("summary") or {}
         ratings = summary.get("ratings") or {}
-        avg = summary.get("avg")
         place = ranked.get(talk["id"])
         texts = (
             talk["id"],
@@ -715,8 +726,8 @@ def write_results(
             (
                 *(guarded(text) for text in texts),
                 summary.get("count", ""),
-                average_cell(avg),
-                *(ratings.get(v, 0) for v in ("1", "2", "3", "4", "5")),
+                average_cell(ratings),
+                *(ratings.get(v, 0) for v in RATING_VALUES),
                 *((place[0], score_cell(place[1])) if place else ("", "")),
             )
         )

@@ -30,6 +30,7 @@ from talkrate_cli.programme import (
     with_ids,
     write_results,
 )
+from tests.export_cells import AVERAGE_CELLS, listed
 from tests.venue_cells import VENUE, VENUE_CELLS
 
 pytestmark = pytest.mark.unit
@@ -440,24 +441,20 @@ def test_an_export_with_ranks_and_scores_is_imported_again_unchanged() -> None:
     assert all(same_talk(row.fields, talk) for row, talk in zip(rows, talks, strict=True))
 
 
-@pytest.mark.parametrize(
-    ("avg", "cell"),
-    [
-        (None, ""),
-        (4.0, "4.000"),
-        (13 / 3, "4.333"),
-        (65 / 16, "4.063"),
-        (33 / 8, "4.125"),
-        (2.0005, "2.001"),
-        (1.0625, "1.063"),
-        (4.9995, "5.000"),
-    ],
-)
-def test_an_average_is_written_to_three_places_a_tie_rounded_up(
-    avg: float | None, cell: str
+@pytest.mark.parametrize(("name", "ratings", "cell"), AVERAGE_CELLS)
+def test_an_average_is_its_histogram_s_to_three_places_a_tie_rounded_up(
+    name: str, ratings: dict[str, int], cell: str
 ) -> None:
-    # (as the organisers' page's toFixed(3) writes it: 65/16 is exactly 4.0625)
-    assert average_cell(avg) == cell
+    # Given a talk as GET /talks lists it: its histogram, and its avg to four places
+    talk = listed("t", ratings)
+    # When its results are exported
+    out = io.StringIO()
+    write_results(out, [talk], PRIOR)
+    # Then its avg cell is its histogram's exact average to three places, not the API's
+    # rounded again (the organisers' page writes the same: tests/e2e/test_web_app.py)
+    [row] = csv.DictReader(io.StringIO(out.getvalue()))
+    assert row["avg"] == cell, name
+    assert average_cell(ratings) == cell, name
 
 
 def test_speakers_whose_names_hold_the_separator_read_back_exactly() -> None:
