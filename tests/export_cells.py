@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from talkrate.values import Histogram, RatingSummary
@@ -28,9 +30,61 @@ AVERAGE_CELLS: list[tuple[str, dict[str, int], str]] = [
     ("nobody rated it", {}, ""),
 ]
 
+# Titles and speakers a spreadsheet splitting a line on ";", "," or a tab would have begun a
+# cell of with a formula, and ones it would not: (name, title, speakers, the title's cell, the
+# speakers' cell), the cells as a CSV reader reads them from the file. Each reads back as it was.
+FORMULA_CELLS: list[tuple[str, str, list[str], str, str]] = [
+    (
+        "the security review's title and speaker",
+        "Scaling teams;=2+3;",
+        ["Mallory;=4+4;"],
+        "Scaling teams;'=2+3;",
+        "Mallory\\;'=4+4\\;",
+    ),
+    (
+        "a second speaker's formula, after the speakers' separator",
+        "Links",
+        ["Bo", "=HYPERLINK(CHAR(104)&CHAR(116))", "@alice"],
+        "Links",
+        "Bo; '=HYPERLINK(CHAR(104)&CHAR(116)); '@alice",
+    ),
+    ("after a comma and a space", "Tea, -1 sugar, +1 milk", [], "Tea, '-1 sugar, '+1 milk", ""),
+    (
+        "after a quote a reader opens a cell at",
+        'Part 1;"=1+1" and; "@x"',
+        [],
+        'Part 1;\'"=1+1" and; \'"@x"',
+        "",
+    ),
+    ("an apostrophe of its own before one", "Rock;'=x", ["A;'-b"], "Rock;''=x", "A\\;''-b"),
+    ("at the start and after each", "=1;=2,=3", ["-a"], "'=1;'=2,'=3", "'-a"),
+    (
+        "no formula after a separator: untouched",
+        "C++; C#, F# and 'unsafe'; \"quoted\"",
+        ["Ana", "'Bo' Smith", "O'Neil, Pat"],
+        "C++; C#, F# and 'unsafe'; \"quoted\"",
+        "Ana; 'Bo' Smith; O'Neil, Pat",
+    ),
+]
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
 
 def listed(talk_id: str, ratings: dict[str, int], **fields: Any) -> dict[str, Any]:
     """A talk as GET /talks lists it, with the summary the API gives of this histogram (its
     `avg` to four places)."""
     summary = RatingSummary.of(Histogram.from_counts(ratings)).document()
     return {"id": talk_id, "title": talk_id, "speakers": [], **fields, "summary": summary}
+
+
+def formula_starts(text: str) -> list[str]:
+    """Each cell of a file's text that starts (after spaces) as a spreadsheet formula, read the
+    ways a spreadsheet may read it: split on ",", ";" or a tab, spaces after a separator kept or
+    skipped (Python's csv reads a quote as Excel does: one opening a cell, doubled inside)."""
+    found = []
+    for delimiter in (",", ";", "\t"):
+        for skip in (False, True):
+            lines = io.StringIO(text.removeprefix("\ufeff"), newline="")
+            for record in csv.reader(lines, delimiter=delimiter, skipinitialspace=skip):
+                found += [cell for cell in record if cell.lstrip(" ").startswith(FORMULA_STARTS)]
+    return found

@@ -13,7 +13,10 @@ escaped with a backslash ("Smith\\; Jr"), so every name reads back exactly as it
 
 A cell that a spreadsheet would run as a formula (starting with =, +, -, @, a tab or a carriage
 return), or that starts with a "'" of its own, is written after a "'" (as the web app's export
-does), and read back without it.
+does), and read back without it. So is a formula's start after a ";", ",", tab or line break
+inside a cell (and any spaces after it; after "'"s or double quotes too): a spreadsheet that
+splits the line there (Excel set to a European language splits a .csv on ";", whatever the
+quotes around our cell) would begin a cell with it. See `guarded`.
 
 An export is the file the organisers' page downloads: the same cells, an average to three places
 (the histogram's, from its counts, a tie rounded up: `average_cell`), and, in a file, a
@@ -46,7 +49,14 @@ DELIMITERS = (",", ";", "\t")
 # The first line Excel reads (and some tools write for it) to know a file's separator: "sep=;"
 SEPARATOR_LINE = re.compile(r"sep=(.)", re.IGNORECASE)
 TIMES = ("startsAt", "endsAt")
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Where `guarded` puts a "'". At a cell's start (after any spaces): before a formula's start or
+# a "'" of the text's own. After a ";", ",", tab or line break inside it (where a spreadsheet may
+# split the line) and any spaces: before a formula's start, or before the "'"s, double quotes
+# and spaces leading to one (a reader opens a quoted cell at such a quote, and a lenient one
+# drops the doubled quote the CSV holds: '""=1' reads as "=1"). `UNGUARD` finds each "'" put
+# there. web/js/programme-file.js holds the same two.
+GUARD = re.compile(r"""^ *(?=[=+\-@\t\r'])|(?<=[;,\t\r\n]) *(?=['" ]*[=+\-@\t\r])""")
+UNGUARD = re.compile(r"""^( *)'(?=[=+\-@\t\r'])|(?<=[;,\t\r\n])( *)'(?=['" ]*[=+\-@\t\r])""")
 # What the API takes as a talk id (docs/openapi.json), and the characters no field may hold.
 TALK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:~-]{0,199}")
 # The longest text the API takes in each field, and the most speakers a talk has.
@@ -74,16 +84,21 @@ UNNAMED = "\x00column "  # the key of a header cell without a name (no name hold
 
 
 def guarded(text: str) -> str:
-    """A cell's text that no spreadsheet runs as a formula: "'" before a formula's start, and
-    before a text's own "'" (so "'=x" reads back as itself, not as "=x")."""
-    return "'" + text if text.startswith((*FORMULA_STARTS, "'")) else text
+    """A cell's text that no spreadsheet runs as a formula, however it splits the line: "'"
+    before a formula's start (=, +, -, @, a tab, a carriage return) and before a text's own "'"
+    (so "'=x" reads back as itself, not as "=x"); and inside the cell, after each ";", ",",
+    tab or line break and the spaces after it, "'" before a formula's start, or before the
+    quotes leading to one (see GUARD): "Scaling teams;=2+3" is written "Scaling teams;'=2+3",
+    whose second cell, split on ";", is text. Quoting the cell would not do: a spreadsheet
+    splitting on ";" takes a quote after a "," as text, and its cell then starts at the "=".
+    Nothing else is touched ("Rust; 'unsafe' code" stays as it is)."""
+    return GUARD.sub(lambda found: found[0] + "'", text)
 
 
 def unguarded(text: str) -> str:
-    """A cell's text as it was before `guarded`: the "'" before a formula's start or before
-    another "'" goes; a "'" before anything else is the text's own (a hand-typed 'Quoted')."""
-    guard = text.startswith("'") and text[1:].startswith((*FORMULA_STARTS, "'"))
-    return text[1:] if guard else text
+    """A cell's text as it was before `guarded`: each "'" it puts goes; a "'" anywhere else is
+    the text's own (a hand-typed 'Quoted'), and stays."""
+    return UNGUARD.sub(lambda found: found[1] or found[2] or "", text)
 
 
 @dataclass(frozen=True)

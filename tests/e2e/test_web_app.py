@@ -40,7 +40,7 @@ from talkrate_cli.programme import slug, speakers_from_cell, write_results
 from tests.backends import WEB_LIMITS_RATINGS, WEB_LIMITS_TALKS, WEB_RATINGS, WEB_TALKS
 from tests.builders import load_script, unique_talk_id
 from tests.e2e.conftest import Answer, Runtime, start_admin_runtime, stop_runtime, wait_for
-from tests.export_cells import AVERAGE_CELLS, listed
+from tests.export_cells import AVERAGE_CELLS, FORMULA_CELLS, formula_starts, listed
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -2014,6 +2014,37 @@ def test_the_downloaded_results_file_has_a_talk_s_exact_average_and_is_the_comma
     assert (ours["count"], ours["avg"]) == ("33", "3.848")
     # And the command line's file is the same, byte for byte
     assert (tmp_path / "results.csv").read_bytes() == downloaded
+
+
+def test_no_cell_of_the_page_s_file_starts_a_formula_whatever_a_spreadsheet_splits_it_on(
+    web: WebStack, page: Page
+) -> None:
+    # Given talks whose texts hold a formula after a ";", "," or a space (a CFP's title, a
+    # speaker's name), and texts of every such character drawn at random (tabs and line breaks
+    # too, which the API refuses but a talk saved before might hold)
+    talks = [
+        {"id": f"f{n}", "title": title, "speakers": speakers, "room": title}
+        for n, (_, title, speakers, _, _) in enumerate(FORMULA_CELLS)
+    ]
+    draw = random.Random(5)
+    for n in range(2000):
+        text = "".join(draw.choices("=+-@;,'\" a\t\r\n", k=draw.randint(1, 10)))
+        talks.append({"id": f"r{n}", "title": text, "speakers": [text, text], "track": text})
+    for talk in talks:
+        talk["summary"] = {"count": 0, "avg": None, "ratings": {}}
+    prior = {"mean": 3.0, "weight": 10.0}
+    page.goto(web.url("/app/"))
+    # When the organisers' page writes its results file
+    from_page = page.evaluate(RESULTS_CSV, [talks, prior])
+    # Then each formula start inside a cell is after a "'", and nothing else changed
+    rows = list(csv.DictReader(io.StringIO(from_page, newline="")))
+    assert [(r["title"], r["speakers"]) for r in rows[: len(FORMULA_CELLS)]] == [
+        (title_cell, speakers_cell) for _, _, _, title_cell, speakers_cell in FORMULA_CELLS
+    ]
+    # And however a spreadsheet splits its lines (on ";" as Excel set to a European language
+    # does), no cell starts a formula; and it is the command line's file
+    assert formula_starts(from_page) == []
+    assert from_page == cli_results(talks, prior)
 
 
 def test_without_a_live_channel_the_talk_page_polls(web: WebStack, page: Page) -> None:

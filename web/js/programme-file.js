@@ -13,7 +13,12 @@ const TIMES = ["startsAt", "endsAt"];
 const DELIMITERS = [",", ";", "\t"];
 // The first line Excel reads (and some tools write for it) to know a file's separator: "sep=;"
 const SEPARATOR_LINE = /^sep=(.)$/i;
-const FORMULA = /^[=+\-@\t\r]/;
+// Where a cell gets a "'" that keeps a spreadsheet from running it as a formula, however it
+// splits the line, and where an import finds that "'" again (the CLI's GUARD and UNGUARD, which
+// say why): at the cell's start, before a formula's start or a "'" of its own; after a ";", ",",
+// tab or line break in it and any spaces, before a formula's start or the quotes leading to one.
+const GUARD = /^ *(?=[=+\-@\t\r'])|(?<=[;,\t\r\n]) *(?=['" ]*[=+\-@\t\r])/g;
+const UNGUARD = /^( *)'(?=[=+\-@\t\r'])|(?<=[;,\t\r\n])( *)'(?=['" ]*[=+\-@\t\r])/g;
 const TALK_ID = /^[A-Za-z0-9][A-Za-z0-9._:~-]{0,199}$/;
 const LONGEST = { title: 300, track: 100, room: 100, speaker: 120 };
 const MOST_SPEAKERS = 20;
@@ -34,17 +39,17 @@ const EDGES = new RegExp(`^[${SPACE}]+|[${SPACE}]+$`, "g");
 const strip = (text) => text.replace(EDGES, "");
 const chars = (text) => [...text].length;
 
-// A cell of the CSV: quoted when needed, and never read as a formula by a spreadsheet (a text's
-// own leading "'" is guarded too, so an import reads "'=x" back as itself).
+// A cell of the CSV: quoted when needed, and never read as a formula by a spreadsheet, whatever
+// it splits the line on (a text's own leading "'" is guarded too, so an import reads "'=x" back
+// as itself; "Scaling teams;=2+3" is written "Scaling teams;'=2+3").
 function cell(value) {
-  let text = value === null || value === undefined ? "" : String(value);
-  if (/^[=+\-@\t\r']/.test(text)) text = `'${text}`;
+  const text = (value === null || value === undefined ? "" : String(value)).replace(GUARD, "$&'");
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-// A cell's text as it was before the guard: the "'" before a formula's start or another "'" goes.
+// A cell's text as it was before the guard: each "'" the guard puts goes; any other stays.
 function unguarded(text) {
-  return text.startsWith("'") && (FORMULA.test(text.slice(1)) || text.startsWith("'", 1)) ? text.slice(1) : text;
+  return text.replace(UNGUARD, (_, first, after) => first || after || "");
 }
 
 // The speakers cell, as the CLI's import reads it: names joined by "; ", a ";" or a backslash in a
