@@ -13,13 +13,16 @@ escaped with a backslash ("Smith\\; Jr"), so every name reads back exactly as it
 
 A cell that a spreadsheet would run as a formula (starting with =, +, -, @, a tab or a carriage
 return), or that starts with a "'" of its own, is written after a "'" (as the web app's export
-does), and read back without it.
+does), and read back without it. So is a formula's start after a ";", ",", tab or line break
+inside a cell (and any spaces after it; after "'"s or double quotes too): a spreadsheet that
+splits the line there (Excel set to a European language splits a .csv on ";", whatever the
+quotes around our cell) would begin a cell with it. See `guarded`.
 
 An export is the file the organisers' page downloads: the same cells, an average to three places
-(half up, as the page's JavaScript rounds), and, in a file, a byte-order mark and CRLF line ends
-(what spreadsheets read as UTF-8 CSV). Its results are count, avg, the histogram's 1 to 5, then
-rank and score (the leaderboard's, among the file's talks; empty for a talk nobody rated); an
-import reads none of them.
+(the histogram's, from its counts, a tie rounded up: `average_cell`), and, in a file, a
+byte-order mark and CRLF line ends (what spreadsheets read as UTF-8 CSV). Its results are count,
+avg, the histogram's 1 to 5, then rank and score (the leaderboard's, among the file's talks;
+empty for a talk nobody rated); an import reads none of them.
 """
 
 from __future__ import annotations
@@ -38,14 +41,22 @@ from zoneinfo import ZoneInfo
 from talkrate_cli.errors import BadInput
 
 COLUMNS = ("id", "title", "speakers", "track", "room", "startsAt", "endsAt")
-RESULT_COLUMNS = ("count", "avg", "1", "2", "3", "4", "5", "rank", "score")
+RATING_VALUES = ("1", "2", "3", "4", "5")
+RESULT_COLUMNS = ("count", "avg", *RATING_VALUES, "rank", "score")
 OPTIONAL = ("track", "room", "startsAt", "endsAt")
 SPEAKER_SEPARATOR = ";"
 DELIMITERS = (",", ";", "\t")
 # The first line Excel reads (and some tools write for it) to know a file's separator: "sep=;"
 SEPARATOR_LINE = re.compile(r"sep=(.)", re.IGNORECASE)
 TIMES = ("startsAt", "endsAt")
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Where `guarded` puts a "'". At a cell's start (after any spaces): before a formula's start or
+# a "'" of the text's own. After a ";", ",", tab or line break inside it (where a spreadsheet may
+# split the line) and any spaces: before a formula's start, or before the "'"s, double quotes
+# and spaces leading to one (a reader opens a quoted cell at such a quote, and a lenient one
+# drops the doubled quote the CSV holds: '""=1' reads as "=1"). `UNGUARD` finds each "'" put
+# there. web/js/programme-file.js holds the same two.
+GUARD = re.compile(r"""^ *(?=[=+\-@\t\r'])|(?<=[;,\t\r\n]) *(?=['" ]*[=+\-@\t\r])""")
+UNGUARD = re.compile(r"""^( *)'(?=[=+\-@\t\r'])|(?<=[;,\t\r\n])( *)'(?=['" ]*[=+\-@\t\r])""")
 # What the API takes as a talk id (docs/openapi.json), and the characters no field may hold.
 TALK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:~-]{0,199}")
 # The longest text the API takes in each field, and the most speakers a talk has.
@@ -73,16 +84,21 @@ UNNAMED = "\x00column "  # the key of a header cell without a name (no name hold
 
 
 def guarded(text: str) -> str:
-    """A cell's text that no spreadsheet runs as a formula: "'" before a formula's start, and
-    before a text's own "'" (so "'=x" reads back as itself, not as "=x")."""
-    return "'" + text if text.startswith((*FORMULA_STARTS, "'")) else text
+    """A cell's text that no spreadsheet runs as a formula, however it splits the line: "'"
+    before a formula's start (=, +, -, @, a tab, a carriage return) and before a text's own "'"
+    (so "'=x" reads back as itself, not as "=x"); and inside the cell, after each ";", ",",
+    tab or line break and the spaces after it, "'" before a formula's start, or before the
+    quotes leading to one (see GUARD): "Scaling teams;=2+3" is written "Scaling teams;'=2+3",
+    whose second cell, split on ";", is text. Quoting the cell would not do: a spreadsheet
+    splitting on ";" takes a quote after a "," as text, and its cell then starts at the "=".
+    Nothing else is touched ("Rust; 'unsafe' code" stays as it is)."""
+    return GUARD.sub(lambda found: found[0] + "'", text)
 
 
 def unguarded(text: str) -> str:
-    """A cell's text as it was before `guarded`: the "'" before a formula's start or before
-    another "'" goes; a "'" before anything else is the text's own (a hand-typed 'Quoted')."""
-    guard = text.startswith("'") and text[1:].startswith((*FORMULA_STARTS, "'"))
-    return text[1:] if guard else text
+    """A cell's text as it was before `guarded`: each "'" it puts goes; a "'" anywhere else is
+    the text's own (a hand-typed 'Quoted'), and stays."""
+    return UNGUARD.sub(lambda found: found[1] or found[2] or "", text)
 
 
 @dataclass(frozen=True)
@@ -650,12 +666,25 @@ def same_talk(fields: dict[str, Any], current: dict[str, Any]) -> bool:
     return True
 
 
-def average_cell(avg: float | None) -> str:
-    """An average as the export writes it: three places, a tie rounded up (the exact value of
-    the float, as JavaScript's toFixed rounds it), empty for a talk nobody rated."""
-    if avg is None:
+def histogram_sums(ratings: dict[str, int]) -> tuple[int, int]:
+    """How many ratings a histogram of GET /talks holds, and the sum of their values."""
+    count = sum(ratings.get(value, 0) for value in RATING_VALUES)
+    total = sum(int(value) * ratings.get(value, 0) for value in RATING_VALUES)
+    return count, total
+
+
+def average_cell(ratings: dict[str, int]) -> str:
+    """A talk's average as the export writes it: its histogram's exact average (whole counts
+    divided), to three places, a tie rounded up; empty for a talk nobody rated.
+
+    Not the API's `avg`, which is already rounded to four places: rounded again, 127/33
+    (3.84848...) became 3.8485 and then 3.849. Integers only, as the organisers' page computes
+    it, so both write the same cell."""
+    count, total = histogram_sums(ratings)
+    if not count:
         return ""
-    return str(Decimal(avg).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))
+    thousandths = (2000 * total + count) // (2 * count)  # total / count * 1000, half up
+    return f"{thousandths // 1000}.{thousandths % 1000:03d}"
 
 
 def places(
@@ -668,10 +697,8 @@ def places(
     byte by byte, first). A talk nobody rated is not ranked (as on the leaderboard)."""
     scored = []
     for talk in talks:
-        ratings = (talk.get("summary") or {}).get("ratings") or {}
-        count = sum(ratings.get(value, 0) for value in ("1", "2", "3", "4", "5"))
+        count, total = histogram_sums((talk.get("summary") or {}).get("ratings") or {})
         if count:
-            total = sum(int(value) * ratings.get(value, 0) for value in ("1", "2", "3", "4", "5"))
             score = (prior["mean"] * prior["weight"] + total) / (prior["weight"] + count)
             scored.append((score, talk["id"].encode(), talk["id"]))
     scored.sort(reverse=True)
@@ -700,7 +727,6 @@ def write_results(
     for talk in talks:
         summary = talk.get("summary") or {}
         ratings = summary.get("ratings") or {}
-        avg = summary.get("avg")
         place = ranked.get(talk["id"])
         texts = (
             talk["id"],
@@ -715,8 +741,8 @@ def write_results(
             (
                 *(guarded(text) for text in texts),
                 summary.get("count", ""),
-                average_cell(avg),
-                *(ratings.get(v, 0) for v in ("1", "2", "3", "4", "5")),
+                average_cell(ratings),
+                *(ratings.get(v, 0) for v in RATING_VALUES),
                 *((place[0], score_cell(place[1])) if place else ("", "")),
             )
         )

@@ -26,6 +26,7 @@ from tests.builders import unique_talk_id
 from tests.e2e import test_web_app
 from tests.e2e.conftest import wait_for
 from tests.e2e.test_web_app import LIVE_WITHIN_MS, WebStack, run_clock
+from tests.export_cells import FORMULA_CELLS, formula_starts
 
 # test_web_app's fixtures: its runtime (one for this module), the browser, a phone and its page.
 web = test_web_app.web
@@ -651,6 +652,11 @@ FILES = [
     ),
     ("tabs, spaced names in capitals", " Id \t TITLE \tRoom\nmoved\tMoved\tHall C\n"),
     (
+        "guards after separators inside cells, and apostrophes of the text's own",
+        "id;title;speakers\n"
+        "g;\"Rock;'=x, ''y; ' ''\"\"-1; 'n'roll\";\"Bo; '@alice, 'Quoted' Ann\"\n",
+    ),
+    (
         "title only: the id an earlier import gave",
         'title\nÜber Café\n"Brand new, with a comma"\n\N{HEBREW LETTER SHIN}\N{HEBREW LETTER YOD}\N{HEBREW LETTER HET}\N{HEBREW LETTER HE}\n',
     ),
@@ -815,6 +821,39 @@ def test_the_page_reads_back_both_exports_unchanged(
         # Then every talk is unchanged (formula guards, escaped speakers, BOM and CRLF undone)
         assert made == cli_dry_run(text, CATALOG, tmp_path)
         assert sorted(made["unchanged"]) == sorted(talk["id"] for talk in CATALOG)
+
+
+def test_a_results_file_of_talks_holding_formulas_starts_none_and_imports_back_unchanged(
+    web: WebStack, page: Page, tmp_path: Path
+) -> None:
+    # Given talks whose title, speakers and room hold a formula after a ";", "," or space, as a
+    # CFP's "Scaling teams;=2+3;" by "Mallory;=4+4;" (the API takes them)
+    stem = unique_talk_id()[-6:]
+    ids = []
+    for n, (_, title, speakers, _, _) in enumerate(FORMULA_CELLS):
+        ids.append(
+            web.add_talk(f"cfp-{n}-{stem}", title=title, speakers=speakers, room=title)["id"]
+        )
+    # When an organiser downloads the results
+    sign_in(web, page)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download results (CSV)").click()
+    lines = Path(download.value.path()).read_bytes().decode("utf-8-sig").split("\r\n")
+    ours = "\r\n".join([lines[0], *(line for line in lines if line.startswith(tuple(ids)))])
+    # Then, however a spreadsheet splits its lines, no cell of those talks starts a formula
+    assert len(ours.split("\r\n")) == len(ids) + 1
+    assert formula_starts(ours) == []
+    # And the page reads them back as the command line does, every talk as it was
+    catalog = [web.runtime.request("GET", f"/talks/{talk_id}").json for talk_id in ids]
+    made = page.evaluate(PAGE_DRY_RUN, [ours, catalog])
+    assert sorted(made["unchanged"]) == sorted(ids), made
+    assert made == cli_dry_run(ours, catalog, tmp_path)
+    # And importing the file on the page changes nothing
+    import_file(page, "\ufeff" + ours + "\r\n")
+    expect(page.locator("form.card")).to_contain_text(
+        f"Nothing to change: every talk of the file is as the programme has it "
+        f"(0 to add, 0 to change, {len(ids)} unchanged;"
+    )
 
 
 # Talks saved before a rule the API has now, each holding a value it refuses (the last one a

@@ -40,6 +40,7 @@ from talkrate_cli.programme import slug, speakers_from_cell, write_results
 from tests.backends import WEB_LIMITS_RATINGS, WEB_LIMITS_TALKS, WEB_RATINGS, WEB_TALKS
 from tests.builders import load_script, unique_talk_id
 from tests.e2e.conftest import Answer, Runtime, start_admin_runtime, stop_runtime, wait_for
+from tests.export_cells import AVERAGE_CELLS, FORMULA_CELLS, formula_starts, listed
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -2001,6 +2002,104 @@ def test_the_page_makes_no_results_file_of_talks_listed_without_their_ratings(
     # Then it makes none, and says why
     assert refused is not None
     assert "cannot be read now" in refused
+
+
+RESULTS_CSV = (
+    "async ([talks, prior]) => (await import('/app/js/programme-file.js')).resultsCsv(talks, prior)"
+)
+
+
+def cli_results(talks: list[dict[str, Any]], prior: dict[str, float]) -> str:
+    """The text `talkrate admin export` writes of these talks to a file (without its BOM)."""
+    out = io.StringIO(newline="")
+    write_results(out, talks, prior, line_end="\r\n")
+    return out.getvalue()
+
+
+def test_the_page_s_file_writes_each_histogram_s_exact_average_as_the_command_line_does(
+    web: WebStack, page: Page
+) -> None:
+    # Given talks as GET /talks lists them, their avg rounded to four places by the API (127/33,
+    # 3.848484..., is 3.8485 there)
+    talks = [listed(f"a{n}", ratings) for n, (_, ratings, _) in enumerate(AVERAGE_CELLS)]
+    prior = {"mean": 3.0, "weight": 10.0}
+    page.goto(web.url("/app/"))
+    # When the organisers' page writes its results file
+    from_page = page.evaluate(RESULTS_CSV, [talks, prior])
+    # Then each avg cell is its histogram's exact average to three places, a tie rounded up
+    # (3.848, not the API's 3.8485 rounded again to 3.849), as the command line writes it
+    rows = list(csv.DictReader(io.StringIO(from_page)))
+    assert [(r["id"], r["avg"]) for r in rows] == [
+        (f"a{n}", cell) for n, (_, _, cell) in enumerate(AVERAGE_CELLS)
+    ]
+    assert from_page == cli_results(talks, prior)
+
+
+def test_the_downloaded_results_file_has_a_talk_s_exact_average_and_is_the_command_line_s(
+    web: WebStack, page: Page, tmp_path: Path
+) -> None:
+    from talkrate.adapters.redis_store import connect, histogram_key
+    from tests.e2e.test_cli import Cli
+
+    # Given a talk rated 1 once, 2 three times, 3 five, 4 fifteen and 5 nine times (33
+    # ratings, 127 in all: 3.848484...), whose average the API gives as 3.8485
+    talk = web.add_talk(title=f"Just under a tie {unique_talk_id()}")
+    client = connect(WEB_RATINGS)
+    organiser = {"TALKRATE_API": web.runtime.url, "TALKRATE_ADMIN_TOKEN": web.token}
+    cli = Cli(web.runtime, {**os.environ, **organiser, "TALKRATE_CONFIG_DIR": str(tmp_path)})
+    try:
+        client.hset(histogram_key(talk["id"]), mapping={"1": 1, "2": 3, "3": 5, "4": 15, "5": 9})
+        listed_talk = web.runtime.request("GET", f"/talks/{talk['id']}").json
+        assert listed_talk["summary"]["avg"] == 3.8485
+        # When an organiser downloads the results, and the command line exports them
+        page.goto(web.url("/app/admin"))
+        page.get_by_label("Organiser token").fill(web.token)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("row").filter(has_text=talk["title"])).to_have_count(1)
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download results (CSV)").click()
+        downloaded = Path(download.value.path()).read_bytes()
+        cli.ok("admin", "export", str(tmp_path / "results.csv"))
+    finally:
+        client.delete(histogram_key(talk["id"]))
+        client.close()
+    # Then the talk's average is 3.848 in the file (it was 3.849)
+    rows = csv.DictReader(io.StringIO(downloaded.decode("utf-8-sig")))
+    [ours] = [row for row in rows if row["id"] == talk["id"]]
+    assert (ours["count"], ours["avg"]) == ("33", "3.848")
+    # And the command line's file is the same, byte for byte
+    assert (tmp_path / "results.csv").read_bytes() == downloaded
+
+
+def test_no_cell_of_the_page_s_file_starts_a_formula_whatever_a_spreadsheet_splits_it_on(
+    web: WebStack, page: Page
+) -> None:
+    # Given talks whose texts hold a formula after a ";", "," or a space (a CFP's title, a
+    # speaker's name), and texts of every such character drawn at random (tabs and line breaks
+    # too, which the API refuses but a talk saved before might hold)
+    talks = [
+        {"id": f"f{n}", "title": title, "speakers": speakers, "room": title}
+        for n, (_, title, speakers, _, _) in enumerate(FORMULA_CELLS)
+    ]
+    draw = random.Random(5)
+    for n in range(2000):
+        text = "".join(draw.choices("=+-@;,'\" a\t\r\n", k=draw.randint(1, 10)))
+        talks.append({"id": f"r{n}", "title": text, "speakers": [text, text], "track": text})
+    for talk in talks:
+        talk["summary"] = {"count": 0, "avg": None, "ratings": {}}
+    prior = {"mean": 3.0, "weight": 10.0}
+    page.goto(web.url("/app/"))
+    # When the organisers' page writes its results file
+    from_page = page.evaluate(RESULTS_CSV, [talks, prior])
+    # Then each formula start inside a cell is after a "'", and nothing else changed
+    rows = list(csv.DictReader(io.StringIO(from_page, newline="")))
+    assert [(r["title"], r["speakers"]) for r in rows[: len(FORMULA_CELLS)]] == [
+        (title_cell, speakers_cell) for _, _, _, title_cell, speakers_cell in FORMULA_CELLS
+    ]
+    # And however a spreadsheet splits its lines (on ";" as Excel set to a European language
+    # does), no cell starts a formula; and it is the command line's file
+    assert formula_starts(from_page) == []
+    assert from_page == cli_results(talks, prior)
 
 
 def test_without_a_live_channel_the_talk_page_polls(web: WebStack, page: Page) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -30,6 +30,7 @@ from talkrate_cli.programme import (
     with_ids,
     write_results,
 )
+from tests.export_cells import AVERAGE_CELLS, FORMULA_CELLS, formula_starts, listed
 from tests.venue_cells import VENUE, VENUE_CELLS
 
 pytestmark = pytest.mark.unit
@@ -440,24 +441,20 @@ def test_an_export_with_ranks_and_scores_is_imported_again_unchanged() -> None:
     assert all(same_talk(row.fields, talk) for row, talk in zip(rows, talks, strict=True))
 
 
-@pytest.mark.parametrize(
-    ("avg", "cell"),
-    [
-        (None, ""),
-        (4.0, "4.000"),
-        (13 / 3, "4.333"),
-        (65 / 16, "4.063"),
-        (33 / 8, "4.125"),
-        (2.0005, "2.001"),
-        (1.0625, "1.063"),
-        (4.9995, "5.000"),
-    ],
-)
-def test_an_average_is_written_to_three_places_a_tie_rounded_up(
-    avg: float | None, cell: str
+@pytest.mark.parametrize(("name", "ratings", "cell"), AVERAGE_CELLS)
+def test_an_average_is_its_histogram_s_to_three_places_a_tie_rounded_up(
+    name: str, ratings: dict[str, int], cell: str
 ) -> None:
-    # (as the organisers' page's toFixed(3) writes it: 65/16 is exactly 4.0625)
-    assert average_cell(avg) == cell
+    # Given a talk as GET /talks lists it: its histogram, and its avg to four places
+    talk = listed("t", ratings)
+    # When its results are exported
+    out = io.StringIO()
+    write_results(out, [talk], PRIOR)
+    # Then its avg cell is its histogram's exact average to three places, not the API's
+    # rounded again (the organisers' page writes the same: tests/e2e/test_web_app.py)
+    [row] = csv.DictReader(io.StringIO(out.getvalue()))
+    assert row["avg"] == cell, name
+    assert average_cell(ratings) == cell, name
 
 
 def test_speakers_whose_names_hold_the_separator_read_back_exactly() -> None:
@@ -522,6 +519,64 @@ def test_cells_a_spreadsheet_would_run_as_formulas_are_guarded_and_read_back() -
         ('=HYPERLINK("x")', ["-Ann", "Bo"], "+1"),
         ("@home", ["'Quoted' Ann"], None),
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "title", "speakers", "title_cell", "speakers_cell"), FORMULA_CELLS
+)
+def test_no_cell_starts_a_formula_whatever_a_spreadsheet_splits_the_line_on(
+    name: str, title: str, speakers: list[str], title_cell: str, speakers_cell: str
+) -> None:
+    # Given a talk whose title or speakers hold a formula after a ";", "," or space (a CFP's)
+    talk = {"id": "cfp-42", "title": title, "speakers": speakers, "room": title}
+    # When it is exported
+    out = io.StringIO()
+    write_results(out, [talk], PRIOR)
+    # Then each such start is after a "'", and nothing else changed
+    [cells] = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert (cells["title"], cells["speakers"], cells["room"]) == (
+        title_cell,
+        speakers_cell,
+        title_cell,
+    )
+    # And however a spreadsheet splits its lines (Excel set to a European language splits a
+    # .csv on ";"), no cell it makes starts a formula
+    assert formula_starts(out.getvalue()) == [], name
+    # And an import reads the talk back as it was
+    [row] = read_rows(io.StringIO(out.getvalue()))
+    assert (row.fields["title"], row.fields["speakers"], row.fields["room"]) == (
+        title,
+        speakers,
+        title,
+    )
+    assert same_talk(row.fields, talk)
+
+
+# Texts of characters that start formulas or split lines, as the API takes them (trimmed, no
+# control character): each is a title, a speaker's name and a room
+HOSTILE_TEXTS = st.text(alphabet="=+-@;,'\" \\a", min_size=1, max_size=12)
+
+
+@settings(max_examples=400, deadline=None)
+@given(HOSTILE_TEXTS, st.lists(HOSTILE_TEXTS, max_size=3))
+def test_any_text_the_api_takes_is_exported_starting_no_formula_and_read_back_as_it_was(
+    title: str, speakers: list[str]
+) -> None:
+    # Given a talk of these texts as the API holds it (trimmed; texts it refuses left out)
+    try:
+        fields = TalkFields.model_validate({"title": title, "speakers": speakers, "room": title})
+    except ValidationError:
+        fields = None
+    assume(fields is not None)
+    assert fields is not None
+    talk = {"id": "t", **fields.model_dump(by_alias=True, exclude_none=True)}
+    # When it is exported, then no cell a spreadsheet makes of it starts a formula, and an
+    # import reads it back as it was
+    out = io.StringIO()
+    write_results(out, [talk], PRIOR)
+    assert formula_starts(out.getvalue()) == []
+    [row] = read_rows(io.StringIO(out.getvalue()))
+    assert same_talk(row.fields, talk), out.getvalue()
 
 
 @pytest.mark.parametrize(

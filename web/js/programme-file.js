@@ -13,7 +13,12 @@ const TIMES = ["startsAt", "endsAt"];
 const DELIMITERS = [",", ";", "\t"];
 // The first line Excel reads (and some tools write for it) to know a file's separator: "sep=;"
 const SEPARATOR_LINE = /^sep=(.)$/i;
-const FORMULA = /^[=+\-@\t\r]/;
+// Where a cell gets a "'" that keeps a spreadsheet from running it as a formula, however it
+// splits the line, and where an import finds that "'" again (the CLI's GUARD and UNGUARD, which
+// say why): at the cell's start, before a formula's start or a "'" of its own; after a ";", ",",
+// tab or line break in it and any spaces, before a formula's start or the quotes leading to one.
+const GUARD = /^ *(?=[=+\-@\t\r'])|(?<=[;,\t\r\n]) *(?=['" ]*[=+\-@\t\r])/g;
+const UNGUARD = /^( *)'(?=[=+\-@\t\r'])|(?<=[;,\t\r\n])( *)'(?=['" ]*[=+\-@\t\r])/g;
 const TALK_ID = /^[A-Za-z0-9][A-Za-z0-9._:~-]{0,199}$/;
 const LONGEST = { title: 300, track: 100, room: 100, speaker: 120 };
 const MOST_SPEAKERS = 20;
@@ -34,17 +39,17 @@ const EDGES = new RegExp(`^[${SPACE}]+|[${SPACE}]+$`, "g");
 const strip = (text) => text.replace(EDGES, "");
 const chars = (text) => [...text].length;
 
-// A cell of the CSV: quoted when needed, and never read as a formula by a spreadsheet (a text's
-// own leading "'" is guarded too, so an import reads "'=x" back as itself).
+// A cell of the CSV: quoted when needed, and never read as a formula by a spreadsheet, whatever
+// it splits the line on (a text's own leading "'" is guarded too, so an import reads "'=x" back
+// as itself; "Scaling teams;=2+3" is written "Scaling teams;'=2+3").
 function cell(value) {
-  let text = value === null || value === undefined ? "" : String(value);
-  if (/^[=+\-@\t\r']/.test(text)) text = `'${text}`;
+  const text = (value === null || value === undefined ? "" : String(value)).replace(GUARD, "$&'");
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-// A cell's text as it was before the guard: the "'" before a formula's start or another "'" goes.
+// A cell's text as it was before the guard: each "'" the guard puts goes; any other stays.
 function unguarded(text) {
-  return text.startsWith("'") && (FORMULA.test(text.slice(1)) || text.startsWith("'", 1)) ? text.slice(1) : text;
+  return text.replace(UNGUARD, (_, first, after) => first || after || "");
 }
 
 // The speakers cell, as the CLI's import reads it: names joined by "; ", a ";" or a backslash in a
@@ -86,24 +91,39 @@ function byBytes(a, b) {
   return x.length - y.length;
 }
 
+// How many ratings a histogram of GET /talks holds, and the sum of their values.
+function histogramSums(ratings) {
+  const count = VALUES.reduce((sum, v) => sum + (ratings[v] || 0), 0);
+  const total = VALUES.reduce((sum, v) => sum + Number(v) * (ratings[v] || 0), 0);
+  return [count, total];
+}
+
+// A talk's average as the file writes it (see the CLI's `average_cell`): its histogram's exact
+// average, from the whole counts, to three places, a tie rounded up; empty for a talk nobody
+// rated. Not the API's avg, already rounded to four places (127/33 became 3.8485, then 3.849).
+function averageCell(ratings) {
+  const [count, total] = histogramSums(ratings);
+  if (!count) return "";
+  const thousandths = (2000n * BigInt(total) + BigInt(count)) / (2n * BigInt(count)); // half up
+  return `${thousandths / 1000n}.${String(thousandths % 1000n).padStart(3, "0")}`;
+}
+
 // Each rated talk's rank among these talks and its score, by the leaderboard's rule (see the
 // CLI's `places`): the Bayesian average of its histogram with the leaderboard's prior, best
 // first, a tie in Redis' order (the greater id first). Id -> [rank, score].
 function places(talks, prior) {
   const scored = [];
   for (const talk of talks) {
-    const ratings = (talk.summary && talk.summary.ratings) || {};
-    const count = VALUES.reduce((sum, v) => sum + (ratings[v] || 0), 0);
-    const total = VALUES.reduce((sum, v) => sum + Number(v) * (ratings[v] || 0), 0);
+    const [count, total] = histogramSums((talk.summary && talk.summary.ratings) || {});
     if (count) scored.push([(prior.mean * prior.weight + total) / (prior.weight + count), talk.id]);
   }
   scored.sort(([s, a], [t, b]) => t - s || byBytes(b, a));
   return new Map(scored.map(([score, id], i) => [id, [i + 1, score]]));
 }
 
-// The file `talkrate admin export` writes too: an average to three places, a tie rounded up;
-// the rank and score (four places) among the file's talks, with the leaderboard's `prior`
-// (GET /leaderboard's), both empty for a talk nobody rated.
+// The file `talkrate admin export` writes too: the histogram's average to three places, a tie
+// rounded up; the rank and score (four places) among the file's talks, with the leaderboard's
+// `prior` (GET /leaderboard's), both empty for a talk nobody rated.
 export function resultsCsv(talks, prior) {
   if (talks.some((talk) => !talk.summary)) throw new ResultsUnavailable();
   const ranked = places(talks, prior);
@@ -111,11 +131,10 @@ export function resultsCsv(talks, prior) {
   for (const talk of talks) {
     const summary = talk.summary;
     const ratings = summary.ratings || {};
-    const avg = summary.avg === null || summary.avg === undefined ? "" : summary.avg.toFixed(3);
     const [rank, score] = ranked.get(talk.id) || ["", null];
     lines.push([
       talk.id, talk.title, speakersCell(talk.speakers), talk.track, talk.room, talk.startsAt, talk.endsAt,
-      summary.count, avg, ...VALUES.map((v) => ratings[v] || 0), rank, score === null ? "" : score.toFixed(4),
+      summary.count, averageCell(ratings), ...VALUES.map((v) => ratings[v] || 0), rank, score === null ? "" : score.toFixed(4),
     ].map(cell).join(","));
   }
   return `${lines.join("\r\n")}\r\n`;
