@@ -763,6 +763,11 @@ def test_the_outputs_name_the_secrets_an_operator_reads_and_never_a_secret_s_val
         assert "resolve:secretsmanager" not in json.dumps(output), name
         value = output["Value"]
         assert not (isinstance(value, dict) and refs(value) & secrets and "Ref" not in value), name
+    # And the guide's recipes read them by those names
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    named = set(re.findall(r"\$\(output (\w+)\)", guide))
+    assert {"AdminTokenSecretArn", "VoterTokenSecretArn"} <= named
+    assert named - {"OpsBastionInstanceId"} <= set(outputs), named - set(outputs)
 
 
 def test_the_dashboard_reads_http_api_metrics_by_the_dimensions_they_carry() -> None:

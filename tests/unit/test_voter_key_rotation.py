@@ -7,6 +7,10 @@ API's own."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -195,3 +199,56 @@ def test_without_a_secret_the_previous_key_comes_from_its_variable(
         assert refused(wiring.voter_tokens(), before.token)
     finally:
         wiring.reset()
+
+
+def _rotation_guide() -> str:
+    from tests.builders import ROOT
+
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    [section] = re.findall(
+        r"^### Rotating the voter-token key\n(.*?)(?=^##)", guide, re.MULTILINE | re.DOTALL
+    )
+    return section
+
+
+def _put_as_the_guide_does(client: object, arn: str, options: str, program: str) -> None:
+    """The guide's `put-secret-value`: jq's filter over the secret as it is, with the new key
+    in KEY, its output as `$(…)` passes it (without the line end)."""
+    current = client.get_secret_value(SecretId=arn)["SecretString"]  # type: ignore[attr-defined]
+    ran = subprocess.run(
+        ["jq", options, program],
+        input=current,
+        env={**os.environ, "KEY": NEW_KEY},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=10,
+    )
+    rotate(client, arn, **json.loads(ran.stdout.rstrip("\n")))
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="jq is not installed")
+def test_the_guide_s_rotations_keep_or_end_the_passes_as_it_says(
+    secret: tuple[object, str],
+) -> None:
+    client, arn = secret
+    section = _rotation_guide()
+    [planned, leaked] = re.findall(r"KEY=\"\$key\" jq (-c|-nc) '([^']+)'", section)
+    [dropped] = re.findall(r"\(`jq -c '([^']+)'` in the last command\)", section)
+    before = container(arn, Clock()).issue(NOW)
+    # When the operator rotates as the guide plans: the old key's passes count, new ones are
+    # the new key's
+    _put_as_the_guide_does(client, arn, *planned)
+    api = container(arn, Clock())
+    assert api.verify(before.token, NOW) == before.voter_id
+    assert signed_by(NEW_KEY, api.issue(NOW).token)
+    # And once the old key is dropped, as the guide says after VoterTokenHours, they do not
+    _put_as_the_guide_does(client, arn, "-c", dropped)
+    assert refused(container(arn, Clock()), before.token)
+    assert container(arn, Clock()).verify(api.issue(NOW).token, NOW)
+    # And the leak's rotation ends the old key's passes at once, keeping none of it
+    rotate(client, arn, key=OLD_KEY)
+    _put_as_the_guide_does(client, arn, *leaked)
+    assert refused(container(arn, Clock()), before.token)
+    held = json.loads(client.get_secret_value(SecretId=arn)["SecretString"])  # type: ignore[attr-defined]
+    assert held == {"key": NEW_KEY}
