@@ -106,7 +106,9 @@ class Api:
         config_url: str | None = None,
     ) -> None:
         self.url = check_url(url)
-        self._admin_token = admin_token
+        # The organiser token admin requests carry (the session sets it when it reads it late:
+        # from a stack's secret, once an admin command needs it)
+        self.admin_token = admin_token
         # Where /app/config.json is when the pages are on another origin than the API (a
         # stack's CloudFront distribution beside its execute-api URL); else the API's own.
         self._config_url = config_url
@@ -134,7 +136,7 @@ class Api:
         """One request; ApiProblem for an error answer, Unreachable when there is none."""
         sent = dict(headers or {})
         if admin:
-            sent["authorization"] = f"Bearer {self._admin_token or ''}"
+            sent["authorization"] = f"Bearer {self.admin_token or ''}"
         query = {k: v for k, v in (params or {}).items() if v is not None}
         content = None if body is None else json.dumps(body)
         if content is not None:

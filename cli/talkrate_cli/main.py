@@ -32,8 +32,10 @@ from talkrate_cli.errors import (
 )
 from talkrate_cli.settings import (
     LOCAL_API,
+    ORGANISER_OUTPUT,
     VoterTokens,
     admin_token,
+    admin_token_of_stack,
     api_of,
     config_of,
     local_data_dir,
@@ -54,6 +56,8 @@ class Session:
     _zone: tuple[ZoneInfo | None] | None = field(default=None, repr=False)
     # Where the stack's /app/config.json is (its pages' origin, not the API's): --stack only
     _config_url: str | None = field(default=None, repr=False)
+    # The stack's outputs, as read for its API's URL: --stack only
+    _outputs: dict[str, str] | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -62,6 +66,7 @@ class Session:
             if self.stack:
                 outputs = stack_outputs(self.stack, self.region)
                 self.api_url, self._config_url = api_of(self.stack, outputs), config_of(outputs)
+                self._outputs = outputs
             else:
                 self.api_url = LOCAL_API
         return self.api_url
@@ -90,18 +95,27 @@ class Session:
     def admin_api(self) -> Api:
         """The API client, refused before anything is read or written when no organiser token is
         known or the API refuses the one given (the same 401 or 403 a write would get): a dry
-        run fails as the real run would, and `admin rm` does not ask first."""
+        run fails as the real run would, and `admin rm` does not ask first.
+
+        The token: TALKRATE_ADMIN_TOKEN; else with --stack the one the stack generated (its
+        AdminTokenSecretArn secret, read with the caller's AWS credentials); else a local
+        runtime's own."""
         api = self.api
         token = admin_token(self.url)
+        if os.environ.get("TALKRATE_ADMIN_TOKEN", "").strip():
+            where = "TALKRATE_ADMIN_TOKEN"
+        elif self._outputs is not None and self.stack:
+            token = api.admin_token = admin_token_of_stack(self.stack, self._outputs, self.region)
+            where = f"the secret of stack {self.stack}'s {ORGANISER_OUTPUT}"
+        else:
+            where = f"the organiser token in {local_data_dir()}"
         if token is None:
             raise CliError(
-                "no organiser token: set TALKRATE_ADMIN_TOKEN (a local runtime keeps its own in "
-                "its data folder's organiser-token: .local/, or the --data-dir it was given, which "
+                "no organiser token: set TALKRATE_ADMIN_TOKEN, or give --stack with AWS "
+                "credentials that may read the stack's (a local runtime keeps its own in its data "
+                "folder's organiser-token: .local/, or the --data-dir it was given, which "
                 "TALKRATE_LOCAL_DATA names to this command)"
             )
-        where = "TALKRATE_ADMIN_TOKEN"
-        if not os.environ.get(where, "").strip():
-            where = f"the organiser token in {local_data_dir()}"
         sendable_token(token, where)
         api.check_organiser()
         return api
@@ -206,7 +220,12 @@ GLOBAL_OPTIONS = ("--api", "--stack", "--region", "--json")
     metavar="URL",
     help=f"The API's base URL [env TALKRATE_API; default {LOCAL_API}, the local runtime].",
 )
-@click.option("--stack", metavar="NAME", help="Read the API URL from this CloudFormation stack.")
+@click.option(
+    "--stack",
+    metavar="NAME",
+    help="Read the API URL from this CloudFormation stack (and for `admin`, without "
+    "TALKRATE_ADMIN_TOKEN, the organiser token from its secret).",
+)
 @click.option("--region", metavar="REGION", help="The stack's region (else the AWS default).")
 @click.option(
     "--json",

@@ -61,6 +61,48 @@ def stack_outputs(stack: str, region: str | None = None) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in described[0].get("Outputs", [])}
 
 
+# The output naming the secret a stack generated its organiser token into.
+ORGANISER_OUTPUT = "AdminTokenSecretArn"
+
+
+def admin_token_of_stack(stack: str, outputs: dict[str, str], region: str | None = None) -> str:
+    """The organiser token a stack generated (the secret its AdminTokenSecretArn output names),
+    read with the caller's AWS credentials, without the line end it may have been put with;
+    CliError saying why it cannot be read (never a part of the token)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    arn = outputs.get(ORGANISER_OUTPUT)
+    if not arn:
+        raise CliError(
+            f"no organiser token: stack {stack} has no {ORGANISER_OUTPUT} output (deployed "
+            "before it had one): set TALKRATE_ADMIN_TOKEN (docs/operations.md, \"The organisers' "
+            'admin token")'
+        )
+    try:
+        secrets = boto3.client("secretsmanager", region_name=region)  # the stack's
+        value = secrets.get_secret_value(SecretId=arn).get("SecretString")
+    except ClientError as error:
+        message = error.response.get("Error", {}).get("Message") or str(error)
+        raise CliError(
+            f"stack {stack}: its organiser token ({ORGANISER_OUTPUT}) could not be read: "
+            f"{message}. Set TALKRATE_ADMIN_TOKEN, or use AWS credentials that may read that "
+            "secret (secretsmanager:GetSecretValue)"
+        ) from None
+    except BotoCoreError as error:
+        raise CliError(
+            f"stack {stack}: its organiser token ({ORGANISER_OUTPUT}) could not be read: "
+            f"{error}. Set TALKRATE_ADMIN_TOKEN instead"
+        ) from None
+    token = (value or "").strip()
+    if not token:
+        raise CliError(
+            f"stack {stack}: its organiser token secret ({ORGANISER_OUTPUT}) is empty: put "
+            'a token into it (docs/operations.md, "Rotating the admin token")'
+        )
+    return token
+
+
 def is_loopback(url: str) -> bool:
     """Whether the API is on this machine (then the local runtime's token applies, and
     `simulate` needs no --yes): its host as the HTTP client reads it, after any user name."""

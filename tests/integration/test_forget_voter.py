@@ -332,6 +332,10 @@ def test_a_token_this_deployment_did_not_sign_is_not_forgotten(
     assert status == 2, err
     assert "the token's signature cannot be checked" in err, err
     assert "VOTER_TOKEN_KEY" in err
+    # (it named the secret by its logical id, which no output or recipe gave)
+    assert "VOTER_TOKEN_SECRET_ARN to the stack's VoterTokenSecretArn output" in " ".join(
+        err.split()
+    )
     assert [v for _, v in rows_of(talks_dsn, other)] == [2]
 
 

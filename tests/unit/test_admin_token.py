@@ -112,3 +112,32 @@ def test_the_verdict_names_the_token_by_fingerprint_only() -> None:
 
 def test_with_no_admin_token_configured_no_token_is_the_admin_s() -> None:
     assert verdict("Bearer anything", AdminToken(lambda: None))["admin"] is False
+
+
+def test_a_token_put_into_its_secret_with_a_line_end_is_the_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given an operator who rotated the token from a file or `echo` (docs/operations.md,
+    # "Rotating the admin token"): the secret ends with a line end, which no presented token
+    # has (the authorizer reads it without one), so every organiser was refused
+    import boto3
+    from aws_lambda_powertools.utilities import parameters
+    from moto import mock_aws
+
+    from talkrate import wiring
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    with mock_aws():
+        arn = boto3.client("secretsmanager").create_secret(
+            Name="talkrate/admin", SecretString="rotated-organiser-token\n"
+        )["ARN"]
+        monkeypatch.setenv("ADMIN_TOKEN_SECRET_ARN", arn)
+        parameters.clear_caches()
+        wiring.reset()
+        try:
+            # Then the token is what the secret holds, without it
+            assert verdict("Bearer rotated-organiser-token")["admin"] is True
+            assert verdict("Bearer rotated-organiser-token\n")["admin"] is True
+            assert verdict("Bearer rotated-organiser")["admin"] is False
+        finally:
+            wiring.reset()

@@ -741,6 +741,35 @@ def test_changing_the_event_code_leaves_the_voter_token_key_alone() -> None:
     assert any(code_secret in names for names in readable)
 
 
+def test_the_outputs_name_the_secrets_an_operator_reads_and_never_a_secret_s_value() -> None:
+    # Given the stack as deployed
+    template = _prod()
+    outputs = template["Outputs"]
+    # Then an output names the secret the admin authorizer checks organisers' tokens against,
+    # and one the secret the API signs voter tokens with (they had none: after the first
+    # deploy nobody could tell organisers their token, nor give `ops forget-voter` its key)
+    for output, function, variable in (
+        ("AdminTokenSecretArn", "AdminAuthorizerFunction", "ADMIN_TOKEN_SECRET_ARN"),
+        ("VoterTokenSecretArn", "ApiFunction", "VOTER_TOKEN_SECRET_ARN"),
+    ):
+        [secret] = refs(outputs[output]["Value"])
+        assert outputs[output]["Value"] == {"Ref": secret}, output  # a secret's Ref: its ARN
+        assert template["Resources"][secret]["Type"] == "AWS::SecretsManager::Secret"
+        read = template["Resources"][function]["Properties"]["Environment"]["Variables"]
+        assert read[variable] == {"Ref": secret}, output
+    # And no output carries what a secret holds (a dynamic reference, or an attribute of one)
+    secrets = set(resources(template, "AWS::SecretsManager::Secret"))
+    for name, output in outputs.items():
+        assert "resolve:secretsmanager" not in json.dumps(output), name
+        value = output["Value"]
+        assert not (isinstance(value, dict) and refs(value) & secrets and "Ref" not in value), name
+    # And the guide's recipes read them by those names
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    named = set(re.findall(r"\$\(output (\w+)\)", guide))
+    assert {"AdminTokenSecretArn", "VoterTokenSecretArn"} <= named
+    assert named - {"OpsBastionInstanceId"} <= set(outputs), named - set(outputs)
+
+
 def test_the_dashboard_reads_http_api_metrics_by_the_dimensions_they_carry() -> None:
     # An HTTP API publishes by ApiId; ApiId and Stage; or ApiId, Method, Resource and Stage
     # (detailed metrics): a widget asking another set shows nothing.

@@ -23,9 +23,10 @@ def admin() -> None:
     """Add, change, remove, import and export talks.
 
     Adding, changing, removing and importing need the organiser token: TALKRATE_ADMIN_TOKEN,
-    else (for the local runtime) the one it made in its data folder's organiser-token (.local/,
-    or the --data-dir it was given, which TALKRATE_LOCAL_DATA names to this command). Exporting
-    needs none: the programme and its results are public."""
+    else with --stack the one the stack generated (read from its AdminTokenSecretArn secret
+    with your AWS credentials), else (for the local runtime) the one it made in its data
+    folder's organiser-token (.local/, or the --data-dir it was given, which TALKRATE_LOCAL_DATA
+    names to this command). Exporting needs none: the programme and its results are public."""
 
 
 def _fields(

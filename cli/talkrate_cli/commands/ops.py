@@ -373,7 +373,8 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
     its voter id with --expired. The ratings stay and every count with them; nothing links them
     to the token any more: the event store, the outbox, the dead letters and the read model's
     votes are changed together. Refused until an hour after the token expired, for a token the
-    voter-token key did not sign (VOTER_TOKEN_KEY or VOTER_TOKEN_SECRET_ARN: needed for a token),
+    voter-token key did not sign (VOTER_TOKEN_KEY, or VOTER_TOKEN_SECRET_ARN: the stack's
+    VoterTokenSecretArn output; needed for a token),
     and while a rating of theirs waits in the outbox or is stored and not yet counted; run it
     when no batch waits for `ops replay` either
     (ProjectorFailuresAlarm OK): a rating of theirs counted later is counted beside the others
@@ -509,8 +510,8 @@ def _require_signed(token: str) -> None:
     except VoterTokensUnavailable as error:
         raise BadInput(
             f"nothing changed: the token's signature cannot be checked ({error}): set "
-            "VOTER_TOKEN_KEY, or VOTER_TOKEN_SECRET_ARN naming the stack's VoterTokenSecret, as "
-            "the API has it. A token's expiry is not taken on its word"
+            "VOTER_TOKEN_KEY, or VOTER_TOKEN_SECRET_ARN to the stack's VoterTokenSecretArn "
+            "output, as the API has it. A token's expiry is not taken on its word"
         ) from None
     if not tokens.signed(token):
         raise BadInput(

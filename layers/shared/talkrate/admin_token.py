@@ -16,12 +16,14 @@ import threading
 import time
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from talkrate.config import load_settings, read_secret_text
 
 REREAD_FLOOR_SECONDS = 30.0
 MAX_AGE_SECONDS = 300.0
+
+T = TypeVar("T")
 
 
 def fingerprint(token: str) -> str:
@@ -29,12 +31,13 @@ def fingerprint(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:12]
 
 
-class AdminToken:
-    """The admin token as last read, re-read on a mismatch (at most once per floor) and by age."""
+class RereadSecret(Generic[T]):
+    """A secret's value as last read (the admin token, an event code, the voter-token keys):
+    re-read once it is `max_age` old, and after a check it fails, at most once per floor."""
 
     def __init__(
         self,
-        read: Callable[[], str | None],
+        read: Callable[[], T | None],
         reread_floor: float = REREAD_FLOOR_SECONDS,
         max_age: float = MAX_AGE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
@@ -44,65 +47,83 @@ class AdminToken:
         self._max_age = max_age
         self._clock = clock
         self._lock = threading.Lock()
-        self._token: str | None = None
+        self._value: T | None = None
         self._read_at: float | None = None
 
-    def matches(self, presented: str) -> bool:
-        """True when `presented` is the admin token (as read now or recently)."""
-        now = self._clock()
+    def current(self) -> T | None:
+        """The value as read now or recently (read again once it is `max_age` old)."""
         with self._lock:
-            if self._read_at is None or now - self._read_at >= self._max_age:
-                self._reread(now)
-            if self._equal(presented):
-                return True
-            if self._read_at is not None and now - self._read_at < self._floor:
-                return False
-            self._reread(now)
-            return self._equal(presented)
+            self._fresh(self._clock())
+            return self._value
 
-    def admits(self, presented: str | None) -> bool:
-        """True when no secret is set (as read now or recently) or `presented` is it: for a
-        secret that may be taken away, such as an event's code."""
+    def check(self, accepts: Callable[[T | None], bool]) -> bool:
+        """Whether `accepts` takes the value as read now or recently; when it does not, the
+        secret is read again (unless it was read within the floor) and asked once more: a
+        rotated value is taken within seconds, and refusals cannot hammer Secrets Manager."""
         now = self._clock()
         with self._lock:
-            if self._read_at is None or now - self._read_at >= self._max_age:
-                self._reread(now)
-            if self._token is None or (presented is not None and self._equal(presented)):
+            self._fresh(now)
+            if accepts(self._value):
                 return True
             if now - self._read_at < self._floor:  # type: ignore[operator]
                 return False
             self._reread(now)
-            return self._token is None or (presented is not None and self._equal(presented))
+            return accepts(self._value)
+
+    def _fresh(self, now: float) -> None:
+        if self._read_at is None or now - self._read_at >= self._max_age:
+            self._reread(now)
 
     def _reread(self, now: float) -> None:
         try:
-            token = self._read()
+            value = self._read()
         except Exception:
-            # Secrets Manager did not answer (throttled, a passing fault): what was read before
-            # goes on serving, and is asked for again at the next floor or age, not at every
-            # request, which refused every organiser and every new attendee with a 5xx while it
-            # lasted. Before a first read there is nothing to go on.
+            # Secrets Manager did not answer (throttled, a passing fault), or holds what cannot
+            # be used (a rotated key too short): what was read before goes on serving, and is
+            # asked for again at the next floor or age, not at every request, which refused
+            # every organiser and every new attendee with a 5xx while it lasted. Before a first
+            # read there is nothing to go on.
             if self._read_at is None:
                 raise
             from talkrate.observability import logger  # not at the authorizer's cold start
 
-            logger.warning("secret not read again: the value read before is kept", exc_info=True)
+            logger.warning(
+                "secret not read again (or not usable): the value read before is kept",
+                exc_info=True,
+            )
             self._read_at = now
             return
-        self._token = token
+        self._value = value
         self._read_at = now
 
-    def _equal(self, presented: str) -> bool:
-        return self._token is not None and hmac.compare_digest(
-            presented.encode(), self._token.encode()
+
+class AdminToken(RereadSecret[str]):
+    """The admin token as last read, re-read on a mismatch (at most once per floor) and by age."""
+
+    def matches(self, presented: str) -> bool:
+        """True when `presented` is the admin token (as read now or recently)."""
+        return self.check(lambda token: token is not None and _equal(presented, token))
+
+    def admits(self, presented: str | None) -> bool:
+        """True when no secret is set (as read now or recently) or `presented` is it: for a
+        secret that may be taken away, such as an event's code."""
+        return self.check(
+            lambda token: token is None or (presented is not None and _equal(presented, token))
         )
 
 
+def _equal(presented: str, token: str) -> bool:
+    return hmac.compare_digest(presented.encode(), token.encode())
+
+
 def _configured_token() -> str | None:
+    """The admin token as configured now, without the spaces and line ends around it: a token
+    put into the secret from a file or `echo` ends with a line end, which no presented token
+    (read without them) could ever match."""
     settings = load_settings()
     if settings.admin_token_secret_arn:
-        return read_secret_text(settings.admin_token_secret_arn, fresh=True)
-    return settings.admin_token.get_secret_value() if settings.admin_token else None
+        return read_secret_text(settings.admin_token_secret_arn, fresh=True).strip()
+    return settings.admin_token.get_secret_value().strip() if settings.admin_token else None
 
 
 @lru_cache(maxsize=1)

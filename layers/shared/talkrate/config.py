@@ -70,6 +70,7 @@ _TEXT: tuple[str, ...] = (
     "aws_region",
     "admin_token_secret_arn",
     "voter_code_secret_arn",
+    "voter_token_secret_arn",
     "stage",
     "live_publish_url",
 )
@@ -77,11 +78,12 @@ _SECRETS = (
     "streams_password",
     "admin_token",
     "voter_token_key",
+    "voter_token_previous_key",
     "voter_code",
     "live_api_key",
     "edge_secret",
 )
-_BLANK_IS_UNSET = ("voter_token_key", "voter_code", "edge_secret")
+_BLANK_IS_UNSET = ("voter_token_key", "voter_token_previous_key", "voter_code", "edge_secret")
 _NUMBERS = {
     "publish_timeout_seconds": _Number(float, above=0, most=25),
     "stats_timeout_seconds": _Number(float, above=0, most=10),
@@ -138,8 +140,13 @@ class Settings:
     # open: a rating without a voter token counts (the workshop's behaviour); attendee: a token
     # is required.
     voting_policy: Literal["open", "attendee"] = "open"
-    # The key voter tokens are signed with (on AWS from VOTER_TOKEN_SECRET_ARN's "key").
+    # The key voter tokens are signed with (on AWS from VOTER_TOKEN_SECRET_ARN's "key"), and
+    # the one it replaced, whose tokens are still taken (its "previousKey": a rotation that
+    # keeps every attendee's pass). On AWS read at cold start and re-read by
+    # talkrate.voters.SecretVoterTokens while warm.
     voter_token_key: Secret | None = None
+    voter_token_previous_key: Secret | None = None
+    voter_token_secret_arn: str | None = None
     # The event code POST /voters asks for, when set (on AWS VOTER_CODE_SECRET_ARN's "code",
     # read at cold start and re-read by talkrate.voters.EventCode while warm).
     voter_code: Secret | None = None
@@ -281,6 +288,17 @@ def read_voter_code(arn: str, fresh: bool = False) -> str | None:
     return code if isinstance(code, str) and code else None
 
 
+def read_voter_keys(arn: str, fresh: bool = False) -> tuple[str | None, str | None]:
+    """The voter-token key its secret holds now ("key"), and the one before it, still taken
+    ("previousKey"); each None when it holds none (or an empty one)."""
+    values = _secret_values(arn, fresh)
+    key, previous = values.get("key"), values.get("previousKey")
+    return (
+        key if isinstance(key, str) and key else None,
+        previous if isinstance(previous, str) and previous else None,
+    )
+
+
 def talks_connection_now() -> str | None:
     """The database's connection string as the connections secret holds it now, not from the
     cache (read again when PostgreSQL refuses a login: a rotated password); None without one."""
@@ -319,7 +337,9 @@ def settings_from(environ: Mapping[str, str]) -> Settings:
         values["STREAMS_USERNAME"] = secret.get("username")
         values["STREAMS_PASSWORD"] = secret.get("password")
     if arn := environ.get("VOTER_TOKEN_SECRET_ARN"):
-        values["VOTER_TOKEN_KEY"] = _named_secret("VOTER_TOKEN_SECRET_ARN", arn).get("key")
+        keys = _named_secret("VOTER_TOKEN_SECRET_ARN", arn)
+        values["VOTER_TOKEN_KEY"] = keys.get("key")
+        values["VOTER_TOKEN_PREVIOUS_KEY"] = keys.get("previousKey")
     # A secret of its own: a secret generated with the code in it got a new key at each change.
     if arn := environ.get("VOTER_CODE_SECRET_ARN"):
         values["VOTER_CODE"] = read_voter_code(arn) or ""

@@ -5,6 +5,11 @@ Unix seconds, and an HMAC-SHA256 of both under a key only the service holds (Sec
 AWS, a file in `.local/` locally). Verifying needs the key and nothing else: no database row per
 attendee. The voter id is what the RatingSubmitted event carries as `voterId`, so each
 attendee's newest rating of a talk counts, once.
+
+A rotated key (docs/operations.md, "Rotating the voter-token key") signs the tokens issued from
+then on; the key it replaced, kept beside it as the previous key, still verifies the tokens it
+signed, so no attendee loses their pass (and with it their earlier ratings' identity). After a
+leak the previous key is left out: every token it signed is refused, forged ones with them.
 """
 
 from __future__ import annotations
@@ -47,18 +52,45 @@ class IssuedToken(NamedTuple):
 SHORTEST_KEY_BYTES = 16
 
 
-class VoterTokens:
-    """Issues and verifies voter tokens with one signing key."""
+class SigningKeys:
+    """The key new tokens are signed with, and the one it replaced, whose tokens still verify."""
 
-    def __init__(self, key: bytes, lifetime: timedelta) -> None:
-        if len(key) < SHORTEST_KEY_BYTES:
-            # The API's 503 naming the setting (its length only, never the key), not a 500 at
-            # every pass and every token rating.
-            raise VoterTokensUnavailable(
-                f"the voter-token key (VOTER_TOKEN_KEY) has {len(key)} bytes: "
-                f"it needs at least {SHORTEST_KEY_BYTES}"
-            )
-        self._key = key
+    __slots__ = ("_keys",)
+
+    def __init__(self, key: bytes, previous: bytes | None = None) -> None:
+        for setting, value in (("VOTER_TOKEN_KEY", key), ("VOTER_TOKEN_PREVIOUS_KEY", previous)):
+            if value is not None and len(value) < SHORTEST_KEY_BYTES:
+                # The API's 503 naming the setting (its length only, never the key), not a
+                # 500 at every pass and every token rating.
+                raise VoterTokensUnavailable(
+                    f"the voter-token key ({setting}) has {len(value)} bytes: "
+                    f"it needs at least {SHORTEST_KEY_BYTES}"
+                )
+        self._keys = (key,) if previous is None else (key, previous)
+
+    def sign(self, payload: str) -> str:
+        """The payload's signature under the current key."""
+        return _signature(self._keys[0], payload)
+
+    def signed(self, payload: str, signature: str) -> bool:
+        """Whether the current key or the previous one gave the payload this signature."""
+        return any(hmac.compare_digest(signature, _signature(key, payload)) for key in self._keys)
+
+    def __repr__(self) -> str:
+        return f"SigningKeys({len(self._keys)} keys)"
+
+
+def _signature(key: bytes, payload: str) -> str:
+    digest = hmac.new(key, payload.encode(), sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+class VoterTokens:
+    """Issues voter tokens with one signing key, and verifies them with it (and with the key it
+    replaced, when one is given)."""
+
+    def __init__(self, key: bytes, lifetime: timedelta, previous: bytes | None = None) -> None:
+        self._keys = SigningKeys(key, previous)
         self._lifetime = lifetime
 
     def issue(self, now: datetime) -> IssuedToken:
@@ -67,7 +99,7 @@ class VoterTokens:
         expires_at = (now + self._lifetime).replace(microsecond=0)
         expires = int(expires_at.timestamp())
         payload = f"{VERSION}.{voter_id}.{expires}"
-        return IssuedToken(f"{payload}.{self._sign(payload)}", voter_id, expires_at)
+        return IssuedToken(f"{payload}.{self._signing_keys().sign(payload)}", voter_id, expires_at)
 
     def verify(self, token: str, now: datetime) -> str:
         """The voter id of a genuine, unexpired token; InvalidVoterToken otherwise."""
@@ -89,12 +121,61 @@ class VoterTokens:
         parts = _parts(token, stripped=True)
         return parts is not None and self._genuine(*parts)
 
-    def _genuine(self, voter_id: str, expires: str, signature: str) -> bool:
-        return hmac.compare_digest(signature, self._sign(f"{VERSION}.{voter_id}.{expires}"))
+    def _signing_keys(self) -> SigningKeys:
+        return self._keys
 
-    def _sign(self, payload: str) -> str:
-        digest = hmac.new(self._key, payload.encode(), sha256).digest()
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    def _genuine(self, voter_id: str, expires: str, signature: str) -> bool:
+        return self._keys.signed(f"{VERSION}.{voter_id}.{expires}", signature)
+
+
+class SecretVoterTokens(VoterTokens):
+    """Voter tokens under the keys their secret holds now (VOTER_TOKEN_SECRET_ARN, on AWS).
+
+    Read at cold start with the settings, and again while warm, on the admin token's rule
+    (talkrate.admin_token): every five minutes, and after a signature that matches neither key,
+    at most once per half minute. After an operator rotates the key, every warm API container
+    signs with the new one within five minutes, and takes a token the new key signed (another
+    container's) at once: none goes on refusing what others accept until Lambda replaces it. A
+    secret that cannot be read, or holds no usable key, leaves the keys read before in use.
+    """
+
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
+        from talkrate.admin_token import RereadSecret
+        from talkrate.config import read_voter_keys
+
+        arn = settings.voter_token_secret_arn
+        if settings.voter_token_key is None or arn is None:
+            raise VoterTokensUnavailable("no voter-token key is configured")
+        # Checked now: keys the settings read that cannot sign are the API's 503 at once.
+        previous = settings.voter_token_previous_key
+        reads = [
+            SigningKeys(
+                settings.voter_token_key.get_secret_value().encode(),
+                previous.get_secret_value().encode() if previous else None,
+            )
+        ]
+
+        def read() -> SigningKeys:
+            if reads:  # the keys the settings read at cold start serve the first check
+                return reads.pop()
+            key, previous = read_voter_keys(arn, fresh=True)
+            if key is None:
+                raise VoterTokensUnavailable("the voter-token secret holds no key")
+            return SigningKeys(key.encode(), previous.encode() if previous else None)
+
+        self._kept = RereadSecret(read, clock=clock)
+        self._kept.current()
+        self._lifetime = timedelta(hours=settings.voter_token_hours)
+
+    def _signing_keys(self) -> SigningKeys:
+        keys = self._kept.current()
+        if keys is None:  # (not met: a read gives keys or raises, and one was made at start)
+            raise VoterTokensUnavailable("no voter-token key is configured")
+        return keys
+
+    def _genuine(self, voter_id: str, expires: str, signature: str) -> bool:
+        payload = f"{VERSION}.{voter_id}.{expires}"
+        return self._kept.check(lambda keys: keys is not None and keys.signed(payload, signature))
 
 
 def read_token(token: str) -> tuple[str, datetime] | None:

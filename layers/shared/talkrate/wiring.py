@@ -143,17 +143,25 @@ def event_code() -> EventCode:
 
 @lru_cache(maxsize=1)
 def voter_tokens() -> VoterTokens:
-    """Issues and checks voter tokens; VoterTokensUnavailable when no key is configured."""
+    """Issues and checks voter tokens; VoterTokensUnavailable when no key is configured. From
+    a secret (on AWS), its keys are re-read while warm: a rotation needs no cold start."""
     from datetime import timedelta
 
     from talkrate.errors import VoterTokensUnavailable
-    from talkrate.voters import VoterTokens
+    from talkrate.voters import SecretVoterTokens, VoterTokens
 
     settings = load_settings()
     if settings.voter_token_key is None:
         raise VoterTokensUnavailable("no voter-token key is configured")
+    if settings.voter_token_secret_arn:
+        return SecretVoterTokens(settings)
     key = settings.voter_token_key.get_secret_value().encode()
-    return VoterTokens(key, timedelta(hours=settings.voter_token_hours))  # a short key: 503 too
+    previous = settings.voter_token_previous_key
+    return VoterTokens(  # a short key: 503 too
+        key,
+        timedelta(hours=settings.voter_token_hours),
+        previous.get_secret_value().encode() if previous else None,
+    )
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,254 @@
+"""Rotating the voter-token key (docs/operations.md, "Rotating the voter-token key"): the API's
+warm containers take the secret's new key within minutes and agree on which tokens count; the
+key it replaced keeps its attendees' passes, or, left out after a leak, ends them, forged ones
+with them. Secrets Manager is moto's (the AWS API only); settings, keys and tokens are the
+API's own."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities import parameters
+from moto import mock_aws
+
+from talkrate import wiring
+from talkrate.config import settings_from
+from talkrate.errors import InvalidVoterToken
+from talkrate.voters import SecretVoterTokens, VoterTokens
+
+pytestmark = pytest.mark.unit
+
+NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+OLD_KEY, NEW_KEY = "o" * 48, "n" * 48
+LEAKED = "l" * 48
+LIFETIME = timedelta(hours=24)
+
+
+class Clock:
+    """One container's monotonic clock."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def secret(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[object, str]]:
+    """The stack's VoterTokenSecret as the template generates it: {"code": "", "key": …}."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    with mock_aws():
+        client = boto3.client("secretsmanager", region_name="eu-west-1")
+        arn = client.create_secret(
+            Name="talkrate/voter-key", SecretString=json.dumps({"code": "", "key": OLD_KEY})
+        )["ARN"]
+        yield client, arn
+
+
+def rotate(client: object, arn: str, **keys: str) -> None:
+    client.put_secret_value(SecretId=arn, SecretString=json.dumps(keys))  # type: ignore[attr-defined]
+
+
+def container(arn: str, clock: Clock) -> SecretVoterTokens:
+    """An API container's voter tokens, read from the secret at its cold start (a process of
+    its own: nothing of another's cache of secrets)."""
+    parameters.clear_caches()
+    return SecretVoterTokens(settings_from({"VOTER_TOKEN_SECRET_ARN": arn}), clock=clock)
+
+
+def signed_by(key: str, token: str) -> bool:
+    return VoterTokens(key.encode(), LIFETIME).signed(token)
+
+
+def refused(tokens: VoterTokens, token: str) -> bool:
+    try:
+        tokens.verify(token, NOW)
+    except InvalidVoterToken:
+        return True
+    return False
+
+
+def test_after_a_rotation_every_container_takes_the_new_key_and_old_passes_still_count(
+    secret: tuple[object, str],
+) -> None:
+    client, arn = secret
+    # Given two warm API containers, and an attendee's pass issued before the rotation
+    clock_a, clock_b = Clock(), Clock()
+    a, b = container(arn, clock_a), container(arn, clock_b)
+    before = a.issue(NOW)
+    # When the operator rotates the key, keeping the old one as the previous key
+    rotate(client, arn, key=NEW_KEY, previousKey=OLD_KEY)
+    # Then a container signs with the new key once its keys are five minutes old, with no cold
+    # start (it signed with the old one for as long as Lambda kept it warm: hours)
+    clock_a.now += 301
+    after = a.issue(NOW)
+    assert signed_by(NEW_KEY, after.token)
+    assert not signed_by(OLD_KEY, after.token)
+    # And the other container, which has not read the secret since, takes that new pass at
+    # once (half a minute after its last read), where it refused it: a pass one container
+    # handed out is not refused by another
+    clock_b.now += 31
+    assert b.verify(after.token, NOW) == after.voter_id
+    # And the pass issued before the rotation still names its attendee everywhere: their
+    # newer ratings still replace their earlier ones
+    for tokens in (a, b, container(arn, Clock())):
+        assert tokens.verify(before.token, NOW) == before.voter_id
+    # And `ops forget-voter` takes a token of either key
+    assert a.signed(before.token)
+    assert a.signed(after.token)
+
+
+def test_after_a_leak_the_leaked_key_s_tokens_stop_counting_within_five_minutes(
+    secret: tuple[object, str],
+) -> None:
+    client, arn = secret
+    rotate(client, arn, key=LEAKED)
+    # Given a warm container on a key that leaked, and a token forged with it for any voter
+    clock = Clock()
+    warm = container(arn, clock)
+    forged = VoterTokens(LEAKED.encode(), LIFETIME).issue(NOW)
+    assert warm.verify(forged.token, NOW) == forged.voter_id
+    # When the operator rotates it without keeping it
+    rotate(client, arn, key=NEW_KEY)
+    # Then a new container refuses it at once, and a warm one once its keys are five minutes
+    # old (before, for as long as Lambda kept it warm)
+    assert refused(container(arn, Clock()), forged.token)
+    clock.now += 301
+    assert refused(warm, forged.token)
+    # And the new key's passes count
+    fresh = container(arn, Clock()).issue(NOW)
+    assert warm.verify(fresh.token, NOW) == fresh.voter_id
+
+
+def test_a_warm_container_that_meets_a_new_key_s_pass_drops_a_leaked_key_at_once(
+    secret: tuple[object, str],
+) -> None:
+    client, arn = secret
+    clock = Clock()
+    warm = container(arn, clock)
+    forged = VoterTokens(OLD_KEY.encode(), LIFETIME).issue(NOW)
+    rotate(client, arn, key=NEW_KEY)
+    clock.now += 31
+    # When a pass signed with the new key reaches the warm container, it reads the secret again
+    fresh = container(arn, Clock()).issue(NOW)
+    assert warm.verify(fresh.token, NOW) == fresh.voter_id
+    # Then the old key's tokens are refused there from then on
+    assert refused(warm, forged.token)
+
+
+def test_a_secret_rotated_to_an_unusable_key_leaves_the_keys_read_before_in_use(
+    secret: tuple[object, str],
+) -> None:
+    client, arn = secret
+    clock = Clock()
+    warm = container(arn, clock)
+    issued = warm.issue(NOW)
+    # When the secret is given a key too short to sign with, or none at all
+    for broken in ({"key": "short"}, {"code": ""}):
+        rotate(client, arn, **broken)
+        clock.now += 301
+        # Then the warm container goes on with the keys it read (and logs a warning), rather
+        # than refuse every pass and every rating
+        assert warm.verify(issued.token, NOW) == issued.voter_id
+        assert warm.verify(warm.issue(NOW).token, NOW)
+
+
+def test_a_cold_start_takes_the_previous_key_s_passes_and_signs_with_the_new_one(
+    secret: tuple[object, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, arn = secret
+    # Given a pass issued before the rotation
+    before = VoterTokens(OLD_KEY.encode(), LIFETIME).issue(NOW)
+    rotate(client, arn, key=NEW_KEY, previousKey=OLD_KEY)
+    # When an API container starts after it (the API's own wiring, from its environment)
+    monkeypatch.setenv("VOTER_TOKEN_SECRET_ARN", arn)
+    parameters.clear_caches()
+    wiring.reset()
+    try:
+        tokens = wiring.voter_tokens()
+        # Then the pass still names its attendee, and new passes are the new key's
+        assert tokens.verify(before.token, NOW) == before.voter_id
+        issued = tokens.issue(NOW)
+        assert signed_by(NEW_KEY, issued.token)
+        assert not signed_by(OLD_KEY, issued.token)
+    finally:
+        wiring.reset()
+
+
+def test_without_a_secret_the_previous_key_comes_from_its_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # (locally: VOTER_TOKEN_KEY and VOTER_TOKEN_PREVIOUS_KEY, as the secret's two fields)
+    before = VoterTokens(OLD_KEY.encode(), LIFETIME).issue(NOW)
+    monkeypatch.setenv("VOTER_TOKEN_KEY", NEW_KEY)
+    monkeypatch.setenv("VOTER_TOKEN_PREVIOUS_KEY", OLD_KEY)
+    wiring.reset()
+    try:
+        assert wiring.voter_tokens().verify(before.token, NOW) == before.voter_id
+        monkeypatch.setenv("VOTER_TOKEN_PREVIOUS_KEY", "")
+        wiring.reset()
+        assert refused(wiring.voter_tokens(), before.token)
+    finally:
+        wiring.reset()
+
+
+def _rotation_guide() -> str:
+    from tests.builders import ROOT
+
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    [section] = re.findall(
+        r"^### Rotating the voter-token key\n(.*?)(?=^##)", guide, re.MULTILINE | re.DOTALL
+    )
+    return section
+
+
+def _put_as_the_guide_does(client: object, arn: str, options: str, program: str) -> None:
+    """The guide's `put-secret-value`: jq's filter over the secret as it is, with the new key
+    in KEY, its output as `$(…)` passes it (without the line end)."""
+    current = client.get_secret_value(SecretId=arn)["SecretString"]  # type: ignore[attr-defined]
+    ran = subprocess.run(
+        ["jq", options, program],
+        input=current,
+        env={**os.environ, "KEY": NEW_KEY},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=10,
+    )
+    rotate(client, arn, **json.loads(ran.stdout.rstrip("\n")))
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="jq is not installed")
+def test_the_guide_s_rotations_keep_or_end_the_passes_as_it_says(
+    secret: tuple[object, str],
+) -> None:
+    client, arn = secret
+    section = _rotation_guide()
+    [planned, leaked] = re.findall(r"KEY=\"\$key\" jq (-c|-nc) '([^']+)'", section)
+    [dropped] = re.findall(r"\(`jq -c '([^']+)'` in the last command\)", section)
+    before = container(arn, Clock()).issue(NOW)
+    # When the operator rotates as the guide plans: the old key's passes count, new ones are
+    # the new key's
+    _put_as_the_guide_does(client, arn, *planned)
+    api = container(arn, Clock())
+    assert api.verify(before.token, NOW) == before.voter_id
+    assert signed_by(NEW_KEY, api.issue(NOW).token)
+    # And once the old key is dropped, as the guide says after VoterTokenHours, they do not
+    _put_as_the_guide_does(client, arn, "-c", dropped)
+    assert refused(container(arn, Clock()), before.token)
+    assert container(arn, Clock()).verify(api.issue(NOW).token, NOW)
+    # And the leak's rotation ends the old key's passes at once, keeping none of it
+    rotate(client, arn, key=OLD_KEY)
+    _put_as_the_guide_does(client, arn, *leaked)
+    assert refused(container(arn, Clock()), before.token)
+    held = json.loads(client.get_secret_value(SecretId=arn)["SecretString"])  # type: ignore[attr-defined]
+    assert held == {"key": NEW_KEY}
