@@ -623,6 +623,7 @@ def replay(
             {
                 "ranges": [str(r) for r in ranges],
                 "records": result.records,
+                **result.document(),
                 "events": result.events,
                 "talks": result.histograms,
             }
