@@ -21,24 +21,16 @@ from talkrate.errors import BackendUnavailable, TalkrateError
 from talkrate.ports import EventStore, RebuildSource, RebuildTarget
 from talkrate.projected import ProjectionBatch
 from talkrate.projection import StreamRecord, classify, records_from_event
-from talkrate.rebuild import RebuildInProgress, rebuild_read_model
+from talkrate.rebuild import (
+    EventStoreBehind,
+    OffsetRange,
+    RebuildInProgress,
+    rebuild_read_model,
+)
 from talkrate_cli.output import counted
 
 QUIET_SECONDS = 5.0
 BOOTSTRAP_TIMEOUT_MS = 5000
-
-
-@dataclass(frozen=True)
-class OffsetRange:
-    """Offsets first..last (inclusive) of one topic partition."""
-
-    topic: str
-    partition: int
-    first: int
-    last: int
-
-    def __str__(self) -> str:
-        return f"{self.topic}-{self.partition}@{self.first}..{self.last}"
 
 
 class NeverWritten(TalkrateError):
@@ -275,13 +267,30 @@ class ReplayStore(EventStore, RebuildSource, Protocol):
         ...
 
 
+class StoredNotRebuilt(TalkrateError):
+    """The replay stored its records and could not rebuild the read model; `result` says what
+    it stored."""
+
+    def __init__(self, message: str, result: ReplayResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
 def replay(
     records: list[StreamRecord],
     event_store: ReplayStore,
     read_model: RebuildTarget,
     progress: Callable[[str], None] = print,
+    *,
+    topic: str | None = None,
+    ranges: Iterable[OffsetRange] = (),
 ) -> ReplayResult:
-    """Record the records in the event store, then rebuild the read model from it."""
+    """Record the records in the event store, then rebuild the read model from it.
+
+    With `topic` (the ratings topic), the rebuild is refused while the event store is behind
+    the read model on one of its partitions (rebuild_read_model), once `ranges` (what was read)
+    are counted as stored: StoredNotRebuilt, the records stored and counted by the rebuild that
+    follows the replay of what is still missing."""
     batch = classify(records)
     # Asked first, so that the operator learns whether the replay brought anything back (a
     # batch the projector is retrying meanwhile may store some of them: theirs then).
@@ -304,13 +313,23 @@ def replay(
     )
     progress(result.said())
     try:
-        state = rebuild_read_model(event_store, read_model, progress)
+        state = rebuild_read_model(
+            event_store, read_model, progress, topic=topic, replayed=list(ranges)
+        )
     except RebuildInProgress as error:
         # The rebuild that holds the lock may have read the event store before these records
         # were stored: they count only after one that begins later.
         raise RebuildInProgress(
             f"{error}: the records are stored, and count once a rebuild begins after them; "
             "run this replay again when it is done (it stores nothing twice)"
+        ) from None
+    except EventStoreBehind as behind:
+        raise StoredNotRebuilt(
+            f"the records are stored; nothing replaced: {behind}. A rebuild now would take "
+            "their ratings out of the counts: replay those offsets too ("
+            + "; ".join(f"`{span.replay_command}`" for span in behind.missing)
+            + "): the last replay rebuilds, and these records count with the rest",
+            result,
         ) from None
     return replace(result, histograms=len(state.histograms), events=state.events)
 
