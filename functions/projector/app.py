@@ -28,12 +28,13 @@ from talkrate.errors import BackendUnavailable  # noqa: E402
 from talkrate.observability import logger, metrics, tell_rebuilt  # noqa: E402
 from talkrate.ports import RatingsReadModel  # noqa: E402
 from talkrate.projection import (  # noqa: E402
+    StreamRecord,
     batch_delay_ms,
     correlation_ids,
     project_batch,
     records_from_event,
 )
-from talkrate.rebuild import rebuild_if_lost  # noqa: E402
+from talkrate.rebuild import missing_before, rebuild_if_lost  # noqa: E402
 
 snapstart.register(
     "talkrate.adapters.postgres",
@@ -54,7 +55,7 @@ _memory_reported_at = -MEMORY_REPORT_SECONDS
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records = records_from_event(event)
     read_model = wiring.read_model()
-    _rebuild_if_lost(read_model)
+    _rebuild_if_lost(read_model, records)
     result = project_batch(records, wiring.event_store(), read_model)
     # Freshness: from the API's publication (just before its 202) to the projected read model.
     delay = batch_delay_ms(records, time.time() * 1000)
@@ -84,11 +85,28 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     return counts
 
 
-def _rebuild_if_lost(read_model: RedisReadModel) -> None:
-    """Build the read model from the event store first when Redis lost it (or is new)."""
+def _rebuild_if_lost(read_model: RedisReadModel, records: Sequence[StreamRecord]) -> None:
+    """Build the read model from the event store first when Redis lost it (or is new).
+
+    Redis lost the applied offsets with the rest, so nothing tells whether the event store is
+    behind what was counted (restored from a backup); the batch itself still says where Kafka
+    is: records before it that the event store lacks are named, with their replay."""
     rebuilt = rebuild_if_lost(wiring.event_store(), read_model, progress=logger.info)
-    if rebuilt is not None:
-        tell_rebuilt(rebuilt)
+    if rebuilt is None:
+        return
+    tell_rebuilt(rebuilt)
+    missing = missing_before(((r.topic, r.partition, r.offset) for r in records), rebuilt.offsets)
+    if missing:
+        logger.warning(
+            "the event store holds no record of offsets before this batch: their ratings are "
+            "not counted (PostgreSQL restored from a backup, a batch Lambda gave up on, or "
+            "records from before the event store's first); while Kafka holds them, each replay "
+            "stores them and rebuilds",
+            extra={
+                "missing": [str(span) for span in missing],
+                "replay": [span.replay_command for span in missing],
+            },
+        )
 
 
 def _announce(talk_ids: Sequence[str], read_model: RatingsReadModel) -> None:

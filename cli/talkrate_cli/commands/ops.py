@@ -119,11 +119,41 @@ def _require_same_store(store: Any, model: Any, where: dict[str, Any], command: 
     )
 
 
+def _behind_refused(error: Any) -> BackendError:
+    """The rebuild's refusal of an event store behind the read model (EventStoreBehind), with
+    the replays that bring the missing records back from Kafka, and what each names."""
+    missing = error.missing
+    return BackendError(
+        f"nothing replaced: {error}. PostgreSQL restored from a backup? A rebuild now would take "
+        "the ratings of those offsets out of the counts. While Kafka still holds them, store "
+        "them again (the replay that leaves none missing rebuilds): "
+        + "; ".join(f"`{span.replay_command}`" for span in missing)
+        + ". What Kafka no longer holds is lost: `talkrate ops rebuild --force` rebuilds "
+        'without it (docs/operations.md, "Restoring PostgreSQL from a backup")',
+        result={
+            "missing": [
+                {
+                    "topic": span.topic,
+                    "partition": span.partition,
+                    "first": span.first,
+                    "last": span.last,
+                    "replay": span.replay_command,
+                }
+                for span in missing
+            ]
+        },
+    )
+
+
 @ops.command()
 @click.option(
     "--force",
     is_flag=True,
-    help="Rebuild even when the read model counts talks the event store holds no rating of.",
+    help=(
+        "Rebuild even when the event store seems not to be the read model's, or behind it: it "
+        "holds no rating of talks the read model counts, or less of a partition than the read "
+        "model applied (restored from a backup). Their ratings leave the counts."
+    ),
 )
 @pass_session
 @_backend_errors
@@ -132,17 +162,21 @@ def rebuild(session: Session, force: bool) -> None:
 
     Refused, with nothing replaced, when the read model counts ratings of talks the event store
     holds none of: an event store other than the read model's (TALKS_CONNECTION left at its
-    default while RATINGS_CONNECTION names production's) would empty them."""
+    default while RATINGS_CONNECTION names production's) would empty them. Refused too when
+    the event store holds less of a partition of the ratings topic than the read model applied
+    (PostgreSQL restored from a backup): the refusal names the `ops replay` of each missing
+    span."""
     from talkrate import wiring
     from talkrate.config import load_settings
     from talkrate.projected import ReadModelState
-    from talkrate.rebuild import rebuild_read_model
+    from talkrate.rebuild import EventStoreBehind, rebuild_read_model
 
     # With --json the progress goes to stderr and the result is the one document on stdout.
     say = _say("rebuild", output.errors if session.as_json else None)
     # First where it reads and what it replaces: the backends come from the environment (or its
     # defaults), which is easy to have pointing elsewhere than one thinks.
-    where = load_settings().where()
+    settings = load_settings()
+    where = settings.where()
     say(f"from {where['talks']} into {where['ratings']}")
     store, model = wiring.event_store(), wiring.read_model()
     store.is_empty()  # PostgreSQL answers: else said before the projector is paused for nothing
@@ -156,7 +190,12 @@ def rebuild(session: Session, force: bool) -> None:
                 _require_same_store(store, model, where, "rebuild")
             return store.state(progress)
 
-    state = rebuild_read_model(Checked(), model, progress=say)
+    try:
+        state = rebuild_read_model(
+            Checked(), model, progress=say, topic=None if force else settings.ratings_topic
+        )
+    except EventStoreBehind as error:
+        raise _behind_refused(error) from None
     if session.as_json:
         output.emit_json(
             {"talks": len(state.histograms), "events": state.events, "partitions": state.offsets}
@@ -180,7 +219,7 @@ def topic_recreated(session: Session, topic: str, force: bool) -> None:
     from talkrate import wiring
     from talkrate.config import load_settings
     from talkrate.projected import ReadModelState
-    from talkrate.rebuild import rebuild_read_model
+    from talkrate.rebuild import EventStoreBehind, rebuild_read_model
 
     settings = load_settings()
     if topic != settings.ratings_topic and not force:
@@ -208,7 +247,13 @@ def topic_recreated(session: Session, topic: str, force: bool) -> None:
             progress(f"{retired[0]} stored positions of {topic!r} filed as retired")
             return store.state(progress)
 
-    state = rebuild_read_model(Retiring(), model, progress=say)
+    # The retired topic's applied offsets are compared with nothing: its positions were just
+    # filed under another name. Another topic's retirement leaves the ratings topic's compared.
+    compared = None if topic == settings.ratings_topic else settings.ratings_topic
+    try:
+        state = rebuild_read_model(Retiring(), model, progress=say, topic=compared)
+    except EventStoreBehind as error:
+        raise _behind_refused(error) from None
     if session.as_json:
         output.emit_json({"retired": retired[0], "talks": len(state.histograms)})
 
@@ -603,14 +648,18 @@ def replay(
     first: int | None,
     last: int | None,
 ) -> None:
-    """Apply records the projector skipped after Lambda gave up on their batch (idempotent).
+    """Apply records the projector skipped after Lambda gave up on their batch, or that an
+    event store restored from a backup lost (idempotent: it says how many were new).
 
-    Give --failure REPORT, or --topic, --partition, --first and --last; not both."""
+    Give --failure REPORT, or --topic, --partition, --first and --last; not both. The rebuild
+    that ends it waits while the event store still lacks offsets of another span the read
+    model applied: the records are stored, and the replay of that span rebuilds."""
     from talkrate import wiring
     from talkrate.adapters.kafka_stream import client_options
     from talkrate.config import load_settings
+    from talkrate.rebuild import OffsetRange
     from talkrate_cli.operations.replay import (
-        OffsetRange,
+        StoredNotRebuilt,
         read_failure,
         read_from_kafka,
         require_held,
@@ -653,17 +702,28 @@ def replay(
     store, model = wiring.event_store(), wiring.read_model()
     # Before anything is read or stored: replayed events stored in another event store would
     # count nowhere, and the rebuild that follows would empty the read model's counts.
-    _require_same_store(store, model, load_settings().where(), "replay")
+    settings = load_settings()
+    _require_same_store(store, model, settings.where(), "replay")
     if records:  # their positions must be the named partitions': they become applied offsets
-        require_held(client_options(load_settings()), ranges, records)
+        require_held(client_options(settings), ranges, records)
     else:
-        records = read_from_kafka(client_options(load_settings()), ranges)
-    result = apply_replay(records, store, model, progress=say)
+        records = read_from_kafka(client_options(settings), ranges)
+    try:
+        result = apply_replay(
+            records, store, model, progress=say, topic=settings.ratings_topic, ranges=ranges
+        )
+    except StoredNotRebuilt as error:
+        raise BackendError(
+            str(error),
+            result={"ranges": [str(r) for r in ranges], "records": len(records)}
+            | error.result.document(),
+        ) from None
     if session.as_json:
         output.emit_json(
             {
                 "ranges": [str(r) for r in ranges],
                 "records": result.records,
+                **result.document(),
                 "events": result.events,
                 "talks": result.histograms,
             }

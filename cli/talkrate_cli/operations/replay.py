@@ -14,30 +14,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from talkrate.errors import BackendUnavailable, TalkrateError
 from talkrate.ports import EventStore, RebuildSource, RebuildTarget
 from talkrate.projected import ProjectionBatch
 from talkrate.projection import StreamRecord, classify, records_from_event
-from talkrate.rebuild import RebuildInProgress, rebuild_read_model
+from talkrate.rebuild import (
+    EventStoreBehind,
+    OffsetRange,
+    RebuildInProgress,
+    rebuild_read_model,
+)
+from talkrate_cli.output import counted
 
 QUIET_SECONDS = 5.0
 BOOTSTRAP_TIMEOUT_MS = 5000
-
-
-@dataclass(frozen=True)
-class OffsetRange:
-    """Offsets first..last (inclusive) of one topic partition."""
-
-    topic: str
-    partition: int
-    first: int
-    last: int
-
-    def __str__(self) -> str:
-        return f"{self.topic}-{self.partition}@{self.first}..{self.last}"
 
 
 class NeverWritten(TalkrateError):
@@ -242,13 +235,52 @@ class ReplayResult:
 
     records: int
     dead_letters: int
-    duplicates: int
+    duplicates: int  # events first stored at another position (of those already stored)
     histograms: int  # after the rebuild
     events: int  # in the event store, after the replay
+    new: int = 0  # events the event store did not hold before the replay
+    stored: int = 0  # events it held already (`duplicates` of them at another position)
+    new_dead_letters: int = 0  # dead letters it did not hold before
+
+    def said(self) -> str:
+        """What the replay stored, for a person: what it brought back, what was there already."""
+        line = (
+            f"recorded {counted(self.new + self.stored, 'event')}: {self.new} new, {self.stored} "
+            f"already stored ({self.duplicates} of them at another position)"
+        )
+        letters = counted(self.dead_letters, "dead letter")
+        if self.dead_letters:
+            return f"{line}; {letters} ({self.new_dead_letters} new)"
+        return f"{line}; {letters}"
+
+    def document(self) -> dict[str, int]:
+        """What the replay stored, as --json has it."""
+        return {
+            "new": self.new,
+            "alreadyStored": self.stored,
+            "storedElsewhere": self.duplicates,
+            "deadLetters": self.dead_letters,
+            "newDeadLetters": self.new_dead_letters,
+        }
 
 
 class ReplayStore(EventStore, RebuildSource, Protocol):
-    """The event store: it records the records and is the rebuild's source."""
+    """The event store: it records the records, says which it held already, and is the
+    rebuild's source."""
+
+    def already_stored(self, batch: ProjectionBatch) -> tuple[set[str], set[tuple[str, int, int]]]:
+        """Of the batch, the eventIds stored (at any position) and the dead letters' positions
+        stored."""
+        ...
+
+
+class StoredNotRebuilt(TalkrateError):
+    """The replay stored its records and could not rebuild the read model; `result` says what
+    it stored."""
+
+    def __init__(self, message: str, result: ReplayResult) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 def replay(
@@ -256,16 +288,41 @@ def replay(
     event_store: ReplayStore,
     read_model: RebuildTarget,
     progress: Callable[[str], None] = print,
+    *,
+    topic: str | None = None,
+    ranges: Iterable[OffsetRange] = (),
 ) -> ReplayResult:
-    """Record the records in the event store, then rebuild the read model from it."""
-    recorded: ProjectionBatch = event_store.record(classify(records))
-    duplicates = sum(1 for r in recorded.ratings if r.duplicate)
-    progress(
-        f"recorded {len(recorded.ratings)} events ({duplicates} first seen elsewhere) and "
-        f"{len(recorded.dead_letters)} dead letters"
+    """Record the records in the event store, then rebuild the read model from it.
+
+    With `topic` (the ratings topic), the rebuild is refused while the event store is behind
+    the read model on one of its partitions (rebuild_read_model), once `ranges` (what was read)
+    are counted as stored: StoredNotRebuilt, the records stored and counted by the rebuild that
+    follows the replay of what is still missing."""
+    batch = classify(records)
+    # Asked first, so that the operator learns whether the replay brought anything back (a
+    # batch the projector is retrying meanwhile may store some of them: theirs then).
+    events, letters = event_store.already_stored(batch)
+    recorded: ProjectionBatch = event_store.record(batch)
+    new = sum(
+        1 for r in recorded.ratings if not r.duplicate and str(r.event.event_id) not in events
     )
+    result = ReplayResult(
+        records=len(records),
+        dead_letters=len(recorded.dead_letters),
+        duplicates=sum(1 for r in recorded.ratings if r.duplicate),
+        histograms=0,
+        events=0,
+        new=new,
+        stored=len(recorded.ratings) - new,
+        new_dead_letters=sum(
+            1 for d in recorded.dead_letters if (d.topic, d.partition, d.offset) not in letters
+        ),
+    )
+    progress(result.said())
     try:
-        state = rebuild_read_model(event_store, read_model, progress)
+        state = rebuild_read_model(
+            event_store, read_model, progress, topic=topic, replayed=list(ranges)
+        )
     except RebuildInProgress as error:
         # The rebuild that holds the lock may have read the event store before these records
         # were stored: they count only after one that begins later.
@@ -273,9 +330,15 @@ def replay(
             f"{error}: the records are stored, and count once a rebuild begins after them; "
             "run this replay again when it is done (it stores nothing twice)"
         ) from None
-    return ReplayResult(
-        len(records), len(recorded.dead_letters), duplicates, len(state.histograms), state.events
-    )
+    except EventStoreBehind as behind:
+        raise StoredNotRebuilt(
+            f"the records are stored; nothing replaced: {behind}. A rebuild now would take "
+            "their ratings out of the counts: replay those offsets too ("
+            + "; ".join(f"`{span.replay_command}`" for span in behind.missing)
+            + "): the last replay rebuilds, and these records count with the rest",
+            result,
+        ) from None
+    return replace(result, histograms=len(state.histograms), events=state.events)
 
 
 def _topic_partition(position: str) -> tuple[str, int]:

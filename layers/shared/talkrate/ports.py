@@ -208,6 +208,10 @@ class RebuildTarget(Protocol):
         raise RebuildLockLost, replacing nothing)."""
         ...
 
+    def applied_offsets(self) -> dict[str, int]:
+        """Each "topic-partition" with the offset up to which batches were applied."""
+        ...
+
 
 class RelayableOutbox(Protocol):
     """An outbox that hands its pending entries, in order, to a publish function."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shlex
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from talkrate.errors import ReadModelRebuilding, RebuildLockLost, TalkrateError
 from talkrate.ports import RebuildSource, RebuildTarget
@@ -15,18 +17,129 @@ class RebuildInProgress(TalkrateError):
     """Another rebuild holds the lock."""
 
 
+@dataclass(frozen=True)
+class OffsetRange:
+    """Offsets first..last (inclusive) of one topic partition."""
+
+    topic: str
+    partition: int
+    first: int
+    last: int
+
+    def __str__(self) -> str:
+        return f"{self.topic}-{self.partition}@{self.first}..{self.last}"
+
+    @property
+    def replay_command(self) -> str:
+        """The operator's command that stores these records again from Kafka, then rebuilds."""
+        return (
+            f"talkrate ops replay --topic {shlex.quote(self.topic)} --partition "
+            f"{self.partition} --first {self.first} --last {self.last}"
+        )
+
+
+class EventStoreBehind(TalkrateError):
+    """The event store holds less of a partition than the read model applied (PostgreSQL
+    restored from a backup): a rebuild would take those records' ratings out of the counts.
+
+    `missing` names each partition's offsets past the event store's last stored position, up
+    to the read model's applied offset."""
+
+    def __init__(self, missing: list[OffsetRange]) -> None:
+        self.missing = missing
+        super().__init__(f"the event store is behind the read model on {behind_said(missing)}")
+
+
+def behind_said(missing: Iterable[OffsetRange]) -> str:
+    """Each partition the event store is behind on, with what it holds and what was applied:
+    "ratings-2 (it holds up to offset 1204, the read model applied up to 1208)"."""
+    return ", ".join(
+        f"{span.topic}-{span.partition} (it holds "
+        + (f"up to offset {span.first - 1}" if span.first else "none of its records")
+        + f", the read model applied up to {span.last})"
+        for span in missing
+    )
+
+
+def missing_spans(
+    applied: Mapping[str, int],
+    stored: Mapping[str, int],
+    replayed: Iterable[OffsetRange] = (),
+) -> list[OffsetRange]:
+    """The offsets of each "topic-partition" of `applied` past the event store's last stored
+    position (`stored`, as ReadModelState.offsets has them), up to the applied one.
+
+    A partition the event store holds none of is missing from offset 0. `replayed`: ranges a
+    replay just read from Kafka and stored, each of whose records the event store now holds
+    (a record whose event is stored at another position, a duplicate, leaves no position of
+    its own): a range that begins at most one past the stored position carries it to its end.
+    Only a last stored position is compared, not every one: a partition where the event store
+    holds a later record than those it lacks is not seen as behind.
+    """
+    held = dict(stored)
+    for span in sorted(replayed, key=lambda r: r.first):
+        name = f"{span.topic}-{span.partition}"
+        if span.first <= held.get(name, -1) + 1:
+            held[name] = max(held.get(name, -1), span.last)
+    missing = []
+    for name, offset in applied.items():
+        topic, _, partition = name.rpartition("-")
+        top = held.get(name, -1)
+        if topic and partition.isdigit() and offset > top:
+            missing.append(OffsetRange(topic, int(partition), top + 1, offset))
+    return sorted(missing, key=lambda r: (r.topic, r.partition))
+
+
+def missing_before(
+    positions: Iterable[tuple[str, int, int]], stored: Mapping[str, int]
+) -> list[OffsetRange]:
+    """The offsets before a delivered batch's first on each of its partitions that the event
+    store holds no record at or past (`positions`: the batch's (topic, partition, offset);
+    `stored`: the event store's last positions, ReadModelState.offsets).
+
+    What a rebuild after Redis lost its data can still compare: the applied offsets went with
+    the rest, but Kafka delivers a batch after the records the projector took before."""
+    first: dict[str, int] = {}
+    for topic, partition, offset in positions:
+        name = f"{topic}-{partition}"
+        first[name] = min(first.get(name, offset), offset)
+    return missing_spans({name: at - 1 for name, at in first.items() if at > 0}, stored)
+
+
 def rebuild_read_model(
-    source: RebuildSource, target: RebuildTarget, progress: Callable[[str], None] = print
+    source: RebuildSource,
+    target: RebuildTarget,
+    progress: Callable[[str], None] = print,
+    *,
+    topic: str | None = None,
+    replayed: Iterable[OffsetRange] = (),
 ) -> ReadModelState:
     """Recompute the read model from the event store and swap it in.
 
     The projector is held off for the duration (its batches fail and are redelivered), so an
     event arriving meanwhile is either in the snapshot, and its offset with it, or applied after
     the swap: it never counts twice and is never lost.
+
+    With `topic` (the ratings topic), the read model's applied offsets of its partitions are
+    compared with the event store's last stored positions first: when the event store is
+    behind on one (restored from a backup), EventStoreBehind, and nothing is replaced, since
+    the swap would take the ratings of the offsets it lacks out of the counts. `replayed`: the
+    ranges a replay just stored (see missing_spans).
     """
     started = time.monotonic()
+    spans = list(replayed)
+
+    def check(state: ReadModelState) -> None:
+        if topic is None:
+            return
+        applied = target.applied_offsets()
+        ours = {name: o for name, o in applied.items() if name.rpartition("-")[0] == topic}
+        missing = missing_spans(ours, state.offsets, spans)
+        if missing:
+            raise EventStoreBehind(missing)
+
     with _rebuild_lock(target):
-        state = _swap_in(source, target, progress)
+        state = _swap_in(source, target, progress, check)
     _said_rebuilt(state, started, progress)
     return state
 
@@ -43,9 +156,13 @@ def _rebuild_lock(target: RebuildTarget) -> Iterator[None]:
 
 
 def _swap_in(
-    source: RebuildSource, target: RebuildTarget, progress: Callable[[str], None]
+    source: RebuildSource,
+    target: RebuildTarget,
+    progress: Callable[[str], None],
+    check: Callable[[ReadModelState], None] = lambda _: None,
 ) -> ReadModelState:
-    """Read the event store's state and replace the read model with it, under the lock."""
+    """Read the event store's state and replace the read model with it, under the lock (unless
+    `check` refuses the state: then nothing is replaced)."""
 
     def holding(line: str) -> None:
         # Each step of a long read keeps the lock: were it to run out, the projector would
@@ -56,6 +173,7 @@ def _swap_in(
 
     holding("projector paused; reading the event store")
     state = source.state(holding)
+    check(state)
     target.replace_all(state)
     return state
 

@@ -749,6 +749,32 @@ class PostgresEventStore:
         )
         return None if row is None else (str(row[0]), int(row[1]), int(row[2]))
 
+    def already_stored(self, batch: ProjectionBatch) -> tuple[set[str], set[tuple[str, int, int]]]:
+        """Of the batch, the eventIds the event store holds (at any position) and the positions
+        of its dead letters it holds: `ops replay` tells what it brought back from what was
+        there already."""
+
+        def work(cursor: Cursor) -> tuple[set[str], set[tuple[str, int, int]]]:
+            ids = [str(r.event.event_id) for r in batch.ratings]
+            cursor.execute(
+                "SELECT event_id::text FROM rating_events WHERE event_id = ANY(%s::uuid[])", (ids,)
+            )
+            events = {str(row[0]) for row in cursor.fetchall()}
+            letters = batch.dead_letters
+            cursor.execute(
+                'SELECT topic, partition, "offset" FROM dead_letters WHERE (topic, partition, '
+                '"offset") IN (SELECT * FROM unnest(%s::text[], %s::integer[], %s::bigint[]))',
+                (
+                    [d.topic for d in letters],
+                    [d.partition for d in letters],
+                    [d.offset for d in letters],
+                ),
+            )
+            return events, {(str(t), int(p), int(o)) for t, p, o in cursor.fetchall()}
+
+        stored: tuple[set[str], set[tuple[str, int, int]]] = self._db.run(work)
+        return stored
+
     def histogram(self, talk_id: str) -> Histogram:
         """The talk's histogram counted from the stored events, and its revision (how many
         events of it are stored: what the read model's revision counts)."""

@@ -1070,6 +1070,12 @@ class RedisReadModel:
         return None if value is None else int(value)
 
     @_unreachable_as_backend_error
+    def applied_offsets(self) -> dict[str, int]:
+        """Every "topic-partition" with the offset up to which batches were applied."""
+        applied: dict[bytes, bytes] = self.client.hgetall(OFFSETS_KEY)  # type: ignore[assignment]
+        return {name.decode(): int(offset) for name, offset in applied.items()}
+
+    @_unreachable_as_backend_error
     def counted_talks(self) -> dict[str, int]:
         """Each talk the read model counts ratings of, with how many (a scan of every histogram:
         for the operator's commands, never on a request's path)."""

@@ -1,0 +1,335 @@
+"""PostgreSQL restored from a backup under a read model that counted more (pg_dump, pg_restore):
+the rebuild says what the event store lost and how to bring it back, and the replay that brings
+it back counts each rating once."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from kafka import KafkaProducer
+
+from talkrate import wiring
+from talkrate.events import Rating
+from talkrate.models import RatingSubmitted
+from talkrate_cli.main import main
+from talkrate_local.database import recreate
+from tests.backends import ELSEWHERE_RATINGS, RESTORED_TALKS
+from tests.builders import LambdaContextStub, kafka_event, kafka_record, load_function
+from tests.integration.test_kafka_publisher import consume_to_end
+
+pytestmark = pytest.mark.integration
+
+REPLAY = re.compile(r"`talkrate (ops replay [^`]*)`")
+
+
+class Deployment:
+    """A deployment of its own: an event store that is backed up and restored whole, its read
+    model, and the test's ratings topic, delivered to the projector as its event source
+    mapping does (each delivery: what Kafka holds past what was delivered before)."""
+
+    def __init__(self, bootstrap: str, topic: str, talk: str, backup: Path) -> None:
+        self.bootstrap, self.topic, self.talk, self.backup = bootstrap, topic, talk, backup
+        self.delivered: set[tuple[int, int]] = set()
+        self.projector = load_function("projector")
+
+    def publish(self, partition: int, *values: int) -> list[int]:
+        """Ratings of the talk published to one partition (each acknowledged): their offsets."""
+        producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+        try:
+            events = [RatingSubmitted.new(self.talk, value) for value in values]
+            sent = [
+                producer.send(self.topic, e.to_json(), key=e.key, partition=partition)
+                for e in events
+            ]
+            return [future.get(timeout=10).offset for future in sent]
+        finally:
+            producer.close()
+
+    def deliver(self) -> dict[str, Any]:
+        """Hand the projector every record not delivered yet; what its batch did."""
+        fresh = [
+            r
+            for r in consume_to_end(self.bootstrap, self.topic)
+            if (r.partition, r.offset) not in self.delivered
+        ]
+        self.delivered |= {(r.partition, r.offset) for r in fresh}
+        records = [kafka_record(self.topic, r.partition, r.offset, r.value, r.key) for r in fresh]
+        done: dict[str, Any] = self.projector(kafka_event(records), LambdaContextStub("projector"))
+        return done
+
+    def copies_of(self, rating: Rating) -> list[tuple[int, int]]:
+        """Where Kafka holds records of this event: (partition, offset) each, in order."""
+        held = consume_to_end(self.bootstrap, self.topic)
+        mine = str(rating.event_id).encode()
+        return sorted((r.partition, r.offset) for r in held if mine in r.value)
+
+    def counted(self) -> int:
+        """How many of the talk's ratings the read model counts."""
+        return wiring.read_model().histogram(self.talk).total
+
+    def applied(self) -> dict[str, int]:
+        """The read model's applied offsets of the topic's partitions."""
+        applied = wiring.read_model().client.hgetall("projector/offsets")
+        return {
+            name.decode(): int(offset)
+            for name, offset in applied.items()
+            if name.decode().startswith(f"{self.topic}-")
+        }
+
+    def back_up(self) -> None:
+        """pg_dump of the event store's database, as a nightly backup takes it."""
+        subprocess.run(
+            ["pg_dump", "--format=custom", f"--file={self.backup}", RESTORED_TALKS], check=True
+        )
+
+    def restore(self) -> None:
+        """pg_restore of the backup over the database, as an operator restores it."""
+        subprocess.run(
+            [
+                "pg_restore",
+                "--clean",
+                "--if-exists",
+                "--no-owner",
+                f"--dbname={RESTORED_TALKS}",
+                str(self.backup),
+            ],
+            check=True,
+        )
+
+
+@pytest.fixture
+def deployment(
+    configure: Callable[..., None], kafka_bootstrap: str, topic: str, talk: str, tmp_path: Path
+) -> Iterator[Deployment]:
+    """The handlers and commands pointed at a database of their own (which pg_restore can
+    replace whole) and an emptied read model, emptied again afterwards."""
+    recreate(RESTORED_TALKS)
+    redis.Redis.from_url(ELSEWHERE_RATINGS).flushdb()
+    configure(TALKS_CONNECTION=RESTORED_TALKS, RATINGS_CONNECTION=ELSEWHERE_RATINGS)
+    try:
+        yield Deployment(kafka_bootstrap, topic, talk, tmp_path / "backup.dump")
+    finally:
+        redis.Redis.from_url(ELSEWHERE_RATINGS).flushdb()
+
+
+def said_replays(said: str) -> list[list[str]]:
+    """The `talkrate ops replay` commands a refusal names, as arguments of `main`."""
+    return [shlex.split(command) for command in REPLAY.findall(said)]
+
+
+def test_a_rebuild_after_a_restore_names_what_the_event_store_lost_and_its_replay_counts_it_once(
+    deployment: Deployment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given five ratings counted and stored, then the event store backed up
+    topic = deployment.topic
+    deployment.publish(0, 4, 4, 3, 2, 3)
+    deployment.deliver()
+    deployment.back_up()
+    # And four more ratings accepted and counted after the backup
+    assert deployment.publish(0, 1, 1, 1, 1) == [5, 6, 7, 8]
+    deployment.deliver()
+    assert deployment.counted() == 9
+    # When PostgreSQL is restored from the backup (Redis still counts all nine)
+    deployment.restore()
+    assert deployment.counted() == 9
+    applied = deployment.applied()
+    capsys.readouterr()
+    # Then a rebuild is refused, replacing nothing, naming the span the event store lost and
+    # the replay that brings it back (it exited 0 and the count fell to 5)
+    assert main(["ops", "rebuild"]) == 1
+    said = capsys.readouterr().err
+    assert (
+        f"the event store is behind the read model on {topic}-0 (it holds up to offset 4, "
+        "the read model applied up to 8)"
+    ) in said
+    [replay] = said_replays(said)
+    assert replay == [
+        "ops",
+        "replay",
+        "--topic",
+        topic,
+        "--partition",
+        "0",
+        "--first",
+        "5",
+        "--last",
+        "8",
+    ]
+    assert "--force" in said
+    assert deployment.counted() == 9
+    assert deployment.applied() == applied
+    # And the projector is not held off by the refused rebuild
+    model = wiring.read_model()
+    assert model.lock_for_rebuild()
+    model.unlock_after_rebuild()
+    # When the operator runs the replay it names
+    assert main(replay) == 0
+    # Then the four are stored again and counted once, and it says they were new
+    out = capsys.readouterr().out
+    assert "recorded 4 events: 4 new, 0 already stored (0 of them at another position)" in out
+    assert deployment.counted() == 9
+    # And run again it says it brought nothing back, counting nothing twice
+    assert main(["--json", *replay]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert (document["new"], document["alreadyStored"], document["storedElsewhere"]) == (0, 4, 0)
+    assert deployment.counted() == 9
+    # And a rebuild now goes ahead and keeps all nine
+    assert main(["ops", "rebuild"]) == 0
+    assert deployment.counted() == 9
+
+
+def test_a_replay_that_leaves_another_span_missing_stores_its_records_and_waits_for_it(
+    deployment: Deployment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given ratings on two partitions, backed up, then more on both after the backup
+    topic = deployment.topic
+    deployment.publish(0, 5, 5)
+    deployment.publish(1, 5)
+    deployment.deliver()
+    deployment.back_up()
+    deployment.publish(0, 2, 2)
+    deployment.publish(1, 3, 3, 3)
+    deployment.deliver()
+    assert deployment.counted() == 8
+    # When PostgreSQL is restored from the backup, and a rebuild refused with --json
+    deployment.restore()
+    capsys.readouterr()
+    assert main(["--json", "ops", "rebuild"]) == 1
+    refused = json.loads(capsys.readouterr().out)
+    # Then the document names both spans and their replays
+    assert [(m["partition"], m["first"], m["last"]) for m in refused["missing"]] == [
+        (0, 2, 3),
+        (1, 1, 3),
+    ]
+    first, second = (shlex.split(m["replay"].removeprefix("talkrate ")) for m in refused["missing"])
+    # When the operator replays the first span
+    assert main(first) == 1
+    said = capsys.readouterr()
+    # Then its records are stored and said so, and the rebuild waits for the other span (it
+    # would take that span's three ratings out of the counts), naming its replay
+    assert "recorded 2 events: 2 new, 0 already stored" in said.out
+    assert "the records are stored; nothing replaced" in said.err
+    assert f"behind the read model on {topic}-1 (it holds up to offset 0" in said.err
+    assert said_replays(said.err) == [second]
+    assert deployment.counted() == 8
+    # And the replay of the second span rebuilds, every rating counted once
+    assert main(second) == 0
+    assert deployment.counted() == 8
+    assert main(["ops", "rebuild"]) == 0
+    assert deployment.counted() == 8
+
+
+def test_an_outbox_entry_published_again_after_a_restore_counts_once(
+    deployment: Deployment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given two ratings counted, and a third that waited in the outbox (Kafka did not
+    # acknowledge it) when the event store was backed up
+    deployment.publish(0, 4, 4)
+    deployment.deliver()
+    waiting = Rating.of(RatingSubmitted.new(deployment.talk, 1))
+    wiring.outbox().enqueue(waiting)
+    deployment.back_up()
+    # And the relay then published it, and it was counted
+    assert main(["ops", "relay"]) == 0
+    deployment.deliver()
+    assert deployment.counted() == 3
+    [first] = deployment.copies_of(waiting)
+    # When PostgreSQL is restored (the entry waits in the outbox again) and, the projector held
+    # as the runbook says, the relay publishes it again: the same event at another offset
+    deployment.restore()
+    assert main(["ops", "relay"]) == 0
+    capsys.readouterr()
+    assert main(["ops", "rebuild"]) == 1
+    [replay] = said_replays(capsys.readouterr().err)
+    # Then the span the rebuild names ends at the event's first offset, and its replay stores
+    # the event there and counts it once
+    partition, offset = first
+    assert (replay[4:6], replay[-2:]) == (["--partition", str(partition)], ["--last", str(offset)])
+    assert main(replay) == 0
+    assert "recorded 1 event: 1 new, 0 already stored" in capsys.readouterr().out
+    assert deployment.counted() == 3
+    # And once the projector runs again, the copy the relay published again is a duplicate:
+    # counted nowhere, and a replay of it says so
+    again = deployment.deliver()
+    assert (again["applied"], again["duplicates"]) == (0, 1)
+    assert deployment.counted() == 3
+    [_, (_, copy)] = deployment.copies_of(waiting)
+    span = ["--topic", deployment.topic, "--partition", str(partition)]
+    assert main(["ops", "replay", *span, "--first", str(copy), "--last", str(copy)]) == 0
+    out = capsys.readouterr().out
+    assert "recorded 1 event: 0 new, 1 already stored (1 of them at another position)" in out
+    assert main(["ops", "rebuild"]) == 0
+    assert deployment.counted() == 3
+
+
+def test_the_projector_s_rebuild_after_redis_lost_its_data_names_what_the_event_store_lost(
+    deployment: Deployment, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given five ratings counted and backed up, four more after the backup, then the restore
+    topic = deployment.topic
+    deployment.publish(0, 2, 2, 2, 2, 2)
+    deployment.deliver()
+    deployment.back_up()
+    deployment.publish(0, 5, 5, 5, 5)
+    deployment.deliver()
+    deployment.restore()
+    # When Redis loses its data too, and the next rating comes in
+    wiring.read_model().client.flushdb()
+    deployment.publish(0, 3)
+    caplog.clear()
+    deployment.deliver()
+    # Then the projector rebuilds from what the event store holds (Redis has no offsets left
+    # to compare: the four lost ratings are not counted), and its log names their span and
+    # the replay that brings them back
+    assert deployment.counted() == 6
+    [warning] = [
+        record
+        for record in caplog.records
+        if "holds no record of offsets before" in record.getMessage()
+    ]
+    assert warning.levelname == "WARNING"
+    assert warning.missing == [f"{topic}-0@5..8"]
+    [replay] = warning.replay
+    # And that replay counts them
+    assert main(shlex.split(replay.removeprefix("talkrate "))) == 0
+    assert deployment.counted() == 10
+
+
+def test_a_rebuild_refused_for_records_that_were_duplicates_goes_ahead_after_their_replay(
+    deployment: Deployment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given two ratings counted, then the same two events published again (a producer's
+    # retry): the projector stores no position for a duplicate, so the read model applied
+    # offsets the event store holds no record at
+    deployment.publish(0, 3, 4)
+    deployment.deliver()
+    [(_, value_0), (_, value_1)] = [
+        (r.key, r.value) for r in consume_to_end(deployment.bootstrap, deployment.topic)
+    ]
+    producer = KafkaProducer(bootstrap_servers=deployment.bootstrap, acks="all")
+    try:
+        for value in (value_0, value_1):
+            producer.send(deployment.topic, value, partition=0).get(timeout=10)
+    finally:
+        producer.close()
+    assert deployment.deliver()["duplicates"] == 2
+    capsys.readouterr()
+    # When the operator rebuilds, it cannot tell those offsets from lost ones: refused
+    assert main(["ops", "rebuild"]) == 1
+    [replay] = said_replays(capsys.readouterr().err)
+    # Then the replay it names finds both stored at their first offsets, and rebuilds
+    assert main(replay) == 0
+    out = capsys.readouterr().out
+    assert "recorded 2 events: 0 new, 2 already stored (2 of them at another position)" in out
+    assert deployment.counted() == 2
+    # And the rebuilds after it go ahead
+    assert main(["ops", "rebuild"]) == 0
+    assert deployment.counted() == 2
