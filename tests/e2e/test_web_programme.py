@@ -5,6 +5,7 @@ test_web_app (whose fixtures and helpers these tests share)."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import Locator, Page, Route, expect
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, expect
 
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app
@@ -426,6 +427,236 @@ def test_an_override_in_an_organiser_s_text_does_not_turn_what_follows_it_around
     for word in words:
         letters = [tuple(at) for at in page.evaluate(LETTERS_OF, word)]
         assert letters == sorted(set(letters)), (word, letters)
+
+
+# A line joining an organiser's texts (speakers; a track, a room and a time): each of its text
+# nodes in the order written, the pieces and the separators between them, with where it
+# starts, [text, top, left, right] of its part on the first line it is on (a text the line
+# wraps goes on on the next), and where each of its characters stands (their lefts).
+TEXTS_OF = """(line) => {
+  const walker = document.createTreeWalker(line, NodeFilter.SHOW_TEXT);
+  const texts = [];
+  const box = (node, start, end) => {
+    const range = document.createRange();
+    range.setStart(node, start);
+    range.setEnd(node, end);
+    return range.getBoundingClientRect();
+  };
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    const whole = range.getClientRects()[0] || range.getBoundingClientRect();
+    const letters = Array.from(node.data, (_, i) => box(node, i, i + 1).left); // (no surrogates)
+    texts.push([node.data, Math.round(whole.top), whole.left, whole.right, letters]);
+  }
+  return texts;
+}"""
+
+ARABIC_NAME = "سارة أحمد"
+OTHER_ARABIC_NAME = "ليلى حسن"
+BIDI_MARK = unique_talk_id("bidi").replace("-", "")
+# The same, in Arabic letters: a right-to-left text made unique reads right to left throughout.
+ARABIC_MARK = BIDI_MARK[-8:].translate(str.maketrans("0123456789abcdef", "ابتثجحخدذرزسشصضط"))
+# The review's talk: a right-to-left name first, then a Latin one ending in a full stop, a track
+# and a room ending in punctuation, which a right-to-left line put on the wrong side.
+MIXED = {
+    "title": f"Modern C++ Ranges {BIDI_MARK}",
+    "speakers": [ARABIC_NAME, "Bjarne S."],
+    "track": f"T{BIDI_MARK[-8:]} C++",
+    "room": "Hall A (2nd floor)",
+}
+# Every text right-to-left but the time; the track ending in punctuation, which a left-to-right
+# line put on its right.
+RIGHT_TO_LEFT = {
+    "title": f"نطاقات {BIDI_MARK}",
+    "speakers": [ARABIC_NAME, OTHER_ARABIC_NAME],
+    "track": f"مسار {ARABIC_MARK}!",
+    "room": "قاعة ب",
+}
+
+
+@pytest.fixture(scope="module")
+def bidi_talks(web: WebStack) -> dict[str, dict[str, Any]]:
+    """The two talks above, running now, each rated (on the leaderboard)."""
+    now = datetime.now(UTC)
+    talks = {
+        name: web.add_talk(**fields, **an_hour_from(now - timedelta(minutes=10)))
+        for name, fields in (("mixed", MIXED), ("rtl", RIGHT_TO_LEFT))
+    }
+    for talk in talks.values():
+        web.rate(talk["id"], 4)
+    assert wait_for(lambda: all(web.count(talk["id"]) == 1 for talk in talks.values()))
+    return talks
+
+
+def reads(texts: list[list[Any]]) -> str:
+    """Which way a line's texts follow each other on the screen: "ltr" when each stands on the
+    right of the one before it, on one line, "rtl" when on its left, else what it saw."""
+    boxes = [(top, left, right) for _, top, left, right, _ in texts]
+    if max(top for top, _, _ in boxes) - min(top for top, _, _ in boxes) > 4:  # ("Now", a badge)
+        return f"on several lines: {texts}"
+    pairs = list(itertools.pairwise(boxes))
+    if all(before[2] <= after[1] + 0.5 for before, after in pairs):
+        return "ltr"
+    if all(after[2] <= before[1] + 0.5 for before, after in pairs):
+        return "rtl"
+    return f"mixed: {[(text, left) for text, _, left, _, _ in texts]}"
+
+
+def letters_read(text: str, lefts: list[float]) -> str:
+    """Which way a text's letters follow each other: "ltr", "rtl", or what it saw."""
+    if lefts == sorted(set(lefts)):
+        return "ltr"
+    if lefts == sorted(set(lefts), reverse=True):
+        return "rtl"
+    return f"{text!r} drawn out of order: {lefts}"
+
+
+def open_bidi_page(web: WebStack, page: Page, path: str, talk: dict[str, Any]) -> None:
+    page.goto(web.url(path.format(id=talk["id"], track=quote(talk["track"]))))
+    if path == "/app/admin":
+        page.get_by_label("Organiser token").fill(web.token)
+        page.get_by_role("button", name="Sign in").click()
+
+
+def assert_line_reads(line: Locator, pieces: list[str], way: str | None) -> None:
+    """The line holds `pieces` (each a text node of its own, in this order), they follow each
+    other `way` (if said), separators and all, and each piece reads in its own direction:
+    Arabic right to left, the others left to right."""
+    expect(line).to_contain_text(pieces[-1], timeout=10_000)
+    texts = line.evaluate(TEXTS_OF)
+    written = [text.strip() for text, *_ in texts]
+    assert [text for text in written if text in pieces] == pieces, written
+    if way:
+        assert reads(texts) == way, (pieces, way)
+    for text, _, _, _, lefts in texts:
+        if text.strip() in pieces:
+            own = "rtl" if re.match(r"\W*[\u0600-\u06ff]", text) else "ltr"
+            assert letters_read(text, lefts) == own, (text, own)
+
+
+# A laptop, and on the programme a window of one column of cards (at a laptop's width its two
+# columns wrap a card's line of the track, the room and the time).
+def bidi_context(browser: Browser, path: str) -> BrowserContext:
+    width = 720 if path.startswith("/app/?") else 1600
+    return browser.new_context(viewport={"width": width, "height": 900})
+
+
+# Where a talk's line is on each page.
+def bidi_line(page: Page, path: str, talk: dict[str, Any], line: str) -> Locator:
+    if path == "/app/admin":
+        return page.locator(".admin-talks tr", has_text=talk["title"]).locator(line)
+    if path == "/app/admin/qr-codes":
+        return page.locator(".qr-card", has_text=talk["title"]).locator(line)
+    return page.locator(line)
+
+
+@pytest.mark.parametrize(
+    ("path", "lines"),
+    [
+        (
+            "/app/?track={track}",
+            [
+                (".talk-card .speakers", MIXED["speakers"]),
+                (".talk-card .meta", [MIXED["track"], MIXED["room"]]),
+            ],
+        ),
+        ("/app/talks/{id}", [(".talk .meta", [*MIXED["speakers"], MIXED["track"], MIXED["room"]])]),
+        ("/app/talks/{id}/screen", [(".screen-head .speakers", MIXED["speakers"])]),
+        ("/app/admin", [(".talk-speakers", MIXED["speakers"])]),
+    ],
+)
+def test_a_right_to_left_name_first_leaves_the_rest_of_its_line_as_typed(
+    web: WebStack,
+    browser: Browser,
+    bidi_talks: dict[str, dict[str, Any]],
+    path: str,
+    lines: list[tuple[str, list[str]]],
+) -> None:
+    # Given a talk whose first speaker's name is Arabic, the second "Bjarne S.", its track
+    # "…C++" and its room "Hall A (2nd floor)"
+    talk = bidi_talks["mixed"]
+    laptop = bidi_context(browser, path)
+    try:
+        page = laptop.new_page()
+        # When a page shows it
+        open_bidi_page(web, page, path, talk)
+        # Then each line reads as the page does, left to right, one piece after the other in
+        # the order typed, and each piece as typed: "Bjarne S." and "C++", not ".Bjarne S" and
+        # "++C" (the Arabic name right to left within its place)
+        for line, pieces in lines:
+            assert_line_reads(bidi_line(page, path, talk, line), pieces, "ltr")
+    finally:
+        laptop.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "lines"),
+    [
+        (
+            "/app/?track={track}",
+            [
+                (".talk-card .speakers", RIGHT_TO_LEFT["speakers"], "rtl"),
+                (".talk-card .meta", [RIGHT_TO_LEFT["track"], RIGHT_TO_LEFT["room"]], "ltr"),
+            ],
+        ),
+        (
+            "/app/talks/{id}",
+            [
+                (
+                    ".talk .meta",
+                    [*RIGHT_TO_LEFT["speakers"], RIGHT_TO_LEFT["track"], RIGHT_TO_LEFT["room"]],
+                    "ltr",
+                )
+            ],
+        ),
+        ("/app/talks/{id}/screen", [(".screen-head .speakers", RIGHT_TO_LEFT["speakers"], "rtl")]),
+        ("/app/admin", [(".talk-speakers", RIGHT_TO_LEFT["speakers"], "rtl")]),
+        ("/app/admin/qr-codes", [(".meta", [RIGHT_TO_LEFT["room"]], "ltr")]),
+        ("/app/leaderboard?track={track}", [(".track-name", [RIGHT_TO_LEFT["track"]], None)]),
+    ],
+)
+def test_a_line_of_right_to_left_names_reads_right_to_left_and_the_time_as_the_page(
+    web: WebStack,
+    browser: Browser,
+    bidi_talks: dict[str, dict[str, Any]],
+    path: str,
+    lines: list[tuple[str, list[str], str | None]],
+) -> None:
+    # Given a talk whose speakers, track and room are Arabic (its time in the page's words)
+    talk = bidi_talks["rtl"]
+    laptop = bidi_context(browser, path)
+    try:
+        page = laptop.new_page()
+        # When a page shows it
+        open_bidi_page(web, page, path, talk)
+        # Then a line of Arabic names only reads right to left, the first name on the right;
+        # a line that also holds the time reads as the page does, left to right, its Arabic
+        # pieces first in the order typed; each piece reads right to left, its "!" on its left
+        # (the leaderboard's track too, alone under the title)
+        for line, pieces, way in lines:
+            assert_line_reads(bidi_line(page, path, talk, line), pieces, way)
+    finally:
+        laptop.close()
+
+
+def test_a_right_to_left_title_quoted_in_the_organisers_words_reads_right_to_left(
+    web: WebStack, page: Page, rtl_talk: dict[str, Any]
+) -> None:
+    # Given a talk whose title is Hebrew and ends in "Python 3.13?"
+    # When an organiser opens it to edit it
+    open_bidi_page(web, page, "/app/admin", rtl_talk)
+    page.get_by_role("button", name=f"Edit {RTL_TITLE}").click()
+    heading = page.get_by_role("heading", name=f"Edit “{RTL_TITLE}”")
+    expect(heading).to_be_visible()
+    # Then the quoted title starts on the right and ends, with its question mark, on the left,
+    # between quotes that stay in the page's order
+    texts = heading.evaluate(TEXTS_OF)
+    assert [text for text, *_ in texts] == ["Edit ", "“", RTL_TITLE, "”"]
+    assert reads(texts) == "ltr"
+    lefts = texts[2][4]
+    assert lefts[-1] < lefts[0], lefts
 
 
 LONG_TITLE = "Unbreakable" * 24 + "Title" * 2 + "!" * 2  # 276 characters, no space

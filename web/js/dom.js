@@ -54,16 +54,41 @@ export function arrange(container, nodes) {
   if (next) next.focus({ preventScroll: true });
 }
 
-// Texts an organiser typed that share a line (speakers, a track and a room), each isolated from
-// the others: a right-to-left name, or an override pasted with one (U+202E), cannot turn around
-// what follows it. The line's element takes dir="auto", and so the direction of its first
-// letter: the spans are isolated by CSS (.isolate), not by <bdi>, which dir="auto" skips.
-export function isolated(texts, separator) {
-  return texts.filter(Boolean).flatMap((text, i) => [i ? separator : null, h("span", { class: "isolate" }, text)]);
+// Texts an organiser typed that share a line (speakers; a track, a room and a time): each in a
+// span of its own with dir="auto", so that it reads in the direction of its own first letter,
+// whatever the line's: "C++" after a right-to-left name stays "C++", not "++C", and an
+// override pasted with a name (U+202E) cannot reach past it. A piece that is already a node (a
+// group of such spans) is put as it is.
+export function isolated(pieces, separator) {
+  return pieces.filter(Boolean).flatMap((piece, i) => [i ? separator : null, piece instanceof Node ? piece : h("span", { dir: "auto" }, piece)]);
 }
 
-// A title or a search quoted in the page's own words ("Deleted “…”."), isolated as above.
-export const quoted = (text) => ["“", h("span", { class: "isolate" }, text), "”"];
+// The first letter of a text, or a direction mark, tells which way it reads (as dir="auto" does).
+const FIRST_STRONG = /[\p{L}\u200e\u200f\u061c]/u;
+const RIGHT_TO_LEFT = /[\u200f\u061c\p{Script=Hebrew}\p{Script=Arabic}\p{Script=Syriac}\p{Script=Thaana}\p{Script=Nko}\p{Script=Samaritan}\p{Script=Mandaic}\p{Script=Adlam}\p{Script=Hanifi_Rohingya}]/u;
+const readsRightToLeft = (text) => RIGHT_TO_LEFT.test((String(text).match(FIRST_STRONG) || [""])[0]);
+
+// The direction of a line of such texts, for its dir: right to left ("rtl") when every text in
+// it that has a letter reads so (a line of Hebrew names starts on the right, with the first
+// name), else the page's (null), the separators with it: one right-to-left name does not turn
+// the line's other names, its track and its time around.
+export function lineDirection(texts) {
+  const worded = texts.filter((text) => text && FIRST_STRONG.test(text));
+  return worded.length > 0 && worded.every(readsRightToLeft) ? "rtl" : null;
+}
+
+// Give a line the direction of its texts (drawn again, it may change), or fill it with them too.
+export function directLine(line, texts) {
+  const direction = lineDirection(texts);
+  if (direction) line.setAttribute("dir", direction);
+  else line.removeAttribute("dir");
+  return line;
+}
+export const fillLine = (line, texts, separator) => fill(directLine(line, texts), isolated(texts, separator));
+
+// A title or a search quoted in the page's own words ("Deleted “…”."), isolated as above: the
+// quotes and the words around stay in the page's order.
+export const quoted = (text) => ["“", h("span", { dir: "auto" }, text), "”"];
 
 // A title in plain text (the window's title, a confirmation dialog): isolated by Unicode's
 // first-strong isolate and its closing mark.

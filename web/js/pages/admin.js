@@ -1,6 +1,6 @@
 // /app/admin: organisers sign in with their token, add, edit and remove talks, and download the
 // results as CSV. The token stays in this tab only (sessionStorage).
-import { h, fill, setText, plural, formatAvg, formatCount, formatDay, formatTime, formatZone, formatZoned, dayOf, arrange, talkHref, isolated, isolatedText, append, quoted } from "../dom.js";
+import { h, fill, setText, plural, formatAvg, formatCount, formatDay, formatTime, formatZone, formatZoned, dayOf, arrange, talkHref, isolated, lineDirection, isolatedText, append, quoted } from "../dom.js";
 import { request, allTalks, talkPath, appConfig, ApiError, credentialRefused } from "../api.js";
 import { venueZone, unknownZone, zoneName, wallOf, wallText, wallTime, instantOf } from "../zone.js";
 import { watchCatalogue } from "../live.js";
@@ -351,7 +351,7 @@ export function adminPage(main) {
       if (kept.key !== key) {
         const { cells } = kept;
         fill(cells.talk, h("a", { class: "talk-title", href: `/app/talks/${encodeURIComponent(talk.id)}` }, talk.title),
-          (talk.speakers || []).length ? h("span", { class: "talk-speakers", dir: "auto" }, isolated(talk.speakers, ", ")) : null,
+          (talk.speakers || []).length ? h("span", { class: "talk-speakers", dir: lineDirection(talk.speakers) }, isolated(talk.speakers, ", ")) : null,
           h("span", { class: "talk-id-line" }, h("span", { class: "muted talk-id" }, talk.id), " · ", kept.qr));
         setText(cells.track, talk.track || "");
         setText(cells.room, talk.room || "");

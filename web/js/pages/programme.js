@@ -1,6 +1,6 @@
 // /app/: the programme, searchable, filterable by track; talks running now first, then those just
 // over, then those to come, talks whose rating has closed last (see `order`).
-import { h, fill, setText, plural, formatAvg, talkHref, arrange, isolated } from "../dom.js";
+import { h, fill, setText, plural, formatAvg, talkHref, arrange, isolated, lineDirection } from "../dom.js";
 import { serviceNow } from "../api.js";
 import { watchCatalogue } from "../live.js";
 import { isRunning, errorText, tracksOf, trackChoice, searchBox, searchWords, matchesSearch, shownOf, staleNotice, liveBadge } from "./common.js";
@@ -47,8 +47,8 @@ function card(talk) {
   const score = h("p", { class: "score" });
   const node = h("li", { class: "talk-card" },
     h("h2", {}, h("a", { href: talkHref(talk.id) }, talk.title)),
-    (talk.speakers || []).length ? h("p", { class: "speakers", dir: "auto" }, isolated(talk.speakers, ", ")) : null,
-    h("p", { class: "meta", dir: "auto" },
+    (talk.speakers || []).length ? h("p", { class: "speakers", dir: lineDirection(talk.speakers) }, isolated(talk.speakers, ", ")) : null,
+    h("p", { class: "meta", dir: lineDirection([talk.track, talk.room, schedule]) },
       isRunning(talk) ? h("span", { class: "now" }, "Now") : null,
       isolated([talk.track, talk.room, schedule], " · ")),
     ratingClosed(talk, serviceNow()) ? h("p", { class: "closed-tag" }, "Rating closed") : null,

@@ -1,7 +1,7 @@
 // /app/admin/qr-codes: every talk's QR code on one printable sheet, each with its title, room and
 // time and the short address under it, for the organisers to print and cut (one download per talk
 // on the organisers' page took 41 clicks for 41 talks). Fetched when opened, like that page.
-import { h, fill, setText, talkHref, isolated, plural } from "../dom.js";
+import { h, fill, setText, talkHref, isolated, lineDirection, plural } from "../dom.js";
 import { allTalks } from "../api.js";
 import { qrSvg } from "../qr.js";
 import { zoned } from "../window.js";
@@ -21,7 +21,7 @@ function card(talk) {
   return h("li", { class: "qr-card" },
     qrSvg(address, `QR code of ${address}`),
     h("h2", { dir: "auto" }, talk.title),
-    place.length ? h("p", { class: "meta", dir: "auto" }, isolated(place, " · ")) : null,
+    place.length ? h("p", { class: "meta", dir: lineDirection(place) }, isolated(place, " · ")) : null,
     // Broken before a slash rather than anywhere, as on the room screen.
     h("p", { class: "qr-url", "data-testid": "qr-address" },
       short.split("/").map((part, i) => (i ? [h("wbr"), "/", part] : part))));

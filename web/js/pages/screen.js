@@ -1,6 +1,6 @@
 // /app/talks/<talkId>/screen: the room screen. Big figures, the live histogram and a QR code of
 // the talk's page, readable from the back of the room.
-import { h, fill, setText, talkHref, debounce, isolated, isolatedText } from "../dom.js";
+import { h, fill, setText, talkHref, debounce, fillLine, isolatedText } from "../dom.js";
 import { ApiError, get, talkPath, serviceNow } from "../api.js";
 import { watchTalk, watchForTalk, newestShown } from "../live.js";
 import { histogramView } from "../histogram.js";
@@ -26,7 +26,7 @@ export function screenPage(main, talkId) {
   const badge = liveBadge(announcer);
   const pageUrl = `${location.origin}${talkHref(talkId)}`;
   const title = h("h1", {}, "Loading…");
-  const speakers = h("p", { class: "speakers", dir: "auto" });
+  const speakers = h("p", { class: "speakers" });
   const problem = h("p", { class: "message", role: "alert" });
   // What the room is asked to do: scan while the talk takes ratings, else when it will or that it closed.
   // Empty until the talk is read: its rating may not be open, or closed.
@@ -91,7 +91,7 @@ export function screenPage(main, talkId) {
     document.title = `${isolatedText(talk.title)} · room screen · talkrate`;
     setText(title, talk.title);
     const names = talk.speakers || [];
-    if (speakers.textContent !== names.join(", ")) fill(speakers, isolated(names, ", ")); // read every 30 s
+    if (speakers.textContent !== names.join(", ")) fillLine(speakers, names, ", "); // read every 30 s
     fitTitle();
   };
   // A title that two lines at the big size would cut takes the smaller size and a third line:
@@ -125,6 +125,7 @@ export function screenPage(main, talkId) {
     inProgramme(false);
     title.classList.remove("long");
     speakers.classList.remove("one-line");
+    speakers.removeAttribute("dir"); // (the page's words, in its direction)
     setText(title, gone ? "This talk is no longer in the programme" : "This talk is not in the programme");
     setText(speakers, gone
       ? "An organiser removed it. This screen shows it again if it comes back."

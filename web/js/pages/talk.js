@@ -1,5 +1,5 @@
 // /app/talks/<talkId>: rate the talk (1 to 5, changeable), and its live histogram.
-import { h, fill, setText, formatTime, formatZone, talkHref, debounce, isolated, isolatedText } from "../dom.js";
+import { h, fill, setText, formatTime, formatZone, talkHref, debounce, isolated, directLine, isolatedText } from "../dom.js";
 import { request, get, talkPath, appConfig, ApiError, serviceNow, credentialRefused } from "../api.js";
 import { watchTalk, newestShown } from "../live.js";
 import { histogramView } from "../histogram.js";
@@ -115,7 +115,7 @@ export function talkPage(main, talkId) {
   const title = h("h1", { id: "talk-title" }, "Loading…");
   const wholeTitle = h("button", { type: "button", class: "link title-toggle", hidden: true, "aria-controls": "talk-title",
     "aria-expanded": "false", onclick: () => { titleOpened = !titleOpened; fitTitle(); } }, "Show the whole title");
-  const meta = h("p", { class: "meta", dir: "auto" });
+  const meta = h("p", { class: "meta" });
   const screenLink = h("a", { href: `${talkHref(talkId)}/screen`, class: "screen-link" }, "Open the room screen");
   fill(main,
     h("article", { class: "talk" },
@@ -553,7 +553,8 @@ export function talkPage(main, talkId) {
     // Drawn again only when it changed: the talk is read again at its window's edges.
     if (meta.textContent !== [names, talk.track, talk.room, schedule].filter(Boolean).join(" · ")) {
       const speakers = names ? h("span", {}, isolated(talk.speakers, ", ")) : null;
-      fill(meta, isolated([speakers, talk.track, talk.room, schedule], " · "));
+      fill(directLine(meta, [...(talk.speakers || []), talk.track, talk.room, schedule]),
+        isolated([speakers, talk.track, talk.room, schedule], " · "));
     }
     showWindow();
     fitTitle();
