@@ -57,7 +57,7 @@ def redis_url(db: int) -> str:
     return f"{REDIS}/{db}"
 
 
-# Redis databases: 0 dev, 2 the talkrate command's venue in its own time zone, 3 the talkrate command's one-pass-a-minute runtime, 4 the e2e suite's runtime, 5 a read model beside another event store, 6 web app's limits, 7 and 9 the talkrate command, 8 web app, 10 votes
+# Redis databases: 0 dev, 1 a runtime whose ratings topic is deleted and created again, 2 the talkrate command's venue in its own time zone, 3 the talkrate command's one-pass-a-minute runtime, 4 the e2e suite's runtime, 5 a read model beside another event store, 6 web app's limits, 7 and 9 the talkrate command, 8 web app, 10 votes
 # e2e, 11 catalog flow, 12 contract tests, 13 bench, 14 fault suite, 15 tests.
 TALKS = configured("TEST_TALKS_CONNECTION", postgres_dsn("test"))
 RATINGS = configured("TEST_RATINGS_CONNECTION", redis_url(15))
@@ -104,3 +104,7 @@ RESTORED_TALKS = postgres_dsn("restored")
 # catalog of its own, and the read model beside another event store (each user empties it first).
 CLI_PROXIED_TALKS = postgres_dsn("cli_proxied_e2e")
 CLI_PROXIED_RATINGS = ELSEWHERE_RATINGS
+# A runtime whose ratings topic is deleted and created again while it runs (the operator's
+# runbook rehearsed): a catalog and a read model of its own, which `ops topic-recreated` rebuilds.
+RECREATED_TOPIC_TALKS = postgres_dsn("recreated_topic_e2e")
+RECREATED_TOPIC_RATINGS = redis_url(1)

@@ -1,6 +1,6 @@
 """A Kafka mapping across a broker replaced by a new, empty one (the local runtime's in-memory
-broker started again by its watchdog): the batch it held is delivered, then every record of the
-new one, from its start, once."""
+broker started again by its watchdog), and across its topic deleted and created again: the
+batch it held is delivered, then every record of the new one, from its start, once."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from kafka import KafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
 
 from sam_emulator.events.kafka import KafkaMappingRunner, ensure_topics
 from sam_emulator.lambda_.pool import Invocation
@@ -131,6 +132,51 @@ def test_a_mapping_holding_a_batch_when_its_broker_dies_reads_the_new_one_from_i
         values = projector.snapshot()
         assert values[:10] == [f"old-{i}" for i in range(10)]
         assert list(dict.fromkeys(v for v in values if v.startswith("new-"))) == fresh
+    finally:
+        projector.release()
+        runner.join(5)
+
+
+def test_a_mapping_holding_a_batch_when_its_topic_is_recreated_reads_the_new_one_from_its_start(
+    broker: KeptBroker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a mapping delivering the first batch of the topic's 30 records (it fetched them all)
+    bootstrap = broker.connection
+    ensure_topics(bootstrap, [TOPIC], partitions=1)
+    produce(bootstrap, [f"old-{i}" for i in range(30)])
+    projector = Projector()
+    projector.hold.set()
+    runner = KafkaMappingRunner(MAPPING, bootstrap, projector)
+    runner.start()
+    try:
+        assert projector.holding.wait(30)
+        # When an operator deletes the topic and creates it again, and 5 records come to it
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="operator")
+        try:
+            admin.delete_topics([TOPIC])
+            deadline = time.monotonic() + 10
+            while TOPIC in admin.list_topics():
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            admin.create_topics([NewTopic(TOPIC, 1, 1)])
+        finally:
+            admin.close()
+        fresh = [f"new-{i}" for i in range(5)]
+        produce(bootstrap, fresh)
+        # And the held batch is answered then: its commit, and those of the old topic's records
+        # fetched before, go to the new topic, past its end
+        projector.release()
+        # Then the old topic's records fetched are delivered, then the new topic's from its
+        # start, each once and in order (the committed offsets past its end are not followed)
+        deadline = time.monotonic() + 30
+        while projector.delivered("new-") != set(fresh) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1.0)  # (nothing more comes)
+        values = projector.snapshot()
+        assert values == [f"old-{i}" for i in range(30)] + fresh
+        said = capsys.readouterr().err
+        assert "below this mapping's position 30: the topic was deleted and created again" in said
+        assert "reading it from its beginning (StartingPosition TRIM_HORIZON)" in said
     finally:
         projector.release()
         runner.join(5)

@@ -3,7 +3,9 @@ with the SelfManagedKafka (or MSK) event, commit only what succeeded, retry a fa
 
 At least once: a batch is committed after the function returned, never before; a failed batch
 (function error, crash, timeout) is retried as the same batch, with backoff, until it succeeds or
-the emulator stops. Nothing is ever skipped.
+the emulator stops. Nothing is ever skipped. A partition found ending below the mapping's
+position (its topic deleted and created again) is read again from the mapping's
+StartingPosition, as a Kafka consumer resets an offset out of range.
 
 Locally one consumer serves each mapping, so it takes every partition of its topics itself
 (assigned, not through a group join) and commits its offsets under the mapping's consumer group:
@@ -40,6 +42,8 @@ MAX_BATCH_PAYLOAD_BYTES: Final = 6 * 1024 * 1024 - 64 * 1024
 _IDLE_POLL_MS: Final = 10
 _EMPTY_POLL_MS: Final = 500
 _CLOSE_TIMEOUT_MS: Final = 2_000
+# How long a partition read again waits for its new position (to say it), at most.
+_RESET_TIMEOUT_MS: Final = 1_000
 # Counting what a group has left: read until the broker is quiet this long, or this many records.
 _FETCH_QUIET_SECONDS: Final = 1.0
 _FETCH_COUNT_BOUND: Final = 1_000_000
@@ -376,8 +380,10 @@ class KafkaMappingRunner(BackgroundLoop):
             batch = self._collect(consumer)
             if batch:
                 self._deliver(consumer, batch)
-            elif self._draining.is_set() and self._caught_up(consumer):
-                self._stop.set()
+            else:
+                self._restart_recreated(consumer)
+                if self._draining.is_set() and self._caught_up(consumer):
+                    self._stop.set()
             if self._replaced():
                 # What was held is delivered (above), with what the consumer had fetched
                 # already; the new broker's records start again at its beginning (or its
@@ -386,6 +392,41 @@ class KafkaMappingRunner(BackgroundLoop):
                 self._settle()
                 console(f"{self._label} the broker was replaced: reading its topics anew")
                 return
+
+    def _restart_recreated(self, consumer: KafkaConsumer) -> None:
+        """Read each partition that now ends below our position again from the mapping's
+        StartingPosition: its topic was deleted and created again.
+
+        The new topic begins at offset 0, and the group's offsets went with the old one. Kafka
+        answers a fetch past a partition's end with OFFSET_OUT_OF_RANGE, and the consumer then
+        resets the partition to its starting position (the mapping's StartingPosition), so the
+        mapping reads the new topic; tansu answers such a fetch with no records and no error,
+        and the consumer waited past the new topic's end until a restart. The end is the one
+        the broker gave in its last answer to a fetch at our position (ListOffsets tells it
+        short of the records when they were produced together). As in Kafka's reset, the
+        group's committed offset is not used: one there now is most likely a late commit of a
+        batch of the old topic, past the new end as well.
+        """
+        for tp in sorted(consumer.assignment()):
+            end = consumer.highwater(tp)
+            if end is None:
+                continue  # no fetch answered yet
+            # Bounded: a reset asked before may wait for a topic deleted and not created yet.
+            position = consumer.position(tp, timeout_ms=_RESET_TIMEOUT_MS)
+            if position is None or position <= end:
+                continue
+            if self.mapping.starting_position == "earliest":
+                consumer.seek_to_beginning(tp)
+                whence = "its beginning (StartingPosition TRIM_HORIZON)"
+            else:
+                consumer.seek(tp, end)
+                whence = "its end (StartingPosition LATEST)"
+            start = consumer.position(tp, timeout_ms=_RESET_TIMEOUT_MS)
+            console(
+                f"{self._label} {tp.topic}-{tp.partition} ends at offset {end}, below this "
+                f"mapping's position {position}: the topic was deleted and created again; "
+                f"reading it from {whence}{'' if start is None else f', offset {start}'}"
+            )
 
     def _settle(self) -> None:
         """Read from the current broker from now on, and say so."""
