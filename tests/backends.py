@@ -98,7 +98,7 @@ CLI_RELAY_TALKS = postgres_dsn("cli_relay")
 # each (a rebuild from the wrong event store).
 ELSEWHERE_TALKS = postgres_dsn("elsewhere")
 ELSEWHERE_RATINGS = redis_url(5)
-# An event store backed up and restored whole (pg_dump, pg_restore), beside ELSEWHERE_RATINGS.
+# An event store backed up and restored whole (pg_dump, pg_restore), beside a Redis of its own.
 RESTORED_TALKS = postgres_dsn("restored")
 # A runtime whose API is behind a database proxy (RdsProxyEndpoint: no LISTEN), for a watch: a
 # catalog of its own, and the read model beside another event store (each user empties it first).

@@ -72,6 +72,20 @@ def primary_with_replica() -> Iterator[tuple[int, subprocess.Popen[bytes], int]]
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def lone_redis() -> Iterator[str]:
+    """A redis-server of the block's own (a read model no other test file flushes): its URL;
+    stopped and removed afterwards."""
+    folder = tempfile.mkdtemp(prefix="talkrate-lone-")
+    process, port = _server(folder)
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=5)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture
 def primary_and_replica() -> Iterator[tuple[int, subprocess.Popen[bytes], int]]:
     with primary_with_replica() as pair:

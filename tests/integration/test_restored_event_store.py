@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from kafka import KafkaProducer
 
 from talkrate import wiring
@@ -21,9 +20,10 @@ from talkrate.events import Rating
 from talkrate.models import RatingSubmitted
 from talkrate_cli.main import main
 from talkrate_local.database import recreate
-from tests.backends import ELSEWHERE_RATINGS, RESTORED_TALKS
+from tests.backends import RESTORED_TALKS
 from tests.builders import LambdaContextStub, kafka_event, kafka_record, load_function
 from tests.integration.test_kafka_publisher import consume_to_end
+from tests.integration.test_redis_replica import lone_redis
 
 pytestmark = pytest.mark.integration
 
@@ -110,14 +110,11 @@ def deployment(
     configure: Callable[..., None], kafka_bootstrap: str, topic: str, talk: str, tmp_path: Path
 ) -> Iterator[Deployment]:
     """The handlers and commands pointed at a database of their own (which pg_restore can
-    replace whole) and an emptied read model, emptied again afterwards."""
+    replace whole) and a Redis of their own (no other test file empties it meanwhile)."""
     recreate(RESTORED_TALKS)
-    redis.Redis.from_url(ELSEWHERE_RATINGS).flushdb()
-    configure(TALKS_CONNECTION=RESTORED_TALKS, RATINGS_CONNECTION=ELSEWHERE_RATINGS)
-    try:
+    with lone_redis() as ratings:
+        configure(TALKS_CONNECTION=RESTORED_TALKS, RATINGS_CONNECTION=ratings)
         yield Deployment(kafka_bootstrap, topic, talk, tmp_path / "backup.dump")
-    finally:
-        redis.Redis.from_url(ELSEWHERE_RATINGS).flushdb()
 
 
 def said_replays(said: str) -> list[list[str]]:
