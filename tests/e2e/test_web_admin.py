@@ -431,6 +431,133 @@ def test_a_save_stopped_by_someone_else_whose_version_cannot_be_read_reads_it_by
     assert (stored["title"], stored["room"], stored["track"]) == (fixed, "Hall B", "Cloud")
 
 
+class HallWifi:
+    """The page's network after a save of a talk stopped by another organiser's: the talk's
+    reads (GET /talks/{id}) answered 503 while `reads_fail`; the programme's list (GET
+    /talks?...) left unanswered while `list_held`, until `release`. What went: each PUT's status
+    and If-Match, and how many reads of the talk."""
+
+    def __init__(self, page: Page, talk_id: str) -> None:
+        self.reads_fail = True
+        self.list_held = False
+        self.held: list[Route] = []
+        self.puts: list[tuple[int, str | None]] = []
+        self.reads = 0
+        page.route(f"**/talks/{talk_id}", self.talk)
+        page.route("**/talks?*", self.programme)
+
+    def talk(self, route: Route) -> None:
+        if route.request.method == "PUT":
+            answer = route.fetch()
+            self.puts.append((answer.status, route.request.headers.get("if-match")))
+            route.fulfill(response=answer)
+        elif route.request.method != "GET":
+            route.continue_()
+        else:
+            self.reads += 1
+            if not self.reads_fail:
+                route.continue_()
+                return
+            route.fulfill(
+                status=503,
+                content_type="application/problem+json",
+                body=json.dumps({"type": "about:blank", "title": "Busy", "status": 503}),
+            )
+
+    def programme(self, route: Route) -> None:
+        if self.list_held:
+            self.held.append(route)
+        else:
+            route.continue_()
+
+    def release(self) -> None:
+        self.list_held = False
+        while self.held:
+            self.held.pop(0).continue_()
+
+
+def title_fixed_and_saved_by_another(web: WebStack, page: Page) -> tuple[dict[str, Any], str]:
+    """A talk in Hall A whose title an organiser fixes in its form (not saved yet), while
+    another organiser changes its title too and moves it to Hall B; the talk, as added, and the
+    title as fixed in the form."""
+    stem = unique_talk_id()[-6:]
+    title = f"Kuberentes at the hall {stem}"
+    talk = web.add_talk(title=title, room="Hall A")
+    sign_in(web, page)
+    page.get_by_role("button", name=f"Edit {title}").click()
+    fixed = title.replace("Kuberentes", "Kubernetes")
+    page.get_by_label("Title", exact=True).fill(fixed)
+    saved_by_another_organiser(
+        web, talk["id"], title=f"Kubernetes, at the hall {stem}", room="Hall B"
+    )
+    return talk, fixed
+
+
+def test_a_save_pressed_as_their_version_is_shown_goes_over_it_after_saying_what_both_changed(
+    web: WebStack, page: Page
+) -> None:
+    # Given an organiser fixing a talk's title while another organiser changes the title too
+    # and the room, on a hall's Wi-Fi: the read of their version after the stopped save fails
+    # (503), and the programme's list, once it is read, takes long
+    talk, fixed = title_fixed_and_saved_by_another(web, page)
+    theirs = web.runtime.request("GET", f"/talks/{talk['id']}").headers["etag"]
+    network = HallWifi(page, talk["id"])
+    message = page.get_by_test_id("admin-message")
+    page.get_by_role("button", name="Save").click()
+    expect(message).to_contain_text(
+        "could not be read (the service is busy): reading it again in 1 s."
+    )
+    # When the service answers again, the programme's list still on its way
+    network.list_held = True
+    network.reads_fail = False
+    # Then as the form shows their version, under this organiser's title, the page says both
+    # changed the title
+    expect(page.get_by_label("Room", exact=True)).to_have_value("Hall B", timeout=10_000)
+    expect(message).to_contain_text("you both changed the title, and the form keeps yours")
+    expect(page.get_by_label("Title", exact=True)).to_have_value(fixed)
+    # When the organiser saves at once, the list still on its way
+    page.get_by_role("button", name="Save").click()
+    # Then the save goes over their version: their room, this organiser's title
+    expect(message).to_contain_text(f"Saved “{fixed}”.")
+    assert network.puts == [(412, f'"{talk["revision"]}"'), (200, theirs)]
+    stored = web.runtime.request("GET", f"/talks/{talk['id']}").json
+    assert (stored["title"], stored["room"]) == (fixed, "Hall B")
+    # And when the list comes, the page still says it is saved
+    network.release()
+    expect(page.get_by_role("button", name=f"Edit {fixed}")).to_be_focused()
+    expect(message).to_have_text(f"Saved “{fixed}”.")
+
+
+@pytest.mark.parametrize(
+    ("closing", "when"),
+    [("Cancel", "reading again"), ("Sign out", "reading again"), ("Cancel", "shown")],
+)
+def test_a_form_closed_after_its_save_was_stopped_leaves_no_word_of_a_read_or_a_save_to_come(
+    web: WebStack, page: Page, closing: str, when: str
+) -> None:
+    # Given an organiser's save stopped by another organiser's, whose version the page reads
+    # again by itself (the service busy), or has shown (the programme's list on its way)
+    talk, _ = title_fixed_and_saved_by_another(web, page)
+    network = HallWifi(page, talk["id"])
+    message = page.get_by_test_id("admin-message")
+    page.get_by_role("button", name="Save").click()
+    expect(message).to_contain_text("reading it again in 2 s.", timeout=10_000)
+    if when == "shown":
+        network.list_held = True
+        network.reads_fail = False
+        expect(page.get_by_label("Room", exact=True)).to_have_value("Hall B", timeout=10_000)
+    # When the organiser closes the form (Cancel, or signing out)
+    page.get_by_role("button", name=closing).click()
+    reads = network.reads
+    # Then the page no longer says it reads their version or that the form can be saved again
+    expect(message).to_have_text("")
+    # And it stays so, the list read and the next read's time past: no read is made
+    network.release()
+    page.wait_for_timeout(3_000)
+    expect(message).to_have_text("")
+    assert network.reads == reads
+
+
 def answer_lost_once(page: Page, method: str, pattern: str) -> list[int]:
     """The page's first `method` to `pattern` reaches the API (which applies it), and its
     answer is lost on the way back (as a dropped connection's); later ones go through. The

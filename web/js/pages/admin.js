@@ -102,6 +102,14 @@ export function adminPage(main) {
   let token = storedToken();
   let stopLive = () => {};
   const message = h("p", { class: "notice", role: "status", "data-testid": "admin-message" });
+  // What the open talk form's closing ends (see the editor's reads of another organiser's
+  // version), run once as it closes: Cancel, a save done, another form, signing out.
+  let leaveForm = () => {};
+  const formLeft = () => {
+    const leave = leaveForm;
+    leaveForm = () => {};
+    leave();
+  };
 
   // `revision`: the talk as the organiser saw it, sent as If-Match, so that a change someone
   // else saved since is not silently undone (the API answers 412 and changes nothing).
@@ -116,6 +124,7 @@ export function adminPage(main) {
   // the button that was pressed is gone.
   function signIn({ focus = false } = {}) {
     stopLive();
+    formLeft();
     const input = h("input", { id: "organiser-token", type: "password", autocomplete: "current-password", required: true });
     const form = h("form", { class: "card", onsubmit: async (event) => {
       event.preventDefault();
@@ -317,12 +326,16 @@ export function adminPage(main) {
     // in it, above its buttons (`messageBefore`), where the organiser is: a refusal said above
     // the form was out of view on a laptop, and nothing seemed to happen. Closed, the line
     // goes back above the form's place, for "Saved" and the like.
-    function showForm(form, messageBefore = null) {
+    // `onLeave`: what closing it ends (see formLeft).
+    function showForm(form, messageBefore = null, onLeave = () => {}) {
+      formLeft();
       formBox.before(message);
       fill(formBox, form);
       if (messageBefore) messageBefore.before(message);
+      leaveForm = onLeave;
     }
     function closeForm() {
+      formLeft();
       formBox.before(message);
       fill(formBox);
     }
@@ -554,6 +567,14 @@ export function adminPage(main) {
       const readTheirs = () => request("GET", talkPath(talk.id)).then(
         (r) => (r.body?.revision != null ? r.body : Promise.reject(new ApiError(500, null))),
         (error) => (error instanceof ApiError && error.status === 404 ? null : Promise.reject(error)));
+      // What this form last said of another organiser's save (that it reads their version
+      // again, their version shown, the talk removed): words about this form, taken away with
+      // it (see leave) if still shown.
+      let said = null;
+      const say = (...parts) => {
+        fill(message, ...parts);
+        said = message.textContent;
+      };
       // Their version in the form, with this organiser's changes over it: a field only they
       // changed takes their value, so saving again undoes nothing this organiser did not touch
       // (it used to send the whole form back, their fix of a title included). A field both
@@ -561,7 +582,10 @@ export function adminPage(main) {
       // version as read, so the form's base and the revision it is saved over are one
       // version's. "This organiser's changes" are the form's as it is now: it stays open, and
       // may have been typed in, while their version was read again.
-      const takeTheirs = async (theirs) => {
+      // The form, its revision and the words saying so change in one step, the list read
+      // after: the words used to wait for the list, and a Save meanwhile (a hall's slow Wi-Fi)
+      // went over their version unsaid, a title both had changed with it.
+      const takeTheirs = (theirs) => {
         const mine = edited();
         const what = changedFields(base, theirs);
         const both = mine.filter((k) => shown(theirs)[k] !== shown(base)[k]);
@@ -570,21 +594,25 @@ export function adminPage(main) {
         base = theirs;
         revision = theirs.revision;
         checkTimes();
-        await load().catch(() => {});
         const yours = mine.map((k) => FIELD_NAMES[k]);
-        fill(message, ["Someone else saved ", quoted(talk.title), ` while you edited it${what.length ? ` (they changed ${listed(what)})` : ""}: nothing was saved. `
+        say(["Someone else saved ", quoted(talk.title), ` while you edited it${what.length ? ` (they changed ${listed(what)})` : ""}: nothing was saved. `
           + `The form now shows their version${yours.length ? ` with your changes to ${listed(yours)}` : ""}`
           + `${both.length ? `; you both changed ${listed(both.map((k) => FIELD_NAMES[k]))}, and the form keeps yours` : ""}: Save again to apply ${yours.length ? "your changes" : "it"}, or Cancel.`]);
+        load().catch(() => {});
       };
       // A removed talk (no revision now) is added again with the form as it is.
-      const removedMeanwhile = async () => {
+      const removedMeanwhile = () => {
+        if (!form.isConnected) return;
         revision = null;
-        await load().catch(() => {});
-        fill(message, quoted(talk.title), " was removed by someone else while you edited it: nothing was saved. Save again to add it back with your changes, or Cancel.");
+        say(quoted(talk.title), " was removed by someone else while you edited it: nothing was saved. Save again to add it back with your changes, or Cancel.");
+        load().catch(() => {});
       };
       // Their version read, or the talk found gone: in the form, or the save said done when
-      // the talk is now what the form says (an earlier try had gone through).
-      const theirsRead = async (theirs) => {
+      // the talk is now what the form says (an earlier try had gone through). Nothing when
+      // this form is no longer open (closed, or another form in its place, the same talk's
+      // too): it is not theirs to fill.
+      const theirsRead = (theirs) => {
+        if (!form.isConnected) return undefined;
         if (theirs === null) return removedMeanwhile();
         if (asInTheForm(theirs)) return done(["Saved ", quoted(theirs.title), " (an earlier try had gone through)."], talk.id).catch(failed);
         return takeTheirs(theirs);
@@ -606,34 +634,42 @@ export function adminPage(main) {
         unread.tries += 1;
         clearTimeout(unread.timer);
         unread.timer = setTimeout(readTheirsAgain, wait * 1000);
-        fill(message, unread.lead, ` Their version could not be read (${sentenceOf(error)}): reading it again in ${wait} s. `
+        say(unread.lead, ` Their version could not be read (${sentenceOf(error)}): reading it again in ${wait} s. `
           + "The form keeps yours as you left it until theirs is shown, and cannot be saved until then; or Cancel.");
       };
+      // The form closed (Cancel, a save, another form, signing out, the page left): no read
+      // comes, and the page no longer says one will, nor that the form can be saved again.
+      const leave = () => {
+        if (unread) clearTimeout(unread.timer);
+        unread = null;
+        if (said !== null && message.textContent === said) setText(message, "");
+        said = null;
+      };
       const readTheirsAgain = async () => {
-        if (!unread || unread.reading) return;
+        if (!unread || unread.reading) return undefined;
         clearTimeout(unread.timer);
-        if (!form.isConnected) { // the form was closed (Cancel, another talk's form, signed out)
-          unread = null;
-          return;
-        }
-        unread.reading = true;
+        if (!form.isConnected) return leave(); // the page was left
+        const reading = unread;
+        reading.reading = true;
         let theirs;
         try {
           theirs = await readTheirs();
         } catch (error) {
-          unread.reading = false;
-          if (form.isConnected) readAgainLater(error);
-          return;
+          reading.reading = false;
+          if (unread === reading && form.isConnected) readAgainLater(error);
+          return undefined;
         }
+        if (unread !== reading) return undefined; // the form was closed meanwhile
+        // Save stays refused (unread) until their version is in the form and said.
         unread = null;
-        if (form.isConnected) await theirsRead(theirs);
+        return theirsRead(theirs);
       };
       const form = h("form", { class: "card talk-form", onsubmit: async (event) => {
         event.preventDefault();
         if (saving) return;
         if (unread) {
           unread.lead = ["Not saved yet: their version is read first (someone else saved ", quoted(talk.title), " while you edited it)."];
-          fill(message, unread.lead);
+          say(unread.lead);
           readTheirsAgain();
           return;
         }
@@ -680,7 +716,7 @@ export function adminPage(main) {
           }
           if (!isNew && changedMeanwhile(error)) {
             // Their version is read (again, by the page, while it cannot be: readTheirsAgain).
-            if ((error.problem.revision ?? null) === null) await removedMeanwhile();
+            if ((error.problem.revision ?? null) === null) removedMeanwhile();
             else {
               unread = { tries: 0, lead: ["Someone else saved ", quoted(talk.title), " while you edited it: nothing was saved."] };
               await readTheirsAgain();
@@ -697,7 +733,7 @@ export function adminPage(main) {
         h("span", { class: "row two" }, startsField, endsField),
         h("p", { class: "muted", id: "talk-zone" }, `Times in ${zoneName()}, ${venueZone() ? "the venue's" : "this device's"} time zone.`),
         buttons);
-      showForm(form, buttons);
+      showForm(form, buttons, leave);
       heading.focus();
     }
 
