@@ -203,7 +203,9 @@ def reset_backends() -> None:
     connection = psycopg2.connect(TALKS_CONNECTION, connect_timeout=5)
     try:
         with connection, connection.cursor() as cursor:
-            cursor.execute("TRUNCATE rating_events, dead_letters, rating_outbox")
+            cursor.execute(
+                "TRUNCATE rating_events, duplicate_positions, dead_letters, rating_outbox"
+            )
             cursor.execute("DELETE FROM talks WHERE id LIKE 'bench-%'")
     finally:
         connection.close()

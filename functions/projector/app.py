@@ -98,10 +98,11 @@ def _rebuild_if_lost(read_model: RedisReadModel, records: Sequence[StreamRecord]
     missing = missing_before(((r.topic, r.partition, r.offset) for r in records), rebuilt.offsets)
     if missing:
         logger.warning(
-            "the event store holds no record of offsets before this batch: their ratings are "
-            "not counted (PostgreSQL restored from a backup, a batch Lambda gave up on, or "
-            "records from before the event store's first); while Kafka holds them, each replay "
-            "stores them and rebuilds",
+            "the event store holds no record of offsets before this batch: any rating that "
+            "they alone hold is not counted (PostgreSQL restored from a backup, a batch Lambda "
+            "gave up on, records from before the event store's first, or copies of stored "
+            "events projected before copies' positions were kept, which lose nothing); while "
+            "Kafka holds them, each replay stores them and rebuilds",
             extra={
                 "missing": [str(span) for span in missing],
                 "replay": [span.replay_command for span in missing],

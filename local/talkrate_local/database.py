@@ -89,8 +89,8 @@ def recreate(dsn: str) -> None:
     try:
         with connection, connection.cursor() as cursor:
             cursor.execute(
-                "DROP TABLE IF EXISTS talks, rating_events, rating_outbox, dead_letters, "
-                "schema_applied"
+                "DROP TABLE IF EXISTS talks, rating_events, duplicate_positions, rating_outbox, "
+                "dead_letters, schema_applied"
             )
     finally:
         connection.close()

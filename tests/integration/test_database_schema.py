@@ -26,7 +26,7 @@ from tests.builders import LambdaContextStub, load_function
 
 pytestmark = pytest.mark.integration
 
-TABLES = {"talks", "rating_events", "rating_outbox", "dead_letters"}
+TABLES = {"talks", "rating_events", "rating_outbox", "dead_letters", "duplicate_positions"}
 
 
 class Answers:

@@ -98,6 +98,30 @@ def test_a_producer_retry_at_a_new_offset_counts_once(
 
 
 @BOTH_CONNECTIONS
+def test_a_duplicate_leaves_its_position_so_a_rebuild_finds_the_store_where_the_read_model_is(
+    store: PostgresEventStore, model: RedisReadModel, talk_id: str, topic: str
+) -> None:
+    # Given two ratings, then a copy of the first as the partition's last record (a producer's
+    # retry, the relay publishing an entry Kafka had taken)
+    event = rating_event(talk_id, 5)
+    project_batch([at(topic, 0, 0, event), at(topic, 0, 1, rating_event(talk_id, 3))], store, model)
+    assert project_batch([at(topic, 0, 2, event)], store, model).duplicates == 1
+    # And the copy delivered again, at the same position: nothing stored or counted twice
+    assert project_batch([at(topic, 0, 2, event)], store, model).applied == 0
+    # When the read model is rebuilt, comparing the topic's applied offsets with the store
+    state = rebuild_read_model(store, model, progress=lambda _: None, topic=topic)
+    # Then it goes ahead (EventStoreBehind: the store's positions ended at 1), the copy's
+    # offset applied and each rating counted once
+    assert state.offsets[f"{topic}-0"] == 2
+    assert model.applied_offset(f"{topic}-0") == 2
+    assert model.histogram(talk_id).counts == {"1": 0, "2": 0, "3": 1, "4": 0, "5": 1}
+    # And once the topic is recreated empty, the copy's position is retired with the rest: a
+    # rebuild takes none of the old topic's offsets for the new one's
+    assert store.retire_topic(topic) == 3
+    assert f"{topic}-0" not in store.state().offsets
+
+
+@BOTH_CONNECTIONS
 def test_a_redelivery_cut_differently_stores_and_counts_only_the_new_events(
     store: PostgresEventStore, model: RedisReadModel, talk_id: str, topic: str
 ) -> None:

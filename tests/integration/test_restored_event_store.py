@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg2
 import pytest
 from kafka import KafkaProducer
 
@@ -64,6 +65,26 @@ class Deployment:
         records = [kafka_record(self.topic, r.partition, r.offset, r.value, r.key) for r in fresh]
         done: dict[str, Any] = self.projector(kafka_event(records), LambdaContextStub("projector"))
         return done
+
+    def publish_again(self, partition: int, offset: int) -> int:
+        """The record Kafka holds at the partition's offset published again to it, as the relay
+        publishes an outbox entry Kafka had in fact taken (or a producer retries): its offset."""
+        [value] = [
+            r.value
+            for r in consume_to_end(self.bootstrap, self.topic)
+            if (r.partition, r.offset) == (partition, offset)
+        ]
+        producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+        try:
+            sent = producer.send(self.topic, value, partition=partition).get(timeout=10)
+            return int(sent.offset)
+        finally:
+            producer.close()
+
+    def give_up_on(self, partition: int, offsets: list[int]) -> None:
+        """Take these records as delivered without the projector seeing them: the batch Lambda
+        gave up on, and went on past."""
+        self.delivered |= {(partition, offset) for offset in offsets}
 
     def copies_of(self, rating: Rating) -> list[tuple[int, int]]:
         """Where Kafka holds records of this event: (partition, offset) each, in order."""
@@ -215,6 +236,10 @@ def test_a_replay_that_leaves_another_span_missing_stores_its_records_and_waits_
     assert "recorded 2 events: 2 new, 0 already stored" in said.out
     assert "the records are stored; nothing replaced" in said.err
     assert f"behind the read model on {topic}-1 (it holds up to offset 0" in said.err
+    assert (
+        "so they are not counted yet. A rebuild now would take out of the counts any rating "
+        "that those offsets alone hold"
+    ) in said.err
     assert said_replays(said.err) == [second]
     assert deployment.counted() == 8
     # And the replay of the second span rebuilds, every rating counted once
@@ -300,28 +325,108 @@ def test_the_projector_s_rebuild_after_redis_lost_its_data_names_what_the_event_
     assert deployment.counted() == 10
 
 
-def test_a_rebuild_refused_for_records_that_were_duplicates_goes_ahead_after_their_replay(
+def test_the_projector_s_rebuild_after_redis_lost_its_data_names_no_duplicate_as_missing(
+    deployment: Deployment, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given two ratings counted, the second then published again and delivered as a duplicate
+    deployment.publish(0, 2, 2)
+    deployment.deliver()
+    deployment.publish_again(0, 1)
+    assert deployment.deliver()["duplicates"] == 1
+    # When Redis loses its data, and the next rating comes in
+    wiring.read_model().client.flushdb()
+    deployment.publish(0, 4)
+    caplog.clear()
+    deployment.deliver()
+    # Then the projector rebuilds all three, and logs nothing missing (it warned that the
+    # duplicate's offset was not counted, naming its replay)
+    assert deployment.counted() == 3
+    assert "holds no record of offsets before" not in caplog.text
+
+
+def test_a_replay_of_a_batch_lambda_gave_up_on_counts_it_when_a_partition_ends_in_a_copy(
+    deployment: Deployment, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Given two ratings counted on partition 0 and one on partition 1
+    topic = deployment.topic
+    deployment.publish(0, 5, 5)
+    deployment.publish(1, 4)
+    deployment.deliver()
+    # And partition 0's second record published again (the relay publishing an outbox entry
+    # Kafka had in fact taken), delivered as a duplicate: the last record of partition 0
+    deployment.publish_again(0, 1)
+    assert deployment.deliver()["duplicates"] == 1
+    # And two ratings on partition 1 in a batch Lambda gave up on, then one counted after it
+    skipped = deployment.publish(1, 2, 2)
+    deployment.give_up_on(1, skipped)
+    deployment.publish(1, 3)
+    deployment.deliver()
+    assert deployment.counted() == 4
+    # When the operator replays the batch's report, as the ProjectorFailuresAlarm runbook does
+    report = tmp_path / "report.json"
+    first, last = (str(offset) for offset in (skipped[0], skipped[-1]))
+    span = {"firstRecordOffset": first, "lastRecordOffset": last}
+    report.write_text(json.dumps({"KafkaBatchInfo": {"recordsInfo": {f"{topic}-1": span}}}))
+    capsys.readouterr()
+    replayed = main(["ops", "replay", "--failure", str(report)])
+    # Then it stores and counts the two (it exited 1, counting nothing, and named partition
+    # 0's duplicate as a span whose ratings a rebuild "would take out of the counts")
+    said = capsys.readouterr()
+    assert "recorded 2 events: 2 new, 0 already stored" in said.out
+    assert (replayed, said.err) == (0, "")
+    assert deployment.counted() == 6
+    # And the rebuilds after it go ahead, counting the same
+    assert main(["ops", "rebuild"]) == 0
+    assert deployment.counted() == 6
+
+
+def test_a_rebuild_goes_ahead_where_the_last_records_were_duplicates(
     deployment: Deployment, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Given two ratings counted, then the same two events published again (a producer's
-    # retry): the projector stores no position for a duplicate, so the read model applied
-    # offsets the event store holds no record at
+    # Given two ratings counted, then both published again (a producer's retry) and delivered
+    # as duplicates: the read model applied their offsets
     deployment.publish(0, 3, 4)
     deployment.deliver()
-    [(_, value_0), (_, value_1)] = [
-        (r.key, r.value) for r in consume_to_end(deployment.bootstrap, deployment.topic)
-    ]
-    producer = KafkaProducer(bootstrap_servers=deployment.bootstrap, acks="all")
-    try:
-        for value in (value_0, value_1):
-            producer.send(deployment.topic, value, partition=0).get(timeout=10)
-    finally:
-        producer.close()
+    copies = [deployment.publish_again(0, offset) for offset in (0, 1)]
     assert deployment.deliver()["duplicates"] == 2
     capsys.readouterr()
-    # When the operator rebuilds, it cannot tell those offsets from lost ones: refused
+    # When the operator rebuilds
+    rebuilt = main(["ops", "rebuild"])
+    # Then it goes ahead (it was refused, naming the copies' offsets as lost) and counts each
+    # rating once
+    assert "nothing replaced" not in capsys.readouterr().err
+    assert rebuilt == 0
+    assert deployment.counted() == 2
+    # And the projector delivered the copies again stores nothing twice, and still goes ahead
+    deployment.delivered -= {(0, offset) for offset in copies}
+    again = deployment.deliver()
+    assert (again["applied"], again["skipped"]) == (0, 2)
+    assert main(["ops", "rebuild"]) == 0
+    assert deployment.counted() == 2
+
+
+def test_copies_projected_before_their_positions_were_kept_are_said_so_and_their_replay_rebuilds(
+    deployment: Deployment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given two ratings counted, then both published again and delivered as duplicates, by a
+    # version that kept no position for a duplicate (the event store has none of theirs)
+    topic = deployment.topic
+    deployment.publish(0, 3, 4)
+    deployment.deliver()
+    for offset in (0, 1):
+        deployment.publish_again(0, offset)
+    assert deployment.deliver()["duplicates"] == 2
+    with psycopg2.connect(RESTORED_TALKS) as connection, connection.cursor() as cursor:
+        cursor.execute("DELETE FROM duplicate_positions WHERE topic = %s", (topic,))
+    connection.close()
+    capsys.readouterr()
+    # When the operator rebuilds, it cannot tell those offsets from lost ones: refused, and said
+    # that copies of events stored elsewhere lose nothing
     assert main(["ops", "rebuild"]) == 1
-    [replay] = said_replays(capsys.readouterr().err)
+    said = capsys.readouterr().err
+    assert f"behind the read model on {topic}-0 (it holds up to offset 1, " in said
+    assert "any rating that those offsets alone hold" in said
+    [replay] = said_replays(said)
     # Then the replay it names finds both stored at their first offsets, and rebuilds
     assert main(replay) == 0
     out = capsys.readouterr().out

@@ -40,8 +40,8 @@ def test_a_topic_whose_name_holds_dashes_is_read_from_its_last_dash() -> None:
 
 
 def test_a_replayed_range_carries_the_stored_position_to_its_end_when_it_joins_it() -> None:
-    # The replay read 1205..1208 and stored each record (some were events stored elsewhere,
-    # which leave no position of their own): nothing is missing any more
+    # The replay read 1205..1208 whole and stored each record it held (an offset Kafka holds
+    # no record at leaves no position): nothing is missing any more
     applied, stored = {"ratings-2": 1208}, {"ratings-2": 1206}
     replayed = [OffsetRange("ratings", 2, 1205, 1208)]
     assert missing_spans(applied, stored, replayed) == []

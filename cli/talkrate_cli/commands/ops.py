@@ -125,8 +125,10 @@ def _behind_refused(error: Any) -> BackendError:
     missing = error.missing
     return BackendError(
         f"nothing replaced: {error}. PostgreSQL restored from a backup? A rebuild now would take "
-        "the ratings of those offsets out of the counts. While Kafka still holds them, store "
-        "them again (the replay that leaves none missing rebuilds): "
+        "out of the counts any rating that those offsets alone hold (copies of events stored "
+        "at other positions, projected before copies' positions were kept, hold none: their "
+        "replay says `already stored` and rebuilds). While Kafka still holds them, store them "
+        "again (the replay that leaves none missing rebuilds): "
         + "; ".join(f"`{span.replay_command}`" for span in missing)
         + ". What Kafka no longer holds is lost: `talkrate ops rebuild --force` rebuilds "
         'without it (docs/operations.md, "Restoring PostgreSQL from a backup")',

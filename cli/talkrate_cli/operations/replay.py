@@ -332,8 +332,9 @@ def replay(
         ) from None
     except EventStoreBehind as behind:
         raise StoredNotRebuilt(
-            f"the records are stored; nothing replaced: {behind}. A rebuild now would take "
-            "their ratings out of the counts: replay those offsets too ("
+            f"the records are stored; nothing replaced: {behind}, so they are not counted yet. "
+            "A rebuild now would take out of the counts any rating that those offsets alone "
+            "hold: replay those offsets too ("
             + "; ".join(f"`{span.replay_command}`" for span in behind.missing)
             + "): the last replay rebuilds, and these records count with the rest",
             result,

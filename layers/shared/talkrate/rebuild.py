@@ -40,7 +40,8 @@ class OffsetRange:
 
 class EventStoreBehind(TalkrateError):
     """The event store holds less of a partition than the read model applied (PostgreSQL
-    restored from a backup): a rebuild would take those records' ratings out of the counts.
+    restored from a backup): a rebuild would take the ratings only those records hold out of
+    the counts.
 
     `missing` names each partition's offsets past the event store's last stored position, up
     to the read model's applied offset."""
@@ -69,10 +70,11 @@ def missing_spans(
     """The offsets of each "topic-partition" of `applied` past the event store's last stored
     position (`stored`, as ReadModelState.offsets has them), up to the applied one.
 
-    A partition the event store holds none of is missing from offset 0. `replayed`: ranges a
-    replay just read from Kafka and stored, each of whose records the event store now holds
-    (a record whose event is stored at another position, a duplicate, leaves no position of
-    its own): a range that begins at most one past the stored position carries it to its end.
+    A partition the event store holds none of is missing from offset 0. Every record the
+    projector took leaves a position: an event's, a dead letter's, or a duplicate's (a copy of
+    an event stored at another position). `replayed`: ranges a replay just read from Kafka and
+    stored whole: a range that begins at most one past the stored position carries it to its
+    end, offsets Kafka holds no record at (compaction, a transaction's marker) included.
     Only a last stored position is compared, not every one: a partition where the event store
     holds a later record than those it lacks is not seen as behind.
     """

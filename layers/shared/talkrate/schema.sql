@@ -34,6 +34,18 @@ ALTER TABLE rating_events ADD COLUMN IF NOT EXISTS voter_id text;
 CREATE INDEX IF NOT EXISTS rating_events_talk ON rating_events (talk_id);
 -- Nothing reads by position (the rebuild scans the whole table): no index to slow inserts.
 DROP INDEX IF EXISTS rating_events_position;
+-- The position of each copy of an event stored before (a producer's retry, the relay publishing
+-- again an entry Kafka had taken): counted nowhere, but applied by the read model, so the event
+-- store's last position of a partition is where the read model applied to. Written only when a
+-- batch holds an event stored before (never on the projector's usual all-new COPY).
+CREATE TABLE IF NOT EXISTS duplicate_positions (
+    topic        text NOT NULL,
+    partition    integer NOT NULL,
+    "offset"     bigint NOT NULL,
+    event_id     uuid NOT NULL,
+    recorded_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (topic, partition, "offset")
+);
 
 -- Outbox: ratings the API accepted while Kafka did not acknowledge; RelayFunction publishes them.
 CREATE TABLE IF NOT EXISTS rating_outbox (

@@ -583,6 +583,13 @@ SELECT value::text, count(*) FROM (
 _FIRST_POSITIONS = """
 SELECT event_id::text, topic, partition, "offset" FROM rating_events WHERE event_id = ANY(%s::uuid[])
 """
+# Where copies of events stored before were delivered: a redelivery of a copy (the same
+# position) finds its row there and changes nothing.
+_RECORD_DUPLICATE_POSITIONS = """
+INSERT INTO duplicate_positions (topic, partition, "offset", event_id)
+SELECT * FROM unnest(%s::text[], %s::integer[], %s::bigint[], %s::uuid[])
+ON CONFLICT (topic, partition, "offset") DO NOTHING
+"""
 _RECORD_DEAD_LETTERS = """
 INSERT INTO dead_letters (topic, partition, "offset", key, value, reason)
 SELECT * FROM unnest(%s::text[], %s::integer[], %s::bigint[], %s::bytea[], %s::bytea[], %s::text[])
@@ -662,6 +669,12 @@ def _tell_letters_held_elsewhere(
             )
 
 
+def _first_seen_here(first: dict[str, tuple[str, int, int]], rating: ProjectedRating) -> bool:
+    """Whether the rating's event was first stored from the rating's own position (`first`: each
+    eventId's first position): else the rating is a copy, a duplicate."""
+    return first.get(str(rating.event.event_id)) == (rating.topic, rating.partition, rating.offset)
+
+
 def _same_record(held: tuple[bytes | None, bytes | None] | None, letter: DeadLetter) -> bool:
     """Whether the letter stored at a position is this record's: the same key and value, or a
     value `ops forget-voter` rewrote (its voter filed under a `forgotten-` id) with the same key.
@@ -675,7 +688,8 @@ def _same_record(held: tuple[bytes | None, bytes | None] | None, letter: DeadLet
 
 
 class PostgresEventStore:
-    """EventStore: rating_events (unique by eventId) and dead_letters (unique by position)."""
+    """EventStore: rating_events (unique by eventId), duplicate_positions (where copies of
+    stored events were delivered) and dead_letters (unique by position)."""
 
     def __init__(self, database: PostgresDatabase) -> None:
         self._db = database
@@ -684,7 +698,9 @@ class PostgresEventStore:
         """Store the batch's events and dead letters; mark events first seen elsewhere.
 
         An event is counted where it was first stored: a redelivery of that same record (same
-        position) is not a duplicate, while the same eventId at another position is one.
+        position) is not a duplicate, while the same eventId at another position is one, whose
+        position is kept among the duplicates' (the stored positions of a partition reach as far
+        as the read model applies).
         """
         ratings, letters = batch.ratings, batch.dead_letters
 
@@ -725,17 +741,25 @@ class PostgresEventStore:
             if seen_before:
                 cursor.execute(_FIRST_POSITIONS, (seen_before,))
                 first.update({row[0]: (row[1], row[2], row[3]) for row in cursor.fetchall()})
+            copies = [r for r in ratings if not _first_seen_here(first, r)]
+            if copies:
+                # A copy counts nowhere, but the read model applies its offset: its position is
+                # kept, or a partition whose last record is one looks behind the read model.
+                cursor.execute(
+                    _RECORD_DUPLICATE_POSITIONS,
+                    (
+                        [r.topic for r in copies],
+                        [r.partition for r in copies],
+                        [r.offset for r in copies],
+                        [str(r.event.event_id) for r in copies],
+                    ),
+                )
             return first
 
         first = self._db.run(work)
         if first is None:
             return batch
-        marked = [
-            r
-            if first.get(str(r.event.event_id)) == (r.topic, r.partition, r.offset)
-            else r._replace(duplicate=True)
-            for r in ratings
-        ]
+        marked = [r if _first_seen_here(first, r) else r._replace(duplicate=True) for r in ratings]
         return ProjectionBatch(ratings=marked, dead_letters=letters)
 
     def projected_at(self, event_id: str) -> tuple[str, int, int] | None:
@@ -815,6 +839,7 @@ class PostgresEventStore:
                     cursor,
                     'SELECT topic, partition, max("offset") FROM ('
                     ' SELECT topic, partition, "offset" FROM rating_events'
+                    ' UNION ALL SELECT topic, partition, "offset" FROM duplicate_positions'
                     ' UNION ALL SELECT topic, partition, "offset" FROM dead_letters'
                     ") AS positions GROUP BY 1, 2",
                 )
@@ -984,14 +1009,20 @@ class PostgresEventStore:
         was recreated empty (a new broker): its new records start again at offset 0, and a
         rebuild must not take the old topic's offsets as theirs, nor a dead letter's position
         stand in for a new one. The events still count; only their positions are renamed, to
-        "<topic> (retired <UTC time>)". Answers how many events and dead letters it renamed.
+        "<topic> (retired <UTC time>)". Answers how many positions (of events, of duplicates and
+        of dead letters) it renamed.
         """
         retired = f"{topic} (retired {datetime.now(UTC):%Y-%m-%d %H:%M:%S.%f} UTC)"
+        renamed = 0
         with self._db.transaction() as cursor:
-            cursor.execute("UPDATE rating_events SET topic = %s WHERE topic = %s", (retired, topic))
-            renamed = cursor.rowcount
-            cursor.execute("UPDATE dead_letters SET topic = %s WHERE topic = %s", (retired, topic))
-            return renamed + cursor.rowcount
+            for statement in (
+                "UPDATE rating_events SET topic = %s WHERE topic = %s",
+                "UPDATE duplicate_positions SET topic = %s WHERE topic = %s",
+                "UPDATE dead_letters SET topic = %s WHERE topic = %s",
+            ):
+                cursor.execute(statement, (retired, topic))
+                renamed += cursor.rowcount
+        return renamed
 
 
 class PostgresOutbox:
