@@ -17,11 +17,13 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 from moto import mock_aws
 
 from talkrate import wiring
+from talkrate.api.errors import problem_for
 from talkrate.config import settings_from
-from talkrate.errors import InvalidVoterToken
+from talkrate.errors import InvalidVoterToken, VoterKeysUpdating
 from talkrate.voters import SecretVoterTokens, VoterTokens
 
 pytestmark = pytest.mark.unit
@@ -65,16 +67,46 @@ def container(arn: str, clock: Clock) -> SecretVoterTokens:
     return SecretVoterTokens(settings_from({"VOTER_TOKEN_SECRET_ARN": arn}), clock=clock)
 
 
+def reads_from_now() -> list[str]:
+    """Every GetSecretValue the API's Secrets Manager client sends from now on (as moto gets
+    it), by the secret it names."""
+    calls: list[str] = []
+    DEFAULT_PROVIDERS["secrets"].client.meta.events.register(
+        "provide-client-params.secrets-manager.GetSecretValue",
+        lambda params, **_: calls.append(params["SecretId"]),
+    )
+    return calls
+
+
 def signed_by(key: str, token: str) -> bool:
     return VoterTokens(key.encode(), LIFETIME).signed(token)
 
 
-def refused(tokens: VoterTokens, token: str) -> bool:
+def refused(tokens: VoterTokens, token: str, clock: Clock | None = None) -> bool:
+    """Whether the token is refused (401): at once, or, where the container's keys were read
+    too recently to be read again (503, Retry-After), once that wait has passed on its clock."""
     try:
         tokens.verify(token, NOW)
+    except VoterKeysUpdating as updating:
+        if clock is None:
+            raise
+        clock.now += updating.retry_after
+        return refused(tokens, token)
     except InvalidVoterToken:
         return True
     return False
+
+
+def started(arn: str) -> tuple[SecretVoterTokens, Clock]:
+    """A container started now, and its clock."""
+    clock = Clock()
+    return container(arn, clock), clock
+
+
+def refused_where_started(arn: str, token: str) -> bool:
+    """Whether a container started now refuses the token (in its first 30 s, 503, then 401)."""
+    new, clock = started(arn)
+    return refused(new, token, clock)
 
 
 def test_after_a_rotation_every_container_takes_the_new_key_and_old_passes_still_count(
@@ -119,9 +151,10 @@ def test_after_a_leak_the_leaked_key_s_tokens_stop_counting_within_five_minutes(
     assert warm.verify(forged.token, NOW) == forged.voter_id
     # When the operator rotates it without keeping it
     rotate(client, arn, key=NEW_KEY)
-    # Then a new container refuses it at once, and a warm one once its keys are five minutes
-    # old (before, for as long as Lambda kept it warm)
-    assert refused(container(arn, Clock()), forged.token)
+    # Then a new container refuses it at once (503 for its first 30 s, when a key put after it
+    # read the secret might have signed it; 401 then), and a warm one once its keys are five
+    # minutes old (before, for as long as Lambda kept it warm)
+    assert refused_where_started(arn, forged.token)
     clock.now += 301
     assert refused(warm, forged.token)
     # And the new key's passes count
@@ -142,7 +175,72 @@ def test_a_warm_container_that_meets_a_new_key_s_pass_drops_a_leaked_key_at_once
     fresh = container(arn, Clock()).issue(NOW)
     assert warm.verify(fresh.token, NOW) == fresh.voter_id
     # Then the old key's tokens are refused there from then on
-    assert refused(warm, forged.token)
+    assert refused(warm, forged.token, clock)
+
+
+def test_a_pass_of_a_key_put_just_after_a_container_read_the_secret_waits_and_counts_as_itself(
+    secret: tuple[object, str],
+) -> None:
+    client, arn = secret
+    # Given a warm container that read the secret 10 s before a planned rotation (its keys had
+    # turned five minutes old, or a pass it did not know had come), and a container started
+    # after the rotation, which hands out a pass of the new key
+    clock = Clock()
+    warm = container(arn, clock)
+    clock.now += 10
+    rotate(client, arn, key=NEW_KEY, previousKey=OLD_KEY)
+    fresh = container(arn, Clock()).issue(NOW)
+    # When that pass reaches the warm container 10 s later, within the re-read's floor
+    clock.now += 10
+    with pytest.raises(VoterKeysUpdating) as updating:
+        warm.verify(fresh.token, NOW)
+    # Then it is not refused (401: the page dropped it for a new pass, a new voter, and the
+    # talks it rated under both counted twice) but answered 503, with the seconds until the
+    # keys may be read again, in the problem+json shape
+    assert updating.value.retry_after == 10
+    answer = problem_for(updating.value)
+    assert (answer.status_code, answer.headers["Retry-After"]) == (503, "10")
+    assert answer.content_type == "application/problem+json"
+    problem = json.loads(answer.body)
+    assert problem["type"] == "urn:talkrate:problem:voter-keys-updating"
+    assert "updating its keys" in problem["detail"]
+    # And sent again when it said, the same pass names its attendee
+    clock.now += 10
+    assert warm.verify(fresh.token, NOW) == fresh.voter_id
+
+
+def test_forged_passes_wait_then_are_refused_and_read_the_secret_at_most_once_per_30_s(
+    secret: tuple[object, str],
+) -> None:
+    _, arn = secret
+    # Given a warm container, and passes forged with a key the service never had
+    clock = Clock()
+    warm = container(arn, clock)
+    reads = reads_from_now()
+    forger = VoterTokens(b"f" * 48, LIFETIME)
+    answers: list[str] = []
+    # When a forger sends a thousand over a minute
+    for n in range(1000):
+        clock.now = 1000.0 + n * 0.06
+        try:
+            warm.verify(forger.issue(NOW).token, NOW)
+            answers.append("taken")
+        except VoterKeysUpdating:
+            answers.append("503")
+        except InvalidVoterToken:
+            answers.append("401")
+    # Then none is taken: each is 503 until the keys may be read again, then 401 (read again,
+    # they still match neither key), and the secret was read at most once per 30 s
+    assert set(answers) == {"503", "401"}
+    assert answers[0] == "503"
+    assert 1 <= len(reads) <= 2, reads
+    assert answers.count("401") == len(reads)  # a 401 for each read, the rest waited
+    # And once read again, a pass no key signed is 401 as before, not 503
+    clock.now += 31
+    with pytest.raises(InvalidVoterToken):
+        warm.verify(forger.issue(NOW).token, NOW)
+    # And a genuine pass counted all along
+    assert warm.verify(warm.issue(NOW).token, NOW)
 
 
 def test_a_secret_rotated_to_an_unusable_key_leaves_the_keys_read_before_in_use(
@@ -244,11 +342,11 @@ def test_the_guide_s_rotations_keep_or_end_the_passes_as_it_says(
     assert signed_by(NEW_KEY, api.issue(NOW).token)
     # And once the old key is dropped, as the guide says after VoterTokenHours, they do not
     _put_as_the_guide_does(client, arn, "-c", dropped)
-    assert refused(container(arn, Clock()), before.token)
+    assert refused_where_started(arn, before.token)
     assert container(arn, Clock()).verify(api.issue(NOW).token, NOW)
     # And the leak's rotation ends the old key's passes at once, keeping none of it
     rotate(client, arn, key=OLD_KEY)
     _put_as_the_guide_does(client, arn, *leaked)
-    assert refused(container(arn, Clock()), before.token)
+    assert refused_where_started(arn, before.token)
     held = json.loads(client.get_secret_value(SecretId=arn)["SecretString"])  # type: ignore[attr-defined]
     assert held == {"key": NEW_KEY}

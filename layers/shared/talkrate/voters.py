@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import math
 import re
 import secrets
 import time
@@ -27,11 +28,13 @@ from typing import TYPE_CHECKING, NamedTuple
 from talkrate.errors import (
     ExpiredVoterToken,
     InvalidVoterToken,
+    VoterKeysUpdating,
     VoterTokenRequired,
     VoterTokensUnavailable,
 )
 
 if TYPE_CHECKING:
+    from talkrate.admin_token import Checked
     from talkrate.config import Settings
 
 VERSION = "v1"
@@ -107,7 +110,7 @@ class VoterTokens:
         if parts is None:
             raise InvalidVoterToken("the voter token is malformed")
         voter_id, expires, signature = parts
-        if not self._genuine(voter_id, expires, signature):
+        if not self._verified(voter_id, expires, signature):
             raise InvalidVoterToken("the voter token's signature does not match")
         if int(expires) <= now.timestamp():
             raise ExpiredVoterToken(
@@ -123,6 +126,10 @@ class VoterTokens:
 
     def _signing_keys(self) -> SigningKeys:
         return self._keys
+
+    def _verified(self, voter_id: str, expires: str, signature: str) -> bool:
+        """Whether the keys signed a token presented to the API."""
+        return self._genuine(voter_id, expires, signature)
 
     def _genuine(self, voter_id: str, expires: str, signature: str) -> bool:
         return self._keys.signed(f"{VERSION}.{voter_id}.{expires}", signature)
@@ -173,9 +180,22 @@ class SecretVoterTokens(VoterTokens):
             raise VoterTokensUnavailable("no voter-token key is configured")
         return keys
 
+    def _verified(self, voter_id: str, expires: str, signature: str) -> bool:
+        """Whether the keys signed it; VoterKeysUpdating (503, not 401) when neither did and
+        the keys were read too recently to be read again: a pass another environment signed
+        with a key put since is then sent again (with Retry-After), not dropped by its page for a
+        new one, a new voter whose re-rated talks would count twice."""
+        checked = self._check(voter_id, expires, signature)
+        if not checked.accepted and checked.read_again_in > 0:
+            raise VoterKeysUpdating(max(1, math.ceil(checked.read_again_in)))
+        return checked.accepted
+
     def _genuine(self, voter_id: str, expires: str, signature: str) -> bool:
+        return self._check(voter_id, expires, signature).accepted
+
+    def _check(self, voter_id: str, expires: str, signature: str) -> Checked[SigningKeys]:
         payload = f"{VERSION}.{voter_id}.{expires}"
-        return self._kept.check(lambda keys: keys is not None and keys.signed(payload, signature))
+        return self._kept.checked(lambda keys: keys is not None and keys.signed(payload, signature))
 
 
 def read_token(token: str) -> tuple[str, datetime] | None:
