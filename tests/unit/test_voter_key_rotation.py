@@ -162,6 +162,31 @@ def test_after_a_leak_the_leaked_key_s_tokens_stop_counting_within_five_minutes(
     assert warm.verify(fresh.token, NOW) == fresh.voter_id
 
 
+def test_after_a_leak_a_warm_container_hands_out_the_leaked_key_s_passes_for_30_s_at_most(
+    secret: tuple[object, str],
+) -> None:
+    client, arn = secret
+    # Given a warm container that read the secret 10 s before the leaked key was replaced
+    clock = Clock()
+    warm = container(arn, clock)
+    clock.now += 10
+    rotate(client, arn, key=NEW_KEY)
+    reads = reads_from_now()
+    # When attendees ask it for passes over the next five minutes, one a second
+    handed_out = []
+    for _ in range(300):
+        clock.now += 1
+        handed_out.append(warm.issue(NOW).token)
+    # Then it signs with the new key once what it read is 30 s old (it went on with the leaked
+    # key for five minutes: passes every other environment refused, the attendee made a new
+    # voter at each), reading the secret at most once per 30 s
+    leaked = [signed_by(OLD_KEY, token) for token in handed_out]
+    assert leaked[:19] == [True] * 19
+    assert not any(leaked[20:])
+    assert all(signed_by(NEW_KEY, token) for token in handed_out[20:])
+    assert len(reads) <= 300 // 30 + 1, reads
+
+
 def test_a_warm_container_that_meets_a_new_key_s_pass_drops_a_leaked_key_at_once(
     secret: tuple[object, str],
 ) -> None:

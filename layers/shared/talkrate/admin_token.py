@@ -67,6 +67,15 @@ class RereadSecret(Generic[T]):
             self._fresh(self._clock())
             return self._value
 
+    def recent(self) -> T | None:
+        """The value as read within the floor (read again when older): for what is handed out
+        under it, so that a replaced value is given out for no longer than the floor."""
+        with self._lock:
+            now = self._clock()
+            if self._read_at is None or now - self._read_at >= self._floor:
+                self._reread(now)
+            return self._value
+
     def check(self, accepts: Callable[[T | None], bool]) -> bool:
         """Whether `accepts` takes the value as read now or recently; when it does not, the
         secret is read again (unless it was read within the floor) and asked once more: a

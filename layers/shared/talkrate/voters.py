@@ -140,10 +140,12 @@ class SecretVoterTokens(VoterTokens):
 
     Read at cold start with the settings, and again while warm, on the admin token's rule
     (talkrate.admin_token): every five minutes, and after a signature that matches neither key,
-    at most once per half minute. After an operator rotates the key, every warm API container
-    signs with the new one within five minutes, and takes a token the new key signed (another
-    container's) at once: none goes on refusing what others accept until Lambda replaces it. A
-    secret that cannot be read, or holds no usable key, leaves the keys read before in use.
+    at most once per half minute; to sign a new pass, once what was read is half a minute old.
+    After an operator rotates the key, every warm API container signs with the new one within
+    half a minute, and takes a token the new key signed (another container's) as soon as it may
+    read the secret again: until then such a token is VoterKeysUpdating (503, Retry-After), not
+    refused, and none goes on refusing what others accept until Lambda replaces it. A secret that
+    cannot be read, or holds no usable key, leaves the keys read before in use.
     """
 
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
@@ -175,7 +177,9 @@ class SecretVoterTokens(VoterTokens):
         self._lifetime = timedelta(hours=settings.voter_token_hours)
 
     def _signing_keys(self) -> SigningKeys:
-        keys = self._kept.current()
+        # As read within the floor: after a leak's rotation an environment goes on handing out
+        # passes of the leaked key (refused by the others) for 30 s at most, not five minutes.
+        keys = self._kept.recent()
         if keys is None:  # (not met: a read gives keys or raises, and one was made at start)
             raise VoterTokensUnavailable("no voter-token key is configured")
         return keys
