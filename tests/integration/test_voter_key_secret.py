@@ -84,3 +84,66 @@ def test_a_pass_of_a_key_put_since_this_environment_read_the_secret_is_503_not_4
     assert consume_to_end(kafka_bootstrap, topic) == []
     kept = api("POST", "/ratings", {"talkId": talk, "value": 2}, headers={"voter-token": held})
     assert kept["statusCode"] == 202, kept["json"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"key": "' + NEW_KEY,  # JSON cut short
+        '{"code": ""}',  # no key
+        json.dumps({"key": "short"}),
+    ],
+    ids=["not-json", "no-key", "short-key"],
+)
+def test_a_voter_token_secret_without_a_usable_key_fails_passes_only(
+    api: Call,
+    talk: str,
+    configure: Callable[..., None],
+    secrets: object,
+    text: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given an API environment started while its voter-token secret holds no usable key
+    arn = secrets.create_secret(  # type: ignore[attr-defined]
+        Name=f"talkrate/voter-key-{uuid.uuid4().hex[:8]}", SecretString=text
+    )["ARN"]
+    configure(VOTER_TOKEN_SECRET_ARN=arn, VOTER_TOKEN_KEY="", PUBLISH_TIMEOUT_SECONDS="1")
+    # When attendees read the programme, its root, and ask for a pass
+    talks = api("GET", "/talks")
+    root = api("GET", "/")
+    asked = api("POST", "/voters", source_ip=address())
+    rated = api(
+        "POST", "/ratings", {"talkId": talk, "value": 3}, headers={"voter-token": pass_of(OLD_KEY)}
+    )
+    # Then the programme and the root answer as ever (every route was a 500 for a secret not
+    # JSON), and passes and token ratings are 503, with Retry-After
+    assert talks["statusCode"] == 200, talks["json"]
+    assert root["statusCode"] == 200, root["json"]
+    for answer in (asked, rated):
+        assert answer["statusCode"] == 503, answer["json"]
+        assert answer["json"]["type"] == "urn:talkrate:problem:voter-tokens-unavailable"
+        assert answer["headers"]["Retry-After"]
+    # And the log names the variable and why, never the secret's text
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 2, errors
+    assert all(f"VOTER_TOKEN_SECRET_ARN ({arn}): " in e for e in errors), errors
+    assert NEW_KEY not in caplog.text
+    assert '"short"' not in caplog.text
+
+
+def test_a_voter_token_secret_holding_the_key_alone_signs_with_it(
+    api: Call, talk: str, configure: Callable[..., None], secrets: object
+) -> None:
+    # Given a voter-token secret put as the admin token's recipe puts a token: the key alone
+    arn = secrets.create_secret(  # type: ignore[attr-defined]
+        Name=f"talkrate/voter-key-{uuid.uuid4().hex[:8]}", SecretString=NEW_KEY + "\n"
+    )["ARN"]
+    configure(VOTER_TOKEN_SECRET_ARN=arn, VOTER_TOKEN_KEY="", PUBLISH_TIMEOUT_SECONDS="1")
+    # When an attendee asks for a pass and rates with it
+    issued = api("POST", "/voters", source_ip=address())
+    assert issued["statusCode"] == 201, issued["json"]
+    token = issued["json"]["voterToken"]
+    rated = api("POST", "/ratings", {"talkId": talk, "value": 5}, headers={"voter-token": token})
+    # Then the pass is the key's, and counts (every route was a 500)
+    assert VoterTokens(NEW_KEY.encode(), timedelta(days=7)).signed(token)
+    assert rated["statusCode"] == 202, rated["json"]

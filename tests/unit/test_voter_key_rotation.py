@@ -23,7 +23,7 @@ from moto import mock_aws
 from talkrate import wiring
 from talkrate.api.errors import problem_for
 from talkrate.config import settings_from
-from talkrate.errors import InvalidVoterToken, VoterKeysUpdating
+from talkrate.errors import InvalidVoterToken, VoterKeysUpdating, VoterTokensUnavailable
 from talkrate.voters import SecretVoterTokens, VoterTokens
 
 pytestmark = pytest.mark.unit
@@ -283,6 +283,76 @@ def test_a_secret_rotated_to_an_unusable_key_leaves_the_keys_read_before_in_use(
         # than refuse every pass and every rating
         assert warm.verify(issued.token, NOW) == issued.voter_id
         assert warm.verify(warm.issue(NOW).token, NOW)
+
+
+def test_a_secret_holding_the_key_alone_is_the_key(secret: tuple[object, str]) -> None:
+    client, arn = secret
+    # Given a warm container, and an operator who puts the new key alone, as the admin token's
+    # recipe puts a token (`--secret-string "$key"`, here with a line end)
+    clock = Clock()
+    warm = container(arn, clock)
+    client.put_secret_value(SecretId=arn, SecretString=NEW_KEY + "\n")  # type: ignore[attr-defined]
+    # Then new containers sign with it, and the warm one within half a minute
+    assert signed_by(NEW_KEY, container(arn, Clock()).issue(NOW).token)
+    clock.now += 31
+    assert signed_by(NEW_KEY, warm.issue(NOW).token)
+
+
+def test_a_previous_key_that_is_not_text_is_left_out_with_a_warning(
+    secret: tuple[object, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    client, arn = secret
+    # Given a secret whose previousKey is a number (a hand's slip), for a container started
+    # after it, and a warm one
+    clock = Clock()
+    warm = container(arn, clock)
+    previous = 4_815_162_342_481_516
+    client.put_secret_value(  # type: ignore[attr-defined]
+        SecretId=arn, SecretString=json.dumps({"key": NEW_KEY, "previousKey": previous})
+    )
+    caplog.clear()
+    clock.now += 301
+    for tokens in (container(arn, Clock()), warm):
+        # Then each signs and checks with the key (a cold start answered every route 500)
+        issued = tokens.issue(NOW)
+        assert signed_by(NEW_KEY, issued.token)
+        assert tokens.verify(issued.token, NOW) == issued.voter_id
+    # And each said so, without the value
+    logged = caplog.text
+    assert logged.count("previousKey is a number, not text: left out") == 2
+    assert str(previous) not in logged
+
+
+def test_a_secret_with_no_usable_key_fails_only_passes_and_is_read_again_every_30_s(
+    secret: tuple[object, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    client, arn = secret
+    # Given a secret broken by hand (JSON cut short) when a container starts
+    client.put_secret_value(SecretId=arn, SecretString='{"key": "' + NEW_KEY)  # type: ignore[attr-defined]
+    clock = Clock()
+    cold = container(arn, clock)
+    reads = reads_from_now()
+    held = VoterTokens(OLD_KEY.encode(), LIFETIME).issue(NOW)
+    # When attendees ask it for passes and rate with theirs, over a minute
+    said = set()
+    for _ in range(60):
+        clock.now += 1
+        for attempt in (lambda: cold.issue(NOW), lambda: cold.verify(held.token, NOW)):
+            with pytest.raises(VoterTokensUnavailable) as unavailable:
+                attempt()
+            said.add(str(unavailable.value))
+    # Then each is told voter tokens are unavailable, naming the variable and why, never the
+    # secret, and the secret was read at most once per 30 s
+    assert said == {f"VOTER_TOKEN_SECRET_ARN ({arn}): the secret starts as JSON but is not JSON"}
+    assert NEW_KEY not in caplog.text
+    assert len(reads) <= 2, reads
+    # And once the secret is mended, the container takes it within half a minute
+    rotate(client, arn, key=NEW_KEY, previousKey=OLD_KEY)
+    clock.now += 30
+    issued = cold.issue(NOW)
+    assert signed_by(NEW_KEY, issued.token)
+    assert cold.verify(issued.token, NOW) == issued.voter_id
+    assert cold.verify(held.token, NOW) == held.voter_id
 
 
 def test_a_cold_start_takes_the_previous_key_s_passes_and_signs_with_the_new_one(
