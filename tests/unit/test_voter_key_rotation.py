@@ -404,6 +404,31 @@ def _rotation_guide() -> str:
     return section
 
 
+def test_the_guide_drops_the_old_key_once_the_stack_s_passes_have_expired() -> None:
+    from sam_emulator.template.cfn_yaml import load_yaml_file
+    from talkrate.config import Settings
+    from tests.builders import ROOT
+
+    template = load_yaml_file(ROOT / "template.yaml")
+    # Given the lifetime of the stack's passes: the template sets no VOTER_TOKEN_HOURS (its
+    # parameters have none), so the settings' own
+    environment = {
+        **template["Globals"]["Function"]["Environment"]["Variables"],
+        **template["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"],
+    }
+    assert "VOTER_TOKEN_HOURS" not in environment
+    assert Settings.voter_token_hours == 7 * 24
+    section = _rotation_guide()
+    # Then the guide says when to drop the old key by that lifetime, with the minutes after the
+    # put in which warm environments may still sign with it
+    assert "7 days and 5 minutes after the put" in " ".join(section.split())
+    # And every name it gives a setting of the stack is one (it named a VoterTokenHours the
+    # template never had)
+    names = set(template["Parameters"]) | set(template["Outputs"]) | set(template["Resources"])
+    for name in re.findall(r"`([A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+)`", section):
+        assert name in names, name
+
+
 def _put_as_the_guide_does(client: object, arn: str, options: str, program: str) -> None:
     """The guide's `put-secret-value`: jq's filter over the secret as it is, with the new key
     in KEY, its output as `$(…)` passes it (without the line end)."""
@@ -435,7 +460,7 @@ def test_the_guide_s_rotations_keep_or_end_the_passes_as_it_says(
     api = container(arn, Clock())
     assert api.verify(before.token, NOW) == before.voter_id
     assert signed_by(NEW_KEY, api.issue(NOW).token)
-    # And once the old key is dropped, as the guide says after VoterTokenHours, they do not
+    # And once the old key is dropped, as the guide says when its passes have expired, they do not
     _put_as_the_guide_does(client, arn, "-c", dropped)
     assert refused_where_started(arn, before.token)
     assert container(arn, Clock()).verify(api.issue(NOW).token, NOW)
