@@ -377,6 +377,36 @@ def test_a_cold_start_takes_the_previous_key_s_passes_and_signs_with_the_new_one
         wiring.reset()
 
 
+def test_forget_voter_names_a_rotated_away_key_and_the_voter_id_for_its_token(
+    secret: tuple[object, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from talkrate_cli.main import main
+
+    client, arn = secret
+    # Given a pass of the old key that expired two days ago, and the old key since dropped, as
+    # the guide says once its passes have expired
+    expired = VoterTokens(OLD_KEY.encode(), LIFETIME).issue(NOW - LIFETIME - timedelta(days=2))
+    rotate(client, arn, key=NEW_KEY)
+    monkeypatch.setenv("VOTER_TOKEN_SECRET_ARN", arn)
+    parameters.clear_caches()
+    wiring.reset()
+    try:
+        # When the operator forgets its attendee by that token
+        status = main(["ops", "forget-voter", expired.token])
+    finally:
+        wiring.reset()
+    said = " ".join(capsys.readouterr().err.split())
+    # Then nothing changed, and the command says the key may have been rotated away and how to
+    # forget the attendee then (it said only "a token edited by hand, or another deployment's")
+    assert status == 2, said
+    assert "nothing changed: the token's signature does not match" in said
+    assert "a token edited by hand, another deployment's, or one signed with a key since" in said
+    assert "rotated away" in said
+    assert "give its voter id (the part after `v1.`) with --expired" in said
+
+
 def test_without_a_secret_the_previous_key_comes_from_its_variable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

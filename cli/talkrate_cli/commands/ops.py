@@ -561,7 +561,9 @@ def _require_signed(token: str) -> None:
     if not signed:
         raise BadInput(
             "nothing changed: the token's signature does not match this deployment's voter-token "
-            "key (a token edited by hand, or another deployment's)"
+            "keys: a token edited by hand, another deployment's, or one signed with a key since "
+            "rotated away. For that one, once it has expired over an hour ago, give its voter "
+            "id (the part after `v1.`) with --expired"
         )
 
 
