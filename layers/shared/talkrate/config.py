@@ -270,7 +270,12 @@ def read_secret_text(arn: str, fresh: bool = False) -> str:
     `fresh` skips the five-minute cache."""
     from aws_lambda_powertools.utilities import parameters
 
-    value = parameters.get_secret(arn, max_age=300, force_fetch=fresh)
+    return secret_text(parameters.get_secret(arn, max_age=300, force_fetch=fresh))
+
+
+def secret_text(value: str | bytes) -> str:
+    """A secret's value as text: its SecretString, or its SecretBinary read as UTF-8 (one put
+    with `--secret-binary`); UnicodeDecodeError for bytes that are not text."""
     return value if isinstance(value, str) else value.decode()
 
 
