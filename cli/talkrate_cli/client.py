@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -19,6 +19,9 @@ READS_OF_A_CHANGING_PROGRAMME = 3
 USER_AGENT = "talkrate-cli/0.1"
 # Pauses before a rating is sent again with its Idempotency-Key (Api.rate).
 RATE_RETRY_SECONDS = (1.0, 2.0, 4.0)
+# The longest Retry-After a rating waits for before it is sent again: the API's wait while it
+# updates its voter-token keys is at most 30 s (talkrate.admin_token.REREAD_FLOOR_SECONDS).
+RATE_WAIT_SECONDS = 30.0
 
 
 def check_url(url: str) -> str:
@@ -246,19 +249,28 @@ class Api:
                 return None
             raise
 
-    def rate(self, talk_id: str, value: int, voter_token: str | None = None) -> dict[str, Any]:
+    def rate(
+        self,
+        talk_id: str,
+        value: int,
+        voter_token: str | None = None,
+        waiting: Callable[[ApiProblem, float], None] | None = None,
+    ) -> dict[str, Any]:
         """POST /ratings, with the voter token when there is one and an Idempotency-Key.
 
         An answer lost on the way (a timeout, a dropped connection), a 503, "request in
-        progress" or API Gateway's throttle is retried after 1, 2 and 4 s with the same key,
-        which the API counts once; a refusal, or an API that cannot be reached at all, is not
-        retried.
+        progress" or API Gateway's throttle is retried after 1, 2 and 4 s with the same key (and
+        the same voter token), which the API counts once; after the answer's Retry-After instead
+        when it gives one, up to RATE_WAIT_SECONDS (a longer one ends the tries: the ApiProblem
+        says it). `waiting` hears each answer waited out, and for how long. A refusal, or an API
+        that cannot be reached at all, is not retried.
         """
         headers = {"idempotency-key": uuid.uuid4().hex}
         if voter_token:
             headers["voter-token"] = voter_token
         body = {"talkId": talk_id, "value": value}
         for pause in RATE_RETRY_SECONDS:
+            wait = pause
             try:
                 return dict(self.json("POST", "/ratings", body=body, headers=headers))
             except ApiProblem as problem:
@@ -268,10 +280,18 @@ class Api:
                     or problem.gateway_busy
                 ):
                     raise
+                if problem.retry_after is not None:
+                    # The API's own wait (the keys it is updating, a store to come back): sent
+                    # before it, the rating is only answered so again.
+                    if problem.retry_after > RATE_WAIT_SECONDS:
+                        raise
+                    wait = problem.retry_after
+                if waiting is not None:
+                    waiting(problem, wait)
             except Unreachable as error:
                 if not error.answer_lost:
                     raise
-            time.sleep(pause)
+            time.sleep(wait)
         return dict(self.json("POST", "/ratings", body=body, headers=headers))  # the last try
 
     # Organising

@@ -72,6 +72,8 @@ def admin_token_of_stack(stack: str, outputs: dict[str, str], region: str | None
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from talkrate.config import secret_text
+
     arn = outputs.get(ORGANISER_OUTPUT)
     if not arn:
         raise CliError(
@@ -81,7 +83,7 @@ def admin_token_of_stack(stack: str, outputs: dict[str, str], region: str | None
         )
     try:
         secrets = boto3.client("secretsmanager", region_name=region)  # the stack's
-        value = secrets.get_secret_value(SecretId=arn).get("SecretString")
+        answer = secrets.get_secret_value(SecretId=arn)
     except ClientError as error:
         message = error.response.get("Error", {}).get("Message") or str(error)
         raise CliError(
@@ -94,7 +96,17 @@ def admin_token_of_stack(stack: str, outputs: dict[str, str], region: str | None
             f"stack {stack}: its organiser token ({ORGANISER_OUTPUT}) could not be read: "
             f"{error}. Set TALKRATE_ADMIN_TOKEN instead"
         ) from None
-    token = (value or "").strip()
+    # Read as the authorizer reads it (talkrate.config.read_secret_text): its SecretString, else
+    # its SecretBinary as UTF-8 text.
+    value = answer["SecretString"] if "SecretString" in answer else answer.get("SecretBinary")
+    try:
+        token = secret_text(value or "").strip()
+    except UnicodeDecodeError:
+        raise CliError(
+            f"stack {stack}: its organiser token secret ({ORGANISER_OUTPUT}) holds bytes that "
+            "are not text, which the authorizer cannot read either: put a token into it "
+            '(docs/operations.md, "Rotating the admin token")'
+        ) from None
     if not token:
         raise CliError(
             f"stack {stack}: its organiser token secret ({ORGANISER_OUTPUT}) is empty: put "

@@ -104,6 +104,27 @@ def new_token(api: Api, tokens: VoterTokens, code: str | None) -> str | None:
 
 
 NO_VOTERS = "the API asks for a voter token but has no POST /voters"
+# The API's 503 for a pass it cannot check until it reads its voter-token keys again (a key put
+# since it last read them may have signed it): the pass is kept and sent again, never dropped.
+KEYS_UPDATING = "voter-keys-updating"
+
+
+def _say_wait(problem: ApiProblem, seconds: float) -> None:
+    if problem.slug == KEYS_UPDATING:
+        sys.stderr.write(
+            f"talkrate: the service is updating its keys; the rating is sent again with your "
+            f"voter pass in {math.ceil(seconds)} s\n"
+        )
+
+
+def _keys_updating(problem: ApiProblem) -> CliError:
+    """Nothing rated yet: the API could not check the pass in the time waited (it is kept)."""
+    after = problem.retry_after
+    when = "in a moment" if after is None else f"in {math.ceil(after)} s"
+    return CliError(
+        f"not rated: the service is updating its keys and could not check your voter pass yet "
+        f"(it is kept): try again {when}"
+    )
 
 
 def rate(
@@ -114,14 +135,16 @@ def rate(
     API hands out none (no POST /voters) and the policy lets ratings in without. A pass the API
     has none of now (too many asked for from this network, a busy API) is waited for, or the
     command fails with nothing rated: a rating without one would count beside the attendee's
-    next. A refused kept token is replaced once."""
+    next. A refused kept token (401) is replaced once; one the API cannot check yet (503, while
+    it updates its keys) is sent again after the wait it asks, and kept: a new one would be a
+    new voter, whose re-rated talks count twice."""
     token = tokens.get(api.url)
     if token is None:
         token = new_token(api, tokens, code)
         if token is None and policy(api) == "attendee":
             raise CliError(NO_VOTERS)
     try:
-        return api.rate(talk_id, value, token)
+        return _rate_with(api, talk_id, value, token)
     except ApiProblem as problem:
         if problem.status != 401:
             raise
@@ -136,4 +159,15 @@ def rate(
         fresh = new_token(api, tokens, code)
         if fresh is None:
             raise CliError(NO_VOTERS) from None
-        return api.rate(talk_id, value, fresh)
+        return _rate_with(api, talk_id, value, fresh)
+
+
+def _rate_with(api: Api, talk_id: str, value: int, token: str | None) -> dict[str, Any]:
+    """POST /ratings with this pass, sent again (the same pass) while the API updates its keys;
+    CliError when it still cannot check the pass, which stays kept."""
+    try:
+        return api.rate(talk_id, value, token, waiting=_say_wait)
+    except ApiProblem as problem:
+        if problem.slug == KEYS_UPDATING:
+            raise _keys_updating(problem) from None
+        raise

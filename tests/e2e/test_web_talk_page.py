@@ -7,6 +7,7 @@ the ratings sent without a voter token go to the session's runtime (VotingPolicy
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -1027,6 +1028,73 @@ def test_a_rating_kept_offline_is_sent_under_a_new_pass_when_the_old_one_is_refu
     page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
     expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
     expect(page.get_by_test_id("message")).to_have_text("")
+
+
+KEYS_UPDATING = json.dumps(
+    {
+        "type": "urn:talkrate:problem:voter-keys-updating",
+        "title": "Keys being updated",
+        "status": 503,
+        "detail": "the service is updating its keys and cannot check this voter token yet",
+    }
+)
+
+
+def test_a_pass_the_service_cannot_check_while_it_updates_its_keys_is_kept_and_sent_again(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee with a pass, on a talk's page
+    talk = web.add_talk(title="Keys changed meanwhile")
+    attendee_with_a_pass(web, page)
+    held = page.evaluate("() => JSON.parse(localStorage.getItem('talkrate.voter')).voterToken")
+    # And a service that cannot check that pass for a while (it read its voter-token keys just
+    # before the operator changed them: 503, first for 1 s, then for longer than the page waits
+    # on its own)
+    sent: list[tuple[str | None, str | None]] = []
+    passes_asked: list[str] = []
+
+    def updating_keys(route: Route) -> None:
+        body = route.request.post_data_json if route.request.method == "POST" else None
+        if not (body and body.get("talkId") == talk["id"]):
+            route.continue_()
+            return
+        headers = route.request.headers
+        sent.append((headers.get("voter-token"), headers.get("idempotency-key")))
+        if len(sent) > 2:
+            route.continue_()
+            return
+        wait = "1" if len(sent) == 1 else "11"
+        route.fulfill(
+            status=503,
+            headers={"Retry-After": wait},
+            content_type="application/problem+json",
+            body=KEYS_UPDATING,
+        )
+
+    def note_pass(route: Route) -> None:
+        passes_asked.append(route.request.method)
+        route.continue_()
+
+    page.route(lambda url: url.endswith("/ratings"), updating_keys)
+    page.route(lambda url: urlparse(url).path.endswith("/voters"), note_pass)
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    # When they rate it 4
+    star(page, 4).click()
+    # Then the page says the rating waits, and sends it again when the service said, counted
+    expect(page.get_by_test_id("message")).to_contain_text("your rating waits, and is sent in")
+    expect(page.get_by_test_id("own-rating")).to_contain_text(
+        "You rated 4 out of 5", timeout=20_000
+    )
+    assert wait_for(lambda: ratings_of(web, talk["id"]) == only(4))
+    # And every send went with the same pass and key: the pass was not dropped for a new one (a
+    # new voter, whose re-rated talks would count twice), and none was asked for
+    assert len(sent) == 3
+    assert {token for token, _ in sent} == {held}
+    assert len({key for _, key in sent}) == 1
+    assert passes_asked == []
+    assert (
+        page.evaluate("() => JSON.parse(localStorage.getItem('talkrate.voter')).voterToken") == held
+    )
 
 
 @pytest.fixture

@@ -153,3 +153,28 @@ def test_a_stack_s_token_that_cannot_be_read_is_one_line_saying_what_to_do(
     assert api.presented == []
     # And commands that need no organiser never read the secret
     assert main(["--stack", "talkrate-gone", "talks"]) == 0
+
+
+def test_a_stack_s_token_stored_as_bytes_is_read_as_the_authorizer_reads_it(
+    aws: None, api: OrganiserApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a stack whose organiser token was put by hand with --secret-binary (the authorizer
+    # reads it as UTF-8 text, and takes it)
+    arn = deployed(api)
+    secrets = boto3.client("secretsmanager", region_name="eu-west-1")
+    secrets.update_secret(SecretId=arn, SecretBinary=f"{GENERATED}\n".encode())
+    # When an operator adds a talk naming only the stack
+    status = main(["--stack", "talkrate-prod", "admin", "add", "keynote", "--title", "Keynote"])
+    err = capsys.readouterr().err
+    # Then it is sent, and the talk added (it said the secret "is empty")
+    assert status == 0, err
+    assert set(api.presented) == {GENERATED}
+    assert [talk["id"] for talk in api.added] == ["keynote"]
+    # And bytes that are not text are said as such, nothing sent
+    secrets.update_secret(SecretId=arn, SecretBinary=b"\xff\xfe-not-text")
+    api.presented.clear()
+    status = main(["--stack", "talkrate-prod", "admin", "add", "talk-2", "--title", "Two"])
+    err = capsys.readouterr().err
+    assert status == 1, err
+    assert "holds bytes that are not text" in " ".join(err.split()), err
+    assert api.presented == []

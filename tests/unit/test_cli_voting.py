@@ -4,12 +4,13 @@ when the service hands out none."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from talkrate_cli import voting
+from talkrate_cli import client, voting
 from talkrate_cli.client import Api
 from talkrate_cli.errors import CliError
 from talkrate_cli.settings import VoterTokens
@@ -24,9 +25,14 @@ class OpenVotingApi(LoopbackServer):
     """Open voting: POST /voters answers each of `passes` in turn (a status and its Retry-After,
     201 a pass), the last one for good; POST /ratings takes every rating, noting its pass."""
 
-    def __init__(self, passes: list[tuple[int, str | None]]) -> None:
+    def __init__(
+        self, passes: list[tuple[int, str | None]], updating_keys_for: float = 0.0
+    ) -> None:
         self.asked = 0  # passes asked for
         self.rated: list[str | None] = []  # the pass each rating went with
+        # For this long after a first rating, each is answered as by an API that cannot check
+        # its pass until it may read its voter-token keys again (503, Retry-After).
+        self.updating_until: float | None = None
         api = self
 
         class Handler(StandInHandler):
@@ -37,6 +43,18 @@ class OpenVotingApi(LoopbackServer):
                 self.rfile.read(int(self.headers["Content-Length"]))
                 if self.path == "/ratings":
                     api.rated.append(self.headers.get("Voter-Token"))
+                    now = time.monotonic()
+                    if api.updating_until is None:
+                        api.updating_until = now + updating_keys_for
+                    if now < api.updating_until:
+                        wait = str(max(1, round(api.updating_until - now)))
+                        problem = {
+                            "type": "urn:talkrate:problem:voter-keys-updating",
+                            "title": "Keys being updated",
+                            "status": 503,
+                        }
+                        self.answer(503, problem, {"Retry-After": wait})
+                        return
                     self.answer(202, {"eventId": "e1", "status": "accepted"})
                     return
                 status, wait = passes[min(api.asked, len(passes) - 1)]
@@ -107,3 +125,50 @@ def test_a_service_that_hands_out_no_passes_takes_the_rating_without_one(
     accepted = voting.rate(Api(passless.url), VoterTokens(tmp_path), "t1", 4)
     assert accepted["status"] == "accepted"
     assert passless.rated == [None]
+
+
+def test_a_pass_the_service_cannot_check_while_it_updates_its_keys_is_kept_and_sent_again(
+    served: list[OpenVotingApi],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given an attendee's kept pass, and a service that cannot check it for the next second
+    # (503, Retry-After 1: it read its keys just before they changed), whose "later" pauses
+    # are shorter than that
+    monkeypatch.setattr(client, "RATE_RETRY_SECONDS", (0.01, 0.01, 0.01))
+    updating = OpenVotingApi([(201, None)], updating_keys_for=1.0)
+    served.append(updating)
+    tokens = VoterTokens(tmp_path)
+    tokens.put(updating.url, PASS)
+    # When they rate
+    accepted = voting.rate(Api(updating.url), tokens, "t1", 4)
+    # Then the rating went again with the same pass once the wait had passed, and counted
+    assert accepted["status"] == "accepted"
+    assert len(updating.rated) >= 2
+    assert set(updating.rated) == {"pass-1"}
+    # And the pass was not dropped for a new one (a new voter): none was asked for, it is kept
+    assert updating.asked == 0
+    assert tokens.get(updating.url) == "pass-1"
+    assert "the service is updating its keys" in capsys.readouterr().err
+
+
+def test_a_service_updating_its_keys_longer_than_the_command_waits_keeps_the_pass(
+    served: list[OpenVotingApi], tmp_path: Path
+) -> None:
+    # Given a kept pass, and a service that asks to wait longer than the command waits
+    updating = OpenVotingApi([(201, None)], updating_keys_for=45.0)
+    served.append(updating)
+    tokens = VoterTokens(tmp_path)
+    tokens.put(updating.url, PASS)
+    # When they rate, Then nothing is rated and the command says when to try again
+    with pytest.raises(voting.CliError) as said:
+        voting.rate(Api(updating.url), tokens, "t1", 4)
+    assert str(said.value) == (
+        "not rated: the service is updating its keys and could not check your voter pass yet "
+        "(it is kept): try again in 45 s"
+    )
+    # And the pass is kept for that try, no new one asked for
+    assert updating.rated == ["pass-1"]
+    assert updating.asked == 0
+    assert tokens.get(updating.url) == "pass-1"

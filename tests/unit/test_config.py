@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from talkrate.config import Settings, SettingsError, settings_from
+from talkrate.config import Settings, SettingsError, settings_from, voter_keys_of
+from talkrate.voters import SecretVoterTokens, VoterTokens
 
 pytestmark = pytest.mark.unit
 
@@ -113,11 +115,11 @@ def test_the_voter_token_key_and_the_event_code_come_from_their_own_secrets(
     code = client.create_secret(
         Name="talkrate/voter-code", SecretString=json.dumps({"code": "hall-a-2026"})
     )["ARN"]
-    # When the settings read them
+    # When the settings read them, and the voter tokens theirs
     settings = settings_from({"VOTER_TOKEN_SECRET_ARN": key, "VOTER_CODE_SECRET_ARN": code})
+    issued = SecretVoterTokens(settings).issue(datetime.now(UTC))
     # Then the key is the key's, the code the code's
-    assert settings.voter_token_key is not None
-    assert settings.voter_token_key.get_secret_value() == "k" * 48
+    assert VoterTokens(b"k" * 48, timedelta(days=1)).signed(issued.token)
     assert settings.voter_code is not None
     assert settings.voter_code.get_secret_value() == "hall-a-2026"
     # And an empty code is no code
@@ -141,10 +143,10 @@ def test_a_debug_log_level_writes_no_secret_the_settings_read(
         Name="talkrate/voters", SecretString=json.dumps({"key": "signing-key-never-logged"})
     )["ARN"]
     caplog.set_level(logging.DEBUG)
-    # When the settings read the secret
-    settings = settings_from({"VOTER_TOKEN_SECRET_ARN": arn})
+    # When the settings, then the voter tokens, read the secret
+    tokens = SecretVoterTokens(settings_from({"VOTER_TOKEN_SECRET_ARN": arn}))
     # Then the client libraries logged nothing of it (their DEBUG lines held response bodies)
-    assert settings.voter_token_key is not None
+    assert tokens.issue(datetime.now(UTC)).token
     assert "signing-key-never-logged" not in caplog.text
 
 
@@ -308,10 +310,53 @@ def test_a_secret_that_cannot_be_read_is_refused_naming_its_variable(
     for variable, arn, said in (
         ("CONNECTIONS_SECRET_ARN", missing, "could not be read: "),
         ("STREAMS_SECRET_ARN", text, "names a secret that is not JSON"),
-        ("VOTER_TOKEN_SECRET_ARN", listed, "names a secret that is not a JSON object"),
+        ("CONNECTIONS_SECRET_ARN", listed, "names a secret that is not a JSON object"),
     ):
         with pytest.raises(SettingsError) as refused:
             settings_from({variable: arn})
         assert str(refused.value).startswith(variable), refused.value
         assert said in str(refused.value)
         assert arn in str(refused.value)
+
+
+def test_the_voter_token_secret_never_fails_the_settings(
+    secrets: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given voter-token secrets as a hand can leave them: the key alone, JSON broken, a list,
+    # and one that is gone
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    client = boto3.client("secretsmanager", region_name="eu-west-1")
+    arns = [
+        client.create_secret(Name=f"talkrate/voter-key-{n}", SecretString=text)["ARN"]
+        for n, text in enumerate(("Xy7" * 16, '{"key": "k', '["a"]'))
+    ]
+    arns.append(arns[0].replace("voter-key-0", "voter-key-gone"))
+    # When an environment reads its settings, Then none of them is read there: every route but
+    # the passes' goes on (it was a SettingsError, every route's 500)
+    for arn in arns:
+        assert settings_from({"VOTER_TOKEN_SECRET_ARN": arn}).voter_token_secret_arn == arn
+
+
+@pytest.mark.parametrize(
+    ("text", "keys"),
+    [
+        ('{"code": "", "key": "k"}', ("k", None, None)),
+        ('{"key": "k", "previousKey": "p"}', ("k", "p", None)),
+        # the key alone, as `--secret-string "$key"` puts it (from a file: its line end)
+        ("Xy7Xy7Xy7Xy7Xy7Xy7\n", ("Xy7Xy7Xy7Xy7Xy7Xy7", None, None)),
+        # a previousKey that is not text is left out, and what it is said (never its value)
+        ('{"key": "k", "previousKey": 1234567890123456}', ("k", None, "a number")),
+        ('{"key": "k", "previousKey": ["p"]}', ("k", None, "a list")),
+        ('{"key": "k", "previousKey": null}', ("k", None, None)),
+        ('{"key": 7}', (None, None, None)),
+    ],
+)
+def test_the_voter_token_secret_s_keys(text: str, keys: tuple[str | None, ...]) -> None:
+    assert tuple(voter_keys_of(text)) == keys
+
+
+@pytest.mark.parametrize("text", ['{"key": "s3cret-k3y",}', '["s3cret-k3y"]', '"s3cret-k3y'])
+def test_a_voter_token_secret_that_starts_as_json_must_be_an_object(text: str) -> None:
+    with pytest.raises(ValueError, match="JSON") as refused:
+        voter_keys_of(text)
+    assert "s3cret" not in str(refused.value)

@@ -17,11 +17,13 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 from moto import mock_aws
 
 from talkrate import wiring
+from talkrate.api.errors import problem_for
 from talkrate.config import settings_from
-from talkrate.errors import InvalidVoterToken
+from talkrate.errors import InvalidVoterToken, VoterKeysUpdating, VoterTokensUnavailable
 from talkrate.voters import SecretVoterTokens, VoterTokens
 
 pytestmark = pytest.mark.unit
@@ -65,16 +67,46 @@ def container(arn: str, clock: Clock) -> SecretVoterTokens:
     return SecretVoterTokens(settings_from({"VOTER_TOKEN_SECRET_ARN": arn}), clock=clock)
 
 
+def reads_from_now() -> list[str]:
+    """Every GetSecretValue the API's Secrets Manager client sends from now on (as moto gets
+    it), by the secret it names."""
+    calls: list[str] = []
+    DEFAULT_PROVIDERS["secrets"].client.meta.events.register(
+        "provide-client-params.secrets-manager.GetSecretValue",
+        lambda params, **_: calls.append(params["SecretId"]),
+    )
+    return calls
+
+
 def signed_by(key: str, token: str) -> bool:
     return VoterTokens(key.encode(), LIFETIME).signed(token)
 
 
-def refused(tokens: VoterTokens, token: str) -> bool:
+def refused(tokens: VoterTokens, token: str, clock: Clock | None = None) -> bool:
+    """Whether the token is refused (401): at once, or, where the container's keys were read
+    too recently to be read again (503, Retry-After), once that wait has passed on its clock."""
     try:
         tokens.verify(token, NOW)
+    except VoterKeysUpdating as updating:
+        if clock is None:
+            raise
+        clock.now += updating.retry_after
+        return refused(tokens, token)
     except InvalidVoterToken:
         return True
     return False
+
+
+def started(arn: str) -> tuple[SecretVoterTokens, Clock]:
+    """A container started now, and its clock."""
+    clock = Clock()
+    return container(arn, clock), clock
+
+
+def refused_where_started(arn: str, token: str) -> bool:
+    """Whether a container started now refuses the token (in its first 30 s, 503, then 401)."""
+    new, clock = started(arn)
+    return refused(new, token, clock)
 
 
 def test_after_a_rotation_every_container_takes_the_new_key_and_old_passes_still_count(
@@ -119,14 +151,40 @@ def test_after_a_leak_the_leaked_key_s_tokens_stop_counting_within_five_minutes(
     assert warm.verify(forged.token, NOW) == forged.voter_id
     # When the operator rotates it without keeping it
     rotate(client, arn, key=NEW_KEY)
-    # Then a new container refuses it at once, and a warm one once its keys are five minutes
-    # old (before, for as long as Lambda kept it warm)
-    assert refused(container(arn, Clock()), forged.token)
+    # Then a new container refuses it at once (503 for its first 30 s, when a key put after it
+    # read the secret might have signed it; 401 then), and a warm one once its keys are five
+    # minutes old (before, for as long as Lambda kept it warm)
+    assert refused_where_started(arn, forged.token)
     clock.now += 301
     assert refused(warm, forged.token)
     # And the new key's passes count
     fresh = container(arn, Clock()).issue(NOW)
     assert warm.verify(fresh.token, NOW) == fresh.voter_id
+
+
+def test_after_a_leak_a_warm_container_hands_out_the_leaked_key_s_passes_for_30_s_at_most(
+    secret: tuple[object, str],
+) -> None:
+    client, arn = secret
+    # Given a warm container that read the secret 10 s before the leaked key was replaced
+    clock = Clock()
+    warm = container(arn, clock)
+    clock.now += 10
+    rotate(client, arn, key=NEW_KEY)
+    reads = reads_from_now()
+    # When attendees ask it for passes over the next five minutes, one a second
+    handed_out = []
+    for _ in range(300):
+        clock.now += 1
+        handed_out.append(warm.issue(NOW).token)
+    # Then it signs with the new key once what it read is 30 s old (it went on with the leaked
+    # key for five minutes: passes every other environment refused, the attendee made a new
+    # voter at each), reading the secret at most once per 30 s
+    leaked = [signed_by(OLD_KEY, token) for token in handed_out]
+    assert leaked[:19] == [True] * 19
+    assert not any(leaked[20:])
+    assert all(signed_by(NEW_KEY, token) for token in handed_out[20:])
+    assert len(reads) <= 300 // 30 + 1, reads
 
 
 def test_a_warm_container_that_meets_a_new_key_s_pass_drops_a_leaked_key_at_once(
@@ -142,7 +200,72 @@ def test_a_warm_container_that_meets_a_new_key_s_pass_drops_a_leaked_key_at_once
     fresh = container(arn, Clock()).issue(NOW)
     assert warm.verify(fresh.token, NOW) == fresh.voter_id
     # Then the old key's tokens are refused there from then on
-    assert refused(warm, forged.token)
+    assert refused(warm, forged.token, clock)
+
+
+def test_a_pass_of_a_key_put_just_after_a_container_read_the_secret_waits_and_counts_as_itself(
+    secret: tuple[object, str],
+) -> None:
+    client, arn = secret
+    # Given a warm container that read the secret 10 s before a planned rotation (its keys had
+    # turned five minutes old, or a pass it did not know had come), and a container started
+    # after the rotation, which hands out a pass of the new key
+    clock = Clock()
+    warm = container(arn, clock)
+    clock.now += 10
+    rotate(client, arn, key=NEW_KEY, previousKey=OLD_KEY)
+    fresh = container(arn, Clock()).issue(NOW)
+    # When that pass reaches the warm container 10 s later, within the re-read's floor
+    clock.now += 10
+    with pytest.raises(VoterKeysUpdating) as updating:
+        warm.verify(fresh.token, NOW)
+    # Then it is not refused (401: the page dropped it for a new pass, a new voter, and the
+    # talks it rated under both counted twice) but answered 503, with the seconds until the
+    # keys may be read again, in the problem+json shape
+    assert updating.value.retry_after == 10
+    answer = problem_for(updating.value)
+    assert (answer.status_code, answer.headers["Retry-After"]) == (503, "10")
+    assert answer.content_type == "application/problem+json"
+    problem = json.loads(answer.body)
+    assert problem["type"] == "urn:talkrate:problem:voter-keys-updating"
+    assert "updating its keys" in problem["detail"]
+    # And sent again when it said, the same pass names its attendee
+    clock.now += 10
+    assert warm.verify(fresh.token, NOW) == fresh.voter_id
+
+
+def test_forged_passes_wait_then_are_refused_and_read_the_secret_at_most_once_per_30_s(
+    secret: tuple[object, str],
+) -> None:
+    _, arn = secret
+    # Given a warm container, and passes forged with a key the service never had
+    clock = Clock()
+    warm = container(arn, clock)
+    reads = reads_from_now()
+    forger = VoterTokens(b"f" * 48, LIFETIME)
+    answers: list[str] = []
+    # When a forger sends a thousand over a minute
+    for n in range(1000):
+        clock.now = 1000.0 + n * 0.06
+        try:
+            warm.verify(forger.issue(NOW).token, NOW)
+            answers.append("taken")
+        except VoterKeysUpdating:
+            answers.append("503")
+        except InvalidVoterToken:
+            answers.append("401")
+    # Then none is taken: each is 503 until the keys may be read again, then 401 (read again,
+    # they still match neither key), and the secret was read at most once per 30 s
+    assert set(answers) == {"503", "401"}
+    assert answers[0] == "503"
+    assert 1 <= len(reads) <= 2, reads
+    assert answers.count("401") == len(reads)  # a 401 for each read, the rest waited
+    # And once read again, a pass no key signed is 401 as before, not 503
+    clock.now += 31
+    with pytest.raises(InvalidVoterToken):
+        warm.verify(forger.issue(NOW).token, NOW)
+    # And a genuine pass counted all along
+    assert warm.verify(warm.issue(NOW).token, NOW)
 
 
 def test_a_secret_rotated_to_an_unusable_key_leaves_the_keys_read_before_in_use(
@@ -160,6 +283,76 @@ def test_a_secret_rotated_to_an_unusable_key_leaves_the_keys_read_before_in_use(
         # than refuse every pass and every rating
         assert warm.verify(issued.token, NOW) == issued.voter_id
         assert warm.verify(warm.issue(NOW).token, NOW)
+
+
+def test_a_secret_holding_the_key_alone_is_the_key(secret: tuple[object, str]) -> None:
+    client, arn = secret
+    # Given a warm container, and an operator who puts the new key alone, as the admin token's
+    # recipe puts a token (`--secret-string "$key"`, here with a line end)
+    clock = Clock()
+    warm = container(arn, clock)
+    client.put_secret_value(SecretId=arn, SecretString=NEW_KEY + "\n")  # type: ignore[attr-defined]
+    # Then new containers sign with it, and the warm one within half a minute
+    assert signed_by(NEW_KEY, container(arn, Clock()).issue(NOW).token)
+    clock.now += 31
+    assert signed_by(NEW_KEY, warm.issue(NOW).token)
+
+
+def test_a_previous_key_that_is_not_text_is_left_out_with_a_warning(
+    secret: tuple[object, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    client, arn = secret
+    # Given a secret whose previousKey is a number (a hand's slip), for a container started
+    # after it, and a warm one
+    clock = Clock()
+    warm = container(arn, clock)
+    previous = 4_815_162_342_481_516
+    client.put_secret_value(  # type: ignore[attr-defined]
+        SecretId=arn, SecretString=json.dumps({"key": NEW_KEY, "previousKey": previous})
+    )
+    caplog.clear()
+    clock.now += 301
+    for tokens in (container(arn, Clock()), warm):
+        # Then each signs and checks with the key (a cold start answered every route 500)
+        issued = tokens.issue(NOW)
+        assert signed_by(NEW_KEY, issued.token)
+        assert tokens.verify(issued.token, NOW) == issued.voter_id
+    # And each said so, without the value
+    logged = caplog.text
+    assert logged.count("previousKey is a number, not text: left out") == 2
+    assert str(previous) not in logged
+
+
+def test_a_secret_with_no_usable_key_fails_only_passes_and_is_read_again_every_30_s(
+    secret: tuple[object, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    client, arn = secret
+    # Given a secret broken by hand (JSON cut short) when a container starts
+    client.put_secret_value(SecretId=arn, SecretString='{"key": "' + NEW_KEY)  # type: ignore[attr-defined]
+    clock = Clock()
+    cold = container(arn, clock)
+    reads = reads_from_now()
+    held = VoterTokens(OLD_KEY.encode(), LIFETIME).issue(NOW)
+    # When attendees ask it for passes and rate with theirs, over a minute
+    said = set()
+    for _ in range(60):
+        clock.now += 1
+        for attempt in (lambda: cold.issue(NOW), lambda: cold.verify(held.token, NOW)):
+            with pytest.raises(VoterTokensUnavailable) as unavailable:
+                attempt()
+            said.add(str(unavailable.value))
+    # Then each is told voter tokens are unavailable, naming the variable and why, never the
+    # secret, and the secret was read at most once per 30 s
+    assert said == {f"VOTER_TOKEN_SECRET_ARN ({arn}): the secret starts as JSON but is not JSON"}
+    assert NEW_KEY not in caplog.text
+    assert len(reads) <= 2, reads
+    # And once the secret is mended, the container takes it within half a minute
+    rotate(client, arn, key=NEW_KEY, previousKey=OLD_KEY)
+    clock.now += 30
+    issued = cold.issue(NOW)
+    assert signed_by(NEW_KEY, issued.token)
+    assert cold.verify(issued.token, NOW) == issued.voter_id
+    assert cold.verify(held.token, NOW) == held.voter_id
 
 
 def test_a_cold_start_takes_the_previous_key_s_passes_and_signs_with_the_new_one(
@@ -182,6 +375,36 @@ def test_a_cold_start_takes_the_previous_key_s_passes_and_signs_with_the_new_one
         assert not signed_by(OLD_KEY, issued.token)
     finally:
         wiring.reset()
+
+
+def test_forget_voter_names_a_rotated_away_key_and_the_voter_id_for_its_token(
+    secret: tuple[object, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from talkrate_cli.main import main
+
+    client, arn = secret
+    # Given a pass of the old key that expired two days ago, and the old key since dropped, as
+    # the guide says once its passes have expired
+    expired = VoterTokens(OLD_KEY.encode(), LIFETIME).issue(NOW - LIFETIME - timedelta(days=2))
+    rotate(client, arn, key=NEW_KEY)
+    monkeypatch.setenv("VOTER_TOKEN_SECRET_ARN", arn)
+    parameters.clear_caches()
+    wiring.reset()
+    try:
+        # When the operator forgets its attendee by that token
+        status = main(["ops", "forget-voter", expired.token])
+    finally:
+        wiring.reset()
+    said = " ".join(capsys.readouterr().err.split())
+    # Then nothing changed, and the command says the key may have been rotated away and how to
+    # forget the attendee then (it said only "a token edited by hand, or another deployment's")
+    assert status == 2, said
+    assert "nothing changed: the token's signature does not match" in said
+    assert "a token edited by hand, another deployment's, or one signed with a key since" in said
+    assert "rotated away" in said
+    assert "give its voter id (the part after `v1.`) with --expired" in said
 
 
 def test_without_a_secret_the_previous_key_comes_from_its_variable(
@@ -209,6 +432,31 @@ def _rotation_guide() -> str:
         r"^### Rotating the voter-token key\n(.*?)(?=^##)", guide, re.MULTILINE | re.DOTALL
     )
     return section
+
+
+def test_the_guide_drops_the_old_key_once_the_stack_s_passes_have_expired() -> None:
+    from sam_emulator.template.cfn_yaml import load_yaml_file
+    from talkrate.config import Settings
+    from tests.builders import ROOT
+
+    template = load_yaml_file(ROOT / "template.yaml")
+    # Given the lifetime of the stack's passes: the template sets no VOTER_TOKEN_HOURS (its
+    # parameters have none), so the settings' own
+    environment = {
+        **template["Globals"]["Function"]["Environment"]["Variables"],
+        **template["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"],
+    }
+    assert "VOTER_TOKEN_HOURS" not in environment
+    assert Settings.voter_token_hours == 7 * 24
+    section = _rotation_guide()
+    # Then the guide says when to drop the old key by that lifetime, with the minutes after the
+    # put in which warm environments may still sign with it
+    assert "7 days and 5 minutes after the put" in " ".join(section.split())
+    # And every name it gives a setting of the stack is one (it named a VoterTokenHours the
+    # template never had)
+    names = set(template["Parameters"]) | set(template["Outputs"]) | set(template["Resources"])
+    for name in re.findall(r"`([A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+)`", section):
+        assert name in names, name
 
 
 def _put_as_the_guide_does(client: object, arn: str, options: str, program: str) -> None:
@@ -242,13 +490,13 @@ def test_the_guide_s_rotations_keep_or_end_the_passes_as_it_says(
     api = container(arn, Clock())
     assert api.verify(before.token, NOW) == before.voter_id
     assert signed_by(NEW_KEY, api.issue(NOW).token)
-    # And once the old key is dropped, as the guide says after VoterTokenHours, they do not
+    # And once the old key is dropped, as the guide says when its passes have expired, they do not
     _put_as_the_guide_does(client, arn, "-c", dropped)
-    assert refused(container(arn, Clock()), before.token)
+    assert refused_where_started(arn, before.token)
     assert container(arn, Clock()).verify(api.issue(NOW).token, NOW)
     # And the leak's rotation ends the old key's passes at once, keeping none of it
     rotate(client, arn, key=OLD_KEY)
     _put_as_the_guide_does(client, arn, *leaked)
-    assert refused(container(arn, Clock()), before.token)
+    assert refused_where_started(arn, before.token)
     held = json.loads(client.get_secret_value(SecretId=arn)["SecretString"])  # type: ignore[attr-defined]
     assert held == {"key": NEW_KEY}

@@ -553,17 +553,19 @@ def _require_signed(token: str) -> None:
     from talkrate.errors import VoterTokensUnavailable
 
     try:
-        tokens = wiring.voter_tokens()
+        signed = wiring.voter_tokens().signed(token)  # (a secret is read here)
     except VoterTokensUnavailable as error:
         raise BadInput(
             f"nothing changed: the token's signature cannot be checked ({error}): set "
             "VOTER_TOKEN_KEY, or VOTER_TOKEN_SECRET_ARN to the stack's VoterTokenSecretArn "
             "output, as the API has it. A token's expiry is not taken on its word"
         ) from None
-    if not tokens.signed(token):
+    if not signed:
         raise BadInput(
             "nothing changed: the token's signature does not match this deployment's voter-token "
-            "key (a token edited by hand, or another deployment's)"
+            "keys: a token edited by hand, another deployment's, or one signed with a key since "
+            "rotated away. For that one, once it has expired over an hour ago, give its voter "
+            "id (the part after `v1.`) with --expired"
         )
 
 

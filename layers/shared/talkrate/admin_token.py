@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from talkrate.config import load_settings, read_secret_text
 
@@ -29,6 +29,17 @@ T = TypeVar("T")
 def fingerprint(token: str) -> str:
     """What logs say of a token: the first 12 hex digits of its SHA-256, never the token."""
     return hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+class Checked(NamedTuple, Generic[T]):
+    """What a check found: whether the value took what was presented, the value it was asked
+    (as read now or recently), and, when it refused, how many seconds remain until the secret
+    may be read again (0 when it was read for this check: the refusal is the secret's word as it
+    is now)."""
+
+    accepted: bool
+    value: T | None
+    read_again_in: float = 0.0
 
 
 class RereadSecret(Generic[T]):
@@ -56,25 +67,50 @@ class RereadSecret(Generic[T]):
             self._fresh(self._clock())
             return self._value
 
+    def recent(self) -> T | None:
+        """The value as read within the floor (read again when older): for what is handed out
+        under it, so that a replaced value is given out for no longer than the floor."""
+        with self._lock:
+            now = self._clock()
+            if self._read_at is None or now - self._read_at >= self._floor:
+                self._reread(now)
+            return self._value
+
     def check(self, accepts: Callable[[T | None], bool]) -> bool:
         """Whether `accepts` takes the value as read now or recently; when it does not, the
         secret is read again (unless it was read within the floor) and asked once more: a
         rotated value is taken within seconds, and refusals cannot hammer Secrets Manager."""
+        return self.checked(accepts).accepted
+
+    def checked(self, accepts: Callable[[T | None], bool]) -> Checked[T]:
+        """`check`, saying also, of a refusal, whether it is the secret's word as it is now (read
+        for this check) or that of a value read before, which may have been replaced since: then
+        the seconds until the secret may be read again."""
         now = self._clock()
         with self._lock:
-            self._fresh(now)
+            read = self._fresh(now)
             if accepts(self._value):
-                return True
-            if now - self._read_at < self._floor:  # type: ignore[operator]
-                return False
-            self._reread(now)
-            return accepts(self._value)
+                return Checked(True, self._value)
+            if not read:
+                since = now - self._read_at  # type: ignore[operator]
+                if since < self._floor:
+                    return Checked(False, self._value, self._floor - since)
+                read = self._reread(now)
+                if accepts(self._value):
+                    return Checked(True, self._value)
+            # A read that failed leaves the value read before, unconfirmed until the floor.
+            return Checked(False, self._value, 0.0 if read else self._floor)
 
-    def _fresh(self, now: float) -> None:
+    def _fresh(self, now: float) -> bool:
+        """Read again once the value is `max_age` old; whether it was read (and the read
+        answered)."""
         if self._read_at is None or now - self._read_at >= self._max_age:
-            self._reread(now)
+            return self._reread(now)
+        return False
 
-    def _reread(self, now: float) -> None:
+    def _reread(self, now: float) -> bool:
+        """Read the secret; whether it answered (a read that failed keeps what was read
+        before)."""
         try:
             value = self._read()
         except Exception:
@@ -92,9 +128,10 @@ class RereadSecret(Generic[T]):
                 exc_info=True,
             )
             self._read_at = now
-            return
+            return False
         self._value = value
         self._read_at = now
+        return True
 
 
 class AdminToken(RereadSecret[str]):

@@ -140,10 +140,10 @@ class Settings:
     # open: a rating without a voter token counts (the workshop's behaviour); attendee: a token
     # is required.
     voting_policy: Literal["open", "attendee"] = "open"
-    # The key voter tokens are signed with (on AWS from VOTER_TOKEN_SECRET_ARN's "key"), and
-    # the one it replaced, whose tokens are still taken (its "previousKey": a rotation that
-    # keeps every attendee's pass). On AWS read at cold start and re-read by
-    # talkrate.voters.SecretVoterTokens while warm.
+    # The key voter tokens are signed with, and the one it replaced, whose tokens are still
+    # taken (a rotation that keeps every attendee's pass). On AWS not these: the secret
+    # VOTER_TOKEN_SECRET_ARN names ("key" and "previousKey"), read and re-read by
+    # talkrate.voters.SecretVoterTokens.
     voter_token_key: Secret | None = None
     voter_token_previous_key: Secret | None = None
     voter_token_secret_arn: str | None = None
@@ -270,7 +270,12 @@ def read_secret_text(arn: str, fresh: bool = False) -> str:
     `fresh` skips the five-minute cache."""
     from aws_lambda_powertools.utilities import parameters
 
-    value = parameters.get_secret(arn, max_age=300, force_fetch=fresh)
+    return secret_text(parameters.get_secret(arn, max_age=300, force_fetch=fresh))
+
+
+def secret_text(value: str | bytes) -> str:
+    """A secret's value as text: its SecretString, or its SecretBinary read as UTF-8 (one put
+    with `--secret-binary`); UnicodeDecodeError for bytes that are not text."""
     return value if isinstance(value, str) else value.decode()
 
 
@@ -288,15 +293,51 @@ def read_voter_code(arn: str, fresh: bool = False) -> str | None:
     return code if isinstance(code, str) and code else None
 
 
-def read_voter_keys(arn: str, fresh: bool = False) -> tuple[str | None, str | None]:
-    """The voter-token key its secret holds now ("key"), and the one before it, still taken
-    ("previousKey"); each None when it holds none (or an empty one)."""
-    values = _secret_values(arn, fresh)
+class VoterKeys(NamedTuple):
+    """What the voter-token secret holds: its key ("key") and the one before it, still taken
+    ("previousKey"), each None when it holds none (or an empty one); `ignored` names what a
+    `previousKey` that is not text is (a number, …): it is left out, never shown."""
+
+    key: str | None
+    previous: str | None
+    ignored: str | None = None
+
+
+# What a JSON document starts with: a secret starting so is read as JSON, anything else as the
+# key itself.
+_JSON_STARTS = ("{", "[", '"')
+_JSON_KINDS = {bool: "true or false", int: "a number", float: "a number", list: "a list"}
+
+
+def voter_keys_of(text: str) -> VoterKeys:
+    """The keys of a voter-token secret's text: a JSON object's "key" and "previousKey" (the
+    secret the template generates), or, for text that is not JSON, that text itself as the
+    key, without the spaces and line ends around it (a secret put as the admin token's is:
+    `--secret-string "$key"`). ValueError, saying why and never the text, for one that starts
+    as JSON and is not an object."""
+    stripped = text.strip()
+    if not stripped.startswith(_JSON_STARTS):
+        return VoterKeys(stripped or None, None)
+    try:
+        values = json.loads(stripped)
+    except json.JSONDecodeError:
+        raise ValueError("starts as JSON but is not JSON") from None
+    if not isinstance(values, dict):
+        raise ValueError("is JSON but not an object")
     key, previous = values.get("key"), values.get("previousKey")
-    return (
+    ignored = None
+    if previous is not None and not isinstance(previous, str):
+        ignored = _JSON_KINDS.get(type(previous), "an object")
+    return VoterKeys(
         key if isinstance(key, str) and key else None,
         previous if isinstance(previous, str) and previous else None,
+        ignored,
     )
+
+
+def read_voter_keys(arn: str, fresh: bool = False) -> VoterKeys:
+    """The voter-token keys their secret holds now (`voter_keys_of`)."""
+    return voter_keys_of(read_secret_text(arn, fresh=fresh))
 
 
 def talks_connection_now() -> str | None:
@@ -336,10 +377,9 @@ def settings_from(environ: Mapping[str, str]) -> Settings:
         secret = _named_secret("STREAMS_SECRET_ARN", arn)
         values["STREAMS_USERNAME"] = secret.get("username")
         values["STREAMS_PASSWORD"] = secret.get("password")
-    if arn := environ.get("VOTER_TOKEN_SECRET_ARN"):
-        keys = _named_secret("VOTER_TOKEN_SECRET_ARN", arn)
-        values["VOTER_TOKEN_KEY"] = keys.get("key")
-        values["VOTER_TOKEN_PREVIOUS_KEY"] = keys.get("previousKey")
+    # VOTER_TOKEN_SECRET_ARN's secret is read by talkrate.voters.SecretVoterTokens, when a pass
+    # is first handed out or checked: one that cannot be read or used fails those alone (503),
+    # not every route of every environment started meanwhile.
     # A secret of its own: a secret generated with the code in it got a new key at each change.
     if arn := environ.get("VOTER_CODE_SECRET_ARN"):
         values["VOTER_CODE"] = read_voter_code(arn) or ""

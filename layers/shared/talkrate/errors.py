@@ -120,6 +120,18 @@ class ExpiredVoterToken(InvalidVoterToken):
         self.voter_id = voter_id
 
 
+class VoterKeysUpdating(TalkrateError):
+    """A well-formed Voter-Token that neither key as read signed, while those keys were read too
+    recently to be read again: another environment may have signed it with a key put since.
+    Answered 503 with Retry-After (`retry_after`: seconds until the keys may be read again)
+    rather than 401, so the client keeps its pass and sends it again; a forged one gains
+    nothing, and is 401 once the keys are read again."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"the voter-token keys may be read again in {retry_after} s")
+        self.retry_after = retry_after
+
+
 class WrongVoterCode(TalkrateError):
     """POST /voters without the event code, or with a wrong one, while one is set."""
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import math
 import re
 import secrets
 import time
@@ -27,11 +28,13 @@ from typing import TYPE_CHECKING, NamedTuple
 from talkrate.errors import (
     ExpiredVoterToken,
     InvalidVoterToken,
+    VoterKeysUpdating,
     VoterTokenRequired,
     VoterTokensUnavailable,
 )
 
 if TYPE_CHECKING:
+    from talkrate.admin_token import Checked
     from talkrate.config import Settings
 
 VERSION = "v1"
@@ -57,8 +60,13 @@ class SigningKeys:
 
     __slots__ = ("_keys",)
 
-    def __init__(self, key: bytes, previous: bytes | None = None) -> None:
-        for setting, value in (("VOTER_TOKEN_KEY", key), ("VOTER_TOKEN_PREVIOUS_KEY", previous)):
+    def __init__(
+        self,
+        key: bytes,
+        previous: bytes | None = None,
+        named: tuple[str, str] = ("VOTER_TOKEN_KEY", "VOTER_TOKEN_PREVIOUS_KEY"),
+    ) -> None:
+        for setting, value in zip(named, (key, previous), strict=True):
             if value is not None and len(value) < SHORTEST_KEY_BYTES:
                 # The API's 503 naming the setting (its length only, never the key), not a
                 # 500 at every pass and every token rating.
@@ -107,7 +115,7 @@ class VoterTokens:
         if parts is None:
             raise InvalidVoterToken("the voter token is malformed")
         voter_id, expires, signature = parts
-        if not self._genuine(voter_id, expires, signature):
+        if not self._verified(voter_id, expires, signature):
             raise InvalidVoterToken("the voter token's signature does not match")
         if int(expires) <= now.timestamp():
             raise ExpiredVoterToken(
@@ -124,58 +132,126 @@ class VoterTokens:
     def _signing_keys(self) -> SigningKeys:
         return self._keys
 
+    def _verified(self, voter_id: str, expires: str, signature: str) -> bool:
+        """Whether the keys signed a token presented to the API."""
+        return self._genuine(voter_id, expires, signature)
+
     def _genuine(self, voter_id: str, expires: str, signature: str) -> bool:
         return self._keys.signed(f"{VERSION}.{voter_id}.{expires}", signature)
+
+
+class NoKeys(NamedTuple):
+    """Why a voter-token secret gave no keys to sign or check with (never a key)."""
+
+    reason: str
 
 
 class SecretVoterTokens(VoterTokens):
     """Voter tokens under the keys their secret holds now (VOTER_TOKEN_SECRET_ARN, on AWS).
 
-    Read at cold start with the settings, and again while warm, on the admin token's rule
-    (talkrate.admin_token): every five minutes, and after a signature that matches neither key,
-    at most once per half minute. After an operator rotates the key, every warm API container
-    signs with the new one within five minutes, and takes a token the new key signed (another
-    container's) at once: none goes on refusing what others accept until Lambda replaces it. A
-    secret that cannot be read, or holds no usable key, leaves the keys read before in use.
+    Read when made (talkrate.wiring makes it for the first pass handed out or checked, not at
+    cold start), and again while warm, on the admin token's rule (talkrate.admin_token): every
+    five minutes, and after a signature that matches neither key, at most once per half minute;
+    to sign a new pass, once what was read is half a minute old. After an operator rotates the
+    key, every warm API container signs with the new one within half a minute, and takes a token
+    the new key signed (another container's) as soon as it may read the secret again: until then
+    such a token is VoterKeysUpdating (503, Retry-After), not refused, and none goes on refusing
+    what others accept until Lambda replaces it. A secret that cannot be read, or holds no
+    usable key, leaves the keys read before in use; with none read before, passes and token
+    ratings are VoterTokensUnavailable (503, naming the variable and why) until a read, at most
+    once per half minute, finds some: no other route reads the secret.
     """
 
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
         from talkrate.admin_token import RereadSecret
-        from talkrate.config import read_voter_keys
 
         arn = settings.voter_token_secret_arn
-        if settings.voter_token_key is None or arn is None:
+        if arn is None:
             raise VoterTokensUnavailable("no voter-token key is configured")
-        # Checked now: keys the settings read that cannot sign are the API's 503 at once.
-        previous = settings.voter_token_previous_key
-        reads = [
-            SigningKeys(
-                settings.voter_token_key.get_secret_value().encode(),
-                previous.get_secret_value().encode() if previous else None,
-            )
-        ]
+        have_keys = False
 
-        def read() -> SigningKeys:
-            if reads:  # the keys the settings read at cold start serve the first check
-                return reads.pop()
-            key, previous = read_voter_keys(arn, fresh=True)
-            if key is None:
-                raise VoterTokensUnavailable("the voter-token secret holds no key")
-            return SigningKeys(key.encode(), previous.encode() if previous else None)
+        def read() -> SigningKeys | NoKeys:
+            nonlocal have_keys
+            try:
+                keys = _keys_in_secret(arn)
+            except Exception as error:
+                if have_keys:
+                    raise  # the keys read before stay in use, with a warning (RereadSecret)
+                return NoKeys(f"VOTER_TOKEN_SECRET_ARN ({arn}): {_why(error)}")
+            have_keys = True
+            return keys
 
-        self._kept = RereadSecret(read, clock=clock)
-        self._kept.current()
+        self._kept: RereadSecret[SigningKeys | NoKeys] = RereadSecret(read, clock=clock)
+        self._kept.current()  # read now: made for the first pass handed out or checked
         self._lifetime = timedelta(hours=settings.voter_token_hours)
 
     def _signing_keys(self) -> SigningKeys:
-        keys = self._kept.current()
-        if keys is None:  # (not met: a read gives keys or raises, and one was made at start)
-            raise VoterTokensUnavailable("no voter-token key is configured")
-        return keys
+        # As read within the floor: after a leak's rotation an environment goes on handing out
+        # passes of the leaked key (refused by the others) for 30 s at most, not five minutes.
+        return _usable(self._kept.recent())
+
+    def _verified(self, voter_id: str, expires: str, signature: str) -> bool:
+        """Whether the keys signed it; VoterKeysUpdating (503, not 401) when neither did and
+        the keys were read too recently to be read again: a pass another environment signed
+        with a key put since is then sent again (with Retry-After), not dropped by its page for a
+        new one, a new voter whose re-rated talks would count twice."""
+        checked = self._check(voter_id, expires, signature)
+        if not checked.accepted and checked.read_again_in > 0:
+            raise VoterKeysUpdating(max(1, math.ceil(checked.read_again_in)))
+        return checked.accepted
 
     def _genuine(self, voter_id: str, expires: str, signature: str) -> bool:
+        return self._check(voter_id, expires, signature).accepted
+
+    def _check(self, voter_id: str, expires: str, signature: str) -> Checked[SigningKeys | NoKeys]:
         payload = f"{VERSION}.{voter_id}.{expires}"
-        return self._kept.check(lambda keys: keys is not None and keys.signed(payload, signature))
+        checked = self._kept.checked(
+            lambda keys: isinstance(keys, SigningKeys) and keys.signed(payload, signature)
+        )
+        if not checked.accepted:
+            _usable(checked.value)  # no keys at all: VoterTokensUnavailable, not a refusal
+        return checked
+
+
+def _keys_in_secret(arn: str) -> SigningKeys:
+    """The keys the voter-token secret holds now; VoterTokensUnavailable (or the read's error)
+    when it holds none usable. A `previousKey` that is not text is left out, with a warning."""
+    from talkrate.config import read_voter_keys
+
+    keys = read_voter_keys(arn, fresh=True)
+    if keys.ignored:
+        from talkrate.observability import logger
+
+        logger.warning(
+            f"the voter-token secret's previousKey is {keys.ignored}, not text: left out (the "
+            "passes of the key before are refused)"
+        )
+    if keys.key is None:
+        raise VoterTokensUnavailable('the voter-token secret holds no key (text under "key")')
+    return SigningKeys(
+        keys.key.encode(),
+        keys.previous.encode() if keys.previous else None,
+        named=('its "key"', 'its "previousKey"'),
+    )
+
+
+def _why(error: Exception) -> str:
+    """What a failed read of the voter-token secret says of itself, never a value: AWS's reason,
+    the secret's shape, or the key's length."""
+    if isinstance(error, VoterTokensUnavailable):
+        return str(error)
+    if isinstance(error, UnicodeDecodeError):  # (its message quotes a byte)
+        return "the secret is not UTF-8 text"
+    if isinstance(error, ValueError):  # voter_keys_of's: the secret's shape
+        return f"the secret {error}"
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return f"could not be read: {reason}"
+
+
+def _usable(keys: SigningKeys | NoKeys | None) -> SigningKeys:
+    if isinstance(keys, SigningKeys):
+        return keys
+    raise VoterTokensUnavailable(keys.reason if keys else "no voter-token key is configured")
 
 
 def read_token(token: str) -> tuple[str, datetime] | None:

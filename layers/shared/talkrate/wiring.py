@@ -151,10 +151,10 @@ def voter_tokens() -> VoterTokens:
     from talkrate.voters import SecretVoterTokens, VoterTokens
 
     settings = load_settings()
+    if settings.voter_token_secret_arn:
+        return SecretVoterTokens(settings)  # (reads its secret when first asked)
     if settings.voter_token_key is None:
         raise VoterTokensUnavailable("no voter-token key is configured")
-    if settings.voter_token_secret_arn:
-        return SecretVoterTokens(settings)
     key = settings.voter_token_key.get_secret_value().encode()
     previous = settings.voter_token_previous_key
     return VoterTokens(  # a short key: 503 too

@@ -26,6 +26,7 @@ from talkrate.errors import (
     TalkChanged,
     TalkConflict,
     TalkNotFound,
+    VoterKeysUpdating,
     VoterTokenRequired,
     VoterTokensUnavailable,
     WrongVoterCode,
@@ -163,6 +164,19 @@ def problem_for(error: Exception) -> Response:
                 f"{error}",
                 headers=dict(_VOTER_CHALLENGE),
                 field="Voter-Token",
+            )
+        case VoterKeysUpdating():
+            # Not 401: a page or `talkrate rate` told its pass is refused drops it and asks for
+            # another, a new voter, whose re-rated talks then count twice. (Logged, never the
+            # pass: lasting, these are passes no key signed, which HttpApi5xxAlarm counts.)
+            logger.info(f"voter token signed by no key read, {error}: 503")
+            return problem_response(
+                503,
+                "voter-keys-updating",
+                "Keys being updated",
+                "the service is updating its keys and cannot check this voter token yet: keep "
+                f"it, and send the request again in {error.retry_after} s",
+                headers={"Retry-After": str(error.retry_after)},
             )
         case WrongVoterCode():
             return problem_response(
