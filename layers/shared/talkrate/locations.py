@@ -136,11 +136,15 @@ def kafka_located(message: str, bootstrap: str) -> str:
         # As written, as a list's repr quotes it, and past its scheme (the client parses past
         # it, greedily, before it reads a host)
         for form in (entry, repr(entry)[1:-1], entry.rpartition("://")[2]):
-            written.setdefault(form, shown)
-    for form in sorted(written, key=len, reverse=True):
-        if written[form] != form:
-            message = message.replace(form, written[form])
-    return message
+            if form:
+                written.setdefault(form, shown)
+    if not written:
+        return message
+    # In one pass, the longest form first where two begin at one place, so that no form's
+    # replacement is searched again (`kafka://b1:9092`, shown as itself, holds `b1:9092`, which
+    # is shown as `kafka://b1:9092` where the client wrote it past the scheme)
+    forms = re.compile("|".join(map(re.escape, sorted(written, key=len, reverse=True))))
+    return forms.sub(lambda found: written[found[0]], message)
 
 
 def url_host(url: str | None) -> str | None:
