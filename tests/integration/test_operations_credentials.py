@@ -188,3 +188,30 @@ def test_no_piece_of_a_stream_password_is_said_however_it_is_written(
     told = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:…", said.out + said.err + response["body"])
     leaked = sorted(piece for piece in slices(*credentials.split("://")) if piece in told)
     assert not leaked, (leaked, told)
+
+
+# A user longer than the 63 bytes PostgreSQL keeps of a role's name, which its password holds
+LONG_USER = "conference_ratings_service_account_for_the_eu_region_production_x"
+
+
+@pytest.mark.parametrize("template", [USERINFO, KEYWORDS], ids=["url", "keywords"])
+def test_a_long_user_its_password_holds_is_not_named_by_its_first_63_bytes(
+    template: str, operate: Callable[[str], tuple[int, str]]
+) -> None:
+    # Given a login the real server does not know, whose password starts with its user
+    dsn = template.format(
+        user=LONG_USER, password=f"{LONG_USER}-Qx7zK9", port="5432", database="postgres"
+    )
+    # When the operator's command needs the database, and the adapter is asked directly
+    status, said = operate(dsn)
+    with pytest.raises(BackendUnavailable) as raised:
+        PostgresDatabase(dsn).run(lambda cursor: cursor.execute("SELECT 1"))
+    told = f"{said}\n{raised.value}"
+    # Then the server's refusal is said with the role masked where it names it (cut to 63
+    # bytes, the password's first 63 characters), and no stretch of the user is said
+    assert status == 1
+    assert 'role "***" does not exist' in said, said
+    assert 'role "***" does not exist' in str(raised.value)
+    assert not [
+        LONG_USER[i : i + 8] for i in range(len(LONG_USER) - 7) if LONG_USER[i : i + 8] in told
+    ]
