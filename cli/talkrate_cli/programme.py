@@ -13,10 +13,11 @@ escaped with a backslash ("Smith\\; Jr"), so every name reads back exactly as it
 
 A cell that a spreadsheet would run as a formula (starting with =, +, -, @, a tab or a carriage
 return), or that starts with a "'" of its own, is written after a "'" (as the web app's export
-does), and read back without it. So is a formula's start after a ";", ",", tab or line break
-inside a cell (and any spaces after it; after "'"s or double quotes too): a spreadsheet that
-splits the line there (Excel set to a European language splits a .csv on ";", whatever the
-quotes around our cell) would begin a cell with it. See `guarded`.
+does), and read back without it. A formula's start after a ";", ",", tab or line break inside a
+cell (and any spaces after it; after "'"s or double quotes too) is written after two, "''", and
+read back without them: a spreadsheet that splits the line there (Excel set to a European
+language splits a .csv on ";", whatever the quotes around our cell) would begin a cell with it.
+A single "'" there is the text's own (`Vim: ':wq', '=G'`), and stays. See `guarded`.
 
 An export is the file the organisers' page downloads: the same cells, an average to three places
 (the histogram's, from its counts, a tie rounded up: `average_cell`), and, in a file, a
@@ -49,14 +50,17 @@ DELIMITERS = (",", ";", "\t")
 # The first line Excel reads (and some tools write for it) to know a file's separator: "sep=;"
 SEPARATOR_LINE = re.compile(r"sep=(.)", re.IGNORECASE)
 TIMES = ("startsAt", "endsAt")
-# Where `guarded` puts a "'". At a cell's start (after any spaces): before a formula's start or
-# a "'" of the text's own. After a ";", ",", tab or line break inside it (where a spreadsheet may
-# split the line) and any spaces: before a formula's start, or before the "'"s, double quotes
-# and spaces leading to one (a reader opens a quoted cell at such a quote, and a lenient one
-# drops the doubled quote the CSV holds: '""=1' reads as "=1"). `UNGUARD` finds each "'" put
-# there. web/js/programme-file.js holds the same two.
-GUARD = re.compile(r"""^ *(?=[=+\-@\t\r'])|(?<=[;,\t\r\n]) *(?=['" ]*[=+\-@\t\r])""")
-UNGUARD = re.compile(r"""^( *)'(?=[=+\-@\t\r'])|(?<=[;,\t\r\n])( *)'(?=['" ]*[=+\-@\t\r])""")
+# Where `guarded` puts "'"s. At a cell's start (after any spaces), one: before a formula's start
+# or a "'" of the text's own. After a ";", ",", tab or line break inside it (where a spreadsheet
+# may split the line) and any spaces, two: before a formula's start, or before the "'"s, double
+# quotes and spaces leading to one (a reader opens a quoted cell at such a quote, and a lenient
+# one drops the doubled quote the CSV holds: '""=1' reads as "=1"). Two, so that a "'" typed
+# there by hand (`Vim: ':wq', '=G'`, a speaker "'-) Bob" after another) is no guard. `UNGUARD`
+# finds each guard: one "'" at the start, two inside. web/js/programme-file.js holds the same.
+GUARD = re.compile(
+    r"""^(?P<start> *)(?=[=+\-@\t\r'])|(?<=[;,\t\r\n])(?P<inside> *)(?=['" ]*[=+\-@\t\r])"""
+)
+UNGUARD = re.compile(r"""^( *)'(?=[=+\-@\t\r'])|(?<=[;,\t\r\n])( *)''(?=['" ]*[=+\-@\t\r])""")
 # What the API takes as a talk id (docs/openapi.json), and the characters no field may hold.
 TALK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:~-]{0,199}")
 # The longest text the API takes in each field, and the most speakers a talk has.
@@ -87,17 +91,23 @@ def guarded(text: str) -> str:
     """A cell's text that no spreadsheet runs as a formula, however it splits the line: "'"
     before a formula's start (=, +, -, @, a tab, a carriage return) and before a text's own "'"
     (so "'=x" reads back as itself, not as "=x"); and inside the cell, after each ";", ",",
-    tab or line break and the spaces after it, "'" before a formula's start, or before the
-    quotes leading to one (see GUARD): "Scaling teams;=2+3" is written "Scaling teams;'=2+3",
+    tab or line break and the spaces after it, "''" before a formula's start, or before the
+    quotes leading to one (see GUARD): "Scaling teams;=2+3" is written "Scaling teams;''=2+3",
     whose second cell, split on ";", is text. Quoting the cell would not do: a spreadsheet
     splitting on ";" takes a quote after a "," as text, and its cell then starts at the "=".
     Nothing else is touched ("Rust; 'unsafe' code" stays as it is)."""
-    return GUARD.sub(lambda found: found[0] + "'", text)
+    return GUARD.sub(
+        lambda found: found["start"] + "'" if found["start"] is not None else found[0] + "''",
+        text,
+    )
 
 
 def unguarded(text: str) -> str:
-    """A cell's text as it was before `guarded`: each "'" it puts goes; a "'" anywhere else is
-    the text's own (a hand-typed 'Quoted'), and stays."""
+    """A cell's text as it was before `guarded`: each guard it puts goes (a "'" at the start
+    before a formula's start or a "'"; "''" inside, after a separator and its spaces, before a
+    formula's start or the quotes leading to one). Any other "'" is the text's own and stays: a
+    hand-typed 'Quoted', and a single "'" after a separator (`Vim: ':wq', '=G'`), which no
+    export writes, also in a file exported before these guards."""
     return UNGUARD.sub(lambda found: found[1] or found[2] or "", text)
 
 

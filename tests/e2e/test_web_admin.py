@@ -8,6 +8,7 @@ and helpers these tests share)."""
 from __future__ import annotations
 
 import base64
+import csv
 import io
 import json
 import re
@@ -26,7 +27,7 @@ from tests.builders import unique_talk_id
 from tests.e2e import test_web_app
 from tests.e2e.conftest import wait_for
 from tests.e2e.test_web_app import LIVE_WITHIN_MS, WebStack, run_clock
-from tests.export_cells import FORMULA_CELLS, formula_starts
+from tests.export_cells import FORMULA_CELLS, HAND_TYPED_CELLS, formula_starts
 
 # test_web_app's fixtures: its runtime (one for this module), the browser, a phone and its page.
 web = test_web_app.web
@@ -781,7 +782,7 @@ FILES = [
     (
         "guards after separators inside cells, and apostrophes of the text's own",
         "id;title;speakers\n"
-        "g;\"Rock;'=x, ''y; ' ''\"\"-1; 'n'roll\";\"Bo; '@alice, 'Quoted' Ann\"\n",
+        "g;\"Rock;''=x, ''y; ' ''\"\"-1; 'n'roll\";\"Bo; ''@alice, '@bob, 'Quoted' Ann\"\n",
     ),
     (
         "title only: the id an earlier import gave",
@@ -948,6 +949,26 @@ def test_the_page_reads_back_both_exports_unchanged(
         # Then every talk is unchanged (formula guards, escaped speakers, BOM and CRLF undone)
         assert made == cli_dry_run(text, CATALOG, tmp_path)
         assert sorted(made["unchanged"]) == sorted(talk["id"] for talk in CATALOG)
+
+
+def test_the_page_takes_out_only_the_guards_an_export_puts_as_the_command_line_does(
+    web: WebStack, page: Page, tmp_path: Path
+) -> None:
+    # Given a file typed by hand (or exported before the guards inside a cell), each cell a
+    # title and a room, and its speakers' cell the speakers
+    out = io.StringIO()
+    rows = [[f"h{n}", cell, cell, cell] for n, (_, cell, _) in enumerate(HAND_TYPED_CELLS)]
+    csv.writer(out).writerows([["id", "title", "speakers", "room"], *rows])
+    page.goto(web.url("/app/"))
+    # When the organisers' page reads it, and the command line's dry run
+    made = page.evaluate(PAGE_DRY_RUN, [out.getvalue(), CATALOG])
+    # Then both read each cell as the text it means (a single "'" after a separator is the
+    # text's own, as "Vim: ':wq', '=G'" and the speaker "'-) Bob" after "Ann" hold it)
+    assert made == cli_dry_run(out.getvalue(), CATALOG, tmp_path)
+    for n, (name, _, text) in enumerate(HAND_TYPED_CELLS):
+        fields = made["fields"][f"h{n}"]
+        assert (fields["title"], fields["room"]) == (text, text), name
+    assert made["fields"]["h1"]["speakers"] == ["Ann", "'-) Bob"]
 
 
 def test_a_results_file_of_talks_holding_formulas_starts_none_and_imports_back_unchanged(

@@ -671,6 +671,16 @@ def test_an_operator_command_names_the_backend_that_is_down_in_one_line(
     assert line.startswith(f"talkrate: Kafka at 127.0.0.1:{nowhere} is unreachable"), line
     assert time.monotonic() - started < 15
 
+    # And a broker named with its scheme is named so, kafka-python's words too (they read
+    # `kafka://kafka://…`: the entry past its scheme was replaced inside the entry)
+    configure(STREAMS_CONNECTION=f"kafka://127.0.0.1:{nowhere}")
+    assert main(["ops", "replay", *span]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line == (
+        f"talkrate: Kafka at kafka://127.0.0.1:{nowhere} is unreachable: KafkaTimeoutError: "
+        f"Unable to bootstrap from ['kafka://127.0.0.1:{nowhere}']"
+    )
+
     # And a broker named with its scheme, and a user and password, is named as GET / names it:
     # the scheme kept, the credentials said nowhere (kafka-python's own words quote them)
     configure(STREAMS_CONNECTION=f"SASL_SSL://app:hunter2@127.0.0.1:{nowhere}")

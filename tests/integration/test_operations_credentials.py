@@ -3,6 +3,9 @@
 Every way a connection string can hold its password that libpq reads in pieces (a space in the
 keyword form, quotes and backslashes, an unencoded `&`, `@`, `/` or `%` in a URL) is tried
 against a real server refusing it (a database or a user it does not have) and a closed port.
+Likewise the stream: Kafka bootstrap servers whose password holds what separates their entries
+(a `,`), a user from a host (`@`), a scheme (`://`) or a path (`/`), named by `ops replay` at a
+closed port and by GET /.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from talkrate import wiring
 from talkrate.adapters.postgres import PostgresDatabase
 from talkrate.errors import BackendUnavailable
 from talkrate_cli.main import main
+from tests.integration.conftest import Call
 
 pytestmark = pytest.mark.integration
 
@@ -135,3 +139,79 @@ def test_the_server_that_failed_is_still_named(
     # And whom it refused, the user named as the database is (it read 'role "***"')
     if server["user"] == "nobody_here":
         assert 'role "nobody_here" does not exist' in said, said
+
+
+# Bootstrap servers (a closed port's) whose user and password a "," splits into entries, where
+# the pieces before it read as a host and a port: (the servers, the user and password)
+STREAMS = {
+    "comma": ("SASL_SSL://{credentials}@127.0.0.1:{port}", "svc7q:2929,Qx7zK9"),
+    "comma-no-scheme": ("{credentials}@127.0.0.1:{port}", "svc7q:2929,Qx7zK9"),
+    "comma-second-entry": (
+        "127.0.0.1:{port},SASL_SSL://{credentials}@127.0.0.1:{port}",
+        "svc7q:2929,Qx7zK9",
+    ),
+    "commas": ("SASL_SSL://{credentials}@127.0.0.1:{port}", "svc7q:29,29,Qx7zK9"),
+    "comma-at": ("SASL_SSL://{credentials}@127.0.0.1:{port}", "svc7q:Qx7@zK9,wJ4"),
+    "comma-scheme": ("SASL_SSL://{credentials}@127.0.0.1:{port}", "svc7q:2929,ssl://Qx7zK9"),
+    "comma-slash": ("SASL_SSL://{credentials}@127.0.0.1:{port}", "svc7q:2929,Qx7/zK9"),
+}
+
+
+@pytest.mark.parametrize("form", STREAMS)
+def test_no_piece_of_a_stream_password_is_said_however_it_is_written(
+    form: str,
+    configure: Callable[..., None],
+    api: Call,
+    topic: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given the stream's bootstrap servers holding a user and password in this form, at a port
+    # no broker listens on
+    template, credentials = STREAMS[form]
+    configure(STREAMS_CONNECTION=template.format(credentials=credentials, port=free_port()))
+    capsys.readouterr()
+    # When the operator replays from it, and GET / says where the stream is
+    status = main(
+        ["ops", "replay", "--topic", topic, "--partition", "0", "--first", "0", "--last", "0"]
+    )
+    said = capsys.readouterr()
+    response = api("GET", "/")
+    # Then the replay fails in one line naming Kafka (unreachable, or an entry kafka-python
+    # cannot read: `SASL_SSL://svc7q:Qx7@zK9` has a port that is no number), and GET / answers
+    [line] = said.err.strip().splitlines()
+    assert status == 1
+    assert line.startswith("talkrate: Kafka at (not shown: unparseable) "), line
+    assert response["statusCode"] == 200
+    assert response["json"]["metadata"]["streams"] == "(not shown: unparseable)"
+    # And no three characters of the user and password are in either (the closed port, which
+    # they name, is no piece of them; nor is a "://", which every URL says)
+    told = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:…", said.out + said.err + response["body"])
+    leaked = sorted(piece for piece in slices(*credentials.split("://")) if piece in told)
+    assert not leaked, (leaked, told)
+
+
+# A user longer than the 63 bytes PostgreSQL keeps of a role's name, which its password holds
+LONG_USER = "conference_ratings_service_account_for_the_eu_region_production_x"
+
+
+@pytest.mark.parametrize("template", [USERINFO, KEYWORDS], ids=["url", "keywords"])
+def test_a_long_user_its_password_holds_is_not_named_by_its_first_63_bytes(
+    template: str, operate: Callable[[str], tuple[int, str]]
+) -> None:
+    # Given a login the real server does not know, whose password starts with its user
+    dsn = template.format(
+        user=LONG_USER, password=f"{LONG_USER}-Qx7zK9", port="5432", database="postgres"
+    )
+    # When the operator's command needs the database, and the adapter is asked directly
+    status, said = operate(dsn)
+    with pytest.raises(BackendUnavailable) as raised:
+        PostgresDatabase(dsn).run(lambda cursor: cursor.execute("SELECT 1"))
+    told = f"{said}\n{raised.value}"
+    # Then the server's refusal is said with the role masked where it names it (cut to 63
+    # bytes, the password's first 63 characters), and no stretch of the user is said
+    assert status == 1
+    assert 'role "***" does not exist' in said, said
+    assert 'role "***" does not exist' in str(raised.value)
+    assert not [
+        LONG_USER[i : i + 8] for i in range(len(LONG_USER) - 7) if LONG_USER[i : i + 8] in told
+    ]

@@ -74,6 +74,25 @@ def test_a_user_its_password_holds_is_not_named(dsn: str) -> None:
     assert redacted(message, dsn) == message.replace('"postgres"', '"***"')
 
 
+@pytest.mark.parametrize(
+    "user",
+    [
+        "conference_ratings_service_account_for_the_eu_region_production_x",
+        # Cut after a whole character: the 32nd "é" ends at byte 64
+        "a" + "é" * 31 + "x",
+    ],
+)
+def test_a_long_user_its_password_holds_is_not_named_by_the_bytes_the_server_keeps(
+    user: str,
+) -> None:
+    # Given a user over the 63 bytes PostgreSQL keeps of a role's name, which its password holds
+    dsn = f"postgresql://{user}:{user}-Qx7zK9@127.0.0.1:5432/talkrate"
+    kept = user.encode()[:63].decode(errors="ignore")
+    message = f'connection to server at "127.0.0.1", port 5432 failed: FATAL:  role "{kept}" does not exist'
+    # Then the user is masked as the server names it: it is the password's start
+    assert redacted(message, dsn) == message.replace(f'"{kept}"', '"***"')
+
+
 def test_the_server_s_own_words_stay_whole_when_the_password_holds_them() -> None:
     # Given a password holding a word of the server's message (the login refused is told apart
     # by those words: talkrate.adapters.postgres reads a rotated password again on them)

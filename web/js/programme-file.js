@@ -13,12 +13,13 @@ const TIMES = ["startsAt", "endsAt"];
 const DELIMITERS = [",", ";", "\t"];
 // The first line Excel reads (and some tools write for it) to know a file's separator: "sep=;"
 const SEPARATOR_LINE = /^sep=(.)$/i;
-// Where a cell gets a "'" that keeps a spreadsheet from running it as a formula, however it
-// splits the line, and where an import finds that "'" again (the CLI's GUARD and UNGUARD, which
-// say why): at the cell's start, before a formula's start or a "'" of its own; after a ";", ",",
-// tab or line break in it and any spaces, before a formula's start or the quotes leading to one.
-const GUARD = /^ *(?=[=+\-@\t\r'])|(?<=[;,\t\r\n]) *(?=['" ]*[=+\-@\t\r])/g;
-const UNGUARD = /^( *)'(?=[=+\-@\t\r'])|(?<=[;,\t\r\n])( *)'(?=['" ]*[=+\-@\t\r])/g;
+// Where a cell gets the "'"s that keep a spreadsheet from running it as a formula, however it
+// splits the line, and where an import finds them again (the CLI's GUARD and UNGUARD, which say
+// why): at the cell's start, one, before a formula's start or a "'" of its own; after a ";", ",",
+// tab or line break in it and any spaces, two, before a formula's start or the quotes leading to
+// one (a single "'" there is the text's own, and stays).
+const GUARD = /^(?<start> *)(?=[=+\-@\t\r'])|(?<=[;,\t\r\n])(?<inside> *)(?=['" ]*[=+\-@\t\r])/g;
+const UNGUARD = /^( *)'(?=[=+\-@\t\r'])|(?<=[;,\t\r\n])( *)''(?=['" ]*[=+\-@\t\r])/g;
 const TALK_ID = /^[A-Za-z0-9][A-Za-z0-9._:~-]{0,199}$/;
 const LONGEST = { title: 300, track: 100, room: 100, speaker: 120 };
 const MOST_SPEAKERS = 20;
@@ -41,13 +42,17 @@ const chars = (text) => [...text].length;
 
 // A cell of the CSV: quoted when needed, and never read as a formula by a spreadsheet, whatever
 // it splits the line on (a text's own leading "'" is guarded too, so an import reads "'=x" back
-// as itself; "Scaling teams;=2+3" is written "Scaling teams;'=2+3").
+// as itself; "Scaling teams;=2+3" is written "Scaling teams;''=2+3").
 function cell(value) {
-  const text = (value === null || value === undefined ? "" : String(value)).replace(GUARD, "$&'");
+  const text = (value === null || value === undefined ? "" : String(value)).replace(
+    GUARD,
+    (_, start, inside) => (start !== undefined ? `${start}'` : `${inside}''`),
+  );
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-// A cell's text as it was before the guard: each "'" the guard puts goes; any other stays.
+// A cell's text as it was before the guard: each guard goes ("'" at the start, "''" inside); any
+// other "'" stays, a single one after a separator too.
 function unguarded(text) {
   return text.replace(UNGUARD, (_, first, after) => first || after || "");
 }

@@ -144,6 +144,13 @@ def _with_consumer(consumer_options: Mapping[str, Any], work: Callable[[Any], An
     except KafkaError as error:
         said = kafka_located(str(error), bootstrap)
         raise BackendUnavailable(f"Kafka at {where} is unreachable: {said}") from None
+    except ValueError:
+        # kafka-python reads each entry as host:port, and quotes a port that is no number: a
+        # piece of a password (`user:pa@ss`, a password split at its ",") is not said
+        raise BackendUnavailable(
+            f"Kafka at {where} cannot be asked: kafka-python reads an entry of its bootstrap "
+            "servers (STREAMS_CONNECTION) as no host:port"
+        ) from None
     try:
         return work(consumer)
     except KafkaError as error:

@@ -25,6 +25,8 @@ _PASSWORDS = ("password", "sslpassword")
 _USERS = ("user",)
 _WORD = re.compile(r"\w")
 MASK = "***"
+# The longest role name PostgreSQL keeps, in bytes (NAMEDATALEN - 1): it cuts a longer one
+_ROLE_BYTES = 63
 
 
 class _Setting(NamedTuple):
@@ -256,11 +258,13 @@ def _pattern(dsn: str) -> tuple[re.Pattern[str] | None, bool]:
     # failed for user "app"`) it stays: no secret, and what an operator must compare with the
     # configured one. But for a user its password holds (`postgres` of `postgres-2929`): saying
     # it would say that much of the password.
-    held = [
+    held = {
         user
         for user in {user for user in found.users if len(user) > 1}
         if any(user in password for password in found.passwords)
-    ]
+    }
+    # The server names a role by its first NAMEDATALEN - 1 bytes (63): a longer user is named so
+    held |= {user.encode()[:_ROLE_BYTES].decode(errors="ignore") for user in held}
     patterns += [f'(?<="){re.escape(user)}(?=")' for user in sorted(held, key=len, reverse=True)]
     anywhere = any('"' in password for password in found.passwords)
     return (re.compile("|".join(patterns)) if patterns else None), anywhere

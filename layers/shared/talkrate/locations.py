@@ -7,7 +7,8 @@ parses into something that does not look like a host, port or database (a passwo
 unencoded `/`, `?`, `#` or `[` can make a URL parse that way), or leaves an `@` after the host
 (such a password starting with digits parses as a host and a port), or holds a piece of the
 password (one with an unencoded `&` or a space that libpq split into a host or a database:
-talkrate.connection_strings), is shown as UNPARSEABLE. None of them raises.
+talkrate.connection_strings), or could (Kafka bootstrap servers with a `,` before an `@`: a
+password holding the `,`), is shown as UNPARSEABLE. None of them raises.
 """
 
 from __future__ import annotations
@@ -108,39 +109,58 @@ def redis_location(url: str) -> str:
 def kafka_location(bootstrap: str) -> str:
     """`host:port,host:port` of Kafka bootstrap servers, each entry's scheme kept as written
     (`kafka://b1:9092`, `SASL_SSL://b1:9096`: a scheme told apart from a host gone missing) and
-    its user and password left out."""
-    try:
-        entries = []
-        for entry in bootstrap.split(","):
-            entry = entry.strip()
-            if not entry:
-                continue
-            scheme, separator, authority = entry.rpartition("://")
-            # A listener name (SASL_SSL) is not a URL scheme urllib accepts: parse past it. One
-            # that is not a name (`user:pa://ss@b1`: a password holding "://") is not shown.
-            if separator and not _LISTENER.match(scheme):
-                raise _Unparseable
-            shown = _authority(urlsplit(f"//{authority}"))
-            entries.append(f"{scheme}://{shown}" if separator else shown)
-        return ",".join(entries) if entries else UNPARSEABLE
-    except Exception:
-        return UNPARSEABLE
+    its user and password left out. UNPARSEABLE where any entry is, or may hold a piece of a
+    password (a `,` before an `@`: see `_entries`)."""
+    shown = [location for _, location in _entries(bootstrap)]
+    return ",".join(shown) if shown and UNPARSEABLE not in shown else UNPARSEABLE
 
 
 def kafka_located(message: str, bootstrap: str) -> str:
     """`message`, a Kafka client's, with each entry of `bootstrap` it quotes ("Unable to
-    bootstrap from ['SASL_SSL://user:pw@b1:9096']") as `kafka_location` shows it."""
+    bootstrap from ['SASL_SSL://user:pw@b1:9096']") as `_entries` shows it."""
     written: dict[str, str] = {}
-    for entry in filter(None, (entry.strip() for entry in bootstrap.split(","))):
-        shown = kafka_location(entry)
+    for entry, shown in _entries(bootstrap):
         # As written, as a list's repr quotes it, and past its scheme (the client parses past
         # it, greedily, before it reads a host)
         for form in (entry, repr(entry)[1:-1], entry.rpartition("://")[2]):
-            written.setdefault(form, shown)
-    for form in sorted(written, key=len, reverse=True):
-        if written[form] != form:
-            message = message.replace(form, written[form])
-    return message
+            if form:
+                written.setdefault(form, shown)
+    if not written:
+        return message
+    # In one pass, the longest form first where two begin at one place, so that no form's
+    # replacement is searched again (`kafka://b1:9092`, shown as itself, holds `b1:9092`, which
+    # is shown as `kafka://b1:9092` where the client wrote it past the scheme)
+    forms = re.compile("|".join(map(re.escape, sorted(written, key=len, reverse=True))))
+    return forms.sub(lambda found: written[found[0]], message)
+
+
+def _entries(bootstrap: str) -> list[tuple[str, str]]:
+    """Each entry of Kafka bootstrap servers (a piece between commas, as every client takes
+    them) and how it is shown: its scheme and `host:port`, or UNPARSEABLE.
+
+    A user and password end at an `@`, and a password may hold a `,`: each `,` before the last
+    `@` may be one, and the pieces on either side pieces of the password
+    (`SASL_SSL://alice:2929,Qx7zK9@b1:9096` reads as host `alice`, port 2929, then `b1:9096`).
+    Every entry of such servers is UNPARSEABLE; a `,` after the last `@` separates entries,
+    whatever a password holds."""
+    pieces = [entry for entry in (entry.strip() for entry in bootstrap.split(",")) if entry]
+    credentials, at, _ = bootstrap.rpartition("@")
+    if at and "," in credentials:
+        return [(entry, UNPARSEABLE) for entry in pieces]
+    return [(entry, _entry_location(entry)) for entry in pieces]
+
+
+def _entry_location(entry: str) -> str:
+    try:
+        scheme, separator, authority = entry.rpartition("://")
+        # A listener name (SASL_SSL) is not a URL scheme urllib accepts: parse past it. One
+        # that is not a name (`user:pa://ss@b1`: a password holding "://") is not shown.
+        if separator and not _LISTENER.match(scheme):
+            raise _Unparseable
+        shown = _authority(urlsplit(f"//{authority}"))
+        return f"{scheme}://{shown}" if separator else shown
+    except Exception:
+        return UNPARSEABLE
 
 
 def url_host(url: str | None) -> str | None:
