@@ -10,7 +10,10 @@ closed port and by GET /.
 
 from __future__ import annotations
 
+import json
+import logging
 import re
+import traceback
 from collections.abc import Callable
 
 import pytest
@@ -20,7 +23,9 @@ from talkrate import wiring
 from talkrate.adapters.postgres import PostgresDatabase
 from talkrate.errors import BackendUnavailable
 from talkrate_cli.main import main
+from tests.builders import LambdaContextStub, load_function, sample_event
 from tests.integration.conftest import Call
+from tests.integration.test_kafka_publisher import consume_all
 
 pytestmark = pytest.mark.integration
 
@@ -188,6 +193,92 @@ def test_no_piece_of_a_stream_password_is_said_however_it_is_written(
     told = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:…", said.out + said.err + response["body"])
     leaked = sorted(piece for piece in slices(*credentials.split("://")) if piece in told)
     assert not leaked, (leaked, told)
+
+
+# Bootstrap servers no Kafka client can be built from, at the real broker: (the servers, the
+# user and password they hold)
+MALFORMED_STREAMS = {
+    # kafka-python reads `svc7q:Qx7zK9wJ4` as a host and a port, and quotes the port
+    "credentials-no-port": ("{credentials}@127.0.0.1", "svc7q:Qx7zK9wJ4"),
+    # the password's "," splits it into entries: `SASL_SSL://svc7q:2929`, `Qx7zK9@127.0.0.1:…`
+    "credentials-comma": ("SASL_SSL://{credentials}@{bootstrap}", "svc7q:2929,Qx7zK9"),
+    # no credentials, but no host:port either
+    "path": ("{bootstrap}/ratings", ""),
+}
+
+
+# A record's own attributes (its time, thread, process), which say nothing a test logged
+RECORD_ATTRIBUTES = set(vars(logging.makeLogRecord({})))
+# What changes from run to run and may hold any three digits: ids, times, ages
+CHANGING = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    r"|\d{4}-\d\d-\d\d[ T][\d:.,]+(?:\+\d{4})?|\"oldestSeconds\": ?[\d.e-]+"
+)
+
+
+def said_in_logs(caplog: pytest.LogCaptureFixture) -> str:
+    """Every log record's message, fields and traceback."""
+    return "\n".join(
+        record.getMessage()
+        + repr({k: v for k, v in vars(record).items() if k not in RECORD_ATTRIBUTES})
+        + ("".join(traceback.format_exception(*record.exc_info)) if record.exc_info else "")
+        for record in caplog.records
+    )
+
+
+@pytest.mark.parametrize("form", MALFORMED_STREAMS)
+def test_a_rating_sent_to_a_stream_no_client_can_be_built_for_is_kept_and_relayed_later(
+    form: str,
+    configure: Callable[..., None],
+    api: Call,
+    talk: str,
+    kafka_bootstrap: str,
+    topic: str,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given bootstrap servers no Kafka client can be built from (a user and password in them)
+    template, credentials = MALFORMED_STREAMS[form]
+    configure(
+        STREAMS_CONNECTION=template.format(credentials=credentials, bootstrap=kafka_bootstrap),
+        PUBLISH_TIMEOUT_SECONDS="1",
+    )
+    caplog.set_level(logging.DEBUG)
+    capsys.readouterr()
+    # When a rating is posted, GET / asked, the relay runs and the operator relays
+    posted = api("POST", "/ratings", body=json.dumps({"talkId": talk, "value": 4}))
+    root = api("GET", "/")
+    relay = load_function("relay")
+    run = relay(sample_event("relay/schedule.json"), LambdaContextStub("relay", 24_000))
+    status = main(["ops", "relay"])
+    printed = capsys.readouterr()
+    # Then the rating is accepted as a stream that is down makes it: kept in the outbox
+    assert posted["statusCode"] == 202, posted["body"]
+    assert posted["json"]["status"] == "queued"
+    assert root["statusCode"] == 200
+    assert root["json"]["backends"]["streams"] == "down"
+    assert run["streamFailed"] is True
+    # And the API's log says why, naming the setting; the operator's command says one line
+    [why] = [
+        str(getattr(record, "error", ""))
+        for record in caplog.records
+        if record.getMessage().startswith("stream unavailable")
+    ]
+    assert "STREAMS_CONNECTION" in why, why
+    assert status == 1
+    [line] = printed.err.strip().splitlines()
+    assert line.startswith("talkrate: relay: published 0"), line
+    # And no three characters of the user and password are said anywhere
+    answers = [posted["body"], root["body"], json.dumps(run)]
+    told = CHANGING.sub("…", "\n".join([*answers, said_in_logs(caplog), printed.out, printed.err]))
+    leaked = sorted(piece for piece in slices(*credentials.split("://")) if piece in told)
+    assert not leaked, (leaked, told)
+    # And once the setting is mended, the relay publishes the rating (never lost)
+    configure()
+    run = relay(sample_event("relay/schedule.json"), LambdaContextStub("relay", 24_000))
+    assert run["pending"] == 0
+    relayed = consume_all(kafka_bootstrap, topic, run["published"])
+    assert posted["json"]["eventId"] in [json.loads(value)["eventId"] for _, value in relayed]
 
 
 # A user longer than the 63 bytes PostgreSQL keeps of a role's name, which its password holds

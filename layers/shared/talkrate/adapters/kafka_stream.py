@@ -35,6 +35,19 @@ def client_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
+def require_no_credentials(bootstrap: str) -> None:
+    """BackendUnavailable when Kafka bootstrap servers hold an `@`: a user and password, which
+    no Kafka client reads there (kafka-python takes `user:pw` for a host and a port, and quotes
+    the port it cannot read; a password holding a `,` splits into entries it tries to reach).
+    The message names the setting, never a piece of its value."""
+    if "@" in bootstrap:
+        raise BackendUnavailable(
+            "STREAMS_CONNECTION (the Kafka bootstrap servers) holds an '@', a user and password: "
+            "they go in STREAMS_USERNAME and STREAMS_PASSWORD (KafkaUsername and KafkaPassword "
+            "on AWS); no Kafka client was built from it"
+        )
+
+
 class KafkaRatingPublisher:
     """RatingPublisher over one producer, created on first use and reused across invocations."""
 
@@ -73,27 +86,43 @@ class KafkaRatingPublisher:
             update = producer._metadata.request_update()
             update.add_both(lambda *_: answered.set())
             return answered.wait(self._settings.publish_timeout_seconds) and update.succeeded()
-        except (KafkaError, OSError, AttributeError):
+        except (KafkaError, OSError, AttributeError, BackendUnavailable):
             return False
 
     def _get_producer(self) -> KafkaProducer:
         with self._lock:
             if self._producer is None:
-                timeout_ms = int(self._settings.publish_timeout_seconds * 1000)
-                self._producer = KafkaProducer(
-                    **client_options(self._settings),
-                    acks="all",
-                    linger_ms=0,
-                    retries=3,
-                    retry_backoff_ms=100,
-                    # Never block a request longer than the API's time budget for the stream.
-                    max_block_ms=timeout_ms,
-                    request_timeout_ms=timeout_ms,
-                    delivery_timeout_ms=timeout_ms,
-                    bootstrap_timeout_ms=timeout_ms,
-                    reconnect_backoff_max_ms=1000,
-                )
+                self._producer = self._new_producer()
             return self._producer
+
+    def _new_producer(self) -> KafkaProducer:
+        """The producer, or BackendUnavailable (a publish failure, as a broker down is: the API
+        keeps the rating in the outbox) when STREAMS_CONNECTION cannot name brokers. Nothing of
+        its value is said, nor chained: it may hold a user and password."""
+        require_no_credentials(self._settings.streams_connection)
+        timeout_ms = int(self._settings.publish_timeout_seconds * 1000)
+        try:
+            return KafkaProducer(
+                **client_options(self._settings),
+                acks="all",
+                linger_ms=0,
+                retries=3,
+                retry_backoff_ms=100,
+                # Never block a request longer than the API's time budget for the stream.
+                max_block_ms=timeout_ms,
+                request_timeout_ms=timeout_ms,
+                delivery_timeout_ms=timeout_ms,
+                bootstrap_timeout_ms=timeout_ms,
+                reconnect_backoff_max_ms=1000,
+            )
+        except ValueError:
+            # kafka-python reads each entry as host:port and quotes a port that is no number:
+            # raised outside this block, so that not even the context keeps its words.
+            pass
+        raise BackendUnavailable(
+            "STREAMS_CONNECTION (the Kafka bootstrap servers) holds an entry that is no "
+            "host:port: no Kafka client could be built from it"
+        )
 
     def close(self) -> None:
         """Flush and close the producer."""
