@@ -2043,3 +2043,40 @@ def test_a_redis_password_s_unencoded_reserved_character_is_refused_at_deploy() 
     assert "percent-encoded" in declared["Description"]
     assert "%23" in declared["Description"]
     assert "%23" in declared["ConstraintDescription"]
+
+
+def test_kafka_bootstrap_servers_holding_a_scheme_path_or_credentials_are_refused_at_deploy() -> (
+    None
+):
+    declared = _prod()["Parameters"]["KafkaBootstrapServers"]
+    pattern = re.compile(declared["AllowedPattern"])
+    # Host:port lists stay accepted: host names, MSK's brokers, IPv4 and IPv6 (in brackets)
+    for servers in (
+        "127.0.0.1:9092",
+        "b1.example:9096,b2.example:9096",
+        "b-1.talkrate.a1b2c3.c2.kafka.eu-west-1.amazonaws.com:9098,"
+        "b-2.talkrate.a1b2c3.c2.kafka.eu-west-1.amazonaws.com:9098",
+        "[2001:db8::1]:9096,[::1]:9092",
+        "redpanda:29092",
+    ):
+        assert pattern.fullmatch(servers), servers
+    # What the event source mapping cannot take, and what holds a user and password (the
+    # functions' Kafka client read them as hosts and ports, and quoted them)
+    for servers in (
+        "user:pw@b1",
+        "user:pw@b1:9096",
+        "SASL_SSL://alice:2929,Qx7zK9@b1:9096",
+        "SASL_SSL://b1:9096",
+        "kafka://b1:9092",
+        "b1:9092/ratings",
+        "b1",
+        "b1:9092,",
+        "b1:9092, b2:9092",
+        "2001:db8::1:9096",
+    ):
+        assert not pattern.fullmatch(servers), servers
+    # And the operator is told where credentials go
+    for text in (declared["ConstraintDescription"], declared["Description"]):
+        assert "KafkaUsername" in text, text
+        assert "KafkaPassword" in text, text
+    assert {"KafkaUsername", "KafkaPassword"} <= set(_prod()["Parameters"])
