@@ -22,6 +22,9 @@ RATE_RETRY_SECONDS = (1.0, 2.0, 4.0)
 # The longest Retry-After a rating waits for before it is sent again: the API's wait while it
 # updates its voter-token keys is at most 30 s (talkrate.admin_token.REREAD_FLOOR_SECONDS).
 RATE_WAIT_SECONDS = 30.0
+# The API's 429 for a voter pass it cannot check until it reads its voter-token keys again (a
+# key put since it last read them may have signed it): "later", with the same pass, not a limit.
+KEYS_UPDATING = "voter-keys-updating"
 
 
 def check_url(url: str) -> str:
@@ -259,7 +262,8 @@ class Api:
         """POST /ratings, with the voter token when there is one and an Idempotency-Key.
 
         An answer lost on the way (a timeout, a dropped connection), a 503, "request in
-        progress" or API Gateway's throttle is retried after 1, 2 and 4 s with the same key (and
+        progress", the API updating its voter-token keys (429 voter-keys-updating) or API
+        Gateway's throttle is retried after 1, 2 and 4 s with the same key (and
         the same voter token), which the API counts once; after the answer's Retry-After instead
         when it gives one, up to RATE_WAIT_SECONDS (a longer one ends the tries: the ApiProblem
         says it). `waiting` hears each answer waited out, and for how long. A refusal, or an API
@@ -276,7 +280,7 @@ class Api:
             except ApiProblem as problem:
                 if not (
                     problem.status == 503
-                    or problem.slug == "request-in-progress"
+                    or problem.slug in ("request-in-progress", KEYS_UPDATING)
                     or problem.gateway_busy
                 ):
                     raise

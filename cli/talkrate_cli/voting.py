@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any
 
-from talkrate_cli.client import RATE_RETRY_SECONDS, Api
+from talkrate_cli.client import KEYS_UPDATING, RATE_RETRY_SECONDS, Api
 from talkrate_cli.errors import ApiProblem, CliError, Unreachable
 from talkrate_cli.settings import VoterTokens
 
@@ -104,9 +104,6 @@ def new_token(api: Api, tokens: VoterTokens, code: str | None) -> str | None:
 
 
 NO_VOTERS = "the API asks for a voter token but has no POST /voters"
-# The API's 503 for a pass it cannot check until it reads its voter-token keys again (a key put
-# since it last read them may have signed it): the pass is kept and sent again, never dropped.
-KEYS_UPDATING = "voter-keys-updating"
 
 
 def _say_wait(problem: ApiProblem, seconds: float) -> None:
@@ -135,9 +132,9 @@ def rate(
     API hands out none (no POST /voters) and the policy lets ratings in without. A pass the API
     has none of now (too many asked for from this network, a busy API) is waited for, or the
     command fails with nothing rated: a rating without one would count beside the attendee's
-    next. A refused kept token (401) is replaced once; one the API cannot check yet (503, while
-    it updates its keys) is sent again after the wait it asks, and kept: a new one would be a
-    new voter, whose re-rated talks count twice."""
+    next. A refused kept token (401) is replaced once; one the API cannot check yet (429
+    voter-keys-updating, while it updates its keys) is sent again after the wait it asks, and
+    kept: a new one would be a new voter, whose re-rated talks count twice."""
     token = tokens.get(api.url)
     if token is None:
         token = new_token(api, tokens, code)

@@ -1034,39 +1034,35 @@ KEYS_UPDATING = json.dumps(
     {
         "type": "urn:talkrate:problem:voter-keys-updating",
         "title": "Keys being updated",
-        "status": 503,
+        "status": 429,
         "detail": "the service is updating its keys and cannot check this voter token yet",
     }
 )
 
 
-def test_a_pass_the_service_cannot_check_while_it_updates_its_keys_is_kept_and_sent_again(
-    web: WebStack, page: Page
-) -> None:
-    # Given an attendee with a pass, on a talk's page
-    talk = web.add_talk(title="Keys changed meanwhile")
-    attendee_with_a_pass(web, page)
-    held = page.evaluate("() => JSON.parse(localStorage.getItem('talkrate.voter')).voterToken")
-    # And a service that cannot check that pass for a while (it read its voter-token keys just
-    # before the operator changed them: 503, first for 1 s, then for longer than the page waits
-    # on its own)
+def updating_keys(
+    page: Page, talk_id: str, waits: list[str]
+) -> tuple[list[tuple[str | None, str | None]], list[str]]:
+    """A service that cannot check the attendee's pass for a while (it read its voter-token keys
+    just before the operator changed them): the talk's ratings are answered 429
+    voter-keys-updating with each of `waits` as Retry-After in turn, then taken. The pass and
+    Idempotency-Key each rating went with, and every request for a pass made meanwhile."""
     sent: list[tuple[str | None, str | None]] = []
     passes_asked: list[str] = []
 
-    def updating_keys(route: Route) -> None:
+    def answer(route: Route) -> None:
         body = route.request.post_data_json if route.request.method == "POST" else None
-        if not (body and body.get("talkId") == talk["id"]):
+        if not (body and body.get("talkId") == talk_id):
             route.continue_()
             return
         headers = route.request.headers
         sent.append((headers.get("voter-token"), headers.get("idempotency-key")))
-        if len(sent) > 2:
+        if len(sent) > len(waits):
             route.continue_()
             return
-        wait = "1" if len(sent) == 1 else "11"
         route.fulfill(
-            status=503,
-            headers={"Retry-After": wait},
+            status=429,
+            headers={"Retry-After": waits[len(sent) - 1]},
             content_type="application/problem+json",
             body=KEYS_UPDATING,
         )
@@ -1075,26 +1071,79 @@ def test_a_pass_the_service_cannot_check_while_it_updates_its_keys_is_kept_and_s
         passes_asked.append(route.request.method)
         route.continue_()
 
-    page.route(lambda url: url.endswith("/ratings"), updating_keys)
+    page.route(lambda url: url.endswith("/ratings"), answer)
     page.route(lambda url: urlparse(url).path.endswith("/voters"), note_pass)
+    return sent, passes_asked
+
+
+def held_pass(page: Page) -> Any:
+    return page.evaluate("() => JSON.parse(localStorage.getItem('talkrate.voter')).voterToken")
+
+
+def test_a_pass_the_service_cannot_check_while_it_updates_its_keys_is_kept_and_sent_again(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee with a pass, on a talk's page
+    talk = web.add_talk(title="Keys changed meanwhile")
+    attendee_with_a_pass(web, page)
+    held = held_pass(page)
+    # And a service that cannot check that pass for a while (429 voter-keys-updating, first for
+    # 1 s, then for longer than the page waits on its own)
+    sent, passes_asked = updating_keys(page, talk["id"], ["1", "11"])
     page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
     # When they rate it 4
     star(page, 4).click()
-    # Then the page says the rating waits, and sends it again when the service said, counted
-    expect(page.get_by_test_id("message")).to_contain_text("your rating waits, and is sent in")
+    # Then the page says the service is updating its keys and the rating is kept (not "too
+    # many": nothing for the attendee to do), and sends it again when the service said, counted
+    expect(page.get_by_test_id("message")).to_have_text(
+        re.compile(
+            r"^The service is updating its keys: your rating is kept, and sent in 1[01] s\.$"
+        )
+    )
     expect(page.get_by_test_id("own-rating")).to_contain_text(
         "You rated 4 out of 5", timeout=20_000
     )
     assert wait_for(lambda: ratings_of(web, talk["id"]) == only(4))
     # And every send went with the same pass and key: the pass was not dropped for a new one (a
-    # new voter, whose re-rated talks would count twice), and none was asked for
+    # new voter, whose re-rated talks would count twice), and no second POST /voters was made
     assert len(sent) == 3
     assert {token for token, _ in sent} == {held}
     assert len({key for _, key in sent}) == 1
     assert passes_asked == []
-    assert (
-        page.evaluate("() => JSON.parse(localStorage.getItem('talkrate.voter')).voterToken") == held
-    )
+    assert held_pass(page) == held
+
+
+def test_a_kept_rating_the_service_cannot_check_the_pass_of_is_sent_again_from_another_page(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee with a pass who tapped 4 on talk A's page offline, then went on to the
+    # programme
+    talk = web.add_talk(title="Keys changed in the lift")
+    attendee_with_a_pass(web, page)
+    held = held_pass(page)
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    expect(star(page, 4)).to_be_enabled()
+    page.context.set_offline(True)
+    star(page, 4).click()
+    expect(page.get_by_test_id("message")).to_have_text(WAITING)
+    page.get_by_role("navigation").get_by_role("link", name="Programme").click()
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    # And a service that cannot check that pass for the next 2 s
+    sent, passes_asked = updating_keys(page, talk["id"], ["2"])
+    # When the phone comes back online
+    page.context.set_offline(False)
+    # Then the programme sends the 4 again when the service said, with the same pass and key,
+    # and it counts once: not dropped as refused, no new pass asked for (a new voter)
+    assert waited_on(page, lambda: ratings_of(web, talk["id"]) == only(4))
+    assert len(sent) == 2
+    assert {token for token, _ in sent} == {held}
+    assert len({key for _, key in sent}) == 1
+    assert passes_asked == []
+    assert held_pass(page) == held
+    # And A's page says the 4, no refusal
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
+    expect(page.get_by_test_id("message")).to_have_text("")
 
 
 @pytest.fixture

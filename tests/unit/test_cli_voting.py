@@ -31,7 +31,7 @@ class OpenVotingApi(LoopbackServer):
         self.asked = 0  # passes asked for
         self.rated: list[str | None] = []  # the pass each rating went with
         # For this long after a first rating, each is answered as by an API that cannot check
-        # its pass until it may read its voter-token keys again (503, Retry-After).
+        # its pass until it may read its voter-token keys again (429, Retry-After).
         self.updating_until: float | None = None
         api = self
 
@@ -51,9 +51,9 @@ class OpenVotingApi(LoopbackServer):
                         problem = {
                             "type": "urn:talkrate:problem:voter-keys-updating",
                             "title": "Keys being updated",
-                            "status": 503,
+                            "status": 429,
                         }
-                        self.answer(503, problem, {"Retry-After": wait})
+                        self.answer(429, problem, {"Retry-After": wait})
                         return
                     self.answer(202, {"eventId": "e1", "status": "accepted"})
                     return
@@ -134,7 +134,7 @@ def test_a_pass_the_service_cannot_check_while_it_updates_its_keys_is_kept_and_s
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # Given an attendee's kept pass, and a service that cannot check it for the next second
-    # (503, Retry-After 1: it read its keys just before they changed), whose "later" pauses
+    # (429, Retry-After 1: it read its keys just before they changed), whose "later" pauses
     # are shorter than that
     monkeypatch.setattr(client, "RATE_RETRY_SECONDS", (0.01, 0.01, 0.01))
     updating = OpenVotingApi([(201, None)], updating_keys_for=1.0)

@@ -84,7 +84,7 @@ def signed_by(key: str, token: str) -> bool:
 
 def refused(tokens: VoterTokens, token: str, clock: Clock | None = None) -> bool:
     """Whether the token is refused (401): at once, or, where the container's keys were read
-    too recently to be read again (503, Retry-After), once that wait has passed on its clock."""
+    too recently to be read again (429, Retry-After), once that wait has passed on its clock."""
     try:
         tokens.verify(token, NOW)
     except VoterKeysUpdating as updating:
@@ -104,7 +104,7 @@ def started(arn: str) -> tuple[SecretVoterTokens, Clock]:
 
 
 def refused_where_started(arn: str, token: str) -> bool:
-    """Whether a container started now refuses the token (in its first 30 s, 503, then 401)."""
+    """Whether a container started now refuses the token (in its first 30 s, 429, then 401)."""
     new, clock = started(arn)
     return refused(new, token, clock)
 
@@ -151,7 +151,7 @@ def test_after_a_leak_the_leaked_key_s_tokens_stop_counting_within_five_minutes(
     assert warm.verify(forged.token, NOW) == forged.voter_id
     # When the operator rotates it without keeping it
     rotate(client, arn, key=NEW_KEY)
-    # Then a new container refuses it at once (503 for its first 30 s, when a key put after it
+    # Then a new container refuses it at once (429 for its first 30 s, when a key put after it
     # read the secret might have signed it; 401 then), and a warm one once its keys are five
     # minutes old (before, for as long as Lambda kept it warm)
     assert refused_where_started(arn, forged.token)
@@ -220,11 +220,11 @@ def test_a_pass_of_a_key_put_just_after_a_container_read_the_secret_waits_and_co
     with pytest.raises(VoterKeysUpdating) as updating:
         warm.verify(fresh.token, NOW)
     # Then it is not refused (401: the page dropped it for a new pass, a new voter, and the
-    # talks it rated under both counted twice) but answered 503, with the seconds until the
-    # keys may be read again, in the problem+json shape
+    # talks it rated under both counted twice) but answered 429 (no 5xx alarm counts it), with
+    # the seconds until the keys may be read again, in the problem+json shape
     assert updating.value.retry_after == 10
     answer = problem_for(updating.value)
-    assert (answer.status_code, answer.headers["Retry-After"]) == (503, "10")
+    assert (answer.status_code, answer.headers["Retry-After"]) == (429, "10")
     assert answer.content_type == "application/problem+json"
     problem = json.loads(answer.body)
     assert problem["type"] == "urn:talkrate:problem:voter-keys-updating"
@@ -251,16 +251,16 @@ def test_forged_passes_wait_then_are_refused_and_read_the_secret_at_most_once_pe
             warm.verify(forger.issue(NOW).token, NOW)
             answers.append("taken")
         except VoterKeysUpdating:
-            answers.append("503")
+            answers.append("429")
         except InvalidVoterToken:
             answers.append("401")
-    # Then none is taken: each is 503 until the keys may be read again, then 401 (read again,
+    # Then none is taken: each is 429 until the keys may be read again, then 401 (read again,
     # they still match neither key), and the secret was read at most once per 30 s
-    assert set(answers) == {"503", "401"}
-    assert answers[0] == "503"
+    assert set(answers) == {"429", "401"}
+    assert answers[0] == "429"
     assert 1 <= len(reads) <= 2, reads
     assert answers.count("401") == len(reads)  # a 401 for each read, the rest waited
-    # And once read again, a pass no key signed is 401 as before, not 503
+    # And once read again, a pass no key signed is 401 as before, not 429
     clock.now += 31
     with pytest.raises(InvalidVoterToken):
         warm.verify(forger.issue(NOW).token, NOW)

@@ -16,6 +16,11 @@ export class ApiError extends Error {
 // signing key replaced), or an organiser token.
 export const credentialRefused = (error) => error instanceof ApiError && (error.status === 401 || error.status === 403);
 export const gatewayBusy = (error) => error instanceof ApiError && error.status === 429 && !error.problem.title && !error.problem.detail;
+// The service cannot check a voter pass until it reads its keys again (a key put since it last
+// read them may have signed it): a 429 with Retry-After that is "later", not a limit nor a
+// refusal. The pass is kept and sent again, with the rating's key: a new pass would be a new
+// voter, whose re-rated talks would count twice.
+export const keysUpdating = (error) => error instanceof ApiError && error.status === 429 && String(error.problem.type || "").endsWith(":voter-keys-updating");
 
 // The service's clock. A phone's or a room PC's clock may be wrong by minutes or days, so every
 // answer's Date header sets it (whole seconds, plus the Age a cache kept the answer for: close

@@ -3,7 +3,7 @@
 // programme, or closed the tab, still has it counted. Each goes with its Idempotency-Key and its
 // voter token, so a send that also happens elsewhere (another tab, the talk's page) counts once.
 // The talk page sends its own talk's (it says how it goes): it claims the talk while open.
-import { request, ApiError, gatewayBusy, appConfig, credentialRefused } from "./api.js";
+import { request, ApiError, gatewayBusy, keysUpdating, appConfig, credentialRefused } from "./api.js";
 import { keptTalks, sendingRating, keepSending, safeToResend, rememberRating, noteRefused, voterToken, forgetToken, TooManyVoters } from "./voter.js";
 
 const claimed = new Set();
@@ -20,9 +20,10 @@ export const inProgress = (error) => error instanceof ApiError && error.status =
 
 // The one rule of which answers to a rating (or to its pass) mean "keep it and send it again
 // later, under its key": no answer, any 5xx (a busy or failing service, a gateway answering for
-// it: the key makes a send that did count count once), the gateway's throttle, or another run
-// holding the key. Every other answer is the service's word on the rating: counted or refused.
-export const keepForLater = (error) => error instanceof ApiError && (error.status === 0 || error.status >= 500 || gatewayBusy(error) || inProgress(error));
+// it: the key makes a send that did count count once), the gateway's throttle, the service
+// updating its keys (its pass kept), or another run holding the key. Every other answer is the
+// service's word on the rating: counted or refused.
+export const keepForLater = (error) => error instanceof ApiError && (error.status === 0 || error.status >= 500 || gatewayBusy(error) || keysUpdating(error) || inProgress(error));
 
 // Tried again this often while ratings are kept: one that waited for a pass (a network over
 // its passes for the minute, a busy service) goes without the page being reloaded.
@@ -103,7 +104,9 @@ async function sendOne(talkId) {
     }
   } catch (error) {
     if (keepForLater(error)) {
-      putOff(talkId, held.key, error.retryAfter);
+      // Sent again once the wait the service asked for ends (the service updating its keys
+      // asks for seconds), not at the next 30 s try only.
+      wake(putOff(talkId, held.key, error.retryAfter));
       return;
     }
     // Refused (closed, gone, over a limit, a pass refused): dropped, then noted, said on its
@@ -135,7 +138,8 @@ export function sendKept() {
   }
 }
 
-// A rating that waits is sent when its wait ends (seen at a try before, at most 30 s before).
+// A rating that waits is sent when its wait ends (seen at a try before, at most 30 s before, or
+// set by its own try).
 let wakeAt = Infinity;
 let wakeTimer = null;
 function wake(ms) {

@@ -123,9 +123,10 @@ class ExpiredVoterToken(InvalidVoterToken):
 class VoterKeysUpdating(TalkrateError):
     """A well-formed Voter-Token that neither key as read signed, while those keys were read too
     recently to be read again: another environment may have signed it with a key put since.
-    Answered 503 with Retry-After (`retry_after`: seconds until the keys may be read again)
-    rather than 401, so the client keeps its pass and sends it again; a forged one gains
-    nothing, and is 401 once the keys are read again."""
+    Answered 429 with Retry-After (`retry_after`: seconds until the keys may be read again)
+    rather than 401, so the client keeps its pass and sends it again, and rather than a 5xx,
+    which forged or stale passes would make the 5xx alarms count; a forged one gains nothing,
+    and is 401 once the keys are read again."""
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"the voter-token keys may be read again in {retry_after} s")

@@ -155,7 +155,7 @@ class SecretVoterTokens(VoterTokens):
     to sign a new pass, once what was read is half a minute old. After an operator rotates the
     key, every warm API container signs with the new one within half a minute, and takes a token
     the new key signed (another container's) as soon as it may read the secret again: until then
-    such a token is VoterKeysUpdating (503, Retry-After), not refused, and none goes on refusing
+    such a token is VoterKeysUpdating (429, Retry-After), not refused, and none goes on refusing
     what others accept until Lambda replaces it. A secret that cannot be read, or holds no
     usable key, leaves the keys read before in use; with none read before, passes and token
     ratings are VoterTokensUnavailable (503, naming the variable and why) until a read, at most
@@ -191,7 +191,7 @@ class SecretVoterTokens(VoterTokens):
         return _usable(self._kept.recent())
 
     def _verified(self, voter_id: str, expires: str, signature: str) -> bool:
-        """Whether the keys signed it; VoterKeysUpdating (503, not 401) when neither did and
+        """Whether the keys signed it; VoterKeysUpdating (429, not 401) when neither did and
         the keys were read too recently to be read again: a pass another environment signed
         with a key put since is then sent again (with Retry-After), not dropped by its page for a
         new one, a new voter whose re-rated talks would count twice."""

@@ -1,6 +1,6 @@
 // /app/talks/<talkId>: rate the talk (1 to 5, changeable), and its live histogram.
 import { h, fill, setText, formatTime, formatZone, talkHref, debounce, isolated, directLine, isolatedText } from "../dom.js";
-import { request, get, talkPath, appConfig, ApiError, serviceNow, credentialRefused } from "../api.js";
+import { request, get, talkPath, appConfig, ApiError, serviceNow, credentialRefused, keysUpdating } from "../api.js";
 import { watchTalk, newestShown } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { voterToken, forgetToken, forgetExpired, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating, sendingRating, keepSending, safeToResend, takeRefused } from "../voter.js";
@@ -10,7 +10,8 @@ import { liveAnnouncer } from "../announce.js";
 import { ratingWindow, when, zoned, atNextEdge } from "../window.js";
 
 // Conference Wi-Fi drops answers: a rating that got none, or an answer meaning "later"
-// (outbox.js's keepForLater: a 5xx, the gateway's throttle, "still in progress"), is sent again
+// (outbox.js's keepForLater: a 5xx, the gateway's throttle, the service updating its keys,
+// "still in progress"), is sent again
 // with the same Idempotency-Key, which the service counts once, up to three more times; then it
 // is kept, and sent again later. A Retry-After up to QUICK_MS is waited for here; a longer one
 // ends these tries: the rating waits, and the page says for how long.
@@ -26,6 +27,9 @@ const unanswered = (error) => error instanceof ApiError && (error.status === 502
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const tryAgain = (error) => (error.retryAfter ? ` Try again in ${error.retryAfter} s.` : " Try again in a moment.");
+// The service cannot check the attendee's pass until it reads its keys again: not "too many",
+// and nothing for them to do; the rating and its pass are kept, and sent again `ms` from now.
+const updatingKeys = (ms) => `The service is updating its keys: your rating is kept, and sent in ${Math.ceil(ms / 1000)} s.`;
 
 // Why a rating was not counted, in the attendee's words.
 function refusal(error) {
@@ -298,7 +302,7 @@ export function talkPage(main, talkId) {
       } catch (error) {
         const wait = error.retryAfter ? error.retryAfter * 1000 : RETRY_MS[attempt];
         if (!keepForLater(error) || attempt >= RETRY_MS.length || wait > QUICK_MS || stopped || !navigator.onLine) throw error;
-        if (!quietly) say("Connection trouble: sending your rating again…", { info: true });
+        if (!quietly) say(keysUpdating(error) ? updatingKeys(wait) : "Connection trouble: sending your rating again…", { info: true });
         await pause(wait);
       }
     }
@@ -433,7 +437,7 @@ export function talkPage(main, talkId) {
         const why = error.network ? "Too many attendee passes asked for from this network just now"
           : error.status >= 500 && error.status !== 503 ? "Something went wrong on the service's side" : "The service is busy";
         const wait = putOff(talkId, key, error.retryAfter);
-        say(`${why}: your rating waits, and is sent in ${Math.ceil(wait / 1000)} s.`, { info: true });
+        say(keysUpdating(error) ? updatingKeys(wait) : `${why}: your rating waits, and is sent in ${Math.ceil(wait / 1000)} s.`, { info: true });
         clearTimeout(retryTimer);
         retryTimer = setTimeout(resend, wait);
       } else if (error instanceof PassRefusedAfterSending) {

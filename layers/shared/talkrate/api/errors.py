@@ -167,11 +167,14 @@ def problem_for(error: Exception) -> Response:
             )
         case VoterKeysUpdating():
             # Not 401: a page or `talkrate rate` told its pass is refused drops it and asks for
-            # another, a new voter, whose re-rated talks then count twice. (Logged, never the
-            # pass: lasting, these are passes no key signed, which HttpApi5xxAlarm counts.)
-            logger.info(f"voter token signed by no key read, {error}: 503")
+            # another, a new voter, whose re-rated talks then count twice. Not a 5xx either:
+            # every stale or forged pass in those 30 s is one, and a trickle of them would fire
+            # HttpApi5xxAlarm (and roll a canary back); a 429 no 5xx alarm counts, and
+            # RatingsRefusedAlarm leaves out as it does every "later". (Logged, never the pass:
+            # lasting, these are passes no key signed.)
+            logger.info(f"voter token signed by no key read, {error}: 429")
             return problem_response(
-                503,
+                429,
                 "voter-keys-updating",
                 "Keys being updated",
                 "the service is updating its keys and cannot check this voter token yet: keep "

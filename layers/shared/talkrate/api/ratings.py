@@ -46,7 +46,9 @@ VoterToken = Annotated[
         min_length=1,
         max_length=200,
         description="The attendee's token from POST /voters: their newest rating of a talk "
-        "counts, once. Required when the deployment's VotingPolicy is attendee.",
+        "counts, once. Required when the deployment's VotingPolicy is attendee. One the API "
+        "cannot check yet (it is updating its keys) is answered 429 voter-keys-updating: keep "
+        "it, and send the rating again with it after Retry-After.",
     ),
 ]
 IdempotencyKey = Annotated[
