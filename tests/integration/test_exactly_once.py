@@ -741,6 +741,38 @@ def test_a_topic_recreated_empty_keeps_its_new_records_counted_across_a_rebuild(
     assert any(t.startswith(f"{topic} (retired ") and v == b"old broker's" for t, v in kept)
 
 
+def test_a_copy_s_position_an_older_retirement_left_under_the_live_name_is_not_the_new_topic_s(
+    store: PostgresEventStore, model: RedisReadModel, talk_id: str, topic: str, talks_dsn: str
+) -> None:
+    # Given four ratings of a topic and a copy of the first as its last record (offset 4)
+    event = rating_event(talk_id, 5)
+    old = [at(topic, 0, i, rating_event(talk_id, 5)) for i in range(1, 4)]
+    project_batch([at(topic, 0, 0, event), *old, at(topic, 0, 4, event)], store, model)
+    # When the topic is recreated and retired by the previous release's retire_topic (an older
+    # CLI's `ops topic-recreated`, a rolled-back stack): the events' and dead letters' positions
+    # renamed, the copy's left under the live name
+    retired = f"{topic} (retired {datetime.now(UTC):%Y-%m-%d %H:%M:%S.%f} UTC)"
+    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+        cursor.execute("UPDATE rating_events SET topic = %s WHERE topic = %s", (retired, topic))
+        cursor.execute("UPDATE dead_letters SET topic = %s WHERE topic = %s", (retired, topic))
+    connection.close()
+    assert model.forget_offsets(topic) == 1
+    # And the new topic's first record is a rating, its second the relay publishing the old
+    # topic's first event again (a copy of the new topic's, recorded after the retirement)
+    project_batch([at(topic, 0, 0, rating_event(talk_id, 1))], store, model)
+    assert project_batch([at(topic, 0, 1, event)], store, model).duplicates == 1
+    # Then the event store's last position of the new topic is the copy's, not the old one's
+    assert store.state().offsets[f"{topic}-0"] == 1
+    # And after a rebuild the new topic's next records, at offsets the old topic had, count
+    rebuild_read_model(store, model, progress=lambda _: None, topic=topic)
+    later = [at(topic, 0, i, rating_event(talk_id, 2)) for i in range(2, 6)]
+    assert (project_batch(later, store, model).applied, model.applied_offset(f"{topic}-0")) == (
+        4,
+        5,
+    )
+    assert model.histogram(talk_id).counts == {"1": 1, "2": 4, "3": 0, "4": 0, "5": 4}
+
+
 def test_a_rating_is_projected_once_its_batch_reached_the_histogram(
     store: PostgresEventStore, model: RedisReadModel, talk_id: str, topic: str, talks_dsn: str
 ) -> None:

@@ -590,6 +590,31 @@ INSERT INTO duplicate_positions (topic, partition, "offset", event_id)
 SELECT * FROM unnest(%s::text[], %s::integer[], %s::bigint[], %s::uuid[])
 ON CONFLICT (topic, partition, "offset") DO NOTHING
 """
+# Each partition's last stored position: an event's, a dead letter's, or a duplicate's, but not
+# a duplicate's a retirement left behind. The previous release's retire_topic (an older CLI's
+# `ops topic-recreated`, a rolled-back stack) renamed the events' and dead letters' positions
+# only, so a copy's row kept the live name with the old topic's offset, which a rebuild would
+# take as the recreated topic's applied one. Such a row is told by its event, first stored
+# under "<its topic> (retired <UTC time>)", and by being recorded before that time (a copy
+# recorded after it, the relay publishing the entry again to the new broker, is the new
+# topic's). The projector's usual COPY writes no duplicate: a probe of rating_events' eventId
+# index for each of the few there are.
+_LAST_POSITIONS = """
+SELECT topic, partition, max("offset") FROM (
+    SELECT topic, partition, "offset" FROM rating_events
+    UNION ALL
+    SELECT d.topic, d.partition, d."offset" FROM duplicate_positions AS d
+    WHERE NOT EXISTS (
+        SELECT 1 FROM rating_events AS e
+        WHERE e.event_id = d.event_id
+          AND left(e.topic, length(d.topic) + 10) = d.topic || ' (retired '
+          AND d.recorded_at < (substring(e.topic FROM ' \\(retired ([0-9-]+ [0-9:.]+) UTC\\)$')
+                               ::timestamp AT TIME ZONE 'UTC')
+    )
+    UNION ALL
+    SELECT topic, partition, "offset" FROM dead_letters
+) AS positions GROUP BY 1, 2
+"""
 _RECORD_DEAD_LETTERS = """
 INSERT INTO dead_letters (topic, partition, "offset", key, value, reason)
 SELECT * FROM unnest(%s::text[], %s::integer[], %s::bigint[], %s::bytea[], %s::bytea[], %s::text[])
@@ -837,11 +862,7 @@ class PostgresEventStore:
                 f"{topic}-{partition}": int(offset)
                 for topic, partition, offset in _fetch_all(
                     cursor,
-                    'SELECT topic, partition, max("offset") FROM ('
-                    ' SELECT topic, partition, "offset" FROM rating_events'
-                    ' UNION ALL SELECT topic, partition, "offset" FROM duplicate_positions'
-                    ' UNION ALL SELECT topic, partition, "offset" FROM dead_letters'
-                    ") AS positions GROUP BY 1, 2",
+                    _LAST_POSITIONS,
                 )
             }
             talk_offsets: dict[str, dict[str, int]] = {}
