@@ -32,6 +32,7 @@ NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 OLD_KEY, NEW_KEY = "o" * 48, "n" * 48
 LEAKED = "l" * 48
 LIFETIME = timedelta(hours=24)
+PASS_LIFETIME = timedelta(days=7)  # the API's (the settings' VOTER_TOKEN_HOURS)
 
 
 class Clock:
@@ -42,6 +43,10 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+    def wall(self) -> datetime:
+        """The time of day on this clock: NOW when it started."""
+        return NOW + timedelta(seconds=self.now - 1000.0)
 
 
 @pytest.fixture
@@ -214,11 +219,11 @@ def test_a_pass_of_a_key_put_just_after_a_container_read_the_secret_waits_and_co
     warm = container(arn, clock)
     clock.now += 10
     rotate(client, arn, key=NEW_KEY, previousKey=OLD_KEY)
-    fresh = container(arn, Clock()).issue(NOW)
+    fresh = container(arn, Clock()).issue(clock.wall())
     # When that pass reaches the warm container 10 s later, within the re-read's floor
     clock.now += 10
     with pytest.raises(VoterKeysUpdating) as updating:
-        warm.verify(fresh.token, NOW)
+        warm.verify(fresh.token, clock.wall())
     # Then it is not refused (401: the page dropped it for a new pass, a new voter, and the
     # talks it rated under both counted twice) but answered 429 (no 5xx alarm counts it), with
     # the seconds until the keys may be read again, in the problem+json shape
@@ -231,7 +236,7 @@ def test_a_pass_of_a_key_put_just_after_a_container_read_the_secret_waits_and_co
     assert "updating its keys" in problem["detail"]
     # And sent again when it said, the same pass names its attendee
     clock.now += 10
-    assert warm.verify(fresh.token, NOW) == fresh.voter_id
+    assert warm.verify(fresh.token, clock.wall()) == fresh.voter_id
 
 
 def test_forged_passes_wait_then_are_refused_and_read_the_secret_at_most_once_per_30_s(
@@ -242,13 +247,14 @@ def test_forged_passes_wait_then_are_refused_and_read_the_secret_at_most_once_pe
     clock = Clock()
     warm = container(arn, clock)
     reads = reads_from_now()
-    forger = VoterTokens(b"f" * 48, LIFETIME)
+    forger = VoterTokens(b"f" * 48, PASS_LIFETIME)
     answers: list[str] = []
-    # When a forger sends a thousand over a minute
+    # When a forger sends a thousand over a minute, each claiming to be issued as it is sent
+    # (as a pass of a key put since the container read the secret would)
     for n in range(1000):
         clock.now = 1000.0 + n * 0.06
         try:
-            warm.verify(forger.issue(NOW).token, NOW)
+            warm.verify(forger.issue(clock.wall()).token, clock.wall())
             answers.append("taken")
         except VoterKeysUpdating:
             answers.append("429")
@@ -263,9 +269,97 @@ def test_forged_passes_wait_then_are_refused_and_read_the_secret_at_most_once_pe
     # And once read again, a pass no key signed is 401 as before, not 429
     clock.now += 31
     with pytest.raises(InvalidVoterToken):
-        warm.verify(forger.issue(NOW).token, NOW)
+        warm.verify(forger.issue(clock.wall()).token, clock.wall())
     # And a genuine pass counted all along
     assert warm.verify(warm.issue(NOW).token, NOW)
+
+
+def answers_to_attendees(tokens: VoterTokens, passes: list[str], clock: Clock) -> list[list[str]]:
+    """What each attendee's page is answered for their pass, sent one after another 0.1 s apart,
+    and sent again after each 429's Retry-After (the page's rule) until it is taken or refused."""
+    answers: list[list[str]] = [[] for _ in passes]
+    due = [(clock.now + n * 0.1, n) for n in range(len(passes))]
+    while due:
+        due.sort()
+        clock.now, n = due.pop(0)
+        try:
+            tokens.verify(passes[n], clock.wall())
+            answers[n].append("taken")
+        except VoterKeysUpdating as updating:
+            answers[n].append("429")
+            due.append((clock.now + updating.retry_after, n))
+        except InvalidVoterToken:
+            answers[n].append("401")
+    return answers
+
+
+def test_after_a_leak_stale_passes_are_refused_at_once_once_the_container_read_the_secret(
+    secret: tuple[object, str],
+) -> None:
+    client, arn = secret
+    # Given a warm container that handed out 40 passes of a key that then leaked, and was
+    # rotated without it
+    clock = Clock()
+    warm = container(arn, clock)
+    passes = []
+    for _ in range(40):
+        clock.now += 1
+        passes.append(warm.issue(clock.wall()).token)
+    clock.now += 10
+    rotate(client, arn, key=NEW_KEY)
+    reads = reads_from_now()
+    # When the 40 attendees send them (with their pages' retries) once its keys are five
+    # minutes old
+    clock.now += 300
+    answers = answers_to_attendees(warm, passes, clock)
+    # Then each is refused at once, none asked to wait (one 401 per 30 s, the others 429 until
+    # their turn, kept the last of them waiting 20 minutes, their ratings uncounted), and the
+    # secret was read once
+    assert answers == [["401"]] * 40
+    assert len(reads) == 1, reads
+
+
+def test_stale_passes_wait_for_one_read_at_most_after_a_leak_s_rotation(
+    secret: tuple[object, str],
+) -> None:
+    client, arn = secret
+    # Given a warm container that handed out 40 passes of a key, read the secret 10 s before it
+    # was rotated away after a leak, and then met a pass of the new key
+    clock = Clock()
+    warm = container(arn, clock)
+    passes = [warm.issue(clock.wall()).token for _ in range(40)]
+    clock.now += 300
+    assert warm.verify(passes[0], clock.wall())  # read again: five minutes old
+    clock.now += 10
+    rotate(client, arn, key=NEW_KEY)
+    clock.now += 21
+    fresh = container(arn, Clock()).issue(clock.wall())
+    assert warm.verify(fresh.token, clock.wall()) == fresh.voter_id
+    reads = reads_from_now()
+    # When the 40 attendees send theirs at once
+    answers = answers_to_attendees(warm, passes, clock)
+    # Then every one is refused at once: the container read the secret after they were issued
+    assert answers == [["401"]] * 40
+    assert reads == []
+
+
+def test_a_pass_claiming_to_be_issued_ahead_of_the_clock_is_refused_at_once(
+    secret: tuple[object, str],
+) -> None:
+    _, arn = secret
+    # Given a warm container that read the secret a second ago, and a forged pass that claims
+    # to be issued a minute from now (a key put since the read might have signed one issued now)
+    clock = Clock()
+    warm = container(arn, clock)
+    clock.now += 1
+    reads = reads_from_now()
+    forged = VoterTokens(b"f" * 48, PASS_LIFETIME).issue(clock.wall() + timedelta(minutes=1))
+    # When it is sent
+    # Then it is refused (401), not asked to wait, and the secret is not read for it
+    with pytest.raises(InvalidVoterToken) as refusal:
+        warm.verify(forged.token, clock.wall())
+    assert problem_for(refusal.value).status_code == 401
+    assert reads == []
 
 
 def test_a_secret_rotated_to_an_unusable_key_leaves_the_keys_read_before_in_use(

@@ -34,8 +34,8 @@ def fingerprint(token: str) -> str:
 class Checked(NamedTuple, Generic[T]):
     """What a check found: whether the value took what was presented, the value it was asked
     (as read now or recently), and, when it refused, how many seconds remain until the secret
-    may be read again (0 when it was read for this check: the refusal is the secret's word as it
-    is now)."""
+    may be read again (0 when it was read for this check, or when what was read last settles it:
+    the refusal is the secret's word as it is now)."""
 
     accepted: bool
     value: T | None
@@ -60,6 +60,7 @@ class RereadSecret(Generic[T]):
         self._lock = threading.Lock()
         self._value: T | None = None
         self._read_at: float | None = None
+        self._answered_at: float | None = None  # the last read that answered
 
     def current(self) -> T | None:
         """The value as read now or recently (read again once it is `max_age` old)."""
@@ -82,16 +83,25 @@ class RereadSecret(Generic[T]):
         rotated value is taken within seconds, and refusals cannot hammer Secrets Manager."""
         return self.checked(accepts).accepted
 
-    def checked(self, accepts: Callable[[T | None], bool]) -> Checked[T]:
+    def checked(
+        self,
+        accepts: Callable[[T | None], bool],
+        settled: Callable[[float], bool] | None = None,
+    ) -> Checked[T]:
         """`check`, saying also, of a refusal, whether it is the secret's word as it is now (read
         for this check) or that of a value read before, which may have been replaced since: then
-        the seconds until the secret may be read again."""
+        the seconds until the secret may be read again. `settled`, given the seconds since the
+        last read that answered, says whether that read's refusal is final (what is presented
+        is older than any value put since): then it is, without a read."""
         now = self._clock()
         with self._lock:
             read = self._fresh(now)
             if accepts(self._value):
                 return Checked(True, self._value)
             if not read:
+                answered = self._answered_at
+                if settled is not None and answered is not None and settled(now - answered):
+                    return Checked(False, self._value)
                 since = now - self._read_at  # type: ignore[operator]
                 if since < self._floor:
                     return Checked(False, self._value, self._floor - since)
@@ -130,7 +140,7 @@ class RereadSecret(Generic[T]):
             self._read_at = now
             return False
         self._value = value
-        self._read_at = now
+        self._read_at = self._answered_at = now
         return True
 
 

@@ -50,6 +50,11 @@ class IssuedToken(NamedTuple):
     expires_at: datetime
 
 
+# How far apart two environments' clocks (and a put and the reads that see it) may be: a pass
+# issued further than this before an environment last read the keys, or claiming to be issued
+# further than this ahead of its clock, is settled by the keys it read.
+CLOCK_MARGIN_SECONDS = 5.0
+
 # The shortest signing key taken (HMAC-SHA256 wants far more entropy than this; a generated key
 # has 48 characters).
 SHORTEST_KEY_BYTES = 16
@@ -115,7 +120,7 @@ class VoterTokens:
         if parts is None:
             raise InvalidVoterToken("the voter token is malformed")
         voter_id, expires, signature = parts
-        if not self._verified(voter_id, expires, signature):
+        if not self._verified(voter_id, expires, signature, now):
             raise InvalidVoterToken("the voter token's signature does not match")
         if int(expires) <= now.timestamp():
             raise ExpiredVoterToken(
@@ -132,8 +137,8 @@ class VoterTokens:
     def _signing_keys(self) -> SigningKeys:
         return self._keys
 
-    def _verified(self, voter_id: str, expires: str, signature: str) -> bool:
-        """Whether the keys signed a token presented to the API."""
+    def _verified(self, voter_id: str, expires: str, signature: str, now: datetime) -> bool:
+        """Whether the keys signed a token presented to the API at `now`."""
         return self._genuine(voter_id, expires, signature)
 
     def _genuine(self, voter_id: str, expires: str, signature: str) -> bool:
@@ -190,12 +195,25 @@ class SecretVoterTokens(VoterTokens):
         # passes of the leaked key (refused by the others) for 30 s at most, not five minutes.
         return _usable(self._kept.recent())
 
-    def _verified(self, voter_id: str, expires: str, signature: str) -> bool:
-        """Whether the keys signed it; VoterKeysUpdating (429, not 401) when neither did and
-        the keys were read too recently to be read again: a pass another environment signed
-        with a key put since is then sent again (with Retry-After), not dropped by its page for a
-        new one, a new voter whose re-rated talks would count twice."""
-        checked = self._check(voter_id, expires, signature)
+    def _verified(self, voter_id: str, expires: str, signature: str, now: datetime) -> bool:
+        """Whether the keys signed it; VoterKeysUpdating (429, not 401) when neither did, the
+        keys were read too recently to be read again, and the pass was issued after they were
+        read: a pass another environment signed with a key put since is then sent again (with
+        Retry-After), not dropped by its page for a new one, a new voter whose re-rated talks
+        would count twice. A pass issued before the last read (its expiry less the lifetime)
+        is refused at once: the key that signed it existed then, and is no longer the secret's
+        (a stale pass, after a leak's rotation, was answered one 401 per environment per 30 s,
+        the others waiting their turn for minutes); so is one claiming to be issued ahead of the
+        clock (forged)."""
+        issued = int(expires) - self._lifetime.total_seconds()
+        at = now.timestamp()
+
+        def settled(read_ago: float) -> bool:
+            return (
+                issued < at - read_ago - CLOCK_MARGIN_SECONDS or issued > at + CLOCK_MARGIN_SECONDS
+            )
+
+        checked = self._check(voter_id, expires, signature, settled)
         if not checked.accepted and checked.read_again_in > 0:
             raise VoterKeysUpdating(max(1, math.ceil(checked.read_again_in)))
         return checked.accepted
@@ -203,10 +221,17 @@ class SecretVoterTokens(VoterTokens):
     def _genuine(self, voter_id: str, expires: str, signature: str) -> bool:
         return self._check(voter_id, expires, signature).accepted
 
-    def _check(self, voter_id: str, expires: str, signature: str) -> Checked[SigningKeys | NoKeys]:
+    def _check(
+        self,
+        voter_id: str,
+        expires: str,
+        signature: str,
+        settled: Callable[[float], bool] | None = None,
+    ) -> Checked[SigningKeys | NoKeys]:
         payload = f"{VERSION}.{voter_id}.{expires}"
         checked = self._kept.checked(
-            lambda keys: isinstance(keys, SigningKeys) and keys.signed(payload, signature)
+            lambda keys: isinstance(keys, SigningKeys) and keys.signed(payload, signature),
+            settled,
         )
         if not checked.accepted:
             _usable(checked.value)  # no keys at all: VoterTokensUnavailable, not a refusal
