@@ -1298,6 +1298,23 @@ def test_a_page_reloaded_while_its_rating_waits_for_the_keys_says_so(
     assert len(sent) == 1
 
 
+def test_the_talk_page_puts_the_first_of_right_to_left_speakers_on_the_right(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk whose speakers' names are all right-to-left
+    talk = web.add_talk(title="Ops", speakers=["אבי", "دانة (Dana)", "סמי"], track="DevOps")
+    # When its page is shown
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    first = page.locator(".meta span[dir='auto']", has_text="אבי")
+    second = page.locator(".meta span[dir='auto']", has_text="دانة")
+    expect(first).to_be_visible()
+    # Then they run right to left, as on the programme's card: the first on the right
+    first_box, second_box = first.bounding_box(), second.bounding_box()
+    assert first_box is not None
+    assert second_box is not None
+    assert first_box["x"] > second_box["x"], (first_box, second_box)
+
+
 @pytest.fixture
 def open_voting_one_pass_a_minute(kafka_bootstrap: str, tmp_path: Path) -> Iterator[WebStack]:
     """Open voting (ratings without a pass count, each), one pass a minute to an address: a

@@ -1,5 +1,5 @@
 // /app/talks/<talkId>: rate the talk (1 to 5, changeable), and its live histogram.
-import { h, fill, setText, formatTime, formatZone, talkHref, debounce, isolated, directLine, isolatedText } from "../dom.js";
+import { h, fill, setText, formatTime, formatZone, talkHref, debounce, isolated, directLine, isolatedText, lineDirection } from "../dom.js";
 import { request, get, talkPath, appConfig, ApiError, serviceNow, credentialRefused, keysUpdating } from "../api.js";
 import { watchTalk, newestShown } from "../live.js";
 import { histogramView } from "../histogram.js";
@@ -586,7 +586,8 @@ export function talkPage(main, talkId) {
     const names = (talk.speakers || []).join(", ");
     // Drawn again only when it changed: the talk is read again at its window's edges.
     if (meta.textContent !== [names, talk.track, talk.room, schedule].filter(Boolean).join(" · ")) {
-      const speakers = names ? h("span", {}, isolated(talk.speakers, ", ")) : null;
+      // The speakers run as on the programme's card: all right-to-left, the first on the right.
+      const speakers = names ? h("span", { dir: lineDirection(talk.speakers) }, isolated(talk.speakers, ", ")) : null;
       fill(directLine(meta, [...(talk.speakers || []), talk.track, talk.room, schedule]),
         isolated([speakers, talk.track, talk.room, schedule], " · "));
     }
