@@ -604,11 +604,12 @@ def test_a_right_to_left_name_first_leaves_the_rest_of_its_line_as_typed(
         (
             "/app/talks/{id}",
             [
+                (".talk .meta > span[dir='rtl']", RIGHT_TO_LEFT["speakers"], "rtl"),
                 (
                     ".talk .meta",
                     [*RIGHT_TO_LEFT["speakers"], RIGHT_TO_LEFT["track"], RIGHT_TO_LEFT["room"]],
-                    "ltr",
-                )
+                    None,
+                ),
             ],
         ),
         ("/app/talks/{id}/screen", [(".screen-head .speakers", RIGHT_TO_LEFT["speakers"], "rtl")]),
@@ -631,10 +632,11 @@ def test_a_line_of_right_to_left_names_reads_right_to_left_and_the_time_as_the_p
         page = laptop.new_page()
         # When a page shows it
         open_bidi_page(web, page, path, talk)
-        # Then a line of Arabic names only reads right to left, the first name on the right;
-        # a line that also holds the time reads as the page does, left to right, its Arabic
-        # pieces first in the order typed; each piece reads right to left, its "!" on its left
-        # (the leaderboard's track too, alone under the title)
+        # Then a line of Arabic names only reads right to left, the first name on the right
+        # (the talk page's speakers too, a group of their own in the line of the time); a line
+        # that also holds the time reads as the page does, left to right, its Arabic pieces
+        # first in the order typed; each piece reads right to left, its "!" on its left (the
+        # leaderboard's track too, alone under the title)
         for line, pieces, way in lines:
             assert_line_reads(bidi_line(page, path, talk, line), pieces, way)
     finally:

@@ -1146,6 +1146,175 @@ def test_a_kept_rating_the_service_cannot_check_the_pass_of_is_sent_again_from_a
     expect(page.get_by_test_id("message")).to_have_text("")
 
 
+INVALID_PASS = json.dumps(
+    {
+        "type": "urn:talkrate:problem:invalid-voter-token",
+        "title": "Invalid voter token",
+        "status": 401,
+        "detail": "no key signs this voter token",
+    }
+)
+
+
+def keys_updated_without_the_pass(
+    page: Page, talk_id: str, refused: str, wait: str
+) -> tuple[list[tuple[str | None, str | None]], list[str]]:
+    """A service that read its voter-token keys just before the operator replaced the one that
+    signed the attendee's pass (`refused`): the talk's first rating is answered 429
+    voter-keys-updating with `wait` as Retry-After (nothing stored), then, its keys read, every
+    rating under that pass 401 (nothing stored); ratings under another pass are taken. The pass
+    and Idempotency-Key each rating went with, and every request for a pass made meanwhile."""
+    sent: list[tuple[str | None, str | None]] = []
+    passes_asked: list[str] = []
+
+    def answer(route: Route) -> None:
+        body = route.request.post_data_json if route.request.method == "POST" else None
+        if not (body and body.get("talkId") == talk_id):
+            route.continue_()
+            return
+        token = route.request.headers.get("voter-token")
+        sent.append((token, route.request.headers.get("idempotency-key")))
+        if token != refused:
+            route.continue_()
+        elif len(sent) == 1:
+            route.fulfill(
+                status=429,
+                headers={"Retry-After": wait},
+                content_type="application/problem+json",
+                body=KEYS_UPDATING,
+            )
+        else:
+            route.fulfill(
+                status=401,
+                headers={"WWW-Authenticate": 'Voter-Token realm="talkrate"'},
+                content_type="application/problem+json",
+                body=INVALID_PASS,
+            )
+
+    def note_pass(route: Route) -> None:
+        passes_asked.append(route.request.method)
+        route.continue_()
+
+    page.route(lambda url: url.endswith("/ratings"), answer)
+    page.route(lambda url: urlparse(url).path.endswith("/voters"), note_pass)
+    return sent, passes_asked
+
+
+def counted_once_under_a_new_pass(
+    web: WebStack,
+    page: Page,
+    talk_id: str,
+    held: str,
+    sent: list[tuple[str | None, str | None]],
+    passes_asked: list[str],
+) -> None:
+    """The 4 was sent under the refused pass twice (429, then 401: nothing stored), then under
+    one new pass with the same Idempotency-Key, and counted once."""
+    assert waited_on(page, lambda: ratings_of(web, talk_id) == only(4), seconds=30)
+    assert waited_on(page, lambda: kept_rating(page, talk_id) is None)
+    assert [token == held for token, _ in sent] == [True, True, False]
+    assert len({key for _, key in sent}) == 1
+    assert passes_asked == ["POST"]
+    assert held_pass(page) not in (None, held)
+    assert ratings_of(web, talk_id) == only(4)
+
+
+def test_a_rating_whose_pass_is_refused_after_the_keys_wait_is_counted_under_a_new_pass(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee with a pass, on a talk's page
+    talk = web.add_talk(title="Key replaced after a leak")
+    attendee_with_a_pass(web, page)
+    held = held_pass(page)
+    # And a service that cannot check that pass for 12 s (longer than the page waits on its
+    # own), then refuses it: the key that signed it was replaced
+    sent, passes_asked = keys_updated_without_the_pass(page, talk["id"], held, "12")
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    # When they rate it 4
+    star(page, 4).click()
+    expect(page.get_by_test_id("message")).to_have_text(
+        re.compile(
+            r"^The service is updating its keys: your rating is kept, and sent in 1[12] s\.$"
+        )
+    )
+    # Then, the wait over and the pass refused, the 4 goes under a new pass with its key (no
+    # answer stored it under the old one): counted once, said as the attendee's rating
+    expect(page.get_by_test_id("own-rating")).to_contain_text(
+        "You rated 4 out of 5", timeout=25_000
+    )
+    expect(page.get_by_test_id("message")).to_have_text("")
+    counted_once_under_a_new_pass(web, page, talk["id"], held, sent, passes_asked)
+
+
+def test_a_kept_rating_whose_pass_is_refused_after_the_keys_wait_is_sent_from_the_programme(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee with a pass who tapped 4 on talk A's page offline, then went on to the
+    # programme
+    talk = web.add_talk(title="Key replaced in the lift")
+    attendee_with_a_pass(web, page)
+    held = held_pass(page)
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    expect(star(page, 4)).to_be_enabled()
+    page.context.set_offline(True)
+    star(page, 4).click()
+    expect(page.get_by_test_id("message")).to_have_text(WAITING)
+    page.get_by_role("navigation").get_by_role("link", name="Programme").click()
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    # And a service that cannot check that pass for 12 s, then refuses it
+    sent, passes_asked = keys_updated_without_the_pass(page, talk["id"], held, "12")
+    # When the phone comes back online
+    page.context.set_offline(False)
+    # Then the programme sends the 4 under a new pass once the pass is refused: counted once,
+    # not dropped
+    counted_once_under_a_new_pass(web, page, talk["id"], held, sent, passes_asked)
+    # And A's page says the 4, no refusal
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
+    expect(page.get_by_test_id("message")).to_have_text("")
+
+
+def test_a_page_reloaded_while_its_rating_waits_for_the_keys_says_so(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee with a pass whose rating of a talk waits 20 s: the service cannot check
+    # the pass while it updates its keys
+    talk = web.add_talk(title="Reloaded during the keys wait")
+    attendee_with_a_pass(web, page)
+    sent, _ = updating_keys(page, talk["id"], ["20"])
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    star(page, 4).click()
+    keys_wait = re.compile(
+        r"^The service is updating its keys: your rating is kept, and sent in \d+ s\.$"
+    )
+    expect(page.get_by_test_id("message")).to_have_text(keys_wait)
+    # When they reload the page
+    page.reload()
+    # Then it says why the rating waits as before, not that the service is busy
+    expect(page.get_by_test_id("message")).to_have_text(keys_wait)
+    expect(page.get_by_test_id("own-rating")).to_have_text(
+        "Waiting to send your rating: 4 out of 5."
+    )
+    assert len(sent) == 1
+
+
+def test_the_talk_page_puts_the_first_of_right_to_left_speakers_on_the_right(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk whose speakers' names are all right-to-left
+    talk = web.add_talk(title="Ops", speakers=["אבי", "دانة (Dana)", "סמי"], track="DevOps")
+    # When its page is shown
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    first = page.locator(".meta span[dir='auto']", has_text="אבי")
+    second = page.locator(".meta span[dir='auto']", has_text="دانة")
+    expect(first).to_be_visible()
+    # Then they run right to left, as on the programme's card: the first on the right
+    first_box, second_box = first.bounding_box(), second.bounding_box()
+    assert first_box is not None
+    assert second_box is not None
+    assert first_box["x"] > second_box["x"], (first_box, second_box)
+
+
 @pytest.fixture
 def open_voting_one_pass_a_minute(kafka_bootstrap: str, tmp_path: Path) -> Iterator[WebStack]:
     """Open voting (ratings without a pass count, each), one pass a minute to an address: a

@@ -25,6 +25,17 @@ export const inProgress = (error) => error instanceof ApiError && error.status =
 // service's word on the rating: counted or refused.
 export const keepForLater = (error) => error instanceof ApiError && (error.status === 0 || error.status >= 500 || gatewayBusy(error) || keysUpdating(error) || inProgress(error));
 
+// A send of a rating answered so stores nothing: a 429 (the gateway's throttle, the service
+// updating its keys or over a limit) or its pass refused. Every other answer, or none, may
+// have stored it (a 5xx, a gateway answering for the service, an answer lost).
+export const nothingStored = (error) => error instanceof ApiError && (error.status === 429 || credentialRefused(error));
+
+// Whether a send of a kept rating, under its pass, may have been stored (`stored`, noted before
+// each send and taken back when its answer stored nothing). One kept before that was noted,
+// once sent, may have. A pass refused for one that may have is not swapped for a new pass:
+// both sends counted would be two attendees.
+export const mayHaveCounted = (held) => held.stored ?? Boolean(held.sentAt);
+
 // Tried again this often while ratings are kept: one that waited for a pass (a network over
 // its passes for the minute, a busy service) goes without the page being reloaded.
 export const AGAIN_MS = 30_000;
@@ -34,13 +45,14 @@ export const AGAIN_MS = 30_000;
 const LONGEST_WAIT_MS = 5 * 60_000;
 
 // The kept rating of `key` waits as the service asked (`retryAfter` s, at most five minutes),
-// else to the next try: noted with it (`retryAt`), so that no page of the app sends it before.
-// The wait, in ms.
-export function putOff(talkId, key, retryAfter) {
+// else to the next try: noted with it (`retryAt`) and why (`why`: "keys" for the service
+// updating its keys), so that no page of the app sends it before, and its talk's page, opened
+// meanwhile, says why it waits. The wait, in ms.
+export function putOff(talkId, key, retryAfter, why = null) {
   if (!retryAfter) return AGAIN_MS;
   const wait = Math.min(retryAfter * 1000, LONGEST_WAIT_MS);
   const held = sendingRating(talkId);
-  if (held?.key === key) keepSending(talkId, { ...held, retryAt: Date.now() + wait });
+  if (held?.key === key) keepSending(talkId, { ...held, retryAt: Date.now() + wait, why });
   return wait;
 }
 
@@ -56,6 +68,7 @@ async function sendOne(talkId) {
   // One that cannot be sent again safely is left for its talk's page to say.
   if (!held || !safeToResend(held)) return;
   let { token } = held;
+  let stored = mayHaveCounted(held);
   try {
     if (token === undefined) {
       // Never asked for: the pass first. One that needs the event code, or the service refusing
@@ -70,19 +83,39 @@ async function sendOne(talkId) {
       }
       keepSending(talkId, { ...held, token, sentAt: Date.now() });
     }
-    const post = () => request("POST", "/ratings", {
-      body: { talkId, value: held.value },
-      headers: { "Idempotency-Key": held.key, ...(token ? { "Voter-Token": token } : {}) },
-    });
+    const note = () => {
+      const now = sendingRating(talkId);
+      if (now?.key === held.key) keepSending(talkId, { ...now, stored });
+    };
+    // Noted as maybe stored while on its way (a page closed meanwhile knows no more); taken
+    // back when its answer stored nothing.
+    const post = async () => {
+      const before = stored;
+      stored = true;
+      note();
+      try {
+        return await request("POST", "/ratings", {
+          body: { talkId, value: held.value },
+          headers: { "Idempotency-Key": held.key, ...(token ? { "Voter-Token": token } : {}) },
+        });
+      } catch (error) {
+        if (nothingStored(error)) {
+          stored = before;
+          note();
+        }
+        throw error;
+      }
+    };
     let answer;
     try {
       answer = await post();
     } catch (error) {
-      // A pass the service no longer takes (its signing key replaced), for a rating never sent
-      // under it before this run: one new pass, one more try, as the talk page does. One sent
-      // under it before may have counted: under a new pass it would count again, as another
-      // attendee's, so that one is said unconfirmed (below).
-      if (!(token && credentialRefused(error) && !held.sentAt)) throw error;
+      // A pass the service no longer takes (its signing key replaced), for a rating no send of
+      // which may have been stored (never sent, or every send answered 429 or refused, as
+      // while the service read its keys again): one new pass, one more try, as the talk page
+      // does, with its key. One that may have counted would count again under a new pass, as
+      // another attendee's, so that one is said unconfirmed (below).
+      if (!(token && credentialRefused(error) && !stored)) throw error;
       forgetToken();
       try {
         token = await voterToken();
@@ -93,7 +126,7 @@ async function sendOne(talkId) {
         putOff(talkId, held.key, passError?.retryAfter);
         return;
       }
-      keepSending(talkId, { ...held, token, sentAt: Date.now() });
+      keepSending(talkId, { ...held, token, sentAt: Date.now(), stored });
       answer = await post();
     }
     // Said as the attendee's rating only while it is still the one kept: a newer tap (sent by
@@ -106,7 +139,7 @@ async function sendOne(talkId) {
     if (keepForLater(error)) {
       // Sent again once the wait the service asked for ends (the service updating its keys
       // asks for seconds), not at the next 30 s try only.
-      wake(putOff(talkId, held.key, error.retryAfter));
+      wake(putOff(talkId, held.key, error.retryAfter, keysUpdating(error) ? "keys" : null));
       return;
     }
     // Refused (closed, gone, over a limit, a pass refused): dropped, then noted, said on its
@@ -115,9 +148,10 @@ async function sendOne(talkId) {
     if (passRefused) forgetToken();
     if (sendingRating(talkId)?.key === held.key) keepSending(talkId, null);
     const { status = 0, problem = {}, retryAfter = null } = error instanceof ApiError ? error : {};
-    // A pass refused now for a rating sent under it before (its answer lost): that send may
-    // have counted, so the page says it could not be confirmed rather than refused.
-    noteRefused(talkId, { value: held.value, key: held.key, status, problem, retryAfter, unconfirmed: Boolean(passRefused && held.sentAt) });
+    // A pass refused now for a rating a send of which under it may have been stored (its
+    // answer lost): that send may have counted, so the page says it could not be confirmed
+    // rather than refused.
+    noteRefused(talkId, { value: held.value, key: held.key, status, problem, retryAfter, unconfirmed: Boolean(passRefused && stored) });
   }
 }
 

@@ -1,10 +1,10 @@
 // /app/talks/<talkId>: rate the talk (1 to 5, changeable), and its live histogram.
-import { h, fill, setText, formatTime, formatZone, talkHref, debounce, isolated, directLine, isolatedText } from "../dom.js";
+import { h, fill, setText, formatTime, formatZone, talkHref, debounce, isolated, directLine, isolatedText, lineDirection } from "../dom.js";
 import { request, get, talkPath, appConfig, ApiError, serviceNow, credentialRefused, keysUpdating } from "../api.js";
 import { watchTalk, newestShown } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { voterToken, forgetToken, forgetExpired, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating, sendingRating, keepSending, safeToResend, takeRefused } from "../voter.js";
-import { claim, keepForLater, inProgress, putOff, waitLeft } from "../outbox.js";
+import { claim, keepForLater, inProgress, putOff, waitLeft, nothingStored, mayHaveCounted } from "../outbox.js";
 import { liveBadge, errorText } from "./common.js";
 import { liveAnnouncer } from "../announce.js";
 import { ratingWindow, when, zoned, atNextEdge } from "../window.js";
@@ -30,6 +30,14 @@ const tryAgain = (error) => (error.retryAfter ? ` Try again in ${error.retryAfte
 // The service cannot check the attendee's pass until it reads its keys again: not "too many",
 // and nothing for them to do; the rating and its pass are kept, and sent again `ms` from now.
 const updatingKeys = (ms) => `The service is updating its keys: your rating is kept, and sent in ${Math.ceil(ms / 1000)} s.`;
+// Why a rating waits (`why`, kept with it by outbox.js's putOff: a page opened meanwhile says
+// the same), for `ms` more.
+const WAITS_FOR = {
+  passes: "Too many attendee passes asked for from this network just now",
+  failing: "Something went wrong on the service's side",
+};
+const waitsFor = (why, ms) => (why === "keys" ? updatingKeys(ms)
+  : `${WAITS_FOR[why] ?? "The service is busy"}: your rating waits, and is sent in ${Math.ceil(ms / 1000)} s.`);
 
 // Why a rating was not counted, in the attendee's words.
 function refusal(error) {
@@ -63,8 +71,9 @@ const pick = () => (matchMedia("(pointer: coarse)").matches ? "Tap" : "Choose");
 // of counting twice: the attendee is told, and chooses.
 const unconfirmed = (value) => `Your earlier rating of ${value} out of 5 could not be confirmed: it may not have been counted. ${pick()} a star to rate again.`;
 
-// Thrown by a rating sent before (its answer lost) whose pass is refused now: sent again under a
-// new pass it would count as a second attendee if the first send counted.
+// Thrown by a rating a send of which may have been stored (its answer lost, a 5xx) whose pass
+// is refused now: sent again under a new pass it would count as a second attendee if that send
+// counted.
 class PassRefusedAfterSending extends Error {}
 
 // No pass for now (too many asked for from this network, or a busy service): the rating waits
@@ -293,12 +302,13 @@ export function talkPage(main, talkId) {
     });
   }
 
-  // One tap's rating, sent until it has an answer that is not "later" (see RETRY_MS).
-  // `quietly`: a waiting rating tried again in the background, whose message already says so.
-  async function send(value, token, key, quietly = false) {
+  // One tap's rating, sent (by `once`) until it has an answer that is not "later" (see
+  // RETRY_MS). `quietly`: a waiting rating tried again in the background, whose message already
+  // says so.
+  async function send(once, quietly = false) {
     for (let attempt = 0; ; attempt += 1) {
       try {
-        return await post(value, token, key);
+        return await once();
       } catch (error) {
         const wait = error.retryAfter ? error.retryAfter * 1000 : RETRY_MS[attempt];
         if (!keepForLater(error) || attempt >= RETRY_MS.length || wait > QUICK_MS || stopped || !navigator.onLine) throw error;
@@ -359,7 +369,7 @@ export function talkPage(main, talkId) {
     }
     if (!waiting) {
       waiting = true;
-      say(`The service is busy: your rating waits, and is sent in ${Math.ceil(left / 1000)} s.`, { info: true });
+      say(waitsFor(held.why, left), { info: true });
       showMine();
     }
     clearTimeout(retryTimer);
@@ -388,7 +398,25 @@ export function talkPage(main, talkId) {
     const key = held ? held.key : newKey();
     let token = held ? held.token : undefined; // undefined: not asked for yet
     let sentAt = held?.sentAt; // from its first send: how long the service still knows its key
-    const keep = () => keepSending(talkId, { value, key, token, sentAt });
+    // Whether a send of it under its pass may have been stored (outbox.js's mayHaveCounted).
+    let stored = held ? mayHaveCounted(held) : false;
+    const keep = () => keepSending(talkId, { value, key, token, sentAt, stored });
+    // One send: noted as maybe stored while on its way (a reload meanwhile knows no more), and
+    // taken back when its answer stored nothing (a 429, its pass refused).
+    const once = async () => {
+      const before = stored;
+      stored = true;
+      keep();
+      try {
+        return await post(value, token, key);
+      } catch (error) {
+        if (nothingStored(error)) {
+          stored = before;
+          keep();
+        }
+        throw error;
+      }
+    };
     try {
       keep();
       if (!navigator.onLine) throw new ApiError(0);
@@ -397,19 +425,21 @@ export function talkPage(main, talkId) {
       keep();
       let answer;
       try {
-        answer = await send(value, token, key, quietly);
+        answer = await send(once, quietly);
       } catch (error) {
-        // An expired or revoked pass: one new pass, one more try. Not for a rating sent under the
-        // refused pass before this run (a reload, the network's return): that send may have
-        // counted, and under a new pass it would count again, as another attendee.
+        // An expired or revoked pass: one new pass, one more try, with its key. Not for a rating
+        // a send of which under the refused pass may have been stored (an answer lost, a 5xx,
+        // before this run or in it): that send may have counted, and under a new pass it would
+        // count again, as another attendee. One whose every send was answered with nothing
+        // stored (429s while the service read its keys again, then this 401) takes a new pass.
         if (!(token && credentialRefused(error))) throw error;
         forgetToken();
-        if (held?.token) throw new PassRefusedAfterSending();
+        if (stored) throw new PassRefusedAfterSending();
         token = undefined; // refused, so not counted: a pass still to ask for if none comes now
         keep();
         token = await tokenFor();
         keep();
-        answer = await send(value, token, key);
+        answer = await send(once);
       }
       const counted = answer.body?.rating?.value ?? value;
       say("");
@@ -434,10 +464,10 @@ export function talkPage(main, talkId) {
         // the page's tries: kept, and sent when the service said (else at the next check), by
         // this page or any other. A tap is not lost to a server's hiccup.
         waiting = true;
-        const why = error.network ? "Too many attendee passes asked for from this network just now"
-          : error.status >= 500 && error.status !== 503 ? "Something went wrong on the service's side" : "The service is busy";
-        const wait = putOff(talkId, key, error.retryAfter);
-        say(keysUpdating(error) ? updatingKeys(wait) : `${why}: your rating waits, and is sent in ${Math.ceil(wait / 1000)} s.`, { info: true });
+        const why = error.network ? "passes" : keysUpdating(error) ? "keys"
+          : error.status >= 500 && error.status !== 503 ? "failing" : null;
+        const wait = putOff(talkId, key, error.retryAfter, why);
+        say(waitsFor(why, wait), { info: true });
         clearTimeout(retryTimer);
         retryTimer = setTimeout(resend, wait);
       } else if (error instanceof PassRefusedAfterSending) {
@@ -556,7 +586,8 @@ export function talkPage(main, talkId) {
     const names = (talk.speakers || []).join(", ");
     // Drawn again only when it changed: the talk is read again at its window's edges.
     if (meta.textContent !== [names, talk.track, talk.room, schedule].filter(Boolean).join(" · ")) {
-      const speakers = names ? h("span", {}, isolated(talk.speakers, ", ")) : null;
+      // The speakers run as on the programme's card: all right-to-left, the first on the right.
+      const speakers = names ? h("span", { dir: lineDirection(talk.speakers) }, isolated(talk.speakers, ", ")) : null;
       fill(directLine(meta, [...(talk.speakers || []), talk.track, talk.room, schedule]),
         isolated([speakers, talk.track, talk.room, schedule], " · "));
     }
