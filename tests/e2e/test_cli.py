@@ -1699,9 +1699,11 @@ def test_an_import_whose_api_goes_away_says_how_far_it_got(cli: Cli, tmp_path: P
     forwarder = Forwarder(cli.env["TALKRATE_API"])
     process = cli.start("--json", "admin", "import", str(programme), TALKRATE_API=forwarder.url)
     try:
-        # When the API goes away once the first talk is in
+        # When the API goes away once the first talk is in, and the command heard so (it puts
+        # one talk at a time: the second is put only after the first one's answer came; the
+        # first one in alone could have lost its answer to the forwarder's stop)
         assert wait_for(
-            lambda: cli.runtime.request("GET", f"/talks/{ids[0]}").status == 200, seconds=60
+            lambda: cli.runtime.request("GET", f"/talks/{ids[1]}").status == 200, seconds=60
         )
         forwarder.stop()
         out, said = process.communicate(timeout=60)
