@@ -36,6 +36,19 @@ export const nothingStored = (error) => error instanceof ApiError && (error.stat
 // both sends counted would be two attendees.
 export const mayHaveCounted = (held) => held.stored ?? Boolean(held.sentAt);
 
+// One send of a kept rating under its pass (`send`): noted as maybe stored while on its way
+// (`note(true)`: a page closed or reloaded meanwhile knows no more), and taken back
+// (`note(before)`, what was noted before it) when its answer stored nothing.
+export async function sendNoted(send, before, note) {
+  note(true);
+  try {
+    return await send();
+  } catch (error) {
+    if (nothingStored(error)) note(before);
+    throw error;
+  }
+}
+
 // Tried again this often while ratings are kept: one that waited for a pass (a network over
 // its passes for the minute, a busy service) goes without the page being reloaded.
 export const AGAIN_MS = 30_000;
@@ -83,29 +96,15 @@ async function sendOne(talkId) {
       }
       keepSending(talkId, { ...held, token, sentAt: Date.now() });
     }
-    const note = () => {
-      const now = sendingRating(talkId);
-      if (now?.key === held.key) keepSending(talkId, { ...now, stored });
+    const note = (now) => {
+      stored = now;
+      const kept = sendingRating(talkId);
+      if (kept?.key === held.key) keepSending(talkId, { ...kept, stored });
     };
-    // Noted as maybe stored while on its way (a page closed meanwhile knows no more); taken
-    // back when its answer stored nothing.
-    const post = async () => {
-      const before = stored;
-      stored = true;
-      note();
-      try {
-        return await request("POST", "/ratings", {
-          body: { talkId, value: held.value },
-          headers: { "Idempotency-Key": held.key, ...(token ? { "Voter-Token": token } : {}) },
-        });
-      } catch (error) {
-        if (nothingStored(error)) {
-          stored = before;
-          note();
-        }
-        throw error;
-      }
-    };
+    const post = () => sendNoted(() => request("POST", "/ratings", {
+      body: { talkId, value: held.value },
+      headers: { "Idempotency-Key": held.key, ...(token ? { "Voter-Token": token } : {}) },
+    }), stored, note);
     let answer;
     try {
       answer = await post();

@@ -4,7 +4,7 @@ import { request, get, talkPath, appConfig, ApiError, serviceNow, credentialRefu
 import { watchTalk, newestShown } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { voterToken, forgetToken, forgetExpired, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating, sendingRating, keepSending, safeToResend, takeRefused } from "../voter.js";
-import { claim, keepForLater, inProgress, putOff, waitLeft, nothingStored, mayHaveCounted } from "../outbox.js";
+import { claim, keepForLater, inProgress, putOff, waitLeft, sendNoted, mayHaveCounted } from "../outbox.js";
 import { liveBadge, errorText } from "./common.js";
 import { liveAnnouncer } from "../announce.js";
 import { ratingWindow, when, zoned, atNextEdge } from "../window.js";
@@ -401,22 +401,8 @@ export function talkPage(main, talkId) {
     // Whether a send of it under its pass may have been stored (outbox.js's mayHaveCounted).
     let stored = held ? mayHaveCounted(held) : false;
     const keep = () => keepSending(talkId, { value, key, token, sentAt, stored });
-    // One send: noted as maybe stored while on its way (a reload meanwhile knows no more), and
-    // taken back when its answer stored nothing (a 429, its pass refused).
-    const once = async () => {
-      const before = stored;
-      stored = true;
-      keep();
-      try {
-        return await post(value, token, key);
-      } catch (error) {
-        if (nothingStored(error)) {
-          stored = before;
-          keep();
-        }
-        throw error;
-      }
-    };
+    // One send, noted as outbox.js's sendNoted notes it (a 429, its pass refused: nothing stored).
+    const once = () => sendNoted(() => post(value, token, key), stored, (now) => { stored = now; keep(); });
     try {
       keep();
       if (!navigator.onLine) throw new ApiError(0);
