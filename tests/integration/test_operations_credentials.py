@@ -213,6 +213,9 @@ RECORD_ATTRIBUTES = set(vars(logging.makeLogRecord({})))
 CHANGING = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
     r"|\d{4}-\d\d-\d\d[ T][\d:.,]+(?:\+\d{4})?|\"oldestSeconds\": ?[\d.e-]+"
+    # a clock's reading in a record (EMF's Timestamp in ms, `created`), a float's digits: a
+    # "29," at the end of one is no piece of a password's "2929,"
+    r"|\d{10,}(?:\.\d+)?|\d+\.\d+(?:e-?\d+)?"
 )
 
 
