@@ -6,6 +6,7 @@ an operator gives it, and the dashboard's view of the same metrics."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from functools import cache
@@ -37,16 +38,23 @@ def _edge_source() -> str:
     return EDGE.read_text()
 
 
-def _edge() -> dict[str, Any]:
+@cache
+def _parsed() -> dict[str, Any]:
+    """The edge template as parsed once: read only (_resolved reads it for every value)."""
     document: dict[str, Any] = yaml.load(_edge_source(), Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     return document
+
+
+def _edge() -> dict[str, Any]:
+    """The edge template, a copy of its own for a test to take apart."""
+    return copy.deepcopy(_parsed())
 
 
 def _resolved(value: Any, region: str = "us-east-1", **parameters: str) -> Any:
     """A value of the edge template as CloudFormation resolves it in `region`, with the
     parameters given (the defaults for the rest, and DistributionId and AppStackName set). A
     mapping without the region's key fails as CloudFormation's deploy fails (KeyError)."""
-    template = _edge()
+    template = _parsed()
     values = {
         **{k: str(v.get("Default", "")) for k, v in template["Parameters"].items()},
         "DistributionId": DISTRIBUTION,
