@@ -5,6 +5,7 @@ test_web_app (whose fixtures and helpers these tests share)."""
 
 from __future__ import annotations
 
+import io
 import itertools
 import re
 import time
@@ -13,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from PIL import Image, ImageChops
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, expect
 
 from tests.builders import unique_talk_id
@@ -639,6 +641,78 @@ def test_a_line_of_right_to_left_names_reads_right_to_left_and_the_time_as_the_p
         # leaderboard's track too, alone under the title)
         for line, pieces, way in lines:
             assert_line_reads(bidi_line(page, path, talk, line), pieces, way)
+    finally:
+        laptop.close()
+
+
+# The track filter's pictures inside its border, shown closed with the chosen track and as a list
+# (`size`, as its choices show when it opens: a browser's list follows each option's own
+# direction), as the page draws it, then as it would draw it with the chosen track's text read
+# right to left and left to right: the same select, its chosen option's text set plain with
+# that direction.
+def track_filter_pictures(page: Page, track: str) -> dict[str, list[Image.Image]]:
+    select = page.locator("select#track")
+    expect(select).to_have_value(track, timeout=10_000)
+    # (its width held: a browser may size a select by its options again as one changes)
+    select.evaluate("(select) => { select.style.width = `${select.offsetWidth}px`; }")
+
+    def pictures() -> list[Image.Image]:
+        shown = []
+        for listed in (False, True):
+            select.evaluate(
+                "(select, listed) => { select.size = listed ? select.options.length : 0; }", listed
+            )
+            drawn = Image.open(io.BytesIO(select.screenshot())).convert("RGB")
+            # (its rounded border aside)
+            shown.append(drawn.crop((3, 3, drawn.width - 3, drawn.height - 3)))
+        return shown
+
+    drawn = {"drawn": pictures()}
+    for way in ("rtl", "ltr"):
+        select.evaluate(
+            """(select, [text, way]) => {
+              const option = select.options[select.selectedIndex];
+              option.textContent = text;
+              option.dir = way;
+            }""",
+            [track, way],
+        )
+        drawn[way] = pictures()
+    return drawn
+
+
+def same_pictures(some: list[Image.Image], others: list[Image.Image]) -> list[bool]:
+    """Whether each picture of `some` is the one of `others` in its place, pixel for pixel."""
+    return [
+        one.size == other.size and ImageChops.difference(one, other).getbbox() is None
+        for one, other in zip(some, others, strict=True)
+    ]
+
+
+@pytest.mark.parametrize("path", ["/app/?track={track}", "/app/leaderboard?track={track}"])
+@pytest.mark.parametrize(("talk", "way"), [("rtl", "rtl"), ("mixed", "ltr")])
+def test_a_track_filter_shows_a_right_to_left_track_as_it_reads_and_a_latin_one_as_before(
+    web: WebStack,
+    browser: Browser,
+    bidi_talks: dict[str, dict[str, Any]],
+    talk: str,
+    way: str,
+    path: str,
+) -> None:
+    # Given a talk whose track is Arabic ending in "!", and one whose track is Latin ending in
+    # "C++"
+    chosen = bidi_talks[talk]
+    laptop = bidi_context(browser, path)
+    try:
+        page = laptop.new_page()
+        # When the programme or the leaderboard is filtered by its track
+        page.goto(web.url(path.format(track=quote(chosen["track"]))))
+        pictures = track_filter_pictures(page, chosen["track"])
+        # Then the filter draws it, chosen and among the choices, as its text reads: the Arabic
+        # one right to left, its "!" on its left; the Latin one left to right, "C++" as typed
+        other = "ltr" if way == "rtl" else "rtl"
+        assert same_pictures(pictures["drawn"], pictures[way]) == [True, True], (chosen, way)
+        assert same_pictures(pictures["drawn"], pictures[other]) == [False, False], (chosen, other)
     finally:
         laptop.close()
 
