@@ -735,6 +735,44 @@ def test_a_right_to_left_title_quoted_in_the_organisers_words_reads_right_to_lef
     assert lefts[-1] < lefts[0], lefts
 
 
+# The organisers' form's fields that take names, by their labels.
+NAMED_FIELDS = ("Title", "Speakers (one per line)", "Track", "Room")
+
+
+def test_the_organisers_fields_read_a_right_to_left_name_right_to_left_and_a_latin_one_as_before(
+    web: WebStack, page: Page, bidi_talks: dict[str, dict[str, Any]]
+) -> None:
+    # Given a talk whose title, speakers, track ("…!") and room are Arabic
+    talk = bidi_talks["rtl"]
+    open_bidi_page(web, page, "/app/admin", talk)
+    # When an organiser opens it to edit it
+    page.get_by_role("button", name=f"Edit {talk['title']}").click()
+    # Then each field that shows a name reads right to left (the direction the browser draws
+    # it in), the track's "!" on its left
+    for label in NAMED_FIELDS:
+        expect(page.get_by_label(label, exact=True)).to_have_css("direction", "rtl")
+    # When the organiser types Latin names over them, a Latin speaker first
+    page.get_by_label("Title", exact=True).fill("Ranges, again!")
+    page.get_by_label("Speakers (one per line)").fill(f"Bjarne S.\n{ARABIC_NAME}")
+    page.get_by_label("Track", exact=True).fill("C++")
+    page.get_by_label("Room", exact=True).fill("Hall A (2nd floor)")
+    # Then those read left to right, as before; the speakers' lines each their own way
+    for label in NAMED_FIELDS:
+        expect(page.get_by_label(label, exact=True)).to_have_css("direction", "ltr")
+    speakers = page.get_by_label("Speakers (one per line)")
+    expect(speakers).to_have_css("unicode-bidi", "plaintext")
+    # When they add a talk and type its title in Arabic, letter by letter
+    page.get_by_role("button", name="Cancel").click()
+    page.get_by_role("button", name="Add a talk").click()
+    title = page.get_by_label("Title", exact=True)
+    title.press_sequentially(RIGHT_TO_LEFT["room"] + "!")
+    # Then it reads right to left as it is typed; and a name searched for in Arabic too
+    expect(title).to_have_css("direction", "rtl")
+    search = page.get_by_role("searchbox", name="Search talks")
+    search.fill(ARABIC_NAME)
+    expect(search).to_have_css("direction", "rtl")
+
+
 LONG_TITLE = "Unbreakable" * 24 + "Title" * 2 + "!" * 2  # 276 characters, no space
 
 

@@ -84,7 +84,7 @@ export function matchesSearch(talk, words) {
 // The search box of a list of talks: `changed` gets its text 120 ms after the last key.
 export function searchBox(id, value, placeholder, changed) {
   const box = h("input", {
-    id, type: "search", value, autocomplete: "off", placeholder,
+    id, type: "search", value, autocomplete: "off", placeholder, dir: "auto",
     oninput: debounce(() => changed(box.value), 120),
   });
   return box;
