@@ -110,6 +110,7 @@ export function adminPage(main) {
     leaveForm = () => {};
     leave();
   };
+  let opened = 0; // forms opened so far (see readAfterClosing)
 
   // `revision`: the talk as the organiser saw it, sent as If-Match, so that a change someone
   // else saved since is not silently undone (the API answers 412 and changes nothing).
@@ -329,6 +330,7 @@ export function adminPage(main) {
     // `onLeave`: what closing it ends (see formLeft).
     function showForm(form, messageBefore = null, onLeave = () => {}) {
       formLeft();
+      opened += 1;
       formBox.before(message);
       fill(formBox, form);
       if (messageBefore) messageBefore.before(message);
@@ -338,6 +340,19 @@ export function adminPage(main) {
       formLeft();
       formBox.before(message);
       fill(formBox);
+    }
+
+    // After a save or an import closed its form: the list read again, and whether what it lets
+    // the page add (an overlap warning, the keyboard's place) is still that form's to say. A
+    // read slowed by a hall's Wi-Fi put it in a form opened meanwhile, as if about that one.
+    async function readAfterClosing() {
+      const asked = opened;
+      try {
+        await load();
+      } catch (error) {
+        if (opened === asked) throw error; // (else the list's own line says it)
+      }
+      return opened === asked;
     }
 
     // A talk saved or added that the search leaves out: said, rather than seeming lost.
@@ -557,7 +572,7 @@ export function adminPage(main) {
       const done = async (said, savedId) => {
         closeForm();
         fill(message, said);
-        await load();
+        if (!(await readAfterClosing())) return;
         append(message, [overlapWarning([savedId])]);
         if (hiddenBySearch(savedId)) append(message, notShown());
         focusAfter(savedId);
@@ -854,7 +869,7 @@ export function adminPage(main) {
         closeForm();
         setText(message, `Imported: ${done.added} added, ${done.changed} changed, ${plan.unchanged.length} unchanged.`
           + (refused.length ? ` Not imported: ${refused.join("; ")}.` : ""));
-        await load().catch(() => {});
+        if (!(await readAfterClosing().catch(() => true))) return;
         append(message, [overlapWarning([...plan.created, ...plan.updated].map((row) => row.talkId))]);
         importButton.focus();
       } },
