@@ -1157,6 +1157,98 @@ def test_a_talk_saved_or_imported_over_another_in_its_room_is_saved_with_a_warni
     expect(message).to_have_text(f"Saved “Apart, renamed {stem}”.")
 
 
+class SlowListAfterWrite:
+    """A hall's slow Wi-Fi after a save: once the page wrote a talk (PUT), its reads of the
+    programme's list (GET /talks?...) wait until `release`, then go to the service as it is
+    then, or are lost (`lost`) with every later one; else later reads go at once."""
+
+    def __init__(self, page: Page) -> None:
+        self.written = False
+        self.held: list[Route] = []
+        self.released = False
+        self.lost = False
+        page.route("**/talks/*", self.talk)
+        page.route("**/talks?*", self.programme)
+
+    def talk(self, route: Route) -> None:
+        self.written = self.written or route.request.method == "PUT"
+        route.continue_()
+
+    def programme(self, route: Route) -> None:
+        if self.lost:
+            route.abort("internetdisconnected")
+        elif self.written and not self.released:
+            self.held.append(route)
+        else:
+            route.continue_()
+
+    def wait_for_a_read(self, page: Page) -> None:
+        """Until the page asked for the list (the route's handler runs while the page waits)."""
+        for _ in range(100):
+            if self.held:
+                return
+            page.wait_for_timeout(100)
+        raise AssertionError("the page did not read the list")
+
+    def release(self, lost: bool = False) -> None:
+        self.released = True
+        self.lost = lost
+        while self.held:
+            held = self.held.pop(0)
+            if lost:
+                held.abort("internetdisconnected")
+            else:
+                held.continue_()
+
+
+@pytest.mark.parametrize(
+    ("closed_by", "read"), [("a save", "answered"), ("an import", "answered"), ("a save", "lost")]
+)
+def test_a_list_read_that_comes_back_after_another_form_opened_says_nothing_there(
+    web: WebStack, page: Page, closed_by: str, read: str
+) -> None:
+    # Given a keynote in a room from 09:00 to 10:00, and a workshop at the same time elsewhere
+    stem = unique_talk_id()[-6:]
+    hall = f"Hall {stem}"
+    nine = {"startsAt": "2031-06-02T09:00:00Z", "endsAt": "2031-06-02T10:00:00Z"}
+    web.add_talk(title=f"Keynote {stem}", room=hall, **nine)
+    workshop = web.add_talk(title=f"Workshop {stem}", room=f"Annex {stem}", **nine)
+    sign_in(web, page)
+    message = page.get_by_test_id("admin-message")
+    network = SlowListAfterWrite(page)
+    # When an organiser moves the workshop into the keynote's room (by its form, or by a
+    # file), and the list read after it, which would say the two overlap, takes long
+    if closed_by == "a save":
+        page.get_by_role("button", name=f"Edit {workshop['title']}").click()
+        page.get_by_label("Room", exact=True).fill(hall)
+        page.get_by_role("button", name="Save").click()
+        expect(message).to_have_text(f"Saved “Workshop {stem}”.")
+    else:
+        import_file(page, f"id,title,room\n{workshop['id']},{workshop['title']},{hall}\n")
+        page.get_by_role("button", name=re.compile(r"^Import: add 0, change 1")).click()
+        expect(message).to_have_text(re.compile(r"^Imported: 0 added, 1 changed"))
+    network.wait_for_a_read(page)
+    # And meanwhile opens another form, to add a talk
+    page.get_by_role("button", name="Add a talk").click()
+    heading = page.get_by_role("heading", name="Add a talk")
+    expect(heading).to_be_focused()
+    # And the list comes, with a talk saved meanwhile (which only a read shows), or its read
+    # is lost (which the list's own line says)
+    if read == "answered":
+        later = web.saved_before(title=f"Listed by the read {stem}")
+        network.release()
+        expect(page.get_by_role("link", name=later["title"])).to_be_visible()
+    else:
+        network.release(lost=True)
+        expect(page.get_by_test_id("admin-stale")).to_contain_text("cannot be reached")
+    # Then the new form's message says nothing of the save (its overlap, the lost read), and
+    # its heading keeps the keyboard
+    expect(message).to_have_text("")
+    expect(page.get_by_test_id("overlap-warning")).to_have_count(0)
+    expect(heading).to_be_focused()
+    assert web.runtime.request("GET", f"/talks/{workshop['id']}").json["room"] == hall
+
+
 def test_a_file_with_refused_lines_names_each_line_and_imports_nothing(
     web: WebStack, page: Page
 ) -> None:

@@ -5,6 +5,7 @@ test_web_app (whose fixtures and helpers these tests share)."""
 
 from __future__ import annotations
 
+import io
 import itertools
 import re
 import time
@@ -13,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from PIL import Image, ImageChops
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, expect
 
 from tests.builders import unique_talk_id
@@ -643,6 +645,78 @@ def test_a_line_of_right_to_left_names_reads_right_to_left_and_the_time_as_the_p
         laptop.close()
 
 
+# The track filter's pictures inside its border, shown closed with the chosen track and as a list
+# (`size`, as its choices show when it opens: a browser's list follows each option's own
+# direction), as the page draws it, then as it would draw it with the chosen track's text read
+# right to left and left to right: the same select, its chosen option's text set plain with
+# that direction.
+def track_filter_pictures(page: Page, track: str) -> dict[str, list[Image.Image]]:
+    select = page.locator("select#track")
+    expect(select).to_have_value(track, timeout=10_000)
+    # (its width held: a browser may size a select by its options again as one changes)
+    select.evaluate("(select) => { select.style.width = `${select.offsetWidth}px`; }")
+
+    def pictures() -> list[Image.Image]:
+        shown = []
+        for listed in (False, True):
+            select.evaluate(
+                "(select, listed) => { select.size = listed ? select.options.length : 0; }", listed
+            )
+            drawn = Image.open(io.BytesIO(select.screenshot())).convert("RGB")
+            # (its rounded border aside)
+            shown.append(drawn.crop((3, 3, drawn.width - 3, drawn.height - 3)))
+        return shown
+
+    drawn = {"drawn": pictures()}
+    for way in ("rtl", "ltr"):
+        select.evaluate(
+            """(select, [text, way]) => {
+              const option = select.options[select.selectedIndex];
+              option.textContent = text;
+              option.dir = way;
+            }""",
+            [track, way],
+        )
+        drawn[way] = pictures()
+    return drawn
+
+
+def same_pictures(some: list[Image.Image], others: list[Image.Image]) -> list[bool]:
+    """Whether each picture of `some` is the one of `others` in its place, pixel for pixel."""
+    return [
+        one.size == other.size and ImageChops.difference(one, other).getbbox() is None
+        for one, other in zip(some, others, strict=True)
+    ]
+
+
+@pytest.mark.parametrize("path", ["/app/?track={track}", "/app/leaderboard?track={track}"])
+@pytest.mark.parametrize(("talk", "way"), [("rtl", "rtl"), ("mixed", "ltr")])
+def test_a_track_filter_shows_a_right_to_left_track_as_it_reads_and_a_latin_one_as_before(
+    web: WebStack,
+    browser: Browser,
+    bidi_talks: dict[str, dict[str, Any]],
+    talk: str,
+    way: str,
+    path: str,
+) -> None:
+    # Given a talk whose track is Arabic ending in "!", and one whose track is Latin ending in
+    # "C++"
+    chosen = bidi_talks[talk]
+    laptop = bidi_context(browser, path)
+    try:
+        page = laptop.new_page()
+        # When the programme or the leaderboard is filtered by its track
+        page.goto(web.url(path.format(track=quote(chosen["track"]))))
+        pictures = track_filter_pictures(page, chosen["track"])
+        # Then the filter draws it, chosen and among the choices, as its text reads: the Arabic
+        # one right to left, its "!" on its left; the Latin one left to right, "C++" as typed
+        other = "ltr" if way == "rtl" else "rtl"
+        assert same_pictures(pictures["drawn"], pictures[way]) == [True, True], (chosen, way)
+        assert same_pictures(pictures["drawn"], pictures[other]) == [False, False], (chosen, other)
+    finally:
+        laptop.close()
+
+
 def test_a_right_to_left_title_quoted_in_the_organisers_words_reads_right_to_left(
     web: WebStack, page: Page, rtl_talk: dict[str, Any]
 ) -> None:
@@ -659,6 +733,44 @@ def test_a_right_to_left_title_quoted_in_the_organisers_words_reads_right_to_lef
     assert reads(texts) == "ltr"
     lefts = texts[2][4]
     assert lefts[-1] < lefts[0], lefts
+
+
+# The organisers' form's fields that take names, by their labels.
+NAMED_FIELDS = ("Title", "Speakers (one per line)", "Track", "Room")
+
+
+def test_the_organisers_fields_read_a_right_to_left_name_right_to_left_and_a_latin_one_as_before(
+    web: WebStack, page: Page, bidi_talks: dict[str, dict[str, Any]]
+) -> None:
+    # Given a talk whose title, speakers, track ("…!") and room are Arabic
+    talk = bidi_talks["rtl"]
+    open_bidi_page(web, page, "/app/admin", talk)
+    # When an organiser opens it to edit it
+    page.get_by_role("button", name=f"Edit {talk['title']}").click()
+    # Then each field that shows a name reads right to left (the direction the browser draws
+    # it in), the track's "!" on its left
+    for label in NAMED_FIELDS:
+        expect(page.get_by_label(label, exact=True)).to_have_css("direction", "rtl")
+    # When the organiser types Latin names over them, a Latin speaker first
+    page.get_by_label("Title", exact=True).fill("Ranges, again!")
+    page.get_by_label("Speakers (one per line)").fill(f"Bjarne S.\n{ARABIC_NAME}")
+    page.get_by_label("Track", exact=True).fill("C++")
+    page.get_by_label("Room", exact=True).fill("Hall A (2nd floor)")
+    # Then those read left to right, as before; the speakers' lines each their own way
+    for label in NAMED_FIELDS:
+        expect(page.get_by_label(label, exact=True)).to_have_css("direction", "ltr")
+    speakers = page.get_by_label("Speakers (one per line)")
+    expect(speakers).to_have_css("unicode-bidi", "plaintext")
+    # When they add a talk and type its title in Arabic, letter by letter
+    page.get_by_role("button", name="Cancel").click()
+    page.get_by_role("button", name="Add a talk").click()
+    title = page.get_by_label("Title", exact=True)
+    title.press_sequentially(RIGHT_TO_LEFT["room"] + "!")
+    # Then it reads right to left as it is typed; and a name searched for in Arabic too
+    expect(title).to_have_css("direction", "rtl")
+    search = page.get_by_role("searchbox", name="Search talks")
+    search.fill(ARABIC_NAME)
+    expect(search).to_have_css("direction", "rtl")
 
 
 LONG_TITLE = "Unbreakable" * 24 + "Title" * 2 + "!" * 2  # 276 characters, no space

@@ -110,6 +110,7 @@ export function adminPage(main) {
     leaveForm = () => {};
     leave();
   };
+  let opened = 0; // forms opened so far (see readAfterClosing)
 
   // `revision`: the talk as the organiser saw it, sent as If-Match, so that a change someone
   // else saved since is not silently undone (the API answers 412 and changes nothing).
@@ -329,6 +330,7 @@ export function adminPage(main) {
     // `onLeave`: what closing it ends (see formLeft).
     function showForm(form, messageBefore = null, onLeave = () => {}) {
       formLeft();
+      opened += 1;
       formBox.before(message);
       fill(formBox, form);
       if (messageBefore) messageBefore.before(message);
@@ -338,6 +340,19 @@ export function adminPage(main) {
       formLeft();
       formBox.before(message);
       fill(formBox);
+    }
+
+    // After a save or an import closed its form: the list read again, and whether what it lets
+    // the page add (an overlap warning, the keyboard's place) is still that form's to say. A
+    // read slowed by a hall's Wi-Fi put it in a form opened meanwhile, as if about that one.
+    async function readAfterClosing() {
+      const asked = opened;
+      try {
+        await load();
+      } catch (error) {
+        if (opened === asked) throw error; // (else the list's own line says it)
+      }
+      return opened === asked;
     }
 
     // A talk saved or added that the search leaves out: said, rather than seeming lost.
@@ -448,7 +463,8 @@ export function adminPage(main) {
         const input = h("input", { id, name: id, ...attrs });
         return [input, h("span", { class: "field" }, h("label", { for: id }, label), input)];
       };
-      const [title, titleField] = field("talk-title", "Title", { required: true, maxlength: 300, value: talk ? talk.title : "" });
+      // Names read in their own direction (dir="auto"; a textarea's line by line).
+      const [title, titleField] = field("talk-title", "Title", { required: true, maxlength: 300, value: talk ? talk.title : "", dir: "auto" });
       const [id, idField] = field("talk-id", "Id (in the talk's address)", {
         maxlength: 200, pattern: "[A-Za-z0-9][A-Za-z0-9._:~\\-]*", value: talk ? talk.id : "", disabled: !isNew,
         placeholder: "made from the title when left empty",
@@ -457,13 +473,13 @@ export function adminPage(main) {
       // Kept once the talk exists: its address, its QR code on the slides and its ratings use it.
       if (!isNew) idField.append(h("span", { class: "muted hint", id: "talk-id-help" }, "Kept: the talk's address and QR code use it."));
       // One name a line: a name may hold a comma ("Grace Hopper, PhD"), never a line break.
-      const speakers = h("textarea", { id: "talk-speakers", name: "talk-speakers", rows: 2 });
+      const speakers = h("textarea", { id: "talk-speakers", name: "talk-speakers", rows: 2, dir: "auto" });
       speakers.value = talk ? (talk.speakers || []).join("\n") : "";
       speakers.setAttribute("aria-describedby", "talk-speakers-help");
       const speakersField = h("span", { class: "field" }, h("label", { for: "talk-speakers" }, "Speakers (one per line)"), speakers,
         h("span", { class: "muted hint", id: "talk-speakers-help" }, "Up to 20 names, each at most 120 characters."));
-      const [trackInput, trackField] = field("talk-track", "Track", { maxlength: 100, value: talk ? talk.track || "" : "" });
-      const [room, roomField] = field("talk-room", "Room", { maxlength: 100, value: talk ? talk.room || "" : "" });
+      const [trackInput, trackField] = field("talk-track", "Track", { maxlength: 100, value: talk ? talk.track || "" : "", dir: "auto" });
+      const [room, roomField] = field("talk-room", "Room", { maxlength: 100, value: talk ? talk.room || "" : "", dir: "auto" });
       const [starts, startsField] = field("talk-starts", "Starts", { type: "datetime-local", "aria-describedby": "talk-zone", value: talk ? toLocalInput(talk.startsAt) : "" });
       const [ends, endsField] = field("talk-ends", "Ends", { type: "datetime-local", "aria-describedby": "talk-zone", value: talk ? toLocalInput(talk.endsAt) : "" });
       // A wall time the venue's clocks skip (the hour they go forward), and an end at or before
@@ -556,7 +572,7 @@ export function adminPage(main) {
       const done = async (said, savedId) => {
         closeForm();
         fill(message, said);
-        await load();
+        if (!(await readAfterClosing())) return;
         append(message, [overlapWarning([savedId])]);
         if (hiddenBySearch(savedId)) append(message, notShown());
         focusAfter(savedId);
@@ -853,7 +869,7 @@ export function adminPage(main) {
         closeForm();
         setText(message, `Imported: ${done.added} added, ${done.changed} changed, ${plan.unchanged.length} unchanged.`
           + (refused.length ? ` Not imported: ${refused.join("; ")}.` : ""));
-        await load().catch(() => {});
+        if (!(await readAfterClosing().catch(() => true))) return;
         append(message, [overlapWarning([...plan.created, ...plan.updated].map((row) => row.talkId))]);
         importButton.focus();
       } },

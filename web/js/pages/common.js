@@ -1,5 +1,5 @@
 // Pieces several pages share.
-import { h, setText, plural, formatCount, formatZoned, debounce } from "../dom.js";
+import { h, setText, plural, formatCount, formatZoned, debounce, lineDirection } from "../dom.js";
 import { gatewayBusy, serviceNow } from "../api.js";
 
 // A small status line saying how fresh the figures are: "Connecting…" until the page was first
@@ -84,7 +84,7 @@ export function matchesSearch(talk, words) {
 // The search box of a list of talks: `changed` gets its text 120 ms after the last key.
 export function searchBox(id, value, placeholder, changed) {
   const box = h("input", {
-    id, type: "search", value, autocomplete: "off", placeholder,
+    id, type: "search", value, autocomplete: "off", placeholder, dir: "auto",
     oninput: debounce(() => changed(box.value), 120),
   });
   return box;
@@ -102,6 +102,7 @@ export function tracksOf(talks) {
 // The choice of a track: a label and its select, whose options `set` puts in place, keeping the
 // element (and so the keyboard focus on it) and its options still listed: a live change of the
 // programme's tracks must not throw a keyboard or screen-reader user back to the top of the page.
+// A right-to-left track's option reads so (its "!" stood on its right).
 export function trackChoice(id, onChange) {
   const select = h("select", { id, onchange: () => onChange(select.value) });
   return {
@@ -111,7 +112,7 @@ export function trackChoice(id, onChange) {
       // the one shown as chosen: "All tracks" over its empty list would say what is not so.
       const listed = ["", ...tracks, ...(selected && !tracks.includes(selected) ? [selected] : [])];
       const kept = new Map([...select.options].map((option) => [option.value, option]));
-      const options = listed.map((track) => kept.get(track) || h("option", { value: track }, track || "All tracks"));
+      const options = listed.map((track) => kept.get(track) || h("option", { value: track, dir: lineDirection([track]) }, track || "All tracks"));
       if (options.some((option, i) => option !== select.options[i]) || options.length !== select.options.length) select.replaceChildren(...options);
       select.value = selected;
     },
