@@ -76,6 +76,16 @@ class ConsumerTuning:
         )
 
 
+def client_settings(bootstrap: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Where a Kafka client of the emulator connects, and how (kafka-python settings): the dev
+    stack's `options` (`Services.kafka_options`: its `bootstrap_servers`, read from its setting
+    as its functions read it, and its security settings), else `bootstrap`'s entries, split at
+    its commas. Never the options' `client_id`: each client names itself."""
+    settings = {"bootstrap_servers": bootstrap.split(","), **options}
+    settings.pop("client_id", None)
+    return settings
+
+
 def ensure_topics(
     bootstrap: str,
     topics: Iterable[str],
@@ -83,16 +93,16 @@ def ensure_topics(
     timeout_ms: int = 10_000,
     **client_options: Any,
 ) -> list[str]:
-    """Create the topics that do not exist yet; returns the ones it created.
+    """Create the topics that do not exist yet; returns the ones it created. `client_options`
+    may name the servers (`client_settings`).
 
     A topic created meanwhile by someone else is fine (TopicAlreadyExists is not an error).
     """
     admin = KafkaAdminClient(
-        bootstrap_servers=bootstrap,
+        **client_settings(bootstrap, client_options),
         client_id="sam-emulator-admin",
         request_timeout_ms=timeout_ms,
         bootstrap_timeout_ms=timeout_ms,
-        **client_options,
     )
     created: list[str] = []
     try:
@@ -121,14 +131,15 @@ def unconsumed(
     **client_options: Any,
 ) -> int:
     """How many records of the topics lie past the group's committed offsets (all of a
-    partition's records when the group committed nothing there).
+    partition's records when the group committed nothing there). `client_options` may name the
+    servers (`client_settings`).
 
     With `within`, the answer comes in about that many seconds or a KafkaError says it could
     not be told in time (the broker's requests and the quiet spell are cut to fit)."""
     deadline = None if within is None else time.monotonic() + within
     budget_ms = _BOOTSTRAP_TIMEOUT_MS if within is None else max(100, int(within * 1000))
     consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap.split(","),
+        **client_settings(bootstrap, client_options),
         group_id=group,
         client_id="sam-emulator-lag",
         enable_auto_commit=False,
@@ -136,7 +147,6 @@ def unconsumed(
         # A request may take the whole budget; a fetch waits less, to see the quiet spell.
         **({} if within is None else {"request_timeout_ms": budget_ms + 200}),
         **({} if within is None else {"fetch_max_wait_ms": 100}),
-        **client_options,
     )
     try:
         partitions = [
@@ -268,12 +278,8 @@ class KafkaMappingRunner(BackgroundLoop):
         self.bootstrap = bootstrap
         self._invoke = invoke
         self._tuning = tuning or ConsumerTuning()
-        # Security settings only: where to connect and who we are come from the mapping.
-        self._client_config = {
-            key: value
-            for key, value in (client_config or {}).items()
-            if key not in ("bootstrap_servers", "client_id")
-        }
+        # The dev stack's: where to connect (as it reads its setting), and security settings.
+        self._client_config = dict(client_config or {})
         self._label = f"[kafka {mapping.function_id}]"
         self._generations = generations or BrokerGenerations()
         self._reader = self._generations.reader()
@@ -308,19 +314,18 @@ class KafkaMappingRunner(BackgroundLoop):
         self._draining.set()
 
     def _client_settings(self) -> dict[str, Any]:
-        """Where a client of this mapping connects, and its security settings."""
-        return {"bootstrap_servers": self.bootstrap.split(","), **self._client_config}
+        """Where a client of this mapping connects, and how (`client_settings`)."""
+        return client_settings(self.bootstrap, self._client_config)
 
     def _consumer(self) -> KafkaConsumer:
         consumer = KafkaConsumer(
-            bootstrap_servers=self.bootstrap.split(","),
+            **self._client_settings(),
             group_id=self.mapping.consumer_group_id,
             client_id=f"sam-emulator-{self.mapping.function_id}",
             enable_auto_commit=False,
             auto_offset_reset=self.mapping.starting_position,
             max_poll_records=self.mapping.batch_size,
             bootstrap_timeout_ms=_BOOTSTRAP_TIMEOUT_MS,  # an unreachable broker: retry, log
-            **self._client_config,
         )
         try:
             partitions = [
@@ -339,12 +344,11 @@ class KafkaMappingRunner(BackgroundLoop):
 
     def _pin_latest(self, timeout_ms: int) -> None:
         consumer = KafkaConsumer(
-            bootstrap_servers=self.bootstrap.split(","),
+            **self._client_settings(),
             group_id=self.mapping.consumer_group_id,
             client_id=f"sam-emulator-{self.mapping.function_id}-setup",
             enable_auto_commit=False,
             bootstrap_timeout_ms=timeout_ms,
-            **self._client_config,
         )
         try:
             partitions = [
@@ -681,11 +685,13 @@ class KafkaMappings:
         self._tuning = tuning
         self._runners: list[KafkaMappingRunner] = []
         self._bootstrap = ""
+        self._unusable = ""
 
     def start(self, services: Services) -> None:
         """Create missing topics, pin LATEST starts, and start a consumer per mapping."""
         self._bootstrap = services.kafka_bootstrap
-        if not self._bootstrap:
+        self._unusable = services.kafka_unusable
+        if not self._bootstrap or self._unusable:
             return  # said in the summary
         for mapping in self._mappings:
             runner = KafkaMappingRunner(
@@ -716,7 +722,13 @@ class KafkaMappings:
 
     def summary(self) -> list[str]:
         """One line per mapping."""
-        missing = "" if self._bootstrap else "  (not run: no Kafka broker configured)"
+        missing = (
+            f"  (not run: {self._unusable})"
+            if self._unusable
+            else ""
+            if self._bootstrap
+            else "  (not run: no Kafka broker configured)"
+        )
         return [
             f"kafka     {','.join(mapping.topics):<28} -> {mapping.function_id} "
             f"({mapping.source}, group {mapping.consumer_group_id}, batch {mapping.batch_size}, "
