@@ -108,3 +108,7 @@ CLI_PROXIED_RATINGS = ELSEWHERE_RATINGS
 # runbook rehearsed): a catalog and a read model of its own, which `ops topic-recreated` rebuilds.
 RECREATED_TOPIC_TALKS = postgres_dsn("recreated_topic_e2e")
 RECREATED_TOPIC_RATINGS = redis_url(1)
+# A runtime whose STREAMS_CONNECTION is written with a scheme, or holds a password: a catalog of
+# its own, and the recreated topic's read model (each user empties it first).
+STREAMS_SETTING_TALKS = postgres_dsn("streams_setting_e2e")
+STREAMS_SETTING_RATINGS = RECREATED_TOPIC_RATINGS

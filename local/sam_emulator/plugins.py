@@ -79,8 +79,13 @@ class Services:
     environment: Mapping[str, str] = field(default_factory=dict)
     # Where the Kafka event source mappings consume; empty: they are listed, not run.
     kafka_bootstrap: str = ""
-    # kafka-python options for those consumers (security settings: protocol, SASL).
+    # kafka-python options for every Kafka client of the emulator (its mappings' consumers, the
+    # topics it creates): `bootstrap_servers`, as the project reads its setting (over
+    # kafka_bootstrap's comma-split entries), and security settings (protocol, SASL).
     kafka_options: Mapping[str, Any] = field(default_factory=dict)
+    # Why no Kafka client can be built from the broker's setting (never a piece of it): the
+    # mappings are then listed with it, not run.
+    kafka_unusable: str = ""
     # The dev stack replaces the broker at that address with a new, empty one through it: the
     # mappings then read the new one from its start, not from positions in the old one's records.
     kafka_generations: BrokerGenerations = field(default_factory=BrokerGenerations)

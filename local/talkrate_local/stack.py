@@ -23,7 +23,7 @@ from sam_emulator.events.kafka import ensure_topics, unconsumed
 from sam_emulator.lambda_.reload import package_dir
 from sam_emulator.plugins import BrokerGenerations, Services
 from sam_emulator.template import KafkaMapping, Template
-from talkrate.adapters.kafka_stream import client_options
+from talkrate.adapters.kafka_stream import checked_client_options
 from talkrate.adapters.redis_store import RedisReadModel
 from talkrate.config import settings_from
 from talkrate.connection_strings import redacted
@@ -143,6 +143,9 @@ class TalkrateStack:
         self._template: Template | None = None
         self._lambda_endpoint = ""
         self._generations = BrokerGenerations()  # a new one when the watchdog renews it
+        # The runtime's own Kafka clients' options, read from STREAMS_CONNECTION and the
+        # STREAMS_* settings as the functions read them (`_kafka_clients`).
+        self._kafka_options: dict[str, Any] = {}
         self._stopping = threading.Event()  # set by stop: the relay runs after a restart end
 
     @classmethod
@@ -208,11 +211,13 @@ class TalkrateStack:
             **config.streams_settings,
             **secrets.environment,
         }
+        self._kafka_options, unusable = _kafka_clients(environment)
         shared = package_dir("talkrate")
         return Services(
             environment=environment,
             kafka_bootstrap=backends.streams,
-            kafka_options=client_options(settings_from(environment)),
+            kafka_options=self._kafka_options,
+            kafka_unusable=unusable,
             kafka_generations=self._generations,
             watch=(shared,) if shared else (),
             summary=(
@@ -300,6 +305,7 @@ class TalkrateStack:
                     mapping.consumer_group_id,
                     mapping.topics,
                     within=max(0.1, deadline - time.monotonic()),
+                    **self._kafka_options,
                 )
                 for mapping in self._mappings
             )
@@ -369,7 +375,9 @@ class TalkrateStack:
         if name == "streams":
             topics = [topic for mapping in self._mappings for topic in mapping.topics]
             try:
-                ensure_topics(self.backends.streams, topics, timeout_ms=5_000)
+                ensure_topics(
+                    self.backends.streams, topics, timeout_ms=5_000, **self._kafka_options
+                )
             except (KafkaError, OSError) as error:  # the mapping's consumer retries them
                 console(f"[runtime] could not create the topics on the new broker: {error!r}")
             self._relay_now()
@@ -425,6 +433,18 @@ class TalkrateStack:
                 f"[runtime] read model built from the event store: {built.events} events, "
                 f"{len(built.histograms)} talks"
             )
+
+
+def _kafka_clients(environment: Mapping[str, str]) -> tuple[dict[str, Any], str]:
+    """The runtime's own Kafka clients' options, from STREAMS_CONNECTION and the STREAMS_*
+    settings of the functions' `environment`, read by the reader the API's producer uses
+    (`checked_client_options`): its bootstrap servers, security settings. Or, when no client may
+    be built from the setting (a user and password in it), none, and why: its words name the
+    setting, never a piece of it."""
+    try:
+        return checked_client_options(settings_from(environment)), ""
+    except BackendUnavailable as error:
+        return {}, str(error)
 
 
 def _for_operations(backends: Backends) -> tuple[str, ...]:

@@ -5,7 +5,10 @@ At least once: a batch is committed after the function returned, never before; a
 (function error, crash, timeout) is retried as the same batch, with backoff, until it succeeds or
 the emulator stops. Nothing is ever skipped. A partition found ending below the mapping's
 position (its topic deleted and created again) is read again from the mapping's
-StartingPosition, as a Kafka consumer resets an offset out of range.
+StartingPosition, as a Kafka consumer resets an offset out of range. A partition its topic gains
+while the mapping runs (`kafka-topics --alter --partitions`, or the topic created again with
+more) is read too, found within `ConsumerTuning.partition_check_seconds`, as Lambda's consumer
+finds it: from the group's committed offset there, else from the StartingPosition.
 
 Locally one consumer serves each mapping, so it takes every partition of its topics itself
 (assigned, not through a group join) and commits its offsets under the mapping's consumer group:
@@ -56,10 +59,12 @@ Batch = dict[TopicPartition, list[ConsumerRecord]]
 
 @dataclass(frozen=True)
 class ConsumerTuning:
-    """How a failed batch is retried: after retry_initial_seconds, doubling up to the maximum."""
+    """How a failed batch is retried (after retry_initial_seconds, doubling up to the maximum),
+    and how often a mapping asks the broker whether its topics have new partitions."""
 
     retry_initial_seconds: float = 0.5
     retry_max_seconds: float = 10.0
+    partition_check_seconds: float = 5.0
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> ConsumerTuning:
@@ -71,6 +76,16 @@ class ConsumerTuning:
         )
 
 
+def client_settings(bootstrap: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Where a Kafka client of the emulator connects, and how (kafka-python settings): the dev
+    stack's `options` (`Services.kafka_options`: its `bootstrap_servers`, read from its setting
+    as its functions read it, and its security settings), else `bootstrap`'s entries, split at
+    its commas. Never the options' `client_id`: each client names itself."""
+    settings = {"bootstrap_servers": bootstrap.split(","), **options}
+    settings.pop("client_id", None)
+    return settings
+
+
 def ensure_topics(
     bootstrap: str,
     topics: Iterable[str],
@@ -78,16 +93,16 @@ def ensure_topics(
     timeout_ms: int = 10_000,
     **client_options: Any,
 ) -> list[str]:
-    """Create the topics that do not exist yet; returns the ones it created.
+    """Create the topics that do not exist yet; returns the ones it created. `client_options`
+    may name the servers (`client_settings`).
 
     A topic created meanwhile by someone else is fine (TopicAlreadyExists is not an error).
     """
     admin = KafkaAdminClient(
-        bootstrap_servers=bootstrap,
+        **client_settings(bootstrap, client_options),
         client_id="sam-emulator-admin",
         request_timeout_ms=timeout_ms,
         bootstrap_timeout_ms=timeout_ms,
-        **client_options,
     )
     created: list[str] = []
     try:
@@ -116,14 +131,15 @@ def unconsumed(
     **client_options: Any,
 ) -> int:
     """How many records of the topics lie past the group's committed offsets (all of a
-    partition's records when the group committed nothing there).
+    partition's records when the group committed nothing there). `client_options` may name the
+    servers (`client_settings`).
 
     With `within`, the answer comes in about that many seconds or a KafkaError says it could
     not be told in time (the broker's requests and the quiet spell are cut to fit)."""
     deadline = None if within is None else time.monotonic() + within
     budget_ms = _BOOTSTRAP_TIMEOUT_MS if within is None else max(100, int(within * 1000))
     consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap.split(","),
+        **client_settings(bootstrap, client_options),
         group_id=group,
         client_id="sam-emulator-lag",
         enable_auto_commit=False,
@@ -131,7 +147,6 @@ def unconsumed(
         # A request may take the whole budget; a fetch waits less, to see the quiet spell.
         **({} if within is None else {"request_timeout_ms": budget_ms + 200}),
         **({} if within is None else {"fetch_max_wait_ms": 100}),
-        **client_options,
     )
     try:
         partitions = [
@@ -263,12 +278,8 @@ class KafkaMappingRunner(BackgroundLoop):
         self.bootstrap = bootstrap
         self._invoke = invoke
         self._tuning = tuning or ConsumerTuning()
-        # Security settings only: where to connect and who we are come from the mapping.
-        self._client_config = {
-            key: value
-            for key, value in (client_config or {}).items()
-            if key not in ("bootstrap_servers", "client_id")
-        }
+        # The dev stack's: where to connect (as it reads its setting), and security settings.
+        self._client_config = dict(client_config or {})
         self._label = f"[kafka {mapping.function_id}]"
         self._generations = generations or BrokerGenerations()
         self._reader = self._generations.reader()
@@ -277,6 +288,8 @@ class KafkaMappingRunner(BackgroundLoop):
         # Gaps in offsets already fetched twice: a gap seen again is the broker's, not ours.
         self._confirmed_gaps: set[tuple[TopicPartition, int]] = set()
         self._draining = threading.Event()
+        # Asks the broker for the topics' partitions (`_partitions_now`), beside the consumer.
+        self._admin: KafkaAdminClient | None = None
 
     def prepare(self, timeout_ms: int = 10_000) -> None:
         """Create missing topics, and for LATEST pin the group's start to the current end offsets
@@ -300,16 +313,19 @@ class KafkaMappingRunner(BackgroundLoop):
         bounds the wait)."""
         self._draining.set()
 
+    def _client_settings(self) -> dict[str, Any]:
+        """Where a client of this mapping connects, and how (`client_settings`)."""
+        return client_settings(self.bootstrap, self._client_config)
+
     def _consumer(self) -> KafkaConsumer:
         consumer = KafkaConsumer(
-            bootstrap_servers=self.bootstrap.split(","),
+            **self._client_settings(),
             group_id=self.mapping.consumer_group_id,
             client_id=f"sam-emulator-{self.mapping.function_id}",
             enable_auto_commit=False,
             auto_offset_reset=self.mapping.starting_position,
             max_poll_records=self.mapping.batch_size,
             bootstrap_timeout_ms=_BOOTSTRAP_TIMEOUT_MS,  # an unreachable broker: retry, log
-            **self._client_config,
         )
         try:
             partitions = [
@@ -328,12 +344,11 @@ class KafkaMappingRunner(BackgroundLoop):
 
     def _pin_latest(self, timeout_ms: int) -> None:
         consumer = KafkaConsumer(
-            bootstrap_servers=self.bootstrap.split(","),
+            **self._client_settings(),
             group_id=self.mapping.consumer_group_id,
             client_id=f"sam-emulator-{self.mapping.function_id}-setup",
             enable_auto_commit=False,
             bootstrap_timeout_ms=timeout_ms,
-            **self._client_config,
         )
         try:
             partitions = [
@@ -369,6 +384,7 @@ class KafkaMappingRunner(BackgroundLoop):
             else:
                 delay = tuning.retry_initial_seconds
             finally:
+                self._close_admin()
                 if consumer is not None:
                     try:
                         consumer.close(autocommit=False, timeout_ms=_CLOSE_TIMEOUT_MS)
@@ -376,11 +392,16 @@ class KafkaMappingRunner(BackgroundLoop):
                         console(f"{self._label} close: {error!r}")
 
     def _consume(self, consumer: KafkaConsumer) -> None:
+        every = self._tuning.partition_check_seconds
+        next_check = time.monotonic() + every
         while not self._stop.is_set():
             batch = self._collect(consumer)
             if batch:
                 self._deliver(consumer, batch)
-            else:
+            if time.monotonic() >= next_check:
+                self._read_new_partitions(consumer)
+                next_check = time.monotonic() + every
+            if not batch:
                 self._restart_recreated(consumer)
                 if self._draining.is_set() and self._caught_up(consumer):
                     self._stop.set()
@@ -392,6 +413,79 @@ class KafkaMappingRunner(BackgroundLoop):
                 self._settle()
                 console(f"{self._label} the broker was replaced: reading its topics anew")
                 return
+
+    def _read_new_partitions(self, consumer: KafkaConsumer) -> None:
+        """Take the partitions the topics gained since the consumer's assignment, and say so.
+
+        Locally the consumer assigns itself its topics' partitions (no group join, whose
+        rebalance would bring them), so a partition added later (`--alter --partitions`, the
+        topic created again with more) was never read: its records were never delivered. The
+        partitions already assigned keep their positions; a new one starts, as a group member's
+        would, at the group's committed offset there, else at the mapping's StartingPosition.
+        A partition gone from the metadata stays assigned: a topic being created again comes
+        back, and its records are found from where the mapping was (`_restart_recreated`).
+        """
+        found = self._partitions_now()
+        if found is None:
+            return  # the broker did not answer: the next check asks again
+        assigned = consumer.assignment()
+        new = sorted(found - assigned)
+        if not new:
+            return
+        consumer.assign(sorted(assigned | found))
+        committed = {tp: consumer.committed(tp, timeout_ms=_RESET_TIMEOUT_MS) for tp in new}
+        fresh = [tp for tp in new if committed[tp] is None]
+        if self.mapping.starting_position == "earliest":
+            whence = "their beginning (StartingPosition TRIM_HORIZON)"
+        else:
+            whence = "their end (StartingPosition LATEST)"
+        said = [
+            f"{tp.topic}-{tp.partition} from the group's committed offset {committed[tp]}"
+            for tp in new
+            if committed[tp] is not None
+        ]
+        if fresh:
+            said.insert(
+                0, f"{', '.join(f'{tp.topic}-{tp.partition}' for tp in fresh)} from {whence}"
+            )
+        topics = ", ".join(sorted({tp.topic for tp in new}))
+        console(f"{self._label} new partition(s) of {topics}: reading {'; '.join(said)}")
+
+    def _partitions_now(self) -> set[TopicPartition] | None:
+        """The partitions the mapping's topics have now, or None when the broker does not
+        answer within about a second.
+
+        An admin client's, whose requests are bounded (the consumer's own metadata call waits
+        for as long as the broker is away), for the metadata of all the broker's topics: tansu
+        creates a topic that a metadata request names, whatever the request's
+        allow_auto_topic_creation says, and a check naming the mapping's every few seconds
+        would bring a topic an operator has just deleted back before their own create."""
+        try:
+            if self._admin is None:
+                self._admin = KafkaAdminClient(
+                    **self._client_settings(),
+                    client_id=f"sam-emulator-{self.mapping.function_id}-partitions",
+                    request_timeout_ms=_RESET_TIMEOUT_MS,
+                    bootstrap_timeout_ms=_RESET_TIMEOUT_MS,
+                )
+            described = self._admin.describe_topics()
+        except (KafkaError, OSError):
+            self._close_admin()  # the next check starts afresh
+            return None
+        return {
+            TopicPartition(topic["name"], partition["partition_index"])
+            for topic in described
+            if topic["name"] in self.mapping.topics and not topic["error_code"]
+            for partition in topic["partitions"]
+        }
+
+    def _close_admin(self) -> None:
+        admin, self._admin = self._admin, None
+        if admin is not None:
+            try:
+                admin.close()
+            except Exception as error:  # best effort, as the consumer's close
+                console(f"{self._label} close: {error!r}")
 
     def _restart_recreated(self, consumer: KafkaConsumer) -> None:
         """Read each partition that now ends below our position again from the mapping's
@@ -591,11 +685,13 @@ class KafkaMappings:
         self._tuning = tuning
         self._runners: list[KafkaMappingRunner] = []
         self._bootstrap = ""
+        self._unusable = ""
 
     def start(self, services: Services) -> None:
         """Create missing topics, pin LATEST starts, and start a consumer per mapping."""
         self._bootstrap = services.kafka_bootstrap
-        if not self._bootstrap:
+        self._unusable = services.kafka_unusable
+        if not self._bootstrap or self._unusable:
             return  # said in the summary
         for mapping in self._mappings:
             runner = KafkaMappingRunner(
@@ -626,7 +722,13 @@ class KafkaMappings:
 
     def summary(self) -> list[str]:
         """One line per mapping."""
-        missing = "" if self._bootstrap else "  (not run: no Kafka broker configured)"
+        missing = (
+            f"  (not run: {self._unusable})"
+            if self._unusable
+            else ""
+            if self._bootstrap
+            else "  (not run: no Kafka broker configured)"
+        )
         return [
             f"kafka     {','.join(mapping.topics):<28} -> {mapping.function_id} "
             f"({mapping.source}, group {mapping.consumer_group_id}, batch {mapping.batch_size}, "

@@ -48,6 +48,15 @@ def require_no_credentials(bootstrap: str) -> None:
         )
 
 
+def checked_client_options(settings: Settings) -> dict[str, Any]:
+    """`client_options`, for a client about to connect: BackendUnavailable instead when
+    STREAMS_CONNECTION holds a user and password (`require_no_credentials`), so that no client
+    is built from it and none quotes it. The API's producer and the local runtime's clients
+    (its Kafka mappings' consumers, their topics and lag) take the setting through it."""
+    require_no_credentials(settings.streams_connection)
+    return client_options(settings)
+
+
 class KafkaRatingPublisher:
     """RatingPublisher over one producer, created on first use and reused across invocations."""
 
@@ -99,11 +108,11 @@ class KafkaRatingPublisher:
         """The producer, or BackendUnavailable (a publish failure, as a broker down is: the API
         keeps the rating in the outbox) when STREAMS_CONNECTION cannot name brokers. Nothing of
         its value is said, nor chained: it may hold a user and password."""
-        require_no_credentials(self._settings.streams_connection)
+        options = checked_client_options(self._settings)
         timeout_ms = int(self._settings.publish_timeout_seconds * 1000)
         try:
             return KafkaProducer(
-                **client_options(self._settings),
+                **options,
                 acks="all",
                 linger_ms=0,
                 retries=3,
