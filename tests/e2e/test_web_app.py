@@ -32,6 +32,9 @@ from playwright.sync_api import (
     expect,
     sync_playwright,
 )
+from playwright.sync_api import (
+    Error as PlaywrightError,
+)
 
 from talkrate.adapters.postgres import PostgresDatabase, PostgresTalkCatalog
 from talkrate.stats import compute_stats
@@ -2975,10 +2978,16 @@ class PublishedApp:
 
     @staticmethod
     def running(page: Page) -> list[str]:
-        """The entry modules the page runs, by their addresses (which name the version)."""
-        modules: list[str] = page.evaluate(
-            "[...document.querySelectorAll('script[src]')].map((s) => new URL(s.src).pathname)"
-        )
+        """The entry modules the page runs, by their addresses (which name the version); none
+        while it is reloading (asked as the reload began, the page's context went away)."""
+        try:
+            modules: list[str] = page.evaluate(
+                "[...document.querySelectorAll('script[src]')].map((s) => new URL(s.src).pathname)"
+            )
+        except PlaywrightError as error:
+            if "context was destroyed" not in str(error):
+                raise
+            return []
         return modules
 
 
