@@ -8,6 +8,7 @@ failure as `{"error": {...}}` (talkrate_cli.errors).
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -208,11 +209,38 @@ def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     ctx.exit()
 
 
+# The subcommands whose modules load only when named (or listed, for the help): rating a talk,
+# showing it or listing the programme does not pay for simulate's asyncio and progress bars,
+# admin's programme files and clash checks, or watch's live display (about a third of the
+# command's start).
+LAZY_COMMANDS = {
+    "watch": "talkrate_cli.commands.watch:watch",
+    "simulate": "talkrate_cli.commands.simulate:simulate",
+    "admin": "talkrate_cli.commands.admin:admin",
+    "ops": "talkrate_cli.commands.ops:ops",
+}
+
+
+class _Commands(TalkrateGroup):
+    """talkrate's own group: the reading commands attached, the others loaded when asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
+            module, name = LAZY_COMMANDS[cmd_name].split(":")
+            command: click.Command = getattr(importlib.import_module(module), name)
+            _with_context(command)
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
+
+
 # The options of `talkrate` itself: given after a command, they are said where they go.
 GLOBAL_OPTIONS = ("--api", "--stack", "--region", "--json")
 
 
-@click.group(cls=TalkrateGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--api",
     "api_url",
@@ -257,10 +285,10 @@ def cli(
 
 
 def register() -> None:
-    """Attach the subcommands (kept in their own modules)."""
-    from talkrate_cli.commands import admin, ops, reading, simulate, watch
+    """Attach the reading subcommands (kept in their own module); the rest come when named."""
+    from talkrate_cli.commands import reading
 
-    for command in (*reading.COMMANDS, watch.watch, simulate.simulate, admin.admin, ops.ops):
+    for command in reading.COMMANDS:
         cli.add_command(command)
     _with_context(cli)
 

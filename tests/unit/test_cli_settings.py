@@ -253,7 +253,10 @@ def test_every_option_of_every_command_says_what_it_is_for() -> None:
             )
         ]
         if isinstance(command, click.Group):
-            for name, sub in command.commands.items():
+            context = click.Context(command)  # the commands loaded when named among them
+            for name in command.list_commands(context):
+                sub = command.get_command(context, name)
+                assert sub is not None, name
                 found += unexplained(sub, f"{path} {name}")
         return found
 

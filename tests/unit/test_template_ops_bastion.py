@@ -129,7 +129,7 @@ def test_the_guide_says_the_way_in_for_every_operator_command() -> None:
     # Given the commands of `talkrate ops` (a command added later must say what it needs)
     from talkrate_cli.main import cli
 
-    ops = cli.commands["ops"]
+    ops = cli.get_command(click.Context(cli), "ops")
     assert isinstance(ops, click.Group)
     rows = re.findall(r"^\| (`[^|]+`) \|(.*)\|$", _way_in(), re.MULTILINE)
     named = {name.strip("`") for cell, _ in rows for name in re.findall(r"`([^`]+)`", cell)}

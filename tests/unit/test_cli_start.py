@@ -1,0 +1,65 @@
+"""What the command loads to start: a rating, a talk or the programme does not wait for the
+modules of the commands it does not run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.builders import ROOT
+
+pytestmark = pytest.mark.unit
+
+# The modules of the commands loaded when named, and what only they need
+HEAVY = [
+    "talkrate_cli.commands.simulate",
+    "talkrate_cli.commands.admin",
+    "talkrate_cli.commands.watch",
+    "talkrate_cli.commands.ops",
+    "talkrate_cli.simulation.runner",
+    "talkrate_cli.simulation.ledger",
+]
+
+
+def loaded_for(*args: str) -> list[str]:
+    """The HEAVY modules a fresh interpreter has loaded once `talkrate ARGS` parsed its
+    command line and resolved the command (its callback not run: --help)."""
+    script = (
+        "import sys\n"
+        "from talkrate_cli.main import cli\n"
+        "try:\n"
+        f"    cli.main({list(args)!r}, standalone_mode=False)\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print(__import__('json').dumps([m for m in {HEAVY!r} if m in sys.modules]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    loaded: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+def test_the_reading_commands_start_without_the_others_modules() -> None:
+    # Given a command an attendee runs (rate, show, talks)
+    for command in ("rate", "show", "talks"):
+        # Then none of the other commands' modules is loaded for it
+        assert loaded_for(command, "--help") == [], command
+
+
+def test_a_command_loaded_when_named_is_there_and_listed() -> None:
+    # Given the commands loaded when named: each loads its own module when it is run
+    assert "talkrate_cli.commands.simulate" in loaded_for("simulate", "--help")
+    assert "talkrate_cli.commands.admin" in loaded_for("admin", "add", "--help")
+    # And talkrate's help lists every command, those not loaded yet among them
+    from click.testing import CliRunner
+
+    from talkrate_cli.main import cli
+
+    listed = CliRunner().invoke(cli, ["--help"]).output
+    for name in ("rate", "show", "talks", "top", "watch", "simulate", "admin", "ops"):
+        assert f"  {name} " in listed, (name, listed)
