@@ -618,6 +618,64 @@ def test_a_search_that_matches_nothing_says_so_and_leads_back_to_every_talk(
     expect(page.get_by_label("Search talks")).to_be_focused()
 
 
+# The leaderboard messages a page took from its live channel, each counted once the page's own
+# handlers of it ran.
+BOARD_MESSAGES_TAKEN = """window.boardMessages = 0;
+window.WebSocket = class extends WebSocket {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener("message", (message) => {
+      const data = JSON.parse(message.data);
+      const event = typeof data.event === "string" ? JSON.parse(data.event) : data.event;
+      if (event && event.summaries) setTimeout(() => { window.boardMessages += 1; });
+    });
+  }
+};"""
+# Every change made from now on to the live region that says nothing matches.
+NO_MATCH_WRITES = """() => {
+  window.noMatchWrites = 0;
+  const line = [...document.querySelectorAll("[role=status]")].find((e) => e.textContent.startsWith("No talk matches"));
+  new MutationObserver((records) => { window.noMatchWrites += records.length; })
+    .observe(line, { subtree: true, childList: true, characterData: true, attributes: true });
+}"""
+
+
+def test_a_search_that_matches_nothing_is_not_said_again_as_ratings_arrive(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk, the programme searched for what no talk has, and the organisers' page
+    # beside it searched the same, each live, a keyboard user on their "Show all talks"
+    talk = web.add_talk(title=f"Rated elsewhere {unique_talk_id()}")
+    nothing = f"zzzz-nothing-{unique_talk_id()[-6:]}"
+    admin = page.context.new_page()
+    for shown in (page, admin):
+        shown.add_init_script(BOARD_MESSAGES_TAKEN)
+    page.goto(web.url(f"/app/?q={nothing}"))
+    admin.goto(web.url("/app/admin"))
+    admin.get_by_label("Organiser token").fill(web.token)
+    admin.get_by_role("button", name="Sign in").click()
+    admin.get_by_role("searchbox", name="Search talks").fill(nothing)
+    for shown in (page, admin):
+        line = shown.get_by_role("status").filter(has_text="No talk matches")
+        expect(line).to_contain_text(f"No talk matches “{nothing}”.")
+        expect(shown.locator(".live-badge")).to_have_attribute("data-state", "live")
+        shown.evaluate(NO_MATCH_WRITES)
+        shown.get_by_role("button", name="Show all talks").focus()
+    # When attendees rate a talk elsewhere, and each page takes the leaderboard's messages
+    web.rate(talk["id"], 4)
+    web.rate(talk["id"], 5)
+    for shown in (page, admin):
+        shown.wait_for_function("() => window.boardMessages >= 1")
+        # Then the line is not written again (a screen reader said it again at each rating),
+        # and "Show all talks" keeps the keyboard focus (it fell to the page's start)
+        expect(shown.get_by_role("button", name="Show all talks")).to_be_focused()
+        assert shown.evaluate("window.noMatchWrites") == 0
+    # And it still leads back to every talk
+    page.keyboard.press("Enter")
+    expect(page.locator(".talk-card").filter(has_text=talk["title"])).to_have_count(1)
+    admin.close()
+
+
 def test_a_search_finds_a_name_typed_without_its_accents(web: WebStack, page: Page) -> None:
     # Given a talk by Zoë Çelik in Zürich, and one with no accent in its title
     stem = unique_talk_id()[-6:]

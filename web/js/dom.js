@@ -38,6 +38,14 @@ export function setText(node, text) {
   if (node.textContent !== text) node.textContent = text;
 }
 
+// Fill a node only when what it says changed, as setText does: a live region filled again is
+// read out again, and a button in it made anew takes the keyboard focus with it.
+export function refill(node, ...children) {
+  const next = append(document.createDocumentFragment(), children);
+  if (node.textContent !== next.textContent) node.replaceChildren(next);
+  return node;
+}
+
 // Put nodes (new or kept from before) in a container in this order, touching the DOM only when
 // the order changed, and give the keyboard focus back to the element that held it: a live update
 // must not throw a keyboard or screen-reader user back to the top of the page.
