@@ -2504,6 +2504,30 @@ def test_live_updates_leave_the_keyboard_focus_where_it_was(web: WebStack, page:
     expect(count).to_have_text("3", timeout=5_000)
     # Then the focus stays on that link
     expect(link).to_be_focused()
+    # Given two more talks of the track, and the user back on the programme, on the first's link
+    after = web.add_talk(title="Focus next in line", track=track)
+    last = web.add_talk(title="Focus then last", track=track)
+    page.goto(web.url(f"/app/?track={quote(track)}"))
+    cards = page.locator(".talk-card h2")
+    expect(cards).to_have_text(["Focus kept while rated", "Focus next in line", "Focus then last"])
+    page.get_by_role("link", name="Focus kept while rated").focus()
+    # When another organiser removes that talk
+    assert web.as_organiser("DELETE", f"/talks/{talk['id']}").status == 204
+    # Then the focus goes to the link of the talk that took its place, not to the page's start
+    expect(cards).to_have_count(2)
+    expect(page.get_by_role("link", name="Focus next in line")).to_be_focused()
+    # Given an organiser on the track's talks, on the last one's Edit
+    page.goto(web.url(f"/app/admin?q={quote(track)}"))
+    page.get_by_label("Organiser token").fill(web.token)
+    page.get_by_role("button", name="Sign in").click()
+    rows = page.locator(".admin-talks tbody tr")
+    expect(rows).to_have_count(2)
+    page.get_by_role("button", name="Edit Focus then last").focus()
+    # When another organiser removes that one
+    assert web.as_organiser("DELETE", f"/talks/{last['id']}").status == 204
+    # Then the focus goes to the Edit of the talk now last, as after the organiser's own delete
+    expect(rows).to_have_count(1)
+    expect(page.get_by_role("button", name=f"Edit {after['title']}")).to_be_focused()
 
 
 def _luminance(rgb: tuple[float, float, float]) -> float:
