@@ -621,6 +621,64 @@ def test_a_search_that_matches_nothing_says_so_and_leads_back_to_every_talk(
     expect(page.get_by_label("Search talks")).to_be_focused()
 
 
+# The leaderboard messages a page took from its live channel, each counted once the page's own
+# handlers of it ran.
+BOARD_MESSAGES_TAKEN = """window.boardMessages = 0;
+window.WebSocket = class extends WebSocket {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener("message", (message) => {
+      const data = JSON.parse(message.data);
+      const event = typeof data.event === "string" ? JSON.parse(data.event) : data.event;
+      if (event && event.summaries) setTimeout(() => { window.boardMessages += 1; });
+    });
+  }
+};"""
+# Every change made from now on to the live region that says nothing matches.
+NO_MATCH_WRITES = """() => {
+  window.noMatchWrites = 0;
+  const line = [...document.querySelectorAll("[role=status]")].find((e) => e.textContent.startsWith("No talk matches"));
+  new MutationObserver((records) => { window.noMatchWrites += records.length; })
+    .observe(line, { subtree: true, childList: true, characterData: true, attributes: true });
+}"""
+
+
+def test_a_search_that_matches_nothing_is_not_said_again_as_ratings_arrive(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk, the programme searched for what no talk has, and the organisers' page
+    # beside it searched the same, each live, a keyboard user on their "Show all talks"
+    talk = web.add_talk(title=f"Rated elsewhere {unique_talk_id()}")
+    nothing = f"zzzz-nothing-{unique_talk_id()[-6:]}"
+    admin = page.context.new_page()
+    for shown in (page, admin):
+        shown.add_init_script(BOARD_MESSAGES_TAKEN)
+    page.goto(web.url(f"/app/?q={nothing}"))
+    admin.goto(web.url("/app/admin"))
+    admin.get_by_label("Organiser token").fill(web.token)
+    admin.get_by_role("button", name="Sign in").click()
+    admin.get_by_role("searchbox", name="Search talks").fill(nothing)
+    for shown in (page, admin):
+        line = shown.get_by_role("status").filter(has_text="No talk matches")
+        expect(line).to_contain_text(f"No talk matches “{nothing}”.")
+        expect(shown.locator(".live-badge")).to_have_attribute("data-state", "live")
+        shown.evaluate(NO_MATCH_WRITES)
+        shown.get_by_role("button", name="Show all talks").focus()
+    # When attendees rate a talk elsewhere, and each page takes the leaderboard's messages
+    web.rate(talk["id"], 4)
+    web.rate(talk["id"], 5)
+    for shown in (page, admin):
+        shown.wait_for_function("() => window.boardMessages >= 1")
+        # Then the line is not written again (a screen reader said it again at each rating),
+        # and "Show all talks" keeps the keyboard focus (it fell to the page's start)
+        expect(shown.get_by_role("button", name="Show all talks")).to_be_focused()
+        assert shown.evaluate("window.noMatchWrites") == 0
+    # And it still leads back to every talk
+    page.keyboard.press("Enter")
+    expect(page.locator(".talk-card").filter(has_text=talk["title"])).to_have_count(1)
+    admin.close()
+
+
 def test_a_search_finds_a_name_typed_without_its_accents(web: WebStack, page: Page) -> None:
     # Given a talk by Zoë Çelik in Zürich, and one with no accent in its title
     stem = unique_talk_id()[-6:]
@@ -951,6 +1009,15 @@ def test_every_page_fits_a_phone(
         "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
     )
     assert widths[0] <= widths[1] == PHONE["width"]
+    # And the links a thumb aims at, the bar's and the talk page's "Open the room screen", are
+    # 44x44 CSS px at least (WCAG 2.5.5; "Open the room screen" was 19 px tall)
+    small = page.evaluate(
+        """[...document.querySelectorAll(".bar a, .screen-link")]
+             .map((link) => [link.textContent.trim(), link.getBoundingClientRect()])
+             .filter(([, box]) => box.width > 0 && (box.width < 44 || box.height < 44))
+             .map(([name, box]) => `${name} ${Math.round(box.width)}x${Math.round(box.height)}`)"""
+    )
+    assert small == []
 
 
 def test_the_room_screen_qr_code_opens_the_talk_page(
@@ -2449,6 +2516,30 @@ def test_live_updates_leave_the_keyboard_focus_where_it_was(web: WebStack, page:
     expect(count).to_have_text("3", timeout=5_000)
     # Then the focus stays on that link
     expect(link).to_be_focused()
+    # Given two more talks of the track, and the user back on the programme, on the first's link
+    after = web.add_talk(title="Focus next in line", track=track)
+    last = web.add_talk(title="Focus then last", track=track)
+    page.goto(web.url(f"/app/?track={quote(track)}"))
+    cards = page.locator(".talk-card h2")
+    expect(cards).to_have_text(["Focus kept while rated", "Focus next in line", "Focus then last"])
+    page.get_by_role("link", name="Focus kept while rated").focus()
+    # When another organiser removes that talk
+    assert web.as_organiser("DELETE", f"/talks/{talk['id']}").status == 204
+    # Then the focus goes to the link of the talk that took its place, not to the page's start
+    expect(cards).to_have_count(2)
+    expect(page.get_by_role("link", name="Focus next in line")).to_be_focused()
+    # Given an organiser on the track's talks, on the last one's Edit
+    page.goto(web.url(f"/app/admin?q={quote(track)}"))
+    page.get_by_label("Organiser token").fill(web.token)
+    page.get_by_role("button", name="Sign in").click()
+    rows = page.locator(".admin-talks tbody tr")
+    expect(rows).to_have_count(2)
+    page.get_by_role("button", name="Edit Focus then last").focus()
+    # When another organiser removes that one
+    assert web.as_organiser("DELETE", f"/talks/{last['id']}").status == 204
+    # Then the focus goes to the Edit of the talk now last, as after the organiser's own delete
+    expect(rows).to_have_count(1)
+    expect(page.get_by_role("button", name=f"Edit {after['title']}")).to_be_focused()
 
 
 def _luminance(rgb: tuple[float, float, float]) -> float:
@@ -2513,7 +2604,8 @@ LONG_WORDS = {
 
 @pytest.fixture(scope="module")
 def long_words_talk(web: WebStack) -> dict[str, Any]:
-    """A rated talk whose words are long, as in German or Greek, in a track of its own."""
+    """A rated talk whose words are long, as in German or Greek, in a track of its own, and
+    beside it there a talk rated ten times (its score "★ 3.60" and "10 ratings")."""
     talk = web.add_talk(
         title=LONG_WORDS["title"],
         speakers=LONG_WORDS["speakers"],
@@ -2521,8 +2613,27 @@ def long_words_talk(web: WebStack) -> dict[str, Any]:
         track=f"Internationalisierungsstrategien {unique_talk_id()}",
     )
     web.rate(talk["id"], 4)
-    assert wait_for(lambda: web.count(talk["id"]) == 1)
+    rated = web.add_talk(title="Rückblick", track=talk["track"])
+    for value in (5, 4, 4, 3, 3, 4, 2, 4, 3, 4):
+        web.rate(rated["id"], value)
+    assert wait_for(lambda: web.count(talk["id"]) == 1 and web.count(rated["id"]) == 10)
     return talk
+
+
+# The words of the elements `selector` finds that are broken over two lines.
+BROKEN_WORDS = """(selector) => [...document.querySelectorAll(selector)].flatMap((node) => {
+  const texts = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
+  const broken = [];
+  for (let text = texts.nextNode(); text; text = texts.nextNode()) {
+    for (const word of text.data.matchAll(/\\S+/g)) {
+      const range = document.createRange();
+      range.setStart(text, word.index);
+      range.setEnd(text, word.index + word[0].length);
+      if (new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size > 1) broken.push(word[0]);
+    }
+  }
+  return broken;
+})"""
 
 
 @pytest.mark.parametrize("text_size", ["100%", "200%"])
@@ -2533,20 +2644,26 @@ def long_words_talk(web: WebStack) -> dict[str, Any]:
         "/app/talks/{id}",
         "/app/talks/{id}/screen",
         "/app/leaderboard?track={track}",
+        "/app/admin?q={track}",
+        "/app/admin/qr-codes",
     ],
 )
 def test_long_words_and_text_enlarged_200_percent_fit_a_narrow_phone(
     web: WebStack, browser: Browser, long_words_talk: dict[str, Any], path: str, text_size: str
 ) -> None:
-    # Given a talk with long words, on a 320 px phone (WCAG's reflow width) or a 360 px one
-    # whose text is enlarged to 200%
-    width = 320 if text_size == "100%" else 360
-    narrow = browser.new_context(viewport={"width": width, "height": 640})
+    # Given a talk with long words, on a 320 px phone (WCAG's reflow width), its text as it
+    # comes or enlarged to 200% (on the organisers' page, the talk's form open)
+    narrow = browser.new_context(viewport={"width": 320, "height": 640})
     try:
         page = narrow.new_page()
         page.goto(
             web.url(path.format(id=long_words_talk["id"], track=quote(long_words_talk["track"])))
         )
+        if path.startswith("/app/admin?"):
+            page.get_by_label("Organiser token").fill(web.token)
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("button", name=f"Edit {long_words_talk['title']}").click()
+            expect(page.get_by_label("Starts")).to_be_visible()
         expect(page.get_by_text("Donaudampfschifffahrt", exact=False).first).to_be_attached()
         page.evaluate(f"document.documentElement.style.fontSize = '{text_size}'")
         page.wait_for_timeout(200)
@@ -2554,14 +2671,29 @@ def test_long_words_and_text_enlarged_200_percent_fit_a_narrow_phone(
         widths = page.evaluate(
             "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
         )
-        assert widths[0] <= widths[1] == width
-        # And no text runs past the right edge outside a box that scrolls it
+        assert widths[0] <= widths[1] == 320
+        # And no text runs past the right edge, nor past a box that would scroll it (the
+        # organisers' table, each talk a card on a phone)
         past = page.evaluate(
-            """() => [...document.querySelectorAll("main *")].filter((e) => !e.closest(".table-scroll, .sr-only"))
+            """() => [...document.querySelectorAll("main *")].filter((e) => !e.closest(".sr-only"))
                  .filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
                  .map((e) => e.tagName + "." + e.className)"""
         )
         assert past == []
+        scrolled = page.evaluate(
+            """[...document.querySelectorAll(".table-scroll")]
+                 .filter((box) => box.scrollWidth > box.clientWidth).map((box) => box.scrollWidth)"""
+        )
+        assert scrolled == []
+        # And the programme's score keeps its words whole ("★ / 3.60", "10 / rating / s")
+        assert page.evaluate(BROKEN_WORDS, ".score") == []
+        # And the room screen's title and speakers are not cut (on a phone there is no other
+        # place to read them)
+        cut = page.evaluate(
+            """[...document.querySelectorAll(".screen-head :is(h1, .speakers)")]
+                 .filter((e) => e.scrollHeight > e.clientHeight + 1).map((e) => e.textContent)"""
+        )
+        assert cut == []
     finally:
         narrow.close()
 

@@ -1087,20 +1087,29 @@ def test_on_a_small_phone_a_300_character_title_is_cut_to_keep_the_stars_on_scre
         assert box is not None
         assert box["y"] + box["height"] <= 568, box
         assert page.evaluate("document.documentElement.scrollWidth") <= 320
-        # When the attendee asks for the whole title, it is shown whole, and the button says so
+        # When the attendee asks for the whole title (from the keyboard), it is shown whole, and
+        # the button says so, keeping the keyboard focus (it fell to the page's start)
         expect(more).to_have_attribute("aria-expanded", "false")
-        more.click()
+        more.focus()
+        page.keyboard.press("Enter")
         less = page.get_by_role("button", name="Show less of the title")
         expect(less).to_have_attribute("aria-expanded", "true")
+        expect(less).to_be_focused()
         shown, whole = title.evaluate(LINES)
         assert whole - shown < 0.5, (shown, whole)
-        # And a second press cuts it again
-        less.click()
+        # And a second press cuts it again, the focus still on the button
+        page.keyboard.press("Space")
         expect(more).to_have_attribute("aria-expanded", "false")
+        expect(more).to_be_focused()
         assert title.evaluate(LINES)[0] < whole - 3
-        # And on a taller screen (the phone turned, a window made larger) it is whole again
+        # And with the phone turned, the speakers cut too, the button keeps the focus
+        page.set_viewport_size({"width": 568, "height": 320})
+        expect(page.get_by_role("button", name="Show the whole title and speakers")).to_be_focused()
+        # And on a taller screen (a window made larger) it is whole again, the keyboard on the
+        # title the button opened, not on the page's start
         page.set_viewport_size({"width": 390, "height": 844})
         expect(more).to_be_hidden()
+        expect(title).to_be_focused()
         shown, whole = title.evaluate(LINES)
         assert whole - shown < 0.5, (shown, whole)
     finally:

@@ -38,6 +38,17 @@ export function setText(node, text) {
   if (node.textContent !== text) node.textContent = text;
 }
 
+// Fill a node only when what it says changed, as setText does: a live region filled again is
+// read out again, and a button in it made anew takes the keyboard focus with it.
+export function refill(node, ...children) {
+  const next = append(document.createDocumentFragment(), children);
+  if (node.textContent !== next.textContent) node.replaceChildren(next);
+  return node;
+}
+
+// The controls of a list's item a keyboard reaches, in order.
+const controls = (node) => [...node.querySelectorAll("a[href], button, input, select, textarea, [tabindex]:not([tabindex='-1'])")];
+
 // Put nodes (new or kept from before) in a container in this order, touching the DOM only when
 // the order changed, and give the keyboard focus back to the element that held it: a live update
 // must not throw a keyboard or screen-reader user back to the top of the page.
@@ -46,11 +57,20 @@ export function arrange(container, nodes) {
   if (current.length === nodes.length && current.every((node, i) => node === nodes[i])) return;
   const active = document.activeElement;
   const held = active && active !== document.body && container.contains(active);
+  const index = held ? current.findIndex((node) => node.contains(active)) : -1;
+  const place = index >= 0 ? controls(current[index]).indexOf(active) : -1;
   container.replaceChildren(...nodes);
   if (!held || document.activeElement === active) return;
   // The same element, or the one that took its place (a redrawn card's link to the same page).
   const href = active.getAttribute("href");
-  const next = active.isConnected ? active : href && [...container.querySelectorAll("a[href]")].find((a) => a.getAttribute("href") === href);
+  let next = active.isConnected ? active : href && [...container.querySelectorAll("a[href]")].find((a) => a.getAttribute("href") === href);
+  // Its item gone (removed by someone else, or left out by the search now): the same control
+  // of the item that took its place, or of the last one, as after an organiser's own delete.
+  if (!next && index >= 0 && nodes.length) {
+    const item = nodes.includes(current[index]) ? current[index] : nodes[Math.min(index, nodes.length - 1)];
+    const choices = controls(item);
+    next = choices[place] || choices[0];
+  }
   if (next) next.focus({ preventScroll: true });
 }
 

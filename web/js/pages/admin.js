@@ -1,6 +1,6 @@
 // /app/admin: organisers sign in with their token, add, edit and remove talks, and download the
 // results as CSV. The token stays in this tab only (sessionStorage).
-import { h, fill, setText, plural, formatAvg, formatCount, formatDay, formatTime, formatZone, formatZoned, dayOf, arrange, talkHref, isolated, lineDirection, isolatedText, append, quoted } from "../dom.js";
+import { h, fill, refill, setText, plural, formatAvg, formatCount, formatDay, formatTime, formatZone, formatZoned, dayOf, arrange, talkHref, isolated, lineDirection, isolatedText, append, quoted } from "../dom.js";
 import { request, allTalks, talkPath, appConfig, ApiError, credentialRefused } from "../api.js";
 import { venueZone, unknownZone, zoneName, wallOf, wallText, wallTime, instantOf } from "../zone.js";
 import { watchCatalogue } from "../live.js";
@@ -309,7 +309,7 @@ export function adminPage(main) {
       const shown = talks.filter((talk) => matchesSearch(talk, words));
       arrange(list, shown.map((talk) => rows.get(talk.id).node));
       if (talks.length && !shown.length) {
-        fill(count, "No talk matches ", quoted(query.trim()), ". ",
+        refill(count, "No talk matches ", quoted(query.trim()), ". ",
           h("button", { type: "button", class: "link", onclick: clearSearch }, "Show all talks"));
         return;
       }

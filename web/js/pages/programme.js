@@ -1,6 +1,6 @@
 // /app/: the programme, searchable, filterable by track; talks running now first, then those just
 // over, then those to come, talks whose rating has closed last (see `order`).
-import { h, fill, setText, plural, formatAvg, talkHref, arrange, isolated, lineDirection } from "../dom.js";
+import { h, fill, refill, setText, plural, formatAvg, talkHref, arrange, isolated, lineDirection } from "../dom.js";
 import { serviceNow } from "../api.js";
 import { watchCatalogue } from "../live.js";
 import { isRunning, errorText, tracksOf, trackChoice, searchBox, searchWords, matchesSearch, shownOf, staleNotice, liveBadge } from "./common.js";
@@ -152,8 +152,9 @@ export function programmePage(main) {
     clearTimeout(edgeTimer);
     edgeTimer = atNextEdge(shown, now, show);
     if (talks.length && !shown.length) {
-      // Nothing matches: say so, and offer the way back to the whole programme.
-      fill(status, `No talk matches${query.trim() ? ` “${query.trim()}”` : ""}${track ? ` in ${track}` : ""}. `,
+      // Nothing matches: say so, and offer the way back to the whole programme (said again,
+      // and the button made anew, only when the search or the track changes).
+      refill(status, `No talk matches${query.trim() ? ` “${query.trim()}”` : ""}${track ? ` in ${track}` : ""}. `,
         h("button", { type: "button", class: "link", onclick: clearFilters }, "Show all talks"));
       return;
     }

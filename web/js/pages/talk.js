@@ -125,7 +125,9 @@ export function talkPage(main, talkId) {
     h("p", { class: "muted", id: "event-code-help" }, "This event asks for its code (on your badge or the opening slide) before you rate."),
     h("span", { class: "row" }, codeInput, h("button", { type: "submit" }, "Continue")));
   codeInput.setAttribute("aria-describedby", "event-code-help");
-  const title = h("h1", { id: "talk-title" }, "Loading…");
+  // Focusable by script only: "Show the whole title" hands it the keyboard focus when a larger
+  // window takes that button away.
+  const title = h("h1", { id: "talk-title", tabindex: "-1" }, "Loading…");
   const wholeTitle = h("button", { type: "button", class: "link title-toggle", hidden: true, "aria-controls": "talk-title",
     "aria-expanded": "false", onclick: () => { titleOpened = !titleOpened; fitTitle(); } }, "Show the whole title");
   const meta = h("p", { class: "meta" });
@@ -154,22 +156,32 @@ export function talkPage(main, talkId) {
   // changes size. Only what is seen is cut: the heading's text (what a screen reader reads, and
   // the page's title) stays whole.
   function fitTitle() {
-    // The title and the speakers' line shown whole, nothing offered to open.
-    const whole = () => {
+    const focused = document.activeElement === wholeTitle;
+    const unclamp = () => {
       for (const node of [title, meta]) {
         node.classList.remove("clamped");
         node.style.removeProperty("--lines");
       }
-      wholeTitle.hidden = true;
     };
-    whole();
+    // The title and the speakers' line shown whole, nothing offered to open; the keyboard on
+    // the button that is gone (a larger window) goes to the title it opened.
+    const whole = () => {
+      unclamp();
+      wholeTitle.hidden = true;
+      if (focused) title.focus({ preventScroll: true });
+    };
+    unclamp();
+    // Measured without the button, taken out of the flow rather than hidden: hiding it took
+    // the keyboard focus from it to the page's start, as it was pressed or a phone turned.
+    wholeTitle.style.position = "absolute";
     const stars = main.querySelector(".stars-row");
     const below = () => stars.getBoundingClientRect().bottom + scrollY - innerHeight;
     const lineHeight = (node) => parseFloat(getComputedStyle(node).lineHeight) || 24;
     const lines = (node) => Math.round(node.clientHeight / lineHeight(node));
     const cut = talk !== null && stars !== null && below() > 0 && lines(title) > 2;
-    wholeTitle.hidden = !cut;
-    if (!cut) return;
+    wholeTitle.style.removeProperty("position");
+    if (!cut) return whole();
+    wholeTitle.hidden = false;
     const uncut = below(); // how far below the first screen the stars are with the title whole
     wholeTitle.setAttribute("aria-expanded", String(titleOpened));
     if (titleOpened) {
