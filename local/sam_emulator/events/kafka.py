@@ -22,14 +22,15 @@ import base64
 import itertools
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from kafka import KafkaConsumer
 from kafka.admin import KafkaAdminClient
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.net.compat import KafkaNetClient
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from sam_emulator.background import BackgroundLoop
@@ -55,16 +56,19 @@ _BOOTSTRAP_TIMEOUT_MS: Final = 5_000
 DRAIN_SECONDS: Final = 5.0
 
 Batch = dict[TopicPartition, list[ConsumerRecord]]
+Client = TypeVar("Client", KafkaAdminClient, KafkaConsumer)
 
 
 @dataclass(frozen=True)
 class ConsumerTuning:
     """How a failed batch is retried (after retry_initial_seconds, doubling up to the maximum),
-    and how often a mapping asks the broker whether its topics have new partitions."""
+    how often a mapping asks the broker whether its topics have new partitions, and how long
+    its consumer waits for a broker to answer before it says so and tries again."""
 
     retry_initial_seconds: float = 0.5
     retry_max_seconds: float = 10.0
     partition_check_seconds: float = 5.0
+    connect_timeout_seconds: float = _BOOTSTRAP_TIMEOUT_MS / 1000
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> ConsumerTuning:
@@ -86,6 +90,32 @@ def client_settings(bootstrap: str, options: Mapping[str, Any]) -> dict[str, Any
     return settings
 
 
+def connected(kind: Callable[..., Client], **settings: Any) -> Client:
+    """A kafka-python client (`kind(**settings)`), or the error that building it raised with
+    nothing of it left running.
+
+    kafka-python 3.0.12's admin client and consumer start their network thread before they
+    bootstrap, and a bootstrap that times out raises with that thread, its selector and its
+    sockets still open: a broker away while the emulator keeps trying would leak a thread and
+    a few files at each try. So the network client the constructor builds is kept, and closed
+    (its thread stopped) when the constructor raises."""
+    made: list[KafkaNetClient] = []
+
+    def network_client(**configs: Any) -> KafkaNetClient:
+        made.append(KafkaNetClient(**configs))
+        return made[-1]
+
+    try:
+        return kind(**settings, kafka_client=network_client)
+    except BaseException:
+        for client in made:
+            try:
+                client.close()
+            except Exception as error:  # best effort: the constructor's error is the one to say
+                console(f"[kafka] closing a client that could not connect: {error!r}")
+        raise
+
+
 def ensure_topics(
     bootstrap: str,
     topics: Iterable[str],
@@ -98,7 +128,8 @@ def ensure_topics(
 
     A topic created meanwhile by someone else is fine (TopicAlreadyExists is not an error).
     """
-    admin = KafkaAdminClient(
+    admin = connected(
+        KafkaAdminClient,
         **client_settings(bootstrap, client_options),
         client_id="sam-emulator-admin",
         request_timeout_ms=timeout_ms,
@@ -138,7 +169,8 @@ def unconsumed(
     not be told in time (the broker's requests and the quiet spell are cut to fit)."""
     deadline = None if within is None else time.monotonic() + within
     budget_ms = _BOOTSTRAP_TIMEOUT_MS if within is None else max(100, int(within * 1000))
-    consumer = KafkaConsumer(
+    consumer = connected(
+        KafkaConsumer,
         **client_settings(bootstrap, client_options),
         group_id=group,
         client_id="sam-emulator-lag",
@@ -318,14 +350,16 @@ class KafkaMappingRunner(BackgroundLoop):
         return client_settings(self.bootstrap, self._client_config)
 
     def _consumer(self) -> KafkaConsumer:
-        consumer = KafkaConsumer(
+        consumer = connected(
+            KafkaConsumer,
             **self._client_settings(),
             group_id=self.mapping.consumer_group_id,
             client_id=f"sam-emulator-{self.mapping.function_id}",
             enable_auto_commit=False,
             auto_offset_reset=self.mapping.starting_position,
             max_poll_records=self.mapping.batch_size,
-            bootstrap_timeout_ms=_BOOTSTRAP_TIMEOUT_MS,  # an unreachable broker: retry, log
+            # an unreachable broker: retry, log
+            bootstrap_timeout_ms=int(self._tuning.connect_timeout_seconds * 1000),
         )
         try:
             partitions = [
@@ -343,7 +377,8 @@ class KafkaMappingRunner(BackgroundLoop):
         return consumer
 
     def _pin_latest(self, timeout_ms: int) -> None:
-        consumer = KafkaConsumer(
+        consumer = connected(
+            KafkaConsumer,
             **self._client_settings(),
             group_id=self.mapping.consumer_group_id,
             client_id=f"sam-emulator-{self.mapping.function_id}-setup",
@@ -462,7 +497,8 @@ class KafkaMappingRunner(BackgroundLoop):
         would bring a topic an operator has just deleted back before their own create."""
         try:
             if self._admin is None:
-                self._admin = KafkaAdminClient(
+                self._admin = connected(
+                    KafkaAdminClient,
                     **self._client_settings(),
                     client_id=f"sam-emulator-{self.mapping.function_id}-partitions",
                     request_timeout_ms=_RESET_TIMEOUT_MS,
