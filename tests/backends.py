@@ -8,11 +8,15 @@ disturbing each other. The older per-database variables still win where they are
 Under pytest-xdist (`make test` runs the suite on three workers, a file to a worker) the first
 worker keeps these names; every other worker adds its own name to the database suffix and runs
 a Redis server of its own on a free loopback port (the suite uses all sixteen numbered
-databases of one server), so that no two files running at once share a database.
+databases of one server), so that no two files running at once share a database. A file
+whose read model would otherwise share a numbered database with another file's (they could run
+at once, and one's runtime empties it under the other) has a Redis server of its own
+(`own_redis`).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 
 import redis
@@ -57,6 +61,13 @@ def redis_url(db: int) -> str:
     return f"{REDIS}/{db}"
 
 
+@functools.cache
+def own_redis(user: str) -> str:
+    """Database 0 of a Redis server started for `user` alone, when first asked for (it stops
+    with the process): every numbered database of the suite's server is another file's."""
+    return f"{own_redis_server()}/0"
+
+
 # Redis databases: 0 dev, 1 a runtime whose ratings topic is deleted and created again, 2 the talkrate command's venue in its own time zone, 3 the talkrate command's one-pass-a-minute runtime, 4 the e2e suite's runtime, 5 a read model beside another event store, 6 web app's limits, 7 and 9 the talkrate command, 8 web app, 10 votes
 # e2e, 11 catalog flow, 12 contract tests, 13 bench, 14 fault suite, 15 tests.
 TALKS = configured("TEST_TALKS_CONNECTION", postgres_dsn("test"))
@@ -95,20 +106,33 @@ RELAY_TALKS = postgres_dsn("relay")
 # The outbox of the command's relay test: CLI_TALKS's runtime relays its own every minute.
 CLI_RELAY_TALKS = postgres_dsn("cli_relay")
 # Another deployment's event store and read model, for an operator's command pointed at one of
-# each (a rebuild from the wrong event store).
+# each (a rebuild from the wrong event store): test_operations.py's alone.
 ELSEWHERE_TALKS = postgres_dsn("elsewhere")
 ELSEWHERE_RATINGS = redis_url(5)
 # An event store backed up and restored whole (pg_dump, pg_restore), beside a Redis of its own.
 RESTORED_TALKS = postgres_dsn("restored")
 # A runtime whose API is behind a database proxy (RdsProxyEndpoint: no LISTEN), for a watch: a
-# catalog of its own, and the read model beside another event store (each user empties it first).
+# catalog of its own, and a read model on a Redis server of its own (`cli_proxied_ratings`).
 CLI_PROXIED_TALKS = postgres_dsn("cli_proxied_e2e")
-CLI_PROXIED_RATINGS = ELSEWHERE_RATINGS
+
+
+def cli_proxied_ratings() -> str:
+    """The proxied runtime's read model (test_cli.py's, beside test_operations.py's
+    ELSEWHERE_RATINGS, which it shared: the two files can run at once)."""
+    return own_redis("cli_proxied")
+
+
 # A runtime whose ratings topic is deleted and created again while it runs (the operator's
 # runbook rehearsed): a catalog and a read model of its own, which `ops topic-recreated` rebuilds.
 RECREATED_TOPIC_TALKS = postgres_dsn("recreated_topic_e2e")
 RECREATED_TOPIC_RATINGS = redis_url(1)
 # A runtime whose STREAMS_CONNECTION is written with a scheme, or holds a password: a catalog of
-# its own, and the recreated topic's read model (each user empties it first).
+# its own, and a read model on a Redis server of its own (`streams_setting_ratings`).
 STREAMS_SETTING_TALKS = postgres_dsn("streams_setting_e2e")
-STREAMS_SETTING_RATINGS = RECREATED_TOPIC_RATINGS
+
+
+def streams_setting_ratings() -> str:
+    """The streams-setting runtime's read model (test_local_streams_setting.py's, which shared
+    database 1 with test_recreated_topic.py: the two files can run at once, rate the same dev
+    talk, and each empties the database as its runtime starts)."""
+    return own_redis("streams_setting")

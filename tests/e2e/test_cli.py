@@ -50,13 +50,13 @@ from tests.backends import (
     CLI_ATTENDEE_TALKS,
     CLI_LIMITS_RATINGS,
     CLI_LIMITS_TALKS,
-    CLI_PROXIED_RATINGS,
     CLI_PROXIED_TALKS,
     CLI_RATINGS,
     CLI_RELAY_TALKS,
     CLI_TALKS,
     CLI_ZONE_RATINGS,
     CLI_ZONE_TALKS,
+    cli_proxied_ratings,
 )
 from tests.builders import ROOT, unique_talk_id
 from tests.e2e.conftest import (
@@ -1497,7 +1497,7 @@ def test_a_watch_behind_a_database_proxy_sees_its_talk_removed_at_its_next_look(
     # removals, and says a talk it saw exists for 30 s more (its talk cache's TTL)
     proxied, token = start_admin_runtime(
         CLI_PROXIED_TALKS,
-        CLI_PROXIED_RATINGS,
+        cli_proxied_ratings(),
         kafka_bootstrap,
         tmp_path / "runtime.log",
         ["--param", "RdsProxyEndpoint=127.0.0.1"],
@@ -1518,7 +1518,7 @@ def test_a_watch_behind_a_database_proxy_sees_its_talk_removed_at_its_next_look(
             removed = time.monotonic()
             remove_talk(
                 PostgresTalkCatalog(PostgresDatabase(CLI_PROXIED_TALKS)),
-                RedisReadModel(CLI_PROXIED_RATINGS),
+                RedisReadModel(cli_proxied_ratings()),
                 talk_id,
             )
             # Then the watch ends within seconds (it went on until the API's cache forgot the
@@ -1533,7 +1533,7 @@ def test_a_watch_behind_a_database_proxy_sees_its_talk_removed_at_its_next_look(
             process.wait()
     finally:
         stop_runtime(proxied)
-        redis.Redis.from_url(CLI_PROXIED_RATINGS).flushdb()
+        redis.Redis.from_url(cli_proxied_ratings()).flushdb()
 
 
 def test_a_watch_shows_the_talk_as_an_organiser_changed_it(cli: Cli, talk: str) -> None:

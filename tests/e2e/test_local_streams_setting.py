@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sam_emulator.serving import free_port
-from tests.backends import STREAMS_SETTING_RATINGS, STREAMS_SETTING_TALKS
+from tests.backends import STREAMS_SETTING_TALKS, streams_setting_ratings
 from tests.e2e.conftest import start_admin_runtime, stop_runtime, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -33,7 +33,7 @@ def test_ratings_sent_through_a_bootstrap_written_with_a_scheme_are_projected(
     # Given a runtime whose STREAMS_CONNECTION names the broker with a scheme
     streams = ",".join(f"kafka://{entry}" for entry in kafka_bootstrap.split(","))
     runtime, _ = start_admin_runtime(
-        STREAMS_SETTING_TALKS, STREAMS_SETTING_RATINGS, streams, tmp_path / "runtime.log"
+        STREAMS_SETTING_TALKS, streams_setting_ratings(), streams, tmp_path / "runtime.log"
     )
     try:
         # When a rating is sent
@@ -57,7 +57,7 @@ def test_no_piece_of_a_password_in_the_stream_setting_is_said_by_the_runtime(
     port = free_port()
     streams = f"SASL_SSL://{USER}:{PASSWORD}@127.0.0.1:{port}"
     log = tmp_path / "runtime.log"
-    runtime, _ = start_admin_runtime(STREAMS_SETTING_TALKS, STREAMS_SETTING_RATINGS, streams, log)
+    runtime, _ = start_admin_runtime(STREAMS_SETTING_TALKS, streams_setting_ratings(), streams, log)
     try:
         # When GET / asks after the stream
         root = runtime.request("GET", "/")
