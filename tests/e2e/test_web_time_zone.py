@@ -9,8 +9,10 @@ set by a route (no runtime of its own is started for it).
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -80,10 +82,27 @@ def device(browser: Browser, errors: list[str], locale: str, **options: Any) -> 
 TALK = timedelta(minutes=30)
 
 
+# How long what a page calls "today" must stay so while a test reads it
+STEADY = timedelta(minutes=1)
+
+
+def steady_now() -> datetime:
+    """Now, to the minute; just after the midnight of VENUE or DEVICE that comes within STEADY
+    (waited for): no talk's day can be told the same way on both sides of it."""
+    now = datetime.now(UTC)
+    for zone in (VENUE, DEVICE):
+        local = now.astimezone(ZoneInfo(zone))
+        midnight = datetime.combine(local.date() + timedelta(days=1), dt_time(), ZoneInfo(zone))
+        if midnight - now <= STEADY:
+            time.sleep((midnight - now).total_seconds() + 1)
+            now = datetime.now(UTC)
+    return now.replace(second=0, microsecond=0)
+
+
 def days_disagree(now: datetime) -> datetime:
     """The start of a half-hour talk within two days of `now`, today in one of VENUE and DEVICE
-    and not in the other (and so for ten minutes from now), and over before midnight in both:
-    a day compared or named in the wrong zone shows."""
+    and not in the other (and so for STEADY from now), and over before midnight in both: a day
+    compared or named in the wrong zone shows."""
 
     def day(at: datetime, zone: str) -> Any:
         return at.astimezone(ZoneInfo(zone)).date()
@@ -92,7 +111,7 @@ def days_disagree(now: datetime) -> datetime:
         start = now + timedelta(minutes=minutes)
         today, later = (
             {zone: day(start, zone) == day(at, zone) for zone in (VENUE, DEVICE)}
-            for at in (now, now + timedelta(minutes=10))
+            for at in (now, now + STEADY)
         )
         if (
             today == later
@@ -115,7 +134,7 @@ def test_every_page_shows_its_times_in_the_venue_s_zone_named_whatever_the_devic
     # Given a talk whose start is today in one of the venue's zone and the device's and not in
     # the other, and a room PC and an organiser's laptop in Los Angeles
     locale, time_format = LOCALES[shown]
-    start = days_disagree(datetime.now(UTC).replace(second=0, microsecond=0))
+    start = days_disagree(steady_now())
     track = f"Zoned {unique_talk_id()[-6:]}"
     talk = web.add_talk(
         title=f"Told in one zone {track}",
