@@ -8,14 +8,12 @@ leak happens several times."""
 
 from __future__ import annotations
 
-import base64
 import gc
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
 
 import psutil
 import pytest
@@ -23,10 +21,9 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from sam_emulator.events.kafka import ConsumerTuning, KafkaMappingRunner, ensure_topics
-from sam_emulator.lambda_.pool import Invocation
 from sam_emulator.serving import free_port
-from sam_emulator.template import KafkaMapping
 from talkrate_local.broker import LocalBroker
+from tests.integration.test_kafka_partitions_added import Projector, mapping
 
 pytestmark = pytest.mark.integration
 
@@ -49,37 +46,6 @@ WATCH_SECONDS = 5.0
 # One client being built when we look holds a thread, a selector, a wakeup pair, a socket.
 THREADS_SPARE = 1
 FDS_SPARE = 10
-
-
-class Projector:
-    """Stands in for the projector: keeps each record value it is given."""
-
-    def __init__(self) -> None:
-        self.values: set[str] = set()
-        self._lock = threading.Lock()
-
-    def __call__(self, function_id: str, event: dict[str, Any]) -> Invocation:
-        with self._lock:
-            for records in event["records"].values():
-                self.values.update(base64.b64decode(r["value"]).decode() for r in records)
-        return Invocation(request_id="test", payload={})
-
-    def seen(self) -> set[str]:
-        with self._lock:
-            return set(self.values)
-
-
-def mapping(topic: str) -> KafkaMapping:
-    return KafkaMapping(
-        function_id="ProjectorFunction",
-        name="Stream",
-        source="SelfManagedKafka",
-        topics=(topic,),
-        batch_size=10,
-        batching_window_seconds=0.05,
-        starting_position="earliest",
-        consumer_group_id=f"projector-{uuid.uuid4().hex[:8]}",
-    )
 
 
 def counts() -> tuple[int, int]:
@@ -127,7 +93,7 @@ def test_a_mapping_whose_broker_stops_keeps_its_threads_and_open_files_bounded()
         projector = Projector()
         runner = KafkaMappingRunner(mapping(topic), broker.bootstrap, projector, TUNING)
         runner.start()
-        assert wait_until(lambda: projector.seen() == {"before"}, 20)
+        assert wait_until(lambda: set(projector.counted()) == {"before"}, 20)
         # When the broker stops, and the mapping checks for partitions many times meanwhile
         broker.stop()
         most_while(1.0)  # (the consumer sees it gone)
