@@ -296,7 +296,7 @@ def test_an_organiser_gives_changes_and_clears_a_talk_s_language_in_its_form(
 
     def edit() -> Locator:
         page.get_by_role("button", name=f"Edit {title}").click()
-        return page.get_by_label("Language of the title and speakers")
+        return page.get_by_label("Language", exact=True)
 
     # When an organiser edits it
     field = edit()

@@ -481,12 +481,12 @@ export function adminPage(main) {
         h("span", { class: "muted hint", id: "talk-speakers-help" }, "Up to 20 names, each at most 120 characters."));
       // The title's and the speakers' language, as its code (Latin letters, digits and dashes):
       // the pages mark them with it, and screen readers read them in its voice.
-      const [language, languageField] = field("talk-language", "Language of the title and speakers", {
+      const [language, languageField] = field("talk-language", "Language", {
         maxlength: 35, value: talk ? talk.language || "" : "", dir: "ltr", autocomplete: "off", autocapitalize: "none",
         spellcheck: "false", "aria-describedby": "talk-language-help",
       });
       languageField.append(h("span", { class: "muted hint", id: "talk-language-help" },
-        "Optional: its code, such as he, ar, fa, en-GB or pt-BR, so that screen readers read them in that language."));
+        "Optional: the code of the language the title and the speakers' names are in, such as he, ar, fa, en-GB or pt-BR. Screen readers read them in it."));
       // The fields holding the title and the names are in it too.
       const langOfFields = () => [title, speakers].forEach((input) => setLang(input, language.value.trim()));
       language.addEventListener("change", langOfFields);
