@@ -22,6 +22,7 @@ from kafka import KafkaProducer
 
 from talkrate import wiring
 from talkrate.adapters.redis_store import RedisReadModel
+from talkrate.errors import BackendUnavailable
 from talkrate.models import RatingSubmitted
 from talkrate_cli.main import main
 from talkrate_local.database import prepare, recreate
@@ -95,13 +96,19 @@ def test_a_dead_letter_is_listed_repaired_and_redriven_once(
     assert letter["redriven_at"] is None
     # Then redriving it unrepaired is refused, and nothing is published
     assert main(["ops", "redrive", str(letter["id"])]) == 1
-    # And redriving it with the repaired value publishes it once and marks it redriven
-    repaired = json.dumps({**broken, "value": 5})
+    # And redriving it with the repaired value publishes it once and marks it redriven, under
+    # the letter's own eventId, not the one the repair carries, saying so
+    other_id = str(uuid.uuid4())
+    repaired = json.dumps({**broken, "value": 5, "eventId": other_id})
+    capsys.readouterr()
     assert main(["ops", "redrive", str(letter["id"]), "--value", repaired]) == 0
     [(_, value)] = consume_all(kafka_bootstrap, topic, 1)
     assert RatingSubmitted.from_json(value).value == 5
     assert str(RatingSubmitted.from_json(value).event_id) == event_id
-    capsys.readouterr()
+    said = " ".join(capsys.readouterr().out.split())
+    assert (
+        f"republished as event {event_id}, the letter's eventId, not the value's {other_id}" in said
+    )
     assert main(["ops", "redrive", str(letter["id"])]) == 2  # no longer pending
     assert f"dead letter {letter['id']} was redriven already (at " in capsys.readouterr().err
 
@@ -116,7 +123,8 @@ def test_a_redrive_kafka_does_not_acknowledge_leaves_the_letter_to_redrive_again
     # Given a record set aside, and the stream away
     [broken] = rated_seven(talk, 1)
     [letter] = set_aside_and_listed(broken, first_offset=0, capsys=capsys)
-    repaired = json.dumps({**broken, "value": 2})
+    # (repaired without an eventId: the letter's is taken)
+    repaired = json.dumps({k: v for k, v in {**broken, "value": 2}.items() if k != "eventId"})
     configure(STREAMS_CONNECTION="127.0.0.1:1", PUBLISH_TIMEOUT_SECONDS="1")
     # When the operator redrives it
     assert main(["ops", "redrive", str(letter["id"]), "--value", repaired]) == 1
@@ -126,7 +134,65 @@ def test_a_redrive_kafka_does_not_acknowledge_leaves_the_letter_to_redrive_again
     assert letter["id"] in {d["id"] for d in json.loads(capsys.readouterr().out)}
     # And redriven again with the stream back, it is published, once
     assert main(["ops", "redrive", str(letter["id"]), "--value", repaired]) == 0
-    assert count_records(kafka_bootstrap, topic) == 1
+    [record] = consume_to_end(kafka_bootstrap, topic)
+    assert str(RatingSubmitted.from_json(record.value).event_id) == broken["eventId"]
+
+
+def project_all(topic: str, kafka_bootstrap: str) -> list[Any]:
+    """Every record the topic holds, handed to the projector as one batch (as its mapping
+    would deliver them); the records."""
+    records = consume_to_end(kafka_bootstrap, topic)
+    load_function("projector")(
+        kafka_event([kafka_record(topic, r.partition, r.offset, r.value) for r in records]),
+        LambdaContextStub("projector"),
+    )
+    return records
+
+
+@pytest.mark.parametrize("stored", ["an eventId of its own", "no eventId"])
+def test_a_redrive_cut_off_after_kafka_took_it_counts_once_whatever_eventid_the_next_carries(
+    stored: str,
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a record set aside: a rating of 7 with an eventId of its own, or one without any
+    [broken] = rated_seven(talk, 1)
+    if stored == "no eventId":
+        del broken["eventId"]
+    [letter] = set_aside_and_listed(broken, first_offset=0, capsys=capsys)
+    # And a redrive cut off between Kafka's acknowledgement and its commit (the broker took
+    # the record, the answer did not come back in time): it exits 1, the letter still pending
+    publisher = wiring.rating_publisher()
+    taken = publisher.publish
+
+    def acknowledged_then_cut_off(event: Any) -> None:
+        taken(event)
+        raise BackendUnavailable("the event stream did not acknowledge: timed out")
+
+    monkeypatch.setattr(publisher, "publish", acknowledged_then_cut_off)
+    first = {**broken, "value": 5, "eventId": str(uuid.uuid4())}
+    assert main(["ops", "redrive", str(letter["id"]), "--value", json.dumps(first)]) == 1
+    monkeypatch.setattr(publisher, "publish", taken)
+    capsys.readouterr()
+    # When the operator redrives it again, repaired with another eventId
+    again = {**broken, "value": 5, "eventId": str(uuid.uuid4())}
+    assert main(["--json", "ops", "redrive", str(letter["id"]), "--value", json.dumps(again)]) == 0
+    [done] = json.loads(capsys.readouterr().out)["redriven"]
+    # Then both copies on the topic, projected, count once (they counted twice)
+    records = project_all(topic, kafka_bootstrap)
+    assert len(records) == 2
+    assert wiring.read_model().histogram(talk).total == 1
+    # And both carry one eventId, the one the command reports (the letter's own where it had
+    # one), and the command names the eventId of the value it replaced
+    published = {str(RatingSubmitted.from_json(r.value).event_id) for r in records}
+    assert published == {done["eventId"]}
+    if stored == "an eventId of its own":
+        assert done["eventId"] == broken["eventId"]
+    assert done["valueEventId"] == again["eventId"]
 
 
 def test_a_redrive_for_a_talk_not_in_the_programme_or_still_broken_publishes_nothing(

@@ -17,6 +17,7 @@ from talkrate.models import (
     RatingRequest,
     RatingSubmitted,
     TalkFields,
+    redrive_event_id,
     uuid7,
 )
 
@@ -151,6 +152,37 @@ def test_a_stored_partial_histogram_is_completed_with_zeros() -> None:
     histogram = Histogram.from_counts({"2": b"3", "5": "1"})
     assert histogram.counts == {"1": 0, "2": 3, "3": 0, "4": 0, "5": 1}
     assert histogram.total == 4
+
+
+def test_a_dead_letter_is_redriven_under_its_own_event_id_or_one_its_record_fixes() -> None:
+    # Given letters' stored values: one with an eventId of its own (in capitals, as a producer
+    # may write one), the same without it, bytes that are no JSON, and none
+    own = uuid.uuid4()
+    rated = {"type": "RatingSubmitted", "talkId": "t-1", "value": 7}
+    with_id = json.dumps({"eventId": str(own).upper(), **rated}).encode()
+    without = json.dumps(rated).encode()
+    # Then the letter's own eventId is its eventId, wherever it stood
+    assert redrive_event_id("ratings", 0, 3, with_id) == own
+    assert redrive_event_id("other", 2, 9, with_id) == own
+    # And without one, the eventId is its record's: the same for the same record (its topic
+    # retired after it was recreated too), another for another position or other bytes
+    made = redrive_event_id("ratings", 0, 3, without)
+    assert made == redrive_event_id("ratings", 0, 3, without)
+    assert made == redrive_event_id(
+        "ratings (retired 2026-12-05 10:00:00.000000 UTC)", 0, 3, without
+    )
+    others = {
+        redrive_event_id("ratings-2", 0, 3, without),
+        redrive_event_id("ratings", 1, 3, without),
+        redrive_event_id("ratings", 0, 4, without),
+        redrive_event_id("ratings", 0, 3, without.replace(b"7", b"8")),
+        redrive_event_id("ratings", 0, 3, b"\xff not json"),
+        redrive_event_id("ratings", 0, 3, b""),
+        redrive_event_id("ratings", 0, 3, None),
+        redrive_event_id("ratings", 0, 3, b'{"eventId": "not-a-uuid"}'),
+    }
+    assert made not in others
+    assert len(others) == 8
 
 
 # --- A talk's language --------------------------------------------------------------------------

@@ -309,12 +309,14 @@ def redrive(session: Session, ids: tuple[int, ...], value: str | None) -> None:
     """Republish dead letters by id (repaired with --value), each at most once.
 
     A letter another run redrove, before or while this one waited for it, is not published
-    again: exit 2, as for an id of no dead letter."""
+    again: exit 2, as for an id of no dead letter. Every redrive of a letter publishes it under
+    one eventId, the letter's own (or one made from its record when it has none): a repair's
+    other eventId is replaced, and said so, and one left out is the letter's."""
     from pydantic import ValidationError
 
     from talkrate import wiring
     from talkrate.events import Rating
-    from talkrate.models import RatingSubmitted, problems_of
+    from talkrate.models import RatingSubmitted, problems_of, redrive_event_id
 
     if value is not None and len(ids) != 1:
         # (said first: it was "no pending dead letter with id [1, 2]" when one was redriven)
@@ -331,7 +333,13 @@ def redrive(session: Session, ids: tuple[int, ...], value: str | None) -> None:
     # Every letter is judged before any is published: one that cannot go stops them all.
     catalog, events = wiring.talk_catalog(), []
     for letter_id in ids:
-        raw = value.encode() if value is not None else letters[letter_id]["value"] or b""
+        stored = letters[letter_id]
+        # The eventId of every redrive of this letter: one cut off after Kafka took it, then
+        # run again with another repair, would otherwise publish two events, counted twice.
+        own = redrive_event_id(
+            stored["topic"], stored["partition"], stored["offset"], stored["value"]
+        )
+        raw = _with_event_id(value, own) if value is not None else stored["value"] or b""
         try:
             event = RatingSubmitted.from_json(raw)
         except ValidationError as error:
@@ -349,11 +357,12 @@ def redrive(session: Session, ids: tuple[int, ...], value: str | None) -> None:
                 f"redrive: dead letter {letter_id} rates {event.talk_id!r}, which is not in the "
                 "programme; add the talk first, or repair its talkId with --value"
             )
-        events.append((letter_id, event))
+        replaced = event.event_id if event.event_id != own else None
+        events.append((letter_id, event.model_copy(update={"event_id": own}), replaced))
     publisher = wiring.rating_publisher()
     redriven: list[dict[str, Any]] = []
     done = {"redriven": redriven}
-    for letter_id, event in events:
+    for letter_id, event, replaced in events:
         # Published under the letter's lock and marked in the same transaction: two operators
         # redriving it at once (each with a repair of its own eventId) published it twice,
         # counted twice. A publish that fails leaves it pending, as before.
@@ -375,13 +384,34 @@ def redrive(session: Session, ids: tuple[int, ...], value: str | None) -> None:
                     done,
                 )
             publisher.publish(Rating.of(event))
-        redriven.append({"deadLetter": letter_id, "eventId": event.event_id})
+        done_one: dict[str, Any] = {"deadLetter": letter_id, "eventId": event.event_id}
+        if replaced is not None:
+            done_one["valueEventId"] = replaced
+        redriven.append(done_one)
         if not session.as_json:
             output.console.print(
                 f"redrive: dead letter {letter_id} republished as event {event.event_id}"
+                + (
+                    ""
+                    if replaced is None
+                    else f", the letter's eventId, not the value's {replaced}: every redrive "
+                    "of a letter carries one, so that it counts once"
+                )
             )
     if session.as_json:
         output.emit_json(done)
+
+
+def _with_event_id(value: str, event_id: Any) -> str:
+    """A repaired value with the letter's eventId where it names none (an operator need not copy
+    it in); as given otherwise, for the model to judge."""
+    try:
+        fields = json.loads(value)
+    except ValueError:
+        return value
+    if not isinstance(fields, dict) or "eventId" in fields:
+        return value
+    return json.dumps({"eventId": str(event_id), **fields})
 
 
 def _already_redriven(letter: dict[str, Any], meanwhile: bool = False) -> str:

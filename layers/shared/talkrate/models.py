@@ -4,6 +4,7 @@ pydantic, held to these models by tests). Validation lives here."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 import uuid
@@ -198,6 +199,42 @@ def problems_of(error: ValidationError) -> list[str]:
     """What the model found wrong in a value, one "field: message" each ("value" for the whole):
     the reason a dead letter is kept with, and what a redrive says of a repair."""
     return [f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in error.errors()]
+
+
+# The namespace of the eventIds made for dead letters that carry none of their own. Never to
+# change: a letter redriven by two releases must be published under one eventId by both.
+_DEAD_LETTER_EVENT_IDS = uuid.UUID("f828ad4e-f50f-4954-bae0-a7d39ada8dda")
+
+
+class _EventIdOnly(BaseModel):
+    """A record's eventId as RatingSubmitted reads it, whatever else the record holds."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    event_id: uuid.UUID = Field(alias="eventId")
+
+
+def redrive_event_id(topic: str, partition: int, offset: int, value: bytes | None) -> uuid.UUID:
+    """The eventId every redrive of a dead letter publishes it under, whatever eventId a repair
+    carries: the event store keeps an event once by its eventId, so a letter published twice
+    (a redrive cut off between Kafka's acknowledgement and its commit, then run again) counts
+    once.
+
+    The letter's own eventId where its stored value holds one RatingSubmitted reads as a UUID
+    (what its producer was told, and `GET /ratings/{eventId}` knows it by); otherwise one made
+    from the record as Kafka held it (its position and its bytes), never from the database's
+    row: a letter lost with a restored database and stored again by `ops replay` gets the same
+    one, and a recreated topic's letter at an old one's offset another (unless its bytes are
+    the same, as with an eventId of their own)."""
+    try:
+        return _EventIdOnly.model_validate_json(value or b"").event_id
+    except ValidationError:
+        pass
+    # A retired topic's positions are filed under "<topic> (retired <time>)": the letter's
+    # record is still the topic's (a Kafka topic's name holds no space).
+    named = topic.split(" ", 1)[0]
+    digest = "none" if value is None else hashlib.sha256(value).hexdigest()
+    return uuid.uuid5(_DEAD_LETTER_EVENT_IDS, f"{named}\n{partition}\n{offset}\n{digest}")
 
 
 # --- The talk catalog ---------------------------------------------------------------------------
