@@ -1,7 +1,9 @@
 """The programme as a spreadsheet: rows read from CSV, compared with the catalog, written back.
 
 Columns: id, title, speakers, track, room, startsAt, endsAt (RFC 3339, with a time zone; or,
-where the deployment names the venue's time zone, a wall time without one, read in it). An
+where the deployment names the venue's time zone, a wall time without one, read in it),
+language (a BCP 47 tag: he, ar, fa, en-GB, pt-BR; a file without the column, as every file
+before 2026-12-05, leaves each talk's as it is). An
 export has the same columns first, then the results, so it can be imported again. Cells are
 separated by commas, or by semicolons or tabs (what a spreadsheet set to a European language
 writes), as the header line shows. A column the file does not have leaves that field of an
@@ -41,10 +43,10 @@ from zoneinfo import ZoneInfo
 
 from talkrate_cli.errors import BadInput
 
-COLUMNS = ("id", "title", "speakers", "track", "room", "startsAt", "endsAt")
+COLUMNS = ("id", "title", "speakers", "track", "room", "startsAt", "endsAt", "language")
 RATING_VALUES = ("1", "2", "3", "4", "5")
 RESULT_COLUMNS = ("count", "avg", *RATING_VALUES, "rank", "score")
-OPTIONAL = ("track", "room", "startsAt", "endsAt")
+OPTIONAL = ("track", "room", "startsAt", "endsAt", "language")
 SPEAKER_SEPARATOR = ";"
 DELIMITERS = (",", ";", "\t")
 # The first line Excel reads (and some tools write for it) to know a file's separator: "sep=;"
@@ -83,6 +85,18 @@ DIRECTION_CONTROLS = {
     "\u2069": "POP DIRECTIONAL ISOLATE",
 }
 DIRECTION_CONTROL = re.compile(f"[{''.join(DIRECTION_CONTROLS)}]")
+# A talk's language as the API takes it (talkrate.models' LANGUAGE_TAG, which says why): a
+# BCP 47 tag of at most 35 characters, its language subtag of 2 or 3 letters. Case aside: the
+# API keeps it in the registry's case, and a file's "EN-gb" is the talk's "en-GB".
+LANGUAGE_TAG = re.compile(
+    r"(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3})(?:-[A-Za-z]{4})?(?:-(?:[A-Za-z]{2}|[0-9]{3}))?"
+    r"(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*(?:-[0-9A-WYZa-wyz](?:-[A-Za-z0-9]{2,8})+)*"
+    r"(?:-[Xx](?:-[A-Za-z0-9]{1,8})+)?|[Xx](?:-[A-Za-z0-9]{1,8})+"
+    r"|en-GB-oed|i-(?:ami|bnn|default|enochian|hak|klingon|lux|mingo|navajo|pwn|tao|tay|tsu)"
+    r"|sgn-(?:BE-FR|BE-NL|CH-DE)",
+    re.IGNORECASE | re.ASCII,
+)
+LANGUAGE_TAG_MAX_LENGTH = 35
 _COLUMN_NAMES = {name.lower(): name for name in (*COLUMNS, *RESULT_COLUMNS)}
 UNNAMED = "\x00column "  # the key of a header cell without a name (no name holds a NUL)
 
@@ -569,6 +583,8 @@ def _fits(line: int, fields: dict[str, Any]) -> list[Problem]:
             )
         elif not any(not unicodedata.category(c).startswith(("Z", "C")) for c in text):
             problems.append(Problem(line, field, f"{name} {text!r} holds no visible character"))
+    if (language := fields.get("language")) and (wrong := language_problem(language)):
+        problems.append(Problem(line, "language", wrong))
     if len(fields.get("speakers") or []) > MOST_SPEAKERS:
         problems.append(
             Problem(
@@ -580,6 +596,16 @@ def _fits(line: int, fields: dict[str, Any]) -> list[Problem]:
     if wrong := _in_order(fields.get("startsAt"), fields.get("endsAt")):
         problems.append(Problem(line, "endsAt", wrong))
     return problems
+
+
+def language_problem(text: str) -> str | None:
+    """What is wrong with a language cell the API would not take (see LANGUAGE_TAG), or None."""
+    if len(text) <= LANGUAGE_TAG_MAX_LENGTH and LANGUAGE_TAG.fullmatch(text):
+        return None
+    return (
+        f"language {text!r} is not a BCP 47 language tag of at most {LANGUAGE_TAG_MAX_LENGTH} "
+        "characters, such as he, ar, fa, en-GB or pt-BR (the language's code, not its name)"
+    )
 
 
 def _in_order(starts: Any, ends: Any) -> str | None:
@@ -621,7 +647,7 @@ def sendable(rows: list[Row], catalog: dict[str, dict[str, Any]]) -> None:
 def _stored_refused(column: str, value: Any) -> list[str]:
     """What the API refuses now of a value a talk holds (saved before the rule), each said as
     "room holds ...": its texts trimmed as the API trims them, then judged by its rules."""
-    if value is None:
+    if value is None or column == "language":  # (every language stored was checked so)
         return []
     if column in TIMES:
         return [wrong] if (wrong := time_problem(column, str(value))) else []
@@ -658,11 +684,16 @@ def instant(value: Any) -> datetime | None:
 
 
 def same_talk(fields: dict[str, Any], current: dict[str, Any]) -> bool:
-    """Whether the catalog already says what the row says (times compared as instants); a field
-    the row does not have is no difference."""
+    """Whether the catalog already says what the row says (times compared as instants, a
+    language's case aside); a field the row does not have is no difference."""
     for name in ("title", "track", "room"):
         if name in fields and (fields.get(name) or None) != (current.get(name) or None):
             return False
+    if (
+        "language" in fields
+        and (fields.get("language") or "").lower() != (current.get("language") or "").lower()
+    ):
+        return False
     if "speakers" in fields and list(fields["speakers"] or []) != list(
         current.get("speakers") or []
     ):
@@ -746,6 +777,7 @@ def write_results(
             talk.get("room") or "",
             talk.get("startsAt") or "",
             talk.get("endsAt") or "",
+            talk.get("language") or "",
         )
         writer.writerow(
             (

@@ -382,7 +382,9 @@ def test_admin_import_twice_changes_nothing_the_second_time(cli: Cli, tmp_path: 
     assert raw.startswith(b"\xef\xbb\xbf")
     assert raw.count(b"\r\n") == raw.count(b"\n") > 1
     header, *rows = raw.decode("utf-8-sig").splitlines()
-    assert header == ("id,title,speakers,track,room,startsAt,endsAt,count,avg,1,2,3,4,5,rank,score")
+    assert header == (
+        "id,title,speakers,track,room,startsAt,endsAt,language,count,avg,1,2,3,4,5,rank,score"
+    )
     assert any(
         r.startswith(f"{keynote},Opening Keynote,Ada Byron; Grace Hopper,Main") for r in rows
     )
@@ -545,12 +547,13 @@ def test_a_programme_imported_before_the_ids_changed_updates_its_talks(
 def test_admin_import_of_fewer_columns_keeps_the_rest_of_each_talk(
     cli: Cli, tmp_path: Path
 ) -> None:
-    # Given a timed talk with a room, and a spreadsheet of ids and new titles only, from Excel
-    # set to a European language (a byte order mark, ';' between cells, CRLF)
+    # Given a timed talk with a room and a language, and a spreadsheet of ids and new titles
+    # only (as every file before the language column), from Excel set to a European language
+    # (a byte order mark, ';' between cells, CRLF)
     talk = unique_talk_id()
     cli.ok(
         "admin", "add", talk, "--title", "Old title", "--speaker", "Ann", "--room", "Hall A",
-        "--starts", "2026-12-01T09:00:00Z", "--ends", "2026-12-01T10:00:00Z",
+        "--starts", "2026-12-01T09:00:00Z", "--ends", "2026-12-01T10:00:00Z", "--language", "pt-br",
     )  # fmt: skip
     titles = tmp_path / "titles.csv"
     titles.write_bytes(f"\ufeffid;title\r\n{talk};New title\r\n".encode())
@@ -562,6 +565,7 @@ def test_admin_import_of_fewer_columns_keeps_the_rest_of_each_talk(
     shown = cli.json("show", talk)["talk"]
     assert (shown["title"], shown["speakers"], shown["room"]) == ("New title", ["Ann"], "Hall A")
     assert (shown["startsAt"], shown["endsAt"]) == ("2026-12-01T09:00:00Z", "2026-12-01T10:00:00Z")
+    assert shown["language"] == "pt-BR"
     # And a time without a zone is refused by line in a dry run already, nothing written
     zoneless = tmp_path / "zoneless.csv"
     zoneless.write_text(f"id,title,startsAt\n{talk},Newer title,2026-12-01T09:30:00\n")

@@ -283,6 +283,59 @@ def test_a_talk_saved_with_an_override_is_quoted_whole_and_not_saved_again_with_
     assert message.evaluate(CLOSED_AFTER, title) is True
 
 
+def test_an_organiser_gives_changes_and_clears_a_talk_s_language_in_its_form(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk in Hebrew
+    title = f"\u05e9\u05dc\u05d5\u05dd {unique_talk_id()[-6:]}"
+    talk = web.add_talk(title=title, speakers=["\u05e0\u05d5\u05e2\u05d4"], language="he")
+    sign_in(web, page)
+    search_talks(page, title, 1)
+    row_title = page.locator(".admin-talks tbody tr th a.talk-title")
+    expect(row_title).to_have_attribute("lang", "he")
+
+    def edit() -> Locator:
+        page.get_by_role("button", name=f"Edit {title}").click()
+        return page.get_by_label("Language", exact=True)
+
+    # When an organiser edits it
+    field = edit()
+    # Then its language is a field of its own, saying what it takes, read left to right, not
+    # filled in from elsewhere; the title and the speakers' fields are in that language
+    expect(field).to_have_value("he")
+    expect(field).to_have_accessible_description(re.compile(r"such as he, ar, fa, en-GB or pt-BR"))
+    expect(field).to_have_attribute("dir", "ltr")
+    expect(field).to_have_attribute("autocomplete", "off")
+    expect(page.get_by_label("Title", exact=True)).to_have_attribute("lang", "he")
+    expect(page.get_by_label("Speakers (one per line)")).to_have_attribute("lang", "he")
+    # When they write the language's name instead of its code and save
+    field.fill("Hebrew")
+    page.get_by_role("button", name="Save").click()
+    # Then the service's refusal is said at the field, and nothing is saved
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(field).to_have_accessible_description(re.compile("BCP 47 language tag"))
+    expect(page.get_by_test_id("admin-message")).to_contain_text("Not saved: Language: Must be")
+    assert web.runtime.request("GET", f"/talks/{talk['id']}").json["language"] == "he"
+    # When they write another tag, in any case, and save
+    field.fill("EN-gb")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_test_id("admin-message")).to_contain_text("Saved")
+    # Then the talk is in it, on the table too, its other fields as they were
+    stored = web.runtime.request("GET", f"/talks/{talk['id']}").json
+    assert (stored["language"], stored["title"], stored["speakers"]) == (
+        "en-GB",
+        title,
+        talk["speakers"],
+    )
+    expect(row_title).to_have_attribute("lang", "en-GB")
+    # And emptied, the talk has none, and the table's title none
+    edit().fill("")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_test_id("admin-message")).to_contain_text("Saved")
+    assert web.runtime.request("GET", f"/talks/{talk['id']}").json["language"] is None
+    expect(row_title).not_to_have_attribute("lang", re.compile(".*"))
+
+
 def typo_fixed_in_the_form(web: WebStack, page: Page, title: str) -> str:
     """Sign in, find the talk, open its form and fix "Kuberentes" in its title (not saved yet);
     the title as fixed."""
@@ -764,6 +817,7 @@ CATALOG = [
         "room": "'Hall",
         "startsAt": "2031-06-02T09:00:00Z",
         "endsAt": "2031-06-02T09:45:00Z",
+        "language": "en-GB",
         "revision": 7,
     },
     {"id": "moved", "title": "Moved", "speakers": [], "endsAt": "2031-06-02T10:00:00Z"},
@@ -814,6 +868,17 @@ FILES = [
         "marks in right-to-left text",
         "title,track\n\u05e9\u05dc\u05d5\u05dd C++\u200f,\u0645\u0633\u0627\u0631 \u061c\u0661\n",
     ),
+    (
+        "a language column, its tags in any case",
+        "id,title,language\nkept,Kept as it is,EN-gb\nmoved,Moved,\nnew-he,\u05e9\u05dc\u05d5\u05dd,he\n",
+    ),
+    (
+        "a language changed and one cleared",
+        "id,title,language\nkept,Kept as it is,\nmoved,Moved,fa\n",
+    ),
+    ("a language's name for its code", "id,title,language\nx,X,Hebrew\n"),
+    ("a language too long", "id,title,language\nx,X,de-CH-1996-u-co-phonebk-x-abc-defghi\n"),
+    ("a language's Kelvin sign", "id,title,language\nx,X,\u212aa\n"),
     ("21 speakers", "title,speakers\nT," + ";".join(f"S{n}" for n in range(21)) + "\n"),
     ("a cell more", "id;title;speakers;track\nt;T;Ana;Bo;Main\n"),
     ("a cell fewer", H + "\nt,T\n"),

@@ -361,6 +361,59 @@ def test_a_right_to_left_title_reads_right_to_left_on_every_page(
     assert last < first, (first, last)
 
 
+# The language each text node under `main` holding the text is in, as HTML settles it (the
+# nearest `lang` around it), which a screen reader picks its voice by: null where only the
+# document's own applies (`<html lang="en">`).
+LANGUAGES_OF = """(text) => [...document.querySelectorAll("main *")]
+  .flatMap((e) => [...e.childNodes])
+  .filter((n) => n.nodeType === Node.TEXT_NODE && n.data.includes(text))
+  .map((n) => n.parentElement.closest("[lang]"))
+  .map((e) => (e === document.documentElement ? null : e.getAttribute("lang")))"""
+
+
+def test_a_talk_s_language_is_the_lang_of_its_title_and_speakers_on_every_page(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk an organiser said is in Hebrew (its title and speaker's name Hebrew), and
+    # beside it in its track a talk in no language given; both rated (1: the whole board's
+    # top, which other tests read, stays theirs)
+    track = f"Lang {unique_talk_id()}"
+    hebrew = web.add_talk(
+        title="\u05d1\u05d3\u05d9\u05e7\u05d5\u05ea \u05e9\u05de\u05d7\u05d6\u05d9\u05e7\u05d5\u05ea",
+        speakers=["\u05e0\u05d5\u05e2\u05d4 \u05db\u05d4\u05df"],
+        track=track,
+        language="he",
+    )
+    plain = web.add_talk(title="Tests that hold", speakers=["Ada Byron"], track=track)
+    for talk in (hebrew, plain):
+        web.rate(talk["id"], 1)
+        assert wait_for(lambda talk=talk: web.count(talk["id"]) == 1)  # on the leaderboard
+    he_texts = [hebrew["title"], *hebrew["speakers"]]
+    plain_texts = [plain["title"], *plain["speakers"]]
+    pages = [
+        (f"/app/?track={quote(track)}", he_texts + plain_texts),
+        (f"/app/talks/{hebrew['id']}", he_texts),
+        (f"/app/talks/{plain['id']}", plain_texts),
+        (f"/app/talks/{hebrew['id']}/screen", he_texts),
+        (f"/app/talks/{plain['id']}/screen", plain_texts),
+        (f"/app/leaderboard?track={quote(track)}", [hebrew["title"], plain["title"]]),
+        ("/app/admin", he_texts + plain_texts),
+        ("/app/admin/qr-codes", [hebrew["title"], plain["title"]]),
+    ]
+    for path, texts in pages:
+        # When each page showing them is opened
+        page.goto(web.url(path))
+        if path == "/app/admin":
+            page.get_by_label("Organiser token").fill(web.token)
+            page.get_by_role("button", name="Sign in").click()
+        for text in texts:
+            expect(page.get_by_text(text, exact=True).first).to_be_visible(timeout=10_000)
+            # Then the Hebrew talk's title and speaker are in Hebrew wherever they are shown,
+            # and the other talk's in the page's own language
+            expected = "he" if text in he_texts else None
+            assert set(page.evaluate(LANGUAGES_OF, text)) == {expected}, (path, text)
+
+
 # Where each letter of a word stands on the screen, [top, left] (in the first text node under
 # `main` holding it, a track filter's choices aside).
 LETTERS_OF = """(word) => {

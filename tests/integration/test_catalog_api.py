@@ -297,6 +297,71 @@ def test_direction_marks_in_right_to_left_text_are_taken(api: Call, new_talk_id:
     )
 
 
+def test_a_talk_s_language_is_stored_answered_everywhere_and_changed_by_put(
+    api: Call, new_talk_id: str, topic: str
+) -> None:
+    # Given a talk in Hebrew, its title and speaker's name in Hebrew, rated once
+    talk = {
+        "id": new_talk_id,
+        "title": "\u05e9\u05d9\u05d7\u05d4 \u05e2\u05dc \u05d1\u05d3\u05d9\u05e7\u05d5\u05ea",
+        "speakers": ["\u05e0\u05d5\u05e2\u05d4 \u05db\u05d4\u05df"],
+        "track": f"track-{new_talk_id}",
+        "language": "he",
+    }
+    # When an organiser adds it
+    created = api("POST", "/talks", talk, authorizer=ADMIN)
+    assert created["statusCode"] == 201, created["body"]
+    project({new_talk_id: [5]}, topic)
+    # Then every document of the talk names its language: as added, read, listed, ranked
+    assert created["json"]["language"] == "he"
+    assert api("GET", f"/talks/{new_talk_id}")["json"]["language"] == "he"
+    listed = api("GET", "/talks", query={"track": talk["track"]})["json"]["items"]
+    assert [(t["id"], t["language"]) for t in listed] == [(new_talk_id, "he")]
+    board = api("GET", "/leaderboard", query={"track": talk["track"]})["json"]["talks"]
+    assert [(r["talkId"], r["language"]) for r in board] == [(new_talk_id, "he")]
+    # And a replacement takes another, in the registry's case, or none when it names none
+    fields = {k: v for k, v in talk.items() if k != "id"}
+    changed = api(
+        "PUT", f"/talks/{new_talk_id}", fields | {"language": " PT-br "}, authorizer=ADMIN
+    )
+    assert (changed["statusCode"], changed["json"]["language"]) == (200, "pt-BR")
+    assert api("GET", f"/talks/{new_talk_id}")["json"]["language"] == "pt-BR"
+    cleared = api("PUT", f"/talks/{new_talk_id}", fields | {"language": None}, authorizer=ADMIN)
+    assert (cleared["statusCode"], cleared["json"]["language"]) == (200, None)
+    without = api("PUT", f"/talks/{new_talk_id}", {"title": "T"}, authorizer=ADMIN)
+    assert (without["statusCode"], without["json"]["language"]) == (200, None)
+    assert api("GET", f"/talks/{new_talk_id}")["json"]["language"] is None
+
+
+@pytest.mark.parametrize(
+    "language", ["Hebrew", "en_GB", "en-", "", "he\u200f", "x" * 10_000, 5, ["he"], {"tag": "he"}]
+)
+def test_a_language_that_is_no_bcp_47_tag_is_422_naming_the_field_and_changes_nothing(
+    api: Call, new_talk_id: str, language: Any
+) -> None:
+    # Given a talk in the catalog, in Hebrew
+    added = api(
+        "POST", "/talks", {"id": new_talk_id, "title": "T", "language": "he"}, authorizer=ADMIN
+    )
+    assert added["statusCode"] == 201, added["body"]
+    # When an organiser's client sends a language that is no tag, adding a talk or replacing it
+    for method, path, body in (
+        ("POST", "/talks", {"id": f"{new_talk_id}-2", "title": "T", "language": language}),
+        ("PUT", f"/talks/{new_talk_id}", {"title": "Changed", "language": language}),
+    ):
+        answer = api(method, path, body, authorizer=ADMIN)
+        # Then it is refused as any invalid field is: 422, problem+json, the field named
+        assert answer["statusCode"] == 422, (method, answer["body"])
+        assert answer["headers"]["Content-Type"] == "application/problem+json"
+        assert answer["json"]["status"] == 422
+        assert [error["field"] for error in answer["json"]["errors"]] == ["language"]
+        assert_as_documented(answer, method, path.replace(new_talk_id, "{talkId}"))
+    # And nothing changed
+    assert api("GET", f"/talks/{new_talk_id}-2")["statusCode"] == 404
+    kept = api("GET", f"/talks/{new_talk_id}")["json"]
+    assert (kept["title"], kept["language"]) == ("T", "he")
+
+
 def test_a_talk_saved_with_an_override_before_it_was_refused_is_still_read_and_ranked(
     api: Call, new_talk_id: str, talks_dsn: str, topic: str
 ) -> None:

@@ -37,9 +37,15 @@ from tests.export_cells import (
     formula_starts,
     listed,
 )
+from tests.unit import test_cli_venue_zone
+from tests.unit.test_cli_venue_zone import NO_ZONE, VenueApi, run, venue
 from tests.venue_cells import VENUE, VENUE_CELLS
 
 pytestmark = pytest.mark.unit
+
+# test_cli_venue_zone's stand-in API: an organiser token, and the stand-ins made
+organiser = test_cli_venue_zone.organiser
+served = test_cli_venue_zone.served
 
 # The leaderboard's prior, as GET /leaderboard names it
 PRIOR = {"mean": 3.0, "weight": 10.0}
@@ -87,6 +93,11 @@ def test_rows_become_the_api_fields() -> None:
         ),
         ('[{"id": "t", "title": "T"}]\n', "this is JSON; import takes a CSV"),
         ("id,title,title\nt,T,U\n", "columns named twice in the header: title"),
+        (
+            "id,title,language\nt,T,Hebrew\n",
+            "line 2: language 'Hebrew' is not a BCP 47 language tag of at most 35 characters",
+        ),
+        ("id,title,language\nt,T,en_GB\n", "line 2: language 'en_GB' is not a BCP 47"),
         # What the API refuses of a talk's fields, said before anything is sent
         (
             "id,title,startsAt,endsAt\nt,T,2026-12-02T19:00Z,2026-12-02T18:00Z\n",
@@ -376,10 +387,46 @@ def test_an_export_can_be_imported_again_unchanged() -> None:
     assert lines[0].endswith(",count,avg,1,2,3,4,5,rank,score")
     # (ranked first of one: (3 * 10 + 12) / 13, to four places)
     assert lines[1] == (
-        'k,"T, with a comma",A; B,Main,,2026-12-01T09:00:00Z,,3,4.000,0,0,1,1,1,1,3.2308'
+        'k,"T, with a comma",A; B,Main,,2026-12-01T09:00:00Z,,,3,4.000,0,0,1,1,1,1,3.2308'
     )
     [row] = read_rows(io.StringIO(buffer.getvalue()))
     assert same_talk(row.fields, talk)
+
+
+def test_a_talk_s_language_is_exported_and_imported_and_a_file_without_it_keeps_each_talk_s() -> (
+    None
+):
+    # Given a talk in Hebrew, another in English of Britain, and one in no language given
+    talks = [
+        {"id": "he", "title": "\u05e9\u05dc\u05d5\u05dd", "language": "he"},
+        {"id": "gb", "title": "Colour", "language": "en-GB"},
+        {"id": "none", "title": "Plain"},
+    ]
+    talks = [talk | {"summary": {"count": 0, "avg": None, "ratings": {}}} for talk in talks]
+    # When they are exported
+    out = io.StringIO()
+    write_results(out, talks, PRIOR)
+    lines = out.getvalue().splitlines()
+    # Then the language is a column after the times, before the results
+    assert lines[0] == (
+        "id,title,speakers,track,room,startsAt,endsAt,language,count,avg,1,2,3,4,5,rank,score"
+    )
+    assert [line.split(",")[7] for line in lines[1:]] == ["he", "en-GB", ""]
+    # And the file imported again changes nothing, nor a file writing a tag in other case
+    rows = read_rows(io.StringIO(out.getvalue()))
+    assert [row.fields["language"] for row in rows] == ["he", "en-GB", None]
+    assert all(same_talk(row.fields, talk) for row, talk in zip(rows, talks, strict=True))
+    [cased] = read_rows(io.StringIO("id,title,language\ngb,Colour,EN-gb\n"))
+    assert same_talk(cased.fields, talks[1])
+    # And a file without the column (every file before it) leaves each talk's language alone
+    [old] = read_rows(io.StringIO("id,title,room\nhe,\u05e9\u05dc\u05d5\u05dd,Hall A\n"))
+    assert "language" not in old.fields
+    # while a file whose cell is empty clears it, and one naming another changes it
+    [cleared] = read_rows(io.StringIO("id,title,language\nhe,\u05e9\u05dc\u05d5\u05dd,\n"))
+    assert cleared.fields["language"] is None
+    assert not same_talk(cleared.fields, talks[0])
+    [other] = read_rows(io.StringIO("id,title,language\nhe,\u05e9\u05dc\u05d5\u05dd,yi\n"))
+    assert not same_talk(other.fields, talks[0])
 
 
 def rated(talk_id: str, **counts: int) -> dict[str, object]:
@@ -434,6 +481,7 @@ def test_an_export_with_ranks_and_scores_is_imported_again_unchanged() -> None:
             "room": None,
             "startsAt": None,
             "endsAt": None,
+            "language": None,
         },
         {
             "title": "b",
@@ -442,6 +490,7 @@ def test_an_export_with_ranks_and_scores_is_imported_again_unchanged() -> None:
             "room": None,
             "startsAt": None,
             "endsAt": None,
+            "language": None,
         },
     ]
     assert all(same_talk(row.fields, talk) for row, talk in zip(rows, talks, strict=True))
@@ -798,6 +847,59 @@ def test_the_import_and_the_api_agree_on_any_time_like_text(text: str) -> None:
     assert _taken_by_the_import(text) == _taken_by_the_api(text), text
 
 
+# Language cells at the edges of what the API takes (talkrate.models' LANGUAGE_TAG)
+LANGUAGES_AT_THE_EDGES = [
+    "he",
+    "EN-gb",
+    "zh-Hant-TW",
+    "es-419",
+    "de-CH-1996",
+    "sl-rozaj-biske",
+    "en-US-u-ca-gregory",
+    "x-klingon",
+    "i-klingon",
+    "en-GB-oed",
+    "de-CH-1996-u-co-phonebk-x-abc-defgh",  # 35 characters
+    "de-CH-1996-u-co-phonebk-x-abc-defghi",  # 36
+    "Hebrew",
+    "e",
+    "en_GB",
+    "en-",
+    "en--GB",
+    "en-a",
+    "en-x",
+    "he\u200f",
+    "\u212aa",
+]
+
+
+def _language_taken_by_the_api(text: str) -> bool:
+    try:
+        TalkFields.model_validate({"title": "T", "language": text})
+    except ValidationError:
+        return False
+    return True
+
+
+def _language_taken_by_the_import(text: str) -> bool:
+    try:
+        read_rows(io.StringIO(f'id,title,language\nk,T,"{text}"\n'))
+    except CliError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("text", LANGUAGES_AT_THE_EDGES)
+def test_the_import_takes_exactly_the_languages_the_api_takes(text: str) -> None:
+    assert _language_taken_by_the_import(text) == _language_taken_by_the_api(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(r"[A-Za-z0-9]{1,9}(-[A-Za-z0-9]{1,9}){0,6}", fullmatch=True))
+def test_the_import_and_the_api_agree_on_any_language_like_text(text: str) -> None:
+    assert _language_taken_by_the_import(text) == _language_taken_by_the_api(text), text
+
+
 # Unicode's nine explicit direction controls, then the three marks right-to-left text uses
 DIRECTION_CONTROLS = [chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))]
 DIRECTION_MARKS = ["\u200e", "\u200f", "\u061c"]
@@ -979,3 +1081,22 @@ def test_the_command_reads_a_time_without_a_zone_as_the_organisers_page_does(
         or f"line 2: startsAt {cell} names no time zone (write it as {cell}Z for UTC, or with "
         f"its offset, {cell}+01:00)"
     ), name
+
+
+def test_admin_add_and_edit_set_keep_change_and_clear_a_talk_s_language(
+    organiser: None, served: list[VenueApi], capsys: pytest.CaptureFixture[str]
+) -> None:
+    api = venue(served, NO_ZONE)
+    # When an organiser adds a talk in Hebrew
+    status, _, err = run(api, capsys, "admin", "add", "t1", "--title", "T", "--language", "he")
+    assert status == 0, err
+    # Then its language is sent
+    assert api.sent[-1]["language"] == "he"
+    # And an edit of another field keeps it, --language changes it, and '' clears it
+    assert run(api, capsys, "admin", "edit", "t1", "--room", "Hall A")[0] == 0
+    assert (api.sent[-1]["room"], api.sent[-1]["language"]) == ("Hall A", "he")
+    assert run(api, capsys, "admin", "edit", "t1", "--language", "fa")[0] == 0
+    assert api.sent[-1]["language"] == "fa"
+    assert run(api, capsys, "admin", "edit", "t1", "--language", "")[0] == 0
+    assert "language" not in api.sent[-1]
+    assert api.sent[-1]["room"] == "Hall A"

@@ -11,7 +11,15 @@ import pytest
 from pydantic import ValidationError
 
 from talkrate.events import unix_ms
-from talkrate.models import Histogram, RatingRequest, RatingSubmitted, redrive_event_id, uuid7
+from talkrate.models import (
+    Histogram,
+    NewTalk,
+    RatingRequest,
+    RatingSubmitted,
+    TalkFields,
+    redrive_event_id,
+    uuid7,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -175,3 +183,98 @@ def test_a_dead_letter_is_redriven_under_its_own_event_id_or_one_its_record_fixe
     }
     assert made not in others
     assert len(others) == 8
+
+
+# --- A talk's language --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("he", "he"),
+        ("ar", "ar"),
+        ("fa", "fa"),
+        ("en-GB", "en-GB"),
+        ("pt-BR", "pt-BR"),
+        # Case is no part of a tag: kept in the registry's (language lower, Script, REGION)
+        ("EN-gb", "en-GB"),
+        ("zh-hant-tw", "zh-Hant-TW"),
+        ("SR-LATN", "sr-Latn"),
+        # An extended language, a numeric region, variants, an extension, private use
+        ("zh-yue-HK", "zh-yue-HK"),
+        ("es-419", "es-419"),
+        ("de-CH-1996", "de-CH-1996"),
+        ("ca-ES-valencia", "ca-ES-valencia"),
+        ("en-US-u-ca-gregory", "en-US-u-ca-gregory"),
+        # 35 characters, the most a talk's language has
+        ("de-CH-1996-u-co-phonebk-x-abc-defgh", "de-CH-1996-u-co-phonebk-x-abc-defgh"),
+        ("de-x-Phonebk", "de-x-phonebk"),
+        ("x-klingon", "x-klingon"),
+        # Grandfathered tags, irregular ones too
+        ("i-klingon", "i-klingon"),
+        ("en-gb-oed", "en-GB-oed"),
+        # Spaces pasted around it, as around the other fields
+        ("  he ", "he"),
+    ],
+)
+def test_a_talk_takes_a_bcp_47_language_tag(sent: str, kept: str) -> None:
+    # When an organiser gives a talk a well-formed tag
+    fields = TalkFields.model_validate({"title": "T", "language": sent})
+    # Then the talk holds it, in the registry's case
+    assert fields.language == kept
+    assert fields.talk("t").document()["language"] == kept
+
+
+def test_a_talk_s_language_is_optional_and_none_when_not_given() -> None:
+    fields = TalkFields.model_validate({"title": "T"})
+    assert fields.language is None
+    assert fields.talk("t").document()["language"] is None
+    assert TalkFields.model_validate({"title": "T", "language": None}).language is None
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        "",
+        "   ",
+        "e",  # one letter
+        "en_GB",  # an underscore (a POSIX locale), not a hyphen
+        "en-",
+        "-en",
+        "en--GB",
+        "en GB",
+        "en-GB-",
+        "en-a",  # an extension without its subtags
+        "en-x",  # private use without its subtags
+        "en-GB-toolongvariant",
+        "123",
+        # The name of a language, not its tag: no language subtag of 4 to 8 letters is
+        # registered
+        "Hebrew",
+        "English",
+        "Farsi",
+        "עברית",
+        "he\u200f",  # a direction mark pasted after it
+        "h\ne",
+        "\uff48\uff45",  # fullwidth letters
+        "\u212aa",  # the Kelvin sign, which some case-insensitive matching takes for "k"
+        "en-US-u-ca-gregory-nu-latn-hc-h23-x-a",  # 37 characters: longer than any programme needs
+        "a" * 10_000,
+        5,
+        ["he"],
+    ],
+)
+def test_a_language_that_is_no_bcp_47_tag_is_refused_naming_the_field(sent: object) -> None:
+    with pytest.raises(ValidationError) as raised:
+        TalkFields.model_validate({"title": "T", "language": sent})
+    [error] = raised.value.errors()
+    assert error["loc"] == ("language",)
+
+
+def test_a_refused_language_says_what_a_tag_looks_like() -> None:
+    with pytest.raises(ValidationError) as raised:
+        NewTalk.model_validate({"id": "t", "title": "T", "language": "Hebrew"})
+    message = raised.value.errors()[0]["msg"]
+    assert "BCP 47" in message
+    assert "he," in message
+    assert "en-GB" in message

@@ -107,8 +107,17 @@ export function directLine(line, texts) {
 export const fillLine = (line, texts, separator) => fill(directLine(line, texts), isolated(texts, separator));
 
 // A title or a search quoted in the page's own words ("Deleted “…”."), isolated as above: the
-// quotes and the words around stay in the page's order.
-export const quoted = (text) => ["“", h("span", { dir: "auto" }, text), "”"];
+// quotes and the words around stay in the page's order. `lang`: a title's talk's language.
+export const quoted = (text, lang) => ["“", h("span", { dir: "auto", lang }, text), "”"];
+
+// The language an organiser gave a talk (a BCP 47 tag), on an element showing its title or its
+// speakers (HTML's lang): a screen reader reads them in that language's voice, not in the page's
+// English. Never guessed from the script (Arabic's letters write Persian and Urdu too). New
+// elements take it as `lang: talk.language` (h leaves out a null); kept ones by this.
+export function setLang(node, language) {
+  if (language) node.setAttribute("lang", language);
+  else node.removeAttribute("lang");
+}
 
 // A title in plain text (the window's title, a confirmation dialog): isolated by Unicode's
 // first-strong isolate and its closing mark.

@@ -5,10 +5,10 @@
 // docstrings for why each rule is what it is.
 import { instantOf } from "./zone.js";
 
-export const COLUMNS = ["id", "title", "speakers", "track", "room", "startsAt", "endsAt"];
+export const COLUMNS = ["id", "title", "speakers", "track", "room", "startsAt", "endsAt", "language"];
 const RESULT_COLUMNS = ["count", "avg", "1", "2", "3", "4", "5", "rank", "score"];
 const VALUES = ["1", "2", "3", "4", "5"];
-const OPTIONAL = ["track", "room", "startsAt", "endsAt"];
+const OPTIONAL = ["track", "room", "startsAt", "endsAt", "language"];
 const TIMES = ["startsAt", "endsAt"];
 const DELIMITERS = [",", ";", "\t"];
 // The first line Excel reads (and some tools write for it) to know a file's separator: "sep=;"
@@ -32,6 +32,15 @@ const DIRECTION_CONTROLS = {
   "\u2067": "RIGHT-TO-LEFT ISOLATE", "\u2068": "FIRST STRONG ISOLATE", "\u2069": "POP DIRECTIONAL ISOLATE",
 };
 const DIRECTION_CONTROL = /[\u202a-\u202e\u2066-\u2069]/;
+// A talk's language as the API takes it (the CLI's LANGUAGE_TAG): a BCP 47 tag of at most 35
+// characters, its language subtag of 2 or 3 letters; case aside (the API keeps the registry's),
+// ASCII's only: without the u flag, /i takes no other letter for one ("\u212a", the Kelvin sign,
+// is no "k"), where toLowerCase() would.
+const LANGUAGE_TAG = new RegExp("^(?:[a-z]{2,3}(?:-[a-z]{3}){0,3}(?:-[a-z]{4})?(?:-(?:[a-z]{2}|[0-9]{3}))?"
+  + "(?:-(?:[a-z0-9]{5,8}|[0-9][a-z0-9]{3}))*(?:-[0-9a-wyz](?:-[a-z0-9]{2,8})+)*(?:-x(?:-[a-z0-9]{1,8})+)?|x(?:-[a-z0-9]{1,8})+"
+  + "|en-gb-oed|i-(?:ami|bnn|default|enochian|hak|klingon|lux|mingo|navajo|pwn|tao|tay|tsu)|sgn-(?:be-fr|be-nl|ch-de))$", "i");
+const languageRefused = (text) => (text.length <= 35 && LANGUAGE_TAG.test(text) ? null
+  : `language ${repr(text)} is not a BCP 47 language tag of at most 35 characters, such as he, ar, fa, en-GB or pt-BR (the language's code, not its name)`);
 const FIRST_YEAR = 1970;
 const LAST_YEAR = 9000;
 // Python's white space (str.strip), which is not JavaScript's (trim() takes U+FEFF, not U+001C).
@@ -138,7 +147,7 @@ export function resultsCsv(talks, prior) {
     const ratings = summary.ratings || {};
     const [rank, score] = ranked.get(talk.id) || ["", null];
     lines.push([
-      talk.id, talk.title, speakersCell(talk.speakers), talk.track, talk.room, talk.startsAt, talk.endsAt,
+      talk.id, talk.title, speakersCell(talk.speakers), talk.track, talk.room, talk.startsAt, talk.endsAt, talk.language,
       summary.count, averageCell(ratings), ...VALUES.map((v) => ratings[v] || 0), rank, score === null ? "" : score.toFixed(4),
     ].map(cell).join(","));
   }
@@ -370,6 +379,8 @@ function fits(line, fields) {
     }
     if (!/[^\p{Z}\p{C}]/u.test(text)) throw new ProgrammeError(`line ${line}: ${name} ${repr(text)} holds no visible character`, line);
   }
+  const wrong = fields.language && languageRefused(fields.language);
+  if (wrong) throw new ProgrammeError(`line ${line}: ${wrong}`, line);
   const speakers = fields.speakers || [];
   if (speakers.length > MOST_SPEAKERS) {
     throw new ProgrammeError(`line ${line}: ${speakers.length} speakers, the most a talk has is ${MOST_SPEAKERS}`, line);
@@ -505,6 +516,7 @@ export function changesOf(fields, current) {
     if (name === "speakers") return JSON.stringify(fields.speakers || []) !== JSON.stringify(current.speakers || []);
     const wanted = fields[name] || null;
     const have = current[name] || null;
+    if (name === "language") return (wanted || "").toLowerCase() !== (have || "").toLowerCase();
     if (wanted === have) return false;
     if (!TIMES.includes(name)) return true;
     return wanted === null || instant(wanted) === null || instant(wanted) !== instant(have);
@@ -527,7 +539,7 @@ function textRefused(label, kind, value) {
 
 // What the API refuses now of a value a talk holds (saved before the rule), each "room holds…".
 function storedRefused(column, value) {
-  if (value === null || value === undefined) return [];
+  if (value === null || value === undefined || column === "language") return []; // (each stored was checked so)
   if (TIMES.includes(column)) return [timeRefused(column, String(value))].filter(Boolean);
   if (column === "speakers") return (value || []).map((name, i) => textRefused(`speaker ${i + 1}`, "speaker", name)).filter(Boolean);
   return [textRefused(column, column, value)].filter(Boolean);

@@ -36,6 +36,7 @@ def _fields(
     room: str | None,
     starts: str | None,
     ends: str | None,
+    language: str | None = None,
 ) -> dict[str, Any]:
     if title is not None and not title.strip():
         # Clearing is for the optional fields; an empty title would reach the API as none at all.
@@ -46,6 +47,7 @@ def _fields(
         "room": room,
         "startsAt": starts,
         "endsAt": ends,
+        "language": language,
     }
     fields = {k: (v or None) for k, v in given.items() if v is not None}
     if speakers:
@@ -78,6 +80,12 @@ def talk_options(required_title: bool) -> Any:
                     "(2026-12-05 10:00) where the deployment names its time zone ('' clears it).",
                 ),
                 click.option("--ends", help="End, as --starts ('' clears it)."),
+                click.option(
+                    "--language",
+                    help="The language of the title and the speakers' names, as a BCP 47 tag "
+                    "(he, ar, fa, en-GB, pt-BR): the pages mark them with it for screen "
+                    "readers ('' clears it).",
+                ),
             ]
         ):
             command = option(command)
@@ -156,10 +164,11 @@ def add(
     room: str | None,
     starts: str | None,
     ends: str | None,
+    language: str | None,
 ) -> None:
     """Add TALK to the programme (refused when the id is taken, unless by this very talk: an
     earlier run whose answer was lost had added it)."""
-    fields = _venue_times(session, _fields(title, speakers, track, room, starts, ends))
+    fields = _venue_times(session, _fields(title, speakers, track, room, starts, ends, language))
     api = session.admin_api()
     try:
         created = api.add_talk({"id": talk, **fields})
@@ -218,16 +227,18 @@ def edit(
     room: str | None,
     starts: str | None,
     ends: str | None,
+    language: str | None,
 ) -> None:
     """Change some fields of TALK; the others stay as they are."""
     api = session.admin_api()
-    changes = _venue_times(session, _fields(title, speakers, track, room, starts, ends))
-    for name, value in (("track", track), ("room", room), ("startsAt", starts), ("endsAt", ends)):
+    changes = _venue_times(session, _fields(title, speakers, track, room, starts, ends, language))
+    cleared = {"track": track, "room": room, "startsAt": starts, "endsAt": ends}
+    for name, value in (cleared | {"language": language}).items():
         if value == "":
             changes[name] = None
     if not changes:
         raise click.UsageError("nothing to change: give at least one field")
-    keep = ("title", "speakers", "track", "room", "startsAt", "endsAt")
+    keep = ("title", "speakers", "track", "room", "startsAt", "endsAt", "language")
     # Read, change, and save only if nobody saved the talk in between (If-Match): when someone
     # did, read it again and apply these changes to what they saved, rather than undo it.
     for attempt in range(EDIT_ATTEMPTS):
@@ -338,11 +349,11 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
 
     Columns: id, title, speakers (separated by ';', written '\\;' inside a name), track, room,
     startsAt, endsAt (with a time zone; or, where the deployment names the venue's, a wall
-    time of its clocks: 2026-12-05 10:00); cells separated by ',', ';' or tabs (a first line
-    'sep=;', as Excel reads it, names the separator). A column the file
-    lacks leaves that field of an existing talk as it is. Talks of the catalog that are not in
-    the file are left alone (and counted as such). Running it twice changes nothing the second
-    time. A row without an id gets one from its title, as the organisers' page makes it
+    time of its clocks: 2026-12-05 10:00), language (a BCP 47 tag: he, en-GB); cells
+    separated by ',', ';' or tabs (a first line 'sep=;', as Excel reads it, names the
+    separator). A column the file lacks leaves that field of an existing talk as it is. Talks
+    of the catalog that are not in the file are left alone (and counted as such). Running it
+    twice changes nothing the second time. A row without an id gets one from its title, as the organisers' page makes it
     ("Über Café" -> uber-cafe), or keeps the id an earlier import gave it. A file with lines
     that cannot be talks imports nothing: every such line is said, with what is wrong (the
     first 20, and how many more; --json lists them all). So is a row that would send a value

@@ -310,6 +310,57 @@ Speaker = Annotated[Trimmed, Field(min_length=1, max_length=120, pattern=TALK_TE
 Instant = Annotated[datetime, BeforeValidator(_text_only), AfterValidator(_utc)]
 
 
+# A talk's language: a BCP 47 tag (RFC 5646's well-formed syntax, ASCII only), set by an
+# organiser rather than guessed from the title's script (Arabic's serves Persian and Urdu too);
+# the pages put it on the title and the speakers as `lang`, which screen readers pick their
+# voice by. Stricter than well-formed in one way: the language subtag has 2 or 3 letters (ISO
+# 639), as every registered one does. The 4 to 8 letters the syntax keeps for later would
+# take the name of a language ("Hebrew", "Farsi") for a tag, and no reader knows it.
+LANGUAGE_TAG_MAX_LENGTH = 35  # language, script, region and a variant or an extension or two
+_LANGUAGE_TAG = re.compile(
+    r"(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3})"  # language, up to three extended languages
+    r"(?:-[A-Za-z]{4})?"  # script
+    r"(?:-(?:[A-Za-z]{2}|[0-9]{3}))?"  # region
+    r"(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*"  # variants
+    r"(?:-[0-9A-WYZa-wyz](?:-[A-Za-z0-9]{2,8})+)*"  # extensions
+    r"(?:-[Xx](?:-[A-Za-z0-9]{1,8})+)?"  # private use
+    r"|[Xx](?:-[A-Za-z0-9]{1,8})+"  # private use alone
+    # RFC 5646's irregular grandfathered tags (the regular ones fit the syntax above)
+    r"|en-GB-oed|i-(?:ami|bnn|default|enochian|hak|klingon|lux|mingo|navajo|pwn|tao|tay|tsu)"
+    r"|sgn-(?:BE-FR|BE-NL|CH-DE)",
+    re.IGNORECASE | re.ASCII,
+)
+LANGUAGE_EXAMPLES = ("he", "ar", "fa", "en-GB", "pt-BR")
+LANGUAGE_RULE = (
+    "a BCP 47 language tag, such as " + ", ".join(LANGUAGE_EXAMPLES[:-1]) + f" or "
+    f"{LANGUAGE_EXAMPLES[-1]} (the language's code, not its name)"
+)
+
+
+def language_tag(value: str) -> str:
+    """A well-formed BCP 47 tag in the case the registry writes it (RFC 5646, 2.1.1: a
+    region's letters upper case, a script's first letter, every other letter lower case):
+    "EN-gb" -> "en-GB". ValueError for a text that is no tag (see _LANGUAGE_TAG)."""
+    if len(value) > LANGUAGE_TAG_MAX_LENGTH:
+        raise ValueError(f"must be at most {LANGUAGE_TAG_MAX_LENGTH} characters: {LANGUAGE_RULE}")
+    if not _LANGUAGE_TAG.fullmatch(value):
+        raise ValueError(f"must be {LANGUAGE_RULE}")
+    subtags = value.lower().split("-")
+    cased = subtags[:1]
+    singleton = len(subtags[0]) == 1  # x-..., i-...: every subtag lower case
+    for subtag in subtags[1:]:
+        singleton = singleton or len(subtag) == 1
+        if not singleton and len(subtag) == 2:
+            subtag = subtag.upper()
+        elif not singleton and len(subtag) == 4:
+            subtag = subtag.capitalize()  # a script ("1996", a variant, starts with a digit)
+        cased.append(subtag)
+    return "-".join(cased)
+
+
+Language = Annotated[str, BeforeValidator(_trimmed), AfterValidator(language_tag)]
+
+
 # What the document says of each text of a talk an organiser sends.
 TEXT_RULE = (
     "trimmed of spaces; at least one visible character; no control character, and none of "
@@ -337,6 +388,16 @@ class TalkFields(BaseModel):
     )
     starts_at: Instant | None = Field(None, alias="startsAt")
     ends_at: Instant | None = Field(None, alias="endsAt")
+    language: Language | None = Field(
+        None,
+        max_length=LANGUAGE_TAG_MAX_LENGTH,
+        description="The language of the title and the speakers' names, when an organiser "
+        f"gave it: {LANGUAGE_RULE}; trimmed, and answered in the registry's case (en-gb is "
+        "en-GB). The pages mark the title and the speakers with it (HTML's lang), so that "
+        "a screen reader reads them in that language. Left out, or null: none given (the "
+        "pages' own language applies).",
+        examples=list(LANGUAGE_EXAMPLES),
+    )
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> TalkFields:
@@ -354,6 +415,7 @@ class TalkFields(BaseModel):
             room=self.room,
             starts_at=self.starts_at,
             ends_at=self.ends_at,
+            language=self.language,
         )
 
 

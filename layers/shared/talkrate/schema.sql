@@ -16,6 +16,9 @@ CREATE TABLE IF NOT EXISTS talks (
 CREATE SEQUENCE IF NOT EXISTS talk_revisions;
 ALTER TABLE talks ADD COLUMN IF NOT EXISTS revision bigint NOT NULL
     DEFAULT nextval('talk_revisions');
+-- The language of a talk's title and speakers' names (a BCP 47 tag, checked by the API), when an
+-- organiser gave it; the pages mark those texts with it (HTML's lang) for screen readers.
+ALTER TABLE talks ADD COLUMN IF NOT EXISTS language text;
 
 -- Event store: every projected RatingSubmitted, once per eventId, with the position it was first
 -- projected from. The read model can always be rebuilt from it.

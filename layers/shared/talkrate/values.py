@@ -97,6 +97,8 @@ class Talk(NamedTuple):
     # Set by the catalog at each save, never reused (not even by a talk added again under the same
     # id): what the talk's ETag names. None for a talk not stored yet.
     revision: int | None = None
+    # The language of its title and speakers' names (a BCP 47 tag), when an organiser gave it.
+    language: str | None = None
 
     @property
     def window(self) -> RatingWindow:
@@ -112,6 +114,7 @@ class Talk(NamedTuple):
             "room": self.room,
             "startsAt": None if self.starts_at is None else rfc3339(self.starts_at),
             "endsAt": None if self.ends_at is None else rfc3339(self.ends_at),
+            "language": self.language,
             "id": self.id,
             "revision": self.revision,
         }

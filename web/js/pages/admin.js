@@ -1,6 +1,6 @@
 // /app/admin: organisers sign in with their token, add, edit and remove talks, and download the
 // results as CSV. The token stays in this tab only (sessionStorage).
-import { h, fill, refill, setText, plural, formatAvg, formatCount, formatDay, formatTime, formatZone, formatZoned, dayOf, arrange, talkHref, isolated, lineDirection, isolatedText, append, quoted } from "../dom.js";
+import { h, fill, refill, setText, plural, formatAvg, formatCount, formatDay, formatTime, formatZone, formatZoned, dayOf, arrange, talkHref, isolated, lineDirection, isolatedText, append, quoted, setLang } from "../dom.js";
 import { request, allTalks, talkPath, appConfig, ApiError, credentialRefused } from "../api.js";
 import { venueZone, unknownZone, zoneName, wallOf, wallText, wallTime, instantOf } from "../zone.js";
 import { watchCatalogue } from "../live.js";
@@ -12,7 +12,7 @@ const TOKEN_KEY = "talkrate.organiser";
 // The longest wait between two reads of a talk someone else saved over a save of this page's
 // (see readTheirsAgain).
 const REREAD_MAX_S = 30;
-const FIELD_LABELS = { title: "Title", id: "Id", speakers: "Speakers", track: "Track", room: "Room", startsAt: "Starts", endsAt: "Ends" };
+const FIELD_LABELS = { title: "Title", id: "Id", speakers: "Speakers", language: "Language", track: "Track", room: "Room", startsAt: "Starts", endsAt: "Ends" };
 
 // The programme file's rules (the results file, ids from titles, imports): fetched when an
 // organiser first needs them, not by every attendee's phone with the app.
@@ -40,7 +40,7 @@ function storeToken(token) {
 }
 
 // <input type="datetime-local"> speaks local time without a zone; the API wants RFC 3339.
-const FIELD_NAMES = { title: "the title", speakers: "the speakers", track: "the track", room: "the room", startsAt: "the start", endsAt: "the end" };
+const FIELD_NAMES = { title: "the title", speakers: "the speakers", language: "the language", track: "the track", room: "the room", startsAt: "the start", endsAt: "the end" };
 
 function changedFields(before, after) {
   return Object.keys(FIELD_NAMES)
@@ -289,7 +289,7 @@ export function adminPage(main) {
           if (said.has(pair)) continue;
           said.add(pair);
           if (parts.length) parts.push("; ");
-          parts.push(quoted(talk.title), " overlaps ", quoted(other.title),
+          parts.push(quoted(talk.title, talk.language), " overlaps ", quoted(other.title, other.language),
             ` (${when(other.startsAt)}–${formatZoned(other.endsAt)})`);
         }
       }
@@ -375,11 +375,12 @@ export function adminPage(main) {
         rows.set(talk.id, kept);
       }
       kept.talk = talk;
-      const key = JSON.stringify([talk.title, talk.speakers, talk.track, talk.room, talk.startsAt, talk.endsAt]);
+      const key = JSON.stringify([talk.title, talk.speakers, talk.language, talk.track, talk.room, talk.startsAt, talk.endsAt]);
       if (kept.key !== key) {
         const { cells } = kept;
-        fill(cells.talk, h("a", { class: "talk-title", href: `/app/talks/${encodeURIComponent(talk.id)}` }, talk.title),
-          (talk.speakers || []).length ? h("span", { class: "talk-speakers", dir: lineDirection(talk.speakers) }, isolated(talk.speakers, ", ")) : null,
+        const lang = talk.language;
+        fill(cells.talk, h("a", { class: "talk-title", href: `/app/talks/${encodeURIComponent(talk.id)}`, lang }, talk.title),
+          (talk.speakers || []).length ? h("span", { class: "talk-speakers", dir: lineDirection(talk.speakers), lang }, isolated(talk.speakers, ", ")) : null,
           h("span", { class: "talk-id-line" }, h("span", { class: "muted talk-id" }, talk.id), " · ", kept.qr));
         setText(cells.track, talk.track || "");
         setText(cells.room, talk.room || "");
@@ -415,13 +416,13 @@ export function adminPage(main) {
         // The keyboard leaves the deleted row at once: the removal's catalog message may take
         // the row away before the list is read again, and the focus would fall to the page.
         focusAfter(null, Math.max(index, 0), talk.id);
-        fill(message, "Deleted ", quoted(talk.title), ".");
+        fill(message, "Deleted ", quoted(talk.title, talk.language), ".");
         await load();
         if (document.activeElement === document.body) focusAfter(null, Math.max(index, 0));
       } catch (error) {
         if (changedMeanwhile(error)) {
           await load().catch(() => {});
-          fill(message, quoted(talk.title), " was changed or removed by someone else since this list was loaded: nothing was deleted. The list shows it as it is now.");
+          fill(message, quoted(talk.title, talk.language), " was changed or removed by someone else since this list was loaded: nothing was deleted. The list shows it as it is now.");
           focusAfter(talk.id);
           return;
         }
@@ -478,6 +479,18 @@ export function adminPage(main) {
       speakers.setAttribute("aria-describedby", "talk-speakers-help");
       const speakersField = h("span", { class: "field" }, h("label", { for: "talk-speakers" }, "Speakers (one per line)"), speakers,
         h("span", { class: "muted hint", id: "talk-speakers-help" }, "Up to 20 names, each at most 120 characters."));
+      // The title's and the speakers' language, as its code (Latin letters, digits and dashes):
+      // the pages mark them with it, and screen readers read them in its voice.
+      const [language, languageField] = field("talk-language", "Language", {
+        maxlength: 35, value: talk ? talk.language || "" : "", dir: "ltr", autocomplete: "off", autocapitalize: "none",
+        spellcheck: "false", "aria-describedby": "talk-language-help",
+      });
+      languageField.append(h("span", { class: "muted hint", id: "talk-language-help" },
+        "Optional: the code of the language the title and the speakers' names are in, such as he, ar, fa, en-GB or pt-BR. Screen readers read them in it."));
+      // The fields holding the title and the names are in it too.
+      const langOfFields = () => [title, speakers].forEach((input) => setLang(input, language.value.trim()));
+      language.addEventListener("change", langOfFields);
+      langOfFields();
       const [trackInput, trackField] = field("talk-track", "Track", { maxlength: 100, value: talk ? talk.track || "" : "", dir: "auto" });
       const [room, roomField] = field("talk-room", "Room", { maxlength: 100, value: talk ? talk.room || "" : "", dir: "auto" });
       const [starts, startsField] = field("talk-starts", "Starts", { type: "datetime-local", "aria-describedby": "talk-zone", value: talk ? toLocalInput(talk.startsAt) : "" });
@@ -503,7 +516,7 @@ export function adminPage(main) {
       // The inputs and what each shows of a talk. A field the organiser left as it was keeps
       // the talk's own value when saved (a minute's input would drop a time's seconds), and
       // after someone else's save it takes theirs: only what this organiser changed is sent.
-      const inputs = { title, speakers, track: trackInput, room, startsAt: starts, endsAt: ends };
+      const inputs = { title, speakers, language, track: trackInput, room, startsAt: starts, endsAt: ends };
       // A refusal's fields: each marked invalid, what is wrong said under it (and read with it),
       // the first given the keyboard. Taken off at the next save.
       const named = { ...inputs, id }; // by the API's field names
@@ -535,11 +548,11 @@ export function adminPage(main) {
         }
       };
       const shown = (of) => ({
-        title: of.title, speakers: (of.speakers || []).join("\n"), track: of.track || "", room: of.room || "",
+        title: of.title, speakers: (of.speakers || []).join("\n"), language: of.language || "", track: of.track || "", room: of.room || "",
         startsAt: toLocalInput(of.startsAt), endsAt: toLocalInput(of.endsAt),
       });
       const edited = () => (base ? Object.keys(inputs).filter((k) => inputs[k].value !== shown(base)[k]) : Object.keys(inputs));
-      const heading = h("h2", { tabindex: "-1" }, isNew ? "Add a talk" : ["Edit ", quoted(talk.title)]);
+      const heading = h("h2", { tabindex: "-1" }, isNew ? "Add a talk" : ["Edit ", quoted(talk.title, talk.language)]);
       // One save at a time: a second press while the first is on its way (a slow network) sent
       // the form again, and its refusal (the talk's new revision, the id now taken) was told as
       // someone else's change. The button says so meanwhile, and keeps the keyboard focus.
@@ -568,7 +581,9 @@ export function adminPage(main) {
       // been applied: sent again, the API refuses it (the talk's revision moved, the id is
       // taken). When the talk is now what the form says, that save went through: said so,
       // not told as someone else's change.
-      const asInTheForm = (now) => Boolean(now) && Object.keys(inputs).every((k) => shown(now)[k] === inputs[k].value);
+      // (a language in any case: the service keeps it in the registry's, "en-GB" for "en-gb")
+      const asInTheForm = (now) => Boolean(now) && Object.keys(inputs).every((k) => shown(now)[k] === inputs[k].value
+        || (k === "language" && shown(now)[k].toLowerCase() === inputs[k].value.trim().toLowerCase()));
       const done = async (said, savedId) => {
         closeForm();
         fill(message, said);
@@ -607,11 +622,12 @@ export function adminPage(main) {
         const both = mine.filter((k) => shown(theirs)[k] !== shown(base)[k]);
         const now = shown(theirs);
         for (const k of Object.keys(inputs)) if (!mine.includes(k)) inputs[k].value = now[k];
+        langOfFields();
         base = theirs;
         revision = theirs.revision;
         checkTimes();
         const yours = mine.map((k) => FIELD_NAMES[k]);
-        say(["Someone else saved ", quoted(talk.title), ` while you edited it${what.length ? ` (they changed ${listed(what)})` : ""}: nothing was saved. `
+        say(["Someone else saved ", quoted(talk.title, talk.language), ` while you edited it${what.length ? ` (they changed ${listed(what)})` : ""}: nothing was saved. `
           + `The form now shows their version${yours.length ? ` with your changes to ${listed(yours)}` : ""}`
           + `${both.length ? `; you both changed ${listed(both.map((k) => FIELD_NAMES[k]))}, and the form keeps yours` : ""}: Save again to apply ${yours.length ? "your changes" : "it"}, or Cancel.`]);
         load().catch(() => {});
@@ -620,7 +636,7 @@ export function adminPage(main) {
       const removedMeanwhile = () => {
         if (!form.isConnected) return;
         revision = null;
-        say(quoted(talk.title), " was removed by someone else while you edited it: nothing was saved. Save again to add it back with your changes, or Cancel.");
+        say(quoted(talk.title, talk.language), " was removed by someone else while you edited it: nothing was saved. Save again to add it back with your changes, or Cancel.");
         load().catch(() => {});
       };
       // Their version read, or the talk found gone: in the form, or the save said done when
@@ -630,7 +646,7 @@ export function adminPage(main) {
       const theirsRead = (theirs) => {
         if (!form.isConnected) return undefined;
         if (theirs === null) return removedMeanwhile();
-        if (asInTheForm(theirs)) return done(["Saved ", quoted(theirs.title), " (an earlier try had gone through)."], talk.id).catch(failed);
+        if (asInTheForm(theirs)) return done(["Saved ", quoted(theirs.title, theirs.language), " (an earlier try had gone through)."], talk.id).catch(failed);
         return takeTheirs(theirs);
       };
       // Their version could not be read (a hall's Wi-Fi, a busy service): the form keeps the
@@ -684,7 +700,7 @@ export function adminPage(main) {
         event.preventDefault();
         if (saving) return;
         if (unread) {
-          unread.lead = ["Not saved yet: their version is read first (someone else saved ", quoted(talk.title), " while you edited it)."];
+          unread.lead = ["Not saved yet: their version is read first (someone else saved ", quoted(talk.title, talk.language), " while you edited it)."];
           say(unread.lead);
           readTheirsAgain();
           return;
@@ -696,6 +712,7 @@ export function adminPage(main) {
         const fields = {
           title: title.value.trim(),
           speakers: speakers.value.split("\n").map((s) => s.trim()).filter(Boolean),
+          language: language.value.trim() || null,
           track: trackInput.value.trim() || null,
           room: room.value.trim() || null,
           startsAt: sentAs(starts, "startsAt"),
@@ -717,16 +734,16 @@ export function adminPage(main) {
             const { slug } = await programmeFile();
             newId = id.value.trim() || slug(fields.title);
             const created = await admin("POST", "/talks", { id: newId, ...fields });
-            await done(["Added ", quoted(created.body.title), "."], created.body.id);
+            await done(["Added ", quoted(created.body.title, created.body.language), "."], created.body.id);
           } else {
             await admin("PUT", talkPath(talk.id), fields, revision);
-            await done(["Saved ", quoted(fields.title), "."], talk.id);
+            await done(["Saved ", quoted(fields.title, fields.language), "."], talk.id);
           }
         } catch (error) {
           if (isNew && error instanceof ApiError && error.status === 409 && newId !== null) {
             const existing = await request("GET", talkPath(newId)).then((r) => r.body, () => null);
             if (asInTheForm(existing)) {
-              await done(["Added ", quoted(existing.title), " (an earlier try had gone through)."], newId).catch(failed);
+              await done(["Added ", quoted(existing.title, existing.language), " (an earlier try had gone through)."], newId).catch(failed);
               return;
             }
           }
@@ -734,7 +751,7 @@ export function adminPage(main) {
             // Their version is read (again, by the page, while it cannot be: readTheirsAgain).
             if ((error.problem.revision ?? null) === null) removedMeanwhile();
             else {
-              unread = { tries: 0, lead: ["Someone else saved ", quoted(talk.title), " while you edited it: nothing was saved."] };
+              unread = { tries: 0, lead: ["Someone else saved ", quoted(talk.title, talk.language), " while you edited it: nothing was saved."] };
               await readTheirsAgain();
             }
             if (form.isConnected) heading.focus();
@@ -745,7 +762,7 @@ export function adminPage(main) {
           busy(false);
         }
       } },
-        heading, titleField, idField, speakersField, trackField, roomField,
+        heading, titleField, idField, speakersField, languageField, trackField, roomField,
         h("span", { class: "row two" }, startsField, endsField),
         h("p", { class: "muted", id: "talk-zone" }, `Times in ${zoneName()}, ${venueZone() ? "the venue's" : "this device's"} time zone.`),
         buttons);
@@ -777,7 +794,8 @@ export function adminPage(main) {
       };
       const summaryOf = (p) => [`${p.created.length} to add`, `${p.updated.length} to change`, `${p.unchanged.length} unchanged`].join(", ")
         + (p.notInFile.length ? `; ${plural(p.notInFile.length, "talk", "talks")} of the programme not in the file, left as they are` : "");
-      const line = (row, text) => h("li", {}, `Line ${row.line}: `, h("strong", {}, row.fields.title), ` (${row.talkId})${text}`);
+      const line = (row, text) => h("li", {}, `Line ${row.line}: `,
+        h("strong", { lang: ("language" in row.fields ? row.fields : row.current || {}).language }, row.fields.title), ` (${row.talkId})${text}`);
       const show = (note = "") => {
         const errors = plan.errors;
         const sendable = plan.created.length + plan.updated.length;
@@ -877,7 +895,7 @@ export function adminPage(main) {
         h("span", { class: "field" }, h("label", { for: "import-file" }, "Programme file (CSV)"), file),
         h("p", { class: "muted", id: "import-help" },
           "The columns of the results file: id, title, speakers (separated by ;), track, room, startsAt, endsAt "
-          + `(${venueZone() ? `a time without a zone is the venue's, ${venueZone()}` : "with a time zone"}). `
+          + `(${venueZone() ? `a time without a zone is the venue's, ${venueZone()}` : "with a time zone"}), language (such as he or en-GB). `
           + "A column the file lacks leaves that field as it is; talks not in the file are left as they are. Nothing changes before you import."),
         preview,
         h("span", { class: "row" }, apply, h("button", { type: "button", class: "quiet", onclick: close }, "Cancel")));

@@ -79,9 +79,9 @@ export function leaderboardPage(main) {
         setText(kept.avg, formatAvg(row.avg));
         setText(kept.count, formatCount(row.count)); // "25,000", as every other page writes it
         kept.shownCount = row.count;
-        const key = JSON.stringify([row.title, row.track]);
+        const key = JSON.stringify([row.title, row.language, row.track]);
         if (kept.key !== key) {
-          fill(kept.talk, h("a", { href: talkHref(row.talkId) }, row.title),
+          fill(kept.talk, h("a", { href: talkHref(row.talkId), lang: row.language }, row.title),
             row.track ? h("span", { class: "muted track-name" }, ` ${row.track}`) : null);
           kept.key = key;
         }

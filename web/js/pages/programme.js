@@ -46,8 +46,8 @@ function card(talk) {
   const schedule = talk.startsAt ? zoned(talk.startsAt) : talk.endsAt ? `until ${zoned(talk.endsAt)}` : null;
   const score = h("p", { class: "score" });
   const node = h("li", { class: "talk-card" },
-    h("h2", {}, h("a", { href: talkHref(talk.id) }, talk.title)),
-    (talk.speakers || []).length ? h("p", { class: "speakers", dir: lineDirection(talk.speakers) }, isolated(talk.speakers, ", ")) : null,
+    h("h2", { lang: talk.language }, h("a", { href: talkHref(talk.id) }, talk.title)),
+    (talk.speakers || []).length ? h("p", { class: "speakers", dir: lineDirection(talk.speakers), lang: talk.language }, isolated(talk.speakers, ", ")) : null,
     h("p", { class: "meta", dir: lineDirection([talk.track, talk.room, schedule]) },
       isRunning(talk) ? h("span", { class: "now" }, "Now") : null,
       isolated([talk.track, talk.room, schedule], " · ")),
@@ -131,7 +131,7 @@ export function programmePage(main) {
     const shown = talks.filter((talk) => matches(talk, words, track)).sort(order);
     const now = serviceNow();
     const nodes = shown.map((talk) => {
-      const key = JSON.stringify([talk.title, talk.speakers, talk.track, talk.room, talk.startsAt, isRunning(talk, now), ratingClosed(talk, now)]);
+      const key = JSON.stringify([talk.title, talk.speakers, talk.language, talk.track, talk.room, talk.startsAt, isRunning(talk, now), ratingClosed(talk, now)]);
       let kept = cards.get(talk.id);
       if (!kept || kept.key !== key) {
         kept = { key, ...card(talk), scoreKey: null };

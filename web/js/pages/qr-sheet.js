@@ -20,7 +20,7 @@ function card(talk) {
   const place = [talk.room, schedule].filter(Boolean);
   return h("li", { class: "qr-card" },
     qrSvg(address, `QR code of ${address}`),
-    h("h2", { dir: "auto" }, talk.title),
+    h("h2", { dir: "auto", lang: talk.language }, talk.title),
     place.length ? h("p", { class: "meta", dir: lineDirection(place) }, isolated(place, " · ")) : null,
     // Broken before a slash rather than anywhere, as on the room screen.
     h("p", { class: "qr-url", "data-testid": "qr-address" },

@@ -1,6 +1,6 @@
 // /app/talks/<talkId>/screen: the room screen. Big figures, the live histogram and a QR code of
 // the talk's page, readable from the back of the room.
-import { h, fill, setText, talkHref, debounce, fillLine, isolatedText } from "../dom.js";
+import { h, fill, setText, talkHref, debounce, fillLine, isolatedText, setLang } from "../dom.js";
 import { ApiError, get, talkPath, serviceNow } from "../api.js";
 import { watchTalk, watchForTalk, newestShown } from "../live.js";
 import { histogramView } from "../histogram.js";
@@ -92,6 +92,8 @@ export function screenPage(main, talkId) {
     setText(title, talk.title);
     const names = talk.speakers || [];
     if (speakers.textContent !== names.join(", ")) fillLine(speakers, names, ", "); // read every 30 s
+    setLang(title, talk.language);
+    setLang(speakers, talk.language);
     fitTitle();
   };
   // A title that two lines at the big size would cut takes the smaller size and a third line:
@@ -125,7 +127,9 @@ export function screenPage(main, talkId) {
     inProgramme(false);
     title.classList.remove("long");
     speakers.classList.remove("one-line");
-    speakers.removeAttribute("dir"); // (the page's words, in its direction)
+    speakers.removeAttribute("dir"); // (the page's words, in its direction and language)
+    setLang(title, null);
+    setLang(speakers, null);
     setText(title, gone ? "This talk is no longer in the programme" : "This talk is not in the programme");
     setText(speakers, gone
       ? "An organiser removed it. This screen shows it again if it comes back."

@@ -1,5 +1,5 @@
 // /app/talks/<talkId>: rate the talk (1 to 5, changeable), and its live histogram.
-import { h, fill, setText, formatTime, formatZone, talkHref, debounce, isolated, directLine, isolatedText, lineDirection } from "../dom.js";
+import { h, fill, setText, formatTime, formatZone, talkHref, debounce, isolated, directLine, isolatedText, lineDirection, setLang } from "../dom.js";
 import { request, get, talkPath, appConfig, ApiError, serviceNow, credentialRefused, keysUpdating } from "../api.js";
 import { watchTalk, newestShown } from "../live.js";
 import { histogramView } from "../histogram.js";
@@ -149,6 +149,7 @@ export function talkPage(main, talkId) {
   // came while it was on its way is dropped (live.js).
   const shown = newestShown();
   let titleOpened = false; // the attendee asked for the whole of a title cut short
+  let metaShown = null; // what the line under the title shows (see showTalk)
 
   // A title so long that the stars would fall below the phone's first screen (300 characters of
   // long words at 320 px) is cut to the lines that keep them on it, at least two, with a button
@@ -575,6 +576,7 @@ export function talkPage(main, talkId) {
     talk = loaded;
     document.title = `${isolatedText(talk.title)} · talkrate`;
     setText(title, talk.title);
+    setLang(title, talk.language);
     title.classList.toggle("long", talk.title.length > 80);
     // "Fri 4 Dec 19:30–20:15 CET"; each end with its zone when a clock change comes between.
     const zone = formatZone(talk.startsAt);
@@ -583,9 +585,11 @@ export function talkPage(main, talkId) {
       ? `${when(talk.startsAt)}${until} ${zone}` : `${zoned(talk.startsAt)}${until} ${formatZone(talk.endsAt)}`;
     const names = (talk.speakers || []).join(", ");
     // Drawn again only when it changed: the talk is read again at its window's edges.
-    if (meta.textContent !== [names, talk.track, talk.room, schedule].filter(Boolean).join(" · ")) {
+    const metaKey = JSON.stringify([talk.speakers, talk.language, talk.track, talk.room, schedule]);
+    if (metaShown !== metaKey) {
+      metaShown = metaKey;
       // The speakers run as on the programme's card: all right-to-left, the first on the right.
-      const speakers = names ? h("span", { dir: lineDirection(talk.speakers) }, isolated(talk.speakers, ", ")) : null;
+      const speakers = names ? h("span", { dir: lineDirection(talk.speakers), lang: talk.language }, isolated(talk.speakers, ", ")) : null;
       fill(directLine(meta, [...(talk.speakers || []), talk.track, talk.room, schedule]),
         isolated([speakers, talk.track, talk.room, schedule], " · "));
     }

@@ -366,14 +366,17 @@ class PostgresDatabase:
 # What the search takes for an apostrophe, as the web app does: straight, curly, the modifier
 # letter apostrophe, a backtick, an acute accent.
 APOSTROPHES = "'\u2019\u2018\u02bc`\u00b4"
-_SELECT_TALK = "SELECT id, title, speakers, track, room, starts_at, ends_at, revision FROM talks"
+_SELECT_TALK = (
+    "SELECT id, title, speakers, track, room, starts_at, ends_at, revision, language FROM talks"
+)
 # A talk is found when every word of the query is in its title, speakers, track or room, both
 # with case, accents and apostrophes set aside as the web app's programme search sets them aside
 # (web/js/pages/common.js): apostrophes out (%(apostrophes)s: APOSTROPHES), NFKD, every combining
 # mark dropped (%(marks)s: `combining_marks()`), apostrophes out again; "Çelik" -> "celik",
 # "Don't" (straight or curly) -> "dont".
 _SEARCH_TALKS = """
-SELECT id, title, speakers, track, room, starts_at, ends_at, revision, count(*) OVER () FROM talks
+SELECT id, title, speakers, track, room, starts_at, ends_at, revision, language, count(*) OVER ()
+FROM talks
 WHERE (%(words)s::text[] IS NULL OR NOT EXISTS (
     SELECT 1 FROM unnest(%(words)s::text[]) AS word
     WHERE strpos(
@@ -404,8 +407,8 @@ def combining_marks() -> str:
 
 
 _INSERT_TALK = """
-INSERT INTO talks (id, title, speakers, track, room, starts_at, ends_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
+INSERT INTO talks (id, title, speakers, track, room, starts_at, ends_at, language)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
 """
 _CREATE_TALK = _INSERT_TALK + "ON CONFLICT (id) DO NOTHING RETURNING revision"
 # NOTIFY payload: the id of a talk removed or replaced (its rating window may have moved).
@@ -416,14 +419,15 @@ _SAVE_TALK = (
     + """
 ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, speakers = EXCLUDED.speakers,
     track = EXCLUDED.track, room = EXCLUDED.room, starts_at = EXCLUDED.starts_at,
-    ends_at = EXCLUDED.ends_at, revision = nextval('talk_revisions')
+    ends_at = EXCLUDED.ends_at, language = EXCLUDED.language,
+    revision = nextval('talk_revisions')
 RETURNING id, (xmax = 0) AS created, revision)
 SELECT created, revision, pg_notify(%s, id) FROM saved
 """
 )
 _UPDATE_TALK = """
 UPDATE talks SET title = %s, speakers = %s, track = %s, room = %s, starts_at = %s, ends_at = %s,
-    revision = nextval('talk_revisions')
+    language = %s, revision = nextval('talk_revisions')
 WHERE id = %s RETURNING revision
 """
 # RETURNING gives the row as it was deleted, locked: the revision of the talk's last save, what
@@ -1300,7 +1304,7 @@ def _has_all(cursor: Cursor, sql: str) -> bool:
 
 
 def _talk(row: tuple[Any, ...]) -> Talk:
-    talk_id, title, speakers, track, room, starts_at, ends_at, revision = row
+    talk_id, title, speakers, track, room, starts_at, ends_at, revision, language = row
     return Talk(
         id=talk_id,
         title=title,
@@ -1310,6 +1314,7 @@ def _talk(row: tuple[Any, ...]) -> Talk:
         starts_at=starts_at,
         ends_at=ends_at,
         revision=revision,
+        language=language,
     )
 
 
@@ -1324,7 +1329,16 @@ def _locked_revision(cursor: Cursor, talk_id: str, precondition: Precondition) -
 
 
 def _row(talk: Talk) -> tuple[Any, ...]:
-    return (talk.id, talk.title, talk.speakers, talk.track, talk.room, talk.starts_at, talk.ends_at)
+    return (
+        talk.id,
+        talk.title,
+        talk.speakers,
+        talk.track,
+        talk.room,
+        talk.starts_at,
+        talk.ends_at,
+        talk.language,
+    )
 
 
 def _fetch_one(cursor: Cursor, sql: str, args: Any = ()) -> tuple[Any, ...] | None:

@@ -191,6 +191,9 @@ class RankedTalk(Document):
     rank: int
     talk_id: str = Field(alias="talkId")
     title: str
+    language: str | None = Field(
+        default=None, description="The title's language (the talk's `language`), or null."
+    )
     track: str | None
     score: float
     count: int

@@ -233,6 +233,7 @@ def get_leaderboard(
                 "rank": r.rank,
                 "talkId": r.talk.id,
                 "title": r.talk.title,
+                "language": r.talk.language,
                 "track": r.talk.track,
                 "score": round(r.score, 4),
                 "count": r.summary.count,
