@@ -16,8 +16,9 @@ from rich.styled import Styled
 from rich.table import Table
 from rich.text import Text
 
+from talkrate.talk_text import DIRECTION_CONTROL
 from talkrate_cli.clashes import Clash
-from talkrate_cli.programme import DIRECTION_CONTROL, instant
+from talkrate_cli.programme import instant
 
 # Piped (to grep, awk, a file): wide enough that a row of a table, or a line of advice, is one
 # line whatever its titles, never folded onto the next.

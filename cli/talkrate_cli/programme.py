@@ -41,6 +41,12 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
+from talkrate.talk_text import (
+    DIRECTION_CONTROL,
+    DIRECTION_CONTROLS,
+    LANGUAGE_TAG,
+    LANGUAGE_TAG_MAX_LENGTH,
+)
 from talkrate_cli.errors import BadInput
 
 COLUMNS = ("id", "title", "speakers", "track", "room", "startsAt", "endsAt", "language")
@@ -69,34 +75,6 @@ TALK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:~-]{0,199}")
 LONGEST = {"title": 300, "track": 100, "room": 100, "speaker": 120}
 MOST_SPEAKERS = 20
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-# Unicode's explicit direction controls, which the API refuses in a talk's text since
-# 2026-12-04: a terminal or a spreadsheet shows the text after one turned around. Each with its
-# Unicode name, as a refusal names it. The marks (U+200E, U+200F, U+061C) are right-to-left
-# text's own, and taken.
-DIRECTION_CONTROLS = {
-    "\u202a": "LEFT-TO-RIGHT EMBEDDING",
-    "\u202b": "RIGHT-TO-LEFT EMBEDDING",
-    "\u202c": "POP DIRECTIONAL FORMATTING",
-    "\u202d": "LEFT-TO-RIGHT OVERRIDE",
-    "\u202e": "RIGHT-TO-LEFT OVERRIDE",
-    "\u2066": "LEFT-TO-RIGHT ISOLATE",
-    "\u2067": "RIGHT-TO-LEFT ISOLATE",
-    "\u2068": "FIRST STRONG ISOLATE",
-    "\u2069": "POP DIRECTIONAL ISOLATE",
-}
-DIRECTION_CONTROL = re.compile(f"[{''.join(DIRECTION_CONTROLS)}]")
-# A talk's language as the API takes it (talkrate.models' LANGUAGE_TAG, which says why): a
-# BCP 47 tag of at most 35 characters, its language subtag of 2 or 3 letters. Case aside: the
-# API keeps it in the registry's case, and a file's "EN-gb" is the talk's "en-GB".
-LANGUAGE_TAG = re.compile(
-    r"(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3})(?:-[A-Za-z]{4})?(?:-(?:[A-Za-z]{2}|[0-9]{3}))?"
-    r"(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*(?:-[0-9A-WYZa-wyz](?:-[A-Za-z0-9]{2,8})+)*"
-    r"(?:-[Xx](?:-[A-Za-z0-9]{1,8})+)?|[Xx](?:-[A-Za-z0-9]{1,8})+"
-    r"|en-GB-oed|i-(?:ami|bnn|default|enochian|hak|klingon|lux|mingo|navajo|pwn|tao|tay|tsu)"
-    r"|sgn-(?:BE-FR|BE-NL|CH-DE)",
-    re.IGNORECASE | re.ASCII,
-)
-LANGUAGE_TAG_MAX_LENGTH = 35
 _COLUMN_NAMES = {name.lower(): name for name in (*COLUMNS, *RESULT_COLUMNS)}
 UNNAMED = "\x00column "  # the key of a header cell without a name (no name holds a NUL)
 

@@ -847,7 +847,7 @@ def test_the_import_and_the_api_agree_on_any_time_like_text(text: str) -> None:
     assert _taken_by_the_import(text) == _taken_by_the_api(text), text
 
 
-# Language cells at the edges of what the API takes (talkrate.models' LANGUAGE_TAG)
+# Language cells at the edges of what the API takes (talkrate.talk_text's LANGUAGE_TAG)
 LANGUAGES_AT_THE_EDGES = [
     "he",
     "EN-gb",
