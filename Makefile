@@ -76,7 +76,7 @@ lint: setup $(CHECKOV) ## ruff, ruff format --check, mypy, bandit, checkov, the 
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers/shared/talkrate local/sam_emulator local/talkrate_local cli/talkrate_cli ops/talkrate_ops
 	for f in functions/*/app.py; do $(VENV)/bin/mypy "$$f" || exit 1; done
-	$(MAKE) --no-print-directory lint-security
+	$(MAKE) --no-print-directory -o $(VENV)/.installed lint-security
 
 .PHONY: lint-security
 lint-security: setup $(CHECKOV) ## bandit (a reason beside each nosec), checkov (skips and their reasons in each resource's Metadata), the workflows
