@@ -2,7 +2,8 @@
 Chromium: a request the network leaves hanging, a phone that goes offline, the system's forced
 colours.
 
-The fixtures and helpers are test_web_app's (its runtime asks for voter tokens and an event code).
+The fixtures and helpers are test_web_app's (its runtime asks for voter tokens and an event code),
+the runtime test_web_talk_page's (the same, projecting each rating as it comes).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from playwright.sync_api import Browser, Page, Route, expect
 from tests.backends import WEB_RATINGS
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app as web_app
+from tests.e2e import test_web_talk_page as talk_page
 from tests.e2e.conftest import Runtime, wait_for
 from tests.e2e.test_web_admin import sign_in
 from tests.e2e.test_web_app import (
@@ -41,8 +43,9 @@ from tests.e2e.test_web_talk_page import (
     within_seconds_of,
 )
 
-# test_web_app's fixtures, found by pytest under their names: its runtime, a phone, a page.
-browser, phone, page, web = web_app.browser, web_app.phone, web_app.page, web_app.web
+# The fixtures, found by pytest under their names: test_web_app's browser, phone and page, and
+# test_web_talk_page's runtime.
+browser, phone, page, web = web_app.browser, web_app.phone, web_app.page, talk_page.web
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 

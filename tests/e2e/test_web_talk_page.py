@@ -1,8 +1,9 @@
 """The talk page's own rating in a real Chromium: kept while on its way (a reload, a lost network),
 the same in every tab of an attendee, and the stars following the rating window on time.
 
-The fixtures and helpers are test_web_app's (its runtime asks for voter tokens and an event code);
-the ratings sent without a voter token go to the session's runtime (VotingPolicy=open).
+The fixtures and helpers are test_web_app's (its runtime asks for voter tokens and an event code),
+but for the runtime, which projects each rating as it comes (see `web`); the ratings sent without
+a voter token go to the session's runtime (VotingPolicy=open).
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ import redis
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, expect
 
 from talkrate.adapters.limiter import LIMIT_PREFIX
-from tests.backends import WEB_LIMITS_RATINGS
+from tests.backends import WEB_LIMITS_RATINGS, WEB_RATINGS, WEB_TALKS
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app as web_app
-from tests.e2e.conftest import Runtime, wait_for
+from tests.e2e.conftest import Runtime, start_admin_runtime, stop_runtime, wait_for
 from tests.e2e.test_web_app import (
     PHONE,
     ROOM,
@@ -37,10 +38,32 @@ from tests.e2e.test_web_app import (
     star,
 )
 
-# test_web_app's fixtures, found by pytest under their names: its runtime, a phone, a page.
-browser, phone, page, web = web_app.browser, web_app.phone, web_app.page, web_app.web
+# test_web_app's fixtures, found by pytest under their names: a browser, a phone, a page.
+browser, phone, page = web_app.browser, web_app.phone, web_app.page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+
+@pytest.fixture(scope="module")
+def web(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
+    """test_web_app's runtime, but projecting each rating as soon as it is read
+    (ProjectorBatchWindowSeconds=0, where Lambda's default gathers records for 500 ms): these
+    tests wait on single ratings to be counted, never on a batch, and that window was half a
+    second of each wait."""
+    runtime, token = start_admin_runtime(
+        WEB_TALKS,
+        WEB_RATINGS,
+        kafka_bootstrap,
+        tmp_path_factory.mktemp("web") / "runtime.log",
+        [
+            *("--param", "VotingPolicy=attendee"),
+            *("--param", f"RatingsPerVoterPerMinute={web_app.PER_VOTER}"),
+            *("--param", "ProjectorBatchWindowSeconds=0"),
+        ],
+        {"VOTER_CODE": web_app.EVENT_CODE},
+    )
+    yield WebStack(runtime, token)
+    stop_runtime(runtime)
 
 
 def ratings_of(web: WebStack, talk_id: str) -> dict[str, int]:
