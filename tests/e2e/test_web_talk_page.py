@@ -189,12 +189,20 @@ def rated_three(web: WebStack, page: Page, talk: dict[str, Any]) -> tuple[Locato
     return own, message
 
 
-def past_the_page_s_retries(page: Page) -> None:
+def past_the_page_s_retries(page: Page, done: Callable[[], bool] = lambda: False) -> None:
     """Twelve seconds of the page's clock, a second at a time (each failed try takes real
-    time too): past the 1, 2 and 4 s its retries wait."""
+    time too): past the 1, 2 and 4 s its retries wait. Fewer once `done` (what the page says
+    once its last try failed, say): the seconds after it are idle."""
     for _ in range(12):
+        if done():
+            return
         page.clock.run_for(1_000)
         page.wait_for_timeout(100)
+
+
+def says(locator: Locator, text: str) -> Callable[[], bool]:
+    """Whether the element says `text` now (a check for past_the_page_s_retries)."""
+    return lambda: locator.text_content() == text
 
 
 def test_a_rating_tapped_offline_waits_for_the_network_and_is_sent_once_back_online(
@@ -241,7 +249,7 @@ def test_a_rating_that_could_not_reach_the_service_is_sent_when_the_browser_is_b
     # When they tap 4, and the page's retries all fail (each failure takes real time)
     star(page, 4).click()
     expect(message).to_have_text("Connection trouble: sending your rating again…")
-    past_the_page_s_retries(page)
+    past_the_page_s_retries(page, says(message, WAITING))
     # Then the 4 waits for the network instead of being dropped
     expect(message).to_have_text(WAITING)
     expect(own).to_have_text("Waiting to send your rating: 4 out of 5.")
@@ -279,11 +287,10 @@ def test_a_rating_another_run_still_holds_is_kept_and_asked_for_again(
     held[0] = True
     # When they tap 4 and every try meets the other run, past the page's retries
     star(page, 4).click()
-    past_the_page_s_retries(page)
+    still_being_sent = "Your rating is still being sent: this page checks it again shortly."
+    past_the_page_s_retries(page, says(message, still_being_sent))
     # Then the 4 is kept (it was dropped, and with it the rating if that run did not land)
-    expect(message).to_have_text(
-        "Your rating is still being sent: this page checks it again shortly."
-    )
+    expect(message).to_have_text(still_being_sent)
     kept = page.evaluate(
         "(id) => (JSON.parse(localStorage.getItem('talkrate.sending') || '{}') || {})[id]",
         talk["id"],
@@ -326,7 +333,7 @@ def kept_after_its_answers_were_lost(
     page.clock.install()
     page.goto(runtime.url + TALK_PAGE.format(id=talk_id))
     star(page, 4).click()
-    past_the_page_s_retries(page)
+    past_the_page_s_retries(page, says(page.get_by_test_id("message"), WAITING))
     expect(page.get_by_test_id("message")).to_have_text(WAITING)
     assert wait_for(lambda: count_of(runtime, talk_id) == 1)
     assert len(set(keys)) == 1
@@ -347,6 +354,12 @@ def kept_rating(page: Page, talk_id: str) -> Any:
         "(id) => (JSON.parse(localStorage.getItem('talkrate.sending') || '{}') || {})[id] ?? null",
         talk_id,
     )
+
+
+def put_off(page: Page, talk_id: str) -> bool:
+    """Whether the talk's kept rating waits as the service asked (its wait noted with it, the
+    timer that sends it set with the note)."""
+    return "retryAt" in (kept_rating(page, talk_id) or {})
 
 
 def later(page: Page, minutes: int) -> None:
@@ -642,13 +655,16 @@ def test_a_gateway_s_error_page_is_said_in_words_not_shown_as_html(
             route.continue_()
 
     page.route(f"**/talks/{talk['id']}", bad_gateway_once)
-    # When an attendee opens its page
+    # When an attendee opens its page (whose clock the test moves)
+    page.clock.install()
     page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
     # Then the page says so in words, never the gateway's HTML, and shows the talk by itself
+    # (once its 5 s wait before trying again has passed)
     message = page.get_by_test_id("message")
     expect(message).to_have_text(
         "The service did not answer in time. Try again in a moment. Trying again…"
     )
+    page.clock.run_for(5_000)
     expect(page.get_by_role("heading", level=1)).to_have_text(
         "Behind a busy gateway", timeout=10_000
     )
@@ -678,6 +694,7 @@ def test_a_rating_answered_by_a_gateway_timeout_is_sent_again_and_counted_once(
             route.continue_()
 
     page.route(lambda url: url.endswith("/ratings"), timeout_after_taking_the_second)
+    page.clock.install()  # the test moves the page's clock past its retry's wait
     page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
     own = page.get_by_test_id("own-rating")
     star(page, 3).click()
@@ -686,6 +703,7 @@ def test_a_rating_answered_by_a_gateway_timeout_is_sent_again_and_counted_once(
     # When they tap 5
     star(page, 5).click()
     # Then the page sends it again under its key, as after any lost answer, and says it counted
+    past_the_page_s_retries(page, lambda: len(keys) == 3)
     expect(own).to_contain_text("You rated 5 out of 5", timeout=10_000)
     assert "<" not in page.get_by_test_id("message").inner_text()
     assert len(keys) == 3
@@ -811,12 +829,14 @@ def test_a_rating_the_gateway_throttles_is_sent_again_and_counted_once(
         refused[0] = len(keys) < 2
 
     keys = ratings_sent(page, refused, twice_throttled)
+    page.clock.install()  # the test moves the page's clock past its retries' waits
     page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
     # When the attendee rates it 4
     star(page, 4).click()
     enter_event_code(page)
     expect(page.get_by_test_id("message")).to_have_text(re.compile("sending your rating again"))
     # Then the page sends it again under its key, and it counts once, with no word of a limit
+    past_the_page_s_retries(page, lambda: len(keys) == 3)
     expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
     expect(page.get_by_test_id("message")).to_have_text("")
     assert wait_for(lambda: ratings_of(web, talk["id"]) == only(4))
@@ -830,15 +850,16 @@ def test_a_rating_the_gateway_keeps_throttling_is_said_busy_not_limited(
     # Given a talk whose every send the gateway's throttle turns away
     talk = web.add_talk(title="Still crowded")
     keys = ratings_sent(page, [True], throttled_by_the_gateway)
+    page.clock.install()  # the test moves the page's clock past its retries' waits
     page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
     # When the attendee rates it, and the page has tried four times
     star(page, 2).click()
     enter_event_code(page)
+    busy = "The service is busy: your rating waits, and is sent in 30 s."
+    past_the_page_s_retries(page, says(page.get_by_test_id("message"), busy))
     # Then the attendee reads that the service is busy (not that they rated too often), and
     # that the 2 waits (kept, not lost); nothing counted yet
-    expect(page.get_by_test_id("message")).to_have_text(
-        "The service is busy: your rating waits, and is sent in 30 s.", timeout=15_000
-    )
+    expect(page.get_by_test_id("message")).to_have_text(busy)
     assert len(keys) == 4
     assert kept_rating(page, talk["id"])["value"] == 2
     assert ratings_of(web, talk["id"]) == NOTHING
@@ -1106,8 +1127,9 @@ def held_pass(page: Page) -> Any:
 def test_a_pass_the_service_cannot_check_while_it_updates_its_keys_is_kept_and_sent_again(
     web: WebStack, page: Page
 ) -> None:
-    # Given an attendee with a pass, on a talk's page
+    # Given an attendee with a pass, on a talk's page whose clock the test moves
     talk = web.add_talk(title="Keys changed meanwhile")
+    page.clock.install()
     attendee_with_a_pass(web, page)
     held = held_pass(page)
     # And a service that cannot check that pass for a while (429 voter-keys-updating, first for
@@ -1116,6 +1138,7 @@ def test_a_pass_the_service_cannot_check_while_it_updates_its_keys_is_kept_and_s
     page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
     # When they rate it 4
     star(page, 4).click()
+    past_the_page_s_retries(page, lambda: len(sent) == 2)
     # Then the page says the service is updating its keys and the rating is kept (not "too
     # many": nothing for the attendee to do), and sends it again when the service said, counted
     expect(page.get_by_test_id("message")).to_have_text(
@@ -1123,8 +1146,9 @@ def test_a_pass_the_service_cannot_check_while_it_updates_its_keys_is_kept_and_s
             r"^The service is updating its keys: your rating is kept, and sent in 1[01] s\.$"
         )
     )
+    page.clock.run_for(11_000)
     expect(page.get_by_test_id("own-rating")).to_contain_text(
-        "You rated 4 out of 5", timeout=20_000
+        "You rated 4 out of 5", timeout=10_000
     )
     assert wait_for(lambda: ratings_of(web, talk["id"]) == only(4))
     # And every send went with the same pass and key: the pass was not dropped for a new one (a
@@ -1140,8 +1164,9 @@ def test_a_kept_rating_the_service_cannot_check_the_pass_of_is_sent_again_from_a
     web: WebStack, page: Page
 ) -> None:
     # Given an attendee with a pass who tapped 4 on talk A's page offline, then went on to the
-    # programme
+    # programme (on a clock the test moves)
     talk = web.add_talk(title="Keys changed in the lift")
+    page.clock.install()
     attendee_with_a_pass(web, page)
     held = held_pass(page)
     page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
@@ -1157,6 +1182,8 @@ def test_a_kept_rating_the_service_cannot_check_the_pass_of_is_sent_again_from_a
     page.context.set_offline(False)
     # Then the programme sends the 4 again when the service said, with the same pass and key,
     # and it counts once: not dropped as refused, no new pass asked for (a new voter)
+    assert waited_on(page, lambda: put_off(page, talk["id"]))
+    page.clock.run_for(2_000)
     assert waited_on(page, lambda: ratings_of(web, talk["id"]) == only(4))
     assert len(sent) == 2
     assert {token for token, _ in sent} == {held}
@@ -1245,8 +1272,9 @@ def counted_once_under_a_new_pass(
 def test_a_rating_whose_pass_is_refused_after_the_keys_wait_is_counted_under_a_new_pass(
     web: WebStack, page: Page
 ) -> None:
-    # Given an attendee with a pass, on a talk's page
+    # Given an attendee with a pass, on a talk's page whose clock the test moves
     talk = web.add_talk(title="Key replaced after a leak")
+    page.clock.install()
     attendee_with_a_pass(web, page)
     held = held_pass(page)
     # And a service that cannot check that pass for 12 s (longer than the page waits on its
@@ -1262,8 +1290,9 @@ def test_a_rating_whose_pass_is_refused_after_the_keys_wait_is_counted_under_a_n
     )
     # Then, the wait over and the pass refused, the 4 goes under a new pass with its key (no
     # answer stored it under the old one): counted once, said as the attendee's rating
+    page.clock.run_for(12_000)
     expect(page.get_by_test_id("own-rating")).to_contain_text(
-        "You rated 4 out of 5", timeout=25_000
+        "You rated 4 out of 5", timeout=10_000
     )
     expect(page.get_by_test_id("message")).to_have_text("")
     counted_once_under_a_new_pass(web, page, talk["id"], held, sent, passes_asked)
@@ -1273,8 +1302,9 @@ def test_a_kept_rating_whose_pass_is_refused_after_the_keys_wait_is_sent_from_th
     web: WebStack, page: Page
 ) -> None:
     # Given an attendee with a pass who tapped 4 on talk A's page offline, then went on to the
-    # programme
+    # programme (on a clock the test moves)
     talk = web.add_talk(title="Key replaced in the lift")
+    page.clock.install()
     attendee_with_a_pass(web, page)
     held = held_pass(page)
     page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
@@ -1286,8 +1316,10 @@ def test_a_kept_rating_whose_pass_is_refused_after_the_keys_wait_is_sent_from_th
     expect(page.get_by_role("heading", level=1)).to_be_visible()
     # And a service that cannot check that pass for 12 s, then refuses it
     sent, passes_asked = keys_updated_without_the_pass(page, talk["id"], held, "12")
-    # When the phone comes back online
+    # When the phone comes back online, and the 12 s pass
     page.context.set_offline(False)
+    assert waited_on(page, lambda: put_off(page, talk["id"]))
+    page.clock.run_for(12_000)
     # Then the programme sends the 4 under a new pass once the pass is refused: counted once,
     # not dropped
     counted_once_under_a_new_pass(web, page, talk["id"], held, sent, passes_asked)
@@ -1485,11 +1517,12 @@ def test_a_rating_answered_500_is_kept_and_sent_again_under_its_key(
     failing[0] = True
     # When they tap 4, and the page's tries all get the 500
     star(page, 4).click()
-    past_the_page_s_retries(page)
-    # Then the 4 is kept and said to wait (it was said "not counted" and dropped: a tap lost)
-    expect(message).to_have_text(
+    failing_said = (
         "Something went wrong on the service's side: your rating waits, and is sent in 30 s."
     )
+    past_the_page_s_retries(page, says(message, failing_said))
+    # Then the 4 is kept and said to wait (it was said "not counted" and dropped: a tap lost)
+    expect(message).to_have_text(failing_said)
     expect(own).to_have_text("Waiting to send your rating: 4 out of 5.")
     assert len(keys) == 5  # the 3, and the 4's four tries
     assert kept_rating(page, talk["id"])["value"] == 4
@@ -1579,10 +1612,9 @@ def test_a_kept_rating_another_tab_sends_and_the_service_refuses_is_said_in_its_
     own, message = rated_three(web, page, talk)
     held[0] = True
     star(page, 4).click()
-    past_the_page_s_retries(page)
-    expect(message).to_have_text(
-        "Your rating is still being sent: this page checks it again shortly."
-    )
+    still_being_sent = "Your rating is still being sent: this page checks it again shortly."
+    past_the_page_s_retries(page, says(message, still_being_sent))
+    expect(message).to_have_text(still_being_sent)
     # When an organiser moves the talk to two days ago (rating closed), and the attendee opens
     # the leaderboard in another tab, which sends the kept 4
     before = an_hour_from(datetime.now(UTC) - timedelta(days=2))
