@@ -554,7 +554,7 @@ def test_a_rating_kept_by_the_page_before_it_noted_when_is_sent_again_only_if_sa
     assert kept_rating(page, talk) is None
 
 
-EDGE_IN = timedelta(seconds=8)  # time enough to open the pages before the edge
+EDGE_IN = timedelta(seconds=10)  # time enough to open four pages before the edge
 
 
 def talks_at_the_window_s_edges(web: WebStack) -> tuple[dict[str, Any], dict[str, Any], datetime]:
@@ -577,46 +577,36 @@ def within_seconds_of(edge: datetime, seconds: float) -> float:
     return ((edge - datetime.now(UTC)).total_seconds() + seconds) * 1000
 
 
-def test_the_stars_switch_on_at_the_talk_s_start_and_off_at_its_close_on_time(
+def test_the_stars_and_the_room_screen_follow_the_rating_window_s_edges_on_time(
     web: WebStack, browser: Browser, page: Page
 ) -> None:
     # Given a talk that starts in a few seconds and one whose rating closes then, each open on a
-    # phone: the first's stars off, the second's on
+    # phone (the first's stars off, the second's on) and on a room screen (the first's saying
+    # when rating opens, the second's asking the room to scan); in real time, the one wait
+    # of the pages' window timers that these tests sit through
     opening, closing, edge = talks_at_the_window_s_edges(web)
     other = browser.new_context(viewport=PHONE)
+    room = browser.new_context(viewport=ROOM)
     try:
         second = other.new_page()
+        screens = room.new_page(), room.new_page()
         page.goto(web.url(TALK_PAGE.format(id=opening["id"])))
         second.goto(web.url(TALK_PAGE.format(id=closing["id"])))
+        for screen, talk in zip(screens, (opening, closing), strict=True):
+            screen.goto(web.url(SCREEN.format(id=talk["id"])))
         expect(star(page, 4)).to_be_disabled()
         expect(page.get_by_test_id("own-rating")).to_have_text("Not open for rating yet.")
         expect(star(second, 4)).to_be_enabled()
-        # When the moment comes, the pages left as they are
+        expect(screens[0].get_by_test_id("qr-caption")).to_contain_text("Rating opens")
+        expect(screens[1].get_by_test_id("qr-caption")).to_have_text("Scan to rate")
+        # When the moment comes, the pages left as they are, nobody touching the screens
         # Then within two seconds the first's stars are on and the second's off
         expect(star(page, 4)).to_be_enabled(timeout=within_seconds_of(edge, 2))
         expect(page.get_by_test_id("own-rating")).to_have_text("Choose a star to rate this talk.")
         expect(star(second, 4)).to_be_disabled(timeout=within_seconds_of(edge, 2))
         expect(second.get_by_test_id("own-rating")).to_have_text("You did not rate this talk.")
         expect(second.get_by_text("Rating closed ")).to_be_visible()
-    finally:
-        other.close()
-
-
-def test_the_room_screen_asks_the_room_to_scan_when_rating_opens_and_stops_when_it_closes(
-    web: WebStack, browser: Browser
-) -> None:
-    # Given the room screens of a talk that starts in a few seconds and of one whose rating
-    # closes then
-    opening, closing, edge = talks_at_the_window_s_edges(web)
-    room = browser.new_context(viewport=ROOM)
-    try:
-        screens = room.new_page(), room.new_page()
-        for screen, talk in zip(screens, (opening, closing), strict=True):
-            screen.goto(web.url(SCREEN.format(id=talk["id"])))
-        expect(screens[0].get_by_test_id("qr-caption")).to_contain_text("Rating opens")
-        expect(screens[1].get_by_test_id("qr-caption")).to_have_text("Scan to rate")
-        # When the moment comes, nobody touching the screens
-        # Then within two seconds the first asks the room to scan, and the second no longer does
+        # And the first's screen asks the room to scan, and the second's no longer does
         expect(screens[0].get_by_test_id("qr-caption")).to_have_text(
             "Scan to rate", timeout=within_seconds_of(edge, 2)
         )
@@ -624,6 +614,7 @@ def test_the_room_screen_asks_the_room_to_scan_when_rating_opens_and_stops_when_
             "Rating closed", timeout=within_seconds_of(edge, 2)
         )
     finally:
+        other.close()
         room.close()
 
 
