@@ -13,7 +13,6 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlparse
 from zoneinfo import ZoneInfo
@@ -23,7 +22,7 @@ import redis
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, expect
 
 from talkrate.adapters.limiter import LIMIT_PREFIX
-from tests.backends import WEB_LIMITS_RATINGS, WEB_RATINGS, WEB_TALKS
+from tests.backends import WEB_RATINGS, WEB_TALKS
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app as web_app
 from tests.e2e.conftest import Runtime, start_admin_runtime, stop_runtime, wait_for
@@ -1361,47 +1360,59 @@ def test_the_talk_page_puts_the_first_of_right_to_left_speakers_on_the_right(
     assert first_box["x"] > second_box["x"], (first_box, second_box)
 
 
-@pytest.fixture
-def open_voting_one_pass_a_minute(kafka_bootstrap: str, tmp_path: Path) -> Iterator[WebStack]:
-    """Open voting (ratings without a pass count, each), one pass a minute to an address: a
-    conference network's limit, met by one request."""
-    yield from web_app.one_pass_a_minute(kafka_bootstrap, tmp_path / "runtime.log", "open")
+def passes_used_up(runtime: Runtime, ratings: redis.Redis) -> list[str]:
+    """This network's attendee passes for the minute used up, as a crowd of attendees behind
+    its address would: a pass asked for, then its counter put past any limit (the minute it
+    started left as it is). The counters, for the test to take away."""
+    assert runtime.request("POST", "/voters", "{}").status == 201
+    counters = list(ratings.scan_iter(match=f"{LIMIT_PREFIX}voters-address/*"))
+    assert counters
+    for counter in counters:
+        ratings.set(counter, 1_000_000_000, keepttl=True)
+    return counters
 
 
 def test_under_open_voting_a_changed_mind_counts_once_when_passes_ran_out(
-    open_voting_one_pass_a_minute: WebStack, page: Page
+    runtime: Runtime, redis_client: redis.Redis, talk: str, page: Page
 ) -> None:
-    web = open_voting_one_pass_a_minute
-    # Given a talk, and this network's passes for the minute used up by another attendee
-    talk = web.add_talk(title="Crowded hall, open voting")
-    assert web.runtime.request("POST", "/voters", "{}").status == 201
-    refused = web.runtime.request("POST", "/voters", "{}")
-    assert refused.status == 429, refused.body
-    retry_after = int(refused.headers["retry-after"])
-    # When an attendee taps 5 (the page asks for a pass first, and gets a 429), on a page whose
-    # clock the test moves
-    page.clock.install()
-    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
-    own, message = page.get_by_test_id("own-rating"), page.get_by_test_id("message")
-    star(page, 5).click()
-    # Then the 5 waits for a pass, said as waiting, not refused, and is not sent without one
-    expect(message).to_contain_text("Too many attendee passes asked for from this network")
-    expect(message).to_contain_text("your rating waits, and is sent in")
-    expect(own).to_have_text("Waiting to send your rating: 5 out of 5.")
-    assert ratings_of(web, talk["id"]) == NOTHING
-    # And once the service's Retry-After has passed (the service's minute ended: its counters
-    # go; the page's clock moved past it), it is sent with a pass
-    limits = redis.Redis.from_url(WEB_LIMITS_RATINGS)
-    for key in limits.scan_iter(match=f"{LIMIT_PREFIX}*"):
-        limits.delete(key)
-    page.clock.run_for((retry_after + 1) * 1000)
-    expect(own).to_contain_text("You rated 5 out of 5", timeout=15_000)
-    expect(own).to_contain_text("Choose another star to change it.")
-    # When they change their mind to 1
-    star(page, 1).click()
-    expect(own).to_contain_text("You rated 1 out of 5")
-    # Then the service counts one rating, the later one
-    assert waited_on(page, lambda: ratings_of(web, talk["id"]) == only(1))
+    # Given a talk of an open-voting service (the session's), and this network's passes for
+    # the minute used up by other attendees
+    counters = passes_used_up(runtime, redis_client)
+    try:
+        refused = runtime.request("POST", "/voters", "{}")
+        assert refused.status == 429, refused.body
+        retry_after = int(refused.headers["retry-after"])
+        # When an attendee taps 5 (the page asks for a pass first, and gets a 429), on a page
+        # whose clock the test moves
+        page.clock.install()
+        page.goto(runtime.url + TALK_PAGE.format(id=talk))
+        own, message = page.get_by_test_id("own-rating"), page.get_by_test_id("message")
+        star(page, 5).click()
+        # Then the 5 waits for a pass, said as waiting, not refused, and is not sent without one
+        expect(message).to_contain_text("Too many attendee passes asked for from this network")
+        expect(message).to_contain_text("your rating waits, and is sent in")
+        expect(own).to_have_text("Waiting to send your rating: 5 out of 5.")
+        assert histogram_of(runtime, talk) == NOTHING
+        # And once the service's Retry-After has passed (the service's minute ended: its
+        # counters go; the page's clock moved past it), it is sent with a pass
+        redis_client.delete(*counters)
+        page.clock.run_for((retry_after + 1) * 1000)
+        expect(own).to_contain_text("You rated 5 out of 5", timeout=15_000)
+        expect(own).to_contain_text("Choose another star to change it.")
+        # When they change their mind to 1
+        star(page, 1).click()
+        expect(own).to_contain_text("You rated 1 out of 5")
+        # Then the service counts one rating, the later one
+        assert waited_on(page, lambda: histogram_of(runtime, talk) == only(1))
+    finally:
+        redis_client.delete(*counters)
+
+
+def histogram_of(runtime: Runtime, talk_id: str) -> dict[str, int]:
+    answer = runtime.request("GET", f"/ratings?talkId={talk_id}")
+    assert answer.status == 200, answer.body
+    histogram: dict[str, int] = answer.json["ratings"]
+    return histogram
 
 
 def test_without_passes_to_give_a_rating_goes_without_one_and_promises_no_change(
