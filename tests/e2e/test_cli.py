@@ -54,8 +54,6 @@ from tests.backends import (
     CLI_RATINGS,
     CLI_RELAY_TALKS,
     CLI_TALKS,
-    CLI_ZONE_RATINGS,
-    CLI_ZONE_TALKS,
     cli_proxied_ratings,
 )
 from tests.builders import ROOT, unique_talk_id
@@ -158,9 +156,17 @@ def cli_on_runtime(
     **environment: str,
 ) -> Iterator[Cli]:
     """The command against a runtime of its own (its catalog, its read model, these template
-    parameters), its config folder in `folder`, with these variables more; stopped after."""
+    parameters), its config folder in `folder`, with these variables more; stopped after.
+
+    Its projector takes each rating as it comes (a batching window of 0 s, where Lambda's
+    default gathers for 500 ms): the tests wait for counts often, and the window is no part of
+    what they check."""
     runtime, token = start_admin_runtime(
-        talks, ratings, kafka_bootstrap, folder / "runtime.log", params
+        talks,
+        ratings,
+        kafka_bootstrap,
+        folder / "runtime.log",
+        [*params, "--param", "ProjectorBatchWindowSeconds=0"],
     )
     env = {
         **os.environ,
@@ -2221,14 +2227,16 @@ def test_stack_names_the_api_through_its_cloudformation_outputs(
 
 @pytest.fixture(scope="module")
 def attendee_cli(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
-    """The command against a runtime whose VotingPolicy is attendee (as deployed)."""
+    """The command against a runtime set as a deployment is: VotingPolicy attendee, and a venue
+    in Berlin (EventTimeZone: untimed talks, as these tests rate, are open whatever the zone;
+    venue_cli runs the command on the same runtime from a machine set to New York)."""
     folder = tmp_path_factory.mktemp("cli-attendee")
     yield from cli_on_runtime(
         CLI_ATTENDEE_TALKS,
         CLI_ATTENDEE_RATINGS,
         kafka_bootstrap,
         folder,
-        ["--param", "VotingPolicy=attendee"],
+        ["--param", "VotingPolicy=attendee", "--param", "EventTimeZone=Europe/Berlin"],
     )
 
 
@@ -2683,18 +2691,13 @@ def test_a_programme_that_keeps_changing_while_it_is_read_is_said_so(cli: Cli) -
 
 
 @pytest.fixture(scope="module")
-def venue_cli(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
-    """The command against a runtime whose venue is in Berlin (EventTimeZone), run on a machine
-    set to New York (TZ): what it shows and takes follows the venue's clocks, not the machine's."""
+def venue_cli(attendee_cli: Cli, tmp_path_factory: pytest.TempPathFactory) -> Cli:
+    """The command against a runtime whose venue is in Berlin (EventTimeZone: attendee_cli's),
+    run on a machine set to New York (TZ): what it shows and takes follows the venue's clocks,
+    not the machine's."""
     folder = tmp_path_factory.mktemp("cli-venue")
-    yield from cli_on_runtime(
-        CLI_ZONE_TALKS,
-        CLI_ZONE_RATINGS,
-        kafka_bootstrap,
-        folder,
-        ["--param", "EventTimeZone=Europe/Berlin"],
-        TZ="America/New_York",
-    )
+    env = {**attendee_cli.env, "TALKRATE_CONFIG_DIR": str(folder / "config")}
+    return Cli(attendee_cli.runtime, {**env, "TZ": "America/New_York"})
 
 
 def test_a_wall_time_is_the_venue_s_and_the_programme_shows_it_in_the_venue_s_zone(
