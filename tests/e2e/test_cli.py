@@ -1550,21 +1550,29 @@ def test_a_watch_behind_a_database_proxy_sees_its_talk_removed_at_its_next_look(
 
 
 def test_a_watch_shows_the_talk_as_an_organiser_changed_it(cli: Cli, talk: str) -> None:
-    # Given a speaker watching a talk, into a file (the last view is written as it ends; long
-    # enough for the edit's own command to start and finish on a loaded machine)
-    process = cli.start("watch", talk, "--poll", "--interval", "0.5", "--duration", "10")
+    # Given a speaker watching a talk in a terminal (polling every half second), its first
+    # view drawn (read as it comes: the view of a watch into a file, written as it ends, had
+    # the test wait out a duration long enough for the edit's own command on a loaded machine)
+    with ctrl_c_reaches_children():
+        process, primary = watch_in_a_terminal(cli, talk, "--poll", "--duration", "60")
     try:
-        time.sleep(1)
+        before = read_until(primary, r"updates", 15)
+        assert "Rated from a terminal" in before, before
         # When an organiser renames it and moves it to another room
         cli.ok("admin", "edit", talk, "--title", "Renamed while watched", "--room", "Hall W")
-        out, _ = process.communicate(timeout=20)
+        # Then the view shows the talk as it is now (it kept the title it began with)
+        after = read_until(
+            primary, r"(?s)Renamed while watched.*Hall W|Hall W.*Renamed while watched", 20
+        )
+        assert "Renamed while watched" in after, after
+        assert "Hall W" in after, after
+        # And Ctrl-C stops it as its duration would
+        process.send_signal(signal.SIGINT)
+        assert process.wait(10) == 0
     finally:
         process.kill()
         process.wait()
-    # Then the view shows the talk as it is now (it kept the title it began with)
-    assert process.returncode == 0
-    assert "Renamed while watched" in out, out
-    assert "Hall W" in out, out
+        os.close(primary)
 
 
 @pytest.mark.parametrize("command", ["top", "talks"])
