@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -1769,38 +1770,55 @@ def ctrl_c_ignored_by_children() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-@pytest.mark.parametrize(
-    ("as_json", "stop", "status", "background"),
-    [
-        (False, signal.SIGINT, 130, False),
-        (True, signal.SIGINT, 130, False),
-        # `kill`, `timeout`, a supervisor: it ended at once, without a report (exit -15)
-        (False, signal.SIGTERM, 143, False),
-        # the same, of a background job (Ctrl-C ignored)
-        (False, signal.SIGTERM, 143, True),
-    ],
-    ids=["text", "json", "sigterm", "sigterm-background"],
-)
-def test_a_simulation_stopped_with_ctrl_c_reports_what_it_sent(
-    cli: Cli, as_json: bool, stop: signal.Signals, status: int, background: bool
-) -> None:
-    talk_id = cli.add(unique_talk_id("sim-ctrlc"), "Simulated until Ctrl-C")
-    # Given a steady simulated load of a minute
-    json_flag = ["--json"] if as_json else []
-    with ctrl_c_ignored_by_children() if background else ctrl_c_reaches_children():
-        process = cli.start(
-            *json_flag, "simulate", "--talk", talk_id, "--rate", "20", "--duration", "60"
-        )
+# The ways a simulation is stopped: (--json, the signal, the exit status, started as a background
+# job: Ctrl-C ignored)
+STOPS = {
+    "text": (False, signal.SIGINT, 130, False),
+    "json": (True, signal.SIGINT, 130, False),
+    # `kill`, `timeout`, a supervisor: it ended at once, without a report (exit -15)
+    "sigterm": (False, signal.SIGTERM, 143, False),
+    # the same, of a background job
+    "sigterm-background": (False, signal.SIGTERM, 143, True),
+}
+
+
+def test_a_simulation_stopped_with_ctrl_c_reports_what_it_sent(cli: Cli) -> None:
+    # Given a steady simulated load of a minute for each way of stopping one, side by side
+    talks = {way: cli.add(unique_talk_id("sim-ctrlc"), f"Simulated until {way}") for way in STOPS}
+    runs: dict[str, subprocess.Popen[str]] = {}
+    ended: dict[str, tuple[int, str, str]] = {}
     try:
-        # When the operator presses Ctrl-C once ratings are counted
-        assert wait_for(lambda: cli.count(talk_id) >= 5, seconds=60)
-        process.send_signal(stop)
-        out, err = process.communicate(timeout=30)
+        for way, (as_json, _, _, background) in STOPS.items():
+            with ctrl_c_ignored_by_children() if background else ctrl_c_reaches_children():
+                runs[way] = cli.start(
+                    *(["--json"] if as_json else []),
+                    "simulate",
+                    "--talk",
+                    talks[way],
+                    "--rate",
+                    "20",
+                    "--duration",
+                    "60",
+                )
+        for way, process in runs.items():
+            # When the operator presses Ctrl-C (or sends SIGTERM) once its ratings are counted
+            assert wait_for(partial(lambda talk_id: cli.count(talk_id) >= 5, talks[way]), 60)
+            process.send_signal(STOPS[way][1])
+        for way, process in runs.items():
+            out, err = process.communicate(timeout=30)
+            ended[way] = (process.returncode, out, err)
+    finally:
+        for process in runs.values():
+            process.kill()
+            process.wait()
+        cli.remove(*talks.values())
+    for way, (status, out, err) in ended.items():
+        as_json, _, expected, _ = STOPS[way]
         # Then it stops at once (130; 143 for SIGTERM) with the report of what it sent, and
         # says so
-        assert process.returncode == status, err
+        assert status == expected, (way, err)
         sent = re.search(r"interrupted after (\d+) of (\d+) requests", err)
-        assert sent, err
+        assert sent, (way, err)
         assert 5 <= int(sent[1]) < int(sent[2])
         assert "Traceback" not in err
         if as_json:
@@ -1810,11 +1828,7 @@ def test_a_simulation_stopped_with_ctrl_c_reports_what_it_sent(
             assert document["sent"] == int(sent[1])
             assert document["error"]["type"] == "urn:talkrate:cli:interrupted"
         else:
-            assert re.search(r"sent \d+", out), out
-    finally:
-        process.kill()
-        process.wait()
-        cli.remove(talk_id)
+            assert re.search(r"sent \d+", out), (way, out)
 
 
 class Forwarder:
@@ -1857,54 +1871,62 @@ class Forwarder:
             each.close()
 
 
-@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
-def test_a_simulation_whose_api_goes_away_stops_and_reports_what_it_sent(
-    cli: Cli, as_json: bool
-) -> None:
-    talk_id = cli.add(unique_talk_id("sim-gone"), "Simulated until the API goes away")
-    forwarder = Forwarder(cli.env["TALKRATE_API"])
-    # Given a verified simulation of a minute through an API
-    process = cli.start(
-        *(["--json"] if as_json else []),
-        "simulate",
-        "--talk",
-        talk_id,
-        "--rate",
-        "20",
-        "--duration",
-        "60",
-        "--verify",
-        "--give-up-after",
-        "3",
-        TALKRATE_API=forwarder.url,
-    )
+def test_a_simulation_whose_api_goes_away_stops_and_reports_what_it_sent(cli: Cli) -> None:
+    # Given two verified simulations of a minute, one run by a person and one by a script
+    # (--json), each through an API of its own (side by side: each waits out its API's silence)
+    outputs = ("text", "json")
+    talks = {o: cli.add(unique_talk_id("sim-gone"), f"Gone API ({o})") for o in outputs}
+    forwarders = {o: Forwarder(cli.env["TALKRATE_API"]) for o in outputs}
+    runs = {
+        o: cli.start(
+            *(["--json"] if o == "json" else []),
+            "simulate",
+            "--talk",
+            talks[o],
+            "--rate",
+            "20",
+            "--duration",
+            "60",
+            "--verify",
+            "--give-up-after",
+            "3",
+            TALKRATE_API=forwarders[o].url,
+        )
+        for o in outputs
+    }
+    ended: dict[str, tuple[int, str, str]] = {}
     try:
-        # When the API goes away once ratings are counted
-        assert wait_for(lambda: cli.count(talk_id) >= 5, seconds=60)
-        forwarder.stop()
-        # Then the run stops by itself, soon after the API's silence (it tried each planned
+        for o in outputs:
+            # When its API goes away once ratings are counted
+            assert wait_for(partial(lambda talk_id: cli.count(talk_id) >= 5, talks[o]), 60)
+            forwarders[o].stop()
+        for o, process in runs.items():
+            out, err = process.communicate(timeout=90)
+            ended[o] = (process.returncode, out, err)
+    finally:
+        for o, process in runs.items():
+            process.kill()
+            process.wait()
+            forwarders[o].stop()
+        cli.remove(*talks.values())
+    for o, (status, out, err) in ended.items():
+        # Then each run stops by itself, soon after the API's silence (it tried each planned
         # request for minutes before, and never reported), with the report of what it sent,
         # the reason, and no verification pretended
-        out, err = process.communicate(timeout=90)
-        assert process.returncode == 1, err
+        assert status == 1, err
         reason = re.search(r"simulation stopped after (\d+) of (\d+) requests: (.*)", err)
         assert reason, err
         assert int(reason[1]) < int(reason[2])
         assert "the API has not answered for 3 s" in reason[3]
         assert reason[3].endswith("(not verified)")
         assert "Traceback" not in err
-        if as_json:
+        if o == "json":
             # And with --json the report and the reason are one document (they were two)
             document = json.loads(out)
             assert document["accepted"] > 0
             assert document["error"]["detail"] == reason[0]
         else:
             assert re.search(r"sent \d+ · accepted [1-9]\d*", out), out
-    finally:
-        process.kill()
-        process.wait()
-        forwarder.stop()
-        cli.remove(talk_id)
 
 
 @pytest.mark.parametrize(
@@ -2137,70 +2159,85 @@ def test_simulate_verify_fails_when_no_rating_was_accepted(cli: Cli) -> None:
     assert "nothing was verified" in done.stderr
 
 
-@pytest.mark.parametrize("meanwhile", ["others rate", "a count changes", "others rate --alone"])
 def test_simulate_verify_sets_apart_what_others_rate_and_fails_on_a_count_no_rating_made(
-    cli: Cli, meanwhile: str
+    cli: Cli,
 ) -> None:
-    import redis
-
     from talkrate.adapters.redis_store import histogram_key
 
-    talk_id = cli.add(unique_talk_id("sim-shared"), "Rated by the crowd and by others")
-    # Given a verified simulation rating a talk
-    process = cli.start(
-        "--json",
-        "simulate",
-        "--talk",
-        talk_id,
-        "--rate",
-        "10",
-        "--duration",
-        "4",
-        "--verify",
-        "--verify-timeout",
-        "60",
-        *(["--alone"] if meanwhile.endswith("--alone") else []),
-    )
+    # Given three verified simulations at once (each waits out its own seconds of ratings and
+    # of the projector: side by side they take the time of one), each rating a talk of its own,
+    # the third told that nobody else rates its talk (--alone)
+    meanwhile = ("others rate", "a count changes", "others rate --alone")
+    talks = {
+        m: cli.add(unique_talk_id("sim-shared"), f"Rated by the crowd: {m}") for m in meanwhile
+    }
+    runs = {
+        m: cli.start(
+            "--json",
+            "simulate",
+            "--talk",
+            talks[m],
+            "--rate",
+            "10",
+            "--duration",
+            "4",
+            "--verify",
+            "--verify-timeout",
+            "60",
+            *(["--alone"] if m.endswith("--alone") else []),
+        )
+        for m in meanwhile
+    }
+    ended: dict[str, tuple[int, Any, str]] = {}
     try:
-        assert wait_for(lambda: cli.count(talk_id) >= 3, seconds=60)  # past its baseline
-        # When, while it runs, other attendees rate the same talk through the API
-        if meanwhile.startswith("others rate"):
-            for _ in range(4):
-                cli.rate(talk_id, 1)
-        else:
-            # (or the talk's count changes with no rating applied: a count that is no one's)
-            redis.Redis.from_url(CLI_RATINGS).hincrby(histogram_key(talk_id), "2", 3)
-        out, err = process.communicate(timeout=120)
+        for m, talk_id in talks.items():
+            past_its_baseline = partial(lambda talk_id: cli.count(talk_id) >= 3, talk_id)
+            assert wait_for(past_its_baseline, seconds=60)
+            # When, while each runs, other attendees rate its talk through the API
+            if m.startswith("others rate"):
+                for _ in range(4):
+                    cli.rate(talk_id, 1)
+            else:
+                # (or the talk's count changes with no rating applied: a count that is no one's)
+                redis.Redis.from_url(CLI_RATINGS).hincrby(histogram_key(talk_id), "2", 3)
+        for m, process in runs.items():
+            out, err = process.communicate(timeout=120)
+            ended[m] = (process.returncode, json.loads(out), err)
     finally:
-        process.kill()
-        process.wait()
-        cli.remove(talk_id)
-    figures = json.loads(out)
-    if meanwhile == "others rate":
-        # Then the run verifies, the others' ratings reported apart (they were a disagreement)
-        assert process.returncode == 0, out + err
-        assert figures["verified"] is True
-        assert figures["counted"] == figures["expected"] > 0
-        assert figures["outside"] == {talk_id: {"ratings": 4, "change": {"1": 4}}}
-        assert err.strip().splitlines()[-1].endswith(", from outside 4")
-    if meanwhile == "a count changes":
-        # Then it fails verify, the talk disagreeing by the 3 nobody sent
-        assert process.returncode == 1, out + err
-        assert figures["verified"] is False
-        assert figures["outside"] == {}
-        expected, counted = figures["disagreeing"][talk_id].values()
-        assert counted["2"] - expected["2"] == 3
-        assert figures["error"]["type"] == "urn:talkrate:cli:failed"
-        # once every rating of the run was projected, without waiting out its timeout
-        assert figures["projectorSeconds"] < 30, figures
-    if meanwhile == "others rate --alone":
-        # Then, told nobody else rates, it fails verify on the 4 it did not send
-        assert process.returncode == 1, out + err
-        assert figures["verified"] is False
-        assert figures["outside"] == {}
-        expected, counted = figures["disagreeing"][talk_id].values()
-        assert counted["1"] - expected["1"] == 4
-        assert figures["projectorSeconds"] < 30, figures
+        for process in runs.values():
+            process.kill()
+            process.wait()
+        cli.remove(*talks.values())
+    # Then the run whose talk others rated verifies, the others' ratings reported apart (they
+    # were a disagreement)
+    talk_id = talks["others rate"]
+    status, figures, err = ended["others rate"]
+    assert status == 0, (figures, err)
+    assert figures["verified"] is True
+    assert figures["counted"] == figures["expected"] > 0
+    assert figures["outside"] == {talk_id: {"ratings": 4, "change": {"1": 4}}}
+    assert err.strip().splitlines()[-1].endswith(", from outside 4")
+    # And the run whose talk's count changed fails verify, the talk disagreeing by the 3
+    # nobody sent
+    talk_id = talks["a count changes"]
+    status, figures, err = ended["a count changes"]
+    assert status == 1, (figures, err)
+    assert figures["verified"] is False
+    assert figures["outside"] == {}
+    expected, counted = figures["disagreeing"][talk_id].values()
+    assert counted["2"] - expected["2"] == 3
+    assert figures["error"]["type"] == "urn:talkrate:cli:failed"
+    # once every rating of the run was projected, without waiting out its timeout
+    assert figures["projectorSeconds"] < 30, figures
+    # And the run told nobody else rates fails verify on the 4 it did not send
+    talk_id = talks["others rate --alone"]
+    status, figures, err = ended["others rate --alone"]
+    assert status == 1, (figures, err)
+    assert figures["verified"] is False
+    assert figures["outside"] == {}
+    expected, counted = figures["disagreeing"][talk_id].values()
+    assert counted["1"] - expected["1"] == 4
+    assert figures["projectorSeconds"] < 30, figures
 
 
 def test_stack_names_the_api_through_its_cloudformation_outputs(
