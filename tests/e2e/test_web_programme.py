@@ -27,6 +27,8 @@ web = test_web_app.web
 browser = test_web_app.browser
 phone = test_web_app.phone
 page = test_web_app.page
+# Its runtime projects each rating as it comes (see test_web_app.PROJECTOR_BATCH_WINDOW).
+PROJECTOR_BATCH_WINDOW = "0"
 
 pytestmark = pytest.mark.browser
 
