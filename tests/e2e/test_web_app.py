@@ -733,23 +733,23 @@ def test_a_search_sets_apostrophes_aside_as_it_does_accents(web: WebStack, page:
 
 
 def test_the_programme_follows_the_clock_while_it_stays_open(web: WebStack, page: Page) -> None:
-    # Given a talk that ends in a few seconds, on a programme page left open (the page's timers
-    # are the test's, to be moved forward; its clock is the service's, which only real time moves)
+    # Given a talk that ends in twenty seconds, on a programme page left open (the page's
+    # timers and clock are the test's, to be moved forward: the service's clock, as the page
+    # keeps it, is the Date of its last answer moved on by the page's own clock since)
     track = f"Clock {unique_talk_id()}"
     now = datetime.now(UTC)
-    ends = now + timedelta(seconds=8)
     web.add_talk(
         title="Ending soon",
         track=track,
         startsAt=(now - timedelta(minutes=30)).isoformat(),
-        endsAt=ends.isoformat(),
+        endsAt=(now + timedelta(seconds=20)).isoformat(),
     )
     page.clock.install()
     page.goto(web.url(f"/app/?track={quote(track)}"))
     card = page.locator(".talk-card")
     expect(card).to_contain_text("Now")
-    # When the talk ends, and the page's next redraw comes without any rating anywhere
-    time.sleep(max(0.0, (ends - datetime.now(UTC)).total_seconds()) + 1)
+    # When the talk ends, and the page's next redraw comes without any rating anywhere (half a
+    # minute on, with no read of the programme between: its next check is a minute away)
     page.clock.run_for(31_000)
     # Then the talk no longer says it is running
     expect(card).not_to_contain_text("Now")
@@ -1939,12 +1939,16 @@ def test_an_address_that_cannot_name_a_talk_says_so_at_once(
     # refuses as an id no talk can have (400), not as a talk it does not know (404)
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url) if "/talks/" in r.url else None)
-    # When an attendee opens it
+    # When an attendee opens it (the page's timers on a clock the test moves)
+    page.clock.install()
     page.goto(web.url(address.format(id=quote("flight-of-the-gopher) and more"))))
-    # Then the page says the talk is not in the programme, and does not ask again and again
+    # Then the page says the talk is not in the programme, and does not ask again and again:
+    # nothing more in six seconds of its clock (past its five-second retry), a real second
+    # left for a request it made to be heard
     expect(page.get_by_role("heading", level=1)).to_have_text("This talk is not in the programme")
     asked = len(requests)
-    page.wait_for_timeout(6000)
+    page.clock.run_for(6_000)
+    page.wait_for_timeout(1_000)
     assert len(requests) == asked
     expect(page.get_by_text("Trying again")).to_have_count(0)
 
@@ -2387,19 +2391,23 @@ def test_a_phone_coming_back_to_the_page_reads_its_talk_at_once(web: WebStack, p
 def test_while_the_live_channel_is_refused_the_talk_page_keeps_fresh_over_http(
     web: WebStack, page: Page
 ) -> None:
-    # Given a talk page on its channel, through connections the test can cut and then refuse
+    # Given a talk page on its channel, through connections the test can cut and then refuse,
+    # its timers on a clock the test moves
     refusing = [False]
     connected = live_connections(page, refusing)
     talk = web.add_talk(title="Refused channel")
+    page.clock.install()
     page.goto(web.url(f"/app/talks/{talk['id']}"))
     expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
     # When the connection drops and every reconnection is refused, and a rating is counted
     refusing[0] = True
     connected[-1].close(code=1001, reason="gone")
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "connecting")
     web.rate(talk["id"], 5)
     assert wait_for(lambda: web.count(talk["id"]) == 1)
     # Then the page shows it from its polling, every five seconds, while it still reconnects
-    expect(total(page)).to_have_text("1 rating", timeout=8_000)
+    page.clock.run_for(5_000)
+    expect(total(page)).to_have_text("1 rating")
     expect(page.locator(".live-badge")).not_to_have_attribute("data-state", "live")
 
 
