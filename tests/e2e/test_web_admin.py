@@ -361,10 +361,12 @@ def test_a_save_stopped_by_someone_else_whose_version_cannot_be_read_reads_it_by
 ) -> None:
     # Given an organiser fixing a talk's title on the page, on a network that drops the read of
     # the talk the page makes after its save is stopped (412), before a busy service (503)
+    # (the page's timers on a clock the test moves)
     title = f"Kuberentes late {unique_talk_id()[-6:]}"
     talk = web.add_talk(
         title=title, room="Hall A", startsAt="2031-06-02T09:00:00Z", endsAt="2031-06-02T09:45:00Z"
     )
+    page.clock.install()
     fixed = typo_fixed_in_the_form(web, page, title)
     seen: list[str] = []
     reads_fail = True
@@ -392,6 +394,7 @@ def test_a_save_stopped_by_someone_else_whose_version_cannot_be_read_reads_it_by
     # When another organiser moves the talk to Hall B meanwhile, and this one saves
     saved_by_another_organiser(web, talk["id"], room="Hall B")
     message = page.get_by_test_id("admin-message")
+    clock_stands_still(page)
     page.get_by_role("button", name="Save").click()
     # Then the page says their version could not be read and that it reads it again itself,
     # the form is as the organiser left it, and the keyboard is at the form's heading
@@ -404,6 +407,7 @@ def test_a_save_stopped_by_someone_else_whose_version_cannot_be_read_reads_it_by
     expect(page.get_by_role("heading", name=f"Edit “{title}”")).to_be_focused()
     # And while their version cannot be read, nothing is saved: a read again fails (503) and
     # says when the next comes, later each time; the Save pressed meanwhile sends nothing
+    page.clock.run_for(1_000)
     expect(message).to_contain_text("(the service is busy): reading it again in 2 s.")
     page.get_by_role("button", name="Save").click()
     expect(message).to_contain_text("Not saved yet: their version is read first")
@@ -414,12 +418,12 @@ def test_a_save_stopped_by_someone_else_whose_version_cannot_be_read_reads_it_by
     # organiser does nothing more
     page.get_by_label("Track", exact=True).fill("Cloud")
     reads_fail = False
+    page.clock.run_for(8_000)
     # Then the page reads their version by itself, and the form takes their room under this
     # organiser's title and the track typed while it waited
     expect(message).to_contain_text(
         "(they changed the room): nothing was saved. The form now shows their version with "
-        "your changes to the title and the track",
-        timeout=20_000,
+        "your changes to the title and the track"
     )
     expect(page.get_by_label("Room", exact=True)).to_have_value("Hall B")
     expect(page.get_by_label("Title", exact=True)).to_have_value(fixed)
@@ -477,6 +481,14 @@ class HallWifi:
         self.list_held = False
         while self.held:
             self.held.pop(0).continue_()
+
+
+def clock_stands_still(page: Page) -> None:
+    """The page's clock (installed) jumps two seconds on and stands still: from now only the
+    test moves it (a read again 1 s on is made when the test says, not when the machine gets to
+    it)."""
+    now_ms: float = page.evaluate("Date.now()")
+    page.clock.pause_at(now_ms / 1000 + 2)
 
 
 def title_fixed_and_saved_by_another(web: WebStack, page: Page) -> tuple[dict[str, Any], str]:
@@ -540,23 +552,31 @@ def test_a_form_closed_after_its_save_was_stopped_leaves_no_word_of_a_read_or_a_
 ) -> None:
     # Given an organiser's save stopped by another organiser's, whose version the page reads
     # again by itself (the service busy), or has shown (the programme's list on its way)
+    # (the page's timers on a clock the test moves)
+    page.clock.install()
     talk, _ = title_fixed_and_saved_by_another(web, page)
     network = HallWifi(page, talk["id"])
     message = page.get_by_test_id("admin-message")
+    clock_stands_still(page)
     page.get_by_role("button", name="Save").click()
-    expect(message).to_contain_text("reading it again in 2 s.", timeout=10_000)
+    expect(message).to_contain_text("reading it again in 1 s.")
+    page.clock.run_for(1_000)
+    expect(message).to_contain_text("reading it again in 2 s.")
     if when == "shown":
         network.list_held = True
         network.reads_fail = False
-        expect(page.get_by_label("Room", exact=True)).to_have_value("Hall B", timeout=10_000)
+        page.clock.run_for(2_000)
+        expect(page.get_by_label("Room", exact=True)).to_have_value("Hall B")
     # When the organiser closes the form (Cancel, or signing out)
     page.get_by_role("button", name=closing).click()
     reads = network.reads
     # Then the page no longer says it reads their version or that the form can be saved again
     expect(message).to_have_text("")
-    # And it stays so, the list read and the next read's time past: no read is made
+    # And it stays so, the list read and the next reads' times past (ten seconds of the page's
+    # clock, a real half second for a read it made to be heard): no read is made
     network.release()
-    page.wait_for_timeout(3_000)
+    page.clock.run_for(10_000)
+    page.wait_for_timeout(500)
     expect(message).to_have_text("")
     assert network.reads == reads
 
@@ -689,7 +709,9 @@ def test_without_a_live_channel_the_table_s_counts_are_read_every_few_seconds(
         "**/app/config.json",
         lambda route: route.fulfill(json={"live": None, "votingPolicy": "attendee"}),
     )
+    # (its timers on a clock the test moves)
     talk = web.add_talk(title=f"Polled table {unique_talk_id()[-6:]}")
+    page.clock.install()
     sign_in(web, page)
     expect(page.locator(".live-badge")).to_have_attribute("data-state", "polling")
     search_talks(page, talk["title"], 1)
@@ -697,8 +719,9 @@ def test_without_a_live_channel_the_table_s_counts_are_read_every_few_seconds(
     # When an attendee rates the talk
     web.rate(talk["id"], 5)
     assert wait_for(lambda: web.count(talk["id"]) == 1)
-    # Then the table shows it within the 5 s poll, without a reload
-    expect(ratings_cell(page, talk["title"])).to_have_text("1", timeout=7_000)
+    # Then the table shows it at its next 5 s poll, without a reload
+    page.clock.run_for(5_000)
+    expect(ratings_cell(page, talk["title"])).to_have_text("1")
     expect(page.locator(".live-badge")).to_have_text("Updating every few seconds")
 
 
