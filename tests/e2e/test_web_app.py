@@ -1883,9 +1883,10 @@ def test_the_room_screen_of_a_deleted_talk_stops_inviting_scans(web: WebStack, p
     expect(page.locator(".live-badge")).to_have_count(1)
     expect(page.locator(".live-badge")).to_be_hidden()
     # And the live watch's own reads of the talk (within a minute) say no more than that (the
-    # clock moved in steps that let each read answer: the page gives up a request 15 s on)
+    # clock jumped past the minute, each due timer run once at its end, as a laptop's opened
+    # again: running through it could give up a read the page made, 15 s of its clock on)
     with page.expect_response(lambda r: "/ratings?" in r.url and r.status == 404):
-        run_clock(page, 13, 5_000, 100)
+        page.clock.fast_forward(65_000)
     expect(page.locator(".screen-foot .message")).to_have_count(1)
     expect(page.locator(".screen-foot .message")).to_have_text("")
     expect(page.get_by_role("heading", level=1)).to_have_text(
@@ -3200,7 +3201,7 @@ def test_a_room_screen_takes_a_newer_published_version_by_itself_at_a_quiet_mome
     app.publish(page, "b2b2b2b2b2b2b2b2")
     if talk_is == "closed":
         # Then it loads the newer version at its next look, half a minute later
-        run_clock(page, 1, 31_000, 300)
+        page.clock.run_for(31_000)
         assert wait_for(lambda: app.running(page) == new, seconds=10)
         expect(page.get_by_test_id("qr-caption")).to_have_text("Rating closed")
         return
@@ -3214,7 +3215,8 @@ def test_a_room_screen_takes_a_newer_published_version_by_itself_at_a_quiet_mome
         )
         run_clock(page, 1, 31_000, 500)
         assert len(asked) == 1, asked
-        run_clock(page, 3, 31_000, 300)
+        page.clock.fast_forward(93_000)  # its next looks, each made once at the jump's end
+        page.wait_for_timeout(300)
         assert len(asked) == 1, asked
         assert page.evaluate("window.drawnInPlace") is True
         return
@@ -3222,26 +3224,29 @@ def test_a_room_screen_takes_a_newer_published_version_by_itself_at_a_quiet_mome
         # Then, offline, it keeps its page (a reload would put the browser's error page on the
         # projector), and loads the newer version once the network is back
         page.context.set_offline(True)
-        run_clock(page, 2, 31_000, 300)
+        page.clock.fast_forward(62_000)  # its next looks, each made once at the jump's end
+        page.wait_for_timeout(300)
         assert page.evaluate("window.drawnInPlace") is True
         page.context.set_offline(False)
-        run_clock(page, 1, 31_000, 300)
+        page.clock.run_for(31_000)
         assert wait_for(lambda: app.running(page) == new, seconds=10)
         return
     # Then, while the room is rating, it keeps its version: a rating five minutes in moves the
     # figures, and ten minutes without a move are waited for after it
     # (the page's live channel is the polling one here: the browser keeps a page its routes
-    # serve off loopback WebSockets)
-    run_clock(page, 10, 31_000, 100)
+    # serve off loopback WebSockets; the clock jumps over the minutes without a move, each
+    # due check made once at the jump's end, when it finds the longest wait)
+    page.clock.fast_forward(310_000)
     web.rate(talk["id"], 4)
     assert wait_for(lambda: web.count(talk["id"]) == 1)
-    run_clock(page, 1, 31_000, 300)
+    page.clock.run_for(31_000)
     expect(page.get_by_test_id("total")).to_have_text("1 rating")
-    run_clock(page, 18, 31_000, 100)
+    page.clock.fast_forward(558_000)
+    page.wait_for_timeout(300)
     assert page.evaluate("window.drawnInPlace") is True
     assert app.running(page) == old
     # And it loads the newer version once the figures have stayed still for ten minutes
-    run_clock(page, 3, 31_000, 300)
+    page.clock.fast_forward(93_000)
     assert wait_for(lambda: app.running(page) == new, seconds=10)
     expect(page.get_by_test_id("total")).to_have_text("1 rating")
 
