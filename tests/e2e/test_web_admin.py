@@ -1502,6 +1502,22 @@ def every_talk(web: WebStack) -> list[dict[str, Any]]:
             return talks
 
 
+# Each card's code's place on the page (left, top, right, bottom, in CSS pixels from the page's
+# top, as a whole-page picture has them) and the address written under it.
+CARDS_ON_THE_SHEET = """(cards) => cards.map((card) => {
+  const box = card.querySelector("svg").getBoundingClientRect();
+  const address = card.querySelector("[data-testid=qr-address]").innerText;
+  return [box.left + scrollX, box.top + scrollY, box.right + scrollX, box.bottom + scrollY, address];
+})"""
+
+
+def centre(code: Any) -> tuple[float, float]:
+    """The middle of a code a decoder found, in the picture's pixels."""
+    corners = code.position
+    points = [corners.top_left, corners.top_right, corners.bottom_left, corners.bottom_right]
+    return sum(p.x for p in points) / 4, sum(p.y for p in points) / 4
+
+
 def test_an_organiser_prints_every_talk_s_qr_code_on_one_sheet(
     web: WebStack, page: Page, tmp_path: Path
 ) -> None:
@@ -1527,17 +1543,20 @@ def test_an_organiser_prints_every_talk_s_qr_code_on_one_sheet(
     cards = page.locator(".qr-card")
     expect(cards).to_have_count(len(talks))
     # Then it holds one code per talk, each read by a phone's camera (a decoder that is not
-    # ours) as its talk's page, with the short address of that page under it
+    # ours) as its talk's page, with the short address of that page under it (the sheet taken
+    # in one picture, each code found in its card's)
     page.set_viewport_size({"width": 1280, "height": 900})
+    picture = tmp_path / "sheet.png"
+    page.screenshot(path=str(picture), full_page=True)
+    codes = zxingcpp.read_barcodes(Image.open(picture))
     found = []
-    for i in range(len(talks)):
-        card = cards.nth(i)
-        picture = tmp_path / f"qr-{i}.png"
-        card.locator("svg").screenshot(path=str(picture))
-        [code] = zxingcpp.read_barcodes(Image.open(picture))
+    for left, top, right, bottom, shown in cards.evaluate_all(CARDS_ON_THE_SHEET):
+        [code] = [
+            c for c in codes if left <= centre(c)[0] <= right and top <= centre(c)[1] <= bottom
+        ]
         found.append(code.text)
-        shown = card.get_by_test_id("qr-address").inner_text().replace("\n", "")
-        assert "http://" + shown == code.text
+        assert "http://" + shown.replace("\n", "") == code.text
+    assert len(found) == len(talks) == len(codes)
     # (the page quotes an id as encodeURIComponent does: these five it leaves as they are)
     pages = [web.url("/app/talks/" + quote(talk["id"], safe="!*'()")) for talk in talks]
     assert sorted(found) == sorted(pages)
