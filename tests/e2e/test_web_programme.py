@@ -29,6 +29,8 @@ phone = test_web_app.phone
 page = test_web_app.page
 # Its runtime projects each rating as it comes (see test_web_app.PROJECTOR_BATCH_WINDOW).
 PROJECTOR_BATCH_WINDOW = "0"
+# Its browser without site isolation (see test_web_app.CHROMIUM_MORE_ARGS).
+CHROMIUM_MORE_ARGS = test_web_app.CHROMIUM_MORE_ARGS
 
 pytestmark = pytest.mark.browser
 
