@@ -756,6 +756,7 @@ def test_the_programme_follows_the_clock_while_it_stays_open(web: WebStack, page
     page.goto(web.url(f"/app/?track={quote(track)}"))
     card = page.locator(".talk-card")
     expect(card).to_contain_text("Now")
+    no_answer_to_come(page)
     # When the talk ends, and the page's next redraw comes without any rating anywhere (half a
     # minute on, with no read of the programme between: its next check is a minute away)
     page.clock.run_for(31_000)
@@ -3296,3 +3297,12 @@ def requests_made_so_far_heard(page: Page) -> None:
     order the page made them: one it makes now, once heard, comes after them all)."""
     with page.expect_request(lambda request: request.url.endswith("/app/config.json?heard")):
         page.evaluate("fetch('/app/config.json?heard').catch(() => {})")
+
+
+def no_answer_to_come(page: Page) -> None:
+    """Until the page is live and none of its reads is on its way: an answer's Date sets the
+    service's clock as the page keeps it, and one that came after the test moved the page's
+    clock would take the service's back to real time (a live page's next read is its check a
+    minute on)."""
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    page.wait_for_load_state("networkidle")

@@ -107,6 +107,7 @@ def test_over_two_days_the_talks_just_over_come_before_tomorrow_s_and_follow_the
             "This morning",
         ]
     )
+    test_web_app.no_answer_to_come(page)
     # When "Running" ends and "Next today" starts, and the page's next redraw comes (half a
     # minute on, with no read of the programme between: its next check is a minute away)
     page.clock.run_for(31_000)
@@ -136,6 +137,7 @@ def test_a_talk_starting_while_the_programme_is_open_says_now_on_time(
     card = page.locator(".talk-card")
     expect(card).to_be_visible()
     expect(card).not_to_contain_text("Now")
+    test_web_app.no_answer_to_come(page)
     # When it starts, Then its card says "Now" at once (the page's clock moved 21 s, short of
     # its next 30 s redraw)
     page.clock.run_for(21_000)
