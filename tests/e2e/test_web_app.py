@@ -2442,6 +2442,62 @@ def test_a_page_whose_service_comes_back_goes_live_at_its_next_read_not_after_it
     expect(total(page)).to_have_text("1 rating")
 
 
+def test_a_page_whose_service_comes_back_while_it_reads_its_config_again_opens_one_connection(
+    web: WebStack, page: Page
+) -> None:
+    # Given a live talk page on the page's own clock whose service goes away: its reads fail,
+    # and its channel refuses it twice, so that its next try reads its config again first, a
+    # read held on its way (a hall's slow Wi-Fi)
+    page.clock.install()
+    refusing = [False]
+    connected = live_connections(page, refusing)
+    talk = web.add_talk(title="One connection back")
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    refusing[0] = True
+    failed: list[str] = []
+
+    def unreachable(route: Route) -> None:
+        failed.append(route.request.url)
+        route.abort("internetdisconnected")
+
+    ratings = f"**/ratings?talkId={talk['id']}"
+    page.route(ratings, unreachable)
+    holding = [True]
+    held: list[Route] = []
+
+    def slow_config(route: Route) -> None:
+        if holding[0]:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/app/config.json", slow_config)
+    connected[-1].close(code=1001, reason="gone")
+    for _ in range(30):  # (each try's refusal and each read's failure take real time)
+        if held and failed:
+            break
+        page.clock.run_for(1_000)
+        page.wait_for_timeout(100)
+    assert held, "no config read again"
+    assert failed, "no read failed"
+    tries = len(connected)
+    # When the service answers again, and the page's next read finds it back while that
+    # config read is still on its way, which then answers
+    refusing[0] = False
+    page.unroute(ratings)
+    with page.expect_response(lambda r: r.url.endswith(f"/ratings?talkId={talk['id']}")):
+        page.clock.run_for(5_000)
+    requests_made_so_far_heard(page)
+    holding[0] = False
+    for route in held:
+        route.continue_()
+    # Then the page goes live on one connection, not on one more beside it
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    page.wait_for_timeout(500)
+    assert len(connected) == tries + 1
+
+
 def test_the_leaderboard_follows_ratings_live_within_its_track(web: WebStack, page: Page) -> None:
     # Given two talks of a track of their own, and the leaderboard filtered to that track
     track = f"Board {unique_talk_id()}"
