@@ -26,7 +26,7 @@ from talkrate_cli.programme import write_results
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app
 from tests.e2e.conftest import wait_for
-from tests.e2e.test_web_app import LIVE_WITHIN_MS, WebStack, run_clock
+from tests.e2e.test_web_app import LIVE_WITHIN_MS, WebStack
 from tests.export_cells import FORMULA_CELLS, HAND_TYPED_CELLS, formula_starts
 
 # test_web_app's fixtures: its runtime (one for this module), the browser, a phone and its page.
@@ -34,6 +34,10 @@ web = test_web_app.web
 browser = test_web_app.browser
 phone = test_web_app.phone
 page = test_web_app.page
+# Its runtime projects each rating as it comes (see test_web_app.PROJECTOR_BATCH_WINDOW).
+PROJECTOR_BATCH_WINDOW = "0"
+# Its browser without site isolation (see test_web_app.CHROMIUM_MORE_ARGS).
+CHROMIUM_MORE_ARGS = test_web_app.CHROMIUM_MORE_ARGS
 
 pytestmark = pytest.mark.browser
 
@@ -412,10 +416,12 @@ def test_a_save_stopped_by_someone_else_whose_version_cannot_be_read_reads_it_by
 ) -> None:
     # Given an organiser fixing a talk's title on the page, on a network that drops the read of
     # the talk the page makes after its save is stopped (412), before a busy service (503)
+    # (the page's timers on a clock the test moves)
     title = f"Kuberentes late {unique_talk_id()[-6:]}"
     talk = web.add_talk(
         title=title, room="Hall A", startsAt="2031-06-02T09:00:00Z", endsAt="2031-06-02T09:45:00Z"
     )
+    page.clock.install()
     fixed = typo_fixed_in_the_form(web, page, title)
     seen: list[str] = []
     reads_fail = True
@@ -443,6 +449,7 @@ def test_a_save_stopped_by_someone_else_whose_version_cannot_be_read_reads_it_by
     # When another organiser moves the talk to Hall B meanwhile, and this one saves
     saved_by_another_organiser(web, talk["id"], room="Hall B")
     message = page.get_by_test_id("admin-message")
+    clock_stands_still(page)
     page.get_by_role("button", name="Save").click()
     # Then the page says their version could not be read and that it reads it again itself,
     # the form is as the organiser left it, and the keyboard is at the form's heading
@@ -455,6 +462,7 @@ def test_a_save_stopped_by_someone_else_whose_version_cannot_be_read_reads_it_by
     expect(page.get_by_role("heading", name=f"Edit “{title}”")).to_be_focused()
     # And while their version cannot be read, nothing is saved: a read again fails (503) and
     # says when the next comes, later each time; the Save pressed meanwhile sends nothing
+    page.clock.run_for(1_000)
     expect(message).to_contain_text("(the service is busy): reading it again in 2 s.")
     page.get_by_role("button", name="Save").click()
     expect(message).to_contain_text("Not saved yet: their version is read first")
@@ -465,12 +473,12 @@ def test_a_save_stopped_by_someone_else_whose_version_cannot_be_read_reads_it_by
     # organiser does nothing more
     page.get_by_label("Track", exact=True).fill("Cloud")
     reads_fail = False
+    page.clock.run_for(8_000)
     # Then the page reads their version by itself, and the form takes their room under this
     # organiser's title and the track typed while it waited
     expect(message).to_contain_text(
         "(they changed the room): nothing was saved. The form now shows their version with "
-        "your changes to the title and the track",
-        timeout=20_000,
+        "your changes to the title and the track"
     )
     expect(page.get_by_label("Room", exact=True)).to_have_value("Hall B")
     expect(page.get_by_label("Title", exact=True)).to_have_value(fixed)
@@ -528,6 +536,14 @@ class HallWifi:
         self.list_held = False
         while self.held:
             self.held.pop(0).continue_()
+
+
+def clock_stands_still(page: Page) -> None:
+    """The page's clock (installed) jumps two seconds on and stands still: from now only the
+    test moves it (a read again 1 s on is made when the test says, not when the machine gets to
+    it)."""
+    now_ms: float = page.evaluate("Date.now()")
+    page.clock.pause_at(now_ms / 1000 + 2)
 
 
 def title_fixed_and_saved_by_another(web: WebStack, page: Page) -> tuple[dict[str, Any], str]:
@@ -591,23 +607,31 @@ def test_a_form_closed_after_its_save_was_stopped_leaves_no_word_of_a_read_or_a_
 ) -> None:
     # Given an organiser's save stopped by another organiser's, whose version the page reads
     # again by itself (the service busy), or has shown (the programme's list on its way)
+    # (the page's timers on a clock the test moves)
+    page.clock.install()
     talk, _ = title_fixed_and_saved_by_another(web, page)
     network = HallWifi(page, talk["id"])
     message = page.get_by_test_id("admin-message")
+    clock_stands_still(page)
     page.get_by_role("button", name="Save").click()
-    expect(message).to_contain_text("reading it again in 2 s.", timeout=10_000)
+    expect(message).to_contain_text("reading it again in 1 s.")
+    page.clock.run_for(1_000)
+    expect(message).to_contain_text("reading it again in 2 s.")
     if when == "shown":
         network.list_held = True
         network.reads_fail = False
-        expect(page.get_by_label("Room", exact=True)).to_have_value("Hall B", timeout=10_000)
+        page.clock.run_for(2_000)
+        expect(page.get_by_label("Room", exact=True)).to_have_value("Hall B")
     # When the organiser closes the form (Cancel, or signing out)
     page.get_by_role("button", name=closing).click()
     reads = network.reads
     # Then the page no longer says it reads their version or that the form can be saved again
     expect(message).to_have_text("")
-    # And it stays so, the list read and the next read's time past: no read is made
+    # And it stays so, the list read and the next reads' times past (ten seconds of the page's
+    # clock, a real half second for a read it made to be heard): no read is made
     network.release()
-    page.wait_for_timeout(3_000)
+    page.clock.run_for(10_000)
+    page.wait_for_timeout(500)
     expect(message).to_have_text("")
     assert network.reads == reads
 
@@ -740,7 +764,9 @@ def test_without_a_live_channel_the_table_s_counts_are_read_every_few_seconds(
         "**/app/config.json",
         lambda route: route.fulfill(json={"live": None, "votingPolicy": "attendee"}),
     )
+    # (its timers on a clock the test moves)
     talk = web.add_talk(title=f"Polled table {unique_talk_id()[-6:]}")
+    page.clock.install()
     sign_in(web, page)
     expect(page.locator(".live-badge")).to_have_attribute("data-state", "polling")
     search_talks(page, talk["title"], 1)
@@ -748,8 +774,9 @@ def test_without_a_live_channel_the_table_s_counts_are_read_every_few_seconds(
     # When an attendee rates the talk
     web.rate(talk["id"], 5)
     assert wait_for(lambda: web.count(talk["id"]) == 1)
-    # Then the table shows it within the 5 s poll, without a reload
-    expect(ratings_cell(page, talk["title"])).to_have_text("1", timeout=7_000)
+    # Then the table shows it at its next 5 s poll, without a reload
+    page.clock.run_for(5_000)
+    expect(ratings_cell(page, talk["title"])).to_have_text("1")
     expect(page.locator(".live-badge")).to_have_text("Updating every few seconds")
 
 
@@ -1542,6 +1569,22 @@ def every_talk(web: WebStack) -> list[dict[str, Any]]:
             return talks
 
 
+# Each card's code's place on the page (left, top, right, bottom, in CSS pixels from the page's
+# top, as a whole-page picture has them) and the address written under it.
+CARDS_ON_THE_SHEET = """(cards) => cards.map((card) => {
+  const box = card.querySelector("svg").getBoundingClientRect();
+  const address = card.querySelector("[data-testid=qr-address]").innerText;
+  return [box.left + scrollX, box.top + scrollY, box.right + scrollX, box.bottom + scrollY, address];
+})"""
+
+
+def centre(code: Any) -> tuple[float, float]:
+    """The middle of a code a decoder found, in the picture's pixels."""
+    corners = code.position
+    points = [corners.top_left, corners.top_right, corners.bottom_left, corners.bottom_right]
+    return sum(p.x for p in points) / 4, sum(p.y for p in points) / 4
+
+
 def test_an_organiser_prints_every_talk_s_qr_code_on_one_sheet(
     web: WebStack, page: Page, tmp_path: Path
 ) -> None:
@@ -1567,17 +1610,20 @@ def test_an_organiser_prints_every_talk_s_qr_code_on_one_sheet(
     cards = page.locator(".qr-card")
     expect(cards).to_have_count(len(talks))
     # Then it holds one code per talk, each read by a phone's camera (a decoder that is not
-    # ours) as its talk's page, with the short address of that page under it
+    # ours) as its talk's page, with the short address of that page under it (the sheet taken
+    # in one picture, each code found in its card's)
     page.set_viewport_size({"width": 1280, "height": 900})
+    picture = tmp_path / "sheet.png"
+    page.screenshot(path=str(picture), full_page=True)
+    codes = zxingcpp.read_barcodes(Image.open(picture))
     found = []
-    for i in range(len(talks)):
-        card = cards.nth(i)
-        picture = tmp_path / f"qr-{i}.png"
-        card.locator("svg").screenshot(path=str(picture))
-        [code] = zxingcpp.read_barcodes(Image.open(picture))
+    for left, top, right, bottom, shown in cards.evaluate_all(CARDS_ON_THE_SHEET):
+        [code] = [
+            c for c in codes if left <= centre(c)[0] <= right and top <= centre(c)[1] <= bottom
+        ]
         found.append(code.text)
-        shown = card.get_by_test_id("qr-address").inner_text().replace("\n", "")
-        assert "http://" + shown == code.text
+        assert "http://" + shown.replace("\n", "") == code.text
+    assert len(found) == len(talks) == len(codes)
     # (the page quotes an id as encodeURIComponent does: these five it leaves as they are)
     pages = [web.url("/app/talks/" + quote(talk["id"], safe="!*'()")) for talk in talks]
     assert sorted(found) == sorted(pages)
@@ -1609,7 +1655,7 @@ def test_the_organisers_table_whose_reads_fail_keeps_its_count_and_says_since_wh
     shown = counted.text_content()
     # When its reads start failing, and its minute's check comes
     page.route("**/talks?*", lambda route: route.abort("internetdisconnected"))
-    run_clock(page, 1, 61_000, 500)
+    page.clock.run_for(61_000)
     # Then the count stays, and a line of its own says why and since when the list is shown
     expect(stale).to_contain_text("The service cannot be reached.")
     expect(stale).to_contain_text(re.compile(r"The list shown was read at \d{1,2}:\d{2}"))
@@ -1618,10 +1664,11 @@ def test_the_organisers_table_whose_reads_fail_keeps_its_count_and_says_since_wh
     page.get_by_role("searchbox", name="Search talks").fill(stem)
     expect(counted).to_have_text(re.compile(r"^1 of \d+ talks$"))
     expect(stale).to_contain_text("cannot be reached")
-    # When the reads go through again, Then the line goes (in steps of 5 s: a read the page
-    # started waits 15 s of its clock for its answer)
+    # When the reads go through again, and the next check comes, Then the line goes (the
+    # clock jumped past it as a laptop's opened again: a read waits 15 s of the page's clock for
+    # its answer, which running through the minute could take from it)
     page.unroute("**/talks?*")
-    run_clock(page, 13, 5_000, 300)
+    page.clock.fast_forward(65_000)
     expect(stale).to_be_hidden()
 
 

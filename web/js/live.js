@@ -202,6 +202,9 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
       connect(live);
       return;
     }
+    // This try is under way while its config is read: a read that finds the service back
+    // meanwhile does not start another (it did, and the first connection stayed open beside it).
+    away = null;
     appConfig({ fresh: true }).then((config) => {
       if (stopped) return;
       connect(config && config.live && config.live.realtimeUrl ? config.live : live);
