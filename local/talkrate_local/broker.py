@@ -24,6 +24,7 @@ from typing import Any, Final
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 
+from sam_emulator.events.kafka import connected
 from sam_emulator.serving import free_port
 from talkrate_local import lifetime
 from talkrate_local.free_ports import launch_on_a_free_port, log_says_port_taken
@@ -276,7 +277,10 @@ class LocalBroker:
 
 
 def _list_topics(bootstrap: str, timeout_ms: int) -> list[str]:
-    admin = KafkaAdminClient(
+    # Asked again and again while tansu starts: a client whose bootstrap times out is closed
+    # (kafka-python leaves its network thread and sockets running otherwise).
+    admin = connected(
+        KafkaAdminClient,
         bootstrap_servers=bootstrap,
         client_id="talkrate-local-admin",
         request_timeout_ms=timeout_ms,

@@ -2170,8 +2170,10 @@ def test_simulate_verify_sets_apart_what_others_rate_and_fails_on_a_count_no_rat
 
     # Given three verified simulations at once (each waits out its own seconds of ratings and
     # of the projector: side by side they take the time of one), each rating a talk of its own,
-    # the third told that nobody else rates its talk (--alone)
-    meanwhile = ("others rate", "a count changes", "others rate --alone")
+    # the third told that nobody else rates its talk (--alone); the count changed first, while
+    # its run still sends (its verdict waits for the talk's revision to show every one of the
+    # run's ratings applied, so ratings still on their way cannot hide the change)
+    meanwhile = ("a count changes", "others rate", "others rate --alone")
     talks = {
         m: cli.add(unique_talk_id("sim-shared"), f"Rated by the crowd: {m}") for m in meanwhile
     }

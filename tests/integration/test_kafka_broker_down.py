@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import socket
 import threading
 import time
 import uuid
@@ -129,3 +130,21 @@ def test_a_mapping_on_an_address_nobody_answers_keeps_its_threads_and_open_files
     # Then the runtime's threads and open files stay where they were
     assert most_threads <= threads + 1 + THREADS_SPARE, (threads, most_threads)  # + the runner's
     assert most_fds <= fds + FDS_SPARE, (fds, most_fds)
+
+
+def test_a_local_broker_awaited_on_a_port_that_speaks_no_kafka_leaves_nothing_running() -> None:
+    from talkrate_local.broker import BrokerError
+
+    # Given a port that takes connections and answers nothing (a broker still starting, or
+    # another program on it), where a local broker is awaited: each look past the connection
+    # builds an admin client whose bootstrap times out
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        broker = LocalBroker(port=silent.getsockname()[1], start_timeout=5.0)
+        threads, fds = counts()
+        # When it is awaited until its timeout
+        with pytest.raises(BrokerError, match="not ready after"):
+            broker._wait_until_ready()
+    # Then the clients it built are gone with their threads and files (each left its network
+    # thread and sockets running)
+    assert wait_until(lambda: counts()[0] <= threads, 5), (threads, counts())
+    assert counts()[1] <= fds + FDS_SPARE, (fds, counts())

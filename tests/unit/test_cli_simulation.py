@@ -269,3 +269,118 @@ def test_a_difference_stands_once_every_rating_of_the_run_is_projected_and_nothi
     for alone in (False, True):
         found, verdict = standing({"e1": "projected", "e2": "projected"}, alone)
         assert (found, list(verdict.disagreeing), verdict.outside) == ({"t"}, ["t"], {})
+
+
+class HeldBack:
+    """An API whose one talk shows some of the run's ratings not projected yet (its programme
+    page and GET /ratings read the same state); `land()` projects them."""
+
+    def __init__(self, counts: dict[str, int], revision: int, held: dict[str, int]) -> None:
+        self.counts, self.revision, self.held = Counter(counts), revision, Counter(held)
+
+    def land(self) -> None:
+        self.counts += self.held
+        self.revision += sum(self.held.values())
+        self.held = Counter()
+
+    def talks(self) -> list[dict[str, Any]]:
+        return [{"id": "t", "summary": {"ratings": dict(self.counts)}}]
+
+    def ratings(self, talk_id: str) -> dict[str, Any]:
+        return {"ratings": dict(self.counts), "ratingsRevision": self.revision}
+
+    def json(self, method: str, path: str) -> dict[str, Any]:
+        return {"status": "accepted" if self.held else "projected"}
+
+
+class Clock:
+    """The verify loop's clock: each pause moves it on, and the first one lets the projector
+    catch up (`then`)."""
+
+    def __init__(self, then: Any) -> None:
+        self.now, self.then = 0.0, then
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        if self.then is not None:
+            self.then, then = None, self.then
+            then()
+
+
+def awaited_with_three_2s_held_back_and_three_made_up(
+    monkeypatch: pytest.MonkeyPatch, revision: bool
+) -> Any:
+    """What verify makes of a run (no voter tokens) whose two 4s and three 2s were accepted,
+    the three 2s not projected yet, on a talk whose 2s were raised by three with no rating
+    applied: its counts are exactly what the run's ratings make, its revision (when the API
+    gives one) short of them by three. The three 2s land at verify's first pause."""
+    from talkrate_cli.simulation import verify
+    from talkrate_cli.simulation.verify import Reading, await_projection
+
+    ledger = Ledger(tokens=False)
+    for n, value in enumerate((4, 4, 2, 2, 2)):
+        ledger.answered(rating(n, "t", value), 202, 0.01, event_id=f"e{n}")
+    api = HeldBack({"2": 3, "3": 1, "4": 2}, revision=3, held={"2": 3})
+    baseline = {"t": Reading(Counter({"3": 1}), revision=1 if revision else None)}
+    monkeypatch.setattr(verify, "time", Clock(then=api.land))
+    return await_projection(
+        api,  # type: ignore[arg-type]
+        baseline,
+        ledger.expected_delta(),
+        ledger,
+        timeout=60,
+        progress=lambda verdict: None,
+    )
+
+
+def test_counts_that_agree_before_every_rating_of_the_run_is_applied_are_not_the_verdict(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given counts that agree while the talk's revision says three of the run's ratings are
+    # not applied, When verify awaits the projector
+    verdict = awaited_with_three_2s_held_back_and_three_made_up(monkeypatch, revision=True)
+    # Then they are not taken (it said "verified", counted 5 = expected 5): once the three
+    # land, the three 2s nobody sent stand, and verify fails
+    assert not verdict.ok
+    want, have = verdict.disagreeing["t"]
+    assert have["2"] - want["2"] == 3
+    assert (verdict.expected, verdict.counted) == (5, 8)
+
+
+def test_counts_that_agree_are_the_verdict_where_the_api_gives_no_revision(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given the same counts from an API that gives no revision (an answer from the event
+    # store), When verify awaits the projector, Then agreeing counts are the verdict, as before
+    verdict = awaited_with_three_2s_held_back_and_three_made_up(monkeypatch, revision=False)
+    assert verdict.ok
+    assert (verdict.expected, verdict.counted, verdict.pending) == (5, 5, {})
+
+
+def test_counts_that_agree_while_ratings_of_the_run_never_land_fail_naming_the_talk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from talkrate_cli.simulation import verify
+    from talkrate_cli.simulation.verify import Reading, await_projection
+
+    # Given a run whose 4 and 2 were accepted, the 2 lost, and a talk whose 2s were raised by
+    # one with no rating applied: its counts agree, its revision short by one for good
+    ledger = Ledger(tokens=False)
+    ledger.answered(rating(1, "t", 4), 202, 0.01, event_id="e1")
+    ledger.answered(rating(2, "t", 2), 202, 0.01, event_id="e2")
+    api = HeldBack({"2": 1, "4": 1}, revision=1, held={})
+    monkeypatch.setattr(verify, "time", Clock(then=None))
+    # When verify awaits the projector until its timeout
+    verdict = await_projection(
+        api,  # type: ignore[arg-type]
+        {"t": Reading(Counter(), revision=0)},
+        ledger.expected_delta(),
+        ledger,
+        timeout=10,
+        progress=lambda verdict: None,
+    )
+    # Then the counts agree but the verdict is not ok: the talk is named, one rating short
+    assert (verdict.agrees, verdict.ok, verdict.pending) == (True, False, {"t": 1})

@@ -246,6 +246,11 @@ def simulate(
 
 def _failure(ledger: Ledger, verdict: Verdict | None) -> str | None:
     """Why the run failed (its report says the details), or None."""
+    if verdict is not None and verdict.agrees and verdict.pending:
+        return (
+            "the counts agree, but the talks' revisions do not show every accepted rating "
+            "applied: a count changed with no rating applied may stand in for them (see pending)"
+        )
     if verdict is not None and not verdict.ok:
         return "the counts do not agree with what the API accepted (see disagreeing)"
     if verdict is not None and not ledger.accepted:
@@ -277,7 +282,7 @@ def _verify(
 
         # Alone, no rating is someone else's: any beyond the run's is a disagreement.
         verdict = await_projection(session.api, baseline, delta, ledger, timeout, seen, alone)
-    for talk_id in verdict.disagreeing:
+    for talk_id in [*verdict.disagreeing, *verdict.pending]:
         where = diagnose(session.api, ledger.events.get(talk_id, []))
         verdict.whereabouts[talk_id] = {k: v for k, v in where.items()}
     return verdict
@@ -326,6 +331,9 @@ def _report(
             "outside": {
                 k: {"ratings": n, "change": change} for k, (n, change) in verdict.outside.items()
             },
+            # Talks whose counts agree while their revision does not show every one of the
+            # run's ratings applied: how many it does not.
+            "pending": dict(verdict.pending),
         }
     if not session.as_json:
         latency = figures["latencyMs"]
@@ -366,16 +374,31 @@ def _report(
             if not ledger.accepted:
                 lines.append("verify    nothing to verify: no rating was accepted")
             else:
-                lines.append(
-                    f"verify    {'every talk agrees' if verdict.ok else output.counted(agree, 'talk disagrees', 'talks disagree')} "
-                    f"(projector awaited {verdict.waited:.1f} s)"
-                )
+                if verdict.ok:
+                    said = "every talk agrees"
+                elif verdict.agrees:
+                    said = "counts agree, " + output.counted(
+                        len(verdict.pending),
+                        "talk without every rating applied",
+                        "talks without every rating applied",
+                    )
+                else:
+                    said = output.counted(agree, "talk disagrees", "talks disagree")
+                lines.append(f"verify    {said} (projector awaited {verdict.waited:.1f} s)")
             if verdict.outside:
                 lines.append(
                     f"outside   {output.counted(verdict.outside_ratings, 'rating')} from outside "
                     f"this run on {output.counted(len(verdict.outside), 'talk')} (other clients "
                     "rated them meanwhile): set apart, not counted as this run's"
                 )
+            for talk_id, missing in list(verdict.pending.items())[:10]:
+                lines.append(
+                    f"          {talk_id}: counts agree, but its revision shows {missing} of the "
+                    "run's ratings not applied"
+                )
+                for status, ids in verdict.whereabouts.get(talk_id, {}).items():
+                    shown = "" if status == "projected" else f": {', '.join(ids[:5])}"
+                    lines.append(f"            {len(ids)} of its accepted ratings {status}{shown}")
             for talk_id in verdict_talks[:10]:
                 want, have = verdict.disagreeing[talk_id]
                 lines.append(f"          {talk_id}: expected {want}, counted {have}")

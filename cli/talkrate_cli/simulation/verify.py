@@ -7,6 +7,10 @@ own is told apart as outside activity when the revision counts that many ratings
 run sent, each of which adds one to its value (and, a changed mind, takes one from another).
 A lost rating leaves a count missing that no outside rating explains (the revision rose by one
 less); a count changed without a rating applied is no one's.
+
+Counts that agree are the verdict only once each talk's revision shows every one of the run's
+accepted ratings of it applied: a count changed with no rating applied can stand in for ratings
+of the run still being projected, and agree with what the 202s imply until they land.
 """
 
 from __future__ import annotations
@@ -107,11 +111,19 @@ class Verdict:
     whereabouts: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     # talk: (ratings from outside this run, their change per value)
     outside: dict[str, tuple[int, dict[str, int]]] = field(default_factory=dict)
+    # talk whose counts agree: how many of the run's accepted ratings of it its revision does
+    # not show applied yet (0: its counts moved between the two reads)
+    pending: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def agrees(self) -> bool:
+        """Counted equals expected and every talk's counts agree (outside activity aside)."""
+        return self.counted == self.expected and not self.disagreeing
 
     @property
     def ok(self) -> bool:
-        """Counted equals expected and every talk agrees (outside activity aside)."""
-        return self.counted == self.expected and not self.disagreeing
+        """The counts agree, and every talk's revision shows the run's ratings of it applied."""
+        return self.agrees and not self.pending
 
     @property
     def outside_ratings(self) -> int:
@@ -156,6 +168,9 @@ def await_projection(
     before = {talk_id: reading.counts for talk_id, reading in baseline.items()}
     last_counted, last_change, last_explained = None, started, 0.0
     standing: set[str] = set()  # talks whose difference stood at the last reading
+    applied: set[str] = set()  # talks whose revision showed every rating of the run applied
+    pending: dict[str, int] | None = None  # as last read, while the counts agreed
+    last_pending = 0.0
     while True:
         verdict = compare(before, delta, snapshot(api, baseline), time.monotonic() - started)
         due = time.monotonic() - last_explained >= 2.0
@@ -169,6 +184,13 @@ def await_projection(
                 progress(verdict)
                 return verdict
             standing = now_standing
+        if verdict.agrees:
+            # One request a talk not yet seen with all of the run's ratings applied: when the
+            # counts first agree, then every 2 s at most while some are not.
+            if pending is None or time.monotonic() - last_pending >= 2.0:
+                last_pending = time.monotonic()
+                pending = unapplied(api, baseline, delta, ledger, verdict, applied)
+            verdict.pending = dict(pending)
         progress(verdict)
         if verdict.ok:
             return verdict
@@ -180,6 +202,38 @@ def await_projection(
         ):
             return verdict
         time.sleep(0.5)
+
+
+def unapplied(
+    api: Api,
+    baseline: dict[str, Reading],
+    delta: Histograms,
+    own: Ledger,
+    verdict: Verdict,
+    applied: set[str],
+) -> dict[str, int]:
+    """Read each talk of the run not yet in `applied` (nor set apart as outside activity, which
+    `explain` found with all of the run's ratings projected): one whose answer has the counts
+    the run's ratings make and a revision risen by at least its accepted ratings joins
+    `applied`. Returns the others: how many of the run's ratings each does not show applied
+    (0 when its counts moved since the programme was read). A talk the API gives no revision
+    for is taken as its counts say."""
+    pending = {}
+    for talk_id, before in baseline.items():
+        accepted = own.accepted_of[talk_id]
+        if talk_id in applied or talk_id in verdict.outside or not accepted:
+            continue
+        after = read(api, talk_id)
+        if before.revision is None or after.revision is None:
+            applied.add(talk_id)
+            continue
+        want = Counter({v: before.counts[v] + delta.get(talk_id, Counter())[v] for v in VALUES})
+        missing = max(0, accepted - (after.revision - before.revision))
+        if missing == 0 and +after.counts == +want:
+            applied.add(talk_id)
+        else:
+            pending[talk_id] = missing
+    return pending
 
 
 def explain(

@@ -237,7 +237,13 @@ def redrive_event_id(topic: str, partition: int, offset: int, value: bytes | Non
     try:
         return _EventIdOnly.model_validate_json(value or b"").event_id
     except ValidationError:
-        pass
+        return record_event_id(topic, partition, offset, value)
+
+
+def record_event_id(topic: str, partition: int, offset: int, value: bytes | None) -> uuid.UUID:
+    """The eventId made from a dead letter's record as Kafka held it (its position and its
+    bytes): the one of a letter without an eventId of its own, and of one redriven under a new
+    eventId because its own is stored for another rating (its producer reused it)."""
     # A retired topic's positions are filed under "<topic> (retired <time>)": the letter's
     # record is still the topic's (a Kafka topic's name holds no space).
     named = topic.split(" ", 1)[0]

@@ -802,6 +802,30 @@ class PostgresEventStore:
         )
         return None if row is None else (str(row[0]), int(row[1]), int(row[2]))
 
+    def stored_rating(self, event_id: str) -> dict[str, Any] | None:
+        """The stored event of this eventId (`talk_id`, `value`, `occurred_at`, `voter_id`, and
+        where and when it was stored: `topic`, `partition`, `offset`, `recorded_at`), or None:
+        `ops redrive` tells a letter's own earlier redrive from another rating under its id."""
+        names = (
+            "talk_id",
+            "value",
+            "occurred_at",
+            "voter_id",
+            "topic",
+            "partition",
+            "offset",
+            "recorded_at",
+        )
+        row = self._db.run(
+            lambda cursor: _fetch_one(
+                cursor,
+                "SELECT talk_id, value, occurred_at, voter_id, topic, partition, "
+                '"offset", recorded_at FROM rating_events WHERE event_id = %s',
+                (event_id,),
+            )
+        )
+        return None if row is None else dict(zip(names, row, strict=True))
+
     def already_stored(self, batch: ProjectionBatch) -> tuple[set[str], set[tuple[str, int, int]]]:
         """Of the batch, the eventIds the event store holds (at any position) and the positions
         of its dead letters it holds: `ops replay` tells what it brought back from what was
