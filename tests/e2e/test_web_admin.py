@@ -1341,6 +1341,118 @@ def test_a_list_read_that_comes_back_after_another_form_opened_says_nothing_ther
     assert web.runtime.request("GET", f"/talks/{workshop['id']}").json["room"] == hall
 
 
+def test_a_delete_done_while_a_save_s_list_read_waits_says_only_that_it_deleted(
+    web: WebStack, page: Page
+) -> None:
+    # Given a keynote in a room from 09:00 to 10:00, a workshop at the same time elsewhere, and
+    # a talk to delete
+    stem = unique_talk_id()[-6:]
+    hall = f"Hall {stem}"
+    nine = {"startsAt": "2031-06-02T09:00:00Z", "endsAt": "2031-06-02T10:00:00Z"}
+    web.add_talk(title=f"Keynote {stem}", room=hall, **nine)
+    workshop = web.add_talk(title=f"Workshop {stem}", room=f"Annex {stem}", **nine)
+    doomed = web.add_talk(title=f"Cancelled {stem}", room=f"Room {stem}")
+    sign_in(web, page)
+    message = page.get_by_test_id("admin-message")
+    network = SlowListAfterWrite(page)
+    # When an organiser moves the workshop into the keynote's room, and the list read after
+    # it, which would say the two overlap, takes long
+    page.get_by_role("button", name=f"Edit {workshop['title']}").click()
+    page.get_by_label("Room", exact=True).fill(hall)
+    page.get_by_role("button", name="Save").click()
+    expect(message).to_have_text(f"Saved “Workshop {stem}”.")
+    network.wait_for_a_read(page)
+    # And meanwhile deletes another talk
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=f"Delete {doomed['title']}").click()
+    expect(message).to_have_text(f"Deleted “{doomed['title']}”.")
+    focused = page.evaluate("document.activeElement.getAttribute('aria-label') || ''")
+    assert focused.startswith("Edit ")
+    # And the list comes, with a talk saved meanwhile (which only a read shows)
+    later = web.saved_before(title=f"Listed by the read {stem}")
+    network.release()
+    expect(page.get_by_role("link", name=later["title"])).to_be_visible()
+    # Then the delete's words say nothing of the save's overlap, and the keyboard stays where
+    # the delete left it
+    expect(message).to_have_text(f"Deleted “{doomed['title']}”.")
+    expect(page.get_by_test_id("overlap-warning")).to_have_count(0)
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == focused
+    assert web.runtime.request("GET", f"/talks/{doomed['id']}").status == 404
+
+
+class ListReadsFail:
+    """A hall's Wi-Fi that drops the page's reads of the programme's list (GET /talks?...)
+    while `failing`; the reads dropped so far."""
+
+    def __init__(self, page: Page) -> None:
+        self.failing = True
+        self.dropped = 0
+        page.route("**/talks?*", self.programme)
+
+    def programme(self, route: Route) -> None:
+        if self.failing:
+            self.dropped += 1
+            route.abort("internetdisconnected")
+        else:
+            route.continue_()
+
+
+@pytest.mark.parametrize("action", ["a save", "a delete"])
+def test_an_action_whose_list_read_fails_keeps_its_words_and_the_list_reads_itself_again(
+    web: WebStack, page: Page, action: str
+) -> None:
+    # Given a keynote in a room from 09:00 to 10:00 and a workshop at the same time elsewhere,
+    # and a signed-in organiser (the page's timers on a clock the test moves)
+    stem = unique_talk_id()[-6:]
+    hall = f"Hall {stem}"
+    nine = {"startsAt": "2031-06-02T09:00:00Z", "endsAt": "2031-06-02T10:00:00Z"}
+    keynote = web.add_talk(title=f"Keynote {stem}", room=hall, **nine)
+    workshop = web.add_talk(title=f"Workshop {stem}", room=f"Annex {stem}", **nine)
+    page.clock.install()
+    sign_in(web, page)
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    message = page.get_by_test_id("admin-message")
+    stale = page.get_by_test_id("admin-stale")
+    # When the organiser moves the workshop into the keynote's room, or deletes the keynote,
+    # and the list read after it is dropped
+    clock_stands_still(page)
+    if action == "a save":
+        page.get_by_role("button", name=f"Edit {workshop['title']}").click()
+        page.get_by_label("Room", exact=True).fill(hall)
+        network = ListReadsFail(page)
+        page.get_by_role("button", name="Save").click()
+        said = f"Saved “Workshop {stem}”."
+    else:
+        network = ListReadsFail(page)
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name=f"Delete {keynote['title']}").click()
+        said = f"Deleted “Keynote {stem}”."
+    # Then the page still says what was done (it was), and the list's own line says the list
+    # could not be read and when it reads it again
+    expect(stale).to_contain_text("The service cannot be reached.")
+    expect(message).to_have_text(said)
+    expect(stale).to_contain_text("Reading it again in 1 s.")
+    # When the read again a second later is dropped too, Then the next waits longer
+    page.clock.run_for(1000)
+    expect(stale).to_contain_text("Reading it again in 2 s.")
+    expect(message).to_have_text(said)
+    # When the network is back and that read comes, Then the list's line goes, and a save's
+    # overlap is said after its words
+    network.failing = False
+    page.clock.run_for(2000)
+    expect(stale).to_be_hidden()
+    if action == "a save":
+        expect(message.get_by_test_id("overlap-warning")).to_contain_text(
+            f"“Workshop {stem}” overlaps “Keynote {stem}”"
+        )
+        expect(message).to_contain_text(said)
+        assert web.runtime.request("GET", f"/talks/{workshop['id']}").json["room"] == hall
+    else:
+        expect(message).to_have_text(said)
+        assert web.runtime.request("GET", f"/talks/{keynote['id']}").status == 404
+    assert network.dropped >= 2
+
+
 def test_a_file_with_refused_lines_names_each_line_and_imports_nothing(
     web: WebStack, page: Page
 ) -> None:

@@ -110,7 +110,9 @@ export function adminPage(main) {
     leaveForm = () => {};
     leave();
   };
-  let opened = 0; // forms opened so far (see readAfterClosing)
+  // Whose the page's message line is: each form opened, each delete, a failed download and
+  // signing in or out take it (see readListAfter).
+  let turns = 0;
 
   // `revision`: the talk as the organiser saw it, sent as If-Match, so that a change someone
   // else saved since is not silently undone (the API answers 412 and changes nothing).
@@ -124,6 +126,7 @@ export function adminPage(main) {
   // `focus`: the token's field takes the keyboard (after signing out, or a refused token), as
   // the button that was pressed is gone.
   function signIn({ focus = false } = {}) {
+    turns += 1;
     stopLive();
     formLeft();
     const input = h("input", { id: "organiser-token", type: "password", autocomplete: "current-password", required: true });
@@ -258,7 +261,13 @@ export function adminPage(main) {
       pollMs: 5000,
     });
     const load = () => watcher.read();
-    stopLive = () => watcher.stop();
+    // The newest action's read of the list (see readListAfter), and its timer to read again.
+    const relist = { newest: 0, timer: null };
+    stopLive = () => {
+      watcher.stop();
+      relist.newest += 1;
+      clearTimeout(relist.timer);
+    };
 
     // The talks of the programme (as last read) in the same room as `talk` whose times overlap
     // its own: two talks in one room at once is most often a typing slip (a wrong day, a room
@@ -330,7 +339,7 @@ export function adminPage(main) {
     // `onLeave`: what closing it ends (see formLeft).
     function showForm(form, messageBefore = null, onLeave = () => {}) {
       formLeft();
-      opened += 1;
+      turns += 1;
       formBox.before(message);
       fill(formBox, form);
       if (messageBefore) messageBefore.before(message);
@@ -342,17 +351,35 @@ export function adminPage(main) {
       fill(formBox);
     }
 
-    // After a save or an import closed its form: the list read again, and whether what it lets
-    // the page add (an overlap warning, the keyboard's place) is still that form's to say. A
-    // read slowed by a hall's Wi-Fi put it in a form opened meanwhile, as if about that one.
-    async function readAfterClosing() {
-      const asked = opened;
-      try {
-        await load();
-      } catch (error) {
-        if (opened === asked) throw error; // (else the list's own line says it)
-      }
-      return opened === asked;
+    // After a save, an import or a delete said what it did: the list read again, and `then()`
+    // (what the read lets it add: an overlap warning, the "not in the search" note) run after
+    // it only while the page's message line is still that action's: no form opened, no delete
+    // or sign-out since. A read slowed by a hall's Wi-Fi put a save's warning in a form opened
+    // meanwhile, as if about that one, or after a delete's "Deleted …".
+    // A read that fails leaves the action's words as they are (it was done): the list's own
+    // line says the list could not be read, and it is read again 1, 2, 4, 8, 16 s later and
+    // then every 30 s (later when the service asks, up to 30 s), as the talk form reads
+    // another organiser's version, until a read comes; `then()` after it. Resolves when the
+    // first read came back or failed: whether the line is still the action's (the keyboard's
+    // place is its to set).
+    async function readListAfter(then = () => {}) {
+      const asked = turns;
+      const mine = ++relist.newest;
+      clearTimeout(relist.timer);
+      const read = async (tries) => {
+        try {
+          await load();
+        } catch (error) {
+          if (relist.newest !== mine) return; // a newer action's read, or the page left
+          const wait = Math.min(REREAD_MAX_S, Math.max(2 ** tries, error.retryAfter || 0));
+          relist.timer = setTimeout(() => read(tries + 1), wait * 1000);
+          append(talks.length ? stale.node : count, [` Reading it again in ${wait} s.`]);
+          return;
+        }
+        if (turns === asked) then();
+      };
+      await read(0);
+      return turns === asked;
     }
 
     // A talk saved or added that the search leaves out: said, rather than seeming lost.
@@ -409,6 +436,7 @@ export function adminPage(main) {
     async function remove(talk) {
       if (deleting.has(talk.id)) return;
       if (!window.confirm(`Delete “${isolatedText(talk.title)}”? Its ratings stay in the event store.`)) return;
+      turns += 1;
       deleting.add(talk.id);
       try {
         const index = [...list.querySelectorAll("button[data-edit]")].findIndex((b) => b.dataset.edit === talk.id);
@@ -417,8 +445,7 @@ export function adminPage(main) {
         // the row away before the list is read again, and the focus would fall to the page.
         focusAfter(null, Math.max(index, 0), talk.id);
         fill(message, "Deleted ", quoted(talk.title, talk.language), ".");
-        await load();
-        if (document.activeElement === document.body) focusAfter(null, Math.max(index, 0));
+        if ((await readListAfter()) && document.activeElement === document.body) focusAfter(null, Math.max(index, 0));
       } catch (error) {
         if (changedMeanwhile(error)) {
           await load().catch(() => {});
@@ -587,10 +614,11 @@ export function adminPage(main) {
       const done = async (said, savedId) => {
         closeForm();
         fill(message, said);
-        if (!(await readAfterClosing())) return;
-        append(message, [overlapWarning([savedId])]);
-        if (hiddenBySearch(savedId)) append(message, notShown());
-        focusAfter(savedId);
+        const ours = await readListAfter(() => {
+          append(message, [overlapWarning([savedId])]);
+          if (hiddenBySearch(savedId)) append(message, notShown());
+        });
+        if (ours) focusAfter(savedId);
       };
 
       // After a save stopped by someone else's (412): their version as the service has it now,
@@ -887,9 +915,8 @@ export function adminPage(main) {
         closeForm();
         setText(message, `Imported: ${done.added} added, ${done.changed} changed, ${plan.unchanged.length} unchanged.`
           + (refused.length ? ` Not imported: ${refused.join("; ")}.` : ""));
-        if (!(await readAfterClosing().catch(() => true))) return;
-        append(message, [overlapWarning([...plan.created, ...plan.updated].map((row) => row.talkId))]);
-        importButton.focus();
+        const sent = [...plan.created, ...plan.updated].map((row) => row.talkId);
+        if (await readListAfter(() => append(message, [overlapWarning(sent)]))) importButton.focus();
       } },
         heading,
         h("span", { class: "field" }, h("label", { for: "import-file" }, "Programme file (CSV)"), file),
@@ -925,6 +952,7 @@ export function adminPage(main) {
         // that day's, not UTC's.
         save(new Blob(["\uFEFF", csv], { type: "text/csv;charset=utf-8" }), `talkrate-results-${dayOf(Date.now())}.csv`);
       } catch (error) {
+        turns += 1;
         failed(error);
       }
     }
