@@ -1898,3 +1898,96 @@ def test_a_talk_s_id_is_shown_kept_when_it_is_edited(web: WebStack, page: Page) 
         "(node) => getComputedStyle(node).borderStyle"
     )
     assert looks != title_looks
+
+
+Box = tuple[float, float, float, float]  # left, top, right, bottom, in CSS pixels
+
+
+def shown_value(page: Page, input_id: str) -> tuple[Box, list[Box]]:
+    """Where a date and time field draws its value: the box that shows it (what is past it is
+    cut) and each of its parts' (month, day, year, hour, minute, AM/PM). Read from the
+    browser's own tree of the input through the DevTools protocol: a page's script cannot reach
+    it, and the input's scrollWidth does not grow with a value it cuts."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        nodes = [cdp.send("DOM.getDocument", {"depth": -1, "pierce": True})["root"]]
+        field = None
+        while nodes and field is None:
+            node = nodes.pop()
+            if (
+                dict(
+                    zip(
+                        node.get("attributes", [])[::2],
+                        node.get("attributes", [])[1::2],
+                        strict=True,
+                    )
+                ).get("id")
+                == input_id
+            ):
+                field = node
+            nodes += node.get("children", []) + node.get("shadowRoots", [])
+        assert field is not None, input_id
+        inside, shows, parts = list(field.get("shadowRoots", [])), None, []
+        while inside:
+            node = inside.pop(0)
+            attributes = node.get("attributes", [])
+            named = dict(zip(attributes[::2], attributes[1::2], strict=True))
+            if named.get("pseudo") == "-webkit-datetime-edit":
+                shows = node["nodeId"]
+            if named.get("role") == "spinbutton":
+                parts.append(node["nodeId"])
+            inside += node.get("children", [])
+
+        def box(node_id: int) -> Box:
+            quad = cdp.send("DOM.getBoxModel", {"nodeId": node_id})["model"]["border"]
+            return (quad[0], quad[1], quad[4], quad[5])
+
+        assert shows is not None, input_id
+        return box(shows), [box(part) for part in parts]
+    finally:
+        cdp.detach()
+
+
+@pytest.mark.parametrize(("width", "text_size"), [(320, "200%"), (1280, "100%")])
+def test_the_form_s_times_show_their_whole_value_on_a_narrow_phone_with_text_enlarged(
+    web: WebStack, browser: Browser, width: int, text_size: str
+) -> None:
+    # Given a talk in December, in the evening (the widest digits, and PM), an organiser's
+    # browser 320 px wide with its text at 200% (WCAG's reflow), or a laptop's
+    title = f"Late in the year {unique_talk_id()[-6:]}"
+    web.add_talk(title=title, startsAt="2031-12-12T19:45:00Z", endsAt="2031-12-12T20:30:00Z")
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    page = context.new_page()
+    try:
+        sign_in(web, page)
+        page.evaluate(f"document.documentElement.style.fontSize = '{text_size}'")
+        search_talks(page, title, 1)
+        for form in (f"Edit {title}", "Add a talk"):
+            # When they open the talk's form, or an empty one
+            page.get_by_role("button", name=form).click()
+            expect(page.get_by_label("Starts", exact=True)).to_be_visible()
+            for field in ("talk-starts", "talk-ends"):
+                # Then each part of each time is drawn whole inside its field, none cut
+                shows, parts = shown_value(page, field)
+                assert len(parts) == 6, (form, field)
+                cut = [
+                    part
+                    for part in parts
+                    if part[0] < shows[0] - 0.5
+                    or part[2] > shows[2] + 0.5
+                    or part[1] < shows[1] - 0.5
+                    or part[3] > shows[3] + 0.5
+                ]
+                assert cut == [], (form, field, shows, parts)
+                if width == 1280:
+                    # And on a laptop on one line, the field as tall as the title's, as before
+                    assert len({round(part[1]) for part in parts}) == 1, (form, field, parts)
+                    heights = page.evaluate(
+                        """(id) => [document.getElementById(id), document.getElementById("talk-title")]
+                             .map((input) => input.getBoundingClientRect().height)""",
+                        field,
+                    )
+                    assert heights[0] == heights[1], (form, field, heights)
+            page.get_by_role("button", name="Cancel").click()
+    finally:
+        context.close()
