@@ -1991,3 +1991,42 @@ def test_the_form_s_times_show_their_whole_value_on_a_narrow_phone_with_text_enl
             page.get_by_role("button", name="Cancel").click()
     finally:
         context.close()
+
+
+def test_the_language_field_keeps_its_codes_whole_on_a_narrow_phone_with_text_enlarged(
+    web: WebStack, browser: Browser
+) -> None:
+    # Given a talk, and an organiser's browser 320 px wide with its text at 200%
+    title = f"Spoken in some language {unique_talk_id()[-6:]}"
+    web.add_talk(title=title, language="en-GB")
+    context = browser.new_context(viewport={"width": 320, "height": 800})
+    page = context.new_page()
+    try:
+        sign_in(web, page)
+        page.evaluate("document.documentElement.style.fontSize = '200%'")
+        search_talks(page, title, 1)
+        page.get_by_role("button", name=f"Edit {title}").click()
+        field = page.get_by_label("Language", exact=True)
+        # When they write the language's name instead of its code and save
+        field.fill("Hebrew")
+        page.get_by_role("button", name="Save").click()
+        expect(field).to_have_attribute("aria-invalid", "true")
+        expect(page.get_by_test_id("admin-message")).to_contain_text("Language: Must be")
+        # Then the field's hint, its refusal and the page's words keep each code on one line
+        # ("pt-" over "BR" reads as two codes), and say them as before
+        expect(page.locator("#talk-language-help")).to_contain_text("en-GB or pt-BR.")
+        expect(page.locator("#talk-language-error")).to_contain_text("en-GB or pt-BR")
+        broken = page.evaluate(
+            test_web_app.BROKEN_WORDS,
+            "#talk-language-help, #talk-language-error, [data-testid=admin-message]",
+        )
+        assert [word for word in broken if "-" in word] == []
+        # And the field lines up with the form's other fields, as wide as the title's
+        boxes = [
+            page.get_by_label(name, exact=True).bounding_box() for name in ("Language", "Title")
+        ]
+        assert boxes[0] is not None
+        assert boxes[1] is not None
+        assert (boxes[0]["x"], boxes[0]["width"]) == (boxes[1]["x"], boxes[1]["width"])
+    finally:
+        context.close()

@@ -63,6 +63,21 @@ function directionRefusals(fields, directionControl) {
   return refusals.sort(([a], [b]) => Object.keys(FIELD_LABELS).indexOf(a) - Object.keys(FIELD_LABELS).indexOf(b));
 }
 
+// A sentence with the language codes in it (en-GB, pt-BR, zh-Hant-TW, es-419: a language's
+// code and its script or region as the registry writes them) each kept on one line: a narrow
+// screen broke them at their hyphen, "pt-" over "BR", which reads as two codes.
+const LANGUAGE_CODE = /\b[a-z]{2,3}(?:-(?:[A-Z][a-z]{3}|[A-Z]{2}|\d{3}))+\b/g;
+function codesWhole(text) {
+  const parts = [];
+  let from = 0;
+  for (const found of text.matchAll(LANGUAGE_CODE)) {
+    parts.push(text.slice(from, found.index), h("span", { class: "language-code" }, found[0]));
+    from = found.index + found[0].length;
+  }
+  parts.push(text.slice(from));
+  return parts;
+}
+
 function listed(names) {
   return names.length < 2 ? names.join("") : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`;
 }
@@ -475,7 +490,7 @@ export function adminPage(main) {
       }
       const problems = error instanceof ApiError && Array.isArray(error.problem.errors) ? error.problem.errors : [];
       if (problems.length) {
-        setText(message, `Not saved: ${problems.map(fieldProblem).join(" ")}`);
+        refill(message, codesWhole(`Not saved: ${problems.map(fieldProblem).join(" ")}`));
         if (onFields) onFields(problems.map(problemOf).map(({ name, sentence }) => [name, sentence]));
         return;
       }
@@ -513,7 +528,7 @@ export function adminPage(main) {
         spellcheck: "false", "aria-describedby": "talk-language-help",
       });
       languageField.append(h("span", { class: "muted hint", id: "talk-language-help" },
-        "Optional: the code of the language the title and the speakers' names are in, such as he, ar, fa, en-GB or pt-BR. Screen readers read them in it."));
+        codesWhole("Optional: the code of the language the title and the speakers' names are in, such as he, ar, fa, en-GB or pt-BR. Screen readers read them in it.")));
       // The fields holding the title and the names are in it too.
       const langOfFields = () => [title, speakers].forEach((input) => setLang(input, language.value.trim()));
       language.addEventListener("change", langOfFields);
@@ -562,7 +577,7 @@ export function adminPage(main) {
             input.setAttribute("aria-describedby", [note.node.id, note.describedBy].filter(Boolean).join(" "));
             invalid.push(input);
           }
-          note.node.append(note.node.textContent ? ` ${sentence}` : sentence);
+          append(note.node, [note.node.textContent ? " " : "", codesWhole(sentence)]);
         }
         if (invalid.length) invalid[0].focus();
       };
@@ -920,10 +935,10 @@ export function adminPage(main) {
       } },
         heading,
         h("span", { class: "field" }, h("label", { for: "import-file" }, "Programme file (CSV)"), file),
-        h("p", { class: "muted", id: "import-help" },
+        h("p", { class: "muted", id: "import-help" }, codesWhole(
           "The columns of the results file: id, title, speakers (separated by ;), track, room, startsAt, endsAt "
           + `(${venueZone() ? `a time without a zone is the venue's, ${venueZone()}` : "with a time zone"}), language (such as he or en-GB). `
-          + "A column the file lacks leaves that field as it is; talks not in the file are left as they are. Nothing changes before you import."),
+          + "A column the file lacks leaves that field as it is; talks not in the file are left as they are. Nothing changes before you import.")),
         preview,
         h("span", { class: "row" }, apply, h("button", { type: "button", class: "quiet", onclick: close }, "Cancel")));
       showForm(form);
