@@ -1341,6 +1341,118 @@ def test_a_list_read_that_comes_back_after_another_form_opened_says_nothing_ther
     assert web.runtime.request("GET", f"/talks/{workshop['id']}").json["room"] == hall
 
 
+def test_a_delete_done_while_a_save_s_list_read_waits_says_only_that_it_deleted(
+    web: WebStack, page: Page
+) -> None:
+    # Given a keynote in a room from 09:00 to 10:00, a workshop at the same time elsewhere, and
+    # a talk to delete
+    stem = unique_talk_id()[-6:]
+    hall = f"Hall {stem}"
+    nine = {"startsAt": "2031-06-02T09:00:00Z", "endsAt": "2031-06-02T10:00:00Z"}
+    web.add_talk(title=f"Keynote {stem}", room=hall, **nine)
+    workshop = web.add_talk(title=f"Workshop {stem}", room=f"Annex {stem}", **nine)
+    doomed = web.add_talk(title=f"Cancelled {stem}", room=f"Room {stem}")
+    sign_in(web, page)
+    message = page.get_by_test_id("admin-message")
+    network = SlowListAfterWrite(page)
+    # When an organiser moves the workshop into the keynote's room, and the list read after
+    # it, which would say the two overlap, takes long
+    page.get_by_role("button", name=f"Edit {workshop['title']}").click()
+    page.get_by_label("Room", exact=True).fill(hall)
+    page.get_by_role("button", name="Save").click()
+    expect(message).to_have_text(f"Saved “Workshop {stem}”.")
+    network.wait_for_a_read(page)
+    # And meanwhile deletes another talk
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=f"Delete {doomed['title']}").click()
+    expect(message).to_have_text(f"Deleted “{doomed['title']}”.")
+    focused = page.evaluate("document.activeElement.getAttribute('aria-label') || ''")
+    assert focused.startswith("Edit ")
+    # And the list comes, with a talk saved meanwhile (which only a read shows)
+    later = web.saved_before(title=f"Listed by the read {stem}")
+    network.release()
+    expect(page.get_by_role("link", name=later["title"])).to_be_visible()
+    # Then the delete's words say nothing of the save's overlap, and the keyboard stays where
+    # the delete left it
+    expect(message).to_have_text(f"Deleted “{doomed['title']}”.")
+    expect(page.get_by_test_id("overlap-warning")).to_have_count(0)
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == focused
+    assert web.runtime.request("GET", f"/talks/{doomed['id']}").status == 404
+
+
+class ListReadsFail:
+    """A hall's Wi-Fi that drops the page's reads of the programme's list (GET /talks?...)
+    while `failing`; the reads dropped so far."""
+
+    def __init__(self, page: Page) -> None:
+        self.failing = True
+        self.dropped = 0
+        page.route("**/talks?*", self.programme)
+
+    def programme(self, route: Route) -> None:
+        if self.failing:
+            self.dropped += 1
+            route.abort("internetdisconnected")
+        else:
+            route.continue_()
+
+
+@pytest.mark.parametrize("action", ["a save", "a delete"])
+def test_an_action_whose_list_read_fails_keeps_its_words_and_the_list_reads_itself_again(
+    web: WebStack, page: Page, action: str
+) -> None:
+    # Given a keynote in a room from 09:00 to 10:00 and a workshop at the same time elsewhere,
+    # and a signed-in organiser (the page's timers on a clock the test moves)
+    stem = unique_talk_id()[-6:]
+    hall = f"Hall {stem}"
+    nine = {"startsAt": "2031-06-02T09:00:00Z", "endsAt": "2031-06-02T10:00:00Z"}
+    keynote = web.add_talk(title=f"Keynote {stem}", room=hall, **nine)
+    workshop = web.add_talk(title=f"Workshop {stem}", room=f"Annex {stem}", **nine)
+    page.clock.install()
+    sign_in(web, page)
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    message = page.get_by_test_id("admin-message")
+    stale = page.get_by_test_id("admin-stale")
+    # When the organiser moves the workshop into the keynote's room, or deletes the keynote,
+    # and the list read after it is dropped
+    clock_stands_still(page)
+    if action == "a save":
+        page.get_by_role("button", name=f"Edit {workshop['title']}").click()
+        page.get_by_label("Room", exact=True).fill(hall)
+        network = ListReadsFail(page)
+        page.get_by_role("button", name="Save").click()
+        said = f"Saved “Workshop {stem}”."
+    else:
+        network = ListReadsFail(page)
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name=f"Delete {keynote['title']}").click()
+        said = f"Deleted “Keynote {stem}”."
+    # Then the page still says what was done (it was), and the list's own line says the list
+    # could not be read and when it reads it again
+    expect(stale).to_contain_text("The service cannot be reached.")
+    expect(message).to_have_text(said)
+    expect(stale).to_contain_text("Reading it again in 1 s.")
+    # When the read again a second later is dropped too, Then the next waits longer
+    page.clock.run_for(1000)
+    expect(stale).to_contain_text("Reading it again in 2 s.")
+    expect(message).to_have_text(said)
+    # When the network is back and that read comes, Then the list's line goes, and a save's
+    # overlap is said after its words
+    network.failing = False
+    page.clock.run_for(2000)
+    expect(stale).to_be_hidden()
+    if action == "a save":
+        expect(message.get_by_test_id("overlap-warning")).to_contain_text(
+            f"“Workshop {stem}” overlaps “Keynote {stem}”"
+        )
+        expect(message).to_contain_text(said)
+        assert web.runtime.request("GET", f"/talks/{workshop['id']}").json["room"] == hall
+    else:
+        expect(message).to_have_text(said)
+        assert web.runtime.request("GET", f"/talks/{keynote['id']}").status == 404
+    assert network.dropped >= 2
+
+
 def test_a_file_with_refused_lines_names_each_line_and_imports_nothing(
     web: WebStack, page: Page
 ) -> None:
@@ -1786,3 +1898,135 @@ def test_a_talk_s_id_is_shown_kept_when_it_is_edited(web: WebStack, page: Page) 
         "(node) => getComputedStyle(node).borderStyle"
     )
     assert looks != title_looks
+
+
+Box = tuple[float, float, float, float]  # left, top, right, bottom, in CSS pixels
+
+
+def shown_value(page: Page, input_id: str) -> tuple[Box, list[Box]]:
+    """Where a date and time field draws its value: the box that shows it (what is past it is
+    cut) and each of its parts' (month, day, year, hour, minute, AM/PM). Read from the
+    browser's own tree of the input through the DevTools protocol: a page's script cannot reach
+    it, and the input's scrollWidth does not grow with a value it cuts."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        nodes = [cdp.send("DOM.getDocument", {"depth": -1, "pierce": True})["root"]]
+        field = None
+        while nodes and field is None:
+            node = nodes.pop()
+            if (
+                dict(
+                    zip(
+                        node.get("attributes", [])[::2],
+                        node.get("attributes", [])[1::2],
+                        strict=True,
+                    )
+                ).get("id")
+                == input_id
+            ):
+                field = node
+            nodes += node.get("children", []) + node.get("shadowRoots", [])
+        assert field is not None, input_id
+        inside, shows, parts = list(field.get("shadowRoots", [])), None, []
+        while inside:
+            node = inside.pop(0)
+            attributes = node.get("attributes", [])
+            named = dict(zip(attributes[::2], attributes[1::2], strict=True))
+            if named.get("pseudo") == "-webkit-datetime-edit":
+                shows = node["nodeId"]
+            if named.get("role") == "spinbutton":
+                parts.append(node["nodeId"])
+            inside += node.get("children", [])
+
+        def box(node_id: int) -> Box:
+            quad = cdp.send("DOM.getBoxModel", {"nodeId": node_id})["model"]["border"]
+            return (quad[0], quad[1], quad[4], quad[5])
+
+        assert shows is not None, input_id
+        return box(shows), [box(part) for part in parts]
+    finally:
+        cdp.detach()
+
+
+@pytest.mark.parametrize(("width", "text_size"), [(320, "200%"), (1280, "100%")])
+def test_the_form_s_times_show_their_whole_value_on_a_narrow_phone_with_text_enlarged(
+    web: WebStack, browser: Browser, width: int, text_size: str
+) -> None:
+    # Given a talk in December, in the evening (the widest digits, and PM), an organiser's
+    # browser 320 px wide with its text at 200% (WCAG's reflow), or a laptop's
+    title = f"Late in the year {unique_talk_id()[-6:]}"
+    web.add_talk(title=title, startsAt="2031-12-12T19:45:00Z", endsAt="2031-12-12T20:30:00Z")
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    page = context.new_page()
+    try:
+        sign_in(web, page)
+        page.evaluate(f"document.documentElement.style.fontSize = '{text_size}'")
+        search_talks(page, title, 1)
+        for form in (f"Edit {title}", "Add a talk"):
+            # When they open the talk's form, or an empty one
+            page.get_by_role("button", name=form).click()
+            expect(page.get_by_label("Starts", exact=True)).to_be_visible()
+            for field in ("talk-starts", "talk-ends"):
+                # Then each part of each time is drawn whole inside its field, none cut
+                shows, parts = shown_value(page, field)
+                assert len(parts) == 6, (form, field)
+                cut = [
+                    part
+                    for part in parts
+                    if part[0] < shows[0] - 0.5
+                    or part[2] > shows[2] + 0.5
+                    or part[1] < shows[1] - 0.5
+                    or part[3] > shows[3] + 0.5
+                ]
+                assert cut == [], (form, field, shows, parts)
+                if width == 1280:
+                    # And on a laptop on one line, the field as tall as the title's, as before
+                    assert len({round(part[1]) for part in parts}) == 1, (form, field, parts)
+                    heights = page.evaluate(
+                        """(id) => [document.getElementById(id), document.getElementById("talk-title")]
+                             .map((input) => input.getBoundingClientRect().height)""",
+                        field,
+                    )
+                    assert heights[0] == heights[1], (form, field, heights)
+            page.get_by_role("button", name="Cancel").click()
+    finally:
+        context.close()
+
+
+def test_the_language_field_keeps_its_codes_whole_on_a_narrow_phone_with_text_enlarged(
+    web: WebStack, browser: Browser
+) -> None:
+    # Given a talk, and an organiser's browser 320 px wide with its text at 200%
+    title = f"Spoken in some language {unique_talk_id()[-6:]}"
+    web.add_talk(title=title, language="en-GB")
+    context = browser.new_context(viewport={"width": 320, "height": 800})
+    page = context.new_page()
+    try:
+        sign_in(web, page)
+        page.evaluate("document.documentElement.style.fontSize = '200%'")
+        search_talks(page, title, 1)
+        page.get_by_role("button", name=f"Edit {title}").click()
+        field = page.get_by_label("Language", exact=True)
+        # When they write the language's name instead of its code and save
+        field.fill("Hebrew")
+        page.get_by_role("button", name="Save").click()
+        expect(field).to_have_attribute("aria-invalid", "true")
+        expect(page.get_by_test_id("admin-message")).to_contain_text("Language: Must be")
+        # Then the field's hint, its refusal and the page's words keep each code on one line
+        # ("pt-" over "BR" reads as two codes), and say them as before
+        expect(page.locator("#talk-language-help")).to_contain_text("en-GB or pt-BR.")
+        expect(page.locator("#talk-language-error")).to_contain_text("en-GB or pt-BR")
+        broken = page.evaluate(
+            test_web_app.BROKEN_WORDS,
+            "#talk-language-help, #talk-language-error, [data-testid=admin-message]",
+        )
+        assert [word for word in broken if "-" in word] == []
+        # And the field lines up with the form's other fields, as wide as the title's
+        boxes = [
+            page.get_by_label(name, exact=True).bounding_box() for name in ("Language", "Title")
+        ]
+        assert boxes[0] is not None
+        assert boxes[1] is not None
+        assert (boxes[0]["x"], boxes[0]["width"]) == (boxes[1]["x"], boxes[1]["width"])
+    finally:
+        context.close()

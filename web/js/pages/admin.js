@@ -63,6 +63,21 @@ function directionRefusals(fields, directionControl) {
   return refusals.sort(([a], [b]) => Object.keys(FIELD_LABELS).indexOf(a) - Object.keys(FIELD_LABELS).indexOf(b));
 }
 
+// A sentence with the language codes in it (en-GB, pt-BR, zh-Hant-TW, es-419: a language's
+// code and its script or region as the registry writes them) each kept on one line: a narrow
+// screen broke them at their hyphen, "pt-" over "BR", which reads as two codes.
+const LANGUAGE_CODE = /\b[a-z]{2,3}(?:-(?:[A-Z][a-z]{3}|[A-Z]{2}|\d{3}))+\b/g;
+function codesWhole(text) {
+  const parts = [];
+  let from = 0;
+  for (const found of text.matchAll(LANGUAGE_CODE)) {
+    parts.push(text.slice(from, found.index), h("span", { class: "language-code" }, found[0]));
+    from = found.index + found[0].length;
+  }
+  parts.push(text.slice(from));
+  return parts;
+}
+
 function listed(names) {
   return names.length < 2 ? names.join("") : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`;
 }
@@ -110,7 +125,9 @@ export function adminPage(main) {
     leaveForm = () => {};
     leave();
   };
-  let opened = 0; // forms opened so far (see readAfterClosing)
+  // Whose the page's message line is: each form opened, each delete, a failed download and
+  // signing in or out take it (see readListAfter).
+  let turns = 0;
 
   // `revision`: the talk as the organiser saw it, sent as If-Match, so that a change someone
   // else saved since is not silently undone (the API answers 412 and changes nothing).
@@ -124,6 +141,7 @@ export function adminPage(main) {
   // `focus`: the token's field takes the keyboard (after signing out, or a refused token), as
   // the button that was pressed is gone.
   function signIn({ focus = false } = {}) {
+    turns += 1;
     stopLive();
     formLeft();
     const input = h("input", { id: "organiser-token", type: "password", autocomplete: "current-password", required: true });
@@ -258,7 +276,13 @@ export function adminPage(main) {
       pollMs: 5000,
     });
     const load = () => watcher.read();
-    stopLive = () => watcher.stop();
+    // The newest action's read of the list (see readListAfter), and its timer to read again.
+    const relist = { newest: 0, timer: null };
+    stopLive = () => {
+      watcher.stop();
+      relist.newest += 1;
+      clearTimeout(relist.timer);
+    };
 
     // The talks of the programme (as last read) in the same room as `talk` whose times overlap
     // its own: two talks in one room at once is most often a typing slip (a wrong day, a room
@@ -330,7 +354,7 @@ export function adminPage(main) {
     // `onLeave`: what closing it ends (see formLeft).
     function showForm(form, messageBefore = null, onLeave = () => {}) {
       formLeft();
-      opened += 1;
+      turns += 1;
       formBox.before(message);
       fill(formBox, form);
       if (messageBefore) messageBefore.before(message);
@@ -342,17 +366,35 @@ export function adminPage(main) {
       fill(formBox);
     }
 
-    // After a save or an import closed its form: the list read again, and whether what it lets
-    // the page add (an overlap warning, the keyboard's place) is still that form's to say. A
-    // read slowed by a hall's Wi-Fi put it in a form opened meanwhile, as if about that one.
-    async function readAfterClosing() {
-      const asked = opened;
-      try {
-        await load();
-      } catch (error) {
-        if (opened === asked) throw error; // (else the list's own line says it)
-      }
-      return opened === asked;
+    // After a save, an import or a delete said what it did: the list read again, and `then()`
+    // (what the read lets it add: an overlap warning, the "not in the search" note) run after
+    // it only while the page's message line is still that action's: no form opened, no delete
+    // or sign-out since. A read slowed by a hall's Wi-Fi put a save's warning in a form opened
+    // meanwhile, as if about that one, or after a delete's "Deleted …".
+    // A read that fails leaves the action's words as they are (it was done): the list's own
+    // line says the list could not be read, and it is read again 1, 2, 4, 8, 16 s later and
+    // then every 30 s (later when the service asks, up to 30 s), as the talk form reads
+    // another organiser's version, until a read comes; `then()` after it. Resolves when the
+    // first read came back or failed: whether the line is still the action's (the keyboard's
+    // place is its to set).
+    async function readListAfter(then = () => {}) {
+      const asked = turns;
+      const mine = ++relist.newest;
+      clearTimeout(relist.timer);
+      const read = async (tries) => {
+        try {
+          await load();
+        } catch (error) {
+          if (relist.newest !== mine) return; // a newer action's read, or the page left
+          const wait = Math.min(REREAD_MAX_S, Math.max(2 ** tries, error.retryAfter || 0));
+          relist.timer = setTimeout(() => read(tries + 1), wait * 1000);
+          append(talks.length ? stale.node : count, [` Reading it again in ${wait} s.`]);
+          return;
+        }
+        if (turns === asked) then();
+      };
+      await read(0);
+      return turns === asked;
     }
 
     // A talk saved or added that the search leaves out: said, rather than seeming lost.
@@ -409,6 +451,7 @@ export function adminPage(main) {
     async function remove(talk) {
       if (deleting.has(talk.id)) return;
       if (!window.confirm(`Delete “${isolatedText(talk.title)}”? Its ratings stay in the event store.`)) return;
+      turns += 1;
       deleting.add(talk.id);
       try {
         const index = [...list.querySelectorAll("button[data-edit]")].findIndex((b) => b.dataset.edit === talk.id);
@@ -417,8 +460,7 @@ export function adminPage(main) {
         // the row away before the list is read again, and the focus would fall to the page.
         focusAfter(null, Math.max(index, 0), talk.id);
         fill(message, "Deleted ", quoted(talk.title, talk.language), ".");
-        await load();
-        if (document.activeElement === document.body) focusAfter(null, Math.max(index, 0));
+        if ((await readListAfter()) && document.activeElement === document.body) focusAfter(null, Math.max(index, 0));
       } catch (error) {
         if (changedMeanwhile(error)) {
           await load().catch(() => {});
@@ -448,7 +490,7 @@ export function adminPage(main) {
       }
       const problems = error instanceof ApiError && Array.isArray(error.problem.errors) ? error.problem.errors : [];
       if (problems.length) {
-        setText(message, `Not saved: ${problems.map(fieldProblem).join(" ")}`);
+        refill(message, codesWhole(`Not saved: ${problems.map(fieldProblem).join(" ")}`));
         if (onFields) onFields(problems.map(problemOf).map(({ name, sentence }) => [name, sentence]));
         return;
       }
@@ -486,7 +528,7 @@ export function adminPage(main) {
         spellcheck: "false", "aria-describedby": "talk-language-help",
       });
       languageField.append(h("span", { class: "muted hint", id: "talk-language-help" },
-        "Optional: the code of the language the title and the speakers' names are in, such as he, ar, fa, en-GB or pt-BR. Screen readers read them in it."));
+        codesWhole("Optional: the code of the language the title and the speakers' names are in, such as he, ar, fa, en-GB or pt-BR. Screen readers read them in it.")));
       // The fields holding the title and the names are in it too.
       const langOfFields = () => [title, speakers].forEach((input) => setLang(input, language.value.trim()));
       language.addEventListener("change", langOfFields);
@@ -535,7 +577,7 @@ export function adminPage(main) {
             input.setAttribute("aria-describedby", [note.node.id, note.describedBy].filter(Boolean).join(" "));
             invalid.push(input);
           }
-          note.node.append(note.node.textContent ? ` ${sentence}` : sentence);
+          append(note.node, [note.node.textContent ? " " : "", codesWhole(sentence)]);
         }
         if (invalid.length) invalid[0].focus();
       };
@@ -587,10 +629,11 @@ export function adminPage(main) {
       const done = async (said, savedId) => {
         closeForm();
         fill(message, said);
-        if (!(await readAfterClosing())) return;
-        append(message, [overlapWarning([savedId])]);
-        if (hiddenBySearch(savedId)) append(message, notShown());
-        focusAfter(savedId);
+        const ours = await readListAfter(() => {
+          append(message, [overlapWarning([savedId])]);
+          if (hiddenBySearch(savedId)) append(message, notShown());
+        });
+        if (ours) focusAfter(savedId);
       };
 
       // After a save stopped by someone else's (412): their version as the service has it now,
@@ -887,16 +930,15 @@ export function adminPage(main) {
         closeForm();
         setText(message, `Imported: ${done.added} added, ${done.changed} changed, ${plan.unchanged.length} unchanged.`
           + (refused.length ? ` Not imported: ${refused.join("; ")}.` : ""));
-        if (!(await readAfterClosing().catch(() => true))) return;
-        append(message, [overlapWarning([...plan.created, ...plan.updated].map((row) => row.talkId))]);
-        importButton.focus();
+        const sent = [...plan.created, ...plan.updated].map((row) => row.talkId);
+        if (await readListAfter(() => append(message, [overlapWarning(sent)]))) importButton.focus();
       } },
         heading,
         h("span", { class: "field" }, h("label", { for: "import-file" }, "Programme file (CSV)"), file),
-        h("p", { class: "muted", id: "import-help" },
+        h("p", { class: "muted", id: "import-help" }, codesWhole(
           "The columns of the results file: id, title, speakers (separated by ;), track, room, startsAt, endsAt "
           + `(${venueZone() ? `a time without a zone is the venue's, ${venueZone()}` : "with a time zone"}), language (such as he or en-GB). `
-          + "A column the file lacks leaves that field as it is; talks not in the file are left as they are. Nothing changes before you import."),
+          + "A column the file lacks leaves that field as it is; talks not in the file are left as they are. Nothing changes before you import.")),
         preview,
         h("span", { class: "row" }, apply, h("button", { type: "button", class: "quiet", onclick: close }, "Cancel")));
       showForm(form);
@@ -925,6 +967,7 @@ export function adminPage(main) {
         // that day's, not UTC's.
         save(new Blob(["\uFEFF", csv], { type: "text/csv;charset=utf-8" }), `talkrate-results-${dayOf(Date.now())}.csv`);
       } catch (error) {
+        turns += 1;
         failed(error);
       }
     }
