@@ -2629,6 +2629,47 @@ def test_live_updates_leave_the_keyboard_focus_where_it_was(web: WebStack, page:
     expect(page.get_by_role("button", name=f"Edit {after['title']}")).to_be_focused()
 
 
+@pytest.mark.parametrize("where", ["programme", "leaderboard", "organisers' table"])
+def test_a_focused_title_link_keeps_the_focus_when_another_renames_its_talk(
+    web: WebStack, page: Page, where: str
+) -> None:
+    # Given a rated talk of a track of its own, and a keyboard user on its title's link (the
+    # programme's card, the leaderboard's row, the organisers' table)
+    track = f"Renamed {unique_talk_id()}"
+    talk = web.add_talk(title="Named before", track=track)
+    web.rate(talk["id"], 4)
+    assert wait_for(lambda: web.count(talk["id"]) == 1)
+    if where == "organisers' table":
+        page.goto(web.url(f"/app/admin?q={quote(track)}"))
+        page.get_by_label("Organiser token").fill(web.token)
+        page.get_by_role("button", name="Sign in").click()
+    else:
+        path = "/app/" if where == "programme" else "/app/leaderboard"
+        page.goto(web.url(f"{path}?track={quote(track)}"))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    page.get_by_role("link", name="Named before").focus()
+    # When another organiser renames the talk, and the page shows the new title (by its live
+    # message, or by the read the page makes as it is looked at again)
+    saved = web.as_organiser(
+        "PUT", f"/talks/{talk['id']}", {"title": "Named after", "track": track}
+    )
+    assert saved.status == 200, saved.body
+    the_page_reads_again(page)
+    renamed = page.get_by_role("link", name="Named after")
+    expect(renamed).to_be_visible()
+    # Then the keyboard focus is on the talk's new link, not thrown back to the page's start
+    expect(renamed).to_be_focused()
+    expect(page.get_by_role("link", name="Named before")).to_have_count(0)
+
+
+def the_page_reads_again(page: Page) -> None:
+    """The page reads what it shows again now, as when it is looked at again: what changed is
+    shown then whether or not its live message reached the page. The channel's pushes are best
+    effort (an organiser's write waits half a second at most for its announcement, which a
+    loaded machine can miss); a page that missed one finds the change at its check a minute on."""
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+
+
 def _luminance(rgb: tuple[float, float, float]) -> float:
     def channel(c: float) -> float:
         c = c / 255
