@@ -64,8 +64,8 @@ TALK_PAGE, SCREEN = "/app/talks/{id}", "/app/talks/{id}/screen"
 # The projector's batching window of the runtime of a module that sets PROJECTOR_BATCH_WINDOW
 # (the template's ProjectorBatchWindowSeconds; else Lambda's 500 ms): "0" projects each rating
 # as it comes, for the tests that wait on ratings shown and not on how they are batched (half
-# a second less at each). This module's is "0"; the default's within-two-seconds is checked by
-# the modules that keep it (test_web_access).
+# a second less at each). This module's is "0", as test_web_talk_page's runtime (which
+# test_web_access shares) is; test_web_time_zone keeps the default, and rates nothing.
 PROJECTOR_BATCH_WINDOW = "0"
 # More Chromium switches for the browser of a module that sets CHROMIUM_MORE_ARGS. Without site
 # isolation a new page's first process serves the app's origin too, instead of another being
