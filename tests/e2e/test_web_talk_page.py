@@ -36,6 +36,7 @@ from tests.e2e.test_web_app import (
     enter_event_code,
     star,
 )
+from tests.e2e.test_web_programme import LINES, SPEAKERS, TITLE_300
 
 # test_web_app's fixtures, found by pytest under their names: a browser, a phone, a page.
 browser, phone, page = web_app.browser, web_app.phone, web_app.page
@@ -1644,3 +1645,57 @@ def test_a_kept_rating_another_tab_sends_and_the_service_refuses_is_said_in_its_
     page.reload()
     expect(star(page, 4)).to_be_disabled()
     expect(message).to_have_text("")
+
+
+# Where a node is on the screen, and how tall the screen is: [top, bottom, innerHeight].
+ON_SCREEN = "(e) => { const r = e.getBoundingClientRect(); return [r.top, r.bottom, innerHeight]; }"
+
+
+@pytest.mark.parametrize("text", ["100%", "200%"])
+def test_the_whole_title_opened_from_the_keyboard_leaves_its_button_in_view(
+    web: WebStack, browser: Browser, text: str
+) -> None:
+    # Given a talk titled with 300 characters of long words and six speakers, its page on a
+    # 320x568 phone (its text at 100%, or enlarged to 200%), the title cut with its button
+    talk = web.add_talk(title=TITLE_300, speakers=SPEAKERS, track="Long", room="Hall L")
+    small = browser.new_context(viewport={"width": 320, "height": 568})
+    try:
+        page = small.new_page()
+        page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+        title = page.get_by_role("heading", level=1)
+        expect(title).to_have_text(TITLE_300)
+        if text != "100%":
+            page.evaluate(
+                f"document.documentElement.style.fontSize = '{text}';"
+                " dispatchEvent(new Event('resize'))"
+            )
+        more = page.get_by_role("button", name=re.compile("^Show the whole title"))
+        expect(more).to_be_visible()
+        more.focus()
+        # (the title's top as the page was, to the button's bottom as the whole title leaves it)
+        top = title.evaluate("(e) => e.getBoundingClientRect().top + scrollY")
+        # When the attendee opens the whole title from the keyboard
+        page.keyboard.press("Enter")
+        # Then the button keeps the focus, and is on the screen, its focus ring too (the whole
+        # title had put it below, out of sight): scrolled to, by no more than it takes
+        less = page.get_by_role("button", name="Show less of the title")
+        expect(less).to_be_focused()
+        shown, whole = title.evaluate(LINES)
+        assert whole - shown < 0.5, (shown, whole)
+        above, below, height = less.evaluate(ON_SCREEN)
+        assert above >= 0, (above, below, height)
+        assert below + 5 <= height, (above, below, height)
+        assert below >= height - 40, (above, below, height)
+        # And where the title's start and the button fit on one screen, the title's start is
+        # still on it
+        end = less.evaluate("(e) => e.getBoundingClientRect().bottom + scrollY")
+        if end - top <= height:
+            assert title.evaluate(ON_SCREEN)[0] >= 0
+        # When they cut it again, the button is in view again, the focus on it
+        page.keyboard.press("Enter")
+        expect(more).to_be_focused()
+        above, below, height = more.evaluate(ON_SCREEN)
+        assert above >= 0, (above, below, height)
+        assert below + 5 <= height, (above, below, height)
+    finally:
+        small.close()

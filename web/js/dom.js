@@ -27,10 +27,32 @@ export function append(node, children) {
   return node;
 }
 
-// Replace a node's children.
+// The element in `node` that has the keyboard focus, if one has.
+function focusIn(node) {
+  const active = document.activeElement;
+  return active && active !== document.body && node.contains(active) ? active : null;
+}
+
+// After `container` was redrawn, give the keyboard focus back to `active`, which held it: the
+// same element when it is still on the page (kept, or moved), else the link to the same page
+// that took its place (a card's or a row's title drawn again for a new title). Whether it found
+// one.
+function refocus(container, active) {
+  if (document.activeElement === active) return true;
+  const href = active.getAttribute("href");
+  const next = active.isConnected ? active : href && [...container.querySelectorAll("a[href]")].find((a) => a.getAttribute("href") === href);
+  if (next) next.focus({ preventScroll: true });
+  return Boolean(next);
+}
+
+// Replace a node's children; the keyboard focus in it stays where it was (see refocus): a live
+// update drawing a kept row's cell again must not throw it back to the page's start.
 export function fill(node, ...children) {
+  const active = focusIn(node);
   node.replaceChildren();
-  return append(node, children);
+  append(node, children);
+  if (active) refocus(node, active);
+  return node;
 }
 
 // Set a text only when it changed: screen readers announce live regions on every write.
@@ -55,22 +77,17 @@ const controls = (node) => [...node.querySelectorAll("a[href], button, input, se
 export function arrange(container, nodes) {
   const current = [...container.children];
   if (current.length === nodes.length && current.every((node, i) => node === nodes[i])) return;
-  const active = document.activeElement;
-  const held = active && active !== document.body && container.contains(active);
-  const index = held ? current.findIndex((node) => node.contains(active)) : -1;
+  const active = focusIn(container);
+  const index = active ? current.findIndex((node) => node.contains(active)) : -1;
   const place = index >= 0 ? controls(current[index]).indexOf(active) : -1;
   container.replaceChildren(...nodes);
-  if (!held || document.activeElement === active) return;
   // The same element, or the one that took its place (a redrawn card's link to the same page).
-  const href = active.getAttribute("href");
-  let next = active.isConnected ? active : href && [...container.querySelectorAll("a[href]")].find((a) => a.getAttribute("href") === href);
+  if (!active || refocus(container, active) || index < 0 || !nodes.length) return;
   // Its item gone (removed by someone else, or left out by the search now): the same control
   // of the item that took its place, or of the last one, as after an organiser's own delete.
-  if (!next && index >= 0 && nodes.length) {
-    const item = nodes.includes(current[index]) ? current[index] : nodes[Math.min(index, nodes.length - 1)];
-    const choices = controls(item);
-    next = choices[place] || choices[0];
-  }
+  const item = nodes.includes(current[index]) ? current[index] : nodes[Math.min(index, nodes.length - 1)];
+  const choices = controls(item);
+  const next = choices[place] || choices[0];
   if (next) next.focus({ preventScroll: true });
 }
 

@@ -200,8 +200,13 @@ export function screenPage(main, talkId) {
         if (talk) break; // the channel told of it meanwhile
         if (notFound(error)) {
           notInProgramme(false);
-          // (400: an id no talk can have, and so no talk can be added under)
-          if (error.status === 404) waitForTalk();
+          // 400: an id no talk can have, and so none can be added under: said, and not asked
+          // again (as on the talk page). A 404's talk may still be added: the screen waits.
+          if (error.status === 400) {
+            setText(speakers, "Check this screen's address: no talk can have it.");
+            return;
+          }
+          waitForTalk();
         } else {
           setText(title, "Loading…");
           setText(problem, errorText(error));

@@ -129,7 +129,7 @@ export function talkPage(main, talkId) {
   // window takes that button away.
   const title = h("h1", { id: "talk-title", tabindex: "-1" }, "Loading…");
   const wholeTitle = h("button", { type: "button", class: "link title-toggle", hidden: true, "aria-controls": "talk-title",
-    "aria-expanded": "false", onclick: () => { titleOpened = !titleOpened; fitTitle(); } }, "Show the whole title");
+    "aria-expanded": "false", onclick: toggleTitle }, "Show the whole title");
   const meta = h("p", { class: "meta" });
   const screenLink = h("a", { href: `${talkHref(talkId)}/screen`, class: "screen-link" }, "Open the room screen");
   fill(main,
@@ -210,6 +210,14 @@ export function talkPage(main, talkId) {
       return;
     }
     setText(wholeTitle, meta.classList.contains("clamped") ? "Show the whole title and speakers" : "Show the whole title");
+  }
+  // The whole title opened (or cut again) from its button: the button, which keeps the keyboard
+  // focus, moved with the title's end, below the screen on a phone; scrolled back into view by
+  // no more than it takes (the title's start stays on the screen when both fit).
+  function toggleTitle() {
+    titleOpened = !titleOpened;
+    fitTitle();
+    if (!wholeTitle.hidden) wholeTitle.scrollIntoView({ block: "nearest" });
   }
   const refit = debounce(fitTitle, 200);
   addEventListener("resize", refit);
