@@ -490,3 +490,30 @@ def test_a_forgotten_voter_s_dead_letter_delivered_again_is_not_told_as_another_
     # topic created again (whose advice, a replay, would store the voter's id again)
     assert "dead letters not stored" not in caplog.text
     assert holding(talks_dsn, "dead_letters", "value", voter) == 0
+
+
+def test_a_forgotten_voter_is_named_by_no_redrive_recorded_on_a_dead_letter(
+    backends: tuple[PostgresEventStore, RedisReadModel],
+    talks_dsn: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store, _ = backends
+    talk = unique_talk_id()
+    attendee, voter = token(expired_ago=timedelta(hours=2))
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    # Given a record of theirs the projector set aside, and a redrive of it recorded on the
+    # letter (`ops redrive` records each before publishing it)
+    store.record(classify([raw(topic, 0, talk, voterId=voter, value=9)]))
+    [letter] = [d for d in store.dead_letters() if d["topic"] == topic]
+    event = {**json.loads(letter["value"]), "value": 3}
+    assert store.record_redrive(letter["id"], letter["value"], event["eventId"], event)
+    # When an operator forgets them
+    status, done, err = forget(attendee, capsys=capsys)
+    # Then the letter counts once among those changed, and its recorded redrive names the
+    # pseudonym, not them (it kept their voter id)
+    assert status == 0, err
+    assert done["deadLetters"] == 1
+    [again] = [d for d in store.dead_letters() if d["id"] == letter["id"]]
+    [redriven] = again["redrives"]
+    assert redriven["value"]["voterId"] == forgotten_id(voter)
+    assert voter not in json.dumps(again["redrives"])

@@ -280,53 +280,6 @@ def test_a_letter_whose_eventid_is_stored_for_another_rating_is_refused_and_can_
     assert wiring.read_model().histogram(talk).counts == {"1": 0, "2": 0, "3": 1, "4": 1, "5": 0}
 
 
-def test_a_new_eventid_is_refused_where_the_letter_s_own_holds_none_but_its_own_rating(
-    configure: Callable[..., None],
-    talk: str,
-    topic: str,
-    kafka_bootstrap: str,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # Given a letter redriven once, cut off after Kafka took it (left pending), and projected:
-    # its eventId is stored for the very rating it publishes
-    [broken] = rated_seven(talk, 1)
-    [letter] = set_aside_and_listed(broken, first_offset=0, capsys=capsys)
-    publisher = wiring.rating_publisher()
-    taken = publisher.publish
-
-    def acknowledged_then_cut_off(event: Any) -> None:
-        taken(event)
-        raise BackendUnavailable("the event stream did not acknowledge: timed out")
-
-    monkeypatch.setattr(publisher, "publish", acknowledged_then_cut_off)
-    repaired = json.dumps({**broken, "value": 5})
-    assert main(["ops", "redrive", str(letter["id"]), "--value", repaired]) == 1
-    monkeypatch.setattr(publisher, "publish", taken)
-    project_all(topic, kafka_bootstrap)
-    capsys.readouterr()
-    # When the operator asks for a new eventId, Then it is refused (a second eventId would
-    # count the rating twice), and nothing is published
-    new = ["ops", "redrive", str(letter["id"]), "--value", repaired, "--new-event-id"]
-    assert main(new) == 2
-    assert "is not stored for another rating" in capsys.readouterr().err
-    assert count_records(kafka_bootstrap, topic) == 1
-    # And another repair is refused, naming the stored rating as the repair that marks the
-    # letter (this letter's earlier redrive counts already)
-    other = json.dumps({**broken, "value": 2})
-    assert main(["ops", "redrive", str(letter["id"]), "--value", other]) == 1
-    said = " ".join(capsys.readouterr().err.split())
-    marks = re.search(r"mark it with `talkrate ops redrive \d+ --value '([^']+)'`", said)
-    assert marks, said
-    assert json.loads(marks[1])["value"] == 5
-    assert count_records(kafka_bootstrap, topic) == 1
-    # And redriven with that repair, it is published and marked, counted once
-    assert main(["ops", "redrive", str(letter["id"]), "--value", marks[1]]) == 0
-    project_all(topic, kafka_bootstrap)
-    assert wiring.read_model().histogram(talk).total == 1
-    assert main(["ops", "redrive", str(letter["id"])]) == 2  # no longer pending
-
-
 def redrive_elsewhere(letter_id: int, value: str) -> subprocess.Popen[str]:
     """`talkrate ops redrive ID --value VALUE` begun in a process of its own (another
     operator's terminal), on the backends the environment names."""

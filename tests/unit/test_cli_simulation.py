@@ -384,3 +384,90 @@ def test_counts_that_agree_while_ratings_of_the_run_never_land_fail_naming_the_t
     )
     # Then the counts agree but the verdict is not ok: the talk is named, one rating short
     assert (verdict.agrees, verdict.ok, verdict.pending) == (True, False, {"t": 1})
+
+
+class LandsAt(Clock):
+    """A clock whose pause that reaches `at` seconds lets the projector catch up (`then`)."""
+
+    def __init__(self, at: float, then: Any) -> None:
+        super().__init__(then=None)
+        self.at, self.landing = at, then
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        if self.landing is not None and self.now >= self.at:
+            self.landing, landing = None, self.landing
+            landing()
+
+
+def test_a_revision_that_shows_the_run_s_ratings_applied_before_the_timeout_is_the_verdict(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from talkrate_cli.simulation import verify
+    from talkrate_cli.simulation.verify import Reading, await_projection
+
+    # Given a run whose 4 and 2 were accepted, on a talk whose counts agree at once and whose
+    # revision shows the 2 applied only at the verify's last pause (10.5 s, past its 10 s
+    # timeout; its revisions were last read at 10 s)
+    ledger = Ledger(tokens=False)
+    ledger.answered(rating(1, "t", 4), 202, 0.01, event_id="e1")
+    ledger.answered(rating(2, "t", 2), 202, 0.01, event_id="e2")
+    api = HeldBack({"2": 1, "4": 1}, revision=1, held={})
+
+    def applied() -> None:
+        api.revision += 1
+
+    monkeypatch.setattr(verify, "time", LandsAt(10.5, then=applied))
+    # When verify awaits the projector until its timeout
+    verdict = await_projection(
+        api,  # type: ignore[arg-type]
+        {"t": Reading(Counter(), revision=0)},
+        ledger.expected_delta(),
+        ledger,
+        timeout=10,
+        progress=lambda verdict: None,
+    )
+    # Then the revision as it is at the end is the verdict's (it kept the one read 0.5 s
+    # before: {"t": 1}, and the run failed with both ratings applied)
+    assert (verdict.agrees, verdict.pending, verdict.ok) == (True, {}, True)
+
+
+@pytest.mark.parametrize(
+    ("missing", "said"),
+    [
+        (
+            0,
+            "t: counts agree, but they changed between the programme's read and its revision's, "
+            "so its revision could not show the run's ratings applied to them",
+        ),
+        (1, "t: counts agree, but its revision shows 1 of the run's ratings not applied to them"),
+    ],
+)
+def test_the_report_says_why_a_talk_whose_counts_agree_is_not_verified(
+    missing: int, said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib
+    from types import SimpleNamespace
+
+    from talkrate_cli.simulation.verify import Verdict
+
+    importlib.import_module("talkrate_cli.main")  # (the commands are loaded through it)
+    simulate = importlib.import_module("talkrate_cli.commands.simulate")
+    # Given a run whose 4 and 2 were accepted and counted, on a talk whose revision did not
+    # show them applied: short of one, or its counts moved between the two reads (0)
+    ledger = Ledger(tokens=False)
+    ledger.answered(rating(1, "t", 4), 202, 0.01, event_id="e1")
+    ledger.answered(rating(2, "t", 2), 202, 0.01, event_id="e2")
+    verdict = Verdict(2, 2, {}, 120.0, pending={"t": missing})
+    # When the run's report is printed for a person
+    figures = simulate._report(
+        SimpleNamespace(as_json=False), ledger, SimpleNamespace(tokens={}, voter_retries=0), verdict
+    )
+    out = capsys.readouterr().out
+    # Then the talk's line says why, in words (0 read "shows 0 of the run's ratings not
+    # applied"), and the JSON's pending keeps the number
+    assert f"          {said}\n" in out, out
+    assert "shows 0" not in out
+    assert "verify    counts agree, 1 talk without every rating applied" in out
+    assert figures["pending"] == {"t": missing}
+    assert figures["verified"] is False

@@ -17,7 +17,9 @@ from talkrate.models import (
     RatingRequest,
     RatingSubmitted,
     TalkFields,
+    record_event_id,
     redrive_event_id,
+    reissued_event_id,
     uuid7,
 )
 
@@ -278,3 +280,26 @@ def test_a_refused_language_says_what_a_tag_looks_like() -> None:
     assert "BCP 47" in message
     assert "he," in message
     assert "en-GB" in message
+
+
+def test_copies_of_one_record_get_one_new_event_id_and_other_records_another() -> None:
+    # Given a record under an eventId its producer reused, and the bytes of another record
+    # under the same eventId
+    own = uuid.uuid4()
+    record = json.dumps({"eventId": str(own), "talkId": "t-1", "value": 7}).encode()
+    other = json.dumps({"eventId": str(own), "talkId": "t-1", "value": 8}).encode()
+    # Then the new eventId is made of what its copies share (no position to tell two copies,
+    # set aside at two offsets, apart), the same at every call
+    made = reissued_event_id(own, record)
+    assert made == reissued_event_id(own, record)
+    # And another record, or the same bytes under another eventId, gets another; none is the
+    # letter's own, nor the one made from its position
+    others = {
+        reissued_event_id(own, other),
+        reissued_event_id(uuid.uuid4(), record),
+        reissued_event_id(own, None),
+        own,
+        record_event_id("ratings", 0, 3, record),
+    }
+    assert made not in others
+    assert len(others) == 5

@@ -306,8 +306,8 @@ def dead_letters(session: Session, include_redriven: bool) -> None:
 @click.option(
     "--new-event-id",
     is_flag=True,
-    help="Publish under an eventId made from the letter's record: for a letter whose own is "
-    "stored already for another rating (its producer reused it).",
+    help="Publish under a new eventId made from the letter's eventId and bytes: for a letter "
+    "whose own is stored already for another rating (its producer reused it).",
 )
 @pass_session
 @_backend_errors
@@ -315,17 +315,21 @@ def redrive(session: Session, ids: tuple[int, ...], value: str | None, new_event
     """Republish dead letters by id (repaired with --value), each at most once.
 
     A letter another run redrove, before or while this one waited for it, is not published
-    again: exit 2, as for an id of no dead letter. Every redrive of a letter publishes it under
-    one eventId, the letter's own (or one made from its record when it has none): a repair's
-    other eventId is replaced, and said so, and one left out is the letter's. A letter whose
-    eventId the event store holds for another rating (its producer reused the eventId) would
-    count nowhere: it is refused (exit 1), and goes with --new-event-id under one made from its
-    record, the same at every redrive."""
+    again: exit 2, as for an id of no dead letter. Every redrive of a letter, and of a copy of
+    its record (the same eventId and bytes), publishes it under one eventId, the letter's own
+    (or one made from its record when it has none): a repair's other eventId is replaced, and
+    said so, and one left out is the letter's. Each redrive is recorded on the letter before it
+    is published. A letter whose rating counts already (an earlier redrive of it or of a copy,
+    cut off before its mark) is published again only as that rating; one whose eventId the event
+    store holds for another rating (its producer reused the eventId) would count nowhere: both
+    are refused (exit 1), saying what to run, and the latter goes with --new-event-id under one
+    made from its eventId and bytes, the same at every redrive of it and of its copies."""
     from pydantic import ValidationError
 
     from talkrate import wiring
     from talkrate.events import Rating
-    from talkrate.models import RatingSubmitted, problems_of, record_event_id, redrive_event_id
+    from talkrate.models import RatingSubmitted, problems_of
+    from talkrate_cli.operations.redrive import judge, own_event_id
 
     if value is not None and len(ids) != 1:
         # (said first: it was "no pending dead letter with id [1, 2]" when one was redriven)
@@ -340,15 +344,14 @@ def redrive(session: Session, ids: tuple[int, ...], value: str | None, new_event
         if letters[letter_id]["redriven_at"] is not None:
             raise BadInput(_already_redriven(letters[letter_id]))
     # Every letter is judged before any is published: one that cannot go stops them all.
-    catalog, events = wiring.talk_catalog(), []
+    catalog, judged = wiring.talk_catalog(), []
+    owns = {i: own_event_id(d) for i, d in letters.items()}
     claimed: dict[Any, tuple[int, RatingSubmitted]] = {}  # eventId: the letter of this run
     for letter_id in ids:
         stored = letters[letter_id]
         # The eventId of every redrive of this letter: one cut off after Kafka took it, then
         # run again with another repair, would otherwise publish two events, counted twice.
-        own = redrive_event_id(
-            stored["topic"], stored["partition"], stored["offset"], stored["value"]
-        )
+        own = owns[letter_id]
         raw = _with_event_id(value, own) if value is not None else stored["value"] or b""
         try:
             event = RatingSubmitted.from_json(raw)
@@ -369,40 +372,34 @@ def redrive(session: Session, ids: tuple[int, ...], value: str | None, new_event
             )
         replaced = event.event_id if event.event_id != own else None
         event = event.model_copy(update={"event_id": own})
-        # A letter published under an eventId stored for another rating is dropped by the
-        # projector as a copy: it would count nowhere, and the redrive would say it succeeded.
-        if own in claimed and claimed[own][1].to_json() != event.to_json():
+        going = judge(
+            letter_id, event, new_event_id, letters, owns, store.stored_rating, value is not None
+        )
+        # Two letters of the run under one eventId for two ratings: the one projected second
+        # would be dropped as a copy, counted nowhere, and the redrive would say it succeeded.
+        first = claimed.get(going.event.event_id)
+        if first is not None and first[1].to_json() != going.event.to_json():
             raise CliError(
-                f"redrive: dead letters {claimed[own][0]} and {letter_id} carry one eventId, "
-                f"{own}, for two ratings (their producer reused it): nothing published. Redrive "
-                f"{claimed[own][0]} alone first, then, once it is projected, {letter_id} with "
-                "--new-event-id"
+                f"redrive: dead letters {first[0]} and {letter_id} carry one eventId, "
+                f"{going.event.event_id}, for two ratings (their producer reused it): nothing "
+                f"published. Redrive {first[0]} alone first, then {letter_id} with --new-event-id"
             )
-        holder = _holder_of(store.stored_rating(str(own)), event)
-        if new_event_id:
-            fresh = record_event_id(
-                stored["topic"], stored["partition"], stored["offset"], stored["value"]
-            )
-            if fresh == own:
-                raise BadInput(
-                    f"redrive: dead letter {letter_id} has no eventId of its own: it is always "
-                    "redriven under one its record fixes; drop --new-event-id"
-                )
-            if holder is None:
-                raise BadInput(
-                    f"redrive: dead letter {letter_id}'s eventId {own} is not stored for another "
-                    "rating: under it the letter counts once, however often it is redriven (under "
-                    "a second one it could count twice); drop --new-event-id"
-                )
-            event = event.model_copy(update={"event_id": fresh})
-        elif holder is not None:
-            raise CliError(_event_id_taken(letter_id, own, holder, value is not None))
-        claimed[event.event_id] = (letter_id, event)
-        events.append((letter_id, event, replaced, own if new_event_id else None))
+        claimed[going.event.event_id] = (letter_id, going.event)
+        judged.append((letter_id, going, replaced))
     publisher = wiring.rating_publisher()
     redriven: list[dict[str, Any]] = []
     done = {"redriven": redriven}
-    for letter_id, event, replaced, letters_own in events:
+    for letter_id, going, replaced in judged:
+        judged_value = letters[letter_id]["value"]
+        # Recorded on the letter, and committed, before it is published: a redrive cut off
+        # after Kafka took it is known for the letter's at the next one (a letter rewritten,
+        # redriven or deleted meanwhile takes none, and is said so below).
+        recorded = store.record_redrive(
+            letter_id,
+            judged_value,
+            str(going.event.event_id),
+            going.event.model_dump(mode="json", by_alias=True, exclude_none=True),
+        )
         # Published under the letter's lock and marked in the same transaction: two operators
         # redriving it at once (each with a repair of its own eventId) published it twice,
         # counted twice. A publish that fails leaves it pending, as before.
@@ -415,7 +412,7 @@ def redrive(session: Session, ids: tuple[int, ...], value: str | None, new_event
                 )
             if letter["redriven_at"] is not None:
                 raise BadInput(_already_redriven(letter, meanwhile=True), done)
-            if letter["value"] != letters[letter_id]["value"]:
+            if letter["value"] != judged_value or not recorded:
                 # Rewritten since it was judged (`ops forget-voter` renames its voter): what
                 # was judged, or repaired from, is no longer what the letter holds.
                 raise CliError(
@@ -423,81 +420,42 @@ def redrive(session: Session, ids: tuple[int, ...], value: str | None, new_event
                     "(`ops forget-voter`?): nothing published for it; run the command again",
                     done,
                 )
-            publisher.publish(Rating.of(event))
-        done_one: dict[str, Any] = {"deadLetter": letter_id, "eventId": event.event_id}
+            publisher.publish(Rating.of(going.event))
+        done_one: dict[str, Any] = {"deadLetter": letter_id, "eventId": going.event.event_id}
         if replaced is not None:
             done_one["valueEventId"] = replaced
-        if letters_own is not None:
-            done_one["letterEventId"] = letters_own
+        if going.letters_own is not None:
+            done_one["letterEventId"] = going.letters_own
+        if going.stored_already is not None:
+            done_one["storedAlready"] = True
         redriven.append(done_one)
         if not session.as_json:
-            if letters_own is not None:
-                why = (
-                    f", a new eventId made from its record (its own, {letters_own}, is stored "
-                    "for another rating): every redrive of it with --new-event-id carries this "
-                    "one, so that it counts once"
-                )
-            elif replaced is not None:
-                why = (
-                    f", the letter's eventId, not the value's {replaced}: every redrive of a "
-                    "letter carries one, so that it counts once"
-                )
-            else:
-                why = ""
-            output.console.print(
-                f"redrive: dead letter {letter_id} republished as event {event.event_id}{why}"
-            )
+            output.console.print(_redriven_line(letter_id, going, replaced))
     if session.as_json:
         output.emit_json(done)
 
 
-def _holder_of(stored: dict[str, Any] | None, event: Any) -> tuple[str, Any] | None:
-    """The other rating the event store holds under the event's eventId (`stored`, its row),
-    with where and when it was stored; None when it holds this very rating or none. A rating is
-    the same where talk, value, time (to the millisecond an event carries) and voter are: an
-    earlier redrive of this letter, cut off before its mark, is no other's."""
-    from datetime import UTC
-
-    from talkrate.models import RatingSubmitted
-
-    if stored is None:
-        return None
-    held = RatingSubmitted(
-        event_id=event.event_id,
-        talk_id=stored["talk_id"],
-        value=stored["value"],
-        occurred_at=stored["occurred_at"],
-        voter_id=stored["voter_id"],
-    )
-    if held.to_json() == event.to_json():
-        return None
-    recorded = stored["recorded_at"].astimezone(UTC).isoformat().replace("+00:00", "Z")
-    return (
-        f"stored {recorded} from {stored['topic']}-{stored['partition']}@{stored['offset']}",
-        held,
-    )
-
-
-def _event_id_taken(letter_id: int, own: Any, holder: tuple[str, Any], repaired: bool) -> str:
-    """Why a letter is not published under its eventId, and the two ways on."""
-    import shlex
-
-    where, held = holder
-    rating = held.model_dump(mode="json", by_alias=True, exclude_none=True)
-    named = f"talk {held.talk_id!r}, value {held.value}, occurred {rating['occurredAt']}"
-    if held.voter_id is not None:
-        named += f", voter {held.voter_id}"
-    as_value = json.dumps({k: v for k, v in rating.items() if k != "eventId"})
-    again = " (with the same --value)" if repaired else ""
-    return (
-        f"redrive: dead letter {letter_id}'s eventId {own} is stored already for another rating "
-        f"({named}; {where}): published under it, this one would count nowhere, so nothing was "
-        "published for it and it stays pending. If its producer reused that eventId, redrive it "
-        f"under a new one: `talkrate ops redrive {letter_id} --new-event-id`{again}. If that "
-        "rating is this letter's own, redriven before and cut off before it was marked, it "
-        f"counts already: mark it with `talkrate ops redrive {letter_id} --value "
-        f"{shlex.quote(as_value)}`."
-    )
+def _redriven_line(letter_id: int, going: Any, replaced: Any) -> str:
+    """What a person is told of a letter published."""
+    if going.letters_own is not None:
+        why = (
+            f", a new eventId made from its eventId and bytes (its own, {going.letters_own}, is "
+            "stored for another rating): every redrive of it, and of a copy of its record, with "
+            "--new-event-id carries this one, so that it counts once"
+        )
+    elif replaced is not None:
+        why = (
+            f", the letter's eventId, not the value's {replaced}: every redrive of a letter "
+            "carries one, so that it counts once"
+        )
+    else:
+        why = ""
+    if going.stored_already is not None:
+        why += (
+            f"; the event store holds that rating already, published by {going.stored_already}: "
+            "it counts once, this copy nowhere"
+        )
+    return f"redrive: dead letter {letter_id} republished as event {going.event.event_id}{why}"
 
 
 def _with_event_id(value: str, event_id: Any) -> str:

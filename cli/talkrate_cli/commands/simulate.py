@@ -264,6 +264,20 @@ def _failure(ledger: Ledger, verdict: Verdict | None) -> str | None:
     return None
 
 
+def _not_shown_applied(missing: int) -> str:
+    """Why a talk whose counts agree is not taken as verified (`Verdict.pending`)."""
+    if missing == 0:
+        # Its revision rose by the run's ratings, but GET /ratings answered other counts than
+        # the programme page had: they moved between the two reads.
+        return (
+            "counts agree, but they changed between the programme's read and its revision's, "
+            "so its revision could not show the run's ratings applied to them"
+        )
+    return (
+        f"counts agree, but its revision shows {missing} of the run's ratings not applied to them"
+    )
+
+
 def _verify(
     session: Session, ledger: Ledger, baseline: dict[str, Reading], timeout: float, alone: bool
 ) -> Verdict:
@@ -392,10 +406,7 @@ def _report(
                     "rated them meanwhile): set apart, not counted as this run's"
                 )
             for talk_id, missing in list(verdict.pending.items())[:10]:
-                lines.append(
-                    f"          {talk_id}: counts agree, but its revision shows {missing} of the "
-                    "run's ratings not applied"
-                )
+                lines.append(f"          {talk_id}: {_not_shown_applied(missing)}")
                 for status, ids in verdict.whereabouts.get(talk_id, {}).items():
                     shown = "" if status == "projected" else f": {', '.join(ids[:5])}"
                     lines.append(f"            {len(ids)} of its accepted ratings {status}{shown}")

@@ -184,11 +184,12 @@ def await_projection(
                 progress(verdict)
                 return verdict
             standing = now_standing
+        read_now = False
         if verdict.agrees:
             # One request a talk not yet seen with all of the run's ratings applied: when the
             # counts first agree, then every 2 s at most while some are not.
             if pending is None or time.monotonic() - last_pending >= 2.0:
-                last_pending = time.monotonic()
+                last_pending, read_now = time.monotonic(), True
                 pending = unapplied(api, baseline, delta, ledger, verdict, applied)
             verdict.pending = dict(pending)
         progress(verdict)
@@ -200,6 +201,11 @@ def await_projection(
         if time.monotonic() - started > timeout or (
             quiet > 30 and verdict.counted >= verdict.expected
         ):
+            if verdict.agrees and not read_now:
+                # The verdict's revisions as they are now, not as read up to 2 s before: the
+                # run's ratings may have been applied since.
+                verdict.pending = unapplied(api, baseline, delta, ledger, verdict, applied)
+                progress(verdict)
             return verdict
         time.sleep(0.5)
 

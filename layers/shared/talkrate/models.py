@@ -242,13 +242,27 @@ def redrive_event_id(topic: str, partition: int, offset: int, value: bytes | Non
 
 def record_event_id(topic: str, partition: int, offset: int, value: bytes | None) -> uuid.UUID:
     """The eventId made from a dead letter's record as Kafka held it (its position and its
-    bytes): the one of a letter without an eventId of its own, and of one redriven under a new
-    eventId because its own is stored for another rating (its producer reused it)."""
+    bytes): the one of a letter without an eventId of its own. (A release before 2026-12-05
+    redrove a letter under a new eventId with this one too: `ops redrive` still looks for it.)"""
     # A retired topic's positions are filed under "<topic> (retired <time>)": the letter's
     # record is still the topic's (a Kafka topic's name holds no space).
     named = topic.split(" ", 1)[0]
     digest = "none" if value is None else hashlib.sha256(value).hexdigest()
     return uuid.uuid5(_DEAD_LETTER_EVENT_IDS, f"{named}\n{partition}\n{offset}\n{digest}")
+
+
+# The namespace of the new eventIds of dead letters whose own a producer reused. Never to change.
+_REISSUED_EVENT_IDS = uuid.UUID("5092ea59-6629-418e-98b8-f025259986b6")
+
+
+def reissued_event_id(event_id: uuid.UUID, value: bytes | None) -> uuid.UUID:
+    """The new eventId `ops redrive --new-event-id` publishes a dead letter under when its own
+    (`event_id`) is stored for another rating: made from what every copy of the letter's record
+    shares, its own eventId and its bytes, never its position. Two letters of one record (a
+    producer's retry, set aside twice) get the same one, and count once together; two records
+    that share an eventId and differ get two."""
+    digest = "none" if value is None else hashlib.sha256(value).hexdigest()
+    return uuid.uuid5(_REISSUED_EVENT_IDS, f"{event_id}\n{digest}")
 
 
 # --- The talk catalog ---------------------------------------------------------------------------

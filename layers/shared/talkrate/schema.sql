@@ -78,6 +78,11 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     redriven_at  timestamptz,
     UNIQUE (topic, partition, "offset")
 );
+-- Each redrive of a letter as `ops redrive` was about to publish it ({"eventId", "value": the
+-- event, "at"}), committed before the publish: a rating stored under a letter's eventId is told
+-- for the letter's own (or a letter's of the same record) from another rating, even when the
+-- redrive was cut off after Kafka took it.
+ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS redrives jsonb NOT NULL DEFAULT '[]';
 
 -- The schema files applied so far, by digest (talkrate.adapters.postgres.apply_schema): a
 -- deploy whose file was applied before (unchanged, or an earlier one at a rollback: every

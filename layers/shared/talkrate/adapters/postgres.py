@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import re
 import select
 import sys
@@ -921,6 +922,26 @@ class PostgresEventStore:
             )
             return [_letter(cursor, row) for row in cursor.fetchall()]
 
+    def record_redrive(
+        self, letter_id: int, value: bytes | None, event_id: str, event: dict[str, Any]
+    ) -> bool:
+        """Add a redrive about to publish `event` under `event_id` to the letter's `redrives`,
+        committed before anything is published: a redrive cut off after Kafka took its record
+        is on the letter still. Only a letter still pending and holding `value` (what the
+        redrive judged) takes it; False otherwise (deleted, redriven, or rewritten meanwhile:
+        `redriving` says which)."""
+        # In a transaction of its own, not `run`'s retry: a statement sent again would record the
+        # redrive twice.
+        with self._db.transaction() as cursor:
+            cursor.execute(
+                "UPDATE dead_letters SET redrives = redrives || jsonb_build_array("
+                "jsonb_build_object('eventId', %s::text, 'value', %s::jsonb, 'at', "
+                """to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))) """
+                "WHERE id = %s AND redriven_at IS NULL AND value IS NOT DISTINCT FROM %s",
+                (event_id, json.dumps(event), letter_id, _binary(value)),
+            )
+            return bool(cursor.rowcount)
+
     @contextmanager
     def redriving(self, letter_id: int) -> Iterator[dict[str, Any] | None]:
         """A dead letter's redrive, one at most whatever runs beside it (`ops redrive`): its row
@@ -1013,8 +1034,9 @@ class PostgresEventStore:
         their events (grouped as before: a rebuild counts the same), and the outbox entries and
         dead letters whose `voterId` names them (only that member: the id may be short, and
         appear in another record's other fields), the outbox's link to the accepting request
-        (whose access-log line has the client's address) with them. Answers how many events,
-        outbox entries and dead letters it changed."""
+        (whose access-log line has the client's address) with them, and the events the redrives
+        recorded on dead letters published. Answers how many events, outbox entries and dead
+        letters it changed."""
         member = re.compile(rb'("voterId"\s*:\s*")' + re.escape(voter_id.encode()) + rb'"')
         renamed = rb"\g<1>" + pseudonym.encode() + b'"'
         with self._db.transaction() as cursor:
@@ -1022,7 +1044,7 @@ class PostgresEventStore:
                 "UPDATE rating_events SET voter_id = %s WHERE voter_id = %s", (pseudonym, voter_id)
             )
             events = cursor.rowcount
-            changed = []
+            changed: list[set[int]] = []
             for table, column, unlinked in (
                 ("rating_outbox", "payload", ", correlation_id = NULL"),
                 ("dead_letters", "value", ""),
@@ -1050,8 +1072,24 @@ class PostgresEventStore:
                         ).format(**names, unlink=psycopg2.sql.SQL(unlinked)),
                         rows,
                     )
-                changed.append(len(rows))
-            return events, changed[0], changed[1]
+                changed.append({row_id for _, row_id in rows})
+            # The redrives recorded on dead letters (`ops redrive`) hold the events they
+            # published, the voter's id in them.
+            cursor.execute(
+                "SELECT id, redrives::text FROM dead_letters "
+                "WHERE position(%s IN redrives::text) > 0 FOR NO KEY UPDATE",
+                (voter_id,),
+            )
+            redrives = [
+                (renamed_text, row_id)
+                for row_id, text in cursor.fetchall()
+                if (renamed_text := member.sub(renamed, text.encode()).decode()) != text
+            ]
+            cursor.executemany(
+                "UPDATE dead_letters SET redrives = %s::jsonb WHERE id = %s", redrives
+            )
+            letters = changed[1] | {row_id for _, row_id in redrives}
+            return events, len(changed[0]), len(letters)
 
     def retire_topic(self, topic: str) -> int:
         """File the positions recorded for `topic` under a name of their own, for when the topic
@@ -1391,8 +1429,8 @@ def _plain(row: tuple[Any, ...]) -> list[Any]:
 
 # A dead letter as `ops dead-letters` lists it and `ops redrive` reads it.
 _DEAD_LETTER = (
-    'SELECT id, topic, partition, "offset", key, value, reason, created_at, redriven_at '
-    "FROM dead_letters"
+    'SELECT id, topic, partition, "offset", key, value, reason, created_at, redriven_at, '
+    "redrives FROM dead_letters"
 )
 
 

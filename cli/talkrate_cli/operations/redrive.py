@@ -1,0 +1,311 @@
+"""Which eventId a dead letter's redrive publishes it under, or why it publishes nothing.
+
+The event store keeps an event once, by its eventId: a rating published under an eventId stored
+for another rating counts nowhere, and one published under a second eventId beside its first
+counts twice (a voterless one: a voter's latest rating of a talk counts once however many are
+stored). So a letter's rating must go out under one eventId, whatever happened before: a redrive
+cut off after Kafka took it, a repair changed between two redrives, a copy of the same record
+(a producer's retry, set aside twice: the same own eventId and the same bytes) redriven too, a
+producer that reused the letter's eventId for another rating.
+
+Every redrive is recorded on its letter (`redrives`: the eventId and the event) and committed
+before it is published (`PostgresEventStore.record_redrive`). A rating stored under one of the
+eventIds of a letter's record is then told for the record's own (one of those redrives) from
+another rating (stored before the letter was set aside, or published by another record's
+redrive). Where neither can be told (a redrive of a release that recorded none, or one whose
+record went with a database restore), the command refuses and names what to run in each case.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+
+from pydantic import ValidationError
+
+from talkrate.models import RatingSubmitted, record_event_id, redrive_event_id, reissued_event_id
+from talkrate_cli.errors import BadInput, CliError
+
+Letter = dict[str, Any]  # a dead letter's row, as `PostgresEventStore.dead_letters` answers it
+Stored = Callable[[str], "dict[str, Any] | None"]  # `PostgresEventStore.stored_rating`
+
+
+@dataclass(frozen=True)
+class Redrive:
+    """A letter's rating as it is to be published."""
+
+    event: RatingSubmitted  # under the eventId it goes out with
+    letters_own: uuid.UUID | None  # the letter's own eventId, when it goes out under a new one
+    # Who published the rating first, when the event store holds it already: what goes out is
+    # a copy, counted nowhere (the command run again after a cut-off redrive).
+    stored_already: str | None = None
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    """A redrive recorded on a letter: which letter, when, and the event it published."""
+
+    letter_id: int
+    at: str
+    event: RatingSubmitted
+
+
+def own_event_id(letter: Letter) -> uuid.UUID:
+    """The eventId a letter goes out under unless its own is taken (`redrive_event_id`)."""
+    return redrive_event_id(letter["topic"], letter["partition"], letter["offset"], letter["value"])
+
+
+def judge(
+    letter_id: int,
+    event: RatingSubmitted,
+    new_event_id: bool,
+    letters: dict[int, Letter],
+    owns: dict[int, uuid.UUID],
+    stored: Stored,
+    repaired: bool,
+) -> Redrive:
+    """What the redrive of `letter_id` publishes: `event` (the letter's rating, repaired or as
+    it is, under its own eventId) under the eventId that keeps its record counted once; or
+    BadInput / CliError saying why nothing is published and what to run. `letters` are all the
+    dead letters (redriven ones too), `owns` their own eventIds (`own_event_id`), `stored` the
+    event store's rating of an eventId, and `repaired` whether the rating comes from the
+    operator's --value."""
+    letter = letters[letter_id]
+    own = event.event_id
+    position = (letter["topic"], letter["partition"], letter["offset"], letter["value"])
+    if new_event_id and own == record_event_id(*position):
+        raise BadInput(
+            f"redrive: dead letter {letter_id} has no eventId of its own: it is always "
+            "redriven under one its record fixes; drop --new-event-id"
+        )
+    sharing = [letters[i] for i, its in owns.items() if its == own]
+    family = [m for m in sharing if m["value"] == letter["value"]]  # copies of its record
+    ours = _recorded(family)
+    theirs = _recorded(m for m in sharing if m["value"] != letter["value"])
+    new_ids: list[uuid.UUID] = []
+    if own != record_event_id(*position):
+        # The one a redrive of a copy went under, else the one made from what the copies share;
+        # and the one a release before 2026-12-05 made from each copy's position.
+        new_ids = _unique(
+            [
+                *(r.event.event_id for r in ours if r.event.event_id != own),
+                reissued_event_id(own, letter["value"]),
+                *(
+                    record_event_id(m["topic"], m["partition"], m["offset"], m["value"])
+                    for m in family
+                ),
+            ]
+        )
+    held = {i: row for i in [own, *new_ids] if (row := stored(str(i))) is not None}
+    target = own
+    if new_event_id:
+        target = next((i for i in new_ids if i in held), new_ids[0])
+    outgoing = event.model_copy(update={"event_id": target})
+    letters_own = own if new_event_id else None
+    counted = _counted(letter_id, own, new_ids, held, ours, event)
+    if counted is not None:
+        where, row, who = counted
+        if where == target and _same(row, outgoing):
+            return Redrive(outgoing, letters_own, stored_already=who)
+        raise CliError(_counts_already(letter_id, own, where, row, who))
+    again = " (with the same --value)" if repaired else ""
+    taken = _taken(letter_id, own, held.get(own), ours, theirs, family, again)
+    if new_event_id:
+        if taken is None:
+            raise BadInput(
+                f"redrive: dead letter {letter_id}'s eventId {own} is not stored for another "
+                "rating, nor did another letter's redrive go out under it: under it the letter "
+                "counts once, however often it is redriven (under a second one it could count "
+                "twice); drop --new-event-id"
+            )
+        return Redrive(outgoing, letters_own)
+    if taken is None:
+        return Redrive(outgoing, None)
+    certain, why = taken
+    if certain:
+        raise CliError(why)
+    row = held[own]
+    raise CliError(
+        f"redrive: dead letter {letter_id}'s eventId {own} is stored already for a rating other "
+        f"than this one ({_named(row, own)}), after this letter was set aside and by no redrive "
+        "recorded on it or on a copy of its record: either its producer reused the eventId for "
+        "another rating, or it is an earlier redrive of this letter (or of a copy of its "
+        "record) that left no record (by a release before 2026-12-05, or lost with a database "
+        "restore). The command cannot tell which, so nothing was published for it and it stays "
+        "pending. If its producer reused the eventId, redrive it under a new one: `talkrate ops "
+        f"redrive {letter_id} --new-event-id`{again}. If that rating is an earlier redrive of "
+        f"this letter, it counts already: {_marking(letter_id, row, own, own)}."
+    )
+
+
+def _counted(
+    letter_id: int,
+    own: uuid.UUID,
+    new_ids: list[uuid.UUID],
+    held: dict[uuid.UUID, dict[str, Any]],
+    ours: list[_Recorded],
+    event: RatingSubmitted,
+) -> tuple[uuid.UUID, dict[str, Any], str] | None:
+    """Where the letter's record counts already: the eventId, the stored row, and who published
+    it. Under a new eventId (only `ops redrive` makes those), whatever it holds; under its own,
+    a rating a redrive of one of its copies published, or this very rating."""
+    for where in new_ids:
+        if where in held:
+            who = _who(letter_id, held[where], where, ours) or (
+                "an earlier redrive of this letter or of a copy of its record with "
+                "--new-event-id, recorded on none of them (by a release before 2026-12-05, or "
+                "lost with a database restore)"
+            )
+            return where, held[where], who
+    row = held.get(own)
+    if row is None:
+        return None
+    recorded = _who(letter_id, row, own, ours)
+    if recorded is not None:
+        return own, row, recorded
+    if _same(row, event):
+        return own, row, "an earlier redrive of this very rating (or its producer)"
+    return None
+
+
+def _taken(
+    letter_id: int,
+    own: uuid.UUID,
+    row: dict[str, Any] | None,
+    ours: list[_Recorded],
+    theirs: list[_Recorded],
+    family: list[Letter],
+    again: str,
+) -> tuple[bool, str] | None:
+    """Why the letter's own eventId cannot carry its rating, and whether that is certain (else
+    the stored rating may be an earlier redrive of the letter that left no record); None when
+    it can carry it."""
+    lead = f"redrive: dead letter {letter_id}'s eventId {own} is stored already for another rating"
+    nowhere = (
+        ": published under it, this one would count nowhere, so nothing was published for it and "
+        "it stays pending. Redrive it under a new eventId, made from its eventId and bytes: "
+        f"`talkrate ops redrive {letter_id} --new-event-id`{again}."
+    )
+    if row is not None:
+        named = f"{lead} ({_named(row, own)})"
+        other = next((r for r in theirs if r.event.event_id == own and _same(row, r.event)), None)
+        if other is not None:
+            return True, (
+                f"{named}, published by the redrive of dead letter {other.letter_id} at "
+                f"{other.at}, another record under that eventId{nowhere}"
+            )
+        if all(_precedes(row, m) for m in family):
+            return True, f"{named}, from a record before this letter (no redrive of it){nowhere}"
+    moved = next((r for r in ours if r.event.event_id != own), None)
+    if moved is not None:
+        return True, (
+            f"redrive: dead letter {letter_id}'s record went out under a new eventId, "
+            f"{moved.event.event_id}, at the redrive of dead letter {moved.letter_id} at "
+            f"{moved.at} (its own, {own}, was taken): under its own as well it could count "
+            "twice, so nothing was published for it and it stays pending. Redrive it under that "
+            f"one: `talkrate ops redrive {letter_id} --new-event-id`{again}."
+        )
+    sent = next((r for r in theirs if r.event.event_id == own), None)
+    if sent is not None:
+        return True, (
+            f"{lead}, published by the redrive of dead letter {sent.letter_id} at {sent.at}, "
+            f"another record under that eventId (not stored yet){nowhere}"
+        )
+    if row is not None:
+        return False, ""
+    return None
+
+
+def _counts_already(
+    letter_id: int, own: uuid.UUID, where: uuid.UUID, row: dict[str, Any], who: str
+) -> str:
+    return (
+        f"redrive: dead letter {letter_id}'s rating counts already, as event {where} "
+        f"({_named(row, where)}), published by {who}: published again with another value or "
+        "under another eventId, it would count twice or nowhere, so nothing was published for "
+        f"it and it stays pending. M{_marking(letter_id, row, where, own)[1:]}."
+    )
+
+
+def _marking(letter_id: int, row: dict[str, Any], where: uuid.UUID, own: uuid.UUID) -> str:
+    """The command that marks the letter redriven: the stored rating again, under its eventId
+    (a copy, counted nowhere)."""
+    rating = _as_event(row, where).model_dump(mode="json", by_alias=True, exclude_none=True)
+    value = json.dumps({k: v for k, v in rating.items() if k != "eventId"})
+    flag = "" if where == own else " --new-event-id"
+    return (
+        f"mark it redriven with `talkrate ops redrive {letter_id} --value {shlex.quote(value)}"
+        f"{flag}` (that rating again under that eventId: a copy, counted nowhere)"
+    )
+
+
+def _who(
+    letter_id: int, row: dict[str, Any], where: uuid.UUID, ours: list[_Recorded]
+) -> str | None:
+    """The recorded redrive (of the letter or a copy of its record) that published the rating
+    stored under `where`, as a person reads it; None when none did."""
+    for r in ours:
+        if r.event.event_id == where and _same(row, r.event):
+            if r.letter_id == letter_id:
+                return f"this letter's redrive at {r.at}"
+            return f"the redrive of dead letter {r.letter_id} (a copy of its record) at {r.at}"
+    return None
+
+
+def _recorded(letters: Iterable[Letter]) -> list[_Recorded]:
+    found = []
+    for letter in letters:
+        for done in letter.get("redrives") or []:
+            try:
+                event = RatingSubmitted.from_json(json.dumps(done["value"]))
+            except (ValidationError, KeyError, TypeError):
+                continue
+            found.append(_Recorded(letter["id"], str(done.get("at")), event))
+    return found
+
+
+def _as_event(row: dict[str, Any], event_id: uuid.UUID) -> RatingSubmitted:
+    """The stored rating as the event it was (to the millisecond an event carries)."""
+    return RatingSubmitted(
+        event_id=event_id,
+        talk_id=row["talk_id"],
+        value=row["value"],
+        occurred_at=row["occurred_at"],
+        voter_id=row["voter_id"],
+    )
+
+
+def _same(row: dict[str, Any], event: RatingSubmitted) -> bool:
+    """Whether the stored rating is this event: talk, value, time and voter."""
+    return _as_event(row, event.event_id).to_json() == event.to_json()
+
+
+def _precedes(row: dict[str, Any], letter: Letter) -> bool:
+    """Whether the stored rating was there before the letter was set aside, so that no redrive
+    of it can have published it: stored earlier (a redrive's is stored in a later transaction),
+    or from an earlier offset of the letter's partition (a redrive's record comes after it)."""
+    if row["recorded_at"] < letter["created_at"]:
+        return True
+    return bool(
+        (row["topic"], row["partition"]) == (letter["topic"], letter["partition"])
+        and row["offset"] < letter["offset"]
+    )
+
+
+def _named(row: dict[str, Any], event_id: uuid.UUID) -> str:
+    held = _as_event(row, event_id)
+    rating = held.model_dump(mode="json", by_alias=True, exclude_none=True)
+    named = f"talk {held.talk_id!r}, value {held.value}, occurred {rating['occurredAt']}"
+    if held.voter_id is not None:
+        named += f", voter {held.voter_id}"
+    recorded = row["recorded_at"].astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return f"{named}; stored {recorded} from {row['topic']}-{row['partition']}@{row['offset']}"
+
+
+def _unique(ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    return list(dict.fromkeys(ids))

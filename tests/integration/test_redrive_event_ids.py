@@ -1,0 +1,428 @@
+"""`talkrate ops redrive` against the real PostgreSQL, Redis and broker: a dead letter's rating
+counts once, under one eventId, however often and however it is redriven (cut off after Kafka
+took it, repaired differently, a copy of its record redriven too, its eventId reused by its
+producer for another rating), and a letter is never said redriven while its rating counts
+nowhere."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg2
+import pytest
+
+from talkrate import wiring
+from talkrate.errors import BackendUnavailable
+from talkrate.events import Rating
+from talkrate.models import RatingSubmitted, record_event_id
+from talkrate_cli.main import main
+from tests.integration.test_kafka_publisher import count_records
+from tests.integration.test_operations import project_all, rated_seven, set_aside_and_listed
+
+pytestmark = pytest.mark.integration
+
+NONE = {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0}
+
+
+@contextmanager
+def cut_off_after_kafka_took_it(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every redrive within publishes its record, then fails as a publish whose answer did not
+    come back in time does (the broker took it; the letter stays pending)."""
+    publisher = wiring.rating_publisher()
+    taken = publisher.publish
+
+    def acknowledged_then_cut_off(event: Any) -> None:
+        taken(event)
+        raise BackendUnavailable("the event stream did not acknowledge: timed out")
+
+    monkeypatch.setattr(publisher, "publish", acknowledged_then_cut_off)
+    yield
+    monkeypatch.setattr(publisher, "publish", taken)
+
+
+def redrive(*args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """`talkrate ops redrive ARGS`: its status, and what it said (stdout and stderr, one line)."""
+    capsys.readouterr()
+    status = main(["ops", "redrive", *args])
+    out, err = capsys.readouterr()
+    return status, " ".join(f"{out} {err}".split())
+
+
+def redriven_json(*args: str, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    """`talkrate --json ops redrive ARGS`, which must succeed: its one letter's entry."""
+    capsys.readouterr()
+    status = main(["--json", "ops", "redrive", *args])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    [done] = json.loads(out)["redriven"]
+    return dict(done)
+
+
+def pending(capsys: pytest.CaptureFixture[str]) -> set[int]:
+    capsys.readouterr()
+    assert main(["--json", "ops", "dead-letters"]) == 0
+    return {d["id"] for d in json.loads(capsys.readouterr().out)}
+
+
+def counts(talk: str) -> dict[str, int]:
+    return dict(wiring.read_model().histogram(talk).counts)
+
+
+def repaired(broken: dict[str, Any], value: int) -> str:
+    """A repair of the letter: its value, its eventId left out (the letter's is taken)."""
+    return json.dumps({k: v for k, v in {**broken, "value": value}.items() if k != "eventId"})
+
+
+def marking(said: str, letter_id: int) -> list[str]:
+    """The command a refusal says marks the letter (the stored rating again), as arguments."""
+    found = re.search(
+        rf"mark it redriven with `talkrate ops redrive {letter_id} --value '([^']+)'"
+        r"( --new-event-id)?`",
+        said,
+        re.IGNORECASE,
+    )
+    assert found, said
+    return [str(letter_id), "--value", found[1], *(["--new-event-id"] if found[2] else [])]
+
+
+def reused(talk: str, copies: int, capsys: pytest.CaptureFixture[str]) -> tuple[Any, list[Any]]:
+    """A producer that reused an eventId: a 4 under it, stored and counted, then a 7 under it
+    sent `copies` times (its retries), set aside as that many letters. The 7 and its letters."""
+    [broken] = rated_seven(talk, 1)
+    counted = {**broken, "value": 4, "occurredAt": "2026-11-21T09:00:00Z"}
+    letters = set_aside_and_listed(counted, *[broken] * copies, first_offset=0, capsys=capsys)
+    assert counts(talk) == {**NONE, "4": 1}
+    return broken, letters
+
+
+def test_two_copies_of_one_record_under_a_reused_eventid_count_once_under_one_new_eventid(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a producer that reused an eventId for a 4, then sent a 7 under it twice (a retry):
+    # two letters of one record, at offsets 1 and 2
+    broken, (first, second) = reused(talk, 2, capsys)
+    published = []
+    for letter in (first, second):
+        # When the operator redrives each, repaired to 3: refused, the 4 named, from a record
+        # before the letter, and the way on said
+        status, said = redrive(str(letter["id"]), "--value", repaired(broken, 3), capsys=capsys)
+        assert status == 1, said
+        assert (
+            f"dead letter {letter['id']}'s eventId {broken['eventId']} is stored already for "
+            f"another rating (talk {talk!r}, value 4, occurred 2026-11-21T09:00:00.000Z;"
+        ) in said
+        assert "from a record before this letter (no redrive of it)" in said
+        assert (
+            f"`talkrate ops redrive {letter['id']} --new-event-id` (with the same --value)" in said
+        )
+        # And with --new-event-id, it goes
+        done = redriven_json(
+            str(letter["id"]), "--value", repaired(broken, 3), "--new-event-id", capsys=capsys
+        )
+        assert done["letterEventId"] == broken["eventId"]
+        published.append(done["eventId"])
+    # Then both went under one new eventId (made from what the copies share, not their
+    # offsets: they went under two, and the 3 counted twice), and the 3 counts once
+    assert published[0] == published[1] != broken["eventId"]
+    records = project_all(topic, kafka_bootstrap)
+    assert {str(RatingSubmitted.from_json(r.value).event_id) for r in records} == {published[0]}
+    assert counts(talk) == {**NONE, "3": 1, "4": 1}
+    assert not {first["id"], second["id"]} & pending(capsys)
+
+
+def test_a_letter_whose_cut_off_redrive_counts_is_only_marked_whatever_the_next_carries(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a letter (no voter) redriven repaired to 5, cut off after Kafka took it (pending),
+    # and projected: its rating counts
+    [broken] = rated_seven(talk, 1)
+    [letter] = set_aside_and_listed(broken, first_offset=0, capsys=capsys)
+    with cut_off_after_kafka_took_it(monkeypatch):
+        assert redrive(str(letter["id"]), "--value", repaired(broken, 5), capsys=capsys)[0] == 1
+    project_all(topic, kafka_bootstrap)
+    assert counts(talk) == {**NONE, "5": 1}
+    # When the operator redrives it repaired to 2
+    status, said = redrive(str(letter["id"]), "--value", repaired(broken, 2), capsys=capsys)
+    # Then it is refused: its rating counts already, by this letter's redrive (it said
+    # "another rating", and steered to --new-event-id first)
+    assert status == 1, said
+    assert (
+        f"dead letter {letter['id']}'s rating counts already, as event {broken['eventId']} "
+        f"(talk {talk!r}, value 5, occurred 2026-11-21T10:00:00.000Z;"
+    ) in said
+    assert "published by this letter's redrive at 20" in said
+    assert "another rating" not in said
+    mark = marking(said, letter["id"])
+    assert json.loads(mark[2])["value"] == 5
+    assert "--new-event-id" not in mark
+    # And under a new eventId too (it published the 2 beside the 5: counted twice)
+    again = [str(letter["id"]), "--value", repaired(broken, 2), "--new-event-id"]
+    status, said = redrive(*again, capsys=capsys)
+    assert status == 1, said
+    assert f"dead letter {letter['id']}'s rating counts already" in said
+    assert count_records(kafka_bootstrap, topic) == 1
+    # And the command it names marks it: the 5 again, a copy the event store holds already
+    done = redriven_json(*mark, capsys=capsys)
+    assert done == {"deadLetter": letter["id"], "eventId": broken["eventId"], "storedAlready": True}
+    project_all(topic, kafka_bootstrap)
+    assert counts(talk) == {**NONE, "5": 1}
+    assert letter["id"] not in pending(capsys)
+
+
+@pytest.mark.parametrize("first_redrive", ["marked", "cut off"])
+def test_a_copy_of_a_redriven_record_counts_with_it_once(
+    first_redrive: str,
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given one broken record set aside twice (a producer's retry: one eventId, the same
+    # bytes), the first letter redriven repaired to 3 (marked, or cut off after Kafka took it),
+    # and projected
+    [broken] = rated_seven(talk, 1)
+    first, second = set_aside_and_listed(broken, broken, first_offset=0, capsys=capsys)
+    if first_redrive == "marked":
+        assert redrive(str(first["id"]), "--value", repaired(broken, 3), capsys=capsys)[0] == 0
+    else:
+        with cut_off_after_kafka_took_it(monkeypatch):
+            assert redrive(str(first["id"]), "--value", repaired(broken, 3), capsys=capsys)[0] == 1
+    project_all(topic, kafka_bootstrap)
+    # When the operator redrives the second repaired to 1, with and without --new-event-id
+    for flag in ([], ["--new-event-id"]):
+        status, said = redrive(
+            str(second["id"]), "--value", repaired(broken, 1), *flag, capsys=capsys
+        )
+        # Then it is refused: the record counts already, by the first letter's redrive (it
+        # said "another rating", and --new-event-id published the 1 beside the 3)
+        assert status == 1, said
+        assert f"dead letter {second['id']}'s rating counts already" in said
+        assert f"published by the redrive of dead letter {first['id']} (a copy of its record)" in (
+            said
+        )
+    assert count_records(kafka_bootstrap, topic) == 1
+    # And the command it names marks it, saying the rating counts once
+    status, said = redrive(*marking(said, second["id"]), capsys=capsys)
+    assert status == 0, said
+    assert "the event store holds that rating already" in said
+    project_all(topic, kafka_bootstrap)
+    assert counts(talk) == {**NONE, "3": 1}
+
+
+def test_a_second_redrive_under_the_new_eventid_with_another_repair_is_refused_not_lost(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a letter whose eventId its producer reused for a 4, redriven with --new-event-id
+    # repaired to 3, cut off after Kafka took it, and projected
+    broken, [letter] = reused(talk, 1, capsys)
+    with cut_off_after_kafka_took_it(monkeypatch):
+        status, _ = redrive(
+            str(letter["id"]), "--value", repaired(broken, 3), "--new-event-id", capsys=capsys
+        )
+        assert status == 1
+    [record] = project_all(topic, kafka_bootstrap)
+    new_id = str(RatingSubmitted.from_json(record.value).event_id)
+    assert counts(talk) == {**NONE, "3": 1, "4": 1}
+    # When the operator redrives it again repaired to 1, with --new-event-id or without
+    for flag in (["--new-event-id"], []):
+        status, said = redrive(
+            str(letter["id"]), "--value", repaired(broken, 1), *flag, capsys=capsys
+        )
+        # Then it is refused, the 3 named as counted under the new eventId (it said
+        # "republished", exit 0, and the 1 counted nowhere)
+        assert status == 1, said
+        assert f"dead letter {letter['id']}'s rating counts already, as event {new_id}" in said
+        assert "published by this letter's redrive at 20" in said
+    assert count_records(kafka_bootstrap, topic) == 1
+    # And the command it names (with --new-event-id) marks it, the 3 under its new eventId
+    mark = marking(said, letter["id"])
+    assert mark[-1] == "--new-event-id"
+    done = redriven_json(*mark, capsys=capsys)
+    assert (done["eventId"], done["letterEventId"], done["storedAlready"]) == (
+        new_id,
+        broken["eventId"],
+        True,
+    )
+    project_all(topic, kafka_bootstrap)
+    assert counts(talk) == {**NONE, "3": 1, "4": 1}
+    assert letter["id"] not in pending(capsys)
+
+
+def set_aside_as_they_are(talks_dsn: str, *events: dict[str, Any]) -> list[int]:
+    """Records a projector set aside although they are events it takes (a release that could
+    not read them): their letters' ids."""
+    source = f"dlq-{uuid.uuid4().hex[:8]}"
+    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+        ids = []
+        for offset, event in enumerate(events):
+            cursor.execute(
+                'INSERT INTO dead_letters (topic, partition, "offset", key, value, reason) '
+                "VALUES (%s, 0, %s, %s, %s, 'unknown form') RETURNING id",
+                (source, offset, event["talkId"].encode(), json.dumps(event).encode()),
+            )
+            ids.append(cursor.fetchone()[0])
+    connection.close()
+    return ids
+
+
+def test_two_letters_under_one_eventid_for_two_ratings_go_one_after_the_other(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    talks_dsn: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given two letters its producer sent under one eventId, a 2 and a 5, both events as
+    # they are
+    [two] = rated_seven(talk, 1)
+    two["value"] = 2
+    five = {**two, "value": 5, "occurredAt": "2026-11-21T10:05:00Z"}
+    first, second = set_aside_as_they_are(talks_dsn, two, five)
+    # When the operator redrives both in one run
+    status, said = redrive(str(first), str(second), capsys=capsys)
+    # Then neither is published (the one projected second would count nowhere), saying how
+    # to go on
+    assert status == 1, said
+    assert (
+        f"dead letters {first} and {second} carry one eventId, {two['eventId']}, for two "
+        f"ratings (their producer reused it): nothing published. Redrive {first} alone first, "
+        f"then {second} with --new-event-id"
+    ) in said
+    assert count_records(kafka_bootstrap, topic) == 0
+    assert {first, second} <= pending(capsys)
+    # And redriven as it says, the second before the first is projected: without
+    # --new-event-id it is refused (it was published under the first's eventId, counted
+    # nowhere), with it it goes
+    assert redrive(str(first), capsys=capsys)[0] == 0
+    status, said = redrive(str(second), capsys=capsys)
+    assert status == 1, said
+    assert f"published by the redrive of dead letter {first} at 20" in said
+    assert "another record under that eventId (not stored yet)" in said
+    assert f"`talkrate ops redrive {second} --new-event-id`" in said
+    assert redriven_json(str(second), "--new-event-id", capsys=capsys)["eventId"] != two["eventId"]
+    # And both count
+    project_all(topic, kafka_bootstrap)
+    assert counts(talk) == {**NONE, "2": 1, "5": 1}
+
+
+def test_a_letter_without_an_eventid_of_its_own_is_refused_a_new_one(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a record without an eventId, set aside
+    [broken] = rated_seven(talk, 1)
+    del broken["eventId"]
+    [letter] = set_aside_and_listed(broken, first_offset=0, capsys=capsys)
+    # When the operator redrives it with --new-event-id
+    status, said = redrive(
+        str(letter["id"]), "--value", repaired(broken, 3), "--new-event-id", capsys=capsys
+    )
+    # Then it is refused as bad input: its eventId is the one its record fixes
+    assert status == 2, said
+    assert (
+        f"dead letter {letter['id']} has no eventId of its own: it is always redriven under one "
+        "its record fixes; drop --new-event-id"
+    ) in said
+    assert count_records(kafka_bootstrap, topic) == 0
+    # And without it, it goes under that one
+    made = record_event_id(letter["topic"], 0, 0, json.dumps(broken).encode())
+    done = redriven_json(str(letter["id"]), "--value", repaired(broken, 3), capsys=capsys)
+    assert done == {"deadLetter": letter["id"], "eventId": str(made)}
+
+
+@pytest.mark.parametrize("it_was", ["an earlier redrive of the letter", "another rating"])
+def test_a_rating_under_the_letter_s_eventid_no_recorded_redrive_explains_is_left_to_the_operator(
+    it_was: str,
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a letter, and a 5 under its eventId stored after it was set aside with no redrive
+    # recorded on it: a redrive by an earlier release, or one whose record a database restore
+    # lost, or its producer's other rating
+    [broken] = rated_seven(talk, 1)
+    [letter] = set_aside_and_listed(broken, first_offset=0, capsys=capsys)
+    five = RatingSubmitted.from_json(json.dumps({**broken, "value": 5}))
+    wiring.rating_publisher().publish(Rating.of(five))
+    project_all(topic, kafka_bootstrap)
+    # When the operator redrives it repaired to 2
+    status, said = redrive(str(letter["id"]), "--value", repaired(broken, 2), capsys=capsys)
+    # Then it is refused, saying the command cannot tell which, and what to run for each
+    assert status == 1, said
+    assert "either its producer reused the eventId for another rating, or it is an earlier" in (
+        said
+    )
+    new = f"`talkrate ops redrive {letter['id']} --new-event-id` (with the same --value)"
+    assert new in said
+    mark = marking(said, letter["id"])
+    assert json.loads(mark[2])["value"] == 5
+    assert count_records(kafka_bootstrap, topic) == 1
+    # And what the operator runs for theirs counts the letter's rating once
+    if it_was == "another rating":
+        redriven_json(
+            str(letter["id"]), "--value", repaired(broken, 2), "--new-event-id", capsys=capsys
+        )
+        expected = {**NONE, "2": 1, "5": 1}
+    else:
+        redriven_json(*mark, capsys=capsys)
+        expected = {**NONE, "5": 1}
+    project_all(topic, kafka_bootstrap)
+    assert counts(talk) == expected
+    assert letter["id"] not in pending(capsys)
+
+
+def test_a_letter_an_earlier_release_redrove_under_a_new_eventid_is_not_published_under_another(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a letter whose eventId its producer reused for a 4, redriven repaired to 3 by a
+    # release before this one with --new-event-id (under an eventId made from its position),
+    # cut off before its mark, and projected
+    broken, [letter] = reused(talk, 1, capsys)
+    old = record_event_id(letter["topic"], 0, letter["offset"], json.dumps(broken).encode())
+    three = RatingSubmitted.from_json(json.dumps({**broken, "value": 3, "eventId": str(old)}))
+    wiring.rating_publisher().publish(Rating.of(three))
+    project_all(topic, kafka_bootstrap)
+    assert counts(talk) == {**NONE, "3": 1, "4": 1}
+    # When the operator redrives it with --new-event-id repaired to 1
+    again = [str(letter["id"]), "--value", repaired(broken, 1), "--new-event-id"]
+    status, said = redrive(*again, capsys=capsys)
+    # Then it is refused: the 3 counts already under the earlier eventId (it published the 1
+    # under that one, counted nowhere)
+    assert status == 1, said
+    assert f"dead letter {letter['id']}'s rating counts already, as event {old}" in said
+    # And the command it names marks it under that eventId, a copy
+    done = redriven_json(*marking(said, letter["id"]), capsys=capsys)
+    assert (done["eventId"], done["storedAlready"]) == (str(old), True)
+    project_all(topic, kafka_bootstrap)
+    assert counts(talk) == {**NONE, "3": 1, "4": 1}
