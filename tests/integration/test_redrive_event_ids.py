@@ -318,8 +318,8 @@ def test_two_letters_under_one_eventid_for_two_ratings_go_one_after_the_other(
     assert redrive(str(first), capsys=capsys)[0] == 0
     status, said = redrive(str(second), capsys=capsys)
     assert status == 1, said
-    assert f"published by the redrive of dead letter {first} at 20" in said
-    assert "another record under that eventId (not stored yet)" in said
+    assert f"recorded for the redrive of dead letter {first} at 20" in said
+    assert "(perhaps not published), another record under that eventId" in said
     assert f"`talkrate ops redrive {second} --new-event-id`" in said
     assert redriven_json(str(second), "--new-event-id", capsys=capsys)["eventId"] != two["eventId"]
     # And both count
@@ -426,3 +426,120 @@ def test_a_letter_an_earlier_release_redrove_under_a_new_eventid_is_not_publishe
     assert (done["eventId"], done["storedAlready"]) == (str(old), True)
     project_all(topic, kafka_bootstrap)
     assert counts(talk) == {**NONE, "3": 1, "4": 1}
+
+
+def test_two_operators_redriving_two_ratings_under_one_eventid_never_count_one_nowhere(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    talks_dsn: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given two letters its producer sent under one eventId, a 2 and a 5
+    [two] = rated_seven(talk, 1)
+    two["value"] = 2
+    five = {**two, "value": 5, "occurredAt": "2026-11-21T10:05:00Z"}
+    first, second = set_aside_as_they_are(talks_dsn, two, five)
+    store = wiring.event_store()
+    original = store.record_redrive
+    other: list[tuple[int, str]] = []
+
+    def b_runs_between_a_s_judging_and_recording(*args: Any, **kwargs: Any) -> bool:
+        if not other:
+            monkeypatch.setattr(store, "record_redrive", original)
+            other.append(redrive(str(second), capsys=capsys))
+        return bool(original(*args, **kwargs))
+
+    # When operator A redrives the 2 and operator B the 5, B's whole run after A judged the 2
+    # and before A recorded its redrive
+    monkeypatch.setattr(store, "record_redrive", b_runs_between_a_s_judging_and_recording)
+    status, said = redrive(str(first), capsys=capsys)
+    # Then B's 5 goes, and A's 2 is refused (under that eventId it would count nowhere), the
+    # way on said, and left pending
+    assert other[0][0] == 0, other
+    assert status == 1, said
+    assert f"recorded for the redrive of dead letter {second}" in said
+    assert f"`talkrate ops redrive {first} --new-event-id`" in said
+    assert pending(capsys) >= {first}
+    # And redriven as it says, the 2 counts too: each once
+    redriven_json(str(first), "--new-event-id", capsys=capsys)
+    project_all(topic, kafka_bootstrap)
+    assert counts(talk) == {**NONE, "2": 1, "5": 1}
+
+
+def test_after_a_restore_replayed_partition_by_partition_the_command_cannot_tell_and_says_both(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    talks_dsn: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from kafka import KafkaProducer
+
+    from tests.integration.test_kafka_publisher import consume_to_end
+
+    # Given a 4 of the talk, counted (in the backup)
+    [earlier] = rated_seven(talk, 1)
+    wiring.rating_publisher().publish(
+        Rating.of(RatingSubmitted.from_json(json.dumps({**earlier, "value": 4})))
+    )
+    project_all(topic, kafka_bootstrap)
+    # And a broken 7 an outside producer keyed otherwise, set aside in a partition after the
+    # talk's, then redriven repaired to 3 (under its eventId, into the talk's partition)
+    [broken] = rated_seven(talk, 1)
+    talk_partition = consume_to_end(kafka_bootstrap, topic)[0].partition
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    producer.send(
+        topic, json.dumps(broken).encode(), key=b"outside", partition=(talk_partition + 1) % 3
+    ).get(timeout=10)
+    producer.close()
+    project_all(topic, kafka_bootstrap)
+    [letter] = [d for d in _listed(capsys) if d["topic"] == topic]
+    assert redrive(str(letter["id"]), "--value", repaired(broken, 3), capsys=capsys)[0] == 0
+    records = project_all(topic, kafka_bootstrap)
+    assert counts(talk) == {**NONE, "3": 1, "4": 1}
+    # And the database restored from the backup, then the two records replayed a partition at
+    # a time, the talk's first: the 3 is stored before the letter is set aside again
+    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+        cursor.execute("DELETE FROM dead_letters WHERE topic = %s", (topic,))
+        cursor.execute("DELETE FROM rating_events WHERE event_id = %s", (broken["eventId"],))
+    connection.close()
+    positions = sorted(
+        (
+            (r.partition, r.offset)
+            for r in records
+            if json.loads(r.value).get("eventId") != earlier["eventId"]
+        ),
+        key=lambda p: (p[0] != talk_partition, p),
+    )
+    replayed = []
+    for partition, offset in positions:
+        replay = ["--topic", topic, "--partition", str(partition)]
+        replayed.append(
+            main(["ops", "replay", *replay, "--first", str(offset), "--last", str(offset)])
+        )
+    # (the first says its record is not counted until the last is replayed, which rebuilds)
+    assert replayed[-1] == 0, replayed
+    [again] = [d for d in _listed(capsys) if d["topic"] == topic]
+    # When the operator, who does not remember the repair, redrives it repaired to 2
+    status, said = redrive(str(again["id"]), "--value", repaired(broken, 2), capsys=capsys)
+    # Then it is refused: the 3 may be its earlier redrive, the command cannot tell, and says
+    # what to run in each case
+    assert status == 1, said
+    assert "The command cannot tell which" in said, said
+    assert f"`talkrate ops redrive {again['id']} --new-event-id`" in said
+    # And what marks it, followed, leaves its rating counted once
+    mark = marking(said, again["id"])
+    assert json.loads(mark[2])["value"] == 3
+    redriven_json(*mark, capsys=capsys)
+    project_all(topic, kafka_bootstrap)
+    assert counts(talk) == {**NONE, "3": 1, "4": 1}
+
+
+def _listed(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    capsys.readouterr()
+    assert main(["--json", "ops", "dead-letters"]) == 0
+    return list(json.loads(capsys.readouterr().out))

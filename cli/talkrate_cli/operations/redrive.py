@@ -213,8 +213,9 @@ def _taken(
     sent = next((r for r in theirs if r.event.event_id == own), None)
     if sent is not None:
         return True, (
-            f"{lead}, published by the redrive of dead letter {sent.letter_id} at {sent.at}, "
-            f"another record under that eventId (not stored yet){nowhere}"
+            f"redrive: dead letter {letter_id}'s eventId {own} is taken for another rating: "
+            f"recorded for the redrive of dead letter {sent.letter_id} at {sent.at} (perhaps "
+            f"not published), another record under that eventId{nowhere}"
         )
     if row is not None:
         return False, ""
@@ -287,10 +288,10 @@ def _same(row: dict[str, Any], event: RatingSubmitted) -> bool:
 
 def _precedes(row: dict[str, Any], letter: Letter) -> bool:
     """Whether the stored rating was there before the letter was set aside, so that no redrive
-    of it can have published it: stored earlier (a redrive's is stored in a later transaction),
-    or from an earlier offset of the letter's partition (a redrive's record comes after it)."""
-    if row["recorded_at"] < letter["created_at"]:
-        return True
+    of it can have published it: from an earlier offset of the letter's own topic and partition
+    (a redrive's record comes after it). When it was stored is no proof: after a database
+    restore, `ops replay` stores the records of one partition at a time, so a redrive's record
+    in another partition than the letter's may be stored before the letter is set aside again."""
     return bool(
         (row["topic"], row["partition"]) == (letter["topic"], letter["partition"])
         and row["offset"] < letter["offset"]
