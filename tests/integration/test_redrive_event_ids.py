@@ -543,3 +543,79 @@ def _listed(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
     capsys.readouterr()
     assert main(["--json", "ops", "dead-letters"]) == 0
     return list(json.loads(capsys.readouterr().out))
+
+
+@pytest.mark.parametrize("event_id", ["not-a-uuid", "none-copies", "none-apart"])
+def test_two_letters_of_one_record_without_a_uuid_eventid_count_as_the_operator_says(
+    event_id: str,
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given one broken record without a UUID eventId, set aside twice (the same bytes)
+    [broken] = rated_seven(talk, 1)
+    if event_id == "not-a-uuid":
+        broken["eventId"] = "retry-42"
+    else:
+        del broken["eventId"]
+    first, second = set_aside_and_listed(broken, broken, first_offset=0, capsys=capsys)
+    fixed = json.dumps({k: v for k, v in {**broken, "value": 3}.items() if k != "eventId"})
+    expected = {**NONE, "3": 1}
+    if event_id != "not-a-uuid":
+        # When the operator redrives the first without saying what the two are: refused, the
+        # command cannot tell copies of one record from two ratings, both ways said
+        status, said = redrive(str(first["id"]), "--value", fixed, capsys=capsys)
+        assert status == 1, said
+        assert f"dead letters {second['id']} hold the same bytes" in said
+        assert "The command cannot tell which" in said
+        how = event_id.split("-")[1]
+        assert f"`talkrate ops redrive {first['id']} --twins {how}`" in said
+        assert redrive(str(first["id"]), "--value", fixed, "--twins", how, capsys=capsys)[0] == 0
+        expected = {**NONE, "3": 1 if how == "copies" else 2}
+    else:
+        assert redrive(str(first["id"]), "--value", fixed, capsys=capsys)[0] == 0
+    # And the second with the same repair (no --twins: the first's redrive says which)
+    status, said = redrive(str(second["id"]), "--value", fixed, capsys=capsys)
+    assert status == 0, said
+    # Then the record counts once if they are copies, twice if two ratings
+    project_all(topic, kafka_bootstrap)
+    assert counts(talk) == expected
+
+
+def test_a_letter_without_an_eventid_whose_redrive_was_cut_off_is_marked_after_forget_voter(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import timedelta
+
+    from tests.integration.test_forget_voter import forget, token
+
+    # Given a voter's broken rating without an eventId, redriven repaired to 3 and cut off
+    # after Kafka took it (it counts), the voter then forgotten (the letter's bytes rewritten)
+    attendee, voter = token(expired_ago=timedelta(hours=2))
+    [broken] = rated_seven(talk, 1)
+    del broken["eventId"]
+    broken["voterId"] = voter
+    [letter] = set_aside_and_listed(broken, first_offset=0, capsys=capsys)
+    with cut_off_after_kafka_took_it(monkeypatch):
+        redrive(str(letter["id"]), "--value", repaired(broken, 3), capsys=capsys)
+    project_all(topic, kafka_bootstrap)
+    assert counts(talk) == {**NONE, "3": 1}
+    capsys.readouterr()
+    assert forget(attendee, capsys=capsys)[0] == 0
+    [again] = [d for d in _listed(capsys) if d["id"] == letter["id"]]
+    renamed = json.loads(again["value"])
+    # When the operator redrives it again with the same repair: it goes under the eventId its
+    # first redrive recorded, the rating there already, and is marked
+    status, said = redrive(str(letter["id"]), "--value", repaired(renamed, 3), capsys=capsys)
+    assert status == 0, said
+    assert "the event store holds that rating already" in said
+    assert letter["id"] not in pending(capsys)
+    project_all(topic, kafka_bootstrap)
+    assert counts(talk) == {**NONE, "3": 1}

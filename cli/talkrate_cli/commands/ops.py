@@ -309,9 +309,21 @@ def dead_letters(session: Session, include_redriven: bool) -> None:
     help="Publish under a new eventId made from the letter's eventId and bytes: for a letter "
     "whose own is stored already for another rating (its producer reused it).",
 )
+@click.option(
+    "--twins",
+    type=click.Choice(["copies", "apart"]),
+    help="For a letter without an eventId whose bytes other letters hold too: they are copies "
+    "of one record, counted once together, or ratings each of its own (one id only).",
+)
 @pass_session
 @_backend_errors
-def redrive(session: Session, ids: tuple[int, ...], value: str | None, new_event_id: bool) -> None:
+def redrive(
+    session: Session,
+    ids: tuple[int, ...],
+    value: str | None,
+    new_event_id: bool,
+    twins: str | None,
+) -> None:
     """Republish dead letters by id (repaired with --value), each at most once.
 
     A letter another run redrove, before or while this one waited for it, is not published
@@ -331,6 +343,8 @@ def redrive(session: Session, ids: tuple[int, ...], value: str | None, new_event
     if value is not None and len(ids) != 1:
         # (said first: it was "no pending dead letter with id [1, 2]" when one was redriven)
         raise click.UsageError("--value repairs one dead letter at a time")
+    if twins is not None and len(ids) != 1:
+        raise click.UsageError("--twins says of one dead letter at a time")
     store = wiring.event_store()
     letters = {d["id"]: d for d in store.dead_letters(include_redriven=True)}
     missing = [i for i in ids if i not in letters]
@@ -344,7 +358,9 @@ def redrive(session: Session, ids: tuple[int, ...], value: str | None, new_event
     catalog, judged = wiring.talk_catalog(), []
     claimed: dict[Any, tuple[int, RatingSubmitted]] = {}  # eventId: the letter of this run
     for letter_id in ids:
-        going, replaced = _judged(letter_id, value, new_event_id, letters, store.stored_rating)
+        going, replaced = _judged(
+            letter_id, value, new_event_id, twins, letters, store.stored_rating
+        )
         if not catalog.exists(going.event.talk_id):
             # The projector counts any talk's rating: one for a talk not in the programme would
             # count for nobody now, and for a talk added later under that id.
@@ -402,7 +418,7 @@ def redrive(session: Session, ids: tuple[int, ...], value: str | None, new_event
             # Judged again on the letters and the event store as they are now, under the
             # eventId's lock: what another run recorded or published meanwhile is seen.
             try:
-                again, _ = _judged(letter_id, value, new_event_id, now, stored_now)
+                again, _ = _judged(letter_id, value, new_event_id, twins, now, stored_now)
             except CliError as error:
                 error.result = done
                 raise
@@ -432,6 +448,7 @@ def _judged(
     letter_id: int,
     value: str | None,
     new_event_id: bool,
+    twins: str | None,
     letters: dict[int, dict[str, Any]],
     stored: Any,
 ) -> tuple[Any, Any]:
@@ -441,12 +458,12 @@ def _judged(
     from pydantic import ValidationError
 
     from talkrate.models import RatingSubmitted, problems_of
-    from talkrate_cli.operations.redrive import judge, own_event_id
+    from talkrate_cli.operations.redrive import judge, own_event_ids
 
     stored_letter = letters[letter_id]
     # The eventId of every redrive of this letter: one cut off after Kafka took it, then run
     # again with another repair, would otherwise publish two events, counted twice.
-    owns = {i: own_event_id(d) for i, d in letters.items()}
+    owns = own_event_ids(letter_id, letters, twins)
     own = owns[letter_id]
     raw = _with_event_id(value, own) if value is not None else stored_letter["value"] or b""
     try:
