@@ -619,3 +619,28 @@ def test_a_letter_without_an_eventid_whose_redrive_was_cut_off_is_marked_after_f
     assert letter["id"] not in pending(capsys)
     project_all(topic, kafka_bootstrap)
     assert counts(talk) == {**NONE, "3": 1}
+
+
+def test_a_database_older_than_the_command_is_said_so(
+    configure: Callable[..., None], talks_dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a database whose schema is a release's before the letters' recorded redrives
+    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE dead_letters DROP COLUMN redrives")
+    connection.close()
+    try:
+        # When the operator lists the dead letters, or redrives one
+        said = [redrive("1", capsys=capsys)]
+        capsys.readouterr()
+        said.append((main(["ops", "dead-letters"]), " ".join(capsys.readouterr().err.split())))
+    finally:
+        with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+            cursor.execute(
+                "ALTER TABLE dead_letters ADD COLUMN redrives jsonb NOT NULL DEFAULT '[]'"
+            )
+        connection.close()
+    # Then each says what to do, not an unexpected error
+    for status, line in said:
+        assert status == 1, line
+        assert "the database's schema is older than this command" in line, line
+        assert "deploy (or apply the schema) first" in line

@@ -77,6 +77,7 @@ def _backend_errors(run: Any) -> Any:
 
     @functools.wraps(run)
     def guarded(*args: Any, **kwargs: Any) -> Any:
+        from psycopg2.errors import UndefinedColumn, UndefinedTable
         from redis import ResponseError
 
         from talkrate.config import SettingsError
@@ -91,6 +92,13 @@ def _backend_errors(run: Any) -> Any:
                 raise
             raise BackendError(
                 f"Redis refused the database RATINGS_CONNECTION names ({error})"
+            ) from None
+        except (UndefinedColumn, UndefinedTable) as error:
+            # A newer command on a database a deployment has not brought up to it yet.
+            first = str(error).splitlines()[0]
+            raise BackendError(
+                f"the database's schema is older than this command ({first}): deploy (or apply "
+                "the schema) first"
             ) from None
 
     return guarded
