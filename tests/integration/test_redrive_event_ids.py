@@ -644,3 +644,151 @@ def test_a_database_older_than_the_command_is_said_so(
         assert status == 1, line
         assert "the database's schema is older than this command" in line, line
         assert "deploy (or apply the schema) first" in line
+
+
+def test_a_letter_whose_eventid_another_record_s_redrive_published_is_told_that(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    talks_dsn: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given two letters under one eventId for a 2 and a 5, the 2 redriven and projected
+    [two] = rated_seven(talk, 1)
+    two["value"] = 2
+    five = {**two, "value": 5, "occurredAt": "2026-11-21T10:05:00Z"}
+    first, second = set_aside_as_they_are(talks_dsn, two, five)
+    assert redrive(str(first), capsys=capsys)[0] == 0
+    project_all(topic, kafka_bootstrap)
+    # When the 5 is redriven: refused, the stored 2 named as the other record's redrive's
+    status, said = redrive(str(second), capsys=capsys)
+    assert status == 1, said
+    assert f"published by the redrive of dead letter {first} at 20" in said
+    assert "another record under that eventId" in said
+    assert f"`talkrate ops redrive {second} --new-event-id`" in said
+
+
+def test_a_copy_whose_twin_went_under_a_new_eventid_is_refused_its_own(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given two copies of one record, and a 5 under their eventId stored after they were set
+    # aside (the producer's, the operator decides), the first copy redriven under a new eventId
+    [broken] = rated_seven(talk, 1)
+    first, second = set_aside_and_listed(broken, broken, first_offset=0, capsys=capsys)
+    wiring.rating_publisher().publish(
+        Rating.of(RatingSubmitted.from_json(json.dumps({**broken, "value": 5})))
+    )
+    project_all(topic, kafka_bootstrap)
+    fixed = repaired(broken, 3)
+    went = redriven_json(str(first["id"]), "--value", fixed, "--new-event-id", capsys=capsys)
+    # When the second is redriven without the flag: refused, naming the new eventId
+    status, said = redrive(str(second["id"]), "--value", fixed, capsys=capsys)
+    assert status == 1, said
+    assert f"record went out under a new eventId, {went['eventId']}" in said
+    # And with it, it goes under that one: the 3 counts once
+    again = redriven_json(str(second["id"]), "--value", fixed, "--new-event-id", capsys=capsys)
+    assert again["eventId"] == went["eventId"]
+    project_all(topic, kafka_bootstrap)
+    assert counts(talk) == {**NONE, "3": 1, "5": 1}
+
+
+def test_a_new_eventid_is_refused_where_the_letter_s_own_is_free(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    [broken] = rated_seven(talk, 1)
+    [letter] = set_aside_and_listed(broken, first_offset=0, capsys=capsys)
+    status, said = redrive(
+        str(letter["id"]), "--value", repaired(broken, 3), "--new-event-id", capsys=capsys
+    )
+    assert status == 2, said
+    assert (
+        f"dead letter {letter['id']}'s eventId {broken['eventId']} is not stored for another "
+        "rating, nor did another letter's redrive go out under it"
+    ) in said
+    assert "drop --new-event-id" in said
+    assert count_records(kafka_bootstrap, topic) == 0
+
+
+def test_a_letter_rewritten_and_back_while_its_redrive_was_recorded_is_not_published(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    talks_dsn: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a letter whose bytes another session rewrites just as its redrive is recorded, and
+    # writes back before it is published (so no redrive is recorded on it)
+    [broken] = rated_seven(talk, 1)
+    [letter] = set_aside_and_listed(broken, first_offset=0, capsys=capsys)
+    store = wiring.event_store()
+    original = store.record_redrive
+
+    def rewritten_meanwhile(*args: Any, **kwargs: Any) -> bool:
+        with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE dead_letters SET value = 'x' || value WHERE id = %s", (letter["id"],)
+            )
+        recorded = bool(original(*args, **kwargs))
+        with connection, connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE dead_letters SET value = substr(value, 2) WHERE id = %s", (letter["id"],)
+            )
+        connection.close()
+        return recorded
+
+    monkeypatch.setattr(store, "record_redrive", rewritten_meanwhile)
+    status, said = redrive(str(letter["id"]), "--value", repaired(broken, 3), capsys=capsys)
+    # Then nothing is recorded or published: a redrive is never published unrecorded
+    assert status == 1, said
+    assert "was changed while this run read it" in said
+    assert count_records(kafka_bootstrap, topic) == 0
+    [again] = [d for d in _listed(capsys) if d["id"] == letter["id"]]
+    assert again["redrives"] == []
+
+
+def test_a_copy_redriven_under_a_new_eventid_after_forget_voter_goes_under_its_twin_s(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from datetime import timedelta
+
+    from tests.integration.test_forget_voter import forget, token
+
+    # Given a voter's 4 under an eventId, then a 7 under it sent twice (two copies set aside),
+    # the first copy redriven under a new eventId, projected, and then the voter forgotten
+    # (both copies' bytes rewritten alike)
+    attendee, voter = token(expired_ago=timedelta(hours=2))
+    [broken] = rated_seven(talk, 1)
+    broken["voterId"] = voter
+    counted = {**broken, "value": 4, "occurredAt": "2026-11-21T09:00:00Z"}
+    del counted["voterId"]
+    first, second = set_aside_and_listed(counted, broken, broken, first_offset=0, capsys=capsys)
+    went = redriven_json(
+        str(first["id"]), "--value", repaired(broken, 3), "--new-event-id", capsys=capsys
+    )
+    project_all(topic, kafka_bootstrap)
+    capsys.readouterr()
+    assert forget(attendee, capsys=capsys)[0] == 0
+    [again] = [d for d in _listed(capsys) if d["id"] == second["id"]]
+    renamed = json.loads(again["value"])
+    # When the second copy is redriven with the same repair under a new eventId
+    done = redriven_json(
+        str(second["id"]), "--value", repaired(renamed, 3), "--new-event-id", capsys=capsys
+    )
+    # Then it goes under the first's, the rating there already: a copy, counted nowhere
+    assert done["eventId"] == went["eventId"]
+    assert done.get("storedAlready") is True
