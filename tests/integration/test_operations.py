@@ -290,13 +290,15 @@ def redrive_elsewhere(letter_id: int, value: str) -> subprocess.Popen[str]:
 
 
 def a_session_waits_for_a_dead_letter(talks_dsn: str, within: float = 15.0) -> bool:
-    """Whether a session waits for a dead letter's row another holds (looked for `within` s)."""
+    """Whether a session waits for a dead letter's row, or the eventId of a redrive, another
+    holds (looked for `within` s)."""
     deadline = time.monotonic() + within
     with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
         while time.monotonic() < deadline:
             cursor.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock' AND query LIKE '%%dead_letters%%'"
+                "AND wait_event_type = 'Lock' AND (query LIKE '%%dead_letters%%' "
+                "OR query LIKE '%%pg_advisory_xact_lock%%')"
             )
             if (cursor.fetchone() or (0,))[0]:
                 return True

@@ -318,8 +318,8 @@ def test_two_letters_under_one_eventid_for_two_ratings_go_one_after_the_other(
     assert redrive(str(first), capsys=capsys)[0] == 0
     status, said = redrive(str(second), capsys=capsys)
     assert status == 1, said
-    assert f"published by the redrive of dead letter {first} at 20" in said
-    assert "another record under that eventId (not stored yet)" in said
+    assert f"recorded for the redrive of dead letter {first} at 20" in said
+    assert "(perhaps not published), another record under that eventId" in said
     assert f"`talkrate ops redrive {second} --new-event-id`" in said
     assert redriven_json(str(second), "--new-event-id", capsys=capsys)["eventId"] != two["eventId"]
     # And both count
@@ -426,3 +426,369 @@ def test_a_letter_an_earlier_release_redrove_under_a_new_eventid_is_not_publishe
     assert (done["eventId"], done["storedAlready"]) == (str(old), True)
     project_all(topic, kafka_bootstrap)
     assert counts(talk) == {**NONE, "3": 1, "4": 1}
+
+
+def test_two_operators_redriving_two_ratings_under_one_eventid_never_count_one_nowhere(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    talks_dsn: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given two letters its producer sent under one eventId, a 2 and a 5
+    [two] = rated_seven(talk, 1)
+    two["value"] = 2
+    five = {**two, "value": 5, "occurredAt": "2026-11-21T10:05:00Z"}
+    first, second = set_aside_as_they_are(talks_dsn, two, five)
+    store = wiring.event_store()
+    original = store.record_redrive
+    other: list[tuple[int, str]] = []
+
+    def b_runs_between_a_s_judging_and_recording(*args: Any, **kwargs: Any) -> bool:
+        if not other:
+            monkeypatch.setattr(store, "record_redrive", original)
+            other.append(redrive(str(second), capsys=capsys))
+        return bool(original(*args, **kwargs))
+
+    # When operator A redrives the 2 and operator B the 5, B's whole run after A judged the 2
+    # and before A recorded its redrive
+    monkeypatch.setattr(store, "record_redrive", b_runs_between_a_s_judging_and_recording)
+    status, said = redrive(str(first), capsys=capsys)
+    # Then B's 5 goes, and A's 2 is refused (under that eventId it would count nowhere), the
+    # way on said, and left pending
+    assert other[0][0] == 0, other
+    assert status == 1, said
+    assert f"recorded for the redrive of dead letter {second}" in said
+    assert f"`talkrate ops redrive {first} --new-event-id`" in said
+    assert pending(capsys) >= {first}
+    # And redriven as it says, the 2 counts too: each once
+    redriven_json(str(first), "--new-event-id", capsys=capsys)
+    project_all(topic, kafka_bootstrap)
+    assert counts(talk) == {**NONE, "2": 1, "5": 1}
+
+
+def test_after_a_restore_replayed_partition_by_partition_the_command_cannot_tell_and_says_both(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    talks_dsn: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from kafka import KafkaProducer
+
+    from tests.integration.test_kafka_publisher import consume_to_end
+
+    # Given a 4 of the talk, counted (in the backup)
+    [earlier] = rated_seven(talk, 1)
+    wiring.rating_publisher().publish(
+        Rating.of(RatingSubmitted.from_json(json.dumps({**earlier, "value": 4})))
+    )
+    project_all(topic, kafka_bootstrap)
+    # And a broken 7 an outside producer keyed otherwise, set aside in a partition after the
+    # talk's, then redriven repaired to 3 (under its eventId, into the talk's partition)
+    [broken] = rated_seven(talk, 1)
+    talk_partition = consume_to_end(kafka_bootstrap, topic)[0].partition
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    producer.send(
+        topic, json.dumps(broken).encode(), key=b"outside", partition=(talk_partition + 1) % 3
+    ).get(timeout=10)
+    producer.close()
+    project_all(topic, kafka_bootstrap)
+    [letter] = [d for d in _listed(capsys) if d["topic"] == topic]
+    assert redrive(str(letter["id"]), "--value", repaired(broken, 3), capsys=capsys)[0] == 0
+    records = project_all(topic, kafka_bootstrap)
+    assert counts(talk) == {**NONE, "3": 1, "4": 1}
+    # And the database restored from the backup, then the two records replayed a partition at
+    # a time, the talk's first: the 3 is stored before the letter is set aside again
+    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+        cursor.execute("DELETE FROM dead_letters WHERE topic = %s", (topic,))
+        cursor.execute("DELETE FROM rating_events WHERE event_id = %s", (broken["eventId"],))
+    connection.close()
+    positions = sorted(
+        (
+            (r.partition, r.offset)
+            for r in records
+            if json.loads(r.value).get("eventId") != earlier["eventId"]
+        ),
+        key=lambda p: (p[0] != talk_partition, p),
+    )
+    replayed = []
+    for partition, offset in positions:
+        replay = ["--topic", topic, "--partition", str(partition)]
+        replayed.append(
+            main(["ops", "replay", *replay, "--first", str(offset), "--last", str(offset)])
+        )
+    # (the first says its record is not counted until the last is replayed, which rebuilds)
+    assert replayed[-1] == 0, replayed
+    [again] = [d for d in _listed(capsys) if d["topic"] == topic]
+    # When the operator, who does not remember the repair, redrives it repaired to 2
+    status, said = redrive(str(again["id"]), "--value", repaired(broken, 2), capsys=capsys)
+    # Then it is refused: the 3 may be its earlier redrive, the command cannot tell, and says
+    # what to run in each case
+    assert status == 1, said
+    assert "The command cannot tell which" in said, said
+    assert f"`talkrate ops redrive {again['id']} --new-event-id`" in said
+    # And what marks it, followed, leaves its rating counted once
+    mark = marking(said, again["id"])
+    assert json.loads(mark[2])["value"] == 3
+    redriven_json(*mark, capsys=capsys)
+    project_all(topic, kafka_bootstrap)
+    assert counts(talk) == {**NONE, "3": 1, "4": 1}
+
+
+def _listed(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    capsys.readouterr()
+    assert main(["--json", "ops", "dead-letters"]) == 0
+    return list(json.loads(capsys.readouterr().out))
+
+
+@pytest.mark.parametrize("event_id", ["not-a-uuid", "none-copies", "none-apart"])
+def test_two_letters_of_one_record_without_a_uuid_eventid_count_as_the_operator_says(
+    event_id: str,
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given one broken record without a UUID eventId, set aside twice (the same bytes)
+    [broken] = rated_seven(talk, 1)
+    if event_id == "not-a-uuid":
+        broken["eventId"] = "retry-42"
+    else:
+        del broken["eventId"]
+    first, second = set_aside_and_listed(broken, broken, first_offset=0, capsys=capsys)
+    fixed = json.dumps({k: v for k, v in {**broken, "value": 3}.items() if k != "eventId"})
+    expected = {**NONE, "3": 1}
+    if event_id != "not-a-uuid":
+        # When the operator redrives the first without saying what the two are: refused, the
+        # command cannot tell copies of one record from two ratings, both ways said
+        status, said = redrive(str(first["id"]), "--value", fixed, capsys=capsys)
+        assert status == 1, said
+        assert f"dead letters {second['id']} hold the same bytes" in said
+        assert "The command cannot tell which" in said
+        how = event_id.split("-")[1]
+        assert f"`talkrate ops redrive {first['id']} --twins {how}`" in said
+        assert redrive(str(first["id"]), "--value", fixed, "--twins", how, capsys=capsys)[0] == 0
+        expected = {**NONE, "3": 1 if how == "copies" else 2}
+    else:
+        assert redrive(str(first["id"]), "--value", fixed, capsys=capsys)[0] == 0
+    # And the second with the same repair (no --twins: the first's redrive says which)
+    status, said = redrive(str(second["id"]), "--value", fixed, capsys=capsys)
+    assert status == 0, said
+    # Then the record counts once if they are copies, twice if two ratings
+    project_all(topic, kafka_bootstrap)
+    assert counts(talk) == expected
+
+
+def test_a_letter_without_an_eventid_whose_redrive_was_cut_off_is_marked_after_forget_voter(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import timedelta
+
+    from tests.integration.test_forget_voter import forget, token
+
+    # Given a voter's broken rating without an eventId, redriven repaired to 3 and cut off
+    # after Kafka took it (it counts), the voter then forgotten (the letter's bytes rewritten)
+    attendee, voter = token(expired_ago=timedelta(hours=2))
+    [broken] = rated_seven(talk, 1)
+    del broken["eventId"]
+    broken["voterId"] = voter
+    [letter] = set_aside_and_listed(broken, first_offset=0, capsys=capsys)
+    with cut_off_after_kafka_took_it(monkeypatch):
+        redrive(str(letter["id"]), "--value", repaired(broken, 3), capsys=capsys)
+    project_all(topic, kafka_bootstrap)
+    assert counts(talk) == {**NONE, "3": 1}
+    capsys.readouterr()
+    assert forget(attendee, capsys=capsys)[0] == 0
+    [again] = [d for d in _listed(capsys) if d["id"] == letter["id"]]
+    renamed = json.loads(again["value"])
+    # When the operator redrives it again with the same repair: it goes under the eventId its
+    # first redrive recorded, the rating there already, and is marked
+    status, said = redrive(str(letter["id"]), "--value", repaired(renamed, 3), capsys=capsys)
+    assert status == 0, said
+    assert "the event store holds that rating already" in said
+    assert letter["id"] not in pending(capsys)
+    project_all(topic, kafka_bootstrap)
+    assert counts(talk) == {**NONE, "3": 1}
+
+
+def test_a_database_older_than_the_command_is_said_so(
+    configure: Callable[..., None], talks_dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a database whose schema is a release's before the letters' recorded redrives
+    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE dead_letters DROP COLUMN redrives")
+    connection.close()
+    try:
+        # When the operator lists the dead letters, or redrives one
+        said = [redrive("1", capsys=capsys)]
+        capsys.readouterr()
+        said.append((main(["ops", "dead-letters"]), " ".join(capsys.readouterr().err.split())))
+    finally:
+        with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+            cursor.execute(
+                "ALTER TABLE dead_letters ADD COLUMN redrives jsonb NOT NULL DEFAULT '[]'"
+            )
+        connection.close()
+    # Then each says what to do, not an unexpected error
+    for status, line in said:
+        assert status == 1, line
+        assert "the database's schema is older than this command" in line, line
+        assert "deploy (or apply the schema) first" in line
+
+
+def test_a_letter_whose_eventid_another_record_s_redrive_published_is_told_that(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    talks_dsn: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given two letters under one eventId for a 2 and a 5, the 2 redriven and projected
+    [two] = rated_seven(talk, 1)
+    two["value"] = 2
+    five = {**two, "value": 5, "occurredAt": "2026-11-21T10:05:00Z"}
+    first, second = set_aside_as_they_are(talks_dsn, two, five)
+    assert redrive(str(first), capsys=capsys)[0] == 0
+    project_all(topic, kafka_bootstrap)
+    # When the 5 is redriven: refused, the stored 2 named as the other record's redrive's
+    status, said = redrive(str(second), capsys=capsys)
+    assert status == 1, said
+    assert f"published by the redrive of dead letter {first} at 20" in said
+    assert "another record under that eventId" in said
+    assert f"`talkrate ops redrive {second} --new-event-id`" in said
+
+
+def test_a_copy_whose_twin_went_under_a_new_eventid_is_refused_its_own(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given two copies of one record, and a 5 under their eventId stored after they were set
+    # aside (the producer's, the operator decides), the first copy redriven under a new eventId
+    [broken] = rated_seven(talk, 1)
+    first, second = set_aside_and_listed(broken, broken, first_offset=0, capsys=capsys)
+    wiring.rating_publisher().publish(
+        Rating.of(RatingSubmitted.from_json(json.dumps({**broken, "value": 5})))
+    )
+    project_all(topic, kafka_bootstrap)
+    fixed = repaired(broken, 3)
+    went = redriven_json(str(first["id"]), "--value", fixed, "--new-event-id", capsys=capsys)
+    # When the second is redriven without the flag: refused, naming the new eventId
+    status, said = redrive(str(second["id"]), "--value", fixed, capsys=capsys)
+    assert status == 1, said
+    assert f"record went out under a new eventId, {went['eventId']}" in said
+    # And with it, it goes under that one: the 3 counts once
+    again = redriven_json(str(second["id"]), "--value", fixed, "--new-event-id", capsys=capsys)
+    assert again["eventId"] == went["eventId"]
+    project_all(topic, kafka_bootstrap)
+    assert counts(talk) == {**NONE, "3": 1, "5": 1}
+
+
+def test_a_new_eventid_is_refused_where_the_letter_s_own_is_free(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    [broken] = rated_seven(talk, 1)
+    [letter] = set_aside_and_listed(broken, first_offset=0, capsys=capsys)
+    status, said = redrive(
+        str(letter["id"]), "--value", repaired(broken, 3), "--new-event-id", capsys=capsys
+    )
+    assert status == 2, said
+    assert (
+        f"dead letter {letter['id']}'s eventId {broken['eventId']} is not stored for another "
+        "rating, nor did another letter's redrive go out under it"
+    ) in said
+    assert "drop --new-event-id" in said
+    assert count_records(kafka_bootstrap, topic) == 0
+
+
+def test_a_letter_rewritten_and_back_while_its_redrive_was_recorded_is_not_published(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    talks_dsn: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a letter whose bytes another session rewrites just as its redrive is recorded, and
+    # writes back before it is published (so no redrive is recorded on it)
+    [broken] = rated_seven(talk, 1)
+    [letter] = set_aside_and_listed(broken, first_offset=0, capsys=capsys)
+    store = wiring.event_store()
+    original = store.record_redrive
+
+    def rewritten_meanwhile(*args: Any, **kwargs: Any) -> bool:
+        with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE dead_letters SET value = 'x' || value WHERE id = %s", (letter["id"],)
+            )
+        recorded = bool(original(*args, **kwargs))
+        with connection, connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE dead_letters SET value = substr(value, 2) WHERE id = %s", (letter["id"],)
+            )
+        connection.close()
+        return recorded
+
+    monkeypatch.setattr(store, "record_redrive", rewritten_meanwhile)
+    status, said = redrive(str(letter["id"]), "--value", repaired(broken, 3), capsys=capsys)
+    # Then nothing is recorded or published: a redrive is never published unrecorded
+    assert status == 1, said
+    assert "was changed while this run read it" in said
+    assert count_records(kafka_bootstrap, topic) == 0
+    [again] = [d for d in _listed(capsys) if d["id"] == letter["id"]]
+    assert again["redrives"] == []
+
+
+def test_a_copy_redriven_under_a_new_eventid_after_forget_voter_goes_under_its_twin_s(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from datetime import timedelta
+
+    from tests.integration.test_forget_voter import forget, token
+
+    # Given a voter's 4 under an eventId, then a 7 under it sent twice (two copies set aside),
+    # the first copy redriven under a new eventId, projected, and then the voter forgotten
+    # (both copies' bytes rewritten alike)
+    attendee, voter = token(expired_ago=timedelta(hours=2))
+    [broken] = rated_seven(talk, 1)
+    broken["voterId"] = voter
+    counted = {**broken, "value": 4, "occurredAt": "2026-11-21T09:00:00Z"}
+    del counted["voterId"]
+    first, second = set_aside_and_listed(counted, broken, broken, first_offset=0, capsys=capsys)
+    went = redriven_json(
+        str(first["id"]), "--value", repaired(broken, 3), "--new-event-id", capsys=capsys
+    )
+    project_all(topic, kafka_bootstrap)
+    capsys.readouterr()
+    assert forget(attendee, capsys=capsys)[0] == 0
+    [again] = [d for d in _listed(capsys) if d["id"] == second["id"]]
+    renamed = json.loads(again["value"])
+    # When the second copy is redriven with the same repair under a new eventId
+    done = redriven_json(
+        str(second["id"]), "--value", repaired(renamed, 3), "--new-event-id", capsys=capsys
+    )
+    # Then it goes under the first's, the rating there already: a copy, counted nowhere
+    assert done["eventId"] == went["eventId"]
+    assert done.get("storedAlready") is True

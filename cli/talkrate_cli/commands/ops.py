@@ -77,6 +77,7 @@ def _backend_errors(run: Any) -> Any:
 
     @functools.wraps(run)
     def guarded(*args: Any, **kwargs: Any) -> Any:
+        from psycopg2.errors import UndefinedColumn, UndefinedTable
         from redis import ResponseError
 
         from talkrate.config import SettingsError
@@ -91,6 +92,13 @@ def _backend_errors(run: Any) -> Any:
                 raise
             raise BackendError(
                 f"Redis refused the database RATINGS_CONNECTION names ({error})"
+            ) from None
+        except (UndefinedColumn, UndefinedTable) as error:
+            # A newer command on a database a deployment has not brought up to it yet.
+            first = str(error).splitlines()[0]
+            raise BackendError(
+                f"the database's schema is older than this command ({first}): deploy (or apply "
+                "the schema) first"
             ) from None
 
     return guarded
@@ -309,9 +317,21 @@ def dead_letters(session: Session, include_redriven: bool) -> None:
     help="Publish under a new eventId made from the letter's eventId and bytes: for a letter "
     "whose own is stored already for another rating (its producer reused it).",
 )
+@click.option(
+    "--twins",
+    type=click.Choice(["copies", "apart"]),
+    help="For a letter without an eventId whose bytes other letters hold too: they are copies "
+    "of one record, counted once together, or ratings each of its own (one id only).",
+)
 @pass_session
 @_backend_errors
-def redrive(session: Session, ids: tuple[int, ...], value: str | None, new_event_id: bool) -> None:
+def redrive(
+    session: Session,
+    ids: tuple[int, ...],
+    value: str | None,
+    new_event_id: bool,
+    twins: str | None,
+) -> None:
     """Republish dead letters by id (repaired with --value), each at most once.
 
     A letter another run redrove, before or while this one waited for it, is not published
@@ -324,16 +344,15 @@ def redrive(session: Session, ids: tuple[int, ...], value: str | None, new_event
     store holds for another rating (its producer reused the eventId) would count nowhere: both
     are refused (exit 1), saying what to run, and the latter goes with --new-event-id under one
     made from its eventId and bytes, the same at every redrive of it and of its copies."""
-    from pydantic import ValidationError
-
     from talkrate import wiring
     from talkrate.events import Rating
-    from talkrate.models import RatingSubmitted, problems_of
-    from talkrate_cli.operations.redrive import judge, own_event_id
+    from talkrate.models import RatingSubmitted
 
     if value is not None and len(ids) != 1:
         # (said first: it was "no pending dead letter with id [1, 2]" when one was redriven)
         raise click.UsageError("--value repairs one dead letter at a time")
+    if twins is not None and len(ids) != 1:
+        raise click.UsageError("--twins says of one dead letter at a time")
     store = wiring.event_store()
     letters = {d["id"]: d for d in store.dead_letters(include_redriven=True)}
     missing = [i for i in ids if i not in letters]
@@ -345,36 +364,18 @@ def redrive(session: Session, ids: tuple[int, ...], value: str | None, new_event
             raise BadInput(_already_redriven(letters[letter_id]))
     # Every letter is judged before any is published: one that cannot go stops them all.
     catalog, judged = wiring.talk_catalog(), []
-    owns = {i: own_event_id(d) for i, d in letters.items()}
     claimed: dict[Any, tuple[int, RatingSubmitted]] = {}  # eventId: the letter of this run
     for letter_id in ids:
-        stored = letters[letter_id]
-        # The eventId of every redrive of this letter: one cut off after Kafka took it, then
-        # run again with another repair, would otherwise publish two events, counted twice.
-        own = owns[letter_id]
-        raw = _with_event_id(value, own) if value is not None else stored["value"] or b""
-        try:
-            event = RatingSubmitted.from_json(raw)
-        except ValidationError as error:
-            problems = "; ".join(problems_of(error)[:3])
-            whose = "the value given" if value is not None else f"dead letter {letter_id}"
-            # The operator's --value is bad input (2); a stored value still broken is not (1).
-            raise (BadInput if value is not None else CliError)(
-                f"redrive: {whose} is not a RatingSubmitted event ({problems})"
-                + ("" if value is not None else "; repair it with --value")
-            ) from None
-        if not catalog.exists(event.talk_id):
+        going, replaced = _judged(
+            letter_id, value, new_event_id, twins, letters, store.stored_rating
+        )
+        if not catalog.exists(going.event.talk_id):
             # The projector counts any talk's rating: one for a talk not in the programme would
             # count for nobody now, and for a talk added later under that id.
             raise CliError(
-                f"redrive: dead letter {letter_id} rates {event.talk_id!r}, which is not in the "
-                "programme; add the talk first, or repair its talkId with --value"
+                f"redrive: dead letter {letter_id} rates {going.event.talk_id!r}, which is not in "
+                "the programme; add the talk first, or repair its talkId with --value"
             )
-        replaced = event.event_id if event.event_id != own else None
-        event = event.model_copy(update={"event_id": own})
-        going = judge(
-            letter_id, event, new_event_id, letters, owns, store.stored_rating, value is not None
-        )
         # Two letters of the run under one eventId for two ratings: the one projected second
         # would be dropped as a copy, counted nowhere, and the redrive would say it succeeded.
         first = claimed.get(going.event.event_id)
@@ -400,10 +401,12 @@ def redrive(session: Session, ids: tuple[int, ...], value: str | None, new_event
             str(going.event.event_id),
             going.event.model_dump(mode="json", by_alias=True, exclude_none=True),
         )
-        # Published under the letter's lock and marked in the same transaction: two operators
-        # redriving it at once (each with a repair of its own eventId) published it twice,
-        # counted twice. A publish that fails leaves it pending, as before.
-        with store.redriving(letter_id) as letter:
+        # Published under the locks of its eventId and of the letter, and marked in the same
+        # transaction: two operators redriving it at once (each with a repair of its own
+        # eventId) published it twice, counted twice; two redriving two letters under one
+        # eventId published both, one counted nowhere. A publish that fails leaves it pending.
+        event_id = str(going.event.event_id)
+        with store.redriving(letter_id, event_id) as (letter, now, stored_now):
             if letter is None:
                 raise BadInput(
                     f"redrive: dead letter {letter_id} was deleted while this run read it: "
@@ -420,6 +423,20 @@ def redrive(session: Session, ids: tuple[int, ...], value: str | None, new_event
                     "(`ops forget-voter`?): nothing published for it; run the command again",
                     done,
                 )
+            # Judged again on the letters and the event store as they are now, under the
+            # eventId's lock: what another run recorded or published meanwhile is seen.
+            try:
+                again, _ = _judged(letter_id, value, new_event_id, twins, now, stored_now)
+            except CliError as error:
+                error.result = done
+                raise
+            if again.event.to_json() != going.event.to_json():
+                raise CliError(
+                    f"redrive: dead letter {letter_id} is judged otherwise now than when this "
+                    "run read it (another run redrove a letter under its eventId meanwhile): "
+                    "nothing published for it; run the command again",
+                    done,
+                )
             publisher.publish(Rating.of(going.event))
         done_one: dict[str, Any] = {"deadLetter": letter_id, "eventId": going.event.event_id}
         if replaced is not None:
@@ -433,6 +450,44 @@ def redrive(session: Session, ids: tuple[int, ...], value: str | None, new_event
             output.console.print(_redriven_line(letter_id, going, replaced))
     if session.as_json:
         output.emit_json(done)
+
+
+def _judged(
+    letter_id: int,
+    value: str | None,
+    new_event_id: bool,
+    twins: str | None,
+    letters: dict[int, dict[str, Any]],
+    stored: Any,
+) -> tuple[Any, Any]:
+    """What the redrive of `letter_id` publishes (`judge`) and the eventId a repair carried that
+    the letter's replaced (None: none), on the dead letters and the event store as `letters`
+    and `stored` read them; BadInput / CliError when it publishes nothing."""
+    from pydantic import ValidationError
+
+    from talkrate.models import RatingSubmitted, problems_of
+    from talkrate_cli.operations.redrive import judge, own_event_ids
+
+    stored_letter = letters[letter_id]
+    # The eventId of every redrive of this letter: one cut off after Kafka took it, then run
+    # again with another repair, would otherwise publish two events, counted twice.
+    owns = own_event_ids(letter_id, letters, twins)
+    own = owns[letter_id]
+    raw = _with_event_id(value, own) if value is not None else stored_letter["value"] or b""
+    try:
+        event = RatingSubmitted.from_json(raw)
+    except ValidationError as error:
+        problems = "; ".join(problems_of(error)[:3])
+        whose = "the value given" if value is not None else f"dead letter {letter_id}"
+        # The operator's --value is bad input (2); a stored value still broken is not (1).
+        raise (BadInput if value is not None else CliError)(
+            f"redrive: {whose} is not a RatingSubmitted event ({problems})"
+            + ("" if value is not None else "; repair it with --value")
+        ) from None
+    replaced = event.event_id if event.event_id != own else None
+    event = event.model_copy(update={"event_id": own})
+    going = judge(letter_id, event, new_event_id, letters, owns, stored, value is not None)
+    return going, replaced
 
 
 def _redriven_line(letter_id: int, going: Any, replaced: Any) -> str:

@@ -28,7 +28,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from talkrate.models import RatingSubmitted, record_event_id, redrive_event_id, reissued_event_id
+from talkrate.models import (
+    RatingSubmitted,
+    carried_event_id,
+    copies_event_id,
+    record_event_id,
+    redrive_event_id,
+    reissued_event_id,
+)
 from talkrate_cli.errors import BadInput, CliError
 
 Letter = dict[str, Any]  # a dead letter's row, as `PostgresEventStore.dead_letters` answers it
@@ -60,6 +67,85 @@ def own_event_id(letter: Letter) -> uuid.UUID:
     return redrive_event_id(letter["topic"], letter["partition"], letter["offset"], letter["value"])
 
 
+def own_event_ids(
+    letter_id: int, letters: dict[int, Letter], twins: str | None
+) -> dict[int, uuid.UUID]:
+    """Every letter's own eventId, the one its redrive goes out under unless it is taken.
+
+    A letter without a UUID eventId of its own, once redriven, keeps the one its first redrive
+    recorded (made from its bytes, which `ops forget-voter` rewrites). One whose bytes another
+    letter of its topic holds as well (`twins`) is a copy of the same record (a producer's
+    retry, to count once together) or a rating of its own (the same rating sent twice): what a
+    redrive of one of them recorded says which; before any, the operator does (`twins`,
+    "copies" or "apart"), and the command refuses, saying both, without."""
+    owns = {i: own_event_id(d) for i, d in letters.items()}
+    for i, d in letters.items():
+        first = next(iter(_recorded([d])), None)
+        if first is not None and carried_event_id(d["value"]) is None:
+            owns[i] = first.event.event_id
+    letter = letters[letter_id]
+    group = [letter, *_twins(letter, letters)] if _names_no_event_id(letter) else [letter]
+    if twins is not None and len(group) == 1:
+        raise BadInput(
+            f"redrive: no other dead letter holds dead letter {letter_id}'s bytes without an "
+            "eventId: drop --twins"
+        )
+    if len(group) > 1:
+        shared = copies_event_id(letter["topic"], letter["value"])
+        went = {r.event.event_id for r in _recorded(group)}
+        apart = {
+            record_event_id(m["topic"], m["partition"], m["offset"], m["value"]) for m in group
+        }
+        # Which a redrive recorded, unless `ops forget-voter` rewrote the bytes since: then the
+        # operator says (under the one recorded, when the letters are copies).
+        decided = "copies" if shared in went else "apart" if went & apart else twins
+        if shared not in went and not went & apart and len(went) == 1:
+            shared = next(iter(went))
+        if twins is not None and decided != twins:
+            raise BadInput(
+                f"redrive: dead letter {letter_id} and dead letters "
+                f"{_ids(group[1:])} hold the same bytes, and were redriven as "
+                f"{decided}: drop --twins {twins}"
+            )
+        if decided is None:
+            raise CliError(
+                f"redrive: dead letter {letter_id} carries no eventId, and dead letters "
+                f"{_ids(group[1:])} hold the same bytes: either they are copies of one "
+                "record (its producer sent it again), to count once together, or ratings "
+                "of their own, each to count. The command cannot tell which, so nothing was "
+                "published for it and it stays pending. If they are copies: `talkrate ops "
+                f"redrive {letter_id} --twins copies`; if each is a rating of its own: "
+                f"`talkrate ops redrive {letter_id} --twins apart` (with the same --value, "
+                "if any)."
+            )
+        if decided == "copies":
+            owns.update({m["id"]: shared for m in group})
+    return owns
+
+
+def _names_no_event_id(letter: Letter) -> bool:
+    """Whether the letter's own eventId is made from its position (it carries none)."""
+    position = (letter["topic"], letter["partition"], letter["offset"], letter["value"])
+    return own_event_id(letter) == record_event_id(*position)
+
+
+def _twins(letter: Letter, letters: dict[int, Letter]) -> list[Letter]:
+    """The other letters of its topic that hold the same bytes, carrying no eventId either."""
+    topic = letter["topic"].split(" ", 1)[0]
+    return [
+        m
+        for m in letters.values()
+        if m["id"] != letter["id"]
+        and m["value"] == letter["value"]
+        and m["topic"].split(" ", 1)[0] == topic
+        and _names_no_event_id(m)
+    ]
+
+
+def _ids(letters: list[Letter]) -> str:
+    return ", ".join(str(m["id"]) for m in letters)
+
+
 def judge(
     letter_id: int,
     event: RatingSubmitted,
@@ -77,8 +163,8 @@ def judge(
     operator's --value."""
     letter = letters[letter_id]
     own = event.event_id
-    position = (letter["topic"], letter["partition"], letter["offset"], letter["value"])
-    if new_event_id and own == record_event_id(*position):
+    carried = carried_event_id(letter["value"])
+    if new_event_id and carried is None:
         raise BadInput(
             f"redrive: dead letter {letter_id} has no eventId of its own: it is always "
             "redriven under one its record fixes; drop --new-event-id"
@@ -88,7 +174,7 @@ def judge(
     ours = _recorded(family)
     theirs = _recorded(m for m in sharing if m["value"] != letter["value"])
     new_ids: list[uuid.UUID] = []
-    if own != record_event_id(*position):
+    if carried is not None:
         # The one a redrive of a copy went under, else the one made from what the copies share;
         # and the one a release before 2026-12-05 made from each copy's position.
         new_ids = _unique(
@@ -213,8 +299,9 @@ def _taken(
     sent = next((r for r in theirs if r.event.event_id == own), None)
     if sent is not None:
         return True, (
-            f"{lead}, published by the redrive of dead letter {sent.letter_id} at {sent.at}, "
-            f"another record under that eventId (not stored yet){nowhere}"
+            f"redrive: dead letter {letter_id}'s eventId {own} is taken for another rating: "
+            f"recorded for the redrive of dead letter {sent.letter_id} at {sent.at} (perhaps "
+            f"not published), another record under that eventId{nowhere}"
         )
     if row is not None:
         return False, ""
@@ -287,10 +374,10 @@ def _same(row: dict[str, Any], event: RatingSubmitted) -> bool:
 
 def _precedes(row: dict[str, Any], letter: Letter) -> bool:
     """Whether the stored rating was there before the letter was set aside, so that no redrive
-    of it can have published it: stored earlier (a redrive's is stored in a later transaction),
-    or from an earlier offset of the letter's partition (a redrive's record comes after it)."""
-    if row["recorded_at"] < letter["created_at"]:
-        return True
+    of it can have published it: from an earlier offset of the letter's own topic and partition
+    (a redrive's record comes after it). When it was stored is no proof: after a database
+    restore, `ops replay` stores the records of one partition at a time, so a redrive's record
+    in another partition than the letter's may be stored before the letter is set aside again."""
     return bool(
         (row["topic"], row["partition"]) == (letter["topic"], letter["partition"])
         and row["offset"] < letter["offset"]

@@ -5,6 +5,7 @@ pydantic, held to these models by tests). Validation lives here."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import unicodedata
 import uuid
@@ -229,15 +230,49 @@ def redrive_event_id(topic: str, partition: int, offset: int, value: bytes | Non
     once.
 
     The letter's own eventId where its stored value holds one RatingSubmitted reads as a UUID
-    (what its producer was told, and `GET /ratings/{eventId}` knows it by); otherwise one made
+    (what its producer was told, and `GET /ratings/{eventId}` knows it by); where it holds an
+    eventId that is no UUID, one made from the record's topic and bytes (`copies_event_id`:
+    copies of the record, a producer's retry set aside twice, share it); otherwise one made
     from the record as Kafka held it (its position and its bytes), never from the database's
     row: a letter lost with a restored database and stored again by `ops replay` gets the same
     one, and a recreated topic's letter at an old one's offset another (unless its bytes are
     the same, as with an eventId of their own)."""
+    own = carried_event_id(value)
+    if own is not None:
+        return own
+    if _names_an_event_id(value):
+        return copies_event_id(topic, value)
+    return record_event_id(topic, partition, offset, value)
+
+
+def carried_event_id(value: bytes | None) -> uuid.UUID | None:
+    """The eventId a record carries, as RatingSubmitted reads it (a UUID); None: none."""
     try:
         return _EventIdOnly.model_validate_json(value or b"").event_id
     except ValidationError:
-        return record_event_id(topic, partition, offset, value)
+        return None
+
+
+def _names_an_event_id(value: bytes | None) -> bool:
+    try:
+        fields = json.loads(value or b"")
+    except ValueError:
+        return False
+    return isinstance(fields, dict) and "eventId" in fields
+
+
+# The namespace of the eventIds made from a record's topic and bytes. Never to change.
+_COPIES_EVENT_IDS = uuid.UUID("0b8f3f5e-3c1d-4f0e-9a57-6d2f8e1c4b90")
+
+
+def copies_event_id(topic: str, value: bytes | None) -> uuid.UUID:
+    """The eventId made from a dead letter's topic and bytes, not its position: every copy of
+    one record (a producer's retry, set aside twice) gets the same one, and counts once. That
+    of a letter whose eventId is no UUID, and of letters without one that the operator says
+    are copies of one record (`ops redrive --twins copies`)."""
+    named = topic.split(" ", 1)[0]
+    digest = "none" if value is None else hashlib.sha256(value).hexdigest()
+    return uuid.uuid5(_COPIES_EVENT_IDS, f"{named}\n{digest}")
 
 
 def record_event_id(topic: str, partition: int, offset: int, value: bytes | None) -> uuid.UUID:

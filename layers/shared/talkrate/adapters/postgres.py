@@ -807,25 +807,10 @@ class PostgresEventStore:
         """The stored event of this eventId (`talk_id`, `value`, `occurred_at`, `voter_id`, and
         where and when it was stored: `topic`, `partition`, `offset`, `recorded_at`), or None:
         `ops redrive` tells a letter's own earlier redrive from another rating under its id."""
-        names = (
-            "talk_id",
-            "value",
-            "occurred_at",
-            "voter_id",
-            "topic",
-            "partition",
-            "offset",
-            "recorded_at",
-        )
         row = self._db.run(
-            lambda cursor: _fetch_one(
-                cursor,
-                "SELECT talk_id, value, occurred_at, voter_id, topic, partition, "
-                '"offset", recorded_at FROM rating_events WHERE event_id = %s',
-                (event_id,),
-            )
+            lambda cursor: _fetch_one(cursor, f"{_STORED_RATING} WHERE event_id = %s", (event_id,))
         )
-        return None if row is None else dict(zip(names, row, strict=True))
+        return None if row is None else dict(zip(_STORED_NAMES, row, strict=True))
 
     def already_stored(self, batch: ProjectionBatch) -> tuple[set[str], set[tuple[str, int, int]]]:
         """Of the batch, the eventIds the event store holds (at any position) and the positions
@@ -943,23 +928,42 @@ class PostgresEventStore:
             return bool(cursor.rowcount)
 
     @contextmanager
-    def redriving(self, letter_id: int) -> Iterator[dict[str, Any] | None]:
-        """A dead letter's redrive, one at most whatever runs beside it (`ops redrive`): its row
-        is locked (waiting for a redrive that holds it) and the letter yielded as it is then
-        (None: no such letter); the caller publishes it in the block. When the block ends
-        without an exception, a letter that was pending is marked redriven, in the same
-        transaction; a block that raises (a publish Kafka refused) leaves it pending, to be
-        redriven again.
+    def redriving(
+        self, letter_id: int, event_id: str
+    ) -> Iterator[tuple[dict[str, Any] | None, dict[int, dict[str, Any]], Any]]:
+        """A dead letter's redrive under `event_id`, one at most whatever runs beside it (`ops
+        redrive`): the eventId is locked first (waiting for any redrive publishing under it),
+        then the letter's row (waiting for a redrive that holds it). Yields the letter as it is
+        then (None: no such letter), every dead letter as they are then (by id, the redrives
+        recorded on them by runs beside this one included), and the event store's rating of an
+        eventId as `stored_rating` answers it, read in this transaction: the caller judges the
+        letter again on them, and publishes it in the block. When the block ends without an
+        exception, a letter that was pending is marked redriven, in the same transaction; a
+        block that raises (a publish Kafka refused) leaves it pending, to be redriven again.
 
         One that another run redrove (before, or while this one waited) is yielded with its
-        `redriven_at` and left as it is: the caller publishes nothing. The lock is held while
-        the block publishes, and PostgreSQL is not to be called meanwhile (the connection is
-        this transaction's)."""
+        `redriven_at` and left as it is: the caller publishes nothing. The locks are held while
+        the block publishes, and PostgreSQL is not to be called meanwhile but through what is
+        yielded (the connection is this transaction's)."""
         with self._db.transaction() as cursor:
+            # Two runs redriving two letters under one eventId (two ratings its producer sent
+            # under it) each judged it free before either published: the second to take this
+            # lock sees the first's recorded redrive, and is refused.
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended('redrive ' || %s, 0))", (event_id,)
+            )
             cursor.execute(f"{_DEAD_LETTER} WHERE id = %s FOR UPDATE", (letter_id,))
             row = cursor.fetchone()
             letter = None if row is None else _letter(cursor, row)
-            yield letter
+            cursor.execute(f"{_DEAD_LETTER} ORDER BY id")
+            letters = {d["id"]: d for d in (_letter(cursor, r) for r in cursor.fetchall())}
+
+            def stored(of: str) -> dict[str, Any] | None:
+                cursor.execute(f"{_STORED_RATING} WHERE event_id = %s", (of,))
+                found = cursor.fetchone()
+                return None if found is None else dict(zip(_STORED_NAMES, found, strict=True))
+
+            yield letter, letters, stored
             if letter is not None and letter["redriven_at"] is None:
                 cursor.execute(
                     "UPDATE dead_letters SET redriven_at = now() WHERE id = %s", (letter_id,)
@@ -1428,6 +1432,21 @@ def _plain(row: tuple[Any, ...]) -> list[Any]:
 
 
 # A dead letter as `ops dead-letters` lists it and `ops redrive` reads it.
+_STORED_NAMES = (
+    "talk_id",
+    "value",
+    "occurred_at",
+    "voter_id",
+    "topic",
+    "partition",
+    "offset",
+    "recorded_at",
+)
+_STORED_RATING = (
+    'SELECT talk_id, value, occurred_at, voter_id, topic, partition, "offset", recorded_at '
+    "FROM rating_events"
+)
+
 _DEAD_LETTER = (
     'SELECT id, topic, partition, "offset", key, value, reason, created_at, redriven_at, '
     "redrives FROM dead_letters"
