@@ -31,6 +31,7 @@ from tests.e2e.test_web_app import (
     enter_event_code,
     live_connections,
     publish_live,
+    reads_answered,
     run_clock,
     star,
     total,
@@ -316,8 +317,10 @@ def test_an_attendee_whose_pass_could_not_be_fetched_still_changes_their_mind_as
     page.goto(runtime.url + TALK_PAGE.format(id=talk))
     own = page.get_by_test_id("own-rating")
     expect(own).to_have_text("Choose a star to rate this talk.")
-    # When they tap 4, the network comes back, and the 4 is counted
+    # When they tap 4, and the page says the 4 waits (its pass could not be fetched)
     star(page, 4).click()
+    expect(own).to_have_text("Waiting to send your rating: 4 out of 5.")
+    # And the network comes back, and the page's next check (every 30 s) sends the 4
     reached[0] = True
     page.clock.run_for(31_000)
     expect(own).to_contain_text("You rated 4 out of 5")
@@ -544,10 +547,17 @@ def test_a_star_with_the_keyboard_focus_when_rating_closes_hands_it_to_the_line_
     # offset of its own from the service's last Date: it moves with the page's; that the stars
     # go off on time in real time is test_web_talk_page's to show)
     _, closing, edge = talks_at_the_window_s_edges(web)
+    page.add_init_script(web_app.READS_WATCHED)
     page.clock.install()
     page.goto(web.url(TALK_PAGE.format(id=closing["id"])))
     star(page, 4).focus()
     expect(star(page, 4)).to_be_focused()
+    # (the talk read and the page live, every answer taken before its clock moves: one taken
+    # after, dated by the service's clock, would set the page's back by the move, by which
+    # rating is still open)
+    expect(page.get_by_role("heading", level=1)).to_have_text(closing["title"])
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    reads_answered(page)
     # When rating closes (the clock moved to two seconds past it: a Date's whole seconds)
     page.clock.run_for(int(within_seconds_of(edge, 2)))
     expect(star(page, 4)).to_be_disabled()
