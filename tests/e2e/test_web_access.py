@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect
+from playwright.sync_api import APIResponse, Browser, Page, Route, expect
 
 from talkrate.adapters.postgres import PostgresDatabase, PostgresTalkCatalog
 from talkrate.values import Talk
@@ -759,3 +759,65 @@ def test_the_leaderboard_says_who_leads_to_a_screen_reader_at_most_once_a_minute
     board_shows(page, ["Early favourite, retitled", "Late surge"])
     page.clock.run_for(61_000)
     assert len(announced(page)) == 2
+
+
+@pytest.mark.parametrize("where", ["programme", "organisers' table", "leaderboard"])
+def test_a_list_read_answered_after_a_newer_one_does_not_put_the_old_list_back(
+    web: WebStack, page: Page, where: str
+) -> None:
+    # Given a rated talk, and a page that lists it (the programme, the organisers' table, the
+    # leaderboard) whose live channel loses the organisers' changes, on a network that holds
+    # the page's first read of its list: its answer, as the service gave it then, reaches the
+    # page only later
+    stem = unique_talk_id("reads")
+    track = f"Held {stem}"
+    talk = web.add_talk(title=f"Before the change {stem}", track=track)
+    web.rate(talk["id"], 4)
+    assert wait_for(lambda: web.count(talk["id"]) == 1)
+    assert web.runtime.request("GET", "/talks?limit=1").json["total"] < 100  # one page a read
+    web_app.catalog_messages_lost(page)
+    page.add_init_script(web_app.READS_WATCHED)
+    reads: list[Route] = []
+    then: list[APIResponse] = []  # the first read's answer, as the service gave it then
+
+    def read(route: Route) -> None:
+        if route.request.resource_type != "fetch":  # the page itself
+            route.continue_()
+            return
+        reads.append(route)
+        if len(reads) == 1:
+            then.append(route.fetch())
+        elif len(reads) > 2:
+            route.continue_()
+
+    if where == "programme":
+        page.route("**/talks?limit=*", read)
+        page.goto(web.url(f"/app/?track={quote(track)}"))
+        titles = page.locator(".talk-card h2")
+    elif where == "organisers' table":
+        page.route("**/talks?limit=*", read)
+        sign_in(web, page, f"/app/admin?q={quote(stem)}")
+        titles = page.locator(".admin-talks tbody tr th a")
+    else:
+        assert wait_for(
+            lambda: (
+                len(web.runtime.request("GET", f"/leaderboard?track={quote(track)}").json["talks"])
+                == 1
+            )
+        )
+        page.route("**/leaderboard?*", read)
+        page.goto(web.url(f"/app/leaderboard?track={quote(track)}"))
+        titles = page.locator("table.board tbody td a")
+    # When an organiser retitles the talk while the page's second read of its list is on its
+    # way (the page reads it again as its live channel takes it), and that read is answered
+    until(page, lambda: len(reads) >= 2 and bool(then), seconds=10)
+    retitled = {"title": f"After the change {stem}", "track": track}
+    assert web.as_organiser("PUT", f"/talks/{talk['id']}", retitled).status == 200
+    reads[1].continue_()
+    # Then the page shows the talk retitled
+    expect(titles).to_have_text([f"After the change {stem}"])
+    # And when the first read's answer (of before the change) comes at last, it is older than
+    # what is shown, and the page keeps the talk as it is now
+    reads[0].fulfill(response=then[0])
+    reads_answered(page)
+    expect(titles).to_have_text([f"After the change {stem}"])
