@@ -2867,8 +2867,9 @@ def test_the_leaderboard_keeps_its_titles_readable_with_text_enlarged(
         page = context.new_page()
         page.goto(web.url(f"/app/leaderboard?track={quote(track)}"))
         expect(page.get_by_role("link", name=talk["title"])).to_be_visible()
+        # (set after the page loaded, as a reader enlarging the text does: the board's container
+        # query, in ems of its box, follows at the next layout, which the measures below ask for)
         page.evaluate(f"document.documentElement.style.fontSize = '{text_size}'")
-        page.wait_for_timeout(200)
         # Then the title is at least six of its letters' size wide (at 320 px and 200% it had
         # 58 px, a few letters a line), and the board does not scroll sideways
         title, em, box, content = page.evaluate(
