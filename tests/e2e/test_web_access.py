@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect
+from playwright.sync_api import APIResponse, Browser, Page, Route, expect
 
 from talkrate.adapters.postgres import PostgresDatabase, PostgresTalkCatalog
 from talkrate.values import Talk
@@ -31,6 +31,7 @@ from tests.e2e.test_web_app import (
     enter_event_code,
     live_connections,
     publish_live,
+    reads_answered,
     run_clock,
     star,
     total,
@@ -316,8 +317,10 @@ def test_an_attendee_whose_pass_could_not_be_fetched_still_changes_their_mind_as
     page.goto(runtime.url + TALK_PAGE.format(id=talk))
     own = page.get_by_test_id("own-rating")
     expect(own).to_have_text("Choose a star to rate this talk.")
-    # When they tap 4, the network comes back, and the 4 is counted
+    # When they tap 4, and the page says the 4 waits (its pass could not be fetched)
     star(page, 4).click()
+    expect(own).to_have_text("Waiting to send your rating: 4 out of 5.")
+    # And the network comes back, and the page's next check (every 30 s) sends the 4
     reached[0] = True
     page.clock.run_for(31_000)
     expect(own).to_contain_text("You rated 4 out of 5")
@@ -544,10 +547,17 @@ def test_a_star_with_the_keyboard_focus_when_rating_closes_hands_it_to_the_line_
     # offset of its own from the service's last Date: it moves with the page's; that the stars
     # go off on time in real time is test_web_talk_page's to show)
     _, closing, edge = talks_at_the_window_s_edges(web)
+    page.add_init_script(web_app.READS_WATCHED)
     page.clock.install()
     page.goto(web.url(TALK_PAGE.format(id=closing["id"])))
     star(page, 4).focus()
     expect(star(page, 4)).to_be_focused()
+    # (the talk read and the page live, every answer taken before its clock moves: one taken
+    # after, dated by the service's clock, would set the page's back by the move, by which
+    # rating is still open)
+    expect(page.get_by_role("heading", level=1)).to_have_text(closing["title"])
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    reads_answered(page)
     # When rating closes (the clock moved to two seconds past it: a Date's whole seconds)
     page.clock.run_for(int(within_seconds_of(edge, 2)))
     expect(star(page, 4)).to_be_disabled()
@@ -749,3 +759,65 @@ def test_the_leaderboard_says_who_leads_to_a_screen_reader_at_most_once_a_minute
     board_shows(page, ["Early favourite, retitled", "Late surge"])
     page.clock.run_for(61_000)
     assert len(announced(page)) == 2
+
+
+@pytest.mark.parametrize("where", ["programme", "organisers' table", "leaderboard"])
+def test_a_list_read_answered_after_a_newer_one_does_not_put_the_old_list_back(
+    web: WebStack, page: Page, where: str
+) -> None:
+    # Given a rated talk, and a page that lists it (the programme, the organisers' table, the
+    # leaderboard) whose live channel loses the organisers' changes, on a network that holds
+    # the page's first read of its list: its answer, as the service gave it then, reaches the
+    # page only later
+    stem = unique_talk_id("reads")
+    track = f"Held {stem}"
+    talk = web.add_talk(title=f"Before the change {stem}", track=track)
+    web.rate(talk["id"], 4)
+    assert wait_for(lambda: web.count(talk["id"]) == 1)
+    assert web.runtime.request("GET", "/talks?limit=1").json["total"] < 100  # one page a read
+    web_app.catalog_messages_lost(page)
+    page.add_init_script(web_app.READS_WATCHED)
+    reads: list[Route] = []
+    then: list[APIResponse] = []  # the first read's answer, as the service gave it then
+
+    def read(route: Route) -> None:
+        if route.request.resource_type != "fetch":  # the page itself
+            route.continue_()
+            return
+        reads.append(route)
+        if len(reads) == 1:
+            then.append(route.fetch())
+        elif len(reads) > 2:
+            route.continue_()
+
+    if where == "programme":
+        page.route("**/talks?limit=*", read)
+        page.goto(web.url(f"/app/?track={quote(track)}"))
+        titles = page.locator(".talk-card h2")
+    elif where == "organisers' table":
+        page.route("**/talks?limit=*", read)
+        sign_in(web, page, f"/app/admin?q={quote(stem)}")
+        titles = page.locator(".admin-talks tbody tr th a")
+    else:
+        assert wait_for(
+            lambda: (
+                len(web.runtime.request("GET", f"/leaderboard?track={quote(track)}").json["talks"])
+                == 1
+            )
+        )
+        page.route("**/leaderboard?*", read)
+        page.goto(web.url(f"/app/leaderboard?track={quote(track)}"))
+        titles = page.locator("table.board tbody td a")
+    # When an organiser retitles the talk while the page's second read of its list is on its
+    # way (the page reads it again as its live channel takes it), and that read is answered
+    until(page, lambda: len(reads) >= 2 and bool(then), seconds=10)
+    retitled = {"title": f"After the change {stem}", "track": track}
+    assert web.as_organiser("PUT", f"/talks/{talk['id']}", retitled).status == 200
+    reads[1].continue_()
+    # Then the page shows the talk retitled
+    expect(titles).to_have_text([f"After the change {stem}"])
+    # And when the first read's answer (of before the change) comes at last, it is older than
+    # what is shown, and the page keeps the talk as it is now
+    reads[0].fulfill(response=then[0])
+    reads_answered(page)
+    expect(titles).to_have_text([f"After the change {stem}"])

@@ -2867,8 +2867,9 @@ def test_the_leaderboard_keeps_its_titles_readable_with_text_enlarged(
         page = context.new_page()
         page.goto(web.url(f"/app/leaderboard?track={quote(track)}"))
         expect(page.get_by_role("link", name=talk["title"])).to_be_visible()
+        # (set after the page loaded, as a reader enlarging the text does: the board's container
+        # query, in ems of its box, follows at the next layout, which the measures below ask for)
         page.evaluate(f"document.documentElement.style.fontSize = '{text_size}'")
-        page.wait_for_timeout(200)
         # Then the title is at least six of its letters' size wide (at 320 px and 200% it had
         # 58 px, a few letters a line), and the board does not scroll sideways
         title, em, box, content = page.evaluate(
@@ -3422,3 +3423,30 @@ def no_answer_to_come(page: Page) -> None:
     minute on)."""
     expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
     page.wait_for_load_state("networkidle")
+
+
+# Counts into window.__reads the page's requests (fetch) started, and those it is done with: a
+# task after the answer's body was read, or after the request failed (what the page does with
+# the answer runs before, in the task that read it). Every read of the pages is api.js's, which
+# reads the body.
+READS_WATCHED = """(() => {
+  const reads = (window.__reads = { started: 0, done: 0 });
+  const done = () => setTimeout(() => { reads.done += 1; });
+  const fetched = window.fetch;
+  window.fetch = function (...args) {
+    reads.started += 1;
+    return fetched.apply(this, args).then((response) => {
+      const text = response.text;
+      response.text = function () { return text.call(this).finally(done); };
+      return response;
+    }, (error) => { done(); throw error; });
+  };
+})()"""
+
+
+def reads_answered(page: Page) -> None:
+    """Until the page is done with every read it started (READS_WATCHED, added before it
+    opened): unlike no_answer_to_come's "networkidle", which Playwright keeps once the page was
+    idle for half a second after its load, this holds for a read started later too (the one a
+    live channel's subscription starts, an answer a test held)."""
+    page.wait_for_function("() => window.__reads.done === window.__reads.started")

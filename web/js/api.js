@@ -118,6 +118,32 @@ async function send(method, path, { body, headers } = {}) {
 
 export const get = async (path) => (await request("GET", path)).body;
 
+// Reads of one thing that overlap (a live message, a reconnection, a poll, an action's read) may
+// be answered out of order: an answer is drawn only when its read started after the one drawn
+// last, so a slow answer of an older state never puts it back over a newer one (until the next
+// read, a minute later when no message told of the change). Not "only the newest started": on a
+// slow network, with reads started faster than they are answered, none would ever be drawn.
+// `start()` as a read is sent; with its answer, the read's `draws()` says whether to draw it
+// (and takes it as the one drawn); with its failure, `newest()` whether nothing started after it
+// was drawn meanwhile (its failure is then news to say).
+export function readsInOrder() {
+  let started = 0;
+  let drawn = 0;
+  return {
+    start() {
+      const read = ++started;
+      return {
+        draws() {
+          if (read < drawn) return false;
+          drawn = read;
+          return true;
+        },
+        newest: () => read > drawn,
+      };
+    },
+  };
+}
+
 let configPromise = null;
 // /app/config.json: {"live": null | {realtimeUrl, host, apiKey}, "votingPolicy": "open" | "attendee",
 // "timeZone": null | "Europe/Berlin"}; its time zone is taken as it is read (zone.js).

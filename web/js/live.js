@@ -1,7 +1,7 @@
 // Live updates: the AppSync Events real-time protocol when /app/config.json names an endpoint,
 // polling over HTTP when it does not. After every (re)connection the page refetches its state
 // over HTTP, so nothing published while it was away is missed.
-import { appConfig, get, allTalks } from "./api.js";
+import { appConfig, get, allTalks, readsInOrder } from "./api.js";
 
 const SUBPROTOCOL = "aws-appsync-event-ws";
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000, 30000];
@@ -340,7 +340,8 @@ export function newestShown(talk = null) {
 // known here, or carries none (an older service), reads it, at most once a minute. An
 // organiser's change does not either: its catalog message carries the talk's document (null once
 // removed), put in the list at once. `onTalks(talks)` hears the list after each read or message;
-// `read()` reads it now (its promise fails as the read did, after `onFailed(error)`).
+// `read()` reads it now (its promise fails as the read did, after `onFailed(error)`, unless a
+// newer read's list was drawn meanwhile).
 export function watchCatalogue({ talks = [], onTalks, onFailed = () => {}, onStatus, pollMs }) {
   let stopped = false;
   let heard = 0; // messages taken
@@ -348,19 +349,26 @@ export function watchCatalogue({ talks = [], onTalks, onFailed = () => {}, onSta
   const changedOf = new Map(); // talk id -> { n, talk, place } of the newest catalog message about it
   let readAt = 0;
   let pending = null;
+  // Reads overlap (the start, a reconnection, a check, an organiser's action): each answer in its
+  // turn (readsInOrder). An older one answered after a newer one put the old list back, a
+  // change whose message never came gone again until the next read.
+  const reads = readsInOrder();
   const read = async () => {
     clearTimeout(pending);
     pending = null;
     readAt = Date.now();
     const before = heard;
+    const turn = reads.start();
     let fresh;
     try {
       fresh = await allTalks();
     } catch (error) {
+      // One older than a list drawn meanwhile fails nobody: that list is newer than its answer.
+      if (!stopped && !turn.newest()) return false;
       if (!stopped) onFailed(error);
       throw error;
     }
-    if (stopped) return false;
+    if (stopped || !turn.draws()) return false;
     // Whether a talk's count moved since the page last heard of it (see watch's check).
     const countOf = new Map(talks.map((talk) => [talk.id, Number(talk.summary?.count ?? 0)]));
     const news = fresh.some((talk) => countOf.has(talk.id) && Number(talk.summary?.count ?? 0) > countOf.get(talk.id));

@@ -1,6 +1,6 @@
 // /app/leaderboard: the best talks (Bayesian average), live, with a track filter.
 import { h, fill, setText, formatAvg, formatCount, talkHref, debounce, arrange, isolatedText } from "../dom.js";
-import { get, allTalks } from "../api.js";
+import { get, allTalks, readsInOrder } from "../api.js";
 import { watch, LEADERBOARD_CHANNEL } from "../live.js";
 import { liveBadge, errorText, tracksOf, trackChoice, staleNotice } from "./common.js";
 import { liveAnnouncer } from "../announce.js";
@@ -49,21 +49,18 @@ export function leaderboardPage(main) {
     status, stale.node, badge.node, announcer.node);
 
   const rows = new Map(); // talk id -> its row and cells
-  // Reads overlap (a live message, a reconnection, a new track): a read draws only when it
-  // started after the one drawn last and is of the track shown, so a slow read of an older
-  // state (or of the track before) never replaces a newer one. Not "only the newest started":
-  // on a slow network, with messages coming faster than a read, no read would ever draw.
-  let started = 0;
-  let drawn = 0;
+  // Reads overlap (a live message, a reconnection, a new track): a read draws only in its turn
+  // (readsInOrder) and of the track shown, so a slow read of an older state (or of the track
+  // before) never replaces a newer one.
+  const reads = readsInOrder();
   const refresh = async () => {
-    const read = ++started;
+    const read = reads.start();
     const of = track;
     try {
       const query = new URLSearchParams({ limit: String(SIZE) });
       if (of) query.set("track", of);
       const board = await get(`/leaderboard?${query}`);
-      if (read < drawn || of !== track) return false;
-      drawn = read;
+      if (of !== track || !read.draws()) return false;
       // Whether a talk shown had more ratings than the page showed (see watch's check).
       const news = board.talks.some((row) => rows.has(row.talkId) && row.count > rows.get(row.talkId).shownCount);
       // Rows are kept per talk and updated in place, so the keyboard focus (on a talk's link)
@@ -97,7 +94,7 @@ export function leaderboardPage(main) {
       readTracks();
       return news;
     } catch (error) {
-      if (read > drawn && of === track) {
+      if (read.newest() && of === track) {
         if (rows.size) stale.failed(error);
         else setText(status, `${of ? `The board of ${of}` : "The leaderboard"} could not be read. ${errorText(error)}`);
       }
