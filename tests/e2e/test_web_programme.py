@@ -919,8 +919,12 @@ def test_the_leaderboard_s_ranks_from_10_stand_on_one_line(
 ) -> None:
     # Given a track of twelve rated talks
     track = f"Ranks {unique_talk_id()}"
-    for n in range(12):
-        web.rate(web.add_talk(title=f"Ranked talk {n:02d}", track=track)["id"], 1 + n % 5)
+    talks = [web.add_talk(title=f"Ranked talk {n:02d}", track=track)["id"] for n in range(12)]
+    for n, talk_id in enumerate(talks):
+        web.rate(talk_id, 1 + n % 5)
+    # (counted before the board is opened: its first read then holds all twelve, with no
+    # live message it could miss to wait for)
+    assert wait_for(lambda: all(web.count(talk_id) == 1 for talk_id in talks))
     context = browser.new_context(viewport={"width": width, "height": 900})
     try:
         page = context.new_page()
