@@ -1347,6 +1347,36 @@ def test_a_page_reloaded_while_its_rating_waits_for_the_keys_says_so(
     assert len(sent) == 1
 
 
+def test_a_rating_tapped_before_its_talk_is_read_still_says_why_it_waits_once_read(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee with a pass, whose phone reads a talk's page slowly (its read of the
+    # talk held back), and a service that cannot check the pass for 20 s
+    talk = web.add_talk(title="Tapped before it was read")
+    attendee_with_a_pass(web, page)
+    sent, _ = updating_keys(page, talk["id"], ["20"])
+    held: list[Route] = []
+    read = f"/talks/{talk['id']}"
+    page.route(lambda url: urlparse(url).path == read, lambda route: held.append(route))
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    # When they tap 4 before the talk is read, and its rating is answered "keys updating"
+    star(page, 4).click()
+    keys_wait = re.compile(
+        r"^The service is updating its keys: your rating is kept, and sent in \d+ s\.$"
+    )
+    expect(page.get_by_test_id("message")).to_have_text(keys_wait)
+    assert waited_on(page, lambda: held)
+    assert len(sent) == 1
+    # And the talk's read comes after that answer
+    held.pop().continue_()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Tapped before it was read")
+    # Then the page still says why the rating waits, not nothing
+    expect(page.get_by_test_id("message")).to_have_text(keys_wait)
+    expect(page.get_by_test_id("own-rating")).to_have_text(
+        "Waiting to send your rating: 4 out of 5."
+    )
+
+
 def test_the_talk_page_puts_the_first_of_right_to_left_speakers_on_the_right(
     web: WebStack, page: Page
 ) -> None:

@@ -293,6 +293,37 @@ class HeldBack:
         return {"status": "accepted" if self.held else "projected"}
 
 
+class LandsWhenAsked(HeldBack):
+    """HeldBack, whose held ratings land as verify asks where the run's ratings are (between
+    its read of the talk and the answer that says every one is projected)."""
+
+    def json(self, method: str, path: str) -> dict[str, Any]:
+        self.land()
+        return super().json(method, path)
+
+
+def test_a_rating_of_the_run_that_lands_while_verify_explains_is_not_taken_from_the_others() -> (
+    None
+):
+    from talkrate_cli.simulation.verify import Reading, Verdict, explain
+
+    # Given a run whose two 1s were accepted, on a talk others rated 1 four times meanwhile:
+    # the four applied, the run's second 1 not yet when verify reads the talk, but by the time
+    # it asks where the run's ratings are
+    ledger = Ledger(tokens=True)
+    ledger.answered(rating(1, "t", 1), 202, 0.01, event_id="e1")
+    ledger.answered(rating(2, "t", 1), 202, 0.01, event_id="e2")
+    baseline = {"t": Reading(Counter({"3": 2}), revision=2)}
+    api = LandsWhenAsked({"1": 5, "3": 2}, revision=7, held={"1": 1})
+    want = {"1": 2, "2": 0, "3": 2, "4": 0, "5": 0}
+    verdict = Verdict(2, 5, {"t": (want, {**want, "1": 5})}, 1.0)
+    # When verify explains the difference
+    explain(api, baseline, ledger.expected_delta(), ledger, verdict)  # type: ignore[arg-type]
+    # Then the others' ratings are their four, not three (the run's 1 still on its way taken
+    # out of theirs)
+    assert (verdict.outside, verdict.disagreeing) == ({"t": (4, {"1": 4})}, {})
+
+
 class Clock:
     """The verify loop's clock: each pause moves it on, and the first one lets the projector
     catch up (`then`)."""

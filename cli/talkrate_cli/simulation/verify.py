@@ -252,32 +252,49 @@ def explain(
 ) -> set[str]:
     """Read each talk that differs again, with its revision: a difference that outside ratings
     explain (never when the run is `alone`), every one of the run's ratings of the talk
-    projected, is set apart in `verdict.outside`; the others stay disagreeing. Returns the
+    projected (and the talk read again once they are, so that they all show in what is set
+    apart), is set apart in `verdict.outside`; the others stay disagreeing. Returns the
     talks whose difference stands: every one of the run's ratings of it projected, and nothing
     from outside explaining the rest (a count no rating made, one counted twice)."""
     standing = set()
     for talk_id in list(verdict.disagreeing):
-        after = read(api, talk_id)
-        changed = delta.get(talk_id, Counter())
-        accepted = own.accepted_of[talk_id]
-        found = None if alone else outside_change(baseline[talk_id], after, changed, accepted)
-        before = baseline[talk_id].revision
-        events = own.events.get(talk_id, [])
+        found, applied = _explained(api, baseline[talk_id], talk_id, delta, own, alone)
         # Its ratings are asked after only once the revision says they may all be applied:
         # a rating of the run still on its way (or lost) can pass for part of the outside
         # ratings' change when they leave room for it, and it is not the verdict yet.
-        applied = (
-            before is not None
-            and after.revision is not None
-            and after.revision - before >= accepted
-            and len(events) == accepted <= DIAGNOSED
-        )
-        if (found is not None or applied) and set(diagnose(api, events)) <= {"projected"}:
-            if found is not None:
-                verdict.set_outside(talk_id, *found)
-            elif applied:
-                standing.add(talk_id)
+        if found is None and not applied:
+            continue
+        if not set(diagnose(api, own.events.get(talk_id, []))) <= {"projected"}:
+            continue
+        # Every one is projected now, but the read above may be older than the last of them: a
+        # rating of the run applied since would be taken out of the outside ratings (a 1 of
+        # the run's missing beside four others' 1s reads as three others). Read again: this
+        # read shows every one of them applied.
+        found, applied = _explained(api, baseline[talk_id], talk_id, delta, own, alone)
+        if found is not None:
+            verdict.set_outside(talk_id, *found)
+        elif applied:
+            standing.add(talk_id)
     return standing
+
+
+def _explained(
+    api: Api, baseline: Reading, talk_id: str, delta: Histograms, own: Ledger, alone: bool
+) -> tuple[tuple[int, dict[str, int]] | None, bool]:
+    """One read of a talk that differs: the outside ratings that explain its difference (None
+    when none do, or the run is `alone`), and whether its revision says every one of the run's
+    ratings of it may be applied (and they are few enough to ask after)."""
+    after = read(api, talk_id)
+    accepted = own.accepted_of[talk_id]
+    changed = delta.get(talk_id, Counter())
+    found = None if alone else outside_change(baseline, after, changed, accepted)
+    applied = (
+        baseline.revision is not None
+        and after.revision is not None
+        and after.revision - baseline.revision >= accepted
+        and len(own.events.get(talk_id, [])) == accepted <= DIAGNOSED
+    )
+    return found, applied
 
 
 DIAGNOSED = 2000  # a disagreeing talk's ratings asked after, at most

@@ -527,6 +527,7 @@ export function talkPage(main, talkId) {
     try {
       appConfig(); // asked beside the talk; knowPolicy() waits for it
       let loaded = null;
+      let trouble = null; // what the page said of its failed reads of the talk
       // A phone that opened the page on a hall's crowded Wi-Fi: the page tries again by itself
       // (a talk not in the programme is said at once).
       while (!loaded) {
@@ -534,12 +535,15 @@ export function talkPage(main, talkId) {
           loaded = await loadTalk();
         } catch (error) {
           if (stopped || notInProgramme(error)) throw error;
-          say(`${errorText(error)} Trying again…`);
+          trouble = `${errorText(error)} Trying again…`;
+          say(trouble);
           await pause(5000);
           if (stopped) return;
         }
       }
-      say("");
+      // Only those words are taken back once it is read: the stars take a tap before the talk
+      // is read, and what the page said of that rating (kept, waiting) stays.
+      if (message.textContent === trouble) say("");
       await knowPolicy();
       if (stopped) return;
       shown.read(loaded);
