@@ -215,6 +215,17 @@ def problems_of(error: ValidationError) -> list[str]:
 _DEAD_LETTER_EVENT_IDS = uuid.UUID("f828ad4e-f50f-4954-bae0-a7d39ada8dda")
 
 
+def _digest(value: bytes | None) -> str:
+    """A dead letter's bytes as its made eventIds take them (a sha256; "none" for no value)."""
+    return "none" if value is None else hashlib.sha256(value).hexdigest()
+
+
+def _topic_named(topic: str) -> str:
+    """The Kafka topic a dead letter's record is of. A retired topic's positions are filed under
+    "<topic> (retired <time>)": the record is still the topic's (a topic's name holds no space)."""
+    return topic.split(" ", 1)[0]
+
+
 class _EventIdOnly(BaseModel):
     """A record's eventId as RatingSubmitted reads it, whatever else the record holds."""
 
@@ -270,8 +281,8 @@ def copies_event_id(topic: str, value: bytes | None) -> uuid.UUID:
     one record (a producer's retry, set aside twice) gets the same one, and counts once. That
     of a letter whose eventId is no UUID, and of letters without one that the operator says
     are copies of one record (`ops redrive --twins copies`)."""
-    named = topic.split(" ", 1)[0]
-    digest = "none" if value is None else hashlib.sha256(value).hexdigest()
+    named = _topic_named(topic)
+    digest = _digest(value)
     return uuid.uuid5(_COPIES_EVENT_IDS, f"{named}\n{digest}")
 
 
@@ -279,10 +290,8 @@ def record_event_id(topic: str, partition: int, offset: int, value: bytes | None
     """The eventId made from a dead letter's record as Kafka held it (its position and its
     bytes): the one of a letter without an eventId of its own. (A release before 2026-12-05
     redrove a letter under a new eventId with this one too: `ops redrive` still looks for it.)"""
-    # A retired topic's positions are filed under "<topic> (retired <time>)": the letter's
-    # record is still the topic's (a Kafka topic's name holds no space).
-    named = topic.split(" ", 1)[0]
-    digest = "none" if value is None else hashlib.sha256(value).hexdigest()
+    named = _topic_named(topic)
+    digest = _digest(value)
     return uuid.uuid5(_DEAD_LETTER_EVENT_IDS, f"{named}\n{partition}\n{offset}\n{digest}")
 
 
@@ -296,7 +305,7 @@ def reissued_event_id(event_id: uuid.UUID, value: bytes | None) -> uuid.UUID:
     shares, its own eventId and its bytes, never its position. Two letters of one record (a
     producer's retry, set aside twice) get the same one, and count once together; two records
     that share an eventId and differ get two."""
-    digest = "none" if value is None else hashlib.sha256(value).hexdigest()
+    digest = _digest(value)
     return uuid.uuid5(_REISSUED_EVENT_IDS, f"{event_id}\n{digest}")
 
 
