@@ -9,9 +9,11 @@ import { when } from "../window.js";
 import { qrSvg } from "../qr.js";
 
 const TOKEN_KEY = "talkrate.organiser";
-// The longest wait between two reads of a talk someone else saved over a save of this page's
-// (see readTheirsAgain).
+// The wait, in seconds, before a read that failed `tries` times before this one is made again
+// (the list after an action, a talk someone else saved over a save of this page's): 1, 2, 4,
+// 8, 16 s, then every 30 s, later when the service asks with Retry-After, up to 30 s.
 const REREAD_MAX_S = 30;
+const rereadAfterS = (tries, error) => Math.min(REREAD_MAX_S, Math.max(2 ** tries, error.retryAfter || 0));
 const FIELD_LABELS = { title: "Title", id: "Id", speakers: "Speakers", language: "Language", track: "Track", room: "Room", startsAt: "Starts", endsAt: "Ends" };
 
 // The programme file's rules (the results file, ids from titles, imports): fetched when an
@@ -386,7 +388,7 @@ export function adminPage(main) {
           await load();
         } catch (error) {
           if (relist.newest !== mine) return; // a newer action's read, or the page left
-          const wait = Math.min(REREAD_MAX_S, Math.max(2 ** tries, error.retryAfter || 0));
+          const wait = rereadAfterS(tries, error);
           relist.timer = setTimeout(() => read(tries + 1), wait * 1000);
           append(talks.length ? stale.node : count, [` Reading it again in ${wait} s.`]);
           return;
@@ -705,7 +707,7 @@ export function adminPage(main) {
         return `${first.charAt(0).toLowerCase()}${first.slice(1)}`;
       };
       const readAgainLater = (error) => {
-        const wait = Math.min(REREAD_MAX_S, Math.max(2 ** unread.tries, error.retryAfter || 0));
+        const wait = rereadAfterS(unread.tries, error);
         unread.tries += 1;
         clearTimeout(unread.timer);
         unread.timer = setTimeout(readTheirsAgain, wait * 1000);
