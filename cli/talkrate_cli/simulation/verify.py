@@ -137,12 +137,18 @@ class Verdict:
         self.counted -= sum(change.values())
 
 
+def wanted(before: Counter[str], delta: Histograms, talk_id: str) -> dict[str, int]:
+    """A talk's histogram as the run's 202s imply it: its baseline plus the crowd's delta."""
+    change = delta.get(talk_id, Counter())
+    return {v: before[v] + change[v] for v in VALUES}
+
+
 def compare(baseline: Histograms, delta: Histograms, now: Histograms, waited: float) -> Verdict:
     """Each talk's histogram against its baseline plus the crowd's delta."""
     disagreeing = {}
     expected = counted = 0
     for talk_id, before in baseline.items():
-        want = {v: before[v] + delta.get(talk_id, Counter())[v] for v in VALUES}
+        want = wanted(before, delta, talk_id)
         have = {v: now[talk_id][v] for v in VALUES}
         expected += sum(want.values()) - sum(before.values())
         counted += sum(have.values()) - sum(before.values())
@@ -233,7 +239,7 @@ def unapplied(
         if before.revision is None or after.revision is None:
             applied.add(talk_id)
             continue
-        want = Counter({v: before.counts[v] + delta.get(talk_id, Counter())[v] for v in VALUES})
+        want = Counter(wanted(before.counts, delta, talk_id))
         missing = max(0, accepted - (after.revision - before.revision))
         if missing == 0 and +after.counts == +want:
             applied.add(talk_id)
