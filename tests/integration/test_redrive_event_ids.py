@@ -712,9 +712,12 @@ def test_a_new_eventid_is_refused_where_the_letter_s_own_is_free(
     assert status == 2, said
     assert (
         f"dead letter {letter['id']}'s eventId {broken['eventId']} is not stored for another "
-        "rating, nor did another letter's redrive go out under it"
+        "rating, nor did another letter's redrive go out under it, nor does the API's outbox "
+        "hold another rating under it"
     ) in said
     assert "drop --new-event-id" in said
+    # (and what it cannot see is said: a record on Kafka its projector has not reached)
+    assert "Not read: records on Kafka the projector has not reached" in said
     assert count_records(kafka_bootstrap, topic) == 0
 
 
@@ -792,3 +795,130 @@ def test_a_copy_redriven_under_a_new_eventid_after_forget_voter_goes_under_its_t
     # Then it goes under the first's, the rating there already: a copy, counted nowhere
     assert done["eventId"] == went["eventId"]
     assert done.get("storedAlready") is True
+
+
+class ApiOutbox:
+    """The API's outbox holding ratings of a test's own: kept as the API keeps one whose publish
+    Kafka did not acknowledge, and relayed (published, then marked) as RelayFunction relays it.
+    Only these entries: the shared outbox's others are no test's here."""
+
+    def __init__(self, talks_dsn: str) -> None:
+        self.talks_dsn = talks_dsn
+        self.kept: list[Rating] = []
+
+    def keep(self, event: RatingSubmitted) -> None:
+        rating = Rating.of(event)
+        wiring.outbox().enqueue(rating)
+        self.kept.append(rating)
+
+    def relay(self) -> None:
+        for rating in self.kept:
+            if wiring.outbox().status(str(rating.event_id)) == "queued":
+                wiring.rating_publisher().publish(rating)
+                with psycopg2.connect(self.talks_dsn) as connection, connection.cursor() as cur:
+                    cur.execute(
+                        "UPDATE rating_outbox SET published_at = now() WHERE event_id = %s",
+                        (str(rating.event_id),),
+                    )
+                connection.close()
+
+
+@pytest.fixture
+def api_outbox(talks_dsn: str) -> Iterator[ApiOutbox]:
+    outbox = ApiOutbox(talks_dsn)
+    yield outbox
+    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+        ids = [str(r.event_id) for r in outbox.kept]
+        cursor.execute("DELETE FROM rating_outbox WHERE event_id::text = ANY(%s)", (ids,))
+    connection.close()
+
+
+@pytest.mark.parametrize(
+    "entry", ["waiting for the relay", "relayed, not projected yet", "relayed and projected"]
+)
+def test_a_letter_whose_eventid_the_outbox_holds_for_another_rating_is_refused_then_goes_new(
+    entry: str,
+    api_outbox: ApiOutbox,
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a letter (a 7), and a 4 its producer sent under the same eventId through the API,
+    # kept in the API's outbox: waiting for the relay, relayed to Kafka and not projected, or
+    # relayed and projected
+    [broken] = rated_seven(talk, 1)
+    [letter] = set_aside_and_listed(broken, first_offset=0, capsys=capsys)
+    four = RatingSubmitted.from_json(
+        json.dumps({**broken, "value": 4, "occurredAt": "2026-11-21T09:00:00Z"})
+    )
+    api_outbox.keep(four)
+    if entry != "waiting for the relay":
+        api_outbox.relay()
+    if entry == "relayed and projected":
+        # (stored after the letter was set aside: by the event store alone, the 4 might have
+        # been an earlier redrive of the letter, and the command could not tell)
+        project_all(topic, kafka_bootstrap)
+        assert counts(talk) == {**NONE, "4": 1}
+    # When the operator redrives it repaired to 3
+    status, said = redrive(str(letter["id"]), "--value", repaired(broken, 3), capsys=capsys)
+    # Then it is refused (it went under the 4's eventId, and one of the two counted nowhere),
+    # the 4 named as the outbox's, and the way on said
+    assert status == 1, said
+    assert (
+        f"dead letter {letter['id']}'s eventId {broken['eventId']} is held already for another "
+        f"rating in the API's outbox (talk {talk!r}, value 4, occurred 2026-11-21T09:00:00.000Z;"
+    ) in said
+    assert ("waiting for the relay" if entry == "waiting for the relay" else "relayed at 20") in (
+        said
+    )
+    assert f"`talkrate ops redrive {letter['id']} --new-event-id` (with the same --value)" in said
+    assert count_records(kafka_bootstrap, topic) == (0 if entry == "waiting for the relay" else 1)
+    assert letter["id"] in pending(capsys)
+    # And with --new-event-id it goes; relayed and projected, the 3 and the 4 count each once
+    done = redriven_json(
+        str(letter["id"]), "--value", repaired(broken, 3), "--new-event-id", capsys=capsys
+    )
+    assert (done["letterEventId"], done["eventId"] != broken["eventId"]) == (
+        broken["eventId"],
+        True,
+    )
+    api_outbox.relay()
+    project_all(topic, kafka_bootstrap)
+    assert counts(talk) == {**NONE, "3": 1, "4": 1}
+
+
+@pytest.mark.parametrize("same", ["the letter's bytes", "the repair"])
+def test_a_letter_whose_own_rating_the_outbox_holds_goes_under_its_eventid_and_counts_once(
+    same: str,
+    api_outbox: ApiOutbox,
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    talks_dsn: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a 2 set aside by a projector release that could not read it, kept in the API's
+    # outbox as well (its publish timed out after the broker took it); or a letter (a 7) whose
+    # repair, a 2, is the rating the outbox holds under its eventId
+    [two] = rated_seven(talk, 1)
+    two["value"] = 2
+    held = RatingSubmitted.from_json(json.dumps(two))
+    if same == "the letter's bytes":
+        [letter_id] = set_aside_as_they_are(talks_dsn, json.loads(Rating.of(held).to_json()))
+        api_outbox.keep(held)
+        args = [str(letter_id)]
+    else:
+        [letter] = set_aside_and_listed({**two, "value": 7}, first_offset=0, capsys=capsys)
+        api_outbox.keep(held)
+        letter_id, args = letter["id"], [str(letter["id"]), "--value", repaired(two, 2)]
+    # When the operator redrives it
+    done = redriven_json(*args, capsys=capsys)
+    # Then it goes under its own eventId: the outbox's rating is its own, not another
+    assert done == {"deadLetter": letter_id, "eventId": two["eventId"]}
+    # And relayed and projected, the 2 counts once
+    api_outbox.relay()
+    project_all(topic, kafka_bootstrap)
+    assert counts(talk) == {**NONE, "2": 1}
