@@ -341,9 +341,10 @@ def redrive(
     said so, and one left out is the letter's. Each redrive is recorded on the letter before it
     is published. A letter whose rating counts already (an earlier redrive of it or of a copy,
     cut off before its mark) is published again only as that rating; one whose eventId the event
-    store holds for another rating (its producer reused the eventId) would count nowhere: both
-    are refused (exit 1), saying what to run, and the latter goes with --new-event-id under one
-    made from its eventId and bytes, the same at every redrive of it and of its copies."""
+    store or the API's outbox holds for another rating (its producer reused the eventId) would
+    count nowhere: both are refused (exit 1), saying what to run, and the latter goes with
+    --new-event-id under one made from its eventId and bytes, the same at every redrive of it
+    and of its copies. Not read: records on Kafka the projector has not reached."""
     from talkrate import wiring
     from talkrate.events import Rating
     from talkrate.models import RatingSubmitted
