@@ -29,6 +29,112 @@ pytestmark = pytest.mark.integration
 NONE = {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0}
 
 
+class Scene:
+    """One test's talk and topic, the dead letters it sets aside, and what the operator runs
+    and sees: each `ops` command as the CLI runs it, the records on the topic, the counts."""
+
+    def __init__(
+        self, talk: str, topic: str, kafka_bootstrap: str, talks_dsn: str, capsys: Any
+    ) -> None:
+        self.talk, self.topic, self.kafka_bootstrap = talk, topic, kafka_bootstrap
+        self.talks_dsn, self.capsys = talks_dsn, capsys
+
+    def seven(self) -> dict[str, Any]:
+        """A RatingSubmitted of the talk whose value, 7, the event model refuses."""
+        [broken] = rated_seven(self.talk, 1)
+        return broken
+
+    def set_aside(self, *events: dict[str, Any]) -> list[dict[str, Any]]:
+        """The events projected as records of a topic of their own from offset 0 on (set aside),
+        listed as `ops dead-letters` lists them, by offset."""
+        return set_aside_and_listed(*events, first_offset=0, capsys=self.capsys)
+
+    def set_aside_as_they_are(self, *events: dict[str, Any]) -> list[int]:
+        """Events a projector set aside although it takes them (a release that could not read
+        them): their letters' ids."""
+        source = f"dlq-{uuid.uuid4().hex[:8]}"
+        with psycopg2.connect(self.talks_dsn) as connection, connection.cursor() as cursor:
+            ids = []
+            for offset, event in enumerate(events):
+                cursor.execute(
+                    'INSERT INTO dead_letters (topic, partition, "offset", key, value, reason) '
+                    "VALUES (%s, 0, %s, %s, %s, 'unknown form') RETURNING id",
+                    (source, offset, event["talkId"].encode(), json.dumps(event).encode()),
+                )
+                ids.append(cursor.fetchone()[0])
+        connection.close()
+        return ids
+
+    def two_and_five(self) -> tuple[dict[str, Any], int, int]:
+        """A 2 and a 5 its producer sent under one eventId, both events as they are, set aside:
+        the 2, and the two letters' ids."""
+        two = {**self.seven(), "value": 2}
+        five = {**two, "value": 5, "occurredAt": "2026-11-21T10:05:00Z"}
+        first, second = self.set_aside_as_they_are(two, five)
+        return two, first, second
+
+    def reused(self, copies: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """A producer that reused an eventId: a 4 under it, stored and counted, then a 7 under
+        it sent `copies` times (its retries), set aside as that many letters. The 7 and its
+        letters."""
+        broken = self.seven()
+        counted = {**broken, "value": 4, "occurredAt": "2026-11-21T09:00:00Z"}
+        letters = self.set_aside(counted, *[broken] * copies)
+        assert self.counts() == {**NONE, "4": 1}
+        return broken, letters
+
+    def redrive(self, *args: str) -> tuple[int, str]:
+        """`talkrate ops redrive ARGS`: its status, and what it said (stdout and stderr, one
+        line)."""
+        self.capsys.readouterr()
+        status = main(["ops", "redrive", *args])
+        out, err = self.capsys.readouterr()
+        return status, " ".join(f"{out} {err}".split())
+
+    def redriven(self, *args: str) -> dict[str, Any]:
+        """`talkrate --json ops redrive ARGS`, which must succeed: its one letter's entry."""
+        self.capsys.readouterr()
+        status = main(["--json", "ops", "redrive", *args])
+        out = self.capsys.readouterr().out
+        assert status == 0, out
+        [done] = json.loads(out)["redriven"]
+        return dict(done)
+
+    def listed(self) -> list[dict[str, Any]]:
+        """`talkrate --json ops dead-letters`: the letters waiting."""
+        self.capsys.readouterr()
+        assert main(["--json", "ops", "dead-letters"]) == 0
+        return list(json.loads(self.capsys.readouterr().out))
+
+    def pending(self) -> set[int]:
+        """The ids of the letters waiting."""
+        return {d["id"] for d in self.listed()}
+
+    def project(self) -> list[Any]:
+        """Every record on the topic handed to the projector as one batch; the records."""
+        return project_all(self.topic, self.kafka_bootstrap)
+
+    def on_topic(self) -> int:
+        """How many records the topic holds."""
+        return count_records(self.kafka_bootstrap, self.topic)
+
+    def counts(self) -> dict[str, int]:
+        """The talk's histogram in the read model."""
+        return dict(wiring.read_model().histogram(self.talk).counts)
+
+
+@pytest.fixture
+def scene(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    talks_dsn: str,
+    capsys: pytest.CaptureFixture[str],
+) -> Scene:
+    return Scene(talk, topic, kafka_bootstrap, talks_dsn, capsys)
+
+
 @contextmanager
 def cut_off_after_kafka_took_it(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Every redrive within publishes its record, then fails as a publish whose answer did not
@@ -43,34 +149,6 @@ def cut_off_after_kafka_took_it(monkeypatch: pytest.MonkeyPatch) -> Iterator[Non
     monkeypatch.setattr(publisher, "publish", acknowledged_then_cut_off)
     yield
     monkeypatch.setattr(publisher, "publish", taken)
-
-
-def redrive(*args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    """`talkrate ops redrive ARGS`: its status, and what it said (stdout and stderr, one line)."""
-    capsys.readouterr()
-    status = main(["ops", "redrive", *args])
-    out, err = capsys.readouterr()
-    return status, " ".join(f"{out} {err}".split())
-
-
-def redriven_json(*args: str, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
-    """`talkrate --json ops redrive ARGS`, which must succeed: its one letter's entry."""
-    capsys.readouterr()
-    status = main(["--json", "ops", "redrive", *args])
-    out = capsys.readouterr().out
-    assert status == 0, out
-    [done] = json.loads(out)["redriven"]
-    return dict(done)
-
-
-def pending(capsys: pytest.CaptureFixture[str]) -> set[int]:
-    capsys.readouterr()
-    assert main(["--json", "ops", "dead-letters"]) == 0
-    return {d["id"] for d in json.loads(capsys.readouterr().out)}
-
-
-def counts(talk: str) -> dict[str, int]:
-    return dict(wiring.read_model().histogram(talk).counts)
 
 
 def repaired(broken: dict[str, Any], value: int) -> str:
@@ -90,31 +168,18 @@ def marking(said: str, letter_id: int) -> list[str]:
     return [str(letter_id), "--value", found[1], *(["--new-event-id"] if found[2] else [])]
 
 
-def reused(talk: str, copies: int, capsys: pytest.CaptureFixture[str]) -> tuple[Any, list[Any]]:
-    """A producer that reused an eventId: a 4 under it, stored and counted, then a 7 under it
-    sent `copies` times (its retries), set aside as that many letters. The 7 and its letters."""
-    [broken] = rated_seven(talk, 1)
-    counted = {**broken, "value": 4, "occurredAt": "2026-11-21T09:00:00Z"}
-    letters = set_aside_and_listed(counted, *[broken] * copies, first_offset=0, capsys=capsys)
-    assert counts(talk) == {**NONE, "4": 1}
-    return broken, letters
-
-
 def test_two_copies_of_one_record_under_a_reused_eventid_count_once_under_one_new_eventid(
-    configure: Callable[..., None],
+    scene: Scene,
     talk: str,
-    topic: str,
-    kafka_bootstrap: str,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     # Given a producer that reused an eventId for a 4, then sent a 7 under it twice (a retry):
     # two letters of one record, at offsets 1 and 2
-    broken, (first, second) = reused(talk, 2, capsys)
+    broken, (first, second) = scene.reused(2)
     published = []
     for letter in (first, second):
         # When the operator redrives each, repaired to 3: refused, the 4 named, from a record
         # before the letter, and the way on said
-        status, said = redrive(str(letter["id"]), "--value", repaired(broken, 3), capsys=capsys)
+        status, said = scene.redrive(str(letter["id"]), "--value", repaired(broken, 3))
         assert status == 1, said
         assert (
             f"dead letter {letter['id']}'s eventId {broken['eventId']} is stored already for "
@@ -125,38 +190,33 @@ def test_two_copies_of_one_record_under_a_reused_eventid_count_once_under_one_ne
             f"`talkrate ops redrive {letter['id']} --new-event-id` (with the same --value)" in said
         )
         # And with --new-event-id, it goes
-        done = redriven_json(
-            str(letter["id"]), "--value", repaired(broken, 3), "--new-event-id", capsys=capsys
-        )
+        done = scene.redriven(str(letter["id"]), "--value", repaired(broken, 3), "--new-event-id")
         assert done["letterEventId"] == broken["eventId"]
         published.append(done["eventId"])
     # Then both went under one new eventId (made from what the copies share, not their
     # offsets: they went under two, and the 3 counted twice), and the 3 counts once
     assert published[0] == published[1] != broken["eventId"]
-    records = project_all(topic, kafka_bootstrap)
+    records = scene.project()
     assert {str(RatingSubmitted.from_json(r.value).event_id) for r in records} == {published[0]}
-    assert counts(talk) == {**NONE, "3": 1, "4": 1}
-    assert not {first["id"], second["id"]} & pending(capsys)
+    assert scene.counts() == {**NONE, "3": 1, "4": 1}
+    assert not {first["id"], second["id"]} & scene.pending()
 
 
 def test_a_letter_whose_cut_off_redrive_counts_is_only_marked_whatever_the_next_carries(
-    configure: Callable[..., None],
+    scene: Scene,
     talk: str,
-    topic: str,
-    kafka_bootstrap: str,
-    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given a letter (no voter) redriven repaired to 5, cut off after Kafka took it (pending),
     # and projected: its rating counts
-    [broken] = rated_seven(talk, 1)
-    [letter] = set_aside_and_listed(broken, first_offset=0, capsys=capsys)
+    broken = scene.seven()
+    [letter] = scene.set_aside(broken)
     with cut_off_after_kafka_took_it(monkeypatch):
-        assert redrive(str(letter["id"]), "--value", repaired(broken, 5), capsys=capsys)[0] == 1
-    project_all(topic, kafka_bootstrap)
-    assert counts(talk) == {**NONE, "5": 1}
+        assert scene.redrive(str(letter["id"]), "--value", repaired(broken, 5))[0] == 1
+    scene.project()
+    assert scene.counts() == {**NONE, "5": 1}
     # When the operator redrives it repaired to 2
-    status, said = redrive(str(letter["id"]), "--value", repaired(broken, 2), capsys=capsys)
+    status, said = scene.redrive(str(letter["id"]), "--value", repaired(broken, 2))
     # Then it is refused: its rating counts already, by this letter's redrive (it said
     # "another rating", and steered to --new-event-id first)
     assert status == 1, said
@@ -171,44 +231,38 @@ def test_a_letter_whose_cut_off_redrive_counts_is_only_marked_whatever_the_next_
     assert "--new-event-id" not in mark
     # And under a new eventId too (it published the 2 beside the 5: counted twice)
     again = [str(letter["id"]), "--value", repaired(broken, 2), "--new-event-id"]
-    status, said = redrive(*again, capsys=capsys)
+    status, said = scene.redrive(*again)
     assert status == 1, said
     assert f"dead letter {letter['id']}'s rating counts already" in said
-    assert count_records(kafka_bootstrap, topic) == 1
+    assert scene.on_topic() == 1
     # And the command it names marks it: the 5 again, a copy the event store holds already
-    done = redriven_json(*mark, capsys=capsys)
+    done = scene.redriven(*mark)
     assert done == {"deadLetter": letter["id"], "eventId": broken["eventId"], "storedAlready": True}
-    project_all(topic, kafka_bootstrap)
-    assert counts(talk) == {**NONE, "5": 1}
-    assert letter["id"] not in pending(capsys)
+    scene.project()
+    assert scene.counts() == {**NONE, "5": 1}
+    assert letter["id"] not in scene.pending()
 
 
 @pytest.mark.parametrize("first_redrive", ["marked", "cut off"])
 def test_a_copy_of_a_redriven_record_counts_with_it_once(
     first_redrive: str,
-    configure: Callable[..., None],
-    talk: str,
-    topic: str,
-    kafka_bootstrap: str,
-    capsys: pytest.CaptureFixture[str],
+    scene: Scene,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given one broken record set aside twice (a producer's retry: one eventId, the same
     # bytes), the first letter redriven repaired to 3 (marked, or cut off after Kafka took it),
     # and projected
-    [broken] = rated_seven(talk, 1)
-    first, second = set_aside_and_listed(broken, broken, first_offset=0, capsys=capsys)
+    broken = scene.seven()
+    first, second = scene.set_aside(broken, broken)
     if first_redrive == "marked":
-        assert redrive(str(first["id"]), "--value", repaired(broken, 3), capsys=capsys)[0] == 0
+        assert scene.redrive(str(first["id"]), "--value", repaired(broken, 3))[0] == 0
     else:
         with cut_off_after_kafka_took_it(monkeypatch):
-            assert redrive(str(first["id"]), "--value", repaired(broken, 3), capsys=capsys)[0] == 1
-    project_all(topic, kafka_bootstrap)
+            assert scene.redrive(str(first["id"]), "--value", repaired(broken, 3))[0] == 1
+    scene.project()
     # When the operator redrives the second repaired to 1, with and without --new-event-id
     for flag in ([], ["--new-event-id"]):
-        status, said = redrive(
-            str(second["id"]), "--value", repaired(broken, 1), *flag, capsys=capsys
-        )
+        status, said = scene.redrive(str(second["id"]), "--value", repaired(broken, 1), *flag)
         # Then it is refused: the record counts already, by the first letter's redrive (it
         # said "another rating", and --new-event-id published the 1 beside the 3)
         assert status == 1, said
@@ -216,92 +270,61 @@ def test_a_copy_of_a_redriven_record_counts_with_it_once(
         assert f"published by the redrive of dead letter {first['id']} (a copy of its record)" in (
             said
         )
-    assert count_records(kafka_bootstrap, topic) == 1
+    assert scene.on_topic() == 1
     # And the command it names marks it, saying the rating counts once
-    status, said = redrive(*marking(said, second["id"]), capsys=capsys)
+    status, said = scene.redrive(*marking(said, second["id"]))
     assert status == 0, said
     assert "the event store holds that rating already" in said
-    project_all(topic, kafka_bootstrap)
-    assert counts(talk) == {**NONE, "3": 1}
+    scene.project()
+    assert scene.counts() == {**NONE, "3": 1}
 
 
 def test_a_second_redrive_under_the_new_eventid_with_another_repair_is_refused_not_lost(
-    configure: Callable[..., None],
-    talk: str,
-    topic: str,
-    kafka_bootstrap: str,
-    capsys: pytest.CaptureFixture[str],
+    scene: Scene,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given a letter whose eventId its producer reused for a 4, redriven with --new-event-id
     # repaired to 3, cut off after Kafka took it, and projected
-    broken, [letter] = reused(talk, 1, capsys)
+    broken, [letter] = scene.reused(1)
     with cut_off_after_kafka_took_it(monkeypatch):
-        status, _ = redrive(
-            str(letter["id"]), "--value", repaired(broken, 3), "--new-event-id", capsys=capsys
+        status, _ = scene.redrive(
+            str(letter["id"]), "--value", repaired(broken, 3), "--new-event-id"
         )
         assert status == 1
-    [record] = project_all(topic, kafka_bootstrap)
+    [record] = scene.project()
     new_id = str(RatingSubmitted.from_json(record.value).event_id)
-    assert counts(talk) == {**NONE, "3": 1, "4": 1}
+    assert scene.counts() == {**NONE, "3": 1, "4": 1}
     # When the operator redrives it again repaired to 1, with --new-event-id or without
     for flag in (["--new-event-id"], []):
-        status, said = redrive(
-            str(letter["id"]), "--value", repaired(broken, 1), *flag, capsys=capsys
-        )
+        status, said = scene.redrive(str(letter["id"]), "--value", repaired(broken, 1), *flag)
         # Then it is refused, the 3 named as counted under the new eventId (it said
         # "republished", exit 0, and the 1 counted nowhere)
         assert status == 1, said
         assert f"dead letter {letter['id']}'s rating counts already, as event {new_id}" in said
         assert "published by this letter's redrive at 20" in said
-    assert count_records(kafka_bootstrap, topic) == 1
+    assert scene.on_topic() == 1
     # And the command it names (with --new-event-id) marks it, the 3 under its new eventId
     mark = marking(said, letter["id"])
     assert mark[-1] == "--new-event-id"
-    done = redriven_json(*mark, capsys=capsys)
+    done = scene.redriven(*mark)
     assert (done["eventId"], done["letterEventId"], done["storedAlready"]) == (
         new_id,
         broken["eventId"],
         True,
     )
-    project_all(topic, kafka_bootstrap)
-    assert counts(talk) == {**NONE, "3": 1, "4": 1}
-    assert letter["id"] not in pending(capsys)
-
-
-def set_aside_as_they_are(talks_dsn: str, *events: dict[str, Any]) -> list[int]:
-    """Records a projector set aside although they are events it takes (a release that could
-    not read them): their letters' ids."""
-    source = f"dlq-{uuid.uuid4().hex[:8]}"
-    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
-        ids = []
-        for offset, event in enumerate(events):
-            cursor.execute(
-                'INSERT INTO dead_letters (topic, partition, "offset", key, value, reason) '
-                "VALUES (%s, 0, %s, %s, %s, 'unknown form') RETURNING id",
-                (source, offset, event["talkId"].encode(), json.dumps(event).encode()),
-            )
-            ids.append(cursor.fetchone()[0])
-    connection.close()
-    return ids
+    scene.project()
+    assert scene.counts() == {**NONE, "3": 1, "4": 1}
+    assert letter["id"] not in scene.pending()
 
 
 def test_two_letters_under_one_eventid_for_two_ratings_go_one_after_the_other(
-    configure: Callable[..., None],
-    talk: str,
-    topic: str,
-    kafka_bootstrap: str,
-    talks_dsn: str,
-    capsys: pytest.CaptureFixture[str],
+    scene: Scene,
 ) -> None:
     # Given two letters its producer sent under one eventId, a 2 and a 5, both events as
     # they are
-    [two] = rated_seven(talk, 1)
-    two["value"] = 2
-    five = {**two, "value": 5, "occurredAt": "2026-11-21T10:05:00Z"}
-    first, second = set_aside_as_they_are(talks_dsn, two, five)
+    two, first, second = scene.two_and_five()
     # When the operator redrives both in one run
-    status, said = redrive(str(first), str(second), capsys=capsys)
+    status, said = scene.redrive(str(first), str(second))
     # Then neither is published (the one projected second would count nowhere), saying how
     # to go on
     assert status == 1, said
@@ -310,37 +333,33 @@ def test_two_letters_under_one_eventid_for_two_ratings_go_one_after_the_other(
         f"ratings (their producer reused it): nothing published. Redrive {first} alone first, "
         f"then {second} with --new-event-id"
     ) in said
-    assert count_records(kafka_bootstrap, topic) == 0
-    assert {first, second} <= pending(capsys)
+    assert scene.on_topic() == 0
+    assert {first, second} <= scene.pending()
     # And redriven as it says, the second before the first is projected: without
     # --new-event-id it is refused (it was published under the first's eventId, counted
     # nowhere), with it it goes
-    assert redrive(str(first), capsys=capsys)[0] == 0
-    status, said = redrive(str(second), capsys=capsys)
+    assert scene.redrive(str(first))[0] == 0
+    status, said = scene.redrive(str(second))
     assert status == 1, said
     assert f"recorded for the redrive of dead letter {first} at 20" in said
     assert "(perhaps not published), another record under that eventId" in said
     assert f"`talkrate ops redrive {second} --new-event-id`" in said
-    assert redriven_json(str(second), "--new-event-id", capsys=capsys)["eventId"] != two["eventId"]
+    assert scene.redriven(str(second), "--new-event-id")["eventId"] != two["eventId"]
     # And both count
-    project_all(topic, kafka_bootstrap)
-    assert counts(talk) == {**NONE, "2": 1, "5": 1}
+    scene.project()
+    assert scene.counts() == {**NONE, "2": 1, "5": 1}
 
 
 def test_a_letter_without_an_eventid_of_its_own_is_refused_a_new_one(
-    configure: Callable[..., None],
-    talk: str,
-    topic: str,
-    kafka_bootstrap: str,
-    capsys: pytest.CaptureFixture[str],
+    scene: Scene,
 ) -> None:
     # Given a record without an eventId, set aside
-    [broken] = rated_seven(talk, 1)
+    broken = scene.seven()
     del broken["eventId"]
-    [letter] = set_aside_and_listed(broken, first_offset=0, capsys=capsys)
+    [letter] = scene.set_aside(broken)
     # When the operator redrives it with --new-event-id
-    status, said = redrive(
-        str(letter["id"]), "--value", repaired(broken, 3), "--new-event-id", capsys=capsys
+    status, said = scene.redrive(
+        str(letter["id"]), "--value", repaired(broken, 3), "--new-event-id"
     )
     # Then it is refused as bad input: its eventId is the one its record fixes
     assert status == 2, said
@@ -348,32 +367,28 @@ def test_a_letter_without_an_eventid_of_its_own_is_refused_a_new_one(
         f"dead letter {letter['id']} has no eventId of its own: it is always redriven under one "
         "its record fixes; drop --new-event-id"
     ) in said
-    assert count_records(kafka_bootstrap, topic) == 0
+    assert scene.on_topic() == 0
     # And without it, it goes under that one
     made = record_event_id(letter["topic"], 0, 0, json.dumps(broken).encode())
-    done = redriven_json(str(letter["id"]), "--value", repaired(broken, 3), capsys=capsys)
+    done = scene.redriven(str(letter["id"]), "--value", repaired(broken, 3))
     assert done == {"deadLetter": letter["id"], "eventId": str(made)}
 
 
 @pytest.mark.parametrize("it_was", ["an earlier redrive of the letter", "another rating"])
 def test_a_rating_under_the_letter_s_eventid_no_recorded_redrive_explains_is_left_to_the_operator(
     it_was: str,
-    configure: Callable[..., None],
-    talk: str,
-    topic: str,
-    kafka_bootstrap: str,
-    capsys: pytest.CaptureFixture[str],
+    scene: Scene,
 ) -> None:
     # Given a letter, and a 5 under its eventId stored after it was set aside with no redrive
     # recorded on it: a redrive by an earlier release, or one whose record a database restore
     # lost, or its producer's other rating
-    [broken] = rated_seven(talk, 1)
-    [letter] = set_aside_and_listed(broken, first_offset=0, capsys=capsys)
+    broken = scene.seven()
+    [letter] = scene.set_aside(broken)
     five = RatingSubmitted.from_json(json.dumps({**broken, "value": 5}))
     wiring.rating_publisher().publish(Rating.of(five))
-    project_all(topic, kafka_bootstrap)
+    scene.project()
     # When the operator redrives it repaired to 2
-    status, said = redrive(str(letter["id"]), "--value", repaired(broken, 2), capsys=capsys)
+    status, said = scene.redrive(str(letter["id"]), "--value", repaired(broken, 2))
     # Then it is refused, saying the command cannot tell which, and what to run for each
     assert status == 1, said
     assert "either its producer reused the eventId for another rating, or it is an earlier" in (
@@ -383,65 +398,51 @@ def test_a_rating_under_the_letter_s_eventid_no_recorded_redrive_explains_is_lef
     assert new in said
     mark = marking(said, letter["id"])
     assert json.loads(mark[2])["value"] == 5
-    assert count_records(kafka_bootstrap, topic) == 1
+    assert scene.on_topic() == 1
     # And what the operator runs for theirs counts the letter's rating once
     if it_was == "another rating":
-        redriven_json(
-            str(letter["id"]), "--value", repaired(broken, 2), "--new-event-id", capsys=capsys
-        )
+        scene.redriven(str(letter["id"]), "--value", repaired(broken, 2), "--new-event-id")
         expected = {**NONE, "2": 1, "5": 1}
     else:
-        redriven_json(*mark, capsys=capsys)
+        scene.redriven(*mark)
         expected = {**NONE, "5": 1}
-    project_all(topic, kafka_bootstrap)
-    assert counts(talk) == expected
-    assert letter["id"] not in pending(capsys)
+    scene.project()
+    assert scene.counts() == expected
+    assert letter["id"] not in scene.pending()
 
 
 def test_a_letter_an_earlier_release_redrove_under_a_new_eventid_is_not_published_under_another(
-    configure: Callable[..., None],
-    talk: str,
-    topic: str,
-    kafka_bootstrap: str,
-    capsys: pytest.CaptureFixture[str],
+    scene: Scene,
 ) -> None:
     # Given a letter whose eventId its producer reused for a 4, redriven repaired to 3 by a
     # release before this one with --new-event-id (under an eventId made from its position),
     # cut off before its mark, and projected
-    broken, [letter] = reused(talk, 1, capsys)
+    broken, [letter] = scene.reused(1)
     old = record_event_id(letter["topic"], 0, letter["offset"], json.dumps(broken).encode())
     three = RatingSubmitted.from_json(json.dumps({**broken, "value": 3, "eventId": str(old)}))
     wiring.rating_publisher().publish(Rating.of(three))
-    project_all(topic, kafka_bootstrap)
-    assert counts(talk) == {**NONE, "3": 1, "4": 1}
+    scene.project()
+    assert scene.counts() == {**NONE, "3": 1, "4": 1}
     # When the operator redrives it with --new-event-id repaired to 1
     again = [str(letter["id"]), "--value", repaired(broken, 1), "--new-event-id"]
-    status, said = redrive(*again, capsys=capsys)
+    status, said = scene.redrive(*again)
     # Then it is refused: the 3 counts already under the earlier eventId (it published the 1
     # under that one, counted nowhere)
     assert status == 1, said
     assert f"dead letter {letter['id']}'s rating counts already, as event {old}" in said
     # And the command it names marks it under that eventId, a copy
-    done = redriven_json(*marking(said, letter["id"]), capsys=capsys)
+    done = scene.redriven(*marking(said, letter["id"]))
     assert (done["eventId"], done["storedAlready"]) == (str(old), True)
-    project_all(topic, kafka_bootstrap)
-    assert counts(talk) == {**NONE, "3": 1, "4": 1}
+    scene.project()
+    assert scene.counts() == {**NONE, "3": 1, "4": 1}
 
 
 def test_two_operators_redriving_two_ratings_under_one_eventid_never_count_one_nowhere(
-    configure: Callable[..., None],
-    talk: str,
-    topic: str,
-    kafka_bootstrap: str,
-    talks_dsn: str,
-    capsys: pytest.CaptureFixture[str],
+    scene: Scene,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given two letters its producer sent under one eventId, a 2 and a 5
-    [two] = rated_seven(talk, 1)
-    two["value"] = 2
-    five = {**two, "value": 5, "occurredAt": "2026-11-21T10:05:00Z"}
-    first, second = set_aside_as_they_are(talks_dsn, two, five)
+    _, first, second = scene.two_and_five()
     store = wiring.event_store()
     original = store.record_redrive
     other: list[tuple[int, str]] = []
@@ -449,58 +450,57 @@ def test_two_operators_redriving_two_ratings_under_one_eventid_never_count_one_n
     def b_runs_between_a_s_judging_and_recording(*args: Any, **kwargs: Any) -> bool:
         if not other:
             monkeypatch.setattr(store, "record_redrive", original)
-            other.append(redrive(str(second), capsys=capsys))
+            other.append(scene.redrive(str(second)))
         return bool(original(*args, **kwargs))
 
     # When operator A redrives the 2 and operator B the 5, B's whole run after A judged the 2
     # and before A recorded its redrive
     monkeypatch.setattr(store, "record_redrive", b_runs_between_a_s_judging_and_recording)
-    status, said = redrive(str(first), capsys=capsys)
+    status, said = scene.redrive(str(first))
     # Then B's 5 goes, and A's 2 is refused (under that eventId it would count nowhere), the
     # way on said, and left pending
     assert other[0][0] == 0, other
     assert status == 1, said
     assert f"recorded for the redrive of dead letter {second}" in said
     assert f"`talkrate ops redrive {first} --new-event-id`" in said
-    assert pending(capsys) >= {first}
+    assert scene.pending() >= {first}
     # And redriven as it says, the 2 counts too: each once
-    redriven_json(str(first), "--new-event-id", capsys=capsys)
-    project_all(topic, kafka_bootstrap)
-    assert counts(talk) == {**NONE, "2": 1, "5": 1}
+    scene.redriven(str(first), "--new-event-id")
+    scene.project()
+    assert scene.counts() == {**NONE, "2": 1, "5": 1}
 
 
 def test_after_a_restore_replayed_partition_by_partition_the_command_cannot_tell_and_says_both(
-    configure: Callable[..., None],
+    scene: Scene,
     talk: str,
     topic: str,
     kafka_bootstrap: str,
     talks_dsn: str,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from kafka import KafkaProducer
 
     from tests.integration.test_kafka_publisher import consume_to_end
 
     # Given a 4 of the talk, counted (in the backup)
-    [earlier] = rated_seven(talk, 1)
+    earlier = scene.seven()
     wiring.rating_publisher().publish(
         Rating.of(RatingSubmitted.from_json(json.dumps({**earlier, "value": 4})))
     )
-    project_all(topic, kafka_bootstrap)
+    scene.project()
     # And a broken 7 an outside producer keyed otherwise, set aside in a partition after the
     # talk's, then redriven repaired to 3 (under its eventId, into the talk's partition)
-    [broken] = rated_seven(talk, 1)
+    broken = scene.seven()
     talk_partition = consume_to_end(kafka_bootstrap, topic)[0].partition
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     producer.send(
         topic, json.dumps(broken).encode(), key=b"outside", partition=(talk_partition + 1) % 3
     ).get(timeout=10)
     producer.close()
-    project_all(topic, kafka_bootstrap)
-    [letter] = [d for d in _listed(capsys) if d["topic"] == topic]
-    assert redrive(str(letter["id"]), "--value", repaired(broken, 3), capsys=capsys)[0] == 0
-    records = project_all(topic, kafka_bootstrap)
-    assert counts(talk) == {**NONE, "3": 1, "4": 1}
+    scene.project()
+    [letter] = [d for d in scene.listed() if d["topic"] == topic]
+    assert scene.redrive(str(letter["id"]), "--value", repaired(broken, 3))[0] == 0
+    records = scene.project()
+    assert scene.counts() == {**NONE, "3": 1, "4": 1}
     # And the database restored from the backup, then the two records replayed a partition at
     # a time, the talk's first: the 3 is stored before the letter is set aside again
     with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
@@ -523,9 +523,9 @@ def test_after_a_restore_replayed_partition_by_partition_the_command_cannot_tell
         )
     # (the first says its record is not counted until the last is replayed, which rebuilds)
     assert replayed[-1] == 0, replayed
-    [again] = [d for d in _listed(capsys) if d["topic"] == topic]
+    [again] = [d for d in scene.listed() if d["topic"] == topic]
     # When the operator, who does not remember the repair, redrives it repaired to 2
-    status, said = redrive(str(again["id"]), "--value", repaired(broken, 2), capsys=capsys)
+    status, said = scene.redrive(str(again["id"]), "--value", repaired(broken, 2))
     # Then it is refused: the 3 may be its earlier redrive, the command cannot tell, and says
     # what to run in each case
     assert status == 1, said
@@ -534,61 +534,48 @@ def test_after_a_restore_replayed_partition_by_partition_the_command_cannot_tell
     # And what marks it, followed, leaves its rating counted once
     mark = marking(said, again["id"])
     assert json.loads(mark[2])["value"] == 3
-    redriven_json(*mark, capsys=capsys)
-    project_all(topic, kafka_bootstrap)
-    assert counts(talk) == {**NONE, "3": 1, "4": 1}
-
-
-def _listed(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
-    capsys.readouterr()
-    assert main(["--json", "ops", "dead-letters"]) == 0
-    return list(json.loads(capsys.readouterr().out))
+    scene.redriven(*mark)
+    scene.project()
+    assert scene.counts() == {**NONE, "3": 1, "4": 1}
 
 
 @pytest.mark.parametrize("event_id", ["not-a-uuid", "none-copies", "none-apart"])
 def test_two_letters_of_one_record_without_a_uuid_eventid_count_as_the_operator_says(
     event_id: str,
-    configure: Callable[..., None],
-    talk: str,
-    topic: str,
-    kafka_bootstrap: str,
-    capsys: pytest.CaptureFixture[str],
+    scene: Scene,
 ) -> None:
     # Given one broken record without a UUID eventId, set aside twice (the same bytes)
-    [broken] = rated_seven(talk, 1)
+    broken = scene.seven()
     if event_id == "not-a-uuid":
         broken["eventId"] = "retry-42"
     else:
         del broken["eventId"]
-    first, second = set_aside_and_listed(broken, broken, first_offset=0, capsys=capsys)
+    first, second = scene.set_aside(broken, broken)
     fixed = json.dumps({k: v for k, v in {**broken, "value": 3}.items() if k != "eventId"})
     expected = {**NONE, "3": 1}
     if event_id != "not-a-uuid":
         # When the operator redrives the first without saying what the two are: refused, the
         # command cannot tell copies of one record from two ratings, both ways said
-        status, said = redrive(str(first["id"]), "--value", fixed, capsys=capsys)
+        status, said = scene.redrive(str(first["id"]), "--value", fixed)
         assert status == 1, said
         assert f"dead letters {second['id']} hold the same bytes" in said
         assert "The command cannot tell which" in said
         how = event_id.split("-")[1]
         assert f"`talkrate ops redrive {first['id']} --twins {how}`" in said
-        assert redrive(str(first["id"]), "--value", fixed, "--twins", how, capsys=capsys)[0] == 0
+        assert scene.redrive(str(first["id"]), "--value", fixed, "--twins", how)[0] == 0
         expected = {**NONE, "3": 1 if how == "copies" else 2}
     else:
-        assert redrive(str(first["id"]), "--value", fixed, capsys=capsys)[0] == 0
+        assert scene.redrive(str(first["id"]), "--value", fixed)[0] == 0
     # And the second with the same repair (no --twins: the first's redrive says which)
-    status, said = redrive(str(second["id"]), "--value", fixed, capsys=capsys)
+    status, said = scene.redrive(str(second["id"]), "--value", fixed)
     assert status == 0, said
     # Then the record counts once if they are copies, twice if two ratings
-    project_all(topic, kafka_bootstrap)
-    assert counts(talk) == expected
+    scene.project()
+    assert scene.counts() == expected
 
 
 def test_a_letter_without_an_eventid_whose_redrive_was_cut_off_is_marked_after_forget_voter(
-    configure: Callable[..., None],
-    talk: str,
-    topic: str,
-    kafka_bootstrap: str,
+    scene: Scene,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -599,30 +586,30 @@ def test_a_letter_without_an_eventid_whose_redrive_was_cut_off_is_marked_after_f
     # Given a voter's broken rating without an eventId, redriven repaired to 3 and cut off
     # after Kafka took it (it counts), the voter then forgotten (the letter's bytes rewritten)
     attendee, voter = token(expired_ago=timedelta(hours=2))
-    [broken] = rated_seven(talk, 1)
+    broken = scene.seven()
     del broken["eventId"]
     broken["voterId"] = voter
-    [letter] = set_aside_and_listed(broken, first_offset=0, capsys=capsys)
+    [letter] = scene.set_aside(broken)
     with cut_off_after_kafka_took_it(monkeypatch):
-        redrive(str(letter["id"]), "--value", repaired(broken, 3), capsys=capsys)
-    project_all(topic, kafka_bootstrap)
-    assert counts(talk) == {**NONE, "3": 1}
+        scene.redrive(str(letter["id"]), "--value", repaired(broken, 3))
+    scene.project()
+    assert scene.counts() == {**NONE, "3": 1}
     capsys.readouterr()
     assert forget(attendee, capsys=capsys)[0] == 0
-    [again] = [d for d in _listed(capsys) if d["id"] == letter["id"]]
+    [again] = [d for d in scene.listed() if d["id"] == letter["id"]]
     renamed = json.loads(again["value"])
     # When the operator redrives it again with the same repair: it goes under the eventId its
     # first redrive recorded, the rating there already, and is marked
-    status, said = redrive(str(letter["id"]), "--value", repaired(renamed, 3), capsys=capsys)
+    status, said = scene.redrive(str(letter["id"]), "--value", repaired(renamed, 3))
     assert status == 0, said
     assert "the event store holds that rating already" in said
-    assert letter["id"] not in pending(capsys)
-    project_all(topic, kafka_bootstrap)
-    assert counts(talk) == {**NONE, "3": 1}
+    assert letter["id"] not in scene.pending()
+    scene.project()
+    assert scene.counts() == {**NONE, "3": 1}
 
 
 def test_a_database_older_than_the_command_is_said_so(
-    configure: Callable[..., None], talks_dsn: str, capsys: pytest.CaptureFixture[str]
+    scene: Scene, talks_dsn: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given a database whose schema is a release's before the letters' recorded redrives
     with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
@@ -630,7 +617,7 @@ def test_a_database_older_than_the_command_is_said_so(
     connection.close()
     try:
         # When the operator lists the dead letters, or redrives one
-        said = [redrive("1", capsys=capsys)]
+        said = [scene.redrive("1")]
         capsys.readouterr()
         said.append((main(["ops", "dead-letters"]), " ".join(capsys.readouterr().err.split())))
     finally:
@@ -647,22 +634,14 @@ def test_a_database_older_than_the_command_is_said_so(
 
 
 def test_a_letter_whose_eventid_another_record_s_redrive_published_is_told_that(
-    configure: Callable[..., None],
-    talk: str,
-    topic: str,
-    kafka_bootstrap: str,
-    talks_dsn: str,
-    capsys: pytest.CaptureFixture[str],
+    scene: Scene,
 ) -> None:
     # Given two letters under one eventId for a 2 and a 5, the 2 redriven and projected
-    [two] = rated_seven(talk, 1)
-    two["value"] = 2
-    five = {**two, "value": 5, "occurredAt": "2026-11-21T10:05:00Z"}
-    first, second = set_aside_as_they_are(talks_dsn, two, five)
-    assert redrive(str(first), capsys=capsys)[0] == 0
-    project_all(topic, kafka_bootstrap)
+    _, first, second = scene.two_and_five()
+    assert scene.redrive(str(first))[0] == 0
+    scene.project()
     # When the 5 is redriven: refused, the stored 2 named as the other record's redrive's
-    status, said = redrive(str(second), capsys=capsys)
+    status, said = scene.redrive(str(second))
     assert status == 1, said
     assert f"published by the redrive of dead letter {first} at 20" in said
     assert "another record under that eventId" in said
@@ -670,67 +649,58 @@ def test_a_letter_whose_eventid_another_record_s_redrive_published_is_told_that(
 
 
 def test_a_copy_whose_twin_went_under_a_new_eventid_is_refused_its_own(
-    configure: Callable[..., None],
-    talk: str,
-    topic: str,
-    kafka_bootstrap: str,
-    capsys: pytest.CaptureFixture[str],
+    scene: Scene,
 ) -> None:
     # Given two copies of one record, and a 5 under their eventId stored after they were set
     # aside (the producer's, the operator decides), the first copy redriven under a new eventId
-    [broken] = rated_seven(talk, 1)
-    first, second = set_aside_and_listed(broken, broken, first_offset=0, capsys=capsys)
+    broken = scene.seven()
+    first, second = scene.set_aside(broken, broken)
     wiring.rating_publisher().publish(
         Rating.of(RatingSubmitted.from_json(json.dumps({**broken, "value": 5})))
     )
-    project_all(topic, kafka_bootstrap)
+    scene.project()
     fixed = repaired(broken, 3)
-    went = redriven_json(str(first["id"]), "--value", fixed, "--new-event-id", capsys=capsys)
+    went = scene.redriven(str(first["id"]), "--value", fixed, "--new-event-id")
     # When the second is redriven without the flag: refused, naming the new eventId
-    status, said = redrive(str(second["id"]), "--value", fixed, capsys=capsys)
+    status, said = scene.redrive(str(second["id"]), "--value", fixed)
     assert status == 1, said
     assert f"record went out under a new eventId, {went['eventId']}" in said
     # And with it, it goes under that one: the 3 counts once
-    again = redriven_json(str(second["id"]), "--value", fixed, "--new-event-id", capsys=capsys)
+    again = scene.redriven(str(second["id"]), "--value", fixed, "--new-event-id")
     assert again["eventId"] == went["eventId"]
-    project_all(topic, kafka_bootstrap)
-    assert counts(talk) == {**NONE, "3": 1, "5": 1}
+    scene.project()
+    assert scene.counts() == {**NONE, "3": 1, "5": 1}
 
 
 def test_a_new_eventid_is_refused_where_the_letter_s_own_is_free(
-    configure: Callable[..., None],
-    talk: str,
-    topic: str,
-    kafka_bootstrap: str,
-    capsys: pytest.CaptureFixture[str],
+    scene: Scene,
 ) -> None:
-    [broken] = rated_seven(talk, 1)
-    [letter] = set_aside_and_listed(broken, first_offset=0, capsys=capsys)
-    status, said = redrive(
-        str(letter["id"]), "--value", repaired(broken, 3), "--new-event-id", capsys=capsys
+    broken = scene.seven()
+    [letter] = scene.set_aside(broken)
+    status, said = scene.redrive(
+        str(letter["id"]), "--value", repaired(broken, 3), "--new-event-id"
     )
     assert status == 2, said
     assert (
         f"dead letter {letter['id']}'s eventId {broken['eventId']} is not stored for another "
-        "rating, nor did another letter's redrive go out under it"
+        "rating, nor did another letter's redrive go out under it, nor does the API's outbox "
+        "hold another rating under it"
     ) in said
     assert "drop --new-event-id" in said
-    assert count_records(kafka_bootstrap, topic) == 0
+    # (and what it cannot see is said: a record on Kafka its projector has not reached)
+    assert "Not read: records on Kafka the projector has not reached" in said
+    assert scene.on_topic() == 0
 
 
 def test_a_letter_rewritten_and_back_while_its_redrive_was_recorded_is_not_published(
-    configure: Callable[..., None],
-    talk: str,
-    topic: str,
-    kafka_bootstrap: str,
+    scene: Scene,
     talks_dsn: str,
-    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given a letter whose bytes another session rewrites just as its redrive is recorded, and
     # writes back before it is published (so no redrive is recorded on it)
-    [broken] = rated_seven(talk, 1)
-    [letter] = set_aside_and_listed(broken, first_offset=0, capsys=capsys)
+    broken = scene.seven()
+    [letter] = scene.set_aside(broken)
     store = wiring.event_store()
     original = store.record_redrive
 
@@ -748,20 +718,17 @@ def test_a_letter_rewritten_and_back_while_its_redrive_was_recorded_is_not_publi
         return recorded
 
     monkeypatch.setattr(store, "record_redrive", rewritten_meanwhile)
-    status, said = redrive(str(letter["id"]), "--value", repaired(broken, 3), capsys=capsys)
+    status, said = scene.redrive(str(letter["id"]), "--value", repaired(broken, 3))
     # Then nothing is recorded or published: a redrive is never published unrecorded
     assert status == 1, said
     assert "was changed while this run read it" in said
-    assert count_records(kafka_bootstrap, topic) == 0
-    [again] = [d for d in _listed(capsys) if d["id"] == letter["id"]]
+    assert scene.on_topic() == 0
+    [again] = [d for d in scene.listed() if d["id"] == letter["id"]]
     assert again["redrives"] == []
 
 
 def test_a_copy_redriven_under_a_new_eventid_after_forget_voter_goes_under_its_twin_s(
-    configure: Callable[..., None],
-    talk: str,
-    topic: str,
-    kafka_bootstrap: str,
+    scene: Scene,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from datetime import timedelta
@@ -772,23 +739,136 @@ def test_a_copy_redriven_under_a_new_eventid_after_forget_voter_goes_under_its_t
     # the first copy redriven under a new eventId, projected, and then the voter forgotten
     # (both copies' bytes rewritten alike)
     attendee, voter = token(expired_ago=timedelta(hours=2))
-    [broken] = rated_seven(talk, 1)
+    broken = scene.seven()
     broken["voterId"] = voter
     counted = {**broken, "value": 4, "occurredAt": "2026-11-21T09:00:00Z"}
     del counted["voterId"]
-    first, second = set_aside_and_listed(counted, broken, broken, first_offset=0, capsys=capsys)
-    went = redriven_json(
-        str(first["id"]), "--value", repaired(broken, 3), "--new-event-id", capsys=capsys
-    )
-    project_all(topic, kafka_bootstrap)
+    first, second = scene.set_aside(counted, broken, broken)
+    went = scene.redriven(str(first["id"]), "--value", repaired(broken, 3), "--new-event-id")
+    scene.project()
     capsys.readouterr()
     assert forget(attendee, capsys=capsys)[0] == 0
-    [again] = [d for d in _listed(capsys) if d["id"] == second["id"]]
+    [again] = [d for d in scene.listed() if d["id"] == second["id"]]
     renamed = json.loads(again["value"])
     # When the second copy is redriven with the same repair under a new eventId
-    done = redriven_json(
-        str(second["id"]), "--value", repaired(renamed, 3), "--new-event-id", capsys=capsys
-    )
+    done = scene.redriven(str(second["id"]), "--value", repaired(renamed, 3), "--new-event-id")
     # Then it goes under the first's, the rating there already: a copy, counted nowhere
     assert done["eventId"] == went["eventId"]
     assert done.get("storedAlready") is True
+
+
+class ApiOutbox:
+    """The API's outbox holding ratings of a test's own: kept as the API keeps one whose publish
+    Kafka did not acknowledge, and relayed (published, then marked) as RelayFunction relays it.
+    Only these entries: the shared outbox's others are no test's here."""
+
+    def __init__(self, talks_dsn: str) -> None:
+        self.talks_dsn = talks_dsn
+        self.kept: list[Rating] = []
+
+    def keep(self, event: RatingSubmitted) -> None:
+        rating = Rating.of(event)
+        wiring.outbox().enqueue(rating)
+        self.kept.append(rating)
+
+    def relay(self) -> None:
+        for rating in self.kept:
+            if wiring.outbox().status(str(rating.event_id)) == "queued":
+                wiring.rating_publisher().publish(rating)
+                with psycopg2.connect(self.talks_dsn) as connection, connection.cursor() as cur:
+                    cur.execute(
+                        "UPDATE rating_outbox SET published_at = now() WHERE event_id = %s",
+                        (str(rating.event_id),),
+                    )
+                connection.close()
+
+
+@pytest.fixture
+def api_outbox(talks_dsn: str) -> Iterator[ApiOutbox]:
+    outbox = ApiOutbox(talks_dsn)
+    yield outbox
+    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+        ids = [str(r.event_id) for r in outbox.kept]
+        cursor.execute("DELETE FROM rating_outbox WHERE event_id::text = ANY(%s)", (ids,))
+    connection.close()
+
+
+@pytest.mark.parametrize(
+    "entry", ["waiting for the relay", "relayed, not projected yet", "relayed and projected"]
+)
+def test_a_letter_whose_eventid_the_outbox_holds_for_another_rating_is_refused_then_goes_new(
+    entry: str,
+    api_outbox: ApiOutbox,
+    scene: Scene,
+    talk: str,
+) -> None:
+    # Given a letter (a 7), and a 4 its producer sent under the same eventId through the API,
+    # kept in the API's outbox: waiting for the relay, relayed to Kafka and not projected, or
+    # relayed and projected
+    broken = scene.seven()
+    [letter] = scene.set_aside(broken)
+    four = RatingSubmitted.from_json(
+        json.dumps({**broken, "value": 4, "occurredAt": "2026-11-21T09:00:00Z"})
+    )
+    api_outbox.keep(four)
+    if entry != "waiting for the relay":
+        api_outbox.relay()
+    if entry == "relayed and projected":
+        # (stored after the letter was set aside: by the event store alone, the 4 might have
+        # been an earlier redrive of the letter, and the command could not tell)
+        scene.project()
+        assert scene.counts() == {**NONE, "4": 1}
+    # When the operator redrives it repaired to 3
+    status, said = scene.redrive(str(letter["id"]), "--value", repaired(broken, 3))
+    # Then it is refused (it went under the 4's eventId, and one of the two counted nowhere),
+    # the 4 named as the outbox's, and the way on said
+    assert status == 1, said
+    assert (
+        f"dead letter {letter['id']}'s eventId {broken['eventId']} is held already for another "
+        f"rating in the API's outbox (talk {talk!r}, value 4, occurred 2026-11-21T09:00:00.000Z;"
+    ) in said
+    assert ("waiting for the relay" if entry == "waiting for the relay" else "relayed at 20") in (
+        said
+    )
+    assert f"`talkrate ops redrive {letter['id']} --new-event-id` (with the same --value)" in said
+    assert scene.on_topic() == (0 if entry == "waiting for the relay" else 1)
+    assert letter["id"] in scene.pending()
+    # And with --new-event-id it goes; relayed and projected, the 3 and the 4 count each once
+    done = scene.redriven(str(letter["id"]), "--value", repaired(broken, 3), "--new-event-id")
+    assert (done["letterEventId"], done["eventId"] != broken["eventId"]) == (
+        broken["eventId"],
+        True,
+    )
+    api_outbox.relay()
+    scene.project()
+    assert scene.counts() == {**NONE, "3": 1, "4": 1}
+
+
+@pytest.mark.parametrize("same", ["the letter's bytes", "the repair"])
+def test_a_letter_whose_own_rating_the_outbox_holds_goes_under_its_eventid_and_counts_once(
+    same: str,
+    api_outbox: ApiOutbox,
+    scene: Scene,
+) -> None:
+    # Given a 2 set aside by a projector release that could not read it, kept in the API's
+    # outbox as well (its publish timed out after the broker took it); or a letter (a 7) whose
+    # repair, a 2, is the rating the outbox holds under its eventId
+    two = scene.seven()
+    two["value"] = 2
+    held = RatingSubmitted.from_json(json.dumps(two))
+    if same == "the letter's bytes":
+        [letter_id] = scene.set_aside_as_they_are(json.loads(Rating.of(held).to_json()))
+        api_outbox.keep(held)
+        args = [str(letter_id)]
+    else:
+        [letter] = scene.set_aside({**two, "value": 7})
+        api_outbox.keep(held)
+        letter_id, args = letter["id"], [str(letter["id"]), "--value", repaired(two, 2)]
+    # When the operator redrives it
+    done = scene.redriven(*args)
+    # Then it goes under its own eventId: the outbox's rating is its own, not another
+    assert done == {"deadLetter": letter_id, "eventId": two["eventId"]}
+    # And relayed and projected, the 2 counts once
+    api_outbox.relay()
+    scene.project()
+    assert scene.counts() == {**NONE, "2": 1}

@@ -341,9 +341,10 @@ def redrive(
     said so, and one left out is the letter's. Each redrive is recorded on the letter before it
     is published. A letter whose rating counts already (an earlier redrive of it or of a copy,
     cut off before its mark) is published again only as that rating; one whose eventId the event
-    store holds for another rating (its producer reused the eventId) would count nowhere: both
-    are refused (exit 1), saying what to run, and the latter goes with --new-event-id under one
-    made from its eventId and bytes, the same at every redrive of it and of its copies."""
+    store or the API's outbox holds for another rating (its producer reused the eventId) would
+    count nowhere: both are refused (exit 1), saying what to run, and the latter goes with
+    --new-event-id under one made from its eventId and bytes, the same at every redrive of it
+    and of its copies. Not read: records on Kafka the projector has not reached."""
     from talkrate import wiring
     from talkrate.events import Rating
     from talkrate.models import RatingSubmitted
@@ -363,11 +364,11 @@ def redrive(
         if letters[letter_id]["redriven_at"] is not None:
             raise BadInput(_already_redriven(letters[letter_id]))
     # Every letter is judged before any is published: one that cannot go stops them all.
-    catalog, judged = wiring.talk_catalog(), []
+    catalog, outbox, judged = wiring.talk_catalog(), wiring.outbox(), []
     claimed: dict[Any, tuple[int, RatingSubmitted]] = {}  # eventId: the letter of this run
     for letter_id in ids:
         going, replaced = _judged(
-            letter_id, value, new_event_id, twins, letters, store.stored_rating
+            letter_id, value, new_event_id, twins, letters, store.stored_rating, outbox.entry
         )
         if not catalog.exists(going.event.talk_id):
             # The projector counts any talk's rating: one for a talk not in the programme would
@@ -406,7 +407,7 @@ def redrive(
         # eventId) published it twice, counted twice; two redriving two letters under one
         # eventId published both, one counted nowhere. A publish that fails leaves it pending.
         event_id = str(going.event.event_id)
-        with store.redriving(letter_id, event_id) as (letter, now, stored_now):
+        with store.redriving(letter_id, event_id) as (letter, now, stored_now, outboxed_now):
             if letter is None:
                 raise BadInput(
                     f"redrive: dead letter {letter_id} was deleted while this run read it: "
@@ -426,7 +427,9 @@ def redrive(
             # Judged again on the letters and the event store as they are now, under the
             # eventId's lock: what another run recorded or published meanwhile is seen.
             try:
-                again, _ = _judged(letter_id, value, new_event_id, twins, now, stored_now)
+                again, _ = _judged(
+                    letter_id, value, new_event_id, twins, now, stored_now, outboxed_now
+                )
             except CliError as error:
                 error.result = done
                 raise
@@ -459,10 +462,12 @@ def _judged(
     twins: str | None,
     letters: dict[int, dict[str, Any]],
     stored: Any,
+    outboxed: Any,
 ) -> tuple[Any, Any]:
     """What the redrive of `letter_id` publishes (`judge`) and the eventId a repair carried that
-    the letter's replaced (None: none), on the dead letters and the event store as `letters`
-    and `stored` read them; BadInput / CliError when it publishes nothing."""
+    the letter's replaced (None: none), on the dead letters, the event store and the API's
+    outbox as `letters`, `stored` and `outboxed` read them; BadInput / CliError when it
+    publishes nothing."""
     from pydantic import ValidationError
 
     from talkrate.models import RatingSubmitted, problems_of
@@ -486,7 +491,9 @@ def _judged(
         ) from None
     replaced = event.event_id if event.event_id != own else None
     event = event.model_copy(update={"event_id": own})
-    going = judge(letter_id, event, new_event_id, letters, owns, stored, value is not None)
+    going = judge(
+        letter_id, event, new_event_id, letters, owns, stored, outboxed, value is not None
+    )
     return going, replaced
 
 

@@ -14,6 +14,11 @@ eventIds of a letter's record is then told for the record's own (one of those re
 another rating (stored before the letter was set aside, or published by another record's
 redrive). Where neither can be told (a redrive of a release that recorded none, or one whose
 record went with a database restore), the command refuses and names what to run in each case.
+
+A rating under the letter's eventId not stored yet is seen where the API's outbox holds it
+(waiting for the relay, or relayed and not projected): a redrive never goes through the outbox,
+so an entry that is neither the letter's bytes nor its rating is another. One its producer sent
+to Kafka itself, not projected yet, is not read (`NOT_READ`).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from talkrate_cli.errors import BadInput, CliError
 
 Letter = dict[str, Any]  # a dead letter's row, as `PostgresEventStore.dead_letters` answers it
 Stored = Callable[[str], "dict[str, Any] | None"]  # `PostgresEventStore.stored_rating`
+Outboxed = Callable[[str], "dict[str, Any] | None"]  # `PostgresOutbox.entry`
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,58 @@ class _Recorded:
     letter_id: int
     at: str
     event: RatingSubmitted
+
+
+# What the judging does not read, said wherever the operator is told an eventId is free.
+NOT_READ = (
+    "Not read: records on Kafka the projector has not reached; another rating its producer "
+    "sent there under that eventId, not through the API's outbox, is not seen (if that may be "
+    "so, wait until the dashboard's projector offset lag is 0, and run the command again)."
+)
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """Another rating the API's outbox holds under a letter's eventId, and how it is named."""
+
+    event: RatingSubmitted | None  # None: a payload the event model does not read
+    named: str
+
+
+def _another_in_outbox(
+    entry: dict[str, Any] | None, letter: Letter, event: RatingSubmitted
+) -> _Kept | None:
+    """The outbox's entry under the letter's eventId when it holds another rating: neither the
+    letter's bytes (the API's record that a projector release set aside, relayed or kept when
+    its publish timed out) nor the rating the redrive publishes (a repair the same in every
+    field is taken as the letter's own, as a stored one is)."""
+    if entry is None or entry["payload"] == bytes(letter["value"] or b""):
+        return None
+    try:
+        kept: RatingSubmitted | None = RatingSubmitted.from_json(entry["payload"])
+    except ValidationError:
+        kept = None
+    if (
+        kept is not None
+        and kept.to_json() == event.model_copy(update={"event_id": kept.event_id}).to_json()
+    ):
+        return None
+    if kept is None:
+        named = "a payload that is no RatingSubmitted event"
+    else:
+        rating = kept.model_dump(mode="json", by_alias=True, exclude_none=True)
+        named = f"talk {kept.talk_id!r}, value {kept.value}, occurred {rating['occurredAt']}"
+        if kept.voter_id is not None:
+            named += f", voter {kept.voter_id}"
+    if entry["published_at"] is None:
+        named += f"; accepted {_when(entry['created_at'])}, waiting for the relay"
+    else:
+        named += f"; relayed at {_when(entry['published_at'])}"
+    return _Kept(kept, named)
+
+
+def _when(at: Any) -> str:
+    return str(at.astimezone(UTC).isoformat().replace("+00:00", "Z"))
 
 
 def own_event_id(letter: Letter) -> uuid.UUID:
@@ -153,14 +211,15 @@ def judge(
     letters: dict[int, Letter],
     owns: dict[int, uuid.UUID],
     stored: Stored,
+    outboxed: Outboxed,
     repaired: bool,
 ) -> Redrive:
     """What the redrive of `letter_id` publishes: `event` (the letter's rating, repaired or as
     it is, under its own eventId) under the eventId that keeps its record counted once; or
     BadInput / CliError saying why nothing is published and what to run. `letters` are all the
     dead letters (redriven ones too), `owns` their own eventIds (`own_event_id`), `stored` the
-    event store's rating of an eventId, and `repaired` whether the rating comes from the
-    operator's --value."""
+    event store's rating of an eventId, `outboxed` the API's outbox entry of one, and `repaired`
+    whether the rating comes from the operator's --value."""
     letter = letters[letter_id]
     own = event.event_id
     carried = carried_event_id(letter["value"])
@@ -200,14 +259,16 @@ def judge(
             return Redrive(outgoing, letters_own, stored_already=who)
         raise CliError(_counts_already(letter_id, own, where, row, who))
     again = " (with the same --value)" if repaired else ""
-    taken = _taken(letter_id, own, held.get(own), ours, theirs, family, again)
+    entry = _another_in_outbox(outboxed(str(own)), letter, event)
+    taken = _taken(letter_id, own, held.get(own), ours, theirs, family, entry, again)
     if new_event_id:
         if taken is None:
             raise BadInput(
                 f"redrive: dead letter {letter_id}'s eventId {own} is not stored for another "
-                "rating, nor did another letter's redrive go out under it: under it the letter "
-                "counts once, however often it is redriven (under a second one it could count "
-                "twice); drop --new-event-id"
+                "rating, nor did another letter's redrive go out under it, nor does the API's "
+                "outbox hold another rating under it: under it the letter counts once, however "
+                "often it is redriven (under a second one it could count twice); drop "
+                f"--new-event-id. {NOT_READ}"
             )
         return Redrive(outgoing, letters_own)
     if taken is None:
@@ -266,11 +327,12 @@ def _taken(
     ours: list[_Recorded],
     theirs: list[_Recorded],
     family: list[Letter],
+    entry: _Kept | None,
     again: str,
 ) -> tuple[bool, str] | None:
     """Why the letter's own eventId cannot carry its rating, and whether that is certain (else
     the stored rating may be an earlier redrive of the letter that left no record); None when
-    it can carry it."""
+    it can carry it. `entry`: another rating the API's outbox holds under it."""
     lead = f"redrive: dead letter {letter_id}'s eventId {own} is stored already for another rating"
     nowhere = (
         ": published under it, this one would count nowhere, so nothing was published for it and "
@@ -302,6 +364,13 @@ def _taken(
             f"redrive: dead letter {letter_id}'s eventId {own} is taken for another rating: "
             f"recorded for the redrive of dead letter {sent.letter_id} at {sent.at} (perhaps "
             f"not published), another record under that eventId{nowhere}"
+        )
+    # The API's rating, kept in its outbox (no redrive goes through it): not stored yet, or the
+    # one stored (so no earlier redrive of the letter).
+    if entry is not None and (row is None or (entry.event is not None and _same(row, entry.event))):
+        return True, (
+            f"redrive: dead letter {letter_id}'s eventId {own} is held already for another "
+            f"rating in the API's outbox ({entry.named}){nowhere}"
         )
     if row is not None:
         return False, ""
@@ -390,8 +459,7 @@ def _named(row: dict[str, Any], event_id: uuid.UUID) -> str:
     named = f"talk {held.talk_id!r}, value {held.value}, occurred {rating['occurredAt']}"
     if held.voter_id is not None:
         named += f", voter {held.voter_id}"
-    recorded = row["recorded_at"].astimezone(UTC).isoformat().replace("+00:00", "Z")
-    return f"{named}; stored {recorded} from {row['topic']}-{row['partition']}@{row['offset']}"
+    return f"{named}; stored {_when(row['recorded_at'])} from {row['topic']}-{row['partition']}@{row['offset']}"
 
 
 def _unique(ids: list[uuid.UUID]) -> list[uuid.UUID]:

@@ -930,13 +930,14 @@ class PostgresEventStore:
     @contextmanager
     def redriving(
         self, letter_id: int, event_id: str
-    ) -> Iterator[tuple[dict[str, Any] | None, dict[int, dict[str, Any]], Any]]:
+    ) -> Iterator[tuple[dict[str, Any] | None, dict[int, dict[str, Any]], Any, Any]]:
         """A dead letter's redrive under `event_id`, one at most whatever runs beside it (`ops
         redrive`): the eventId is locked first (waiting for any redrive publishing under it),
         then the letter's row (waiting for a redrive that holds it). Yields the letter as it is
         then (None: no such letter), every dead letter as they are then (by id, the redrives
-        recorded on them by runs beside this one included), and the event store's rating of an
-        eventId as `stored_rating` answers it, read in this transaction: the caller judges the
+        recorded on them by runs beside this one included), the event store's rating of an
+        eventId as `stored_rating` answers it and the outbox's entry of one as
+        `PostgresOutbox.entry` does, read in this transaction: the caller judges the
         letter again on them, and publishes it in the block. When the block ends without an
         exception, a letter that was pending is marked redriven, in the same transaction; a
         block that raises (a publish Kafka refused) leaves it pending, to be redriven again.
@@ -963,7 +964,11 @@ class PostgresEventStore:
                 found = cursor.fetchone()
                 return None if found is None else dict(zip(_STORED_NAMES, found, strict=True))
 
-            yield letter, letters, stored
+            def outboxed(of: str) -> dict[str, Any] | None:
+                cursor.execute(_OUTBOX_ENTRY, (of,))
+                return _outbox_entry(cursor.fetchone())
+
+            yield letter, letters, stored, outboxed
             if letter is not None and letter["redriven_at"] is None:
                 cursor.execute(
                     "UPDATE dead_letters SET redriven_at = now() WHERE id = %s", (letter_id,)
@@ -1149,6 +1154,14 @@ class PostgresOutbox:
             )
         )
         return None if row is None else "published" if row[0] else "queued"
+
+    def entry(self, event_id: str) -> dict[str, Any] | None:
+        """The entry kept under this eventId (`payload`, the rating as written; `created_at`;
+        `published_at`, None while it waits for the relay), or None: `ops redrive` tells a
+        rating the API holds under a dead letter's eventId from the letter's own."""
+        return _outbox_entry(
+            self._db.run(lambda cursor: _fetch_one(cursor, _OUTBOX_ENTRY, (event_id,)))
+        )
 
     def relay(
         self, publish: Callable[[Publishable], None], limit: int, until: float | None = None
@@ -1446,6 +1459,17 @@ _STORED_RATING = (
     'SELECT talk_id, value, occurred_at, voter_id, topic, partition, "offset", recorded_at '
     "FROM rating_events"
 )
+
+# An outbox entry as `ops redrive` reads it: the rating the API kept under an eventId, waiting
+# for the relay (published_at NULL) or relayed to Kafka.
+_OUTBOX_ENTRY = "SELECT payload, created_at, published_at FROM rating_outbox WHERE event_id = %s"
+
+
+def _outbox_entry(row: tuple[Any, ...] | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {"payload": bytes(row[0]), "created_at": row[1], "published_at": row[2]}
+
 
 _DEAD_LETTER = (
     'SELECT id, topic, partition, "offset", key, value, reason, created_at, redriven_at, '
