@@ -18,11 +18,12 @@ _HEADER = """\
 -- The dev talks of the local stack, for PostgreSQL in compose.yaml (after the schema).
 """
 _UPSERT = """\
-INSERT INTO talks (id, title, speakers, track, room, starts_at, ends_at) VALUES
+INSERT INTO talks (id, title, speakers, track, room, starts_at, ends_at, language) VALUES
 {rows}
 ON CONFLICT (id) DO UPDATE SET
     title = EXCLUDED.title, speakers = EXCLUDED.speakers, track = EXCLUDED.track,
-    room = EXCLUDED.room, starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at;
+    room = EXCLUDED.room, starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at,
+    language = EXCLUDED.language;
 """
 
 
@@ -58,6 +59,7 @@ def _row(talk: DevTalk) -> str:
         literal(talk.room),
         _timestamp(talk.starts_after),
         _timestamp(talk.ends_after),
+        literal(talk.language),
     )
     return f"    ({', '.join(values)})"
 

@@ -14,11 +14,12 @@ from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore, app
 from talkrate_local.devdata import DEV_TALKS, DevTalk, programme_opening
 
 _UPSERT = """
-INSERT INTO talks (id, title, speakers, track, room, starts_at, ends_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
+INSERT INTO talks (id, title, speakers, track, room, starts_at, ends_at, language)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (id) DO UPDATE SET
     title = EXCLUDED.title, speakers = EXCLUDED.speakers, track = EXCLUDED.track,
     room = EXCLUDED.room, starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at,
+    language = EXCLUDED.language,
     revision = nextval('talk_revisions')
 """
 
@@ -73,6 +74,7 @@ def seed(dsn: str, talks: tuple[DevTalk, ...] = DEV_TALKS, now: datetime | None 
                         t.room,
                         t.starts_at(opening),
                         t.ends_at(opening),
+                        t.language,
                     )
                     for t in talks
                 ],

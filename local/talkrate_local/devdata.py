@@ -35,6 +35,8 @@ class DevTalk:
     room: str
     starts_after: timedelta | None
     minutes: int = 45
+    # The language of its title and speakers' names (a BCP 47 tag); None: the programme's own
+    language: str | None = None
 
     def starts_at(self, opening: datetime) -> datetime | None:
         """When the talk starts (None for a talk without times)."""
@@ -94,14 +96,16 @@ DEV_TALKS: tuple[DevTalk, ...] = (
         "Hall B",
         _at(10, 30),
     ),
+    # A talk given in Spanish: its page, screen and programme entry carry its language
     DevTalk(
         "serverless-cold-starts",
-        "Taming Cold Starts in Serverless Python",
+        "Arranques en frío sin miedo: Python sin servidores",
         ("Lucía Fernández",),
         "Serverless",
         "Room 1",
         _at(10, 30),
         30,
+        "es",
     ),
     DevTalk(
         "postgres-as-a-queue",

@@ -12,7 +12,7 @@ import psycopg2.extensions
 import pytest
 from psycopg2 import sql
 
-from talkrate_local import compose_seed
+from talkrate_local import compose_seed, database
 from talkrate_local.devdata import DEV_TALKS, programme_opening
 from tests.builders import ROOT
 
@@ -65,3 +65,30 @@ def test_the_compose_init_scripts_create_and_seed_the_catalog(empty_database: st
     assert len(talks) == compose_seed.render().count("::text[]")
     assert talks["testcontainers-integration-testing"] == ["Mira Holloway"]
     assert talks["chaos-engineering-101"] == ["Liam O'Connor"]
+
+
+@pytest.mark.parametrize("seed", ["compose", "make run"])
+def test_each_seed_gives_the_dev_talks_their_languages(empty_database: str, seed: str) -> None:
+    # Given the dev programme, with a talk given in a language of its own
+    languages = {talk.id: talk.language for talk in DEV_TALKS}
+    assert languages["serverless-cold-starts"] == "es"
+    # When compose's init scripts seed an empty catalog, or the local stack prepares one
+    if seed == "compose":
+        connection = psycopg2.connect(empty_database)
+        try:
+            with connection, connection.cursor() as cursor:
+                cursor.execute((ROOT / "layers" / "shared" / "talkrate" / "schema.sql").read_text())
+                cursor.execute((ROOT / "local" / "compose" / "20-dev-talks.sql").read_text())
+        finally:
+            connection.close()
+    else:
+        database.prepare(empty_database)
+    # Then each talk carries its language (none: the programme's own)
+    connection = psycopg2.connect(empty_database)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT id, language FROM talks")
+            stored = dict(cursor.fetchall())
+    finally:
+        connection.close()
+    assert stored == languages
