@@ -68,7 +68,7 @@ def own_redis(user: str) -> str:
     return f"{own_redis_server()}/0"
 
 
-# Redis databases: 0 dev, 1 a runtime whose ratings topic is deleted and created again, 2 the talkrate command's venue in its own time zone, 3 the talkrate command's one-pass-a-minute runtime, 4 the e2e suite's runtime, 5 a read model beside another event store, 6 web app's limits, 7 and 9 the talkrate command, 8 web app, 10 votes
+# Redis databases: 0 dev, 1 a runtime whose ratings topic is deleted and created again, 2 free, 3 the talkrate command's one-pass-a-minute runtime, 4 the e2e suite's runtime, 5 a read model beside another event store, 6 web app's limits, 7 and 9 the talkrate command, 8 web app, 10 votes
 # e2e, 11 catalog flow, 12 contract tests, 13 bench, 14 fault suite, 15 tests.
 TALKS = configured("TEST_TALKS_CONNECTION", postgres_dsn("test"))
 RATINGS = configured("TEST_RATINGS_CONNECTION", redis_url(15))
@@ -91,9 +91,6 @@ CLI_ATTENDEE_RATINGS = redis_url(7)
 # The talkrate command against open voting that hands one voter pass a minute to an address.
 CLI_LIMITS_TALKS = postgres_dsn("cli_limits_e2e")
 CLI_LIMITS_RATINGS = redis_url(3)
-# The talkrate command against a venue with a time zone of its own (EventTimeZone).
-CLI_ZONE_TALKS = postgres_dsn("cli_zone_e2e")
-CLI_ZONE_RATINGS = redis_url(2)
 SCHEMA_TALKS = postgres_dsn("schema")  # made empty by the schema deploy tests
 FRESH_TALKS = postgres_dsn("fresh")  # a new deployment's: no event stored (the relay's test)
 # The e2e suite's catalog and read model (its talks_dsn and redis_url): its runtime, alive for

@@ -21,6 +21,8 @@ from pathlib import Path
 import redis
 from redis.cluster import RedisCluster
 
+from talkrate_local import lifetime
+
 NODE_TIMEOUT_MS = 1000  # how long a silent primary takes to be failed over (the default is 15 s)
 
 
@@ -88,7 +90,8 @@ class LocalRedisCluster:
     def _start_node(self, port: int) -> None:
         folder = self.folder / str(port)
         folder.mkdir(parents=True, exist_ok=True)
-        self.processes[port] = subprocess.Popen(
+        # A test run killed from outside stops its nodes too (they keep nothing worth saving).
+        self.processes[port] = lifetime.popen(
             [
                 "redis-server",
                 "--port",
@@ -114,6 +117,7 @@ class LocalRedisCluster:
                 "--repl-ping-replica-period",
                 "1",  # the cluster lists a replica once its offset moved (default: after 10 s)
             ],
+            signal.SIGKILL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

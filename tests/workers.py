@@ -8,24 +8,16 @@ nothing on disk and stops with the worker: at its exit, or with it if the worker
 from __future__ import annotations
 
 import atexit
-import ctypes
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 
 import redis
 
 from sam_emulator.serving import free_port
-
-PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
-
-
-def _die_with_parent() -> None:
-    if sys.platform == "linux":  # elsewhere (no prctl) the worker's exit alone stops it
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+from talkrate_local import lifetime
 
 
 def own_redis_server(within: float = 10.0) -> str:
@@ -36,15 +28,15 @@ def own_redis_server(within: float = 10.0) -> str:
     folder = tempfile.mkdtemp(prefix="talkrate-worker-redis-")
     for _ in range(3):  # another process may take the free port before the server binds it
         port = free_port()
-        process = subprocess.Popen(
+        process = lifetime.popen(
             [
                 executable,
                 *("--port", str(port), "--bind", "127.0.0.1", "--save", ""),
                 *("--appendonly", "no", "--dir", folder),
             ],
+            signal.SIGTERM,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
         )
         url = f"redis://127.0.0.1:{port}"
         deadline = time.monotonic() + within

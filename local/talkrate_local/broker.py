@@ -80,12 +80,15 @@ class LocalBroker:
         storage_engine: str = MEMORY_STORAGE,
         environment: Mapping[str, str] | None = None,
         log_file: Path | None = None,
-        stops_with_runtime: bool = False,
+        death_signal: signal.Signals | None = signal.SIGKILL,
     ) -> None:
-        """`stops_with_runtime`: tansu is sent SIGTERM when this process ends, however it ends
-        (for a broker whose records are on disk: talkrate_local.lifetime)."""
+        """`death_signal`: what tansu is sent when the process that started it ends, however it
+        ends (killed included; on Linux: talkrate_local.lifetime). SIGKILL by default: a broker
+        in memory has nothing to save, and a test run killed from outside leaves none running.
+        SIGTERM for one whose records are on disk; None for one meant to outlive its starter
+        (the dev stack's kept broker, which the next start takes over)."""
         self.host = host
-        self._stops_with_runtime = stops_with_runtime
+        self._death_signal = death_signal
         self._port_chosen = port is None  # chosen here: another may be chosen if it is taken
         self.port = port or free_port(host)
         self.start_timeout = start_timeout
@@ -185,9 +188,9 @@ class LocalBroker:
             handle, name = tempfile.mkstemp(prefix="talkrate-tansu-", suffix=".log")
             self.log_path = Path(name)
         start: Any = (
-            functools.partial(lifetime.popen, death_signal=signal.SIGTERM)
-            if self._stops_with_runtime
-            else subprocess.Popen
+            subprocess.Popen
+            if self._death_signal is None
+            else functools.partial(lifetime.popen, death_signal=self._death_signal)
         )
         with open(handle, "wb") as log_file:
             self._process = start(

@@ -527,7 +527,7 @@ class EmbeddedKafka:
             start_timeout=START_TIMEOUT_SECONDS,
             silent=True,
             log_file=self.log_path,
-            stops_with_runtime=True,  # its records are on the S3 server's disk
+            death_signal=signal.SIGTERM,  # its records are on the S3 server's disk: stored first
         )
         try:
             self.broker.start()
@@ -626,7 +626,11 @@ class KeptBroker:
 
     def _launch(self, port: int | None) -> None:
         broker = LocalBroker(
-            port=port, start_timeout=START_TIMEOUT_SECONDS, silent=True, log_file=self.log_path
+            port=port,
+            start_timeout=START_TIMEOUT_SECONDS,
+            silent=True,
+            log_file=self.log_path,
+            death_signal=None,  # a killed runtime leaves it running, for the next to take over
         )
         try:
             broker.start()

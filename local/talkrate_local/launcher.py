@@ -1,12 +1,14 @@
 """Start the local runtime as its own process, as a newcomer would, and stop it again.
 
 Used by the end-to-end tests and the benchmarks: both need a runtime on free ports that is ready
-(GET / answers) before they send traffic, and that is gone when they are done.
+(GET / answers) before they send traffic, and that is gone when they are done, or when they
+are killed.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sam_emulator.serving import free_port
+from talkrate_local import lifetime
 from talkrate_local.free_ports import PORT_ATTEMPTS, log_says_port_taken
 
 
@@ -102,8 +105,11 @@ def _launch_once(
     ]
     output = log.open("wb") if log else subprocess.DEVNULL
     try:
-        process = subprocess.Popen(
+        # A test run or benchmark killed from outside stops its runtime too: SIGTERM, which it
+        # takes as it takes Ctrl-C (talkrate_local.lifetime; on Linux).
+        process = lifetime.popen(
             command,
+            signal.SIGTERM,
             cwd=template.parent,
             env={**(os.environ if inherit_env else {}), **(env or {})},
             stdout=output,

@@ -5,8 +5,11 @@ A runtime stopped with Ctrl-C or SIGTERM stops its embedded servers itself. One 
 their own (so that Ctrl-C reaches the runtime only) and would keep running until the next start
 stopped them. On Linux a child can ask the kernel for a signal when its parent ends
 (`PR_SET_PDEATHSIG`), and the servers that keep their data on disk ask for the one that stops
-them cleanly. The in-memory broker does not: a killed runtime leaves it running on purpose, for
-the next start to take over with the records it holds.
+them cleanly. A tansu in memory (the test suite's, the runtime's own with a configured database)
+asks for SIGKILL: it has nothing to save. The dev stack's kept in-memory broker asks for nothing:
+a killed runtime leaves it running on purpose, for the next start to take over with the records
+it holds. A runtime started by the tests or the benchmarks (talkrate_local.launcher) asks for
+SIGTERM, which stops it as Ctrl-C does, when the test run is killed.
 
 The kernel sends that signal when the *thread* that started the child ends, not the process, and
 the runtime starts servers from short-lived threads (services start side by side, the watchdog

@@ -160,11 +160,19 @@ class Cli:
         """A talk's number of ratings."""
         return sum(self.ratings(talk_id).values())
 
-    def rate(self, talk_id: str, value: int, **headers: str) -> None:
-        """A rating sent to the API (POST /ratings), as an attendee's page sends it."""
+    def rate(self, talk_id: str, value: int, **headers: str) -> str:
+        """A rating sent to the API (POST /ratings), as an attendee's page sends it; its
+        eventId."""
         body = json.dumps({"talkId": talk_id, "value": value})
         answer = self.runtime.request("POST", "/ratings", body, headers)
         assert answer.status == 202, answer.body
+        return str(answer.json["eventId"])
+
+    def projected(self, event_id: str) -> bool:
+        """Whether a rating is in the read model (GET /ratings/{eventId})."""
+        answer = self.runtime.request("GET", f"/ratings/{event_id}")
+        assert answer.status == 200, answer.body
+        return bool(answer.json["status"] == "projected")
 
 
 @contextlib.contextmanager
@@ -2164,8 +2172,10 @@ def test_simulate_verify_fails_when_no_rating_was_accepted(cli: Cli) -> None:
 
 
 def test_simulate_verify_sets_apart_what_others_rate_and_fails_on_a_count_no_rating_made(
-    cli: Cli,
+    cli: Cli, kafka_bootstrap: str
 ) -> None:
+    from kafka import KafkaConsumer, TopicPartition
+
     from talkrate.adapters.redis_store import histogram_key
 
     # Given three verified simulations at once (each waits out its own seconds of ratings and
@@ -2177,6 +2187,21 @@ def test_simulate_verify_sets_apart_what_others_rate_and_fails_on_a_count_no_rat
     talks = {
         m: cli.add(unique_talk_id("sim-shared"), f"Rated by the crowd: {m}") for m in meanwhile
     }
+    # (the runtime's ratings topic read from its end: a talk's first record there says its run
+    # is past its baseline and sending, which its counts say only once the projector caught up)
+    topic = next(
+        str(a).split("=", 1)[1] for a in cli.runtime.process.args if "RatingsTopic=" in str(a)
+    )
+    stream = KafkaConsumer(
+        bootstrap_servers=kafka_bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100
+    )
+    partitions = [TopicPartition(topic, p) for p in stream.partitions_for_topic(topic) or ()]
+    assert partitions, topic
+    stream.assign(partitions)
+    stream.seek_to_end()
+    for partition in partitions:
+        stream.position(partition)  # the end as it is now, before the runs send
+    started = time.monotonic()
     runs = {
         m: cli.start(
             "--json",
@@ -2195,25 +2220,38 @@ def test_simulate_verify_sets_apart_what_others_rate_and_fails_on_a_count_no_rat
         for m in meanwhile
     }
     ended: dict[str, tuple[int, Any, str]] = {}
-    done: set[str] = set()
+    first_sent: dict[str, float] = {}  # when each talk's first rating went onto the stream
+    held_at: dict[str, tuple[float, float]] = {}  # when each run was held: since its start,
+    # and since its first rating went out
+    outside: dict[str, list[str]] = {m: [] for m in meanwhile}  # the others' ratings' eventIds
+    done: dict[str, float] = {}  # how long each run was held
 
     def meanwhile_once_past_its_baseline() -> bool:
         # When, while each runs, other attendees rate its talk through the API: each as soon
-        # as the run is past its baseline (a rating of its own counted: it sends only once
-        # its baseline is read), all three watched at once. What they rate before the run's
-        # last rating is projected before it (a talk's ratings are one partition, in order),
-        # which the run's verdict waits for; a rating after it (the test still waiting on
-        # another talk, under load) could come after the verdict, and not be in it.
-        for m, talk_id in talks.items():
-            if m in done or cli.count(talk_id) < 1:
-                continue
-            done.add(m)
-            if m.startswith("others rate"):
-                for _ in range(4):
-                    cli.rate(talk_id, 1)
-            else:
-                # (or the talk's count changes with no rating applied: a count that is no one's)
+        # as the run is past its baseline (a rating of its own on the stream: it sends only
+        # once its baseline is read), all three watched at once. The run is held still
+        # (SIGSTOP) until the others' ratings are projected: its verdict, which waits for every
+        # rating of its own to be projected, then holds them however slow a loaded machine is.
+        for records in stream.poll(timeout_ms=100).values():
+            for record in records:
+                if record.key:
+                    first_sent.setdefault(record.key.decode(), record.timestamp / 1000)
+        for m, talk_id in talks.items():  # every run seen sending is held before anything else
+            if m not in held_at and talk_id in first_sent:
+                runs[m].send_signal(signal.SIGSTOP)
+                held_at[m] = (time.monotonic() - started, time.time() - first_sent[talk_id])
+        for m in held_at.keys() - done.keys():  # one request each, then the stream again
+            talk_id = talks[m]
+            if m == "a count changes":
+                # (the talk's count changes with no rating applied: a count that is no one's)
                 redis.Redis.from_url(CLI_RATINGS).hincrby(histogram_key(talk_id), "2", 3)
+            elif len(outside[m]) < 4:
+                outside[m].append(cli.rate(talk_id, 1))
+                continue
+            elif not all(cli.projected(event_id) for event_id in outside[m]):
+                continue
+            runs[m].send_signal(signal.SIGCONT)
+            done[m] = time.monotonic() - started - held_at[m][0]
         return len(done) == len(talks)
 
     try:
@@ -2222,10 +2260,20 @@ def test_simulate_verify_sets_apart_what_others_rate_and_fails_on_a_count_no_rat
             out, err = process.communicate(timeout=120)
             ended[m] = (process.returncode, json.loads(out), err)
     finally:
+        stream.close()
         for process in runs.values():
             process.kill()
             process.wait()
         cli.remove(*talks.values())
+    # (how early each run was held: how long after its first rating went out, and for how long)
+    print(
+        "\n  simulate --verify beside others: "
+        + "; ".join(
+            f"{m}: held at {held_at[m][0]:.1f} s, {held_at[m][1]:.2f} s after its first rating "
+            f"went out, for {done[m]:.1f} s"
+            for m in meanwhile
+        )
+    )
     # Then the run whose talk others rated verifies, the others' ratings reported apart (they
     # were a disagreement)
     talk_id = talks["others rate"]
