@@ -14,7 +14,7 @@ import random
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -3415,6 +3415,16 @@ def test_the_command_line_says_how_to_give_the_event_code_this_runtime_asks_for(
     assert "the event code was refused" in wrong.stderr
     cli.ok("rate", talk["id"], "4", "--code", EVENT_CODE)
     assert wait_for(lambda: web.count(talk["id"]) == 1)
+
+
+def waited_on(page: Page, check: Callable[[], Any], seconds: float = 15) -> Any:
+    """`check` polled while the page is waited on (its route handlers run then, not in a sleep),
+    every 0.2 s until it is truthy or `seconds` pass; its last result either way."""
+    for _ in range(int(seconds * 5)):
+        if result := check():
+            return result
+        page.wait_for_timeout(200)
+    return check()
 
 
 def requests_made_so_far_heard(page: Page) -> None:

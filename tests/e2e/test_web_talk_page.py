@@ -35,6 +35,7 @@ from tests.e2e.test_web_app import (
     an_hour_from,
     enter_event_code,
     star,
+    waited_on,
 )
 from tests.e2e.test_web_programme import LINES, SPEAKERS, TITLE_300
 
@@ -951,16 +952,6 @@ def posts_for(page: Page, talk_id: str) -> list[str | None]:
 
     page.route(lambda url: url.endswith("/ratings"), record)
     return keys
-
-
-def waited_on(page: Page, check: Callable[[], Any], seconds: float = 15) -> Any:
-    """`check` polled while the page is waited on (its route handlers run then, not in a sleep),
-    every 0.2 s until it is truthy or `seconds` pass; its last result either way."""
-    for _ in range(int(seconds * 5)):
-        if result := check():
-            return result
-        page.wait_for_timeout(200)
-    return check()
 
 
 def attendee_with_a_pass(web: WebStack, page: Page) -> None:
