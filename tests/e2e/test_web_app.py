@@ -3160,11 +3160,12 @@ def test_a_talk_page_opened_while_the_service_cannot_be_reached_shows_its_talk_b
     failed = first_reads_of_the_talk_fail(page, talk["id"])
     page.clock.install()
     page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
-    expect(page.get_by_test_id("message")).to_contain_text("Trying again")
+    expect(page.get_by_test_id("talk-read")).to_contain_text("Trying again")
     # When the network comes back, and nobody reloads
     run_clock(page, 3, 5_500, 300)
     # Then the page shows the talk, ready to rate, and the error is gone
     expect(page.get_by_role("heading", level=1)).to_have_text("Scanned too early")
+    expect(page.get_by_test_id("talk-read")).to_be_hidden()
     expect(page.get_by_test_id("message")).to_have_text("")
     expect(star(page, 4)).to_be_enabled()
     assert len(failed) == 2
