@@ -191,8 +191,10 @@ def phone(browser: Browser) -> Iterator[BrowserContext]:
 
 @pytest.fixture
 def page(phone: BrowserContext) -> Iterator[Page]:
-    """A page that fails the test on any script error."""
+    """A page that fails the test on any script error, whose reads are counted
+    (READS_WATCHED, for reads_answered)."""
     opened = phone.new_page()
+    opened.add_init_script(READS_WATCHED)
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
     yield opened
@@ -3436,21 +3438,25 @@ def requests_made_so_far_heard(page: Page) -> None:
 
 
 def no_answer_to_come(page: Page) -> None:
-    """Until the page is live and none of its reads is on its way: an answer's Date sets the
-    service's clock as the page keeps it, and one that came after the test moved the page's
-    clock would take the service's back to real time (a live page's next read is its check a
-    minute on)."""
+    """Until the page is live and done with every read it started (reads_answered): an
+    answer's Date sets the service's clock as the page keeps it, and one that came after the
+    test moved the page's clock would take the service's back to real time; a change saved
+    after this is found by a read made after it (a live page's next read is its check a minute
+    on, or the one the_page_reads_again asks for)."""
     expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
-    page.wait_for_load_state("networkidle")
+    reads_answered(page)
 
 
 # Counts into window.__reads the page's requests (fetch) started, and those it is done with: a
 # task after the answer's body was read, or after the request failed (what the page does with
 # the answer runs before, in the task that read it). Every read of the pages is api.js's, which
-# reads the body.
+# reads the body. The task is a message's, not a timer's: a test's clock (page.clock), standing
+# still, holds the page's timers.
 READS_WATCHED = """(() => {
   const reads = (window.__reads = { started: 0, done: 0 });
-  const done = () => setTimeout(() => { reads.done += 1; });
+  const tasks = new MessageChannel();
+  tasks.port1.onmessage = () => { reads.done += 1; };
+  const done = () => tasks.port2.postMessage(null);
   const fetched = window.fetch;
   window.fetch = function (...args) {
     reads.started += 1;
@@ -3464,8 +3470,8 @@ READS_WATCHED = """(() => {
 
 
 def reads_answered(page: Page) -> None:
-    """Until the page is done with every read it started (READS_WATCHED, added before it
-    opened): unlike no_answer_to_come's "networkidle", which Playwright keeps once the page was
-    idle for half a second after its load, this holds for a read started later too (the one a
-    live channel's subscription starts, an answer a test held)."""
+    """Until the page is done with every read it started (READS_WATCHED, which the `page`
+    fixture adds before it opens): a read started after the page's load counts too (the one a
+    live channel's subscription starts, an answer a test held), which Playwright's
+    "networkidle" misses once the page was idle for half a second after its load."""
     page.wait_for_function("() => window.__reads.done === window.__reads.started")
