@@ -547,7 +547,6 @@ def test_a_star_with_the_keyboard_focus_when_rating_closes_hands_it_to_the_line_
     # offset of its own from the service's last Date: it moves with the page's; that the stars
     # go off on time in real time is test_web_talk_page's to show)
     _, closing, edge = talks_at_the_window_s_edges(web)
-    page.add_init_script(web_app.READS_WATCHED)
     page.clock.install()
     page.goto(web.url(TALK_PAGE.format(id=closing["id"])))
     star(page, 4).focus()
@@ -776,7 +775,6 @@ def test_a_list_read_answered_after_a_newer_one_does_not_put_the_old_list_back(
     assert wait_for(lambda: web.count(talk["id"]) == 1)
     assert web.runtime.request("GET", "/talks?limit=1").json["total"] < 100  # one page a read
     web_app.catalog_messages_lost(page)
-    page.add_init_script(web_app.READS_WATCHED)
     reads: list[Route] = []
     then: list[APIResponse] = []  # the first read's answer, as the service gave it then
 

@@ -1453,6 +1453,39 @@ def test_an_action_whose_list_read_fails_keeps_its_words_and_the_list_reads_itse
     assert network.dropped >= 2
 
 
+def test_the_list_s_line_says_when_it_reads_again_at_every_failure_the_table_s_own_too(
+    web: WebStack, page: Page
+) -> None:
+    # Given a signed-in organiser who deleted a talk while the hall's Wi-Fi drops the page's
+    # reads of the list (the page's timers on a clock the test moves)
+    doomed = web.add_talk(title=f"Doomed {unique_talk_id()[-6:]}")
+    web.add_talk(title=f"Kept {unique_talk_id()[-6:]}")
+    page.clock.install()
+    sign_in(web, page)
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    stale = page.get_by_test_id("admin-stale")
+    clock_stands_still(page)
+    network = ListReadsFail(page)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=f"Delete {doomed['title']}").click()
+    # Then at each failure the list's line says when it reads again: 1, 2, 4, 8, 16 s, then
+    # every 30 s, and so it does still when the table's own read (the page looked at again)
+    # fails in between
+    for wait in [1, 2, 4, 8, 16, 30, 30]:
+        expect(stale).to_contain_text(f"Reading it again in {wait} s.")
+        dropped = network.dropped
+        test_web_app.the_page_reads_again(page)
+        assert test_web_app.waited_on(page, lambda n=dropped: network.dropped > n)
+        expect(stale).to_contain_text("The service cannot be reached.")
+        expect(stale).to_contain_text(f"Reading it again in {wait} s.")
+        page.clock.run_for(wait * 1000)
+    # When the network is back and the next read comes, Then the line goes
+    network.failing = False
+    page.clock.run_for(30_000)
+    expect(stale).to_be_hidden()
+    expect(page.get_by_test_id("admin-message")).to_have_text(f"Deleted “{doomed['title']}”.")
+
+
 def test_a_file_with_refused_lines_names_each_line_and_imports_nothing(
     web: WebStack, page: Page
 ) -> None:

@@ -14,7 +14,7 @@ import random
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -191,8 +191,10 @@ def phone(browser: Browser) -> Iterator[BrowserContext]:
 
 @pytest.fixture
 def page(phone: BrowserContext) -> Iterator[Page]:
-    """A page that fails the test on any script error."""
+    """A page that fails the test on any script error, whose reads are counted
+    (READS_WATCHED, for reads_answered)."""
     opened = phone.new_page()
+    opened.add_init_script(READS_WATCHED)
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
     yield opened
@@ -3160,11 +3162,12 @@ def test_a_talk_page_opened_while_the_service_cannot_be_reached_shows_its_talk_b
     failed = first_reads_of_the_talk_fail(page, talk["id"])
     page.clock.install()
     page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
-    expect(page.get_by_test_id("message")).to_contain_text("Trying again")
+    expect(page.get_by_test_id("talk-read")).to_contain_text("Trying again")
     # When the network comes back, and nobody reloads
     run_clock(page, 3, 5_500, 300)
     # Then the page shows the talk, ready to rate, and the error is gone
     expect(page.get_by_role("heading", level=1)).to_have_text("Scanned too early")
+    expect(page.get_by_test_id("talk-read")).to_be_hidden()
     expect(page.get_by_test_id("message")).to_have_text("")
     expect(star(page, 4)).to_be_enabled()
     assert len(failed) == 2
@@ -3417,6 +3420,16 @@ def test_the_command_line_says_how_to_give_the_event_code_this_runtime_asks_for(
     assert wait_for(lambda: web.count(talk["id"]) == 1)
 
 
+def waited_on(page: Page, check: Callable[[], Any], seconds: float = 15) -> Any:
+    """`check` polled while the page is waited on (its route handlers run then, not in a sleep),
+    every 0.2 s until it is truthy or `seconds` pass; its last result either way."""
+    for _ in range(int(seconds * 5)):
+        if result := check():
+            return result
+        page.wait_for_timeout(200)
+    return check()
+
+
 def requests_made_so_far_heard(page: Page) -> None:
     """Until the requests the page has made so far have been heard (`request` events come in the
     order the page made them: one it makes now, once heard, comes after them all)."""
@@ -3425,21 +3438,25 @@ def requests_made_so_far_heard(page: Page) -> None:
 
 
 def no_answer_to_come(page: Page) -> None:
-    """Until the page is live and none of its reads is on its way: an answer's Date sets the
-    service's clock as the page keeps it, and one that came after the test moved the page's
-    clock would take the service's back to real time (a live page's next read is its check a
-    minute on)."""
+    """Until the page is live and done with every read it started (reads_answered): an
+    answer's Date sets the service's clock as the page keeps it, and one that came after the
+    test moved the page's clock would take the service's back to real time; a change saved
+    after this is found by a read made after it (a live page's next read is its check a minute
+    on, or the one the_page_reads_again asks for)."""
     expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
-    page.wait_for_load_state("networkidle")
+    reads_answered(page)
 
 
 # Counts into window.__reads the page's requests (fetch) started, and those it is done with: a
 # task after the answer's body was read, or after the request failed (what the page does with
 # the answer runs before, in the task that read it). Every read of the pages is api.js's, which
-# reads the body.
+# reads the body. The task is a message's, not a timer's: a test's clock (page.clock), standing
+# still, holds the page's timers.
 READS_WATCHED = """(() => {
   const reads = (window.__reads = { started: 0, done: 0 });
-  const done = () => setTimeout(() => { reads.done += 1; });
+  const tasks = new MessageChannel();
+  tasks.port1.onmessage = () => { reads.done += 1; };
+  const done = () => tasks.port2.postMessage(null);
   const fetched = window.fetch;
   window.fetch = function (...args) {
     reads.started += 1;
@@ -3453,8 +3470,8 @@ READS_WATCHED = """(() => {
 
 
 def reads_answered(page: Page) -> None:
-    """Until the page is done with every read it started (READS_WATCHED, added before it
-    opened): unlike no_answer_to_come's "networkidle", which Playwright keeps once the page was
-    idle for half a second after its load, this holds for a read started later too (the one a
-    live channel's subscription starts, an answer a test held)."""
+    """Until the page is done with every read it started (READS_WATCHED, which the `page`
+    fixture adds before it opens): a read started after the page's load counts too (the one a
+    live channel's subscription starts, an answer a test held), which Playwright's
+    "networkidle" misses once the page was idle for half a second after its load."""
     page.wait_for_function("() => window.__reads.done === window.__reads.started")

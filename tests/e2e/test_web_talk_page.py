@@ -35,6 +35,7 @@ from tests.e2e.test_web_app import (
     an_hour_from,
     enter_event_code,
     star,
+    waited_on,
 )
 from tests.e2e.test_web_programme import LINES, SPEAKERS, TITLE_300
 
@@ -654,8 +655,7 @@ def test_a_gateway_s_error_page_is_said_in_words_not_shown_as_html(
     page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
     # Then the page says so in words, never the gateway's HTML, and shows the talk by itself
     # (once its 5 s wait before trying again has passed)
-    message = page.get_by_test_id("message")
-    expect(message).to_have_text(
+    expect(page.get_by_test_id("talk-read")).to_have_text(
         "The service did not answer in time. Try again in a moment. Trying again…"
     )
     page.clock.run_for(5_000)
@@ -951,16 +951,6 @@ def posts_for(page: Page, talk_id: str) -> list[str | None]:
 
     page.route(lambda url: url.endswith("/ratings"), record)
     return keys
-
-
-def waited_on(page: Page, check: Callable[[], Any], seconds: float = 15) -> Any:
-    """`check` polled while the page is waited on (its route handlers run then, not in a sleep),
-    every 0.2 s until it is truthy or `seconds` pass; its last result either way."""
-    for _ in range(int(seconds * 5)):
-        if result := check():
-            return result
-        page.wait_for_timeout(200)
-    return check()
 
 
 def attendee_with_a_pass(web: WebStack, page: Page) -> None:
@@ -1375,6 +1365,53 @@ def test_a_rating_tapped_before_its_talk_is_read_still_says_why_it_waits_once_re
     expect(page.get_by_test_id("own-rating")).to_have_text(
         "Waiting to send your rating: 4 out of 5."
     )
+
+
+def test_a_rating_tapped_while_the_talk_cannot_be_read_keeps_its_words_over_the_read_s_retry(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee who opened a talk's page while the hall's network was down (its first
+    # two reads of the talk fail, and so would a rating), on a clock the test moves
+    talk = web.add_talk(title="Read while the network was down")
+    failed = web_app.first_reads_of_the_talk_fail(page, talk["id"])
+    down = [True]
+    sends = ("/ratings", "/voters")
+
+    def unreachable(route: Route) -> None:
+        if down[0]:
+            route.abort("internetdisconnected")
+        else:
+            route.continue_()
+
+    page.route(lambda url: urlparse(url).path in sends, unreachable)
+    page.clock.install()
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    read_line = page.get_by_test_id("talk-read")
+    expect(page.get_by_text("Trying again")).to_be_visible()
+    # When they tap 4, which waits for the network, and the page's read of the talk fails again
+    star(page, 4).click()
+    message = page.get_by_test_id("message")
+    waits = "Waiting for the network: your rating will be sent when you are back online."
+    expect(message).to_have_text(waits)
+    page.clock.run_for(5_000)
+    assert waited_on(page, lambda: len(failed) == 2)
+    # Then the rating's words stay, and the read's retry is said on a line of its own
+    expect(message).to_have_text(waits)
+    expect(read_line).to_have_text(
+        "The service cannot be reached. Check your connection. Trying again…"
+    )
+    # When the network is back, Then the talk is shown, the read's line goes, and the rating
+    # still says it waits until the page's next check sends it (the event's code asked for
+    # then), and it counts
+    down[0] = False
+    page.clock.run_for(5_000)
+    expect(page.get_by_role("heading", level=1)).to_have_text(talk["title"])
+    expect(read_line).to_be_hidden()
+    expect(message).to_have_text(waits)
+    page.clock.run_for(30_000)
+    enter_event_code(page)
+    expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5.")
+    assert wait_for(lambda: web.count(talk["id"]) == 1)
 
 
 def test_the_talk_page_puts_the_first_of_right_to_left_speakers_on_the_right(

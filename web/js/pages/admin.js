@@ -273,18 +273,32 @@ export function adminPage(main) {
         stale.read();
         draw();
       },
-      onFailed: (error) => (talks.length ? stale.failed(error) : setText(count, errorText(error))),
+      onFailed: (error) => {
+        if (talks.length) stale.failed(error);
+        else setText(count, errorText(error));
+        sayReread();
+      },
       onStatus: badge.set,
       pollMs: 5000,
     });
     const load = () => watcher.read();
-    // The newest action's read of the list (see readListAfter), and its timer to read again.
-    const relist = { newest: 0, timer: null };
+    // The newest action's read of the list (see readListAfter), its timer to read again, and
+    // when that is (0: none waits).
+    const relist = { newest: 0, timer: null, at: 0 };
+    const unplanned = () => {
+      clearTimeout(relist.timer);
+      relist.at = 0;
+    };
     stopLive = () => {
       watcher.stop();
       relist.newest += 1;
-      clearTimeout(relist.timer);
+      unplanned();
     };
+    // Every failed read of the list, the table's own too (a check, the page looked at again),
+    // says when the action's next read comes, while one waits: written over, the line lost it.
+    function sayReread() {
+      if (relist.at) append(talks.length ? stale.node : count, [` Reading it again in ${Math.max(1, Math.ceil((relist.at - Date.now()) / 1000))} s.`]);
+    }
 
     // The talks of the programme (as last read) in the same room as `talk` whose times overlap
     // its own: two talks in one room at once is most often a typing slip (a wrong day, a room
@@ -382,15 +396,19 @@ export function adminPage(main) {
     async function readListAfter(then = () => {}) {
       const asked = turns;
       const mine = ++relist.newest;
-      clearTimeout(relist.timer);
+      unplanned();
       const read = async (tries) => {
         try {
           await load();
         } catch (error) {
           if (relist.newest !== mine) return; // a newer action's read, or the page left
           const wait = rereadAfterS(tries, error);
-          relist.timer = setTimeout(() => read(tries + 1), wait * 1000);
-          append(talks.length ? stale.node : count, [` Reading it again in ${wait} s.`]);
+          relist.at = Date.now() + wait * 1000;
+          relist.timer = setTimeout(() => {
+            relist.at = 0;
+            read(tries + 1);
+          }, wait * 1000);
+          sayReread();
           return;
         }
         if (turns === asked) then();

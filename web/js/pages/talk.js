@@ -131,10 +131,13 @@ export function talkPage(main, talkId) {
   const wholeTitle = h("button", { type: "button", class: "link title-toggle", hidden: true, "aria-controls": "talk-title",
     "aria-expanded": "false", onclick: toggleTitle }, "Show the whole title");
   const meta = h("p", { class: "meta" });
+  // The talk's read failing, on its own line under the heading (gone once the talk is read): a
+  // rating tapped meanwhile keeps its own words on the rating's line.
+  const reading = h("p", { class: "notice", role: "status", "data-testid": "talk-read" });
   const screenLink = h("a", { href: `${talkHref(talkId)}/screen`, class: "screen-link" }, "Open the room screen");
   fill(main,
     h("article", { class: "talk" },
-      title, wholeTitle, meta,
+      title, wholeTitle, meta, reading,
       h("section", { class: "rate", "aria-labelledby": "rate-heading" },
         h("h2", { id: "rate-heading" }, "Your rating"),
         h("div", { class: "stars-row", role: "group", "aria-labelledby": "rate-heading" }, buttons),
@@ -527,7 +530,6 @@ export function talkPage(main, talkId) {
     try {
       appConfig(); // asked beside the talk; knowPolicy() waits for it
       let loaded = null;
-      let trouble = null; // what the page said of its failed reads of the talk
       // A phone that opened the page on a hall's crowded Wi-Fi: the page tries again by itself
       // (a talk not in the programme is said at once).
       while (!loaded) {
@@ -535,15 +537,12 @@ export function talkPage(main, talkId) {
           loaded = await loadTalk();
         } catch (error) {
           if (stopped || notInProgramme(error)) throw error;
-          trouble = `${errorText(error)} Trying again…`;
-          say(trouble);
+          setText(reading, `${errorText(error)} Trying again…`);
           await pause(5000);
           if (stopped) return;
         }
       }
-      // Only those words are taken back once it is read: the stars take a tap before the talk
-      // is read, and what the page said of that rating (kept, waiting) stays.
-      if (message.textContent === trouble) say("");
+      setText(reading, "");
       await knowPolicy();
       if (stopped) return;
       shown.read(loaded);
