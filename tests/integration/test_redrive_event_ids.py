@@ -65,6 +65,23 @@ class Scene:
         connection.close()
         return ids
 
+    def set_aside_bytes(self, *values: bytes) -> list[int]:
+        """Records' values, byte for byte, set aside by a projector release that could not read
+        them: their letters' ids."""
+        source = f"dlq-{uuid.uuid4().hex[:8]}"
+        with psycopg2.connect(self.talks_dsn) as connection, connection.cursor() as cursor:
+            ids = []
+            for offset, value in enumerate(values):
+                key = RatingSubmitted.from_json(value).talk_id.encode()
+                cursor.execute(
+                    'INSERT INTO dead_letters (topic, partition, "offset", key, value, reason) '
+                    "VALUES (%s, 0, %s, %s, %s, 'unknown form') RETURNING id",
+                    (source, offset, key, value),
+                )
+                ids.append(cursor.fetchone()[0])
+        connection.close()
+        return ids
+
     def two_and_five(self) -> tuple[dict[str, Any], int, int]:
         """A 2 and a 5 its producer sent under one eventId, both events as they are, set aside:
         the 2, and the two letters' ids."""
@@ -683,8 +700,8 @@ def test_a_new_eventid_is_refused_where_the_letter_s_own_is_free(
     assert status == 2, said
     assert (
         f"dead letter {letter['id']}'s eventId {broken['eventId']} is not stored for another "
-        "rating, nor did another letter's redrive go out under it, nor does the API's outbox "
-        "hold another rating under it"
+        "rating, nor did another letter's redrive go out under it: under it the letter counts "
+        "once"
     ) in said
     assert "drop --new-event-id" in said
     # (and what it cannot see is said: a record on Kafka its projector has not reached)
@@ -793,82 +810,162 @@ def api_outbox(talks_dsn: str) -> Iterator[ApiOutbox]:
     connection.close()
 
 
-@pytest.mark.parametrize(
-    "entry", ["waiting for the relay", "relayed, not projected yet", "relayed and projected"]
-)
-def test_a_letter_whose_eventid_the_outbox_holds_for_another_rating_is_refused_then_goes_new(
-    entry: str,
+STATES = ["waiting for the relay", "relayed, not projected yet", "relayed and projected"]
+
+
+def relayed_as(state: str, api_outbox: ApiOutbox, scene: Scene) -> None:
+    """The outbox's entries as `state` says: left waiting, relayed, or relayed and projected."""
+    if state != "waiting for the relay":
+        api_outbox.relay()
+    if state == "relayed and projected":
+        scene.project()
+
+
+def test_the_api_s_counted_rating_whose_voter_was_forgotten_is_only_marked_when_set_aside(
+    api_outbox: ApiOutbox,
+    scene: Scene,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from datetime import timedelta
+
+    from tests.integration.test_forget_voter import forget, token
+
+    # Given a voter's 2 the API kept in its outbox (its publish timed out after the broker took
+    # it: a record on Kafka too), relayed and counted; then the voter forgotten (the outbox and
+    # the event store renamed); then the API's own record (the voter's real id) set aside by a
+    # release that could not read it
+    attendee, voter = token(expired_ago=timedelta(hours=2))
+    two = RatingSubmitted.from_json(json.dumps({**scene.seven(), "value": 2, "voterId": voter}))
+    api_outbox.keep(two)
+    relayed_as("relayed and projected", api_outbox, scene)
+    assert scene.counts() == {**NONE, "2": 1}
+    capsys.readouterr()
+    assert forget(attendee, capsys=capsys)[0] == 0
+    renamed = wiring.event_store().stored_rating(str(two.event_id))
+    assert renamed is not None
+    assert renamed["voter_id"] != voter
+    [letter_id] = scene.set_aside_bytes(Rating.of(two).to_json())
+    # When the operator redrives it with --new-event-id: refused (the 2 counted twice, and the
+    # voter's real id went back into the event store)
+    status, said = scene.redrive(str(letter_id), "--new-event-id")
+    assert status == 2, said
+    assert f"dead letter {letter_id}'s eventId {two.event_id} is the API's" in said
+    assert "under a new eventId it would count twice; drop --new-event-id" in said
+    # And without: only marked, the stored rating named, pseudonym and all (it was refused,
+    # "held already for another rating in the API's outbox", pointing to --new-event-id)
+    status, said = scene.redrive(str(letter_id))
+    assert status == 0, said
+    assert "the event store holds that rating already, published by the API" in said
+    assert f"value 2, occurred 2026-11-21T10:00:00.000Z, voter {renamed['voter_id']}" in said
+    assert "the letter's differs in voterId" in said
+    assert voter not in said
+    # Then the 2 counts once, under the forgotten voter's new id
+    scene.project()
+    assert scene.counts() == {**NONE, "2": 1}
+    assert wiring.event_store().stored_rating(str(two.event_id)) == renamed
+    assert letter_id not in scene.pending()
+
+
+def test_the_api_s_waiting_rating_goes_as_its_outbox_holds_it_whatever_the_repair(
+    api_outbox: ApiOutbox,
+    scene: Scene,
+) -> None:
+    # Given a 2 the API kept in its outbox, waiting for the relay, and its record (in another
+    # release's form: other bytes, the same rating) set aside
+    broken = {**scene.seven(), "value": 2}
+    two = RatingSubmitted.from_json(json.dumps(broken))
+    api_outbox.keep(two)
+    [letter_id] = scene.set_aside_as_they_are(broken)
+    # When the operator redrives it repaired to 5
+    status, said = scene.redrive(str(letter_id), "--value", repaired(broken, 5))
+    # Then the 2 goes under its own eventId as the outbox holds it, the 5 said not counted (it
+    # was refused, "held already for another rating in the API's outbox")
+    assert status == 0, said
+    assert f"republished as event {two.event_id}, the API's rating as its outbox holds it" in said
+    assert "accepted 20" in said
+    assert "waiting for the relay" in said
+    assert "the --value's differs in value (5, not counted)" in said
+    [record] = scene.project()
+    assert RatingSubmitted.from_json(record.value) == two
+    # And with the relay's copy after it, the 2 counts once
+    api_outbox.relay()
+    scene.project()
+    assert scene.counts() == {**NONE, "2": 1}
+    assert letter_id not in scene.pending()
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_a_letter_whose_very_bytes_the_outbox_holds_counts_once_under_its_eventid(
+    state: str,
+    api_outbox: ApiOutbox,
+    scene: Scene,
+) -> None:
+    # Given a 2 the API kept in its outbox (waiting, relayed, or relayed and counted), and its
+    # record on Kafka, the same bytes, set aside by a release that could not read it
+    two = RatingSubmitted.from_json(json.dumps({**scene.seven(), "value": 2}))
+    api_outbox.keep(two)
+    [letter_id] = scene.set_aside_bytes(Rating.of(two).to_json())
+    relayed_as(state, api_outbox, scene)
+    # When the operator redrives it
+    status, said = scene.redrive(str(letter_id))
+    # Then it goes under its own eventId, the outbox said to hold the letter's very bytes
+    assert status == 0, said
+    assert f"republished as event {two.event_id}" in said
+    assert "its outbox holds this letter's very bytes" in said
+    if state == "relayed and projected":
+        assert "the event store holds that rating already, published by the API" in said
+    # And the 2 counts once
+    api_outbox.relay()
+    scene.project()
+    assert scene.counts() == {**NONE, "2": 1}
+    assert letter_id not in scene.pending()
+
+
+def test_a_repair_of_another_value_over_the_api_s_counted_rating_only_marks_it(
     api_outbox: ApiOutbox,
     scene: Scene,
     talk: str,
 ) -> None:
-    # Given a letter (a 7), and a 4 its producer sent under the same eventId through the API,
-    # kept in the API's outbox: waiting for the relay, relayed to Kafka and not projected, or
-    # relayed and projected
-    broken = scene.seven()
-    [letter] = scene.set_aside(broken)
-    four = RatingSubmitted.from_json(
-        json.dumps({**broken, "value": 4, "occurredAt": "2026-11-21T09:00:00Z"})
-    )
-    api_outbox.keep(four)
-    if entry != "waiting for the relay":
-        api_outbox.relay()
-    if entry == "relayed and projected":
-        # (stored after the letter was set aside: by the event store alone, the 4 might have
-        # been an earlier redrive of the letter, and the command could not tell)
-        scene.project()
-        assert scene.counts() == {**NONE, "4": 1}
-    # When the operator redrives it repaired to 3
-    status, said = scene.redrive(str(letter["id"]), "--value", repaired(broken, 3))
-    # Then it is refused (it went under the 4's eventId, and one of the two counted nowhere),
-    # the 4 named as the outbox's, and the way on said
-    assert status == 1, said
-    assert (
-        f"dead letter {letter['id']}'s eventId {broken['eventId']} is held already for another "
-        f"rating in the API's outbox (talk {talk!r}, value 4, occurred 2026-11-21T09:00:00.000Z;"
-    ) in said
-    assert ("waiting for the relay" if entry == "waiting for the relay" else "relayed at 20") in (
-        said
-    )
-    assert f"`talkrate ops redrive {letter['id']} --new-event-id` (with the same --value)" in said
-    assert scene.on_topic() == (0 if entry == "waiting for the relay" else 1)
-    assert letter["id"] in scene.pending()
-    # And with --new-event-id it goes; relayed and projected, the 3 and the 4 count each once
-    done = scene.redriven(str(letter["id"]), "--value", repaired(broken, 3), "--new-event-id")
-    assert (done["letterEventId"], done["eventId"] != broken["eventId"]) == (
-        broken["eventId"],
-        True,
-    )
-    api_outbox.relay()
+    # Given a 2 the API kept in its outbox, relayed and counted, and its record (the same bytes)
+    # set aside
+    broken = {**scene.seven(), "value": 2}
+    two = RatingSubmitted.from_json(json.dumps(broken))
+    api_outbox.keep(two)
+    [letter_id] = scene.set_aside_bytes(Rating.of(two).to_json())
+    relayed_as("relayed and projected", api_outbox, scene)
+    # When the operator redrives it repaired to 5
+    status, said = scene.redrive(str(letter_id), "--value", repaired(broken, 5))
+    # Then it is only marked: the 2 counts, and the output says so (it said "cannot tell")
+    assert status == 0, said
+    assert "the event store holds that rating already, published by the API" in said
+    assert f"the rating that counts: talk {talk!r}, value 2, occurred" in said
+    assert "the --value's differs in value (5, not counted)" in said
     scene.project()
-    assert scene.counts() == {**NONE, "3": 1, "4": 1}
+    assert scene.counts() == {**NONE, "2": 1}
+    assert letter_id not in scene.pending()
 
 
-@pytest.mark.parametrize("same", ["the letter's bytes", "the repair"])
-def test_a_letter_whose_own_rating_the_outbox_holds_goes_under_its_eventid_and_counts_once(
-    same: str,
+@pytest.mark.parametrize("state", STATES)
+def test_a_new_eventid_for_a_letter_the_api_s_outbox_holds_is_refused(
+    state: str,
     api_outbox: ApiOutbox,
     scene: Scene,
 ) -> None:
-    # Given a 2 set aside by a projector release that could not read it, kept in the API's
-    # outbox as well (its publish timed out after the broker took it); or a letter (a 7) whose
-    # repair, a 2, is the rating the outbox holds under its eventId
-    two = scene.seven()
-    two["value"] = 2
-    held = RatingSubmitted.from_json(json.dumps(two))
-    if same == "the letter's bytes":
-        [letter_id] = scene.set_aside_as_they_are(json.loads(Rating.of(held).to_json()))
-        api_outbox.keep(held)
-        args = [str(letter_id)]
-    else:
-        [letter] = scene.set_aside({**two, "value": 7})
-        api_outbox.keep(held)
-        letter_id, args = letter["id"], [str(letter["id"]), "--value", repaired(two, 2)]
-    # When the operator redrives it
-    done = scene.redriven(*args)
-    # Then it goes under its own eventId: the outbox's rating is its own, not another
-    assert done == {"deadLetter": letter_id, "eventId": two["eventId"]}
-    # And relayed and projected, the 2 counts once
+    # Given a 2 the API kept in its outbox, and its record set aside
+    two = RatingSubmitted.from_json(json.dumps({**scene.seven(), "value": 2}))
+    api_outbox.keep(two)
+    [letter_id] = scene.set_aside_bytes(Rating.of(two).to_json())
+    relayed_as(state, api_outbox, scene)
+    on_topic = scene.on_topic()
+    # When the operator redrives it with --new-event-id (repaired to 3 or not)
+    for repair in ([], ["--value", repaired(json.loads(Rating.of(two).to_json()), 3)]):
+        status, said = scene.redrive(str(letter_id), *repair, "--new-event-id")
+        # Then it is refused: under a new eventId the API's 2 would count twice
+        assert status == 2, said
+        assert f"dead letter {letter_id}'s eventId {two.event_id} is the API's" in said
+        assert "drop --new-event-id" in said
+    assert scene.on_topic() == on_topic
+    assert letter_id in scene.pending()
     api_outbox.relay()
     scene.project()
     assert scene.counts() == {**NONE, "2": 1}

@@ -341,10 +341,13 @@ def redrive(
     said so, and one left out is the letter's. Each redrive is recorded on the letter before it
     is published. A letter whose rating counts already (an earlier redrive of it or of a copy,
     cut off before its mark) is published again only as that rating; one whose eventId the event
-    store or the API's outbox holds for another rating (its producer reused the eventId) would
-    count nowhere: both are refused (exit 1), saying what to run, and the latter goes with
-    --new-event-id under one made from its eventId and bytes, the same at every redrive of it
-    and of its copies. Not read: records on Kafka the projector has not reached."""
+    store holds for another rating would count nowhere: both are refused (exit 1), saying what
+    to run, and the latter goes with --new-event-id under one made from its eventId and bytes,
+    the same at every redrive of it and of its copies. A letter whose eventId the API's outbox
+    holds is a record of that rating (the API makes every eventId it takes), whatever its bytes:
+    stored, it counts already and is only marked (the output names the rating that counts);
+    not stored yet, it goes under its eventId as the outbox holds it; --new-event-id is refused
+    (it would count twice). Not read: records on Kafka the projector has not reached."""
     from talkrate import wiring
     from talkrate.events import Rating
     from talkrate.models import RatingSubmitted
@@ -517,6 +520,10 @@ def _redriven_line(letter_id: int, going: Any, replaced: Any) -> str:
             f"; the event store holds that rating already, published by {going.stored_already}: "
             "it counts once, this copy nowhere"
         )
+        if going.api is not None:
+            why += f"; {going.api}"
+    elif going.api is not None:
+        why += f", {going.api}"
     return f"redrive: dead letter {letter_id} republished as event {going.event.event_id}{why}"
 
 

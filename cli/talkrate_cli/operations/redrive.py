@@ -15,10 +15,15 @@ another rating (stored before the letter was set aside, or published by another 
 redrive). Where neither can be told (a redrive of a release that recorded none, or one whose
 record went with a database restore), the command refuses and names what to run in each case.
 
-A rating under the letter's eventId not stored yet is seen where the API's outbox holds it
-(waiting for the relay, or relayed and not projected): a redrive never goes through the outbox,
-so an entry that is neither the letter's bytes nor its rating is another. One its producer sent
-to Kafka itself, not projected yet, is not read (`NOT_READ`).
+The API makes every eventId it takes (a request carries a talkId and a value only), so an
+entry of its outbox (`rating_outbox`) under the letter's eventId is the API's record of the
+letter's own rating, whatever its bytes show (`ops forget-voter` renames the voter in the
+outbox and the event store, not in a record set aside later; another release writes another
+form). Stored under that eventId, that rating counts already: the letter is only marked
+(`_the_apis`). Not stored yet, it goes under that eventId as the outbox holds it, counted
+once whichever copy is projected first; under a new eventId it would count twice, so
+--new-event-id is refused. Records on Kafka the projector has not reached are not read
+(`NOT_READ`).
 """
 
 from __future__ import annotations
@@ -57,6 +62,8 @@ class Redrive:
     # Who published the rating first, when the event store holds it already: what goes out is
     # a copy, counted nowhere (the command run again after a cut-off redrive).
     stored_already: str | None = None
+    # What a person is told of the API's rating under the letter's eventId (`_the_apis`).
+    api: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,50 +77,10 @@ class _Recorded:
 
 # What the judging does not read, said wherever the operator is told an eventId is free.
 NOT_READ = (
-    "Not read: records on Kafka the projector has not reached; another rating its producer "
-    "sent there under that eventId, not through the API's outbox, is not seen (if that may be "
-    "so, wait until the dashboard's projector offset lag is 0, and run the command again)."
+    "Not read: records on Kafka the projector has not reached; another rating sent there under "
+    "that eventId by a producer other than the API is not seen (if that may be so, wait until "
+    "the dashboard's projector offset lag is 0, and run the command again)."
 )
-
-
-@dataclass(frozen=True)
-class _Kept:
-    """Another rating the API's outbox holds under a letter's eventId, and how it is named."""
-
-    event: RatingSubmitted | None  # None: a payload the event model does not read
-    named: str
-
-
-def _another_in_outbox(
-    entry: dict[str, Any] | None, letter: Letter, event: RatingSubmitted
-) -> _Kept | None:
-    """The outbox's entry under the letter's eventId when it holds another rating: neither the
-    letter's bytes (the API's record that a projector release set aside, relayed or kept when
-    its publish timed out) nor the rating the redrive publishes (a repair the same in every
-    field is taken as the letter's own, as a stored one is)."""
-    if entry is None or entry["payload"] == bytes(letter["value"] or b""):
-        return None
-    try:
-        kept: RatingSubmitted | None = RatingSubmitted.from_json(entry["payload"])
-    except ValidationError:
-        kept = None
-    if (
-        kept is not None
-        and kept.to_json() == event.model_copy(update={"event_id": kept.event_id}).to_json()
-    ):
-        return None
-    if kept is None:
-        named = "a payload that is no RatingSubmitted event"
-    else:
-        rating = kept.model_dump(mode="json", by_alias=True, exclude_none=True)
-        named = f"talk {kept.talk_id!r}, value {kept.value}, occurred {rating['occurredAt']}"
-        if kept.voter_id is not None:
-            named += f", voter {kept.voter_id}"
-    if entry["published_at"] is None:
-        named += f"; accepted {_when(entry['created_at'])}, waiting for the relay"
-    else:
-        named += f"; relayed at {_when(entry['published_at'])}"
-    return _Kept(kept, named)
 
 
 def _when(at: Any) -> str:
@@ -253,22 +220,28 @@ def judge(
     outgoing = event.model_copy(update={"event_id": target})
     letters_own = own if new_event_id else None
     counted = _counted(letter_id, own, new_ids, held, ours, event)
+    entry = outboxed(str(own))
+    # The API's rating, unless the letter's record went out under a new eventId already (an
+    # earlier --new-event-id redrive): then it goes on under that one, as below.
+    moved = any(r.event.event_id != own for r in ours) or (
+        counted is not None and counted[0] != own
+    )
+    if entry is not None and not moved:
+        return _the_apis(letter_id, letter, event, entry, held.get(own), new_event_id, repaired)
     if counted is not None:
         where, row, who = counted
         if where == target and _same(row, outgoing):
             return Redrive(outgoing, letters_own, stored_already=who)
         raise CliError(_counts_already(letter_id, own, where, row, who))
     again = " (with the same --value)" if repaired else ""
-    entry = _another_in_outbox(outboxed(str(own)), letter, event)
-    taken = _taken(letter_id, own, held.get(own), ours, theirs, family, entry, again)
+    taken = _taken(letter_id, own, held.get(own), ours, theirs, family, again)
     if new_event_id:
         if taken is None:
             raise BadInput(
                 f"redrive: dead letter {letter_id}'s eventId {own} is not stored for another "
-                "rating, nor did another letter's redrive go out under it, nor does the API's "
-                "outbox hold another rating under it: under it the letter counts once, however "
-                "often it is redriven (under a second one it could count twice); drop "
-                f"--new-event-id. {NOT_READ}"
+                "rating, nor did another letter's redrive go out under it: under it the letter "
+                "counts once, however often it is redriven (under a second one it could count "
+                f"twice); drop --new-event-id. {NOT_READ}"
             )
         return Redrive(outgoing, letters_own)
     if taken is None:
@@ -288,6 +261,88 @@ def judge(
         f"redrive {letter_id} --new-event-id`{again}. If that rating is an earlier redrive of "
         f"this letter, it counts already: {_marking(letter_id, row, own, own)}."
     )
+
+
+def _the_apis(
+    letter_id: int,
+    letter: Letter,
+    event: RatingSubmitted,
+    entry: dict[str, Any],
+    row: dict[str, Any] | None,
+    new_event_id: bool,
+    repaired: bool,
+) -> Redrive:
+    """The letter whose eventId the API's outbox holds: a record of that rating (the API makes
+    every eventId it takes), however its bytes differ (a voter renamed by `ops forget-voter`,
+    another release's form, an operator's repair). Stored, it counts already: the stored
+    rating goes again, a copy counted nowhere, and the letter is marked. Not stored yet
+    (waiting for the relay, or relayed and not projected), it goes under its eventId as the
+    outbox holds it (the letter's own rating when the outbox's form is not read here): the
+    relayed copy and this one count once, whichever is projected first. --new-event-id is
+    refused: under a new eventId the API's rating would count twice."""
+    own = event.event_id
+    payload = bytes(entry["payload"])
+    kept: RatingSubmitted | None
+    try:
+        kept = RatingSubmitted.from_json(payload)
+    except ValidationError:
+        kept = None
+    if payload == bytes(letter["value"] or b""):
+        where = "this letter's very bytes"
+    elif kept is None:
+        where = "its rating under that eventId in a form this command does not read"
+    else:
+        where = "its rating under that eventId"
+    if entry["published_at"] is None:
+        where += f", accepted {_when(entry['created_at'])} and waiting for the relay"
+    else:
+        where += f", relayed at {_when(entry['published_at'])}"
+    if new_event_id:
+        raise BadInput(
+            f"redrive: dead letter {letter_id}'s eventId {own} is the API's: its outbox holds "
+            f"{where}. The letter is a record of that rating (the API makes every eventId it "
+            "takes), and under a new eventId it would count twice; drop --new-event-id"
+        )
+    whose = "the --value's" if repaired else "the letter's"
+    if row is not None:
+        counts = _as_event(row, own)
+        return Redrive(
+            counts,
+            None,
+            stored_already=f"the API (its outbox holds {where})",
+            api=f"the rating that counts: {_rating(counts)}{_differs(whose, counts, event)}",
+        )
+    going = event if kept is None else kept.model_copy(update={"event_id": own})
+    if kept is not None:
+        how = "as its outbox holds it"
+    else:
+        how = "as repaired by --value" if repaired else "as the letter holds it"
+    return Redrive(
+        going,
+        None,
+        api=(
+            f"the API's rating {how} (its outbox holds {where}): {_rating(going)}"
+            f"{_differs(whose, going, event)}; it counts once, whichever copy is projected first"
+        ),
+    )
+
+
+def _rating(event: RatingSubmitted) -> str:
+    rating = event.model_dump(mode="json", by_alias=True, exclude_none=True)
+    named = f"talk {event.talk_id!r}, value {event.value}, occurred {rating['occurredAt']}"
+    return named if event.voter_id is None else f"{named}, voter {event.voter_id}"
+
+
+def _differs(whose: str, going: RatingSubmitted, event: RatingSubmitted) -> str:
+    """Where the letter's rating (or the operator's repair) differs from the one that counts,
+    the voter's id left unsaid (`ops forget-voter` renamed it: the letter holds the old one)."""
+    theirs = event.model_dump(mode="json", by_alias=True)
+    counts = going.model_dump(mode="json", by_alias=True)
+    fields = []
+    for name, value in theirs.items():
+        if value != counts[name] and name != "eventId":
+            fields.append(name if name == "voterId" else f"{name} ({value}, not counted)")
+    return f"; {whose} differs in {', '.join(fields)}" if fields else ""
 
 
 def _counted(
@@ -327,12 +382,11 @@ def _taken(
     ours: list[_Recorded],
     theirs: list[_Recorded],
     family: list[Letter],
-    entry: _Kept | None,
     again: str,
 ) -> tuple[bool, str] | None:
     """Why the letter's own eventId cannot carry its rating, and whether that is certain (else
     the stored rating may be an earlier redrive of the letter that left no record); None when
-    it can carry it. `entry`: another rating the API's outbox holds under it."""
+    it can carry it."""
     lead = f"redrive: dead letter {letter_id}'s eventId {own} is stored already for another rating"
     nowhere = (
         ": published under it, this one would count nowhere, so nothing was published for it and "
@@ -364,13 +418,6 @@ def _taken(
             f"redrive: dead letter {letter_id}'s eventId {own} is taken for another rating: "
             f"recorded for the redrive of dead letter {sent.letter_id} at {sent.at} (perhaps "
             f"not published), another record under that eventId{nowhere}"
-        )
-    # The API's rating, kept in its outbox (no redrive goes through it): not stored yet, or the
-    # one stored (so no earlier redrive of the letter).
-    if entry is not None and (row is None or (entry.event is not None and _same(row, entry.event))):
-        return True, (
-            f"redrive: dead letter {letter_id}'s eventId {own} is held already for another "
-            f"rating in the API's outbox ({entry.named}){nowhere}"
         )
     if row is not None:
         return False, ""

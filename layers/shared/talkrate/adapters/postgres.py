@@ -1157,8 +1157,8 @@ class PostgresOutbox:
 
     def entry(self, event_id: str) -> dict[str, Any] | None:
         """The entry kept under this eventId (`payload`, the rating as written; `created_at`;
-        `published_at`, None while it waits for the relay), or None: `ops redrive` tells a
-        rating the API holds under a dead letter's eventId from the letter's own."""
+        `published_at`, None while it waits for the relay), or None: `ops redrive` reads in
+        it the API's record of a dead letter's own rating (the API makes every eventId)."""
         return _outbox_entry(
             self._db.run(lambda cursor: _fetch_one(cursor, _OUTBOX_ENTRY, (event_id,)))
         )
