@@ -19,7 +19,7 @@ import pytest
 from talkrate import wiring
 from talkrate.errors import BackendUnavailable
 from talkrate.events import Rating
-from talkrate.models import RatingSubmitted, record_event_id
+from talkrate.models import RatingSubmitted, record_event_id, reissued_event_id
 from talkrate_cli.main import main
 from tests.integration.test_kafka_publisher import count_records
 from tests.integration.test_operations import project_all, rated_seven, set_aside_and_listed
@@ -969,3 +969,82 @@ def test_a_new_eventid_for_a_letter_the_api_s_outbox_holds_is_refused(
     api_outbox.relay()
     scene.project()
     assert scene.counts() == {**NONE, "2": 1}
+
+
+@pytest.mark.parametrize("state", ["waiting for the relay", "relayed and projected"])
+def test_a_letter_the_outbox_holds_with_a_redrive_recorded_under_a_new_eventid_counts_once(
+    state: str,
+    api_outbox: ApiOutbox,
+    scene: Scene,
+) -> None:
+    # Given a 2 the API kept in its outbox, its record set aside, and a redrive of the letter
+    # under a new eventId recorded but never published (a release that pointed the operator to
+    # --new-event-id, whose publish Kafka then refused: the letter still pending)
+    two = RatingSubmitted.from_json(json.dumps({**scene.seven(), "value": 2}))
+    api_outbox.keep(two)
+    value = Rating.of(two).to_json()
+    [letter_id] = scene.set_aside_bytes(value)
+    relayed_as(state, api_outbox, scene)
+    elsewhere = reissued_event_id(two.event_id, value)
+    recorded = two.model_copy(update={"event_id": elsewhere})
+    assert wiring.event_store().record_redrive(
+        letter_id, value, str(elsewhere), recorded.model_dump(mode="json", by_alias=True)
+    )
+    # When the operator redrives it, and asks for the new eventId
+    status, said = scene.redrive(str(letter_id), "--new-event-id")
+    # Then the new eventId is refused: the API's 2 would count twice (it was taken, and the 2
+    # counted twice: the recorded redrive was followed)
+    assert status == 2, said
+    assert f"dead letter {letter_id}'s eventId {two.event_id} is the API's" in said
+    # And without it the letter goes under the API's eventId, or is only marked
+    status, said = scene.redrive(str(letter_id))
+    assert status == 0, said
+    assert "its outbox holds this letter's very bytes" in said
+    # And the 2 counts once, nothing stored under the recorded eventId
+    api_outbox.relay()
+    scene.project()
+    assert scene.counts() == {**NONE, "2": 1}
+    assert wiring.event_store().stored_rating(str(elsewhere)) is None
+    assert letter_id not in scene.pending()
+
+
+def test_the_api_s_waiting_rating_of_a_talk_that_left_the_programme_is_not_offered_a_repair(
+    api_outbox: ApiOutbox,
+    scene: Scene,
+) -> None:
+    # Given a 2 the API kept in its outbox, waiting for the relay, its record set aside, and
+    # then its talk taken out of the programme
+    two = RatingSubmitted.from_json(json.dumps({**scene.seven(), "value": 2}))
+    api_outbox.keep(two)
+    [letter_id] = scene.set_aside_bytes(Rating.of(two).to_json())
+    wiring.talk_catalog().delete(scene.talk)
+    # When the operator redrives it
+    status, said = scene.redrive(str(letter_id))
+    # Then it is refused, and told to add the talk again, not to repair its talkId (the API's
+    # rating goes as its outbox holds it, whatever a --value says)
+    assert status == 1, said
+    assert f"rates {scene.talk!r}, which is not in the programme" in said
+    assert "the API accepted it for that talk (its outbox holds it); add the talk again" in said
+    assert "--value" not in said
+    assert letter_id in scene.pending()
+
+
+def test_a_letter_whose_rating_counts_already_is_marked_though_its_talk_left_the_programme(
+    api_outbox: ApiOutbox,
+    scene: Scene,
+) -> None:
+    # Given a 2 the API kept in its outbox, relayed and counted, its record set aside, and then
+    # its talk taken out of the programme
+    two = RatingSubmitted.from_json(json.dumps({**scene.seven(), "value": 2}))
+    api_outbox.keep(two)
+    [letter_id] = scene.set_aside_bytes(Rating.of(two).to_json())
+    relayed_as("relayed and projected", api_outbox, scene)
+    wiring.talk_catalog().delete(scene.talk)
+    # When the operator redrives it
+    status, said = scene.redrive(str(letter_id))
+    # Then it is only marked (it was refused: "add the talk first"): nothing new counts
+    assert status == 0, said
+    assert "the event store holds that rating already, published by the API" in said
+    scene.project()
+    assert scene.counts() == {**NONE, "2": 1}
+    assert letter_id not in scene.pending()

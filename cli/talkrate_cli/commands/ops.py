@@ -373,12 +373,20 @@ def redrive(
         going, replaced = _judged(
             letter_id, value, new_event_id, twins, letters, store.stored_rating, outbox.entry
         )
-        if not catalog.exists(going.event.talk_id):
+        if going.stored_already is None and not catalog.exists(going.event.talk_id):
             # The projector counts any talk's rating: one for a talk not in the programme would
-            # count for nobody now, and for a talk added later under that id.
+            # count for nobody now, and for a talk added later under that id. (One that counts
+            # already is only marked: nothing new counts.) The API's rating goes as its outbox
+            # holds it, whatever a --value says.
+            mend = (
+                "the API accepted it for that talk (its outbox holds it); add the talk again "
+                "first, or leave the letter pending"
+                if going.api is not None
+                else "add the talk first, or repair its talkId with --value"
+            )
             raise CliError(
                 f"redrive: dead letter {letter_id} rates {going.event.talk_id!r}, which is not in "
-                "the programme; add the talk first, or repair its talkId with --value"
+                f"the programme; {mend}"
             )
         # Two letters of the run under one eventId for two ratings: the one projected second
         # would be dropped as a copy, counted nowhere, and the redrive would say it succeeded.

@@ -221,11 +221,12 @@ def judge(
     letters_own = own if new_event_id else None
     counted = _counted(letter_id, own, new_ids, held, ours, event)
     entry = outboxed(str(own))
-    # The API's rating, unless the letter's record went out under a new eventId already (an
-    # earlier --new-event-id redrive): then it goes on under that one, as below.
-    moved = any(r.event.event_id != own for r in ours) or (
-        counted is not None and counted[0] != own
-    )
+    # The API's rating, unless the letter's record counts under a new eventId already (an
+    # earlier --new-event-id redrive, published and stored): then it goes on under that one, as
+    # below. One only recorded under a new eventId (its publish refused, or cut off) changes
+    # nothing: under the API's eventId the letter counts once with the API's rating, and
+    # following the recorded one would count it twice.
+    moved = counted is not None and counted[0] != own
     if entry is not None and not moved:
         return _the_apis(letter_id, letter, event, entry, held.get(own), new_event_id, repaired)
     if counted is not None:
