@@ -14,7 +14,7 @@ import json
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 import click
 import pytest
@@ -1484,6 +1484,66 @@ def test_the_list_s_line_says_when_it_reads_again_at_every_failure_the_table_s_o
     page.clock.run_for(30_000)
     expect(stale).to_be_hidden()
     expect(page.get_by_test_id("admin-message")).to_have_text(f"Deleted “{doomed['title']}”.")
+
+
+def searched(page: Page, typed: str) -> None:
+    """The organiser types `typed` in the search, and the table shows what it finds (its
+    120 ms pause after the typing run on the page's clock, which stands still)."""
+    page.get_by_role("searchbox", name="Search talks").fill(typed)
+    page.clock.run_for(200)
+    # (drawn: the address keeps the search, ?q=, or none)
+    expect(page).to_have_url(
+        re.compile(rf"\?q={re.escape(quote_plus(typed))}$" if typed else r"^[^?]*$")
+    )
+
+
+def test_with_no_talk_listed_the_list_s_failure_and_its_next_read_stay_said_whatever_is_searched(
+    web: WebStack, page: Page
+) -> None:
+    # Given an organiser who signs in while the hall's Wi-Fi drops the page's reads of the list
+    # (the page's timers on a clock the test moves), so that no talk is listed
+    page.clock.install()
+    network = ListReadsFail(page)
+    sign_in(web, page)
+    clock_stands_still(page)
+    # Then one line says the list could not be read, and the count says nothing of it
+    failed = page.get_by_role("status").filter(has_text="The service cannot be reached.")
+    expect(failed).to_have_count(1)
+    expect(failed).to_contain_text("The list could not be read.")
+    counted = page.get_by_test_id("admin-count")
+    # When they type a search, and clear it, Then that line still says it, and the count
+    # line does not say that there are no talks (the count line said the failure, and a search
+    # wrote "0 talks" over it)
+    for typed in ["nothing is called this", ""]:
+        searched(page, typed)
+        expect(failed).to_have_count(1)
+        expect(counted).not_to_contain_text("talk")
+    # When they add a talk, whose list read after it is dropped too
+    title = f"Added with nothing listed {unique_talk_id()[-6:]}"
+    page.get_by_role("button", name="Add a talk").click()
+    page.get_by_label("Title", exact=True).fill(title)
+    page.get_by_role("button", name="Add the talk").click()
+    expect(page.get_by_test_id("admin-message")).to_have_text(f"Added “{title}”.")
+    # Then the line says when the list is read again, and keeps saying it as they search
+    expect(failed).to_have_count(1)
+    expect(failed).to_contain_text("Reading it again in 1 s.")
+    for typed in ["nothing is called this", ""]:
+        searched(page, typed)
+        expect(failed).to_contain_text("Reading it again in 1 s.")
+    # When the read a second later is dropped too, Then the line says the next wait, searched
+    # or not
+    page.clock.run_for(1000)
+    expect(failed).to_contain_text("Reading it again in 2 s.")
+    searched(page, "still nothing")
+    expect(failed).to_contain_text("Reading it again in 2 s.")
+    # When the network is back and that read comes, Then the line goes, the list is shown
+    # and counted
+    network.failing = False
+    searched(page, "")
+    page.clock.run_for(2000)
+    expect(failed).to_have_count(0)
+    expect(page.get_by_role("link", name=title)).to_be_visible()
+    expect(counted).to_have_text(re.compile(r"^\d+ talks$"))
 
 
 def test_a_file_with_refused_lines_names_each_line_and_imports_nothing(

@@ -2848,6 +2848,81 @@ def test_long_words_and_text_enlarged_200_percent_fit_a_narrow_phone(
         narrow.close()
 
 
+# Words of the dev programme's titles that a 320 px phone with its text at 200% broke inside
+# ("Observabilit" over "y"): each fits a line of its box at that size.
+EVERYDAY_LONG_WORDS = "Testcontainers Observability Infrastructure Leaderboards Idempotency"
+
+
+@pytest.mark.parametrize(
+    ("path", "title"),
+    [
+        ("/app/?track={track}", ".talk-card h2 a"),
+        ("/app/talks/{id}", "h1"),
+        ("/app/admin?q={track}", ".admin-talks .talk-title"),
+    ],
+)
+def test_a_title_s_everyday_long_words_stay_whole_at_320_px_with_text_at_200_percent(
+    web: WebStack, browser: Browser, path: str, title: str
+) -> None:
+    # Given a talk titled with the longest words of an ordinary English programme, on a 320 px
+    # phone (WCAG's reflow width)
+    talk = web.add_talk(title=EVERYDAY_LONG_WORDS, track=f"Words {unique_talk_id()}")
+    narrow = browser.new_context(viewport={"width": 320, "height": 640})
+    try:
+        page = narrow.new_page()
+        page.goto(web.url(path.format(id=talk["id"], track=quote(talk["track"]))))
+        if path.startswith("/app/admin"):
+            page.get_by_label("Organiser token").fill(web.token)
+            page.get_by_role("button", name="Sign in").click()
+        expect(page.locator(title).first).to_have_text(EVERYDAY_LONG_WORDS)
+        # When its text is enlarged to 200%
+        page.evaluate("document.documentElement.style.fontSize = '200%'")
+        page.wait_for_timeout(200)
+        # Then no word of the title is broken across two lines (the programme's cards broke
+        # four of the five, the organisers' three, the talk page's heading "Observability")
+        assert page.evaluate(BROKEN_WORDS, title) == []
+        # And the title is still no smaller than the text around it
+        sizes = page.evaluate(
+            f"""[getComputedStyle(document.querySelector({title!r})).fontSize,
+                getComputedStyle(document.body).fontSize].map(parseFloat)"""
+        )
+        assert sizes[0] >= sizes[1], sizes
+    finally:
+        narrow.close()
+
+
+def test_the_room_screen_on_a_narrow_phone_puts_each_count_at_its_bar_s_end(
+    web: WebStack, browser: Browser
+) -> None:
+    # Given a rated talk's room screen on a 320 px phone whose text is enlarged to 200%, so
+    # narrow that each bar takes a line of its own under its value and count
+    talk = web.add_talk(title="Counted at the end")
+    web.rate(talk["id"], 5)
+    assert wait_for(lambda: web.count(talk["id"]) == 1)
+    narrow = browser.new_context(viewport={"width": 320, "height": 640})
+    try:
+        page = narrow.new_page()
+        page.goto(web.url(f"/app/talks/{talk['id']}/screen"))
+        expect(page.get_by_test_id("total")).to_contain_text("1 rating")
+        page.evaluate("document.documentElement.style.fontSize = '200%'")
+        page.wait_for_timeout(200)
+        # Then each count ends where its bar ends, as on the talk page (it stood in the middle
+        # of the line, in the room of the column the bars had beside it)
+        ends = page.evaluate(
+            """[...document.querySelectorAll(".histogram.big li")].map((li) => [
+                 li.querySelector(".count").getBoundingClientRect().right,
+                 li.querySelector(".track").getBoundingClientRect().right,
+                 li.querySelector(".track").getBoundingClientRect().top
+                   > li.querySelector(".count").getBoundingClientRect().bottom - 1])"""
+        )
+        assert len(ends) == 5
+        for count, bar, under in ends:
+            assert under, ends
+            assert abs(count - bar) <= 1, ends
+    finally:
+        narrow.close()
+
+
 @pytest.fixture(scope="module")
 def board_talk(web: WebStack) -> dict[str, Any]:
     """A rated talk, alone on its track's leaderboard."""

@@ -1494,6 +1494,28 @@ def test_a_programme_whose_reads_fail_keeps_its_count_and_says_since_when_it_is_
     expect(status).to_have_text(re.compile(r"^1 of \d+ talks$"))
 
 
+def test_a_programme_never_read_keeps_saying_why_whatever_is_searched(
+    web: WebStack, page: Page
+) -> None:
+    # Given the programme opened while the network drops its reads, so no talk is listed
+    page.route("**/talks?*", lambda route: route.abort("internetdisconnected"))
+    page.goto(web.url("/app/"))
+    status = page.locator("main .list-head [role=status]")
+    expect(status).to_have_text("The service cannot be reached. Check your connection.")
+    # When the attendee types a search, and clears it
+    for typed in ["nothing is called this", ""]:
+        page.get_by_role("searchbox", name="Search talks").fill(typed)
+        # (drawn: the address keeps the search, ?q=, or none)
+        expect(page).to_have_url(re.compile(r"\?q=nothing" if typed else r"/app/$"))
+        # Then the line still says why nothing is listed (a search wrote "0 talks" over it)
+        expect(status).to_have_text("The service cannot be reached. Check your connection.")
+    # When the reads go through again, Then the programme is listed and counted
+    page.unroute("**/talks?*")
+    test_web_app.the_page_reads_again(page)
+    expect(status).to_have_text(re.compile(r"^\d+ talks$"))
+    expect(page.locator(".talk-card").first).to_be_visible()
+
+
 def test_a_programme_opened_again_whose_first_read_fails_says_when_the_one_shown_was_read(
     web: WebStack, page: Page
 ) -> None:

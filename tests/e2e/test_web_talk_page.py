@@ -241,6 +241,68 @@ def test_a_rating_tapped_offline_waits_for_the_network_and_is_sent_once_back_onl
     assert len(keys) == 2  # the 3, then the 4 once: nothing was sent while offline
 
 
+# Where the rating's lines and the heading under them are: the own-rating line's top, its text's
+# lines and line height, the message's top and the "Ratings" heading's top.
+RATING_LINES = """() => {
+  const own = document.querySelector("[data-testid=own-rating]");
+  const message = document.querySelector("[data-testid=message]");
+  const words = document.createRange();
+  words.selectNodeContents(own);
+  const lines = new Set([...words.getClientRects()].map((r) => Math.round(r.top))).size;
+  return {
+    ownTop: own.getBoundingClientRect().top, lines,
+    lineHeight: parseFloat(getComputedStyle(own).lineHeight),
+    messageTop: message.getBoundingClientRect().top,
+    results: document.querySelector("#results-heading").getBoundingClientRect().top,
+  };
+}"""
+
+
+@pytest.mark.parametrize("text", ["100%", "200%"])
+@pytest.mark.parametrize("width", [320, 1280])
+def test_a_waiting_rating_s_two_lines_sit_as_one_block_and_the_results_stay_put(
+    web: WebStack, browser: Browser, width: int, text: str
+) -> None:
+    # Given an attendee who rated a talk 3, its page at `width` px with its text at `text`
+    talk = web.add_talk(title="Rated at every width")
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+        page.evaluate(f"document.documentElement.style.fontSize = '{text}'")
+        own, message = page.get_by_test_id("own-rating"), page.get_by_test_id("message")
+        star(page, 3).click()
+        enter_event_code(page)
+        expect(own).to_contain_text("You rated 3 out of 5")
+        rated = page.evaluate(RATING_LINES)
+        # When their phone loses its network and they tap 4
+        context.set_offline(True)
+        star(page, 4).click()
+        expect(message).to_have_text(WAITING)
+        expect(own).to_have_text("Waiting to send your rating: 4 out of 5.")
+        waiting = page.evaluate(RATING_LINES)
+        # Then the message's first line follows the rating line's last one as a paragraph's
+        # lines follow each other: no empty line between them (31 px at 1280 px, text at 100%,
+        # the rating line's room for a second line standing empty)
+        own_end = waiting["ownTop"] + waiting["lines"] * waiting["lineHeight"]
+        gap = waiting["messageTop"] - own_end
+        assert -1 <= gap <= waiting["lineHeight"] / 4, waiting
+        # And where each line takes one line of the screen, the two take the room kept for
+        # them: the results under them do not move when the message comes (on a narrow
+        # screen the two lines take four or more, and push them down)
+        if width == 1280:
+            assert waiting["results"] == pytest.approx(rated["results"], abs=0.5), (rated, waiting)
+        # When the network comes back, the 4 is counted and the message goes; nothing moves back
+        context.set_offline(False)
+        expect(own).to_contain_text("You rated 4 out of 5")
+        expect(message).to_have_text("")
+        if width == 1280:
+            after = page.evaluate(RATING_LINES)
+            assert after["results"] == pytest.approx(rated["results"], abs=0.5), (rated, after)
+    finally:
+        context.close()
+
+
 def test_a_rating_that_could_not_reach_the_service_is_sent_when_the_browser_is_back_online(
     web: WebStack, page: Page
 ) -> None:

@@ -379,7 +379,7 @@ export function watchCatalogue({ talks = [], onTalks, onFailed = () => {}, onSta
     }
     for (const [id, { n, talk, place }] of changedOf) if (n > before) fresh = changed(fresh, id, talk, place);
     talks = fresh;
-    onTalks(talks);
+    onTalks(talks, { read: true });
     return news;
   };
   const readSoon = () => {

@@ -259,23 +259,27 @@ export function adminPage(main) {
     // catalog message comes, and every 5 s without a live channel. Rows are kept per talk and changed in
     // place, so that the keyboard focus (on an Edit button) and an open form stay where they are.
     const badge = liveBadge();
-    // A read that failed while talks are listed (see staleNotice): the count line is redrawn
-    // as the organiser types a search.
+    // A failed read of the list (see staleNotice), on a line of its own whether or not talks
+    // are listed: the count line is redrawn as the organiser types a search. It stays until a
+    // read comes (a pushed change or count is not one).
     const stale = staleNotice("list", "admin-stale");
+    let everRead = false; // whether the list was ever read
     count.after(badge.node, stale.node);
     if (focus) add.focus();
     const watcher = watchCatalogue({
-      onTalks: (fresh) => {
+      onTalks: (fresh, { read = false } = {}) => {
         talks = [...fresh].sort((a, b) => (a.startsAt || "").localeCompare(b.startsAt || "") || a.title.localeCompare(b.title));
         const ids = new Set(talks.map((talk) => talk.id));
         for (const id of [...rows.keys()]) if (!ids.has(id)) rows.delete(id);
         for (const talk of talks) showRow(talk);
-        stale.read();
+        if (read) {
+          everRead = true;
+          stale.read();
+        }
         draw();
       },
       onFailed: (error) => {
-        if (talks.length) stale.failed(error);
-        else setText(count, errorText(error));
+        stale.failed(error);
         sayReread();
       },
       onStatus: badge.set,
@@ -297,7 +301,7 @@ export function adminPage(main) {
     // Every failed read of the list, the table's own too (a check, the page looked at again),
     // says when the action's next read comes, while one waits: written over, the line lost it.
     function sayReread() {
-      if (relist.at) append(talks.length ? stale.node : count, [` Reading it again in ${Math.max(1, Math.ceil((relist.at - Date.now()) / 1000))} s.`]);
+      if (relist.at) append(stale.node, [` Reading it again in ${Math.max(1, Math.ceil((relist.at - Date.now()) / 1000))} s.`]);
     }
 
     // The talks of the programme (as last read) in the same room as `talk` whose times overlap
@@ -348,6 +352,11 @@ export function adminPage(main) {
       const words = searchWords(query);
       const shown = talks.filter((talk) => matchesSearch(talk, words));
       arrange(list, shown.map((talk) => rows.get(talk.id).node));
+      // (no count of a list never read: a talk added meanwhile is not all there is)
+      if (!everRead) {
+        setText(count, "");
+        return;
+      }
       if (talks.length && !shown.length) {
         refill(count, "No talk matches ", quoted(query.trim()), ". ",
           h("button", { type: "button", class: "link", onclick: clearSearch }, "Show all talks"));

@@ -25,7 +25,8 @@ export function liveBadge(announcer = null) {
 
 // A read of a list that failed while the list is shown, said on a line of its own under the
 // list's count (which stays: written over it, the error and the count took turns on a flaky
-// network), with the time the list shown was read; gone at the next read that succeeds.
+// network), with the time the list shown was read (or that it never was); gone at the next read
+// that succeeds.
 // `readAt`: when a list the page shows before its first read was read (a page kept from an
 // earlier visit). `read()` answers the time it took down.
 export function staleNotice(what, testId, readAt = 0) {
@@ -38,7 +39,7 @@ export function staleNotice(what, testId, readAt = 0) {
       return readAt;
     },
     failed(error) {
-      setText(node, `${errorText(error)} The ${what} shown was read at ${formatZoned(new Date(readAt).toISOString())}.`);
+      setText(node, `${errorText(error)} ${readAt ? `The ${what} shown was read at ${formatZoned(new Date(readAt).toISOString())}.` : `The ${what} could not be read.`}`);
     },
   };
 }

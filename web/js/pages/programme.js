@@ -151,6 +151,8 @@ export function programmePage(main) {
     // ...and at the next start, end or close of a talk shown, on time: "Now" came up to 30 s late.
     clearTimeout(edgeTimer);
     edgeTimer = atNextEdge(shown, now, show);
+    // Never read: the line says it loads, or why it could not be read, whatever is searched.
+    if (!lastReadAt) return;
     if (talks.length && !shown.length) {
       // Nothing matches: say so, and offer the way back to the whole programme (said again,
       // and the button made anew, only when the search or the track changes).
@@ -179,10 +181,11 @@ export function programmePage(main) {
   }
   const live = watchCatalogue({
     talks,
-    onTalks: (fresh) => {
+    onTalks: (fresh, { read = false } = {}) => {
       const tracksChanged = tracksOf(fresh).join("\n") !== tracksOf(talks).join("\n") || !trackBox.firstChild;
       talks = lastRead = fresh;
-      lastReadAt = stale.read();
+      // (a pushed change or count is not a read: a failed read's line stays)
+      if (read) lastReadAt = stale.read();
       if (tracksChanged) drawTracks();
       show();
     },

@@ -141,7 +141,7 @@ export function talkPage(main, talkId) {
       h("section", { class: "rate", "aria-labelledby": "rate-heading" },
         h("h2", { id: "rate-heading" }, "Your rating"),
         h("div", { class: "stars-row", role: "group", "aria-labelledby": "rate-heading" }, buttons),
-        own, message, hint, codeForm),
+        h("div", { class: "rating-lines" }, own, message), hint, codeForm),
       h("section", { class: "results", "aria-labelledby": "results-heading" },
         h("h2", { id: "results-heading" }, "Ratings"),
         histogram.summary, histogram.list, histogram.stats, badge.node, announcer.node),
