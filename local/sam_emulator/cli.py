@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sam_emulator import stopwatch
 from sam_emulator.events import Options
 from sam_emulator.plugins import (
     AddOptions,
@@ -121,6 +122,7 @@ def main(
 
     def request_stop(signum: int, frame: Any) -> None:
         if not stop.is_set():
+            stopwatch.begin()
             stop.set()
             return
         # A second Ctrl-C while stopping: wait for nothing more.
@@ -169,7 +171,9 @@ def main(
                 flush=True,
             )
     print(f"{prog}: stopping", file=sys.stderr, flush=True)
+    stopwatch.step("stopping")
     emulator.stop()
+    stopwatch.step("stopped")
     print(f"{prog}: stopped", file=sys.stderr, flush=True)
     return 0
 

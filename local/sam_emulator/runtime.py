@@ -8,6 +8,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Final
 
+from sam_emulator import stopwatch
 from sam_emulator.background import side_by_side
 from sam_emulator.console import console, display
 from sam_emulator.events import (
@@ -200,11 +201,14 @@ class Emulator:
         deadline = time.monotonic() + within
         if self.invoke_api is not None:
             self.invoke_api.stop()
+        stopwatch.step("Lambda Invoke API stopped")
         for source in self.sources:
             source.stop()
+            stopwatch.step(f"{type(source).__name__} stopped")
         drained_by = deadline - min(DEV_STACK_STOP_SECONDS, within / 2)
         for source in self.sources:
             source.join(max(0.0, drained_by - time.monotonic()))
+            stopwatch.step(f"{type(source).__name__} joined")
         # An invocation still in flight ends now; a Kafka batch stays uncommitted.
         side_by_side(
             {
@@ -212,8 +216,10 @@ class Emulator:
                 for name, pool in self.pools.items()
             }
         )
+        stopwatch.step("functions closed")
         if self._dev_stack_started:
             self.dev_stack.stop(max(0.0, deadline - time.monotonic()))
+            stopwatch.step("dev stack stopped")
 
     def abandon(self) -> None:
         """Stop at once, waiting for nothing (a second Ctrl-C): the functions' processes are

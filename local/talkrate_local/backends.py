@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal, Protocol
 
+from sam_emulator import stopwatch
 from sam_emulator.background import side_by_side
 from talkrate.locations import postgres_location, redis_location
 from talkrate_local.broker import LocalBroker
@@ -246,7 +247,7 @@ class Backends:
             self.memory_broker = None
         side_by_side(
             {
-                f"stop-{name}": functools.partial(service.close, within)
+                f"stop-{name}": functools.partial(_close, name, service, within)
                 for name, service in self.services.items()
             }
         )
@@ -264,6 +265,11 @@ class Backends:
             self.memory_broker.abandon()
         for service in self.services.values():
             service.abandon()
+
+
+def _close(name: str, service: _Service, within: float) -> None:
+    service.close(within)
+    stopwatch.step(f"{name} stopped ({within:.2f} s given)")
 
 
 def _display(folder: Path) -> str:

@@ -18,6 +18,7 @@ import psycopg2
 from kafka.errors import KafkaError
 from redis import RedisError
 
+from sam_emulator import stopwatch
 from sam_emulator.console import console
 from sam_emulator.events.kafka import ensure_topics, unconsumed
 from sam_emulator.lambda_.reload import package_dir
@@ -263,6 +264,7 @@ class TalkrateStack:
         if self._watchdog is not None:
             self._watchdog.stop()  # the services stop on purpose now
             self._watchdog = None
+        stopwatch.step("watchdog stopped")
         backends = self.backends
         if backends is None:
             return
@@ -278,6 +280,7 @@ class TalkrateStack:
             # What is left after the services' own stop is the lag check's.
             lag_within = deadline - time.monotonic() - SERVICES_STOP_SECONDS
             unstored = self._unstored_records(backends, lag_within) if kept else 0
+            stopwatch.step(f"lag checked ({lag_within:.2f} s given): {unstored} unstored")
         if unstored:
             console(
                 f"[runtime] the broker keeps running: {unstored} record(s) on it are not "
