@@ -18,7 +18,7 @@ def begin() -> None:
     if _started is None:
         _started = time.monotonic()
         # After the non-daemon threads ended, before the interpreter tears itself down.
-        atexit.register(step, "exiting")
+        atexit.register(step, "exiting: the other threads ended")
 
 
 def step(what: str) -> None:
@@ -28,3 +28,12 @@ def step(what: str) -> None:
     begin()
     assert _started is not None
     console(f"[stop] +{time.monotonic() - _started:.3f} s {what}")
+
+
+def _exit_handlers_done() -> None:
+    if _started is not None:
+        step("exit handlers done")
+
+
+# Registered first, so run last: what remains after it is the interpreter's own teardown.
+atexit.register(_exit_handlers_done)
