@@ -1,7 +1,5 @@
 """`python -m sam_emulator`: the emulator in the foreground, without a dev stack (Ctrl-C stops it)."""
 
-import sys
+from sam_emulator.cli import exit_at_once, main
 
-from sam_emulator.cli import main
-
-sys.exit(main())
+exit_at_once(main())

@@ -4,6 +4,8 @@ dev stack's options and passes a factory for it (`main(dev_stack=...)`)."""
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import json
 import os
 import signal
@@ -11,8 +13,9 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+from sam_emulator import stopwatch
 from sam_emulator.events import Options
 from sam_emulator.plugins import (
     AddOptions,
@@ -121,6 +124,7 @@ def main(
 
     def request_stop(signum: int, frame: Any) -> None:
         if not stop.is_set():
+            stopwatch.begin()
             stop.set()
             return
         # A second Ctrl-C while stopping: wait for nothing more.
@@ -169,9 +173,23 @@ def main(
                 flush=True,
             )
     print(f"{prog}: stopping", file=sys.stderr, flush=True)
+    stopwatch.step("stopping")
     emulator.stop()
+    stopwatch.step("stopped")
     print(f"{prog}: stopped", file=sys.stderr, flush=True)
     return 0
+
+
+def exit_at_once(code: int) -> NoReturn:
+    """End the process with `code` once `main` has returned (everything it started is stopped):
+    the exit handlers run, and the output is flushed, but the interpreter's own teardown (every
+    module's objects freed one by one) is skipped. It took 0.4 s at idle and 0.8 s under load, of
+    the second the Ctrl-C promise leaves the process's exit after the stop's 4 s."""
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
 
 
 class _ChangeNotice:

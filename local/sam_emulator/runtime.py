@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
+from sam_emulator import stopwatch
 from sam_emulator.background import side_by_side
 from sam_emulator.console import console, display
 from sam_emulator.events import (
@@ -37,16 +38,20 @@ EVENT_SOURCES: Final[tuple[Bind, ...]] = (
     schedule.bind,
     live.bind,
 )
-# Ctrl-C to the dev stack stopped, in all: the process is gone within 5 s (docs promise it).
+# Ctrl-C to the dev stack stopped, in all: the process is gone within 5 s (docs promise it);
+# the second left is the process's own exit, under load.
 STOP_SECONDS: Final = 4.0
-# Of that, what the dev stack keeps for itself after the Kafka drain (it checks the broker's
-# lag and stops its services): the drain gets the rest.
-DEV_STACK_STOP_SECONDS: Final = 2.0
+# Of that, what the Kafka drains leave: the drains end this long before the deadline at the
+# latest (the other functions' invocations still run meanwhile).
+DRAIN_LEAVES_SECONDS: Final = 2.0
+# What the dev stack keeps for itself once every function has ended: its broker's lag checked
+# beside its services' own shutdown. The functions' last invocations get the rest: a rating in
+# flight when the broker stopped answering gives up its publish after 3 s and is kept in the
+# outbox, before the database stops.
+DEV_STACK_STOP_SECONDS: Final = 0.7
 # When the dev stack replaces its broker: how long an invocation begun before may still run in
 # its old environment (an API's publish to the dead broker gives up within its 3 s budget).
 RENEW_WAIT_SECONDS: Final = 5.0
-# How long a function environment may take to end after its channel closed, at most.
-_POOL_CLOSE_SECONDS: Final = 1.0
 
 
 class Emulator:
@@ -191,29 +196,58 @@ class Emulator:
         )
 
     def stop(self, within: float = STOP_SECONDS) -> None:
-        """Stop everything within `within` seconds, in order: no new events (the Kafka mappings
-        deliver what is already on their topics, with what the dev stack does not need), then
-        the functions, then the dev stack with the time left."""
+        """Stop everything within `within` seconds: no new events (the endpoints close side by
+        side; the Kafka mappings deliver what is already on their topics, until
+        DRAIN_LEAVES_SECONDS before the deadline); the functions end their invocations in
+        flight (each function fed by a mapping once its drain is over, the others at once, side
+        by side), until DEV_STACK_STOP_SECONDS before it; then the dev stack, with the time
+        left."""
         if self._stopped:
             return
         self._stopped = True
         deadline = time.monotonic() + within
+        stopping: dict[str, Callable[[], object]] = {
+            f"stop-{type(source).__name__}": source.stop for source in self.sources
+        }
         if self.invoke_api is not None:
-            self.invoke_api.stop()
-        for source in self.sources:
-            source.stop()
-        drained_by = deadline - min(DEV_STACK_STOP_SECONDS, within / 2)
-        for source in self.sources:
-            source.join(max(0.0, drained_by - time.monotonic()))
-        # An invocation still in flight ends now; a Kafka batch stays uncommitted.
+            stopping["stop-lambda-invoke-api"] = self.invoke_api.stop
+        side_by_side(stopping)
+        stopwatch.step("no new events")
+        if self._dev_stack_started:
+            self.dev_stack.stopping()
+        drained_by = deadline - min(DRAIN_LEAVES_SECONDS, within / 2)
+        functions_by = deadline - min(DEV_STACK_STOP_SECONDS, within / 4)
+        fed = {mapping.function_id for mapping in self.template.kafka_mappings}
+
+        def close(names: Iterable[str]) -> None:
+            # An invocation still in flight at `functions_by` is ended (a Kafka batch stays
+            # uncommitted, a request is answered 503).
+            grace = max(0.0, functions_by - time.monotonic())
+            side_by_side(
+                {
+                    f"close-{name}": functools.partial(self.pools[name].close, grace)
+                    for name in names
+                }
+            )
+            stopwatch.step(f"functions ended: {', '.join(names) or 'none'}")
+
+        def drain_then_close() -> None:
+            for source in self.sources:
+                source.join(max(0.0, drained_by - time.monotonic()))
+            stopwatch.step("event sources ended")
+            close(sorted(name for name in self.pools if name in fed))
+
         side_by_side(
             {
-                f"close-{name}": functools.partial(pool.close, _POOL_CLOSE_SECONDS)
-                for name, pool in self.pools.items()
+                "drain": drain_then_close,
+                "close": functools.partial(
+                    close, sorted(name for name in self.pools if name not in fed)
+                ),
             }
         )
         if self._dev_stack_started:
             self.dev_stack.stop(max(0.0, deadline - time.monotonic()))
+            stopwatch.step("dev stack stopped")
 
     def abandon(self) -> None:
         """Stop at once, waiting for nothing (a second Ctrl-C): the functions' processes are

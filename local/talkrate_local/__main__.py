@@ -2,15 +2,14 @@
 stops it)."""
 
 import os
-import sys
 
-from sam_emulator.cli import main
+from sam_emulator.cli import exit_at_once, main
 from talkrate_local.broker import BrokerError
 from talkrate_local.dev_secrets import parameter_defaults
 from talkrate_local.embedded import ServiceError
 from talkrate_local.stack import TalkrateStack, add_options
 
-sys.exit(
+exit_at_once(
     main(
         prog="python -m talkrate_local",
         name="talkrate",

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import functools
 import socket
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal, Protocol
 
+from sam_emulator import stopwatch
 from sam_emulator.background import side_by_side
 from talkrate.locations import postgres_location, redis_location
 from talkrate_local.broker import LocalBroker
@@ -233,20 +235,25 @@ class Backends:
         service = self.services.get("streams")
         return service if isinstance(service, KeptBroker) else None
 
-    def stop(self, keep_broker: bool = False, within: float = STOP_TIMEOUT_SECONDS) -> None:
+    def stop(
+        self, keep_broker: Callable[[], bool] | bool = False, within: float = STOP_TIMEOUT_SECONDS
+    ) -> None:
         """Stop what was started, all at once (the broker before the storage it writes to),
-        killing a server that has not stopped within `within` seconds; with `keep_broker`,
-        the kept broker stays up for the next start to take over."""
-        kept = self.kept_broker
-        if keep_broker and kept is not None:
-            kept.keep_running()
-            del self.services["streams"]
+        killing a server that has not stopped within `within` seconds; when `keep_broker` says
+        so (asked beside the other servers' shutdown: it may take a while), the kept broker
+        stays up for the next start to take over."""
         if self.memory_broker is not None:
             self.memory_broker.stop()
             self.memory_broker = None
         side_by_side(
             {
-                f"stop-{name}": functools.partial(service.close, within)
+                f"stop-{name}": functools.partial(
+                    self._close_broker if name == "streams" else _close,
+                    name,
+                    service,
+                    within,
+                    keep_broker,
+                )
                 for name, service in self.services.items()
             }
         )
@@ -258,12 +265,28 @@ class Backends:
             claim.release()
         self.shared_locks.clear()
 
+    def _close_broker(
+        self, name: str, service: _Service, within: float, keep: Callable[[], bool] | bool
+    ) -> None:
+        deadline = time.monotonic() + within
+        kept = self.kept_broker
+        if kept is not None and (keep() if callable(keep) else keep):
+            kept.keep_running()
+            stopwatch.step("broker kept running")
+            return
+        _close(name, service, max(0.0, deadline - time.monotonic()))
+
     def abandon(self) -> None:
         """Ask every server to stop, waiting for nothing (a kept broker stays up)."""
         if self.memory_broker is not None:
             self.memory_broker.abandon()
         for service in self.services.values():
             service.abandon()
+
+
+def _close(name: str, service: _Service, within: float, *_: object) -> None:
+    service.close(within)
+    stopwatch.step(f"{name} stopped ({within:.2f} s given)")
 
 
 def _display(folder: Path) -> str:

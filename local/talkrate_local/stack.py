@@ -5,6 +5,7 @@ offsets forgotten when the broker's storage is new."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import threading
 import time
@@ -18,6 +19,7 @@ import psycopg2
 from kafka.errors import KafkaError
 from redis import RedisError
 
+from sam_emulator import stopwatch
 from sam_emulator.console import console
 from sam_emulator.events.kafka import ensure_topics, unconsumed
 from sam_emulator.lambda_.reload import package_dir
@@ -39,10 +41,11 @@ from talkrate_local.watchdog import Watchdog
 from talkrate_local.web_app import event_time_zone, page_config, web_app_site
 
 DATA_DIR_NAME: Final = ".local"
-# A stop's budget when the emulator gives none, and what the embedded servers get of it (their
-# own shutdown: PostgreSQL's checkpoint, Redis's append-only file) after the lag check.
+# A stop's budget when the emulator gives none. The embedded servers stop side by side with all
+# of it (their own shutdown: PostgreSQL's checkpoint, Redis's append-only file); the broker's lag
+# check leaves BROKER_STOP_SECONDS of it for the broker's own stop.
 STOP_SECONDS: Final = 4.0
-SERVICES_STOP_SECONDS: Final = 1.0
+BROKER_STOP_SECONDS: Final = 0.2
 # Publishes the outbox (its schedule runs it every minute); run at once when a broker is back.
 RELAY_FUNCTION: Final = "RelayFunction"
 RELAY_AFTER_RESTART_SECONDS: Final = 15.0
@@ -254,6 +257,29 @@ class TalkrateStack:
             event_time_zone(template.parameters),
         )
 
+    def stopping(self) -> None:
+        """While the functions end their invocations: an embedded PostgreSQL writes its data
+        out now (CHECKPOINT), so that its own shutdown at the end of the stop has only the last
+        seconds' writes to write. The shutdown's checkpoint of a new cluster wrote 933 buffers
+        and synced 337 files, 0.7 to 1.0 s under load, of the stop's last 0.7 s."""
+        backends = self.backends
+        if backends is None or "talks" not in backends.services:
+            return
+        talks = backends.talks
+
+        def checkpoint() -> None:
+            try:
+                with contextlib.closing(psycopg2.connect(talks, connect_timeout=1)) as connection:
+                    connection.autocommit = True
+                    with connection.cursor() as cursor:
+                        cursor.execute("CHECKPOINT")
+            except psycopg2.Error as error:  # the shutdown checkpoints it all anyway
+                console(f"[runtime] could not checkpoint PostgreSQL ahead of its stop: {error}")
+                return
+            stopwatch.step("PostgreSQL checkpointed ahead of its stop")
+
+        threading.Thread(target=checkpoint, name="checkpoint", daemon=True).start()
+
     def stop(self, within: float = STOP_SECONDS) -> None:
         """Stop the embedded backends (the broker before its storage) within `within` seconds.
         The in-memory broker stays up when records on it are not stored yet, or when that
@@ -263,27 +289,35 @@ class TalkrateStack:
         if self._watchdog is not None:
             self._watchdog.stop()  # the services stop on purpose now
             self._watchdog = None
+        stopwatch.step("watchdog stopped")
         backends = self.backends
         if backends is None:
             return
         kept = backends.kept_broker
-        if kept is not None and not kept.running:
-            # Nothing to keep, and no offsets to ask it for (which would say "keeps running").
-            console(
-                f"[runtime] the broker had stopped on its own (its log: {kept.log_path}): "
-                "records on it that the projector had not stored are gone"
-            )
-            unstored = 0
-        else:
-            # What is left after the services' own stop is the lag check's.
-            lag_within = deadline - time.monotonic() - SERVICES_STOP_SECONDS
-            unstored = self._unstored_records(backends, lag_within) if kept else 0
-        if unstored:
-            console(
-                f"[runtime] the broker keeps running: {unstored} record(s) on it are not "
-                "stored yet (or could not be told in time); the next start takes it over"
-            )
-        backends.stop(keep_broker=unstored > 0, within=max(0.0, deadline - time.monotonic()))
+
+        def keep_broker() -> bool:
+            # Asked beside PostgreSQL's and Redis's own shutdown (the functions have ended):
+            # the lag check may take all the time the services do.
+            if kept is None:
+                return False
+            if not kept.running:
+                # Nothing to keep, and no offsets to ask it for (which would say "keeps running").
+                console(
+                    f"[runtime] the broker had stopped on its own (its log: {kept.log_path}): "
+                    "records on it that the projector had not stored are gone"
+                )
+                return False
+            lag_within = deadline - time.monotonic() - BROKER_STOP_SECONDS
+            unstored = self._unstored_records(backends, lag_within)
+            stopwatch.step(f"lag checked ({lag_within:.2f} s given): {unstored} unstored")
+            if unstored:
+                console(
+                    f"[runtime] the broker keeps running: {unstored} record(s) on it are not "
+                    "stored yet (or could not be told in time); the next start takes it over"
+                )
+            return unstored > 0
+
+        backends.stop(keep_broker=keep_broker, within=max(0.0, deadline - time.monotonic()))
 
     def abandon(self) -> None:
         """A second Ctrl-C: every embedded server is asked to stop and not waited for; the
@@ -296,22 +330,39 @@ class TalkrateStack:
 
     def _unstored_records(self, backends: Backends, within: float) -> int:
         """Records on the mappings' topics past their groups' committed offsets (1 when that
-        cannot be told within `within` seconds: the records are kept)."""
+        cannot be told within `within` seconds: the records are kept). The Kafka client's own
+        timeouts overran `within` by up to 0.7 s under load: it is asked on a thread of its
+        own, and not waited for past `within`."""
         deadline = time.monotonic() + within
-        try:
-            return sum(
-                unconsumed(
-                    backends.streams,
-                    mapping.consumer_group_id,
-                    mapping.topics,
-                    within=max(0.1, deadline - time.monotonic()),
-                    **self._kafka_options,
+        answer: list[int] = []
+
+        def ask() -> None:
+            try:
+                answer.append(
+                    sum(
+                        unconsumed(
+                            backends.streams,
+                            mapping.consumer_group_id,
+                            mapping.topics,
+                            within=max(0.1, deadline - time.monotonic()),
+                            **self._kafka_options,
+                        )
+                        for mapping in self._mappings
+                    )
                 )
-                for mapping in self._mappings
-            )
-        except (KafkaError, OSError) as error:  # cannot tell: keep the records
-            console(f"[runtime] could not read the projector's offsets: {error!r}")
+            except (KafkaError, OSError) as error:  # cannot tell: keep the records
+                console(f"[runtime] could not read the projector's offsets: {error!r}")
+
+        asking = threading.Thread(target=ask, name="lag-check", daemon=True)
+        asking.start()
+        asking.join(max(0.1, deadline - time.monotonic()))
+        if not answer:
+            if asking.is_alive():
+                console(
+                    f"[runtime] the projector's offsets could not be read within {within:.1f} s"
+                )
             return 1
+        return answer[0]
 
     @staticmethod
     def _prepare_database(talks: str) -> None:

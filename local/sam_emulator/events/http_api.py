@@ -44,7 +44,7 @@ from sam_emulator.console import console, display
 from sam_emulator.docs_ui import DOCS_PREFIX, DocsSite
 from sam_emulator.events import EventSource, Options
 from sam_emulator.events.static import StaticSite
-from sam_emulator.lambda_.pool import Invocation, Invoker
+from sam_emulator.lambda_.pool import STOPPED_ERROR, Invocation, Invoker
 from sam_emulator.plugins import Services
 from sam_emulator.serving import BackgroundServer, BadRequest, BodyTooLarge, BoundedHandler
 from sam_emulator.template import CorsConfiguration, LambdaAuthorizer, Route, Template
@@ -202,7 +202,9 @@ class _GatewayHandler(BoundedHandler):
         result = self._invoke_within(match.route, event)
         if result is None:
             return SERVICE_UNAVAILABLE
-        return map_response(result.payload) if result.ok else INTERNAL_ERROR
+        if result.ok:
+            return map_response(result.payload)
+        return _failed(result)
 
     def _invoke_within(self, route: Route, event: dict[str, Any]) -> Invocation | None:
         """The route's function invoked, or None when its integration timed out first: API
@@ -239,12 +241,20 @@ class _GatewayHandler(BoundedHandler):
             return UNAUTHORIZED  # an identity source is missing: the authorizer is not called
         result = self.server.invoke(authorizer.function_id, authorizer_event)
         if not result.ok:
-            return INTERNAL_ERROR
+            return _failed(result)
         allowed, context = authorizer_verdict(result.payload, authorizer.simple_responses)
         if not allowed:
             return FORBIDDEN
         event["requestContext"]["authorizer"] = {"lambda": context}
         return None
+
+
+def _failed(result: Invocation) -> HttpResponse:
+    """What the gateway answers for an invocation that failed: 500, or 503 when the runtime's
+    stop refused or ended it (the request may be tried again once it runs again), in API
+    Gateway's own shape."""
+    stopped = (result.error or {}).get("errorType") == STOPPED_ERROR
+    return SERVICE_UNAVAILABLE if stopped else INTERNAL_ERROR
 
 
 class HttpApi:

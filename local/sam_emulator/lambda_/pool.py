@@ -31,6 +31,8 @@ from sam_emulator.template.intrinsics import function_arn
 
 # Lambda gives the init phase 10 s; a slow first import locally should not fail the function.
 MIN_INIT_TIMEOUT_SECONDS: Final = 10.0
+# The error of an invocation the runtime's stop refused or ended (not the function's doing).
+STOPPED_ERROR: Final = "Runtime.Stopped"
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,13 @@ def _short(path: str) -> str:
     return os.path.relpath(path, cwd) if path.startswith(cwd + os.sep) else path
 
 
+def _stopped_error(request_id: str) -> dict[str, Any]:
+    return {
+        "errorType": STOPPED_ERROR,
+        "errorMessage": f"RequestId: {request_id} Error: the local runtime is stopping",
+    }
+
+
 def _exit_error(request_id: str, code: int | None) -> dict[str, Any]:
     if code is not None and code < 0:
         reason = f"signal: {signal.Signals(-code).name.removeprefix('SIG').lower()}"
@@ -261,6 +270,10 @@ class FunctionPool:
             started = time.perf_counter()  # the init phase is reported apart, as on Lambda
             result, memory = process.invoke(event, request_id)
             self._release(process, healthy=process.alive)
+            if self._closed and "error" in result and not process.alive:
+                # Ended by the runtime's stop, not by the function: said as such (the gateway
+                # answers 503, as for an invocation that could not start).
+                result = {"error": _stopped_error(request_id)}
         duration = (time.perf_counter() - started) * 1000
         report = (
             f"{label} REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
@@ -274,18 +287,28 @@ class FunctionPool:
         return Invocation(request_id, result.get("ok"), result.get("error"), duration)
 
     def close(self, grace_seconds: float = 2.0) -> None:
-        """Stop every environment, killing one that has not ended within `grace_seconds` (a
-        running invocation ends with an error)."""
+        """Stop every environment: an idle one at once, a busy one once its invocation has
+        ended and been answered, or killed when it has not within `grace_seconds` (that
+        invocation ends with a Runtime.Stopped error). Closing a busy environment's channel
+        under its invocation lost the answer of an invocation that did finish (a rating kept
+        in the outbox was answered 500)."""
+        deadline = time.monotonic() + grace_seconds
         with self._condition:
             self._closed = True
-            processes = list(self._all)
-            self._idle.clear()
+            idle, self._idle = self._idle, []
+            for process in idle:
+                self._forget(process)
             self._condition.notify_all()
-        threads = [
-            threading.Thread(target=process.stop, args=(grace_seconds,)) for process in processes
-        ]
+        threads = [threading.Thread(target=process.stop, args=(grace_seconds,)) for process in idle]
         for thread in threads:
             thread.start()
+        with self._condition:  # a busy one is killed by `_release` once answered
+            self._condition.wait_for(
+                lambda: not self._all, timeout=max(0.0, deadline - time.monotonic())
+            )
+            busy = list(self._all)
+        for process in busy:
+            process.kill()
         for thread in threads:
             thread.join()
 
@@ -350,7 +373,7 @@ class FunctionPool:
         with self._condition:
             while True:
                 if self._closed:
-                    raise InitFailed({"errorType": "Runtime.Stopped", "errorMessage": "stopping"})
+                    raise InitFailed({"errorType": STOPPED_ERROR, "errorMessage": "stopping"})
                 while self._idle:
                     process = self._idle.pop()
                     if process.alive:
@@ -374,7 +397,7 @@ class FunctionPool:
             if self._closed:  # closed while starting: do not leak the process
                 self._forget(process)
                 process.kill()
-                raise InitFailed({"errorType": "Runtime.Stopped", "errorMessage": "stopping"})
+                raise InitFailed({"errorType": STOPPED_ERROR, "errorMessage": "stopping"})
         return process
 
     def _release(self, process: FunctionProcess, healthy: bool) -> None:

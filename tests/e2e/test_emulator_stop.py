@@ -1,0 +1,139 @@
+"""Ctrl-C while a request runs: the emulator's stop lets the function end its invocation and
+answers it, before the dev stack stops (a rating kept in the outbox needs the database); one
+that would outlast the stop's budget is ended and answered 503, API Gateway's own shape."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from sam_emulator.events import Options
+from sam_emulator.plugins import Services
+from sam_emulator.runtime import Emulator
+from sam_emulator.template import Template, load_template
+
+pytestmark = pytest.mark.e2e
+
+TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Runtime: python3.11, Timeout: 30}
+Resources:
+  SlowFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: slow/
+      Handler: app.handler
+      Events:
+        Slow: {Type: HttpApi, Properties: {Path: /slow, Method: POST}}
+"""
+
+SLOW = """
+import pathlib
+import time
+
+
+def handler(event, context):
+    time.sleep(float(event["queryStringParameters"]["seconds"]))
+    # When it ended, on the machine's monotonic clock (the test's too)
+    (pathlib.Path(__file__).parent / "ended").write_text(str(time.monotonic()))
+    return {"statusCode": 202, "body": "kept"}
+"""
+
+
+class TimedStack:
+    """A dev stack with no services that notes when it is told to stop."""
+
+    stopped_at = 0.0
+
+    def start(self, template: Template, lambda_endpoint: str) -> Services:
+        return Services()
+
+    def stopping(self) -> None:
+        """Nothing to make ready."""
+
+    def stop(self, within: float) -> None:
+        self.stopped_at = time.monotonic()
+
+    def abandon(self) -> None:
+        """Nothing to let go."""
+
+
+def running(tmp_path: Path) -> tuple[Emulator, TimedStack]:
+    (tmp_path / "slow").mkdir()
+    (tmp_path / "slow" / "app.py").write_text(SLOW)
+    (tmp_path / "template.yaml").write_text(TEMPLATE)
+    stack = TimedStack()
+    emulator = Emulator(
+        load_template(tmp_path / "template.yaml"),
+        Options(port=0, lambda_port=0, url_port=0, environ={"PATH": os.environ["PATH"]}),
+        stack,
+        reload=False,
+    )
+    emulator.start()
+    return emulator, stack
+
+
+def post_in_flight(url: str, answers: list[tuple[int, bytes, float]]) -> threading.Thread:
+    """POST on a thread; its status, body and the moment it was answered go into `answers`."""
+
+    def post() -> None:
+        request = urllib.request.Request(url, data=b"{}", method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                answers.append((answer.status, answer.read(), time.monotonic()))
+        except urllib.error.HTTPError as error:
+            answers.append((error.code, error.read(), time.monotonic()))
+
+    thread = threading.Thread(target=post)
+    thread.start()
+    time.sleep(0.5)  # the invocation runs
+    return thread
+
+
+def test_a_request_in_flight_at_the_stop_is_answered_before_the_dev_stack_stops(
+    tmp_path: Path,
+) -> None:
+    # Given a request whose function runs 1.5 s more when the stop begins
+    emulator, stack = running(tmp_path)
+    answers: list[tuple[int, bytes, float]] = []
+    try:
+        thread = post_in_flight(emulator.url + "/slow?seconds=2", answers)
+    finally:
+        # When the emulator is stopped (Ctrl-C)
+        started = time.monotonic()
+        emulator.stop(within=4.0)
+        took = time.monotonic() - started
+    thread.join(10)
+    # Then the function's own answer reaches the client, and the function had ended before
+    # the dev stack was stopped
+    status, body, _ = answers[0]
+    assert (status, body) == (202, b"kept")
+    assert float((tmp_path / "slow" / "ended").read_text()) < stack.stopped_at
+    # And the stop did not wait longer than the invocation
+    assert took < 2.5
+
+
+def test_a_request_that_would_outlast_the_stop_is_answered_503(tmp_path: Path) -> None:
+    # Given a request whose function runs 10 s more when the stop begins
+    emulator, _ = running(tmp_path)
+    answers: list[tuple[int, bytes, float]] = []
+    try:
+        thread = post_in_flight(emulator.url + "/slow?seconds=10", answers)
+    finally:
+        # When the emulator is stopped within 2 s
+        started = time.monotonic()
+        emulator.stop(within=2.0)
+        took = time.monotonic() - started
+    thread.join(10)
+    # Then the invocation is ended within the budget, and answered as a service that is not
+    # there for now (the client may try again), in API Gateway's own shape: not a 500
+    assert took < 2.5
+    status, body, _ = answers[0]
+    assert (status, body) == (503, b'{"message":"Service Unavailable"}')
