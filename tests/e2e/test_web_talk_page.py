@@ -1462,15 +1462,15 @@ def test_a_rating_tapped_while_the_talk_cannot_be_read_keeps_its_words_over_the_
     expect(read_line).to_have_text(
         "The service cannot be reached. Check your connection. Trying again…"
     )
-    # When the network is back, Then the talk is shown, the read's line goes, and the rating
-    # still says it waits until the page's next check sends it (the event's code asked for
-    # then), and it counts
+    # When the network is back, Then the talk is shown, the read's line goes, and the rating is
+    # sent as soon as the talk is read (the event's code asked for then), and it counts (the
+    # test said it waited for the page's next check, which held only while the answer was on
+    # its way: it failed once under load, and 3 of 7 runs with the page's clock paused)
     down[0] = False
     page.clock.run_for(5_000)
     expect(page.get_by_role("heading", level=1)).to_have_text(talk["title"])
     expect(read_line).to_be_hidden()
-    expect(message).to_have_text(waits)
-    page.clock.run_for(30_000)
+    expect(message).to_have_text("This event asks for its code.")
     enter_event_code(page)
     expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5.")
     assert wait_for(lambda: web.count(talk["id"]) == 1)
