@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import redis
@@ -20,6 +20,9 @@ from talkrate_local.database import prepare, recreate
 from talkrate_local.launcher import LaunchedRuntime, launch, stop
 from tests.backends import E2E_RATINGS, E2E_TALKS, emptied
 from tests.builders import ROOT
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 
 @dataclass
@@ -65,15 +68,25 @@ class Runtime(LaunchedRuntime):
             )
 
 
-def wait_for(check: Callable[[], Any], seconds: float = 20) -> Any:
+def wait_for(check: Callable[[], Any], seconds: float = 20, page: Page | None = None) -> Any:
     """Poll `check` every 0.1 s until it returns something truthy or `seconds` pass; its last
-    result either way."""
+    result either way.
+
+    Given a Playwright `page`, the pauses are the page's (`page.wait_for_timeout`), not
+    `time.sleep`: Playwright runs a test's route handlers and `page.on` listeners only while the
+    test is inside a Playwright call, so a check that reads what they collect (a list of held
+    routes, of requests seen) needs the page, or it never sees a change made after it started.
+    A route that only passes a request on holds it too while the test sleeps: a check of what
+    the service counted needs the page unless the page already had that request's answer."""
     deadline = time.monotonic() + seconds
     while True:
         result = check()
         if result or time.monotonic() > deadline:
             return result
-        time.sleep(0.1)
+        if page is None:
+            time.sleep(0.1)
+        else:
+            page.wait_for_timeout(100)
 
 
 def assert_problem(answer: Answer, status: int) -> None:

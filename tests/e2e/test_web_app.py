@@ -198,6 +198,8 @@ def page(phone: BrowserContext) -> Iterator[Page]:
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
     yield opened
+    if not opened.is_closed():
+        opened.wait_for_timeout(0)  # hands over an error the test's last sleep left waiting
     assert errors == []
 
 
@@ -1840,14 +1842,12 @@ def test_before_the_talk_is_read_its_figures_are_not_shown_as_none(
 
     def reads() -> list[Route]:
         """The shown page's reads held (each names its page: one the page before it left is
-        not its own). Waited on through Playwright: a route's handler runs only while the test
-        calls it, not while it sleeps, and the page's read may be routed after goto returns."""
-        page.wait_for_timeout(100)
+        not its own)."""
         return [route for route in held if route.request.headers.get("referer") == page.url]
 
     for path in (TALK_PAGE, SCREEN):
         page.goto(web.url(path.format(id=talk["id"])))
-        assert wait_for(reads, seconds=30)
+        assert wait_for(reads, seconds=30, page=page)  # (the read may be routed after goto)
         # Then, while the talk is not read, the figures say they are not known (not "0
         # ratings"), and the screen asks nobody to scan yet
         expect(page.get_by_test_id("total")).to_have_text("\N{EN DASH} ratings")

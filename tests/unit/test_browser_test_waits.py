@@ -1,0 +1,180 @@
+"""The browser tests wait on what Playwright's callbacks collect through the page.
+
+Playwright's sync API runs a test's route handlers and `page.on` listeners only while the test is
+inside a Playwright call. conftest.wait_for sleeps between checks unless it is given the page, so
+a check that reads only what such a callback fills (a list of held routes, of requests heard)
+never sees a change made after the wait began. This reads the browser tests and names every
+wait_for without `page=` whose check reads a name a callback fills and does not call Playwright.
+"""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from tests.builders import ROOT
+
+BROWSER_TESTS = sorted((ROOT / "tests" / "e2e").glob("test_web_*.py"))
+REGISTERS = {"route", "route_web_socket", "on", "once", "on_message", "on_close"}
+FILLS = {"append", "extend", "insert", "add", "remove", "pop", "clear", "update", "discard"}
+
+
+def _filled(handler: ast.AST) -> set[str]:
+    """The names a callback fills: `held.append` handed over as it is, `x.append(…)` or
+    `x[i] = …` in its body."""
+    if isinstance(handler, ast.Attribute) and isinstance(handler.value, ast.Name):
+        return {handler.value.id} if handler.attr in FILLS else set()
+    names: set[str] = set()
+    for node in ast.walk(handler):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in FILLS
+            and isinstance(node.func.value, ast.Name)
+        ):
+            names.add(node.func.value.id)
+        elif (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.ctx, ast.Store)
+            and isinstance(node.value, ast.Name)
+        ):
+            names.add(node.value.id)
+    return names
+
+
+def _defs(function: ast.AST) -> dict[str, ast.AST]:
+    return {
+        node.name: node
+        for node in ast.walk(function)
+        if isinstance(node, ast.FunctionDef) and node is not function
+    }
+
+
+def _fed(function: ast.AST, helpers: dict[str, set[int]]) -> set[str]:
+    """The names in `function` that its callbacks fill, and those bound to what a helper that
+    registers callbacks returns filled (`keys = ratings_sent(page, …)`)."""
+    nested = _defs(function)
+    fed: set[str] = set()
+    for node in ast.walk(function):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        if node.func.attr in REGISTERS and node.args:
+            handler = node.args[-1]
+            if isinstance(handler, ast.Name) and handler.id in nested:
+                handler = nested[handler.id]
+            fed |= _filled(handler)
+    for node in ast.walk(function):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            called = node.value.func
+            name = called.id if isinstance(called, ast.Name) else getattr(called, "attr", None)
+            if name not in helpers:
+                continue
+            for target in node.targets:
+                bound = target.elts if isinstance(target, ast.Tuple) else [target]
+                for i, each in enumerate(bound):
+                    if isinstance(each, ast.Name) and i in helpers[name]:
+                        fed.add(each.id)
+    return fed
+
+
+def _returned_fed(function: ast.FunctionDef) -> set[int]:
+    """Which of a helper's returned values (by position) its callbacks fill."""
+    fed = _fed(function, {})
+    positions: set[int] = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.Return) and node.value is not None:
+            values = node.value.elts if isinstance(node.value, ast.Tuple) else [node.value]
+            positions |= {
+                i for i, v in enumerate(values) if isinstance(v, ast.Name) and v.id in fed
+            }
+    return positions
+
+
+def sleeping_waits_on_callbacks(source: str, helpers: dict[str, set[int]]) -> list[str]:
+    """Each `wait_for(check)` without `page=` whose check reads a callback-filled name and
+    calls no Playwright wait of its own, as "line: check"."""
+    tree = ast.parse(source)
+    found = []
+    for function in tree.body:
+        if not isinstance(function, ast.FunctionDef):
+            continue
+        fed = _fed(function, helpers)
+        nested = _defs(function)
+        for node in ast.walk(function):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "wait_for"
+                and node.args
+                and not any(keyword.arg == "page" for keyword in node.keywords)
+            ):
+                continue
+            check = node.args[0]
+            body = nested.get(check.id, check) if isinstance(check, ast.Name) else check
+            read = {n.id for n in ast.walk(body) if isinstance(n, ast.Name)}
+            pumps = any(
+                isinstance(n, ast.Attribute) and n.attr.startswith("wait_for_")
+                for n in ast.walk(body)
+            )
+            if read & fed and not pumps:
+                found.append(f"{node.lineno}: {ast.get_source_segment(source, check)}")
+    return found
+
+
+def module_helpers(sources: list[str]) -> dict[str, set[int]]:
+    """The module-level helpers (not tests) that return what their callbacks fill."""
+    helpers: dict[str, set[int]] = {}
+    for source in sources:
+        for function in ast.parse(source).body:
+            if (
+                isinstance(function, ast.FunctionDef)
+                and not function.name.startswith("test_")
+                and (positions := _returned_fed(function))
+            ):
+                helpers[function.name] = positions
+    return helpers
+
+
+HELPERS = module_helpers([path.read_text() for path in BROWSER_TESTS])
+
+
+@pytest.mark.parametrize("path", BROWSER_TESTS, ids=lambda path: path.name)
+def test_no_browser_test_sleeps_while_it_waits_on_what_a_callback_collects(path: object) -> None:
+    assert sleeping_waits_on_callbacks(path.read_text(), HELPERS) == []  # type: ignore[attr-defined]
+
+
+SAMPLE = """
+def sent(page):
+    keys = []
+    page.route("**/ratings", lambda route: (keys.append(1), route.continue_()))
+    return keys
+
+def test_sample(page, web):
+    held = []
+    heard = []
+    page.route("**/talks/*", held.append)
+    page.on("request", lambda request: heard.append(request))
+    keys = sent(page)
+
+    def reads():
+        return [route for route in held if route.request.url]
+
+    assert wait_for(lambda: held)
+    assert wait_for(reads, seconds=30)
+    assert wait_for(lambda: len(heard) > 1)
+    assert wait_for(lambda: len(keys) == 2)
+    assert wait_for(lambda: held, page=page)
+    assert wait_for(lambda: page.wait_for_timeout(50) or held)
+    assert wait_for(lambda: web.count("t") == 1)
+"""
+
+
+def test_the_check_names_the_waits_that_sleep_on_a_route_s_or_a_listener_s_list() -> None:
+    found = sleeping_waits_on_callbacks(SAMPLE, module_helpers([SAMPLE]))
+    assert found == [
+        "17: lambda: held",
+        "18: reads",
+        "19: lambda: len(heard) > 1",
+        "20: lambda: len(keys) == 2",
+    ]
