@@ -49,6 +49,9 @@ DRAIN_LEAVES_SECONDS: Final = 2.0
 # flight when the broker stopped answering gives up its publish after 3 s and is kept in the
 # outbox, before the database stops.
 DEV_STACK_STOP_SECONDS: Final = 0.7
+# How long the stop waits, once the functions have ended, for their requests' answers to be
+# written (mapping and writing an answer takes milliseconds).
+ANSWERS_SECONDS: Final = 0.5
 # When the dev stack replaces its broker: how long an invocation begun before may still run in
 # its old environment (an API's publish to the dead broker gives up within its 3 s budget).
 RENEW_WAIT_SECONDS: Final = 5.0
@@ -234,7 +237,7 @@ class Emulator:
         def drain_then_close() -> None:
             for source in self.sources:
                 source.join(max(0.0, drained_by - time.monotonic()))
-            stopwatch.step("event sources ended")
+            stopwatch.step("event sources ended or out of time")
             close(sorted(name for name in self.pools if name in fed))
 
         side_by_side(
@@ -245,6 +248,14 @@ class Emulator:
                 ),
             }
         )
+        # Every function has ended: the answers of the requests they ran are written before the
+        # dev stack stops and the process ends (which does not wait for the request threads).
+        answers_by = min(deadline, time.monotonic() + ANSWERS_SECONDS)
+        for source in self.sources:
+            answered = getattr(source, "answered", None)
+            if answered is not None:
+                answered(max(0.0, answers_by - time.monotonic()))
+        stopwatch.step("answers written")
         if self._dev_stack_started:
             self.dev_stack.stop(max(0.0, deadline - time.monotonic()))
             stopwatch.step("dev stack stopped")

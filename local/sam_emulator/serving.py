@@ -7,6 +7,8 @@ import json
 import re
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Final
@@ -75,6 +77,27 @@ class BackgroundServer(ThreadingHTTPServer):
     def __init__(self, host: str, port: int, handler: type[BaseHTTPRequestHandler]) -> None:
         super().__init__((host, port), handler)
         self._thread: threading.Thread | None = None
+        # Requests read and not answered yet (`answering`): the runtime's stop waits for them,
+        # as the process ends without waiting for its request threads.
+        self._in_flight = 0
+        self._answers = threading.Condition()
+
+    @contextmanager
+    def answering(self) -> Iterator[None]:
+        """Around a request from its reading to its answer written."""
+        with self._answers:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._answers:
+                self._in_flight -= 1
+                self._answers.notify_all()
+
+    def answered(self, timeout: float) -> bool:
+        """Whether every request read has been answered, waiting up to `timeout` seconds."""
+        with self._answers:
+            return self._answers.wait_for(lambda: self._in_flight == 0, timeout=timeout)
 
     @property
     def port(self) -> int:

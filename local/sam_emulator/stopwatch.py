@@ -18,7 +18,7 @@ def begin() -> None:
     if _started is None:
         _started = time.monotonic()
         # After the non-daemon threads ended, before the interpreter tears itself down.
-        atexit.register(step, "exiting: the other threads ended")
+        atexit.register(step, "exiting: the exit handlers run")
 
 
 def step(what: str) -> None:

@@ -40,7 +40,10 @@ import time
 
 
 def handler(event, context):
-    time.sleep(float(event["queryStringParameters"]["seconds"]))
+    asked = event["queryStringParameters"]
+    time.sleep(float(asked["seconds"]))
+    if asked.get("fails"):
+        raise RuntimeError("the function's own error")
     # When it ended, on the machine's monotonic clock (the test's too)
     (pathlib.Path(__file__).parent / "ended").write_text(str(time.monotonic()))
     return {"statusCode": 202, "body": "kept"}
@@ -137,3 +140,38 @@ def test_a_request_that_would_outlast_the_stop_is_answered_503(tmp_path: Path) -
     assert took < 2.5
     status, body, _ = answers[0]
     assert (status, body) == (503, b'{"message":"Service Unavailable"}')
+
+
+def test_a_function_s_own_error_during_the_stop_is_answered_as_its_own(tmp_path: Path) -> None:
+    # Given a request whose function fails by itself 1 s into the stop
+    emulator, _ = running(tmp_path)
+    answers: list[tuple[int, bytes, float]] = []
+    try:
+        thread = post_in_flight(emulator.url + "/slow?seconds=1.5&fails=1", answers)
+    finally:
+        # When the emulator is stopped within 4 s
+        emulator.stop(within=4.0)
+    thread.join(10)
+    # Then its answer is the function's failure (500), not the stop's "try again" (503: it
+    # was, as every error during the stop was taken for the stop's)
+    status, body, _ = answers[0]
+    assert (status, body) == (500, b'{"message":"Internal Server Error"}')
+
+
+def test_the_stop_returns_once_the_answers_are_written(tmp_path: Path) -> None:
+    # Given a request whose function runs 1.5 s more when the stop begins
+    emulator, _ = running(tmp_path)
+    [gateway] = [source for source in emulator.sources if type(source).__name__ == "HttpApi"]
+    answers: list[tuple[int, bytes, float]] = []
+    try:
+        thread = post_in_flight(emulator.url + "/slow?seconds=2", answers)
+        # (its answer is still to come)
+        assert gateway.answered(0.1) is False
+    finally:
+        # When the emulator is stopped (Ctrl-C)
+        emulator.stop(within=4.0)
+    # Then by the time the stop returns (the process ends then, not waiting for the request's
+    # thread), the answer has been written to its client
+    assert gateway.answered(0.0) is True
+    thread.join(10)
+    assert answers[0][:2] == (202, b"kept")

@@ -69,6 +69,10 @@ class FunctionUrlEndpoint:
     def join(self, timeout: float) -> None:
         """Requests in flight end with their invocation."""
 
+    def answered(self, timeout: float) -> bool:
+        """Whether every request read has been answered, waiting up to `timeout` seconds."""
+        return self.server.answered(timeout)
+
     def summary(self) -> list[str]:
         """Where the URL is, and what is not checked locally."""
         url = self.server.function_url

@@ -137,6 +137,10 @@ class _GatewayHandler(BoundedHandler):
         pass  # one access line per request is written by _handle instead
 
     def _handle(self) -> None:
+        with self.server.answering():
+            self._answer()
+
+    def _answer(self) -> None:
         started = time.perf_counter()
         request_id = new_request_id()
         cors = self.server.cors
@@ -293,6 +297,12 @@ class HttpApi:
 
     def join(self, timeout: float) -> None:
         """Requests in flight end with their invocation."""
+
+    def answered(self, timeout: float) -> bool:
+        """Whether every request read has been answered (written to its client), waiting up
+        to `timeout` seconds: once its function has ended, a request's answer is still to be
+        mapped and written."""
+        return self.server.answered(timeout)
 
     def summary(self) -> list[str]:
         """The routes, the CORS configuration and where the docs are."""

@@ -236,6 +236,8 @@ class FunctionPool:
         self._max_workers = max(1, max_workers)
         self._idle: list[FunctionProcess] = []
         self._all: set[FunctionProcess] = set()
+        # Environments `close` killed at its deadline under an invocation (Runtime.Stopped)
+        self._cut_short: set[FunctionProcess] = set()
         self._count = 0
         self._closed = False
         self._condition = threading.Condition()
@@ -270,9 +272,10 @@ class FunctionPool:
             started = time.perf_counter()  # the init phase is reported apart, as on Lambda
             result, memory = process.invoke(event, request_id)
             self._release(process, healthy=process.alive)
-            if self._closed and "error" in result and not process.alive:
-                # Ended by the runtime's stop, not by the function: said as such (the gateway
-                # answers 503, as for an invocation that could not start).
+            if "error" in result and process in self._cut_short:
+                # Ended by the runtime's stop at its deadline, not by the function: said as such
+                # (the gateway answers 503, as for an invocation that could not start). A
+                # function's own error during the stop stays its own (500).
                 result = {"error": _stopped_error(request_id)}
         duration = (time.perf_counter() - started) * 1000
         report = (
@@ -307,6 +310,7 @@ class FunctionPool:
                 lambda: not self._all, timeout=max(0.0, deadline - time.monotonic())
             )
             busy = list(self._all)
+            self._cut_short.update(busy)
         for process in busy:
             process.kill()
         for thread in threads:
