@@ -236,7 +236,7 @@ class Backends:
         return service if isinstance(service, KeptBroker) else None
 
     def stop(
-        self, keep_broker: Callable[[], bool] | bool = False, within: float = STOP_TIMEOUT_SECONDS
+        self, keep_broker: Callable[[], bool] | None = None, within: float = STOP_TIMEOUT_SECONDS
     ) -> None:
         """Stop what was started, all at once (the broker before the storage it writes to),
         killing a server that has not stopped within `within` seconds; when `keep_broker` says
@@ -247,12 +247,10 @@ class Backends:
             self.memory_broker = None
         side_by_side(
             {
-                f"stop-{name}": functools.partial(
-                    self._close_broker if name == "streams" else _close,
-                    name,
-                    service,
-                    within,
-                    keep_broker,
+                f"stop-{name}": (
+                    functools.partial(self._close_broker, service, within, keep_broker)
+                    if name == "streams"
+                    else functools.partial(_close, name, service, within)
                 )
                 for name, service in self.services.items()
             }
@@ -266,15 +264,15 @@ class Backends:
         self.shared_locks.clear()
 
     def _close_broker(
-        self, name: str, service: _Service, within: float, keep: Callable[[], bool] | bool
+        self, service: _Service, within: float, keep: Callable[[], bool] | None
     ) -> None:
         deadline = time.monotonic() + within
         kept = self.kept_broker
-        if kept is not None and (keep() if callable(keep) else keep):
+        if kept is not None and keep is not None and keep():
             kept.keep_running()
             stopwatch.step("broker kept running")
             return
-        _close(name, service, max(0.0, deadline - time.monotonic()))
+        _close("streams", service, max(0.0, deadline - time.monotonic()))
 
     def abandon(self) -> None:
         """Ask every server to stop, waiting for nothing (a kept broker stays up)."""
@@ -284,7 +282,7 @@ class Backends:
             service.abandon()
 
 
-def _close(name: str, service: _Service, within: float, *_: object) -> None:
+def _close(name: str, service: _Service, within: float) -> None:
     service.close(within)
     stopwatch.step(f"{name} stopped ({within:.2f} s given)")
 
