@@ -502,12 +502,8 @@ def _precedes(row: dict[str, Any], letter: Letter) -> bool:
 
 
 def _named(row: dict[str, Any], event_id: uuid.UUID) -> str:
-    held = _as_event(row, event_id)
-    rating = held.model_dump(mode="json", by_alias=True, exclude_none=True)
-    named = f"talk {held.talk_id!r}, value {held.value}, occurred {rating['occurredAt']}"
-    if held.voter_id is not None:
-        named += f", voter {held.voter_id}"
-    return f"{named}; stored {_when(row['recorded_at'])} from {row['topic']}-{row['partition']}@{row['offset']}"
+    stored = f"stored {_when(row['recorded_at'])} from {row['topic']}-{row['partition']}"
+    return f"{_rating(_as_event(row, event_id))}; {stored}@{row['offset']}"
 
 
 def _unique(ids: list[uuid.UUID]) -> list[uuid.UUID]:
