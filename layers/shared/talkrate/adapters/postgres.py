@@ -807,10 +807,7 @@ class PostgresEventStore:
         """The stored event of this eventId (`talk_id`, `value`, `occurred_at`, `voter_id`, and
         where and when it was stored: `topic`, `partition`, `offset`, `recorded_at`), or None:
         `ops redrive` tells a letter's own earlier redrive from another rating under its id."""
-        row = self._db.run(
-            lambda cursor: _fetch_one(cursor, f"{_STORED_RATING} WHERE event_id = %s", (event_id,))
-        )
-        return None if row is None else dict(zip(_STORED_NAMES, row, strict=True))
+        return self._db.run(lambda cursor: _stored_rating(cursor, event_id))
 
     def already_stored(self, batch: ProjectionBatch) -> tuple[set[str], set[tuple[str, int, int]]]:
         """Of the batch, the eventIds the event store holds (at any position) and the positions
@@ -958,16 +955,8 @@ class PostgresEventStore:
             letter = None if row is None else _letter(cursor, row)
             cursor.execute(f"{_DEAD_LETTER} ORDER BY id")
             letters = {d["id"]: d for d in (_letter(cursor, r) for r in cursor.fetchall())}
-
-            def stored(of: str) -> dict[str, Any] | None:
-                cursor.execute(f"{_STORED_RATING} WHERE event_id = %s", (of,))
-                found = cursor.fetchone()
-                return None if found is None else dict(zip(_STORED_NAMES, found, strict=True))
-
-            def outboxed(of: str) -> dict[str, Any] | None:
-                cursor.execute(_OUTBOX_ENTRY, (of,))
-                return _outbox_entry(cursor.fetchone())
-
+            stored = functools.partial(_stored_rating, cursor)
+            outboxed = functools.partial(_outbox_entry, cursor)
             yield letter, letters, stored, outboxed
             if letter is not None and letter["redriven_at"] is None:
                 cursor.execute(
@@ -1159,9 +1148,7 @@ class PostgresOutbox:
         """The entry kept under this eventId (`payload`, the rating as written; `created_at`;
         `published_at`, None while it waits for the relay), or None: `ops redrive` reads in
         it the API's record of a dead letter's own rating (the API makes every eventId)."""
-        return _outbox_entry(
-            self._db.run(lambda cursor: _fetch_one(cursor, _OUTBOX_ENTRY, (event_id,)))
-        )
+        return self._db.run(lambda cursor: _outbox_entry(cursor, event_id))
 
     def relay(
         self, publish: Callable[[Publishable], None], limit: int, until: float | None = None
@@ -1444,7 +1431,7 @@ def _plain(row: tuple[Any, ...]) -> list[Any]:
     return [bytes(v) if isinstance(v, memoryview) else v for v in row]
 
 
-# A dead letter as `ops dead-letters` lists it and `ops redrive` reads it.
+# A stored rating as `ops redrive` reads it, with where and when it was stored.
 _STORED_NAMES = (
     "talk_id",
     "value",
@@ -1457,20 +1444,28 @@ _STORED_NAMES = (
 )
 _STORED_RATING = (
     'SELECT talk_id, value, occurred_at, voter_id, topic, partition, "offset", recorded_at '
-    "FROM rating_events"
+    "FROM rating_events WHERE event_id = %s"
 )
+
+
+def _stored_rating(cursor: Cursor, event_id: str) -> dict[str, Any] | None:
+    row = _fetch_one(cursor, _STORED_RATING, (event_id,))
+    return None if row is None else dict(zip(_STORED_NAMES, row, strict=True))
+
 
 # An outbox entry as `ops redrive` reads it: the rating the API kept under an eventId, waiting
 # for the relay (published_at NULL) or relayed to Kafka.
 _OUTBOX_ENTRY = "SELECT payload, created_at, published_at FROM rating_outbox WHERE event_id = %s"
 
 
-def _outbox_entry(row: tuple[Any, ...] | None) -> dict[str, Any] | None:
+def _outbox_entry(cursor: Cursor, event_id: str) -> dict[str, Any] | None:
+    row = _fetch_one(cursor, _OUTBOX_ENTRY, (event_id,))
     if row is None:
         return None
     return {"payload": bytes(row[0]), "created_at": row[1], "published_at": row[2]}
 
 
+# A dead letter as `ops dead-letters` lists it and `ops redrive` reads it.
 _DEAD_LETTER = (
     'SELECT id, topic, partition, "offset", key, value, reason, created_at, redriven_at, '
     "redrives FROM dead_letters"
