@@ -813,6 +813,15 @@ def api_outbox(talks_dsn: str) -> Iterator[ApiOutbox]:
 STATES = ["waiting for the relay", "relayed, not projected yet", "relayed and projected"]
 
 
+def api_two(api_outbox: ApiOutbox, scene: Scene) -> tuple[RatingSubmitted, int]:
+    """A 2 the API kept in its outbox, and its record on Kafka (the same bytes) set aside by a
+    release that could not read it: the 2, and the letter's id."""
+    two = RatingSubmitted.from_json(json.dumps({**scene.seven(), "value": 2}))
+    api_outbox.keep(two)
+    [letter_id] = scene.set_aside_bytes(Rating.of(two).to_json())
+    return two, letter_id
+
+
 def relayed_as(state: str, api_outbox: ApiOutbox, scene: Scene) -> None:
     """The outbox's entries as `state` says: left waiting, relayed, or relayed and projected."""
     if state != "waiting for the relay":
@@ -902,9 +911,7 @@ def test_a_letter_whose_very_bytes_the_outbox_holds_counts_once_under_its_eventi
 ) -> None:
     # Given a 2 the API kept in its outbox (waiting, relayed, or relayed and counted), and its
     # record on Kafka, the same bytes, set aside by a release that could not read it
-    two = RatingSubmitted.from_json(json.dumps({**scene.seven(), "value": 2}))
-    api_outbox.keep(two)
-    [letter_id] = scene.set_aside_bytes(Rating.of(two).to_json())
+    two, letter_id = api_two(api_outbox, scene)
     relayed_as(state, api_outbox, scene)
     # When the operator redrives it
     status, said = scene.redrive(str(letter_id))
@@ -952,9 +959,7 @@ def test_a_new_eventid_for_a_letter_the_api_s_outbox_holds_is_refused(
     scene: Scene,
 ) -> None:
     # Given a 2 the API kept in its outbox, and its record set aside
-    two = RatingSubmitted.from_json(json.dumps({**scene.seven(), "value": 2}))
-    api_outbox.keep(two)
-    [letter_id] = scene.set_aside_bytes(Rating.of(two).to_json())
+    two, letter_id = api_two(api_outbox, scene)
     relayed_as(state, api_outbox, scene)
     on_topic = scene.on_topic()
     # When the operator redrives it with --new-event-id (repaired to 3 or not)
@@ -980,10 +985,8 @@ def test_a_letter_the_outbox_holds_with_a_redrive_recorded_under_a_new_eventid_c
     # Given a 2 the API kept in its outbox, its record set aside, and a redrive of the letter
     # under a new eventId recorded but never published (a release that pointed the operator to
     # --new-event-id, whose publish Kafka then refused: the letter still pending)
-    two = RatingSubmitted.from_json(json.dumps({**scene.seven(), "value": 2}))
-    api_outbox.keep(two)
+    two, letter_id = api_two(api_outbox, scene)
     value = Rating.of(two).to_json()
-    [letter_id] = scene.set_aside_bytes(value)
     relayed_as(state, api_outbox, scene)
     elsewhere = reissued_event_id(two.event_id, value)
     recorded = two.model_copy(update={"event_id": elsewhere})
@@ -1014,9 +1017,7 @@ def test_the_api_s_waiting_rating_of_a_talk_that_left_the_programme_is_not_offer
 ) -> None:
     # Given a 2 the API kept in its outbox, waiting for the relay, its record set aside, and
     # then its talk taken out of the programme
-    two = RatingSubmitted.from_json(json.dumps({**scene.seven(), "value": 2}))
-    api_outbox.keep(two)
-    [letter_id] = scene.set_aside_bytes(Rating.of(two).to_json())
+    _, letter_id = api_two(api_outbox, scene)
     wiring.talk_catalog().delete(scene.talk)
     # When the operator redrives it
     status, said = scene.redrive(str(letter_id))
@@ -1035,9 +1036,7 @@ def test_a_letter_whose_rating_counts_already_is_marked_though_its_talk_left_the
 ) -> None:
     # Given a 2 the API kept in its outbox, relayed and counted, its record set aside, and then
     # its talk taken out of the programme
-    two = RatingSubmitted.from_json(json.dumps({**scene.seven(), "value": 2}))
-    api_outbox.keep(two)
-    [letter_id] = scene.set_aside_bytes(Rating.of(two).to_json())
+    _, letter_id = api_two(api_outbox, scene)
     relayed_as("relayed and projected", api_outbox, scene)
     wiring.talk_catalog().delete(scene.talk)
     # When the operator redrives it
