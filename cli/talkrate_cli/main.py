@@ -16,13 +16,12 @@ import sys
 import threading
 import traceback
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import click
 
 from talkrate_cli import output, signals
-from talkrate_cli.client import Api
 from talkrate_cli.errors import (
     Aborted,
     BadInput,
@@ -43,6 +42,9 @@ from talkrate_cli.settings import (
     sendable_token,
     stack_outputs,
 )
+
+if TYPE_CHECKING:
+    from talkrate_cli.client import Api
 
 
 @dataclass
@@ -74,8 +76,10 @@ class Session:
 
     @property
     def api(self) -> Api:
-        """The API client, made on first use."""
+        """The API client, made on first use (httpx is loaded with it, not for `--help`)."""
         if self._api is None:
+            from talkrate_cli.client import Api
+
             url = self.url
             self._api = Api(url, admin_token(url), config_url=self._config_url)
         return self._api

@@ -1,4 +1,9 @@
-"""How results look: rich tables and bars for people, JSON for scripts."""
+"""How results look: rich tables and bars for people, JSON for scripts.
+
+rich (about 25 ms to load) is loaded with the first table, view or line printed through it:
+`console` and `errors` come from talkrate_cli.consoles when first asked for, so that the command
+answers `--version`, a command's `--help` or a JSON document without it.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +14,29 @@ import sys
 import zoneinfo
 from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
-from typing import Any
-
-from rich.console import Console, ConsoleOptions, Group, RenderResult
-from rich.styled import Styled
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from talkrate.talk_text import DIRECTION_CONTROL
 from talkrate_cli.clashes import Clash
 from talkrate_cli.programme import instant
 
-# Piped (to grep, awk, a file): wide enough that a row of a table, or a line of advice, is one
-# line whatever its titles, never folded onto the next.
-PIPED_WIDTH = 4096
+if TYPE_CHECKING:
+    from rich.console import Console, ConsoleOptions, Group, RenderResult
+    from rich.table import Table
+
+    from talkrate_cli.consoles import TalkrateConsole
+
+    console: TalkrateConsole  # what a command prints for its reader (stdout)
+    errors: TalkrateConsole  # its errors, warnings and progress (stderr)
 
 
-def _width(stream: object) -> int | None:
-    """A terminal's own width; PIPED_WIDTH when piped (one record a line for scripts)."""
-    isatty = getattr(stream, "isatty", None)
-    return None if callable(isatty) and isatty() else PIPED_WIDTH
+def __getattr__(name: str) -> Any:
+    """`console` and `errors`, made on first use (talkrate_cli.consoles)."""
+    if name in ("console", "errors"):
+        from talkrate_cli import consoles
+
+        return getattr(consoles, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def visible(text: str) -> str:
@@ -38,34 +46,6 @@ def visible(text: str) -> str:
     do). The marks (U+200E, U+200F, U+061C) stay: right-to-left names need them."""
     return DIRECTION_CONTROL.sub(lambda control: f"<U+{ord(control.group()):04X}>", text)
 
-
-class _Console(Console):
-    """rich's Console, leaving a closed pipe to the command line (exit 141 for every command,
-    as for `admin export - | head`) instead of exiting 1 itself, and showing direction controls
-    (`visible`) in whatever it prints."""
-
-    def on_broken_pipe(self) -> None:
-        raise BrokenPipeError
-
-    def render_str(self, text: str, **options: Any) -> Text:
-        """Every string a table's cell, a view or a line holds becomes rich's Text here, measured
-        and drawn as `visible` shows it (a table's columns stay aligned). The API's text is
-        printed as strings for that: never as a Text of its own (`Styled` styles it)."""
-        return super().render_str(visible(text), **options)
-
-
-# No markup and no emoji codes: what is printed comes from the API (titles, speakers, problems),
-# and a title such as "Kubernetes [/etc]" is text, not a closing tag, as ":fire: talks" is text,
-# not a flame. talkrate's own styles are Text objects.
-console = _Console(highlight=False, markup=False, emoji=False, width=_width(sys.stdout))
-errors = _Console(
-    stderr=True,
-    highlight=False,
-    markup=False,
-    emoji=False,
-    soft_wrap=True,
-    width=_width(sys.stderr),
-)
 
 BAR_WIDTH = 30
 MIN_BAR_WIDTH = 5
@@ -121,6 +101,8 @@ def venue_zone(config: Mapping[str, Any] | None) -> zoneinfo.ZoneInfo | None:
         return None
     if isinstance(name, str) and (zone := time_zone(name)) is not None:
         return zone
+    from talkrate_cli.consoles import errors
+
     errors.print(
         f"talkrate: warning: the venue's time zone {name!r} is not in this "
         f"machine's time zone database (update tzdata): times are in this machine's, "
@@ -201,6 +183,8 @@ def rating_window(opens: Any, closes: Any, zone: tzinfo | None = None) -> str:
 
 def talks_table(talks: list[dict[str, Any]], zone: tzinfo | None = None) -> Table:
     """The programme as a table, its times in `zone` (the machine's time zone when None)."""
+    from rich.table import Table
+
     table = Table(box=None, header_style="bold", pad_edge=False)
     first = next((instant(t.get("startsAt")) for t in talks if t.get("startsAt")), None)
     named = zone_name(zone, first)
@@ -225,6 +209,9 @@ def talks_table(talks: list[dict[str, Any]], zone: tzinfo | None = None) -> Tabl
 def histogram(ratings: dict[str, int], width: int | None = None) -> Table:
     """Horizontal bars, 5 at the top, scaled to the largest bucket; within `width` columns the
     bars narrow, so that each value, its count and its share stay whole."""
+    from rich.table import Table
+    from rich.text import Text
+
     counts = {value: int(ratings.get(value, 0)) for value in VALUES}
     total = sum(counts.values())
     largest = max([*counts.values(), 1])
@@ -259,6 +246,10 @@ class Histogram:
 def talk_view(talk: dict[str, Any], ratings: dict[str, Any], zone: tzinfo | None = None) -> Group:
     """One talk: title, where and when (in `zone`, the machine's time zone when None), bars and
     statistics."""
+    from rich.console import Group
+    from rich.styled import Styled
+    from rich.text import Text
+
     head = Styled(talk.get("title") or ratings.get("talkId", ""), "bold")
     facts = [
         ", ".join(talk.get("speakers") or []),
@@ -296,6 +287,8 @@ def stats_line(ratings: dict[str, Any]) -> str:
 
 def leaderboard_table(board: dict[str, Any]) -> Table:
     """The leaderboard, best first."""
+    from rich.table import Table
+
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("#", justify="right")
     table.add_column("talk", overflow="fold")

@@ -381,14 +381,18 @@ def test_counts_that_agree_before_every_rating_of_the_run_is_applied_are_not_the
     assert (verdict.expected, verdict.counted) == (5, 8)
 
 
-def test_counts_that_agree_are_the_verdict_where_the_api_gives_no_revision(
+def test_counts_that_agree_where_the_api_gives_no_revision_wait_for_the_run_s_ratings(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given the same counts from an API that gives no revision (an answer from the event
-    # store), When verify awaits the projector, Then agreeing counts are the verdict, as before
+    # store), When verify awaits the projector
     verdict = awaited_with_three_2s_held_back_and_three_made_up(monkeypatch, revision=False)
-    assert verdict.ok
-    assert (verdict.expected, verdict.counted, verdict.pending) == (5, 5, {})
+    # Then they are not taken either (they were, with nothing to tell by but the counts): the
+    # three 2s of the run are not said projected until they land, and then the three 2s
+    # nobody sent stand
+    assert not verdict.ok
+    want, have = verdict.disagreeing["t"]
+    assert have["2"] - want["2"] == 3
 
 
 def test_counts_that_agree_while_ratings_of_the_run_never_land_fail_naming_the_talk(
@@ -415,6 +419,58 @@ def test_counts_that_agree_while_ratings_of_the_run_never_land_fail_naming_the_t
     )
     # Then the counts agree but the verdict is not ok: the talk is named, one rating short
     assert (verdict.agrees, verdict.ok, verdict.pending) == (True, False, {"t": 1})
+
+
+class OneLostOneFromOutside(HeldBack):
+    """HeldBack with nothing held, whose statuses are given per rating: a rating of the run
+    lost (not projected, and never will be) and one from outside of the same value in its
+    place make the counts and the revision the run's ratings would."""
+
+    def __init__(self, counts: dict[str, int], revision: int, statuses: dict[str, str]) -> None:
+        super().__init__(counts, revision, held={})
+        self.statuses = statuses
+        self.asked: Counter[str] = Counter()
+
+    def json(self, method: str, path: str) -> dict[str, Any]:
+        event_id = path.rsplit("/", 1)[-1]
+        self.asked[event_id] += 1
+        return {"status": self.statuses[event_id]}
+
+
+@pytest.mark.parametrize("revision", [True, False])
+def test_a_lost_rating_whose_value_an_outside_one_makes_up_for_fails(
+    monkeypatch: pytest.MonkeyPatch, revision: bool
+) -> None:
+    from talkrate_cli.simulation import verify
+    from talkrate_cli.simulation.verify import Reading, await_projection
+
+    # Given a run whose 4, 2 and 2 were accepted, one 2 lost, and a talk rated 2 from outside
+    # meanwhile: its counts and its revision (when the API gives one) are the run's
+    ledger = Ledger(tokens=False)
+    for n, value in enumerate((4, 2, 2)):
+        ledger.answered(rating(n, "t", value), 202, 0.01, event_id=f"e{n}")
+    api = OneLostOneFromOutside(
+        {"2": 2, "4": 1},
+        revision=3,
+        statuses={"e0": "projected", "e1": "projected", "e2": "accepted"},
+    )
+    monkeypatch.setattr(verify, "time", Clock(then=None))
+    # When verify awaits the projector until its timeout
+    verdict = await_projection(
+        api,  # type: ignore[arg-type]
+        {"t": Reading(Counter(), revision=0 if revision else None)},
+        ledger.expected_delta(),
+        ledger,
+        timeout=10,
+        progress=lambda verdict: None,
+    )
+    # Then the counts agree but the verdict is not ok: the talk is named, one rating not
+    # counted (it said ok: the counts and revision were all it read)
+    assert not verdict.ok
+    assert (verdict.agrees, verdict.pending, verdict.unprojected) == (True, {}, {"t": 1})
+    # And a rating said projected was asked after once; the lost one at each read of the talk
+    assert (api.asked["e0"], api.asked["e1"]) == (1, 1)
+    assert api.asked["e2"] > 1
 
 
 class LandsAt(Clock):
@@ -502,3 +558,38 @@ def test_the_report_says_why_a_talk_whose_counts_agree_is_not_verified(
     assert "verify    counts agree, 1 talk without every rating applied" in out
     assert figures["pending"] == {"t": missing}
     assert figures["verified"] is False
+
+
+def test_the_report_names_a_rating_of_the_run_not_counted_where_the_counts_agree(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import importlib
+    from types import SimpleNamespace
+
+    from talkrate_cli.simulation.verify import Verdict
+
+    importlib.import_module("talkrate_cli.main")  # (the commands are loaded through it)
+    simulate = importlib.import_module("talkrate_cli.commands.simulate")
+    # Given a run whose 4 and 2 were accepted, the 2 not counted (a 2 from outside in its
+    # place: the counts and the revision agree)
+    ledger = Ledger(tokens=False)
+    ledger.answered(rating(1, "t", 4), 202, 0.01, event_id="e1")
+    ledger.answered(rating(2, "t", 2), 202, 0.01, event_id="e2")
+    verdict = Verdict(2, 2, {}, 20.0, unprojected={"t": 1})
+    verdict.whereabouts["t"] = {"projected": ["e1"], "accepted": ["e2"]}
+    # When the run's report is printed for a person
+    figures = simulate._report(
+        SimpleNamespace(as_json=False), ledger, SimpleNamespace(tokens={}, voter_retries=0), verdict
+    )
+    out = capsys.readouterr().out
+    # Then it says the talk is not verified, why, and which rating is not counted
+    assert "verify    counts agree, 1 talk without every rating applied" in out, out
+    assert (
+        "          t: counts and revision agree, but 1 of the run's ratings is not counted: "
+        "ratings from outside may stand in for them\n"
+        "            1 of its accepted ratings projected\n"
+        "            1 of its accepted ratings accepted: e2\n"
+    ) in out, out
+    # And the JSON names the talk and the failure says why
+    assert (figures["unprojected"], figures["verified"]) == ({"t": 1}, False)
+    assert "not counted" in str(simulate._failure(ledger, verdict))

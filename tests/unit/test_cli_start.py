@@ -63,3 +63,31 @@ def test_a_command_loaded_when_named_is_there_and_listed() -> None:
     listed = CliRunner().invoke(cli, ["--help"]).output
     for name in ("rate", "show", "talks", "top", "watch", "simulate", "admin", "ops"):
         assert f"  {name} " in listed, (name, listed)
+
+
+def libraries_loaded_for(*args: str) -> list[str]:
+    """Of httpx and rich, those a fresh interpreter has loaded once the command's entry module
+    is imported and `talkrate ARGS` has answered (nothing when ARGS is empty)."""
+    script = (
+        "import contextlib, io, json, sys\n"
+        "from talkrate_cli.main import main\n"
+        f"if {list(args)!r}:\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"        main({list(args)!r})\n"
+        "print(json.dumps([m for m in ('httpx', 'rich') if m in sys.modules]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    loaded: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+def test_the_command_starts_without_its_http_client_and_its_terminal_library() -> None:
+    # Given the command's entry module, imported by the console script at every start, When
+    # nothing is asked of it yet, or only its version or a command's help
+    for args in ((), ("--version",), ("rate", "--help"), ("show", "--help")):
+        # Then neither httpx nor rich is loaded (about 50 ms of a start of 130 ms): they come
+        # with the first request and the first thing printed through rich
+        assert libraries_loaded_for(*args) == [], args

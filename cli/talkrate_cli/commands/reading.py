@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from talkrate_cli import output, voting
+from talkrate_cli import output
 from talkrate_cli.errors import ApiProblem, CliError
 from talkrate_cli.main import Session, pass_session
 
@@ -117,6 +117,8 @@ def top(session: Session, track: str | None, limit: int) -> None:
 @pass_session
 def rate(session: Session, talk: str, value: int, code: str | None) -> None:
     """Rate TALK from 1 to 5 (with a voter token kept in your config folder)."""
+    from talkrate_cli import voting  # (with the HTTP client: not for the other commands' start)
+
     try:
         accepted = voting.rate(session.api, session.voter_tokens(), talk, value, code)
     except ApiProblem as problem:

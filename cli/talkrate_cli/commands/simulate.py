@@ -251,6 +251,12 @@ def _failure(ledger: Ledger, verdict: Verdict | None) -> str | None:
             "the counts agree, but the talks' revisions do not show every accepted rating "
             "applied: a count changed with no rating applied may stand in for them (see pending)"
         )
+    if verdict is not None and verdict.agrees and verdict.unprojected:
+        return (
+            "the counts agree, but some of the run's accepted ratings are not counted "
+            "(GET /ratings/{eventId}): ratings from outside may stand in for them "
+            "(see unprojected)"
+        )
     if verdict is not None and not verdict.ok:
         return "the counts do not agree with what the API accepted (see disagreeing)"
     if verdict is not None and not ledger.accepted:
@@ -278,6 +284,16 @@ def _not_shown_applied(missing: int) -> str:
     )
 
 
+def _not_counted(left: int) -> str:
+    """Why a talk whose counts and revision agree is not taken as verified
+    (`Verdict.unprojected`)."""
+    return (
+        "counts and revision agree, but "
+        + output.counted(left, "of the run's ratings is", "of the run's ratings are")
+        + " not counted: ratings from outside may stand in for them"
+    )
+
+
 def _verify(
     session: Session, ledger: Ledger, baseline: dict[str, Reading], timeout: float, alone: bool
 ) -> Verdict:
@@ -296,7 +312,7 @@ def _verify(
 
         # Alone, no rating is someone else's: any beyond the run's is a disagreement.
         verdict = await_projection(session.api, baseline, delta, ledger, timeout, seen, alone)
-    for talk_id in [*verdict.disagreeing, *verdict.pending]:
+    for talk_id in [*verdict.disagreeing, *verdict.pending, *verdict.unprojected]:
         where = diagnose(session.api, ledger.events.get(talk_id, []))
         verdict.whereabouts[talk_id] = {k: v for k, v in where.items()}
     return verdict
@@ -348,6 +364,9 @@ def _report(
             # Talks whose counts agree while their revision does not show every one of the
             # run's ratings applied: how many it does not.
             "pending": dict(verdict.pending),
+            # Talks whose counts and revision agree while some of the run's ratings of them are
+            # not said projected (GET /ratings/{eventId}): how many.
+            "unprojected": dict(verdict.unprojected),
         }
     if not session.as_json:
         latency = figures["latencyMs"]
@@ -392,7 +411,7 @@ def _report(
                     said = "every talk agrees"
                 elif verdict.agrees:
                     said = "counts agree, " + output.counted(
-                        len(verdict.pending),
+                        len(verdict.pending) + len(verdict.unprojected),
                         "talk without every rating applied",
                         "talks without every rating applied",
                     )
@@ -405,8 +424,12 @@ def _report(
                     f"this run on {output.counted(len(verdict.outside), 'talk')} (other clients "
                     "rated them meanwhile): set apart, not counted as this run's"
                 )
-            for talk_id, missing in list(verdict.pending.items())[:10]:
-                lines.append(f"          {talk_id}: {_not_shown_applied(missing)}")
+            unconfirmed = [
+                *((t, _not_shown_applied(n)) for t, n in verdict.pending.items()),
+                *((t, _not_counted(n)) for t, n in verdict.unprojected.items()),
+            ]
+            for talk_id, why in unconfirmed[:10]:
+                lines.append(f"          {talk_id}: {why}")
                 for status, ids in verdict.whereabouts.get(talk_id, {}).items():
                     shown = "" if status == "projected" else f": {', '.join(ids[:5])}"
                     lines.append(f"            {len(ids)} of its accepted ratings {status}{shown}")

@@ -10,7 +10,10 @@ less); a count changed without a rating applied is no one's.
 
 Counts that agree are the verdict only once each talk's revision shows every one of the run's
 accepted ratings of it applied: a count changed with no rating applied can stand in for ratings
-of the run still being projected, and agree with what the 202s imply until they land.
+of the run still being projected, and agree with what the 202s imply until they land. And only
+once each of those ratings is said counted (GET /ratings/{eventId}: projected): a rating from
+outside with the value of one of the run's that was lost makes the same counts and revision.
+The counts are still what finds a rating counted twice.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from talkrate_cli.client import Api
-from talkrate_cli.errors import CliError
+from talkrate_cli.errors import ApiProblem, CliError
 from talkrate_cli.simulation.ledger import VALUES, Ledger
 
 Histograms = dict[str, Counter[str]]
@@ -114,6 +118,9 @@ class Verdict:
     # talk whose counts agree: how many of the run's accepted ratings of it its revision does
     # not show applied yet (0: its counts moved between the two reads)
     pending: dict[str, int] = field(default_factory=dict)
+    # talk whose counts agree and whose revision shows the run's ratings applied: how many of
+    # them GET /ratings/{eventId} does not say projected (one lost, another's in its place)
+    unprojected: dict[str, int] = field(default_factory=dict)
 
     @property
     def agrees(self) -> bool:
@@ -122,8 +129,9 @@ class Verdict:
 
     @property
     def ok(self) -> bool:
-        """The counts agree, and every talk's revision shows the run's ratings of it applied."""
-        return self.agrees and not self.pending
+        """The counts agree, every talk's revision shows the run's ratings of it applied, and
+        each of those ratings is said projected."""
+        return self.agrees and not self.pending and not self.unprojected
 
     @property
     def outside_ratings(self) -> int:
@@ -174,8 +182,9 @@ def await_projection(
     before = {talk_id: reading.counts for talk_id, reading in baseline.items()}
     last_counted, last_change, last_explained = None, started, 0.0
     standing: set[str] = set()  # talks whose difference stood at the last reading
-    applied: set[str] = set()  # talks whose revision showed every rating of the run applied
-    pending: dict[str, int] | None = None  # as last read, while the counts agreed
+    confirmed = Confirmed()
+    # (pending, unprojected) as last read, while the counts agreed
+    unconfirmed: tuple[dict[str, int], dict[str, int]] | None = None
     last_pending = 0.0
     while True:
         verdict = compare(before, delta, snapshot(api, baseline), time.monotonic() - started)
@@ -192,12 +201,12 @@ def await_projection(
             standing = now_standing
         read_now = False
         if verdict.agrees:
-            # One request a talk not yet seen with all of the run's ratings applied: when the
-            # counts first agree, then every 2 s at most while some are not.
-            if pending is None or time.monotonic() - last_pending >= 2.0:
+            # One request a talk not yet confirmed, and one a rating of it not yet said
+            # projected: when the counts first agree, then every 2 s at most while some are not.
+            if unconfirmed is None or time.monotonic() - last_pending >= 2.0:
                 last_pending, read_now = time.monotonic(), True
-                pending = unapplied(api, baseline, delta, ledger, verdict, applied)
-            verdict.pending = dict(pending)
+                unconfirmed = unapplied(api, baseline, delta, ledger, verdict, confirmed)
+            verdict.pending, verdict.unprojected = dict(unconfirmed[0]), dict(unconfirmed[1])
         progress(verdict)
         if verdict.ok:
             return verdict
@@ -210,10 +219,22 @@ def await_projection(
             if verdict.agrees and not read_now:
                 # The verdict's revisions as they are now, not as read up to 2 s before: the
                 # run's ratings may have been applied since.
-                verdict.pending = unapplied(api, baseline, delta, ledger, verdict, applied)
+                verdict.pending, verdict.unprojected = unapplied(
+                    api, baseline, delta, ledger, verdict, confirmed
+                )
                 progress(verdict)
             return verdict
         time.sleep(0.5)
+
+
+@dataclass
+class Confirmed:
+    """What the verify has seen of the run's ratings so far (a rating counted stays counted)."""
+
+    # talks whose counts and revision showed the run's ratings applied, each of them projected
+    talks: set[str] = field(default_factory=set)
+    # the run's ratings GET /ratings/{eventId} said projected
+    ratings: set[str] = field(default_factory=set)
 
 
 def unapplied(
@@ -222,30 +243,45 @@ def unapplied(
     delta: Histograms,
     own: Ledger,
     verdict: Verdict,
-    applied: set[str],
-) -> dict[str, int]:
-    """Read each talk of the run not yet in `applied` (nor set apart as outside activity, which
-    `explain` found with all of the run's ratings projected): one whose answer has the counts
-    the run's ratings make and a revision risen by at least its accepted ratings joins
-    `applied`. Returns the others: how many of the run's ratings each does not show applied
-    (0 when its counts moved since the programme was read). A talk the API gives no revision
-    for is taken as its counts say."""
+    confirmed: Confirmed,
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Read each talk of the run not yet confirmed (nor set apart as outside activity, which
+    `explain` found with all of the run's ratings projected). One whose answer has the counts
+    the run's ratings make and a revision risen by at least its accepted ratings has those
+    ratings asked after (the ones not said projected before): once each is projected, the talk
+    is confirmed. A talk the API gives no revision for is taken as its counts say, its
+    ratings asked after all the same.
+
+    Returns the others, in two: how many of the run's ratings each talk's revision does not
+    show applied (0 when its counts moved since the programme was read), and, of the talks
+    whose revision does, how many of the run's ratings are not said projected."""
     pending = {}
+    shown = []  # talks whose counts and revision show the run's ratings applied
     for talk_id, before in baseline.items():
         accepted = own.accepted_of[talk_id]
-        if talk_id in applied or talk_id in verdict.outside or not accepted:
+        if talk_id in confirmed.talks or talk_id in verdict.outside or not accepted:
             continue
         after = read(api, talk_id)
-        if before.revision is None or after.revision is None:
-            applied.add(talk_id)
-            continue
-        want = Counter(wanted(before.counts, delta, talk_id))
-        missing = max(0, accepted - (after.revision - before.revision))
-        if missing == 0 and +after.counts == +want:
-            applied.add(talk_id)
+        if before.revision is not None and after.revision is not None:
+            want = Counter(wanted(before.counts, delta, talk_id))
+            missing = max(0, accepted - (after.revision - before.revision))
+            if missing or +after.counts != +want:
+                pending[talk_id] = missing
+                continue
+        shown.append(talk_id)
+    # A rating from outside with the value of one of the run's that was lost makes the same
+    # counts and revision: only the run's own ratings, asked one by one, tell.
+    asked = [e for t in shown for e in own.events.get(t, []) if e not in confirmed.ratings]
+    where = statuses(api, asked)
+    confirmed.ratings.update(e for e, status in where.items() if status == "projected")
+    unprojected = {}
+    for talk_id in shown:
+        left = sum(e not in confirmed.ratings for e in own.events.get(talk_id, []))
+        if left:
+            unprojected[talk_id] = left
         else:
-            pending[talk_id] = missing
-    return pending
+            confirmed.talks.add(talk_id)
+    return pending, unprojected
 
 
 def explain(
@@ -304,18 +340,34 @@ def _explained(
 
 
 DIAGNOSED = 2000  # a disagreeing talk's ratings asked after, at most
+STATUS_READERS = 8  # requests for ratings' statuses in flight at once, at most
+
+
+def statuses(api: Api, event_ids: list[str]) -> dict[str, str]:
+    """Where each rating is (GET /ratings/{eventId}, STATUS_READERS at once), in the order
+    given: "projected", "accepted", "queued", or the HTTP status of a refusal."""
+
+    def status(event_id: str) -> str:
+        try:
+            return str(api.json("GET", f"/ratings/{event_id}")["status"])
+        except ApiProblem as problem:
+            return f"HTTP {problem.status}"
+
+    if len(event_ids) <= 1:
+        return {event_id: status(event_id) for event_id in event_ids}
+    pool = ThreadPoolExecutor(STATUS_READERS, thread_name_prefix="rating-status")
+    try:
+        return dict(zip(event_ids, pool.map(status, event_ids), strict=True))
+    finally:
+        # Stopped by an API gone away or Ctrl-C: the requests not sent yet are dropped, not
+        # waited for.
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def diagnose(api: Api, event_ids: list[str], limit: int = DIAGNOSED) -> dict[str, list[str]]:
-    """Where each accepted rating of a disagreeing talk is (GET /ratings/{eventId}): event ids
-    by status ("projected", "accepted", "queued", or the HTTP status of a refusal)."""
-    from talkrate_cli.errors import ApiProblem
-
+    """Where each accepted rating of a talk is (GET /ratings/{eventId}): event ids by status
+    ("projected", "accepted", "queued", or the HTTP status of a refusal)."""
     where: dict[str, list[str]] = {}
-    for event_id in event_ids[:limit]:
-        try:
-            status = str(api.json("GET", f"/ratings/{event_id}")["status"])
-        except ApiProblem as problem:
-            status = f"HTTP {problem.status}"
+    for event_id, status in statuses(api, event_ids[:limit]).items():
         where.setdefault(status, []).append(event_id)
     return where
