@@ -238,6 +238,33 @@ def test_the_gateway_answers_no_preflight_and_the_summary_says_so(stack: Stack) 
     assert "CorsConfiguration not applied" not in summary
 
 
+def test_the_event_code_is_typed_as_said_and_taken_with_a_phone_s_capital(
+    stack: Stack, page: Page
+) -> None:
+    # Given a talk's page on the API's own origin
+    talk_id = stack.add_talk("Rated with a capital")
+    page.goto(f"{stack.runtime.url}/app/talks/{talk_id}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Rated with a capital")
+    # When an attendee taps 4 stars, and the page asks for the event code
+    page.get_by_role("button", name="Rate 4 out of 5").click()
+    field = page.get_by_label("Event code")
+    expect(field).to_be_visible()
+    # Then the field asks a phone's keyboard to leave what is typed as it is
+    for name, value in (
+        ("autocapitalize", "none"),
+        ("autocorrect", "off"),
+        ("spellcheck", "false"),
+        ("autocomplete", "off"),
+    ):
+        expect(field).to_have_attribute(name, value)
+    # When they type it as a keyboard that capitalised it anyway would
+    field.fill("Purple-Walking-Tree")
+    page.get_by_role("button", name="Continue").click()
+    # Then it is taken, and their rating counted
+    expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
+    assert wait_for(lambda: stack.ratings(talk_id) == NO_RATINGS | {"4": 1})
+
+
 def test_swagger_ui_tries_the_api_out_on_its_own_origin(stack: Stack, page: Page) -> None:
     # Given the runtime's Swagger UI
     page.goto(f"{stack.runtime.url}/_docs/")
