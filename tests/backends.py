@@ -111,6 +111,9 @@ RESTORED_TALKS = postgres_dsn("restored")
 # A runtime whose API is behind a database proxy (RdsProxyEndpoint: no LISTEN), for a watch: a
 # catalog of its own, and a read model on a Redis server of its own (`cli_proxied_ratings`).
 CLI_PROXIED_TALKS = postgres_dsn("cli_proxied_e2e")
+# A runtime as `make run` starts it, for another origin's page (test_web_cross_origin.py): its
+# read model on a Redis server of its own (`own_redis("cross_origin")`).
+CROSS_ORIGIN_TALKS = postgres_dsn("cross_origin_e2e")
 
 
 def cli_proxied_ratings() -> str:

@@ -1,7 +1,8 @@
 """The rest of the API end to end, through the local runtime: the catalog and its admin routes
 (behind the template's AdminAuthorizer, with a real bearer token), the leaderboard, a rating's
-status, one vote per attendee, HEAD, CORS as the HttpApi's CorsConfiguration has it, and the
-runtime's Swagger UI.
+status, one vote per attendee, HEAD, CORS as the HttpApi's CorsConfiguration has it for a named
+origin (CorsAllowOrigin; by default there is none: test_web_cross_origin), and the runtime's
+Swagger UI.
 
 The runtime here has a catalog database, a Redis database and a ratings topic of its own: these
 tests create and delete talks, and what they rate is projected by this runtime's projector only.
@@ -37,6 +38,7 @@ from tests.live_client import Subscriber
 
 pytestmark = pytest.mark.e2e
 
+# The origin of a web page served elsewhere, which this runtime's CorsAllowOrigin names.
 WEB_ORIGIN = "https://web.example"
 
 
@@ -102,7 +104,7 @@ def catalog(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> I
         CATALOG_RATINGS,
         kafka_bootstrap,
         tmp_path_factory.mktemp("catalog") / "runtime.log",
-        ["--param", f"RatingsTopic={topic}"],
+        ["--param", f"RatingsTopic={topic}", "--param", f"CorsAllowOrigin={WEB_ORIGIN}"],
     )
     state = Catalog(runtime, token)
     yield state
@@ -536,7 +538,7 @@ def test_a_preflight_is_answered_by_the_gateway(catalog: Catalog, path: str, met
     )
     # Then the gateway allows it from the template's CorsConfiguration, with no body
     assert (answer.status, answer.body) == (204, b""), answer.body
-    assert answer.headers["access-control-allow-origin"] == "*"
+    assert answer.headers["access-control-allow-origin"] == WEB_ORIGIN
     assert method in answer.headers["access-control-allow-methods"].split(",")
     allowed_headers = answer.headers["access-control-allow-headers"].split(",")
     assert {"authorization", "content-type", "idempotency-key"} <= set(allowed_headers)
@@ -568,7 +570,7 @@ def test_a_path_the_api_does_not_have_is_a_problem_404(
     # Then the API answers it like every other error, readable from another origin
     assert answer.status == 404, answer.body
     assert answer.headers["content-type"] == "application/problem+json"
-    assert answer.headers["access-control-allow-origin"] == "*"
+    assert answer.headers["access-control-allow-origin"] == WEB_ORIGIN
     if method != "HEAD":
         assert_problem(answer, 404)
         assert answer.json["type"] == "urn:talkrate:problem:not-found"
@@ -627,7 +629,7 @@ def test_responses_to_another_origin_carry_the_cors_headers(catalog: Catalog) ->
     # A read
     read = catalog.runtime.request("GET", "/talks?limit=1", headers=origin)
     assert read.status == 200
-    assert read.headers["access-control-allow-origin"] == "*"
+    assert read.headers["access-control-allow-origin"] == WEB_ORIGIN
     exposed = read.headers["access-control-expose-headers"]
     assert exposed == "etag,location,retry-after,www-authenticate"
     # A write, whose Location the page may read
@@ -635,15 +637,25 @@ def test_responses_to_another_origin_carry_the_cors_headers(catalog: Catalog) ->
     catalog.created.append(talk["id"])
     written = catalog.runtime.request("POST", "/talks", json.dumps(talk), catalog.admin | origin)
     assert written.status == 201
-    assert written.headers["access-control-allow-origin"] == "*"
+    assert written.headers["access-control-allow-origin"] == WEB_ORIGIN
     assert "location" in written.headers["access-control-expose-headers"].split(",")
     # An error, so the page sees it rather than a CORS failure
     refused = catalog.runtime.request("POST", "/talks", json.dumps(talk), origin)
     assert refused.status == 401
-    assert refused.headers["access-control-allow-origin"] == "*"
+    assert refused.headers["access-control-allow-origin"] == WEB_ORIGIN
     # And a request without an Origin gets no CORS headers
     plain = catalog.runtime.request("GET", "/talks?limit=1")
     assert not [name for name in plain.headers if name.startswith("access-control-")]
+    # Nor does one of an origin CorsAllowOrigin does not name, preflight or not: its browser
+    # keeps the answer from its page
+    elsewhere = {"Origin": "https://elsewhere.example"}
+    other = catalog.runtime.request("GET", "/talks?limit=1", headers=elsewhere)
+    asked = catalog.runtime.request(
+        "OPTIONS", "/voters", headers=elsewhere | {"Access-Control-Request-Method": "POST"}
+    )
+    assert (other.status, asked.status) == (200, 204)
+    for answer in (other, asked):
+        assert not [name for name in answer.headers if name.startswith("access-control-")]
 
 
 # --- Swagger UI and the start-up summary ----------------------------------------------------------
@@ -690,6 +702,6 @@ def test_the_docs_and_the_web_app_stay_beside_the_catch_all_routes(
 def test_the_start_up_summary_names_the_cors_settings_and_the_docs(catalog: Catalog) -> None:
     assert catalog.runtime.log is not None
     summary = catalog.runtime.log.read_text()
-    assert "cors      origins * | methods GET,HEAD,POST,PUT,DELETE,OPTIONS" in summary
+    assert f"cors      origins {WEB_ORIGIN} | methods GET,HEAD,POST,PUT,DELETE,OPTIONS" in summary
     assert f"docs      {catalog.runtime.url}/_docs/  (Swagger UI 5.31.0" in summary
     assert "route     GET /_docs" not in summary  # the runtime's page, not a template route

@@ -150,6 +150,27 @@ def test_an_event_code_guards_post_voters(api: Call, configure: Callable[..., No
     assert (lone["statusCode"], lone["json"]["type"]) == (422, "urn:talkrate:problem:validation")
 
 
+def test_the_event_code_is_taken_as_a_phone_types_it(
+    api: Call, configure: Callable[..., None]
+) -> None:
+    # Given an event code said in the room
+    configure(VOTER_CODE="purple-walking-tree")
+    where = address()
+    # When attendees send it as their phones typed it: a capital first letter, all capitals,
+    # spaces around it
+    typed = ["Purple-walking-tree", "PURPLE-WALKING-TREE", "  purple-walking-tree  "]
+    answers = [api("POST", "/voters", {"code": code}, source_ip=where) for code in typed]
+    # Then each gets a voter token
+    assert [a["statusCode"] for a in answers] == [201, 201, 201]
+    assert all(a["json"]["voterToken"].startswith("v1.") for a in answers)
+    # And a code that differs in more than that is still refused
+    wrong = api("POST", "/voters", {"code": "Purple walking tree"}, source_ip=where)
+    assert (wrong["statusCode"], wrong["json"]["type"]) == (
+        403,
+        "urn:talkrate:problem:wrong-voter-code",
+    )
+
+
 def test_post_voters_has_its_own_limit_per_address(
     api: Call, configure: Callable[..., None]
 ) -> None:

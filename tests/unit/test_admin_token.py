@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from talkrate.admin_token import AdminToken, fingerprint, verdict
+from tests.unit.test_voter_tokens import full_width
 
 pytestmark = pytest.mark.unit
 
@@ -71,14 +72,14 @@ def test_a_secret_that_cannot_be_read_again_leaves_the_one_read_before_in_use() 
     token = AdminToken(secret, reread_floor=30, max_age=300, clock=clock)
     event_code = AdminToken(code, reread_floor=30, max_age=300, clock=clock)
     assert token.matches("the-token")
-    assert event_code.admits("badge-42")
+    assert event_code.matches("badge-42")
     # When Secrets Manager stops answering past their age (throttled, a passing fault)
     secret.answering = code.answering = False
     clock.now += 301
     # Then the organiser and the attendees go on as before, rather than meet an error
     assert token.matches("the-token")
-    assert event_code.admits("badge-42")
-    assert not event_code.admits("guess")
+    assert event_code.matches("badge-42")
+    assert not event_code.matches("guess")
     # And wrong guesses meanwhile still ask the secret at most once per floor
     reads = secret.reads
     assert not any(token.matches(f"guess-{n}") for n in range(100))
@@ -87,6 +88,18 @@ def test_a_secret_that_cannot_be_read_again_leaves_the_one_read_before_in_use() 
     secret.answering, secret.value = True, "rotated"
     clock.now += 31
     assert token.matches("rotated")
+
+
+def test_the_organisers_token_is_taken_only_as_it_is_even_where_the_event_code_is_not() -> None:
+    # Given the organisers' token (the event code is compared without case; this never is)
+    token = AdminToken(Secret("Organiser-Token-42"), reread_floor=30, max_age=300, clock=Clock())
+    assert token.matches("Organiser-Token-42")
+    # Then another case of it, or of any letter of it, is refused
+    for wrong in ("organiser-token-42", "ORGANISER-TOKEN-42", "Organiser-token-42"):
+        assert not token.matches(wrong)
+        assert not verdict(f"Bearer {wrong}", token)["admin"]
+    # And so is its full-width spelling
+    assert not token.matches(full_width("Organiser-Token-42"))
 
 
 def test_a_secret_never_read_is_not_guessed() -> None:

@@ -67,12 +67,23 @@ def preflight(origin: str = "https://web.example", **extra: str) -> dict[str, st
     return {"origin": origin, "access-control-request-method": "POST", **extra}
 
 
-def test_the_project_template_s_cors_configuration_is_read_with_its_parameter_default() -> None:
-    cors = load_template(ROOT / "template.yaml").cors
+def test_the_project_template_allows_no_other_origin_by_default() -> None:
+    # Given the template as `make run` reads it, CorsAllowOrigin left empty
+    template = load_template(ROOT / "template.yaml")
+    # Then the gateway has no CORS configuration: a page of any other origin is refused by its
+    # browser (the web app and /_docs are on the API's own origin)
+    assert template.cors is None
+    # And that is the template's choice, not something the runtime could not read
+    assert not [note for note in template.notes if "CorsConfiguration" in note]
+
+
+def test_a_named_origin_gets_the_template_s_cors_configuration() -> None:
+    template = load_template(ROOT / "template.yaml", {"CorsAllowOrigin": "https://web.example"})
+    cors = template.cors
     assert cors is not None
-    assert cors.allow_origins == ("*",)
+    assert cors.allow_origins == ("https://web.example",)
     assert set(cors.allow_methods) >= {"GET", "POST", "PUT", "DELETE", "OPTIONS"}
-    assert "authorization" in cors.allow_headers
+    assert {"authorization", "content-type", "voter-token"} <= set(cors.allow_headers)
     # etag: another origin's admin client reads the revision it sends back as If-Match, which
     # its preflight must be allowed to send (it was not)
     assert {"if-match", "if-none-match"} <= set(cors.allow_headers)
@@ -81,10 +92,52 @@ def test_the_project_template_s_cors_configuration_is_read_with_its_parameter_de
     assert not cors.allow_credentials
 
 
-def test_a_parameter_override_names_the_allowed_origin() -> None:
-    template = load_template(ROOT / "template.yaml", {"CorsAllowOrigin": "https://web.example"})
+def test_any_origin_only_when_asked_for() -> None:
+    template = load_template(ROOT / "template.yaml", {"CorsAllowOrigin": "*"})
     assert template.cors is not None
-    assert template.cors.allow_origins == ("https://web.example",)
+    assert template.cors.allow_origins == ("*",)
+
+
+CONDITIONAL = """
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Origin: {Type: String, Default: ""}
+Conditions:
+  HasOrigin: !Not [!Equals [!Ref Origin, ""]]
+Globals:
+  HttpApi:
+    CorsConfiguration: true
+Resources:
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      CorsConfiguration: !If
+        - HasOrigin
+        - AllowOrigins: [!Ref Origin]
+          AllowHeaders: [content-type]
+        - !Ref AWS::NoValue
+  AppFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: app/
+      Handler: app.handler
+      Events:
+        Talks: {Type: HttpApi, Properties: {ApiId: !Ref Api, Path: /talks, Method: GET}}
+"""
+
+
+def test_a_cors_configuration_under_a_condition_is_resolved_as_cloudformation_would() -> None:
+    # Given an HttpApi whose whole CorsConfiguration is an !If (SAM puts it in the API's body,
+    # where CloudFormation resolves it): the condition false, AWS::NoValue
+    off = parse_template_text(CONDITIONAL, Path("."))
+    # Then there is none: not the Globals' (the API's own value wins, as in SAM), and no note
+    assert off.cors is None
+    assert not [note for note in off.notes if "CorsConfiguration" in note]
+    # And with the condition true, the mapping it names
+    on = parse_template_text(CONDITIONAL, Path("."), {"Origin": "https://web.example"})
+    assert on.cors == CorsConfiguration(
+        "Api", allow_origins=("https://web.example",), allow_headers=("content-type",)
+    )
 
 
 def test_an_api_s_own_cors_configuration_wins_over_globals_and_lists_are_flattened() -> None:

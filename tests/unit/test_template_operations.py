@@ -1592,8 +1592,8 @@ def test_a_relay_run_that_fails_or_is_throttled_is_left_to_the_next_minute() -> 
         (
             # a trailing slash or a path never equals a browser's Origin header: CORS fails
             "CorsAllowOrigin",
-            ["*", "https://talkrate.example", "http://localhost:3000", "https://*.example.org"],
-            ["https://talkrate.example/", "https://talkrate.example/app/", "talkrate.example", ""],
+            ["", "*", "https://talkrate.example", "http://localhost:3000", "https://*.example.org"],
+            ["https://talkrate.example/", "https://talkrate.example/app/", "talkrate.example", " "],
         ),
         ("VpcId", ["", "vpc-0a1b2c3d", "vpc-0a1b2c3d4e5f60718"], ["subnet-0a1b2c3d", "my-vpc"]),
     ],
@@ -1711,6 +1711,44 @@ def test_a_prod_stack_whose_pages_key_would_lapse_unnoticed_is_refused() -> None
     # A prod deploy that names the expiry (as the pipeline does), and dev, deploy
     assert _refusing_rules(**prod, LiveApiKeyExpires="1800000000") == []
     assert _refusing_rules(Stage="dev") == []
+
+
+def _api_cors(template: dict[str, Any]) -> Any:
+    """The HTTP API's CORS configuration as CloudFormation resolves it (None when it has none)."""
+    [api] = resources(template, "AWS::ApiGatewayV2::Api").values()
+    assert "CorsConfiguration" not in api["Properties"]  # SAM puts it in the body, if anywhere
+    cors = evaluate(template, api["Properties"]["Body"].get("x-amazon-apigateway-cors"))
+    return None if cors in (None, {"Ref": "AWS::NoValue"}) else cors
+
+
+def test_the_api_allows_no_other_origin_unless_one_is_named() -> None:
+    # Given stacks deployed without CorsAllowOrigin, dev and prod (the web app is on the API's
+    # own origin, behind CloudFront)
+    for template in (transformed(), transformed(Stage="prod", LiveApiKeyExpires="1800000000")):
+        # Then the API has no CORS configuration: a page of another site, open in an attendee's
+        # browser, can neither get a voter token nor rate with one
+        assert _api_cors(template) is None
+    # And a named origin is allowed, with what its pages send and read
+    named = _api_cors(_prod())
+    assert named["allowOrigins"] == ["https://talkrate.example"]
+    assert {"authorization", "content-type", "voter-token"} <= set(named["allowHeaders"])
+    assert named["exposeHeaders"] == ["etag", "location", "retry-after", "www-authenticate"]
+    assert named["maxAge"] == 600
+    assert "allowCredentials" not in named
+    # And any origin only when a dev stack asks for it
+    assert _api_cors(transformed(CorsAllowOrigin="*"))["allowOrigins"] == ["*"]
+
+
+def test_a_prod_stack_open_to_every_site_is_refused_and_one_open_to_none_deploys() -> None:
+    prod = {
+        "Stage": "prod",
+        "AlarmEmail": "oncall@talkrate.example",
+        "LiveApiKeyExpires": "1800000000",
+    }
+    assert _refusing_rules(**prod, CorsAllowOrigin="*") == ["ProductionCorsOrigin"]
+    assert _refusing_rules(**prod) == []
+    assert _refusing_rules(**prod, CorsAllowOrigin="https://talkrate.example") == []
+    assert _refusing_rules(Stage="dev", CorsAllowOrigin="*") == []
 
 
 def test_a_prod_stack_whose_alarms_would_reach_nobody_is_refused() -> None:

@@ -96,6 +96,42 @@ def test_the_event_code_is_checked_only_when_set() -> None:
         assert not code.admits(wrong)
 
 
+def full_width(text: str) -> str:
+    """ASCII text in Unicode's full-width forms (U+FF01 to U+FF5E)."""
+    return "".join(chr(ord(character) + 0xFEE0) for character in text)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "Purple-walking-tree",  # a phone's keyboard capitalises the first letter
+        "PURPLE-WALKING-TREE",
+        "  purple-walking-tree  ",  # spaces around it, as pasted or autocompleted
+        "purple-walking-tree\n",
+        "\u00a0Purple-Walking-Tree\u2003",  # a no-break space, an em space
+        full_width("purple-walking-tree"),  # as a Japanese keyboard may type it
+    ],
+)
+def test_the_event_code_is_taken_whatever_its_case_and_the_spaces_around_it(typed: str) -> None:
+    # Given an event code set by the organisers (in either case)
+    for configured in ("purple-walking-tree", " Purple-Walking-Tree\n"):
+        code = EventCode(settings_from({"VOTER_CODE": configured}))
+        # When an attendee's phone sends it as typed, Then it admits them
+        assert code.admits(typed), (configured, typed)
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    ["purple-walking-trees", "purple walking tree", "purple-walkingtree", "purple-wa1king-tree"],
+)
+def test_an_event_code_that_differs_by_more_than_case_and_spaces_around_it_is_refused(
+    wrong: str,
+) -> None:
+    code = EventCode(settings_from({"VOTER_CODE": "purple-walking-tree"}))
+    assert not code.admits(wrong)
+    assert not code.admits(wrong.upper())
+
+
 def test_a_token_s_signature_is_told_apart_from_its_expiry() -> None:
     # A token this key signed, expired or not, is signed; one edited, cut or of another key is not
     issued = TOKENS.issue(NOW - timedelta(days=30))

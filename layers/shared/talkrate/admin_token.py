@@ -151,13 +151,6 @@ class AdminToken(RereadSecret[str]):
         """True when `presented` is the admin token (as read now or recently)."""
         return self.check(lambda token: token is not None and _equal(presented, token))
 
-    def admits(self, presented: str | None) -> bool:
-        """True when no secret is set (as read now or recently) or `presented` is it: for a
-        secret that may be taken away, such as an event's code."""
-        return self.check(
-            lambda token: token is None or (presented is not None and _equal(presented, token))
-        )
-
 
 def _equal(presented: str, token: str) -> bool:
     return hmac.compare_digest(presented.encode(), token.encode())

@@ -124,7 +124,15 @@ class VoterRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    code: str | None = Field(None, min_length=1, max_length=200)
+    code: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description=(
+            "The event code as said in the room or printed on the badge, in any case and with "
+            "any spaces around it (a phone capitalises its first letter)."
+        ),
+    )
 
 
 _DATE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")

@@ -20,6 +20,7 @@ import math
 import re
 import secrets
 import time
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256
@@ -323,10 +324,14 @@ class EventCode:
     not match (at most once per half minute) and every five minutes, as the admin token is
     (talkrate.admin_token): organisers who change or take away the code for the next session
     need no cold start for it, and the old code stops opening the door within minutes.
+
+    A code is said in the room or printed on a badge, then typed on a phone, whose keyboard
+    capitalises the first letter: it is compared as people read it (`spoken`), without case and
+    without the spaces around it. The organisers' token is not: it is a secret, compared as is.
     """
 
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
-        from talkrate.admin_token import AdminToken
+        from talkrate.admin_token import RereadSecret
         from talkrate.config import read_voter_code
 
         arn = settings.voter_code_secret_arn
@@ -338,11 +343,25 @@ class EventCode:
                 return reads.pop()
             return read_voter_code(arn, fresh=True) if arn else initial
 
-        self._code = AdminToken(read, clock=clock)
+        self._code: RereadSecret[str] = RereadSecret(read, clock=clock)
 
     def admits(self, presented: str | None) -> bool:
-        """True when no code is set or `presented` is it (compared in constant time)."""
-        return self._code.admits(presented)
+        """True when no code is set or `presented` is it as people read it (compared in
+        constant time)."""
+
+        def takes(code: str | None) -> bool:
+            if code is None:
+                return True
+            return presented is not None and hmac.compare_digest(spoken(presented), spoken(code))
+
+        return self._code.check(takes)
+
+
+def spoken(code: str) -> bytes:
+    """An event code as people read it, to compare: Unicode's compatibility forms folded (a
+    full-width letter is its letter), without case, without the spaces around it."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", code).casefold())
+    return folded.strip().encode("utf-8", "surrogatepass")
 
 
 def now_utc() -> datetime:

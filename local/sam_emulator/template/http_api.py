@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from sam_emulator.template.intrinsics import Unresolvable, as_text
+from sam_emulator.template.intrinsics import NO_VALUE, Unresolvable, as_text
 from sam_emulator.template.reader import Reader, SourceParser, TemplateError
 
 _HTTP_METHODS: Final = frozenset(
@@ -131,7 +131,13 @@ class HttpApiParser(SourceParser):
 
     def _add_cors(self, reader: Reader, api_id: str, config: Any) -> None:
         try:
-            cors = _cors_configuration(api_id, reader.resolve(config))
+            # SAM takes an intrinsic as the whole CorsConfiguration (an !If of a condition, a
+            # mapping or AWS::NoValue): CloudFormation resolves it in the API's body, where
+            # AWS::NoValue leaves no CORS configuration, as no property would.
+            resolved = reader.resolve(config)
+            if resolved is NO_VALUE:
+                return
+            cors = _cors_configuration(api_id, resolved)
         except (Unresolvable, ValueError, TypeError) as error:
             reader.note(f"{api_id}: CorsConfiguration not applied locally ({error})")
             return

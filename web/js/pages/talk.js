@@ -119,7 +119,10 @@ export function talkPage(main, talkId) {
   // Focusable by script only: a star that had the keyboard focus when rating closed hands it
   // here, to the line that says why (a disabled button drops the focus to the page's start).
   const hint = h("p", { class: "muted hint", tabindex: "-1" });
-  const codeInput = h("input", { id: "event-code", autocomplete: "off", required: true, maxlength: 100 });
+  // Typed as said: a phone's keyboard would capitalise, correct or complete it (the service
+  // takes any case of it all the same, and the spaces around it).
+  const codeInput = h("input", { id: "event-code", autocomplete: "off", autocapitalize: "none", autocorrect: "off",
+    spellcheck: "false", required: true, maxlength: 100 });
   const codeForm = h("form", { class: "code-form", hidden: true, onsubmit: submitCode },
     h("label", { for: "event-code" }, "Event code"),
     h("p", { class: "muted", id: "event-code-help" }, "This event asks for its code (on your badge or the opening slide) before you rate."),

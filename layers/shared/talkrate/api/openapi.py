@@ -33,8 +33,9 @@ DESCRIPTION = (
     "(urn:talkrate:problem:method-not-allowed) with an Allow header naming those it takes "
     "(HEAD wherever GET is).\n\n"
     "API Gateway answers some requests itself, before any route, with an application/json "
-    'body `{"message": "..."}`: 404 for an OPTIONS that is not a CORS preflight (preflights '
-    "it answers itself, 204) and for a method no route can name (TRACE), 413 for a request "
+    'body `{"message": "..."}`: 404 for an OPTIONS (the API allows no other origin unless '
+    "the stack's CorsAllowOrigin names one: then it answers that origin's CORS preflights "
+    "itself, 204) and for a method no route can name (TRACE), 413 for a request "
     "over 10 MB, 429 over the API's throttling (without Retry-After: wait a second or more), "
     "500 or 503 when the function failed or timed out."
 )

@@ -1,0 +1,285 @@
+"""Another site open in an attendee's browser, in a real Chromium, against the local runtime as
+`make run` starts it (no CorsAllowOrigin), asking attendees for voter tokens and an event code
+as a deployed stack does: that site's page can neither get a voter token nor rate. The web app
+and Swagger UI, on the API's own origin, work; and the event code is taken as a phone types it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from tests.backends import CROSS_ORIGIN_TALKS, own_redis
+from tests.builders import unique_talk_id
+from tests.e2e import test_web_app as web_app
+from tests.e2e.conftest import (
+    Runtime,
+    start_admin_runtime,
+    start_runtime,
+    stop_runtime,
+    wait_for,
+)
+
+# test_web_app's Chromium, found by pytest under its name.
+browser = web_app.browser
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+EVENT_CODE = "purple-walking-tree"
+NO_RATINGS = {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0}
+
+# The page of another site: what a page anywhere on the web can try in its visitors' browsers.
+ANOTHER_SITE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Another site</title></head>
+<body><p>Nothing to see here.</p>
+<script>
+  // A voter token from POST /voters, then a rating with it: each step a request a browser
+  // sends only once the API's preflight answer lets this origin (JSON, a Voter-Token header).
+  async function rateThroughTheVisitor(api, talkId, code, times) {
+    const seen = [];
+    for (let n = 0; n < times; n++) {
+      try {
+        const voters = await fetch(api + "/voters", { method: "POST",
+          headers: { "content-type": "application/json" }, body: JSON.stringify({ code }) });
+        const { voterToken } = await voters.json();
+        const rating = await fetch(api + "/ratings", { method: "POST",
+          headers: { "content-type": "application/json", "voter-token": voterToken },
+          body: JSON.stringify({ talkId, value: 5 }) });
+        seen.push(`${voters.status} ${rating.status}`);
+      } catch (error) {
+        seen.push(error.name);
+      }
+    }
+    return seen;
+  }
+  // A rating sent without asking: a "simple" request (text/plain, no custom header) is sent
+  // whatever CORS says, only its answer kept from the page.
+  async function rateWithoutAsking(api, talkId) {
+    const sent = await fetch(api + "/ratings", { method: "POST", mode: "no-cors",
+      headers: { "content-type": "text/plain" }, body: JSON.stringify({ talkId, value: 5 }) });
+    return sent.type;
+  }
+</script></body></html>
+"""
+
+
+class Stack:
+    """The module's runtime and its organiser token, and the talks the tests made."""
+
+    def __init__(self, runtime: Runtime, token: str, ratings_url: str, streams: str) -> None:
+        self.runtime, self.token, self.created = runtime, token, list[str]()
+        self.ratings_url, self.streams = ratings_url, streams
+
+    def add_talk(self, title: str) -> str:
+        talk = {"id": unique_talk_id("origin"), "title": title}
+        admin = {"Authorization": f"Bearer {self.token}"}
+        answer = self.runtime.request("POST", "/talks", json.dumps(talk), admin)
+        assert answer.status == 201, answer.body
+        self.created.append(talk["id"])
+        return talk["id"]
+
+    def ratings(self, talk_id: str) -> dict[str, int]:
+        answer = self.runtime.request("GET", f"/ratings?talkId={talk_id}")
+        assert answer.status == 200, answer.body
+        ratings: dict[str, int] = answer.json["ratings"]
+        return ratings
+
+    def rate_as_an_attendee(self, talk_id: str, value: int) -> None:
+        """A rating from an attendee's own client, with a voter token of its own."""
+        voters = self.runtime.request("POST", "/voters", json.dumps({"code": EVENT_CODE}))
+        assert voters.status == 201, voters.body
+        rating = json.dumps({"talkId": talk_id, "value": value})
+        headers = {"Voter-Token": voters.json["voterToken"]}
+        assert self.runtime.request("POST", "/ratings", rating, headers).status == 202
+
+
+@pytest.fixture(scope="module")
+def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    # The runtime as the reviewer ran it: make run RUN_ARGS="--param VotingPolicy=attendee
+    # --param VoterCode=…", nothing said of CORS; each rating projected as it comes.
+    ratings_url = own_redis("cross_origin")
+    runtime, token = start_admin_runtime(
+        CROSS_ORIGIN_TALKS,
+        ratings_url,
+        kafka_bootstrap,
+        tmp_path_factory.mktemp("cross-origin") / "runtime.log",
+        [
+            *("--param", "VotingPolicy=attendee"),
+            *("--param", f"VoterCode={EVENT_CODE}"),
+            *("--param", "ProjectorBatchWindowSeconds=0"),
+        ],
+    )
+    state = Stack(runtime, token, ratings_url, kafka_bootstrap)
+    yield state
+    for talk_id in state.created:
+        runtime.request("DELETE", f"/talks/{talk_id}", headers={"Authorization": f"Bearer {token}"})
+    stop_runtime(runtime)
+
+
+@pytest.fixture(scope="module")
+def another_site() -> Iterator[str]:
+    """Another origin's page (127.0.0.1 on a port of its own), served while the module runs."""
+    page = ANOTHER_SITE.encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1})
+    serving.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+    serving.join(timeout=5)
+
+
+@pytest.fixture
+def visitor(browser: Browser) -> Iterator[BrowserContext]:
+    """An attendee's phone-sized browser, with storage of its own."""
+    context = browser.new_context(viewport=web_app.PHONE)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(visitor: BrowserContext) -> Page:
+    opened = visitor.new_page()
+    opened.set_default_timeout(15_000)
+    return opened
+
+
+def test_another_site_s_page_cannot_rate_through_its_visitors_browsers(
+    stack: Stack, page: Page, another_site: str
+) -> None:
+    # Given a talk, and an attendee's browser on another site's page (who knows the event code:
+    # it is said in the room)
+    talk_id = stack.add_talk("Not rated from elsewhere")
+    page.goto(another_site)
+    # When that page asks the API for a voter token and rates the talk with it, five times
+    seen = page.evaluate(
+        "([api, talkId, code]) => rateThroughTheVisitor(api, talkId, code, 5)",
+        [stack.runtime.url, talk_id, EVENT_CODE],
+    )
+    # Then the browser refuses every one (the API allows no other origin): no token, no rating
+    assert seen == ["TypeError"] * 5, seen
+    # And a rating it sends without asking reaches the API without a voter token: refused there
+    assert page.evaluate("([api, t]) => rateWithoutAsking(api, t)", [stack.runtime.url, talk_id])
+    # And nothing of it counted: an attendee's own rating, sent after, is the talk's only one
+    stack.rate_as_an_attendee(talk_id, 3)
+    assert wait_for(lambda: sum(stack.ratings(talk_id).values()) > 0)
+    assert stack.ratings(talk_id) == NO_RATINGS | {"3": 1}
+
+
+def test_a_named_origin_s_page_rates_and_no_other_does(
+    stack: Stack, page: Page, another_site: str, tmp_path: Path
+) -> None:
+    # Given a runtime whose CorsAllowOrigin names one origin (a page served elsewhere: here the
+    # other site's server as http://localhost:<port>), beside the module's, on its catalog and
+    # read model
+    named = another_site.replace("127.0.0.1", "localhost")
+    backends = {"TALKS_CONNECTION": CROSS_ORIGIN_TALKS, "RATINGS_CONNECTION": stack.ratings_url}
+    runtime = start_runtime(
+        backends | {"STREAMS_CONNECTION": stack.streams, "ADMIN_TOKEN": stack.token},
+        tmp_path / "runtime.log",
+        [
+            *("--param", "VotingPolicy=attendee"),
+            *("--param", f"VoterCode={EVENT_CODE}"),
+            *("--param", "ProjectorBatchWindowSeconds=0"),
+            *("--param", f"CorsAllowOrigin={named.rstrip('/')}"),
+        ],
+    )
+    try:
+        talk_id = stack.add_talk("Rated from the named origin")
+        # When that origin's page gets voter tokens and rates the talk, twice
+        page.goto(named)
+        rate = "([api, talkId, code]) => rateThroughTheVisitor(api, talkId, code, 2)"
+        seen = page.evaluate(rate, [runtime.url, talk_id, EVENT_CODE])
+        # Then both are taken and counted
+        assert seen == ["201 202"] * 2, seen
+        assert wait_for(lambda: stack.ratings(talk_id) == NO_RATINGS | {"5": 2})
+        # And the same page from any other origin is refused by the browser
+        page.goto(another_site)
+        assert page.evaluate(rate, [runtime.url, talk_id, EVENT_CODE]) == ["TypeError"] * 2
+    finally:
+        stop_runtime(runtime)
+    assert stack.ratings(talk_id) == NO_RATINGS | {"5": 2}
+
+
+def test_the_gateway_answers_no_preflight_and_the_summary_says_so(stack: Stack) -> None:
+    # When another origin's browser asks whether it may post a voter token request
+    asked = stack.runtime.request(
+        "OPTIONS",
+        "/voters",
+        headers={"Origin": "http://127.0.0.1:8994", "Access-Control-Request-Method": "POST"},
+    )
+    # Then the gateway answers as API Gateway without a CORS configuration: no route, no CORS
+    assert (asked.status, asked.json) == (404, {"message": "Not Found"})
+    assert not [name for name in asked.headers if name.startswith("access-control-")]
+    # And the start-up summary says there is none, by the template's choice
+    assert stack.runtime.log is not None
+    summary = stack.runtime.log.read_text()
+    assert "cors      none (no CorsConfiguration" in summary
+    assert "CorsConfiguration not applied" not in summary
+
+
+def test_the_event_code_is_typed_as_said_and_taken_with_a_phone_s_capital(
+    stack: Stack, page: Page
+) -> None:
+    # Given a talk's page on the API's own origin
+    talk_id = stack.add_talk("Rated with a capital")
+    page.goto(f"{stack.runtime.url}/app/talks/{talk_id}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Rated with a capital")
+    # When an attendee taps 4 stars, and the page asks for the event code
+    page.get_by_role("button", name="Rate 4 out of 5").click()
+    field = page.get_by_label("Event code")
+    expect(field).to_be_visible()
+    # Then the field asks a phone's keyboard to leave what is typed as it is
+    for name, value in (
+        ("autocapitalize", "none"),
+        ("autocorrect", "off"),
+        ("spellcheck", "false"),
+        ("autocomplete", "off"),
+    ):
+        expect(field).to_have_attribute(name, value)
+    # When they type it as a keyboard that capitalised it anyway would
+    field.fill("Purple-Walking-Tree")
+    page.get_by_role("button", name="Continue").click()
+    # Then it is taken, and their rating counted
+    expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
+    assert wait_for(lambda: stack.ratings(talk_id) == NO_RATINGS | {"4": 1})
+
+
+def test_swagger_ui_tries_the_api_out_on_its_own_origin(stack: Stack, page: Page) -> None:
+    # Given the runtime's Swagger UI
+    page.goto(f"{stack.runtime.url}/_docs/")
+    # When a developer tries out GET /talks/{talkId}
+    operation = page.locator(".opblock").filter(
+        has=page.locator(".opblock-summary-path", has_text="/talks/{talkId}")
+    )
+    operation = operation.filter(has=page.locator(".opblock-summary-method", has_text="GET"))
+    operation.locator(".opblock-summary").first.click()
+    talk_id = stack.add_talk(f"Read from the docs {uuid.uuid4().hex[:6]}")
+    operation.locator("input[placeholder='talkId']").fill(talk_id)
+    operation.get_by_role("button", name="Execute").click()
+    # Then the API answers it (same origin: no CORS needed)
+    answer = operation.locator(".live-responses-table tbody .response-col_status").first
+    expect(answer).to_have_text("200")
+    expect(operation.locator(".live-responses-table tbody .microlight").first).to_contain_text(
+        talk_id
+    )
