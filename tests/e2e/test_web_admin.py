@@ -2041,12 +2041,16 @@ def shown_value(page: Page, input_id: str) -> tuple[Box, list[Box]]:
         cdp.detach()
 
 
-@pytest.mark.parametrize(("width", "text_size"), [(320, "200%"), (1280, "100%")])
+@pytest.mark.parametrize(
+    ("width", "text_size", "letters"), [(320, "200%", 0), (320, "200%", 0.1), (1280, "100%", 0)]
+)
 def test_the_form_s_times_show_their_whole_value_on_a_narrow_phone_with_text_enlarged(
-    web: WebStack, browser: Browser, width: int, text_size: str
+    web: WebStack, browser: Browser, width: int, text_size: str, letters: float
 ) -> None:
     # Given a talk in December, in the evening (the widest digits, and PM), an organiser's
-    # browser 320 px wide with its text at 200% (WCAG's reflow), or a laptop's
+    # browser 320 px wide with its text at 200% (WCAG's reflow), or a laptop's; on the phone,
+    # its font as DejaVu Sans or wider (its letters 0.1em wider: the date, which had 15 px to
+    # spare, then ran under the picker's button, its year cut)
     title = f"Late in the year {unique_talk_id()[-6:]}"
     web.add_talk(title=title, startsAt="2031-12-12T19:45:00Z", endsAt="2031-12-12T20:30:00Z")
     context = browser.new_context(viewport={"width": width, "height": 800})
@@ -2054,6 +2058,8 @@ def test_the_form_s_times_show_their_whole_value_on_a_narrow_phone_with_text_enl
     try:
         sign_in(web, page)
         page.evaluate(f"document.documentElement.style.fontSize = '{text_size}'")
+        if letters:
+            test_web_app.wider_letters(page, letters)
         search_talks(page, title, 1)
         for form in (f"Edit {title}", "Add a talk"):
             # When they open the talk's form, or an empty one

@@ -393,20 +393,66 @@ def test_ratings_from_other_attendees_appear_live_on_the_talk_page_and_the_room_
         expect(page.get_by_test_id("std-dev")).to_have_text("0.47")
         # And nothing on either page moved while the figures changed
         for shown in (page, screen):
-            assert shown.evaluate("window.__layoutShift") == 0
+            assert shown.evaluate(LAYOUT_SHIFT) == 0
     finally:
         room.close()
 
 
-# Sums the page's layout shifts from now on into window.__layoutShift.
-LAYOUT_SHIFT_WATCH = """() => {
+def test_the_layout_shift_watch_counts_what_moves_after_it_starts_and_nothing_before(
+    web: WebStack, page: Page
+) -> None:
+    # Given a room screen shown, live
+    talk = web.add_talk(title="Watched for shifts", speakers=["Ada Example"])
+    page.goto(web.url(SCREEN.format(id=talk["id"])))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    expect(page.get_by_test_id("qr-caption")).to_have_text("Scan to rate")
+    # When the page moves its figures down just before the watch starts, not painted yet (as a
+    # browser under load painted the talk's first showing late, after the watch had started:
+    # 0.0124 at 4K, the one failure seen in CI)
+    page.evaluate(
+        f"""async () => {{
+              const line = document.createElement("p");
+              line.textContent = "A line above the figures";
+              document.querySelector(".screen-head").append(line);
+              await ({LAYOUT_SHIFT_WATCH})();
+            }}"""
+    )
+    # Then the watch does not count it
+    assert page.evaluate(LAYOUT_SHIFT) == 0
+    # And when the page moves them after it started, it counts it once painted, read at once
+    page.evaluate(
+        """() => {
+             const line = document.createElement("p");
+             line.textContent = "Another line above the figures";
+             document.querySelector(".screen-head").append(line);
+           }"""
+    )
+    assert page.evaluate(LAYOUT_SHIFT) > 0
+
+
+# Sums the page's layout shifts into window.__layoutShift from the frame after the one that
+# paints what the page changed before the watch: a browser under load can paint a change late
+# (the room screen's first showing of its talk, after its figures), and the shift is taken
+# down when it is painted, where a watch started at once took it for the update's.
+# (A layout shift is taken down at the paint of a frame; a frame's rAF callbacks run before
+# its paint, so at the second one the first has been painted.)
+LAYOUT_SHIFT_WATCH = """async () => {
+  await new Promise((painted) => requestAnimationFrame(() => requestAnimationFrame(painted)));
   window.__layoutShift = 0;
-  new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) {
+  window.__layoutShiftsSeen = (entries) => {
+    for (const entry of entries) {
       if (!entry.hadRecentInput) window.__layoutShift += entry.value;
     }
-  }).observe({ type: "layout-shift" });
+  };
+  window.__layoutShifts = new PerformanceObserver((list) => window.__layoutShiftsSeen(list.getEntries()));
+  window.__layoutShifts.observe({ type: "layout-shift" });
 }"""
+# The sum once what the page changed has been painted, its entries taken at once (a loaded
+# browser can paint an update after the test saw its text, or hand its entries over later).
+LAYOUT_SHIFT = """() => new Promise((painted) => requestAnimationFrame(() => requestAnimationFrame(() => {
+  window.__layoutShiftsSeen(window.__layoutShifts.takeRecords());
+  painted(window.__layoutShift);
+})))"""
 
 
 def test_a_closed_rating_window_and_a_rate_limit_are_said_clearly(
@@ -1120,7 +1166,7 @@ def test_the_room_screen_reads_from_the_back_of_a_room_up_to_big_counts(
         expect(total(screen)).to_have_text("25,000 ratings", timeout=LIVE_WITHIN_MS)
         expect(screen.get_by_role("listitem").first).to_contain_text("11,000")
         # And nothing moved: the figures keep their places on the projector
-        assert screen.evaluate("window.__layoutShift") == 0
+        assert screen.evaluate(LAYOUT_SHIFT) == 0
         # And the whole screen still fits the projector, each count inside its column
         fits = screen.evaluate(
             """() => ({
@@ -1270,9 +1316,8 @@ def test_the_room_screen_follows_an_organiser_s_change_while_it_stays_on(
     expect(page.get_by_test_id("qr-caption")).to_contain_text("Rating opens")
     # (its time and day each on one line: "01:00 PM" broke before "PM" on a projector; the
     # day is said after 22:00 UTC, two hours being tomorrow, and may break before its time)
-    when = page.get_by_test_id("qr-caption").inner_text().removeprefix("Rating opens ")
-    assert when.strip(), when
-    assert when.count(" ") <= 1, when
+    lines = page.evaluate(LINES_OF, ".qr-caption .whole")
+    assert lines in ([1], [1, 1]), lines
     # When an organiser moves it to now and corrects its title, while the screen stays on
     started = datetime.now(UTC) - timedelta(minutes=5)
     moved = an_hour_from(started)
@@ -2859,6 +2904,7 @@ EVERYDAY_LONG_WORDS = "Testcontainers Observability Infrastructure Leaderboards 
         ("/app/?track={track}", ".talk-card h2 a"),
         ("/app/talks/{id}", "h1"),
         ("/app/admin?q={track}", ".admin-talks .talk-title"),
+        ("/app/talks/{id}/screen", ".screen-head h1"),
     ],
 )
 def test_a_title_s_everyday_long_words_stay_whole_at_320_px_with_text_at_200_percent(
@@ -2889,6 +2935,133 @@ def test_a_title_s_everyday_long_words_stay_whole_at_320_px_with_text_at_200_per
         assert sizes[0] >= sizes[1], sizes
     finally:
         narrow.close()
+
+
+def wider_letters(page: Page, em: float) -> None:
+    """Every letter of the page `em` wider, as a phone's own font, wider than DejaVu Sans,
+    draws them: a style sheet made in the page (its CSP refuses one written into it)."""
+    page.evaluate(
+        """(css) => {
+             const sheet = new CSSStyleSheet();
+             sheet.replaceSync(css);
+             document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
+           }""",
+        f"* {{ letter-spacing: {em}em !important; }}",
+    )
+
+
+# Of the elements `selector` finds: the words drawn past an element's sides (run out of it, or
+# cut by it), and those broken over two lines though they fit a line of it whole.
+WORDS_IN_THEIR_BOX = """(selector) => [...document.querySelectorAll(selector)].flatMap((node) => {
+  const box = node.getBoundingClientRect();
+  const style = getComputedStyle(node);
+  const line = node.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  const found = [];
+  const texts = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
+  for (let text = texts.nextNode(); text; text = texts.nextNode()) {
+    for (const word of text.data.matchAll(/\\S+/g)) {
+      const range = document.createRange();
+      range.setStart(text, word.index);
+      range.setEnd(text, word.index + word[0].length);
+      const rects = [...range.getClientRects()].filter((r) => r.width > 0);
+      if (rects.some((r) => r.left < box.left - 0.5 || r.right > box.right + 0.5)) found.push(`${word[0]}: past its box`);
+      if (new Set(rects.map((r) => Math.round(r.top))).size > 1) {
+        const whole = document.createElement("span");
+        whole.style.whiteSpace = "nowrap";
+        whole.textContent = word[0];
+        text.before(whole);
+        const width = whole.getBoundingClientRect().width;
+        whole.remove();
+        if (width <= line) found.push(`${word[0]}: broken, ${width.toFixed(1)} px in a line of ${line.toFixed(1)}`);
+      }
+    }
+  }
+  return found;
+})"""
+
+
+@pytest.mark.parametrize(
+    ("path", "title"),
+    [
+        ("/app/?track={track}", ".talk-card h2 a"),
+        ("/app/talks/{id}", "h1"),
+        ("/app/admin?q={track}", ".admin-talks .talk-title"),
+        ("/app/talks/{id}/screen", ".screen-head h1"),
+    ],
+)
+def test_a_title_in_a_wider_font_keeps_whole_the_words_that_fit_and_wraps_the_others_inside(
+    web: WebStack, browser: Browser, path: str, title: str
+) -> None:
+    # Given a talk titled with everyday long words and a longer one, on a 320 px phone with its
+    # text at 200%, whose font is wider than DejaVu Sans ("Testcontainers" fitted with 2 px
+    # to spare): its letters 0.06em wider
+    words = f"{EVERYDAY_LONG_WORDS} Rechtsschutzversicherungsgesellschaften and more"
+    talk = web.add_talk(title=words, track=f"Words {unique_talk_id()}")
+    narrow = browser.new_context(viewport={"width": 320, "height": 640})
+    try:
+        page = narrow.new_page()
+        page.goto(web.url(path.format(id=talk["id"], track=quote(talk["track"]))))
+        if path.startswith("/app/admin"):
+            page.get_by_label("Organiser token").fill(web.token)
+            page.get_by_role("button", name="Sign in").click()
+        expect(page.locator(title).first).to_have_text(words)
+        page.evaluate("document.documentElement.style.fontSize = '200%'")
+        wider_letters(page, 0.06)
+        page.wait_for_timeout(200)
+        # Then a word is broken only where it cannot fit a line of the title's box, and none
+        # runs out of the box or is cut by it
+        assert page.evaluate(WORDS_IN_THEIR_BOX, title) == []
+        # And the page does not scroll sideways
+        assert page.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        ) == [320, 320]
+    finally:
+        narrow.close()
+
+
+@pytest.mark.parametrize(
+    ("width", "text_size", "letters"), [(320, "200%", 0), (320, "200%", 0.06), (390, "100%", 0)]
+)
+def test_the_room_screen_on_a_phone_says_when_rating_opens_within_the_screen(
+    web: WebStack, browser: Browser, width: int, text_size: str, letters: float
+) -> None:
+    # Given the room screen of a talk whose rating opens on a day of another year (the longest
+    # day it says: "Fri, Dec 12, 2031"), on a phone, its text enlarged or not, in a wider font
+    # or not
+    talk = web.add_talk(
+        title="Far ahead", startsAt="2031-12-12T19:45:00Z", endsAt="2031-12-12T20:30:00Z"
+    )
+    narrow = browser.new_context(viewport={"width": width, "height": 640})
+    try:
+        page = narrow.new_page()
+        page.goto(web.url(SCREEN.format(id=talk["id"])))
+        caption = page.get_by_test_id("qr-caption")
+        expect(caption).to_contain_text("Rating opens")
+        page.evaluate(f"document.documentElement.style.fontSize = '{text_size}'")
+        if letters:
+            wider_letters(page, letters)
+        page.wait_for_timeout(200)
+        # Then the page does not scroll sideways (its day ran 56 px past a 320 px screen with
+        # text at 200%), nothing of the caption past its box
+        assert page.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        ) == [width, width]
+        assert page.evaluate(WORDS_IN_THEIR_BOX, ".qr-caption") == []
+        # And its day and its time are each on one line where a line holds them (the day
+        # breaks between its words where it cannot: "Dec 1" over "2" would read as another day)
+        assert page.evaluate(BROKEN_WORDS, ".qr-caption") == []
+        if width == 390:
+            assert page.evaluate(LINES_OF, ".qr-caption .whole") == [1, 1]
+    finally:
+        narrow.close()
+
+
+# How many lines each element `selector` finds takes.
+LINES_OF = """(selector) => [...document.querySelectorAll(selector)].map((node) => {
+  const range = document.createRange();
+  range.selectNodeContents(node);
+  return new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top))).size;
+})"""
 
 
 def test_the_room_screen_on_a_narrow_phone_puts_each_count_at_its_bar_s_end(

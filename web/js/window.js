@@ -13,27 +13,27 @@ export function ratingClosed(talk, now) {
 }
 
 // Whether the talk takes ratings at `now`, and what to say about it: `text` for everyone,
-// `unrated` for an attendee who has not rated while it is closed, `caption` for the room screen.
+// `unrated` for an attendee who has not rated while it is closed, `caption` for the room screen:
+// its words, then the phrases (a day, a time with its zone) it keeps each on one line where one
+// holds it ("01:00 PM" broke before its "PM" on a projector).
 export function ratingWindow(talk, now) {
   const starts = Date.parse(talk.startsAt);
   const ends = Date.parse(talk.endsAt);
   const closes = Date.parse(talk.ratingClosesAt);
   if (Number.isFinite(starts) && now < starts) {
-    // A screen put up the day before says the day (kept on one line): a time alone reads as today's.
+    // A screen put up the day before says the day: a time alone reads as today's.
     const today = dayOf(starts) === dayOf(now); // (the venue's day when it has a zone)
-    // (each part kept on one line, the time with its zone: "01:00 PM" broke before its "PM" on a projector)
-    const whole = (text) => text.replace(/ /g, "\u00a0");
-    const time = whole(formatZoned(talk.startsAt));
-    const opens = today ? time : `${whole(formatDay(talk.startsAt))} ${time}`;
-    return { open: false, unrated: "Not open for rating yet.", caption: `Rating opens ${opens}`, text: `Rating opens when the talk starts, ${zoned(talk.startsAt)}.` };
+    const time = formatZoned(talk.startsAt);
+    const opens = today ? [time] : [formatDay(talk.startsAt), time];
+    return { open: false, unrated: "Not open for rating yet.", caption: ["Rating opens", ...opens], text: `Rating opens when the talk starts, ${zoned(talk.startsAt)}.` };
   }
   if (ratingClosed(talk, now)) {
-    return { open: false, unrated: "You did not rate this talk.", caption: "Rating closed", text: `Rating closed ${zoned(talk.ratingClosesAt)}.` };
+    return { open: false, unrated: "You did not rate this talk.", caption: ["Rating closed"], text: `Rating closed ${zoned(talk.ratingClosesAt)}.` };
   }
   if (Number.isFinite(ends) && now > ends) {
-    return { open: true, caption: "Scan to rate", text: Number.isFinite(closes) ? `This talk has ended; rating stays open until ${zoned(talk.ratingClosesAt)}.` : "This talk has ended." };
+    return { open: true, caption: ["Scan to rate"], text: Number.isFinite(closes) ? `This talk has ended; rating stays open until ${zoned(talk.ratingClosesAt)}.` : "This talk has ended." };
   }
-  return { open: true, caption: "Scan to rate", text: "" };
+  return { open: true, caption: ["Scan to rate"], text: "" };
 }
 
 // A timer for the talks' next edge after `now` (a start, an end, a rating's close), so what

@@ -263,7 +263,6 @@ export function adminPage(main) {
     // are listed: the count line is redrawn as the organiser types a search. It stays until a
     // read comes (a pushed change or count is not one).
     const stale = staleNotice("list", "admin-stale");
-    let everRead = false; // whether the list was ever read
     count.after(badge.node, stale.node);
     if (focus) add.focus();
     const watcher = watchCatalogue({
@@ -272,10 +271,7 @@ export function adminPage(main) {
         const ids = new Set(talks.map((talk) => talk.id));
         for (const id of [...rows.keys()]) if (!ids.has(id)) rows.delete(id);
         for (const talk of talks) showRow(talk);
-        if (read) {
-          everRead = true;
-          stale.read();
-        }
+        if (read) stale.read();
         draw();
       },
       onFailed: (error) => {
@@ -353,7 +349,7 @@ export function adminPage(main) {
       const shown = talks.filter((talk) => matchesSearch(talk, words));
       arrange(list, shown.map((talk) => rows.get(talk.id).node));
       // (no count of a list never read: a talk added meanwhile is not all there is)
-      if (!everRead) {
+      if (!stale.readAt) {
         setText(count, "");
         return;
       }

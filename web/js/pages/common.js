@@ -28,11 +28,14 @@ export function liveBadge(announcer = null) {
 // network), with the time the list shown was read (or that it never was); gone at the next read
 // that succeeds.
 // `readAt`: when a list the page shows before its first read was read (a page kept from an
-// earlier visit). `read()` answers the time it took down.
+// earlier visit); 0, never. `read()` answers the time it took down, and `readAt` tells it.
 export function staleNotice(what, testId, readAt = 0) {
   const node = h("p", { class: "notice", role: "status", "data-testid": testId });
   return {
     node,
+    get readAt() {
+      return readAt;
+    },
     read() {
       readAt = Date.now();
       setText(node, "");

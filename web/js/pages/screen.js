@@ -1,6 +1,6 @@
 // /app/talks/<talkId>/screen: the room screen. Big figures, the live histogram and a QR code of
 // the talk's page, readable from the back of the room.
-import { h, fill, setText, talkHref, debounce, fillLine, isolatedText, setLang } from "../dom.js";
+import { h, fill, refill, setText, talkHref, debounce, fillLine, isolatedText, setLang } from "../dom.js";
 import { ApiError, get, talkPath, serviceNow } from "../api.js";
 import { watchTalk, watchForTalk, newestShown } from "../live.js";
 import { histogramView } from "../histogram.js";
@@ -81,7 +81,8 @@ export function screenPage(main, talkId) {
   // The caption changes at the window's edges too, not only at the 30 s read.
   let edgeTimer = null;
   const showCaption = () => {
-    setText(caption, ratingWindow(talk, now()).caption);
+    const [words, ...phrases] = ratingWindow(talk, now()).caption;
+    refill(caption, words, phrases.map((phrase) => [" ", h("span", { class: "whole" }, phrase)]));
     clearTimeout(edgeTimer);
     edgeTimer = atNextEdge([talk], now(), showCaption);
   };
