@@ -622,6 +622,24 @@ def sendable(rows: list[Row], catalog: dict[str, dict[str, Any]]) -> None:
         raise BadRows(problems)
 
 
+def to_send(
+    rows: list[Row], problems: list[Problem], catalog: dict[str, dict[str, Any]]
+) -> list[Row]:
+    """The file's rows as the import sends them over the catalog: each with its id
+    (`with_ids`), each one the API would take as sent (`sendable`). BadRows naming every
+    problem at once, the file's own (`problems`, from `read_programme`) with those of its rows
+    over the catalog, in the file's order (the organisers' page names the same, in the same
+    words and order: web/js/programme-file.js's planImport)."""
+    try:
+        rows = with_ids(rows, catalog)
+        sendable(rows, catalog)
+    except BadRows as more:
+        problems = [*problems, *more.problems]
+    if problems:
+        raise BadRows(problems)
+    return rows
+
+
 def _stored_refused(column: str, value: Any) -> list[str]:
     """What the API refuses now of a value a talk holds (saved before the rule), each said as
     "room holds ...": its texts trimmed as the API trims them, then judged by its rules."""

@@ -11,6 +11,7 @@ import base64
 import csv
 import io
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -921,22 +922,52 @@ FILES = [
     ("a separator line naming another", "sep=|\nid|title\nx|T\n"),
     ("JSON", '[{"id": "x"}]\n'),
     ("empty", ""),
+    # Lines wrong in several ways: each way named, in the command line's order
+    (
+        "a BOM, semicolons, a start and an end naming no zone",
+        "\ufeffid;title;startsAt;endsAt\r\nnz;No zone;2031-06-02T09:00;2031-06-02T09:45\r\n",
+    ),
+    (
+        "an end before its start, neither naming a zone",
+        H + "\nz,Z,,,,2031-06-02T10:00,2031-06-02T09:00\n",
+    ),
+    (
+        "a line wrong in every cell",
+        H + ",language\n"
+        'bad id!,,"Ana; \u2067Bo",Main\u009b,\u200b,2031-06-02T10:00,2031-02-30T09:00Z,Hebrew\n',
+    ),
+    (
+        "too long, too many, and not a tag",
+        "title,speakers,language\n"
+        + "é" * 301
+        + ","
+        + ";".join(["S"] * 20 + ["x" * 121])
+        + ",de-CH-1996-u-co-phonebk-x-abc-defghi\n",
+    ),
+    ("two speakers too long by as much", "title,speakers\nT," + "x" * 121 + ";" + "y" * 121 + "\n"),
+    ("an unnamed column's text on an id twice", "id,title,\na,A,\na,B,x\n"),
+    (
+        "a line refused after one the catalog refuses",
+        "id,title,startsAt\nmoved,Moved,2031-06-02T11:00Z\nz,,2031-06-02T11:00\n",
+    ),
 ]
 
 
 def cli_dry_run(text: str, catalog: list[dict[str, Any]], folder: Path) -> dict[str, Any]:
-    """What `talkrate admin import FILE --dry-run` makes of the file: its first refusal, or the
-    talks it would add, change and leave, with the fields of each row."""
+    """What `talkrate admin import FILE --dry-run` makes of the file: every refusal it names, in
+    its words and order, or the talks it would add, change and leave, with the fields of each
+    row."""
     path = folder / "programme.csv"
     path.write_bytes(text.encode())
     by_id = {talk["id"]: talk for talk in catalog}
     try:
         with click.open_file(str(path), encoding="utf-8-sig") as source:
-            rows = programme.read_rows(source)
-        rows = programme.with_ids(rows, by_id)
-        programme.sendable(rows, by_id)
+            rows, problems = programme.read_programme(source)
+        rows = programme.to_send(rows, problems, by_id)
+    except programme.BadRows as refused:
+        return {"errors": [str(problem) for problem in refused.problems]}
     except CliError as error:
-        return {"error": str(error)}
+        return {"errors": [str(error)]}
     # As `admin import` sorts them (its _import_rows, without sending anything)
     outcome: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": []}
     for row in rows:
@@ -961,9 +992,9 @@ PAGE_DRY_RUN = """async ([text, catalog]) => {
   try {
     plan = m.planImport(m.readProgramme(text), catalog);
   } catch (error) {
-    return { error: error.message };
+    return { errors: [error.message] };
   }
-  if (plan.errors.length) return { error: plan.errors[0].message };
+  if (plan.errors.length) return { errors: plan.errors.map((error) => error.message) };
   const ids = (rows) => rows.map((row) => row.talkId);
   const rows = [...plan.created, ...plan.updated, ...plan.unchanged];
   return {
@@ -984,8 +1015,9 @@ def test_the_page_reads_a_programme_file_as_the_command_line_s_dry_run_does(
         # When the command line's dry run reads it, and the organisers' page
         expected = cli_dry_run(text, CATALOG, tmp_path)
         made = page.evaluate(PAGE_DRY_RUN, [text, CATALOG])
-        # Then both say the same: the same refusal in the same words, or the same talks to add,
-        # change and leave, each row with the same fields
+        # Then both say the same: the same refusals in the same words and order (every problem
+        # of every line), or the same talks to add, change and leave, each row with the same
+        # fields
         if "fields" in expected:
             expected["updated"] = sorted(expected["updated"])
             made["updated"] = sorted(made["updated"])
@@ -1106,6 +1138,7 @@ LEGACY_CATALOG = [
     {"id": "blank-room", "title": "Blank", "speakers": [], "room": "\u200b", "revision": 2},
     {"id": "early", "title": "Early", "speakers": [], "startsAt": "1969-12-31T23:00:00Z"},
     {"id": "spaced", "title": "Spaced", "speakers": [], "track": " Main ", "revision": 2},
+    {"id": "two", "title": "Two", "speakers": [], "track": "M\u009b", "room": "\u202eb"},
 ]
 LEGACY_FILES = [
     ("an override in the room", "id,title\nrtl-room,New\n", "stored room holds U+202E"),
@@ -1117,6 +1150,7 @@ LEGACY_FILES = [
     ("a C1 control in the track", "id,title,room\nc1-track,Track,Hall\n", "track holds a control"),
     ("nothing visible in the room", "id,title\nblank-room,B\n", "'\\u200b' holds no visible"),
     ("a start before 1970", "id,title,endsAt\nearly,E,2031-06-02T10:00Z\n", "between the years"),
+    ("a C1 control in the track and an override in the room", "id,title\ntwo,2\n", "room holds"),
     ("the column, with a clean value", "id,title,room\nrtl-room,New,Room b\n", None),
     ("the row changing nothing", "id,title\nrtl-room,Room\n", None),
     ("a track taken once trimmed", "id,title\nspaced,New\n", None),
@@ -1135,10 +1169,10 @@ def test_the_page_judges_a_talk_s_stored_values_as_the_command_line_s_dry_run_do
         made = page.evaluate(PAGE_DRY_RUN, [text, LEGACY_CATALOG])
         # Then both refuse it in the same words when it would send the value, or both take it
         assert made == expected, name
-        assert (said is None) == ("error" not in made), (name, made)
+        assert (said is None) == ("errors" not in made), (name, made)
         if said is not None:
-            assert said in made["error"], name
-            assert made["error"].endswith("or edit the talk first"), name
+            assert any(said in error for error in made["errors"]), name
+            assert all(e.endswith("or edit the talk first") for e in made["errors"]), name
 
 
 def import_file(page: Page, text: str) -> None:
@@ -1574,6 +1608,56 @@ def test_a_file_with_refused_lines_names_each_line_and_imports_nothing(
     )
     expect(page.get_by_role("button", name=re.compile("^Import:"))).to_be_hidden()
     assert web.runtime.request("GET", f"/talks/fine-{stem}").status == 404
+
+
+def test_a_line_with_several_problems_is_refused_for_each_in_the_dry_run_s_words(
+    web: WebStack, page: Page, tmp_path: Path
+) -> None:
+    from tests.e2e.test_cli import Cli
+
+    # Given a spreadsheet saved by Excel in a European language (a BOM, ";" between cells, CRLF)
+    # whose first talk's start and end name no time zone, and whose second has an id a talk
+    # cannot have, no title, and an end before its start
+    stem = unique_talk_id()[-6:]
+    text = (
+        "\ufeffid;title;startsAt;endsAt\r\n"
+        f"nozone-{stem};No zone;2031-06-02T09:00;2031-06-02T09:45\r\n"
+        f"bad id {stem};;2031-06-02T10:00Z;2031-06-02T09:00Z\r\n"
+        f"fine-{stem};Fine;2031-06-02T09:00Z;2031-06-02T09:45Z\r\n"
+    )
+    path = tmp_path / "programme.csv"
+    path.write_bytes(text.encode())
+    organiser = {"TALKRATE_API": web.runtime.url, "TALKRATE_ADMIN_TOKEN": web.token}
+    cli = Cli(web.runtime, {**os.environ, **organiser, "TALKRATE_CONFIG_DIR": str(tmp_path)})
+    sign_in(web, page)
+    # When an organiser chooses it on the page, and another reads it with the command line
+    import_file(page, text)
+    dry = cli.run("admin", "import", "--dry-run", str(path))
+    # Then the page names every problem of every line, in the command line's words and order
+    # (it named only the start naming no zone, and the end once that was fixed)
+    expect(page.get_by_role("heading", name="This file cannot be imported")).to_be_focused()
+    said = [line.removeprefix("talkrate: ") for line in dry.stderr.strip().splitlines()]
+    assert dry.returncode == 2, dry.stderr
+    assert said[-1] == "2 lines of the file cannot be imported (nothing was imported)"
+    no_zone = "names no time zone (write it as 2031-06-02T09:{0}Z for UTC, or with its offset, "
+    assert said[:2] == [
+        f"line 2: startsAt 2031-06-02T09:00 {no_zone.format('00')}2031-06-02T09:00+01:00)",
+        f"line 2: endsAt 2031-06-02T09:45 {no_zone.format('45')}2031-06-02T09:45+01:00)",
+    ]
+    assert [line[:7] for line in said[2:-1]] == ["line 3:"] * 3
+    expect(page.locator(".import-errors li")).to_have_text(said[:-1])
+    # And the page asks for the two lines to be fixed, offers no import, and nothing is added
+    expect(page.locator("form.card")).to_contain_text("Fix these lines of the file")
+    expect(page.get_by_role("button", name=re.compile("^Import:"))).to_be_hidden()
+    assert web.runtime.request("GET", f"/talks/fine-{stem}").status == 404
+    # When the file holds only the first talk, its start and end naming no zone
+    first = "".join(text.splitlines(keepends=True)[:2])
+    page.get_by_label("Programme file (CSV)").set_input_files(
+        files=[{"name": "programme.csv", "mimeType": "text/csv", "buffer": first.encode()}]
+    )
+    # Then both are named, and the one line is asked to be fixed
+    expect(page.locator(".import-errors li")).to_have_text(said[:2])
+    expect(page.locator("form.card")).to_contain_text("Fix this line of the file")
 
 
 def test_a_file_fixed_after_its_refusal_and_chosen_again_is_read_again(

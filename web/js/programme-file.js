@@ -352,45 +352,81 @@ function timeCell(name, text, zone = null) {
 
 const timeRefused = (name, text) => timeCell(name, text).wrong || null;
 
-// The cell's time as the API takes it (see timeCell); a time it would not take is refused.
-function zoned(line, name, text, zone) {
-  const { wrong, time } = timeCell(name, text, zone);
-  if (wrong) throw new ProgrammeError(`line ${line}: ${wrong}`, line);
-  return time;
-}
-
-function inOrder(line, starts, ends) {
+// Why the API would refuse a talk ending when it does, or null (times naming no zone as UTC).
+function outOfOrder(starts, ends) {
   const start = instant(starts);
   const end = instant(ends);
-  if (start !== null && end !== null && end <= start) {
-    throw new ProgrammeError(`line ${line}: endsAt ${ends} is not after startsAt ${starts}`, line);
-  }
+  return start !== null && end !== null && end <= start ? `endsAt ${ends} is not after startsAt ${starts}` : null;
 }
 
-// What the API would refuse of a talk's fields: text too long or with nothing visible, too many
-// speakers, an end not after the start.
-function fits(line, fields) {
+// What the API would refuse of a talk's fields (the CLI's `_fits`, in its order): text too
+// long or with nothing visible, a language that is no tag, too many speakers, an end not after
+// the start; each said.
+function misfits(fields) {
+  const said = [];
   const texts = [["title", fields.title], ["track", fields.track], ["room", fields.room],
     ...(fields.speakers || []).map((name) => ["speaker", name])];
   for (const [name, text] of texts) {
-    if (text === null || text === undefined) continue;
-    if (chars(text) > LONGEST[name]) {
-      throw new ProgrammeError(`line ${line}: ${name} has ${chars(text)} characters, the most a talk's ${name} has is ${LONGEST[name]}`, line);
-    }
-    if (!/[^\p{Z}\p{C}]/u.test(text)) throw new ProgrammeError(`line ${line}: ${name} ${repr(text)} holds no visible character`, line);
+    if (!text) continue; // none, or a title missing (said as such)
+    if (chars(text) > LONGEST[name]) said.push(`${name} has ${chars(text)} characters, the most a talk's ${name} has is ${LONGEST[name]}`);
+    else if (!/[^\p{Z}\p{C}]/u.test(text)) said.push(`${name} ${repr(text)} holds no visible character`);
   }
   const wrong = fields.language && languageRefused(fields.language);
-  if (wrong) throw new ProgrammeError(`line ${line}: ${wrong}`, line);
+  if (wrong) said.push(wrong);
   const speakers = fields.speakers || [];
-  if (speakers.length > MOST_SPEAKERS) {
-    throw new ProgrammeError(`line ${line}: ${speakers.length} speakers, the most a talk has is ${MOST_SPEAKERS}`, line);
+  if (speakers.length > MOST_SPEAKERS) said.push(`${speakers.length} speakers, the most a talk has is ${MOST_SPEAKERS}`);
+  const late = outOfOrder(fields.startsAt, fields.endsAt);
+  if (late) said.push(late);
+  return said;
+}
+
+// The talk of one line's cells ({ talkId, fields, idFromTitle }), and what is wrong with it
+// (`said`: every problem of the line, in the order the CLI's `_row` finds them, so that an
+// organiser fixes the line once). `cells` are [column, text] in the header's order; `unnamed`
+// [column number, text] of the header's cells without a name; `seen` the talks of lines before.
+function talkOfLine(cells, unnamed, names, given, seen, zone) {
+  const said = [];
+  for (const [at, text] of unnamed) if (text) said.push(`column ${at} has no name in the header but holds ${repr(text)}`);
+  if (!cells.some(([, text]) => text)) return { said }; // a blank line, its unnamed cells aside
+  const cell = Object.fromEntries(cells);
+  const title = cell.title;
+  if (!title) said.push("a talk needs a title");
+  const talkId = cell.id || slug(title || "");
+  if (cell.id && !TALK_ID.test(talkId)) {
+    said.push(`id ${repr(talkId)} is not one a talk can have (letters, digits and ._:~- only, at most 200, starting with a letter or digit)`);
   }
-  inOrder(line, fields.startsAt, fields.endsAt);
+  // A row without an id is its title's talk (its id is settled by withIds).
+  const [kind, name] = cell.id ? ["id", talkId] : ["title", title || ""];
+  if (name && seen.has(`${kind} ${name}`)) said.push(`talk ${name} appears twice`);
+  seen.add(`${kind} ${name}`);
+  for (const [column, text] of cells) {
+    if (CONTROL.test(text)) said.push(`${column} holds a control character (a line break?)`);
+    else {
+      // A speaker's character counted in the name, as the API counts it (speakers.N)
+      const texts = column === "speakers" ? speakersFromCell(text).map((s, i) => [`speaker ${i + 1}`, s]) : [[column, text]];
+      for (const [label, one] of texts) {
+        const control = directionControl(one);
+        if (control) said.push(`${label} holds ${control}`);
+      }
+    }
+  }
+  const fields = { title };
+  if (names.includes("speakers")) fields.speakers = speakersFromCell(cell.speakers || "");
+  for (const column of given) {
+    fields[column] = cell[column] || null;
+    if (TIMES.includes(column) && fields[column]) {
+      const { wrong, time } = timeCell(column, fields[column], zone);
+      if (wrong) said.push(wrong); // (the text kept: an end before the start is said too)
+      else fields[column] = time;
+    }
+  }
+  said.push(...misfits(fields));
+  return { talkId, fields, idFromTitle: !cell.id, said };
 }
 
 // The rows of a programme file's text (a byte-order mark and any line ends taken), each
-// { line, talkId, fields, idFromTitle }, and the refusal of each row that cannot be a talk
-// ({ rows, errors }: the CLI stops at the first; the page lists them all). A file that is not
+// { line, talkId, fields, idFromTitle }, and every problem of each line that cannot be a talk
+// ({ rows, errors }: the CLI's `read_programme`'s, in its words and order). A file that is not
 // one throws ProgrammeError. A row's fields are the file's columns only (title always). `zone`:
 // the venue's time zone (config.json's), which a time naming no zone of its own is read in.
 export function readProgramme(text, zone = null) {
@@ -431,50 +467,16 @@ export function readProgramme(text, zone = null) {
   const seen = new Set();
   for (const { cells: values, line } of records) {
     if (!values.length) continue; // a blank line
-    try {
-      if (values.length !== names.length) {
-        throw new ProgrammeError(`line ${line}: ${values.length} cells where the header has ${names.length}; `
-          + `a cell holding the separator ${repr(delimiter)} must be in double quotes`, line);
-      }
-      for (const i of unnamed) {
-        const text = strip(unguarded(values[i]));
-        if (text) {
-          throw new ProgrammeError(`line ${line}: column ${i + 1} has no name in the header but holds ${repr(text)}`, line);
-        }
-      }
-      const cells = Object.fromEntries(names.flatMap((name, i) => (name ? [[name, strip(unguarded(values[i]))]] : [])));
-      if (!Object.values(cells).some(Boolean)) continue;
-      if (!cells.title) throw new ProgrammeError(`line ${line}: a talk needs a title`, line);
-      const talkId = cells.id || slug(cells.title);
-      if (!TALK_ID.test(talkId)) {
-        throw new ProgrammeError(`line ${line}: id ${repr(talkId)} is not one a talk can have (letters, digits and `
-          + "._:~- only, at most 200, starting with a letter or digit)", line);
-      }
-      // A row without an id is its title's talk (its id is settled by withIds).
-      const named = cells.id ? `id ${talkId}` : `title ${cells.title}`;
-      if (seen.has(named)) throw new ProgrammeError(`line ${line}: talk ${named.slice(named.indexOf(" ") + 1)} appears twice`, line);
-      seen.add(named);
-      for (const [name, value] of Object.entries(cells)) {
-        if (CONTROL.test(value)) throw new ProgrammeError(`line ${line}: ${name} holds a control character (a line break?)`, line);
-        // A speaker's character counted in the name, as the API counts it (speakers.N)
-        const texts = name === "speakers" ? speakersFromCell(value).map((s, i) => [`speaker ${i + 1}`, s]) : [[name, value]];
-        for (const [label, text] of texts) {
-          const control = directionControl(text);
-          if (control) throw new ProgrammeError(`line ${line}: ${label} holds ${control}`, line);
-        }
-      }
-      const fields = { title: cells.title };
-      if (names.includes("speakers")) fields.speakers = speakersFromCell(cells.speakers || "");
-      for (const name of given) {
-        fields[name] = cells[name] || null;
-        if (TIMES.includes(name) && fields[name]) fields[name] = zoned(line, name, fields[name], zone);
-      }
-      fits(line, fields);
-      rows.push({ line, talkId, fields, idFromTitle: !cells.id });
-    } catch (error) {
-      if (!(error instanceof ProgrammeError)) throw error;
-      errors.push(error);
+    const refuse = (message) => errors.push(new ProgrammeError(`line ${line}: ${message}`, line));
+    if (values.length !== names.length) {
+      refuse(`${values.length} cells where the header has ${names.length}; a cell holding the separator ${repr(delimiter)} must be in double quotes`);
+      continue;
     }
+    const text = (i) => strip(unguarded(values[i]));
+    const cells = names.flatMap((name, i) => (name ? [[name, text(i)]] : []));
+    const { said, ...row } = talkOfLine(cells, unnamed.map((i) => [i + 1, text(i)]), names, given, seen, zone);
+    said.forEach(refuse);
+    if (!said.length && row.fields) rows.push({ line, ...row });
   }
   return { rows, errors };
 }
@@ -556,9 +558,10 @@ function storedRefusals(row, current) {
 
 // What importing the rows into the catalog (its talks as listed, with their revisions) would
 // do, as `talkrate admin import --dry-run` says it: { created, updated, unchanged } rows (an
-// updated row with its talk, `current`, and `changes`), `notInFile` ids, and `errors` (the file's
-// own, then ids not to be had, times out of order with the catalog's, and stored values of a
-// column the file lacks that the API refuses now).
+// updated row with its talk, `current`, and `changes`), `notInFile` ids, and `errors`, every one
+// the CLI names (see its `to_send`), in its words and order: the file's own, ids not to be had,
+// times out of order with the catalog's, and stored values of a column the file lacks that the
+// API refuses now, by line.
 export function planImport({ rows, errors: readErrors }, talks) {
   const catalog = new Map(talks.map((talk) => [talk.id, talk]));
   const errors = [...readErrors];
@@ -568,12 +571,9 @@ export function planImport({ rows, errors: readErrors }, talks) {
   for (const row of identified) {
     const current = catalog.get(row.talkId);
     const refused = [];
-    try {
-      const merged = { ...(current || {}), ...row.fields };
-      inOrder(row.line, merged.startsAt, merged.endsAt);
-    } catch (error) {
-      refused.push(error);
-    }
+    const merged = { ...(current || {}), ...row.fields };
+    const late = outOfOrder(merged.startsAt, merged.endsAt);
+    if (late) refused.push(new ProgrammeError(`line ${row.line}: ${late}`, row.line));
     const changes = current ? changesOf(row.fields, current) : [];
     if (changes.length) refused.push(...storedRefusals(row, current));
     if (refused.length) errors.push(...refused);
@@ -581,6 +581,10 @@ export function planImport({ rows, errors: readErrors }, talks) {
     else (changes.length ? plan.updated : plan.unchanged).push({ ...row, current, changes });
   }
   plan.notInFile = talks.map((talk) => talk.id).filter((id) => !inFile.has(id)).sort();
+  // As the CLI's BadRows says them: in the file's order, a line's own in the order found, each
+  // once (two speakers too long by as much are one problem).
+  const said = new Set();
+  plan.errors = errors.filter((error) => !said.has(error.message) && said.add(error.message)).sort((a, b) => a.line - b.line);
   return plan;
 }
 

@@ -377,15 +377,10 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
         if problems:  # the file's own problems are said whatever the API's state, or the token's
             raise programme.BadRows(problems) from None
         raise
-    try:
-        # What the file says with the catalog: ids for rows without one, and each row as it
-        # would be sent (a column the file lacks as the talk holds it)
-        rows = programme.with_ids(rows, catalog)
-        programme.sendable(rows, catalog)
-    except programme.BadRows as more:
-        problems += more.problems
-    if problems:  # every line said at once, nothing sent
-        raise programme.BadRows(problems)
+    # What the file says with the catalog: ids for rows without one, and each row as it would
+    # be sent (a column the file lacks as the talk holds it); every line said at once, nothing
+    # sent, when any cannot be
+    rows = programme.to_send(rows, problems, catalog)
     outcome: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": [], "failed": []}
     failures: list[str] = []
 

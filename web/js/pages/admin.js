@@ -874,7 +874,7 @@ export function adminPage(main) {
           h("p", { class: "muted", id: "import-read" }, source),
           note ? h("p", {}, note) : null,
           errors.length
-            ? [h("p", {}, `Nothing was changed. Fix ${errors.length === 1 ? "this line" : "these lines"} of the file and choose it again:`),
+            ? [h("p", {}, `Nothing was changed. Fix ${new Set(errors.map((e) => e.line)).size === 1 ? "this line" : "these lines"} of the file and choose it again:`),
               h("ul", { class: "import-errors" }, errors.map((e) => h("li", {}, e.message)))]
             : h("p", {}, sendable ? `${summaryOf(plan)}.` : `Nothing to change: every talk of the file is as the programme has it (${summaryOf(plan)}).`),
           plan.created.length && !errors.length ? [h("h4", {}, "To add"), h("ul", {}, plan.created.map((row) => line(row, "")))] : null,
