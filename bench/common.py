@@ -55,6 +55,7 @@ FUNCTION_ENVIRONMENT = {
 # Settings that would send a function elsewhere than the bench backends (or to real AWS).
 _UNSET = (
     "STATS_FUNCTION_NAME",
+    "REBUILD_FUNCTION_NAME",
     "RATINGS_LAMBDA_URL",
     "CONNECTIONS_SECRET_ARN",
     "STREAMS_SECRET_ARN",
@@ -192,7 +193,8 @@ def prepare_catalog() -> None:
 
 
 def reset_backends() -> None:
-    """Empty the bench's event store, outbox, dead letters and bench talks, and its Redis database.
+    """Empty the bench's event store, outbox, dead letters and bench talks, and its Redis database
+    (then build its read model from the empty store).
 
     The read model keeps applied offsets per topic partition: a fresh broker starts its topics at
     offset 0 again, so the offsets of an earlier run must go (that is why Redis is emptied).
@@ -214,6 +216,14 @@ def reset_backends() -> None:
         client.flushdb()
     finally:
         client.close()
+    # Built again from the emptied event store, as a new deployment's is at once (RelayFunction's
+    # first run): reads of a read model not built are answered from the event store instead.
+    from talkrate.adapters.redis_store import RedisReadModel
+    from talkrate.rebuild import rebuild_if_lost
+    from talkrate_local.database import event_store
+
+    with event_store(TALKS_CONNECTION) as store:
+        rebuild_if_lost(store, RedisReadModel(RATINGS_CONNECTION), lambda _: None)
 
 
 def add_talks(ids: Iterable[str], title: str) -> None:

@@ -136,3 +136,15 @@ def streams_setting_ratings() -> str:
     database 1 with test_recreated_topic.py: the two files can run at once, rate the same dev
     talk, and each empties the database as its runtime starts)."""
     return own_redis("streams_setting")
+
+
+# A runtime whose Redis loses the read model while it runs (test_read_model_lost.py, which
+# empties it again and again): a catalog of its own, and a read model on a Redis server of its
+# own (`read_model_lost_ratings`).
+READ_MODEL_LOST_TALKS = postgres_dsn("read_model_lost_e2e")
+
+
+def read_model_lost_ratings() -> str:
+    """The read model of the runtime whose Redis loses it (a Redis server of its own: no other
+    file's runtime may find its database emptied under it)."""
+    return own_redis("read_model_lost")

@@ -124,6 +124,9 @@ class Api:
         # GET /app/config.json as first read (its document, or the error it failed with)
         self._page_config: dict[str, Any] | CliError | None = None
         self._page_config_read = False
+        # Whether the last read of the programme found its ratings being rebuilt (GET /talks's
+        # `rebuilding`: the API's Redis lost them; its talks came without their summaries)
+        self.ratings_rebuilding = False
 
     def close(self) -> None:
         """Close the kept-alive connections."""
@@ -186,8 +189,10 @@ class Api:
         for _ in range(READS_OF_A_CHANGING_PROGRAMME):
             read: dict[str, dict[str, Any]] = {}
             totals = set()
+            self.ratings_rebuilding = False
             for page in self._pages(track, search):
                 totals.add(page["total"])
+                self.ratings_rebuilding |= page.get("rebuilding") is True
                 for talk in page["items"]:
                     read.setdefault(talk["id"], talk)
             if len(totals) <= 1 and len(read) >= max(totals, default=0):

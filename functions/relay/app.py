@@ -9,6 +9,7 @@ if TYPE_CHECKING:  # a type only: its module is not loaded at the cold start
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from talkrate import wiring
+from talkrate.adapters.rebuild_requests import REBUILD_EVENT
 from talkrate.config import load_settings
 from talkrate.errors import ReadModelRebuilding, TalkrateError
 from talkrate.live import API_KEY_DAYS_LEFT_METRIC, api_key_days_left
@@ -32,6 +33,11 @@ DRAIN_SECONDS = 40.0
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if event == REBUILD_EVENT:
+        # The API found the read model not built (Redis lost it) and asks, asynchronously, for
+        # it now rather than at the next scheduled run: only that, first (a stream that is down
+        # would hold the outbox's run, and the rebuild behind it, for most of a minute).
+        return {"readModel": _restore_read_model(context)}
     # The relay runs every minute: it also tells how long the pages' live API key has left,
     # first, so a run the outbox fails reports it too.
     settings = load_settings()
@@ -75,7 +81,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     }
 
 
-def _restore_read_model(context: LambdaContext) -> None:
+def _restore_read_model(context: LambdaContext) -> str:
     """Whether Redis holds the read model, once a minute, and if not, rebuild it from the event
     store. The projector does the same before a batch, but runs only with records: a Redis
     emptied while no rating comes in (a flush, a replaced node, a cache recreated at night) would
@@ -84,22 +90,27 @@ def _restore_read_model(context: LambdaContext) -> None:
     out of time or memory, still counts towards its alarm), then rebuilt under the rebuild lock
     (ReadModelRebuilt, the projector's metric and alarm) when the run has REBUILD_SECONDS left;
     when another rebuild holds the lock, it is left to that one. A backend that does not answer
-    is told by its own alarms. Nothing here fails the run: the outbox was relayed before."""
+    is told by its own alarms. Nothing here fails the run: the outbox was relayed before.
+
+    Answers what became of it: "built" (it was), "rebuilt", "left" (to another rebuild, or to
+    the next run), or "unchecked" (a backend did not answer)."""
     try:
         read_model = wiring.read_model()
         if read_model.is_built():
             metrics.add_metric(name="ReadModelMissing", unit="Count", value=0)
-            return
+            return "built"
         store = wiring.event_store()
         if store.is_empty():
             rebuild_if_lost(store, read_model, progress=lambda _: None)
             metrics.add_metric(name="ReadModelMissing", unit="Count", value=0)
-            return
+            return "rebuilt"
+    except ReadModelRebuilding:
+        return "left"
     except TalkrateError:
-        return
+        return "unchecked"
     except Exception:  # a refusal of Redis or PostgreSQL (BUSY, read-only, ...): next run
         logger.exception("the read model could not be checked")
-        return
+        return "unchecked"
     logger.warning("the read model is missing from Redis: rebuilding it from the event store")
     metrics.add_metric(name="ReadModelMissing", unit="Count", value=1)
     metrics.flush_metrics()
@@ -109,14 +120,16 @@ def _restore_read_model(context: LambdaContext) -> None:
             "too little time left in this run to rebuild the read model: the next run does",
             extra={"secondsLeft": round(left, 1), "secondsNeeded": REBUILD_SECONDS},
         )
-        return
+        return "left"
     try:
         rebuilt = rebuild_if_lost(store, read_model, progress=logger.info)
     except ReadModelRebuilding:
         logger.info("another rebuild of the read model is running: left to it")
-        return
+        return "left"
     except Exception:
         logger.exception("the read model could not be rebuilt; the next run tries again")
-        return
-    if rebuilt is not None:
-        tell_rebuilt(rebuilt)
+        return "left"
+    if rebuilt is None:
+        return "built"  # by another, between the look and the lock
+    tell_rebuilt(rebuilt)
+    return "rebuilt"

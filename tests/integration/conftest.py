@@ -49,7 +49,12 @@ def configure(
             "VOTER_TOKEN_KEY": TEST_VOTER_TOKEN_KEY,
             **overrides,
         }
-        for name in ("STATS_FUNCTION_NAME", "RATINGS_LAMBDA_URL", "CONNECTIONS_SECRET_ARN"):
+        for name in (
+            "STATS_FUNCTION_NAME",
+            "REBUILD_FUNCTION_NAME",
+            "RATINGS_LAMBDA_URL",
+            "CONNECTIONS_SECRET_ARN",
+        ):
             monkeypatch.delenv(name, raising=False)
         for name, value in values.items():
             monkeypatch.setenv(name, value)

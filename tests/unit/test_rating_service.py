@@ -106,16 +106,33 @@ class FakeOutbox:
 
 
 class FakeReadModel:
-    def __init__(self, counts: dict[str, int] | None) -> None:
+    def __init__(self, counts: dict[str, int] | None, built: bool = True) -> None:
         self.counts = counts
+        self.built = built
+        self.asked_if_built = 0
 
     def histogram(self, talk_id: str) -> Histogram:
         if self.counts is None:
             raise BackendUnavailable("down")
         return Histogram.from_counts(self.counts)
 
+    def histograms(self, talk_ids: list[str]) -> dict[str, Histogram]:
+        return {talk_id: self.histogram(talk_id) for talk_id in talk_ids}
+
+    def is_built(self) -> bool:
+        self.asked_if_built += 1
+        return self.built
+
     def apply(self, batch: ProjectionBatch) -> ProjectionResult:
         raise NotImplementedError
+
+
+class FakeRebuilds:
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def rebuild_soon(self) -> None:
+        self.asked += 1
 
 
 class FakeEventStore:
@@ -180,6 +197,7 @@ def test_ratings_come_with_stats_when_they_are_available() -> None:
         FakeReadModel({"5": 2}),
         FakeEventStore({}),
         FakeStats({"avg": 5.0, "totalCount": 2}),
+        FakeRebuilds(),
     )
     body = ratings.document()
     assert body == {
@@ -192,7 +210,12 @@ def test_ratings_come_with_stats_when_they_are_available() -> None:
 
 def test_ratings_without_stats_are_still_an_answer() -> None:
     ratings = read_ratings(
-        "t-1", FakeCatalog("t-1"), FakeReadModel({"3": 1}), FakeEventStore({}), FakeStats(None)
+        "t-1",
+        FakeCatalog("t-1"),
+        FakeReadModel({"3": 1}),
+        FakeEventStore({}),
+        FakeStats(None),
+        FakeRebuilds(),
     )
     assert ratings.document() == {
         "talkId": "t-1",
@@ -203,10 +226,44 @@ def test_ratings_without_stats_are_still_an_answer() -> None:
 
 def test_an_unreachable_read_model_falls_back_to_the_event_store_and_says_so() -> None:
     ratings = read_ratings(
-        "t-1", FakeCatalog("t-1"), FakeReadModel(None), FakeEventStore({"3": 4}), FakeStats(None)
+        "t-1",
+        FakeCatalog("t-1"),
+        FakeReadModel(None),
+        FakeEventStore({"3": 4}),
+        FakeStats(None),
+        FakeRebuilds(),
     )
     assert ratings.source == "event-store"
     assert ratings.ratings["3"] == 4
+
+
+def test_a_read_model_not_built_is_not_read_as_zeros_and_a_rebuild_is_asked_for() -> None:
+    # Given Redis that answers but lost the read model (every talk at zero)
+    read_model, rebuilds = FakeReadModel({}, built=False), FakeRebuilds()
+    # When a talk's ratings are read
+    ratings = read_ratings(
+        "t-1", FakeCatalog("t-1"), read_model, FakeEventStore({"3": 4}), FakeStats(None), rebuilds
+    )
+    # Then they come from the event store, and a rebuild is asked for
+    assert (ratings.source, ratings.ratings["3"]) == ("event-store", 4)
+    assert rebuilds.asked == 1
+
+
+def test_whether_the_read_model_is_built_is_asked_only_of_a_histogram_without_ratings() -> None:
+    # Given a built read model
+    rated, unrated, rebuilds = FakeReadModel({"4": 2}), FakeReadModel({}), FakeRebuilds()
+    # When a rated talk, then a talk nobody rated, is read
+    first = read_ratings(
+        "t-1", FakeCatalog("t-1"), rated, FakeEventStore({}), FakeStats(None), rebuilds
+    )
+    second = read_ratings(
+        "t-1", FakeCatalog("t-1"), unrated, FakeEventStore({"3": 9}), FakeStats(None), rebuilds
+    )
+    # Then the rated talk's read costs no question more; the zeros of a built read model are
+    # its answer, and no rebuild is asked for
+    assert (rated.asked_if_built, first.source) == (0, "read-model")
+    assert (unrated.asked_if_built, second.source, second.ratings["3"]) == (1, "read-model", 0)
+    assert rebuilds.asked == 0
 
 
 # --- rating windows -----------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from aws_lambda_powertools.utilities.parser.models import (
 
 from sam_emulator.template import load_template
 from sam_emulator.template.cfn_yaml import load_yaml_file
+from talkrate.adapters.rebuild_requests import REBUILD_EVENT
 from talkrate.stats import parse_histogram
 from tests.builders import EVENTS, ROOT
 
@@ -64,6 +65,8 @@ def kind_of(event: Any) -> str:
         return "scheduled" if event["detail-type"] == "Scheduled Event" else "eventbridge"
     if "ratings" in event:
         return "stats"
+    if "rebuildReadModel" in event:
+        return "rebuild-request"
     if str(event.get("ResourceType", "")).startswith("Custom::") and "ResponseURL" in event:
         return "custom-resource"
     return "unknown"
@@ -118,6 +121,11 @@ def check_stats(event: dict[str, Any]) -> None:
     parse_histogram(event)  # StatsFunction invoked directly: no Powertools class for this one
 
 
+def check_rebuild_request(event: dict[str, Any]) -> None:
+    # What the API sends RelayFunction when a read finds the read model lost
+    assert event == REBUILD_EVENT
+
+
 def check_custom_resource(event: dict[str, Any]) -> None:
     # What CloudFormation sends a custom resource's function (its ServiceToken)
     assert event["RequestType"] in {"Create", "Update", "Delete"}
@@ -138,6 +146,7 @@ CHECKS = {
     "kafka:aws:kafka": check_kafka,
     "scheduled": check_scheduled,
     "stats": check_stats,
+    "rebuild-request": check_rebuild_request,
     "custom-resource": check_custom_resource,
 }
 

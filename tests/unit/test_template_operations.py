@@ -483,7 +483,7 @@ def test_the_api_and_the_projector_resume_from_snapstart_snapshots() -> None:
     }
 
 
-def test_the_api_may_invoke_exactly_the_stats_alias() -> None:
+def test_the_api_may_invoke_exactly_the_stats_and_relay_aliases() -> None:
     template = _prod()
     role = template["Resources"]["ApiFunctionRole"]["Properties"]
     policies = [evaluate(template, policy) for policy in role["Policies"]]
@@ -494,7 +494,14 @@ def test_the_api_may_invoke_exactly_the_stats_alias() -> None:
         for statement in policy["PolicyDocument"]["Statement"]
         if "lambda:" in str(statement.get("Action"))
     ]
-    assert [s["Resource"] for s in statements] == [{"Fn::Sub": "${StatsFunction.Arn}:live"}]
+    assert [s["Resource"] for s in statements] == [
+        {"Fn::Sub": "${StatsFunction.Arn}:live"},
+        # a read that finds the read model lost asks RelayFunction to rebuild it
+        {"Fn::Sub": "${RelayFunction.Arn}:live"},
+    ]
+    assert all(s["Action"] == "lambda:InvokeFunction" for s in statements)
+    variables = template["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["REBUILD_FUNCTION_NAME"] == {"Fn::Sub": "${RelayFunction}:live"}
 
 
 def test_what_no_route_takes_goes_to_the_api_unguarded_throttled_and_never_as_options() -> None:
@@ -1773,6 +1780,7 @@ def test_the_subnets_description_names_every_service_the_functions_in_them_call(
     calls = {
         "CONNECTIONS_SECRET_ARN": "Secrets Manager",
         "STATS_FUNCTION_NAME": "Lambda",
+        "REBUILD_FUNCTION_NAME": "Lambda",
         "STREAMS_CONNECTION": "brokers",
         "LIVE_PUBLISH_URL": "AppSync",
     }

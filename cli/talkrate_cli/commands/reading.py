@@ -94,6 +94,12 @@ def show(session: Session, talk: str) -> None:
 def top(session: Session, track: str | None, limit: int) -> None:
     """The leaderboard: the best talks by Bayesian average."""
     board = session.api.leaderboard(limit, track)
+    if board.get("rebuilding") is True:
+        # Not "no rated talks yet": the API's Redis lost the counts, recounted in seconds.
+        raise CliError(
+            "the leaderboard cannot be read now: it is being rebuilt from the stored ratings "
+            "(the API's Redis lost them); try again in a moment"
+        )
     if not board.get("talks") and track:
         # Not "no ratings yet" for a track the programme does not have (a typo, a case).
         known_track(session, track)

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from talkrate.errors import BackendUnavailable, TalkChanged, TalkConflict, TalkNotFound
 from talkrate.observability import logger
-from talkrate.ports import Catalog, Ratings
+from talkrate.ports import Catalog, EventStore, Ratings, RebuildRequests
+from talkrate.read_model import not_built, unbuilt_zeros
 from talkrate.values import Histogram, Precondition, RatingSummary, Talk
 
 if TYPE_CHECKING:  # only the organisers' writes bring pydantic in
@@ -21,10 +22,12 @@ class RatedTalk(NamedTuple):
 
 
 class TalkPage(NamedTuple):
-    """One page of a catalog search."""
+    """One page of a catalog search; `rebuilding` when its talks are without their summaries
+    because the read model is being rebuilt (Redis lost it)."""
 
     talks: list[RatedTalk]
     total: int
+    rebuilding: bool = False
 
 
 class Ranked(NamedTuple):
@@ -36,34 +39,70 @@ class Ranked(NamedTuple):
     summary: RatingSummary
 
 
-def _summaries(ratings: Ratings, talk_ids: list[str]) -> dict[str, RatingSummary]:
+class Leaderboard(NamedTuple):
+    """The best talks, best first; none and `rebuilding` while the read model is being rebuilt
+    (Redis lost it: an empty board would read as "nobody rated yet")."""
+
+    ranked: list[Ranked]
+    rebuilding: bool = False
+
+
+class Summaries(NamedTuple):
+    """Talks' rating summaries by id: none when the read model is unreachable, or (`rebuilding`)
+    not built."""
+
+    of: dict[str, RatingSummary]
+    rebuilding: bool = False
+
+
+def _summaries(ratings: Ratings, talk_ids: list[str], rebuilds: RebuildRequests) -> Summaries:
     try:
-        return {t: RatingSummary.of(h) for t, h in ratings.histograms(talk_ids).items()}
+        histograms = ratings.histograms(talk_ids)
+        if unbuilt_zeros(ratings, histograms.values(), rebuilds):
+            return Summaries({}, rebuilding=True)
     except BackendUnavailable:
         logger.warning("read model unreachable: talks listed without their ratings")
-        return {}
+        return Summaries({})
+    return Summaries({t: RatingSummary.of(h) for t, h in histograms.items()})
 
 
 def find_talks(
     catalog: Catalog,
     ratings: Ratings,
+    rebuilds: RebuildRequests,
     query: str | None,
     track: str | None,
     limit: int,
     offset: int,
 ) -> TalkPage:
-    """A page of the catalog, each talk with its count and average."""
+    """A page of the catalog, each talk with its count and average.
+
+    Without them while the read model is unreachable or not built: a page's talks counted from
+    the event store would cost a read of their every rating, and the programme (every page of
+    it, on every phone that opens it) is read far more often than a talk."""
     talks, total = catalog.search(query, track, limit, offset)
-    summaries = _summaries(ratings, [t.id for t in talks])
-    return TalkPage([RatedTalk(t, summaries.get(t.id)) for t in talks], total)
+    summaries = _summaries(ratings, [t.id for t in talks], rebuilds)
+    return TalkPage(
+        [RatedTalk(t, summaries.of.get(t.id)) for t in talks], total, summaries.rebuilding
+    )
 
 
-def talk_details(catalog: Catalog, ratings: Ratings, talk_id: str) -> RatedTalk:
-    """One talk with its rating summary."""
+def talk_details(
+    catalog: Catalog,
+    ratings: Ratings,
+    event_store: EventStore,
+    rebuilds: RebuildRequests,
+    talk_id: str,
+) -> RatedTalk:
+    """One talk with its rating summary: from the event store while the read model is not built
+    (as GET /ratings answers it then), without one while it is unreachable."""
     talk = catalog.get(talk_id)
     if talk is None:
         raise TalkNotFound(talk_id)
-    return RatedTalk(talk, _summaries(ratings, [talk_id]).get(talk_id))
+    summaries = _summaries(ratings, [talk_id], rebuilds)
+    if summaries.rebuilding:
+        return RatedTalk(talk, RatingSummary.of(event_store.histogram(talk_id)))
+    return RatedTalk(talk, summaries.of.get(talk_id))
 
 
 def _ranked_again(ratings: Ratings, talk_id: str) -> None:
@@ -131,8 +170,13 @@ def remove_talk(
     return removed
 
 
-def leaderboard(catalog: Catalog, ratings: Ratings, limit: int, track: str | None) -> list[Ranked]:
-    """The best talks by Bayesian average, with their count and average; by track if given."""
+def leaderboard(
+    catalog: Catalog, ratings: Ratings, rebuilds: RebuildRequests, limit: int, track: str | None
+) -> Leaderboard:
+    """The best talks by Bayesian average, with their count and average; by track if given.
+
+    While the read model is not built, none, and `rebuilding`: the board counted from the event
+    store would be a read of every rating, at every read of a board pages poll."""
     among = catalog.ids_in_track(track) if track is not None else None
     # Removed talks come back to the read model's board (a rating in flight at the removal, a
     # rebuild from the event store, which keeps their events): ask for a few more than
@@ -146,8 +190,16 @@ def leaderboard(catalog: Catalog, ratings: Ratings, limit: int, track: str | Non
             break
         wanted *= 4
     ranked = found[:limit]
-    summaries = _summaries(ratings, [t for t, _ in ranked])
-    return [
-        Ranked(rank, talks[t], score, summaries.get(t) or RatingSummary.of(Histogram.empty()))
-        for rank, (t, score) in enumerate(ranked, start=1)
-    ]
+    if not ranked and not_built(ratings, rebuilds):  # nobody rated yet, or the board lost
+        return Leaderboard([], rebuilding=True)
+    summaries = _summaries(ratings, [t for t, _ in ranked], rebuilds)
+    if summaries.rebuilding:  # a ranked talk without ratings: a shard's share lost
+        return Leaderboard([], rebuilding=True)
+    return Leaderboard(
+        [
+            Ranked(
+                rank, talks[t], score, summaries.of.get(t) or RatingSummary.of(Histogram.empty())
+            )
+            for rank, (t, score) in enumerate(ranked, start=1)
+        ]
+    )

@@ -64,6 +64,7 @@ _TEXT: tuple[str, ...] = (
     "streams_username",
     "ratings_topic",
     "stats_function_name",
+    "rebuild_function_name",
     "lambda_endpoint_url",
     "ratings_lambda_url",
     "talks_proxy_endpoint",
@@ -117,6 +118,9 @@ class Settings:
     streams_password: Secret | None = None
     ratings_topic: str = "ratings"
     stats_function_name: str | None = None
+    # The function the API invokes (asynchronously) to rebuild the read model when a read finds
+    # it not built (RelayFunction); unset: the relay's own check, once a minute, rebuilds it.
+    rebuild_function_name: str | None = None
     lambda_endpoint_url: str | None = None
     ratings_lambda_url: str | None = None
     publish_timeout_seconds: float = 3.0

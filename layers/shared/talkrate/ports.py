@@ -70,6 +70,11 @@ class RatingsReadModel(Protocol):
         """Several talks' histograms at once."""
         ...
 
+    def is_built(self) -> bool:
+        """Whether it holds a read model built from the event store: when not (Redis lost its
+        data, or a new one), its zeros are no results."""
+        ...
+
     def apply(self, batch: ProjectionBatch) -> ProjectionResult:
         """Apply a batch atomically, skipping every record at or below its partition's offset."""
         ...
@@ -84,6 +89,16 @@ class EventStore(Protocol):
 
     def histogram(self, talk_id: str) -> Histogram:
         """The talk's histogram counted from the stored events."""
+        ...
+
+
+class RebuildRequests(Protocol):
+    """Asks for the read model to be rebuilt now, when a read found it not built, rather than at
+    the next scheduled check (RelayFunction's, once a minute)."""
+
+    def rebuild_soon(self) -> None:
+        """Ask for a rebuild (at most once in a while per process); never raises: the read goes
+        on from the event store whatever became of the request."""
         ...
 
 
@@ -267,6 +282,10 @@ class Ratings(Protocol):
 
     def histograms(self, talk_ids: list[str]) -> dict[str, Histogram]:
         """Several talks' histograms at once."""
+        ...
+
+    def is_built(self) -> bool:
+        """Whether the read model is built (see RatingsReadModel.is_built)."""
         ...
 
     def leaderboard(self, limit: int, among: list[str] | None = None) -> list[tuple[str, float]]:

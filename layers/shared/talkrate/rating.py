@@ -24,10 +24,12 @@ from talkrate.ports import (
     RatingOutbox,
     RatingPublisher,
     RatingsReadModel,
+    RebuildRequests,
     RequestLimiter,
     StatsCalculator,
     TalkCatalog,
 )
+from talkrate.read_model import unbuilt_zeros
 from talkrate.requests import RatingBody
 from talkrate.values import RatingWindow, TalkRatings, rfc3339
 
@@ -172,24 +174,29 @@ def read_ratings(
     read_model: RatingsReadModel,
     event_store: EventStore,
     calculator: StatsCalculator,
+    rebuilds: RebuildRequests,
 ) -> TalkRatings:
     """A talk's histogram with its statistics (left out when unavailable).
 
     The histogram comes from the read model, or from the event store when the read model is
-    unreachable; `source` says which.
+    unreachable or not built (Redis lost its data: its zeros are no results; a rebuild is asked
+    for); `source` says which.
     """
     if not catalog.exists(talk_id):
         raise TalkNotFound(talk_id)
     try:
-        histogram, source = read_model.histogram(talk_id), "read-model"
+        histogram = read_model.histogram(talk_id)
+        from_read_model = not unbuilt_zeros(read_model, [histogram], rebuilds)
     except BackendUnavailable:
         logger.warning("read model unreachable, counting from the event store")
-        histogram, source = event_store.histogram(talk_id), "event-store"
+        from_read_model = False
+    if not from_read_model:
+        histogram = event_store.histogram(talk_id)
     return TalkRatings(
         talk_id=talk_id,
         ratings=histogram.counts,
         stats=calculator.stats(histogram),
-        source=source,
+        source="read-model" if from_read_model else "event-store",
         revision=histogram.revision,
     )
 

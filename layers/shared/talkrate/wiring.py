@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from talkrate.adapters.redis_store import RedisReadModel
     from talkrate.adapters.talk_cache import CachedTalkCatalog
     from talkrate.announcer import Announcer
-    from talkrate.ports import StatsCalculator
+    from talkrate.ports import RebuildRequests, StatsCalculator
     from talkrate.rating import RatingRules
     from talkrate.voters import EventCode, VoterTokens
 
@@ -186,6 +186,17 @@ def stats_calculator() -> StatsCalculator:
 
 
 @lru_cache(maxsize=1)
+def rebuild_requests() -> RebuildRequests:
+    """RelayFunction by name (Lambda Invoke, asynchronously) if configured, else none."""
+    from talkrate.adapters.rebuild_requests import LambdaRebuildRequests, NoRebuildRequests
+
+    settings = load_settings()
+    if settings.rebuild_function_name:
+        return LambdaRebuildRequests(settings.rebuild_function_name, settings.lambda_endpoint_url)
+    return NoRebuildRequests()
+
+
+@lru_cache(maxsize=1)
 def live_announcer() -> Announcer | None:
     """The live channel's publisher behind its deadline, or None when none is configured."""
     from talkrate.adapters.appsync_events import AppSyncEventsPublisher
@@ -220,6 +231,7 @@ def reset() -> None:
         event_code,
         voter_tokens,
         stats_calculator,
+        rebuild_requests,
         live_announcer,
         load_settings,
     ):

@@ -29,8 +29,14 @@ export function liveBadge(announcer = null) {
 // that succeeds.
 // `readAt`: when a list the page shows before its first read was read (a page kept from an
 // earlier visit); 0, never. `read()` answers the time it took down, and `readAt` tells it.
+// `failed(error)` says the read failed; `said(text)` any other reason a read is not shown (the
+// leaderboard being recounted).
 export function staleNotice(what, testId, readAt = 0) {
   const node = h("p", { class: "notice", role: "status", "data-testid": testId });
+  // Why the newest read is not shown (`text`), with when the one shown was read.
+  const said = (text) => {
+    setText(node, `${text} ${readAt ? `The ${what} shown was read at ${formatZoned(new Date(readAt).toISOString())}.` : `The ${what} could not be read.`}`);
+  };
   return {
     node,
     get readAt() {
@@ -42,8 +48,9 @@ export function staleNotice(what, testId, readAt = 0) {
       return readAt;
     },
     failed(error) {
-      setText(node, `${errorText(error)} ${readAt ? `The ${what} shown was read at ${formatZoned(new Date(readAt).toISOString())}.` : `The ${what} could not be read.`}`);
+      said(errorText(error));
     },
+    said,
   };
 }
 

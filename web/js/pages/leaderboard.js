@@ -6,6 +6,8 @@ import { liveBadge, errorText, tracksOf, trackChoice, staleNotice } from "./comm
 import { liveAnnouncer } from "../announce.js";
 
 const SIZE = 20;
+// How soon a board being recounted (the service's counts rebuilt) is read again.
+const REBUILD_READ_MS = 5000;
 
 // What a screen reader hears of the board: who leads, and the two after ("“A” leads the board,
 // then “B” and “C”."). Only the order of the top three, not the counts or averages, which move
@@ -49,6 +51,7 @@ export function leaderboardPage(main) {
     status, stale.node, badge.node, announcer.node);
 
   const rows = new Map(); // talk id -> its row and cells
+  let recount = null; // the next read while the board is being recounted
   // Reads overlap (a live message, a reconnection, a new track): a read draws only in its turn
   // (readsInOrder) and of the track shown, so a slow read of an older state (or of the track
   // before) never replaces a newer one.
@@ -61,6 +64,16 @@ export function leaderboardPage(main) {
       if (of) query.set("track", of);
       const board = await get(`/leaderboard?${query}`);
       if (of !== track || !read.draws()) return false;
+      if (board.rebuilding) {
+        // The service lost its counts and is recounting them from every stored rating (seconds):
+        // not "no talk rated yet", and the board shown (if any) kept, said to be of before.
+        const said = "The leaderboard is being recounted from the stored ratings; it is back in a few seconds.";
+        if (rows.size) stale.said(said);
+        else setText(status, said);
+        clearTimeout(recount);
+        recount = setTimeout(() => refresh().catch(() => {}), REBUILD_READ_MS);
+        return false;
+      }
       // Whether a talk shown had more ratings than the page showed (see watch's check).
       const news = board.talks.some((row) => rows.has(row.talkId) && row.count > rows.get(row.talkId).shownCount);
       // Rows are kept per talk and updated in place, so the keyboard focus (on a talk's link)
@@ -138,6 +151,7 @@ export function leaderboardPage(main) {
   };
   const live = watch({ channel: LEADERBOARD_CHANNEL, refresh, onEvent, onStatus: badge.set, pollMs: 3000 });
   return () => {
+    clearTimeout(recount);
     live.stop();
     announcer.stop();
   };

@@ -228,6 +228,7 @@ def get_ratings(talk_id: TalkIdQuery) -> dict[str, Any]:
         wiring.read_model(),
         wiring.event_store(),
         wiring.stats_calculator(),
+        wiring.rebuild_requests(),
     )
     return ratings.document()
 

@@ -119,7 +119,11 @@ class TalkRatingsOut(Document):
     talk_id: str = Field(alias="talkId")
     ratings: dict[str, int]
     stats: dict[str, Any] | None = None
-    source: Literal["read-model", "event-store"]
+    source: Literal["read-model", "event-store"] = Field(
+        description="Where the histogram was counted: the read model (Redis), or the event "
+        "store (PostgreSQL) while the read model is unreachable or not built (Redis lost its "
+        "data: it is being rebuilt)."
+    )
     ratings_revision: int | None = Field(
         default=None,
         alias="ratingsRevision",
@@ -152,7 +156,9 @@ class RatingStatus(Document):
 
 
 class TalkOut(Talk):
-    """A talk with its rating summary (left out when the read model cannot be reached)."""
+    """A talk with its rating summary: left out when the read model cannot be reached, and in
+    GET /talks while it is being rebuilt (GET /talks/{talkId} counts it from the event store
+    then)."""
 
     model_config = ConfigDict(defer_build=True)
 
@@ -181,6 +187,12 @@ class TalkPageOut(Document):
     limit: int
     offset: int
     links: Links
+    rebuilding: bool = Field(
+        default=False,
+        description="Only while the ratings are being rebuilt from the event store (the read "
+        "model's Redis lost them; usually seconds): the talks come without their summaries, which are "
+        "not zero. Absent (false) otherwise.",
+    )
 
 
 class RankedTalk(Document):
@@ -206,12 +218,19 @@ class LeaderboardOut(Document):
     talks: list[RankedTalk]
     track: str | None = None
     prior: dict[str, float]
+    rebuilding: bool = Field(
+        default=False,
+        description="Only while the ratings are being rebuilt from the event store (the read "
+        "model's Redis lost them; usually seconds): `talks` is empty, which is not a board nobody has "
+        "rated yet; read it again in a few seconds. Absent (false) otherwise.",
+    )
 
 
 class Index(Document):
     """200 to GET /: where each backend is (no credentials) and whether it answers ("empty":
-    the ratings' Redis answers but lost its read model, or has none yet; the projector builds it
-    from the event store with its next batch, `talkrate ops rebuild` at once)."""
+    the ratings' Redis answers but lost its read model, or has none yet; it is rebuilt from the
+    event store by the first read that finds it so (RelayFunction, asked at once), the
+    projector's next batch or the relay's next run, `talkrate ops rebuild` at once)."""
 
     metadata: dict[str, str | None]
     backends: dict[str, Literal["up", "down", "empty"]]

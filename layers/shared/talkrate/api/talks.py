@@ -132,10 +132,18 @@ def get_talks(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> dict[str, Any]:
-    page = find_talks(wiring.talk_catalog(), wiring.read_model(), q, track, limit, offset)
+    page = find_talks(
+        wiring.talk_catalog(),
+        wiring.read_model(),
+        wiring.rebuild_requests(),
+        q,
+        track,
+        limit,
+        offset,
+    )
     following = offset + limit
     query = {k: v for k, v in {"q": q, "track": track, "limit": limit}.items() if v is not None}
-    return {
+    body: dict[str, Any] = {
         "items": [_talk_out(t) for t in page.talks],
         "total": page.total,
         "limit": limit,
@@ -144,6 +152,9 @@ def get_talks(
         if following < page.total
         else {},
     }
+    if page.rebuilding:
+        body["rebuilding"] = True
+    return body
 
 
 @router.get(
@@ -152,7 +163,13 @@ def get_talks(
     responses={**ok("TalkOut", "The talk", headers=["ETag"]), **problems(400, 404, 503)},
 )
 def get_talk(talk_id: TalkIdPath) -> Response:
-    rated = talk_details(wiring.talk_catalog(), wiring.read_model(), talk_id)
+    rated = talk_details(
+        wiring.talk_catalog(),
+        wiring.read_model(),
+        wiring.event_store(),
+        wiring.rebuild_requests(),
+        talk_id,
+    )
     return Response(
         200,
         "application/json",
@@ -226,8 +243,10 @@ def get_leaderboard(
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     track: TrackQuery = None,
 ) -> dict[str, Any]:
-    ranked = leaderboard(wiring.talk_catalog(), wiring.read_model(), limit, track)
-    return {
+    board = leaderboard(
+        wiring.talk_catalog(), wiring.read_model(), wiring.rebuild_requests(), limit, track
+    )
+    body: dict[str, Any] = {
         "talks": [
             {
                 "rank": r.rank,
@@ -239,8 +258,11 @@ def get_leaderboard(
                 "count": r.summary.count,
                 "avg": r.summary.avg,
             }
-            for r in ranked
+            for r in board.ranked
         ],
         "track": track,
         "prior": {"mean": PRIOR_MEAN, "weight": PRIOR_WEIGHT},
     }
+    if board.rebuilding:
+        body["rebuilding"] = True
+    return body
