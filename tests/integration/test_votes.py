@@ -214,6 +214,38 @@ def test_a_voter_token_key_too_short_is_503_naming_the_setting_never_a_500(
     )
 
 
+def test_an_event_code_too_short_once_compared_is_503_naming_the_setting_never_the_code(
+    api: Call, configure: Callable[..., None], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given an event code of 8 characters, six of them spaces (compared as "qz")
+    configure(VOTER_CODE="      qz")
+    caplog.clear()
+    # When attendees ask for a pass with no code, a blank one, or "qz"
+    answers = [
+        api("POST", "/voters", body, source_ip=address())
+        for body in (None, {"code": " "}, {"code": "qz"}, {"code": "QZ"})
+    ]
+    # Then none gets one: voter tokens are unavailable for now (two letters were taken as the
+    # code, 201)
+    assert [a["statusCode"] for a in answers] == [503] * 4, [a["json"] for a in answers]
+    assert {a["json"]["type"] for a in answers} == {"urn:talkrate:problem:voter-tokens-unavailable"}
+    # And the log says which setting and why, without the code
+    logged = [(record.levelname, record.getMessage()) for record in caplog.records]
+    assert (
+        logged
+        == [
+            (
+                "ERROR",
+                "voter tokens unavailable: the event code (VOTER_CODE) has fewer than 8 characters "
+                "once compared (without case and the spaces around it): every code is refused until "
+                "it has more",
+            )
+        ]
+        * 4
+    )
+    assert "qz" not in caplog.text.lower()
+
+
 def test_a_request_over_an_address_limit_logs_the_viewer_s_address_a_voter_s_only_its_scope(
     api: Call, talk: str, configure: Callable[..., None], caplog: pytest.LogCaptureFixture
 ) -> None:

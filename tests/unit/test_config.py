@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import boto3
+import hypothesis
 import pytest
+from hypothesis.strategies import from_regex
 from moto import mock_aws
 
 from talkrate.config import Settings, SettingsError, settings_from, voter_keys_of
@@ -178,10 +180,16 @@ def test_every_value_the_template_allows_for_the_vote_settings_is_a_valid_settin
         ("hall-a-2026", True),
         ("devconf 2026", True),
         ("x" * 64, True),
+        ("devconf  2026", True),
         ("1234", False),  # ten thousand guesses: minutes from a few addresses
         ("hall-a1", False),
         ("x" * 65, False),
         ("héllo wörld", False),
+        # compared without the spaces around it: blank, or "ab"
+        (" " * 8, False),
+        ("      ab", False),
+        ("ab      ", False),
+        (" hall-a-2026", False),
     ],
 )
 def test_the_event_code_parameter_takes_none_or_one_too_long_to_guess(
@@ -193,6 +201,26 @@ def test_the_event_code_parameter_takes_none_or_one_too_long_to_guess(
     parameter = load_yaml_file(ROOT / "template.yaml")["Parameters"]["VoterCode"]
     assert (re.fullmatch(parameter["AllowedPattern"], code) is not None) is taken
     assert parameter["Default"] == ""
+
+
+def voter_code_pattern() -> str:
+    from sam_emulator.template.cfn_yaml import load_yaml_file
+    from tests.builders import ROOT
+
+    return str(load_yaml_file(ROOT / "template.yaml")["Parameters"]["VoterCode"]["AllowedPattern"])
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(code=from_regex(voter_code_pattern(), fullmatch=True))
+def test_every_event_code_the_template_takes_is_one_the_api_compares(code: str) -> None:
+    # Given any code the VoterCode parameter takes (a deploy with another is refused)
+    from talkrate.voters import SHORTEST_EVENT_CODE, EventCode, spoken
+
+    # Then it is no code at all, or as long as the API needs once compared (without case and
+    # the spaces around it), and it admits itself as typed on a phone
+    if code:
+        assert len(spoken(code)) >= SHORTEST_EVENT_CODE
+        assert EventCode(settings_from({"VOTER_CODE": code})).admits(code.upper() + " ")
 
 
 @pytest.mark.parametrize(
@@ -241,31 +269,63 @@ def test_a_warm_process_takes_a_changed_event_code_from_its_secret(
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     client = boto3.client("secretsmanager", region_name="eu-west-1")
     arn = client.create_secret(
-        Name="talkrate/event-code", SecretString=json.dumps({"code": "hall-a"})
+        Name="talkrate/event-code", SecretString=json.dumps({"code": "hall-a-2026"})
     )["ARN"]
     settings = settings_from({"VOTER_CODE_SECRET_ARN": arn})
     clock = [100.0]
     code = EventCode(settings, clock=lambda: clock[0])
-    assert code.admits("hall-a")
+    assert code.admits("hall-a-2026")
     assert not code.admits(None)
     # When the organisers change it in the secret (a deploy with a new VoterCode)
-    client.put_secret_value(SecretId=arn, SecretString=json.dumps({"code": "hall-b"}))
+    client.put_secret_value(SecretId=arn, SecretString=json.dumps({"code": "hall-b-2026"}))
     clock[0] += 31
     # Then the new code opens the door without a cold start, and the old one soon no longer
-    assert code.admits("hall-b")
+    assert code.admits("hall-b-2026")
     clock[0] += 301
-    assert not code.admits("hall-a")
+    assert not code.admits("hall-a-2026")
     # And once the code is taken away, attendees need none
     client.put_secret_value(SecretId=arn, SecretString=json.dumps({"code": ""}))
     clock[0] += 31
     assert code.admits(None)
 
 
+def test_a_code_secret_blank_or_too_short_once_compared_refuses_every_code(
+    secrets: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an API process whose event-code secret holds spaces (a code the template's pattern
+    # took), read at its cold start
+    from talkrate.errors import VoterTokensUnavailable
+    from talkrate.voters import EventCode
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    client = boto3.client("secretsmanager", region_name="eu-west-1")
+    arn = client.create_secret(
+        Name="talkrate/event-code-blank", SecretString=json.dumps({"code": " " * 8})
+    )["ARN"]
+    clock = [100.0]
+    code = EventCode(settings_from({"VOTER_CODE_SECRET_ARN": arn}), clock=lambda: clock[0])
+    # When an attendee sends no code, or a blank one
+    for presented in (None, "", "  "):
+        # Then it is refused as the service's fault, naming the secret (any blank was taken)
+        with pytest.raises(VoterTokensUnavailable, match='VOTER_CODE_SECRET_ARN\'s "code"'):
+            code.admits(presented)
+    # And once the organisers put a code padded to 8 with spaces, it is refused too
+    client.put_secret_value(SecretId=arn, SecretString=json.dumps({"code": "   hall-a"}))
+    clock[0] += 31
+    with pytest.raises(VoterTokensUnavailable):
+        code.admits("hall-a")
+    # And once they put one long enough, it opens the door within the re-read floor
+    client.put_secret_value(SecretId=arn, SecretString=json.dumps({"code": "hall-a-2026"}))
+    clock[0] += 31
+    assert code.admits("Hall-A-2026")
+    assert not code.admits("")
+
+
 def test_without_a_code_secret_the_settings_code_is_the_code() -> None:
     from talkrate.voters import EventCode
 
-    assert EventCode(settings_from({"VOTER_CODE": "hall-c"})).admits("hall-c")
-    assert not EventCode(settings_from({"VOTER_CODE": "hall-c"})).admits("hall-d")
+    assert EventCode(settings_from({"VOTER_CODE": "hall-c-2026"})).admits("hall-c-2026")
+    assert not EventCode(settings_from({"VOTER_CODE": "hall-c-2026"})).admits("hall-d-2026")
     assert EventCode(settings_from({})).admits(None)
 
 

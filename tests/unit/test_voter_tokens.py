@@ -90,10 +90,39 @@ def test_the_event_code_is_checked_only_when_set() -> None:
     unset = EventCode(settings_from({}))
     assert unset.admits(None)
     assert unset.admits("anything")
-    code = EventCode(settings_from({"VOTER_CODE": "room-42"}))
-    assert code.admits("room-42")
-    for wrong in (None, "room-43", ""):
+    code = EventCode(settings_from({"VOTER_CODE": "room-42-hall"}))
+    assert code.admits("room-42-hall")
+    for wrong in (None, "room-43-hall", "", " "):
         assert not code.admits(wrong)
+
+
+@pytest.mark.parametrize(
+    "configured",
+    [
+        " " * 8,  # the template's pattern took it, and then any blank matched it
+        "      ab",  # compared as "ab"
+        "AB\n      ",
+        "\u3000" * 8,  # ideographic spaces: spaces once folded
+        "room-42",  # seven characters
+        "Ab" * 3 + "\u00a0\u2003",  # six, and a no-break space and an em space
+    ],
+)
+def test_a_configured_event_code_under_8_characters_once_compared_refuses_every_code(
+    configured: str,
+) -> None:
+    # Given an event code that is shorter than 8 characters as it is compared (without case and
+    # the spaces around it): a blank one, or one padded with spaces
+    code = EventCode(settings_from({"VOTER_CODE": configured}))
+    # When attendees ask for a pass with no code, a blank one, or the code itself
+    for presented in (None, "", " ", "\t\n", "ab", configured, configured.strip()):
+        # Then every one is refused as the service's fault (503), naming the setting, never the
+        # code: it is not "no code", nor one that a blank matches (they were admitted)
+        with pytest.raises(VoterTokensUnavailable) as refused:
+            code.admits(presented)
+        assert str(refused.value) == (
+            "the event code (VOTER_CODE) has fewer than 8 characters once compared (without "
+            "case and the spaces around it): every code is refused until it has more"
+        ), presented
 
 
 def full_width(text: str) -> str:

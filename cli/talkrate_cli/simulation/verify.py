@@ -18,10 +18,10 @@ The counts are still what finds a rating counted twice.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from talkrate_cli.client import Api
@@ -345,23 +345,60 @@ STATUS_READERS = 8  # requests for ratings' statuses in flight at once, at most
 
 def statuses(api: Api, event_ids: list[str]) -> dict[str, str]:
     """Where each rating is (GET /ratings/{eventId}, STATUS_READERS at once), in the order
-    given: "projected", "accepted", "queued", or the HTTP status of a refusal."""
+    given: "projected", "accepted", "queued", or the HTTP status of a refusal.
 
-    def status(event_id: str) -> str:
-        try:
-            return str(api.json("GET", f"/ratings/{event_id}")["status"])
-        except ApiProblem as problem:
-            return f"HTTP {problem.status}"
-
+    The first request that fails (the API out of reach, no answer in time) fails the whole,
+    at once, as Ctrl-C does: no rating is asked after once either came, and the readers still
+    waiting for an answer are left to it. They are daemon threads, so the command ends without
+    waiting out their HTTP timeout (a ThreadPoolExecutor's workers are joined at exit)."""
     if len(event_ids) <= 1:
-        return {event_id: status(event_id) for event_id in event_ids}
-    pool = ThreadPoolExecutor(STATUS_READERS, thread_name_prefix="rating-status")
+        return {event_id: _status(api, event_id) for event_id in event_ids}
+    found: dict[str, str] = {}
+    failed: list[BaseException] = []
+    left = iter(event_ids)
+    lock = threading.Lock()
+    over = threading.Event()  # every rating read, one read failed, or the caller stopped
+    running = min(STATUS_READERS, len(event_ids))  # readers still reading
+
+    def taken() -> str | None:
+        with lock:  # (the stop and the next rating under one lock: none taken after a stop)
+            return None if over.is_set() else next(left, None)
+
+    def reader() -> None:
+        nonlocal running
+        try:
+            while (event_id := taken()) is not None:
+                status = _status(api, event_id)
+                with lock:
+                    found[event_id] = status
+        except BaseException as error:  # raised again in the caller's thread
+            with lock:
+                failed.append(error)
+                over.set()
+        finally:
+            with lock:
+                running -= 1
+                if not running:
+                    over.set()
+
     try:
-        return dict(zip(event_ids, pool.map(status, event_ids), strict=True))
+        for n in range(running):
+            threading.Thread(target=reader, name=f"rating-status-{n}", daemon=True).start()
+        over.wait()
     finally:
-        # Stopped by an API gone away or Ctrl-C: the requests not sent yet are dropped, not
-        # waited for.
-        pool.shutdown(wait=False, cancel_futures=True)
+        with lock:
+            over.set()  # Ctrl-C: the readers take no more ratings
+    if failed:
+        raise failed[0]
+    return {event_id: found[event_id] for event_id in event_ids}
+
+
+def _status(api: Api, event_id: str) -> str:
+    """Where one rating is: its status, or "HTTP <status>" of a refusal."""
+    try:
+        return str(api.json("GET", f"/ratings/{event_id}")["status"])
+    except ApiProblem as problem:
+        return f"HTTP {problem.status}"
 
 
 def diagnose(api: Api, event_ids: list[str], limit: int = DIAGNOSED) -> dict[str, list[str]]:

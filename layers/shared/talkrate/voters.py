@@ -317,6 +317,11 @@ def identify_voter(
     return tokens().verify(token, now)
 
 
+# The shortest event code, as it is compared (`spoken`): the template's VoterCode takes none
+# shorter, and one set otherwise (the secret, VOTER_CODE) refuses every code until it is longer.
+SHORTEST_EVENT_CODE = 8
+
+
 class EventCode:
     """The event code POST /voters asks for, as its secret holds it now.
 
@@ -328,6 +333,10 @@ class EventCode:
     A code is said in the room or printed on a badge, then typed on a phone, whose keyboard
     capitalises the first letter: it is compared as people read it (`spoken`), without case and
     without the spaces around it. The organisers' token is not: it is a secret, compared as is.
+
+    A code shorter than SHORTEST_EVENT_CODE once compared (blank, or padded with spaces) is
+    neither no code nor a code a blank matches: every code is refused (VoterTokensUnavailable,
+    the API's 503 naming the setting, never the code) until the secret holds a longer one.
     """
 
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
@@ -337,6 +346,7 @@ class EventCode:
         arn = settings.voter_code_secret_arn
         initial = settings.voter_code.get_secret_value() if settings.voter_code else None
         reads = [initial]
+        self._setting = 'VOTER_CODE_SECRET_ARN\'s "code"' if arn else "VOTER_CODE"
 
         def read() -> str | None:
             if reads:  # the value the settings read at cold start serves the first check
@@ -347,21 +357,37 @@ class EventCode:
 
     def admits(self, presented: str | None) -> bool:
         """True when no code is set or `presented` is it as people read it (compared in
-        constant time)."""
+        constant time); VoterTokensUnavailable when the code set is too short to be one."""
 
         def takes(code: str | None) -> bool:
             if code is None:
                 return True
-            return presented is not None and hmac.compare_digest(spoken(presented), spoken(code))
+            expected = spoken(code)
+            if len(expected) < SHORTEST_EVENT_CODE:
+                return False  # (and the secret read again, at most once per half minute)
+            return presented is not None and hmac.compare_digest(
+                _utf8(spoken(presented)), _utf8(expected)
+            )
 
-        return self._code.check(takes)
+        checked = self._code.checked(takes)
+        if checked.value is not None and len(spoken(checked.value)) < SHORTEST_EVENT_CODE:
+            raise VoterTokensUnavailable(
+                f"the event code ({self._setting}) has fewer than {SHORTEST_EVENT_CODE} "
+                "characters once compared (without case and the spaces around it): every code "
+                "is refused until it has more"
+            )
+        return checked.accepted
 
 
-def spoken(code: str) -> bytes:
+def spoken(code: str) -> str:
     """An event code as people read it, to compare: Unicode's compatibility forms folded (a
     full-width letter is its letter), without case, without the spaces around it."""
-    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", code).casefold())
-    return folded.strip().encode("utf-8", "surrogatepass")
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", code).casefold()).strip()
+
+
+def _utf8(text: str) -> bytes:
+    # (a lone surrogate, which JSON can carry, encoded as it is: compared, never refused here)
+    return text.encode("utf-8", "surrogatepass")
 
 
 def now_utc() -> datetime:
