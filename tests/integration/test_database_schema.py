@@ -26,6 +26,8 @@ from talkrate.errors import BackendUnavailable
 from talkrate.schema import PHYSICAL_ID, schema_version
 from tests.backends import POSTGRES, SCHEMA_TALKS
 from tests.builders import LambdaContextStub, load_function
+from tests.integration.test_unreadable_connection_strings import FORMS, told_nothing_of
+from tests.unit.test_connection_strings import UNREADABLE
 
 pytestmark = pytest.mark.integration
 
@@ -365,6 +367,27 @@ def test_a_password_libpq_cannot_read_is_in_no_answer_nor_error(
     assert answer["Status"] == "FAILED"
     told = json.dumps(answer) + repr(raised.value) + repr(raised.value.__cause__)
     assert all(piece not in told for piece in password.replace("/", "@").split("@"))
+
+
+@pytest.mark.parametrize("dsn", UNREADABLE)
+def test_an_unreadable_connection_string_fails_the_deploy_naming_the_forms_never_it(
+    deploy: Callable[[str, str], dict[str, Any]],
+    dsn: str,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a TalksConnection whose scheme lost its colon or slashes, or that has none
+    caplog.clear()
+    capsys.readouterr()
+    # When CloudFormation creates the stack
+    answer = deploy("Create", dsn)
+    # Then the deploy fails, its reason naming the forms libpq reads
+    assert answer["Status"] == "FAILED"
+    assert answer["Reason"].startswith("OperationalError: "), answer["Reason"]
+    assert all(form in answer["Reason"] for form in FORMS), answer["Reason"]
+    # And nothing of the string is in the stack's events nor in the function's log
+    printed = capsys.readouterr()
+    told_nothing_of(dsn, f"{json.dumps(answer)}\n{caplog.text}\n{printed.out}\n{printed.err}")
 
 
 def test_settings_that_cannot_be_read_are_answered_to_cloudformation(

@@ -608,6 +608,50 @@ def test_connection_parameters_refuse_control_characters(parameter: str) -> None
         assert not pattern.fullmatch(bad), repr(bad)
 
 
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "postgresql://talkrate:pw@db.example:5432/talkrate",
+        "postgres://talkrate:p%40ss@db.example/talkrate?sslmode=verify-full",
+        "postgresql://db.example:5432/talkrate?user=talkrate&password=pw",
+        "host=db.example port=5432 dbname=talkrate user=talkrate password=pw",
+        "host=db.example dbname=talkrate user=talkrate password='with space' sslmode=require",
+        " host = db.example  password=it's ",
+    ],
+)
+def test_talks_connection_takes_a_url_or_keyword_settings(dsn: str) -> None:
+    from psycopg2.extensions import parse_dsn
+
+    pattern = re.compile(_source()["Parameters"]["TalksConnection"]["AllowedPattern"])
+    assert pattern.fullmatch(dsn)
+    parse_dsn(dsn)  # libpq reads it too
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "postgresql//talkrate:S3cretPw@db.example:5432/talkrate",
+        "talkrate:S3cretPw@db.example:5432/talkrate",
+        "postgres:/u:S3cretPw@db/x",
+        "u/S3cretPw@db:5432/x",
+        "postgresql:/talkrate:S3cretPw@db.example/talkrate",
+        "Postgresql://talkrate:S3cretPw@db.example/talkrate",
+        "db.example:5432",
+    ],
+)
+def test_talks_connection_refuses_a_string_of_neither_form(dsn: str) -> None:
+    # Given a connection string that is neither a URL (its "://" lost, or no scheme) nor
+    # keyword settings: libpq quotes such a string whole in its error, password and all
+    from psycopg2 import ProgrammingError
+    from psycopg2.extensions import parse_dsn
+
+    with pytest.raises(ProgrammingError):
+        parse_dsn(dsn)
+    # Then the template refuses it before anything is deployed (it took any text)
+    pattern = re.compile(_source()["Parameters"]["TalksConnection"]["AllowedPattern"])
+    assert not pattern.fullmatch(dsn)
+
+
 def unconditional_refs(value: Any) -> set[str]:
     """The logical ids a value refers to outside any Fn::If (those must exist whatever the
     parameters)."""
