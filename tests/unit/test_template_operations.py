@@ -591,6 +591,26 @@ def test_the_guide_says_how_to_raise_the_stage_throttle_mid_event() -> None:
         assert f'"{name}"' in script, name
 
 
+def test_the_guide_raises_each_limit_with_a_command_that_takes_it() -> None:
+    # Given the Edge4xxAlarm runbook, which tells how to raise the per-address limits mid-event
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    [section] = re.findall(r"^### Edge4xxAlarm\n(.*?)(?=^##+ )", guide, re.MULTILINE | re.DOTALL)
+    script = (ROOT / "scripts" / "stage_throttle.py").read_text()
+    # Then each limit it names is raised by a command it gives that takes that parameter (it
+    # said "as for HttpApiThrottledAlarm", whose make stage-throttle takes --rate, --burst and
+    # --reserved only)
+    commands = re.findall(r"`((?:sam deploy|make stage-throttle) [^`]*)`", section)
+    for parameter in ("RatingsPerAddressPerMinute", "VotersPerAddressPerMinute"):
+        assert parameter in section
+        assert f'"{parameter}"' not in script  # not one of stage-throttle's
+        assert any(c.startswith("sam deploy") and f"{parameter}=" in c for c in commands), commands
+    # And it says what a new version means mid-event: the limits are in ApiFunction's version
+    # description, and in prod a canary keeps most requests on the old limits for five minutes
+    assert "VersionDescription" in section
+    assert "canary" in section
+    assert "90%" in section
+
+
 @pytest.mark.parametrize(
     "parameter",
     [
