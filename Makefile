@@ -7,7 +7,14 @@ SAM := $(SAM_VENV)/bin/sam
 CHECKOV := .tools/checkov/bin/checkov
 PY313 ?= /root/.pyenv/versions/3.13.0/bin
 export SAM_CLI_TELEMETRY := 0
-export AWS_DEFAULT_REGION ?= eu-west-1
+# The routines that need some AWS region and depend on none (sam validate and cfn-lint, the
+# tests' clients of moto and local endpoints, the local runtime) get eu-west-1 unless one is
+# set. The routines that call AWS (publish-web, stage-throttle, rebuild, dead-letters, redrive)
+# get none from here: the operator's AWS configuration names it, as for `sam deploy`.
+OFFLINE_ROUTINES := validate lint lint-security test test-unit test-integration test-e2e \
+	test-faults test-browser run db build bench bench-quick bench-import bench-latency openapi \
+	compose-seed
+$(OFFLINE_ROUTINES): export AWS_DEFAULT_REGION ?= eu-west-1
 PYTEST_ARGS ?=
 # One file, folder or test instead of the target's whole folder: make test-unit TESTS=tests/unit/test_stats.py
 TESTS ?=

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from talkrate.adapters.postgres import apply_schema
-from talkrate.config import load_settings
+from talkrate.config import settings_now
 from talkrate.observability import logger
 from talkrate.schema import handle
 
@@ -29,5 +29,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def _apply() -> None:
     # The settings are read inside `handle`: whatever fails (a secret that cannot be read, a
     # setting refused) is answered to CloudFormation, which would otherwise wait for an answer.
-    settings = load_settings()
+    # Read anew for each request, never cached: a deploy that changes TalksConnection alone
+    # reaches a warm environment, which must apply the schema to the database named now.
+    settings = settings_now()
     apply_schema(settings.talks_connection, settings.talks_proxy_endpoint)

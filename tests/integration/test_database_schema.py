@@ -13,8 +13,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any
 
+import boto3
 import psycopg2
 import pytest
+from aws_lambda_powertools.utilities import parameters
+from moto import mock_aws
 from psycopg2 import sql
 
 from talkrate.adapters.postgres import PostgresDatabase, apply_schema
@@ -23,6 +26,8 @@ from talkrate.errors import BackendUnavailable
 from talkrate.schema import PHYSICAL_ID, schema_version
 from tests.backends import POSTGRES, SCHEMA_TALKS
 from tests.builders import LambdaContextStub, load_function
+from tests.integration.test_unreadable_connection_strings import FORMS, told_nothing_of
+from tests.unit.test_connection_strings import UNREADABLE
 
 pytestmark = pytest.mark.integration
 
@@ -76,6 +81,17 @@ def empty_database() -> Iterator[str]:
     _admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
     _admin(sql.SQL("CREATE DATABASE {}").format(name))
     yield SCHEMA_TALKS
+    _admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+
+
+@pytest.fixture
+def second_database(empty_database: str) -> Iterator[str]:
+    """Another empty database on the same server (the one a deploy moves the stack to)."""
+    dsn = f"{empty_database}_moved"
+    name = sql.Identifier(dsn.rsplit("/", 1)[1])
+    _admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+    _admin(sql.SQL("CREATE DATABASE {}").format(name))
+    yield dsn
     _admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
 
 
@@ -162,6 +178,79 @@ def reading(dsn: str, table: str) -> Iterator[None]:
     finally:
         connection.rollback()
         connection.close()
+
+
+@pytest.fixture
+def connections_secret(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """The stack's ConnectionsSecret (moto), named to SchemaFunction by its ARN only, as the
+    template names it; calling it with a DSN gives the secret that TalksConnection, as
+    CloudFormation does when a deploy changes the parameter."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.delenv("TALKS_CONNECTION", raising=False)
+    with mock_aws():
+        client = boto3.client("secretsmanager", region_name="eu-west-1")
+        arn = client.create_secret(Name="talkrate/connections", SecretString="{}")["ARN"]
+        monkeypatch.setenv("CONNECTIONS_SECRET_ARN", arn)
+
+        def hold(dsn: str) -> None:
+            client.put_secret_value(
+                SecretId=arn,
+                SecretString=json.dumps(
+                    {"TALKS_CONNECTION": dsn, "RATINGS_CONNECTION": "redis://127.0.0.1:1/0"}
+                ),
+            )
+
+        yield hold
+    parameters.clear_caches()
+    load_settings.cache_clear()
+
+
+def test_a_warm_schema_function_applies_the_schema_to_the_database_the_secret_names_now(
+    answers: Answers,
+    connections_secret: Callable[[str], None],
+    empty_database: str,
+    second_database: str,
+) -> None:
+    # Given a stack created on one database, by a SchemaFunction environment that stays warm
+    connections_secret(empty_database)
+    load_settings.cache_clear()  # its cold start
+    handler = load_function("schema")
+
+    def request(request_type: str, number: int) -> dict[str, Any]:
+        event = {
+            "RequestType": request_type,
+            "ResponseURL": answers.url,
+            "StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/talkrate/1",
+            "RequestId": f"warm-{number}",
+            "LogicalResourceId": "DatabaseSchema",
+            "ResourceType": "Custom::DatabaseSchema",
+            **({} if request_type == "Create" else {"PhysicalResourceId": PHYSICAL_ID}),
+        }
+        handler(event, LambdaContextStub("schema"))
+        answer = answers.received[-1][1]
+        assert answer["RequestId"] == event["RequestId"]
+        return answer
+
+    assert request("Create", 1)["Status"] == "SUCCESS"
+    assert tables(empty_database) >= TABLES
+    # When a deploy changes TalksConnection (and SchemaRun) only: the secret names another
+    # database, SchemaFunction's code and configuration stay, and so does its environment
+    connections_secret(second_database)
+    moved = request("Update", 2)
+    # Then the schema is applied to the database the secret names now (it was applied to the
+    # old one again and SUCCESS reported: the new database had no table)
+    assert moved["Status"] == "SUCCESS", moved["Reason"]
+    assert tables(second_database) >= TABLES
+    # When the next deploy's TalksConnection is mistyped (a closed port), and CloudFormation
+    # rolls it back, putting the secret's earlier value back, to the same warm environment
+    connections_secret("postgresql://postgres@127.0.0.1:1/talkrate")
+    assert request("Update", 3)["Status"] == "FAILED"
+    connections_secret(second_database)
+    rolled_back = request("Update", 4)
+    # Then the rollback succeeds (it failed again, on the mistyped value: UPDATE_ROLLBACK_FAILED)
+    assert rolled_back["Status"] == "SUCCESS", rolled_back["Reason"]
 
 
 def test_a_deploy_whose_schema_was_applied_before_waits_for_no_lock(
@@ -278,6 +367,27 @@ def test_a_password_libpq_cannot_read_is_in_no_answer_nor_error(
     assert answer["Status"] == "FAILED"
     told = json.dumps(answer) + repr(raised.value) + repr(raised.value.__cause__)
     assert all(piece not in told for piece in password.replace("/", "@").split("@"))
+
+
+@pytest.mark.parametrize("dsn", UNREADABLE)
+def test_an_unreadable_connection_string_fails_the_deploy_naming_the_forms_never_it(
+    deploy: Callable[[str, str], dict[str, Any]],
+    dsn: str,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a TalksConnection whose scheme lost its colon or slashes, or that has none
+    caplog.clear()
+    capsys.readouterr()
+    # When CloudFormation creates the stack
+    answer = deploy("Create", dsn)
+    # Then the deploy fails, its reason naming the forms libpq reads
+    assert answer["Status"] == "FAILED"
+    assert answer["Reason"].startswith("OperationalError: "), answer["Reason"]
+    assert all(form in answer["Reason"] for form in FORMS), answer["Reason"]
+    # And nothing of the string is in the stack's events nor in the function's log
+    printed = capsys.readouterr()
+    told_nothing_of(dsn, f"{json.dumps(answer)}\n{caplog.text}\n{printed.out}\n{printed.err}")
 
 
 def test_settings_that_cannot_be_read_are_answered_to_cloudformation(

@@ -122,3 +122,69 @@ def test_a_password_that_spells_the_host_too_leaves_the_host_whole() -> None:
     )
     # Then the host and port, which the string names outside the password, are said whole
     assert redacted(message, dsn) == message
+
+
+# Connection strings that are neither a URL (no "://") nor keyword=value settings: libpq quotes
+# them whole ('missing "=" after "<the string>"'). The reviewer's four shapes.
+UNREADABLE = [
+    "postgresql//talkrate:S3cretPw@db.example:5432/talkrate",
+    "talkrate:S3cretPw@db.example:5432/talkrate",
+    "postgres:/u:S3cretPw@db/x",
+    "u/S3cretPw@db:5432/x",
+]
+
+
+@pytest.mark.parametrize("dsn", UNREADABLE)
+def test_a_string_libpq_quotes_whole_is_taken_out_whole(dsn: str) -> None:
+    # Given what libpq says of a connection string it cannot read (its own words, as psycopg2
+    # passes them on)
+    from psycopg2 import ProgrammingError
+    from psycopg2.extensions import parse_dsn
+
+    with pytest.raises(ProgrammingError) as raised:
+        parse_dsn(dsn)
+    message = str(raised.value).strip()
+    assert dsn in message
+    # When it is redacted
+    said = redacted(message, dsn)
+    # Then neither the password nor any other piece of the string is in it (it was whole: no
+    # password was found in a string of neither form), and libpq's own words stay
+    assert "S3cret" not in said
+    assert "Pw" not in said
+    assert said == 'invalid dsn: missing "=" after "***" in connection info string'
+
+
+@pytest.mark.parametrize(
+    ("dsn", "because"),
+    [
+        (UNREADABLE[0], 'its scheme is not followed by "://"'),
+        (UNREADABLE[2], 'its scheme is not followed by "://"'),
+        (UNREADABLE[1], "it is neither a URL (postgresql://…) nor keyword=value settings"),
+        (UNREADABLE[3], "it is neither a URL (postgresql://…) nor keyword=value settings"),
+        ("host=db passwrod=S3cretPw", "a keyword libpq does not know"),
+        ("host=db password='S3cretPw", "a quote not closed"),
+        ("host=db password=S3cret Pw dbname=t", 'a word without "=" after it'),
+        ("postgresql://u:S3cret%zzPw@db/t", 'a "%" not followed by two hexadecimal digits'),
+        ("postgresql://db/t?password=S3cret=Pw", 'a query parameter without one "="'),
+        ("postgresql://[::1/t?password=S3cretPw", "an IPv6 host whose brackets are not closed"),
+    ],
+)
+def test_a_string_libpq_cannot_read_is_refused_naming_the_forms_and_nothing_of_it(
+    dsn: str, because: str
+) -> None:
+    from psycopg2 import ProgrammingError
+    from psycopg2.extensions import parse_dsn
+
+    from talkrate.connection_strings import unreadable
+
+    # Given what libpq says of it
+    with pytest.raises(ProgrammingError) as raised:
+        parse_dsn(dsn)
+    # When it is said
+    said = unreadable(dsn, str(raised.value))
+    # Then why, and the two forms libpq reads, and no piece of the password nor libpq's quote
+    assert f"({because}" in said, said
+    assert "postgresql://user:password@host:5432/database" in said
+    assert "host=… port=5432" in said
+    assert "S3cret" not in said
+    assert "Pw" not in said

@@ -20,6 +20,7 @@ from tests.builders import ROOT
 from tests.unit.test_template_operations import (
     IN_VPC,
     MSK,
+    SAM_PYTHON,
     _Loader,
     _source,
     resources,
@@ -187,6 +188,74 @@ def test_cloudformation_attaches_only_the_managed_policies_the_template_does() -
         ]
         for powerful in ("AdministratorAccess", "IAMFullAccess", "PowerUserAccess"):
             assert not any(fnmatch(f"arn:aws:iam::aws:policy/{powerful}", a) for a in allowed)
+
+
+def _handler_permissions(resource_type: str) -> dict[str, list[str]]:
+    """What CloudFormation's handlers of a resource type call, by handler (create, read, update,
+    delete, list), as the type's schema bundled with cfn-lint (in the SAM CLI's tools) says."""
+    script = (
+        "import json, sys\n"
+        "from cfnlint.schema import PROVIDER_SCHEMA_MANAGER\n"
+        "schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema('us-east-1', sys.argv[1])\n"
+        "print(json.dumps({k: v.get('permissions', []) for k, v in schema.schema['handlers'].items()}))"
+    )
+    ran = subprocess.run(
+        [str(SAM_PYTHON), "-c", script, resource_type],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    permissions: dict[str, list[str]] = json.loads(ran.stdout)
+    return permissions
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_cloudformation_may_create_read_update_and_delete_the_stack_s_managed_policies(
+    environment: str,
+) -> None:
+    # Given the stack's own managed policies (LivePublishPolicy, and FunctionNetworkPolicy in a
+    # VPC), attached to its roles only, and what CloudFormation's handlers of the type call
+    template = transformed(**IN_VPC)
+    assert {"LivePublishPolicy", "FunctionNetworkPolicy"} <= set(
+        resources(template, "AWS::IAM::ManagedPolicy")
+    )
+    handlers = _handler_permissions("AWS::IAM::ManagedPolicy")
+    needed = {
+        action
+        for handler in ("create", "read", "update", "delete")
+        for action in handlers[handler]
+        # no group or user is in the stack (`list` serves listings, never a stack operation)
+        if not action.endswith(("GroupPolicy", "UserPolicy"))
+    }
+    assert "iam:ListEntitiesForPolicy" in needed
+    # Then CloudFormation's role may call each on a policy of the stack (or, to attach and
+    # detach it, on a role of the stack): a delete missing one (iam:ListEntitiesForPolicy)
+    # fails, and leaves the stack in DELETE_FAILED, or a rollback in UPDATE_ROLLBACK_FAILED
+    policy = f"arn:aws:iam::{ACCOUNT}:policy/talkrate-{environment}-LivePublishPolicy-1A2B3C"
+    role = f"arn:aws:iam::{ACCOUNT}:role/talkrate-{environment}-ApiFunctionRole-1A2B3C"
+    allowed = [s for s in _statements("CloudFormationExecutionRole") if s["Effect"] == "Allow"]
+    missing = {
+        action
+        for action in needed
+        if not any(
+            action in _actions(s)
+            and any(
+                fnmatch(arn, pattern)
+                for pattern in _resolved([s["Resource"]], environment)
+                for arn in (policy, role)
+            )
+            for s in allowed
+        )
+    }
+    assert missing == set()
+    # And the policies' own actions are scoped as the rest of StackPolicies: the stack's
+    # policies, not the account's
+    [own] = [s for s in allowed if s.get("Sid") == "StackPolicies"]
+    assert {a for a in needed if "Policy" in a and "Role" not in a} <= set(_actions(own))
+    assert _resolved(own["Resource"], environment) == (
+        f"arn:aws:iam::{ACCOUNT}:policy/talkrate-{environment}-*"
+    )
 
 
 @pytest.mark.parametrize("environment", ["dev", "prod"])

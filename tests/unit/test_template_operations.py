@@ -598,6 +598,26 @@ def test_the_guide_says_how_to_raise_the_stage_throttle_mid_event() -> None:
         assert f'"{name}"' in script, name
 
 
+def test_the_guide_raises_each_limit_with_a_command_that_takes_it() -> None:
+    # Given the Edge4xxAlarm runbook, which tells how to raise the per-address limits mid-event
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    [section] = re.findall(r"^### Edge4xxAlarm\n(.*?)(?=^##+ )", guide, re.MULTILINE | re.DOTALL)
+    script = (ROOT / "scripts" / "stage_throttle.py").read_text()
+    # Then each limit it names is raised by a command it gives that takes that parameter (it
+    # said "as for HttpApiThrottledAlarm", whose make stage-throttle takes --rate, --burst and
+    # --reserved only)
+    commands = re.findall(r"`((?:sam deploy|make stage-throttle) [^`]*)`", section)
+    for parameter in ("RatingsPerAddressPerMinute", "VotersPerAddressPerMinute"):
+        assert parameter in section
+        assert f'"{parameter}"' not in script  # not one of stage-throttle's
+        assert any(c.startswith("sam deploy") and f"{parameter}=" in c for c in commands), commands
+    # And it says what a new version means mid-event: the limits are in ApiFunction's version
+    # description, and in prod a canary keeps most requests on the old limits for five minutes
+    assert "VersionDescription" in section
+    assert "canary" in section
+    assert "90%" in section
+
+
 @pytest.mark.parametrize(
     "parameter",
     [
@@ -613,6 +633,50 @@ def test_connection_parameters_refuse_control_characters(parameter: str) -> None
     assert pattern.fullmatch(REQUIRED[parameter])
     for bad in ("a\nb", "a\rb", "a\x00b", "a\x1bb", "a\x7fb", 'a"b', "a\\b"):
         assert not pattern.fullmatch(bad), repr(bad)
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "postgresql://talkrate:pw@db.example:5432/talkrate",
+        "postgres://talkrate:p%40ss@db.example/talkrate?sslmode=verify-full",
+        "postgresql://db.example:5432/talkrate?user=talkrate&password=pw",
+        "host=db.example port=5432 dbname=talkrate user=talkrate password=pw",
+        "host=db.example dbname=talkrate user=talkrate password='with space' sslmode=require",
+        " host = db.example  password=it's ",
+    ],
+)
+def test_talks_connection_takes_a_url_or_keyword_settings(dsn: str) -> None:
+    from psycopg2.extensions import parse_dsn
+
+    pattern = re.compile(_source()["Parameters"]["TalksConnection"]["AllowedPattern"])
+    assert pattern.fullmatch(dsn)
+    parse_dsn(dsn)  # libpq reads it too
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "postgresql//talkrate:S3cretPw@db.example:5432/talkrate",
+        "talkrate:S3cretPw@db.example:5432/talkrate",
+        "postgres:/u:S3cretPw@db/x",
+        "u/S3cretPw@db:5432/x",
+        "postgresql:/talkrate:S3cretPw@db.example/talkrate",
+        "Postgresql://talkrate:S3cretPw@db.example/talkrate",
+        "db.example:5432",
+    ],
+)
+def test_talks_connection_refuses_a_string_of_neither_form(dsn: str) -> None:
+    # Given a connection string that is neither a URL (its "://" lost, or no scheme) nor
+    # keyword settings: libpq quotes such a string whole in its error, password and all
+    from psycopg2 import ProgrammingError
+    from psycopg2.extensions import parse_dsn
+
+    with pytest.raises(ProgrammingError):
+        parse_dsn(dsn)
+    # Then the template refuses it before anything is deployed (it took any text)
+    pattern = re.compile(_source()["Parameters"]["TalksConnection"]["AllowedPattern"])
+    assert not pattern.fullmatch(dsn)
 
 
 def unconditional_refs(value: Any) -> set[str]:

@@ -353,11 +353,12 @@ def talks_connection_now() -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _named_secret(variable: str, arn: str) -> Mapping[str, Any]:
-    """The JSON secret the variable names; SettingsError naming the variable when it cannot be
-    read (no such secret, no credentials, no access) or is not a JSON object."""
+def _named_secret(variable: str, arn: str, fresh: bool = False) -> Mapping[str, Any]:
+    """The JSON secret the variable names (`fresh`: not from the five-minute cache);
+    SettingsError naming the variable when it cannot be read (no such secret, no credentials,
+    no access) or is not a JSON object."""
     try:
-        return _secret_values(arn)
+        return _secret_values(arn, fresh)
     except json.JSONDecodeError:
         raise SettingsError(f"{variable} names a secret that is not JSON ({arn})") from None
     except ValueError as error:  # not an object
@@ -369,16 +370,17 @@ def _named_secret(variable: str, arn: str) -> Mapping[str, Any]:
         raise SettingsError(f"{variable} ({arn}) could not be read: {reason}") from None
 
 
-def settings_from(environ: Mapping[str, str]) -> Settings:
-    """Build settings from an environment mapping, resolving the Secrets Manager ARNs it names."""
+def settings_from(environ: Mapping[str, str], fresh: bool = False) -> Settings:
+    """Build settings from an environment mapping, resolving the Secrets Manager ARNs it names
+    (`fresh`: each secret fetched now, not from the five-minute cache)."""
     values: dict[str, Any] = dict(environ)
     if arn := environ.get("CONNECTIONS_SECRET_ARN"):
-        secret = _named_secret("CONNECTIONS_SECRET_ARN", arn)
+        secret = _named_secret("CONNECTIONS_SECRET_ARN", arn, fresh)
         for name in ("TALKS_CONNECTION", "RATINGS_CONNECTION", "STREAMS_CONNECTION"):
             if secret.get(name):
                 values[name] = secret[name]
     if arn := environ.get("STREAMS_SECRET_ARN"):
-        secret = _named_secret("STREAMS_SECRET_ARN", arn)
+        secret = _named_secret("STREAMS_SECRET_ARN", arn, fresh)
         values["STREAMS_USERNAME"] = secret.get("username")
         values["STREAMS_PASSWORD"] = secret.get("password")
     # VOTER_TOKEN_SECRET_ARN's secret is read by talkrate.voters.SecretVoterTokens, when a pass
@@ -386,9 +388,9 @@ def settings_from(environ: Mapping[str, str]) -> Settings:
     # not every route of every environment started meanwhile.
     # A secret of its own: a secret generated with the code in it got a new key at each change.
     if arn := environ.get("VOTER_CODE_SECRET_ARN"):
-        values["VOTER_CODE"] = read_voter_code(arn) or ""
+        values["VOTER_CODE"] = read_voter_code(arn, fresh) or ""
     if arn := environ.get("EDGE_SECRET_ARN"):
-        values["EDGE_SECRET"] = read_secret_text(arn)
+        values["EDGE_SECRET"] = read_secret_text(arn, fresh)
     # Blank values mean "not set": SAM cannot omit an environment variable conditionally.
     return Settings.model_validate({k: v for k, v in values.items() if v != ""})
 
@@ -397,3 +399,12 @@ def settings_from(environ: Mapping[str, str]) -> Settings:
 def load_settings() -> Settings:
     """The process's settings, read once (at cold start) and cached."""
     return settings_from(os.environ)
+
+
+def settings_now() -> Settings:
+    """The settings as the environment and its secrets hold them now: every secret fetched
+    again, nothing cached (`load_settings` is, for the life of the environment). For the schema
+    step: a deploy that changes TalksConnection alone leaves SchemaFunction's environment warm,
+    and each of CloudFormation's requests (a rollback's too) must reach the database the
+    stack's secret names at that moment."""
+    return settings_from(os.environ, fresh=True)

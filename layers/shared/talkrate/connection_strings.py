@@ -180,15 +180,72 @@ def _url_credentials(dsn: str) -> Credentials:
     )
 
 
+def _of_neither_form(dsn: str) -> bool:
+    """Whether `dsn` is neither a URL (no "://") nor keyword settings (its first word is no
+    `keyword=`): `postgresql//u:pw@db/x`, `u:pw@db/x`, `u/pw@db/x`. libpq quotes it whole."""
+    if "://" in dsn:
+        return False
+    settings = _keyword_settings(dsn)
+    # A word without its "=" begins its value where it begins
+    return not settings or settings[0].value_start == settings[0].start
+
+
 def credentials(dsn: str) -> Credentials:
     """What of `dsn` may be a password, and the users it names: read both as a URL and as
     keywords when it could be either (libpq reads a URL of another scheme as keywords, and
-    quotes it whole)."""
+    quotes it whole). A string of neither form is a password whole: which of it is the
+    password is anyone's guess, and libpq quotes all of it."""
     found = _keyword_credentials(dsn)
     if "://" in dsn:
         url = _url_credentials(dsn)
         found = Credentials(found.passwords + url.passwords, found.users + url.users)
+    elif _of_neither_form(dsn) and dsn.strip():
+        found = Credentials((*found.passwords, dsn, dsn.strip()), found.users)
     return found
+
+
+# What libpq says of a string it cannot read (psycopg2's "invalid dsn: ..."), told in words of
+# our own: libpq quotes what it could not read, at times the whole string.
+_UNREADABLE_BECAUSE = (
+    ('missing "=" after', 'a word without "=" after it'),
+    ("invalid connection option", "a keyword libpq does not know"),
+    ("unterminated quoted string", "a quote not closed"),
+    ("invalid URI query parameter", "a query parameter libpq does not know"),
+    (
+        "key/value separator",
+        'a query parameter without one "=" (write a password\'s & or = as %26 or %3D)',
+    ),
+    (
+        "percent-encoded",
+        'a "%" not followed by two hexadecimal digits (write a password\'s % as %25)',
+    ),
+    ("IPv6 host address", "an IPv6 host whose brackets are not closed"),
+    ("unexpected character", "a character libpq does not expect where it is"),
+)
+UNREADABLE = "The PostgreSQL connection string cannot be read"
+EXPECTED_FORMS = (
+    "write it as a URL, postgresql://user:password@host:5432/database (a password's @ / : ? # %"
+    " percent-encoded), or as keyword=value settings, host=… port=5432 dbname=… user=…"
+    " password=…"
+)
+
+
+def unreadable(dsn: str, said: str) -> str:
+    """What to say of a connection string libpq could not read (`said`: libpq's message, which
+    is not repeated: it quotes the string), naming the forms libpq reads and never a character
+    of the string itself."""
+    if _of_neither_form(dsn):
+        because = (
+            'its scheme is not followed by "://"'
+            if re.match(r"\s*postgres(?:ql)?[:/]", dsn)
+            else "it is neither a URL (postgresql://…) nor keyword=value settings"
+        )
+    else:
+        because = next(
+            (ours for libpq, ours in _UNREADABLE_BECAUSE if libpq in said),
+            "libpq cannot read it",
+        )
+    return f"{UNREADABLE} ({because}): {EXPECTED_FORMS}"
 
 
 def _pieces(text: str) -> set[str]:

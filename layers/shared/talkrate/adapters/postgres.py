@@ -1244,10 +1244,14 @@ def connect(dsn: str, **options: Any) -> psycopg2.extensions.connection:
     translate host name ...". Every failure to connect is an OperationalError (the database is
     unusable, whatever the cause: the callers answer 503), its message with every piece of the
     DSN's password replaced by "***" (the host, port and user stay), without the original
-    chained.
+    chained. A string libpq cannot read at all (psycopg2's ProgrammingError, "invalid dsn": a
+    URL that lost its "://" is quoted whole) is said in words of our own, naming the forms
+    libpq reads and nothing of the string, before any connection is tried.
     """
     try:
         connection: psycopg2.extensions.connection = psycopg2.connect(dsn, **options)
+    except psycopg2.ProgrammingError as error:
+        raise psycopg2.OperationalError(_unreadable(dsn, str(error))) from None
     except psycopg2.Error as error:
         message = _redacted(str(error).strip(), dsn)
         if not isinstance(error, psycopg2.OperationalError):
@@ -1260,8 +1264,13 @@ def _unusable(error: Exception) -> str:
     """What a failure to reach or use the database says, on one line: a session the server ended
     (terminated, a restart, a failover) is told apart from a connection refused with a FATAL
     error (a login refused, a database that does not exist: reachable, and says why not) and
-    from a server that cannot be reached."""
+    from a server that cannot be reached; a connection string libpq cannot read is said as
+    `connect` says it (a setting to correct)."""
+    from talkrate.connection_strings import UNREADABLE  # on a failure only
+
     text = " ".join(str(error).split())
+    if text.startswith(UNREADABLE):
+        return text
     if "terminating connection" in text or "server closed the connection" in text:
         return f"PostgreSQL closed the connection: {text}"
     if "FATAL:" in text:
@@ -1292,6 +1301,13 @@ def _connect_bounded(
         connection.close()
         raise psycopg2.OperationalError(_redacted(str(error).strip(), dsn)) from None
     return connection
+
+
+def _unreadable(dsn: str, said: str) -> str:
+    """What a DSN libpq cannot read is refused with (on a failure only)."""
+    from talkrate.connection_strings import unreadable
+
+    return unreadable(dsn, said)
 
 
 def _redacted(message: str, dsn: str) -> str:
