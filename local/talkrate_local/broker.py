@@ -214,7 +214,7 @@ class LocalBroker:
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.5):
                     pass
-                _list_topics(self.bootstrap, timeout_ms=2000)
+                list_topics(self.bootstrap, timeout_ms=2000)
                 if not self._listens():
                     # Another broker answered on the port ours could not bind (ours dies of it
                     # a moment later, its log saying so): not ready, whatever answered.
@@ -279,9 +279,10 @@ class LocalBroker:
         self._process = None
 
 
-def _list_topics(bootstrap: str, timeout_ms: int) -> list[str]:
-    # Asked again and again while tansu starts: a client whose bootstrap times out is closed
-    # (kafka-python leaves its network thread and sockets running otherwise).
+def list_topics(bootstrap: str, timeout_ms: int) -> list[str]:
+    """The broker's topics (KafkaError or OSError when it does not answer in time). Asked
+    again and again while tansu starts: a client whose bootstrap times out is closed
+    (kafka-python leaves its network thread and sockets running otherwise)."""
     admin = connected(
         KafkaAdminClient,
         bootstrap_servers=bootstrap,
