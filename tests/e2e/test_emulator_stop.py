@@ -58,9 +58,6 @@ class TimedStack:
     def start(self, template: Template, lambda_endpoint: str) -> Services:
         return Services()
 
-    def stopping(self) -> None:
-        """Nothing to make ready."""
-
     def stop(self, within: float) -> None:
         self.stopped_at = time.monotonic()
 
