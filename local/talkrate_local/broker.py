@@ -31,6 +31,8 @@ from talkrate_local.free_ports import launch_on_a_free_port, log_says_port_taken
 
 DEFAULT_START_TIMEOUT: Final = 15.0
 MEMORY_STORAGE: Final = "memory://tansu/"
+# How long a stop waits for tansu to end on SIGTERM before it kills it.
+TERMINATE_SECONDS: Final = 1.0
 _LOG_TAIL_CHARS: Final = 3000
 # Ports tried in all when the free one chosen was taken before tansu bound it.
 
@@ -248,18 +250,19 @@ class LocalBroker:
         text = self.log_path.read_text(errors="replace")
         return f"--- {self.log_path} (tail) ---\n{text[-_LOG_TAIL_CHARS:]}"
 
-    def stop(self) -> None:
-        """Stop tansu: terminate, then kill if it lingers; a temporary log file is removed.
+    def stop(self, within: float = TERMINATE_SECONDS) -> None:
+        """Stop tansu: terminate, then kill if it lingers past `within` seconds; a temporary log
+        file is removed.
 
         With durable storage a kill loses nothing tansu had stored; killed in the
         moment between answering a produce and recording the partition's new end, it can lose
-        that one record (docs/local-development.md). It can sit on SIGTERM for seconds while a
-        consumer group join is pending."""
+        that one record (docs/local-development.md). It sits on SIGTERM for 5 s once a
+        consumer group's member has gone (or a client is still connected)."""
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
             process.terminate()
             try:
-                process.wait(timeout=1)
+                process.wait(timeout=within)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
