@@ -108,10 +108,6 @@ class DevStack(Protocol):
         """Start (or find) the services and prepare their data; `lambda_endpoint` is the
         emulator's Lambda Invoke API, for functions that invoke others."""
 
-    def stopping(self) -> None:
-        """The stop has begun: no new events come, the functions end theirs, `stop` follows.
-        What can be made ready for it starts now, waiting for nothing."""
-
     def stop(self, within: float) -> None:
         """Stop what `start` started, within `within` seconds (the functions have stopped by
         then)."""
@@ -134,9 +130,6 @@ class NoDevStack:
     def start(self, template: Template, lambda_endpoint: str) -> Services:
         """Nothing to start."""
         return Services()
-
-    def stopping(self) -> None:
-        """Nothing to make ready."""
 
     def stop(self, within: float) -> None:
         """Nothing to stop."""

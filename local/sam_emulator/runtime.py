@@ -216,8 +216,6 @@ class Emulator:
             stopping["stop-lambda-invoke-api"] = self.invoke_api.stop
         side_by_side(stopping)
         stopwatch.step("no new events")
-        if self._dev_stack_started:
-            self.dev_stack.stopping()
         drained_by = deadline - min(DRAIN_LEAVES_SECONDS, within / 2)
         functions_by = deadline - min(DEV_STACK_STOP_SECONDS, within / 4)
         fed = {mapping.function_id for mapping in self.template.kafka_mappings}

@@ -31,6 +31,8 @@ from talkrate_local.free_ports import launch_on_a_free_port, log_says_port_taken
 
 DEFAULT_START_TIMEOUT: Final = 15.0
 MEMORY_STORAGE: Final = "memory://tansu/"
+# How long a stop waits for tansu to end on SIGTERM before it kills it.
+TERMINATE_SECONDS: Final = 1.0
 _LOG_TAIL_CHARS: Final = 3000
 # Ports tried in all when the free one chosen was taken before tansu bound it.
 
@@ -214,7 +216,7 @@ class LocalBroker:
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.5):
                     pass
-                _list_topics(self.bootstrap, timeout_ms=2000)
+                list_topics(self.bootstrap, timeout_ms=2000)
                 if not self._listens():
                     # Another broker answered on the port ours could not bind (ours dies of it
                     # a moment later, its log saying so): not ready, whatever answered.
@@ -248,18 +250,19 @@ class LocalBroker:
         text = self.log_path.read_text(errors="replace")
         return f"--- {self.log_path} (tail) ---\n{text[-_LOG_TAIL_CHARS:]}"
 
-    def stop(self) -> None:
-        """Stop tansu: terminate, then kill if it lingers; a temporary log file is removed.
+    def stop(self, within: float = TERMINATE_SECONDS) -> None:
+        """Stop tansu: terminate, then kill if it lingers past `within` seconds; a temporary log
+        file is removed.
 
         With durable storage a kill loses nothing tansu had stored; killed in the
         moment between answering a produce and recording the partition's new end, it can lose
-        that one record (docs/local-development.md). It can sit on SIGTERM for seconds while a
-        consumer group join is pending."""
+        that one record (docs/local-development.md). It sits on SIGTERM for 5 s once a
+        consumer group's member has gone (or a client is still connected)."""
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
             process.terminate()
             try:
-                process.wait(timeout=1)
+                process.wait(timeout=within)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
@@ -279,9 +282,10 @@ class LocalBroker:
         self._process = None
 
 
-def _list_topics(bootstrap: str, timeout_ms: int) -> list[str]:
-    # Asked again and again while tansu starts: a client whose bootstrap times out is closed
-    # (kafka-python leaves its network thread and sockets running otherwise).
+def list_topics(bootstrap: str, timeout_ms: int) -> list[str]:
+    """The broker's topics (KafkaError or OSError when it does not answer in time). Asked
+    again and again while tansu starts: a client whose bootstrap times out is closed
+    (kafka-python leaves its network thread and sockets running otherwise)."""
     admin = connected(
         KafkaAdminClient,
         bootstrap_servers=bootstrap,

@@ -90,9 +90,6 @@ class RecordingStack:
             summary=("db       postgresql://somewhere/db  (the project's own)",),
         )
 
-    def stopping(self) -> None:
-        self.calls.append("stopping")
-
     def stop(self, within: float) -> None:
         self.calls.append("stop")
 
@@ -176,7 +173,7 @@ def test_a_dev_stack_is_started_after_the_ports_and_its_services_reach_the_funct
     finally:
         emulator.stop()
     # And it is stopped after the functions, once
-    assert stack.calls == ["start", "stopping", "stop"]
+    assert stack.calls == ["start", "stop"]
 
 
 def test_a_port_in_use_fails_before_the_dev_stack_starts(tmp_path: Path) -> None:

@@ -41,6 +41,8 @@ import time
 
 def handler(event, context):
     asked = event["queryStringParameters"]
+    # When it began, for the test to wait on
+    (pathlib.Path(__file__).parent / "began").write_text(str(time.monotonic()))
     time.sleep(float(asked["seconds"]))
     if asked.get("fails"):
         raise RuntimeError("the function's own error")
@@ -57,9 +59,6 @@ class TimedStack:
 
     def start(self, template: Template, lambda_endpoint: str) -> Services:
         return Services()
-
-    def stopping(self) -> None:
-        """Nothing to make ready."""
 
     def stop(self, within: float) -> None:
         self.stopped_at = time.monotonic()
@@ -83,8 +82,11 @@ def running(tmp_path: Path) -> tuple[Emulator, TimedStack]:
     return emulator, stack
 
 
-def post_in_flight(url: str, answers: list[tuple[int, bytes, float]]) -> threading.Thread:
-    """POST on a thread; its status, body and the moment it was answered go into `answers`."""
+def post_in_flight(
+    url: str, answers: list[tuple[int, bytes, float]], began: Path
+) -> threading.Thread:
+    """POST on a thread, and return once its invocation runs (the function wrote `began`); its
+    status, body and the moment it was answered go into `answers`."""
 
     def post() -> None:
         request = urllib.request.Request(url, data=b"{}", method="POST")
@@ -96,7 +98,10 @@ def post_in_flight(url: str, answers: list[tuple[int, bytes, float]]) -> threadi
 
     thread = threading.Thread(target=post)
     thread.start()
-    time.sleep(0.5)  # the invocation runs
+    deadline = time.monotonic() + 30
+    while not began.exists():  # (a fixed sleep took the invocation to run by then)
+        assert time.monotonic() < deadline, "the invocation did not begin within 30 s"
+        time.sleep(0.02)
     return thread
 
 
@@ -107,7 +112,9 @@ def test_a_request_in_flight_at_the_stop_is_answered_before_the_dev_stack_stops(
     emulator, stack = running(tmp_path)
     answers: list[tuple[int, bytes, float]] = []
     try:
-        thread = post_in_flight(emulator.url + "/slow?seconds=2", answers)
+        thread = post_in_flight(
+            emulator.url + "/slow?seconds=1.5", answers, tmp_path / "slow" / "began"
+        )
     finally:
         # When the emulator is stopped (Ctrl-C)
         started = time.monotonic()
@@ -128,7 +135,9 @@ def test_a_request_that_would_outlast_the_stop_is_answered_503(tmp_path: Path) -
     emulator, _ = running(tmp_path)
     answers: list[tuple[int, bytes, float]] = []
     try:
-        thread = post_in_flight(emulator.url + "/slow?seconds=10", answers)
+        thread = post_in_flight(
+            emulator.url + "/slow?seconds=10", answers, tmp_path / "slow" / "began"
+        )
     finally:
         # When the emulator is stopped within 2 s
         started = time.monotonic()
@@ -147,7 +156,9 @@ def test_a_function_s_own_error_during_the_stop_is_answered_as_its_own(tmp_path:
     emulator, _ = running(tmp_path)
     answers: list[tuple[int, bytes, float]] = []
     try:
-        thread = post_in_flight(emulator.url + "/slow?seconds=1.5&fails=1", answers)
+        thread = post_in_flight(
+            emulator.url + "/slow?seconds=1&fails=1", answers, tmp_path / "slow" / "began"
+        )
     finally:
         # When the emulator is stopped within 4 s
         emulator.stop(within=4.0)
@@ -164,7 +175,9 @@ def test_the_stop_returns_once_the_answers_are_written(tmp_path: Path) -> None:
     [gateway] = [source for source in emulator.sources if type(source).__name__ == "HttpApi"]
     answers: list[tuple[int, bytes, float]] = []
     try:
-        thread = post_in_flight(emulator.url + "/slow?seconds=2", answers)
+        thread = post_in_flight(
+            emulator.url + "/slow?seconds=1.5", answers, tmp_path / "slow" / "began"
+        )
         # (its answer is still to come)
         assert gateway.answered(0.1) is False
     finally:
@@ -175,3 +188,25 @@ def test_the_stop_returns_once_the_answers_are_written(tmp_path: Path) -> None:
     assert gateway.answered(0.0) is True
     thread.join(10)
     assert answers[0][:2] == (202, b"kept")
+
+
+def test_a_request_ended_by_a_second_ctrl_c_is_answered_503(tmp_path: Path) -> None:
+    # Given a request whose function runs 10 s more, and the stop under way (Ctrl-C)
+    emulator, _ = running(tmp_path)
+    answers: list[tuple[int, bytes, float]] = []
+    stopping = threading.Thread(target=emulator.stop, kwargs={"within": 4.0})
+    try:
+        thread = post_in_flight(
+            emulator.url + "/slow?seconds=10", answers, tmp_path / "slow" / "began"
+        )
+        stopping.start()
+    finally:
+        # When Ctrl-C is pressed again: the emulator lets go at once (the process ends next)
+        time.sleep(0.3)
+        emulator.abandon()
+    thread.join(10)
+    stopping.join(10)
+    # Then the invocation it ended is answered as one the stop ended (try again), as at the
+    # first stop's deadline: not as the function's own failure (500)
+    status, body, _ = answers[0]
+    assert (status, body) == (503, b'{"message":"Service Unavailable"}')

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -175,10 +176,18 @@ def test_a_bare_machine_rates_a_talk_and_keeps_it_across_restarts(
         assert runtime.request("GET", "/").json["backends"]["ratings"] == "up"
         assert histogram(runtime, WORKSHOP_TALK)["ratings"]["4"] == 1
     finally:
+        postgres_log = data_dir / "postgres" / "postgres.log"
+        logged_before_the_stop = len(postgres_log.read_text(errors="replace"))
         code = stop(runtime)
     # And Ctrl-C stops the runtime and every service it started
     assert code == 0
     assert all(closed(port) for port in ports)
+    # And PostgreSQL had little left to write out in the stop: the new cluster's catalog
+    # (about 930 buffers, 0.7 to 2.1 s of checkpoint under load) was written out at the start
+    during_the_stop = postgres_log.read_text(errors="replace")[logged_before_the_stop:]
+    written = re.findall(r"checkpoint complete: wrote (\d+) buffers", during_the_stop)
+    assert written, during_the_stop  # (its shutdown checkpoint)
+    assert sum(int(buffers) for buffers in written) < 100, during_the_stop
 
     # When it starts again on the same folder (warm), asking StatsFunction through its URL
     url_port = free_port()
@@ -604,37 +613,48 @@ def test_ctrl_c_stops_everything_within_5_s_with_a_slow_broker_and_ratings_in_fl
 def test_a_second_ctrl_c_stops_at_once_and_the_next_start_still_counts_every_rating(
     own_data_dir: Path, tmp_path: Path
 ) -> None:
-    # Given a runtime stopping slowly (its broker answers nothing), ratings accepted before
+    # Given a runtime stopping slowly (its broker answers nothing), with ratings accepted and
+    # more being posted through both Ctrl-Cs
     data = own_data_dir
     runtime, _ = start_stack(data, tmp_path / "first.log")
     pids = service_pids(data)
     with RatingStream(runtime) as stream:
         wait_for_total(runtime, 10, seconds=30)
-    os.kill(pids["tansu"], signal.SIGSTOP)
-    try:
-        runtime.process.send_signal(signal.SIGINT)
-        time.sleep(0.3)
-        # When Ctrl-C is pressed again
-        started = time.monotonic()
-        runtime.process.send_signal(signal.SIGINT)
-        runtime.process.wait(timeout=30)
-        exited = time.monotonic() - started
-        while (alive(pids["postgres"]) or alive(pids["redis"])) and time.monotonic() < started + 30:
-            time.sleep(0.02)
-        servers_gone = time.monotonic() - started
-    finally:
-        os.kill(pids["tansu"], signal.SIGCONT)
+        os.kill(pids["tansu"], signal.SIGSTOP)
+        try:
+            runtime.process.send_signal(signal.SIGINT)
+            time.sleep(0.3)
+            # When Ctrl-C is pressed again
+            started = time.monotonic()
+            runtime.process.send_signal(signal.SIGINT)
+            runtime.process.wait(timeout=30)
+            exited = time.monotonic() - started
+            while (alive(pids["postgres"]) or alive(pids["redis"])) and (
+                time.monotonic() < started + 30
+            ):
+                time.sleep(0.02)
+            servers_gone = time.monotonic() - started
+        finally:
+            os.kill(pids["tansu"], signal.SIGCONT)
     # Then the runtime is gone at once, its servers stop by themselves, the broker is kept
     assert exited < 1.0
     assert servers_gone < STOP_BOUND_SECONDS
     assert alive(pids["tansu"])
-    # And the next start takes the broker over and counts every accepted rating once
+    # And a rating the second Ctrl-C ended was answered as the stop's (try again), if at all:
+    # not a 500 (which it was)
+    assert set(stream.failures) <= {503}, stream.failures
+    # And the next start takes the broker over and counts every accepted rating once (and a
+    # rating cut short at most once)
     runtime, _ = start_stack(data, tmp_path / "second.log")
     try:
         assert "taken over, in memory" in (tmp_path / "second.log").read_text()
-        counted = wait_for_total(runtime, stream.accepted, seconds=30)
-        time.sleep(1.0)
-        assert total(runtime) == counted == stream.accepted  # all answered before the stop
+        wait_for_total(runtime, stream.accepted, seconds=30)
+        most = stream.accepted + stream.cut_short
+        counted = wait_for_total(runtime, most, seconds=10, quiet=3.0)
+        time.sleep(1.0)  # nothing more comes
+        seen = f"accepted {stream.accepted}, cut short {stream.cut_short}"
+        assert total(runtime) == counted, seen
+        assert stream.accepted <= counted <= most, seen
     finally:
         assert stop(runtime) == 0
 

@@ -148,3 +148,18 @@ def test_a_local_broker_awaited_on_a_port_that_speaks_no_kafka_leaves_nothing_ru
     # thread and sockets running)
     assert wait_until(lambda: counts()[0] <= threads, 5), (threads, counts())
     assert counts()[1] <= fds + FDS_SPARE, (fds, counts())
+
+
+def test_a_kept_broker_that_speaks_no_kafka_is_probed_without_leaving_anything_running() -> None:
+    from talkrate_local.embedded import _answers_kafka
+
+    # Given a port that takes connections and answers nothing: a broker a killed run left,
+    # hung, which the next start asks whether it answers before taking it over
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        threads, fds = counts()
+        # When it is asked
+        assert not _answers_kafka(silent.getsockname()[1])
+    # Then the client that asked is gone with its thread and files (it left its network thread
+    # and sockets running for the runtime's life)
+    assert wait_until(lambda: counts()[0] <= threads, 5), (threads, counts())
+    assert counts()[1] <= fds + FDS_SPARE, (fds, counts())

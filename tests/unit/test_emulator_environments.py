@@ -15,10 +15,13 @@ from sam_emulator.template import FunctionSpec
 
 HANDLER = """
 import os
+import pathlib
 import time
 
 
 def lambda_handler(event, context):
+    if "began" in event:  # the test is told that the invocation runs now
+        pathlib.Path(event["began"]).write_text(str(os.getpid()))
     time.sleep(event.get("sleep", 0))
     return {"pid": os.getpid()}
 """
@@ -43,6 +46,16 @@ def pid(pool: FunctionPool, **event: Any) -> int:
     return int(invocation.payload["pid"])
 
 
+def began(marker: Path, seconds: float = 30) -> None:
+    """Wait until the invocation given `began=str(marker)` runs in its environment (its
+    environment started, the handler called): a fixed sleep took that for granted, and under
+    load the environment was still starting when the test went on."""
+    deadline = time.monotonic() + seconds
+    while not marker.exists():
+        assert time.monotonic() < deadline, f"the invocation did not begin within {seconds:g} s"
+        time.sleep(0.02)
+
+
 def test_retired_environments_serve_no_new_invocation_and_are_waited_for(
     tmp_path: Path,
 ) -> None:
@@ -51,9 +64,12 @@ def test_retired_environments_serve_no_new_invocation_and_are_waited_for(
     try:
         warm = pid(pool)
         slow: list[int] = []
-        running = threading.Thread(target=lambda: slow.append(pid(pool, sleep=1.5)))
+        marker = tmp_path / "began"
+        running = threading.Thread(
+            target=lambda: slow.append(pid(pool, sleep=1.5, began=str(marker)))
+        )
         running.start()
-        time.sleep(0.5)
+        began(marker)
         # When the environments are retired
         pool.retire()
         # Then waiting for them lasts while the running invocation runs, which is not cut short
@@ -96,9 +112,12 @@ def test_an_invocation_still_running_in_a_retired_environment_can_be_ended(
     pool = pool_of(tmp_path)
     try:
         answers: list[Any] = []
-        running = threading.Thread(target=lambda: answers.append(pool.invoke({"sleep": 8})))
+        marker = tmp_path / "began"
+        running = threading.Thread(
+            target=lambda: answers.append(pool.invoke({"sleep": 8, "began": str(marker)}))
+        )
         running.start()
-        time.sleep(0.5)
+        began(marker)
         pool.retire()
         assert not pool.wait_retired(within=0.2)
         # When the retired environments still running are killed

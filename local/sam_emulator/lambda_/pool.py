@@ -236,7 +236,8 @@ class FunctionPool:
         self._max_workers = max(1, max_workers)
         self._idle: list[FunctionProcess] = []
         self._all: set[FunctionProcess] = set()
-        # Environments `close` killed at its deadline under an invocation (Runtime.Stopped)
+        # Environments the stop killed under an invocation, at `close`'s deadline or at `kill`
+        # (Runtime.Stopped)
         self._cut_short: set[FunctionProcess] = set()
         self._count = 0
         self._closed = False
@@ -317,10 +318,13 @@ class FunctionPool:
             thread.join()
 
     def kill(self) -> None:
-        """Kill every environment at once (the runtime is about to end)."""
+        """Kill every environment at once (the runtime is about to end: a second Ctrl-C). An
+        invocation running ends with a Runtime.Stopped error, as one `close` ends at its
+        deadline: the runtime ended it, not the function (it was answered 500)."""
         with self._condition:
             self._closed = True
             processes = list(self._all)
+            self._cut_short.update(processes)
         for process in processes:
             process.kill()
 
