@@ -227,6 +227,111 @@ def test_an_idempotency_key_reused_for_another_rating_is_refused(api: Call, talk
     assert other["json"]["type"].endswith("idempotency-key-reused")
 
 
+def forget_idempotency_records(client: redis.Redis, talk: str) -> None:
+    """Redis forgetting the Idempotency-Key records of the talk's ratings, as a flush, a Redis
+    restarted empty or the records' expiry does (the read model itself is left: its counts are
+    what the tests read)."""
+    requests = {fingerprint({"talkId": talk, "value": v}) for v in range(1, 6)}
+    for name in list(client.scan_iter("idempotency/*")):
+        if json.loads(client.get(name) or "null").get("request") in requests:
+            client.delete(name)
+
+
+def project_all(topic: str, kafka_bootstrap: str) -> None:
+    """Every record the topic holds, handed to the projector as one batch (a redelivery of
+    those projected before)."""
+    records = consume_to_end(kafka_bootstrap, topic)
+    load_function("projector")(
+        kafka_event([kafka_record(topic, r.partition, r.offset, r.value) for r in records]),
+        LambdaContextStub("projector"),
+    )
+
+
+def test_a_keyed_retry_after_redis_forgot_the_key_counts_once(
+    api: Call, talk: str, kafka_bootstrap: str, topic: str, redis_client: redis.Redis
+) -> None:
+    # Given a keyed rating without a voter token, accepted and counted
+    body = json.dumps({"talkId": talk, "value": 3})
+    headers = {"idempotency-key": "rev2-retry-0001"}
+    first = api("POST", "/ratings", body=body, headers=headers)
+    assert first["statusCode"] == 202, first["body"]
+    project_all(topic, kafka_bootstrap)
+    assert counts(redis_client, talk) == {"3": "1"}
+    # When Redis forgets the key's record and the client sends the rating again
+    forget_idempotency_records(redis_client, talk)
+    again = api("POST", "/ratings", body=body, headers=headers)
+    # Then it is answered as the first was: 202, the same event, whose status can be read
+    assert again["statusCode"] == 202, again["body"]
+    assert again["json"]["eventId"] == first["json"]["eventId"]
+    assert again["headers"]["Location"] == first["headers"]["Location"]
+    status = api("GET", f"/ratings/{first['json']['eventId']}")
+    assert status["statusCode"] == 200, status["body"]
+    # And the rating counts once
+    project_all(topic, kafka_bootstrap)
+    assert counts(redis_client, talk) == {"3": "1"}
+    assert api("GET", "/ratings", query={"talkId": talk})["json"]["ratings"]["3"] == 1
+
+
+def test_a_voter_s_older_keyed_rating_retried_after_redis_forgot_it_does_not_stand_again(
+    api: Call, talk: str, kafka_bootstrap: str, topic: str, redis_client: redis.Redis
+) -> None:
+    # Given a voter who rated 4 under one key, then changed their mind to 5 under another
+    token = api("POST", "/voters", source_ip="2001:db8:1d:e1::1")["json"]["voterToken"]
+    first_key = {"voter-token": token, "idempotency-key": f"k1-{talk}"}
+    four = api("POST", "/ratings", body=json.dumps({"talkId": talk, "value": 4}), headers=first_key)
+    five = api(
+        "POST",
+        "/ratings",
+        body=json.dumps({"talkId": talk, "value": 5}),
+        headers={**first_key, "idempotency-key": f"k2-{talk}"},
+    )
+    assert four["statusCode"] == five["statusCode"] == 202
+    project_all(topic, kafka_bootstrap)
+    assert counts(redis_client, talk) == {"5": "1"}
+    # When Redis forgets the keys' records and the 4's answer, lost, makes its client send it again
+    forget_idempotency_records(redis_client, talk)
+    again = api(
+        "POST", "/ratings", body=json.dumps({"talkId": talk, "value": 4}), headers=first_key
+    )
+    # Then it is the first 4 again, not a newer rating: the voter's 5 stands
+    assert again["statusCode"] == 202, again["body"]
+    assert again["json"]["eventId"] == four["json"]["eventId"]
+    project_all(topic, kafka_bootstrap)
+    assert counts(redis_client, talk) == {"5": "1"}
+
+
+def test_a_keyed_rating_kept_in_the_outbox_and_retried_after_redis_forgot_the_key_counts_once(
+    api: Call,
+    configure: Callable[..., None],
+    talk: str,
+    kafka_bootstrap: str,
+    topic: str,
+    redis_client: redis.Redis,
+    talks_dsn: str,
+) -> None:
+    # Given a stream that does not answer, and a keyed rating kept in the outbox
+    configure(STREAMS_CONNECTION="127.0.0.1:1", PUBLISH_TIMEOUT_SECONDS="1")
+    body, headers = json.dumps({"talkId": talk, "value": 2}), {"idempotency-key": f"q-{talk}"}
+    first = api("POST", "/ratings", body=body, headers=headers)
+    assert (first["statusCode"], first["json"]["status"]) == (202, "queued")
+    # When Redis forgets the key's record and the client sends the rating again
+    forget_idempotency_records(redis_client, talk)
+    again = api("POST", "/ratings", body=body, headers=headers)
+    # Then it is the same event, kept once in the outbox
+    assert (again["statusCode"], again["json"]["status"]) == (202, "queued")
+    assert again["json"]["eventId"] == first["json"]["eventId"]
+    assert api("GET", f"/ratings/{first['json']['eventId']}")["json"]["status"] == "queued"
+    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM rating_outbox WHERE talk_id = %s", (talk,))
+        assert cursor.fetchone() == (1,)
+    connection.close()
+    # And once the stream is back and the relay has sent it, it counts once
+    configure()
+    load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    project_all(topic, kafka_bootstrap)
+    assert counts(redis_client, talk) == {"2": "1"}
+
+
 @pytest.mark.parametrize("key", ["", "has space", "x" * 256, "caf\u00e9"])
 def test_a_malformed_idempotency_key_is_400(api: Call, talk: str, key: str) -> None:
     response = api(

@@ -18,6 +18,7 @@ from talkrate.adapters.redis_store import ACCEPTED_PREFIX, connect
 from talkrate.ports import Limit
 from talkrate.voters import VoterTokens
 from tests.integration.conftest import TEST_VOTER_TOKEN_KEY, Call
+from tests.integration.test_handlers import counts, project_all
 from tests.integration.test_kafka_publisher import consume_all, consume_to_end
 
 pytestmark = pytest.mark.integration
@@ -463,6 +464,46 @@ def test_with_redis_down_nothing_answers_5xx_but_503_with_retry_after(
         headers={"idempotency-key": "k-2", "voter-token": issued["json"]["voterToken"]},
     )
     assert voter_keyed["statusCode"] == 202, voter_keyed["json"]
+
+
+def test_with_redis_down_a_voter_s_older_keyed_rating_retried_does_not_stand_again(
+    api: Call,
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    redis_client: redis.Redis,
+) -> None:
+    # Given Redis down, and a voter who rated 4 under one key, then 5 under another
+    configure(RATINGS_CONNECTION="redis://127.0.0.1:1/0", PUBLISH_TIMEOUT_SECONDS="1")
+    token = VoterTokens(TEST_VOTER_TOKEN_KEY.encode(), timedelta(hours=1))
+    headers = {"voter-token": token.issue(datetime.now(UTC)).token}
+    four = api(
+        "POST",
+        "/ratings",
+        {"talkId": talk, "value": 4},
+        headers={**headers, "idempotency-key": "k1"},
+    )
+    five = api(
+        "POST",
+        "/ratings",
+        {"talkId": talk, "value": 5},
+        headers={**headers, "idempotency-key": "k2"},
+    )
+    assert four["statusCode"] == five["statusCode"] == 202, (four["json"], five["json"])
+    # When the 4's answer, lost, makes its client send it again
+    again = api(
+        "POST",
+        "/ratings",
+        {"talkId": talk, "value": 4},
+        headers={**headers, "idempotency-key": "k1"},
+    )
+    # Then it is the first 4 again, not a newer rating: once projected, the voter's 5 stands
+    assert again["statusCode"] == 202, again["json"]
+    assert again["json"]["eventId"] == four["json"]["eventId"]
+    configure()
+    project_all(topic, kafka_bootstrap)
+    assert counts(redis_client, talk) == {"5": "1"}
 
 
 def test_a_rating_neither_the_stream_nor_the_outbox_took_uses_up_no_limit(

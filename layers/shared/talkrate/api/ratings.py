@@ -19,7 +19,13 @@ from talkrate.errors import (
     RatingWindowClosed,
     TalkNotFound,
 )
-from talkrate.events import MAX_TALK_ID_LENGTH, TALK_ID_PATTERN, from_unix_ms, unix_ms, uuid7
+from talkrate.events import (
+    MAX_TALK_ID_LENGTH,
+    TALK_ID_PATTERN,
+    from_unix_ms,
+    keyed_event_id,
+    unix_ms,
+)
 from talkrate.observability import logger, metrics
 from talkrate.ports import Pingable
 from talkrate.rating import Rater, rating_status, read_ratings, submit_rating
@@ -58,10 +64,13 @@ IdempotencyKey = Annotated[
         min_length=1,
         max_length=255,
         pattern=r"^[\x21-\x7e]+$",
-        description="Makes a retried POST count once: the same key and rating get the same "
-        "answer; the same key with another rating is refused. Keys are the client's own: "
-        "scoped to the voter token, or to the address without one. A retry whose voter token "
-        "expired since the first try still gets the first try's answer (for an hour).",
+        description="Makes a retried POST count once, however late: the same key and rating "
+        "are the same event (the same eventId) and, while the service keeps the key (an "
+        "hour), get the same answer; the same key with another rating is refused while the "
+        "key is kept, and is a rating of its own after. Keys are the client's own: scoped to "
+        "the voter token, or to the address "
+        "without one. A retry whose voter token expired since the first try still gets the "
+        "first try's answer (for an hour).",
     ),
 ]
 
@@ -118,26 +127,30 @@ def post_rating(
     if idempotency_key is None:
         accepted = _rate(rating, rater, now)
     else:
+        scope = idempotency_scope(voter_id, rater.address)
+        # The request's own event id: a retry that Redis no longer remembers (flushed,
+        # restarted empty, the record expired) publishes the same event, which counts once.
+        event_id = keyed_event_id(scope, idempotency_key, rating.talk_id, rating.value)
         try:
             # Every run under the key rates as its first did: the same event id and time, so
             # a first run that wrote before it failed (or died) and its retry count once.
             accepted = wiring.idempotent_requests().once(
-                f"{idempotency_scope(voter_id, rater.address)}:{idempotency_key}",
+                f"{scope}:{idempotency_key}",
                 rating.document(),
                 lambda first: _rate(rating, rater, *_event_of(first)),
                 request.context,
-                attempt=_attempt(now),
+                attempt=_attempt(now, event_id),
                 refusals=NOTHING_WRITTEN,
             )
         except IdempotencyStoreUnavailable:
-            # Nothing ran. A voter's retry cannot count twice (their newest rating of a talk
-            # is the one that counts), so their rating goes on without the key; a rating
-            # without a voter would count once per retry, so it is refused (503).
+            # Nothing ran. A voter's rating goes on under its own event id, without the
+            # record (a retry counts once: the same event); a rating without a voter is
+            # refused (503): nothing would answer a key reused for another rating.
             if voter_id is None:
                 raise
             logger.warning("idempotency store unreachable: rating taken without its key")
             metrics.add_metric(name="IdempotencyBypassed", unit="Count", value=1)
-            accepted = _rate(rating, rater, now)
+            accepted = _rate(rating, rater, now, event_id)
     return _accepted(accepted)
 
 
@@ -169,10 +182,10 @@ def _answer_of_a_retry(
 NOTHING_WRITTEN = (TalkNotFound, RatingWindowClosed, RateLimited)
 
 
-def _attempt(now: datetime) -> dict[str, Any]:
-    """A rating's first run under an Idempotency-Key: its event's id and time (milliseconds)."""
-    at = unix_ms(now)
-    return {"eventId": str(uuid7(from_unix_ms(at))), "at": at}
+def _attempt(now: datetime, event_id: str) -> dict[str, Any]:
+    """A rating's first run under an Idempotency-Key: its event's id and time (milliseconds).
+    (A record of an earlier release holds a version 7 id: its retries keep that one.)"""
+    return {"eventId": event_id, "at": unix_ms(now)}
 
 
 def _event_of(attempt: dict[str, Any]) -> tuple[datetime, str]:
