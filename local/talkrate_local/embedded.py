@@ -629,7 +629,7 @@ class KeptBroker:
     def start(self) -> None:
         """Take over the broker a killed runtime left running, or start a new, empty one."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        if self._take_over():
+        if self.take_over():
             self.fresh = False
             return
         self._launch(port=None)
@@ -685,7 +685,9 @@ class KeptBroker:
             return None
         return pid, port
 
-    def _take_over(self) -> bool:
+    def take_over(self) -> bool:
+        """Adopt the broker a killed run left running for this folder, when it answers (one
+        that does not is stopped): whether there was one."""
         left = self._left_behind()
         if left is None:
             return False

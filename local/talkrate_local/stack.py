@@ -33,8 +33,10 @@ from talkrate.locations import kafka_location, postgres_location, redis_location
 from talkrate.rebuild import rebuild_if_lost
 from talkrate_local import database
 from talkrate_local.backends import BACKENDS, Backends, Choice, choose
+from talkrate_local.data_lock import DataDirInUse, DataDirLock
 from talkrate_local.dev_secrets import dev_secrets
 from talkrate_local.embedded import EmbeddedPostgres, KeptBroker
+from talkrate_local.kept_drain import drain_kept_broker
 from talkrate_local.live import live_config
 from talkrate_local.watchdog import Watchdog
 from talkrate_local.web_app import event_time_zone, page_config, web_app_site
@@ -199,6 +201,11 @@ class TalkrateStack:
         if backends.services or backends.memory_broker:
             console(f"[runtime] backends ready in {time.perf_counter() - started:.1f} s")
         self._prepare_database(backends.talks)
+        try:
+            self._drain_a_kept_broker(backends, data_dir)
+        except BaseException:
+            backends.stop()
+            raise
         if backends.broker_is_new:
             self._forget_positions_of_fresh_topics(template, backends.talks, backends.ratings)
         self._build_read_model_if_missing(backends.talks, backends.ratings)
@@ -340,6 +347,31 @@ class TalkrateStack:
                 )
             return 1
         return answer[0]
+
+    def _drain_a_kept_broker(self, backends: Backends, data_dir: Path) -> None:
+        """On another kind of broker than the default: store what the in-memory broker a killed
+        run kept for this folder holds, then stop it (before a new broker's offsets are
+        forgotten: the drained records' positions are the old broker's). The folder's claim is
+        needed: without one, that broker may be a running runtime's own."""
+        if backends.kept_broker is not None or not KeptBroker.left_running(data_dir / "kafka"):
+            return  # the default broker takes it over; or there is none
+        claim = None
+        if backends.lock is None:
+            claim = DataDirLock(data_dir)
+            try:
+                claim.acquire()
+            except DataDirInUse:
+                return  # another runtime's broker: not left behind
+        try:
+            self._build_read_model_if_missing(backends.talks, backends.ratings)
+            said = drain_kept_broker(
+                data_dir / "kafka", self._mappings, backends.talks, backends.ratings
+            )
+        finally:
+            if claim is not None:
+                claim.release()
+        if said:
+            console(said)
 
     @staticmethod
     def _prepare_database(talks: str) -> None:

@@ -791,3 +791,62 @@ def test_the_session_s_runtime_relays_an_outbox_and_projects_into_a_read_model_o
     # And the e2e tests' Redis client reads the runtime's read model
     kwargs = redis_client.connection_pool.connection_kwargs
     assert backends_env["RATINGS_CONNECTION"].endswith(f":{kwargs['port']}/{kwargs['db']}")
+
+
+@pytest.mark.parametrize("next_broker", ["memory", "s3"])
+def test_a_start_on_another_broker_stores_what_the_kept_broker_held_then_stops_it(
+    next_broker: str, own_data_dir: Path, tmp_path: Path
+) -> None:
+    # Given a runtime on the default broker, with ratings of 2 accepted, killed (its in-memory
+    # broker kept for the next start)
+    data = own_data_dir
+    runtime, _ = start_stack(data, tmp_path / "first.log")
+    for _ in range(20):
+        answer = runtime.request(
+            "POST", "/ratings", json.dumps({"talkId": WORKSHOP_TALK, "value": 2})
+        )
+        assert answer.status == 202, answer.body
+    kept = service_pids(data)["tansu"]
+    runtime.process.send_signal(signal.SIGKILL)
+    runtime.process.wait()
+    assert alive(kept)
+    # And ratings of 4 on it that no projector has seen (produced to it after the kill)
+    port = int(json.loads((data / "kafka" / "tansu.json").read_text())["port"])
+    producer = KafkaProducer(bootstrap_servers=f"127.0.0.1:{port}", acks="all")
+    for _ in range(30):
+        event = rating_event(WORKSHOP_TALK, 4)
+        producer.send("ratings", key=event.key, value=event.to_json())
+    producer.flush(timeout=30)
+    producer.close()
+
+    # When the next start uses another kind of broker
+    log = tmp_path / "other.log"
+    runtime, _ = start_stack(data, log, ["--broker", next_broker])
+    try:
+        # Then every rating the kept broker held counts, once
+        assert wait_for_total(runtime, 50, seconds=10, quiet=3.0) == 50, what_happened(log)
+        time.sleep(1.0)  # a second delivery, if there were one, would land by now
+        counts = histogram(runtime, WORKSHOP_TALK)["ratings"]
+        assert (counts["2"], counts["4"], total(runtime)) == (20, 30, 50)
+        # And the kept broker is stopped, in one line that says so
+        assert gone_within(STOP_BOUND_SECONDS, kept)
+        said = [line for line in log.read_text().splitlines() if "kept broker" in line]
+        assert len(said) == 1, said
+        stored = re.search(
+            r"stored the (\d+) record\(s\) the projector had not, then stopped", said[0]
+        )
+        assert stored is not None, said
+        assert 30 <= int(stored[1]) <= 50, said  # the 30, and any of the 20 not stored yet
+    finally:
+        assert stop(runtime) == 0
+
+    # And a default start after it begins a new broker and counts nothing twice
+    log = tmp_path / "default.log"
+    runtime, _ = start_stack(data, log)
+    try:
+        assert "embedded: starting it" in log.read_text()
+        assert wait_for_total(runtime, 51, seconds=3, quiet=2.0) == 50
+        assert seconds_to_visible(runtime, 5) < 5
+        assert total(runtime) == 51
+    finally:
+        assert stop(runtime) == 0
