@@ -257,6 +257,41 @@ def test_a_read_model_lost_from_redis_is_rebuilt_before_the_next_batch_only(
         model.unlock_after_rebuild()
 
 
+def test_a_batch_whose_redis_lost_its_data_after_the_look_is_refused_then_counted_whole(
+    store: PostgresEventStore,
+    model: RedisReadModel,
+    talk_id: str,
+    topic: str,
+    redis_client: ReadModelClient,
+    request: pytest.FixtureRequest,
+) -> None:
+    # Given a built read model holding the talk's three ratings, and a batch of one more rating
+    # that the projector's look found the read model built for, stored in the event store
+    rebuild_read_model(store, model, progress=lambda _: None)
+    project_batch([at(topic, 0, i, rating_event(talk_id, 4)) for i in range(3)], store, model)
+    records = [at(topic, 0, 3, rating_event(talk_id, 5))]
+    assert rebuild_if_lost(store, model, progress=lambda _: None) is None
+    batch = store.record(classify(records))
+    # When Redis loses its data (flushed, restarted empty) before the batch is applied: on a
+    # cluster, the talk's shard only
+    if model.cluster:
+        cluster: LocalRedisCluster = request.getfixturevalue("redis_cluster")
+        cluster.flush(cluster.primary_of(histogram_key(talk_id)))
+    else:
+        redis_client.flushdb()
+    # Then the apply is refused and writes nothing: the talk never reads as the batch alone
+    with pytest.raises(ReadModelRebuilding, match="NOTBUILT"):
+        model.apply(batch)
+    assert model.histogram(talk_id).total == 0
+    # And the batch's retry (the projector's look first) rebuilds the read model, then applies
+    # it: the talk's counts are the event store's
+    assert rebuild_if_lost(store, model, progress=lambda _: None) is not None
+    retried = project_batch(records, store, model)
+    assert (retried.applied, retried.skipped) == (0, 1)  # in the rebuild already
+    assert model.histogram(talk_id).counts == {"1": 0, "2": 0, "3": 0, "4": 3, "5": 1}
+    assert model.histogram(talk_id).revision == 4
+
+
 def test_a_projector_that_saw_the_loss_before_another_rebuilt_it_does_not_rebuild_it_again(
     store: PostgresEventStore,
     model: RedisReadModel,
