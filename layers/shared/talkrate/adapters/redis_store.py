@@ -16,7 +16,8 @@ tag, so a talk's keys share one slot of a Redis Cluster and one script updates t
 - `projector/rebuilding`: held while the read model is rebuilt;
 - `projector/built`: set by a rebuild (a Redis without it lost the read model); on a cluster also
   `projector/built/{<n>}` in every one of the 16,384 slots, so a shard that loses its data loses
-  marks of its own with it.
+  marks of its own with it. A batch's apply refuses to write where the mark of its slot is
+  missing (NOTBUILT): Redis lost its data after the projector looked, and the retry rebuilds.
 
 One Redis or a Redis Cluster, chosen by the URL: `redis://host:port?cluster=true` (or `rediss://`).
 """
