@@ -17,11 +17,10 @@ import pytest
 import redis
 
 from sam_emulator.events.kafka import ensure_topics
-from talkrate.adapters.redis_store import RedisReadModel, histogram_key
-from talkrate.rebuild import rebuild_if_lost
+from talkrate.adapters.redis_store import histogram_key
 from talkrate_local.broker import LocalBroker
-from talkrate_local.database import event_store, prepare
-from tests.backends import RATINGS, TALKS, emptied
+from talkrate_local.database import prepare
+from tests.backends import RATINGS, TALKS, built, emptied
 from tests.builders import unique_talk_id
 from tests.redis_cluster import LocalRedisCluster
 
@@ -48,15 +47,6 @@ def talks_dsn() -> str:
     """The catalog database, created, migrated and seeded (the e2e suite has its own)."""
     prepare(TALKS)
     return TALKS
-
-
-def built(url: str, talks_dsn: str) -> str:
-    """The read model at `url` built from the test event store when it is not (new, or emptied
-    by an earlier test), by the product's own path (`rebuild_if_lost`, as the projector's first
-    batch or the local runtime's start builds it): the apply refuses a Redis without it."""
-    with event_store(talks_dsn) as store:
-        rebuild_if_lost(store, RedisReadModel(url), lambda _: None)
-    return url
 
 
 @pytest.fixture(scope="session")
