@@ -56,6 +56,20 @@ def emptied(url: str) -> str:
     return url
 
 
+def built(url: str, talks_dsn: str) -> str:
+    """The read model at `url` built from the event store at `talks_dsn` when it is not (new,
+    or emptied by an earlier test), by the product's own path (`rebuild_if_lost`, as the
+    projector's first batch or the local runtime's start builds it): the apply refuses a Redis
+    without it."""
+    from talkrate.adapters.redis_store import RedisReadModel
+    from talkrate.rebuild import rebuild_if_lost
+    from talkrate_local.database import event_store
+
+    with event_store(talks_dsn) as store:
+        rebuild_if_lost(store, RedisReadModel(url), lambda _: None)
+    return url
+
+
 def redis_url(db: int) -> str:
     """The URL of one numbered database of the suite's Redis server."""
     return f"{REDIS}/{db}"

@@ -20,7 +20,7 @@ from sam_emulator.events.kafka import ensure_topics
 from talkrate.adapters.redis_store import histogram_key
 from talkrate_local.broker import LocalBroker
 from talkrate_local.database import prepare
-from tests.backends import RATINGS, TALKS, emptied
+from tests.backends import RATINGS, TALKS, built, emptied
 from tests.builders import unique_talk_id
 from tests.redis_cluster import LocalRedisCluster
 
@@ -50,10 +50,10 @@ def talks_dsn() -> str:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
+def redis_url(talks_dsn: str) -> str:
     """The Redis database the tests use (not the dev one; the e2e suite has its own), emptied
-    once per session."""
-    return emptied(RATINGS)
+    once per session, then built (from the test event store) as a new deployment's is."""
+    return built(emptied(RATINGS), talks_dsn)
 
 
 @pytest.fixture(scope="session")
@@ -64,19 +64,27 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture(scope="session")
-def redis_cluster() -> Iterator[LocalRedisCluster]:
+def session_redis_cluster() -> Iterator[LocalRedisCluster]:
     """A Redis Cluster of three primaries and three replicas for the session, started on demand."""
     with LocalRedisCluster() as cluster:
         yield cluster
 
 
+@pytest.fixture
+def redis_cluster(session_redis_cluster: LocalRedisCluster, talks_dsn: str) -> LocalRedisCluster:
+    """The session's Redis Cluster, its read model built (again, when a test before this one
+    emptied a shard)."""
+    built(session_redis_cluster.url, talks_dsn)
+    return session_redis_cluster
+
+
 @pytest.fixture(params=["redis", "cluster"])
-def read_model_url(request: pytest.FixtureRequest, redis_url: str) -> str:
-    """The read model's URL: the suite's Redis, then the session's Redis Cluster."""
+def read_model_url(request: pytest.FixtureRequest, redis_url: str, talks_dsn: str) -> str:
+    """The read model's URL, built: the suite's Redis, then the session's Redis Cluster."""
     if request.param == "cluster":
         cluster: LocalRedisCluster = request.getfixturevalue("redis_cluster")
         return cluster.url
-    return redis_url
+    return built(redis_url, talks_dsn)
 
 
 @pytest.fixture(scope="session")

@@ -365,7 +365,7 @@ def test_on_a_cluster_a_batch_waits_for_the_replica_of_a_primary_its_talk_moved_
     talk_call = max(
         i
         for i, c in enumerate(calls)
-        if c.startswith(f'"EVALSHA" "{model._sha["apply"]}" "2" "{histogram_key(talk)}"')
+        if c.startswith(f'"EVALSHA" "{model._sha["apply"]}" "3" "{histogram_key(talk)}"')
     )
     assert '"WAIT" "1" "1000"' in calls[talk_call + 1 :], calls
 
@@ -406,7 +406,7 @@ def test_on_a_cluster_a_batch_waits_for_the_replica_of_the_primary_an_ask_sent_i
     ran = [
         i
         for i, c in enumerate(calls)
-        if c.startswith(f'"EVALSHA" "{model._sha["apply"]}" "2" "{histogram_key(talk)}"')
+        if c.startswith(f'"EVALSHA" "{model._sha["apply"]}" "3" "{histogram_key(talk)}"')
     ]
     assert ran, seen.commands
     assert '"WAIT" "1" "1000"' in calls[ran[-1] + 1 :], calls

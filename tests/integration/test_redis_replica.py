@@ -22,6 +22,7 @@ from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore
 from talkrate.adapters.redis_store import RedisReadModel
 from talkrate.errors import BackendUnavailable
 from talkrate.projection import classify, project_batch
+from tests.backends import built
 from tests.builders import unique_talk_id
 from tests.integration.test_exactly_once import at, voter_event
 
@@ -87,8 +88,10 @@ def lone_redis() -> Iterator[str]:
 
 
 @pytest.fixture
-def primary_and_replica() -> Iterator[tuple[int, subprocess.Popen[bytes], int]]:
+def primary_and_replica(talks_dsn: str) -> Iterator[tuple[int, subprocess.Popen[bytes], int]]:
+    """A primary and its replica, the read model built on the primary (a new deployment's)."""
     with primary_with_replica() as pair:
+        built(f"redis://127.0.0.1:{pair[0]}/0", talks_dsn)
         yield pair
 
 

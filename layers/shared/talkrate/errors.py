@@ -40,6 +40,11 @@ class ReadModelRebuilding(BackendUnavailable):
     """The read model is being rebuilt; the projector's batch must be retried afterwards."""
 
 
+class ReadModelNotBuilt(ReadModelRebuilding):
+    """Redis lost the read model (its built mark is gone) after the projector looked: the batch
+    was refused, and its retry rebuilds the read model first."""
+
+
 class IdempotencyKeyReused(TalkrateError):
     """An Idempotency-Key came back with a different rating than the one it was first used for."""
 

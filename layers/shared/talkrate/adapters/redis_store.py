@@ -16,7 +16,8 @@ tag, so a talk's keys share one slot of a Redis Cluster and one script updates t
 - `projector/rebuilding`: held while the read model is rebuilt;
 - `projector/built`: set by a rebuild (a Redis without it lost the read model); on a cluster also
   `projector/built/{<n>}` in every one of the 16,384 slots, so a shard that loses its data loses
-  marks of its own with it.
+  marks of its own with it. A batch's apply refuses to write where the mark of its slot is
+  missing (NOTBUILT): Redis lost its data after the projector looked, and the retry rebuilds.
 
 One Redis or a Redis Cluster, chosen by the URL: `redis://host:port?cluster=true` (or `rediss://`).
 """
@@ -46,7 +47,12 @@ from redis.exceptions import (
     TryAgainError,
 )
 
-from talkrate.errors import BackendUnavailable, ReadModelRebuilding, RebuildLockLost
+from talkrate.errors import (
+    BackendUnavailable,
+    ReadModelNotBuilt,
+    ReadModelRebuilding,
+    RebuildLockLost,
+)
 from talkrate.events import Rating
 from talkrate.leaderboard import PRIOR_MEAN, PRIOR_WEIGHT
 from talkrate.observability import logger
@@ -202,7 +208,9 @@ def _of_topic(name: bytes, prefix: bytes) -> bool:
 # every key declared; on one Redis the talks' keys are named by the script from the formats (base
 # 0) instead: declaring two keys a talk cost the client about as much as the script's own work.
 # (The parts of the names around the talk id: ARGV 8 and 9 the histogram's, 10 and 11 the votes'.)
-# ARGV 12, when '1', adds the id of the node that ran the call to the reply.
+# ARGV 12, when '1', adds the id of the node that ran the call to the reply. ARGV 13: the KEYS
+# index of the built mark of the call's slot (BUILT_KEY on one Redis, slot_mark on a cluster):
+# a call that finds it missing writes nothing and answers NOTBUILT.
 # A talk's part of one partition comes aggregated (counts per value, voters' ratings listed), used
 # when none of its records was applied before, or detailed (every record with its offset), used
 # when the talk's applied offset falls inside it; when a part needs the detailed form and lacks
@@ -235,6 +243,13 @@ local lock_i, marks_i, board_i, base = tonumber(ARGV[4]), tonumber(ARGV[5]), ton
   tonumber(ARGV[7])
 if lock_i > 0 and call('EXISTS', KEYS[lock_i]) == 1 then
   return redis.error_reply('REBUILDING the read model is being rebuilt')
+end
+-- ARGV 13: the KEYS index of the built mark of the slot this call writes (one Redis: its only
+-- one). Without it Redis lost the read model (flushed, restarted empty) since the projector
+-- looked: the batch would count onto nothing, so it is refused, retried, and rebuilt first.
+local built_i = tonumber(ARGV[13] or '0')
+if built_i > 0 and call('EXISTS', KEYS[built_i]) == 0 then
+  return redis.error_reply('NOTBUILT the read model is not built (Redis lost it): rebuilt first')
 end
 local applied, skipped, duplicates, dead = 0, 0, 0, 0
 local names = {'1', '2', '3', '4', '5'}
@@ -451,10 +466,14 @@ return reply
 
 # Ranks talks on a cluster's leaderboard from the scores its talk calls returned, each only when
 # its revision is at least the one the leaderboard last took for the talk (KEYS: the leaderboard,
-# then the revisions it took, in the same slot). ARGV: talk, revision, score ("" when the talk has
-# no rating left) for each talk. Answers how many talks it ranked or unranked.
+# then the revisions it took, in the same slot, and that slot's built mark: missing, NOTBUILT, as
+# _APPLY's). ARGV: talk, revision, score ("" when the talk has no rating left) for each talk.
+# Answers how many talks it ranked or unranked.
 _RANK = """
 local call, unpack, tonumber = redis.call, unpack, tonumber
+if KEYS[3] and call('EXISTS', KEYS[3]) == 0 then
+  return redis.error_reply('NOTBUILT the read model is not built (Redis lost it): rebuilt first')
+end
 local board, taken, n = KEYS[1], KEYS[2], #ARGV / 3
 local talks, known = {}, {}
 for i = 1, n do talks[i] = ARGV[3 * i - 2] end
@@ -544,6 +563,7 @@ return scored
 
 _PRIOR = (str(PRIOR_MEAN), str(PRIOR_WEIGHT))
 _FIXED_KEYS = [REBUILD_LOCK_KEY, OFFSETS_KEY, LEADERBOARD_KEY]  # KEYS 1..3 on one Redis
+_APPLY_KEYS = [*_FIXED_KEYS, BUILT_KEY]  # and the built mark, KEYS 4, for a batch's one call
 # The parts of a talk's two key names around its id, for the script (ARGV 8 to 11).
 _KEY_FORMATS = (*histogram_key("\n").split("\n"), *votes_key("\n").split("\n"))
 
@@ -632,6 +652,8 @@ class RedisReadModel:
         except redis.ResponseError as error:
             if str(error).startswith("REBUILDING"):
                 raise ReadModelRebuilding(str(error)) from error
+            if str(error).startswith("NOTBUILT"):
+                raise ReadModelNotBuilt(str(error)) from error
             raise
         except (redis.RedisError, RedisClusterException) as error:
             raise BackendUnavailable(f"the read model is unreachable: {error}") from error
@@ -646,10 +668,11 @@ class RedisReadModel:
     ) -> list[int]:
         names = list(talks)
         payload = _payload(names, talks, marks)
-        reply = self._eval("apply", _FIXED_KEYS, [payload, *_PRIOR, 1, 2, 3, 0, *_KEY_FORMATS])
+        fixed = [*_PRIOR, 1, 2, 3, 0, *_KEY_FORMATS, "0", 4]
+        reply = self._eval("apply", _APPLY_KEYS, [payload, *fixed])
         if reply == b"DETAIL":
             payload = _payload(names, talks, marks, _detailed(batch, set(names)))
-            reply = self._eval("apply", _FIXED_KEYS, [payload, *_PRIOR, 1, 2, 3, 0, *_KEY_FORMATS])
+            reply = self._eval("apply", _APPLY_KEYS, [payload, *fixed])
         self._wait_for_replicas()
         return [int(n) for n in reply[:4]]
 
@@ -704,15 +727,18 @@ class RedisReadModel:
             raise ReadModelRebuilding("REBUILDING the read model is being rebuilt")
         groups = _by_slot(talks)
         ran_where = "1" if self._replicas else "0"
+        # Each call declares its slot's built mark last: a shard that lost its data since the
+        # projector looked refuses its talks' calls (NOTBUILT) instead of counting onto nothing.
         calls = [
             (
-                _talk_keys(names),
+                [*_talk_keys(names), _mark_of(histogram_key(names[0]))],
                 [
                     _payload(names, talks, marks, judge=False),
                     *_PRIOR,
                     *(0, 0, 0, 1),
                     *_KEY_FORMATS,
                     ran_where,
+                    2 * len(names) + 1,
                 ],
             )
             for names in groups
@@ -733,6 +759,7 @@ class RedisReadModel:
                             *(0, 0, 0, 1),
                             *_KEY_FORMATS,
                             ran_where,
+                            2 * len(groups[i]) + 1,
                         ],
                     )
                     for i in retry
@@ -760,9 +787,12 @@ class RedisReadModel:
         # applied. Both idempotent, so sent again like the talks' calls while a slot moves.
         last: list[tuple[str, list[str], list[Any]]] = []
         if ranks:
-            last.append(("rank", [LEADERBOARD_KEY, RANKED_REVISIONS_KEY], ranks))
+            board = [LEADERBOARD_KEY, RANKED_REVISIONS_KEY, _mark_of(LEADERBOARD_KEY)]
+            last.append(("rank", board, ranks))
         if marks:
-            last.append(("apply", [OFFSETS_KEY], [payload, *_PRIOR, 0, 1, 0, 2, *_KEY_FORMATS]))
+            offsets = [OFFSETS_KEY, _mark_of(OFFSETS_KEY)]
+            args = [payload, *_PRIOR, 0, 1, 0, 2, *_KEY_FORMATS, "0", 2]
+            last.append(("apply", offsets, args))
         results = self._eval_each(last)
         if marks:
             for i in range(4):
@@ -1011,7 +1041,7 @@ class RedisReadModel:
         except ReadModelRebuilding:
             return
         except redis.ResponseError as error:
-            if str(error).startswith("REBUILDING"):
+            if str(error).startswith(("REBUILDING", "NOTBUILT")):
                 return
             raise BackendUnavailable(f"the read model refused the ranking: {error}") from error
         except (redis.RedisError, RedisClusterException) as error:
@@ -1354,9 +1384,20 @@ def _numbers_by_slot() -> Iterator[tuple[str, int]]:
 
 
 @functools.cache
+def _tags_by_slot() -> dict[int, str]:
+    """Every slot's tag (about 110,000 numbers hashed, about 90 ms, once a process: a cluster
+    projector's first batch, or a cluster rebuild)."""
+    return {slot: tag for tag, slot in _numbers_by_slot()}
+
+
 def _slot_tags() -> tuple[str, ...]:
-    """Every slot's tag (about 110,000 numbers hashed, once a process: a cluster rebuild's)."""
-    return tuple(tag for tag, _ in _numbers_by_slot())
+    """Every slot's tag."""
+    return tuple(_tags_by_slot().values())
+
+
+def _mark_of(key: str) -> str:
+    """The built mark (slot_mark) in the slot of `key`."""
+    return slot_mark(_tags_by_slot()[key_slot(key.encode())])
 
 
 def _one_slot_a_primary(client: Any) -> list[str]:
