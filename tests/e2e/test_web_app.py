@@ -2955,29 +2955,40 @@ def wider_letters(page: Page, em: float) -> None:
 
 
 # Of the elements `selector` finds: the words drawn past an element's sides (run out of it, or
-# cut by it), and those broken over two lines though they fit a line of it whole.
+# cut by it), and those broken over two lines though they fit a line of it whole. A word is as
+# read, over elements too: a heading's opening quote mark and the first word of the title after
+# it, in a span of its own, are one.
 WORDS_IN_THEIR_BOX = """(selector) => [...document.querySelectorAll(selector)].flatMap((node) => {
   const box = node.getBoundingClientRect();
   const style = getComputedStyle(node);
   const line = node.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
   const found = [];
+  const pieces = [];
+  let read = "";
   const texts = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
   for (let text = texts.nextNode(); text; text = texts.nextNode()) {
-    for (const word of text.data.matchAll(/\\S+/g)) {
-      const range = document.createRange();
-      range.setStart(text, word.index);
-      range.setEnd(text, word.index + word[0].length);
-      const rects = [...range.getClientRects()].filter((r) => r.width > 0);
-      if (rects.some((r) => r.left < box.left - 0.5 || r.right > box.right + 0.5)) found.push(`${word[0]}: past its box`);
-      if (new Set(rects.map((r) => Math.round(r.top))).size > 1) {
-        const whole = document.createElement("span");
-        whole.style.whiteSpace = "nowrap";
-        whole.textContent = word[0];
-        text.before(whole);
-        const width = whole.getBoundingClientRect().width;
-        whole.remove();
-        if (width <= line) found.push(`${word[0]}: broken, ${width.toFixed(1)} px in a line of ${line.toFixed(1)}`);
-      }
+    pieces.push([text, read.length]);
+    read += text.data;
+  }
+  const at = (index) => {
+    const [text, start] = pieces.findLast(([, start]) => start <= index);
+    return [text, index - start];
+  };
+  for (const word of read.matchAll(/\\S+/g)) {
+    const range = document.createRange();
+    const [first, offset] = at(word.index);
+    range.setStart(first, offset);
+    range.setEnd(...at(word.index + word[0].length));
+    const rects = [...range.getClientRects()].filter((r) => r.width > 0);
+    if (rects.some((r) => r.left < box.left - 0.5 || r.right > box.right + 0.5)) found.push(`${word[0]}: past its box`);
+    if (new Set(rects.map((r) => Math.round(r.top))).size > 1) {
+      const whole = document.createElement("span");
+      whole.style.whiteSpace = "nowrap";
+      whole.textContent = word[0];
+      first.before(whole);
+      const width = whole.getBoundingClientRect().width;
+      whole.remove();
+      if (width <= line) found.push(`${word[0]}: broken, ${width.toFixed(1)} px in a line of ${line.toFixed(1)}`);
     }
   }
   return found;
