@@ -2288,3 +2288,23 @@ def test_a_form_s_heading_keeps_its_words_whole_and_a_quote_mark_with_its_word_o
             page.get_by_role("button", name="Cancel").click()
     finally:
         page.context.close()
+
+
+def test_the_sign_in_s_words_stay_inside_its_card_on_a_narrow_phone_in_a_wider_font(
+    web: WebStack, browser: Browser
+) -> None:
+    # Given the organisers' page before signing in, 320 px wide with the text at 200%, in a font
+    # whose letters are 0.1em wider than DejaVu Sans's
+    page = browser.new_context(viewport={"width": 320, "height": 800}).new_page()
+    try:
+        page.goto(web.url("/app/admin"))
+        expect(page.get_by_label("Organiser token")).to_be_visible()
+        page.evaluate("document.documentElement.style.fontSize = '200%'")
+        test_web_app.wider_letters(page, 0.1)
+        page.wait_for_timeout(200)
+        # Then each word of the card is whole and inside its line ("deployment's" ran 33 px
+        # past the hint's side, over the card's edge)
+        assert page.evaluate(test_web_app.WORDS_IN_THEIR_BOX, ".card :is(label, p)") == []
+        assert not scrolls_sideways(page)
+    finally:
+        page.context.close()
