@@ -2290,6 +2290,45 @@ def test_a_form_s_heading_keeps_its_words_whole_and_a_quote_mark_with_its_word_o
         page.context.close()
 
 
+@pytest.mark.parametrize("letters", [0, 0.1])
+def test_what_an_import_would_do_stays_inside_a_narrow_phone_with_text_enlarged(
+    web: WebStack, browser: Browser, letters: float
+) -> None:
+    # Given a talk of the programme, and a file that changes its room and adds a talk, both
+    # titled with long words; an organiser on a 320 px phone with the text at 200%, in DejaVu
+    # Sans or in a font whose letters are 0.1em wider
+    stem = unique_talk_id()[-6:]
+    kept = web.add_talk(title=f"Modern Integration Testing with Testcontainers {stem}")
+    new_id = f"observability-infrastructure-for-idempotency-{stem}"
+    text = (
+        "id,title,room\n"
+        f"{kept['id']},{kept['title']},Hall C\n"
+        f"{new_id},Observability Infrastructure for Idempotency Leaderboards,Hall A\n"
+    )
+    page = narrow_organiser(browser, web, letters, "/app/admin")
+    try:
+        # When they choose the file
+        page.get_by_role("button", name="Import a programme (CSV)").click()
+        page.get_by_label("Programme file (CSV)").set_input_files(
+            files=[
+                {
+                    "name": "programme-of-the-conference.csv",
+                    "mimeType": "text/csv",
+                    "buffer": text.encode(),
+                }
+            ]
+        )
+        expect(page.get_by_role("heading", name="What the import would do")).to_be_focused()
+        expect(page.locator(".import-preview li")).to_have_count(2)
+        # Then the page does not scroll sideways (the titles, in bold, ran out of the form: the
+        # page was 331 px wide, 376 in the wider font), and every word of what the import would
+        # do is inside its line, broken only where a line cannot hold it whole
+        assert not scrolls_sideways(page)
+        assert page.evaluate(test_web_app.WORDS_IN_THEIR_BOX, ".import-preview :is(p, li)") == []
+    finally:
+        page.context.close()
+
+
 def test_the_sign_in_s_words_stay_inside_its_card_on_a_narrow_phone_in_a_wider_font(
     web: WebStack, browser: Browser
 ) -> None:
