@@ -2347,3 +2347,27 @@ def test_the_sign_in_s_words_stay_inside_its_card_on_a_narrow_phone_in_a_wider_f
         assert not scrolls_sideways(page)
     finally:
         page.context.close()
+
+
+@pytest.mark.parametrize("letters", [0, 0.1])
+def test_a_message_quoting_a_long_title_stays_inside_a_narrow_phone(
+    web: WebStack, browser: Browser, letters: float
+) -> None:
+    # Given a talk titled with long words, and an organiser on a 320 px phone with the text at
+    # 200%, in DejaVu Sans or in a font whose letters are 0.1em wider
+    title = f"{test_web_app.EVERYDAY_LONG_WORDS} {unique_talk_id()[-6:]}"
+    web.add_talk(title=title)
+    page = narrow_organiser(browser, web, letters, "/app/admin")
+    try:
+        search_talks(page, title, 1)
+        # When they save it, and the page says so, quoting its title
+        page.get_by_role("button", name=f"Edit {title}").click()
+        page.get_by_role("button", name="Save").click()
+        message = page.get_by_test_id("admin-message")
+        expect(message).to_have_text(f"Saved “{title}”.")
+        # Then the message does not run out of its box, nor the page sideways ("Testcontainers"
+        # ran past the notice's side, in the wider font the page scrolled)
+        assert page.evaluate(test_web_app.WORDS_IN_THEIR_BOX, "[data-testid=admin-message]") == []
+        assert not scrolls_sideways(page)
+    finally:
+        page.context.close()
