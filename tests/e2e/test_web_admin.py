@@ -2213,3 +2213,161 @@ def test_the_language_field_keeps_its_codes_whole_on_a_narrow_phone_with_text_en
         assert (boxes[0]["x"], boxes[0]["width"]) == (boxes[1]["x"], boxes[1]["width"])
     finally:
         context.close()
+
+
+def narrow_organiser(browser: Browser, web: WebStack, letters: float, path: str) -> Page:
+    """An organiser's page 320 px wide (WCAG's reflow width) with its text at 200%, signed in
+    at `path`; its font DejaVu Sans, or one whose letters are `letters` em wider."""
+    page = browser.new_context(viewport={"width": 320, "height": 800}).new_page()
+    sign_in(web, page, path)
+    page.evaluate("document.documentElement.style.fontSize = '200%'")
+    if letters:
+        test_web_app.wider_letters(page, letters)
+    return page
+
+
+def scrolls_sideways(page: Page) -> bool:
+    return bool(
+        page.evaluate("document.documentElement.scrollWidth > document.documentElement.clientWidth")
+    )
+
+
+@pytest.mark.parametrize("letters", [0, 0.1])
+def test_a_form_s_heading_keeps_its_words_whole_and_a_quote_mark_with_its_word_on_a_narrow_phone(
+    web: WebStack, browser: Browser, letters: float
+) -> None:
+    # Given a talk titled with the longest words of an ordinary English programme, and an
+    # organiser on a 320 px phone with the text at 200%, in DejaVu Sans or in a font whose
+    # letters are 0.1em wider
+    title = test_web_app.EVERYDAY_LONG_WORDS
+    track = f"Words {unique_talk_id()}"
+    web.add_talk(title=title, track=track)
+    page = narrow_organiser(browser, web, letters, f"/app/admin?q={quote(track)}")
+    try:
+        search_talks(page, track, 1)
+        for button, heading in (
+            (f"Edit {title}", f"Edit “{title}”"),
+            ("Import a programme (CSV)", "Import a programme"),
+            ("Add a talk", "Add a talk"),
+        ):
+            # When they open the talk's form, the import's, or an empty one
+            page.get_by_role("button", name=button).click()
+            expect(page.get_by_role("heading", name=heading)).to_be_focused()
+            # Then no word of its heading is broken where a line of it holds the word whole,
+            # a quote mark with its word ("“Testcontainers"), and none runs out of it; in
+            # DejaVu Sans none is broken at all (each of the title's words was, at 36.8 px)
+            assert page.evaluate(test_web_app.WORDS_IN_THEIR_BOX, ".talk-form h2") == []
+            if not letters:
+                assert page.evaluate(test_web_app.BROKEN_WORDS, ".talk-form h2") == []
+            if "“" in heading:
+                # And the opening quote mark is on the line of the title's first letter
+                tops = page.evaluate(
+                    """() => {
+                         const heading = document.querySelector(".talk-form h2");
+                         const top = (text, at) => {
+                           const range = document.createRange();
+                           range.setStart(text, at);
+                           range.setEnd(text, at + 1);
+                           return range.getClientRects()[0].top;
+                         };
+                         const quote = [...heading.childNodes].find((node) => node.data?.includes("“"));
+                         return [top(quote, quote.data.indexOf("“")),
+                                 top(heading.querySelector("span").firstChild, 0)];
+                       }"""
+                )
+                assert tops[0] == tops[1], tops
+            # And it is still a heading, bold and about as large as the text
+            weight, size, text = page.evaluate(
+                """[getComputedStyle(document.querySelector(".talk-form h2")).fontWeight,
+                    getComputedStyle(document.querySelector(".talk-form h2")).fontSize,
+                    getComputedStyle(document.body).fontSize].map(parseFloat)"""
+            )
+            assert weight >= 700, weight
+            assert size >= 0.9 * text, (size, text)
+            assert not scrolls_sideways(page)
+            page.get_by_role("button", name="Cancel").click()
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("letters", [0, 0.1])
+def test_what_an_import_would_do_stays_inside_a_narrow_phone_with_text_enlarged(
+    web: WebStack, browser: Browser, letters: float
+) -> None:
+    # Given a talk of the programme, and a file that changes its room and adds a talk, both
+    # titled with long words; an organiser on a 320 px phone with the text at 200%, in DejaVu
+    # Sans or in a font whose letters are 0.1em wider
+    stem = unique_talk_id()[-6:]
+    kept = web.add_talk(title=f"Modern Integration Testing with Testcontainers {stem}")
+    new_id = f"observability-infrastructure-for-idempotency-{stem}"
+    text = (
+        "id,title,room\n"
+        f"{kept['id']},{kept['title']},Hall C\n"
+        f"{new_id},Observability Infrastructure for Idempotency Leaderboards,Hall A\n"
+    )
+    page = narrow_organiser(browser, web, letters, "/app/admin")
+    try:
+        # When they choose the file
+        page.get_by_role("button", name="Import a programme (CSV)").click()
+        page.get_by_label("Programme file (CSV)").set_input_files(
+            files=[
+                {
+                    "name": "programme-of-the-conference.csv",
+                    "mimeType": "text/csv",
+                    "buffer": text.encode(),
+                }
+            ]
+        )
+        expect(page.get_by_role("heading", name="What the import would do")).to_be_focused()
+        expect(page.locator(".import-preview li")).to_have_count(2)
+        # Then the page does not scroll sideways (the titles, in bold, ran out of the form: the
+        # page was 331 px wide, 376 in the wider font), and every word of what the import would
+        # do is inside its line, broken only where a line cannot hold it whole
+        assert not scrolls_sideways(page)
+        assert page.evaluate(test_web_app.WORDS_IN_THEIR_BOX, ".import-preview :is(p, li)") == []
+    finally:
+        page.context.close()
+
+
+def test_the_sign_in_s_words_stay_inside_its_card_on_a_narrow_phone_in_a_wider_font(
+    web: WebStack, browser: Browser
+) -> None:
+    # Given the organisers' page before signing in, 320 px wide with the text at 200%, in a font
+    # whose letters are 0.1em wider than DejaVu Sans's
+    page = browser.new_context(viewport={"width": 320, "height": 800}).new_page()
+    try:
+        page.goto(web.url("/app/admin"))
+        expect(page.get_by_label("Organiser token")).to_be_visible()
+        page.evaluate("document.documentElement.style.fontSize = '200%'")
+        test_web_app.wider_letters(page, 0.1)
+        page.wait_for_timeout(200)
+        # Then each word of the card is whole and inside its line ("deployment's" ran 33 px
+        # past the hint's side, over the card's edge)
+        assert page.evaluate(test_web_app.WORDS_IN_THEIR_BOX, ".card :is(label, p)") == []
+        assert not scrolls_sideways(page)
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("letters", [0, 0.1])
+def test_a_message_quoting_a_long_title_stays_inside_a_narrow_phone(
+    web: WebStack, browser: Browser, letters: float
+) -> None:
+    # Given a talk titled with long words, and an organiser on a 320 px phone with the text at
+    # 200%, in DejaVu Sans or in a font whose letters are 0.1em wider
+    title = f"{test_web_app.EVERYDAY_LONG_WORDS} {unique_talk_id()[-6:]}"
+    web.add_talk(title=title)
+    page = narrow_organiser(browser, web, letters, "/app/admin")
+    try:
+        search_talks(page, title, 1)
+        # When they save it, and the page says so, quoting its title
+        page.get_by_role("button", name=f"Edit {title}").click()
+        page.get_by_role("button", name="Save").click()
+        message = page.get_by_test_id("admin-message")
+        expect(message).to_have_text(f"Saved “{title}”.")
+        # Then the message does not run out of its box, nor the page sideways ("Testcontainers"
+        # ran past the notice's side, in the wider font the page scrolled)
+        assert page.evaluate(test_web_app.WORDS_IN_THEIR_BOX, "[data-testid=admin-message]") == []
+        assert not scrolls_sideways(page)
+    finally:
+        page.context.close()

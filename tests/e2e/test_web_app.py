@@ -2842,11 +2842,13 @@ BROKEN_WORDS = """(selector) => [...document.querySelectorAll(selector)].flatMap
         "/app/admin/qr-codes",
     ],
 )
+@pytest.mark.parametrize("letters", [0, 0.1])
 def test_long_words_and_text_enlarged_200_percent_fit_a_narrow_phone(
-    web: WebStack, browser: Browser, long_words_talk: dict[str, Any], path: str
+    web: WebStack, browser: Browser, long_words_talk: dict[str, Any], path: str, letters: float
 ) -> None:
     # Given a talk with long words, on a 320 px phone (WCAG's reflow width), its text as it
-    # comes and then enlarged to 200% (on the organisers' page, the talk's form open)
+    # comes and then enlarged to 200% (on the organisers' page, the talk's form open); in
+    # DejaVu Sans, or in a font whose letters are 0.1em wider
     narrow = browser.new_context(viewport={"width": 320, "height": 640})
     try:
         page = narrow.new_page()
@@ -2859,6 +2861,8 @@ def test_long_words_and_text_enlarged_200_percent_fit_a_narrow_phone(
             page.get_by_role("button", name=f"Edit {long_words_talk['title']}").click()
             expect(page.get_by_label("Starts")).to_be_visible()
         expect(page.get_by_text("Donaudampfschifffahrt", exact=False).first).to_be_attached()
+        if letters:
+            wider_letters(page, letters)
         for text_size in ("100%", "200%"):
             page.evaluate(f"document.documentElement.style.fontSize = '{text_size}'")
             page.wait_for_timeout(200)
@@ -2951,29 +2955,40 @@ def wider_letters(page: Page, em: float) -> None:
 
 
 # Of the elements `selector` finds: the words drawn past an element's sides (run out of it, or
-# cut by it), and those broken over two lines though they fit a line of it whole.
+# cut by it), and those broken over two lines though they fit a line of it whole. A word is as
+# read, over elements too: a heading's opening quote mark and the first word of the title after
+# it, in a span of its own, are one.
 WORDS_IN_THEIR_BOX = """(selector) => [...document.querySelectorAll(selector)].flatMap((node) => {
   const box = node.getBoundingClientRect();
   const style = getComputedStyle(node);
   const line = node.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
   const found = [];
+  const pieces = [];
+  let read = "";
   const texts = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
   for (let text = texts.nextNode(); text; text = texts.nextNode()) {
-    for (const word of text.data.matchAll(/\\S+/g)) {
-      const range = document.createRange();
-      range.setStart(text, word.index);
-      range.setEnd(text, word.index + word[0].length);
-      const rects = [...range.getClientRects()].filter((r) => r.width > 0);
-      if (rects.some((r) => r.left < box.left - 0.5 || r.right > box.right + 0.5)) found.push(`${word[0]}: past its box`);
-      if (new Set(rects.map((r) => Math.round(r.top))).size > 1) {
-        const whole = document.createElement("span");
-        whole.style.whiteSpace = "nowrap";
-        whole.textContent = word[0];
-        text.before(whole);
-        const width = whole.getBoundingClientRect().width;
-        whole.remove();
-        if (width <= line) found.push(`${word[0]}: broken, ${width.toFixed(1)} px in a line of ${line.toFixed(1)}`);
-      }
+    pieces.push([text, read.length]);
+    read += text.data;
+  }
+  const at = (index) => {
+    const [text, start] = pieces.findLast(([, start]) => start <= index);
+    return [text, index - start];
+  };
+  for (const word of read.matchAll(/\\S+/g)) {
+    const range = document.createRange();
+    const [first, offset] = at(word.index);
+    range.setStart(first, offset);
+    range.setEnd(...at(word.index + word[0].length));
+    const rects = [...range.getClientRects()].filter((r) => r.width > 0);
+    if (rects.some((r) => r.left < box.left - 0.5 || r.right > box.right + 0.5)) found.push(`${word[0]}: past its box`);
+    if (new Set(rects.map((r) => Math.round(r.top))).size > 1) {
+      const whole = document.createElement("span");
+      whole.style.whiteSpace = "nowrap";
+      whole.textContent = word[0];
+      first.before(whole);
+      const width = whole.getBoundingClientRect().width;
+      whole.remove();
+      if (width <= line) found.push(`${word[0]}: broken, ${width.toFixed(1)} px in a line of ${line.toFixed(1)}`);
     }
   }
   return found;
@@ -3107,8 +3122,14 @@ def board_talk(web: WebStack) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    ("width", "text_size", "one_row_each"),
-    [(320, "200%", True), (390, "150%", True), (390, "100%", False), (1280, "200%", False)],
+    ("width", "text_size", "one_row_each", "letters"),
+    [
+        (320, "200%", True, 0),
+        (320, "200%", True, 0.1),
+        (390, "150%", True, 0),
+        (390, "100%", False, 0),
+        (1280, "200%", False, 0),
+    ],
 )
 def test_the_leaderboard_keeps_its_titles_readable_with_text_enlarged(
     web: WebStack,
@@ -3117,8 +3138,11 @@ def test_the_leaderboard_keeps_its_titles_readable_with_text_enlarged(
     width: int,
     text_size: str,
     one_row_each: bool,
+    letters: float,
 ) -> None:
-    # Given a rated talk on the leaderboard, on a phone or a laptop whose text is enlarged
+    # Given a rated talk on the leaderboard (its average 5.00), on a phone or a laptop whose
+    # text is enlarged; on the phone, in a font wider than DejaVu Sans too (its letters 0.1em
+    # wider: "Average: 5.00", kept on one line, scrolled the board sideways)
     talk, track = board_talk, board_talk["track"]
     context = browser.new_context(viewport={"width": width, "height": 640})
     try:
@@ -3128,6 +3152,8 @@ def test_the_leaderboard_keeps_its_titles_readable_with_text_enlarged(
         # (set after the page loaded, as a reader enlarging the text does: the board's container
         # query, in ems of its box, follows at the next layout, which the measures below ask for)
         page.evaluate(f"document.documentElement.style.fontSize = '{text_size}'")
+        if letters:
+            wider_letters(page, letters)
         # Then the title is at least six of its letters' size wide (at 320 px and 200% it had
         # 58 px, a few letters a line), and the board does not scroll sideways
         title, em, box, content = page.evaluate(
@@ -3139,6 +3165,10 @@ def test_the_leaderboard_keeps_its_titles_readable_with_text_enlarged(
         )
         assert title >= 6 * em, (title, em)
         assert content <= box, (content, box)
+        # And each figure is whole, inside its cell (under its label where a line does not
+        # hold both)
+        assert page.evaluate(WORDS_IN_THEIR_BOX, ".board td.num") == []
+        assert page.evaluate(BROKEN_WORDS, ".board td.num") == []
         # And where the figures go under the title, each still says what it is
         labels = page.evaluate(
             """[...document.querySelectorAll(".board td.num")]
