@@ -207,7 +207,7 @@ def fault_stack(
     recreate(FAULTS_TALKS)
     cluster: LocalRedisCluster | None = None
     if request.param == "cluster":
-        cluster = request.getfixturevalue("redis_cluster")
+        cluster = request.getfixturevalue("session_redis_cluster")
         redis_url = f"{cluster.url}&replicas=1"
         cluster.flushall()
     else:
