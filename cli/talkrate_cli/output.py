@@ -78,6 +78,13 @@ def emit_json(document: Any) -> None:
     sys.stdout.flush()
 
 
+# What `top` and `watch --leaderboard` say while the API's read model is being rebuilt
+LEADERBOARD_REBUILDING = (
+    "the leaderboard cannot be read now: it is being rebuilt from the stored ratings "
+    "(the API's Redis lost them)"
+)
+
+
 def counted(count: int, thing: str, things: str | None = None) -> str:
     """ "1 talk", "2 talks": a count with its noun in the number it takes."""
     return f"{count} {thing if count == 1 else things or thing + 's'}"

@@ -148,6 +148,8 @@ def test_the_command_line_says_the_results_are_being_rebuilt_and_writes_no_file(
         results = tmp_path / "results.csv"
         exported = cli.run("admin", "export", str(results))
         top = cli.run("top")
+        listed = cli.run("talks")
+        watched = cli.run("watch", "--leaderboard", "--poll", "--duration", "1")
     finally:
         stack.redis.delete(REBUILD_LOCK_KEY)
     # Then no file of zeros is written, nor an empty board shown: each says why, and fails
@@ -158,6 +160,12 @@ def test_the_command_line_says_the_results_are_being_rebuilt_and_writes_no_file(
     assert top.returncode == 1, top
     assert "the leaderboard cannot be read now: it is being rebuilt" in top.stderr
     assert "no rated talks yet" not in top.stdout
+    # (the programme is listed, and the watched board, not shown empty, each say why in a line)
+    assert listed.returncode == 0, listed
+    assert stack.talk in listed.stdout
+    assert "no counts or averages now: they are being rebuilt" in listed.stdout
+    assert watched.returncode == 0, watched
+    assert "the leaderboard cannot be read now: it is being rebuilt" in watched.stdout
     # And once rebuilt, the results are written, the talk with its three ratings
     assert invoke_relay_rebuild(stack)["readModel"] in ("rebuilt", "built")
     cli.ok("admin", "export", str(results))

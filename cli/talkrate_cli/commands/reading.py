@@ -53,6 +53,13 @@ def talks(session: Session, track: str | None, search: str | None) -> None:
         return
     output.console.print(output.talks_table(found, session.venue_zone()))
     output.console.print(output.counted(len(found), "talk"), style="dim")
+    if session.api.ratings_rebuilding:
+        # Not "no ratings": the API's Redis lost the counts, recounted in seconds
+        output.console.print(
+            "no counts or averages now: they are being rebuilt from the stored ratings "
+            "(the API's Redis lost them); try again in a moment",
+            style="dim",
+        )
 
 
 def known_track(session: Session, track: str) -> None:
@@ -96,10 +103,7 @@ def top(session: Session, track: str | None, limit: int) -> None:
     board = session.api.leaderboard(limit, track)
     if board.get("rebuilding") is True:
         # Not "no rated talks yet": the API's Redis lost the counts, recounted in seconds.
-        raise CliError(
-            "the leaderboard cannot be read now: it is being rebuilt from the stored ratings "
-            "(the API's Redis lost them); try again in a moment"
-        )
+        raise CliError(f"{output.LEADERBOARD_REBUILDING}; try again in a moment")
     if not board.get("talks") and track:
         # Not "no ratings yet" for a track the programme does not have (a typo, a case).
         known_track(session, track)

@@ -80,6 +80,10 @@ class Watcher:
         if self.talk is None:
             title = f"leaderboard{f' · {self.track}' if self.track else ''}"
             body: Any = output.leaderboard_table(data)
+            if data.get("rebuilding") is True:
+                # Not an empty board: the API's Redis lost the counts, recounted in seconds
+                # (the next fetch after it shows the board again).
+                body = Text(output.LEADERBOARD_REBUILDING + "; it shows again once recounted")
             parts: list[Any] = [Styled(title, "bold"), body]  # (a track's name: as printed)
         else:
             parts = [output.talk_view(self.talk_doc or {}, data, self.zone)]

@@ -1,0 +1,120 @@
+"""The talkrate command while the API's read model is being rebuilt (its Redis lost it): a
+stand-in API on loopback answers as the API does then (GET /leaderboard: no talks and
+`rebuilding`; GET /talks: the talks without their summaries and `rebuilding`), so that
+`watch --leaderboard` and `talks` are seen to say why the counts are missing, in one line."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from talkrate_cli.main import main
+from tests.loopback import LoopbackServer, StandInHandler
+
+pytestmark = pytest.mark.unit
+
+TALK = {
+    "id": "keynote",
+    "title": "Keynote",
+    "speakers": ["Ana"],
+    "room": "Hall A",
+    "startsAt": "2026-12-05T09:00:00Z",
+    "endsAt": "2026-12-05T09:45:00Z",
+    "revision": 1,
+}
+SUMMARY = {"count": 3, "avg": 4.33, "ratings": {"4": 2, "5": 1}}
+PLACE = {
+    "rank": 1,
+    "talkId": "keynote",
+    "title": "Keynote",
+    "score": 3.3,
+    "avg": 4.33,
+    "count": 3,
+}
+PRIOR = {"mean": 3.0, "weight": 10.0}
+RECOUNTED = "being rebuilt from the stored ratings (the API's Redis lost them)"
+
+
+class RebuildingApi(LoopbackServer):
+    """The API while `rebuilding` (set), and once rebuilt (cleared)."""
+
+    def __init__(self) -> None:
+        self.rebuilding = threading.Event()
+        self.rebuilding.set()
+        api = self
+
+        class Handler(StandInHandler):
+            def do_GET(self) -> None:
+                path = urlsplit(self.path).path
+                lost = api.rebuilding.is_set()
+                if path == "/app/config.json":
+                    self.answer(200, {"live": None, "votingPolicy": "open", "timeZone": "UTC"})
+                elif path == "/talks":
+                    talk: dict[str, Any] = dict(TALK) if lost else {**TALK, "summary": SUMMARY}
+                    body: dict[str, Any] = {"items": [talk], "total": 1}
+                    self.answer(200, {**body, "rebuilding": True} if lost else body)
+                elif path == "/leaderboard":
+                    board: dict[str, Any] = {"talks": [] if lost else [PLACE], "prior": PRIOR}
+                    self.answer(200, {**board, "rebuilding": True} if lost else board)
+                else:
+                    self.answer(404, {"title": "Not Found", "status": 404})
+
+        super().__init__(Handler)
+
+
+@pytest.fixture
+def api() -> Iterator[RebuildingApi]:
+    served = RebuildingApi()
+    yield served
+    served.close()
+
+
+def run(api: RebuildingApi, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """`talkrate --api URL ARGS`: its exit status and its stdout (stderr must be empty)."""
+    status = main(["--api", api.url, *args])
+    out, err = capsys.readouterr()
+    assert err == ""
+    return status, out
+
+
+def test_talks_lists_the_programme_and_says_its_counts_are_being_recounted(
+    api: RebuildingApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the API's read model being rebuilt
+    # When an attendee lists the talks
+    status, out = run(api, capsys, "talks")
+    # Then the talk is listed, and one line says why it has no count
+    assert status == 0
+    assert "Keynote" in out
+    [said] = [line for line in out.splitlines() if RECOUNTED in line]
+    assert said.startswith("no counts or averages now: they are being rebuilt"), said
+    # And once rebuilt, nothing of it is said
+    api.rebuilding.clear()
+    status, out = run(api, capsys, "talks")
+    assert (status, RECOUNTED in out, "4.33" in out) == (0, False, True)
+
+
+def test_a_watched_leaderboard_says_it_is_recounted_then_shows_the_board_again(
+    api: RebuildingApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the API's read model being rebuilt
+    # When the leaderboard is watched (polled) until it stops
+    args = ("watch", "--leaderboard", "--poll", "--interval", "0.2", "--duration", "0.6")
+    status, out = run(api, capsys, *args)
+    # Then its view says, in one line, that the board is being recounted, not an empty board
+    assert status == 0
+    assert [line for line in out.splitlines() if RECOUNTED in line] == [
+        "the leaderboard cannot be read now: it is being rebuilt from the stored ratings "
+        "(the API's Redis lost them); it shows again once recounted"
+    ], out
+    # And a watch that sees the read model rebuilt meanwhile goes on and shows the board
+    threading.Timer(0.5, api.rebuilding.clear).start()
+    status, out = run(api, capsys, *args[:-1], "1.5")
+    assert status == 0
+    assert RECOUNTED not in out
+    assert "keynote" in out, out
+    assert "4.33" in out, out
