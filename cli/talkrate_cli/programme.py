@@ -490,13 +490,20 @@ def _row(
     fields: dict[str, Any] = {"title": title}
     if "speakers" in names:
         fields["speakers"] = speakers_from_cell(cells.get("speakers", ""))
+    # How each time was read: an instant, a wall time of no zone known (compared with another
+    # such as written), or refused (compared with nothing: its refusal is the line's problem)
+    read: dict[str, str | None] = {}
     for name in (name for name in OPTIONAL if name in names):
         fields[name] = cells.get(name) or None
         if name in TIMES and fields[name]:
-            fields[name], problem = sent_time(name, fields[name], zone)
+            text = fields[name]
+            fields[name], problem = sent_time(name, text, zone)
             if problem:
                 refuse(name, problem)
-    problems += _fits(line, fields)
+            wall = zone is None and names_no_zone(text)
+            read[name] = "instant" if not problem else "wall" if wall else None
+    in_order = read.get("startsAt") is not None and read.get("startsAt") == read.get("endsAt")
+    problems += _fits(line, fields, in_order)
     if len(problems) > found:
         return None
     return Row(line, talk_id, fields, id_from_title=not cells.get("id"))
@@ -540,9 +547,10 @@ def _records(
         yield reader.line_num, record
 
 
-def _fits(line: int, fields: dict[str, Any]) -> list[Problem]:
+def _fits(line: int, fields: dict[str, Any], in_order: bool = True) -> list[Problem]:
     """What a row holds that the API would refuse of a talk's fields: text too long or with
-    nothing visible, too many speakers, an end not after the start."""
+    nothing visible, too many speakers, an end not after the start (when `in_order`: both
+    times read as instants, or both wall times where no zone is known)."""
     problems = []
     texts = [(name, fields.get(name)) for name in ("title", "track", "room")]
     texts += [("speaker", name) for name in fields.get("speakers") or []]
@@ -571,7 +579,7 @@ def _fits(line: int, fields: dict[str, Any]) -> list[Problem]:
                 f"{len(fields['speakers'])} speakers, the most a talk has is {MOST_SPEAKERS}",
             )
         )
-    if wrong := _in_order(fields.get("startsAt"), fields.get("endsAt")):
+    if in_order and (wrong := _in_order(fields.get("startsAt"), fields.get("endsAt"))):
         problems.append(Problem(line, "endsAt", wrong))
     return problems
 

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
+from zoneinfo import ZoneInfo
 
 import click
 import pytest
@@ -953,16 +954,18 @@ FILES = [
 ]
 
 
-def cli_dry_run(text: str, catalog: list[dict[str, Any]], folder: Path) -> dict[str, Any]:
-    """What `talkrate admin import FILE --dry-run` makes of the file: every refusal it names, in
-    its words and order, or the talks it would add, change and leave, with the fields of each
-    row."""
+def cli_dry_run(
+    text: str, catalog: list[dict[str, Any]], folder: Path, zone: str | None = None
+) -> dict[str, Any]:
+    """What `talkrate admin import FILE --dry-run` makes of the file (where the venue's time
+    zone is `zone`): every refusal it names, in its words and order, or the talks it would add,
+    change and leave, with the fields of each row."""
     path = folder / "programme.csv"
     path.write_bytes(text.encode())
     by_id = {talk["id"]: talk for talk in catalog}
     try:
         with click.open_file(str(path), encoding="utf-8-sig") as source:
-            rows, problems = programme.read_programme(source)
+            rows, problems = programme.read_programme(source, ZoneInfo(zone) if zone else None)
         rows = programme.to_send(rows, problems, by_id)
     except programme.BadRows as refused:
         return {"errors": [str(problem) for problem in refused.problems]}
@@ -986,11 +989,11 @@ def cli_dry_run(text: str, catalog: list[dict[str, Any]], folder: Path) -> dict[
     }
 
 
-PAGE_DRY_RUN = """async ([text, catalog]) => {
+PAGE_DRY_RUN = """async ([text, catalog, zone]) => {
   const m = await import('/app/js/programme-file.js');
   let plan;
   try {
-    plan = m.planImport(m.readProgramme(text), catalog);
+    plan = m.planImport(m.readProgramme(text, zone || null), catalog);
   } catch (error) {
     return { errors: [error.message] };
   }
@@ -1022,6 +1025,44 @@ def test_the_page_reads_a_programme_file_as_the_command_line_s_dry_run_does(
             expected["updated"] = sorted(expected["updated"])
             made["updated"] = sorted(made["updated"])
         assert made == expected, name
+
+
+# Files whose start is refused beside an end: (name, the venue's zone, the file)
+REFUSED_STARTS = [
+    (
+        "a start in the hour the venue's clocks skip, before its end as written",
+        "Europe/Berlin",
+        H + "\nz,Z,,,,2027-03-28T02:30,2027-03-28T03:30\n",
+    ),
+    (
+        "a start naming no zone beside an end naming one, no venue's zone",
+        None,
+        H + "\nz,Z,,,,2031-06-02T10:00,2031-06-02T09:00Z\n",
+    ),
+    (
+        "a start naming no zone beside an end naming one, in the venue's zone",
+        "Europe/Berlin",
+        H + "\nz,Z,,,,2031-06-02T10:00,2031-06-02T07:30Z\n",
+    ),
+]
+
+
+def test_the_page_compares_an_end_with_a_start_as_the_command_line_s_dry_run_does(
+    web: WebStack, page: Page, tmp_path: Path
+) -> None:
+    # Given files whose start is refused (in the venue's zone, or where none is named), or read
+    page.goto(web.url("/app/"))
+    for name, zone, text in REFUSED_STARTS:
+        # When the command line's dry run reads it, and the organisers' page
+        expected = cli_dry_run(text, CATALOG, tmp_path, zone)
+        made = page.evaluate(PAGE_DRY_RUN, [text, CATALOG, zone])
+        # Then both say the same, and a refused start is its line's one problem: the end is
+        # not compared with it as written
+        assert made == expected, name
+        if "skip" in name or "no venue" in name:
+            assert len(made["errors"]) == 1, name
+        else:
+            assert made["errors"][-1].startswith("line 2: endsAt 2031-06-02T07:30Z is not after")
 
 
 # Files from spreadsheets that the organisers' page refused before, each with the one talk it

@@ -1100,3 +1100,54 @@ def test_admin_add_and_edit_set_keep_change_and_clear_a_talk_s_language(
     assert run(api, capsys, "admin", "edit", "t1", "--language", "")[0] == 0
     assert "language" not in api.sent[-1]
     assert api.sent[-1]["room"] == "Hall A"
+
+
+@pytest.mark.parametrize(
+    ("zone", "text", "said"),
+    [
+        # A start in the hour the venue's clocks skip: its refusal alone, no "not after" it
+        (
+            "Europe/Berlin",
+            "id,title,startsAt,endsAt\nt,T,2027-03-28T02:30,2027-03-28T03:30\n",
+            [
+                "line 2: startsAt 2027-03-28T02:30 does not exist in Europe/Berlin (its clocks "
+                "skip that hour)"
+            ],
+        ),
+        # Without a venue's zone, a start naming none beside an end naming one: the same
+        (
+            None,
+            "id,title,startsAt,endsAt\nt,T,2031-06-02T10:00,2031-06-02T09:00Z\n",
+            [
+                "line 2: startsAt 2031-06-02T10:00 names no time zone (write it as "
+                "2031-06-02T10:00Z for UTC, or with its offset, 2031-06-02T10:00+01:00)"
+            ],
+        ),
+        # Both naming none: compared as written, as before
+        (
+            None,
+            "id,title,startsAt,endsAt\nt,T,2031-06-02T10:00,2031-06-02T09:00\n",
+            [
+                "line 2: startsAt 2031-06-02T10:00 names no time zone (write it as "
+                "2031-06-02T10:00Z for UTC, or with its offset, 2031-06-02T10:00+01:00)",
+                "line 2: endsAt 2031-06-02T09:00 names no time zone (write it as "
+                "2031-06-02T09:00Z for UTC, or with its offset, 2031-06-02T09:00+01:00)",
+                "line 2: endsAt 2031-06-02T09:00 is not after startsAt 2031-06-02T10:00",
+            ],
+        ),
+        # A wall time of the venue's is an instant: compared with a zoned end
+        (
+            "Europe/Berlin",
+            "id,title,startsAt,endsAt\nt,T,2031-06-02T10:00,2031-06-02T07:30Z\n",
+            ["line 2: endsAt 2031-06-02T07:30Z is not after startsAt 2031-06-02T10:00+02:00"],
+        ),
+    ],
+)
+def test_an_end_is_compared_only_with_a_start_read_as_it_is(
+    zone: str | None, text: str, said: list[str]
+) -> None:
+    # Given a line whose start is refused, or read, When the import reads it
+    with pytest.raises(BadRows) as refused:
+        read_rows(io.StringIO(text), ZoneInfo(zone) if zone else None)
+    # Then a refused start is its problem alone: its end is not compared with it as written
+    assert [str(problem) for problem in refused.value.problems] == said

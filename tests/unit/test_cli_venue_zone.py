@@ -447,6 +447,37 @@ def test_an_import_refuses_a_wall_time_the_venue_s_clocks_skip_and_one_without_a
     ]
 
 
+def test_an_import_compares_no_end_with_a_start_it_refused(
+    organiser: None, served: list[VenueApi], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    file = tmp_path / "programme.csv"
+    file.write_text(
+        "id,title,startsAt,endsAt\n"
+        "spring,Spring,2027-03-28 02:30,2027-03-28T03:30\n"
+        "zoned,Zoned,2031-06-02 10:00,2031-06-02T07:30Z\n"
+    )
+    # Given a venue in Berlin, When a file whose start is in the hour its clocks skip is tried
+    status, _, err = run(venue(served, BERLIN), capsys, "admin", "import", "--dry-run", str(file))
+    # Then that start is its line's one problem (its end, at 03:30+02:00, is not compared with
+    # it as written); a start in the venue's zone is still compared with a zoned end
+    assert status == 2
+    assert err == [
+        "talkrate: line 2: startsAt 2027-03-28 02:30 does not exist in Europe/Berlin (its "
+        "clocks skip that hour)",
+        "talkrate: line 3: endsAt 2031-06-02T07:30Z is not after startsAt 2031-06-02 10:00+02:00",
+        "talkrate: 2 lines of the file cannot be imported (nothing was imported)",
+    ]
+    # And where the deployment names no zone, a start naming none is its line's one problem
+    # beside an end naming one
+    status, _, err = run(venue(served, NO_ZONE), capsys, "admin", "import", "--dry-run", str(file))
+    assert status == 2
+    assert err[-2] == (
+        "talkrate: line 3: startsAt 2031-06-02 10:00 names no time zone (write it as "
+        "2031-06-02 10:00Z for UTC, or with its offset, 2031-06-02 10:00+01:00)"
+    )
+    assert not [line for line in err if "is not after" in line]
+
+
 def test_the_results_export_is_as_it_was_whatever_the_venue_s_zone(
     served: list[VenueApi], capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -361,8 +361,8 @@ function outOfOrder(starts, ends) {
 
 // What the API would refuse of a talk's fields (the CLI's `_fits`, in its order): text too
 // long or with nothing visible, a language that is no tag, too many speakers, an end not after
-// the start; each said.
-function misfits(fields) {
+// the start (when `inOrder`: both times read alike, see talkOfLine); each said.
+function misfits(fields, inOrder = true) {
   const said = [];
   const texts = [["title", fields.title], ["track", fields.track], ["room", fields.room],
     ...(fields.speakers || []).map((name) => ["speaker", name])];
@@ -375,7 +375,7 @@ function misfits(fields) {
   if (wrong) said.push(wrong);
   const speakers = fields.speakers || [];
   if (speakers.length > MOST_SPEAKERS) said.push(`${speakers.length} speakers, the most a talk has is ${MOST_SPEAKERS}`);
-  const late = outOfOrder(fields.startsAt, fields.endsAt);
+  const late = inOrder && outOfOrder(fields.startsAt, fields.endsAt);
   if (late) said.push(late);
   return said;
 }
@@ -412,15 +412,20 @@ function talkOfLine(cells, unnamed, names, given, seen, zone) {
   }
   const fields = { title };
   if (names.includes("speakers")) fields.speakers = speakersFromCell(cell.speakers || "");
+  // How each time was read (the CLI's `_row`): an instant, a wall time of no zone known
+  // (compared with another such as written), or refused (compared with nothing)
+  const read = {};
   for (const column of given) {
     fields[column] = cell[column] || null;
     if (TIMES.includes(column) && fields[column]) {
       const { wrong, time } = timeCell(column, fields[column], zone);
-      if (wrong) said.push(wrong); // (the text kept: an end before the start is said too)
+      if (wrong) said.push(wrong);
       else fields[column] = time;
+      const wall = !zone && parseTime(fields[column])?.zoned === false;
+      read[column] = !wrong ? "instant" : wall ? "wall" : null;
     }
   }
-  said.push(...misfits(fields));
+  said.push(...misfits(fields, Boolean(read.startsAt) && read.startsAt === read.endsAt));
   return { talkId, fields, idFromTitle: !cell.id, said };
 }
 
