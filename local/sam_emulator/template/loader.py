@@ -23,6 +23,7 @@ from sam_emulator.template.http_api import (
 )
 from sam_emulator.template.intrinsics import Resolver, as_text
 from sam_emulator.template.kafka import KafkaMapping, KafkaParser
+from sam_emulator.template.parameters import check_value
 from sam_emulator.template.reader import Reader, SourceParser, TemplateError
 from sam_emulator.template.schedule import Schedule, ScheduleParser
 
@@ -162,6 +163,7 @@ def _parameter_values(
         else:
             continue  # no value: a Ref to it is unresolvable (and dropped where it is used)
         text = as_text(raw)
+        check_value(name, spec, text)
         kind = str(spec.get("Type", "String"))
         is_list = kind == "CommaDelimitedList" or kind.startswith("List<")
         values[name] = [item.strip() for item in text.split(",")] if is_list else text
