@@ -85,6 +85,23 @@ LEADERBOARD_REBUILDING = (
 )
 
 
+# Why GET /talks listed the talks without their counts and averages (`summary`), as `talks`
+# and `admin export` say it: its `rebuilding` flag, else its Redis did not answer (the API
+# leaves the summaries out then, with no flag: never zeros).
+RATINGS_REBUILDING = "they are being rebuilt from the stored ratings (the API's Redis lost them)"
+RATINGS_UNREACHABLE = "the API cannot reach the Redis that keeps them"
+
+
+def ratings_missing(talks: list[dict[str, Any]], rebuilding: bool) -> str | None:
+    """Why the programme's talks came without their counts and averages; None when each has
+    its own."""
+    if rebuilding:
+        return RATINGS_REBUILDING
+    if any("summary" not in talk for talk in talks):
+        return RATINGS_UNREACHABLE
+    return None
+
+
 def counted(count: int, thing: str, things: str | None = None) -> str:
     """ "1 talk", "2 talks": a count with its noun in the number it takes."""
     return f"{count} {thing if count == 1 else things or thing + 's'}"

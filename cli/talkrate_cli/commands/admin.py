@@ -501,17 +501,11 @@ def export(session: Session, csv_file: Path, track: str | None) -> None:
     talks = session.api.talks(track)
     if not talks and track:
         known_track(session, track)  # a typo is said, not written as a file of no talks
-    if any("summary" not in talk for talk in talks):
-        # The API lists talks without their ratings while its read model does not answer, or
-        # is being rebuilt (Redis lost it): a file of zeros would read as results.
-        why = (
-            "they are being rebuilt from the stored ratings: the API's Redis lost them"
-            if session.api.ratings_rebuilding
-            else "its read model did not answer"
-        )
+    if why := output.ratings_missing(talks, session.api.ratings_rebuilding):
+        # A file of zeros would read as results.
         raise CliError(
             "the results cannot be read now: the API listed the talks without their ratings "
-            f"({why}); nothing was written, try again in a minute"
+            f"because {why}; nothing was written, try again in a minute"
         )
     # The leaderboard's prior, as the service scores with it (ranked here, among the file's
     # talks, from the histograms the file holds: the board itself is read 100 talks at most).
