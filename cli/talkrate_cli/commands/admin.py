@@ -5,15 +5,17 @@ from __future__ import annotations
 import io
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from talkrate_cli import clashes, output, programme
-from talkrate_cli.client import Api
 from talkrate_cli.commands.reading import TALK, known_track
 from talkrate_cli.errors import ApiProblem, BadInput, CliError, Interrupted, Unreachable
 from talkrate_cli.main import Session, pass_session
+
+if TYPE_CHECKING:  # (httpx loads with the first request: not for `talkrate admin --help`)
+    from talkrate_cli.client import Api
 
 EDIT_ATTEMPTS = 3  # reads and saves of `admin edit` while others keep saving the talk
 
