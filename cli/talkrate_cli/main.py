@@ -144,7 +144,7 @@ def report(error: CliError, as_json: bool) -> None:
     # One line each, whatever the reason holds: a driver's message brings its advice on a line
     # of its own ("connection refused\n\tIs the server running…").
     for line in said:
-        output.errors.print(f"talkrate: {' '.join(line.split())}", markup=False)
+        output.say_error(f"talkrate: {' '.join(line.split())}")
 
 
 # ctx.meta's key for "--json was given": known before the options are parsed, for --help and

@@ -39,6 +39,20 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def say_error(line: str) -> None:
+    """One line on stderr, as `errors` prints it. Plain text (printable ASCII) is written as
+    it would print it, without loading rich for it: `talkrate` alone, a mistyped option or
+    an API out of reach answer in one line at once. Any other line goes through rich, which
+    shows direction controls (`visible`) and drops the control characters a terminal acts on."""
+    if line.isascii() and line.isprintable() and "talkrate_cli.consoles" not in sys.modules:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+        return
+    from talkrate_cli.consoles import errors
+
+    errors.print(line, markup=False)
+
+
 def visible(text: str) -> str:
     """The text with each of Unicode's direction controls shown as its code point, `<U+202E>`.
     A talk saved before the API refused them may hold one, and a terminal shows the rest of its
@@ -83,6 +97,23 @@ LEADERBOARD_REBUILDING = (
     "the leaderboard cannot be read now: it is being rebuilt from the stored ratings "
     "(the API's Redis lost them)"
 )
+
+
+# Why GET /talks listed the talks without their counts and averages (`summary`), as `talks`
+# and `admin export` say it: its `rebuilding` flag, else its Redis did not answer (the API
+# leaves the summaries out then, with no flag: never zeros).
+RATINGS_REBUILDING = "they are being rebuilt from the stored ratings (the API's Redis lost them)"
+RATINGS_UNREACHABLE = "the API cannot reach the Redis that keeps them"
+
+
+def ratings_missing(talks: list[dict[str, Any]], rebuilding: bool) -> str | None:
+    """Why the programme's talks came without their counts and averages; None when each has
+    its own."""
+    if rebuilding:
+        return RATINGS_REBUILDING
+    if any("summary" not in talk for talk in talks):
+        return RATINGS_UNREACHABLE
+    return None
 
 
 def counted(count: int, thing: str, things: str | None = None) -> str:

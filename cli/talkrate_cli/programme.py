@@ -198,6 +198,17 @@ def with_ids(rows: list[Row], catalog: dict[str, dict[str, Any]]) -> list[Row]:
     numbered slug nobody holds. So importing a file again updates the talks it made, whatever
     their order, and two titles never share a talk. BadRows for the rows no id is left for.
     """
+    kept, unnamed = identified(rows, catalog)
+    if unnamed:
+        raise BadRows(unnamed)
+    return kept
+
+
+def identified(
+    rows: list[Row], catalog: dict[str, dict[str, Any]]
+) -> tuple[list[Row], list[Problem]]:
+    """The rows `with_ids` gives ids, and the problem of each row no id is left for (left
+    out), as the organisers' page's withIds: the other rows are checked all the same."""
     used = {row.talk_id for row in rows if not row.id_from_title}
     kept, unnamed = [], []
     for row in rows:
@@ -223,9 +234,7 @@ def with_ids(rows: list[Row], catalog: dict[str, dict[str, Any]]) -> list[Row]:
             used.add(talk_id)
             row = Row(row.line, talk_id, row.fields, id_from_title=True)
         kept.append(row)
-    if unnamed:
-        raise BadRows(unnamed)
-    return kept
+    return kept, unnamed
 
 
 def speakers_cell(speakers: Iterable[str]) -> str:
@@ -637,9 +646,11 @@ def to_send(
     (`with_ids`), each one the API would take as sent (`sendable`). BadRows naming every
     problem at once, the file's own (`problems`, from `read_programme`) with those of its rows
     over the catalog, in the file's order (the organisers' page names the same, in the same
-    words and order: web/js/programme-file.js's planImport)."""
+    words and order: web/js/programme-file.js's planImport): a row no id is left for is
+    named, and the others are checked all the same."""
+    rows, unnamed = identified(rows, catalog)
+    problems = [*problems, *unnamed]
     try:
-        rows = with_ids(rows, catalog)
         sendable(rows, catalog)
     except BadRows as more:
         problems = [*problems, *more.problems]

@@ -499,7 +499,7 @@ def test_the_export_ranks_a_track_s_talks_as_its_leaderboard_does_and_reads_back
         cli.remove(*ids.values())
 
 
-def test_an_export_while_the_read_model_is_down_writes_no_file_of_zeros(
+def test_with_the_read_model_down_the_talks_say_why_and_no_export_of_zeros_is_written(
     cli: Cli, kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     # Given the API of the same programme with its Redis unreachable (talks listed, no ratings)
@@ -513,12 +513,21 @@ def test_an_export_while_the_read_model_is_down_writes_no_file_of_zeros(
         listed = cli.json("--api", down.url, "talks")
         assert listed
         assert all("summary" not in talk for talk in listed)
-        # When an organiser exports the results, to a file and to the terminal
+        # When an attendee lists them, and an organiser exports the results, to a file and to
+        # the terminal
+        shown = cli.run("--api", down.url, "talks")
         results = tmp_path / "results.csv"
         to_file = cli.run("--api", down.url, "admin", "export", str(results))
         to_terminal = cli.run("--api", down.url, "admin", "export", "-")
     finally:
         stop_runtime(down)
+    # Then the talks are listed, and one line says why they have no counts (not "-" unsaid)
+    assert shown.returncode == 0, shown
+    assert listed[0]["title"] in shown.stdout
+    assert [line for line in shown.stdout.splitlines() if "no counts" in line] == [
+        "no counts or averages now: the API cannot reach the Redis that keeps them; "
+        "try again in a moment"
+    ], shown.stdout
     # Then nothing is written, and one line says why
     for done in (to_file, to_terminal):
         assert done.returncode == 1, done

@@ -23,10 +23,12 @@ from talkrate_cli.programme import (
     BadRows,
     average_cell,
     places,
+    read_programme,
     read_rows,
     same_talk,
     sendable,
     slug,
+    to_send,
     with_ids,
     write_results,
 )
@@ -767,6 +769,26 @@ def test_a_slug_held_by_another_talk_of_the_catalog_is_still_the_row_s() -> None
     # may have been edited on the organisers' page since)
     [row] = with_ids(read_rows(io.StringIO("title\nKeynote\n")), {"keynote": {"title": "Opening"}})
     assert row.talk_id == "keynote"
+
+
+def test_a_row_no_id_is_left_for_is_named_beside_the_other_rows_problems() -> None:
+    # Given a catalog holding the numbered ids of "keynote" under other titles, and a file
+    # whose row without an id is titled Keynote (its own id "keynote" held by the file's next
+    # row), then a row whose end the file leaves before the start the catalog holds
+    taken = [f"keynote-{n}" for n in range(2, 100)]
+    catalog: dict[str, dict[str, Any]] = {i: {"id": i, "title": f"Other {i}"} for i in taken}
+    catalog["t"] = {"id": "t", "title": "T", "startsAt": "2026-12-02T10:00:00Z"}
+    text = "id,title,endsAt\n,Keynote,\nkeynote,Opening,\nt,T,2026-12-02T09:30Z\n"
+    rows, problems = read_programme(io.StringIO(text))
+    # When the import reads it over the catalog
+    with pytest.raises(BadRows) as refused:
+        to_send(rows, problems, catalog)
+    # Then both rows' problems are named, as the organisers' page names them (no id left for
+    # the first did not stop the check of the others), and nothing is sent
+    assert [str(problem) for problem in refused.value.problems] == [
+        "line 2: no free id for 'Keynote': give the row one",
+        "line 4: endsAt 2026-12-02T09:30Z is not after startsAt 2026-12-02T10:00:00Z",
+    ]
 
 
 def test_an_end_before_a_start_the_file_leaves_as_it_is_is_refused() -> None:

@@ -1,7 +1,8 @@
-"""The talkrate command while the API's read model is being rebuilt (its Redis lost it): a
-stand-in API on loopback answers as the API does then (GET /leaderboard: no talks and
-`rebuilding`; GET /talks: the talks without their summaries and `rebuilding`), so that
-`watch --leaderboard` and `talks` are seen to say why the counts are missing, in one line."""
+"""The talkrate command while the API's read model is being rebuilt (its Redis lost it), or is
+down: a stand-in API on loopback answers as the API does then (GET /leaderboard: no talks and
+`rebuilding`; GET /talks: the talks without their summaries and `rebuilding`, or without
+either once its Redis is down), so that `watch --leaderboard` and `talks` are seen to say why
+the counts are missing, in one line."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ PLACE = {
 }
 PRIOR = {"mean": 3.0, "weight": 10.0}
 RECOUNTED = "being rebuilt from the stored ratings (the API's Redis lost them)"
+UNREACHABLE = "the API cannot reach the Redis that keeps them"
 
 
 class RebuildingApi(LoopbackServer):
@@ -45,6 +47,8 @@ class RebuildingApi(LoopbackServer):
     def __init__(self) -> None:
         self.rebuilding = threading.Event()
         self.rebuilding.set()
+        # Its Redis down altogether: the talks without their summaries, and no `rebuilding`
+        self.redis_down = False
         api = self
 
         class Handler(StandInHandler):
@@ -53,6 +57,8 @@ class RebuildingApi(LoopbackServer):
                 lost = api.rebuilding.is_set()
                 if path == "/app/config.json":
                     self.answer(200, {"live": None, "votingPolicy": "open", "timeZone": "UTC"})
+                elif path == "/talks" and api.redis_down:
+                    self.answer(200, {"items": [dict(TALK)], "total": 1})
                 elif path == "/talks":
                     talk: dict[str, Any] = dict(TALK) if lost else {**TALK, "summary": SUMMARY}
                     body: dict[str, Any] = {"items": [talk], "total": 1}
@@ -96,6 +102,23 @@ def test_talks_lists_the_programme_and_says_its_counts_are_being_recounted(
     api.rebuilding.clear()
     status, out = run(api, capsys, "talks")
     assert (status, RECOUNTED in out, "4.33" in out) == (0, False, True)
+
+
+def test_talks_lists_the_programme_and_says_its_counts_cannot_be_read_with_redis_down(
+    api: RebuildingApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the API's Redis down altogether (its talks listed without their summaries, and no
+    # `rebuilding`: nothing is being recounted)
+    api.redis_down = True
+    # When an attendee lists the talks
+    status, out = run(api, capsys, "talks")
+    # Then the talk is listed, its count a dash, and one line says why
+    assert status == 0
+    assert "Keynote" in out
+    assert [line for line in out.splitlines() if "no counts or averages" in line] == [
+        f"no counts or averages now: {UNREACHABLE}; try again in a moment"
+    ], out
+    assert RECOUNTED not in out
 
 
 def test_a_watched_leaderboard_says_it_is_recounted_then_shows_the_board_again(

@@ -5,15 +5,17 @@ from __future__ import annotations
 import io
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from talkrate_cli import clashes, output, programme
-from talkrate_cli.client import Api
 from talkrate_cli.commands.reading import TALK, known_track
 from talkrate_cli.errors import ApiProblem, BadInput, CliError, Interrupted, Unreachable
 from talkrate_cli.main import Session, pass_session
+
+if TYPE_CHECKING:  # (httpx loads with the first request: not for `talkrate admin --help`)
+    from talkrate_cli.client import Api
 
 EDIT_ATTEMPTS = 3  # reads and saves of `admin edit` while others keep saving the talk
 
@@ -501,17 +503,11 @@ def export(session: Session, csv_file: Path, track: str | None) -> None:
     talks = session.api.talks(track)
     if not talks and track:
         known_track(session, track)  # a typo is said, not written as a file of no talks
-    if any("summary" not in talk for talk in talks):
-        # The API lists talks without their ratings while its read model does not answer, or
-        # is being rebuilt (Redis lost it): a file of zeros would read as results.
-        why = (
-            "they are being rebuilt from the stored ratings: the API's Redis lost them"
-            if session.api.ratings_rebuilding
-            else "its read model did not answer"
-        )
+    if why := output.ratings_missing(talks, session.api.ratings_rebuilding):
+        # A file of zeros would read as results.
         raise CliError(
             "the results cannot be read now: the API listed the talks without their ratings "
-            f"({why}); nothing was written, try again in a minute"
+            f"because {why}; nothing was written, try again in a minute"
         )
     # The leaderboard's prior, as the service scores with it (ranked here, among the file's
     # talks, from the histograms the file holds: the board itself is read 100 talks at most).

@@ -53,12 +53,10 @@ def talks(session: Session, track: str | None, search: str | None) -> None:
         return
     output.console.print(output.talks_table(found, session.venue_zone()))
     output.console.print(output.counted(len(found), "talk"), style="dim")
-    if session.api.ratings_rebuilding:
-        # Not "no ratings": the API's Redis lost the counts, recounted in seconds
+    if why := output.ratings_missing(found, session.api.ratings_rebuilding):
+        # Not "no ratings": the API's Redis lost the counts (recounted in seconds), or is down
         output.console.print(
-            "no counts or averages now: they are being rebuilt from the stored ratings "
-            "(the API's Redis lost them); try again in a moment",
-            style="dim",
+            f"no counts or averages now: {why}; try again in a moment", style="dim"
         )
 
 

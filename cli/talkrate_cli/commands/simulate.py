@@ -6,19 +6,16 @@ import asyncio
 import random
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from talkrate_cli import output, voting
+from talkrate_cli import output
 from talkrate_cli.commands.reading import known_track
 from talkrate_cli.errors import CliError, Interrupted
 from talkrate_cli.main import Session, pass_session
 from talkrate_cli.settings import is_loopback
-from talkrate_cli.simulation.ledger import Ledger
-from talkrate_cli.simulation.progress import SendProgress, figures_line
-from talkrate_cli.simulation.runner import SILENCE_SECONDS, Runner
+from talkrate_cli.simulation.ledger import SILENCE_SECONDS, Ledger
 from talkrate_cli.simulation.scenario import Crowd, cast, plan_conference, plan_steady, slots_of
 from talkrate_cli.simulation.verify import (
     Reading,
@@ -29,11 +26,17 @@ from talkrate_cli.simulation.verify import (
     settled,
 )
 
+# The runner and the progress bars (httpx, rich) load when a simulation runs, not for the help
+if TYPE_CHECKING:
+    from talkrate_cli.simulation.runner import Runner
+
 
 def _first_token(session: Session, code: str | None, wanted: bool | None) -> str | None:
     """The first attendee's voter token when the crowd rates with tokens: whenever the API
     issues them (unless told not to); refused when the policy requires them and they cannot
     be had. None: no tokens."""
+    from talkrate_cli import voting
+
     policy = voting.policy(session.api)
     if wanted is False:
         if policy == "attendee":
@@ -150,6 +153,9 @@ def simulate(
     counted apart). With --rate R --duration S the load is steady instead, R per second for S
     seconds at most.
     """
+    from talkrate_cli.simulation.progress import SendProgress, figures_line
+    from talkrate_cli.simulation.runner import Runner
+
     if (rate is None) != (duration is None):
         raise click.UsageError("--rate and --duration go together")
     if alone and not verify:
@@ -297,6 +303,8 @@ def _not_counted(left: int) -> str:
 def _verify(
     session: Session, ledger: Ledger, baseline: dict[str, Reading], timeout: float, alone: bool
 ) -> Verdict:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     delta = ledger.expected_delta()
     with Progress(
         TextColumn("projecting"),

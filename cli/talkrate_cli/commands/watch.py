@@ -10,20 +10,20 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Group
-from rich.live import Live
-from rich.styled import Styled
-from rich.text import Text
 
 from talkrate_cli import output, signals
-from talkrate_cli.client import Api
 from talkrate_cli.commands.reading import TALK, known_track
 from talkrate_cli.errors import ApiProblem, CliError, Unreachable
 from talkrate_cli.live import LEADERBOARD_CHANNEL, LiveEndpoint, LiveSubscriber, catalog_place
 from talkrate_cli.main import Session, pass_session
+
+if TYPE_CHECKING:  # (rich and httpx load with the first view: not for `talkrate --help`)
+    from rich.console import Group
+
+    from talkrate_cli.client import Api
 
 LIVE_REFRESH_SECONDS = 30.0  # a safety refetch even when the channel is quiet
 
@@ -77,6 +77,10 @@ class Watcher:
 
     def renderable(self, data: dict[str, Any], error: str | None) -> Group:
         """The view and a status line."""
+        from rich.console import Group
+        from rich.styled import Styled
+        from rich.text import Text
+
         if self.talk is None:
             title = f"leaderboard{f' · {self.track}' if self.track else ''}"
             body: Any = output.leaderboard_table(data)
@@ -226,6 +230,8 @@ def _refetch(watcher: Watcher, data: dict[str, Any]) -> tuple[dict[str, Any], st
 def _watch_live(
     watcher: Watcher, data: dict[str, Any], interval: float, deadline: float | None
 ) -> None:
+    from rich.live import Live
+
     try:
         with Live(
             watcher.renderable(data, None), console=output.console, auto_refresh=False

@@ -10,6 +10,11 @@ from dataclasses import dataclass, field
 from talkrate_cli.simulation.scenario import Action
 
 VALUES = ("1", "2", "3", "4", "5")
+# An API that has answered nothing (no status of any kind) for this long is taken for gone: the
+# run stops and reports what it sent, rather than trying each planned request for minutes.
+# (Here, not in the runner, which loads httpx: it is `simulate --give-up-after`'s default, read
+# for the command's help.)
+SILENCE_SECONDS = 15.0
 
 
 @dataclass

@@ -17,14 +17,11 @@ from typing import Any
 import httpx
 
 from talkrate_cli.client import USER_AGENT
-from talkrate_cli.simulation.ledger import Ledger
+from talkrate_cli.simulation.ledger import SILENCE_SECONDS, Ledger
 from talkrate_cli.simulation.scenario import VOTER_ID_IN_BODY, Action
 
 RETRIES = 4
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-# An API that has answered nothing (no status of any kind) for this long is taken for gone: the
-# run stops and reports what it sent, rather than trying each planned request for minutes.
-SILENCE_SECONDS = 15.0
 
 
 def request_body(action: Action) -> str:

@@ -23,10 +23,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from talkrate_cli.client import Api
 from talkrate_cli.errors import ApiProblem, CliError
 from talkrate_cli.simulation.ledger import VALUES, Ledger
+
+if TYPE_CHECKING:  # (the session's client is passed in: httpx is not loaded for the help)
+    from talkrate_cli.client import Api
 
 Histograms = dict[str, Counter[str]]
 
