@@ -22,6 +22,7 @@ from tests.builders import unique_talk_id
 from tests.e2e import test_web_app as web_app
 from tests.e2e.conftest import (
     Runtime,
+    assert_problem,
     start_admin_runtime,
     start_runtime,
     stop_runtime,
@@ -62,10 +63,21 @@ ANOTHER_SITE = """<!doctype html>
   }
   // A rating sent without asking: a "simple" request (text/plain, no custom header) is sent
   // whatever CORS says, only its answer kept from the page.
-  async function rateWithoutAsking(api, talkId) {
+  async function rateWithoutAsking(api, talkId, value = 5) {
     const sent = await fetch(api + "/ratings", { method: "POST", mode: "no-cors",
-      headers: { "content-type": "text/plain" }, body: JSON.stringify({ talkId, value: 5 }) });
+      headers: { "content-type": "text/plain" }, body: JSON.stringify({ talkId, value }) });
     return sent.type;
+  }
+  // A rating as a page the API lets in would send it (JSON, so the browser asks first), with no
+  // voter token (the open policy): its status, or the error the browser raised.
+  async function rateOpenly(api, talkId, value) {
+    try {
+      const rating = await fetch(api + "/ratings", { method: "POST",
+        headers: { "content-type": "application/json" }, body: JSON.stringify({ talkId, value }) });
+      return rating.status;
+    } catch (error) {
+      return error.name;
+    }
   }
 </script></body></html>
 """
@@ -283,3 +295,141 @@ def test_swagger_ui_tries_the_api_out_on_its_own_origin(stack: Stack, page: Page
     expect(operation.locator(".live-responses-table tbody .microlight").first).to_contain_text(
         talk_id
     )
+
+
+# --- The open policy (`make run`'s default): a rating needs no voter token, so nothing but the
+# --- API itself stands between another site's page and its visitors' blind ratings.
+
+
+@pytest.fixture(scope="module")
+def open_stack(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+    """A runtime as `make run` starts it (VotingPolicy=open, no CorsAllowOrigin), beside the
+    module's, on its catalog and read model."""
+    runtime = start_runtime(
+        {
+            "TALKS_CONNECTION": CROSS_ORIGIN_TALKS,
+            "RATINGS_CONNECTION": stack.ratings_url,
+            "STREAMS_CONNECTION": stack.streams,
+            "ADMIN_TOKEN": stack.token,
+        },
+        tmp_path_factory.mktemp("open") / "runtime.log",
+        ["--param", "ProjectorBatchWindowSeconds=0"],
+    )
+    yield runtime
+    stop_runtime(runtime)
+
+
+def _rate_with_curl_s_request(runtime: Runtime, talk_id: str, value: int) -> None:
+    """A rating as `curl -d` sends it (no browser's headers), counted under the open policy."""
+    rating = json.dumps({"talkId": talk_id, "value": value})
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    assert runtime.request("POST", "/ratings", rating, form).status == 202
+
+
+def test_another_site_s_page_cannot_rate_blind_under_the_open_policy(
+    stack: Stack, open_stack: Runtime, page: Page, another_site: str
+) -> None:
+    # Given a talk, and a visitor's browser on another site's page: the same host on another
+    # port (same-site to the browser), then another host (cross-site)
+    talk_id = stack.add_talk("Not rated blind from elsewhere")
+    for site in (another_site, another_site.replace("127.0.0.1", "localhost")):
+        page.goto(site)
+        # When that page sends ratings without asking, which CORS does not stop (a 5 and a 1)
+        for value in (5, 1):
+            sent = page.evaluate(
+                "([api, t, v]) => rateWithoutAsking(api, t, v)", [open_stack.url, talk_id, value]
+            )
+            assert sent == "opaque"
+        # And rates as a page the API let in would, asking first: the browser refuses it
+        rate = "([api, t, v]) => rateOpenly(api, t, v)"
+        assert page.evaluate(rate, [open_stack.url, talk_id, 2]) == "TypeError"
+    # Then none of them counted: a rating from curl, sent after, is the talk's only one
+    _rate_with_curl_s_request(open_stack, talk_id, 3)
+    assert wait_for(lambda: sum(stack.ratings(talk_id).values()) > 0)
+    assert stack.ratings(talk_id) == NO_RATINGS | {"3": 1}
+
+
+def test_a_blind_write_is_answered_as_a_problem_naming_why(
+    stack: Stack, open_stack: Runtime
+) -> None:
+    # When a request comes marked as a browser's for another site's page, to each route that
+    # changes something (an organiser's too, with the organiser's token)
+    talk_id = stack.add_talk("Refused as a problem")
+    admin = {"Authorization": f"Bearer {stack.token}"}
+    body = json.dumps({"talkId": talk_id, "value": 4})
+    talk = json.dumps({"id": talk_id, "title": "Renamed from elsewhere"})
+    for method, path, sent, headers in (
+        ("POST", "/ratings", body, {}),
+        ("POST", "/voters", "{}", {}),
+        ("PUT", f"/talks/{talk_id}", talk, admin),
+        ("DELETE", f"/talks/{talk_id}", None, admin),
+    ):
+        answer = open_stack.request(
+            method,
+            path,
+            sent,
+            {"Sec-Fetch-Site": "cross-site", "Origin": "https://elsewhere.example", **headers},
+        )
+        # Then each is refused, in the problem shape, naming the kind of problem
+        assert_problem(answer, 403)
+        assert answer.json["type"] == "urn:talkrate:problem:cross-site-request", method
+    # And nothing changed: the talk is as it was, and unrated
+    assert open_stack.request("GET", f"/talks/{talk_id}").json["title"] == "Refused as a problem"
+    _rate_with_curl_s_request(open_stack, talk_id, 4)
+    assert wait_for(lambda: stack.ratings(talk_id) == NO_RATINGS | {"4": 1})
+
+
+def test_the_web_app_rates_on_its_own_origin_under_the_open_policy(
+    stack: Stack, open_stack: Runtime, page: Page
+) -> None:
+    # Given a talk's page on the API's own origin
+    talk_id = stack.add_talk("Rated on its own origin")
+    page.goto(f"{open_stack.url}/app/talks/{talk_id}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Rated on its own origin")
+    # When an attendee taps 4 stars (no event code, no voter token: the open policy)
+    page.get_by_role("button", name="Rate 4 out of 5").click()
+    # Then their rating is taken and counted
+    expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
+    assert wait_for(lambda: stack.ratings(talk_id) == NO_RATINGS | {"4": 1})
+
+
+def test_a_named_origin_s_page_rates_under_the_open_policy_and_no_other_does(
+    stack: Stack, page: Page, another_site: str, tmp_path: Path
+) -> None:
+    # Given a runtime under the open policy whose CorsAllowOrigin names one origin (the other
+    # site's server as http://localhost:<port>)
+    named = another_site.replace("127.0.0.1", "localhost")
+    runtime = start_runtime(
+        {
+            "TALKS_CONNECTION": CROSS_ORIGIN_TALKS,
+            "RATINGS_CONNECTION": stack.ratings_url,
+            "STREAMS_CONNECTION": stack.streams,
+            "ADMIN_TOKEN": stack.token,
+        },
+        tmp_path / "runtime.log",
+        [
+            *("--param", "ProjectorBatchWindowSeconds=0"),
+            *("--param", f"CorsAllowOrigin={named.rstrip('/')}"),
+        ],
+    )
+    try:
+        talk_id = stack.add_talk("Rated openly from the named origin")
+        # When that origin's page rates the talk as a page the API lets in does (a 5), and
+        # without asking (a 2)
+        page.goto(named)
+        rate = "([api, t, v]) => rateOpenly(api, t, v)"
+        assert page.evaluate(rate, [runtime.url, talk_id, 5]) == 202
+        blind = "([api, t, v]) => rateWithoutAsking(api, t, v)"
+        assert page.evaluate(blind, [runtime.url, talk_id, 2]) == "opaque"
+        # Then both count: the stack let that origin in
+        assert wait_for(lambda: stack.ratings(talk_id) == NO_RATINGS | {"5": 1, "2": 1})
+        # And from any other origin (same site, another port) neither does
+        page.goto(another_site)
+        assert page.evaluate(rate, [runtime.url, talk_id, 1]) == "TypeError"
+        assert page.evaluate(blind, [runtime.url, talk_id, 1]) == "opaque"
+        _rate_with_curl_s_request(runtime, talk_id, 3)
+        expected = NO_RATINGS | {"5": 1, "2": 1, "3": 1}
+        assert wait_for(lambda: sum(stack.ratings(talk_id).values()) == 3)
+        assert stack.ratings(talk_id) == expected
+    finally:
+        stop_runtime(runtime)
