@@ -1,7 +1,10 @@
 """Another site open in an attendee's browser, in a real Chromium, against the local runtime as
 `make run` starts it (no CorsAllowOrigin), asking attendees for voter tokens and an event code
-as a deployed stack does: that site's page can neither get a voter token nor rate. The web app
-and Swagger UI, on the API's own origin, work; and the event code is taken as a phone types it.
+as a deployed stack does: that site's page can neither get a voter token nor rate. Under the
+open policy (`make run`'s default) it cannot rate either, not even by posting without asking
+(the API refuses a browser's write for another site's page), unless CorsAllowOrigin names it.
+The web app and Swagger UI, on the API's own origin, work; and the event code is taken as a
+phone types it.
 """
 
 from __future__ import annotations
@@ -97,6 +100,13 @@ class Stack:
         assert answer.status == 201, answer.body
         self.created.append(talk["id"])
         return talk["id"]
+
+    def runtime_beside(self, log: Path, args: list[str]) -> Runtime:
+        """Another runtime on the module's catalog, read model and broker, started with `args`."""
+        backends = {"TALKS_CONNECTION": CROSS_ORIGIN_TALKS, "RATINGS_CONNECTION": self.ratings_url}
+        return start_runtime(
+            backends | {"STREAMS_CONNECTION": self.streams, "ADMIN_TOKEN": self.token}, log, args
+        )
 
     def ratings(self, talk_id: str) -> dict[str, int]:
         answer = self.runtime.request("GET", f"/ratings?talkId={talk_id}")
@@ -205,9 +215,7 @@ def test_a_named_origin_s_page_rates_and_no_other_does(
     # other site's server as http://localhost:<port>), beside the module's, on its catalog and
     # read model
     named = another_site.replace("127.0.0.1", "localhost")
-    backends = {"TALKS_CONNECTION": CROSS_ORIGIN_TALKS, "RATINGS_CONNECTION": stack.ratings_url}
-    runtime = start_runtime(
-        backends | {"STREAMS_CONNECTION": stack.streams, "ADMIN_TOKEN": stack.token},
+    runtime = stack.runtime_beside(
         tmp_path / "runtime.log",
         [
             *("--param", "VotingPolicy=attendee"),
@@ -305,13 +313,7 @@ def test_swagger_ui_tries_the_api_out_on_its_own_origin(stack: Stack, page: Page
 def open_stack(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
     """A runtime as `make run` starts it (VotingPolicy=open, no CorsAllowOrigin), beside the
     module's, on its catalog and read model."""
-    runtime = start_runtime(
-        {
-            "TALKS_CONNECTION": CROSS_ORIGIN_TALKS,
-            "RATINGS_CONNECTION": stack.ratings_url,
-            "STREAMS_CONNECTION": stack.streams,
-            "ADMIN_TOKEN": stack.token,
-        },
+    runtime = stack.runtime_beside(
         tmp_path_factory.mktemp("open") / "runtime.log",
         ["--param", "ProjectorBatchWindowSeconds=0"],
     )
@@ -399,13 +401,7 @@ def test_a_named_origin_s_page_rates_under_the_open_policy_and_no_other_does(
     # Given a runtime under the open policy whose CorsAllowOrigin names one origin (the other
     # site's server as http://localhost:<port>)
     named = another_site.replace("127.0.0.1", "localhost")
-    runtime = start_runtime(
-        {
-            "TALKS_CONNECTION": CROSS_ORIGIN_TALKS,
-            "RATINGS_CONNECTION": stack.ratings_url,
-            "STREAMS_CONNECTION": stack.streams,
-            "ADMIN_TOKEN": stack.token,
-        },
+    runtime = stack.runtime_beside(
         tmp_path / "runtime.log",
         [
             *("--param", "ProjectorBatchWindowSeconds=0"),
@@ -433,3 +429,24 @@ def test_a_named_origin_s_page_rates_under_the_open_policy_and_no_other_does(
         assert stack.ratings(talk_id) == expected
     finally:
         stop_runtime(runtime)
+
+
+def test_swagger_ui_rates_on_its_own_origin_under_the_open_policy(
+    stack: Stack, open_stack: Runtime, page: Page
+) -> None:
+    # Given the runtime's Swagger UI, and a talk
+    talk_id = stack.add_talk("Rated from the docs")
+    page.goto(f"{open_stack.url}/_docs/")
+    # When a developer tries out POST /ratings with a rating of it
+    operation = page.locator(".opblock").filter(
+        has=page.locator(".opblock-summary-path", has_text="/ratings")
+    )
+    operation = operation.filter(has=page.locator(".opblock-summary-method", has_text="POST"))
+    operation.locator(".opblock-summary").first.click()
+    body = operation.locator("textarea.body-param__text")
+    body.fill(json.dumps({"talkId": talk_id, "value": 2}))
+    operation.get_by_role("button", name="Execute").click()
+    # Then the API takes it (a same-origin request) and it counts
+    answer = operation.locator(".live-responses-table tbody .response-col_status").first
+    expect(answer).to_have_text("202")
+    assert wait_for(lambda: stack.ratings(talk_id) == NO_RATINGS | {"2": 1})
