@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 from tests.backends import CROSS_ORIGIN_TALKS, own_redis
 from tests.builders import unique_talk_id
@@ -285,21 +285,31 @@ def test_the_event_code_is_typed_as_said_and_taken_with_a_phone_s_capital(
     assert wait_for(lambda: stack.ratings(talk_id) == NO_RATINGS | {"4": 1})
 
 
+def _swagger_operation(page: Page, method: str, path: str) -> Locator:
+    """Swagger UI's operation of `method path`, opened."""
+    operation = page.locator(".opblock").filter(
+        has=page.locator(".opblock-summary-path", has_text=path)
+    )
+    operation = operation.filter(has=page.locator(".opblock-summary-method", has_text=method))
+    operation.locator(".opblock-summary").first.click()
+    return operation
+
+
+def _swagger_status(operation: Locator) -> Locator:
+    """The status of the answer an operation's Execute got."""
+    return operation.locator(".live-responses-table tbody .response-col_status").first
+
+
 def test_swagger_ui_tries_the_api_out_on_its_own_origin(stack: Stack, page: Page) -> None:
     # Given the runtime's Swagger UI
     page.goto(f"{stack.runtime.url}/_docs/")
     # When a developer tries out GET /talks/{talkId}
-    operation = page.locator(".opblock").filter(
-        has=page.locator(".opblock-summary-path", has_text="/talks/{talkId}")
-    )
-    operation = operation.filter(has=page.locator(".opblock-summary-method", has_text="GET"))
-    operation.locator(".opblock-summary").first.click()
+    operation = _swagger_operation(page, "GET", "/talks/{talkId}")
     talk_id = stack.add_talk(f"Read from the docs {uuid.uuid4().hex[:6]}")
     operation.locator("input[placeholder='talkId']").fill(talk_id)
     operation.get_by_role("button", name="Execute").click()
     # Then the API answers it (same origin: no CORS needed)
-    answer = operation.locator(".live-responses-table tbody .response-col_status").first
-    expect(answer).to_have_text("200")
+    expect(_swagger_status(operation)).to_have_text("200")
     expect(operation.locator(".live-responses-table tbody .microlight").first).to_contain_text(
         talk_id
     )
@@ -438,15 +448,10 @@ def test_swagger_ui_rates_on_its_own_origin_under_the_open_policy(
     talk_id = stack.add_talk("Rated from the docs")
     page.goto(f"{open_stack.url}/_docs/")
     # When a developer tries out POST /ratings with a rating of it
-    operation = page.locator(".opblock").filter(
-        has=page.locator(".opblock-summary-path", has_text="/ratings")
-    )
-    operation = operation.filter(has=page.locator(".opblock-summary-method", has_text="POST"))
-    operation.locator(".opblock-summary").first.click()
+    operation = _swagger_operation(page, "POST", "/ratings")
     body = operation.locator("textarea.body-param__text")
     body.fill(json.dumps({"talkId": talk_id, "value": 2}))
     operation.get_by_role("button", name="Execute").click()
     # Then the API takes it (a same-origin request) and it counts
-    answer = operation.locator(".live-responses-table tbody .response-col_status").first
-    expect(answer).to_have_text("202")
+    expect(_swagger_status(operation)).to_have_text("202")
     assert wait_for(lambda: stack.ratings(talk_id) == NO_RATINGS | {"2": 1})
