@@ -108,6 +108,14 @@ class Stack:
             backends | {"STREAMS_CONNECTION": self.streams, "ADMIN_TOKEN": self.token}, log, args
         )
 
+    def runtime_naming(self, origin: str, log: Path, args: list[str] | None = None) -> Runtime:
+        """Another runtime beside it whose CorsAllowOrigin names `origin`, each rating projected
+        as it comes."""
+        named = ["--param", f"CorsAllowOrigin={origin.rstrip('/')}"]
+        return self.runtime_beside(
+            log, [*(args or []), "--param", "ProjectorBatchWindowSeconds=0", *named]
+        )
+
     def ratings(self, talk_id: str) -> dict[str, int]:
         answer = self.runtime.request("GET", f"/ratings?talkId={talk_id}")
         assert answer.status == 200, answer.body
@@ -215,14 +223,10 @@ def test_a_named_origin_s_page_rates_and_no_other_does(
     # other site's server as http://localhost:<port>), beside the module's, on its catalog and
     # read model
     named = another_site.replace("127.0.0.1", "localhost")
-    runtime = stack.runtime_beside(
+    runtime = stack.runtime_naming(
+        named,
         tmp_path / "runtime.log",
-        [
-            *("--param", "VotingPolicy=attendee"),
-            *("--param", f"VoterCode={EVENT_CODE}"),
-            *("--param", "ProjectorBatchWindowSeconds=0"),
-            *("--param", f"CorsAllowOrigin={named.rstrip('/')}"),
-        ],
+        ["--param", "VotingPolicy=attendee", "--param", f"VoterCode={EVENT_CODE}"],
     )
     try:
         talk_id = stack.add_talk("Rated from the named origin")
@@ -411,13 +415,7 @@ def test_a_named_origin_s_page_rates_under_the_open_policy_and_no_other_does(
     # Given a runtime under the open policy whose CorsAllowOrigin names one origin (the other
     # site's server as http://localhost:<port>)
     named = another_site.replace("127.0.0.1", "localhost")
-    runtime = stack.runtime_beside(
-        tmp_path / "runtime.log",
-        [
-            *("--param", "ProjectorBatchWindowSeconds=0"),
-            *("--param", f"CorsAllowOrigin={named.rstrip('/')}"),
-        ],
-    )
+    runtime = stack.runtime_naming(named, tmp_path / "runtime.log")
     try:
         talk_id = stack.add_talk("Rated openly from the named origin")
         # When that origin's page rates the talk as a page the API lets in does (a 5), and
