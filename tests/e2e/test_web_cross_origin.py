@@ -1,7 +1,10 @@
 """Another site open in an attendee's browser, in a real Chromium, against the local runtime as
 `make run` starts it (no CorsAllowOrigin), asking attendees for voter tokens and an event code
-as a deployed stack does: that site's page can neither get a voter token nor rate. The web app
-and Swagger UI, on the API's own origin, work; and the event code is taken as a phone types it.
+as a deployed stack does: that site's page can neither get a voter token nor rate. Under the
+open policy (`make run`'s default) it cannot rate either, not even by posting without asking
+(the API refuses a browser's write for another site's page), unless CorsAllowOrigin names it.
+The web app and Swagger UI, on the API's own origin, work; and the event code is taken as a
+phone types it.
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 from tests.backends import CROSS_ORIGIN_TALKS, own_redis
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app as web_app
 from tests.e2e.conftest import (
     Runtime,
+    assert_problem,
     start_admin_runtime,
     start_runtime,
     stop_runtime,
@@ -62,10 +66,21 @@ ANOTHER_SITE = """<!doctype html>
   }
   // A rating sent without asking: a "simple" request (text/plain, no custom header) is sent
   // whatever CORS says, only its answer kept from the page.
-  async function rateWithoutAsking(api, talkId) {
+  async function rateWithoutAsking(api, talkId, value = 5) {
     const sent = await fetch(api + "/ratings", { method: "POST", mode: "no-cors",
-      headers: { "content-type": "text/plain" }, body: JSON.stringify({ talkId, value: 5 }) });
+      headers: { "content-type": "text/plain" }, body: JSON.stringify({ talkId, value }) });
     return sent.type;
+  }
+  // A rating as a page the API lets in would send it (JSON, so the browser asks first), with no
+  // voter token (the open policy): its status, or the error the browser raised.
+  async function rateOpenly(api, talkId, value) {
+    try {
+      const rating = await fetch(api + "/ratings", { method: "POST",
+        headers: { "content-type": "application/json" }, body: JSON.stringify({ talkId, value }) });
+      return rating.status;
+    } catch (error) {
+      return error.name;
+    }
   }
 </script></body></html>
 """
@@ -85,6 +100,21 @@ class Stack:
         assert answer.status == 201, answer.body
         self.created.append(talk["id"])
         return talk["id"]
+
+    def runtime_beside(self, log: Path, args: list[str]) -> Runtime:
+        """Another runtime on the module's catalog, read model and broker, started with `args`."""
+        backends = {"TALKS_CONNECTION": CROSS_ORIGIN_TALKS, "RATINGS_CONNECTION": self.ratings_url}
+        return start_runtime(
+            backends | {"STREAMS_CONNECTION": self.streams, "ADMIN_TOKEN": self.token}, log, args
+        )
+
+    def runtime_naming(self, origin: str, log: Path, args: list[str] | None = None) -> Runtime:
+        """Another runtime beside it whose CorsAllowOrigin names `origin`, each rating projected
+        as it comes."""
+        named = ["--param", f"CorsAllowOrigin={origin.rstrip('/')}"]
+        return self.runtime_beside(
+            log, [*(args or []), "--param", "ProjectorBatchWindowSeconds=0", *named]
+        )
 
     def ratings(self, talk_id: str) -> dict[str, int]:
         answer = self.runtime.request("GET", f"/ratings?talkId={talk_id}")
@@ -193,16 +223,10 @@ def test_a_named_origin_s_page_rates_and_no_other_does(
     # other site's server as http://localhost:<port>), beside the module's, on its catalog and
     # read model
     named = another_site.replace("127.0.0.1", "localhost")
-    backends = {"TALKS_CONNECTION": CROSS_ORIGIN_TALKS, "RATINGS_CONNECTION": stack.ratings_url}
-    runtime = start_runtime(
-        backends | {"STREAMS_CONNECTION": stack.streams, "ADMIN_TOKEN": stack.token},
+    runtime = stack.runtime_naming(
+        named,
         tmp_path / "runtime.log",
-        [
-            *("--param", "VotingPolicy=attendee"),
-            *("--param", f"VoterCode={EVENT_CODE}"),
-            *("--param", "ProjectorBatchWindowSeconds=0"),
-            *("--param", f"CorsAllowOrigin={named.rstrip('/')}"),
-        ],
+        ["--param", "VotingPolicy=attendee", "--param", f"VoterCode={EVENT_CODE}"],
     )
     try:
         talk_id = stack.add_talk("Rated from the named origin")
@@ -265,21 +289,167 @@ def test_the_event_code_is_typed_as_said_and_taken_with_a_phone_s_capital(
     assert wait_for(lambda: stack.ratings(talk_id) == NO_RATINGS | {"4": 1})
 
 
+def _swagger_operation(page: Page, method: str, path: str) -> Locator:
+    """Swagger UI's operation of `method path`, opened."""
+    operation = page.locator(".opblock").filter(
+        has=page.locator(".opblock-summary-path", has_text=path)
+    )
+    operation = operation.filter(has=page.locator(".opblock-summary-method", has_text=method))
+    operation.locator(".opblock-summary").first.click()
+    return operation
+
+
+def _swagger_status(operation: Locator) -> Locator:
+    """The status of the answer an operation's Execute got."""
+    return operation.locator(".live-responses-table tbody .response-col_status").first
+
+
 def test_swagger_ui_tries_the_api_out_on_its_own_origin(stack: Stack, page: Page) -> None:
     # Given the runtime's Swagger UI
     page.goto(f"{stack.runtime.url}/_docs/")
     # When a developer tries out GET /talks/{talkId}
-    operation = page.locator(".opblock").filter(
-        has=page.locator(".opblock-summary-path", has_text="/talks/{talkId}")
-    )
-    operation = operation.filter(has=page.locator(".opblock-summary-method", has_text="GET"))
-    operation.locator(".opblock-summary").first.click()
+    operation = _swagger_operation(page, "GET", "/talks/{talkId}")
     talk_id = stack.add_talk(f"Read from the docs {uuid.uuid4().hex[:6]}")
     operation.locator("input[placeholder='talkId']").fill(talk_id)
     operation.get_by_role("button", name="Execute").click()
     # Then the API answers it (same origin: no CORS needed)
-    answer = operation.locator(".live-responses-table tbody .response-col_status").first
-    expect(answer).to_have_text("200")
+    expect(_swagger_status(operation)).to_have_text("200")
     expect(operation.locator(".live-responses-table tbody .microlight").first).to_contain_text(
         talk_id
     )
+
+
+# --- The open policy (`make run`'s default): a rating needs no voter token, so nothing but the
+# --- API itself stands between another site's page and its visitors' blind ratings.
+
+
+@pytest.fixture(scope="module")
+def open_stack(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+    """A runtime as `make run` starts it (VotingPolicy=open, no CorsAllowOrigin), beside the
+    module's, on its catalog and read model."""
+    runtime = stack.runtime_beside(
+        tmp_path_factory.mktemp("open") / "runtime.log",
+        ["--param", "ProjectorBatchWindowSeconds=0"],
+    )
+    yield runtime
+    stop_runtime(runtime)
+
+
+def _rate_with_curl_s_request(runtime: Runtime, talk_id: str, value: int) -> None:
+    """A rating as `curl -d` sends it (no browser's headers), counted under the open policy."""
+    rating = json.dumps({"talkId": talk_id, "value": value})
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    assert runtime.request("POST", "/ratings", rating, form).status == 202
+
+
+def test_another_site_s_page_cannot_rate_blind_under_the_open_policy(
+    stack: Stack, open_stack: Runtime, page: Page, another_site: str
+) -> None:
+    # Given a talk, and a visitor's browser on another site's page: the same host on another
+    # port (same-site to the browser), then another host (cross-site)
+    talk_id = stack.add_talk("Not rated blind from elsewhere")
+    for site in (another_site, another_site.replace("127.0.0.1", "localhost")):
+        page.goto(site)
+        # When that page sends ratings without asking, which CORS does not stop (a 5 and a 1)
+        for value in (5, 1):
+            sent = page.evaluate(
+                "([api, t, v]) => rateWithoutAsking(api, t, v)", [open_stack.url, talk_id, value]
+            )
+            assert sent == "opaque"
+        # And rates as a page the API let in would, asking first: the browser refuses it
+        rate = "([api, t, v]) => rateOpenly(api, t, v)"
+        assert page.evaluate(rate, [open_stack.url, talk_id, 2]) == "TypeError"
+    # Then none of them counted: a rating from curl, sent after, is the talk's only one
+    _rate_with_curl_s_request(open_stack, talk_id, 3)
+    assert wait_for(lambda: sum(stack.ratings(talk_id).values()) > 0)
+    assert stack.ratings(talk_id) == NO_RATINGS | {"3": 1}
+
+
+def test_a_blind_write_is_answered_as_a_problem_naming_why(
+    stack: Stack, open_stack: Runtime
+) -> None:
+    # When a request comes marked as a browser's for another site's page, to each route that
+    # changes something (an organiser's too, with the organiser's token)
+    talk_id = stack.add_talk("Refused as a problem")
+    admin = {"Authorization": f"Bearer {stack.token}"}
+    body = json.dumps({"talkId": talk_id, "value": 4})
+    talk = json.dumps({"id": talk_id, "title": "Renamed from elsewhere"})
+    for method, path, sent, headers in (
+        ("POST", "/ratings", body, {}),
+        ("POST", "/voters", "{}", {}),
+        ("PUT", f"/talks/{talk_id}", talk, admin),
+        ("DELETE", f"/talks/{talk_id}", None, admin),
+    ):
+        answer = open_stack.request(
+            method,
+            path,
+            sent,
+            {"Sec-Fetch-Site": "cross-site", "Origin": "https://elsewhere.example", **headers},
+        )
+        # Then each is refused, in the problem shape, naming the kind of problem
+        assert_problem(answer, 403)
+        assert answer.json["type"] == "urn:talkrate:problem:cross-site-request", method
+    # And nothing changed: the talk is as it was, and unrated
+    assert open_stack.request("GET", f"/talks/{talk_id}").json["title"] == "Refused as a problem"
+    _rate_with_curl_s_request(open_stack, talk_id, 4)
+    assert wait_for(lambda: stack.ratings(talk_id) == NO_RATINGS | {"4": 1})
+
+
+def test_the_web_app_rates_on_its_own_origin_under_the_open_policy(
+    stack: Stack, open_stack: Runtime, page: Page
+) -> None:
+    # Given a talk's page on the API's own origin
+    talk_id = stack.add_talk("Rated on its own origin")
+    page.goto(f"{open_stack.url}/app/talks/{talk_id}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Rated on its own origin")
+    # When an attendee taps 4 stars (no event code, no voter token: the open policy)
+    page.get_by_role("button", name="Rate 4 out of 5").click()
+    # Then their rating is taken and counted
+    expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
+    assert wait_for(lambda: stack.ratings(talk_id) == NO_RATINGS | {"4": 1})
+
+
+def test_a_named_origin_s_page_rates_under_the_open_policy_and_no_other_does(
+    stack: Stack, page: Page, another_site: str, tmp_path: Path
+) -> None:
+    # Given a runtime under the open policy whose CorsAllowOrigin names one origin (the other
+    # site's server as http://localhost:<port>)
+    named = another_site.replace("127.0.0.1", "localhost")
+    runtime = stack.runtime_naming(named, tmp_path / "runtime.log")
+    try:
+        talk_id = stack.add_talk("Rated openly from the named origin")
+        # When that origin's page rates the talk as a page the API lets in does (a 5), and
+        # without asking (a 2)
+        page.goto(named)
+        rate = "([api, t, v]) => rateOpenly(api, t, v)"
+        assert page.evaluate(rate, [runtime.url, talk_id, 5]) == 202
+        blind = "([api, t, v]) => rateWithoutAsking(api, t, v)"
+        assert page.evaluate(blind, [runtime.url, talk_id, 2]) == "opaque"
+        # Then both count: the stack let that origin in
+        assert wait_for(lambda: stack.ratings(talk_id) == NO_RATINGS | {"5": 1, "2": 1})
+        # And from any other origin (same site, another port) neither does
+        page.goto(another_site)
+        assert page.evaluate(rate, [runtime.url, talk_id, 1]) == "TypeError"
+        assert page.evaluate(blind, [runtime.url, talk_id, 1]) == "opaque"
+        _rate_with_curl_s_request(runtime, talk_id, 3)
+        expected = NO_RATINGS | {"5": 1, "2": 1, "3": 1}
+        assert wait_for(lambda: sum(stack.ratings(talk_id).values()) == 3)
+        assert stack.ratings(talk_id) == expected
+    finally:
+        stop_runtime(runtime)
+
+
+def test_swagger_ui_rates_on_its_own_origin_under_the_open_policy(
+    stack: Stack, open_stack: Runtime, page: Page
+) -> None:
+    # Given the runtime's Swagger UI, and a talk
+    talk_id = stack.add_talk("Rated from the docs")
+    page.goto(f"{open_stack.url}/_docs/")
+    # When a developer tries out POST /ratings with a rating of it
+    operation = _swagger_operation(page, "POST", "/ratings")
+    body = operation.locator("textarea.body-param__text")
+    body.fill(json.dumps({"talkId": talk_id, "value": 2}))
+    operation.get_by_role("button", name="Execute").click()
+    # Then the API takes it (a same-origin request) and it counts
+    expect(_swagger_status(operation)).to_have_text("202")
+    assert wait_for(lambda: stack.ratings(talk_id) == NO_RATINGS | {"2": 1})

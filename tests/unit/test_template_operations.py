@@ -1884,9 +1884,10 @@ def test_the_artifacts_a_rollback_needs_are_never_expired() -> None:
     assert any("NoncurrentVersionExpiration" in rule for rule in rules)
 
 
-# Parameters a function's version does not name: an endpoint can be longer than a version's
-# description holds; a deploy that changes one takes a new SchemaRun, which every version names.
-ENDPOINTS = {"RdsProxyEndpoint", "KafkaBootstrapServers"}
+# Parameters a function's version does not name: an endpoint (or the CORS origin, a host name
+# too) can be longer than a version's description holds; a deploy that changes one takes a new
+# SchemaRun, which every version names.
+ENDPOINTS = {"RdsProxyEndpoint", "KafkaBootstrapServers", "CorsAllowOrigin"}
 # A value other than each setting's default, for each parameter a version names.
 OTHER_VALUES = {
     "Stage": "dev",

@@ -74,6 +74,7 @@ _TEXT: tuple[str, ...] = (
     "voter_token_secret_arn",
     "stage",
     "live_publish_url",
+    "cors_allow_origin",
 )
 _SECRETS = (
     "streams_password",
@@ -167,6 +168,10 @@ class Settings:
     # limits; without it, the address API Gateway saw (the CDN's own, behind one). On AWS from
     # EDGE_SECRET_ARN.
     edge_secret: Secret | None = None
+    # The origin of a page served elsewhere that may change things through its visitors'
+    # browsers (the template's CorsAllowOrigin; `*` any, on a dev stack); unset or blank: only
+    # the API's own pages (talkrate.api.cross_site).
+    cors_allow_origin: str | None = None
 
     # The live channel's HTTP publish endpoint (AppSync Events `https://<http host>/event`);
     # unset: no live updates. The API key is for the local emulation; on AWS requests are signed.

@@ -9,7 +9,10 @@ from typing import Any
 
 from talkrate.api import errors, ratings, talks, voters
 from talkrate.api.auth import audit_admin_write, require_admin
+from talkrate.api.cross_site import SAFE_METHODS, cross_site_refusal
 from talkrate.api.routing import Api, Response
+from talkrate.config import load_settings
+from talkrate.observability import logger
 from talkrate.problems import problem_payload
 
 MAX_BODY_BYTES = 16 * 1024
@@ -27,7 +30,8 @@ def build_app() -> Api:
 
 def handle(app: Api, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Resolve one payload 2.0 event: a path or method no route takes refused first (404, 405),
-    bodies over the limit refused, HEAD answered as GET, and no answer stored by a cache
+    then a browser's write for another site's page (403, talkrate.api.cross_site), bodies over
+    the limit refused, HEAD answered as GET, and no answer stored by a cache
     (`Cache-Control: no-store`)."""
     answer = _answer(app, event, context)
     # Counts change by the second, a 404 may be created the next minute, a voter token is one
@@ -55,6 +59,18 @@ def _answer_routed(app: Api, event: dict[str, Any], context: Any) -> dict[str, A
     if unrouted is not None:
         return unrouted
     method = event.get("requestContext", {}).get("http", {}).get("method")
+    headers = event.get("headers") or {}
+    if method not in SAFE_METHODS:
+        # Before the body is read: such a request counts for nothing, whatever it holds.
+        refusal = cross_site_refusal(method, headers, load_settings().cors_allow_origin)
+        if refusal is not None:
+            logger.info(
+                "cross-site write refused",
+                extra={"origin": str(headers.get("origin", ""))[:200], "method": method},
+            )
+            return problem_payload(
+                403, "cross-site-request", "Cross-site request refused", refusal, {}
+            )
     if method not in _TAKES_BODY:
         # A body on a GET, HEAD or DELETE means nothing to its route: ignored, never refused.
         event = {**event, "body": None, "isBase64Encoded": False}
@@ -68,7 +84,6 @@ def _answer_routed(app: Api, event: dict[str, Any], context: Any) -> dict[str, A
     if size > MAX_BODY_BYTES:
         detail = f"the body must be at most {MAX_BODY_BYTES} bytes"
         return problem_payload(413, "body-too-large", "Body too large", detail, {})
-    headers = event.get("headers") or {}
     declared = str(headers.get("content-type", "")).split(";")[0].strip().lower()
     takes_body = bool(event.get("body"))
     if takes_body and declared not in _READ_AS_JSON and not _is_json(declared):

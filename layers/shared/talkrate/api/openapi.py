@@ -13,6 +13,8 @@ import sys
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from talkrate.api import build_app
+from talkrate.api.cross_site import SAFE_METHODS
+from talkrate.api.responses import with_cross_site_refusal
 from talkrate.api.routing import Response, Route
 from talkrate.requests import union_members
 
@@ -37,7 +39,14 @@ DESCRIPTION = (
     "the stack's CorsAllowOrigin names one: then it answers that origin's CORS preflights "
     "itself, 204) and for a method no route can name (TRACE), 413 for a request "
     "over 10 MB, 429 over the API's throttling (without Retry-After: wait a second or more), "
-    "500 or 503 when the function failed or timed out."
+    "500 or 503 when the function failed or timed out.\n\n"
+    "A request that changes something (any method but GET, HEAD and OPTIONS) which a browser "
+    "sends for a page of another site is refused with a problem+json 403 "
+    "(urn:talkrate:problem:cross-site-request) before its body is read: Sec-Fetch-Site "
+    "cross-site or same-site, or, from a browser without Fetch Metadata, Origin null, unless "
+    "its Origin is the one the stack's CorsAllowOrigin names (* any). Clients that are not "
+    "browsers send neither header and are never refused so; the web app is on the API's own "
+    "origin."
 )
 
 
@@ -105,11 +114,14 @@ def _describe(app: APIGatewayHttpResolver, route: Route) -> None:
     operation.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         parameters, return_annotation=PowertoolsResponse[str] if returns is Response else returns
     )
+    responses = route.responses
+    if route.method not in SAFE_METHODS:
+        responses = with_cross_site_refusal(responses)
     app.route(
         route.path,
         route.method,
         summary=route.summary,
-        responses=_with_documents(route.responses),
+        responses=_with_documents(responses),
         security=route.security,
     )(operation)
 

@@ -81,3 +81,21 @@ def problems(*statuses: int, retry_after: Iterable[int] = ()) -> dict[int, Any]:
             response["headers"] = _headers(headers)
         answers[status] = response
     return answers
+
+
+CROSS_SITE_403 = (
+    "a browser's request for a page of another site (urn:talkrate:problem:cross-site-request): "
+    "Sec-Fetch-Site cross-site or same-site, or Origin null, from an origin other than the "
+    "stack's CorsAllowOrigin"
+)
+
+
+def with_cross_site_refusal(responses: dict[int, Any]) -> dict[int, Any]:
+    """A changing route's responses with the 403 every such route answers to another site's
+    page (talkrate.api.cross_site), beside any 403 of its own."""
+    if 403 in responses:
+        own = responses[403]
+        described = f"{own['description']} (the route's own refusal), or {CROSS_SITE_403}"
+    else:
+        own, described = problems(403)[403], f"Forbidden: {CROSS_SITE_403}"
+    return dict(sorted({**responses, 403: {**own, "description": described}}.items()))
