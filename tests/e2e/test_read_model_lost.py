@@ -200,3 +200,32 @@ def test_the_room_screen_shows_the_stored_ratings_and_the_leaderboard_says_it_is
     expect(page.get_by_role("link", name="Counted before Redis lost it")).to_be_visible(
         timeout=10_000
     )
+
+
+@pytest.mark.browser
+def test_the_programme_says_once_that_the_ratings_are_recounted_and_shows_them_once_back(
+    stack: Stack, page: Page
+) -> None:
+    # Given the read model lost, its rebuild held off by another's lock
+    lose_the_read_model(stack, held=True)
+    try:
+        # When the programme is opened
+        page.goto(stack.runtime.url + "/app/")
+        expect(page.get_by_role("link", name="Counted before Redis lost it")).to_be_visible()
+        # Then it says once, above the list, that the counts are being recounted and come back,
+        # in the leaderboard's words, not on each talk that its ratings are not available
+        notice = page.get_by_role("status").filter(has_text="being recounted")
+        expect(notice).to_have_count(1)
+        expect(notice).to_have_text(
+            "The counts and averages are being recounted from the stored ratings; "
+            "they are back in a few seconds."
+        )
+        expect(page.get_by_text("not available")).to_have_count(0)
+    finally:
+        stack.redis.delete(REBUILD_LOCK_KEY)
+    # And once rebuilt (here, or by the page's next read asking for it), the talk's three ratings
+    # come by themselves and the notice goes: the page reads again while they are recounted
+    assert invoke_relay_rebuild(stack)["readModel"] in ("rebuilt", "built")
+    card = page.locator(".talk-card").filter(has_text="Counted before Redis lost it")
+    expect(card.get_by_text("3 ratings")).to_be_visible(timeout=10_000)
+    expect(page.get_by_text("being recounted")).to_have_count(0)

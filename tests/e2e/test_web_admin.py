@@ -921,6 +921,16 @@ FILES = [
     ("Excel's separator line, tabs, a row refused", "SEP=\t\nid\ttitle\n\nx\t\n"),
     ("a separator line and nothing more", "\ufeffsep=,\n"),
     ("a separator line naming another", "sep=|\nid|title\nx|T\n"),
+    # A double quote never closed: near the end, the rest of the file is one cell (a line
+    # break in a title); far from it, a cell past Python's csv field limit and the end of what
+    # is read (the command names the line after the last row it read, blank lines and all)
+    ("a double quote never closed near the end", 'id,title\nx,"Unclosed\ny,Y\n'),
+    (
+        "a double quote never closed far from the end",
+        'id,title\na,A\n\n\nx,"Unclosed\n' + "y,Y\n" * 40_000,
+    ),
+    ("a cell one character past the field limit", "id,title\nb,\nx," + "z" * 131_073 + "\nc,C\n"),
+    ("a cell at the field limit", "title\n" + "z" * 131_072 + "\n"),
     ("JSON", '[{"id": "x"}]\n'),
     ("empty", ""),
     # Lines wrong in several ways: each way named, in the command line's order

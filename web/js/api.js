@@ -168,19 +168,22 @@ export function appConfig({ fresh = false } = {}) {
 // programme's order: a talk added, removed or moved in time between two of them shifts the rest,
 // one talk read twice and another not at all. A talk read twice is kept once; a total that
 // changed between pages, or fewer talks than it, reads the programme again (three reads, then
-// the last one: the page reads it again soon).
+// the last one: the page reads it again soon). `rebuilding` on the list: a page said the talks
+// come without their summaries while the service recounts them.
 export async function allTalks() {
   let talks = [];
   for (let read = 0; read < 3; read += 1) {
     const byId = new Map();
     const totals = new Set();
+    let rebuilding = false;
     for (let offset = 0; offset < 100000; offset += 100) {
       const page = await get(`/talks?limit=100&offset=${offset}`);
       totals.add(page.total);
+      rebuilding ||= Boolean(page.rebuilding);
       for (const talk of page.items) if (!byId.has(talk.id)) byId.set(talk.id, talk);
       if (page.items.length === 0 || offset + page.items.length >= page.total) break;
     }
-    talks = [...byId.values()];
+    talks = Object.assign([...byId.values()], { rebuilding });
     if (totals.size <= 1 && talks.length >= Math.max(0, ...totals)) return talks;
   }
   return talks;

@@ -217,6 +217,9 @@ function repr(text) {
 
 // The rows of a CSV as Python's csv module reads them (the excel dialect, not strict), each with
 // the file's line it ends on; lines end as Python's text files read them (\r\n, \r or \n).
+// Python's csv.field_size_limit(), past which the CLI reads no further.
+const CELL_LIMIT = 131072;
+
 function csvRecords(text, delimiter) {
   const lines = text.replace(/\r\n?/g, "\n").split(/(?<=\n)/);
   const records = [];
@@ -224,7 +227,10 @@ function csvRecords(text, delimiter) {
   let field = "";
   let state = "start";
   let lineNo = 0;
+  let long = false; // a cell past Python's csv field limit
+  let begins = 1; // where the CLI says such a record begins: after the last one not blank
   const save = () => {
+    long ||= field.length > CELL_LIMIT;
     fields.push(field);
     field = "";
   };
@@ -271,10 +277,17 @@ function csvRecords(text, delimiter) {
         }
       }
     }
+    // A cell past the limit (a double quote never closed takes the rest of the file): the end
+    // of what is read, its record's cells null.
+    if (long || field.length > CELL_LIMIT) {
+      records.push({ cells: null, line: begins });
+      return records;
+    }
     // The end of a line ends the record unless a quoted cell goes on.
     if (state === "quoted") continue;
     if (state === "field-start" || state === "field" || state === "quote-in-quoted") save();
     records.push({ cells: fields, line: lineNo });
+    if (fields.length) begins = lineNo + 1;
     fields = [];
     state = "start";
   }
@@ -293,7 +306,7 @@ const column = (name) => {
 
 // The cell separator of a file whose header line this is: the first that yields a title.
 function delimiterOf(header) {
-  return DELIMITERS.find((d) => (csvRecords(header, d)[0] || { cells: [] }).cells.map(column).includes("title")) || ",";
+  return DELIMITERS.find((d) => ((csvRecords(header, d)[0] || {}).cells || []).map(column).includes("title")) || ",";
 }
 
 // A time as the API reads it: date, "T" (or "t", or a space), hours and minutes, optional
@@ -452,7 +465,7 @@ export function readProgramme(text, zone = null) {
   const records = csvRecords(body, delimiter);
   if (separator && records[0] && records[0].line === 1) records.shift();
   const headerLine = separator ? 2 : 1;
-  const names = (records[0] && records[0].line === headerLine ? records.shift().cells : []).map(column);
+  const names = ((records[0] && records[0].line === headerLine && records.shift().cells) || []).map(column);
   // A header cell with no name (the ";;" a spreadsheet writes after the last column when a cell
   // to the right was ever touched) names no column: its cells must be empty.
   const unnamed = names.flatMap((name, i) => (name ? [] : [i]));
@@ -471,8 +484,12 @@ export function readProgramme(text, zone = null) {
   const errors = [];
   const seen = new Set();
   for (const { cells: values, line } of records) {
-    if (!values.length) continue; // a blank line
     const refuse = (message) => errors.push(new ProgrammeError(`line ${line}: ${message}`, line));
+    if (!values) {
+      refuse(`a cell longer than ${CELL_LIMIT} characters (a double quote never closed?); the lines after it were not read`);
+      break;
+    }
+    if (!values.length) continue; // a blank line
     if (values.length !== names.length) {
       refuse(`${values.length} cells where the header has ${names.length}; a cell holding the separator ${repr(delimiter)} must be in double quotes`);
       continue;

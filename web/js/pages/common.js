@@ -54,6 +54,11 @@ export function staleNotice(what, testId, readAt = 0) {
   };
 }
 
+// The service lost its counts and is recounting them from every stored rating (seconds): said
+// so, not "no rating yet", and read again this soon (the leaderboard, the programme).
+export const REBUILD_READ_MS = 5000;
+export const recounted = (what, it = "it is") => `${what} being recounted from the stored ratings; ${it} back in a few seconds.`;
+
 // "Now" when a talk is running, from its times and the service's clock.
 export function isRunning(talk, now = serviceNow()) {
   const starts = Date.parse(talk.startsAt);

@@ -2,12 +2,10 @@
 import { h, fill, setText, formatAvg, formatCount, talkHref, debounce, arrange, isolatedText } from "../dom.js";
 import { get, allTalks, readsInOrder } from "../api.js";
 import { watch, LEADERBOARD_CHANNEL } from "../live.js";
-import { liveBadge, errorText, tracksOf, trackChoice, staleNotice } from "./common.js";
+import { liveBadge, errorText, tracksOf, trackChoice, staleNotice, REBUILD_READ_MS, recounted } from "./common.js";
 import { liveAnnouncer } from "../announce.js";
 
 const SIZE = 20;
-// How soon a board being recounted (the service's counts rebuilt) is read again.
-const REBUILD_READ_MS = 5000;
 
 // What a screen reader hears of the board: who leads, and the two after ("“A” leads the board,
 // then “B” and “C”."). Only the order of the top three, not the counts or averages, which move
@@ -65,9 +63,8 @@ export function leaderboardPage(main) {
       const board = await get(`/leaderboard?${query}`);
       if (of !== track || !read.draws()) return false;
       if (board.rebuilding) {
-        // The service lost its counts and is recounting them from every stored rating (seconds):
-        // not "no talk rated yet", and the board shown (if any) kept, said to be of before.
-        const said = "The leaderboard is being recounted from the stored ratings; it is back in a few seconds.";
+        // (see recounted) The board shown (if any) kept, said to be of before.
+        const said = recounted("The leaderboard is");
         if (rows.size) stale.said(said);
         else setText(status, said);
         clearTimeout(recount);
