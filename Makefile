@@ -15,6 +15,10 @@ OFFLINE_ROUTINES := validate lint lint-security test test-unit test-integration 
 	test-faults test-browser run db build bench bench-quick bench-import bench-latency openapi \
 	compose-seed
 $(OFFLINE_ROUTINES): export AWS_DEFAULT_REGION ?= eu-west-1
+# The test routines test this checkout's packages, whichever checkout the environment's editable
+# install was made in (a git worktree sharing .venv): tests/conftest.py refuses any other.
+TEST_ROUTINES := test test-unit test-integration test-e2e test-faults test-browser
+$(TEST_ROUTINES): export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)/cli:$(CURDIR)/local:$(CURDIR)/ops
 PYTEST_ARGS ?=
 # One file, folder or test instead of the target's whole folder: make test-unit TESTS=tests/unit/test_stats.py
 TESTS ?=

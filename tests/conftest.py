@@ -6,10 +6,12 @@ otherwise the local ones are used and a tansu broker is started.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg2
@@ -23,6 +25,33 @@ from talkrate_local.database import prepare
 from tests.backends import RATINGS, TALKS, built, emptied
 from tests.builders import unique_talk_id
 from tests.redis_cluster import LocalRedisCluster
+
+# This checkout, and the packages of it the suite tests: the virtual environment's editable
+# install maps them to the checkout it was made in, which another checkout (a git worktree
+# sharing the environment) would test instead of its own unless PYTHONPATH names its folders.
+REPOSITORY = Path(__file__).resolve().parents[1]
+PACKAGES = ("talkrate", "talkrate_cli", "talkrate_local", "talkrate_ops", "sam_emulator")
+PACKAGE_FOLDERS = ("layers/shared", "cli", "local", "ops")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse to run when the product's packages come from anywhere but this checkout."""
+    elsewhere = {
+        name: folder
+        for name in PACKAGES
+        if not (
+            folder := Path(str(importlib.import_module(name).__file__)).resolve().parent
+        ).is_relative_to(REPOSITORY)
+    }
+    if elsewhere:
+        found = ", ".join(f"{name} from {folder}" for name, folder in elsewhere.items())
+        path = ":".join(str(REPOSITORY / folder) for folder in PACKAGE_FOLDERS)
+        raise pytest.UsageError(
+            f"the suite of {REPOSITORY} would test another checkout's code ({found}): "
+            f"run it with PYTHONPATH={path} (make test sets it), "
+            "or install this checkout into its environment (pip install -e .)"
+        )
+
 
 # The fault suite's counts of each scenario (tests/faults), carried on its tests' reports
 FAULT_COUNTS = "fault injection"

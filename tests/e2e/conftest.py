@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import redis
 
+from sam_emulator.events.kafka import unconsumed
 from talkrate_local.database import prepare, recreate
 from talkrate_local.launcher import LaunchedRuntime, launch, stop
 from tests.backends import E2E_RATINGS, E2E_TALKS, emptied
@@ -40,6 +41,29 @@ class Runtime(LaunchedRuntime):
     """A running local runtime, with a small HTTP client for the tests."""
 
     live_api_key: str = ""  # the live channel's key, chosen by start_runtime
+    # Its ratings topic and its projector's consumer group (start_runtime's or the caller's),
+    # and the broker it was given (STREAMS_CONNECTION), when one was
+    ratings_topic: str = ""
+    projector_group: str = ""
+    streams: str = ""
+
+    def wait_until_projected(self, within: float = 30) -> None:
+        """Until the projector's consumer group has committed every record of the ratings topic,
+        on each of its partitions; an AssertionError after `within` seconds.
+
+        The emulator commits a batch only once the function returned, and retries a failed one
+        with a backoff of up to 10 s: until then a delivery still to come (a duplicate among
+        them) shows as records left, where a fixed pause after the counts matched could end
+        before it."""
+        assert self.streams, "the runtime was started without STREAMS_CONNECTION"
+        deadline = time.monotonic() + within
+        topics = [self.ratings_topic]
+        while left := unconsumed(self.streams, self.projector_group, topics, within=2):
+            assert time.monotonic() < deadline, (
+                f"{left} records of {self.ratings_topic} not committed by "
+                f"{self.projector_group} within {within} s"
+            )
+            time.sleep(0.2)
 
     def request(
         self,
@@ -118,6 +142,7 @@ def start_runtime(
         args += ["--param", f"RatingsTopic=ratings-{own}"]
     if not any(a.startswith("ProjectorConsumerGroup=") for a in args):
         args += ["--param", f"ProjectorConsumerGroup=talkrate-projector-{own}"]
+    params = dict(a.split("=", 1) for a in args if "=" in a and not a.startswith("-"))
     launched = launch(ROOT / "template.yaml", env, log, args)
     runtime = Runtime(
         launched.url,
@@ -128,6 +153,9 @@ def start_runtime(
         launched.live_port,
     )
     runtime.live_api_key = live_api_key
+    runtime.ratings_topic = params["RatingsTopic"]
+    runtime.projector_group = params["ProjectorConsumerGroup"]
+    runtime.streams = env.get("STREAMS_CONNECTION", "")
     return runtime
 
 

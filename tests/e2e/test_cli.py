@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,12 +41,13 @@ from talkrate.adapters.limiter import LIMIT_PREFIX
 from talkrate.adapters.postgres import PostgresDatabase, PostgresTalkCatalog
 from talkrate.adapters.redis_store import RedisReadModel
 from talkrate.catalog import remove_talk
+from talkrate.projection import StreamRecord, project_batch
 from talkrate.values import Talk
 from talkrate_cli.client import Api
 from talkrate_cli.errors import CliError
 from talkrate_cli.live import LEADERBOARD_CHANNEL, LiveEndpoint, LiveSubscriber
 from talkrate_cli.main import main
-from talkrate_local.database import recreate
+from talkrate_local.database import event_store, recreate
 from tests.backends import (
     CLI_ATTENDEE_RATINGS,
     CLI_ATTENDEE_TALKS,
@@ -55,9 +57,13 @@ from tests.backends import (
     CLI_RATINGS,
     CLI_RELAY_TALKS,
     CLI_TALKS,
+    built,
     cli_proxied_ratings,
+    emptied,
+    own_redis,
+    postgres_dsn,
 )
-from tests.builders import ROOT, unique_talk_id
+from tests.builders import ROOT, rating_event, unique_talk_id
 from tests.e2e.conftest import (
     Answer,
     Runtime,
@@ -1226,10 +1232,52 @@ def test_ops_commands_run_against_the_configured_backends(cli: Cli) -> None:
     assert "relay: published" in alias.stdout
     # And --json makes each of them print one JSON document (progress, if any, on stderr)
     assert cli.json("ops", "relay")["pending"] == 0
-    rebuilt = cli.json("ops", "rebuild")
-    assert rebuilt["talks"] >= 0
-    assert isinstance(rebuilt["partitions"], dict)
-    # (what the rebuild says first, as text: test_ops_refuses_an_api_or_a_stack_it_would_not_use)
+    # (the rebuild's document: test_ops_rebuild_says_in_json_what_it_rebuilt_from; what it says
+    # first, as text: test_ops_refuses_an_api_or_a_stack_it_would_not_use)
+
+
+def test_ops_rebuild_says_in_json_what_it_rebuilt_from() -> None:
+    # Given an event store of its own holding known ratings: two talks, four events, on
+    # partitions 0 and 2 of its ratings topic, and a read model of its own that counts them
+    talks, ratings = postgres_dsn("cli_rebuild"), emptied(own_redis("cli_rebuild"))
+    recreate(talks)
+    topic = f"ratings-{uuid.uuid4().hex[:10]}"
+    first, second = unique_talk_id(), unique_talk_id()
+    placed = [(first, 5, 0, 0), (first, 4, 0, 1), (second, 3, 2, 5), (second, 1, 2, 7)]
+    records = [
+        StreamRecord(topic, partition, offset, event.key, event.to_json())
+        for talk_id, value, partition, offset in placed
+        for event in [rating_event(talk_id, value)]
+    ]
+    with event_store(talks) as store:
+        project_batch(records, store, RedisReadModel(built(ratings, talks)))
+    # When an operator rebuilds the read model from it, with --json
+    done = subprocess.run(
+        [TALKRATE, "--json", "ops", "rebuild"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "TALKS_CONNECTION": talks,
+            "RATINGS_CONNECTION": ratings,
+            "RATINGS_TOPIC": topic,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    # Then it prints one document: the talks it counted, the events and each partition's last
+    # offset, as the event store holds them
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "talks": 2,
+        "events": 4,
+        "partitions": {f"{topic}-0": 1, f"{topic}-2": 7},
+    }
+    # And the read model counts what the event store holds
+    model = RedisReadModel(ratings)
+    assert model.histogram(first).counts == {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1}
+    assert model.histogram(second).counts == {"1": 1, "2": 0, "3": 1, "4": 0, "5": 0}
 
 
 def test_no_dead_letters_is_said_on_stderr_even_when_piped(cli: Cli) -> None:

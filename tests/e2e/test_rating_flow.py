@@ -39,7 +39,7 @@ def test_a_rating_is_accepted_then_counted_once_with_its_stats(runtime: Runtime)
     assert answer.json["eventId"]
     # And within seconds the histogram shows it, once
     assert wait_for(lambda: histogram(runtime, WORKSHOP_TALK)["5"] == before["5"] + 1)
-    time.sleep(1.5)  # a second delivery, if there were one, would land by now
+    runtime.wait_until_projected()  # a second delivery, if there were one, has landed by now
     after = runtime.request("GET", f"/ratings?talkId={WORKSHOP_TALK}").json
     assert after["ratings"] == {**before, "5": before["5"] + 1}
     # And the stats come from StatsFunction through the Lambda Invoke API

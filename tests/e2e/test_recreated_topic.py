@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -143,5 +142,5 @@ def test_ratings_sent_to_a_recreated_topic_count_once_after_ops_topic_recreated(
         deployment.rate(2)
     expected["2"] = 2
     assert wait_for(lambda: deployment.counts() == expected, 30), deployment.counts()
-    time.sleep(2.0)  # a batch delivered twice would show by now
+    deployment.runtime.wait_until_projected()  # a batch delivered twice shows by now
     assert deployment.counts() == expected

@@ -159,11 +159,14 @@ class FaultStack:
         while True:
             actual = {talk: self.histogram(talk) for talk in self.talks}
             if all(actual[t] == stream.expected(t) for t in self.talks):
-                time.sleep(1.5)  # a late duplicate, if any got through, lands by now
+                # A late duplicate, if any got through, is counted once the projector's group
+                # has committed every record (a failed batch is retried, after up to 10 s)
+                self.runtime.wait_until_projected()
                 actual = {talk: self.histogram(talk) for talk in self.talks}
                 break
             if time.monotonic() > deadline:
                 break
+            time.sleep(0.05)
         return {talk: sum(counts.values()) for talk, counts in actual.items()}
 
 

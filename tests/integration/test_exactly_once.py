@@ -623,36 +623,39 @@ def test_a_vote_stored_before_1970_does_not_block_the_voter_s_next_rating(
     redis_client.delete(votes_key(talk_id))
 
 
+@pytest.mark.parametrize("arrival", ["earlier-first", "later-first"])
 def test_a_voter_s_two_ratings_in_one_millisecond_count_alike_everywhere(
     store: PostgresEventStore,
     model: RedisReadModel,
     talk_id: str,
     topic: str,
     redis_client: ReadModelClient,
+    arrival: str,
 ) -> None:
     # Given two ratings by one voter in the same millisecond, with microseconds (a client that
     # is not talkrate's): the later one by microseconds has the smaller eventId
     unique = uuid.uuid4().hex[:12]
-    first = raw(
-        topic,
-        0,
-        talk_id,
-        value=1,
-        voterId="v-9",
-        eventId=f"ffffffff-ffff-4fff-bfff-{unique}",
-        occurredAt="2026-11-26T10:00:00.123100Z",
-    )
-    second = raw(
-        topic,
-        1,
-        talk_id,
-        value=5,
-        voterId="v-9",
-        eventId=f"00000000-0000-4000-8000-{unique}",
-        occurredAt="2026-11-26T10:00:00.123900Z",
-    )
+    ratings = [
+        {
+            "value": 1,
+            "eventId": f"ffffffff-ffff-4fff-bfff-{unique}",
+            "occurredAt": "2026-11-26T10:00:00.123100Z",
+        },
+        {
+            "value": 5,
+            "eventId": f"00000000-0000-4000-8000-{unique}",
+            "occurredAt": "2026-11-26T10:00:00.123900Z",
+        },
+    ]
+    # arriving in either order: the one kept must not depend on which the topic held first
+    if arrival == "later-first":
+        ratings.reverse()
+    records = [
+        raw(topic, offset, talk_id, voterId="v-9", **fields)
+        for offset, fields in enumerate(ratings)
+    ]
     # When they are projected, and the read model is rebuilt from the event store
-    project_batch([first, second], store, model)
+    project_batch(records, store, model)
     projected = model.histogram(talk_id).counts
     stored = store.histogram(talk_id).counts
     redis_client.flushdb()

@@ -84,7 +84,8 @@ def add_partitions(admin: KafkaAdminClient, topic: str, total: int) -> None:
         admin.create_partitions({topic: NewPartitions(total_count=total)})
     except IncompatibleBrokerVersion as error:
         pytest.skip(
-            f"the broker cannot add partitions to a topic (tansu has no CreatePartitions): {error}"
+            "the broker cannot add partitions to a topic (tansu has no CreatePartitions); "
+            f"TEST_STREAMS_CONNECTION naming a Kafka or Redpanda broker runs it: {error}"
         )
 
 

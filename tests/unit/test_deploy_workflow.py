@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from tests.builders import ROOT
+from tests.iam import covers, covers_any
 from tests.unit.test_template_operations import (
     IN_VPC,
     MSK,
@@ -81,6 +82,19 @@ def test_each_deploy_names_its_stage_and_renews_the_live_api_key(
 
 ACCOUNT = "123456789012"
 WIDENING = {"iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy"}
+# The statements of CloudFormation's role that may widen a role (each under the boundary)
+BOUNDED = {"BoundedRoles", "BoundedManagedPolicies"}
+# Actions of IAM no statement may grant on any resource: what only `iam:*` (or a pattern as
+# wide) would, users and keys, and taking a role's boundary off
+NOWHERE = {
+    "iam:CreateUser",
+    "iam:CreateAccessKey",
+    "iam:AttachUserPolicy",
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:SetDefaultPolicyVersion",
+}
+# The statements that let CloudFormation's role hand a role to a service
+PASSING = {"PassStackRoles", "PassBastionRole"}
 
 
 @cache
@@ -116,25 +130,29 @@ def test_cloudformation_may_create_and_widen_roles_only_under_the_boundary() -> 
     resources_ = _bootstrap()["Resources"]
     assert resources_["StackRolesBoundary"]["Type"] == "AWS::IAM::ManagedPolicy"
     statements = _statements("CloudFormationExecutionRole")
-    # Then every statement that lets it create a role, or give one a policy, asks for the boundary
-    widening = [s for s in statements if s["Effect"] == "Allow" and WIDENING & set(_actions(s))]
-    assert {a for s in widening for a in _actions(s)} >= WIDENING
+    allowed = [s for s in statements if s["Effect"] == "Allow"]
+    # Then the statements that let it create a role, or give one a policy (their actions read
+    # as IAM reads them: `iam:Put*` and `IAM:createrole` count), are the bounded ones alone
+    widening = [s for s in allowed if covers_any(s, WIDENING)]
+    assert {s.get("Sid") for s in widening} == BOUNDED, widening
+    assert all(any(covers(s, action) for s in widening) for action in WIDENING)
+    # And each asks for the boundary
     for statement in widening:
-        condition = statement["Condition"]["StringEquals"]
-        assert condition["iam:PermissionsBoundary"] == {"Ref": "StackRolesBoundary"}, statement
-    assert not any("iam:*" in _actions(s) for s in statements if s["Effect"] == "Allow")
+        condition = statement.get("Condition", {}).get("StringEquals", {})
+        assert condition.get("iam:PermissionsBoundary") == {"Ref": "StackRolesBoundary"}, statement
+    # And none grants what only all of IAM would
+    assert not [(s.get("Sid"), a) for s in allowed for a in NOWHERE if covers(s, a)]
+
     # And it may neither take the boundary off a role nor put another one on
-    denied = {
-        action: statement
-        for statement in statements
-        if statement["Effect"] == "Deny"
-        for action in _actions(statement)
-    }
-    assert "Condition" not in denied["iam:DeleteRolePermissionsBoundary"]
-    other = denied["iam:PutRolePermissionsBoundary"]["Condition"]["StringNotEquals"]
+    def denying(action: str) -> dict[str, Any]:
+        [statement] = [s for s in statements if s["Effect"] == "Deny" and covers(s, action)]
+        return statement
+
+    assert "Condition" not in denying("iam:DeleteRolePermissionsBoundary")
+    other = denying("iam:PutRolePermissionsBoundary")["Condition"]["StringNotEquals"]
     assert other["iam:PermissionsBoundary"] == {"Ref": "StackRolesBoundary"}
     # Nor change the boundary itself
-    assert denied["iam:CreatePolicyVersion"]["Resource"] == {"Ref": "StackRolesBoundary"}
+    assert denying("iam:CreatePolicyVersion")["Resource"] == {"Ref": "StackRolesBoundary"}
 
 
 @cache
@@ -177,7 +195,7 @@ def test_cloudformation_attaches_only_the_managed_policies_the_template_does() -
     [attach] = [
         s
         for s in _statements("CloudFormationExecutionRole")
-        if "iam:AttachRolePolicy" in _actions(s)
+        if s["Effect"] == "Allow" and covers(s, "iam:AttachRolePolicy")
     ]
     for environment in ("dev", "prod"):
         allowed = _resolved(attach["Condition"]["ArnLike"]["iam:PolicyARN"], environment)
@@ -239,7 +257,7 @@ def test_cloudformation_may_create_read_update_and_delete_the_stack_s_managed_po
         action
         for action in needed
         if not any(
-            action in _actions(s)
+            covers(s, action)
             and any(
                 fnmatch(arn, pattern)
                 for pattern in _resolved([s["Resource"]], environment)
@@ -287,21 +305,30 @@ def test_cloudformation_passes_ec2_the_bastion_s_role_only_and_manages_the_stack
 ):
     # Given the statements of CloudFormation's role that hand a role to a service
     statements = _statements("CloudFormationExecutionRole")
-    passing = [s for s in statements if s["Effect"] == "Allow" and "iam:PassRole" in _actions(s)]
+    # (read as IAM reads them: `iam:Pass*` or `iam:*` passes roles as surely as iam:PassRole)
+    passing = [s for s in statements if s["Effect"] == "Allow" and covers(s, "iam:PassRole")]
+    assert {s.get("Sid") for s in passing} == PASSING, passing
     for environment in ("dev", "prod"):
         stack_role = f"arn:aws:iam::{ACCOUNT}:role/talkrate-{environment}-"
         for statement in passing:
-            services = statement["Condition"]["StringEquals"]["iam:PassedToService"]
+            # Then each names the services it hands roles to
+            condition = statement.get("Condition", {}).get("StringEquals", {})
+            assert "iam:PassedToService" in condition, statement
+            services = condition["iam:PassedToService"]
             services = [services] if isinstance(services, str) else services
             pattern = _resolved(statement["Resource"], environment)
-            # Then each names the stack's roles only, and EC2 (an instance runs with the role
+            # And the stack's roles only, and EC2 (an instance runs with the role
             # until it is stopped) gets the bastion's role alone, not a function's
             assert pattern.startswith(stack_role), pattern
             if "ec2.amazonaws.com" in services:
                 assert services == ["ec2.amazonaws.com"]
                 assert pattern == f"{stack_role}OpsBastionRole-*"
         # And the instance profile the bastion takes its role through is the stack's own
-        [profiles] = [s for s in statements if "iam:AddRoleToInstanceProfile" in _actions(s)]
+        [profiles] = [
+            s
+            for s in statements
+            if s["Effect"] == "Allow" and covers(s, "iam:AddRoleToInstanceProfile")
+        ]
         assert _resolved(profiles["Resource"], environment) == (
             f"arn:aws:iam::{ACCOUNT}:instance-profile/talkrate-{environment}-*"
         )
@@ -372,12 +399,18 @@ def test_the_boundary_leaves_the_stack_what_its_roles_use_and_nothing_of_iam() -
             used.update(AWS_MANAGED_ACTIONS[arn.rsplit("/", 1)[1]])
     # Then the boundary allows each of them
     boundary = _bootstrap()["Resources"]["StackRolesBoundary"]["Properties"]["PolicyDocument"]
-    allowed = [a for s in boundary["Statement"] if s["Effect"] == "Allow" for a in _actions(s)]
+    allowed = [s for s in boundary["Statement"] if s["Effect"] == "Allow"]
     denied = [a for s in boundary["Statement"] if s["Effect"] == "Deny" for a in _actions(s)]
     for action in used:
-        assert any(fnmatch(action, pattern) for pattern in allowed), action
-    # And nothing of IAM, nor assuming another role
-    assert not [a for a in allowed if a.startswith(("iam:", "sts:")) or a == "*"]
+        assert any(covers(s, action) for s in allowed), action
+    # And nothing of IAM, nor assuming another role (patterns expanded, as IAM reads them)
+    reaching = WIDENING | NOWHERE | {"iam:PassRole", "iam:UpdateAssumeRolePolicy", "sts:AssumeRole"}
+    assert not [(s.get("Sid"), a) for s in allowed for a in reaching if covers(s, a)]
+    assert not [
+        s.get("Sid")
+        for s in allowed
+        if any(a.lower().startswith(("iam:", "sts:")) for a in _actions(s))
+    ]
     assert {"iam:*", "sts:AssumeRole"} <= set(denied)
 
 
@@ -388,7 +421,7 @@ def _boundary_allows(environment: str, action: str, resource: str, tags: dict[st
     document = _bootstrap()["Resources"]["StackRolesBoundary"]["Properties"]["PolicyDocument"]
 
     def matches(statement: dict[str, Any]) -> bool:
-        if not any(fnmatch(action, pattern) for pattern in _actions(statement)):
+        if not covers(statement, action):
             return False
         patterns = _resolved(statement["Resource"], environment)
         patterns = [patterns] if isinstance(patterns, str) else patterns
@@ -452,7 +485,7 @@ def _cloudformation_role_denies(environment: str, action: str, tags: dict[str, s
         for statement in policy["PolicyDocument"]["Statement"]:
             if statement["Effect"] != "Deny":
                 continue
-            if not any(fnmatch(action, pattern) for pattern in _actions(statement)):
+            if not covers(statement, action):
                 continue
             if all(
                 holds(operator, key, expected)

@@ -20,6 +20,8 @@ from talkrate.adapters.postgres import CANCEL_WAIT_SECONDS
 from talkrate.config import Settings, settings_from
 from talkrate.live import API_KEY_DAYS_LEFT_METRIC, api_key_days_left
 from tests.builders import ROOT
+from tests.iam import listed as _listed
+from tests.iam import reaches
 
 pytestmark = pytest.mark.unit
 
@@ -483,6 +485,15 @@ def test_the_api_and_the_projector_resume_from_snapstart_snapshots() -> None:
     }
 
 
+# What a statement that reaches a service is read against (beside the service's own prefix): its
+# actions the checks care about, which a wildcard (`lambda:Invoke*`, `*`) grants as surely.
+INVOKING = ("lambda:InvokeFunction",)
+LOGGING = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
+READING_SECRETS = ("secretsmanager:GetSecretValue",)
+PUBLISHING = ("appsync:EventPublish", "appsync:EventConnect", "appsync:EventSubscribe")
+STREAMING = ("kafka-cluster:ReadData", "kafka-cluster:WriteData", "kafka-cluster:AlterGroup")
+
+
 def test_the_api_may_invoke_exactly_the_stats_and_relay_aliases() -> None:
     template = _prod()
     role = template["Resources"]["ApiFunctionRole"]["Properties"]
@@ -492,7 +503,7 @@ def test_the_api_may_invoke_exactly_the_stats_and_relay_aliases() -> None:
         for policy in policies
         if "PolicyDocument" in policy
         for statement in policy["PolicyDocument"]["Statement"]
-        if "lambda:" in str(statement.get("Action"))
+        if reaches(statement, "lambda", INVOKING)
     ]
     assert [s["Resource"] for s in statements] == [
         {"Fn::Sub": "${StatsFunction.Arn}:live"},
@@ -1112,7 +1123,7 @@ def test_each_function_writes_logs_to_its_own_group_only(parameters: dict[str, s
             if "PolicyDocument" in policy
             for statement in policy["PolicyDocument"]["Statement"]
         ]
-        logs = [s for s in statements if any(a.startswith("logs:") for a in _listed(s["Action"]))]
+        logs = [s for s in statements if reaches(s, "logs", LOGGING)]
         [own] = refs(function["LoggingConfig"]["LogGroup"])
         assert [(sorted(_listed(s["Action"])), s["Resource"]) for s in logs] == [
             (["logs:CreateLogStream", "logs:PutLogEvents"], {"Fn::GetAtt": [own, "Arn"]})
@@ -1123,12 +1134,8 @@ def test_each_function_writes_logs_to_its_own_group_only(parameters: dict[str, s
         assert "logs:CreateLogGroup" not in text, name
         for policy in evaluate(template, role["Properties"].get("Policies", [])):
             for statement in policy.get("PolicyDocument", {}).get("Statement", []):
-                if any(a.startswith("logs:") for a in _listed(statement["Action"])):
+                if reaches(statement, "logs", LOGGING):
                     assert statement["Resource"] != "*", name
-
-
-def _listed(action: str | list[str]) -> list[str]:
-    return [action] if isinstance(action, str) else action
 
 
 def _deployed(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -1166,22 +1173,21 @@ def test_each_role_reaches_its_own_stacks_secrets_live_channel_and_topic_only(
     checked = set()
     for name, statements in _statements(template).items():
         for statement in statements:
-            actions = _listed(statement["Action"])
             named = statement["Resource"]
             named = named if isinstance(named, list) else [named]
             named = [r for r in named if r != {"Ref": "AWS::NoValue"}]
             # Then secrets are the stack's own, by reference, never a pattern over the account
-            if any(a.startswith("secretsmanager:") for a in actions):
+            if reaches(statement, "secretsmanager", READING_SECRETS):
                 for resource in named:
                     assert refs(resource), (name, resource)
                     assert refs(resource) <= secrets, (name, resource)
                 checked.add("secrets")
             # And the live channel is the stack's own namespace
-            if any(a.startswith("appsync:") for a in actions):
+            if reaches(statement, "appsync", PUBLISHING):
                 assert [refs(r) for r in named] == [{"LiveNamespace"}], name
                 checked.add("live")
             # And a topic or consumer group is the one the stack is given, on its cluster
-            if any(a.startswith("kafka-cluster:") for a in actions):
+            if reaches(statement, "kafka-cluster", STREAMING):
                 for resource in named:
                     text = resource["Fn::Sub"][0]
                     assert "*" not in text, (name, text)
@@ -1217,9 +1223,7 @@ def test_the_projector_and_the_api_alone_may_publish_live_and_only_to_the_stack_
             if own is not None and own["Type"] == "AWS::IAM::ManagedPolicy":
                 document = evaluate(template, own["Properties"]["PolicyDocument"])
                 statements += document["Statement"]
-        live = [
-            s for s in statements if any(a.startswith("appsync:") for a in _listed(s["Action"]))
-        ]
+        live = [s for s in statements if reaches(s, "appsync", PUBLISHING)]
         # Then a function that may reach the live channel may only publish, to the stack's
         # namespace (AppSync Events authorises per namespace: no channel is finer)
         for statement in live:
@@ -1277,7 +1281,7 @@ def test_functions_in_a_vpc_get_their_network_interfaces_and_no_aws_policy_writi
     # And every logs statement of the stack names log groups of the stack, and only those
     for name, listed in statements.items():
         for statement in listed:
-            if any(a.startswith("logs:") for a in _listed(statement["Action"])):
+            if reaches(statement, "logs", LOGGING):
                 named = refs(statement["Resource"])
                 assert named, (name, statement["Resource"])
                 assert named <= log_groups, (name, named - log_groups)
