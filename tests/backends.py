@@ -82,7 +82,7 @@ def own_redis(user: str) -> str:
     return f"{own_redis_server()}/0"
 
 
-# Redis databases: 0 dev, 1 a runtime whose ratings topic is deleted and created again, 2 free, 3 the talkrate command's one-pass-a-minute runtime, 4 the e2e suite's runtime, 5 a read model beside another event store, 6 web app's limits, 7 and 9 the talkrate command, 8 web app, 10 votes
+# Redis databases: 0 dev, 1 a runtime whose ratings topic is deleted and created again, 2 the web app's short voter passes, 3 the talkrate command's one-pass-a-minute runtime, 4 the e2e suite's runtime, 5 a read model beside another event store, 6 web app's limits, 7 and 9 the talkrate command, 8 web app, 10 votes
 # e2e, 11 catalog flow, 12 contract tests, 13 bench, 14 fault suite, 15 tests.
 TALKS = configured("TEST_TALKS_CONNECTION", postgres_dsn("test"))
 RATINGS = configured("TEST_RATINGS_CONNECTION", redis_url(15))
@@ -100,6 +100,8 @@ WEB_TALKS = postgres_dsn("web_e2e")
 WEB_RATINGS = redis_url(8)
 WEB_LIMITS_TALKS = postgres_dsn("web_limits_e2e")  # a runtime with a voter limit of one a minute
 WEB_LIMITS_RATINGS = redis_url(6)
+SHORT_PASSES_TALKS = postgres_dsn("short_passes_e2e")  # a runtime whose voter passes last 36 s
+SHORT_PASSES_RATINGS = redis_url(2)
 CLI_ATTENDEE_TALKS = postgres_dsn("cli_attendee_e2e")
 CLI_ATTENDEE_RATINGS = redis_url(7)
 # The talkrate command against open voting that hands one voter pass a minute to an address.

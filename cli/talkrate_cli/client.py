@@ -257,6 +257,10 @@ class Api:
                 return None
             raise
 
+    def renew_voter(self, token: str) -> dict[str, Any]:
+        """POST /voters presenting `token`: the same voter's token with a new expiry."""
+        return dict(self.json("POST", "/voters", body={}, headers={"voter-token": token}))
+
     def rate(
         self,
         talk_id: str,

@@ -261,14 +261,29 @@ class VoterTokens:
     def _valid(entry: Any) -> str | None:
         if not isinstance(entry, dict) or not entry.get("voterToken"):
             return None
-        expires = entry.get("expiresAt")
-        if isinstance(expires, str):
-            try:
-                if datetime.fromisoformat(expires.replace("Z", "+00:00")) <= datetime.now(UTC):
-                    return None
-            except ValueError:
-                pass
+        expires = _moment(entry.get("expiresAt"))
+        if expires is not None and expires <= datetime.now(UTC):
+            return None
         return str(entry["voterToken"])
+
+    def _entry(self, api_url: str) -> Any:
+        data = self._all()
+        spellings = self._spellings(data, api_url)
+        return data[spellings[0]] if spellings else None
+
+    def renew_due(self, api_url: str) -> bool:
+        """Whether the kept token, still valid, is past the renewAfter the API gave with it (one
+        kept without it, before the API renewed passes: at once)."""
+        entry = self._entry(api_url)
+        if self._valid(entry) is None:
+            return False
+        after = _moment(entry.get("renewAfter"))
+        return after is None or after <= datetime.now(UTC)
+
+    def expired(self, api_url: str) -> bool:
+        """Whether a token is kept for this API that has expired (not renewed in time)."""
+        entry = self._entry(api_url)
+        return isinstance(entry, dict) and bool(entry.get("voterToken")) and not self._valid(entry)
 
     def get(self, api_url: str) -> str | None:
         """The kept token for this API, however its URL is spelt, unless it has expired."""
@@ -286,6 +301,7 @@ class VoterTokens:
         data[api_key(api_url)] = {
             "voterToken": voter["voterToken"],
             "expiresAt": voter.get("expiresAt"),
+            "renewAfter": voter.get("renewAfter"),
         }
         try:
             self._save(data)
@@ -305,3 +321,14 @@ class VoterTokens:
             del data[key]
         if spellings:
             self._save(data)
+
+
+def _moment(text: Any) -> datetime | None:
+    """An RFC 3339 time as the API writes it, or None."""
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None

@@ -103,6 +103,31 @@ def new_token(api: Api, tokens: VoterTokens, code: str | None) -> str | None:
     return str(voter["voterToken"])
 
 
+def renew_token(api: Api, tokens: VoterTokens, token: str) -> str | None:
+    """The kept token renewed (the same voter, a new expiry) and kept; the kept one as it is when
+    the API cannot renew it now (it is still valid), or when it answers with another voter (an
+    API that does not renew: that pass would count this user twice); None, forgotten and said,
+    when the API refuses it."""
+    try:
+        renewed = api.renew_voter(token)
+    except ApiProblem as problem:
+        if problem.status != 401:
+            return token
+        tokens.forget(api.url)
+        sys.stderr.write(
+            "talkrate: the kept voter token was refused; a new one is asked for, so this "
+            "rating counts beside your earlier ones\n"
+        )
+        return None
+    except Unreachable:
+        return token
+    fresh = renewed.get("voterToken")
+    if not isinstance(fresh, str) or fresh.split(".")[1:2] != token.split(".")[1:2]:
+        return token
+    tokens.put(api.url, renewed)
+    return fresh
+
+
 NO_VOTERS = "the API asks for a voter token but has no POST /voters"
 
 
@@ -134,8 +159,17 @@ def rate(
     command fails with nothing rated: a rating without one would count beside the attendee's
     next. A refused kept token (401) is replaced once; one the API cannot check yet (429
     voter-keys-updating, while it updates its keys) is sent again after the wait it asks, and
-    kept: a new one would be a new voter, whose re-rated talks count twice."""
+    kept: a new one would be a new voter, whose re-rated talks count twice. A kept token past
+    its renewAfter is renewed first (the same voter); one that expired unrenewed is replaced,
+    and said: a rating changed now counts beside the earlier one."""
     token = tokens.get(api.url)
+    if token is not None and tokens.renew_due(api.url):
+        token = renew_token(api, tokens, token)
+    elif token is None and tokens.expired(api.url):
+        sys.stderr.write(
+            "talkrate: the kept voter token expired before it was renewed; a new one is asked "
+            "for, so this rating counts beside your earlier ones\n"
+        )
     if token is None:
         token = new_token(api, tokens, code)
         if token is None and policy(api) == "attendee":

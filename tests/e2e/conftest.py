@@ -182,6 +182,21 @@ def start_admin_runtime(
     return start_runtime(env, log, extra_args), token
 
 
+def start_short_pass_runtime(kafka_bootstrap: str, log: Path) -> tuple[Runtime, str]:
+    """Attendee voting whose voter passes last 36 s (renewed from their 27th second), on a
+    catalog and read model of its own, projecting each rating as it comes."""
+    from tests.backends import SHORT_PASSES_RATINGS, SHORT_PASSES_TALKS
+
+    return start_admin_runtime(
+        SHORT_PASSES_TALKS,
+        SHORT_PASSES_RATINGS,
+        kafka_bootstrap,
+        log,
+        ["--param", "VotingPolicy=attendee", "--param", "ProjectorBatchWindowSeconds=0"],
+        {"VOTER_TOKEN_HOURS": "0.01"},
+    )
+
+
 def stop_runtime(runtime: Runtime) -> None:
     """Stop it as Ctrl-C would."""
     stop(runtime)

@@ -69,6 +69,7 @@ from tests.e2e.conftest import (
     Runtime,
     start_admin_runtime,
     start_runtime,
+    start_short_pass_runtime,
     stop_runtime,
     wait_for,
 )
@@ -2483,6 +2484,55 @@ def attendee_cli(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory)
         folder,
         ["--param", "VotingPolicy=attendee", "--param", "EventTimeZone=Europe/Berlin"],
     )
+
+
+@pytest.fixture
+def short_pass_cli(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Cli]:
+    """The command against attendee voting whose voter passes last 36 s."""
+    runtime, token = start_short_pass_runtime(kafka_bootstrap, tmp_path / "runtime.log")
+    env = {
+        **os.environ,
+        "TALKRATE_API": runtime.url,
+        "TALKRATE_ADMIN_TOKEN": token,
+        "TALKRATE_CONFIG_DIR": str(tmp_path / "config"),
+    }
+    yield Cli(runtime, env)
+    stop_runtime(runtime)
+
+
+def test_rate_renews_a_pass_near_its_expiry_and_says_when_one_expired_unrenewed(
+    short_pass_cli: Cli,
+) -> None:
+    cli = short_pass_cli
+    kept = Path(cli.env["TALKRATE_CONFIG_DIR"]) / "voters.json"
+
+    def kept_pass() -> tuple[str, datetime]:
+        [entry] = json.loads(kept.read_text()).values()
+        expires = datetime.fromisoformat(entry["expiresAt"].replace("Z", "+00:00"))
+        return entry["voterToken"].split(".")[1], expires
+
+    # Given an attendee who rated 5 from the terminal with a pass of 36 s
+    talk = "testcontainers-integration-testing"
+    cli.ok("rate", talk, "5")
+    voter, expires = kept_pass()
+    # When, with 8 s of it left, they change their mind to 1
+    time.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds() - 8))
+    changed = cli.run("rate", talk, "1")
+    # Then the pass was renewed quietly: the same voter, a later expiry, one rating counted
+    assert changed.returncode == 0, changed.stderr
+    assert changed.stderr == ""
+    renewed_voter, renewed_expiry = kept_pass()
+    assert (renewed_voter, renewed_expiry > expires) == (voter, True)
+    assert wait_for(lambda: cli.ratings(talk) == {"1": 1, "2": 0, "3": 0, "4": 0, "5": 0})
+    # When the renewed pass expires unrenewed, and they rate 3
+    time.sleep(max(0.0, (renewed_expiry - datetime.now(UTC)).total_seconds() + 1))
+    late = cli.run("rate", talk, "3")
+    # Then a new voter rated, and the command said this rating counts beside the earlier ones
+    assert late.returncode == 0, late.stderr
+    assert "expired before it was renewed" in late.stderr
+    assert "counts beside your earlier ones" in late.stderr
+    assert kept_pass()[0] != voter
+    assert wait_for(lambda: cli.ratings(talk) == {"1": 1, "2": 0, "3": 1, "4": 0, "5": 0})
 
 
 def test_a_voters_file_that_cannot_be_read_is_kept_aside_and_said(attendee_cli: Cli) -> None:

@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlparse
 from zoneinfo import ZoneInfo
@@ -25,7 +26,13 @@ from talkrate.adapters.limiter import LIMIT_PREFIX
 from tests.backends import WEB_RATINGS, WEB_TALKS
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app as web_app
-from tests.e2e.conftest import Runtime, start_admin_runtime, stop_runtime, wait_for
+from tests.e2e.conftest import (
+    Runtime,
+    start_admin_runtime,
+    start_short_pass_runtime,
+    stop_runtime,
+    wait_for,
+)
 from tests.e2e.test_web_app import (
     PHONE,
     ROOM,
@@ -125,6 +132,61 @@ def test_a_reload_while_a_changed_rating_is_on_its_way_shows_the_rating_the_serv
     assert keys[1]
     assert keys[2] == keys[1]
     assert wait_for(lambda: ratings_of(web, talk["id"]) == only(5))
+
+
+@pytest.fixture
+def short_passes(kafka_bootstrap: str, tmp_path: Path) -> Iterator[WebStack]:
+    """Attendee voting whose voter passes last 36 s (renewed from their 27th second)."""
+    runtime, token = start_short_pass_runtime(kafka_bootstrap, tmp_path / "runtime.log")
+    yield WebStack(runtime, token)
+    stop_runtime(runtime)
+
+
+def kept_pass(page: Page) -> tuple[str, datetime]:
+    """The page's voter pass as kept: its voter id and its expiry."""
+    kept = page.evaluate("JSON.parse(localStorage.getItem('talkrate.voter'))")
+    return kept["voterToken"].split(".")[1], datetime.fromisoformat(kept["expiresAt"])
+
+
+def wait_until(page: Page, moment: datetime) -> None:
+    """Real time passes, the page running meanwhile, until `moment`."""
+    left = (moment - datetime.now(UTC)).total_seconds()
+    if left > 0:
+        page.wait_for_timeout(left * 1000)
+
+
+def test_a_pass_near_its_expiry_is_renewed_and_a_changed_mind_counts_once(
+    short_passes: WebStack, page: Page
+) -> None:
+    web = short_passes
+    # Given an attendee who rated a talk 5 with a pass of 36 s
+    talk = web.add_talk(title="Renewed pass")
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    own = page.get_by_test_id("own-rating")
+    star(page, 5).click()
+    expect(own).to_contain_text("You rated 5 out of 5")
+    voter, expires = kept_pass(page)
+    assert wait_for(lambda: ratings_of(web, talk["id"]) == only(5))
+    # When, with 8 s of the pass left, they change their mind to 1
+    wait_until(page, expires - timedelta(seconds=8))
+    star(page, 1).click()
+    expect(own).to_contain_text("You rated 1 out of 5")
+    # Then their pass was renewed: the same voter, a later expiry
+    renewed_voter, renewed_expiry = kept_pass(page)
+    assert (renewed_voter, renewed_expiry > expires) == (voter, True)
+    # And the talk counts them once: their 1
+    assert wait_for(lambda: ratings_of(web, talk["id"]) == only(1))
+    expect(page.get_by_test_id("message")).to_have_text("")
+    # When the renewed pass expires unrenewed (the phone put away) and they rate 3
+    wait_until(page, renewed_expiry + timedelta(seconds=1))
+    star(page, 3).click()
+    expect(own).to_contain_text("You rated 3 out of 5")
+    # Then a new voter rated, and the page says so plainly: this 3 counts beside their 1
+    assert kept_pass(page)[0] != voter
+    expect(page.get_by_test_id("message")).to_contain_text(
+        "this rating counts beside your earlier rating of this talk, not in its place"
+    )
+    assert wait_for(lambda: ratings_of(web, talk["id"]) == {**NOTHING, "1": 1, "3": 1})
 
 
 def test_every_tab_of_an_attendee_shows_their_newest_rating_of_the_talk(

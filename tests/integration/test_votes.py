@@ -122,6 +122,123 @@ def test_a_forged_or_foreign_token_is_401_and_nothing_is_published(
     assert consume_to_end(kafka_bootstrap, topic) == []
 
 
+# --- renewing a pass: POST /voters with the Voter-Token it renews ------------------------------
+
+
+def renew(api: Call, token: str, where: str | None = None, body: Any = None) -> dict[str, Any]:
+    """POST /voters presenting `token` (from a fresh address unless `where` is given)."""
+    return api(
+        "POST", "/voters", body, source_ip=where or address(), headers={"voter-token": token}
+    )
+
+
+def test_a_renewed_pass_is_the_same_voter_and_a_changed_mind_counts_once(
+    api: Call,
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    redis_client: redis.Redis,
+) -> None:
+    # Given an attendee under the attendee policy whose pass has ten minutes left, who rated 5
+    configure(VOTING_POLICY="attendee")
+    now = datetime.now(UTC)
+    old = VoterTokens(TEST_VOTER_TOKEN_KEY.encode(), timedelta(minutes=10)).issue(now)
+    first = api(
+        "POST", "/ratings", {"talkId": talk, "value": 5}, headers={"voter-token": old.token}
+    )
+    assert first["statusCode"] == 202, first["json"]
+    # When their pass is renewed, and they change their mind to 1 with the renewed pass
+    renewed = renew(api, old.token)
+    assert renewed["statusCode"] == 201, renewed["json"]
+    token = renewed["json"]["voterToken"]
+    second = api("POST", "/ratings", {"talkId": talk, "value": 1}, headers={"voter-token": token})
+    assert second["statusCode"] == 202, second["json"]
+    # Then the renewed pass is the same voter's, with a new expiry (the configured week), and
+    # says from when to renew it again (a quarter of its life left)
+    assert token.split(".")[1] == old.voter_id
+    expires = datetime.fromisoformat(renewed["json"]["expiresAt"])
+    assert expires > old.expires_at + timedelta(days=6)
+    renew_after = datetime.fromisoformat(renewed["json"]["renewAfter"])
+    assert renew_after == expires - timedelta(days=7) / 4
+    # And once projected, the talk counts the voter once: their newest rating, 1
+    project_all(topic, kafka_bootstrap)
+    assert counts(redis_client, talk) == {"1": "1"}
+
+
+def test_an_expired_forged_or_altered_pass_renews_nothing_and_names_no_voter(
+    api: Call,
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    redis_client: redis.Redis,
+) -> None:
+    # Given an attendee who rated 5, under the attendee policy
+    configure(VOTING_POLICY="attendee")
+    genuine = api("POST", "/voters", source_ip=address())["json"]["voterToken"]
+    version, voter, expires, signature = genuine.split(".")
+    rated = api("POST", "/ratings", {"talkId": talk, "value": 5}, headers={"voter-token": genuine})
+    assert rated["statusCode"] == 202, rated["json"]
+    # And passes that are not theirs to renew: one that expired, their voter id signed with
+    # another key (forged), their pass with a later expiry written in (altered), another
+    # voter's id under their signature, and no pass's shape at all
+    expired = VoterTokens(TEST_VOTER_TOKEN_KEY.encode(), timedelta(seconds=1)).issue(
+        datetime.now(UTC) - timedelta(seconds=5)
+    )
+    forged = VoterTokens(b"a-key-the-service-never-held", timedelta(days=7)).issue(
+        datetime.now(UTC)
+    )
+    forged_as_voter = forged.token.replace(forged.voter_id, voter)
+    later = f"{version}.{voter}.{int(expires) + 86_400}.{signature}"
+    other = f"{version}.{'0' * 32}.{expires}.{signature}"
+    presented = [expired.token, forged.token, forged_as_voter, later, other, "v1.not-a-pass"]
+    # When each is presented for renewal
+    answers = [renew(api, token) for token in presented]
+    # Then each is refused, 401 in the problem shape, and no pass comes back
+    for answer in answers:
+        assert answer["statusCode"] == 401, answer["json"]
+        assert answer["headers"]["Content-Type"] == "application/problem+json"
+        assert answer["json"]["type"] == "urn:talkrate:problem:invalid-voter-token"
+        assert {"title", "status", "detail"} <= answer["json"].keys()
+        assert "voterToken" not in answer["json"]
+    assert "expired" in answers[0]["json"]["detail"]
+    # And a rating under any of them counts for nothing: the talk still holds the one 5
+    for token in presented:
+        refused = api(
+            "POST", "/ratings", {"talkId": talk, "value": 1}, headers={"voter-token": token}
+        )
+        assert refused["statusCode"] == 401, refused["json"]
+    project_all(topic, kafka_bootstrap)
+    assert counts(redis_client, talk) == {"5": "1"}
+
+
+def test_a_renewal_asks_no_event_code_and_spends_no_new_pass_of_the_address(
+    api: Call, configure: Callable[..., None]
+) -> None:
+    # Given an event code, one new pass a minute per address, and an attendee behind it with one
+    configure(VOTER_CODE="hall-a-2026", VOTERS_PER_ADDRESS_PER_MINUTE="1")
+    where = address()
+    token = api("POST", "/voters", {"code": "hall-a-2026"}, source_ip=where)["json"]["voterToken"]
+    # When they renew it twice from the same address, without the code (or with a wrong one)
+    renewals = [renew(api, token, where), renew(api, token, where, {"code": "hall-b"})]
+    # Then each renewal is theirs, and the address's one new pass is still the one spent
+    assert [r["statusCode"] for r in renewals] == [201, 201], [r["json"] for r in renewals]
+    assert {r["json"]["voterToken"].split(".")[1] for r in renewals} == {token.split(".")[1]}
+    assert api("POST", "/voters", {"code": "hall-a-2026"}, source_ip=where)["statusCode"] == 429
+
+
+def test_a_voter_renewing_in_a_loop_is_limited(api: Call) -> None:
+    # Given an attendee's pass
+    token = api("POST", "/voters", source_ip=address())["json"]["voterToken"]
+    # When their client renews it eleven times in a minute, from addresses of its own
+    answers = [renew(api, token) for _ in range(11)]
+    # Then ten are renewed and the eleventh waits, 429 with Retry-After
+    assert [a["statusCode"] for a in answers] == [201] * 10 + [429]
+    assert answers[-1]["json"]["type"] == "urn:talkrate:problem:rate-limited"
+    assert 1 <= int(answers[-1]["headers"]["Retry-After"]) <= 60
+
+
 def test_the_attendee_policy_needs_a_token(
     api: Call, talk: str, configure: Callable[..., None]
 ) -> None:

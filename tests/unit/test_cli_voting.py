@@ -18,7 +18,11 @@ from tests.loopback import LoopbackServer, StandInHandler
 
 pytestmark = pytest.mark.unit
 
-PASS = {"voterToken": "pass-1", "expiresAt": "2031-01-01T00:00:00Z"}
+PASS = {
+    "voterToken": "pass-1",
+    "expiresAt": "2031-01-01T00:00:00Z",
+    "renewAfter": "2030-12-01T00:00:00Z",
+}
 
 
 class OpenVotingApi(LoopbackServer):

@@ -1,4 +1,5 @@
-// The attendee's voter token (POST /voters), kept in localStorage until it expires, the
+// The attendee's voter token (POST /voters), kept in localStorage and renewed (the same voter, a
+// new expiry) once the service's renewAfter has passed, before it expires; the
 // attendee's own ratings, so a reload shows what they chose, and the ratings on their way.
 import { request, ApiError, gatewayBusy, serviceNow } from "./api.js";
 
@@ -6,7 +7,9 @@ const TOKEN_KEY = "talkrate.voter";
 const CODE_KEY = "talkrate.eventCode";
 const RATED_KEY = "talkrate.rated";
 const SENDING_KEY = "talkrate.sending";
-const EXPIRY_MARGIN_MS = 60_000;
+// A send's time: a pass is renewed long before (a quarter of its life left), so this only keeps
+// one that failed to renew (offline) from being sent just as it expires.
+const EXPIRY_MARGIN_MS = 5_000;
 
 // The server asks for the event code (403 on POST /voters).
 export class CodeRequired extends Error {
@@ -42,12 +45,31 @@ function write(key, value) {
   }
 }
 
-export function storedToken() {
+// The kept pass ({voterToken, expiresAt, renewAfter, before}) while it is valid, else null.
+function validPass() {
   const stored = read(TOKEN_KEY);
   if (!stored || typeof stored.voterToken !== "string") return null;
   const expires = Date.parse(stored.expiresAt);
   if (Number.isFinite(expires) && expires - EXPIRY_MARGIN_MS < serviceNow()) return null;
-  return stored.voterToken;
+  return stored;
+}
+
+export const storedToken = () => validPass()?.voterToken ?? null;
+
+// Past its renewAfter (one kept before the service said when: at once).
+function renewDue(pass) {
+  const after = Date.parse(pass.renewAfter);
+  return !Number.isFinite(after) || after <= serviceNow();
+}
+
+const voterOf = (token) => String(token).split(".")[1];
+
+// Whether a rating of this talk under `token` counts beside an earlier one of this device's,
+// made under a pass that expired or was refused (so not renewed): the talks rated before this
+// pass was new are kept with it (`before`).
+export function countsBeside(talkId, token) {
+  const stored = read(TOKEN_KEY);
+  return Boolean(token && stored?.voterToken === token && Array.isArray(stored.before) && stored.before.includes(talkId));
 }
 
 export function forgetToken() {
@@ -94,11 +116,19 @@ const PASS_LOCK = "talkrate-voter-pass";
 const CATCH_UP_MS = 1000;
 let asking = null;
 
+//
+// A valid pass past its renewAfter is renewed first (POST /voters with it: the same voter, so a
+// changed mind still replaces the earlier rating); while it cannot be (offline, a busy service)
+// it is used as it is. Only one the service refuses (expired, its key gone) makes a new voter.
 export function voterToken() {
-  const stored = storedToken();
-  if (stored) return Promise.resolve(stored);
+  const stored = validPass();
+  if (stored && !renewDue(stored)) return Promise.resolve(stored.voterToken);
   if (!asking) {
-    const ask = () => storedToken() || newToken();
+    const ask = () => {
+      const pass = validPass();
+      if (pass && !renewDue(pass)) return pass.voterToken;
+      return pass ? renewed(pass) : newToken();
+    };
     const afterTurn = async () => {
       await storageCaughtUp();
       return ask();
@@ -125,11 +155,34 @@ function storageCaughtUp() {
   });
 }
 
+// The kept pass renewed by the service, or kept as it is while it cannot be (a new voter only
+// once the service refuses it). A service that does not renew (one answering with another voter)
+// is not taken at its word: that pass would count the attendee twice.
+async function renewed(pass) {
+  try {
+    const { body } = await request("POST", "/voters", { body: {}, headers: { "Voter-Token": pass.voterToken } });
+    if (voterOf(body.voterToken) !== voterOf(pass.voterToken)) return pass.voterToken;
+    write(TOKEN_KEY, { ...pass, voterToken: body.voterToken, expiresAt: body.expiresAt, renewAfter: body.renewAfter });
+    return body.voterToken;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return newToken();
+    return pass.voterToken;
+  }
+}
+
+// At a page's load: the kept pass renewed if it is due, in the background.
+export function renewIfDue() {
+  const pass = validPass();
+  if (pass && renewDue(pass)) voterToken().catch(() => {});
+}
+
 async function newToken() {
   const code = read(CODE_KEY);
   try {
     const { body } = await request("POST", "/voters", code ? { body: { code } } : { body: {} });
-    write(TOKEN_KEY, { voterToken: body.voterToken, expiresAt: body.expiresAt });
+    // The talks this device rated under an earlier pass: rated again, they count beside.
+    const before = Object.keys(read(RATED_KEY) || {});
+    write(TOKEN_KEY, { voterToken: body.voterToken, expiresAt: body.expiresAt, renewAfter: body.renewAfter, before });
     return body.voterToken;
   } catch (error) {
     if (error instanceof ApiError && error.status === 403) {

@@ -49,6 +49,12 @@ class IssuedToken(NamedTuple):
     token: str
     voter_id: str
     expires_at: datetime
+    renew_after: datetime
+
+
+# A pass is renewed (POST /voters with it) once less than this share of its life is left: on AWS
+# (7 days) after five and a quarter days, well before a week-old pass is refused.
+RENEW_WITH_LIFE_LEFT = 0.25
 
 
 # How far apart two environments' clocks (and a put and the reads that see it) may be: a pass
@@ -109,11 +115,23 @@ class VoterTokens:
 
     def issue(self, now: datetime) -> IssuedToken:
         """A token for a new, anonymous voter, valid for the configured lifetime."""
-        voter_id = secrets.token_hex(16)
+        return self._issue(secrets.token_hex(16), now)
+
+    def renew(self, token: str, now: datetime) -> IssuedToken:
+        """A token for the same voter as `token`, valid for the configured lifetime from now:
+        their earlier ratings stay theirs, so a changed mind still replaces one. Only a genuine,
+        unexpired token is renewed (`verify`'s errors otherwise): a forged one names no voter,
+        and an expired one is refused as it is at POST /ratings (`ops forget-voter` takes a
+        voter an hour after their pass expired)."""
+        return self._issue(self.verify(token, now), now)
+
+    def _issue(self, voter_id: str, now: datetime) -> IssuedToken:
         expires_at = (now + self._lifetime).replace(microsecond=0)
         expires = int(expires_at.timestamp())
+        renew_after = expires_at - self._lifetime * RENEW_WITH_LIFE_LEFT
         payload = f"{VERSION}.{voter_id}.{expires}"
-        return IssuedToken(f"{payload}.{self._signing_keys().sign(payload)}", voter_id, expires_at)
+        signed = f"{payload}.{self._signing_keys().sign(payload)}"
+        return IssuedToken(signed, voter_id, expires_at, renew_after.replace(microsecond=0))
 
     def verify(self, token: str, now: datetime) -> str:
         """The voter id of a genuine, unexpired token; InvalidVoterToken otherwise."""

@@ -3,7 +3,7 @@ import { h, fill, setText, formatTime, formatZone, talkHref, debounce, isolated,
 import { request, get, talkPath, appConfig, ApiError, serviceNow, credentialRefused, keysUpdating } from "../api.js";
 import { watchTalk, newestShown } from "../live.js";
 import { histogramView } from "../histogram.js";
-import { voterToken, forgetToken, forgetExpired, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating, sendingRating, keepSending, safeToResend, takeRefused } from "../voter.js";
+import { voterToken, forgetToken, forgetExpired, renewIfDue, countsBeside, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating, sendingRating, keepSending, safeToResend, takeRefused } from "../voter.js";
 import { claim, keepForLater, inProgress, putOff, waitLeft, sendNoted, mayHaveCounted } from "../outbox.js";
 import { liveBadge, errorText } from "./common.js";
 import { liveAnnouncer } from "../announce.js";
@@ -67,6 +67,8 @@ function refusal(error) {
 // keyboard (which do not tap; "click" would not fit the keyboard either).
 const pick = () => (matchMedia("(pointer: coarse)").matches ? "Tap" : "Choose");
 
+const BESIDE = "Your earlier attendee pass expired before it could be renewed, so you rate with a new one: this rating counts beside your earlier rating of this talk, not in its place.";
+
 // A rating sent earlier whose answer never came, and which cannot be sent again without the risk
 // of counting twice: the attendee is told, and chooses.
 const unconfirmed = (value) => `Your earlier rating of ${value} out of 5 could not be confirmed: it may not have been counted. ${pick()} a star to rate again.`;
@@ -89,6 +91,7 @@ class PassLater extends Error {
 export function talkPage(main, talkId) {
   document.title = "Talk · talkrate";
   forgetExpired();
+  renewIfDue();
   let policy = "open";
   let tokens = true; // false once the service said it hands out no voter tokens
   let pending = null; // the rating waiting for the event code
@@ -455,7 +458,10 @@ export function talkPage(main, talkId) {
         answer = await send(once);
       }
       const counted = answer.body?.rating?.value ?? value;
-      say("");
+      // Under a new pass (the earlier one expired before it could be renewed, or was refused), a
+      // talk rated under the earlier one now has two of this attendee's ratings: said, not hidden.
+      if (countsBeside(talkId, token)) say(BESIDE, { info: true });
+      else say("");
       rememberRating(talkId, counted);
       showOwn(counted);
       sent = true;

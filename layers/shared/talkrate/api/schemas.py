@@ -103,12 +103,18 @@ class RatingAccepted(Document):
 
 
 class VoterIssued(Document):
-    """201 to POST /voters: an anonymous attendee token and when it expires."""
+    """201 to POST /voters: an anonymous attendee token, when it expires, and from when to
+    renew it (POST /voters with it as Voter-Token: the same voter, a new expiry)."""
 
     model_config = ConfigDict(populate_by_name=True)
 
     voter_token: str = Field(alias="voterToken")
     expires_at: str = Field(alias="expiresAt")
+    renew_after: str = Field(
+        alias="renewAfter",
+        description="When a quarter of the pass's life is left: from then, a client renews it "
+        "(POST /voters with it as Voter-Token), keeping the voter, while it is still valid.",
+    )
 
 
 class TalkRatingsOut(Document):
