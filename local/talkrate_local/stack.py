@@ -30,6 +30,7 @@ from talkrate.config import settings_from
 from talkrate.connection_strings import redacted
 from talkrate.errors import BackendUnavailable, TalkrateError
 from talkrate.locations import kafka_location, postgres_location, redis_location
+from talkrate.projected import retired_topic
 from talkrate.rebuild import rebuild_if_lost
 from talkrate_local import database
 from talkrate_local.backends import BACKENDS, Backends, Choice, choose
@@ -397,32 +398,8 @@ class TalkrateStack:
 
     @staticmethod
     def _forget_positions_of_fresh_topics(template: Template, talks: str, ratings: str) -> None:
-        # The broker's storage is new, so its topics start again at offset 0; offsets the read
-        # model recorded for an earlier broker would make the projector skip new records, and
-        # the event store's positions would bring them back at the next rebuild (its events
-        # still count, under the retired topic's name). A broker that kept its data (configured,
-        # found, or embedded with its folder) keeps its offsets.
         topics = sorted({topic for mapping in template.kafka_mappings for topic in mapping.topics})
-        try:
-            with database.event_store(talks) as store:
-                retired = sum(store.retire_topic(topic) for topic in topics)
-        except (BackendUnavailable, psycopg2.Error) as error:  # GET / reports it; keep running
-            console(
-                "[runtime] could not retire the old broker's positions: "
-                + redacted(str(error), talks)
-            )
-            retired = 0
-        try:
-            read_model = RedisReadModel(ratings)
-            forgotten = sum(read_model.forget_offsets(topic) for topic in topics)
-        except (RedisError, BackendUnavailable) as error:
-            console(f"[runtime] could not reset the projector's offsets: {error}")
-            return
-        if forgotten or retired:
-            console(
-                f"[runtime] new broker: forgot {forgotten} applied offsets of {topics}; "
-                f"{retired} stored positions filed as retired"
-            )
+        retire_positions_of_fresh_topics(topics, talks, ratings)
 
     def _renewing(self, name: str) -> None:
         """Before the watchdog starts a new, empty broker in place of one that stopped: the
@@ -556,3 +533,35 @@ def _origin_line(choice: Choice, kept: bool = False) -> str:
     if kept:
         return "embedded: taking over the broker a killed run left running"
     return "embedded: starting it"
+
+
+def retire_positions_of_fresh_topics(topics: list[str], talks: str, ratings: str) -> None:
+    """After a new, empty broker took the old one's place: file the event store's positions of
+    `topics` as retired and the read model's applied offsets with them.
+
+    The broker's storage is new, so its topics start again at offset 0; offsets the read model
+    recorded for an earlier broker would make the projector skip new records, and the event
+    store's positions would bring them back at the next rebuild (its events still count, under
+    the retired topic's name). A broker that kept its data (configured, found, or embedded with
+    its folder) keeps its offsets."""
+    names = {topic: retired_topic(topic) for topic in topics}
+    try:
+        with database.event_store(talks) as store:
+            retired = sum(store.retire_topic(topic, names[topic]) for topic in topics)
+    except (BackendUnavailable, psycopg2.Error) as error:  # GET / reports it; keep running
+        console(
+            "[runtime] could not retire the old broker's positions: " + redacted(str(error), talks)
+        )
+        retired = 0
+    try:
+        read_model = RedisReadModel(ratings)
+        # Kept under the retired name: the ratings they applied still count, and say so.
+        forgotten = sum(read_model.forget_offsets(topic, names[topic]) for topic in topics)
+    except (RedisError, BackendUnavailable) as error:
+        console(f"[runtime] could not reset the projector's offsets: {error}")
+        return
+    if forgotten or retired:
+        console(
+            f"[runtime] new broker: {forgotten} applied offsets of {topics} and {retired} "
+            "stored positions filed as retired"
+        )

@@ -163,6 +163,7 @@ def test_a_bare_machine_rates_a_talk_and_keeps_it_across_restarts(
             "POST", "/ratings", json.dumps({"talkId": WORKSHOP_TALK, "value": 4})
         )
         assert answer.status == 202, answer.body
+        event_id = answer.json["eventId"]
         counted = wait_for_count(runtime, "4", 1)
         assert counted["ratings"] == {"1": 0, "2": 0, "3": 0, "4": 1, "5": 0}
         assert counted["stats"]["totalCount"] == 1
@@ -214,6 +215,9 @@ def test_a_bare_machine_rates_a_talk_and_keeps_it_across_restarts(
         # (the old broker's stored position is filed as retired: a rebuild must not take it as
         # the new broker's)
         assert "1 stored positions filed as retired" in log
+        # And the rating, counted, says so still (its offset went with its retired position)
+        status = runtime.request("GET", f"/ratings/{event_id}")
+        assert (status.status, status.json["status"]) == (200, "projected"), status.body
         # And a new rating counts once, with stats from the function URL
         answer = runtime.request(
             "POST", "/ratings", json.dumps({"talkId": WORKSHOP_TALK, "value": 5})

@@ -1230,6 +1230,50 @@ def test_the_room_screen_s_address_reads_from_the_back_of_the_room_too(
         room.close()
 
 
+@pytest.mark.parametrize("size", ["1024x768 (4:3)", "1280x720", "1920x1080", "3840x2160 (4K)"])
+def test_a_room_screen_of_a_talk_with_a_200_character_id_fits_its_display(
+    web: WebStack, browser: Browser, size: str, tmp_path: Path
+) -> None:
+    # Given a talk whose id is as long as an id may be (200 characters)
+    stem = unique_talk_id("modern-integration-testing")
+    talk_id = (stem + "-" + "testcontainers-" * 14)[:199] + "x"
+    assert len(talk_id) == 200
+    talk = web.add_talk(talk_id, title="Modern Integration Testing with Testcontainers")
+    room = browser.new_context(viewport=PROJECTORS[size])
+    try:
+        # When its room screen is shown, live
+        screen = room.new_page()
+        screen.goto(web.url(SCREEN.format(id=talk["id"])))
+        expect(screen.locator(".live-badge")).to_have_attribute("data-state", "live")
+        screen.screenshot(path=str(tmp_path / f"long-id-{size.split()[0]}.png"))
+        # Then nothing scrolls: the 1-star row and the live line are on the screen
+        shown = screen.evaluate(
+            """() => {
+              const url = document.querySelector(".qr-url");
+              const lines = url.getBoundingClientRect().height / parseFloat(getComputedStyle(url).lineHeight);
+              const bottom = (s) => document.querySelector(s).getBoundingClientRect().bottom;
+              return {
+                page: [document.documentElement.scrollWidth, document.documentElement.scrollHeight],
+                inView: [".histogram li:last-child", ".live-badge"].every((s) => bottom(s) <= innerHeight),
+                lines: Math.round(lines),
+                title: url.title,
+              };
+            }"""
+        )
+        viewport = PROJECTORS[size]
+        address = f"{web.url('')}/app/talks/{talk_id}".split("://", 1)[1].replace("//", "/")
+        assert shown == {
+            "page": [viewport["width"], viewport["height"]],
+            "inView": True,
+            "lines": 3,
+            "title": address,
+        }
+        # And the QR code still holds the whole address, for whoever scans it
+        expect(screen.get_by_role("img", name=f"QR code of http://{address}")).to_be_visible()
+    finally:
+        room.close()
+
+
 # How much of the screen's height its bars, their counts and the title take, how much of the
 # screen the bars cover, and how much of its width the QR code takes.
 SCREEN_FILL = """() => {

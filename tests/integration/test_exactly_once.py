@@ -32,6 +32,7 @@ from talkrate.projected import ProjectedRating, ProjectionBatch
 from talkrate.projection import StreamRecord, classify, project_batch
 from talkrate.rating import rating_status
 from talkrate.rebuild import RebuildInProgress, rebuild_if_lost, rebuild_read_model
+from talkrate_local.stack import retire_positions_of_fresh_topics
 from tests.builders import rating_event, unique_talk_id
 from tests.redis_cluster import LocalRedisCluster
 
@@ -826,6 +827,39 @@ def test_a_rating_is_projected_once_its_batch_reached_the_histogram(
     model.apply(batch)
     assert rating_status(str(event.event_id), store, outbox, model) == "projected"
     assert model.histogram(talk_id).counts["5"] == 1
+
+
+def test_a_counted_rating_of_a_broker_since_replaced_is_projected_until_the_read_model_is_lost(
+    store: PostgresEventStore,
+    model: RedisReadModel,
+    talk_id: str,
+    topic: str,
+    talks_dsn: str,
+    read_model_url: str,
+    redis_client: ReadModelClient,
+) -> None:
+    # Given a rating counted from a topic, and one the projector stored but never applied (its
+    # batch cut off between the two steps)
+    counted, cut_off = rating_event(talk_id, 5), rating_event(talk_id, 2)
+    project_batch([at(topic, 0, 0, counted)], store, model)
+    store.record(classify([at(topic, 0, 1, cut_off)]))
+    outbox = PostgresOutbox(PostgresDatabase(talks_dsn))
+
+    def status(event: RatingSubmitted) -> str | None:
+        return rating_status(str(event.event_id), store, outbox, model)
+
+    # When the local runtime starts a new, empty broker: the topic's positions are retired
+    retire_positions_of_fresh_topics([topic], talks_dsn, read_model_url)
+    # Then the counted rating is still projected (a read shows it), the other is not
+    assert (status(counted), status(cut_off)) == ("projected", "accepted")
+    assert model.histogram(talk_id).counts["2"] == 0
+    # When Redis loses its data, Then neither is counted until the read model is rebuilt
+    redis_client.flushdb()
+    assert (status(counted), status(cut_off)) == ("accepted", "accepted")
+    # And the rebuild counts every stored rating, retired positions' included
+    assert rebuild_if_lost(store, model, progress=lambda _: None) is not None
+    assert (status(counted), status(cut_off)) == ("projected", "projected")
+    assert model.histogram(talk_id).counts["2"] == 1
 
 
 def test_a_letter_another_record_s_letter_holds_the_position_of_is_told(

@@ -24,6 +24,7 @@ from talkrate import wiring
 from talkrate.adapters.redis_store import RedisReadModel
 from talkrate.errors import BackendUnavailable
 from talkrate.models import RatingSubmitted
+from talkrate.rating import rating_status
 from talkrate_cli.main import main
 from talkrate_local.database import prepare, recreate
 from tests.backends import ELSEWHERE_RATINGS, ELSEWHERE_TALKS, REDIS, RELAY_TALKS
@@ -844,6 +845,14 @@ def test_a_topic_recreated_on_the_broker_is_told_to_the_backends_and_nothing_is_
     assert f"topic-recreated: 4 stored positions of {topic!r} filed as retired" in said
     # Then the skipped rating counts, and the new topic's next record is projected, not skipped
     assert wiring.read_model().histogram(talk).counts == {"1": 1, "2": 0, "3": 0, "4": 0, "5": 3}
+    # And the old topic's ratings, stored under its retired positions, are projected still
+    for event in old:
+        assert (
+            rating_status(
+                str(event.event_id), wiring.event_store(), wiring.outbox(), wiring.read_model()
+            )
+            == "projected"
+        )
     after = projector(
         kafka_event(ratings_batch(topic, 0, 2, [RatingSubmitted.new(talk, 2)])), context
     )

@@ -9,9 +9,18 @@ does not define them at its cold start: a named tuple class costs about 0.2 ms t
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from talkrate.events import Rating, WrittenRecord
+
+
+def retired_topic(topic: str) -> str:
+    """The name a topic's positions are filed under once it was recreated empty, from now on:
+    "<topic> (retired <UTC time>)" (a Kafka topic's name holds no space, so no live topic is
+    named as a retired one). The event store's positions and the read model's applied offsets
+    take the same name, so the status of a rating stored at one still finds its offset."""
+    return f"{topic} (retired {datetime.now(UTC):%Y-%m-%d %H:%M:%S.%f} UTC)"
 
 
 class ProjectedRating(NamedTuple):

@@ -25,6 +25,7 @@ export function screenPage(main, talkId) {
   const histogram = histogramView({ big: true, announcer });
   const badge = liveBadge(announcer);
   const pageUrl = `${location.origin}${talkHref(talkId)}`;
+  const address = pageUrl.replace(/^https?:\/\//, ""); // shown under the QR code
   const title = h("h1", {}, "Loading…");
   const speakers = h("p", { class: "speakers" });
   const problem = h("p", { class: "message", role: "alert" });
@@ -35,8 +36,8 @@ export function screenPage(main, talkId) {
   const qrAside = h("aside", { class: "screen-qr", "aria-label": "Rate this talk" },
     qrSvg(pageUrl, `QR code of ${pageUrl}`),
     caption,
-    h("p", { class: "qr-url", "data-testid": "qr-url" },
-      pageUrl.replace(/^https?:\/\//, "").split("/").map((part, i) => (i ? [h("wbr"), "/", part] : part))));
+    h("p", { class: "qr-url", "data-testid": "qr-url", title: address },
+      address.split("/").map((part, i) => (i ? [h("wbr"), "/", part] : part))));
   // Hidden with it: an empty histogram under "not in the programme" reads as a talk nobody rated.
   const results = h("section", { class: "screen-results", "aria-label": "Ratings" },
     histogram.summary, histogram.list);

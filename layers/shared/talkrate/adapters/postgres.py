@@ -13,7 +13,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -33,6 +33,7 @@ from talkrate.projected import (
     ProjectionBatch,
     ReadModelState,
     RelayResult,
+    retired_topic,
 )
 from talkrate.values import RATING_VALUES, Histogram, Precondition, RatingWindow, Talk
 
@@ -1089,15 +1090,16 @@ class PostgresEventStore:
             letters = changed[1] | {row_id for _, row_id in redrives}
             return events, len(changed[0]), len(letters)
 
-    def retire_topic(self, topic: str) -> int:
+    def retire_topic(self, topic: str, retired: str | None = None) -> int:
         """File the positions recorded for `topic` under a name of their own, for when the topic
         was recreated empty (a new broker): its new records start again at offset 0, and a
         rebuild must not take the old topic's offsets as theirs, nor a dead letter's position
         stand in for a new one. The events still count; only their positions are renamed, to
-        "<topic> (retired <UTC time>)". Answers how many positions (of events, of duplicates and
-        of dead letters) it renamed.
+        `retired` ("<topic> (retired <UTC time>)", `projected.retired_topic`, made now when not
+        given). Answers how many positions (of events, of duplicates and of dead letters) it
+        renamed.
         """
-        retired = f"{topic} (retired {datetime.now(UTC):%Y-%m-%d %H:%M:%S.%f} UTC)"
+        retired = retired or retired_topic(topic)
         renamed = 0
         with self._db.transaction() as cursor:
             for statement in (

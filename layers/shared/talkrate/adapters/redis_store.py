@@ -1118,17 +1118,23 @@ class RedisReadModel:
                     counted[talk] = histogram.total
         return counted
 
-    def forget_offsets(self, topic: str) -> int:
+    def forget_offsets(self, topic: str, retired: str | None = None) -> int:
         """Drop the applied offsets of a topic, for when the topic itself was recreated empty.
 
-        Answers how many partition offsets were dropped; the talks' own offsets of the topic go
-        with them.
+        With `retired` (the name the event store filed the topic's positions under,
+        `projected.retired_topic`), each partition's offset is kept under that name instead, in
+        one step: a rating stored at a retired position was counted when its offset was
+        applied, and its status still tells so. Answers how many partition offsets were
+        dropped or moved; the talks' own offsets of the topic are dropped (no record of a
+        retired topic is delivered again to be judged by them).
         """
         prefix = f"{topic}-".encode()
         client = self.client
-        fields: list[bytes] = client.hkeys(OFFSETS_KEY)  # type: ignore[assignment]
-        stale = [f for f in fields if _of_topic(f, prefix)]
-        dropped = int(client.hdel(OFFSETS_KEY, *stale)) if stale else 0
+        dropped = int(
+            self._eval(
+                "retire_offsets", [OFFSETS_KEY], [topic + "-", f"{retired}-" if retired else ""]
+            )
+        )
         keys = list(client.scan_iter(match=HISTOGRAM_PATTERN, count=1000))
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
@@ -1325,7 +1331,25 @@ return answer
 """
 )
 
+# The partition offsets (fields of KEYS[1]) of a topic, ARGV[1] .. "<partition>", dropped, or
+# moved to ARGV[2] .. "<partition>" when ARGV[2] is not empty (the topic retired); how many.
+_RETIRE_OFFSETS = """
+local moved = 0
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do
+  local name = fields[i]
+  local partition = string.sub(name, #ARGV[1] + 1)
+  if string.sub(name, 1, #ARGV[1]) == ARGV[1] and string.match(partition, '^%d+$') then
+    if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], ARGV[2] .. partition, fields[i + 1]) end
+    redis.call('HDEL', KEYS[1], name)
+    moved = moved + 1
+  end
+end
+return moved
+"""
+
 _SCRIPTS = {
+    "retire_offsets": _RETIRE_OFFSETS,
     "apply": _APPLY,
     "replace": _REPLACE,
     "hold": _HOLD,
