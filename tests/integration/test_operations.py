@@ -849,3 +849,54 @@ def test_a_topic_recreated_on_the_broker_is_told_to_the_backends_and_nothing_is_
     )
     assert after["applied"] == 1
     assert wiring.read_model().histogram(talk).counts["2"] == 1
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_dead_letters_read_by_a_reader_that_left_end_quietly_as_other_listings_do(
+    configure: Callable[..., None],
+    talk: str,
+    capsys: pytest.CaptureFixture[str],
+    as_json: bool,
+) -> None:
+    # Given dead letters waiting, and the operator listing them into a pipe whose reader has
+    # gone (`talkrate ops dead-letters | head -1` that got its line): closed before the first
+    # write, so the write fails whatever the size of the listing
+    set_aside_and_listed(*rated_seven(talk, 3), first_offset=0, capsys=capsys)
+    command = [sys.executable, "-m", "talkrate_cli", *(["--json"] if as_json else [])]
+    process = subprocess.Popen(
+        [*command, "ops", "dead-letters"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    process.stdout.close()
+    # Then it ends as `talkrate talks | head -1` does: quietly, without a traceback or an
+    # "Exception ignored" line, exit 141
+    stderr = process.stderr.read()
+    assert (process.wait(timeout=60), stderr) == (141, "")
+
+
+def test_several_letters_one_refused_say_that_none_was_redriven(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given two records set aside, the first repairable alone, the second still broken
+    broken = rated_seven(talk, 2)
+    first, second = set_aside_and_listed(*broken, first_offset=0, capsys=capsys)
+    ids = [str(first["id"]), str(second["id"])]
+    # When the operator redrives both
+    assert main(["ops", "redrive", *ids]) == 1
+    # Then the refusal says that nothing was redriven, the first letter neither
+    said = " ".join(capsys.readouterr().err.split())
+    assert f"nothing redriven: dead letters {first['id']} and {second['id']} wait" in said
+    # And so does --json, whose `redriven` is empty
+    assert main(["--json", "ops", "redrive", *ids]) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert document["redriven"] == []
+    assert "nothing redriven" in document["error"]["detail"]
+    assert count_records(kafka_bootstrap, topic) == 0
