@@ -20,8 +20,8 @@ from talkrate_cli.programme import instant
 
 def room_key(room: Any) -> str | None:
     """The room a name means, for comparing (None: no room): composed (NFC), spaces around and
-    between words and case set aside, as the organisers' page does (web/js/pages/admin.js,
-    `overlapping`: JavaScript's toLowerCase, so lower() here rather than casefold())."""
+    between words and case set aside, as the organisers' page does (web/js/clashes.js,
+    `place`: JavaScript's toLowerCase, so lower() here rather than casefold())."""
     if not isinstance(room, str):
         return None
     words = unicodedata.normalize("NFC", room).split()
