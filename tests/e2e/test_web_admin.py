@@ -1050,19 +1050,12 @@ PAGE_CLASHES = """async ([talks, ids]) => {
 def clash_programme() -> list[dict[str, Any]]:
     """Talks of every kind of clash: 2,000 in a placeholder room at one hour, a chain of three
     (the first and the last apart), one inside a long one, rooms typed in other letters and
-    spacing, times in other zones, talks that touch without overlapping, talks without a room
+    spacing, times in another zone, talks that touch without overlapping, talks without a room
     or times."""
+    from tests.unit.test_cli_clashes import talk
 
-    def talk(talk_id: str, room: Any, starts: Any, ends: Any) -> dict[str, Any]:
-        day = "2031-06-02T"
-        return {
-            "id": talk_id,
-            "title": talk_id.title(),
-            "room": room,
-            "startsAt": starts if starts is None or "T" in starts else f"{day}{starts}:00Z",
-            "endsAt": ends if ends is None or "T" in ends else f"{day}{ends}:00Z",
-        }
-
+    short = talk("short", "Hall B", None, None)
+    short |= {"startsAt": "2026-12-02T14:00:00+02:00", "endsAt": "2026-12-02T14:30:00+02:00"}
     return [
         *(talk(f"tba-{n}", "TBA", "09:00", "10:00") for n in range(2000)),
         talk("a", "Salle Ève", "09:00", "10:00"),
@@ -1070,7 +1063,7 @@ def clash_programme() -> list[dict[str, Any]]:
         talk("c", "SALLE ÈVE", "10:30", "12:00"),
         talk("touch", "Salle Ève", "12:00", "13:00"),
         talk("long", "Hall B", "09:00", "18:00"),
-        talk("short", "Hall B", "2031-06-02T14:00:00+02:00", "2031-06-02T14:30:00+02:00"),
+        short,
         talk("pair-1", "Hall C", "09:00", "10:00"),
         talk("pair-2", "Hall C", "09:59", "10:30"),
         talk("roomless", None, "09:00", "10:00"),
