@@ -20,8 +20,8 @@ from talkrate_cli.programme import instant
 
 def room_key(room: Any) -> str | None:
     """The room a name means, for comparing (None: no room): composed (NFC), spaces around and
-    between words and case set aside, as the organisers' page does (web/js/pages/admin.js,
-    `overlapping`: JavaScript's toLowerCase, so lower() here rather than casefold())."""
+    between words and case set aside, as the organisers' page does (web/js/clashes.js,
+    `place`: JavaScript's toLowerCase, so lower() here rather than casefold())."""
     if not isinstance(room, str):
         return None
     words = unicodedata.normalize("NFC", room).split()
@@ -35,16 +35,17 @@ def _window(talk: dict[str, Any]) -> tuple[datetime, datetime] | None:
 
 @dataclass(frozen=True)
 class Clash:
-    """Two talks of one room whose times overlap, from `starts` to `ends`."""
+    """Talks of one room whose times overlap, each with the next or one before it (sorted by
+    start): the changed ones first, then the others, each by its start; the overlaps lie
+    between `starts` (the first moment two of them hold the room) and `ends` (the last)."""
 
     room: str
-    first: dict[str, Any]
-    second: dict[str, Any]
+    talks: tuple[dict[str, Any], ...]
     starts: datetime
     ends: datetime
 
     def document(self) -> dict[str, Any]:
-        """As --json lists it: the room, the overlap in UTC, and both talks."""
+        """As --json lists it: the room, the span of the overlaps in UTC, and every talk."""
 
         def talk(t: dict[str, Any]) -> dict[str, Any]:
             return {k: t.get(k) for k in ("id", "title", "room", "startsAt", "endsAt")}
@@ -53,7 +54,7 @@ class Clash:
             "room": self.room,
             "startsAt": _utc(self.starts),
             "endsAt": _utc(self.ends),
-            "talks": [talk(self.first), talk(self.second)],
+            "talks": [talk(t) for t in self.talks],
         }
 
 
@@ -61,32 +62,48 @@ def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_Booking = tuple[datetime, datetime, dict[str, Any]]
+
+
 def room_clashes(talks: Iterable[dict[str, Any]], changed: Iterable[str]) -> list[Clash]:
-    """Every clash of the programme `talks` (each with its `id`) that involves a talk of
-    `changed`, each once, the changed talk first; in the order of the overlaps' starts."""
+    """The clashes of the programme `talks` (each with its `id`) that hold a talk of `changed`:
+    one for each run of a room's talks that overlap one another, however many (a placeholder
+    room's day-long talks make one, not a line for each pair); in the order of their starts.
+    Sorted by start and swept once: O(n log n) in the talks of a room."""
     changed = set(changed)
-    by_room: dict[str, list[tuple[datetime, datetime, dict[str, Any]]]] = {}
+    by_room: dict[str, list[_Booking]] = {}
     for talk in talks:
         key, window = room_key(talk.get("room")), _window(talk)
         if key and window:
             by_room.setdefault(key, []).append((*window, talk))
-    found = []
+    found: list[Clash] = []
     for booked in by_room.values():
         booked.sort(key=lambda b: (b[0], b[1], str(b[2].get("id"))))
-        for at, (starts, ends, talk) in enumerate(booked):
-            for other_starts, other_ends, other in booked[at + 1 :]:
-                if other_starts >= ends:  # sorted by start: none after this one overlaps
-                    break
-                if talk.get("id") not in changed and other.get("id") not in changed:
-                    continue
-                first, second = (talk, other) if talk.get("id") in changed else (other, talk)
-                found.append(
-                    Clash(
-                        room=" ".join(str(first["room"]).split()),
-                        first=first,
-                        second=second,
-                        starts=max(starts, other_starts),
-                        ends=min(ends, other_ends),
-                    )
-                )
-    return sorted(found, key=lambda c: (c.starts, room_key(c.room) or "", str(c.first["id"])))
+        run: list[_Booking] = []
+        reach, span = booked[0][0], None
+        for starts, ends, talk in booked:
+            if starts < reach:
+                # It overlaps the talk of the run that ends last, up to the earlier end
+                first, last = span or (starts, starts)
+                span = (first, max(last, min(ends, reach)))
+            else:
+                _found(found, run, span, changed)
+                run, span = [], None
+            run.append((starts, ends, talk))
+            reach = max(reach, ends)
+        _found(found, run, span, changed)
+    return sorted(found, key=lambda c: (c.starts, room_key(c.room) or "", str(c.talks[0]["id"])))
+
+
+def _found(
+    found: list[Clash],
+    run: list[_Booking],
+    span: tuple[datetime, datetime] | None,
+    changed: set[str],
+) -> None:
+    """The run of overlapping talks into `found`, when two overlap and one of them changed."""
+    if span is None or not any(t.get("id") in changed for _, _, t in run):
+        return
+    ordered = sorted((t for _, _, t in run), key=lambda t: t.get("id") not in changed)  # stable
+    room = " ".join(str(ordered[0]["room"]).split())
+    found.append(Clash(room=room, talks=tuple(ordered), starts=span[0], ends=span[1]))

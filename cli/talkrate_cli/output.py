@@ -12,7 +12,7 @@ import io
 import json
 import sys
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
@@ -180,10 +180,16 @@ def when(talk: dict[str, Any], zone: tzinfo | None = None, named: str | None = N
     return text if named in (None, own) else f"{text} {own}"
 
 
+# How many talks of a clash its line names; the others are counted ("and 997 more"). A clash
+# of one more talk names it too: "and 1 more" would be no shorter.
+CLASH_TALKS_SHOWN = 3
+
+
 def clash_line(clash: Clash, zone: tzinfo | None = None) -> str:
-    """A room clash for a person: the room, when both talks hold it (in `zone`, the machine's
+    """A room clash for a person: the room, when its talks overlap (in `zone`, the machine's
     time zone when None, named), then each talk's id, title and times (its date too when it
-    is another)."""
+    is another): both of two, else how many overlap and the first CLASH_TALKS_SHOWN of them
+    (the changed ones first), as the organisers' page says it (web/js/pages/admin.js)."""
     starts, ends = _here(clash.starts, zone), _here(clash.ends, zone)
     overlap = f"{starts:%Y-%m-%d %H:%M}\N{EN DASH}{ends:%H:%M} {zone_name(zone, clash.starts)}"
 
@@ -193,7 +199,18 @@ def clash_line(clash: Clash, zone: tzinfo | None = None) -> str:
         day = "" if begins.date() == starts.date() else f"{begins:%Y-%m-%d} "
         return f"{t['id']} ({t.get('title')}, {day}{begins:%H:%M}\N{EN DASH}{finishes:%H:%M})"
 
-    return f"room clash in {clash.room}, {overlap}: {talk(clash.first)} and {talk(clash.second)}"
+    return f"room clash in {clash.room}, {overlap}: " + some_of(clash.talks, talk)
+
+
+def some_of(talks: Sequence[dict[str, Any]], said: Callable[[dict[str, Any]], str]) -> str:
+    """Two talks as "a and b"; more as "1,000 talks overlap: a, b, c and 997 more" (each as
+    `said` says it, CLASH_TALKS_SHOWN of them, or all of one more)."""
+    if len(talks) == 2:
+        return f"{said(talks[0])} and {said(talks[1])}"
+    shown = len(talks) if len(talks) <= CLASH_TALKS_SHOWN + 1 else CLASH_TALKS_SHOWN
+    named = [said(t) for t in talks[:shown]]
+    rest = f"{len(talks) - shown:,} more" if shown < len(talks) else named.pop()
+    return f"{len(talks):,} talks overlap: {', '.join(named)} and {rest}"
 
 
 def window_line(

@@ -1037,6 +1037,71 @@ def test_the_page_reads_a_programme_file_as_the_command_line_s_dry_run_does(
         assert made == expected, name
 
 
+PAGE_CLASHES = """async ([talks, ids]) => {
+  const m = await import('/app/js/clashes.js');
+  return m.roomClashes(talks, ids).map((c) => ({
+    room: c.room, ids: c.talks.map((t) => t.id),
+    startsAt: new Date(c.starts).toISOString().replace('.000Z', 'Z'),
+    endsAt: new Date(c.ends).toISOString().replace('.000Z', 'Z'),
+  }));
+}"""
+
+
+def clash_programme() -> list[dict[str, Any]]:
+    """Talks of every kind of clash: 2,000 in a placeholder room at one hour, a chain of three
+    (the first and the last apart), one inside a long one, rooms typed in other letters and
+    spacing, times in another zone, talks that touch without overlapping, talks without a room
+    or times."""
+    from tests.unit.test_cli_clashes import talk
+
+    short = talk("short", "Hall B", None, None)
+    short |= {"startsAt": "2026-12-02T14:00:00+02:00", "endsAt": "2026-12-02T14:30:00+02:00"}
+    return [
+        *(talk(f"tba-{n}", "TBA", "09:00", "10:00") for n in range(2000)),
+        talk("a", "Salle Ève", "09:00", "10:00"),
+        talk("b", "  salle   e\N{COMBINING GRAVE ACCENT}ve", "09:30", "11:00"),
+        talk("c", "SALLE ÈVE", "10:30", "12:00"),
+        talk("touch", "Salle Ève", "12:00", "13:00"),
+        talk("long", "Hall B", "09:00", "18:00"),
+        short,
+        talk("pair-1", "Hall C", "09:00", "10:00"),
+        talk("pair-2", "Hall C", "09:59", "10:30"),
+        talk("roomless", None, "09:00", "10:00"),
+        talk("timeless", "Hall C", None, None),
+        talk("backwards", "Hall C", "10:00", "09:00"),
+    ]
+
+
+def test_the_page_finds_room_clashes_as_the_command_line_does(web: WebStack, page: Page) -> None:
+    # Given a programme of every kind of clash, 2,000 talks at once in one room among them
+    from talkrate_cli.clashes import room_clashes, room_key
+
+    talks = clash_programme()
+    page.goto(web.url("/app/"))
+    for changed in (
+        [t["id"] for t in talks],  # an import of all of them
+        ["tba-1999", "c"],
+        ["short", "pair-2", "touch", "roomless", "timeless"],
+    ):
+        # When the command line looks for the clashes of the changed talks, and the page
+        expected = [
+            {
+                "room": room_key(c.room),
+                "ids": [t["id"] for t in c.talks],
+                **{k: c.document()[k] for k in ("startsAt", "endsAt")},
+            }
+            for c in room_clashes(talks, changed)
+        ]
+        made = page.evaluate(PAGE_CLASHES, [talks, changed])
+        # Then both find the same clashes, each the same talks in the same order over the same
+        # span, in the same order: the 2,000 talks one clash
+        assert [{**c, "room": room_key(c["room"])} for c in made] == expected, changed
+    # (the talk that starts as another ends, and those without a room or times, clash with none)
+    assert [c["ids"] for c in made] == [["pair-2", "pair-1"], ["short", "long"]]
+    everything = page.evaluate(PAGE_CLASHES, [talks, [t["id"] for t in talks]])
+    assert [len(c["ids"]) for c in everything] == [2000, 3, 2, 2]
+
+
 # Files whose start is refused beside an end: (name, the venue's zone, the file)
 REFUSED_STARTS = [
     (
@@ -1305,9 +1370,9 @@ def test_a_talk_saved_or_imported_over_another_in_its_room_is_saved_with_a_warni
     page.get_by_role("button", name="Save").click()
     # Then it is saved, and the page warns that the two overlap in that room
     expect(message).to_contain_text(f"Saved “Workshop {stem}”.")
-    expect(message.get_by_test_id("overlap-warning")).to_contain_text(
-        f"in the same room, “Workshop {stem}” overlaps “Keynote {stem}”"
-    )
+    warning = message.get_by_test_id("overlap-warning")
+    expect(warning).to_contain_text(f"Check the times: room clash in hall {stem}, ")
+    expect(warning).to_contain_text(f": “Workshop {stem}” and “Keynote {stem}”.")
     assert web.runtime.request("GET", f"/talks/{workshop['id']}").json["room"] == f"hall  {stem}"
     # When they import a file adding a talk in that room from 09:15, and one in another room
     new_id, apart_id = f"overlap-{stem}", f"apart-{stem}"
@@ -1319,11 +1384,14 @@ def test_a_talk_saved_or_imported_over_another_in_its_room_is_saved_with_a_warni
     import_file(page, text)
     page.get_by_role("button", name=re.compile(r"^Import: add 2")).click()
     web.created += [new_id, apart_id]
-    # Then both are imported, and the page warns of the new talk's two overlaps, not the other's
+    # Then both are imported, and the page warns of the one clash of the three talks of the
+    # hall, the new one first, as the command says it; not of the other
     expect(message).to_contain_text("Imported: 2 added")
     warning = message.get_by_test_id("overlap-warning")
-    expect(warning).to_contain_text(f"“Lightning {stem}” overlaps “Keynote {stem}”")
-    expect(warning).to_contain_text(f"“Lightning {stem}” overlaps “Workshop {stem}”")
+    expect(warning).to_contain_text(f"room clash in {hall}, ")
+    expect(warning).to_contain_text(
+        f": 3 talks overlap: “Lightning {stem}”, “Keynote {stem}” and “Workshop {stem}”."
+    )
     expect(warning).not_to_contain_text(f"Apart {stem}")
     assert web.runtime.request("GET", f"/talks/{new_id}").status == 200
     # When they save a talk that overlaps nothing in its room
@@ -1528,7 +1596,7 @@ def test_an_action_whose_list_read_fails_keeps_its_words_and_the_list_reads_itse
     expect(stale).to_be_hidden()
     if action == "a save":
         expect(message.get_by_test_id("overlap-warning")).to_contain_text(
-            f"“Workshop {stem}” overlaps “Keynote {stem}”"
+            f": “Workshop {stem}” and “Keynote {stem}”."
         )
         expect(message).to_contain_text(said)
         assert web.runtime.request("GET", f"/talks/{workshop['id']}").json["room"] == hall

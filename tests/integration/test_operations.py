@@ -219,9 +219,16 @@ def test_a_redrive_for_a_talk_not_in_the_programme_or_still_broken_publishes_not
     both = ["999999998", "999999999"]
     assert main(["ops", "redrive", *both, "--value", json.dumps(broken[0])]) == 2
     assert "--value repairs one dead letter at a time" in capsys.readouterr().err
-    # And two letters redriven together, the second still broken, publish neither
-    assert main(["ops", "redrive", str(first["id"]), str(second["id"])]) == 1
-    assert "dead letter" in capsys.readouterr().err
+    # And two letters redriven together, one still broken, publish neither, and say so (it
+    # said only why the one was refused, and the doc that the letters before it were redriven)
+    ids = [str(first["id"]), str(second["id"])]
+    assert main(["ops", "redrive", *ids]) == 1
+    said = " ".join(capsys.readouterr().err.split())
+    assert f"; nothing redriven: dead letters {first['id']} and {second['id']} wait" in said
+    assert main(["--json", "ops", "redrive", *ids]) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert document["redriven"] == []
+    assert "nothing redriven" in document["error"]["detail"]
     assert count_records(kafka_bootstrap, topic) == 0
     assert main(["ops", "dead-letters"]) == 0
     pending = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -858,3 +865,30 @@ def test_a_topic_recreated_on_the_broker_is_told_to_the_backends_and_nothing_is_
     )
     assert after["applied"] == 1
     assert wiring.read_model().histogram(talk).counts["2"] == 1
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_dead_letters_read_by_a_reader_that_left_end_quietly_as_other_listings_do(
+    configure: Callable[..., None],
+    talk: str,
+    capsys: pytest.CaptureFixture[str],
+    as_json: bool,
+) -> None:
+    # Given dead letters waiting, and the operator listing them into a pipe whose reader has
+    # gone (`talkrate ops dead-letters | head -1` that got its line): closed before the first
+    # write, so the write fails whatever the size of the listing
+    set_aside_and_listed(*rated_seven(talk, 3), first_offset=0, capsys=capsys)
+    command = [sys.executable, "-m", "talkrate_cli", *(["--json"] if as_json else [])]
+    process = subprocess.Popen(
+        [*command, "ops", "dead-letters"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    process.stdout.close()
+    # Then it ends as `talkrate talks | head -1` does: quietly, without a traceback or an
+    # "Exception ignored" line, exit 141
+    stderr = process.stderr.read()
+    assert (process.wait(timeout=60), stderr) == (141, "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,8 +26,9 @@ def talk(talk_id: str, room: str | None, starts: str | None, ends: str | None) -
     }
 
 
-def pairs(talks: list[dict[str, Any]], changed: list[str]) -> list[tuple[str, str]]:
-    return [(c.first["id"], c.second["id"]) for c in room_clashes(talks, changed)]
+def pairs(talks: list[dict[str, Any]], changed: list[str]) -> list[tuple[str, ...]]:
+    """The ids of each clash's talks."""
+    return [tuple(t["id"] for t in c.talks) for c in room_clashes(talks, changed)]
 
 
 @pytest.mark.parametrize(
@@ -86,28 +88,85 @@ def test_a_talk_without_a_room_or_without_times_never_clashes(other: dict[str, A
     assert pairs(talks, ["a", "b"]) == []
 
 
-def test_each_clash_is_said_once_and_only_those_of_a_changed_talk() -> None:
-    # Given three talks of one room at once, and two others clashing among themselves
+def test_talks_that_overlap_one_another_are_one_clash_and_only_those_of_a_changed_talk() -> None:
+    # Given three talks of one room at once, two others clashing among themselves, and a
+    # later pair of the first room
     talks = [
         talk("a", "Salle Ève", "10:00", "11:00"),
         talk("b", "salle ève", "10:30", "11:30"),
         talk("c", "Salle Ève", "10:50", "12:00"),
         talk("x", "Hall A", "09:00", "10:00"),
         talk("y", "Hall A", "09:30", "10:30"),
+        talk("late", "Salle Ève", "14:00", "15:00"),
+        talk("later", "Salle Ève", "14:30", "15:30"),
     ]
     # When the clashes of "a" and "b" are asked for
     found = room_clashes(talks, ["a", "b"])
-    # Then each pair involving one of them is said once (a-b not again as b-a), a changed talk
-    # first, in the order of the overlaps, with the times of the overlap; x-y is not theirs
-    assert [(c.first["id"], c.second["id"]) for c in found] == [("a", "b"), ("a", "c"), ("b", "c")]
+    # Then the three are one clash, the changed talks first, from the first moment two of them
+    # hold the room to the last; x-y and the afternoon's pair are not theirs
+    assert [[t["id"] for t in c.talks] for c in found] == [["a", "b", "c"]]
     assert [(c.starts.strftime("%H:%M"), c.ends.strftime("%H:%M")) for c in found] == [
-        ("10:30", "11:00"),
-        ("10:50", "11:00"),
-        ("10:50", "11:30"),
+        ("10:30", "11:30")
     ]
-    # And a talk changed alone (one clash with a talk it does not overlap any more) says its own
-    assert pairs(talks, ["c"]) == [("c", "a"), ("c", "b")]
+    # And a talk changed alone says the clash it is in, itself first
+    assert pairs(talks, ["c"]) == [("c", "a", "b")]
     assert pairs(talks, ["x"]) == [("x", "y")]
+    # And two changed talks of one room, apart, are two clashes, in the order of their starts
+    assert pairs(talks, ["later", "a"]) == [("a", "b", "c"), ("later", "late")]
+
+
+def test_a_chain_of_overlaps_is_one_clash_over_the_span_where_two_overlap() -> None:
+    # Given a talk overlapping the next, which overlaps the one after it (the first and the
+    # last apart), and a talk inside a long one
+    talks = [
+        talk("a", "Hall A", "09:00", "10:00"),
+        talk("b", "Hall A", "09:30", "11:00"),
+        talk("c", "Hall A", "10:30", "12:00"),
+        talk("long", "Hall B", "09:00", "18:00"),
+        talk("short", "Hall B", "12:00", "12:30"),
+    ]
+    [chain, inside] = room_clashes(talks, ["a", "long"])
+    # Then the chain is one clash from 09:30 (b starts inside a) to 11:00 (b ends inside c)
+    assert [t["id"] for t in chain.talks] == ["a", "b", "c"]
+    assert (chain.starts.strftime("%H:%M"), chain.ends.strftime("%H:%M")) == ("09:30", "11:00")
+    # And the talk inside the long one clashes over its own times
+    assert (inside.starts.strftime("%H:%M"), inside.ends.strftime("%H:%M")) == ("12:00", "12:30")
+
+
+def test_a_room_full_of_talks_at_once_is_one_clash_said_in_one_line() -> None:
+    # Given 2,000 talks in one room at the same hour (a placeholder room, "TBA", the file's
+    # times copied down), and a talk of another room
+    many = [talk(f"t{n:04}", "TBA", "09:00", "10:00") for n in range(2000)]
+    other = talk("apart", "Hall A", "09:00", "10:00")
+    # When an import of all of them looks for clashes
+    found = room_clashes([*many, other], [t["id"] for t in [*many, other]])
+    # Then it is one clash of the 2,000 (not 1,999,000 pairs), said in one line that names
+    # three of them and counts the rest
+    assert len(found) == 1
+    assert len(found[0].talks) == 2000
+    assert clash_line(found[0], UTC) == (
+        "room clash in TBA, 2026-12-02 09:00\N{EN DASH}10:00 UTC: 2,000 talks overlap: "
+        "t0000 (Title of t0000, 09:00\N{EN DASH}10:00), t0001 (Title of t0001, 09:00\N{EN DASH}"
+        "10:00), t0002 (Title of t0002, 09:00\N{EN DASH}10:00) and 1,997 more"
+    )
+    # And --json lists every one of its talks
+    assert len(found[0].document()["talks"]) == 2000
+
+
+@pytest.mark.parametrize(
+    ("count", "ending"),
+    [
+        (3, "a0 (…), a1 (…) and a2 (…)"),
+        (4, "a0 (…), a1 (…), a2 (…) and a3 (…)"),
+        (5, "a0 (…), a1 (…), a2 (…) and 2 more"),
+    ],
+)
+def test_a_clash_of_a_few_talks_names_them_all(count: int, ending: str) -> None:
+    talks = [talk(f"a{n}", "Hall A", "09:00", "10:00") for n in range(count)]
+    [clash] = room_clashes(talks, ["a0"])
+    line = clash_line(clash, UTC)
+    line = re.sub(r" \(Title of a\d, [^)]*\)", " (…)", line)
+    assert line.endswith(f": {count} talks overlap: {ending}")
 
 
 def test_times_in_other_zones_are_compared_as_instants() -> None:

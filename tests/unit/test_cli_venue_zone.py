@@ -529,3 +529,40 @@ def test_a_stack_s_venue_zone_is_read_where_its_pages_are(
     assert status == 0
     assert "when (CET)" in table
     assert (api.config_reads, pages.config_reads) == (0, 1)
+
+
+def test_an_import_of_many_clashes_says_one_line_a_clash_and_the_first_twenty(
+    organiser: None,
+    served: list[VenueApi],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    # Given a file of 2,000 talks in a placeholder room at one hour (the times copied down),
+    # and 24 rooms of two talks at once each: 25 clashes
+    api = venue(served, BERLIN)
+    lines = ["id,title,room,startsAt,endsAt"]
+    lines += [f"tba-{n},TBA {n},TBA,2026-12-05 09:00,2026-12-05 10:00" for n in range(2000)]
+    for room in range(24):
+        lines += [
+            f"r{room}-{n},Talk {n},Room {room:02},2026-12-05 11:00,2026-12-05 12:00" for n in (1, 2)
+        ]
+    file = tmp_path / "programme.csv"
+    file.write_text("\n".join(lines) + "\n")
+    # When an organiser looks at what its import would do
+    status, out, err = run(api, capsys, "admin", "import", "--dry-run", str(file))
+    # Then each clash is one line, the 2,000 talks of the placeholder room one of them, and
+    # the lines stop at 20, saying how many more (as a file's bad lines do)
+    assert status == 0, err
+    assert "would be: 2048 created" in out
+    assert len(err) == 21
+    assert err[0] == (
+        "talkrate: warning: room clash in TBA, 2026-12-05 09:00\N{EN DASH}10:00 CET: 2,000 talks "
+        "overlap: tba-0 (TBA 0, 09:00\N{EN DASH}10:00), tba-1 (TBA 1, 09:00\N{EN DASH}10:00), "
+        "tba-10 (TBA 10, 09:00\N{EN DASH}10:00) and 1,997 more"
+    )
+    assert err[1].startswith("talkrate: warning: room clash in Room 00, ")
+    assert err[-1] == "talkrate: warning: and 5 more room clashes (`--json` lists every one)"
+    # And --json lists every clash, with every one of its talks
+    status, out, _ = run(api, capsys, "--json", "admin", "import", "--dry-run", str(file))
+    found = json.loads(out)["clashes"]
+    assert [len(clash["talks"]) for clash in found] == [2000] + [2] * 24

@@ -122,12 +122,20 @@ def _done(session: Session, document: Any, line: str) -> None:
 
 
 def _warn(session: Session, found: list[clashes.Clash]) -> None:
-    """A line on stderr for each room clash (--json lists them in the document instead)."""
+    """A line on stderr for each room clash, the first SHOWN of them and how many more, as the
+    lines of a file that cannot be imported are said (--json lists them all in the document)."""
     if not session.as_json and found:
         zone = session.venue_zone()
-        for clash in found:
+        shown = found[: programme.BadRows.SHOWN]
+        for clash in shown:
             line = output.clash_line(clash, zone)
             output.errors.print(f"talkrate: warning: {line}", markup=False)
+        if len(found) > len(shown):
+            output.errors.print(
+                f"talkrate: warning: and {len(found) - len(shown):,} more room clashes "
+                "(`--json` lists every one)",
+                markup=False,
+            )
 
 
 def _saved(session: Session, api: Any, talk: str, saved: dict[str, Any], line: str) -> None:

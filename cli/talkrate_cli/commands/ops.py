@@ -7,9 +7,11 @@ RATINGS_CONNECTION, STREAMS_CONNECTION, or the Secrets Manager ARNs).
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -350,7 +352,6 @@ def redrive(
     (it would count twice). Not read: records on Kafka the projector has not reached."""
     from talkrate import wiring
     from talkrate.events import Rating
-    from talkrate.models import RatingSubmitted
 
     if value is not None and len(ids) != 1:
         # (said first: it was "no pending dead letter with id [1, 2]" when one was redriven)
@@ -358,47 +359,8 @@ def redrive(
     if twins is not None and len(ids) != 1:
         raise click.UsageError("--twins says of one dead letter at a time")
     store = wiring.event_store()
-    letters = {d["id"]: d for d in store.dead_letters(include_redriven=True)}
-    missing = [i for i in ids if i not in letters]
-    if missing:
-        shown = ", ".join(map(str, missing))
-        raise BadInput(f"redrive: no dead letter with id {shown}")
-    for letter_id in ids:
-        if letters[letter_id]["redriven_at"] is not None:
-            raise BadInput(_already_redriven(letters[letter_id]))
-    # Every letter is judged before any is published: one that cannot go stops them all.
-    catalog, outbox, judged = wiring.talk_catalog(), wiring.outbox(), []
-    claimed: dict[Any, tuple[int, RatingSubmitted]] = {}  # eventId: the letter of this run
-    for letter_id in ids:
-        going, replaced = _judged(
-            letter_id, value, new_event_id, twins, letters, store.stored_rating, outbox.entry
-        )
-        if going.stored_already is None and not catalog.exists(going.event.talk_id):
-            # The projector counts any talk's rating: one for a talk not in the programme would
-            # count for nobody now, and for a talk added later under that id. (One that counts
-            # already is only marked: nothing new counts.) The API's rating goes as its outbox
-            # holds it, whatever a --value says.
-            mend = (
-                "the API accepted it for that talk (its outbox holds it); add the talk again "
-                "first, or leave the letter pending"
-                if going.api is not None
-                else "add the talk first, or repair its talkId with --value"
-            )
-            raise CliError(
-                f"redrive: dead letter {letter_id} rates {going.event.talk_id!r}, which is not in "
-                f"the programme; {mend}"
-            )
-        # Two letters of the run under one eventId for two ratings: the one projected second
-        # would be dropped as a copy, counted nowhere, and the redrive would say it succeeded.
-        first = claimed.get(going.event.event_id)
-        if first is not None and first[1].to_json() != going.event.to_json():
-            raise CliError(
-                f"redrive: dead letters {first[0]} and {letter_id} carry one eventId, "
-                f"{going.event.event_id}, for two ratings (their producer reused it): nothing "
-                f"published. Redrive {first[0]} alone first, then {letter_id} with --new-event-id"
-            )
-        claimed[going.event.event_id] = (letter_id, going.event)
-        judged.append((letter_id, going, replaced))
+    with _none_redriven_if_refused(ids):
+        letters, judged = _judged_all(ids, value, new_event_id, twins, store)
     publisher = wiring.rating_publisher()
     redriven: list[dict[str, Any]] = []
     done = {"redriven": redriven}
@@ -464,6 +426,73 @@ def redrive(
             output.console.print(_redriven_line(letter_id, going, replaced))
     if session.as_json:
         output.emit_json(done)
+
+
+@contextlib.contextmanager
+def _none_redriven_if_refused(ids: tuple[int, ...]) -> Iterator[None]:
+    """With several ids, a refusal while they are judged (before any is published) says that
+    none was redriven, the letters before the refused one neither (`redriven` empty in --json)."""
+    try:
+        yield
+    except CliError as refusal:
+        if len(ids) > 1:
+            named = ", ".join(map(str, ids[:-1])) + f" and {ids[-1]}"
+            refusal.args = (f"{refusal}; nothing redriven: dead letters {named} wait as they were",)
+            refusal.result = {"redriven": []}
+        raise
+
+
+def _judged_all(
+    ids: tuple[int, ...], value: str | None, new_event_id: bool, twins: str | None, store: Any
+) -> tuple[dict[int, dict[str, Any]], list[tuple[int, Any, Any]]]:
+    """The dead letters as read, and each of `ids` judged (its letter id, what it publishes,
+    the eventId a repair carried that it replaced), every one before any is published: one
+    that cannot go stops them all (BadInput / CliError)."""
+    from talkrate import wiring
+    from talkrate.models import RatingSubmitted
+
+    letters = {d["id"]: d for d in store.dead_letters(include_redriven=True)}
+    missing = [i for i in ids if i not in letters]
+    if missing:
+        shown = ", ".join(map(str, missing))
+        raise BadInput(f"redrive: no dead letter with id {shown}")
+    for letter_id in ids:
+        if letters[letter_id]["redriven_at"] is not None:
+            raise BadInput(_already_redriven(letters[letter_id]))
+    # Every letter is judged before any is published: one that cannot go stops them all.
+    catalog, outbox, judged = wiring.talk_catalog(), wiring.outbox(), []
+    claimed: dict[Any, tuple[int, RatingSubmitted]] = {}  # eventId: the letter of this run
+    for letter_id in ids:
+        going, replaced = _judged(
+            letter_id, value, new_event_id, twins, letters, store.stored_rating, outbox.entry
+        )
+        if going.stored_already is None and not catalog.exists(going.event.talk_id):
+            # The projector counts any talk's rating: one for a talk not in the programme would
+            # count for nobody now, and for a talk added later under that id. (One that counts
+            # already is only marked: nothing new counts.) The API's rating goes as its outbox
+            # holds it, whatever a --value says.
+            mend = (
+                "the API accepted it for that talk (its outbox holds it); add the talk again "
+                "first, or leave the letter pending"
+                if going.api is not None
+                else "add the talk first, or repair its talkId with --value"
+            )
+            raise CliError(
+                f"redrive: dead letter {letter_id} rates {going.event.talk_id!r}, which is not in "
+                f"the programme; {mend}"
+            )
+        # Two letters of the run under one eventId for two ratings: the one projected second
+        # would be dropped as a copy, counted nowhere, and the redrive would say it succeeded.
+        first = claimed.get(going.event.event_id)
+        if first is not None and first[1].to_json() != going.event.to_json():
+            raise CliError(
+                f"redrive: dead letters {first[0]} and {letter_id} carry one eventId, "
+                f"{going.event.event_id}, for two ratings (their producer reused it): nothing "
+                f"published. Redrive {first[0]} alone first, then {letter_id} with --new-event-id"
+            )
+        claimed[going.event.event_id] = (letter_id, going.event)
+        judged.append((letter_id, going, replaced))
+    return letters, judged
 
 
 def _judged(

@@ -7,6 +7,7 @@ import { watchCatalogue } from "../live.js";
 import { errorText, searchBox, searchWords, matchesSearch, shownOf, liveBadge, staleNotice } from "./common.js";
 import { when } from "../window.js";
 import { qrSvg } from "../qr.js";
+import { roomClashes } from "../clashes.js";
 
 const TOKEN_KEY = "talkrate.organiser";
 // The wait, in seconds, before a read that failed `tries` times before this one is made again
@@ -300,41 +301,27 @@ export function adminPage(main) {
       if (relist.at) append(stale.node, [` Reading it again in ${Math.max(1, Math.ceil((relist.at - Date.now()) / 1000))} s.`]);
     }
 
-    // The talks of the programme (as last read) in the same room as `talk` whose times overlap
-    // its own: two talks in one room at once is most often a typing slip (a wrong day, a room
-    // copied from the row above), but not always (a workshop beside its break-out), so it is
-    // said, not refused. Rooms compared as the command line compares them (talkrate_cli/
-    // clashes.py room_key): composed the same way, spaces around and between words and case set
-    // aside.
-    function overlapping(talk) {
-      const place = (t) => (t.room || "").normalize("NFC").split(/\s+/).filter(Boolean).join(" ").toLowerCase();
-      const span = (t) => [Date.parse(t.startsAt), Date.parse(t.endsAt)];
-      const [starts, ends] = span(talk);
-      if (!place(talk) || !(starts < ends)) return [];
-      return talks.filter((other) => {
-        const [from, to] = span(other);
-        return other.id !== talk.id && place(other) === place(talk) && from < ends && starts < to;
-      });
-    }
-    // " It overlaps “A” (Hall 1, Fri 10:00–11:00) and “B” … in the same room." for the talks
-    // saved or imported (ids), each pair said once; empty when none does.
+    // The room clashes of the programme (as last read) that hold a talk of `ids` (saved or
+    // imported), said as the command line says them (talkrate_cli/output.py clash_line): two
+    // talks in one room at once is most often a typing slip (a wrong day, a room copied from the
+    // row above), but not always (a workshop beside its break-out), so it is said, not refused.
+    // The first 20 clashes, and how many more; empty when none is.
     function overlapWarning(ids) {
-      const said = new Set();
+      const found = roomClashes(talks, ids);
+      if (!found.length) return null;
       const parts = [];
-      for (const id of ids) {
-        const talk = talks.find((t) => t.id === id);
-        if (!talk) continue;
-        for (const other of overlapping(talk)) {
-          const pair = [talk.id, other.id].sort().join("\n");
-          if (said.has(pair)) continue;
-          said.add(pair);
-          if (parts.length) parts.push("; ");
-          parts.push(quoted(talk.title, talk.language), " overlaps ", quoted(other.title, other.language),
-            ` (${when(other.startsAt)}–${formatZoned(other.endsAt)})`);
-        }
+      for (const { room, talks: held, starts, ends } of found.slice(0, 20)) {
+        const [from, to] = [starts, ends].map((ms) => new Date(ms).toISOString());
+        // Both of two; else how many, the first 3 (all of 4: "and 1 more" is no shorter)
+        const shown = held.length <= 4 ? held.length : 3;
+        const named = held.slice(0, shown).map((t) => quoted(t.title, t.language));
+        const rest = shown < held.length ? `${formatCount(held.length - shown)} more` : named.pop();
+        parts.push(parts.length ? "; " : "", `room clash in ${room}, ${when(from)}–${formatZoned(to)}: `,
+          held.length > 2 ? `${formatCount(held.length)} talks overlap: ` : "",
+          ...named.flatMap((name, at) => (at ? [", ", name] : [name])), " and ", rest);
       }
-      return parts.length ? h("span", { class: "overlap-warning", "data-testid": "overlap-warning" },
-        ` Check the times: in the same room, `, parts, ".") : null;
+      if (found.length > 20) parts.push(`; and ${formatCount(found.length - 20)} more room clashes`);
+      return h("span", { class: "overlap-warning", "data-testid": "overlap-warning" }, " Check the times: ", parts, ".");
     }
 
     // The rows the search keeps, and how many they are ("12 of 240 talks"), said to screen
