@@ -14,6 +14,9 @@ tag, so a talk's keys share one slot of a Redis Cluster and one script updates t
 - `projector/offsets`: "<topic>-<partition>" -> the offset up to which whole batches were applied
   (dead letters and duplicates, which belong to no talk, are judged against it);
 - `projector/rebuilding`: held while the read model is rebuilt;
+- `rebuilt/<key>`: a rebuild's keys before its swap renames them over `<key>` (same hash tag),
+  and `rebuilt/ready` (on a cluster `rebuilt/ready/{<n>}` in each slot it swaps), holding the
+  rebuild's token until its swap;
 - `projector/built`: set by a rebuild (a Redis without it lost the read model); on a cluster also
   `projector/built/{<n>}` in every one of the 16,384 slots, so a shard that loses its data loses
   marks of its own with it. A batch's apply refuses to write where the mark of its slot is
