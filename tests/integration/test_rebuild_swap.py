@@ -249,3 +249,50 @@ def test_a_rebuild_meeting_redis_busy_says_so_in_one_line(
     assert "unexpected" not in result.output
     assert not other.exists(REBUILD_LOCK_KEY)
     other.close()
+
+
+class _NodeHeldAtSwap(RedisReadModel):
+    """A cluster read model, with the node of its swap's first slot kept busy (BUSY to everyone
+    else past 100 ms) for `hold_ms` from the moment the swap is sent."""
+
+    def __init__(self, url: str, hold_ms: int) -> None:
+        super().__init__(url)
+        self._hold_ms = hold_ms
+        self.holders: list[threading.Thread] = []
+
+    def _eval_each(self, calls: list[tuple[str, list[str], list[Any]]], wait_on: int = 0) -> Any:
+        if calls and calls[0][0] == "swap" and not self.holders:
+            node = self.client.get_node_from_key(calls[0][1][0])  # type: ignore[union-attr]
+            other = redis.Redis(host=node.host, port=node.port)
+            other.config_set("busy-reply-threshold", 100)
+            holder = threading.Thread(target=other.eval, args=(_HOLD_REDIS, 0, self._hold_ms))
+            holder.start()
+            self.holders.append(holder)
+            time.sleep(0.3)
+        return super()._eval_each(calls, wait_on)
+
+
+def test_on_a_cluster_a_swap_a_busy_node_refused_is_sent_again_once_it_answers(
+    store: PostgresEventStore, redis_cluster: Any
+) -> None:
+    # Given a cluster read model and a rating projected
+    model = _NodeHeldAtSwap(redis_cluster.url, hold_ms=1500)
+    talk, topic = _rated(store, model)
+    client = connect(redis_cluster.url, decode_responses=True)
+    client.hdel(histogram_key(talk), f"{topic}-0")  # the swap writes it back
+    try:
+        # When a node, busy with someone's script for 1.5 s, refuses its slots' swap (BUSY)
+        lines, error = _outcome(model, store)
+    finally:
+        for holder in model.holders:
+            holder.join()
+        for port in redis_cluster.ports:
+            redis.Redis(port=port).config_set("busy-reply-threshold", 5000)
+    # Then its slots were swapped once it answered, and the rebuild says so
+    assert error == ""
+    assert any("swapped in" in line for line in lines), lines
+    assert client.hget(histogram_key(talk), f"{topic}-0") == "0"
+    assert client.hget(histogram_key(talk), "4") == "1"
+    assert not client.exists(REBUILD_LOCK_KEY)
+    assert not list(client.scan_iter(match=f"{STAGED_PREFIX}*", count=1000))
+    client.close()
