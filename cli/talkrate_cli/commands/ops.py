@@ -90,6 +90,11 @@ def _backend_errors(run: Any) -> Any:
         except (TalkrateError, SettingsError) as error:
             raise BackendError(str(error)) from None
         except ResponseError as error:
+            if str(error).startswith("BUSY"):
+                raise BackendError(
+                    "Redis is busy running a long script (BUSY) and answers no command until it "
+                    "ends (or `SCRIPT KILL` stops it): run the command again then"
+                ) from None
             if not str(error).startswith("DB index"):
                 raise
             raise BackendError(
@@ -104,6 +109,18 @@ def _backend_errors(run: Any) -> Any:
             ) from None
 
     return guarded
+
+
+def _read_model() -> Any:
+    """The configured read model; a RATINGS_CONNECTION it cannot read as written (a database
+    that is no number, which redis-py would take for database 0) refused first, in one line,
+    before anything is read, paused or replaced."""
+    from talkrate import wiring
+    from talkrate.adapters.redis_store import RedisUrl
+    from talkrate.config import load_settings
+
+    RedisUrl.parse(load_settings().ratings_connection)  # BackendUnavailable: said, exit 1
+    return wiring.read_model()
 
 
 def _require_same_store(store: Any, model: Any, where: dict[str, Any], command: str) -> None:
@@ -189,8 +206,9 @@ def rebuild(session: Session, force: bool) -> None:
     # defaults), which is easy to have pointing elsewhere than one thinks.
     settings = load_settings()
     where = settings.where()
+    model = _read_model()
     say(f"from {where['talks']} into {where['ratings']}")
-    store, model = wiring.event_store(), wiring.read_model()
+    store = wiring.event_store()
     store.is_empty()  # PostgreSQL answers: else said before the projector is paused for nothing
 
     class Checked:
@@ -243,8 +261,9 @@ def topic_recreated(session: Session, topic: str, force: bool) -> None:
         )
     say = _say("topic-recreated", output.errors if session.as_json else None)
     where = settings.where()
+    model = _read_model()
     say(f"topic {topic!r}: in {where['talks']}, then {where['ratings']}")
-    store, model = wiring.event_store(), wiring.read_model()
+    store = wiring.event_store()
     store.is_empty()  # PostgreSQL answers: else said before the projector is paused for nothing
     retired: list[int] = []
 
@@ -650,7 +669,7 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
         voter_id = voter
     pseudonym = forgotten_id(voter_id)
     say = _say("forget-voter", output.errors if session.as_json else None)
-    store, model = wiring.event_store(), wiring.read_model()
+    store, model = wiring.event_store(), _read_model()
     if read is None:
         # The operator's word that the token expired over an hour ago, checked against what
         # the store knows: a rating made since proves the token was valid then.
@@ -895,7 +914,7 @@ def replay(
     # With --json the progress goes to stderr and the result is the one document on stdout.
     say = _say("replay", output.errors if session.as_json else None)
     say(", ".join(str(r) for r in ranges))
-    store, model = wiring.event_store(), wiring.read_model()
+    store, model = wiring.event_store(), _read_model()
     # Before anything is read or stored: replayed events stored in another event store would
     # count nowhere, and the rebuild that follows would empty the read model's counts.
     settings = load_settings()

@@ -27,6 +27,11 @@ class BackendUnavailable(TalkrateError):
     """A backing service did not answer; callers decide whether that is fatal."""
 
 
+class RebuildNotSwapped(TalkrateError):
+    """Redis did not run the rebuild's swap (it was busy, or away): nothing was replaced; the
+    rebuild must run again."""
+
+
 class RebuildLockLost(TalkrateError):
     """The rebuild's lock ran out before the swap: the projector may have applied batches since
     the snapshot, so nothing was replaced; the rebuild must run again."""

@@ -218,9 +218,10 @@ class RebuildTarget(Protocol):
         """Let the projector apply batches again."""
         ...
 
-    def replace_all(self, state: ReadModelState) -> None:
+    def replace_all(self, state: ReadModelState) -> str | None:
         """Replace every histogram and offset at once, while this rebuild holds the lock (else
-        raise RebuildLockLost, replacing nothing)."""
+        raise RebuildLockLost, replacing nothing). A line to say when Redis answered the swap
+        late and it was found done (RebuildNotSwapped when it was not)."""
         ...
 
     def applied_offsets(self) -> dict[str, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 from talkrate.errors import ReadModelRebuilding, RebuildLockLost, TalkrateError
@@ -153,8 +153,18 @@ def _rebuild_lock(target: RebuildTarget) -> Iterator[None]:
         raise RebuildInProgress("another rebuild is running (or its lock has not expired)")
     try:
         yield
-    finally:
+    except BaseException:
+        # The rebuild's own error is the one said; a lock that cannot be released expires.
+        with suppress(TalkrateError):
+            target.unlock_after_rebuild()
+        raise
+    try:
         target.unlock_after_rebuild()
+    except TalkrateError as error:
+        raise TalkrateError(
+            f"the read model was rebuilt, but the rebuild's lock could not be released ({error}): "
+            "the projector resumes when it expires, within a minute"
+        ) from error
 
 
 def _swap_in(
@@ -176,7 +186,8 @@ def _swap_in(
     holding("projector paused; reading the event store")
     state = source.state(holding)
     check(state)
-    target.replace_all(state)
+    if said := target.replace_all(state):
+        progress(said)
     return state
 
 

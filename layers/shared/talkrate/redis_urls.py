@@ -8,9 +8,11 @@ the `#`. Only the standard library: scripts/tunnel_env.py reads the stack's URL 
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 SCHEMES = ("redis", "rediss", "unix")
+_DATABASE_PATH = re.compile(r"/?\d*")
 NO_SCHEME = (
     "RATINGS_CONNECTION is not a Redis URL: it must begin with redis://, rediss:// or "
     "unix:// (an endpoint shown as host:6379 is redis://host:6379/0)"
@@ -22,6 +24,12 @@ UNENCODED = (
 UNREAD_OPTION = (
     "RATINGS_CONNECTION is not a valid Redis URL: its database number or one of its options "
     "(?name=value) is not one Redis takes"
+)
+
+
+NOT_A_DATABASE = (
+    "RATINGS_CONNECTION is not a valid Redis URL: what follows its host and port is not a "
+    "database number (redis://host:6379/0 names database 0)"
 )
 
 
@@ -44,4 +52,8 @@ def misread(url: str) -> str | None:
         return UNENCODED
     if "#" in url or "@" in parts.path + parts.query:
         return UNENCODED
+    # redis-py takes a path it cannot read as a number (`/abc`) for database 0, without a word:
+    # a rebuild meant for another database would replace database 0's read model.
+    if parts.scheme != "unix" and not _DATABASE_PATH.fullmatch(parts.path):
+        return NOT_A_DATABASE
     return None

@@ -14,6 +14,9 @@ tag, so a talk's keys share one slot of a Redis Cluster and one script updates t
 - `projector/offsets`: "<topic>-<partition>" -> the offset up to which whole batches were applied
   (dead letters and duplicates, which belong to no talk, are judged against it);
 - `projector/rebuilding`: held while the read model is rebuilt;
+- `rebuilt/<key>`: a rebuild's keys before its swap renames them over `<key>` (same hash tag),
+  and `rebuilt/ready` (on a cluster `rebuilt/ready/{<n>}` in each slot it swaps), holding the
+  rebuild's token until its swap;
 - `projector/built`: set by a rebuild (a Redis without it lost the read model); on a cluster also
   `projector/built/{<n>}` in every one of the 16,384 slots, so a shard that loses its data loses
   marks of its own with it. A batch's apply refuses to write where the mark of its slot is
@@ -52,6 +55,7 @@ from talkrate.errors import (
     ReadModelNotBuilt,
     ReadModelRebuilding,
     RebuildLockLost,
+    RebuildNotSwapped,
 )
 from talkrate.events import Rating
 from talkrate.leaderboard import PRIOR_MEAN, PRIOR_WEIGHT
@@ -73,6 +77,13 @@ def _unreachable_as_backend_error(method: _Method) -> _Method:
             return method(*args, **kwargs)
         except (redis.ConnectionError, redis.TimeoutError, RedisClusterException) as error:
             raise BackendUnavailable(f"Redis (the read model) is unreachable: {error}") from error
+        except redis.ResponseError as error:
+            if not _busy(error):
+                raise
+            raise BackendUnavailable(
+                "Redis (the read model) is busy running a long script (BUSY) and answers no "
+                "command until it ends (or `SCRIPT KILL` stops it): try again then"
+            ) from error
 
     return guarded  # type: ignore[return-value]
 
@@ -90,6 +101,15 @@ BUILT_KEY = "projector/built"
 # longer would, when the rebuilding process dies (a Lambda's timeout, out of memory), hold the
 # projector off (and every other rebuild) that much longer.
 REBUILD_LOCK_SECONDS = 60
+# A rebuild writes the rebuilt keys under this prefix, then renames them over the live ones (_SWAP),
+# and `rebuilt/ready` (a cluster: one in each slot swapped) holds its token until the swap.
+STAGED_PREFIX = "rebuilt/"
+_READY_KEY = STAGED_PREFIX + "ready"
+_STAGED_SLICE = 1000  # fields (a talk's votes, the leaderboard's talks) written by one command
+# How long a rebuild waits for Redis to answer again after its swap's (or its unlock's) call was
+# cut by a timeout or BUSY, to find out whether the swap happened and to release its lock.
+SWAP_ANSWER_WAIT_S = 30.0
+SOCKET_TIMEOUT_S = 5.0  # a command's answer taken as lost after this long
 REPLICA_WAIT_MS = 1000  # how long a shard may take to confirm a batch on its replicas
 LIVE_REPLICAS_SECONDS = 10.0  # how long one Redis's count of its replicas is taken as it was
 # How long a batch's call waits for its slot while the cluster moves it (TRYAGAIN: the talk's keys
@@ -501,64 +521,50 @@ for i = 1, #revs, 1000 do call('HSET', taken, unpack(revs, i, math.min(i + 999, 
 return #revs / 2
 """
 
-# Replaces talks' keys with rebuilt ones in one atomic step (on one Redis, with the partition
-# offsets and the leaderboard too: the whole read model at once). ARGV as in _APPLY's, with the
-# KEYS index of the first stale key to delete, then the rebuild's token (checked against the lock
-# when ARGV 4 names it).
-_REPLACE = """
-local p = cjson.decode(ARGV[1])
-local prior_mean, prior_weight = tonumber(ARGV[2]), tonumber(ARGV[3])
-local lock_i, marks_i, board_i, base, stale = tonumber(ARGV[4]), tonumber(ARGV[5]),
-  tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
--- On one Redis the swap checks the rebuild's lock is still its own (ARGV 9: its token).
-if lock_i > 0 and redis.call('GET', KEYS[lock_i]) ~= ARGV[9] then
+# Swaps rebuilt keys in for the live ones, written beforehand under STAGED_PREFIX (same hash
+# tag, same slot), in one atomic step: on one Redis the whole read model at once (the partition
+# offsets, the leaderboard and the built mark with the counts), on a cluster a slot's talks. Only
+# UNLINK and RENAME: the old keys (a talk's votes hash holds a field a voter) are freed in the
+# background, and nothing is copied, so Redis is held for milliseconds, not seconds (writing a
+# million votes and freeing the old ones inside one script held it 3.7 s, and a client's 5 s
+# socket timeout cut the call while the swap went on). KEYS: the staging's ready mark, then at
+# the indexes ARGV 3..6 name (0: not part of this call) the rebuild lock, the partition offsets
+# and the leaderboard (each followed by its staged key), the built mark, then from ARGV 7 four
+# keys a talk (live histogram, live votes, staged histogram, staged votes), then from ARGV 8 the
+# stale keys to drop. ARGV 1: the rebuild's
+# token, which the ready mark holds until the swap: a call that finds it gone answers 0 (an
+# earlier call, cut by a timeout, swapped already) and does nothing, so a call is safe to send
+# again. ARGV 2: the built mark's value. Answers 1 when it swapped.
+_SWAP = """
+local token = ARGV[1]
+local lock_i, marks_i, board_i, built_i = tonumber(ARGV[3]), tonumber(ARGV[4]),
+  tonumber(ARGV[5]), tonumber(ARGV[6])
+local base, stale = tonumber(ARGV[7]), tonumber(ARGV[8])
+local call = redis.call
+if lock_i > 0 and call('GET', KEYS[lock_i]) ~= token then
   return redis.error_reply('LOCKLOST the rebuild lock ran out before the swap; nothing replaced')
 end
-for i = stale, #KEYS do redis.call('DEL', KEYS[i]) end
-if marks_i > 0 then redis.call('DEL', KEYS[marks_i]) end
-if board_i > 0 then redis.call('DEL', KEYS[board_i]) end
-local scored = {}
-for i, t in ipairs(p.talks) do
-  local hkey, vkey = KEYS[base + 2 * i - 2], KEYS[base + 2 * i - 1]
-  local talk, counts, offsets, votes, revision = t[1], t[2], t[3], t[4], t[5]
+if call('GET', KEYS[1]) ~= token then return 0 end
+local function swap(live, next)
+  call('UNLINK', live)
+  if call('EXISTS', next) == 1 then call('RENAME', next, live) end
+end
+for i = base, stale - 1, 4 do
   -- The talk's stored events, or the revision it had when that is higher (counted on a
   -- cluster before revisions counted records): pages never see a talk's revision go back.
-  local kept = tonumber(redis.call('HGET', hkey, 'revision')) or 0
-  if kept > revision then revision = kept end
-  redis.call('DEL', hkey, vkey)
-  local fields, n, sum = {}, 0, 0
-  for value, c in pairs(counts) do
-    if c > 0 then
-      fields[#fields + 1] = value
-      fields[#fields + 1] = c
-      n = n + c
-      sum = sum + tonumber(value) * c
-    end
+  local kept = tonumber(call('HGET', KEYS[i], 'revision')) or 0
+  if kept > (tonumber(call('HGET', KEYS[i + 2], 'revision')) or 0) then
+    call('HSET', KEYS[i + 2], 'revision', string.format('%d', kept))
   end
-  for name, offset in pairs(offsets) do
-    fields[#fields + 1] = name
-    fields[#fields + 1] = string.format('%d', offset)
-  end
-  if revision > 0 then
-    fields[#fields + 1] = 'revision'
-    fields[#fields + 1] = string.format('%d', revision)
-  end
-  if #fields > 0 then redis.call('HSET', hkey, unpack(fields)) end
-  for voter, vote in pairs(votes) do redis.call('HSET', vkey, voter, vote) end
-  if n > 0 then
-    local score = string.format('%.17g', (prior_mean * prior_weight + sum) / (prior_weight + n))
-    if board_i > 0 then redis.call('ZADD', KEYS[board_i], score, talk) end
-    scored[#scored + 1] = score
-    scored[#scored + 1] = talk
-  end
+  swap(KEYS[i], KEYS[i + 2])
+  swap(KEYS[i + 1], KEYS[i + 3])
 end
-if marks_i > 0 then
-  for name, offset in pairs(p.marks) do
-    redis.call('HSET', KEYS[marks_i], name, string.format('%d', offset))
-  end
-end
-if board_i > 0 then scored = {} end
-return scored
+for i = stale, #KEYS do call('UNLINK', KEYS[i]) end
+if marks_i > 0 then swap(KEYS[marks_i], KEYS[marks_i + 1]) end
+if board_i > 0 then swap(KEYS[board_i], KEYS[board_i + 1]) end
+if built_i > 0 then call('SET', KEYS[built_i], ARGV[2]) end
+call('UNLINK', KEYS[1])
+return 1
 """
 
 _PRIOR = (str(PRIOR_MEAN), str(PRIOR_WEIGHT))
@@ -606,7 +612,10 @@ class RedisReadModel:
     def client(self) -> ReadModelClient:
         """The Redis client, created on first use and reused for the life of the process."""
         if self._client is None:
-            options: dict[str, Any] = {"socket_connect_timeout": 2, "socket_timeout": 5}
+            options: dict[str, Any] = {
+                "socket_connect_timeout": 2,
+                "socket_timeout": SOCKET_TIMEOUT_S,
+            }
             if not self.cluster:
                 options["health_check_interval"] = 30
             self._client = connect(self._url, **options)
@@ -1170,71 +1179,100 @@ class RedisReadModel:
 
     @_unreachable_as_backend_error
     def unlock_after_rebuild(self) -> None:
-        """Let the projector apply batches again (the lock is dropped only while it is ours)."""
-        if self._rebuild_token is not None:
-            self._eval("hold", [REBUILD_LOCK_KEY], [self._rebuild_token, 0])
+        """Let the projector apply batches again (the lock is dropped only while it is ours).
+
+        Redis busy (BUSY, a timeout: a long script of someone's) is asked again until it
+        answers, for up to SWAP_ANSWER_WAIT_S: left to its expiry, the lock would hold the
+        projector and every other rebuild off for up to REBUILD_LOCK_SECONDS more."""
+        token = self._rebuild_token
+        if token is None:
+            return
+        cut: Exception
+        try:
+            self._eval("hold", [REBUILD_LOCK_KEY], [token, 0])
+        except redis.ResponseError as error:
+            if not _busy(error):
+                raise
+            cut = error
+        except (redis.TimeoutError, redis.ConnectionError) as error:
+            cut = error
+        else:
             self._rebuild_token = None
+            return
+        self._once_answering(cut)
+        self._eval("hold", [REBUILD_LOCK_KEY], [token, 0])
+        self._rebuild_token = None
 
     @_unreachable_as_backend_error
-    def replace_all(self, state: ReadModelState) -> None:
+    def replace_all(self, state: ReadModelState) -> str | None:
         """Replace every histogram, vote and offset with the rebuilt ones.
 
-        On one Redis in one atomic step; on a cluster each slot's talks atomically, then the
-        partition offsets and the leaderboard. Call it holding the rebuild lock: no batch can add
-        a talk between the scan for the existing keys and the replacement.
-        """
+        The rebuilt keys are written first beside the live ones (STAGED_PREFIX), in pipelined
+        slices that hold Redis a moment each, then swapped in by RENAME (_SWAP): on one Redis in
+        one atomic step, the partition offsets and the leaderboard with them; on a cluster each
+        slot's talks atomically, then the partition offsets and the leaderboard. Call it
+        holding the rebuild lock: no batch can add a talk between the scan for the existing
+        keys and the swap.
+
+        A swap whose answer Redis did not give in time (a timeout, BUSY with another script) is
+        looked at again once Redis answers (for up to SWAP_ANSWER_WAIT_S): swapped, it answers
+        a line that says so; not, RebuildNotSwapped, with nothing replaced."""
         client = self.client
         if not self.hold_rebuild_lock():
             raise RebuildLockLost("the rebuild's lock ran out before the swap; nothing replaced")
+        self._drop_staged()
         existing = {
             key.decode()
             for pattern in ("ratings/*", "votes/*")  # the keys of before the hash tags too
             for key in client.scan_iter(match=pattern, count=1000)
         }
         talks = sorted(set(state.histograms) | set(state.votes) | set(state.talk_offsets))
-        kept = set(_talk_keys(talks))
-        stale = sorted(existing - kept)
+        stale = sorted(existing - set(_talk_keys(talks)))
+        scores = {talk: s for talk in talks if (s := _score(state.histograms.get(talk, {})))}
+        token = self._rebuild_token
         if not self.cluster:
-            keys = [*_FIXED_KEYS, *_talk_keys(talks), *stale]
-            payload = _rebuilt(talks, state, state.offsets)
-            try:
-                self._eval(
-                    "replace",
-                    keys,
-                    [payload, *_PRIOR, 1, 2, 3, 4, 4 + 2 * len(talks), self._rebuild_token],
-                )
-            except redis.ResponseError as error:
-                if str(error).startswith("LOCKLOST"):
-                    raise RebuildLockLost(str(error)) from error
-                raise
-            client.set(BUILT_KEY, _now_text())
+            self._stage(talks, state, {_READY_KEY: talks}, scores)
+            keys = [
+                _READY_KEY,
+                REBUILD_LOCK_KEY,
+                OFFSETS_KEY,
+                staged_key(OFFSETS_KEY),
+                LEADERBOARD_KEY,
+                staged_key(LEADERBOARD_KEY),
+                BUILT_KEY,
+                *_swap_keys(talks),
+                *stale,
+            ]
+            args = [token, _now_text(), 2, 3, 5, 7, 8, 8 + 4 * len(talks)]
+            said = self._swap([("swap", keys, args)], on_one=True)
             self._wait_for_replicas()
-            return
+            return said
         groups: dict[int, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
         for talk in talks:
             groups[key_slot(histogram_key(talk).encode())][0].append(talk)
         for key in stale:
             groups[key_slot(key.encode())][1].append(key)
+        tags = _tags_by_slot()
+        ready = {_ready_key(tags[slot]): names for slot, (names, _) in groups.items()}
+        self._stage(talks, state, ready, {})
         calls = [
             (
-                [*_talk_keys(names), *old],
-                [_rebuilt(names, state, {}), *_PRIOR, 0, 0, 0, 1, 1 + 2 * len(names)],
+                "swap",
+                [_ready_key(tags[slot]), *_swap_keys(names), *old],
+                [token, "", 0, 0, 0, 0, 2, 2 + 4 * len(names)],
             )
-            for names, old in groups.values()
+            for slot, (names, old) in groups.items()
         ]
-        replies = []
+        said = None
         for start in range(0, len(calls), 1000):
             # A cluster swaps slot by slot: the lock is checked (and kept) before each thousand.
             if not self.hold_rebuild_lock():
                 raise RebuildLockLost("the rebuild's lock ran out during the swap; run it again")
-            replies += self._eval_many("replace", calls[start : start + 1000])
-        client.delete(OFFSETS_KEY, LEADERBOARD_KEY, RANKED_REVISIONS_KEY)
+            said = self._swap(calls[start : start + 1000], on_one=False) or said
+        client.unlink(OFFSETS_KEY, LEADERBOARD_KEY, RANKED_REVISIONS_KEY)
         pipe = client.pipeline(transaction=False)
         if state.offsets:
             pipe.hset(OFFSETS_KEY, mapping=state.offsets)  # type: ignore[arg-type]
-        scores = {
-            reply[i + 1]: float(reply[i]) for reply in replies for i in range(0, len(reply), 2)
-        }
         items = list(scores.items())
         for start in range(0, len(items), 1000):
             pipe.zadd(LEADERBOARD_KEY, dict(items[start : start + 1000]))
@@ -1249,6 +1287,131 @@ class RedisReadModel:
         for tag in _slot_tags():
             pipe.set(slot_mark(tag), built)
         pipe.execute()
+        return said
+
+    def _stage(
+        self,
+        talks: list[str],
+        state: ReadModelState,
+        ready: dict[str, list[str]],
+        scores: dict[str, float],
+    ) -> None:
+        """Write the rebuilt talks under STAGED_PREFIX, in pipelined slices (the lock renewed
+        after each), with (on one Redis: `scores` given) the partition offsets and the
+        leaderboard; then each ready mark (its talks' slot's, on a cluster), holding the
+        rebuild's token, which tells the swap its keys are all written."""
+        client = self.client
+        pipe = client.pipeline(transaction=False)
+
+        def sent(pipe: Any) -> Any:
+            pipe.execute()
+            if not self.hold_rebuild_lock():
+                raise RebuildLockLost(
+                    "the rebuild's lock ran out while the rebuilt read model was written; "
+                    "nothing replaced: run it again"
+                )
+            return client.pipeline(transaction=False)
+
+        for talk in talks:
+            fields: dict[str, int] = {
+                value: count for value, count in state.histograms.get(talk, {}).items() if count
+            }
+            fields.update(state.talk_offsets.get(talk, {}))
+            if revision := state.revisions.get(talk, 0):
+                fields["revision"] = revision
+            if fields:
+                pipe.hset(staged_key(histogram_key(talk)), mapping=fields)  # type: ignore[arg-type]
+            votes = list(state.votes.get(talk, {}).items())
+            for start in range(0, len(votes), _STAGED_SLICE):
+                chunk = dict(votes[start : start + _STAGED_SLICE])
+                pipe.hset(staged_key(votes_key(talk)), mapping=chunk)  # type: ignore[arg-type]
+            if len(pipe) >= 500:
+                pipe = sent(pipe)
+        if not self.cluster:
+            if state.offsets:
+                pipe.hset(staged_key(OFFSETS_KEY), mapping=state.offsets)  # type: ignore[arg-type]
+            items = list(scores.items())
+            for start in range(0, len(items), _STAGED_SLICE):
+                pipe.zadd(staged_key(LEADERBOARD_KEY), dict(items[start : start + _STAGED_SLICE]))
+        for key in ready:
+            pipe.set(key, self._rebuild_token or "")
+        sent(pipe)
+
+    def _drop_staged(self) -> None:
+        """Drop what a rebuild staged and did not swap in (it failed, or its process died)."""
+        client = self.client
+        pipe = client.pipeline(transaction=False)
+        for key in client.scan_iter(match=f"{STAGED_PREFIX}*", count=1000):
+            pipe.unlink(key)
+            if len(pipe) >= 1000:
+                pipe.execute()
+                pipe = client.pipeline(transaction=False)
+        if len(pipe):
+            pipe.execute()
+
+    def _swap(self, calls: list[tuple[str, list[str], list[Any]]], on_one: bool) -> str | None:
+        """Run the swap's calls; None when each answered, else (their answer cut by a timeout
+        or BUSY) what was found once Redis answered: a line saying they swapped, or
+        RebuildNotSwapped (what was staged dropped). Each call swaps at most once (_SWAP), so
+        on a cluster the calls a cut left unanswered are sent again."""
+        try:
+            if on_one:
+                name, keys, args = calls[0]
+                self._eval(name, keys, args)
+            else:
+                self._eval_each(calls)
+            # A call answering 0 found its ready mark gone while the lock was still this
+            # rebuild's (the script checks the lock first): an earlier sending of it (a
+            # client's retry after a timeout) swapped already.
+            return None
+        except redis.ResponseError as error:
+            if str(error).startswith("LOCKLOST"):
+                raise RebuildLockLost(str(error)) from error
+            if not _busy(error):
+                raise
+            cut: Exception = error
+        except (redis.TimeoutError, redis.ConnectionError) as error:
+            cut = error
+        self._once_answering(cut)
+        if not on_one:
+            self._eval_each(calls)  # the slots not swapped yet; the others answer 0
+            return (
+                f"Redis answered part of the swap late ({_cut_said(cut)}); its slots not "
+                "swapped were sent again once it answered: the rebuilt read model was swapped in"
+            )
+        # The ready mark taken back, if the swap has not taken it: the cut call, should Redis
+        # still run it, then swaps nothing, so what is said below stays true.
+        if not int(self._eval("unready", [calls[0][1][0]], [calls[0][2][0]])):
+            return (
+                f"Redis answered the swap late ({_cut_said(cut)}); looked at again once it "
+                "answered: the rebuilt read model was swapped in"
+            )
+        self._drop_staged()
+        raise RebuildNotSwapped(
+            f"Redis did not run the swap ({_cut_said(cut)}); looked at again once it answered: "
+            "nothing was replaced, run the rebuild again"
+        )
+
+    def _once_answering(self, cut: Exception) -> None:
+        """Return once Redis answers a PING (a harmless command, should Redis run it late),
+        up to SWAP_ANSWER_WAIT_S after a call was `cut` by a timeout or BUSY; else
+        BackendUnavailable saying that call's outcome is not known."""
+        deadline = time.monotonic() + SWAP_ANSWER_WAIT_S
+        while True:
+            try:
+                self.client.ping()
+                return
+            except (redis.TimeoutError, redis.ConnectionError, redis.ResponseError) as error:
+                if isinstance(error, redis.ResponseError) and not _busy(error):
+                    raise
+                if time.monotonic() > deadline:
+                    raise BackendUnavailable(
+                        f"Redis (the read model) did not answer for {SWAP_ANSWER_WAIT_S:.0f} s "
+                        f"after the rebuild's call ({_cut_said(cut)}): whether its swap was "
+                        f"done is not known (`HGETALL {OFFSETS_KEY}` shows the offsets it "
+                        "has); run the rebuild again once it answers"
+                    ) from error
+                time.sleep(0.25)
 
     def memory(self) -> ReadModelMemory:
         """How full Redis is and how it evicts (INFO memory: one round trip, allowed on
@@ -1348,10 +1511,19 @@ end
 return moved
 """
 
+# Takes a rebuild's ready mark (KEYS[1]) back while it holds the rebuild's token (ARGV[1]), so a
+# swap call Redis has not run yet swaps nothing: 1 when taken, 0 when the swap took it first.
+_UNREADY = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('UNLINK', KEYS[1])
+return 1
+"""
+
 _SCRIPTS = {
     "retire_offsets": _RETIRE_OFFSETS,
     "apply": _APPLY,
-    "replace": _REPLACE,
+    "swap": _SWAP,
+    "unready": _UNREADY,
     "hold": _HOLD,
     "rank": _RANK,
     "rename_voter": _RENAME_VOTER,
@@ -1437,6 +1609,51 @@ def _one_slot_a_primary(client: Any) -> list[str]:
             if len(tags) == len(primaries):
                 break
     return list(tags.values())
+
+
+def staged_key(key: str) -> str:
+    """Where a rebuild writes a key before its swap (the same hash tag: the same slot)."""
+    return STAGED_PREFIX + key
+
+
+def _ready_key(tag: str) -> str:
+    """The staging's ready mark in the slot of `tag` (a cluster's)."""
+    return f"{_READY_KEY}/{{{tag}}}"
+
+
+def _swap_keys(talks: list[str]) -> list[str]:
+    """A talk's four keys as _SWAP takes them: live histogram and votes, then the staged ones."""
+    return [
+        key
+        for talk in talks
+        for key in (
+            histogram_key(talk),
+            votes_key(talk),
+            staged_key(histogram_key(talk)),
+            staged_key(votes_key(talk)),
+        )
+    ]
+
+
+def _score(counts: dict[str, int]) -> float | None:
+    """A talk's Bayesian average as a batch's script ranks it, None without ratings."""
+    n = sum(c for c in counts.values() if c > 0)
+    if not n:
+        return None
+    total = sum(int(value) * c for value, c in counts.items() if c > 0)
+    return (PRIOR_MEAN * PRIOR_WEIGHT + total) / (PRIOR_WEIGHT + n)
+
+
+def _busy(error: Exception) -> bool:
+    """Whether Redis refused a command because a script (or a function) runs too long."""
+    return str(error).startswith("BUSY")
+
+
+def _cut_said(error: Exception) -> str:
+    """What cut a call, in a few words."""
+    if isinstance(error, redis.ResponseError):
+        return "BUSY: Redis was running a long script"
+    return f"{type(error).__name__}: {error}"
 
 
 def _now_text() -> str:
@@ -1548,26 +1765,6 @@ def _detailed(batch: ProjectionBatch, talks: set[str]) -> dict[tuple[str, str], 
             record = [rating.offset, *_vote(event)]
         records[(event.talk_id, rating.position)].append(record)
     return records
-
-
-def _rebuilt(talks: list[str], state: ReadModelState, marks: dict[str, int]) -> str:
-    """The _REPLACE payload for these talks."""
-    return json.dumps(
-        {
-            "talks": [
-                [
-                    talk,
-                    state.histograms.get(talk, {}),
-                    state.talk_offsets.get(talk, {}),
-                    state.votes.get(talk, {}),
-                    state.revisions.get(talk, 0),
-                ]
-                for talk in talks
-            ],
-            "marks": marks,
-        },
-        separators=(",", ":"),
-    )
 
 
 def _vote(event: Rating) -> list[Any]:

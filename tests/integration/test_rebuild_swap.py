@@ -1,0 +1,298 @@
+"""The rebuild's swap: short, atomic, and said as it ended when Redis answered it late."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+from click.testing import CliRunner
+
+from talkrate import wiring
+from talkrate.adapters import redis_store
+from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore
+from talkrate.adapters.redis_store import (
+    OFFSETS_KEY,
+    REBUILD_LOCK_KEY,
+    STAGED_PREFIX,
+    RedisReadModel,
+    connect,
+    histogram_key,
+    votes_key,
+)
+from talkrate.models import RatingSubmitted
+from talkrate.projection import StreamRecord, project_batch
+from talkrate.rebuild import rebuild_read_model
+from talkrate_cli.main import cli
+from tests.builders import rating_event, unique_talk_id
+
+pytestmark = pytest.mark.integration
+
+# A read-only script that keeps Redis to itself for ARGV[1] ms (SCRIPT KILL stops it early).
+_HOLD_REDIS = """
+local t = redis.call('TIME')
+local until_ms = t[1] * 1000 + t[2] / 1000 + tonumber(ARGV[1])
+repeat
+  t = redis.call('TIME')
+until t[1] * 1000 + t[2] / 1000 >= until_ms
+return 1
+"""
+
+
+@pytest.fixture
+def store(talks_dsn: str) -> Iterator[PostgresEventStore]:
+    database = PostgresDatabase(talks_dsn)
+    yield PostgresEventStore(database)
+    database.close()
+
+
+@pytest.fixture
+def environment(
+    monkeypatch: pytest.MonkeyPatch, talks_dsn: str, redis_url: str
+) -> Iterator[Callable[[str], None]]:
+    """Set RATINGS_CONNECTION (TALKS_CONNECTION the suite's), read afresh like a cold start."""
+
+    def apply(ratings: str) -> None:
+        monkeypatch.setenv("TALKS_CONNECTION", talks_dsn)
+        monkeypatch.setenv("RATINGS_CONNECTION", ratings)
+        wiring.reset()
+
+    yield apply
+    wiring.reset()
+
+
+@pytest.fixture
+def busy_after(redis_url: str) -> Iterator[None]:
+    """Redis answers BUSY to other clients once a script has run 100 ms (else 5 s)."""
+    admin = redis.Redis.from_url(redis_url)
+    before = admin.config_get("busy-reply-threshold").get("busy-reply-threshold", "5000")
+    admin.config_set("busy-reply-threshold", 100)
+    yield
+    for _ in range(50):  # a test's script still running answers BUSY until it ends
+        try:
+            admin.config_set("busy-reply-threshold", before)
+            break
+        except redis.ResponseError:
+            time.sleep(0.1)
+    admin.close()
+
+
+def _outcome(model: RedisReadModel, store: PostgresEventStore) -> tuple[list[str], str]:
+    """What a rebuild said, and the error it ended with ("" when none)."""
+    lines: list[str] = []
+    try:
+        rebuild_read_model(store, model, progress=lines.append)
+    except Exception as error:
+        return lines, f"{type(error).__name__}: {error}"
+    return lines, ""
+
+
+class _HeldAtSwap(RedisReadModel):
+    """The read model, with Redis kept busy for `hold_ms` by a script from the rebuild's swap
+    on: sent by another connection just before the swap (`before=True`: the swap waits, and is
+    refused BUSY past the threshold), or right after it on the same connection (Redis runs the
+    swap, but its answer waits until that script ends, past the client's timeout)."""
+
+    def __init__(self, url: str, hold_ms: int, before: bool) -> None:
+        super().__init__(url)
+        self._hold_ms, self._before = hold_ms, before
+        self.holders: list[threading.Thread] = []
+
+    def _eval(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        if name != "swap" or self.holders:
+            return super()._eval(name, keys, args)
+        if self._before:
+            other = redis.Redis.from_url(self._url)
+            holder = threading.Thread(target=other.eval, args=(_HOLD_REDIS, 0, self._hold_ms))
+            holder.start()
+            self.holders.append(holder)
+            time.sleep(0.3)  # the script runs (past the BUSY threshold) before the swap is sent
+            return super()._eval(name, keys, args)
+        self.holders.append(threading.current_thread())
+        pipe = self.client.pipeline(transaction=False)
+        pipe.evalsha(self._script_sha(name), len(keys), *keys, *args)
+        pipe.eval(_HOLD_REDIS, 0, self._hold_ms)
+        return pipe.execute()[0]
+
+
+def _rated(store: PostgresEventStore, model: RedisReadModel) -> tuple[str, str]:
+    talk, topic = unique_talk_id(), f"t-{uuid.uuid4().hex[:8]}"
+    event = rating_event(talk, 4)
+    project_batch([StreamRecord(topic, 0, 0, event.key, event.to_json())], store, model)
+    return talk, topic
+
+
+def test_a_swap_redis_answered_after_the_timeout_is_said_done(
+    store: PostgresEventStore,
+    redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a read model whose client waits 0.3 s for an answer, and a rating projected
+    monkeypatch.setattr(redis_store, "SOCKET_TIMEOUT_S", 0.3)
+    model = _HeldAtSwap(redis_url, hold_ms=1500, before=False)
+    talk, topic = _rated(store, model)
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client.hdel(OFFSETS_KEY, f"{topic}-0")  # the swap writes it back
+    # When Redis runs the swap, then a script for 1.5 s before it answers, long after the
+    # client gave up on the answer
+    lines, error = _outcome(model, store)
+    # Then the swap was done, and the rebuild says so instead of a failure
+    assert client.hget(OFFSETS_KEY, f"{topic}-0") == "0"
+    assert client.hget(histogram_key(talk), "4") == "1"
+    assert error == ""
+    assert any("was swapped in" in line for line in lines), lines
+    # And its lock is released, nothing staged left
+    assert not client.exists(REBUILD_LOCK_KEY)
+    assert not list(client.scan_iter(match=f"{STAGED_PREFIX}*"))
+    client.close()
+
+
+def test_a_swap_refused_busy_replaces_nothing_says_so_and_releases_the_lock(
+    store: PostgresEventStore,
+    redis_url: str,
+    busy_after: None,
+) -> None:
+    # Given a rating projected
+    model = _HeldAtSwap(redis_url, hold_ms=1500, before=True)
+    talk, topic = _rated(store, model)
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client.hdel(OFFSETS_KEY, f"{topic}-0")
+    # When Redis, busy with another's script (BUSY to everyone else) for 1.5 s, refuses the swap
+    _, error = _outcome(model, store)
+    for holder in model.holders:
+        holder.join()
+    # Then the projector is not held off until the lock expires: it was released once Redis
+    # answered again
+    assert not client.exists(REBUILD_LOCK_KEY)
+    # And nothing was replaced, which the rebuild says in its own words
+    assert client.hget(OFFSETS_KEY, f"{topic}-0") is None
+    assert client.hget(histogram_key(talk), "4") == "1"
+    assert error.startswith("RebuildNotSwapped: Redis did not run the swap (BUSY"), error
+    assert "nothing was replaced" in error
+    assert not list(client.scan_iter(match=f"{STAGED_PREFIX}*"))
+    client.close()
+
+
+def test_a_rebuild_leaves_no_staged_key_and_the_same_model(
+    store: PostgresEventStore, read_model_url: str
+) -> None:
+    # Given a voter's changed rating and a talk's keys (one Redis, then a cluster)
+    model = RedisReadModel(read_model_url)
+    talk, topic = unique_talk_id(), f"t-{uuid.uuid4().hex[:8]}"
+    first = RatingSubmitted.new(talk, 2, "v-1")
+    second = RatingSubmitted.new(talk, 5, "v-1")
+    project_batch(
+        [
+            StreamRecord(topic, 0, 0, first.key, first.to_json()),
+            StreamRecord(topic, 0, 1, second.key, second.to_json()),
+        ],
+        store,
+        model,
+    )
+    client = connect(read_model_url, decode_responses=True)
+    counted = [*"12345", "revision"]
+    before = (client.hmget(histogram_key(talk), counted), client.hgetall(votes_key(talk)))
+    # When the read model is rebuilt
+    rebuild_read_model(store, model, progress=lambda _: None)
+    # Then the talk's counts, revision and votes are as they were, it applied the partition's
+    # records, and nothing staged is left
+    after = (client.hmget(histogram_key(talk), counted), client.hgetall(votes_key(talk)))
+    assert after == before
+    assert before[0][4] == "1"
+    assert list(before[1]) == ["v-1"]
+    assert client.hget(histogram_key(talk), f"{topic}-0") == "1"
+    assert not list(client.scan_iter(match=f"{STAGED_PREFIX}*", count=1000))
+    client.close()
+
+
+def test_a_rebuild_into_a_database_that_is_no_number_is_refused_before_anything(
+    redis_url: str, environment: Callable[[str], None]
+) -> None:
+    # Given a RATINGS_CONNECTION whose database is no number (redis-py reads database 0)
+    environment(redis_url.rsplit("/", 1)[0] + "/abc")
+    zero = redis.Redis.from_url(redis_url.rsplit("/", 1)[0] + "/0")
+    marker = f"untouched-{uuid.uuid4().hex[:8]}"
+    zero.set(marker, "1")
+    try:
+        # When the operator rebuilds
+        result = CliRunner().invoke(cli, ["ops", "rebuild"])
+        # Then it is refused in one line, nothing paused or replaced in database 0
+        assert result.exit_code == 1, result.output
+        assert "what follows its host and port is not a database number" in result.output
+        assert "from " not in result.output
+        assert zero.get(marker) == b"1"
+        assert not zero.exists(REBUILD_LOCK_KEY)
+    finally:
+        zero.delete(marker)
+        zero.close()
+
+
+def test_a_rebuild_meeting_redis_busy_says_so_in_one_line(
+    redis_url: str, busy_after: None, environment: Callable[[str], None]
+) -> None:
+    # Given Redis busy with someone's script for 1.5 s
+    environment(redis_url)
+    other = redis.Redis.from_url(redis_url)
+    holder = threading.Thread(target=other.eval, args=(_HOLD_REDIS, 0, 1500))
+    holder.start()
+    time.sleep(0.3)
+    # When the operator rebuilds
+    result = CliRunner().invoke(cli, ["ops", "rebuild"])
+    holder.join()
+    # Then one line says Redis is busy, nothing unexpected
+    assert result.exit_code == 1, result.output
+    assert "busy running a long script (BUSY)" in result.output
+    assert "unexpected" not in result.output
+    assert not other.exists(REBUILD_LOCK_KEY)
+    other.close()
+
+
+class _NodeHeldAtSwap(RedisReadModel):
+    """A cluster read model, with the node of its swap's first slot kept busy (BUSY to everyone
+    else past 100 ms) for `hold_ms` from the moment the swap is sent."""
+
+    def __init__(self, url: str, hold_ms: int) -> None:
+        super().__init__(url)
+        self._hold_ms = hold_ms
+        self.holders: list[threading.Thread] = []
+
+    def _eval_each(self, calls: list[tuple[str, list[str], list[Any]]], wait_on: int = 0) -> Any:
+        if calls and calls[0][0] == "swap" and not self.holders:
+            node = self.client.get_node_from_key(calls[0][1][0])  # type: ignore[union-attr]
+            other = redis.Redis(host=node.host, port=node.port)
+            other.config_set("busy-reply-threshold", 100)
+            holder = threading.Thread(target=other.eval, args=(_HOLD_REDIS, 0, self._hold_ms))
+            holder.start()
+            self.holders.append(holder)
+            time.sleep(0.3)
+        return super()._eval_each(calls, wait_on)
+
+
+def test_on_a_cluster_a_swap_a_busy_node_refused_is_sent_again_once_it_answers(
+    store: PostgresEventStore, redis_cluster: Any
+) -> None:
+    # Given a cluster read model and a rating projected
+    model = _NodeHeldAtSwap(redis_cluster.url, hold_ms=1500)
+    talk, topic = _rated(store, model)
+    client = connect(redis_cluster.url, decode_responses=True)
+    client.hdel(histogram_key(talk), f"{topic}-0")  # the swap writes it back
+    try:
+        # When a node, busy with someone's script for 1.5 s, refuses its slots' swap (BUSY)
+        lines, error = _outcome(model, store)
+    finally:
+        for holder in model.holders:
+            holder.join()
+        for port in redis_cluster.ports:
+            redis.Redis(port=port).config_set("busy-reply-threshold", 5000)
+    # Then its slots were swapped once it answered, and the rebuild says so
+    assert error == ""
+    assert any("swapped in" in line for line in lines), lines
+    assert client.hget(histogram_key(talk), f"{topic}-0") == "0"
+    assert client.hget(histogram_key(talk), "4") == "1"
+    assert not client.exists(REBUILD_LOCK_KEY)
+    assert not list(client.scan_iter(match=f"{STAGED_PREFIX}*", count=1000))
+    client.close()
