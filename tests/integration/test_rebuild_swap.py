@@ -263,6 +263,11 @@ class _NodeHeldAtSwap(RedisReadModel):
     def _eval_each(self, calls: list[tuple[str, list[str], list[Any]]], wait_on: int = 0) -> Any:
         if calls and calls[0][0] == "swap" and not self.holders:
             node = self.client.get_node_from_key(calls[0][1][0])  # type: ignore[union-attr]
+            # A command without a key (PING) goes to the client's default node: another one
+            # here, as it is whenever the busy node is not the one the client chose.
+            self.client.set_default_node(  # type: ignore[union-attr]
+                next(n for n in self.client.get_primaries() if n.name != node.name)  # type: ignore[union-attr]
+            )
             other = redis.Redis(host=node.host, port=node.port)
             other.config_set("busy-reply-threshold", 100)
             holder = threading.Thread(target=other.eval, args=(_HOLD_REDIS, 0, self._hold_ms))

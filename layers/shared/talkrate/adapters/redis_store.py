@@ -1399,7 +1399,10 @@ class RedisReadModel:
         deadline = time.monotonic() + SWAP_ANSWER_WAIT_S
         while True:
             try:
-                self.client.ping()
+                if self.cluster:  # every primary: a cluster's PING goes to one node alone
+                    self.client.ping(target_nodes=RedisCluster.PRIMARIES)
+                else:
+                    self.client.ping()
                 return
             except (redis.TimeoutError, redis.ConnectionError, redis.ResponseError) as error:
                 if isinstance(error, redis.ResponseError) and not _busy(error):
