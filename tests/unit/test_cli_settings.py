@@ -166,7 +166,7 @@ def test_a_token_kept_under_an_old_spelling_is_still_read_then_moved(tmp_path: P
     )
     tokens.put("http://127.0.0.1:3000/", {"voterToken": "new", "expiresAt": None})
     assert json.loads(tokens.path.read_text()) == {
-        "http://127.0.0.1:3000": {"voterToken": "new", "expiresAt": None}
+        "http://127.0.0.1:3000": {"voterToken": "new", "expiresAt": None, "renewAfter": None}
     }
 
 
