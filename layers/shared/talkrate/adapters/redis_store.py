@@ -1208,6 +1208,7 @@ class RedisReadModel:
                     raise RebuildLockLost(str(error)) from error
                 raise
             client.set(BUILT_KEY, _now_text())
+            self._mark_forgotten(state)
             self._wait_for_replicas()
             return
         groups: dict[int, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
@@ -1249,6 +1250,26 @@ class RedisReadModel:
         for tag in _slot_tags():
             pipe.set(slot_mark(tag), built)
         pipe.execute()
+        self._mark_forgotten(state)
+
+    def _mark_forgotten(self, state: ReadModelState) -> None:
+        """The forgotten voters' marks again (`ops forget-voter` set them in this Redis, which
+        may have lost them): every voter filed under a `forgotten-` id in the event store."""
+        from talkrate.adapters.limiter import forgotten_key
+
+        pseudonyms = sorted(
+            {
+                voter
+                for votes in state.votes.values()
+                for voter in votes
+                if voter.startswith("forgotten-")
+            }
+        )
+        pipe = self.client.pipeline(transaction=False)
+        for pseudonym in pseudonyms:
+            pipe.set(forgotten_key(pseudonym), "1")
+        if pseudonyms:
+            pipe.execute()
 
     def memory(self) -> ReadModelMemory:
         """How full Redis is and how it evicts (INFO memory: one round trip, allowed on
