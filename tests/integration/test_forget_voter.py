@@ -13,7 +13,9 @@ from typing import Any
 
 import psycopg2
 import pytest
+import redis
 
+from talkrate.adapters.limiter import RedisRequestLimiter, forgotten_key
 from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore, PostgresOutbox
 from talkrate.adapters.redis_store import (
     ReadModelClient,
@@ -29,9 +31,11 @@ from talkrate.projection import StreamRecord, classify
 from talkrate.rebuild import rebuild_read_model
 from talkrate.voters import VoterTokens, forgotten_id
 from talkrate_cli.main import main
+from talkrate_local.database import event_store
 from tests.builders import unique_talk_id
-from tests.integration.conftest import TEST_VOTER_TOKEN_KEY
+from tests.integration.conftest import TEST_VOTER_TOKEN_KEY, Call
 from tests.integration.test_exactly_once import at, raw, voter_event
+from tests.integration.test_handlers import counts, project_all
 
 pytestmark = pytest.mark.integration
 
@@ -368,72 +372,58 @@ def test_a_run_stopped_after_the_read_model_s_step_is_finished_by_the_next(
     redis_client.delete(histogram_key(talk), votes_key(talk))
 
 
-def test_a_voter_whose_token_is_valid_is_not_forgotten(
+def test_a_voter_whose_pass_is_valid_is_forgotten_at_once_and_every_pass_of_theirs_refused(
     backends: tuple[PostgresEventStore, RedisReadModel],
+    read_model_url: str,
     talks_dsn: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     talk = unique_talk_id()
     topic = f"t-{uuid.uuid4().hex[:8]}"
-    # Given an attendee whose token expired only ten minutes ago, and one whose token is valid
-    recent, recent_voter = token(expired_ago=timedelta(minutes=10))
+    limiter = RedisRequestLimiter(connect(read_model_url))
+    # Given an attendee whose pass is valid (a day left), and one known by voter id only, who
+    # rated minutes ago
     valid, valid_voter = token(expired_ago=-timedelta(days=1))
-    events = [voter_event(talk, 4, recent_voter, 0), voter_event(talk, 2, valid_voter, 1)]
-    counted(backends, topic, 0, *events)
-    # When an operator tries to forget either
-    for attendee, voter in ((recent, recent_voter), (valid, valid_voter)):
-        status, done, err = forget(attendee, capsys=capsys)
-        # Then it is refused (2), saying from when it can be, and nothing changed: a rating
-        # still on its way with the token would count beside the vote filed away
-        assert status == 2, err
-        assert done is None or "error" in done
-        assert "Forget it from" in err, err
-        assert [value for _, value in rows_of(talks_dsn, voter)] == [
-            4 if voter == recent_voter else 2
-        ]
-
-
-def test_a_voter_id_said_expired_who_rated_within_the_hour_is_not_forgotten(
-    backends: tuple[PostgresEventStore, RedisReadModel],
-    talks_dsn: str,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    store, model = backends
-    talk = unique_talk_id()
-    voter = uuid.uuid4().hex
-    # Given an attendee who rated a talk minutes ago (their token was valid then)
-    just_now = voter_event(talk, 4, voter, 0).model_copy(
+    by_id = uuid.uuid4().hex
+    just_now = voter_event(talk, 4, by_id, 1).model_copy(
         update={"occurred_at": datetime.now(UTC) - timedelta(minutes=5)}
     )
-    model.apply(store.record(classify([at(f"t-{uuid.uuid4().hex[:8]}", 0, 0, just_now)])))
-    # When an operator forgets their voter id, saying its token expired over an hour ago
-    status, done, err = forget(voter, "--expired", capsys=capsys)
-    # Then it is refused, saying when the voter rated and from when they can be forgotten (it
-    # took the operator's word: a rating sent with the still valid token then counted twice)
-    assert status == 2, err
-    assert done is None or "error" in done
-    assert "this voter rated at" in err, err
-    assert "or forget them from" in err, err
-    assert [value for _, value in rows_of(talks_dsn, voter)] == [4]
+    counted(backends, topic, 0, voter_event(talk, 2, valid_voter, 0), just_now)
+    for voter in (valid_voter, by_id):
+        assert not limiter.admit([], None, forgotten_id(voter)).barred
+    # When an operator forgets both, at once (no hour to wait, no word on the pass's expiry)
+    for attendee, voter in ((valid, valid_voter), (by_id, by_id)):
+        status, done, err = forget(attendee, capsys=capsys)
+        # Then it is done, and every pass of theirs is refused from then on (the routes'
+        # limiter says barred, counting nothing)
+        assert status == 0, err
+        assert done["events"] == 1
+        assert rows_of(talks_dsn, voter) == []
+        assert limiter.admit([], None, forgotten_id(voter)).barred
+    # And a rebuild keeps them refused, after a Redis that lost the marks too
+    redis_client = connect(read_model_url, decode_responses=True)
+    for voter in (valid_voter, by_id):
+        redis_client.delete(forgotten_key(forgotten_id(voter)))
+    rebuild_read_model(*backends)
+    for voter in (valid_voter, by_id):
+        assert limiter.admit([], None, forgotten_id(voter)).barred
+    redis_client.delete(histogram_key(talk), votes_key(talk))
 
 
-def test_a_voter_id_needs_to_be_said_expired(
+def test_a_voter_token_must_be_whole(
     backends: tuple[PostgresEventStore, RedisReadModel], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Given an operator holding a voter id, not a token (which says when it expires)
+    # Given an operator holding a voter id, and a token cut short
     voter = uuid.uuid4().hex
-    # When they forget it without saying its token expired, or give a token cut short
-    without, _, err = forget(voter, capsys=capsys)
+    # When they forget the cut token, Then it is refused as bad input (2)
     cut, _, cut_err = forget(f"v1.{voter}.1", capsys=capsys)
-    # Then both are refused as usage or bad input (2), and with --expired it runs (nothing of
-    # this voter is stored: it says so)
-    assert without == 2
-    assert "--expired" in err
     assert cut == 2
     assert "not a whole voter token" in cut_err
+    # And the voter id runs (with an older runbook's --expired too): nothing of this voter is
+    # stored, and it says so
     status, done, err = forget(voter, "--expired", capsys=capsys)
     assert status == 0, err
-    assert main(["ops", "forget-voter", voter, "--expired"]) == 0
+    assert main(["ops", "forget-voter", voter]) == 0
     said = capsys.readouterr().out
     assert said == "forget-voter: no rating of this voter is stored (nothing changed)\n", said
     assert done == {
@@ -517,3 +507,47 @@ def test_a_forgotten_voter_is_named_by_no_redrive_recorded_on_a_dead_letter(
     [redriven] = again["redrives"]
     assert redriven["value"]["voterId"] == forgotten_id(voter)
     assert voter not in json.dumps(again["redrives"])
+
+
+def test_a_forgotten_voter_s_renewed_pass_never_counts_a_changed_mind_twice(
+    api: Call,
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    talks_dsn: str,
+    redis_url: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure(VOTING_POLICY="attendee", PUBLISH_TIMEOUT_SECONDS="1")
+    keys = VoterTokens(TEST_VOTER_TOKEN_KEY.encode(), LIFETIME)
+    now = datetime.now(UTC)
+    # Given an attendee whose first pass (A) expired a day ago, who rated the talk 5 with it and
+    # renewed it two days ago (POST /voters with A then): their pass B, the same voter, is valid
+    old = keys.issue(now - LIFETIME - timedelta(days=1))
+    with event_store(talks_dsn) as store:
+        rated = voter_event(talk, 5, old.voter_id, 0).model_copy(
+            update={"occurred_at": now - timedelta(days=3)}
+        )
+        RedisReadModel(redis_url).apply(
+            store.record(classify([at(f"t-{uuid.uuid4().hex[:8]}", 0, 0, rated)]))
+        )
+    renewed = keys.renew(old.token, now - timedelta(days=2))
+    assert renewed.voter_id == old.voter_id
+    # When the attendee asks to be forgotten, handing over their old pass A
+    status, done, err = forget(old.token, capsys=capsys)
+    assert status == 0, err
+    assert done["events"] == 1
+    # And then changes their mind to 1 with pass B
+    answer = api(
+        "POST", "/ratings", {"talkId": talk, "value": 1}, headers={"voter-token": renewed.token}
+    )
+    project_all(topic, kafka_bootstrap)
+    # Then their changed mind does not count beside the vote filed away: pass B names a
+    # forgotten voter and is refused (401), and it renews nothing either
+    assert counts(redis.Redis.from_url(redis_url, decode_responses=True), talk) == {"5": "1"}
+    assert answer["statusCode"] == 401, answer["json"]
+    assert answer["json"]["type"].endswith(":forgotten-voter")
+    again = api("POST", "/voters", headers={"voter-token": renewed.token})
+    assert again["statusCode"] == 401, again["json"]
+    assert again["json"]["type"].endswith(":forgotten-voter")

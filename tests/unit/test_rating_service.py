@@ -46,11 +46,22 @@ class FakeLimiter:
     def __init__(self, down: bool = False) -> None:
         self.used: dict[str, int] = {}
         self.accepted: set[str] = set()
+        self.forgotten: set[str] = set()
         self.down = down
 
-    def admit(self, limits: list[Limit], accepted_event_id: str | None = None) -> Admission:
+    def bar(self, pseudonym: str) -> None:
+        self.forgotten.add(pseudonym)
+
+    def admit(
+        self,
+        limits: list[Limit],
+        accepted_event_id: str | None = None,
+        forgotten: str | None = None,
+    ) -> Admission:
         if self.down:
             raise BackendUnavailable("down")
+        if forgotten in self.forgotten:
+            return Admission(False, barred=True)
         keys = [(f"{limit.scope}/{limit.subject}", limit.per_minute) for limit in limits]
         if any(self.used.get(key, 0) >= per_minute for key, per_minute in keys if per_minute):
             return Admission(False, 42)

@@ -605,82 +605,57 @@ def _already_redriven(letter: dict[str, Any], meanwhile: bool = False) -> str:
     )
 
 
-# How long after its token expired an attendee can be forgotten: every rating sent with the token
-# has been published and projected by then, as a rule (a rating of theirs still on its way would
-# be counted as another voter's: the command run again, then a rebuild, mends that).
-FORGET_AFTER_EXPIRY = 3600
-
-
 @ops.command(name="forget-voter")
 @click.argument("voter")
 @click.option(
     "--expired",
     is_flag=True,
-    help=(
-        "VOTER is a voter id whose token expired over an hour ago (with a token, its expiry is "
-        "read); refused when the event store holds a rating of theirs from the last hour."
-    ),
+    hidden=True,
+    help="(Taken and not needed: a voter id is forgotten at once, as a token is.)",
 )
 @pass_session
 @_backend_errors
 def forget_voter(session: Session, voter: str, expired: bool) -> None:
     """File every rating of one attendee under an id that does not name them (a deletion
-    request).
+    request), and refuse their passes from then on.
 
-    VOTER is the attendee's voter token (from their phone: `v1.<voter id>.<expiry>.<sig>`), or
-    its voter id with --expired. The ratings stay and every count with them; nothing links them
-    to the token any more: the event store, the outbox, the dead letters and the read model's
-    votes are changed together. Refused until an hour after the token expired, for a token the
-    voter-token key did not sign (VOTER_TOKEN_KEY, or VOTER_TOKEN_SECRET_ARN: the stack's
-    VoterTokenSecretArn output; needed for a token),
-    and while a rating of theirs waits in the outbox or is stored and not yet counted; run it
-    when no batch waits for `ops replay` either
-    (ProjectorFailuresAlarm OK): a rating of theirs counted later is counted beside the others
-    until it is run again and `ops rebuild` follows. The ratings topic keeps its copies until
-    its retention deletes them."""
+    VOTER is one of the attendee's voter tokens (from their phone: `v1.<voter id>.<expiry>.<sig>`,
+    valid or expired: a renewed pass is the same voter), or its voter id. First the voter is
+    marked forgotten: every pass of theirs, the renewed ones too, is refused from that moment
+    at POST /ratings and POST /voters (401 forgotten-voter), so no changed mind of theirs counts
+    beside the vote filed away. Then the ratings stay and every count with them; nothing links
+    them to the token any more: the event store, the outbox, the dead letters and the read
+    model's votes are changed together. Refused for a token the voter-token key did not sign
+    (VOTER_TOKEN_KEY, or VOTER_TOKEN_SECRET_ARN: the stack's VoterTokenSecretArn output; needed
+    for a token), and, the mark set, while a rating of theirs waits in the outbox or is stored
+    and not yet counted; run it when no batch waits for `ops replay` either
+    (ProjectorFailuresAlarm OK): a rating of theirs sent just before the mark and counted after
+    the run is counted beside the others until it is run again and `ops rebuild` follows. The
+    ratings topic keeps its copies until its retention deletes them."""
     import re
-    from datetime import UTC, datetime, timedelta
 
     from talkrate import wiring
     from talkrate.events import MAX_VOTER_ID_LENGTH, VOTER_ID_PATTERN
     from talkrate.voters import forgotten_id, read_token
 
+    del expired  # an older runbook's flag: a voter id needs no word on its expiry any more
     read = read_token(voter)
     if read is not None:
         _require_signed(voter)
-        voter_id, expires = read
-        ready = expires + timedelta(seconds=FORGET_AFTER_EXPIRY)
-        if datetime.now(UTC) < ready:
-            raise BadInput(
-                f"the token is valid until {expires:%Y-%m-%d %H:%M} UTC: a rating sent with it "
-                "after its voter was forgotten would count beside the one filed away. Forget it "
-                f"from {ready:%Y-%m-%d %H:%M} UTC"
-            )
+        voter_id, _ = read
     elif voter.startswith("v1."):
         raise BadInput("VOTER is not a whole voter token (`v1.<voter id>.<expiry>.<signature>`)")
     else:
         if len(voter) > MAX_VOTER_ID_LENGTH or not re.fullmatch(VOTER_ID_PATTERN, voter):
             raise BadInput("VOTER is neither a voter token nor a voter id")
-        if not expired:
-            raise click.UsageError(
-                "a voter id says nothing of when its token expires: give the token, or say "
-                "with --expired that it expired over an hour ago"
-            )
         voter_id = voter
     pseudonym = forgotten_id(voter_id)
     say = _say("forget-voter", output.errors if session.as_json else None)
     store, model = wiring.event_store(), _read_model()
-    if read is None:
-        # The operator's word that the token expired over an hour ago, checked against what
-        # the store knows: a rating made since proves the token was valid then.
-        last = store.last_rating_of_voter(voter_id)
-        if last is not None and datetime.now(UTC) < last + timedelta(seconds=FORGET_AFTER_EXPIRY):
-            ready = last + timedelta(seconds=FORGET_AFTER_EXPIRY)
-            raise BadInput(
-                f"nothing changed: this voter rated at {last:%Y-%m-%d %H:%M} UTC, so their token "
-                "was valid then, not expired over an hour ago. Give the token (its expiry is "
-                f"read from it), or forget them from {ready:%Y-%m-%d %H:%M} UTC"
-            )
+    # The mark first, whatever follows: from now on no pass of theirs (the one handed over, an
+    # older or a renewed one) rates or renews, so nothing of theirs is counted under their id
+    # once it is filed away. A run refused below is run again; the mark stays.
+    wiring.request_limiter().bar(pseudonym)
     waiting = store.pending_of_voter(voter_id)
     if waiting:
         # The relay may be publishing it this moment, under the old id.

@@ -121,6 +121,12 @@ class InvalidVoterToken(TalkrateError):
     """A Voter-Token that is malformed, forged, signed with another key, or expired."""
 
 
+class ForgottenVoter(InvalidVoterToken):
+    """A genuine Voter-Token of a voter `talkrate ops forget-voter` filed away: whatever its
+    expiry, it rates and renews no more (a changed mind under it would count beside the vote
+    filed away)."""
+
+
 class ExpiredVoterToken(InvalidVoterToken):
     """A genuine Voter-Token past its expiry: its voter is known (the signature holds), so a
     retry of a rating it sent in time can still be answered from that rating's key record."""

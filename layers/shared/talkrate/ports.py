@@ -155,6 +155,7 @@ class Admission(NamedTuple):
     allowed: bool
     retry_after: int = 0
     used_up: Limit | None = None
+    barred: bool = False  # the voter was forgotten (`bar`): refused whatever the limits say
 
 
 class Limit(NamedTuple):
@@ -168,13 +169,23 @@ class Limit(NamedTuple):
 class RequestLimiter(Protocol):
     """Counts requests against limits (Redis), in one round trip."""
 
-    def admit(self, limits: list[Limit], accepted_event_id: str | None = None) -> Admission:
+    def admit(
+        self,
+        limits: list[Limit],
+        accepted_event_id: str | None = None,
+        forgotten: str | None = None,
+    ) -> Admission:
         """Count the request against every limit, unless one is used up (then count nothing).
 
         With `accepted_event_id`, an admitted rating is also remembered as accepted (for its
-        status), in the same round trip. Raise BackendUnavailable when the limits cannot be
-        read.
+        status), in the same round trip; with `forgotten` (a voter's pseudonym), a voter
+        `bar` marked is refused (`barred`), counting nothing. Raise BackendUnavailable when
+        the limits cannot be read.
         """
+        ...
+
+    def bar(self, pseudonym: str) -> None:
+        """Mark the voter filed under `pseudonym` forgotten, for good."""
         ...
 
     def give_back(self, limits: list[Limit], event_id: str) -> None:

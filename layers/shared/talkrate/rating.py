@@ -8,6 +8,7 @@ from typing import Literal, NamedTuple
 
 from talkrate.errors import (
     BackendUnavailable,
+    ForgottenVoter,
     RateLimited,
     RatingNotStored,
     RatingWindowClosed,
@@ -32,6 +33,7 @@ from talkrate.ports import (
 from talkrate.read_model import unbuilt_zeros
 from talkrate.requests import RatingBody
 from talkrate.values import RatingWindow, TalkRatings, rfc3339
+from talkrate.voters import forgotten_id
 
 
 class Submission(NamedTuple):
@@ -97,14 +99,31 @@ def check_window(talk_id: str, window: RatingWindow, now: datetime, grace: timed
 ADDRESS_SCOPES = frozenset({"address", "voters-address"})
 
 
-def admit(limiter: RequestLimiter, limits: list[Limit], accepted_event_id: str | None) -> None:
-    """Raise RateLimited when a limit is used up. When Redis cannot say, the request passes: the
-    limits protect the counts, and PostgreSQL and Kafka can still take the rating."""
+# What a forgotten voter's pass is answered (the page and `talkrate rate` show it).
+FORGOTTEN_DETAIL = (
+    "this pass's voter was forgotten at their request (their ratings are filed away under an "
+    "id that does not name them): it rates and renews no more. A new pass from POST /voters is "
+    "a new voter: a talk rated with it counts beside the rating filed away"
+)
+
+
+def admit(
+    limiter: RequestLimiter,
+    limits: list[Limit],
+    accepted_event_id: str | None,
+    voter_id: str | None = None,
+) -> None:
+    """Raise ForgottenVoter when `voter_id` was forgotten (`ops forget-voter`), RateLimited when
+    a limit is used up: one round trip. When Redis cannot say, the request passes: the limits
+    protect the counts, and PostgreSQL and Kafka can still take the rating."""
+    forgotten = None if voter_id is None else forgotten_id(voter_id)
     try:
-        admission = limiter.admit(limits, accepted_event_id)
+        admission = limiter.admit(limits, accepted_event_id, forgotten)
     except BackendUnavailable:
         logger.warning("rate limits unreachable: request let through unchecked", exc_info=True)
         return
+    if admission.barred:
+        raise ForgottenVoter(FORGOTTEN_DETAIL)
     if not admission.allowed:
         # What operators need to tell a venue's shared address from one script: the API's own
         # line, since behind CloudFront the access log names the edge's address, not the viewer's.
@@ -145,9 +164,10 @@ def submit_rating(
     check_window(request.talk_id, window, now, rules.grace)
     event = Rating.new(request.talk_id, request.value, rater.voter_id, now, event_id)
     event_id = event.event_id
-    # One round trip: the limits, and the accepted marker GET /ratings/{eventId} reads.
+    # One round trip: a forgotten voter's mark, the limits, and the accepted marker GET
+    # /ratings/{eventId} reads.
     limits = rules.limits(rater)
-    admit(limiter, limits, event_id)
+    admit(limiter, limits, event_id, rater.voter_id)
     try:
         publisher.publish(event)
     except BackendUnavailable as stream_error:

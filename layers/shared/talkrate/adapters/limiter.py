@@ -27,14 +27,20 @@ from talkrate.ports import Admission, Limit
 LIMIT_PREFIX = "limit/{limits}/"
 WINDOW_MS = 60_000
 
-# KEYS: the counters, then (optional) the accepted marker. ARGV: how many counters, the window
-# (ms), the marker's lifetime (s), then each counter's limit. Answers {1}, or {0, ms to wait,
-# the place (from 1) of the counter used up}.
+# limit/{limits}/forgotten/<pseudonym>: a voter `ops forget-voter` filed away (never expires).
+# In the counters' slot, so the check is one more key in the script the request runs anyway.
+FORGOTTEN_PREFIX = LIMIT_PREFIX + "forgotten/"
+
+# KEYS: the counters, then (optional) a forgotten voter's mark, then (optional) the accepted
+# marker. ARGV: how many counters, the window (ms), the marker's lifetime (s), whether a mark is
+# given (0/1), then each counter's limit. Answers {1}; {0, ms to wait, the place (from 1) of the
+# counter used up}; or {2} when the mark is there (nothing counted).
 _ADMIT = """
-local n, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local n, window, marked = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[4])
+if marked == 1 and redis.call('EXISTS', KEYS[n + 1]) == 1 then return {2} end
 for i = 1, n do
   local used = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if used >= tonumber(ARGV[3 + i]) then
+  if used >= tonumber(ARGV[4 + i]) then
     local wait = redis.call('PTTL', KEYS[i])
     if wait < 0 then
       redis.call('PEXPIRE', KEYS[i], window)
@@ -46,7 +52,7 @@ end
 for i = 1, n do
   if redis.call('INCR', KEYS[i]) == 1 then redis.call('PEXPIRE', KEYS[i], window) end
 end
-if #KEYS > n then redis.call('SET', KEYS[n + 1], '1', 'EX', tonumber(ARGV[3])) end
+if #KEYS > n + marked then redis.call('SET', KEYS[n + marked + 1], '1', 'EX', tonumber(ARGV[3])) end
 return {1}
 """
 
@@ -69,6 +75,11 @@ def limit_key(limit: Limit) -> str:
     return f"{LIMIT_PREFIX}{limit.scope}/{limit.subject}"
 
 
+def forgotten_key(pseudonym: str) -> str:
+    """The mark of a forgotten voter, by the id their ratings are filed under."""
+    return FORGOTTEN_PREFIX + pseudonym
+
+
 class RedisRequestLimiter:
     """RequestLimiter on the read model's Redis client."""
 
@@ -80,17 +91,25 @@ class RedisRequestLimiter:
         self._script: Any = None
         self._give_back: Any = None
 
-    def admit(self, limits: list[Limit], accepted_event_id: str | None = None) -> Admission:
+    def admit(
+        self,
+        limits: list[Limit],
+        accepted_event_id: str | None = None,
+        forgotten: str | None = None,
+    ) -> Admission:
         """Count the request against every limit unless one is used up (then count nothing);
-        an admitted rating is remembered as accepted in the same round trip."""
+        an admitted rating is remembered as accepted in the same round trip. With `forgotten`
+        (a voter's pseudonym), the request is refused (barred) when that voter was forgotten."""
         active = [limit for limit in limits if limit.per_minute > 0]
         keys = [limit_key(limit) for limit in active]
+        if forgotten is not None:
+            keys.append(forgotten_key(forgotten))
         marker = None if accepted_event_id is None else ACCEPTED_PREFIX + accepted_event_id
         if marker is not None and not self._cluster:
             keys.append(marker)
         if self._script is None:
             self._script = self._client.register_script(_ADMIT)
-        args = [len(active), self._window_ms, ACCEPTED_SECONDS]
+        args = [len(active), self._window_ms, ACCEPTED_SECONDS, int(forgotten is not None)]
         args += [limit.per_minute for limit in active]
         try:
             reply = self._script(keys=keys, args=args, client=self._client) if keys else [1]
@@ -100,9 +119,19 @@ class RedisRequestLimiter:
             raise BackendUnavailable(f"the rate limits are unreachable: {error}") from error
         if int(reply[0]) == 1:
             return Admission(True)
+        if int(reply[0]) == 2:
+            return Admission(False, barred=True)
         # The limit used up (a script of an older version names none).
         full = active[int(reply[2]) - 1] if len(reply) > 2 else None
         return Admission(False, max(1, math.ceil(int(reply[1]) / 1000)), full)
+
+    def bar(self, pseudonym: str) -> None:
+        """Mark a voter forgotten (`ops forget-voter`): from now on `admit` with their pseudonym
+        refuses them, on every route that asks."""
+        try:
+            self._client.set(forgotten_key(pseudonym), "1")
+        except (redis.RedisError, RedisClusterException) as error:
+            raise BackendUnavailable(f"the read model is unreachable: {error}") from error
 
     def give_back(self, limits: list[Limit], event_id: str) -> None:
         """Undo an admission whose rating was not stored after all: the request counts against

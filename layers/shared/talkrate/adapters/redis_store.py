@@ -1245,6 +1245,7 @@ class RedisReadModel:
             ]
             args = [token, _now_text(), 2, 3, 5, 7, 8, 8 + 4 * len(talks)]
             said = self._swap([("swap", keys, args)], on_one=True)
+            self._mark_forgotten(state)
             self._wait_for_replicas()
             return said
         groups: dict[int, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
@@ -1287,6 +1288,7 @@ class RedisReadModel:
         for tag in _slot_tags():
             pipe.set(slot_mark(tag), built)
         pipe.execute()
+        self._mark_forgotten(state)
         return said
 
     def _stage(
@@ -1415,6 +1417,25 @@ class RedisReadModel:
                         "has); run the rebuild again once it answers"
                     ) from error
                 time.sleep(0.25)
+
+    def _mark_forgotten(self, state: ReadModelState) -> None:
+        """The forgotten voters' marks again (`ops forget-voter` set them in this Redis, which
+        may have lost them): every voter filed under a `forgotten-` id in the event store."""
+        from talkrate.adapters.limiter import forgotten_key
+
+        pseudonyms = sorted(
+            {
+                voter
+                for votes in state.votes.values()
+                for voter in votes
+                if voter.startswith("forgotten-")
+            }
+        )
+        pipe = self.client.pipeline(transaction=False)
+        for pseudonym in pseudonyms:
+            pipe.set(forgotten_key(pseudonym), "1")
+        if pseudonyms:
+            pipe.execute()
 
     def memory(self) -> ReadModelMemory:
         """How full Redis is and how it evicts (INFO memory: one round trip, allowed on

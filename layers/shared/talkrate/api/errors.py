@@ -14,6 +14,7 @@ from talkrate.api.routing import (
 )
 from talkrate.errors import (
     BackendUnavailable,
+    ForgottenVoter,
     IdempotencyKeyReused,
     InvalidVoterToken,
     NotAllowed,
@@ -155,6 +156,15 @@ def problem_for(error: Exception) -> Response:
                 "ratings need a voter token: get one from POST /voters and send it as the "
                 "Voter-Token header",
                 headers=dict(_VOTER_CHALLENGE),
+            )
+        case ForgottenVoter():
+            return problem_response(
+                401,
+                "forgotten-voter",
+                "Forgotten voter",
+                f"{error}",
+                headers=dict(_VOTER_CHALLENGE),
+                field="Voter-Token",
             )
         case InvalidVoterToken():
             return problem_response(

@@ -34,7 +34,8 @@ RenewedToken = Annotated[
         description="To renew: the attendee's pass, still valid. The answer is a pass for the "
         "same voter (their earlier ratings stay theirs: a changed mind still replaces one) with "
         "a new expiry; no event code is asked (the holder gave it for this pass). An expired, "
-        "forged or altered pass is refused (401 invalid-voter-token) and renews nothing.",
+        "forged or altered pass is refused (401 invalid-voter-token), and so is a "
+        "forgotten voter's (401 forgotten-voter): it renews nothing.",
     ),
 ]
 
@@ -58,7 +59,7 @@ def post_voter(
         # Verified first: a refused pass names no voter, so it spends no one's limit.
         issued = tokens.renew(voter_token, now_utc())
         limit = Limit("voter-renewals", issued.voter_id, RENEWALS_PER_VOTER_PER_MINUTE)
-        admit(wiring.request_limiter(), [limit], None)
+        admit(wiring.request_limiter(), [limit], None, issued.voter_id)
         metrics.add_metric(name="VoterTokenRenewed", unit="Count", value=1)
         return _issued(issued)
     address = request.client_address(settings.edge_secret)
