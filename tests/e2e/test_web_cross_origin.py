@@ -32,8 +32,15 @@ from tests.e2e.conftest import (
     wait_for,
 )
 
-# test_web_app's Chromium, found by pytest under its name.
+# test_web_app's Chromium, found by pytest under its name, that finds two names of the network
+# at 127.0.0.1: the API and its pages as a phone reaches a runtime started with `--host 0.0.0.0`
+# (plain HTTP, a name that is not loopback: Chromium sends no Fetch Metadata there), and another
+# site's page as plain HTTP serves it.
 browser = web_app.browser
+API_HOST, ANOTHER_HOST = "talkrate.test", "evil.test"
+CHROMIUM_MORE_ARGS = (
+    f"--host-resolver-rules=MAP {API_HOST} 127.0.0.1,MAP {ANOTHER_HOST} 127.0.0.1",
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -70,6 +77,10 @@ ANOTHER_SITE = """<!doctype html>
     const sent = await fetch(api + "/ratings", { method: "POST", mode: "no-cors",
       headers: { "content-type": "text/plain" }, body: JSON.stringify({ talkId, value }) });
     return sent.type;
+  }
+  // The same as a beacon (text/plain), which a page sends as it is closed.
+  function rateByBeacon(api, talkId, value = 5) {
+    return navigator.sendBeacon(api + "/ratings", JSON.stringify({ talkId, value }));
   }
   // A rating as a page the API lets in would send it (JSON, so the browser asks first), with no
   // voter token (the open policy): its status, or the error the browser raised.
@@ -453,3 +464,55 @@ def test_swagger_ui_rates_on_its_own_origin_under_the_open_policy(
     # Then the API takes it (a same-origin request) and it counts
     expect(_swagger_status(operation)).to_have_text("202")
     assert wait_for(lambda: stack.ratings(talk_id) == NO_RATINGS | {"2": 1})
+
+
+# --- Plain HTTP at a name that is not loopback (a phone on the network, `--host 0.0.0.0`):
+# --- Chromium sends Fetch Metadata only to secure origins, so nothing but Origin says whose.
+
+
+def _on_the_network(url: str, host: str) -> str:
+    """`url` (at 127.0.0.1) at the name the module's Chromium finds there."""
+    return url.replace("127.0.0.1", host)
+
+
+def test_another_site_s_page_cannot_rate_blind_over_plain_http_at_a_network_name(
+    stack: Stack, open_stack: Runtime, page: Page, another_site: str
+) -> None:
+    # Given a talk, and a visitor's browser on another site's page over plain HTTP, the API
+    # reached at a name of the network over plain HTTP too
+    talk_id = stack.add_talk("Not rated blind over plain HTTP")
+    api, site = (
+        _on_the_network(open_stack.url, API_HOST),
+        _on_the_network(another_site, ANOTHER_HOST),
+    )
+    page.goto(site)
+    # When that page sends ratings without asking, which Chromium sends there with the page's
+    # Origin and no Sec-Fetch-Site: a 5 by fetch, a 1 as a beacon
+    assert page.evaluate("([api, t]) => rateWithoutAsking(api, t, 5)", [api, talk_id]) == "opaque"
+    assert page.evaluate("([api, t]) => rateByBeacon(api, t, 1)", [api, talk_id]) is True
+    # Then none of them counted: a rating from curl, sent after, is the talk's only one
+    _rate_with_curl_s_request(open_stack, talk_id, 3)
+    assert wait_for(lambda: sum(stack.ratings(talk_id).values()) > 0)
+    assert stack.ratings(talk_id) == NO_RATINGS | {"3": 1}
+
+
+def test_the_web_app_rates_over_plain_http_at_a_network_name(
+    stack: Stack, open_stack: Runtime, page: Page
+) -> None:
+    # Given a talk's page as a phone on the network loads it: plain HTTP, a name not loopback
+    title = "Rated over plain HTTP on the network"
+    talk_id = stack.add_talk(title)
+    app = _on_the_network(open_stack.url, API_HOST)
+    page.goto(f"{app}/app/talks/{talk_id}")
+    expect(page.get_by_role("heading", level=1)).to_have_text(title)
+    # When an attendee taps 4 stars
+    with page.expect_request(
+        lambda request: request.method == "POST" and request.url.endswith("/ratings")
+    ) as sent:
+        page.get_by_role("button", name="Rate 4 out of 5").click()
+    # Then their rating is taken and counted
+    expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
+    assert wait_for(lambda: stack.ratings(talk_id) == NO_RATINGS | {"4": 1})
+    # And it went out with its own origin and no Fetch Metadata: the case the API tells apart
+    headers = sent.value.all_headers()
+    assert (headers.get("origin"), headers.get("sec-fetch-site")) == (app, None)

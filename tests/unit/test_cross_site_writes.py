@@ -40,6 +40,88 @@ def test_which_browsers_writes_are_another_site_s(headers: dict[str, str], refus
         assert (cross_site_refusal(method, headers, None) is not None) is refused, method
 
 
+# A request as the local gateway hands it for a phone on the network (`--host 0.0.0.0`): plain
+# HTTP, where no browser sends Fetch Metadata.
+PLAIN_HTTP = {"host": "talkrate.test:3000", "x-forwarded-proto": "http"}
+# A request as API Gateway hands it through CloudFront: HTTPS, the execute-api host (CloudFront
+# forwards every viewer header but Host), the page's Origin the CloudFront domain.
+THROUGH_CLOUDFRONT = {
+    "host": "a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com",
+    "x-forwarded-proto": "https",
+}
+
+
+@pytest.mark.parametrize(
+    ("headers", "refused"),
+    [
+        # Another site's page, over plain HTTP: its real origin, no Fetch Metadata
+        (PLAIN_HTTP | {"origin": "http://evil.test:8000"}, True),
+        (PLAIN_HTTP | {"origin": "http://talkrate.test"}, True),  # another port
+        (PLAIN_HTTP | {"origin": "https://talkrate.test:3000"}, True),  # another scheme
+        (PLAIN_HTTP | {"origin": "http://talkrate.test:3000.evil.test"}, True),
+        ({"x-forwarded-proto": "http", "origin": "http://evil.test"}, True),  # no Host to match
+        # The API's own pages on the network: Origin is the request's scheme and Host
+        (PLAIN_HTTP | {"origin": "http://talkrate.test:3000"}, False),
+        (PLAIN_HTTP | {"origin": "HTTP://TalkRate.test:3000"}, False),
+        (
+            {"host": "192.168.1.20", "x-forwarded-proto": "http", "origin": "http://192.168.1.20"},
+            False,
+        ),
+        (
+            {
+                "host": "talkrate.test:80",
+                "x-forwarded-proto": "http",
+                "origin": "http://talkrate.test",
+            },
+            False,
+        ),
+        (
+            {
+                "host": "[fd00::5]:3000",
+                "x-forwarded-proto": "http",
+                "origin": "http://[fd00::5]:3000",
+            },
+            False,
+        ),
+        # A proxy in front over plain HTTP that named the host the page was loaded from
+        (
+            PLAIN_HTTP
+            | {"host": "127.0.0.1:3000", "x-forwarded-host": "talkrate.test:8080"}
+            | {"origin": "http://talkrate.test:8080"},
+            False,
+        ),
+        (PLAIN_HTTP, False),  # no Origin: a client that is not a browser
+        # Fetch Metadata, when sent, still decides
+        (PLAIN_HTTP | {"sec-fetch-site": "same-origin", "origin": "http://evil.test"}, False),
+        (
+            PLAIN_HTTP | {"sec-fetch-site": "cross-site", "origin": "http://talkrate.test:3000"},
+            True,
+        ),
+        # On AWS: HTTPS only, Host the execute-api domain, Origin the CloudFront domain. A
+        # browser without Fetch Metadata is let in; the gateway's protocol is the last one named.
+        (THROUGH_CLOUDFRONT | {"origin": "https://d111111abcdef8.cloudfront.net"}, False),
+        (
+            THROUGH_CLOUDFRONT
+            | {"x-forwarded-proto": "http, https", "origin": "https://x.example"},
+            False,
+        ),
+        (PLAIN_HTTP | {"x-forwarded-proto": "https, http", "origin": "http://evil.test"}, True),
+    ],
+)
+def test_over_plain_http_a_browser_s_origin_must_be_the_request_s_own(
+    headers: dict[str, str], refused: bool
+) -> None:
+    assert (cross_site_refusal("POST", headers, None) is not None) is refused
+
+
+def test_over_plain_http_the_named_origin_is_let_in_and_the_refusal_names_the_origin() -> None:
+    allowed = "http://app.talkrate.test:5173"
+    assert cross_site_refusal("POST", PLAIN_HTTP | {"origin": allowed}, allowed) is None
+    refusal = cross_site_refusal("POST", PLAIN_HTTP | {"origin": "http://evil.test"}, allowed)
+    assert refusal is not None
+    assert "Origin: http://evil.test, over plain HTTP without Sec-Fetch-Site" in refusal
+
+
 @pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "get"])
 def test_a_read_from_another_site_is_never_refused_here(method: str) -> None:
     headers = {"sec-fetch-site": "cross-site", "origin": "https://elsewhere.example"}
@@ -137,3 +219,17 @@ def test_the_named_origin_s_write_goes_on_and_another_s_is_refused(allowed_origi
     status, problem = rate_from("https://elsewhere.example")
     assert status == 403
     assert f"and from {allowed_origin}" in problem["detail"]
+
+
+def test_a_blind_write_over_plain_http_is_refused_and_the_own_page_s_goes_on() -> None:
+    # Given a rating posted over plain HTTP by a browser without Fetch Metadata
+    def rate_from(origin: str) -> tuple[int, dict[str, Any]]:
+        headers = PLAIN_HTTP | {"content-type": "text/plain;charset=UTF-8", "origin": origin}
+        return _answer(http_event("POST", "/ratings", RATING, headers=headers))
+
+    # When another site's page sent it, then refused before the body is read
+    status, problem = rate_from("http://evil.test:8000")
+    assert (status, problem["type"]) == (403, "urn:talkrate:problem:cross-site-request")
+    assert "Origin: http://evil.test:8000" in problem["detail"]
+    # When the API's own page sent it, its body is read (out of range: 422)
+    assert rate_from("http://talkrate.test:3000")[0] == 422

@@ -4,9 +4,16 @@ page's origin in (CorsAllowOrigin).
 CORS keeps another site's page from reading the API's answers; it does not keep the page from
 sending. A "simple" request (a POST of text/plain or a form, no header of its own) goes out
 without a preflight, and each visitor's browser would rate from its own address. Browsers say
-where a request comes from: Fetch Metadata's `Sec-Fetch-Site` (every current browser), else an
-`Origin` of `null` (a sandboxed or privacy-sensitive context). Clients that are not browsers send
-neither and are never refused here; nor is the web app, on the API's own origin.
+where a request comes from: Fetch Metadata's `Sec-Fetch-Site` (every current browser, but only
+to a secure origin: HTTPS or loopback), else an `Origin` of `null` (a sandboxed or
+privacy-sensitive context), else, for a request that reached the gateway over plain HTTP (a
+phone on the network, `--host 0.0.0.0` locally), an `Origin` that is not the request's own
+scheme and `Host`. Clients that are not browsers send none of these and are never refused here;
+nor is the web app, on the API's own origin.
+
+On AWS the API is HTTPS only (API Gateway says `X-Forwarded-Proto: https`), and CloudFront hands
+it the execute-api host, not the page's: Origin is not compared with Host there, and a browser
+without Fetch Metadata over HTTPS is let in by its Origin alone, as before.
 """
 
 from __future__ import annotations
@@ -32,15 +39,44 @@ def cross_site_refusal(
     origin = headers.get("origin", "").strip()
     # Fetch Metadata, when sent, is the browser's own account; Origin: null alone is the
     # fallback (a same-origin page with Referrer-Policy: no-referrer sends it too).
-    foreign = site in _OTHER_SITES if site else origin.lower() == "null"
+    if site:
+        foreign, said = site in _OTHER_SITES, f"Sec-Fetch-Site: {site}"
+    elif origin.lower() == "null":
+        foreign, said = True, "Origin: null"
+    else:
+        # Over plain HTTP no browser sends Fetch Metadata: its Origin, when it sends one, is
+        # all there is, and the page's own is the request's scheme and Host.
+        foreign = bool(origin) and _over_plain_http(headers) and not _is_own(origin, headers)
+        said = f"Origin: {origin[:100]}, over plain HTTP without Sec-Fetch-Site"
     if not foreign or (allowed_origin and _lets_in(allowed_origin, origin)):
         return None
-    said = f"Sec-Fetch-Site: {site}" if site else "Origin: null"
     others = f" and from {allowed_origin}" if allowed_origin else ""
     return (
         f"a browser sent this request for a page of another site ({said}): the API takes "
         f"changes only from its own pages{others}, or from clients that are not browsers"
     )
+
+
+def _over_plain_http(headers: Mapping[str, str]) -> bool:
+    """Whether the request reached the gateway over plain HTTP: the protocol the nearest one
+    named last (API Gateway, HTTPS only, never says `http`; the local gateway says it for
+    every request, as it serves no TLS)."""
+    named = headers.get("x-forwarded-proto", "").rsplit(",", 1)[-1]
+    return named.strip().lower() == "http"
+
+
+def _is_own(origin: str, headers: Mapping[str, str]) -> bool:
+    """Whether `origin` is the plain-HTTP request's own: `http://` and its `Host` (or the
+    `X-Forwarded-Host` a proxy in front named; no page can send either header unasked)."""
+    hosts = (headers.get("host", ""), headers.get("x-forwarded-host", "").split(",", 1)[0])
+    return _without_default_port(origin) in {
+        _without_default_port(f"http://{host.strip()}") for host in hosts if host.strip()
+    }
+
+
+def _without_default_port(origin: str) -> str:
+    """`origin` lower-cased, without HTTP's default port (a Host may name it, Origin does not)."""
+    return origin.strip().lower().removesuffix(":80")
 
 
 def _lets_in(allowed: str, origin: str) -> bool:

@@ -85,8 +85,8 @@ def problems(*statuses: int, retry_after: Iterable[int] = ()) -> dict[int, Any]:
 
 CROSS_SITE_403 = (
     "a browser's request for a page of another site (urn:talkrate:problem:cross-site-request): "
-    "Sec-Fetch-Site cross-site or same-site, or Origin null, from an origin other than the "
-    "stack's CorsAllowOrigin"
+    "Sec-Fetch-Site cross-site or same-site, or Origin null, or over plain HTTP an Origin other "
+    "than the request's own, from an origin other than the stack's CorsAllowOrigin"
 )
 
 
