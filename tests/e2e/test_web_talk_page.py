@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -187,6 +188,59 @@ def test_a_pass_near_its_expiry_is_renewed_and_a_changed_mind_counts_once(
         "this rating counts beside your earlier rating of this talk, not in its place"
     )
     assert wait_for(lambda: ratings_of(web, talk["id"]) == {**NOTHING, "1": 1, "3": 1})
+
+
+HELD_UNDER_THE_OLD_PASS = """([talkId, renewed, held]) => {
+  const kept = JSON.parse(localStorage.getItem('talkrate.voter'));
+  localStorage.setItem('talkrate.voter', JSON.stringify({
+    ...kept, voterToken: renewed.voterToken, expiresAt: renewed.expiresAt, renewAfter: renewed.renewAfter,
+  }));
+  localStorage.setItem('talkrate.sending', JSON.stringify({[talkId]: held}));
+}"""
+
+
+@pytest.mark.parametrize("sent_from", ["its talk page", "the programme"])
+def test_a_rating_held_under_a_pass_renewed_since_goes_with_the_renewed_pass_and_counts_once(
+    short_passes: WebStack, page: Page, sent_from: str
+) -> None:
+    web = short_passes
+    # Given an attendee who rated a talk 5 with a pass P1 of 36 s
+    talk = web.add_talk(title="Held under the old pass")
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    star(page, 5).click()
+    expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 5 out of 5")
+    voter, expires = kept_pass(page)
+    old = held_pass(page)
+    assert wait_for(lambda: ratings_of(web, talk["id"]) == only(5))
+    page.goto(web.url("/"))  # the service's own answer: no page of the app runs meanwhile
+    # And P1 renewed to P2 (another tab, a page's load), while a 2 tapped under P1 waits to
+    # be sent, never stored
+    wait_until(page, expires - timedelta(seconds=8))
+    answer = web.runtime.request("POST", "/voters", "{}", {"Voter-Token": old})
+    assert answer.status == 201, answer.body
+    renewed = answer.json
+    held = {
+        "value": 2,
+        "key": uuid.uuid4().hex,
+        "token": old,
+        "sentAt": int(time.time() * 1000),
+        "stored": False,
+    }
+    page.evaluate(HELD_UNDER_THE_OLD_PASS, [talk["id"], renewed, held])
+    # When P1 has expired and the attendee opens a page of the app
+    wait_until(page, expires + timedelta(seconds=1))
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"]) if sent_from == "its talk page" else "/app/"))
+    # Then the 2 goes with P2, the same voter: it replaces their 5, counted once
+    assert waited_on(page, lambda: kept_rating(page, talk["id"]) is None)
+    assert wait_for(lambda: ratings_of(web, talk["id"]) == only(2)), ratings_of(web, talk["id"])
+    # And P2, still valid, is kept: no new voter
+    assert kept_pass(page)[0] == voter
+    assert held_pass(page) == renewed["voterToken"]
+    # And the talk's page says their 2, and nothing of an earlier pass
+    if sent_from == "the programme":
+        page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 2 out of 5")
+    expect(page.get_by_test_id("message")).to_have_text("")
 
 
 def test_every_tab_of_an_attendee_shows_their_newest_rating_of_the_talk(

@@ -15,6 +15,8 @@ export class ApiError extends Error {
 // The service's refusal of who is asking: a voter token it does not take (expired, revoked, its
 // signing key replaced), or an organiser token.
 export const credentialRefused = (error) => error instanceof ApiError && (error.status === 401 || error.status === 403);
+// Every pass of this voter is refused (ops forget-voter): a renewed one is too.
+export const forgottenVoter = (error) => error instanceof ApiError && error.status === 401 && String(error.problem.type || "").endsWith(":forgotten-voter");
 export const gatewayBusy = (error) => error instanceof ApiError && error.status === 429 && !error.problem.title && !error.problem.detail;
 // The service cannot check a voter pass until it reads its keys again (a key put since it last
 // read them may have signed it): a 429 with Retry-After that is "later", not a limit nor a

@@ -3,8 +3,8 @@
 // programme, or closed the tab, still has it counted. Each goes with its Idempotency-Key and its
 // voter token, so a send that also happens elsewhere (another tab, the talk's page) counts once.
 // The talk page sends its own talk's (it says how it goes): it claims the talk while open.
-import { request, ApiError, gatewayBusy, keysUpdating, appConfig, credentialRefused } from "./api.js";
-import { keptTalks, sendingRating, keepSending, safeToResend, rememberRating, noteRefused, voterToken, forgetToken, TooManyVoters } from "./voter.js";
+import { request, ApiError, gatewayBusy, keysUpdating, appConfig, credentialRefused, forgottenVoter } from "./api.js";
+import { keptTalks, sendingRating, keepSending, safeToResend, rememberRating, noteRefused, voterToken, forgetToken, passOfVoter, TooManyVoters } from "./voter.js";
 
 const claimed = new Set();
 const inFlight = new Set();
@@ -49,6 +49,20 @@ export async function sendNoted(send, before, note) {
   }
 }
 
+// The pass a rating held under `token` goes with now: the kept pass of the same voter when it
+// was renewed since (by this page or another; the old one may have expired meanwhile), else
+// `token` itself (undefined: none asked for yet; null: none).
+export const passNow = (token) => passOfVoter(token) ?? token;
+
+// After `token` was refused (expired, say), the kept pass of the same voter renewed meanwhile,
+// to send again with: the same voter, so no new voter, and the pass not forgotten. Never for a
+// forgotten voter (every pass of theirs is refused), never another voter's pass. Else null.
+export function renewedSince(token, error) {
+  if (!token || !credentialRefused(error) || forgottenVoter(error)) return null;
+  const pass = passOfVoter(token);
+  return pass !== token ? pass : null;
+}
+
 // Tried again this often while ratings are kept: one that waited for a pass (a network over
 // its passes for the minute, a busy service) goes without the page being reloaded.
 export const AGAIN_MS = 30_000;
@@ -80,7 +94,7 @@ async function sendOne(talkId) {
   const held = sendingRating(talkId);
   // One that cannot be sent again safely is left for its talk's page to say.
   if (!held || !safeToResend(held)) return;
-  let { token } = held;
+  let token = passNow(held.token);
   let stored = mayHaveCounted(held);
   try {
     if (token === undefined) {
@@ -99,34 +113,44 @@ async function sendOne(talkId) {
     const note = (now) => {
       stored = now;
       const kept = sendingRating(talkId);
-      if (kept?.key === held.key) keepSending(talkId, { ...kept, stored });
+      if (kept?.key === held.key) keepSending(talkId, { ...kept, token, stored });
     };
-    const post = () => sendNoted(() => request("POST", "/ratings", {
-      body: { talkId, value: held.value },
-      headers: { "Idempotency-Key": held.key, ...(token ? { "Voter-Token": token } : {}) },
-    }), stored, note);
+    const post = () => {
+      token = passNow(token);
+      return sendNoted(() => request("POST", "/ratings", {
+        body: { talkId, value: held.value },
+        headers: { "Idempotency-Key": held.key, ...(token ? { "Voter-Token": token } : {}) },
+      }), stored, note);
+    };
     let answer;
     try {
       answer = await post();
     } catch (error) {
-      // A pass the service no longer takes (its signing key replaced), for a rating no send of
-      // which may have been stored (never sent, or every send answered 429 or refused, as
-      // while the service read its keys again): one new pass, one more try, as the talk page
-      // does, with its key. One that may have counted would count again under a new pass, as
-      // another attendee's, so that one is said unconfirmed (below).
-      if (!(token && credentialRefused(error) && !stored)) throw error;
-      forgetToken();
-      try {
-        token = await voterToken();
-      } catch (passError) {
-        // No new pass now (the event code to give again, a network over its passes): kept,
-        // never sent, for its talk's page or the next try.
-        keepSending(talkId, { value: held.value, key: held.key });
-        putOff(talkId, held.key, passError?.retryAfter);
-        return;
+      if (renewedSince(token, error)) {
+        // Refused, and renewed meanwhile (by another tab, as it went): sent again with the
+        // renewed pass (post takes it), the same voter, under its key: whether or not the
+        // first send was stored, it counts once, and the pass is kept.
+        answer = await post();
+      } else {
+        // A pass the service no longer takes (its signing key replaced), for a rating no send of
+        // which may have been stored (never sent, or every send answered 429 or refused, as
+        // while the service read its keys again): one new pass, one more try, as the talk page
+        // does, with its key. One that may have counted would count again under a new pass, as
+        // another attendee's, so that one is said unconfirmed (below).
+        if (!(token && credentialRefused(error) && !stored)) throw error;
+        forgetToken();
+        try {
+          token = await voterToken();
+        } catch (passError) {
+          // No new pass now (the event code to give again, a network over its passes): kept,
+          // never sent, for its talk's page or the next try.
+          keepSending(talkId, { value: held.value, key: held.key });
+          putOff(talkId, held.key, passError?.retryAfter);
+          return;
+        }
+        keepSending(talkId, { ...held, token, sentAt: Date.now(), stored });
+        answer = await post();
       }
-      keepSending(talkId, { ...held, token, sentAt: Date.now(), stored });
-      answer = await post();
     }
     // Said as the attendee's rating only while it is still the one kept: a newer tap (sent by
     // its talk's page meanwhile) stands.

@@ -64,6 +64,14 @@ function renewDue(pass) {
 
 const voterOf = (token) => String(token).split(".")[1];
 
+// The kept pass, valid, when it is of the same voter as `token` (renewed since, in this tab or
+// another): a rating held under `token` goes with it, the same voter's, counted once. A pass of
+// another voter never: that would move the rating from one voter to another. Else null.
+export function passOfVoter(token) {
+  const pass = validPass()?.voterToken;
+  return token && pass && voterOf(pass) === voterOf(token) ? pass : null;
+}
+
 // Whether a rating of this talk under `token` counts beside an earlier one of this device's,
 // made under a pass that expired or was refused (so not renewed): the talks rated before this
 // pass was new are kept with it (`before`).

@@ -4,7 +4,7 @@ import { request, get, talkPath, appConfig, ApiError, serviceNow, credentialRefu
 import { watchTalk, newestShown } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { voterToken, forgetToken, forgetExpired, renewIfDue, countsBeside, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating, sendingRating, keepSending, safeToResend, takeRefused } from "../voter.js";
-import { claim, keepForLater, inProgress, putOff, waitLeft, sendNoted, mayHaveCounted } from "../outbox.js";
+import { claim, keepForLater, inProgress, putOff, waitLeft, sendNoted, mayHaveCounted, passNow, renewedSince } from "../outbox.js";
 import { liveBadge, errorText } from "./common.js";
 import { liveAnnouncer } from "../announce.js";
 import { ratingWindow, when, zoned, atNextEdge } from "../window.js";
@@ -426,13 +426,18 @@ export function talkPage(main, talkId) {
     codeForm.hidden = true;
     showSending(value, quietly ? `Waiting to send your rating: ${value} out of 5.` : undefined);
     const key = held ? held.key : newKey();
-    let token = held ? held.token : undefined; // undefined: not asked for yet
+    // Held under a pass renewed since: sent with the renewed one, the same voter (outbox.js's
+    // passNow). undefined: not asked for yet.
+    let token = held ? passNow(held.token) : undefined;
     let sentAt = held?.sentAt; // from its first send: how long the service still knows its key
     // Whether a send of it under its pass may have been stored (outbox.js's mayHaveCounted).
     let stored = held ? mayHaveCounted(held) : false;
     const keep = () => keepSending(talkId, { value, key, token, sentAt, stored });
     // One send, noted as outbox.js's sendNoted notes it (a 429, its pass refused: nothing stored).
-    const once = () => sendNoted(() => post(value, token, key), stored, (now) => { stored = now; keep(); });
+    const once = () => {
+      token = passNow(token); // renewed meanwhile, by this page or another tab
+      return sendNoted(() => post(value, token, key), stored, (now) => { stored = now; keep(); });
+    };
     try {
       keep();
       if (!navigator.onLine) throw new ApiError(0);
@@ -443,19 +448,26 @@ export function talkPage(main, talkId) {
       try {
         answer = await send(once, quietly);
       } catch (error) {
-        // An expired or revoked pass: one new pass, one more try, with its key. Not for a rating
-        // a send of which under the refused pass may have been stored (an answer lost, a 5xx,
-        // before this run or in it): that send may have counted, and under a new pass it would
-        // count again, as another attendee. One whose every send was answered with nothing
-        // stored (429s while the service read its keys again, then this 401) takes a new pass.
-        if (!(token && credentialRefused(error))) throw error;
-        forgetToken();
-        if (stored) throw new PassRefusedAfterSending();
-        token = undefined; // refused, so not counted: a pass still to ask for if none comes now
-        keep();
-        token = await tokenFor();
-        keep();
-        answer = await send(once);
+        // Refused, and renewed meanwhile (another tab, as it went): sent again with the renewed
+        // pass (`once` takes it), the same voter, under its key, the pass kept. A rating held
+        // since before the renewal, whose old pass expired, is not a new voter's.
+        if (renewedSince(token, error)) {
+          answer = await send(once);
+        } else {
+          // An expired or revoked pass: one new pass, one more try, with its key. Not for a rating
+          // a send of which under the refused pass may have been stored (an answer lost, a 5xx,
+          // before this run or in it): that send may have counted, and under a new pass it would
+          // count again, as another attendee. One whose every send was answered with nothing
+          // stored (429s while the service read its keys again, then this 401) takes a new pass.
+          if (!(token && credentialRefused(error))) throw error;
+          forgetToken();
+          if (stored) throw new PassRefusedAfterSending();
+          token = undefined; // refused, so not counted: a pass still to ask for if none comes now
+          keep();
+          token = await tokenFor();
+          keep();
+          answer = await send(once);
+        }
       }
       const counted = answer.body?.rating?.value ?? value;
       // Under a new pass (the earlier one expired before it could be renewed, or was refused), a
