@@ -64,8 +64,8 @@ test-integration: setup services ## adapters and handlers against the real servi
 test-e2e: setup services browser ## HTTP against the local runtime
 	$(PY) -m pytest $(or $(TESTS),tests/e2e) $(PYTEST_ARGS)
 
-web-size: ## the web app's JS and CSS, gzipped, against its 100 KB budget
-	python3 -m bench.web_size
+web-size: setup ## the web app's JS and CSS as served (minified), gzipped, against its 100 KB budget; the source beside it
+	$(PY) -m bench.web_size
 
 test-browser: setup services browser ## the web app in Debian's chromium (Playwright) against the local runtime
 	$(PY) -m pytest -m browser tests/e2e $(PYTEST_ARGS)

@@ -12,6 +12,8 @@ A version's files never change (cached for a year); the entry page and config.js
 `no-cache`. Files no longer published are removed a week after they were written (pages left
 open meanwhile still find theirs), but for the version the entry page served until this publish,
 which goes at the next one at the earliest. CloudFront's copies of /app/* are invalidated.
+Scripts and style sheets are sent minified, the bytes the local runtime serves
+(talkrate_local.web_assets).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from talkrate_local.web_assets import served
 
 APP_PREFIX = "app/"
 BUILDS = APP_PREFIX + "b/"
@@ -108,11 +112,16 @@ def _of_version(key: str, prefix: str) -> bool:
     return key.startswith(prefix)
 
 
+def served_file(key: str, path: Path) -> bytes:
+    """The bytes sent for one of the app's files: minified when a script or style sheet."""
+    return served(key, path.read_bytes())
+
+
 def build_id(files: list[tuple[str, Path]]) -> str:
-    """A digest of the app's files, names and contents: the prefix of this version."""
+    """A digest of the app's files, names and contents as served: the prefix of this version."""
     digest = hashlib.sha256()
     for key, path in files:
-        digest.update(key.encode() + b"\0" + path.read_bytes() + b"\0")
+        digest.update(key.encode() + b"\0" + served_file(key, path) + b"\0")
     return digest.hexdigest()[:16]
 
 
@@ -163,7 +172,7 @@ def publish(
             continue
         versioned = f"{BUILDS}{build}/{key[len(APP_PREFIX) :]}"
         s3.put_object(
-            Bucket=bucket, Key=versioned, Body=path.read_bytes(), **_headers(key, IMMUTABLE)
+            Bucket=bucket, Key=versioned, Body=served_file(key, path), **_headers(key, IMMUTABLE)
         )
         uploaded.append(versioned)
     config = json.dumps(page_config(outputs, voting_policy, time_zone), indent=2).encode()

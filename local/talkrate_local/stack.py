@@ -41,6 +41,7 @@ from talkrate_local.kept_drain import drain_kept_broker
 from talkrate_local.live import live_config
 from talkrate_local.watchdog import Watchdog
 from talkrate_local.web_app import event_time_zone, page_config, web_app_site
+from talkrate_local.web_assets import SOURCE_VARIABLE
 
 DATA_DIR_NAME: Final = ".local"
 # A stop's budget when the emulator gives none. The embedded servers stop side by side with all
@@ -77,13 +78,14 @@ class LocalConfig:
     memory_broker: bool = False
     s3_broker: bool = False
     data_dir: Path | None = None
+    web_source: bool = False  # the web app's scripts and style sheets as written, not minified
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> LocalConfig:
         """TALKS_CONNECTION, RATINGS_CONNECTION, STREAMS_CONNECTION; TALKRATE_LOCAL_EMBEDDED=1
         (embedded services even when the default ports answer), TALKRATE_LOCAL_BROKER=memory
         (a broker forgotten at every stop) or s3 (tansu storing into the embedded S3 server),
-        TALKRATE_LOCAL_DATA (data folder)."""
+        TALKRATE_LOCAL_DATA (data folder), TALKRATE_WEB_SOURCE=1 (the web app unminified)."""
         data_dir = environ.get("TALKRATE_LOCAL_DATA")
         return cls(
             talks_connection=environ.get("TALKS_CONNECTION") or None,
@@ -94,6 +96,7 @@ class LocalConfig:
             memory_broker=environ.get("TALKRATE_LOCAL_BROKER", "").lower() == "memory",
             s3_broker=environ.get("TALKRATE_LOCAL_BROKER", "").lower() == "s3",
             data_dir=Path(data_dir) if data_dir else None,
+            web_source=_flag(environ.get(SOURCE_VARIABLE)),
         )
 
     def connections(self) -> dict[str, str]:
@@ -248,7 +251,9 @@ class TalkrateStack:
             ),
             sites=(
                 web_app_site(
-                    template.directory, lambda reached_as: self._page_config(template, reached_as)
+                    template.directory,
+                    lambda reached_as: self._page_config(template, reached_as),
+                    minified=not self.config.web_source,
                 ),
             ),
         )

@@ -16,6 +16,7 @@ from sam_emulator.events.static import StaticSite
 from sam_emulator.serving import host_name
 from talkrate.time_zones import time_zone
 from talkrate_local.embedded import ServiceError
+from talkrate_local.web_assets import served
 
 APP_PREFIX: Final = "/app"
 WEB_DIR: Final = "web"
@@ -61,10 +62,11 @@ def event_time_zone(parameters: Mapping[str, Any]) -> str | None:
 
 
 def web_app_site(
-    template_dir: Path, config: Callable[[str | None], Mapping[str, Any]]
+    template_dir: Path, config: Callable[[str | None], Mapping[str, Any]], minified: bool = True
 ) -> StaticSite:
     """The app's site: `web/` beside the template, under /app/, with config.json from `config`
-    (given the host name the page was asked of)."""
+    (given the host name the page was asked of); its scripts and style sheets minified as the
+    published app's are, unless `minified` is False (TALKRATE_WEB_SOURCE=1)."""
     return StaticSite(
         prefix=APP_PREFIX,
         name="the web app",
@@ -76,4 +78,5 @@ def web_app_site(
             ).encode()
         },
         headers=SECURITY_HEADERS,
+        transform=served if minified else None,
     )

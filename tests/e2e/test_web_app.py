@@ -7,6 +7,7 @@ deployed stack does, and has a catalog, a Redis database and a ratings topic of 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -40,6 +41,7 @@ from talkrate.adapters.postgres import PostgresDatabase, PostgresTalkCatalog
 from talkrate.stats import compute_stats
 from talkrate.values import Talk
 from talkrate_cli.programme import slug, speakers_from_cell, write_results
+from talkrate_local.web_assets import served
 from tests.backends import WEB_LIMITS_RATINGS, WEB_LIMITS_TALKS, WEB_RATINGS, WEB_TALKS
 from tests.builders import load_script, unique_talk_id
 from tests.e2e.conftest import Answer, Runtime, start_admin_runtime, stop_runtime, wait_for
@@ -262,6 +264,31 @@ def catalog_messages_lost(page: Page) -> None:
 def enter_event_code(page: Page) -> None:
     page.get_by_label("Event code").fill(EVENT_CODE)
     page.get_by_role("button", name="Continue").click()
+
+
+def test_the_runtime_serves_the_app_s_scripts_and_style_sheet_minified(web: WebStack) -> None:
+    # Given the app's files as written
+    web_dir = Path(__file__).resolve().parents[2] / "web"
+    for name, content_type in (
+        ("js/main.js", "text/javascript; charset=utf-8"),
+        ("js/pages/talk.js", "text/javascript; charset=utf-8"),
+        ("app.css", "text/css; charset=utf-8"),
+    ):
+        source = (web_dir / name).read_bytes()
+
+        # When the runtime is asked for one
+        answer = web.runtime.request("GET", f"/app/{name}")
+
+        # Then it answers the minified bytes (what the bucket holds), tagged by them
+        assert answer.status == 200
+        assert answer.body == served(name, source)
+        assert len(answer.body) < len(source) * 0.75
+        assert answer.headers["content-type"] == content_type
+        assert answer.headers["etag"] == '"' + hashlib.sha256(answer.body).hexdigest()[:32] + '"'
+        again = web.runtime.request(
+            "GET", f"/app/{name}", headers={"If-None-Match": answer.headers["etag"]}
+        )
+        assert again.status == 304
 
 
 def test_an_attendee_rates_by_clicking_and_a_reload_keeps_their_rating(

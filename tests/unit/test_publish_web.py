@@ -16,6 +16,7 @@ import pytest
 import yaml
 from moto import mock_aws
 
+from talkrate_local.web_app import page_config, web_app_site
 from tests.builders import load_script
 
 pytestmark = pytest.mark.unit
@@ -369,3 +370,32 @@ def test_the_pipeline_s_deploy_role_may_make_every_call_a_publish_makes(
                 and any(fnmatch(resource, r) for r in s["Resource"])
                 for s in statements
             ), f"the deploy role may not {action} on {resource}"
+
+
+def test_scripts_and_style_sheets_are_uploaded_minified_as_the_runtime_serves_them(
+    aws: tuple[Any, Any, dict[str, str]], tmp_path: Path
+) -> None:
+    s3, cloudfront, outputs = aws
+    # Given the real web app
+    web = ROOT / "web"
+
+    # When it is published
+    publish_web.publish(s3, cloudfront, outputs, web, "attendee")
+
+    # Then every script and the style sheet in the bucket is the bytes the local runtime
+    # serves (minified: smaller than the source), with its type; the entry page is as written
+    [build] = {key.split("/")[2] for key in keys(s3) if key.startswith("app/b/")}
+    site = web_app_site(ROOT, lambda _: page_config(None, "attendee"))
+    names = [p.relative_to(web).as_posix() for p in web.rglob("*") if p.suffix in (".js", ".css")]
+    assert "js/pages/admin.js" in names
+    assert "app.css" in names
+    for name in names:
+        sent = s3.get_object(Bucket="talkrate-web", Key=f"app/b/{build}/{name}")
+        body = sent["Body"].read()
+        assert body == site.respond("GET", f"/app/{name}").body, name
+        assert len(body) < (web / name).stat().st_size, name
+        assert sent["ContentType"].startswith(
+            "text/css" if name.endswith(".css") else ("application/javascript", "text/javascript")
+        ), name
+    entry = s3.get_object(Bucket="talkrate-web", Key="app/index.html")["Body"].read().decode()
+    assert entry == publish_web.entry_page((web / "index.html").read_text(encoding="utf-8"), build)

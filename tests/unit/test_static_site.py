@@ -3,14 +3,20 @@ fallback, as CloudFront in front of the web bucket serves the app."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from sam_emulator.events.static import StaticSite
 from talkrate_local.embedded import ServiceError
+from talkrate_local.stack import LocalConfig
 from talkrate_local.web_app import event_time_zone, page_config, web_app_site
+from talkrate_local.web_assets import served
 from tests.builders import ROOT
 
 pytestmark = pytest.mark.unit
@@ -133,3 +139,73 @@ def test_the_config_names_the_venue_s_time_zone_and_a_zone_that_is_none_stops_th
         with pytest.raises(ServiceError, match="is not a time zone") as refused:
             event_time_zone({"EventTimeZone": zone})
         assert repr(zone) in str(refused.value)
+
+
+def test_the_web_app_s_scripts_and_style_sheet_are_served_minified_with_their_etag() -> None:
+    # Given the web app's site as the runtime serves it
+    site = web_app_site(ROOT, lambda _: page_config(None, "open"))
+    for name, content_type in (
+        ("js/main.js", "text/javascript; charset=utf-8"),
+        ("js/pages/admin.js", "text/javascript; charset=utf-8"),
+        ("app.css", "text/css; charset=utf-8"),
+    ):
+        source = (ROOT / "web" / name).read_bytes()
+
+        # When a file is asked for
+        answer = site.respond("GET", f"/app/{name}")
+
+        # Then the minified bytes come, smaller than the source, tagged by what is served
+        assert answer.status == 200
+        assert answer.body == served(name, source)
+        assert len(answer.body) < len(source)
+        assert header(answer.headers, "content-type") == content_type
+        etag = header(answer.headers, "etag")
+        assert etag == '"' + hashlib.sha256(answer.body).hexdigest()[:32] + '"'
+        assert site.respond("GET", f"/app/{name}", {"if-none-match": etag}).status == 304
+    # And the entry page is served as written
+    assert site.respond("GET", "/app/").body == (ROOT / "web" / "index.html").read_bytes()
+
+
+def test_an_edited_file_is_served_fresh_and_each_version_minified_once(tmp_path: Path) -> None:
+    # Given a site whose transform counts its calls
+    script = tmp_path / "web" / "js" / "main.js"
+    script.parent.mkdir(parents=True)
+    script.write_text("// the first\nexport const a = 1;\n")
+    minified: list[str] = []
+
+    def transform(name: str, content: bytes) -> bytes:
+        minified.append(name)
+        return served(name, content)
+
+    site = replace(web_app_site(tmp_path, lambda _: page_config(None, "open")), transform=transform)
+    first = site.respond("GET", "/app/js/main.js")
+    assert first.body == b"export const a=1;"
+    assert site.respond("GET", "/app/js/main.js").body == first.body
+    assert minified == ["js/main.js"]
+
+    # When the file is edited (its modification time moved on too)
+    script.write_text("// the second\nexport const a = 2;\n")
+    os.utime(script, ns=(time.time_ns(), script.stat().st_mtime_ns + 1_000_000))
+    second = site.respond("GET", "/app/js/main.js")
+
+    # Then the new version is served at once, with its own ETag; the old one is no longer current
+    assert second.body == b"export const a=2;"
+    assert header(second.headers, "etag") != header(first.headers, "etag")
+    old = header(first.headers, "etag") or ""
+    assert site.respond("GET", "/app/js/main.js", {"if-none-match": old}).status == 200
+    assert minified == ["js/main.js", "js/main.js"]
+
+
+def test_talkrate_web_source_serves_the_files_as_written() -> None:
+    # Given TALKRATE_WEB_SOURCE=1 (and not)
+    assert LocalConfig.from_environ({"TALKRATE_WEB_SOURCE": "1"}).web_source
+    assert not LocalConfig.from_environ({"TALKRATE_WEB_SOURCE": "0"}).web_source
+    assert not LocalConfig.from_environ({}).web_source
+
+    # When the site is built unminified, a script is served as written
+    site = web_app_site(ROOT, lambda _: page_config(None, "open"), minified=False)
+    answer = site.respond("GET", "/app/js/main.js")
+    assert answer.body == (ROOT / "web" / "js" / "main.js").read_bytes()
+    assert header(answer.headers, "etag") == (
+        '"' + hashlib.sha256(answer.body).hexdigest()[:32] + '"'
+    )

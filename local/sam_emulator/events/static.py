@@ -5,8 +5,11 @@
 function rewriting such paths to `index.html` does, and so does any path below one of the
 `entry_prefixes` (`talks/`, whose ids may hold dots); any other missing file is a 404.
 The prefix without its slash redirects to the prefix with it. Generated files (a config document
-written from the running stack) are served beside the folder's. Nothing here knows the project:
-the prefix, the folder, the entry page, the generated files and the response headers are given.
+written from the running stack) are served beside the folder's. A `transform` (a minifier) may
+turn each file into what is served: worked out once per version of the file (its path, size and
+modification time), so an edit shows at the next request. Nothing here knows the project: the
+prefix, the folder, the entry page, the generated files, the transform and the response headers
+are given.
 """
 
 from __future__ import annotations
@@ -48,7 +51,9 @@ class StaticSite:
 
     `generated` maps a name under the prefix to a function that writes its content at each
     request from the request's headers, lower-cased (e.g. `config.json` from the running stack,
-    naming it by the host the page was asked of); `headers` go on every answer.
+    naming it by the host the page was asked of); `transform` turns a file (its name under the
+    prefix and its bytes) into what is served, the ETag being the served bytes'; `headers` go on
+    every answer.
     """
 
     prefix: str
@@ -58,6 +63,11 @@ class StaticSite:
     entry_prefixes: Sequence[str] = ()
     generated: Mapping[str, Callable[[Mapping[str, str]], bytes]] = field(default_factory=dict)
     headers: Sequence[tuple[str, str]] = ()
+    transform: Callable[[str, bytes], bytes] | None = None
+    # (file, size, modification time) -> (served bytes, their ETag): the newest version of each file
+    _served: dict[Path, tuple[tuple[int, int], bytes, str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def owns(self, path: str) -> bool:
         """Whether a request path (still percent-encoded) is the site's: the prefix and below."""
@@ -88,14 +98,28 @@ class StaticSite:
             file = self._file(self.entry)
             if file is None:
                 return self._answer(404, "text/plain; charset=utf-8", b"Not Found\n")
-        content = file.read_bytes()
-        etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
+        content, etag = self._content(file)
         # Files keep their names from one version to the next (no build step renames them), so
         # a browser revalidates each time: a 304 costs a round trip, never a stale page.
         cache = [("cache-control", "no-cache"), ("etag", etag)]
         if etag in (request_headers or {}).get("if-none-match", ""):
             return StaticResponse(304, [*self.headers, *cache])
         return self._answer(200, _content_type(file.name), content, cache)
+
+    def _content(self, file: Path) -> tuple[bytes, str]:
+        """The bytes served for a file and their ETag, worked out again only when the file
+        changed (another size or modification time)."""
+        stat = file.stat()
+        version = (stat.st_size, stat.st_mtime_ns)
+        known = self._served.get(file)
+        if known is not None and known[0] == version:
+            return known[1], known[2]
+        content = file.read_bytes()
+        if self.transform is not None:
+            content = self.transform(file.relative_to(self.folder.resolve()).as_posix(), content)
+        etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
+        self._served[file] = (version, content, etag)
+        return content, etag
 
     def _file(self, name: str) -> Path | None:
         if not name or name.endswith("/"):

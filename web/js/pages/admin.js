@@ -331,7 +331,7 @@ export function adminPage(main) {
       if (query.trim()) next.set("q", query);
       else next.delete("q");
       const suffix = next.toString();
-      history.replaceState(history.state, "", `${location.pathname}${suffix ? `?${suffix}` : ""}${location.hash}`);
+      history.replaceState(history.state, "", `${location.pathname}${suffix ? "?" + suffix : ""}${location.hash}`);
       const words = searchWords(query);
       const shown = talks.filter((talk) => matchesSearch(talk, words));
       arrange(list, shown.map((talk) => rows.get(talk.id).node));
@@ -682,9 +682,12 @@ export function adminPage(main) {
         revision = theirs.revision;
         checkTimes();
         const yours = mine.map((k) => FIELD_NAMES[k]);
-        say(["Someone else saved ", quoted(talk.title, talk.language), ` while you edited it${what.length ? ` (they changed ${listed(what)})` : ""}: nothing was saved. `
-          + `The form now shows their version${yours.length ? ` with your changes to ${listed(yours)}` : ""}`
-          + `${both.length ? `; you both changed ${listed(both.map((k) => FIELD_NAMES[k]))}, and the form keeps yours` : ""}: Save again to apply ${yours.length ? "your changes" : "it"}, or Cancel.`]);
+        const changedBy = what.length ? ` (they changed ${listed(what)})` : "";
+        const withYours = yours.length ? ` with your changes to ${listed(yours)}` : "";
+        const keptYours = both.length ? `; you both changed ${listed(both.map((k) => FIELD_NAMES[k]))}, and the form keeps yours` : "";
+        say(["Someone else saved ", quoted(talk.title, talk.language), ` while you edited it${changedBy}: nothing was saved. `
+          + `The form now shows their version${withYours}`
+          + `${keptYours}: Save again to apply ${yours.length ? "your changes" : "it"}, or Cancel.`]);
         load().catch(() => {});
       };
       // A removed talk (no revision now) is added again with the form as it is.
@@ -781,7 +784,7 @@ export function adminPage(main) {
           // brings its own back.
           const refusals = directionRefusals(fields, (await programmeFile()).directionControl);
           if (refusals.length) {
-            setText(message, `Not saved: ${refusals.map(([name, sentence]) => `${FIELD_LABELS[name]}: ${sentence}`).join(" ")}`);
+            setText(message, "Not saved: " + refusals.map(([name, sentence]) => `${FIELD_LABELS[name]}: ${sentence}`).join(" "));
             markRefused(refusals);
             return;
           }
@@ -949,7 +952,7 @@ export function adminPage(main) {
         h("span", { class: "field" }, h("label", { for: "import-file" }, "Programme file (CSV)"), file),
         h("p", { class: "muted", id: "import-help" }, codesWhole(
           "The columns of the results file: id, title, speakers (separated by ;), track, room, startsAt, endsAt "
-          + `(${venueZone() ? `a time without a zone is the venue's, ${venueZone()}` : "with a time zone"}), language (such as he or en-GB). `
+          + `(${venueZone() ? "a time without a zone is the venue's, " + venueZone() : "with a time zone"}), language (such as he or en-GB). `
           + "A column the file lacks leaves that field as it is; talks not in the file are left as they are. Nothing changes before you import.")),
         preview,
         h("span", { class: "row" }, apply, h("button", { type: "button", class: "quiet", onclick: close }, "Cancel")));

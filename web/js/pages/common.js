@@ -35,7 +35,8 @@ export function staleNotice(what, testId, readAt = 0) {
   const node = h("p", { class: "notice", role: "status", "data-testid": testId });
   // Why the newest read is not shown (`text`), with when the one shown was read.
   const said = (text) => {
-    setText(node, `${text} ${readAt ? `The ${what} shown was read at ${formatZoned(new Date(readAt).toISOString())}.` : `The ${what} could not be read.`}`);
+    const when = readAt ? `The ${what} shown was read at ${formatZoned(new Date(readAt).toISOString())}.` : `The ${what} could not be read.`;
+    setText(node, `${text} ${when}`);
   };
   return {
     node,

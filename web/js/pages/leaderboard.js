@@ -14,7 +14,8 @@ const SIZE = 20;
 function leaders(talks) {
   const [first, ...next] = talks.slice(0, 3).map((row) => `“${isolatedText(row.title)}”`);
   if (!first) return "";
-  return `${first} leads the board${next.length ? `, then ${next.join(" and ")}` : ""}.`;
+  const then = next.length ? `, then ${next.join(" and ")}` : "";
+  return `${first} leads the board${then}.`;
 }
 
 export function leaderboardPage(main) {
@@ -99,14 +100,15 @@ export function leaderboardPage(main) {
       arrange(body, nodes);
       announcer.figures(leaders(board.talks), board.talks.slice(0, 3).map((row) => row.talkId).join("\n"));
       // With a track chosen, the board may be empty while other tracks' talks are rated.
-      setText(status, board.talks.length ? "" : `No talk${of ? ` in ${of}` : ""} has been rated yet.`);
+      const inTrack = of ? ` in ${of}` : "";
+      setText(status, board.talks.length ? "" : `No talk${inTrack} has been rated yet.`);
       stale.read();
       readTracks();
       return news;
     } catch (error) {
       if (read.newest() && of === track) {
         if (rows.size) stale.failed(error);
-        else setText(status, `${of ? `The board of ${of}` : "The leaderboard"} could not be read. ${errorText(error)}`);
+        else setText(status, `${of ? "The board of " + of : "The leaderboard"} could not be read. ${errorText(error)}`);
       }
       throw error;
     }
@@ -119,7 +121,7 @@ export function leaderboardPage(main) {
   const choice = trackChoice("track", (value) => {
     track = value;
     announcer.reset(); // the chosen track's board is read as the attendee moves to it
-    history.replaceState(null, "", `/app/leaderboard${track ? `?track=${encodeURIComponent(track)}` : ""}`);
+    history.replaceState(null, "", `/app/leaderboard${track ? "?track=" + encodeURIComponent(track) : ""}`);
     body.replaceChildren();
     rows.clear();
     setText(stale.node, ""); // (what it said of the board before goes with it)

@@ -113,7 +113,7 @@ export function programmePage(main) {
     if (query) next.set("q", query);
     if (track) next.set("track", track);
     const suffix = next.toString();
-    history.replaceState(history.state, "", `/app/${suffix ? `?${suffix}` : ""}${location.hash}`);
+    history.replaceState(history.state, "", `/app/${suffix ? "?" + suffix : ""}${location.hash}`);
   }
 
   // Shown once the talks are read; its options then follow theirs in place.
@@ -162,7 +162,9 @@ export function programmePage(main) {
     if (talks.length && !shown.length) {
       // Nothing matches: say so, and offer the way back to the whole programme (said again,
       // and the button made anew, only when the search or the track changes).
-      refill(status, `No talk matches${query.trim() ? ` “${query.trim()}”` : ""}${track ? ` in ${track}` : ""}. `,
+      const matching = query.trim() ? ` “${query.trim()}”` : "";
+      const inTrack = track ? ` in ${track}` : "";
+      refill(status, `No talk matches${matching}${inTrack}. `,
         h("button", { type: "button", class: "link", onclick: clearFilters }, "Show all talks"));
       return;
     }
