@@ -24,7 +24,9 @@ from talkrate.adapters.redis_store import (
     histogram_key,
     votes_key,
 )
+from talkrate.errors import RebuildLockLost
 from talkrate.models import RatingSubmitted
+from talkrate.projected import ReadModelState
 from talkrate.projection import StreamRecord, project_batch
 from talkrate.rebuild import rebuild_read_model
 from talkrate_cli.main import cli
@@ -81,8 +83,8 @@ def busy_after(redis_url: str) -> Iterator[None]:
     admin.close()
 
 
-def _outcome(model: RedisReadModel, store: PostgresEventStore) -> tuple[list[str], str]:
-    """What a rebuild said, and the error it ended with ("" when none)."""
+def _outcome(model: RedisReadModel, store: PostgresEventStore | _Source) -> tuple[list[str], str]:
+    """What a rebuild (of `store`) said, and the error it ended with ("" when none)."""
     lines: list[str] = []
     try:
         rebuild_read_model(store, model, progress=lines.append)
@@ -300,4 +302,185 @@ def test_on_a_cluster_a_swap_a_busy_node_refused_is_sent_again_once_it_answers(
     assert client.hget(histogram_key(talk), "4") == "1"
     assert not client.exists(REBUILD_LOCK_KEY)
     assert not list(client.scan_iter(match=f"{STAGED_PREFIX}*", count=1000))
+    client.close()
+
+
+def _state(talks: list[str], count: int) -> ReadModelState:
+    """A read model of `talks`, each with `count` ratings of 5 (its own voters)."""
+    votes = {t: {f"v{i}": f"5|1700000000000|e-{t}-{i}" for i in range(count)} for t in talks}
+    return ReadModelState(
+        {t: {"5": count} for t in talks},
+        {"ratings-0": len(talks) * count - 1},
+        len(talks) * count,
+        votes,
+        {t: {"ratings-0": len(talks) * (count - 1) + k} for k, t in enumerate(talks)},
+        {t: count for t in talks},
+    )
+
+
+class _Source:
+    def __init__(self, state: ReadModelState) -> None:
+        self._state = state
+
+    def state(self, progress: Callable[[str], None]) -> ReadModelState:
+        return self._state
+
+
+class _PausedRebuild(RedisReadModel):
+    """A rebuild paused (its process stopped) after its first slice of staging, past its lock's
+    expiry, until `resume` is set."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.paused, self.resume = threading.Event(), threading.Event()
+        self._holds = 0
+
+    def hold_rebuild_lock(self) -> bool:
+        held = super().hold_rebuild_lock()
+        self._holds += 1
+        if self._holds == 3:  # the read's, replace_all's, then the first slice's
+            self.paused.set()
+            self.resume.wait(30)
+        return held
+
+
+class _ResumingAtSwap(RedisReadModel):
+    """A rebuild that lets `other` go on, and waits for it to end, just before its swap."""
+
+    def __init__(self, url: str, other: _PausedRebuild, ended: threading.Thread) -> None:
+        super().__init__(url)
+        self._other, self._ended = other, ended
+
+    def _swap(self, calls: list[tuple[str, list[str], list[Any]]], on_one: bool) -> str | None:
+        self._other.resume.set()
+        self._ended.join(30)
+        return super()._swap(calls, on_one)
+
+
+def test_a_rebuild_whose_lock_ran_out_writes_nothing_into_the_next_ones_swap(
+    redis_url: str,
+) -> None:
+    # Given a read model of 600 talks, one rating each (a rebuild writes them in two slices)
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client.flushdb()
+    talks = [f"stale-{n}" for n in range(600)]
+    older, newer = _state(talks, 1), _state(talks, 2)
+    rebuild_read_model(_Source(older), RedisReadModel(redis_url), progress=lambda _: None)
+    # And rebuild A, stopped after its first slice while its lock runs out
+    stopped = _PausedRebuild(redis_url)
+    failed: list[str] = []
+
+    def run_a() -> None:
+        try:
+            rebuild_read_model(_Source(older), stopped, progress=lambda _: None)
+        except Exception as error:
+            failed.append(type(error).__name__)
+
+    a = threading.Thread(target=run_a)
+    a.start()
+    assert stopped.paused.wait(30)
+    client.delete(REBUILD_LOCK_KEY)
+    # When rebuild B of the newer state runs, and A goes on (writing its second slice) just
+    # before B's swap
+    lines, error = _outcome(_ResumingAtSwap(redis_url, stopped, a), _Source(newer))
+    a.join(30)
+    # Then B swapped its own model in: every talk with B's counts, the offsets B's
+    assert error == ""
+    counts = [client.hget(histogram_key(t), "5") for t in talks]
+    assert counts.count("2") == 600, (counts.count("1"), lines)
+    assert client.hget(OFFSETS_KEY, "ratings-0") == "1199"
+    # And A failed on its lock, nothing staged left by either
+    assert failed == ["RebuildLockLost"]
+    assert not list(client.scan_iter(match=f"{STAGED_PREFIX}*", count=1000))
+    client.close()
+
+
+class _MarkGoneAtSwap(RedisReadModel):
+    """A rebuild whose ready mark is gone (evicted, dropped) just before its swap."""
+
+    def _swap(self, calls: list[tuple[str, list[str], list[Any]]], on_one: bool) -> str | None:
+        self.client.delete(calls[0][1][0])
+        return super()._swap(calls, on_one)
+
+
+def test_a_swap_whose_ready_mark_is_gone_fails_and_replaces_nothing(redis_url: str) -> None:
+    # Given a read model of a talk with one rating
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client.flushdb()
+    rebuild_read_model(_Source(_state(["gone"], 1)), RedisReadModel(redis_url), lambda _: None)
+    # When a rebuild of two ratings finds its ready mark gone at its swap
+    _, error = _outcome(_MarkGoneAtSwap(redis_url), _Source(_state(["gone"], 2)))
+    # Then it fails, saying nothing was replaced, and the read model is as it was
+    assert error.startswith("RebuildNotSwapped"), error
+    assert client.hget(histogram_key("gone"), "5") == "1"
+    assert not list(client.scan_iter(match=f"{STAGED_PREFIX}*", count=1000))
+    assert not client.exists(REBUILD_LOCK_KEY)
+    client.close()
+
+
+def test_a_rebuild_out_of_memory_drops_its_staged_copy_and_says_so_in_one_line(
+    redis_url: str,
+) -> None:
+    # Given a read model of 200 talks, 300 votes each, and Redis allowed 1.5 times its memory
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client.flushdb()
+    state = _state([f"oom-{n}" for n in range(200)], 300)
+    model = RedisReadModel(redis_url)
+    rebuild_read_model(_Source(state), model, progress=lambda _: None)
+    before = client.config_get("maxmemory*")
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", int(client.info("memory")["used_memory"] * 1.5))
+    try:
+        # When the operator rebuilds (it needs about twice the memory)
+        _, error = _outcome(model, _Source(state))
+        # Then it fails in its own words, and what it staged is dropped: the projector
+        # writes again
+        assert error.startswith("RebuildNotSwapped: Redis ran out of memory"), error
+        assert not list(client.scan_iter(match=f"{STAGED_PREFIX}*", count=1000))
+        assert not client.exists(REBUILD_LOCK_KEY)
+        client.hset(histogram_key("oom-0"), "4", 1)
+        assert client.hget(histogram_key("oom-0"), "5") == "300"
+    finally:
+        client.config_set("maxmemory", before["maxmemory"])
+        client.config_set("maxmemory-policy", before["maxmemory-policy"])
+        client.flushdb()
+        client.close()
+
+
+class _StaleDropAtSlice(RedisReadModel):
+    """A rebuild during whose staging (after its first slice) `stale`, a rebuild stopped past
+    its lock's expiry just after its lock check, resumes and drops the staged keys."""
+
+    def __init__(self, url: str, stale: RedisReadModel) -> None:
+        super().__init__(url)
+        self._stale, self._holds, self.said = stale, 0, ""
+
+    def hold_rebuild_lock(self) -> bool:
+        self._holds += 1
+        if self._holds == 3:  # the read's, replace_all's, then the first slice's
+            try:
+                self._stale._drop_staged()
+            except RebuildLockLost as error:
+                self.said = str(error)
+        return super().hold_rebuild_lock()
+
+
+def test_a_rebuild_whose_lock_ran_out_drops_nothing_the_next_one_staged(redis_url: str) -> None:
+    # Given a read model of 600 talks (a rebuild stages them in two slices), and rebuild A
+    # whose lock ran out
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client.flushdb()
+    talks = [f"drop-{n}" for n in range(600)]
+    rebuild_read_model(_Source(_state(talks, 1)), RedisReadModel(redis_url), lambda _: None)
+    stale = RedisReadModel(redis_url)
+    assert stale.lock_for_rebuild()
+    client.delete(REBUILD_LOCK_KEY)
+    # When A, resumed during rebuild B's staging, drops what is staged
+    newer = _StaleDropAtSlice(redis_url, stale)
+    _, error = _outcome(newer, _Source(_state(talks, 2)))
+    # Then A dropped nothing (its lock is gone), and B swapped every talk in
+    assert error == ""
+    counts = [client.hget(histogram_key(t), "5") for t in talks]
+    assert counts.count("2") == 600, counts.count(None)
+    assert newer.said.startswith("the rebuild's lock ran out"), newer.said
     client.close()

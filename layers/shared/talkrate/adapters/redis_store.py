@@ -33,6 +33,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
@@ -101,10 +102,12 @@ BUILT_KEY = "projector/built"
 # longer would, when the rebuilding process dies (a Lambda's timeout, out of memory), hold the
 # projector off (and every other rebuild) that much longer.
 REBUILD_LOCK_SECONDS = 60
-# A rebuild writes the rebuilt keys under this prefix, then renames them over the live ones (_SWAP),
-# and `rebuilt/ready` (a cluster: one in each slot swapped) holds its token until the swap.
+# A rebuild writes the rebuilt keys under this prefix and its own token (`rebuilt/<token>/...`,
+# staged_key: two rebuilds never share a key), then renames them over the live ones (_SWAP);
+# its ready mark (a cluster: one in each slot swapped) holds its token until the swap, then
+# _SWAPPED until the rebuild drops it.
 STAGED_PREFIX = "rebuilt/"
-_READY_KEY = STAGED_PREFIX + "ready"
+_SWAPPED = "swapped"
 _STAGED_SLICE = 1000  # fields (a talk's votes, the leaderboard's talks) written by one command
 # How long a rebuild waits for Redis to answer again after its swap's (or its unlock's) call was
 # cut by a timeout or BUSY, to find out whether the swap happened and to release its lock.
@@ -532,9 +535,10 @@ return #revs / 2
 # and the leaderboard (each followed by its staged key), the built mark, then from ARGV 7 four
 # keys a talk (live histogram, live votes, staged histogram, staged votes), then from ARGV 8 the
 # stale keys to drop. ARGV 1: the rebuild's
-# token, which the ready mark holds until the swap: a call that finds it gone answers 0 (an
-# earlier call, cut by a timeout, swapped already) and does nothing, so a call is safe to send
-# again. ARGV 2: the built mark's value. Answers 1 when it swapped.
+# token, which the ready mark holds until the swap, then "swapped": a call that finds that
+# answers 0 (an earlier call, cut by a timeout, swapped already) and does nothing, so a call is
+# safe to send again; a mark gone (dropped by another rebuild, evicted) is an error, NOTREADY,
+# never taken as swapped. ARGV 2: the built mark's value. Answers 1 when it swapped.
 _SWAP = """
 local token = ARGV[1]
 local lock_i, marks_i, board_i, built_i = tonumber(ARGV[3]), tonumber(ARGV[4]),
@@ -544,7 +548,11 @@ local call = redis.call
 if lock_i > 0 and call('GET', KEYS[lock_i]) ~= token then
   return redis.error_reply('LOCKLOST the rebuild lock ran out before the swap; nothing replaced')
 end
-if call('GET', KEYS[1]) ~= token then return 0 end
+local ready = call('GET', KEYS[1])
+if ready == 'swapped' then return 0 end
+if ready ~= token then
+  return redis.error_reply('NOTREADY the rebuilt read model is no longer all there; nothing replaced')
+end
 local function swap(live, next)
   call('UNLINK', live)
   if call('EXISTS', next) == 1 then call('RENAME', next, live) end
@@ -563,7 +571,7 @@ for i = stale, #KEYS do call('UNLINK', KEYS[i]) end
 if marks_i > 0 then swap(KEYS[marks_i], KEYS[marks_i + 1]) end
 if board_i > 0 then swap(KEYS[board_i], KEYS[board_i + 1]) end
 if built_i > 0 then call('SET', KEYS[built_i], ARGV[2]) end
-call('UNLINK', KEYS[1])
+call('SET', KEYS[1], 'swapped')
 return 1
 """
 
@@ -1229,22 +1237,24 @@ class RedisReadModel:
         talks = sorted(set(state.histograms) | set(state.votes) | set(state.talk_offsets))
         stale = sorted(existing - set(_talk_keys(talks)))
         scores = {talk: s for talk in talks if (s := _score(state.histograms.get(talk, {})))}
-        token = self._rebuild_token
+        token = self._rebuild_token or ""
         if not self.cluster:
-            self._stage(talks, state, {_READY_KEY: talks}, scores)
+            ready = _ready_key(token)
             keys = [
-                _READY_KEY,
+                ready,
                 REBUILD_LOCK_KEY,
                 OFFSETS_KEY,
-                staged_key(OFFSETS_KEY),
+                staged_key(OFFSETS_KEY, token),
                 LEADERBOARD_KEY,
-                staged_key(LEADERBOARD_KEY),
+                staged_key(LEADERBOARD_KEY, token),
                 BUILT_KEY,
-                *_swap_keys(talks),
+                *_swap_keys(talks, token),
                 *stale,
             ]
             args = [token, _now_text(), 2, 3, 5, 7, 8, 8 + 4 * len(talks)]
-            said = self._swap([("swap", keys, args)], on_one=True)
+            with self._staging(token, [ready]):
+                self._stage(talks, state, {ready: talks}, scores)
+                said = self._swap([("swap", keys, args)], on_one=True)
             self._mark_forgotten(state)
             self._wait_for_replicas()
             return said
@@ -1254,22 +1264,26 @@ class RedisReadModel:
         for key in stale:
             groups[key_slot(key.encode())][1].append(key)
         tags = _tags_by_slot()
-        ready = {_ready_key(tags[slot]): names for slot, (names, _) in groups.items()}
-        self._stage(talks, state, ready, {})
+        marks = {slot: _ready_key(token, tags[slot]) for slot in groups}
         calls = [
             (
                 "swap",
-                [_ready_key(tags[slot]), *_swap_keys(names), *old],
+                [marks[slot], *_swap_keys(names, token), *old],
                 [token, "", 0, 0, 0, 0, 2, 2 + 4 * len(names)],
             )
             for slot, (names, old) in groups.items()
         ]
         said = None
-        for start in range(0, len(calls), 1000):
-            # A cluster swaps slot by slot: the lock is checked (and kept) before each thousand.
-            if not self.hold_rebuild_lock():
-                raise RebuildLockLost("the rebuild's lock ran out during the swap; run it again")
-            said = self._swap(calls[start : start + 1000], on_one=False) or said
+        with self._staging(token, list(marks.values())):
+            self._stage(talks, state, {marks[s]: names for s, (names, _) in groups.items()}, {})
+            for start in range(0, len(calls), 1000):
+                # A cluster swaps slot by slot: the lock is checked (and kept) before each
+                # thousand.
+                if not self.hold_rebuild_lock():
+                    raise RebuildLockLost(
+                        "the rebuild's lock ran out during the swap; run it again"
+                    )
+                said = self._swap(calls[start : start + 1000], on_one=False) or said
         client.unlink(OFFSETS_KEY, LEADERBOARD_KEY, RANKED_REVISIONS_KEY)
         pipe = client.pipeline(transaction=False)
         if state.offsets:
@@ -1291,6 +1305,41 @@ class RedisReadModel:
         self._mark_forgotten(state)
         return said
 
+    @contextmanager
+    def _staging(self, token: str, marks: list[str]) -> Iterator[None]:
+        """Around a rebuild's staging and swap: its staged keys are dropped as it ends, each
+        ready mark first (a swap call still to run then swaps nothing), the rest too when it
+        failed; Redis out of memory (maxmemory) while staging becomes RebuildNotSwapped."""
+        try:
+            yield
+        except BaseException as error:
+            with suppress(redis.RedisError):
+                self._unlink_keys(iter(marks))
+                self._unlink_keys(self.client.scan_iter(match=staged_key("*", token), count=1000))
+            if isinstance(error, redis.exceptions.OutOfMemoryError):
+                raise RebuildNotSwapped(
+                    "Redis ran out of memory (maxmemory) writing the rebuilt read model beside "
+                    "the live one; nothing was replaced and what was written is dropped: a "
+                    "rebuild needs about twice the read model's memory, raise maxmemory and run "
+                    "it again"
+                ) from error
+            raise
+        # Swapped: a mark left (Redis gone a moment) is dropped by the next rebuild.
+        with suppress(redis.RedisError):
+            self._unlink_keys(iter(marks))
+
+    def _unlink_keys(self, keys: Iterator[Any]) -> None:
+        """UNLINK the keys, a thousand to a pipeline."""
+        client = self.client
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            pipe.unlink(key)
+            if len(pipe) >= 1000:
+                pipe.execute()
+                pipe = client.pipeline(transaction=False)
+        if len(pipe):
+            pipe.execute()
+
     def _stage(
         self,
         talks: list[str],
@@ -1298,11 +1347,12 @@ class RedisReadModel:
         ready: dict[str, list[str]],
         scores: dict[str, float],
     ) -> None:
-        """Write the rebuilt talks under STAGED_PREFIX, in pipelined slices (the lock renewed
+        """Write the rebuilt talks under STAGED_PREFIX and the rebuild's token, in pipelined slices (the lock renewed
         after each), with (on one Redis: `scores` given) the partition offsets and the
         leaderboard; then each ready mark (its talks' slot's, on a cluster), holding the
         rebuild's token, which tells the swap its keys are all written."""
         client = self.client
+        token = self._rebuild_token or ""
         pipe = client.pipeline(transaction=False)
 
         def sent(pipe: Any) -> Any:
@@ -1322,34 +1372,48 @@ class RedisReadModel:
             if revision := state.revisions.get(talk, 0):
                 fields["revision"] = revision
             if fields:
-                pipe.hset(staged_key(histogram_key(talk)), mapping=fields)  # type: ignore[arg-type]
+                pipe.hset(staged_key(histogram_key(talk), token), mapping=fields)  # type: ignore[arg-type]
             votes = list(state.votes.get(talk, {}).items())
             for start in range(0, len(votes), _STAGED_SLICE):
                 chunk = dict(votes[start : start + _STAGED_SLICE])
-                pipe.hset(staged_key(votes_key(talk)), mapping=chunk)  # type: ignore[arg-type]
+                pipe.hset(staged_key(votes_key(talk), token), mapping=chunk)  # type: ignore[arg-type]
             if len(pipe) >= 500:
                 pipe = sent(pipe)
         if not self.cluster:
             if state.offsets:
-                pipe.hset(staged_key(OFFSETS_KEY), mapping=state.offsets)  # type: ignore[arg-type]
+                pipe.hset(staged_key(OFFSETS_KEY, token), mapping=state.offsets)  # type: ignore[arg-type]
             items = list(scores.items())
             for start in range(0, len(items), _STAGED_SLICE):
-                pipe.zadd(staged_key(LEADERBOARD_KEY), dict(items[start : start + _STAGED_SLICE]))
+                pipe.zadd(
+                    staged_key(LEADERBOARD_KEY, token), dict(items[start : start + _STAGED_SLICE])
+                )
         for key in ready:
-            pipe.set(key, self._rebuild_token or "")
+            pipe.set(key, token)
         sent(pipe)
 
     def _drop_staged(self) -> None:
-        """Drop what a rebuild staged and did not swap in (it failed, or its process died)."""
+        """Drop what any rebuild staged and did not swap in (it failed, or its process died):
+        only under the rebuild lock, which no other rebuild then holds. On one Redis each
+        thousand keys are dropped by a script that checks the lock first (RebuildLockLost
+        when it ran out): a rebuild stopped after its check would otherwise, once resumed,
+        drop what the rebuild that took the lock since is staging."""
         client = self.client
-        pipe = client.pipeline(transaction=False)
-        for key in client.scan_iter(match=f"{STAGED_PREFIX}*", count=1000):
-            pipe.unlink(key)
-            if len(pipe) >= 1000:
-                pipe.execute()
-                pipe = client.pipeline(transaction=False)
-        if len(pipe):
-            pipe.execute()
+        keys = client.scan_iter(match=f"{STAGED_PREFIX}*", count=1000)
+        if self.cluster:  # the lock is in another slot: no script can look at both
+            self._unlink_keys(keys)
+            return
+        token = self._rebuild_token or ""
+        chunk: list[Any] = []
+        for key in [*keys, None]:
+            if key is not None:
+                chunk.append(key)
+            if chunk and (key is None or len(chunk) >= 1000):
+                if not self._eval("drop_staged", [REBUILD_LOCK_KEY, *chunk], [token]):
+                    raise RebuildLockLost(
+                        "the rebuild's lock ran out before the rebuilt read model was written; "
+                        "nothing replaced: run it again"
+                    )
+                chunk = []
 
     def _swap(self, calls: list[tuple[str, list[str], list[Any]]], on_one: bool) -> str | None:
         """Run the swap's calls; None when each answered, else (their answer cut by a timeout
@@ -1362,13 +1426,11 @@ class RedisReadModel:
                 self._eval(name, keys, args)
             else:
                 self._eval_each(calls)
-            # A call answering 0 found its ready mark gone while the lock was still this
-            # rebuild's (the script checks the lock first): an earlier sending of it (a
-            # client's retry after a timeout) swapped already.
+            # A call answering 0 found its ready mark saying "swapped": an earlier sending of
+            # it (a client's retry after a timeout) swapped already.
             return None
         except redis.ResponseError as error:
-            if str(error).startswith("LOCKLOST"):
-                raise RebuildLockLost(str(error)) from error
+            _raise_refused_swap(error)
             if not _busy(error):
                 raise
             cut: Exception = error
@@ -1376,7 +1438,11 @@ class RedisReadModel:
             cut = error
         self._once_answering(cut)
         if not on_one:
-            self._eval_each(calls)  # the slots not swapped yet; the others answer 0
+            try:
+                self._eval_each(calls)  # the slots not swapped yet; the others answer 0
+            except redis.ResponseError as error:
+                _raise_refused_swap(error)
+                raise
             return (
                 f"Redis answered part of the swap late ({_cut_said(cut)}); its slots not "
                 "swapped were sent again once it answered: the rebuilt read model was swapped in"
@@ -1388,7 +1454,6 @@ class RedisReadModel:
                 f"Redis answered the swap late ({_cut_said(cut)}); looked at again once it "
                 "answered: the rebuilt read model was swapped in"
             )
-        self._drop_staged()
         raise RebuildNotSwapped(
             f"Redis did not run the swap ({_cut_said(cut)}); looked at again once it answered: "
             "nothing was replaced, run the rebuild again"
@@ -1536,14 +1601,25 @@ return moved
 """
 
 # Takes a rebuild's ready mark (KEYS[1]) back while it holds the rebuild's token (ARGV[1]), so a
-# swap call Redis has not run yet swaps nothing: 1 when taken, 0 when the swap took it first.
+# swap call Redis has not run yet swaps nothing: 0 when the swap ran first (the mark says so),
+# else 1 (taken back, or gone: no swap can run).
 _UNREADY = """
+local ready = redis.call('GET', KEYS[1])
+if ready == 'swapped' then return 0 end
+if ready == ARGV[1] then redis.call('UNLINK', KEYS[1]) end
+return 1
+"""
+
+# Drops staged keys (KEYS 2...) while the rebuild lock (KEYS[1]) holds the token ARGV[1]:
+# 1 when dropped, 0 (nothing dropped) when the lock is another's or gone.
+_DROP_STAGED = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('UNLINK', KEYS[1])
+for i = 2, #KEYS do redis.call('UNLINK', KEYS[i]) end
 return 1
 """
 
 _SCRIPTS = {
+    "drop_staged": _DROP_STAGED,
     "retire_offsets": _RETIRE_OFFSETS,
     "apply": _APPLY,
     "swap": _SWAP,
@@ -1635,17 +1711,27 @@ def _one_slot_a_primary(client: Any) -> list[str]:
     return list(tags.values())
 
 
-def staged_key(key: str) -> str:
-    """Where a rebuild writes a key before its swap (the same hash tag: the same slot)."""
-    return STAGED_PREFIX + key
+def staged_key(key: str, token: str) -> str:
+    """Where the rebuild holding `token` writes a key before its swap (the same hash tag: the
+    same slot)."""
+    return f"{STAGED_PREFIX}{token}/{key}"
 
 
-def _ready_key(tag: str) -> str:
-    """The staging's ready mark in the slot of `tag` (a cluster's)."""
-    return f"{_READY_KEY}/{{{tag}}}"
+def _ready_key(token: str, tag: str | None = None) -> str:
+    """The rebuild's ready mark (a cluster's: in the slot of `tag`)."""
+    return staged_key("ready" if tag is None else f"ready/{{{tag}}}", token)
 
 
-def _swap_keys(talks: list[str]) -> list[str]:
+def _raise_refused_swap(error: redis.ResponseError) -> None:
+    """A swap the script refused as the rebuild's own error: its lock ran out, or its ready mark
+    is gone (another rebuild dropped it, or Redis evicted it)."""
+    if str(error).startswith("LOCKLOST"):
+        raise RebuildLockLost(str(error)) from error
+    if str(error).startswith("NOTREADY"):
+        raise RebuildNotSwapped(f"{error}: run the rebuild again") from error
+
+
+def _swap_keys(talks: list[str], token: str) -> list[str]:
     """A talk's four keys as _SWAP takes them: live histogram and votes, then the staged ones."""
     return [
         key
@@ -1653,8 +1739,8 @@ def _swap_keys(talks: list[str]) -> list[str]:
         for key in (
             histogram_key(talk),
             votes_key(talk),
-            staged_key(histogram_key(talk)),
-            staged_key(votes_key(talk)),
+            staged_key(histogram_key(talk), token),
+            staged_key(votes_key(talk), token),
         )
     ]
 
