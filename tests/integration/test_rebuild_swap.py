@@ -31,6 +31,7 @@ from talkrate.projection import StreamRecord, project_batch
 from talkrate.rebuild import rebuild_read_model
 from talkrate_cli.main import cli
 from tests.builders import rating_event, unique_talk_id
+from tests.workers import own_redis_server
 
 pytestmark = pytest.mark.integration
 
@@ -65,6 +66,15 @@ def environment(
 
     yield apply
     wiring.reset()
+
+
+@pytest.fixture(scope="module")
+def own_redis() -> str:
+    """A Redis server of this module's own (empty, database 0), for the tests that empty their
+    Redis, fill it with a synthetic model or cap its memory: the session's database stays the
+    read model the worker's other tests expect (built from the test event store), and no other
+    test shares the server whose maxmemory a test lowers."""
+    return own_redis_server() + "/0"
 
 
 @pytest.fixture
@@ -358,16 +368,16 @@ class _ResumingAtSwap(RedisReadModel):
 
 
 def test_a_rebuild_whose_lock_ran_out_writes_nothing_into_the_next_ones_swap(
-    redis_url: str,
+    own_redis: str,
 ) -> None:
     # Given a read model of 600 talks, one rating each (a rebuild writes them in two slices)
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client = redis.Redis.from_url(own_redis, decode_responses=True)
     client.flushdb()
     talks = [f"stale-{n}" for n in range(600)]
     older, newer = _state(talks, 1), _state(talks, 2)
-    rebuild_read_model(_Source(older), RedisReadModel(redis_url), progress=lambda _: None)
+    rebuild_read_model(_Source(older), RedisReadModel(own_redis), progress=lambda _: None)
     # And rebuild A, stopped after its first slice while its lock runs out
-    stopped = _PausedRebuild(redis_url)
+    stopped = _PausedRebuild(own_redis)
     failed: list[str] = []
 
     def run_a() -> None:
@@ -382,7 +392,7 @@ def test_a_rebuild_whose_lock_ran_out_writes_nothing_into_the_next_ones_swap(
     client.delete(REBUILD_LOCK_KEY)
     # When rebuild B of the newer state runs, and A goes on (writing its second slice) just
     # before B's swap
-    lines, error = _outcome(_ResumingAtSwap(redis_url, stopped, a), _Source(newer))
+    lines, error = _outcome(_ResumingAtSwap(own_redis, stopped, a), _Source(newer))
     a.join(30)
     # Then B swapped its own model in: every talk with B's counts, the offsets B's
     assert error == ""
@@ -403,13 +413,13 @@ class _MarkGoneAtSwap(RedisReadModel):
         return super()._swap(calls, on_one)
 
 
-def test_a_swap_whose_ready_mark_is_gone_fails_and_replaces_nothing(redis_url: str) -> None:
+def test_a_swap_whose_ready_mark_is_gone_fails_and_replaces_nothing(own_redis: str) -> None:
     # Given a read model of a talk with one rating
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client = redis.Redis.from_url(own_redis, decode_responses=True)
     client.flushdb()
-    rebuild_read_model(_Source(_state(["gone"], 1)), RedisReadModel(redis_url), lambda _: None)
+    rebuild_read_model(_Source(_state(["gone"], 1)), RedisReadModel(own_redis), lambda _: None)
     # When a rebuild of two ratings finds its ready mark gone at its swap
-    _, error = _outcome(_MarkGoneAtSwap(redis_url), _Source(_state(["gone"], 2)))
+    _, error = _outcome(_MarkGoneAtSwap(own_redis), _Source(_state(["gone"], 2)))
     # Then it fails, saying nothing was replaced, and the read model is as it was
     assert error.startswith("RebuildNotSwapped"), error
     assert client.hget(histogram_key("gone"), "5") == "1"
@@ -419,13 +429,13 @@ def test_a_swap_whose_ready_mark_is_gone_fails_and_replaces_nothing(redis_url: s
 
 
 def test_a_rebuild_out_of_memory_drops_its_staged_copy_and_says_so_in_one_line(
-    redis_url: str,
+    own_redis: str,
 ) -> None:
     # Given a read model of 200 talks, 300 votes each, and Redis allowed 1.5 times its memory
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client = redis.Redis.from_url(own_redis, decode_responses=True)
     client.flushdb()
     state = _state([f"oom-{n}" for n in range(200)], 300)
-    model = RedisReadModel(redis_url)
+    model = RedisReadModel(own_redis)
     rebuild_read_model(_Source(state), model, progress=lambda _: None)
     before = client.config_get("maxmemory*")
     client.config_set("maxmemory-policy", "noeviction")
@@ -465,18 +475,18 @@ class _StaleDropAtSlice(RedisReadModel):
         return super().hold_rebuild_lock()
 
 
-def test_a_rebuild_whose_lock_ran_out_drops_nothing_the_next_one_staged(redis_url: str) -> None:
+def test_a_rebuild_whose_lock_ran_out_drops_nothing_the_next_one_staged(own_redis: str) -> None:
     # Given a read model of 600 talks (a rebuild stages them in two slices), and rebuild A
     # whose lock ran out
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client = redis.Redis.from_url(own_redis, decode_responses=True)
     client.flushdb()
     talks = [f"drop-{n}" for n in range(600)]
-    rebuild_read_model(_Source(_state(talks, 1)), RedisReadModel(redis_url), lambda _: None)
-    stale = RedisReadModel(redis_url)
+    rebuild_read_model(_Source(_state(talks, 1)), RedisReadModel(own_redis), lambda _: None)
+    stale = RedisReadModel(own_redis)
     assert stale.lock_for_rebuild()
     client.delete(REBUILD_LOCK_KEY)
     # When A, resumed during rebuild B's staging, drops what is staged
-    newer = _StaleDropAtSlice(redis_url, stale)
+    newer = _StaleDropAtSlice(own_redis, stale)
     _, error = _outcome(newer, _Source(_state(talks, 2)))
     # Then A dropped nothing (its lock is gone), and B swapped every talk in
     assert error == ""
