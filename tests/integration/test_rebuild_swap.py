@@ -494,3 +494,37 @@ def test_a_rebuild_whose_lock_ran_out_drops_nothing_the_next_one_staged(own_redi
     assert counts.count("2") == 600, counts.count(None)
     assert newer.said.startswith("the rebuild's lock ran out"), newer.said
     client.close()
+
+
+def test_on_a_cluster_the_leaderboard_and_offsets_are_never_missing_while_a_rebuild_swaps(
+    redis_cluster: Any,
+) -> None:
+    # Given a cluster read model of 300 talks, built, with its leaderboard and offsets
+    talks = [f"board-{uuid.uuid4().hex[:8]}-{i}" for i in range(300)]
+    source = _Source(_state(talks, 2))
+    assert _outcome(RedisReadModel(redis_cluster.url), source)[1] == ""
+    reader = connect(redis_cluster.url, decode_responses=True)
+    assert reader.zcard(redis_store.LEADERBOARD_KEY)
+    assert reader.hlen(OFFSETS_KEY)
+    # When it is rebuilt while a reader keeps reading them (as GET /leaderboard and a
+    # rating's status do)
+    seen: list[tuple[int, int]] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            seen.append((reader.zcard(redis_store.LEADERBOARD_KEY), reader.hlen(OFFSETS_KEY)))
+
+    watcher = threading.Thread(target=read)
+    watcher.start()
+    try:
+        error = _outcome(RedisReadModel(redis_cluster.url), source)[1]
+    finally:
+        done.set()
+        watcher.join()
+    # Then every read found the leaderboard's 300 talks and the offsets: the old or the new
+    assert error == ""
+    assert len(seen) > 20
+    assert [read for read in seen if read != (300, 1)] == []
+    assert not list(reader.scan_iter(match=f"{STAGED_PREFIX}*", count=1000))
+    reader.close()

@@ -1276,6 +1276,7 @@ class RedisReadModel:
         said = None
         with self._staging(token, list(marks.values())):
             self._stage(talks, state, {marks[s]: names for s, (names, _) in groups.items()}, {})
+            shared = self._stage_shared(token, state, scores, talks)
             for start in range(0, len(calls), 1000):
                 # A cluster swaps slot by slot: the lock is checked (and kept) before each
                 # thousand.
@@ -1284,19 +1285,15 @@ class RedisReadModel:
                         "the rebuild's lock ran out during the swap; run it again"
                     )
                 said = self._swap(calls[start : start + 1000], on_one=False) or said
-        client.unlink(OFFSETS_KEY, LEADERBOARD_KEY, RANKED_REVISIONS_KEY)
+            # Each renamed over its live key (RENAME replaces at once): a reader finds the old
+            # leaderboard or offsets, then the rebuilt ones, never none. One left unstaged (no
+            # offsets, no scores) had nothing to hold: the live one goes.
+            for key, staged in shared.items():  # (a cluster pipelines no RENAME: one each)
+                if staged is None:
+                    client.unlink(key)
+                else:
+                    client.rename(staged, key)
         pipe = client.pipeline(transaction=False)
-        if state.offsets:
-            pipe.hset(OFFSETS_KEY, mapping=state.offsets)  # type: ignore[arg-type]
-        items = list(scores.items())
-        for start in range(0, len(items), 1000):
-            pipe.zadd(LEADERBOARD_KEY, dict(items[start : start + 1000]))
-        # The revisions the rebuilt scores are of, as a batch's ranking leaves them: a batch
-        # that read a talk before the swap and ranks it after is then refused its older score,
-        # which it would otherwise put over the rebuilt one (no revision taken, any was taken).
-        taken = [(talk, state.revisions.get(talk, 0)) for talk in talks]
-        for start in range(0, len(taken), 1000):
-            pipe.hset(RANKED_REVISIONS_KEY, mapping=dict(taken[start : start + 1000]))
         built = _now_text()
         pipe.set(BUILT_KEY, built)
         for tag in _slot_tags():
@@ -1304,6 +1301,41 @@ class RedisReadModel:
         pipe.execute()
         self._mark_forgotten(state)
         return said
+
+    def _stage_shared(
+        self, token: str, state: ReadModelState, scores: dict[str, float], talks: list[str]
+    ) -> dict[str, str | None]:
+        """On a cluster: the partition offsets, the leaderboard and its revisions written beside
+        the live ones, each in its live key's slot (the live key's name as the hash tag), for
+        the swap to rename over them; by live key, where each was staged (None: nothing to
+        write, the live key is to go)."""
+
+        def beside(key: str) -> str:
+            return staged_key(key if "{" in key else "{" + key + "}", token)
+
+        offsets, board, revisions = (
+            beside(OFFSETS_KEY),
+            beside(LEADERBOARD_KEY),
+            beside(RANKED_REVISIONS_KEY),
+        )
+        pipe = self.client.pipeline(transaction=False)
+        if state.offsets:
+            pipe.hset(offsets, mapping=state.offsets)  # type: ignore[arg-type]
+        items = list(scores.items())
+        for start in range(0, len(items), _STAGED_SLICE):
+            pipe.zadd(board, dict(items[start : start + _STAGED_SLICE]))
+        # The revisions the rebuilt scores are of, as a batch's ranking leaves them: a batch
+        # that read a talk before the swap and ranks it after is then refused its older score,
+        # which it would otherwise put over the rebuilt one (no revision taken, any was taken).
+        taken = [(talk, state.revisions.get(talk, 0)) for talk in talks]
+        for start in range(0, len(taken), _STAGED_SLICE):
+            pipe.hset(revisions, mapping=dict(taken[start : start + _STAGED_SLICE]))
+        pipe.execute()
+        return {
+            OFFSETS_KEY: offsets if state.offsets else None,
+            LEADERBOARD_KEY: board if items else None,
+            RANKED_REVISIONS_KEY: revisions if taken else None,
+        }
 
     @contextmanager
     def _staging(self, token: str, marks: list[str]) -> Iterator[None]:
