@@ -3514,6 +3514,10 @@ def test_an_organiser_s_save_over_a_change_made_meanwhile_is_stopped_and_explain
     # And saving again, knowingly, applies this organiser's room without undoing their title
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_test_id("admin-message")).to_have_text(f"Saved “{renamed}”.")
+    # (the list the page reads again after a save, read whole before the next change below, as
+    # the saved row's Edit button taking the focus tells: a read still on its way then would
+    # bring that change, and the page would rightly delete)
+    expect(page.get_by_role("button", name=f"Edit {renamed}")).to_be_focused()
     stored = web.runtime.request("GET", f"/talks/{talk['id']}").json
     assert (stored["title"], stored["room"]) == (renamed, "Hall C")
     title = renamed
