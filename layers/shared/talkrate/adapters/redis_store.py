@@ -1244,9 +1244,9 @@ class RedisReadModel:
                 ready,
                 REBUILD_LOCK_KEY,
                 OFFSETS_KEY,
-                staged_key(OFFSETS_KEY, token),
+                _staged_beside(OFFSETS_KEY, token),
                 LEADERBOARD_KEY,
-                staged_key(LEADERBOARD_KEY, token),
+                _staged_beside(LEADERBOARD_KEY, token),
                 BUILT_KEY,
                 *_swap_keys(talks, token),
                 *stale,
@@ -1275,8 +1275,7 @@ class RedisReadModel:
         ]
         said = None
         with self._staging(token, list(marks.values())):
-            self._stage(talks, state, {marks[s]: names for s, (names, _) in groups.items()}, {})
-            shared = self._stage_shared(token, state, scores, talks)
+            self._stage(talks, state, {marks[s]: names for s, (names, _) in groups.items()}, scores)
             for start in range(0, len(calls), 1000):
                 # A cluster swaps slot by slot: the lock is checked (and kept) before each
                 # thousand.
@@ -1288,11 +1287,16 @@ class RedisReadModel:
             # Each renamed over its live key (RENAME replaces at once): a reader finds the old
             # leaderboard or offsets, then the rebuilt ones, never none. One left unstaged (no
             # offsets, no scores) had nothing to hold: the live one goes.
-            for key, staged in shared.items():  # (a cluster pipelines no RENAME: one each)
-                if staged is None:
-                    client.unlink(key)
+            staged = {
+                OFFSETS_KEY: state.offsets,
+                LEADERBOARD_KEY: scores,
+                RANKED_REVISIONS_KEY: talks,
+            }
+            for key, written in staged.items():  # (a cluster pipelines no RENAME: one each)
+                if written:
+                    client.rename(_staged_beside(key, token), key)
                 else:
-                    client.rename(staged, key)
+                    client.unlink(key)
         pipe = client.pipeline(transaction=False)
         built = _now_text()
         pipe.set(BUILT_KEY, built)
@@ -1301,41 +1305,6 @@ class RedisReadModel:
         pipe.execute()
         self._mark_forgotten(state)
         return said
-
-    def _stage_shared(
-        self, token: str, state: ReadModelState, scores: dict[str, float], talks: list[str]
-    ) -> dict[str, str | None]:
-        """On a cluster: the partition offsets, the leaderboard and its revisions written beside
-        the live ones, each in its live key's slot (the live key's name as the hash tag), for
-        the swap to rename over them; by live key, where each was staged (None: nothing to
-        write, the live key is to go)."""
-
-        def beside(key: str) -> str:
-            return staged_key(key if "{" in key else "{" + key + "}", token)
-
-        offsets, board, revisions = (
-            beside(OFFSETS_KEY),
-            beside(LEADERBOARD_KEY),
-            beside(RANKED_REVISIONS_KEY),
-        )
-        pipe = self.client.pipeline(transaction=False)
-        if state.offsets:
-            pipe.hset(offsets, mapping=state.offsets)  # type: ignore[arg-type]
-        items = list(scores.items())
-        for start in range(0, len(items), _STAGED_SLICE):
-            pipe.zadd(board, dict(items[start : start + _STAGED_SLICE]))
-        # The revisions the rebuilt scores are of, as a batch's ranking leaves them: a batch
-        # that read a talk before the swap and ranks it after is then refused its older score,
-        # which it would otherwise put over the rebuilt one (no revision taken, any was taken).
-        taken = [(talk, state.revisions.get(talk, 0)) for talk in talks]
-        for start in range(0, len(taken), _STAGED_SLICE):
-            pipe.hset(revisions, mapping=dict(taken[start : start + _STAGED_SLICE]))
-        pipe.execute()
-        return {
-            OFFSETS_KEY: offsets if state.offsets else None,
-            LEADERBOARD_KEY: board if items else None,
-            RANKED_REVISIONS_KEY: revisions if taken else None,
-        }
 
     @contextmanager
     def _staging(self, token: str, marks: list[str]) -> Iterator[None]:
@@ -1379,10 +1348,11 @@ class RedisReadModel:
         ready: dict[str, list[str]],
         scores: dict[str, float],
     ) -> None:
-        """Write the rebuilt talks under STAGED_PREFIX and the rebuild's token, in pipelined slices (the lock renewed
-        after each), with (on one Redis: `scores` given) the partition offsets and the
-        leaderboard; then each ready mark (its talks' slot's, on a cluster), holding the
-        rebuild's token, which tells the swap its keys are all written."""
+        """Write the rebuilt talks under STAGED_PREFIX and the rebuild's token, in pipelined
+        slices (the lock renewed after each), with the partition offsets and the leaderboard
+        (on a cluster its revisions too) each in its live key's slot (_staged_beside); then
+        each ready mark (its talks' slot's, on a cluster), holding the rebuild's token, which
+        tells the swap its keys are all written."""
         client = self.client
         token = self._rebuild_token or ""
         pipe = client.pipeline(transaction=False)
@@ -1411,14 +1381,22 @@ class RedisReadModel:
                 pipe.hset(staged_key(votes_key(talk), token), mapping=chunk)  # type: ignore[arg-type]
             if len(pipe) >= 500:
                 pipe = sent(pipe)
-        if not self.cluster:
-            if state.offsets:
-                pipe.hset(staged_key(OFFSETS_KEY, token), mapping=state.offsets)  # type: ignore[arg-type]
-            items = list(scores.items())
-            for start in range(0, len(items), _STAGED_SLICE):
-                pipe.zadd(
-                    staged_key(LEADERBOARD_KEY, token), dict(items[start : start + _STAGED_SLICE])
-                )
+        if state.offsets:
+            pipe.hset(_staged_beside(OFFSETS_KEY, token), mapping=state.offsets)  # type: ignore[arg-type]
+        items = list(scores.items())
+        for start in range(0, len(items), _STAGED_SLICE):
+            pipe.zadd(
+                _staged_beside(LEADERBOARD_KEY, token), dict(items[start : start + _STAGED_SLICE])
+            )
+        if self.cluster:
+            # The revisions the rebuilt scores are of, as a batch's ranking leaves them: a batch
+            # that read a talk before the swap and ranks it after is then refused its older
+            # score, which it would otherwise put over the rebuilt one (no revision taken, any
+            # was taken). One Redis ranks in the batch's own script and keeps none.
+            taken = [(talk, state.revisions.get(talk, 0)) for talk in talks]
+            for start in range(0, len(taken), _STAGED_SLICE):
+                revised = dict(taken[start : start + _STAGED_SLICE])
+                pipe.hset(_staged_beside(RANKED_REVISIONS_KEY, token), mapping=revised)  # type: ignore[arg-type]
         for key in ready:
             pipe.set(key, token)
         sent(pipe)
@@ -1747,6 +1725,13 @@ def staged_key(key: str, token: str) -> str:
     """Where the rebuild holding `token` writes a key before its swap (the same hash tag: the
     same slot)."""
     return f"{STAGED_PREFIX}{token}/{key}"
+
+
+def _staged_beside(key: str, token: str) -> str:
+    """Where the rebuild holding `token` writes one of the keys all talks share (the partition
+    offsets, the leaderboard, its revisions) before its swap: in that key's slot, its whole name
+    the hash tag when it has none of its own."""
+    return staged_key(key if "{" in key else "{" + key + "}", token)
 
 
 def _ready_key(token: str, tag: str | None = None) -> str:
