@@ -892,3 +892,41 @@ def test_dead_letters_read_by_a_reader_that_left_end_quietly_as_other_listings_d
     # "Exception ignored" line, exit 141
     stderr = process.stderr.read()
     assert (process.wait(timeout=60), stderr) == (141, "")
+
+
+def test_a_rebuild_s_progress_in_a_log_is_a_few_lines_and_its_json_stays_one_document(
+    configure: Callable[..., None], topic: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given an event store of 30,000 ratings (the store reads them 5,000 at a time)
+    recreate(ELSEWHERE_TALKS)
+    with psycopg2.connect(ELSEWHERE_TALKS) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO rating_events (event_id, talk_id, value, occurred_at, topic, partition, "
+            '"offset") SELECT gen_random_uuid(), %s, 1 + n %% 5, now(), %s, 0, n '
+            "FROM generate_series(0, 29999) AS n",
+            ("flight-of-the-gopher", topic),
+        )
+    connection.close()
+    redis.Redis.from_url(ELSEWHERE_RATINGS).flushdb()
+    configure(RATINGS_CONNECTION=ELSEWHERE_RATINGS, TALKS_CONNECTION=ELSEWHERE_TALKS)
+    capsys.readouterr()
+    try:
+        # When the operator rebuilds the read model with its output going to a log (no terminal)
+        assert main(["ops", "rebuild"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        # Then the count is said once, at its end, not at every 5,000 events (200 lines of a
+        # log at a million), and the summary follows
+        counting = [line for line in lines if line.startswith("rebuild: counted")]
+        assert counting == ["rebuild: counted 30000 of 30000 events, over 1 talks"], lines
+        assert lines[-1].startswith("rebuild: rebuilt 1 histograms from 30000 events"), lines
+        # And with --json stdout is the one document, the progress on stderr as few
+        assert main(["--json", "ops", "rebuild"]) == 0
+        said = capsys.readouterr()
+        assert json.loads(said.out) == {
+            "talks": 1,
+            "events": 30000,
+            "partitions": {f"{topic}-0": 29999},
+        }
+        assert said.err.count("rebuild: counted") == 1, said.err
+    finally:
+        redis.Redis.from_url(ELSEWHERE_RATINGS).flushdb()

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,28 +48,75 @@ def ops(ctx: click.Context) -> None:
             )
 
 
-def _say(command: str, console: Any = None) -> Any:
+# A long step's progress (`counted N of M events`: a line every 5,000 events), not on a terminal
+# (a log, CI): a line at most this often, and its last one. On a terminal: one line, redrawn in
+# place at most every REDRAW_SECONDS.
+STEP_EVERY_SECONDS = 10.0
+REDRAW_SECONDS = 0.2
+
+
+def _say(command: str, console: Any = None, clock: Any = time.monotonic) -> Any:
     """Progress lines of a command, "<command>: <line>", on stdout (or the console given).
+
+    The lines of a long step (talkrate.projected.Step) are not each said: at a million events
+    that was 200 lines of a log. On a terminal the step is one line, redrawn in place (and
+    ended by the next line, or when the command ends); elsewhere one every STEP_EVERY_SECONDS,
+    and the step's last.
 
     A reader that left (`talkrate ops rebuild | head -1`) does not stop the work: a rebuild
     half-way (the projector paused, the lock taken) or a topic's positions retired without the
     rebuild that must follow them would be left for the operator to find. The lines after it go
     nowhere; the command finishes and says how it ended by its exit status."""
+    from talkrate.projected import Step
+
     shown = console or output.console
     gone = False
+    open_line = False  # a step's line drawn in place and not ended yet (a terminal)
+    step_said = clock()  # when a step's line was last said (the command's start at first)
+
+    def left() -> None:
+        nonlocal gone
+        gone = True
+        # What is still buffered for the closed pipe, and Python's flush at exit, go nowhere.
+        stream = sys.stdout if shown is output.console else sys.stderr
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+
+    def end_line() -> None:
+        nonlocal open_line
+        if open_line and not gone:
+            open_line = False
+            try:
+                shown.file.write("\n")
+                shown.file.flush()
+            except BrokenPipeError:
+                left()
 
     def say(line: str) -> None:
-        nonlocal gone
+        nonlocal open_line, step_said
         if gone:
             return
+        text = f"{command}: {line}"
         try:
-            shown.print(f"{command}: {line}", markup=False)
+            if isinstance(line, Step):
+                now, last = clock(), line.done >= line.total
+                if shown.is_terminal:
+                    if last or now - step_said >= REDRAW_SECONDS or not open_line:
+                        step_said, open_line = now, True
+                        shown.file.write("\r\x1b[2K" + text[: max(shown.width - 1, 20)])
+                        shown.file.flush()
+                    return
+                if not last and now - step_said < STEP_EVERY_SECONDS:
+                    return
+                step_said = now
+            end_line()
+            shown.print(text, markup=False)
         except BrokenPipeError:
-            gone = True
-            # What is still buffered for the closed pipe, and Python's flush at exit, go nowhere.
-            stream = sys.stdout if shown is output.console else sys.stderr
-            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+            left()
 
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        # Stopped mid-step (an error, Ctrl-C), the line is ended before the error is said.
+        context.call_on_close(end_line)
     return say
 
 
