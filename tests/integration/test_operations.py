@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -930,3 +931,33 @@ def test_a_rebuild_s_progress_in_a_log_is_a_few_lines_and_its_json_stays_one_doc
         assert said.err.count("rebuild: counted") == 1, said.err
     finally:
         redis.Redis.from_url(ELSEWHERE_RATINGS).flushdb()
+
+
+def test_a_dead_letter_s_bytes_are_told_from_a_text_that_looks_like_them(
+    configure: Callable[..., None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given two records set aside: bytes that are not UTF-8, and a text that reads as the
+    # listing wrote those bytes ("base64:" and their base64)
+    binary = b"\xff\xfe\x00rating"
+    mimic = ("base64:" + base64.b64encode(binary).decode()).encode()
+    source = f"dlq-{uuid.uuid4().hex[:8]}"
+    records = [kafka_record(source, 0, n, value) for n, value in enumerate((binary, mimic))]
+    load_function("projector")(kafka_event(records), LambdaContextStub("projector"))
+    capsys.readouterr()
+    for args in (["ops", "dead-letters"], ["--json", "ops", "dead-letters"]):
+        # When the operator lists the dead letters (a line each, or one JSON document)
+        assert main(args) == 0
+        out = capsys.readouterr().out
+        listed = json.loads(out) if "--json" in args else list(map(json.loads, out.splitlines()))
+        shown = sorted((d for d in listed if d["topic"] == source), key=lambda d: d["offset"])
+        # Then the two are told apart (both read "base64://4AcmF0aW5n"), each value saying how
+        # it is written
+        got = [(d["value"], d.get("value_encoding")) for d in shown]
+        assert got[0] != got[1], got
+        assert got == [
+            (base64.b64encode(binary).decode(), "base64"),
+            (mimic.decode(), "utf-8"),
+        ], args
+        # And decoded as each says, they are the bytes set aside
+        assert base64.b64decode(shown[0]["value"]) == binary
+        assert shown[1]["value"].encode() == mimic

@@ -338,8 +338,11 @@ def topic_recreated(session: Session, topic: str, force: bool) -> None:
 
 
 def _shown(letter: dict[str, Any]) -> dict[str, Any]:
-    """A dead letter as listed: its key and value as text (base64 when not UTF-8), its times in
-    UTC as the API writes them ("2026-12-04T03:35:47.118761Z", not PostgreSQL's own form)."""
+    """A dead letter as listed: its key and value as text when they are UTF-8, else in base64,
+    each with its encoding beside it (`key_encoding`, `value_encoding`: "utf-8" or "base64",
+    null for a record without one), so that a text starting "base64:" is not taken for bytes;
+    its times in UTC as the API writes them ("2026-12-04T03:35:47.118761Z", not PostgreSQL's
+    own form)."""
     from datetime import UTC, datetime
 
     shown = dict(letter)
@@ -347,12 +350,13 @@ def _shown(letter: dict[str, Any]) -> dict[str, Any]:
         if isinstance(moment, datetime):
             shown[name] = moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
     for name in ("key", "value"):
-        data = shown[name]
+        data, encoding = shown[name], None
         if data is not None:
             try:
-                shown[name] = data.decode()
+                shown[name], encoding = data.decode(), "utf-8"
             except UnicodeDecodeError:
-                shown[name] = "base64:" + base64.b64encode(data).decode()
+                shown[name], encoding = base64.b64encode(data).decode(), "base64"
+        shown[f"{name}_encoding"] = encoding
     return shown
 
 
@@ -361,7 +365,10 @@ def _shown(letter: dict[str, Any]) -> dict[str, Any]:
 @pass_session
 @_backend_errors
 def dead_letters(session: Session, include_redriven: bool) -> None:
-    """List the records the projector set aside (one JSON document a line)."""
+    """List the records the projector set aside (one JSON document a line).
+
+    A record's key and value are shown as text when they are UTF-8, else in base64, each with
+    its encoding beside it (key_encoding, value_encoding: "utf-8", "base64", or null)."""
     from talkrate import wiring
 
     letters = [
