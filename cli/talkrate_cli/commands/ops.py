@@ -13,6 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -682,7 +683,8 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
     them to the token any more: the event store, the outbox, the dead letters and the read
     model's votes are changed together. Refused for a token the voter-token key did not sign
     (VOTER_TOKEN_KEY, or VOTER_TOKEN_SECRET_ARN: the stack's VoterTokenSecretArn output; needed
-    for a token), and, the mark set, while a rating of theirs waits in the outbox or is stored
+    for a token; with neither and the event store on this machine, the local runtime's own, from
+    its data folder), and, the mark set, while a rating of theirs waits in the outbox or is stored
     and not yet counted; run it when no batch waits for `ops replay` either
     (ProjectorFailuresAlarm OK): a rating of theirs sent just before the mark and counted after
     the run is counted beside the others until it is run again and `ops rebuild` follows. The
@@ -789,18 +791,36 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
 def _require_signed(token: str) -> None:
     """Refuse a token this deployment did not sign: its expiry would be taken on its word, and
     an attendee who edited it into the past would be forgotten while their token still rates
-    (their next rating then counting beside the vote filed away)."""
+    (their next rating then counting beside the vote filed away).
+
+    No key configured and the event store on this machine: the local runtime's own key, as the
+    admin commands take its organiser token (from its data folder, never printed)."""
     from talkrate import wiring
     from talkrate.errors import VoterTokensUnavailable
 
     try:
         signed = wiring.voter_tokens().signed(token)  # (a secret is read here)
     except VoterTokensUnavailable as error:
-        raise BadInput(
-            f"nothing changed: the token's signature cannot be checked ({error}): set "
-            "VOTER_TOKEN_KEY, or VOTER_TOKEN_SECRET_ARN to the stack's VoterTokenSecretArn "
-            "output, as the API has it. A token's expiry is not taken on its word"
-        ) from None
+        local = _local_voter_key()
+        if local is None:
+            raise BadInput(
+                f"nothing changed: the token's signature cannot be checked ({error}): set "
+                "VOTER_TOKEN_KEY, or VOTER_TOKEN_SECRET_ARN to the stack's VoterTokenSecretArn "
+                "output, as the API has it. A token's expiry is not taken on its word"
+                + _where_local_key_is()
+            ) from None
+        key, path = local
+        from talkrate.voters import VoterTokens
+
+        if not VoterTokens(key, timedelta(hours=1)).signed(token):
+            raise BadInput(
+                f"nothing changed: the token's signature does not match the local runtime's "
+                f"voter-token key ({path}, taken as VOTER_TOKEN_KEY is not set): a token of "
+                "another runtime or deployment, or edited by hand. For a deployment reached "
+                "through a tunnel, set VOTER_TOKEN_SECRET_ARN to its stack's "
+                "VoterTokenSecretArn output (or VOTER_TOKEN_KEY to its key)"
+            ) from None
+        return
     if not signed:
         raise BadInput(
             "nothing changed: the token's signature does not match this deployment's voter-token "
@@ -808,6 +828,51 @@ def _require_signed(token: str) -> None:
             "rotated away. For that one, once it has expired over an hour ago, give its voter "
             "id (the part after `v1.`) with --expired"
         )
+
+
+def _event_store_is_local() -> bool:
+    """Whether TALKS_CONNECTION names a PostgreSQL on this machine (loopback, or a socket)."""
+    import psycopg2
+    from psycopg2.extensions import parse_dsn
+
+    from talkrate.config import load_settings
+
+    try:
+        host = parse_dsn(load_settings().talks_connection).get("host") or ""
+    except psycopg2.ProgrammingError:  # a DSN it cannot read: not taken for a local one
+        return False
+    return all(h in ("127.0.0.1", "localhost", "::1") or h.startswith("/") for h in host.split(","))
+
+
+def _local_voter_key() -> tuple[bytes, Path] | None:
+    """The local runtime's voter-token key and where it is kept (its data folder's
+    voter-token.key: TALKRATE_LOCAL_DATA, else .local/ in this checkout), when the event store
+    is on this machine and the key is there; else None."""
+    from talkrate_cli.settings import local_data_dir
+    from talkrate_local.dev_secrets import VOTER_KEY_FILE
+
+    if not _event_store_is_local():
+        return None
+    path = local_data_dir() / VOTER_KEY_FILE
+    try:
+        key = path.read_text().strip()
+    except OSError:
+        return None
+    return (key.encode(), path) if key else None
+
+
+def _where_local_key_is() -> str:
+    """For the event store on this machine: where the local runtime would keep its key."""
+    if not _event_store_is_local():
+        return ""
+    from talkrate_cli.settings import local_data_dir
+    from talkrate_local.dev_secrets import VOTER_KEY_FILE
+
+    path = local_data_dir() / VOTER_KEY_FILE
+    return (
+        f". A local runtime keeps its own in {path} (none there: TALKRATE_LOCAL_DATA names the "
+        f'--data-dir it was given), or `export VOTER_TOKEN_KEY="$(cat {path})"`'
+    )
 
 
 def _not_yet_counted(store: Any, model: Any, voter_id: str) -> int:
