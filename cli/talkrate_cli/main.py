@@ -171,6 +171,8 @@ class TalkrateGroup(click.Group):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
+        if ctx.parent is None:
+            _help_first(ctx)
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
@@ -192,6 +194,30 @@ class TalkrateGroup(click.Group):
             line = f"unexpected {type(error).__name__}: {error}".splitlines()[0]
             report(Unexpected(f"{line} (TALKRATE_DEBUG=1 shows where)"), _as_json(ctx))
             ctx.exit(1)
+
+
+def _help_first(ctx: click.Context) -> None:
+    """`talkrate --api URL ops rebuild --help`: the help of the command named, shown before any
+    group's own callback runs (click runs `ops`'s, which refuses --api, before it reads what
+    follows `rebuild`). Each command's arguments are read quietly first: a `--help` that is an
+    option's value is none, and the command then runs as it would have."""
+    rest = [*ctx._protected_args, *ctx.args]
+    parent: click.Context = ctx
+    group: click.Command = ctx.command
+    while rest and isinstance(group, click.Group):
+        try:
+            name, command, rest = group.resolve_command(parent, rest)
+            if name is None or command is None:
+                return
+            probe = command.make_context(name, list(rest), parent=parent, resilient_parsing=True)
+        except click.ClickException:
+            return  # said as it would be without help
+        helps = command.get_help_option(probe)
+        asked = probe.get_parameter_source(helps.name) if helps and helps.name else None
+        if asked is click.core.ParameterSource.COMMANDLINE:
+            command.make_context(name, list(rest), parent=parent)  # shows the help: Exit
+            return
+        parent, group, rest = probe, command, [*probe._protected_args, *probe.args]
 
 
 def _as_json(ctx: click.Context) -> bool:

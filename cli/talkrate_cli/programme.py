@@ -404,17 +404,23 @@ def read_programme(
     separator = stated[1] if stated and stated[1] in DELIMITERS else None
     if separator:
         before, header = ["\n"], source.readline()
-    delimiter = separator or _delimiter(header)
-    names = [_column(name) for name in next(csv.reader([header], delimiter=delimiter), [])]
+    header_line = len(before) + 1
+    try:
+        delimiter = separator or _delimiter(header)
+        names = [_column(name) for name in next(csv.reader([header], delimiter=delimiter), [])]
+    except csv.Error as error:
+        raise BadInput(_unread_header(header_line, error)) from None
     # A header cell with no name (the `;;` a spreadsheet writes after the last column when a
     # cell to the right was ever touched) names no column: its cells must be empty.
     unnamed = {f"{UNNAMED}{at + 1}": at + 1 for at, name in enumerate(names) if not name}
     names = [name or f"{UNNAMED}{at + 1}" for at, name in enumerate(names)]
     # The header line goes through the reader too, so its line numbers are the file's.
-    reader = csv.DictReader(
-        itertools.chain(before, [header], source), fieldnames=names, delimiter=delimiter
-    )
-    next(reader, None)
+    lines = _KeptLines(itertools.chain(before, [header], source))
+    reader = csv.DictReader(lines, fieldnames=names, delimiter=delimiter)
+    try:
+        next(reader, None)
+    except csv.Error as error:  # a quote opened in the header and never closed
+        raise BadInput(_unread_header(header_line, error)) from None
     if "title" not in names:
         raise BadInput(
             "the CSV needs a header line naming its columns, with at least a title column "
@@ -429,7 +435,7 @@ def read_programme(
     rows: list[Row] = []
     problems: list[Problem] = []
     seen: set[tuple[str, str]] = set()
-    for line, record in _records(reader, problems):
+    for line, record in _records(reader, lines, delimiter, problems):
         if None in record or None in record.values():
             # A cell separator inside an unquoted cell ("Ana;Bo" in a ";" file) would move every
             # cell after it one column on: refused rather than stored in the wrong fields.
@@ -531,29 +537,95 @@ def direction_control(text: str, at: int) -> str:
     )
 
 
+class _KeptLines:
+    """The file's lines as the csv reader takes them, those since `kept` was last emptied kept:
+    the lines of the record being read, to say where a cell it cannot read began."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self._lines = iter(lines)
+        self.kept: list[str] = []
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.kept.append(line)
+        return line
+
+
+CELL_TOO_LONG = "a cell longer than {limit} characters (a double quote never closed?)"
+
+
+def _unread_header(line: int, error: csv.Error) -> str:
+    """Why the header line cannot be read (in the words of the page's import)."""
+    if "field limit" in str(error):
+        why = CELL_TOO_LONG.format(limit=csv.field_size_limit())
+    else:
+        why = f"not CSV ({error})"
+    return f"line {line}: {why}: the header line cannot be read"
+
+
 def _records(
-    reader: csv.DictReader[str], problems: list[Problem]
+    reader: csv.DictReader[str], lines: _KeptLines, delimiter: str, problems: list[Problem]
 ) -> Iterator[tuple[int, dict[str | Any, str | Any]]]:
     """The reader's rows, each with its line; a row Python's csv cannot read (a cell past its
     field limit: a quote never closed takes the rest of the file into one cell) is a problem
-    of its line, and the end of what can be read."""
+    of the line that cell began on (its quote's), and the end of what can be read."""
     while True:
         begins = reader.line_num + 1
+        lines.kept.clear()
         try:
             record = next(reader)
         except StopIteration:
             return
         except csv.Error as error:
             if "field limit" in str(error):
+                began = _cell_past_limit(lines.kept, begins, delimiter)
+                begins = began if began is not None else begins
                 message = (
-                    f"a cell longer than {csv.field_size_limit()} characters "
-                    "(a double quote never closed?); the lines after it were not read"
+                    f"{CELL_TOO_LONG.format(limit=csv.field_size_limit())}; the lines after it "
+                    "were not read"
                 )
             else:
                 message = f"not CSV ({error}); the lines after it were not read"
             problems.append(Problem(begins, None, message))
             return
         yield reader.line_num, record
+
+
+def _cell_past_limit(lines: list[str], first: int, delimiter: str) -> int | None:
+    """The line where the cell past csv's field limit began, of the lines of one record (line
+    `first` the first of them, blank lines before the record included), read as Python's csv
+    reads them (the excel dialect: a double quote opens a quoted cell only at a cell's start,
+    two in it are one); None when no cell is past the limit."""
+    limit = csv.field_size_limit()
+    state, length, began = "start", 0, first
+    for number, line in enumerate(lines, first):
+        for char in line:
+            if state == "start":
+                if char == "\n":
+                    continue  # a blank line, or the end of a record
+                began, length, state = number, 0, "field"
+                if char == '"':
+                    state = "quoted"
+                    continue
+                if char == delimiter:
+                    state = "start"
+                    continue
+            elif state == "quoted":
+                if char == '"':
+                    state = "quote-in-quoted"
+                    continue
+            elif char in (delimiter, "\n"):  # the end of an unquoted cell or a closed one
+                state = "start"
+                continue
+            elif state == "quote-in-quoted":
+                state = "quoted" if char == '"' else "field"
+            length += 1
+            if length > limit:
+                return began
+    return None
 
 
 def _fits(line: int, fields: dict[str, Any], in_order: bool = True) -> list[Problem]:

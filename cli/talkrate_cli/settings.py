@@ -152,9 +152,21 @@ def admin_token(api_url: str) -> str | None:
         return None
 
 
+# Longer than any organiser token (a generated one has 43 or 48 characters), and well within
+# what a header may carry (API Gateway takes 10 kB of headers, the local runtime 64 kB a line).
+MAX_ADMIN_TOKEN_LENGTH = 4096
+
+
 def sendable_token(token: str, where: str) -> str:
-    """The token, or CliError when it holds what an HTTP header cannot carry (a letter outside
-    ASCII, a control character): said by its position, never printed (it is a secret)."""
+    """The token, or CliError when it is too long to be one (a file's content exported by
+    mistake: the API's server refused the header, "Line too long") or holds what an HTTP header
+    cannot carry (a letter outside ASCII, a control character): said by its length or its
+    position, never printed (it is a secret)."""
+    if len(token) > MAX_ADMIN_TOKEN_LENGTH:
+        raise CliError(
+            f"{where} is too long to be an organiser token ({len(token)} characters; one has at "
+            f"most {MAX_ADMIN_TOKEN_LENGTH}): copy the organiser token again"
+        )
     bad = next((at for at, char in enumerate(token) if not (" " <= char <= "~")), None)
     if bad is None:
         return token

@@ -923,12 +923,20 @@ FILES = [
     ("a separator line naming another", "sep=|\nid|title\nx|T\n"),
     # A double quote never closed: near the end, the rest of the file is one cell (a line
     # break in a title); far from it, a cell past Python's csv field limit and the end of what
-    # is read (the command names the line after the last row it read, blank lines and all)
+    # is read (named by the line its quote opened on, past blank lines and a cell of two lines)
     ("a double quote never closed near the end", 'id,title\nx,"Unclosed\ny,Y\n'),
     (
         "a double quote never closed far from the end",
         'id,title\na,A\n\n\nx,"Unclosed\n' + "y,Y\n" * 40_000,
     ),
+    (
+        "a double quote never closed after a cell of two lines",
+        'id,title,room\na,"A\nB",R\n\nc,C,"open\n' + "y,Y,Z\n" * 40_000,
+    ),
+    # A header line that cannot be read: a cell past the limit, or a quote never closed
+    ("a header cell past the field limit", 'id,"title' + "z" * 140_000 + '"\nx,X\n'),
+    ("a header's double quote never closed", 'id,"title\n' + "x,X\n" * 40_000),
+    ("a separator line, then a header past the limit", "sep=;\nid;title" + "z" * 140_000 + "\n"),
     ("a cell one character past the field limit", "id,title\nb,\nx," + "z" * 131_073 + "\nc,C\n"),
     ("a cell at the field limit", "title\n" + "z" * 131_072 + "\n"),
     ("JSON", '[{"id": "x"}]\n'),

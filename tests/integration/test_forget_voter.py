@@ -9,6 +9,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg2
@@ -312,6 +313,8 @@ def test_a_token_this_deployment_did_not_sign_is_not_forgotten(
     read_model_url: str,
     talks_dsn: str,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     talk = unique_talk_id()
     topic = f"t-{uuid.uuid4().hex[:8]}"
@@ -332,10 +335,13 @@ def test_a_token_this_deployment_did_not_sign_is_not_forgotten(
     genuine, other = token(expired_ago=timedelta(hours=2))
     counted(backends, topic, 1, voter_event(talk, 2, other, 1))
     configure(RATINGS_CONNECTION=read_model_url, VOTER_TOKEN_KEY="")
+    monkeypatch.setenv("TALKRATE_LOCAL_DATA", str(tmp_path))  # (no local runtime's key there)
     status, _, err = forget(genuine, capsys=capsys)
     assert status == 2, err
     assert "the token's signature cannot be checked" in err, err
     assert "VOTER_TOKEN_KEY" in err
+    # (and, the event store on this machine, where a local runtime keeps its own key)
+    assert f'`export VOTER_TOKEN_KEY="$(cat {tmp_path / "voter-token.key"})"`' in err, err
     # (it named the secret by its logical id, which no output or recipe gave)
     assert "VOTER_TOKEN_SECRET_ARN to the stack's VoterTokenSecretArn output" in " ".join(
         err.split()
@@ -551,3 +557,39 @@ def test_a_forgotten_voter_s_renewed_pass_never_counts_a_changed_mind_twice(
     again = api("POST", "/voters", headers={"voter-token": renewed.token})
     assert again["statusCode"] == 401, again["json"]
     assert again["json"]["type"].endswith(":forgotten-voter")
+
+
+def test_locally_the_runtime_s_own_voter_token_key_is_found_without_an_export(
+    backends: tuple[PostgresEventStore, RedisReadModel],
+    configure: Callable[..., None],
+    read_model_url: str,
+    talks_dsn: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    # Given a local runtime that made its voter-token key in its data folder (VOTER_TOKEN_KEY
+    # not set for the command), and an attendee who rated with a token it signed
+    local_key = "local-runtime-key-" + uuid.uuid4().hex
+    (tmp_path / "voter-token.key").write_text(local_key + "\n")
+    monkeypatch.setenv("TALKRATE_LOCAL_DATA", str(tmp_path))
+    configure(RATINGS_CONNECTION=read_model_url, VOTER_TOKEN_KEY="")
+    issued = VoterTokens(local_key.encode(), LIFETIME).issue(datetime.now(UTC))
+    talk, topic = unique_talk_id(), f"t-{uuid.uuid4().hex[:8]}"
+    counted(backends, topic, 0, voter_event(talk, 4, issued.voter_id, 0))
+    # When the organiser forgets them with the token alone, nothing exported
+    status, document, err = forget(issued.token, capsys=capsys)
+    # Then the runtime's key checks the token and the voter is forgotten (it said "the token's
+    # signature cannot be checked ... set VOTER_TOKEN_KEY"), the key printed nowhere
+    assert status == 0, err
+    assert document["events"] == 1, document
+    assert rows_of(talks_dsn, issued.voter_id) == []
+    assert local_key not in err
+    # And a token the local key did not sign is refused, naming where that key is kept
+    other = VoterTokens(b"another-deployment-key-0123456789", LIFETIME).issue(datetime.now(UTC))
+    status, _, err = forget(other.token, capsys=capsys)
+    said = " ".join(err.split())
+    assert status == 2, err
+    assert "does not match the local runtime's voter-token key" in said, said
+    assert str(tmp_path / "voter-token.key") in said
+    assert local_key not in said

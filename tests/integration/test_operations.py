@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -892,3 +893,71 @@ def test_dead_letters_read_by_a_reader_that_left_end_quietly_as_other_listings_d
     # "Exception ignored" line, exit 141
     stderr = process.stderr.read()
     assert (process.wait(timeout=60), stderr) == (141, "")
+
+
+def test_a_rebuild_s_progress_in_a_log_is_a_few_lines_and_its_json_stays_one_document(
+    configure: Callable[..., None], topic: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given an event store of 30,000 ratings (the store reads them 5,000 at a time)
+    recreate(ELSEWHERE_TALKS)
+    with psycopg2.connect(ELSEWHERE_TALKS) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO rating_events (event_id, talk_id, value, occurred_at, topic, partition, "
+            '"offset") SELECT gen_random_uuid(), %s, 1 + n %% 5, now(), %s, 0, n '
+            "FROM generate_series(0, 29999) AS n",
+            ("flight-of-the-gopher", topic),
+        )
+    connection.close()
+    redis.Redis.from_url(ELSEWHERE_RATINGS).flushdb()
+    configure(RATINGS_CONNECTION=ELSEWHERE_RATINGS, TALKS_CONNECTION=ELSEWHERE_TALKS)
+    capsys.readouterr()
+    try:
+        # When the operator rebuilds the read model with its output going to a log (no terminal)
+        assert main(["ops", "rebuild"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        # Then the count is said once, at its end, not at every 5,000 events (200 lines of a
+        # log at a million), and the summary follows
+        counting = [line for line in lines if line.startswith("rebuild: counted")]
+        assert counting == ["rebuild: counted 30000 of 30000 events, over 1 talks"], lines
+        assert lines[-1].startswith("rebuild: rebuilt 1 histograms from 30000 events"), lines
+        # And with --json stdout is the one document, the progress on stderr as few
+        assert main(["--json", "ops", "rebuild"]) == 0
+        said = capsys.readouterr()
+        assert json.loads(said.out) == {
+            "talks": 1,
+            "events": 30000,
+            "partitions": {f"{topic}-0": 29999},
+        }
+        assert said.err.count("rebuild: counted") == 1, said.err
+    finally:
+        redis.Redis.from_url(ELSEWHERE_RATINGS).flushdb()
+
+
+def test_a_dead_letter_s_bytes_are_told_from_a_text_that_looks_like_them(
+    configure: Callable[..., None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given two records set aside: bytes that are not UTF-8, and a text that reads as the
+    # listing wrote those bytes ("base64:" and their base64)
+    binary = b"\xff\xfe\x00rating"
+    mimic = ("base64:" + base64.b64encode(binary).decode()).encode()
+    source = f"dlq-{uuid.uuid4().hex[:8]}"
+    records = [kafka_record(source, 0, n, value) for n, value in enumerate((binary, mimic))]
+    load_function("projector")(kafka_event(records), LambdaContextStub("projector"))
+    capsys.readouterr()
+    for args in (["ops", "dead-letters"], ["--json", "ops", "dead-letters"]):
+        # When the operator lists the dead letters (a line each, or one JSON document)
+        assert main(args) == 0
+        out = capsys.readouterr().out
+        listed = json.loads(out) if "--json" in args else list(map(json.loads, out.splitlines()))
+        shown = sorted((d for d in listed if d["topic"] == source), key=lambda d: d["offset"])
+        # Then the two are told apart (both read "base64://4AcmF0aW5n"), each value saying how
+        # it is written
+        got = [(d["value"], d.get("value_encoding")) for d in shown]
+        assert got[0] != got[1], got
+        assert got == [
+            (base64.b64encode(binary).decode(), "base64"),
+            (mimic.decode(), "utf-8"),
+        ], args
+        # And decoded as each says, they are the bytes set aside
+        assert base64.b64decode(shown[0]["value"]) == binary
+        assert shown[1]["value"].encode() == mimic

@@ -124,6 +124,32 @@ def test_rows_become_the_api_fields() -> None:
             'id,title\nt,"T\n' + "u,U\n" * 40_000,
             r"line 2: a cell longer than 131072 characters \(a double quote never closed\?\)",
         ),
+        # ... named by the line its quote opened on, not the line after the last row read
+        # (it said line 3 here: blank lines between)
+        (
+            'id,title\na,A\n\n\nx,"Unclosed\n' + "y,Y\n" * 40_000,
+            r"^line 5: a cell longer than 131072 characters \(a double quote never closed\?\)",
+        ),
+        (
+            'id,title\na,A\nb,"two\nlines"\n\nc,C,"open\n' + "y,Y\n" * 40_000,
+            r"; line 6: a cell longer than 131072 characters",
+        ),
+        # A header line past the field limit (it was "unexpected Error: field larger than field
+        # limit"), or whose quote is never closed: the whole file refused, naming its line
+        (
+            'id,"title' + "z" * 140_000 + '"\nx,X\n',
+            r"^line 1: a cell longer than 131072 characters \(a double quote never closed\?\): "
+            "the header line cannot be read$",
+        ),
+        (
+            'id,"title\n' + "x,X\n" * 40_000,
+            r"^line 1: a cell longer than 131072 characters \(a double quote never closed\?\): "
+            "the header line cannot be read$",
+        ),
+        (
+            "sep=;\nid;title" + "z" * 140_000 + "\nx;X\n",
+            r"^line 2: a cell longer than 131072 characters",
+        ),
     ],
 )
 def test_a_spreadsheet_that_cannot_be_a_programme_is_refused_by_line(

@@ -263,3 +263,22 @@ def test_every_option_of_every_command_says_what_it_is_for() -> None:
     # (simulate's -n, --concurrency, --bad-share, --change-mind and --verify-timeout, top's and
     # watch's --limit, ops relay's --limit and ops replay's --topic had no word in --help)
     assert unexplained(cli, "talkrate") == []
+
+
+def test_an_admin_token_too_long_to_be_one_is_said_so_without_being_printed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from talkrate_cli.main import main
+
+    # Given a TALKRATE_ADMIN_TOKEN of 100 kB (a file's content exported by mistake), which no
+    # header takes: the local runtime answered "Line too long (431)"
+    monkeypatch.setenv("TALKRATE_ADMIN_TOKEN", "tok" + "x" * 100_000)
+    # When an organiser runs an admin command
+    status = main(["--api", "http://127.0.0.1:9", "admin", "rm", "some-talk"])
+    said = capsys.readouterr().err
+    # Then one line names the variable and says it is too long for a token, printing none of it
+    assert status == 1
+    assert said.count("\n") == 1, said
+    assert "TALKRATE_ADMIN_TOKEN is too long to be an organiser token" in said, said
+    assert "xxxx" not in said
+    assert "tok" not in said.replace("token", "")

@@ -219,6 +219,7 @@ function repr(text) {
 // the file's line it ends on; lines end as Python's text files read them (\r\n, \r or \n).
 // Python's csv.field_size_limit(), past which the CLI reads no further.
 const CELL_LIMIT = 131072;
+const cellTooLong = `a cell longer than ${CELL_LIMIT} characters (a double quote never closed?)`;
 
 function csvRecords(text, delimiter) {
   const lines = text.replace(/\r\n?/g, "\n").split(/(?<=\n)/);
@@ -228,9 +229,10 @@ function csvRecords(text, delimiter) {
   let state = "start";
   let lineNo = 0;
   let long = false; // a cell past Python's csv field limit
-  let begins = 1; // where the CLI says such a record begins: after the last one not blank
+  let longAt = 1; // the line that cell began on (its quote's, for a quoted one), as the CLI says
+  let began = 1; // the line the cell being read began on
   const save = () => {
-    long ||= field.length > CELL_LIMIT;
+    if (!long && field.length > CELL_LIMIT) [long, longAt] = [true, began];
     fields.push(field);
     field = "";
   };
@@ -239,6 +241,7 @@ function csvRecords(text, delimiter) {
     lineNo += 1;
     for (const c of line) {
       if (state === "start" || state === "field-start") {
+        if (c !== "\n") began = lineNo;
         if (c === "\n") {
           if (state === "field-start") save();
           state = "eol";
@@ -280,14 +283,13 @@ function csvRecords(text, delimiter) {
     // A cell past the limit (a double quote never closed takes the rest of the file): the end
     // of what is read, its record's cells null.
     if (long || field.length > CELL_LIMIT) {
-      records.push({ cells: null, line: begins });
+      records.push({ cells: null, line: long ? longAt : began });
       return records;
     }
     // The end of a line ends the record unless a quoted cell goes on.
     if (state === "quoted") continue;
     if (state === "field-start" || state === "field" || state === "quote-in-quoted") save();
     records.push({ cells: fields, line: lineNo });
-    if (fields.length) begins = lineNo + 1;
     fields = [];
     state = "start";
   }
@@ -465,6 +467,9 @@ export function readProgramme(text, zone = null) {
   const records = csvRecords(body, delimiter);
   if (separator && records[0] && records[0].line === 1) records.shift();
   const headerLine = separator ? 2 : 1;
+  if (records[0] && records[0].line === headerLine && !records[0].cells) {
+    throw new ProgrammeError(`line ${headerLine}: ${cellTooLong}: the header line cannot be read`, headerLine);
+  }
   const names = ((records[0] && records[0].line === headerLine && records.shift().cells) || []).map(column);
   // A header cell with no name (the ";;" a spreadsheet writes after the last column when a cell
   // to the right was ever touched) names no column: its cells must be empty.
@@ -486,7 +491,7 @@ export function readProgramme(text, zone = null) {
   for (const { cells: values, line } of records) {
     const refuse = (message) => errors.push(new ProgrammeError(`line ${line}: ${message}`, line));
     if (!values) {
-      refuse(`a cell longer than ${CELL_LIMIT} characters (a double quote never closed?); the lines after it were not read`);
+      refuse(`${cellTooLong}; the lines after it were not read`);
       break;
     }
     if (!values.length) continue; // a blank line

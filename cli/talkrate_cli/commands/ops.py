@@ -11,7 +11,9 @@ import contextlib
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,28 +49,75 @@ def ops(ctx: click.Context) -> None:
             )
 
 
-def _say(command: str, console: Any = None) -> Any:
+# A long step's progress (`counted N of M events`: a line every 5,000 events), not on a terminal
+# (a log, CI): a line at most this often, and its last one. On a terminal: one line, redrawn in
+# place at most every REDRAW_SECONDS.
+STEP_EVERY_SECONDS = 10.0
+REDRAW_SECONDS = 0.2
+
+
+def _say(command: str, console: Any = None, clock: Any = time.monotonic) -> Any:
     """Progress lines of a command, "<command>: <line>", on stdout (or the console given).
+
+    The lines of a long step (talkrate.projected.Step) are not each said: at a million events
+    that was 200 lines of a log. On a terminal the step is one line, redrawn in place (and
+    ended by the next line, or when the command ends); elsewhere one every STEP_EVERY_SECONDS,
+    and the step's last.
 
     A reader that left (`talkrate ops rebuild | head -1`) does not stop the work: a rebuild
     half-way (the projector paused, the lock taken) or a topic's positions retired without the
     rebuild that must follow them would be left for the operator to find. The lines after it go
     nowhere; the command finishes and says how it ended by its exit status."""
+    from talkrate.projected import Step
+
     shown = console or output.console
     gone = False
+    open_line = False  # a step's line drawn in place and not ended yet (a terminal)
+    step_said = clock()  # when a step's line was last said (the command's start at first)
+
+    def left() -> None:
+        nonlocal gone
+        gone = True
+        # What is still buffered for the closed pipe, and Python's flush at exit, go nowhere.
+        stream = sys.stdout if shown is output.console else sys.stderr
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+
+    def end_line() -> None:
+        nonlocal open_line
+        if open_line and not gone:
+            open_line = False
+            try:
+                shown.file.write("\n")
+                shown.file.flush()
+            except BrokenPipeError:
+                left()
 
     def say(line: str) -> None:
-        nonlocal gone
+        nonlocal open_line, step_said
         if gone:
             return
+        text = f"{command}: {line}"
         try:
-            shown.print(f"{command}: {line}", markup=False)
+            if isinstance(line, Step):
+                now, last = clock(), line.done >= line.total
+                if shown.is_terminal:
+                    if last or now - step_said >= REDRAW_SECONDS or not open_line:
+                        step_said, open_line = now, True
+                        shown.file.write("\r\x1b[2K" + text[: max(shown.width - 1, 20)])
+                        shown.file.flush()
+                    return
+                if not last and now - step_said < STEP_EVERY_SECONDS:
+                    return
+                step_said = now
+            end_line()
+            shown.print(text, markup=False)
         except BrokenPipeError:
-            gone = True
-            # What is still buffered for the closed pipe, and Python's flush at exit, go nowhere.
-            stream = sys.stdout if shown is output.console else sys.stderr
-            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+            left()
 
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        # Stopped mid-step (an error, Ctrl-C), the line is ended before the error is said.
+        context.call_on_close(end_line)
     return say
 
 
@@ -290,8 +339,11 @@ def topic_recreated(session: Session, topic: str, force: bool) -> None:
 
 
 def _shown(letter: dict[str, Any]) -> dict[str, Any]:
-    """A dead letter as listed: its key and value as text (base64 when not UTF-8), its times in
-    UTC as the API writes them ("2026-12-04T03:35:47.118761Z", not PostgreSQL's own form)."""
+    """A dead letter as listed: its key and value as text when they are UTF-8, else in base64,
+    each with its encoding beside it (`key_encoding`, `value_encoding`: "utf-8" or "base64",
+    null for a record without one), so that a text starting "base64:" is not taken for bytes;
+    its times in UTC as the API writes them ("2026-12-04T03:35:47.118761Z", not PostgreSQL's
+    own form)."""
     from datetime import UTC, datetime
 
     shown = dict(letter)
@@ -299,12 +351,13 @@ def _shown(letter: dict[str, Any]) -> dict[str, Any]:
         if isinstance(moment, datetime):
             shown[name] = moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
     for name in ("key", "value"):
-        data = shown[name]
+        data, encoding = shown[name], None
         if data is not None:
             try:
-                shown[name] = data.decode()
+                shown[name], encoding = data.decode(), "utf-8"
             except UnicodeDecodeError:
-                shown[name] = "base64:" + base64.b64encode(data).decode()
+                shown[name], encoding = base64.b64encode(data).decode(), "base64"
+        shown[f"{name}_encoding"] = encoding
     return shown
 
 
@@ -313,7 +366,10 @@ def _shown(letter: dict[str, Any]) -> dict[str, Any]:
 @pass_session
 @_backend_errors
 def dead_letters(session: Session, include_redriven: bool) -> None:
-    """List the records the projector set aside (one JSON document a line)."""
+    """List the records the projector set aside (one JSON document a line).
+
+    A record's key and value are shown as text when they are UTF-8, else in base64, each with
+    its encoding beside it (key_encoding, value_encoding: "utf-8", "base64", or null)."""
     from talkrate import wiring
 
     letters = [
@@ -627,7 +683,8 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
     them to the token any more: the event store, the outbox, the dead letters and the read
     model's votes are changed together. Refused for a token the voter-token key did not sign
     (VOTER_TOKEN_KEY, or VOTER_TOKEN_SECRET_ARN: the stack's VoterTokenSecretArn output; needed
-    for a token), and, the mark set, while a rating of theirs waits in the outbox or is stored
+    for a token; with neither and the event store on this machine, the local runtime's own, from
+    its data folder), and, the mark set, while a rating of theirs waits in the outbox or is stored
     and not yet counted; run it when no batch waits for `ops replay` either
     (ProjectorFailuresAlarm OK): a rating of theirs sent just before the mark and counted after
     the run is counted beside the others until it is run again and `ops rebuild` follows. The
@@ -734,18 +791,36 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
 def _require_signed(token: str) -> None:
     """Refuse a token this deployment did not sign: its expiry would be taken on its word, and
     an attendee who edited it into the past would be forgotten while their token still rates
-    (their next rating then counting beside the vote filed away)."""
+    (their next rating then counting beside the vote filed away).
+
+    No key configured and the event store on this machine: the local runtime's own key, as the
+    admin commands take its organiser token (from its data folder, never printed)."""
     from talkrate import wiring
     from talkrate.errors import VoterTokensUnavailable
 
     try:
         signed = wiring.voter_tokens().signed(token)  # (a secret is read here)
     except VoterTokensUnavailable as error:
-        raise BadInput(
-            f"nothing changed: the token's signature cannot be checked ({error}): set "
-            "VOTER_TOKEN_KEY, or VOTER_TOKEN_SECRET_ARN to the stack's VoterTokenSecretArn "
-            "output, as the API has it. A token's expiry is not taken on its word"
-        ) from None
+        local = _local_voter_key()
+        if local is None:
+            raise BadInput(
+                f"nothing changed: the token's signature cannot be checked ({error}): set "
+                "VOTER_TOKEN_KEY, or VOTER_TOKEN_SECRET_ARN to the stack's VoterTokenSecretArn "
+                "output, as the API has it. A token's expiry is not taken on its word"
+                + _where_local_key_is()
+            ) from None
+        key, path = local
+        from talkrate.voters import VoterTokens
+
+        if not VoterTokens(key, timedelta(hours=1)).signed(token):
+            raise BadInput(
+                f"nothing changed: the token's signature does not match the local runtime's "
+                f"voter-token key ({path}, taken as VOTER_TOKEN_KEY is not set): a token of "
+                "another runtime or deployment, or edited by hand. For a deployment reached "
+                "through a tunnel, set VOTER_TOKEN_SECRET_ARN to its stack's "
+                "VoterTokenSecretArn output (or VOTER_TOKEN_KEY to its key)"
+            ) from None
+        return
     if not signed:
         raise BadInput(
             "nothing changed: the token's signature does not match this deployment's voter-token "
@@ -753,6 +828,51 @@ def _require_signed(token: str) -> None:
             "rotated away. For that one, once it has expired over an hour ago, give its voter "
             "id (the part after `v1.`) with --expired"
         )
+
+
+def _event_store_is_local() -> bool:
+    """Whether TALKS_CONNECTION names a PostgreSQL on this machine (loopback, or a socket)."""
+    import psycopg2
+    from psycopg2.extensions import parse_dsn
+
+    from talkrate.config import load_settings
+
+    try:
+        host = parse_dsn(load_settings().talks_connection).get("host") or ""
+    except psycopg2.ProgrammingError:  # a DSN it cannot read: not taken for a local one
+        return False
+    return all(h in ("127.0.0.1", "localhost", "::1") or h.startswith("/") for h in host.split(","))
+
+
+def _local_voter_key() -> tuple[bytes, Path] | None:
+    """The local runtime's voter-token key and where it is kept (its data folder's
+    voter-token.key: TALKRATE_LOCAL_DATA, else .local/ in this checkout), when the event store
+    is on this machine and the key is there; else None."""
+    from talkrate_cli.settings import local_data_dir
+    from talkrate_local.dev_secrets import VOTER_KEY_FILE
+
+    if not _event_store_is_local():
+        return None
+    path = local_data_dir() / VOTER_KEY_FILE
+    try:
+        key = path.read_text().strip()
+    except OSError:
+        return None
+    return (key.encode(), path) if key else None
+
+
+def _where_local_key_is() -> str:
+    """For the event store on this machine: where the local runtime would keep its key."""
+    if not _event_store_is_local():
+        return ""
+    from talkrate_cli.settings import local_data_dir
+    from talkrate_local.dev_secrets import VOTER_KEY_FILE
+
+    path = local_data_dir() / VOTER_KEY_FILE
+    return (
+        f". A local runtime keeps its own in {path} (none there: TALKRATE_LOCAL_DATA names the "
+        f'--data-dir it was given), or `export VOTER_TOKEN_KEY="$(cat {path})"`'
+    )
 
 
 def _not_yet_counted(store: Any, model: Any, voter_id: str) -> int:

@@ -23,6 +23,21 @@ def retired_topic(topic: str) -> str:
     return f"{topic} (retired {datetime.now(UTC):%Y-%m-%d %H:%M:%S.%f} UTC)"
 
 
+class Step(str):
+    """A progress line that says how far a long step has got (`counted 5000 of 1000000
+    events`): the lines of one step come one after another, and a reader may show only some of
+    them (a terminal's one line updated in place, a log's line every few seconds). It is the
+    line itself to whatever takes a str (the projector's log)."""
+
+    done: int
+    total: int
+
+    def __new__(cls, line: str, done: int, total: int) -> Step:
+        step = super().__new__(cls, line)
+        step.done, step.total = done, total
+        return step
+
+
 class ProjectedRating(NamedTuple):
     """A valid record of the stream, at its position."""
 

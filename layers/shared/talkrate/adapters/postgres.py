@@ -33,6 +33,7 @@ from talkrate.projected import (
     ProjectionBatch,
     ReadModelState,
     RelayResult,
+    Step,
     retired_topic,
 )
 from talkrate.values import RATING_VALUES, Histogram, Precondition, RatingWindow, Talk
@@ -869,7 +870,13 @@ class PostgresEventStore:
                             value, occurred_at, str(event_id)
                         )
                 seen += len(rows)
-                progress(f"counted {seen} of {events} events, over {len(histograms)} talks")
+                progress(
+                    Step(
+                        f"counted {seen} of {events} events, over {len(histograms)} talks",
+                        seen,
+                        events,
+                    )
+                )
             offsets = {
                 f"{topic}-{partition}": int(offset)
                 for topic, partition, offset in _fetch_all(
