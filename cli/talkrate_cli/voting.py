@@ -176,8 +176,10 @@ def rate(
     next. A refused kept token (401) is replaced once; one the API cannot check yet (429
     voter-keys-updating, while it updates its keys) is sent again after the wait it asks, and
     kept: a new one would be a new voter, whose re-rated talks count twice. A kept token past
-    its renewAfter is renewed first (the same voter); one that expired unrenewed is replaced,
-    and said: a rating changed now counts beside the earlier one."""
+    its renewAfter is renewed first (the same voter); one the API cannot renew any more is
+    replaced by the new voter's pass its renewal is answered with, and one that expired
+    unrenewed by a new one: each said, since a rating changed now counts beside the earlier
+    one."""
     token = tokens.get(api.url)
     if token is not None and tokens.renew_due(api.url):
         token = renew_token(api, tokens, token, code)
