@@ -257,9 +257,12 @@ class Api:
                 return None
             raise
 
-    def renew_voter(self, token: str) -> dict[str, Any]:
-        """POST /voters presenting `token`: the same voter's token with a new expiry."""
-        return dict(self.json("POST", "/voters", body={}, headers={"voter-token": token}))
+    def renew_voter(self, token: str, code: str | None = None) -> dict[str, Any]:
+        """POST /voters presenting `token`: the same voter's token with a new expiry
+        (`"renewed": true`), or, when the API cannot renew it (expired, no longer accepted), a
+        new voter's (`"renewed": false`: asked for as any new one, with the event code)."""
+        body = {"code": code} if code else {}
+        return dict(self.json("POST", "/voters", body=body, headers={"voter-token": token}))
 
     def rate(
         self,

@@ -103,15 +103,24 @@ def new_token(api: Api, tokens: VoterTokens, code: str | None) -> str | None:
     return str(voter["voterToken"])
 
 
-def renew_token(api: Api, tokens: VoterTokens, token: str) -> str | None:
+REPLACED = (
+    "talkrate: the kept voter token could not be renewed (expired, or no longer accepted); "
+    "this rating is made with a new one, so it counts beside your earlier ones\n"
+)
+
+
+def renew_token(api: Api, tokens: VoterTokens, token: str, code: str | None = None) -> str | None:
     """The kept token renewed (the same voter, a new expiry) and kept; the kept one as it is when
-    the API cannot renew it now (it is still valid), or when it answers with another voter (an
-    API that does not renew: that pass would count this user twice); None, forgotten and said,
-    when the API refuses it."""
+    the API cannot renew it now (it is still valid), or when it answers with another voter
+    without saying it renewed nothing (an API that does not renew: that pass would count this
+    user twice). A token the API cannot renew (expired by its clock, its key gone, a forgotten
+    voter's) it sets aside, answering a new voter's pass (`"renewed": false`, on the event
+    code): kept in its place, and said. None, the kept one forgotten and said, when the API
+    refuses it (401, an API before passes were set aside) or asks for the event code (403)."""
     try:
-        renewed = api.renew_voter(token)
+        renewed = api.renew_voter(token, code)
     except ApiProblem as problem:
-        if problem.status != 401:
+        if problem.status not in (401, 403):
             return token
         tokens.forget(api.url)
         sys.stderr.write(
@@ -122,7 +131,14 @@ def renew_token(api: Api, tokens: VoterTokens, token: str) -> str | None:
     except Unreachable:
         return token
     fresh = renewed.get("voterToken")
-    if not isinstance(fresh, str) or fresh.split(".")[1:2] != token.split(".")[1:2]:
+    if not isinstance(fresh, str):
+        return token
+    same_voter = fresh.split(".")[1:2] == token.split(".")[1:2]
+    if renewed.get("renewed") is False and not same_voter:
+        tokens.put(api.url, renewed)
+        sys.stderr.write(REPLACED)
+        return fresh
+    if not same_voter:
         return token
     tokens.put(api.url, renewed)
     return fresh
@@ -160,11 +176,13 @@ def rate(
     next. A refused kept token (401) is replaced once; one the API cannot check yet (429
     voter-keys-updating, while it updates its keys) is sent again after the wait it asks, and
     kept: a new one would be a new voter, whose re-rated talks count twice. A kept token past
-    its renewAfter is renewed first (the same voter); one that expired unrenewed is replaced,
-    and said: a rating changed now counts beside the earlier one."""
+    its renewAfter is renewed first (the same voter); one the API cannot renew any more is
+    replaced by the new voter's pass its renewal is answered with, and one that expired
+    unrenewed by a new one: each said, since a rating changed now counts beside the earlier
+    one."""
     token = tokens.get(api.url)
     if token is not None and tokens.renew_due(api.url):
-        token = renew_token(api, tokens, token)
+        token = renew_token(api, tokens, token, code)
     elif token is None and tokens.expired(api.url):
         sys.stderr.write(
             "talkrate: the kept voter token expired before it was renewed; a new one is asked "

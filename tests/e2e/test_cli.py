@@ -2535,6 +2535,47 @@ def test_rate_renews_a_pass_near_its_expiry_and_says_when_one_expired_unrenewed(
     assert wait_for(lambda: cli.ratings(talk) == {"1": 1, "2": 0, "3": 1, "4": 0, "5": 0})
 
 
+def test_rate_takes_the_new_pass_its_renewal_is_answered_when_the_service_finds_it_expired(
+    short_pass_cli: Cli, tmp_path: Path
+) -> None:
+    cli = short_pass_cli
+    kept = Path(cli.env["TALKRATE_CONFIG_DIR"]) / "voters.json"
+    log = tmp_path / "runtime.log"  # the runtime's (short_pass_cli's): its gateway's lines
+
+    def passes_asked() -> int:
+        return log.read_text().count("[gateway] POST /voters ")
+
+    # Given an attendee who rated 5 from the terminal with a pass of 36 s
+    talk = "flight-of-the-gopher"
+    cli.ok("rate", talk, "5")
+    [entry] = json.loads(kept.read_text()).values()
+    voter = entry["voterToken"].split(".")[1]
+    expires = datetime.fromisoformat(entry["expiresAt"].replace("Z", "+00:00"))
+    assert wait_for(lambda: cli.ratings(talk)["5"] == 1)
+    # And the pass expired, though the kept record of it says it is still valid and due for
+    # renewal (the service's clock is the one that counts)
+    time.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds() + 1))
+    now = datetime.now(UTC)
+    record = {
+        **entry,
+        "expiresAt": f"{now + timedelta(minutes=10):%Y-%m-%dT%H:%M:%SZ}",
+        "renewAfter": f"{now:%Y-%m-%dT%H:%M:%SZ}",
+    }
+    kept.write_text(json.dumps({cli.runtime.url: record}))
+    before = passes_asked()
+    # When they rate 3
+    late = cli.run("rate", talk, "3")
+    # Then the renewal's answer, a new voter's pass, is the one rated with and kept: one POST
+    # /voters, none more spent of the address's limit
+    assert late.returncode == 0, late.stderr
+    assert passes_asked() - before == 1
+    [now_kept] = json.loads(kept.read_text()).values()
+    assert now_kept["voterToken"].split(".")[1] != voter
+    # And it said the 3 counts beside the earlier 5, which both count
+    assert "counts beside your earlier ones" in late.stderr
+    assert wait_for(lambda: cli.ratings(talk) == {"1": 0, "2": 0, "3": 1, "4": 0, "5": 1})
+
+
 def test_a_voters_file_that_cannot_be_read_is_kept_aside_and_said(attendee_cli: Cli) -> None:
     # Given an attendee whose kept voter tokens were cut short (a disk full, an edit)
     kept = Path(attendee_cli.env["TALKRATE_CONFIG_DIR"]) / "voters.json"

@@ -190,6 +190,53 @@ def test_a_pass_near_its_expiry_is_renewed_and_a_changed_mind_counts_once(
     assert wait_for(lambda: ratings_of(web, talk["id"]) == {**NOTHING, "1": 1, "3": 1})
 
 
+KEPT_AS_VALID = """([token, expiresAt, renewAfter]) => {
+  const kept = JSON.parse(localStorage.getItem('talkrate.voter'));
+  localStorage.setItem('talkrate.voter', JSON.stringify({ ...kept, voterToken: token, expiresAt, renewAfter }));
+}"""
+
+
+def test_a_pass_the_service_finds_expired_is_replaced_by_its_renewal_s_answer_and_said(
+    short_passes: WebStack, page: Page
+) -> None:
+    web = short_passes
+    # Given an attendee who rated a talk 5 with a pass of 36 s
+    talk = web.add_talk(title="Expired as the service sees it")
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    star(page, 5).click()
+    expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 5 out of 5")
+    voter, expires = kept_pass(page)
+    old = held_pass(page)
+    assert wait_for(lambda: ratings_of(web, talk["id"]) == only(5))
+    page.goto(web.url("/"))  # no page of the app runs meanwhile
+    # And the pass expired, though the page's record of it says it is still valid and due
+    # for renewal (the service's clock is the one that counts)
+    wait_until(page, expires + timedelta(seconds=1))
+    now = datetime.now(UTC)
+    record = [f"{now + timedelta(minutes=10):%Y-%m-%dT%H:%M:%SZ}", f"{now:%Y-%m-%dT%H:%M:%SZ}"]
+    page.evaluate(KEPT_AS_VALID, [old, *record])
+    asked: list[dict[str, str]] = []
+
+    def seen(sent: Any) -> None:
+        if sent.method == "POST" and sent.url.endswith("/voters"):
+            asked.append(sent.headers)
+
+    page.on("request", seen)
+    # When they open the talk's page and rate it 3
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    star(page, 3).click()
+    expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 3 out of 5")
+    # Then the page's one POST /voters (the renewal, the expired pass in it) gave the new voter's
+    # pass, which the page kept: no second pass asked for, none spent of the address's limit
+    assert [h.get("voter-token") for h in asked] == [old]
+    assert kept_pass(page)[0] != voter
+    # And the page says the 3 counts beside their 5, which both count
+    expect(page.get_by_test_id("message")).to_contain_text(
+        "this rating counts beside your earlier rating of this talk, not in its place"
+    )
+    assert wait_for(lambda: ratings_of(web, talk["id"]) == {**NOTHING, "3": 1, "5": 1})
+
+
 HELD_UNDER_THE_OLD_PASS = """([talkId, renewed, held]) => {
   const kept = JSON.parse(localStorage.getItem('talkrate.voter'));
   localStorage.setItem('talkrate.voter', JSON.stringify({

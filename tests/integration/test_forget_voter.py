@@ -550,13 +550,22 @@ def test_a_forgotten_voter_s_renewed_pass_never_counts_a_changed_mind_twice(
     )
     project_all(topic, kafka_bootstrap)
     # Then their changed mind does not count beside the vote filed away: pass B names a
-    # forgotten voter and is refused (401), and it renews nothing either
+    # forgotten voter and is refused (401)
     assert counts(redis.Redis.from_url(redis_url, decode_responses=True), talk) == {"5": "1"}
     assert answer["statusCode"] == 401, answer["json"]
     assert answer["json"]["type"].endswith(":forgotten-voter")
+    # And presented to POST /voters it renews nothing: it is set aside, and the answer is a new
+    # anonymous voter's pass (as for anyone who cleared their phone), said not renewed
     again = api("POST", "/voters", headers={"voter-token": renewed.token})
-    assert again["statusCode"] == 401, again["json"]
-    assert again["json"]["type"].endswith(":forgotten-voter")
+    assert again["statusCode"] == 201, again["json"]
+    assert again["json"]["renewed"] is False
+    assert again["json"]["voterToken"].split(".")[1] != old.voter_id
+    # And pass B still counts for nothing after that
+    after = api(
+        "POST", "/ratings", {"talkId": talk, "value": 2}, headers={"voter-token": renewed.token}
+    )
+    assert after["statusCode"] == 401, after["json"]
+    assert after["json"]["type"].endswith(":forgotten-voter")
 
 
 def test_locally_the_runtime_s_own_voter_token_key_is_found_without_an_export(

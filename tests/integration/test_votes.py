@@ -157,6 +157,7 @@ def test_a_renewed_pass_is_the_same_voter_and_a_changed_mind_counts_once(
     # Then the renewed pass is the same voter's, with a new expiry (the configured week), and
     # says from when to renew it again (a quarter of its life left)
     assert token.split(".")[1] == old.voter_id
+    assert renewed["json"]["renewed"] is True
     expires = datetime.fromisoformat(renewed["json"]["expiresAt"])
     assert expires > old.expires_at + timedelta(days=6)
     renew_after = datetime.fromisoformat(renewed["json"]["renewAfter"])
@@ -166,7 +167,7 @@ def test_a_renewed_pass_is_the_same_voter_and_a_changed_mind_counts_once(
     assert counts(redis_client, talk) == {"1": "1"}
 
 
-def test_an_expired_forged_or_altered_pass_renews_nothing_and_names_no_voter(
+def test_a_pass_that_cannot_be_renewed_is_set_aside_for_a_new_voter_s_pass(
     api: Call,
     configure: Callable[..., None],
     talk: str,
@@ -182,7 +183,8 @@ def test_an_expired_forged_or_altered_pass_renews_nothing_and_names_no_voter(
     assert rated["statusCode"] == 202, rated["json"]
     # And passes that are not theirs to renew: one that expired, their voter id signed with
     # another key (forged), their pass with a later expiry written in (altered), another
-    # voter's id under their signature, and no pass's shape at all
+    # voter's id under their signature, no pass's shape at all, an empty one, and one too long
+    # for any pass (a client's store gone bad)
     expired = VoterTokens(TEST_VOTER_TOKEN_KEY.encode(), timedelta(seconds=1)).issue(
         datetime.now(UTC) - timedelta(seconds=5)
     )
@@ -192,25 +194,49 @@ def test_an_expired_forged_or_altered_pass_renews_nothing_and_names_no_voter(
     forged_as_voter = forged.token.replace(forged.voter_id, voter)
     later = f"{version}.{voter}.{int(expires) + 86_400}.{signature}"
     other = f"{version}.{'0' * 32}.{expires}.{signature}"
-    presented = [expired.token, forged.token, forged_as_voter, later, other, "v1.not-a-pass"]
-    # When each is presented for renewal
+    refused = [expired.token, forged.token, forged_as_voter, later, other, "v1.not-a-pass"]
+    presented = [*refused, "", genuine + "x" * 4000]
+    # When each is presented to POST /voters (as a client that sends its stored pass with
+    # every request does)
     answers = [renew(api, token) for token in presented]
-    # Then each is refused, 401 in the problem shape, and no pass comes back
+    # Then each is answered as a request for a new pass: 201, a new voter's, said not renewed
     for answer in answers:
-        assert answer["statusCode"] == 401, answer["json"]
-        assert answer["headers"]["Content-Type"] == "application/problem+json"
-        assert answer["json"]["type"] == "urn:talkrate:problem:invalid-voter-token"
-        assert {"title", "status", "detail"} <= answer["json"].keys()
-        assert "voterToken" not in answer["json"]
-    assert "expired" in answers[0]["json"]["detail"]
-    # And a rating under any of them counts for nothing: the talk still holds the one 5
-    for token in presented:
-        refused = api(
+        assert answer["statusCode"] == 201, answer["json"]
+        assert answer["json"]["renewed"] is False
+        assert answer["json"]["voterToken"].split(".")[1] not in {voter, expired.voter_id}
+    assert len({a["json"]["voterToken"].split(".")[1] for a in answers}) == len(presented)
+    # And a rating under any refused one still counts for nothing: the talk holds the one 5
+    for token in refused:
+        answer = api(
             "POST", "/ratings", {"talkId": talk, "value": 1}, headers={"voter-token": token}
         )
-        assert refused["statusCode"] == 401, refused["json"]
+        assert answer["statusCode"] == 401, answer["json"]
     project_all(topic, kafka_bootstrap)
     assert counts(redis_client, talk) == {"5": "1"}
+
+
+def test_a_pass_set_aside_dodges_neither_the_address_s_limit_nor_the_event_code(
+    api: Call, configure: Callable[..., None]
+) -> None:
+    # Given an event code and two requests for a new pass a minute per address (a wrong code
+    # spends one: guesses are limited too)
+    configure(VOTER_CODE="hall-a-2026", VOTERS_PER_ADDRESS_PER_MINUTE="2")
+    where = address()
+    expired = VoterTokens(TEST_VOTER_TOKEN_KEY.encode(), timedelta(seconds=1)).issue(
+        datetime.now(UTC) - timedelta(seconds=5)
+    )
+    # When an expired pass is presented without the code, then with it, then again with it
+    no_code = renew(api, expired.token, where)
+    first = renew(api, expired.token, where, {"code": "hall-a-2026"})
+    second = renew(api, "garbage", where, {"code": "hall-a-2026"})
+    # Then the code is asked for (403), the address's pass is handed out, and then 429
+    assert no_code["statusCode"] == 403, no_code["json"]
+    assert no_code["json"]["type"] == "urn:talkrate:problem:wrong-voter-code"
+    assert first["statusCode"] == 201, first["json"]
+    assert first["json"]["renewed"] is False
+    assert second["statusCode"] == 429, second["json"]
+    assert second["json"]["type"] == "urn:talkrate:problem:rate-limited"
+    assert 1 <= int(second["headers"]["Retry-After"]) <= 60
 
 
 def test_a_renewal_asks_no_event_code_and_spends_no_new_pass_of_the_address(
@@ -224,6 +250,7 @@ def test_a_renewal_asks_no_event_code_and_spends_no_new_pass_of_the_address(
     renewals = [renew(api, token, where), renew(api, token, where, {"code": "hall-b"})]
     # Then each renewal is theirs, and the address's one new pass is still the one spent
     assert [r["statusCode"] for r in renewals] == [201, 201], [r["json"] for r in renewals]
+    assert [r["json"]["renewed"] for r in renewals] == [True, True]
     assert {r["json"]["voterToken"].split(".")[1] for r in renewals} == {token.split(".")[1]}
     assert api("POST", "/voters", {"code": "hall-a-2026"}, source_ip=where)["statusCode"] == 429
 

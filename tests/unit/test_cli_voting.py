@@ -4,6 +4,7 @@ when the service hands out none."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -176,3 +177,69 @@ def test_a_service_updating_its_keys_longer_than_the_command_waits_keeps_the_pas
     assert updating.rated == ["pass-1"]
     assert updating.asked == 0
     assert tokens.get(updating.url) == "pass-1"
+
+
+class EventCodeApi(LoopbackServer):
+    """Attendee voting behind an event code, as the API answers a kept pass it cannot renew any
+    more: POST /voters with it is a request for a new pass (403 without the code; with it 201,
+    a new voter's pass, `"renewed": false`); POST /ratings refuses the old pass (401)."""
+
+    def __init__(self, code: str) -> None:
+        self.asked: list[dict[str, object]] = []  # each POST /voters: its body and its pass
+        self.rated: list[str | None] = []
+        api = self
+
+        class Handler(StandInHandler):
+            def do_GET(self) -> None:
+                self.answer(200, {"votingPolicy": "attendee"})
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or "{}")
+                token = self.headers.get("Voter-Token")
+                if self.path == "/ratings":
+                    api.rated.append(token)
+                    if token != NEW_PASS["voterToken"]:
+                        self.answer(401, {"type": "urn:talkrate:problem:invalid-voter-token"})
+                        return
+                    self.answer(202, {"eventId": "e1", "status": "accepted"})
+                    return
+                api.asked.append({"body": body, "token": token})
+                if body.get("code") != code:
+                    self.answer(403, {"type": "urn:talkrate:problem:wrong-voter-code"})
+                    return
+                self.answer(201, NEW_PASS)
+
+        super().__init__(Handler)
+
+
+OLD_PASS = {
+    "voterToken": "v1.aaaa.1.sig",
+    "expiresAt": "2031-01-01T00:00:00Z",
+    "renewAfter": "2020-01-01T00:00:00Z",  # due
+}
+NEW_PASS = {**PASS, "voterToken": "v1.bbbb.2.sig", "renewed": False}
+
+
+@pytest.fixture
+def code_api() -> Iterator[EventCodeApi]:
+    api = EventCodeApi("hall-a-2026")
+    yield api
+    api.close()
+
+
+def test_a_kept_pass_the_api_cannot_renew_is_replaced_by_its_answer_with_the_event_code(
+    code_api: EventCodeApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a kept pass, due for renewal, that the API can no longer renew, at an event with a code
+    api = code_api
+    tokens = VoterTokens(tmp_path)
+    tokens.put(api.url, OLD_PASS)
+    # When the attendee rates, giving the code
+    voting.rate(Api(api.url), tokens, "t1", 4, code="hall-a-2026")
+    # Then the one POST /voters (the renewal, with the code) gave the new voter's pass, which
+    # the rating went with and which is kept; the old pass rated nothing
+    assert api.asked == [{"body": {"code": "hall-a-2026"}, "token": OLD_PASS["voterToken"]}]
+    assert api.rated == [NEW_PASS["voterToken"]]
+    assert tokens.get(api.url) == NEW_PASS["voterToken"]
+    # And the attendee is told the rating counts beside their earlier ones
+    assert "counts beside your earlier ones" in capsys.readouterr().err

@@ -138,7 +138,7 @@ async function sendOne(talkId) {
         // does, with its key. One that may have counted would count again under a new pass, as
         // another attendee's, so that one is said unconfirmed (below).
         if (!(token && credentialRefused(error) && !stored)) throw error;
-        forgetToken();
+        forgetToken(token);
         try {
           token = await voterToken();
         } catch (passError) {
@@ -168,7 +168,7 @@ async function sendOne(talkId) {
     // Refused (closed, gone, over a limit, a pass refused): dropped, then noted, said on its
     // talk's page (one open in another tab hears the note).
     const passRefused = token && credentialRefused(error);
-    if (passRefused) forgetToken();
+    if (passRefused) forgetToken(token);
     if (sendingRating(talkId)?.key === held.key) keepSending(talkId, null);
     const { status = 0, problem = {}, retryAfter = null } = error instanceof ApiError ? error : {};
     // A pass refused now for a rating a send of which under it may have been stored (its

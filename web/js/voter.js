@@ -80,7 +80,10 @@ export function countsBeside(talkId, token) {
   return Boolean(token && stored?.voterToken === token && Array.isArray(stored.before) && stored.before.includes(talkId));
 }
 
-export function forgetToken() {
+// Forget the kept pass: `token`, once the service refused it (a pass kept since, of a new voter
+// the service gave for it, stays); any kept pass without `token`.
+export function forgetToken(token = null) {
+  if (token && read(TOKEN_KEY)?.voterToken !== token) return;
   write(TOKEN_KEY, null);
 }
 
@@ -127,7 +130,8 @@ let asking = null;
 //
 // A valid pass past its renewAfter is renewed first (POST /voters with it: the same voter, so a
 // changed mind still replaces the earlier rating); while it cannot be (offline, a busy service)
-// it is used as it is. Only one the service refuses (expired, its key gone) makes a new voter.
+// it is used as it is. Only one the service cannot renew (expired, its key gone, a forgotten
+// voter's) makes a new voter: the service answers that renewal with a new voter's pass.
 export function voterToken() {
   const stored = validPass();
   if (stored && !renewDue(stored)) return Promise.resolve(stored.voterToken);
@@ -163,17 +167,24 @@ function storageCaughtUp() {
   });
 }
 
-// The kept pass renewed by the service, or kept as it is while it cannot be (a new voter only
-// once the service refuses it). A service that does not renew (one answering with another voter)
-// is not taken at its word: that pass would count the attendee twice.
+// The kept pass renewed by the service, or kept as it is while it cannot be renewed now. A pass
+// the service cannot renew (expired by its clock, its key gone, a forgotten voter's) it sets
+// aside, answering a new voter's pass (`renewed: false`; the kept event code goes along, as for
+// any new pass): kept as one, its earlier talks noted to count beside. An answer of another
+// voter that does not say so (a service that does not renew) is not taken at its word: that
+// pass would count the attendee twice.
 async function renewed(pass) {
+  const code = read(CODE_KEY);
   try {
-    const { body } = await request("POST", "/voters", { body: {}, headers: { "Voter-Token": pass.voterToken } });
+    const { body } = await request("POST", "/voters", { body: code ? { code } : {}, headers: { "Voter-Token": pass.voterToken } });
+    if (body.renewed === false && voterOf(body.voterToken) !== voterOf(pass.voterToken)) return keptNew(body);
     if (voterOf(body.voterToken) !== voterOf(pass.voterToken)) return pass.voterToken;
     write(TOKEN_KEY, { ...pass, voterToken: body.voterToken, expiresAt: body.expiresAt, renewAfter: body.renewAfter });
     return body.voterToken;
   } catch (error) {
-    if (error instanceof ApiError && error.status === 401) return newToken();
+    // A service before passes were set aside: 401 for one it cannot renew. 403: set aside, and
+    // the event code asked for (none kept, or a changed one).
+    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) return newToken();
     return pass.voterToken;
   }
 }
@@ -188,10 +199,7 @@ async function newToken() {
   const code = read(CODE_KEY);
   try {
     const { body } = await request("POST", "/voters", code ? { body: { code } } : { body: {} });
-    // The talks this device rated under an earlier pass: rated again, they count beside.
-    const before = Object.keys(read(RATED_KEY) || {});
-    write(TOKEN_KEY, { voterToken: body.voterToken, expiresAt: body.expiresAt, renewAfter: body.renewAfter, before });
-    return body.voterToken;
+    return keptNew(body);
   } catch (error) {
     if (error instanceof ApiError && error.status === 403) {
       write(CODE_KEY, null);
@@ -200,6 +208,14 @@ async function newToken() {
     if (error instanceof ApiError && error.status === 429 && !gatewayBusy(error)) throw new TooManyVoters(error.retryAfter);
     throw error;
   }
+}
+
+// A new voter's pass (POST /voters' 201), kept with the talks this device rated under an earlier
+// pass: rated again, they count beside.
+function keptNew(body) {
+  const before = Object.keys(read(RATED_KEY) || {});
+  write(TOKEN_KEY, { voterToken: body.voterToken, expiresAt: body.expiresAt, renewAfter: body.renewAfter, before });
+  return body.voterToken;
 }
 
 export function ownRating(talkId) {

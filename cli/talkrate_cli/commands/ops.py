@@ -678,8 +678,8 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
     VOTER is one of the attendee's voter tokens (from their phone: `v1.<voter id>.<expiry>.<sig>`,
     valid or expired: a renewed pass is the same voter), or its voter id. First the voter is
     marked forgotten: every pass of theirs, the renewed ones too, is refused from that moment
-    at POST /ratings and POST /voters (401 forgotten-voter), so no changed mind of theirs counts
-    beside the vote filed away. Then the ratings stay and every count with them; nothing links
+    at POST /ratings (401 forgotten-voter) and renews nothing at POST /voters (a new anonymous
+    voter's pass instead), so no changed mind of theirs counts beside the vote filed away. Then the ratings stay and every count with them; nothing links
     them to the token any more: the event store, the outbox, the dead letters and the read
     model's votes are changed together. Refused for a token the voter-token key did not sign
     (VOTER_TOKEN_KEY, or VOTER_TOKEN_SECRET_ARN: the stack's VoterTokenSecretArn output; needed

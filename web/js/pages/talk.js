@@ -460,7 +460,7 @@ export function talkPage(main, talkId) {
           // count again, as another attendee. One whose every send was answered with nothing
           // stored (429s while the service read its keys again, then this 401) takes a new pass.
           if (!(token && credentialRefused(error))) throw error;
-          forgetToken();
+          forgetToken(token); // (a new voter's pass, given for it meanwhile, stays)
           if (stored) throw new PassRefusedAfterSending();
           token = undefined; // refused, so not counted: a pass still to ask for if none comes now
           keep();

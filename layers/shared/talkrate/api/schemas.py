@@ -115,6 +115,12 @@ class VoterIssued(Document):
         description="When a quarter of the pass's life is left: from then, a client renews it "
         "(POST /voters with it as Voter-Token), keeping the voter, while it is still valid.",
     )
+    renewed: bool = Field(
+        description="true: the presented Voter-Token was renewed (the same voter, their earlier "
+        "ratings still theirs). false: a new voter's pass, whether none was presented or the "
+        "one presented could not be renewed (expired, forged, altered, a forgotten voter's) "
+        "and was set aside; a talk rated with it counts beside a rating made under that one.",
+    )
 
 
 class TalkRatingsOut(Document):
