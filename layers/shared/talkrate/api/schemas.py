@@ -199,6 +199,12 @@ class TalkPageOut(Document):
         "model's Redis lost them; usually seconds): the talks come without their summaries, which are "
         "not zero. Absent (false) otherwise.",
     )
+    unavailable: bool = Field(
+        default=False,
+        description="Only while the read model cannot be read (its Redis does not answer): the "
+        "talks come without their summaries, which are not zero; read it again later (a client "
+        "backs off: seconds, then up to a minute). Absent (false) otherwise.",
+    )
 
 
 class RankedTalk(Document):
