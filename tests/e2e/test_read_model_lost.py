@@ -263,3 +263,29 @@ def test_the_programme_says_once_that_the_counts_cannot_be_read_while_redis_is_d
     card = page.locator(".talk-card").filter(has_text="Counted before Redis lost it")
     expect(card.get_by_text("3 ratings")).to_be_visible(timeout=30_000)
     expect(notice).to_have_text("")
+
+
+@pytest.mark.browser
+def test_the_talk_page_and_room_screen_say_their_counts_are_the_stored_ones_while_redis_is_down(
+    stack: Stack, page: Page
+) -> None:
+    stored = (
+        "Counted from the stored ratings: the live counts cannot be read just now (every rating "
+        "sent is kept); trying again shortly."
+    )
+    # Given the read model's Redis down
+    with redis_server_stopped(stack.ratings):
+        # When the talk's page is opened
+        page.goto(stack.runtime.url + web_app.TALK_PAGE.format(id=stack.talk))
+        # Then it shows the talk's three ratings, counted from the event store, and says so
+        expect(page.get_by_test_id("total")).to_have_text("3 ratings")
+        expect(page.get_by_test_id("counts-notice")).to_have_text(stored)
+        # And so does the room screen, in the same words
+        page.set_viewport_size(web_app.ROOM)
+        page.goto(stack.runtime.url + web_app.SCREEN.format(id=stack.talk))
+        expect(page.get_by_test_id("total")).to_have_text("3 ratings")
+        expect(page.get_by_test_id("counts-notice")).to_have_text(stored)
+    # And once Redis answers again, the screen reads again by itself and the words go (while
+    # the emptied read model is recounted, they say so; then nothing)
+    expect(page.get_by_test_id("counts-notice")).to_have_text("", timeout=30_000)
+    expect(page.get_by_test_id("total")).to_have_text("3 ratings")

@@ -460,9 +460,10 @@ export async function talkChannel(talk) {
 // state shown (a GET or a live message), `onFailed(error, gone)` each GET that failed (`gone`:
 // whether a 404 of it may be shown, see newestShown's `sent`), `onTalk(talk)` each organiser's
 // change to the talk the channel tells of: its document (as GET /talks/{id} answers it, without
-// the summary), or null once removed; `catalog`: the page's newestShown, which its own reads of
-// the talk move too. Returns the watcher (stop(), refresh()).
-export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {}, onFailed = () => {}, onTalk = () => {}, catalog = newestShown(talk) } = {}) {
+// the summary), or null once removed; `onRead(body)` each GET's answer (its `rebuilding` and
+// `unavailable`); `catalog`: the page's newestShown, which its own reads of the talk move too.
+// Returns the watcher (stop(), refresh()).
+export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {}, onFailed = () => {}, onTalk = () => {}, onRead = () => {}, catalog = newestShown(talk) } = {}) {
   // A read that was on its way while a live message came may answer an older state than the
   // message's, and a message whose publish was slow may come after the next batch's. Each
   // carries the talk's ratingsRevision (ratings applied so far, a voter's changed rating too):
@@ -492,6 +493,7 @@ export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {
         shown = state;
       }
       onFetched();
+      onRead(body); // (its `rebuilding` or `unavailable`: why the counts are the event store's)
       return news;
     } catch (error) {
       onFailed(error, gone());

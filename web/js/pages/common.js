@@ -68,6 +68,34 @@ export const recounted = (what, it = "it is") => `${what} being recounted from t
 export const unreadable = (what) => `${what} cannot be read just now (every rating sent is kept); trying again shortly.`;
 export const unreadableRead = (attempt) => Math.min(60_000, 5000 * 2 ** attempt);
 
+// The words of each page for why its counts are not the live ones: the programme's have none
+// then; a talk's page and its room screen show the talk's as the stored ratings count them.
+export const LISTED_COUNTS = {
+  rebuilding: recounted("The counts and averages are", "they are"),
+  unavailable: unreadable("The counts and averages"),
+};
+export const STORED_COUNTS = {
+  rebuilding: "Counted from the stored ratings while the live counts are recounted; live again in a few seconds.",
+  unavailable: "Counted from the stored ratings: the live counts cannot be read just now (every rating sent is kept); trying again shortly.",
+};
+
+// One line saying why the counts shown are not the live ones (`words`: LISTED_COUNTS or
+// STORED_COUNTS), from a read's `rebuilding` and `unavailable` (the API's flags); empty when
+// neither. `said(read)` answers when to read again: REBUILD_READ_MS while recounted, backing
+// off (unreadableRead) while unreadable, null when neither.
+export function countsNotice(words, testId = "counts-notice") {
+  const node = h("p", { class: "notice", role: "status", "data-testid": testId });
+  let attempts = 0; // reads in a row that found the counts unreadable
+  return {
+    node,
+    said({ rebuilding = false, unavailable = false } = {}) {
+      setText(node, rebuilding ? words.rebuilding : unavailable ? words.unavailable : "");
+      if (!unavailable) attempts = 0;
+      return rebuilding ? REBUILD_READ_MS : unavailable ? unreadableRead(attempts++) : null;
+    },
+  };
+}
+
 // "Now" when a talk is running, from its times and the service's clock.
 export function isRunning(talk, now = serviceNow()) {
   const starts = Date.parse(talk.startsAt);

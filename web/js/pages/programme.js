@@ -3,7 +3,7 @@
 import { h, fill, refill, setText, plural, formatAvg, talkHref, arrange, isolated, lineDirection } from "../dom.js";
 import { serviceNow } from "../api.js";
 import { watchCatalogue } from "../live.js";
-import { isRunning, errorText, tracksOf, trackChoice, searchBox, searchWords, matchesSearch, shownOf, staleNotice, liveBadge, REBUILD_READ_MS, recounted, unreadable, unreadableRead } from "./common.js";
+import { isRunning, errorText, tracksOf, trackChoice, searchBox, searchWords, matchesSearch, shownOf, staleNotice, liveBadge, countsNotice, LISTED_COUNTS } from "./common.js";
 import { ratingClosed, zoned, atNextEdge } from "../window.js";
 
 function matches(talk, words, track) {
@@ -90,10 +90,9 @@ export function programmePage(main) {
   const stale = staleNotice("programme", "programme-stale", lastReadAt);
   // The service recounting every talk's ratings (see recounted), or unable to read them (see
   // unreadable): said once, read again soon (backing off while they cannot be read).
-  const recount = h("p", { class: "notice", role: "status", "data-testid": "counts-notice" });
+  const recount = countsNotice(LISTED_COUNTS);
   let explained = false; // why cards come without their scores is said above the list
   let recountTimer = null;
-  let unreadAttempts = 0;
   const list = h("ul", { class: "talks" });
   const search = searchBox("search", query, "Title, speaker, room…", (text) => {
     query = text;
@@ -107,7 +106,7 @@ export function programmePage(main) {
       trackBox),
     h("div", { class: "list-head" }, status, badge.node),
     stale.node,
-    recount,
+    recount.node,
     list);
 
   function remember() {
@@ -198,10 +197,8 @@ export function programmePage(main) {
       if (read) {
         lastReadAt = stale.read();
         explained = rebuilding || unavailable;
-        setText(recount, rebuilding ? recounted("The counts and averages are", "they are") : unavailable ? unreadable("The counts and averages") : "");
+        const wait = recount.said({ rebuilding, unavailable });
         clearTimeout(recountTimer);
-        const wait = rebuilding ? REBUILD_READ_MS : unavailable ? unreadableRead(unreadAttempts++) : null;
-        if (!unavailable) unreadAttempts = 0;
         if (wait !== null) recountTimer = setTimeout(() => live.read().catch(() => {}), wait);
       }
       if (tracksChanged) drawTracks();

@@ -138,6 +138,17 @@ class TalkRatingsOut(Document):
             "of two answers or live messages about the talk, the higher is the newer."
         ),
     )
+    rebuilding: bool = Field(
+        default=False,
+        description="Only while the read model is being rebuilt (usually seconds): the "
+        "histogram is the event store's. Absent (false) otherwise.",
+    )
+    unavailable: bool = Field(
+        default=False,
+        description="Only while the read model cannot be read (its Redis does not answer): the "
+        "histogram is the event store's, and no live message comes until it can; read it again "
+        "later. Absent (false) otherwise.",
+    )
 
 
 class OrganiserOut(Document):
