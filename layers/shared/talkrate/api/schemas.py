@@ -253,7 +253,9 @@ class Index(Document):
     """200 to GET /: where each backend is (no credentials) and whether it answers ("empty":
     the ratings' Redis answers but lost its read model, or has none yet; it is rebuilt from the
     event store by the first read that finds it so (RelayFunction, asked at once), the
-    projector's next batch or the relay's next run, `talkrate ops rebuild` at once)."""
+    projector's next batch or the relay's next run, `talkrate ops rebuild` at once;
+    "evicting": it holds the read model under a maxmemory-policy that may evict counts, an
+    allkeys-* one: set noeviction, then `talkrate ops check`)."""
 
     metadata: dict[str, str | None]
-    backends: dict[str, Literal["up", "down", "empty"]]
+    backends: dict[str, Literal["up", "down", "empty", "evicting"]]
