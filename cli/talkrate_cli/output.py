@@ -98,6 +98,14 @@ LEADERBOARD_REBUILDING = (
     "(the API's Redis lost them)"
 )
 
+# ...and while it cannot read its read model at all (GET /leaderboard's 503
+# read-model-unavailable: its Redis does not answer)
+LEADERBOARD_UNREADABLE = (
+    "the leaderboard cannot be read now: the API cannot reach the Redis that keeps the counts "
+    "(every rating is kept)"
+)
+COUNTS_UNREADABLE_SLUG = "read-model-unavailable"
+
 
 # Why GET /talks listed the talks without their counts and averages (`summary`), as `talks`
 # and `admin export` say it: its `rebuilding` flag, else its Redis did not answer (the API

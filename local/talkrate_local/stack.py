@@ -213,6 +213,7 @@ class TalkrateStack:
         if backends.broker_is_new:
             self._forget_positions_of_fresh_topics(template, backends.talks, backends.ratings)
         self._build_read_model_if_missing(backends.talks, backends.ratings)
+        _warn_of_eviction(backends.ratings)
         self._write_database_out(backends)
         if backends.services or backends.memory_broker:
             self._watchdog = Watchdog(backends, restarted=self._restarted, renewing=self._renewing)
@@ -487,6 +488,22 @@ class TalkrateStack:
                 f"[runtime] read model built from the event store: {built.events} events, "
                 f"{len(built.histograms)} talks"
             )
+
+
+def _warn_of_eviction(ratings: str) -> None:
+    """Said at the start when the read model's Redis may evict counts (an allkeys-*
+    maxmemory-policy: a shared development Redis set up as a cache); not refused, the
+    developer's Redis being theirs, and GET / says "evicting" meanwhile."""
+    try:
+        memory = RedisReadModel(ratings).memory()
+    except TalkrateError:
+        return  # (unreachable: the runtime says so where it needs Redis)
+    if not memory.policy_is_safe:
+        console(
+            f"[runtime] warning: the read model's Redis has maxmemory-policy {memory.policy}, "
+            "which may evict counts without a word; set noeviction "
+            "(redis-cli config set maxmemory-policy noeviction), then `talkrate ops check`"
+        )
 
 
 def _kafka_clients(environment: Mapping[str, str]) -> tuple[dict[str, Any], str]:

@@ -28,6 +28,7 @@ from tests.builders import ROOT, unique_talk_id
 from tests.e2e import test_web_app as web_app
 from tests.e2e.conftest import Runtime, start_admin_runtime, stop_runtime, wait_for
 from tests.e2e.test_cli import Cli
+from tests.workers import redis_server_stopped
 
 # test_web_app's fixtures, found by pytest under their names: a browser, a phone, a page.
 browser, phone, page = web_app.browser, web_app.phone, web_app.page
@@ -44,6 +45,7 @@ class Stack:
     runtime: Runtime
     token: str
     redis: redis.Redis
+    ratings: str  # its URL
     started: float  # time.monotonic() at the runtime's start
     talk: str  # rated 5, 4 and 4
 
@@ -70,7 +72,7 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         sent = runtime.request("POST", "/ratings", json.dumps({"talkId": talk, "value": value}))
         assert sent.status == 202, sent.body
     assert wait_for(lambda: total(runtime, talk) == 3)
-    yield Stack(runtime, token, client, started, talk)
+    yield Stack(runtime, token, client, ratings, started, talk)
     client.close()
     stop_runtime(runtime)
 
@@ -229,3 +231,61 @@ def test_the_programme_says_once_that_the_ratings_are_recounted_and_shows_them_o
     card = page.locator(".talk-card").filter(has_text="Counted before Redis lost it")
     expect(card.get_by_text("3 ratings")).to_be_visible(timeout=10_000)
     expect(page.get_by_text("being recounted")).to_have_count(0)
+
+
+@pytest.mark.browser
+def test_the_programme_says_once_that_the_counts_cannot_be_read_while_redis_is_down(
+    stack: Stack, page: Page
+) -> None:
+    # Given the read model's Redis down
+    with redis_server_stopped(stack.ratings):
+        assert ratings_said(stack) == "down"
+        # When the programme is opened
+        page.goto(stack.runtime.url + "/app/")
+        expect(page.get_by_role("link", name="Counted before Redis lost it")).to_be_visible()
+        # Then it says once, above the list, that the counts cannot be read just now, not on
+        # each talk that its ratings are not available
+        notice = page.get_by_test_id("counts-notice")
+        expect(notice).to_have_text(
+            "The counts and averages cannot be read just now (every rating sent is kept); "
+            "trying again shortly."
+        )
+        expect(page.get_by_text("not available")).to_have_count(0)
+        # And the leaderboard says it in the same words, not that the service is busy
+        page.goto(stack.runtime.url + "/app/leaderboard")
+        expect(page.get_by_role("status").filter(has_text="cannot be read just now")).to_have_text(
+            "The leaderboard could not be read. The counts and averages cannot be read just now "
+            "(every rating sent is kept); trying again shortly."
+        )
+        page.goto(stack.runtime.url + "/app/")
+    # And once Redis answers again (empty: the read model is rebuilt), the talk's three ratings
+    # come by themselves and the notice goes: the page reads again while they cannot be read
+    card = page.locator(".talk-card").filter(has_text="Counted before Redis lost it")
+    expect(card.get_by_text("3 ratings")).to_be_visible(timeout=30_000)
+    expect(notice).to_have_text("")
+
+
+@pytest.mark.browser
+def test_the_talk_page_and_room_screen_say_their_counts_are_the_stored_ones_while_redis_is_down(
+    stack: Stack, page: Page
+) -> None:
+    stored = (
+        "Counted from the stored ratings: the live counts cannot be read just now (every rating "
+        "sent is kept); trying again shortly."
+    )
+    # Given the read model's Redis down
+    with redis_server_stopped(stack.ratings):
+        # When the talk's page is opened
+        page.goto(stack.runtime.url + web_app.TALK_PAGE.format(id=stack.talk))
+        # Then it shows the talk's three ratings, counted from the event store, and says so
+        expect(page.get_by_test_id("total")).to_have_text("3 ratings")
+        expect(page.get_by_test_id("counts-notice")).to_have_text(stored)
+        # And so does the room screen, in the same words
+        page.set_viewport_size(web_app.ROOM)
+        page.goto(stack.runtime.url + web_app.SCREEN.format(id=stack.talk))
+        expect(page.get_by_test_id("total")).to_have_text("3 ratings")
+        expect(page.get_by_test_id("counts-notice")).to_have_text(stored)
+    # And once Redis answers again, the screen reads again by itself and the words go (while
+    # the emptied read model is recounted, they say so; then nothing)
+    expect(page.get_by_test_id("counts-notice")).to_have_text("", timeout=30_000)
+    expect(page.get_by_test_id("total")).to_have_text("3 ratings")

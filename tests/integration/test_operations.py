@@ -22,7 +22,7 @@ import redis
 from kafka import KafkaProducer
 
 from talkrate import wiring
-from talkrate.adapters.redis_store import RedisReadModel
+from talkrate.adapters.redis_store import RedisReadModel, histogram_key
 from talkrate.errors import BackendUnavailable
 from talkrate.models import RatingSubmitted
 from talkrate.rating import rating_status
@@ -961,3 +961,40 @@ def test_a_dead_letter_s_bytes_are_told_from_a_text_that_looks_like_them(
         # And decoded as each says, they are the bytes set aside
         assert base64.b64decode(shown[0]["value"]) == binary
         assert shown[1]["value"].encode() == mimic
+
+
+def test_ops_check_names_a_talk_whose_counts_redis_lost_while_keeping_its_built_mark(
+    configure: Callable[..., None], talk: str, topic: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given an event store and a read model of their own, built, counting three ratings of a
+    # talk and one of another
+    recreate(ELSEWHERE_TALKS)
+    redis.Redis.from_url(ELSEWHERE_RATINGS).flushdb()
+    configure(RATINGS_CONNECTION=ELSEWHERE_RATINGS, TALKS_CONNECTION=ELSEWHERE_TALKS)
+    other = f"{talk}-other"
+    events = [RatingSubmitted.new(talk, 4) for _ in range(3)] + [RatingSubmitted.new(other, 2)]
+    load_function("projector")(
+        kafka_event(ratings_batch(topic, 0, 0, events)), LambdaContextStub("projector")
+    )
+    try:
+        assert main(["ops", "rebuild"]) == 0
+        capsys.readouterr()
+        # When the operator checks it
+        assert main(["--json", "ops", "check"]) == 0
+        # Then it matches
+        assert json.loads(capsys.readouterr().out) == {"built": True, "talks": 2, "differing": []}
+        # And when a talk's counts are deleted (a mistaken DEL; the built mark kept)
+        redis.Redis.from_url(ELSEWHERE_RATINGS).delete(histogram_key(talk))
+        assert RedisReadModel(ELSEWHERE_RATINGS).is_built()
+        # Then the check fails naming that talk, the three ratings it lacks, and what to run
+        assert main(["ops", "check"]) == 1
+        said = capsys.readouterr()
+        assert f"{talk}: the event store counts 3 ratings, the read model 0" in said.out
+        assert other not in said.out
+        assert "1 of 2 rated talks differ" in said.err
+        assert "talkrate ops rebuild" in said.err
+        # And after the rebuild it says, it matches again
+        assert main(["ops", "rebuild"]) == 0
+        assert main(["ops", "check"]) == 0
+    finally:
+        redis.Redis.from_url(ELSEWHERE_RATINGS).flushdb()

@@ -63,6 +63,16 @@ class RebuildingApi(LoopbackServer):
                     talk: dict[str, Any] = dict(TALK) if lost else {**TALK, "summary": SUMMARY}
                     body: dict[str, Any] = {"items": [talk], "total": 1}
                     self.answer(200, {**body, "rebuilding": True} if lost else body)
+                elif path == "/leaderboard" and api.redis_down:
+                    self.answer(
+                        503,
+                        {
+                            "type": "urn:talkrate:problem:read-model-unavailable",
+                            "title": "Counts unavailable",
+                            "status": 503,
+                            "detail": "the counts and averages cannot be read just now",
+                        },
+                    )
                 elif path == "/leaderboard":
                     board: dict[str, Any] = {"talks": [] if lost else [PLACE], "prior": PRIOR}
                     self.answer(200, {**board, "rebuilding": True} if lost else board)
@@ -140,4 +150,56 @@ def test_a_watched_leaderboard_says_it_is_recounted_then_shows_the_board_again(
     assert status == 0
     assert RECOUNTED not in out
     assert "keynote" in out, out
+    assert "4.33" in out, out
+
+
+UNREADABLE = "the API cannot reach the Redis that keeps the counts"
+
+
+def test_a_leaderboard_watched_while_redis_is_down_says_so_then_shows_the_board_by_itself(
+    api: RebuildingApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the API's Redis down (GET /leaderboard: 503 read-model-unavailable)
+    api.rebuilding.clear()
+    api.redis_down = True
+    # When the leaderboard is watched, Redis coming back a second in (its polls 20 s apart)
+    threading.Timer(1.0, setattr, (api, "redis_down", False)).start()
+    args = ("watch", "--leaderboard", "--poll", "--interval", "20", "--duration", "7")
+    status, out = run(api, capsys, *args)
+    # Then the watch does not fail: its view said, in one line, that the counts cannot be read
+    # (a view drawn once where the output is no terminal: the last one, the board, is checked)
+    assert status == 0, out
+    # And it read the board again by itself within seconds, not at the next 20 s poll
+    assert "4.33" in out, out
+    assert UNREADABLE not in out
+
+
+def test_a_watched_leaderboard_while_redis_is_down_says_the_counts_cannot_be_read(
+    api: RebuildingApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the API's Redis down
+    api.rebuilding.clear()
+    api.redis_down = True
+    # When the leaderboard is watched until it stops
+    status, out = run(api, capsys, "watch", "--leaderboard", "--poll", "--duration", "0.5")
+    # Then its view says in one line that the counts cannot be read, not an empty board
+    assert status == 0, out
+    assert [line for line in out.splitlines() if UNREADABLE in line] == [
+        "the leaderboard cannot be read now: the API cannot reach the Redis that keeps the "
+        "counts (every rating is kept); it shows again once it can"
+    ], out
+
+
+def test_a_watched_leaderboard_being_recounted_is_read_again_within_seconds(
+    api: RebuildingApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the API's read model being rebuilt, done a second in
+    threading.Timer(1.0, api.rebuilding.clear).start()
+    # When the leaderboard is watched with polls 20 s apart (as a live channel's safety
+    # refetch: 30 s; no message comes when a rebuild ends)
+    args = ("watch", "--leaderboard", "--poll", "--interval", "20", "--duration", "7")
+    status, out = run(api, capsys, *args)
+    # Then the board shows within seconds of the rebuild's end
+    assert status == 0, out
+    assert RECOUNTED not in out
     assert "4.33" in out, out

@@ -22,6 +22,9 @@ export const gatewayBusy = (error) => error instanceof ApiError && error.status 
 // read them may have signed it): a 429 with Retry-After that is "later", not a limit nor a
 // refusal. The pass is kept and sent again, with the rating's key: a new pass would be a new
 // voter, whose re-rated talks would count twice.
+// The API cannot read its counts just now (its read model's store does not answer): the
+// leaderboard has nothing honest to show, and says why (see common.js unreadable).
+export const countsUnreadable = (error) => error instanceof ApiError && error.status === 503 && String(error.problem.type || "").endsWith(":read-model-unavailable");
 export const keysUpdating = (error) => error instanceof ApiError && error.status === 429 && String(error.problem.type || "").endsWith(":voter-keys-updating");
 
 // The service's clock. A phone's or a room PC's clock may be wrong by minutes or days, so every
@@ -171,21 +174,24 @@ export function appConfig({ fresh = false } = {}) {
 // one talk read twice and another not at all. A talk read twice is kept once; a total that
 // changed between pages, or fewer talks than it, reads the programme again (three reads, then
 // the last one: the page reads it again soon). `rebuilding` on the list: a page said the talks
-// come without their summaries while the service recounts them.
+// come without their summaries while the service recounts them; `unavailable`, because the
+// service cannot read them just now.
 export async function allTalks() {
   let talks = [];
   for (let read = 0; read < 3; read += 1) {
     const byId = new Map();
     const totals = new Set();
     let rebuilding = false;
+    let unavailable = false;
     for (let offset = 0; offset < 100000; offset += 100) {
       const page = await get(`/talks?limit=100&offset=${offset}`);
       totals.add(page.total);
       rebuilding ||= Boolean(page.rebuilding);
+      unavailable ||= Boolean(page.unavailable);
       for (const talk of page.items) if (!byId.has(talk.id)) byId.set(talk.id, talk);
       if (page.items.length === 0 || offset + page.items.length >= page.total) break;
     }
-    talks = Object.assign([...byId.values()], { rebuilding });
+    talks = Object.assign([...byId.values()], { rebuilding, unavailable });
     if (totals.size <= 1 && talks.length >= Math.max(0, ...totals)) return talks;
   }
   return talks;

@@ -339,8 +339,9 @@ export function newestShown(talk = null) {
 // each moved talk's count, average and revision, put on the talk; one that names a talk not
 // known here, or carries none (an older service), reads it, at most once a minute. An
 // organiser's change does not either: its catalog message carries the talk's document (null once
-// removed), put in the list at once. `onTalks(talks, { read, rebuilding })` hears the list after
-// each message, and each read (`read`), which says whether the service is recounting the summaries;
+// removed), put in the list at once. `onTalks(talks, { read, rebuilding, unavailable })` hears the
+// list after each message, and each read (`read`), which says whether the service is recounting
+// the summaries, or cannot read them just now;
 // `read()` reads it now (its promise fails as the read did, after `onFailed(error)`, unless a
 // newer read's list was drawn meanwhile).
 export function watchCatalogue({ talks = [], onTalks, onFailed = () => {}, onStatus, pollMs }) {
@@ -370,7 +371,7 @@ export function watchCatalogue({ talks = [], onTalks, onFailed = () => {}, onSta
       throw error;
     }
     if (stopped || !turn.draws()) return false;
-    const { rebuilding } = fresh;
+    const { rebuilding, unavailable } = fresh;
     // Whether a talk's count moved since the page last heard of it (see watch's check).
     const countOf = new Map(talks.map((talk) => [talk.id, Number(talk.summary?.count ?? 0)]));
     const news = fresh.some((talk) => countOf.has(talk.id) && Number(talk.summary?.count ?? 0) > countOf.get(talk.id));
@@ -381,7 +382,7 @@ export function watchCatalogue({ talks = [], onTalks, onFailed = () => {}, onSta
     }
     for (const [id, { n, talk, place }] of changedOf) if (n > before) fresh = changed(fresh, id, talk, place);
     talks = fresh;
-    onTalks(talks, { read: true, rebuilding });
+    onTalks(talks, { read: true, rebuilding, unavailable });
     return news;
   };
   const readSoon = () => {
@@ -459,9 +460,10 @@ export async function talkChannel(talk) {
 // state shown (a GET or a live message), `onFailed(error, gone)` each GET that failed (`gone`:
 // whether a 404 of it may be shown, see newestShown's `sent`), `onTalk(talk)` each organiser's
 // change to the talk the channel tells of: its document (as GET /talks/{id} answers it, without
-// the summary), or null once removed; `catalog`: the page's newestShown, which its own reads of
-// the talk move too. Returns the watcher (stop(), refresh()).
-export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {}, onFailed = () => {}, onTalk = () => {}, catalog = newestShown(talk) } = {}) {
+// the summary), or null once removed; `onRead(body)` each GET's answer (its `rebuilding` and
+// `unavailable`); `catalog`: the page's newestShown, which its own reads of the talk move too.
+// Returns the watcher (stop(), refresh()).
+export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {}, onFailed = () => {}, onTalk = () => {}, onRead = () => {}, catalog = newestShown(talk) } = {}) {
   // A read that was on its way while a live message came may answer an older state than the
   // message's, and a message whose publish was slow may come after the next batch's. Each
   // carries the talk's ratingsRevision (ratings applied so far, a voter's changed rating too):
@@ -491,6 +493,7 @@ export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {
         shown = state;
       }
       onFetched();
+      onRead(body); // (its `rebuilding` or `unavailable`: why the counts are the event store's)
       return news;
     } catch (error) {
       onFailed(error, gone());

@@ -31,8 +31,8 @@ class BackendError(CliError):
 @click.group()
 @click.pass_context
 def ops(ctx: click.Context) -> None:
-    """Operate the backends: rebuild, dead letters, redrive, replay, relay, a recreated topic,
-    forgetting a voter.
+    """Operate the backends: rebuild, check, dead letters, redrive, replay, relay, a recreated
+    topic, forgetting a voter.
 
     They are the ones the configuration names (TALKS_CONNECTION, RATINGS_CONNECTION,
     STREAMS_CONNECTION, or CONNECTIONS_SECRET_ARN and STREAMS_*), not the API's."""
@@ -278,6 +278,56 @@ def rebuild(session: Session, force: bool) -> None:
     if session.as_json:
         output.emit_json(
             {"talks": len(state.histograms), "events": state.events, "partitions": state.offsets}
+        )
+
+
+@ops.command()
+@pass_session
+@_backend_errors
+def check(session: Session) -> None:
+    """Compare the read model with the event store, talk by talk: the talks whose counts
+    differ (a Redis that lost some keys but not its built mark: a mistaken DEL, eviction).
+
+    Reads the whole event store once, as a rebuild does, and every histogram; writes nothing.
+    Exit 1 when a talk differs (`talkrate ops rebuild` recounts it), 0 otherwise."""
+    from talkrate import wiring
+    from talkrate.config import load_settings
+    from talkrate.read_model_check import check_read_model
+
+    say = _say("check", output.errors if session.as_json else None)
+    where = load_settings().where()
+    model = _read_model()
+    say(f"{where['talks']} against {where['ratings']}")
+    result = check_read_model(wiring.event_store(), model, progress=say)
+    differing = [
+        {"talkId": d.talk_id, "stored": d.stored, "counted": d.counted, "missing": d.missing}
+        for d in result.differences
+    ]
+    found = {"built": result.built, "talks": result.talks, "differing": differing}
+    if differing:
+        if not session.as_json:
+            for d in result.differences:
+                output.console.print(
+                    f"{d.talk_id}: the event store counts {sum(d.stored.values())} ratings, "
+                    f"the read model {sum(d.counted.values())}",
+                    markup=False,
+                )
+        raise CliError(
+            f"{len(differing)} of {result.talks} rated talks differ between the read model and "
+            "the event store: `talkrate ops rebuild` recounts them",
+            result=found,
+        )
+    if session.as_json:
+        output.emit_json(found)
+    elif not result.built:
+        output.console.print(
+            "the read model is not built (lost, or being rebuilt): nothing to compare; "
+            "`talkrate ops rebuild` builds it",
+            markup=False,
+        )
+    else:
+        output.console.print(
+            f"the read model matches the event store ({result.talks} rated talks)", markup=False
         )
 
 

@@ -26,6 +26,9 @@ if TYPE_CHECKING:  # (rich and httpx load with the first view: not for `talkrate
     from talkrate_cli.client import Api
 
 LIVE_REFRESH_SECONDS = 30.0  # a safety refetch even when the channel is quiet
+# While the board is recounted or cannot be read, read again this often, live channel or not:
+# no message comes when a rebuild ends or Redis answers again.
+RECOUNT_READ_SECONDS = 5.0
 
 
 class Watcher:
@@ -48,6 +51,11 @@ class Watcher:
         # The newest change to the talk read or heard of (live.catalog_place): a message no
         # newer (an earlier save or removal another API instance published later) is let be
         self.newest_change = -1
+        # The last read of the leaderboard found the API unable to read its counts (503
+        # read-model-unavailable): the board shown, if any, is of before
+        self.unreadable = False
+        # ...or found it being recounted (`rebuilding`)
+        self.recounting = False
 
     def channels(self) -> list[str]:
         """The live channels this view listens to."""
@@ -66,7 +74,14 @@ class Watcher:
         exist for up to 30 s more (behind RDS Proxy, on every instance but the one that removed
         it)."""
         if self.talk is None:
-            return self.api.leaderboard(self.limit, self.track)
+            try:
+                board = self.api.leaderboard(self.limit, self.track)
+            except ApiProblem as problem:
+                self.unreadable = problem.slug == output.COUNTS_UNREADABLE_SLUG
+                raise
+            self.unreadable = False
+            self.recounting = board.get("rebuilding") is True
+            return board
         if self.talk_doc is None or self.look_again:
             self.talk_doc = self.api.talk(self.talk)
             self.look_again = False
@@ -88,6 +103,11 @@ class Watcher:
                 # Not an empty board: the API's Redis lost the counts, recounted in seconds
                 # (the next fetch after it shows the board again).
                 body = Text(output.LEADERBOARD_REBUILDING + "; it shows again once recounted")
+            elif self.unreadable:
+                # Its Redis down: the board read before (if any) is of before; said once, above
+                # it, and read again every few seconds until the API can read it.
+                said = Text(output.LEADERBOARD_UNREADABLE + "; it shows again once it can")
+                body = Group(said, body) if data.get("talks") else said
             parts: list[Any] = [Styled(title, "bold"), body]  # (a track's name: as printed)
         else:
             parts = [output.talk_view(self.talk_doc or {}, data, self.zone)]
@@ -164,8 +184,15 @@ def watch(
     if talk is not None and track is not None:
         raise click.UsageError("--track is for --leaderboard: a talk's histogram has no track")
     watcher = Watcher(session.api, talk, track, limit)
-    data = watcher.fetch()  # a wrong talk or an unreachable API fails here, in one line
-    if talk is None and track and not data.get("talks"):
+    error: str | None = None
+    try:
+        data = watcher.fetch()  # a wrong talk or an unreachable API fails here, in one line
+    except ApiProblem as problem:
+        if not watcher.unreadable:
+            raise
+        # The board's counts cannot be read now: watched until they can, not a failure
+        data, error = {"talks": [], "unavailable": True}, str(problem)
+    if talk is None and track and not data.get("talks") and error is None:
         known_track(session, track)  # a typo, not an empty board to watch until Ctrl-C
     subscriber = None
     endpoint = None if poll else LiveEndpoint.from_config(session.api.page_config())
@@ -190,7 +217,7 @@ def watch(
             if session.as_json:
                 _watch_json(watcher, data, interval, deadline)
             else:
-                _watch_live(watcher, data, interval, deadline)
+                _watch_live(watcher, data, interval, deadline, error)
     except KeyboardInterrupt:
         pass
     finally:
@@ -201,6 +228,8 @@ def watch(
 def _pause(watcher: Watcher, interval: float, deadline: float | None) -> bool:
     """Wait for a live event or the next poll; False once the deadline has passed."""
     wait = LIVE_REFRESH_SECONDS if watcher.state == "live" else interval
+    if watcher.unreadable or watcher.recounting:
+        wait = min(wait, RECOUNT_READ_SECONDS)
     if deadline is not None:
         wait = min(wait, max(0.0, deadline - time.monotonic()))
     woke = watcher.wake.wait(wait)
@@ -228,13 +257,17 @@ def _refetch(watcher: Watcher, data: dict[str, Any]) -> tuple[dict[str, Any], st
 
 
 def _watch_live(
-    watcher: Watcher, data: dict[str, Any], interval: float, deadline: float | None
+    watcher: Watcher,
+    data: dict[str, Any],
+    interval: float,
+    deadline: float | None,
+    error: str | None = None,
 ) -> None:
     from rich.live import Live
 
     try:
         with Live(
-            watcher.renderable(data, None), console=output.console, auto_refresh=False
+            watcher.renderable(data, error), console=output.console, auto_refresh=False
         ) as screen:
             while _pause(watcher, interval, deadline):
                 fresh, error = _refetch(watcher, data)

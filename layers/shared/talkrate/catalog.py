@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
-from talkrate.errors import BackendUnavailable, TalkChanged, TalkConflict, TalkNotFound
+from talkrate.errors import (
+    BackendUnavailable,
+    ReadModelUnavailable,
+    TalkChanged,
+    TalkConflict,
+    TalkNotFound,
+)
 from talkrate.observability import logger
 from talkrate.ports import Catalog, EventStore, Ratings, RebuildRequests
 from talkrate.read_model import not_built, unbuilt_zeros
@@ -23,11 +29,13 @@ class RatedTalk(NamedTuple):
 
 class TalkPage(NamedTuple):
     """One page of a catalog search; `rebuilding` when its talks are without their summaries
-    because the read model is being rebuilt (Redis lost it)."""
+    because the read model is being rebuilt (Redis lost it), `unavailable` because it cannot be
+    read (Redis unreachable)."""
 
     talks: list[RatedTalk]
     total: int
     rebuilding: bool = False
+    unavailable: bool = False
 
 
 class Ranked(NamedTuple):
@@ -48,11 +56,12 @@ class Leaderboard(NamedTuple):
 
 
 class Summaries(NamedTuple):
-    """Talks' rating summaries by id: none when the read model is unreachable, or (`rebuilding`)
-    not built."""
+    """Talks' rating summaries by id: none when the read model is (`unavailable`) unreachable,
+    or (`rebuilding`) not built."""
 
     of: dict[str, RatingSummary]
     rebuilding: bool = False
+    unavailable: bool = False
 
 
 def _summaries(ratings: Ratings, talk_ids: list[str], rebuilds: RebuildRequests) -> Summaries:
@@ -62,7 +71,7 @@ def _summaries(ratings: Ratings, talk_ids: list[str], rebuilds: RebuildRequests)
             return Summaries({}, rebuilding=True)
     except BackendUnavailable:
         logger.warning("read model unreachable: talks listed without their ratings")
-        return Summaries({})
+        return Summaries({}, unavailable=True)
     return Summaries({t: RatingSummary.of(h) for t, h in histograms.items()})
 
 
@@ -83,7 +92,10 @@ def find_talks(
     talks, total = catalog.search(query, track, limit, offset)
     summaries = _summaries(ratings, [t.id for t in talks], rebuilds)
     return TalkPage(
-        [RatedTalk(t, summaries.of.get(t.id)) for t in talks], total, summaries.rebuilding
+        [RatedTalk(t, summaries.of.get(t.id)) for t in talks],
+        total,
+        summaries.rebuilding,
+        summaries.unavailable,
     )
 
 
@@ -176,14 +188,18 @@ def leaderboard(
     """The best talks by Bayesian average, with their count and average; by track if given.
 
     While the read model is not built, none, and `rebuilding`: the board counted from the event
-    store would be a read of every rating, at every read of a board pages poll."""
+    store would be a read of every rating, at every read of a board pages poll. While it cannot
+    be read, ReadModelUnavailable: an empty board would say what is not so."""
     among = catalog.ids_in_track(track) if track is not None else None
     # Removed talks come back to the read model's board (a rating in flight at the removal, a
     # rebuild from the event store, which keeps their events): ask for a few more than
     # needed, and further down the board while removed talks still fill the page.
     wanted = limit + 10 if among is None else limit
     while True:
-        ranked = ratings.leaderboard(wanted, among)
+        try:
+            ranked = ratings.leaderboard(wanted, among)
+        except BackendUnavailable as error:
+            raise ReadModelUnavailable(str(error)) from error
         talks = catalog.titles([talk_id for talk_id, _ in ranked])
         found = [(t, s) for t, s in ranked if t in talks]
         if len(found) >= limit or len(ranked) < wanted:
@@ -195,6 +211,8 @@ def leaderboard(
     summaries = _summaries(ratings, [t for t, _ in ranked], rebuilds)
     if summaries.rebuilding:  # a ranked talk without ratings: a shard's share lost
         return Leaderboard([], rebuilding=True)
+    if summaries.unavailable:  # (Redis went away between the two reads)
+        raise ReadModelUnavailable("the read model stopped answering")
     return Leaderboard(
         [
             Ranked(

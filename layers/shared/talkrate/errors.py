@@ -27,6 +27,13 @@ class BackendUnavailable(TalkrateError):
     """A backing service did not answer; callers decide whether that is fatal."""
 
 
+class ReadModelUnavailable(BackendUnavailable):
+    """The read model (the counts) cannot be read and there is nothing honest to answer
+    without it (the leaderboard): every rating is kept; its readers are told so."""
+
+    retry_after_seconds = 5
+
+
 class RebuildNotSwapped(TalkrateError):
     """Redis did not run the rebuild's swap (it was busy, or away): nothing was replaced; the
     rebuild must run again."""

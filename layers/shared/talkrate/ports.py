@@ -20,9 +20,10 @@ if TYPE_CHECKING:  # the projection side's values: the API never loads them
 class Pingable(Protocol):
     """A backend that can say whether it answers (GET /)."""
 
-    def ping(self) -> bool | Literal["empty"]:
+    def ping(self) -> bool | Literal["empty", "evicting"]:
         """True when the backend answers, False when not; "empty" when it answers but holds
-        none of what it should (the read model's Redis after losing its data)."""
+        none of what it should (the read model's Redis after losing its data); "evicting" when
+        it may drop what it holds (the read model's Redis under an allkeys-* policy)."""
         ...
 
 

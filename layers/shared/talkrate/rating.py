@@ -200,16 +200,18 @@ def read_ratings(
 
     The histogram comes from the read model, or from the event store when the read model is
     unreachable or not built (Redis lost its data: its zeros are no results; a rebuild is asked
-    for); `source` says which.
+    for); `source` says which, and `rebuilding` or `unavailable` why.
     """
     if not catalog.exists(talk_id):
         raise TalkNotFound(talk_id)
+    unavailable = False
     try:
         histogram = read_model.histogram(talk_id)
         from_read_model = not unbuilt_zeros(read_model, [histogram], rebuilds)
     except BackendUnavailable:
         logger.warning("read model unreachable, counting from the event store")
         from_read_model = False
+        unavailable = True
     if not from_read_model:
         histogram = event_store.histogram(talk_id)
     return TalkRatings(
@@ -218,6 +220,8 @@ def read_ratings(
         stats=calculator.stats(histogram),
         source="read-model" if from_read_model else "event-store",
         revision=histogram.revision,
+        rebuilding=not from_read_model and not unavailable,
+        unavailable=unavailable,
     )
 
 

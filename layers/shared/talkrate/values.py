@@ -192,6 +192,9 @@ class TalkRatings(NamedTuple):
     stats: dict[str, Any] | None = None
     source: str = "read-model"  # or "event-store", when the read model could not be reached
     revision: int | None = None  # the histogram's (Histogram.revision)
+    # Why from the event store: the read model is being rebuilt, or cannot be read at all
+    rebuilding: bool = False
+    unavailable: bool = False
 
     def document(self) -> dict[str, Any]:
         """As the API answers it (no stats when there are none)."""
@@ -201,4 +204,8 @@ class TalkRatings(NamedTuple):
         body["source"] = self.source
         if self.revision is not None:
             body["ratingsRevision"] = self.revision
+        if self.rebuilding:
+            body["rebuilding"] = True
+        if self.unavailable:
+            body["unavailable"] = True
         return body

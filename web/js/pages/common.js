@@ -1,6 +1,6 @@
 // Pieces several pages share.
 import { h, setText, plural, formatCount, formatZoned, debounce, lineDirection } from "../dom.js";
-import { gatewayBusy, serviceNow } from "../api.js";
+import { gatewayBusy, countsUnreadable, serviceNow } from "../api.js";
 
 // A small status line saying how fresh the figures are: "Connecting…" until the page was first
 // live, "Reconnecting…" once it lost that. `announcer` (announce.js), if given, hears each state.
@@ -60,6 +60,42 @@ export function staleNotice(what, testId, readAt = 0) {
 export const REBUILD_READ_MS = 5000;
 export const recounted = (what, it = "it is") => `${what} being recounted from the stored ratings; ${it} back in a few seconds.`;
 
+// The service cannot read its counts just now (its store of them does not answer; nothing is
+// lost: every rating is kept): said once so, not "not available" on each talk, and read again
+// after 5 s, then 10, 20, 40, and every minute while it lasts (a store down for long is not
+// asked by every phone every 5 s). `unreadable(what)`: the words; `unreadableRead(n)`: the wait
+// before the n-th read again (0 the first).
+export const unreadable = (what) => `${what} cannot be read just now (every rating sent is kept); trying again shortly.`;
+export const unreadableRead = (attempt) => Math.min(60_000, 5000 * 2 ** attempt);
+
+// The words of each page for why its counts are not the live ones: the programme's have none
+// then; a talk's page and its room screen show the talk's as the stored ratings count them.
+export const LISTED_COUNTS = {
+  rebuilding: recounted("The counts and averages are", "they are"),
+  unavailable: unreadable("The counts and averages"),
+};
+export const STORED_COUNTS = {
+  rebuilding: "Counted from the stored ratings while the live counts are recounted; live again in a few seconds.",
+  unavailable: "Counted from the stored ratings: the live counts cannot be read just now (every rating sent is kept); trying again shortly.",
+};
+
+// One line saying why the counts shown are not the live ones (`words`: LISTED_COUNTS or
+// STORED_COUNTS), from a read's `rebuilding` and `unavailable` (the API's flags); empty when
+// neither. `said(read)` answers when to read again: REBUILD_READ_MS while recounted, backing
+// off (unreadableRead) while unreadable, null when neither.
+export function countsNotice(words, testId = "counts-notice") {
+  const node = h("p", { class: "notice", role: "status", "data-testid": testId });
+  let attempts = 0; // reads in a row that found the counts unreadable
+  return {
+    node,
+    said({ rebuilding = false, unavailable = false } = {}) {
+      setText(node, rebuilding ? words.rebuilding : unavailable ? words.unavailable : "");
+      if (!unavailable) attempts = 0;
+      return rebuilding ? REBUILD_READ_MS : unavailable ? unreadableRead(attempts++) : null;
+    },
+  };
+}
+
 // "Now" when a talk is running, from its times and the service's clock.
 export function isRunning(talk, now = serviceNow()) {
   const starts = Date.parse(talk.startsAt);
@@ -70,6 +106,7 @@ export function isRunning(talk, now = serviceNow()) {
 export function errorText(error) {
   if (!error) return "";
   if (error.status === 0) return "The service cannot be reached. Check your connection.";
+  if (countsUnreadable(error)) return unreadable("The counts and averages");
   if (error.status === 503 || gatewayBusy(error)) return "The service is busy. Try again in a moment.";
   if (error.status === 502 || error.status === 504) return "The service did not answer in time. Try again in a moment.";
   // A 5xx that is not the API's problem document (a gateway's page) is said in words, not as "HTTP 500".

@@ -1,8 +1,8 @@
 // /app/leaderboard: the best talks (Bayesian average), live, with a track filter.
 import { h, fill, setText, formatAvg, formatCount, talkHref, debounce, arrange, isolatedText } from "../dom.js";
-import { get, allTalks, readsInOrder } from "../api.js";
+import { get, allTalks, readsInOrder, countsUnreadable } from "../api.js";
 import { watch, LEADERBOARD_CHANNEL } from "../live.js";
-import { liveBadge, errorText, tracksOf, trackChoice, staleNotice, REBUILD_READ_MS, recounted } from "./common.js";
+import { liveBadge, errorText, tracksOf, trackChoice, staleNotice, REBUILD_READ_MS, recounted, unreadableRead } from "./common.js";
 import { liveAnnouncer } from "../announce.js";
 
 const SIZE = 20;
@@ -50,7 +50,8 @@ export function leaderboardPage(main) {
     status, stale.node, badge.node, announcer.node);
 
   const rows = new Map(); // talk id -> its row and cells
-  let recount = null; // the next read while the board is being recounted
+  let recount = null; // the next read while the board is being recounted, or cannot be read
+  let unreadAttempts = 0; // reads in a row that found the counts unreadable (see unreadableRead)
   // Reads overlap (a live message, a reconnection, a new track): a read draws only in its turn
   // (readsInOrder) and of the track shown, so a slow read of an older state (or of the track
   // before) never replaces a newer one.
@@ -63,6 +64,7 @@ export function leaderboardPage(main) {
       if (of) query.set("track", of);
       const board = await get(`/leaderboard?${query}`);
       if (of !== track || !read.draws()) return false;
+      unreadAttempts = 0;
       if (board.rebuilding) {
         // (see recounted) The board shown (if any) kept, said to be of before.
         const said = recounted("The leaderboard is");
@@ -109,6 +111,11 @@ export function leaderboardPage(main) {
       if (read.newest() && of === track) {
         if (rows.size) stale.failed(error);
         else setText(status, `${of ? "The board of " + of : "The leaderboard"} could not be read. ${errorText(error)}`);
+        if (countsUnreadable(error)) {
+          // (see unreadable) Read again by itself, backing off, whatever the live channel does.
+          clearTimeout(recount);
+          recount = setTimeout(() => refresh().catch(() => {}), unreadableRead(unreadAttempts++));
+        }
       }
       throw error;
     }

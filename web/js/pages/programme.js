@@ -3,7 +3,7 @@
 import { h, fill, refill, setText, plural, formatAvg, talkHref, arrange, isolated, lineDirection } from "../dom.js";
 import { serviceNow } from "../api.js";
 import { watchCatalogue } from "../live.js";
-import { isRunning, errorText, tracksOf, trackChoice, searchBox, searchWords, matchesSearch, shownOf, staleNotice, liveBadge, REBUILD_READ_MS, recounted } from "./common.js";
+import { isRunning, errorText, tracksOf, trackChoice, searchBox, searchWords, matchesSearch, shownOf, staleNotice, liveBadge, countsNotice, LISTED_COUNTS } from "./common.js";
 import { ratingClosed, zoned, atNextEdge } from "../window.js";
 
 function matches(talk, words, track) {
@@ -56,10 +56,10 @@ function card(talk) {
   return { node, score };
 }
 
-function scoreOf(talk, recounting) {
-  // Listed without its summary (the API's read model did not answer): not "0 ratings"; while
-  // the service recounts them, said once above the list, not on each card.
-  if (!talk.summary) return recounting ? null : h("span", { class: "muted" }, "Ratings not available just now");
+function scoreOf(talk, said) {
+  // Listed without its summary: not "0 ratings"; why (the service recounts them, or cannot
+  // read them just now) is said once above the list, not on each card.
+  if (!talk.summary) return said ? null : h("span", { class: "muted" }, "Ratings not available just now");
   const summary = talk.summary;
   return [
     h("span", { class: "stars" },
@@ -88,9 +88,10 @@ export function programmePage(main) {
   // A read that failed while talks are shown (see staleNotice): the count line is redrawn
   // every 30 s and by a search.
   const stale = staleNotice("programme", "programme-stale", lastReadAt);
-  // The service recounting every talk's ratings (see recounted): said once, read again soon.
-  const recount = h("p", { class: "notice", role: "status" });
-  let recounting = false;
+  // The service recounting every talk's ratings (see recounted), or unable to read them (see
+  // unreadable): said once, read again soon (backing off while they cannot be read).
+  const recount = countsNotice(LISTED_COUNTS);
+  let explained = false; // why cards come without their scores is said above the list
   let recountTimer = null;
   const list = h("ul", { class: "talks" });
   const search = searchBox("search", query, "Title, speaker, room…", (text) => {
@@ -105,7 +106,7 @@ export function programmePage(main) {
       trackBox),
     h("div", { class: "list-head" }, status, badge.node),
     stale.node,
-    recount,
+    recount.node,
     list);
 
   function remember() {
@@ -144,9 +145,9 @@ export function programmePage(main) {
         cards.set(talk.id, kept);
       }
       const summary = talk.summary || {};
-      const scoreKey = JSON.stringify([Boolean(talk.summary) || recounting, summary.count, summary.avg]);
+      const scoreKey = JSON.stringify([Boolean(talk.summary) || explained, summary.count, summary.avg]);
       if (kept.scoreKey !== scoreKey) {
-        fill(kept.score, scoreOf(talk, recounting));
+        fill(kept.score, scoreOf(talk, explained));
         kept.scoreKey = scoreKey;
       }
       return kept.node;
@@ -189,16 +190,16 @@ export function programmePage(main) {
   }
   const live = watchCatalogue({
     talks,
-    onTalks: (fresh, { read = false, rebuilding = false } = {}) => {
+    onTalks: (fresh, { read = false, rebuilding = false, unavailable = false } = {}) => {
       const tracksChanged = tracksOf(fresh).join("\n") !== tracksOf(talks).join("\n") || !trackBox.firstChild;
       talks = lastRead = fresh;
       // (a pushed change or count is not a read: a failed read's line stays)
       if (read) {
         lastReadAt = stale.read();
-        recounting = rebuilding;
-        setText(recount, rebuilding ? recounted("The counts and averages are", "they are") : "");
+        explained = rebuilding || unavailable;
+        const wait = recount.said({ rebuilding, unavailable });
         clearTimeout(recountTimer);
-        if (rebuilding) recountTimer = setTimeout(() => live.read().catch(() => {}), REBUILD_READ_MS);
+        if (wait !== null) recountTimer = setTimeout(() => live.read().catch(() => {}), wait);
       }
       if (tracksChanged) drawTracks();
       show();

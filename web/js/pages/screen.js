@@ -5,7 +5,7 @@ import { ApiError, get, talkPath, serviceNow } from "../api.js";
 import { watchTalk, watchForTalk, newestShown } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { qrSvg } from "../qr.js";
-import { liveBadge, errorText } from "./common.js";
+import { liveBadge, errorText, countsNotice, STORED_COUNTS } from "./common.js";
 import { liveAnnouncer } from "../announce.js";
 import { ratingWindow, atNextEdge } from "../window.js";
 import { takeNewerVersion } from "../version.js";
@@ -29,6 +29,9 @@ export function screenPage(main, talkId) {
   const title = h("h1", {}, "Loading…");
   const speakers = h("p", { class: "speakers" });
   const problem = h("p", { class: "message", role: "alert" });
+  // Why the counts shown are the stored ratings' (see countsNotice): read again until live.
+  const counts = countsNotice(STORED_COUNTS);
+  let countsTimer = null;
   // What the room is asked to do: scan while the talk takes ratings, else when it will or that it closed.
   // Empty until the talk is read: its rating may not be open, or closed.
   const caption = h("p", { class: "qr-caption", "data-testid": "qr-caption" });
@@ -46,9 +49,9 @@ export function screenPage(main, talkId) {
       h("header", { class: "screen-head" }, title, speakers),
       results,
       qrAside,
-      h("footer", { class: "screen-foot" }, badge.node, problem, announcer.node)));
+      h("footer", { class: "screen-foot" }, badge.node, counts.node, problem, announcer.node)));
 
-  let live = { stop() {} };
+  let live = { refresh: async () => {}, stop() {} };
   let stopped = false;
   let readTimer = null;
   // A room screen must not go dark mid-talk: hold a screen wake lock while the page is shown
@@ -227,6 +230,11 @@ export function screenPage(main, talkId) {
       catalog: shown,
       onStatus: badge.set,
       onFetched: () => setText(problem, ""),
+      onRead: (body) => {
+        const wait = counts.said(body);
+        clearTimeout(countsTimer);
+        if (wait !== null && !stopped) countsTimer = setTimeout(() => live.refresh().catch(() => {}), wait);
+      },
       // A talk removed meanwhile is said as the 30 s read says it, not as the refetch's error.
       // (unless it was added again since the read was sent: newestShown)
       onFailed: (error, gone) => {
@@ -255,6 +263,7 @@ export function screenPage(main, talkId) {
     clearInterval(readTimer);
     clearInterval(versionTimer);
     clearTimeout(edgeTimer);
+    clearTimeout(countsTimer);
     live.stop();
     announcer.stop();
     document.removeEventListener("visibilitychange", keepAwake);

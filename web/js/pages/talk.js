@@ -5,7 +5,7 @@ import { watchTalk, newestShown } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { voterToken, forgetToken, forgetExpired, renewIfDue, countsBeside, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating, sendingRating, keepSending, safeToResend, takeRefused } from "../voter.js";
 import { claim, keepForLater, inProgress, putOff, waitLeft, sendNoted, mayHaveCounted, passNow, renewedSince } from "../outbox.js";
-import { liveBadge, errorText } from "./common.js";
+import { liveBadge, errorText, countsNotice, STORED_COUNTS } from "./common.js";
 import { liveAnnouncer } from "../announce.js";
 import { ratingWindow, when, zoned, atNextEdge } from "../window.js";
 
@@ -140,6 +140,9 @@ export function talkPage(main, talkId) {
   // The talk's read failing, on its own line under the heading (gone once the talk is read): a
   // rating tapped meanwhile keeps its own words on the rating's line.
   const reading = h("p", { class: "notice", role: "status", "data-testid": "talk-read" });
+  // Why the counts shown are the stored ratings' (see countsNotice): read again until live.
+  const counts = countsNotice(STORED_COUNTS);
+  let countsTimer = null;
   const screenLink = h("a", { href: `${talkHref(talkId)}/screen`, class: "screen-link" }, "Open the room screen");
   fill(main,
     h("article", { class: "talk" },
@@ -150,7 +153,7 @@ export function talkPage(main, talkId) {
         h("div", { class: "rating-lines" }, own, message), hint, codeForm),
       h("section", { class: "results", "aria-labelledby": "results-heading" },
         h("h2", { id: "results-heading" }, "Ratings"),
-        histogram.summary, histogram.list, histogram.stats, badge.node, announcer.node),
+        histogram.summary, histogram.list, histogram.stats, counts.node, badge.node, announcer.node),
       h("p", {}, screenLink)));
 
   let talk = null; // the talk document, once loaded
@@ -576,6 +579,11 @@ export function talkPage(main, talkId) {
         catalog: shown,
         onStatus: badge.set,
         onTalk: (changed) => (changed ? showTalk(changed) : notFound(true)),
+        onRead: (body) => {
+          const wait = counts.said(body);
+          clearTimeout(countsTimer);
+          if (wait !== null && !stopped) countsTimer = setTimeout(() => live.refresh().catch(() => {}), wait);
+        },
       });
       if (stopped) watcher.stop();
       else live = watcher;
@@ -650,6 +658,7 @@ export function talkPage(main, talkId) {
 
   function halt() {
     stopped = true;
+    clearTimeout(countsTimer);
     release();
     clearInterval(windowTimer);
     clearTimeout(retryTimer);

@@ -1547,14 +1547,20 @@ class RedisReadModel:
             pipe.exists(mark)
         return all(pipe.execute())
 
-    def ping(self) -> bool | Literal["empty"]:
+    def ping(self) -> bool | Literal["empty", "evicting"]:
         """True when Redis answers and holds the read model, "empty" when it answers without
         one (lost, or not built yet: the projector's next batch builds it; on a cluster, one
-        shard's share lost is enough), else False."""
+        shard's share lost is enough), "evicting" when it holds it under a maxmemory-policy
+        that may evict its counts (an allkeys-* one: see SAFE_EVICTION_POLICIES), else False."""
         try:
-            return True if self.is_built() else "empty"
+            if not self.is_built():
+                return "empty"
         except (BackendUnavailable, redis.RedisError, RedisClusterException):
             return False
+        try:
+            return True if self.memory().policy_is_safe else "evicting"
+        except BackendUnavailable:
+            return True  # (it answered the read above: how it evicts is told another time)
 
 
 # Renews the rebuild lock for ARGV[2] seconds while it holds ARGV[1] (its rebuild's token);

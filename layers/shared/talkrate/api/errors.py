@@ -23,6 +23,7 @@ from talkrate.errors import (
     RatingNotStored,
     RatingUnknown,
     RatingWindowClosed,
+    ReadModelUnavailable,
     RequestInProgress,
     TalkChanged,
     TalkConflict,
@@ -233,6 +234,16 @@ def problem_for(error: Exception) -> Response:
                 "Rating not stored",
                 "the rating could not be stored; it was not counted, retry it",
                 headers={"Retry-After": str(RatingNotStored.retry_after_seconds)},
+            )
+        case ReadModelUnavailable():
+            logger.warning("read model unavailable", exc_info=error)
+            return problem_response(
+                503,
+                "read-model-unavailable",
+                "Counts unavailable",
+                "the counts and averages cannot be read just now (every rating is kept);"
+                " try again shortly",
+                headers={"Retry-After": str(ReadModelUnavailable.retry_after_seconds)},
             )
         case BackendUnavailable():
             logger.warning("backend unavailable", exc_info=error)

@@ -144,6 +144,17 @@ class TalkRatingsOut(Document):
             "of two answers or live messages about the talk, the higher is the newer."
         ),
     )
+    rebuilding: bool = Field(
+        default=False,
+        description="Only while the read model is being rebuilt (usually seconds): the "
+        "histogram is the event store's. Absent (false) otherwise.",
+    )
+    unavailable: bool = Field(
+        default=False,
+        description="Only while the read model cannot be read (its Redis does not answer): the "
+        "histogram is the event store's, and no live message comes until it can; read it again "
+        "later. Absent (false) otherwise.",
+    )
 
 
 class OrganiserOut(Document):
@@ -205,6 +216,12 @@ class TalkPageOut(Document):
         "model's Redis lost them; usually seconds): the talks come without their summaries, which are "
         "not zero. Absent (false) otherwise.",
     )
+    unavailable: bool = Field(
+        default=False,
+        description="Only while the read model cannot be read (its Redis does not answer): the "
+        "talks come without their summaries, which are not zero; read it again later (a client "
+        "backs off: seconds, then up to a minute). Absent (false) otherwise.",
+    )
 
 
 class RankedTalk(Document):
@@ -242,7 +259,9 @@ class Index(Document):
     """200 to GET /: where each backend is (no credentials) and whether it answers ("empty":
     the ratings' Redis answers but lost its read model, or has none yet; it is rebuilt from the
     event store by the first read that finds it so (RelayFunction, asked at once), the
-    projector's next batch or the relay's next run, `talkrate ops rebuild` at once)."""
+    projector's next batch or the relay's next run, `talkrate ops rebuild` at once;
+    "evicting": it holds the read model under a maxmemory-policy that may evict counts, an
+    allkeys-* one: set noeviction, then `talkrate ops check`)."""
 
     metadata: dict[str, str | None]
-    backends: dict[str, Literal["up", "down", "empty"]]
+    backends: dict[str, Literal["up", "down", "empty", "evicting"]]

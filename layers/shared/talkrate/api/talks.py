@@ -154,6 +154,8 @@ def get_talks(
     }
     if page.rebuilding:
         body["rebuilding"] = True
+    if page.unavailable:
+        body["unavailable"] = True
     return body
 
 
