@@ -15,6 +15,7 @@ import random
 import re
 import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -1576,6 +1577,31 @@ def test_an_organiser_s_removal_and_addition_show_at_once_on_the_open_pages(
         card = programme.locator(".talk-card", has_text="Pushed in")
         expect(card).to_contain_text("Hall N", timeout=LIVE_WITHIN_MS)
         expect(card.locator(".score")).to_contain_text("0 ratings")
+        # When the organiser undoes the removal, adding the talk again under its id
+        web.add_talk(talk["id"], title="Pushed back")
+        # Then the talk page shows it again as soon, its stars back (it said "no longer in the
+        # programme" for good), as does the room screen
+        expect(page.get_by_role("heading", level=1)).to_have_text(
+            "Pushed back", timeout=LIVE_WITHIN_MS
+        )
+        expect(page.locator("button.star")).to_have_count(5)
+        expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+        expect(screen.get_by_role("heading", level=1)).to_have_text("Pushed back")
+
+
+def test_a_talk_page_opened_before_its_talk_is_added_shows_it_once_added(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee who scanned a talk's code before the organisers added the talk
+    talk_id = f"not-yet-{uuid.uuid4().hex[:8]}"
+    page.goto(web.url(TALK_PAGE.format(id=talk_id)))
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_have_text("This talk is not in the programme")
+    # When an organiser adds it
+    web.add_talk(talk_id, title="Added while watched")
+    # Then the open page shows it, without a reload, ready to rate
+    expect(heading).to_have_text("Added while watched", timeout=LIVE_WITHIN_MS)
+    expect(page.locator("button.star")).to_have_count(5)
 
 
 def pump_until(page: Page, check: Any, what: str, seconds: float = 5) -> None:

@@ -1,7 +1,7 @@
 // /app/talks/<talkId>: rate the talk (1 to 5, changeable), and its live histogram.
 import { h, fill, setText, formatTime, formatZone, talkHref, debounce, isolated, directLine, isolatedText, lineDirection, setLang } from "../dom.js";
 import { request, get, talkPath, appConfig, ApiError, serviceNow, credentialRefused, keysUpdating } from "../api.js";
-import { watchTalk, newestShown } from "../live.js";
+import { watchTalk, watchForTalk, newestShown } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { voterToken, forgetToken, forgetExpired, renewIfDue, countsBeside, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating, sendingRating, keepSending, safeToResend, takeRefused } from "../voter.js";
 import { claim, keepForLater, inProgress, putOff, waitLeft, sendNoted, mayHaveCounted, passNow, renewedSince } from "../outbox.js";
@@ -25,6 +25,9 @@ const newKey = () => [...crypto.getRandomValues(new Uint8Array(16))].map((b) => 
 const notInProgramme = (error) => error instanceof ApiError && (error.status === 404 || error.status === 400);
 const unanswered = (error) => error instanceof ApiError && (error.status === 502 || error.status === 504);
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// How often a page whose talk is not (or no longer) in the programme looks for it, as the room
+// screen does.
+const COMEBACK_MS = 30_000;
 
 const tryAgain = (error) => (error.retryAfter ? ` Try again in ${error.retryAfter} s.` : " Try again in a moment.");
 // The service cannot check the attendee's pass until it reads its keys again: not "too many",
@@ -549,6 +552,9 @@ export function talkPage(main, talkId) {
 
   let live = { refresh: async () => {}, stop() {} };
   let stopped = false;
+  let left = false; // the attendee went to another page
+  let revived = null; // the page drawn again when the talk came back (comeBack)
+  let comebackTimer = null;
 
   (async () => {
     try {
@@ -578,7 +584,8 @@ export function talkPage(main, talkId) {
       const watcher = await watchTalk(talk, histogram, {
         catalog: shown,
         onStatus: badge.set,
-        onTalk: (changed) => (changed ? showTalk(changed) : notFound(true)),
+        // (once removed, the page keeps listening: the talk added again brings it back)
+        onTalk: (changed) => (stopped ? changed && comeBack() : changed ? showTalk(changed) : notFound(true)),
         onRead: (body) => {
           const wait = counts.said(body);
           clearTimeout(countsTimer);
@@ -596,16 +603,39 @@ export function talkPage(main, talkId) {
   // The talk is not in the programme (`gone`: no longer, an organiser removed it while the page
   // was open): said in place of the page, whose stars could only be refused; what the page
   // runs stops, and the keyboard goes to what it says.
+  // An organiser may add it (again: an undone removal), or the attendee scanned the code before
+  // it was added: the page looks for it every 30 s, and hears it added on the live channel
+  // when it was open before (as the room screen does), then shows it as if opened anew.
   function notFound(gone) {
     if (stopped) return; // the attendee has moved on: the page shown now is another's
-    halt();
+    halt(true);
     takeRefused(talkId); // a kept rating refused as gone: this says more
     document.title = "Talk not found · talkrate";
     const heading = h("h1", { tabindex: "-1" }, gone ? "This talk is no longer in the programme" : "This talk is not in the programme");
     fill(main, heading,
-      gone ? h("p", {}, "An organiser removed it: ratings are no longer taken.") : null,
+      gone ? h("p", {}, "An organiser removed it: ratings are no longer taken. This page shows it again if it comes back.") : null,
       h("p", {}, h("a", { href: "/app/" }, "See the programme")));
     if (gone) heading.focus();
+    const look = () => get(talkPath(talkId)).then(comeBack, () => {
+      if (!left && !revived) comebackTimer = setTimeout(look, COMEBACK_MS);
+    });
+    comebackTimer = setTimeout(look, COMEBACK_MS);
+    if (!gone) {
+      watchForTalk(talkId, shown, comeBack).then((watcher) => {
+        if (left || revived) watcher.stop();
+        else live = watcher;
+      }, () => {});
+    }
+  }
+
+  // The talk is in the programme again: the page drawn anew in place (what it stops on leaving
+  // is then the new page's).
+  function comeBack() {
+    if (left || revived) return;
+    clearTimeout(comebackTimer);
+    live.stop();
+    fill(main);
+    revived = talkPage(main, talkId);
   }
 
   function loadTalk() {
@@ -656,7 +686,8 @@ export function talkPage(main, talkId) {
     }
   }
 
-  function halt() {
+  // (`listening`: the live channel kept, to hear the talk added again: see notFound)
+  function halt(listening = false) {
     stopped = true;
     clearTimeout(countsTimer);
     release();
@@ -667,8 +698,14 @@ export function talkPage(main, talkId) {
     window.removeEventListener("storage", onStorage);
     window.removeEventListener("online", resend);
     removeEventListener("resize", refit);
-    live.stop();
+    if (!listening) live.stop();
     announcer.stop();
   }
-  return halt;
+  return () => {
+    left = true;
+    clearTimeout(comebackTimer);
+    if (revived) revived();
+    else if (!stopped) halt();
+    else live.stop();
+  };
 }
