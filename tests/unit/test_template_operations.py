@@ -231,6 +231,28 @@ def evaluate(template: dict[str, Any], value: Any) -> Any:
     return value
 
 
+def watched_alarms(template: dict[str, Any], group: str) -> set[str]:
+    """The logical ids of the alarms a deployment group watches, listed by !Ref or by the name
+    the alarm is given (AlarmName); a name no alarm of the stack carries fails the test, as it
+    would stop every deployment (CodeDeploy cannot read the alarm's state)."""
+    alarms = resources(template, "AWS::CloudWatch::Alarm")
+    by_name = {
+        json.dumps(alarm["Properties"]["AlarmName"]): name
+        for name, alarm in alarms.items()
+        if "AlarmName" in alarm["Properties"]
+    }
+    watched = set()
+    for alarm in template["Resources"][group]["Properties"]["AlarmConfiguration"]["Alarms"]:
+        name = alarm["Name"]
+        if isinstance(name, dict) and set(name) == {"Ref"}:
+            assert name["Ref"] in alarms, (group, name)
+            watched.add(name["Ref"])
+        else:
+            assert json.dumps(name) in by_name, f"{group} watches {name}: no alarm has that name"
+            watched.add(by_name[json.dumps(name)])
+    return watched
+
+
 def test_every_function_has_an_errors_alarm() -> None:
     # Given the template as deployed
     template = _prod()
@@ -423,7 +445,7 @@ def test_each_deployment_rolls_back_on_its_functions_errors_alarm() -> None:
     for name, group in groups.items():
         configuration = group["Properties"]["AlarmConfiguration"]
         assert configuration["Enabled"] is True, name
-        named = refs(configuration["Alarms"])
+        named = watched_alarms(template, name)
         assert any(alarms[a]["Properties"].get("MetricName") == "Errors" for a in named), name
         assert (
             "DEPLOYMENT_STOP_ON_ALARM" in group["Properties"]["AutoRollbackConfiguration"]["Events"]
@@ -937,10 +959,9 @@ def _alarm_fires(properties: dict[str, Any], minutes: list[dict[str, float]]) ->
 
 
 def _rollback_alarms(template: dict[str, Any], function: str) -> dict[str, dict[str, Any]]:
-    group = template["Resources"][f"{function}DeploymentGroup"]["Properties"]
     return {
         name: template["Resources"][name]["Properties"]
-        for name in refs(group["AlarmConfiguration"]["Alarms"])
+        for name in watched_alarms(template, f"{function}DeploymentGroup")
     }
 
 
