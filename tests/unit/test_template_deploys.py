@@ -26,6 +26,7 @@ PROD = {
 VARIANTS: dict[str, dict[str, str]] = {
     "dev": {},
     "prod": PROD,
+    "prod-emergency": {**PROD, "EmergencyDeploy": "true"},
     "msk": MSK,
     "vpc": IN_VPC,
     "msk-vpc-traced": {**MSK, **IN_VPC, "Tracing": "Active"},

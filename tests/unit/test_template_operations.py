@@ -242,7 +242,10 @@ def watched_alarms(template: dict[str, Any], group: str) -> set[str]:
         if "AlarmName" in alarm["Properties"]
     }
     watched = set()
-    for alarm in template["Resources"][group]["Properties"]["AlarmConfiguration"]["Alarms"]:
+    configuration = evaluate(
+        template, template["Resources"][group]["Properties"]["AlarmConfiguration"]
+    )
+    for alarm in configuration.get("Alarms", []):
         name = alarm["Name"]
         if isinstance(name, dict) and set(name) == {"Ref"}:
             assert name["Ref"] in alarms, (group, name)
@@ -438,12 +441,45 @@ def test_prod_deploys_by_canary_and_dev_all_at_once() -> None:
             }, name
 
 
+def test_an_emergency_deploy_moves_every_alias_at_once_watching_no_alarm() -> None:
+    # Given a prod stack whose backends are down: every rollback alarm of the API and the
+    # projector in ALARM, so a gated deploy of the fix would be stopped and rolled back
+    emergency = transformed(
+        Stage="prod", CorsAllowOrigin="https://talkrate.example", EmergencyDeploy="true"
+    )
+    groups = resources(emergency, "AWS::CodeDeploy::DeploymentGroup")
+    assert set(groups) == set(resources(_prod(), "AWS::CodeDeploy::DeploymentGroup"))
+    for name, group in groups.items():
+        # Then, deployed with EmergencyDeploy=true, each alias moves at once
+        config = evaluate(emergency, group["Properties"]["DeploymentConfigName"])
+        assert config == {
+            "Fn::Sub": ["CodeDeployDefault.Lambda${ConfigName}", {"ConfigName": "AllAtOnce"}]
+        }, name
+        # And CodeDeploy watches no alarm that could stop it
+        assert evaluate(emergency, group["Properties"]["AlarmConfiguration"]) == {}, name
+        assert watched_alarms(emergency, name) == set(), name
+        # While the default deploy stays gated by its alarms
+        assert watched_alarms(_prod(), name), name
+    # And the pipeline sets the gate back on every deploy, so it never stays off unnoticed
+    workflow = (ROOT / ".github" / "workflows" / "deploy.yml").read_text()
+    deploys = workflow.split("--parameter-overrides")[1:]
+    assert len(deploys) == 2
+    assert all(
+        '"EmergencyDeploy=$EMERGENCY_DEPLOY"' in deploy.split("\n      - ")[0] for deploy in deploys
+    )
+    # And the guide's runbooks say how to deploy so and how to turn it off again
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    assert "EmergencyDeploy=true" in guide
+    assert "EmergencyDeploy=false" in guide
+    assert "(#emergency-deploy-a-fix-while-the-rollback-alarms-fire)" in guide
+
+
 def test_each_deployment_rolls_back_on_its_functions_errors_alarm() -> None:
     template = _prod()
     alarms = resources(template, "AWS::CloudWatch::Alarm")
     groups = resources(template, "AWS::CodeDeploy::DeploymentGroup")
     for name, group in groups.items():
-        configuration = group["Properties"]["AlarmConfiguration"]
+        configuration = evaluate(template, group["Properties"]["AlarmConfiguration"])
         assert configuration["Enabled"] is True, name
         named = watched_alarms(template, name)
         assert any(alarms[a]["Properties"].get("MetricName") == "Errors" for a in named), name
