@@ -1519,11 +1519,11 @@ def test_a_serverless_cache_nearing_its_ecpu_ceiling_is_told_before_it_throttles
     assert alarm["Condition"] == "UseServerlessCache"
     properties = evaluate(template, alarm["Properties"])
     [ecpu] = [m for m in properties["Metrics"] if "MetricStat" in m]
-    # It reads the cache the stack creates, by the name the stack gives it
+    # It reads the cache the stack creates, by the name ElastiCache reports its metrics under:
+    # the name it stores, in lowercase, which Ref returns (the stack's name as typed keeps its
+    # capitals, and an alarm on it would read nothing)
     [dimension] = ecpu["MetricStat"]["Metric"]["Dimensions"]
-    assert dimension["Name"] == "clusterId"
-    cache = template["Resources"]["ReadModelCache"]["Properties"]
-    assert dimension["Value"] == cache["ServerlessCacheName"]
+    assert dimension == {"Name": "clusterId", "Value": {"Ref": "ReadModelCache"}}
 
     def minutes(*per_second: float) -> list[dict[str, float]]:
         return [{"ElastiCacheProcessingUnits": 60 * value} for value in per_second]
@@ -1545,10 +1545,7 @@ def test_a_serverless_cache_that_throttles_for_two_minutes_is_told() -> None:
     assert alarm["Condition"] == "UseServerlessCache"
     properties = evaluate(template, alarm["Properties"])
     [dimension] = properties["Dimensions"]
-    assert dimension == {
-        "Name": "clusterId",
-        "Value": template["Resources"]["ReadModelCache"]["Properties"]["ServerlessCacheName"],
-    }
+    assert dimension == {"Name": "clusterId", "Value": {"Ref": "ReadModelCache"}}
     throttled = [{"ThrottledCmds": 40.0}, {"ThrottledCmds": 0.0}, {"ThrottledCmds": 3.0}]
     assert _alarm_fires(properties, throttled)
     once = [{"ThrottledCmds": 0.0}, {"ThrottledCmds": 500.0}, {"ThrottledCmds": 0.0}]
