@@ -526,6 +526,35 @@ def test_every_function_has_a_reserved_concurrency_parameter() -> None:
     assert evaluate(unreserved, api) == {"Ref": "AWS::NoValue"}
 
 
+def test_the_guide_states_the_concurrency_the_defaults_reserve_and_the_limit_they_need() -> None:
+    # Given the functions a stack deploys and the concurrency each reserves by default
+    template = transformed()
+    reserved = {}
+    for name, function in resources(template, "AWS::Lambda::Function").items():
+        condition = function.get("Condition")
+        if condition and not evaluate(template, template["Conditions"][condition]):
+            continue
+        value = evaluate(template, function["Properties"].get("ReservedConcurrentExecutions"))
+        if isinstance(value, str):
+            reserved[name] = int(value)
+    holding_connections = sum(
+        count
+        for name, count in reserved.items()
+        if name in ("ApiFunction", "RelayFunction") or name.startswith("Projector")
+    )
+    total = sum(reserved.values())
+    # Then the guide says what they reserve, and the account limit that leaves Lambda's 100
+    # unreserved (a deploy below it fails creating the functions)
+    guide = " ".join((ROOT / "docs" / "operations.md").read_text().split())
+    stated = {
+        (tuple(sorted(int(part) for part in terms.split(" + "))), int(result))
+        for terms, result in re.findall(r"((?:\d+ \+ )+\d+) = (\d+) by default", guide)
+    }
+    assert any(result == holding_connections for _, result in stated), stated
+    assert (tuple(sorted(reserved.values())), total) in stated, (reserved, stated)
+    assert f"a limit of at least {total + 100}" in guide
+
+
 def test_the_api_and_the_projector_resume_from_snapstart_snapshots() -> None:
     template = _prod()
     functions = resources(template, "AWS::Lambda::Function")
