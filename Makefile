@@ -32,7 +32,7 @@ TESTS ?=
 TEST_WORKERS ?= 3
 RUN_ARGS ?=
 
-.PHONY: py313 publish-web help setup browser test-browser web-size services db run test test-unit test-integration test-e2e test-faults rebuild dead-letters redrive openapi lint format validate build bench-import compose-seed clean bench-latency
+.PHONY: py313 publish-web remove-web-bucket help setup browser test-browser web-size services db run test test-unit test-integration test-e2e test-faults rebuild dead-letters redrive openapi lint format validate build bench-import compose-seed clean bench-latency
 
 help: ## list the routines
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -118,6 +118,10 @@ $(SAM):
 publish-web: setup ## after sam deploy: the web app to the stack's bucket, /app/config.json from its outputs (STACK=name)
 	@test -n "$(STACK)" || { echo "usage: make publish-web STACK=<stack name> [WEB_DIR=web]"; exit 2; }
 	$(PY) scripts/publish_web.py --stack "$(STACK)" --web-dir "$(or $(WEB_DIR),web)"
+
+remove-web-bucket: setup ## after deleting a stack: its web bucket's every file version, then the bucket (BUCKET=the WebBucketName output)
+	@test -n "$(BUCKET)" || { echo "usage: make remove-web-bucket BUCKET=<the deleted stack's WebBucketName output>"; exit 2; }
+	$(PY) scripts/remove_web_bucket.py --bucket "$(BUCKET)"
 
 stage-throttle: setup ## mid-event: the API's throttle on a deployed stack, nothing else (STACK=name RATE= BURST= RESERVED=)
 	@test -n "$(STACK)" || { echo "usage: make stage-throttle STACK=<stack name> RATE=300 BURST=600 RESERVED=60 [YES=1]"; exit 2; }

@@ -382,6 +382,30 @@ def test_what_cannot_be_made_again_outlives_the_stack(name: str) -> None:
     assert resource["UpdateReplacePolicy"] == "Retain"
 
 
+def test_deleting_the_stack_never_fails_on_the_web_bucket_and_the_guide_names_all_it_keeps() -> (
+    None
+):
+    # Given the web bucket, versioned and filled by `make publish-web`: CloudFormation cannot
+    # delete a bucket holding files, so the stack keeps it rather than ending in DELETE_FAILED
+    bucket = _source()["Resources"]["WebBucket"]
+    assert bucket["DeletionPolicy"] == "Retain"
+    assert bucket["UpdateReplacePolicy"] == "Retain"
+    # Then the guide's deletion section names every resource a deletion keeps, and how the
+    # bucket is removed afterwards
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    section = guide.split("### Deleting a stack\n", 1)[1].split("\n#", 1)[0]
+    kept = {
+        name
+        for name, resource in _source()["Resources"].items()
+        if resource.get("DeletionPolicy") == "Retain"
+    }
+    assert kept >= {"WebBucket", "ProjectorFailures", "VoterTokenSecret"}
+    for name in kept:
+        assert f"**{name}**" in section, name
+    assert 'make remove-web-bucket BUCKET="$bucket"' in section
+    assert re.search(r"^remove-web-bucket: ", (ROOT / "Makefile").read_text(), re.MULTILINE)
+
+
 def test_ratings_the_api_refuses_wholesale_are_told_and_a_closed_talk_s_stragglers_are_not() -> (
     None
 ):
