@@ -5,7 +5,12 @@ PY := $(VENV)/bin/python
 SAM_VENV := .tools/sam
 SAM := $(SAM_VENV)/bin/sam
 CHECKOV := .tools/checkov/bin/checkov
-PY313 ?= /root/.pyenv/versions/3.13.0/bin
+# The folder holding python3.13 (Lambda's runtime), which `sam build` and the build's bytecode
+# need: PY313 if set; else the python3.13 on PATH that runs (a pyenv shim of a version that is
+# not selected does not); else pyenv's newest 3.13. `make py313` says which, or what to install.
+ifeq ($(origin PY313),undefined)
+PY313 := $(or $(shell python3.13 -c 'import os, sys; print(os.path.dirname(sys.executable))' 2>/dev/null),$(patsubst %/python3.13,%,$(lastword $(sort $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13)))))
+endif
 export SAM_CLI_TELEMETRY := 0
 # The routines that need some AWS region and depend on none (sam validate and cfn-lint, the
 # tests' clients of moto and local endpoints, the local runtime) get eu-west-1 unless one is
@@ -27,7 +32,7 @@ TESTS ?=
 TEST_WORKERS ?= 3
 RUN_ARGS ?=
 
-.PHONY: publish-web help setup browser test-browser web-size services db run test test-unit test-integration test-e2e test-faults rebuild dead-letters redrive openapi lint format validate build bench-import compose-seed clean bench-latency
+.PHONY: py313 publish-web remove-web-bucket help setup browser test-browser web-size services db run test test-unit test-integration test-e2e test-faults rebuild dead-letters redrive openapi lint format validate build bench-import compose-seed clean bench-latency
 
 help: ## list the routines
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -114,6 +119,10 @@ publish-web: setup ## after sam deploy: the web app to the stack's bucket, /app/
 	@test -n "$(STACK)" || { echo "usage: make publish-web STACK=<stack name> [WEB_DIR=web]"; exit 2; }
 	$(PY) scripts/publish_web.py --stack "$(STACK)" --web-dir "$(or $(WEB_DIR),web)"
 
+remove-web-bucket: setup ## after deleting a stack: its web bucket's every file version, then the bucket (BUCKET=the WebBucketName output)
+	@test -n "$(BUCKET)" || { echo "usage: make remove-web-bucket BUCKET=<the deleted stack's WebBucketName output>"; exit 2; }
+	$(PY) scripts/remove_web_bucket.py --bucket "$(BUCKET)"
+
 stage-throttle: setup ## mid-event: the API's throttle on a deployed stack, nothing else (STACK=name RATE= BURST= RESERVED=)
 	@test -n "$(STACK)" || { echo "usage: make stage-throttle STACK=<stack name> RATE=300 BURST=600 RESERVED=60 [YES=1]"; exit 2; }
 	$(PY) scripts/stage_throttle.py --stack "$(STACK)" $(if $(RATE),--rate $(RATE)) $(if $(BURST),--burst $(BURST)) $(if $(RESERVED),--reserved $(RESERVED)) $(if $(YES),--yes)
@@ -123,7 +132,11 @@ validate: $(SAM) ## sam validate and sam validate --lint; cfn-lint on deploy/'s 
 	$(SAM) validate --lint
 	$(SAM_VENV)/bin/cfn-lint $(wildcard deploy/*.yaml)
 
-build: $(SAM) setup ## sam build (python3.13, arm64, no Docker), bytecode precompiled, sizes reported
+py313: ## the python3.13 the build uses, or one line saying what to install or set
+	@if [ -x "$(PY313)/python3.13" ]; then echo "python3.13: $(PY313)/python3.13"; else \
+	  echo "make: no python3.13$(if $(PY313), in PY313=$(PY313),) (Lambda's runtime, which the build targets): install Python 3.13 so that python3.13 runs from PATH, or set PY313 to the folder holding it (make build PY313=/opt/python3.13/bin)" >&2; exit 1; fi
+
+build: py313 $(SAM) setup ## sam build (python3.13, arm64, no Docker), bytecode precompiled, sizes reported
 	PATH="$(PY313):$$PATH" $(SAM) build
 	$(PY) scripts/lean_build.py --python $(PY313)/python3.13
 
@@ -140,10 +153,10 @@ bench-latency: setup services ## median and p95 of POST and GET /ratings through
 	$(PY) bench/http_latency.py --requests 200
 
 .PHONY: bench bench-quick
-bench: setup services $(VENV)/.bench-installed ## every benchmark, ~6 min: cold start, hot path vs floor, projector, freshness, memory, live channel
+bench: py313 setup services $(VENV)/.bench-installed ## every benchmark, ~6 min: cold start, hot path vs floor, projector, freshness, memory, live channel
 	$(PY) -m bench --python $(PY313)/python3.13
 
-bench-quick: setup services $(VENV)/.bench-installed ## the same with small counts (< 1 min); results in a temp folder
+bench-quick: py313 setup services $(VENV)/.bench-installed ## the same with small counts (< 1 min); results in a temp folder
 	$(PY) -m bench --quick --python $(PY313)/python3.13
 
 $(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed

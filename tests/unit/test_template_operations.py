@@ -231,6 +231,31 @@ def evaluate(template: dict[str, Any], value: Any) -> Any:
     return value
 
 
+def watched_alarms(template: dict[str, Any], group: str) -> set[str]:
+    """The logical ids of the alarms a deployment group watches, listed by !Ref or by the name
+    the alarm is given (AlarmName); a name no alarm of the stack carries fails the test, as it
+    would stop every deployment (CodeDeploy cannot read the alarm's state)."""
+    alarms = resources(template, "AWS::CloudWatch::Alarm")
+    by_name = {
+        json.dumps(alarm["Properties"]["AlarmName"]): name
+        for name, alarm in alarms.items()
+        if "AlarmName" in alarm["Properties"]
+    }
+    watched = set()
+    configuration = evaluate(
+        template, template["Resources"][group]["Properties"]["AlarmConfiguration"]
+    )
+    for alarm in configuration.get("Alarms", []):
+        name = alarm["Name"]
+        if isinstance(name, dict) and set(name) == {"Ref"}:
+            assert name["Ref"] in alarms, (group, name)
+            watched.add(name["Ref"])
+        else:
+            assert json.dumps(name) in by_name, f"{group} watches {name}: no alarm has that name"
+            watched.add(by_name[json.dumps(name)])
+    return watched
+
+
 def test_every_function_has_an_errors_alarm() -> None:
     # Given the template as deployed
     template = _prod()
@@ -357,6 +382,30 @@ def test_what_cannot_be_made_again_outlives_the_stack(name: str) -> None:
     assert resource["UpdateReplacePolicy"] == "Retain"
 
 
+def test_deleting_the_stack_never_fails_on_the_web_bucket_and_the_guide_names_all_it_keeps() -> (
+    None
+):
+    # Given the web bucket, versioned and filled by `make publish-web`: CloudFormation cannot
+    # delete a bucket holding files, so the stack keeps it rather than ending in DELETE_FAILED
+    bucket = _source()["Resources"]["WebBucket"]
+    assert bucket["DeletionPolicy"] == "Retain"
+    assert bucket["UpdateReplacePolicy"] == "Retain"
+    # Then the guide's deletion section names every resource a deletion keeps, and how the
+    # bucket is removed afterwards
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    section = guide.split("### Deleting a stack\n", 1)[1].split("\n#", 1)[0]
+    kept = {
+        name
+        for name, resource in _source()["Resources"].items()
+        if resource.get("DeletionPolicy") == "Retain"
+    }
+    assert kept >= {"WebBucket", "ProjectorFailures", "VoterTokenSecret"}
+    for name in kept:
+        assert f"**{name}**" in section, name
+    assert 'make remove-web-bucket BUCKET="$bucket"' in section
+    assert re.search(r"^remove-web-bucket: ", (ROOT / "Makefile").read_text(), re.MULTILINE)
+
+
 def test_ratings_the_api_refuses_wholesale_are_told_and_a_closed_talk_s_stragglers_are_not() -> (
     None
 ):
@@ -416,14 +465,47 @@ def test_prod_deploys_by_canary_and_dev_all_at_once() -> None:
             }, name
 
 
+def test_an_emergency_deploy_moves_every_alias_at_once_watching_no_alarm() -> None:
+    # Given a prod stack whose backends are down: every rollback alarm of the API and the
+    # projector in ALARM, so a gated deploy of the fix would be stopped and rolled back
+    emergency = transformed(
+        Stage="prod", CorsAllowOrigin="https://talkrate.example", EmergencyDeploy="true"
+    )
+    groups = resources(emergency, "AWS::CodeDeploy::DeploymentGroup")
+    assert set(groups) == set(resources(_prod(), "AWS::CodeDeploy::DeploymentGroup"))
+    for name, group in groups.items():
+        # Then, deployed with EmergencyDeploy=true, each alias moves at once
+        config = evaluate(emergency, group["Properties"]["DeploymentConfigName"])
+        assert config == {
+            "Fn::Sub": ["CodeDeployDefault.Lambda${ConfigName}", {"ConfigName": "AllAtOnce"}]
+        }, name
+        # And CodeDeploy watches no alarm that could stop it
+        assert evaluate(emergency, group["Properties"]["AlarmConfiguration"]) == {}, name
+        assert watched_alarms(emergency, name) == set(), name
+        # While the default deploy stays gated by its alarms
+        assert watched_alarms(_prod(), name), name
+    # And the pipeline sets the gate back on every deploy, so it never stays off unnoticed
+    workflow = (ROOT / ".github" / "workflows" / "deploy.yml").read_text()
+    deploys = workflow.split("--parameter-overrides")[1:]
+    assert len(deploys) == 2
+    assert all(
+        '"EmergencyDeploy=$EMERGENCY_DEPLOY"' in deploy.split("\n      - ")[0] for deploy in deploys
+    )
+    # And the guide's runbooks say how to deploy so and how to turn it off again
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    assert "EmergencyDeploy=true" in guide
+    assert "EmergencyDeploy=false" in guide
+    assert "(#emergency-deploy-a-fix-while-the-rollback-alarms-fire)" in guide
+
+
 def test_each_deployment_rolls_back_on_its_functions_errors_alarm() -> None:
     template = _prod()
     alarms = resources(template, "AWS::CloudWatch::Alarm")
     groups = resources(template, "AWS::CodeDeploy::DeploymentGroup")
     for name, group in groups.items():
-        configuration = group["Properties"]["AlarmConfiguration"]
+        configuration = evaluate(template, group["Properties"]["AlarmConfiguration"])
         assert configuration["Enabled"] is True, name
-        named = refs(configuration["Alarms"])
+        named = watched_alarms(template, name)
         assert any(alarms[a]["Properties"].get("MetricName") == "Errors" for a in named), name
         assert (
             "DEPLOYMENT_STOP_ON_ALARM" in group["Properties"]["AutoRollbackConfiguration"]["Events"]
@@ -466,6 +548,35 @@ def test_every_function_has_a_reserved_concurrency_parameter() -> None:
     unreserved = transformed(ApiReservedConcurrency="0")
     api = unreserved["Resources"]["ApiFunction"]["Properties"]["ReservedConcurrentExecutions"]
     assert evaluate(unreserved, api) == {"Ref": "AWS::NoValue"}
+
+
+def test_the_guide_states_the_concurrency_the_defaults_reserve_and_the_limit_they_need() -> None:
+    # Given the functions a stack deploys and the concurrency each reserves by default
+    template = transformed()
+    reserved = {}
+    for name, function in resources(template, "AWS::Lambda::Function").items():
+        condition = function.get("Condition")
+        if condition and not evaluate(template, template["Conditions"][condition]):
+            continue
+        value = evaluate(template, function["Properties"].get("ReservedConcurrentExecutions"))
+        if isinstance(value, str):
+            reserved[name] = int(value)
+    holding_connections = sum(
+        count
+        for name, count in reserved.items()
+        if name in ("ApiFunction", "RelayFunction") or name.startswith("Projector")
+    )
+    total = sum(reserved.values())
+    # Then the guide says what they reserve, and the account limit that leaves Lambda's 100
+    # unreserved (a deploy below it fails creating the functions)
+    guide = " ".join((ROOT / "docs" / "operations.md").read_text().split())
+    stated = {
+        (tuple(sorted(int(part) for part in terms.split(" + "))), int(result))
+        for terms, result in re.findall(r"((?:\d+ \+ )+\d+) = (\d+) by default", guide)
+    }
+    assert any(result == holding_connections for _, result in stated), stated
+    assert (tuple(sorted(reserved.values())), total) in stated, (reserved, stated)
+    assert f"a limit of at least {total + 100}" in guide
 
 
 def test_the_api_and_the_projector_resume_from_snapstart_snapshots() -> None:
@@ -937,10 +1048,9 @@ def _alarm_fires(properties: dict[str, Any], minutes: list[dict[str, float]]) ->
 
 
 def _rollback_alarms(template: dict[str, Any], function: str) -> dict[str, dict[str, Any]]:
-    group = template["Resources"][f"{function}DeploymentGroup"]["Properties"]
     return {
         name: template["Resources"][name]["Properties"]
-        for name in refs(group["AlarmConfiguration"]["Alarms"])
+        for name in watched_alarms(template, f"{function}DeploymentGroup")
     }
 
 
@@ -1462,11 +1572,11 @@ def test_a_serverless_cache_nearing_its_ecpu_ceiling_is_told_before_it_throttles
     assert alarm["Condition"] == "UseServerlessCache"
     properties = evaluate(template, alarm["Properties"])
     [ecpu] = [m for m in properties["Metrics"] if "MetricStat" in m]
-    # It reads the cache the stack creates, by the name the stack gives it
+    # It reads the cache the stack creates, by the name ElastiCache reports its metrics under:
+    # the name it stores, in lowercase, which Ref returns (the stack's name as typed keeps its
+    # capitals, and an alarm on it would read nothing)
     [dimension] = ecpu["MetricStat"]["Metric"]["Dimensions"]
-    assert dimension["Name"] == "clusterId"
-    cache = template["Resources"]["ReadModelCache"]["Properties"]
-    assert dimension["Value"] == cache["ServerlessCacheName"]
+    assert dimension == {"Name": "clusterId", "Value": {"Ref": "ReadModelCache"}}
 
     def minutes(*per_second: float) -> list[dict[str, float]]:
         return [{"ElastiCacheProcessingUnits": 60 * value} for value in per_second]
@@ -1488,10 +1598,7 @@ def test_a_serverless_cache_that_throttles_for_two_minutes_is_told() -> None:
     assert alarm["Condition"] == "UseServerlessCache"
     properties = evaluate(template, alarm["Properties"])
     [dimension] = properties["Dimensions"]
-    assert dimension == {
-        "Name": "clusterId",
-        "Value": template["Resources"]["ReadModelCache"]["Properties"]["ServerlessCacheName"],
-    }
+    assert dimension == {"Name": "clusterId", "Value": {"Ref": "ReadModelCache"}}
     throttled = [{"ThrottledCmds": 40.0}, {"ThrottledCmds": 0.0}, {"ThrottledCmds": 3.0}]
     assert _alarm_fires(properties, throttled)
     once = [{"ThrottledCmds": 0.0}, {"ThrottledCmds": 500.0}, {"ThrottledCmds": 0.0}]
