@@ -3867,9 +3867,10 @@ def waited_on(page: Page, check: Callable[[], Any], seconds: float = 15) -> Any:
 
 def requests_made_so_far_heard(page: Page) -> None:
     """Until the requests the page has made so far have been heard (`request` events come in the
-    order the page made them: one it makes now, once heard, comes after them all)."""
+    order the page made them: one it makes now, once heard, comes after them all). Its answer
+    is read, so that reads_answered (which counts it) is not left waiting for it."""
     with page.expect_request(lambda request: request.url.endswith("/app/config.json?heard")):
-        page.evaluate("fetch('/app/config.json?heard').catch(() => {})")
+        page.evaluate("fetch('/app/config.json?heard').then((r) => r.text()).catch(() => {})")
 
 
 def no_answer_to_come(page: Page) -> None:
