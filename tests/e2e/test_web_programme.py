@@ -195,7 +195,7 @@ def test_back_that_loads_a_newer_version_returns_to_the_same_place_too(
     page.evaluate("window.scrollTo(0, 300)")
     page.reload()
     expect(link).to_be_visible()
-    page.wait_for_timeout(300)
+    test_web_app.reads_answered(page)  # (a position put back as a read's list is drawn, by now)
     assert page.evaluate("window.scrollY") == 0
 
 
