@@ -224,10 +224,9 @@ def test_a_bare_machine_rates_a_talk_and_keeps_it_across_restarts(
         )
         assert answer.status == 202, answer.body
         wait_for_count(runtime, "5", 1)
-        time.sleep(1.0)  # a second delivery, if there were one, would land by now
-        after = histogram(runtime, WORKSHOP_TALK)
-        assert after["ratings"] == {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1}
-        assert after["stats"]["totalCount"] == 2
+        counts = counted_before_a_later_rating(runtime)
+        assert counts == {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1}
+        assert histogram(runtime, WORKSHOP_TALK)["stats"]["totalCount"] == 3  # (the later 1)
         assert "[url StatsFunction] POST / 200" in (tmp_path / "warm.log").read_text()
     finally:
         assert stop(runtime) == 0
@@ -282,6 +281,21 @@ def wait_quiet(runtime: Runtime, seconds: float) -> dict[str, int]:
         if (current := histogram(runtime, WORKSHOP_TALK)["ratings"]) != last:
             last, moved = current, time.monotonic()
     return {value: int(count) for value, count in last.items()}
+
+
+def counted_before_a_later_rating(runtime: Runtime) -> dict[str, int]:
+    """The talk's ratings once a rating of 1 sent now is counted, less that one: a second
+    delivery of a record taken before it (a batch retried after a backoff of up to 10 s, or
+    redelivered from an uncommitted offset) is counted first, the talk's records being read in
+    order from its one partition. A fixed pause passed a duplicate that came after it."""
+    before = histogram(runtime, WORKSHOP_TALK)["ratings"]["1"]
+    answer = runtime.request("POST", "/ratings", json.dumps({"talkId": WORKSHOP_TALK, "value": 1}))
+    assert answer.status == 202, answer.body
+    assert answer.json["status"] == "accepted", answer.body  # on the broker, after the others
+    assert wait_for_count(runtime, "1", before + 1)["ratings"]["1"] == before + 1
+    counts: dict[str, int] = dict(histogram(runtime, WORKSHOP_TALK)["ratings"])
+    counts["1"] -= 1
+    return counts
 
 
 def seconds_to_visible(runtime: Runtime, value: int) -> float:
@@ -341,19 +355,19 @@ def test_ratings_survive_a_killed_runtime_and_a_restart_with_10000_stored_shows_
         after_kill = seconds_to_visible(runtime, 5)
         assert wait_for_total(runtime, 10_021, seconds=30) == 10_021
         assert after_kill < 5
-        time.sleep(1.0)  # a second delivery, if there were one, would land by now
-        assert total(runtime) == 10_021
+        assert sum(counted_before_a_later_rating(runtime).values()) == 10_021
     finally:
         stop(runtime)
 
     # When it is stopped with Ctrl-C and started again (a new broker: the old one was drained)
     runtime, _ = start_stack(data, tmp_path / "after-stop.log")
     try:
-        # Then nothing was lost or counted twice, and a new rating shows at once
-        assert total(runtime) == 10_021
+        # Then nothing was lost or counted twice (the barrier's 1 with them), and a new rating
+        # shows at once
+        assert total(runtime) == 10_022
         after_stop = seconds_to_visible(runtime, 4)
         assert after_stop < 5
-        assert total(runtime) == 10_022
+        assert total(runtime) == 10_023
     finally:
         assert stop(runtime) == 0
     with capsys.disabled():
@@ -640,8 +654,10 @@ def test_a_second_ctrl_c_stops_at_once_and_the_next_start_still_counts_every_rat
             servers_gone = time.monotonic() - started
         finally:
             os.kill(pids["tansu"], signal.SIGCONT)
-    # Then the runtime is gone at once, its servers stop by themselves, the broker is kept
-    assert exited < 1.0
+    # Then the runtime is gone at once (well short of the stop's bound, which the first Ctrl-C
+    # takes with a frozen broker; 1 s was thin on a loaded machine), its servers stop by
+    # themselves, the broker is kept
+    assert exited < STOP_BOUND_SECONDS / 2
     assert servers_gone < STOP_BOUND_SECONDS
     assert alive(pids["tansu"])
     # And a rating the second Ctrl-C ended was answered as the stop's (try again), if at all:
@@ -829,9 +845,8 @@ def test_a_start_on_another_broker_stores_what_the_kept_broker_held_then_stops_i
     try:
         # Then every rating the kept broker held counts, once
         assert wait_for_total(runtime, 50, seconds=10, quiet=3.0) == 50, what_happened(log)
-        time.sleep(1.0)  # a second delivery, if there were one, would land by now
-        counts = histogram(runtime, WORKSHOP_TALK)["ratings"]
-        assert (counts["2"], counts["4"], total(runtime)) == (20, 30, 50)
+        counts = counted_before_a_later_rating(runtime)
+        assert (counts["2"], counts["4"], sum(counts.values())) == (20, 30, 50)
         # And the kept broker is stopped, in one line that says so
         assert gone_within(STOP_BOUND_SECONDS, kept)
         said = [line for line in log.read_text().splitlines() if "kept broker" in line]
@@ -849,8 +864,9 @@ def test_a_start_on_another_broker_stores_what_the_kept_broker_held_then_stops_i
     runtime, _ = start_stack(data, log)
     try:
         assert "embedded: starting it" in log.read_text()
-        assert wait_for_total(runtime, 51, seconds=3, quiet=2.0) == 50
+        # (the 50, and the first start's later 1 that proved them counted once)
+        assert sum(counted_before_a_later_rating(runtime).values()) == 51
         assert seconds_to_visible(runtime, 5) < 5
-        assert total(runtime) == 51
+        assert total(runtime) == 53
     finally:
         assert stop(runtime) == 0

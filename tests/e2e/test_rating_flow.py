@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -93,9 +92,8 @@ def test_malformed_ratings_count_nothing(runtime: Runtime) -> None:
     assert runtime.request("POST", "/ratings", json.dumps(valid)).status == 202
     # Then once that rating is counted (after the bodies before it), it is all that changed
     expected = {**before, "2": before["2"] + 1}
+    # (a malformed body counted would have been counted before it: no fixed wait after)
     assert wait_for(lambda: histogram(runtime, "flight-of-the-gopher") == expected)
-    time.sleep(1)
-    assert histogram(runtime, "flight-of-the-gopher") == expected
 
 
 def test_a_one_megabyte_body_is_refused_cleanly(runtime: Runtime) -> None:

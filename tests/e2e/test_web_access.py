@@ -32,6 +32,7 @@ from tests.e2e.test_web_app import (
     live_connections,
     publish_live,
     reads_answered,
+    requests_made_so_far_heard,
     run_clock,
     star,
     total,
@@ -218,7 +219,7 @@ def test_an_organiser_pressing_save_twice_on_a_slow_network_saves_once_and_is_to
     save = page.locator(".talk-form button[type=submit]")
     expect(save).to_have_text("Saving…")
     save.click()
-    page.wait_for_timeout(500)
+    requests_made_so_far_heard(page)  # (a second save, if the click sent one, is held now)
     for route in list(held):
         route.continue_()
     # Then the talk is saved once, and the page says it was saved, not that someone else did
@@ -249,7 +250,7 @@ def test_an_organiser_pressing_add_twice_on_a_slow_network_adds_the_talk_once(
     page.get_by_role("button", name="Add the talk").click()
     wait_until_held(page, held)
     page.locator(".talk-form button[type=submit]").click()
-    page.wait_for_timeout(500)
+    requests_made_so_far_heard(page)  # (a second add, if the click sent one, is held now)
     for route in list(held):
         route.continue_()
     # Then the talk is added once, and the page says so, not that the id is taken

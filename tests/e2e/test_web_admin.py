@@ -630,10 +630,13 @@ def test_a_form_closed_after_its_save_was_stopped_leaves_no_word_of_a_read_or_a_
     # Then the page no longer says it reads their version or that the form can be saved again
     expect(message).to_have_text("")
     # And it stays so, the list read and the next reads' times past (ten seconds of the page's
-    # clock, a real half second for a read it made to be heard): no read is made
+    # clock; then the page done with every read it made (reads_answered's count, polled: its
+    # frames stand still with the clock), and every request it made so far heard): no read
     network.release()
     page.clock.run_for(10_000)
-    page.wait_for_timeout(500)
+    done = "window.__reads.done === window.__reads.started"
+    assert wait_for(lambda: page.evaluate(done), seconds=10, page=page)
+    test_web_app.requests_made_so_far_heard(page)
     expect(message).to_have_text("")
     assert network.reads == reads
 

@@ -577,6 +577,33 @@ def count_of(runtime: Runtime, talk_id: str) -> int:
     return sum(answer.json["ratings"].values())
 
 
+def counted_once_heard(page: Page, rate: Callable[[int], Any], counts: Callable[[], Any]) -> Any:
+    """`counts()` once every rating the page has sent so far was answered and, if the service
+    took it, counted: the page done with its requests (reads_answered: a rating it sends again
+    is one), then a rating of the talk from another attendee, `rate(1)`, taken after them and
+    counted (a talk's ratings are projected in the order they were taken). The test reads the
+    barrier's 1 in what it asserts. A fixed wait passed whatever was counted after it."""
+    web_app.reads_answered(page)
+    rate(1)
+    assert wait_for(lambda: counts()["1"] == 1)
+    return counts()
+
+
+def ratings_by_api(runtime: Runtime, talk_id: str) -> dict[str, int]:
+    """The talk's histogram as the API answers it."""
+    answer = runtime.request("GET", f"/ratings?talkId={talk_id}")
+    assert answer.status == 200, answer.body
+    histogram: dict[str, int] = answer.json["ratings"]
+    return histogram
+
+
+def another_attendee_rates(runtime: Runtime, talk_id: str) -> Callable[[int], Any]:
+    """A rating of the talk from another attendee's client (open voting: no pass)."""
+    return lambda value: runtime.request(
+        "POST", "/ratings", json.dumps({"talkId": talk_id, "value": value})
+    )
+
+
 def kept_rating(page: Page, talk_id: str) -> Any:
     """The rating the page keeps on its way for the talk (None for none)."""
     return page.evaluate(
@@ -635,17 +662,19 @@ def test_a_rating_kept_without_a_pass_past_its_key_s_hour_is_not_sent_again_but_
     expect(message).to_have_text(unconfirmed(4))
     expect(own).to_have_text("Choose a star to rate this talk.")
     expect(star(page, 4)).to_have_attribute("aria-pressed", "false")
-    # And it did not send the 4 again: counted once, no longer kept
-    page.wait_for_timeout(1000)
+    # And it did not send the 4 again: counted once (beside the barrier's 1), no longer kept
+    counts = counted_once_heard(
+        page, another_attendee_rates(runtime, talk), lambda: ratings_by_api(runtime, talk)
+    )
     assert len(keys) == 4
-    assert count_of(runtime, talk) == 1
+    assert (counts["4"], sum(counts.values())) == (1, 2), counts
     assert kept_rating(page, talk) is None
     # When they rate again
     star(page, 5).click()
     # Then the new rating is sent (a new key) and counted beside the first, as open voting does
     expect(own).to_contain_text("You rated 5 out of 5")
     expect(message).to_have_text("")
-    assert wait_for(lambda: count_of(runtime, talk) == 2)
+    assert wait_for(lambda: count_of(runtime, talk) == 3)
     assert len(keys) == 5
     assert keys[4] != keys[0]
 
@@ -664,8 +693,10 @@ def test_a_rating_kept_without_a_pass_within_its_key_s_hour_is_sent_again_and_co
     assert len(keys) == 5
     assert len(set(keys)) == 1
     assert wait_for(lambda: count_of(runtime, talk) == 1)
-    page.wait_for_timeout(500)
-    assert count_of(runtime, talk) == 1
+    counts = counted_once_heard(
+        page, another_attendee_rates(runtime, talk), lambda: ratings_by_api(runtime, talk)
+    )
+    assert (counts["4"], sum(counts.values())) == (1, 2), counts
 
 
 def test_a_rating_kept_with_a_pass_is_sent_again_past_its_key_s_hour_and_counted_once(
@@ -682,8 +713,10 @@ def test_a_rating_kept_with_a_pass_is_sent_again_past_its_key_s_hour_and_counted
     expect(page.get_by_test_id("message")).to_have_text("")
     assert len(set(keys)) == 1
     assert len(keys) == 5
-    page.wait_for_timeout(1000)
-    assert count_of(runtime, talk) == 1
+    counts = counted_once_heard(
+        page, another_attendee_rates(runtime, talk), lambda: ratings_by_api(runtime, talk)
+    )
+    assert (counts["4"], sum(counts.values())) == (1, 2), counts
 
 
 REFUSE_THE_KEPT_PASS = """(id) => {
@@ -736,14 +769,16 @@ def test_a_rating_kept_with_a_pass_the_service_now_refuses_is_not_sent_under_a_n
     own, message = page.get_by_test_id("own-rating"), page.get_by_test_id("message")
     expect(message).to_have_text(unconfirmed(4))
     expect(own).to_have_text("Choose a star to rate this talk.")
-    page.wait_for_timeout(1000)
+    counts = counted_once_heard(
+        page, another_attendee_rates(runtime, talk), lambda: ratings_by_api(runtime, talk)
+    )
     assert len(keys) == 5  # sent once more, with the refused pass, and not again
-    assert count_of(runtime, talk) == 1
+    assert (counts["4"], sum(counts.values())) == (1, 2), counts
     assert kept_rating(page, talk) is None
     # When they rate again, a new pass is asked for and the rating counts
     star(page, 5).click()
     expect(own).to_contain_text("You rated 5 out of 5")
-    assert wait_for(lambda: count_of(runtime, talk) == 2)
+    assert wait_for(lambda: count_of(runtime, talk) == 3)
 
 
 @pytest.mark.parametrize(
@@ -777,9 +812,11 @@ def test_a_rating_kept_by_the_page_before_it_noted_when_is_sent_again_only_if_sa
         # (it may be past its key's hour): the page says so
         expect(message).to_have_text(unconfirmed(4))
         expect(own).to_have_text("Choose a star to rate this talk.")
-        page.wait_for_timeout(1000)
+        counts = counted_once_heard(
+            page, another_attendee_rates(runtime, talk), lambda: ratings_by_api(runtime, talk)
+        )
         assert keys == []
-        assert count_of(runtime, talk) == 0
+        assert counts == {**only(1)}, counts  # the barrier's 1 alone
     assert kept_rating(page, talk) is None
 
 
@@ -1217,10 +1254,12 @@ def test_a_rating_tapped_offline_is_sent_from_the_programme_once_back_online(
     # And a reload of the programme sends nothing more: counted once, no longer kept
     page.reload()
     expect(page.get_by_role("heading", level=1)).to_be_visible()
-    page.wait_for_timeout(1000)
+    counts = counted_once_heard(
+        page, lambda value: web.rate(talk["id"], value), lambda: ratings_of(web, talk["id"])
+    )
     assert len(keys) == 1, keys
     assert kept_rating(page, talk["id"]) is None
-    assert ratings_of(web, talk["id"]) == only(4)
+    assert counts == {**only(4), "1": 1}, counts
     # And A's page says the 4
     page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
     expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
