@@ -66,3 +66,26 @@ def test_on_a_terminal_a_long_step_is_one_line_redrawn_in_place() -> None:
     assert lines[2] == "rebuild: rebuilt 7 histograms from 1000000 events"
     # And redrawn at most every 0.2 s of the reading, not at every line
     assert 0 < lines[1].count("\r") <= 200
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_a_step_that_ends_short_of_its_total_still_says_its_last_line(terminal: bool) -> None:
+    # Given a rebuild of 22 events, 16 of them counted (voters who changed their minds: the
+    # rebuild counts each voter's newest rating of a talk), read at once, in a log or on a screen
+    out, clock = io.StringIO(), Clock()
+    say = _say(
+        "rebuild", Console(file=out, force_terminal=terminal, width=200, highlight=False), clock
+    )
+    say("event store: 22 events")
+    say(Step("counted 5 of 22 events, over 3 talks", 5, 22))
+    clock.now += 0.01
+    say(Step("counted 16 of 22 events, over 10 talks", 16, 22))
+    say("offsets of 3 partitions")
+    # Then the step's last line is said before the next (it was dropped: the first count or
+    # nothing, in a log, for any rebuild under STEP_EVERY_SECONDS)
+    lines = [line.rsplit("\r\x1b[2K", 1)[-1] for line in out.getvalue().split("\n")[:-1]]
+    assert lines == [
+        "rebuild: event store: 22 events",
+        "rebuild: counted 16 of 22 events, over 10 talks",
+        "rebuild: offsets of 3 partitions",
+    ]

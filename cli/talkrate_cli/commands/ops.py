@@ -74,6 +74,10 @@ def _say(command: str, console: Any = None, clock: Any = time.monotonic) -> Any:
     gone = False
     open_line = False  # a step's line drawn in place and not ended yet (a terminal)
     step_said = clock()  # when a step's line was last said (the command's start at first)
+    # A step's newest line not said yet: said before whatever comes next, so the step always
+    # ends on its last line (its count need not reach its total: the rebuild counts a voter's
+    # newest rating of a talk, out of every event stored).
+    unsaid: str | None = None
 
     def left() -> None:
         nonlocal gone
@@ -82,8 +86,24 @@ def _say(command: str, console: Any = None, clock: Any = time.monotonic) -> Any:
         stream = sys.stdout if shown is output.console else sys.stderr
         os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
 
+    def say_unsaid() -> None:
+        nonlocal unsaid, open_line
+        line, unsaid = unsaid, None
+        if line is None or gone:
+            return
+        if shown.is_terminal:
+            open_line = True
+            shown.file.write("\r\x1b[2K" + line[: max(shown.width - 1, 20)])
+            shown.file.flush()
+        else:
+            shown.print(line, markup=False)
+
     def end_line() -> None:
         nonlocal open_line
+        try:
+            say_unsaid()
+        except BrokenPipeError:
+            left()
         if open_line and not gone:
             open_line = False
             try:
@@ -93,7 +113,7 @@ def _say(command: str, console: Any = None, clock: Any = time.monotonic) -> Any:
                 left()
 
     def say(line: str) -> None:
-        nonlocal open_line, step_said
+        nonlocal open_line, step_said, unsaid
         if gone:
             return
         text = f"{command}: {line}"
@@ -102,13 +122,16 @@ def _say(command: str, console: Any = None, clock: Any = time.monotonic) -> Any:
                 now, last = clock(), line.done >= line.total
                 if shown.is_terminal:
                     if last or now - step_said >= REDRAW_SECONDS or not open_line:
-                        step_said, open_line = now, True
+                        step_said, open_line, unsaid = now, True, None
                         shown.file.write("\r\x1b[2K" + text[: max(shown.width - 1, 20)])
                         shown.file.flush()
+                    else:
+                        unsaid = text
                     return
                 if not last and now - step_said < STEP_EVERY_SECONDS:
+                    unsaid = text
                     return
-                step_said = now
+                step_said, unsaid = now, None
             end_line()
             shown.print(text, markup=False)
         except BrokenPipeError:
