@@ -121,8 +121,11 @@ export function rememberCode(code) {
 // once the turn comes. Two passes asked for side by side (the outbox and a talk's page, two tabs
 // back online together) made one attendee two, the same rating counted under each.
 // A tab that waited for its turn may not see the other's pass at once (tabs' views of
-// localStorage catch up with each other a moment later): it waits for that write, up to a second,
-// before asking for one of its own. A tab that did not wait asks at once.
+// localStorage catch up with each other a moment later): while it still sees the pass it saw
+// before its turn (none, or one due for renewal), it waits for the other's write, up to a second,
+// before asking on its own. Else a due pass the service set aside was presented twice, making
+// two new voters of one attendee, each tab's held rating counted under both. A tab that did not
+// wait asks at once.
 const PASS_LOCK = "talkrate-voter-pass";
 const CATCH_UP_MS = 1000;
 let asking = null;
@@ -136,13 +139,14 @@ export function voterToken() {
   const stored = validPass();
   if (stored && !renewDue(stored)) return Promise.resolve(stored.voterToken);
   if (!asking) {
+    const seen = stored ? stored.voterToken : null;
     const ask = () => {
       const pass = validPass();
       if (pass && !renewDue(pass)) return pass.voterToken;
       return pass ? renewed(pass) : newToken();
     };
     const afterTurn = async () => {
-      await storageCaughtUp();
+      await storageCaughtUp(seen);
       return ask();
     };
     asking = (navigator.locks
@@ -153,8 +157,10 @@ export function voterToken() {
   return asking;
 }
 
-function storageCaughtUp() {
-  if (storedToken()) return Promise.resolve();
+// Resolves once the kept pass is another than `seen` (the one this tab saw before its turn), or
+// after CATCH_UP_MS.
+function storageCaughtUp(seen) {
+  if (storedToken() !== seen) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
