@@ -5,13 +5,13 @@ ships, acorn), so that no page behaves otherwise for having lost its comments.""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from talkrate_local.web_assets import served
+from tests.nodejs import node
 
 pytestmark = pytest.mark.unit
 
@@ -52,16 +52,6 @@ console.log(JSON.stringify(differ));
 """
 
 
-def _node() -> str:
-    """Node.js: the system's, else the one Playwright's driver ships (always installed here)."""
-    found = shutil.which("node")
-    if found:
-        return found
-    from playwright._impl._driver import compute_driver_executable
-
-    return str(compute_driver_executable()[0])
-
-
 def test_every_script_is_served_minified_and_is_the_same_program() -> None:
     # Given every script of the app, as written and as served
     pairs = {
@@ -80,7 +70,7 @@ def test_every_script_is_served_minified_and_is_the_same_program() -> None:
     # ... and parses to the very syntax tree of its source: template literals (nested ones
     # too), regular expressions, optional chaining and every string kept byte for byte
     result = subprocess.run(
-        [_node(), "--expose-internals", "-e", _SAME_TREES],
+        [node(), "--expose-internals", "-e", _SAME_TREES],
         input=json.dumps(pairs),
         capture_output=True,
         text=True,

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.nodejs import node
+
 ROOT = Path(__file__).resolve().parents[2]
-NODE = shutil.which("node")
 
 
-@pytest.mark.skipif(NODE is None, reason="needs Node (the web app's scripts run in it)")
 @pytest.mark.parametrize("lag_ms", [0, 40, 300])
 def test_a_tab_that_waited_its_turn_takes_the_other_tab_s_new_pass_not_a_second_one(
     tmp_path: Path, lag_ms: int
@@ -28,7 +28,7 @@ def test_a_tab_that_waited_its_turn_takes_the_other_tab_s_new_pass_not_a_second_
     harness = ROOT / "tests" / "unit" / "js" / "voter_tabs.mjs"
     # When tab B asks for a pass
     done = subprocess.run(
-        [str(NODE), str(harness), scripts.as_uri(), str(lag_ms)],
+        [node(), str(harness), scripts.as_uri(), str(lag_ms)],
         capture_output=True,
         text=True,
         timeout=60,
