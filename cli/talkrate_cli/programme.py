@@ -41,6 +41,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
+from talkrate.leaderboard import ranked as board_places
 from talkrate.talk_text import (
     DIRECTION_CONTROL,
     DIRECTION_CONTROLS,
@@ -749,16 +750,15 @@ def places(
     """Each rated talk's rank among these talks and its score, by the leaderboard's rule: the
     Bayesian average of its histogram with the prior GET /leaderboard names (`mean`, `weight`),
     computed as the projector scores it (the same division of the same integers: the same
-    float); best first, two talks of one score in the order Redis gives them (the greater id,
-    byte by byte, first). A talk nobody rated is not ranked (as on the leaderboard)."""
+    float), ranked as the board ranks (`talkrate.leaderboard.ranked`: tied talks share a rank,
+    1, 1, 3). A talk nobody rated is not ranked (as on the leaderboard)."""
     scored = []
     for talk in talks:
         count, total = histogram_sums((talk.get("summary") or {}).get("ratings") or {})
         if count:
             score = (prior["mean"] * prior["weight"] + total) / (prior["weight"] + count)
-            scored.append((score, talk["id"].encode(), talk["id"]))
-    scored.sort(reverse=True)
-    return {talk_id: (rank, score) for rank, (score, _, talk_id) in enumerate(scored, start=1)}
+            scored.append((talk["id"], score))
+    return {talk_id: (rank, score) for rank, talk_id, score in board_places(scored)}
 
 
 def score_cell(score: float) -> str:

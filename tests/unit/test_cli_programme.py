@@ -454,13 +454,13 @@ def test_the_export_ranks_the_rated_talks_by_the_leaderboard_s_score_and_tie_ord
     out = io.StringIO()
     write_results(out, talks, PRIOR)
     cells = {r["id"]: (r["rank"], r["score"]) for r in csv.DictReader(io.StringIO(out.getvalue()))}
-    # Then the solid talk outranks the lucky one (the prior pulls one 5 towards 3), a tie goes
-    # to the greater id (Redis' order of equal scores), and the unrated talk has no place
+    # Then the solid talk outranks the lucky one (the prior pulls one 5 towards 3), the tied
+    # talks share a rank (as on the leaderboard), and the unrated talk has no place
     assert cells == {
         "solid": ("1", "3.5455"),
         "lucky": ("2", "3.1818"),
         "tie-b": ("3", "3.1667"),
-        "tie-a": ("4", "3.1667"),
+        "tie-a": ("3", "3.1667"),
         "unrated": ("", ""),
     }
     # And the scores are the projector's own floats (the same division of the same integers)

@@ -123,16 +123,19 @@ function averageCell(ratings) {
 }
 
 // Each rated talk's rank among these talks and its score, by the leaderboard's rule (see the
-// CLI's `places`): the Bayesian average of its histogram with the leaderboard's prior, best
-// first, a tie in Redis' order (the greater id first). Id -> [rank, score].
+// CLI's `places` and talkrate.leaderboard.ranked): the Bayesian average of its histogram with
+// the leaderboard's prior, best first; talks of the same score share a rank (1, 1, 3), the
+// lower id first. Id -> [rank, score].
 function places(talks, prior) {
   const scored = [];
   for (const talk of talks) {
     const [count, total] = histogramSums((talk.summary && talk.summary.ratings) || {});
     if (count) scored.push([(prior.mean * prior.weight + total) / (prior.weight + count), talk.id]);
   }
-  scored.sort(([s, a], [t, b]) => t - s || byBytes(b, a));
-  return new Map(scored.map(([score, id], i) => [id, [i + 1, score]]));
+  scored.sort(([s, a], [t, b]) => t - s || byBytes(a, b));
+  const ranks = [];
+  scored.forEach(([score], i) => ranks.push(i && scored[i - 1][0] === score ? ranks[i - 1] : i + 1));
+  return new Map(scored.map(([score, id], i) => [id, [ranks[i], score]]));
 }
 
 // The file `talkrate admin export` writes too: the histogram's average to three places, a tie
