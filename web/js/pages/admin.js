@@ -174,10 +174,11 @@ export function adminPage(main) {
     if (focus) input.focus();
   }
 
-  // A field's refusal as the form names it: "Ends: must be after the start." rather than the
-  // API's "endsAt: Value error, ...".
+  // A field's refusal as the form names it: "Ends: Must be after the start." rather than the
+  // API's field name, "endsAt".
   // The field is the first part of its path the form labels ("speakers.0": one of the speakers);
-  // the API's validation words (pydantic's) are said as the form would say them.
+  // the API says what is wrong in plain words (talkrate.api.errors.plain_message), as the
+  // command line shows them too.
   function fieldProblem(problem) {
     const { name, sentence } = problemOf(problem);
     return name ? `${FIELD_LABELS[name]}: ${sentence}` : sentence;
@@ -187,19 +188,8 @@ export function adminPage(main) {
   function problemOf(problem) {
     const path = String(problem.field || "").split(".");
     const name = path.find((part) => FIELD_LABELS[part]);
-    const one = name === "speakers" && path.length > path.indexOf(name) + 1; // a name, not the list
-    const text = plainly(String(problem.message || "").replace(/^Value error, /, ""), one);
+    const text = String(problem.message || "");
     return { name, sentence: `${text.charAt(0).toUpperCase()}${text.slice(1)}${/[.!?]$/.test(text) ? "" : "."}` };
-  }
-
-  function plainly(text, aName) {
-    const each = aName ? "each name " : "";
-    let found;
-    if (/^String should have at least 1 character/.test(text)) return aName ? "a name cannot be empty" : "cannot be empty";
-    if ((found = /^String should have at most (\d+) characters?/.exec(text))) return `${each}can be at most ${found[1]} characters long`;
-    if ((found = /^List should have at most (\d+) items?/.exec(text))) return `at most ${found[1]} names`;
-    if (/^String should match pattern/.test(text)) return "cannot hold line breaks or other control characters";
-    return text;
   }
 
   // `focus`: the first action takes the keyboard (after signing in, the form's button is gone).
@@ -462,7 +452,7 @@ export function adminPage(main) {
     const deleting = new Set();
     async function remove(talk) {
       if (deleting.has(talk.id)) return;
-      if (!window.confirm(`Delete “${isolatedText(talk.title)}”? Its ratings stay in the event store.`)) return;
+      if (!window.confirm(`Delete “${isolatedText(talk.title)}”? It leaves the programme and takes no more ratings. The ratings it has are kept: adding a talk with the same id again brings them back.`)) return;
       turns += 1;
       deleting.add(talk.id);
       try {
