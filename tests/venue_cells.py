@@ -12,7 +12,20 @@ VENUE = "Europe/Berlin"
 VENUE_CELLS = [
     ("a winter time", "2026-12-05T10:00", "2026-12-05T10:00+01:00", None),
     ("with a space and seconds", "2026-07-01 10:00:30", "2026-07-01 10:00:30+02:00", None),
-    ("the first of a repeated hour", "2026-10-25T02:30", "2026-10-25T02:30+02:00", None),
+    (
+        "an hour the clocks repeat",
+        "2026-10-25T02:30",
+        f"line 2: startsAt 2026-10-25T02:30 happens twice in {VENUE} (its clocks go back over "
+        "it): write 2026-10-25T02:30+02:00 for the first or 2026-10-25T02:30+01:00 for "
+        "the second",
+        None,
+    ),
+    (
+        "the second of a repeated hour",
+        "2026-10-25T02:30+01:00",
+        "2026-10-25T02:30+01:00",
+        "2026-10-25T02:30+01:00",
+    ),
     ("one with its own zone", "2026-12-05T10:00Z", "2026-12-05T10:00Z", "2026-12-05T10:00Z"),
     (
         "an hour the clocks skip",

@@ -39,6 +39,31 @@ class CliError(Exception):
         return [str(self)]
 
 
+# A talk's fields as the organisers' page labels them (web/js/pages/admin.js, FIELD_LABELS).
+FIELD_LABELS = {
+    "title": "Title",
+    "id": "Id",
+    "speakers": "Speakers",
+    "language": "Language",
+    "track": "Track",
+    "room": "Room",
+    "startsAt": "Starts",
+    "endsAt": "Ends",
+}
+
+
+def field_sentence(error: dict[str, Any]) -> str:
+    """A field error of the API's problem document as the organisers' page says it: the field's
+    label (the first part of its path the page labels; the API's own name for another), then
+    the API's plain words as a sentence ("Ends: Must be after the start.")."""
+    path = str(error.get("field") or "").split(".")
+    name = next((FIELD_LABELS[part] for part in path if part in FIELD_LABELS), None)
+    text = str(error.get("message") or "")
+    sentence = text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
+    field = name or ".".join(path)
+    return f"{field}: {sentence}" if field and field != "body" else sentence
+
+
 class ApiProblem(CliError):
     """The API answered an error: its problem document's title and detail."""
 
@@ -51,16 +76,12 @@ class ApiProblem(CliError):
         self.retry_after = retry_after
         title = str(problem.get("title") or f"HTTP {status}")
         detail = problem.get("detail")
-        fields = "; ".join(
-            f"{e.get('field')}: {e.get('message')}"
-            for e in problem.get("errors") or []
-            if isinstance(e, dict)
-        )
+        fields = [field_sentence(e) for e in problem.get("errors") or [] if isinstance(e, dict)]
         line = f"{title} ({status})"
-        if detail:
+        if fields:  # each field's refusal said as the organisers' page says it
+            line += ": " + " ".join(fields)
+        elif detail:
             line += f": {detail}"
-        if fields:
-            line += f" [{fields}]"
         super().__init__(line)
 
     @property

@@ -177,14 +177,17 @@ def _named(moment: datetime, zone: tzinfo | None) -> str:
 def when(talk: dict[str, Any], zone: tzinfo | None = None, named: str | None = None) -> str:
     """`YYYY-MM-DD HH:MM-HH:MM` of a talk's window in `zone` (the machine's time zone when
     None), or empty; the zone's name follows when it is not `named` (a summer talk in a table
-    headed CET)."""
+    headed CET). A window over a change of the clocks names the zone of each end:
+    `2027-03-28 01:30 CET-03:15 CEST` (its end is no CET time)."""
     starts, ends = instant(talk.get("startsAt")), instant(talk.get("endsAt"))
     if not starts:
         return ""
     text = f"{_here(starts, zone):%Y-%m-%d %H:%M}"
+    own = zone_name(zone, starts)
+    if ends and (end_zone := zone_name(zone, ends)) != own:
+        return f"{text} {own}\N{EN DASH}{_here(ends, zone):%H:%M} {end_zone}"
     if ends:
         text += f"\N{EN DASH}{_here(ends, zone):%H:%M}"
-    own = zone_name(zone, starts)
     return text if named in (None, own) else f"{text} {own}"
 
 

@@ -41,6 +41,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
+from talkrate.leaderboard import ranked as board_places
 from talkrate.talk_text import (
     DIRECTION_CONTROL,
     DIRECTION_CONTROLS,
@@ -338,6 +339,8 @@ def sent_time(name: str, text: str, zone: ZoneInfo | None = None) -> tuple[str, 
             if moment is None:
                 skipped = f"{name} {text} does not exist in {zone.key} (its clocks skip that hour)"
                 return text, skipped
+            if (second := _second_time(parsed, zone)) is not None:
+                return text, repeated_time(name, text, zone.key, moment, second)
             parsed, sent = moment, _with_offset(text, moment)
         year = parsed.astimezone(UTC).year
     except OverflowError:  # an offset carries it past the first or the last date there is
@@ -356,6 +359,24 @@ def _with_offset(text: str, moment: datetime) -> str:
     minutes = int(offset.total_seconds()) // 60
     sign, minutes = ("-" if minutes < 0 else "+"), abs(minutes)
     return f"{text}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _second_time(wall: datetime, zone: tzinfo) -> datetime | None:
+    """The second instant the clocks of `zone` show `wall` at, when they show it twice (the
+    hour they go back), else None."""
+    second = wall.replace(tzinfo=zone, fold=1)
+    first = wall.replace(tzinfo=zone, fold=0)
+    return second if second.utcoffset() != first.utcoffset() else None
+
+
+def repeated_time(name: str, text: str, zone: str, first: datetime, second: datetime) -> str:
+    """What is said of a wall time the venue's clocks show twice (the hour they go back): which
+    offset says each. The organisers' page (web/js/programme-file.js) says it in these words."""
+    return (
+        f"{name} {text} happens twice in {zone} (its clocks go back over it): write "
+        f"{_with_offset(text, first)} for the first or {_with_offset(text, second)} for the "
+        "second"
+    )
 
 
 def _on_the_clocks_of(wall: datetime, zone: tzinfo) -> datetime | None:
@@ -821,16 +842,15 @@ def places(
     """Each rated talk's rank among these talks and its score, by the leaderboard's rule: the
     Bayesian average of its histogram with the prior GET /leaderboard names (`mean`, `weight`),
     computed as the projector scores it (the same division of the same integers: the same
-    float); best first, two talks of one score in the order Redis gives them (the greater id,
-    byte by byte, first). A talk nobody rated is not ranked (as on the leaderboard)."""
+    float), ranked as the board ranks (`talkrate.leaderboard.ranked`: tied talks share a rank,
+    1, 1, 3). A talk nobody rated is not ranked (as on the leaderboard)."""
     scored = []
     for talk in talks:
         count, total = histogram_sums((talk.get("summary") or {}).get("ratings") or {})
         if count:
             score = (prior["mean"] * prior["weight"] + total) / (prior["weight"] + count)
-            scored.append((score, talk["id"].encode(), talk["id"]))
-    scored.sort(reverse=True)
-    return {talk_id: (rank, score) for rank, (score, _, talk_id) in enumerate(scored, start=1)}
+            scored.append((talk["id"], score))
+    return {talk_id: (rank, score) for rank, talk_id, score in board_places(scored)}
 
 
 def score_cell(score: float) -> str:

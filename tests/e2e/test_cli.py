@@ -3055,3 +3055,26 @@ def test_a_wall_time_is_the_venue_s_and_the_programme_shows_it_in_the_venue_s_zo
     )
     assert venue_cli.talk(talk)["startsAt"] == "2026-12-05T09:00:00Z"
     venue_cli.remove(talk)
+
+
+def test_a_refused_talk_is_said_in_the_organisers_page_s_words(cli: Cli) -> None:
+    # Given a talk an organiser adds with its end before its start, and one whose title holds
+    # an invisible right-to-left override
+    talk_id = unique_talk_id()
+    backwards = cli.run(
+        "admin", "add", talk_id, "--title", "Backwards",
+        "--starts", "2027-06-01T10:00Z", "--ends", "2027-06-01T09:00Z",
+    )  # fmt: skip
+    overridden = cli.run("admin", "add", talk_id, "--title", "Evil\u202etitle")
+    # Then each refusal is one line in the words of the organisers' page, the field by its
+    # label, not pydantic's ("Value error, endsAt must be after startsAt", "[title: ...]")
+    assert_one_line_error(backwards, "422", "Ends: Must be after the start.")
+    assert_one_line_error(overridden, "422", "Title: Must not hold U+202E")
+    for said in (backwards.stderr, overridden.stderr):
+        assert "Value error" not in said
+        assert "[" not in said
+    # And the API's problem document carries the same plain words for every client
+    answer = cli.api("POST", "/talks", {"id": talk_id, "title": ""})
+    assert answer.status == 422
+    assert answer.json["errors"] == [{"field": "title", "message": "cannot be empty"}]
+    assert set(answer.json) >= {"type", "title", "status", "detail"}

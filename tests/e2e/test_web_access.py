@@ -820,3 +820,31 @@ def test_a_list_read_answered_after_a_newer_one_does_not_put_the_old_list_back(
     reads[0].fulfill(response=then[0])
     reads_answered(page)
     expect(titles).to_have_text([f"After the change {stem}"])
+
+
+def test_the_leaderboard_shows_a_shared_rank_and_says_a_shared_lead_is_tied(
+    web: WebStack, page: Page
+) -> None:
+    # Given a track of two talks, one rated 5 and 4, and that track's board open and live
+    track = f"Tied board {unique_talk_id()}"
+    one = web.add_talk(title="Tied one", track=track)
+    other = web.add_talk(title="Tied other", track=track)
+    for value in (5, 4):
+        web.rate(one["id"], value)
+    assert wait_for(lambda: web.count(one["id"]) == 2)
+    page.clock.install()
+    page.goto(web.url(f"/app/leaderboard?track={quote(track)}"))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    board_shows(page, ["Tied one"])
+    page.evaluate(ANNOUNCEMENTS_WATCH)
+    # When the other talk is rated alike (its score the same: 3.25)
+    for value in (4, 5):
+        web.rate(other["id"], value)
+    # Then both are first (the lower id above), and the lead is said to be shared
+    titles = [t["title"] for t in sorted([one, other], key=lambda t: str(t["id"]))]
+    board_shows(page, titles, counts=["2", "2"])
+    expect(page.locator("table.board tbody td.rank")).to_have_text(["1", "1"])
+    # (its first rating may have been said within the minute: the board's last words are said
+    # once the minute has passed)
+    page.clock.run_for(61_000)
+    assert announced(page)[-1] == f"“{titles[0]}” and “{titles[1]}” are tied for the lead."

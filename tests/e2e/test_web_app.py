@@ -2190,12 +2190,12 @@ def test_the_page_s_results_file_is_the_one_the_command_line_exports(
     assert from_page == from_cli.getvalue()
     rows = list(csv.DictReader(io.StringIO(from_page)))
     assert [r["avg"] for r in rows] == ["4.333", "4.063", "4.000", "", "2.001", "5.000", "4.000"]
-    # And the same ranks and scores (four places), the greater id first of two alike, none
+    # And the same ranks and scores (four places), two alike sharing a rank (1, 2, 2, 4), none
     # for the talk nobody rated
     assert [(r["id"], r["rank"], r["score"]) for r in rows] == [
         ("t1", "4", "3.3077"),
         ("t2", "1", "3.6538"),
-        ("t3", "3", "3.6154"),
+        ("t3", "2", "3.6154"),
         ("t4", "", ""),
         ("t5", "6", "2.0055"),
         ("t6", "5", "3.1818"),

@@ -367,7 +367,7 @@ def organiser(web: WebStack, browser: Browser, errors: list[str]) -> Iterator[Pa
     context.close()
 
 
-def test_the_talk_form_takes_the_venue_s_wall_times_the_first_of_a_repeated_hour(
+def test_the_talk_form_asks_which_of_a_repeated_hour_and_takes_the_venue_s_wall_times(
     web: WebStack, organiser: Page
 ) -> None:
     # Given the form of a new talk on the night Berlin's clocks go back (02:00-03:00 twice)
@@ -379,8 +379,27 @@ def test_the_talk_form_takes_the_venue_s_wall_times_the_first_of_a_repeated_hour
     # When the organiser types Berlin's 02:30 to 03:30 and adds the talk
     organiser.get_by_label("Title", exact=True).fill(f"At the clock change {stem}")
     organiser.get_by_label("Id (in the talk's address)").fill(f"fold-{stem}")
-    organiser.get_by_label("Starts", exact=True).fill("2026-10-25T02:30")
+    starts = organiser.get_by_label("Starts", exact=True)
+    starts.fill("2026-10-25T02:30")
     organiser.get_by_label("Ends", exact=True).fill("2026-10-25T03:30")
+    organiser.get_by_role("button", name="Add the talk").click()
+    # Then the start is refused at its field until the organiser says which 02:30 (it was the
+    # first, unsaid), and nothing is sent
+    assert starts.evaluate("(e) => e.validationMessage") == (
+        f"Starts 2026-10-25 02:30 happens twice in {VENUE} (its clocks go back over it): "
+        "choose which below"
+    )
+    assert web.runtime.request("GET", f"/talks/fold-{stem}").status == 404
+    which = organiser.get_by_label("Which Starts time")
+    expect(which.locator("option")).to_have_text(
+        [
+            "2026-10-25 02:30 happens twice: which?",
+            "2026-10-25 02:30, the first (UTC+02:00)",
+            "2026-10-25 02:30, the second (UTC+01:00)",
+        ]
+    )
+    # When they choose the first and add the talk
+    which.select_option("0")
     organiser.get_by_role("button", name="Add the talk").click()
     expect(organiser.get_by_test_id("admin-message")).to_contain_text(
         f"Added “At the clock change {stem}”."
@@ -404,6 +423,30 @@ def test_the_talk_form_takes_the_venue_s_wall_times_the_first_of_a_repeated_hour
     # Then the API holds Berlin's 19:00 (18:00 UTC), not Los Angeles'
     saved = web.runtime.request("GET", f"/talks/fold-{stem}").json
     assert (saved["startsAt"], saved["endsAt"]) == ("2026-10-25T18:00:00Z", "2026-10-25T19:00:00Z")
+
+
+def test_a_talk_from_the_first_to_the_second_of_a_repeated_hour_can_be_added(
+    web: WebStack, organiser: Page
+) -> None:
+    # Given the form of a new talk of 30 minutes over Berlin's autumn change: 02:45 summer
+    # time to 02:15 winter time
+    stem = unique_talk_id()[-6:]
+    organiser.get_by_role("button", name="Add a talk").click()
+    organiser.get_by_label("Title", exact=True).fill(f"Over the change {stem}")
+    organiser.get_by_label("Id (in the talk's address)").fill(f"over-{stem}")
+    organiser.get_by_label("Starts", exact=True).fill("2027-10-31T02:45")
+    organiser.get_by_label("Ends", exact=True).fill("2027-10-31T02:15")
+    # When the organiser says the first 02:45 and the second 02:15
+    organiser.get_by_label("Which Starts time").select_option("0")
+    organiser.get_by_label("Which Ends time").select_option("1")
+    organiser.get_by_role("button", name="Add the talk").click()
+    # Then it is added (it was "The end must be after the start."), 00:45 to 01:15 UTC
+    expect(organiser.get_by_test_id("admin-message")).to_contain_text(
+        f"Added “Over the change {stem}”."
+    )
+    web.created.append(f"over-{stem}")
+    saved = web.runtime.request("GET", f"/talks/over-{stem}").json
+    assert (saved["startsAt"], saved["endsAt"]) == ("2027-10-31T00:45:00Z", "2027-10-31T01:15:00Z")
 
 
 def test_a_talk_over_the_repeated_hour_is_saved_with_its_times_untouched(

@@ -694,6 +694,43 @@ def test_the_leaderboard_ranks_by_bayesian_average_and_filters_by_track(
         redis_client.zrem("leaderboard", lucky, solid)
 
 
+def test_tied_talks_share_a_rank_the_lower_id_first_even_at_the_board_s_last_place(
+    api: Call, talks_dsn: str, topic: str, redis_client: redis.Redis
+) -> None:
+    # Given two talks of one track rated alike (5 then 4), the greater id rated first, and a
+    # worse one
+    track = f"track-{unique_talk_id()}"
+    first, second = unique_talk_id("aaa-tie"), unique_talk_id("zzz-tie")
+    second = "zzz" + second  # (the greater id, whatever the unique parts are)
+    worse = unique_talk_id("worse")
+    ids = [first, second, worse]
+    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO talks (id, title, track) VALUES (%s, %s, %s)",
+            [(talk_id, talk_id, track) for talk_id in ids],
+        )
+    connection.close()
+    try:
+        project({second: [5, 4], first: [5, 4], worse: [3]}, topic)
+        # When the track's board is read, whole and cut after its first place
+        board = api("GET", "/leaderboard", query={"track": track, "limit": "5"})["json"]["talks"]
+        top = api("GET", "/leaderboard", query={"track": track, "limit": "1"})["json"]["talks"]
+        # Then the tied talks share first place, the lower id first, and the next is third
+        assert [(r["rank"], r["talkId"], r["score"]) for r in board] == [
+            (1, first, 3.25),
+            (1, second, 3.25),
+            (3, worse, 3.0),
+        ]
+        # And the board cut after one place shows the same first talk
+        assert [(r["rank"], r["talkId"]) for r in top] == [(1, first)]
+    finally:
+        with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+            cursor.execute("DELETE FROM talks WHERE id = ANY(%s)", (ids,))
+        connection.close()
+        redis_client.delete(*(histogram_key(t) for t in ids))
+        redis_client.zrem("leaderboard", *ids)
+
+
 def test_a_rating_s_status_goes_from_accepted_to_projected(
     api: Call, talk: str, topic: str, kafka_bootstrap: str
 ) -> None:

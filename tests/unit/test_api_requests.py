@@ -156,7 +156,7 @@ def test_a_bad_query_parameter_is_400_naming_it() -> None:
     )
     # Then both are 400 and name the parameters
     assert (missing_status, range_status) == (400, 400)
-    assert missing_body["errors"] == [{"field": "talkId", "message": "Field required"}]
+    assert missing_body["errors"] == [{"field": "talkId", "message": "is required"}]
     assert [e["field"] for e in range_body["errors"]] == ["limit", "offset"]
 
 

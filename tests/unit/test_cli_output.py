@@ -51,6 +51,39 @@ def test_times_are_shown_in_the_zone_of_the_machine_and_named() -> None:
     assert when(TALK, berlin, named="CET") == "2026-11-26 11:30\N{EN DASH}12:15"
 
 
+def test_a_talk_over_a_change_of_the_clocks_names_the_zone_of_each_end() -> None:
+    # Given talks in Berlin over the spring's skipped hour and the autumn's repeated one
+    berlin = ZoneInfo("Europe/Berlin")
+    spring = {"startsAt": "2027-03-28T01:30:00+01:00", "endsAt": "2027-03-28T03:15:00+02:00"}
+    autumn = {"startsAt": "2027-10-31T02:45:00+02:00", "endsAt": "2027-10-31T02:15:00+01:00"}
+    # Then each end is named by its own zone, in a table headed by either (the end was CET's
+    # 03:15 under a CET heading, and the autumn talk read as ending before it starts)
+    said = "2027-03-28 01:30 CET\N{EN DASH}03:15 CEST"
+    assert when(spring, berlin, named="CET") == when(spring, berlin) == said
+    assert when(autumn, berlin, named="CET") == "2027-10-31 02:45 CEST\N{EN DASH}02:15 CET"
+
+
+def test_a_title_of_emoji_sequences_keeps_the_columns_after_it_aligned() -> None:
+    # Given titles holding ZWJ sequences (a family, a rainbow flag): one glyph of two cells each
+    titles = [
+        "Family \U0001f468\u200d\U0001f469\u200d\U0001f467 talk",
+        "Flag \U0001f3f3\ufe0f\u200d\U0001f308 x",
+    ]
+    board = {
+        "talks": [
+            {"rank": 1, "talkId": f"t{i}", "title": title, "track": "Emo", "score": 3.0, "count": 1}
+            for i, title in enumerate([*titles, "Plain title xx"])
+        ]
+    }
+    out = io.StringIO()
+    Console(file=out, width=120, color_system=None).print(output.leaderboard_table(board))
+    # Then the track column starts at one display column on every row (by grapheme clusters)
+    from rich.cells import cell_len
+
+    starts = {cell_len(line[: line.index("Emo")]) for line in out.getvalue().splitlines()[1:]}
+    assert len(starts) == 1, out.getvalue()
+
+
 def test_a_talk_without_times_is_always_open() -> None:
     untimed = {"startsAt": None, "endsAt": None, "ratingClosesAt": None}
     assert window_line(untimed, datetime(2030, 1, 1, tzinfo=UTC)) == "rating open"

@@ -362,17 +362,17 @@ def test_a_time_without_a_zone_is_the_venue_s_wall_time_where_the_deployment_nam
             "id,title,startsAt,endsAt\n"
             "w,Winter,2026-12-05 10:00,2026-12-05T10:45:30\n"
             "s,Summer,2026-06-01T09:00,2026-06-01T09:45-04:00\n"
-            "f,Fall back,2026-10-25 02:30,2026-10-25 03:30\n"
+            "f,Fall back,2026-10-25 02:30+01:00,2026-10-25 03:30\n"
         ),
         berlin,
     )
     # Then each wall time is sent as written with the offset Berlin's clocks have then (as the
-    # organisers' page sends it)
-    # (the first of the two 02:30s of the night the clocks go back); an offset given is kept
+    # organisers' page sends it); an offset given is kept (the second of the two 02:30s of the
+    # night the clocks go back)
     assert [(row.fields["startsAt"], row.fields["endsAt"]) for row in rows] == [
         ("2026-12-05 10:00+01:00", "2026-12-05T10:45:30+01:00"),
         ("2026-06-01T09:00+02:00", "2026-06-01T09:45-04:00"),
-        ("2026-10-25 02:30+02:00", "2026-10-25 03:30+01:00"),
+        ("2026-10-25 02:30+01:00", "2026-10-25 03:30+01:00"),
     ]
     # And a talk holding those instants (as the API answers them, in UTC) is unchanged by its row
     assert same_talk(
@@ -480,13 +480,13 @@ def test_the_export_ranks_the_rated_talks_by_the_leaderboard_s_score_and_tie_ord
     out = io.StringIO()
     write_results(out, talks, PRIOR)
     cells = {r["id"]: (r["rank"], r["score"]) for r in csv.DictReader(io.StringIO(out.getvalue()))}
-    # Then the solid talk outranks the lucky one (the prior pulls one 5 towards 3), a tie goes
-    # to the greater id (Redis' order of equal scores), and the unrated talk has no place
+    # Then the solid talk outranks the lucky one (the prior pulls one 5 towards 3), the tied
+    # talks share a rank (as on the leaderboard), and the unrated talk has no place
     assert cells == {
         "solid": ("1", "3.5455"),
         "lucky": ("2", "3.1818"),
         "tie-b": ("3", "3.1667"),
-        "tie-a": ("4", "3.1667"),
+        "tie-a": ("3", "3.1667"),
         "unrated": ("", ""),
     }
     # And the scores are the projector's own floats (the same division of the same integers)
@@ -1160,6 +1160,16 @@ def test_admin_add_and_edit_set_keep_change_and_clear_a_talk_s_language(
             [
                 "line 2: startsAt 2027-03-28T02:30 does not exist in Europe/Berlin (its clocks "
                 "skip that hour)"
+            ],
+        ),
+        # A start in the hour the venue's clocks repeat: which one is asked, no "not after"
+        (
+            "Europe/Berlin",
+            "id,title,startsAt,endsAt\nt,T,2027-10-31T02:45,2027-10-31T02:15+01:00\n",
+            [
+                "line 2: startsAt 2027-10-31T02:45 happens twice in Europe/Berlin (its clocks "
+                "go back over it): write 2027-10-31T02:45+02:00 for the first or "
+                "2027-10-31T02:45+01:00 for the second"
             ],
         ),
         # Without a venue's zone, a start naming none beside an end naming one: the same

@@ -3,7 +3,7 @@
 // file `talkrate admin import` reads, by the same rules and in the same words (a browser test
 // hands both the same files and compares what they make of them). Read the Python module's
 // docstrings for why each rule is what it is.
-import { instantOf } from "./zone.js";
+import { instantsOf } from "./zone.js";
 
 export const COLUMNS = ["id", "title", "speakers", "track", "room", "startsAt", "endsAt", "language"];
 const RESULT_COLUMNS = ["count", "avg", "1", "2", "3", "4", "5", "rank", "score"];
@@ -123,16 +123,19 @@ function averageCell(ratings) {
 }
 
 // Each rated talk's rank among these talks and its score, by the leaderboard's rule (see the
-// CLI's `places`): the Bayesian average of its histogram with the leaderboard's prior, best
-// first, a tie in Redis' order (the greater id first). Id -> [rank, score].
+// CLI's `places` and talkrate.leaderboard.ranked): the Bayesian average of its histogram with
+// the leaderboard's prior, best first; talks of the same score share a rank (1, 1, 3), the
+// lower id first. Id -> [rank, score].
 function places(talks, prior) {
   const scored = [];
   for (const talk of talks) {
     const [count, total] = histogramSums((talk.summary && talk.summary.ratings) || {});
     if (count) scored.push([(prior.mean * prior.weight + total) / (prior.weight + count), talk.id]);
   }
-  scored.sort(([s, a], [t, b]) => t - s || byBytes(b, a));
-  return new Map(scored.map(([score, id], i) => [id, [i + 1, score]]));
+  scored.sort(([s, a], [t, b]) => t - s || byBytes(a, b));
+  const ranks = [];
+  scored.forEach(([score], i) => ranks.push(i && scored[i - 1][0] === score ? ranks[i - 1] : i + 1));
+  return new Map(scored.map(([score, id], i) => [id, [ranks[i], score]]));
 }
 
 // The file `talkrate admin export` writes too: the histogram's average to three places, a tie
@@ -356,8 +359,13 @@ function timeCell(name, text, zone = null) {
   let year = parsed.utcYear;
   if (!parsed.zoned) {
     if (!zone) return { wrong: `${name} ${text} names no time zone (write it as ${text}Z for UTC, or with its offset, ${text}+01:00)` };
-    const at = instantOf(parsed.ms, zone); // (parsed.ms: the wall time as UTC would put it)
-    if (at === null) return { wrong: `${name} ${text} does not exist in ${zone} (its clocks skip that hour)` };
+    const found = instantsOf(parsed.ms, zone); // (parsed.ms: the wall time as UTC would put it)
+    if (!found.length) return { wrong: `${name} ${text} does not exist in ${zone} (its clocks skip that hour)` };
+    const withOffset = (instant) => `${text}${offsetText(Math.round((parsed.ms - instant) / 60000))}`;
+    if (found.length > 1) {
+      return { wrong: `${name} ${text} happens twice in ${zone} (its clocks go back over it): write ${withOffset(found[0])} for the first or ${withOffset(found[1])} for the second` };
+    }
+    const at = found[0];
     time = `${text}${offsetText(Math.round((parsed.ms - at) / 60000))}`;
     year = new Date(at).getUTCFullYear();
   }

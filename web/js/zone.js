@@ -89,10 +89,17 @@ export function wallOf(instant, zone = venue) {
 // (the hour the clocks go back: the first, earlier one is taken) or never (the hour they skip
 // forward: null).
 export function instantOf(wall, zone = venue) {
+  const found = instantsOf(wall, zone);
+  return found.length ? found[0] : null;
+}
+
+// Every instant a wall time is in `zone`, earliest first: one (most days), two (the hour the
+// clocks go back: the organisers are asked which) or none (the hour they skip).
+export function instantsOf(wall, zone = venue) {
   const DAY = 86_400_000;
   const offsets = new Set([wall - DAY, wall + DAY].map((guess) => wallOf(guess, zone) - guess));
   const found = [...offsets].map((offset) => wall - offset).filter((instant) => wallOf(instant, zone) === wall);
-  return found.length ? Math.min(...found) : null;
+  return found.sort((a, b) => a - b);
 }
 
 // "2026-12-05T10:00" (datetime-local's form, seconds and below left out) of a wall time.

@@ -269,7 +269,8 @@ def edit(
 @click.option("--yes", "-y", is_flag=True, help="Do not ask.")
 @pass_session
 def rm(session: Session, talks: tuple[str, ...], yes: bool) -> None:
-    """Remove each TALK from the programme (its ratings stay in the event store).
+    """Remove each TALK from the programme: it takes no more ratings; those it has are kept
+    and come back if a talk of the same id is added again.
 
     Several talks are asked about in one question, then removed one after the other, each
     said; a talk that cannot be removed (not in the programme) is said and the others still

@@ -11,6 +11,7 @@ from talkrate.errors import (
     TalkConflict,
     TalkNotFound,
 )
+from talkrate.leaderboard import ranked as places
 from talkrate.observability import logger
 from talkrate.ports import Catalog, EventStore, Ratings, RebuildRequests
 from talkrate.read_model import not_built, unbuilt_zeros
@@ -186,6 +187,7 @@ def leaderboard(
     catalog: Catalog, ratings: Ratings, rebuilds: RebuildRequests, limit: int, track: str | None
 ) -> Leaderboard:
     """The best talks by Bayesian average, with their count and average; by track if given.
+    Ranked as `talkrate.leaderboard.ranked` ranks: tied talks share a rank, the lower id first.
 
     While the read model is not built, none, and `rebuilding`: the board counted from the event
     store would be a read of every rating, at every read of a board pages poll. While it cannot
@@ -202,10 +204,14 @@ def leaderboard(
             raise ReadModelUnavailable(str(error)) from error
         talks = catalog.titles([talk_id for talk_id, _ in ranked])
         found = [(t, s) for t, s in ranked if t in talks]
-        if len(found) >= limit or len(ranked) < wanted:
+        if len(ranked) < wanted:  # the whole board read
+            break
+        # Redis orders a tie by the greater id first: read on past the last place shown until
+        # a lower score, so that its ties (all of them) are ordered by the board's own rule.
+        if len(found) >= limit and ranked[-1][1] < found[limit - 1][1]:
             break
         wanted *= 4
-    ranked = found[:limit]
+    ranked = [(t, s) for _, t, s in places(found)][:limit]
     if not ranked and not_built(ratings, rebuilds):  # nobody rated yet, or the board lost
         return Leaderboard([], rebuilding=True)
     summaries = _summaries(ratings, [t for t, _ in ranked], rebuilds)
@@ -218,6 +224,6 @@ def leaderboard(
             Ranked(
                 rank, talks[t], score, summaries.of.get(t) or RatingSummary.of(Histogram.empty())
             )
-            for rank, (t, score) in enumerate(ranked, start=1)
+            for rank, t, score in places(ranked)
         ]
     )

@@ -20,9 +20,9 @@ from pydantic import (
     Field,
     StrictInt,
     ValidationError,
+    ValidationInfo,
     field_serializer,
     field_validator,
-    model_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
@@ -415,11 +415,15 @@ class TalkFields(BaseModel):
         examples=list(LANGUAGE_EXAMPLES),
     )
 
-    @model_validator(mode="after")
-    def _ends_after_start(self) -> TalkFields:
-        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
-            raise ValueError("endsAt must be after startsAt")
-        return self
+    @field_validator("ends_at")
+    @classmethod
+    def _ends_after_start(cls, ends_at: datetime | None, info: ValidationInfo) -> datetime | None:
+        # A field's validator (not the model's), so the refusal names endsAt, as the pages and
+        # the command line say it: "Ends: must be after the start".
+        starts_at = info.data.get("starts_at")
+        if starts_at and ends_at and ends_at <= starts_at:
+            raise ValueError("must be after the start")
+        return ends_at
 
     def talk(self, talk_id: str) -> Talk:
         """The catalog's talk of these fields under `talk_id`."""

@@ -2,7 +2,7 @@
 // results as CSV. The token stays in this tab only (sessionStorage).
 import { h, fill, refill, setText, plural, formatAvg, formatCount, formatDay, formatTime, formatZone, formatZoned, dayOf, arrange, talkHref, isolated, lineDirection, isolatedText, append, quoted, setLang } from "../dom.js";
 import { request, allTalks, talkPath, appConfig, ApiError, credentialRefused } from "../api.js";
-import { venueZone, unknownZone, zoneName, wallOf, wallText, wallTime, instantOf } from "../zone.js";
+import { venueZone, unknownZone, zoneName, wallOf, wallText, wallTime, instantsOf } from "../zone.js";
 import { watchCatalogue } from "../live.js";
 import { errorText, searchBox, searchWords, matchesSearch, shownOf, liveBadge, staleNotice } from "./common.js";
 import { when } from "../window.js";
@@ -91,13 +91,29 @@ function toLocalInput(iso) {
   return iso ? wallText(wallOf(Date.parse(iso))) : "";
 }
 
-// The instant of an input's wall time; null when empty, undefined when the venue's clocks skip it.
-function fromLocalInput(value) {
-  if (!value) return null;
-  if (!venueZone()) return new Date(value).toISOString();
+// The instants of an input's wall time in the venue's zone, earliest first: none when its clocks
+// skip it, two when they show it twice (the night they go back); null without a venue's zone.
+function instantsOfInput(value) {
+  if (!venueZone()) return null;
   const [year, month, day, hour, minute, second = 0] = value.split(/[-T:]/).map(Number);
-  const instant = instantOf(wallTime(year, month, day, hour, minute, second));
-  return instant === null ? undefined : new Date(instant).toISOString();
+  return instantsOf(wallTime(year, month, day, hour, minute, second));
+}
+
+// The instant of an input's wall time; null when empty, undefined when the venue's clocks skip
+// it, or show it twice and `which` (0: the first, 1: the second) is not chosen.
+function fromLocalInput(value, which = null) {
+  if (!value) return null;
+  const found = instantsOfInput(value);
+  if (found === null) return new Date(value).toISOString();
+  const instant = found.length === 1 ? found[0] : found[which ?? 2];
+  return instant === undefined ? undefined : new Date(instant).toISOString();
+}
+
+// "UTC+02:00" of the offset a wall time has at an instant.
+function offsetName(wall, instant) {
+  const minutes = Math.round((wall - instant) / 60000);
+  const whole = Math.abs(minutes);
+  return `UTC${minutes < 0 ? "-" : "+"}${String(Math.floor(whole / 60)).padStart(2, "0")}:${String(whole % 60).padStart(2, "0")}`;
 }
 
 // A talk's times in one cell, its day over its hours over their zone ("Wed, Dec 2" over "09:00 AM
@@ -174,10 +190,11 @@ export function adminPage(main) {
     if (focus) input.focus();
   }
 
-  // A field's refusal as the form names it: "Ends: must be after the start." rather than the
-  // API's "endsAt: Value error, ...".
+  // A field's refusal as the form names it: "Ends: Must be after the start." rather than the
+  // API's field name, "endsAt".
   // The field is the first part of its path the form labels ("speakers.0": one of the speakers);
-  // the API's validation words (pydantic's) are said as the form would say them.
+  // the API says what is wrong in plain words (talkrate.api.errors.plain_message), as the
+  // command line shows them too.
   function fieldProblem(problem) {
     const { name, sentence } = problemOf(problem);
     return name ? `${FIELD_LABELS[name]}: ${sentence}` : sentence;
@@ -187,19 +204,8 @@ export function adminPage(main) {
   function problemOf(problem) {
     const path = String(problem.field || "").split(".");
     const name = path.find((part) => FIELD_LABELS[part]);
-    const one = name === "speakers" && path.length > path.indexOf(name) + 1; // a name, not the list
-    const text = plainly(String(problem.message || "").replace(/^Value error, /, ""), one);
+    const text = String(problem.message || "");
     return { name, sentence: `${text.charAt(0).toUpperCase()}${text.slice(1)}${/[.!?]$/.test(text) ? "" : "."}` };
-  }
-
-  function plainly(text, aName) {
-    const each = aName ? "each name " : "";
-    let found;
-    if (/^String should have at least 1 character/.test(text)) return aName ? "a name cannot be empty" : "cannot be empty";
-    if ((found = /^String should have at most (\d+) characters?/.exec(text))) return `${each}can be at most ${found[1]} characters long`;
-    if ((found = /^List should have at most (\d+) items?/.exec(text))) return `at most ${found[1]} names`;
-    if (/^String should match pattern/.test(text)) return "cannot hold line breaks or other control characters";
-    return text;
   }
 
   // `focus`: the first action takes the keyboard (after signing in, the form's button is gone).
@@ -462,7 +468,7 @@ export function adminPage(main) {
     const deleting = new Set();
     async function remove(talk) {
       if (deleting.has(talk.id)) return;
-      if (!window.confirm(`Delete “${isolatedText(talk.title)}”? Its ratings stay in the event store.`)) return;
+      if (!window.confirm(`Delete “${isolatedText(talk.title)}”? It leaves the programme and takes no more ratings. The ratings it has are kept: adding a talk with the same id again brings them back.`)) return;
       turns += 1;
       deleting.add(talk.id);
       try {
@@ -555,11 +561,43 @@ export function adminPage(main) {
       // seconds), and checked as such: read again from its input, the end of a talk over the
       // autumn's repeated hour (02:45 CEST to 02:15 CET) was the first 02:15, before the start,
       // and the talk could not be saved at all.
-      const sentAs = (input, name) => (base && input.value === toLocalInput(base[name]) ? base[name] ?? null : fromLocalInput(input.value));
+      // A wall time the venue's clocks show twice (the night they go back: 02:30 CEST, then
+      // 02:30 CET) is asked about beside its field, each by its offset; nothing is sent until
+      // one is chosen (it silently meant the first, and a talk from 02:45 CEST to 02:15 CET
+      // could not be saved).
+      const which = {};
+      for (const [input, field] of [[starts, startsField], [ends, endsField]]) {
+        which[input.id] = h("select", { id: `${input.id}-which`, hidden: true, "aria-label": `Which ${FIELD_LABELS[input === starts ? "startsAt" : "endsAt"]} time` });
+        which[input.id].addEventListener("change", () => checkTimes());
+        field.append(which[input.id]);
+      }
+      const chosen = (input) => {
+        const select = which[input.id];
+        const found = input.value ? instantsOfInput(input.value) : null;
+        const twice = found && found.length === 2 && !(base && input.value === toLocalInput(base[input === starts ? "startsAt" : "endsAt"]));
+        if (twice && select.dataset.wall !== input.value) {
+          select.dataset.wall = input.value;
+          const wall = wallTime(...input.value.split(/[-T:]/).map(Number));
+          const at = input.value.replace("T", " ");
+          select.replaceChildren(h("option", { value: "" }, `${at} happens twice: which?`),
+            h("option", { value: "0" }, `${at}, the first (${offsetName(wall, found[0])})`),
+            h("option", { value: "1" }, `${at}, the second (${offsetName(wall, found[1])})`));
+        }
+        select.hidden = !twice;
+        if (!twice) {
+          select.replaceChildren();
+          delete select.dataset.wall;
+        }
+        return twice && select.value !== "" ? Number(select.value) : null;
+      };
+      const sentAs = (input, name) => (base && input.value === toLocalInput(base[name]) ? base[name] ?? null : fromLocalInput(input.value, chosen(input)));
       const checkTimes = () => {
         const [from, to] = [sentAs(starts, "startsAt"), sentAs(ends, "endsAt")];
         const skipped = (input, name, instant) => (instant === undefined
-          ? `${FIELD_LABELS[name]} ${input.value.replace("T", " ")} does not exist in ${zoneName()} (its clocks skip that hour)` : "");
+          ? (which[input.id].hidden
+            ? `${FIELD_LABELS[name]} ${input.value.replace("T", " ")} does not exist in ${zoneName()} (its clocks skip that hour)`
+            : `${FIELD_LABELS[name]} ${input.value.replace("T", " ")} happens twice in ${zoneName()} (its clocks go back over it): choose which below`)
+          : "");
         const said = [skipped(starts, "startsAt", from), skipped(ends, "endsAt", to) || (from && to && Date.parse(to) <= Date.parse(from) ? "The end must be after the start." : "")];
         starts.setCustomValidity(said[0]);
         ends.setCustomValidity(said[1]);

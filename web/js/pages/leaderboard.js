@@ -11,11 +11,17 @@ const SIZE = 20;
 // then “B” and “C”."). Only the order of the top three, not the counts or averages, which move
 // at every rating anywhere: a new leader, or a new second or third, is news. Not their titles
 // either: an organiser retitling a talk (a catalog message reads the board again) is no news.
+// Talks of one score share a rank (1, 1, 3): a shared lead is said as one ("“A” and “B” are
+// tied for the lead, then “C”.").
 function leaders(talks) {
-  const [first, ...next] = talks.slice(0, 3).map((row) => `“${isolatedText(row.title)}”`);
-  if (!first) return "";
+  const names = talks.slice(0, 3).map((row) => `“${isolatedText(row.title)}”`);
+  if (!names.length) return "";
+  const tied = talks.slice(0, 3).filter((row) => row.rank === talks[0].rank).length;
+  const [lead, next] = tied > 1
+    ? [`${names.slice(0, tied).join(" and ")} are tied for the lead`, names.slice(tied)]
+    : [`${names[0]} leads the board`, names.slice(1)];
   const then = next.length ? `, then ${next.join(" and ")}` : "";
-  return `${first} leads the board${then}.`;
+  return `${lead}${then}.`;
 }
 
 export function leaderboardPage(main) {

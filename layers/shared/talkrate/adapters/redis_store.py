@@ -1031,7 +1031,7 @@ class RedisReadModel:
             raise BackendUnavailable("the read model is unreachable") from error
         scored = [(t, float(s)) for t, s in zip(among, scores, strict=True) if s is not None]
         # Ties in the order Redis gives the whole board (ZREVRANGE: the greater id first), so a
-        # track's board lists two tied talks as the whole board does.
+        # track's board is read as the whole board is (the catalog orders ties by its rule).
         return sorted(scored, key=lambda item: (item[1], item[0].encode()), reverse=True)[:limit]
 
     def forget_talk(self, talk_id: str) -> None:

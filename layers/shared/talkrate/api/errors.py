@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from talkrate.api.routing import (
@@ -60,6 +61,45 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
+# pydantic's sentences said in an organiser's words (the organisers' page and the command line
+# show an error's message as it is, after the field's name): (its start, the plain words, the
+# words for one of a list's names). "{0}" is the number pydantic's sentence names.
+_PLAIN_WORDS = (
+    (
+        re.compile(r"String should have at least 1 character"),
+        "cannot be empty",
+        "a name cannot be empty",
+    ),
+    (
+        re.compile(r"String should have at most (\d+) characters?"),
+        "can be at most {0} characters long",
+        "each name can be at most {0} characters long",
+    ),
+    (
+        re.compile(r"List should have at most (\d+) items?"),
+        "at most {0} names",
+        "at most {0} names",
+    ),
+    (re.compile(r"Field required"), "is required", "is required"),
+)
+# Fields of a talk's text, whose pattern refuses line breaks and other controls.
+_TALK_TEXTS = {"title", "speakers", "track", "room"}
+
+
+def plain_message(field: str, message: str) -> str:
+    """A field error's message as an organiser reads it: pydantic's "Value error, " dropped, its
+    length and pattern sentences said plainly ("cannot be empty"); a talk's text fields only."""
+    message = message.removeprefix("Value error, ")
+    path = field.split(".")
+    one_name = path[0] == "speakers" and len(path) > 1
+    for start, plain, of_a_name in _PLAIN_WORDS:
+        if found := start.match(message):
+            return (of_a_name if one_name else plain).format(*found.groups())
+    if path[0] in _TALK_TEXTS and message.startswith("String should match pattern"):
+        return "cannot hold line breaks or other control characters"
+    return message
+
+
 def invalid_request(error: RequestValidationError) -> Response:
     """400 for what cannot be read at all or a bad query/path/header; 422 for bad body fields."""
     errors = error.errors
@@ -74,7 +114,10 @@ def invalid_request(error: RequestValidationError) -> Response:
         )
     in_body = all(e["loc"] and e["loc"][0] == "body" for e in errors)
     status = 422 if in_body else 400
-    fields = [{"field": _field(tuple(e["loc"])), "message": e["msg"]} for e in errors]
+    fields = [
+        {"field": (field := _field(tuple(e["loc"]))), "message": plain_message(field, e["msg"])}
+        for e in errors
+    ]
     return problem_response(
         status, "validation", "Invalid request", "some fields are invalid", errors=fields
     )

@@ -229,7 +229,10 @@ class RankedTalk(Document):
 
     model_config = ConfigDict(populate_by_name=True)
 
-    rank: int
+    rank: int = Field(
+        description="Standard competition ranking: talks of the same score share a rank "
+        "(1, 1, 3), listed by id (ascending) among themselves."
+    )
     talk_id: str = Field(alias="talkId")
     title: str
     language: str | None = Field(

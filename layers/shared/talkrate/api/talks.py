@@ -207,7 +207,7 @@ router.later(
 
 @router.delete(
     "/talks/<talkId>",
-    summary="Remove a talk (admin); its ratings stay in the event store",
+    summary="Remove a talk (admin); its ratings are kept, and count again if its id is added back",
     responses={204: {"description": "Removed"}, **problems(400, 401, 403, 404, 412, 503)},
     security=ADMIN_ONLY,
 )
