@@ -1,18 +1,73 @@
 """Remove a deleted stack's web bucket: every version of every file and every delete marker
 (the bucket is versioned, so `aws s3 rm --recursive` would only add markers), then the bucket.
 
-    python scripts/remove_web_bucket.py --bucket <the stack's WebBucketName output>
+    python scripts/remove_web_bucket.py --bucket <the stack's WebBucketName output> [--yes]
 
 The stack keeps the bucket when it is deleted (DeletionPolicy Retain: CloudFormation cannot
 delete a bucket that holds files, and `make publish-web` has put some there), so deleting the
 stack always completes; this removes it afterwards (make remove-web-bucket BUCKET=...).
+
+Only that bucket: one CloudFormation made as a stack's WebBucket (its `aws:cloudformation:*`
+tags say so), of a stack that no longer exists. Any other bucket, or the web bucket of a stack
+still there, is refused in one line, nothing deleted. It says what it will delete and asks on a
+terminal; without one (CI) it needs --yes.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any
+
+STACK_TAG = "aws:cloudformation:stack-name"
+LOGICAL_ID_TAG = "aws:cloudformation:logical-id"
+LOGICAL_ID = "WebBucket"
+
+
+class Refused(Exception):
+    """Not a deleted talkrate stack's web bucket, or not confirmed: nothing deleted."""
+
+
+def deleted_stack_of(s3: Any, cloudformation: Any, bucket: str) -> str:
+    """The name of the stack whose WebBucket `bucket` is, when that stack no longer exists;
+    Refused otherwise."""
+    try:
+        tag_set = s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
+    except s3.exceptions.ClientError as error:
+        code = error.response["Error"]["Code"]
+        if code == "NoSuchTagSet":
+            raise Refused(
+                f"{bucket} is not a talkrate stack's {LOGICAL_ID} (it has no tags: "
+                "CloudFormation did not make it)"
+            ) from None
+        raise Refused(f"{bucket}: {code} {error.response['Error'].get('Message', '')}") from None
+    tags = {tag["Key"]: tag["Value"] for tag in tag_set}
+    stack, logical_id = tags.get(STACK_TAG), tags.get(LOGICAL_ID_TAG)
+    if not stack or logical_id != LOGICAL_ID:
+        made = f"stack {stack}'s {logical_id}" if stack else "no CloudFormation stack"
+        raise Refused(f"{bucket} is not a talkrate stack's {LOGICAL_ID} (its tags say {made})")
+    try:
+        [described] = cloudformation.describe_stacks(StackName=stack)["Stacks"]
+    except cloudformation.exceptions.ClientError as error:
+        message = error.response["Error"].get("Message", "")
+        if error.response["Error"]["Code"] == "ValidationError" and "does not exist" in message:
+            return str(stack)
+        raise Refused(f"stack {stack} could not be read: {message}") from None
+    status = described["StackStatus"]
+    if status != "DELETE_COMPLETE":
+        raise Refused(
+            f"{bucket} is the web bucket of stack {stack}, which is {status}: delete the stack first"
+        )
+    return str(stack)
+
+
+def count_versions(s3: Any, bucket: str) -> int:
+    """How many object versions and delete markers `bucket` holds."""
+    count = 0
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        count += len(page.get("Versions", [])) + len(page.get("DeleteMarkers", []))
+    return count
 
 
 def remove_bucket(s3: Any, bucket: str) -> int:
@@ -38,13 +93,46 @@ def remove_bucket(s3: Any, bucket: str) -> int:
     return removed
 
 
+def remove_web_bucket(
+    s3: Any,
+    cloudformation: Any,
+    bucket: str,
+    confirm: Callable[[], bool],
+    say: Callable[[str], None] = print,
+) -> int:
+    """Check `bucket` is a deleted stack's web bucket, say what goes, and when confirmed remove
+    it; how many versions and markers went."""
+    stack = deleted_stack_of(s3, cloudformation, bucket)
+    say(
+        f"{bucket}, the web bucket of stack {stack} (deleted): {count_versions(s3, bucket)} file "
+        "versions and delete markers, then the bucket, will be deleted for good"
+    )
+    if not confirm():
+        raise Refused("not confirmed")
+    return remove_bucket(s3, bucket)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--bucket", required=True, help="the bucket's name (WebBucketName)")
+    parser.add_argument("--yes", action="store_true", help="delete without asking")
     args = parser.parse_args(argv)
     import boto3  # the operator's credentials and region, as for `sam deploy`
 
-    removed = remove_bucket(boto3.client("s3"), args.bucket)
+    s3 = boto3.client("s3")
+
+    def confirm() -> bool:
+        if args.yes:
+            return True
+        if not sys.stdin.isatty():
+            raise Refused("not a terminal: run again with --yes (make ... YES=1) to delete")
+        return input("delete them? [y/N] ").strip().lower() in ("y", "yes")
+
+    try:
+        removed = remove_web_bucket(s3, boto3.client("cloudformation"), args.bucket, confirm)
+    except Refused as refused:
+        print(f"remove_web_bucket: {refused}; nothing deleted", file=sys.stderr)
+        return 1
     print(f"{args.bucket}: {removed} file versions and delete markers removed, bucket deleted")
     return 0
 

@@ -1,14 +1,19 @@
 """make remove-web-bucket: a deleted stack's versioned web bucket emptied of every version and
-delete marker, then removed (moto's S3)."""
+delete marker, then removed; any other bucket refused, nothing deleted (moto's S3 and
+CloudFormation)."""
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.s3.models import s3_backends
 
 from tests.builders import load_script
 
@@ -31,6 +36,32 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 def _bucket_names(s3: Any) -> set[str]:
     return {bucket["Name"] for bucket in s3.list_buckets()["Buckets"]}
+
+
+def _web_bucket_of(stack: str, *, deleted: bool) -> str:
+    """A stack with a WebBucket kept on deletion, as template.yaml has it, holding a file; the
+    bucket tagged as CloudFormation tags what it makes (moto does not, and S3 refuses `aws:`
+    tags from anyone else); the stack deleted when asked."""
+    cloudformation, s3 = boto3.client("cloudformation"), boto3.client("s3")
+    template = {"Resources": {"WebBucket": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain"}}}
+    cloudformation.create_stack(StackName=stack, TemplateBody=json.dumps(template))
+    [resource] = cloudformation.describe_stack_resources(StackName=stack)["StackResources"]
+    bucket = str(resource["PhysicalResourceId"])
+    s3_backends[DEFAULT_ACCOUNT_ID]["aws"].put_bucket_tagging(
+        bucket,
+        {"aws:cloudformation:stack-name": stack, "aws:cloudformation:logical-id": "WebBucket"},
+    )
+    s3.put_object(Bucket=bucket, Key="app/index.html", Body=b"<html>")
+    if deleted:
+        cloudformation.delete_stack(StackName=stack)
+    return bucket
+
+
+def _refusal(capsys: pytest.CaptureFixture[str]) -> str:
+    """The one line a refusal printed on stderr."""
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    return err
 
 
 def test_a_versioned_bucket_that_publishes_filled_is_emptied_and_removed(s3: Any) -> None:
@@ -56,13 +87,64 @@ def test_a_versioned_bucket_that_publishes_filled_is_emptied_and_removed(s3: Any
     assert bucket not in _bucket_names(s3)
 
 
-def test_the_command_names_the_bucket_and_what_it_removed(
+def test_a_deleted_stacks_web_bucket_is_removed_with_yes(
     s3: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    s3.create_bucket(Bucket="web", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    s3.put_object(Bucket="web", Key="app/index.html", Body=b"<html>")
-    assert remove_web_bucket.main(["--bucket", "web"]) == 0
-    assert capsys.readouterr().out.strip() == (
-        "web: 1 file versions and delete markers removed, bucket deleted"
-    )
-    assert "web" not in _bucket_names(s3)
+    # Given the web bucket a deleted stack kept
+    bucket = _web_bucket_of("talkrate-dev", deleted=True)
+    # When the operator removes it with --yes
+    assert remove_web_bucket.main(["--bucket", bucket, "--yes"]) == 0
+    # Then it said what would go, what went, and the bucket is gone
+    assert capsys.readouterr().out.strip().splitlines() == [
+        f"{bucket}, the web bucket of stack talkrate-dev (deleted): 1 file versions and delete "
+        "markers, then the bucket, will be deleted for good",
+        f"{bucket}: 1 file versions and delete markers removed, bucket deleted",
+    ]
+    assert bucket not in _bucket_names(s3)
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [{}, {"aws:cloudformation:stack-name": "finance", "aws:cloudformation:logical-id": "Archive"}],
+    ids=["untagged", "another-stacks-bucket"],
+)
+def test_a_bucket_that_is_no_talkrate_web_bucket_is_refused(
+    s3: Any, capsys: pytest.CaptureFixture[str], tags: dict[str, str]
+) -> None:
+    # Given someone else's bucket with data in it
+    bucket = "finance-team-archive"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_object(Bucket=bucket, Key="2026/ledger.csv", Body=b"1,2,3")
+    if tags:
+        s3_backends[DEFAULT_ACCOUNT_ID]["aws"].put_bucket_tagging(bucket, tags)
+    # When it is given by mistake, even with --yes
+    assert remove_web_bucket.main(["--bucket", bucket, "--yes"]) == 1
+    # Then one line refuses it and the file is still there
+    assert "is not a talkrate stack's WebBucket" in _refusal(capsys)
+    assert s3.get_object(Bucket=bucket, Key="2026/ledger.csv")["Body"].read() == b"1,2,3"
+
+
+def test_the_web_bucket_of_a_stack_still_running_is_refused(
+    s3: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the web bucket of a stack that still serves
+    bucket = _web_bucket_of("talkrate-prod", deleted=False)
+    # When it is given, even with --yes
+    assert remove_web_bucket.main(["--bucket", bucket, "--yes"]) == 1
+    # Then the refusal names the stack and its status, and nothing went
+    refusal = _refusal(capsys)
+    assert "stack talkrate-prod, which is CREATE_COMPLETE" in refusal
+    assert s3.get_object(Bucket=bucket, Key="app/index.html")["Body"].read() == b"<html>"
+
+
+def test_without_a_terminal_nothing_goes_without_yes(
+    s3: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a deleted stack's web bucket, and no terminal (CI, stdin not a tty)
+    bucket = _web_bucket_of("talkrate-dev", deleted=True)
+    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
+    # When the operator runs it without --yes
+    assert remove_web_bucket.main(["--bucket", bucket]) == 1
+    # Then it asks for --yes and deletes nothing
+    assert "run again with --yes" in _refusal(capsys)
+    assert s3.get_object(Bucket=bucket, Key="app/index.html")["Body"].read() == b"<html>"
