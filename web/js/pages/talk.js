@@ -595,7 +595,8 @@ export function talkPage(main, talkId) {
       if (stopped) watcher.stop();
       else live = watcher;
     } catch (error) {
-      if (notInProgramme(error)) notFound(false);
+      // (a 400: an address no talk can have, which no organiser can add: not looked for)
+      if (notInProgramme(error)) notFound(false, error.status !== 400);
       else say(errorText(error));
     }
   })();
@@ -606,7 +607,7 @@ export function talkPage(main, talkId) {
   // An organiser may add it (again: an undone removal), or the attendee scanned the code before
   // it was added: the page looks for it every 30 s, and hears it added on the live channel
   // when it was open before (as the room screen does), then shows it as if opened anew.
-  function notFound(gone) {
+  function notFound(gone, mayBeAdded = true) {
     if (stopped) return; // the attendee has moved on: the page shown now is another's
     halt(true);
     takeRefused(talkId); // a kept rating refused as gone: this says more
@@ -616,6 +617,7 @@ export function talkPage(main, talkId) {
       gone ? h("p", {}, "An organiser removed it: ratings are no longer taken. This page shows it again if it comes back.") : null,
       h("p", {}, h("a", { href: "/app/" }, "See the programme")));
     if (gone) heading.focus();
+    if (!mayBeAdded) return;
     const look = () => get(talkPath(talkId)).then(comeBack, () => {
       if (!left && !revived) comebackTimer = setTimeout(look, COMEBACK_MS);
     });
