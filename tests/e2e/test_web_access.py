@@ -712,6 +712,31 @@ def announced(page: Page) -> list[str]:
     return [text.replace("\u2068", "").replace("\u2069", "") for text in said]
 
 
+def test_the_leaderboard_says_each_title_in_its_own_language(web: WebStack, page: Page) -> None:
+    # Given two Hebrew talks of a track of their own, one rated, its leaderboard open and live
+    track = f"Heard in Hebrew {unique_talk_id()}"
+    first = web.add_talk(title="עולם חדש", track=track, language="he")
+    second = web.add_talk(title="שפה אחרת", track=track, language="he")
+    web.rate(first["id"], 4)
+    assert wait_for(lambda: web.count(first["id"]) == 1)
+    page.clock.install()
+    page.goto(web.url(f"/app/leaderboard?track={quote(track)}"))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    board_shows(page, ["עולם חדש"])
+    page.evaluate(ANNOUNCEMENTS_WATCH)
+    # When the other takes the lead
+    for _ in range(2):
+        web.rate(second["id"], 5)
+    board_shows(page, ["שפה אחרת", "עולם חדש"])
+    page.clock.run_for(100)
+    # Then the region says so with each title marked Hebrew, read in that language's voice
+    # (the whole line was the page's English: no lang on the titles)
+    assert announced(page) == ["“שפה אחרת” leads the board, then “עולם חדש”."]
+    region = page.get_by_test_id("announcement")
+    titles = region.locator("span[lang=he]")
+    expect(titles).to_have_text(["שפה אחרת", "עולם חדש"])
+
+
 def test_the_leaderboard_says_who_leads_to_a_screen_reader_at_most_once_a_minute(
     web: WebStack, page: Page
 ) -> None:

@@ -20,7 +20,9 @@ export function liveAnnouncer(everyMs) {
     if (saying() === said) return;
     said = saying();
     saidAt = performance.now();
-    setText(node, `${offline}${figures}`);
+    // (words as parts: text and elements, a title in its own language)
+    if (Array.isArray(figures)) node.replaceChildren(offline, ...figures);
+    else setText(node, `${offline}${figures}`);
   };
   const changed = () => {
     if (figures === null) return;
@@ -32,7 +34,8 @@ export function liveAnnouncer(everyMs) {
   };
   return {
     node,
-    // The figures as shown, in words ("12 ratings, average 4.25"); `about`, when the words may
+    // The figures as shown, in words ("12 ratings, average 4.25"; or an array of text and
+    // elements, e.g. a title marked with its language); `about`, when the words may
     // change without news (the leaderboard's titles, which an organiser may edit): what makes
     // them news (the order of the talks), said only when it differs from what was said.
     figures(words, about = words) {

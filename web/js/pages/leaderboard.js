@@ -1,5 +1,5 @@
 // /app/leaderboard: the best talks (Bayesian average), live, with a track filter.
-import { h, fill, setText, formatAvg, formatCount, talkHref, debounce, arrange, isolatedText } from "../dom.js";
+import { h, fill, setText, formatAvg, formatCount, talkHref, debounce, arrange, quoted } from "../dom.js";
 import { get, allTalks, readsInOrder, countsUnreadable } from "../api.js";
 import { watch, LEADERBOARD_CHANNEL } from "../live.js";
 import { liveBadge, errorText, tracksOf, trackChoice, staleNotice, REBUILD_READ_MS, recounted, unreadableRead } from "./common.js";
@@ -12,16 +12,18 @@ const SIZE = 20;
 // at every rating anywhere: a new leader, or a new second or third, is news. Not their titles
 // either: an organiser retitling a talk (a catalog message reads the board again) is no news.
 // Talks of one score share a rank (1, 1, 3): a shared lead is said as one ("“A” and “B” are
-// tied for the lead, then “C”.").
+// tied for the lead, then “C”."). Each title in its language (its lang), as on the board: a
+// Hebrew title read by the English voice is noise.
 function leaders(talks) {
-  const names = talks.slice(0, 3).map((row) => `“${isolatedText(row.title)}”`);
-  if (!names.length) return "";
-  const tied = talks.slice(0, 3).filter((row) => row.rank === talks[0].rank).length;
+  const top = talks.slice(0, 3);
+  if (!top.length) return "";
+  const names = top.map((row) => quoted(row.title, row.language));
+  const joined = (some) => some.flatMap((name, i) => (i ? [" and ", ...name] : name));
+  const tied = top.filter((row) => row.rank === talks[0].rank).length;
   const [lead, next] = tied > 1
-    ? [`${names.slice(0, tied).join(" and ")} are tied for the lead`, names.slice(tied)]
-    : [`${names[0]} leads the board`, names.slice(1)];
-  const then = next.length ? `, then ${next.join(" and ")}` : "";
-  return `${lead}${then}.`;
+    ? [[...joined(names.slice(0, tied)), " are tied for the lead"], names.slice(tied)]
+    : [[...names[0], " leads the board"], names.slice(1)];
+  return [...lead, ...(next.length ? [", then ", ...joined(next)] : []), "."];
 }
 
 export function leaderboardPage(main) {
