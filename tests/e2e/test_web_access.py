@@ -873,3 +873,36 @@ def test_the_leaderboard_shows_a_shared_rank_and_says_a_shared_lead_is_tied(
     # once the minute has passed)
     page.clock.run_for(61_000)
     assert announced(page)[-1] == f"“{titles[0]}” and “{titles[1]}” are tied for the lead."
+
+
+def test_the_leaderboard_says_a_lead_becoming_shared_and_broken_in_the_same_order(
+    web: WebStack, page: Page
+) -> None:
+    # Given a track whose leader (the lower id) is rated 5 and 4 and whose second is rated 4,
+    # its board open and live, on a clock the test moves
+    stem = unique_talk_id()
+    track = f"Shared lead {stem}"
+    first = web.add_talk(f"aaa-{stem}", title="Leader alone", track=track)
+    second = web.add_talk(f"bbb-{stem}", title="Catching up", track=track)
+    for value in (5, 4):
+        web.rate(first["id"], value)
+    web.rate(second["id"], 4)
+    assert wait_for(lambda: web.count(first["id"]) == 2 and web.count(second["id"]) == 1)
+    page.clock.install()
+    page.goto(web.url(f"/app/leaderboard?track={quote(track)}"))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    board_shows(page, ["Leader alone", "Catching up"])
+    page.evaluate(ANNOUNCEMENTS_WATCH)
+    # When the second is rated 5: the same ratings as the leader, the order unchanged (the
+    # lower id first), the lead now shared
+    web.rate(second["id"], 5)
+    board_shows(page, ["Leader alone", "Catching up"], counts=["2", "2"])
+    expect(page.locator("table.board tbody td.rank")).to_have_text(["1", "1"])
+    page.clock.run_for(61_000)
+    # Then that is said (the order of the ids had not changed, and nothing was said)
+    assert announced(page)[-1:] == ["“Leader alone” and “Catching up” are tied for the lead."]
+    # And when the leader is rated again and leads alone, in the same order, that is said too
+    web.rate(first["id"], 5)
+    board_shows(page, ["Leader alone", "Catching up"], counts=["3", "2"])
+    page.clock.run_for(61_000)
+    assert announced(page)[-1:] == ["“Leader alone” leads the board, then “Catching up”."]

@@ -20,8 +20,11 @@ function leaders(talks) {
   const names = top.map((row) => quoted(row.title, row.language));
   const joined = (some) => some.flatMap((name, i) => (i ? [" and ", ...name] : name));
   const tied = top.filter((row) => row.rank === talks[0].rank).length;
+  // More than three tied: said as such, not as a complete list of three.
+  const more = talks.filter((row) => row.rank === talks[0].rank).length - tied;
+  const others = more > 0 ? [` and ${more} more`] : [];
   const [lead, next] = tied > 1
-    ? [[...joined(names.slice(0, tied)), " are tied for the lead"], names.slice(tied)]
+    ? [[...joined(names.slice(0, tied)), ...others, " are tied for the lead"], names.slice(tied)]
     : [[...names[0], " leads the board"], names.slice(1)];
   return [...lead, ...(next.length ? [", then ", ...joined(next)] : []), "."];
 }
@@ -108,7 +111,9 @@ export function leaderboardPage(main) {
       const ids = new Set(board.talks.map((row) => row.talkId));
       for (const id of [...rows.keys()]) if (!ids.has(id)) rows.delete(id);
       arrange(body, nodes);
-      announcer.figures(leaders(board.talks), board.talks.slice(0, 3).map((row) => row.talkId).join("\n"));
+      // News: the order of the top three and their ranks (a lead becoming shared, or a tie broken,
+      // with the order unchanged).
+      announcer.figures(leaders(board.talks), board.talks.slice(0, 3).map((row) => `${row.rank} ${row.talkId}`).join("\n"));
       // With a track chosen, the board may be empty while other tracks' talks are rated.
       const inTrack = of ? ` in ${of}` : "";
       setText(status, board.talks.length ? "" : `No talk${inTrack} has been rated yet.`);
