@@ -731,6 +731,46 @@ def test_tied_talks_share_a_rank_the_lower_id_first_even_at_the_board_s_last_pla
         redis_client.zrem("leaderboard", *ids)
 
 
+def test_many_talks_tied_at_the_board_s_cut_are_shown_lower_ids_first(
+    api: Call, talks_dsn: str, topic: str, redis_client: redis.Redis
+) -> None:
+    # Given a best talk, then more talks of one score than a page and its margin hold (the
+    # first of them removed since), on top of the board, all in a track of their own
+    track, stem = f"track-{unique_talk_id()}", unique_talk_id("tie")
+    best, tied = f"{stem}-best", [f"{stem}-{i:02d}" for i in range(20)]
+    ids = [best, *tied]
+    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO talks (id, title, track) VALUES (%s, %s, %s)",
+            [(talk_id, talk_id, track) for talk_id in ids],
+        )
+    connection.close()
+    try:
+        project({best: [5] * 130, **{t: [5] * 110 for t in reversed(tied)}}, topic)
+        assert api("DELETE", f"/talks/{tied[0]}", authorizer=ADMIN)["statusCode"] == 204
+        # (back on the board at its score, as a rating in flight at the removal puts it)
+        redis_client.zadd("leaderboard", {tied[0]: redis_client.zscore("leaderboard", tied[1])})
+        # When the whole board and the track's board are read, cut inside the tie
+        boards = [
+            api("GET", "/leaderboard", query={"limit": "4"})["json"]["talks"],
+            api("GET", "/leaderboard", query={"limit": "4", "track": track})["json"]["talks"],
+        ]
+        # Then each shows the best talk, then the tied talks there are, the lower ids first
+        for board in boards:
+            assert [(r["rank"], r["talkId"]) for r in board] == [
+                (1, best),
+                (2, tied[1]),
+                (2, tied[2]),
+                (2, tied[3]),
+            ]
+    finally:
+        with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+            cursor.execute("DELETE FROM talks WHERE id = ANY(%s)", (ids,))
+        connection.close()
+        redis_client.delete(*(histogram_key(t) for t in ids))
+        redis_client.zrem("leaderboard", *ids)
+
+
 def test_a_rating_s_status_goes_from_accepted_to_projected(
     api: Call, talk: str, topic: str, kafka_bootstrap: str
 ) -> None:

@@ -272,6 +272,28 @@ def test_tied_talks_are_in_the_same_order_on_the_whole_board_and_among_a_few(
         redis_client.delete(*(histogram_key(t) for t in (*tied, best)))
 
 
+def test_the_talks_of_one_score_are_read_from_the_whole_board_and_among_a_few(
+    model: RedisReadModel, redis_client: ReadModelClient
+) -> None:
+    # Given two talks with the same ratings (the same score), and one rated higher
+    topic, stem = f"t-{uuid.uuid4().hex[:8]}", unique_talk_id()
+    tied, best = [f"{stem}-a", f"{stem}-b"], f"{stem}-c"
+    apply(model, records(topic, 0, 0, [(tied[0], 4), (tied[1], 4), (best, 5), (best, 5)]))
+    try:
+        # When the talks of the tied talks' score are read, on the whole board and among a few
+        score = dict(model.leaderboard(100_000))[tied[0]]
+        whole = model.tied(score)
+        among = model.tied(score, among=[best, tied[1], tied[0], f"{stem}-unrated"])
+        # Then both hold the tied talks (the whole board perhaps others of that score), not
+        # the better one
+        assert set(tied) <= set(whole)
+        assert best not in whole
+        assert sorted(among) == tied
+    finally:
+        redis_client.zrem(LEADERBOARD_KEY, *tied, best)
+        redis_client.delete(*(histogram_key(t) for t in (*tied, best)))
+
+
 def test_a_retried_batch_writes_the_same_leaderboard_scores(
     model: RedisReadModel, talk_ids: list[str], redis_client: ReadModelClient
 ) -> None:

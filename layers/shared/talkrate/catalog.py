@@ -183,6 +183,41 @@ def remove_talk(
     return removed
 
 
+def _cut_among_ties(
+    catalog: Catalog,
+    ratings: Ratings,
+    talks: dict[str, Talk],
+    found: list[tuple[str, float]],
+    limit: int,
+    among: list[str] | None,
+) -> list[tuple[str, float]]:
+    """The talks read above the score at the cut (`found`, at least `limit` of them), then that score's talks of the catalog in the
+    board's order (the lower id first), as many as the page still shows; `talks` gains their
+    titles.
+
+    The tied talks come from one read of that score; their titles in growing slices (a
+    removed talk skipped), so a score shared by hundreds of talks costs about a page's titles."""
+    cut = found[limit - 1][1]
+    above = [(t, s) for t, s in found if s > cut]
+    try:
+        read = ratings.tied(cut, among)
+    except BackendUnavailable as error:
+        raise ReadModelUnavailable(str(error)) from error
+    # (those read at the cut kept, should their score have moved between the two reads)
+    tied = sorted({t for t, s in found if s == cut}.union(read))
+    shown: list[tuple[str, float]] = []
+    needed, start = limit - len(above), 0
+    step = needed + 10
+    while len(shown) < needed and start < len(tied):
+        chunk = tied[start : start + step]
+        unknown = [t for t in chunk if t not in talks]
+        if unknown:
+            talks.update(catalog.titles(unknown))
+        shown += [(t, cut) for t in chunk if t in talks]
+        start, step = start + step, step * 4
+    return above + shown
+
+
 def leaderboard(
     catalog: Catalog, ratings: Ratings, rebuilds: RebuildRequests, limit: int, track: str | None
 ) -> Leaderboard:
@@ -204,13 +239,14 @@ def leaderboard(
             raise ReadModelUnavailable(str(error)) from error
         talks = catalog.titles([talk_id for talk_id, _ in ranked])
         found = [(t, s) for t, s in ranked if t in talks]
-        if len(ranked) < wanted:  # the whole board read
-            break
-        # Redis orders a tie by the greater id first: read on past the last place shown until
-        # a lower score, so that its ties (all of them) are ordered by the board's own rule.
-        if len(found) >= limit and ranked[-1][1] < found[limit - 1][1]:
+        if len(ranked) < wanted or len(found) >= limit:  # the whole board read, or enough
             break
         wanted *= 4
+    # Redis orders a tie by the greater id first: when the last place read still ties with the
+    # place at the cut, that score's talks (all of them, read in one call) are ordered by the
+    # board's own rule; titles are looked up only for as many as the page can still show.
+    if len(ranked) == wanted and ranked[-1][1] == found[limit - 1][1]:
+        found = _cut_among_ties(catalog, ratings, talks, found, limit, among)
     ranked = [(t, s) for _, t, s in places(found)][:limit]
     if not ranked and not_built(ratings, rebuilds):  # nobody rated yet, or the board lost
         return Leaderboard([], rebuilding=True)

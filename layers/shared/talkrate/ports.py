@@ -305,6 +305,10 @@ class Ratings(Protocol):
         """The best talks by Bayesian average."""
         ...
 
+    def tied(self, score: float, among: list[str] | None = None) -> list[str]:
+        """The talks on the board of exactly this score (of `among` if given), in no set order."""
+        ...
+
     def forget_talk(self, talk_id: str) -> None:
         """Take a talk off the leaderboard."""
         ...

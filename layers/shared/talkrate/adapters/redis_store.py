@@ -1034,6 +1034,21 @@ class RedisReadModel:
         # track's board is read as the whole board is (the catalog orders ties by its rule).
         return sorted(scored, key=lambda item: (item[1], item[0].encode()), reverse=True)[:limit]
 
+    def tied(self, score: float, among: list[str] | None = None) -> list[str]:
+        """The talks on the board of exactly this score (of `among` if given), in no set order:
+        one ZRANGEBYSCORE on the board's one key (one slot on a cluster). The score is sent as
+        its repr, which Redis parses back to the very float the board holds."""
+        try:
+            if among is None:
+                members: list[bytes] = self.client.zrangebyscore(  # type: ignore[assignment]
+                    LEADERBOARD_KEY, score, score
+                )
+                return [talk.decode() for talk in members]
+            scores = self.client.zmscore(LEADERBOARD_KEY, among) if among else []
+        except redis.RedisError as error:
+            raise BackendUnavailable("the read model is unreachable") from error
+        return [t for t, s in zip(among, scores, strict=True) if s is not None and s == score]
+
     def forget_talk(self, talk_id: str) -> None:
         """Take a removed talk off the leaderboard (its histogram stays, like its events)."""
         try:
