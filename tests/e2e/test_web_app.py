@@ -2972,7 +2972,7 @@ def test_long_words_and_text_enlarged_200_percent_fit_a_narrow_phone(
             page.get_by_label("Organiser token").fill(web.token)
             page.get_by_role("button", name="Sign in").click()
             page.get_by_role("button", name=f"Edit {long_words_talk['title']}").click()
-            expect(page.get_by_label("Starts")).to_be_visible()
+            expect(page.get_by_label("Starts", exact=True)).to_be_visible()
         expect(page.get_by_text("Donaudampfschifffahrt", exact=False).first).to_be_attached()
         if letters:
             wider_letters(page, letters)
