@@ -581,8 +581,10 @@ export function adminPage(main) {
         const select = which[input.id];
         const found = input.value ? instantsOfInput(input.value) : [];
         const twice = found.length === 2;
-        if (twice && select.dataset.wall !== input.value) {
-          select.dataset.wall = input.value;
+        // (rebuilt for another time, or for the talk's own instant as someone else saved it)
+        const key = `${input.value} ${kept(input, name) ? base[name] : ""}`;
+        if (twice && select.dataset.wall !== key) {
+          select.dataset.wall = key;
           const wall = wallTime(...input.value.split(/[-T:]/).map(Number));
           const at = input.value.replace("T", " ");
           select.replaceChildren(h("option", { value: "" }, `${at} happens twice: which?`),
