@@ -476,6 +476,82 @@ def test_a_talk_over_the_repeated_hour_is_saved_with_its_times_untouched(
     )
 
 
+def test_the_choice_follows_the_field_and_moves_a_talk_to_the_other_of_a_repeated_hour(
+    web: WebStack, organiser: Page
+) -> None:
+    # Given a talk at Berlin's second 02:30 (winter time, 01:30 UTC) the night its clocks go back
+    stem = unique_talk_id()[-6:]
+    talk = web.add_talk(
+        title=f"Twice at half two {stem}",
+        startsAt="2027-10-31T01:30:00Z",
+        endsAt="2027-10-31T03:00:00Z",
+    )
+    organiser.get_by_role("searchbox", name="Search talks").fill(stem)
+    organiser.get_by_role("button", name=f"Edit Twice at half two {stem}").click()
+    starts = organiser.get_by_label("Starts", exact=True)
+    which = organiser.get_by_label("Which Starts time")
+    # Then its own 02:30 shows which it is
+    expect(which).to_have_value("1")
+    # When the organiser types 02:45, then an hour that is not repeated: the choice goes
+    starts.fill("2027-10-31T02:45")
+    expect(which.locator("option").first).to_have_text("2027-10-31 02:45 happens twice: which?")
+    starts.fill("2027-10-31T04:30")
+    expect(which).to_be_hidden()
+    # When they type 02:30 again: the choice is 02:30's (it stayed 02:45's, or hidden), its own
+    starts.fill("2027-10-31T02:30")
+    expect(which.locator("option")).to_have_text(
+        [
+            "2027-10-31 02:30 happens twice: which?",
+            "2027-10-31 02:30, the first (UTC+02:00)",
+            "2027-10-31 02:30, the second (UTC+01:00)",
+        ]
+    )
+    expect(which).to_have_value("1")
+    # When they choose the first and save
+    which.select_option("0")
+    organiser.get_by_role("button", name="Save").click()
+    expect(organiser.get_by_test_id("admin-message")).to_contain_text("Saved")
+    # Then the talk is at the first 02:30, 00:30 UTC (it stayed at 01:30, "Saved")
+    saved = web.runtime.request("GET", f"/talks/{talk['id']}").json
+    assert (saved["startsAt"], saved["endsAt"]) == ("2027-10-31T00:30:00Z", "2027-10-31T03:00:00Z")
+
+
+def test_a_device_in_berlin_without_a_venue_s_zone_is_asked_which_of_a_repeated_hour(
+    web: WebStack, browser: Browser, errors: list[str]
+) -> None:
+    # Given an organiser's laptop in Berlin and no venue's zone (each device's own)
+    context = browser.new_context(timezone_id=VENUE, locale="en-GB")
+    context.on("page", lambda page: page.on("pageerror", lambda error: errors.append(str(error))))
+    with_time_zone(context, None)
+    page = context.new_page()
+    sign_in(web, page)
+    stem = unique_talk_id()[-6:]
+    page.get_by_role("button", name="Add a talk").click()
+    expect(page.locator("#talk-zone")).to_have_text(f"Times in {VENUE}, this device's time zone.")
+    # When they type the 02:30 their clocks show twice, and add the talk
+    page.get_by_label("Title", exact=True).fill(f"Device's change {stem}")
+    page.get_by_label("Id (in the talk's address)").fill(f"devfold-{stem}")
+    starts = page.get_by_label("Starts", exact=True)
+    starts.fill("2027-10-31T02:30")
+    page.get_by_label("Ends", exact=True).fill("2027-10-31T04:00")
+    page.get_by_role("button", name="Add the talk").click()
+    # Then they are asked which (it was the first, unsaid), and nothing is sent
+    assert starts.evaluate("(e) => e.validationMessage") == (
+        f"Starts 2027-10-31 02:30 happens twice in {VENUE} (its clocks go back over it): "
+        "choose which below"
+    )
+    assert web.runtime.request("GET", f"/talks/devfold-{stem}").status == 404
+    # When they choose the second and add it
+    page.get_by_label("Which Starts time").select_option("1")
+    page.get_by_role("button", name="Add the talk").click()
+    expect(page.get_by_test_id("admin-message")).to_contain_text(f"Added “Device's change {stem}”.")
+    web.created.append(f"devfold-{stem}")
+    # Then it starts at the second 02:30 (winter time, 01:30 UTC)
+    saved = web.runtime.request("GET", f"/talks/devfold-{stem}").json
+    assert (saved["startsAt"], saved["endsAt"]) == ("2027-10-31T01:30:00Z", "2027-10-31T03:00:00Z")
+    context.close()
+
+
 def test_a_wall_time_the_venue_s_clocks_skip_is_refused_at_its_field(
     web: WebStack, organiser: Page
 ) -> None:

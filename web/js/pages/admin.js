@@ -91,20 +91,19 @@ function toLocalInput(iso) {
   return iso ? wallText(wallOf(Date.parse(iso))) : "";
 }
 
-// The instants of an input's wall time in the venue's zone, earliest first: none when its clocks
-// skip it, two when they show it twice (the night they go back); null without a venue's zone.
+// The instants of an input's wall time in the venue's zone (without one, this device's), earliest
+// first: none when its clocks skip it, two when they show it twice (the night they go back).
+// (A device in Berlin without a venue's zone was not asked: `new Date` took the first 02:30.)
 function instantsOfInput(value) {
-  if (!venueZone()) return null;
   const [year, month, day, hour, minute, second = 0] = value.split(/[-T:]/).map(Number);
   return instantsOf(wallTime(year, month, day, hour, minute, second));
 }
 
-// The instant of an input's wall time; null when empty, undefined when the venue's clocks skip
-// it, or show it twice and `which` (0: the first, 1: the second) is not chosen.
+// The instant of an input's wall time; null when empty, undefined when the clocks skip it, or
+// show it twice and `which` (0: the first, 1: the second) is not chosen.
 function fromLocalInput(value, which = null) {
   if (!value) return null;
   const found = instantsOfInput(value);
-  if (found === null) return new Date(value).toISOString();
   const instant = found.length === 1 ? found[0] : found[which ?? 2];
   return instant === undefined ? undefined : new Date(instant).toISOString();
 }
@@ -571,17 +570,28 @@ export function adminPage(main) {
         which[input.id].addEventListener("change", () => checkTimes());
         field.append(which[input.id]);
       }
-      const chosen = (input) => {
+      // The choice is the field's as it is now: shown with its time's two offsets, hidden when
+      // that time is not repeated; the talk's own time shows its own one chosen. The talk's
+      // own instant is kept while its time and that choice are left as they were (Save without
+      // a change moves nothing), and the other one chosen moves it: the choice used to be
+      // skipped for the talk's own time, left showing a time typed before, and not sent.
+      const minuteOf = (iso) => Math.floor(Date.parse(iso) / 60000) * 60000;
+      const kept = (input, name) => Boolean(base) && input.value === toLocalInput(base[name]);
+      const chosen = (input, name) => {
         const select = which[input.id];
-        const found = input.value ? instantsOfInput(input.value) : null;
-        const twice = found && found.length === 2 && !(base && input.value === toLocalInput(base[input === starts ? "startsAt" : "endsAt"]));
-        if (twice && select.dataset.wall !== input.value) {
-          select.dataset.wall = input.value;
+        const found = input.value ? instantsOfInput(input.value) : [];
+        const twice = found.length === 2;
+        // (rebuilt for another time, or for the talk's own instant as someone else saved it)
+        const key = `${input.value} ${kept(input, name) ? base[name] : ""}`;
+        if (twice && select.dataset.wall !== key) {
+          select.dataset.wall = key;
           const wall = wallTime(...input.value.split(/[-T:]/).map(Number));
           const at = input.value.replace("T", " ");
           select.replaceChildren(h("option", { value: "" }, `${at} happens twice: which?`),
             h("option", { value: "0" }, `${at}, the first (${offsetName(wall, found[0])})`),
             h("option", { value: "1" }, `${at}, the second (${offsetName(wall, found[1])})`));
+          const own = kept(input, name) && base[name] ? found.indexOf(minuteOf(base[name])) : -1;
+          select.value = own < 0 ? "" : String(own);
         }
         select.hidden = !twice;
         if (!twice) {
@@ -590,7 +600,11 @@ export function adminPage(main) {
         }
         return twice && select.value !== "" ? Number(select.value) : null;
       };
-      const sentAs = (input, name) => (base && input.value === toLocalInput(base[name]) ? base[name] ?? null : fromLocalInput(input.value, chosen(input)));
+      const sentAs = (input, name) => {
+        const choice = chosen(input, name);
+        const instant = fromLocalInput(input.value, choice);
+        return kept(input, name) && (choice === null || Date.parse(instant) === minuteOf(base[name])) ? base[name] ?? null : instant;
+      };
       const checkTimes = () => {
         const [from, to] = [sentAs(starts, "startsAt"), sentAs(ends, "endsAt")];
         const skipped = (input, name, instant) => (instant === undefined
@@ -605,6 +619,7 @@ export function adminPage(main) {
       };
       starts.addEventListener("input", checkTimes);
       ends.addEventListener("input", checkTimes);
+      checkTimes(); // (a talk's own repeated time shows its choice from the start)
       // The inputs and what each shows of a talk. A field the organiser left as it was keeps
       // the talk's own value when saved (a minute's input would drop a time's seconds), and
       // after someone else's save it takes theirs: only what this organiser changed is sent.
