@@ -191,9 +191,9 @@ def _cut_among_ties(
     limit: int,
     among: list[str] | None,
 ) -> list[tuple[str, float]]:
-    """The talks read above the score at the cut (`found`, at least `limit` of them), then that score's talks of the catalog in the
-    board's order (the lower id first), as many as the page still shows; `talks` gains their
-    titles.
+    """The talks read above the score at the cut (`found`, at least `limit` of them), then
+    that score's talks of the catalog in the board's order (the lower id first), as many as the
+    page still shows; `talks` gains their titles.
 
     The tied talks come from one read of that score; their titles in growing slices (a
     removed talk skipped), so a score shared by hundreds of talks costs about a page's titles."""
