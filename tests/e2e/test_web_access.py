@@ -28,6 +28,7 @@ from tests.e2e.test_web_app import (
     SCREEN,
     TALK_PAGE,
     WebStack,
+    clock_until,
     enter_event_code,
     live_connections,
     publish_live,
@@ -420,18 +421,6 @@ def until(page: Page, check: Callable[[], bool], seconds: float) -> None:
             return
         page.wait_for_timeout(100)
     assert check()
-
-
-def clock_until(page: Page, check: Callable[[], bool], step_ms: int, most: int) -> None:
-    """Move the page's clock `step_ms` at a time, at most `most` times, until `check`: each
-    step given 100 ms of real time for what it started (a read, a connection), and `check`
-    asked again with a poll of real time (what a step started may take longer)."""
-    for _ in range(most):
-        if check():
-            return
-        page.clock.run_for(step_ms)
-        page.wait_for_timeout(100)
-    until(page, check, seconds=5)
 
 
 def shown_count(page: Page, where: str, title: str) -> tuple[Any, Callable[[int], str]]:

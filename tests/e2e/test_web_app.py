@@ -227,6 +227,20 @@ def run_clock(page: Page, steps: int, step_ms: int, settle_ms: int) -> None:
         page.wait_for_timeout(settle_ms)
 
 
+def clock_until(page: Page, check: Callable[[], Any], step_ms: int, most: int) -> None:
+    """Move the page's clock `step_ms` at a time, at most `most` times, until `check`: each
+    step given 100 ms of real time for what it started (a read, a connection), and `check`
+    asked again with a poll of real time (what a step started may take longer). A timer the
+    page sets after a step (its answer came late) is run by the next one: one step of the
+    wait it sets would find it only if the page set it first."""
+    for _ in range(most):
+        if check():
+            return
+        page.clock.run_for(step_ms)
+        page.wait_for_timeout(100)
+    assert waited_on(page, check, seconds=5)
+
+
 def first_reads_of_the_talk_fail(page: Page, talk_id: str, times: int = 2) -> list[str]:
     """Make the page's first `times` reads of the talk (fetches, not the page itself) fail as
     when the network is down; returns the URLs that failed."""
