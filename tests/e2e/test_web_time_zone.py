@@ -393,9 +393,9 @@ def test_the_talk_form_asks_which_of_a_repeated_hour_and_takes_the_venue_s_wall_
     which = organiser.get_by_label("Which Starts time")
     expect(which.locator("option")).to_have_text(
         [
-            "2026-10-25 02:30 happens twice: which?",
-            "2026-10-25 02:30, the first (UTC+02:00)",
-            "2026-10-25 02:30, the second (UTC+01:00)",
+            "Which 02:30?",
+            "The first, UTC+02:00",
+            "The second, UTC+01:00",
         ]
     )
     # When they choose the first and add the talk
@@ -494,16 +494,16 @@ def test_the_choice_follows_the_field_and_moves_a_talk_to_the_other_of_a_repeate
     expect(which).to_have_value("1")
     # When the organiser types 02:45, then an hour that is not repeated: the choice goes
     starts.fill("2027-10-31T02:45")
-    expect(which.locator("option").first).to_have_text("2027-10-31 02:45 happens twice: which?")
+    expect(which.locator("option").first).to_have_text("Which 02:45?")
     starts.fill("2027-10-31T04:30")
     expect(which).to_be_hidden()
     # When they type 02:30 again: the choice is 02:30's (it stayed 02:45's, or hidden), its own
     starts.fill("2027-10-31T02:30")
     expect(which.locator("option")).to_have_text(
         [
-            "2027-10-31 02:30 happens twice: which?",
-            "2027-10-31 02:30, the first (UTC+02:00)",
-            "2027-10-31 02:30, the second (UTC+01:00)",
+            "Which 02:30?",
+            "The first, UTC+02:00",
+            "The second, UTC+01:00",
         ]
     )
     expect(which).to_have_value("1")
@@ -745,3 +745,35 @@ def test_the_page_reads_a_time_without_a_zone_as_the_venue_s_wall_time(
         ), name
     finally:
         context.close()
+
+
+# Each option's text as drawn in the select's own font, against the room the select gives it
+# (its width less its padding, its border and the arrow's 24 px): [text width, room].
+OPTION_ROOM = """(select) => {
+  const style = getComputedStyle(select);
+  const context = document.createElement("canvas").getContext("2d");
+  context.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+  const room = select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - 24;
+  return [...select.options].map((option) => [context.measureText(option.text).width, room]);
+}"""
+
+
+def test_the_choice_of_a_repeated_hour_is_read_whole_on_a_narrow_phone(
+    web: WebStack, browser: Browser, errors: list[str]
+) -> None:
+    # Given an organiser on a 320 px phone, adding a talk on the night Berlin's clocks go back
+    context = device(browser, errors, "en-GB", viewport={"width": 320, "height": 640})
+    with_time_zone(context, VENUE)
+    page = context.new_page()
+    sign_in(web, page)
+    page.get_by_role("button", name="Add a talk").click()
+    # When they type 02:30
+    page.get_by_label("Starts", exact=True).fill("2026-10-25T02:30")
+    which = page.get_by_label("Which Starts time")
+    expect(which).to_be_visible()
+    # Then the choice's question and both answers fit its field, uncut (the question, with the
+    # date the field above shows, was cut to "2026-10-25 02:30 happens twice: w")
+    for width, room in which.evaluate(OPTION_ROOM):
+        assert width <= room, (width, room)
+    assert errors == []
+    context.close()

@@ -586,10 +586,12 @@ export function adminPage(main) {
         if (twice && select.dataset.wall !== key) {
           select.dataset.wall = key;
           const wall = wallTime(...input.value.split(/[-T:]/).map(Number));
-          const at = input.value.replace("T", " ");
-          select.replaceChildren(h("option", { value: "" }, `${at} happens twice: which?`),
-            h("option", { value: "0" }, `${at}, the first (${offsetName(wall, found[0])})`),
-            h("option", { value: "1" }, `${at}, the second (${offsetName(wall, found[1])})`));
+          // (short enough for a 320 px phone's field, whose room is about 210 px: the date and
+          // time are in the field above, and its message says the hour happens twice; the
+          // question with them was cut to "2026-10-25 02:30 happens twice: w")
+          select.replaceChildren(h("option", { value: "" }, `Which ${input.value.slice(11, 16)}?`),
+            h("option", { value: "0" }, `The first, ${offsetName(wall, found[0])}`),
+            h("option", { value: "1" }, `The second, ${offsetName(wall, found[1])}`));
           const own = kept(input, name) && base[name] ? found.indexOf(minuteOf(base[name])) : -1;
           select.value = own < 0 ? "" : String(own);
         }
