@@ -96,7 +96,8 @@ def test_open_pages_say_at_once_that_the_counts_cannot_be_read_while_redis_is_do
     stack: Stack, page: Page
 ) -> None:
     talk = rated_talk(stack, "Rated as Redis went down")
-    # Given the talk's page and the programme open and live, showing its three ratings
+    # Given the talk's page, the programme, the room screen and the leaderboard open and live,
+    # showing its three ratings
     page.goto(stack.runtime.url + web_app.TALK_PAGE.format(id=talk))
     badge = page.locator(".live-badge")
     expect(badge).to_have_text("Live")
@@ -106,6 +107,15 @@ def test_open_pages_say_at_once_that_the_counts_cannot_be_read_while_redis_is_do
     card = programme.locator(".talk-card").filter(has_text="Rated as Redis went down")
     expect(card.get_by_text("3 ratings")).to_be_visible()
     expect(programme.locator(".live-badge")).to_have_text("Live")
+    screen = page.context.new_page()
+    screen.set_viewport_size(web_app.ROOM)
+    screen.goto(stack.runtime.url + web_app.SCREEN.format(id=talk))
+    expect(screen.get_by_test_id("total")).to_have_text("3 ratings")
+    expect(screen.locator(".live-badge")).to_have_text("Live")
+    board = page.context.new_page()
+    board.goto(stack.runtime.url + "/app/leaderboard")
+    expect(board.get_by_role("link", name="Rated as Redis went down")).to_be_visible()
+    expect(board.locator(".live-badge")).to_have_text("Live")
     # When Redis goes down and the talk is rated (the rating is kept; its batch fails)
     with redis_server_stopped(stack.ratings):
         rate(stack, talk, 5)
@@ -119,6 +129,12 @@ def test_open_pages_say_at_once_that_the_counts_cannot_be_read_while_redis_is_do
             LISTED, timeout=SAID_WITHIN_MS
         )
         expect(programme.locator(".live-badge")).to_have_text(PAUSED)
+        # (the room screen in the talk page's words, the leaderboard in the programme's)
+        expect(screen.get_by_test_id("counts-notice")).to_have_text(STORED)
+        expect(screen.locator(".live-badge")).to_have_text(PAUSED)
+        # (the board shown kept, said to be of before)
+        expect(board.get_by_test_id("leaderboard-stale")).to_contain_text(LISTED)
+        expect(board.locator(".live-badge")).to_have_text(PAUSED)
     # And once Redis answers again (empty: the read model is rebuilt), the rating sent while it
     # was down is counted, the words go and the badges say "Live" again, by the pages' own reads
     expect(page.get_by_test_id("total")).to_have_text("4 ratings", timeout=40_000)
@@ -127,6 +143,8 @@ def test_open_pages_say_at_once_that_the_counts_cannot_be_read_while_redis_is_do
     expect(card.get_by_text("4 ratings")).to_be_visible(timeout=40_000)
     expect(programme.get_by_test_id("counts-notice")).to_have_text("", timeout=40_000)
     expect(programme.locator(".live-badge")).to_have_text("Live")
+    expect(screen.locator(".live-badge")).to_have_text("Live", timeout=40_000)
+    expect(board.locator(".live-badge")).to_have_text("Live", timeout=40_000)
 
 
 def test_talkrate_watch_reads_at_once_and_says_so_while_redis_is_down(
