@@ -105,6 +105,12 @@ LEADERBOARD_UNREADABLE = (
     "(every rating is kept)"
 )
 COUNTS_UNREADABLE_SLUG = "read-model-unavailable"
+# ...and what `watch TALK` says over a talk's bars counted from the stored ratings then (GET
+# /ratings' `unavailable`)
+TALK_UNREADABLE = (
+    "counted from the stored ratings: the API cannot reach the Redis that keeps the live counts "
+    "(every rating is kept)"
+)
 
 
 # Why GET /talks listed the talks without their counts and averages (`summary`), as `talks`

@@ -24,15 +24,17 @@ if TYPE_CHECKING:  # types only: their modules are not loaded at the cold start 
 gc.disable()
 
 from talkrate import snapstart, wiring  # noqa: E402
-from talkrate.errors import BackendUnavailable  # noqa: E402
+from talkrate.errors import BackendUnavailable, ReadModelUnreachable  # noqa: E402
 from talkrate.observability import logger, metrics, tell_rebuilt  # noqa: E402
 from talkrate.ports import RatingsReadModel  # noqa: E402
 from talkrate.projection import (  # noqa: E402
     StreamRecord,
     batch_delay_ms,
+    classify,
     correlation_ids,
     project_batch,
     records_from_event,
+    touched_talks,
 )
 from talkrate.rebuild import missing_before, rebuild_if_lost  # noqa: E402
 
@@ -55,8 +57,12 @@ _memory_reported_at = -MEMORY_REPORT_SECONDS
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records = records_from_event(event)
     read_model = wiring.read_model()
-    _rebuild_if_lost(read_model, records)
-    result = project_batch(records, wiring.event_store(), read_model)
+    try:
+        _rebuild_if_lost(read_model, records)
+        result = project_batch(records, wiring.event_store(), read_model)
+    except ReadModelUnreachable:
+        _announce_unavailable(records)
+        raise
     # Freshness: from the API's publication (just before its 202) to the projected read model.
     delay = batch_delay_ms(records, time.time() * 1000)
     if delay is not None:
@@ -122,6 +128,19 @@ def _announce(talk_ids: Sequence[str], read_model: RatingsReadModel) -> None:
 
     announce_on_live_channel(
         "live updates", lambda announcer: announcer.announce(talk_ids, read_model)
+    )
+
+
+def _announce_unavailable(records: Sequence[StreamRecord]) -> None:
+    """Redis did not answer, and the batch fails: say on the channels of its talks and the
+    leaderboard's that the counts cannot be read just now, so that open pages read at once
+    (and say so) rather than show counts that stand still under "Live" until their next check.
+    Never raises: the batch fails as it would have, and is delivered again."""
+    from talkrate.announcer import announce_on_live_channel
+
+    announce_on_live_channel(
+        "counts unavailable",
+        lambda announcer: announcer.announce_unavailable(touched_talks(classify(records))),
     )
 
 

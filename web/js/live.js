@@ -20,6 +20,11 @@ const LIVE_CHECK_MS = 60_000;
 // message comes in this long either (one on its way as the read was answered), the page drops
 // the connection and connects again.
 const SILENT_CONFIRM_MS = 5000;
+// An "unavailable" message (the service's store of counts stopped answering, said by a batch
+// that failed for it) has the page read at once: the read answers from the stored ratings and
+// says so, and the page reads again on its own schedule until the counts are back. Several
+// (a projector instance each) within this long make one read.
+const UNAVAILABLE_READ_MS = 5000;
 
 function base64url(text) {
   const bytes = new TextEncoder().encode(text);
@@ -37,7 +42,8 @@ function newId() {
 //   refresh(): fetch the state over HTTP (called at start, after each (re)connect, when polling);
 //     it may answer true when what it read had moved since the page's last read or message,
 //     which no message told (the live check then suspects a connection that died silently)
-//   onEvent(message): a message published on the channel, parsed
+//   onEvent(message): a message published on the channel, parsed (but an "unavailable" one,
+//     which reads at once: see UNAVAILABLE_READ_MS)
 //   onStatus(state): "live" | "connecting" | "polling" | "offline" (the browser has no network)
 //   pollMs: how often to refresh without a live channel (half a second: a rating shows within
 //   two, the projector's second included; a hidden tab polls every five)
@@ -71,6 +77,7 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
   let messages = 0;
   let checkedAt = 0;
   let liveSocket = null; // the connection that took the subscription, while it is open
+  let unavailableReadAt = -Infinity;
   let suspectTimer = null;
   const check = async () => {
     const quiet = messages === checkedAt;
@@ -178,7 +185,14 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
       } else if (data.type === "data" && data.id === id) {
         messages += 1;
         try {
-          onEvent(typeof data.event === "string" ? JSON.parse(data.event) : data.event);
+          const event = typeof data.event === "string" ? JSON.parse(data.event) : data.event;
+          if (event && event.type === "unavailable") {
+            if (performance.now() - unavailableReadAt < UNAVAILABLE_READ_MS) return;
+            unavailableReadAt = performance.now();
+            safeRefresh();
+            return;
+          }
+          onEvent(event);
         } catch {
           // a message the page cannot read: the next refresh puts things right
         }

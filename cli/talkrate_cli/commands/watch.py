@@ -51,8 +51,10 @@ class Watcher:
         # The newest change to the talk read or heard of (live.catalog_place): a message no
         # newer (an earlier save or removal another API instance published later) is let be
         self.newest_change = -1
-        # The last read of the leaderboard found the API unable to read its counts (503
-        # read-model-unavailable): the board shown, if any, is of before
+        # The last read found the API unable to read its counts (the leaderboard's 503
+        # read-model-unavailable, a talk's ratings `unavailable`): the board shown, if any, is
+        # of before, a talk's bars are the stored ratings' (a live channel says so at once:
+        # an `unavailable` message wakes a read like any other)
         self.unreadable = False
         # ...or found it being recounted (`rebuilding`)
         self.recounting = False
@@ -88,7 +90,9 @@ class Watcher:
             revision = self.talk_doc.get("revision")
             if isinstance(revision, int):
                 self.newest_change = max(self.newest_change, 2 * revision)
-        return self.api.ratings(self.talk)
+        ratings = self.api.ratings(self.talk)
+        self.unreadable = ratings.get("unavailable") is True
+        return ratings
 
     def renderable(self, data: dict[str, Any], error: str | None) -> Group:
         """The view and a status line."""
@@ -111,10 +115,14 @@ class Watcher:
             parts: list[Any] = [Styled(title, "bold"), body]  # (a track's name: as printed)
         else:
             parts = [output.talk_view(self.talk_doc or {}, data, self.zone)]
+            if self.unreadable:
+                parts.append(Text(output.TALK_UNREADABLE + "; read again every few seconds"))
         # (in the zone of the talk's times: one clock on the screen)
         stamp = datetime.now(self.zone).strftime("%H:%M:%S")
         plural = "" if self.updates == 1 else "s"
-        status = f"{self.state} · {self.updates} update{plural} · {stamp}"
+        # Not "live" over counts that cannot move until the API reads them again
+        state = "paused" if self.unreadable and self.state == "live" else self.state
+        status = f"{state} · {self.updates} update{plural} · {stamp}"
         if error:
             status += f" · {error}"
         parts += [Text(""), Styled(status + " · Ctrl-C to stop", "dim")]

@@ -17,6 +17,7 @@ from talkrate.live import (
     leaderboard_messages,
     publications,
     talk_message,
+    unavailable_message,
 )
 from talkrate.observability import logger, metrics
 from talkrate.ports import LivePublisher, RatingsReadModel
@@ -24,6 +25,11 @@ from talkrate.ports import LivePublisher, RatingsReadModel
 # After an announcement that reached its deadline with nothing published, the next ones are
 # skipped this long (each would wait the whole deadline again).
 PAUSE_AFTER_HANGING_SECONDS = 10.0
+# A batch that fails because Redis does not answer says so on the channels of its talks and the
+# leaderboard's at most this often per channel (per container): Kafka delivers it again within
+# seconds, again and again while Redis is down, and a page that heard it once reads on its own
+# schedule from then on (5, 10, 20, 40 s, then every minute) until the counts are back.
+UNAVAILABLE_EVERY_SECONDS = 30.0
 # How long an organiser's write waits for its announcement, at most: a publish from within the
 # region takes tens of milliseconds (a new connection's TLS handshake included); the write has
 # succeeded already, and a page that misses the message reads the talk again within a minute.
@@ -61,6 +67,8 @@ class Announcer:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="live-publish")
         self._pause = pause_seconds
         self._paused_until = 0.0
+        # channel -> when the counts were last said unreadable on it (announce_unavailable)
+        self._unavailable_said: dict[str, float] = {}
 
     def announce(self, talk_ids: Sequence[str], read_model: RatingsReadModel) -> AnnouncementResult:
         """One message per talk with its new state, read back from the read model, and the
@@ -99,6 +107,27 @@ class Announcer:
         message = [catalog_message(talk_id, talk, revision)]
         requests = publications(channel_for_talk(talk_id), message)
         requests += publications(LEADERBOARD_CHANNEL, message)
+        return self._publish(requests, started, min(self._deadline, CHANGE_DEADLINE_SECONDS))
+
+    def announce_unavailable(self, talk_ids: Sequence[str]) -> AnnouncementResult:
+        """Say on the talks' channels and the leaderboard's that the counts cannot be read just
+        now (a batch of them failed as Redis did not answer): each channel at most once every
+        UNAVAILABLE_EVERY_SECONDS; waits at most CHANGE_DEADLINE_SECONDS (the batch fails
+        after it, and is delivered again)."""
+        started = time.monotonic()
+        if not talk_ids or started < self._paused_until:  # (hung a moment ago: not waited on)
+            return AnnouncementResult(0, 0, 0, 0.0)
+        # channel -> the talk it is of (None: the leaderboard's)
+        channels: dict[str, str | None] = {channel_for_talk(t): t for t in talk_ids}
+        channels[LEADERBOARD_CHANNEL] = None
+        last = self._unavailable_said
+        due = [c for c in channels if started - last.get(c, -1e9) >= UNAVAILABLE_EVERY_SECONDS]
+        if not due:
+            return AnnouncementResult(0, 0, 0, 0.0)
+        requests: list[Publication] = []
+        for channel in due:
+            last[channel] = started
+            requests += publications(channel, [unavailable_message(channels[channel])])
         return self._publish(requests, started, min(self._deadline, CHANGE_DEADLINE_SECONDS))
 
     def _publish(

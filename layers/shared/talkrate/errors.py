@@ -34,6 +34,12 @@ class ReadModelUnavailable(BackendUnavailable):
     retry_after_seconds = 5
 
 
+class ReadModelUnreachable(BackendUnavailable):
+    """Redis (the read model) does not answer (refused, timed out, a cluster without its
+    nodes): its counts can be neither written nor read just now. The projector says so on the
+    live channel before its batch fails (talkrate.live.unreadable_message)."""
+
+
 class RebuildNotSwapped(TalkrateError):
     """Redis did not run the rebuild's swap (it was busy, or away): nothing was replaced; the
     rebuild must run again."""

@@ -8,7 +8,7 @@ only hold 1 to 50 letters, digits and dashes, so a talk id that is not one is na
 Messages carry state, not deltas: a lost or repeated message is healed by the next one, and a
 client that reconnects refetches over HTTP. Each carries what orders it against an earlier one
 published later (`ratingsRevision`, `revision`). Each has a `type` ("talk", "leaderboard",
-"catalog"); a client skips a type it does not know.
+"catalog", "unavailable"); a client skips a type it does not know.
 """
 
 from __future__ import annotations
@@ -110,6 +110,18 @@ def catalog_message(
     }
     if revision is not None:
         message["revision"] = revision
+    return message
+
+
+def unavailable_message(talk_id: str | None = None) -> dict[str, Any]:
+    """The counts cannot be read just now (Redis does not answer; every rating is kept, and
+    counted once it does): sent by the projector on a talk's channel (with its `talkId`) and
+    on the leaderboard's (without: no count can be read) as a batch fails for it. Clients read
+    at once, which answers from the event store and says `unavailable`. It carries no state: a
+    talk message or a read that succeeds is newer than any of it."""
+    message: dict[str, Any] = {"type": "unavailable"}
+    if talk_id is not None:
+        message["talkId"] = talk_id
     return message
 
 

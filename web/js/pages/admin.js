@@ -272,12 +272,15 @@ export function adminPage(main) {
     count.after(badge.node, stale.node);
     if (focus) add.focus();
     const watcher = watchCatalogue({
-      onTalks: (fresh, { read = false } = {}) => {
+      onTalks: (fresh, { read = false, unavailable = false } = {}) => {
         talks = [...fresh].sort((a, b) => (a.startsAt || "").localeCompare(b.startsAt || "") || a.title.localeCompare(b.title));
         const ids = new Set(talks.map((talk) => talk.id));
         for (const id of [...rows.keys()]) if (!ids.has(id)) rows.delete(id);
         for (const talk of talks) showRow(talk);
-        if (read) stale.read();
+        if (read) {
+          stale.read();
+          badge.unreadable(unavailable);
+        }
         draw();
       },
       onFailed: (error) => {

@@ -4,21 +4,38 @@ import { gatewayBusy, countsUnreadable, serviceNow } from "../api.js";
 
 // A small status line saying how fresh the figures are: "Connecting…" until the page was first
 // live, "Reconnecting…" once it lost that. `announcer` (announce.js), if given, hears each state.
+// While the page's last read found the counts unreadable (`unreadable(true)`: the service's
+// store of them does not answer), a live or polling page says "Paused…" instead: its figures
+// do not move, whatever its connection does, until a read finds them again.
 export function liveBadge(announcer = null) {
-  const texts = { live: "Live", connecting: "Connecting…", polling: "Updating every few seconds", offline: "Offline: these figures may be out of date" };
+  const texts = { live: "Live", connecting: "Connecting…", polling: "Updating every few seconds", offline: "Offline: these figures may be out of date", paused: "Paused: the counts cannot be read just now" };
   // A page opened without a network (drawn in place from one read before) says so from the
   // start: its watch, and so the badge's next word, waits for the page's first read.
   const first = navigator.onLine ? "connecting" : "offline";
   const node = h("p", { class: "live-badge", "data-state": first }, texts[first]);
   if (announcer) announcer.status(first, texts[first]);
   let wasLive = false;
+  let watched = first; // the watch's state
+  let paused = false;
+  const draw = () => {
+    const state = paused && (watched === "live" || watched === "polling") ? "paused" : watched;
+    node.dataset.state = state;
+    setText(node, state === "connecting" && wasLive ? "Reconnecting…" : texts[state] || state);
+    if (announcer) announcer.status(state, node.textContent);
+  };
   return {
     node,
     set(state) {
       wasLive = wasLive || state === "live";
-      node.dataset.state = state;
-      setText(node, state === "connecting" && wasLive ? "Reconnecting…" : texts[state] || state);
-      if (announcer) announcer.status(state, node.textContent);
+      watched = state;
+      draw();
+    },
+    // Whether the page's last read found the counts unreadable (`unavailable`, or the
+    // leaderboard's 503 read-model-unavailable).
+    unreadable(yes) {
+      if (paused === Boolean(yes)) return;
+      paused = Boolean(yes);
+      draw();
     },
   };
 }

@@ -76,6 +76,7 @@ export function leaderboardPage(main) {
       const board = await get(`/leaderboard?${query}`);
       if (of !== track || !read.draws()) return false;
       unreadAttempts = 0;
+      badge.unreadable(false);
       if (board.rebuilding) {
         // (see recounted) The board shown (if any) kept, said to be of before.
         const said = recounted("The leaderboard is");
@@ -124,6 +125,7 @@ export function leaderboardPage(main) {
       if (read.newest() && of === track) {
         if (rows.size) stale.failed(error);
         else setText(status, `${of ? "The board of " + of : "The leaderboard"} could not be read. ${errorText(error)}`);
+        badge.unreadable(countsUnreadable(error));
         if (countsUnreadable(error)) {
           // (see unreadable) Read again by itself, backing off, whatever the live channel does.
           clearTimeout(recount);

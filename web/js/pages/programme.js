@@ -198,6 +198,7 @@ export function programmePage(main) {
         lastReadAt = stale.read();
         explained = rebuilding || unavailable;
         const wait = recount.said({ rebuilding, unavailable });
+        badge.unreadable(unavailable);
         clearTimeout(recountTimer);
         if (wait !== null) recountTimer = setTimeout(() => live.read().catch(() => {}), wait);
       }

@@ -232,6 +232,7 @@ export function screenPage(main, talkId) {
       onFetched: () => setText(problem, ""),
       onRead: (body) => {
         const wait = counts.said(body);
+        badge.unreadable(body.unavailable);
         clearTimeout(countsTimer);
         if (wait !== null && !stopped) countsTimer = setTimeout(() => live.refresh().catch(() => {}), wait);
       },

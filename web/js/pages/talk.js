@@ -588,6 +588,7 @@ export function talkPage(main, talkId) {
         onTalk: (changed) => (stopped ? changed && comeBack() : changed ? showTalk(changed) : notFound(true)),
         onRead: (body) => {
           const wait = counts.said(body);
+          badge.unreadable(body.unavailable);
           clearTimeout(countsTimer);
           if (wait !== null && !stopped) countsTimer = setTimeout(() => live.refresh().catch(() => {}), wait);
         },

@@ -55,6 +55,7 @@ from talkrate.errors import (
     BackendUnavailable,
     ReadModelNotBuilt,
     ReadModelRebuilding,
+    ReadModelUnreachable,
     RebuildLockLost,
     RebuildNotSwapped,
 )
@@ -77,7 +78,7 @@ def _unreachable_as_backend_error(method: _Method) -> _Method:
         try:
             return method(*args, **kwargs)
         except (redis.ConnectionError, redis.TimeoutError, RedisClusterException) as error:
-            raise BackendUnavailable(f"Redis (the read model) is unreachable: {error}") from error
+            raise ReadModelUnreachable(f"Redis (the read model) is unreachable: {error}") from error
         except redis.ResponseError as error:
             if not _busy(error):
                 raise
@@ -672,7 +673,9 @@ class RedisReadModel:
             if str(error).startswith("NOTBUILT"):
                 raise ReadModelNotBuilt(str(error)) from error
             raise
-        except (redis.RedisError, RedisClusterException) as error:
+        except (redis.ConnectionError, redis.TimeoutError, RedisClusterException) as error:
+            raise ReadModelUnreachable(f"the read model is unreachable: {error}") from error
+        except redis.RedisError as error:
             raise BackendUnavailable(f"the read model is unreachable: {error}") from error
         applied, skipped, duplicates, dead = totals
         return ProjectionResult(applied, skipped, dead, duplicates)

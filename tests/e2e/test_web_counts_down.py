@@ -1,0 +1,189 @@
+"""Redis (the read model) going down while pages and `talkrate watch` are open, through the
+local runtime: the projector's batch that fails for it says so on the live channel, and what is
+open reads at once and says its counts cannot be read just now, instead of showing counts that
+stand still under "Live" until its next check (a minute later for a page, 30 s for the watch).
+
+The runtime has a Redis server of its own (the tests stop it and start it again, empty)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from talkrate_cli import output
+from tests.backends import postgres_dsn
+from tests.builders import ROOT, unique_talk_id
+from tests.e2e import test_web_app as web_app
+from tests.e2e.conftest import Runtime, start_admin_runtime, stop_runtime, wait_for
+from tests.e2e.test_cli import TALKRATE, read_until
+from tests.workers import own_redis_server, redis_server_stopped
+
+# test_web_app's fixtures, found by pytest under their names: a browser, a phone, a page.
+browser, phone, page = web_app.browser, web_app.phone, web_app.page
+
+pytestmark = pytest.mark.e2e
+
+# How soon what is open says the counts cannot be read, once a rating's batch failed for it:
+# well under the page's minute check (LIVE_CHECK_MS in web/js/live.js) and the watch's 30 s
+# safety read (LIVE_REFRESH_SECONDS), each counted from when it went live.
+SAID_WITHIN_MS = 10_000
+STORED = (
+    "Counted from the stored ratings: the live counts cannot be read just now (every rating "
+    "sent is kept); trying again shortly."
+)
+LISTED = (
+    "The counts and averages cannot be read just now (every rating sent is kept); "
+    "trying again shortly."
+)
+PAUSED = "Paused: the counts cannot be read just now"
+
+
+@dataclass
+class Stack:
+    runtime: Runtime
+    token: str
+    ratings: str  # its Redis's URL
+
+
+@pytest.fixture(scope="module")
+def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    ratings = f"{own_redis_server()}/1"
+    runtime, token = start_admin_runtime(
+        postgres_dsn("counts_down_e2e"),
+        ratings,
+        kafka_bootstrap,
+        tmp_path_factory.mktemp("down") / "runtime.log",
+        ["--param", "ProjectorBatchWindowSeconds=0"],
+    )
+    yield Stack(runtime, token, ratings)
+    stop_runtime(runtime)
+
+
+def rated_talk(stack: Stack, title: str) -> str:
+    """A new talk of the stack's, rated 5, 4 and 4, counted in the read model."""
+    talk = unique_talk_id("down")
+    body = {"title": title, "track": "Outage", "room": "Hall D"}
+    put = stack.runtime.request(
+        "PUT", f"/talks/{talk}", json.dumps(body), {"authorization": f"Bearer {stack.token}"}
+    )
+    assert put.status == 201, put.body
+    for value in (5, 4, 4):
+        rate(stack, talk, value)
+    assert wait_for(lambda: counted(stack, talk) == (3, "read-model"))
+    return talk
+
+
+def rate(stack: Stack, talk: str, value: int) -> None:
+    sent = stack.runtime.request("POST", "/ratings", json.dumps({"talkId": talk, "value": value}))
+    assert sent.status == 202, sent.body
+
+
+def counted(stack: Stack, talk: str) -> tuple[int, str]:
+    answer = stack.runtime.request("GET", f"/ratings?talkId={talk}").json
+    return sum(answer["ratings"].values()), answer["source"]
+
+
+@pytest.mark.browser
+def test_open_pages_say_at_once_that_the_counts_cannot_be_read_while_redis_is_down(
+    stack: Stack, page: Page
+) -> None:
+    talk = rated_talk(stack, "Rated as Redis went down")
+    # Given the talk's page, the programme, the room screen and the leaderboard open and live,
+    # showing its three ratings
+    page.goto(stack.runtime.url + web_app.TALK_PAGE.format(id=talk))
+    badge = page.locator(".live-badge")
+    expect(badge).to_have_text("Live")
+    expect(page.get_by_test_id("total")).to_have_text("3 ratings")
+    programme = page.context.new_page()
+    programme.goto(stack.runtime.url + "/app/")
+    card = programme.locator(".talk-card").filter(has_text="Rated as Redis went down")
+    expect(card.get_by_text("3 ratings")).to_be_visible()
+    expect(programme.locator(".live-badge")).to_have_text("Live")
+    screen = page.context.new_page()
+    screen.set_viewport_size(web_app.ROOM)
+    screen.goto(stack.runtime.url + web_app.SCREEN.format(id=talk))
+    expect(screen.get_by_test_id("total")).to_have_text("3 ratings")
+    expect(screen.locator(".live-badge")).to_have_text("Live")
+    board = page.context.new_page()
+    board.goto(stack.runtime.url + "/app/leaderboard")
+    expect(board.get_by_role("link", name="Rated as Redis went down")).to_be_visible()
+    expect(board.locator(".live-badge")).to_have_text("Live")
+    # When Redis goes down and the talk is rated (the rating is kept; its batch fails)
+    with redis_server_stopped(stack.ratings):
+        rate(stack, talk, 5)
+        # Then both say, within seconds, that the counts cannot be read just now, and their
+        # badges no longer say "Live"
+        expect(page.get_by_test_id("counts-notice")).to_have_text(STORED, timeout=SAID_WITHIN_MS)
+        expect(badge).to_have_text(PAUSED)
+        expect(badge).to_have_attribute("data-state", "paused")
+        expect(page.get_by_test_id("total")).to_have_text("3 ratings")  # the stored ones
+        expect(programme.get_by_test_id("counts-notice")).to_have_text(
+            LISTED, timeout=SAID_WITHIN_MS
+        )
+        expect(programme.locator(".live-badge")).to_have_text(PAUSED)
+        # (the room screen in the talk page's words, the leaderboard in the programme's)
+        expect(screen.get_by_test_id("counts-notice")).to_have_text(STORED)
+        expect(screen.locator(".live-badge")).to_have_text(PAUSED)
+        # (the board shown kept, said to be of before)
+        expect(board.get_by_test_id("leaderboard-stale")).to_contain_text(LISTED)
+        expect(board.locator(".live-badge")).to_have_text(PAUSED)
+    # And once Redis answers again (empty: the read model is rebuilt), the rating sent while it
+    # was down is counted, the words go and the badges say "Live" again, by the pages' own reads
+    expect(page.get_by_test_id("total")).to_have_text("4 ratings", timeout=40_000)
+    expect(page.get_by_test_id("counts-notice")).to_have_text("", timeout=40_000)
+    expect(badge).to_have_text("Live")
+    expect(card.get_by_text("4 ratings")).to_be_visible(timeout=40_000)
+    expect(programme.get_by_test_id("counts-notice")).to_have_text("", timeout=40_000)
+    expect(programme.locator(".live-badge")).to_have_text("Live")
+    expect(screen.locator(".live-badge")).to_have_text("Live", timeout=40_000)
+    expect(board.locator(".live-badge")).to_have_text("Live", timeout=40_000)
+
+
+def test_talkrate_watch_reads_at_once_and_says_so_while_redis_is_down(
+    stack: Stack, tmp_path: Path
+) -> None:
+    talk = rated_talk(stack, "Watched as Redis went down")
+    env = {
+        **os.environ,
+        "TALKRATE_API": stack.runtime.url,
+        "TALKRATE_CONFIG_DIR": str(tmp_path / "config"),
+        "COLUMNS": "120",
+        "LINES": "40",
+        "TERM": "xterm-256color",
+    }
+    # Given `talkrate watch TALK` live on the talk's channel, in a terminal (polling only every
+    # minute without the channel)
+    primary, secondary = pty.openpty()
+    watch = subprocess.Popen(
+        [TALKRATE, "watch", talk, "--interval", "60"],
+        cwd=ROOT,
+        env=env,
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+    )
+    os.close(secondary)
+    try:
+        shown = read_until(primary, r"live · ", 30)
+        assert "live · " in shown, shown
+        # When Redis goes down and the talk is rated
+        with redis_server_stopped(stack.ratings):
+            rate(stack, talk, 5)
+            # Then within seconds the watch has read again, shows the stored ratings, says so,
+            # and no longer says "live"
+            said = read_until(primary, r"paused · ", SAID_WITHIN_MS / 1000)
+            assert "paused · " in said, said
+            assert " ".join(said.split()).count(output.TALK_UNREADABLE) >= 1, said
+            assert "count 3 " in said, said
+    finally:
+        watch.kill()
+        watch.wait()
+        os.close(primary)
