@@ -1941,8 +1941,13 @@ def test_a_rating_waits_as_long_as_the_service_asks_on_its_page_and_on_the_next(
     assert keys == []
     # When the 90 s have passed, passes given again: the 4 goes with one, and is answered busy
     no_pass[0] = False
+    noted = kept_rating(page, talk["id"]).get("retryAt")
     web_app.run_clock(page, 1, 30_000, 300)
     assert waited_on(page, lambda: len(keys) == 1)
+    # (and the programme has the answer: its wait noted anew, and with the note the timer that
+    # sends it set; the moves below made before it did would run no timer, and set it 120 s
+    # from a clock they moved on: seen with the answer reaching the page 1.5 s late)
+    assert waited_on(page, lambda: kept_rating(page, talk["id"]).get("retryAt") != noted)
     # Then it is not sent again at the programme's next 30 s try, before the 120 s asked
     web_app.run_clock(page, 1, 31_000, 300)
     assert len(keys) == 1
