@@ -19,7 +19,7 @@ import pytest
 import redis
 
 from sam_emulator.events.kafka import ensure_topics
-from talkrate.adapters.redis_store import histogram_key
+from talkrate.adapters.redis_store import BUILT_KEY, REBUILD_LOCK_KEY, histogram_key
 from talkrate_local.broker import LocalBroker
 from talkrate_local.database import prepare
 from tests.backends import RATINGS, TALKS, built, emptied
@@ -78,11 +78,37 @@ def talks_dsn() -> str:
     return TALKS
 
 
+# The session's read model (its URL and event store), once a file asked for it
+SESSION_READ_MODEL = pytest.StashKey[tuple[str, str]]()
+
+
 @pytest.fixture(scope="session")
-def redis_url(talks_dsn: str) -> str:
+def redis_url(request: pytest.FixtureRequest, talks_dsn: str) -> str:
     """The Redis database the tests use (not the dev one; the e2e suite has its own), emptied
     once per session, then built (from the test event store) as a new deployment's is."""
+    request.session.stash[SESSION_READ_MODEL] = (RATINGS, talks_dsn)
     return built(emptied(RATINGS), talks_dsn)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def session_read_model_as_built(request: pytest.FixtureRequest) -> None:
+    """Each file starts with the session's read model built and no rebuild holding it.
+
+    Several files empty it, or hold its rebuild lock, to test a lost read model, and leave it
+    so (test_operations_signals.py does, and any such test that fails half way); a file that a
+    worker runs after one of them in the same session (`--dist loadfile` picks which) would
+    find it not built (NOTBUILT, counts missing) or locked (RebuildInProgress). Nothing else
+    runs on it between two files, so a lock found then is a leftover: the read model is
+    emptied and built again, as at the session's start. One round trip when nothing changed."""
+    if (made := request.session.stash.get(SESSION_READ_MODEL, None)) is None:
+        return
+    url, talks_dsn = made
+    client = redis.Redis.from_url(url)
+    with client.pipeline(transaction=False) as pipe:
+        marked, locked = pipe.exists(BUILT_KEY).exists(REBUILD_LOCK_KEY).execute()
+    client.close()
+    if not marked or locked:
+        built(emptied(url), talks_dsn)
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,6 @@ from talkrate.projected import ReadModelState
 from talkrate.projection import StreamRecord, project_batch
 from talkrate.rebuild import rebuild_read_model
 from talkrate_cli.main import cli
-from tests.backends import built
 from tests.builders import rating_event, unique_talk_id
 from tests.workers import own_redis_server
 
@@ -48,11 +47,7 @@ return 1
 
 
 @pytest.fixture
-def store(talks_dsn: str, redis_url: str) -> Iterator[PostgresEventStore]:
-    # The session's read model built first: a test of another file before this one on the same
-    # worker may have emptied it (test_operations_signals.py does), and a batch is refused by a
-    # Redis without its read model (NOTBUILT)
-    built(redis_url, talks_dsn)
+def store(talks_dsn: str) -> Iterator[PostgresEventStore]:
     database = PostgresDatabase(talks_dsn)
     yield PostgresEventStore(database)
     database.close()
