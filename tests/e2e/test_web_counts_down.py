@@ -307,3 +307,57 @@ def test_the_programme_reads_at_once_when_counts_move_while_it_says_they_cannot_
     expect(card.get_by_text("4 ratings")).to_be_visible(timeout=15_000)
     expect(page.get_by_test_id("counts-notice")).to_have_text("", timeout=5000)
     expect(badge).to_have_text("Live")
+
+
+def test_talkrate_watch_reads_on_its_own_schedule_while_the_counts_cannot_be_read(
+    stack: Stack, tmp_path: Path
+) -> None:
+    talk = rated_talk(stack, "Watched through an outage")
+    channel = channel_of(stack, talk)
+    log = stack.runtime.log
+    assert log is not None
+
+    def reads() -> int:
+        return log.read_text(errors="replace").count(f"GET /ratings?talkId={talk} ")
+
+    env = {
+        **os.environ,
+        "TALKRATE_API": stack.runtime.url,
+        "TALKRATE_CONFIG_DIR": str(tmp_path / "config"),
+        "COLUMNS": "120",
+        "LINES": "40",
+        "TERM": "xterm-256color",
+    }
+    # Given `talkrate watch TALK` live on the talk's channel, in a terminal
+    primary, secondary = pty.openpty()
+    watch = subprocess.Popen(
+        [TALKRATE, "watch", talk, "--interval", "60"],
+        cwd=ROOT,
+        env=env,
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+    )
+    os.close(secondary)
+    try:
+        shown = read_until(primary, r"live · ", 30)
+        assert "live · " in shown, shown
+        with redis_server_stopped(stack.ratings):
+            # When Redis is down and the channel says so, the watch reads and says so
+            told = {"type": "unavailable", "talkId": talk}
+            web_app.publish_live(stack, channel, told)  # type: ignore[arg-type]
+            said = read_until(primary, r"paused · ", SAID_WITHIN_MS / 1000)
+            assert "paused · " in said, said
+            before = reads()
+            # And the channel says it again every 5 s for 40 s (six projector instances, each
+            # every 30 s): the time passing is what is looked at, the terminal read meanwhile
+            for _ in range(8):
+                web_app.publish_live(stack, channel, told)  # type: ignore[arg-type]
+                read_until(primary, r"(?!)", 5)
+            # Then it read again on its own schedule only (5, 10, 20 s after the first: three
+            # reads), not every 5 s nor at each message
+            assert reads() - before <= 4, reads() - before
+    finally:
+        watch.kill()
+        watch.wait()
+        os.close(primary)
