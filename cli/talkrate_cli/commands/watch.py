@@ -35,7 +35,7 @@ def unreadable_wait(attempt: int) -> float:
     """While the counts cannot be read (Redis does not answer), the wait before the `attempt`-th
     read again (0 the first): 5 s, then 10, 20, 40, and every minute while it lasts, as the
     pages read (web/js/pages/common.js unreadableRead)."""
-    return min(60.0, 5.0 * 2**attempt)
+    return min(60.0, 5.0 * 2.0**attempt)
 
 
 class Watcher:
