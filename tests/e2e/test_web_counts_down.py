@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from talkrate.live import LEADERBOARD_CHANNEL
 from talkrate_cli import output
 from tests.backends import postgres_dsn
 from tests.builders import ROOT, unique_talk_id
@@ -183,6 +184,179 @@ def test_talkrate_watch_reads_at_once_and_says_so_while_redis_is_down(
             assert "paused · " in said, said
             assert " ".join(said.split()).count(output.TALK_UNREADABLE) >= 1, said
             assert "count 3 " in said, said
+    finally:
+        watch.kill()
+        watch.wait()
+        os.close(primary)
+
+
+def channel_of(stack: Stack, talk: str) -> str:
+    channel = stack.runtime.request("GET", f"/talks/{talk}").json["channel"]
+    return channel if channel.startswith("/") else f"/talkrate/talks/{channel}"
+
+
+@pytest.mark.browser
+def test_a_page_that_found_the_counts_unreadable_reads_on_its_own_schedule_whatever_is_said(
+    stack: Stack, page: Page
+) -> None:
+    talk = rated_talk(stack, "Told again and again")
+    channel = channel_of(stack, talk)
+    # Given the talk's page, live, with its clock in the test's hands
+    page.clock.install()
+    page.goto(stack.runtime.url + web_app.TALK_PAGE.format(id=talk))
+    badge = page.locator(".live-badge")
+    expect(badge).to_have_text("Live")
+    web_app.reads_answered(page)
+    reads: list[str] = []
+    page.on(
+        "request", lambda request: "/ratings?talkId=" in request.url and reads.append(request.url)
+    )
+    with redis_server_stopped(stack.ratings):
+        # When Redis is down and the channel says so, the page reads within 5 s and says so
+        told = {"type": "unavailable", "talkId": talk}
+        web_app.publish_live(stack, channel, told)  # type: ignore[arg-type]
+        web_app.clock_until(page, lambda: badge.text_content() == PAUSED, step_ms=1000, most=6)
+        web_app.reads_answered(page)
+        assert len(reads) == 1, reads
+        # And the channel says it every 5 s for 45 s more (six projector instances, each every
+        # 30 s)
+        for _ in range(9):
+            web_app.publish_live(stack, channel, told)  # type: ignore[arg-type]
+            page.clock.run_for(5000)
+            web_app.reads_answered(page)
+        # (an organiser's retitle, after them on the channel: every message above was handled)
+        title = "Told again and again (retitled)"
+        put = stack.runtime.request(
+            "PUT",
+            f"/talks/{talk}",
+            json.dumps({"title": title, "track": "Outage", "room": "Hall D"}),
+            {"authorization": f"Bearer {stack.token}"},
+        )
+        assert put.status == 200, put.body
+        expect(page.get_by_role("heading", level=1)).to_have_text(title)
+        web_app.reads_answered(page)
+    # Then the page read on its own schedule only (5, 10, 20 s after the first: three more),
+    # not at each message
+    assert len(reads) <= 4, reads
+    expect(page.get_by_test_id("counts-notice")).to_have_text(STORED)
+
+
+@pytest.mark.browser
+def test_a_talk_s_live_message_clears_the_pause_at_once(stack: Stack, page: Page) -> None:
+    talk = rated_talk(stack, "Moving again")
+    channel = channel_of(stack, talk)
+    # Given the talk's page and its room screen, which found the counts unreadable
+    page.goto(stack.runtime.url + web_app.TALK_PAGE.format(id=talk))
+    badge = page.locator(".live-badge")
+    expect(badge).to_have_text("Live")
+    screen = page.context.new_page()
+    screen.set_viewport_size(web_app.ROOM)
+    screen.goto(stack.runtime.url + web_app.SCREEN.format(id=talk))
+    expect(screen.locator(".live-badge")).to_have_text("Live")
+    with redis_server_stopped(stack.ratings):
+        web_app.publish_live(stack, channel, {"type": "unavailable", "talkId": talk})  # type: ignore[arg-type]
+        expect(page.get_by_test_id("counts-notice")).to_have_text(STORED, timeout=SAID_WITHIN_MS)
+        expect(badge).to_have_text(PAUSED)
+        expect(screen.get_by_test_id("counts-notice")).to_have_text(STORED)
+        expect(screen.locator(".live-badge")).to_have_text(PAUSED)
+        # When the talk's new state comes on its channel (the projector read it back from the
+        # counts: they can be read again)
+        ratings = {"1": 0, "2": 0, "3": 0, "4": 2, "5": 2}
+        web_app.publish_live(  # type: ignore[arg-type]
+            stack,
+            channel,
+            {"type": "talk", "talkId": talk, "ratings": ratings, "count": 4, "avg": 4.5},
+        )
+        # Then both show it, and say so at once: not "Paused" until their next read (5 s
+        # from now at the earliest, up to a minute)
+        expect(page.get_by_test_id("total")).to_have_text("4 ratings", timeout=3000)
+        expect(page.get_by_test_id("counts-notice")).to_have_text("", timeout=3000)
+        expect(badge).to_have_text("Live", timeout=3000)
+        expect(screen.get_by_test_id("total")).to_have_text("4 ratings", timeout=3000)
+        expect(screen.get_by_test_id("counts-notice")).to_have_text("", timeout=3000)
+        expect(screen.locator(".live-badge")).to_have_text("Live", timeout=3000)
+
+
+@pytest.mark.browser
+def test_the_programme_reads_at_once_when_counts_move_while_it_says_they_cannot_be_read(
+    stack: Stack, page: Page
+) -> None:
+    talk = rated_talk(stack, "Listed as Redis came back")
+    # Given the programme, live, with its clock in the test's hands
+    page.clock.install()
+    page.goto(stack.runtime.url + "/app/")
+    badge = page.locator(".live-badge")
+    card = page.locator(".talk-card").filter(has_text="Listed as Redis came back")
+    expect(card.get_by_text("3 ratings")).to_be_visible()
+    expect(badge).to_have_text("Live")
+    with redis_server_stopped(stack.ratings):
+        # When Redis is down and the channel says so, the programme says so
+        web_app.publish_live(stack, LEADERBOARD_CHANNEL, {"type": "unavailable"})  # type: ignore[arg-type]
+        web_app.clock_until(page, lambda: badge.text_content() == PAUSED, step_ms=1000, most=6)
+        expect(page.get_by_test_id("counts-notice")).to_have_text(LISTED)
+        # ...and reads again 5, 10 and 20 s later, which say so too: the next in 40 s
+        for wait in (5000, 10_000, 20_000):
+            web_app.reads_answered(page)
+            page.clock.run_for(wait)
+        web_app.reads_answered(page)
+        expect(badge).to_have_text(PAUSED)
+    # When Redis answers again and the talk is rated (its batch rebuilds the counts, and the
+    # leaderboard's message carries them)
+    rate(stack, talk, 5)
+    # Then the programme shows it, and says the counts live again at once, not in 40 s
+    expect(card.get_by_text("4 ratings")).to_be_visible(timeout=15_000)
+    expect(page.get_by_test_id("counts-notice")).to_have_text("", timeout=5000)
+    expect(badge).to_have_text("Live")
+
+
+def test_talkrate_watch_reads_on_its_own_schedule_while_the_counts_cannot_be_read(
+    stack: Stack, tmp_path: Path
+) -> None:
+    talk = rated_talk(stack, "Watched through an outage")
+    channel = channel_of(stack, talk)
+    log = stack.runtime.log
+    assert log is not None
+
+    def reads() -> int:
+        return log.read_text(errors="replace").count(f"GET /ratings?talkId={talk} ")
+
+    env = {
+        **os.environ,
+        "TALKRATE_API": stack.runtime.url,
+        "TALKRATE_CONFIG_DIR": str(tmp_path / "config"),
+        "COLUMNS": "120",
+        "LINES": "40",
+        "TERM": "xterm-256color",
+    }
+    # Given `talkrate watch TALK` live on the talk's channel, in a terminal
+    primary, secondary = pty.openpty()
+    watch = subprocess.Popen(
+        [TALKRATE, "watch", talk, "--interval", "60"],
+        cwd=ROOT,
+        env=env,
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+    )
+    os.close(secondary)
+    try:
+        shown = read_until(primary, r"live · ", 30)
+        assert "live · " in shown, shown
+        with redis_server_stopped(stack.ratings):
+            # When Redis is down and the channel says so, the watch reads and says so
+            told = {"type": "unavailable", "talkId": talk}
+            web_app.publish_live(stack, channel, told)  # type: ignore[arg-type]
+            said = read_until(primary, r"paused · ", SAID_WITHIN_MS / 1000)
+            assert "paused · " in said, said
+            before = reads()
+            # And the channel says it again every 5 s for 40 s (six projector instances, each
+            # every 30 s): the time passing is what is looked at, the terminal read meanwhile
+            for _ in range(8):
+                web_app.publish_live(stack, channel, told)  # type: ignore[arg-type]
+                read_until(primary, r"(?!)", 5)
+            # Then it read again on its own schedule only (5, 10, 20 s after the first: three
+            # reads), not every 5 s nor at each message
+            assert reads() - before <= 4, reads() - before
     finally:
         watch.kill()
         watch.wait()

@@ -5,15 +5,19 @@ that fails (or sets records aside) for any other reason."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
+import redis
 
 from sam_emulator.events.live import LiveChannelEmulator
-from talkrate.announcer import UNAVAILABLE_EVERY_SECONDS
-from talkrate.errors import BackendUnavailable, ReadModelUnreachable
+from talkrate.adapters.appsync_events import AppSyncEventsPublisher
+from talkrate.announcer import CHANGE_DEADLINE_SECONDS, UNAVAILABLE_EVERY_SECONDS, Announcer
+from talkrate.errors import BackendUnavailable, LivePublishFailed, ReadModelUnreachable
 from talkrate.live import LEADERBOARD_CHANNEL, channel_for_talk
 from tests.builders import (
     LambdaContextStub,
@@ -25,6 +29,7 @@ from tests.builders import (
 )
 from tests.integration.test_live_updates import heard_until_marker
 from tests.live_client import Subscriber
+from tests.workers import own_redis_server
 
 pytestmark = pytest.mark.integration
 
@@ -135,3 +140,149 @@ def test_a_live_channel_that_refuses_or_hangs_changes_nothing_of_the_failed_batc
     # Then it fails as Redis does, not as the channel does, and within the announcement's
     # half-second deadline of it
     assert time.monotonic() - started < 5
+
+
+class SlowChannel:
+    """The emulator's channel as a far region's may be: each publish takes `latency` seconds
+    more, and the channels in `refusing` refuse their first publish (as a 502 would)."""
+
+    def __init__(
+        self, live: LiveChannelEmulator, latency: float, refusing: Sequence[str] = ()
+    ) -> None:
+        self._publisher = AppSyncEventsPublisher(live.publish_url, 5, live.api_key, "eu-west-1")
+        self._latency = latency
+        self._refusing = set(refusing)
+        self._lock = threading.Lock()
+
+    def publish(self, channel: str, events: Sequence[str]) -> None:
+        time.sleep(self._latency)  # (the far channel's round trip, not a wait for anything)
+        with self._lock:
+            refused = channel in self._refusing
+            self._refusing.discard(channel)
+        if refused:
+            raise LivePublishFailed("live channel answered 502: refused")
+        self._publisher.publish(channel, events)
+
+
+def test_a_batch_of_many_talks_tells_the_leaderboard_first_and_its_redelivery_the_rest(
+    live: LiveChannelEmulator,
+) -> None:
+    # Given the programme on the leaderboard's channel, a page on the batch's last talk's, and
+    # a live channel that takes 80 ms a publish
+    talks = [unique_talk_id("many") for _ in range(60)]
+    page = Subscriber(live.realtime_url, live.http_host, live.api_key)
+    board, _ = page.subscribe(LEADERBOARD_CHANNEL)
+    last, _ = page.subscribe(channel_for_talk(talks[-1]))
+    announcer = Announcer(SlowChannel(live, 0.08), deadline_seconds=5)
+    # When a batch of ratings of 60 talks fails as Redis does not answer
+    first = announcer.announce_unavailable(talks)
+    # Then the half-second deadline left some channels untold, but not the leaderboard's
+    assert first.abandoned > 0, first
+    assert first.seconds < CHANGE_DEADLINE_SECONDS + 0.2
+    heard = heard_until_marker(page, live, LEADERBOARD_CHANNEL)
+    assert heard.get(board) == {"type": "unavailable"}, heard
+    # When the batch is delivered again (at once), and again, until nothing is left untold
+    told = first.published
+    for _ in range(10):
+        again = announcer.announce_unavailable(talks)
+        told += again.published
+        if again.published + again.failed + again.abandoned == 0:
+            break
+    # Then every channel was told, the last talk's page too
+    assert told >= len(talks) + 1
+    heard = heard_until_marker(page, live, channel_for_talk(talks[-1]))
+    assert heard.get(last) == {"type": "unavailable", "talkId": talks[-1]}, heard
+    page.close()
+
+
+def test_a_refused_publish_is_said_again_by_the_batch_s_next_delivery(
+    live: LiveChannelEmulator,
+) -> None:
+    # Given pages on a talk's channel and the leaderboard's, and a live channel that refuses
+    # the first publish on each
+    talk = unique_talk_id("refused")
+    page = Subscriber(live.realtime_url, live.http_host, live.api_key)
+    subs = {page.subscribe(channel_for_talk(talk))[0]: talk}
+    board, _ = page.subscribe(LEADERBOARD_CHANNEL)
+    channel = SlowChannel(live, 0, refusing=[LEADERBOARD_CHANNEL, channel_for_talk(talk)])
+    announcer = Announcer(channel, deadline_seconds=5)
+    # When a batch of a rating of the talk fails as Redis does not answer, and is delivered
+    # again a moment later
+    assert announcer.announce_unavailable([talk]).failed == 2
+    assert heard_until_marker(page, live, LEADERBOARD_CHANNEL) == {}
+    again = announcer.announce_unavailable([talk])
+    # Then the second says it, on both
+    assert again.published == 2, again
+    received = heard_until_marker(page, live, LEADERBOARD_CHANNEL)
+    assert {subs.get(sub, sub): message for sub, message in received.items()} == {
+        talk: {"type": "unavailable", "talkId": talk},
+        board: {"type": "unavailable"},
+    }
+    page.close()
+
+
+# A read-only script that keeps Redis to itself for ARGV[1] ms (SCRIPT KILL stops it early).
+_HOLD_REDIS = """
+local t = redis.call('TIME')
+local until_ms = t[1] * 1000 + t[2] / 1000 + tonumber(ARGV[1])
+repeat
+  t = redis.call('TIME')
+until t[1] * 1000 + t[2] / 1000 >= until_ms
+return 1
+"""
+
+
+def test_a_batch_that_finds_redis_busy_says_the_counts_cannot_be_read(
+    configure: Callable[..., None], live: LiveChannelEmulator, topic: str
+) -> None:
+    # Given a page on a talk's channel, and a Redis of its own busy with someone's long script
+    # (BUSY to every other client after 100 ms: the API's reads say `unavailable` too)
+    ratings = own_redis_server() + "/0"
+    admin = redis.Redis.from_url(ratings)
+    admin.config_set("busy-reply-threshold", 100)
+    holding = redis.Redis.from_url(ratings)
+
+    def hold() -> None:
+        with contextlib.suppress(redis.ResponseError):  # (killed at the test's end)
+            holding.eval(_HOLD_REDIS, 0, 20_000)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    probe = redis.Redis.from_url(ratings)
+
+    def busy() -> bool:
+        try:
+            probe.ping()
+        except redis.ResponseError as error:
+            return str(error).startswith("BUSY")
+        return False
+
+    try:
+        while not busy():
+            pass  # (answers PONG until the script has run 100 ms)
+        talk = unique_talk_id("busy")
+        configure(
+            RATINGS_CONNECTION=ratings,
+            LIVE_PUBLISH_URL=live.publish_url,
+            LIVE_API_KEY=live.api_key,
+        )
+        page = Subscriber(live.realtime_url, live.http_host, live.api_key)
+        sub, _ = page.subscribe(channel_for_talk(talk))
+        # When a batch of a rating of it is projected
+        with pytest.raises(ReadModelUnreachable) as failed:
+            project(kafka_event(ratings_batch(topic, 0, 0, [rating_event(talk, 5)])))
+        # Then it fails as Redis does not answer, and the page heard so
+        assert "BUSY" in str(failed.value)
+        heard = heard_until_marker(page, live, channel_for_talk(talk))
+        assert heard.get(sub) == {"type": "unavailable", "talkId": talk}, heard
+        page.close()
+    finally:
+        while True:  # the script stopped, and the threshold as it was
+            with contextlib.suppress(redis.ResponseError):  # (NOTBUSY: it had ended)
+                probe.script_kill()
+            if not busy():
+                break
+        holder.join()
+        admin.config_set("busy-reply-threshold", 5000)
+        for client in (admin, probe, holding):
+            client.close()

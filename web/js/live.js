@@ -21,9 +21,12 @@ const LIVE_CHECK_MS = 60_000;
 // the connection and connects again.
 const SILENT_CONFIRM_MS = 5000;
 // An "unavailable" message (the service's store of counts stopped answering, said by a batch
-// that failed for it) has the page read at once: the read answers from the stored ratings and
-// says so, and the page reads again on its own schedule until the counts are back. Several
-// (a projector instance each) within this long make one read.
+// that failed for it) has the page read within this long, at a moment of its own (every open
+// page hears it at the same instant: they do not all read at that one): the read answers from
+// the stored ratings and says so, and the page reads again on its own schedule (backing off)
+// until the counts are back. A page whose last read found the counts unreadable already lets
+// such messages be (each projector instance says it every 30 s while its batches fail), and
+// several within this long of its read make no other.
 const UNAVAILABLE_READ_MS = 5000;
 
 function base64url(text) {
@@ -43,11 +46,13 @@ function newId() {
 //     it may answer true when what it read had moved since the page's last read or message,
 //     which no message told (the live check then suspects a connection that died silently)
 //   onEvent(message): a message published on the channel, parsed (but an "unavailable" one,
-//     which reads at once: see UNAVAILABLE_READ_MS)
+//     which reads soon: see UNAVAILABLE_READ_MS)
+//   unreadable(): whether the page's last read found the counts unreadable (an "unavailable"
+//     message then changes nothing)
 //   onStatus(state): "live" | "connecting" | "polling" | "offline" (the browser has no network)
 //   pollMs: how often to refresh without a live channel (half a second: a rating shows within
 //   two, the projector's second included; a hidden tab polls every five)
-export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs = 500 }) {
+export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs = 500, unreadable = () => false }) {
   let stopped = false;
   // A browser without a network (a phone in a tunnel, a room PC whose Wi-Fi dropped) is said to
   // be offline, not "Live" over figures that cannot move while its connection has not noticed;
@@ -78,6 +83,7 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
   let checkedAt = 0;
   let liveSocket = null; // the connection that took the subscription, while it is open
   let unavailableReadAt = -Infinity;
+  let unavailableTimer = null; // the read an "unavailable" message asked for, while it waits
   let suspectTimer = null;
   const check = async () => {
     const quiet = messages === checkedAt;
@@ -187,9 +193,13 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
         try {
           const event = typeof data.event === "string" ? JSON.parse(data.event) : data.event;
           if (event && event.type === "unavailable") {
+            if (unavailableTimer !== null || unreadable()) return;
             if (performance.now() - unavailableReadAt < UNAVAILABLE_READ_MS) return;
-            unavailableReadAt = performance.now();
-            safeRefresh();
+            unavailableTimer = setTimeout(() => {
+              unavailableTimer = null;
+              unavailableReadAt = performance.now();
+              if (!stopped && !unreadable()) safeRefresh();
+            }, Math.random() * UNAVAILABLE_READ_MS);
             return;
           }
           onEvent(event);
@@ -287,6 +297,7 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
       clearTimeout(connectTimer);
       clearTimeout(configTimer);
       clearTimeout(suspectTimer);
+      clearTimeout(unavailableTimer);
       if (socket) {
         socket.onclose = null;
         socket.close();
@@ -365,6 +376,7 @@ export function watchCatalogue({ talks = [], onTalks, onFailed = () => {}, onSta
   const changedOf = new Map(); // talk id -> { n, talk, place } of the newest catalog message about it
   let readAt = 0;
   let pending = null;
+  let unreadable = false; // the last read said the counts cannot be read just now
   // Reads overlap (the start, a reconnection, a check, an organiser's action): each answer in its
   // turn (readsInOrder). An older one answered after a newer one put the old list back, a
   // change whose message never came gone again until the next read.
@@ -396,6 +408,7 @@ export function watchCatalogue({ talks = [], onTalks, onFailed = () => {}, onSta
     }
     for (const [id, { n, talk, place }] of changedOf) if (n > before) fresh = changed(fresh, id, talk, place);
     talks = fresh;
+    unreadable = unavailable === true;
     onTalks(talks, { read: true, rebuilding, unavailable });
     return news;
   };
@@ -446,9 +459,15 @@ export function watchCatalogue({ talks = [], onTalks, onFailed = () => {}, onSta
       else unknown = true;
     }
     onTalks(talks);
-    if (unknown) readSoon();
+    // Counts moving again while the page says they cannot be read: read at once (the talks this
+    // message leaves out have no count shown), which says so, rather than at the next of the
+    // page's reads backing off (up to a minute).
+    if (unreadable) {
+      unreadable = false;
+      read().catch(() => {});
+    } else if (unknown) readSoon();
   };
-  const live = watch({ channel: LEADERBOARD_CHANNEL, refresh: read, onEvent, onStatus, pollMs });
+  const live = watch({ channel: LEADERBOARD_CHANNEL, refresh: read, onEvent, onStatus, pollMs, unreadable: () => unreadable });
   return {
     read,
     stop() {
@@ -475,7 +494,8 @@ export async function talkChannel(talk) {
 // whether a 404 of it may be shown, see newestShown's `sent`), `onTalk(talk)` each organiser's
 // change to the talk the channel tells of: its document (as GET /talks/{id} answers it, without
 // the summary), or null once removed; `onRead(body)` each GET's answer (its `rebuilding` and
-// `unavailable`); `catalog`: the page's newestShown, which its own reads of the talk move too.
+// `unavailable`), and `{}` when a live message shows the counts moving again after a read found
+// them unreadable; `catalog`: the page's newestShown, which its own reads of the talk move too.
 // Returns the watcher (stop(), refresh()).
 export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {}, onFailed = () => {}, onTalk = () => {}, onRead = () => {}, catalog = newestShown(talk) } = {}) {
   // A read that was on its way while a live message came may answer an older state than the
@@ -485,6 +505,7 @@ export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {
   // with fewer than shown is the older (a changed rating, equal in total, is taken).
   let shown = null;
   let heard = 0;
+  let unreadable = false; // the last read said the counts cannot be read just now
   const totalOf = (ratings) => Object.values(ratings || {}).reduce((a, n) => a + Number(n || 0), 0);
   const stateOf = (body) => ({ revision: body.ratingsRevision, total: totalOf(body.ratings) });
   // -1, 0 or 1 as `state` is older than, as new as, or newer than what is shown.
@@ -507,6 +528,7 @@ export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {
         shown = state;
       }
       onFetched();
+      unreadable = body.unavailable === true;
       onRead(body); // (its `rebuilding` or `unavailable`: why the counts are the event store's)
       return news;
     } catch (error) {
@@ -532,9 +554,16 @@ export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {
         // Fresh numbers from the service: a check that failed meanwhile is no longer the news
         // (the room's screen said "cannot be reached" under moving bars until the next check).
         onFetched();
+        // The counts are read again (the projector read this state back from them): said at
+        // once, as a read that found them would, not at the page's next read backing off.
+        if (unreadable) {
+          unreadable = false;
+          onRead({});
+        }
       }
     },
     onStatus,
+    unreadable: () => unreadable,
   });
 }
 

@@ -26,9 +26,16 @@ if TYPE_CHECKING:  # (rich and httpx load with the first view: not for `talkrate
     from talkrate_cli.client import Api
 
 LIVE_REFRESH_SECONDS = 30.0  # a safety refetch even when the channel is quiet
-# While the board is recounted or cannot be read, read again this often, live channel or not:
-# no message comes when a rebuild ends or Redis answers again.
+# While the board is recounted, read again this often, live channel or not: no message comes
+# when a rebuild ends.
 RECOUNT_READ_SECONDS = 5.0
+
+
+def unreadable_wait(attempt: int) -> float:
+    """While the counts cannot be read (Redis does not answer), the wait before the `attempt`-th
+    read again (0 the first): 5 s, then 10, 20, 40, and every minute while it lasts, as the
+    pages read (web/js/pages/common.js unreadableRead)."""
+    return min(60.0, 5.0 * 2.0**attempt)
 
 
 class Watcher:
@@ -54,8 +61,10 @@ class Watcher:
         # The last read found the API unable to read its counts (the leaderboard's 503
         # read-model-unavailable, a talk's ratings `unavailable`): the board shown, if any, is
         # of before, a talk's bars are the stored ratings' (a live channel says so at once:
-        # an `unavailable` message wakes a read like any other)
+        # an `unavailable` message wakes a read, unless the last read found it so already)
         self.unreadable = False
+        # ...and how many reads in a row found it so (unreadable_wait)
+        self.unreadable_reads = 0
         # ...or found it being recounted (`rebuilding`)
         self.recounting = False
 
@@ -79,9 +88,9 @@ class Watcher:
             try:
                 board = self.api.leaderboard(self.limit, self.track)
             except ApiProblem as problem:
-                self.unreadable = problem.slug == output.COUNTS_UNREADABLE_SLUG
+                self._found_unreadable(problem.slug == output.COUNTS_UNREADABLE_SLUG)
                 raise
-            self.unreadable = False
+            self._found_unreadable(False)
             self.recounting = board.get("rebuilding") is True
             return board
         if self.talk_doc is None or self.look_again:
@@ -91,8 +100,12 @@ class Watcher:
             if isinstance(revision, int):
                 self.newest_change = max(self.newest_change, 2 * revision)
         ratings = self.api.ratings(self.talk)
-        self.unreadable = ratings.get("unavailable") is True
+        self._found_unreadable(ratings.get("unavailable") is True)
         return ratings
+
+    def _found_unreadable(self, unreadable: bool) -> None:
+        self.unreadable = unreadable
+        self.unreadable_reads = self.unreadable_reads + 1 if unreadable else 0
 
     def renderable(self, data: dict[str, Any], error: str | None) -> Group:
         """The view and a status line."""
@@ -109,14 +122,14 @@ class Watcher:
                 body = Text(output.LEADERBOARD_REBUILDING + "; it shows again once recounted")
             elif self.unreadable:
                 # Its Redis down: the board read before (if any) is of before; said once, above
-                # it, and read again every few seconds until the API can read it.
+                # it, and read again (less often as it lasts) until the API can read it.
                 said = Text(output.LEADERBOARD_UNREADABLE + "; it shows again once it can")
                 body = Group(said, body) if data.get("talks") else said
             parts: list[Any] = [Styled(title, "bold"), body]  # (a track's name: as printed)
         else:
             parts = [output.talk_view(self.talk_doc or {}, data, self.zone)]
             if self.unreadable:
-                parts.append(Text(output.TALK_UNREADABLE + "; read again every few seconds"))
+                parts.append(Text(output.TALK_UNREADABLE + "; read again shortly"))
         # (in the zone of the talk's times: one clock on the screen)
         stamp = datetime.now(self.zone).strftime("%H:%M:%S")
         plural = "" if self.updates == 1 else "s"
@@ -130,7 +143,11 @@ class Watcher:
 
     def on_event(self, event: Any) -> None:
         """A live event: refetch now; the talk itself too when an organiser changed or removed
-        it (a `catalog` message), unless the change is older than one read or heard of."""
+        it (a `catalog` message), unless the change is older than one read or heard of. An
+        `unavailable` message when the last read found the counts unreadable changes nothing:
+        they are read again on their own schedule (unreadable_wait)."""
+        if isinstance(event, dict) and event.get("type") == "unavailable" and self.unreadable:
+            return
         if isinstance(event, dict) and event.get("type") == "catalog" and self.talk is not None:
             place = catalog_place(event)
             if place is not None:
@@ -236,7 +253,9 @@ def watch(
 def _pause(watcher: Watcher, interval: float, deadline: float | None) -> bool:
     """Wait for a live event or the next poll; False once the deadline has passed."""
     wait = LIVE_REFRESH_SECONDS if watcher.state == "live" else interval
-    if watcher.unreadable or watcher.recounting:
+    if watcher.unreadable:
+        wait = min(wait, unreadable_wait(watcher.unreadable_reads - 1))
+    elif watcher.recounting:
         wait = min(wait, RECOUNT_READ_SECONDS)
     if deadline is not None:
         wait = min(wait, max(0.0, deadline - time.monotonic()))

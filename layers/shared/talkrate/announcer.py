@@ -110,31 +110,45 @@ class Announcer:
         return self._publish(requests, started, min(self._deadline, CHANGE_DEADLINE_SECONDS))
 
     def announce_unavailable(self, talk_ids: Sequence[str]) -> AnnouncementResult:
-        """Say on the talks' channels and the leaderboard's that the counts cannot be read just
+        """Say on the leaderboard's channel and the talks' that the counts cannot be read just
         now (a batch of them failed as Redis did not answer): each channel at most once every
         UNAVAILABLE_EVERY_SECONDS; waits at most CHANGE_DEADLINE_SECONDS (the batch fails
-        after it, and is delivered again)."""
+        after it, and is delivered again).
+
+        The leaderboard's goes first (the programme, the leaderboard and the organisers' pages
+        listen on it alone; a batch of many talks may reach the deadline before its last
+        channel), and a channel counts as told only once its publish succeeded: one refused,
+        or left at the deadline, is said again by the batch's next delivery."""
         started = time.monotonic()
         if not talk_ids or started < self._paused_until:  # (hung a moment ago: not waited on)
             return AnnouncementResult(0, 0, 0, 0.0)
-        # channel -> the talk it is of (None: the leaderboard's)
-        channels: dict[str, str | None] = {channel_for_talk(t): t for t in talk_ids}
-        channels[LEADERBOARD_CHANNEL] = None
+        # channel -> the talk it is of (None: the leaderboard's), the leaderboard's first
+        channels: dict[str, str | None] = {LEADERBOARD_CHANNEL: None}
+        channels.update((channel_for_talk(t), t) for t in talk_ids)
         last = self._unavailable_said
         due = [c for c in channels if started - last.get(c, -1e9) >= UNAVAILABLE_EVERY_SECONDS]
         if not due:
             return AnnouncementResult(0, 0, 0, 0.0)
         requests: list[Publication] = []
         for channel in due:
-            last[channel] = started
             requests += publications(channel, [unavailable_message(channels[channel])])
-        return self._publish(requests, started, min(self._deadline, CHANGE_DEADLINE_SECONDS))
+
+        def told(request: Publication) -> None:
+            last[request.channel] = started
+
+        deadline = min(self._deadline, CHANGE_DEADLINE_SECONDS)
+        return self._publish(requests, started, deadline, published=told)
 
     def _publish(
-        self, requests: Sequence[Publication], started: float, deadline: float
+        self,
+        requests: Sequence[Publication],
+        started: float,
+        deadline: float,
+        published: Callable[[Publication], None] | None = None,
     ) -> AnnouncementResult:
         """Send the requests at once and wait for them until `deadline` seconds after
-        `started`; what is still on its way then is left to its own timeout."""
+        `started`; what is still on its way then is left to its own timeout. `published`, if
+        given, hears each request that succeeded by then."""
         futures = [
             self._pool.submit(self._channel.publish, request.channel, request.events)
             for request in requests
@@ -144,6 +158,10 @@ class Announcer:
         for future in pending:
             future.cancel()  # not started yet: dropped; started: ends at its own timeout
         failed = [f.exception() for f in done if f.exception() is not None]
+        if published is not None:
+            for request, future in zip(requests, futures, strict=True):
+                if future in done and future.exception() is None:
+                    published(request)
         if failed:
             logger.warning(
                 "live updates failed",

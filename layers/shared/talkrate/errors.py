@@ -36,8 +36,8 @@ class ReadModelUnavailable(BackendUnavailable):
 
 class ReadModelUnreachable(BackendUnavailable):
     """Redis (the read model) does not answer (refused, timed out, a cluster without its
-    nodes): its counts can be neither written nor read just now. The projector says so on the
-    live channel before its batch fails (talkrate.live.unreadable_message)."""
+    nodes, BUSY with a long script): its counts can be neither written nor read just now. The projector says so on the
+    live channel before its batch fails (talkrate.live.unavailable_message)."""
 
 
 class RebuildNotSwapped(TalkrateError):

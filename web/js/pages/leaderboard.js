@@ -170,7 +170,7 @@ export function leaderboardPage(main) {
     if (message && message.type === "catalog") tracks = null; // read again with the board
     later();
   };
-  const live = watch({ channel: LEADERBOARD_CHANNEL, refresh, onEvent, onStatus: badge.set, pollMs: 3000 });
+  const live = watch({ channel: LEADERBOARD_CHANNEL, refresh, onEvent, onStatus: badge.set, pollMs: 3000, unreadable: () => unreadAttempts > 0 });
   return () => {
     clearTimeout(recount);
     live.stop();

@@ -70,8 +70,11 @@ _Method = TypeVar("_Method", bound=Callable[..., Any])
 
 
 def _unreachable_as_backend_error(method: _Method) -> _Method:
-    """Redis not answering becomes BackendUnavailable, which callers (the operator's commands
-    among them) turn into one line instead of a connection library's traceback."""
+    """Redis not answering (away, or BUSY with a long script) becomes ReadModelUnreachable, a
+    BackendUnavailable, which callers (the operator's commands among them) turn into one line
+    instead of a connection library's traceback (and on which the projector says on the live
+    channel that the counts cannot be read just now). A method that waits out BUSY itself
+    (unlock_after_rebuild, replace_all's swap) only gets here once it has given up."""
 
     @functools.wraps(method)
     def guarded(*args: Any, **kwargs: Any) -> Any:
@@ -82,7 +85,7 @@ def _unreachable_as_backend_error(method: _Method) -> _Method:
         except redis.ResponseError as error:
             if not _busy(error):
                 raise
-            raise BackendUnavailable(
+            raise ReadModelUnreachable(
                 "Redis (the read model) is busy running a long script (BUSY) and answers no "
                 "command until it ends (or `SCRIPT KILL` stops it): try again then"
             ) from error
@@ -672,6 +675,8 @@ class RedisReadModel:
                 raise ReadModelRebuilding(str(error)) from error
             if str(error).startswith("NOTBUILT"):
                 raise ReadModelNotBuilt(str(error)) from error
+            if _busy(error):  # (a long script of someone's: no count can be read either)
+                raise ReadModelUnreachable(f"the read model is busy: {error}") from error
             raise
         except (redis.ConnectionError, redis.TimeoutError, RedisClusterException) as error:
             raise ReadModelUnreachable(f"the read model is unreachable: {error}") from error
