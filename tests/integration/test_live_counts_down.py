@@ -16,7 +16,12 @@ import redis
 
 from sam_emulator.events.live import LiveChannelEmulator
 from talkrate.adapters.appsync_events import AppSyncEventsPublisher
-from talkrate.announcer import CHANGE_DEADLINE_SECONDS, UNAVAILABLE_EVERY_SECONDS, Announcer
+from talkrate.announcer import (
+    CHANGE_DEADLINE_SECONDS,
+    UNAVAILABLE_AGAIN_SECONDS,
+    UNAVAILABLE_EVERY_SECONDS,
+    Announcer,
+)
 from talkrate.errors import BackendUnavailable, LivePublishFailed, ReadModelUnreachable
 from talkrate.live import LEADERBOARD_CHANNEL, channel_for_talk
 from tests.builders import (
@@ -173,7 +178,7 @@ def test_a_batch_of_many_talks_tells_the_leaderboard_first_and_its_redelivery_th
     page = Subscriber(live.realtime_url, live.http_host, live.api_key)
     board, _ = page.subscribe(LEADERBOARD_CHANNEL)
     last, _ = page.subscribe(channel_for_talk(talks[-1]))
-    announcer = Announcer(SlowChannel(live, 0.08), deadline_seconds=5)
+    announcer = Announcer(SlowChannel(live, 0.08), deadline_seconds=5, unavailable_again_seconds=0)
     # When a batch of ratings of 60 talks fails as Redis does not answer
     first = announcer.announce_unavailable(talks)
     # Then the half-second deadline left some channels untold, but not the leaderboard's
@@ -205,9 +210,9 @@ def test_a_refused_publish_is_said_again_by_the_batch_s_next_delivery(
     subs = {page.subscribe(channel_for_talk(talk))[0]: talk}
     board, _ = page.subscribe(LEADERBOARD_CHANNEL)
     channel = SlowChannel(live, 0, refusing=[LEADERBOARD_CHANNEL, channel_for_talk(talk)])
-    announcer = Announcer(channel, deadline_seconds=5)
+    announcer = Announcer(channel, deadline_seconds=5, unavailable_again_seconds=0)
     # When a batch of a rating of the talk fails as Redis does not answer, and is delivered
-    # again a moment later
+    # again (once the wait for a refused channel is over: none here)
     assert announcer.announce_unavailable([talk]).failed == 2
     assert heard_until_marker(page, live, LEADERBOARD_CHANNEL) == {}
     again = announcer.announce_unavailable([talk])
@@ -219,6 +224,44 @@ def test_a_refused_publish_is_said_again_by_the_batch_s_next_delivery(
         board: {"type": "unavailable"},
     }
     page.close()
+
+
+class Throttling:
+    """A live channel that takes the leaderboard's publishes and refuses every talk's (as a
+    channel throttling them would, at once); counts the publishes asked of it."""
+
+    def __init__(self, live: LiveChannelEmulator) -> None:
+        self._publisher = AppSyncEventsPublisher(live.publish_url, 5, live.api_key, "eu-west-1")
+        self.asked: list[str] = []
+        self._lock = threading.Lock()
+
+    def publish(self, channel: str, events: Sequence[str]) -> None:
+        with self._lock:
+            self.asked.append(channel)
+        if channel != LEADERBOARD_CHANNEL:
+            raise LivePublishFailed("live channel answered 429: too many requests")
+        self._publisher.publish(channel, events)
+
+
+def test_a_channel_that_refuses_is_not_asked_again_at_every_delivery_of_the_batch(
+    live: LiveChannelEmulator,
+) -> None:
+    # Given a live channel that refuses every talk's publish (throttling them)
+    talks = [unique_talk_id("throttled") for _ in range(50)]
+    channel = Throttling(live)
+    announcer = Announcer(channel, deadline_seconds=5)
+    # When a batch of ratings of 50 talks fails as Redis does not answer, and is delivered
+    # again ten times within a second (as a failing batch is, on every container)
+    results = []
+    for _ in range(10):
+        results.append(announcer.announce_unavailable(talks))
+        time.sleep(0.05)
+    # Then the first delivery asked once on each channel, and the others asked nothing: a
+    # refused channel waits UNAVAILABLE_AGAIN_SECONDS (each delivery asked every refused
+    # channel again: 501 publishes, keeping the throttle going)
+    assert (results[0].published, results[0].failed) == (1, 50), results[0]
+    assert len(channel.asked) == 51, len(channel.asked)
+    assert UNAVAILABLE_AGAIN_SECONDS < UNAVAILABLE_EVERY_SECONDS
 
 
 # A read-only script that keeps Redis to itself for ARGV[1] ms (SCRIPT KILL stops it early).

@@ -30,6 +30,10 @@ PAUSE_AFTER_HANGING_SECONDS = 10.0
 # seconds, again and again while Redis is down, and a page that heard it once reads on its own
 # schedule from then on (5, 10, 20, 40 s, then every minute) until the counts are back.
 UNAVAILABLE_EVERY_SECONDS = 30.0
+# One whose publish was refused (the channel throttling, say) or left at the deadline is said
+# again no sooner than this: every delivery of the failing batch, on every container, sending it
+# again would keep a throttle going.
+UNAVAILABLE_AGAIN_SECONDS = 10.0
 # How long an organiser's write waits for its announcement, at most: a publish from within the
 # region takes tens of milliseconds (a new connection's TLS handshake included); the write has
 # succeeded already, and a page that misses the message reads the talk again within a minute.
@@ -61,8 +65,10 @@ class Announcer:
         deadline_seconds: float,
         workers: int = 8,
         pause_seconds: float = PAUSE_AFTER_HANGING_SECONDS,
+        unavailable_again_seconds: float = UNAVAILABLE_AGAIN_SECONDS,
     ) -> None:
         self._channel = channel
+        self._unavailable_again = unavailable_again_seconds
         self._deadline = deadline_seconds
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="live-publish")
         self._pause = pause_seconds
@@ -118,7 +124,8 @@ class Announcer:
         The leaderboard's goes first (the programme, the leaderboard and the organisers' pages
         listen on it alone; a batch of many talks may reach the deadline before its last
         channel), and a channel counts as told only once its publish succeeded: one refused,
-        or left at the deadline, is said again by the batch's next delivery."""
+        or left at the deadline, is said again by a later delivery of the batch, no sooner than
+        `unavailable_again_seconds` (UNAVAILABLE_AGAIN_SECONDS)."""
         started = time.monotonic()
         if not talk_ids or started < self._paused_until:  # (hung a moment ago: not waited on)
             return AnnouncementResult(0, 0, 0, 0.0)
@@ -131,6 +138,8 @@ class Announcer:
             return AnnouncementResult(0, 0, 0, 0.0)
         requests: list[Publication] = []
         for channel in due:
+            # (tried: due again after `unavailable_again_seconds`, unless `told` below)
+            last[channel] = started - UNAVAILABLE_EVERY_SECONDS + self._unavailable_again
             requests += publications(channel, [unavailable_message(channels[channel])])
 
         def told(request: Publication) -> None:
