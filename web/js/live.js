@@ -28,6 +28,9 @@ const SILENT_CONFIRM_MS = 5000;
 // such messages be (each projector instance says it every 30 s while its batches fail), and
 // several within this long of its read make no other.
 const UNAVAILABLE_READ_MS = 5000;
+// Counts moving again on the leaderboard's channel while the programme's last read found them
+// unreadable have it read at most this often (see watchCatalogue).
+const RECOVER_READ_MS = 30_000;
 
 function base64url(text) {
   const bytes = new TextEncoder().encode(text);
@@ -377,6 +380,8 @@ export function watchCatalogue({ talks = [], onTalks, onFailed = () => {}, onSta
   let readAt = 0;
   let pending = null;
   let unreadable = false; // the last read said the counts cannot be read just now
+  let recoverAt = -Infinity; // when counts moving again while unreadable last asked for a read
+  let recoverTimer = null;
   // Reads overlap (the start, a reconnection, a check, an organiser's action): each answer in its
   // turn (readsInOrder). An older one answered after a newer one put the old list back, a
   // change whose message never came gone again until the next read.
@@ -459,12 +464,21 @@ export function watchCatalogue({ talks = [], onTalks, onFailed = () => {}, onSta
       else unknown = true;
     }
     onTalks(talks);
-    // Counts moving again while the page says they cannot be read: read at once (the talks this
+    // Counts moving again while the page says they cannot be read: read soon (the talks this
     // message leaves out have no count shown), which says so, rather than at the next of the
-    // page's reads backing off (up to a minute).
+    // page's reads backing off (up to a minute). Once per RECOVER_READ_MS, at a moment of the
+    // next UNAVAILABLE_READ_MS drawn by each page (every open page hears the same message), and
+    // the page still says so until that read finds the counts: where the projector reaches
+    // Redis and the API does not (one shard of a cluster down), every page read the whole list
+    // again at every message, all at once.
     if (unreadable) {
-      unreadable = false;
-      read().catch(() => {});
+      if (recoverTimer === null && Date.now() - recoverAt >= RECOVER_READ_MS) {
+        recoverAt = Date.now();
+        recoverTimer = setTimeout(() => {
+          recoverTimer = null;
+          if (!stopped) read().catch(() => {});
+        }, Math.random() * UNAVAILABLE_READ_MS);
+      }
     } else if (unknown) readSoon();
   };
   const live = watch({ channel: LEADERBOARD_CHANNEL, refresh: read, onEvent, onStatus, pollMs, unreadable: () => unreadable });
