@@ -411,3 +411,52 @@ def test_talkrate_watch_reads_on_its_own_schedule_while_the_counts_cannot_be_rea
         watch.kill()
         watch.wait()
         os.close(primary)
+
+
+@pytest.mark.browser
+def test_a_programme_whose_read_for_moving_counts_found_them_unreadable_reads_again_soon(
+    stack: Stack, page: Page
+) -> None:
+    talk = rated_talk(stack, "Back a moment later")
+    # Given the programme, live, with its clock in the test's hands, saying the counts cannot
+    # be read for long enough that its own reads come a minute apart
+    page.clock.install()
+    page.goto(stack.runtime.url + "/app/")
+    badge = page.locator(".live-badge")
+    notice = page.get_by_test_id("counts-notice")
+    expect(badge).to_have_text("Live")
+    revision = [10]
+
+    def counts_move() -> None:
+        revision[0] += 1
+        summaries = {talk: {"count": revision[0], "avg": 4.0, "ratingsRevision": revision[0]}}
+        message = {"type": "leaderboard", "summaries": summaries}
+        web_app.publish_live(stack, LEADERBOARD_CHANNEL, message)  # type: ignore[arg-type]
+
+    with redis_server_stopped(stack.ratings):
+        web_app.publish_live(stack, LEADERBOARD_CHANNEL, {"type": "unavailable"})  # type: ignore[arg-type]
+        web_app.clock_until(page, lambda: badge.text_content() == PAUSED, step_ms=1000, most=6)
+        for wait in (5000, 10_000, 20_000, 40_000):
+            web_app.reads_answered(page)
+            page.clock.run_for(wait)
+        web_app.reads_answered(page)
+        # When counts move on the leaderboard's channel while the API still cannot read them
+        # (its read for them, within 5 s, says so too)
+        counts_move()
+        for _ in range(6):
+            page.clock.run_for(1000)
+            web_app.reads_answered(page)
+        expect(notice).to_have_text(LISTED)
+    # And the counts come back a moment later (a rating's batch builds them again), moving
+    # every second
+    rate(stack, talk, 5)
+    assert wait_for(lambda: counted(stack, talk) == (4, "read-model"))
+    # Then the programme reads them within seconds and says the counts live again (it waited
+    # 30 s after its last such read, 35 s in all, under "Paused")
+    web_app.clock_until(
+        page,
+        lambda: (counts_move(), notice.text_content() == "")[1],
+        step_ms=1000,
+        most=12,
+    )
+    expect(badge).to_have_text("Live")

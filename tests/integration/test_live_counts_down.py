@@ -18,6 +18,7 @@ from sam_emulator.events.live import LiveChannelEmulator
 from talkrate.adapters.appsync_events import AppSyncEventsPublisher
 from talkrate.announcer import (
     CHANGE_DEADLINE_SECONDS,
+    LEADERBOARD_AGAIN_SECONDS,
     UNAVAILABLE_AGAIN_SECONDS,
     UNAVAILABLE_EVERY_SECONDS,
     Announcer,
@@ -223,6 +224,33 @@ def test_a_refused_publish_is_said_again_by_the_batch_s_next_delivery(
         talk: {"type": "unavailable", "talkId": talk},
         board: {"type": "unavailable"},
     }
+    page.close()
+
+
+def test_the_leaderboard_s_channel_refused_a_moment_is_told_by_a_delivery_seconds_later(
+    live: LiveChannelEmulator,
+) -> None:
+    # Given the programme on the leaderboard's channel, and a live channel that refuses the
+    # first publish on it and on a talk's (a moment's throttle)
+    talk = unique_talk_id("moment")
+    page = Subscriber(live.realtime_url, live.http_host, live.api_key)
+    board, _ = page.subscribe(LEADERBOARD_CHANNEL)
+    channel = SlowChannel(live, 0, refusing=[LEADERBOARD_CHANNEL, channel_for_talk(talk)])
+    announcer = Announcer(channel, deadline_seconds=5)
+    # When a batch of a rating of the talk fails as Redis does not answer (both refused), and
+    # is delivered again half a second later, then again after LEADERBOARD_AGAIN_SECONDS
+    assert announcer.announce_unavailable([talk]).failed == 2
+    time.sleep(0.5)
+    held = announcer.announce_unavailable([talk])
+    time.sleep(LEADERBOARD_AGAIN_SECONDS)
+    again = announcer.announce_unavailable([talk])
+    # Then the leaderboard's channel was asked again by the later one, and the programme heard
+    # it (every refused channel waited UNAVAILABLE_AGAIN_SECONDS: the pages that listen on it
+    # alone showed "Live" over still counts 10 s more); the talk's waits its 10 s
+    assert held.published + held.failed == 0, held
+    assert (again.published, again.failed) == (1, 0), again
+    assert heard_until_marker(page, live, LEADERBOARD_CHANNEL) == {board: {"type": "unavailable"}}
+    assert LEADERBOARD_AGAIN_SECONDS < UNAVAILABLE_AGAIN_SECONDS
     page.close()
 
 

@@ -29,8 +29,9 @@ const SILENT_CONFIRM_MS = 5000;
 // several within this long of its read make no other.
 const UNAVAILABLE_READ_MS = 5000;
 // Counts moving again on the leaderboard's channel while the programme's last read found them
-// unreadable have it read at most this often (see watchCatalogue).
-const RECOVER_READ_MS = 30_000;
+// unreadable have it read, at most once in each of these waits in turn (the last repeated),
+// until a read finds them (see watchCatalogue).
+const RECOVER_READ_MS = [5000, 10_000, 20_000, 30_000];
 
 function base64url(text) {
   const bytes = new TextEncoder().encode(text);
@@ -381,6 +382,7 @@ export function watchCatalogue({ talks = [], onTalks, onFailed = () => {}, onSta
   let pending = null;
   let unreadable = false; // the last read said the counts cannot be read just now
   let recoverAt = -Infinity; // when counts moving again while unreadable last asked for a read
+  let recoverTries = 0; // such reads since the counts were last read (RECOVER_READ_MS)
   let recoverTimer = null;
   // Reads overlap (the start, a reconnection, a check, an organiser's action): each answer in its
   // turn (readsInOrder). An older one answered after a newer one put the old list back, a
@@ -414,6 +416,7 @@ export function watchCatalogue({ talks = [], onTalks, onFailed = () => {}, onSta
     for (const [id, { n, talk, place }] of changedOf) if (n > before) fresh = changed(fresh, id, talk, place);
     talks = fresh;
     unreadable = unavailable === true;
+    if (!unreadable) recoverTries = 0;
     onTalks(talks, { read: true, rebuilding, unavailable });
     return news;
   };
@@ -466,14 +469,17 @@ export function watchCatalogue({ talks = [], onTalks, onFailed = () => {}, onSta
     onTalks(talks);
     // Counts moving again while the page says they cannot be read: read soon (the talks this
     // message leaves out have no count shown), which says so, rather than at the next of the
-    // page's reads backing off (up to a minute). Once per RECOVER_READ_MS, at a moment of the
-    // next UNAVAILABLE_READ_MS drawn by each page (every open page hears the same message), and
-    // the page still says so until that read finds the counts: where the projector reaches
-    // Redis and the API does not (one shard of a cluster down), every page read the whole list
-    // again at every message, all at once.
+    // page's reads backing off (up to a minute). Once in each of RECOVER_READ_MS's waits in
+    // turn (5, 10, 20, then every 30 s), at a moment of the next UNAVAILABLE_READ_MS drawn by
+    // each page (every open page hears the same message), and the page still says so until a
+    // read finds the counts: where the projector reaches Redis and the API does not (one shard
+    // of a cluster down), every page read the whole list again at every message, all at once;
+    // a flat 30 s kept "Paused" up to 35 s after the counts came back.
     if (unreadable) {
-      if (recoverTimer === null && Date.now() - recoverAt >= RECOVER_READ_MS) {
-        recoverAt = Date.now();
+      const gap = RECOVER_READ_MS[Math.min(recoverTries, RECOVER_READ_MS.length - 1)];
+      if (recoverTimer === null && performance.now() - recoverAt >= gap) {
+        recoverAt = performance.now();
+        recoverTries += 1;
         recoverTimer = setTimeout(() => {
           recoverTimer = null;
           if (!stopped) read().catch(() => {});

@@ -34,6 +34,9 @@ UNAVAILABLE_EVERY_SECONDS = 30.0
 # again no sooner than this: every delivery of the failing batch, on every container, sending it
 # again would keep a throttle going.
 UNAVAILABLE_AGAIN_SECONDS = 10.0
+# ...but the leaderboard's after this (one publish: the programme, the leaderboard and the
+# organisers' pages listen on it alone, and a refusal may be a moment's).
+LEADERBOARD_AGAIN_SECONDS = 2.0
 # How long an organiser's write waits for its announcement, at most: a publish from within the
 # region takes tens of milliseconds (a new connection's TLS handshake included); the write has
 # succeeded already, and a page that misses the message reads the talk again within a minute.
@@ -138,8 +141,12 @@ class Announcer:
             return AnnouncementResult(0, 0, 0, 0.0)
         requests: list[Publication] = []
         for channel in due:
-            # (tried: due again after `unavailable_again_seconds`, unless `told` below)
-            last[channel] = started - UNAVAILABLE_EVERY_SECONDS + self._unavailable_again
+            # (tried: due again after `unavailable_again_seconds`, the leaderboard's after
+            # LEADERBOARD_AGAIN_SECONDS at most, unless `told` below)
+            again = self._unavailable_again
+            if channel == LEADERBOARD_CHANNEL:
+                again = min(again, LEADERBOARD_AGAIN_SECONDS)
+            last[channel] = started - UNAVAILABLE_EVERY_SECONDS + again
             requests += publications(channel, [unavailable_message(channels[channel])])
 
         def told(request: Publication) -> None:
