@@ -12,6 +12,7 @@ import os
 import pty
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,10 +149,10 @@ def test_open_pages_say_at_once_that_the_counts_cannot_be_read_while_redis_is_do
     expect(board.locator(".live-badge")).to_have_text("Live", timeout=40_000)
 
 
-def test_talkrate_watch_reads_at_once_and_says_so_while_redis_is_down(
-    stack: Stack, tmp_path: Path
-) -> None:
-    talk = rated_talk(stack, "Watched as Redis went down")
+@contextmanager
+def watched_in_a_terminal(stack: Stack, talk: str, tmp_path: Path) -> Iterator[int]:
+    """`talkrate watch TALK` (polling every minute without the live channel) in a terminal of
+    its own, once it says it is live: the terminal's end to read what it shows."""
     env = {
         **os.environ,
         "TALKRATE_API": stack.runtime.url,
@@ -160,8 +161,6 @@ def test_talkrate_watch_reads_at_once_and_says_so_while_redis_is_down(
         "LINES": "40",
         "TERM": "xterm-256color",
     }
-    # Given `talkrate watch TALK` live on the talk's channel, in a terminal (polling only every
-    # minute without the channel)
     primary, secondary = pty.openpty()
     watch = subprocess.Popen(
         [TALKRATE, "watch", talk, "--interval", "60"],
@@ -175,19 +174,31 @@ def test_talkrate_watch_reads_at_once_and_says_so_while_redis_is_down(
     try:
         shown = read_until(primary, r"live · ", 30)
         assert "live · " in shown, shown
-        # When Redis goes down and the talk is rated
-        with redis_server_stopped(stack.ratings):
-            rate(stack, talk, 5)
-            # Then within seconds the watch has read again, shows the stored ratings, says so,
-            # and no longer says "live"
-            said = read_until(primary, r"paused · ", SAID_WITHIN_MS / 1000)
-            assert "paused · " in said, said
-            assert " ".join(said.split()).count(output.TALK_UNREADABLE) >= 1, said
-            assert "count 3 " in said, said
+        yield primary
     finally:
         watch.kill()
         watch.wait()
         os.close(primary)
+
+
+def test_talkrate_watch_reads_at_once_and_says_so_while_redis_is_down(
+    stack: Stack, tmp_path: Path
+) -> None:
+    talk = rated_talk(stack, "Watched as Redis went down")
+    # Given `talkrate watch TALK` live on the talk's channel, in a terminal (polling only every
+    # minute without the channel)
+    with (
+        watched_in_a_terminal(stack, talk, tmp_path) as primary,
+        redis_server_stopped(stack.ratings),
+    ):
+        # When Redis goes down and the talk is rated
+        rate(stack, talk, 5)
+        # Then within seconds the watch has read again, shows the stored ratings, says so,
+        # and no longer says "live"
+        said = read_until(primary, r"paused · ", SAID_WITHIN_MS / 1000)
+        assert "paused · " in said, said
+        assert " ".join(said.split()).count(output.TALK_UNREADABLE) >= 1, said
+        assert "count 3 " in said, said
 
 
 def channel_of(stack: Stack, talk: str) -> str:
@@ -370,47 +381,25 @@ def test_talkrate_watch_reads_on_its_own_schedule_while_the_counts_cannot_be_rea
     def reads() -> int:
         return log.read_text(errors="replace").count(f"GET /ratings?talkId={talk} ")
 
-    env = {
-        **os.environ,
-        "TALKRATE_API": stack.runtime.url,
-        "TALKRATE_CONFIG_DIR": str(tmp_path / "config"),
-        "COLUMNS": "120",
-        "LINES": "40",
-        "TERM": "xterm-256color",
-    }
     # Given `talkrate watch TALK` live on the talk's channel, in a terminal
-    primary, secondary = pty.openpty()
-    watch = subprocess.Popen(
-        [TALKRATE, "watch", talk, "--interval", "60"],
-        cwd=ROOT,
-        env=env,
-        stdin=secondary,
-        stdout=secondary,
-        stderr=secondary,
-    )
-    os.close(secondary)
-    try:
-        shown = read_until(primary, r"live · ", 30)
-        assert "live · " in shown, shown
-        with redis_server_stopped(stack.ratings):
-            # When Redis is down and the channel says so, the watch reads and says so
-            told = {"type": "unavailable", "talkId": talk}
+    with (
+        watched_in_a_terminal(stack, talk, tmp_path) as primary,
+        redis_server_stopped(stack.ratings),
+    ):
+        # When Redis is down and the channel says so, the watch reads and says so
+        told = {"type": "unavailable", "talkId": talk}
+        web_app.publish_live(stack, channel, told)  # type: ignore[arg-type]
+        said = read_until(primary, r"paused · ", SAID_WITHIN_MS / 1000)
+        assert "paused · " in said, said
+        before = reads()
+        # And the channel says it again every 5 s for 40 s (six projector instances, each
+        # every 30 s): the time passing is what is looked at, the terminal read meanwhile
+        for _ in range(8):
             web_app.publish_live(stack, channel, told)  # type: ignore[arg-type]
-            said = read_until(primary, r"paused · ", SAID_WITHIN_MS / 1000)
-            assert "paused · " in said, said
-            before = reads()
-            # And the channel says it again every 5 s for 40 s (six projector instances, each
-            # every 30 s): the time passing is what is looked at, the terminal read meanwhile
-            for _ in range(8):
-                web_app.publish_live(stack, channel, told)  # type: ignore[arg-type]
-                read_until(primary, r"(?!)", 5)
-            # Then it read again on its own schedule only (5, 10, 20 s after the first: three
-            # reads), not every 5 s nor at each message
-            assert reads() - before <= 4, reads() - before
-    finally:
-        watch.kill()
-        watch.wait()
-        os.close(primary)
+            read_until(primary, r"(?!)", 5)
+        # Then it read again on its own schedule only (5, 10, 20 s after the first: three
+        # reads), not every 5 s nor at each message
+        assert reads() - before <= 4, reads() - before
 
 
 @pytest.mark.browser
