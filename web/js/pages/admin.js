@@ -95,8 +95,13 @@ function toLocalInput(iso) {
 // first: none when its clocks skip it, two when they show it twice (the night they go back).
 // (A device in Berlin without a venue's zone was not asked: `new Date` took the first 02:30.)
 function instantsOfInput(value) {
+  return instantsOf(wallOfInput(value));
+}
+
+// An input's wall time ("2026-10-25T02:30", its seconds if any), as zone.js's wallTime.
+function wallOfInput(value) {
   const [year, month, day, hour, minute, second = 0] = value.split(/[-T:]/).map(Number);
-  return instantsOf(wallTime(year, month, day, hour, minute, second));
+  return wallTime(year, month, day, hour, minute, second);
 }
 
 // The instant of an input's wall time; null when empty, undefined when the clocks skip it, or
@@ -588,7 +593,7 @@ export function adminPage(main) {
         const key = `${input.value} ${kept(input, name) ? base[name] : ""}`;
         if (twice && select.dataset.wall !== key) {
           select.dataset.wall = key;
-          const wall = wallTime(...input.value.split(/[-T:]/).map(Number));
+          const wall = wallOfInput(input.value);
           // (short enough for a 320 px phone's field, whose room is about 210 px: the date and
           // time are in the field above, and its message says the hour happens twice; the
           // question with them was cut to "2026-10-25 02:30 happens twice: w")
