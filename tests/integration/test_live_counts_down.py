@@ -34,6 +34,7 @@ from tests.builders import (
     unique_talk_id,
 )
 from tests.integration.test_live_updates import heard_until_marker
+from tests.integration.test_rebuild_swap import HOLD_REDIS
 from tests.live_client import Subscriber
 from tests.workers import own_redis_server
 
@@ -150,23 +151,34 @@ def test_a_live_channel_that_refuses_or_hangs_changes_nothing_of_the_failed_batc
 
 class SlowChannel:
     """The emulator's channel as a far region's may be: each publish takes `latency` seconds
-    more, and the channels in `refusing` refuse their first publish (as a 502 would)."""
+    more, the channels in `refusing` refuse their first publish (as a 502 would), and those
+    `throttled` says so of refuse every one at once (as a 429 would); `asked` keeps the
+    channel of every publish asked of it."""
 
     def __init__(
-        self, live: LiveChannelEmulator, latency: float, refusing: Sequence[str] = ()
+        self,
+        live: LiveChannelEmulator,
+        latency: float,
+        refusing: Sequence[str] = (),
+        throttled: Callable[[str], bool] = lambda _: False,
     ) -> None:
         self._publisher = AppSyncEventsPublisher(live.publish_url, 5, live.api_key, "eu-west-1")
         self._latency = latency
         self._refusing = set(refusing)
+        self._throttled = throttled
         self._lock = threading.Lock()
+        self.asked: list[str] = []
 
     def publish(self, channel: str, events: Sequence[str]) -> None:
         time.sleep(self._latency)  # (the far channel's round trip, not a wait for anything)
         with self._lock:
+            self.asked.append(channel)
             refused = channel in self._refusing
             self._refusing.discard(channel)
         if refused:
             raise LivePublishFailed("live channel answered 502: refused")
+        if self._throttled(channel):
+            raise LivePublishFailed("live channel answered 429: too many requests")
         self._publisher.publish(channel, events)
 
 
@@ -254,29 +266,12 @@ def test_the_leaderboard_s_channel_refused_a_moment_is_told_by_a_delivery_second
     page.close()
 
 
-class Throttling:
-    """A live channel that takes the leaderboard's publishes and refuses every talk's (as a
-    channel throttling them would, at once); counts the publishes asked of it."""
-
-    def __init__(self, live: LiveChannelEmulator) -> None:
-        self._publisher = AppSyncEventsPublisher(live.publish_url, 5, live.api_key, "eu-west-1")
-        self.asked: list[str] = []
-        self._lock = threading.Lock()
-
-    def publish(self, channel: str, events: Sequence[str]) -> None:
-        with self._lock:
-            self.asked.append(channel)
-        if channel != LEADERBOARD_CHANNEL:
-            raise LivePublishFailed("live channel answered 429: too many requests")
-        self._publisher.publish(channel, events)
-
-
 def test_a_channel_that_refuses_is_not_asked_again_at_every_delivery_of_the_batch(
     live: LiveChannelEmulator,
 ) -> None:
     # Given a live channel that refuses every talk's publish (throttling them)
     talks = [unique_talk_id("throttled") for _ in range(50)]
-    channel = Throttling(live)
+    channel = SlowChannel(live, 0, throttled=lambda channel: channel != LEADERBOARD_CHANNEL)
     announcer = Announcer(channel, deadline_seconds=5)
     # When a batch of ratings of 50 talks fails as Redis does not answer, and is delivered
     # again ten times within a second (as a failing batch is, on every container)
@@ -292,17 +287,6 @@ def test_a_channel_that_refuses_is_not_asked_again_at_every_delivery_of_the_batc
     assert UNAVAILABLE_AGAIN_SECONDS < UNAVAILABLE_EVERY_SECONDS
 
 
-# A read-only script that keeps Redis to itself for ARGV[1] ms (SCRIPT KILL stops it early).
-_HOLD_REDIS = """
-local t = redis.call('TIME')
-local until_ms = t[1] * 1000 + t[2] / 1000 + tonumber(ARGV[1])
-repeat
-  t = redis.call('TIME')
-until t[1] * 1000 + t[2] / 1000 >= until_ms
-return 1
-"""
-
-
 def test_a_batch_that_finds_redis_busy_says_the_counts_cannot_be_read(
     configure: Callable[..., None], live: LiveChannelEmulator, topic: str
 ) -> None:
@@ -315,7 +299,7 @@ def test_a_batch_that_finds_redis_busy_says_the_counts_cannot_be_read(
 
     def hold() -> None:
         with contextlib.suppress(redis.ResponseError):  # (killed at the test's end)
-            holding.eval(_HOLD_REDIS, 0, 20_000)
+            holding.eval(HOLD_REDIS, 0, 20_000)
 
     holder = threading.Thread(target=hold)
     holder.start()

@@ -36,7 +36,7 @@ from tests.workers import own_redis_server
 pytestmark = pytest.mark.integration
 
 # A read-only script that keeps Redis to itself for ARGV[1] ms (SCRIPT KILL stops it early).
-_HOLD_REDIS = """
+HOLD_REDIS = """
 local t = redis.call('TIME')
 local until_ms = t[1] * 1000 + t[2] / 1000 + tonumber(ARGV[1])
 repeat
@@ -119,7 +119,7 @@ class _HeldAtSwap(RedisReadModel):
             return super()._eval(name, keys, args)
         if self._before:
             other = redis.Redis.from_url(self._url)
-            holder = threading.Thread(target=other.eval, args=(_HOLD_REDIS, 0, self._hold_ms))
+            holder = threading.Thread(target=other.eval, args=(HOLD_REDIS, 0, self._hold_ms))
             holder.start()
             self.holders.append(holder)
             time.sleep(0.3)  # the script runs (past the BUSY threshold) before the swap is sent
@@ -127,7 +127,7 @@ class _HeldAtSwap(RedisReadModel):
         self.holders.append(threading.current_thread())
         pipe = self.client.pipeline(transaction=False)
         pipe.evalsha(self._script_sha(name), len(keys), *keys, *args)
-        pipe.eval(_HOLD_REDIS, 0, self._hold_ms)
+        pipe.eval(HOLD_REDIS, 0, self._hold_ms)
         return pipe.execute()[0]
 
 
@@ -249,7 +249,7 @@ def test_a_rebuild_meeting_redis_busy_says_so_in_one_line(
     # Given Redis busy with someone's script for 1.5 s
     environment(redis_url)
     other = redis.Redis.from_url(redis_url)
-    holder = threading.Thread(target=other.eval, args=(_HOLD_REDIS, 0, 1500))
+    holder = threading.Thread(target=other.eval, args=(HOLD_REDIS, 0, 1500))
     holder.start()
     time.sleep(0.3)
     # When the operator rebuilds
@@ -282,7 +282,7 @@ class _NodeHeldAtSwap(RedisReadModel):
             )
             other = redis.Redis(host=node.host, port=node.port)
             other.config_set("busy-reply-threshold", 100)
-            holder = threading.Thread(target=other.eval, args=(_HOLD_REDIS, 0, self._hold_ms))
+            holder = threading.Thread(target=other.eval, args=(HOLD_REDIS, 0, self._hold_ms))
             holder.start()
             self.holders.append(holder)
             time.sleep(0.3)
