@@ -355,26 +355,37 @@ def test_an_organiser_s_changes_are_pushed_to_the_pages_open_on_the_talk_and_the
 
 
 @pytest.mark.parametrize(
-    "change",
+    ("change", "field", "message"),
     [
-        {"title": ""},
-        {"title": None},
-        {"title": "x" * 301},
-        {"speakers": "one"},
-        {"startsAt": "2026-11-26T10:00:00"},
-        {"startsAt": 0},
-        {"startsAt": "2026-11-26T10:00:00Z", "endsAt": "2026-11-26T09:00:00Z"},
-        {"id": "-starts-with-a-dash"},
-        {"unknown": 1},
+        ({"title": ""}, "title", "cannot be empty"),
+        ({"title": None}, "title", "must be text"),
+        ({"title": "x" * 301}, "title", "can be at most 300 characters long"),
+        ({"speakers": "one"}, "speakers", "must be a list"),
+        ({"startsAt": "2026-11-26T10:00:00"}, "startsAt", "must carry a time zone (RFC 3339)"),
+        ({"startsAt": 0}, "startsAt", "must be an RFC 3339 date-time string"),
+        (
+            {"startsAt": "2026-11-26T10:00:00Z", "endsAt": "2026-11-26T09:00:00Z"},
+            "endsAt",
+            "must be after the start",
+        ),
+        (
+            {"id": "-starts-with-a-dash"},
+            "id",
+            "may hold letters, digits and ._:~- only, at most 200, starting with a letter or digit",
+        ),
+        ({"unknown": 1}, "unknown", "is not a field an organiser sets"),
     ],
 )
-def test_invalid_talks_are_422_with_field_errors(catalog: Catalog, change: dict[str, Any]) -> None:
+def test_invalid_talks_are_422_with_field_errors(
+    catalog: Catalog, change: dict[str, Any], field: str, message: str
+) -> None:
     # When an organiser sends a talk with an invalid field
     talk = {"id": unique_talk_id("invalid"), "title": "T"} | change
     answer = catalog.runtime.request("POST", "/talks", json.dumps(talk), catalog.admin)
-    # Then it is refused with the field named
+    # Then it is refused with the field named, and what is wrong said in plain words (the
+    # organisers' page and the command line show them after the field's name)
     assert_problem(answer, 422)
-    assert answer.json["errors"]
+    assert answer.json["errors"] == [{"field": field, "message": message}]
     # And nothing was created
     if "id" not in change:
         assert_problem(catalog.runtime.request("GET", f"/talks/{talk['id']}"), 404)

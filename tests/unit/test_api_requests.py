@@ -7,9 +7,12 @@ import gzip
 import json
 from typing import Any
 
+import click
 import pytest
 
-from tests.builders import LambdaContextStub, http_event, load_function
+from talkrate.api import build_app
+from talkrate.api.errors import plain_message
+from tests.builders import ROOT, LambdaContextStub, http_event, load_function
 
 pytestmark = pytest.mark.unit
 
@@ -260,3 +263,228 @@ def test_an_organisers_path_with_another_method_is_405_before_any_token_or_body(
         # Then it says which methods the path takes, not that a token or a body is missing
         assert response["statusCode"] == 405, response["body"]
         assert json.loads(response["body"])["type"] == problem_type("method-not-allowed")
+
+
+ADMIN = {"admin": True}  # what the organisers' authorizer hands on for the admin token
+
+
+@pytest.mark.parametrize(
+    ("event", "errors"),
+    [
+        # The rating body (checked without pydantic): the workshop's shape, plain words
+        (
+            http_event("POST", "/ratings", body='{"talkId": "-x", "value": "5"}'),
+            [
+                {
+                    "field": "talkId",
+                    "message": "may hold letters, digits and ._:~- only, at most 200, starting "
+                    "with a letter or digit",
+                },
+                {"field": "value", "message": "must be a whole number"},
+            ],
+        ),
+        (
+            http_event("POST", "/ratings", body='{"talkId": 5, "value": 9}'),
+            [
+                {"field": "talkId", "message": "must be text"},
+                {"field": "value", "message": "must be at most 5"},
+            ],
+        ),
+        (
+            http_event("POST", "/ratings", body='{"talkId": "a-talk", "value": 0}'),
+            [{"field": "value", "message": "must be at least 1"}],
+        ),
+        (
+            http_event(
+                "POST",
+                "/ratings",
+                body='{"talkId": "a-talk", "value": 5}',
+                headers={"idempotency-key": "has space"},
+            ),
+            [
+                {
+                    "field": "idempotency-key",
+                    "message": "may hold printable ASCII characters only, without spaces",
+                }
+            ],
+        ),
+        (
+            http_event("POST", "/ratings", body='{"talkId": "\\ud800", "value": 5}'),
+            [{"field": "body", "message": "must be Unicode text (it holds an unpaired surrogate)"}],
+        ),
+        (
+            http_event("POST", "/voters", body='{"code": 1234}'),
+            [{"field": "code", "message": "must be text"}],
+        ),
+        # Ids and numbers in the path and the query
+        (
+            http_event("GET", "/ratings", query={"talkId": "a/b"}),
+            [
+                {
+                    "field": "talkId",
+                    "message": "may hold letters, digits and ._:~- only, at most 200, starting "
+                    "with a letter or digit",
+                }
+            ],
+        ),
+        (
+            http_event("GET", "/talks/-x"),
+            [
+                {
+                    "field": "talkId",
+                    "message": "may hold letters, digits and ._:~- only, at most 200, starting "
+                    "with a letter or digit",
+                }
+            ],
+        ),
+        (
+            http_event("GET", "/ratings/not-a-uuid"),
+            [{"field": "eventId", "message": "must be a UUID"}],
+        ),
+        (
+            http_event("GET", "/talks", query={"limit": "ten", "offset": "-1", "q": "a\tb"}),
+            [
+                {"field": "q", "message": "cannot hold line breaks or other control characters"},
+                {"field": "limit", "message": "must be a whole number"},
+                {"field": "offset", "message": "must be at least 0"},
+            ],
+        ),
+        (
+            http_event("GET", "/leaderboard", query={"limit": "1000", "track": "a\nb"}),
+            [
+                {"field": "limit", "message": "must be at most 100"},
+                {
+                    "field": "track",
+                    "message": "cannot hold line breaks or other control characters",
+                },
+            ],
+        ),
+        (
+            http_event("DELETE", "/talks/a-talk", headers={"if-match": "3"}, authorizer=ADMIN),
+            [
+                {
+                    "field": "if-match",
+                    "message": 'must be * or entity tags in double quotes, such as "3" or '
+                    'W/"3", separated by commas',
+                }
+            ],
+        ),
+        # The organisers' talk bodies (checked by pydantic)
+        (
+            http_event(
+                "POST",
+                "/talks",
+                body='{"id": "-x", "title": null, "speakers": "one", "track": true}',
+                authorizer=ADMIN,
+            ),
+            [
+                {"field": "title", "message": "must be text"},
+                {"field": "speakers", "message": "must be a list"},
+                {"field": "track", "message": "must be text"},
+                {
+                    "field": "id",
+                    "message": "may hold letters, digits and ._:~- only, at most 200, starting "
+                    "with a letter or digit",
+                },
+            ],
+        ),
+        (
+            http_event(
+                "POST",
+                "/talks",
+                body='{"id": "a-talk", "title": "T", "speakers": ["Ada", 7], "revision": 3, '
+                '"startsAt": "2026-13-01T10:00:00Z"}',
+                authorizer=ADMIN,
+            ),
+            [
+                {"field": "speakers.1", "message": "each name must be text"},
+                {
+                    "field": "startsAt",
+                    "message": "must be an RFC 3339 date-time (month value is outside expected "
+                    "range of 1-12)",
+                },
+                {"field": "revision", "message": "is not a field an organiser sets"},
+            ],
+        ),
+        (
+            http_event(
+                "PUT",
+                "/talks/a-talk",
+                body='{"id": "a-talk", "title": "T"}',
+                authorizer=ADMIN,
+            ),
+            [{"field": "id", "message": "goes in the address (/talks/<id>), not in the body"}],
+        ),
+    ],
+    ids=lambda value: value["routeKey"] if isinstance(value, dict) else None,
+)
+def test_field_errors_say_in_plain_words_what_the_field_takes(
+    event: dict[str, Any], errors: list[dict[str, str]]
+) -> None:
+    # Given a request whose fields are of the wrong type, form or range, or unknown
+    # When the API answers it
+    status, problem = answer(event)
+    # Then each field's refusal is in words an organiser or a client's author reads, never the
+    # validator's ("Input should be a valid string") nor a regular expression
+    assert status in (400, 422)
+    assert problem["errors"] == errors
+
+
+def declared_patterns() -> set[str]:
+    """Every pattern a request's parameter or body field is checked against: the routes' own,
+    and those of the bodies' models (the organisers' talks, the rating and the voter)."""
+    from talkrate.models import NewTalk, RatingRequest, TalkFields, VoterRequest
+
+    found = {
+        param.constraints["pattern"]
+        for route in build_app().routes
+        for _, _, param in route.params()
+        if param is not None and "pattern" in param.constraints
+    }
+
+    def walk(schema: Any) -> None:
+        if isinstance(schema, dict):
+            if isinstance(schema.get("pattern"), str):
+                found.add(schema["pattern"])
+            for value in schema.values():
+                walk(value)
+        elif isinstance(schema, list):
+            for value in schema:
+                walk(value)
+
+    for model in (NewTalk, TalkFields, RatingRequest, VoterRequest):
+        walk(model.model_json_schema())
+    return found
+
+
+def test_every_pattern_a_request_is_checked_against_has_plain_words() -> None:
+    from talkrate.api.errors import UNKNOWN_FORM
+
+    # Given every pattern a route or a body's model declares
+    patterns = declared_patterns()
+    assert len(patterns) >= 5  # talk ids, printable text, talk texts, two headers
+    for pattern in patterns:
+        # When a value does not match it, as pydantic and talkrate.requests both say it
+        said = plain_message("field", f"String should match pattern '{pattern}'")
+        # Then the message says what the field takes in words of its own, not the expression
+        assert "should match" not in said, (pattern, said)
+        assert pattern not in said, (pattern, said)
+        assert said != UNKNOWN_FORM, pattern
+
+
+def test_the_api_says_what_a_talk_id_holds_in_the_words_of_the_command_line_and_the_page() -> None:
+    # Given the command line's and the organisers' import's own refusals of a malformed id
+    import talkrate_cli.main  # noqa: F401 (the commands' modules are loaded by it)
+    from talkrate_cli.commands.reading import TALK
+
+    with pytest.raises(click.BadParameter) as refused:
+        TALK.convert("-x", None, None)
+    page_import = (ROOT / "web" / "js" / "programme-file.js").read_text()
+    # When the API refuses one
+    _, problem = answer(http_event("GET", "/talks/-x"))
+    said = problem["errors"][0]["message"]
+    # Then it says what a talk id holds as they do, word for word
+    rule = said.removeprefix("may hold ")
+    assert rule != said
+    assert f"({rule})" in refused.value.message
+    assert f"({rule})" in page_import

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from talkrate.events import Rating, parse_written
+from talkrate.events import TALK_ID_PATTERN, VOTER_ID_PATTERN, Rating, id_rule, parse_written
 from talkrate.models import RatingSubmitted
 
 pytestmark = pytest.mark.unit
@@ -260,3 +260,35 @@ def test_an_id_outside_its_pattern_is_never_written(talk_id: str, voter_id: str 
     # The API checks ids before it builds an event; a slip there still writes no broken JSON
     with pytest.raises(ValueError, match="outside its pattern"):
         Rating.new(talk_id, 3, voter_id)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "length", "said"),
+    [
+        (
+            TALK_ID_PATTERN,
+            200,
+            "letters, digits and ._:~- only, at most 200, starting with a letter or digit",
+        ),
+        (
+            VOTER_ID_PATTERN,
+            100,
+            "letters, digits and ._:@~+- only, at most 100, starting with a letter or digit",
+        ),
+        (r"^[A-Za-z][0-9_]*$", 8, "digits and _ only, at most 8, starting with a letter"),
+    ],
+)
+def test_an_id_s_rule_is_said_from_its_pattern(pattern: str, length: int, said: str) -> None:
+    # Given an id's pattern, When its rule is said in words, Then they name what it holds
+    assert id_rule(pattern, length) == said
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [r"^[a-f][a-f0-9]*$", r"^[A-Za-z0-9][\w.-]*$", r"^\w+$", r"^[A-Z][]*$", r"^[A-Z][A-Z]*"],
+)
+def test_an_id_pattern_its_rule_cannot_say_is_refused(pattern: str) -> None:
+    # Given a pattern whose classes hold ranges or escapes the words do not name, or that is
+    # not of an id's form: refused where it is declared, never said wrongly to a client
+    with pytest.raises(ValueError, match="id"):
+        id_rule(pattern, 10)

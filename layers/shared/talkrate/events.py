@@ -32,6 +32,47 @@ TALK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:~-]*$"
 # random: never a badge number or an e-mail, which the event store keeps): bounded, printable.
 VOTER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@~+-]*$"
 
+
+# The ranges an id's classes are written with, as words (each class's other characters are
+# listed as they are).
+_RANGE_WORDS = (("A-Za-z", "letters", "letter"), ("0-9", "digits", "digit"))
+
+
+def id_rule(pattern: str, max_length: int) -> str:
+    """What an id of `pattern` (of the form `^[<first>][<others>]*$`) may hold, in words: for
+    talk ids "letters, digits and ._:~- only, at most 200, starting with a letter or digit", as
+    the API's refusals, `talkrate` and the organisers' page say it."""
+    classes = pattern.removeprefix("^[").removesuffix("]*$")
+    head, between, tail = classes.partition("][")
+    if len(classes) != len(pattern) - 5 or not (head and between and tail) or "]" in head + tail:
+        raise ValueError(f"pattern {pattern!r} is not of an id's form")
+    many = _listed([plural for plural, _ in _class_words(tail)], "and")
+    one = _listed([single for _, single in _class_words(head)], "or")
+    return f"{many} only, at most {max_length}, starting with a {one}"
+
+
+def _listed(words: list[str], conjunction: str) -> str:
+    return ", ".join(words[:-1]) + f" {conjunction} {words[-1]}" if len(words) > 1 else words[0]
+
+
+def _class_words(members: str) -> list[tuple[str, str]]:
+    """A character class's members as words, each plural and singular: its ranges named, its
+    other characters as they are (a "-" only last, where it is itself)."""
+    words: list[tuple[str, str]] = []
+    for written, plural, single in _RANGE_WORDS:
+        if written in members:
+            members = members.replace(written, "", 1)
+            words.append((plural, single))
+    if "\\" in members or "-" in members[:-1]:
+        raise ValueError(f"an id's class with ranges or escapes not named in words: {members!r}")
+    if members:
+        words.append((members, members))
+    return words
+
+
+# What a talk id may hold, said next to its pattern: the API's refusals say it.
+TALK_ID_RULE = id_rule(TALK_ID_PATTERN, MAX_TALK_ID_LENGTH)
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The years a rating's occurredAt and a talk's times can be in (UTC): a voter's ratings are
 # ordered by milliseconds since the epoch, and a window's end plus its grace must stay a date.

@@ -34,6 +34,9 @@ PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]+$"
 # the characters next to them. Talks saved before may hold the controls: they are read as they
 # are, and searched by PRINTABLE.
 TALK_TEXT = r"^[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]+$"
+# What a text outside PRINTABLE (or TALK_TEXT: a direction control in a talk's text is refused
+# before, naming it) holds, as the API's refusals say it.
+NOT_PRINTABLE = "cannot hold line breaks or other control characters"
 
 VOTER_ID_REFUSED = (
     "voterId is not accepted: an attendee is who holds a voter token; get one from POST /voters "

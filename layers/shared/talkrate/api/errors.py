@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+from talkrate.api.ratings import IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_WORDS
 from talkrate.api.routing import (
     MethodNotAllowed,
     RequestValidationError,
@@ -13,6 +14,7 @@ from talkrate.api.routing import (
     RouteNotFound,
     UnsupportedMediaType,
 )
+from talkrate.api.talks import ENTITY_TAGS, ENTITY_TAGS_WORDS
 from talkrate.errors import (
     BackendUnavailable,
     ForgottenVoter,
@@ -34,8 +36,10 @@ from talkrate.errors import (
     VoterTokensUnavailable,
     WrongVoterCode,
 )
+from talkrate.events import TALK_ID_PATTERN, TALK_ID_RULE
 from talkrate.observability import logger
 from talkrate.problems import PROBLEM_CONTENT_TYPE, problem
+from talkrate.requests import NOT_PRINTABLE, PRINTABLE, TALK_TEXT
 from talkrate.values import entity_tag
 
 # Every 401 names how to authenticate (RFC 9110): attendees with the Voter-Token header.
@@ -61,42 +65,79 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
-# pydantic's sentences said in an organiser's words (the organisers' page and the command line
-# show an error's message as it is, after the field's name): (its start, the plain words, the
-# words for one of a list's names). "{0}" is the number pydantic's sentence names.
-_PLAIN_WORDS = (
+# pydantic's sentences (and talkrate.requests', which are the same) said in an organiser's words
+# (the organisers' page and the command line show an error's message as it is, after the
+# field's name): (its start, the plain words, the words for one of a list's names; None: the
+# plain words). "{0}" is what pydantic's sentence names (a number, a reason). Expressions compiled
+# at a first refusal, not at a cold start.
+_PLAIN_WORDS: tuple[tuple[str, str, str | None], ...] = (
     (
-        re.compile(r"String should have at least 1 character"),
+        r"String should have at least 1 character",
         "cannot be empty",
         "a name cannot be empty",
     ),
     (
-        re.compile(r"String should have at most (\d+) characters?"),
+        r"String should have at most (\d+) characters?",
         "can be at most {0} characters long",
         "each name can be at most {0} characters long",
     ),
+    (r"List should have at most (\d+) items?", "at most {0} names", None),
+    (r"Field required", "is required", None),
+    # A value of the wrong type
+    (r"Input should be a valid string", "must be text", "each name must be text"),
+    (r"Input should be a valid integer", "must be a whole number", None),
+    (r"Input should be a valid number", "must be a number", None),
+    (r"Input should be a valid boolean", "must be true or false", None),
+    (r"Input should be a valid list", "must be a list", None),
+    (r"Input should be a valid dictionary", "must be a JSON object", None),
+    (r"Input should be a valid UUID", "must be a UUID", None),
     (
-        re.compile(r"List should have at most (\d+) items?"),
-        "at most {0} names",
-        "at most {0} names",
+        r"Input should be a valid datetime(?: or date)?, (.+)",
+        "must be an RFC 3339 date-time ({0})",
+        None,
     ),
-    (re.compile(r"Field required"), "is required", "is required"),
+    (
+        r"Input should be valid Unicode text",
+        "must be Unicode text (it holds an unpaired surrogate)",
+        None,
+    ),
+    # A number out of its range
+    (r"Input should be greater than or equal to (\S+)", "must be at least {0}", None),
+    (r"Input should be less than or equal to (\S+)", "must be at most {0}", None),
+    # A field no model of a body has: only the organisers' talks refuse them
+    (r"Extra inputs are not permitted", "is not a field an organiser sets", None),
 )
-# Fields of a talk's text, whose pattern refuses line breaks and other controls.
-_TALK_TEXTS = {"title", "speakers", "track", "room"}
+_PATTERN_SENTENCE = "String should match pattern '"
+# Each pattern a route or a body's model declares, by what a value outside it is told: its
+# words are built where it is (a talk id's from its pattern). Never the expression itself.
+_PATTERN_WORDS = {
+    TALK_ID_PATTERN: f"may hold {TALK_ID_RULE}",
+    PRINTABLE: NOT_PRINTABLE,
+    TALK_TEXT: NOT_PRINTABLE,
+    IDEMPOTENCY_KEY_PATTERN: IDEMPOTENCY_KEY_WORDS,
+    ENTITY_TAGS: ENTITY_TAGS_WORDS,
+}
+# What a value outside a pattern that has no words yet is told (tests keep every pattern worded).
+UNKNOWN_FORM = "is not in the form this field takes"
+# PUT /talks/{talkId} takes a talk's fields without its id, which its path names.
+_ID_IN_A_CHANGE = "goes in the address (/talks/<id>), not in the body"
 
 
 def plain_message(field: str, message: str) -> str:
     """A field error's message as an organiser reads it: pydantic's "Value error, " dropped, its
-    length and pattern sentences said plainly ("cannot be empty"); a talk's text fields only."""
+    sentences said plainly ("cannot be empty", "must be text"), a pattern by what it takes
+    (never the expression), an unknown field as such."""
     message = message.removeprefix("Value error, ")
     path = field.split(".")
     one_name = path[0] == "speakers" and len(path) > 1
+    if message.startswith(_PATTERN_SENTENCE):
+        pattern = message.removeprefix(_PATTERN_SENTENCE).removesuffix("'")
+        return _PATTERN_WORDS.get(pattern, UNKNOWN_FORM)
+    if field == "id" and message == "Extra inputs are not permitted":
+        return _ID_IN_A_CHANGE
     for start, plain, of_a_name in _PLAIN_WORDS:
-        if found := start.match(message):
-            return (of_a_name if one_name else plain).format(*found.groups())
-    if path[0] in _TALK_TEXTS and message.startswith("String should match pattern"):
-        return "cannot hold line breaks or other control characters"
+        if found := re.match(start, message):
+            return (of_a_name if one_name and of_a_name else plain).format(*found.groups())
     return message
 
 

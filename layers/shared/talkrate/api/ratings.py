@@ -57,13 +57,16 @@ VoterToken = Annotated[
         "it, and send the rating again with it after Retry-After.",
     ),
 ]
+# An Idempotency-Key is printable ASCII without spaces, and what a refusal says of one that is not.
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]+$"
+IDEMPOTENCY_KEY_WORDS = "may hold printable ASCII characters only, without spaces"
 IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="idempotency-key",
         min_length=1,
         max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
+        pattern=IDEMPOTENCY_KEY_PATTERN,
         description="Makes a retried POST count once, however late: the same key and rating "
         "are the same event (the same eventId) and, while the service keeps the key (an "
         "hour), get the same answer; the same key with another rating is refused while the "

@@ -38,15 +38,19 @@ TrackQuery = Annotated[
     Query(min_length=1, max_length=100, pattern=PRINTABLE, description="Only this track."),
 ]
 ADMIN_ONLY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
-# RFC 9110's If-Match / If-None-Match: "*" or a list of entity tags, each maybe weak (W/).
-_ENTITY_TAGS = r'^\s*(\*|(W/)?"[\x21\x23-\x7e]*"(\s*,\s*(W/)?"[\x21\x23-\x7e]*")*)\s*$'
+# RFC 9110's If-Match / If-None-Match: "*" or a list of entity tags, each maybe weak (W/); and
+# what a refusal says of a header that is neither.
+ENTITY_TAGS = r'^\s*(\*|(W/)?"[\x21\x23-\x7e]*"(\s*,\s*(W/)?"[\x21\x23-\x7e]*")*)\s*$'
+ENTITY_TAGS_WORDS = (
+    'must be * or entity tags in double quotes, such as "3" or W/"3", separated by commas'
+)
 _ENTITY_TAG = re.compile(r'(W/)?"([\x21\x23-\x7e]*)"')
 IfMatch = Annotated[
     str | None,
     Header(
         alias="if-match",
         max_length=1000,
-        pattern=_ENTITY_TAGS,
+        pattern=ENTITY_TAGS,
         description="Change the talk only if it is still at one of these revisions (the ETag "
         "of GET /talks/{talkId}, or the talk's revision in quotes), or, with *, only if it "
         "exists; 412 otherwise, nothing changed. Keeps one organiser's edit from silently "
@@ -58,7 +62,7 @@ IfNoneMatch = Annotated[
     Header(
         alias="if-none-match",
         max_length=1000,
-        pattern=_ENTITY_TAGS,
+        pattern=ENTITY_TAGS,
         description="With *, create the talk only if there is none under this id (412 "
         "otherwise, nothing changed).",
     ),
