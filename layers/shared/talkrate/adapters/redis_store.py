@@ -62,7 +62,13 @@ from talkrate.errors import (
 from talkrate.events import Rating
 from talkrate.leaderboard import PRIOR_MEAN, PRIOR_WEIGHT
 from talkrate.observability import logger
-from talkrate.projected import ProjectionBatch, ProjectionResult, ReadModelMemory, ReadModelState
+from talkrate.projected import (
+    ProjectionBatch,
+    ProjectionResult,
+    ReadModelMemory,
+    ReadModelState,
+    RebuildLock,
+)
 from talkrate.redis_urls import UNREAD_OPTION, misread
 from talkrate.values import RATING_VALUES, Histogram
 
@@ -1194,12 +1200,27 @@ class RedisReadModel:
     def lock_for_rebuild(self) -> bool:
         """Hold the projector off (its batches fail and are retried) while a rebuild runs.
 
-        The lock holds a token of this rebuild's own, for REBUILD_LOCK_SECONDS at a time."""
-        token = uuid.uuid4().hex
+        The lock holds a token of this rebuild's own, for REBUILD_LOCK_SECONDS at a time: the
+        time it was taken (milliseconds since the epoch, for `rebuild_lock`), then a uuid."""
+        token = f"{int(time.time() * 1000)}-{uuid.uuid4().hex}"
         if not self.client.set(REBUILD_LOCK_KEY, token, nx=True, ex=REBUILD_LOCK_SECONDS):
             return False
         self._rebuild_token = token
         return True
+
+    @_unreachable_as_backend_error
+    def rebuild_lock(self) -> RebuildLock | None:
+        """The rebuild's lock when a rebuild (anyone's) holds it, with how long it has been
+        held and when it runs out; None when no rebuild is running (one round trip)."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.get(REBUILD_LOCK_KEY)
+        pipe.pttl(REBUILD_LOCK_KEY)
+        token, left_ms = pipe.execute()
+        if token is None or left_ms == -2:  # (-2: it ran out between the two)
+            return None
+        taken, _, rest = token.partition(b"-")
+        held = max(0.0, time.time() - int(taken) / 1000) if taken.isdigit() and rest else None
+        return RebuildLock(held, max(0.0, left_ms / 1000))
 
     @_unreachable_as_backend_error
     def hold_rebuild_lock(self) -> bool:
