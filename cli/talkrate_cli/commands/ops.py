@@ -789,7 +789,8 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
     (VOTER_TOKEN_KEY, or VOTER_TOKEN_SECRET_ARN: the stack's VoterTokenSecretArn output; needed
     for a token; with neither and the event store on this machine, the local runtime's own, from
     its data folder), and, the mark set, while a rating of theirs waits in the outbox or is stored
-    and not yet counted; run it when no batch waits for `ops replay` either
+    and not yet counted, or while the read model is lost (Redis flushed or restarted empty, and
+    no rebuild running: `ops rebuild` first); run it when no batch waits for `ops replay` either
     (ProjectorFailuresAlarm OK): a rating of theirs sent just before the mark and counted after
     the run is counted beside the others until it is run again and `ops rebuild` follows. The
     ratings topic keeps its copies until its retention deletes them."""
@@ -830,6 +831,14 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
     if not model.lock_for_rebuild():
         raise BackendError("a rebuild of the read model is running: try again once it is done")
     try:
+        # A read model lost (Redis flushed or restarted empty; none being rebuilt: the lock is
+        # ours) counts none of the voter's ratings: no batch to wait for, as said below.
+        if not model.is_built():
+            raise BackendError(
+                "nothing changed: the read model is lost (it is not built and no rebuild is "
+                "running: Redis flushed or restarted empty): `talkrate ops rebuild` rebuilds it "
+                "from the event store; run this again then"
+            )
         # A batch stored and not yet applied (the projector retries it) would count its record,
         # which names the voter, beside the vote filed away: refused until it is counted.
         uncounted = _not_yet_counted(store, model, voter_id)
