@@ -660,6 +660,7 @@ class RedisReadModel:
             talk_id: _histogram(fields) for talk_id, fields in zip(talk_ids, stored, strict=True)
         }
 
+    @_unreachable_as_backend_error
     def apply(self, batch: ProjectionBatch) -> ProjectionResult:
         """Apply a batch, each talk atomically, skipping what was applied to the talk before.
 
@@ -677,17 +678,12 @@ class RedisReadModel:
             else:
                 totals = self._apply_on_one(batch, talks, marks)
         except redis.ResponseError as error:
+            # The apply script's own refusals; Redis away or BUSY is the decorator's to say.
             if str(error).startswith("REBUILDING"):
                 raise ReadModelRebuilding(str(error)) from error
             if str(error).startswith("NOTBUILT"):
                 raise ReadModelNotBuilt(str(error)) from error
-            if _busy(error):  # (a long script of someone's: no count can be read either)
-                raise ReadModelUnreachable(f"the read model is busy: {error}") from error
             raise
-        except (redis.ConnectionError, redis.TimeoutError, RedisClusterException) as error:
-            raise ReadModelUnreachable(f"the read model is unreachable: {error}") from error
-        except redis.RedisError as error:
-            raise BackendUnavailable(f"the read model is unreachable: {error}") from error
         applied, skipped, duplicates, dead = totals
         return ProjectionResult(applied, skipped, dead, duplicates)
 
