@@ -33,6 +33,7 @@ from talkrate.rebuild import rebuild_read_model
 from talkrate.voters import VoterTokens, forgotten_id
 from talkrate_cli.main import main
 from talkrate_local.database import event_store
+from tests.backends import built
 from tests.builders import unique_talk_id
 from tests.integration.conftest import TEST_VOTER_TOKEN_KEY, Call
 from tests.integration.test_exactly_once import at, raw, voter_event
@@ -376,6 +377,44 @@ def test_a_run_stopped_after_the_read_model_s_step_is_finished_by_the_next(
     rebuild_read_model(store, model)
     assert model.histogram(talk).counts == {"1": 0, "2": 0, "3": 0, "4": 0, "5": 1}
     redis_client.delete(histogram_key(talk), votes_key(talk))
+
+
+def test_a_lost_read_model_is_said_lost_not_taken_for_a_batch_still_to_count(
+    configure: Callable[..., None],
+    redis_url: str,
+    talks_dsn: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure(RATINGS_CONNECTION=redis_url)
+    database = PostgresDatabase(talks_dsn)
+    store, model = PostgresEventStore(database), RedisReadModel(redis_url)
+    talk = unique_talk_id()
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    attendee, voter = token(expired_ago=timedelta(hours=2))
+    # Given an attendee whose rating is stored and counted
+    counted((store, model), topic, 0, voter_event(talk, 4, voter, 0))
+    try:
+        # When Redis loses the read model (flushed, or restarted empty) and no rebuild runs
+        model.client.flushdb()
+        status, _, err = forget(attendee, capsys=capsys)
+        # Then nothing changes, and the operator is told the read model is lost and what
+        # rebuilds it, not that a batch of the voter waits to be counted
+        assert status == 1, err
+        assert "the read model is lost" in err
+        assert "`talkrate ops rebuild`" in err
+        assert "not yet counted" not in err
+        assert [v for _, v in rows_of(talks_dsn, voter)] == [4]
+        # And once it is rebuilt, the command run again files the rating under the new id
+        rebuild_read_model(store, model, progress=lambda _: None)
+        status, done, err = forget(attendee, capsys=capsys)
+        assert status == 0, err
+        assert done["events"] == 1
+        assert rows_of(talks_dsn, voter) == []
+        assert model.histogram(talk).counts == {"1": 0, "2": 0, "3": 0, "4": 1, "5": 0}
+    finally:
+        built(redis_url, talks_dsn)
+        model.client.delete(histogram_key(talk), votes_key(talk))
+        database.close()
 
 
 def test_a_voter_whose_pass_is_valid_is_forgotten_at_once_and_every_pass_of_theirs_refused(

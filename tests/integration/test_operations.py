@@ -26,8 +26,9 @@ from talkrate.adapters.redis_store import RedisReadModel, histogram_key
 from talkrate.errors import BackendUnavailable
 from talkrate.models import RatingSubmitted
 from talkrate.rating import rating_status
+from talkrate.rebuild import rebuild_if_lost, rebuild_read_model
 from talkrate_cli.main import main
-from talkrate_local.database import prepare, recreate
+from talkrate_local.database import event_store, prepare, recreate
 from tests.backends import ELSEWHERE_RATINGS, ELSEWHERE_TALKS, REDIS, RELAY_TALKS
 from tests.builders import (
     LambdaContextStub,
@@ -982,7 +983,12 @@ def test_ops_check_names_a_talk_whose_counts_redis_lost_while_keeping_its_built_
         # When the operator checks it
         assert main(["--json", "ops", "check"]) == 0
         # Then it matches
-        assert json.loads(capsys.readouterr().out) == {"built": True, "talks": 2, "differing": []}
+        assert json.loads(capsys.readouterr().out) == {
+            "state": "built",
+            "built": True,
+            "talks": 2,
+            "differing": [],
+        }
         # And when a talk's counts are deleted (a mistaken DEL; the built mark kept)
         redis.Redis.from_url(ELSEWHERE_RATINGS).delete(histogram_key(talk))
         assert RedisReadModel(ELSEWHERE_RATINGS).is_built()
@@ -998,3 +1004,103 @@ def test_ops_check_names_a_talk_whose_counts_redis_lost_while_keeping_its_built_
         assert main(["ops", "check"]) == 0
     finally:
         redis.Redis.from_url(ELSEWHERE_RATINGS).flushdb()
+
+
+class HeldRebuild:
+    """A rebuild of the read model at `url` from the event store at `dsn`, run in a thread and
+    held in its read of the event store (its lock taken) until `finish`: a rebuild in progress,
+    as an operator's `ops check` meets it. `lost`: the read model is not built (the rebuild the
+    projector runs after Redis lost its data), else an operator's rebuild of a built one."""
+
+    def __init__(self, dsn: str, url: str, lost: bool) -> None:
+        self.reading, self.go = threading.Event(), threading.Event()
+        self.failed: list[BaseException] = []
+        self._dsn, self._url, self._lost = dsn, url, lost
+        self._thread = threading.Thread(target=self._run, name="held-rebuild")
+
+    def state(self, progress: Callable[[str], None]) -> Any:
+        self.reading.set()
+        assert self.go.wait(60)
+        return self._store.state(progress)
+
+    def _run(self) -> None:
+        try:
+            with event_store(self._dsn) as self._store:
+                rebuild = rebuild_if_lost if self._lost else rebuild_read_model
+                rebuild(self, RedisReadModel(self._url), lambda _: None)
+        except BaseException as error:  # said by finish(), in the test's thread
+            self.failed.append(error)
+            self.reading.set()
+
+    def __enter__(self) -> HeldRebuild:
+        self._thread.start()
+        assert self.reading.wait(30)
+        assert not self.failed, self.failed
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.go.set()
+        self._thread.join(60)
+        assert not self._thread.is_alive()
+        assert not self.failed, self.failed
+
+
+def test_ops_check_tells_a_rebuild_in_progress_from_a_read_model_lost(
+    configure: Callable[..., None], talk: str, topic: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given an event store and a read model of their own, built, counting two ratings of a talk
+    recreate(ELSEWHERE_TALKS)
+    ratings = redis.Redis.from_url(ELSEWHERE_RATINGS)
+    ratings.flushdb()
+    configure(RATINGS_CONNECTION=ELSEWHERE_RATINGS, TALKS_CONNECTION=ELSEWHERE_TALKS)
+    events = [RatingSubmitted.new(talk, 5) for _ in range(2)]
+    load_function("projector")(
+        kafka_event(ratings_batch(topic, 0, 0, events)), LambdaContextStub("projector")
+    )
+    capsys.readouterr()
+    try:
+        # When Redis loses its data (flushed, or restarted empty) and nothing rebuilds it yet
+        ratings.flushdb()
+        # Then the check fails, saying the read model is lost and what rebuilds it
+        assert main(["ops", "check"]) == 1
+        said = capsys.readouterr()
+        assert "the read model is lost" in said.err
+        assert "no rebuild is running" in said.err
+        assert "`talkrate ops rebuild`" in said.err
+        assert main(["--json", "ops", "check"]) == 1
+        document = json.loads(capsys.readouterr().out)
+        assert document["state"] == "lost"
+        assert document["built"] is False
+        assert "the read model is lost" in document["error"]["detail"]
+
+        # And while a rebuild of it runs (the projector's, after the loss), it says so, with
+        # how long its lock has been held and when it runs out, and exits 0: a rebuild ends by
+        # itself (or its lock runs out, and the next check says the read model is lost)
+        with HeldRebuild(ELSEWHERE_TALKS, ELSEWHERE_RATINGS, lost=True):
+            assert main(["ops", "check"]) == 0
+            said = capsys.readouterr()
+            assert "the read model is being rebuilt" in said.out
+            assert re.search(r"its lock held for \d+ s, running out in \d+ s", said.out), said
+            assert "lost" not in said.out + said.err
+            assert main(["--json", "ops", "check"]) == 0
+            document = json.loads(capsys.readouterr().out)
+            assert document["state"] == "rebuilding"
+            assert document["built"] is False
+            lock = document["rebuildLock"]
+            assert 0 <= lock["heldSeconds"] < 30
+            assert 0 < lock["expiresInSeconds"] <= 60
+        # And once it ends, the read model is built and matches
+        assert main(["--json", "ops", "check"]) == 0
+        assert json.loads(capsys.readouterr().out)["state"] == "built"
+
+        # And while an operator's rebuild of the built read model runs (the projector held off,
+        # batches stored and not counted until it swaps), nothing is compared: it says so, 0
+        with HeldRebuild(ELSEWHERE_TALKS, ELSEWHERE_RATINGS, lost=False):
+            assert main(["--json", "ops", "check"]) == 0
+            document = json.loads(capsys.readouterr().out)
+            assert document["state"] == "rebuilding"
+            assert document["built"] is True
+            assert main(["ops", "check"]) == 0
+            assert "the read model is being rebuilt" in capsys.readouterr().out
+    finally:
+        ratings.flushdb()

@@ -22,7 +22,7 @@ from talkrate.adapters.redis_store import (
     connect,
     histogram_key,
 )
-from talkrate.errors import BackendUnavailable, ReadModelRebuilding
+from talkrate.errors import BackendUnavailable, ReadModelRebuilding, ReadModelUnreachable
 from talkrate.models import RatingSubmitted
 from talkrate.projected import ProjectionResult, ReadModelMemory
 from talkrate.projection import StreamRecord, classify
@@ -252,6 +252,20 @@ def test_a_batch_with_nothing_valid_moves_its_offset_and_nothing_else(
 def test_an_unreachable_read_model_is_reported() -> None:
     with pytest.raises(BackendUnavailable):
         RedisReadModel("redis://127.0.0.1:1/0").histogram("any")
+
+
+def test_a_batch_on_an_unreachable_read_model_is_said_as_every_other_call_says_it() -> None:
+    # Given a read model whose Redis does not answer
+    away = RedisReadModel("redis://127.0.0.1:1/0")
+    # When a batch is applied to it, and its applied offsets are read
+    with pytest.raises(ReadModelUnreachable) as applied:
+        apply(away, records(f"t-{uuid.uuid4().hex[:8]}", 0, 0, [(unique_talk_id(), 4)]))
+    with pytest.raises(ReadModelUnreachable) as read:
+        away.applied_offsets()
+    # Then both say it in the same words (the projector's log as the operator's commands)
+    said = str(applied.value).split(": ")[0]
+    assert said == "Redis (the read model) is unreachable", applied.value
+    assert str(read.value).split(": ")[0] == said
 
 
 def test_tied_talks_are_in_the_same_order_on_the_whole_board_and_among_a_few(

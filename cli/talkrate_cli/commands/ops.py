@@ -312,7 +312,10 @@ def check(session: Session) -> None:
     differ (a Redis that lost some keys but not its built mark: a mistaken DEL, eviction).
 
     Reads the whole event store once, as a rebuild does, and every histogram; writes nothing.
-    Exit 1 when a talk differs (`talkrate ops rebuild` recounts it), 0 otherwise."""
+    Exit 0 when they match, or while a rebuild runs (its lock held: it says for how long;
+    nothing compared, the rebuild replaces the read model and ends by itself); exit 1 when a
+    talk differs, or when the read model is lost (not built and no rebuild running: Redis
+    flushed or restarted empty); `talkrate ops rebuild` mends both."""
     from talkrate import wiring
     from talkrate.config import load_settings
     from talkrate.read_model_check import check_read_model
@@ -326,7 +329,26 @@ def check(session: Session) -> None:
         {"talkId": d.talk_id, "stored": d.stored, "counted": d.counted, "missing": d.missing}
         for d in result.differences
     ]
-    found = {"built": result.built, "talks": result.talks, "differing": differing}
+    found: dict[str, Any] = {
+        "state": result.state,
+        "built": result.built,
+        "talks": result.talks,
+        "differing": differing,
+    }
+    if result.lock is not None:
+        held = result.lock.held_seconds
+        found["rebuildLock"] = {
+            "heldSeconds": None if held is None else round(held, 1),
+            "expiresInSeconds": round(result.lock.expires_in_seconds, 1),
+        }
+    if result.state == "lost":
+        raise CliError(
+            "the read model is lost: it is not built and no rebuild is running (Redis flushed, "
+            "restarted empty, or never built), so nothing was compared; `talkrate ops rebuild` "
+            "(`make rebuild`) rebuilds it from the event store (the projector's next batch, or "
+            "the relay's next run, would too)",
+            result=found,
+        )
     if differing:
         if not session.as_json:
             for d in result.differences:
@@ -342,16 +364,25 @@ def check(session: Session) -> None:
         )
     if session.as_json:
         output.emit_json(found)
-    elif not result.built:
+    elif result.lock is not None:
         output.console.print(
-            "the read model is not built (lost, or being rebuilt): nothing to compare; "
-            "`talkrate ops rebuild` builds it",
+            f"the read model is being rebuilt ({_lock_said(result.lock)}): nothing compared; "
+            "a rebuild ends by itself, check again once it has",
             markup=False,
         )
     else:
         output.console.print(
             f"the read model matches the event store ({result.talks} rated talks)", markup=False
         )
+
+
+def _lock_said(lock: Any) -> str:
+    """How long the rebuild's lock has been held and when it runs out, in a few words."""
+    held = "" if lock.held_seconds is None else f"held for {lock.held_seconds:.0f} s, "
+    return (
+        f"its lock {held}running out in {lock.expires_in_seconds:.0f} s unless the rebuild "
+        "renews it"
+    )
 
 
 @ops.command(name="topic-recreated")
@@ -758,7 +789,8 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
     (VOTER_TOKEN_KEY, or VOTER_TOKEN_SECRET_ARN: the stack's VoterTokenSecretArn output; needed
     for a token; with neither and the event store on this machine, the local runtime's own, from
     its data folder), and, the mark set, while a rating of theirs waits in the outbox or is stored
-    and not yet counted; run it when no batch waits for `ops replay` either
+    and not yet counted, or while the read model is lost (Redis flushed or restarted empty, and
+    no rebuild running: `ops rebuild` first); run it when no batch waits for `ops replay` either
     (ProjectorFailuresAlarm OK): a rating of theirs sent just before the mark and counted after
     the run is counted beside the others until it is run again and `ops rebuild` follows. The
     ratings topic keeps its copies until its retention deletes them."""
@@ -799,6 +831,14 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
     if not model.lock_for_rebuild():
         raise BackendError("a rebuild of the read model is running: try again once it is done")
     try:
+        # A read model lost (Redis flushed or restarted empty; none being rebuilt: the lock is
+        # ours) counts none of the voter's ratings: no batch to wait for, as said below.
+        if not model.is_built():
+            raise BackendError(
+                "nothing changed: the read model is lost (it is not built and no rebuild is "
+                "running: Redis flushed or restarted empty): `talkrate ops rebuild` rebuilds it "
+                "from the event store; run this again then"
+            )
         # A batch stored and not yet applied (the projector retries it) would count its record,
         # which names the voter, beside the vote filed away: refused until it is counted.
         uncounted = _not_yet_counted(store, model, voter_id)

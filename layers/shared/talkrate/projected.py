@@ -142,6 +142,15 @@ class ReadModelMemory(NamedTuple):
         return self.policy in SAFE_EVICTION_POLICIES
 
 
+class RebuildLock(NamedTuple):
+    """The rebuild's lock as Redis holds it: a rebuild (or `ops forget-voter`) is running."""
+
+    # How long ago it was taken, by the clock of the machine that took it (None: a lock of an
+    # older version, whose token says nothing of it).
+    held_seconds: float | None
+    expires_in_seconds: float  # unless the rebuild renews it (it does at each step of its read)
+
+
 class OutboxEntry(NamedTuple):
     """A rating waiting in the outbox for Kafka."""
 

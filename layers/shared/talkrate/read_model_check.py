@@ -1,6 +1,8 @@
 """Whether the read model still holds what the event store says it should: the cheap, honest
 check of a Redis that lost some of its keys but kept its built mark (an operator's mistaken DEL,
-eviction under a policy that drops keys without a TTL), which no request notices.
+eviction under a policy that drops keys without a TTL), which no request notices; and, before
+anything is compared, whether it is built at all: a read model being rebuilt (its lock held) is
+told from one lost (no built mark and no rebuild running: Redis flushed or restarted empty).
 
 For the operator's command only (`talkrate ops check`): one read of the event store, as a
 rebuild's, and one of every histogram; nothing on a request's or a batch's path, nothing
@@ -10,9 +12,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import NamedTuple, Protocol
+from typing import Literal, NamedTuple, Protocol
 
-from talkrate.projected import ReadModelState
+from talkrate.projected import ReadModelState, RebuildLock
 from talkrate.values import Histogram
 
 # A talk that differs is read again after this pause, both sides: a batch applied between the
@@ -44,6 +46,10 @@ class CheckedModel(Protocol):
         """Several talks' histograms at once (an empty one for a talk it has no key of)."""
         ...
 
+    def rebuild_lock(self) -> RebuildLock | None:
+        """The rebuild's lock while a rebuild holds it, else None."""
+        ...
+
 
 class Difference(NamedTuple):
     """A talk whose counts differ: as the event store counts them, and as the read model has
@@ -59,13 +65,21 @@ class Difference(NamedTuple):
         return sum(self.stored.values()) - sum(self.counted.values())
 
 
-class CheckResult(NamedTuple):
-    """What the check found: `built` False when the read model is not built (being rebuilt, or
-    lost altogether: nothing to compare); the talks compared; those that differ."""
+# What the check found the read model to be: built (and compared), being rebuilt (its lock
+# held: nothing compared, the rebuild replaces it), or lost (not built, no rebuild running).
+ReadModelCondition = Literal["built", "rebuilding", "lost"]
 
+
+class CheckResult(NamedTuple):
+    """What the check found: the read model's `state` (nothing compared unless "built" and no
+    rebuild running), `built` whether it holds its built mark; the talks compared; those that
+    differ; the rebuild's lock while one runs."""
+
+    state: ReadModelCondition
     built: bool
     talks: int
     differences: list[Difference]
+    lock: RebuildLock | None = None
 
 
 def check_read_model(
@@ -75,9 +89,17 @@ def check_read_model(
     settle: float = SETTLE_SECONDS,
 ) -> CheckResult:
     """Compare every talk's histogram in the read model with the event store's count of it;
-    the talks that differ twice, `settle` seconds apart (see SETTLE_SECONDS)."""
-    if not model.is_built():
-        return CheckResult(False, 0, [])
+    the talks that differ twice, `settle` seconds apart (see SETTLE_SECONDS). Nothing is
+    compared while a rebuild runs (the projector is held off: batches stored and not yet
+    counted would read as differences) or when the read model is lost."""
+    built = model.is_built()
+    lock = model.rebuild_lock()
+    if lock is not None:
+        return CheckResult("rebuilding", built, 0, [], lock)
+    # Not built and no lock: looked at again, since a rebuild that ended between the two reads
+    # (it sets the built mark before it lets its lock go) is no loss.
+    if not built and not model.is_built():
+        return CheckResult("lost", False, 0, [])
     state = store.state(progress)
     stored = {talk: Histogram.from_counts(counts) for talk, counts in state.histograms.items()}
     talks = sorted(talk for talk, histogram in stored.items() if histogram.total)
@@ -90,6 +112,7 @@ def check_read_model(
         stored.update(again)
     counted = model.histograms(found) if found else {}
     return CheckResult(
+        "built",
         True,
         len(talks),
         [

@@ -62,7 +62,13 @@ from talkrate.errors import (
 from talkrate.events import Rating
 from talkrate.leaderboard import PRIOR_MEAN, PRIOR_WEIGHT
 from talkrate.observability import logger
-from talkrate.projected import ProjectionBatch, ProjectionResult, ReadModelMemory, ReadModelState
+from talkrate.projected import (
+    ProjectionBatch,
+    ProjectionResult,
+    ReadModelMemory,
+    ReadModelState,
+    RebuildLock,
+)
 from talkrate.redis_urls import UNREAD_OPTION, misread
 from talkrate.values import RATING_VALUES, Histogram
 
@@ -654,6 +660,7 @@ class RedisReadModel:
             talk_id: _histogram(fields) for talk_id, fields in zip(talk_ids, stored, strict=True)
         }
 
+    @_unreachable_as_backend_error
     def apply(self, batch: ProjectionBatch) -> ProjectionResult:
         """Apply a batch, each talk atomically, skipping what was applied to the talk before.
 
@@ -671,17 +678,12 @@ class RedisReadModel:
             else:
                 totals = self._apply_on_one(batch, talks, marks)
         except redis.ResponseError as error:
+            # The apply script's own refusals; Redis away or BUSY is the decorator's to say.
             if str(error).startswith("REBUILDING"):
                 raise ReadModelRebuilding(str(error)) from error
             if str(error).startswith("NOTBUILT"):
                 raise ReadModelNotBuilt(str(error)) from error
-            if _busy(error):  # (a long script of someone's: no count can be read either)
-                raise ReadModelUnreachable(f"the read model is busy: {error}") from error
             raise
-        except (redis.ConnectionError, redis.TimeoutError, RedisClusterException) as error:
-            raise ReadModelUnreachable(f"the read model is unreachable: {error}") from error
-        except redis.RedisError as error:
-            raise BackendUnavailable(f"the read model is unreachable: {error}") from error
         applied, skipped, duplicates, dead = totals
         return ProjectionResult(applied, skipped, dead, duplicates)
 
@@ -1194,12 +1196,27 @@ class RedisReadModel:
     def lock_for_rebuild(self) -> bool:
         """Hold the projector off (its batches fail and are retried) while a rebuild runs.
 
-        The lock holds a token of this rebuild's own, for REBUILD_LOCK_SECONDS at a time."""
-        token = uuid.uuid4().hex
+        The lock holds a token of this rebuild's own, for REBUILD_LOCK_SECONDS at a time: the
+        time it was taken (milliseconds since the epoch, for `rebuild_lock`), then a uuid."""
+        token = f"{int(time.time() * 1000)}-{uuid.uuid4().hex}"
         if not self.client.set(REBUILD_LOCK_KEY, token, nx=True, ex=REBUILD_LOCK_SECONDS):
             return False
         self._rebuild_token = token
         return True
+
+    @_unreachable_as_backend_error
+    def rebuild_lock(self) -> RebuildLock | None:
+        """The rebuild's lock when a rebuild (anyone's) holds it, with how long it has been
+        held and when it runs out; None when no rebuild is running (one round trip)."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.get(REBUILD_LOCK_KEY)
+        pipe.pttl(REBUILD_LOCK_KEY)
+        token, left_ms = pipe.execute()
+        if token is None or left_ms == -2:  # (-2: it ran out between the two)
+            return None
+        taken, _, rest = token.partition(b"-")
+        held = max(0.0, time.time() - int(taken) / 1000) if taken.isdigit() and rest else None
+        return RebuildLock(held, max(0.0, left_ms / 1000))
 
     @_unreachable_as_backend_error
     def hold_rebuild_lock(self) -> bool:
