@@ -113,6 +113,27 @@ export function countsNotice(words, testId = "counts-notice") {
   };
 }
 
+// What a talk's page and its room screen do with each read of the talk's counts (watchTalk's
+// `onRead`): say why they are not the live ones (`counts`: a countsNotice of STORED_COUNTS),
+// say "Paused" on the `badge` while they cannot be read, and read again (`reread()`) when the
+// notice asks. `stop()` as the page stops: no read again is asked for after it.
+export function countsFollowed(counts, badge, reread) {
+  let timer = null;
+  let stopped = false;
+  return {
+    onRead(body) {
+      const wait = counts.said(body);
+      badge.unreadable(body.unavailable);
+      clearTimeout(timer);
+      if (wait !== null && !stopped) timer = setTimeout(reread, wait);
+    },
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
 // "Now" when a talk is running, from its times and the service's clock.
 export function isRunning(talk, now = serviceNow()) {
   const starts = Date.parse(talk.startsAt);
