@@ -1,0 +1,98 @@
+"""The pages coming back from counts they could not read, through the local runtime: a talk's
+live message says its counts live again whatever the page's last read said, a page that found
+them unreadable reads again on its first backoff step, the leaderboard lets the projector's
+"unavailable" messages be while it knows, and the organisers' table reads again, backing off,
+as counts move while it says they cannot be read.
+
+The runtime has a Redis server of its own (the tests stop it and start it again, empty, or
+empty it)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+from playwright.sync_api import Page, expect
+
+from talkrate.adapters.redis_store import REBUILD_LOCK_KEY
+from tests.backends import postgres_dsn
+from tests.e2e import test_web_app as web_app
+from tests.e2e.conftest import start_admin_runtime, stop_runtime
+from tests.e2e.test_web_counts_down import (
+    Stack,
+    channel_of,
+    rated_talk,
+)
+from tests.workers import own_redis_server
+
+# test_web_app's fixtures, found by pytest under their names: a browser, a phone, a page.
+browser, phone, page = web_app.browser, web_app.phone, web_app.page
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+# What a talk's page and its room screen say while the read model is recounted (STORED_COUNTS
+# in web/js/pages/common.js).
+RECOUNTED = (
+    "Counted from the stored ratings while the live counts are recounted; live again in a few "
+    "seconds."
+)
+
+
+@pytest.fixture(scope="module")
+def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    ratings = f"{own_redis_server()}/1"
+    runtime, token = start_admin_runtime(
+        postgres_dsn("web_recovery_e2e"),
+        ratings,
+        kafka_bootstrap,
+        tmp_path_factory.mktemp("recovery") / "runtime.log",
+        ["--param", "ProjectorBatchWindowSeconds=0"],
+    )
+    yield Stack(runtime, token, ratings)
+    stop_runtime(runtime)
+
+
+def reads_of(page: Page, part: str) -> list[str]:
+    """The page's reads from now on whose address holds `part`, as they are sent."""
+    reads: list[str] = []
+    page.on("request", lambda request: part in request.url and reads.append(request.url))
+    return reads
+
+
+def test_a_talk_s_live_message_says_its_counts_live_again_after_a_recount(
+    stack: Stack, page: Page
+) -> None:
+    talk = rated_talk(stack, "Recounted, then moving")
+    channel = channel_of(stack, talk)
+    client = redis.Redis.from_url(stack.ratings)
+    try:
+        # Given the read model lost, and a rebuild holding its lock (the API's reads say the
+        # counts are being recounted for as long as the test keeps it)
+        client.flushdb()
+        client.set(REBUILD_LOCK_KEY, "another rebuild", ex=60)
+        # And the talk's page and its room screen saying so
+        page.goto(stack.runtime.url + web_app.TALK_PAGE.format(id=talk))
+        expect(page.get_by_test_id("counts-notice")).to_have_text(RECOUNTED)
+        expect(page.locator(".live-badge")).to_have_text("Live")
+        screen = page.context.new_page()
+        screen.set_viewport_size(web_app.ROOM)
+        screen.goto(stack.runtime.url + web_app.SCREEN.format(id=talk))
+        expect(screen.get_by_test_id("counts-notice")).to_have_text(RECOUNTED)
+        expect(screen.locator(".live-badge")).to_have_text("Live")
+        web_app.reads_answered(page)
+        # When the talk's new state comes on its channel (the projector applied a batch, which
+        # it is refused while a rebuild holds the lock: the counts are live again)
+        ratings = {"1": 0, "2": 0, "3": 0, "4": 2, "5": 2}
+        message = {"type": "talk", "talkId": talk, "ratings": ratings, "count": 4, "avg": 4.5}
+        web_app.publish_live(stack, channel, message)  # type: ignore[arg-type]
+        # Then both show it and no longer say the counts are recounted, at once: not at the
+        # page's next read (which would still say so here)
+        expect(page.get_by_test_id("total")).to_have_text("4 ratings", timeout=3000)
+        expect(page.get_by_test_id("counts-notice")).to_have_text("", timeout=3000)
+        expect(screen.get_by_test_id("total")).to_have_text("4 ratings", timeout=3000)
+        expect(screen.get_by_test_id("counts-notice")).to_have_text("", timeout=3000)
+        expect(page.locator(".live-badge")).to_have_text("Live")
+    finally:
+        client.delete(REBUILD_LOCK_KEY)
+        client.close()
