@@ -20,11 +20,12 @@ from tests.backends import postgres_dsn
 from tests.e2e import test_web_app as web_app
 from tests.e2e.conftest import start_admin_runtime, stop_runtime
 from tests.e2e.test_web_counts_down import (
+    PAUSED,
     Stack,
     channel_of,
     rated_talk,
 )
-from tests.workers import own_redis_server
+from tests.workers import own_redis_server, redis_server_stopped
 
 # test_web_app's fixtures, found by pytest under their names: a browser, a phone, a page.
 browser, phone, page = web_app.browser, web_app.phone, web_app.page
@@ -96,3 +97,44 @@ def test_a_talk_s_live_message_says_its_counts_live_again_after_a_recount(
     finally:
         client.delete(REBUILD_LOCK_KEY)
         client.close()
+
+
+# Each page whose counts the test finds unreadable from its start: its address, and the part of
+# the address of its read of the counts.
+OPENED_UNREADABLE = {
+    "talk page": (web_app.TALK_PAGE, "/ratings?talkId="),
+    "programme": ("/app/", "/talks?limit=100&offset=0"),
+    "leaderboard": ("/app/leaderboard", "/leaderboard?"),
+}
+
+
+@pytest.mark.parametrize("opened", list(OPENED_UNREADABLE))
+def test_a_page_opened_while_the_counts_cannot_be_read_reads_again_5_s_later(
+    stack: Stack, page: Page, opened: str
+) -> None:
+    talk = rated_talk(stack, f"Opened during an outage ({opened})")
+    address, part = OPENED_UNREADABLE[opened]
+    reads = reads_of(page, part)
+    page.clock.install()
+    with redis_server_stopped(stack.ratings):
+        # Given the page opened while Redis is down: its first read, and the one its live
+        # channel's subscription makes, find the counts unreadable
+        page.goto(stack.runtime.url + address.format(id=talk))
+        expect(page.locator(".live-badge")).to_have_text(PAUSED)
+        web_app.reads_answered(page)
+        first = len(reads)
+        assert first >= 1, reads
+        # When 5 s pass (the pages' first backoff step)
+        page.clock.run_for(5000)
+        web_app.reads_answered(page)
+        # Then it has read again once: the two reads at its start were not two failed tries
+        # (the first try again came after 10 s)
+        assert len(reads) == first + 1, reads
+        # And it backs off from there: the next try 10 s after that one, not 5
+        page.clock.run_for(5000)
+        web_app.reads_answered(page)
+        assert len(reads) == first + 1, reads
+        page.clock.run_for(5000)
+        web_app.reads_answered(page)
+        assert len(reads) == first + 2, reads
+        expect(page.locator(".live-badge")).to_have_text(PAUSED)
