@@ -16,6 +16,7 @@ import redis
 from playwright.sync_api import Page, expect
 
 from talkrate.adapters.redis_store import REBUILD_LOCK_KEY
+from talkrate.live import LEADERBOARD_CHANNEL
 from tests.backends import postgres_dsn
 from tests.e2e import test_web_app as web_app
 from tests.e2e.conftest import start_admin_runtime, stop_runtime
@@ -138,3 +139,80 @@ def test_a_page_opened_while_the_counts_cannot_be_read_reads_again_5_s_later(
         web_app.reads_answered(page)
         assert len(reads) == first + 2, reads
         expect(page.locator(".live-badge")).to_have_text(PAUSED)
+
+
+def test_the_leaderboard_lets_unavailable_messages_be_once_its_read_found_the_counts_unreadable(
+    stack: Stack, page: Page
+) -> None:
+    talk = rated_talk(stack, "Ranked through an outage")
+    # Given the leaderboard, live, with its clock in the test's hands
+    page.clock.install()
+    page.goto(stack.runtime.url + "/app/leaderboard")
+    badge = page.locator(".live-badge")
+    expect(page.get_by_role("link", name="Ranked through an outage")).to_be_visible()
+    expect(badge).to_have_text("Live")
+    web_app.reads_answered(page)
+    reads = reads_of(page, "/leaderboard?")
+    with redis_server_stopped(stack.ratings):
+        # When Redis is down and the channel says so, the board reads within 5 s and says so
+        told = {"type": "unavailable"}
+        web_app.publish_live(stack, LEADERBOARD_CHANNEL, told)  # type: ignore[arg-type]
+        web_app.clock_until(page, lambda: badge.text_content() == PAUSED, step_ms=1000, most=6)
+        web_app.reads_answered(page)
+        assert len(reads) == 1, reads
+        # And the channel says it every 5 s for 40 s more (six projector instances, each every
+        # 30 s)
+        for _ in range(8):
+            web_app.publish_live(stack, LEADERBOARD_CHANNEL, told)  # type: ignore[arg-type]
+            page.clock.run_for(5000)
+            web_app.reads_answered(page)
+        told_reads = len(reads)
+        # (a leaderboard message after them on the channel, which the board reads for: every
+        # message above was handled once its read is sent)
+        moved = {"type": "leaderboard", "summaries": {talk: {"count": 4, "avg": 4.25}}}
+        web_app.publish_live(stack, LEADERBOARD_CHANNEL, moved)  # type: ignore[arg-type]
+        web_app.clock_until(page, lambda: len(reads) > told_reads, step_ms=300, most=10)
+        web_app.reads_answered(page)
+    # Then the board read on its own schedule only (5, 15 and 35 s after its first: three
+    # more), not at each message
+    assert told_reads <= 4, reads
+    expect(badge).to_have_text(PAUSED)
+
+
+def test_the_organisers_table_reads_again_backing_off_as_counts_move_while_unreadable(
+    stack: Stack, page: Page
+) -> None:
+    talk = rated_talk(stack, "Administered through an outage")
+    # Given the organisers' page, signed in and live, with its clock in the test's hands
+    page.clock.install()
+    page.goto(stack.runtime.url + "/app/admin")
+    page.get_by_label("Organiser token").fill(stack.token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("link", name="Administered through an outage")).to_be_visible()
+    badge = page.locator(".live-badge")
+    expect(badge).to_have_text("Live")
+    web_app.reads_answered(page)
+    with redis_server_stopped(stack.ratings):
+        # And Redis down, said on the channel: the table reads and says so
+        web_app.publish_live(stack, LEADERBOARD_CHANNEL, {"type": "unavailable"})  # type: ignore[arg-type]
+        web_app.clock_until(page, lambda: badge.text_content() == PAUSED, step_ms=1000, most=6)
+        web_app.reads_answered(page)
+        reads = reads_of(page, "/talks?limit=100&offset=0")
+        revision = [10]
+
+        def counts_move() -> None:
+            revision[0] += 1
+            summary = {"count": revision[0], "avg": 4.0, "ratingsRevision": revision[0]}
+            message = {"type": "leaderboard", "summaries": {talk: summary}}
+            web_app.publish_live(stack, LEADERBOARD_CHANNEL, message)  # type: ignore[arg-type]
+
+        # When counts move on the leaderboard's channel every second for 20 s while the API
+        # still cannot read them (a projector that reaches them where the API does not)
+        for _ in range(20):
+            counts_move()
+            page.clock.run_for(1000)
+            web_app.reads_answered(page)
+        expect(badge).to_have_text(PAUSED)
+    # Then the table read the list again within 5 s of the first, and once more 10 s after
+    # (RECOVER_READ_MS: 5, 10, 20, then every 30 s), not at every message nor never
+    assert len(reads) == 2, reads
