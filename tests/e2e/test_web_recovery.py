@@ -100,6 +100,33 @@ def test_a_talk_s_live_message_says_its_counts_live_again_after_a_recount(
         client.close()
 
 
+def test_the_room_screen_s_words_about_its_counts_stand_out_on_its_dark_screen(
+    stack: Stack, page: Page
+) -> None:
+    talk = rated_talk(stack, "Recounted on the big screen")
+    client = redis.Redis.from_url(stack.ratings)
+    try:
+        # Given the read model lost, and a rebuild holding its lock
+        client.flushdb()
+        client.set(REBUILD_LOCK_KEY, "another rebuild", ex=60)
+        # When the room screen says its counts are the stored ratings'
+        page.set_viewport_size(web_app.ROOM)
+        page.goto(stack.runtime.url + web_app.SCREEN.format(id=talk))
+        notice = page.get_by_test_id("counts-notice")
+        expect(notice).to_have_text(RECOUNTED)
+        # Then axe-core finds its words readable against their box (they were the screen's
+        # near-white on the light page's near-white box: a contrast of 1.04 to 1)
+        page.evaluate(web_app.axe_source())
+        result = page.evaluate(
+            """axe.run('[data-testid="counts-notice"]',
+                 {runOnly: ['color-contrast'], resultTypes: ['violations']})"""
+        )
+        assert result["violations"] == [], result["violations"]
+    finally:
+        client.delete(REBUILD_LOCK_KEY)
+        client.close()
+
+
 # Each page whose counts the test finds unreadable from its start: its address, and the part of
 # the address of its read of the counts.
 OPENED_UNREADABLE = {
