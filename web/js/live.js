@@ -515,7 +515,7 @@ export async function talkChannel(talk) {
 // change to the talk the channel tells of: its document (as GET /talks/{id} answers it, without
 // the summary), or null once removed; `onRead(body)` each GET's answer (its `rebuilding` and
 // `unavailable`), and `{}` when a live message shows the counts moving again after a read found
-// them unreadable; `catalog`: the page's newestShown, which its own reads of the talk move too.
+// them unreadable or being recounted; `catalog`: the page's newestShown, which its own reads of the talk move too.
 // Returns the watcher (stop(), refresh()).
 export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {}, onFailed = () => {}, onTalk = () => {}, onRead = () => {}, catalog = newestShown(talk) } = {}) {
   // A read that was on its way while a live message came may answer an older state than the
@@ -526,6 +526,7 @@ export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {
   let shown = null;
   let heard = 0;
   let unreadable = false; // the last read said the counts cannot be read just now
+  let recounted = false; // the last read said the counts are being recounted (rebuilding)
   const totalOf = (ratings) => Object.values(ratings || {}).reduce((a, n) => a + Number(n || 0), 0);
   const stateOf = (body) => ({ revision: body.ratingsRevision, total: totalOf(body.ratings) });
   // -1, 0 or 1 as `state` is older than, as new as, or newer than what is shown.
@@ -549,6 +550,7 @@ export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {
       }
       onFetched();
       unreadable = body.unavailable === true;
+      recounted = body.rebuilding === true;
       onRead(body); // (its `rebuilding` or `unavailable`: why the counts are the event store's)
       return news;
     } catch (error) {
@@ -575,9 +577,13 @@ export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {
         // (the room's screen said "cannot be reached" under moving bars until the next check).
         onFetched();
         // The counts are read again (the projector read this state back from them): said at
-        // once, as a read that found them would, not at the page's next read backing off.
-        if (unreadable) {
+        // once, as a read that found them would, not at the page's next read backing off. So
+        // too after a read that found them being recounted: the projector applies no batch
+        // while a rebuild holds its lock, nor onto a read model not built (it rebuilds first),
+        // so a batch's message comes once the recount is done.
+        if (unreadable || recounted) {
           unreadable = false;
+          recounted = false;
           onRead({});
         }
       }

@@ -85,6 +85,31 @@ export const recounted = (what, it = "it is") => `${what} being recounted from t
 export const unreadable = (what) => `${what} cannot be read just now (every rating sent is kept); trying again shortly.`;
 export const unreadableRead = (attempt) => Math.min(60_000, 5000 * 2 ** attempt);
 
+// A page's reads again of counts found unreadable, on unreadableRead's steps. `next()`, at each
+// read that found them so, answers the wait before the next read: a step further when this read
+// is the one the last wait asked for (or later), else (a read between: the second of the two at
+// a page's start, one a live message or a reconnection made) the wait left to the read already
+// due, neither put off nor moved on. The page's two reads at its start counted as two tries: its
+// first read again came after 10 s, not 5. `reset()` once a read finds the counts.
+export function unreadableRetries() {
+  let step = 0;
+  let dueAt = -Infinity;
+  return {
+    next() {
+      const now = Date.now();
+      if (now < dueAt) return dueAt - now;
+      const wait = unreadableRead(step);
+      step += 1;
+      dueAt = now + wait;
+      return wait;
+    },
+    reset() {
+      step = 0;
+      dueAt = -Infinity;
+    },
+  };
+}
+
 // The words of each page for why its counts are not the live ones: the programme's have none
 // then; a talk's page and its room screen show the talk's as the stored ratings count them.
 export const LISTED_COUNTS = {
@@ -102,13 +127,34 @@ export const STORED_COUNTS = {
 // off (unreadableRead) while unreadable, null when neither.
 export function countsNotice(words, testId = "counts-notice") {
   const node = h("p", { class: "notice", role: "status", "data-testid": testId });
-  let attempts = 0; // reads in a row that found the counts unreadable
+  const retries = unreadableRetries();
   return {
     node,
     said({ rebuilding = false, unavailable = false } = {}) {
       setText(node, rebuilding ? words.rebuilding : unavailable ? words.unavailable : "");
-      if (!unavailable) attempts = 0;
-      return rebuilding ? REBUILD_READ_MS : unavailable ? unreadableRead(attempts++) : null;
+      if (!unavailable) retries.reset();
+      return rebuilding ? REBUILD_READ_MS : unavailable ? retries.next() : null;
+    },
+  };
+}
+
+// What a talk's page and its room screen do with each read of the talk's counts (watchTalk's
+// `onRead`): say why they are not the live ones (`counts`: a countsNotice of STORED_COUNTS),
+// say "Paused" on the `badge` while they cannot be read, and read again (`reread()`) when the
+// notice asks. `stop()` as the page stops: no read again is asked for after it.
+export function countsFollowed(counts, badge, reread) {
+  let timer = null;
+  let stopped = false;
+  return {
+    onRead(body) {
+      const wait = counts.said(body);
+      badge.unreadable(body.unavailable);
+      clearTimeout(timer);
+      if (wait !== null && !stopped) timer = setTimeout(reread, wait);
+    },
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
     },
   };
 }

@@ -2,7 +2,7 @@
 import { h, fill, setText, formatAvg, formatCount, talkHref, debounce, arrange, quoted } from "../dom.js";
 import { get, allTalks, readsInOrder, countsUnreadable } from "../api.js";
 import { watch, LEADERBOARD_CHANNEL } from "../live.js";
-import { liveBadge, errorText, tracksOf, trackChoice, staleNotice, REBUILD_READ_MS, recounted, unreadableRead } from "./common.js";
+import { liveBadge, errorText, tracksOf, trackChoice, staleNotice, REBUILD_READ_MS, recounted, unreadableRetries } from "./common.js";
 import { liveAnnouncer } from "../announce.js";
 
 const SIZE = 20;
@@ -62,7 +62,8 @@ export function leaderboardPage(main) {
 
   const rows = new Map(); // talk id -> its row and cells
   let recount = null; // the next read while the board is being recounted, or cannot be read
-  let unreadAttempts = 0; // reads in a row that found the counts unreadable (see unreadableRead)
+  let unreadableNow = false; // the last read found the counts unreadable
+  const retries = unreadableRetries(); // its reads again meanwhile
   // Reads overlap (a live message, a reconnection, a new track): a read draws only in its turn
   // (readsInOrder) and of the track shown, so a slow read of an older state (or of the track
   // before) never replaces a newer one.
@@ -75,7 +76,8 @@ export function leaderboardPage(main) {
       if (of) query.set("track", of);
       const board = await get(`/leaderboard?${query}`);
       if (of !== track || !read.draws()) return false;
-      unreadAttempts = 0;
+      unreadableNow = false;
+      retries.reset();
       badge.unreadable(false);
       if (board.rebuilding) {
         // (see recounted) The board shown (if any) kept, said to be of before.
@@ -127,9 +129,10 @@ export function leaderboardPage(main) {
         else setText(status, `${of ? "The board of " + of : "The leaderboard"} could not be read. ${errorText(error)}`);
         badge.unreadable(countsUnreadable(error));
         if (countsUnreadable(error)) {
+          unreadableNow = true;
           // (see unreadable) Read again by itself, backing off, whatever the live channel does.
           clearTimeout(recount);
-          recount = setTimeout(() => refresh().catch(() => {}), unreadableRead(unreadAttempts++));
+          recount = setTimeout(() => refresh().catch(() => {}), retries.next());
         }
       }
       throw error;
@@ -170,7 +173,7 @@ export function leaderboardPage(main) {
     if (message && message.type === "catalog") tracks = null; // read again with the board
     later();
   };
-  const live = watch({ channel: LEADERBOARD_CHANNEL, refresh, onEvent, onStatus: badge.set, pollMs: 3000, unreadable: () => unreadAttempts > 0 });
+  const live = watch({ channel: LEADERBOARD_CHANNEL, refresh, onEvent, onStatus: badge.set, pollMs: 3000, unreadable: () => unreadableNow });
   return () => {
     clearTimeout(recount);
     live.stop();

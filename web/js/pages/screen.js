@@ -5,7 +5,7 @@ import { ApiError, get, talkPath, serviceNow } from "../api.js";
 import { watchTalk, watchForTalk, newestShown } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { qrSvg } from "../qr.js";
-import { liveBadge, errorText, countsNotice, STORED_COUNTS } from "./common.js";
+import { liveBadge, errorText, countsNotice, countsFollowed, STORED_COUNTS } from "./common.js";
 import { liveAnnouncer } from "../announce.js";
 import { ratingWindow, atNextEdge } from "../window.js";
 import { takeNewerVersion } from "../version.js";
@@ -31,7 +31,7 @@ export function screenPage(main, talkId) {
   const problem = h("p", { class: "message", role: "alert" });
   // Why the counts shown are the stored ratings' (see countsNotice): read again until live.
   const counts = countsNotice(STORED_COUNTS);
-  let countsTimer = null;
+  const followed = countsFollowed(counts, badge, () => live.refresh().catch(() => {}));
   // What the room is asked to do: scan while the talk takes ratings, else when it will or that it closed.
   // Empty until the talk is read: its rating may not be open, or closed.
   const caption = h("p", { class: "qr-caption", "data-testid": "qr-caption" });
@@ -230,12 +230,7 @@ export function screenPage(main, talkId) {
       catalog: shown,
       onStatus: badge.set,
       onFetched: () => setText(problem, ""),
-      onRead: (body) => {
-        const wait = counts.said(body);
-        badge.unreadable(body.unavailable);
-        clearTimeout(countsTimer);
-        if (wait !== null && !stopped) countsTimer = setTimeout(() => live.refresh().catch(() => {}), wait);
-      },
+      onRead: followed.onRead,
       // A talk removed meanwhile is said as the 30 s read says it, not as the refetch's error.
       // (unless it was added again since the read was sent: newestShown)
       onFailed: (error, gone) => {
@@ -264,7 +259,7 @@ export function screenPage(main, talkId) {
     clearInterval(readTimer);
     clearInterval(versionTimer);
     clearTimeout(edgeTimer);
-    clearTimeout(countsTimer);
+    followed.stop();
     live.stop();
     announcer.stop();
     document.removeEventListener("visibilitychange", keepAwake);

@@ -5,7 +5,7 @@ import { watchTalk, watchForTalk, newestShown } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { voterToken, forgetToken, forgetExpired, renewIfDue, countsBeside, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating, sendingRating, keepSending, safeToResend, takeRefused } from "../voter.js";
 import { claim, keepForLater, inProgress, putOff, waitLeft, sendNoted, mayHaveCounted, passNow, renewedSince } from "../outbox.js";
-import { liveBadge, errorText, countsNotice, STORED_COUNTS } from "./common.js";
+import { liveBadge, errorText, countsNotice, countsFollowed, STORED_COUNTS } from "./common.js";
 import { liveAnnouncer } from "../announce.js";
 import { ratingWindow, when, zoned, atNextEdge } from "../window.js";
 
@@ -145,7 +145,7 @@ export function talkPage(main, talkId) {
   const reading = h("p", { class: "notice", role: "status", "data-testid": "talk-read" });
   // Why the counts shown are the stored ratings' (see countsNotice): read again until live.
   const counts = countsNotice(STORED_COUNTS);
-  let countsTimer = null;
+  const followed = countsFollowed(counts, badge, () => live.refresh().catch(() => {}));
   const screenLink = h("a", { href: `${talkHref(talkId)}/screen`, class: "screen-link" }, "Open the room screen");
   fill(main,
     h("article", { class: "talk" },
@@ -586,12 +586,7 @@ export function talkPage(main, talkId) {
         onStatus: badge.set,
         // (once removed, the page keeps listening: the talk added again brings it back)
         onTalk: (changed) => (stopped ? changed && comeBack() : changed ? showTalk(changed) : notFound(true)),
-        onRead: (body) => {
-          const wait = counts.said(body);
-          badge.unreadable(body.unavailable);
-          clearTimeout(countsTimer);
-          if (wait !== null && !stopped) countsTimer = setTimeout(() => live.refresh().catch(() => {}), wait);
-        },
+        onRead: followed.onRead,
       });
       if (stopped) watcher.stop();
       else live = watcher;
@@ -692,7 +687,7 @@ export function talkPage(main, talkId) {
   // (`listening`: the live channel kept, to hear the talk added again: see notFound)
   function halt(listening = false) {
     stopped = true;
-    clearTimeout(countsTimer);
+    followed.stop();
     release();
     clearInterval(windowTimer);
     clearTimeout(retryTimer);

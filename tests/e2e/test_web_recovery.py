@@ -1,0 +1,245 @@
+"""The pages coming back from counts they could not read, through the local runtime: a talk's
+live message says its counts live again whatever the page's last read said, a page that found
+them unreadable reads again on its first backoff step, the leaderboard lets the projector's
+"unavailable" messages be while it knows, and the organisers' table reads again, backing off,
+as counts move while it says they cannot be read.
+
+The runtime has a Redis server of its own (the tests stop it and start it again, empty, or
+empty it)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+from playwright.sync_api import Page, expect
+
+from talkrate.adapters.redis_store import REBUILD_LOCK_KEY
+from talkrate.live import LEADERBOARD_CHANNEL
+from tests.backends import postgres_dsn
+from tests.e2e import test_web_app as web_app
+from tests.e2e.conftest import start_admin_runtime, stop_runtime
+from tests.e2e.test_web_counts_down import (
+    PAUSED,
+    Stack,
+    channel_of,
+    rated_talk,
+)
+from tests.workers import own_redis_server, redis_server_stopped
+
+# test_web_app's fixtures, found by pytest under their names: a browser, a phone, a page.
+browser, phone, page = web_app.browser, web_app.phone, web_app.page
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+# What a talk's page and its room screen say while the read model is recounted (STORED_COUNTS
+# in web/js/pages/common.js).
+RECOUNTED = (
+    "Counted from the stored ratings while the live counts are recounted; live again in a few "
+    "seconds."
+)
+
+
+@pytest.fixture(scope="module")
+def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    ratings = f"{own_redis_server()}/1"
+    runtime, token = start_admin_runtime(
+        postgres_dsn("web_recovery_e2e"),
+        ratings,
+        kafka_bootstrap,
+        tmp_path_factory.mktemp("recovery") / "runtime.log",
+        ["--param", "ProjectorBatchWindowSeconds=0"],
+    )
+    yield Stack(runtime, token, ratings)
+    stop_runtime(runtime)
+
+
+def reads_of(page: Page, part: str) -> list[str]:
+    """The page's reads from now on whose address holds `part`, as they are sent."""
+    reads: list[str] = []
+    page.on("request", lambda request: part in request.url and reads.append(request.url))
+    return reads
+
+
+def test_a_talk_s_live_message_says_its_counts_live_again_after_a_recount(
+    stack: Stack, page: Page
+) -> None:
+    talk = rated_talk(stack, "Recounted, then moving")
+    channel = channel_of(stack, talk)
+    client = redis.Redis.from_url(stack.ratings)
+    try:
+        # Given the read model lost, and a rebuild holding its lock (the API's reads say the
+        # counts are being recounted for as long as the test keeps it)
+        client.flushdb()
+        client.set(REBUILD_LOCK_KEY, "another rebuild", ex=60)
+        # And the talk's page and its room screen saying so
+        page.goto(stack.runtime.url + web_app.TALK_PAGE.format(id=talk))
+        expect(page.get_by_test_id("counts-notice")).to_have_text(RECOUNTED)
+        expect(page.locator(".live-badge")).to_have_text("Live")
+        screen = page.context.new_page()
+        screen.set_viewport_size(web_app.ROOM)
+        screen.goto(stack.runtime.url + web_app.SCREEN.format(id=talk))
+        expect(screen.get_by_test_id("counts-notice")).to_have_text(RECOUNTED)
+        expect(screen.locator(".live-badge")).to_have_text("Live")
+        web_app.reads_answered(page)
+        # When the talk's new state comes on its channel (the projector applied a batch, which
+        # it is refused while a rebuild holds the lock: the counts are live again)
+        ratings = {"1": 0, "2": 0, "3": 0, "4": 2, "5": 2}
+        message = {"type": "talk", "talkId": talk, "ratings": ratings, "count": 4, "avg": 4.5}
+        web_app.publish_live(stack, channel, message)  # type: ignore[arg-type]
+        # Then both show it and no longer say the counts are recounted, at once: not at the
+        # page's next read (which would still say so here)
+        expect(page.get_by_test_id("total")).to_have_text("4 ratings", timeout=3000)
+        expect(page.get_by_test_id("counts-notice")).to_have_text("", timeout=3000)
+        expect(screen.get_by_test_id("total")).to_have_text("4 ratings", timeout=3000)
+        expect(screen.get_by_test_id("counts-notice")).to_have_text("", timeout=3000)
+        expect(page.locator(".live-badge")).to_have_text("Live")
+    finally:
+        client.delete(REBUILD_LOCK_KEY)
+        client.close()
+
+
+def test_the_room_screen_s_words_about_its_counts_stand_out_on_its_dark_screen(
+    stack: Stack, page: Page
+) -> None:
+    talk = rated_talk(stack, "Recounted on the big screen")
+    client = redis.Redis.from_url(stack.ratings)
+    try:
+        # Given the read model lost, and a rebuild holding its lock
+        client.flushdb()
+        client.set(REBUILD_LOCK_KEY, "another rebuild", ex=60)
+        # When the room screen says its counts are the stored ratings'
+        page.set_viewport_size(web_app.ROOM)
+        page.goto(stack.runtime.url + web_app.SCREEN.format(id=talk))
+        notice = page.get_by_test_id("counts-notice")
+        expect(notice).to_have_text(RECOUNTED)
+        # Then axe-core finds its words readable against their box (they were the screen's
+        # near-white on the light page's near-white box: a contrast of 1.04 to 1)
+        page.evaluate(web_app.axe_source())
+        result = page.evaluate(
+            """axe.run('[data-testid="counts-notice"]',
+                 {runOnly: ['color-contrast'], resultTypes: ['violations']})"""
+        )
+        assert result["violations"] == [], result["violations"]
+    finally:
+        client.delete(REBUILD_LOCK_KEY)
+        client.close()
+
+
+# Each page whose counts the test finds unreadable from its start: its address, and the part of
+# the address of its read of the counts.
+OPENED_UNREADABLE = {
+    "talk page": (web_app.TALK_PAGE, "/ratings?talkId="),
+    "programme": ("/app/", "/talks?limit=100&offset=0"),
+    "leaderboard": ("/app/leaderboard", "/leaderboard?"),
+}
+
+
+@pytest.mark.parametrize("opened", list(OPENED_UNREADABLE))
+def test_a_page_opened_while_the_counts_cannot_be_read_reads_again_5_s_later(
+    stack: Stack, page: Page, opened: str
+) -> None:
+    talk = rated_talk(stack, f"Opened during an outage ({opened})")
+    address, part = OPENED_UNREADABLE[opened]
+    reads = reads_of(page, part)
+    page.clock.install()
+    with redis_server_stopped(stack.ratings):
+        # Given the page opened while Redis is down: its first read, and the one its live
+        # channel's subscription makes, find the counts unreadable
+        page.goto(stack.runtime.url + address.format(id=talk))
+        expect(page.locator(".live-badge")).to_have_text(PAUSED)
+        web_app.reads_answered(page)
+        first = len(reads)
+        assert first >= 1, reads
+        # When 5 s pass (the pages' first backoff step)
+        page.clock.run_for(5000)
+        web_app.reads_answered(page)
+        # Then it has read again once: the two reads at its start were not two failed tries
+        # (the first try again came after 10 s)
+        assert len(reads) == first + 1, reads
+        # And it backs off from there: the next try 10 s after that one, not 5
+        page.clock.run_for(5000)
+        web_app.reads_answered(page)
+        assert len(reads) == first + 1, reads
+        page.clock.run_for(5000)
+        web_app.reads_answered(page)
+        assert len(reads) == first + 2, reads
+        expect(page.locator(".live-badge")).to_have_text(PAUSED)
+
+
+def test_the_leaderboard_lets_unavailable_messages_be_once_its_read_found_the_counts_unreadable(
+    stack: Stack, page: Page
+) -> None:
+    talk = rated_talk(stack, "Ranked through an outage")
+    # Given the leaderboard, live, with its clock in the test's hands
+    page.clock.install()
+    page.goto(stack.runtime.url + "/app/leaderboard")
+    badge = page.locator(".live-badge")
+    expect(page.get_by_role("link", name="Ranked through an outage")).to_be_visible()
+    expect(badge).to_have_text("Live")
+    web_app.reads_answered(page)
+    reads = reads_of(page, "/leaderboard?")
+    with redis_server_stopped(stack.ratings):
+        # When Redis is down and the channel says so, the board reads within 5 s and says so
+        told = {"type": "unavailable"}
+        web_app.publish_live(stack, LEADERBOARD_CHANNEL, told)  # type: ignore[arg-type]
+        web_app.clock_until(page, lambda: badge.text_content() == PAUSED, step_ms=1000, most=6)
+        web_app.reads_answered(page)
+        assert len(reads) == 1, reads
+        # And the channel says it every 5 s for 40 s more (six projector instances, each every
+        # 30 s)
+        for _ in range(8):
+            web_app.publish_live(stack, LEADERBOARD_CHANNEL, told)  # type: ignore[arg-type]
+            page.clock.run_for(5000)
+            web_app.reads_answered(page)
+        told_reads = len(reads)
+        # (a leaderboard message after them on the channel, which the board reads for: every
+        # message above was handled once its read is sent)
+        moved = {"type": "leaderboard", "summaries": {talk: {"count": 4, "avg": 4.25}}}
+        web_app.publish_live(stack, LEADERBOARD_CHANNEL, moved)  # type: ignore[arg-type]
+        web_app.clock_until(page, lambda: len(reads) > told_reads, step_ms=300, most=10)
+        web_app.reads_answered(page)
+    # Then the board read on its own schedule only (5, 15 and 35 s after its first: three
+    # more), not at each message
+    assert told_reads <= 4, reads
+    expect(badge).to_have_text(PAUSED)
+
+
+def test_the_organisers_table_reads_again_backing_off_as_counts_move_while_unreadable(
+    stack: Stack, page: Page
+) -> None:
+    talk = rated_talk(stack, "Administered through an outage")
+    # Given the organisers' page, signed in and live, with its clock in the test's hands
+    page.clock.install()
+    page.goto(stack.runtime.url + "/app/admin")
+    page.get_by_label("Organiser token").fill(stack.token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("link", name="Administered through an outage")).to_be_visible()
+    badge = page.locator(".live-badge")
+    expect(badge).to_have_text("Live")
+    web_app.reads_answered(page)
+    with redis_server_stopped(stack.ratings):
+        # And Redis down, said on the channel: the table reads and says so
+        web_app.publish_live(stack, LEADERBOARD_CHANNEL, {"type": "unavailable"})  # type: ignore[arg-type]
+        web_app.clock_until(page, lambda: badge.text_content() == PAUSED, step_ms=1000, most=6)
+        web_app.reads_answered(page)
+        reads = reads_of(page, "/talks?limit=100&offset=0")
+        revision = [10]
+
+        def counts_move() -> None:
+            revision[0] += 1
+            summary = {"count": revision[0], "avg": 4.0, "ratingsRevision": revision[0]}
+            message = {"type": "leaderboard", "summaries": {talk: summary}}
+            web_app.publish_live(stack, LEADERBOARD_CHANNEL, message)  # type: ignore[arg-type]
+
+        # When counts move on the leaderboard's channel every second for 20 s while the API
+        # still cannot read them (a projector that reaches them where the API does not)
+        for _ in range(20):
+            counts_move()
+            page.clock.run_for(1000)
+            web_app.reads_answered(page)
+        expect(badge).to_have_text(PAUSED)
+    # Then the table read the list again within 5 s of the first, and once more 10 s after
+    # (RECOVER_READ_MS: 5, 10, 20, then every 30 s), not at every message nor never
+    assert len(reads) == 2, reads
