@@ -75,7 +75,8 @@ TALK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:~-]{0,199}")
 # The longest text the API takes in each field, and the most speakers a talk has.
 LONGEST = {"title": 300, "track": 100, "room": 100, "speaker": 120}
 MOST_SPEAKERS = 20
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# (and U+FEFF, which the API refuses in a talk's text as one: talkrate.requests.TALK_TEXT)
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ufeff]")
 _COLUMN_NAMES = {name.lower(): name for name in (*COLUMNS, *RESULT_COLUMNS)}
 UNNAMED = "\x00column "  # the key of a header cell without a name (no name holds a NUL)
 

@@ -297,6 +297,58 @@ def test_direction_marks_in_right_to_left_text_are_taken(api: Call, new_talk_id:
     )
 
 
+def test_a_zero_width_no_break_space_in_a_talk_s_text_is_422_as_a_control_character(
+    api: Call, new_talk_id: str
+) -> None:
+    # Given U+FEFF (a byte-order mark pasted with a name, shown as it is by every page and
+    # terminal) inside, or at the start of, each text field of a talk
+    for at, (field, change) in enumerate(
+        (
+            ("title", {"title": "Keynote\ufeff flipped"}),
+            ("speakers.1", {"speakers": ["Ada", "\ufeffGrace Hopper"]}),
+            ("track", {"track": "Main\ufeffTrack"}),
+            ("room", {"room": "Hall A\ufeff"}),
+        )
+    ):
+        # When an organiser's client adds the talk, or replaces one with it
+        if at % 2:
+            answer = api(
+                "POST", "/talks", {"id": new_talk_id, "title": "T"} | change, authorizer=ADMIN
+            )
+        else:
+            answer = api("PUT", f"/talks/{new_talk_id}", {"title": "T"} | change, authorizer=ADMIN)
+        # Then it is refused as a control character is, naming the field
+        assert answer["statusCode"] == 422, (field, answer["body"])
+        assert answer["headers"]["Content-Type"] == "application/problem+json"
+        assert answer["json"]["errors"] == [
+            {"field": field, "message": "cannot hold line breaks or other control characters"}
+        ]
+    # And nothing was stored
+    assert api("GET", f"/talks/{new_talk_id}")["statusCode"] == 404
+
+
+def test_joiners_and_a_flag_s_tag_characters_in_a_talk_s_text_are_taken(
+    api: Call, new_talk_id: str
+) -> None:
+    # Given a title with an emoji sequence (joined by U+200D), a Persian name whose word keeps
+    # its letters apart with U+200C, and a track with Scotland's flag (tag characters
+    # U+E0067..U+E007F after the black flag)
+    talk = {
+        "id": new_talk_id,
+        "title": "Family talk \U0001f469\u200d\U0001f467",
+        "speakers": ["\u0646\u06cc\u0645\u200c\u0631\u0648\u0632"],
+        "track": "Scotland \U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f",
+    }
+    # When an organiser adds the talk
+    answer = api("POST", "/talks", talk, authorizer=ADMIN)
+    # Then it is stored as typed
+    assert answer["statusCode"] == 201, answer["body"]
+    stored = api("GET", f"/talks/{new_talk_id}")["json"]
+    assert [stored[k] for k in ("title", "speakers", "track")] == [
+        talk[k] for k in ("title", "speakers", "track")
+    ]
+
+
 def test_a_talk_s_language_is_stored_answered_everywhere_and_changed_by_put(
     api: Call, new_talk_id: str, topic: str
 ) -> None:

@@ -606,6 +606,36 @@ def test_records_the_model_cannot_take_become_dead_letters_and_the_rest_counts(
     assert all(d["reason"] for d in letters)
 
 
+def test_a_rating_stamped_in_the_future_is_set_aside_and_its_voter_s_next_ratings_count(
+    store: PostgresEventStore, model: RedisReadModel, talk_id: str, topic: str
+) -> None:
+    # Given a voter's rating, counted
+    now = datetime.now(UTC)
+    rated = [
+        at(topic, 0, 0, RatingSubmitted.new(talk_id, 2, "voter-1", now - timedelta(minutes=1)))
+    ]
+    project_batch(rated, store, model)
+    # When a record naming the voter, stamped in 2099, reaches the topic (any Kafka client can
+    # produce one), and then the voter's next rating
+    forged = RatingSubmitted.new(talk_id, 1, "voter-1").model_copy(
+        update={"occurred_at": datetime(2099, 1, 1, tzinfo=UTC)}
+    )
+    set_aside = project_batch([at(topic, 0, 1, forged)], store, model)
+    project_batch([at(topic, 0, 2, RatingSubmitted.new(talk_id, 5, "voter-1"))], store, model)
+    # Then the forged record is a dead letter that says why, and the voter's newest real rating
+    # counts, once
+    assert (set_aside.applied, set_aside.dead_lettered) == (0, 1)
+    [letter] = [d for d in store.dead_letters() if d["topic"] == topic]
+    assert letter["offset"] == 1
+    assert letter["reason"].startswith("occurredAt: 2099-01-01T00:00:00.000Z is later than")
+    expected = {"1": 0, "2": 0, "3": 0, "4": 0, "5": 1}
+    assert model.histogram(talk_id).counts == expected
+    # And the event store, and a read model rebuilt from it, say the same
+    assert store.histogram(talk_id).counts == expected
+    rebuild_read_model(store, model, progress=lambda _: None)
+    assert model.histogram(talk_id).counts == expected
+
+
 def test_a_vote_stored_before_1970_does_not_block_the_voter_s_next_rating(
     store: PostgresEventStore,
     model: RedisReadModel,

@@ -7,12 +7,15 @@ import os
 import signal
 import threading
 import time
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg2
 import pytest
 import redis
+from kafka import KafkaProducer
 
 from talkrate import wiring
 from talkrate.adapters.idempotency import fingerprint
@@ -298,6 +301,40 @@ def test_a_voter_s_older_keyed_rating_retried_after_redis_forgot_it_does_not_sta
     assert again["json"]["eventId"] == four["json"]["eventId"]
     project_all(topic, kafka_bootstrap)
     assert counts(redis_client, talk) == {"5": "1"}
+
+
+def test_a_rating_another_producer_stamped_in_the_future_never_hides_the_voter_s_next_one(
+    api: Call, talk: str, kafka_bootstrap: str, topic: str, redis_client: redis.Redis
+) -> None:
+    # Given an attendee's rating, accepted
+    token = api("POST", "/voters", source_ip="2001:db8:1d:e2::1")["json"]["voterToken"]
+    voter = {"voter-token": token}
+    first = api("POST", "/ratings", body=json.dumps({"talkId": talk, "value": 2}), headers=voter)
+    assert first["statusCode"] == 202, first["body"]
+    [(_, written)] = consume_all(kafka_bootstrap, topic, 1)
+    # When another Kafka client produces a rating naming that attendee, stamped in 2099, and
+    # then the attendee rates again through the API
+    forged = RatingSubmitted.from_json(written).model_copy(
+        update={
+            "event_id": uuid.uuid4(),
+            "value": 1,
+            "occurred_at": datetime(2099, 1, 1, tzinfo=UTC),
+        }
+    )
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    try:
+        producer.send(topic, forged.to_json(), key=forged.key).get(timeout=10)
+    finally:
+        producer.close()
+    again = api("POST", "/ratings", body=json.dumps({"talkId": talk, "value": 5}), headers=voter)
+    assert again["statusCode"] == 202, again["body"]
+    project_all(topic, kafka_bootstrap)
+    # Then the attendee's newest rating counts, and the forged record waits among the dead
+    # letters, saying why
+    assert counts(redis_client, talk) == {"5": "1"}
+    letters = [d for d in wiring.event_store().dead_letters() if d["topic"] == topic]
+    assert [bytes(d["value"]) for d in letters] == [forged.to_json()]
+    assert "is later than the projector's clock" in letters[0]["reason"]
 
 
 def test_a_keyed_rating_kept_in_the_outbox_and_retried_after_redis_forgot_the_key_counts_once(

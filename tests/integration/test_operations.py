@@ -237,6 +237,36 @@ def test_a_redrive_for_a_talk_not_in_the_programme_or_still_broken_publishes_not
     assert {d["id"] for d in pending} >= {first["id"], second["id"]}
 
 
+def test_a_letter_stamped_in_the_future_is_redriven_only_once_its_time_is_repaired(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a rating set aside for its occurredAt in 2099
+    [ahead] = rated_seven(talk, 1)
+    ahead |= {"value": 4, "occurredAt": "2099-01-01T00:00:00Z"}
+    [letter] = set_aside_and_listed(ahead, first_offset=0, capsys=capsys)
+    assert "is later than the projector's clock" in letter["reason"]
+    # When the operator redrives it as it is, or repaired to another time still ahead
+    later = json.dumps({**ahead, "occurredAt": "2098-01-01T00:00:00Z"})
+    as_it_is = main(["ops", "redrive", str(letter["id"])])
+    refused = capsys.readouterr().err
+    repaired_ahead = main(["ops", "redrive", str(letter["id"]), "--value", later])
+    # Then nothing is published (the projector would set it aside again), saying why
+    assert (as_it_is, repaired_ahead) == (1, 2)
+    said = " ".join(refused.split())
+    assert f"the projector would set dead letter {letter['id']} aside again (occurredAt: " in said
+    assert "is later than the projector's clock" in said
+    assert count_records(kafka_bootstrap, topic) == 0
+    # And repaired to the time it was sent, it is published, once
+    repaired = json.dumps({**ahead, "occurredAt": "2026-11-21T10:00:00Z"})
+    assert main(["ops", "redrive", str(letter["id"]), "--value", repaired]) == 0
+    [(_, value)] = consume_all(kafka_bootstrap, topic, 1)
+    assert RatingSubmitted.from_json(value).occurred_at.year == 2026
+
+
 def test_a_letter_whose_eventid_is_stored_for_another_rating_is_refused_and_can_go_under_a_new_one(
     configure: Callable[..., None],
     talk: str,

@@ -988,6 +988,38 @@ def test_the_import_refuses_the_direction_controls_the_api_refuses_in_its_words(
     ]
 
 
+# Invisible characters of a talk's text that are no direction control: U+FEFF (a byte-order mark
+# pasted inside a text), refused as a control character; the joiners emoji sequences and
+# Persian words need, a flag's tag characters and Arabic's letter mark, taken.
+INVISIBLE_REFUSED = ["\ufeff"]
+INVISIBLE_TAKEN = ["\u200d", "\u200c", "\U000e0067", "\U000e007f", "\u061c"]
+
+
+@pytest.mark.parametrize(
+    "char", INVISIBLE_REFUSED + INVISIBLE_TAKEN, ids=lambda c: f"U+{ord(c):04X}"
+)
+def test_the_import_refuses_the_invisible_characters_the_api_refuses_and_takes_the_rest(
+    char: str,
+) -> None:
+    # Given a file whose title, speaker, track and room each hold the character inside a word
+    text = f"title,speakers,track,room\nKey{char}note,Ana;Bo{char}b,Ma{char}in,Hall {char}A\n"
+    fields = {"title": f"Key{char}note", "speakers": ["Ana", f"Bo{char}b"]}
+    fields |= {"track": f"Ma{char}in", "room": f"Hall {char}A"}
+    # When it is read, and the API judges the same talk
+    try:
+        read_rows(io.StringIO(text))
+        import_said = []
+    except BadRows as refused:
+        import_said = [(p.field, p.message) for p in refused.problems]
+    # Then the import refuses it exactly where the API does, as a control character
+    if char in INVISIBLE_TAKEN:
+        assert (_api_refusals(fields), import_said) == ([], [])
+        return
+    assert _api_refusals(fields) == ["title", "speakers.1", "track", "room"]
+    said = "holds a control character (a line break?)"
+    assert import_said == [(f, f"{f} {said}") for f in ("title", "speakers", "track", "room")]
+
+
 def _api_places(fields: dict[str, Any]) -> list[tuple[str, int]]:
     """Each field the API refuses for a direction control, and the character it names."""
     try:
@@ -1042,6 +1074,8 @@ STORED = [
     ("startsAt", "1969-12-31T23:00:00Z", "startsAt 1969-12-31T23:00:00Z is not between the years"),
     ("room", "  Hall A ", None),  # trimmed, then taken
     ("room", "\u05d0\u05d5\u05dc\u05dd \u200f1", None),  # a mark: taken
+    ("room", "Hall\ufeffA", "room holds a control character"),  # saved before 2026-12-06
+    ("track", "Family \U0001f469\u200d\U0001f467", None),  # a joiner: taken
 ]
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from talkrate.events import Rating
 from talkrate.projection import (
+    FUTURE_MARGIN,
     MAX_LOGGED_CORRELATION_IDS,
     StreamRecord,
     batch_delay_ms,
@@ -158,3 +160,61 @@ def test_the_batch_delay_is_that_of_its_oldest_record() -> None:
     assert batch_delay_ms(records, now_ms=10_250) == 1_250
     assert batch_delay_ms(records[2:], now_ms=10_250) is None
     assert batch_delay_ms(records[:1], now_ms=9_990) == 0  # clocks a little apart: never negative
+
+
+def test_an_event_that_occurs_after_the_projector_s_clock_and_its_margin_is_set_aside() -> None:
+    # Given a projector whose clock reads NOW, and ratings of one voter stamped by clocks
+    # before, a little ahead of, at the edge of and past NOW and its margin, one far ahead
+    # (in the form talkrate writes), one far ahead in another producer's form
+    now = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
+
+    def voter_rating(offset: int, occurred_at: datetime) -> StreamRecord:
+        event = rating_event("talk-a", 3).model_copy(
+            update={"occurred_at": occurred_at, "voter_id": "voter-1"}
+        )
+        return StreamRecord("ratings", 0, offset, event.key, event.to_json())
+
+    other_form = {
+        "eventId": "5a1c2c8e-7e55-4f0b-9a49-1d6a0d1b2c3d",
+        "talkId": "talk-a",
+        "value": 1,
+        "occurredAt": "2099-01-01T01:00:00+01:00",
+        "voterId": "voter-1",
+    }
+    records = [
+        voter_rating(0, now - timedelta(minutes=1)),
+        voter_rating(1, now + timedelta(seconds=2)),
+        voter_rating(2, now + FUTURE_MARGIN),
+        voter_rating(3, now + FUTURE_MARGIN + timedelta(milliseconds=1)),
+        voter_rating(4, datetime(2099, 1, 1, tzinfo=UTC)),
+        StreamRecord("ratings", 0, 5, b"talk-a", json.dumps(other_form).encode()),
+    ]
+    # When the batch is classified
+    batch = classify(records, now=now)
+    # Then what its clock and margin allow counts, and every later one is set aside with why
+    assert [r.offset for r in batch.ratings] == [0, 1, 2]
+    assert [d.offset for d in batch.dead_letters] == [3, 4, 5]
+    reasons = [d.reason for d in batch.dead_letters]
+    assert reasons[1] == (
+        "occurredAt: 2099-01-01T00:00:00.000Z is later than the projector's clock "
+        "(2026-12-06T10:00:00.000Z) and 5 minutes for clocks apart: an event cannot have "
+        "occurred after it is projected (its producer's clock is ahead, or the time is forged)"
+    )
+    assert reasons[0].startswith("occurredAt: 2026-12-06T10:05:00.001Z is later than")
+    assert reasons[2].startswith("occurredAt: 2099-01-01T00:00:00.000Z is later than")
+    # And the record is kept as it arrived, to be redriven once repaired
+    assert batch.dead_letters[1].value == records[4].value
+
+
+def test_the_projector_s_own_clock_judges_an_event_s_time_not_the_record_s() -> None:
+    # Given a record from the future whose producer set the record's time (CreateTime) to match
+    event = rating_event("talk-a", 3).model_copy(
+        update={"occurred_at": datetime(2099, 1, 1, tzinfo=UTC)}
+    )
+    ahead = int(datetime(2099, 1, 1, tzinfo=UTC).timestamp() * 1000)
+    record = StreamRecord("ratings", 0, 0, event.key, event.to_json(), timestamp_ms=ahead)
+    # When it is classified by the projector's clock as it reads now
+    batch = classify([record])
+    # Then it is set aside
+    assert batch.ratings == []
+    assert [d.offset for d in batch.dead_letters] == [0]

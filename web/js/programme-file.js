@@ -23,7 +23,7 @@ const UNGUARD = /^( *)'(?=[=+\-@\t\r'])|(?<=[;,\t\r\n])( *)''(?=['" ]*[=+\-@\t\r
 const TALK_ID = /^[A-Za-z0-9][A-Za-z0-9._:~-]{0,199}$/;
 const LONGEST = { title: 300, track: 100, room: 100, speaker: 120 };
 const MOST_SPEAKERS = 20;
-const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
+const CONTROL = /[\x00-\x1f\x7f-\x9f\ufeff]/;
 // Unicode's explicit direction controls, refused by the API in a talk's text (see the CLI's
 // DIRECTION_CONTROLS): each with its Unicode name, as a refusal names it.
 const DIRECTION_CONTROLS = {

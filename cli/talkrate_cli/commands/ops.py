@@ -690,6 +690,7 @@ def _judged(
     from pydantic import ValidationError
 
     from talkrate.models import RatingSubmitted, problems_of
+    from talkrate.projection import set_aside_now
     from talkrate_cli.operations.redrive import judge, own_event_ids
 
     stored_letter = letters[letter_id]
@@ -713,6 +714,14 @@ def _judged(
     going = judge(
         letter_id, event, new_event_id, letters, owns, stored, outboxed, value is not None
     )
+    # Judged as the projector judges it now: a rating stamped in the future would only be set
+    # aside again (a copy of a stored rating, which only marks the letter, counts nowhere).
+    if going.stored_already is None and (why := set_aside_now(going.event.to_json())):
+        whose = "the value given" if value is not None else f"dead letter {letter_id}"
+        raise (BadInput if value is not None else CliError)(
+            f"redrive: the projector would set {whose} aside again ({why})"
+            + ("" if value is not None else "; repair it with --value")
+        )
     return going, replaced
 
 

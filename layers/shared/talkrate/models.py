@@ -379,9 +379,10 @@ Language = Annotated[str, BeforeValidator(_trimmed), AfterValidator(language_tag
 
 # What the document says of each text of a talk an organiser sends.
 TEXT_RULE = (
-    "trimmed of spaces; at least one visible character; no control character, and none of "
-    "Unicode's direction embeddings, overrides or isolates (U+202A..U+202E, U+2066..U+2069): "
-    "422 naming the field. The direction marks (U+200E, U+200F, U+061C) are taken."
+    "trimmed of spaces; at least one visible character; no control character, no U+FEFF "
+    "(a zero-width no-break space), and none of Unicode's direction embeddings, overrides or "
+    "isolates (U+202A..U+202E, U+2066..U+2069): 422 naming the field. The direction marks "
+    "(U+200E, U+200F, U+061C), the joiners (U+200C, U+200D) and tag characters are taken."
 )
 
 

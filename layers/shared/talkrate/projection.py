@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from talkrate.events import CORRELATION_HEADER, Rating, parse_written
@@ -14,6 +15,13 @@ from talkrate.projected import DeadLetter, ProjectedRating, ProjectionBatch, Pro
 MAX_REASON_LENGTH = 500
 # A batch's log line names at most this many correlation ids (a log event holds 256 KB).
 MAX_LOGGED_CORRELATION_IDS = 500
+# How far ahead of the projector's clock an event's occurredAt may be. An event cannot have
+# occurred after it is projected, but two clocks are never quite together: the API's Lambda
+# stamps occurredAt with its host's clock, another producer with its own. Lambda's hosts keep
+# within a millisecond or so of each other (Amazon Time Sync); a machine's clock left without
+# synchronisation drifts by seconds a day, so five minutes takes months of it. It also bounds
+# how long a rating stamped ahead on purpose can outrank its voter's later real ones.
+FUTURE_MARGIN = timedelta(minutes=5)
 
 
 class StreamRecord(NamedTuple):
@@ -30,32 +38,61 @@ class StreamRecord(NamedTuple):
     correlation_id: str | None = None
 
 
-def classify(records: Iterable[StreamRecord]) -> ProjectionBatch:
+def classify(records: Iterable[StreamRecord], now: datetime | None = None) -> ProjectionBatch:
     """Parse each record as a RatingSubmitted event; what does not parse becomes a dead letter.
 
     A record in the form talkrate writes is read by talkrate.events (the usual batch, all of it);
     any other record is judged by the event model itself, so each record that fails is set aside
-    with its own reason.
+    with its own reason. So is an event whose occurredAt is later than `now` (the projector's
+    clock, read once for the batch) and FUTURE_MARGIN: a voter's newest rating counts, and one
+    stamped in the future would stand over every rating they send until then.
     """
     records = _once_each(list(records))
     batch = ProjectionBatch()
+    # One bound for the batch, from the projector's own clock (now: a test's): see FUTURE_MARGIN.
+    now = datetime.now(UTC) if now is None else now
+    latest = now + FUTURE_MARGIN
     for record, event in zip(records, parse_written([r.value for r in records]), strict=True):
         if event is None:
             event, reason = _judged(record.value)
-            if event is None:
-                batch.dead_letters.append(
-                    DeadLetter(
-                        topic=record.topic,
-                        partition=record.partition,
-                        offset=record.offset,
-                        reason=reason,
-                        key=record.key,
-                        value=record.value,
-                    )
+        if event is None or event.occurred_at > latest:
+            batch.dead_letters.append(
+                DeadLetter(
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                    reason=reason if event is None else _from_the_future(event, now),
+                    key=record.key,
+                    value=record.value,
                 )
-                continue
+            )
+            continue
         batch.ratings.append(ProjectedRating(record.topic, record.partition, record.offset, event))
     return batch
+
+
+def set_aside_now(value: bytes | None) -> str | None:
+    """Why the projector would set a record of this value aside if it came now (its dead
+    letter's reason), or None when it would count it: `ops redrive` asks before it publishes."""
+    letters = classify([StreamRecord("", 0, 0, None, value)]).dead_letters
+    return letters[0].reason if letters else None
+
+
+def _from_the_future(event: Rating, now: datetime) -> str:
+    """Why an event stamped after the projector's clock and its margin is set aside."""
+    return (
+        f"occurredAt: {_instant(event.occurred_at)} is later than the projector's clock "
+        f"({_instant(now)}) and {_MARGIN_WORDS} for clocks apart: an event cannot have occurred "
+        "after it is projected (its producer's clock is ahead, or the time is forged)"
+    )
+
+
+_MARGIN_WORDS = f"{FUTURE_MARGIN // timedelta(minutes=1)} minutes"
+
+
+def _instant(at: datetime) -> str:
+    """A moment as occurredAt is written: UTC, to the millisecond."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _once_each(records: list[StreamRecord]) -> list[StreamRecord]:
