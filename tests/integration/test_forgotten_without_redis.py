@@ -25,7 +25,8 @@ from talkrate.rebuild import rebuild_read_model
 from talkrate.requests import RatingBody
 from talkrate.voters import VoterTokens, forgotten_id
 from talkrate_cli.main import main
-from talkrate_local.database import event_store
+from talkrate_local.database import event_store, recreate
+from tests.backends import postgres_dsn
 from tests.integration.conftest import TEST_VOTER_TOKEN_KEY, Call
 from tests.integration.test_handlers import counts, project_all
 
@@ -299,3 +300,17 @@ def test_a_rebuild_marks_the_forgotten_voters_before_it_says_the_read_model_is_b
     # request finds it built and without their mark (taken as not forgotten, and counted)
     assert watched.told
     assert all(admission.barred for admission in watched.told)
+
+
+def test_a_recreated_catalog_keeps_no_forgotten_voter_of_before() -> None:
+    # Given a suite's catalog of its own in which a voter was forgotten
+    dsn = postgres_dsn("recreated")
+    recreate(dsn)
+    with event_store(dsn) as store:
+        store.forget("forgotten-of-before")
+        assert store.was_forgotten("forgotten-of-before")
+    # When it is recreated empty
+    recreate(dsn)
+    # Then that voter is forgotten no more (a new catalog, as a new deployment's)
+    with event_store(dsn) as store:
+        assert not store.was_forgotten("forgotten-of-before")
