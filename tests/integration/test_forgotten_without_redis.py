@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg2
 import pytest
 import redis
 
@@ -20,6 +21,7 @@ from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore
 from talkrate.adapters.redis_store import RedisReadModel, connect, votes_key
 from talkrate.errors import ForgottenUnknown, ForgottenVoter
 from talkrate.ports import Admission
+from talkrate.projection import classify
 from talkrate.rating import Rater, submit_rating
 from talkrate.rebuild import rebuild_read_model
 from talkrate.requests import RatingBody
@@ -28,6 +30,7 @@ from talkrate_cli.main import main
 from talkrate_local.database import event_store, recreate
 from tests.backends import postgres_dsn
 from tests.integration.conftest import TEST_VOTER_TOKEN_KEY, Call
+from tests.integration.test_exactly_once import at, voter_event
 from tests.integration.test_handlers import counts, project_all
 
 pytestmark = pytest.mark.integration
@@ -314,3 +317,22 @@ def test_a_recreated_catalog_keeps_no_forgotten_voter_of_before() -> None:
     # Then that voter is forgotten no more (a new catalog, as a new deployment's)
     with event_store(dsn) as store:
         assert not store.was_forgotten("forgotten-of-before")
+
+
+def test_a_rebuild_reads_a_database_of_a_schema_before_the_forgotten_voters() -> None:
+    # Given a catalog of a schema without forgotten_voters (an operator's newer checkout
+    # rebuilding a deployment not yet updated), holding a forgotten voter's rating
+    dsn = postgres_dsn("recreated")
+    recreate(dsn)
+    with psycopg2.connect(dsn) as connection, connection.cursor() as cursor:
+        cursor.execute("DROP TABLE forgotten_voters")
+    connection.close()
+    with event_store(dsn) as store:
+        store.record(classify([at("t-old", 0, 0, voter_event("talk-old", 4, "forgotten-a", 0))]))
+        # When the read model's state is read from it
+        state = store.state()
+    # Then it is, the forgotten voter known by their filed-away rating
+    assert state.histograms["talk-old"]["4"] == 1
+    assert "forgotten-a" in state.votes["talk-old"]
+    assert state.forgotten == frozenset()
+    recreate(dsn)

@@ -894,8 +894,15 @@ class PostgresEventStore:
                 for talk_id, topic, partition, offset, stored in rows:
                     talk_offsets.setdefault(talk_id, {})[f"{topic}-{partition}"] = int(offset)
                     revisions[talk_id] = revisions.get(talk_id, 0) + int(stored)
+            # (A database of a schema before forgotten_voters has none: its rebuild still runs.)
+            kept = _fetch_one(cursor, "SELECT to_regclass('forgotten_voters') IS NOT NULL")
             forgotten = frozenset(
-                str(row[0]) for row in _fetch_all(cursor, "SELECT pseudonym FROM forgotten_voters")
+                str(row[0])
+                for row in (
+                    _fetch_all(cursor, "SELECT pseudonym FROM forgotten_voters")
+                    if kept and kept[0]
+                    else []
+                )
             )
         progress(f"offsets of {len(offsets)} partitions")
         return ReadModelState(
