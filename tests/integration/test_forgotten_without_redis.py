@@ -19,7 +19,7 @@ from talkrate import wiring
 from talkrate.adapters.limiter import RedisRequestLimiter
 from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore
 from talkrate.adapters.redis_store import RedisReadModel, connect, votes_key
-from talkrate.errors import ForgottenUnknown, ForgottenVoter
+from talkrate.errors import BackendUnavailable, ForgottenUnknown, ForgottenVoter
 from talkrate.ports import Admission
 from talkrate.projection import classify
 from talkrate.rating import Rater, submit_rating
@@ -335,4 +335,18 @@ def test_a_rebuild_reads_a_database_of_a_schema_before_the_forgotten_voters() ->
     assert state.histograms["talk-old"]["4"] == 1
     assert "forgotten-a" in state.votes["talk-old"]
     assert state.forgotten == frozenset()
+    recreate(dsn)
+
+
+def test_forgetting_a_voter_in_a_database_of_a_schema_before_the_table_says_so() -> None:
+    # Given a catalog of a schema without forgotten_voters
+    dsn = postgres_dsn("recreated")
+    recreate(dsn)
+    with psycopg2.connect(dsn) as connection, connection.cursor() as cursor:
+        cursor.execute("DROP TABLE forgotten_voters")
+    connection.close()
+    # When a voter is forgotten in it
+    # Then it is refused, saying why and what to do (not a database's traceback)
+    with event_store(dsn) as store, pytest.raises(BackendUnavailable, match="deploy this release"):
+        store.forget("forgotten-b")
     recreate(dsn)

@@ -1048,14 +1048,22 @@ class PostgresEventStore:
 
     def forget(self, pseudonym: str) -> None:
         """Keep the voter filed under `pseudonym` as forgotten, for good (`ops forget-voter`,
-        before anything else: whatever follows, every pass of theirs is refused)."""
-        self._db.run(
-            lambda cursor: cursor.execute(
-                "INSERT INTO forgotten_voters (pseudonym) VALUES (%s) "
-                "ON CONFLICT (pseudonym) DO NOTHING",
-                (pseudonym,),
+        before anything else: whatever follows, every pass of theirs is refused).
+        BackendUnavailable, naming the cause, on a database whose schema has no
+        forgotten_voters yet (a deployment older than the checkout running the command)."""
+        try:
+            self._db.run(
+                lambda cursor: cursor.execute(
+                    "INSERT INTO forgotten_voters (pseudonym) VALUES (%s) "
+                    "ON CONFLICT (pseudonym) DO NOTHING",
+                    (pseudonym,),
+                )
             )
-        )
+        except psycopg2.errors.UndefinedTable as error:
+            raise BackendUnavailable(
+                "the database has no forgotten_voters table (its schema is older than this "
+                "command's): deploy this release first, then run the command again"
+            ) from error
 
     def was_forgotten(self, pseudonym: str) -> bool:
         """Whether the voter filed under `pseudonym` was forgotten (one primary-key lookup);
