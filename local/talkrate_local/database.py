@@ -92,7 +92,7 @@ def recreate(dsn: str) -> None:
         with connection, connection.cursor() as cursor:
             cursor.execute(
                 "DROP TABLE IF EXISTS talks, rating_events, duplicate_positions, rating_outbox, "
-                "dead_letters, schema_applied"
+                "dead_letters, forgotten_voters, schema_applied"
             )
     finally:
         connection.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from talkrate_local.launcher import launch
 from tests.backends import VOTES_RATINGS, VOTES_TALKS
@@ -250,3 +253,45 @@ def test_the_template_s_event_code_guards_post_voters_locally_too(
         assert right.json["voterToken"]
     finally:
         stop_runtime(runtime)
+
+
+def forget_voter(voter_id: str) -> None:
+    """`talkrate ops forget-voter VOTER_ID` on the votes runtime's backends, as an operator runs
+    it (a process of its own)."""
+    env = {**os.environ, "TALKS_CONNECTION": VOTES_TALKS, "RATINGS_CONNECTION": VOTES_RATINGS}
+    done = subprocess.run(
+        [sys.executable, "-m", "talkrate_cli", "--json", "ops", "forget-voter", voter_id],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_forgotten_voter_s_pass_counts_nothing_after_redis_lost_its_data(votes: Votes) -> None:
+    # Given an attendee who rated a talk 5 beside another's 3, and was then forgotten
+    talk_id = votes.add_talk()
+    attendee, other = votes.voter(), votes.voter()
+    rated = [votes.rate(talk_id, 5, attendee), votes.rate(talk_id, 3, other)]
+    assert all(answer.status == 202 for answer in rated)
+    assert wait_for(lambda: all(votes.projected(answer) for answer in rated))
+    forget_voter(attendee.split(".")[1])
+    assert votes.rate(talk_id, 1, attendee).status == 401
+    # When Redis loses its data (the forgotten voter's mark with the read model), and the
+    # attendee rates the talk again and asks for their pass renewed
+    redis.Redis.from_url(VOTES_RATINGS).flushdb()
+    again = votes.rate(talk_id, 1, attendee)
+    renewal = votes.runtime.request("POST", "/voters", None, {"Voter-Token": attendee})
+    # Then the rating is refused as a forgotten voter's, and the pass renews nothing
+    assert_problem(again, 401)
+    assert again.json["type"] == "urn:talkrate:problem:forgotten-voter"
+    assert renewal.status == 201, renewal.body
+    assert renewal.json["renewed"] is False
+    # And once the read model is rebuilt and a later rating of another voter is counted, the
+    # talk counts the two ratings of before and that one, not the forgotten voter's
+    later = votes.rate(talk_id, 4, votes.voter())
+    assert later.status == 202, later.body
+    assert wait_for(lambda: votes.projected(later), seconds=60)
+    assert votes.histogram(talk_id) == histogram_of(3, 4, 5)

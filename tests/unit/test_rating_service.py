@@ -7,8 +7,12 @@ from typing import Any
 
 import pytest
 
+from talkrate.adapters.limiter import LIMITS_BUILT_MARK, forgotten_key, limit_key
+from talkrate.adapters.redis_store import _mark_of
 from talkrate.errors import (
     BackendUnavailable,
+    ForgottenUnknown,
+    ForgottenVoter,
     RateLimited,
     RatingNotStored,
     RatingWindowClosed,
@@ -20,6 +24,7 @@ from talkrate.projected import ProjectionBatch, ProjectionResult
 from talkrate.rating import Rater, RatingRules, read_ratings, submit_rating
 from talkrate.requests import RatingBody
 from talkrate.values import Histogram, RatingWindow
+from talkrate.voters import forgotten_id
 
 pytestmark = pytest.mark.unit
 
@@ -43,11 +48,12 @@ class FakeCatalog:
 class FakeLimiter:
     """Counts per subject in memory, like the Redis script: a refused request counts nothing."""
 
-    def __init__(self, down: bool = False) -> None:
+    def __init__(self, down: bool = False, marks_lost: bool = False) -> None:
         self.used: dict[str, int] = {}
         self.accepted: set[str] = set()
         self.forgotten: set[str] = set()
         self.down = down
+        self.marks_lost = marks_lost  # answering, without a built read model (flushed)
 
     def bar(self, pseudonym: str) -> None:
         self.forgotten.add(pseudonym)
@@ -62,6 +68,8 @@ class FakeLimiter:
             raise BackendUnavailable("down")
         if forgotten in self.forgotten:
             return Admission(False, barred=True)
+        if forgotten is not None and self.marks_lost:
+            return Admission(False, unknown=True)
         keys = [(f"{limit.scope}/{limit.subject}", limit.per_minute) for limit in limits]
         if any(self.used.get(key, 0) >= per_minute for key, per_minute in keys if per_minute):
             return Admission(False, 42)
@@ -88,10 +96,34 @@ def submit(
     rater: Rater = ANONYMOUS,
     rules: RatingRules = RULES,
     now: datetime = NOW,
+    forgotten_voters: FakeForgottenVoters | None = None,
 ) -> Any:
     return submit_rating(
-        request, rater, rules, catalog, publisher, outbox, limiter or FakeLimiter(), now
+        request,
+        rater,
+        rules,
+        catalog,
+        publisher,
+        outbox,
+        limiter or FakeLimiter(),
+        now,
+        forgotten_voters=forgotten_voters,
     )
+
+
+class FakeForgottenVoters:
+    """PostgreSQL's forgotten voters, counting how often they are asked."""
+
+    def __init__(self, *pseudonyms: str, down: bool = False) -> None:
+        self.pseudonyms = set(pseudonyms)
+        self.down = down
+        self.asked = 0
+
+    def was_forgotten(self, pseudonym: str) -> bool:
+        self.asked += 1
+        if self.down:
+            raise BackendUnavailable("down")
+        return pseudonym in self.pseudonyms
 
 
 class FakePublisher:
@@ -387,6 +419,97 @@ def test_when_the_limits_cannot_be_read_the_rating_still_counts() -> None:
         FakeLimiter(down=True),
     )
     assert publisher.published == [submission.event]
+
+
+VOTER = Rater("a" * 32, "192.0.2.1")
+
+
+@pytest.mark.parametrize(
+    "limiter",
+    [FakeLimiter(down=True), FakeLimiter(marks_lost=True)],
+    ids=["redis-unreachable", "redis-marks-lost"],
+)
+def test_when_redis_cannot_say_a_forgotten_voter_is_refused_by_postgresql_s_word(
+    limiter: FakeLimiter,
+) -> None:
+    # Given Redis cannot say whether a voter was forgotten, and PostgreSQL knows they were
+    publisher = FakePublisher()
+    store = FakeForgottenVoters(forgotten_id(VOTER.voter_id or ""))
+    # When the voter rates
+    # Then the rating is refused as a forgotten voter's, and nothing is published or counted
+    with pytest.raises(ForgottenVoter):
+        submit(
+            RatingBody("t-1", 5),
+            FakeCatalog("t-1"),
+            publisher,
+            FakeOutbox(),
+            limiter,
+            rater=VOTER,
+            forgotten_voters=store,
+        )
+    assert publisher.published == []
+    assert limiter.used == {}
+
+
+def test_with_its_marks_lost_redis_counts_a_voter_postgresql_did_not_forget_once() -> None:
+    # Given Redis without its read model (its marks lost), and a voter never forgotten
+    limiter, publisher, store = FakeLimiter(marks_lost=True), FakePublisher(), FakeForgottenVoters()
+    # When the voter rates
+    submission = submit(
+        RatingBody("t-1", 5),
+        FakeCatalog("t-1"),
+        publisher,
+        FakeOutbox(),
+        limiter,
+        rater=VOTER,
+        forgotten_voters=store,
+    )
+    # Then PostgreSQL is asked once, and the rating published, counted once against each limit
+    assert store.asked == 1
+    assert publisher.published == [submission.event]
+    assert sorted(limiter.used.values()) == [1, 1]
+    assert limiter.accepted == {submission.event.event_id}
+
+
+@pytest.mark.parametrize(
+    "limiter",
+    [FakeLimiter(down=True), FakeLimiter(marks_lost=True)],
+    ids=["redis-unreachable", "redis-marks-lost"],
+)
+def test_when_neither_redis_nor_postgresql_can_say_a_voter_s_rating_is_refused_for_now(
+    limiter: FakeLimiter,
+) -> None:
+    publisher = FakePublisher()
+    with pytest.raises(ForgottenUnknown):
+        submit(
+            RatingBody("t-1", 5),
+            FakeCatalog("t-1"),
+            publisher,
+            FakeOutbox(),
+            limiter,
+            rater=VOTER,
+            forgotten_voters=FakeForgottenVoters(down=True),
+        )
+    assert publisher.published == []
+
+
+def test_with_redis_healthy_postgresql_is_never_asked_who_was_forgotten() -> None:
+    store = FakeForgottenVoters()
+    submit(
+        RatingBody("t-1", 5),
+        FakeCatalog("t-1"),
+        FakePublisher(),
+        FakeOutbox(),
+        rater=VOTER,
+        forgotten_voters=store,
+    )
+    assert store.asked == 0
+
+
+def test_the_limits_script_reads_the_built_mark_of_its_own_slot_on_a_cluster() -> None:
+    # (a cluster runs a script on the keys of one slot: the counters' and the marks')
+    assert _mark_of(limit_key(Limit("voter", "someone", 1))) == LIMITS_BUILT_MARK
+    assert _mark_of(forgotten_key("forgotten-0")) == LIMITS_BUILT_MARK
 
 
 def test_a_window_ending_near_the_last_date_never_closes_rather_than_failing() -> None:

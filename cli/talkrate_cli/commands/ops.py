@@ -825,7 +825,10 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
     store, model = wiring.event_store(), _read_model()
     # The mark first, whatever follows: from now on no pass of theirs (the one handed over, an
     # older or a renewed one) rates or renews, so nothing of theirs is counted under their id
-    # once it is filed away. A run refused below is run again; the mark stays.
+    # once it is filed away. A run refused below is run again; the mark stays. PostgreSQL's
+    # before Redis's: the API asks it when Redis cannot say (down, or its marks lost), and a
+    # rebuild writes Redis's again from it.
+    store.forget(pseudonym)
     wiring.request_limiter().bar(pseudonym)
     waiting = store.pending_of_voter(voter_id)
     if waiting:

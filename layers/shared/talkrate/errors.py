@@ -140,6 +140,12 @@ class ForgottenVoter(InvalidVoterToken):
     filed away)."""
 
 
+class ForgottenUnknown(BackendUnavailable):
+    """Neither Redis (unreachable, or its marks lost) nor PostgreSQL can say whether a voter
+    token's voter was forgotten: its rating or renewal is refused (503, Retry-After) rather
+    than let through unchecked (a forgotten voter's would count again)."""
+
+
 class ExpiredVoterToken(InvalidVoterToken):
     """A genuine Voter-Token past its expiry: its voter is known (the signature holds), so a
     retry of a rating it sent in time can still be answered from that rating's key record."""

@@ -157,6 +157,9 @@ class Admission(NamedTuple):
     retry_after: int = 0
     used_up: Limit | None = None
     barred: bool = False  # the voter was forgotten (`bar`): refused whatever the limits say
+    # Redis holds no built read model, so no mark says the voter was not forgotten (it may have
+    # lost them): nothing counted, the event store is asked (ForgottenVoters)
+    unknown: bool = False
 
 
 class Limit(NamedTuple):
@@ -180,8 +183,9 @@ class RequestLimiter(Protocol):
 
         With `accepted_event_id`, an admitted rating is also remembered as accepted (for its
         status), in the same round trip; with `forgotten` (a voter's pseudonym), a voter
-        `bar` marked is refused (`barred`), counting nothing. Raise BackendUnavailable when
-        the limits cannot be read.
+        `bar` marked is refused (`barred`), counting nothing, and one whose mark Redis may have
+        lost (no built read model) is `unknown`, counting nothing. Raise BackendUnavailable
+        when the limits cannot be read.
         """
         ...
 
@@ -192,6 +196,16 @@ class RequestLimiter(Protocol):
     def give_back(self, limits: list[Limit], event_id: str) -> None:
         """Undo the admission of a rating that was not stored after all: it counts against none
         of `limits`, and its accepted marker is dropped."""
+        ...
+
+
+class ForgottenVoters(Protocol):
+    """The voters `ops forget-voter` filed away, by pseudonym, as PostgreSQL keeps them: what
+    the API asks when Redis cannot say (unreachable, or its marks lost)."""
+
+    def was_forgotten(self, pseudonym: str) -> bool:
+        """Whether the voter filed under `pseudonym` was forgotten; BackendUnavailable when
+        the store cannot say."""
         ...
 
 

@@ -115,6 +115,8 @@ class ReadModelState(NamedTuple):
     talk_offsets: dict[str, dict[str, int]]
     # talk -> its revision: how many of its events are stored (each applied once)
     revisions: dict[str, int]
+    # the pseudonyms of the voters `ops forget-voter` filed away (forgotten_voters)
+    forgotten: frozenset[str] = frozenset()
 
 
 # What Redis may evict: only keys with a TTL (rate-limit counters, idempotency records, accepted

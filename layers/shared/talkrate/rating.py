@@ -8,6 +8,7 @@ from typing import Literal, NamedTuple
 
 from talkrate.errors import (
     BackendUnavailable,
+    ForgottenUnknown,
     ForgottenVoter,
     RateLimited,
     RatingNotStored,
@@ -19,6 +20,7 @@ from talkrate.observability import logger
 from talkrate.ports import (
     AcceptedRatings,
     EventStore,
+    ForgottenVoters,
     Limit,
     OutboxStatus,
     ProjectedEvents,
@@ -112,16 +114,31 @@ def admit(
     limits: list[Limit],
     accepted_event_id: str | None,
     voter_id: str | None = None,
+    forgotten_voters: ForgottenVoters | None = None,
 ) -> None:
     """Raise ForgottenVoter when `voter_id` was forgotten (`ops forget-voter`), RateLimited when
-    a limit is used up: one round trip. When Redis cannot say, the request passes: the limits
-    protect the counts, and PostgreSQL and Kafka can still take the rating."""
+    a limit is used up: one round trip while Redis holds its marks.
+
+    When Redis cannot say whether the voter was forgotten (unreachable, or answering without a
+    built read model: its marks may be lost), `forgotten_voters` (PostgreSQL) is asked, and
+    ForgottenUnknown (503) raised when it cannot say either (or is not given). The limits
+    alone fail open: when Redis cannot count, the request passes (they protect the counts, and
+    PostgreSQL and Kafka can still take the rating)."""
     forgotten = None if voter_id is None else forgotten_id(voter_id)
     try:
         admission = limiter.admit(limits, accepted_event_id, forgotten)
     except BackendUnavailable:
+        if forgotten is not None:
+            _refuse_if_forgotten(forgotten, forgotten_voters, "Redis is unreachable")
         logger.warning("rate limits unreachable: request let through unchecked", exc_info=True)
         return
+    if admission.unknown and forgotten is not None:
+        _refuse_if_forgotten(forgotten, forgotten_voters, "Redis holds no built read model")
+        try:  # not forgotten: counted now, as any request (nothing was, above)
+            admission = limiter.admit(limits, accepted_event_id)
+        except BackendUnavailable:
+            logger.warning("rate limits unreachable: request let through unchecked", exc_info=True)
+            return
     if admission.barred:
         raise ForgottenVoter(FORGOTTEN_DETAIL)
     if not admission.allowed:
@@ -140,6 +157,27 @@ def admit(
         raise RateLimited(admission.retry_after)
 
 
+def _refuse_if_forgotten(
+    pseudonym: str, forgotten_voters: ForgottenVoters | None, why_asked: str
+) -> None:
+    """Ask PostgreSQL what Redis could not tell: ForgottenVoter when the voter was forgotten,
+    ForgottenUnknown when it cannot say either (a forgotten voter is never let through
+    unchecked)."""
+    if forgotten_voters is None:
+        raise ForgottenUnknown(f"{why_asked}, and no event store was given to ask")
+    try:
+        forgotten = forgotten_voters.was_forgotten(pseudonym)
+    except BackendUnavailable as error:
+        logger.warning(
+            f"{why_asked} and the event store is unreachable: a voter token's request refused "
+            "(whether its voter was forgotten is not known)",
+            exc_info=True,
+        )
+        raise ForgottenUnknown(f"{why_asked}, and the event store is unreachable") from error
+    if forgotten:
+        raise ForgottenVoter(FORGOTTEN_DETAIL)
+
+
 def submit_rating(
     request: RatingBody,
     rater: Rater,
@@ -150,13 +188,16 @@ def submit_rating(
     limiter: RequestLimiter,
     now: datetime,
     event_id: str | None = None,
+    forgotten_voters: ForgottenVoters | None = None,
 ) -> Submission:
     """Accept a rating for a known talk in its window: publish it, or keep it in the outbox when
     Kafka is down. `event_id` (with the `now` it was chosen at) is a retry's: its first attempt's.
+    `forgotten_voters` is asked whether a voter was forgotten only when Redis cannot say.
 
     Raises TalkNotFound for an unknown talk, RatingWindowClosed outside the talk's window,
-    RateLimited over a limit (nothing counted), and RatingNotStored only when neither Kafka nor
-    the outbox took the rating.
+    RateLimited over a limit (nothing counted), ForgottenVoter for a forgotten voter's token,
+    ForgottenUnknown when neither Redis nor PostgreSQL can say whether it is one, and
+    RatingNotStored only when neither Kafka nor the outbox took the rating.
     """
     window = catalog.rating_window(request.talk_id)
     if window is None:
@@ -167,7 +208,7 @@ def submit_rating(
     # One round trip: a forgotten voter's mark, the limits, and the accepted marker GET
     # /ratings/{eventId} reads.
     limits = rules.limits(rater)
-    admit(limiter, limits, event_id, rater.voter_id)
+    admit(limiter, limits, event_id, rater.voter_id, forgotten_voters)
     try:
         publisher.publish(event)
     except BackendUnavailable as stream_error:

@@ -84,6 +84,19 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 -- redrive was cut off after Kafka took it.
 ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS redrives jsonb NOT NULL DEFAULT '[]';
 
+-- The voters `ops forget-voter` filed away, by the id their ratings are filed under (never the
+-- voter's own): the API asks it when Redis cannot say whether a pass's voter was forgotten
+-- (unreachable, or its marks lost), and a rebuild writes the marks again from it. Written
+-- before the filing away, so a voter with no rating stored is kept too; filled here with the
+-- voters filed away before it existed (a scan run once per schema file).
+CREATE TABLE IF NOT EXISTS forgotten_voters (
+    pseudonym     text PRIMARY KEY,
+    forgotten_at  timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO forgotten_voters (pseudonym)
+    SELECT DISTINCT voter_id FROM rating_events WHERE voter_id LIKE 'forgotten-%'
+    ON CONFLICT (pseudonym) DO NOTHING;
+
 -- The schema files applied so far, by digest (talkrate.adapters.postgres.apply_schema): a
 -- deploy whose file was applied before (unchanged, or an earlier one at a rollback: every
 -- change here is additive) runs nothing, and takes no table's lock.

@@ -17,7 +17,13 @@ import redis
 from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException
 
-from talkrate.adapters.redis_store import ACCEPTED_PREFIX, ACCEPTED_SECONDS, ReadModelClient
+from talkrate.adapters.redis_store import (
+    ACCEPTED_PREFIX,
+    ACCEPTED_SECONDS,
+    BUILT_KEY,
+    ReadModelClient,
+    slot_mark,
+)
 from talkrate.errors import BackendUnavailable
 from talkrate.ports import Admission, Limit
 
@@ -31,13 +37,23 @@ WINDOW_MS = 60_000
 # In the counters' slot, so the check is one more key in the script the request runs anyway.
 FORGOTTEN_PREFIX = LIMIT_PREFIX + "forgotten/"
 
-# KEYS: the counters, then (optional) a forgotten voter's mark, then (optional) the accepted
-# marker. ARGV: how many counters, the window (ms), the marker's lifetime (s), whether a mark is
-# given (0/1), then each counter's limit. Answers {1}; {0, ms to wait, the place (from 1) of the
-# counter used up}; or {2} when the mark is there (nothing counted).
+# The read model's built mark in the counters' slot: BUILT_KEY on one Redis, its slot's mark
+# (slot_mark) on a cluster. Set by a rebuild after it wrote the forgotten voters' marks again: a
+# Redis without it may have lost them (flushed, restarted empty), and its "no mark" says nothing.
+LIMITS_BUILT_MARK = slot_mark("43202")  # (the first number whose slot is the counters')
+
+# KEYS: the counters, then (optional) a forgotten voter's mark and the built mark of its slot,
+# then (optional) the accepted marker. ARGV: how many counters, the window (ms), the marker's
+# lifetime (s), whether a mark is given (0/1), then each counter's limit. Answers {1}; {0, ms to
+# wait, the place (from 1) of the counter used up}; {2} when the mark is there; or {3} when the
+# built mark is not (the marks may be lost: whether the voter was forgotten is not known here).
+# Nothing is counted with {2} or {3}.
 _ADMIT = """
 local n, window, marked = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[4])
-if marked == 1 and redis.call('EXISTS', KEYS[n + 1]) == 1 then return {2} end
+if marked == 1 then
+  if redis.call('EXISTS', KEYS[n + 1]) == 1 then return {2} end
+  if redis.call('EXISTS', KEYS[n + 2]) == 0 then return {3} end
+end
 for i = 1, n do
   local used = tonumber(redis.call('GET', KEYS[i]) or '0')
   if used >= tonumber(ARGV[4 + i]) then
@@ -52,7 +68,9 @@ end
 for i = 1, n do
   if redis.call('INCR', KEYS[i]) == 1 then redis.call('PEXPIRE', KEYS[i], window) end
 end
-if #KEYS > n + marked then redis.call('SET', KEYS[n + marked + 1], '1', 'EX', tonumber(ARGV[3])) end
+if #KEYS > n + 2 * marked then
+  redis.call('SET', KEYS[n + 2 * marked + 1], '1', 'EX', tonumber(ARGV[3]))
+end
 return {1}
 """
 
@@ -99,11 +117,13 @@ class RedisRequestLimiter:
     ) -> Admission:
         """Count the request against every limit unless one is used up (then count nothing);
         an admitted rating is remembered as accepted in the same round trip. With `forgotten`
-        (a voter's pseudonym), the request is refused (barred) when that voter was forgotten."""
+        (a voter's pseudonym), the request is refused (barred) when that voter was forgotten, and
+        counts nothing (`unknown`) when Redis holds no built read model: it may have lost the
+        marks, so the caller asks the event store."""
         active = [limit for limit in limits if limit.per_minute > 0]
         keys = [limit_key(limit) for limit in active]
         if forgotten is not None:
-            keys.append(forgotten_key(forgotten))
+            keys += [forgotten_key(forgotten), LIMITS_BUILT_MARK if self._cluster else BUILT_KEY]
         marker = None if accepted_event_id is None else ACCEPTED_PREFIX + accepted_event_id
         if marker is not None and not self._cluster:
             keys.append(marker)
@@ -121,6 +141,8 @@ class RedisRequestLimiter:
             return Admission(True)
         if int(reply[0]) == 2:
             return Admission(False, barred=True)
+        if int(reply[0]) == 3:
+            return Admission(False, unknown=True)
         # The limit used up (a script of an older version names none).
         full = active[int(reply[2]) - 1] if len(reply) > 2 else None
         return Admission(False, max(1, math.ceil(int(reply[1]) / 1000)), full)

@@ -894,6 +894,16 @@ class PostgresEventStore:
                 for talk_id, topic, partition, offset, stored in rows:
                     talk_offsets.setdefault(talk_id, {})[f"{topic}-{partition}"] = int(offset)
                     revisions[talk_id] = revisions.get(talk_id, 0) + int(stored)
+            # (A database of a schema before forgotten_voters has none: its rebuild still runs.)
+            kept = _fetch_one(cursor, "SELECT to_regclass('forgotten_voters') IS NOT NULL")
+            forgotten = frozenset(
+                str(row[0])
+                for row in (
+                    _fetch_all(cursor, "SELECT pseudonym FROM forgotten_voters")
+                    if kept and kept[0]
+                    else []
+                )
+            )
         progress(f"offsets of {len(offsets)} partitions")
         return ReadModelState(
             histograms=histograms,
@@ -902,6 +912,7 @@ class PostgresEventStore:
             votes=votes,
             talk_offsets=talk_offsets,
             revisions=revisions,
+            forgotten=forgotten,
         )
 
     def dead_letters(self, include_redriven: bool = False) -> list[dict[str, Any]]:
@@ -1035,6 +1046,39 @@ class PostgresEventStore:
             for talk, topic, partition, offset in rows
         ]
 
+    def forget(self, pseudonym: str) -> None:
+        """Keep the voter filed under `pseudonym` as forgotten, for good (`ops forget-voter`,
+        before anything else: whatever follows, every pass of theirs is refused).
+        BackendUnavailable, naming the cause, on a database whose schema has no
+        forgotten_voters yet (a deployment older than the checkout running the command)."""
+        try:
+            self._db.run(
+                lambda cursor: cursor.execute(
+                    "INSERT INTO forgotten_voters (pseudonym) VALUES (%s) "
+                    "ON CONFLICT (pseudonym) DO NOTHING",
+                    (pseudonym,),
+                )
+            )
+        except psycopg2.errors.UndefinedTable as error:
+            raise BackendUnavailable(
+                "the database has no forgotten_voters table (its schema is older than this "
+                "command's): deploy this release first, then run the command again"
+            ) from error
+
+    def was_forgotten(self, pseudonym: str) -> bool:
+        """Whether the voter filed under `pseudonym` was forgotten (one primary-key lookup);
+        BackendUnavailable when PostgreSQL cannot say (a schema without the table too: the
+        caller refuses, it never lets the voter through unchecked)."""
+        try:
+            row = self._db.run(
+                lambda cursor: _fetch_one(
+                    cursor, "SELECT 1 FROM forgotten_voters WHERE pseudonym = %s", (pseudonym,)
+                )
+            )
+        except psycopg2.Error as error:
+            raise BackendUnavailable(f"the forgotten voters cannot be read: {error}") from error
+        return row is not None
+
     def rename_voter(self, voter_id: str, pseudonym: str) -> tuple[int, int, int]:
         """File every trace of a voter under `pseudonym`, in one transaction (`ops forget-voter`):
         their events (grouped as before: a rebuild counts the same), and the outbox entries and
@@ -1046,6 +1090,12 @@ class PostgresEventStore:
         member = re.compile(rb'("voterId"\s*:\s*")' + re.escape(voter_id.encode()) + rb'"')
         renamed = rb"\g<1>" + pseudonym.encode() + b'"'
         with self._db.transaction() as cursor:
+            # (`forget` wrote it first; again here, so the filing away never goes without it)
+            cursor.execute(
+                "INSERT INTO forgotten_voters (pseudonym) VALUES (%s) "
+                "ON CONFLICT (pseudonym) DO NOTHING",
+                (pseudonym,),
+            )
             cursor.execute(
                 "UPDATE rating_events SET voter_id = %s WHERE voter_id = %s", (pseudonym, voter_id)
             )

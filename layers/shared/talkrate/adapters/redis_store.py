@@ -1268,6 +1268,9 @@ class RedisReadModel:
         client = self.client
         if not self.hold_rebuild_lock():
             raise RebuildLockLost("the rebuild's lock ran out before the swap; nothing replaced")
+        # Before the built mark: the API takes a Redis with it and without a voter's mark as
+        # saying the voter was not forgotten.
+        self._mark_forgotten(state)
         self._drop_staged()
         existing = {
             key.decode()
@@ -1295,7 +1298,6 @@ class RedisReadModel:
             with self._staging(token, [ready]):
                 self._stage(talks, state, {ready: talks}, scores)
                 said = self._swap([("swap", keys, args)], on_one=True)
-            self._mark_forgotten(state)
             self._wait_for_replicas()
             return said
         groups: dict[int, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
@@ -1343,7 +1345,6 @@ class RedisReadModel:
         for tag in _slot_tags():
             pipe.set(slot_mark(tag), built)
         pipe.execute()
-        self._mark_forgotten(state)
         return said
 
     @contextmanager
@@ -1535,11 +1536,13 @@ class RedisReadModel:
 
     def _mark_forgotten(self, state: ReadModelState) -> None:
         """The forgotten voters' marks again (`ops forget-voter` set them in this Redis, which
-        may have lost them): every voter filed under a `forgotten-` id in the event store."""
+        may have lost them): every voter kept as forgotten (forgotten_voters), and every voter
+        filed under a `forgotten-` id in the event store."""
         from talkrate.adapters.limiter import forgotten_key
 
         pseudonyms = sorted(
-            {
+            state.forgotten
+            | {
                 voter
                 for votes in state.votes.values()
                 for voter in votes

@@ -210,6 +210,7 @@ def _rate(
             wiring.request_limiter(),
             now,
             event_id,
+            forgotten_voters=wiring.event_store(),  # asked only when Redis cannot say
         )
     except RateLimited:
         metrics.add_metric(name="RatingRateLimited", unit="Count", value=1)

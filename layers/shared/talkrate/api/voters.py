@@ -86,11 +86,13 @@ def _renewed(tokens: VoterTokens, token: str) -> IssuedToken | None:
     Verified first: a refused pass names no voter, so it spends no one's renewal limit. A valid
     pass renewing in a loop is still 429 (its own limit), the service updating its keys still
     429 voter-keys-updating and no key at all 503: a pass set aside there would make a new
-    voter of an attendee whose pass is good, their re-rated talks counted twice."""
+    voter of an attendee whose pass is good, their re-rated talks counted twice. Whether its
+    voter was forgotten is asked of PostgreSQL when Redis cannot say; neither able to, 503
+    (ForgottenUnknown): the pass is neither renewed unchecked nor set aside."""
     try:
         issued = tokens.renew(token, now_utc())
         limit = Limit("voter-renewals", issued.voter_id, RENEWALS_PER_VOTER_PER_MINUTE)
-        admit(wiring.request_limiter(), [limit], None, issued.voter_id)
+        admit(wiring.request_limiter(), [limit], None, issued.voter_id, wiring.event_store())
     except ForgottenVoter:
         why = "a forgotten voter's"
     except InvalidVoterToken as refused:
