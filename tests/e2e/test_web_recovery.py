@@ -1,8 +1,8 @@
 """The pages coming back from counts they could not read, through the local runtime: a talk's
 live message says its counts live again whatever the page's last read said, a page that found
 them unreadable reads again on its first backoff step, the leaderboard lets the projector's
-"unavailable" messages be while it knows, and the organisers' table reads again, backing off,
-as counts move while it says they cannot be read.
+"unavailable" messages be while it knows (and, once left, reads no more), and the organisers'
+table reads again, backing off, as counts move while it says they cannot be read.
 
 The runtime has a Redis server of its own (the tests stop it and start it again, empty, or
 empty it)."""
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from talkrate.adapters.redis_store import REBUILD_LOCK_KEY
 from talkrate.live import LEADERBOARD_CHANNEL
@@ -204,6 +204,35 @@ def test_the_leaderboard_lets_unavailable_messages_be_once_its_read_found_the_co
     # more), not at each message
     assert told_reads <= 4, reads
     expect(badge).to_have_text(PAUSED)
+
+
+def test_the_leaderboard_left_while_its_read_is_on_its_way_reads_no_more(
+    stack: Stack, page: Page
+) -> None:
+    rated_talk(stack, "Left during an outage")
+    # Given the leaderboard's reads held on their way, with the page's clock in the test's hands
+    held: list[Route] = []
+    page.route("**/leaderboard?*", lambda route: held.append(route))
+    page.clock.install()
+    page.goto(stack.runtime.url + "/app/leaderboard")
+    page.wait_for_function("() => window.__reads.started > window.__reads.done")
+    assert web_app.waited_on(page, lambda: held, seconds=10)
+    # When the attendee moves on to the programme before its answer comes
+    page.locator("header nav").get_by_role("link", name="Programme").click()
+    expect(page.get_by_role("heading", name="Programme", level=1)).to_be_visible()
+    reads = reads_of(page, "/leaderboard?")
+    with redis_server_stopped(stack.ratings):
+        # And the answer, when it comes, says the counts cannot be read
+        held[0].continue_()
+        web_app.reads_answered(page)
+        # Then the board left reads nothing more, however long the outage lasts (its retries
+        # would come 5, 15, 35 and 75 s after)
+        for _ in range(12):
+            page.clock.run_for(10_000)
+            page.wait_for_timeout(50)
+        web_app.reads_answered(page)
+        assert reads == []
+    expect(page.get_by_role("heading", name="Programme", level=1)).to_be_visible()
 
 
 def test_the_organisers_table_reads_again_backing_off_as_counts_move_while_unreadable(

@@ -61,6 +61,9 @@ export function leaderboardPage(main) {
     status, stale.node, badge.node, announcer.node);
 
   const rows = new Map(); // talk id -> its row and cells
+  // The attendee has left the board: a read still on its way draws nothing and sets no timer
+  // (a failed one would read again by itself, backing off, for as long as the outage lasts).
+  let stopped = false;
   let recount = null; // the next read while the board is being recounted, or cannot be read
   let unreadableNow = false; // the last read found the counts unreadable
   const retries = unreadableRetries(); // its reads again meanwhile
@@ -75,7 +78,7 @@ export function leaderboardPage(main) {
       const query = new URLSearchParams({ limit: String(SIZE) });
       if (of) query.set("track", of);
       const board = await get(`/leaderboard?${query}`);
-      if (of !== track || !read.draws()) return false;
+      if (stopped || of !== track || !read.draws()) return false;
       unreadableNow = false;
       retries.reset();
       badge.unreadable(false);
@@ -124,7 +127,7 @@ export function leaderboardPage(main) {
       readTracks();
       return news;
     } catch (error) {
-      if (read.newest() && of === track) {
+      if (!stopped && read.newest() && of === track) {
         if (rows.size) stale.failed(error);
         else setText(status, `${of ? "The board of " + of : "The leaderboard"} could not be read. ${errorText(error)}`);
         badge.unreadable(countsUnreadable(error));
@@ -175,6 +178,7 @@ export function leaderboardPage(main) {
   };
   const live = watch({ channel: LEADERBOARD_CHANNEL, refresh, onEvent, onStatus: badge.set, pollMs: 3000, unreadable: () => unreadableNow });
   return () => {
+    stopped = true;
     clearTimeout(recount);
     live.stop();
     announcer.stop();
