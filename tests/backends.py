@@ -102,6 +102,15 @@ WEB_LIMITS_TALKS = postgres_dsn("web_limits_e2e")  # a runtime with a voter limi
 WEB_LIMITS_RATINGS = redis_url(6)
 SHORT_PASSES_TALKS = postgres_dsn("short_passes_e2e")  # a runtime whose voter passes last 36 s
 SHORT_PASSES_RATINGS = redis_url(2)
+BRIEF_PASSES_TALKS = postgres_dsn("brief_passes_e2e")  # a runtime whose voter passes last 18 s
+
+
+def brief_passes_ratings() -> str:
+    """The read model of the runtime whose voter passes last 18 s (a Redis server of its own:
+    a file may have it running beside the 36-s one, whose start empties database 2)."""
+    return own_redis("brief_passes")
+
+
 CLI_ATTENDEE_TALKS = postgres_dsn("cli_attendee_e2e")
 CLI_ATTENDEE_RATINGS = redis_url(7)
 # The talkrate command against open voting that hands one voter pass a minute to an address.

@@ -6,9 +6,11 @@ otherwise the local ones are used and a tansu broker is started.
 
 from __future__ import annotations
 
+import compileall
 import importlib
 import json
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,8 +36,26 @@ PACKAGES = ("talkrate", "talkrate_cli", "talkrate_local", "talkrate_ops", "sam_e
 PACKAGE_FOLDERS = ("layers/shared", "cli", "local", "ops")
 
 
+def compiled_once() -> None:
+    """The checkout's code compiled once for the whole run, when Python may not write bytecode.
+
+    The suite starts Python hundreds of times (every `talkrate` run, every local runtime and
+    each of its functions' execution environments), each importing the product's packages:
+    with PYTHONDONTWRITEBYTECODE each compiled them from source again, about a third of a
+    `talkrate` start. They are compiled here, where Python looks for their bytecode (their
+    folders' __pycache__, git-ignored, as any run without the variable leaves them), and every
+    Python the suite starts reads it there; none writes any (the variable stays set), so a
+    test's own modules in its temporary folders are compiled as before. A source changed since
+    is compiled from source again (Python checks its time and size)."""
+    if not sys.flags.dont_write_bytecode:
+        return  # Python keeps the bytecode of what it imports itself
+    for folder in (*PACKAGE_FOLDERS, "functions"):
+        compileall.compile_dir(REPOSITORY / folder, quiet=1)
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Refuse to run when the product's packages come from anywhere but this checkout."""
+    """Refuse to run when the product's packages come from anywhere but this checkout; compile
+    them once for the run (compiled_once)."""
     elsewhere = {
         name: folder
         for name in PACKAGES
@@ -51,6 +71,7 @@ def pytest_configure(config: pytest.Config) -> None:
             f"run it with PYTHONPATH={path} (make test sets it), "
             "or install this checkout into its environment (pip install -e .)"
         )
+    compiled_once()
 
 
 # The fault suite's counts of each scenario (tests/faults), carried on its tests' reports

@@ -184,16 +184,44 @@ def start_admin_runtime(
 
 def start_short_pass_runtime(kafka_bootstrap: str, log: Path) -> tuple[Runtime, str]:
     """Attendee voting whose voter passes last 36 s (renewed from their 27th second), on a
-    catalog and read model of its own, projecting each rating as it comes."""
+    catalog and read model of its own, projecting each rating as it comes.
+
+    36 s is the shortest pass whose renewal a test can watch a page make with margin: a page
+    renews a pass in its last quarter (RENEW_WITH_LIFE_LEFT) but holds one with less than 5 s
+    left as gone (web/js/voter.js), so it renews one of 36 s between 9 and 5 s before its
+    expiry. Tests that only need a pass to expire take start_brief_pass_runtime's."""
     from tests.backends import SHORT_PASSES_RATINGS, SHORT_PASSES_TALKS
 
+    return _start_pass_runtime(
+        SHORT_PASSES_TALKS, SHORT_PASSES_RATINGS, kafka_bootstrap, log, VOTER_TOKEN_HOURS="0.01"
+    )
+
+
+def start_brief_pass_runtime(kafka_bootstrap: str, log: Path) -> tuple[Runtime, str]:
+    """Attendee voting whose voter passes last 18 s, on a catalog and read model of its own (it
+    may run beside start_short_pass_runtime's), projecting each rating as it comes: for tests
+    that wait for a pass to expire, half as long as on the 36-s one."""
+    from tests.backends import BRIEF_PASSES_TALKS, brief_passes_ratings
+
+    return _start_pass_runtime(
+        BRIEF_PASSES_TALKS,
+        brief_passes_ratings(),
+        kafka_bootstrap,
+        log,
+        VOTER_TOKEN_HOURS="0.005",
+    )
+
+
+def _start_pass_runtime(
+    talks: str, ratings: str, kafka_bootstrap: str, log: Path, **environment: str
+) -> tuple[Runtime, str]:
     return start_admin_runtime(
-        SHORT_PASSES_TALKS,
-        SHORT_PASSES_RATINGS,
+        talks,
+        ratings,
         kafka_bootstrap,
         log,
         ["--param", "VotingPolicy=attendee", "--param", "ProjectorBatchWindowSeconds=0"],
-        {"VOTER_TOKEN_HOURS": "0.01"},
+        environment,
     )
 
 

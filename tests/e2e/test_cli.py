@@ -68,6 +68,7 @@ from tests.e2e.conftest import (
     Answer,
     Runtime,
     start_admin_runtime,
+    start_brief_pass_runtime,
     start_runtime,
     start_short_pass_runtime,
     stop_runtime,
@@ -2504,6 +2505,20 @@ def short_pass_cli(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Cli]:
     stop_runtime(runtime)
 
 
+@pytest.fixture
+def brief_pass_cli(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Cli]:
+    """The command against attendee voting whose voter passes last 18 s."""
+    runtime, token = start_brief_pass_runtime(kafka_bootstrap, tmp_path / "runtime.log")
+    env = {
+        **os.environ,
+        "TALKRATE_API": runtime.url,
+        "TALKRATE_ADMIN_TOKEN": token,
+        "TALKRATE_CONFIG_DIR": str(tmp_path / "config"),
+    }
+    yield Cli(runtime, env)
+    stop_runtime(runtime)
+
+
 def test_rate_renews_a_pass_near_its_expiry_and_says_when_one_expired_unrenewed(
     short_pass_cli: Cli,
 ) -> None:
@@ -2540,16 +2555,16 @@ def test_rate_renews_a_pass_near_its_expiry_and_says_when_one_expired_unrenewed(
 
 
 def test_rate_takes_the_new_pass_its_renewal_is_answered_when_the_service_finds_it_expired(
-    short_pass_cli: Cli, tmp_path: Path
+    brief_pass_cli: Cli, tmp_path: Path
 ) -> None:
-    cli = short_pass_cli
+    cli = brief_pass_cli
     kept = Path(cli.env["TALKRATE_CONFIG_DIR"]) / "voters.json"
-    log = tmp_path / "runtime.log"  # the runtime's (short_pass_cli's): its gateway's lines
+    log = tmp_path / "runtime.log"  # the runtime's (brief_pass_cli's): its gateway's lines
 
     def passes_asked() -> int:
         return log.read_text().count("[gateway] POST /voters ")
 
-    # Given an attendee who rated 5 from the terminal with a pass of 36 s
+    # Given an attendee who rated 5 from the terminal with a pass of 18 s
     talk = "flight-of-the-gopher"
     cli.ok("rate", talk, "5")
     [entry] = json.loads(kept.read_text()).values()

@@ -30,6 +30,7 @@ from tests.e2e import test_web_app as web_app
 from tests.e2e.conftest import (
     Runtime,
     start_admin_runtime,
+    start_brief_pass_runtime,
     start_short_pass_runtime,
     stop_runtime,
     wait_for,
@@ -144,6 +145,18 @@ def short_passes(kafka_bootstrap: str, tmp_path: Path) -> Iterator[WebStack]:
     stop_runtime(runtime)
 
 
+@pytest.fixture(scope="module")
+def brief_passes(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WebStack]:
+    """Attendee voting whose voter passes last 18 s, for the tests that wait for one to expire:
+    one runtime for them all (each rates a talk of its own, in a browser of its own)."""
+    log = tmp_path_factory.mktemp("brief-passes") / "runtime.log"
+    runtime, token = start_brief_pass_runtime(kafka_bootstrap, log)
+    yield WebStack(runtime, token)
+    stop_runtime(runtime)
+
+
 def kept_pass(page: Page) -> tuple[str, datetime]:
     """The page's voter pass as kept: its voter id and its expiry."""
     kept = page.evaluate("JSON.parse(localStorage.getItem('talkrate.voter'))")
@@ -198,10 +211,10 @@ KEPT_AS_VALID = """([token, expiresAt, renewAfter]) => {
 
 
 def test_a_pass_the_service_finds_expired_is_replaced_by_its_renewal_s_answer_and_said(
-    short_passes: WebStack, page: Page
+    brief_passes: WebStack, page: Page
 ) -> None:
-    web = short_passes
-    # Given an attendee who rated a talk 5 with a pass of 36 s
+    web = brief_passes
+    # Given an attendee who rated a talk 5 with a pass of 18 s
     talk = web.add_talk(title="Expired as the service sees it")
     page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
     star(page, 5).click()
@@ -249,10 +262,10 @@ HELD_UNDER_THE_OLD_PASS = """([talkId, renewed, held]) => {
 
 @pytest.mark.parametrize("sent_from", ["its talk page", "the programme"])
 def test_a_rating_held_under_a_pass_renewed_since_goes_with_the_renewed_pass_and_counts_once(
-    short_passes: WebStack, page: Page, sent_from: str
+    brief_passes: WebStack, page: Page, sent_from: str
 ) -> None:
-    web = short_passes
-    # Given an attendee who rated a talk 5 with a pass P1 of 36 s
+    web = brief_passes
+    # Given an attendee who rated a talk 5 with a pass P1 of 18 s
     talk = web.add_talk(title="Held under the old pass")
     page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
     star(page, 5).click()
@@ -261,9 +274,9 @@ def test_a_rating_held_under_a_pass_renewed_since_goes_with_the_renewed_pass_and
     old = held_pass(page)
     assert wait_for(lambda: ratings_of(web, talk["id"]) == only(5))
     page.goto(web.url("/"))  # the service's own answer: no page of the app runs meanwhile
-    # And P1 renewed to P2 (another tab, a page's load), while a 2 tapped under P1 waits to
-    # be sent, never stored
-    wait_until(page, expires - timedelta(seconds=8))
+    # And P1 renewed to P2 (another tab, a page's load) 3 s before it expires, while a 2
+    # tapped under P1 waits to be sent, never stored
+    wait_until(page, expires - timedelta(seconds=3))
     answer = web.runtime.request("POST", "/voters", "{}", {"Voter-Token": old})
     assert answer.status == 201, answer.body
     renewed = answer.json
