@@ -680,7 +680,10 @@ def test_swagger_ui_shows_the_committed_spec(catalog: Catalog) -> None:
     assert page.headers["content-type"].startswith("text/html")
     html = page.body.decode()
     assert "/_docs/swagger-ui-bundle.js" in html
-    assert "/_docs/openapi.json" in html
+    assert "/_docs/docs-ui.js" in html
+    assert (
+        "/_docs/openapi.json" in catalog.runtime.request("GET", "/_docs/docs-ui.js").body.decode()
+    )
     assert "https://" not in html
     for asset, kind in (("swagger-ui-bundle.js", "javascript"), ("swagger-ui.css", "css")):
         served = catalog.runtime.request("GET", f"/_docs/{asset}")
