@@ -173,6 +173,31 @@ def test_a_bad_page_or_search_is_400(catalog: Catalog, query: str) -> None:
     assert_problem(catalog.runtime.request("GET", f"/talks?{query}"), 400)
 
 
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/talks?q=%FF", "q"),
+        ("/talks?track=caf%C3", "track"),
+        ("/leaderboard?track=%FF", "track"),
+        ("/ratings?talkId=%FF", "talkId"),
+        ("/talks/a-talk%FF", "talkId"),
+    ],
+)
+def test_bytes_that_are_not_utf8_in_a_parameter_are_400_naming_it(
+    catalog: Catalog, path: str, field: str
+) -> None:
+    # When a client sends percent-encoded bytes that are not UTF-8 in a query or path parameter
+    answer = catalog.runtime.request("GET", path)
+    # Then the runtime's gateway and the API refuse it as bad input, naming the parameter
+    assert_problem(answer, 400)
+    assert answer.json["errors"] == [
+        {
+            "field": field,
+            "message": "must be UTF-8 text: it holds percent-encoded bytes that are not",
+        }
+    ]
+
+
 def test_a_talk_is_shown_with_its_rating_summary(catalog: Catalog) -> None:
     # Given a talk rated 5 and 4 by two attendees
     talk = catalog.add_talk(title="Summarised", speakers=["Ada Byron"], room="Hall A")
@@ -680,7 +705,10 @@ def test_swagger_ui_shows_the_committed_spec(catalog: Catalog) -> None:
     assert page.headers["content-type"].startswith("text/html")
     html = page.body.decode()
     assert "/_docs/swagger-ui-bundle.js" in html
-    assert "/_docs/openapi.json" in html
+    assert "/_docs/docs-ui.js" in html
+    assert (
+        "/_docs/openapi.json" in catalog.runtime.request("GET", "/_docs/docs-ui.js").body.decode()
+    )
     assert "https://" not in html
     for asset, kind in (("swagger-ui-bundle.js", "javascript"), ("swagger-ui.css", "css")):
         served = catalog.runtime.request("GET", f"/_docs/{asset}")

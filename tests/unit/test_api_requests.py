@@ -5,13 +5,15 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 import click
 import pytest
 
 from talkrate.api import build_app
-from talkrate.api.errors import plain_message
+from talkrate.api.errors import plain_message, problem_for
+from talkrate.api.routing import Api, Query, Router
 from tests.builders import ROOT, LambdaContextStub, http_event, load_function
 
 pytestmark = pytest.mark.unit
@@ -184,6 +186,81 @@ def test_a_bad_path_parameter_is_400() -> None:
     # Then 400 names eventId
     assert status == 400
     assert [e["field"] for e in body["errors"]] == ["eventId"]
+
+
+NOT_UTF8 = "must be UTF-8 text: it holds percent-encoded bytes that are not"
+
+
+def as_api_gateway_sends(event: dict[str, Any], raw_query: str) -> dict[str, Any]:
+    """`event` with the query string a client sent: rawQueryString as it came, and
+    queryStringParameters as API Gateway decodes it (bytes that are not UTF-8 as U+FFFD)."""
+    event["rawQueryString"] = raw_query
+    event["queryStringParameters"] = {}
+    for name, value in parse_qsl(raw_query, keep_blank_values=True):
+        known = event["queryStringParameters"].get(name)
+        event["queryStringParameters"][name] = f"{known},{value}" if known else value
+    return event
+
+
+@pytest.mark.parametrize(
+    ("path", "raw_query", "field"),
+    [
+        ("/talks", "q=%FF", "q"),
+        ("/talks", "track=caf%C3", "track"),
+        ("/talks", "limit=1%FF", "limit"),
+        ("/talks", "q=fine&q=%E4%B8", "q"),  # one of a repeated parameter's values
+        ("/talks", "%71=%FF", "q"),  # its name percent-encoded
+        ("/leaderboard", "track=%FF%FE", "track"),
+        ("/ratings", "talkId=a-talk%FF", "talkId"),
+    ],
+)
+def test_query_bytes_that_are_not_utf8_are_400_naming_the_parameter(
+    path: str, raw_query: str, field: str
+) -> None:
+    # Given a query parameter whose percent-encoded bytes are not UTF-8, which API Gateway
+    # hands on as U+FFFD in queryStringParameters and as sent in rawQueryString
+    event = as_api_gateway_sends(http_event("GET", path), raw_query)
+    # When the API answers it
+    status, problem = answer(event)
+    # Then it is refused, naming the parameter in plain words, as a talk id's bad bytes are
+    assert (status, problem["type"]) == (400, problem_type("validation"))
+    assert problem["errors"] == [{"field": field, "message": NOT_UTF8}]
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        # An HTTP API hands the path decoded: bytes that are not UTF-8 come as U+FFFD
+        (http_event("GET", "/talks/a-talk\ufffd"), "talkId"),
+        (http_event("GET", "/ratings/\ufffd"), "eventId"),
+        (http_event("DELETE", "/talks/\ufffd", authorizer={"admin": True}), "talkId"),
+    ],
+)
+def test_path_bytes_that_are_not_utf8_are_400_naming_the_parameter(
+    event: dict[str, Any], field: str
+) -> None:
+    status, problem = answer(event)
+    assert status == 400
+    assert problem["errors"] == [{"field": field, "message": NOT_UTF8}]
+
+
+def test_a_replacement_character_sent_as_utf8_in_a_query_is_the_value_s_own() -> None:
+    # Given a route that echoes a query parameter
+    router = Router()
+
+    @router.get("/echo", summary="Echo", responses={})
+    def echo(q: Annotated[str, Query(min_length=1)]) -> dict[str, str]:
+        return {"q": q}
+
+    api = Api([router], problem_for)
+    # When the parameter is U+FFFD itself, percent-encoded as UTF-8 (%EF%BF%BD)
+    sent = as_api_gateway_sends(http_event("GET", "/echo"), "q=%EF%BF%BD")
+    # Then it is read as it was sent: only undecodable bytes are refused
+    answered = api.resolve(sent, None)
+    assert (answered["statusCode"], json.loads(answered["body"])) == (200, {"q": "\ufffd"})
+    # And the same character from bytes that are not UTF-8 is refused
+    refused = api.resolve(as_api_gateway_sends(http_event("GET", "/echo"), "q=%EF%BF"), None)
+    assert refused["statusCode"] == 400
 
 
 def raw_answer(event: dict[str, Any]) -> dict[str, Any]:

@@ -288,9 +288,34 @@ def test_the_docs_index_loads_swagger_ui_and_the_spec(tmp_path: Path) -> None:
         page = site.respond("GET", path)
         assert page.status == 200
         assert dict(page.headers)["content-type"].startswith("text/html")
-        assert b'url: "/_docs/openapi.json"' in page.body
         assert b"/_docs/swagger-ui-bundle.js" in page.body
+        assert b"/_docs/docs-ui.js" in page.body
+        assert b"<script>" not in page.body  # no inline script: the policy allows none
+    starter = site.respond("GET", "/_docs/docs-ui.js")
+    assert starter.status == 200
+    assert dict(starter.headers)["content-type"].startswith("application/javascript")
+    assert b'url: "/_docs/openapi.json"' in starter.body
     assert site.ui_version == "5.31.0"
+
+
+@pytest.mark.parametrize(
+    "path", ["/_docs/", "/_docs/docs-ui.js", "/_docs/swagger-ui.css", "/_docs/openapi.json"]
+)
+def test_the_docs_are_sent_under_a_policy_of_their_own_origin_and_never_framed(
+    tmp_path: Path, path: str
+) -> None:
+    # When any of the docs' files is asked for
+    headers = dict(docs_site(tmp_path).respond("GET", path).headers)
+    # Then it comes with a policy that takes scripts and styles from the runtime only, and
+    # refuses to be framed, as the web app's pages do
+    policy = headers["content-security-policy"]
+    assert "default-src 'none'" in policy
+    assert "script-src 'self';" in policy
+    assert "style-src 'self';" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert "unsafe" not in policy
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["x-content-type-options"] == "nosniff"
 
 
 def test_the_docs_serve_the_committed_spec_and_the_bundle(tmp_path: Path) -> None:

@@ -84,6 +84,12 @@ _PLAIN_WORDS: tuple[tuple[str, str, str | None], ...] = (
     (r"List should have at most (\d+) items?", "at most {0} names", None),
     (r"Field required", "is required", None),
     # A value of the wrong type
+    # Percent-encoded bytes of a query or path parameter that are not UTF-8 (before "must be text")
+    (
+        r"Input should be a valid string, unable to parse raw data as a unicode string",
+        "must be UTF-8 text: it holds percent-encoded bytes that are not",
+        None,
+    ),
     (r"Input should be a valid string", "must be text", "each name must be text"),
     (r"Input should be a valid integer", "must be a whole number", None),
     (r"Input should be a valid number", "must be a number", None),

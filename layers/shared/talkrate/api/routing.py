@@ -30,7 +30,7 @@ from typing import (
     get_origin,
     get_type_hints,
 )
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote_plus, unquote_to_bytes
 
 from talkrate.errors import DuplicateKey, unique_keys
 from talkrate.requests import Check, Invalid, checker
@@ -52,6 +52,11 @@ VIEWER_HEADER = "x-talkrate-viewer"
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 # A JSON escape of a UTF-16 surrogate (\ud800 to \udfff): paired, it decodes to one character.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# What a query or path parameter is told when the client's percent-encoded bytes are not UTF-8
+# (pydantic's words for bytes it cannot read as text; talkrate.api.errors says them plainly).
+# API Gateway hands such bytes on as U+FFFD, where a search or a check would take them as text.
+NOT_UTF8 = "Input should be a valid string, unable to parse raw data as a unicode string"
+_REPLACEMENT = "\ufffd"
 
 
 class Param:
@@ -227,6 +232,24 @@ class Request:
     def _repeated(self) -> set[str]:
         raw = self.event.get("rawQueryString") or ""
         return {k for k, v in parse_qs(raw, keep_blank_values=True).items() if len(v) > 1}
+
+    @cached_property
+    def undecodable(self) -> frozenset[str]:
+        """The query parameters (by name) a value of which has percent-encoded bytes that are not
+        UTF-8. Told from rawQueryString, which API Gateway hands on as the client sent it: its
+        queryStringParameters hold U+FFFD for such bytes, as they do for a client's own U+FFFD
+        (%EF%BF%BD), which is text like any other."""
+        raw = self.event.get("rawQueryString") or ""
+        if "%" not in raw:
+            return frozenset()
+        names = set()
+        for pair in raw.split("&"):
+            name, _, value = pair.partition("=")
+            try:
+                unquote_to_bytes(value.replace("+", " ")).decode("utf-8")
+            except UnicodeDecodeError:
+                names.add(unquote_plus(name))
+        return frozenset(names)
 
     def query(self, name: str) -> str | list[str] | None:
         """A query parameter; a repeated one as its list of values (API Gateway joins them)."""
@@ -406,15 +429,23 @@ class Route:
         errors: list[dict[str, Any]] = []
         for parameter in self._parameters:
             loc: tuple[str, ...] = (parameter.source, parameter.alias)
+            undecodable = False
             if parameter.source == "path":
                 value: Any = path_values.get(parameter.alias)
+                # An HTTP API hands the path decoded, bytes that are not UTF-8 as U+FFFD: what
+                # a client meant cannot be told, so a path never names the character itself.
+                undecodable = value is not None and _REPLACEMENT in value
             elif parameter.source == "query":
                 value = request.query(parameter.alias)
+                undecodable = parameter.alias in request.undecodable
             elif parameter.source == "header":
                 value = request.headers.get(parameter.alias.lower())
             else:
                 loc = ("body",)
                 value = request.json_body()
+            if undecodable:
+                errors.append({"type": "string_unicode", "loc": loc, "msg": NOT_UTF8})
+                continue
             if value is None:
                 if parameter.required:
                     errors.append({"type": "missing", "loc": loc, "msg": "Field required"})
