@@ -4,7 +4,7 @@ import { h, fill, refill, setText, plural, formatAvg, formatCount, formatDay, fo
 import { request, allTalks, talkPath, appConfig, ApiError, credentialRefused } from "../api.js";
 import { venueZone, unknownZone, zoneName, wallOf, wallText, wallTime, instantsOf } from "../zone.js";
 import { watchCatalogue } from "../live.js";
-import { errorText, searchBox, searchWords, matchesSearch, shownOf, liveBadge, staleNotice } from "./common.js";
+import { errorText, searchBox, searchWords, matchesSearch, shownOf, liveBadge, staleNotice, countsNotice, countsFollowed, LISTED_COUNTS } from "./common.js";
 import { when } from "../window.js";
 import { qrSvg } from "../qr.js";
 import { roomClashes } from "../clashes.js";
@@ -274,17 +274,23 @@ export function adminPage(main) {
     // are listed: the count line is redrawn as the organiser types a search. It stays until a
     // read comes (a pushed change or count is not one).
     const stale = staleNotice("list", "admin-stale");
-    count.after(badge.node, stale.node);
+    // Why the rows show no counts (the service recounting them, or unable to read them just
+    // now: see countsNotice), said above the table in the programme's words, with "Paused" on
+    // the badge, and read again as the notice asks (5 s, then backing off) until they are back.
+    // The talks themselves (the catalog) are read and saved as ever meanwhile.
+    const counts = countsNotice(LISTED_COUNTS);
+    const followed = countsFollowed(counts, badge, () => watcher.read().catch(() => {}));
+    count.after(badge.node, stale.node, counts.node);
     if (focus) add.focus();
     const watcher = watchCatalogue({
-      onTalks: (fresh, { read = false, unavailable = false } = {}) => {
+      onTalks: (fresh, { read = false, rebuilding = false, unavailable = false } = {}) => {
         talks = [...fresh].sort((a, b) => (a.startsAt || "").localeCompare(b.startsAt || "") || a.title.localeCompare(b.title));
         const ids = new Set(talks.map((talk) => talk.id));
         for (const id of [...rows.keys()]) if (!ids.has(id)) rows.delete(id);
         for (const talk of talks) showRow(talk);
         if (read) {
           stale.read();
-          badge.unreadable(unavailable);
+          followed.onRead({ rebuilding, unavailable });
         }
         draw();
       },
@@ -305,6 +311,7 @@ export function adminPage(main) {
     };
     stopLive = () => {
       watcher.stop();
+      followed.stop();
       relist.newest += 1;
       unplanned();
     };
