@@ -506,8 +506,9 @@ def _row(
     if cells.get("id") and not TALK_ID.fullmatch(talk_id):
         refuse(
             "id",
-            f"id {talk_id!r} is not one a talk can have (letters, digits and ._:~- only, at "
-            "most 200, starting with a letter or digit)",
+            f"id {talk_id!r} is not one a talk can have: it may hold letters a-z and A-Z (no "
+            "accents), digits and ._:~- only, at most 200 characters, starting with a letter or "
+            "digit",
         )
     # A row without an id is its title's talk (its id is settled by `with_ids`)
     named = ("id", talk_id) if cells.get("id") else ("title", title or "")

@@ -38,6 +38,12 @@ from tests.live_client import Subscriber
 
 pytestmark = pytest.mark.e2e
 
+# What a refusal says of a malformed talk id, and of a date-time no parser reads.
+TALK_ID_SAID = (
+    "may hold letters a-z and A-Z (no accents), digits and ._:~- only, at most 200 characters, "
+    "starting with a letter or digit"
+)
+DATE_TIME_SAID = "must be an RFC 3339 date-time, e.g. 2026-12-06T10:00:00Z"
 # The origin of a web page served elsewhere, which this runtime's CorsAllowOrigin names.
 WEB_ORIGIN = "https://web.example"
 
@@ -396,7 +402,7 @@ def test_an_organiser_s_changes_are_pushed_to_the_pages_open_on_the_talk_and_the
         (
             {"id": "-starts-with-a-dash"},
             "id",
-            "may hold letters, digits and ._:~- only, at most 200, starting with a letter or digit",
+            TALK_ID_SAID,
         ),
         ({"unknown": 1}, "unknown", "is not a field an organiser sets"),
     ],
@@ -414,6 +420,55 @@ def test_invalid_talks_are_422_with_field_errors(
     # And nothing was created
     if "id" not in change:
         assert_problem(catalog.runtime.request("GET", f"/talks/{talk['id']}"), 404)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "field", "message"),
+    [
+        # An id with an accented letter, in a body, a talk's body and a path
+        ("POST", "/ratings", {"talkId": "t\u00e4lk", "value": 3}, 422, "talkId", TALK_ID_SAID),
+        ("POST", "/talks", {"id": "caf\u00e9-keynote", "title": "T"}, 422, "id", TALK_ID_SAID),
+        ("GET", "/talks/t%C3%A4lk", None, 400, "talkId", TALK_ID_SAID),
+        # An hour and an offset out of range, which pydantic words as extra characters
+        (
+            "PUT",
+            "/talks/x",
+            {"title": "T", "startsAt": "2026-12-06T25:00:00Z"},
+            422,
+            "startsAt",
+            DATE_TIME_SAID,
+        ),
+        (
+            "PUT",
+            "/talks/x",
+            {"title": "T", "startsAt": "2026-12-06T10:00:00+25:00"},
+            422,
+            "startsAt",
+            DATE_TIME_SAID,
+        ),
+        # A query parameter given twice, which the gateway hands on joined by a comma
+        ("GET", "/ratings?talkId=a&talkId=b", None, 400, "talkId", "is given more than once"),
+        ("GET", "/talks?limit=5&limit=6", None, 400, "limit", "is given more than once"),
+        # Given once, a comma in a value is the value's own
+        ("GET", "/ratings?talkId=a%2Cb", None, 400, "talkId", TALK_ID_SAID),
+    ],
+)
+def test_a_refusal_says_what_is_wrong_with_what_arrived(
+    catalog: Catalog,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+    status: int,
+    field: str,
+    message: str,
+) -> None:
+    # When a client sends an id, a time or a query the API does not take
+    answer = catalog.runtime.request(
+        method, path, None if body is None else json.dumps(body), catalog.admin
+    )
+    # Then the refusal names the field and says what it takes, not something else
+    assert_problem(answer, status)
+    assert answer.json["errors"] == [{"field": field, "message": message}]
 
 
 def test_a_web_page_cannot_reach_the_organisers_routes_through_the_local_lambda_api(

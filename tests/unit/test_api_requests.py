@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import io
 import json
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
@@ -343,6 +344,22 @@ def test_an_organisers_path_with_another_method_is_405_before_any_token_or_body(
 
 
 ADMIN = {"admin": True}  # what the organisers' authorizer hands on for the admin token
+# What a malformed talk id is told: the letters it takes named as such (an accented one is not)
+TALK_ID_SAID = (
+    "may hold letters a-z and A-Z (no accents), digits and ._:~- only, at most 200 characters, "
+    "starting with a letter or digit"
+)
+# What a date-time no parser reads is told, whatever pydantic's reason
+DATE_TIME_SAID = "must be an RFC 3339 date-time, e.g. 2026-12-06T10:00:00Z"
+
+
+def query_event(method: str, path: str, raw_query: str, joined: dict[str, str]) -> dict[str, Any]:
+    """An event whose query is as sent (`rawQueryString`) and as API Gateway's payload 2.0 hands
+    it on (`queryStringParameters`: a parameter given more than once, its values joined by a
+    comma)."""
+    event = http_event(method, path, query=joined)
+    event["rawQueryString"] = raw_query
+    return event
 
 
 @pytest.mark.parametrize(
@@ -354,11 +371,15 @@ ADMIN = {"admin": True}  # what the organisers' authorizer hands on for the admi
             [
                 {
                     "field": "talkId",
-                    "message": "may hold letters, digits and ._:~- only, at most 200, starting "
-                    "with a letter or digit",
+                    "message": TALK_ID_SAID,
                 },
                 {"field": "value", "message": "must be a whole number"},
             ],
+        ),
+        # An accented letter is not one a talk id takes, and is said not to be
+        (
+            http_event("POST", "/ratings", body='{"talkId": "t\u00e4lk", "value": 3}'),
+            [{"field": "talkId", "message": TALK_ID_SAID}],
         ),
         (
             http_event("POST", "/ratings", body='{"talkId": 5, "value": 9}'),
@@ -399,8 +420,7 @@ ADMIN = {"admin": True}  # what the organisers' authorizer hands on for the admi
             [
                 {
                     "field": "talkId",
-                    "message": "may hold letters, digits and ._:~- only, at most 200, starting "
-                    "with a letter or digit",
+                    "message": TALK_ID_SAID,
                 }
             ],
         ),
@@ -409,10 +429,35 @@ ADMIN = {"admin": True}  # what the organisers' authorizer hands on for the admi
             [
                 {
                     "field": "talkId",
-                    "message": "may hold letters, digits and ._:~- only, at most 200, starting "
-                    "with a letter or digit",
+                    "message": TALK_ID_SAID,
                 }
             ],
+        ),
+        (
+            http_event("GET", "/talks/caf\u00e9-keynote"),
+            [{"field": "talkId", "message": TALK_ID_SAID}],
+        ),
+        # A parameter given twice, however its values read joined (API Gateway's comma)
+        (
+            query_event("GET", "/ratings", "talkId=a&talkId=b", {"talkId": "a,b"}),
+            [{"field": "talkId", "message": "is given more than once"}],
+        ),
+        (
+            query_event("GET", "/talks", "limit=5&limit=6", {"limit": "5,6"}),
+            [{"field": "limit", "message": "is given more than once"}],
+        ),
+        (
+            query_event("GET", "/talks", "q=a&q=&offset=1", {"q": "a,", "offset": "1"}),
+            [{"field": "q", "message": "is given more than once"}],
+        ),
+        (
+            query_event("GET", "/leaderboard", "limit=5&limit=5", {"limit": "5,5"}),
+            [{"field": "limit", "message": "is given more than once"}],
+        ),
+        # Given once, a comma in a value is the value's own
+        (
+            query_event("GET", "/ratings", "talkId=a%2Cb", {"talkId": "a,b"}),
+            [{"field": "talkId", "message": TALK_ID_SAID}],
         ),
         (
             http_event("GET", "/ratings/not-a-uuid"),
@@ -460,8 +505,7 @@ ADMIN = {"admin": True}  # what the organisers' authorizer hands on for the admi
                 {"field": "track", "message": "must be text"},
                 {
                     "field": "id",
-                    "message": "may hold letters, digits and ._:~- only, at most 200, starting "
-                    "with a letter or digit",
+                    "message": TALK_ID_SAID,
                 },
             ],
         ),
@@ -475,13 +519,27 @@ ADMIN = {"admin": True}  # what the organisers' authorizer hands on for the admi
             ),
             [
                 {"field": "speakers.1", "message": "each name must be text"},
-                {
-                    "field": "startsAt",
-                    "message": "must be an RFC 3339 date-time (month value is outside expected "
-                    "range of 1-12)",
-                },
+                {"field": "startsAt", "message": DATE_TIME_SAID},
                 {"field": "revision", "message": "is not a field an organiser sets"},
             ],
+        ),
+        # An hour, a minute or an offset out of range, which pydantic's reason misnames
+        *(
+            (
+                http_event(
+                    "PUT",
+                    "/talks/a-talk",
+                    body=json.dumps({"title": "T", "startsAt": starts_at}),
+                    authorizer=ADMIN,
+                ),
+                [{"field": "startsAt", "message": DATE_TIME_SAID}],
+            )
+            for starts_at in (
+                "2026-12-06T25:00:00Z",
+                "2026-12-06T10:61:00Z",
+                "2026-12-06T10:00:00+25:00",
+                "2026-02-30T10:00:00Z",
+            )
         ),
         (
             http_event(
@@ -553,15 +611,20 @@ def test_the_api_says_what_a_talk_id_holds_in_the_words_of_the_command_line_and_
     # Given the command line's and the organisers' import's own refusals of a malformed id
     import talkrate_cli.main  # noqa: F401 (the commands' modules are loaded by it)
     from talkrate_cli.commands.reading import TALK
+    from talkrate_cli.programme import BadRows, read_rows
 
     with pytest.raises(click.BadParameter) as refused:
-        TALK.convert("-x", None, None)
+        TALK.convert("caf\u00e9-keynote", None, None)
+    with pytest.raises(BadRows) as imported:
+        read_rows(io.StringIO("id,title\ncaf\u00e9-keynote,Keynote\n"))
     page_import = (ROOT / "web" / "js" / "programme-file.js").read_text()
     # When the API refuses one
-    _, problem = answer(http_event("GET", "/talks/-x"))
+    _, problem = answer(http_event("GET", "/talks/caf\u00e9-keynote"))
     said = problem["errors"][0]["message"]
     # Then it says what a talk id holds as they do, word for word
-    rule = said.removeprefix("may hold ")
-    assert rule != said
-    assert f"({rule})" in refused.value.message
-    assert f"({rule})" in page_import
+    assert said == TALK_ID_SAID
+    assert refused.value.message == f"'caf\u00e9-keynote' is not a talk id: it {said}"
+    assert [str(p) for p in imported.value.problems] == [
+        f"line 2: id 'caf\u00e9-keynote' is not one a talk can have: it {said}"
+    ]
+    assert f"is not one a talk can have: it {said}`" in page_import

@@ -41,6 +41,22 @@ def test_an_http_api_hands_the_function_its_path_decoded_and_its_query_as_sent()
     assert event["pathParameters"] == {"talkId": "a:b c"}
 
 
+def test_an_http_api_hands_a_repeated_query_parameter_on_joined_by_a_comma() -> None:
+    # API Gateway's payload 2.0 joins a parameter's values with a comma; the query as sent stays
+    # in rawQueryString, where the API tells talkId=a&talkId=b from talkId=a%2Cb
+    request = HttpRequest(
+        method="GET",
+        raw_path="/ratings",
+        raw_query="talkId=a&talkId=b&limit=a%2Cb",
+        headers=[("Host", "127.0.0.1:3000")],
+        body=b"",
+        source_ip="127.0.0.1",
+    )
+    event = build_event(request, RouteMatch(Route("AppFunction", "GET", "/ratings"), {}), "r1")
+    assert event["queryStringParameters"] == {"talkId": "a,b", "limit": "a,b"}
+    assert event["rawQueryString"] == "talkId=a&talkId=b&limit=a%2Cb"
+
+
 def test_an_http_api_hands_header_values_without_the_spaces_around_them() -> None:
     # RFC 9110: the whitespace around a field value is not part of it; http.server keeps the
     # trailing spaces, which made a pasted voter token with a space after it a 401

@@ -268,14 +268,23 @@ def test_an_id_outside_its_pattern_is_never_written(talk_id: str, voter_id: str 
         (
             TALK_ID_PATTERN,
             200,
-            "letters, digits and ._:~- only, at most 200, starting with a letter or digit",
+            "letters a-z and A-Z (no accents), digits and ._:~- only, at most 200 characters, "
+            "starting with a letter or digit",
         ),
         (
             VOTER_ID_PATTERN,
             100,
-            "letters, digits and ._:@~+- only, at most 100, starting with a letter or digit",
+            "letters a-z and A-Z (no accents), digits and ._:@~+- only, at most 100 characters, "
+            "starting with a letter or digit",
         ),
-        (r"^[A-Za-z][0-9_]*$", 8, "digits and _ only, at most 8, starting with a letter"),
+        # The letters named where they are first said: the first character's
+        (
+            r"^[A-Za-z][0-9_]*$",
+            8,
+            "digits and _ only, at most 8 characters, starting with a letter a-z or A-Z "
+            "(no accents)",
+        ),
+        (r"^[0-9][0-9]*$", 1, "digits only, at most 1 character, starting with a digit"),
     ],
 )
 def test_an_id_s_rule_is_said_from_its_pattern(pattern: str, length: int, said: str) -> None:

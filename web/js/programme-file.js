@@ -416,7 +416,7 @@ function talkOfLine(cells, unnamed, names, given, seen, zone) {
   if (!title) said.push("a talk needs a title");
   const talkId = cell.id || slug(title || "");
   if (cell.id && !TALK_ID.test(talkId)) {
-    said.push(`id ${repr(talkId)} is not one a talk can have (letters, digits and ._:~- only, at most 200, starting with a letter or digit)`);
+    said.push(`id ${repr(talkId)} is not one a talk can have: it may hold letters a-z and A-Z (no accents), digits and ._:~- only, at most 200 characters, starting with a letter or digit`);
   }
   // A row without an id is its title's talk (its id is settled by withIds).
   const [kind, name] = cell.id ? ["id", talkId] : ["title", title || ""];

@@ -22,8 +22,8 @@ class TalkId(click.ParamType[str]):
 
         if not TALK_ID.fullmatch(str(value)):
             self.fail(
-                f"{value!r} is not a talk id (letters, digits and ._:~- only, at most 200, "
-                "starting with a letter or digit)",
+                f"{value!r} is not a talk id: it may hold letters a-z and A-Z (no accents), "
+                "digits and ._:~- only, at most 200 characters, starting with a letter or digit",
                 param,
                 ctx,
             )

@@ -33,40 +33,52 @@ TALK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:~-]*$"
 VOTER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@~+-]*$"
 
 
-# The ranges an id's classes are written with, as words (each class's other characters are
-# listed as they are).
-_RANGE_WORDS = (("A-Za-z", "letters", "letter"), ("0-9", "digits", "digit"))
+# The ranges an id's classes are written with, as words: plural, singular, and singular where the
+# plural was not said before it (each class's other characters are listed as they are). Python's
+# and JavaScript's `A-Za-z` are ASCII's letters only: an accented one ("café") is not among them,
+# and the words say so.
+_RANGE_WORDS = (
+    ("A-Za-z", "letters a-z and A-Z (no accents)", "letter", "letter a-z or A-Z (no accents)"),
+    ("0-9", "digits", "digit", "digit"),
+)
 
 
 def id_rule(pattern: str, max_length: int) -> str:
     """What an id of `pattern` (of the form `^[<first>][<others>]*$`) may hold, in words: for
-    talk ids "letters, digits and ._:~- only, at most 200, starting with a letter or digit", as
-    the API's refusals, `talkrate` and the organisers' page say it."""
+    talk ids "letters a-z and A-Z (no accents), digits and ._:~- only, at most 200 characters,
+    starting with a letter or digit", as the API's refusals, `talkrate` and the organisers' page
+    say it."""
     classes = pattern.removeprefix("^[").removesuffix("]*$")
     head, between, tail = classes.partition("][")
     if len(classes) != len(pattern) - 5 or not (head and between and tail) or "]" in head + tail:
         raise ValueError(f"pattern {pattern!r} is not of an id's form")
-    many = _listed([plural for plural, _ in _class_words(tail)], "and")
-    one = _listed([single for _, single in _class_words(head)], "or")
-    return f"{many} only, at most {max_length}, starting with a {one}"
+    others = _class_words(tail)
+    many = _listed([plural for plural, _, _ in others], "and")
+    said = {plural for plural, _, _ in others}
+    one = _listed(
+        [single if plural in said else alone for plural, single, alone in _class_words(head)],
+        "or",
+    )
+    characters = "character" if max_length == 1 else "characters"
+    return f"{many} only, at most {max_length} {characters}, starting with a {one}"
 
 
 def _listed(words: list[str], conjunction: str) -> str:
     return ", ".join(words[:-1]) + f" {conjunction} {words[-1]}" if len(words) > 1 else words[0]
 
 
-def _class_words(members: str) -> list[tuple[str, str]]:
-    """A character class's members as words, each plural and singular: its ranges named, its
-    other characters as they are (a "-" only last, where it is itself)."""
-    words: list[tuple[str, str]] = []
-    for written, plural, single in _RANGE_WORDS:
+def _class_words(members: str) -> list[tuple[str, str, str]]:
+    """A character class's members as words (plural, singular, singular said alone): its
+    ranges named, its other characters as they are (a "-" only last, where it is itself)."""
+    words: list[tuple[str, str, str]] = []
+    for written, plural, single, alone in _RANGE_WORDS:
         if written in members:
             members = members.replace(written, "", 1)
-            words.append((plural, single))
+            words.append((plural, single, alone))
     if "\\" in members or "-" in members[:-1]:
         raise ValueError(f"an id's class with ranges or escapes not named in words: {members!r}")
     if members:
-        words.append((members, members))
+        words.append((members, members, members))
     return words
 
 

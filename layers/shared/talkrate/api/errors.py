@@ -8,6 +8,7 @@ from typing import Any
 
 from talkrate.api.ratings import IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_WORDS
 from talkrate.api.routing import (
+    QUERY_REPEATED,
     MethodNotAllowed,
     RequestValidationError,
     Response,
@@ -83,6 +84,7 @@ _PLAIN_WORDS: tuple[tuple[str, str, str | None], ...] = (
     ),
     (r"List should have at most (\d+) items?", "at most {0} names", None),
     (r"Field required", "is required", None),
+    (QUERY_REPEATED, "is given more than once", None),
     # A value of the wrong type
     # Percent-encoded bytes of a query or path parameter that are not UTF-8 (before "must be text")
     (
@@ -97,9 +99,11 @@ _PLAIN_WORDS: tuple[tuple[str, str, str | None], ...] = (
     (r"Input should be a valid list", "must be a list", None),
     (r"Input should be a valid dictionary", "must be a JSON object", None),
     (r"Input should be a valid UUID", "must be a UUID", None),
+    # Not pydantic's reason: past the date it misnames what is wrong (an hour 25, a minute 61
+    # or an offset +25:00 is "unexpected extra characters at the end of the input")
     (
-        r"Input should be a valid datetime(?: or date)?, (.+)",
-        "must be an RFC 3339 date-time ({0})",
+        r"Input should be a valid datetime",
+        "must be an RFC 3339 date-time, e.g. 2026-12-06T10:00:00Z",
         None,
     ),
     (

@@ -46,6 +46,9 @@ _PATH_PARAMETER = re.compile(r"<(\w+)>")
 _SEGMENT = r"[^/]+"
 # Validation errors are reported in this order, whatever the order of the handler's parameters.
 _SOURCES = ("path", "query", "header", "body")
+# A query parameter named more than once is refused, as pydantic would word it (no route takes
+# a list in its query: which value was meant is not guessed).
+QUERY_REPEATED = "Query parameter given more than once"
 # The headers the CDN in front of the API sets on each request it forwards (client_address).
 EDGE_HEADER = "x-talkrate-edge"
 VIEWER_HEADER = "x-talkrate-viewer"
@@ -251,12 +254,17 @@ class Request:
                 names.add(unquote_plus(name))
         return frozenset(names)
 
-    def query(self, name: str) -> str | list[str] | None:
-        """A query parameter; a repeated one as its list of values (API Gateway joins them)."""
+    def query(self, name: str) -> str | None:
+        """A query parameter as given once; see `repeated` for one given more than once."""
         value: str | None = (self.event.get("queryStringParameters") or {}).get(name)
-        if value is not None and name in self._repeated and "," in value:
-            return value.split(",")
         return value
+
+    def repeated(self, name: str) -> bool:
+        """Whether the query names the parameter more than once. API Gateway (payload 2.0), and
+        the local runtime as it does, hands its values on joined by a comma, as one value
+        ("a,b" for talkId=a&talkId=b, and for talkId=a%2Cb given once): only the query as sent
+        tells the two apart."""
+        return name in self._repeated
 
     def json_body(self) -> Any:
         """The body read as JSON; None when there is none."""
@@ -436,6 +444,9 @@ class Route:
                 # a client meant cannot be told, so a path never names the character itself.
                 undecodable = value is not None and _REPLACEMENT in value
             elif parameter.source == "query":
+                if request.repeated(parameter.alias):  # neither value is guessed
+                    errors.append({"type": "query_repeated", "loc": loc, "msg": QUERY_REPEATED})
+                    continue
                 value = request.query(parameter.alias)
                 undecodable = parameter.alias in request.undecodable
             elif parameter.source == "header":
