@@ -209,7 +209,7 @@ def as_api_gateway_sends(event: dict[str, Any], raw_query: str) -> dict[str, Any
         ("/talks", "q=%FF", "q"),
         ("/talks", "track=caf%C3", "track"),
         ("/talks", "limit=1%FF", "limit"),
-        ("/talks", "q=fine&q=%E4%B8", "q"),  # one of a repeated parameter's values
+        ("/talks", "q=fine%E4%B8&limit=5", "q"),  # a character cut short, beside another parameter
         ("/talks", "%71=%FF", "q"),  # its name percent-encoded
         ("/leaderboard", "track=%FF%FE", "track"),
         ("/ratings", "talkId=a-talk%FF", "talkId"),
