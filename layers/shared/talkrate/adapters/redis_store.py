@@ -44,6 +44,7 @@ from redis.cluster import RedisCluster
 from redis.connection import parse_url
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 from redis.exceptions import (
+    ClusterDownError,
     ClusterError,
     NoScriptError,
     RedisClusterException,
@@ -76,10 +77,15 @@ _Method = TypeVar("_Method", bound=Callable[..., Any])
 
 
 def _unreachable_as_backend_error(method: _Method) -> _Method:
-    """Redis not answering (away, or BUSY with a long script) becomes ReadModelUnreachable, a
-    BackendUnavailable, which callers (the operator's commands among them) turn into one line
-    instead of a connection library's traceback (and on which the projector says on the live
-    channel that the counts cannot be read just now). A method that waits out BUSY itself
+    """Redis not answering (away, BUSY with a long script, or a cluster that serves no command
+    just now) becomes ReadModelUnreachable, a BackendUnavailable, which callers (the operator's
+    commands among them) turn into one line instead of a connection library's traceback (and on
+    which the projector says on the live channel that the counts cannot be read just now).
+
+    A cluster's refusals are as passing as a refused connection: CLUSTERDOWN (MasterDownError
+    is one) while a primary is lost and its replica not yet promoted (a failover), and TRYAGAIN
+    (or the client's "TTL exhausted" after its redirections) while a slot moves, once the
+    batch's own wait for it (SLOT_MOVE_WAIT_S) is over. A method that waits out BUSY itself
     (unlock_after_rebuild, replace_all's swap) only gets here once it has given up."""
 
     @functools.wraps(method)
@@ -88,6 +94,17 @@ def _unreachable_as_backend_error(method: _Method) -> _Method:
             return method(*args, **kwargs)
         except (redis.ConnectionError, redis.TimeoutError, RedisClusterException) as error:
             raise ReadModelUnreachable(f"Redis (the read model) is unreachable: {error}") from error
+        except ClusterDownError as error:
+            raise ReadModelUnreachable(
+                "Redis (the read model) is unreachable: the cluster is failing over (a primary "
+                "lost, its replica not yet promoted) or lost a shard, and serves no command "
+                f"until every slot is served again ({error}): try again in a moment"
+            ) from error
+        except (TryAgainError, ClusterError) as error:
+            raise ReadModelUnreachable(
+                "Redis (the read model) is unreachable: the cluster is moving a slot "
+                f"(TRYAGAIN) and did not serve it in time ({error}): try again in a moment"
+            ) from error
         except redis.ResponseError as error:
             if not _busy(error):
                 raise
