@@ -252,6 +252,14 @@ class LocalRedisCluster:
         process.send_signal(signal.SIGKILL)
         process.wait(10)
 
+    def start_again(self, port: int) -> None:
+        """Start a killed node again and return once it answers, the cluster not yet healthy:
+        a primary started again before its replica took over comes back empty (nothing is
+        saved) and, like every node until the cluster sees its slots served again, answers
+        CLUSTERDOWN for a moment (Redis keeps a master that just started unwritable for 2 s)."""
+        self._start_node(port)
+        self._wait_for_node(port)
+
     def restart(self, port: int) -> None:
         """Start a killed node again; it rejoins the cluster (as a replica once failed over)."""
         self._start_node(port)

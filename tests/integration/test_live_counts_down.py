@@ -6,6 +6,8 @@ that fails (or sets records aside) for any other reason."""
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -16,6 +18,7 @@ import redis
 
 from sam_emulator.events.live import LiveChannelEmulator
 from talkrate.adapters.appsync_events import AppSyncEventsPublisher
+from talkrate.adapters.redis_store import RedisReadModel
 from talkrate.announcer import (
     CHANGE_DEADLINE_SECONDS,
     LEADERBOARD_AGAIN_SECONDS,
@@ -36,6 +39,7 @@ from tests.builders import (
 from tests.integration.test_live_updates import heard_until_marker
 from tests.integration.test_rebuild_swap import HOLD_REDIS
 from tests.live_client import Subscriber
+from tests.redis_cluster import LocalRedisCluster
 from tests.workers import own_redis_server
 
 pytestmark = pytest.mark.integration
@@ -341,3 +345,66 @@ def test_a_batch_that_finds_redis_busy_says_the_counts_cannot_be_read(
         admin.config_set("busy-reply-threshold", 5000)
         for client in (admin, probe, holding):
             client.close()
+
+
+def test_a_batch_failing_while_a_cluster_is_down_says_so_and_counts_once_after(
+    configure: Callable[..., None],
+    live: LiveChannelEmulator,
+    topic: str,
+    redis_cluster: LocalRedisCluster,
+) -> None:
+    # Given a page on a talk's channel and the leaderboard's, and a projector on a Redis
+    # Cluster counting the talk's first rating
+    cluster = redis_cluster
+    talk = unique_talk_id("clusterdown")
+    configure(
+        RATINGS_CONNECTION=cluster.url,
+        LIVE_PUBLISH_URL=live.publish_url,
+        LIVE_API_KEY=live.api_key,
+    )
+    page = Subscriber(live.realtime_url, live.http_host, live.api_key)
+    on_talk, _ = page.subscribe(channel_for_talk(talk))
+    board, _ = page.subscribe(LEADERBOARD_CHANNEL)
+    assert project(kafka_event(ratings_batch(topic, 0, 0, [rating_event(talk, 5)])))["applied"]
+    heard_until_marker(page, live, LEADERBOARD_CHANNEL)
+    # (a primary other than the node the URL names, its replica held so it cannot take over)
+    victim = next(port for port in cluster.primaries() if port != cluster.ports[0])
+    with redis.Redis(port=victim) as primary:
+        replica = cluster.processes[int(primary.info("replication")["slave0"]["port"])].pid
+    os.kill(replica, signal.SIGSTOP)
+    try:
+        # When that primary is killed mid-stream, the cluster sees it fail, and it is started
+        # again (empty) before its replica took over: every node answers CLUSTERDOWN a moment
+        cluster.kill(victim)
+        with redis.Redis(port=cluster.ports[0]) as survivor:
+            deadline = time.monotonic() + 30
+            while survivor.cluster("info")["cluster_state"] != "fail":
+                assert time.monotonic() < deadline, "the cluster never saw its primary fail"
+                time.sleep(0.05)
+        cluster.start_again(victim)
+        batch = kafka_event(ratings_batch(topic, 0, 1, [rating_event(talk, 3)]))
+        with pytest.raises(ReadModelUnreachable) as failed:
+            project(batch)
+        # Then the batch fails as the read model unreachable (it is delivered again), and the
+        # page heard that the talk's counts (and the leaderboard) cannot be read just now
+        assert isinstance(failed.value.__cause__, redis.exceptions.ClusterDownError)
+        assert "the cluster is failing over" in str(failed.value)
+        assert heard_until_marker(page, live, LEADERBOARD_CHANNEL) == {
+            on_talk: {"type": "unavailable", "talkId": talk},
+            board: {"type": "unavailable"},
+        }
+    finally:
+        os.kill(replica, signal.SIGCONT)
+        cluster.wait_until_healthy(replicated=True)
+    # And once the cluster serves every slot again (the shard that came back empty rebuilt by
+    # the projector from the event store), the batch delivered again counts its rating once
+    project(batch)
+    project(batch)
+    assert RedisReadModel(cluster.url).histogram(talk).counts == {
+        "1": 0,
+        "2": 0,
+        "3": 1,
+        "4": 0,
+        "5": 1,
+    }
+    page.close()

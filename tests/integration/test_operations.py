@@ -22,8 +22,9 @@ import redis
 from kafka import KafkaProducer
 
 from talkrate import wiring
-from talkrate.adapters.redis_store import RedisReadModel, histogram_key
+from talkrate.adapters.redis_store import REBUILD_LOCK_KEY, RedisReadModel, histogram_key
 from talkrate.errors import BackendUnavailable
+from talkrate.locations import redis_location
 from talkrate.models import RatingSubmitted
 from talkrate.rating import rating_status
 from talkrate.rebuild import rebuild_if_lost, rebuild_read_model
@@ -1119,6 +1120,7 @@ def test_ops_check_tells_a_rebuild_in_progress_from_a_read_model_lost(
             lock = document["rebuildLock"]
             assert 0 <= lock["heldSeconds"] < 30
             assert 0 < lock["expiresInSeconds"] <= 60
+            assert lock["heldBy"] == "rebuild"
         # And once it ends, the read model is built and matches
         assert main(["--json", "ops", "check"]) == 0
         assert json.loads(capsys.readouterr().out)["state"] == "built"
@@ -1133,4 +1135,86 @@ def test_ops_check_tells_a_rebuild_in_progress_from_a_read_model_lost(
             assert main(["ops", "check"]) == 0
             assert "the read model is being rebuilt" in capsys.readouterr().out
     finally:
+        ratings.flushdb()
+
+
+def test_ops_check_says_a_lock_without_expiry_is_stale_and_what_holds_a_live_one(
+    configure: Callable[..., None], talk: str, topic: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given an event store and a read model of their own, built, counting a rating of a talk
+    recreate(ELSEWHERE_TALKS)
+    ratings = redis.Redis.from_url(ELSEWHERE_RATINGS)
+    ratings.flushdb()
+    configure(RATINGS_CONNECTION=ELSEWHERE_RATINGS, TALKS_CONNECTION=ELSEWHERE_TALKS)
+    project = load_function("projector")
+    project(
+        kafka_event(ratings_batch(topic, 0, 0, [RatingSubmitted.new(talk, 5)])),
+        LambdaContextStub("projector"),
+    )
+    capsys.readouterr()
+    try:
+        # When the rebuild's lock is set without expiry (by hand: `SET projector/rebuilding x`),
+        # and a batch comes meanwhile (held off: the projector refuses while the lock exists)
+        ratings.set(REBUILD_LOCK_KEY, "x")
+        held_off = kafka_event(ratings_batch(topic, 0, 1, [RatingSubmitted.new(talk, 3)]))
+        with pytest.raises(BackendUnavailable):
+            project(held_off, LambdaContextStub("projector"))
+        capsys.readouterr()
+        # Then the check fails on every run, calling the lock stale, with the command that
+        # clears it, to be run only while nothing that takes the lock runs
+        for _ in range(2):
+            assert main(["ops", "check"]) == 1
+            said = capsys.readouterr()
+            assert "held off by a stale lock" in said.err
+            assert "has no expiry" in said.err
+            assert "(a rebuild or a forget-voter)" in said.err
+            assert "Only while no `talkrate ops rebuild`" in said.err
+            assert "ops forget-voter` is running" in said.err
+            assert "being rebuilt" not in said.out + said.err
+        command = re.findall(r"`(redis-cli [^`]+)`", said.err)
+        location = redis_location(ELSEWHERE_RATINGS)
+        assert command == [f"redis-cli -u {location} DEL projector/rebuilding"], said.err
+        assert main(["--json", "ops", "check"]) == 1
+        document = json.loads(capsys.readouterr().out)
+        assert document["state"] == "stale-lock"
+        assert document["rebuildLock"] == {
+            "heldSeconds": None,
+            "expiresInSeconds": None,
+            "heldBy": None,
+        }
+        # When the operator runs that command, and the batch is delivered again
+        subprocess.run(command[0].split(), check=True, capture_output=True, timeout=30)
+        assert project(held_off, LambdaContextStub("projector"))["applied"] == 1
+        capsys.readouterr()
+        # Then the check finds the read model built and matching
+        assert main(["--json", "ops", "check"]) == 0
+        assert json.loads(capsys.readouterr().out)["state"] == "built"
+
+        # When `ops forget-voter`'s lock is held (it takes the rebuild's lock, and says so in
+        # its value), the check says so, and that it ends by itself: 0
+        model = RedisReadModel(ELSEWHERE_RATINGS)
+        assert model.lock_for_rebuild(by="forget-voter")
+        assert main(["ops", "check"]) == 0
+        said = capsys.readouterr()
+        assert "the read model is held by `ops forget-voter`" in said.out, said
+        assert re.search(
+            r"held for \d+ s, running out in \d+ s unless `ops forget-voter`", said.out
+        )
+        assert main(["--json", "ops", "check"]) == 0
+        document = json.loads(capsys.readouterr().out)
+        assert (document["state"], document["rebuildLock"]["heldBy"]) == (
+            "rebuilding",
+            "forget-voter",
+        )
+        model.unlock_after_rebuild()
+
+        # When an older version's lock is held (its time and id, nothing of what took it)
+        ratings.set(REBUILD_LOCK_KEY, f"{int(time.time() * 1000)}-{uuid.uuid4().hex}", ex=60)
+        # Then the check names both that take it, with how long it was held: 0
+        assert main(["ops", "check"]) == 0
+        said = capsys.readouterr()
+        assert "being rebuilt or forgetting a voter (its lock held for" in said.out, said
+        assert "a rebuild or a forget-voter ends by itself" in said.out
+    finally:
+        ratings.delete(REBUILD_LOCK_KEY)
         ratings.flushdb()

@@ -312,10 +312,12 @@ def check(session: Session) -> None:
     differ (a Redis that lost some keys but not its built mark: a mistaken DEL, eviction).
 
     Reads the whole event store once, as a rebuild does, and every histogram; writes nothing.
-    Exit 0 when they match, or while a rebuild runs (its lock held: it says for how long;
-    nothing compared, the rebuild replaces the read model and ends by itself); exit 1 when a
-    talk differs, or when the read model is lost (not built and no rebuild running: Redis
-    flushed or restarted empty); `talkrate ops rebuild` mends both."""
+    Exit 0 when they match, or while a rebuild (or `ops forget-voter`) runs (its lock held: it
+    says which, when its lock says, and for how long; nothing compared, the rebuild replaces
+    the read model and ends by itself); exit 1 when a talk differs, or when the read model is
+    lost (not built and no rebuild running: Redis flushed or restarted empty): `talkrate ops
+    rebuild` mends both; exit 1 too when the lock has no expiry (set by hand, or by a fault:
+    it holds the projector off for good), with the command that clears it."""
     from talkrate import wiring
     from talkrate.config import load_settings
     from talkrate.read_model_check import check_read_model
@@ -336,11 +338,26 @@ def check(session: Session) -> None:
         "differing": differing,
     }
     if result.lock is not None:
-        held = result.lock.held_seconds
+        held, expires = result.lock.held_seconds, result.lock.expires_in_seconds
         found["rebuildLock"] = {
             "heldSeconds": None if held is None else round(held, 1),
-            "expiresInSeconds": round(result.lock.expires_in_seconds, 1),
+            "expiresInSeconds": None if expires is None else round(expires, 1),
+            "heldBy": result.lock.held_by,
         }
+    if result.state == "stale-lock":
+        held = result.lock.held_seconds if result.lock else None
+        since = "" if held is None else f", taken {held:.0f} s ago"
+        raise CliError(
+            f"the projector is held off by a stale lock: `{REBUILD_LOCK}` has no expiry "
+            f"({_holder_said(result.lock)}{since}), so it never runs out and no batch is "
+            "counted while it stays; nothing compared. No rebuild or forget-voter runs under a "
+            "lock without expiry (each sets one and renews it): it was set by hand or left by "
+            "a fault. Only while no `talkrate ops rebuild` (`make rebuild`), `ops replay`, "
+            "`ops topic-recreated` or `ops forget-voter` is running, clear it with "
+            f"`{_clear_lock_command(model)}`; the projector's next delivery then counts what "
+            "waited",
+            result=found,
+        )
     if result.state == "lost":
         raise CliError(
             "the read model is lost: it is not built and no rebuild is running (Redis flushed, "
@@ -364,10 +381,17 @@ def check(session: Session) -> None:
         )
     if session.as_json:
         output.emit_json(found)
-    elif result.lock is not None:
+    elif result.lock is not None and result.lock.held_by == "forget-voter":
         output.console.print(
-            f"the read model is being rebuilt ({_lock_said(result.lock)}): nothing compared; "
-            "a rebuild ends by itself, check again once it has",
+            f"the read model is held by `ops forget-voter` ({_lock_said(result.lock)}): nothing "
+            "compared; it ends by itself in a moment, check again once it has",
+            markup=False,
+        )
+    elif result.lock is not None:
+        being = "being rebuilt" if result.lock.held_by else "being rebuilt or forgetting a voter"
+        output.console.print(
+            f"the read model is {being} ({_lock_said(result.lock)}): nothing compared; "
+            f"{_holder_said(result.lock)} ends by itself, check again once it has",
             markup=False,
         )
     else:
@@ -376,13 +400,39 @@ def check(session: Session) -> None:
         )
 
 
+REBUILD_LOCK = "projector/rebuilding"  # (the adapter's REBUILD_LOCK_KEY, loaded lazily)
+
+
 def _lock_said(lock: Any) -> str:
     """How long the rebuild's lock has been held and when it runs out, in a few words."""
     held = "" if lock.held_seconds is None else f"held for {lock.held_seconds:.0f} s, "
     return (
-        f"its lock {held}running out in {lock.expires_in_seconds:.0f} s unless the rebuild "
-        "renews it"
+        f"its lock {held}running out in {lock.expires_in_seconds:.0f} s unless "
+        f"{_holder_said(lock)} renews it"
     )
+
+
+def _holder_said(lock: Any) -> str:
+    """What holds the rebuild's lock, as its value says (a version before said nothing)."""
+    held_by = lock.held_by if lock else None
+    if held_by == "rebuild":
+        return "the rebuild"
+    if held_by == "forget-voter":
+        return "`ops forget-voter`"
+    return "a rebuild or a forget-voter"
+
+
+def _clear_lock_command(model: Any) -> str:
+    """The redis-cli command that drops the rebuild's lock on the configured read model: its
+    location without user or password (redis-cli reads one from REDISCLI_AUTH), `-c` on a
+    cluster."""
+    from talkrate.config import load_settings
+    from talkrate.locations import UNPARSEABLE, redis_location
+
+    where = redis_location(load_settings().ratings_connection)
+    target = "<the read model's redis:// URL>" if where == UNPARSEABLE else where
+    cluster = " -c" if model.cluster else ""
+    return f"redis-cli -u {target}{cluster} DEL {REBUILD_LOCK}"
 
 
 @ops.command(name="topic-recreated")
@@ -840,7 +890,7 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
         )
     # The rebuild's lock: a rebuild reading the event store meanwhile would write the old id
     # back into the read model. The projector's batches wait meanwhile, as for a rebuild.
-    if not model.lock_for_rebuild():
+    if not model.lock_for_rebuild(by="forget-voter"):
         raise BackendError("a rebuild of the read model is running: try again once it is done")
     try:
         # A read model lost (Redis flushed or restarted empty; none being rebuilt: the lock is

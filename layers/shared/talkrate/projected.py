@@ -10,7 +10,7 @@ does not define them at its cold start: a named tuple class costs about 0.2 ms t
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from talkrate.events import Rating, WrittenRecord
 
@@ -21,6 +21,11 @@ def retired_topic(topic: str) -> str:
     named as a retired one). The event store's positions and the read model's applied offsets
     take the same name, so the status of a rating stored at one still finds its offset."""
     return f"{topic} (retired {datetime.now(UTC):%Y-%m-%d %H:%M:%S.%f} UTC)"
+
+
+# What takes the rebuild's lock (its value ends with it: `RedisReadModel.lock_for_rebuild`).
+LockHolder = Literal["rebuild", "forget-voter"]
+LOCK_HOLDERS: tuple[LockHolder, ...] = ("rebuild", "forget-voter")
 
 
 class Step(str):
@@ -145,12 +150,24 @@ class ReadModelMemory(NamedTuple):
 
 
 class RebuildLock(NamedTuple):
-    """The rebuild's lock as Redis holds it: a rebuild (or `ops forget-voter`) is running."""
+    """The rebuild's lock as Redis holds it: a rebuild (or `ops forget-voter`) is running, or a
+    lock without expiry (set by hand, or by a fault) holds the projector off for good."""
 
     # How long ago it was taken, by the clock of the machine that took it (None: a lock of an
-    # older version, whose token says nothing of it).
+    # older version, or set by hand, whose value says nothing of it).
     held_seconds: float | None
-    expires_in_seconds: float  # unless the rebuild renews it (it does at each step of its read)
+    # When it runs out unless its holder renews it (a rebuild does at each step of its read);
+    # None: it has no expiry and never runs out (`stale`).
+    expires_in_seconds: float | None
+    # What took it, as its value says: "rebuild" or "forget-voter" (None: an older version's
+    # lock, or one set by hand, which does not say).
+    held_by: LockHolder | None = None
+
+    @property
+    def stale(self) -> bool:
+        """Whether it never runs out: no rebuild or forget-voter takes a lock without expiry
+        (each sets one and renews it), so none is running under it."""
+        return self.expires_in_seconds is None
 
 
 class OutboxEntry(NamedTuple):

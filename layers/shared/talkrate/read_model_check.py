@@ -47,7 +47,7 @@ class CheckedModel(Protocol):
         ...
 
     def rebuild_lock(self) -> RebuildLock | None:
-        """The rebuild's lock while a rebuild holds it, else None."""
+        """The rebuild's lock while anything holds it (a stale one too), else None."""
         ...
 
 
@@ -66,14 +66,16 @@ class Difference(NamedTuple):
 
 
 # What the check found the read model to be: built (and compared), being rebuilt (its lock
-# held: nothing compared, the rebuild replaces it), or lost (not built, no rebuild running).
-ReadModelCondition = Literal["built", "rebuilding", "lost"]
+# held: nothing compared, the rebuild replaces it), held off by a stale lock (one without
+# expiry, which nothing renews and nothing ends: nothing compared), or lost (not built, no
+# rebuild running).
+ReadModelCondition = Literal["built", "rebuilding", "stale-lock", "lost"]
 
 
 class CheckResult(NamedTuple):
     """What the check found: the read model's `state` (nothing compared unless "built" and no
     rebuild running), `built` whether it holds its built mark; the talks compared; those that
-    differ; the rebuild's lock while one runs."""
+    differ; the rebuild's lock while one runs (or a stale one holds the projector off)."""
 
     state: ReadModelCondition
     built: bool
@@ -91,11 +93,12 @@ def check_read_model(
     """Compare every talk's histogram in the read model with the event store's count of it;
     the talks that differ twice, `settle` seconds apart (see SETTLE_SECONDS). Nothing is
     compared while a rebuild runs (the projector is held off: batches stored and not yet
-    counted would read as differences) or when the read model is lost."""
+    counted would read as differences), while a lock without expiry holds it off for good
+    ("stale-lock"), or when the read model is lost."""
     built = model.is_built()
     lock = model.rebuild_lock()
     if lock is not None:
-        return CheckResult("rebuilding", built, 0, [], lock)
+        return CheckResult("stale-lock" if lock.stale else "rebuilding", built, 0, [], lock)
     # Not built and no lock: looked at again, since a rebuild that ended between the two reads
     # (it sets the built mark before it lets its lock go) is no loss.
     if not built and not model.is_built():

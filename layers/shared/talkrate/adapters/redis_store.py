@@ -44,6 +44,7 @@ from redis.cluster import RedisCluster
 from redis.connection import parse_url
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 from redis.exceptions import (
+    ClusterDownError,
     ClusterError,
     NoScriptError,
     RedisClusterException,
@@ -63,6 +64,8 @@ from talkrate.events import Rating
 from talkrate.leaderboard import PRIOR_MEAN, PRIOR_WEIGHT
 from talkrate.observability import logger
 from talkrate.projected import (
+    LOCK_HOLDERS,
+    LockHolder,
     ProjectionBatch,
     ProjectionResult,
     ReadModelMemory,
@@ -76,10 +79,15 @@ _Method = TypeVar("_Method", bound=Callable[..., Any])
 
 
 def _unreachable_as_backend_error(method: _Method) -> _Method:
-    """Redis not answering (away, or BUSY with a long script) becomes ReadModelUnreachable, a
-    BackendUnavailable, which callers (the operator's commands among them) turn into one line
-    instead of a connection library's traceback (and on which the projector says on the live
-    channel that the counts cannot be read just now). A method that waits out BUSY itself
+    """Redis not answering (away, BUSY with a long script, or a cluster that serves no command
+    just now) becomes ReadModelUnreachable, a BackendUnavailable, which callers (the operator's
+    commands among them) turn into one line instead of a connection library's traceback (and on
+    which the projector says on the live channel that the counts cannot be read just now).
+
+    A cluster's refusals are as passing as a refused connection: CLUSTERDOWN (MasterDownError
+    is one) while a primary is lost and its replica not yet promoted (a failover), and TRYAGAIN
+    (or the client's "TTL exhausted" after its redirections) while a slot moves, once the
+    batch's own wait for it (SLOT_MOVE_WAIT_S) is over. A method that waits out BUSY itself
     (unlock_after_rebuild, replace_all's swap) only gets here once it has given up."""
 
     @functools.wraps(method)
@@ -88,6 +96,17 @@ def _unreachable_as_backend_error(method: _Method) -> _Method:
             return method(*args, **kwargs)
         except (redis.ConnectionError, redis.TimeoutError, RedisClusterException) as error:
             raise ReadModelUnreachable(f"Redis (the read model) is unreachable: {error}") from error
+        except ClusterDownError as error:
+            raise ReadModelUnreachable(
+                "Redis (the read model) is unreachable: the cluster is failing over (a primary "
+                "lost, its replica not yet promoted) or lost a shard, and serves no command "
+                f"until every slot is served again ({error}): try again in a moment"
+            ) from error
+        except (TryAgainError, ClusterError) as error:
+            raise ReadModelUnreachable(
+                "Redis (the read model) is unreachable: the cluster is moving a slot "
+                f"(TRYAGAIN) and did not serve it in time ({error}): try again in a moment"
+            ) from error
         except redis.ResponseError as error:
             if not _busy(error):
                 raise
@@ -1193,12 +1212,14 @@ class RedisReadModel:
         return dropped
 
     @_unreachable_as_backend_error
-    def lock_for_rebuild(self) -> bool:
-        """Hold the projector off (its batches fail and are retried) while a rebuild runs.
+    def lock_for_rebuild(self, by: LockHolder = "rebuild") -> bool:
+        """Hold the projector off (its batches fail and are retried) while a rebuild runs (or
+        `ops forget-voter`, `by`).
 
         The lock holds a token of this rebuild's own, for REBUILD_LOCK_SECONDS at a time: the
-        time it was taken (milliseconds since the epoch, for `rebuild_lock`), then a uuid."""
-        token = f"{int(time.time() * 1000)}-{uuid.uuid4().hex}"
+        time it was taken (milliseconds since the epoch, for `rebuild_lock`), a uuid, then what
+        took it (a version before it had no third part, and reads the first two alike)."""
+        token = f"{int(time.time() * 1000)}-{uuid.uuid4().hex}-{by}"
         if not self.client.set(REBUILD_LOCK_KEY, token, nx=True, ex=REBUILD_LOCK_SECONDS):
             return False
         self._rebuild_token = token
@@ -1206,8 +1227,9 @@ class RedisReadModel:
 
     @_unreachable_as_backend_error
     def rebuild_lock(self) -> RebuildLock | None:
-        """The rebuild's lock when a rebuild (anyone's) holds it, with how long it has been
-        held and when it runs out; None when no rebuild is running (one round trip)."""
+        """The rebuild's lock when anything holds it, with how long it has been held, when it
+        runs out (None: never, it has no expiry) and what took it (when its value says); None
+        when no rebuild is running (one round trip)."""
         pipe = self.client.pipeline(transaction=False)
         pipe.get(REBUILD_LOCK_KEY)
         pipe.pttl(REBUILD_LOCK_KEY)
@@ -1216,7 +1238,9 @@ class RedisReadModel:
             return None
         taken, _, rest = token.partition(b"-")
         held = max(0.0, time.time() - int(taken) / 1000) if taken.isdigit() and rest else None
-        return RebuildLock(held, max(0.0, left_ms / 1000))
+        by = rest.partition(b"-")[2].decode(errors="replace") if held is not None else ""
+        holder = next((h for h in LOCK_HOLDERS if h == by), None)
+        return RebuildLock(held, None if left_ms == -1 else max(0.0, left_ms / 1000), holder)
 
     @_unreachable_as_backend_error
     def hold_rebuild_lock(self) -> bool:
