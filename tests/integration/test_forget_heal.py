@@ -178,3 +178,21 @@ def test_ops_forgotten_marks_copies_the_marks_redis_alone_holds_into_postgresql(
     assert main(["--json", "ops", "forgotten-marks"]) == 0
     assert json.loads(capsys.readouterr().out)["copied"] == 0
     assert RedisRequestLimiter(connect(redis_url)).admit([], None, pseudonym).barred
+
+
+def test_a_forget_on_a_database_whose_table_has_no_marked_column_yet_still_keeps_the_voter(
+    own_catalog: str,
+) -> None:
+    # Given a catalog of the schema before `marked_at` (a deployment older than the checkout
+    # running the command)
+    with psycopg2.connect(own_catalog) as connection, connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE forgotten_voters DROP COLUMN marked_at")
+    connection.close()
+    # When a voter is forgotten in it, and their mark recorded as set
+    with event_store(own_catalog) as store:
+        store.forget("forgotten-older-schema")
+        recorded = store.marked(["forgotten-older-schema"])
+        # Then the voter is kept as forgotten all the same (nothing to record the mark in)
+        assert store.was_forgotten("forgotten-older-schema")
+    assert recorded == 0
+    recreate(own_catalog)

@@ -1050,17 +1050,27 @@ class PostgresEventStore:
         """Keep the voter filed under `pseudonym` as forgotten, for good (`ops forget-voter`,
         before anything else: whatever follows, every pass of theirs is refused).
         BackendUnavailable, naming the cause, on a database whose schema has no
-        forgotten_voters yet (a deployment older than the checkout running the command)."""
+        forgotten_voters yet (a deployment older than the checkout running the command); one
+        whose table has no `marked_at` yet keeps the voter all the same."""
         try:
-            self._db.run(
-                # Redis's mark not known to be set (again, at a run after one that set it:
-                # Redis may have lost it since) until `marked` says so: RelayFunction sets it.
-                lambda cursor: cursor.execute(
-                    "INSERT INTO forgotten_voters (pseudonym) VALUES (%s) "
-                    "ON CONFLICT (pseudonym) DO UPDATE SET marked_at = NULL",
-                    (pseudonym,),
+            try:
+                self._db.run(
+                    # Redis's mark not known to be set (again, at a run after one that set it:
+                    # Redis may have lost it since) until `marked` says so: RelayFunction sets it.
+                    lambda cursor: cursor.execute(
+                        "INSERT INTO forgotten_voters (pseudonym) VALUES (%s) "
+                        "ON CONFLICT (pseudonym) DO UPDATE SET marked_at = NULL",
+                        (pseudonym,),
+                    )
                 )
-            )
+            except psycopg2.errors.UndefinedColumn:
+                self._db.run(
+                    lambda cursor: cursor.execute(
+                        "INSERT INTO forgotten_voters (pseudonym) VALUES (%s) "
+                        "ON CONFLICT (pseudonym) DO NOTHING",
+                        (pseudonym,),
+                    )
+                )
         except psycopg2.errors.UndefinedTable as error:
             raise BackendUnavailable(
                 "the database has no forgotten_voters table (its schema is older than this "
@@ -1082,17 +1092,20 @@ class PostgresEventStore:
 
     def marked(self, pseudonyms: list[str]) -> int:
         """Record the Redis marks of these forgotten voters as set; answers how many rows were
-        waiting for it."""
-        return int(
-            self._db.run(
-                lambda cursor: _rowcount(
-                    cursor,
-                    "UPDATE forgotten_voters SET marked_at = now() "
-                    "WHERE pseudonym = ANY(%s) AND marked_at IS NULL",
-                    (pseudonyms,),
+        waiting for it (none on a table without `marked_at` yet: nothing to record it in)."""
+        try:
+            return int(
+                self._db.run(
+                    lambda cursor: _rowcount(
+                        cursor,
+                        "UPDATE forgotten_voters SET marked_at = now() "
+                        "WHERE pseudonym = ANY(%s) AND marked_at IS NULL",
+                        (pseudonyms,),
+                    )
                 )
             )
-        )
+        except psycopg2.errors.UndefinedColumn:
+            return 0
 
     def keep_forgotten(self, pseudonyms: list[str]) -> int:
         """Keep these voters as forgotten, their Redis marks set (copied from Redis's marks:
