@@ -154,15 +154,14 @@ def test_a_second_schema_apply_fills_the_voters_an_earlier_release_forgot(
 def test_ops_forgotten_marks_copies_the_marks_redis_alone_holds_into_postgresql(
     configure: Callable[..., None],
     talks_dsn: str,
-    redis_url: str,
-    redis_client: redis.Redis,
+    read_model_url: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # Given a voter an earlier release forgot before any rating of theirs was stored: a mark
-    # in Redis only
-    configure()
+    # in Redis only (one Redis, or a cluster)
+    configure(RATINGS_CONNECTION=read_model_url)
     pseudonym = forgotten_id(new_pass().split(".")[1])
-    redis_client.set(forgotten_key(pseudonym), "1")
+    connect(read_model_url).set(forgotten_key(pseudonym), "1")
     with event_store(talks_dsn) as store:
         assert not store.was_forgotten(pseudonym)
     # When `talkrate ops forgotten-marks` runs
@@ -177,7 +176,7 @@ def test_ops_forgotten_marks_copies_the_marks_redis_alone_holds_into_postgresql(
     # And run again, it copies nothing more of that voter, and Redis still refuses them
     assert main(["--json", "ops", "forgotten-marks"]) == 0
     assert json.loads(capsys.readouterr().out)["copied"] == 0
-    assert RedisRequestLimiter(connect(redis_url)).admit([], None, pseudonym).barred
+    assert RedisRequestLimiter(connect(read_model_url)).admit([], None, pseudonym).barred
 
 
 def test_a_forget_on_a_database_whose_table_has_no_marked_column_yet_still_keeps_the_voter(
