@@ -15,7 +15,7 @@ from talkrate.errors import ReadModelRebuilding, TalkrateError
 from talkrate.live import API_KEY_DAYS_LEFT_METRIC, api_key_days_left
 from talkrate.observability import logger, metrics, tell_rebuilt
 from talkrate.rebuild import rebuild_if_lost
-from talkrate.relay import relay_outbox
+from talkrate.relay import mark_forgotten_voters, relay_outbox
 
 # The time a run must have left to start a rebuild: 500,000 events take about 10 s at the
 # relay's 384 MB; a run whose outbox took longer leaves it to the next one, a minute later.
@@ -72,13 +72,32 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                 },
             )
     finally:
-        # After the outbox, whatever became of it: a rebuild never holds ratings back.
+        # After the outbox, whatever became of it: neither holds ratings back.
+        _mark_forgotten_voters()
         _restore_read_model(context)
     return {
         "published": result.published,
         "pending": result.pending,
         "streamFailed": result.stream_failed,
     }
+
+
+def _mark_forgotten_voters() -> None:
+    """Finish, once Redis answers, a forget that could not reach it: the marks of the forgotten
+    voters PostgreSQL keeps and Redis may not (one indexed query when none waits). Nothing here
+    fails the run; a backend that does not answer is tried at the next one."""
+    try:
+        marked = mark_forgotten_voters(wiring.event_store(), wiring.request_limiter())
+    except TalkrateError:
+        return
+    except Exception:  # a refusal of Redis or PostgreSQL (BUSY, read-only, ...): next run
+        logger.exception("the forgotten voters' marks could not be set")
+        return
+    if marked:
+        logger.warning(
+            "forgotten voters marked in Redis (a forget had not reached it)",
+            extra={"marked": marked},
+        )
 
 
 def _restore_read_model(context: LambdaContext) -> str:

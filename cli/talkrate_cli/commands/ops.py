@@ -28,11 +28,24 @@ class BackendError(CliError):
     """A backend refused or could not be reached."""
 
 
+# `ops forget-voter` kept the voter in PostgreSQL and could not set Redis's mark.
+NOT_FINISHED_EXIT = 3
+
+
+class ForgetNotFinished(CliError):
+    """A forget that kept the voter as forgotten in PostgreSQL and could not mark them in Redis:
+    their pass still rates wherever Redis answers until the mark is set (exit 3)."""
+
+    exit_code = NOT_FINISHED_EXIT
+    kind = "forget-not-finished"
+    title = "Forget not finished"
+
+
 @click.group()
 @click.pass_context
 def ops(ctx: click.Context) -> None:
     """Operate the backends: rebuild, check, dead letters, redrive, replay, relay, a recreated
-    topic, forgetting a voter.
+    topic, forgetting a voter, the forgotten voters' marks.
 
     They are the ones the configuration names (TALKS_CONNECTION, RATINGS_CONNECTION,
     STREAMS_CONNECTION, or CONNECTIONS_SECRET_ARN and STREAMS_*), not the API's."""
@@ -852,10 +865,16 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
     no rebuild running: `ops rebuild` first); run it when no batch waits for `ops replay` either
     (ProjectorFailuresAlarm OK): a rating of theirs sent just before the mark and counted after
     the run is counted beside the others until it is run again and `ops rebuild` follows. The
-    ratings topic keeps its copies until its retention deletes them."""
+    ratings topic keeps its copies until its retention deletes them.
+
+    Exit status: 0 done; 3 NOT finished: the voter is kept as forgotten in PostgreSQL but Redis
+    could not be marked (unreachable, paused, full), so their pass still rates wherever Redis
+    answers until RelayFunction's next run marks them or the command is run again (as it
+    should be); 1 another refusal (said); 2 a VOTER not taken."""
     import re
 
     from talkrate import wiring
+    from talkrate.errors import TalkrateError
     from talkrate.events import MAX_VOTER_ID_LENGTH, VOTER_ID_PATTERN
     from talkrate.voters import forgotten_id, read_token
 
@@ -879,7 +898,16 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
     # before Redis's: the API asks it when Redis cannot say (down, or its marks lost), and a
     # rebuild writes Redis's again from it.
     store.forget(pseudonym)
-    wiring.request_limiter().bar(pseudonym)
+    try:
+        wiring.request_limiter().bar(pseudonym)
+    except TalkrateError as error:
+        raise ForgetNotFinished(
+            "NOT finished: the voter is kept as forgotten in PostgreSQL, but Redis could not "
+            f"be marked ({error}). This pass still rates wherever Redis answers: run the "
+            "command again once Redis answers (RelayFunction's next run, within a minute of "
+            "Redis answering, sets the mark too); none of their ratings is filed away yet"
+        ) from None
+    store.marked([pseudonym])
     waiting = store.pending_of_voter(voter_id)
     if waiting:
         # The relay may be publishing it this moment, under the old id.
@@ -961,6 +989,39 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
             "this voter counted after an earlier run, or a run stopped half-way): run "
             "`talkrate ops rebuild` to count their newest rating once"
         )
+
+
+@ops.command(name="forgotten-marks")
+@pass_session
+@_backend_errors
+def forgotten_marks(session: Session) -> None:
+    """Bring the forgotten voters' marks in Redis and PostgreSQL's forgotten_voters in line.
+
+    Copies into forgotten_voters every voter Redis holds a mark of and PostgreSQL does not
+    keep (a voter a release from before the table, or one run during a rollback, forgot before
+    any rating of theirs was stored: the event store has no `forgotten-` id of theirs, so no
+    schema apply fills them in), then sets the marks PostgreSQL keeps and Redis does not yet
+    (RelayFunction does that every minute too). Run it once after upgrading from a release
+    before 2026-12-06 and after rolling forward past a rollback. Idempotent; it reads every
+    key of Redis's (a SCAN), so it is an operator's step, not a scheduled one."""
+    from talkrate import wiring
+    from talkrate.relay import mark_forgotten_voters
+
+    say = _say("forgotten-marks", output.errors if session.as_json else None)
+    _read_model()  # RATINGS_CONNECTION readable as written, before anything is read
+    limiter, store = wiring.request_limiter(), wiring.event_store()
+    held = limiter.forgotten_marks()
+    copied = store.keep_forgotten(held) if held else 0
+    marked = 0
+    while batch := mark_forgotten_voters(store, limiter):
+        marked += batch
+    if session.as_json:
+        output.emit_json({"redisMarks": len(held), "copied": copied, "marked": marked})
+        return
+    say(
+        f"{output.counted(len(held), 'mark')} in Redis, {copied} of them copied into "
+        f"forgotten_voters; {output.counted(marked, 'mark')} set in Redis"
+    )
 
 
 def _require_signed(token: str) -> None:

@@ -209,6 +209,19 @@ class ForgottenVoters(Protocol):
         ...
 
 
+class ForgottenMarksKept(Protocol):
+    """Which forgotten voters PostgreSQL keeps whose Redis mark is not known to be set (a forget
+    that could not reach Redis), and the record that it was set since."""
+
+    def unmarked_forgotten(self, limit: int) -> list[str]:
+        """Up to `limit` pseudonyms of forgotten voters whose mark is not known to be set."""
+        ...
+
+    def marked(self, pseudonyms: list[str]) -> int:
+        """Record their marks as set; how many were waiting for it."""
+        ...
+
+
 class LivePublisher(Protocol):
     """The live channel (AppSync Events on AWS, its emulation locally), publishing side."""
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from talkrate.ports import RatingPublisher, RelayableOutbox
+from talkrate.ports import ForgottenMarksKept, RatingPublisher, RelayableOutbox, RequestLimiter
 from talkrate.projected import RelayResult
 
 DEFAULT_BATCH = 500
+# Forgotten voters whose Redis mark a run sets at most (a forget stopped before its mark is one;
+# a backlog of them, a schema apply filling the table, takes a few runs).
+MARKS_PER_RUN = 1000
 # How long a run waits before it tries a stream that failed again.
 RETRY_PAUSE_SECONDS = 2.0
 # How long a run waits before it looks again at entries another run held (see relay_outbox).
@@ -82,3 +85,17 @@ def relay_outbox(
         if last_try is None or time.monotonic() + pause >= last_try:
             return result
         sleep(pause)
+
+
+def mark_forgotten_voters(
+    kept: ForgottenMarksKept, limiter: RequestLimiter, limit: int = MARKS_PER_RUN
+) -> int:
+    """Set the Redis marks of the forgotten voters PostgreSQL keeps and Redis may not (a forget
+    that could not reach Redis, a voter the schema's apply filled in), then record them set;
+    answers how many. With none waiting, one indexed query and nothing in Redis. Idempotent: a
+    mark set twice is the same mark, and a run cut off between the two steps sets them again.
+    BackendUnavailable when either cannot be reached (nothing recorded: the next run tries)."""
+    waiting = kept.unmarked_forgotten(limit)
+    for pseudonym in waiting:
+        limiter.bar(pseudonym)
+    return kept.marked(waiting) if waiting else 0

@@ -87,15 +87,21 @@ ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS redrives jsonb NOT NULL DEFAUL
 -- The voters `ops forget-voter` filed away, by the id their ratings are filed under (never the
 -- voter's own): the API asks it when Redis cannot say whether a pass's voter was forgotten
 -- (unreachable, or its marks lost), and a rebuild writes the marks again from it. Written
--- before the filing away, so a voter with no rating stored is kept too; filled here with the
--- voters filed away before it existed (a scan run once per schema file).
+-- before the filing away, so a voter with no rating stored is kept too. Filled with the voters
+-- the event store files under a `forgotten-` id at every apply, this file's or not
+-- (talkrate.adapters.postgres.FILL_FORGOTTEN_VOTERS: an earlier release, during a rollback,
+-- forgets without writing here).
 CREATE TABLE IF NOT EXISTS forgotten_voters (
     pseudonym     text PRIMARY KEY,
     forgotten_at  timestamptz NOT NULL DEFAULT now()
 );
-INSERT INTO forgotten_voters (pseudonym)
-    SELECT DISTINCT voter_id FROM rating_events WHERE voter_id LIKE 'forgotten-%'
-    ON CONFLICT (pseudonym) DO NOTHING;
+-- When Redis's mark of the voter was last known set (`ops forget-voter` once its mark is set,
+-- RelayFunction's run for the others); NULL: not yet, and RelayFunction sets it at its next
+-- run (a forget that could not reach Redis, a voter filled in here). The index holds only
+-- those, so a run with none waiting is one lookup of an empty index.
+ALTER TABLE forgotten_voters ADD COLUMN IF NOT EXISTS marked_at timestamptz;
+CREATE INDEX IF NOT EXISTS forgotten_voters_unmarked ON forgotten_voters (pseudonym)
+    WHERE marked_at IS NULL;
 
 -- The schema files applied so far, by digest (talkrate.adapters.postgres.apply_schema): a
 -- deploy whose file was applied before (unchanged, or an earlier one at a rollback: every

@@ -155,6 +155,18 @@ class RedisRequestLimiter:
         except (redis.RedisError, RedisClusterException) as error:
             raise BackendUnavailable(f"the read model is unreachable: {error}") from error
 
+    def forgotten_marks(self) -> list[str]:
+        """The pseudonyms of every forgotten voter this Redis holds a mark of (a SCAN of the
+        keyspace, for an operator's command: never on a request's path)."""
+        try:
+            return sorted(
+                name[len(FORGOTTEN_PREFIX) :]
+                for key in self._client.scan_iter(match=FORGOTTEN_PREFIX + "*", count=1000)
+                if (name := key.decode() if isinstance(key, bytes) else str(key))
+            )
+        except (redis.RedisError, RedisClusterException) as error:
+            raise BackendUnavailable(f"the read model is unreachable: {error}") from error
+
     def give_back(self, limits: list[Limit], event_id: str) -> None:
         """Undo an admission whose rating was not stored after all: the request counts against
         no limit (a retry after the outage is not refused for it), and is not accepted."""

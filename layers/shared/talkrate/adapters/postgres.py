@@ -1050,20 +1050,77 @@ class PostgresEventStore:
         """Keep the voter filed under `pseudonym` as forgotten, for good (`ops forget-voter`,
         before anything else: whatever follows, every pass of theirs is refused).
         BackendUnavailable, naming the cause, on a database whose schema has no
-        forgotten_voters yet (a deployment older than the checkout running the command)."""
+        forgotten_voters yet (a deployment older than the checkout running the command); one
+        whose table has no `marked_at` yet keeps the voter all the same."""
         try:
-            self._db.run(
-                lambda cursor: cursor.execute(
-                    "INSERT INTO forgotten_voters (pseudonym) VALUES (%s) "
-                    "ON CONFLICT (pseudonym) DO NOTHING",
-                    (pseudonym,),
+            try:
+                self._db.run(
+                    # Redis's mark not known to be set (again, at a run after one that set it:
+                    # Redis may have lost it since) until `marked` says so: RelayFunction sets it.
+                    lambda cursor: cursor.execute(
+                        "INSERT INTO forgotten_voters (pseudonym) VALUES (%s) "
+                        "ON CONFLICT (pseudonym) DO UPDATE SET marked_at = NULL",
+                        (pseudonym,),
+                    )
                 )
-            )
+            except psycopg2.errors.UndefinedColumn:
+                self._db.run(
+                    lambda cursor: cursor.execute(
+                        "INSERT INTO forgotten_voters (pseudonym) VALUES (%s) "
+                        "ON CONFLICT (pseudonym) DO NOTHING",
+                        (pseudonym,),
+                    )
+                )
         except psycopg2.errors.UndefinedTable as error:
             raise BackendUnavailable(
                 "the database has no forgotten_voters table (its schema is older than this "
                 "command's): deploy this release first, then run the command again"
             ) from error
+
+    def unmarked_forgotten(self, limit: int) -> list[str]:
+        """Up to `limit` forgotten voters whose Redis mark is not known to be set (one lookup of
+        a partial index: none, most of the time)."""
+        rows = self._db.run(
+            lambda cursor: _fetch_all(
+                cursor,
+                "SELECT pseudonym FROM forgotten_voters WHERE marked_at IS NULL "
+                "ORDER BY pseudonym LIMIT %s",
+                (limit,),
+            )
+        )
+        return [str(pseudonym) for (pseudonym,) in rows]
+
+    def marked(self, pseudonyms: list[str]) -> int:
+        """Record the Redis marks of these forgotten voters as set; answers how many rows were
+        waiting for it (none on a table without `marked_at` yet: nothing to record it in)."""
+        try:
+            return int(
+                self._db.run(
+                    lambda cursor: _rowcount(
+                        cursor,
+                        "UPDATE forgotten_voters SET marked_at = now() "
+                        "WHERE pseudonym = ANY(%s) AND marked_at IS NULL",
+                        (pseudonyms,),
+                    )
+                )
+            )
+        except psycopg2.errors.UndefinedColumn:
+            return 0
+
+    def keep_forgotten(self, pseudonyms: list[str]) -> int:
+        """Keep these voters as forgotten, their Redis marks set (copied from Redis's marks:
+        an earlier release's forget, of a voter with no rating stored); answers how many were
+        not kept before."""
+        return int(
+            self._db.run(
+                lambda cursor: _rowcount(
+                    cursor,
+                    "INSERT INTO forgotten_voters (pseudonym, marked_at) "
+                    "SELECT unnest(%s::text[]), now() ON CONFLICT (pseudonym) DO NOTHING",
+                    (pseudonyms,),
+                )
+            )
+        )
 
     def was_forgotten(self, pseudonym: str) -> bool:
         """Whether the voter filed under `pseudonym` was forgotten (one primary-key lookup);
@@ -1383,7 +1440,8 @@ def apply_schema(
 ) -> bool:
     """Create or update the tables talkrate needs (idempotent); `host` replaces the DSN's host
     (an RDS Proxy endpoint). False when this schema (`sql`, schema.sql by default) was applied
-    before: then nothing is run, and no table is locked.
+    before: then its statements are not run, and no table is locked exclusively. Either way
+    forgotten_voters is filled from the event store (FILL_FORGOTTEN_VOTERS).
 
     Every deploy that changes the functions' code runs this, and an `ALTER TABLE ... IF NOT
     EXISTS` takes its table's exclusive lock even when there is nothing to do: behind a long
@@ -1402,21 +1460,38 @@ def apply_schema(
     try:
         with connection, connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-            cursor.execute("SELECT to_regclass('schema_applied') IS NOT NULL")
-            if (cursor.fetchone() or (False,))[0]:
-                cursor.execute("SELECT 1 FROM schema_applied WHERE digest = %s", (digest,))
-                if cursor.fetchone() is not None and _has_all(cursor, sql):
-                    return False
             # A table lock the schema waits for (a long read holds one) would queue every write
             # of the live service behind it: give up soon instead, and let the deploy say so.
             cursor.execute("SET LOCAL lock_timeout = '5s'")
-            cursor.execute(sql)
-            cursor.execute(
-                "INSERT INTO schema_applied (digest) VALUES (%s) ON CONFLICT DO NOTHING", (digest,)
-            )
-            return True
+            applied = False
+            cursor.execute("SELECT to_regclass('schema_applied') IS NOT NULL")
+            if (cursor.fetchone() or (False,))[0]:
+                cursor.execute("SELECT 1 FROM schema_applied WHERE digest = %s", (digest,))
+                applied = cursor.fetchone() is not None and _has_all(cursor, sql)
+            if not applied:
+                cursor.execute(sql)
+                cursor.execute(
+                    "INSERT INTO schema_applied (digest) VALUES (%s) ON CONFLICT DO NOTHING",
+                    (digest,),
+                )
+            # Whatever the file: a voter an earlier release forgot meanwhile (a rollback's)
+            # is kept from its next apply on. No table's exclusive lock: a read of the events,
+            # rows added to forgotten_voters.
+            cursor.execute("SELECT to_regclass('forgotten_voters') IS NOT NULL")
+            if (cursor.fetchone() or (False,))[0]:
+                cursor.execute(FILL_FORGOTTEN_VOTERS)
+            return not applied
     finally:
         connection.close()
+
+
+# The voters the event store files under a `forgotten-` id, kept in forgotten_voters (run at
+# every schema apply: idempotent; one scan of rating_events, at a deploy only).
+FILL_FORGOTTEN_VOTERS = (
+    "INSERT INTO forgotten_voters (pseudonym) "
+    "SELECT DISTINCT voter_id FROM rating_events WHERE voter_id LIKE 'forgotten-%' "
+    "ON CONFLICT (pseudonym) DO NOTHING"
+)
 
 
 _CREATED = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)", re.IGNORECASE)
@@ -1486,6 +1561,11 @@ def _fetch_one(cursor: Cursor, sql: str, args: Any = ()) -> tuple[Any, ...] | No
     cursor.execute(sql, args)
     row: tuple[Any, ...] | None = cursor.fetchone()
     return row
+
+
+def _rowcount(cursor: Cursor, sql: str, args: Any = ()) -> int:
+    cursor.execute(sql, args)
+    return int(cursor.rowcount)
 
 
 def _fetch_all(cursor: Cursor, sql: str, args: Any = ()) -> list[tuple[Any, ...]]:

@@ -1,0 +1,197 @@
+"""A forget that did not reach Redis says so, and heals: RelayFunction's scheduled run sets the
+marks of forgotten voters PostgreSQL keeps and Redis does not yet; every schema apply fills
+`forgotten_voters` from the event store; `ops forgotten-marks` copies marks Redis alone holds.
+Real PostgreSQL, Redis and broker; the handlers called in process."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import psycopg2
+import pytest
+import redis
+
+from talkrate.adapters.limiter import RedisRequestLimiter, forgotten_key
+from talkrate.adapters.postgres import apply_schema
+from talkrate.adapters.redis_store import connect
+from talkrate.projection import classify
+from talkrate.voters import forgotten_id
+from talkrate_cli.main import main
+from talkrate_local.database import event_store, recreate
+from tests.backends import postgres_dsn
+from tests.builders import LambdaContextStub, load_function, sample_event
+from tests.integration.conftest import Call
+from tests.integration.test_exactly_once import at, voter_event
+from tests.integration.test_forgotten_without_redis import (
+    UNREACHABLE_REDIS,
+    new_pass,
+    rate,
+    refused_as_forgotten,
+)
+from tests.integration.test_handlers import counts, project_all
+
+pytestmark = pytest.mark.integration
+
+# The exit status of a forget that kept the voter in PostgreSQL and could not mark Redis.
+NOT_FINISHED = 3
+
+
+def unmarked(dsn: str, pseudonym: str) -> bool:
+    """Whether PostgreSQL keeps the voter as forgotten with Redis's mark not known to be set."""
+    with psycopg2.connect(dsn) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT marked_at IS NULL FROM forgotten_voters WHERE pseudonym = %s", (pseudonym,)
+        )
+        row = cursor.fetchone()
+    connection.close()
+    assert row is not None, "no row in forgotten_voters"
+    return bool(row[0])
+
+
+def test_a_forget_that_failed_at_redis_says_not_finished_and_the_relay_s_run_finishes_it(
+    api: Call,
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    talks_dsn: str,
+    redis_client: redis.Redis,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a voter who rated a talk, their rating counted
+    configure(VOTING_POLICY="attendee", PUBLISH_TIMEOUT_SECONDS="1")
+    token = new_pass()
+    pseudonym = forgotten_id(token.split(".")[1])
+    assert rate(api, talk, 5, token)["statusCode"] == 202
+    project_all(topic, kafka_bootstrap)
+    # When they are forgotten while Redis cannot be reached
+    configure(
+        VOTING_POLICY="attendee", PUBLISH_TIMEOUT_SECONDS="1", RATINGS_CONNECTION=UNREACHABLE_REDIS
+    )
+    capsys.readouterr()
+    status = main(["ops", "forget-voter", token])
+    _, err = capsys.readouterr()
+    # Then the command says plainly that it did not finish, with a status of its own
+    assert status == NOT_FINISHED, err
+    assert "NOT finished" in err
+    assert "still rates wherever Redis answers" in err
+    assert "run the command again" in err
+    # And PostgreSQL keeps the voter, Redis's mark not set yet
+    assert unmarked(talks_dsn, pseudonym)
+    # When Redis answers again (with its data, and no mark of the voter), and RelayFunction
+    # runs as it does every minute
+    configure(VOTING_POLICY="attendee", PUBLISH_TIMEOUT_SECONDS="1")
+    assert not redis_client.exists(forgotten_key(pseudonym))
+    load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    # Then the voter's pass is refused by Redis on its own, and renews nothing
+    refused = rate(api, talk, 1, token)
+    assert refused_as_forgotten(refused), refused["json"]
+    renewal = api("POST", "/voters", headers={"voter-token": token})
+    assert renewal["statusCode"] == 201, renewal["json"]
+    assert renewal["json"]["renewed"] is False
+    assert not unmarked(talks_dsn, pseudonym)
+    # And their old rating still counts once, the refused one not at all
+    project_all(topic, kafka_bootstrap)
+    assert counts(redis_client, talk) == {"5": "1"}
+    # And the command run again finishes, filing the rating away
+    capsys.readouterr()
+    assert main(["--json", "ops", "forget-voter", token]) == 0
+    assert json.loads(capsys.readouterr().out)["events"] == 1
+
+
+def test_the_relay_s_run_with_no_voter_waiting_sets_no_mark(
+    configure: Callable[..., None], talks_dsn: str, redis_client: redis.Redis
+) -> None:
+    # Given a voter kept as forgotten in PostgreSQL, and the relay's run that marked them
+    configure()
+    pseudonym = forgotten_id(new_pass().split(".")[1])
+    with event_store(talks_dsn) as store:
+        store.forget(pseudonym)
+    assert unmarked(talks_dsn, pseudonym)
+    load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    assert redis_client.exists(forgotten_key(pseudonym))
+    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM forgotten_voters WHERE marked_at IS NULL")
+        assert cursor.fetchone() == (0,)
+    connection.close()
+    # When the relay runs again
+    before = redis_client.info("commandstats").get("cmdstat_set", {}).get("calls", 0)
+    load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    # Then it sets nothing in Redis
+    after = redis_client.info("commandstats").get("cmdstat_set", {}).get("calls", 0)
+    assert after == before
+
+
+@pytest.fixture
+def own_catalog() -> str:
+    """A catalog database of this file's own, created empty (schema applied)."""
+    dsn = postgres_dsn("forgetheal")
+    recreate(dsn)
+    return dsn
+
+
+def test_a_second_schema_apply_fills_the_voters_an_earlier_release_forgot(
+    own_catalog: str,
+) -> None:
+    # Given the schema applied, then a voter forgotten by an earlier release (a rollback's):
+    # their rating filed under a `forgotten-` id, and no row in forgotten_voters
+    with event_store(own_catalog) as store:
+        store.record(
+            classify([at("t-heal", 0, 0, voter_event("talk-heal", 4, "forgotten-rolled", 0))])
+        )
+        assert not store.was_forgotten("forgotten-rolled")
+    # When the same schema is applied again (the release rolled forward)
+    apply_schema(own_catalog)
+    # Then the voter is kept as forgotten, and applying it once more changes nothing
+    with event_store(own_catalog) as store:
+        assert store.was_forgotten("forgotten-rolled")
+    apply_schema(own_catalog)
+    with event_store(own_catalog) as store:
+        assert store.was_forgotten("forgotten-rolled")
+
+
+def test_ops_forgotten_marks_copies_the_marks_redis_alone_holds_into_postgresql(
+    configure: Callable[..., None],
+    talks_dsn: str,
+    read_model_url: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a voter an earlier release forgot before any rating of theirs was stored: a mark
+    # in Redis only (one Redis, or a cluster)
+    configure(RATINGS_CONNECTION=read_model_url)
+    pseudonym = forgotten_id(new_pass().split(".")[1])
+    connect(read_model_url).set(forgotten_key(pseudonym), "1")
+    with event_store(talks_dsn) as store:
+        assert not store.was_forgotten(pseudonym)
+    # When `talkrate ops forgotten-marks` runs
+    capsys.readouterr()
+    assert main(["--json", "ops", "forgotten-marks"]) == 0, capsys.readouterr().err
+    document = json.loads(capsys.readouterr().out)
+    # Then PostgreSQL keeps the voter too (asked when Redis cannot say), marked
+    assert document["copied"] >= 1
+    with event_store(talks_dsn) as store:
+        assert store.was_forgotten(pseudonym)
+    assert not unmarked(talks_dsn, pseudonym)
+    # And run again, it copies nothing more of that voter, and Redis still refuses them
+    assert main(["--json", "ops", "forgotten-marks"]) == 0
+    assert json.loads(capsys.readouterr().out)["copied"] == 0
+    assert RedisRequestLimiter(connect(read_model_url)).admit([], None, pseudonym).barred
+
+
+def test_a_forget_on_a_database_whose_table_has_no_marked_column_yet_still_keeps_the_voter(
+    own_catalog: str,
+) -> None:
+    # Given a catalog of the schema before `marked_at` (a deployment older than the checkout
+    # running the command)
+    with psycopg2.connect(own_catalog) as connection, connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE forgotten_voters DROP COLUMN marked_at")
+    connection.close()
+    # When a voter is forgotten in it, and their mark recorded as set
+    with event_store(own_catalog) as store:
+        store.forget("forgotten-older-schema")
+        recorded = store.marked(["forgotten-older-schema"])
+        # Then the voter is kept as forgotten all the same (nothing to record the mark in)
+        assert store.was_forgotten("forgotten-older-schema")
+    assert recorded == 0
+    recreate(own_catalog)
