@@ -54,7 +54,14 @@ SPEAKERS = [
 ]
 SIZES = {"phone 390x844": web_app.PHONE} | {
     size: web_app.PROJECTORS[size]
-    for size in ("1920x1080", "3840x2160 (4K)", "1280x720", "1024x768 (4:3)")
+    for size in (
+        "1920x1080",
+        "3840x2160 (4K)",
+        "1280x720",
+        "1024x768 (4:3)",
+        "800x600 (4:3)",
+        "2560x1440",
+    )
 }
 
 # Whether the screen fits its window: the page's size against the window's, the notice's and
