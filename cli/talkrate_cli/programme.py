@@ -223,8 +223,9 @@ def identified(
             hashed = row.talk_id != slug_without_hash(title)
             before = ["talk"] + [f"talk-{n}" for n in range(2, 100)] if hashed else []
             known = (row.talk_id, earlier_slug(title), *numbered[1:], *before)
+            # (a title saved with U+FEFF is matched as the API keeps it: the row's has none)
             talk_id = next(
-                (i for i in known if i not in used and catalog.get(i, {}).get("title") == title),
+                (i for i in known if i not in used and _kept_title(catalog.get(i)) == title),
                 None,
             ) or next(
                 (i for i in numbered if i not in used and (i == row.talk_id or i not in catalog)),
@@ -239,6 +240,12 @@ def identified(
             row = Row(row.line, talk_id, row.fields, id_from_title=True)
         kept.append(row)
     return kept, unnamed
+
+
+def _kept_title(talk: dict[str, Any] | None) -> str | None:
+    """A catalog talk's title as the API would keep it if sent again (without U+FEFF)."""
+    title = (talk or {}).get("title")
+    return without_dropped(title) if isinstance(title, str) else None
 
 
 def speakers_cell(speakers: Iterable[str]) -> str:

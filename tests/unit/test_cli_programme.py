@@ -770,6 +770,23 @@ def test_titles_whose_ids_meet_get_ids_of_their_own_and_keep_them() -> None:
     assert [row.talk_id for row in kept[:2]] == [f"{base}-part-1", f"{base}-part-2"]
 
 
+# Two titles whose ids meet (cut at 60 characters), the second saved with U+FEFF before it
+# was dropped: each row without an id is matched to its talk by the title the API keeps
+FEFF_STEM = "Building resilient event-driven systems with Kafka and Redis"
+FEFF_CATALOG = {
+    slug(FEFF_STEM): {"id": slug(FEFF_STEM), "title": f"{FEFF_STEM}: part 1"},
+    f"{slug(FEFF_STEM)}-2": {"id": f"{slug(FEFF_STEM)}-2", "title": f"\ufeff{FEFF_STEM}: part 2"},
+}
+FEFF_FILE = f"title\n{FEFF_STEM}: part 2\n{FEFF_STEM}: part 1\n"
+
+
+def test_a_title_saved_with_u_feff_is_still_its_talk_s_for_a_row_without_an_id() -> None:
+    # When the file is imported again (part 2 first)
+    rows = with_ids(read_rows(io.StringIO(FEFF_FILE)), FEFF_CATALOG)
+    # Then each row updates its own talk: part 2 did not take part 1's, under its slug
+    assert [row.talk_id for row in rows] == [f"{slug(FEFF_STEM)}-2", slug(FEFF_STEM)]
+
+
 def test_a_title_without_an_id_twice_is_refused() -> None:
     with pytest.raises(CliError, match="line 3: talk Über Café appears twice"):
         read_rows(io.StringIO("id,title\n,Über Café\n,Über Café\n"))

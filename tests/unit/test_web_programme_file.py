@@ -14,9 +14,14 @@ from typing import Any
 import pytest
 
 from talkrate.events import TALK_ID_RULE
-from talkrate_cli.programme import BadRows, read_rows
+from talkrate_cli.programme import BadRows, read_rows, with_ids
 from tests.nodejs import node
-from tests.unit.test_cli_programme import INVISIBLE_DROPPED, INVISIBLE_TAKEN
+from tests.unit.test_cli_programme import (
+    FEFF_CATALOG,
+    FEFF_FILE,
+    INVISIBLE_DROPPED,
+    INVISIBLE_TAKEN,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -105,3 +110,40 @@ def test_the_page_and_the_command_line_say_an_accented_id_is_not_one_as_the_api_
             [f"line 2: id '-x' is not one a talk can have: it may hold {TALK_ID_RULE}"],
         ]
     )
+
+
+_PLAN = """
+const [scripts, text, talks] = [process.argv[1], process.argv[2], JSON.parse(process.argv[3])];
+const { planImport, readProgramme } = await import(new URL("programme-file.js", scripts));
+const plan = planImport(readProgramme(text), talks);
+console.log(JSON.stringify([...plan.created, ...plan.updated, ...plan.unchanged].map((r) => r.talkId)));
+"""
+
+
+def test_the_page_matches_a_title_saved_with_u_feff_to_its_talk_as_the_command_line_does(
+    tmp_path: Path,
+) -> None:
+    # Given two titles whose ids meet, the second saved with U+FEFF (test_cli_programme's)
+    scripts = tmp_path / "js"
+    shutil.copytree(ROOT / "web" / "js", scripts)
+    (scripts / "package.json").write_text('{"type": "module"}')
+    # When the page plans the import of the file again (part 2 first)
+    done = subprocess.run(
+        [
+            node(),
+            "--input-type=module",
+            "-e",
+            _PLAN,
+            scripts.as_uri() + "/",
+            FEFF_FILE,
+            json.dumps(list(FEFF_CATALOG.values())),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    # Then each row updates its own talk, as the command line's import does
+    ids = [row.talk_id for row in with_ids(read_rows(io.StringIO(FEFF_FILE)), FEFF_CATALOG)]
+    assert sorted(json.loads(done.stdout)) == sorted(ids) == sorted(FEFF_CATALOG)

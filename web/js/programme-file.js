@@ -538,7 +538,8 @@ function withIds(rows, catalog, errors) {
     const before = row.talkId !== slugWithoutHash(title) ? ["talk", ...numbers.map((n) => `talk-${n}`)] : [];
     const free = (id) => !used.has(id);
     const talkId = [row.talkId, earlierSlug(title), ...numbered.slice(1), ...before]
-      .find((id) => free(id) && catalog.has(id) && catalog.get(id).title === title)
+      // (a title saved with U+FEFF is matched as the API keeps it: the row's has none)
+      .find((id) => free(id) && catalog.has(id) && withoutDropped(String(catalog.get(id).title)) === title)
       || numbered.find((id) => free(id) && (id === row.talkId || !catalog.has(id)));
     if (!talkId) {
       errors.push(new ProgrammeError(`line ${row.line}: no free id for ${repr(title)}: give the row one`, row.line));
