@@ -47,6 +47,7 @@ from talkrate.talk_text import (
     DIRECTION_CONTROLS,
     LANGUAGE_TAG,
     LANGUAGE_TAG_MAX_LENGTH,
+    without_dropped,
 )
 from talkrate_cli.errors import BadInput
 
@@ -54,6 +55,8 @@ COLUMNS = ("id", "title", "speakers", "track", "room", "startsAt", "endsAt", "la
 RATING_VALUES = ("1", "2", "3", "4", "5")
 RESULT_COLUMNS = ("count", "avg", *RATING_VALUES, "rank", "score")
 OPTIONAL = ("track", "room", "startsAt", "endsAt", "language")
+# A talk's texts: U+FEFF dropped from them as the API drops it (talkrate.talk_text.DROPPED)
+TEXTS = ("title", "speakers", "track", "room")
 SPEAKER_SEPARATOR = ";"
 DELIMITERS = (",", ";", "\t")
 # The first line Excel reads (and some tools write for it) to know a file's separator: "sep=;"
@@ -75,8 +78,7 @@ TALK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:~-]{0,199}")
 # The longest text the API takes in each field, and the most speakers a talk has.
 LONGEST = {"title": 300, "track": 100, "room": 100, "speaker": 120}
 MOST_SPEAKERS = 20
-# (and U+FEFF, which the API refuses in a talk's text as one: talkrate.requests.TALK_TEXT)
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ufeff]")
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _COLUMN_NAMES = {name.lower(): name for name in (*COLUMNS, *RESULT_COLUMNS)}
 UNNAMED = "\x00column "  # the key of a header cell without a name (no name holds a NUL)
 
@@ -221,8 +223,9 @@ def identified(
             hashed = row.talk_id != slug_without_hash(title)
             before = ["talk"] + [f"talk-{n}" for n in range(2, 100)] if hashed else []
             known = (row.talk_id, earlier_slug(title), *numbered[1:], *before)
+            # (a title saved with U+FEFF is matched as the API keeps it: the row's has none)
             talk_id = next(
-                (i for i in known if i not in used and catalog.get(i, {}).get("title") == title),
+                (i for i in known if i not in used and _kept_title(catalog.get(i)) == title),
                 None,
             ) or next(
                 (i for i in numbered if i not in used and (i == row.talk_id or i not in catalog)),
@@ -237,6 +240,12 @@ def identified(
             row = Row(row.line, talk_id, row.fields, id_from_title=True)
         kept.append(row)
     return kept, unnamed
+
+
+def _kept_title(talk: dict[str, Any] | None) -> str | None:
+    """A catalog talk's title as the API would keep it if sent again (without U+FEFF)."""
+    title = (talk or {}).get("title")
+    return without_dropped(title) if isinstance(title, str) else None
 
 
 def speakers_cell(speakers: Iterable[str]) -> str:
@@ -471,7 +480,7 @@ def read_programme(
                 )
             )
             continue
-        cells = {k: unguarded(v).strip() for k, v in record.items()}
+        cells = {k: _cell_text(k, unguarded(v)) for k, v in record.items()}
         row = _row(line, cells, names, unnamed, seen, problems, zone)
         if row is not None:
             rows.append(row)
@@ -545,6 +554,12 @@ def _row(
     if len(problems) > found:
         return None
     return Row(line, talk_id, fields, id_from_title=not cells.get("id"))
+
+
+def _cell_text(column: str, text: str) -> str:
+    """A cell's text as the row takes it: trimmed, and a talk's text without U+FEFF first (as
+    the API takes it: a programme exported with one in a text is imported again, cleaned)."""
+    return (without_dropped(text) if column in TEXTS else text).strip()
 
 
 def direction_control(text: str, at: int) -> str:
@@ -769,9 +784,9 @@ def _stored_refused(column: str, value: Any) -> list[str]:
 
 def _text_refused(label: str, kind: str, text: str) -> str | None:
     """Why the API would refuse this text as a talk's `kind` (title, track, room, speaker), in
-    the order it checks (trimmed, then direction controls, length, control characters, a
-    visible character); None when it takes it."""
-    text = text.strip()
+    the order it checks (without U+FEFF and trimmed, then direction controls, length, control
+    characters, a visible character); None when it takes it."""
+    text = without_dropped(text).strip()
     if control := DIRECTION_CONTROL.search(text):
         return f"{label} holds {direction_control(text, control.start())}"
     if len(text) > LONGEST[kind]:

@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -266,6 +267,51 @@ def test_a_letter_stamped_in_the_future_is_redriven_only_once_its_time_is_repair
     assert main(["ops", "redrive", str(letter["id"]), "--value", repaired]) == 0
     [(_, value)] = consume_all(kafka_bootstrap, topic, 1)
     assert RatingSubmitted.from_json(value).occurred_at.year == 2026
+
+
+def test_a_letter_set_aside_for_its_future_time_is_refused_after_that_time_has_passed(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    talks_dsn: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a voter's rating stamped 5 minutes 20 seconds ahead of the projector's clock (past
+    # its margin), set aside, while the voter's real ratings count
+    [ahead] = rated_seven(talk, 1)
+    stamped = datetime.now(UTC) + timedelta(minutes=5, seconds=20)
+    ahead |= {"value": 1, "voterId": "voter-ahead", "occurredAt": stamped.isoformat()}
+    [letter] = set_aside_and_listed(ahead, first_offset=0, capsys=capsys)
+    assert "is later than the projector's clock" in letter["reason"]
+    # And its time has passed since: the letter as set aside an hour ago, of a record stamped
+    # an hour earlier (both moved by the same hour, so it was as far ahead when set aside)
+    passed = {**ahead, "occurredAt": (stamped - timedelta(hours=1)).isoformat()}
+    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE dead_letters SET created_at = created_at - interval '1 hour', value = %s "
+            "WHERE id = %s",
+            (psycopg2.Binary(json.dumps(passed).encode()), letter["id"]),
+        )
+    connection.close()
+    # When the operator redrives it as it is
+    as_it_is = main(["ops", "redrive", str(letter["id"])])
+    # Then nothing is published (it would stand over the voter's real ratings sent after it),
+    # saying why and how to repair it
+    assert as_it_is == 1
+    said = " ".join(capsys.readouterr().err.split())
+    assert f"dead letter {letter['id']} was set aside for an occurredAt" in said
+    assert "later than the projector's clock when it was set aside" in said
+    assert f"talkrate ops redrive {letter['id']} --value" in said
+    assert count_records(kafka_bootstrap, topic) == 0
+    assert main(["ops", "dead-letters"]) == 0
+    pending = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert letter["id"] in {d["id"] for d in pending}
+    # And repaired to the time the rating was sent, it is published, once
+    sent = {**passed, "occurredAt": (stamped - timedelta(hours=1, minutes=6)).isoformat()}
+    assert main(["ops", "redrive", str(letter["id"]), "--value", json.dumps(sent)]) == 0
+    [(_, value)] = consume_all(kafka_bootstrap, topic, 1)
+    assert RatingSubmitted.from_json(value).occurred_at < datetime.now(UTC)
 
 
 def test_a_letter_whose_eventid_is_stored_for_another_rating_is_refused_and_can_go_under_a_new_one(

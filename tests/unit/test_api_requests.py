@@ -213,6 +213,12 @@ def as_api_gateway_sends(event: dict[str, Any], raw_query: str) -> dict[str, Any
         ("/talks", "%71=%FF", "q"),  # its name percent-encoded
         ("/leaderboard", "track=%FF%FE", "track"),
         ("/ratings", "talkId=a-talk%FF", "talkId"),
+        # A lone surrogate beside a percent sign (the gateway's JSON may carry \udcff): no
+        # UTF-8 either, refused as such rather than failing the request
+        ("/talks", "q=%FF\udcff", "q"),
+        ("/talks", "q=%41\udcff", "q"),
+        ("/leaderboard", "track=\udcff%20", "track"),
+        ("/talks", "limit=5&q=\udcff", "q"),  # and without one
     ],
 )
 def test_query_bytes_that_are_not_utf8_are_400_naming_the_parameter(

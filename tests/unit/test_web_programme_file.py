@@ -1,5 +1,6 @@
 """The organisers' page reads a programme file (web/js/programme-file.js) as `talkrate admin
-import` does, in Node: the characters the API refuses in a talk's text, refused alike by both."""
+import` does, in Node: the characters the API refuses in a talk's text, refused alike by both, and
+those it drops, dropped alike."""
 
 from __future__ import annotations
 
@@ -8,13 +9,19 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from talkrate.events import TALK_ID_RULE
-from talkrate_cli.programme import BadRows, read_rows
+from talkrate_cli.programme import BadRows, read_rows, with_ids
 from tests.nodejs import node
-from tests.unit.test_cli_programme import INVISIBLE_REFUSED, INVISIBLE_TAKEN
+from tests.unit.test_cli_programme import (
+    FEFF_CATALOG,
+    FEFF_FILE,
+    INVISIBLE_DROPPED,
+    INVISIBLE_TAKEN,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -24,12 +31,24 @@ ROOT = Path(__file__).resolve().parents[2]
 _READ = """
 const [scripts, files] = [process.argv[1], JSON.parse(process.argv[2])];
 const { readProgramme } = await import(new URL("programme-file.js", scripts));
-console.log(JSON.stringify(files.map((text) => readProgramme(text).errors.map((e) => e.message))));
+const read = files.map((text) => readProgramme(text));
+console.log(JSON.stringify(read.map(({ errors }) => errors.map((e) => e.message))));
+console.log(JSON.stringify(read.map(({ rows }) => rows.map((row) => row.fields))));
 """
 
 
 def read_by_both(tmp_path: Path, files: list[str]) -> tuple[list[list[str]], list[list[str]]]:
     """Each file's refusals as the page's import (in Node) and the command line's say them."""
+    (page, _), (cli, _) = read_rows_by_both(tmp_path, files)
+    return page, cli
+
+
+Read = tuple[list[list[str]], list[list[dict[str, Any]]]]
+
+
+def read_rows_by_both(tmp_path: Path, files: list[str]) -> tuple[Read, Read]:
+    """Each file's refusals and its rows' fields, as the page's import (in Node) and the command
+    line's read them."""
     scripts = tmp_path / "js"
     shutil.copytree(ROOT / "web" / "js", scripts)
     (scripts / "package.json").write_text('{"type": "module"}')
@@ -41,32 +60,36 @@ def read_by_both(tmp_path: Path, files: list[str]) -> tuple[list[list[str]], lis
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    page = json.loads(done.stdout)
-    cli = []
+    page_said, page_rows = map(json.loads, done.stdout.splitlines())
+    said: list[list[str]] = []
+    rows: list[list[dict[str, Any]]] = []
     for text in files:
         try:
-            read_rows(io.StringIO(text))
-            cli.append([])
+            rows.append([row.fields for row in read_rows(io.StringIO(text))])
+            said.append([])
         except BadRows as refused:
-            cli.append([str(p) for p in refused.problems])
-    return page, cli
+            rows.append([])
+            said.append([str(p) for p in refused.problems])
+    return (page_said, page_rows), (said, rows)
 
 
-def test_the_page_refuses_the_invisible_characters_the_command_line_refuses(
+def test_the_page_drops_the_invisible_characters_the_command_line_drops(
     tmp_path: Path,
 ) -> None:
-    # Given files whose title, speaker, track and room each hold one invisible character
-    chars = INVISIBLE_REFUSED + INVISIBLE_TAKEN
-    files = [f"title,speakers,track,room\nKey{c}note,Ana;Bo{c}b,Ma{c}in,Hall {c}A\n" for c in chars]
-    # When the page's import and the command line's read them
-    page, cli = read_by_both(tmp_path, files)
-    # Then both say the same of each, refusing U+FEFF in each field as a control character
-    assert dict(zip(chars, page, strict=True)) == dict(zip(chars, cli, strict=True))
-    assert page[0] == [
-        f"line 2: {f} holds a control character (a line break?)"
-        for f in ("title", "speakers", "track", "room")
+    # Given files whose title, speaker, track and room each hold one invisible character, the
+    # room at its end too
+    chars = INVISIBLE_DROPPED + INVISIBLE_TAKEN
+    files = [
+        f"title,speakers,track,room\nKey{c}note,Ana;Bo{c}b,Ma{c}in,Hall {c}A {c}\n" for c in chars
     ]
-    assert page[1:] == [[]] * len(INVISIBLE_TAKEN)
+    # When the page's import and the command line's read them
+    page, cli = read_rows_by_both(tmp_path, files)
+    # Then both read each alike, refusing none: U+FEFF dropped from each field, then trimmed
+    assert page == cli
+    assert page[0] == [[]] * len(chars)
+    assert page[1][0] == [
+        {"title": "Keynote", "speakers": ["Ana", "Bob"], "track": "Main", "room": "Hall A"}
+    ]
 
 
 def test_the_page_and_the_command_line_say_an_accented_id_is_not_one_as_the_api_does(
@@ -87,3 +110,40 @@ def test_the_page_and_the_command_line_say_an_accented_id_is_not_one_as_the_api_
             [f"line 2: id '-x' is not one a talk can have: it may hold {TALK_ID_RULE}"],
         ]
     )
+
+
+_PLAN = """
+const [scripts, text, talks] = [process.argv[1], process.argv[2], JSON.parse(process.argv[3])];
+const { planImport, readProgramme } = await import(new URL("programme-file.js", scripts));
+const plan = planImport(readProgramme(text), talks);
+console.log(JSON.stringify([...plan.created, ...plan.updated, ...plan.unchanged].map((r) => r.talkId)));
+"""
+
+
+def test_the_page_matches_a_title_saved_with_u_feff_to_its_talk_as_the_command_line_does(
+    tmp_path: Path,
+) -> None:
+    # Given two titles whose ids meet, the second saved with U+FEFF (test_cli_programme's)
+    scripts = tmp_path / "js"
+    shutil.copytree(ROOT / "web" / "js", scripts)
+    (scripts / "package.json").write_text('{"type": "module"}')
+    # When the page plans the import of the file again (part 2 first)
+    done = subprocess.run(
+        [
+            node(),
+            "--input-type=module",
+            "-e",
+            _PLAN,
+            scripts.as_uri() + "/",
+            FEFF_FILE,
+            json.dumps(list(FEFF_CATALOG.values())),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    # Then each row updates its own talk, as the command line's import does
+    ids = [row.talk_id for row in with_ids(read_rows(io.StringIO(FEFF_FILE)), FEFF_CATALOG)]
+    assert sorted(json.loads(done.stdout)) == sorted(ids) == sorted(FEFF_CATALOG)

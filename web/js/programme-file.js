@@ -23,7 +23,11 @@ const UNGUARD = /^( *)'(?=[=+\-@\t\r'])|(?<=[;,\t\r\n])( *)''(?=['" ]*[=+\-@\t\r
 const TALK_ID = /^[A-Za-z0-9][A-Za-z0-9._:~-]{0,199}$/;
 const LONGEST = { title: 300, track: 100, room: 100, speaker: 120 };
 const MOST_SPEAKERS = 20;
-const CONTROL = /[\x00-\x1f\x7f-\x9f\ufeff]/;
+const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
+// U+FEFF, dropped from a talk's texts as the API drops it (the CLI's TEXTS, talk_text.DROPPED):
+// a programme exported with one in a text is imported again, cleaned.
+const TEXTS = ["title", "speakers", "track", "room"];
+const withoutDropped = (text) => text.replace(/\ufeff/g, "");
 // Unicode's explicit direction controls, refused by the API in a talk's text (see the CLI's
 // DIRECTION_CONTROLS): each with its Unicode name, as a refusal names it.
 const DIRECTION_CONTROLS = {
@@ -507,7 +511,8 @@ export function readProgramme(text, zone = null) {
       refuse(`${values.length} cells where the header has ${names.length}; a cell holding the separator ${repr(delimiter)} must be in double quotes`);
       continue;
     }
-    const text = (i) => strip(unguarded(values[i]));
+    const cellText = (i) => unguarded(values[i]);
+    const text = (i) => strip(TEXTS.includes(names[i]) ? withoutDropped(cellText(i)) : cellText(i));
     const cells = names.flatMap((name, i) => (name ? [[name, text(i)]] : []));
     const { said, ...row } = talkOfLine(cells, unnamed.map((i) => [i + 1, text(i)]), names, given, seen, zone);
     said.forEach(refuse);
@@ -533,7 +538,8 @@ function withIds(rows, catalog, errors) {
     const before = row.talkId !== slugWithoutHash(title) ? ["talk", ...numbers.map((n) => `talk-${n}`)] : [];
     const free = (id) => !used.has(id);
     const talkId = [row.talkId, earlierSlug(title), ...numbered.slice(1), ...before]
-      .find((id) => free(id) && catalog.has(id) && catalog.get(id).title === title)
+      // (a title saved with U+FEFF is matched as the API keeps it: the row's has none)
+      .find((id) => free(id) && catalog.has(id) && withoutDropped(String(catalog.get(id).title)) === title)
       || numbered.find((id) => free(id) && (id === row.talkId || !catalog.has(id)));
     if (!talkId) {
       errors.push(new ProgrammeError(`line ${row.line}: no free id for ${repr(title)}: give the row one`, row.line));
@@ -562,10 +568,10 @@ export function changesOf(fields, current) {
 }
 
 // Why the API would refuse this text as a talk's `kind` (title, track, room, speaker), in the
-// order it checks (trimmed, then direction controls, length, control characters, a visible
-// character); null when it takes it.
+// order it checks (without U+FEFF and trimmed, then direction controls, length, control
+// characters, a visible character); null when it takes it.
 function textRefused(label, kind, value) {
-  const text = strip(String(value));
+  const text = strip(withoutDropped(String(value)));
   const control = directionControl(text);
   if (control) return `${label} holds ${control}`;
   if (chars(text) > LONGEST[kind]) return `${label} has ${chars(text)} characters, the most a talk's ${kind} has is ${LONGEST[kind]}`;

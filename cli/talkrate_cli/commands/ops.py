@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -785,7 +785,28 @@ def _judged(
             f"redrive: the projector would set {whose} aside again ({why})"
             + ("" if value is not None else "; repair it with --value")
         )
+    # A letter as it was set aside is judged at that time too: one set aside for a time ahead of
+    # the projector's clock is so whatever the time now, and published once that time has
+    # passed it would stand over every rating its voter sent after it (the real ones).
+    if (
+        value is None
+        and going.stored_already is None
+        and (why := set_aside_now(going.event.to_json(), _set_aside_at(stored_letter)))
+    ):
+        raise CliError(
+            f"redrive: dead letter {letter_id} was set aside for an occurredAt later than the "
+            f"projector's clock when it was set aside ({why}); published as it is, now or "
+            "later, it would stand over the ratings its voter sent after it. Repair its "
+            "occurredAt to the time the rating was sent: talkrate ops redrive "
+            f"{letter_id} --value '<the letter's value with that occurredAt>'"
+        )
     return going, replaced
+
+
+def _set_aside_at(letter: dict[str, Any]) -> datetime:
+    """When a dead letter was set aside (its row's creation, UTC)."""
+    created: datetime = letter["created_at"]
+    return created if created.tzinfo else created.replace(tzinfo=UTC)
 
 
 def _redriven_line(letter_id: int, going: Any, replaced: Any) -> str:

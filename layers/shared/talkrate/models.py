@@ -47,6 +47,7 @@ from talkrate.talk_text import (
     LANGUAGE_RULE,
     LANGUAGE_TAG_MAX_LENGTH,
     language_tag,
+    without_dropped,
 )
 from talkrate.values import (
     RATING_VALUES,
@@ -361,13 +362,20 @@ def _no_direction_control(value: Any) -> Any:
     return value
 
 
+def _dropped(value: Any) -> Any:
+    # U+FEFF has no use inside a text (talkrate.talk_text.DROPPED): dropped, not refused, so a
+    # talk saved with one before is taken back as it is read, and cleaned.
+    return without_dropped(value) if isinstance(value, str) else value
+
+
 Text = Annotated[str, AfterValidator(_encodable)]
-# A talk's text as an organiser types it: trimmed (the last before-validator runs first), then
-# checked.
+# A talk's text as an organiser types it: without U+FEFF, then trimmed (the last
+# before-validator runs first), then checked.
 Trimmed = Annotated[
     Text,
     BeforeValidator(_no_direction_control),
     BeforeValidator(_trimmed),
+    BeforeValidator(_dropped),
     AfterValidator(_visible),
 ]
 Speaker = Annotated[Trimmed, Field(min_length=1, max_length=120, pattern=TALK_TEXT)]
@@ -379,10 +387,11 @@ Language = Annotated[str, BeforeValidator(_trimmed), AfterValidator(language_tag
 
 # What the document says of each text of a talk an organiser sends.
 TEXT_RULE = (
-    "trimmed of spaces; at least one visible character; no control character, no U+FEFF "
-    "(a zero-width no-break space), and none of Unicode's direction embeddings, overrides or "
-    "isolates (U+202A..U+202E, U+2066..U+2069): 422 naming the field. The direction marks "
-    "(U+200E, U+200F, U+061C), the joiners (U+200C, U+200D) and tag characters are taken."
+    "U+FEFF (a zero-width no-break space) dropped wherever it is, then trimmed of spaces; at "
+    "least one visible character; no control character, and none of Unicode's direction "
+    "embeddings, overrides or isolates (U+202A..U+202E, U+2066..U+2069): 422 naming the field. "
+    "The direction marks (U+200E, U+200F, U+061C), the joiners (U+200C, U+200D) and tag "
+    "characters are taken."
 )
 
 

@@ -71,10 +71,11 @@ def classify(records: Iterable[StreamRecord], now: datetime | None = None) -> Pr
     return batch
 
 
-def set_aside_now(value: bytes | None) -> str | None:
-    """Why the projector would set a record of this value aside if it came now (its dead
-    letter's reason), or None when it would count it: `ops redrive` asks before it publishes."""
-    letters = classify([StreamRecord("", 0, 0, None, value)]).dead_letters
+def set_aside_now(value: bytes | None, now: datetime | None = None) -> str | None:
+    """Why the projector would set a record of this value aside if it came now (or at `now`:
+    when a dead letter was set aside), its dead letter's reason, or None when it would count it:
+    `ops redrive` asks before it publishes."""
+    letters = classify([StreamRecord("", 0, 0, None, value)], now).dead_letters
     return letters[0].reason if letters else None
 
 

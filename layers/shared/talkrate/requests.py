@@ -31,13 +31,11 @@ PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]+$"
 # isolates (U+2066..U+2069). The pages isolate an organiser's text, but a terminal, a spreadsheet
 # of the export or another client shows the text after an override turned around. The marks
 # (U+200E, U+200F, U+061C) stay: right-to-left text needs them, and they reorder nothing beyond
-# the characters next to them. From 2026-12-06 U+FEFF too (a zero-width no-break space, the
-# byte-order mark a paste from a file can bring inside a text), refused as a control character:
-# invisible everywhere it is shown, and Unicode has U+2060 for what it once did. The joiners
-# (U+200C, U+200D: Persian words, emoji sequences) and the tag characters (U+E0020..U+E007F:
-# a region's flag) stay. Talks saved before may hold them: they are read as they are, and
-# searched by PRINTABLE.
-TALK_TEXT = r"^[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff]+$"
+# the characters next to them. U+FEFF (a zero-width no-break space) is dropped before this is
+# checked (talkrate.talk_text.DROPPED). The joiners (U+200C, U+200D: Persian words, emoji
+# sequences) and the tag characters (U+E0020..U+E007F: a region's flag) stay. Talks saved before
+# may hold them: they are read as they are, and searched by PRINTABLE.
+TALK_TEXT = r"^[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]+$"
 # What a text outside PRINTABLE (or TALK_TEXT: a direction control in a talk's text is refused
 # before, naming it) holds, as the API's refusals say it.
 NOT_PRINTABLE = "cannot hold line breaks or other control characters"

@@ -22,6 +22,19 @@ DIRECTION_CONTROLS = {
 DIRECTION_CONTROL = re.compile(f"[{''.join(DIRECTION_CONTROLS)}]")
 
 
+# U+FEFF ZERO WIDTH NO-BREAK SPACE, the byte-order mark a paste from a file brings inside a text:
+# invisible wherever it is shown, and of no use inside a text since Unicode gave U+2060 its one
+# (a word joiner). A talk's texts drop it where they are taken (the API's talk model, the
+# `talkrate` import; web/js/programme-file.js likewise), so that a talk saved with one before
+# it was refused is cleaned at its next save instead of refused for a character nobody sees.
+DROPPED = "\ufeff"
+
+
+def without_dropped(text: str) -> str:
+    """The text without the characters a talk's text drops (DROPPED)."""
+    return text.replace(DROPPED, "")
+
+
 # A talk's language: a BCP 47 tag (RFC 5646's well-formed syntax, ASCII only), set by an
 # organiser rather than guessed from the title's script (Arabic's serves Persian and Urdu too);
 # the pages put it on the title and the speakers as `lang`, which screen readers pick their

@@ -241,16 +241,17 @@ class Request:
         """The query parameters (by name) a value of which has percent-encoded bytes that are not
         UTF-8. Told from rawQueryString, which API Gateway hands on as the client sent it: its
         queryStringParameters hold U+FFFD for such bytes, as they do for a client's own U+FFFD
-        (%EF%BF%BD), which is text like any other."""
+        (%EF%BF%BD), which is text like any other. A lone surrogate in the string (the gateway's
+        JSON can carry one, escaped) is no UTF-8 either: that value is undecodable too."""
         raw = self.event.get("rawQueryString") or ""
-        if "%" not in raw:
+        if "%" not in raw and raw.isascii():  # (the usual query: nothing to decode)
             return frozenset()
         names = set()
         for pair in raw.split("&"):
             name, _, value = pair.partition("=")
             try:
                 unquote_to_bytes(value.replace("+", " ")).decode("utf-8")
-            except UnicodeDecodeError:
+            except UnicodeError:  # bytes that are not UTF-8, or a surrogate not encodable
                 names.add(unquote_plus(name))
         return frozenset(names)
 

@@ -24,9 +24,10 @@ class Document(BaseModel):
 # A talk's text as the API answers it: what was saved, so what POST and PUT took when it was.
 SAVED_TEXT = (
     "A talk saved before 2026-12-04 may hold Unicode's direction embeddings, "
-    "overrides or isolates (U+202A..U+202E, U+2066..U+2069), and one saved before 2026-12-06 "
-    "U+FEFF, which POST and PUT refuse now: show each text isolated from its neighbours "
-    "(HTML's <bdi>, or U+2068 before and U+2069 after it)."
+    "overrides or isolates (U+202A..U+202E, U+2066..U+2069), which POST and PUT refuse now: "
+    "show each text isolated from its neighbours (HTML's <bdi>, or U+2068 before and U+2069 "
+    "after it). One saved before 2026-12-06 may hold U+FEFF, which POST and PUT drop: sent back "
+    "as it is read, it is saved without it."
 )
 
 
