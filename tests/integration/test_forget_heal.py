@@ -30,6 +30,9 @@ from tests.integration.test_forgotten_without_redis import (
     refused_as_forgotten,
 )
 from tests.integration.test_handlers import counts, project_all
+from tests.integration.test_operations_signals import Records, logged, metric_values
+
+__all__ = ["logged"]  # the fixture, shared with the signals' tests
 
 pytestmark = pytest.mark.integration
 
@@ -194,4 +197,69 @@ def test_a_forget_on_a_database_whose_table_has_no_marked_column_yet_still_keeps
         # Then the voter is kept as forgotten all the same (nothing to record the mark in)
         assert store.was_forgotten("forgotten-older-schema")
     assert recorded == 0
+    recreate(own_catalog)
+
+
+def test_a_relay_s_run_whose_redis_refuses_writes_tells_how_many_marks_still_wait(
+    configure: Callable[..., None],
+    talks_dsn: str,
+    redis_client: redis.Redis,
+    capsys: pytest.CaptureFixture[str],
+    logged: Records,
+) -> None:
+    # Given a voter kept as forgotten in PostgreSQL, their mark not set, and a Redis that answers
+    # but refuses every write (full, with no eviction)
+    configure()
+    pseudonym = forgotten_id(new_pass().split(".")[1])
+    with event_store(talks_dsn) as store:
+        store.forget(pseudonym)
+    redis_client.config_set("maxmemory", "1")
+    try:
+        # When the relay runs
+        capsys.readouterr()
+        load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+        out, _ = capsys.readouterr()
+    finally:
+        redis_client.config_set("maxmemory", "0")
+    # Then it says how many forgotten voters still wait for their mark, and counts them
+    [waiting] = [r for r in logged.records if r.getMessage().startswith("forgotten voters wait")]
+    assert waiting.levelname == "WARNING"
+    assert waiting.pending >= 1
+    assert f"({waiting.pending})" in waiting.getMessage()
+    assert "maxmemory" in waiting.reason
+    assert metric_values(out, "ForgottenMarksPending") == [waiting.pending]
+    assert unmarked(talks_dsn, pseudonym)
+    # And once Redis takes writes again, the next run marks them and counts none waiting
+    logged.records.clear()
+    load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    out, _ = capsys.readouterr()
+    assert redis_client.exists(forgotten_key(pseudonym))
+    assert metric_values(out, "ForgottenMarksPending") == [0]
+    assert not [r for r in logged.records if r.getMessage().startswith("forgotten voters wait")]
+
+
+def test_a_relay_s_run_on_a_schema_without_marked_at_warns_once_and_relays_all_the_same(
+    configure: Callable[..., None],
+    own_catalog: str,
+    capsys: pytest.CaptureFixture[str],
+    logged: Records,
+) -> None:
+    # Given a catalog of the schema before `marked_at` (a checkout newer than the deployment's
+    # database), a voter kept as forgotten in it
+    with psycopg2.connect(own_catalog) as connection, connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE forgotten_voters DROP COLUMN marked_at")
+    connection.close()
+    with event_store(own_catalog) as store:
+        store.forget("forgotten-older-schema")
+    configure(TALKS_CONNECTION=own_catalog)
+    # When the relay runs
+    result = load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    # Then the outbox is relayed as ever
+    assert result["streamFailed"] is False
+    # And the one word of it is a warning naming the schema, without a traceback
+    errors = [r for r in logged.records if r.levelname in ("ERROR", "CRITICAL")]
+    assert not errors, [r.getMessage() for r in errors]
+    [older] = [r for r in logged.records if "schema is older" in r.getMessage()]
+    assert older.levelname == "WARNING"
+    assert older.exc_info is None
     recreate(own_catalog)
