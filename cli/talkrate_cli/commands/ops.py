@@ -367,8 +367,9 @@ def check(session: Session) -> None:
             "lock without expiry (each sets one and renews it): it was set by hand or left by "
             "a fault. Only while no `talkrate ops rebuild` (`make rebuild`), `ops replay`, "
             "`ops topic-recreated` or `ops forget-voter` is running, clear it with "
-            f"`{_clear_lock_command(model)}`; the projector's next delivery then counts what "
-            "waited",
+            f"`{_clear_lock_command(model)}` (with the read model's password, if it has one, "
+            "in the REDISCLI_AUTH environment variable: redis-cli reads it there, and it stays "
+            "off the command line); the projector's next delivery then counts what waited",
             result=found,
         )
     if result.state == "lost":
@@ -437,15 +438,25 @@ def _holder_said(lock: Any) -> str:
 
 def _clear_lock_command(model: Any) -> str:
     """The redis-cli command that drops the rebuild's lock on the configured read model: its
-    location without user or password (redis-cli reads one from REDISCLI_AUTH), `-c` on a
-    cluster."""
+    location, `--user NAME` when the URL names a user (an ACL or ElastiCache RBAC user: without
+    it redis-cli authenticates as `default` and is refused WRONGPASS), never the password
+    (redis-cli reads it from REDISCLI_AUTH), `-c` on a cluster."""
+    import shlex
+    from urllib.parse import unquote, urlsplit
+
     from talkrate.config import load_settings
     from talkrate.locations import UNPARSEABLE, redis_location
 
-    where = redis_location(load_settings().ratings_connection)
+    url = load_settings().ratings_connection
+    where = redis_location(url)
     target = "<the read model's redis:// URL>" if where == UNPARSEABLE else where
+    try:
+        user = unquote(urlsplit(url).username or "")
+    except ValueError:
+        user = ""
+    named = f" --user {shlex.quote(user)}" if user and where != UNPARSEABLE else ""
     cluster = " -c" if model.cluster else ""
-    return f"redis-cli -u {target}{cluster} DEL {REBUILD_LOCK}"
+    return f"redis-cli -u {target}{named}{cluster} DEL {REBUILD_LOCK}"
 
 
 @ops.command(name="topic-recreated")
