@@ -80,6 +80,7 @@ def test_a_forget_that_failed_at_redis_says_not_finished_and_the_relay_s_run_fin
     assert "NOT finished" in err
     assert "still rates wherever Redis answers" in err
     assert "run the command again" in err
+    assert "none of their ratings is filed away yet" in err
     # And PostgreSQL keeps the voter, Redis's mark not set yet
     assert unmarked(talks_dsn, pseudonym)
     # When Redis answers again (with its data, and no mark of the voter), and RelayFunction
@@ -263,3 +264,38 @@ def test_a_relay_s_run_on_a_schema_without_marked_at_warns_once_and_relays_all_t
     assert older.levelname == "WARNING"
     assert older.exc_info is None
     recreate(own_catalog)
+
+
+def test_a_forget_run_again_while_redis_is_down_says_the_ratings_were_filed_away_before(
+    api: Call,
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a voter who rated a talk, counted, and was forgotten: their rating filed away
+    configure(VOTING_POLICY="attendee", PUBLISH_TIMEOUT_SECONDS="1")
+    token = new_pass()
+    assert rate(api, talk, 4, token)["statusCode"] == 202
+    project_all(topic, kafka_bootstrap)
+    capsys.readouterr()
+    assert main(["--json", "ops", "forget-voter", token]) == 0
+    assert json.loads(capsys.readouterr().out)["events"] == 1
+    # When the command is run again while Redis cannot be reached
+    configure(
+        VOTING_POLICY="attendee", PUBLISH_TIMEOUT_SECONDS="1", RATINGS_CONNECTION=UNREACHABLE_REDIS
+    )
+    status = main(["ops", "forget-voter", token])
+    _, err = capsys.readouterr()
+    # Then it is not finished (Redis's mark could not be set again), and says that their
+    # ratings were filed away by the earlier run, not that none is
+    assert status == NOT_FINISHED, err
+    assert "NOT finished" in err
+    assert "none of their ratings is filed away yet" not in err
+    assert "their stored ratings were filed away by an earlier run" in err
+    # And with --json, the same words under the type of its own
+    assert main(["--json", "ops", "forget-voter", token]) == NOT_FINISHED
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert error["type"] == "urn:talkrate:cli:forget-not-finished"
+    assert "filed away by an earlier run" in error["detail"]

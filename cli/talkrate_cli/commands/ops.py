@@ -937,7 +937,7 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
             "NOT finished: the voter is kept as forgotten in PostgreSQL, but Redis could not "
             f"be marked ({error}). This pass still rates wherever Redis answers: run the "
             "command again once Redis answers (RelayFunction's next run, within a minute of "
-            "Redis answering, sets the mark too); none of their ratings is filed away yet"
+            f"Redis answering, sets the mark too); {_filed_away_so_far(store, voter_id, pseudonym)}"
         ) from None
     store.marked([pseudonym])
     waiting = store.pending_of_voter(voter_id)
@@ -1021,6 +1021,24 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
             "this voter counted after an earlier run, or a run stopped half-way): run "
             "`talkrate ops rebuild` to count their newest rating once"
         )
+
+
+def _filed_away_so_far(store: Any, voter_id: str, pseudonym: str) -> str:
+    """What a forget stopped before its filing away says of the voter's ratings: the event
+    store (which answered a moment before) still names them, or an earlier run filed them away
+    (the command run again, Redis down this time)."""
+    try:
+        named = store.talks_voted_by(voter_id)
+        filed = not named and store.talks_voted_by(pseudonym)
+    except Exception:  # PostgreSQL stopped answering meanwhile: words true either way
+        return "this run filed none of their ratings away"
+    if named:
+        return "none of their ratings is filed away yet"
+    if filed:
+        return (
+            "their stored ratings were filed away by an earlier run (this run changed none of them)"
+        )
+    return "no rating of theirs is stored (nothing to file away)"
 
 
 @ops.command(name="forgotten-marks")
