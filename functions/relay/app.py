@@ -94,6 +94,9 @@ def _mark_forgotten_voters() -> None:
     reason = ""
     try:
         store = wiring.event_store()
+    except Exception:  # not configured or not reached: the outbox's run said so already
+        return
+    try:
         marked = mark_forgotten_voters(store, wiring.request_limiter())
     except SchemaBehind as error:  # a deployment's database older than its code: said once
         logger.warning(str(error))

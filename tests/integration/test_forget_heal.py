@@ -263,6 +263,10 @@ def test_a_relay_s_run_on_a_schema_without_marked_at_warns_once_and_relays_all_t
     [older] = [r for r in logged.records if "schema is older" in r.getMessage()]
     assert older.levelname == "WARNING"
     assert older.exc_info is None
+    # And `ops forgotten-marks` says the same of it, exit 1
+    capsys.readouterr()
+    assert main(["ops", "forgotten-marks"]) == 1
+    assert "the database's schema is older than this" in capsys.readouterr().err
     recreate(own_catalog)
 
 
