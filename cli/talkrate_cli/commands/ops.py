@@ -450,8 +450,12 @@ def _clear_lock_command(model: Any) -> str:
     url = load_settings().ratings_connection
     where = redis_location(url)
     target = "<the read model's redis:// URL>" if where == UNPARSEABLE else where
+    # A name without a password is not a user redis-py signs in as (it sends no AUTH then): such
+    # a name may be a password written where the user belongs, never printed.
     try:
-        user = unquote(urlsplit(url).username or "")
+        parts = urlsplit(url)
+        signed_in = parts.password is not None or "password=" in parts.query
+        user = unquote(parts.username or "") if signed_in else ""
     except ValueError:
         user = ""
     named = f" --user {shlex.quote(user)}" if user and where != UNPARSEABLE else ""
