@@ -11,7 +11,7 @@ if TYPE_CHECKING:  # a type only: its module is not loaded at the cold start
 from talkrate import wiring
 from talkrate.adapters.rebuild_requests import REBUILD_EVENT
 from talkrate.config import load_settings
-from talkrate.errors import ReadModelRebuilding, TalkrateError
+from talkrate.errors import ReadModelRebuilding, SchemaBehind, TalkrateError
 from talkrate.live import API_KEY_DAYS_LEFT_METRIC, api_key_days_left
 from talkrate.observability import logger, metrics, tell_rebuilt
 from talkrate.rebuild import rebuild_if_lost
@@ -28,6 +28,8 @@ RECORD_SECONDS = 2.0
 # scheduled run, a minute later, must not find this one still busy (a throttle, which
 # RelayThrottlesAlarm reports).
 DRAIN_SECONDS = 40.0
+# How many forgotten voters' Redis marks are not known to be set, after a run's attempt.
+FORGOTTEN_MARKS_PENDING = "ForgottenMarksPending"
 
 
 @logger.inject_lambda_context
@@ -84,19 +86,41 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 def _mark_forgotten_voters() -> None:
     """Finish, once Redis answers, a forget that could not reach it: the marks of the forgotten
-    voters PostgreSQL keeps and Redis may not (one indexed query when none waits). Nothing here
-    fails the run; a backend that does not answer is tried at the next one."""
+    voters PostgreSQL keeps and Redis may not (one indexed query when none waits). Then tell how
+    many still wait (ForgottenMarksPending, every run PostgreSQL answers; a warning when any do):
+    a Redis that answers but refuses writes (full, read-only) leaves them unmarked run after
+    run, and a pass of theirs rates wherever Redis does not refuse it. Nothing here fails the
+    run; a backend that does not answer is tried at the next one."""
+    reason = ""
     try:
-        marked = mark_forgotten_voters(wiring.event_store(), wiring.request_limiter())
-    except TalkrateError:
+        store = wiring.event_store()
+    except Exception:  # not configured or not reached: the outbox's run said so already
         return
-    except Exception:  # a refusal of Redis or PostgreSQL (BUSY, read-only, ...): next run
+    try:
+        marked = mark_forgotten_voters(store, wiring.request_limiter())
+    except SchemaBehind as error:  # a deployment's database older than its code: said once
+        logger.warning(str(error))
+        return
+    except TalkrateError as error:
+        marked, reason = 0, str(error)
+    except Exception as error:  # a refusal of Redis or PostgreSQL (BUSY, read-only, ...)
         logger.exception("the forgotten voters' marks could not be set")
-        return
+        marked, reason = 0, str(error)
     if marked:
         logger.warning(
             "forgotten voters marked in Redis (a forget had not reached it)",
             extra={"marked": marked},
+        )
+    try:
+        pending = store.unmarked_count()
+    except Exception:  # PostgreSQL does not answer: its own alarms tell it, the next run counts
+        return
+    metrics.add_metric(name=FORGOTTEN_MARKS_PENDING, unit="Count", value=pending)
+    if pending:
+        logger.warning(
+            f"forgotten voters wait for their mark in Redis ({pending}): their passes still "
+            "rate wherever Redis answers; see docs/operations.md, ForgottenMarksPending",
+            extra={"pending": pending, "reason": reason},
         )
 
 

@@ -30,6 +30,9 @@ from tests.integration.test_forgotten_without_redis import (
     refused_as_forgotten,
 )
 from tests.integration.test_handlers import counts, project_all
+from tests.integration.test_operations_signals import Records, logged, metric_values
+
+__all__ = ["logged"]  # the fixture, shared with the signals' tests
 
 pytestmark = pytest.mark.integration
 
@@ -77,6 +80,7 @@ def test_a_forget_that_failed_at_redis_says_not_finished_and_the_relay_s_run_fin
     assert "NOT finished" in err
     assert "still rates wherever Redis answers" in err
     assert "run the command again" in err
+    assert "none of their ratings is filed away yet" in err
     # And PostgreSQL keeps the voter, Redis's mark not set yet
     assert unmarked(talks_dsn, pseudonym)
     # When Redis answers again (with its data, and no mark of the voter), and RelayFunction
@@ -195,3 +199,107 @@ def test_a_forget_on_a_database_whose_table_has_no_marked_column_yet_still_keeps
         assert store.was_forgotten("forgotten-older-schema")
     assert recorded == 0
     recreate(own_catalog)
+
+
+def test_a_relay_s_run_whose_redis_refuses_writes_tells_how_many_marks_still_wait(
+    configure: Callable[..., None],
+    talks_dsn: str,
+    redis_client: redis.Redis,
+    capsys: pytest.CaptureFixture[str],
+    logged: Records,
+) -> None:
+    # Given a voter kept as forgotten in PostgreSQL, their mark not set, and a Redis that answers
+    # but refuses every write (full, with no eviction)
+    configure()
+    pseudonym = forgotten_id(new_pass().split(".")[1])
+    with event_store(talks_dsn) as store:
+        store.forget(pseudonym)
+    redis_client.config_set("maxmemory", "1")
+    try:
+        # When the relay runs
+        capsys.readouterr()
+        load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+        out, _ = capsys.readouterr()
+    finally:
+        redis_client.config_set("maxmemory", "0")
+    # Then it says how many forgotten voters still wait for their mark, and counts them
+    [waiting] = [r for r in logged.records if r.getMessage().startswith("forgotten voters wait")]
+    assert waiting.levelname == "WARNING"
+    assert waiting.pending >= 1
+    assert f"({waiting.pending})" in waiting.getMessage()
+    assert "maxmemory" in waiting.reason
+    assert metric_values(out, "ForgottenMarksPending") == [waiting.pending]
+    assert unmarked(talks_dsn, pseudonym)
+    # And once Redis takes writes again, the next run marks them and counts none waiting
+    logged.records.clear()
+    load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    out, _ = capsys.readouterr()
+    assert redis_client.exists(forgotten_key(pseudonym))
+    assert metric_values(out, "ForgottenMarksPending") == [0]
+    assert not [r for r in logged.records if r.getMessage().startswith("forgotten voters wait")]
+
+
+def test_a_relay_s_run_on_a_schema_without_marked_at_warns_once_and_relays_all_the_same(
+    configure: Callable[..., None],
+    own_catalog: str,
+    capsys: pytest.CaptureFixture[str],
+    logged: Records,
+) -> None:
+    # Given a catalog of the schema before `marked_at` (a checkout newer than the deployment's
+    # database), a voter kept as forgotten in it
+    with psycopg2.connect(own_catalog) as connection, connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE forgotten_voters DROP COLUMN marked_at")
+    connection.close()
+    with event_store(own_catalog) as store:
+        store.forget("forgotten-older-schema")
+    configure(TALKS_CONNECTION=own_catalog)
+    # When the relay runs
+    result = load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    # Then the outbox is relayed as ever
+    assert result["streamFailed"] is False
+    # And the one word of it is a warning naming the schema, without a traceback
+    errors = [r for r in logged.records if r.levelname in ("ERROR", "CRITICAL")]
+    assert not errors, [r.getMessage() for r in errors]
+    [older] = [r for r in logged.records if "schema is older" in r.getMessage()]
+    assert older.levelname == "WARNING"
+    assert older.exc_info is None
+    # And `ops forgotten-marks` says the same of it, exit 1
+    capsys.readouterr()
+    assert main(["ops", "forgotten-marks"]) == 1
+    assert "the database's schema is older than this" in capsys.readouterr().err
+    recreate(own_catalog)
+
+
+def test_a_forget_run_again_while_redis_is_down_says_the_ratings_were_filed_away_before(
+    api: Call,
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a voter who rated a talk, counted, and was forgotten: their rating filed away
+    configure(VOTING_POLICY="attendee", PUBLISH_TIMEOUT_SECONDS="1")
+    token = new_pass()
+    assert rate(api, talk, 4, token)["statusCode"] == 202
+    project_all(topic, kafka_bootstrap)
+    capsys.readouterr()
+    assert main(["--json", "ops", "forget-voter", token]) == 0
+    assert json.loads(capsys.readouterr().out)["events"] == 1
+    # When the command is run again while Redis cannot be reached
+    configure(
+        VOTING_POLICY="attendee", PUBLISH_TIMEOUT_SECONDS="1", RATINGS_CONNECTION=UNREACHABLE_REDIS
+    )
+    status = main(["ops", "forget-voter", token])
+    _, err = capsys.readouterr()
+    # Then it is not finished (Redis's mark could not be set again), and says that their
+    # ratings were filed away by the earlier run, not that none is
+    assert status == NOT_FINISHED, err
+    assert "NOT finished" in err
+    assert "none of their ratings is filed away yet" not in err
+    assert "their stored ratings were filed away by an earlier run" in err
+    # And with --json, the same words under the type of its own
+    assert main(["--json", "ops", "forget-voter", token]) == NOT_FINISHED
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert error["type"] == "urn:talkrate:cli:forget-not-finished"
+    assert "filed away by an earlier run" in error["detail"]

@@ -1184,6 +1184,50 @@ def test_ops_check_tells_a_rebuild_in_progress_from_a_read_model_lost(
         ratings.flushdb()
 
 
+def test_ops_check_s_command_for_a_stale_lock_names_an_acl_user_and_reads_rediscli_auth(
+    configure: Callable[..., None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a Redis whose default user has a password, reached as an ACL user of its own (as
+    # ElastiCache's RBAC users are), and a rebuild's lock without expiry in its read model
+    recreate(ELSEWHERE_TALKS)
+    admin = redis.Redis.from_url(ELSEWHERE_RATINGS)
+    admin.flushdb()
+    admin.execute_command("ACL", "SETUSER", "ops", "on", ">opspw", "~*", "+@all")
+    admin.execute_command("ACL", "SETUSER", "default", "resetpass", ">defaultpw")
+    as_ops = ELSEWHERE_RATINGS.replace("redis://", "redis://ops:opspw@", 1)
+    ops_client = redis.Redis.from_url(as_ops)
+    try:
+        ops_client.set(REBUILD_LOCK_KEY, "x")
+        configure(RATINGS_CONNECTION=as_ops, TALKS_CONNECTION=ELSEWHERE_TALKS)
+        capsys.readouterr()
+        # When the check finds it stale
+        assert main(["ops", "check"]) == 1
+        said = capsys.readouterr().err
+        # Then the command it gives names the user, never the password, and the message says
+        # where redis-cli takes the password from
+        [command] = re.findall(r"`(redis-cli [^`]+)`", said)
+        location = redis_location(ELSEWHERE_RATINGS)
+        assert command == f"redis-cli -u {location} --user ops DEL projector/rebuilding", said
+        assert "opspw" not in said
+        assert "REDISCLI_AUTH" in said
+        # And run as given, with the password in REDISCLI_AUTH, it clears the lock
+        ran = subprocess.run(
+            command.split(),
+            env={**os.environ, "REDISCLI_AUTH": "opspw"},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert (ran.returncode, ran.stdout.strip()) == (0, "1"), ran
+        assert not ops_client.exists(REBUILD_LOCK_KEY)
+    finally:
+        ops_client.execute_command("ACL", "SETUSER", "default", "nopass")
+        ops_client.delete(REBUILD_LOCK_KEY)
+        ops_client.execute_command("ACL", "DELUSER", "ops")
+        ops_client.close()
+        admin.close()
+
+
 def test_ops_check_says_a_lock_without_expiry_is_stale_and_what_holds_a_live_one(
     configure: Callable[..., None], talk: str, topic: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

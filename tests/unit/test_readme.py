@@ -68,3 +68,23 @@ def test_the_api_table_names_every_route_of_the_openapi_document_and_no_other() 
         if method in ("get", "post", "put", "delete")
     }
     assert documented == published
+
+
+def test_the_json_error_types_it_lists_are_every_kind_the_commands_raise() -> None:
+    import pkgutil
+    from importlib import import_module
+
+    import talkrate_cli.commands
+    import talkrate_cli.main
+    from talkrate_cli.errors import CliError
+
+    for module in pkgutil.iter_modules(talkrate_cli.commands.__path__):  # each raises its own
+        import_module(f"talkrate_cli.commands.{module.name}")
+
+    kinds, todo = set(), [CliError]
+    while todo:
+        error = todo.pop()
+        kinds.add(error.kind)
+        todo.extend(error.__subclasses__())
+    listed = README.split("(`type` `urn:talkrate:cli:`", 1)[1].split("), beside", 1)[0]
+    assert set(re.findall(r"`([a-z-]+)`", listed)) >= kinds, listed

@@ -367,8 +367,9 @@ def check(session: Session) -> None:
             "lock without expiry (each sets one and renews it): it was set by hand or left by "
             "a fault. Only while no `talkrate ops rebuild` (`make rebuild`), `ops replay`, "
             "`ops topic-recreated` or `ops forget-voter` is running, clear it with "
-            f"`{_clear_lock_command(model)}`; the projector's next delivery then counts what "
-            "waited",
+            f"`{_clear_lock_command(model)}` (with the read model's password, if it has one, "
+            "in the REDISCLI_AUTH environment variable: redis-cli reads it there, and it stays "
+            "off the command line); the projector's next delivery then counts what waited",
             result=found,
         )
     if result.state == "lost":
@@ -437,15 +438,29 @@ def _holder_said(lock: Any) -> str:
 
 def _clear_lock_command(model: Any) -> str:
     """The redis-cli command that drops the rebuild's lock on the configured read model: its
-    location without user or password (redis-cli reads one from REDISCLI_AUTH), `-c` on a
-    cluster."""
+    location, `--user NAME` when the URL names a user (an ACL or ElastiCache RBAC user: without
+    it redis-cli authenticates as `default` and is refused WRONGPASS), never the password
+    (redis-cli reads it from REDISCLI_AUTH), `-c` on a cluster."""
+    import shlex
+    from urllib.parse import unquote, urlsplit
+
     from talkrate.config import load_settings
     from talkrate.locations import UNPARSEABLE, redis_location
 
-    where = redis_location(load_settings().ratings_connection)
+    url = load_settings().ratings_connection
+    where = redis_location(url)
     target = "<the read model's redis:// URL>" if where == UNPARSEABLE else where
+    # A name without a password is not a user redis-py signs in as (it sends no AUTH then): such
+    # a name may be a password written where the user belongs, never printed.
+    try:
+        parts = urlsplit(url)
+        signed_in = parts.password is not None or "password=" in parts.query
+        user = unquote(parts.username or "") if signed_in else ""
+    except ValueError:
+        user = ""
+    named = f" --user {shlex.quote(user)}" if user and where != UNPARSEABLE else ""
     cluster = " -c" if model.cluster else ""
-    return f"redis-cli -u {target}{cluster} DEL {REBUILD_LOCK}"
+    return f"redis-cli -u {target}{named}{cluster} DEL {REBUILD_LOCK}"
 
 
 @ops.command(name="topic-recreated")
@@ -926,7 +941,7 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
             "NOT finished: the voter is kept as forgotten in PostgreSQL, but Redis could not "
             f"be marked ({error}). This pass still rates wherever Redis answers: run the "
             "command again once Redis answers (RelayFunction's next run, within a minute of "
-            "Redis answering, sets the mark too); none of their ratings is filed away yet"
+            f"Redis answering, sets the mark too); {_filed_away_so_far(store, voter_id, pseudonym)}"
         ) from None
     store.marked([pseudonym])
     waiting = store.pending_of_voter(voter_id)
@@ -1010,6 +1025,24 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
             "this voter counted after an earlier run, or a run stopped half-way): run "
             "`talkrate ops rebuild` to count their newest rating once"
         )
+
+
+def _filed_away_so_far(store: Any, voter_id: str, pseudonym: str) -> str:
+    """What a forget stopped before its filing away says of the voter's ratings: the event
+    store (which answered a moment before) still names them, or an earlier run filed them away
+    (the command run again, Redis down this time)."""
+    try:
+        named = store.talks_voted_by(voter_id)
+        filed = not named and store.talks_voted_by(pseudonym)
+    except Exception:  # PostgreSQL stopped answering meanwhile: words true either way
+        return "this run filed none of their ratings away"
+    if named:
+        return "none of their ratings is filed away yet"
+    if filed:
+        return (
+            "their stored ratings were filed away by an earlier run (this run changed none of them)"
+        )
+    return "no rating of theirs is stored (nothing to file away)"
 
 
 @ops.command(name="forgotten-marks")

@@ -40,6 +40,11 @@ class ReadModelUnreachable(BackendUnavailable):
     live channel before its batch fails (talkrate.live.unavailable_message)."""
 
 
+class SchemaBehind(TalkrateError):
+    """The database's schema is older than this release's code (a column or table it reads is
+    not there yet): deploy, or apply the schema, first."""
+
+
 class RebuildNotSwapped(TalkrateError):
     """Redis did not run the rebuild's swap (it was busy, or away): nothing was replaced; the
     rebuild must run again."""

@@ -214,7 +214,13 @@ class ForgottenMarksKept(Protocol):
     that could not reach Redis), and the record that it was set since."""
 
     def unmarked_forgotten(self, limit: int) -> list[str]:
-        """Up to `limit` pseudonyms of forgotten voters whose mark is not known to be set."""
+        """Up to `limit` pseudonyms of forgotten voters whose mark is not known to be set;
+        SchemaBehind when the store does not record marks yet."""
+        ...
+
+    def unmarked_count(self) -> int:
+        """How many forgotten voters' marks are not known to be set; SchemaBehind when the
+        store does not record marks yet."""
         ...
 
     def marked(self, pseudonyms: list[str]) -> int:

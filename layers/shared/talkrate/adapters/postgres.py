@@ -23,7 +23,7 @@ import psycopg2.extensions
 import psycopg2.extras
 import psycopg2.sql
 
-from talkrate.errors import BackendUnavailable, TalkChanged
+from talkrate.errors import BackendUnavailable, SchemaBehind, TalkChanged
 from talkrate.events import Rating, WrittenRecord, unix_ms
 from talkrate.observability import correlated, logger
 from talkrate.projected import (
@@ -1080,15 +1080,31 @@ class PostgresEventStore:
     def unmarked_forgotten(self, limit: int) -> list[str]:
         """Up to `limit` forgotten voters whose Redis mark is not known to be set (one lookup of
         a partial index: none, most of the time)."""
-        rows = self._db.run(
-            lambda cursor: _fetch_all(
-                cursor,
-                "SELECT pseudonym FROM forgotten_voters WHERE marked_at IS NULL "
-                "ORDER BY pseudonym LIMIT %s",
-                (limit,),
+        try:
+            rows = self._db.run(
+                lambda cursor: _fetch_all(
+                    cursor,
+                    "SELECT pseudonym FROM forgotten_voters WHERE marked_at IS NULL "
+                    "ORDER BY pseudonym LIMIT %s",
+                    (limit,),
+                )
             )
-        )
+        except (psycopg2.errors.UndefinedColumn, psycopg2.errors.UndefinedTable) as error:
+            raise _marks_schema_behind(error) from None
         return [str(pseudonym) for (pseudonym,) in rows]
+
+    def unmarked_count(self) -> int:
+        """How many forgotten voters' Redis marks are not known to be set (a count over the
+        partial index: nothing to read, most of the time)."""
+        try:
+            row = self._db.run(
+                lambda cursor: _fetch_one(
+                    cursor, "SELECT count(*) FROM forgotten_voters WHERE marked_at IS NULL"
+                )
+            )
+        except (psycopg2.errors.UndefinedColumn, psycopg2.errors.UndefinedTable) as error:
+            raise _marks_schema_behind(error) from None
+        return int(row[0]) if row else 0
 
     def marked(self, pseudonyms: list[str]) -> int:
         """Record the Redis marks of these forgotten voters as set; answers how many rows were
@@ -1554,6 +1570,15 @@ def _row(talk: Talk) -> tuple[Any, ...]:
         talk.starts_at,
         talk.ends_at,
         talk.language,
+    )
+
+
+def _marks_schema_behind(error: psycopg2.Error) -> SchemaBehind:
+    """The words for a database whose forgotten_voters does not record marks yet."""
+    first = str(error).splitlines()[0]
+    return SchemaBehind(
+        f"the database's schema is older than this release ({first}): the forgotten voters' "
+        "Redis marks are not recorded there; deploy (or apply the schema) first"
     )
 
 
