@@ -131,6 +131,11 @@ def from_unix_ms(ms: int) -> datetime:
     return _EPOCH + timedelta(milliseconds=ms)
 
 
+def occurred_at_text(at: datetime) -> str:
+    """A moment as an event's occurredAt is written: UTC, to the millisecond, with a Z."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
 # The last id this process made: its millisecond and its 74 bits below the time.
 _last_id = [0, 0]
 _last_id_lock = threading.Lock()
@@ -229,12 +234,11 @@ class Rating(NamedTuple):
 
     def to_json(self) -> bytes:
         """The written form, byte for byte what RatingSubmitted.to_json writes of this event."""
-        at = self.occurred_at.astimezone(UTC)
         voter = "" if self.voter_id is None else f',"voterId":"{self.voter_id}"'
         return (
             f'{{"eventId":"{self.event_id}","type":"RatingSubmitted","schemaVersion":1,'
             f'"talkId":"{self.talk_id}","value":{self.value},'
-            f'"occurredAt":"{at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]}Z"{voter}}}'
+            f'"occurredAt":"{occurred_at_text(self.occurred_at)}"{voter}}}'
         ).encode()
 
 

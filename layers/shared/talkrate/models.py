@@ -36,6 +36,7 @@ from talkrate.events import (
     TALK_ID_PATTERN,
     VOTER_ID_PATTERN,
     Rating,
+    occurred_at_text,
     unix_ms,
     uuid7,
 )
@@ -172,7 +173,7 @@ class RatingSubmitted(BaseModel):
 
     @field_serializer("occurred_at")
     def _rfc3339(self, value: datetime) -> str:
-        return value.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        return occurred_at_text(value)
 
     @classmethod
     def new(

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from talkrate.events import CORRELATION_HEADER, Rating, parse_written
+from talkrate.events import CORRELATION_HEADER, Rating, occurred_at_text, parse_written
 from talkrate.ports import EventStore, RatingsReadModel
 from talkrate.projected import DeadLetter, ProjectedRating, ProjectionBatch, ProjectionResult
 
@@ -82,18 +82,13 @@ def set_aside_now(value: bytes | None, now: datetime | None = None) -> str | Non
 def _from_the_future(event: Rating, now: datetime) -> str:
     """Why an event stamped after the projector's clock and its margin is set aside."""
     return (
-        f"occurredAt: {_instant(event.occurred_at)} is later than the projector's clock "
-        f"({_instant(now)}) and {_MARGIN_WORDS} for clocks apart: an event cannot have occurred "
+        f"occurredAt: {occurred_at_text(event.occurred_at)} is later than the projector's clock "
+        f"({occurred_at_text(now)}) and {_MARGIN_WORDS} for clocks apart: an event cannot have occurred "
         "after it is projected (its producer's clock is ahead, or the time is forged)"
     )
 
 
 _MARGIN_WORDS = f"{FUTURE_MARGIN // timedelta(minutes=1)} minutes"
-
-
-def _instant(at: datetime) -> str:
-    """A moment as occurredAt is written: UTC, to the millisecond."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _once_each(records: list[StreamRecord]) -> list[StreamRecord]:
