@@ -41,6 +41,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
+from talkrate.events import TALK_ID_RULE
 from talkrate.leaderboard import ranked as board_places
 from talkrate.talk_text import (
     DIRECTION_CONTROL,
@@ -515,9 +516,7 @@ def _row(
     if cells.get("id") and not TALK_ID.fullmatch(talk_id):
         refuse(
             "id",
-            f"id {talk_id!r} is not one a talk can have: it may hold letters a-z and A-Z (no "
-            "accents), digits and ._:~- only, at most 200 characters, starting with a letter or "
-            "digit",
+            f"id {talk_id!r} is not one a talk can have: it may hold {TALK_ID_RULE}",
         )
     # A row without an id is its title's talk (its id is settled by `with_ids`)
     named = ("id", talk_id) if cells.get("id") else ("title", title or "")

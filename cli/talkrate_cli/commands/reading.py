@@ -18,12 +18,12 @@ class TalkId(click.ParamType[str]):
     name = "talk"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from talkrate.events import TALK_ID_RULE
         from talkrate_cli.programme import TALK_ID
 
         if not TALK_ID.fullmatch(str(value)):
             self.fail(
-                f"{value!r} is not a talk id: it may hold letters a-z and A-Z (no accents), "
-                "digits and ._:~- only, at most 200 characters, starting with a letter or digit",
+                f"{value!r} is not a talk id: it may hold {TALK_ID_RULE}",
                 param,
                 ctx,
             )
