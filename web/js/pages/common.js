@@ -138,10 +138,11 @@ export function countsNotice(words, testId = "counts-notice") {
   };
 }
 
-// What a talk's page and its room screen do with each read of the talk's counts (watchTalk's
-// `onRead`): say why they are not the live ones (`counts`: a countsNotice of STORED_COUNTS),
-// say "Paused" on the `badge` while they cannot be read, and read again (`reread()`) when the
-// notice asks. `stop()` as the page stops: no read again is asked for after it.
+// What a page does with each read of its counts (a talk's page and its room screen: watchTalk's
+// `onRead`; the programme and the organisers' list: watchCatalogue's reads): say why they are
+// not the live ones (`counts`: a countsNotice), say "Paused" on the `badge` while they cannot
+// be read, and read again (`reread()`) when the notice asks. `stop()` as the page stops: no
+// read again is asked for after it.
 export function countsFollowed(counts, badge, reread) {
   let timer = null;
   let stopped = false;

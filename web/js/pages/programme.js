@@ -3,7 +3,7 @@
 import { h, fill, refill, setText, plural, formatAvg, talkHref, arrange, isolated, lineDirection } from "../dom.js";
 import { serviceNow } from "../api.js";
 import { watchCatalogue } from "../live.js";
-import { isRunning, errorText, tracksOf, trackChoice, searchBox, searchWords, matchesSearch, shownOf, staleNotice, liveBadge, countsNotice, LISTED_COUNTS } from "./common.js";
+import { isRunning, errorText, tracksOf, trackChoice, searchBox, searchWords, matchesSearch, shownOf, staleNotice, liveBadge, countsNotice, countsFollowed, LISTED_COUNTS } from "./common.js";
 import { ratingClosed, zoned, atNextEdge } from "../window.js";
 
 function matches(talk, words, track) {
@@ -92,7 +92,7 @@ export function programmePage(main) {
   // unreadable): said once, read again soon (backing off while they cannot be read).
   const recount = countsNotice(LISTED_COUNTS);
   let explained = false; // why cards come without their scores is said above the list
-  let recountTimer = null;
+  const followed = countsFollowed(recount, badge, () => live.read().catch(() => {}));
   const list = h("ul", { class: "talks" });
   const search = searchBox("search", query, "Title, speaker, room…", (text) => {
     query = text;
@@ -197,10 +197,7 @@ export function programmePage(main) {
       if (read) {
         lastReadAt = stale.read();
         explained = rebuilding || unavailable;
-        const wait = recount.said({ rebuilding, unavailable });
-        badge.unreadable(unavailable);
-        clearTimeout(recountTimer);
-        if (wait !== null) recountTimer = setTimeout(() => live.read().catch(() => {}), wait);
+        followed.onRead({ rebuilding, unavailable });
       }
       if (tracksChanged) drawTracks();
       show();
@@ -214,7 +211,7 @@ export function programmePage(main) {
   return () => {
     clearInterval(clock);
     clearTimeout(edgeTimer);
-    clearTimeout(recountTimer);
+    followed.stop();
     live.stop();
   };
 }
