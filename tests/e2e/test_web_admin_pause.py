@@ -19,7 +19,7 @@ from tests.backends import postgres_dsn
 from tests.e2e import test_web_app as web_app
 from tests.e2e.conftest import start_admin_runtime, stop_runtime
 from tests.e2e.test_web_counts_down import LISTED, PAUSED, STORED, Stack, rate, rated_talk
-from tests.e2e.test_web_recovery import reads_of
+from tests.e2e.test_web_recovery import read_again_on_the_pages_schedule, reads_of
 from tests.workers import own_redis_server, redis_server_stopped
 
 # test_web_app's fixtures, found by pytest under their names: a browser, a phone, a page.
@@ -92,20 +92,8 @@ def test_the_organisers_page_says_why_its_counts_are_missing_and_reads_again_on_
         assert above_the_table(page)
         page.screenshot(path=str(tmp_path / "admin-1920x1080.png"))
         page.set_viewport_size(web_app.PHONE)
-        web_app.reads_answered(page)
-        first = len(reads)
-        assert first >= 1, reads
-        # And it reads again on the pages' schedule: 5 s later (its two reads at its start
-        # are not two tries), then 10 s after that, not 5
-        page.clock.run_for(5000)
-        web_app.reads_answered(page)
-        assert len(reads) == first + 1, reads
-        page.clock.run_for(5000)
-        web_app.reads_answered(page)
-        assert len(reads) == first + 1, reads
-        page.clock.run_for(5000)
-        web_app.reads_answered(page)
-        assert len(reads) == first + 2, reads
+        # And it reads again on the pages' schedule: 5 s later, then 10 s after that, not 5
+        read_again_on_the_pages_schedule(page, reads)
         expect(notice).to_have_text(LISTED)
     # When Redis is back (empty: the runtime recounts the stored ratings), a rating moving the
     # projector on
