@@ -57,7 +57,38 @@ CHROMIUM = (
     )
     or "/usr/bin/chromium"
 )
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+# The Chromium features Playwright 1.65 turns off at every launch. Chromium reads only the last
+# `--disable-features` switch it is given, so a list of the suite's own must repeat these
+# (tests/e2e/test_browser_switches.py fails when an upgraded Playwright's list differs).
+PLAYWRIGHT_DISABLED_FEATURES = (
+    "AvoidUnnecessaryBeforeUnloadCheckSync",
+    "DestroyProfileOnBrowserClose",
+    "HttpsUpgrades",
+    "HttpsFirstBalancedModeAutoEnable",
+    "LensOverlay",
+    "MediaRouter",
+    "PaintHolding",
+    "ThirdPartyStoragePartitioning",
+    "AvoidCorsURLLoaderRestartOnRedirect",
+    "TcpPortRandomizationWin",
+    "OptimizationHints",
+    "NetworkTimeServiceQuerying",
+    "AimEnabled",
+    "PreconnectToSearch",
+    "msForceBrowserSignIn",
+    "msEdgeUpdateLaunchServicesPreferredVersion",
+)
+# Headless Chromium opens each browser context (every test's phone, room screen, organiser) in
+# a window of its own, and each window started the address bar's two suggestion popups, WebUI
+# pages in a renderer of their own: about 1 CPU-s a context, where a page of the app takes
+# about 0.2. No test shows an address bar.
+UNSHOWN_FEATURES = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-features=" + ",".join((*PLAYWRIGHT_DISABLED_FEATURES, *UNSHOWN_FEATURES)),
+]
 PHONE = {"width": 390, "height": 844}
 ROOM = {"width": 1920, "height": 1080}
 EVENT_CODE = "web e2e 2026"
