@@ -189,19 +189,26 @@ def test_the_room_screen_shows_the_stored_ratings_and_the_leaderboard_says_it_is
         # Then it shows the talk's three ratings, counted from the event store, not 0 ratings
         expect(page.get_by_test_id("total")).to_have_text("3 ratings")
         expect(page.get_by_test_id("average")).to_have_text("4.33")
+        # And its badge says the counts are being recounted, not "Live" over figures no rating
+        # moves until the recount is done
+        badge = page.locator(".live-badge")
+        expect(badge).to_have_attribute("data-state", "recounting")
+        expect(badge).to_have_text("Recounting: the counts are back in a few seconds")
         # And the leaderboard says it is being recounted, not that nobody has rated yet
         page.set_viewport_size(web_app.PHONE)
         page.goto(stack.runtime.url + "/app/leaderboard")
         expect(page.get_by_role("status").filter(has_text="being recounted")).to_be_visible()
         expect(page.get_by_text("has been rated yet")).to_have_count(0)
+        expect(badge).to_have_attribute("data-state", "recounting")
     finally:
         stack.redis.delete(REBUILD_LOCK_KEY)
     # And once rebuilt (here, or by the page's next read asking for it), the board comes by
-    # itself: the page reads it again while it is recounted
+    # itself, live again: the page reads it again while it is recounted
     assert invoke_relay_rebuild(stack)["readModel"] in ("rebuilt", "built")
     expect(page.get_by_role("link", name="Counted before Redis lost it")).to_be_visible(
         timeout=10_000
     )
+    expect(badge).to_have_attribute("data-state", "live")
 
 
 @pytest.mark.browser

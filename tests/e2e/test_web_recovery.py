@@ -39,6 +39,8 @@ RECOUNTED = (
     "Counted from the stored ratings while the live counts are recounted; live again in a few "
     "seconds."
 )
+# And what their badge says meanwhile (liveBadge in web/js/pages/common.js), for "Live".
+RECOUNTING = "Recounting: the counts are back in a few seconds"
 
 
 @pytest.fixture(scope="module")
@@ -94,12 +96,12 @@ def test_a_talk_s_live_message_says_its_counts_live_again_after_a_recount(
         # And the talk's page and its room screen saying so
         page.goto(stack.runtime.url + web_app.TALK_PAGE.format(id=talk))
         expect(page.get_by_test_id("counts-notice")).to_have_text(RECOUNTED)
-        expect(page.locator(".live-badge")).to_have_text("Live")
+        expect(page.locator(".live-badge")).to_have_text(RECOUNTING)
         screen = page.context.new_page()
         screen.set_viewport_size(web_app.ROOM)
         screen.goto(stack.runtime.url + web_app.SCREEN.format(id=talk))
         expect(screen.get_by_test_id("counts-notice")).to_have_text(RECOUNTED)
-        expect(screen.locator(".live-badge")).to_have_text("Live")
+        expect(screen.locator(".live-badge")).to_have_text(RECOUNTING)
         web_app.reads_answered(page)
         # When the talk's new state comes on its channel (the projector applied a batch, which
         # it is refused while a rebuild holds the lock: the counts are live again)
@@ -112,7 +114,9 @@ def test_a_talk_s_live_message_says_its_counts_live_again_after_a_recount(
         expect(page.get_by_test_id("counts-notice")).to_have_text("", timeout=3000)
         expect(screen.get_by_test_id("total")).to_have_text("4 ratings", timeout=3000)
         expect(screen.get_by_test_id("counts-notice")).to_have_text("", timeout=3000)
+        # And their badges say "Live" again, no longer "Recounting"
         expect(page.locator(".live-badge")).to_have_text("Live")
+        expect(screen.locator(".live-badge")).to_have_text("Live")
     finally:
         client.delete(REBUILD_LOCK_KEY)
         client.close()

@@ -6,9 +6,11 @@ import { gatewayBusy, countsUnreadable, serviceNow } from "../api.js";
 // live, "Reconnecting…" once it lost that. `announcer` (announce.js), if given, hears each state.
 // While the page's last read found the counts unreadable (`unreadable(true)`: the service's
 // store of them does not answer), a live or polling page says "Paused…" instead: its figures
-// do not move, whatever its connection does, until a read finds them again.
+// do not move, whatever its connection does, until a read finds them again. While it found
+// them being recounted (`recounting(true)`: seconds), it says "Recounting…": no rating moves
+// them until the recount is done.
 export function liveBadge(announcer = null) {
-  const texts = { live: "Live", connecting: "Connecting…", polling: "Updating every few seconds", offline: "Offline: these figures may be out of date", paused: "Paused: the counts cannot be read just now" };
+  const texts = { live: "Live", connecting: "Connecting…", polling: "Updating every few seconds", offline: "Offline: these figures may be out of date", paused: "Paused: the counts cannot be read just now", recounting: "Recounting: the counts are back in a few seconds" };
   // A page opened without a network (drawn in place from one read before) says so from the
   // start: its watch, and so the badge's next word, waits for the page's first read.
   const first = navigator.onLine ? "connecting" : "offline";
@@ -17,8 +19,10 @@ export function liveBadge(announcer = null) {
   let wasLive = false;
   let watched = first; // the watch's state
   let paused = false;
+  let recounting = false;
   const draw = () => {
-    const state = paused && (watched === "live" || watched === "polling") ? "paused" : watched;
+    const held = paused ? "paused" : recounting ? "recounting" : null;
+    const state = held && (watched === "live" || watched === "polling") ? held : watched;
     node.dataset.state = state;
     setText(node, state === "connecting" && wasLive ? "Reconnecting…" : texts[state] || state);
     if (announcer) announcer.status(state, node.textContent);
@@ -35,6 +39,12 @@ export function liveBadge(announcer = null) {
     unreadable(yes) {
       if (paused === Boolean(yes)) return;
       paused = Boolean(yes);
+      draw();
+    },
+    // Whether the page's last read found the counts being recounted (`rebuilding`).
+    recounting(yes) {
+      if (recounting === Boolean(yes)) return;
+      recounting = Boolean(yes);
       draw();
     },
   };
@@ -141,7 +151,7 @@ export function countsNotice(words, testId = "counts-notice") {
 // What a page does with each read of its counts (a talk's page and its room screen: watchTalk's
 // `onRead`; the programme and the organisers' list: watchCatalogue's reads): say why they are
 // not the live ones (`counts`: a countsNotice), say "Paused" on the `badge` while they cannot
-// be read, and read again (`reread()`) when the notice asks. `stop()` as the page stops: no
+// be read and "Recounting" while they are recounted, and read again (`reread()`) when the notice asks. `stop()` as the page stops: no
 // read again is asked for after it.
 export function countsFollowed(counts, badge, reread) {
   let timer = null;
@@ -150,6 +160,7 @@ export function countsFollowed(counts, badge, reread) {
     onRead(body) {
       const wait = counts.said(body);
       badge.unreadable(body.unavailable);
+      badge.recounting(body.rebuilding);
       clearTimeout(timer);
       if (wait !== null && !stopped) timer = setTimeout(reread, wait);
     },

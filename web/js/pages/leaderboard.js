@@ -82,6 +82,7 @@ export function leaderboardPage(main) {
       unreadableNow = false;
       retries.reset();
       badge.unreadable(false);
+      badge.recounting(board.rebuilding);
       if (board.rebuilding) {
         // (see recounted) The board shown (if any) kept, said to be of before.
         const said = recounted("The leaderboard is");
