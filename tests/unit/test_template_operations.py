@@ -1556,9 +1556,33 @@ def test_the_self_managed_projector_s_pollers_take_the_first_two_subnets_or_the_
 def test_the_relay_runs_every_minute_as_its_alarms_count_on() -> None:
     parameter = _source()["Parameters"]["RelaySchedule"]
     assert parameter["AllowedValues"] == ["rate(1 minute)"]
-    for alarm in ("OutboxPendingAlarm", "OutboxAgeAlarm", "ReadModelMissingAlarm"):
+    for alarm in (
+        "OutboxPendingAlarm",
+        "OutboxAgeAlarm",
+        "ReadModelMissingAlarm",
+        "ForgottenMarksPendingAlarm",
+    ):
         properties = _source()["Resources"][alarm]["Properties"]
         assert properties["Period"] == 60, alarm
+
+
+def test_a_forgotten_voter_whose_mark_redis_refuses_for_ten_minutes_is_told() -> None:
+    alarm = _prod()["Resources"]["ForgottenMarksPendingAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["Dimensions"]) == (
+        {"Fn::Sub": "talkrate/${AWS::StackName}"},
+        [{"Name": "service", "Value": "talkrate"}],
+    )
+    # Given a Redis that answers but refuses the mark's write: every relay run counts one waiting
+    refused = [{"ForgottenMarksPending": 1.0}] * 10
+    assert _alarm_fires(alarm, refused)
+    # And a forget that failed at Redis once, marked by a later run; a relay with nothing waiting;
+    # minutes PostgreSQL did not answer (no count: the database's own alarms say it)
+    once = [{"ForgottenMarksPending": 1.0}] * 2 + [{"ForgottenMarksPending": 0.0}] * 8
+    healed = [{"ForgottenMarksPending": 1.0}] * 9 + [{"ForgottenMarksPending": 0.0}]
+    none = [{"ForgottenMarksPending": 0.0}] * 10
+    gaps = [{"ForgottenMarksPending": 1.0}, {}] * 5
+    for minutes in (once, healed, none, gaps):
+        assert not _alarm_fires(alarm, minutes)
 
 
 def test_a_projector_that_skips_every_record_for_five_minutes_is_told() -> None:
@@ -1734,9 +1758,10 @@ def _fires_treating_missing_data(properties: dict[str, Any], periods: list[float
 
 
 def test_a_relay_that_stops_running_is_told() -> None:
-    # The outbox alarms, ReadModelMissingAlarm and LiveApiKeyExpiryAlarm read what each relay run
-    # reports and take no datapoint as fine: a relay that is not invoked at all (its schedule
-    # disabled, its invoke permission or alias gone) raises no error and leaves all four blind.
+    # The outbox alarms, ReadModelMissingAlarm, ForgottenMarksPendingAlarm and
+    # LiveApiKeyExpiryAlarm read what each relay run reports and take no datapoint as fine: a
+    # relay that is not invoked at all (its schedule disabled, its invoke permission or alias
+    # gone) raises no error and leaves all five blind.
     template = _prod()
     relay = [
         alarm["Properties"]
