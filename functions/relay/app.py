@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+import redis
+
 if TYPE_CHECKING:  # a type only: its module is not loaded at the cold start
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -90,7 +92,9 @@ def _mark_forgotten_voters() -> None:
     many still wait (ForgottenMarksPending, every run PostgreSQL answers; a warning when any do):
     a Redis that answers but refuses writes (full, read-only) leaves them unmarked run after
     run, and a pass of theirs rates wherever Redis does not refuse it. Nothing here fails the
-    run; a backend that does not answer is tried at the next one."""
+    run; a backend that does not answer is tried at the next one, and counts nothing: while
+    Redis does not answer, the API asks PostgreSQL (the pass is refused), and the read model's
+    own alarms tell the outage (ForgottenMarksPendingAlarm is for a Redis refusing the mark)."""
     reason = ""
     try:
         store = wiring.event_store()
@@ -102,6 +106,8 @@ def _mark_forgotten_voters() -> None:
         logger.warning(str(error))
         return
     except TalkrateError as error:
+        if _not_answering(error.__cause__):
+            return
         marked, reason = 0, str(error)
     except Exception as error:  # a refusal of Redis or PostgreSQL (BUSY, read-only, ...)
         logger.exception("the forgotten voters' marks could not be set")
@@ -122,6 +128,24 @@ def _mark_forgotten_voters() -> None:
             "rate wherever Redis answers; see docs/operations.md, ForgottenMarksPending",
             extra={"pending": pending, "reason": reason},
         )
+
+
+def _not_answering(error: BaseException | None) -> bool:
+    """Whether Redis did not answer (refused, timed out, a cluster without its nodes), as
+    against answering with a refusal (out of memory, read-only, a user who may not write, a
+    password it does not take)."""
+    if isinstance(error, redis.AuthenticationError):
+        return False
+    return isinstance(
+        error,
+        (
+            redis.ConnectionError,
+            redis.TimeoutError,
+            redis.exceptions.ClusterDownError,
+            redis.exceptions.TryAgainError,
+            redis.exceptions.RedisClusterException,
+        ),
+    )
 
 
 def _restore_read_model(context: LambdaContext) -> str:

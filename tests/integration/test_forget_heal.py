@@ -239,6 +239,29 @@ def test_a_relay_s_run_whose_redis_refuses_writes_tells_how_many_marks_still_wai
     assert not [r for r in logged.records if r.getMessage().startswith("forgotten voters wait")]
 
 
+def test_a_relay_s_run_while_redis_does_not_answer_counts_no_mark_waiting(
+    configure: Callable[..., None],
+    talks_dsn: str,
+    capsys: pytest.CaptureFixture[str],
+    logged: Records,
+) -> None:
+    # Given a voter kept as forgotten in PostgreSQL, their mark not set, and Redis not answering
+    # (the API refuses their pass meanwhile, asking PostgreSQL: nothing for the mark's alarm)
+    pseudonym = forgotten_id(new_pass().split(".")[1])
+    with event_store(talks_dsn) as store:
+        store.forget(pseudonym)
+    configure(RATINGS_CONNECTION=UNREACHABLE_REDIS)
+    # When the relay runs
+    capsys.readouterr()
+    load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    out, _ = capsys.readouterr()
+    # Then it counts no mark waiting (ForgottenMarksPendingAlarm would page for a Redis outage
+    # the read model's alarms tell) and warns of none; the voter is still unmarked
+    assert metric_values(out, "ForgottenMarksPending") == []
+    assert not [r for r in logged.records if r.getMessage().startswith("forgotten voters wait")]
+    assert unmarked(talks_dsn, pseudonym)
+
+
 def test_a_relay_s_run_on_a_schema_without_marked_at_warns_once_and_relays_all_the_same(
     configure: Callable[..., None],
     own_catalog: str,
