@@ -19,7 +19,7 @@ from talkrate.adapters.redis_store import REBUILD_LOCK_KEY
 from talkrate.live import LEADERBOARD_CHANNEL
 from tests.backends import postgres_dsn
 from tests.e2e import test_web_app as web_app
-from tests.e2e.conftest import start_admin_runtime, stop_runtime
+from tests.e2e.conftest import start_admin_runtime, stop_runtime, wait_for
 from tests.e2e.test_web_counts_down import (
     PAUSED,
     Stack,
@@ -118,6 +118,48 @@ def test_a_talk_s_live_message_says_its_counts_live_again_after_a_recount(
         expect(page.locator(".live-badge")).to_have_text("Live")
         expect(screen.locator(".live-badge")).to_have_text("Live")
     finally:
+        client.delete(REBUILD_LOCK_KEY)
+        client.close()
+
+
+@pytest.mark.parametrize("opened", ["room screen", "leaderboard"])
+def test_a_read_again_that_fails_while_recounted_is_tried_again_as_the_recount_asked(
+    stack: Stack, page: Page, opened: str
+) -> None:
+    talk = rated_talk(stack, f"Recounted past a dropped read ({opened})")
+    client = redis.Redis.from_url(stack.ratings)
+    address, read = {
+        "room screen": (web_app.SCREEN.format(id=talk), "/ratings?talkId="),
+        "leaderboard": ("/app/leaderboard", "/leaderboard"),
+    }[opened]
+    dropped: list[str] = []
+
+    def drop(route: Route) -> None:
+        dropped.append(route.request.url)
+        route.abort()
+
+    def is_read(url: str) -> bool:
+        return read in url
+
+    try:
+        # Given the read model lost and a rebuild holding its lock, and the page saying so
+        client.flushdb()
+        client.set(REBUILD_LOCK_KEY, "another rebuild", ex=60)
+        page.set_viewport_size(web_app.ROOM)
+        page.goto(stack.runtime.url + address)
+        badge = page.locator(".live-badge")
+        expect(badge).to_have_text(RECOUNTING)
+        # When its read again, 5 s later, is lost on the way (the hall's Wi-Fi)
+        page.route(is_read, drop)
+        assert wait_for(lambda: dropped, seconds=10, page=page), "no read again"
+        page.unroute(is_read, drop)
+        # And the recount is done
+        client.delete(REBUILD_LOCK_KEY)
+        # Then the page reads again on the recount's schedule, not at its minute check, and
+        # is live again within seconds (a read that asks for the rebuild, one that finds it)
+        expect(badge).to_have_text("Live", timeout=20_000)
+    finally:
+        page.unroute_all()
         client.delete(REBUILD_LOCK_KEY)
         client.close()
 

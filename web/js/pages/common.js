@@ -151,13 +151,22 @@ export function countsNotice(words, testId = "counts-notice") {
 // What a page does with each read of its counts (a talk's page and its room screen: watchTalk's
 // `onRead`; the programme and the organisers' list: watchCatalogue's reads): say why they are
 // not the live ones (`counts`: a countsNotice), say "Paused" on the `badge` while they cannot
-// be read and "Recounting" while they are recounted, and read again (`reread()`) when the notice asks. `stop()` as the page stops: no
-// read again is asked for after it.
+// be read and "Recounting" while they are recounted, and read again (`reread()`) when the notice asks. `failed()` at a read that
+// failed (the network, the gateway) reads again as the last read asked: nothing else would
+// before the page's minute check, and its words and badge stayed meanwhile. `stop()` as the
+// page stops: no read again is asked for after it.
 export function countsFollowed(counts, badge, reread) {
   let timer = null;
   let stopped = false;
+  let last = null; // the last read's flags
   return {
+    failed() {
+      if (stopped || !last || !(last.rebuilding || last.unavailable)) return;
+      clearTimeout(timer);
+      timer = setTimeout(reread, counts.said(last));
+    },
     onRead(body) {
+      last = body;
       const wait = counts.said(body);
       badge.unreadable(body.unavailable);
       badge.recounting(body.rebuilding);

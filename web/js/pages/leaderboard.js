@@ -65,6 +65,7 @@ export function leaderboardPage(main) {
   // (a failed one would read again by itself, backing off, for as long as the outage lasts).
   let stopped = false;
   let recount = null; // the next read while the board is being recounted, or cannot be read
+  let recountedNow = false; // the last board read was being recounted
   let unreadableNow = false; // the last read found the counts unreadable
   const retries = unreadableRetries(); // its reads again meanwhile
   // Reads overlap (a live message, a reconnection, a new track): a read draws only in its turn
@@ -83,6 +84,7 @@ export function leaderboardPage(main) {
       retries.reset();
       badge.unreadable(false);
       badge.recounting(board.rebuilding);
+      recountedNow = Boolean(board.rebuilding);
       if (board.rebuilding) {
         // (see recounted) The board shown (if any) kept, said to be of before.
         const said = recounted("The leaderboard is");
@@ -132,6 +134,12 @@ export function leaderboardPage(main) {
         if (rows.size) stale.failed(error);
         else setText(status, `${of ? "The board of " + of : "The leaderboard"} could not be read. ${errorText(error)}`);
         badge.unreadable(countsUnreadable(error));
+        if (recountedNow && !countsUnreadable(error)) {
+          // (a read again while recounted that failed: read again as that one was, not at the
+          // next message or the watch's minute check, "Recounting" said meanwhile)
+          clearTimeout(recount);
+          recount = setTimeout(() => refresh().catch(() => {}), REBUILD_READ_MS);
+        }
         if (countsUnreadable(error)) {
           unreadableNow = true;
           // (see unreadable) Read again by itself, backing off, whatever the live channel does.

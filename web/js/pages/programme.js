@@ -202,7 +202,11 @@ export function programmePage(main) {
       if (tracksChanged) drawTracks();
       show();
     },
-    onFailed: (error) => (talks.length ? stale.failed(error) : setText(status, errorText(error))),
+    onFailed: (error) => {
+      followed.failed();
+      if (talks.length) stale.failed(error);
+      else setText(status, errorText(error));
+    },
     onStatus: badge.set,
     pollMs: 15000,
   });

@@ -234,6 +234,7 @@ export function screenPage(main, talkId) {
       // A talk removed meanwhile is said as the 30 s read says it, not as the refetch's error.
       // (unless it was added again since the read was sent: newestShown)
       onFailed: (error, gone) => {
+        followed.failed();
         if (!notFound(error)) setText(problem, errorText(error));
         else if (gone) notInProgramme(true);
       },

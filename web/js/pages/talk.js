@@ -587,6 +587,7 @@ export function talkPage(main, talkId) {
         // (once removed, the page keeps listening: the talk added again brings it back)
         onTalk: (changed) => (stopped ? changed && comeBack() : changed ? showTalk(changed) : notFound(true)),
         onRead: followed.onRead,
+        onFailed: () => followed.failed(),
       });
       if (stopped) watcher.stop();
       else live = watcher;
