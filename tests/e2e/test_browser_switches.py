@@ -4,7 +4,9 @@ renderer for the address bar's popups, which no test shows."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 
 import psutil
 import pytest
@@ -20,10 +22,13 @@ from tests.e2e.test_web_app import (
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 
-def _launched(args: Sequence[str]) -> tuple[list[list[str]], list[list[str]]]:
-    """Start Chromium with `args`, open two contexts of a page each, and answer the browser
-    process's `--disable-features` switches (each a list of names, in the order given) and the
-    command lines of the renderers it started meanwhile."""
+def _launched(
+    args: Sequence[str], seconds: float, enough: Callable[[list[list[str]]], bool]
+) -> tuple[list[list[str]], list[list[str]]]:
+    """Start Chromium with `args`, open two contexts of a page each, each kept open `seconds`
+    or until the renderers seen are `enough`, and answer the browser process's
+    `--disable-features` switches (each a list of names, in the order given) and the command
+    lines of the renderers it started meanwhile."""
     seen: dict[int, list[str]] = {}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(args))
@@ -34,12 +39,12 @@ def _launched(args: Sequence[str]) -> tuple[list[list[str]], list[list[str]]]:
                 context = browser.new_context()
                 page = context.new_page()
                 page.set_content("<p>a page</p>")
-                page.wait_for_timeout(300)  # the window's own pages start with its first page
-                for process in main.children(recursive=True):
-                    try:
-                        seen[process.pid] = process.cmdline()
-                    except psutil.NoSuchProcess:
-                        continue
+                deadline = time.monotonic() + seconds
+                while time.monotonic() < deadline and not enough(_renderers(seen)):
+                    for process in main.children(recursive=True):
+                        with suppress(psutil.NoSuchProcess):
+                            seen[process.pid] = process.cmdline()
+                    page.wait_for_timeout(100)
                 context.close()
             switches = [
                 arg.removeprefix("--disable-features=").split(",")
@@ -48,8 +53,15 @@ def _launched(args: Sequence[str]) -> tuple[list[list[str]], list[list[str]]]:
             ]
         finally:
             browser.close()
-    renderers = [line for line in seen.values() if "--type=renderer" in line]
-    return switches, renderers
+    return switches, _renderers(seen)
+
+
+def _renderers(seen: dict[int, list[str]]) -> list[list[str]]:
+    return [line for line in seen.values() if "--type=renderer" in line]
+
+
+def _address_bar(renderers: list[list[str]]) -> list[list[str]]:
+    return [line for line in renderers if "--top-chrome-webui" in line]
 
 
 def _is_browser(process: psutil.Process) -> bool:
@@ -58,7 +70,9 @@ def _is_browser(process: psutil.Process) -> bool:
 
 def test_the_suite_s_chromium_keeps_playwright_s_switch_and_starts_no_address_bar() -> None:
     # Given Chromium started as the browser tests start it, with two contexts opened
-    switches, renderers = _launched(CHROMIUM_ARGS)
+    # (each kept open 2 s: without the switch, the address bar's renderer comes with the
+    # window's first page, well within it: the test below waits for it)
+    switches, renderers = _launched(CHROMIUM_ARGS, 2.0, lambda _: False)
     # Then Playwright's own switch is the list the suite repeats (an upgraded Playwright that
     # changed it fails here), and the switch Chromium reads, the last, holds it and the suite's
     playwright_s, *_, read = switches
@@ -68,11 +82,11 @@ def test_the_suite_s_chromium_keeps_playwright_s_switch_and_starts_no_address_ba
     assert read == [*PLAYWRIGHT_DISABLED_FEATURES, *UNSHOWN_FEATURES]
     # And the pages got renderers, none of them the address bar's (a top-chrome WebUI)
     assert renderers
-    assert not [line for line in renderers if "--top-chrome-webui" in line]
+    assert not _address_bar(renderers)
 
 
 def test_without_the_suite_s_switch_each_context_starts_the_address_bar_s_renderer() -> None:
     # (what the test above looks for is there to be found)
     plain = [arg for arg in CHROMIUM_ARGS if not arg.startswith("--disable-features=")]
-    _, renderers = _launched(plain)
-    assert [line for line in renderers if "--top-chrome-webui" in line]
+    _, renderers = _launched(plain, 20.0, lambda seen: bool(_address_bar(seen)))
+    assert _address_bar(renderers)
