@@ -5,15 +5,13 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-import redis
-
 if TYPE_CHECKING:  # a type only: its module is not loaded at the cold start
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from talkrate import wiring
 from talkrate.adapters.rebuild_requests import REBUILD_EVENT
 from talkrate.config import load_settings
-from talkrate.errors import ReadModelRebuilding, SchemaBehind, TalkrateError
+from talkrate.errors import ReadModelRebuilding, ReadModelUnreachable, SchemaBehind, TalkrateError
 from talkrate.live import API_KEY_DAYS_LEFT_METRIC, api_key_days_left
 from talkrate.observability import logger, metrics, tell_rebuilt
 from talkrate.rebuild import rebuild_if_lost
@@ -90,11 +88,14 @@ def _mark_forgotten_voters() -> None:
     """Finish, once Redis answers, a forget that could not reach it: the marks of the forgotten
     voters PostgreSQL keeps and Redis may not (one indexed query when none waits). Then tell how
     many still wait (ForgottenMarksPending, every run PostgreSQL answers; a warning when any do):
-    a Redis that answers but refuses writes (full, read-only) leaves them unmarked run after
-    run, and a pass of theirs rates wherever Redis does not refuse it. Nothing here fails the
-    run; a backend that does not answer is tried at the next one, and counts nothing: while
-    Redis does not answer, the API asks PostgreSQL (the pass is refused), and the read model's
-    own alarms tell the outage (ForgottenMarksPendingAlarm is for a Redis refusing the mark)."""
+    a Redis that answers but refuses the mark (full, read-only, a user who may not write it)
+    leaves them unmarked run after run. Their pass is refused while the API's admission is
+    refused too (it asks PostgreSQL then); it rates where Redis takes the admission's writes and
+    not the mark (a user allowed the one and not the other, or the minute between Redis taking
+    writes again and the next run). Nothing here fails the run; a Redis that does not answer
+    (as the read model's calls tell it: away, timed out, BUSY, a cluster without its nodes, a
+    password it does not take) is tried at the next run and counts nothing: the API asks
+    PostgreSQL meanwhile, and the read model's own alarms tell the outage."""
     reason = ""
     try:
         store = wiring.event_store()
@@ -105,11 +106,11 @@ def _mark_forgotten_voters() -> None:
     except SchemaBehind as error:  # a deployment's database older than its code: said once
         logger.warning(str(error))
         return
+    except ReadModelUnreachable:  # the API asks PostgreSQL meanwhile; the read model's alarms tell
+        return
     except TalkrateError as error:
-        if _not_answering(error.__cause__):
-            return
         marked, reason = 0, str(error)
-    except Exception as error:  # a refusal of Redis or PostgreSQL (BUSY, read-only, ...)
+    except Exception as error:  # an error neither store tells as its own
         logger.exception("the forgotten voters' marks could not be set")
         marked, reason = 0, str(error)
     if marked:
@@ -124,28 +125,11 @@ def _mark_forgotten_voters() -> None:
     metrics.add_metric(name=FORGOTTEN_MARKS_PENDING, unit="Count", value=pending)
     if pending:
         logger.warning(
-            f"forgotten voters wait for their mark in Redis ({pending}): their passes still "
-            "rate wherever Redis answers; see docs/operations.md, ForgottenMarksPending",
+            f"forgotten voters wait for their mark in Redis ({pending}): Redis refuses it (see "
+            "reason); a pass of theirs rates where Redis takes the admission's writes and not "
+            "the mark; see docs/operations.md, ForgottenMarksPending",
             extra={"pending": pending, "reason": reason},
         )
-
-
-def _not_answering(error: BaseException | None) -> bool:
-    """Whether Redis did not answer (refused, timed out, a cluster without its nodes), as
-    against answering with a refusal (out of memory, read-only, a user who may not write, a
-    password it does not take)."""
-    if isinstance(error, redis.AuthenticationError):
-        return False
-    return isinstance(
-        error,
-        (
-            redis.ConnectionError,
-            redis.TimeoutError,
-            redis.exceptions.ClusterDownError,
-            redis.exceptions.TryAgainError,
-            redis.exceptions.RedisClusterException,
-        ),
-    )
 
 
 def _restore_read_model(context: LambdaContext) -> str:

@@ -239,18 +239,25 @@ def test_a_relay_s_run_whose_redis_refuses_writes_tells_how_many_marks_still_wai
     assert not [r for r in logged.records if r.getMessage().startswith("forgotten voters wait")]
 
 
+@pytest.mark.parametrize("away", ["not answering", "not letting the relay in"])
 def test_a_relay_s_run_while_redis_does_not_answer_counts_no_mark_waiting(
     configure: Callable[..., None],
     talks_dsn: str,
+    redis_url: str,
     capsys: pytest.CaptureFixture[str],
     logged: Records,
+    away: str,
 ) -> None:
-    # Given a voter kept as forgotten in PostgreSQL, their mark not set, and Redis not answering
-    # (the API refuses their pass meanwhile, asking PostgreSQL: nothing for the mark's alarm)
+    # Given a voter kept as forgotten in PostgreSQL, their mark not set, and Redis not answering,
+    # or answering a user it does not know (WRONGPASS): the API refuses their pass meanwhile,
+    # asking PostgreSQL, so nothing for the mark's alarm
     pseudonym = forgotten_id(new_pass().split(".")[1])
     with event_store(talks_dsn) as store:
         store.forget(pseudonym)
-    configure(RATINGS_CONNECTION=UNREACHABLE_REDIS)
+    if away == "not answering":
+        configure(RATINGS_CONNECTION=UNREACHABLE_REDIS)
+    else:
+        configure(RATINGS_CONNECTION=redis_url.replace("redis://", "redis://no-such-user:pw@", 1))
     # When the relay runs
     capsys.readouterr()
     load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))

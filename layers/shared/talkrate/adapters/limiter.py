@@ -23,6 +23,7 @@ from talkrate.adapters.redis_store import (
     BUILT_KEY,
     ReadModelClient,
     slot_mark,
+    unreachable_as_backend_error,
 )
 from talkrate.errors import BackendUnavailable
 from talkrate.ports import Admission, Limit
@@ -149,11 +150,13 @@ class RedisRequestLimiter:
 
     def bar(self, pseudonym: str) -> None:
         """Mark a voter forgotten (`ops forget-voter`): from now on `admit` with their pseudonym
-        refuses them, on every route that asks."""
+        refuses them, on every route that asks. ReadModelUnreachable when Redis does not answer
+        (as the read model's calls tell it), BackendUnavailable when it answers with a refusal
+        (full under noeviction, read-only, a user who may not write the mark)."""
         try:
-            self._client.set(forgotten_key(pseudonym), "1")
+            unreachable_as_backend_error(self._client.set)(forgotten_key(pseudonym), "1")
         except (redis.RedisError, RedisClusterException) as error:
-            raise BackendUnavailable(f"the read model is unreachable: {error}") from error
+            raise BackendUnavailable(f"Redis refused the mark: {error}") from error
 
     def forgotten_marks(self) -> list[str]:
         """The pseudonyms of every forgotten voter this Redis holds a mark of (a SCAN of the

@@ -78,7 +78,7 @@ from talkrate.values import RATING_VALUES, Histogram
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
 
-def _unreachable_as_backend_error(method: _Method) -> _Method:
+def unreachable_as_backend_error(method: _Method) -> _Method:
     """Redis not answering (away, BUSY with a long script, or a cluster that serves no command
     just now) becomes ReadModelUnreachable, a BackendUnavailable, which callers (the operator's
     commands among them) turn into one line instead of a connection library's traceback (and on
@@ -679,7 +679,7 @@ class RedisReadModel:
             talk_id: _histogram(fields) for talk_id, fields in zip(talk_ids, stored, strict=True)
         }
 
-    @_unreachable_as_backend_error
+    @unreachable_as_backend_error
     def apply(self, batch: ProjectionBatch) -> ProjectionResult:
         """Apply a batch, each talk atomically, skipping what was applied to the talk before.
 
@@ -1108,7 +1108,7 @@ class RedisReadModel:
         except (redis.RedisError, RedisClusterException) as error:
             raise BackendUnavailable("the read model is unreachable") from error
 
-    @_unreachable_as_backend_error
+    @unreachable_as_backend_error
     def rename_voter(self, voter_id: str, pseudonym: str, talk_ids: list[str]) -> tuple[int, int]:
         """File a voter's votes of these talks under `pseudonym` (`ops forget-voter`): each
         talk's vote moved atomically, as it was, so every count and every later comparison of
@@ -1141,7 +1141,7 @@ class RedisReadModel:
             raise BackendUnavailable("the read model is unreachable") from error
         return applied is not None and int(applied) >= offset
 
-    @_unreachable_as_backend_error
+    @unreachable_as_backend_error
     def has_counted(self, talk_id: str, partition: str, offset: int) -> bool:
         """Whether the record at this offset of a "topic-partition" was applied to the talk: by
         the partition's offsets on one Redis (they move with the batch), by the talk's own on a
@@ -1151,7 +1151,7 @@ class RedisReadModel:
         applied = self.applied_offset(partition, talk_id)
         return applied is not None and applied >= offset
 
-    @_unreachable_as_backend_error
+    @unreachable_as_backend_error
     def applied_offset(self, partition: str, talk_id: str | None = None) -> int | None:
         """The last offset applied for a "topic-partition" (to one talk, when given), or None."""
         if talk_id is None:
@@ -1160,13 +1160,13 @@ class RedisReadModel:
             value = self.client.hget(histogram_key(talk_id), partition)
         return None if value is None else int(value)
 
-    @_unreachable_as_backend_error
+    @unreachable_as_backend_error
     def applied_offsets(self) -> dict[str, int]:
         """Every "topic-partition" with the offset up to which batches were applied."""
         applied: dict[bytes, bytes] = self.client.hgetall(OFFSETS_KEY)  # type: ignore[assignment]
         return {name.decode(): int(offset) for name, offset in applied.items()}
 
-    @_unreachable_as_backend_error
+    @unreachable_as_backend_error
     def counted_talks(self) -> dict[str, int]:
         """Each talk the read model counts ratings of, with how many (a scan of every histogram:
         for the operator's commands, never on a request's path)."""
@@ -1211,7 +1211,7 @@ class RedisReadModel:
                 drop.execute()
         return dropped
 
-    @_unreachable_as_backend_error
+    @unreachable_as_backend_error
     def lock_for_rebuild(self, by: LockHolder = "rebuild") -> bool:
         """Hold the projector off (its batches fail and are retried) while a rebuild runs (or
         `ops forget-voter`, `by`).
@@ -1225,7 +1225,7 @@ class RedisReadModel:
         self._rebuild_token = token
         return True
 
-    @_unreachable_as_backend_error
+    @unreachable_as_backend_error
     def rebuild_lock(self) -> RebuildLock | None:
         """The rebuild's lock when anything holds it, with how long it has been held, when it
         runs out (None: never, it has no expiry) and what took it (when its value says); None
@@ -1242,14 +1242,14 @@ class RedisReadModel:
         holder = next((h for h in LOCK_HOLDERS if h == by), None)
         return RebuildLock(held, None if left_ms == -1 else max(0.0, left_ms / 1000), holder)
 
-    @_unreachable_as_backend_error
+    @unreachable_as_backend_error
     def hold_rebuild_lock(self) -> bool:
         """Renew this rebuild's lock; False when it ran out (or another rebuild took it)."""
         return self._rebuild_token is not None and bool(
             self._eval("hold", [REBUILD_LOCK_KEY], [self._rebuild_token, REBUILD_LOCK_SECONDS])
         )
 
-    @_unreachable_as_backend_error
+    @unreachable_as_backend_error
     def unlock_after_rebuild(self) -> None:
         """Let the projector apply batches again (the lock is dropped only while it is ours).
 
@@ -1275,7 +1275,7 @@ class RedisReadModel:
         self._eval("hold", [REBUILD_LOCK_KEY], [token, 0])
         self._rebuild_token = None
 
-    @_unreachable_as_backend_error
+    @unreachable_as_backend_error
     def replace_all(self, state: ReadModelState) -> str | None:
         """Replace every histogram, vote and offset with the rebuilt ones.
 
@@ -1599,7 +1599,7 @@ class RedisReadModel:
             policy=str(info.get("maxmemory_policy", "unknown")),
         )
 
-    @_unreachable_as_backend_error
+    @unreachable_as_backend_error
     def is_built(self) -> bool:
         """Whether Redis holds a read model built from the event store (False after Redis lost
         its data, or before the first build)."""
