@@ -1725,13 +1725,14 @@ def test_the_talk_page_puts_the_first_of_right_to_left_speakers_on_the_right(
 
 def passes_used_up(runtime: Runtime, ratings: redis.Redis) -> list[str]:
     """This network's attendee passes for the minute used up, as a crowd of attendees behind
-    its address would: a pass asked for, then its counter put past any limit (the minute it
-    started left as it is). The counters, for the test to take away."""
+    its address would: a pass asked for, then its counter put past any limit for a whole
+    minute from now (an earlier test's minute, left as it was, could end between the test's
+    refusal and the page's ask). The counters, for the test to take away."""
     assert runtime.request("POST", "/voters", "{}").status == 201
     counters = list(ratings.scan_iter(match=f"{LIMIT_PREFIX}voters-address/*"))
     assert counters
     for counter in counters:
-        ratings.set(counter, 1_000_000_000, keepttl=True)
+        ratings.set(counter, 1_000_000_000, ex=60)
     return counters
 
 
