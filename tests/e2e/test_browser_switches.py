@@ -17,6 +17,7 @@ from tests.e2e.test_web_app import (
     CHROMIUM_ARGS,
     PLAYWRIGHT_DISABLED_FEATURES,
     UNSHOWN_FEATURES,
+    chromium_args,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -90,3 +91,25 @@ def test_without_the_suite_s_switch_each_context_starts_the_address_bar_s_render
     plain = [arg for arg in CHROMIUM_ARGS if not arg.startswith("--disable-features=")]
     _, renderers = _launched(plain, 20.0, lambda seen: bool(_address_bar(seen)))
     assert _address_bar(renderers)
+
+
+def test_a_module_s_own_disabled_features_join_the_one_switch() -> None:
+    # Given a module whose browser turns one more feature off, beside another switch of its own
+    more = ("--disable-features=BackForwardCache", "--host-resolver-rules=MAP a.test 127.0.0.1")
+    # When the browser fixture puts its switches together
+    args = chromium_args(more)
+    # Then Chromium gets one --disable-features (it reads only the last): Playwright's list, the
+    # address bar's popups and the module's feature, with every other switch as given
+    [switch] = [arg for arg in args if arg.startswith("--disable-features=")]
+    assert switch.removeprefix("--disable-features=").split(",") == [
+        *PLAYWRIGHT_DISABLED_FEATURES,
+        *UNSHOWN_FEATURES,
+        "BackForwardCache",
+    ]
+    assert args[-1] == switch
+    assert [arg for arg in args if arg != switch] == [
+        *(arg for arg in CHROMIUM_ARGS if arg != CHROMIUM_ARGS[-1]),
+        "--host-resolver-rules=MAP a.test 127.0.0.1",
+    ]
+    # And a module with none of its own starts the suite's switches unchanged
+    assert chromium_args(()) == CHROMIUM_ARGS

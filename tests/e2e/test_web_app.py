@@ -16,7 +16,7 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -107,6 +107,21 @@ PROJECTOR_BATCH_WINDOW = "0"
 # tests is of one origin (the app, its API and its live channel on 127.0.0.1), which site
 # isolation would put in a process of its own all the same.
 CHROMIUM_MORE_ARGS = ("--disable-site-isolation-trials",)
+DISABLE_FEATURES = "--disable-features="
+
+
+def chromium_args(more: Sequence[str] = ()) -> list[str]:
+    """CHROMIUM_ARGS and a module's `more`, whose own `--disable-features` names join the one
+    switch: Chromium reads only the last, so a second one would drop Playwright's list."""
+    disabled = [
+        name
+        for arg in (*CHROMIUM_ARGS, *more)
+        if arg.startswith(DISABLE_FEATURES)
+        for name in arg.removeprefix(DISABLE_FEATURES).split(",")
+        if name
+    ]
+    rest = [arg for arg in (*CHROMIUM_ARGS, *more) if not arg.startswith(DISABLE_FEATURES)]
+    return [*rest, DISABLE_FEATURES + ",".join(dict.fromkeys(disabled))]
 
 
 @dataclass
@@ -208,7 +223,7 @@ def web(
 @pytest.fixture(scope="module")
 def browser(request: pytest.FixtureRequest) -> Iterator[Browser]:
     assert Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-    args = [*CHROMIUM_ARGS, *getattr(request.module, "CHROMIUM_MORE_ARGS", ())]
+    args = chromium_args(getattr(request.module, "CHROMIUM_MORE_ARGS", ()))
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
         yield launched
