@@ -28,8 +28,9 @@ PYTEST_ARGS ?=
 # One file, folder or test instead of the target's whole folder: make test-unit TESTS=tests/unit/test_stats.py
 TESTS ?=
 # make test runs the suite on this many processes, a file to each at a time (pytest-xdist); 1 runs it in one.
-# Three on two cores: the tests mostly wait (browsers, subprocesses, servers), see docs/decisions.md
-TEST_WORKERS ?= 3
+# Four on two cores: the tests often wait (browsers, subprocesses, servers, passes running out),
+# and three left the cores idle about 29% of the run; see docs/decisions.md
+TEST_WORKERS ?= 4
 RUN_ARGS ?=
 
 .PHONY: py313 publish-web remove-web-bucket help setup browser test-browser web-size services db run test test-unit test-integration test-e2e test-faults rebuild dead-letters redrive openapi lint format validate build bench-import compose-seed clean bench-latency

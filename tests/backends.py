@@ -5,7 +5,7 @@ number) move the whole suite to other servers, and `TEST_DB_SUFFIX` gives its Po
 names of their own, so two checkouts on one machine can run their suites at the same time without
 disturbing each other. The older per-database variables still win where they are set.
 
-Under pytest-xdist (`make test` runs the suite on three workers, a file to a worker) the first
+Under pytest-xdist (`make test` runs the suite on four workers, a file to a worker) the first
 worker keeps these names; every other worker adds its own name to the database suffix and runs
 a Redis server of its own on a free loopback port (the suite uses all sixteen numbered
 databases of one server), so that no two files running at once share a database. A file
