@@ -15,7 +15,7 @@ from talkrate.errors import ReadModelRebuilding, ReadModelUnreachable, SchemaBeh
 from talkrate.live import API_KEY_DAYS_LEFT_METRIC, api_key_days_left
 from talkrate.observability import logger, metrics, tell_rebuilt
 from talkrate.rebuild import rebuild_if_lost
-from talkrate.relay import mark_forgotten_voters, relay_outbox
+from talkrate.relay import mark_forgotten_voters, relay_outbox, restore_lost_marks
 
 # The time a run must have left to start a rebuild: 500,000 events take about 10 s at the
 # relay's 384 MB; a run whose outbox took longer leaves it to the next one, a minute later.
@@ -86,7 +86,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 def _mark_forgotten_voters() -> None:
     """Finish, once Redis answers, a forget that could not reach it: the marks of the forgotten
-    voters PostgreSQL keeps and Redis may not (one indexed query when none waits). Then tell how
+    voters PostgreSQL keeps and Redis may not (one indexed query when none waits), and set again
+    those Redis lost after they were recorded as set (a failover, an older copy restored: one
+    read of the marked voters and one round trip to Redis a thousand of them). Then tell how
     many still wait (ForgottenMarksPending, every run PostgreSQL answers; a warning when any do):
     a Redis that answers but refuses the mark (full, read-only, a user who may not write it)
     leaves them unmarked run after run. Their pass is refused while the API's admission is
@@ -102,17 +104,26 @@ def _mark_forgotten_voters() -> None:
     except Exception:  # not configured or not reached: the outbox's run said so already
         return
     try:
-        marked = mark_forgotten_voters(store, wiring.request_limiter())
+        limiter = wiring.request_limiter()
+        marked = mark_forgotten_voters(store, limiter)
+        restored = restore_lost_marks(store, limiter)
     except SchemaBehind as error:  # a deployment's database older than its code: said once
         logger.warning(str(error))
         return
     except ReadModelUnreachable:  # the API asks PostgreSQL meanwhile; the read model's alarms tell
         return
     except TalkrateError as error:
-        marked, reason = 0, str(error)
+        marked, restored, reason = 0, 0, str(error)
     except Exception as error:  # an error neither store tells as its own
         logger.exception("the forgotten voters' marks could not be set")
-        marked, reason = 0, str(error)
+        marked, restored, reason = 0, 0, str(error)
+    if restored:
+        logger.warning(
+            f"forgotten voters' marks Redis had lost set again ({restored}): Redis lost writes "
+            "it had acknowledged (a failover before its replica had them, an older copy "
+            "restored); see docs/operations.md, Marks Redis lost",
+            extra={"restored": restored},
+        )
     if marked:
         logger.warning(
             "forgotten voters marked in Redis (a forget had not reached it)",

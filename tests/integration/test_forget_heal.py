@@ -181,6 +181,45 @@ def test_ops_forgotten_marks_copies_the_marks_redis_alone_holds_into_postgresql(
     assert main(["--json", "ops", "forgotten-marks"]) == 0
     assert json.loads(capsys.readouterr().out)["copied"] == 0
     assert RedisRequestLimiter(connect(read_model_url)).admit([], None, pseudonym).barred
+    # And when Redis loses the mark since (a failover), the command sets it again and says so
+    connect(read_model_url).delete(forgotten_key(pseudonym))
+    assert main(["ops", "forgotten-marks"]) == 0
+    assert "Redis had lost set again" in capsys.readouterr().out
+    assert RedisRequestLimiter(connect(read_model_url)).admit([], None, pseudonym).barred
+
+
+def test_a_relay_s_run_sets_again_a_mark_redis_lost_after_it_was_recorded_as_set(
+    configure: Callable[..., None],
+    talks_dsn: str,
+    read_model_url: str,
+    capsys: pytest.CaptureFixture[str],
+    logged: Records,
+) -> None:
+    # Given a forgotten voter whose mark was set and recorded as set, and a Redis (one, or a
+    # cluster) that lost it since, keeping the read model (a failover that took the primary
+    # before its replica had the mark)
+    configure(RATINGS_CONNECTION=read_model_url)
+    pseudonym = forgotten_id(new_pass().split(".")[1])
+    with event_store(talks_dsn) as store:
+        store.forget(pseudonym)
+        assert store.marked([pseudonym]) == 1
+    ratings = connect(read_model_url)
+    ratings.delete(forgotten_key(pseudonym))
+    limiter = RedisRequestLimiter(ratings)
+    assert not limiter.admit([], None, pseudonym).barred
+    # When the relay runs
+    capsys.readouterr()
+    load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    # Then the mark is set again, and the run says Redis lost it
+    assert limiter.admit([], None, pseudonym).barred
+    [restored] = [r for r in logged.records if r.getMessage().startswith("forgotten voters' marks")]
+    assert restored.levelname == "WARNING"
+    assert restored.restored >= 1
+    assert not unmarked(talks_dsn, pseudonym)
+    # And the next run finds every mark held: it sets none and says nothing of it
+    logged.records.clear()
+    load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    assert not [r for r in logged.records if r.getMessage().startswith("forgotten voters' marks")]
 
 
 def test_a_forget_on_a_database_whose_table_has_no_marked_column_yet_still_keeps_the_voter(

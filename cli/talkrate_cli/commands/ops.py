@@ -1054,12 +1054,13 @@ def forgotten_marks(session: Session) -> None:
     Copies into forgotten_voters every voter Redis holds a mark of and PostgreSQL does not
     keep (a voter a release from before the table, or one run during a rollback, forgot before
     any rating of theirs was stored: the event store has no `forgotten-` id of theirs, so no
-    schema apply fills them in), then sets the marks PostgreSQL keeps and Redis does not yet
-    (RelayFunction does that every minute too). Run it once after upgrading from a release
+    schema apply fills them in), then sets the marks PostgreSQL keeps and Redis does not yet,
+    and those Redis lost after they were set (RelayFunction does both every minute too). Run it
+    once after upgrading from a release
     before 2026-12-06 and after rolling forward past a rollback. Idempotent; it reads every
     key of Redis's (a SCAN), so it is an operator's step, not a scheduled one."""
     from talkrate import wiring
-    from talkrate.relay import mark_forgotten_voters
+    from talkrate.relay import mark_forgotten_voters, restore_lost_marks
 
     say = _say("forgotten-marks", output.errors if session.as_json else None)
     _read_model()  # RATINGS_CONNECTION readable as written, before anything is read
@@ -1069,12 +1070,16 @@ def forgotten_marks(session: Session) -> None:
     marked = 0
     while batch := mark_forgotten_voters(store, limiter):
         marked += batch
+    restored = restore_lost_marks(store, limiter)
     if session.as_json:
-        output.emit_json({"redisMarks": len(held), "copied": copied, "marked": marked})
+        output.emit_json(
+            {"redisMarks": len(held), "copied": copied, "marked": marked, "restored": restored}
+        )
         return
     say(
         f"{output.counted(len(held), 'mark')} in Redis, {copied} of them copied into "
         f"forgotten_voters; {output.counted(marked, 'mark')} set in Redis"
+        + (f"; {output.counted(restored, 'mark')} Redis had lost set again" if restored else "")
     )
 
 

@@ -193,6 +193,11 @@ class RequestLimiter(Protocol):
         """Mark the voter filed under `pseudonym` forgotten, for good."""
         ...
 
+    def unbarred(self, pseudonyms: list[str]) -> list[str]:
+        """Which of these voters' marks (set by `bar`) Redis does not hold: lost since (a
+        failover before its replica had them, an older copy restored). One round trip."""
+        ...
+
     def give_back(self, limits: list[Limit], event_id: str) -> None:
         """Undo the admission of a rating that was not stored after all: it counts against none
         of `limits`, and its accepted marker is dropped."""
@@ -225,6 +230,12 @@ class ForgottenMarksKept(Protocol):
 
     def marked(self, pseudonyms: list[str]) -> int:
         """Record their marks as set; how many were waiting for it."""
+        ...
+
+    def marked_forgotten(self, after: str, limit: int) -> list[str]:
+        """Up to `limit` pseudonyms of forgotten voters whose mark was recorded as set, in
+        their order, each after `after` ("" for the first); SchemaBehind when the store does
+        not record marks yet."""
         ...
 
 

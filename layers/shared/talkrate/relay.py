@@ -99,3 +99,23 @@ def mark_forgotten_voters(
     for pseudonym in waiting:
         limiter.bar(pseudonym)
     return kept.marked(waiting) if waiting else 0
+
+
+def restore_lost_marks(
+    kept: ForgottenMarksKept, limiter: RequestLimiter, page: int = MARKS_PER_RUN
+) -> int:
+    """Set again the marks Redis lost after they were recorded as set (a failover that took
+    the primary before its replica had the mark, an older copy of Redis restored): every
+    forgotten voter recorded as marked is looked up, a page at a time (one PostgreSQL read and
+    one Redis round trip), and a mark Redis does not hold is set again; answers how many. A
+    Redis that lost its read model altogether has its marks set again by the rebuild (and the
+    API asks PostgreSQL until then); this is for the marks a Redis lost while keeping it."""
+    restored, after = 0, ""
+    while batch := kept.marked_forgotten(after, page):
+        for pseudonym in limiter.unbarred(batch):
+            limiter.bar(pseudonym)
+            restored += 1
+        if len(batch) < page:
+            break
+        after = batch[-1]
+    return restored

@@ -158,6 +158,28 @@ class RedisRequestLimiter:
         except (redis.RedisError, RedisClusterException) as error:
             raise BackendUnavailable(f"Redis refused the mark: {error}") from error
 
+    def unbarred(self, pseudonyms: list[str]) -> list[str]:
+        """Which of these forgotten voters' marks Redis does not hold (one pipelined EXISTS
+        each, in one round trip: every mark is in the limits' slot). ReadModelUnreachable when
+        Redis does not answer, BackendUnavailable when it refuses."""
+        if not pseudonyms:
+            return []
+
+        @unreachable_as_backend_error
+        def held() -> list[Any]:
+            pipe = self._client.pipeline(transaction=False)
+            for pseudonym in pseudonyms:
+                pipe.exists(forgotten_key(pseudonym))
+            return list(pipe.execute())
+
+        try:
+            found = held()
+        except (redis.RedisError, RedisClusterException) as error:
+            raise BackendUnavailable(
+                f"Redis refused to say which marks it holds: {error}"
+            ) from error
+        return [pseudonym for pseudonym, n in zip(pseudonyms, found, strict=True) if not int(n)]
+
     def forgotten_marks(self) -> list[str]:
         """The pseudonyms of every forgotten voter this Redis holds a mark of (a SCAN of the
         keyspace, for an operator's command: never on a request's path)."""

@@ -1123,6 +1123,23 @@ class PostgresEventStore:
         except psycopg2.errors.UndefinedColumn:
             return 0
 
+    def marked_forgotten(self, after: str, limit: int) -> list[str]:
+        """Up to `limit` forgotten voters whose Redis mark was recorded as set, in pseudonym
+        order after `after` (a range of the primary key)."""
+        try:
+            rows = self._db.run(
+                lambda cursor: _fetch_all(
+                    cursor,
+                    "SELECT pseudonym FROM forgotten_voters "
+                    "WHERE pseudonym > %s AND marked_at IS NOT NULL "
+                    "ORDER BY pseudonym LIMIT %s",
+                    (after, limit),
+                )
+            )
+        except (psycopg2.errors.UndefinedColumn, psycopg2.errors.UndefinedTable) as error:
+            raise _marks_schema_behind(error) from None
+        return [str(pseudonym) for (pseudonym,) in rows]
+
     def keep_forgotten(self, pseudonyms: list[str]) -> int:
         """Keep these voters as forgotten, their Redis marks set (copied from Redis's marks:
         an earlier release's forget, of a voter with no rating stored); answers how many were
