@@ -15,7 +15,7 @@ from talkrate.errors import ReadModelRebuilding, ReadModelUnreachable, SchemaBeh
 from talkrate.live import API_KEY_DAYS_LEFT_METRIC, api_key_days_left
 from talkrate.observability import logger, metrics, tell_rebuilt
 from talkrate.rebuild import rebuild_if_lost
-from talkrate.relay import mark_forgotten_voters, relay_outbox, restore_lost_marks
+from talkrate.relay import LostMarks, mark_forgotten_voters, relay_outbox, restore_lost_marks
 
 # The time a run must have left to start a rebuild: 500,000 events take about 10 s at the
 # relay's 384 MB; a run whose outbox took longer leaves it to the next one, a minute later.
@@ -106,31 +106,38 @@ def _mark_forgotten_voters() -> None:
     try:
         limiter = wiring.request_limiter()
         marked = mark_forgotten_voters(store, limiter)
-        restored = restore_lost_marks(store, limiter)
     except SchemaBehind as error:  # a deployment's database older than its code: said once
         logger.warning(str(error))
         return
     except ReadModelUnreachable:  # the API asks PostgreSQL meanwhile; the read model's alarms tell
         return
     except TalkrateError as error:
-        marked, restored, reason = 0, 0, str(error)
+        marked, reason = 0, str(error)
     except Exception as error:  # an error neither store tells as its own
         logger.exception("the forgotten voters' marks could not be set")
-        marked, restored, reason = 0, 0, str(error)
-    if restored:
-        logger.warning(
-            f"forgotten voters' marks Redis had lost set again ({restored}): Redis lost writes "
-            "it had acknowledged (a failover before its replica had them, an older copy "
-            "restored); see docs/operations.md, Marks Redis lost",
-            extra={"restored": restored},
-        )
+        marked, reason = 0, str(error)
     if marked:
         logger.warning(
             "forgotten voters marked in Redis (a forget had not reached it)",
             extra={"marked": marked},
         )
+    lost = LostMarks()
+    try:  # (tried after a refusal too: a mark lost and refused again is counted below)
+        lost = restore_lost_marks(store, limiter)
+    except ReadModelUnreachable:
+        return
+    except Exception:  # PostgreSQL, or an error neither store tells as its own
+        logger.exception("the marks Redis lost could not be looked for")
+    reason = reason or lost.reason
+    if lost.restored:
+        logger.warning(
+            f"forgotten voters' marks Redis had lost set again ({lost.restored}): Redis lost "
+            "writes it had acknowledged (a failover before its replica had them, an older copy "
+            "restored); see docs/operations.md, Marks Redis lost",
+            extra={"restored": lost.restored},
+        )
     try:
-        pending = store.unmarked_count()
+        pending = store.unmarked_count() + lost.refused
     except Exception:  # PostgreSQL does not answer: its own alarms tell it, the next run counts
         return
     metrics.add_metric(name=FORGOTTEN_MARKS_PENDING, unit="Count", value=pending)

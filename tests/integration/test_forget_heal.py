@@ -5,8 +5,11 @@ Real PostgreSQL, Redis and broker; the handlers called in process."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import psycopg2
 import pytest
@@ -14,7 +17,8 @@ import redis
 
 from talkrate.adapters.limiter import RedisRequestLimiter, forgotten_key
 from talkrate.adapters.postgres import apply_schema
-from talkrate.adapters.redis_store import connect
+from talkrate.adapters.redis_store import BUILT_KEY, connect
+from talkrate.errors import ReadModelUnreachable
 from talkrate.projection import classify
 from talkrate.voters import forgotten_id
 from talkrate_cli.main import main
@@ -31,6 +35,8 @@ from tests.integration.test_forgotten_without_redis import (
 )
 from tests.integration.test_handlers import counts, project_all
 from tests.integration.test_operations_signals import Records, logged, metric_values
+from tests.integration.test_rebuild_swap import HOLD_REDIS
+from tests.workers import own_redis_server
 
 __all__ = ["logged"]  # the fixture, shared with the signals' tests
 
@@ -78,7 +84,7 @@ def test_a_forget_that_failed_at_redis_says_not_finished_and_the_relay_s_run_fin
     # Then the command says plainly that it did not finish, with a status of its own
     assert status == NOT_FINISHED, err
     assert "NOT finished" in err
-    assert "still rates wherever Redis answers" in err
+    assert "may rate once Redis takes writes again" in err
     assert "run the command again" in err
     assert "none of their ratings is filed away yet" in err
     # And PostgreSQL keeps the voter, Redis's mark not set yet
@@ -222,6 +228,102 @@ def test_a_relay_s_run_sets_again_a_mark_redis_lost_after_it_was_recorded_as_set
     assert not [r for r in logged.records if r.getMessage().startswith("forgotten voters' marks")]
 
 
+def test_a_mark_redis_lost_and_refuses_to_take_again_counts_as_waiting(
+    configure: Callable[..., None],
+    talks_dsn: str,
+    redis_client: redis.Redis,
+    capsys: pytest.CaptureFixture[str],
+    logged: Records,
+) -> None:
+    # Given a forgotten voter whose mark was recorded as set and that Redis lost, and a Redis
+    # that now refuses every write (full, with no eviction)
+    configure()
+    pseudonym = forgotten_id(new_pass().split(".")[1])
+    with event_store(talks_dsn) as store:
+        store.forget(pseudonym)
+        assert store.marked([pseudonym]) == 1
+    redis_client.delete(forgotten_key(pseudonym))
+    redis_client.config_set("maxmemory", "1")
+    try:
+        # When the relay runs
+        capsys.readouterr()
+        load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+        out, _ = capsys.readouterr()
+    finally:
+        redis_client.config_set("maxmemory", "0")
+    # Then the lost mark counts among those waiting (the alarm's metric), said with Redis's
+    # refusal, beside the forgotten voters never marked
+    with event_store(talks_dsn) as store:
+        never_marked = store.unmarked_count()
+    [pending] = metric_values(out, "ForgottenMarksPending")
+    assert pending >= never_marked + 1
+    [waiting] = [r for r in logged.records if r.getMessage().startswith("forgotten voters wait")]
+    assert "maxmemory" in waiting.reason
+    assert not redis_client.exists(forgotten_key(pseudonym))
+    # And once Redis takes writes again, the next run sets it again
+    load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    assert redis_client.exists(forgotten_key(pseudonym))
+
+
+def test_a_redis_without_a_built_read_model_is_left_to_the_rebuild_to_mark() -> None:
+    # Given a Redis that lost everything (flushed, replaced): no built read model, no mark
+    ratings = connect(own_redis_server() + "/0")
+    limiter = RedisRequestLimiter(ratings)
+    # When the relay asks which recorded marks it lost
+    # Then it finds none to set again (the rebuild sets them all, the API asks PostgreSQL
+    # until then): a flush is not told as writes lost in a failover
+    assert limiter.unbarred(["forgotten-a", "forgotten-b"]) == []
+    # And once the read model is built, a mark it lacks is found lost
+    ratings.set(BUILT_KEY, "1")
+    limiter.bar("forgotten-a")
+    assert limiter.unbarred(["forgotten-a", "forgotten-b"]) == ["forgotten-b"]
+    ratings.close()
+
+
+def test_a_redis_busy_with_a_long_script_does_not_answer_the_marks_reads_or_writes() -> None:
+    # Given a Redis of its own, busy with someone's long script (BUSY to every other client
+    # after 100 ms)
+    ratings = own_redis_server() + "/0"
+    admin = redis.Redis.from_url(ratings)
+    admin.set(BUILT_KEY, "1")
+    admin.config_set("busy-reply-threshold", 100)
+    holding = redis.Redis.from_url(ratings)
+
+    def hold() -> None:
+        with contextlib.suppress(redis.ResponseError):  # (killed at the test's end)
+            holding.eval(HOLD_REDIS, 0, 20_000)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    limiter = RedisRequestLimiter(connect(ratings))
+
+    def busy() -> bool:
+        try:
+            admin.ping()
+        except redis.ResponseError as error:
+            return str(error).startswith("BUSY")
+        return False
+
+    try:
+        while not busy():
+            pass  # (answers PONG until the script has run 100 ms)
+        # When the relay looks for lost marks (a pipeline) and sets one (a command)
+        # Then both fail as Redis not answering (the relay counts nothing), not as a refusal
+        with pytest.raises(ReadModelUnreachable, match="BUSY"):
+            limiter.unbarred(["forgotten-busy"])
+        with pytest.raises(ReadModelUnreachable, match="BUSY"):
+            limiter.bar("forgotten-busy")
+    finally:
+        while True:  # the script stopped
+            with contextlib.suppress(redis.ResponseError):  # (NOTBUSY: it had ended)
+                admin.script_kill()
+            if not busy():
+                break
+        holder.join()
+        for client in (admin, holding):
+            client.close()
+
+
 def test_a_forget_on_a_database_whose_table_has_no_marked_column_yet_still_keeps_the_voter(
     own_catalog: str,
 ) -> None:
@@ -296,7 +398,8 @@ def test_a_relay_s_run_while_redis_does_not_answer_counts_no_mark_waiting(
     if away == "not answering":
         configure(RATINGS_CONNECTION=UNREACHABLE_REDIS)
     else:
-        configure(RATINGS_CONNECTION=redis_url.replace("redis://", "redis://no-such-user:pw@", 1))
+        where = urlsplit(redis_url)
+        configure(RATINGS_CONNECTION=f"redis://no-such-user:pw@{where.hostname}:{where.port}/0")
     # When the relay runs
     capsys.readouterr()
     load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))

@@ -34,7 +34,7 @@ NOT_FINISHED_EXIT = 3
 
 class ForgetNotFinished(CliError):
     """A forget that kept the voter as forgotten in PostgreSQL and could not mark them in Redis:
-    their pass still rates wherever Redis answers until the mark is set (exit 3)."""
+    their pass may rate once Redis takes writes again, until the mark is set (exit 3)."""
 
     exit_code = NOT_FINISHED_EXIT
     kind = "forget-not-finished"
@@ -904,8 +904,9 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
     ratings topic keeps its copies until its retention deletes them.
 
     Exit status: 0 done; 3 NOT finished: the voter is kept as forgotten in PostgreSQL but Redis
-    could not be marked (unreachable, paused, full), so their pass still rates wherever Redis
-    answers until RelayFunction's next run marks them or the command is run again (as it
+    could not be marked (unreachable, paused, full): their pass is refused meanwhile (the API
+    asks PostgreSQL while Redis cannot run its admission), and may rate once Redis takes
+    writes again, until RelayFunction's next run marks them or the command is run again (as it
     should be); 1 another refusal (said); 2 a VOTER not taken."""
     import re
 
@@ -939,9 +940,10 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
     except TalkrateError as error:
         raise ForgetNotFinished(
             "NOT finished: the voter is kept as forgotten in PostgreSQL, but Redis could not "
-            f"be marked ({error}). This pass still rates wherever Redis answers: run the "
-            "command again once Redis answers (RelayFunction's next run, within a minute of "
-            f"Redis answering, sets the mark too); {_filed_away_so_far(store, voter_id, pseudonym)}"
+            f"be marked ({error}). This pass may rate once Redis takes writes again, until "
+            "the mark is set: run the command again once Redis answers (RelayFunction's next "
+            "run, within a minute of Redis answering, sets the mark too); "
+            f"{_filed_away_so_far(store, voter_id, pseudonym)}"
         ) from None
     store.marked([pseudonym])
     waiting = store.pending_of_voter(voter_id)
@@ -1055,11 +1057,12 @@ def forgotten_marks(session: Session) -> None:
     keep (a voter a release from before the table, or one run during a rollback, forgot before
     any rating of theirs was stored: the event store has no `forgotten-` id of theirs, so no
     schema apply fills them in), then sets the marks PostgreSQL keeps and Redis does not yet,
-    and those Redis lost after they were set (RelayFunction does both every minute too). Run it
-    once after upgrading from a release
-    before 2026-12-06 and after rolling forward past a rollback. Idempotent; it reads every
-    key of Redis's (a SCAN), so it is an operator's step, not a scheduled one."""
+    and those Redis lost after they were set (RelayFunction does both every minute too). Run
+    it once after upgrading from a release before 2026-12-06 and after rolling forward past a
+    rollback. Idempotent; it reads every key of Redis's (a SCAN), so it is an operator's step,
+    not a scheduled one."""
     from talkrate import wiring
+    from talkrate.errors import BackendUnavailable
     from talkrate.relay import mark_forgotten_voters, restore_lost_marks
 
     say = _say("forgotten-marks", output.errors if session.as_json else None)
@@ -1070,7 +1073,13 @@ def forgotten_marks(session: Session) -> None:
     marked = 0
     while batch := mark_forgotten_voters(store, limiter):
         marked += batch
-    restored = restore_lost_marks(store, limiter)
+    lost = restore_lost_marks(store, limiter)
+    if lost.refused:
+        raise BackendUnavailable(
+            f"{output.counted(lost.refused, 'mark')} Redis had lost could not be set again "
+            f"({lost.reason}); {output.counted(lost.restored, 'mark')} set again before it"
+        )
+    restored = lost.restored
     if session.as_json:
         output.emit_json(
             {"redisMarks": len(held), "copied": copied, "marked": marked, "restored": restored}

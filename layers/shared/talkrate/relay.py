@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
+from talkrate.errors import BackendUnavailable, ReadModelUnreachable
 from talkrate.ports import ForgottenMarksKept, RatingPublisher, RelayableOutbox, RequestLimiter
 from talkrate.projected import RelayResult
 
@@ -101,21 +103,40 @@ def mark_forgotten_voters(
     return kept.marked(waiting) if waiting else 0
 
 
+class LostMarks(NamedTuple):
+    """What a look for the marks Redis lost found: how many it set again, and how many Redis
+    refused to take again (full, read-only, a user who may not write them), with its words."""
+
+    restored: int = 0
+    refused: int = 0
+    reason: str = ""
+
+
 def restore_lost_marks(
     kept: ForgottenMarksKept, limiter: RequestLimiter, page: int = MARKS_PER_RUN
-) -> int:
+) -> LostMarks:
     """Set again the marks Redis lost after they were recorded as set (a failover that took
     the primary before its replica had the mark, an older copy of Redis restored): every
     forgotten voter recorded as marked is looked up, a page at a time (one PostgreSQL read and
-    one Redis round trip), and a mark Redis does not hold is set again; answers how many. A
-    Redis that lost its read model altogether has its marks set again by the rebuild (and the
-    API asks PostgreSQL until then); this is for the marks a Redis lost while keeping it."""
-    restored, after = 0, ""
+    one Redis round trip), and each mark Redis does not hold is set again (a round trip each;
+    once Redis refuses one, the rest are only counted). A Redis that lost its read model
+    altogether has its marks set again by the rebuild (and the API asks PostgreSQL until then):
+    `unbarred` finds none lost there. ReadModelUnreachable when Redis does not answer."""
+    restored, refused, reason, after = 0, 0, "", ""
     while batch := kept.marked_forgotten(after, page):
         for pseudonym in limiter.unbarred(batch):
-            limiter.bar(pseudonym)
+            if reason:
+                refused += 1
+                continue
+            try:
+                limiter.bar(pseudonym)
+            except ReadModelUnreachable:
+                raise
+            except BackendUnavailable as error:  # a refusal: counted, the next run tries again
+                refused, reason = 1, str(error)
+                continue
             restored += 1
         if len(batch) < page:
             break
         after = batch[-1]
-    return restored
+    return LostMarks(restored, refused, reason)

@@ -159,15 +159,18 @@ class RedisRequestLimiter:
             raise BackendUnavailable(f"Redis refused the mark: {error}") from error
 
     def unbarred(self, pseudonyms: list[str]) -> list[str]:
-        """Which of these forgotten voters' marks Redis does not hold (one pipelined EXISTS
-        each, in one round trip: every mark is in the limits' slot). ReadModelUnreachable when
-        Redis does not answer, BackendUnavailable when it refuses."""
+        """Which of these forgotten voters' marks Redis lost while keeping its read model (one
+        pipelined EXISTS each and one of the built mark admission reads, in one round trip:
+        every mark is in the limits' slot). None when it holds no built read model: the
+        rebuild sets every mark again, and the API asks PostgreSQL until then.
+        ReadModelUnreachable when Redis does not answer, BackendUnavailable when it refuses."""
         if not pseudonyms:
             return []
 
         @unreachable_as_backend_error
         def held() -> list[Any]:
             pipe = self._client.pipeline(transaction=False)
+            pipe.exists(LIMITS_BUILT_MARK if self._cluster else BUILT_KEY)
             for pseudonym in pseudonyms:
                 pipe.exists(forgotten_key(pseudonym))
             return list(pipe.execute())
@@ -178,7 +181,10 @@ class RedisRequestLimiter:
             raise BackendUnavailable(
                 f"Redis refused to say which marks it holds: {error}"
             ) from error
-        return [pseudonym for pseudonym, n in zip(pseudonyms, found, strict=True) if not int(n)]
+        built, marks = found[0], found[1:]
+        if not int(built):
+            return []
+        return [pseudonym for pseudonym, n in zip(pseudonyms, marks, strict=True) if not int(n)]
 
     def forgotten_marks(self) -> list[str]:
         """The pseudonyms of every forgotten voter this Redis holds a mark of (a SCAN of the

@@ -1845,8 +1845,11 @@ def _score(counts: dict[str, int]) -> float | None:
 
 
 def _busy(error: Exception) -> bool:
-    """Whether Redis refused a command because a script (or a function) runs too long."""
-    return str(error).startswith("BUSY")
+    """Whether Redis refused a command because a script (or a function) runs too long (a
+    pipeline's error says which command first: "Command # 1 (...) of pipeline caused error:
+    BUSY ...")."""
+    said = str(error)
+    return said.startswith("BUSY") or "of pipeline caused error: BUSY" in said
 
 
 def _cut_said(error: Exception) -> str:
