@@ -2,10 +2,13 @@
 (the bucket is versioned, so `aws s3 rm --recursive` would only add markers), then the bucket.
 
     python scripts/remove_web_bucket.py --bucket <the stack's WebBucketName output> [--yes]
+    python scripts/remove_web_bucket.py --stack <the deleted stack's name> [--yes]
 
 The stack keeps the bucket when it is deleted (DeletionPolicy Retain: CloudFormation cannot
 delete a bucket that holds files, and `make publish-web` has put some there), so deleting the
-stack always completes; this removes it afterwards (make remove-web-bucket BUCKET=...).
+stack always completes; this removes it afterwards (make remove-web-bucket BUCKET=... or
+STACK=...: a deleted stack's outputs are gone with it, and its bucket is found by the tags
+CloudFormation gave it).
 
 Only that bucket: one CloudFormation made as a stack's WebBucket (its `aws:cloudformation:*`
 tags say so), of a stack that no longer exists. Any other bucket, or the web bucket of a stack
@@ -62,6 +65,33 @@ def deleted_stack_of(s3: Any, cloudformation: Any, bucket: str) -> str:
     return str(stack)
 
 
+def web_bucket_of(s3: Any, stack: str) -> str:
+    """The bucket CloudFormation made as `stack`'s WebBucket (its `aws:cloudformation:*` tags
+    say so), among the account's buckets; Refused when there is none, or more than one (a
+    stack of that name made, deleted and made again: give --bucket)."""
+    found, unread = [], []
+    for listed in s3.list_buckets().get("Buckets", []):
+        name = listed["Name"]
+        try:
+            tag_set = s3.get_bucket_tagging(Bucket=name)["TagSet"]
+        except s3.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] != "NoSuchTagSet":
+                unread.append(name)  # (another team's, out of the operator's rights)
+            continue
+        tags = {tag["Key"]: tag["Value"] for tag in tag_set}
+        if tags.get(STACK_TAG) == stack and tags.get(LOGICAL_ID_TAG) == LOGICAL_ID:
+            found.append(name)
+    if len(found) == 1:
+        return str(found[0])
+    if found:
+        raise Refused(
+            f"stack {stack} made {len(found)} web buckets ({', '.join(sorted(found))}): give "
+            "the one to remove with --bucket (BUCKET=)"
+        )
+    unreadable = f" ({len(unread)} buckets' tags could not be read)" if unread else ""
+    raise Refused(f"no bucket is stack {stack}'s {LOGICAL_ID}{unreadable}")
+
+
 def count_versions(s3: Any, bucket: str) -> int:
     """How many object versions and delete markers `bucket` holds."""
     count = 0
@@ -114,7 +144,9 @@ def remove_web_bucket(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--bucket", required=True, help="the bucket's name (WebBucketName)")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--bucket", help="the bucket's name (WebBucketName)")
+    which.add_argument("--stack", help="the deleted stack's name: its WebBucket, by its tags")
     parser.add_argument("--yes", action="store_true", help="delete without asking")
     args = parser.parse_args(argv)
     import boto3  # the operator's credentials and region, as for `sam deploy`
@@ -129,11 +161,12 @@ def main(argv: list[str] | None = None) -> int:
         return input("delete them? [y/N] ").strip().lower() in ("y", "yes")
 
     try:
-        removed = remove_web_bucket(s3, boto3.client("cloudformation"), args.bucket, confirm)
+        bucket = args.bucket or web_bucket_of(s3, args.stack)
+        removed = remove_web_bucket(s3, boto3.client("cloudformation"), bucket, confirm)
     except Refused as refused:
         print(f"remove_web_bucket: {refused}; nothing deleted", file=sys.stderr)
         return 1
-    print(f"{args.bucket}: {removed} file versions and delete markers removed, bucket deleted")
+    print(f"{bucket}: {removed} file versions and delete markers removed, bucket deleted")
     return 0
 
 

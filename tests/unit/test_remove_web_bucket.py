@@ -148,3 +148,49 @@ def test_without_a_terminal_nothing_goes_without_yes(
     # Then it asks for --yes and deletes nothing
     assert "run again with --yes" in _refusal(capsys)
     assert s3.get_object(Bucket=bucket, Key="app/index.html")["Body"].read() == b"<html>"
+
+
+def test_a_deleted_stacks_web_bucket_is_found_by_the_stack_s_name(
+    s3: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the web bucket a deleted stack kept (its outputs gone with it), beside another
+    # stack's web bucket and someone else's bucket
+    bucket = _web_bucket_of("talkrate-dev", deleted=True)
+    other = _web_bucket_of("talkrate-prod", deleted=False)
+    s3.create_bucket(
+        Bucket="finance-archive", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    # When the operator names the stack
+    assert remove_web_bucket.main(["--stack", "talkrate-dev", "--yes"]) == 0
+    # Then that stack's bucket is gone, said by its name, and only that one
+    out = capsys.readouterr().out
+    assert f"{bucket}, the web bucket of stack talkrate-dev (deleted)" in out
+    assert _bucket_names(s3) == {other, "finance-archive"}
+
+
+def test_a_stack_name_without_a_web_bucket_is_refused(
+    s3: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given an account whose only web bucket is another stack's
+    other = _web_bucket_of("talkrate-prod", deleted=True)
+    # When the operator names a stack that left none (a typo)
+    assert remove_web_bucket.main(["--stack", "talkrate-dve", "--yes"]) == 1
+    # Then one line says so, and nothing went
+    assert "no bucket is stack talkrate-dve's WebBucket" in _refusal(capsys)
+    assert other in _bucket_names(s3)
+
+
+def test_a_stack_name_that_made_two_web_buckets_asks_for_the_bucket(
+    s3: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a stack name made and deleted twice: two buckets kept under it
+    first = _web_bucket_of("talkrate-dev", deleted=True)
+    second = _web_bucket_of("talkrate-dev", deleted=True)
+    # When the operator names the stack
+    assert remove_web_bucket.main(["--stack", "talkrate-dev", "--yes"]) == 1
+    # Then the refusal names both and asks for the one to remove; nothing went
+    refusal = _refusal(capsys)
+    assert first in refusal
+    assert second in refusal
+    assert "--bucket" in refusal
+    assert {first, second} <= _bucket_names(s3)

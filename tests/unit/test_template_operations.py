@@ -406,7 +406,7 @@ def test_deleting_the_stack_never_fails_on_the_web_bucket_and_the_guide_names_al
     assert kept >= {"WebBucket", "ProjectorFailures", "VoterTokenSecret"}
     for name in kept:
         assert f"**{name}**" in section, name
-    assert 'make remove-web-bucket BUCKET="$bucket"' in section
+    assert 'make remove-web-bucket STACK="$stack"' in section
     assert re.search(r"^remove-web-bucket: ", (ROOT / "Makefile").read_text(), re.MULTILINE)
 
 
