@@ -5,10 +5,9 @@ Real PostgreSQL, Redis and broker; the handlers called in process."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg2
@@ -35,7 +34,7 @@ from tests.integration.test_forgotten_without_redis import (
 )
 from tests.integration.test_handlers import counts, project_all
 from tests.integration.test_operations_signals import Records, logged, metric_values
-from tests.integration.test_rebuild_swap import HOLD_REDIS
+from tests.integration.test_rebuild_swap import held_busy
 from tests.workers import own_redis_server
 
 __all__ = ["logged"]  # the fixture, shared with the signals' tests
@@ -44,6 +43,22 @@ pytestmark = pytest.mark.integration
 
 # The exit status of a forget that kept the voter in PostgreSQL and could not mark Redis.
 NOT_FINISHED = 3
+
+
+def relay_run() -> Any:
+    """One scheduled run of RelayFunction, in process; what it answered."""
+    return load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+
+
+def kept_forgotten(dsn: str, *, recorded_marked: bool = False) -> str:
+    """A new voter kept as forgotten in PostgreSQL (their mark recorded as set, if asked);
+    their pseudonym."""
+    pseudonym = forgotten_id(new_pass().split(".")[1])
+    with event_store(dsn) as store:
+        store.forget(pseudonym)
+        if recorded_marked:
+            assert store.marked([pseudonym]) == 1
+    return pseudonym
 
 
 def unmarked(dsn: str, pseudonym: str) -> bool:
@@ -93,7 +108,7 @@ def test_a_forget_that_failed_at_redis_says_not_finished_and_the_relay_s_run_fin
     # runs as it does every minute
     configure(VOTING_POLICY="attendee", PUBLISH_TIMEOUT_SECONDS="1")
     assert not redis_client.exists(forgotten_key(pseudonym))
-    load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    relay_run()
     # Then the voter's pass is refused by Redis on its own, and renews nothing
     refused = rate(api, talk, 1, token)
     assert refused_as_forgotten(refused), refused["json"]
@@ -115,11 +130,9 @@ def test_the_relay_s_run_with_no_voter_waiting_sets_no_mark(
 ) -> None:
     # Given a voter kept as forgotten in PostgreSQL, and the relay's run that marked them
     configure()
-    pseudonym = forgotten_id(new_pass().split(".")[1])
-    with event_store(talks_dsn) as store:
-        store.forget(pseudonym)
+    pseudonym = kept_forgotten(talks_dsn)
     assert unmarked(talks_dsn, pseudonym)
-    load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    relay_run()
     assert redis_client.exists(forgotten_key(pseudonym))
     with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM forgotten_voters WHERE marked_at IS NULL")
@@ -127,7 +140,7 @@ def test_the_relay_s_run_with_no_voter_waiting_sets_no_mark(
     connection.close()
     # When the relay runs again
     before = redis_client.info("commandstats").get("cmdstat_set", {}).get("calls", 0)
-    load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    relay_run()
     # Then it sets nothing in Redis
     after = redis_client.info("commandstats").get("cmdstat_set", {}).get("calls", 0)
     assert after == before
@@ -205,17 +218,14 @@ def test_a_relay_s_run_sets_again_a_mark_redis_lost_after_it_was_recorded_as_set
     # cluster) that lost it since, keeping the read model (a failover that took the primary
     # before its replica had the mark)
     configure(RATINGS_CONNECTION=read_model_url)
-    pseudonym = forgotten_id(new_pass().split(".")[1])
-    with event_store(talks_dsn) as store:
-        store.forget(pseudonym)
-        assert store.marked([pseudonym]) == 1
+    pseudonym = kept_forgotten(talks_dsn, recorded_marked=True)
     ratings = connect(read_model_url)
     ratings.delete(forgotten_key(pseudonym))
     limiter = RedisRequestLimiter(ratings)
     assert not limiter.admit([], None, pseudonym).barred
     # When the relay runs
     capsys.readouterr()
-    load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    relay_run()
     # Then the mark is set again, and the run says Redis lost it
     assert limiter.admit([], None, pseudonym).barred
     [restored] = [r for r in logged.records if r.getMessage().startswith("forgotten voters' marks")]
@@ -224,7 +234,7 @@ def test_a_relay_s_run_sets_again_a_mark_redis_lost_after_it_was_recorded_as_set
     assert not unmarked(talks_dsn, pseudonym)
     # And the next run finds every mark held: it sets none and says nothing of it
     logged.records.clear()
-    load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    relay_run()
     assert not [r for r in logged.records if r.getMessage().startswith("forgotten voters' marks")]
 
 
@@ -238,16 +248,13 @@ def test_a_mark_redis_lost_and_refuses_to_take_again_counts_as_waiting(
     # Given a forgotten voter whose mark was recorded as set and that Redis lost, and a Redis
     # that now refuses every write (full, with no eviction)
     configure()
-    pseudonym = forgotten_id(new_pass().split(".")[1])
-    with event_store(talks_dsn) as store:
-        store.forget(pseudonym)
-        assert store.marked([pseudonym]) == 1
+    pseudonym = kept_forgotten(talks_dsn, recorded_marked=True)
     redis_client.delete(forgotten_key(pseudonym))
     redis_client.config_set("maxmemory", "1")
     try:
         # When the relay runs
         capsys.readouterr()
-        load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+        relay_run()
         out, _ = capsys.readouterr()
     finally:
         redis_client.config_set("maxmemory", "0")
@@ -261,7 +268,7 @@ def test_a_mark_redis_lost_and_refuses_to_take_again_counts_as_waiting(
     assert "maxmemory" in waiting.reason
     assert not redis_client.exists(forgotten_key(pseudonym))
     # And once Redis takes writes again, the next run sets it again
-    load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    relay_run()
     assert redis_client.exists(forgotten_key(pseudonym))
 
 
@@ -284,44 +291,15 @@ def test_a_redis_busy_with_a_long_script_does_not_answer_the_marks_reads_or_writ
     # Given a Redis of its own, busy with someone's long script (BUSY to every other client
     # after 100 ms)
     ratings = own_redis_server() + "/0"
-    admin = redis.Redis.from_url(ratings)
-    admin.set(BUILT_KEY, "1")
-    admin.config_set("busy-reply-threshold", 100)
-    holding = redis.Redis.from_url(ratings)
-
-    def hold() -> None:
-        with contextlib.suppress(redis.ResponseError):  # (killed at the test's end)
-            holding.eval(HOLD_REDIS, 0, 20_000)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
+    connect(ratings).set(BUILT_KEY, "1")
     limiter = RedisRequestLimiter(connect(ratings))
-
-    def busy() -> bool:
-        try:
-            admin.ping()
-        except redis.ResponseError as error:
-            return str(error).startswith("BUSY")
-        return False
-
-    try:
-        while not busy():
-            pass  # (answers PONG until the script has run 100 ms)
+    with held_busy(ratings):
         # When the relay looks for lost marks (a pipeline) and sets one (a command)
         # Then both fail as Redis not answering (the relay counts nothing), not as a refusal
         with pytest.raises(ReadModelUnreachable, match="BUSY"):
             limiter.unbarred(["forgotten-busy"])
         with pytest.raises(ReadModelUnreachable, match="BUSY"):
             limiter.bar("forgotten-busy")
-    finally:
-        while True:  # the script stopped
-            with contextlib.suppress(redis.ResponseError):  # (NOTBUSY: it had ended)
-                admin.script_kill()
-            if not busy():
-                break
-        holder.join()
-        for client in (admin, holding):
-            client.close()
 
 
 def test_a_forget_on_a_database_whose_table_has_no_marked_column_yet_still_keeps_the_voter(
@@ -352,14 +330,12 @@ def test_a_relay_s_run_whose_redis_refuses_writes_tells_how_many_marks_still_wai
     # Given a voter kept as forgotten in PostgreSQL, their mark not set, and a Redis that answers
     # but refuses every write (full, with no eviction)
     configure()
-    pseudonym = forgotten_id(new_pass().split(".")[1])
-    with event_store(talks_dsn) as store:
-        store.forget(pseudonym)
+    pseudonym = kept_forgotten(talks_dsn)
     redis_client.config_set("maxmemory", "1")
     try:
         # When the relay runs
         capsys.readouterr()
-        load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+        relay_run()
         out, _ = capsys.readouterr()
     finally:
         redis_client.config_set("maxmemory", "0")
@@ -373,7 +349,7 @@ def test_a_relay_s_run_whose_redis_refuses_writes_tells_how_many_marks_still_wai
     assert unmarked(talks_dsn, pseudonym)
     # And once Redis takes writes again, the next run marks them and counts none waiting
     logged.records.clear()
-    load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    relay_run()
     out, _ = capsys.readouterr()
     assert redis_client.exists(forgotten_key(pseudonym))
     assert metric_values(out, "ForgottenMarksPending") == [0]
@@ -392,9 +368,7 @@ def test_a_relay_s_run_while_redis_does_not_answer_counts_no_mark_waiting(
     # Given a voter kept as forgotten in PostgreSQL, their mark not set, and Redis not answering,
     # or answering a user it does not know (WRONGPASS): the API refuses their pass meanwhile,
     # asking PostgreSQL, so nothing for the mark's alarm
-    pseudonym = forgotten_id(new_pass().split(".")[1])
-    with event_store(talks_dsn) as store:
-        store.forget(pseudonym)
+    pseudonym = kept_forgotten(talks_dsn)
     if away == "not answering":
         configure(RATINGS_CONNECTION=UNREACHABLE_REDIS)
     else:
@@ -402,7 +376,7 @@ def test_a_relay_s_run_while_redis_does_not_answer_counts_no_mark_waiting(
         configure(RATINGS_CONNECTION=f"redis://no-such-user:pw@{where.hostname}:{where.port}/0")
     # When the relay runs
     capsys.readouterr()
-    load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    relay_run()
     out, _ = capsys.readouterr()
     # Then it counts no mark waiting (ForgottenMarksPendingAlarm would page for a Redis outage
     # the read model's alarms tell) and warns of none; the voter is still unmarked
@@ -426,7 +400,7 @@ def test_a_relay_s_run_on_a_schema_without_marked_at_warns_once_and_relays_all_t
         store.forget("forgotten-older-schema")
     configure(TALKS_CONNECTION=own_catalog)
     # When the relay runs
-    result = load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
+    result = relay_run()
     # Then the outbox is relayed as ever
     assert result["streamFailed"] is False
     # And the one word of it is a warning naming the schema, without a traceback

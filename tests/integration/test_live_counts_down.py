@@ -5,7 +5,6 @@ that fails (or sets records aside) for any other reason."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import threading
@@ -37,7 +36,7 @@ from tests.builders import (
     unique_talk_id,
 )
 from tests.integration.test_live_updates import heard_until_marker
-from tests.integration.test_rebuild_swap import HOLD_REDIS
+from tests.integration.test_rebuild_swap import held_busy
 from tests.live_client import Subscriber
 from tests.redis_cluster import LocalRedisCluster
 from tests.workers import own_redis_server
@@ -297,28 +296,7 @@ def test_a_batch_that_finds_redis_busy_says_the_counts_cannot_be_read(
     # Given a page on a talk's channel, and a Redis of its own busy with someone's long script
     # (BUSY to every other client after 100 ms: the API's reads say `unavailable` too)
     ratings = own_redis_server() + "/0"
-    admin = redis.Redis.from_url(ratings)
-    admin.config_set("busy-reply-threshold", 100)
-    holding = redis.Redis.from_url(ratings)
-
-    def hold() -> None:
-        with contextlib.suppress(redis.ResponseError):  # (killed at the test's end)
-            holding.eval(HOLD_REDIS, 0, 20_000)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    probe = redis.Redis.from_url(ratings)
-
-    def busy() -> bool:
-        try:
-            probe.ping()
-        except redis.ResponseError as error:
-            return str(error).startswith("BUSY")
-        return False
-
-    try:
-        while not busy():
-            pass  # (answers PONG until the script has run 100 ms)
+    with held_busy(ratings):
         talk = unique_talk_id("busy")
         configure(
             RATINGS_CONNECTION=ratings,
@@ -335,16 +313,6 @@ def test_a_batch_that_finds_redis_busy_says_the_counts_cannot_be_read(
         heard = heard_until_marker(page, live, channel_for_talk(talk))
         assert heard.get(sub) == {"type": "unavailable", "talkId": talk}, heard
         page.close()
-    finally:
-        while True:  # the script stopped, and the threshold as it was
-            with contextlib.suppress(redis.ResponseError):  # (NOTBUSY: it had ended)
-                probe.script_kill()
-            if not busy():
-                break
-        holder.join()
-        admin.config_set("busy-reply-threshold", 5000)
-        for client in (admin, probe, holding):
-            client.close()
 
 
 def test_a_batch_failing_while_a_cluster_is_down_says_so_and_counts_once_after(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -44,6 +45,44 @@ repeat
 until t[1] * 1000 + t[2] / 1000 >= until_ms
 return 1
 """
+
+
+@contextlib.contextmanager
+def held_busy(url: str) -> Iterator[None]:
+    """Redis at `url` (a server of the test's own) busy with someone's long script: BUSY to
+    every other client from 100 ms on, until the block ends (the script killed, the threshold
+    as it was)."""
+    admin = redis.Redis.from_url(url)
+    admin.config_set("busy-reply-threshold", 100)
+    holding = redis.Redis.from_url(url)
+
+    def hold() -> None:
+        with contextlib.suppress(redis.ResponseError):  # (killed at the block's end)
+            holding.eval(HOLD_REDIS, 0, 20_000)
+
+    def busy() -> bool:
+        try:
+            admin.ping()
+        except redis.ResponseError as error:
+            return str(error).startswith("BUSY")
+        return False
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        while not busy():
+            pass  # (answers PONG until the script has run 100 ms)
+        yield
+    finally:
+        while True:  # the script stopped, and the threshold as it was
+            with contextlib.suppress(redis.ResponseError):  # (NOTBUSY: it had ended)
+                admin.script_kill()
+            if not busy():
+                break
+        holder.join()
+        admin.config_set("busy-reply-threshold", 5000)
+        for client in (admin, holding):
+            client.close()
 
 
 @pytest.fixture
