@@ -103,6 +103,7 @@ def _mark_forgotten_voters() -> None:
         store = wiring.event_store()
     except Exception:  # not configured or not reached: the outbox's run said so already
         return
+    limiter = None
     try:
         limiter = wiring.request_limiter()
         marked = mark_forgotten_voters(store, limiter)
@@ -123,10 +124,13 @@ def _mark_forgotten_voters() -> None:
         )
     lost = LostMarks()
     try:  # (tried after a refusal too: a mark lost and refused again is counted below)
-        lost = restore_lost_marks(store, limiter)
+        if limiter is not None:
+            lost = restore_lost_marks(store, limiter)
     except ReadModelUnreachable:
         return
-    except Exception:  # PostgreSQL, or an error neither store tells as its own
+    except TalkrateError as error:  # PostgreSQL not answering, or Redis refusing the look
+        lost = LostMarks(reason=str(error))
+    except Exception:  # an error neither store tells as its own
         logger.exception("the marks Redis lost could not be looked for")
     reason = reason or lost.reason
     if lost.restored:

@@ -272,6 +272,20 @@ def test_a_mark_redis_lost_and_refuses_to_take_again_counts_as_waiting(
     assert redis_client.exists(forgotten_key(pseudonym))
 
 
+def test_a_relay_s_run_whose_redis_url_it_cannot_read_looks_for_no_lost_mark(
+    configure: Callable[..., None], logged: Records
+) -> None:
+    # Given a relay whose Redis URL it cannot read (a misspelt option)
+    configure(RATINGS_CONNECTION="redis://127.0.0.1:6379/0?clustr=true")
+    # When it runs
+    relay_run()
+    # Then the look for lost marks, with no Redis to look in, says no error of its own (no
+    # traceback every minute: the URL is told where it is read)
+    assert not [
+        r for r in logged.records if "marks Redis lost" in r.getMessage() and r.levelname == "ERROR"
+    ]
+
+
 def test_a_redis_without_a_built_read_model_is_left_to_the_rebuild_to_mark() -> None:
     # Given a Redis that lost everything (flushed, replaced): no built read model, no mark
     ratings = connect(own_redis_server() + "/0")

@@ -160,8 +160,10 @@ class RedisRequestLimiter:
 
     def unbarred(self, pseudonyms: list[str]) -> list[str]:
         """Which of these forgotten voters' marks Redis lost while keeping its read model (one
-        pipelined EXISTS each and one of the built mark admission reads, in one round trip:
-        every mark is in the limits' slot). None when it holds no built read model: the
+        pipelined EXISTS each, between two of the built mark admission reads, in one round
+        trip: every mark is in the limits' slot, and a flush among them finds the second one
+        gone; not a transaction, which Redis refuses when full). None when it holds no built
+        read model: the
         rebuild sets every mark again, and the API asks PostgreSQL until then.
         ReadModelUnreachable when Redis does not answer, BackendUnavailable when it refuses."""
         if not pseudonyms:
@@ -169,10 +171,12 @@ class RedisRequestLimiter:
 
         @unreachable_as_backend_error
         def held() -> list[Any]:
+            built = LIMITS_BUILT_MARK if self._cluster else BUILT_KEY
             pipe = self._client.pipeline(transaction=False)
-            pipe.exists(LIMITS_BUILT_MARK if self._cluster else BUILT_KEY)
+            pipe.exists(built)
             for pseudonym in pseudonyms:
                 pipe.exists(forgotten_key(pseudonym))
+            pipe.exists(built)
             return list(pipe.execute())
 
         try:
@@ -181,8 +185,8 @@ class RedisRequestLimiter:
             raise BackendUnavailable(
                 f"Redis refused to say which marks it holds: {error}"
             ) from error
-        built, marks = found[0], found[1:]
-        if not int(built):
+        built, marks, still_built = found[0], found[1:-1], found[-1]
+        if not (int(built) and int(still_built)):
             return []
         return [pseudonym for pseudonym, n in zip(pseudonyms, marks, strict=True) if not int(n)]
 
