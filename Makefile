@@ -122,7 +122,7 @@ publish-web: setup ## after sam deploy: the web app to the stack's bucket, /app/
 
 remove-web-bucket: setup ## after deleting a stack: its web bucket's every file version, then the bucket (STACK=the deleted stack's name, or BUCKET=its WebBucketName output [YES=1])
 	@test -n "$(BUCKET)$(STACK)" || { echo "usage: make remove-web-bucket STACK=<the deleted stack's name> (or BUCKET=<its WebBucketName output>) [YES=1]"; exit 2; }
-	$(PY) scripts/remove_web_bucket.py $(if $(BUCKET),--bucket "$(BUCKET)",--stack "$(STACK)") $(if $(YES),--yes)
+	$(PY) scripts/remove_web_bucket.py $(if $(BUCKET),--bucket "$(BUCKET)") $(if $(STACK),--stack "$(STACK)") $(if $(YES),--yes)
 
 stage-throttle: setup ## mid-event: the API's throttle on a deployed stack, nothing else (STACK=name RATE= BURST= RESERVED=)
 	@test -n "$(STACK)" || { echo "usage: make stage-throttle STACK=<stack name> RATE=300 BURST=600 RESERVED=60 [YES=1]"; exit 2; }

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 STACK_TAG = "aws:cloudformation:stack-name"
+STACK_ID_TAG = "aws:cloudformation:stack-id"  # arn:aws:cloudformation:<region>:<account>:stack/...
 LOGICAL_ID_TAG = "aws:cloudformation:logical-id"
 LOGICAL_ID = "WebBucket"
 
@@ -50,8 +51,19 @@ def deleted_stack_of(s3: Any, cloudformation: Any, bucket: str) -> str:
     if not stack or logical_id != LOGICAL_ID:
         made = f"stack {stack}'s {logical_id}" if stack else "no CloudFormation stack"
         raise Refused(f"{bucket} is not a talkrate stack's {LOGICAL_ID} (its tags say {made})")
+    # The stack is asked by its id where the tags carry it: the deleted stack itself, in its own
+    # region (a name alone, asked in another region, would find no stack there and take a live
+    # one's bucket as a deleted one's; a new stack of the same name is another stack).
+    stack_id = tags.get(STACK_ID_TAG)
+    here = cloudformation.meta.region_name
+    region = _region_of(stack_id)
+    if region and region != here:
+        raise Refused(
+            f"{bucket} is stack {stack}'s {LOGICAL_ID} in {region}, and CloudFormation is asked "
+            f"in {here}: run it again with AWS_REGION={region}"
+        )
     try:
-        [described] = cloudformation.describe_stacks(StackName=stack)["Stacks"]
+        [described] = cloudformation.describe_stacks(StackName=stack_id or stack)["Stacks"]
     except cloudformation.exceptions.ClientError as error:
         message = error.response["Error"].get("Message", "")
         if error.response["Error"]["Code"] == "ValidationError" and "does not exist" in message:
@@ -65,12 +77,23 @@ def deleted_stack_of(s3: Any, cloudformation: Any, bucket: str) -> str:
     return str(stack)
 
 
-def web_bucket_of(s3: Any, stack: str) -> str:
-    """The bucket CloudFormation made as `stack`'s WebBucket (its `aws:cloudformation:*` tags
-    say so), among the account's buckets; Refused when there is none, or more than one (a
-    stack of that name made, deleted and made again: give --bucket)."""
+def _region_of(stack_id: str | None) -> str | None:
+    """The region a stack id (an ARN) names."""
+    parts = (stack_id or "").split(":")
+    return parts[3] if len(parts) > 5 and parts[2] == "cloudformation" else None
+
+
+def web_bucket_of(s3: Any, stack: str, region: str) -> str:
+    """The bucket CloudFormation made as `stack`'s WebBucket in `region` (its
+    `aws:cloudformation:*` tags say so), among the account's buckets; Refused when there is
+    none, or more than one (a stack of that name made, deleted and made again: give --bucket)."""
     found, unread = [], []
-    for listed in s3.list_buckets().get("Buckets", []):
+    listed_buckets = [
+        listed
+        for page in s3.get_paginator("list_buckets").paginate()
+        for listed in page.get("Buckets", [])
+    ]
+    for listed in listed_buckets:
         name = listed["Name"]
         try:
             tag_set = s3.get_bucket_tagging(Bucket=name)["TagSet"]
@@ -79,7 +102,11 @@ def web_bucket_of(s3: Any, stack: str) -> str:
                 unread.append(name)  # (another team's, out of the operator's rights)
             continue
         tags = {tag["Key"]: tag["Value"] for tag in tag_set}
-        if tags.get(STACK_TAG) == stack and tags.get(LOGICAL_ID_TAG) == LOGICAL_ID:
+        if (
+            tags.get(STACK_TAG) == stack
+            and tags.get(LOGICAL_ID_TAG) == LOGICAL_ID
+            and _region_of(tags.get(STACK_ID_TAG)) in (region, None)
+        ):
             found.append(name)
     if len(found) == 1:
         return str(found[0])
@@ -89,7 +116,7 @@ def web_bucket_of(s3: Any, stack: str) -> str:
             "the one to remove with --bucket (BUCKET=)"
         )
     unreadable = f" ({len(unread)} buckets' tags could not be read)" if unread else ""
-    raise Refused(f"no bucket is stack {stack}'s {LOGICAL_ID}{unreadable}")
+    raise Refused(f"no bucket is stack {stack}'s {LOGICAL_ID} in {region}{unreadable}")
 
 
 def count_versions(s3: Any, bucket: str) -> int:
@@ -160,9 +187,10 @@ def main(argv: list[str] | None = None) -> int:
             raise Refused("not a terminal: run again with --yes (make ... YES=1) to delete")
         return input("delete them? [y/N] ").strip().lower() in ("y", "yes")
 
+    cloudformation = boto3.client("cloudformation")
     try:
-        bucket = args.bucket or web_bucket_of(s3, args.stack)
-        removed = remove_web_bucket(s3, boto3.client("cloudformation"), bucket, confirm)
+        bucket = args.bucket or web_bucket_of(s3, args.stack, cloudformation.meta.region_name)
+        removed = remove_web_bucket(s3, cloudformation, bucket, confirm)
     except Refused as refused:
         print(f"remove_web_bucket: {refused}; nothing deleted", file=sys.stderr)
         return 1

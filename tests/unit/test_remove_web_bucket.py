@@ -38,18 +38,25 @@ def _bucket_names(s3: Any) -> set[str]:
     return {bucket["Name"] for bucket in s3.list_buckets()["Buckets"]}
 
 
-def _web_bucket_of(stack: str, *, deleted: bool) -> str:
+def _web_bucket_of(stack: str, *, deleted: bool, region: str = "eu-west-1") -> str:
     """A stack with a WebBucket kept on deletion, as template.yaml has it, holding a file; the
     bucket tagged as CloudFormation tags what it makes (moto does not, and S3 refuses `aws:`
     tags from anyone else); the stack deleted when asked."""
-    cloudformation, s3 = boto3.client("cloudformation"), boto3.client("s3")
+    cloudformation = boto3.client("cloudformation", region_name=region)
+    s3 = boto3.client("s3", region_name=region)
     template = {"Resources": {"WebBucket": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain"}}}
-    cloudformation.create_stack(StackName=stack, TemplateBody=json.dumps(template))
+    stack_id = cloudformation.create_stack(StackName=stack, TemplateBody=json.dumps(template))[
+        "StackId"
+    ]
     [resource] = cloudformation.describe_stack_resources(StackName=stack)["StackResources"]
     bucket = str(resource["PhysicalResourceId"])
     s3_backends[DEFAULT_ACCOUNT_ID]["aws"].put_bucket_tagging(
         bucket,
-        {"aws:cloudformation:stack-name": stack, "aws:cloudformation:logical-id": "WebBucket"},
+        {
+            "aws:cloudformation:stack-name": stack,
+            "aws:cloudformation:logical-id": "WebBucket",
+            "aws:cloudformation:stack-id": stack_id,
+        },
     )
     s3.put_object(Bucket=bucket, Key="app/index.html", Body=b"<html>")
     if deleted:
@@ -194,3 +201,22 @@ def test_a_stack_name_that_made_two_web_buckets_asks_for_the_bucket(
     assert second in refusal
     assert "--bucket" in refusal
     assert {first, second} <= _bucket_names(s3)
+
+
+def test_the_web_bucket_of_a_stack_live_in_another_region_is_refused(
+    s3: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a stack that still serves in us-east-1, and an operator whose region is eu-west-1
+    # (where CloudFormation knows no stack of that name)
+    bucket = _web_bucket_of("talkrate-dev", deleted=False, region="us-east-1")
+    # When they name the stack, or its bucket, even with --yes
+    assert remove_web_bucket.main(["--stack", "talkrate-dev", "--yes"]) == 1
+    by_stack = _refusal(capsys)
+    assert remove_web_bucket.main(["--bucket", bucket, "--yes"]) == 1
+    by_bucket = _refusal(capsys)
+    # Then neither takes the live stack's bucket for a deleted one's: the stack is looked for
+    # in its region only, and the bucket's refusal names the region to run it in
+    assert "no bucket is stack talkrate-dev's WebBucket in eu-west-1" in by_stack
+    assert "in us-east-1" in by_bucket
+    assert "AWS_REGION=us-east-1" in by_bucket
+    assert s3.get_object(Bucket=bucket, Key="app/index.html")["Body"].read() == b"<html>"
