@@ -123,15 +123,15 @@ def _mark_forgotten_voters() -> None:
             extra={"marked": marked},
         )
     lost = LostMarks()
-    try:  # (tried after a refusal too: a mark lost and refused again is counted below)
-        if limiter is not None:
+    if limiter is not None:  # (tried after a refusal too: a mark lost and refused is counted)
+        try:
             lost = restore_lost_marks(store, limiter)
-    except ReadModelUnreachable:
-        return
-    except TalkrateError as error:  # PostgreSQL not answering, or Redis refusing the look
-        lost = LostMarks(reason=str(error))
-    except Exception:  # an error neither store tells as its own
-        logger.exception("the marks Redis lost could not be looked for")
+        except ReadModelUnreachable:
+            return
+        except TalkrateError as error:  # PostgreSQL not answering, or Redis refusing the look
+            lost = LostMarks(reason=str(error))
+        except Exception:  # an error neither store tells as its own
+            logger.exception("the marks Redis lost could not be looked for")
     reason = reason or lost.reason
     if lost.restored:
         logger.warning(

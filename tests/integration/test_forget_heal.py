@@ -50,6 +50,19 @@ def relay_run() -> Any:
     return load_function("relay")(sample_event("relay/schedule.json"), LambdaContextStub("relay"))
 
 
+def relay_run_refused_writes(redis_client: redis.Redis, capsys: pytest.CaptureFixture[str]) -> str:
+    """One relay run while Redis refuses every write (full, with no eviction: `maxmemory` 1),
+    Redis taking writes again after it; what the run printed (its metrics)."""
+    redis_client.config_set("maxmemory", "1")
+    try:
+        capsys.readouterr()
+        relay_run()
+        out, _ = capsys.readouterr()
+    finally:
+        redis_client.config_set("maxmemory", "0")
+    return out
+
+
 def kept_forgotten(dsn: str, *, recorded_marked: bool = False) -> str:
     """A new voter kept as forgotten in PostgreSQL (their mark recorded as set, if asked);
     their pseudonym."""
@@ -250,14 +263,8 @@ def test_a_mark_redis_lost_and_refuses_to_take_again_counts_as_waiting(
     configure()
     pseudonym = kept_forgotten(talks_dsn, recorded_marked=True)
     redis_client.delete(forgotten_key(pseudonym))
-    redis_client.config_set("maxmemory", "1")
-    try:
-        # When the relay runs
-        capsys.readouterr()
-        relay_run()
-        out, _ = capsys.readouterr()
-    finally:
-        redis_client.config_set("maxmemory", "0")
+    # When the relay runs
+    out = relay_run_refused_writes(redis_client, capsys)
     # Then the lost mark counts among those waiting (the alarm's metric), said with Redis's
     # refusal, beside the forgotten voters never marked
     with event_store(talks_dsn) as store:
@@ -345,14 +352,8 @@ def test_a_relay_s_run_whose_redis_refuses_writes_tells_how_many_marks_still_wai
     # but refuses every write (full, with no eviction)
     configure()
     pseudonym = kept_forgotten(talks_dsn)
-    redis_client.config_set("maxmemory", "1")
-    try:
-        # When the relay runs
-        capsys.readouterr()
-        relay_run()
-        out, _ = capsys.readouterr()
-    finally:
-        redis_client.config_set("maxmemory", "0")
+    # When the relay runs
+    out = relay_run_refused_writes(redis_client, capsys)
     # Then it says how many forgotten voters still wait for their mark, and counts them
     [waiting] = [r for r in logged.records if r.getMessage().startswith("forgotten voters wait")]
     assert waiting.levelname == "WARNING"

@@ -1079,16 +1079,16 @@ def forgotten_marks(session: Session) -> None:
             f"{output.counted(lost.refused, 'mark')} Redis had lost could not be set again "
             f"({lost.reason}); {output.counted(lost.restored, 'mark')} set again before it"
         )
-    restored = lost.restored
     if session.as_json:
         output.emit_json(
-            {"redisMarks": len(held), "copied": copied, "marked": marked, "restored": restored}
+            {"redisMarks": len(held), "copied": copied, "marked": marked, "restored": lost.restored}
         )
         return
+    again = f"; {output.counted(lost.restored, 'mark')} Redis had lost set again"
     say(
         f"{output.counted(len(held), 'mark')} in Redis, {copied} of them copied into "
         f"forgotten_voters; {output.counted(marked, 'mark')} set in Redis"
-        + (f"; {output.counted(restored, 'mark')} Redis had lost set again" if restored else "")
+        + (again if lost.restored else "")
     )
 
 

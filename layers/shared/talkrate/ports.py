@@ -194,8 +194,9 @@ class RequestLimiter(Protocol):
         ...
 
     def unbarred(self, pseudonyms: list[str]) -> list[str]:
-        """Which of these voters' marks (set by `bar`) Redis does not hold: lost since (a
-        failover before its replica had them, an older copy restored). One round trip."""
+        """Which of these voters' marks (set by `bar`) Redis lost while keeping its read model
+        (a failover before its replica had them, an older copy restored); none where it holds
+        no built read model (the rebuild sets them all). One round trip."""
         ...
 
     def give_back(self, limits: list[Limit], event_id: str) -> None:

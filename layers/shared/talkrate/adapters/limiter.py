@@ -11,7 +11,8 @@ round trip remembers an admitted rating as accepted (for GET /ratings/{eventId})
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import redis
 from redis.cluster import RedisCluster
@@ -27,6 +28,8 @@ from talkrate.adapters.redis_store import (
 )
 from talkrate.errors import BackendUnavailable
 from talkrate.ports import Admission, Limit
+
+_T = TypeVar("_T")
 
 # limit/{limits}/<scope>/<subject>: requests in the current minute. One hash tag for every
 # counter: a request's limits are checked and counted in one script, which a Redis Cluster runs
@@ -87,6 +90,16 @@ end
 if #KEYS > n then redis.call('DEL', KEYS[n + 1]) end
 return 1
 """
+
+
+def _answered(call: Callable[[], _T], refused: str) -> _T:
+    """`call`'s answer from Redis: ReadModelUnreachable when Redis does not answer (as the read
+    model's calls tell it: unreachable_as_backend_error), BackendUnavailable ("`refused`: ...")
+    when it answers with a refusal (full, read-only, a user who may not)."""
+    try:
+        return unreachable_as_backend_error(call)()
+    except (redis.RedisError, RedisClusterException) as error:
+        raise BackendUnavailable(f"{refused}: {error}") from error
 
 
 def limit_key(limit: Limit) -> str:
@@ -153,25 +166,20 @@ class RedisRequestLimiter:
         refuses them, on every route that asks. ReadModelUnreachable when Redis does not answer
         (as the read model's calls tell it), BackendUnavailable when it answers with a refusal
         (full under noeviction, read-only, a user who may not write the mark)."""
-        try:
-            unreachable_as_backend_error(self._client.set)(forgotten_key(pseudonym), "1")
-        except (redis.RedisError, RedisClusterException) as error:
-            raise BackendUnavailable(f"Redis refused the mark: {error}") from error
+        _answered(lambda: self._client.set(forgotten_key(pseudonym), "1"), "Redis refused the mark")
 
     def unbarred(self, pseudonyms: list[str]) -> list[str]:
         """Which of these forgotten voters' marks Redis lost while keeping its read model (one
         pipelined EXISTS each, between two of the built mark admission reads, in one round
         trip: every mark is in the limits' slot, and a flush among them finds the second one
         gone; not a transaction, which Redis refuses when full). None when it holds no built
-        read model: the
-        rebuild sets every mark again, and the API asks PostgreSQL until then.
+        read model: the rebuild sets every mark again, and the API asks PostgreSQL until then.
         ReadModelUnreachable when Redis does not answer, BackendUnavailable when it refuses."""
         if not pseudonyms:
             return []
+        built = LIMITS_BUILT_MARK if self._cluster else BUILT_KEY
 
-        @unreachable_as_backend_error
         def held() -> list[Any]:
-            built = LIMITS_BUILT_MARK if self._cluster else BUILT_KEY
             pipe = self._client.pipeline(transaction=False)
             pipe.exists(built)
             for pseudonym in pseudonyms:
@@ -179,14 +187,9 @@ class RedisRequestLimiter:
             pipe.exists(built)
             return list(pipe.execute())
 
-        try:
-            found = held()
-        except (redis.RedisError, RedisClusterException) as error:
-            raise BackendUnavailable(
-                f"Redis refused to say which marks it holds: {error}"
-            ) from error
-        built, marks, still_built = found[0], found[1:-1], found[-1]
-        if not (int(built) and int(still_built)):
+        found = _answered(held, "Redis refused to say which marks it holds")
+        built_before, marks, built_after = found[0], found[1:-1], found[-1]
+        if not (int(built_before) and int(built_after)):
             return []
         return [pseudonym for pseudonym, n in zip(pseudonyms, marks, strict=True) if not int(n)]
 
