@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from talkrate.models import RatingSubmitted
 
@@ -145,7 +146,8 @@ def http_event(
     event["requestContext"]["http"].update(method=method, path=path)
     event["requestContext"]["routeKey"] = f"{method} {path}"
     event["headers"] = {"content-type": "application/json", **(headers or {})}
-    event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in (query or {}).items())
+    # As a client sends it: each name and value percent-encoded (a value may hold & or =)
+    event["rawQueryString"] = urlencode(query or {}, quote_via=quote)
     if query:
         event["queryStringParameters"] = query
     else:

@@ -166,6 +166,18 @@ def test_a_bad_query_parameter_is_400_naming_it() -> None:
     assert [e["field"] for e in range_body["errors"]] == ["limit", "offset"]
 
 
+def test_a_query_value_holding_an_ampersand_is_one_value_of_its_parameter() -> None:
+    # Given a search text holding "&limit=5", sent percent-encoded as clients send it, beside a
+    # limit out of range
+    event = http_event("GET", "/talks", query={"limit": "0", "q": "R&limit=5"})
+    # When it is sent
+    status, problem = answer(event)
+    # Then only the limit is wrong: the search text names no second limit
+    assert status == 400
+    assert [e["field"] for e in problem["errors"]] == ["limit"]
+    assert problem["errors"][0]["message"] != "is given more than once"
+
+
 def test_a_bad_header_and_a_bad_body_are_400_header_first() -> None:
     # Given a malformed Idempotency-Key with an invalid rating
     event = http_event(
