@@ -196,10 +196,13 @@ def test_a_pass_near_its_expiry_is_renewed_and_a_changed_mind_counts_once(
     wait_until(page, renewed_expiry + timedelta(seconds=1))
     star(page, 3).click()
     expect(own).to_contain_text("You rated 3 out of 5")
-    # Then a new voter rated, and the page says so plainly: this 3 counts beside their 1
+    # Then a new voter rated, and the page says so plainly: this 3 counts beside their 1 (in
+    # words true of a pass the service stopped taking for another reason: a key replaced)
     assert kept_pass(page)[0] != voter
     expect(page.get_by_test_id("message")).to_contain_text(
-        "this rating counts beside your earlier rating of this talk, not in its place"
+        "Your earlier attendee pass is no longer taken (it expired, or the organisers replaced "
+        "the passes), so you rate with a new one: this rating counts beside your earlier rating "
+        "of this talk, not in its place"
     )
     assert wait_for(lambda: ratings_of(web, talk["id"]) == {**NOTHING, "1": 1, "3": 1})
 

@@ -70,7 +70,7 @@ function refusal(error) {
 // keyboard (which do not tap; "click" would not fit the keyboard either).
 const pick = () => (matchMedia("(pointer: coarse)").matches ? "Tap" : "Choose");
 
-const BESIDE = "Your earlier attendee pass expired before it could be renewed, so you rate with a new one: this rating counts beside your earlier rating of this talk, not in its place.";
+const BESIDE = "Your earlier attendee pass is no longer taken (it expired, or the organisers replaced the passes), so you rate with a new one: this rating counts beside your earlier rating of this talk, not in its place.";
 
 // A rating sent earlier whose answer never came, and which cannot be sent again without the risk
 // of counting twice: the attendee is told, and chooses.
