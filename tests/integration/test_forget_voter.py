@@ -470,7 +470,10 @@ def test_a_voter_token_must_be_whole(
     assert status == 0, err
     assert main(["ops", "forget-voter", voter]) == 0
     said = capsys.readouterr().out
-    assert said == "forget-voter: no rating of this voter is stored (nothing changed)\n", said
+    assert said == (
+        "forget-voter: no rating of this voter is stored (none filed away); their passes are "
+        "refused\n"
+    ), said
     assert done == {
         "events": 0,
         "talks": 0,
@@ -479,6 +482,34 @@ def test_a_voter_token_must_be_whole(
         "deadLetters": 0,
         "rebuildNeeded": False,
     }
+
+
+def test_a_voter_id_in_the_wrong_case_is_refused_before_anything_is_marked(
+    backends: tuple[PostgresEventStore, RedisReadModel],
+    read_model_url: str,
+    talks_dsn: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    talk = unique_talk_id()
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    limiter = RedisRequestLimiter(connect(read_model_url))
+    # Given an attendee's counted rating, and an operator who typed their id in capitals
+    voter = uuid.uuid4().hex
+    counted(backends, topic, 0, voter_event(talk, 4, voter, 0))
+    # When they forget it, Then it is refused as bad input (2), naming the id that has ratings
+    status, done, _ = forget(voter.upper(), capsys=capsys)
+    assert (status, done["error"]["type"]) == (2, "urn:talkrate:cli:bad-input")
+    assert f"{voter} (its lower-case form) does" in done["error"]["detail"]
+    # And nothing was marked or filed away: the rating still names the attendee
+    assert not limiter.admit([], None, forgotten_id(voter.upper())).barred
+    assert rows_of(talks_dsn, voter) == [(talk, 4)]
+    # When an id no pass carries and nothing is stored under is forgotten
+    assert main(["ops", "forget-voter", "garbage"]) == 0
+    # Then it is marked (a voter who has not rated yet is forgotten by their passes), and the
+    # words say that no pass carries such an id
+    said = capsys.readouterr().out
+    assert "a pass's voter id is 32 lower-case hex digits: check the id" in said, said
+    assert limiter.admit([], None, forgotten_id("garbage")).barred
 
 
 def test_a_voter_whose_ratings_are_of_a_retired_topic_is_forgotten(

@@ -929,6 +929,8 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
     pseudonym = forgotten_id(voter_id)
     say = _say("forget-voter", output.errors if session.as_json else None)
     store, model = wiring.event_store(), _read_model()
+    if read is None:
+        _refuse_a_mistyped_case(store, voter_id)
     # The mark first, whatever follows: from now on no pass of theirs (the one handed over, an
     # older or a renewed one) rates or renews, so nothing of theirs is counted under their id
     # once it is filed away. A run refused below is run again; the mark stays. PostgreSQL's
@@ -1011,7 +1013,11 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
     if session.as_json:
         output.emit_json(document)
     elif not (events or votes or outbox or letters):
-        say("no rating of this voter is stored (nothing changed)")
+        # Marked all the same: a voter who has not rated yet is forgotten by their passes.
+        said = "no rating of this voter is stored (none filed away); their passes are refused"
+        if read is None and not re.fullmatch(ISSUED_VOTER_ID, voter_id):
+            said += f" ({ISSUED_VOTER_ID_SAID}: check the id)"
+        say(said)
     else:
         say(
             f"{output.counted(events, 'rating')} of {output.counted(len(talks), 'talk')}, "
@@ -1026,6 +1032,25 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
             "the read model does not count these talks as the event store does (a rating of "
             "this voter counted after an earlier run, or a run stopped half-way): run "
             "`talkrate ops rebuild` to count their newest rating once"
+        )
+
+
+# The voter id of a pass the API hands out (`v1.<voter id>.…`): 32 lower-case hex digits.
+ISSUED_VOTER_ID = r"[0-9a-f]{32}"
+ISSUED_VOTER_ID_SAID = "a pass's voter id is 32 lower-case hex digits"
+
+
+def _refuse_a_mistyped_case(store: Any, voter_id: str) -> None:
+    """Refuse, before anything is marked, a voter id that names no stored rating while its
+    lower-case form does: ids are compared exactly, and a pass's are lower-case, so the
+    attendee's ratings would stay linked to them under a run that said it was done."""
+    lower = voter_id.lower()
+    if lower == voter_id or store.talks_voted_by(voter_id) or store.pending_of_voter(voter_id):
+        return
+    if store.talks_voted_by(lower) or store.pending_of_voter(lower):
+        raise BadInput(
+            f"VOTER names no stored rating, and {lower} (its lower-case form) does: voter ids "
+            f"are compared exactly ({ISSUED_VOTER_ID_SAID}); run it with {lower}"
         )
 
 
