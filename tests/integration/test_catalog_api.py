@@ -997,6 +997,16 @@ def test_a_json_body_naming_a_field_twice_is_refused(api: Call, talk: str) -> No
     assert nested["statusCode"] == 422
 
 
+@pytest.mark.parametrize("label", ["text/plain", "application/x-www-form-urlencoded"])
+def test_an_empty_labelled_body_asks_for_a_pass_as_no_body_does(api: Call, label: str) -> None:
+    # Given a pass asked for with an empty body labelled as text or as a form (what
+    # `curl --data-binary @/dev/null` and some HTTP libraries send)
+    answer = api("POST", "/voters", "", headers={"content-type": label})
+    # Then a pass is handed out, as to a request without a body: not 415 for a label of nothing
+    assert answer["statusCode"] == 201, answer["json"]
+    assert answer["json"]["voterToken"].startswith("v1.")
+
+
 def test_a_body_on_a_route_that_takes_none_is_ignored(api: Call, talk: str) -> None:
     # Given a GET with a large body (some HTTP clients send one)
     large = "x" * 20_000

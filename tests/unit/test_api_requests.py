@@ -118,6 +118,26 @@ def test_a_body_labelled_as_any_json_is_read_as_json(labels: dict[str, str]) -> 
     assert [e["field"] for e in body["errors"]] == ["talkId", "value"]
 
 
+@pytest.mark.parametrize(
+    "media_type",
+    [
+        "application/x-www-form-urlencoded",  # what `curl --data-binary @/dev/null` sends
+        "multipart/form-data; boundary=x",
+        "text/plain",
+        "application/json",
+        "image/png",
+    ],
+)
+def test_an_empty_body_is_400_whatever_its_label(media_type: str) -> None:
+    # Given a rating posted with no body, labelled as a form, as text or as anything else
+    event = http_event("POST", "/ratings", body="", headers={"content-type": media_type})
+    # When it is posted
+    status, problem = answer(event)
+    # Then it is the contract's empty body, as it is unlabelled: not a form's missing fields,
+    # not a label refused for a body that is not there
+    assert (status, problem["type"]) == (400, problem_type("empty-body"))
+
+
 def test_a_compressed_body_is_refused_naming_the_encodings_taken() -> None:
     # Given a rating sent gzipped (API Gateway hands it over base64, as any binary body)
     raw = gzip.compress(b'{"talkId": "flight-of-the-gopher", "value": 5}')

@@ -268,17 +268,18 @@ class Request:
         return name in self._repeated
 
     def json_body(self) -> Any:
-        """The body read as JSON; None when there is none."""
-        media_type = self.headers.get("content-type", "").strip()
-        if media_type.startswith(_FORMS):
-            # talkrate.api.handle reads every non-empty body as JSON or refuses it: a form here
-            # is an empty one, with no fields.
-            return {}
-        if media_type and not media_type.startswith("application/json"):
-            raise UnsupportedMediaType(media_type)
+        """The body read as JSON; None when there is none, whatever its label (an empty form
+        or text is no body: the contract's 400 empty-body where a route needs one)."""
         body = self.event.get("body")
         if not body:
             return None
+        media_type = self.headers.get("content-type", "").strip()
+        if media_type.startswith(_FORMS):
+            # talkrate.api.handle reads every non-empty body as JSON or refuses it: a form here
+            # was not labelled again by it, and holds no fields.
+            return {}
+        if media_type and not media_type.startswith("application/json"):
+            raise UnsupportedMediaType(media_type)
         # RFC 8259 lets a parser ignore a byte order mark, which some clients write.
         body = body.removeprefix("\ufeff")
         try:
