@@ -38,7 +38,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from talkrate.events import TALK_ID_RULE
@@ -608,17 +608,23 @@ def _records(
 ) -> Iterator[tuple[int, dict[str | Any, str | Any]]]:
     """The reader's rows, each with its line; a row Python's csv cannot read (a cell past its
     field limit: a quote never closed takes the rest of the file into one cell) is a problem
-    of the line that cell began on (its quote's), and the end of what can be read."""
+    of the line that cell began on (its quote's), and the end of what can be read. So is a
+    quote never closed before the file ends, which Python's csv (not strict) reads as a cell
+    holding the rest of the file: a file cut short, or a quote typed by mistake."""
+    last: tuple[list[str], int] | None = None  # the last record's lines, and its first line
     while True:
         begins = reader.line_num + 1
         lines.kept.clear()
         try:
             record = next(reader)
         except StopIteration:
+            opened = _cell_scan(*last, delimiter).open_at_end if last else None
+            if opened is not None:
+                problems.append(Problem(opened, None, QUOTE_OPEN_AT_END))
             return
         except csv.Error as error:
             if "field limit" in str(error):
-                began = _cell_past_limit(lines.kept, begins, delimiter)
+                began = _cell_scan(lines.kept, begins, delimiter).past_limit
                 begins = began if began is not None else begins
                 message = (
                     f"{CELL_TOO_LONG.format(limit=csv.field_size_limit())}; the lines after it "
@@ -628,14 +634,26 @@ def _records(
                 message = f"not CSV ({error}); the lines after it were not read"
             problems.append(Problem(begins, None, message))
             return
+        last = (list(lines.kept), begins)
         yield reader.line_num, record
 
 
-def _cell_past_limit(lines: list[str], first: int, delimiter: str) -> int | None:
-    """The line where the cell past csv's field limit began, of the lines of one record (line
-    `first` the first of them, blank lines before the record included), read as Python's csv
-    reads them (the excel dialect: a double quote opens a quoted cell only at a cell's start,
-    two in it are one); None when no cell is past the limit."""
+QUOTE_OPEN_AT_END = "a double quote never closed: the file ends inside the cell it opens"
+
+
+class _CellScan(NamedTuple):
+    """Where the cells of one record's lines began that Python's csv reads whole and no file
+    should hold: one past its field limit, and a quoted one still open at the lines' end."""
+
+    past_limit: int | None
+    open_at_end: int | None
+
+
+def _cell_scan(lines: list[str], first: int, delimiter: str) -> _CellScan:
+    """The lines of one record (line `first` the first of them, blank lines before the record
+    included) read as Python's csv reads them (the excel dialect: a double quote opens a quoted
+    cell only at a cell's start, two in it are one), for the line where a cell past csv's field
+    limit began, and where a quoted cell still open at their end began."""
     limit = csv.field_size_limit()
     state, length, began = "start", 0, first
     for number, line in enumerate(lines, first):
@@ -661,8 +679,8 @@ def _cell_past_limit(lines: list[str], first: int, delimiter: str) -> int | None
                 state = "quoted" if char == '"' else "field"
             length += 1
             if length > limit:
-                return began
-    return None
+                return _CellScan(began, None)
+    return _CellScan(None, began if state == "quoted" else None)
 
 
 def _fits(line: int, fields: dict[str, Any], in_order: bool = True) -> list[Problem]:

@@ -112,6 +112,38 @@ def test_the_page_and_the_command_line_say_an_accented_id_is_not_one_as_the_api_
     )
 
 
+def test_the_page_and_the_command_line_refuse_a_quote_never_closed_before_the_file_ends(
+    tmp_path: Path,
+) -> None:
+    # Given files cut short inside a quoted cell: on the last row's own line, on a row after
+    # good ones and blank lines, spanning lines (its title then holds a line break too), and
+    # in a ";" file with a problem of the row's own
+    files = [
+        'id,title\nfz-i2,"unterminated\n',
+        'id,title\na,A\n\n\nb,"cut\n',
+        'id,title\na,A\nb,"two\nlines\n',
+        'id;title;startsAt\nc;C;"02/12/2026 09:00\n',
+        'id,title\na,"closed",\n',  # a closed quote and a cell too many: no open quote said
+    ]
+    # When the page's import and the command line's read them
+    page, cli = read_by_both(tmp_path, files)
+    # Then both refuse each in the same words and order, naming the line its quote opened on,
+    # and import nothing (before, each imported its row with the rest of the file as a cell)
+    open_at = "a double quote never closed: the file ends inside the cell it opens"
+    assert page == cli
+    assert page[0] == [f"line 2: {open_at}"]
+    assert page[1] == [f"line 5: {open_at}"]
+    assert page[2] == [
+        f"line 3: {open_at}",
+        "line 4: title holds a control character (a line break?)",
+    ]
+    assert [said.split(" is ")[0] for said in page[3]] == [
+        "line 2: startsAt '02/12/2026 09:00'",
+        "line 2: a double quote never closed: the file ends inside the cell it opens",
+    ]
+    assert all(open_at not in said for said in page[4])
+
+
 _PLAN = """
 const [scripts, text, talks] = [process.argv[1], process.argv[2], JSON.parse(process.argv[3])];
 const { planImport, readProgramme } = await import(new URL("programme-file.js", scripts));

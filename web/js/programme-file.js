@@ -227,6 +227,7 @@ function repr(text) {
 // Python's csv.field_size_limit(), past which the CLI reads no further.
 const CELL_LIMIT = 131072;
 const cellTooLong = `a cell longer than ${CELL_LIMIT} characters (a double quote never closed?)`;
+const quoteOpenAtEnd = "a double quote never closed: the file ends inside the cell it opens";
 
 function csvRecords(text, delimiter) {
   const lines = text.replace(/\r\n?/g, "\n").split(/(?<=\n)/);
@@ -300,9 +301,11 @@ function csvRecords(text, delimiter) {
     fields = [];
     state = "start";
   }
+  // A quote never closed before the file's end: its cell holds the rest of the file (as Python's
+  // csv reads it), and the record says where that quote opened.
   if (state === "quoted") {
     save();
-    records.push({ cells: fields, line: lineNo });
+    records.push({ cells: fields, line: lineNo, openedAt: began });
   }
   return records;
 }
@@ -518,6 +521,11 @@ export function readProgramme(text, zone = null) {
     said.forEach(refuse);
     if (!said.length && row.fields) rows.push({ line, ...row });
   }
+  // A quote left open (the last record's): said after its record's own refusals, and all by
+  // line, as the command line says them (the quote may open lines before its record ends).
+  const openedAt = records.length ? records[records.length - 1].openedAt : undefined;
+  if (openedAt) errors.push(new ProgrammeError(`line ${openedAt}: ${quoteOpenAtEnd}`, openedAt));
+  errors.sort((a, b) => a.line - b.line);
   return { rows, errors };
 }
 
