@@ -38,6 +38,8 @@ def check_url(url: str) -> str:
         raise BadInput(f"bad API URL {url!r}: {error}") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise BadInput(f"bad API URL {url!r}: expected http(s)://host[:port]")
+    if parsed.port is not None and not 0 < parsed.port < 65536:  # httpx takes any number
+        raise BadInput(f"bad API URL {url!r}: port {parsed.port} is not one (1 to 65535)")
     return url.rstrip("/")
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from talkrate_cli import client
 from talkrate_cli.client import Api
-from talkrate_cli.errors import ApiProblem, Unreachable
+from talkrate_cli.errors import ApiProblem, BadInput, Unreachable
 from tests.loopback import LoopbackServer, StandInHandler
 
 pytestmark = pytest.mark.unit
@@ -202,3 +202,10 @@ def test_an_api_url_given_with_spaces_or_a_line_end_around_it_is_the_url(given: 
     # (a TALKRATE_API from a .env file of CRLF lines was "bad API URL ...\r", one with a space
     # before it "expected http(s)://host[:port]")
     assert client.check_url(given) == "http://127.0.0.1:3000"
+
+
+@pytest.mark.parametrize("port", [0, 65536, 99999])
+def test_an_api_url_with_a_port_no_connection_can_have_is_bad_input(port: int) -> None:
+    # (it was tried, and said "connection refused (is the API running?)", exit 1)
+    with pytest.raises(BadInput, match=rf"bad API URL .*: port {port} is not one \(1 to 65535\)"):
+        client.check_url(f"http://127.0.0.1:{port}")
