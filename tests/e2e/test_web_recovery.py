@@ -164,6 +164,35 @@ def test_a_read_again_that_fails_while_recounted_is_tried_again_as_the_recount_a
         client.close()
 
 
+def test_a_page_offline_while_recounted_waits_for_the_network_to_read_again(
+    stack: Stack, page: Page
+) -> None:
+    talk = rated_talk(stack, "Recounted while offline")
+    client = redis.Redis.from_url(stack.ratings)
+    try:
+        # Given the read model lost and a rebuild holding its lock, and a phone showing the room
+        # screen saying so
+        client.flushdb()
+        client.set(REBUILD_LOCK_KEY, "another rebuild", ex=120)
+        page.goto(stack.runtime.url + web_app.SCREEN.format(id=talk))
+        expect(page.locator(".live-badge")).to_have_text(RECOUNTING)
+        reads = reads_of(page, "/ratings?talkId=")
+        # When the phone has no network for 11 s
+        page.context.set_offline(True)
+        page.wait_for_timeout(11_000)
+        tried = len(reads)
+        # Then it tried at most the one read its last read had asked for, not one every 5 s
+        # (each failing, each asking for the next)
+        assert tried <= 1, reads
+        # And when the network is back it reads at once
+        page.context.set_offline(False)
+        assert wait_for(lambda: len(reads) > tried, seconds=3, page=page), reads
+    finally:
+        page.context.set_offline(False)
+        client.delete(REBUILD_LOCK_KEY)
+        client.close()
+
+
 def test_the_room_screen_s_words_about_its_counts_stand_out_on_its_dark_screen(
     stack: Stack, page: Page
 ) -> None:

@@ -153,8 +153,9 @@ export function countsNotice(words, testId = "counts-notice") {
 // not the live ones (`counts`: a countsNotice), say "Paused" on the `badge` while they cannot
 // be read and "Recounting" while they are recounted, and read again (`reread()`) when the notice asks. `failed()` at a read that
 // failed (the network, the gateway) reads again as the last read asked: nothing else would
-// before the page's minute check, and its words and badge stayed meanwhile. `stop()` as the
-// page stops: no read again is asked for after it.
+// before the page's minute check, and its words and badge stayed meanwhile; but not while the
+// browser is offline (a phone in a hall without signal), whose page's watcher reads at once
+// when the network is back. `stop()` as the page stops: no read again is asked for after it.
 export function countsFollowed(counts, badge, reread) {
   let timer = null;
   let stopped = false;
@@ -163,6 +164,7 @@ export function countsFollowed(counts, badge, reread) {
     failed() {
       if (stopped || !last || !(last.rebuilding || last.unavailable)) return;
       clearTimeout(timer);
+      if (navigator.onLine === false) return; // (live.js's watch reads as it comes back online)
       timer = setTimeout(reread, counts.said(last));
     },
     onRead(body) {
