@@ -14,6 +14,7 @@ import sys
 import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 from talkrate.talk_text import DIRECTION_CONTROL
@@ -135,9 +136,16 @@ def counted(count: int, thing: str, things: str | None = None) -> str:
     return f"{count} {thing if count == 1 else things or thing + 's'}"
 
 
+def two_places(value: float) -> str:
+    """A figure to two places as the web app writes it (JavaScript's toFixed(2): the float's
+    exact value, a tie rounded up), so the command and the pages agree: 2.625 is 2.63 on both,
+    where Python's format rounds that tie to even (2.62)."""
+    return str(Decimal(value).quantize(Decimal("0.01"), ROUND_HALF_UP))
+
+
 def fmt_avg(value: Any) -> str:
-    """An average to two places, or a dash when there is none."""
-    return "-" if value is None else f"{float(value):.2f}"
+    """An average to two places (as the pages write it), or a dash when there is none."""
+    return "-" if value is None else two_places(float(value))
 
 
 def venue_zone(config: Mapping[str, Any] | None) -> zoneinfo.ZoneInfo | None:
@@ -352,7 +360,7 @@ def stats_line(ratings: dict[str, Any]) -> str:
         if key in stats:
             value = stats[key]
             if isinstance(value, float):
-                value = f"{value:.2f}"
+                value = two_places(value)
             parts.append(f"{name} {'-' if value is None else value}")
     return " · ".join(parts)
 
@@ -375,7 +383,7 @@ def leaderboard_table(board: dict[str, Any]) -> Table:
             place["talkId"],
             place["title"],
             place.get("track") or "",
-            f"{place['score']:.2f}",
+            two_places(float(place["score"])),
             fmt_avg(place.get("avg")),
             str(place["count"]),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import subprocess
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,7 @@ from rich.console import Console
 
 from talkrate_cli import output
 from talkrate_cli.output import counted, talk_view, when, window_line, zone_name
+from tests.nodejs import node
 
 pytestmark = pytest.mark.unit
 
@@ -202,3 +204,23 @@ def test_direction_controls_stay_as_they_are_in_json(capsys: pytest.CaptureFixtu
     output.emit_json(talk)
     # Then the document holds the title as the API answered it
     assert json.loads(capsys.readouterr().out) == talk
+
+
+# Figures whose exact binary value is a tie at two places (2.625), is just under one (2.675 is
+# 2.67499…) or over one (1.005 is 1.00499…: under), and some that are not ties at all.
+FIGURES = [2.625, 4.125, 3.375, 0.875, 2.675, 1.005, 4.995, 2.0, 10 / 3, 84 / 32, 1.4545]
+
+
+def test_the_command_writes_a_figure_to_two_places_as_the_pages_do() -> None:
+    # Given the figures the pages write with JavaScript's toFixed(2) (web/js/dom.js)
+    script = f"console.log(JSON.stringify({json.dumps(FIGURES)}.map((x) => x.toFixed(2))))"
+    done = subprocess.run(
+        [node(), "-e", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    pages = json.loads(done.stdout)
+    # Then the command writes each alike: an average, a statistic and a score (2.625 was 2.62)
+    assert [output.two_places(x) for x in FIGURES] == pages
+    assert output.fmt_avg(84 / 32) == "2.63"
+    assert output.stats_line({"stats": {"totalCount": 32, "avg": 2.625, "stdDev": 1.125}}) == (
+        "count 32 · avg 2.63 · std dev 1.13"
+    )
