@@ -1620,10 +1620,14 @@ def test_an_organiser_s_edit_shows_at_once_on_the_talk_page_the_room_screen_and_
 def test_an_organiser_s_removal_and_addition_show_at_once_on_the_open_pages(
     web: WebStack, browser: Browser, page: Page
 ) -> None:
-    # Given a talk open on a phone, on its room's screen and in the programme, each live
+    # Given a talk rated twice, open on a phone, on its room's screen and in the programme,
+    # each live
     talk = web.add_talk(title="Pushed away")
+    for value in (4, 2):
+        assert web.rate(talk["id"], value).status == 202
     with open_live(browser, page, web, talk["id"]) as (screen, programme):
-        expect(programme.locator(".talk-card", has_text="Pushed away")).to_have_count(1)
+        rated = programme.locator(".talk-card", has_text="Pushed away")
+        expect(rated.locator(".score")).to_contain_text("2 ratings", timeout=15_000)
         # When an organiser removes it
         answer = web.as_organiser("DELETE", f"/talks/{talk['id']}")
         assert answer.status == 204, answer.body
@@ -1651,6 +1655,10 @@ def test_an_organiser_s_removal_and_addition_show_at_once_on_the_open_pages(
         expect(page.locator("button.star")).to_have_count(5)
         expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
         expect(screen.get_by_role("heading", level=1)).to_have_text("Pushed back")
+        # And the programme lists it with the ratings it kept, not as a talk without any (it
+        # said "0 ratings" until its next read, up to a minute later)
+        back = programme.locator(".talk-card", has_text="Pushed back")
+        expect(back.locator(".score")).to_contain_text("2 ratings", timeout=LIVE_WITHIN_MS)
 
 
 def test_a_talk_page_opened_before_its_talk_is_added_shows_it_once_added(

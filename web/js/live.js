@@ -378,6 +378,7 @@ export function watchCatalogue({ talks = [], onTalks, onFailed = () => {}, onSta
   let heard = 0; // messages taken
   const heardOf = new Map(); // talk id -> { n, revision, summary } of the last message about it
   const changedOf = new Map(); // talk id -> { n, talk, place } of the newest catalog message about it
+  const removedOf = new Map(); // talk id -> { n, summary } of a listed talk as a removal took it away
   let readAt = 0;
   let pending = null;
   let unreadable = false; // the last read said the counts cannot be read just now
@@ -427,14 +428,21 @@ export function watchCatalogue({ talks = [], onTalks, onFailed = () => {}, onSta
   // The list with the talk `id` as a catalog message has it: its document (`talk`), or none
   // once removed. A message no newer than the talk listed (a slower publish of an earlier save,
   // or of a removal before the talk was added again: see catalogPlace) is dropped. A talk not
-  // listed yet takes the count it was last heard with, else none (a talk added under a removed
-  // one's id has its ratings: read within a minute).
+  // listed yet takes the newer of the count it was last heard with and the one it had when
+  // this page saw it removed (its ratings are kept and come back with its id), else none (a
+  // talk added under the id of one removed before the page opened has its ratings: read
+  // within a minute).
   const changed = (list, id, talk, place) => {
     const known = list.find((t) => t.id === id);
     if (place !== null && known && Number.isInteger(known.revision) && place <= 2 * known.revision) return list;
-    if (!talk) return known ? list.filter((t) => t !== known) : list;
-    const summary = known?.summary ?? heardOf.get(id)?.summary ?? { count: 0, avg: null };
-    if (!known && !heardOf.has(id)) readSoon();
+    if (!talk) {
+      if (known) removedOf.set(id, { n: heard, summary: known.summary });
+      return known ? list.filter((t) => t !== known) : list;
+    }
+    const [heardLast, removed] = [heardOf.get(id), removedOf.get(id)];
+    const last = heardLast && !(removed && removed.n >= heardLast.n) ? heardLast : removed;
+    const summary = known?.summary ?? last?.summary ?? { count: 0, avg: null };
+    if (!known && !last?.summary) readSoon();
     const next = { ...talk, summary };
     return known ? list.map((t) => (t === known ? next : t)) : [...list, next];
   };
