@@ -715,6 +715,44 @@ def test_a_save_whose_answer_was_lost_and_is_sent_again_is_said_saved(
     assert (title in titles) == (form == "add")  # an edit renamed it, an add left it
 
 
+def test_a_save_refused_for_the_token_keeps_the_form_and_saves_once_signed_in_again(
+    web: WebStack, page: Page
+) -> None:
+    # Given an organiser who changed a talk's room in its form, while the organiser token the
+    # page signed in with was replaced (its save goes with one the API no longer takes)
+    title = f"Token replaced {unique_talk_id()[-6:]}"
+    talk = web.add_talk(title=title, room="Hall A")
+    sign_in(web, page)
+    page.get_by_role("button", name=f"Edit {title}").click()
+    form_open(page, title)
+    page.get_by_label("Room", exact=True).fill("Room 42")
+
+    def replaced(route: Route) -> None:
+        if route.request.method != "PUT":
+            route.continue_()
+            return
+        route.continue_(headers={**route.request.headers, "authorization": "Bearer replaced"})
+
+    page.route(f"**/talks/{talk['id']}", replaced)
+    # When they press Save
+    page.get_by_role("button", name="Save").click()
+    # Then the page says it was not saved and asks for the token where they are, the form and
+    # what they typed kept (it went back to the sign-in form, the change gone)
+    message = page.get_by_test_id("admin-message")
+    expect(message).to_contain_text("Not saved: your organiser token was refused")
+    expect(page.get_by_label("Room", exact=True)).to_have_value("Room 42")
+    page.unroute(f"**/talks/{talk['id']}", replaced)
+    # When they give the organisers' token and press Save again
+    page.get_by_label("Organiser token").fill(web.token)
+    page.get_by_role("button", name="Sign in again").click()
+    expect(message).to_contain_text("Signed in again: press Save to send your changes.")
+    page.get_by_role("button", name="Save").click()
+    # Then it is saved, their change with it
+    expect(message).to_contain_text(f"Saved “{title}”")
+    answer = web.runtime.request("GET", f"/talks/{talk['id']}")
+    assert answer.json["room"] == "Room 42"
+
+
 def ratings_cell(page: Page, title: str) -> Any:
     """The Ratings cell of the talk's row."""
     return page.locator(".admin-talks tbody tr").filter(has_text=title).locator("td.num").first

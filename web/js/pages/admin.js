@@ -506,11 +506,46 @@ export function adminPage(main) {
       }
     }
 
+    // The organiser token asked for again in the page's message line, the open talk form kept
+    // as it is: the token was refused (changed since this page signed in), nothing was saved.
+    function tokenAgain() {
+      const input = h("input", { id: "organiser-token-again", type: "password", autocomplete: "current-password" });
+      const check = async () => {
+        const given = input.value.trim();
+        if (!given) return input.focus();
+        token = given;
+        try {
+          await admin("GET", "/organiser");
+          storeToken(token);
+          setText(message, "Signed in again: press Save to send your changes.");
+        } catch (error) {
+          token = null;
+          setText(problem, credentialRefused(error) ? "That organiser token is not right." : errorText(error));
+          input.focus();
+        }
+      };
+      input.addEventListener("keydown", (event) => {
+        if (event.key === "Enter") {
+          event.preventDefault(); // (not the talk form's submit: a Save without a token)
+          check();
+        }
+      });
+      const problem = h("span", { class: "field-error" });
+      fill(message,
+        "Not saved: your organiser token was refused (it may have been changed). Enter the organiser token, then press Save again: your changes are kept. ",
+        h("label", { for: "organiser-token-again" }, "Organiser token"), " ",
+        h("span", { class: "row" }, input, h("button", { type: "button", onclick: check }, "Sign in again")), " ", problem);
+      input.focus();
+    }
+
     // `onFields`: the open form's, told each field a refusal names with what is wrong with it.
     function failed(error, onFields = null) {
       if (credentialRefused(error)) {
         storeToken(null);
         token = null;
+        // A talk's form keeps what was typed in it (the token changed while it was open): the
+        // token is asked for where the page's message stands, and Save sends it again.
+        if (onFields) return tokenAgain();
         signIn({ focus: true });
         setText(message, "Your organiser token was refused: sign in again.");
         return;
