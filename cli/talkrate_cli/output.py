@@ -360,7 +360,8 @@ def stats_line(ratings: dict[str, Any]) -> str:
         if key in stats:
             value = stats[key]
             if isinstance(value, float):
-                value = two_places(value)
+                # As the pages write them: a deviation to two places, a median as it is (3.5)
+                value = f"{value:g}" if key == "median" else two_places(value)
             parts.append(f"{name} {'-' if value is None else value}")
     return " · ".join(parts)
 

@@ -453,6 +453,10 @@ def read_programme(
         next(reader, None)
     except csv.Error as error:  # a quote opened in the header and never closed
         raise BadInput(_unread_header(header_line, error)) from None
+    # A quote the header opens and the file never closes: the header took every line (no row
+    # was left to read, nor said wrong).
+    if _cell_scan(lines.kept, 1, delimiter).open_at_end is not None:
+        raise BadInput(f"line {header_line}: {QUOTE_OPEN_AT_END}: the header line cannot be read")
     if "title" not in names:
         raise BadInput(
             "the CSV needs a header line naming its columns, with at least a title column "

@@ -746,11 +746,41 @@ def test_a_save_refused_for_the_token_keeps_the_form_and_saves_once_signed_in_ag
     page.get_by_label("Organiser token").fill(web.token)
     page.get_by_role("button", name="Sign in again").click()
     expect(message).to_contain_text("Signed in again: press Save to send your changes.")
-    page.get_by_role("button", name="Save").click()
+    # (the keyboard on Save, ready to send them)
+    expect(page.get_by_role("button", name="Save")).to_be_focused()
+    page.keyboard.press("Enter")
     # Then it is saved, their change with it
     expect(message).to_contain_text(f"Saved “{title}”")
     answer = web.runtime.request("GET", f"/talks/{talk['id']}")
     assert answer.json["room"] == "Room 42"
+
+
+def test_a_form_left_while_the_token_is_asked_for_again_goes_back_to_signing_in(
+    web: WebStack, page: Page
+) -> None:
+    # Given an organiser asked for the token again by a talk's form (its save refused: the
+    # token was replaced)
+    title = f"Token asked {unique_talk_id()[-6:]}"
+    talk = web.add_talk(title=title)
+    sign_in(web, page)
+    page.get_by_role("button", name=f"Edit {title}").click()
+    form_open(page, title)
+    page.route(
+        f"**/talks/{talk['id']}",
+        lambda route: route.continue_(
+            headers={**route.request.headers, "authorization": "Bearer replaced"}
+        ),
+    )
+    page.get_by_role("button", name="Save").click()
+    message = page.get_by_test_id("admin-message")
+    expect(message).to_contain_text("Not saved: your organiser token was refused")
+    # When they cancel the form instead
+    page.get_by_role("button", name="Cancel").click()
+    # Then the page signs in again, saying why (no prompt left above the table, promising a
+    # Save there is no form for)
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(message).to_have_text("Your organiser token was refused: sign in again.")
+    expect(page.get_by_label("Organiser token")).to_be_focused()
 
 
 def ratings_cell(page: Page, title: str) -> Any:

@@ -503,6 +503,12 @@ def test_a_voter_id_in_the_wrong_case_is_refused_before_anything_is_marked(
     # And nothing was marked or filed away: the rating still names the attendee
     assert not limiter.admit([], None, forgotten_id(voter.upper())).barred
     assert rows_of(talks_dsn, voter) == [(talk, 4)]
+    # And another producer's id in capitals is its own voter, beside one in lower case who rated
+    producer = f"Attendee-{uuid.uuid4().hex[:8]}"
+    counted(backends, topic, 1, voter_event(talk, 2, producer.lower(), 1))
+    status, done, _ = forget(producer, capsys=capsys)
+    assert (status, done["events"]) == (0, 0)
+    assert rows_of(talks_dsn, producer.lower()) == [(talk, 2)]
     # When an id no pass carries and nothing is stored under is forgotten
     assert main(["ops", "forget-voter", "garbage"]) == 0
     # Then it is marked (a voter who has not rated yet is forgotten by their passes), and the

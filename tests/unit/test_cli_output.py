@@ -221,6 +221,8 @@ def test_the_command_writes_a_figure_to_two_places_as_the_pages_do() -> None:
     # Then the command writes each alike: an average, a statistic and a score (2.625 was 2.62)
     assert [output.two_places(x) for x in FIGURES] == pages
     assert output.fmt_avg(84 / 32) == "2.63"
-    assert output.stats_line({"stats": {"totalCount": 32, "avg": 2.625, "stdDev": 1.125}}) == (
-        "count 32 · avg 2.63 · std dev 1.13"
+    stats = {"totalCount": 32, "avg": 2.625, "median": 3.5, "stdDev": 1.125}
+    assert output.stats_line({"stats": stats}) == (
+        "count 32 · avg 2.63 · median 3.5 · std dev 1.13"
     )
+    assert "median 3 ·" in output.stats_line({"stats": {**stats, "median": 3.0}})

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from talkrate.events import TALK_ID_RULE
+from talkrate_cli.errors import CliError
 from talkrate_cli.programme import BadRows, read_rows, with_ids
 from tests.nodejs import node
 from tests.unit.test_cli_programme import (
@@ -142,6 +143,41 @@ def test_the_page_and_the_command_line_refuse_a_quote_never_closed_before_the_fi
         "line 2: a double quote never closed: the file ends inside the cell it opens",
     ]
     assert all(open_at not in said for said in page[4])
+
+
+_REFUSED_WHOLE = """
+const [scripts, text] = [process.argv[1], process.argv[2]];
+const { readProgramme } = await import(new URL("programme-file.js", scripts));
+try { readProgramme(text); console.log("read"); } catch (error) { console.log(error.message); }
+"""
+
+
+@pytest.mark.parametrize("text", ['title,"room\na,b\nc,d\n', 'sep=;\ntitle;"room\na;b\n'])
+def test_a_quote_the_header_opens_and_the_file_never_closes_is_said_by_both(
+    tmp_path: Path, text: str
+) -> None:
+    # Given a file whose header line opens a quote no line closes (every line is its cell)
+    scripts = tmp_path / "js"
+    shutil.copytree(ROOT / "web" / "js", scripts)
+    (scripts / "package.json").write_text('{"type": "module"}')
+    # When the page's import and the command line's read it
+    done = subprocess.run(
+        [node(), "--input-type=module", "-e", _REFUSED_WHOLE, scripts.as_uri() + "/", text],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    with pytest.raises(CliError) as refused:
+        read_rows(io.StringIO(text))
+    # Then both refuse the whole file in the same words, naming the header's line (the command
+    # read no row and said nothing wrong; the page said the file had no title column)
+    line = 2 if text.startswith("sep=") else 1
+    said = (
+        f"line {line}: a double quote never closed: the file ends inside the cell it opens: the "
+        "header line cannot be read"
+    )
+    assert (done.stdout.strip(), str(refused.value)) == (said, said)
 
 
 _PLAN = """

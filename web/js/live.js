@@ -429,7 +429,8 @@ export function watchCatalogue({ talks = [], onTalks, onFailed = () => {}, onSta
   // once removed. A message no newer than the talk listed (a slower publish of an earlier save,
   // or of a removal before the talk was added again: see catalogPlace) is dropped. A talk not
   // listed yet takes the newer of the count it was last heard with and the one it had when
-  // this page saw it removed (its ratings are kept and come back with its id), else none (a
+  // this page saw it removed (its ratings are kept and come back with its id; a publish of an
+  // older batch may come after the removal), else none (a
   // talk added under the id of one removed before the page opened has its ratings: read
   // within a minute).
   const changed = (list, id, talk, place) => {
@@ -439,8 +440,12 @@ export function watchCatalogue({ talks = [], onTalks, onFailed = () => {}, onSta
       if (known) removedOf.set(id, { n: heard, summary: known.summary });
       return known ? list.filter((t) => t !== known) : list;
     }
-    const [heardLast, removed] = [heardOf.get(id), removedOf.get(id)];
-    const last = heardLast && !(removed && removed.n >= heardLast.n) ? heardLast : removed;
+    // (ratings only add up: of the two, the one with more is the newer, a message heard later
+    // than the removal where they are equal, its average moved by a changed mind)
+    const [heardLast, removed] = [heardOf.get(id), removedOf.get(id)?.summary ? removedOf.get(id) : undefined];
+    const counted = (known) => Number(known.summary.count ?? 0);
+    const newer = (a, b) => counted(a) > counted(b) || (counted(a) === counted(b) && a.n > b.n);
+    const last = heardLast && removed ? (newer(heardLast, removed) ? heardLast : removed) : heardLast ?? removed;
     const summary = known?.summary ?? last?.summary ?? { count: 0, avg: null };
     if (!known && !last?.summary) readSoon();
     const next = { ...talk, summary };

@@ -482,6 +482,10 @@ export function readProgramme(text, zone = null) {
   const records = csvRecords(body, delimiter);
   if (separator && records[0] && records[0].line === 1) records.shift();
   const headerLine = separator ? 2 : 1;
+  // A quote the header opens and the file never closes: the header took every line.
+  if (records.length === 1 && records[0].openedAt) {
+    throw new ProgrammeError(`line ${headerLine}: ${quoteOpenAtEnd}: the header line cannot be read`, headerLine);
+  }
   if (records[0] && records[0].line === headerLine && !records[0].cells) {
     throw new ProgrammeError(`line ${headerLine}: ${cellTooLong}: the header line cannot be read`, headerLine);
   }

@@ -10,6 +10,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -1041,10 +1042,13 @@ ISSUED_VOTER_ID_SAID = "a pass's voter id is 32 lower-case hex digits"
 
 
 def _refuse_a_mistyped_case(store: Any, voter_id: str) -> None:
-    """Refuse, before anything is marked, a voter id that names no stored rating while its
-    lower-case form does: ids are compared exactly, and a pass's are lower-case, so the
-    attendee's ratings would stay linked to them under a run that said it was done."""
+    """Refuse, before anything is marked, a pass's voter id typed with capitals that names no
+    stored rating while its lower-case form does: ids are compared exactly, and a pass's are
+    lower-case, so the attendee's ratings would stay linked to them under a run that said it was
+    done. Another producer's ids (not 32 hex digits) are taken as they are, whatever their case."""
     lower = voter_id.lower()
+    if not re.fullmatch(ISSUED_VOTER_ID, lower):
+        return  # another producer's id: its cases may be two voters
     if lower == voter_id or store.talks_voted_by(voter_id) or store.pending_of_voter(voter_id):
         return
     if store.talks_voted_by(lower) or store.pending_of_voter(lower):

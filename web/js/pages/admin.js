@@ -506,10 +506,17 @@ export function adminPage(main) {
       }
     }
 
-    // The organiser token asked for again in the page's message line, the open talk form kept
-    // as it is: the token was refused (changed since this page signed in), nothing was saved.
-    function tokenAgain() {
+    // The organiser token asked for again in the page's message line, the open talk `form`
+    // kept as it is: the token was refused (changed since this page signed in), nothing was
+    // saved. Once it is taken, the form's button has the keyboard, to send the change again.
+    // Leaving the form without one (Cancel, another form) goes back to signing in.
+    const tokenAsked = new WeakSet(); // the talk forms tokenAgain has asked in
+    function tokenAgain(form) {
+      const submit = form.querySelector('button[type="submit"]');
+      const action = form.dataset.action || "Save"; // (the button says "Saving…" meanwhile)
       const input = h("input", { id: "organiser-token-again", type: "password", autocomplete: "current-password" });
+      const problem = h("span", { class: "field-error" });
+      const shown = () => message.contains(input); // (a save, another form or signing out took the line)
       const check = async () => {
         const given = input.value.trim();
         if (!given) return input.focus();
@@ -517,35 +524,48 @@ export function adminPage(main) {
         try {
           await admin("GET", "/organiser");
           storeToken(token);
-          setText(message, "Signed in again: press Save to send your changes.");
+          if (!shown()) return;
+          setText(message, `Signed in again: press ${action} to send your changes.`);
+          submit?.focus();
         } catch (error) {
-          token = null;
+          if (token === given) token = null;
+          if (!shown()) return;
           setText(problem, credentialRefused(error) ? "That organiser token is not right." : errorText(error));
           input.focus();
         }
       };
       input.addEventListener("keydown", (event) => {
         if (event.key === "Enter") {
-          event.preventDefault(); // (not the talk form's submit: a Save without a token)
+          event.preventDefault(); // (not the talk form's submit: a save without a token)
           check();
         }
       });
-      const problem = h("span", { class: "field-error" });
       fill(message,
-        "Not saved: your organiser token was refused (it may have been changed). Enter the organiser token, then press Save again: your changes are kept. ",
+        `Not saved: your organiser token was refused (it may have been changed). Enter the organiser token, then press ${action} again: your changes are kept. `,
         h("label", { for: "organiser-token-again" }, "Organiser token"), " ",
         h("span", { class: "row" }, input, h("button", { type: "button", onclick: check }, "Sign in again")), " ", problem);
+      if (!tokenAsked.has(form)) { // (once a form: a second refusal asks in the same place)
+        tokenAsked.add(form);
+        const leave = leaveForm;
+        leaveForm = () => {
+          leave();
+          if (token) return;
+          signIn({ focus: true });
+          setText(message, "Your organiser token was refused: sign in again.");
+        };
+      }
       input.focus();
     }
 
     // `onFields`: the open form's, told each field a refusal names with what is wrong with it.
-    function failed(error, onFields = null) {
+    // `form`: the talk form whose save it was, kept when the token is refused while it is open.
+    function failed(error, onFields = null, form = null) {
       if (credentialRefused(error)) {
         storeToken(null);
         token = null;
         // A talk's form keeps what was typed in it (the token changed while it was open): the
         // token is asked for where the page's message stands, and Save sends it again.
-        if (onFields) return tokenAgain();
+        if (form && form.isConnected) return tokenAgain(form);
         signIn({ focus: true });
         setText(message, "Your organiser token was refused: sign in again.");
         return;
@@ -859,7 +879,7 @@ export function adminPage(main) {
         unread = null;
         return theirsRead(theirs);
       };
-      const form = h("form", { class: "card talk-form", onsubmit: async (event) => {
+      const form = h("form", { class: "card talk-form", "data-action": label, onsubmit: async (event) => {
         event.preventDefault();
         if (saving) return;
         if (unread) {
@@ -920,7 +940,7 @@ export function adminPage(main) {
             if (form.isConnected) heading.focus();
             return;
           }
-          failed(error, markRefused);
+          failed(error, markRefused, form);
         } finally {
           busy(false);
         }
