@@ -45,10 +45,17 @@ class Clash:
     ends: datetime
 
     def document(self) -> dict[str, Any]:
-        """As --json lists it: the room, the span of the overlaps in UTC, and every talk."""
+        """As --json lists it: the room, the span of the overlaps in UTC, and every talk, its
+        times in UTC too (a file's row holds them as written: a venue's wall time with its
+        offset, `2026-12-06 09:00-05:00`)."""
+
+        def utc(text: Any) -> Any:
+            moment = instant(text)
+            return _utc(moment) if moment else text
 
         def talk(t: dict[str, Any]) -> dict[str, Any]:
-            return {k: t.get(k) for k in ("id", "title", "room", "startsAt", "endsAt")}
+            held = {k: t.get(k) for k in ("id", "title", "room")}
+            return {**held, "startsAt": utc(t.get("startsAt")), "endsAt": utc(t.get("endsAt"))}
 
         return {
             "room": self.room,

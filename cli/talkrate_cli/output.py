@@ -199,10 +199,18 @@ def when(talk: dict[str, Any], zone: tzinfo | None = None, named: str | None = N
     text = f"{_here(starts, zone):%Y-%m-%d %H:%M}"
     own = zone_name(zone, starts)
     if ends and (end_zone := zone_name(zone, ends)) != own:
-        return f"{text} {own}\N{EN DASH}{_here(ends, zone):%H:%M} {end_zone}"
+        return f"{text} {own}\N{EN DASH}{until(starts, ends, zone)} {end_zone}"
     if ends:
-        text += f"\N{EN DASH}{_here(ends, zone):%H:%M}"
+        text += f"\N{EN DASH}{until(starts, ends, zone)}"
     return text if named in (None, own) else f"{text} {own}"
+
+
+def until(starts: datetime, ends: datetime, zone: tzinfo | None = None) -> str:
+    """When a window that began at `starts` ends, in `zone`: its time, and its date before it
+    when that is another day there (a talk past midnight, a workshop of two days), as the
+    organisers' page writes it: `20:00 to 2026-12-06 20:00`, not `20:00 to 20:00`."""
+    begins, finishes = _here(starts, zone), _here(ends, zone)
+    return f"{finishes:%H:%M}" if finishes.date() == begins.date() else f"{finishes:%Y-%m-%d %H:%M}"
 
 
 # How many talks of a clash its line names; the others are counted ("and 997 more"). A clash
@@ -215,14 +223,18 @@ def clash_line(clash: Clash, zone: tzinfo | None = None) -> str:
     time zone when None, named), then each talk's id, title and times (its date too when it
     is another): both of two, else how many overlap and the first CLASH_TALKS_SHOWN of them
     (the changed ones first), as the organisers' page says it (web/js/pages/admin.js)."""
-    starts, ends = _here(clash.starts, zone), _here(clash.ends, zone)
-    overlap = f"{starts:%Y-%m-%d %H:%M}\N{EN DASH}{ends:%H:%M} {zone_name(zone, clash.starts)}"
+    starts = _here(clash.starts, zone)
+    overlap = (
+        f"{starts:%Y-%m-%d %H:%M}\N{EN DASH}{until(clash.starts, clash.ends, zone)} "
+        f"{zone_name(zone, clash.starts)}"
+    )
 
     def talk(t: dict[str, Any]) -> str:
-        begins = _here(instant(t["startsAt"]) or clash.starts, zone)
-        finishes = _here(instant(t["endsAt"]) or clash.ends, zone)
+        first = instant(t["startsAt"]) or clash.starts
+        begins = _here(first, zone)
+        finishes = until(first, instant(t["endsAt"]) or clash.ends, zone)
         day = "" if begins.date() == starts.date() else f"{begins:%Y-%m-%d} "
-        return f"{t['id']} ({t.get('title')}, {day}{begins:%H:%M}\N{EN DASH}{finishes:%H:%M})"
+        return f"{t['id']} ({t.get('title')}, {day}{begins:%H:%M}\N{EN DASH}{finishes})"
 
     return f"room clash in {clash.room}, {overlap}: " + some_of(clash.talks, talk)
 

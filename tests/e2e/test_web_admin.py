@@ -1432,6 +1432,36 @@ def test_an_organiser_imports_a_programme_file_after_seeing_what_it_would_change
     expect(page.locator(".admin-talks tbody tr")).to_have_count(3)
 
 
+def test_a_clash_past_midnight_says_the_day_its_overlap_ends(web: WebStack, page: Page) -> None:
+    # Given a late session in a room from 22:00 to 02:00, and a talk elsewhere 23:30 to 01:00
+    stem = unique_talk_id()[-6:]
+    hall = f"Night hall {stem}"
+    web.add_talk(
+        title=f"Late session {stem}",
+        room=hall,
+        startsAt="2031-06-02T22:00:00Z",
+        endsAt="2031-06-03T02:00:00Z",
+    )
+    owl = web.add_talk(
+        title=f"Owl talk {stem}",
+        room=f"Annex {stem}",
+        startsAt="2031-06-02T23:30:00Z",
+        endsAt="2031-06-03T01:00:00Z",
+    )
+    sign_in(web, page)
+    # When an organiser moves the talk into the late session's room
+    page.get_by_role("button", name=f"Edit {owl['title']}").click()
+    page.get_by_label("Room", exact=True).fill(hall)
+    page.get_by_role("button", name="Save").click()
+    # Then the warning's overlap names the day it ends on (it read as ending before it began)
+    warning = page.get_by_test_id("admin-message").get_by_test_id("overlap-warning")
+    expect(warning).to_contain_text(f"room clash in {hall}, ")
+    said = warning.text_content() or ""
+    overlap = said.split(f"room clash in {hall}, ", 1)[1].split(": ", 1)[0]
+    ends = overlap.split("\N{EN DASH}", 1)[1]
+    assert "Jun 3, 2031" in ends, overlap  # (a date that far off is written with its year)
+
+
 def test_a_talk_saved_or_imported_over_another_in_its_room_is_saved_with_a_warning(
     web: WebStack, page: Page
 ) -> None:

@@ -169,6 +169,22 @@ def test_a_clash_of_a_few_talks_names_them_all(count: int, ending: str) -> None:
     assert line.endswith(f": {count} talks overlap: {ending}")
 
 
+def test_a_clash_past_midnight_says_the_dates_of_its_ends() -> None:
+    # Given a late talk to 08:30 the next morning, and a morning talk in its room
+    late = {**talk("late", "Room B", None, None)}
+    late.update(startsAt="2026-12-02T23:45:00Z", endsAt="2026-12-03T08:30:00Z")
+    morning = {**talk("morning", "Room B", None, None)}
+    morning.update(startsAt="2026-12-03T07:00:00Z", endsAt="2026-12-03T09:00:00Z")
+    [clash] = room_clashes([late, morning], ["late"])
+    # Then the overlap and each talk name the date of an end on another day (the late talk read
+    # 23:45-08:30, as if it ended before it began)
+    assert clash_line(clash, UTC) == (
+        "room clash in Room B, 2026-12-03 07:00\N{EN DASH}08:30 UTC: late (Title of late, "
+        "2026-12-02 23:45\N{EN DASH}2026-12-03 08:30) and morning (Title of morning, "
+        "07:00\N{EN DASH}09:00)"
+    )
+
+
 def test_times_in_other_zones_are_compared_as_instants() -> None:
     # 11:30+01:00 is 10:30Z: inside a talk of 10:00-10:45Z
     first = talk("a", "Hall A", "10:00", "10:45")
@@ -201,11 +217,26 @@ def test_a_clash_is_said_with_both_talks_the_room_and_the_times_of_this_machine(
     }
 
 
+def test_a_clash_s_talks_from_a_file_are_listed_for_scripts_in_utc() -> None:
+    # Given a row of a file, its venue wall time sent with the venue's offset, over a talk of
+    # the programme (as the API holds it, in UTC)
+    row = {**talk("row", "Room B", None, None)}
+    row.update(startsAt="2026-12-06 09:00-05:00", endsAt="2026-12-06 10:00-05:00")
+    held = talk("held", "Room B", None, None)
+    held.update(startsAt="2026-12-06T14:30:00Z", endsAt="2026-12-06T15:30:00Z")
+    [clash] = room_clashes([row, held], ["row"])
+    # Then --json lists every talk's times in UTC, as it says (the row's were as written)
+    assert [(t["startsAt"], t["endsAt"]) for t in clash.document()["talks"]] == [
+        ("2026-12-06T14:00:00Z", "2026-12-06T15:00:00Z"),
+        ("2026-12-06T14:30:00Z", "2026-12-06T15:30:00Z"),
+    ]
+
+
 def test_a_talk_of_another_day_is_said_with_its_date() -> None:
     # A talk through the night overlaps one of the next morning: its own start is another day
     night = talk("night", "Hall A", None, None)
     night |= {"startsAt": "2026-12-01T22:00:00Z", "endsAt": "2026-12-02T09:30:00Z"}
     [clash] = room_clashes([night, talk("morning", "Hall A", "09:00", "10:00")], ["morning"])
     assert clash_line(clash, UTC).endswith(
-        "night (Title of night, 2026-12-01 22:00\N{EN DASH}09:30)"
+        "night (Title of night, 2026-12-01 22:00\N{EN DASH}2026-12-02 09:30)"
     )

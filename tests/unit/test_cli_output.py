@@ -65,6 +65,19 @@ def test_a_talk_over_a_change_of_the_clocks_names_the_zone_of_each_end() -> None
     assert when(autumn, berlin, named="CET") == "2027-10-31 02:45 CEST\N{EN DASH}02:15 CET"
 
 
+def test_a_talk_that_ends_on_another_day_says_its_end_s_date() -> None:
+    # Given a late talk past midnight and a workshop of 24 hours, in New York
+    new_york = ZoneInfo("America/New_York")
+    late = {"startsAt": "2026-12-06T04:45:00Z", "endsAt": "2026-12-06T05:45:00Z"}
+    workshop = {"startsAt": "2026-12-06T01:00:00Z", "endsAt": "2026-12-07T01:00:00Z"}
+    # Then each end names its date, as the organisers' page does (they read 23:45-00:45, an end
+    # before the start, and 20:00-20:00, no length at all)
+    assert when(late, new_york) == "2026-12-05 23:45\N{EN DASH}2026-12-06 00:45"
+    assert when(workshop, new_york) == "2026-12-05 20:00\N{EN DASH}2026-12-06 20:00"
+    # And a talk within one day is said as before
+    assert when(TALK, new_york) == "2026-11-26 05:30\N{EN DASH}06:15"
+
+
 def test_a_title_of_emoji_sequences_keeps_the_columns_after_it_aligned() -> None:
     # Given titles holding ZWJ sequences (a family, a rainbow flag): one glyph of two cells each
     titles = [

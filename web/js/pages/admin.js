@@ -5,7 +5,7 @@ import { request, allTalks, talkPath, appConfig, ApiError, credentialRefused } f
 import { venueZone, unknownZone, zoneName, wallOf, wallText, wallTime, instantsOf } from "../zone.js";
 import { watchCatalogue } from "../live.js";
 import { errorText, searchBox, searchWords, matchesSearch, shownOf, liveBadge, staleNotice, countsNotice, countsFollowed, LISTED_COUNTS } from "./common.js";
-import { when } from "../window.js";
+import { when, zoned } from "../window.js";
 import { qrSvg } from "../qr.js";
 import { roomClashes } from "../clashes.js";
 
@@ -336,7 +336,9 @@ export function adminPage(main) {
         const shown = held.length <= 4 ? held.length : 3;
         const named = held.slice(0, shown).map((t) => quoted(t.title, t.language));
         const rest = shown < held.length ? `${formatCount(held.length - shown)} more` : named.pop();
-        parts.push(parts.length ? "; " : "", `room clash in ${room}, ${when(from)}–${formatZoned(to)}: `,
+        // (the end's day too when it is another: a late talk's overlap past midnight)
+        const until = formatDay(to) === formatDay(from) ? formatZoned(to) : zoned(to);
+        parts.push(parts.length ? "; " : "", `room clash in ${room}, ${when(from)}–${until}: `,
           held.length > 2 ? `${formatCount(held.length)} talks overlap: ` : "",
           ...named.flatMap((name, at) => (at ? [", ", name] : [name])), " and ", rest);
       }
