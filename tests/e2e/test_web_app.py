@@ -2525,12 +2525,13 @@ def test_a_read_slower_than_a_live_message_does_not_show_older_numbers(
 def publish_live(web: WebStack, channel: str, message: dict[str, Any]) -> None:
     """Publish a message on the runtime's live channel as the projector does: its HTTP
     endpoint, signed (the pages' API key may only subscribe)."""
+    from sam_emulator.template.intrinsics import REGION
     from talkrate.adapters.appsync_events import AppSyncEventsPublisher
 
     live = web.runtime.request("GET", "/app/config.json").json["live"]
     environ = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
     publisher = AppSyncEventsPublisher(
-        f"http://{live['host']}/event", 5, region="eu-west-1", environ=environ
+        f"http://{live['host']}/event", 5, region=REGION, environ=environ
     )
     publisher.publish(channel, [json.dumps(message)])
 

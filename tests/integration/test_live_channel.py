@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
@@ -157,7 +158,10 @@ def test_bad_subscriptions_are_refused_and_the_connection_stays_usable(
     live: LiveChannelEmulator,
 ) -> None:
     client = subscriber(live)
-    for channel in ["talkrate", "/talkrate/talks/has space", "/other/x", "/a/b/c/d/e/f", "/*"]:
+    # (a segment with a dash at an end too: AppSync's pattern for a name starts and ends with a
+    # letter or digit)
+    bad = ["talkrate", "/talkrate/talks/has space", "/other/x", "/a/b/c/d/e/f", "/*"]
+    for channel in [*bad, "/talkrate/talks/keynote-", "/talkrate/talks/-x"]:
         _, answer = client.subscribe(channel)
         assert answer["type"] == "subscribe_error", channel
     _, answer = client.subscribe("/talkrate/talks/t-7", api_key="da2-wrong")
@@ -304,12 +308,87 @@ def test_a_publish_signed_with_iam_is_taken_without_an_api_key(live: LiveChannel
     client = subscriber(live)
     sub_id, _ = client.subscribe("/talkrate/talks/t-11")
     environ = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
-    signed = AppSyncEventsPublisher(live.publish_url, 2, region="eu-west-1", environ=environ)
+    signed = AppSyncEventsPublisher(live.publish_url, 2, region=live.region, environ=environ)
     # When it publishes
     signed.publish("/talkrate/talks/t-11", ['"signed"'])
-    # Then the event is delivered (IAM is not verified locally, as for the Lambda Invoke API)
+    # Then the event is delivered, its signature checked as AWS checks it
     assert client.events(1) == [(sub_id, "signed")]
     client.close()
+
+
+@pytest.mark.parametrize(
+    ("environ", "region", "refused"),
+    [
+        # Signed for another region than the API's (a function's AWS_REGION wrong)
+        (
+            {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"},
+            "eu-central-1",
+            "in eu-central-1, not appsync in",
+        ),
+        # With a secret that is not the access key's
+        ({"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "wrong"}, None, "does not match"),
+        # With an access key the API does not know
+        ({"AWS_ACCESS_KEY_ID": "other", "AWS_SECRET_ACCESS_KEY": "local"}, None, "access key"),
+    ],
+)
+def test_a_publish_whose_signature_aws_would_refuse_is_refused_and_delivers_nothing(
+    live: LiveChannelEmulator, environ: dict[str, str], region: str | None, refused: str
+) -> None:
+    # Given a subscriber, and a publisher signing wrongly as a misconfigured function would
+    client = subscriber(live)
+    sub_id, _ = client.subscribe("/talkrate/talks/t-13")
+    wrong = AppSyncEventsPublisher(
+        live.publish_url, 2, region=region or live.region, environ=environ
+    )
+    # When it publishes, Then it is refused as unauthorised, naming why
+    with pytest.raises(LivePublishFailed, match=f"401.*{refused}"):
+        wrong.publish("/talkrate/talks/t-13", ['"forged"'])
+    # And a rightly signed publish after it is the only event delivered
+    right = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+    AppSyncEventsPublisher(live.publish_url, 2, region=live.region, environ=right).publish(
+        "/talkrate/talks/t-13", ['"signed"']
+    )
+    assert client.events(1) == [(sub_id, "signed")]
+    client.close()
+
+
+def test_a_signed_publish_whose_body_was_changed_on_the_way_is_refused() -> None:
+    from sam_emulator.events.live import signature_refusal
+    from talkrate.sigv4 import Credentials as Signer
+    from talkrate.sigv4 import signed_headers
+
+    # Given a publish signed by the projector's signer, then its body changed
+    body = b'{"channel": "/talkrate/talks/t-14", "events": ["1"]}'
+    now = datetime.now(UTC)
+    headers = signed_headers(
+        "POST",
+        "127.0.0.1:1",
+        "/event",
+        {"content-type": "application/json"},
+        body,
+        "us-east-1",
+        "appsync",
+        Signer("local", "local"),
+        now,
+    )
+    received = {k.lower(): v for k, v in {**headers, "host": "127.0.0.1:1"}.items()}
+    keys = {"local": "local"}
+    # Then the signature holds for the body it signed, and not for another
+    assert (
+        signature_refusal("POST", "/event", received, body, "us-east-1", keys, now.timestamp())
+        is None
+    )
+    changed = body.replace(b'"1"', b'"5"')
+    said = signature_refusal(
+        "POST", "/event", received, changed, "us-east-1", keys, now.timestamp()
+    )
+    assert said is not None
+    assert "does not match" in said
+    # And a signature older than AWS's skew is refused
+    late = now.timestamp() + 16 * 60
+    assert "too far" in (
+        signature_refusal("POST", "/event", received, body, "us-east-1", keys, late) or ""
+    )
 
 
 def test_the_default_port_taken_the_event_api_takes_another_and_an_asked_one_fails(
@@ -384,7 +463,7 @@ def test_a_namespace_that_takes_iam_publishes_only_refuses_the_pages_api_key() -
         assert refused["type"] == "publish_error"
         assert refused["errors"][0]["errorType"] == "UnauthorizedException"
         environ = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
-        AppSyncEventsPublisher(live.publish_url, 2, region="eu-west-1", environ=environ).publish(
+        AppSyncEventsPublisher(live.publish_url, 2, region=live.region, environ=environ).publish(
             "/talkrate/talks/t-12", ['"signed"']
         )
         assert page.events(1) == [(sub_id, "signed")]

@@ -39,6 +39,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,11 +53,13 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from sam_emulator.events import EventSource, Options
+from sam_emulator.lambda_.environment import UNCHECKED_CREDENTIAL
 from sam_emulator.lambda_.pool import Invoker
 from sam_emulator.plugins import Services
 from sam_emulator.serving import SIGNED_ONLY_HOST, declared_length
 from sam_emulator.template import Template
 from sam_emulator.template.appsync_events import EventApi, local_value
+from sam_emulator.template.intrinsics import REGION
 
 SUBPROTOCOL: Final = "aws-appsync-event-ws"
 API_KEY: Final = "API_KEY"
@@ -68,7 +71,9 @@ MAX_EVENT_BYTES: Final = 240 * 1024
 MAX_SUBSCRIPTIONS_PER_CONNECTION: Final = 100
 MAX_ID_LENGTH: Final = 128
 CONNECTION_TIMEOUT_MS: Final = 300_000  # what AppSync announces in connection_ack
-_SEGMENT: Final = re.compile(r"[A-Za-z0-9-]{1,50}")
+# A channel segment: letters, digits and dashes, at most 50, a letter or digit at each end (the
+# pattern AWS's API reference gives a namespace name; a dash at an end is refused here).
+_SEGMENT: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,48}[A-Za-z0-9])?")
 _MAX_HEAD_BYTES: Final = 16 * 1024
 _MAX_BODY_BYTES: Final = MAX_EVENTS_PER_PUBLISH * MAX_EVENT_BYTES + 64 * 1024
 _REASONS: Final = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found"}
@@ -164,8 +169,14 @@ class LiveChannelEmulator(Endpoints):
         keepalive_seconds: float = 60.0,
         publish_modes: Mapping[str, Collection[str]] | None = None,
         subscribe_modes: Mapping[str, Collection[str]] | None = None,
+        region: str = REGION,
+        credentials: Mapping[str, str] | None = None,
     ) -> None:
         self.host = host
+        # IAM: what a signed publish must be signed with, as AppSync checks it: a key the
+        # functions were given (access key id -> secret), this region, the service `appsync`.
+        self.region = region
+        self.credentials = dict(credentials or {UNCHECKED_CREDENTIAL: UNCHECKED_CREDENTIAL})
         self.api_key = api_key or f"da2-local{secrets.token_hex(13)}"
         self.namespaces = frozenset(namespaces)
         self._modes = {
@@ -447,6 +458,13 @@ class LiveChannelEmulator(Endpoints):
         finally:
             writer.close()
 
+    def _signature_refused(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes
+    ) -> str | None:
+        return signature_refusal(
+            method, target, headers, body, self.region, self.credentials, time.time()
+        )
+
     async def _http_request(
         self, head: bytes, reader: asyncio.StreamReader
     ) -> tuple[int, dict[str, Any], bool]:
@@ -471,9 +489,12 @@ class LiveChannelEmulator(Endpoints):
             return 404, _errors("NotFoundException", "publish with POST /event"), keep_alive
         if parts[0] != "POST":
             return 404, _errors("NotFoundException", "publish with POST /event"), keep_alive
-        # IAM: a SigV4-signed request is taken as the role that signed it. The signature is not
-        # checked locally (as the local Lambda Invoke API does not check it either).
+        # IAM: a SigV4-signed request is taken as the role that signed it, once its signature
+        # holds (the credentials the functions were given, the region, the service, the body):
+        # a signer that gets any of them wrong fails here as it would on AWS.
         signed = headers.get("authorization", "").startswith("AWS4-HMAC-SHA256 ")
+        if signed and (refused := self._signature_refused(parts[0], parts[1], headers, raw)):
+            return 401, _errors("UnauthorizedException", refused), keep_alive
         if headers.get("x-api-key") != self.api_key and not signed:
             return 401, _errors("UnauthorizedException", "missing or wrong API key"), keep_alive
         try:
@@ -489,6 +510,70 @@ class LiveChannelEmulator(Endpoints):
             status = 401 if error.error_type == "UnauthorizedException" else 400
             return status, {"errors": error.errors()}, keep_alive
         return 200, {"failed": [], "successful": successful}, keep_alive
+
+
+_SIGV4: Final = re.compile(
+    r"AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<day>\d{8})/(?P<region>[^/]+)/"
+    r"(?P<service>[^/]+)/aws4_request, ?SignedHeaders=(?P<signed>[a-z0-9;-]+), ?"
+    r"Signature=(?P<signature>[0-9a-f]{64})"
+)
+SIGNATURE_SKEW_SECONDS: Final = 15 * 60  # AWS refuses a request signed further off
+
+
+def signature_refusal(
+    method: str,
+    target: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    region: str,
+    credentials: Mapping[str, str],
+    now: float,
+) -> str | None:
+    """Why AWS would refuse this SigV4-signed request to AppSync (`headers` lower-cased, as
+    received), or None when its signature holds: recomputed with botocore's signer, not the
+    caller's, over the headers it says it signed, with the secret of its access key."""
+    from datetime import UTC, datetime
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    found = _SIGV4.fullmatch(headers.get("authorization", ""))
+    if found is None:
+        return "the Authorization header is not a SigV4 signature"
+    if found["service"] != "appsync" or found["region"] != region:
+        return f"signed for {found['service']} in {found['region']}, not appsync in {region}"
+    secret = credentials.get(found["key"])
+    if secret is None:
+        return "the access key is not one this API knows"
+    stamp = headers.get("x-amz-date", "")
+    try:
+        signed_at = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return "no X-Amz-Date to sign with"
+    if stamp[:8] != found["day"] or abs(now - signed_at) > SIGNATURE_SKEW_SECONDS:
+        return "the signature's date is not the request's, or too far from now"
+    names = found["signed"].split(";")
+    if "host" not in names or any(name not in headers for name in names):
+        return "a header it says it signed is missing (Host must be signed)"
+    request = AWSRequest(
+        method=method,
+        url=f"http://{headers['host']}{target}",
+        data=body,
+        headers={name: headers[name] for name in names},
+    )
+    request.context["timestamp"] = stamp
+    signer = SigV4Auth(
+        Credentials(found["key"], secret, headers.get("x-amz-security-token")),
+        found["service"],
+        found["region"],
+    )
+    expected = signer.signature(
+        signer.string_to_sign(request, signer.canonical_request(request)), request
+    )
+    if not secrets.compare_digest(expected, found["signature"]):
+        return "the signature does not match the request (its body, headers or secret)"
+    return None
 
 
 def _valid_events(events: Any) -> list[str]:
@@ -563,8 +648,14 @@ class LiveChannelProcess(Endpoints):
         python: str = sys.executable,
         publish_modes: Mapping[str, Collection[str]] | None = None,
         subscribe_modes: Mapping[str, Collection[str]] | None = None,
+        region: str = REGION,
+        credentials: Mapping[str, str] | None = None,
     ) -> None:
         self.host = host
+        # IAM: what a signed publish must be signed with, as AppSync checks it: a key the
+        # functions were given (access key id -> secret), this region, the service `appsync`.
+        self.region = region
+        self.credentials = dict(credentials or {UNCHECKED_CREDENTIAL: UNCHECKED_CREDENTIAL})
         self.api_key = api_key or f"da2-local{secrets.token_hex(13)}"
         command = [python, "-m", __name__, "--host", host]
         command += ["--realtime-port", str(realtime_port), "--http-port", str(http_port)]
