@@ -37,7 +37,7 @@ def test_a_talk_id_that_is_a_channel_segment_names_its_channel(talk_id: str) -> 
     assert channel_for_talk(talk_id) == f"/talkrate/talks/{talk_id}"
 
 
-@pytest.mark.parametrize("talk_id", ["a" * 51, "talk.2026", "room:1", "x~y", "ü"])
+@pytest.mark.parametrize("talk_id", ["a" * 51, "talk.2026", "room:1", "x~y", "ü", "keynote-"])
 def test_any_other_talk_id_is_named_by_its_hash(talk_id: str) -> None:
     digest = hashlib.sha256(talk_id.encode()).hexdigest()[:40]
     channel = channel_for_talk(talk_id)

@@ -515,7 +515,7 @@ export function watchCatalogue({ talks = [], onTalks, onFailed = () => {}, onSta
 // package does (the id itself when short and plain, else "t" + 40 hex digits of its SHA-256).
 export async function talkChannel(talk) {
   if (talk.channel) return talk.channel;
-  if (/^[A-Za-z0-9-]{1,50}$/.test(talk.id)) return `/talkrate/talks/${talk.id}`;
+  if (/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,48}[A-Za-z0-9])?$/.test(talk.id)) return `/talkrate/talks/${talk.id}`;
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(talk.id));
   const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
   return `/talkrate/talks/t${hex.slice(0, 40)}`;

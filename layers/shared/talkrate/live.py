@@ -30,7 +30,9 @@ MAX_EVENT_BYTES: Final = 240 * 1024
 # Talks of a leaderboard message: 400 ids of at most 200 characters, each twice (in `talkIds` and
 # as a key of `summaries`) with its count and average, stay well under 240 KB.
 LEADERBOARD_IDS_PER_EVENT: Final = 400
-_SEGMENT: Final = re.compile(r"[A-Za-z0-9-]{1,50}")
+# A channel segment as AppSync takes one (its API reference's pattern for a namespace name):
+# letters, digits and dashes, at most 50, starting and ending with a letter or digit.
+_SEGMENT: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,48}[A-Za-z0-9])?")
 # The metric of the days the pages' API key has left (namespace talkrate; the template alarms on
 # it): when the key runs out, browsers are refused on the channel and fall back to polling.
 API_KEY_DAYS_LEFT_METRIC: Final = "LiveApiKeyDaysLeft"
