@@ -57,6 +57,13 @@ def test_a_tampered_token_is_refused() -> None:
             TOKENS.verify(forged, NOW)
 
 
+def test_a_token_with_a_line_end_after_it_is_not_a_token() -> None:
+    # (the pattern's $ took a last newline: the routes read their ids whole, and so do tokens)
+    issued = TOKENS.issue(NOW)
+    with pytest.raises(InvalidVoterToken):
+        TOKENS.verify(issued.token + "\n", NOW)
+
+
 def test_a_token_signed_with_another_key_is_refused() -> None:
     foreign = VoterTokens(b"x" * 32, timedelta(hours=24)).issue(NOW)
     with pytest.raises(InvalidVoterToken, match="signature"):

@@ -419,5 +419,5 @@ def _parts(token: str, stripped: bool = False) -> tuple[str, str, str] | None:
     by an operator), as the API never reads one."""
     if len(token) > MAX_TOKEN_LENGTH:
         return None
-    match = _TOKEN.match(token.strip() if stripped else token)
+    match = _TOKEN.fullmatch(token.strip() if stripped else token)  # ($ takes a last "\n")
     return None if match is None else (match[1], match[2], match[3])
