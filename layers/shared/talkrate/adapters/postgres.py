@@ -736,22 +736,35 @@ class PostgresEventStore:
         """
         ratings, letters = batch.ratings, batch.dead_letters
 
+        def store_letters(cursor: Cursor) -> None:
+            if not letters:
+                return
+            cursor.execute(
+                _RECORD_DEAD_LETTERS,
+                (
+                    [d.topic for d in letters],
+                    [d.partition for d in letters],
+                    [d.offset for d in letters],
+                    [_binary(d.key) for d in letters],
+                    [_binary(d.value) for d in letters],
+                    [d.reason for d in letters],
+                ),
+            )
+            stored = {(int(p), int(o)) for p, o in cursor.fetchall()}
+            if len(stored) < len(letters):
+                _tell_letters_held_elsewhere(cursor, letters, stored)
+
+        # Each statement commits on its own, and a rebuild takes the last stored position of a
+        # partition (an event's, a copy's or a letter's) as applied: the ratings are stored
+        # first, the positions that count nothing after them. Letters first, a rebuild between
+        # the two took a letter's later position as applied and the ratings before it as not
+        # stored, so the batch's retry skipped them: counted by the next rebuild only.
         def work(cursor: Cursor) -> dict[str, tuple[str, int, int]] | None:
-            if letters:
-                cursor.execute(
-                    _RECORD_DEAD_LETTERS,
-                    (
-                        [d.topic for d in letters],
-                        [d.partition for d in letters],
-                        [d.offset for d in letters],
-                        [_binary(d.key) for d in letters],
-                        [_binary(d.value) for d in letters],
-                        [d.reason for d in letters],
-                    ),
-                )
-                stored = {(int(p), int(o)) for p, o in cursor.fetchall()}
-                if len(stored) < len(letters):
-                    _tell_letters_held_elsewhere(cursor, letters, stored)
+            first = record_events(cursor)
+            store_letters(cursor)
+            return first
+
+        def record_events(cursor: Cursor) -> dict[str, tuple[str, int, int]] | None:
             if not ratings or _copy_new_events(cursor, ratings):
                 return None  # every event is new: each was first seen where it is now
             # Some event was stored before: a redelivery, or a duplicate from elsewhere.
