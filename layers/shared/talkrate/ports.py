@@ -88,6 +88,10 @@ class EventStore(Protocol):
         """Store the batch's events and dead letters; mark events first seen elsewhere."""
         ...
 
+    def projected_at(self, event_id: str) -> tuple[str, int, int] | None:
+        """Where the stored event was first projected from, or None when it is not stored."""
+        ...
+
     def histogram(self, talk_id: str) -> Histogram:
         """The talk's histogram counted from the stored events."""
         ...
