@@ -88,8 +88,9 @@ class EventStore(Protocol):
         """Store the batch's events and dead letters; mark events first seen elsewhere."""
         ...
 
-    def projected_at(self, event_id: str) -> tuple[str, int, int] | None:
-        """Where the stored event was first projected from, or None when it is not stored."""
+    def projected_positions(self, event_ids: list[str]) -> dict[str, tuple[str, int, int]]:
+        """Where each of these stored events was first projected from (those not stored left
+        out), in one read."""
         ...
 
     def histogram(self, talk_id: str) -> Histogram:

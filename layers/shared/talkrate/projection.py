@@ -79,10 +79,13 @@ def set_aside_now(value: bytes | None, now: datetime | None = None) -> str | Non
     return letters[0].reason if letters else None
 
 
+_FUTURE_REASON = "occurredAt: "  # how _from_the_future's reasons begin
+
+
 def _from_the_future(event: Rating, now: datetime) -> str:
     """Why an event stamped after the projector's clock and its margin is set aside."""
     return (
-        f"occurredAt: {occurred_at_text(event.occurred_at)} is later than the projector's clock "
+        f"{_FUTURE_REASON}{occurred_at_text(event.occurred_at)} is later than the projector's clock "
         f"({occurred_at_text(now)}) and {_MARGIN_WORDS} for clocks apart: an event cannot have occurred "
         "after it is projected (its producer's clock is ahead, or the time is forged)"
     )
@@ -152,21 +155,30 @@ def _stored_by_an_earlier_try(
     """The batch, a record an earlier try of it stored as a rating kept as one: set aside now
     only because this try's clock reads earlier (its occurredAt within the margin then, past
     it now: another environment's clock, a step back), it would be counted nowhere live while
-    the event store counts it. A letter whose value is an event was set aside for its time
-    alone; the event store says where that event was stored (one query each, and such letters
-    are rare)."""
-    kept, back = [], []
+    the event store counts it. Only letters set aside for their time are read again, and the
+    event store is asked where their events were stored in one read."""
+    future = {}
     for letter in batch.dead_letters:
-        event = parse_written([letter.value])[0] or _judged(letter.value)[0]
-        stored = None if event is None else event_store.projected_at(str(event.event_id))
-        if event is not None and stored == (letter.topic, letter.partition, letter.offset):
-            back.append(ProjectedRating(letter.topic, letter.partition, letter.offset, event))
-        else:
-            kept.append(letter)
+        if letter.reason.startswith(_FUTURE_REASON):
+            event = parse_written([letter.value])[0] or _judged(letter.value)[0]
+            if event is not None:
+                future[(letter.topic, letter.partition, letter.offset)] = event
+    if not future:
+        return batch
+    stored = event_store.projected_positions([str(e.event_id) for e in future.values()])
+    back = {
+        position: event
+        for position, event in future.items()
+        if stored.get(str(event.event_id)) == position
+    }
     if not back:
         return batch
+    kept = [d for d in batch.dead_letters if (d.topic, d.partition, d.offset) not in back]
+    returned = [ProjectedRating(*position, event) for position, event in back.items()]
     order = {(r.topic, r.partition, r.offset): n for n, r in enumerate(records)}
-    ratings = sorted([*batch.ratings, *back], key=lambda r: order[(r.topic, r.partition, r.offset)])
+    ratings = sorted(
+        [*batch.ratings, *returned], key=lambda r: order[(r.topic, r.partition, r.offset)]
+    )
     return ProjectionBatch(ratings=ratings, dead_letters=kept)
 
 

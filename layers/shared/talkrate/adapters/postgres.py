@@ -818,6 +818,19 @@ class PostgresEventStore:
         )
         return None if row is None else (str(row[0]), int(row[1]), int(row[2]))
 
+    def projected_positions(self, event_ids: list[str]) -> dict[str, tuple[str, int, int]]:
+        """Where each of these stored events was first projected from (those not stored left
+        out), in one read."""
+        rows = self._db.run(
+            lambda cursor: _fetch_all(
+                cursor,
+                'SELECT event_id::text, topic, partition, "offset" FROM rating_events '
+                "WHERE event_id = ANY(%s::uuid[])",
+                (event_ids,),
+            )
+        )
+        return {str(row[0]): (str(row[1]), int(row[2]), int(row[3])) for row in rows}
+
     def stored_rating(self, event_id: str) -> dict[str, Any] | None:
         """The stored event of this eventId (`talk_id`, `value`, `occurred_at`, `voter_id`, and
         where and when it was stored: `topic`, `partition`, `offset`, `recorded_at`), or None:
