@@ -199,6 +199,25 @@ def test_a_rating_stored_by_a_try_whose_clock_read_later_counts_when_the_retry_s
     assert [d["offset"] for d in letters] == [1]
 
 
+def test_a_replay_on_an_earlier_clock_keeps_a_stored_rating_a_rating(
+    store: PostgresEventStore, model: RedisReadModel, talk_id: str, topic: str
+) -> None:
+    from talkrate_cli.operations.replay import replay
+
+    # Given a rating stamped 6 minutes ahead of this clock, stored by a projector whose clock
+    # read 2 minutes later (within its margin)
+    now = datetime.now(UTC)
+    ahead = rating_event(talk_id, 5).model_copy(update={"occurred_at": now + timedelta(minutes=6)})
+    batch = [at(topic, 0, 0, ahead)]
+    store.record(classify(batch, now=now + timedelta(minutes=2)))
+    # When an operator replays its position on this clock
+    result = replay(batch, store, model, progress=lambda _: None)
+    # Then it is the stored rating, no dead letter beside it (one was stored, said new)
+    assert (result.dead_letters, result.new_dead_letters, result.stored) == (0, 0, 1)
+    assert [d for d in store.dead_letters() if d["topic"] == topic] == []
+    assert model.histogram(talk_id).counts == store.histogram(talk_id).counts
+
+
 def test_an_older_batch_redelivered_out_of_order_after_a_rebalance_changes_nothing(
     store: PostgresEventStore, model: RedisReadModel, talk_id: str, topic: str
 ) -> None:

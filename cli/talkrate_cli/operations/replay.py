@@ -20,7 +20,12 @@ from typing import Any, Protocol
 from talkrate.errors import BackendUnavailable, TalkrateError
 from talkrate.ports import EventStore, RebuildSource, RebuildTarget
 from talkrate.projected import ProjectionBatch
-from talkrate.projection import StreamRecord, classify, records_from_event
+from talkrate.projection import (
+    StreamRecord,
+    classify,
+    records_from_event,
+    stored_by_an_earlier_try,
+)
 from talkrate.rebuild import (
     EventStoreBehind,
     OffsetRange,
@@ -306,6 +311,8 @@ def replay(
     are counted as stored: StoredNotRebuilt, the records stored and counted by the rebuild that
     follows the replay of what is still missing."""
     batch = classify(records)
+    if batch.dead_letters:  # (one the projector stored as a rating, on a clock that read later)
+        batch = stored_by_an_earlier_try(records, batch, event_store)
     # Asked first, so that the operator learns whether the replay brought anything back (a
     # batch the projector is retrying meanwhile may store some of them: theirs then).
     events, letters = event_store.already_stored(batch)

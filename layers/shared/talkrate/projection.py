@@ -144,12 +144,12 @@ def project_batch(
     records = list(records)
     batch = classify(records)
     if batch.dead_letters:
-        batch = _stored_by_an_earlier_try(records, batch, event_store)
+        batch = stored_by_an_earlier_try(records, batch, event_store)
     batch = event_store.record(batch)
     return read_model.apply(batch)._replace(talk_ids=touched_talks(batch))
 
 
-def _stored_by_an_earlier_try(
+def stored_by_an_earlier_try(
     records: list[StreamRecord], batch: ProjectionBatch, event_store: EventStore
 ) -> ProjectionBatch:
     """The batch, a record an earlier try of it stored as a rating kept as one: set aside now
