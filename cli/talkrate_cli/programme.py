@@ -618,7 +618,7 @@ def _records(
     last: tuple[list[str], int] | None = None  # the last record's lines, and its first line
     while True:
         begins = reader.line_num + 1
-        lines.kept.clear()
+        lines.kept = []  # (a new list: the last record's stays whole in `last`)
         try:
             record = next(reader)
         except StopIteration:
@@ -638,7 +638,7 @@ def _records(
                 message = f"not CSV ({error}); the lines after it were not read"
             problems.append(Problem(begins, None, message))
             return
-        last = (list(lines.kept), begins)
+        last = (lines.kept, begins)
         yield reader.line_num, record
 
 

@@ -909,8 +909,6 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
     asks PostgreSQL while Redis cannot run its admission), and may rate once Redis takes
     writes again, until RelayFunction's next run marks them or the command is run again (as it
     should be); 1 another refusal (said); 2 a VOTER not taken."""
-    import re
-
     from talkrate import wiring
     from talkrate.errors import TalkrateError
     from talkrate.events import MAX_VOTER_ID_LENGTH, VOTER_ID_PATTERN

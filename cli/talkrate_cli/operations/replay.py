@@ -310,9 +310,8 @@ def replay(
     the read model on one of its partitions (rebuild_read_model), once `ranges` (what was read)
     are counted as stored: StoredNotRebuilt, the records stored and counted by the rebuild that
     follows the replay of what is still missing."""
-    batch = classify(records)
-    if batch.dead_letters:  # (one the projector stored as a rating, on a clock that read later)
-        batch = stored_by_an_earlier_try(records, batch, event_store)
+    # (a record the projector stored as a rating, on a clock that read later, stays one)
+    batch = stored_by_an_earlier_try(records, classify(records), event_store)
     # Asked first, so that the operator learns whether the replay brought anything back (a
     # batch the projector is retrying meanwhile may store some of them: theirs then).
     events, letters = event_store.already_stored(batch)

@@ -142,10 +142,7 @@ def project_batch(
     before the answer), whose announcement never went out.
     """
     records = list(records)
-    batch = classify(records)
-    if batch.dead_letters:
-        batch = stored_by_an_earlier_try(records, batch, event_store)
-    batch = event_store.record(batch)
+    batch = event_store.record(stored_by_an_earlier_try(records, classify(records), event_store))
     return read_model.apply(batch)._replace(talk_ids=touched_talks(batch))
 
 
@@ -156,7 +153,8 @@ def stored_by_an_earlier_try(
     only because this try's clock reads earlier (its occurredAt within the margin then, past
     it now: another environment's clock, a step back), it would be counted nowhere live while
     the event store counts it. Only letters set aside for their time are read again, and the
-    event store is asked where their events were stored in one read."""
+    event store is asked where their events were stored in one read (a batch without such
+    letters, the usual one, asks nothing)."""
     future = {}
     for letter in batch.dead_letters:
         if letter.reason.startswith(_FUTURE_REASON):

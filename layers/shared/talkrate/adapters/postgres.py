@@ -809,14 +809,7 @@ class PostgresEventStore:
 
     def projected_at(self, event_id: str) -> tuple[str, int, int] | None:
         """Where the stored event was first projected from, or None when it is not stored."""
-        row = self._db.run(
-            lambda cursor: _fetch_one(
-                cursor,
-                'SELECT topic, partition, "offset" FROM rating_events WHERE event_id = %s',
-                (event_id,),
-            )
-        )
-        return None if row is None else (str(row[0]), int(row[1]), int(row[2]))
+        return self.projected_positions([event_id]).get(event_id)
 
     def projected_positions(self, event_ids: list[str]) -> dict[str, tuple[str, int, int]]:
         """Where each of these stored events was first projected from (those not stored left
