@@ -161,6 +161,21 @@ export function adminPage(main) {
   }
   const changedMeanwhile = (error) => error instanceof ApiError && error.status === 412;
 
+  // Whether `given` is the organiser token (GET /organiser reads and changes nothing: 200 for
+  // it, 401/403 else): kept when it is, and null answered; else what to say, the page's token
+  // none again (unless another check took one meanwhile).
+  async function takeToken(given) {
+    token = given;
+    try {
+      await admin("GET", "/organiser");
+      storeToken(token);
+      return null;
+    } catch (error) {
+      if (token === given) token = null;
+      return credentialRefused(error) ? "That organiser token is not right." : errorText(error);
+    }
+  }
+
   // `focus`: the token's field takes the keyboard (after signing out, or a refused token), as
   // the button that was pressed is gone.
   function signIn({ focus = false } = {}) {
@@ -170,20 +185,11 @@ export function adminPage(main) {
     const input = h("input", { id: "organiser-token", type: "password", autocomplete: "current-password", required: true });
     const form = h("form", { class: "card", onsubmit: async (event) => {
       event.preventDefault();
-      token = input.value.trim();
       setText(message, "Checking…");
-      try {
-        // GET /organiser reads and changes nothing: 200 for the organiser token, 401/403 else.
-        await admin("GET", "/organiser");
-        storeToken(token);
-        manage({ focus: true });
-      } catch (error) {
-        token = null;
-        setText(message, credentialRefused(error)
-          ? "That organiser token is not right."
-          : errorText(error));
-        input.focus();
-      }
+      const refused = await takeToken(input.value.trim());
+      if (refused === null) return manage({ focus: true });
+      setText(message, refused);
+      input.focus();
     } },
       // What a password manager files the token under (it looks for a username beside a password).
       h("input", { type: "text", name: "username", autocomplete: "username", value: "organiser", hidden: true }),
@@ -522,17 +528,13 @@ export function adminPage(main) {
       const check = async () => {
         const given = input.value.trim();
         if (!given) return input.focus();
-        token = given;
-        try {
-          await admin("GET", "/organiser");
-          storeToken(token);
-          if (!shown()) return;
+        const refused = await takeToken(given);
+        if (!shown()) return;
+        if (refused === null) {
           setText(message, `Signed in again: press ${action} to send your changes.`);
           submit?.focus();
-        } catch (error) {
-          if (token === given) token = null;
-          if (!shown()) return;
-          setText(problem, credentialRefused(error) ? "That organiser token is not right." : errorText(error));
+        } else {
+          setText(problem, refused);
           input.focus();
         }
       };
