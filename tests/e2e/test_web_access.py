@@ -39,7 +39,7 @@ from tests.e2e.test_web_app import (
     total,
 )
 from tests.e2e.test_web_talk_page import (
-    WAITING,
+    UNREACHABLE,
     only,
     past_the_page_s_retries,
     rated_three,
@@ -268,19 +268,19 @@ RECORD_CHANGES = """() => {
 }"""
 
 
-def test_a_rating_waiting_for_the_network_is_tried_again_without_a_word_until_it_counts(
+def test_a_rating_waiting_for_the_service_is_tried_again_without_a_word_until_it_counts(
     web: WebStack, page: Page
 ) -> None:
     # Given an attendee who rated a talk 3, whose Wi-Fi then stops reaching the service while
-    # the phone says it is online, and whose 4 now waits for the network
+    # the phone says it is online, and whose 4 now waits for the service to answer
     talk = web.add_talk(title="Waiting without a word")
     unreachable = [False]
     keys = ratings_sent(page, unreachable)
     own, message = rated_three(web, page, talk)
     unreachable[0] = True
     star(page, 4).click()
-    past_the_page_s_retries(page, lambda: message.text_content() == WAITING)
-    expect(message).to_have_text(WAITING)
+    past_the_page_s_retries(page, lambda: message.text_content() == UNREACHABLE)
+    expect(message).to_have_text(UNREACHABLE)
     tries = len(keys)
     # When the page tries it again by itself, at two of its 30 s checks, in vain
     page.evaluate(RECORD_CHANGES)
@@ -291,7 +291,7 @@ def test_a_rating_waiting_for_the_network_is_tried_again_without_a_word_until_it
     # Then what a screen reader hears of the rating (its line, the alert under it) stays as it
     # was: no alert, no line said again at each try
     assert page.evaluate("window.said") == []
-    expect(message).to_have_text(WAITING)
+    expect(message).to_have_text(UNREACHABLE)
     expect(own).to_have_text("Waiting to send your rating: 4 out of 5.")
     # When the service can be reached again, the next try counts it, and that is said
     unreachable[0] = False

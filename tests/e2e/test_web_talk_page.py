@@ -336,6 +336,11 @@ def test_every_tab_of_an_attendee_shows_their_newest_rating_of_the_talk(
 
 
 WAITING = "Waiting for the network: your rating will be sent when you are back online."
+# Said instead while the phone is online and the service does not answer it (down, or a hall's
+# Wi-Fi without a way out): "back online" would send the attendee to a phone that is.
+UNREACHABLE = (
+    "The service cannot be reached just now: your rating is kept and sent as soon as it answers."
+)
 
 
 def ratings_sent(
@@ -495,9 +500,10 @@ def test_a_rating_that_could_not_reach_the_service_is_sent_when_the_browser_is_b
     # When they tap 4, and the page's retries all fail (each failure takes real time)
     star(page, 4).click()
     expect(message).to_have_text("Connection trouble: sending your rating again…")
-    past_the_page_s_retries(page, says(message, WAITING))
-    # Then the 4 waits for the network instead of being dropped
-    expect(message).to_have_text(WAITING)
+    past_the_page_s_retries(page, says(message, UNREACHABLE))
+    # Then the 4 is kept instead of being dropped, and the page says the service cannot be
+    # reached, not that the phone is offline (it is not)
+    expect(message).to_have_text(UNREACHABLE)
     expect(own).to_have_text("Waiting to send your rating: 4 out of 5.")
     assert len(keys) == 5  # the 3, and the 4's four tries
     # When the browser is offline a moment and back online, reaching the service again
@@ -579,8 +585,8 @@ def kept_after_its_answers_were_lost(
     page.clock.install()
     page.goto(runtime.url + TALK_PAGE.format(id=talk_id))
     star(page, 4).click()
-    past_the_page_s_retries(page, says(page.get_by_test_id("message"), WAITING))
-    expect(page.get_by_test_id("message")).to_have_text(WAITING)
+    past_the_page_s_retries(page, says(page.get_by_test_id("message"), UNREACHABLE))
+    expect(page.get_by_test_id("message")).to_have_text(UNREACHABLE)
     assert wait_for(lambda: count_of(runtime, talk_id) == 1)
     assert len(set(keys)) == 1
     assert (kept_rating(page, talk_id)["token"] is None) is not with_a_pass
@@ -1679,10 +1685,10 @@ def test_a_rating_tapped_while_the_talk_cannot_be_read_keeps_its_words_over_the_
     page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
     read_line = page.get_by_test_id("talk-read")
     expect(page.get_by_text("Trying again")).to_be_visible()
-    # When they tap 4, which waits for the network, and the page's read of the talk fails again
+    # When they tap 4, which waits for the service, and the page's read of the talk fails again
     star(page, 4).click()
     message = page.get_by_test_id("message")
-    waits = "Waiting for the network: your rating will be sent when you are back online."
+    waits = UNREACHABLE
     expect(message).to_have_text(waits)
     page.clock.run_for(5_000)
     assert waited_on(page, lambda: len(failed) == 2)

@@ -70,6 +70,11 @@ function refusal(error) {
 // keyboard (which do not tap; "click" would not fit the keyboard either).
 const pick = () => (matchMedia("(pointer: coarse)").matches ? "Tap" : "Choose");
 
+// A rating's words while it is kept: the phone offline, and the phone online but the service not
+// answering it.
+const OFFLINE = "Waiting for the network: your rating will be sent when you are back online.";
+const UNREACHABLE = "The service cannot be reached just now: your rating is kept and sent as soon as it answers.";
+
 const BESIDE = "Your earlier attendee pass is no longer taken (it expired, or the organisers replaced the passes), so you rate with a new one: this rating counts beside your earlier rating of this talk, not in its place.";
 
 // A rating sent earlier whose answer never came, and which cannot be sent again without the risk
@@ -486,9 +491,11 @@ export function talkPage(main, talkId) {
       live.refresh();
     } catch (error) {
       if (error instanceof ApiError && error.status === 0) {
-        // Offline, or the service out of reach: kept, and sent when the browser is back online.
+        // Offline: kept, and sent when the browser is back online. Online and the service out of
+        // reach (down, or a hall's Wi-Fi without a way out): kept, and sent again at each check
+        // (every 30 s) until it answers; "back online" would send the attendee to a phone that is.
         waiting = true;
-        say("Waiting for the network: your rating will be sent when you are back online.", { info: true });
+        say(navigator.onLine ? UNREACHABLE : OFFLINE, { info: true });
       } else if (inProgress(error) || unanswered(error)) {
         // Another run of this key (another tab, the page before a reload) still holds it, or a
         // gateway answered for the service: the rating's answer is still to come. Kept, and
