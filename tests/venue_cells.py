@@ -42,10 +42,11 @@ VENUE_CELLS = [
     (
         "not a time",
         "2026-02-30T10:00",
-        (
-            said := "line 2: startsAt '2026-02-30T10:00' is not a time the API reads; write it as "
-            "2026-12-02T09:00+01:00 (or 2026-12-02T08:00Z for UTC)"
-        ),
-        said,
+        # With the venue's zone the example is one of its wall times (an offset to copy could be
+        # another zone's); without one, a time with its offset.
+        "line 2: startsAt '2026-02-30T10:00' is not a time the API reads; write it as "
+        f"2026-12-02 09:00 (on the clocks of {VENUE}), or 2026-12-02T08:00Z for UTC",
+        "line 2: startsAt '2026-02-30T10:00' is not a time the API reads; write it as "
+        "2026-12-02T09:00+01:00 (or 2026-12-02T08:00Z for UTC)",
     ),
 ]

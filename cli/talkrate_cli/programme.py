@@ -334,6 +334,11 @@ def sent_time(name: str, text: str, zone: ZoneInfo | None = None) -> tuple[str, 
     time is sent as written."""
     parsed = _time(text)
     if parsed is None:
+        if zone is not None:  # the venue's clocks read a wall time: no offset to copy wrong
+            return text, (
+                f"{name} {text!r} is not a time the API reads; write it as 2026-12-02 09:00 "
+                f"(on the clocks of {zone.key}), or 2026-12-02T08:00Z for UTC"
+            )
         return text, (
             f"{name} {text!r} is not a time the API reads; write it as "
             "2026-12-02T09:00+01:00 (or 2026-12-02T08:00Z for UTC)"

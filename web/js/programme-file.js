@@ -360,6 +360,8 @@ function offsetText(minutes) {
 function timeCell(name, text, zone = null) {
   const parsed = parseTime(text);
   if (!parsed) {
+    // With the venue's zone its wall time is read as is: no offset to copy wrong.
+    if (zone) return { wrong: `${name} ${repr(text)} is not a time the API reads; write it as 2026-12-02 09:00 (on the clocks of ${zone}), or 2026-12-02T08:00Z for UTC` };
     return { wrong: `${name} ${repr(text)} is not a time the API reads; write it as 2026-12-02T09:00+01:00 (or 2026-12-02T08:00Z for UTC)` };
   }
   let time = text;
