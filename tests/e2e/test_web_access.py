@@ -159,6 +159,35 @@ def test_a_page_offline_says_so_and_shows_what_was_rated_meanwhile_once_back(
     expect(badge).to_have_text("Live")
 
 
+@pytest.mark.parametrize("where", ["programme", "organisers"])
+def test_a_list_page_going_offline_and_back_says_so_to_a_screen_reader(
+    web: WebStack, page: Page, where: str
+) -> None:
+    # Given the programme, or the organisers' list, live on the channel, with a rated talk
+    talk = web.add_talk(title="Listed while the Wi-Fi went")
+    web.rate(talk["id"], 4)
+    assert wait_for(lambda: web.count(talk["id"]) == 1)
+    if where == "programme":
+        page.goto(web.url("/app/"))
+    else:
+        sign_in(web, page)
+    badge = page.locator(".live-badge")
+    expect(badge).to_have_attribute("data-state", "live")
+    said = page.get_by_test_id("live-said")
+    # (a polite status region, which a screen reader reads when its words change)
+    expect(said).to_have_attribute("role", "status")
+    expect(said).to_have_text("")
+    # When the browser loses its network
+    page.context.set_offline(True)
+    # Then that is said, as on the talk's page: its counts have stopped following the ratings
+    expect(badge).to_have_attribute("data-state", "offline")
+    expect(said).to_have_text("Offline: these figures may be out of date.")
+    # When the network comes back, Then that is said too, once the page follows again
+    page.context.set_offline(False)
+    expect(badge).to_have_text("Live")
+    expect(said).to_have_text("Back online.")
+
+
 BACKGROUND = "(node) => getComputedStyle(node).backgroundColor"
 
 

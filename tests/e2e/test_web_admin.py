@@ -328,6 +328,13 @@ def test_an_organiser_gives_changes_and_clears_a_talk_s_language_in_its_form(
     expect(field).to_have_accessible_description(re.compile("BCP 47 language tag"))
     expect(page.get_by_test_id("admin-message")).to_contain_text("Not saved: Language: Must be")
     assert web.runtime.request("GET", f"/talks/{talk['id']}").json["language"] == "he"
+    # And the title's and the speakers' fields are in no language, not in "Hebrew" (no code a
+    # screen reader has a voice for), nor in one this is not
+    for name in ("Title", "Speakers (one per line)"):
+        expect(page.get_by_label(name, exact=True)).not_to_have_attribute("lang", re.compile(".*"))
+    field.fill("not a tag!!")
+    field.blur()
+    expect(page.get_by_label("Title", exact=True)).not_to_have_attribute("lang", re.compile(".*"))
     # When they write another tag, in any case, and save
     field.fill("EN-gb")
     page.get_by_role("button", name="Save").click()
@@ -2301,6 +2308,28 @@ def test_a_refused_save_is_said_beside_the_form_s_buttons_and_names_its_field(
         "document.querySelector('[data-testid=admin-message]').closest('form') === null"
     )
     context.close()
+
+
+def test_a_new_talk_s_id_field_says_the_characters_it_takes(web: WebStack, page: Page) -> None:
+    # Given an organiser adding a talk
+    sign_in(web, page)
+    page.get_by_role("button", name="Add a talk").click()
+    field = page.get_by_label("Id (in the talk's address)")
+    takes = "Latin letters, digits and . _ : ~ - (no spaces), starting with a letter or a digit"
+    # Then its field says which characters an id takes before any is refused
+    expect(field).to_have_accessible_description(f"{takes}.")
+    # When they type one it does not take, and press "Add the talk"
+    sent: list[str] = []
+    page.on("request", lambda request: sent.append(f"{request.method} {request.url}"))
+    page.get_by_label("Title", exact=True).fill("An id with a space")
+    field.fill("bad id/!!")
+    page.get_by_role("button", name="Add the talk").click()
+    # Then the browser's refusal names them too (it adds the field's title to "Please match
+    # the requested format"), and nothing is sent
+    expect(field).to_have_attribute("title", takes)
+    assert field.evaluate("(node) => node.validity.patternMismatch")
+    expect(page.get_by_role("button", name="Add the talk")).to_be_visible()
+    assert not [line for line in sent if line.startswith(("POST", "PUT"))], sent
 
 
 def test_a_talk_s_id_is_shown_kept_when_it_is_edited(web: WebStack, page: Page) -> None:

@@ -414,6 +414,16 @@ def test_a_rating_tapped_offline_waits_for_the_network_and_is_sent_once_back_onl
                   getComputedStyle(document.querySelector("[data-testid=own-rating]")).color]"""
     )
     assert colours[0] == colours[1], colours
+    # And its star pulses a few seconds only, not for as long as it waits (movement the
+    # attendee could not stop: WCAG 2.2.2 asks a way to pause past 5 s)
+    expect(star(page, 4)).to_have_class(re.compile(r"\bsending\b"))
+    pulse = star(page, 4).evaluate(
+        """(node) => node.getAnimations().map((a) => a.effect.getComputedTiming())
+                      .map((t) => ({ iterations: t.iterations, endTime: t.endTime }))"""
+    )
+    assert len(pulse) == 1, pulse
+    assert pulse[0]["iterations"] != float("inf"), pulse
+    assert pulse[0]["endTime"] < 5000, pulse
     page.clock.run_for(10_000)
     expect(message).to_have_text(WAITING)
     expect(star(page, 4)).to_have_attribute("aria-pressed", "false")

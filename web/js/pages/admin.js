@@ -15,6 +15,19 @@ const TOKEN_KEY = "talkrate.organiser";
 // 8, 16 s, then every 30 s, later when the service asks with Retry-After, up to 30 s.
 const REREAD_MAX_S = 30;
 const rereadAfterS = (tries, error) => Math.min(REREAD_MAX_S, Math.max(2 ** tries, error.retryAfter || 0));
+// The characters a talk's id may hold (the API's TALK_ID), as the form's hint says them.
+const ID_CHARACTERS = "Latin letters, digits and . _ : ~ - (no spaces), starting with a letter or a digit";
+
+// `text` if it is a well-formed language tag whose language is a code of 2 or 3 letters (as the
+// API takes them: "Hebrew" is a well-formed tag to the browser), else "".
+function languageTag(text) {
+  try {
+    return /^[a-z]{2,3}(?:-|$)/i.test(text) && Intl.getCanonicalLocales(text).length === 1 ? text : "";
+  } catch {
+    return "";
+  }
+}
+
 const FIELD_LABELS = { title: "Title", id: "Id", speakers: "Speakers", language: "Language", track: "Track", room: "Room", startsAt: "Starts", endsAt: "Ends" };
 
 // The programme file's rules (the results file, ids from titles, imports): fetched when an
@@ -286,7 +299,7 @@ export function adminPage(main) {
     // The talks themselves (the catalog) are read and saved as ever meanwhile.
     const counts = countsNotice(LISTED_COUNTS);
     const followed = countsFollowed(counts, badge, () => watcher.read().catch(() => {}));
-    count.after(badge.node, stale.node, counts.node);
+    count.after(badge.node, badge.said, stale.node, counts.node);
     if (focus) add.focus();
     const watcher = watchCatalogue({
       onTalks: (fresh, { read = false, rebuilding = false, unavailable = false } = {}) => {
@@ -601,11 +614,15 @@ export function adminPage(main) {
       const [title, titleField] = field("talk-title", "Title", { required: true, maxlength: 300, value: talk ? talk.title : "", dir: "auto" });
       const [id, idField] = field("talk-id", "Id (in the talk's address)", {
         maxlength: 200, pattern: "[A-Za-z0-9][A-Za-z0-9._:~\\-]*", value: talk ? talk.id : "", disabled: !isNew,
-        placeholder: "made from the title when left empty",
-        ...(isNew ? {} : { "aria-describedby": "talk-id-help" }),
+        placeholder: "made from the title when left empty", "aria-describedby": "talk-id-help",
+        // (the browser's refusal of another character names the field's title after "Please
+        // match the requested format")
+        title: ID_CHARACTERS,
       });
       // Kept once the talk exists: its address, its QR code on the slides and its ratings use it.
-      if (!isNew) idField.append(h("span", { class: "muted hint", id: "talk-id-help" }, "Kept: the talk's address and QR code use it."));
+      // A new one's characters said before they are refused, not only after.
+      idField.append(h("span", { class: "muted hint", id: "talk-id-help" },
+        isNew ? `${ID_CHARACTERS}.` : "Kept: the talk's address and QR code use it."));
       // One name a line: a name may hold a comma ("Grace Hopper, PhD"), never a line break.
       const speakers = h("textarea", { id: "talk-speakers", name: "talk-speakers", rows: 2, dir: "auto" });
       speakers.value = talk ? (talk.speakers || []).join("\n") : "";
@@ -621,7 +638,9 @@ export function adminPage(main) {
       languageField.append(h("span", { class: "muted hint", id: "talk-language-help" },
         codesWhole("Optional: the code of the language the title and the speakers' names are in, such as he, ar, fa, en-GB or pt-BR. Screen readers read them in it.")));
       // The fields holding the title and the names are in it too.
-      const langOfFields = () => [title, speakers].forEach((input) => setLang(input, language.value.trim()));
+      // Only a tag that is one: a code being typed, or a name ("English"), would have a
+      // screen reader read them in no language at all.
+      const langOfFields = () => [title, speakers].forEach((input) => setLang(input, languageTag(language.value.trim())));
       language.addEventListener("change", langOfFields);
       langOfFields();
       const [trackInput, trackField] = field("talk-track", "Track", { maxlength: 100, value: talk ? talk.track || "" : "", dir: "auto" });

@@ -16,6 +16,16 @@ export function liveBadge(announcer = null) {
   const first = navigator.onLine ? "connecting" : "offline";
   const node = h("p", { class: "live-badge", "data-state": first }, texts[first]);
   if (announcer) announcer.status(first, texts[first]);
+  // A page without an announcer of its figures (the programme, the organisers' list) says the
+  // network's loss and return in a region of the badge's own, the other states being the
+  // badge's to show: a screen reader would otherwise go on reading counts that have stopped.
+  const said = announcer ? null : h("p", { class: "sr-only", role: "status", "data-testid": "live-said" });
+  let offline = first === "offline";
+  const sayNetwork = (state) => {
+    if (!said || (state === "offline") === offline || state === "connecting") return;
+    offline = state === "offline";
+    setText(said, offline ? `${texts.offline}.` : "Back online.");
+  };
   let wasLive = false;
   let watched = first; // the watch's state
   let paused = false;
@@ -26,9 +36,13 @@ export function liveBadge(announcer = null) {
     node.dataset.state = state;
     setText(node, state === "connecting" && wasLive ? "Reconnecting…" : texts[state] || state);
     if (announcer) announcer.status(state, node.textContent);
+    sayNetwork(watched);
   };
   return {
     node,
+    // The region saying the network's loss and return (null where the page's announcer says it),
+    // placed by the page.
+    said,
     set(state) {
       wasLive = wasLive || state === "live";
       watched = state;
