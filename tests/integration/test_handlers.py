@@ -398,6 +398,40 @@ def test_get_ratings_falls_back_to_the_event_store_when_redis_is_down(
     assert response["json"]["ratings"]["5"] == 1
 
 
+@pytest.mark.parametrize("ratings", ["redis://127.0.0.1:1/0", "redis://127.0.0.1:1?cluster=true"])
+def test_a_cluster_none_of_whose_nodes_answers_is_said_as_one_redis_away(
+    api: Call, configure: Callable[..., None], talk: str, topic: str, ratings: str
+) -> None:
+    # Given a projected rating, then Redis away: one Redis, or a cluster none of whose nodes
+    # answers as the API's container starts (redis-py makes a cluster's client by asking a node
+    # for its slots, and says it cannot with an error that is no RedisError)
+    load_function("projector")(
+        kafka_event(ratings_batch(topic, 0, 0, [rating_event(talk, 5)])),
+        LambdaContextStub("projector"),
+    )
+    configure(RATINGS_CONNECTION=ratings)
+    # When attendees rate and read, Then a cluster away answers as one Redis away, never 500:
+    # a voter's rating is taken (its limits unchecked, its key's record skipped), the talk's
+    # counts come from the event store, the leaderboard says it cannot be read
+    voter = api("POST", "/voters")
+    assert voter["statusCode"] == 201, voter["body"]
+    posted = api(
+        "POST",
+        "/ratings",
+        body=json.dumps({"talkId": talk, "value": 4}),
+        headers={"voter-token": voter["json"]["voterToken"], "idempotency-key": "away-1"},
+    )
+    assert posted["statusCode"] == 202, posted["body"]
+    read = api("GET", "/ratings", query={"talkId": talk})
+    assert read["statusCode"] == 200, read["body"]
+    assert (read["json"]["source"], read["json"]["ratings"]["5"]) == ("event-store", 1)
+    assert api("GET", f"/talks/{talk}")["statusCode"] == 200
+    board = api("GET", "/leaderboard")
+    assert board["statusCode"] == 503, board["body"]
+    assert board["headers"]["Retry-After"]
+    assert api("GET", "/")["json"]["backends"]["ratings"] == "down"
+
+
 def test_a_redis_endpoint_without_its_scheme_is_said_as_redis_down_never_a_500(
     api: Call, configure: Callable[..., None], talk: str, topic: str
 ) -> None:

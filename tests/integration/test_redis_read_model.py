@@ -571,3 +571,21 @@ def test_a_talk_is_ranked_again_from_the_histogram_it_kept(
         assert model.histogram(rated).total == 2
     finally:
         redis_client.zrem("leaderboard", rated)
+
+
+def test_a_cluster_s_client_made_while_the_url_s_node_is_down_asks_the_other_nodes(
+    redis_cluster: LocalRedisCluster,
+) -> None:
+    # Given a cluster URL whose own node does not answer (lost, its replica promoted)
+    down = "redis://127.0.0.1:1?cluster=true"
+    talk = unique_talk_id()
+    # When a new container makes its client from it alone, Then Redis is said to be away, as
+    # one Redis away is (BackendUnavailable: reads from the event store, ratings unchecked),
+    # not a cluster client's own error (no RedisError: a 500)
+    with pytest.raises(BackendUnavailable):
+        RedisReadModel(down).histogram(talk)
+    # When the URL names the cluster's other nodes too, Then the client is made from one of them
+    other = redis_cluster.ports[1]
+    model = RedisReadModel(f"{down}&nodes=127.0.0.1:2,127.0.0.1:{other}")
+    assert sum(model.histogram(talk).counts.values()) == 0
+    assert model.is_built()

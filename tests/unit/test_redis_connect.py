@@ -7,7 +7,7 @@ import traceback
 
 import pytest
 
-from talkrate.adapters.redis_store import RedisReadModel, connect
+from talkrate.adapters.redis_store import RedisReadModel, RedisUrl, connect
 from talkrate.errors import BackendUnavailable
 
 
@@ -88,6 +88,10 @@ def test_a_password_s_unencoded_reserved_character_is_said_naming_the_setting_ne
         "redis://127.0.0.1:6379/0?socket_timeout=Qx7zK9",
         "redis://127.0.0.1:6379/0?Qx7zK9=1",  # an option no connection takes (each command's
         "redis://127.0.0.1:6379/0?replicas=Qx7zK9",  # TypeError: a 500), talkrate's own
+        "redis://127.0.0.1:6379?cluster=true&nodes=Qx7zK9",  # a node without its port
+        "redis://127.0.0.1:6379?cluster=true&nodes=127.0.0.1:Qx7",
+        "redis://127.0.0.1:6379?cluster=true&nodes=127.0.0.1:6380,127.0.0.1:99999",
+        "redis://127.0.0.1:6379/0?nodes=127.0.0.1:6380",  # one Redis has no other nodes
     ],
 )
 def test_a_port_database_or_option_redis_cannot_take_is_said_naming_the_setting(
@@ -121,3 +125,14 @@ def test_a_percent_encoded_password_is_read_whole(url: str, password: str | None
         assert client.connection_pool.connection_kwargs.get("password") == password
     finally:
         client.close()
+
+
+def test_a_cluster_s_other_nodes_are_taken_out_of_the_url_for_its_client() -> None:
+    parsed = RedisUrl.parse(
+        "rediss://:pw@cache.example:6379?cluster=true&nodes=10.0.0.2:6380,[fd00::3]:6381"
+        "&replicas=1&socket_timeout=2"
+    )
+    assert parsed.cluster
+    assert parsed.replicas == 1
+    assert parsed.nodes == (("10.0.0.2", 6380), ("fd00::3", 6381))
+    assert parsed.url == "rediss://:pw@cache.example:6379?socket_timeout=2"

@@ -107,7 +107,7 @@ def idempotent_requests() -> IdempotentRequests:
     """Idempotency-Key handling, on the read model's Redis client."""
     from talkrate.adapters.idempotency import IdempotentRequests
 
-    return IdempotentRequests(read_model().client)
+    return IdempotentRequests(read_model().shared_client())
 
 
 @lru_cache(maxsize=1)
@@ -115,7 +115,7 @@ def request_limiter() -> RedisRequestLimiter:
     """The rate limits, on the read model's Redis client."""
     from talkrate.adapters.limiter import RedisRequestLimiter
 
-    return RedisRequestLimiter(read_model().client)
+    return RedisRequestLimiter(read_model().shared_client())
 
 
 @lru_cache(maxsize=1)

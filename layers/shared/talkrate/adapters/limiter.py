@@ -23,6 +23,7 @@ from talkrate.adapters.redis_store import (
     ACCEPTED_SECONDS,
     BUILT_KEY,
     ReadModelClient,
+    SharedClient,
     slot_mark,
     unreachable_as_backend_error,
 )
@@ -115,10 +116,12 @@ def forgotten_key(pseudonym: str) -> str:
 class RedisRequestLimiter:
     """RequestLimiter on the read model's Redis client."""
 
-    def __init__(self, client: ReadModelClient, window_ms: int = WINDOW_MS) -> None:
+    def __init__(self, client: ReadModelClient | SharedClient, window_ms: int = WINDOW_MS) -> None:
         self._client = client
         # On a cluster the accepted marker (its own slot) is set after the script, not in it.
-        self._cluster = isinstance(client, RedisCluster)
+        self._cluster = isinstance(client, RedisCluster) or (
+            isinstance(client, SharedClient) and client.is_cluster
+        )
         self._window_ms = window_ms
         self._script: Any = None
         self._give_back: Any = None
@@ -141,11 +144,11 @@ class RedisRequestLimiter:
         marker = None if accepted_event_id is None else ACCEPTED_PREFIX + accepted_event_id
         if marker is not None and not self._cluster:
             keys.append(marker)
-        if self._script is None:
-            self._script = self._client.register_script(_ADMIT)
         args = [len(active), self._window_ms, ACCEPTED_SECONDS, int(forgotten is not None)]
         args += [limit.per_minute for limit in active]
         try:
+            if self._script is None:  # (a shared client not made yet is made here: see its class)
+                self._script = self._client.register_script(_ADMIT)
             reply = self._script(keys=keys, args=args, client=self._client) if keys else [1]
             if int(reply[0]) == 1 and marker is not None and self._cluster:
                 self._client.set(marker, "1", ex=ACCEPTED_SECONDS)
@@ -210,9 +213,9 @@ class RedisRequestLimiter:
         no limit (a retry after the outage is not refused for it), and is not accepted."""
         keys = [limit_key(limit) for limit in limits if limit.per_minute > 0]
         marker = ACCEPTED_PREFIX + event_id
-        if self._give_back is None:
-            self._give_back = self._client.register_script(_GIVE_BACK)
         try:
+            if self._give_back is None:
+                self._give_back = self._client.register_script(_GIVE_BACK)
             if keys:
                 counters = len(keys)
                 if not self._cluster:

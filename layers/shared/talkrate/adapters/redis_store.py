@@ -40,7 +40,7 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
-from redis.cluster import RedisCluster
+from redis.cluster import ClusterNode, RedisCluster
 from redis.connection import parse_url
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 from redis.exceptions import (
@@ -76,6 +76,11 @@ from talkrate.redis_urls import UNREAD_OPTION, misread
 from talkrate.values import RATING_VALUES, Histogram
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
+
+# What a call raises when Redis gives no answer: redis-py's errors, and a cluster client's own
+# (RedisClusterException, which is no RedisError: "Redis Cluster cannot be connected" when no
+# node it knows answers, as its client is made or when it looks for the cluster's nodes again).
+_UNANSWERED = (redis.RedisError, RedisClusterException)
 
 
 def unreachable_as_backend_error(method: _Method) -> _Method:
@@ -183,12 +188,16 @@ class RedisUrl:
     (Redis `WAIT`; a shard with fewer live replicas waits for those it has), so a primary lost
     right after a batch cannot take the batch with it while it had a replica; on one Redis (a
     primary with replicas, such as ElastiCache with cluster mode off and automatic failover),
-    once N replicas have it, or the batch fails and is retried.
+    once N replicas have it, or the batch fails and is retried. `nodes=host:port,host:port`: on a
+    cluster, more nodes to ask for the cluster's slots when its client is made, beside the URL's
+    own (a cluster without one stable address: a client made while the URL's node is down, its
+    replica promoted, asks the others; ElastiCache Serverless has one address and needs none).
     """
 
     url: str
     cluster: bool = False
     replicas: int = 0
+    nodes: tuple[tuple[str, int], ...] = ()
 
     @classmethod
     def parse(cls, url: str) -> RedisUrl:
@@ -201,18 +210,46 @@ class RedisUrl:
             raise BackendUnavailable(problem)
         parts = urlsplit(url)
         query = parse_qsl(parts.query, keep_blank_values=True)
-        ours = {k: v for k, v in query if k in ("cluster", "replicas")}
+        ours = {k: v for k, v in query if k in ("cluster", "replicas", "nodes")}
         if not ours:
             return cls(url)
         replicas = ours.get("replicas") or "0"
         if not replicas.isdigit():
             raise BackendUnavailable(UNREAD_OPTION)
+        cluster = ours.get("cluster", "").lower() in ("true", "1", "yes")
+        if "nodes" in ours and not cluster:  # one Redis has no other nodes to ask
+            raise BackendUnavailable(UNREAD_OPTION)
         rest = urlencode([(k, v) for k, v in query if k not in ours])
         return cls(
             urlunsplit(parts._replace(query=rest)),
-            ours.get("cluster", "").lower() in ("true", "1", "yes"),
+            cluster,
             int(replicas),
+            _nodes(ours.get("nodes", "")),
         )
+
+
+def _nodes(listed: str) -> tuple[tuple[str, int], ...]:
+    """The `nodes` option's host:port pairs (a host may be a bracketed IPv6 address);
+    BackendUnavailable naming the setting for one that is no such pair."""
+    nodes = []
+    for node in filter(None, listed.split(",")):
+        host, _, port = node.rpartition(":")
+        host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise BackendUnavailable(UNREAD_OPTION)
+        nodes.append((host, int(port)))
+    return tuple(nodes)
+
+
+def checked(url: str) -> RedisUrl:
+    """The URL read as `connect` reads it, without making a client: BackendUnavailable naming
+    RATINGS_CONNECTION for one it cannot take (see `connect`)."""
+    parsed = RedisUrl.parse(url)
+    try:  # redis-py's own reading (untyped): a database or an option value it cannot cast
+        parse_url(parsed.url)  # type: ignore[no-untyped-call]
+    except ValueError:
+        raise BackendUnavailable(UNREAD_OPTION) from None  # (its error may quote the URL)
+    return parsed
 
 
 def connect(url: str, **options: Any) -> ReadModelClient:
@@ -224,13 +261,10 @@ def connect(url: str, **options: Any) -> ReadModelClient:
     may hold a password): said as Redis being away (ratings 503 with Retry-After, reads from the
     event store, one line from the runtime and the commands), not a 500 on every rating.
     """
-    parsed = RedisUrl.parse(url)
-    try:  # redis-py's own reading (untyped): a database or an option value it cannot cast
-        parse_url(parsed.url)  # type: ignore[no-untyped-call]
-    except ValueError:
-        raise BackendUnavailable(UNREAD_OPTION) from None  # (its error may quote the URL)
+    parsed = checked(url)
     if parsed.cluster:
-        return RedisCluster.from_url(parsed.url, **options)
+        others = [ClusterNode(host, port) for host, port in parsed.nodes]  # type: ignore[no-untyped-call]
+        return RedisCluster.from_url(parsed.url, startup_nodes=others, **options)
     client = redis.Redis.from_url(parsed.url, **options)
     # An option no connection takes (a typo, ?clustr=true) would fail each command with a
     # TypeError (a 500): one is made here, without connecting, so that it is said as the rest.
@@ -629,6 +663,23 @@ class _Mark:
     duplicates: list[int] = field(default_factory=list)
 
 
+class SharedClient:
+    """A read model's client for the adapters that share it, each attribute taken from the read
+    model's client at its use: a client not made yet is made then, and one that cannot be made
+    (a cluster none of whose nodes it knows answers: redis-py makes a cluster's client by asking
+    a node for the cluster's slots) raises what an unanswered call raises, at that call, again
+    at the next. Handed the client itself at wiring, a container starting while the cluster
+    could not be reached failed every rating with a 500, where one Redis away lets ratings
+    through unchecked (the rate limits fail open) and answers reads from the event store."""
+
+    def __init__(self, model: RedisReadModel) -> None:
+        self._model = model
+        self.is_cluster = model.cluster
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model.client, name)
+
+
 class RedisReadModel:
     """RatingsReadModel on one lazily created, pooled client of a Redis or a Redis Cluster."""
 
@@ -658,22 +709,33 @@ class RedisReadModel:
             self._client = connect(self._url, **options)
         return self._client
 
+    def shared_client(self) -> SharedClient:
+        """This read model's client as the API's other Redis adapters hold it (the rate limits,
+        the Idempotency-Key records): a cluster's made at its first call, not when they are
+        wired. A URL it cannot take is said now, as before (every rating and pass 503), and one
+        Redis's client is made now, as before too (it connects at its first command)."""
+        if self.cluster:
+            checked(self._url)
+        else:
+            _ = self.client
+        return SharedClient(self)
+
     def histogram(self, talk_id: str) -> Histogram:
         """The talk's current histogram (zeros when it has no ratings)."""
         try:
             stored = self.client.hmget(histogram_key(talk_id), _READ_FIELDS)
-        except redis.RedisError as error:
+        except _UNANSWERED as error:
             raise BackendUnavailable("the read model is unreachable") from error
         return _histogram(stored)
 
     def histograms(self, talk_ids: list[str]) -> dict[str, Histogram]:
         """The histograms of several talks, in one round trip (one per node on a cluster)."""
-        pipe = self.client.pipeline(transaction=False)
-        for talk_id in talk_ids:
-            pipe.hmget(histogram_key(talk_id), _READ_FIELDS)
         try:
+            pipe = self.client.pipeline(transaction=False)
+            for talk_id in talk_ids:
+                pipe.hmget(histogram_key(talk_id), _READ_FIELDS)
             stored = pipe.execute()
-        except redis.RedisError as error:
+        except _UNANSWERED as error:
             raise BackendUnavailable("the read model is unreachable") from error
         return {
             talk_id: _histogram(fields) for talk_id, fields in zip(talk_ids, stored, strict=True)
@@ -1056,7 +1118,7 @@ class RedisReadModel:
                 )
                 return [(talk.decode(), float(score)) for talk, score in ranked]
             scores = self.client.zmscore(LEADERBOARD_KEY, among) if among else []
-        except redis.RedisError as error:
+        except _UNANSWERED as error:
             raise BackendUnavailable("the read model is unreachable") from error
         scored = [(t, float(s)) for t, s in zip(among, scores, strict=True) if s is not None]
         # Ties in the order Redis gives the whole board (ZREVRANGE: the greater id first), so a
@@ -1074,7 +1136,7 @@ class RedisReadModel:
                 )
                 return [talk.decode() for talk in members]
             scores = self.client.zmscore(LEADERBOARD_KEY, among) if among else []
-        except redis.RedisError as error:
+        except _UNANSWERED as error:
             raise BackendUnavailable("the read model is unreachable") from error
         return [t for t, s in zip(among, scores, strict=True) if s is not None and s == score]
 
@@ -1082,7 +1144,7 @@ class RedisReadModel:
         """Take a removed talk off the leaderboard (its histogram stays, like its events)."""
         try:
             self.client.zrem(LEADERBOARD_KEY, talk_id)
-        except redis.RedisError as error:
+        except _UNANSWERED as error:
             raise BackendUnavailable("the read model is unreachable") from error
 
     def rank_talk(self, talk_id: str) -> None:
@@ -1129,7 +1191,7 @@ class RedisReadModel:
         """True when the API accepted the event within the last hour."""
         try:
             return bool(self.client.exists(ACCEPTED_PREFIX + event_id))
-        except redis.RedisError as error:
+        except _UNANSWERED as error:
             raise BackendUnavailable("the read model is unreachable") from error
 
     def has_applied(self, partition: str, offset: int) -> bool:
@@ -1179,6 +1241,7 @@ class RedisReadModel:
                     counted[talk] = histogram.total
         return counted
 
+    @unreachable_as_backend_error
     def forget_offsets(self, topic: str, retired: str | None = None) -> int:
         """Drop the applied offsets of a topic, for when the topic itself was recreated empty.
 
@@ -1379,7 +1442,7 @@ class RedisReadModel:
         try:
             yield
         except BaseException as error:
-            with suppress(redis.RedisError):
+            with suppress(*_UNANSWERED):
                 self._unlink_keys(iter(marks))
                 self._unlink_keys(self.client.scan_iter(match=staged_key("*", token), count=1000))
             if isinstance(error, redis.exceptions.OutOfMemoryError):
@@ -1391,7 +1454,7 @@ class RedisReadModel:
                 ) from error
             raise
         # Swapped: a mark left (Redis gone a moment) is dropped by the next rebuild.
-        with suppress(redis.RedisError):
+        with suppress(*_UNANSWERED):
             self._unlink_keys(iter(marks))
 
     def _unlink_keys(self, keys: Iterator[Any]) -> None:
