@@ -2149,7 +2149,12 @@ def test_an_organiser_prints_every_talk_s_qr_code_on_one_sheet(
     page.get_by_role("link", name="Print every QR code").click()
     cards = page.locator(".qr-card")
     expect(cards).to_have_count(len(talks))
-    # Then it holds one code per talk, each read by a phone's camera (a decoder that is not
+    # Then, opened at this computer's own address (as the local runtime prints it), it says
+    # first that phones cannot follow these codes, on the screen only
+    note = page.get_by_test_id("loopback-note")
+    expect(note).to_contain_text("Phones cannot open 127.0.0.1:")
+    expect(note).to_have_class(re.compile(r"\bno-print\b"))
+    # And it holds one code per talk, each read by a phone's camera (a decoder that is not
     # ours) as its talk's page, with the short address of that page under it (the sheet taken
     # in one picture, each code found in its card's)
     page.set_viewport_size({"width": 1280, "height": 900})
@@ -2291,7 +2296,10 @@ def test_a_refused_save_is_said_beside_the_form_s_buttons_and_names_its_field(
     expect(message).to_contain_text("A talk with this id is already in the programme")
     expect(id_field).to_be_focused()
     expect(id_field).to_have_attribute("aria-invalid", "true")
-    expect(id_field).to_have_accessible_description("Another talk has this id.")
+    expect(id_field).to_have_accessible_description(
+        "Another talk has this id. Latin letters, digits and . _ : ~ - (no spaces), starting "
+        "with a letter or a digit."
+    )
     assert in_view(page.locator("#talk-id-error"))
     # And when the network fails a save (no field to blame), the reason is in view
     page.route("**/talks", lambda route: route.abort("internetdisconnected"))

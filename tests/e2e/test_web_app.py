@@ -1319,6 +1319,48 @@ def test_the_room_screen_s_address_reads_from_the_back_of_the_room_too(
         room.close()
 
 
+SIX_SPEAKERS = [
+    "Dr. Anneliese Bartholomew-Fitzgerald",
+    "Maximiliane Alexandra von Hohenzollern",
+    "Konstantinos Papadopoulos-Schwarz",
+    "Oluwaseun Adebayo-Okonkwo",
+    "Guðrún Sigurðardóttir-Jónsdóttir",
+    "Jean-Baptiste Montgomery-Ashcroft",
+]
+
+
+@pytest.mark.parametrize("size", ["1920x1080", "1280x720", "3840x2160 (4K)"])
+def test_a_room_screen_shows_every_one_of_six_co_speakers(
+    web: WebStack, browser: Browser, size: str
+) -> None:
+    # Given a talk given by six people with long names, on a widescreen projector
+    talk = web.add_talk(title="A panel of six", speakers=SIX_SPEAKERS)
+    room = browser.new_context(viewport=PROJECTORS[size])
+    try:
+        screen = room.new_page()
+        screen.goto(web.url(SCREEN.format(id=talk["id"])))
+        expect(screen.locator(".live-badge")).to_have_attribute("data-state", "live")
+        speakers = screen.locator(".screen-head .speakers")
+        expect(speakers).to_have_text(", ".join(SIX_SPEAKERS))
+        # Then every name is shown, not the first and a half (two lines at the speakers' big
+        # size held that much), and the screen still fits the projector
+        shown = screen.evaluate(
+            """() => {
+              const line = document.querySelector(".screen-head .speakers");
+              return {
+                cut: line.scrollHeight > line.clientHeight + 1,
+                page: [document.documentElement.scrollWidth, document.documentElement.scrollHeight],
+              };
+            }"""
+        )
+        viewport = PROJECTORS[size]
+        assert shown == {"cut": False, "page": [viewport["width"], viewport["height"]]}
+        # (in the smaller size, on up to four lines)
+        assert speakers.evaluate("(node) => node.classList.contains('many')")
+    finally:
+        room.close()
+
+
 @pytest.mark.parametrize("size", ["1024x768 (4:3)", "1280x720", "1920x1080", "3840x2160 (4K)"])
 def test_a_room_screen_of_a_talk_with_a_200_character_id_fits_its_display(
     web: WebStack, browser: Browser, size: str, tmp_path: Path

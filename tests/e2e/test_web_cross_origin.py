@@ -516,3 +516,23 @@ def test_the_web_app_rates_over_plain_http_at_a_network_name(
     # And it went out with its own origin and no Fetch Metadata: the case the API tells apart
     headers = sent.value.all_headers()
     assert (headers.get("origin"), headers.get("sec-fetch-site")) == (app, None)
+
+
+def test_a_room_screen_at_this_computer_s_own_address_says_phones_cannot_follow_its_qr_code(
+    stack: Stack, open_stack: Runtime, page: Page
+) -> None:
+    # Given a talk's room screen opened at the address the local runtime prints (127.0.0.1)
+    talk_id = stack.add_talk("Shown from the organisers' laptop")
+    page.goto(f"{open_stack.url}/app/talks/{talk_id}/screen")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Shown from the organisers' laptop")
+    # Then whoever sets it up is told its QR code leads phones nowhere, and what to do
+    note = page.get_by_test_id("loopback-note")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("Phones cannot open 127.0.0.1:")
+    expect(note).to_contain_text("--host 0.0.0.0")
+    # When it is opened at a name of the network, as phones reach a runtime started with
+    # --host 0.0.0.0, Then nothing is said: its QR code leads there
+    page.goto(f"{_on_the_network(open_stack.url, API_HOST)}/app/talks/{talk_id}/screen")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Shown from the organisers' laptop")
+    expect(page.get_by_test_id("qr-url")).to_contain_text(API_HOST)
+    expect(page.get_by_test_id("loopback-note")).to_have_count(0)

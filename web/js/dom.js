@@ -200,6 +200,12 @@ export function debounce(fn, ms) {
   };
 }
 
+// Whether this page was opened at an address only this computer reaches (127.0.0.1, localhost,
+// [::1]: a local runtime's own address): a QR code made of it leads phones nowhere, which is
+// said where QR codes are shown, for whoever sets them up.
+export const onLoopback = () => /^(?:localhost|.+\.localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i.test(location.hostname);
+export const loopbackWords = (one = false) => `Phones cannot open ${location.host}, so ${one ? "this QR code leads" : "these QR codes lead"} them nowhere: open this page at an address of this computer that phones reach (the local runtime listens to them with --host 0.0.0.0).`;
+
 export function talkHref(talkId) {
   return `/app/talks/${encodeURIComponent(talkId)}`;
 }

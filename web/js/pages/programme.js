@@ -104,7 +104,8 @@ export function programmePage(main) {
     h("form", { class: "filters", role: "search", onsubmit: (e) => e.preventDefault() },
       h("span", { class: "field" }, h("label", { for: "search" }, "Search talks"), search),
       trackBox),
-    h("div", { class: "list-head" }, status, badge.node, badge.said),
+    h("div", { class: "list-head" }, status, badge.node),
+    badge.said,
     stale.node,
     recount.node,
     list);

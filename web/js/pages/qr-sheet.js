@@ -1,7 +1,7 @@
 // /app/admin/qr-codes: every talk's QR code on one printable sheet, each with its title, room and
 // time and the short address under it, for the organisers to print and cut (one download per talk
 // on the organisers' page took 41 clicks for 41 talks). Fetched when opened, like that page.
-import { h, fill, setText, talkHref, isolated, lineDirection, plural } from "../dom.js";
+import { h, fill, setText, talkHref, isolated, lineDirection, plural, onLoopback, loopbackWords } from "../dom.js";
 import { allTalks } from "../api.js";
 import { qrSvg } from "../qr.js";
 import { zoned } from "../window.js";
@@ -37,6 +37,7 @@ export function qrSheetPage(main) {
     h("p", { class: "toolbar no-print" },
       h("button", { type: "button", onclick: () => print() }, "Print"),
       h("a", { href: "/app/admin", class: "toolbar-link" }, "Back to the organisers' page")),
+    onLoopback() ? h("p", { class: "notice no-print", "data-testid": "loopback-note" }, loopbackWords()) : null,
     status, sheet);
   let stopped = false;
   allTalks()

@@ -1,6 +1,6 @@
 // /app/talks/<talkId>/screen: the room screen. Big figures, the live histogram and a QR code of
 // the talk's page, readable from the back of the room.
-import { h, fill, refill, setText, talkHref, debounce, fillLine, isolatedText, setLang } from "../dom.js";
+import { h, fill, refill, setText, talkHref, debounce, fillLine, isolatedText, setLang, onLoopback, loopbackWords } from "../dom.js";
 import { ApiError, get, talkPath, serviceNow } from "../api.js";
 import { watchTalk, watchForTalk, newestShown } from "../live.js";
 import { histogramView } from "../histogram.js";
@@ -49,7 +49,9 @@ export function screenPage(main, talkId) {
       h("header", { class: "screen-head" }, title, speakers),
       results,
       qrAside,
-      h("footer", { class: "screen-foot" }, badge.node, counts.node, problem, announcer.node)));
+      h("footer", { class: "screen-foot" }, badge.node,
+        onLoopback() ? h("p", { class: "loopback-note", "data-testid": "loopback-note" }, loopbackWords(true)) : null,
+        counts.node, problem, announcer.node)));
 
   let live = { refresh: async () => {}, stop() {} };
   let stopped = false;
@@ -106,11 +108,13 @@ export function screenPage(main, talkId) {
   // and again when the window changes size (a browser dragged onto the projector). If the
   // screen is still taller than the projector (three lines of title over two of speakers), the
   // speakers keep one line, so that nothing scrolls and the live state stays in view.
+  // Speakers that two lines would cut take a smaller size and up to four lines the same way.
   const fitTitle = () => {
     title.classList.remove("long");
-    speakers.classList.remove("one-line");
+    speakers.classList.remove("many", "one-line");
     if (missing) return;
     if (title.scrollHeight > title.clientHeight + 1) title.classList.add("long");
+    if (speakers.scrollHeight > speakers.clientHeight + 1) speakers.classList.add("many");
     const side = !matchMedia("(max-width: 48rem)").matches; // the QR code beside, not below
     if (side && document.documentElement.scrollHeight > innerHeight) speakers.classList.add("one-line");
   };
