@@ -31,6 +31,7 @@ function leaders(talks) {
 
 export function leaderboardPage(main) {
   document.title = "Leaderboard · talkrate";
+  document.body.classList.add("board-page"); // (a hall's big screen shows it too: see app.css)
   let track = new URLSearchParams(location.search).get("track") || "";
   // Said to a screen reader at most once a minute, as on the room screen (announce.js): a
   // board that moves at a busy conference's pace would otherwise talk over everything else.
@@ -44,17 +45,18 @@ export function leaderboardPage(main) {
   const trackBox = h("span", { class: "field" });
   fill(main,
     h("h1", {}, "Leaderboard"),
-    // The order is the service's weighted score, not the average shown: said, so that a 3.66
-    // above a 3.70 reads as the rule it is.
+    // The order is the service's weighted score, shown beside the average and said, so that a
+    // 3.66 above a 3.70 (or a single 2 above many 2.3s) reads as the rule it is.
     h("p", { class: "muted" },
-      "Ranked by a weighted average: until a talk has many ratings, its score is pulled towards 3, so a few high ratings do not outrank many good ones."),
+      "Ranked by score, a weighted average: until a talk has many ratings, its score is pulled towards 3, so a few high ratings do not outrank many good ones."),
     h("form", { class: "filters single", onsubmit: (e) => e.preventDefault() }, trackBox),
     // Scrolls on its own if ever wider than the phone (text enlarged 200%), never the page.
     h("div", { class: "table-scroll board-box" }, h("table", { class: "board" },
-      h("caption", { class: "sr-only" }, "Best rated talks, best first by weighted average"),
+      h("caption", { class: "sr-only" }, "Best rated talks, best first by score (a weighted average)"),
       h("thead", {}, h("tr", {},
         h("th", { scope: "col", class: "rank" }, "#"),
         h("th", { scope: "col" }, "Talk"),
+        h("th", { scope: "col", class: "num" }, "Score"),
         h("th", { scope: "col", class: "num" }, "Average"),
         h("th", { scope: "col", class: "num" }, "Ratings"))),
       body)),
@@ -101,11 +103,12 @@ export function leaderboardPage(main) {
       const nodes = board.talks.map((row) => {
         let kept = rows.get(row.talkId);
         if (!kept) {
-          kept = { rank: h("td", { class: "rank" }), talk: h("td", {}), avg: h("td", { class: "num", "data-label": "Average" }), count: h("td", { class: "num", "data-label": "Ratings" }), key: null };
-          kept.node = h("tr", {}, kept.rank, kept.talk, kept.avg, kept.count);
+          kept = { rank: h("td", { class: "rank" }), talk: h("td", {}), score: h("td", { class: "num", "data-label": "Score" }), avg: h("td", { class: "num", "data-label": "Average" }), count: h("td", { class: "num", "data-label": "Ratings" }), key: null };
+          kept.node = h("tr", {}, kept.rank, kept.talk, kept.score, kept.avg, kept.count);
           rows.set(row.talkId, kept);
         }
         setText(kept.rank, String(row.rank));
+        setText(kept.score, formatAvg(row.score));
         setText(kept.avg, formatAvg(row.avg));
         setText(kept.count, formatCount(row.count)); // "25,000", as every other page writes it
         kept.shownCount = row.count;
