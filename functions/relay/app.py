@@ -9,12 +9,11 @@ if TYPE_CHECKING:  # a type only: its module is not loaded at the cold start
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from talkrate import wiring
-from talkrate.adapters.rebuild_requests import REBUILD_EVENT
 from talkrate.config import load_settings
 from talkrate.errors import ReadModelRebuilding, ReadModelUnreachable, SchemaBehind, TalkrateError
 from talkrate.live import API_KEY_DAYS_LEFT_METRIC, api_key_days_left
 from talkrate.observability import logger, metrics, tell_rebuilt
-from talkrate.rebuild import rebuild_if_lost
+from talkrate.rebuild import REBUILD_EVENT, rebuild_if_lost
 from talkrate.relay import LostMarks, mark_forgotten_voters, relay_outbox, restore_lost_marks
 
 # The time a run must have left to start a rebuild: 500,000 events take about 10 s at the

@@ -16,9 +16,8 @@ from collections.abc import Callable, Mapping
 
 from talkrate.adapters.lambda_invoke import LambdaInvoke
 from talkrate.observability import logger
+from talkrate.rebuild import REBUILD_EVENT
 
-# The event RelayFunction takes as "rebuild the read model now, and do nothing else".
-REBUILD_EVENT = {"rebuildReadModel": True}
 # How often one process asks, at most: until the rebuild is done (seconds: 500,000 events take
 # about 10 s at the relay's size) every read finds the read model not built, and one request in
 # a while is enough (a run asked for while another rebuilds finds the lock taken and ends). Short,
