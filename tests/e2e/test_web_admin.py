@@ -2351,6 +2351,8 @@ def test_a_talk_s_id_is_shown_kept_when_it_is_edited(web: WebStack, page: Page) 
     field = page.get_by_label("Id (in the talk's address)")
     expect(field).to_be_disabled()
     expect(field).to_have_accessible_description("Kept: the talk's address and QR code use it.")
+    # (and no tooltip of the characters an id may hold: nothing is typed there)
+    expect(field).not_to_have_attribute("title", re.compile(".*"))
     looks = field.evaluate("(node) => getComputedStyle(node).borderStyle")
     title_looks = page.get_by_label("Title", exact=True).evaluate(
         "(node) => getComputedStyle(node).borderStyle"

@@ -2814,9 +2814,7 @@ def test_the_leaderboard_follows_ratings_live_within_its_track(web: WebStack, pa
     expect(page).to_have_url(web.url(f"/app/leaderboard?track={quote(track)}"))
 
 
-def test_the_leaderboard_shows_the_score_it_ranks_by_and_fills_a_hall_s_big_screen(
-    web: WebStack, browser: Browser
-) -> None:
+def test_the_leaderboard_shows_the_score_it_ranks_by(web: WebStack, browser: Browser) -> None:
     # Given two talks of a track: one rated 5 by a single attendee, one rated 4 by five
     track = f"Scored board {unique_talk_id()}"
     single = web.add_talk(title="Rated once", track=track)
@@ -2825,7 +2823,7 @@ def test_the_leaderboard_shows_the_score_it_ranks_by_and_fills_a_hall_s_big_scre
     for _ in range(5):
         web.rate(many["id"], 4)
     assert wait_for(lambda: web.count(single["id"]) == 1 and web.count(many["id"]) == 5)
-    # When the leaderboard is shown on a hall's 1080p display
+    # When the leaderboard is shown (on a hall's 1080p display)
     hall = browser.new_context(viewport=PROJECTORS["1920x1080"])
     try:
         page = hall.new_page()
@@ -2841,14 +2839,6 @@ def test_the_leaderboard_shows_the_score_it_ranks_by_and_fills_a_hall_s_big_scre
         expect(rows.nth(0)).to_contain_text("Rated by many")
         expect(rows.nth(0).locator("td.num")).to_have_text(["3.33", "4.00", "5"])
         expect(rows.nth(1).locator("td.num")).to_have_text(["3.18", "5.00", "1"])
-        # And it reads from across the hall: its text grows with the screen (1.2% of its width,
-        # where it was the laptop's 16 px) and the board takes most of the width
-        sizes = page.evaluate(
-            """() => ({ text: parseFloat(getComputedStyle(document.querySelector(".board td a")).fontSize),
-                        board: document.querySelector(".board").getBoundingClientRect().width })"""
-        )
-        assert sizes["text"] >= 0.011 * 1920, sizes
-        assert sizes["board"] >= 0.6 * 1920, sizes
     finally:
         hall.close()
 

@@ -530,6 +530,16 @@ def test_a_room_screen_at_this_computer_s_own_address_says_phones_cannot_follow_
     expect(note).to_be_visible()
     expect(note).to_contain_text("Phones cannot open 127.0.0.1:")
     expect(note).to_contain_text("--host 0.0.0.0")
+    # And on a phone-sized window, where the QR code comes under the figures, the words do not
+    # cover the code or its address (drawn over the page, they did)
+    page.set_viewport_size({"width": 390, "height": 844})
+    clear = page.evaluate(
+        """() => { const a = document.querySelector("[data-testid=loopback-note]").getBoundingClientRect();
+                   return [".screen-qr .qr", "[data-testid=qr-url]"].every((sel) => {
+                     const b = document.querySelector(sel).getBoundingClientRect();
+                     return a.bottom <= b.top || b.bottom <= a.top || a.right <= b.left || b.right <= a.left; }); }"""
+    )
+    assert clear
     # When it is opened at a name of the network, as phones reach a runtime started with
     # --host 0.0.0.0, Then nothing is said: its QR code leads there
     page.goto(f"{_on_the_network(open_stack.url, API_HOST)}/app/talks/{talk_id}/screen")

@@ -92,6 +92,7 @@ def test_a_password_s_unencoded_reserved_character_is_said_naming_the_setting_ne
         "redis://127.0.0.1:6379?cluster=true&nodes=127.0.0.1:Qx7",
         "redis://127.0.0.1:6379?cluster=true&nodes=127.0.0.1:6380,127.0.0.1:99999",
         "redis://127.0.0.1:6379/0?nodes=127.0.0.1:6380",  # one Redis has no other nodes
+        "redis://127.0.0.1:6379?cluster=true&nodes=:Qx7zK9%40cache.example:6380",  # a password
     ],
 )
 def test_a_port_database_or_option_redis_cannot_take_is_said_naming_the_setting(
@@ -129,7 +130,7 @@ def test_a_percent_encoded_password_is_read_whole(url: str, password: str | None
 
 def test_a_cluster_s_other_nodes_are_taken_out_of_the_url_for_its_client() -> None:
     parsed = RedisUrl.parse(
-        "rediss://:pw@cache.example:6379?cluster=true&nodes=10.0.0.2:6380,[fd00::3]:6381"
+        "rediss://:pw@cache.example:6379?cluster=true&nodes=10.0.0.2:6380,%20[fd00::3]:6381"
         "&replicas=1&socket_timeout=2"
     )
     assert parsed.cluster

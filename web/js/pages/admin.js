@@ -616,8 +616,8 @@ export function adminPage(main) {
         maxlength: 200, pattern: "[A-Za-z0-9][A-Za-z0-9._:~\\-]*", value: talk ? talk.id : "", disabled: !isNew,
         placeholder: "made from the title when left empty", "aria-describedby": "talk-id-help",
         // (the browser's refusal of another character names the field's title after "Please
-        // match the requested format")
-        title: ID_CHARACTERS,
+        // match the requested format"; a kept id is no field to type in)
+        ...(isNew ? { title: ID_CHARACTERS } : {}),
       });
       // Kept once the talk exists: its address, its QR code on the slides and its ratings use it.
       // A new one's characters said before they are refused, not only after.

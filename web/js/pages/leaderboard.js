@@ -31,7 +31,6 @@ function leaders(talks) {
 
 export function leaderboardPage(main) {
   document.title = "Leaderboard · talkrate";
-  document.body.classList.add("board-page"); // (a hall's big screen shows it too: see app.css)
   let track = new URLSearchParams(location.search).get("track") || "";
   // Said to a screen reader at most once a minute, as on the room screen (announce.js): a
   // board that moves at a busy conference's pace would otherwise talk over everything else.

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import time
 import uuid
 from collections import defaultdict
@@ -228,14 +229,19 @@ class RedisUrl:
         )
 
 
+_NODE_HOST = re.compile(r"[A-Za-z0-9.-]+|[0-9A-Fa-f:.]+")
+
+
 def _nodes(listed: str) -> tuple[tuple[str, int], ...]:
     """The `nodes` option's host:port pairs (a host may be a bracketed IPv6 address);
     BackendUnavailable naming the setting for one that is no such pair."""
     nodes = []
-    for node in filter(None, listed.split(",")):
+    for node in filter(None, (part.strip() for part in listed.split(","))):
         host, _, port = node.rpartition(":")
         host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        # A host name or an IP address, nothing else: no `user:password@` (percent-encoded, it
+        # decodes to a host that connection errors would quote)
+        if not _NODE_HOST.fullmatch(host) or not port.isdigit() or not 0 < int(port) < 65536:
             raise BackendUnavailable(UNREAD_OPTION)
         nodes.append((host, int(port)))
     return tuple(nodes)
