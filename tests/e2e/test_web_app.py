@@ -2843,6 +2843,40 @@ def test_the_leaderboard_shows_the_score_it_ranks_by(web: WebStack, browser: Bro
         hall.close()
 
 
+def test_the_leaderboard_has_a_view_for_a_hall_s_big_screen(
+    web: WebStack, browser: Browser
+) -> None:
+    # Given a rated talk of a track, and the leaderboard on a hall's 1080p display
+    track = f"Hall board {unique_talk_id()}"
+    talk = web.add_talk(title="Shown across the hall", track=track)
+    web.rate(talk["id"], 4)
+    assert wait_for(lambda: web.count(talk["id"]) == 1)
+    hall = browser.new_context(viewport=PROJECTORS["1920x1080"])
+    try:
+        page = hall.new_page()
+        page.goto(web.url(f"/app/leaderboard?track={quote(track)}"))
+        expect(page.locator("table.board tbody tr")).to_have_count(1, timeout=5_000)
+        # When an organiser follows the board's link to its big-screen view (of the track chosen)
+        page.get_by_role("link", name="Show it on a big screen").click()
+        page.wait_for_url(web.url(f"/app/leaderboard?track={quote(track)}&view=screen"))
+        rows = page.locator("table.board tbody tr")
+        expect(rows).to_have_count(1, timeout=5_000)
+        # Then it is the room screen's display mode: no site bar, no choice to make, the text a
+        # part of the screen's width (33 px at 1080p, where the page keeps the reader's 16 px)
+        expect(page.locator(".bar")).to_be_hidden()
+        expect(page.get_by_label("Track")).to_have_count(0)
+        size = rows.first.locator("td a").evaluate(
+            "(a) => parseFloat(getComputedStyle(a).fontSize)"
+        )
+        assert size >= 0.015 * 1920, size
+        # And it follows the ratings live, as the board does
+        expect(rows.first.locator("td.num").last).to_have_text("1")
+        web.rate(talk["id"], 5)
+        expect(rows.first.locator("td.num").last).to_have_text("2", timeout=10_000)
+    finally:
+        hall.close()
+
+
 def test_a_slow_read_of_the_whole_leaderboard_does_not_replace_a_track_s_board(
     web: WebStack, page: Page
 ) -> None:

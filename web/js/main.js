@@ -73,7 +73,7 @@ function render(focus, back = null) {
   const main = document.getElementById("main");
   const path = location.pathname;
   shown = path + location.search;
-  document.body.classList.remove("screen-mode", "wide-page");
+  document.body.classList.remove("screen-mode", "wide-page", "board-screen");
   for (const [pattern, page] of ROUTES) {
     const match = pattern.exec(path);
     if (!match) continue;

@@ -31,7 +31,24 @@ function leaders(talks) {
 
 export function leaderboardPage(main) {
   document.title = "Leaderboard · talkrate";
-  let track = new URLSearchParams(location.search).get("track") || "";
+  const params = new URLSearchParams(location.search);
+  let track = params.get("track") || "";
+  // On a hall's big screen (?view=screen, linked from the board): the room screen's display mode,
+  // every size a part of the screen's width, read from across the hall; no choice of track to
+  // make there (the address names one), nothing of the site's bar.
+  const onScreen = params.get("view") === "screen";
+  // The board's address, of a track and in a view (the track as encodeURIComponent writes it).
+  const address = (screen = onScreen) => {
+    const query = [track ? `track=${encodeURIComponent(track)}` : "", screen ? "view=screen" : ""].filter(Boolean).join("&");
+    return `/app/leaderboard${query ? `?${query}` : ""}`;
+  };
+  if (onScreen) document.body.classList.add("screen-mode", "board-screen");
+  // The board's own link to that view, of the track chosen.
+  const screenLink = h("a", { class: "screen-link" }, "Show it on a big screen");
+  const linkScreen = () => {
+    screenLink.href = address(true);
+  };
+  linkScreen();
   // Said to a screen reader at most once a minute, as on the room screen (announce.js): a
   // board that moves at a busy conference's pace would otherwise talk over everything else.
   const announcer = liveAnnouncer(60_000);
@@ -48,7 +65,7 @@ export function leaderboardPage(main) {
     // 3.66 above a 3.70 (or a single 2 above many 2.3s) reads as the rule it is.
     h("p", { class: "muted" },
       "Ranked by score, a weighted average: until a talk has many ratings, its score is pulled towards 3, so a few high ratings do not outrank many good ones."),
-    h("form", { class: "filters single", onsubmit: (e) => e.preventDefault() }, trackBox),
+    onScreen ? null : h("form", { class: "filters single", onsubmit: (e) => e.preventDefault() }, trackBox),
     // Scrolls on its own if ever wider than the phone (text enlarged 200%), never the page.
     h("div", { class: "table-scroll board-box" }, h("table", { class: "board" },
       h("caption", { class: "sr-only" }, "Best rated talks, best first by score (a weighted average)"),
@@ -59,7 +76,8 @@ export function leaderboardPage(main) {
         h("th", { scope: "col", class: "num" }, "Average"),
         h("th", { scope: "col", class: "num" }, "Ratings"))),
       body)),
-    status, stale.node, badge.node, announcer.node);
+    status, stale.node, badge.node, announcer.node,
+    onScreen ? null : h("p", {}, screenLink));
 
   const rows = new Map(); // talk id -> its row and cells
   // The attendee has left the board: a read still on its way draws nothing and sets no timer
@@ -160,7 +178,8 @@ export function leaderboardPage(main) {
   const choice = trackChoice("track", (value) => {
     track = value;
     announcer.reset(); // the chosen track's board is read as the attendee moves to it
-    history.replaceState(null, "", `/app/leaderboard${track ? "?track=" + encodeURIComponent(track) : ""}`);
+    history.replaceState(null, "", address());
+    linkScreen();
     body.replaceChildren();
     rows.clear();
     setText(stale.node, ""); // (what it said of the board before goes with it)
