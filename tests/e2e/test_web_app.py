@@ -1103,6 +1103,7 @@ PAGES = [
     "/app/talks/{id}",
     "/app/talks/{id}/screen",
     "/app/leaderboard",
+    "/app/leaderboard?view=screen",
     "/app/admin",
     "/app/admin/qr-codes",
 ]
