@@ -1079,6 +1079,16 @@ def test_ops_check_names_a_talk_whose_counts_redis_lost_while_keeping_its_built_
         # And after the rebuild it says, it matches again
         assert main(["ops", "rebuild"]) == 0
         assert main(["ops", "check"]) == 0
+        capsys.readouterr()
+        # And when the event store lacks a talk the read model counts (restored without it)
+        with psycopg2.connect(ELSEWHERE_TALKS) as connection, connection.cursor() as cursor:
+            cursor.execute("DELETE FROM rating_events WHERE talk_id = %s", (other,))
+        connection.close()
+        # Then the check fails naming it too (compared from the store's side alone, it matched)
+        assert main(["ops", "check"]) == 1
+        said = capsys.readouterr()
+        assert f"{other}: the event store counts 0 ratings, the read model 1" in said.out
+        assert "1 of 2 rated talks differ" in said.err
     finally:
         redis.Redis.from_url(ELSEWHERE_RATINGS).flushdb()
 
@@ -1261,6 +1271,12 @@ def test_ops_check_says_a_lock_without_expiry_is_stale_and_what_holds_a_live_one
             assert "Only while no `talkrate ops rebuild`" in said.err
             assert "ops forget-voter` is running" in said.err
             assert "being rebuilt" not in said.out + said.err
+        # And a rebuild asked for meanwhile says the lock never runs out, not to wait for it
+        assert main(["ops", "rebuild"]) == 1
+        refused = capsys.readouterr().err
+        assert "the rebuild's lock has no expiry" in refused
+        assert "`talkrate ops check` names it" in refused
+        assert "has not expired" not in refused
         command = re.findall(r"`(redis-cli [^`]+)`", said.err)
         location = redis_location(ELSEWHERE_RATINGS)
         assert command == [f"redis-cli -u {location} DEL projector/rebuilding"], said.err

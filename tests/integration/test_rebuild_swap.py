@@ -282,6 +282,34 @@ def test_a_rebuild_into_a_database_that_is_no_number_is_refused_before_anything(
         zero.close()
 
 
+def test_a_rebuild_on_a_redis_over_its_maxmemory_says_so_in_one_line(
+    own_redis: str, environment: Callable[[str], None]
+) -> None:
+    # Given a read model's Redis already over its maxmemory (the moment ReadModelMemoryAlarm's
+    # runbook sends the operator to rebuild), refusing every write
+    environment(own_redis)
+    client = redis.Redis.from_url(own_redis, decode_responses=True)
+    client.flushdb()
+    client.set("filler", "x" * 200_000)
+    before = client.config_get("maxmemory*")
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", int(client.info("memory")["used_memory"] * 0.9))
+    try:
+        # When the operator rebuilds (its first write, the lock, is refused)
+        result = CliRunner().invoke(cli, ["ops", "rebuild"])
+        # Then one line says Redis is full and what to do, nothing unexpected, nothing taken
+        assert result.exit_code == 1, result.output
+        assert "over its maxmemory and refuses every write (OOM)" in result.output
+        assert "Raise maxmemory" in result.output
+        assert "unexpected" not in result.output
+        assert not client.exists(REBUILD_LOCK_KEY)
+    finally:
+        client.config_set("maxmemory", before["maxmemory"])
+        client.config_set("maxmemory-policy", before["maxmemory-policy"])
+        client.flushdb()
+        client.close()
+
+
 def test_a_rebuild_meeting_redis_busy_says_so_in_one_line(
     redis_url: str, busy_after: None, environment: Callable[[str], None]
 ) -> None:

@@ -167,6 +167,7 @@ def _backend_errors(run: Any) -> Any:
     def guarded(*args: Any, **kwargs: Any) -> Any:
         from psycopg2.errors import UndefinedColumn, UndefinedTable
         from redis import ResponseError
+        from redis.exceptions import OutOfMemoryError
 
         from talkrate.config import SettingsError
         from talkrate.errors import TalkrateError
@@ -176,6 +177,13 @@ def _backend_errors(run: Any) -> Any:
         except (TalkrateError, SettingsError) as error:
             raise BackendError(str(error)) from None
         except ResponseError as error:
+            if isinstance(error, OutOfMemoryError):
+                # (a rebuild taking its lock, at the very moment the memory alarm sends one)
+                raise BackendError(
+                    "Redis is over its maxmemory and refuses every write (OOM), the command's "
+                    "first too: nothing was changed. Raise maxmemory (a rebuild needs about "
+                    "twice the read model's memory while it runs), then run the command again"
+                ) from None
             if str(error).startswith("BUSY"):
                 raise BackendError(
                     "Redis is busy running a long script (BUSY) and answers no command until it "

@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # the projection side's values: the API never loads them
         ProjectionBatch,
         ProjectionResult,
         ReadModelState,
+        RebuildLock,
         RelayResult,
     )
 
@@ -274,6 +275,10 @@ class RebuildTarget(Protocol):
 
     def hold_rebuild_lock(self) -> bool:
         """Keep this rebuild's lock for another while; False when it ran out (or is another's)."""
+        ...
+
+    def rebuild_lock(self) -> RebuildLock | None:
+        """The rebuild's lock while anything holds it (one without expiry too), else None."""
         ...
 
     def unlock_after_rebuild(self) -> None:

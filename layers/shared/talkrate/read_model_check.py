@@ -50,6 +50,10 @@ class CheckedModel(Protocol):
         """The rebuild's lock while anything holds it (a stale one too), else None."""
         ...
 
+    def counted_talks(self) -> dict[str, int]:
+        """Each talk it counts ratings of, with how many."""
+        ...
+
 
 class Difference(NamedTuple):
     """A talk whose counts differ: as the event store counts them, and as the read model has
@@ -90,7 +94,8 @@ def check_read_model(
     progress: Callable[[str], None] = lambda _: None,
     settle: float = SETTLE_SECONDS,
 ) -> CheckResult:
-    """Compare every talk's histogram in the read model with the event store's count of it;
+    """Compare every talk's histogram in the read model with the event store's count of it (the
+    talks either side counts);
     the talks that differ twice, `settle` seconds apart (see SETTLE_SECONDS). Nothing is
     compared while a rebuild runs (the projector is held off: batches stored and not yet
     counted would read as differences), while a lock without expiry holds it off for good
@@ -105,7 +110,14 @@ def check_read_model(
         return CheckResult("lost", False, 0, [])
     state = store.state(progress)
     stored = {talk: Histogram.from_counts(counts) for talk, counts in state.histograms.items()}
-    talks = sorted(talk for talk, histogram in stored.items() if histogram.total)
+    # The talks either side counts: a talk the read model counts and the event store holds no
+    # rating of (the store restored without it, a wrong database) differs as much as the other
+    # way round; compared from the store's side alone, an empty store "matched" every read model.
+    talks = sorted(
+        {talk for talk, histogram in stored.items() if histogram.total} | set(model.counted_talks())
+    )
+    for talk in talks:
+        stored.setdefault(talk, Histogram.empty())
     found = _differing(talks, stored, model)
     if found:
         progress(f"{len(found)} talks differ; read again in {settle:g} s")

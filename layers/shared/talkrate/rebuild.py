@@ -158,6 +158,13 @@ def rebuild_read_model(
 def _rebuild_lock(target: RebuildTarget) -> Iterator[None]:
     """Hold the rebuild's lock for the block (RebuildInProgress when another rebuild has it)."""
     if not target.lock_for_rebuild():
+        held = target.rebuild_lock()
+        if held is not None and held.stale:  # (waiting for it would never end)
+            raise RebuildInProgress(
+                "the rebuild's lock has no expiry (set by hand, or left by a fault): it never "
+                "runs out, so no rebuild can take it, and the projector is held off until it "
+                "goes; `talkrate ops check` names it and the command that clears it"
+            )
         raise RebuildInProgress("another rebuild is running (or its lock has not expired)")
     try:
         yield
