@@ -5,8 +5,8 @@ anything is compared, whether it is built at all: a read model being rebuilt (it
 told from one lost (no built mark and no rebuild running: Redis flushed or restarted empty).
 
 For the operator's command only (`talkrate ops check`): one read of the event store, as a
-rebuild's, and one of every histogram; nothing on a request's or a batch's path, nothing
-written."""
+rebuild's, and two of every histogram (the scan for the talks the read model counts, then the
+comparison); nothing on a request's or a batch's path, nothing written."""
 
 from __future__ import annotations
 
