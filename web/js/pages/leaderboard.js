@@ -40,7 +40,7 @@ export function leaderboardPage(main) {
   // The board's address, of a track and in a view (the track as encodeURIComponent writes it).
   const address = (screen = onScreen) => {
     const query = [track ? `track=${encodeURIComponent(track)}` : "", screen ? "view=screen" : ""].filter(Boolean).join("&");
-    return `/app/leaderboard${query ? `?${query}` : ""}`;
+    return query ? `/app/leaderboard?${query}` : "/app/leaderboard"; // (not nested: see web_assets.py)
   };
   if (onScreen) document.body.classList.add("screen-mode", "board-screen");
   // The board's own link to that view, of the track chosen.
