@@ -1173,7 +1173,7 @@ class RedisReadModel:
             if str(error).startswith(("REBUILDING", "NOTBUILT")):
                 return
             raise BackendUnavailable(f"the read model refused the ranking: {error}") from error
-        except (redis.RedisError, RedisClusterException) as error:
+        except _UNANSWERED as error:
             raise BackendUnavailable("the read model is unreachable") from error
 
     @unreachable_as_backend_error
@@ -1205,7 +1205,7 @@ class RedisReadModel:
         partition offsets move with a batch on one Redis, after all its talks on a cluster)."""
         try:
             applied = self.client.hget(OFFSETS_KEY, partition)
-        except (redis.RedisError, RedisClusterException) as error:
+        except _UNANSWERED as error:
             raise BackendUnavailable("the read model is unreachable") from error
         return applied is not None and int(applied) >= offset
 
@@ -1235,17 +1235,21 @@ class RedisReadModel:
         return {name.decode(): int(offset) for name, offset in applied.items()}
 
     @unreachable_as_backend_error
-    def counted_talks(self) -> dict[str, int]:
-        """Each talk the read model counts ratings of, with how many (a scan of every histogram:
-        for the operator's commands, never on a request's path)."""
+    def counted_histograms(self) -> dict[str, Histogram]:
+        """The histogram of each talk the read model counts ratings of (a scan of every
+        histogram: for the operator's commands, never on a request's path)."""
         keys = self.client.scan_iter(match=HISTOGRAM_PATTERN, count=1000)
         talks = [talk_of(key.decode()) for key in keys]
-        counted: dict[str, int] = {}
+        counted: dict[str, Histogram] = {}
         for start in range(0, len(talks), 500):
             for talk, histogram in self.histograms(talks[start : start + 500]).items():
                 if histogram.total:
-                    counted[talk] = histogram.total
+                    counted[talk] = histogram
         return counted
+
+    def counted_talks(self) -> dict[str, int]:
+        """Each talk the read model counts ratings of, with how many (`counted_histograms`)."""
+        return {talk: histogram.total for talk, histogram in self.counted_histograms().items()}
 
     @unreachable_as_backend_error
     def forget_offsets(self, topic: str, retired: str | None = None) -> int:
@@ -1660,7 +1664,7 @@ class RedisReadModel:
                 info = max(nodes, key=_fullness)
             else:
                 info = self.client.info("memory")
-        except (redis.RedisError, RedisClusterException) as error:
+        except _UNANSWERED as error:
             raise BackendUnavailable("the read model is unreachable") from error
         return ReadModelMemory(
             used_bytes=int(info.get("used_memory", 0)),
@@ -1691,7 +1695,7 @@ class RedisReadModel:
         try:
             if not self.is_built():
                 return "empty"
-        except (BackendUnavailable, redis.RedisError, RedisClusterException):
+        except (BackendUnavailable, *_UNANSWERED):
             return False
         try:
             return True if self.memory().policy_is_safe else "evicting"
