@@ -15,7 +15,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from talkrate.adapters.kafka_stream import KafkaRatingPublisher, PausingPublisher
 from talkrate.config import Settings
-from talkrate.errors import BackendUnavailable
+from talkrate.errors import BackendUnavailable, PublishUnconfirmed
 from talkrate.models import RatingSubmitted
 from tests.backends import RELAY_TALKS
 from tests.builders import rating_event
@@ -122,6 +122,52 @@ def test_an_unreachable_broker_fails_within_the_time_budget() -> None:
         publisher.publish(rating_event("t", 3))
     assert time.monotonic() - started < 5
     assert not publisher.ping()
+
+
+def test_a_rating_no_broker_was_reached_for_is_not_said_unconfirmed() -> None:
+    # (nothing was handed to a broker: the API may say "not stored" if the outbox fails too)
+    publisher = KafkaRatingPublisher(
+        Settings.model_validate({"STREAMS_CONNECTION": "127.0.0.1:1", "PUBLISH_TIMEOUT_SECONDS": 1})
+    )
+    with pytest.raises(BackendUnavailable) as refused:
+        publisher.publish(rating_event("t", 3))
+    assert not isinstance(refused.value, PublishUnconfirmed)
+
+
+def test_a_rating_sent_to_a_broker_that_hangs_is_said_unconfirmed_and_was_taken_after_all() -> None:
+    # Given a publisher that has published to a broker
+    from talkrate_local.broker import LocalBroker
+
+    broker = LocalBroker()
+    broker.start()
+    try:
+        settings = {"STREAMS_CONNECTION": broker.bootstrap, "PUBLISH_TIMEOUT_SECONDS": 1}
+        publisher = KafkaRatingPublisher(Settings.model_validate(settings))
+        first = rating_event("t", 3)
+        publisher.publish(first)
+        process = broker._process
+        assert process is not None
+        # When the broker stops answering (held still) while a rating is sent to it
+        process.send_signal(signal.SIGSTOP)
+        assert held_still(process.pid), broker.log_tail()
+        sent = rating_event("t", 4)
+        try:
+            with pytest.raises(PublishUnconfirmed, match="did not acknowledge"):
+                publisher.publish(sent)
+        finally:
+            process.send_signal(signal.SIGCONT)
+        # Then it was said unconfirmed (not "not taken"), and rightly: the broker, answering
+        # again, wrote it (the request was handed over before the budget ran out). The API once
+        # answered such a rating "not stored, it was not counted" when its outbox failed too.
+        deadline = time.monotonic() + 10
+        while count_records(broker.bootstrap, "ratings") < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        records = consume_to_end(broker.bootstrap, "ratings")
+        ids = [RatingSubmitted.from_json(record.value).event_id for record in records]
+        assert ids == [first.event_id, sent.event_id]
+        publisher.close()
+    finally:
+        broker.stop()
 
 
 def test_a_broker_that_died_after_the_first_rating_is_reported_down() -> None:

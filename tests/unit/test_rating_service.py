@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -9,11 +10,14 @@ import pytest
 
 from talkrate.adapters.limiter import LIMITS_BUILT_MARK, forgotten_key, limit_key
 from talkrate.adapters.redis_store import _mark_of
+from talkrate.api.errors import problem_for
 from talkrate.errors import (
     BackendUnavailable,
     ForgottenUnknown,
     ForgottenVoter,
+    PublishUnconfirmed,
     RateLimited,
+    RatingNotConfirmed,
     RatingNotStored,
     RatingWindowClosed,
     TalkNotFound,
@@ -127,11 +131,16 @@ class FakeForgottenVoters:
 
 
 class FakePublisher:
-    def __init__(self, fail: bool = False) -> None:
+    """fail: refused before sending (nothing taken); unconfirmed: sent, never acknowledged."""
+
+    def __init__(self, fail: bool = False, unconfirmed: bool = False) -> None:
         self.published: list[Rating] = []
         self.fail = fail
+        self.unconfirmed = unconfirmed
 
     def publish(self, event: Rating) -> None:
+        if self.unconfirmed:
+            raise PublishUnconfirmed("sent, no acknowledgement in time")
         if self.fail:
             raise BackendUnavailable("down")
         self.published.append(event)
@@ -231,6 +240,47 @@ def test_only_when_neither_stream_nor_outbox_takes_it_is_the_rating_not_stored()
             limiter,
         )
     assert limiter.accepted == set()  # its status does not claim it was accepted
+
+
+def test_a_rating_the_stream_may_have_taken_and_the_outbox_did_not_is_said_unconfirmed() -> None:
+    # Given a stream that was sent the rating and did not acknowledge it in time (it may have
+    # taken it), and an outbox that cannot keep it
+    limiter = FakeLimiter()
+    # When it is rated
+    with pytest.raises(RatingNotConfirmed) as unconfirmed:
+        submit(
+            RatingBody("t-1", 4),
+            FakeCatalog("t-1"),
+            FakePublisher(unconfirmed=True),
+            FakeOutbox(fail=True),
+            limiter,
+        )
+    # Then it is not said "not stored" (which tells a client it was not counted, so that its
+    # retry without a key would count it twice) but unconfirmed, naming its event; its limits
+    # are given back and its status claims nothing, as for one not stored
+    assert not isinstance(unconfirmed.value, RatingNotStored)
+    assert unconfirmed.value.event_id
+    assert limiter.accepted == set()
+    assert set(limiter.used.values()) <= {0}
+    # And answered 503 with Retry-After in the problem+json shape, with the event's id and how
+    # to send it again so that it counts once
+    answer = problem_for(unconfirmed.value)
+    assert (answer.status_code, answer.headers["Retry-After"]) == (503, "5")
+    assert answer.content_type == "application/problem+json"
+    problem = json.loads(answer.body)
+    assert problem["type"] == "urn:talkrate:problem:rating-not-confirmed"
+    assert problem["eventId"] == unconfirmed.value.event_id
+    assert "may still be counted" in problem["detail"]
+    assert "same Idempotency-Key" in problem["detail"]
+
+
+def test_a_rating_the_stream_may_have_taken_goes_to_the_outbox_as_any_other() -> None:
+    outbox = FakeOutbox()
+    submission = submit(
+        RatingBody("t-1", 4), FakeCatalog("t-1"), FakePublisher(unconfirmed=True), outbox
+    )
+    assert submission.status == "queued"
+    assert outbox.kept == [submission.event]  # the relay's copy has its id: counted once
 
 
 def test_ratings_come_with_stats_when_they_are_available() -> None:

@@ -19,12 +19,32 @@ class RatingNotStored(TalkrateError):
     retry_after_seconds = 5
 
 
+class RatingNotConfirmed(TalkrateError):
+    """The event stream was sent the rating and did not confirm it in time, and the outbox
+    could not keep it: it may be counted yet (the broker may have taken it, or take it when it
+    answers again). A retry under the same Idempotency-Key, or by the same voter, counts once;
+    one without either may count twice: the answer says so and names the event."""
+
+    retry_after_seconds = 5
+
+    def __init__(self, event_id: str) -> None:
+        super().__init__(f"rating {event_id} not confirmed by the stream, not kept in the outbox")
+        self.event_id = event_id
+
+
 class InvalidHistogram(TalkrateError):
     """A histogram handed to the stats computation is not a valid count per value."""
 
 
 class BackendUnavailable(TalkrateError):
     """A backing service did not answer; callers decide whether that is fatal."""
+
+
+class PublishUnconfirmed(BackendUnavailable):
+    """The event stream was handed the record and did not acknowledge it in time (or its
+    connection broke, or the broker said its replicas had not all written it): it may have
+    taken it. A refusal before sending (no broker reached, a paused stream, a broker's error
+    answer) is a plain BackendUnavailable: nothing was taken."""
 
 
 class ReadModelUnavailable(BackendUnavailable):

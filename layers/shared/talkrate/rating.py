@@ -10,7 +10,9 @@ from talkrate.errors import (
     BackendUnavailable,
     ForgottenUnknown,
     ForgottenVoter,
+    PublishUnconfirmed,
     RateLimited,
+    RatingNotConfirmed,
     RatingNotStored,
     RatingWindowClosed,
     TalkNotFound,
@@ -197,7 +199,8 @@ def submit_rating(
     Raises TalkNotFound for an unknown talk, RatingWindowClosed outside the talk's window,
     RateLimited over a limit (nothing counted), ForgottenVoter for a forgotten voter's token,
     ForgottenUnknown when neither Redis nor PostgreSQL can say whether it is one, and
-    RatingNotStored only when neither Kafka nor the outbox took the rating.
+    RatingNotStored only when neither Kafka nor the outbox took the rating, RatingNotConfirmed
+    when the outbox did not and Kafka may have (sent, not acknowledged in time).
     """
     window = catalog.rating_window(request.talk_id)
     if window is None:
@@ -212,6 +215,7 @@ def submit_rating(
     try:
         publisher.publish(event)
     except BackendUnavailable as stream_error:
+        unconfirmed = isinstance(stream_error, PublishUnconfirmed)
         logger.warning(
             "stream unavailable, keeping the rating in the outbox",
             extra={"eventId": event_id, "error": str(stream_error)},
@@ -221,10 +225,14 @@ def submit_rating(
     try:
         outbox.enqueue(event)
     except BackendUnavailable as outbox_error:
-        try:  # not taken: the attendee's retry must not find the limits used up by it
+        # Not known to be taken: the attendee's retry must not find the limits used up by it
+        # (nor its status claim it accepted; one the broker did take shows once projected).
+        try:
             limiter.give_back(limits, event_id)
         except BackendUnavailable:
             logger.warning("could not give the limits back", extra={"eventId": event_id})
+        if unconfirmed:
+            raise RatingNotConfirmed(event_id) from outbox_error
         raise RatingNotStored("neither the stream nor the outbox took the rating") from outbox_error
     return Submission(event, "queued")
 

@@ -8,15 +8,33 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError
+from kafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    NotEnoughReplicasAfterAppendError,
+    RequestTimedOutError,
+)
 
 from talkrate.config import Settings
-from talkrate.errors import BackendUnavailable
+from talkrate.errors import BackendUnavailable, PublishUnconfirmed
 from talkrate.events import CORRELATION_HEADER
 from talkrate.observability import logger
 
 if TYPE_CHECKING:
     from talkrate.ports import Publishable
+
+
+# A record handed to the producer whose acknowledgement failed in one of these ways may be on
+# the topic: no answer in time (the request may be in flight, or sent when the broker answers
+# again), a connection broken under the request, or a leader that wrote it without its replicas.
+# Any other error is the broker's refusal: nothing was written.
+_UNSETTLED = (
+    KafkaTimeoutError,
+    KafkaConnectionError,
+    RequestTimedOutError,
+    NotEnoughReplicasAfterAppendError,
+)
 
 
 def client_options(settings: Settings) -> dict[str, Any]:
@@ -75,9 +93,14 @@ class KafkaRatingPublisher:
             future = self._get_producer().send(
                 self._settings.ratings_topic, key=event.key, value=event.to_json(), headers=headers
             )
+        except (KafkaError, OSError) as error:  # not handed over: no metadata, a bad record
+            raise BackendUnavailable(f"the event stream did not acknowledge: {error}") from error
+        try:
             future.get(timeout=timeout)
         except (KafkaError, OSError) as error:
-            raise BackendUnavailable(f"the event stream did not acknowledge: {error}") from error
+            unsettled = isinstance(error, _UNSETTLED) or not isinstance(error, KafkaError)
+            raised = PublishUnconfirmed if unsettled else BackendUnavailable
+            raise raised(f"the event stream did not acknowledge: {error}") from error
 
     def ping(self) -> bool:
         """True when the stream answers a metadata request for the ratings topic, now.

@@ -24,6 +24,7 @@ from talkrate.errors import (
     NotAllowed,
     NotAuthenticated,
     RateLimited,
+    RatingNotConfirmed,
     RatingNotStored,
     RatingUnknown,
     RatingWindowClosed,
@@ -328,6 +329,18 @@ def problem_for(error: Exception) -> Response:
                 "Rating not stored",
                 "the rating could not be stored; it was not counted, retry it",
                 headers={"Retry-After": str(RatingNotStored.retry_after_seconds)},
+            )
+        case RatingNotConfirmed():
+            logger.error("rating not confirmed", exc_info=error)
+            return problem_response(
+                503,
+                "rating-not-confirmed",
+                "Rating not confirmed",
+                "the event stream did not confirm the rating in time and it could not be kept:"
+                " it may still be counted; send it again with the same Idempotency-Key (or as the"
+                " same voter) to count it once",
+                headers={"Retry-After": str(RatingNotConfirmed.retry_after_seconds)},
+                eventId=error.event_id,
             )
         case ReadModelUnavailable():
             logger.warning("read model unavailable", exc_info=error)
