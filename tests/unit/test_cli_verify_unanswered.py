@@ -195,5 +195,7 @@ def test_status_reads_that_time_out_end_the_reading_with_no_read_after_them() ->
     # (the first reader to time out sent the next rating's read), and the readers left in
     # their requests do not hold the interpreter's exit
     assert took < 1.0 + PROMPT_S, took
-    assert len(api.reads) == STATUS_READERS, "a status read was sent after the failure"
+    # (at most one read a reader: a reader the loaded machine started late may not have sent
+    # its first before the first timeout, and takes none after it; at least the one timed out)
+    assert 1 <= len(api.reads) <= STATUS_READERS, f"{len(api.reads)} reads: one after the failure"
     assert all(reader.daemon for reader in readers), readers
