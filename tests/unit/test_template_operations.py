@@ -902,6 +902,12 @@ def test_the_api_knows_the_requests_cloudfront_forwards_and_their_viewer() -> No
     assert header["HeaderName"] == "X-Talkrate-Edge"
     value = header["HeaderValue"]["Fn::Sub"]
     assert value == "{{resolve:secretsmanager:${EdgeSecret}:SecretString}}"
+    # (resolved when the distribution is updated: a rotation's deploy changes its comment)
+    comment = distribution["Properties"]["DistributionConfig"]["Comment"]["Fn::Sub"]
+    assert "${EdgeSecretRotation}" in comment
+    assert (
+        len(comment.replace("${EdgeSecretRotation}", "x" * 32).replace("${Stage}", "prod")) <= 128
+    )
     secret = template["Resources"]["EdgeSecret"]
     assert secret["Type"] == "AWS::SecretsManager::Secret"
     assert "GenerateSecretString" in secret["Properties"]

@@ -72,6 +72,7 @@ _TEXT: tuple[str, ...] = (
     "admin_token_secret_arn",
     "voter_code_secret_arn",
     "voter_token_secret_arn",
+    "edge_secret_arn",
     "stage",
     "live_publish_url",
     "cors_allow_origin",
@@ -166,8 +167,9 @@ class Settings:
     # a request carrying it came through the CDN, so the viewer's address the CDN names
     # (X-Talkrate-Viewer, set by a CloudFront function) is the client's, for the per-address
     # limits; without it, the address API Gateway saw (the CDN's own, behind one). On AWS from
-    # EDGE_SECRET_ARN.
+    # EDGE_SECRET_ARN (its current and previous values, re-read while warm: talkrate.edge).
     edge_secret: Secret | None = None
+    edge_secret_arn: str | None = None
     # The origin of a page served elsewhere that may change things through its visitors'
     # browsers (the template's CorsAllowOrigin; `*` any, on a dev stack); unset or blank: only
     # the API's own pages (talkrate.api.cross_site).
@@ -394,8 +396,8 @@ def settings_from(environ: Mapping[str, str], fresh: bool = False) -> Settings:
     # A secret of its own: a secret generated with the code in it got a new key at each change.
     if arn := environ.get("VOTER_CODE_SECRET_ARN"):
         values["VOTER_CODE"] = read_voter_code(arn, fresh) or ""
-    if arn := environ.get("EDGE_SECRET_ARN"):
-        values["EDGE_SECRET"] = read_secret_text(arn, fresh)
+    # EDGE_SECRET_ARN's secret is read by talkrate.edge.SecretEdgeSecret, at the first request
+    # through the CDN, and again while warm: a rotation needs no cold start.
     # Blank values mean "not set": SAM cannot omit an environment variable conditionally.
     return Settings.model_validate({k: v for k, v in values.items() if v != ""})
 

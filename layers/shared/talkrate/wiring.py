@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from talkrate.adapters.redis_store import RedisReadModel
     from talkrate.adapters.talk_cache import CachedTalkCatalog
     from talkrate.announcer import Announcer
+    from talkrate.edge import EdgeSecret
     from talkrate.ports import RebuildRequests, StatsCalculator
     from talkrate.rating import RatingRules
     from talkrate.voters import EventCode, VoterTokens
@@ -142,6 +143,20 @@ def event_code() -> EventCode:
 
 
 @lru_cache(maxsize=1)
+def edge_secret() -> EdgeSecret | None:
+    """What vouches for a request that came through the CDN (X-Talkrate-Edge); None when no
+    CDN is configured. From a secret (on AWS) its values are re-read while warm."""
+    from talkrate.edge import FixedEdgeSecret, SecretEdgeSecret
+
+    settings = load_settings()
+    if settings.edge_secret_arn:
+        return SecretEdgeSecret(settings.edge_secret_arn)
+    if settings.edge_secret is not None:
+        return FixedEdgeSecret(settings.edge_secret.get_secret_value())
+    return None
+
+
+@lru_cache(maxsize=1)
 def voter_tokens() -> VoterTokens:
     """Issues and checks voter tokens; VoterTokensUnavailable when no key is configured. From
     a secret (on AWS), its keys are re-read while warm: a rotation needs no cold start."""
@@ -229,6 +244,7 @@ def reset() -> None:
         request_limiter,
         rating_rules,
         event_code,
+        edge_secret,
         voter_tokens,
         stats_calculator,
         rebuild_requests,

@@ -126,7 +126,7 @@ def post_rating(
         if replayed is None:
             raise
         return _accepted(replayed)
-    rater = Rater(voter_id, request.client_address(settings.edge_secret))
+    rater = Rater(voter_id, request.client_address(wiring.edge_secret()))
     if idempotency_key is None:
         accepted = _rate(rating, rater, now)
     else:

@@ -12,7 +12,6 @@ bodies pydantic checks, cost a cold start nothing.
 
 from __future__ import annotations
 
-import hmac
 import importlib
 import inspect
 import ipaddress
@@ -36,7 +35,7 @@ from talkrate.errors import DuplicateKey, unique_keys
 from talkrate.requests import Check, Invalid, checker
 
 if TYPE_CHECKING:
-    from talkrate.config import Secret
+    from talkrate.edge import EdgeSecret
 
 Handler = Callable[..., Any]
 
@@ -212,18 +211,16 @@ class Request:
         address = self.event["requestContext"].get("http", {}).get("sourceIp")
         return str(address) if address else None
 
-    def client_address(self, edge_secret: Secret | None) -> str | None:
-        """The client's address: for a request that came through the CDN (it carries
-        `edge_secret` in X-Talkrate-Edge, which CloudFront adds to every request it forwards),
-        the viewer's address CloudFront set in X-Talkrate-Viewer (a viewer's own header of
-        either name is overwritten there); else the address API Gateway saw.
+    def client_address(self, edge_secret: EdgeSecret | None) -> str | None:
+        """The client's address: for a request that came through the CDN (`edge_secret` vouches
+        for its X-Talkrate-Edge, which CloudFront adds to every request it forwards), the
+        viewer's address CloudFront set in X-Talkrate-Viewer (a viewer's own header of either
+        name is overwritten there); else the address API Gateway saw.
         """
-        if edge_secret is not None:
-            vouched = self.headers.get(EDGE_HEADER, "").encode("utf-8", "replace")
-            if hmac.compare_digest(vouched, edge_secret.get_secret_value().encode()):
-                viewer = _ip_address(self.headers.get(VIEWER_HEADER, ""))
-                if viewer:
-                    return viewer
+        if edge_secret is not None and edge_secret.vouches(self.headers.get(EDGE_HEADER, "")):
+            viewer = _ip_address(self.headers.get(VIEWER_HEADER, ""))
+            if viewer:
+                return viewer
         return self.source_ip
 
     @cached_property

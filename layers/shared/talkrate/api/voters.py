@@ -62,7 +62,7 @@ def post_voter(
         if renewed is not None:
             metrics.add_metric(name="VoterTokenRenewed", unit="Count", value=1)
             return _issued(renewed, renewed=True)
-    address = request.client_address(settings.edge_secret)
+    address = request.client_address(wiring.edge_secret())
     if address:
         # Before the code is checked, so wrong guesses are limited too.
         subject = address_subject(address)
