@@ -30,7 +30,8 @@ RATING = json.dumps({"talkId": "t-1", "value": 9})  # out of range: 422 once rea
         ({"sec-fetch-site": "cross-site"}, True),  # no Origin to let in
         # Without Fetch Metadata: an opaque origin (sandboxed frame, data: page) alone
         ({"origin": "null"}, True),
-        ({"origin": "https://elsewhere.example"}, False),
+        # (over HTTPS: a JSON body, which another site's page sends only after a preflight)
+        ({"origin": "https://elsewhere.example", "content-type": "application/json"}, False),
         # A same-origin page with Referrer-Policy: no-referrer sends Origin: null
         ({"sec-fetch-site": "same-origin", "origin": "null"}, False),
     ],
@@ -45,10 +46,43 @@ def test_which_browsers_writes_are_another_site_s(headers: dict[str, str], refus
 PLAIN_HTTP = {"host": "talkrate.test:3000", "x-forwarded-proto": "http"}
 # A request as API Gateway hands it through CloudFront: HTTPS, the execute-api host (CloudFront
 # forwards every viewer header but Host), the page's Origin the CloudFront domain.
+JSON = {"content-type": "application/json"}
 THROUGH_CLOUDFRONT = {
     "host": "a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com",
     "x-forwarded-proto": "https",
 }
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "refused"),
+    [
+        # What another site's page sends without a preflight, from a browser without Fetch
+        # Metadata (Safari before 16.4): a text or form POST, or one without a type
+        ("POST", {"content-type": "text/plain;charset=UTF-8"}, True),
+        ("POST", {"content-type": "application/x-www-form-urlencoded"}, True),
+        ("POST", {"content-type": "multipart/form-data; boundary=x"}, True),
+        ("POST", {"content-type": "Text/Plain"}, True),
+        ("POST", {}, True),
+        # What such a page could send only after a preflight (which CORS refuses): let in, as
+        # the web app's own writes from that browser are
+        ("POST", JSON, False),
+        ("POST", {"content-type": "application/problem+json"}, False),
+        ("PUT", {"content-type": "text/plain"}, False),
+        ("DELETE", {}, False),
+    ],
+)
+def test_over_https_a_browser_without_fetch_metadata_is_refused_what_needs_no_preflight(
+    method: str, headers: dict[str, str], refused: bool
+) -> None:
+    request = THROUGH_CLOUDFRONT | {"origin": "https://evil.example"} | headers
+    refusal = cross_site_refusal(method, request, None)
+    assert (refusal is not None) is refused
+    # Non-browsers (no Origin) are never refused, whatever their body
+    assert cross_site_refusal(method, THROUGH_CLOUDFRONT | headers, None) is None
+    # And the origin the stack names is let in
+    assert cross_site_refusal(method, request, "https://evil.example") is None
+    if refusal is not None:
+        assert "Origin: https://evil.example" in refusal
 
 
 @pytest.mark.parametrize(
@@ -98,11 +132,13 @@ THROUGH_CLOUDFRONT = {
             True,
         ),
         # On AWS: HTTPS only, Host the execute-api domain, Origin the CloudFront domain. A
-        # browser without Fetch Metadata is let in; the gateway's protocol is the last one named.
-        (THROUGH_CLOUDFRONT | {"origin": "https://d111111abcdef8.cloudfront.net"}, False),
+        # browser without Fetch Metadata is let in with a JSON body (the web app's); the
+        # gateway's protocol is the last one named.
+        (THROUGH_CLOUDFRONT | {"origin": "https://d111111abcdef8.cloudfront.net"} | JSON, False),
         (
             THROUGH_CLOUDFRONT
-            | {"x-forwarded-proto": "http, https", "origin": "https://x.example"},
+            | {"x-forwarded-proto": "http, https", "origin": "https://x.example"}
+            | JSON,
             False,
         ),
         (PLAIN_HTTP | {"x-forwarded-proto": "https, http", "origin": "http://evil.test"}, True),

@@ -12,8 +12,10 @@ scheme and `Host`. Clients that are not browsers send none of these and are neve
 nor is the web app, on the API's own origin.
 
 On AWS the API is HTTPS only (API Gateway says `X-Forwarded-Proto: https`), and CloudFront hands
-it the execute-api host, not the page's: Origin is not compared with Host there, and a browser
-without Fetch Metadata over HTTPS is let in by its Origin alone, as before.
+it the execute-api host, not the page's: Origin is not compared with Host there. A browser
+without Fetch Metadata over HTTPS (Safari before 16.4) is refused a POST with an Origin and a
+text or form body (what a page of another site can send without a preflight); its JSON writes,
+which the web app sends and no other site's page can without a preflight, go on.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ from collections.abc import Mapping
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # `same-site` too: another port or subdomain of the same site is another origin, another page.
 _OTHER_SITES = frozenset({"cross-site", "same-site"})
+# The bodies a page may POST to another origin without a preflight (CORS-safelisted types).
+_SIMPLE_TYPES = frozenset(
+    {"", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data"}
+)
 
 
 def cross_site_refusal(
@@ -43,11 +49,19 @@ def cross_site_refusal(
         foreign, said = site in _OTHER_SITES, f"Sec-Fetch-Site: {site}"
     elif origin.lower() == "null":
         foreign, said = True, "Origin: null"
-    else:
+    elif _over_plain_http(headers):
         # Over plain HTTP no browser sends Fetch Metadata: its Origin, when it sends one, is
         # all there is, and the page's own is the request's scheme and Host.
-        foreign = bool(origin) and _over_plain_http(headers) and not _is_own(origin, headers)
+        foreign = bool(origin) and not _is_own(origin, headers)
         said = f"Origin: {origin[:100]}, over plain HTTP without Sec-Fetch-Site"
+    else:
+        # Over HTTPS behind CloudFront the page's origin is not the Host the API sees. A browser
+        # without Fetch Metadata (Safari before 16.4) sends another site's write unasked only as
+        # a simple POST: a text or form body (the API reads text as JSON). The web app's own
+        # writes are JSON, which another site's page could send only after a preflight.
+        media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        foreign = bool(origin) and method.upper() == "POST" and media_type in _SIMPLE_TYPES
+        said = f"Origin: {origin[:100]}, a {media_type or 'typeless'} body without Sec-Fetch-Site"
     if not foreign or (allowed_origin and _lets_in(allowed_origin, origin)):
         return None
     others = f" and from {allowed_origin}" if allowed_origin else ""
