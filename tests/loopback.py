@@ -10,15 +10,17 @@ from typing import Any
 
 
 class LoopbackServer:
-    """Serves `handler` on 127.0.0.1 at `url` until `close()`."""
+    """Serves `handler` on 127.0.0.1 (or another loopback address: `host`) at `url` until
+    `close()`."""
 
     def __init__(
         self,
         handler: type[BaseHTTPRequestHandler],
         server_class: type[ThreadingHTTPServer] = ThreadingHTTPServer,
+        host: str = "127.0.0.1",
     ) -> None:
-        self.server = server_class(("127.0.0.1", 0), handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server = server_class((host, 0), handler)
+        self.url = f"http://{host}:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:

@@ -43,6 +43,31 @@ def check_url(url: str) -> str:
     return url.rstrip("/")
 
 
+# Set to 1 to send the organiser token over plain HTTP to another machine (a local runtime on
+# the network, `make run --host 0.0.0.0`): anyone on the way reads it.
+PLAIN_HTTP_SETTING = "TALKRATE_ALLOW_PLAIN_HTTP"
+
+
+def refuse_plain_http(url: str) -> None:
+    """BadInput (exit 2) before the organiser token is sent in clear to another machine: an
+    `http://` URL whose host is not this machine's, unless TALKRATE_ALLOW_PLAIN_HTTP=1. A
+    mistyped `--api http://…` sent it to the network before any server could refuse it."""
+    import os
+
+    from talkrate_cli.settings import is_loopback
+
+    parsed = httpx.URL(url)
+    if parsed.scheme != "http" or is_loopback(url):
+        return
+    if os.environ.get(PLAIN_HTTP_SETTING, "").strip() == "1":
+        return
+    raise BadInput(
+        f"the organiser token is not sent over plain HTTP to {parsed.host} (anyone on the way "
+        "could read it): use the API's https:// address; for a local runtime on your network, "
+        f"set {PLAIN_HTTP_SETTING}=1"
+    )
+
+
 def unreachable(url: str, error: Exception) -> Unreachable:
     """One line for a transport failure, whatever httpx raised."""
     reason = str(error) or type(error).__name__
@@ -147,6 +172,7 @@ class Api:
         """One request; ApiProblem for an error answer, Unreachable when there is none."""
         sent = dict(headers or {})
         if admin:
+            refuse_plain_http(self.url)
             sent["authorization"] = f"Bearer {self.admin_token or ''}"
         query = {k: v for k, v in (params or {}).items() if v is not None}
         content = None if body is None else json.dumps(body)

@@ -209,3 +209,61 @@ def test_an_api_url_with_a_port_no_connection_can_have_is_bad_input(port: int) -
     # (it was tried, and said "connection refused (is the API running?)", exit 1)
     with pytest.raises(BadInput, match=rf"bad API URL .*: port {port} is not one \(1 to 65535\)"):
         client.check_url(f"http://127.0.0.1:{port}")
+
+
+class Organisers(LoopbackServer):
+    """A stand-in API on a loopback address that records the Authorization headers it gets."""
+
+    def __init__(self, host: str) -> None:
+        self.seen: list[str | None] = []
+        api = self
+
+        class Handler(StandInHandler):
+            def do_GET(self) -> None:
+                api.seen.append(self.headers.get("authorization"))
+                self.answer(200, {"organiser": True})
+
+        super().__init__(Handler, host=host)
+
+
+def test_the_organiser_token_is_not_sent_in_clear_to_another_machine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given an API reached over plain HTTP at an address that is not one of this machine's
+    # names (127.0.0.2 stands for a host on the network: the client knows this machine as
+    # 127.0.0.1, localhost and ::1)
+    monkeypatch.delenv(client.PLAIN_HTTP_SETTING, raising=False)
+    server = Organisers("127.0.0.2")
+    try:
+        api = Api(server.url, admin_token="S3cretOrganiserToken")
+        # When an organiser's command would send the token there
+        with pytest.raises(BadInput, match=r"not sent over plain HTTP to 127\.0\.0\.2") as refused:
+            api.check_organiser()
+        # Then it is refused before anything is sent, and the message says how to go on
+        assert server.seen == []
+        assert "https://" in str(refused.value)
+        assert "S3cret" not in str(refused.value)
+        # And with the setting for a local runtime on the network it is sent
+        monkeypatch.setenv(client.PLAIN_HTTP_SETTING, "1")
+        api.check_organiser()
+        assert server.seen == ["Bearer S3cretOrganiserToken"]
+        api.close()
+    finally:
+        server.close()
+
+
+def test_the_organiser_token_goes_in_clear_to_this_machine_and_reads_need_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(client.PLAIN_HTTP_SETTING, raising=False)
+    local = Organisers("127.0.0.1")
+    remote = Organisers("127.0.0.2")
+    try:
+        Api(local.url, admin_token="t0ken-of-the-local-runtime").check_organiser()
+        assert local.seen == ["Bearer t0ken-of-the-local-runtime"]
+        # A read that carries no token goes anywhere
+        Api(remote.url, admin_token="S3cret").request("GET", "/talks")
+        assert remote.seen == [None]
+    finally:
+        local.close()
+        remote.close()
