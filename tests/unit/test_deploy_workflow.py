@@ -175,6 +175,7 @@ def _aws_managed(value: Any) -> set[str]:
 
 
 ROLLBACK_ONLY = {
+    "arn:aws:iam::aws:policy/service-role/AWSCodeDeployRoleForLambda",  # an inline policy since
     "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
     "arn:aws:iam::aws:policy/service-role/AWSLambdaMSKExecutionRole",
     "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",

@@ -2355,3 +2355,28 @@ def test_kafka_bootstrap_servers_holding_a_scheme_path_or_credentials_are_refuse
         assert "KafkaUsername" in text, text
         assert "KafkaPassword" in text, text
     assert {"KafkaUsername", "KafkaPassword"} <= set(_prod()["Parameters"])
+
+
+def test_codedeploy_may_read_the_alarms_and_move_aliases_of_this_account_and_region_only() -> None:
+    # Given the role CodeDeploy shifts the aliases' traffic with
+    role = _prod()["Resources"]["CodeDeployServiceRole"]["Properties"]
+    # Then it carries no managed policy (AWSCodeDeployRoleForLambda also allowed sns:Publish and
+    # S3 reads, for triggers and hooks this stack has none of, and aliases everywhere)
+    assert "ManagedPolicyArns" not in role
+    [policy] = role["Policies"]
+    statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    assert set(statements) == {"ReadRollbackAlarms", "MoveLiveAliases"}
+    assert statements["ReadRollbackAlarms"]["Action"] == "cloudwatch:DescribeAlarms"
+    moves = statements["MoveLiveAliases"]
+    assert sorted(moves["Action"]) == [
+        "lambda:GetAlias",
+        "lambda:GetProvisionedConcurrencyConfig",
+        "lambda:UpdateAlias",
+    ]
+    assert moves["Resource"]["Fn::Sub"] == (
+        "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:*"
+    )
+    # And only CodeDeploy acting for this account assumes it
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "codedeploy.amazonaws.com"}
+    assert trust["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
