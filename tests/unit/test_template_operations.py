@@ -2357,7 +2357,7 @@ def test_kafka_bootstrap_servers_holding_a_scheme_path_or_credentials_are_refuse
     assert {"KafkaUsername", "KafkaPassword"} <= set(_prod()["Parameters"])
 
 
-def test_codedeploy_may_read_the_alarms_and_move_aliases_of_this_account_and_region_only() -> None:
+def test_codedeploy_may_read_the_alarms_and_move_aliases_of_this_account_and_region() -> None:
     # Given the role CodeDeploy shifts the aliases' traffic with
     role = _prod()["Resources"]["CodeDeployServiceRole"]["Properties"]
     # Then it carries no managed policy (AWSCodeDeployRoleForLambda also allowed sns:Publish and
@@ -2376,7 +2376,6 @@ def test_codedeploy_may_read_the_alarms_and_move_aliases_of_this_account_and_reg
     assert moves["Resource"]["Fn::Sub"] == (
         "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:*"
     )
-    # And only CodeDeploy acting for this account assumes it
+    # And CodeDeploy assumes it
     [trust] = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "codedeploy.amazonaws.com"}
-    assert trust["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
