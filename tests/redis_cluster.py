@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import redis
@@ -251,6 +252,25 @@ class LocalRedisCluster:
         process = self.processes[port]
         process.send_signal(signal.SIGKILL)
         process.wait(10)
+
+    @contextlib.contextmanager
+    def frozen(self, ports: list[int] | None = None) -> Iterator[None]:
+        """The nodes at `ports` (all of them by default) stopped (SIGSTOP) inside the block:
+        their kernel still accepts connections, and nothing answers. Let go (SIGCONT) however
+        the block ends, so no node is left stopped."""
+        stopped = []
+        try:
+            for port in self.live_ports() if ports is None else ports:
+                self.processes[port].send_signal(signal.SIGSTOP)
+                stopped.append(port)
+            yield
+        finally:
+            for port in stopped:
+                self.processes[port].send_signal(signal.SIGCONT)
+
+    def replica_of(self, primary: int) -> int:
+        """The port of the primary's replica."""
+        return int(self._node(primary).info("replication")["slave0"]["port"])
 
     def start_again(self, port: int) -> None:
         """Start a killed node again and return once it answers, the cluster not yet healthy:

@@ -53,6 +53,11 @@ from redis.exceptions import (
     TryAgainError,
 )
 
+from talkrate.adapters.cluster_client import (
+    BoundedCluster,
+    BudgetedConnection,
+    BudgetedSSLConnection,
+)
 from talkrate.errors import (
     BackendUnavailable,
     ReadModelNotBuilt,
@@ -270,7 +275,18 @@ def connect(url: str, **options: Any) -> ReadModelClient:
     parsed = checked(url)
     if parsed.cluster:
         others = [ClusterNode(host, port) for host, port in parsed.nodes]  # type: ignore[no-untyped-call]
-        return RedisCluster.from_url(parsed.url, startup_nodes=others, **options)
+        # Its nodes' connections bound each call's waits for answers that do not come
+        # (talkrate.adapters.cluster_client). redis-py takes the class from the scheme (rediss://
+        # is its SSLConnection, over any given), so the URL is handed over as redis:// with the
+        # class of its scheme: the TLS options of its query go to that class as before.
+        scheme, _, rest = parsed.url.partition("://")
+        tls = scheme.lower() == "rediss"
+        return BoundedCluster.from_url(
+            f"redis://{rest}",
+            startup_nodes=others,
+            connection_class=BudgetedSSLConnection if tls else BudgetedConnection,
+            **options,
+        )
     client = redis.Redis.from_url(parsed.url, **options)
     # An option no connection takes (a typo, ?clustr=true) would fail each command with a
     # TypeError (a 500): one is made here, without connecting, so that it is said as the rest.

@@ -1,0 +1,111 @@
+"""A Redis Cluster client whose every call waits a bounded time, in all, for nodes that do not answer.
+
+redis-py's cluster client follows a node that does not answer by asking the cluster's nodes for
+its slots again, one after the other, each with the full socket timeout, and by trying the call
+again: on a cluster whose nodes accept connections and never answer (processes stopped, a host
+overloaded) one read took 35 s (5 s for the command, then 5 s for each of six nodes asked), where
+one Redis takes its socket timeout (5 s), and the API's read of the read model, which falls back
+to the event store, ran past the function's 12 s (a 503). Here the answers one call waits for and
+never gets add up to at most its socket timeout and REFRESH_WAIT_S more (a second for asking the
+other nodes for the slots: they answer at once when they can, so a failover or a reshard is
+followed as before). Each call of the client, and each pipeline's execute, has its own budget; a
+call made inside another (a script loaded again, a pipeline's redirections) shares it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+import redis
+from redis.cluster import ClusterPipeline, RedisCluster
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+# What a call may wait, beyond one socket timeout, for nodes that do not answer: its client
+# asking other nodes for the slots after one did not answer.
+REFRESH_WAIT_S = 1.0
+
+
+class _Unanswered:
+    """What is left of one call's wait for answers that do not come (set at its first read, from
+    that connection's socket timeout)."""
+
+    left: float | None = None
+
+
+_budget: ContextVar[_Unanswered | None] = ContextVar("cluster_call_unanswered", default=None)
+
+
+@contextmanager
+def _one_call() -> Iterator[None]:
+    """A budget for the call about to run, unless it runs inside a call that has one."""
+    if _budget.get() is not None:
+        yield
+        return
+    token = _budget.set(_Unanswered())
+    try:
+        yield
+    finally:
+        _budget.reset(token)
+
+
+class _BudgetedReads:
+    """A connection whose reads wait no longer than what is left of their call's budget; a read
+    that times out spends what it waited, and one with nothing left fails at once (the connection
+    dropped, as a read that timed out drops it)."""
+
+    socket_timeout: float | None
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        budget = _budget.get()
+        if budget is None or "timeout" in kwargs or self.socket_timeout is None:
+            return super().read_response(*args, **kwargs)  # type: ignore[misc]
+        if budget.left is None:
+            budget.left = self.socket_timeout + REFRESH_WAIT_S
+        if budget.left <= 0:
+            # (the command sent is not read: its answer must not be taken as the next one's)
+            self.disconnect()  # type: ignore[attr-defined]
+            raise RedisTimeoutError("no answer: the call's wait for this cluster is spent")
+        if budget.left < self.socket_timeout:
+            kwargs["timeout"] = budget.left
+        started = time.monotonic()
+        try:
+            return super().read_response(*args, **kwargs)  # type: ignore[misc]
+        except RedisTimeoutError:
+            budget.left -= time.monotonic() - started
+            raise
+
+
+class BudgetedConnection(_BudgetedReads, redis.Connection):
+    """A cluster node's connection (redis://)."""
+
+
+class BudgetedSSLConnection(_BudgetedReads, redis.SSLConnection):
+    """A cluster node's connection over TLS (rediss://)."""
+
+
+class _BudgetedPipeline(ClusterPipeline):
+    """A cluster pipeline whose execute is one call, with one budget."""
+
+    def execute(self, raise_on_error: bool = True) -> list[Any]:
+        with _one_call():
+            return super().execute(raise_on_error)
+
+
+class BoundedCluster(RedisCluster):
+    """RedisCluster whose calls wait for unanswering nodes at most their socket timeout and
+    REFRESH_WAIT_S in all (its connection class must be a Budgeted one: `connect`)."""
+
+    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        """The command, its waits for answers that do not come bounded (see the module)."""
+        with _one_call():
+            return super().execute_command(*args, **kwargs)  # type: ignore[no-untyped-call]
+
+    def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> ClusterPipeline:
+        """redis-py's pipeline, its execute one bounded call."""
+        pipe: ClusterPipeline = super().pipeline(transaction, shard_hint)  # type: ignore[no-untyped-call]
+        pipe.__class__ = _BudgetedPipeline  # (a subclass adding a method only: no state to make)
+        return pipe

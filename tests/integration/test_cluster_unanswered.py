@@ -1,0 +1,80 @@
+"""The API on a Redis Cluster that does not answer: its nodes stopped.
+
+Each test starts a cluster of its own (tests/redis_cluster.py, about 3 s), so that what it does
+to its nodes never reaches the session's cluster, which the other tests share.
+Real PostgreSQL, Redis Cluster and Kafka-API broker; the API's handler called in process.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tests.backends import built
+from tests.builders import (
+    LambdaContextStub,
+    kafka_event,
+    load_function,
+    rating_event,
+    ratings_batch,
+)
+from tests.integration.conftest import Call
+from tests.redis_cluster import LocalRedisCluster
+
+pytestmark = pytest.mark.integration
+
+FUNCTION_TIMEOUT_S = 12  # ApiFunction's Timeout (template.yaml)
+
+
+@pytest.fixture
+def own_cluster(talks_dsn: str) -> Iterator[LocalRedisCluster]:
+    """A Redis Cluster for this test alone, its read model built."""
+    with LocalRedisCluster() as cluster:
+        built(cluster.url, talks_dsn)
+        yield cluster
+
+
+def answered_within(call: Callable[[], dict[str, Any]], seconds: float) -> dict[str, Any] | None:
+    """The call's answer, or None when it has none after `seconds` (it is left to end alone)."""
+    answers: list[dict[str, Any]] = []
+    thread = threading.Thread(target=lambda: answers.append(call()), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return answers[0] if answers else None
+
+
+def test_a_read_on_a_cluster_whose_nodes_never_answer_comes_from_the_event_store_in_time(
+    api: Call,
+    configure: Callable[..., None],
+    own_cluster: LocalRedisCluster,
+    talk: str,
+    topic: str,
+) -> None:
+    # Given a rating projected onto a Redis Cluster, read from it
+    configure(RATINGS_CONNECTION=own_cluster.url, PUBLISH_TIMEOUT_SECONDS="1")
+    load_function("projector")(
+        kafka_event(ratings_batch(topic, 0, 0, [rating_event(talk, 5)])),
+        LambdaContextStub("projector"),
+    )
+    before = api("GET", "/ratings", query={"talkId": talk})
+    assert (before["json"]["source"], before["json"]["ratings"]["5"]) == ("read-model", 1)
+    # When every node stops answering (SIGSTOP: connections still accepted) and the talk is read
+    with own_cluster.frozen():
+        started = time.monotonic()
+        read = answered_within(lambda: api("GET", "/ratings", query={"talkId": talk}), 40)
+        waited = time.monotonic() - started
+    # Then the counts come from the event store within the function's timeout (before: 35 s,
+    # redis-py asking each stopped node for the slots for a socket timeout each: a 503 from
+    # the gateway), as on one Redis that does not answer (5 s)
+    assert read is not None, "no answer after 40 s"
+    assert read["statusCode"] == 200, read["body"]
+    assert (read["json"]["source"], read["json"]["ratings"]["5"]) == ("event-store", 1)
+    assert waited < FUNCTION_TIMEOUT_S, f"answered after {waited:.1f} s"
+    # And once the nodes answer again, the talk is read from Redis again
+    own_cluster.wait_until_healthy()
+    again = api("GET", "/ratings", query={"talkId": talk})
+    assert (again["json"]["source"], again["json"]["ratings"]["5"]) == ("read-model", 1)
