@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import redis
 from redis.cluster import RedisCluster
-from redis.exceptions import RedisClusterException
+from redis.exceptions import NoScriptError, RedisClusterException
 
 from talkrate.adapters.redis_store import (
     ACCEPTED_PREFIX,
@@ -149,7 +149,7 @@ class RedisRequestLimiter:
         try:
             if self._script is None:  # (a shared client not made yet is made here: see its class)
                 self._script = self._client.register_script(_ADMIT)
-            reply = self._script(keys=keys, args=args, client=self._client) if keys else [1]
+            reply = self._counted(keys, args) if keys else [1]
             if int(reply[0]) == 1 and marker is not None and self._cluster:
                 self._client.set(marker, "1", ex=ACCEPTED_SECONDS)
         except (redis.RedisError, RedisClusterException) as error:
@@ -163,6 +163,25 @@ class RedisRequestLimiter:
         # The limit used up (a script of an older version names none).
         full = active[int(reply[2]) - 1] if len(reply) > 2 else None
         return Admission(False, max(1, math.ceil(int(reply[1]) / 1000)), full)
+
+    def _counted(self, keys: list[str], args: list[Any]) -> Any:
+        """The admission script's answer. On a cluster it is sent to its slot's node once: when
+        the cluster answers CLUSTERDOWN (a shard lost, or a primary not yet replaced), redis-py
+        tries a call again ten times, each after a quarter of a second and a reading of the
+        slots (2.8 s a request, then let through unchecked all the same); a call given its node
+        is tried once (redis-py's rule: its node may be gone after a reading of the slots). It
+        still follows a MOVED or an ASK (a slot moved), and its failure reads the slots again
+        for the next request; a primary lost lets the requests of its failover through
+        unchecked, as the limits do whenever Redis does not answer."""
+        if not self._cluster:
+            return self._script(keys=keys, args=args, client=self._client)
+        node = self._client.get_node_from_key(keys[0])  # type: ignore[union-attr]
+        call = ("EVALSHA", self._script.sha, len(keys), *keys, *args)
+        try:
+            return self._client.execute_command(*call, target_nodes=node)
+        except NoScriptError:  # (a node that lost its scripts: a restart, a replica promoted)
+            self._client.script_load(_ADMIT)
+            return self._client.execute_command(*call, target_nodes=node)
 
     def bar(self, pseudonym: str) -> None:
         """Mark a voter forgotten (`ops forget-voter`): from now on `admit` with their pseudonym
