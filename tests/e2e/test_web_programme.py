@@ -221,6 +221,39 @@ def test_a_long_search_without_spaces_wraps_in_the_line_that_quotes_it(
     assert widths[0] <= widths[1], widths
 
 
+def test_the_search_s_count_is_said_once_the_typing_pauses(web: WebStack, page: Page) -> None:
+    # Given a track of four talks that each letter of "Seas" narrows by one
+    track = f"Typed {unique_talk_id()}"
+    for title in ["Sandwiches", "Sentinels", "Search engines", "Seaside walks"]:
+        web.add_talk(title=title, track=track)
+    page.goto(web.url(f"/app/?track={quote(track)}"))
+    status = page.locator("main .list-head [role=status]")
+    expect(status).to_have_text(re.compile(r"^4 of \d+ talks$"))
+    total = status.inner_text().split(" of ")[1]
+    # (every text the count line, a live region, is given from now on)
+    page.evaluate(
+        """(line) => {
+          window.said = [];
+          new MutationObserver(() => window.said.push(line.textContent))
+            .observe(line, { childList: true, characterData: true, subtree: true });
+        }""",
+        status.element_handle(),
+    )
+    # When an attendee types "Seas" at a key each quarter of a second, and stops
+    search = page.get_by_role("searchbox", name="Search talks")
+    search.press_sequentially("Seas", delay=250)
+    # Then the list follows the keys, and the count is said once, once the typing paused
+    expect(page.locator(".talk-card h2")).to_have_text(["Seaside walks"])
+    expect(status).to_have_text(f"1 of {total}")
+    page.wait_for_timeout(1500)
+    assert page.evaluate("window.said") == [f"1 of {total}"]
+    # When the attendee deletes a letter, Then that search's count is said, once
+    search.press("Backspace")
+    expect(status).to_have_text(f"2 of {total}")
+    page.wait_for_timeout(1500)
+    assert page.evaluate("window.said") == [f"1 of {total}", f"2 of {total}"]
+
+
 def test_skip_to_content_moves_to_the_page_without_drawing_it_again(
     web: WebStack, page: Page
 ) -> None:

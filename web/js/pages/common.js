@@ -1,5 +1,5 @@
 // Pieces several pages share.
-import { h, setText, plural, formatCount, formatZoned, debounce, lineDirection } from "../dom.js";
+import { h, setText, refill, plural, formatCount, formatZoned, debounce, lineDirection } from "../dom.js";
 import { gatewayBusy, countsUnreadable, serviceNow } from "../api.js";
 
 // A small status line saying how fresh the figures are: "Connecting…" until the page was first
@@ -242,6 +242,34 @@ export function searchBox(id, value, placeholder, changed) {
     oninput: debounce(() => changed(box.value), 120),
   });
   return box;
+}
+
+// A live line a search rewrites (its count, or that nothing matches): while the attendee types,
+// what it says is written once the typing pauses, so a screen reader hears the count of the
+// search typed ("3 talks") once, not one at each key on the way ("12 talks", "8 talks"); the
+// list itself follows the keys. What it says otherwise (loading, an error) is written at once.
+export const SEARCH_SETTLES_MS = 600; // after searchBox's 120 ms: said about 0.7 s after the last key
+export function settledLine(node) {
+  let parts = null; // what the line is to say
+  let typing = null; // the timer that ends a spell of typing
+  const write = () => {
+    typing = null;
+    if (parts) refill(node, ...parts);
+  };
+  return {
+    node,
+    say(...next) {
+      parts = next;
+      if (typing === null) write();
+    },
+    typed() {
+      clearTimeout(typing);
+      typing = setTimeout(write, SEARCH_SETTLES_MS);
+    },
+    stop() {
+      clearTimeout(typing);
+    },
+  };
 }
 
 // "240 talks" when every talk is shown, "12 of 240 talks" when a search or filter narrows them.

@@ -1,9 +1,9 @@
 // /app/: the programme, searchable, filterable by track; talks running now first, then those just
 // over, then those to come, talks whose rating has closed last (see `order`).
-import { h, fill, refill, setText, plural, formatAvg, talkHref, arrange, isolated, lineDirection } from "../dom.js";
+import { h, fill, plural, formatAvg, talkHref, arrange, isolated, lineDirection } from "../dom.js";
 import { serviceNow } from "../api.js";
 import { watchCatalogue } from "../live.js";
-import { isRunning, errorText, tracksOf, trackChoice, searchBox, searchWords, matchesSearch, shownOf, staleNotice, liveBadge, countsNotice, countsFollowed, LISTED_COUNTS } from "./common.js";
+import { isRunning, errorText, tracksOf, trackChoice, searchBox, settledLine, searchWords, matchesSearch, shownOf, staleNotice, liveBadge, countsNotice, countsFollowed, LISTED_COUNTS } from "./common.js";
 import { ratingClosed, zoned, atNextEdge } from "../window.js";
 
 function matches(talk, words, track) {
@@ -82,6 +82,7 @@ export function programmePage(main) {
   let track = params.get("track") || "";
 
   const status = h("p", { class: "muted", role: "status" }, "Loading the programme…");
+  const line = settledLine(status); // what it says, written once a search's typing pauses
   // Whether the scores shown move by themselves (live), by the page's polling, or not at all
   // (offline), as on the other pages that follow ratings.
   const badge = liveBadge();
@@ -96,6 +97,7 @@ export function programmePage(main) {
   const list = h("ul", { class: "talks" });
   const search = searchBox("search", query, "Title, speaker, room…", (text) => {
     query = text;
+    line.typed();
     show();
   });
   const trackBox = h("span", { class: "field" });
@@ -166,11 +168,11 @@ export function programmePage(main) {
       // and the button made anew, only when the search or the track changes).
       const matching = query.trim() ? ` “${query.trim()}”` : "";
       const inTrack = track ? ` in ${track}` : "";
-      refill(status, `No talk matches${matching}${inTrack}. `,
+      line.say(`No talk matches${matching}${inTrack}. `,
         h("button", { type: "button", class: "link", onclick: clearFilters }, "Show all talks"));
       return;
     }
-    setText(status, shownOf(shown.length, talks.length));
+    line.say(shownOf(shown.length, talks.length));
   }
 
   function clearFilters() {
@@ -206,7 +208,7 @@ export function programmePage(main) {
     onFailed: (error) => {
       followed.failed();
       if (talks.length) stale.failed(error);
-      else setText(status, errorText(error));
+      else line.say(errorText(error));
     },
     onStatus: badge.set,
     pollMs: 15000,
@@ -216,6 +218,7 @@ export function programmePage(main) {
   return () => {
     clearInterval(clock);
     clearTimeout(edgeTimer);
+    line.stop();
     followed.stop();
     live.stop();
   };
