@@ -1281,6 +1281,43 @@ def test_the_room_screen_reads_from_the_back_of_a_room_up_to_big_counts(
         room.close()
 
 
+@pytest.mark.parametrize("size", ["phone 390x844", "1920x1080"])
+def test_seven_digit_counts_fit_the_room_screen(web: WebStack, browser: Browser, size: str) -> None:
+    # Given a talk's room screen on a phone (or a 1080p projector), live
+    talk = web.add_talk(title="A keynote a whole country rated", speakers=["Ada Example"])
+    room = browser.new_context(viewport=PHONE if size.startswith("phone") else PROJECTORS[size])
+    try:
+        screen = room.new_page()
+        screen.goto(web.url(SCREEN.format(id=talk["id"])))
+        expect(screen.locator(".live-badge")).to_have_attribute("data-state", "live")
+        # When its counts reach seven digits
+        millions = {"1": 100_000, "2": 200_000, "3": 700_000, "4": 3_000_000, "5": 5_000_000}
+        state = {"type": "talk", "talkId": talk["id"], "ratings": millions, "count": 9_000_000}
+        publish_live(web, talk["channel"], state)
+        expect(total(screen)).to_have_text("9,000,000 ratings", timeout=LIVE_WITHIN_MS)
+        # Then every count is drawn whole inside its row and the window: nothing scrolls sideways
+        # (at 390 px the counts ran 7 px past the window's edge, cut)
+        fits = screen.evaluate(
+            """() => ({
+              page: document.documentElement.scrollWidth,
+              outside: [...document.querySelectorAll('.histogram .count, .summary .total')]
+                .filter((node) => {
+                  const text = document.createRange();
+                  text.selectNodeContents(node);
+                  const drawn = text.getBoundingClientRect();
+                  const row = node.closest('li, .summary').getBoundingClientRect();
+                  return node.scrollWidth > node.clientWidth || drawn.right > row.right + 0.5
+                    || drawn.right > innerWidth;
+                })
+                .map((node) => node.textContent),
+            })"""
+        )
+        assert fits == {"page": screen.viewport_size["width"], "outside": []}  # type: ignore[index]
+        expect(screen.get_by_role("listitem").first).to_contain_text("5,000,000")
+    finally:
+        room.close()
+
+
 @pytest.mark.parametrize("size", PROJECTORS)
 def test_the_room_screen_s_address_reads_from_the_back_of_the_room_too(
     web: WebStack, browser: Browser, size: str

@@ -60,6 +60,8 @@ export function histogramView({ big = false, announcer = null } = {}) {
     if (mean === undefined) mean = sum ? counts.reduce((a, n, i) => a + n * Number(VALUES[i]), 0) / sum : null;
     setText(average, formatAvg(mean));
     setText(total, plural(sum, "rating", "ratings"));
+    // (its length, by which a room screen's count past a million gives up some size: app.css)
+    if (big) total.style.setProperty("--chars", String(total.textContent.length));
     if (announcer) announcer.figures(sum ? `${total.textContent}, average ${average.textContent}` : "No ratings yet");
   }
 
