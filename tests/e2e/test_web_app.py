@@ -2915,6 +2915,50 @@ def test_the_leaderboard_has_a_view_for_a_hall_s_big_screen(
         hall.close()
 
 
+def test_the_big_screen_board_shows_its_twenty_talks_without_scrolling_at_1080p(
+    web: WebStack, browser: Browser
+) -> None:
+    # Given a track of 21 rated talks (the board lists 20), some with titles of two lines
+    track = f"Full hall {unique_talk_id()}"
+    long_title = (
+        "Observability for event-driven systems in production: tracing, metrics and "
+        "structured logs across Kafka, Redis and PostgreSQL"
+    )
+    talks = [
+        web.add_talk(title=f"{long_title} {n}" if n % 3 == 0 else f"Talk {n}", track=track)
+        for n in range(21)
+    ]
+    for talk in talks:
+        web.rate(talk["id"], 4)
+    assert wait_for(lambda: all(web.count(talk["id"]) == 1 for talk in talks), seconds=30)
+    hall = browser.new_context(viewport=PROJECTORS["1920x1080"])
+    try:
+        # When its board is shown on a hall's 1080p display
+        page = hall.new_page()
+        page.goto(web.url(f"/app/leaderboard?track={quote(track)}&view=screen"))
+        rows = page.locator("table.board tbody tr")
+        expect(rows).to_have_count(20, timeout=5_000)
+        # Then every talk listed is in view, and the live state under them: nothing scrolls
+        # (rows of 70 px and more scrolled past the tenth)
+        seen = page.evaluate(
+            """() => ({
+              scrolls: document.documentElement.scrollHeight > innerHeight,
+              last: document.querySelector('table.board tbody tr:last-child')
+                .getBoundingClientRect().bottom <= innerHeight,
+              badge: document.querySelector('.live-badge').getBoundingClientRect().bottom
+                <= innerHeight,
+            })"""
+        )
+        assert seen == {"scrolls": False, "last": True, "badge": True}
+        # And the text still reads from the back of the hall (1.5% of the width at 1080p)
+        size = rows.first.locator("td a").evaluate(
+            "(a) => parseFloat(getComputedStyle(a).fontSize)"
+        )
+        assert size >= 0.015 * 1920, size
+    finally:
+        hall.close()
+
+
 def test_a_slow_read_of_the_whole_leaderboard_does_not_replace_a_track_s_board(
     web: WebStack, page: Page
 ) -> None:

@@ -131,8 +131,10 @@ export function leaderboardPage(main) {
         kept.shownCount = row.count;
         const key = JSON.stringify([row.title, row.language, row.track]);
         if (kept.key !== key) {
-          fill(kept.talk, h("a", { href: talkHref(row.talkId), lang: row.language }, row.title),
-            row.track ? h("span", { class: "muted track-name" }, ` ${row.track}`) : null);
+          // (a line of their own: on a hall's big screen, the title and its track side by side)
+          fill(kept.talk, h("div", { class: "talk-line" },
+            h("a", { href: talkHref(row.talkId), lang: row.language }, row.title),
+            row.track ? h("span", { class: "muted track-name" }, ` ${row.track}`) : null));
           kept.key = key;
         }
         return kept.node;
