@@ -254,6 +254,43 @@ def test_the_search_s_count_is_said_once_the_typing_pauses(web: WebStack, page: 
     assert page.evaluate("window.said") == [f"1 of {total}", f"2 of {total}"]
 
 
+@pytest.mark.parametrize(
+    ("language", "speakers", "line"),
+    [
+        ("ar", ["سميرة حداد", "يوسف علي", "ليلى منصور"], "سميرة حداد ويوسف علي وليلى منصور"),
+        ("de", ["Anna Weber", "Jonas Klein", "Eva Roth"], "Anna Weber, Jonas Klein und Eva Roth"),
+        ("ja", ["山田花子", "佐藤健"], "山田花子、佐藤健"),
+        (None, ["Ada Lovelace", "Grace Hopper"], "Ada Lovelace, Grace Hopper"),
+        ("tlh", ["Ada Lovelace", "Grace Hopper"], "Ada Lovelace, Grace Hopper"),
+    ],
+)
+def test_a_talk_s_speakers_are_listed_the_way_its_language_lists_them(
+    web: WebStack, page: Page, language: str | None, speakers: list[str], line: str
+) -> None:
+    # Given a talk in a language (or none, or one the browser has no list format for), with
+    # its speakers
+    track = f"Listed {unique_talk_id()}"
+    talk = web.add_talk(
+        title=f"Speakers {unique_talk_id()}",
+        speakers=speakers,
+        track=track,
+        **({"language": language} if language else {}),
+    )
+    # When its card on the programme, its page, its room screen and its row of the organisers'
+    # table are shown, Then each lists its speakers as that language does (an Arabic list
+    # joined with "و", not a Latin comma), in English where the talk has no language it knows
+    page.goto(web.url(f"/app/?track={quote(track)}"))
+    expect(page.locator(".talk-card .speakers")).to_have_text(line)
+    page.goto(web.url(f"/app/talks/{talk['id']}"))
+    expect(page.locator("main .meta > span").first).to_have_text(line)
+    page.goto(web.url(f"/app/talks/{talk['id']}/screen"))
+    expect(page.locator(".screen-head .speakers")).to_have_text(line)
+    page.goto(web.url(f"/app/admin?q={quote(talk['title'])}"))
+    page.get_by_label("Organiser token").fill(web.token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator(".talk-speakers")).to_have_text(line)
+
+
 def test_skip_to_content_moves_to_the_page_without_drawing_it_again(
     web: WebStack, page: Page
 ) -> None:

@@ -100,6 +100,30 @@ export function isolated(pieces, separator) {
   return pieces.filter(Boolean).flatMap((piece, i) => [i ? separator : null, piece instanceof Node ? piece : h("span", { dir: "auto" }, piece)]);
 }
 
+// A talk's speakers as a list the way the talk's language writes one (Intl.ListFormat, narrow:
+// "A, B, C" in English, "A وB وC" in Arabic, "A、B、C" in Japanese, "A, B und C" in German), each
+// name isolated as above: a Latin comma between Arabic names read wrong. In the page's English
+// where the talk has no language, or one the browser has no list format for (or no tag at all).
+const listFormats = new Map(); // language -> its list format
+const listFormat = (language) => {
+  if (!listFormats.has(language)) {
+    let format;
+    try {
+      format = new Intl.ListFormat(language ? [language, "en"] : ["en"], { type: "conjunction", style: "narrow" });
+    } catch {
+      format = new Intl.ListFormat(["en"], { type: "conjunction", style: "narrow" });
+    }
+    listFormats.set(language, format);
+  }
+  return listFormats.get(language);
+};
+export function speakerList(names, language) {
+  const shown = names.filter(Boolean);
+  let i = 0;
+  return listFormat(language || "").formatToParts(shown.map(String))
+    .map((part) => (part.type === "element" ? h("span", { dir: "auto" }, shown[i++]) : part.value));
+}
+
 // The first letter of a text, or a direction mark, tells which way it reads (as dir="auto" does).
 const FIRST_STRONG = /[\p{L}\u200e\u200f\u061c]/u;
 const RIGHT_TO_LEFT = /[\u200f\u061c\p{Script=Hebrew}\p{Script=Arabic}\p{Script=Syriac}\p{Script=Thaana}\p{Script=Nko}\p{Script=Samaritan}\p{Script=Mandaic}\p{Script=Adlam}\p{Script=Hanifi_Rohingya}]/u;
@@ -121,7 +145,6 @@ export function directLine(line, texts) {
   else line.removeAttribute("dir");
   return line;
 }
-export const fillLine = (line, texts, separator) => fill(directLine(line, texts), isolated(texts, separator));
 
 // A title or a search quoted in the page's own words ("Deleted “…”."), isolated as above: the
 // quotes and the words around stay in the page's order. `lang`: a title's talk's language.

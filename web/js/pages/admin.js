@@ -1,6 +1,6 @@
 // /app/admin: organisers sign in with their token, add, edit and remove talks, and download the
 // results as CSV. The token stays in this tab only (sessionStorage).
-import { h, fill, refill, setText, plural, formatAvg, formatCount, formatDay, formatTime, formatZone, formatZoned, dayOf, arrange, talkHref, isolated, lineDirection, isolatedText, append, quoted, setLang } from "../dom.js";
+import { h, fill, refill, setText, plural, formatAvg, formatCount, formatDay, formatTime, formatZone, formatZoned, dayOf, arrange, talkHref, isolated, lineDirection, isolatedText, append, quoted, setLang, speakerList } from "../dom.js";
 import { request, allTalks, talkPath, appConfig, ApiError, credentialRefused } from "../api.js";
 import { venueZone, unknownZone, zoneName, wallOf, wallText, wallTime, instantsOf } from "../zone.js";
 import { watchCatalogue } from "../live.js";
@@ -475,7 +475,7 @@ export function adminPage(main) {
         const { cells } = kept;
         const lang = talk.language;
         fill(cells.talk, h("a", { class: "talk-title", href: `/app/talks/${encodeURIComponent(talk.id)}`, lang }, talk.title),
-          (talk.speakers || []).length ? h("span", { class: "talk-speakers", dir: lineDirection(talk.speakers), lang }, isolated(talk.speakers, ", ")) : null,
+          (talk.speakers || []).length ? h("span", { class: "talk-speakers", dir: lineDirection(talk.speakers), lang }, speakerList(talk.speakers, lang)) : null,
           h("span", { class: "talk-id-line" }, h("span", { class: "muted talk-id" }, talk.id), " · ", kept.qr));
         setText(cells.track, talk.track || "");
         setText(cells.room, talk.room || "");

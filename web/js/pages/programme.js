@@ -1,6 +1,6 @@
 // /app/: the programme, searchable, filterable by track; talks running now first, then those just
 // over, then those to come, talks whose rating has closed last (see `order`).
-import { h, fill, plural, formatAvg, talkHref, arrange, isolated, lineDirection } from "../dom.js";
+import { h, fill, plural, formatAvg, talkHref, arrange, isolated, lineDirection, speakerList } from "../dom.js";
 import { serviceNow } from "../api.js";
 import { watchCatalogue } from "../live.js";
 import { isRunning, errorText, tracksOf, trackChoice, searchBox, settledLine, searchWords, matchesSearch, shownOf, staleNotice, liveBadge, countsNotice, countsFollowed, LISTED_COUNTS } from "./common.js";
@@ -47,7 +47,7 @@ function card(talk) {
   const score = h("p", { class: "score" });
   const node = h("li", { class: "talk-card" },
     h("h2", { lang: talk.language }, h("a", { href: talkHref(talk.id) }, talk.title)),
-    (talk.speakers || []).length ? h("p", { class: "speakers", dir: lineDirection(talk.speakers), lang: talk.language }, isolated(talk.speakers, ", ")) : null,
+    (talk.speakers || []).length ? h("p", { class: "speakers", dir: lineDirection(talk.speakers), lang: talk.language }, speakerList(talk.speakers, talk.language)) : null,
     h("p", { class: "meta", dir: lineDirection([talk.track, talk.room, schedule]) },
       isRunning(talk) ? h("span", { class: "now" }, "Now") : null,
       isolated([talk.track, talk.room, schedule], " · ")),

@@ -1,6 +1,6 @@
 // /app/talks/<talkId>/screen: the room screen. Big figures, the live histogram and a QR code of
 // the talk's page, readable from the back of the room.
-import { h, fill, refill, setText, talkHref, debounce, fillLine, isolatedText, setLang, onLoopback, loopbackWords } from "../dom.js";
+import { h, fill, refill, setText, talkHref, debounce, directLine, speakerList, isolatedText, setLang, onLoopback, loopbackWords } from "../dom.js";
 import { ApiError, get, talkPath, serviceNow } from "../api.js";
 import { watchTalk, watchForTalk, newestShown } from "../live.js";
 import { histogramView } from "../histogram.js";
@@ -98,7 +98,7 @@ export function screenPage(main, talkId) {
     document.title = `${isolatedText(talk.title)} · room screen · talkrate`;
     setText(title, talk.title);
     const names = talk.speakers || [];
-    if (speakers.textContent !== names.join(", ")) fillLine(speakers, names, ", "); // read every 30 s
+    refill(directLine(speakers, names), speakerList(names, talk.language)); // (read every 30 s)
     setLang(title, talk.language);
     setLang(speakers, talk.language);
     fitTitle();

@@ -1,5 +1,5 @@
 // /app/talks/<talkId>: rate the talk (1 to 5, changeable), and its live histogram.
-import { h, fill, setText, formatTime, formatZone, talkHref, debounce, isolated, directLine, isolatedText, lineDirection, setLang } from "../dom.js";
+import { h, fill, setText, formatTime, formatZone, talkHref, debounce, isolated, directLine, isolatedText, lineDirection, setLang, speakerList } from "../dom.js";
 import { request, get, talkPath, appConfig, ApiError, serviceNow, credentialRefused, keysUpdating } from "../api.js";
 import { watchTalk, watchForTalk, newestShown } from "../live.js";
 import { histogramView } from "../histogram.js";
@@ -665,7 +665,7 @@ export function talkPage(main, talkId) {
     if (metaShown !== metaKey) {
       metaShown = metaKey;
       // The speakers run as on the programme's card: all right-to-left, the first on the right.
-      const speakers = names ? h("span", { dir: lineDirection(talk.speakers), lang: talk.language }, isolated(talk.speakers, ", ")) : null;
+      const speakers = names ? h("span", { dir: lineDirection(talk.speakers), lang: talk.language }, speakerList(talk.speakers, talk.language)) : null;
       fill(directLine(meta, [...(talk.speakers || []), talk.track, talk.room, schedule]),
         isolated([speakers, talk.track, talk.room, schedule], " · "));
     }
