@@ -71,6 +71,29 @@ def search_talks(page: Page, text: str, shown: int) -> None:
     expect(page.locator(".admin-talks tbody tr")).to_have_count(shown)
 
 
+def test_a_row_s_buttons_name_its_title_in_the_talk_s_language(web: WebStack, page: Page) -> None:
+    # Given a talk whose title is in Hebrew (its language given), in the organisers' table
+    title = f"בדיקות אינטגרציה מודרניות {unique_talk_id()}"
+    web.add_talk(title=title, language="he")
+    sign_in(web, page, f"/app/admin?q={quote(title)}")
+    # When a screen reader names the row's Edit, Delete and QR code buttons
+    shown = {"Edit": "Edit", "Delete": "Delete", "Download the QR code of": "QR code"}
+    for word, visible in shown.items():
+        button = page.get_by_role("button", name=f"{word} {title}", exact=True)
+        expect(button).to_have_text(visible)
+        # Then the name's title is read from an element that carries the talk's language (a
+        # name of plain text read "Edit" and the Hebrew title in one English voice), its word
+        # from one in the page's English
+        parts = button.evaluate(
+            """(button) => (button.getAttribute('aria-labelledby') || '').split(' ')
+              .filter(Boolean).map((id) => {
+                const part = document.getElementById(id);
+                return [part.textContent, part.closest('[lang]').getAttribute('lang')];
+              })"""
+        )
+        assert parts == [[word, "en"], [title, "he"]]
+
+
 def test_an_attendee_s_pages_never_fetch_the_organisers_page_which_loads_when_opened(
     web: WebStack, page: Page
 ) -> None:
@@ -1641,8 +1664,9 @@ def test_a_delete_done_while_a_save_s_list_read_waits_says_only_that_it_deleted(
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name=f"Delete {doomed['title']}").click()
     expect(message).to_have_text(f"Deleted “{doomed['title']}”.")
-    focused = page.evaluate("document.activeElement.getAttribute('aria-label') || ''")
-    assert focused.startswith("Edit ")
+    # (on a row's Edit button: the talk it edits)
+    focused = page.evaluate("document.activeElement.dataset.edit || ''")
+    assert focused
     # And the list comes, with a talk saved meanwhile (which only a read shows)
     later = web.saved_before(title=f"Listed by the read {stem}")
     network.release()
@@ -1651,7 +1675,7 @@ def test_a_delete_done_while_a_save_s_list_read_waits_says_only_that_it_deleted(
     # the delete left it
     expect(message).to_have_text(f"Deleted “{doomed['title']}”.")
     expect(page.get_by_test_id("overlap-warning")).to_have_count(0)
-    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == focused
+    assert page.evaluate("document.activeElement.dataset.edit") == focused
     assert web.runtime.request("GET", f"/talks/{doomed['id']}").status == 404
 
 

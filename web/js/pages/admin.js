@@ -28,6 +28,10 @@ function languageTag(text) {
   }
 }
 
+// The organisers' table's rows' ids (see showRow), and its QR buttons' words.
+let rowIds = 0;
+const QR_OF = "talk-qr-of";
+
 const FIELD_LABELS = { title: "Title", id: "Id", speakers: "Speakers", language: "Language", track: "Track", room: "Room", startsAt: "Starts", endsAt: "Ends" };
 
 // The programme file's rules (the results file, ids from titles, imports): fetched when an
@@ -282,7 +286,9 @@ export function adminPage(main) {
             h("th", { scope: "col" }, "Talk"), h("th", { scope: "col" }, "Track"), h("th", { scope: "col" }, "Room"),
             h("th", { scope: "col" }, "When"), h("th", { scope: "col", class: "num" }, "Ratings"),
             h("th", { scope: "col", class: "num" }, "Average"), h("th", { scope: "col" }, "Actions"))),
-          list)));
+          list),
+        // (the words before a title in each row's QR button's name)
+        h("span", { id: QR_OF, hidden: true }, "Download the QR code of")));
 
     // The table follows the programme as the other pages do (see watchCatalogue): a rating
     // moves its talk's count and average in place, another organiser's change shows as its
@@ -462,11 +468,17 @@ export function adminPage(main) {
         const cells = { talk: h("th", { scope: "row" }), track: h("td", { "data-label": "Track" }), room: h("td", { "data-label": "Room" }),
           when: h("td", { class: "when", "data-label": "When" }), count: h("td", { class: "num", "data-label": "Ratings" }),
           avg: h("td", { class: "num", "data-label": "Average" }) };
-        const edit = h("button", { type: "button", "data-edit": talk.id, onclick: () => editor(kept.talk) }, "Edit");
+        // Named by their word and the row's title ("Edit <title>"), the title as the row shows
+        // it, in the talk's language: a screen reader reads it in that language's voice, where
+        // a name of plain text read a Hebrew title in English. (Ids of the page's own making:
+        // a talk's id may hold what an id list cannot.)
+        const id = `talk-row-${++rowIds}`;
+        const named = (word) => ({ id: `${id}-${word}`, "aria-labelledby": `${id}-${word} ${id}-title` });
+        const edit = h("button", { type: "button", "data-edit": talk.id, onclick: () => editor(kept.talk), ...named("edit") }, "Edit");
         // Beside the talk's id, not among the actions: the talk column keeps a laptop's width.
-        const qr = h("button", { type: "button", class: "link talk-qr", onclick: () => downloadQr(kept.talk) }, "QR code");
-        const del = h("button", { type: "button", class: "danger", onclick: () => remove(kept.talk) }, "Delete");
-        kept = { cells, edit, qr, del, key: null, node: h("tr", {}, Object.values(cells), h("td", { class: "actions" }, edit, del)) };
+        const qr = h("button", { type: "button", class: "link talk-qr", onclick: () => downloadQr(kept.talk), "aria-labelledby": `${QR_OF} ${id}-title` }, "QR code");
+        const del = h("button", { type: "button", class: "danger", onclick: () => remove(kept.talk), ...named("delete") }, "Delete");
+        kept = { id, cells, edit, qr, del, key: null, node: h("tr", {}, Object.values(cells), h("td", { class: "actions" }, edit, del)) };
         rows.set(talk.id, kept);
       }
       kept.talk = talk;
@@ -474,15 +486,12 @@ export function adminPage(main) {
       if (kept.key !== key) {
         const { cells } = kept;
         const lang = talk.language;
-        fill(cells.talk, h("a", { class: "talk-title", href: `/app/talks/${encodeURIComponent(talk.id)}`, lang }, talk.title),
+        fill(cells.talk, h("a", { class: "talk-title", id: `${kept.id}-title`, href: `/app/talks/${encodeURIComponent(talk.id)}`, lang }, talk.title),
           (talk.speakers || []).length ? h("span", { class: "talk-speakers", dir: lineDirection(talk.speakers), lang }, speakerList(talk.speakers, lang)) : null,
           h("span", { class: "talk-id-line" }, h("span", { class: "muted talk-id" }, talk.id), " · ", kept.qr));
         setText(cells.track, talk.track || "");
         setText(cells.room, talk.room || "");
         fill(cells.when, timesCell(talk));
-        kept.edit.setAttribute("aria-label", `Edit ${talk.title}`);
-        kept.qr.setAttribute("aria-label", `Download the QR code of ${talk.title}`);
-        kept.del.setAttribute("aria-label", `Delete ${talk.title}`);
         kept.key = key;
       }
       setText(kept.cells.count, talk.summary ? formatCount(talk.summary.count) : "–");
