@@ -226,6 +226,42 @@ def test_in_forced_colours_the_chosen_star_and_the_bars_still_show(
         context.close()
 
 
+# How a star is drawn: its fill, its border and its star's colour.
+STAR_LOOK = """(node) => {
+  const style = getComputedStyle(node);
+  return [style.backgroundColor, style.borderTopStyle, style.borderTopColor, style.color];
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["dark", "light"])
+def test_in_forced_colours_a_waiting_star_is_drawn_unlike_the_chosen_one(
+    web: WebStack, browser: Browser, scheme: str
+) -> None:
+    # Given an attendee whose system forces its own colours, who rated a talk 3
+    talk = web.add_talk(title="Rated in high contrast, offline")
+    context = browser.new_context(
+        viewport=web_app.PHONE, forced_colors="active", color_scheme=scheme
+    )
+    try:
+        page = context.new_page()
+        own, _ = rated_three(web, page, talk)
+        # When their phone loses its network and they tap 4 (kept, waiting to be sent), and
+        # its pulse is over
+        context.set_offline(True)
+        star(page, 4).click()
+        expect(own).to_have_text("Waiting to send your rating: 4 out of 5.")
+        page.clock.run_for(10_000)
+        page.keyboard.press("Tab")
+        page.mouse.move(0, 0)
+        # Then the waiting 4 is drawn unlike the chosen 3, and unlike a star not chosen
+        chosen, waiting, other = (star(page, n).evaluate(STAR_LOOK) for n in (3, 4, 2))
+        assert waiting != chosen, (waiting, chosen)
+        assert waiting != other, (waiting, other)
+        assert chosen != other, (chosen, other)
+    finally:
+        context.close()
+
+
 def test_an_organiser_pressing_save_twice_on_a_slow_network_saves_once_and_is_told_so(
     web: WebStack, page: Page
 ) -> None:
