@@ -248,7 +248,7 @@ export function searchBox(id, value, placeholder, changed) {
 // what it says is written once the typing pauses, so a screen reader hears the count of the
 // search typed ("3 talks") once, not one at each key on the way ("12 talks", "8 talks"); the
 // list itself follows the keys. What it says otherwise (loading, an error) is written at once.
-export const SEARCH_SETTLES_MS = 600; // after searchBox's 120 ms: said about 0.7 s after the last key
+const SEARCH_SETTLES_MS = 600; // after searchBox's 120 ms: said about 0.7 s after the last key
 export function settledLine(node) {
   let parts = null; // what the line is to say
   let typing = null; // the timer that ends a spell of typing
@@ -257,7 +257,6 @@ export function settledLine(node) {
     if (parts) refill(node, ...parts);
   };
   return {
-    node,
     say(...next) {
       parts = next;
       if (typing === null) write();
