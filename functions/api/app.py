@@ -31,6 +31,8 @@ snapstart.register(
     "talkrate.adapters.idempotency",
     "talkrate.adapters.kafka_stream",
     "talkrate.adapters.stats_client",
+    "hmac",  # (and OpenSSL's hashlib: a voter pass's signature, read at its first use)
+    "secrets",
 )
 gc.freeze()
 gc.enable()

@@ -15,15 +15,12 @@ leak the previous key is left out: every token it signed is refused, forged ones
 from __future__ import annotations
 
 import base64
-import hmac
 import math
 import re
-import secrets
 import time
 import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from hashlib import sha256
 from typing import TYPE_CHECKING, NamedTuple
 
 from talkrate.errors import (
@@ -94,13 +91,20 @@ class SigningKeys:
 
     def signed(self, payload: str, signature: str) -> bool:
         """Whether the current key or the previous one gave the payload this signature."""
-        return any(hmac.compare_digest(signature, _signature(key, payload)) for key in self._keys)
+        from hmac import compare_digest
+
+        return any(compare_digest(signature, _signature(key, payload)) for key in self._keys)
 
     def __repr__(self) -> str:
         return f"SigningKeys({len(self._keys)} keys)"
 
 
 def _signature(key: bytes, payload: str) -> str:
+    # hmac, hashlib (OpenSSL's, 3 ms) and secrets at a first token, not at every cold start: the
+    # API's init is measured against a baseline (make bench), and most of its routes sign nothing.
+    import hmac
+    from hashlib import sha256
+
     digest = hmac.new(key, payload.encode(), sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
@@ -115,6 +119,8 @@ class VoterTokens:
 
     def issue(self, now: datetime) -> IssuedToken:
         """A token for a new, anonymous voter, valid for the configured lifetime."""
+        import secrets
+
         return self._issue(secrets.token_hex(16), now)
 
     def renew(self, token: str, now: datetime) -> IssuedToken:
@@ -315,6 +321,8 @@ def forgotten_id(voter_id: str) -> str:
     """The id a forgotten voter's ratings are filed under (`talkrate ops forget-voter`): the same
     at every run (a run cut short, or one for a rating of theirs that came late, joins what an
     earlier one filed), and telling nothing of the voter without their id."""
+    from hashlib import sha256
+
     digest = sha256(b"talkrate forget-voter\0" + voter_id.encode()).hexdigest()
     return f"forgotten-{digest[:32]}"
 
@@ -383,7 +391,9 @@ class EventCode:
             expected = spoken(code)
             if len(expected) < SHORTEST_EVENT_CODE:
                 return False  # (and the secret read again, at most once per half minute)
-            return presented is not None and hmac.compare_digest(
+            from hmac import compare_digest
+
+            return presented is not None and compare_digest(
                 _utf8(spoken(presented)), _utf8(expected)
             )
 
