@@ -2678,3 +2678,35 @@ def test_a_message_quoting_a_long_title_stays_inside_a_narrow_phone(
         assert not scrolls_sideways(page)
     finally:
         page.context.close()
+
+
+def test_the_organisers_search_count_is_said_once_the_typing_pauses(
+    web: WebStack, page: Page
+) -> None:
+    # Given four talks of a stem that each letter of "Seas" narrows by one, a search for the
+    # stem typed, and the organisers' count line (a live region) said
+    stem = unique_talk_id()
+    for title in ["Sandwiches", "Sentinels", "Search engines", "Seaside walks"]:
+        web.add_talk(title=f"{title} {stem}")
+    sign_in(web, page)
+    counted = page.get_by_test_id("admin-count")
+    search = page.get_by_role("searchbox", name="Search talks")
+    search.fill(f"{stem} S")
+    expect(counted).to_have_text(re.compile(r"^4 of \d+ talks$"))
+    total = (counted.text_content() or "").split(" of ")[1]
+    page.evaluate(
+        """(line) => {
+          window.said = [];
+          new MutationObserver(() => window.said.push(line.textContent))
+            .observe(line, { childList: true, characterData: true, subtree: true });
+        }""",
+        counted.element_handle(),
+    )
+    # When the organiser types "eas" at a key each quarter of a second, and stops
+    search.press_sequentially("eas", delay=250)
+    # Then the table follows the keys, and the count is said once, once the typing paused (it
+    # was said at each key: "3 of", "2 of", "1 of")
+    expect(page.locator(".admin-talks tbody tr:visible")).to_have_count(1)
+    expect(counted).to_have_text(f"1 of {total}")
+    page.wait_for_timeout(1500)
+    assert page.evaluate("window.said") == [f"1 of {total}"]

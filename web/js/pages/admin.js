@@ -4,7 +4,7 @@ import { h, fill, refill, setText, plural, formatAvg, formatCount, formatDay, fo
 import { request, allTalks, talkPath, appConfig, ApiError, credentialRefused } from "../api.js";
 import { venueZone, unknownZone, zoneName, wallOf, wallText, wallTime, instantsOf } from "../zone.js";
 import { watchCatalogue } from "../live.js";
-import { errorText, searchBox, searchWords, matchesSearch, shownOf, liveBadge, staleNotice, countsNotice, countsFollowed, LISTED_COUNTS } from "./common.js";
+import { errorText, searchBox, settledLine, searchWords, matchesSearch, shownOf, liveBadge, staleNotice, countsNotice, countsFollowed, LISTED_COUNTS } from "./common.js";
 import { when, zoned } from "../window.js";
 import { qrSvg } from "../qr.js";
 import { roomClashes } from "../clashes.js";
@@ -253,9 +253,11 @@ export function adminPage(main) {
     let query = new URLSearchParams(location.search).get("q") || "";
     const search = searchBox("admin-search", query, "Title, speaker, track, room…", (text) => {
       query = text;
+      countLine.typed();
       draw();
     });
     const count = h("p", { class: "muted", role: "status", "data-testid": "admin-count" });
+    const countLine = settledLine(count); // what it says, written once a search's typing pauses
     // A venue's zone this browser does not know (older time zone data) leaves every page in this
     // device's zone: said here, once, as the organisers are who can see to it.
     const zoneNote = h("p", { class: "notice", "data-testid": "zone-unknown" });
@@ -337,6 +339,7 @@ export function adminPage(main) {
     stopLive = () => {
       watcher.stop();
       followed.stop();
+      countLine.stop();
       relist.newest += 1;
       unplanned();
     };
@@ -384,15 +387,15 @@ export function adminPage(main) {
       arrange(list, shown.map((talk) => rows.get(talk.id).node));
       // (no count of a list never read: a talk added meanwhile is not all there is)
       if (!stale.readAt) {
-        setText(count, "");
+        countLine.say("");
         return;
       }
       if (talks.length && !shown.length) {
-        refill(count, "No talk matches ", quoted(query.trim()), ". ",
+        countLine.say("No talk matches ", quoted(query.trim()), ". ",
           h("button", { type: "button", class: "link", onclick: clearSearch }, "Show all talks"));
         return;
       }
-      setText(count, shownOf(shown.length, talks.length));
+      countLine.say(shownOf(shown.length, talks.length));
     }
 
     function clearSearch() {
