@@ -115,3 +115,22 @@ def test_ratings_are_not_held_on_the_limits_when_a_shard_is_lost_whole(
     # script again ten times after a quarter of a second each
     assert answers == [202] * 10
     assert waited < 10, f"ten ratings took {waited:.1f} s"
+
+
+def test_a_client_made_while_no_node_answers_gives_up_as_a_call_does(
+    own_cluster: LocalRedisCluster,
+) -> None:
+    # Given a URL naming three of a cluster's nodes (`nodes=`), and every node stopped
+    from talkrate.adapters.redis_store import connect
+
+    others = ",".join(f"127.0.0.1:{port}" for port in own_cluster.ports[1:3])
+    url = f"{own_cluster.url}&nodes={others}"
+    with own_cluster.frozen():
+        # When a client is made (a cold start, or a request after one failed to be made)
+        started = time.monotonic()
+        with pytest.raises((redis.RedisError, redis.exceptions.RedisClusterException)):
+            connect(url, socket_timeout=5, socket_connect_timeout=2)
+        waited = time.monotonic() - started
+    # Then it gives up within one socket timeout and the second the bound adds, as any call
+    # (before: 5 s for each node named, 15 s, past the API's 12 s)
+    assert waited < 8, f"gave up after {waited:.1f} s"

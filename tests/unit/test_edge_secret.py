@@ -11,7 +11,7 @@ import pytest
 from moto import mock_aws
 
 from talkrate.admin_token import REREAD_FLOOR_SECONDS
-from talkrate.edge import FixedEdgeSecret, SecretEdgeSecret, edge_values
+from talkrate.edge import FixedEdgeSecret, SecretEdgeSecret, _secrets_manager, edge_values
 
 pytestmark = pytest.mark.unit
 
@@ -29,8 +29,10 @@ class Clock:
 @pytest.fixture
 def secrets(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    _secrets_manager.cache_clear()  # (a client of another test's mock)
     with mock_aws():
         yield boto3.client("secretsmanager", region_name="eu-west-1")
+    _secrets_manager.cache_clear()
 
 
 def counting_reads() -> tuple[list[str], Callable[[str], tuple[bytes, ...]]]:
@@ -134,3 +136,33 @@ def test_a_secret_never_rotated_has_its_one_value(secrets: object) -> None:
     client = secrets
     arn = client.create_secret(Name="talkrate/edge", SecretString=OLD)["ARN"]
     assert edge_values(arn) == (OLD.encode(),)
+
+
+def test_a_secret_never_read_is_tried_again_once_per_floor_not_at_every_request() -> None:
+    # Given a secret whose reads fail (throttled in a burst of cold starts, a missing right)
+    clock = Clock()
+    reads: list[str] = []
+    answering = False
+
+    def read(arn: str) -> tuple[bytes, ...]:
+        reads.append(arn)
+        if not answering:
+            raise RuntimeError("ThrottlingException")
+        return (OLD.encode(),)
+
+    edge = SecretEdgeSecret("arn:edge", read=read, clock=clock)
+    # When a hundred requests come through the CDN within the half minute
+    assert not any(edge.vouches(OLD) for _ in range(100))
+    # Then the secret was asked once, not a hundred times on the ratings' path
+    assert len(reads) == 1
+    # And once the half minute is over it is asked again, and its value taken once it answers
+    clock.now += REREAD_FLOOR_SECONDS
+    assert not edge.vouches(OLD)
+    assert len(reads) == 2
+    answering = True
+    clock.now += REREAD_FLOOR_SECONDS / 2
+    assert not edge.vouches(OLD)  # (within the floor of the last failure: not asked)
+    assert len(reads) == 2
+    clock.now += REREAD_FLOOR_SECONDS / 2
+    assert edge.vouches(OLD)
+    assert len(reads) == 3

@@ -18,9 +18,10 @@ import contextlib
 import hmac
 import time
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any, Protocol
 
-from talkrate.admin_token import RereadSecret
+from talkrate.admin_token import REREAD_FLOOR_SECONDS, RereadSecret
 from talkrate.config import secret_text
 
 
@@ -58,35 +59,49 @@ class SecretEdgeSecret:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._arn = arn
+        self._clock = clock
+        self._failed_at: float | None = None  # a first read that failed, not tried again before
         reader = read or edge_values
         self._kept: RereadSecret[tuple[bytes, ...]] = RereadSecret(lambda: reader(arn), clock=clock)
 
     def vouches(self, header: str) -> bool:
         if not header:
             return False  # not through the CDN: nothing to read the secret for
+        now = self._clock()
+        if self._failed_at is not None and now - self._failed_at < REREAD_FLOOR_SECONDS:
+            return False  # (never read, and tried within the floor: not at every request)
         given = header.encode("utf-8", "replace")
         try:
-            return self._kept.check(lambda values: _matches(given, values))
+            vouched = self._kept.check(lambda values: _matches(given, values))
         except Exception as error:  # never read: the request is not vouched for, and not a 5xx
             from talkrate.observability import logger
 
+            self._failed_at = now
             logger.warning(
                 "the edge secret could not be read: requests are counted by the address API "
-                "Gateway saw",
+                "Gateway saw until a read, at most once per half minute, answers",
                 extra={"secret": self._arn, "error": type(error).__name__},
             )
             return False
+        self._failed_at = None
+        return vouched
 
 
 def edge_values(arn: str) -> tuple[bytes, ...]:
     """The secret's current value, and its previous one when it has one (AWSPREVIOUS), non-blank."""
-    import boto3
-
-    client = boto3.client("secretsmanager")
+    client = _secrets_manager()
     values = [_value(client.get_secret_value(SecretId=arn))]
     with contextlib.suppress(client.exceptions.ResourceNotFoundException):  # never rotated
         values.append(_value(client.get_secret_value(SecretId=arn, VersionStage="AWSPREVIOUS")))
     return tuple(value.encode() for value in values if value.strip())
+
+
+@lru_cache(maxsize=1)
+def _secrets_manager() -> Any:
+    """One Secrets Manager client a process (boto3 imported at the first read, not at init)."""
+    import boto3
+
+    return boto3.client("secretsmanager")
 
 
 def _value(answer: dict[str, Any]) -> str:

@@ -99,6 +99,13 @@ class BoundedCluster(RedisCluster):
     """RedisCluster whose calls wait for unanswering nodes at most their socket timeout and
     REFRESH_WAIT_S in all (its connection class must be a Budgeted one: `connect`)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Made as one call: it asks its startup nodes for the slots (each the full socket timeout
+        when it does not answer: 15 s for a URL naming three nodes of a stopped cluster, and a
+        client not made is made again at the next request)."""
+        with _one_call():
+            super().__init__(*args, **kwargs)
+
     def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         """The command, its waits for answers that do not come bounded (see the module)."""
         with _one_call():
