@@ -57,6 +57,9 @@ class Session:
     as_json: bool
     _api: Api | None = field(default=None, repr=False)
     _zone: tuple[ZoneInfo | None] | None = field(default=None, repr=False)
+    # Why the venue's zone could not be read (its config unreadable: the API out of reach, or
+    # not the API), if it could not
+    zone_unread: CliError | None = field(default=None, repr=False)
     # Where the stack's /app/config.json is (its pages' origin, not the API's): --stack only
     _config_url: str | None = field(default=None, repr=False)
     # The stack's outputs, as read for its API's URL: --stack only
@@ -92,8 +95,8 @@ class Session:
         if self._zone is None:
             try:
                 config = self.api.page_config()
-            except CliError:
-                config = None
+            except CliError as error:
+                config, self.zone_unread = None, error
             self._zone = (output.venue_zone(config),)
         return self._zone[0]
 

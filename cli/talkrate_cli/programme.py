@@ -345,7 +345,7 @@ def sent_time(name: str, text: str, zone: ZoneInfo | None = None) -> tuple[str, 
         )
     if parsed.tzinfo is None and zone is None:
         return text, (
-            f"{name} {text} names no time zone (write it as {text}Z for UTC, "
+            f"{name} {text} {NAMES_NO_ZONE} (write it as {text}Z for UTC, "
             f"or with its offset, {text}+01:00)"
         )
     sent = text
@@ -644,10 +644,15 @@ def _records(
             problems.append(Problem(begins, None, message))
             return
         last = (lines.kept, begins)
-        yield reader.line_num, record
+        # The line the record begins on (a cell's line break makes it more than one; blank lines
+        # before it are skipped): where a spreadsheet shows its row
+        blank = next((i for i, text in enumerate(lines.kept) if text.strip("\r\n")), 0)
+        yield begins + blank, record
 
 
 QUOTE_OPEN_AT_END = "a double quote never closed: the file ends inside the cell it opens"
+# What a time without a zone is refused with where the venue's zone is not known.
+NAMES_NO_ZONE = "names no time zone"
 
 
 class _CellScan(NamedTuple):

@@ -87,7 +87,7 @@ def test_rows_become_the_api_fields() -> None:
         ),
         ("id,title,speakers,track,room\nt,T,Ana\n", "line 2: 3 cells where the header has 5"),
         ("id,title\nmy talk,T\n", "line 2: id 'my talk' is not one a talk can have"),
-        ('id,title\nt,"Two\nlines"\n', "line 3: title holds a control character"),
+        ('id,title\nt,"Two\nlines"\n', "line 2: title holds a control character"),
         ("id,title\nt,Go\u009b2J\n", "line 2: title holds a control character"),
         (
             "id,title,startsAt\nt,T,02/12/2026 09:00\n",

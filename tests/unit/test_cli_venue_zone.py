@@ -442,6 +442,26 @@ def test_an_import_reads_wall_times_in_the_venue_s_zone_and_again_changes_nothin
     assert len(api.sent) == 2
 
 
+def test_an_import_of_wall_times_to_an_api_out_of_reach_says_so_not_that_its_lines_are_bad(
+    organiser: None, served: list[VenueApi], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Given a good programme of wall times, and an address where no API answers (the one just
+    # stopped: its config, which names the venue's zone, cannot be read)
+    file = tmp_path / "programme.csv"
+    file.write_text("id,title,startsAt\nwinter,Winter,2026-12-05 10:30\n")
+    gone = venue(served, BERLIN)
+    gone.close()
+    served.remove(gone)
+    # When it is tried
+    status = main(["--api", gone.url, "admin", "import", "--dry-run", str(file)])
+    _, err = capsys.readouterr()
+    # Then the command says it cannot reach the API (exit 1), as the others do: it said each
+    # line named no time zone, and told the organiser to rewrite a good file (exit 2)
+    assert status == 1, err
+    assert err.splitlines()[-1].startswith(f"talkrate: cannot reach the API at {gone.url}")
+    assert "names no time zone" not in err
+
+
 def test_an_import_refuses_a_wall_time_the_venue_s_clocks_skip_and_one_without_a_zone_elsewhere(
     organiser: None, served: list[VenueApi], capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

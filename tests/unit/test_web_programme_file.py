@@ -135,8 +135,8 @@ def test_the_page_and_the_command_line_refuse_a_quote_never_closed_before_the_fi
     assert page[0] == [f"line 2: {open_at}"]
     assert page[1] == [f"line 5: {open_at}"]
     assert page[2] == [
+        "line 3: title holds a control character (a line break?)",  # (its record's first line)
         f"line 3: {open_at}",
-        "line 4: title holds a control character (a line break?)",
     ]
     assert [said.split(" is ")[0] for said in page[3]] == [
         "line 2: startsAt '02/12/2026 09:00'",
@@ -215,3 +215,19 @@ def test_the_page_matches_a_title_saved_with_u_feff_to_its_talk_as_the_command_l
     # Then each row updates its own talk, as the command line's import does
     ids = [row.talk_id for row in with_ids(read_rows(io.StringIO(FEFF_FILE)), FEFF_CATALOG)]
     assert sorted(json.loads(done.stdout)) == sorted(ids) == sorted(FEFF_CATALOG)
+
+
+def test_the_page_and_the_command_line_name_a_row_whose_cell_spans_lines_by_its_first(
+    tmp_path: Path,
+) -> None:
+    # Given a row whose quoted title holds a line break (a spreadsheet shows it as row 2),
+    # after blank lines too
+    files = ['id,title\nt,"Two\nlines"\nu,Fine\n', 'id,title\n\n\nt,"Two\nlines"\n']
+    # When the page's import and the command line's read them
+    page, cli = read_by_both(tmp_path, files)
+    # Then both name the line the row begins on (they named the line it ended on)
+    assert page == cli
+    assert page == [
+        ["line 2: title holds a control character (a line break?)"],
+        ["line 4: title holds a control character (a line break?)"],
+    ]

@@ -239,6 +239,7 @@ function csvRecords(text, delimiter) {
   let long = false; // a cell past Python's csv field limit
   let longAt = 1; // the line that cell began on (its quote's, for a quoted one), as the CLI says
   let began = 1; // the line the cell being read began on
+  let recordBegan = 1; // the line the record being read began on (a cell's line break: more)
   const save = () => {
     if (!long && field.length > CELL_LIMIT) [long, longAt] = [true, began];
     fields.push(field);
@@ -247,6 +248,7 @@ function csvRecords(text, delimiter) {
   for (const line of lines) {
     if (!line) continue;
     lineNo += 1;
+    if (state === "start") recordBegan = lineNo;
     for (const c of line) {
       if (state === "start" || state === "field-start") {
         if (c !== "\n") began = lineNo;
@@ -297,7 +299,7 @@ function csvRecords(text, delimiter) {
     // The end of a line ends the record unless a quoted cell goes on.
     if (state === "quoted") continue;
     if (state === "field-start" || state === "field" || state === "quote-in-quoted") save();
-    records.push({ cells: fields, line: lineNo });
+    records.push({ cells: fields, line: recordBegan });
     fields = [];
     state = "start";
   }
@@ -305,7 +307,7 @@ function csvRecords(text, delimiter) {
   // csv reads it), and the record says where that quote opened.
   if (state === "quoted") {
     save();
-    records.push({ cells: fields, line: lineNo, openedAt: began });
+    records.push({ cells: fields, line: recordBegan, openedAt: began });
   }
   return records;
 }
@@ -528,7 +530,7 @@ export function readProgramme(text, zone = null) {
     if (!said.length && row.fields) rows.push({ line, ...row });
   }
   // A quote left open (the last record's): said after its record's own refusals, and all by
-  // line, as the command line says them (the quote may open lines before its record ends).
+  // line, as the command line says them (the quote may open lines after its record's first).
   const openedAt = records.length ? records[records.length - 1].openedAt : undefined;
   if (openedAt) errors.push(new ProgrammeError(`line ${openedAt}: ${quoteOpenAtEnd}`, openedAt));
   errors.sort((a, b) => a.line - b.line);
