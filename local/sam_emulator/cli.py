@@ -162,7 +162,7 @@ def main(
         print(line, flush=True)
     for site in emulator.services.sites:
         print(f"{site.name}: {emulator.url}{site.prefix}/", flush=True)
-    print(f"{name} is running at {emulator.url}", flush=True)
+    print(f"{name} is running at {emulator.url} (Ctrl-C stops it)", flush=True)
     while not stop.wait(1.0):
         if template_changed():
             # Routes, triggers and settings are read once: an edit is not applied silently.

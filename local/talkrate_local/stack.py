@@ -486,7 +486,7 @@ class TalkrateStack:
         if built is not None:
             console(
                 f"[runtime] read model built from the event store: {built.events} events, "
-                f"{len(built.histograms)} talks"
+                f"{len(built.histograms)} rated talks"
             )
 
 
