@@ -21,7 +21,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, Protocol
 
-from talkrate.admin_token import REREAD_FLOOR_SECONDS, RereadSecret
+from talkrate.admin_token import RereadSecret
 from talkrate.config import secret_text
 
 
@@ -58,33 +58,37 @@ class SecretEdgeSecret:
         read: Callable[[str], tuple[bytes, ...]] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._arn = arn
-        self._clock = clock
-        self._failed_at: float | None = None  # a first read that failed, not tried again before
         reader = read or edge_values
-        self._kept: RereadSecret[tuple[bytes, ...]] = RereadSecret(lambda: reader(arn), clock=clock)
+        read_before = False
+
+        def values() -> tuple[bytes, ...]:
+            # A first read that fails gives no values, kept as read (asked again after the
+            # floor, on the voter tokens' rule: not at every request through the CDN); a later
+            # one raises, and RereadSecret keeps the values read before.
+            nonlocal read_before
+            try:
+                found = reader(arn)
+            except Exception as error:
+                if read_before:
+                    raise
+                from talkrate.observability import logger
+
+                logger.warning(
+                    "the edge secret could not be read: requests are counted by the address API "
+                    "Gateway saw until a read, at most once per half minute, answers",
+                    extra={"secret": arn, "error": type(error).__name__},
+                )
+                return ()
+            read_before = True
+            return found
+
+        self._kept: RereadSecret[tuple[bytes, ...]] = RereadSecret(values, clock=clock)
 
     def vouches(self, header: str) -> bool:
         if not header:
             return False  # not through the CDN: nothing to read the secret for
-        now = self._clock()
-        if self._failed_at is not None and now - self._failed_at < REREAD_FLOOR_SECONDS:
-            return False  # (never read, and tried within the floor: not at every request)
         given = header.encode("utf-8", "replace")
-        try:
-            vouched = self._kept.check(lambda values: _matches(given, values))
-        except Exception as error:  # never read: the request is not vouched for, and not a 5xx
-            from talkrate.observability import logger
-
-            self._failed_at = now
-            logger.warning(
-                "the edge secret could not be read: requests are counted by the address API "
-                "Gateway saw until a read, at most once per half minute, answers",
-                extra={"secret": self._arn, "error": type(error).__name__},
-            )
-            return False
-        self._failed_at = None
-        return vouched
+        return self._kept.check(lambda values: _matches(given, values))
 
 
 def edge_values(arn: str) -> tuple[bytes, ...]:
