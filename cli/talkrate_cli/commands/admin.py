@@ -381,13 +381,11 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
         raise BadInput(not_utf8)
     # A time without a zone is the venue's wall time, where the deployment names its zone
     rows, problems = programme.read_programme(io.StringIO(text), session.venue_zone())
+    # Where the venue's zone could not be read (the API out of reach, or not the API at that
+    # address), a wall time's refusal is not the file's fault: each such line says why
+    unzoned = []
     if session.zone_unread is not None:
-        # The venue's zone could not be read (the API out of reach, or not the API at that
-        # address): a wall time's refusal is not the file's fault. With nothing else wrong the
-        # API's error is said (exit 1); else each such line says why, beside the file's own.
         unzoned = [p for p in problems if programme.NAMES_NO_ZONE in p.message]
-        if unzoned and len(unzoned) == len(problems):
-            session.admin_api()
         unread = f"; the venue's time zone could not be read: {session.zone_unread}"
         problems = [
             programme.Problem(p.line, p.field, p.message + unread) if p in unzoned else p
@@ -397,7 +395,9 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
         api = session.admin_api()
         catalog = {t["id"]: t for t in api.talks()}
     except CliError:
-        if problems:  # the file's own problems are said whatever the API's state, or the token's
+        # The file's own problems are said whatever the API's state, or the token's; with
+        # none but wall times the unread zone refused, the API's error (exit 1)
+        if len(problems) > len(unzoned):
             raise programme.BadRows(problems) from None
         raise
     # What the file says with the catalog: ids for rows without one, and each row as it would
