@@ -5,8 +5,8 @@ anything is compared, whether it is built at all: a read model being rebuilt (it
 told from one lost (no built mark and no rebuild running: Redis flushed or restarted empty).
 
 For the operator's command only (`talkrate ops check`): one read of the event store, as a
-rebuild's, and one of every histogram (the talks differing read again once); nothing on a
-request's or a batch's path, nothing written."""
+rebuild's, and one of every histogram (the talks differing read again once, both sides); nothing
+on a request's or a batch's path, nothing written."""
 
 from __future__ import annotations
 
@@ -115,35 +115,36 @@ def check_read_model(
     # way round; compared from the store's side alone, an empty store "matched" every read model.
     counted = model.counted_histograms()  # (every histogram read once, here)
     talks = sorted({talk for talk, histogram in stored.items() if histogram.total} | set(counted))
-    empty = Histogram.empty()
-    found = [
-        talk for talk in talks if stored.get(talk, empty).counts != counted.get(talk, empty).counts
-    ]
-    for talk in talks:
-        stored.setdefault(talk, empty)
+    found = _differing(talks, stored, counted)
     if found:
         progress(f"{len(found)} talks differ; read again in {settle:g} s")
         time.sleep(settle)
-        again = {talk: store.histogram(talk) for talk in found}
-        found = _differing(found, again, model)
-        stored.update(again)
-        counted = model.histograms(found) if found else {}
+        stored.update({talk: store.histogram(talk) for talk in found})
+        counted = _histograms(model, found)
+        found = _differing(found, stored, counted)
+    empty = Histogram.empty()
     return CheckResult(
         "built",
         True,
         len(talks),
-        [Difference(talk, stored[talk].counts, counted.get(talk, empty).counts) for talk in found],
+        [
+            Difference(talk, stored.get(talk, empty).counts, counted.get(talk, empty).counts)
+            for talk in found
+        ],
     )
 
 
-def _differing(talks: list[str], stored: dict[str, Histogram], model: CheckedModel) -> list[str]:
-    found: list[str] = []
+def _differing(
+    talks: list[str], stored: dict[str, Histogram], counted: dict[str, Histogram]
+) -> list[str]:
+    """The talks whose counts differ, either side's missing talk counting none."""
+    empty = Histogram.empty()
+    return [t for t in talks if stored.get(t, empty).counts != counted.get(t, empty).counts]
+
+
+def _histograms(model: CheckedModel, talks: list[str]) -> dict[str, Histogram]:
+    """The read model's histograms of these talks, read 500 at a time."""
+    counted: dict[str, Histogram] = {}
     for start in range(0, len(talks), 500):
-        chunk = talks[start : start + 500]
-        counted = model.histograms(chunk)
-        found += [
-            talk
-            for talk in chunk
-            if stored[talk].counts != counted.get(talk, Histogram.empty()).counts
-        ]
-    return found
+        counted.update(model.histograms(talks[start : start + 500]))
+    return counted
