@@ -7,9 +7,6 @@ Real PostgreSQL, Redis and Kafka-API broker; the functions' handlers called in p
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,12 +26,9 @@ from tests.builders import (
     ratings_batch,
 )
 from tests.integration.conftest import Call
+from tests.tls_redis import tls_redis
 
 pytestmark = pytest.mark.integration
-
-
-def _openssl(*arguments: str, folder: Path) -> None:
-    subprocess.run(["openssl", *arguments], cwd=folder, check=True, capture_output=True, timeout=60)
 
 
 @pytest.fixture
@@ -42,65 +36,19 @@ def tls_cluster(tmp_path: Path) -> Iterator[tuple[int, Path, Path]]:
     """A one-node Redis Cluster speaking only TLS, every slot its own, its certificate for
     127.0.0.1 by an authority of the test's: its port, that authority's certificate and
     another authority's."""
-    if not (shutil.which("openssl") and shutil.which("redis-server")):
-        pytest.skip("needs openssl and redis-server")
-    for name in ("ca", "other-ca"):
-        _openssl(
-            *("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"),
-            *("-keyout", f"{name}.key", "-out", f"{name}.pem", "-subj", f"/CN={name}"),
-            folder=tmp_path,
-        )
-    (tmp_path / "san.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
-    _openssl(
-        *("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "node.key", "-out", "node.csr"),
-        *("-subj", "/CN=127.0.0.1"),
-        folder=tmp_path,
-    )
-    _openssl(
-        *("x509", "-req", "-in", "node.csr", "-CA", "ca.pem", "-CAkey", "ca.key"),
-        *("-CAcreateserial", "-days", "2", "-out", "node.pem", "-extfile", "san.cnf"),
-        folder=tmp_path,
-    )
-    port, bus = free_port(), free_port()
-    tls = [
-        *("--tls-cert-file", str(tmp_path / "node.pem")),
-        *("--tls-key-file", str(tmp_path / "node.key")),
-        *("--tls-ca-cert-file", str(tmp_path / "ca.pem")),
+    cluster = [
+        *("--cluster-enabled", "yes", "--cluster-port", str(free_port())),
+        *("--cluster-config-file", str(tmp_path / "nodes.conf"), "--tls-cluster", "yes"),
     ]
-    process = subprocess.Popen(
-        [
-            "redis-server",
-            *("--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1"),
-            *("--cluster-enabled", "yes", "--cluster-port", str(bus)),
-            *("--cluster-config-file", str(tmp_path / "nodes.conf")),
-            *("--tls-cluster", "yes", "--tls-auth-clients", "no", *tls),
-            *("--save", "", "--appendonly", "no", "--dir", str(tmp_path)),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.skip("this redis-server does not speak TLS")
-                time.sleep(0.05)
-        node = redis.Redis(
-            host="127.0.0.1", port=port, ssl=True, ssl_ca_certs=str(tmp_path / "ca.pem")
-        )
+    with tls_redis(tmp_path, "127.0.0.1", "IP:127.0.0.1", cluster) as (port, ca, other_ca):
+        node = redis.Redis(host="127.0.0.1", port=port, ssl=True, ssl_ca_certs=str(ca))
         node.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+        deadline = time.monotonic() + 20
         while node.cluster("info")["cluster_state"] != "ok":
-            assert time.monotonic() < deadline + 20, "the one-node cluster never came up"
+            assert time.monotonic() < deadline, "the one-node cluster never came up"
             time.sleep(0.05)
         node.close()
-        yield port, tmp_path / "ca.pem", tmp_path / "other-ca.pem"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+        yield port, ca, other_ca
 
 
 def test_a_cluster_over_tls_is_spoken_to_in_tls_and_verified(

@@ -9,12 +9,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -26,6 +24,7 @@ from psycopg2.extensions import parse_dsn
 from sam_emulator.serving import free_port
 from talkrate.adapters.redis_store import connect
 from tests.builders import ROOT
+from tests.tls_redis import tls_redis
 
 pytestmark = pytest.mark.integration
 
@@ -147,65 +146,12 @@ def test_a_rebuild_reaches_the_stack_s_database_and_cache_through_the_forwards(
     assert read_model.accepted >= 1
 
 
-def _openssl(*arguments: str, folder: Path) -> None:
-    subprocess.run(["openssl", *arguments], cwd=folder, check=True, capture_output=True, timeout=60)
-
-
-def _authority(folder: Path, name: str) -> None:
-    _openssl(
-        *("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"),
-        *("-keyout", f"{name}.key", "-out", f"{name}.pem", "-subj", f"/CN={name}"),
-        folder=folder,
-    )
-
-
 @pytest.fixture
 def tls_cache(tmp_path: Path) -> Iterator[tuple[int, Path, Path]]:
     """A Redis server speaking only TLS, its certificate issued to CACHE_HOST by an authority of
     the test's own: its port, that authority's certificate and another authority's."""
-    if not (shutil.which("openssl") and shutil.which("redis-server")):
-        pytest.skip("needs openssl and redis-server")
-    _authority(tmp_path, "ca")
-    _authority(tmp_path, "other-ca")
-    (tmp_path / "san.cnf").write_text(f"subjectAltName=DNS:{CACHE_HOST}\n")
-    _openssl(
-        *("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "cache.key", "-out", "cache.csr"),
-        *("-subj", f"/CN={CACHE_HOST}"),
-        folder=tmp_path,
-    )
-    _openssl(
-        *("x509", "-req", "-in", "cache.csr", "-CA", "ca.pem", "-CAkey", "ca.key"),
-        *("-CAcreateserial", "-days", "2", "-out", "cache.pem", "-extfile", "san.cnf"),
-        folder=tmp_path,
-    )
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            "redis-server",
-            *("--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1"),
-            *("--tls-cert-file", str(tmp_path / "cache.pem")),
-            *("--tls-key-file", str(tmp_path / "cache.key")),
-            *("--tls-ca-cert-file", str(tmp_path / "ca.pem")),
-            *("--tls-auth-clients", "no", "--save", "", "--appendonly", "no"),
-            *("--dir", str(tmp_path)),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.skip("this redis-server does not speak TLS")
-                time.sleep(0.05)
-        yield port, tmp_path / "ca.pem", tmp_path / "other-ca.pem"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with tls_redis(tmp_path, CACHE_HOST, f"DNS:{CACHE_HOST}") as served:
+        yield served
 
 
 def _environment(secret: dict[str, str], ports: tuple[int, int]) -> dict[str, str]:
