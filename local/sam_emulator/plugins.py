@@ -104,6 +104,12 @@ class Services:
 class DevStack(Protocol):
     """A project's backing services, as the emulator sees them."""
 
+    def claim(self, template: Template) -> None:
+        """Take what the stack keeps for one runtime alone (a data folder, say) before the
+        emulator binds any port, or raise its start-up error naming who holds it: a second
+        runtime of the same project is told that one runs, not only that a port is taken.
+        `stop` lets the claim go."""
+
     def start(self, template: Template, lambda_endpoint: str) -> Services:
         """Start (or find) the services and prepare their data; `lambda_endpoint` is the
         emulator's Lambda Invoke API, for functions that invoke others."""
@@ -126,6 +132,9 @@ ParameterDefaults = Callable[[], Mapping[str, str]]
 
 class NoDevStack:
     """No backing services: the functions get the template's environment only."""
+
+    def claim(self, template: Template) -> None:
+        """Nothing to claim."""
 
     def start(self, template: Template, lambda_endpoint: str) -> Services:
         """Nothing to start."""

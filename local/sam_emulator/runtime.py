@@ -108,9 +108,12 @@ class Emulator:
             raise
 
     def _start(self) -> None:
-        # Bind every port first: a port in use fails fast, before any service is started, and
-        # the Lambda endpoint's real port goes into the functions' environment.
+        # The dev stack's claim first (a second runtime of the project is told which one runs),
+        # then every port: a port in use fails fast, before any service is started, and the
+        # Lambda endpoint's real port goes into the functions' environment.
         options = self.options
+        self._dev_stack_started = True  # its stop lets the claim go
+        self.dev_stack.claim(self.template)
         try:
             self.invoke_api = InvokeApiServer(
                 SIGNED_ONLY_HOST, options.lambda_port, self.template.functions, self.invoke
@@ -122,7 +125,6 @@ class Emulator:
             ) from error
         for bind in EVENT_SOURCES:
             self.sources.extend(bind(self.template, options, self.invoke))
-        self._dev_stack_started = True
         self.services = self.dev_stack.start(self.template, self.lambda_url)
         for function_id, spec in self.template.functions.items():
             watch = [spec.code_dir, *self.services.watch] if self.reload else []

@@ -171,26 +171,37 @@ class TalkrateStack:
             environ,
         )
 
-    def start(self, template: Template, lambda_endpoint: str) -> Services:
-        """Start the backends, prepare the catalog, and forget offsets of a fresh broker."""
+    def claim(self, template: Template) -> None:
+        """Choose the backends and take the data folder (and a database another runtime could
+        project into) before the emulator binds its ports: a second `make run` beside a
+        running one is told that runtime holds the folder (its pid), not that port 3001 is
+        taken. `stop` lets them go."""
+        self.backends = self._claimed(template)
+
+    def _claimed(self, template: Template) -> Backends:
         config = self.config
-        data_dir = config.data_dir or template.directory / DATA_DIR_NAME
-        code = template.parameters.get("VoterCode")
         event_time_zone(template.parameters)  # a zone that is none stops the start, said whole
         backends = Backends(
             choose(config.connections(), config.embedded, config.memory_broker),
-            data_dir,
+            config.data_dir or template.directory / DATA_DIR_NAME,
             s3_broker=config.s3_broker,
             topics=tuple(sorted({t for m in template.kafka_mappings for t in m.topics})),
         )
-        # The folder first: a runtime refused it writes no secrets there and says nothing more.
         backends.claim_data_dir()
+        return backends
+
+    def start(self, template: Template, lambda_endpoint: str) -> Services:
+        """Start the backends, prepare the catalog, and forget offsets of a fresh broker."""
+        config = self.config
+        backends = self.backends = self.backends or self._claimed(template)
+        data_dir = backends.data_dir
+        code = template.parameters.get("VoterCode")
+        # The folder claimed first: a runtime refused it writes no secrets there.
         try:
             secrets = dev_secrets(data_dir, self.environ, code if isinstance(code, str) else "")
         except BaseException:
             backends.stop()
             raise
-        self.backends = backends
         self._mappings = template.kafka_mappings
         self._template, self._lambda_endpoint = template, lambda_endpoint
         for choice in backends.choices.values():

@@ -78,9 +78,15 @@ def get_json(url: str) -> object:
 class RecordingStack:
     """A dev stack with no services: it hands over an environment and records its calls."""
 
-    def __init__(self) -> None:
+    def __init__(self, refusal: Exception | None = None) -> None:
         self.calls: list[str] = []
         self.lambda_endpoint = ""
+        self.refusal = refusal
+
+    def claim(self, template: Template) -> None:
+        self.calls.append("claim")
+        if self.refusal is not None:
+            raise self.refusal
 
     def start(self, template: Template, lambda_endpoint: str) -> Services:
         self.calls.append("start")
@@ -173,7 +179,7 @@ def test_a_dev_stack_is_started_after_the_ports_and_its_services_reach_the_funct
     finally:
         emulator.stop()
     # And it is stopped after the functions, once
-    assert stack.calls == ["start", "stop"]
+    assert stack.calls == ["claim", "start", "stop"]
 
 
 def test_a_port_in_use_fails_before_the_dev_stack_starts(tmp_path: Path) -> None:
@@ -190,8 +196,27 @@ def test_a_port_in_use_fails_before_the_dev_stack_starts(tmp_path: Path) -> None
         # When the emulator starts, then it fails at once, naming the port
         with pytest.raises(OSError, match="HTTP API cannot listen"):
             emulator.start()
-    # And no service was started (nor stopped)
-    assert stack.calls == []
+    # And no service was started: the stack's claim, taken first, was let go
+    assert stack.calls == ["claim", "stop"]
+
+
+def test_a_refused_claim_stops_the_start_before_any_port_is_bound(tmp_path: Path) -> None:
+    # Given a dev stack whose claim is refused (another runtime holds its data folder), and the
+    # ports that runtime would hold
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    stack = RecordingStack(refusal=RuntimeError("another runtime (pid 7) uses the folder"))
+    emulator = Emulator(
+        load_template(project(tmp_path)), Options(port=port, lambda_port=0, url_port=0), stack
+    )
+    # When the emulator starts, then it fails with the stack's refusal, not a port's
+    with pytest.raises(RuntimeError, match="another runtime"):
+        emulator.start()
+    # And it bound no port, started nothing and let the claim go
+    assert emulator.invoke_api is None
+    assert emulator.sources == []
+    assert stack.calls == ["claim", "stop"]
 
 
 CATCH_ALL = """

@@ -57,6 +57,9 @@ class TimedStack:
 
     stopped_at = 0.0
 
+    def claim(self, template: Template) -> None:
+        """Nothing to claim."""
+
     def start(self, template: Template, lambda_endpoint: str) -> Services:
         return Services()
 

@@ -106,7 +106,12 @@ def start_stack(
     )
     elapsed = time.monotonic() - started
     runtime = Runtime(
-        launched.url, launched.lambda_url, launched.process, launched.log, launched.url_port
+        launched.url,
+        launched.lambda_url,
+        launched.process,
+        launched.log,
+        launched.url_port,
+        launched.live_port,
     )
     return runtime, elapsed
 
@@ -408,14 +413,26 @@ def test_a_second_runtime_on_the_same_data_folder_refuses_at_once_and_spares_the
     first, _ = start_stack(data, tmp_path / "first.log")
     try:
         broker = int(json.loads((data / "kafka" / "tansu.json").read_text())["pid"])
-        # When a second runtime is started on the same folder (on ports of its own)
+        # When a second runtime is started on the same folder and the same ports (a second
+        # `make run` in the same checkout)
+        ports = {
+            "--port": first.url.rsplit(":", 1)[1],
+            "--lambda-port": first.lambda_url.rsplit(":", 1)[1],
+            "--live-port": str(first.live_port),
+        }
         started = time.monotonic()
         with pytest.raises(RuntimeError):
-            start_stack(data, tmp_path / "second.log")
-        # Then it stops at once, naming the runtime that holds the folder
+            start_stack(
+                data,
+                tmp_path / "second.log",
+                [word for pair in ports.items() for word in pair],
+                url_port=first.url_port,
+            )
+        # Then it stops at once, naming the runtime that holds the folder, not a port it holds
         assert time.monotonic() - started < 15
         second = (tmp_path / "second.log").read_text()
         assert f"another local runtime (pid {first.process.pid}) uses the data folder" in second
+        assert "cannot listen" not in second
         # And the first keeps its services: every backend up, its broker the same process
         time.sleep(2.5)  # past the watchdog's next look
         backends = first.request("GET", "/").json["backends"]
