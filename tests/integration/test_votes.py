@@ -328,6 +328,39 @@ def test_post_voters_has_its_own_limit_per_address(
     assert api("POST", "/voters", source_ip=address())["statusCode"] == 201  # another address
 
 
+@pytest.mark.parametrize("ratings", ["redis://127.0.0.1:1/0", "redis://127.0.0.1:1?cluster=true"])
+def test_with_redis_away_the_container_counts_the_limits_instead_of_letting_all_through(
+    api: Call, configure: Callable[..., None], talk: str, ratings: str
+) -> None:
+    # Given low limits, and Redis (one node, or a cluster) that does not answer
+    configure(
+        RATINGS_CONNECTION=ratings,
+        VOTERS_PER_ADDRESS_PER_MINUTE="2",
+        RATINGS_PER_VOTER_PER_MINUTE="2",
+    )
+    where = address()
+    # When one address asks for three passes
+    passes = [api("POST", "/voters", source_ip=where) for _ in range(3)]
+    # Then the third is refused as with Redis there: the container counted them
+    assert [p["statusCode"] for p in passes] == [201, 201, 429]
+    assert int(passes[2]["headers"]["Retry-After"]) >= 1
+    assert passes[2]["json"]["type"] == "urn:talkrate:problem:rate-limited"
+    # And a voter's third rating in the minute is refused too
+    token = passes[0]["json"]["voterToken"]
+    rated = [
+        api("POST", "/ratings", {"talkId": talk, "value": v}, headers={"voter-token": token})
+        for v in (3, 4, 5)
+    ]
+    assert [r["statusCode"] for r in rated] == [202, 202, 429]
+    assert int(rated[2]["headers"]["Retry-After"]) >= 1
+    # While another address and another voter are not
+    other = api("POST", "/voters", source_ip=address())
+    assert other["statusCode"] == 201
+    theirs = {"voter-token": other["json"]["voterToken"]}
+    rated_too = api("POST", "/ratings", {"talkId": talk, "value": 2}, headers=theirs)
+    assert rated_too["statusCode"] == 202, rated_too["json"]
+
+
 def test_a_voter_token_key_too_short_is_503_naming_the_setting_never_a_500(
     api: Call, talk: str, configure: Callable[..., None], caplog: pytest.LogCaptureFixture
 ) -> None:

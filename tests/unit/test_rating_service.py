@@ -11,6 +11,7 @@ import pytest
 from talkrate.adapters.limiter import LIMITS_BUILT_MARK, forgotten_key, limit_key
 from talkrate.adapters.redis_store import _mark_of
 from talkrate.api.errors import problem_for
+from talkrate.container_limits import ContainerLimits
 from talkrate.errors import (
     BackendUnavailable,
     ForgottenUnknown,
@@ -58,6 +59,7 @@ class FakeLimiter:
         self.forgotten: set[str] = set()
         self.down = down
         self.marks_lost = marks_lost  # answering, without a built read model (flushed)
+        self.here = ContainerLimits()  # what the container counts while Redis is down
 
     def bar(self, pseudonym: str) -> None:
         self.forgotten.add(pseudonym)
@@ -89,6 +91,12 @@ class FakeLimiter:
             if self.used.get(key, 0) > 0:
                 self.used[key] -= 1
         self.accepted.discard(event_id)
+
+    def admit_here(self, limits: list[Limit]) -> Admission:
+        return self.here.admit(limits)
+
+    def give_back_here(self, limits: list[Limit]) -> None:
+        self.here.give_back(limits)
 
 
 def submit(
@@ -469,6 +477,36 @@ def test_when_the_limits_cannot_be_read_the_rating_still_counts() -> None:
         FakeLimiter(down=True),
     )
     assert publisher.published == [submission.event]
+
+
+def test_when_redis_cannot_count_the_container_counts_the_limits_itself() -> None:
+    # Given Redis down, and a voter's limit of two ratings a minute
+    publisher, limiter = FakePublisher(), FakeLimiter(down=True)
+    rules = RatingRules(timedelta(hours=24), per_voter=2, per_address=0)
+    forgotten = FakeForgottenVoters()
+
+    def rate(outbox: FakeOutbox | None = None, publisher: FakePublisher = publisher) -> Any:
+        return submit(
+            RatingBody("t-1", 4),
+            FakeCatalog("t-1"),
+            publisher,
+            outbox or FakeOutbox(),
+            limiter,
+            VOTER,
+            rules,
+            forgotten_voters=forgotten,
+        )
+
+    # When a rating is taken, and one neither Kafka nor the outbox took
+    rate()
+    with pytest.raises(RatingNotStored):
+        rate(FakeOutbox(fail=True), FakePublisher(fail=True))
+    # Then the one not stored was given back: one more is taken, and the next refused
+    rate()
+    with pytest.raises(RateLimited) as limited:
+        rate()
+    assert limited.value.retry_after == 60
+    assert len(publisher.published) == 2
 
 
 VOTER = Rater("a" * 32, "192.0.2.1")

@@ -210,6 +210,15 @@ class RequestLimiter(Protocol):
         of `limits`, and its accepted marker is dropped."""
         ...
 
+    def admit_here(self, limits: list[Limit]) -> Admission:
+        """Count the request against every limit over this container's own requests, by
+        `admit`'s rule, while Redis cannot count them (`admit` raised BackendUnavailable)."""
+        ...
+
+    def give_back_here(self, limits: list[Limit]) -> None:
+        """Undo an `admit_here` whose rating was not stored after all."""
+        ...
+
 
 class ForgottenVoters(Protocol):
     """The voters `ops forget-voter` filed away, by pseudonym, as PostgreSQL keeps them: what

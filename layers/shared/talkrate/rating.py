@@ -21,6 +21,7 @@ from talkrate.events import Rating
 from talkrate.observability import logger
 from talkrate.ports import (
     AcceptedRatings,
+    Admission,
     EventStore,
     ForgottenVoters,
     Limit,
@@ -117,30 +118,30 @@ def admit(
     accepted_event_id: str | None,
     voter_id: str | None = None,
     forgotten_voters: ForgottenVoters | None = None,
-) -> None:
+) -> bool:
     """Raise ForgottenVoter when `voter_id` was forgotten (`ops forget-voter`), RateLimited when
     a limit is used up: one round trip while Redis holds its marks.
 
     When Redis cannot say whether the voter was forgotten (unreachable, or answering without a
     built read model: its marks may be lost), `forgotten_voters` (PostgreSQL) is asked, and
-    ForgottenUnknown (503) raised when it cannot say either (or is not given). The limits
-    alone fail open: when Redis cannot count, the request passes (they protect the counts, and
-    PostgreSQL and Kafka can still take the rating)."""
+    ForgottenUnknown (503) raised when it cannot say either (or is not given). When Redis
+    cannot count, the container counts the request itself (`admit_here`: the same limits over
+    its own requests), and True is returned: a rating not stored after all is given back there.
+    """
     forgotten = None if voter_id is None else forgotten_id(voter_id)
+    here = False
     try:
         admission = limiter.admit(limits, accepted_event_id, forgotten)
     except BackendUnavailable:
         if forgotten is not None:
             _refuse_if_forgotten(forgotten, forgotten_voters, "Redis is unreachable")
-        logger.warning("rate limits unreachable: request let through unchecked", exc_info=True)
-        return
+        admission, here = _counted_here(limiter, limits), True
     if admission.unknown and forgotten is not None:
         _refuse_if_forgotten(forgotten, forgotten_voters, "Redis holds no built read model")
         try:  # not forgotten: counted now, as any request (nothing was, above)
             admission = limiter.admit(limits, accepted_event_id)
         except BackendUnavailable:
-            logger.warning("rate limits unreachable: request let through unchecked", exc_info=True)
-            return
+            admission, here = _counted_here(limiter, limits), True
     if admission.barred:
         raise ForgottenVoter(FORGOTTEN_DETAIL)
     if not admission.allowed:
@@ -157,6 +158,12 @@ def admit(
             },
         )
         raise RateLimited(admission.retry_after)
+    return here
+
+
+def _counted_here(limiter: RequestLimiter, limits: list[Limit]) -> Admission:
+    logger.warning("rate limits unreachable: counted by this container alone", exc_info=True)
+    return limiter.admit_here(limits)
 
 
 def _refuse_if_forgotten(
@@ -211,7 +218,7 @@ def submit_rating(
     # One round trip: a forgotten voter's mark, the limits, and the accepted marker GET
     # /ratings/{eventId} reads.
     limits = rules.limits(rater)
-    admit(limiter, limits, event_id, rater.voter_id, forgotten_voters)
+    counted_here = admit(limiter, limits, event_id, rater.voter_id, forgotten_voters)
     try:
         publisher.publish(event)
     except BackendUnavailable as stream_error:
@@ -228,7 +235,10 @@ def submit_rating(
         # Not known to be taken: the attendee's retry must not find the limits used up by it
         # (nor its status claim it accepted; one the broker did take shows once projected).
         try:
-            limiter.give_back(limits, event_id)
+            if counted_here:
+                limiter.give_back_here(limits)
+            else:
+                limiter.give_back(limits, event_id)
         except BackendUnavailable:
             logger.warning("could not give the limits back", extra={"eventId": event_id})
         if unconfirmed:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import redis
 from redis.cluster import RedisCluster
@@ -29,6 +29,9 @@ from talkrate.adapters.redis_store import (
 )
 from talkrate.errors import BackendUnavailable
 from talkrate.ports import Admission, Limit
+
+if TYPE_CHECKING:
+    from talkrate.container_limits import ContainerLimits
 
 _T = TypeVar("_T")
 
@@ -125,6 +128,8 @@ class RedisRequestLimiter:
         self._window_ms = window_ms
         self._script: Any = None
         self._give_back: Any = None
+        # Made at the first request Redis cannot count (its module is not loaded at init).
+        self._here: ContainerLimits | None = None
 
     def admit(
         self,
@@ -244,3 +249,17 @@ class RedisRequestLimiter:
                 self._client.delete(marker)
         except (redis.RedisError, RedisClusterException) as error:
             raise BackendUnavailable(f"the read model is unreachable: {error}") from error
+
+    def admit_here(self, limits: list[Limit]) -> Admission:
+        """Count the request by this container alone, while Redis cannot count it
+        (talkrate.container_limits)."""
+        if self._here is None:
+            from talkrate.container_limits import ContainerLimits
+
+            self._here = ContainerLimits(self._window_ms / 1000)
+        return self._here.admit(limits)
+
+    def give_back_here(self, limits: list[Limit]) -> None:
+        """Undo an `admit_here` whose rating was not stored after all."""
+        if self._here is not None:
+            self._here.give_back(limits)
