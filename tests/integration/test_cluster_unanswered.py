@@ -110,7 +110,7 @@ def test_ratings_are_not_held_on_the_limits_when_a_shard_is_lost_whole(
     started = time.monotonic()
     answers = [api("POST", "/ratings", body=body)["statusCode"] for _ in range(10)]
     waited = time.monotonic() - started
-    # Then each is taken (the limits let it through unchecked, as with Redis away), without
+    # Then each is taken (the container counts the limits, as with Redis away), without
     # waiting on the limits' slot: before, 2.8 s each (28 s), redis-py trying the limits'
     # script again ten times after a quarter of a second each
     assert answers == [202] * 10

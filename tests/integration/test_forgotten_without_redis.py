@@ -140,7 +140,7 @@ def test_while_redis_is_unreachable_a_forgotten_voter_s_pass_rates_and_renews_no
     renewal = api("POST", "/voters", headers={"voter-token": forgotten})
     other = rate(api, talk, 4, new_pass())
     # Then the forgotten voter's rating is refused, their pass renews nothing, and the other
-    # voter's rating is taken (the limits fail open; only the forgotten check does not)
+    # voter's rating is taken (the container counts the limits; the forgotten check fails closed)
     assert refused_as_forgotten(answer), answer["json"]
     assert renewal["statusCode"] == 201, renewal["json"]
     assert renewal["json"]["renewed"] is False

@@ -411,7 +411,7 @@ def test_a_cluster_none_of_whose_nodes_answers_is_said_as_one_redis_away(
     )
     configure(RATINGS_CONNECTION=ratings)
     # When attendees rate and read, Then a cluster away answers as one Redis away, never 500:
-    # a voter's rating is taken (its limits unchecked, its key's record skipped), the talk's
+    # a voter's rating is taken (its limits counted here, its key's record skipped), the talk's
     # counts come from the event store, the leaderboard says it cannot be read
     voter = api("POST", "/voters")
     assert voter["statusCode"] == 201, voter["body"]

@@ -580,7 +580,7 @@ def test_a_cluster_s_client_made_while_the_url_s_node_is_down_asks_the_other_nod
     down = "redis://127.0.0.1:1?cluster=true"
     talk = unique_talk_id()
     # When a new container makes its client from it alone, Then Redis is said to be away, as
-    # one Redis away is (BackendUnavailable: reads from the event store, ratings unchecked),
+    # one Redis away is (BackendUnavailable: reads from the event store, limits counted here),
     # not a cluster client's own error (no RedisError: a 500)
     with pytest.raises(BackendUnavailable):
         RedisReadModel(down).histogram(talk)
