@@ -518,6 +518,20 @@ def test_the_web_app_rates_over_plain_http_at_a_network_name(
     assert (headers.get("origin"), headers.get("sec-fetch-site")) == (app, None)
 
 
+def _covered_by_the_note(page: Page) -> list[str]:
+    """What the loopback note's box meets of the QR code, its address and the histogram's rows."""
+    covered: list[str] = page.evaluate(
+        """() => {
+          const a = document.querySelector("[data-testid=loopback-note]").getBoundingClientRect();
+          const apart = (b) => a.bottom <= b.top || b.bottom <= a.top || a.right <= b.left || b.right <= a.left;
+          return [".screen-qr .qr", "[data-testid=qr-url]", ".histogram.big li"].flatMap((sel) =>
+            [...document.querySelectorAll(sel)].filter((n) => !apart(n.getBoundingClientRect()))
+              .map((n) => `${sel}: ${n.textContent.trim().slice(0, 40)}`));
+        }"""
+    )
+    return covered
+
+
 def test_a_room_screen_at_this_computer_s_own_address_says_phones_cannot_follow_its_qr_code(
     stack: Stack, open_stack: Runtime, page: Page
 ) -> None:
@@ -530,16 +544,18 @@ def test_a_room_screen_at_this_computer_s_own_address_says_phones_cannot_follow_
     expect(note).to_be_visible()
     expect(note).to_contain_text("Phones cannot open 127.0.0.1:")
     expect(note).to_contain_text("--host 0.0.0.0")
+    # And on a 720p screen with its text at 200%, the words cover neither the QR code, its
+    # address nor the counts (drawn over the page, their four lines covered the address and the
+    # lowest counts)
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.evaluate("document.documentElement.style.fontSize = '200%'")
+    expect(note).to_be_visible()
+    assert _covered_by_the_note(page) == []
+    page.evaluate("document.documentElement.style.fontSize = ''")
     # And on a phone-sized window, where the QR code comes under the figures, the words do not
     # cover the code or its address (drawn over the page, they did)
     page.set_viewport_size({"width": 390, "height": 844})
-    clear = page.evaluate(
-        """() => { const a = document.querySelector("[data-testid=loopback-note]").getBoundingClientRect();
-                   return [".screen-qr .qr", "[data-testid=qr-url]"].every((sel) => {
-                     const b = document.querySelector(sel).getBoundingClientRect();
-                     return a.bottom <= b.top || b.bottom <= a.top || a.right <= b.left || b.right <= a.left; }); }"""
-    )
-    assert clear
+    assert _covered_by_the_note(page) == []
     # When it is opened at a name of the network, as phones reach a runtime started with
     # --host 0.0.0.0, Then nothing is said: its QR code leads there
     page.goto(f"{_on_the_network(open_stack.url, API_HOST)}/app/talks/{talk_id}/screen")

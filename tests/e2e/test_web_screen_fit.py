@@ -87,6 +87,7 @@ FIT = """() => {
     tracks: tracks.map((t) => Math.round(t.getBoundingClientRect().height)),
     titleLines: Math.round(title.clientHeight / parseFloat(getComputedStyle(title).lineHeight)),
     toBadge: size(notice) / size(document.querySelector(".live-badge")),
+    qr: document.querySelector(".screen-qr .qr").getBoundingClientRect().width / innerWidth,
   };
 }"""
 
@@ -149,6 +150,9 @@ def assert_fits(screen: Page, size: str, viewport: dict[str, int], path: Path) -
         assert measured["histogram"]["height"] >= height / 5, measured
     if width >= 1920:
         assert measured["toBadge"] >= 1.35, measured
+    # (the QR code at its own size, a third of a projector's width, most of a phone's: it gives
+    # up size only where the text is enlarged past what the screen holds)
+    assert measured["qr"] >= (0.6 if size.startswith("phone") else 0.3), measured
 
 
 @pytest.mark.parametrize("size", SIZES)
