@@ -124,9 +124,9 @@ remove-web-bucket: setup ## after deleting a stack: its web bucket's every file 
 	@test -n "$(BUCKET)$(STACK)" || { echo "usage: make remove-web-bucket STACK=<the deleted stack's name> (or BUCKET=<its WebBucketName output>) [YES=1]"; exit 2; }
 	$(PY) scripts/remove_web_bucket.py $(if $(BUCKET),--bucket "$(BUCKET)") $(if $(STACK),--stack "$(STACK)") $(if $(YES),--yes)
 
-stage-throttle: setup ## mid-event: the API's throttle on a deployed stack, nothing else (STACK=name RATE= BURST= RESERVED=)
-	@test -n "$(STACK)" || { echo "usage: make stage-throttle STACK=<stack name> RATE=300 BURST=600 RESERVED=60 [YES=1]"; exit 2; }
-	$(PY) scripts/stage_throttle.py --stack "$(STACK)" $(if $(RATE),--rate $(RATE)) $(if $(BURST),--burst $(BURST)) $(if $(RESERVED),--reserved $(RESERVED)) $(if $(YES),--yes)
+stage-throttle: setup ## mid-event: the API's throttle on a deployed stack, nothing else (STACK=name RATE= BURST= RESERVED= STATS=)
+	@test -n "$(STACK)" || { echo "usage: make stage-throttle STACK=<stack name> RATE=300 BURST=600 RESERVED=60 STATS=60 [YES=1]"; exit 2; }
+	$(PY) scripts/stage_throttle.py --stack "$(STACK)" $(if $(RATE),--rate $(RATE)) $(if $(BURST),--burst $(BURST)) $(if $(RESERVED),--reserved $(RESERVED)) $(if $(STATS),--stats $(STATS)) $(if $(YES),--yes)
 
 validate: $(SAM) ## sam validate and sam validate --lint; cfn-lint on deploy/'s stacks (the pipeline's bootstrap, the edge alarms)
 	$(SAM) validate

@@ -1,15 +1,16 @@
 """Raise (or set back) the API's throttle on a deployed stack, changing nothing else: the stage's
-rate and burst limits and ApiFunction's reserved concurrency, mid-event.
+rate and burst limits and ApiFunction's reserved concurrency (and StatsFunction's, which each
+GET /ratings invokes: never below the API's), mid-event.
 
-    python scripts/stage_throttle.py --stack talkrate-prod --rate 300 --burst 600 --reserved 60 [--yes]
+    python scripts/stage_throttle.py --stack talkrate-prod --rate 300 --burst 600 --reserved 60 --stats 60 [--yes]
 
 A `sam deploy` from a checkout uploads the code again (to its own bucket, where the pipeline
 uses another), so every function's code location changes, a version of each is published and a
 canary runs: at a keynote's end that is the last thing wanted. This makes a change set of the
 template CloudFormation already holds (UsePreviousTemplate), every other parameter keeping its
 value (UsePreviousValue), shows what it changes, and executes it only when every change comes
-from these three parameters alone (the stage, ApiFunction, and the alarm whose description
-quotes the limits); anything else, and the change set is deleted, nothing changed. Without
+from these parameters alone (the stage, ApiFunction, StatsFunction, and the alarms whose
+descriptions quote the limits); anything else, and the change set is deleted, nothing changed. Without
 --yes it asks before executing.
 """
 
@@ -25,6 +26,7 @@ PARAMETERS = {
     "rate": "ApiThrottleRateLimit",
     "burst": "ApiThrottleBurstLimit",
     "reserved": "ApiReservedConcurrency",
+    "stats": "StatsReservedConcurrency",
 }
 # A stack of the template (a SAM transform, IAM roles) is updated with these.
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
@@ -100,6 +102,7 @@ def throttle(
 ) -> bool:
     """Make the change set, check it, execute it when confirmed; whether it was executed."""
     [stack] = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    _refuse_api_above_stats(stack, values)
     name = f"stage-throttle-{int(time.time())}"
     cloudformation.create_change_set(
         StackName=stack_name,
@@ -139,6 +142,27 @@ def throttle(
     return True
 
 
+def _refuse_api_above_stats(stack: Mapping[str, Any], values: Mapping[str, int]) -> None:
+    """Refuse more API environments than StatsFunction may have (each GET /ratings invokes it:
+    past its reserved concurrency the answers carry no statistics, StatsThrottlesAlarm), unless
+    the Stats value is raised with them."""
+    kept = {p["ParameterKey"]: p.get("ParameterValue") for p in stack.get("Parameters", [])}
+    api = values.get("ApiReservedConcurrency")
+    stats = values.get("StatsReservedConcurrency")
+    if stats is None:
+        try:
+            stats = int(kept.get("StatsReservedConcurrency") or 0)
+        except ValueError:
+            return  # (not a number: CloudFormation's own check says so)
+    if api and stats and api > stats:
+        raise Refused(
+            f"ApiReservedConcurrency {api} would be above StatsReservedConcurrency {stats}: "
+            f"the API's environments past {stats} would answer GET /ratings without statistics "
+            f"(StatsThrottlesAlarm); raise it with them: --stats {api} (make stage-throttle … "
+            f"STATS={api}). Nothing changed"
+        )
+
+
 def _created(cloudformation: Any, stack_name: str, name: str) -> dict[str, Any] | None:
     """The change set once made (every page of its changes), or None when it changes nothing."""
     deadline = time.monotonic() + WAIT_SECONDS
@@ -172,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=int, help="ApiThrottleRateLimit: requests a second")
     parser.add_argument("--burst", type=int, help="ApiThrottleBurstLimit: the burst")
     parser.add_argument("--reserved", type=int, help="ApiReservedConcurrency (0: none)")
+    parser.add_argument(
+        "--stats", type=int, help="StatsReservedConcurrency (0: none; at least --reserved)"
+    )
     parser.add_argument("--yes", action="store_true", help="execute without asking")
     args = parser.parse_args(argv)
     values = {
@@ -180,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         if (value := getattr(args, option)) is not None
     }
     if not values:
-        parser.error("give at least one of --rate, --burst, --reserved")
+        parser.error("give at least one of --rate, --burst, --reserved, --stats")
     import boto3  # the operator's credentials and region, as for `sam deploy`
 
     def confirm(_: list[str]) -> bool:

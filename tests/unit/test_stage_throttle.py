@@ -20,7 +20,7 @@ STACK = "talkrate-prod"
 KEPT = ["Stage", "VotingPolicy", "TalksConnection", "EventTimeZone"]
 
 
-def _stack() -> dict[str, Any]:
+def _stack(stats: str = "80") -> dict[str, Any]:
     names = [*KEPT, "ApiThrottleRateLimit", "ApiThrottleBurstLimit", "ApiReservedConcurrency"]
     return {
         "Stacks": [
@@ -28,7 +28,10 @@ def _stack() -> dict[str, Any]:
                 "StackName": STACK,
                 "CreationTime": "2026-12-01T00:00:00Z",
                 "StackStatus": "UPDATE_COMPLETE",
-                "Parameters": [{"ParameterKey": n, "ParameterValue": "x"} for n in names],
+                "Parameters": [
+                    *({"ParameterKey": n, "ParameterValue": "x"} for n in names),
+                    {"ParameterKey": "StatsReservedConcurrency", "ParameterValue": stats},
+                ],
             }
         ]
     }
@@ -101,6 +104,7 @@ def _stubbed(changes: list[dict[str, Any]], executed: bool) -> tuple[Any, Stubbe
             {"ParameterKey": "ApiThrottleRateLimit", "ParameterValue": "300"},
             {"ParameterKey": "ApiThrottleBurstLimit", "ParameterValue": "600"},
             {"ParameterKey": "ApiReservedConcurrency", "ParameterValue": "60"},
+            {"ParameterKey": "StatsReservedConcurrency", "UsePreviousValue": True},
         ],
         "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
         "Description": ANY,
@@ -199,3 +203,61 @@ def test_the_guide_raises_the_throttle_with_the_script_not_a_deploy() -> None:
     section = guide.split("### HttpApiThrottledAlarm\n", 1)[1].split("\n### ", 1)[0]
     assert "make stage-throttle STACK=" in section
     assert "sam deploy --config-env prod" not in section
+
+
+def test_more_api_environments_than_stats_ones_are_refused_before_any_change_set() -> None:
+    # Given a stack whose StatsFunction may have 40 environments (each GET /ratings invokes it)
+    client = boto3.client("cloudformation", region_name="eu-west-1")
+    stubber = Stubber(client)
+    stubber.add_response("describe_stacks", _stack(stats="40"), {"StackName": STACK})
+    stubber.activate()
+    # When the operator raises the API's to 60 alone
+    # Then nothing is made (no change set: the stub has no other answer), and the refusal says
+    # what would happen and the option that raises both
+    with pytest.raises(stage_throttle.Refused) as refused:
+        stage_throttle.throttle(client, STACK, VALUES, lambda _: True, say=lambda _: None)
+    said = str(refused.value)
+    assert "ApiReservedConcurrency 60 would be above StatsReservedConcurrency 40" in said
+    assert "--stats 60" in said
+    assert "STATS=60" in said
+    stubber.assert_no_pending_responses()
+
+
+def test_the_stats_environments_are_raised_with_the_api_s() -> None:
+    # Given a stack whose StatsFunction may have 40 environments
+    client = boto3.client("cloudformation", region_name="eu-west-1")
+    stubber = Stubber(client)
+    stubber.add_response("describe_stacks", _stack(stats="40"), {"StackName": STACK})
+    expected = {
+        "StackName": STACK,
+        "ChangeSetName": ANY,
+        "UsePreviousTemplate": True,
+        "Parameters": [
+            *({"ParameterKey": n, "UsePreviousValue": True} for n in KEPT),
+            {"ParameterKey": "ApiThrottleRateLimit", "ParameterValue": "300"},
+            {"ParameterKey": "ApiThrottleBurstLimit", "ParameterValue": "600"},
+            {"ParameterKey": "ApiReservedConcurrency", "ParameterValue": "60"},
+            {"ParameterKey": "StatsReservedConcurrency", "ParameterValue": "60"},
+        ],
+        "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+        "Description": ANY,
+    }
+    stubber.add_response("create_change_set", {"Id": "arn:cs", "StackId": "arn:s"}, expected)
+    stats = _change(
+        "StatsFunction",
+        "AWS::Lambda::Function",
+        *_by_parameter("ReservedConcurrentExecutions", "StatsReservedConcurrency"),
+    )
+    stubber.add_response(
+        "describe_change_set",
+        {"Status": "CREATE_COMPLETE", "Changes": [*THROTTLE_ONLY, stats], "ChangeSetName": "cs"},
+        {"StackName": STACK, "ChangeSetName": ANY},
+    )
+    stubber.add_response("execute_change_set", {}, {"StackName": STACK, "ChangeSetName": ANY})
+    stubber.activate()
+    # When the operator raises both to 60 (make stage-throttle … RESERVED=60 STATS=60)
+    values = {**VALUES, "StatsReservedConcurrency": 60}
+    done = stage_throttle.throttle(client, STACK, values, lambda _: True, say=lambda _: None)
+    # Then the change set, StatsFunction's change among the throttle's, is executed
+    assert done is True
+    stubber.assert_no_pending_responses()

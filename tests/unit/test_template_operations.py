@@ -734,11 +734,11 @@ def test_the_guide_says_how_to_raise_the_stage_throttle_mid_event() -> None:
     # (it said to raise the limits "in HttpApi's route settings": an edit of the template; then
     # a `sam deploy` from a checkout, which uploads the code again and publishes every function)
     [command] = re.findall(r"`(make stage-throttle [^`]*)`", section)
-    for option in ("RATE=", "BURST=", "RESERVED="):
+    for option in ("RATE=", "BURST=", "RESERVED=", "STATS="):
         assert option in command, option
     assert "route settings" not in section
     script = (ROOT / "scripts" / "stage_throttle.py").read_text()
-    for name in (*STAGE_THROTTLE.values(), "ApiReservedConcurrency"):
+    for name in (*STAGE_THROTTLE.values(), "ApiReservedConcurrency", "StatsReservedConcurrency"):
         assert f'"{name}"' in script, name
 
 
@@ -972,6 +972,7 @@ def test_the_outputs_name_the_secrets_an_operator_reads_and_never_a_secret_s_val
     for output, function, variable in (
         ("AdminTokenSecretArn", "AdminAuthorizerFunction", "ADMIN_TOKEN_SECRET_ARN"),
         ("VoterTokenSecretArn", "ApiFunction", "VOTER_TOKEN_SECRET_ARN"),
+        ("EdgeSecretArn", "ApiFunction", "EDGE_SECRET_ARN"),
     ):
         [secret] = refs(outputs[output]["Value"])
         assert outputs[output]["Value"] == {"Ref": secret}, output  # a secret's Ref: its ARN
@@ -987,7 +988,7 @@ def test_the_outputs_name_the_secrets_an_operator_reads_and_never_a_secret_s_val
     # And the guide's recipes read them by those names
     guide = (ROOT / "docs" / "operations.md").read_text()
     named = set(re.findall(r"\$\(output (\w+)\)", guide))
-    assert {"AdminTokenSecretArn", "VoterTokenSecretArn"} <= named
+    assert {"AdminTokenSecretArn", "VoterTokenSecretArn", "EdgeSecretArn"} <= named
     assert named - {"OpsBastionInstanceId"} <= set(outputs), named - set(outputs)
 
 
@@ -2065,6 +2066,7 @@ OTHER_VALUES = {
     "LogLevel": "DEBUG",
     "LiveApiKeyExpires": "1893456000",
     "SchemaRun": "7",
+    "SnapStart": "Disabled",
 }
 
 
@@ -2134,7 +2136,8 @@ def test_every_version_description_fits_in_256_characters_at_the_longest_values(
         "KafkaProvider": "SelfManaged",
         "LogLevel": "WARNING",
         "LiveApiKeyExpires": "9999999999",
-        "SchemaRun": "r" * 64,
+        "SchemaRun": "r" * 48,
+        "SnapStart": "Disabled",
     }
     template = _prod()
     # Given values as long as each parameter's own constraints allow
@@ -2379,3 +2382,28 @@ def test_codedeploy_may_read_the_alarms_and_move_aliases_of_this_account_and_reg
     # And CodeDeploy assumes it
     [trust] = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "codedeploy.amazonaws.com"}
+
+
+def test_a_version_description_names_snapstart_where_a_version_takes_it_and_the_guide_the_rest() -> (
+    None
+):
+    # Given every aliased function of the template as written
+    functions = resources(_source(), "AWS::Serverless::Function")
+    aliased = {name: f for name, f in functions.items() if "AutoPublishAlias" in f["Properties"]}
+    assert aliased
+    # Then each one a published version takes SnapStart for names the SnapStart parameter in its
+    # description: a version keeps the SnapStart it was published with, and SAM names a version
+    # from the template's text, so turning it off (to troubleshoot) left every alias as it was
+    for name, function in aliased.items():
+        properties = function["Properties"]
+        described = refs(properties["VersionDescription"])
+        assert "SchemaRun" in described, name
+        if "SnapStart" in properties:
+            assert "SnapStart" in described, name
+    # And the guide says which version-level settings are not named, and how to deploy them
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    [changed] = re.findall(r"- \*\*Changed settings\.\*\*(.*?)(?=\n- \*\*)", guide, re.DOTALL)
+    flat = " ".join(changed.split())
+    for setting in ("SubnetIds", "SecurityGroupIds", "CorsAllowOrigin", "SnapStart"):
+        assert f"`{setting}`" in flat, setting
+    assert "a new `SchemaRun`" in flat

@@ -1164,8 +1164,8 @@ def _require_signed(token: str) -> None:
         raise BadInput(
             "nothing changed: the token's signature does not match this deployment's voter-token "
             "keys: a token edited by hand, another deployment's, or one signed with a key since "
-            "rotated away. For that one, once it has expired over an hour ago, give its voter "
-            "id (the part after `v1.`) with --expired"
+            "rotated away. For that one, give its voter id instead of the token (the part "
+            "after `v1.`, up to the next dot)"
         )
 
 
