@@ -136,11 +136,41 @@ def counted(count: int, thing: str, things: str | None = None) -> str:
     return f"{count} {thing if count == 1 else things or thing + 's'}"
 
 
+def places(value: float, digits: int) -> str:
+    """A figure to `digits` places as JavaScript's toFixed(digits) writes it (see two_places)."""
+    return str(Decimal(value).quantize(Decimal(1).scaleb(-digits), ROUND_HALF_UP))
+
+
 def two_places(value: float) -> str:
     """A figure to two places as the web app writes it (JavaScript's toFixed(2): the float's
     exact value, a tie rounded up), so the command and the pages agree: 2.625 is 2.63 on both,
     where Python's format rounds that tie to even (2.62)."""
-    return str(Decimal(value).quantize(Decimal("0.01"), ROUND_HALF_UP))
+    return places(value, 2)
+
+
+# The places a leaderboard's score is written with: two, and up to four (as GET /leaderboard
+# gives it) where two would write it as a neighbour of another rank writes its own.
+SCORE_PLACES = (2, 3, 4)
+
+
+def score_texts(board: list[dict[str, Any]]) -> list[str]:
+    """Each place's score as the board writes it (the pages alike: web/js/dom.js formatScores):
+    to two places, or more where two would show a talk ranked below another with the same score
+    ("3.18" at 1 and at 2: 3.182 and 3.176)."""
+    scores = [float(place["score"]) for place in board]
+    texts = []
+    for i, place in enumerate(board):
+        others = [
+            scores[j]
+            for j in (i - 1, i + 1)
+            if 0 <= j < len(board) and board[j]["rank"] != place["rank"]
+        ]
+        for digits in SCORE_PLACES:
+            text = places(scores[i], digits)
+            if all(places(other, digits) != text for other in others):
+                break
+        texts.append(text)
+    return texts
 
 
 def fmt_avg(value: Any) -> str:
@@ -390,13 +420,14 @@ def leaderboard_table(board: dict[str, Any]) -> Table:
     table.add_column("score", justify="right")
     table.add_column("avg", justify="right")
     table.add_column("count", justify="right")
-    for place in board.get("talks", []):
+    talks = board.get("talks", [])
+    for place, score in zip(talks, score_texts(talks), strict=True):
         table.add_row(
             str(place["rank"]),
             place["talkId"],
             place["title"],
             place.get("track") or "",
-            two_places(float(place["score"])),
+            score,
             fmt_avg(place.get("avg")),
             str(place["count"]),
         )

@@ -2915,6 +2915,32 @@ def test_the_leaderboard_has_a_view_for_a_hall_s_big_screen(
         hall.close()
 
 
+def test_a_score_two_places_would_show_as_a_tie_ranked_apart_is_written_to_more_places(
+    web: WebStack, page: Page
+) -> None:
+    # Given two talks of a track whose scores two places write alike: one rated 5 once (35/11,
+    # 3.1818…) and one rated 4, 4, 4, 3, 3, 3, 3 (54/17, 3.1764…)
+    track = f"Close scores {unique_talk_id()}"
+    above = web.add_talk(title="Rated five once", track=track)
+    below = web.add_talk(title="Rated seven times", track=track)
+    web.rate(above["id"], 5)
+    for value in (4, 4, 4, 3, 3, 3, 3):
+        web.rate(below["id"], value)
+    assert wait_for(lambda: (web.count(above["id"]), web.count(below["id"])) == (1, 7))
+    # When the track's leaderboard is shown
+    page.goto(web.url(f"/app/leaderboard?track={quote(track)}"))
+    rows = page.locator(".board tbody tr")
+    expect(rows).to_have_count(2)
+    # Then the two are ranked 1 and 2 with scores that say why (both read "3.18" before: a tie,
+    # ranked apart), and the averages keep their two places
+    expect(rows.nth(0).locator("td")).to_have_text(
+        ["1", re.compile("Rated five once"), "3.182", "5.00", "1"]
+    )
+    expect(rows.nth(1).locator("td")).to_have_text(
+        ["2", re.compile("Rated seven times"), "3.176", "3.43", "7"]
+    )
+
+
 # Whether the big-screen board is in view: nothing scrolls, the last talk and the live state shown.
 BOARD_IN_VIEW = """() => ({
   scrolls: document.documentElement.scrollHeight > innerHeight,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import json
 import re
+import shutil
 import subprocess
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,6 +16,7 @@ from rich.console import Console
 
 from talkrate_cli import output
 from talkrate_cli.output import counted, talk_view, when, window_line, zone_name
+from tests.builders import ROOT
 from tests.nodejs import node
 
 pytestmark = pytest.mark.unit
@@ -239,3 +242,47 @@ def test_the_command_writes_a_figure_to_two_places_as_the_pages_do() -> None:
         "count 32 · avg 2.63 · median 3.5 · std dev 1.13"
     )
     assert "median 3 ·" in output.stats_line({"stats": {**stats, "median": 3.0}})
+
+
+# Boards (best first) whose scores two places would write alike across ranks: a talk rated 5 once
+# (35/11 = 3.1818…) above one rated 4, 4, 4, 3, 3, 3, 3 (54/17 = 3.1764…); a tie (one rank);
+# scores alike at the third place too (3.1813 above 3.1811); and plain ones.
+BOARDS = [
+    [{"rank": 1, "score": 35 / 11}, {"rank": 2, "score": 54 / 17}, {"rank": 3, "score": 3.05}],
+    [{"rank": 1, "score": 35 / 11}, {"rank": 1, "score": 35 / 11}, {"rank": 3, "score": 3.1}],
+    [{"rank": 1, "score": 3.1813}, {"rank": 2, "score": 3.1811}, {"rank": 3, "score": 2.5}],
+    [{"rank": 1, "score": 4.5}, {"rank": 2, "score": 4.25}, {"rank": 3, "score": 2.625}],
+    [],
+]
+
+
+def test_a_score_two_places_write_as_a_neighbour_of_another_rank_takes_more_places(
+    tmp_path: Path,
+) -> None:
+    # When the command writes each board's scores
+    written = [output.score_texts(board) for board in BOARDS]
+    # Then two places where they tell the talks apart, more where two would not: 3.18 above
+    # 3.18 read as a tie ranked apart
+    assert written == [
+        ["3.182", "3.176", "3.05"],
+        ["3.18", "3.18", "3.10"],
+        ["3.1813", "3.1811", "2.50"],
+        ["4.50", "4.25", "2.63"],
+        [],
+    ]
+    # And the pages write them alike (web/js/dom.js formatScores, in Node)
+    script = (
+        "const { formatScores } = await import(process.argv[1]);"
+        f"console.log(JSON.stringify({json.dumps(BOARDS)}.map(formatScores)));"
+    )
+    scripts = tmp_path / "js"
+    shutil.copytree(ROOT / "web" / "js", scripts)
+    (scripts / "package.json").write_text('{"type": "module"}')
+    done = subprocess.run(
+        [node(), "--input-type=module", "-e", script, (scripts / "dom.js").as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert json.loads(done.stdout) == written

@@ -174,6 +174,20 @@ export function formatAvg(avg) {
   return avg === null || avg === undefined ? "–" : avg.toFixed(2);
 }
 
+// Each leaderboard place's score ({rank, score}, best first): to two places, or up to four (as
+// the API gives it) where two would write it as a neighbour of another rank writes its own
+// ("3.18" at 1 and at 2 read as a tie ranked apart: 3.182 and 3.176). `talkrate top` alike.
+export function formatScores(places) {
+  return places.map((place, i) => {
+    const others = [places[i - 1], places[i + 1]].filter((other) => other && other.rank !== place.rank);
+    let text = place.score.toFixed(2);
+    for (let digits = 3; digits <= 4 && others.some((other) => other.score.toFixed(digits - 1) === text); digits++) {
+      text = place.score.toFixed(digits);
+    }
+    return text;
+  });
+}
+
 // A formatter of times in the venue's zone when the deployment names one, else the device's own
 // (zone.js). The venue's are kept (a programme of 300 talks formats 900 times); the device's are
 // made for each time, as toLocaleTimeString does: a device moved to another zone names the new one.

@@ -1,5 +1,5 @@
 // /app/leaderboard: the best talks (Bayesian average), live, with a track filter.
-import { h, fill, setText, formatAvg, formatCount, talkHref, debounce, arrange, quoted } from "../dom.js";
+import { h, fill, setText, formatAvg, formatScores, formatCount, talkHref, debounce, arrange, quoted } from "../dom.js";
 import { get, allTalks, readsInOrder, countsUnreadable } from "../api.js";
 import { watch, LEADERBOARD_CHANNEL } from "../live.js";
 import { liveBadge, errorText, tracksOf, trackChoice, staleNotice, REBUILD_READ_MS, recounted, unreadableRetries } from "./common.js";
@@ -117,7 +117,8 @@ export function leaderboardPage(main) {
       const news = board.talks.some((row) => rows.has(row.talkId) && row.count > rows.get(row.talkId).shownCount);
       // Rows are kept per talk and updated in place, so the keyboard focus (on a talk's link)
       // stays where it was while the board moves.
-      const nodes = board.talks.map((row) => {
+      const scores = formatScores(board.talks);
+      const nodes = board.talks.map((row, i) => {
         let kept = rows.get(row.talkId);
         if (!kept) {
           kept = { rank: h("td", { class: "rank" }), talk: h("td", {}), score: h("td", { class: "num", "data-label": "Score" }), avg: h("td", { class: "num", "data-label": "Average" }), count: h("td", { class: "num", "data-label": "Ratings" }), key: null };
@@ -125,7 +126,7 @@ export function leaderboardPage(main) {
           rows.set(row.talkId, kept);
         }
         setText(kept.rank, String(row.rank));
-        setText(kept.score, formatAvg(row.score));
+        setText(kept.score, scores[i]);
         setText(kept.avg, formatAvg(row.avg));
         setText(kept.count, formatCount(row.count)); // "25,000", as every other page writes it
         kept.shownCount = row.count;
