@@ -155,21 +155,27 @@ SCORE_PLACES = (2, 3, 4)
 
 def score_texts(board: list[dict[str, Any]]) -> list[str]:
     """Each place's score as the board writes it (the pages alike: web/js/dom.js formatScores):
-    to two places, or more where two would show a talk ranked below another with the same score
-    ("3.18" at 1 and at 2: 3.182 and 3.176)."""
-    scores = [float(place["score"]) for place in board]
-    texts = []
-    for i, place in enumerate(board):
-        others = [
-            scores[j]
-            for j in (i - 1, i + 1)
-            if 0 <= j < len(board) and board[j]["rank"] != place["rank"]
-        ]
-        for digits in SCORE_PLACES:
-            text = places(scores[i], digits)
-            if all(places(other, digits) != text for other in others):
-                break
-        texts.append(text)
+    to two places, or more where two would show it as the place above or below of another rank
+    shows its own ("3.18" at 1 and at 2: 3.182 and 3.176). Tied talks (one rank) take the same
+    places, from the places around the whole tie."""
+    texts: list[str] = []
+    first = 0
+    while first < len(board):
+        last = first
+        while last + 1 < len(board) and board[last + 1]["rank"] == board[first]["rank"]:
+            last += 1
+        others = [float(board[j]["score"]) for j in (first - 1, last + 1) if 0 <= j < len(board)]
+        score = float(board[first]["score"])
+        digits = next(
+            (
+                d
+                for d in SCORE_PLACES
+                if all(places(other, d) != places(score, d) for other in others)
+            ),
+            SCORE_PLACES[-1],
+        )
+        texts += [places(float(place["score"]), digits) for place in board[first : last + 1]]
+        first = last + 1
     return texts
 
 

@@ -252,6 +252,13 @@ BOARDS = [
     [{"rank": 1, "score": 35 / 11}, {"rank": 1, "score": 35 / 11}, {"rank": 3, "score": 3.1}],
     [{"rank": 1, "score": 3.1813}, {"rank": 2, "score": 3.1811}, {"rank": 3, "score": 2.5}],
     [{"rank": 1, "score": 4.5}, {"rank": 2, "score": 4.25}, {"rank": 3, "score": 2.625}],
+    # a tie between a score two places tell apart (above) and one they do not (below)
+    [
+        {"rank": 9, "score": 3.1905},
+        {"rank": 10, "score": 35 / 11},
+        {"rank": 10, "score": 35 / 11},
+        {"rank": 12, "score": 54 / 17},
+    ],
     [],
 ]
 
@@ -262,12 +269,14 @@ def test_a_score_two_places_write_as_a_neighbour_of_another_rank_takes_more_plac
     # When the command writes each board's scores
     written = [output.score_texts(board) for board in BOARDS]
     # Then two places where they tell the talks apart, more where two would not: 3.18 above
-    # 3.18 read as a tie ranked apart
+    # 3.18 read as a tie ranked apart; tied talks alike (the first of a tie wrote 3.18 and the
+    # second 3.182, as only the second stood beside a 3.18 of another rank)
     assert written == [
         ["3.182", "3.176", "3.05"],
         ["3.18", "3.18", "3.10"],
         ["3.1813", "3.1811", "2.50"],
         ["4.50", "4.25", "2.63"],
+        ["3.19", "3.182", "3.182", "3.176"],
         [],
     ]
     # And the pages write them alike (web/js/dom.js formatScores, in Node)

@@ -175,17 +175,22 @@ export function formatAvg(avg) {
 }
 
 // Each leaderboard place's score ({rank, score}, best first): to two places, or up to four (as
-// the API gives it) where two would write it as a neighbour of another rank writes its own
-// ("3.18" at 1 and at 2 read as a tie ranked apart: 3.182 and 3.176). `talkrate top` alike.
+// the API gives it) where two would write it as the place above or below of another rank writes
+// its own ("3.18" at 1 and at 2 read as a tie ranked apart: 3.182 and 3.176). Tied talks (one
+// rank) take the same places, from the places around the whole tie. `talkrate top` alike.
 export function formatScores(places) {
-  return places.map((place, i) => {
-    const others = [places[i - 1], places[i + 1]].filter((other) => other && other.rank !== place.rank);
-    let text = place.score.toFixed(2);
-    for (let digits = 3; digits <= 4 && others.some((other) => other.score.toFixed(digits - 1) === text); digits++) {
-      text = place.score.toFixed(digits);
-    }
-    return text;
-  });
+  const texts = [];
+  for (let first = 0; first < places.length;) {
+    let last = first;
+    while (last + 1 < places.length && places[last + 1].rank === places[first].rank) last++;
+    const others = [places[first - 1], places[last + 1]].filter(Boolean);
+    const { score } = places[first];
+    let digits = 2;
+    while (digits < 4 && others.some((other) => other.score.toFixed(digits) === score.toFixed(digits))) digits++;
+    for (let i = first; i <= last; i++) texts.push(places[i].score.toFixed(digits));
+    first = last + 1;
+  }
+  return texts;
 }
 
 // A formatter of times in the venue's zone when the deployment names one, else the device's own
