@@ -74,7 +74,7 @@ web-size: setup ## the web app's JS and CSS as served (minified), gzipped, again
 	$(PY) -m bench.web_size
 
 test-browser: setup services browser ## the web app in Debian's chromium (Playwright) against the local runtime
-	$(PY) -m pytest -m browser tests/e2e $(PYTEST_ARGS)
+	$(PY) -m pytest -m browser $(or $(TESTS),tests/e2e) $(PYTEST_ARGS)
 
 test-faults: setup services ## faults injected while ratings stream in (part of make test too)
 	$(PY) -m pytest $(or $(TESTS),tests/faults) $(PYTEST_ARGS)

@@ -82,7 +82,8 @@ class DataDirLock(_Claim):
         """Another runtime uses the folder."""
         return DataDirInUse(
             f"another local runtime{holder} uses the data folder {self.folder}: stop it, or give "
-            "this one a folder of its own (--data-dir or TALKRATE_LOCAL_DATA)"
+            "this one a folder of its own (--data-dir or TALKRATE_LOCAL_DATA) and ports of its "
+            "own (--port, --lambda-port, --url-port)"
         )
 
 
@@ -104,5 +105,5 @@ class SharedBackendLock(_Claim):
             f"another local runtime{holder} projects the ratings of a broker of its own into "
             f"{self.location} (topic {', '.join(self.topics)}): this one's would be taken for "
             "its own and skipped as already counted; stop it, or give this one a stack of its "
-            "own (--embedded)"
+            "own (--embedded) and ports of its own (--port, --lambda-port, --url-port)"
         )

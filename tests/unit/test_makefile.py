@@ -59,6 +59,18 @@ def test_tests_narrows_a_routine_to_the_file_named(routine: str, folder: str) ->
     assert pytest_command(routine) == [folder]
 
 
+def test_tests_narrows_the_browser_routine_to_the_file_named() -> None:
+    # (it ran every browser test whatever TESTS named: the suite's slowest part)
+    one = "tests/e2e/test_web_admin.py"
+    assert pytest_command("test-browser", f"TESTS={one}", "PYTEST_ARGS=-x") == [
+        "-m",
+        "browser",
+        one,
+        "-x",
+    ]
+    assert pytest_command("test-browser") == ["-m", "browser", "tests/e2e"]
+
+
 # --- The AWS region of each routine -------------------------------------------------------------
 
 # A stand-in for the virtual environment's python and talkrate (and the SAM CLI): each prints
