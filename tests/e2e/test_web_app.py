@@ -1720,6 +1720,8 @@ def test_an_organiser_s_removal_and_addition_show_at_once_on_the_open_pages(
         expect(page.locator("button.star")).to_have_count(0)
         expect(screen.get_by_role("heading", level=1)).to_have_text(gone)
         expect(screen.get_by_test_id("qr-caption")).to_be_hidden()
+        # (and what it said of the QR code at this computer's address goes with it)
+        expect(screen.get_by_test_id("loopback-note")).to_be_hidden()
         expect(programme.locator(".talk-card", has_text="Pushed away")).to_have_count(0)
         # When an organiser adds another talk
         web.add_talk(title="Pushed in", room="Hall N")
@@ -1737,6 +1739,7 @@ def test_an_organiser_s_removal_and_addition_show_at_once_on_the_open_pages(
         expect(page.locator("button.star")).to_have_count(5)
         expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
         expect(screen.get_by_role("heading", level=1)).to_have_text("Pushed back")
+        expect(screen.get_by_test_id("loopback-note")).to_be_visible()
         # And the programme lists it with the ratings it kept, not as a talk without any (it
         # said "0 ratings" until its next read, up to a minute later)
         back = programme.locator(".talk-card", has_text="Pushed back")

@@ -335,6 +335,32 @@ def test_every_tab_of_an_attendee_shows_their_newest_rating_of_the_talk(
     assert wait_for(lambda: ratings_of(web, talk["id"]) == only(2))
 
 
+def test_an_attendee_s_other_tab_says_a_rating_waits_for_the_network_while_offline(
+    web: WebStack, phone: Any, page: Page
+) -> None:
+    # Given one attendee with a talk's page open in two tabs, a pass in hand (a rating made)
+    talk = web.add_talk(title="Two tabs offline")
+    first, second = page, phone.new_page()
+    for tab in (first, second):
+        tab.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    first.bring_to_front()
+    star(first, 4).click()
+    enter_event_code(first)
+    expect(second.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
+    # When the phone goes offline and they change it to 3 in the first tab
+    phone.set_offline(True)
+    star(first, 3).click()
+    waiting = "Waiting to send your rating: 3 out of 5."
+    expect(first.get_by_test_id("own-rating")).to_have_text(waiting)
+    # Then the second tab says the same, not "Sending your rating…" for as long as it lasts
+    expect(second.get_by_test_id("own-rating")).to_have_text(waiting)
+    # And back online, the 3 is counted once, each tab saying so
+    phone.set_offline(False)
+    for tab in (first, second):
+        expect(tab.get_by_test_id("own-rating")).to_contain_text("You rated 3 out of 5")
+    assert wait_for(lambda: ratings_of(web, talk["id"]) == only(3))
+
+
 WAITING = "Waiting for the network: your rating will be sent when you are back online."
 # Said instead while the phone is online and the service does not answer it (down, or a hall's
 # Wi-Fi without a way out): "back online" would send the attendee to a phone that is.

@@ -44,14 +44,14 @@ export function screenPage(main, talkId) {
   // Hidden with it: an empty histogram under "not in the programme" reads as a talk nobody rated.
   const results = h("section", { class: "screen-results", "aria-label": "Ratings" },
     histogram.summary, histogram.list);
+  // (said of the QR code: hidden with it, for a talk no longer in the programme)
+  const loopbackNote = onLoopback() ? h("p", { class: "loopback-note", "data-testid": "loopback-note" }, loopbackWords(true)) : null;
   fill(main,
     h("div", { class: "screen" },
       h("header", { class: "screen-head" }, title, speakers),
       results,
       qrAside,
-      h("footer", { class: "screen-foot" }, badge.node,
-        onLoopback() ? h("p", { class: "loopback-note", "data-testid": "loopback-note" }, loopbackWords(true)) : null,
-        counts.node, problem, announcer.node)));
+      h("footer", { class: "screen-foot" }, badge.node, loopbackNote, counts.node, problem, announcer.node)));
 
   let live = { refresh: async () => {}, stop() {} };
   let stopped = false;
@@ -80,6 +80,7 @@ export function screenPage(main, talkId) {
   const inProgramme = (yes) => {
     missing = !yes;
     qrAside.hidden = results.hidden = badge.node.hidden = !yes;
+    if (loopbackNote) loopbackNote.hidden = !yes;
     speakers.classList.toggle("guidance", !yes);
   };
   // 400: an id no talk can have (a link copied with what followed it), not a passing failure.

@@ -278,7 +278,8 @@ export function talkPage(main, talkId) {
       say("");
     }
     if (talk) sayRefused(heard);
-    if (held) showSending(held.value, waiting ? `Waiting to send your rating: ${held.value} out of 5.` : undefined);
+    // (waiting: this page's own, or, offline, another tab's: "Sending…" for a minute read as stuck)
+    if (held) showSending(held.value, waiting || !navigator.onLine ? `Waiting to send your rating: ${held.value} out of 5.` : undefined);
     else showOwn(ownRating(talkId));
   }
 
