@@ -180,9 +180,10 @@ class RatingStatus(Document):
 
 
 class TalkOut(Talk):
-    """A talk with its rating summary: left out when the read model cannot be reached, and in
+    """A talk with its rating summary: left out when the read model cannot be reached, in
     GET /talks while it is being rebuilt (GET /talks/{talkId} counts it from the event store
-    then)."""
+    then), and in the answers of POST and PUT /talks, which say the talk as saved (as its live
+    channel's `catalog` message does: its counts are GET /talks/{talkId}'s)."""
 
     model_config = ConfigDict(defer_build=True)
 
