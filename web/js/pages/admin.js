@@ -85,8 +85,10 @@ function directionRefusals(fields, directionControl) {
 
 // A sentence with the language codes in it (en-GB, pt-BR, zh-Hant-TW, es-419: a language's
 // code and its script or region as the registry writes them) each kept on one line: a narrow
-// screen broke them at their hyphen, "pt-" over "BR", which reads as two codes.
-const LANGUAGE_CODE = /\b[a-z]{2,3}(?:-(?:[A-Z][a-z]{3}|[A-Z]{2}|\d{3}))+\b/g;
+// screen broke them at their hyphen, "pt-" over "BR", which reads as two codes. So are the
+// dates and times an import's refusals quote for the file (2027-10-31, 02:30+01:00,
+// 2026-12-08T09:00:00+01:00): broken at a hyphen, the value to copy read as two.
+const LANGUAGE_CODE = /\b[a-z]{2,3}(?:-(?:[A-Z][a-z]{3}|[A-Z]{2}|\d{3}))+\b|\b\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?|\b\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:\d{2})/g;
 function codesWhole(text) {
   const parts = [];
   let from = 0;
@@ -168,12 +170,16 @@ export function adminPage(main) {
   // Whose the page's message line is: each form opened, each delete, a failed download and
   // signing in or out take it (see readListAfter).
   let turns = 0;
+  const GONE = "gone"; // (see admin)
 
   // `revision`: the talk as the organiser saw it, sent as If-Match, so that a change someone
-  // else saved since is not silently undone (the API answers 412 and changes nothing).
+  // else saved since is not silently undone (the API answers 412 and changes nothing); GONE: the
+  // talk as they saw it was removed, sent as If-None-Match: *, so that adding it back does not
+  // overwrite one someone else added under its id meanwhile.
   async function admin(method, path, body, revision) {
     const headers = { Authorization: `Bearer ${token}` };
-    if (revision !== undefined && revision !== null) headers["If-Match"] = `"${revision}"`;
+    if (revision === GONE) headers["If-None-Match"] = "*";
+    else if (revision !== undefined && revision !== null) headers["If-Match"] = `"${revision}"`;
     return request(method, path, { body, headers });
   }
   const changedMeanwhile = (error) => error instanceof ApiError && error.status === 412;
@@ -524,6 +530,8 @@ export function adminPage(main) {
         // The keyboard leaves the deleted row at once: the removal's catalog message may take
         // the row away before the list is read again, and the focus would fall to the page.
         focusAfter(null, Math.max(index, 0), talk.id);
+        // Its own edit form, open, goes with it: saved, it said "removed by someone else".
+        if (formBox.querySelector("form[data-talk]")?.dataset.talk === talk.id) closeForm();
         fill(message, "Deleted ", quoted(talk.title, talk.language), ".");
         if ((await readListAfter()) && document.activeElement === document.body) focusAfter(null, Math.max(index, 0));
       } catch (error) {
@@ -850,10 +858,11 @@ export function adminPage(main) {
           + `${keptYours}: Save again to apply ${yours.length ? "your changes" : "it"}, or Cancel.`]);
         load().catch(() => {});
       };
-      // A removed talk (no revision now) is added again with the form as it is.
+      // A removed talk is added again with the form as it is, where no talk has its id then
+      // (another organiser's talk added under it meanwhile is not overwritten: 412, theirs read).
       const removedMeanwhile = () => {
         if (!form.isConnected) return;
-        revision = null;
+        revision = GONE;
         say(quoted(talk.title, talk.language), " was removed by someone else while you edited it: nothing was saved. Save again to add it back with your changes, or Cancel.");
         load().catch(() => {});
       };
@@ -914,7 +923,7 @@ export function adminPage(main) {
         unread = null;
         return theirsRead(theirs);
       };
-      const form = h("form", { class: "card talk-form", "data-action": label, onsubmit: async (event) => {
+      const form = h("form", { class: "card talk-form", "data-action": label, "data-talk": isNew ? null : talk.id, onsubmit: async (event) => {
         event.preventDefault();
         if (saving) return;
         if (unread) {
@@ -1025,7 +1034,7 @@ export function adminPage(main) {
           note ? h("p", {}, note) : null,
           errors.length
             ? [h("p", {}, `Nothing was changed. Fix ${new Set(errors.map((e) => e.line)).size === 1 ? "this line" : "these lines"} of the file and choose it again:`),
-              h("ul", { class: "import-errors" }, errors.map((e) => h("li", {}, e.message)))]
+              h("ul", { class: "import-errors" }, errors.map((e) => h("li", {}, codesWhole(e.message))))]
             : h("p", {}, sendable ? `${summaryOf(plan)}.` : `Nothing to change: every talk of the file is as the programme has it (${summaryOf(plan)}).`),
           plan.created.length && !errors.length ? [h("h4", {}, "To add"), h("ul", {}, plan.created.map((row) => line(row, "")))] : null,
           plan.updated.length && !errors.length ? [h("h4", {}, "To change"),
@@ -1071,10 +1080,37 @@ export function adminPage(main) {
           show();
         }
       });
+      // One import at a time: a second press while the first checked the programme (a slow
+      // network) sent every row again, and told the organiser their own first rows as "changed by
+      // someone else meanwhile", and nothing imported. Cancel while it runs stops it after the
+      // row on its way (said, with what went in).
+      let importing = false;
+      let cancelled = false;
       const form = h("form", { class: "card talk-form", onsubmit: async (event) => {
         event.preventDefault();
-        if (!plan || plan.errors.length) return;
+        if (importing || !plan || plan.errors.length) return;
+        importing = true;
+        try {
+          await importPlan();
+        } finally {
+          importing = false;
+          apply.disabled = false;
+        }
+      } },
+        heading,
+        h("span", { class: "field" }, h("label", { for: "import-file" }, "Programme file (CSV)"), file),
+        h("p", { class: "muted", id: "import-help" }, codesWhole(
+          "The columns of the results file: id, title, speakers (separated by ;), track, room, startsAt, endsAt "
+          + `(${venueZone() ? "a time without a zone is the venue's, " + venueZone() : "with a time zone"}), language (such as he or en-GB). `
+          + "A column the file lacks leaves that field as it is; talks not in the file are left as they are. Nothing changes before you import.")),
+        preview,
+        h("span", { class: "row" }, apply, h("button", { type: "button", class: "quiet", onclick: () => {
+          cancelled = importing;
+          close();
+        } }, "Cancel")));
+      const importPlan = async () => {
         const shown = summaryOf(plan) + JSON.stringify([...plan.created, ...plan.updated].map((row) => [row.talkId, row.changes]));
+        apply.disabled = true;
         try {
           // The programme as it is now: another organiser may have changed it since the preview.
           await check();
@@ -1085,37 +1121,40 @@ export function adminPage(main) {
           show("The programme changed since the file was read: this is what the import would do now.");
           return;
         }
-        apply.disabled = true;
         setText(apply, "Importing…");
         const done = { added: 0, changed: 0 };
         const refused = [];
-        for (const row of [...plan.created, ...plan.updated]) {
+        const rows = [...plan.created, ...plan.updated];
+        let sent = 0;
+        const went = () => `${done.added} added, ${done.changed} changed`;
+        for (const row of rows) {
+          if (cancelled) break;
           const headers = { Authorization: `Bearer ${token}` };
           if (row.current) headers["If-Match"] = `"${row.current.revision}"`;
           else headers["If-None-Match"] = "*";
+          sent += 1;
           try {
             await request("PUT", talkPath(row.talkId), { body: (await programmeFile()).importBody(row, row.current), headers });
             done[row.current ? "changed" : "added"] += 1;
           } catch (error) {
-            if (credentialRefused(error)) return failed(error);
+            if (credentialRefused(error)) {
+              // (what went in before the refusal is said too: the rows after it were not sent)
+              failed(error);
+              append(message, [` The import stopped there: ${went()}; ${rows.length - sent + 1} not imported.`]);
+              return;
+            }
             refused.push(`line ${row.line} (${row.talkId}): ${error instanceof ApiError && error.status === 412
               ? "changed by someone else meanwhile; choose the file again to import it over their change" : errorText(error)}`);
           }
         }
-        closeForm();
-        setText(message, `Imported: ${done.added} added, ${done.changed} changed, ${plan.unchanged.length} unchanged.`
+        // (a form the organiser opened meanwhile stays open: only the import's own is closed)
+        if (form.isConnected) closeForm();
+        const stopped = rows.length - sent;
+        setText(message, `${stopped ? "Import stopped at Cancel" : "Imported"}: ${went()}, ${plan.unchanged.length} unchanged.`
+          + (stopped ? ` ${stopped} not imported (choose the file again to import them).` : "")
           + (refused.length ? ` Not imported: ${refused.join("; ")}.` : ""));
-        const sent = [...plan.created, ...plan.updated].map((row) => row.talkId);
-        if (await readListAfter(() => append(message, [overlapWarning(sent)]))) importButton.focus();
-      } },
-        heading,
-        h("span", { class: "field" }, h("label", { for: "import-file" }, "Programme file (CSV)"), file),
-        h("p", { class: "muted", id: "import-help" }, codesWhole(
-          "The columns of the results file: id, title, speakers (separated by ;), track, room, startsAt, endsAt "
-          + `(${venueZone() ? "a time without a zone is the venue's, " + venueZone() : "with a time zone"}), language (such as he or en-GB). `
-          + "A column the file lacks leaves that field as it is; talks not in the file are left as they are. Nothing changes before you import.")),
-        preview,
-        h("span", { class: "row" }, apply, h("button", { type: "button", class: "quiet", onclick: close }, "Cancel")));
+        if (await readListAfter(() => append(message, [overlapWarning(rows.map((row) => row.talkId))]))) importButton.focus();
+      };
       showForm(form);
       heading.focus();
     }
@@ -1140,7 +1179,11 @@ export function adminPage(main) {
         // A byte-order mark first: spreadsheets opening the file read it as UTF-8 then. Named by
         // the venue's day (the organiser's own without one): an export just after midnight is
         // that day's, not UTC's.
-        save(new Blob(["\uFEFF", csv], { type: "text/csv;charset=utf-8" }), `talkrate-results-${dayOf(Date.now())}.csv`);
+        const name = `talkrate-results-${dayOf(Date.now())}.csv`;
+        save(new Blob(["\uFEFF", csv], { type: "text/csv;charset=utf-8" }), name);
+        // (in the message line's place of a refusal an earlier try left: "Nothing was downloaded")
+        turns += 1;
+        setText(message, `Downloaded the results: ${name}.`);
       } catch (error) {
         turns += 1;
         failed(error);

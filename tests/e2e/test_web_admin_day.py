@@ -1,0 +1,271 @@
+"""The organisers' page through what a review of an organiser's day found: an import pressed twice
+or left while it runs, a talk added back over another organiser's, a talk deleted with its own
+form open, a download after a refused one, a token refused mid-import, and an import's refusals
+on a phone. Playwright in Debian's chromium against the local runtime, like test_web_app (whose
+fixtures and helpers these tests share)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, Route, expect
+
+from tests.builders import unique_talk_id
+from tests.e2e import test_web_app
+from tests.e2e.test_web_admin import import_file, sign_in
+from tests.e2e.test_web_app import WebStack
+
+# test_web_app's fixtures: its runtime (one for this module), the browser, a phone and its page.
+web = test_web_app.web
+browser = test_web_app.browser
+phone = test_web_app.phone
+page = test_web_app.page
+PROJECTOR_BATCH_WINDOW = "0"
+CHROMIUM_MORE_ARGS = test_web_app.CHROMIUM_MORE_ARGS
+
+pytestmark = pytest.mark.browser
+
+
+def slow_network(page: Page, latency_ms: int) -> None:
+    """Every request of the page takes `latency_ms` more (a hall's Wi-Fi)."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": latency_ms, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+
+
+def new_talks_file(stem: str, n: int) -> tuple[str, list[str]]:
+    """A programme file adding `n` talks, and their ids."""
+    ids = [f"day-{stem}-{i}" for i in range(n)]
+    lines = [
+        "id,title,room",
+        *(f"{talk_id},Day talk {stem} {i},Hall D" for i, talk_id in enumerate(ids)),
+    ]
+    return "\n".join(lines) + "\n", ids
+
+
+def stored(web: WebStack, talk_id: str) -> dict[str, Any] | None:
+    answer = web.runtime.request("GET", f"/talks/{talk_id}")
+    return answer.json if answer.status == 200 else None
+
+
+def test_an_import_pressed_twice_on_a_slow_network_imports_once_and_says_so(
+    web: WebStack, page: Page
+) -> None:
+    # Given a file of two new talks, read and shown, on a slow network
+    stem = unique_talk_id()[-6:]
+    text, ids = new_talks_file(stem, 2)
+    web.created.extend(ids)
+    sign_in(web, page)
+    import_file(page, text)
+    apply = page.get_by_role("button", name="Import: add 2, change 0")
+    expect(apply).to_be_visible()
+    slow_network(page, 600)
+    # When the organiser presses Import, and the form is sent again while it checks
+    apply.click()
+    page.locator("form.talk-form").evaluate("(form) => form.requestSubmit()")
+    # Then it is imported once, and said so (it was imported twice, the second time refused
+    # for "someone else's" change, and said as nothing imported)
+    message = page.get_by_test_id("admin-message")
+    expect(message).to_have_text("Imported: 2 added, 0 changed, 0 unchanged.", timeout=15_000)
+    assert all(stored(web, talk_id) is not None for talk_id in ids)
+
+
+def test_an_import_ending_leaves_open_the_form_the_organiser_opened_meanwhile(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk, and a file of three new talks imported on a slow network
+    stem = unique_talk_id()[-6:]
+    talk = web.add_talk(title=f"Edited meanwhile {stem}")
+    text, ids = new_talks_file(stem, 3)
+    web.created.extend(ids)
+    sign_in(web, page)
+    import_file(page, text)
+    slow_network(page, 500)
+    page.get_by_role("button", name="Import: add 3, change 0").click()
+    expect(page.get_by_role("button", name="Importing…")).to_be_visible()
+    # When the organiser opens another talk's form while it runs, and types in it
+    page.get_by_role("button", name=f"Edit {talk['title']}").click()
+    title = page.get_by_label("Title")
+    title.fill(f"Typed while importing {stem}")
+    # Then the import ends, said, and the form stays open with what they typed (it was closed,
+    # the typing lost without a word)
+    expect(page.get_by_test_id("admin-message")).to_contain_text(
+        "Imported: 3 added", timeout=15_000
+    )
+    expect(title).to_have_value(f"Typed while importing {stem}")
+    assert all(stored(web, talk_id) is not None for talk_id in ids)
+
+
+def test_cancel_while_an_import_runs_stops_it_and_says_what_went_in(
+    web: WebStack, page: Page
+) -> None:
+    # Given a file of three new talks, the first one's PUT held on its way
+    stem = unique_talk_id()[-6:]
+    text, ids = new_talks_file(stem, 3)
+    web.created.extend(ids)
+    held: list[Route] = []
+
+    def hold_the_first(route: Route) -> None:
+        if route.request.method == "PUT" and not held:
+            held.append(route)
+            return
+        route.continue_()
+
+    sign_in(web, page)
+    import_file(page, text)
+    page.route("**/talks/day-*", hold_the_first)
+    page.get_by_role("button", name="Import: add 3, change 0").click()
+    expect(page.get_by_role("button", name="Importing…")).to_be_visible()
+    deadline_ms = 0
+    while not held and deadline_ms < 10_000:
+        page.wait_for_timeout(50)
+        deadline_ms += 50
+    assert held
+    # When the organiser presses Cancel, and the first row's answer then comes
+    page.get_by_role("button", name="Cancel").click()
+    held[0].continue_()
+    # Then the import stops there, saying what went in and what did not (the rest went on
+    # being sent after Cancel)
+    expect(page.get_by_test_id("admin-message")).to_have_text(
+        "Import stopped at Cancel: 1 added, 0 changed, 0 unchanged. 2 not imported "
+        "(choose the file again to import them).",
+        timeout=15_000,
+    )
+    assert [stored(web, talk_id) is not None for talk_id in ids] == [True, False, False]
+
+
+def test_a_talk_added_back_after_its_removal_does_not_overwrite_one_added_meanwhile(
+    web: WebStack, page: Page
+) -> None:
+    # Given an organiser editing a talk's track, which another organiser removes
+    stem = unique_talk_id()[-6:]
+    talk = web.add_talk(title=f"Removed meanwhile {stem}", room="Hall A")
+    sign_in(web, page)
+    page.get_by_role("button", name=f"Edit {talk['title']}").click()
+    page.get_by_label("Track").fill("Mine")
+    assert web.as_organiser("DELETE", f"/talks/{talk['id']}").status == 204
+    page.get_by_role("button", name="Save").click()
+    message = page.get_by_test_id("admin-message")
+    expect(message).to_contain_text("was removed by someone else while you edited it")
+    # When the other organiser adds a talk under its id, and the first presses Save again
+    theirs = web.add_talk(talk["id"], title=f"Theirs {stem}", room="Hall Z")
+    page.get_by_role("button", name="Save").click()
+    # Then nothing of theirs is overwritten (it was: the form's old title, no precondition),
+    # and the form says someone else saved the talk
+    expect(message).to_contain_text("Someone else saved")
+    now = stored(web, talk["id"])
+    assert now is not None
+    assert (now["title"], now["room"], now["revision"]) == (
+        f"Theirs {stem}",
+        "Hall Z",
+        theirs["revision"],
+    )
+
+
+def test_deleting_a_talk_whose_form_is_open_closes_its_form(web: WebStack, page: Page) -> None:
+    # Given an organiser editing a talk's room
+    stem = unique_talk_id()[-6:]
+    talk = web.add_talk(title=f"Deleted with its form open {stem}", room="Hall A")
+    sign_in(web, page)
+    page.get_by_role("button", name=f"Edit {talk['title']}").click()
+    page.get_by_label("Room").fill("Hall B")
+    # When they delete that talk from its row
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=f"Delete {talk['title']}").click()
+    # Then the page says it is deleted, and its form is gone with it (left open, its Save said
+    # the talk was "removed by someone else")
+    expect(page.get_by_test_id("admin-message")).to_have_text(f"Deleted “{talk['title']}”.")
+    expect(page.get_by_role("heading", name=f"Edit “{talk['title']}”")).to_have_count(0)
+    expect(page.get_by_label("Room")).to_have_count(0)
+    assert stored(web, talk["id"]) is None
+
+
+def test_a_download_after_a_refused_one_says_it_was_downloaded(web: WebStack, page: Page) -> None:
+    # Given an organiser whose first download was refused (the talks could not be read)
+    web.add_talk(title=f"Downloaded {unique_talk_id()[-6:]}")
+    sign_in(web, page)
+    page.route(
+        "**/talks?*",
+        lambda route: route.fulfill(
+            status=503,
+            content_type="application/problem+json",
+            headers={"Retry-After": "5"},
+            body='{"type": "urn:talkrate:problem:unavailable", "title": "Service unavailable", '
+            '"status": 503, "detail": "down"}',
+        ),
+    )
+    page.get_by_role("button", name="Download results (CSV)").click()
+    message = page.get_by_test_id("admin-message")
+    expect(message).not_to_have_text("")
+    refused = message.text_content()
+    page.unroute("**/talks?*")
+    # When the next download goes through
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download results (CSV)").click()
+    # Then the line says so, in the refusal's place (it kept saying nothing was downloaded)
+    name = download.value.suggested_filename
+    expect(message).to_have_text(f"Downloaded the results: {name}.")
+    assert refused != message.text_content()
+
+
+def test_a_token_refused_mid_import_says_what_went_in_before(web: WebStack, page: Page) -> None:
+    # Given a file of three new talks, the second one's PUT refused for its token
+    stem = unique_talk_id()[-6:]
+    text, ids = new_talks_file(stem, 3)
+    web.created.extend(ids)
+    puts: list[str] = []
+
+    def refuse_the_second(route: Route) -> None:
+        if route.request.method != "PUT":
+            route.continue_()
+            return
+        puts.append(route.request.url)
+        if len(puts) == 2:
+            route.fulfill(
+                status=403,
+                content_type="application/problem+json",
+                body='{"type": "urn:talkrate:problem:forbidden", "title": "Forbidden", '
+                '"status": 403, "detail": "refused"}',
+            )
+            return
+        route.continue_()
+
+    sign_in(web, page)
+    import_file(page, text)
+    page.route("**/talks/day-*", refuse_the_second)
+    page.get_by_role("button", name="Import: add 3, change 0").click()
+    # Then the page asks for the token again, and says what went in before the refusal (it
+    # said only that the token was refused)
+    message = page.get_by_test_id("admin-message")
+    expect(message).to_contain_text("Your organiser token was refused: sign in again.")
+    expect(message).to_contain_text("The import stopped there: 1 added, 0 changed; 2 not imported.")
+    assert [stored(web, talk_id) is not None for talk_id in ids] == [True, False, False]
+
+
+def test_an_import_s_refusals_keep_codes_and_times_whole_on_a_phone(
+    web: WebStack, page: Page
+) -> None:
+    # Given an organiser on a 390 px phone, and a file whose line names a language code and a
+    # time the import refuses (an end before its start)
+    page.set_viewport_size({"width": 390, "height": 844})
+    stem = unique_talk_id()[-6:]
+    text = (
+        "id,title,language,startsAt,endsAt\n"
+        f"day-{stem},Refused {stem},en-GB,2026-12-08T09:00:00+01:00,2026-12-08T08:00:00+01:00\n"
+    )
+    sign_in(web, page)
+    import_file(page, text)
+    refusal = page.locator("ul.import-errors li")
+    expect(refusal).to_have_count(1)
+    # Then each time the refusal quotes is kept on one line (it broke at a hyphen, "2026-12-"
+    # over "08T09:00…", the value to copy read as two)
+    quoted = refusal.locator("span.language-code").all_text_contents()
+    times = [q for q in quoted if q.startswith("2026-12-08")]
+    assert times, (refusal.text_content(), quoted)
+    whole = refusal.locator("span.language-code").evaluate_all(
+        "(spans) => spans.map((s) => s.getClientRects().length)"
+    )
+    assert set(whole) == {1}, whole
