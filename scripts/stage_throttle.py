@@ -143,23 +143,25 @@ def throttle(
 
 
 def _refuse_api_above_stats(stack: Mapping[str, Any], values: Mapping[str, int]) -> None:
-    """Refuse more API environments than StatsFunction may have (each GET /ratings invokes it:
-    past its reserved concurrency the answers carry no statistics, StatsThrottlesAlarm), unless
-    the Stats value is raised with them."""
+    """Refuse, in a change of either, more API environments than StatsFunction may have (each
+    GET /ratings invokes it: past its reserved concurrency the answers carry no statistics,
+    StatsThrottlesAlarm): the API's above Stats', or unreserved (0) while Stats' is reserved."""
+    api_key, stats_key = "ApiReservedConcurrency", "StatsReservedConcurrency"
+    if api_key not in values and stats_key not in values:
+        return  # (the rate or the burst alone: what the stack holds is not this change's)
     kept = {p["ParameterKey"]: p.get("ParameterValue") for p in stack.get("Parameters", [])}
-    api = values.get("ApiReservedConcurrency")
-    stats = values.get("StatsReservedConcurrency")
-    if stats is None:
-        try:
-            stats = int(kept.get("StatsReservedConcurrency") or 0)
-        except ValueError:
-            return  # (not a number: CloudFormation's own check says so)
-    if api and stats and api > stats:
+    try:
+        api = values[api_key] if api_key in values else int(kept.get(api_key) or 0)
+        stats = values[stats_key] if stats_key in values else int(kept.get(stats_key) or 0)
+    except ValueError:
+        return  # (not a number: CloudFormation's own check says so)
+    if stats and (api == 0 or api > stats):
+        said = "unreserved (0)" if api == 0 else str(api)
         raise Refused(
-            f"ApiReservedConcurrency {api} would be above StatsReservedConcurrency {stats}: "
+            f"ApiReservedConcurrency {said} would be above StatsReservedConcurrency {stats}: "
             f"the API's environments past {stats} would answer GET /ratings without statistics "
-            f"(StatsThrottlesAlarm); raise it with them: --stats {api} (make stage-throttle … "
-            f"STATS={api}). Nothing changed"
+            f"(StatsThrottlesAlarm); give Stats at least as many: --stats {api} (make "
+            f"stage-throttle … STATS={api}{', unreserved' if api == 0 else ''}). Nothing changed"
         )
 
 

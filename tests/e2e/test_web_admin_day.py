@@ -90,12 +90,17 @@ def test_an_import_ending_leaves_open_the_form_the_organiser_opened_meanwhile(
     page.get_by_role("button", name=f"Edit {talk['title']}").click()
     title = page.get_by_label("Title")
     title.fill(f"Typed while importing {stem}")
-    # Then the import ends, said, and the form stays open with what they typed (it was closed,
-    # the typing lost without a word)
+    # Then the import ends, said, and the form stays open with what they typed, the keyboard
+    # still in it (it was closed, the typing lost without a word)
     expect(page.get_by_test_id("admin-message")).to_contain_text(
         "Imported: 3 added", timeout=15_000
     )
-    expect(title).to_have_value(f"Typed while importing {stem}")
+    expect(page.locator(".admin-talks tbody tr", has_text=f"Day talk {stem} 2")).to_have_count(1)
+    # (the list read again after the import: it took the keyboard to the import's button, so
+    # what was typed next went nowhere)
+    page.keyboard.type(" too")
+    expect(title).to_have_value(f"Typed while importing {stem} too")
+    expect(title).to_be_focused()
     assert all(stored(web, talk_id) is not None for talk_id in ids)
 
 
@@ -124,6 +129,8 @@ def test_cancel_while_an_import_runs_stops_it_and_says_what_went_in(
         page.wait_for_timeout(50)
         deadline_ms += 50
     assert held
+    # (and no second import can be opened meanwhile: its rows would be sent twice)
+    expect(page.get_by_role("button", name="Import a programme (CSV)")).to_be_disabled()
     # When the organiser presses Cancel, and the first row's answer then comes
     page.get_by_role("button", name="Cancel").click()
     held[0].continue_()
@@ -241,7 +248,7 @@ def test_a_token_refused_mid_import_says_what_went_in_before(web: WebStack, page
     # said only that the token was refused)
     message = page.get_by_test_id("admin-message")
     expect(message).to_contain_text("Your organiser token was refused: sign in again.")
-    expect(message).to_contain_text("The import stopped there: 1 added, 0 changed; 2 not imported.")
+    expect(message).to_contain_text("The import stopped there: 1 added, 0 changed; 2 not sent.")
     assert [stored(web, talk_id) is not None for talk_id in ids] == [True, False, False]
 
 

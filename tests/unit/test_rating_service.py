@@ -59,7 +59,9 @@ class FakeLimiter:
         self.forgotten: set[str] = set()
         self.down = down
         self.marks_lost = marks_lost  # answering, without a built read model (flushed)
-        self.here = ContainerLimits()  # what the container counts while Redis is down
+        # What the container counts while Redis is down (on a clock standing still: a test's
+        # Retry-After does not depend on how fast the machine runs it).
+        self.here = ContainerLimits(clock=lambda: 1000.0)
 
     def bar(self, pseudonym: str) -> None:
         self.forgotten.add(pseudonym)

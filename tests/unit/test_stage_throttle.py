@@ -4,6 +4,7 @@ Stubber answers as CloudFormation does: moto's change sets do not keep previous 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import boto3
@@ -20,7 +21,7 @@ STACK = "talkrate-prod"
 KEPT = ["Stage", "VotingPolicy", "TalksConnection", "EventTimeZone"]
 
 
-def _stack(stats: str = "80") -> dict[str, Any]:
+def _stack(stats: str = "80", api: str = "x") -> dict[str, Any]:
     names = [*KEPT, "ApiThrottleRateLimit", "ApiThrottleBurstLimit", "ApiReservedConcurrency"]
     return {
         "Stacks": [
@@ -29,7 +30,13 @@ def _stack(stats: str = "80") -> dict[str, Any]:
                 "CreationTime": "2026-12-01T00:00:00Z",
                 "StackStatus": "UPDATE_COMPLETE",
                 "Parameters": [
-                    *({"ParameterKey": n, "ParameterValue": "x"} for n in names),
+                    *(
+                        {
+                            "ParameterKey": n,
+                            "ParameterValue": api if n == "ApiReservedConcurrency" else "x",
+                        }
+                        for n in names
+                    ),
                     {"ParameterKey": "StatsReservedConcurrency", "ParameterValue": stats},
                 ],
             }
@@ -260,4 +267,30 @@ def test_the_stats_environments_are_raised_with_the_api_s() -> None:
     done = stage_throttle.throttle(client, STACK, values, lambda _: True, say=lambda _: None)
     # Then the change set, StatsFunction's change among the throttle's, is executed
     assert done is True
+    stubber.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    ("stack", "values", "said"),
+    [
+        # Stats lowered alone, below the API's 40 the stack holds
+        ({"api": "40", "stats": "40"}, {"StatsReservedConcurrency": 10}, "40 would be above"),
+        # the API unreserved while Stats' is reserved
+        (
+            {"api": "40", "stats": "40"},
+            {"ApiReservedConcurrency": 0, "StatsReservedConcurrency": 10},
+            "unreserved (0) would be above",
+        ),
+    ],
+    ids=["stats-lowered-alone", "api-unreserved"],
+)
+def test_stats_below_the_api_is_refused_however_it_is_asked(
+    stack: dict[str, str], values: dict[str, int], said: str
+) -> None:
+    client = boto3.client("cloudformation", region_name="eu-west-1")
+    stubber = Stubber(client)
+    stubber.add_response("describe_stacks", _stack(**stack), {"StackName": STACK})
+    stubber.activate()
+    with pytest.raises(stage_throttle.Refused, match=re.escape(said)):
+        stage_throttle.throttle(client, STACK, values, lambda _: True, say=lambda _: None)
     stubber.assert_no_pending_responses()

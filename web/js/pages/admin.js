@@ -1082,19 +1082,22 @@ export function adminPage(main) {
       });
       // One import at a time: a second press while the first checked the programme (a slow
       // network) sent every row again, and told the organiser their own first rows as "changed by
-      // someone else meanwhile", and nothing imported. Cancel while it runs stops it after the
-      // row on its way (said, with what went in).
+      // someone else meanwhile", and nothing imported (the toolbar's button waits too: a second
+      // import's form would send the rows the first had not sent yet). Cancel while it runs
+      // stops it after the row on its way (said, with what went in).
       let importing = false;
       let cancelled = false;
       const form = h("form", { class: "card talk-form", onsubmit: async (event) => {
         event.preventDefault();
         if (importing || !plan || plan.errors.length) return;
         importing = true;
+        importButton.disabled = true;
         try {
           await importPlan();
         } finally {
           importing = false;
           apply.disabled = false;
+          importButton.disabled = false;
         }
       } },
         heading,
@@ -1109,6 +1112,7 @@ export function adminPage(main) {
           close();
         } }, "Cancel")));
       const importPlan = async () => {
+        const asked = turns; // (a form opened meanwhile is the organiser's: its line and focus)
         const shown = summaryOf(plan) + JSON.stringify([...plan.created, ...plan.updated].map((row) => [row.talkId, row.changes]));
         apply.disabled = true;
         try {
@@ -1140,19 +1144,26 @@ export function adminPage(main) {
             if (credentialRefused(error)) {
               // (what went in before the refusal is said too: the rows after it were not sent)
               failed(error);
-              append(message, [` The import stopped there: ${went()}; ${rows.length - sent + 1} not imported.`]);
+              append(message, [` The import stopped there: ${went()}; ${rows.length - sent + 1} not sent.`
+                + (refused.length ? ` Not imported either: ${refused.join("; ")}.` : "")]);
               return;
             }
             refused.push(`line ${row.line} (${row.talkId}): ${error instanceof ApiError && error.status === 412
               ? "changed by someone else meanwhile; choose the file again to import it over their change" : errorText(error)}`);
           }
         }
-        // (a form the organiser opened meanwhile stays open: only the import's own is closed)
+        // (a form the organiser opened meanwhile stays open, and keeps the keyboard: only the
+        // import's own is closed; its words are said in the page's line all the same)
+        const theirs = turns !== asked;
         if (form.isConnected) closeForm();
         const stopped = rows.length - sent;
         setText(message, `${stopped ? "Import stopped at Cancel" : "Imported"}: ${went()}, ${plan.unchanged.length} unchanged.`
           + (stopped ? ` ${stopped} not imported (choose the file again to import them).` : "")
           + (refused.length ? ` Not imported: ${refused.join("; ")}.` : ""));
+        if (theirs) {
+          readListAfter();
+          return;
+        }
         if (await readListAfter(() => append(message, [overlapWarning(rows.map((row) => row.talkId))]))) importButton.focus();
       };
       showForm(form);

@@ -11,6 +11,7 @@ round trip remembers an admitted rating as accepted (for GET /ratings/{eventId})
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from talkrate.container_limits import ContainerLimits
 
 _T = TypeVar("_T")
+
+_HERE_MADE = threading.Lock()  # RedisRequestLimiter.admit_here's counts, made once
 
 # limit/{limits}/<scope>/<subject>: requests in the current minute. One hash tag for every
 # counter: a request's limits are checked and counted in one script, which a Redis Cluster runs
@@ -173,11 +176,11 @@ class RedisRequestLimiter:
         """The admission script's answer. On a cluster it is sent to its slot's node once: when
         the cluster answers CLUSTERDOWN (a shard lost, or a primary not yet replaced), redis-py
         tries a call again ten times, each after a quarter of a second and a reading of the
-        slots (2.8 s a request, then let through unchecked all the same); a call given its node
-        is tried once (redis-py's rule: its node may be gone after a reading of the slots). It
-        still follows a MOVED or an ASK (a slot moved), and its failure reads the slots again
-        for the next request; a primary lost lets the requests of its failover through
-        unchecked, as the limits do whenever Redis does not answer."""
+        slots (2.8 s a request, then counted by the container all the same); a call given its
+        node is tried once (redis-py's rule: its node may be gone after a reading of the slots).
+        It still follows a MOVED or an ASK (a slot moved), and its failure reads the slots again
+        for the next request; a primary lost has the requests of its failover counted by each
+        container (`admit_here`), as whenever Redis does not answer."""
         if not self._cluster:
             return self._script(keys=keys, args=args, client=self._client)
         node = self._client.get_node_from_key(keys[0])  # type: ignore[union-attr]
@@ -254,9 +257,11 @@ class RedisRequestLimiter:
         """Count the request by this container alone, while Redis cannot count it
         (talkrate.container_limits)."""
         if self._here is None:
-            from talkrate.container_limits import ContainerLimits
+            with _HERE_MADE:  # (the first two requests Redis failed at once count in one)
+                if self._here is None:
+                    from talkrate.container_limits import ContainerLimits
 
-            self._here = ContainerLimits(self._window_ms / 1000)
+                    self._here = ContainerLimits(self._window_ms / 1000)
         return self._here.admit(limits)
 
     def give_back_here(self, limits: list[Limit]) -> None:

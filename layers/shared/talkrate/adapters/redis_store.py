@@ -692,7 +692,7 @@ class SharedClient:
     a node for the cluster's slots) raises what an unanswered call raises, at that call, again
     at the next. Handed the client itself at wiring, a container starting while the cluster
     could not be reached failed every rating with a 500, where one Redis away lets ratings
-    through unchecked (the rate limits fail open) and answers reads from the event store."""
+    through (the container counts the rate limits) and answers reads from the event store."""
 
     def __init__(self, model: RedisReadModel) -> None:
         self._model = model
