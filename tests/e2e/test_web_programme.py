@@ -353,7 +353,7 @@ def test_ratings_arriving_update_the_programme_without_reading_it_again(
         answer = web.rate(talk["id"], value)
         # (counted first: an expectation looking longer than a quarter second looks again every
         # half second, which a rating shown a moment after its count would wait for)
-        wait_for(lambda n=n: web.count(talk["id"]) == n)
+        assert wait_for(lambda n=n: web.count(talk["id"]) == n), f"rating {n} not counted"
         # Then the card follows each of them
         try:
             expect(card).to_contain_text(f"{n} rating", timeout=10_000)

@@ -152,7 +152,7 @@ def test_projector_killed_mid_batch_repeatedly_counts_each_rating_once(
     stream = fault_stack.stream(400, clients=8, during=crash)
     counted = fault_stack.wait_until_counted(stream, within=90)
     record("projector killed (SIGKILL) mid-stream", stream, counted, kills=len(kills))
-    assert kills
+    assert len(kills) >= 2, kills  # (repeatedly: one kill passed before)
     assert_exact(fault_stack, stream)
 
 

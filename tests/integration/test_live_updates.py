@@ -268,7 +268,8 @@ def test_a_live_channel_that_hangs_holds_one_batch_back_not_every_one(
     configure(
         LIVE_PUBLISH_URL=f"http://127.0.0.1:{port}/event",
         LIVE_API_KEY="da2-any",
-        LIVE_PUBLISH_TIMEOUT_SECONDS="0.5",
+        # (long enough that "held back" and "not held" stay far apart on a slow machine)
+        LIVE_PUBLISH_TIMEOUT_SECONDS="2",
     )
     projector = load_function("projector")
     try:
@@ -283,8 +284,8 @@ def test_a_live_channel_that_hangs_holds_one_batch_back_not_every_one(
         hanging.close()
     # Then each counted, and only the first waited for the channel (its deadline)
     assert redis_client.hget(histogram_key(talk), "4") == "3"
-    assert took[0] >= 0.5
-    assert max(took[1:]) < 0.25, took
+    assert took[0] >= 2
+    assert max(took[1:]) < 1, took
 
 
 # --- An organiser's change, announced by the API ------------------------------------------------
@@ -403,7 +404,7 @@ def test_a_live_channel_that_fails_neither_fails_nor_holds_an_organiser_s_write(
     # timeout), and the next ones not at all
     assert max(took) < 2.5, took
     if channel == "hanging":
-        assert max(took[1:]) < 0.25, took
+        assert max(took[1:]) < 0.4, took  # (held back, one waited 0.5 s)
     # And the failures were counted, where the projector's are (LiveUpdatesFailedAlarm)
     metrics = [
         json.loads(line)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import traceback
 
 import pytest
+import redis
 
 from talkrate.adapters.redis_store import RedisReadModel, RedisUrl, connect
 from talkrate.errors import BackendUnavailable
@@ -27,10 +28,25 @@ def test_a_url_without_a_redis_scheme_is_redis_unavailable_naming_the_setting(ur
     assert "cache.example" not in str(said.value)
 
 
-@pytest.mark.parametrize("url", ["redis://127.0.0.1:1/0", "rediss://127.0.0.1:1/0", "unix:///r"])
-def test_redis_urls_still_make_clients(url: str) -> None:
+@pytest.mark.parametrize(
+    ("url", "kind", "where"),
+    [
+        ("redis://127.0.0.1:1/3", redis.Connection, {"host": "127.0.0.1", "port": 1, "db": 3}),
+        ("rediss://127.0.0.1:2/0", redis.SSLConnection, {"host": "127.0.0.1", "port": 2}),
+        ("unix:///r?db=4", redis.UnixDomainSocketConnection, {"path": "/r", "db": 4}),
+    ],
+)
+def test_redis_urls_still_make_clients_of_what_they_name(
+    url: str, kind: type, where: dict[str, object]
+) -> None:
     client = connect(url)  # nothing is connected before the first command
-    client.close()
+    try:
+        # (it asserted nothing: a connect() ignoring its URL passed)
+        pool = client.connection_pool
+        assert pool.connection_class is kind
+        assert {key: pool.connection_kwargs.get(key) for key in where} == where
+    finally:
+        client.close()
 
 
 def slices(text: str) -> set[str]:

@@ -1152,6 +1152,7 @@ export function adminPage(main) {
               ? "changed by someone else meanwhile; choose the file again to import it over their change" : errorText(error)}`);
           }
         }
+        importButton.disabled = false; // (it takes the keyboard back below)
         // (a form the organiser opened meanwhile stays open, and keeps the keyboard: only the
         // import's own is closed; its words are said in the page's line all the same)
         const theirs = turns !== asked;
