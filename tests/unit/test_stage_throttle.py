@@ -98,10 +98,20 @@ THROTTLE_ONLY = [
 ]
 
 
-def _stubbed(changes: list[dict[str, Any]], executed: bool) -> tuple[Any, Stubber]:
+def _described(**stack: str) -> tuple[Any, Stubber]:
+    """A client whose stack is `_stack(**stack)`, its other answers still to be added."""
     client = boto3.client("cloudformation", region_name="eu-west-1")
     stubber = Stubber(client)
-    stubber.add_response("describe_stacks", _stack(), {"StackName": STACK})
+    stubber.add_response("describe_stacks", _stack(**stack), {"StackName": STACK})
+    return client, stubber
+
+
+def _stubbed(
+    changes: list[dict[str, Any]], executed: bool, stats_kept: str = "80", stats: str | None = None
+) -> tuple[Any, Stubber]:
+    """CloudFormation answering a change set of the throttle (`stats`: StatsReservedConcurrency
+    given too, over the stack's `stats_kept`)."""
+    client, stubber = _described(stats=stats_kept)
     expected = {
         "StackName": STACK,
         "ChangeSetName": ANY,
@@ -111,7 +121,9 @@ def _stubbed(changes: list[dict[str, Any]], executed: bool) -> tuple[Any, Stubbe
             {"ParameterKey": "ApiThrottleRateLimit", "ParameterValue": "300"},
             {"ParameterKey": "ApiThrottleBurstLimit", "ParameterValue": "600"},
             {"ParameterKey": "ApiReservedConcurrency", "ParameterValue": "60"},
-            {"ParameterKey": "StatsReservedConcurrency", "UsePreviousValue": True},
+            {"ParameterKey": "StatsReservedConcurrency", "UsePreviousValue": True}
+            if stats is None
+            else {"ParameterKey": "StatsReservedConcurrency", "ParameterValue": stats},
         ],
         "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
         "Description": ANY,
@@ -214,9 +226,7 @@ def test_the_guide_raises_the_throttle_with_the_script_not_a_deploy() -> None:
 
 def test_more_api_environments_than_stats_ones_are_refused_before_any_change_set() -> None:
     # Given a stack whose StatsFunction may have 40 environments (each GET /ratings invokes it)
-    client = boto3.client("cloudformation", region_name="eu-west-1")
-    stubber = Stubber(client)
-    stubber.add_response("describe_stacks", _stack(stats="40"), {"StackName": STACK})
+    client, stubber = _described(stats="40")
     stubber.activate()
     # When the operator raises the API's to 60 alone
     # Then nothing is made (no change set: the stub has no other answer), and the refusal says
@@ -231,37 +241,14 @@ def test_more_api_environments_than_stats_ones_are_refused_before_any_change_set
 
 
 def test_the_stats_environments_are_raised_with_the_api_s() -> None:
-    # Given a stack whose StatsFunction may have 40 environments
-    client = boto3.client("cloudformation", region_name="eu-west-1")
-    stubber = Stubber(client)
-    stubber.add_response("describe_stacks", _stack(stats="40"), {"StackName": STACK})
-    expected = {
-        "StackName": STACK,
-        "ChangeSetName": ANY,
-        "UsePreviousTemplate": True,
-        "Parameters": [
-            *({"ParameterKey": n, "UsePreviousValue": True} for n in KEPT),
-            {"ParameterKey": "ApiThrottleRateLimit", "ParameterValue": "300"},
-            {"ParameterKey": "ApiThrottleBurstLimit", "ParameterValue": "600"},
-            {"ParameterKey": "ApiReservedConcurrency", "ParameterValue": "60"},
-            {"ParameterKey": "StatsReservedConcurrency", "ParameterValue": "60"},
-        ],
-        "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
-        "Description": ANY,
-    }
-    stubber.add_response("create_change_set", {"Id": "arn:cs", "StackId": "arn:s"}, expected)
+    # Given a stack whose StatsFunction may have 40 environments, and a change set that changes
+    # StatsFunction too, from its parameter
     stats = _change(
         "StatsFunction",
         "AWS::Lambda::Function",
         *_by_parameter("ReservedConcurrentExecutions", "StatsReservedConcurrency"),
     )
-    stubber.add_response(
-        "describe_change_set",
-        {"Status": "CREATE_COMPLETE", "Changes": [*THROTTLE_ONLY, stats], "ChangeSetName": "cs"},
-        {"StackName": STACK, "ChangeSetName": ANY},
-    )
-    stubber.add_response("execute_change_set", {}, {"StackName": STACK, "ChangeSetName": ANY})
-    stubber.activate()
+    client, stubber = _stubbed([*THROTTLE_ONLY, stats], executed=True, stats_kept="40", stats="60")
     # When the operator raises both to 60 (make stage-throttle … RESERVED=60 STATS=60)
     values = {**VALUES, "StatsReservedConcurrency": 60}
     done = stage_throttle.throttle(client, STACK, values, lambda _: True, say=lambda _: None)
@@ -287,9 +274,7 @@ def test_the_stats_environments_are_raised_with_the_api_s() -> None:
 def test_stats_below_the_api_is_refused_however_it_is_asked(
     stack: dict[str, str], values: dict[str, int], said: str
 ) -> None:
-    client = boto3.client("cloudformation", region_name="eu-west-1")
-    stubber = Stubber(client)
-    stubber.add_response("describe_stacks", _stack(**stack), {"StackName": STACK})
+    client, stubber = _described(**stack)
     stubber.activate()
     with pytest.raises(stage_throttle.Refused, match=re.escape(said)):
         stage_throttle.throttle(client, STACK, values, lambda _: True, say=lambda _: None)
