@@ -36,14 +36,18 @@ def slow_network(page: Page, latency_ms: int) -> None:
     )
 
 
-def new_talks_file(stem: str, n: int) -> tuple[str, list[str]]:
-    """A programme file adding `n` talks, and their ids."""
+def new_talks_chosen(web: WebStack, page: Page, stem: str, n: int) -> list[str]:
+    """An organiser signed in who chose a programme file adding `n` talks; their ids (removed
+    after the module)."""
     ids = [f"day-{stem}-{i}" for i in range(n)]
+    web.created.extend(ids)
     lines = [
         "id,title,room",
         *(f"{talk_id},Day talk {stem} {i},Hall D" for i, talk_id in enumerate(ids)),
     ]
-    return "\n".join(lines) + "\n", ids
+    sign_in(web, page)
+    import_file(page, "\n".join(lines) + "\n")
+    return ids
 
 
 def stored(web: WebStack, talk_id: str) -> dict[str, Any] | None:
@@ -56,10 +60,7 @@ def test_an_import_pressed_twice_on_a_slow_network_imports_once_and_says_so(
 ) -> None:
     # Given a file of two new talks, read and shown, on a slow network
     stem = unique_talk_id()[-6:]
-    text, ids = new_talks_file(stem, 2)
-    web.created.extend(ids)
-    sign_in(web, page)
-    import_file(page, text)
+    ids = new_talks_chosen(web, page, stem, 2)
     apply = page.get_by_role("button", name="Import: add 2, change 0")
     expect(apply).to_be_visible()
     slow_network(page, 600)
@@ -79,10 +80,7 @@ def test_an_import_ending_leaves_open_the_form_the_organiser_opened_meanwhile(
     # Given a talk, and a file of three new talks imported on a slow network
     stem = unique_talk_id()[-6:]
     talk = web.add_talk(title=f"Edited meanwhile {stem}")
-    text, ids = new_talks_file(stem, 3)
-    web.created.extend(ids)
-    sign_in(web, page)
-    import_file(page, text)
+    ids = new_talks_chosen(web, page, stem, 3)
     slow_network(page, 500)
     page.get_by_role("button", name="Import: add 3, change 0").click()
     expect(page.get_by_role("button", name="Importing…")).to_be_visible()
@@ -109,8 +107,7 @@ def test_cancel_while_an_import_runs_stops_it_and_says_what_went_in(
 ) -> None:
     # Given a file of three new talks, the first one's PUT held on its way
     stem = unique_talk_id()[-6:]
-    text, ids = new_talks_file(stem, 3)
-    web.created.extend(ids)
+    ids = new_talks_chosen(web, page, stem, 3)
     held: list[Route] = []
 
     def hold_the_first(route: Route) -> None:
@@ -119,8 +116,6 @@ def test_cancel_while_an_import_runs_stops_it_and_says_what_went_in(
             return
         route.continue_()
 
-    sign_in(web, page)
-    import_file(page, text)
     page.route("**/talks/day-*", hold_the_first)
     page.get_by_role("button", name="Import: add 3, change 0").click()
     expect(page.get_by_role("button", name="Importing…")).to_be_visible()
@@ -221,8 +216,7 @@ def test_a_download_after_a_refused_one_says_it_was_downloaded(web: WebStack, pa
 def test_a_token_refused_mid_import_says_what_went_in_before(web: WebStack, page: Page) -> None:
     # Given a file of three new talks, the second one's PUT refused for its token
     stem = unique_talk_id()[-6:]
-    text, ids = new_talks_file(stem, 3)
-    web.created.extend(ids)
+    ids = new_talks_chosen(web, page, stem, 3)
     puts: list[str] = []
 
     def refuse_the_second(route: Route) -> None:
@@ -240,8 +234,6 @@ def test_a_token_refused_mid_import_says_what_went_in_before(web: WebStack, page
             return
         route.continue_()
 
-    sign_in(web, page)
-    import_file(page, text)
     page.route("**/talks/day-*", refuse_the_second)
     page.get_by_role("button", name="Import: add 3, change 0").click()
     # Then the page asks for the token again, and says what went in before the refusal (it

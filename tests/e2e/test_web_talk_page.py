@@ -307,15 +307,23 @@ def test_a_rating_held_under_a_pass_renewed_since_goes_with_the_renewed_pass_and
     expect(page.get_by_test_id("message")).to_have_text("")
 
 
-def test_every_tab_of_an_attendee_shows_their_newest_rating_of_the_talk(
-    web: WebStack, phone: Any, page: Page
-) -> None:
-    # Given one attendee with a talk's page open in two tabs of their phone's browser
-    talk = web.add_talk(title="Open in two tabs")
+def open_in_two_tabs(
+    web: WebStack, phone: Any, page: Page, title: str
+) -> tuple[dict[str, Any], Page, Page]:
+    """A new talk, and its page open in two tabs of one attendee's phone, none rated yet."""
+    talk = web.add_talk(title=title)
     first, second = page, phone.new_page()
     for tab in (first, second):
         tab.goto(web.url(TALK_PAGE.format(id=talk["id"])))
         expect(tab.get_by_test_id("own-rating")).to_have_text("Choose a star to rate this talk.")
+    return talk, first, second
+
+
+def test_every_tab_of_an_attendee_shows_their_newest_rating_of_the_talk(
+    web: WebStack, phone: Any, page: Page
+) -> None:
+    # Given one attendee with a talk's page open in two tabs of their phone's browser
+    talk, first, second = open_in_two_tabs(web, phone, page, "Open in two tabs")
     # When they rate it 5 in the first tab (brought to the front, as a tap there does: a tab
     # behind took Chromium 2 s to take a first click)
     first.bring_to_front()
@@ -339,10 +347,7 @@ def test_an_attendee_s_other_tab_says_a_rating_waits_for_the_network_while_offli
     web: WebStack, phone: Any, page: Page
 ) -> None:
     # Given one attendee with a talk's page open in two tabs, a pass in hand (a rating made)
-    talk = web.add_talk(title="Two tabs offline")
-    first, second = page, phone.new_page()
-    for tab in (first, second):
-        tab.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    talk, first, second = open_in_two_tabs(web, phone, page, "Two tabs offline")
     first.bring_to_front()
     star(first, 4).click()
     enter_event_code(first)
