@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +46,12 @@ class Runtime(LaunchedRuntime):
     ratings_topic: str = ""
     projector_group: str = ""
     streams: str = ""
+
+    @classmethod
+    def of(cls, launched: LaunchedRuntime) -> Runtime:
+        """The runtime `launch` started, with the tests' client."""
+        # (its fields as they are: asdict would copy the process)
+        return cls(**{field.name: getattr(launched, field.name) for field in fields(launched)})
 
     def wait_until_projected(self, within: float = 30) -> None:
         """Until the projector's consumer group has committed every record of the ratings topic,
@@ -144,14 +150,7 @@ def start_runtime(
         args += ["--param", f"ProjectorConsumerGroup=talkrate-projector-{own}"]
     params = dict(a.split("=", 1) for a in args if "=" in a and not a.startswith("-"))
     launched = launch(ROOT / "template.yaml", env, log, args)
-    runtime = Runtime(
-        launched.url,
-        launched.lambda_url,
-        launched.process,
-        launched.log,
-        launched.url_port,
-        launched.live_port,
-    )
+    runtime = Runtime.of(launched)
     runtime.live_api_key = live_api_key
     runtime.ratings_topic = params["RatingsTopic"]
     runtime.projector_group = params["ProjectorConsumerGroup"]

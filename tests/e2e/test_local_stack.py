@@ -105,15 +105,7 @@ def start_stack(
         inherit_env=False,
     )
     elapsed = time.monotonic() - started
-    runtime = Runtime(
-        launched.url,
-        launched.lambda_url,
-        launched.process,
-        launched.log,
-        launched.url_port,
-        launched.live_port,
-    )
-    return runtime, elapsed
+    return Runtime.of(launched), elapsed
 
 
 def histogram(runtime: Runtime, talk_id: str) -> dict[str, Any]:
