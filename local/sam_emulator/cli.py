@@ -129,8 +129,10 @@ def main(
             return
         # A second Ctrl-C while stopping: wait for nothing more.
         print(f"{prog}: stopping at once", file=sys.stderr, flush=True)
+        stopwatch.step("a second signal: stopping at once")
         for started in emulators:
             started.abandon()
+        stopwatch.step("abandoned: exiting")
         os._exit(128 + signum)
 
     signal.signal(signal.SIGINT, request_stop)

@@ -184,13 +184,18 @@ class FunctionProcess:
         process = self._process
         if process is None:
             return None
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)  # its own session: pgid == pid
+        self.send_kill()
         code = process.wait()
         if self._channel is not None:
             self._channel.close()
         return code
+
+    def send_kill(self) -> None:
+        """Send the process and everything it started SIGKILL, waiting for nothing."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # its own session: pgid == pid
 
 
 def _stop_in_background(process: FunctionProcess) -> None:
@@ -318,15 +323,17 @@ class FunctionPool:
             thread.join()
 
     def kill(self) -> None:
-        """Kill every environment at once (the runtime is about to end: a second Ctrl-C). An
-        invocation running ends with a Runtime.Stopped error, as one `close` ends at its
-        deadline: the runtime ended it, not the function (it was answered 500)."""
+        """Kill every environment at once (the runtime is about to end: a second Ctrl-C),
+        waiting for none of them to go (the runtime's own exit is not to wait on a dying
+        process's teardown). An invocation running ends with
+        a Runtime.Stopped error, as one `close` ends at its deadline: the runtime ended it, not
+        the function (it was answered 500)."""
         with self._condition:
             self._closed = True
             processes = list(self._all)
             self._cut_short.update(processes)
         for process in processes:
-            process.kill()
+            process.send_kill()
 
     def retire(self, reason: str | None = None) -> None:
         """Start the next invocations in new environments: the idle ones stop now, the ones
