@@ -88,11 +88,14 @@ def test_an_import_ending_leaves_open_the_form_the_organiser_opened_meanwhile(
     page.get_by_role("button", name=f"Edit {talk['title']}").click()
     title = page.get_by_label("Title")
     title.fill(f"Typed while importing {stem}")
-    # Then the import ends, said, and the form stays open with what they typed, the keyboard
-    # still in it (it was closed, the typing lost without a word)
-    expect(page.get_by_test_id("admin-message")).to_contain_text(
-        "Imported: 3 added", timeout=15_000
-    )
+    # Then the import ends, said above their form (not in the form's own line, as if of the
+    # talk they edit), and the form stays open with what they typed, the keyboard still in it
+    # (it was closed, the typing lost without a word)
+    said = page.get_by_test_id("import-message")
+    expect(said).to_have_text("Imported: 3 added, 0 changed, 0 unchanged.", timeout=15_000)
+    form = page.locator("form.talk-form")
+    expect(form.get_by_test_id("admin-message")).not_to_contain_text("Imported")
+    assert said.evaluate("(line) => line.nextElementSibling.contains(document.activeElement)")
     expect(page.locator(".admin-talks tbody tr", has_text=f"Day talk {stem} 2")).to_have_count(1)
     # (the list read again after the import: it took the keyboard to the import's button, so
     # what was typed next went nowhere)
@@ -100,6 +103,9 @@ def test_an_import_ending_leaves_open_the_form_the_organiser_opened_meanwhile(
     expect(title).to_have_value(f"Typed while importing {stem} too")
     expect(title).to_be_focused()
     assert all(stored(web, talk_id) is not None for talk_id in ids)
+    # And the import's line goes with the form
+    form.get_by_role("button", name="Cancel").click()
+    expect(said).to_have_count(0)
 
 
 def test_cancel_while_an_import_runs_stops_it_and_says_what_went_in(

@@ -159,6 +159,9 @@ export function adminPage(main) {
   let token = storedToken();
   let stopLive = () => {};
   const message = h("p", { class: "notice", role: "status", "data-testid": "admin-message" });
+  // An import's words when the organiser opened a talk's form while it ran: said above that
+  // form, not in its line (which then stands in it and speaks of it); gone with the form.
+  const importLine = h("p", { class: "notice", role: "status", "data-testid": "import-message" });
   // What the open talk form's closing ends (see the editor's reads of another organiser's
   // version), run once as it closes: Cancel, a save done, another form, signing out.
   let leaveForm = () => {};
@@ -418,6 +421,7 @@ export function adminPage(main) {
     // `onLeave`: what closing it ends (see formLeft).
     function showForm(form, messageBefore = null, onLeave = () => {}) {
       formLeft();
+      importLine.remove();
       turns += 1;
       formBox.before(message);
       fill(formBox, form);
@@ -426,6 +430,7 @@ export function adminPage(main) {
     }
     function closeForm() {
       formLeft();
+      importLine.remove();
       formBox.before(message);
       fill(formBox);
     }
@@ -1154,13 +1159,17 @@ export function adminPage(main) {
         }
         importButton.disabled = false; // (it takes the keyboard back below)
         // (a form the organiser opened meanwhile stays open, and keeps the keyboard: only the
-        // import's own is closed; its words are said in the page's line all the same)
+        // import's own is closed; its words are said above that form, its own line left to it)
         const theirs = turns !== asked;
         if (form.isConnected) closeForm();
         const stopped = rows.length - sent;
-        setText(message, `${stopped ? "Import stopped at Cancel" : "Imported"}: ${went()}, ${plan.unchanged.length} unchanged.`
+        const said = `${stopped ? "Import stopped at Cancel" : "Imported"}: ${went()}, ${plan.unchanged.length} unchanged.`
           + (stopped ? ` ${stopped} not imported (choose the file again to import them).` : "")
-          + (refused.length ? ` Not imported: ${refused.join("; ")}.` : ""));
+          + (refused.length ? ` Not imported: ${refused.join("; ")}.` : "");
+        if (theirs && formBox.firstChild) {
+          formBox.before(importLine);
+          setText(importLine, said);
+        } else setText(message, said);
         if (theirs) {
           readListAfter();
           return;
