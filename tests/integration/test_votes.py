@@ -24,14 +24,20 @@ from tests.integration.test_kafka_publisher import consume_all, consume_to_end
 pytestmark = pytest.mark.integration
 
 
-def network() -> str:
-    """An IPv6 /64 no other test uses, as the start of an address ("2001:db8:x:y::")."""
+def site() -> str:
+    """An IPv6 /48 no other test uses (a unique local one), as the start of a /64 in it
+    ("fdxx:xxxx:xxxx:")."""
     word = uuid.uuid4().hex
-    return f"2001:db8:{word[:4]}:{word[4:8]}::"
+    return f"fd{word[:2]}:{word[2:6]}:{word[6:10]}:"
+
+
+def network() -> str:
+    """An IPv6 /64 of a /48 no other test uses, as the start of an address ("fdxx:…:0::")."""
+    return f"{site()}0::"
 
 
 def address() -> str:
-    """A source address no other test uses (its limits start at zero: they count a /64)."""
+    """A source address no other test uses (its limits start at zero: they count a /48)."""
     return f"{network()}1"
 
 
@@ -517,27 +523,31 @@ def test_behind_the_cdn_each_viewer_has_its_own_address_limit(
         assert forged["statusCode"] == 429
 
 
-def test_an_ipv6_client_counts_as_its_whole_64_and_a_mapped_ipv4_as_the_ipv4(
+def test_an_ipv6_client_counts_as_its_whole_48_and_a_mapped_ipv4_as_the_ipv4(
     api: Call, configure: Callable[..., None], talk: str
 ) -> None:
     # Given one token and one rating a minute per address, directly and behind the CDN
     edge = one_a_minute_behind_the_cdn(configure)
-    home = network()
+    home = site()
     # When a client picks another address of its /64 for each request (any phone or home
-    # router can: the /64 is its own), directly and as a CDN viewer
-    assert api("POST", "/voters", source_ip=f"{home}1")["statusCode"] == 201
-    assert api("POST", "/voters", source_ip=f"{home}2")["statusCode"] == 429
-    viewer = network()
+    # router can: the /64 is its own), or of another /64 of its /48 (a site's, or a tunnel
+    # broker's free one: 65,536 /64s), directly and as a CDN viewer
+    assert api("POST", "/voters", source_ip=f"{home}0::1")["statusCode"] == 201
+    assert api("POST", "/voters", source_ip=f"{home}0::2")["statusCode"] == 429
+    assert api("POST", "/voters", source_ip=f"{home}ffff::1")["statusCode"] == 429
+    viewer = site()
     cdn = {"source_ip": address()}
-    headers = {**edge, "x-talkrate-viewer": f"{viewer}a:b:c:d"}
+    headers = {**edge, "x-talkrate-viewer": f"{viewer}0:a:b:c:d"}
     assert api("POST", "/voters", headers=headers, **cdn)["statusCode"] == 201
-    headers = {**edge, "x-talkrate-viewer": f"{viewer}e:f:1:2"}
+    headers = {**edge, "x-talkrate-viewer": f"{viewer}1:e:f:1:2"}
     assert api("POST", "/voters", headers=headers, **cdn)["statusCode"] == 429
     rated = [
-        api("POST", "/ratings", {"talkId": talk, "value": 3}, source_ip=f"{home}{n}")
+        api("POST", "/ratings", {"talkId": talk, "value": 3}, source_ip=f"{home}{n}::1")
         for n in (3, 4)
     ]
     assert [r["statusCode"] for r in rated] == [202, 429]
+    # While another /48 (another site) is an address of its own
+    assert api("POST", "/voters", source_ip=address())["statusCode"] == 201
     # And an IPv4 viewer written as an IPv4-mapped IPv6 address is that IPv4 address
     word = uuid.uuid4().bytes
     ipv4 = f"198.18.{word[0]}.{word[1]}"

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from talkrate.ports import Admission, Limit
 
 WINDOW_SECONDS = 60.0
-# Subjects counted at once: an outage under a flood of addresses (an IPv6 client has many /64s)
+# Subjects counted at once: an outage under a flood of addresses (of many IPv6 /48s)
 # keeps a container's memory bounded (about 2 MB); past it, the subjects counted least recently
 # are forgotten (a window ended long ago first).
 MAX_SUBJECTS = 10_000

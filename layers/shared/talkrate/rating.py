@@ -72,11 +72,19 @@ class RatingRules(NamedTuple):
         return limits
 
 
+# The IPv6 prefix an address's limits count as one address (see address_subject).
+ADDRESS_PREFIX_V6 = 48
+
+
 def address_subject(address: str) -> str:
-    """What an address's limits count: an IPv6 address by its /64, an IPv4-mapped one as its
+    """What an address's limits count: an IPv6 address by its /48, an IPv4-mapped one as its
     IPv4 address, any other as it is. A phone or a home router holds a whole /64 and may take
-    any address in it (privacy addresses change on their own), so counting each IPv6 address
-    apart let one client mint voter tokens without end."""
+    any address in it (privacy addresses change on their own), and a site, or anyone who asks a
+    tunnel broker, holds a /48 of 65,536 of them: counted by anything smaller, one such client
+    minted voter passes (each a vote) 65,536 times an IPv4 address's limit. A /48 is at most one
+    site's (a 6to4 one, 2002:a.b.c.d::/48, is exactly one IPv4 address); the attendees who share
+    one, a venue's network or a mobile operator's pool, share its limits as a hall behind one
+    IPv4 address does, which the limits' defaults are sized for."""
     try:
         parsed = ipaddress.ip_address(address)
     except ValueError:
@@ -84,7 +92,7 @@ def address_subject(address: str) -> str:
     if isinstance(parsed, ipaddress.IPv6Address):
         if parsed.ipv4_mapped is not None:
             return str(parsed.ipv4_mapped)
-        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+        return str(ipaddress.IPv6Network((parsed, ADDRESS_PREFIX_V6), strict=False))
     return str(parsed)
 
 
@@ -147,7 +155,7 @@ def admit(
     if not admission.allowed:
         # What operators need to tell a venue's shared address from one script: the API's own
         # line, since behind CloudFront the access log names the edge's address, not the viewer's.
-        # An address limit names the address (or /64) it counted; a voter's, only its scope.
+        # An address limit names the address (or /48) it counted; a voter's, only its scope.
         full = admission.used_up
         logger.warning(
             "rate limited",
