@@ -330,20 +330,17 @@ export function adminPage(main) {
         }
         draw();
       },
-      onFailed: (error) => {
-        stale.failed(error);
-        sayReread();
-      },
+      onFailed: (error) => stale.failed(error, relist.said),
       onStatus: badge.set,
       pollMs: 5000,
     });
     const load = () => watcher.read();
     // The newest action's read of the list (see readListAfter), its timer to read again, and
-    // when that is (0: none waits).
-    const relist = { newest: 0, timer: null, at: 0 };
+    // what the list's line says of it while it waits or runs ("" when none does).
+    const relist = { newest: 0, timer: null, said: "" };
     const unplanned = () => {
       clearTimeout(relist.timer);
-      relist.at = 0;
+      relist.said = "";
     };
     stopLive = () => {
       watcher.stop();
@@ -352,11 +349,11 @@ export function adminPage(main) {
       relist.newest += 1;
       unplanned();
     };
-    // Every failed read of the list, the table's own too (a check, the page looked at again),
-    // says when the action's next read comes, while one waits: written over, the line lost it.
-    function sayReread() {
-      if (relist.at) append(stale.node, [` Reading it again in ${Math.max(1, Math.ceil((relist.at - Date.now()) / 1000))} s.`]);
-    }
+    // Every failed read of the list, the table's own too (a check, the page looked at again, a
+    // poll), says when the action's next read comes, while one waits or runs (written over,
+    // the line lost it), in the words it was said with when it was planned: a failure in
+    // between writes the line as it stands, which announces nothing (a wait said again in
+    // fewer seconds at each poll was announced every 5 s through an outage).
 
     // The room clashes of the programme (as last read) that hold a talk of `ids` (saved or
     // imported), said as the command line says them (talkrate_cli/output.py clash_line): two
@@ -456,14 +453,12 @@ export function adminPage(main) {
         } catch (error) {
           if (relist.newest !== mine) return; // a newer action's read, or the page left
           const wait = rereadAfterS(tries, error);
-          relist.at = Date.now() + wait * 1000;
-          relist.timer = setTimeout(() => {
-            relist.at = 0;
-            read(tries + 1);
-          }, wait * 1000);
-          sayReread();
+          relist.said = ` Reading it again in ${wait} s.`;
+          relist.timer = setTimeout(() => read(tries + 1), wait * 1000);
+          stale.failed(error, relist.said);
           return;
         }
+        if (relist.newest === mine) relist.said = ""; // (read: nothing waits any more)
         if (turns === asked) then();
       };
       await read(0);

@@ -70,14 +70,16 @@ export function liveBadge(announcer = null) {
 // that succeeds.
 // `readAt`: when a list the page shows before its first read was read (a page kept from an
 // earlier visit); 0, never. `read()` answers the time it took down, and `readAt` tells it.
-// `failed(error)` says the read failed; `said(text)` any other reason a read is not shown (the
-// leaderboard being recounted).
+// `failed(error, after)` says the read failed (and `after`, what the page does about it, in the
+// same write: a line written twice a failure, its words and then its next read, was announced
+// twice each time); `said(text)` any other reason a read is not shown (the leaderboard being
+// recounted).
 export function staleNotice(what, testId, readAt = 0) {
   const node = h("p", { class: "notice", role: "status", "data-testid": testId });
   // Why the newest read is not shown (`text`), with when the one shown was read.
-  const said = (text) => {
+  const said = (text, after = "") => {
     const when = readAt ? `The ${what} shown was read at ${formatZoned(new Date(readAt).toISOString())}.` : `The ${what} could not be read.`;
-    setText(node, `${text} ${when}`);
+    setText(node, `${text} ${when}${after}`);
   };
   return {
     node,
@@ -89,8 +91,8 @@ export function staleNotice(what, testId, readAt = 0) {
       setText(node, "");
       return readAt;
     },
-    failed(error) {
-      said(errorText(error));
+    failed(error, after = "") {
+      said(errorText(error), after);
     },
     said,
   };
