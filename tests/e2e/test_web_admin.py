@@ -2724,3 +2724,55 @@ def test_the_organisers_search_count_is_said_once_the_typing_pauses(
     expect(counted).to_have_text(f"1 of {total}")
     page.wait_for_timeout(1500)
     assert page.evaluate("window.said") == [f"1 of {total}"]
+
+
+def test_a_refused_token_is_said_at_its_field_and_each_time_it_is_refused_again(
+    web: WebStack, page: Page
+) -> None:
+    # Given an organiser who mistypes the token twice at signing in
+    page.goto(web.url("/app/admin"))
+    field = page.get_by_label("Organiser token")
+    message = page.get_by_test_id("admin-message")
+    for _ in range(2):
+        field.fill("not-the-token")
+        page.get_by_role("button", name="Sign in").click()
+        # Then the field is marked refused, and a screen reader hears why at the field, with
+        # its hint (the refusal stood apart from it, and the field said it was valid)
+        expect(message).to_have_text("That organiser token is not right.")
+        expect(field).to_have_attribute("aria-invalid", "true")
+        expect(field).to_have_accessible_description(
+            re.compile(r"^That organiser token is not right\. Printed by the service")
+        )
+    # Given, signed in, a talk's save refused for a token replaced since, and asked again
+    title = f"Asked twice {unique_talk_id()[-6:]}"
+    talk = web.add_talk(title=title)
+    sign_in(web, page)
+    page.get_by_role("button", name=f"Edit {title}").click()
+    form_open(page, title)
+    page.route(
+        f"**/talks/{talk['id']}",
+        lambda route: route.continue_(
+            headers={**route.request.headers, "authorization": "Bearer replaced"}
+        ),
+    )
+    page.get_by_role("button", name="Save").click()
+    again = page.get_by_label("Organiser token")
+    expect(again).to_be_focused()
+    problem = page.locator("#organiser-token-again-error")
+    problem.evaluate(
+        """(line) => {
+            window.__refusals = 0;
+            new MutationObserver(() => {
+                if (line.textContent === "That organiser token is not right.") window.__refusals++;
+            }).observe(line, { childList: true, characterData: true, subtree: true });
+        }"""
+    )
+    # When they mistype it twice
+    for n in (1, 2):
+        again.fill(f"still-not-it-{n}")
+        page.get_by_role("button", name="Sign in again").click()
+        # Then each refusal is said anew (the second wrote the same words over the first:
+        # nothing changed, nothing was heard), at the field, which is marked refused
+        assert wait_for(lambda n=n: page.evaluate("window.__refusals") == n, page=page)
+        expect(again).to_have_attribute("aria-invalid", "true")
+        expect(again).to_have_accessible_description("That organiser token is not right.")

@@ -389,6 +389,38 @@ def test_an_attendee_rates_by_clicking_and_a_reload_keeps_their_rating(
     expect(total(page)).to_have_text("1 rating")
 
 
+def test_a_tap_waiting_for_the_event_code_says_so_and_a_wrong_code_is_said_at_its_field(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk, and an attendee on its page
+    talk = web.add_talk(title="Waiting for its code")
+    page.goto(web.url(f"/app/talks/{talk['id']}"))
+    own = page.get_by_test_id("own-rating")
+    expect(own).to_contain_text("a star to rate this talk")
+    # When they tap 5, and the service asks for the event code
+    star(page, 5).click()
+    field = page.get_by_label("Event code")
+    expect(field).to_be_focused()
+    # Then their line says the 5 waits for the code ("Choose a star to rate this talk" was
+    # heard with the tap held)
+    expect(own).to_have_text("Your 5 out of 5 is sent once you give the event code.")
+    expect(field).not_to_have_attribute("aria-invalid", "true")
+    # When they give a wrong code
+    field.fill("not the code")
+    page.get_by_role("button", name="Continue").click()
+    # Then the refusal is said at the field, marked refused, and the 5 still waits
+    expect(page.get_by_test_id("message")).to_have_text("That event code is not right.")
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(field).to_have_accessible_description(
+        re.compile(r"^That event code is not right\. This event asks for its code")
+    )
+    expect(own).to_have_text("Your 5 out of 5 is sent once you give the event code.")
+    # When they give the right one, Then the 5 is counted
+    enter_event_code(page)
+    expect(own).to_contain_text("You rated 5 out of 5")
+    assert wait_for(lambda: web.count(talk["id"]) == 1)
+
+
 def test_a_second_tap_while_the_first_is_on_its_way_is_the_rating_that_stands(
     web: WebStack, page: Page
 ) -> None:

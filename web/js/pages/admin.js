@@ -158,7 +158,7 @@ export function adminPage(main) {
   document.title = "Organisers · talkrate";
   let token = storedToken();
   let stopLive = () => {};
-  const message = h("p", { class: "notice", role: "status", "data-testid": "admin-message" });
+  const message = h("p", { class: "notice", role: "status", id: "admin-message", "data-testid": "admin-message" });
   // An import's words when the organiser opened a talk's form while it ran: said above that
   // form, not in its line (which then stands in it and speaks of it); gone with the form.
   const importLine = h("p", { class: "notice", role: "status", "data-testid": "import-message" });
@@ -208,19 +208,23 @@ export function adminPage(main) {
     turns += 1;
     stopLive();
     formLeft();
-    const input = h("input", { id: "organiser-token", type: "password", autocomplete: "current-password", required: true });
+    // The field is described by its hint and, once a token is refused, by the page's line that
+    // says so (a screen reader reads both at the field; the refusal was nowhere near it).
+    const input = h("input", { id: "organiser-token", type: "password", autocomplete: "current-password", required: true, "aria-describedby": "organiser-token-help" });
     const form = h("form", { class: "card", onsubmit: async (event) => {
       event.preventDefault();
       setText(message, "Checking…");
       const refused = await takeToken(input.value.trim());
       if (refused === null) return manage({ focus: true });
       setText(message, refused);
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", "admin-message organiser-token-help");
       input.focus();
     } },
       // What a password manager files the token under (it looks for a username beside a password).
       h("input", { type: "text", name: "username", autocomplete: "username", value: "organiser", hidden: true }),
       h("label", { for: "organiser-token" }, "Organiser token"),
-      h("p", { class: "muted" }, "Printed by the service when it starts (locally: make run), or kept in the deployment's secrets."),
+      h("p", { class: "muted", id: "organiser-token-help" }, "Printed by the service when it starts (locally: make run), or kept in the deployment's secrets."),
       h("span", { class: "row" }, input, h("button", { type: "submit" }, "Sign in")));
     fill(main, h("h1", {}, "Organisers"), form, message);
     if (focus) input.focus();
@@ -555,12 +559,15 @@ export function adminPage(main) {
     function tokenAgain(form) {
       const submit = form.querySelector('button[type="submit"]');
       const action = form.dataset.action || "Save"; // (the button says "Saving…" meanwhile)
-      const input = h("input", { id: "organiser-token-again", type: "password", autocomplete: "current-password" });
-      const problem = h("span", { class: "field-error" });
+      const problem = h("span", { class: "field-error", id: "organiser-token-again-error" });
+      const input = h("input", { id: "organiser-token-again", type: "password", autocomplete: "current-password", "aria-describedby": problem.id });
       const shown = () => message.contains(input); // (a save, another form or signing out took the line)
       const check = async () => {
         const given = input.value.trim();
         if (!given) return input.focus();
+        // (said each time: a second wrong token wrote the same words again, which says nothing)
+        setText(problem, "Checking…");
+        input.removeAttribute("aria-invalid");
         const refused = await takeToken(given);
         if (!shown()) return;
         if (refused === null) {
@@ -568,6 +575,7 @@ export function adminPage(main) {
           submit?.focus();
         } else {
           setText(problem, refused);
+          input.setAttribute("aria-invalid", "true");
           input.focus();
         }
       };

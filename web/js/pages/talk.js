@@ -120,7 +120,7 @@ export function talkPage(main, talkId) {
       onclick: () => rate(value),
     }, h("span", { "aria-hidden": "true" }, "★"), h("span", { class: "star-value", "aria-hidden": "true" }, String(value))));
   const own = h("p", { class: "own", "data-testid": "own-rating", "aria-live": "polite" }, `${pick()} a star to rate this talk.`);
-  const message = h("p", { class: "message", role: "alert", "data-testid": "message" });
+  const message = h("p", { class: "message", role: "alert", id: "rating-message", "data-testid": "message" });
   // What the page says of the rating: a refusal in the warning's colour; a rating on its way or
   // waiting for the network (`info`), which will be sent, in the text's.
   const say = (text, { info = false } = {}) => {
@@ -521,6 +521,11 @@ export function talkPage(main, talkId) {
         pending = next ?? value;
         codeForm.hidden = false;
         say(error.message);
+        // A wrong code is said at its field too, which is marked so (it read as valid, the
+        // refusal apart from it).
+        if (error.wrong) codeInput.setAttribute("aria-invalid", "true");
+        else codeInput.removeAttribute("aria-invalid");
+        codeInput.setAttribute("aria-describedby", error.wrong ? "rating-message event-code-help" : "event-code-help");
         codeInput.focus();
       } else if (error instanceof ApiError && error.status === 404 && talk) {
         notFound(true); // removed while the page was open: its stars could only be refused
@@ -529,8 +534,10 @@ export function talkPage(main, talkId) {
         say(refusal(error));
         if (error instanceof ApiError && error.status === 409) reloadTalk();
       }
-      // The rating counted before, unless this one waits (its line says so, in `finally`).
-      if (!waiting) showOwn(ownRating(talkId));
+      // The rating counted before, unless this one waits (its line says so, in `finally`), or
+      // waits for the event code (said so: "Choose a star" was heard with the tap still held).
+      if (pending !== null && !codeForm.hidden) setText(own, `Your ${pending} out of 5 is sent once you give the event code.`);
+      else if (!waiting) showOwn(ownRating(talkId));
     } finally {
       // Answered (or refused): no longer on its way, unless another tab sends one of its own.
       if (!waiting) settled = key;
