@@ -337,6 +337,40 @@ def test_admin_add_edit_rm(cli: Cli) -> None:
     assert_one_line_error(gone, "404", "not found")
 
 
+def test_admin_edit_saves_and_says_only_what_differs_from_what_the_talk_holds(cli: Cli) -> None:
+    talk_id = cli.add(unique_talk_id(), "Held as is", room="R1", startsAt="2031-06-02T09:00:00Z")
+    try:
+        revision = cli.talk(talk_id)["revision"]
+        # When an organiser gives a talk the title and start it has (the start written in
+        # another zone)
+        same = cli.run(
+            "admin",
+            "edit",
+            talk_id,
+            "--title",
+            "Held as is",
+            "--starts",
+            "2031-06-02T11:00:00+02:00",
+        )
+        scripted = cli.json("admin", "edit", talk_id, "--title", "Held as is")
+        # Then nothing is saved (its revision stays: an organiser's open form is not refused
+        # for it) and it says so (it said "changed … title" and saved a new revision)
+        assert same.returncode == 0, same.stderr
+        assert same.stdout.strip() == f"unchanged {talk_id}: it holds what was given already"
+        assert (scripted["id"], scripted["title"], scripted["revision"]) == (
+            talk_id,
+            "Held as is",
+            revision,
+        )
+        assert cli.talk(talk_id)["revision"] == revision
+        # When the title is given as it is beside a new room, Then only the room is said changed
+        moved = cli.ok("admin", "edit", talk_id, "--title", "Held as is", "--room", "R2")
+        assert moved.strip() == f"changed {talk_id}: room"
+        assert cli.talk(talk_id)["room"] == "R2"
+    finally:
+        cli.remove(talk_id)
+
+
 def test_admin_edit_replaces_the_speakers_as_its_help_says_and_clears_them(cli: Cli) -> None:
     talk_id = cli.add(unique_talk_id(), "Two speakers", speakers=["Ana", "Bo"])
     try:

@@ -239,7 +239,8 @@ def edit(
     ends: str | None,
     language: str | None,
 ) -> None:
-    """Change some fields of TALK; the others stay as they are."""
+    """Change some fields of TALK; the others stay as they are. Values it holds already change
+    nothing: said as `unchanged`, nothing saved (its revision stays)."""
     api = session.admin_api()
     changes = _venue_times(session, _fields(title, speakers, track, room, starts, ends, language))
     cleared = {"track": track, "room": room, "startsAt": starts, "endsAt": ends}
@@ -253,6 +254,14 @@ def edit(
     # did, read it again and apply these changes to what they saved, rather than undo it.
     for attempt in range(EDIT_ATTEMPTS):
         current = api.talk(talk)
+        # What differs from what the talk holds (as `admin import` tells unchanged rows): a
+        # value given as it is saves nothing, so it neither bumps the revision (an organiser's
+        # open form would be refused, 412) nor says it changed.
+        differ = sorted(n for n in changes if not programme.same_talk({n: changes[n]}, current))
+        if not differ:
+            held = {k: v for k, v in current.items() if k != "summary"}
+            _saved(session, api, talk, held, f"unchanged {talk}: it holds what was given already")
+            return
         fields = {k: current.get(k) for k in keep if current.get(k) is not None} | changes
         body = {k: v for k, v in fields.items() if v is not None}
         try:
@@ -261,7 +270,7 @@ def edit(
         except ApiProblem as problem:
             if problem.status != 412 or attempt == EDIT_ATTEMPTS - 1:
                 raise
-    _saved(session, api, talk, replaced, f"changed {talk}: {', '.join(sorted(changes))}")
+    _saved(session, api, talk, replaced, f"changed {talk}: {', '.join(differ)}")
 
 
 @admin.command()
