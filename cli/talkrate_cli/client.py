@@ -107,6 +107,10 @@ def raise_for_problem(response: httpx.Response, base_url: str | None = None) -> 
         body = {"title": body["message"][:200]}
     elif not isinstance(body, dict):
         text = response.text.strip().splitlines()[0][:200] if response.text.strip() else ""
+        if _a_page(response, text):
+            # A gateway's error page (CloudFront's 502 and 504 are HTML): said in words, not
+            # printed as markup.
+            text = GATEWAY_PAGE_WORDS.get(response.status_code, OTHER_PAGE_WORDS)
         body = {"title": response.reason_phrase or "error", "detail": text}
     if base_url and response.status_code in NO_ROUTE and not body.get("type"):
         body = {
@@ -115,6 +119,24 @@ def raise_for_problem(response: httpx.Response, base_url: str | None = None) -> 
             f"talkrate API at {base_url}: is it the API's base URL?",
         }
     raise ApiProblem(response.status_code, body, retry_after(response))
+
+
+# What a gateway's HTML error page says, in words (the page itself is markup).
+GATEWAY_PAGE_WORDS = {
+    502: "the gateway in front of the API could not get an answer from it (an error page of "
+    "its own, not the API's)",
+    504: "the gateway in front of the API gave up waiting for its answer (an error page of its "
+    "own, not the API's)",
+}
+OTHER_PAGE_WORDS = "answered with a web page, not the API's problem document"
+
+
+def _a_page(response: httpx.Response, text: str) -> bool:
+    """Whether an answer is an HTML page (a gateway's or a web server's, never the API's)."""
+    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    return kind in ("text/html", "application/xhtml+xml") or text.lower().startswith(
+        ("<!doctype html", "<html")
+    )
 
 
 def retry_after(response: httpx.Response) -> float | None:
@@ -301,9 +323,9 @@ class Api:
     ) -> dict[str, Any]:
         """POST /ratings, with the voter token when there is one and an Idempotency-Key.
 
-        An answer lost on the way (a timeout, a dropped connection), a 503, "request in
-        progress", the API updating its voter-token keys (429 voter-keys-updating) or API
-        Gateway's throttle is retried after 1, 2 and 4 s with the same key (and
+        An answer lost on the way (a timeout, a dropped connection, a gateway's own 502 or
+        504), a 503, "request in progress", the API updating its voter-token keys (429
+        voter-keys-updating) or API Gateway's throttle is retried after 1, 2 and 4 s with the same key (and
         the same voter token), which the API counts once; after the answer's Retry-After instead
         when it gives one, up to RATE_WAIT_SECONDS (a longer one ends the tries: the ApiProblem
         says it). `waiting` hears each answer waited out, and for how long. A refusal, or an API
@@ -322,6 +344,7 @@ class Api:
                     problem.status == 503
                     or problem.slug in ("request-in-progress", KEYS_UPDATING)
                     or problem.gateway_busy
+                    or problem.answer_lost
                 ):
                     raise
                 if problem.retry_after is not None:

@@ -91,6 +91,12 @@ class ApiProblem(CliError):
         return self.status == 429 and not self.problem.get("type")
 
     @property
+    def answer_lost(self) -> bool:
+        """A gateway's own 502 or 504 (CloudFront's HTML page, API Gateway's message): the API
+        may have done the request and its answer been lost on the way, as at a timeout."""
+        return self.status in (502, 504) and not self.problem.get("type")
+
+    @property
     def slug(self) -> str:
         """The last part of the problem's type (`urn:talkrate:problem:<slug>`)."""
         return str(self.problem.get("type", "")).rsplit(":", 1)[-1]

@@ -968,6 +968,75 @@ def test_an_add_whose_answer_was_lost_is_said_added_when_run_again(cli: Cli) -> 
         cli.remove(talk_id)
 
 
+# CloudFront's answer when the API did not answer it in time: an HTML page of its own.
+CLOUDFRONT_504_PAGE = (
+    b'<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN" '
+    b'"http://www.w3.org/TR/html4/loose.dtd">\n<HTML><HEAD><TITLE>ERROR: The request could not '
+    b"be satisfied</TITLE></HEAD><BODY><H1>504 Gateway Timeout ERROR</H1></BODY></HTML>\n"
+)
+
+
+class RatingAnswerTimedOutProxy(LoopbackServer):
+    """A forwarding proxy to the runtime that answers the first `lost` POST /ratings the runtime
+    took (counted in `keys`, with their Idempotency-Keys) with CloudFront's 504 page: the API
+    stored the rating, its answer came too late."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        proxy = self
+        self.lost = 0
+        self.keys: list[str | None] = []
+
+        class Forward(ForwardingHandler):
+            def relay(self) -> None:
+                answer = self.forward(self.body())
+                if self.command == "POST" and self.path == "/ratings":
+                    proxy.keys.append(self.headers.get("idempotency-key"))
+                    if len(proxy.keys) <= proxy.lost:
+                        page = {
+                            "content-type": "text/html",
+                            "content-length": str(len(CLOUDFRONT_504_PAGE)),
+                        }
+                        self.answer(504, page, CLOUDFRONT_504_PAGE)
+                        return
+                self.answer(answer.status, dict(answer.headers), answer.body)
+
+        Forward.runtime = runtime
+        super().__init__(Forward)
+
+
+def test_a_rating_whose_answer_a_gateway_lost_is_sent_again_and_counted_once(
+    cli: Cli, tmp_path: Path
+) -> None:
+    talk_id = cli.add(unique_talk_id("gateway-lost"), "Answered late")
+    attendee = {"TALKRATE_CONFIG_DIR": str(tmp_path / "attendee")}
+    proxy = RatingAnswerTimedOutProxy(cli.runtime)
+    try:
+        # When an attendee rates through a CDN that answers the first try 504 (its own HTML
+        # page: the API stored the rating)
+        proxy.lost = 1
+        rated = cli.run("--api", proxy.url, "rate", talk_id, "4", **attendee)
+        # Then it is sent again under the same key, and rated (it printed the page's markup
+        # and stopped: whether it counted was left to guess)
+        assert rated.returncode == 0, rated.stderr
+        assert rated.stdout.startswith(f"rated {talk_id} 4")
+        assert len(proxy.keys) == 2 and proxy.keys[0] and proxy.keys[0] == proxy.keys[1]
+        # When they change their mind to 2, and every try is answered so
+        proxy.keys.clear()
+        proxy.lost = 99
+        lost = cli.run("--api", proxy.url, "rate", talk_id, "2", **attendee)
+        # Then it says so in words, not markup, and that it may have been rated
+        assert_one_line_error(lost, "(504)", f"{talk_id} may have been rated all the same")
+        assert "gave up waiting" in lost.stderr
+        assert "<" not in lost.stderr
+        assert len(proxy.keys) > 1 and len(set(proxy.keys)) == 1
+        # And the attendee's newest rating, sent four times, counts once, in place of their 4
+        wanted = {"1": 0, "2": 1, "3": 0, "4": 0, "5": 0}
+        assert wait_for(lambda: cli.ratings(talk_id) == wanted), cli.ratings(talk_id)
+    finally:
+        proxy.close()
+        cli.remove(talk_id)
+
+
 def test_an_add_of_an_id_taken_by_another_talk_points_to_edit(cli: Cli) -> None:
     # Given a talk in the programme
     talk_id = cli.add(unique_talk_id("taken-add"), "First", room="Hall F")

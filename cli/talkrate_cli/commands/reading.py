@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from talkrate_cli import output
-from talkrate_cli.errors import ApiProblem, CliError
+from talkrate_cli.errors import ApiProblem, CliError, Unreachable
 from talkrate_cli.main import Session, pass_session
 
 
@@ -139,7 +139,18 @@ def rate(session: Session, talk: str, value: int, code: str | None) -> None:
                 session.venue_zone(),
             )
             problem.args = (f"{title} ({problem.status}): {talk} takes ratings {takes}",)
+        elif problem.answer_lost:
+            # (a gateway's 502 or 504 at every try: the API may have taken it, unanswered)
+            problem.args = (f"{problem.args[0]}; {talk} may have been rated all the same",)
+        elif problem.status == 503 and problem.retry_after is not None:
+            problem.args = (f"{problem.args[0]}; try again in {problem.retry_after:.0f} s",)
         raise
+    except Unreachable as error:
+        if not error.answer_lost:
+            raise
+        raise Unreachable(
+            f"{str(error).rstrip('.')}; {talk} may have been rated all the same", answer_lost=True
+        ) from None
     if session.as_json:
         output.emit_json(accepted)
         return
