@@ -1258,6 +1258,37 @@ def test_watch_into_a_file_writes_its_last_view_whole(cli: Cli, talk: str) -> No
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
+def test_watch_into_a_pipe_stopped_by_a_signal_ends_its_last_line(
+    cli: Cli, talk: str, stop: signal.Signals
+) -> None:
+    import psutil
+
+    # Given `watch` running into a pipe, its view on the way (it has read the talk and sleeps
+    # until its next poll)
+    process = cli.start("watch", talk, "--poll", "--interval", "0.5")
+    try:
+        watching = psutil.Process(process.pid)
+        assert wait_for(
+            lambda: (
+                any(c.status == psutil.CONN_ESTABLISHED for c in watching.net_connections("inet"))
+                and watching.status() == psutil.STATUS_SLEEPING
+            ),
+            seconds=30,
+        )
+        time.sleep(0.5)  # (its first view is drawn as the poll's pause begins)
+        # When it is stopped as a supervisor or Ctrl-C stops it
+        process.send_signal(stop)
+        out, err = process.communicate(timeout=10)
+    finally:
+        process.kill()
+        process.wait()
+    # Then its view is written whole, the last line ended (only --duration's end ended it:
+    # `cat` of the file ran into the next prompt)
+    assert out.count("Rated from a terminal") == 1, (out, err)
+    assert out.endswith("Ctrl-C to stop\n"), repr(out[-80:])
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
 def test_watch_stopped_by_a_signal_sent_twice_at_once_ends_as_by_one(
     cli: Cli, talk: str, stop: signal.Signals
 ) -> None:

@@ -292,10 +292,12 @@ def _watch_live(
 ) -> None:
     from rich.live import Live
 
+    drawing = False
     try:
         with Live(
             watcher.renderable(data, error), console=output.console, auto_refresh=False
         ) as screen:
+            drawing = True
             while _pause(watcher, interval, deadline):
                 fresh, error = _refetch(watcher, data)
                 if fresh != data:
@@ -306,10 +308,11 @@ def _watch_live(
         # Stopped (Ctrl-C, SIGTERM) while Live was still starting, after it hid the cursor: its
         # own exit never ran. (Nothing is written where the output is no terminal.)
         output.console.show_cursor(True)
-    if not output.console.is_terminal:
-        # Piped or redirected, the view is drawn once as it ends, and rich ends its last line
-        # only on a terminal: a file of the last view ends its last line too.
-        output.console.line()
+        if drawing and not output.console.is_terminal:
+            # Piped or redirected, the view is drawn once as it ends, and rich ends its last
+            # line only on a terminal: a file of the last view ends its last line too, however
+            # the watch ended (Ctrl-C, SIGTERM, the talk removed: not only at --duration's end).
+            output.console.line()
 
 
 def _watch_json(
