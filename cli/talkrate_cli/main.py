@@ -403,6 +403,13 @@ def _main(argv: list[str] | None) -> int:
     as_json = "--json" in (sys.argv[1:] if argv is None else argv)
     try:
         result = cli.main(args=argv, prog_name="talkrate", standalone_mode=False)
+    except SystemExit:
+        # click's own answer to a reader gone while it wrote the help or the version (`talkrate
+        # --help | head -1`): stdout quieted, and exit 1. 141, as every command answers it.
+        if type(sys.stdout).__name__ != "_PacifyFlushWrapper":
+            raise
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno())
+        return 141
     except click.ClickException as error:
         message = " ".join(error.format_message().split())  # click wraps some on two lines
         if isinstance(error, click.exceptions.NoArgsIsHelpError):

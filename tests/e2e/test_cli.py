@@ -1100,7 +1100,16 @@ def test_errors_are_one_line_and_a_non_zero_exit(cli: Cli) -> None:
 
 
 @pytest.mark.parametrize(
-    "args", [("admin", "export", "-"), ("talks",), ("--json", "talks")], ids=" ".join
+    "args",
+    [
+        ("admin", "export", "-"),
+        ("talks",),
+        ("--json", "talks"),
+        ("--help",),
+        ("--version",),
+        ("talks", "--help"),
+    ],
+    ids=" ".join,
 )
 def test_a_reader_that_leaves_early_ends_the_command_quietly(
     cli: Cli, args: tuple[str, ...]
