@@ -2922,6 +2922,50 @@ def test_simulate_without_tokens_counts_every_rating(cli: Cli) -> None:
     )
 
 
+class VotersBusyProxy(LoopbackServer):
+    """A forwarding proxy to the runtime that answers POST /voters 503 (Retry-After: 1) after
+    the first, `busy` times: the API busy, or stopping."""
+
+    def __init__(self, runtime: Runtime, busy: int) -> None:
+        proxy = self
+        self.voters = 0
+
+        class Forward(ForwardingHandler):
+            def relay(self) -> None:
+                if self.command == "POST" and self.path == "/voters":
+                    proxy.voters += 1
+                    if 1 < proxy.voters <= 1 + busy:
+                        self.body()
+                        problem = json.dumps({"title": "Unavailable", "status": 503}).encode()
+                        headers = {"content-type": "application/problem+json", "retry-after": "1"}
+                        self.answer(503, headers, problem)
+                        return
+                super().relay()
+
+        Forward.runtime = runtime
+        super().__init__(Forward)
+
+
+def test_simulate_tells_a_busy_api_from_its_limits(cli: Cli) -> None:
+    # Given an API that answers two of its attendees' first passes 503 (busy, not a limit)
+    talk_id = cli.add(unique_talk_id("busy-voters"), "Busy at the door")
+    proxy = VotersBusyProxy(cli.runtime, busy=2)
+    try:
+        # When a crowd is simulated through it
+        done = cli.run(
+            "--api", proxy.url, "simulate", "--attendees", "3", "--talk", talk_id,
+            "--slot-seconds", "0.2", "--bad-share", "0", "--verify", timeout=120,
+        )  # fmt: skip
+        # Then every rating counts, and the report says the API was busy (it said the waits
+        # were the limits', and how to raise them)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "busy      POST /voters waited 2 times on 503" in done.stdout
+        assert "raise them" not in done.stdout
+    finally:
+        proxy.close()
+        cli.remove(talk_id)
+
+
 def test_the_watch_subscriber_hears_the_runtimes_live_channel(cli: Cli, talk: str) -> None:
     # Given the command's subscriber on the runtime's live channel (AppSync Events emulation),
     # on the talk's channel as its document names it, and on the leaderboard

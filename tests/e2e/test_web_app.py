@@ -4218,6 +4218,11 @@ def test_the_command_line_says_how_to_give_the_event_code_this_runtime_asks_for(
     assert "the event code was refused" in wrong.stderr
     cli.ok("rate", talk["id"], "4", "--code", EVENT_CODE)
     assert wait_for(lambda: web.count(talk["id"]) == 1)
+    # And a simulation without the code is told so in the same words
+    simulated = cli.run("simulate", "--attendees", "2", "--talk", talk["id"])
+    assert simulated.returncode == 1, simulated.stdout + simulated.stderr
+    assert "--code CODE (or TALKRATE_EVENT_CODE)" in simulated.stderr
+    assert "{" not in simulated.stderr
 
 
 def waited_on(page: Page, check: Callable[[], Any], seconds: float = 15) -> Any:

@@ -548,7 +548,10 @@ def test_the_report_says_why_a_talk_whose_counts_agree_is_not_verified(
     verdict = Verdict(2, 2, {}, 120.0, pending={"t": missing})
     # When the run's report is printed for a person
     figures = simulate._report(
-        SimpleNamespace(as_json=False), ledger, SimpleNamespace(tokens={}, voter_retries=0), verdict
+        SimpleNamespace(as_json=False),
+        ledger,
+        SimpleNamespace(tokens={}, voter_retries=0, voter_busy=0),
+        verdict,
     )
     out = capsys.readouterr().out
     # Then the talk's line says why, in words (0 read "shows 0 of the run's ratings not
@@ -579,7 +582,10 @@ def test_the_report_names_a_rating_of_the_run_not_counted_where_the_counts_agree
     verdict.whereabouts["t"] = {"projected": ["e1"], "accepted": ["e2"]}
     # When the run's report is printed for a person
     figures = simulate._report(
-        SimpleNamespace(as_json=False), ledger, SimpleNamespace(tokens={}, voter_retries=0), verdict
+        SimpleNamespace(as_json=False),
+        ledger,
+        SimpleNamespace(tokens={}, voter_retries=0, voter_busy=0),
+        verdict,
     )
     out = capsys.readouterr().out
     # Then it says the talk is not verified, why, and which rating is not counted

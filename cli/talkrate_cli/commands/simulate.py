@@ -42,7 +42,8 @@ def _first_token(session: Session, code: str | None, wanted: bool | None) -> str
         if policy == "attendee":
             raise CliError("the voting policy is attendee: ratings need voter tokens")
         return None
-    voter = session.api.new_voter(code)
+    # (a refused event code said as `rate` says it: --code, not the API's request body)
+    voter = voting.new_voter(session.api, code)
     if voter is None:
         if policy == "attendee" or wanted:
             raise CliError("the API asks for voter tokens but has no POST /voters")
@@ -406,6 +407,9 @@ def _report(
                 f"{runner.voter_retries} times: locally, raise them with make run RUN_ARGS="
                 "'--param RatingsPerAddressPerMinute=0 --param VotersPerAddressPerMinute=0'"
             )
+        if runner.voter_busy:
+            # (503: the API busy, its backends away or stopping; no limit to raise)
+            lines.append(f"busy      POST /voters waited {runner.voter_busy} times on 503")
         if ledger.bad_accepted:
             lines.append(f"!         {ledger.bad_accepted} deliberately bad requests were accepted")
         if ledger.last_error:

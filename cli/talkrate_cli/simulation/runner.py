@@ -24,6 +24,10 @@ RETRIES = 4
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
+class NotSent(Exception):
+    """A request the run could not make, said in its own words (the report's last error)."""
+
+
 def request_body(action: Action) -> str:
     """The body of an action's POST /ratings: a rating, or a deliberately bad one."""
     rating: dict[str, Any] = {"talkId": action.talk_id, "value": action.value}
@@ -80,7 +84,8 @@ class Runner:
         self.use_tokens = use_tokens
         self.code = code
         self.tokens: dict[int, str] = {}
-        self.voter_retries = 0
+        self.voter_retries = 0  # POST /voters waits on 429: the address's limit
+        self.voter_busy = 0  # and on 503: the API busy or stopping
         self.stopped: str | None = None  # why the run stopped early: it cannot go on as it is
         self._locks: dict[int, asyncio.Lock] = {}
         self._last_answer: float | None = None  # loop time of the API's last answer
@@ -147,6 +152,8 @@ class Runner:
                 return  # not sent: the report counts the planned requests it did not send
             try:
                 await self._send(http, action)
+            except NotSent as error:  # said in the run's own words
+                self.ledger.failed(action, str(error))
             except Exception as error:  # recorded, never fatal to the run
                 self.ledger.failed(action, f"{type(error).__name__}: {error}")
 
@@ -162,7 +169,7 @@ class Runner:
                 )
             except httpx.TransportError as error:
                 if self._unanswered(error):
-                    raise RuntimeError(f"POST /voters: {self.stopped}") from error
+                    raise NotSent(f"POST /voters: {self.stopped}") from error
                 await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
                 continue
             self._answered()
@@ -170,11 +177,14 @@ class Runner:
                 self.tokens[attendee] = str(response.json()["voterToken"])
                 return self.tokens[attendee]
             if response.status_code in (429, 503):
-                self.voter_retries += 1
+                if response.status_code == 429:
+                    self.voter_retries += 1
+                else:
+                    self.voter_busy += 1
                 await asyncio.sleep(_retry_after(response))
                 continue
-            raise RuntimeError(f"POST /voters answered {response.status_code}")
-        raise RuntimeError("POST /voters kept refusing")
+            raise NotSent(f"POST /voters answered {response.status_code}")
+        raise NotSent("POST /voters kept refusing")
 
     async def _send(self, http: httpx.AsyncClient, action: Action) -> None:
         headers = {"content-type": "application/json"}
