@@ -2160,6 +2160,8 @@ def test_a_simulation_whose_api_goes_away_stops_and_reports_what_it_sent(cli: Cl
         (("simulate", "--alone"), ("--alone goes with --verify", "simulate --help")),
         # (a talk's view with --track watched the talk, the track unsaid and unused)
         (("watch", "t", "--track", "Main"), ("--track is for --leaderboard", "watch --help")),
+        # (taken and unused: the talk's view lists no talks)
+        (("watch", "t", "-n", "5"), ("--limit is for --leaderboard", "watch --help")),
         (("rate", "t", "9"), ("9 is not in the range 1<=x<=5", "talkrate rate --help")),
         (("no-such-command",), ("No such command 'no-such-command'", "talkrate --help")),
         (("ops", "replay"), ("give --failure REPORT", "talkrate ops replay --help")),

@@ -208,6 +208,9 @@ def watch(
         raise click.UsageError("give a TALK or --leaderboard")
     if talk is not None and track is not None:
         raise click.UsageError("--track is for --leaderboard: a talk's histogram has no track")
+    limits = click.get_current_context().get_parameter_source("limit")
+    if talk is not None and limits is click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError("--limit is for --leaderboard: a talk's histogram lists no talks")
     watcher = Watcher(session.api, talk, track, limit)
     error: str | None = None
     try:
