@@ -2885,6 +2885,13 @@ def test_the_leaderboard_follows_ratings_live_within_its_track(web: WebStack, pa
     expect(rows.nth(1)).to_contain_text("Board first")
     expect(rows.nth(0).locator("td.num").last).to_have_text("2")
     expect(page).to_have_url(web.url(f"/app/leaderboard?track={quote(track)}"))
+    # When another track is chosen, and this one again, Then its leaders are said as its board
+    # comes (a screen reader heard "Loading the board of …" and then nothing)
+    said = page.get_by_test_id("announcement")
+    page.get_by_label("Track").select_option("Another track")
+    expect(page.get_by_text("No talk in Another track has been rated yet.")).to_be_visible()
+    page.get_by_label("Track").select_option(track)
+    expect(said).to_have_text("“Board second” leads the board, then “Board first”.")
 
 
 def test_the_leaderboard_shows_the_score_it_ranks_by(web: WebStack, browser: Browser) -> None:

@@ -52,11 +52,14 @@ export function liveAnnouncer(everyMs) {
       changed();
     },
     // What is shown now is of another thing (the attendee chose it): its first figures are
-    // read with it, not said.
-    reset() {
+    // read with it, not said; or, with `say`, said at once (a choice made in a menu leaves a
+    // screen reader on the menu: the leaderboard's track said only "Loading…", then nothing).
+    reset({ say = false } = {}) {
       clearTimeout(timer);
       timer = null;
-      figures = key = said = null;
+      figures = key = null;
+      said = say ? "" : null;
+      if (say) saidAt = -Infinity;
       setText(node, "");
     },
     stop() {

@@ -180,7 +180,7 @@ export function leaderboardPage(main) {
   // while its reads failed.
   const choice = trackChoice("track", (value) => {
     track = value;
-    announcer.reset(); // the chosen track's board is read as the attendee moves to it
+    announcer.reset({ say: true }); // the chosen track's leaders are said as its board comes
     history.replaceState(null, "", address());
     linkScreen();
     body.replaceChildren();
