@@ -94,6 +94,17 @@ def test_a_row_s_buttons_name_its_title_in_the_talk_s_language(web: WebStack, pa
         assert parts == [[word, "en"], [title, "he"]]
 
 
+def test_a_row_s_header_is_named_by_its_title_alone(web: WebStack, page: Page) -> None:
+    # Given a talk with speakers, in the organisers' table
+    title = f"Named by its title {unique_talk_id()}"
+    web.add_talk(title=title, speakers=["Ada Example", "Grace Example"])
+    sign_in(web, page, f"/app/admin?q={quote(title)}")
+    # Then its row's header, which a screen reader says at each of the row's cells, is its
+    # title (it was the title, the speakers, the id and "Download the QR code of" the title)
+    expect(page.get_by_role("rowheader", name=title, exact=True)).to_have_count(1)
+    expect(page.get_by_role("rowheader", name=title, exact=True)).to_contain_text("Ada Example")
+
+
 def test_an_attendee_s_pages_never_fetch_the_organisers_page_which_loads_when_opened(
     web: WebStack, page: Page
 ) -> None:
@@ -921,6 +932,40 @@ def test_on_a_laptop_the_talk_column_takes_the_width_the_others_leave(
     # And the times are one column, the day over the hours
     when = page.locator(".admin-talks tbody td.when")
     expect(when).to_contain_text("\N{EN DASH}")
+    context.close()
+
+
+@pytest.mark.parametrize("width", [768, 900])
+def test_on_a_tablet_the_table_is_whole_and_breaks_no_word(
+    web: WebStack, browser: Browser, width: int
+) -> None:
+    # Given a timed talk of the track "Languages", and an organiser on a tablet held upright (or
+    # a laptop's page zoomed 175%)
+    stem = unique_talk_id()[-6:]
+    web.add_talk(
+        title=f"Tablet {stem}", track="Languages", room="Hall B",
+        startsAt="2031-06-02T09:00:00Z", endsAt="2031-06-02T09:45:00Z",
+    )  # fmt: skip
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    sign_in(web, page)
+    page.get_by_role("searchbox", name="Search talks").fill(stem)
+    expect(page.locator(".admin-talks tbody tr")).to_have_count(1)
+    # Then the talk's Delete is in view, nothing scrolls sideways, and its track is one word
+    # (at 768 px the table took 802: Delete was cut off, and the track read "Lang/uage/s")
+    delete = page.get_by_role("button", name=f"Delete Tablet {stem}")
+    box = delete.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= width, box
+    assert page.evaluate(
+        "() => { const s = document.querySelector('.table-scroll');"
+        " return s.scrollWidth <= s.clientWidth }"
+    )
+    track = page.locator(".admin-talks tbody td[data-label=Track]")
+    lines = track.evaluate(
+        "(cell) => { const r = document.createRange(); r.selectNodeContents(cell);"
+        " return new Set([...r.getClientRects()].map((x) => Math.round(x.top))).size }"
+    )
+    assert lines == 1, lines
     context.close()
 
 

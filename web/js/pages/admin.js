@@ -478,14 +478,16 @@ export function adminPage(main) {
     function showRow(talk) {
       let kept = rows.get(talk.id);
       if (!kept) {
-        const cells = { talk: h("th", { scope: "row" }), track: h("td", { "data-label": "Track" }), room: h("td", { "data-label": "Room" }),
+        const id = `talk-row-${++rowIds}`;
+        // The row's header is named by its title alone: a screen reader says it at each cell of
+        // the row, and its whole text (speakers, id, the QR button) was a mouthful each time.
+        const cells = { talk: h("th", { scope: "row", "aria-labelledby": `${id}-title` }), track: h("td", { "data-label": "Track" }), room: h("td", { "data-label": "Room" }),
           when: h("td", { class: "when", "data-label": "When" }), count: h("td", { class: "num", "data-label": "Ratings" }),
           avg: h("td", { class: "num", "data-label": "Average" }) };
         // Named by their word and the row's title ("Edit <title>"), the title as the row shows
         // it, in the talk's language: a screen reader reads it in that language's voice, where
         // a name of plain text read a Hebrew title in English. (Ids of the page's own making:
         // a talk's id may hold what an id list cannot.)
-        const id = `talk-row-${++rowIds}`;
         const named = (word) => ({ id: `${id}-${word}`, "aria-labelledby": `${id}-${word} ${id}-title` });
         const edit = h("button", { type: "button", "data-edit": talk.id, onclick: () => editor(kept.talk), ...named("edit") }, "Edit");
         // Beside the talk's id, not among the actions: the talk column keeps a laptop's width.
