@@ -408,7 +408,9 @@ def _main(argv: list[str] | None) -> int:
         # --help | head -1`): stdout quieted, and exit 1. 141, as every command answers it.
         if type(sys.stdout).__name__ != "_PacifyFlushWrapper":
             raise
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno())
+        os.dup2(
+            os.open(os.devnull, os.O_WRONLY), 1
+        )  # (stdout's descriptor: click wraps the stream)
         return 141
     except click.ClickException as error:
         message = " ".join(error.format_message().split())  # click wraps some on two lines

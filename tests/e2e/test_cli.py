@@ -1019,7 +1019,9 @@ def test_a_rating_whose_answer_a_gateway_lost_is_sent_again_and_counted_once(
         # and stopped: whether it counted was left to guess)
         assert rated.returncode == 0, rated.stderr
         assert rated.stdout.startswith(f"rated {talk_id} 4")
-        assert len(proxy.keys) == 2 and proxy.keys[0] and proxy.keys[0] == proxy.keys[1]
+        assert len(proxy.keys) == 2
+        assert proxy.keys[0]
+        assert proxy.keys[0] == proxy.keys[1]
         # When they change their mind to 2, and every try is answered so
         proxy.keys.clear()
         proxy.lost = 99
@@ -1028,7 +1030,8 @@ def test_a_rating_whose_answer_a_gateway_lost_is_sent_again_and_counted_once(
         assert_one_line_error(lost, "(504)", f"{talk_id} may have been rated all the same")
         assert "gave up waiting" in lost.stderr
         assert "<" not in lost.stderr
-        assert len(proxy.keys) > 1 and len(set(proxy.keys)) == 1
+        assert len(proxy.keys) > 1
+        assert len(set(proxy.keys)) == 1
         # And the attendee's newest rating, sent four times, counts once, in place of their 4
         wanted = {"1": 0, "2": 1, "3": 0, "4": 0, "5": 0}
         assert wait_for(lambda: cli.ratings(talk_id) == wanted), cli.ratings(talk_id)

@@ -955,7 +955,8 @@ def test_on_a_tablet_the_table_is_whole_and_breaks_no_word(
     # (at 768 px the table took 802: Delete was cut off, and the track read "Lang/uage/s")
     delete = page.get_by_role("button", name=f"Delete Tablet {stem}")
     box = delete.bounding_box()
-    assert box is not None and box["x"] + box["width"] <= width, box
+    assert box is not None
+    assert box["x"] + box["width"] <= width, box
     assert page.evaluate(
         "() => { const s = document.querySelector('.table-scroll');"
         " return s.scrollWidth <= s.clientWidth }"
