@@ -1277,7 +1277,8 @@ def test_watch_into_a_pipe_stopped_by_a_signal_ends_its_last_line(
 
     # Given `watch` running into a pipe, its view on the way (it has read the talk and sleeps
     # until its next poll)
-    process = cli.start("watch", talk, "--poll", "--interval", "0.5")
+    with ctrl_c_reaches_children():
+        process = cli.start("watch", talk, "--poll", "--interval", "0.5")
     try:
         watching = psutil.Process(process.pid)
         assert wait_for(
