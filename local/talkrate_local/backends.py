@@ -214,8 +214,18 @@ class Backends:
             except BaseException as error:
                 errors["streams"] = error
         if errors:
-            self.stop()
+            # A broker taken over from a killed run may hold ratings answered 202 and not
+            # stored yet: it stays up for the next start, as a stop that could not tell keeps
+            # it (closed here, a PostgreSQL that would not start lost them for good).
+            kept = self.kept_broker
+            taken_over = kept is not None and "streams" not in errors and not kept.fresh
+            self.stop(keep_broker=lambda: taken_over)
             details = "\n".join(f"{name}: {error}" for name, error in errors.items())
+            if taken_over:
+                details += (
+                    "\n(the broker taken over is left running, with any rating it holds not "
+                    "stored yet: the next start takes it over again)"
+                )
             raise ServiceError(f"could not start the embedded services:\n{details}")
         for name, service in self.services.items():
             age = "new" if service.fresh else "kept"

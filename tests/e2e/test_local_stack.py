@@ -380,6 +380,44 @@ def test_ratings_survive_a_killed_runtime_and_a_restart_with_10000_stored_shows_
         )
 
 
+def test_a_start_that_fails_after_taking_the_kept_broker_over_leaves_it_running(
+    own_data_dir: Path, tmp_path: Path
+) -> None:
+    # Given a runtime killed with ratings accepted (its broker kept for the next start), and
+    # then its PostgreSQL's folder unusable (a disk's trouble, a server of a killed run still
+    # holding it: anything that stops the next start)
+    data = own_data_dir
+    runtime, _ = start_stack(data, tmp_path / "first.log")
+    for value in (2, 5):
+        answer = runtime.request(
+            "POST", "/ratings", json.dumps({"talkId": WORKSHOP_TALK, "value": value})
+        )
+        assert answer.status == 202, answer.body
+    servers = service_pids(data)
+    runtime.process.send_signal(signal.SIGKILL)
+    runtime.process.wait()
+    assert gone_within(STOP_BOUND_SECONDS, servers["postgres"], servers["redis"]), servers
+    aside = data / "postgres-aside"
+    (data / "postgres").rename(aside)
+    (data / "postgres").write_text("not a folder")
+    # When the next start fails on it, after taking the broker over
+    with pytest.raises(RuntimeError, match="could not start the embedded services"):
+        start_stack(data, tmp_path / "failed.log")
+    # Then the broker is left running, and says so (it was closed: every rating on it that
+    # PostgreSQL had not stored was lost)
+    assert alive(servers["tansu"])
+    assert "the broker taken over is left running" in (tmp_path / "failed.log").read_text()
+    # And once the folder is back, the next start takes the same broker over and counts both
+    (data / "postgres").unlink()
+    aside.rename(data / "postgres")
+    runtime, _ = start_stack(data, tmp_path / "again.log")
+    try:
+        assert "taken over, in memory" in (tmp_path / "again.log").read_text()
+        assert wait_for_total(runtime, 2, seconds=30, quiet=1.0) == 2
+    finally:
+        assert stop(runtime) == 0
+
+
 def test_ctrl_c_after_the_embedded_broker_died_says_so_instead_of_keeping_it(
     own_data_dir: Path, tmp_path: Path
 ) -> None:
