@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import io
 import json
+import math
 import sys
 import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
@@ -148,40 +149,82 @@ def two_places(value: float) -> str:
     return places(value, 2)
 
 
-# The places a leaderboard's score is written with: two, and up to four (as GET /leaderboard
-# gives it) where two would write it as a neighbour of another rank writes its own.
-SCORE_PLACES = (2, 3, 4)
+def quotient_text(numerator: int, denominator: int, digits: int) -> str:
+    """A quotient of whole numbers (both positive) to `digits` places, a tie rounded up: the
+    exact value's, as the results export writes it (web/js/dom.js quotientText alike). The API's
+    figures are rounded to four places already: rounded again to two, 442/109 (4.05504…, the
+    API's 4.055) was 4.05."""
+    scale = 10**digits
+    q = (2 * numerator * scale + denominator) // (2 * denominator)
+    return f"{q // scale}.{q % scale:0{digits}d}" if digits else str(q)
 
 
-def score_texts(board: list[dict[str, Any]]) -> list[str]:
+def sums(ratings: Any) -> tuple[int, int] | None:
+    """The count and the sum of a histogram ({"1": n, …, "5": n}), or None for none."""
+    if not isinstance(ratings, dict):
+        return None
+    counts = {value: int(ratings.get(str(value)) or 0) for value in range(1, 6)}
+    return sum(counts.values()), sum(value * n for value, n in counts.items())
+
+
+# The places a leaderboard's score is written with: two, and more where two would write it as a
+# neighbour of another rank writes its own: up to six from the histograms, four from the API's
+# scores (which it gives to four).
+SCORE_PLACES = (2, 3, 4, 5, 6)
+
+
+def score_texts(board: list[dict[str, Any]], prior: dict[str, Any] | None = None) -> list[str]:
     """Each place's score as the board writes it (the pages alike: web/js/dom.js formatScores):
     to two places, or more where two would show it as the place above or below of another rank
-    shows its own ("3.18" at 1 and at 2: 3.182 and 3.176). Tied talks (one rank) take the same
-    places, from the places around the whole tie."""
+    shows its own ("3.18" at 1 and at 2: 3.182 and 3.176). From the places' histograms and the
+    board's `prior`, exact, when each place has one; else from the API's scores. Tied talks
+    (one rank) take the same places, from the places around the whole tie."""
+    exact = prior is not None and all(sums(place.get("ratings")) for place in board)
+
+    def text(place: dict[str, Any], digits: int) -> str:
+        if not exact:
+            return places(float(place["score"]), digits)
+        assert prior is not None
+        count, total = sums(place.get("ratings")) or (0, 0)
+        weight = int(prior["weight"])
+        return quotient_text(round(prior["mean"] * weight) + total, weight + count, digits)
+
+    most = SCORE_PLACES if exact else SCORE_PLACES[:3]
     texts: list[str] = []
     first = 0
     while first < len(board):
         last = first
         while last + 1 < len(board) and board[last + 1]["rank"] == board[first]["rank"]:
             last += 1
-        others = [float(board[j]["score"]) for j in (first - 1, last + 1) if 0 <= j < len(board)]
-        score = float(board[first]["score"])
+        others = [board[j] for j in (first - 1, last + 1) if 0 <= j < len(board)]
         digits = next(
-            (
-                d
-                for d in SCORE_PLACES
-                if all(places(other, d) != places(score, d) for other in others)
-            ),
-            SCORE_PLACES[-1],
+            (d for d in most if all(text(other, d) != text(board[first], d) for other in others)),
+            most[-1],
         )
-        texts += [places(float(place["score"]), digits) for place in board[first : last + 1]]
+        texts += [text(place, digits) for place in board[first : last + 1]]
         first = last + 1
     return texts
 
 
-def fmt_avg(value: Any) -> str:
-    """An average to two places (as the pages write it), or a dash when there is none."""
+def fmt_avg(value: Any, ratings: Any = None) -> str:
+    """An average to two places (as the pages write it), or a dash when there is none: from its
+    histogram when given (exact), else from the API's figure."""
+    counted_sums = sums(ratings)
+    if counted_sums is not None:
+        count, total = counted_sums
+        return quotient_text(total, count, 2) if count else "-"
     return "-" if value is None else two_places(float(value))
+
+
+def deviation(ratings: Any) -> float | None:
+    """The population deviation of a histogram, unrounded (written to two places), or None."""
+    counted_sums = sums(ratings)
+    if not counted_sums or not counted_sums[0]:
+        return None
+    count, total = counted_sums
+    mean = total / count
+    squares = sum(int(ratings.get(str(v)) or 0) * (v - mean) ** 2 for v in range(1, 6))
+    return float(math.sqrt(squares / count))
 
 
 def venue_zone(config: Mapping[str, Any] | None) -> zoneinfo.ZoneInfo | None:
@@ -329,7 +372,7 @@ def talks_table(talks: list[dict[str, Any]], zone: tzinfo | None = None) -> Tabl
             talk.get("room") or "",
             when(talk, zone, named),
             str(summary.get("count", "-")),
-            fmt_avg(summary.get("avg")),
+            fmt_avg(summary.get("avg"), summary.get("ratings")),
         )
     return table
 
@@ -403,11 +446,17 @@ def stats_line(ratings: dict[str, Any]) -> str:
     if not stats:
         total = sum(int(v) for v in (ratings.get("ratings") or {}).values())
         return f"count {total} (statistics unavailable)"
-    parts = [f"count {stats.get('totalCount', 0)}", f"avg {fmt_avg(stats.get('avg'))}"]
+    histogram = ratings.get("ratings")
+    # (the average and the deviation from the counts, exact: the API's four places rounded
+    # again to two could be 0.01 off)
+    parts = [f"count {stats.get('totalCount', 0)}", f"avg {fmt_avg(stats.get('avg'), histogram)}"]
+    spread = deviation(histogram)
     for name, key in (("median", "median"), ("std dev", "stdDev"), ("mode", "mode")):
         if key in stats:
             value = stats[key]
-            if isinstance(value, float):
+            if key == "stdDev" and spread is not None:
+                value = two_places(spread)
+            elif isinstance(value, float):
                 # As the pages write them: a deviation to two places, a median as it is (3.5)
                 value = f"{value:g}" if key == "median" else two_places(value)
             parts.append(f"{name} {'-' if value is None else value}")
@@ -427,14 +476,14 @@ def leaderboard_table(board: dict[str, Any]) -> Table:
     table.add_column("avg", justify="right")
     table.add_column("count", justify="right")
     talks = board.get("talks", [])
-    for place, score in zip(talks, score_texts(talks), strict=True):
+    for place, score in zip(talks, score_texts(talks, board.get("prior")), strict=True):
         table.add_row(
             str(place["rank"]),
             place["talkId"],
             place["title"],
             place.get("track") or "",
             score,
-            fmt_avg(place.get("avg")),
+            fmt_avg(place.get("avg"), place.get("ratings")),
             str(place["count"]),
         )
     return table

@@ -761,6 +761,9 @@ def test_the_leaderboard_ranks_by_bayesian_average_and_filters_by_track(
         assert [(r["rank"], r["talkId"]) for r in ranked] == [(1, solid), (2, lucky)]
         assert (ranked[0]["count"], ranked[0]["avg"]) == (12, 4.0)
         assert board["json"]["prior"] == {"mean": 3.0, "weight": 10.0}
+        # And each place carries its histogram, from which its figures can be written exactly
+        assert ranked[0]["ratings"] == {"1": 0, "2": 0, "3": 0, "4": 12, "5": 0}
+        assert ranked[1]["ratings"] == {"1": 0, "2": 0, "3": 0, "4": 0, "5": 1}
         overall = api("GET", "/leaderboard", query={"limit": "100"})["json"]["talks"]
         assert solid in [r["talkId"] for r in overall]
     finally:

@@ -295,3 +295,52 @@ def test_a_score_two_places_write_as_a_neighbour_of_another_rank_takes_more_plac
         check=True,
     )
     assert json.loads(done.stdout) == written
+
+
+# Histograms whose figures the API's four places, rounded again to two, wrote 0.01 off: 442/109
+# (4.05504…: the API's 4.055, written 4.05); a deviation of 1.674979 (the API's 1.675, 1.68); a
+# score of 97/32 (3.03125, a tie: to even 3.0312 where the export writes 3.0313); two places of
+# different ranks whose scores four places write alike (3.45055 and 3.45045: both 3.4505).
+PRIOR = {"mean": 3.0, "weight": 10}
+EXACT_BOARD = [
+    {"rank": 6, "score": 3.4505, "ratings": {"3": 40, "4": 41}},
+    {"rank": 7, "score": 3.4505, "ratings": {"3": 51, "4": 50}},
+    {"rank": 8, "score": 3.0312, "ratings": {"3": 21, "4": 1}},
+]
+AVERAGED = [{"4": 103, "5": 6}, {"4": 83, "5": 16}, {"1": 41, "2": 0}, {}]
+
+
+def test_figures_are_written_from_their_histograms_exactly_by_the_command_and_the_pages(
+    tmp_path: Path,
+) -> None:
+    # When the command writes averages, a deviation and a board's scores from their histograms
+    averages = [output.fmt_avg(None, ratings) for ratings in AVERAGED]
+    spread = output.two_places(output.deviation({"1": 1, "2": 1, "5": 4}) or 0)
+    scores = output.score_texts(EXACT_BOARD, PRIOR)
+    # Then each is the exact figure, a tie rounded up (the API's rounded ones rounded again
+    # were 4.05, 1.68, and 3.4505 at two ranks)
+    assert averages == ["4.06", "4.16", "1.00", "-"]
+    assert spread == "1.67"
+    assert scores == ["3.451", "3.450", "3.03"]
+    assert output.quotient_text(97, 32, 4) == "3.0313"
+    # And the pages write them alike (web/js/dom.js, web/js/histogram.js, in Node)
+    script = (
+        "const dom = await import(process.argv[1]);"
+        "const histogram = await import(process.argv[2]);"
+        f"const averaged = {json.dumps(AVERAGED)}.map((r) => dom.formatAvg(null, r));"
+        "const spread = histogram.deviationOf({1: 1, 2: 1, 5: 4}).toFixed(2);"
+        f"const scores = dom.formatScores({json.dumps(EXACT_BOARD)}, {json.dumps(PRIOR)});"
+        "console.log(JSON.stringify([averaged, spread, scores, dom.quotientText(97, 32, 4)]));"
+    )
+    scripts = tmp_path / "js"
+    shutil.copytree(ROOT / "web" / "js", scripts)
+    (scripts / "package.json").write_text('{"type": "module"}')
+    done = subprocess.run(
+        [
+            node(), "--input-type=module", "-e", script,
+            (scripts / "dom.js").as_uri(), (scripts / "histogram.js").as_uri(),
+        ],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    pages = json.loads(done.stdout)
+    assert pages == [[a.replace("-", "\N{EN DASH}") for a in averages], spread, scores, "3.0313"]

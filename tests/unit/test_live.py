@@ -57,6 +57,10 @@ def test_a_talk_message_carries_histogram_count_and_average() -> None:
     assert talk_message("t-2", Histogram.empty())["avg"] is None
 
 
+# A histogram of no rating, as the messages carry one.
+NONE = {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0}
+
+
 def test_many_changed_talks_split_into_leaderboard_messages_and_publish_requests() -> None:
     ids = [f"talk-{n:05d}" for n in range(LEADERBOARD_IDS_PER_EVENT * 6 + 1)]
     messages = leaderboard_messages({i: Histogram.empty() for i in reversed(ids)})
@@ -68,14 +72,14 @@ def test_many_changed_talks_split_into_leaderboard_messages_and_publish_requests
     assert json.loads(requests[1].events[1]) == {
         "type": "leaderboard",
         "talkIds": [ids[-1]],
-        "summaries": {ids[-1]: {"count": 0, "avg": None}},
+        "summaries": {ids[-1]: {"count": 0, "avg": None, "ratings": NONE}},
     }
 
 
 def test_a_leaderboard_message_of_the_longest_ids_stays_under_the_event_limit() -> None:
     # Given as many talks as one message holds, each with the longest id and a large count
     ids = [f"{n:05d}".ljust(MAX_TALK_ID_LENGTH, "x") for n in range(LEADERBOARD_IDS_PER_EVENT)]
-    big = Histogram.from_counts({"5": 10**9, "1": 1}, revision=10**12)
+    big = Histogram.from_counts({str(v): 10**12 - v for v in range(1, 6)}, revision=10**12)
     # When they are announced on the leaderboard
     [message] = leaderboard_messages(dict.fromkeys(ids, big))
     # Then the message fits one AppSync event
@@ -131,7 +135,10 @@ def test_a_batch_is_announced_per_talk_with_its_new_state_and_once_on_the_leader
         {
             "type": "leaderboard",
             "talkIds": ["a", "b"],
-            "summaries": {"a": {"count": 2, "avg": 4.0}, "b": {"count": 1, "avg": 1.0}},
+            "summaries": {
+                "a": {"count": 2, "avg": 4.0, "ratings": {**NONE, "4": 2}},
+                "b": {"count": 1, "avg": 1.0, "ratings": {**NONE, "1": 1}},
+            },
         }
     ]
 

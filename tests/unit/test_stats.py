@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from talkrate.errors import InvalidHistogram
-from talkrate.stats import compute_stats, parse_histogram
+from talkrate.stats import compute_stats, parse_histogram, rounded
 from tests.builders import load_function, sample_event
 
 pytestmark = pytest.mark.unit
@@ -185,3 +185,17 @@ def test_a_direct_invoke_with_a_request_context_of_another_shape_is_read_as_a_hi
     # Then it is answered as a direct invoke (it raised TypeError: a string indexed by a key)
     stats = handler({"ratings": {"4": 2}, "requestContext": "via http"}, None)
     assert stats["avg"] == 4.0
+
+
+def test_figures_are_the_exact_quotient_to_four_places_a_tie_rounded_up() -> None:
+    # Given histograms whose mean round() of the float put on the other side of a tie, or whose
+    # place four places leave a half away from the two the pages write
+    # When their statistics are computed
+    halves = compute_stats({3: 21, 4: 1, 5: 10})  # 117/32 = 3.65625
+    near = compute_stats({4: 103, 5: 6})  # 442/109 = 4.0550459…
+    # Then each is the exact quotient to four places, a tie rounded up (round() gave 3.6562),
+    # as the results export writes figures
+    assert halves["avg"] == 3.6563
+    assert near["avg"] == 4.055
+    assert rounded(97, 32) == 3.0313
+    assert rounded(442, 109, 2) == 4.06

@@ -170,24 +170,59 @@ export function plural(n, one, many) {
   return `${formatCount(n)} ${n === 1 ? one : many}`;
 }
 
-export function formatAvg(avg) {
+// A quotient of whole numbers (numerator / denominator, both positive) to `digits` places, a
+// tie rounded up: the exact value's, as the results export writes it. The API's figures are
+// rounded to four places already, and rounded again to two they could be 0.01 off (442/109 =
+// 4.05504…: the API's 4.055 written 4.05). BigInt: a count past 2^53 / 10^digits stays exact.
+export function quotientText(numerator, denominator, digits) {
+  const scale = 10n ** BigInt(digits);
+  const q = (2n * BigInt(numerator) * scale + BigInt(denominator)) / (2n * BigInt(denominator));
+  return digits ? `${q / scale}.${String(q % scale).padStart(digits, "0")}` : String(q);
+}
+
+// The count and the sum of a histogram ({"1": n, …, "5": n}), or null for none.
+export function histogramSums(ratings) {
+  if (!ratings || typeof ratings !== "object") return null;
+  let count = 0;
+  let sum = 0;
+  for (const value of [1, 2, 3, 4, 5]) {
+    const n = Number(ratings[value] || 0);
+    count += n;
+    sum += n * value;
+  }
+  return { count, sum };
+}
+
+// An average to two places: from its histogram when given (exact), else from the API's figure.
+export function formatAvg(avg, ratings = null) {
+  const sums = histogramSums(ratings);
+  if (sums) return sums.count ? quotientText(sums.sum, sums.count, 2) : "–";
   return avg === null || avg === undefined ? "–" : avg.toFixed(2);
 }
 
-// Each leaderboard place's score ({rank, score}, best first): to two places, or up to four (as
-// the API gives it) where two would write it as the place above or below of another rank writes
-// its own ("3.18" at 1 and at 2 read as a tie ranked apart: 3.182 and 3.176). Tied talks (one
-// rank) take the same places, from the places around the whole tie. `talkrate top` alike.
-export function formatScores(places) {
+// Each leaderboard place's score ({rank, score, ratings}, best first; `prior`, the board's): to
+// two places, or more where two would write it as the place above or below of another rank
+// writes its own ("3.18" at 1 and at 2 read as a tie ranked apart: 3.182 and 3.176). Written
+// from the place's histogram, exact (up to six places: two scores four wrote alike, 3.4505 at 6
+// and 7, are 3.45055 and 3.45045); without one, from the API's score (up to its four). Tied
+// talks (one rank) take the same places, from the places around the whole tie. `talkrate top`
+// alike.
+export function formatScores(places, prior = null) {
+  const exact = prior !== null && places.every((place) => histogramSums(place.ratings));
+  const text = (place, digits) => {
+    if (!exact) return place.score.toFixed(digits);
+    const { count, sum } = histogramSums(place.ratings);
+    return quotientText(Math.round(prior.mean * prior.weight) + sum, prior.weight + count, digits);
+  };
+  const most = exact ? 6 : 4;
   const texts = [];
   for (let first = 0; first < places.length;) {
     let last = first;
     while (last + 1 < places.length && places[last + 1].rank === places[first].rank) last++;
     const others = [places[first - 1], places[last + 1]].filter(Boolean);
-    const { score } = places[first];
     let digits = 2;
-    while (digits < 4 && others.some((other) => other.score.toFixed(digits) === score.toFixed(digits))) digits++;
-    for (let i = first; i <= last; i++) texts.push(places[i].score.toFixed(digits));
+    while (digits < most && others.some((other) => text(other, digits) === text(places[first], digits))) digits++;
+    for (let i = first; i <= last; i++) texts.push(text(places[i], digits));
     first = last + 1;
   }
   return texts;

@@ -47,7 +47,8 @@ export function histogramView({ big = false, announcer = null } = {}) {
     if (said.totalCount) {
       fill(mode.value, h("span", { "aria-hidden": "true" }, `${said.mode}★`), h("span", { class: "sr-only" }, plural(said.mode, "star", "stars")));
     } else setText(mode.value, "–");
-    setText(spread.value, said.totalCount ? said.stdDev.toFixed(2) : "–");
+    // (from the counts, not StatsFunction's four places: 1.674979 was 1.675 there, 1.68 here)
+    setText(spread.value, said.totalCount ? (ratings ? deviationOf(ratings) : said.stdDev).toFixed(2) : "–");
     const counts = VALUES.map((v) => Number((ratings || {})[v] || 0));
     const sum = count ?? counts.reduce((a, b) => a + b, 0);
     const most = Math.max(1, ...counts);
@@ -56,9 +57,8 @@ export function histogramView({ big = false, announcer = null } = {}) {
       row.bar.style.setProperty("--share", String(counts[i] / most));
       setText(row.count, formatCount(counts[i]));
     });
-    let mean = avg;
-    if (mean === undefined) mean = sum ? counts.reduce((a, n, i) => a + n * Number(VALUES[i]), 0) / sum : null;
-    setText(average, formatAvg(mean));
+    // From the counts, exact (the API's four places, rounded again, could be 0.01 off).
+    setText(average, ratings ? formatAvg(null, ratings) : formatAvg(avg ?? null));
     setText(total, plural(sum, "rating", "ratings"));
     // (its length, by which a room screen's count past a million gives up some size: app.css)
     if (big) total.style.setProperty("--chars", String(total.textContent.length));
@@ -72,6 +72,15 @@ export function histogramView({ big = false, announcer = null } = {}) {
 // them (talkrate.stats): the median of the sorted ratings (the mean of the middle two for an
 // even count), the most frequent value (the lowest of equals), the population deviation
 // rounded to four places.
+// The population deviation of a histogram, unrounded (the page writes it to two places).
+export function deviationOf(ratings) {
+  const counts = [1, 2, 3, 4, 5].map((v) => Number((ratings || {})[v] || 0));
+  const total = counts.reduce((a, n) => a + n, 0);
+  if (!total) return 0;
+  const mean = counts.reduce((a, n, i) => a + n * (i + 1), 0) / total;
+  return Math.sqrt(counts.reduce((a, n, i) => a + n * (i + 1 - mean) ** 2, 0) / total);
+}
+
 export function statsOf(ratings) {
   const counts = [1, 2, 3, 4, 5].map((v) => Number((ratings || {})[v] || 0));
   const totalCount = counts.reduce((a, n) => a + n, 0);

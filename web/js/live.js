@@ -471,12 +471,13 @@ export function watchCatalogue({ talks = [], onTalks, onFailed = () => {}, onSta
     if (!message || !message.summaries) return readSoon();
     heard += 1;
     let unknown = false;
-    for (const [id, { count, avg, ratingsRevision: revision }] of Object.entries(message.summaries)) {
+    for (const [id, { count, avg, ratings, ratingsRevision: revision }] of Object.entries(message.summaries)) {
       const known = heardOf.get(id);
       if (known && revision < known.revision) continue; // a slower publish of an older batch
-      heardOf.set(id, { n: heard, revision, summary: { count, avg } });
+      heardOf.set(id, { n: heard, revision, summary: { count, avg, ratings } });
       const talk = talks.find((t) => t.id === id);
-      if (talk) talk.summary = { ...talk.summary, count, avg };
+      // (its histogram with them, or none: one kept from before would write an old average)
+      if (talk) talk.summary = { ...talk.summary, count, avg, ratings };
       else unknown = true;
     }
     onTalks(talks);

@@ -27,7 +27,7 @@ LEADERBOARD_CHANNEL: Final = f"/{NAMESPACE}/leaderboard"
 MAX_EVENTS_PER_PUBLISH: Final = 5
 MAX_EVENT_BYTES: Final = 240 * 1024
 # Talks of a leaderboard message: 400 ids of at most 200 characters, each twice (in `talkIds` and
-# as a key of `summaries`) with its count and average, stay well under 240 KB.
+# as a key of `summaries`) with its count, average and histogram, stay under 240 KB (about 215).
 LEADERBOARD_IDS_PER_EVENT: Final = 400
 # A channel segment as AppSync takes one (its API reference's pattern for a namespace name):
 # letters, digits and dashes, at most 50, starting and ending with a letter or digit.
@@ -84,7 +84,12 @@ def leaderboard_messages(histograms: Mapping[str, Histogram]) -> list[dict[str, 
 
 
 def _summary(histogram: Histogram) -> dict[str, Any]:
-    summary: dict[str, Any] = {"count": histogram.total, "avg": histogram.average}
+    # (with its histogram: the programme's cards write the average from it, exactly)
+    summary: dict[str, Any] = {
+        "count": histogram.total,
+        "avg": histogram.average,
+        "ratings": histogram.counts,
+    }
     if histogram.revision is not None:
         summary["ratingsRevision"] = histogram.revision
     return summary

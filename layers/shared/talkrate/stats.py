@@ -15,6 +15,24 @@ VALUES = (1, 2, 3, 4, 5)
 MAX_COUNT = 10**12
 
 
+def rounded(numerator: int, denominator: int, digits: int = 4) -> float:
+    """numerator / denominator (both positive) to `digits` places, a tie rounded up: the exact
+    quotient's, as the results export writes it. round() of the float rounded 442/109
+    (4.0550459…) to 4.055, which the pages' two places then made 4.05, and a tie (97/32 =
+    3.03125) to even, 3.0312, where the export said 3.0313."""
+    scale: int = 10**digits
+    whole: int = (2 * numerator * scale + denominator) // (2 * denominator)
+    return whole / scale
+
+
+def places(value: float, digits: int = 4) -> float:
+    """A float (not a quotient of integers: a deviation) to `digits` places, a tie of its exact
+    value rounded up (as JavaScript's toFixed)."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    return float(Decimal(value).quantize(Decimal(1).scaleb(-digits), ROUND_HALF_UP))
+
+
 def parse_histogram(payload: Any) -> dict[int, int]:
     """Validate `{"ratings": {"1": n, ...}}` and return the count per value (missing ones zero)."""
     if not isinstance(payload, Mapping) or "ratings" not in payload:
@@ -52,10 +70,10 @@ def compute_stats(counts: Mapping[int, int]) -> dict[str, Any]:
     mean = weighted / total
     variance = sum(counts.get(v, 0) * (v - mean) ** 2 for v in VALUES) / total
     return {
-        "avg": round(mean, 4),
+        "avg": rounded(weighted, total),
         "totalCount": total,
         "counts": per_value,
-        "stdDev": round(math.sqrt(variance), 4),
+        "stdDev": places(math.sqrt(variance)),
         "median": _median(counts, total),
         "mode": max(VALUES, key=lambda v: (counts.get(v, 0), -v)),
     }

@@ -44,11 +44,18 @@ class Histogram(NamedTuple):
         return sum(self.counts.values())
 
     @property
+    def weighted(self) -> int:
+        """The sum of the ratings the histogram holds (each value times its count)."""
+        return sum(int(v) * n for v, n in self.counts.items())
+
+    @property
     def average(self) -> float | None:
-        """The mean rating to four decimals, or None without ratings."""
+        """The mean rating to four places (a tie rounded up, from the exact quotient), or None
+        without ratings."""
+        from talkrate.stats import rounded
+
         total = self.total
-        weighted = sum(int(v) * n for v, n in self.counts.items())
-        return round(weighted / total, 4) if total else None
+        return rounded(self.weighted, total) if total else None
 
 
 class RatingWindow(NamedTuple):

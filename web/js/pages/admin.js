@@ -510,7 +510,7 @@ export function adminPage(main) {
         kept.key = key;
       }
       setText(kept.cells.count, talk.summary ? formatCount(talk.summary.count) : "–");
-      setText(kept.cells.avg, formatAvg(talk.summary ? talk.summary.avg : null));
+      setText(kept.cells.avg, talk.summary ? formatAvg(talk.summary.avg, talk.summary.ratings) : "–");
     }
 
     // Where the keyboard goes once a row's button or the form it was on is gone: the row's Edit

@@ -117,7 +117,7 @@ export function leaderboardPage(main) {
       const news = board.talks.some((row) => rows.has(row.talkId) && row.count > rows.get(row.talkId).shownCount);
       // Rows are kept per talk and updated in place, so the keyboard focus (on a talk's link)
       // stays where it was while the board moves.
-      const scores = formatScores(board.talks);
+      const scores = formatScores(board.talks, board.prior || null);
       const nodes = board.talks.map((row, i) => {
         let kept = rows.get(row.talkId);
         if (!kept) {
@@ -127,7 +127,7 @@ export function leaderboardPage(main) {
         }
         setText(kept.rank, String(row.rank));
         setText(kept.score, scores[i]);
-        setText(kept.avg, formatAvg(row.avg));
+        setText(kept.avg, formatAvg(row.avg, row.ratings));
         setText(kept.count, formatCount(row.count)); // "25,000", as every other page writes it
         kept.shownCount = row.count;
         const key = JSON.stringify([row.title, row.language, row.track]);

@@ -63,8 +63,8 @@ function scoreOf(talk, said) {
   const summary = talk.summary;
   return [
     h("span", { class: "stars" },
-      h("span", { "aria-hidden": "true" }, `★ ${formatAvg(summary.avg)}`),
-      h("span", { class: "sr-only" }, summary.avg === null || summary.avg === undefined ? "no average yet" : `average ${formatAvg(summary.avg)}`)),
+      h("span", { "aria-hidden": "true" }, `★ ${formatAvg(summary.avg, summary.ratings)}`),
+      h("span", { class: "sr-only" }, summary.avg === null || summary.avg === undefined ? "no average yet" : `average ${formatAvg(summary.avg, summary.ratings)}`)),
     h("span", {}, plural(summary.count, "rating", "ratings")),
   ];
 }

@@ -241,9 +241,17 @@ class RankedTalk(Document):
         default=None, description="The title's language (the talk's `language`), or null."
     )
     track: str | None
-    score: float
+    score: float = Field(
+        description="(prior mean * prior weight + the sum of its ratings) / (prior weight + "
+        "count), to four places, a tie rounded up."
+    )
     count: int
-    avg: float | None
+    avg: float | None = Field(description="The mean rating to four places, a tie rounded up.")
+    ratings: dict[str, int] = Field(
+        description='The talk\'s histogram ({"1": n, …, "5": n}): its score and average, '
+        "exact, for a client that writes them to other places (a rounded figure rounded again "
+        "can be 0.01 off)."
+    )
 
 
 class LeaderboardOut(Document):

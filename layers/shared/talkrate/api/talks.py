@@ -240,6 +240,16 @@ def get_organiser(request: Request) -> dict[str, Any]:
     return {"organiser": True, "tokenFingerprint": (request.authorizer or {}).get("fingerprint")}
 
 
+def _score(ratings: dict[str, int]) -> float:
+    """A place's score to four places, a tie rounded up, from its histogram's exact quotient
+    (as the export writes it; round() of the float it is ranked by rounded 97/32 to 3.0312)."""
+    from talkrate.stats import rounded
+
+    count = sum(ratings.values())
+    weighted = sum(int(value) * n for value, n in ratings.items())
+    return rounded(round(PRIOR_MEAN * PRIOR_WEIGHT) + weighted, PRIOR_WEIGHT + count)
+
+
 @router.get(
     "/leaderboard",
     summary="The best talks by Bayesian average",
@@ -260,9 +270,10 @@ def get_leaderboard(
                 "title": r.talk.title,
                 "language": r.talk.language,
                 "track": r.talk.track,
-                "score": round(r.score, 4),
+                "score": _score(r.summary.ratings),
                 "count": r.summary.count,
                 "avg": r.summary.avg,
+                "ratings": dict(r.summary.ratings),
             }
             for r in board.ranked
         ],
