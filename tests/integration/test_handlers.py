@@ -166,6 +166,39 @@ def test_a_postgresql_that_stops_answering_is_answered_503_within_the_bound(
     assert api("GET", "/ratings", query={"talkId": talk})["statusCode"] == 200
 
 
+def test_while_postgresql_does_not_answer_a_talk_known_lately_is_rated_through_kafka(
+    api: Call, configure: Callable[..., None], talk: str, kafka_bootstrap: str, topic: str
+) -> None:
+    # Given a talk this instance read a moment ago (remembered 1 s), statements bounded at 1 s,
+    # and then the server process behind the API's connection stopped
+    configure(TALKS_TIMEOUT_SECONDS="1", TALK_CACHE_SECONDS="1")
+    assert api("GET", "/ratings", query={"talkId": talk})["statusCode"] == 200
+    row = wiring.database().run(lambda cursor: _fetch_one(cursor, "SELECT pg_backend_pid()"))
+    assert row is not None
+    os.kill(row[0], signal.SIGSTOP)
+    try:
+        time.sleep(1.2)  # (what was remembered is no longer trusted)
+        # When two ratings of it are posted, and one of a talk never seen
+        first = posted_within(api, talk, 4, seconds=10)
+        started = time.monotonic()
+        second = posted_within(api, talk, 5, seconds=10)
+        second_took = time.monotonic() - started
+        unknown = posted_within(api, f"never-seen-{uuid.uuid4().hex[:8]}", 3, seconds=10)
+    finally:
+        os.kill(row[0], signal.SIGCONT)
+    # Then the known talk's ratings are taken through Kafka (they were 503 while Kafka could
+    # take them), the second without waiting for PostgreSQL again; a talk never seen is still
+    # asked of PostgreSQL (here on a new connection, which answers: not found)
+    assert first is not None
+    assert second is not None
+    assert unknown is not None
+    assert (first["statusCode"], first["json"]["status"]) == (202, "accepted"), first["body"]
+    assert (second["statusCode"], second["json"]["status"]) == (202, "accepted")
+    assert second_took < 0.9
+    assert unknown["statusCode"] == 404, unknown["body"]
+    assert count_records(kafka_bootstrap, topic) == 2
+
+
 def test_an_outbox_write_given_up_on_is_cancelled_so_its_503_rating_never_counts(
     api: Call, configure: Callable[..., None], talk: str, talks_dsn: str
 ) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from talkrate.adapters.talk_cache import CachedTalkCatalog
+from talkrate.adapters.talk_cache import DOWN_SECONDS, STALE_SECONDS, CachedTalkCatalog
+from talkrate.errors import BackendUnavailable
 from talkrate.models import RatingWindow, Talk
 
 pytestmark = pytest.mark.unit
@@ -127,3 +128,60 @@ def test_a_listening_cache_forgets_a_talk_removed_elsewhere_at_once() -> None:
     catalog.talks.clear()
     catalog.heard.add("t-1")
     assert not cache.exists("t-1")
+
+
+class FailingCatalog(RemovingCatalog):
+    """A catalog whose PostgreSQL stops answering when told (`down`)."""
+
+    def __init__(self, *talks: str) -> None:
+        super().__init__(*talks)
+        self.down = False
+
+    def rating_window(self, talk_id: str) -> RatingWindow | None:
+        if self.down:
+            self.lookups += 1
+            raise BackendUnavailable("PostgreSQL did not answer within 3 s")
+        return super().rating_window(talk_id)
+
+
+def test_while_postgresql_does_not_answer_a_talk_known_lately_is_taken_as_it_was_known() -> None:
+    # Given a talk read a while ago (its TTL over), another removed elsewhere as far as this
+    # instance heard, and then PostgreSQL not answering
+    catalog, clock = FailingCatalog("t-1", "t-gone"), Clock()
+    cache = CachedTalkCatalog(catalog, 30, clock)  # type: ignore[arg-type]
+    assert cache.exists("t-1")
+    assert cache.exists("t-gone")
+    catalog.heard.add("t-gone")
+    clock.now += 31
+    catalog.down = True
+    # When they are looked up
+    # Then the known talk is answered as it was known (a rating of it goes to Kafka, not 503);
+    # a talk never seen, and the removed one, are still refused
+    assert cache.exists("t-1")
+    for unknown in ("t-never", "t-gone"):
+        with pytest.raises(BackendUnavailable):
+            cache.exists(unknown)
+    # And for a few seconds after a failure known talks are answered without asking (each ask
+    # waits out the database's bound)
+    asked = catalog.lookups
+    assert all(cache.exists("t-1") for _ in range(10))
+    assert catalog.lookups == asked
+    clock.now += DOWN_SECONDS + 1
+    assert cache.exists("t-1")
+    assert catalog.lookups == asked + 1
+    # And a talk read longer ago than STALE_SECONDS is not taken any more
+    clock.now += STALE_SECONDS
+    with pytest.raises(BackendUnavailable):
+        cache.exists("t-1")
+    # And once PostgreSQL answers, it is read again
+    catalog.down = False
+    assert cache.exists("t-1")
+
+
+def test_a_zero_ttl_remembers_nothing_even_for_an_outage() -> None:
+    catalog, clock = FailingCatalog("t-1"), Clock()
+    cache = CachedTalkCatalog(catalog, 0, clock)  # type: ignore[arg-type]
+    assert cache.exists("t-1")
+    catalog.down = True
+    with pytest.raises(BackendUnavailable):
+        cache.exists("t-1")

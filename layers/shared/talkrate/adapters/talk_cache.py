@@ -9,6 +9,11 @@ known (the connection was reopened), everything remembered is dropped; the TTL b
 lost notification could leave behind. Behind a pooler that multiplexes sessions (RDS
 Proxy) an instance does not listen (LISTEN would pin its session to one database connection): a
 change is then seen by other instances within the TTL.
+
+While PostgreSQL does not answer, a talk this instance knew within STALE_SECONDS is answered as it
+was known (and without asking again for DOWN_SECONDS after a failure, so each rating does not wait
+out the database's bound): a rating of it goes to Kafka, 202, instead of a 503 while Kafka could
+take it. A talk never seen, or removed as far as this instance heard, is still refused (503).
 """
 
 from __future__ import annotations
@@ -18,10 +23,17 @@ import time
 from collections.abc import Callable
 
 from talkrate.adapters.postgres import PostgresTalkCatalog
+from talkrate.errors import BackendUnavailable
 from talkrate.values import Precondition, RatingWindow, Talk
 
 DEFAULT_TTL_SECONDS = 30.0
 MAX_ENTRIES = 10_000
+# How long after it was last read a talk is still taken while PostgreSQL does not answer: a
+# database failing over or restarting is back within it.
+STALE_SECONDS = 600.0
+# After a read that PostgreSQL did not answer, known talks are answered from memory this long
+# without asking (each ask waits out the database's bound first).
+DOWN_SECONDS = 5.0
 
 
 class CachedTalkCatalog:
@@ -39,8 +51,9 @@ class CachedTalkCatalog:
         self._ttl = ttl
         self._listen = listen
         self._clock = clock
-        # talk id -> (when it stops being trusted, its rating window)
-        self._known: dict[str, tuple[float, RatingWindow]] = {}
+        # talk id -> (when it stops being trusted, its rating window, when it was read)
+        self._known: dict[str, tuple[float, RatingWindow, float]] = {}
+        self._down_until = float("-inf")  # known talks answered without asking until then
         self._lock = threading.Lock()
 
     def exists(self, talk_id: str) -> bool:
@@ -51,24 +64,39 @@ class CachedTalkCatalog:
         """The talk's rating window, or None when there is no such talk (remembered for a
         while once seen)."""
         now = self._clock()
-        changed = self._catalog.changed_since_last_call() if self._listen else set()
+        try:
+            changed = self._catalog.changed_since_last_call() if self._listen else set()
+        except BackendUnavailable:
+            changed = None  # (cannot listen now: changes may be missed)
         with self._lock:
             if changed is None:
-                self._known.clear()
+                # Asked again before they are trusted; kept, in case PostgreSQL cannot answer.
+                self._known = {t: (0.0, w, read) for t, (_, w, read) in self._known.items()}
             for gone in changed or ():
                 self._known.pop(gone, None)
             known = self._known.get(talk_id)
             if known is not None and known[0] > now:
                 return known[1]
-        window = self._catalog.rating_window(talk_id)
-        if window is None:
-            return None
+            usable = known is not None and now - known[2] <= STALE_SECONDS
+            if usable and now < self._down_until:
+                return known[1]  # type: ignore[index]
+        try:
+            window = self._catalog.rating_window(talk_id)
+        except BackendUnavailable:
+            with self._lock:
+                self._down_until = now + DOWN_SECONDS
+            if usable:
+                return known[1]  # type: ignore[index]
+            raise
+        if window is None or self._ttl <= 0:  # (a TTL of 0: nothing remembered, at all)
+            return window
         with self._lock:
+            self._down_until = float("-inf")
             if len(self._known) >= MAX_ENTRIES:
                 self._known = {t: kept for t, kept in self._known.items() if kept[0] > now}
                 if len(self._known) >= MAX_ENTRIES:
                     self._known.clear()
-            self._known[talk_id] = (now + self._ttl, window)
+            self._known[talk_id] = (now + self._ttl, window, now)
         return window
 
     def forget(self, talk_id: str) -> None:
