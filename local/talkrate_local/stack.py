@@ -312,12 +312,17 @@ class TalkrateStack:
             lag_within = deadline - time.monotonic() - BROKER_STOP_SECONDS
             unstored = self._unstored_records(backends, lag_within)
             stopwatch.step(f"lag checked ({lag_within:.2f} s given): {unstored} unstored")
-            if unstored:
+            if unstored is None:
+                console(
+                    "[runtime] the broker keeps running: whether records on it are not stored "
+                    "yet could not be told in time; the next start takes it over"
+                )
+            elif unstored:
                 console(
                     f"[runtime] the broker keeps running: {unstored} record(s) on it are not "
-                    "stored yet (or could not be told in time); the next start takes it over"
+                    "stored yet; the next start takes it over"
                 )
-            return unstored > 0
+            return unstored is None or unstored > 0
 
         backends.stop(keep_broker=keep_broker, within=max(0.0, deadline - time.monotonic()))
 
@@ -330,9 +335,9 @@ class TalkrateStack:
         if self.backends is not None:
             self.backends.abandon()
 
-    def _unstored_records(self, backends: Backends, within: float) -> int:
-        """Records on the mappings' topics past their groups' committed offsets (1 when that
-        cannot be told within `within` seconds: the records are kept). The Kafka client's own
+    def _unstored_records(self, backends: Backends, within: float) -> int | None:
+        """Records on the mappings' topics past their groups' committed offsets (None when that
+        cannot be told within `within` seconds: the records are kept; it said "1 record"). The Kafka client's own
         timeouts overran `within` by up to 0.7 s under load: it is asked on a thread of its
         own, and not waited for past `within`."""
         deadline = time.monotonic() + within
@@ -363,7 +368,7 @@ class TalkrateStack:
                 console(
                     f"[runtime] the projector's offsets could not be read within {within:.1f} s"
                 )
-            return 1
+            return None
         return answer[0]
 
     def _drain_a_kept_broker(self, backends: Backends, data_dir: Path) -> None:
