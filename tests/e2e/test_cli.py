@@ -2952,6 +2952,32 @@ class VotersBusyProxy(LoopbackServer):
         super().__init__(Forward)
 
 
+def test_simulate_verify_started_while_the_counts_are_rebuilt_waits_for_them(cli: Cli) -> None:
+    from talkrate.adapters.redis_store import BUILT_KEY, REBUILD_LOCK_KEY
+
+    # Given a read model that lost its counts, whose rebuild holds them back a few seconds
+    talk_id = cli.add(unique_talk_id("rebuilt"), "Rated while rebuilt")
+    ratings = redis.Redis.from_url(CLI_RATINGS)
+    ratings.set(REBUILD_LOCK_KEY, "a rebuild of the test's", ex=60)
+    ratings.delete(BUILT_KEY)
+    try:
+        # When a simulation with --verify starts meanwhile
+        process = cli.start(
+            "simulate", "--attendees", "3", "--talk", talk_id, "--slot-seconds", "0.2",
+            "--bad-share", "0", "--verify",
+        )  # fmt: skip
+        time.sleep(3.0)  # (the counts away: the programme comes without them)
+        ratings.delete(REBUILD_LOCK_KEY)  # the rebuild's turn: the API asks for one
+        out, err = process.communicate(timeout=120)
+        # Then it waited for the counts and verified every rating (it gave up at once: "talk
+        # … has no rating summary")
+        assert process.returncode == 0, out + err
+        assert "every talk agrees" in out, out
+    finally:
+        ratings.delete(REBUILD_LOCK_KEY)
+        cli.remove(talk_id)
+
+
 def test_simulate_tells_a_busy_api_from_its_limits(cli: Cli) -> None:
     # Given an API that answers two of its attendees' first passes 503 (busy, not a limit)
     talk_id = cli.add(unique_talk_id("busy-voters"), "Busy at the door")

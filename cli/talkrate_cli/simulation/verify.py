@@ -34,16 +34,36 @@ if TYPE_CHECKING:  # (the session's client is passed in: httpx is not loaded for
 Histograms = dict[str, Counter[str]]
 
 
+# How long the counts may be away (the read model being rebuilt: seconds) before a snapshot
+# gives up.
+UNSUMMED_WAIT_SECONDS = 30.0
+
+
 def snapshot(api: Api, talk_ids: Iterable[str]) -> Histograms:
-    """Every named talk's histogram, from the programme's pages (one request per 100 talks)."""
+    """Every named talk's histogram, from the programme's pages (one request per 100 talks);
+    read again each second while the programme comes without its counts (the read model being
+    rebuilt, or not answering), up to UNSUMMED_WAIT_SECONDS: a run started just after Redis lost
+    them gave up at once."""
     wanted = set(talk_ids)
-    found: Histograms = {}
-    for talk in api.talks():
-        if talk["id"] in wanted:
-            summary = talk.get("summary")
-            if summary is None:
-                raise CliError(f"talk {talk['id']} has no rating summary (is the read model up?)")
-            found[talk["id"]] = Counter({v: int(summary["ratings"].get(v, 0)) for v in VALUES})
+    deadline = time.monotonic() + UNSUMMED_WAIT_SECONDS
+    while True:
+        found: Histograms = {}
+        unsummed = []
+        for talk in api.talks():
+            if talk["id"] in wanted:
+                summary = talk.get("summary")
+                if summary is None:
+                    unsummed.append(talk["id"])
+                    continue
+                found[talk["id"]] = Counter({v: int(summary["ratings"].get(v, 0)) for v in VALUES})
+        if not unsummed:
+            break
+        if time.monotonic() >= deadline:
+            raise CliError(
+                f"talk {unsummed[0]} has had no rating summary for {UNSUMMED_WAIT_SECONDS:g} s "
+                "(the read model being rebuilt, or not answering: `talkrate ops check` says which)"
+            )
+        time.sleep(1.0)
     missing = wanted - set(found)
     if missing:
         raise CliError(f"talks gone from the catalog during the run: {sorted(missing)[:5]}")
