@@ -398,7 +398,8 @@ def histogram(ratings: dict[str, int], width: int | None = None) -> Table:
         count = counts[value]
         filled = round(bar_width * count / largest)
         bar = Text("█" * filled, style="cyan") + Text("·" * (bar_width - filled), style="dim")
-        share = f"{100 * count / total:.0f}%" if total else "-"
+        # (a tie rounded up, as every figure of the command: 1 of 8 is 13%, not format's 12%)
+        share = f"{quotient_text(100 * count, total, 0)}%" if total else "-"
         table.add_row(f"{value}★", bar, str(count), share)
     return table
 

@@ -131,6 +131,20 @@ def test_a_narrow_terminal_still_shows_every_value_its_count_and_share(columns: 
         assert re.search(rf"{value}★\s+[█·]+\s+{count}\s+{share}$", line), lines
 
 
+def test_a_share_s_tie_is_rounded_up_as_every_figure_of_the_command() -> None:
+    # Given a talk rated 5 by one attendee of eight (12.5%) and 1 by seven (87.5%)
+    ratings = {"talkId": "t", "ratings": {"5": 1, "4": 0, "3": 0, "2": 0, "1": 7}}
+    screen = Console(file=io.StringIO(), width=80, color_system=None)
+    # When its bars are drawn
+    screen.print(talk_view({"title": "A talk"}, ratings))
+    lines = screen.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    # Then the shares round their ties up (format's half to even wrote 12%), as the averages do
+    [five] = [line for line in lines if line.startswith("5★")]
+    [one] = [line for line in lines if line.startswith("1★")]
+    assert five.endswith(" 13%"), five
+    assert one.endswith(" 88%"), one
+
+
 OVERRIDE, ISOLATE, MARK = "\u202e", "\u2067", "\u200f"  # RIGHT-TO-LEFT OVERRIDE, ISOLATE, MARK
 
 
