@@ -185,3 +185,52 @@ def test_a_zero_ttl_remembers_nothing_even_for_an_outage() -> None:
     catalog.down = True
     with pytest.raises(BackendUnavailable):
         cache.exists("t-1")
+
+
+class SlowFailingCatalog(FailingCatalog):
+    """A catalog whose failed asks take `bound` seconds of the clock (the database's bound)."""
+
+    def __init__(self, clock: Clock, bound: float, *talks: str) -> None:
+        super().__init__(*talks)
+        self.clock, self.bound = clock, bound
+
+    def rating_window(self, talk_id: str) -> RatingWindow | None:
+        if self.down:
+            self.clock.now += self.bound
+        return super().rating_window(talk_id)
+
+
+def test_a_talk_read_as_gone_is_not_taken_from_memory_while_postgresql_does_not_answer() -> None:
+    # Given a talk read, then read again as gone (removed by another instance: behind a pooler
+    # nothing is heard), and then PostgreSQL not answering
+    catalog, clock = FailingCatalog("t-1"), Clock()
+    cache = CachedTalkCatalog(catalog, 30, clock, listen=False)  # type: ignore[arg-type]
+    assert cache.exists("t-1")
+    catalog.talks.discard("t-1")
+    clock.now += 31
+    assert not cache.exists("t-1")
+    catalog.down = True
+    # Then it is not taken as it was known before (it was: a removed talk's rating, 202)
+    with pytest.raises(BackendUnavailable):
+        cache.exists("t-1")
+
+
+@pytest.mark.parametrize("bound", [3.0, 8.0])
+def test_known_talks_go_unasked_for_a_while_counted_from_the_failure_not_the_ask(
+    bound: float,
+) -> None:
+    # Given a known talk, and a database that takes its bound to fail each ask
+    clock = Clock()
+    catalog = SlowFailingCatalog(clock, bound, "t-1")
+    cache = CachedTalkCatalog(catalog, 30, clock)  # type: ignore[arg-type]
+    assert cache.exists("t-1")
+    clock.now += 31
+    catalog.down = True
+    # When it is looked up, then again just under DOWN_SECONDS after that failure
+    assert cache.exists("t-1")
+    asked = catalog.lookups
+    clock.now += DOWN_SECONDS - 0.5
+    assert cache.exists("t-1")
+    # Then the second is answered without asking (counted from the ask's start, a bound of
+    # 5 s or more left no time unasked)
+    assert catalog.lookups == asked

@@ -84,11 +84,16 @@ class CachedTalkCatalog:
             window = self._catalog.rating_window(talk_id)
         except BackendUnavailable:
             with self._lock:
-                self._down_until = now + DOWN_SECONDS
+                # (from the failure: the ask waited out the database's bound first)
+                self._down_until = self._clock() + DOWN_SECONDS
             if usable:
                 return known[1]  # type: ignore[index]
             raise
-        if window is None or self._ttl <= 0:  # (a TTL of 0: nothing remembered, at all)
+        if window is None:
+            with self._lock:  # read as gone: never taken again from memory
+                self._known.pop(talk_id, None)
+            return None
+        if self._ttl <= 0:  # (a TTL of 0: nothing remembered, at all)
             return window
         with self._lock:
             self._down_until = float("-inf")
