@@ -128,11 +128,13 @@ def main(
             stop.set()
             return
         # A second Ctrl-C while stopping: wait for nothing more.
-        print(f"{prog}: stopping at once", file=sys.stderr, flush=True)
-        stopwatch.step("a second signal: stopping at once")
+        # (straight to the descriptor: the main thread this runs on may be mid-write to stderr)
+        with contextlib.suppress(OSError):
+            os.write(2, f"{prog}: stopping at once\n".encode())
+        stopwatch.step_in_handler("a second signal: stopping at once")
         for started in emulators:
             started.abandon()
-        stopwatch.step("abandoned: exiting")
+        stopwatch.step_in_handler("abandoned: exiting")
         os._exit(128 + signum)
 
     signal.signal(signal.SIGINT, request_stop)

@@ -4,6 +4,7 @@ printed with the seconds since the signal (`[stop] +1.234 s the Kafka drains end
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import time
 
@@ -28,6 +29,17 @@ def step(what: str) -> None:
     begin()
     assert _started is not None
     console(f"[stop] +{time.monotonic() - _started:.3f} s {what}")
+
+
+def step_in_handler(what: str) -> None:
+    """`step` from a signal's handler: written straight to stderr's descriptor, taking no lock
+    (the handler runs on the main thread, which may hold the console's lock mid-line: `console`
+    there would wait for itself)."""
+    if os.environ.get("SAM_EMULATOR_STOP_TIMES") != "1" or _started is None:
+        return
+    line = f"[stop] +{time.monotonic() - _started:.3f} s {what}\n"
+    with contextlib.suppress(OSError):
+        os.write(2, line.encode())
 
 
 def _exit_handlers_done() -> None:
