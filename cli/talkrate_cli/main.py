@@ -406,7 +406,8 @@ def _main(argv: list[str] | None) -> int:
     except SystemExit:
         # click's own answer to a reader gone while it wrote the help or the version (`talkrate
         # --help | head -1`): stdout quieted, and exit 1. 141, as every command answers it.
-        if type(sys.stdout).__name__ != "_PacifyFlushWrapper":
+        # (click's class: `_PacifyFlushWrapper` in 8.5, `PacifyFlushWrapper` before)
+        if type(sys.stdout).__name__.lstrip("_") != "PacifyFlushWrapper":
             raise
         os.dup2(
             os.open(os.devnull, os.O_WRONLY), 1
