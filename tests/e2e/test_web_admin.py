@@ -1845,7 +1845,11 @@ def test_the_list_s_line_says_when_it_reads_again_at_every_failure_the_table_s_o
     # wait, each written at every failure, were two announcements a read, four with the
     # table's own: it spoke every few seconds through an outage)
     texts = page.evaluate("window.__staleTexts")
-    assert len(texts) <= len(set(waits)) + 1, texts
+    assert len(texts) == len(set(waits)), texts
+    assert all(
+        text.endswith(f"Reading it again in {wait} s.")
+        for text, wait in zip(texts, sorted(set(waits)), strict=True)
+    ), texts
     # When the network is back and the next read comes, Then the line goes
     assert test_web_app.waited_on(page, lambda: network.dropped > dropped)
     assert wait_for(lambda: page.evaluate(done), seconds=10, page=page)

@@ -162,6 +162,11 @@ export function adminPage(main) {
   // An import's words when the organiser opened a talk's form while it ran: said above that
   // form, not in its line (which then stands in it and speaks of it); gone with the form.
   const importLine = h("p", { class: "notice", role: "status", "data-testid": "import-message" });
+  // (emptied as it goes: an import of the same result later wrote the same words, unheard)
+  const dropImportLine = () => {
+    importLine.remove();
+    importLine.textContent = "";
+  };
   // What the open talk form's closing ends (see the editor's reads of another organiser's
   // version), run once as it closes: Cancel, a save done, another form, signing out.
   let leaveForm = () => {};
@@ -334,14 +339,18 @@ export function adminPage(main) {
         }
         draw();
       },
-      onFailed: (error) => stale.failed(error, relist.said),
+      // (an action's own read says it, with its next read: written here too, the line was
+      // written twice at its first failure)
+      onFailed: (error) => {
+        if (!relist.reading) stale.failed(error, relist.said);
+      },
       onStatus: badge.set,
       pollMs: 5000,
     });
     const load = () => watcher.read();
     // The newest action's read of the list (see readListAfter), its timer to read again, and
     // what the list's line says of it while it waits or runs ("" when none does).
-    const relist = { newest: 0, timer: null, said: "" };
+    const relist = { newest: 0, timer: null, said: "", reading: false };
     const unplanned = () => {
       clearTimeout(relist.timer);
       relist.said = "";
@@ -422,7 +431,7 @@ export function adminPage(main) {
     // `onLeave`: what closing it ends (see formLeft).
     function showForm(form, messageBefore = null, onLeave = () => {}) {
       formLeft();
-      importLine.remove();
+      dropImportLine();
       turns += 1;
       formBox.before(message);
       fill(formBox, form);
@@ -431,7 +440,7 @@ export function adminPage(main) {
     }
     function closeForm() {
       formLeft();
-      importLine.remove();
+      dropImportLine();
       formBox.before(message);
       fill(formBox);
     }
@@ -453,8 +462,10 @@ export function adminPage(main) {
       unplanned();
       const read = async (tries) => {
         try {
+          relist.reading = true;
           await load();
         } catch (error) {
+          relist.reading = false;
           if (relist.newest !== mine) return; // a newer action's read, or the page left
           const wait = rereadAfterS(tries, error);
           relist.said = ` Reading it again in ${wait} s.`;
@@ -462,6 +473,7 @@ export function adminPage(main) {
           stale.failed(error, relist.said);
           return;
         }
+        relist.reading = false;
         if (relist.newest === mine) relist.said = ""; // (read: nothing waits any more)
         if (turns === asked) then();
       };
@@ -1172,8 +1184,12 @@ export function adminPage(main) {
           + (stopped ? ` ${stopped} not imported (choose the file again to import them).` : "")
           + (refused.length ? ` Not imported: ${refused.join("; ")}.` : "");
         if (theirs && formBox.firstChild) {
+          // In the page empty first, its words a moment later: a status line added with its
+          // words already in it is not read out by every screen reader.
           formBox.before(importLine);
-          setText(importLine, said);
+          setTimeout(() => {
+            if (importLine.isConnected) setText(importLine, said);
+          }, 100);
         } else setText(message, said);
         if (theirs) {
           readListAfter();
