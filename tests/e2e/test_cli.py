@@ -342,7 +342,7 @@ def test_admin_edit_saves_and_says_only_what_differs_from_what_the_talk_holds(cl
     try:
         revision = cli.talk(talk_id)["revision"]
         # When an organiser gives a talk the title and start it has (the start written in
-        # another zone)
+        # another zone; the title again with a space after it, which the API trims)
         same = cli.run(
             "admin",
             "edit",
@@ -352,7 +352,7 @@ def test_admin_edit_saves_and_says_only_what_differs_from_what_the_talk_holds(cl
             "--starts",
             "2031-06-02T11:00:00+02:00",
         )
-        scripted = cli.json("admin", "edit", talk_id, "--title", "Held as is")
+        scripted = cli.json("admin", "edit", talk_id, "--title", "Held as is ")
         # Then nothing is saved (its revision stays: an organiser's open form is not refused
         # for it) and it says so (it said "changed … title" and saved a new revision)
         assert same.returncode == 0, same.stderr

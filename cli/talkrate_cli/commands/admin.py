@@ -224,6 +224,11 @@ def _trimmed(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+def _kept(value: Any) -> Any:
+    """A field's value as the API keeps it: a text, or each of a list's, trimmed."""
+    return [_trimmed(item) for item in value] if isinstance(value, list) else _trimmed(value)
+
+
 @admin.command()
 @click.argument("talk", type=TALK)
 @talk_options(required_title=False)
@@ -257,7 +262,9 @@ def edit(
         # What differs from what the talk holds (as `admin import` tells unchanged rows): a
         # value given as it is saves nothing, so it neither bumps the revision (an organiser's
         # open form would be refused, 412) nor says it changed.
-        differ = sorted(n for n in changes if not programme.same_talk({n: changes[n]}, current))
+        differ = sorted(
+            n for n in changes if not programme.same_talk({n: _kept(changes[n])}, current)
+        )
         if not differ:
             held = {k: v for k, v in current.items() if k != "summary"}
             _saved(session, api, talk, held, f"unchanged {talk}: it holds what was given already")
