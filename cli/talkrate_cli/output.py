@@ -179,7 +179,13 @@ def score_texts(board: list[dict[str, Any]], prior: dict[str, Any] | None = None
     shows its own ("3.18" at 1 and at 2: 3.182 and 3.176). From the places' histograms and the
     board's `prior`, exact, when each place has one; else from the API's scores. Tied talks
     (one rank) take the same places, from the places around the whole tie."""
-    exact = prior is not None and all(sums(place.get("ratings")) for place in board)
+    # (exact while the prior's weight and its ratings' sum are whole numbers, as they are)
+    exact = (
+        prior is not None
+        and float(prior["weight"]).is_integer()
+        and float(prior["mean"] * prior["weight"]).is_integer()
+        and all(sums(place.get("ratings")) for place in board)
+    )
 
     def text(place: dict[str, Any], digits: int) -> str:
         if not exact:

@@ -935,15 +935,15 @@ def test_on_a_laptop_the_talk_column_takes_the_width_the_others_leave(
     context.close()
 
 
-@pytest.mark.parametrize("width", [768, 900])
+@pytest.mark.parametrize("width", [768, 900, 1000])
 def test_on_a_tablet_the_table_is_whole_and_breaks_no_word(
     web: WebStack, browser: Browser, width: int
 ) -> None:
-    # Given a timed talk of the track "Languages", and an organiser on a tablet held upright (or
-    # a laptop's page zoomed 175%)
+    # Given a timed talk of the track "Languages" in a room of one long word, and an organiser
+    # on a tablet held upright (or a laptop's page zoomed 175%)
     stem = unique_talk_id()[-6:]
     web.add_talk(
-        title=f"Tablet {stem}", track="Languages", room="Hall B",
+        title=f"Tablet {stem}", track="Languages", room="Konferenzraumgebäude-Nordflügel",
         startsAt="2031-06-02T09:00:00Z", endsAt="2031-06-02T09:45:00Z",
     )  # fmt: skip
     context = browser.new_context(viewport={"width": width, "height": 900})

@@ -208,7 +208,9 @@ export function formatAvg(avg, ratings = null) {
 // talks (one rank) take the same places, from the places around the whole tie. `talkrate top`
 // alike.
 export function formatScores(places, prior = null) {
-  const exact = prior !== null && places.every((place) => histogramSums(place.ratings));
+  // (exact while the prior's weight and its ratings' sum are whole numbers, as they are: 10 of 3)
+  const exact = prior !== null && Number.isInteger(prior.weight) && Number.isInteger(prior.mean * prior.weight)
+    && places.every((place) => histogramSums(place.ratings));
   const text = (place, digits) => {
     if (!exact) return place.score.toFixed(digits);
     const { count, sum } = histogramSums(place.ratings);

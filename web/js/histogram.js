@@ -68,10 +68,6 @@ export function histogramView({ big = false, announcer = null } = {}) {
   return { list, summary, stats, update };
 }
 
-// Median, most frequent value and standard deviation of a histogram, as StatsFunction defines
-// them (talkrate.stats): the median of the sorted ratings (the mean of the middle two for an
-// even count), the most frequent value (the lowest of equals), the population deviation
-// rounded to four places.
 // The population deviation of a histogram, unrounded (the page writes it to two places).
 export function deviationOf(ratings) {
   const counts = [1, 2, 3, 4, 5].map((v) => Number((ratings || {})[v] || 0));
@@ -81,6 +77,10 @@ export function deviationOf(ratings) {
   return Math.sqrt(counts.reduce((a, n, i) => a + n * (i + 1 - mean) ** 2, 0) / total);
 }
 
+// Median, most frequent value and standard deviation of a histogram, as StatsFunction defines
+// them (talkrate.stats): the median of the sorted ratings (the mean of the middle two for an
+// even count), the most frequent value (the lowest of equals), the population deviation
+// rounded to four places.
 export function statsOf(ratings) {
   const counts = [1, 2, 3, 4, 5].map((v) => Number((ratings || {})[v] || 0));
   const totalCount = counts.reduce((a, n) => a + n, 0);

@@ -27,7 +27,7 @@ LEADERBOARD_CHANNEL: Final = f"/{NAMESPACE}/leaderboard"
 MAX_EVENTS_PER_PUBLISH: Final = 5
 MAX_EVENT_BYTES: Final = 240 * 1024
 # Talks of a leaderboard message: 400 ids of at most 200 characters, each twice (in `talkIds` and
-# as a key of `summaries`) with its count, average and histogram, stay under 240 KB (about 215).
+# as a key of `summaries`) with its count, average and histogram, stay under 240 KB (228 KB at counts of 10^12).
 LEADERBOARD_IDS_PER_EVENT: Final = 400
 # A channel segment as AppSync takes one (its API reference's pattern for a namespace name):
 # letters, digits and dashes, at most 50, starting and ending with a letter or digit.
