@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -213,12 +214,19 @@ class LocalRedisCluster:
         finally:
             client.close()
 
-    def move_slot(self, slot: int, to_port: int, pause: float = 0.0) -> int:
+    def move_slot(
+        self,
+        slot: int,
+        to_port: int,
+        pause: float = 0.0,
+        migrating: threading.Event | None = None,
+    ) -> int:
         """Move one slot to the primary at `to_port`, key by key, as a cluster scaling out does
         (`CLUSTER SETSLOT ... MIGRATING/IMPORTING`, `MIGRATE`, then `SETSLOT ... NODE`).
 
         `pause` seconds pass in each step while the slot is half moved, so clients meet ASK,
-        TRYAGAIN and then MOVED. Returns the number of keys moved.
+        TRYAGAIN and then MOVED; `migrating` is set once the slot is marked so. Returns the
+        number of keys moved.
         """
         ranges = self._node(self.live_ports()[0]).execute_command("CLUSTER SLOTS")  # type: ignore[no-untyped-call]
         [owner] = [int(r[2][1]) for r in ranges if int(r[0]) <= slot <= int(r[1])]
@@ -228,6 +236,8 @@ class LocalRedisCluster:
         source_id, target_id = (node.execute_command("CLUSTER MYID") for node in (source, target))  # type: ignore[no-untyped-call]
         target.execute_command("CLUSTER SETSLOT", slot, "IMPORTING", source_id)  # type: ignore[no-untyped-call]
         source.execute_command("CLUSTER SETSLOT", slot, "MIGRATING", target_id)  # type: ignore[no-untyped-call]
+        if migrating is not None:
+            migrating.set()
         moved = 0
         while True:
             time.sleep(pause)

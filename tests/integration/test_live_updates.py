@@ -61,7 +61,7 @@ def test_a_projected_batch_reaches_the_talks_subscribers_with_its_new_state(
     projector = load_function("projector")
     assert projector(event, LambdaContextStub("projector"))["applied"] == 3
     # Then the page got the talk's state once and the leaderboard named the talk, with its
-    # count and average
+    # count, average and histogram
     received = dict(page.events(2))
     assert received[talk_sub] == {
         "type": "talk",
@@ -74,7 +74,14 @@ def test_a_projected_batch_reaches_the_talks_subscribers_with_its_new_state(
     assert received[board_sub] == {
         "type": "leaderboard",
         "talkIds": [talk],
-        "summaries": {talk: {"count": 3, "avg": 4.3333, "ratingsRevision": 3}},
+        "summaries": {
+            talk: {
+                "count": 3,
+                "avg": 4.3333,
+                "ratings": {"1": 0, "2": 0, "3": 0, "4": 2, "5": 1},
+                "ratingsRevision": 3,
+            }
+        },
     }
     # And a redelivery, which counts nothing, announces the same state again (a page takes
     # it as the state it shows)

@@ -494,10 +494,13 @@ def test_on_a_cluster_a_batch_waits_out_the_move_of_its_talk_s_slot(
     # When the cluster moves the talk's slot to another primary, a step a second, and a batch
     # comes while its keys are half moved (the talk's script gets TRYAGAIN, then ASK)
     slot = key_slot(histogram_key(talk).encode())
-    mover = threading.Thread(target=redis_cluster.move_slot, args=(slot, after, 1.0))
+    migrating = threading.Event()
+    mover = threading.Thread(target=redis_cluster.move_slot, args=(slot, after, 1.0, migrating))
     mover.start()
     try:
-        time.sleep(0.3)
+        # (once the slot is half moved: a fixed 0.3 s was too short for a loaded machine's
+        # mover to begin, and the batch went through before it, 3 ms)
+        assert migrating.wait(10)
         started = time.monotonic()
         result = apply(model, records(topic, 0, 1, [(talk, 5)] * 2))
         waited = time.monotonic() - started
