@@ -877,11 +877,10 @@ def average_cell(ratings: dict[str, int]) -> str:
     Not the API's `avg`, which is already rounded to four places: rounded again, 127/33
     (3.84848...) became 3.8485 and then 3.849. Integers only, as the organisers' page computes
     it, so both write the same cell."""
+    from talkrate_cli.output import quotient_text  # (output imports this module)
+
     count, total = histogram_sums(ratings)
-    if not count:
-        return ""
-    thousandths = (2000 * total + count) // (2 * count)  # total / count * 1000, half up
-    return f"{thousandths // 1000}.{thousandths % 1000:03d}"
+    return quotient_text(total, count, 3) if count else ""
 
 
 def places(
