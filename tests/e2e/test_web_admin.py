@@ -796,12 +796,9 @@ def test_a_save_refused_for_the_token_keeps_the_form_and_saves_once_signed_in_ag
     assert answer.json["room"] == "Room 42"
 
 
-def test_a_form_left_while_the_token_is_asked_for_again_goes_back_to_signing_in(
-    web: WebStack, page: Page
-) -> None:
-    # Given an organiser asked for the token again by a talk's form (its save refused: the
-    # token was replaced)
-    title = f"Token asked {unique_talk_id()[-6:]}"
+def token_asked_again(web: WebStack, page: Page, title: str) -> dict[str, Any]:
+    """A talk (returned) whose form an organiser signed in opened and saved with a token the API
+    no longer takes (replaced since): the page asks for the token again in the form."""
     talk = web.add_talk(title=title)
     sign_in(web, page)
     page.get_by_role("button", name=f"Edit {title}").click()
@@ -813,6 +810,16 @@ def test_a_form_left_while_the_token_is_asked_for_again_goes_back_to_signing_in(
         ),
     )
     page.get_by_role("button", name="Save").click()
+    return talk
+
+
+def test_a_form_left_while_the_token_is_asked_for_again_goes_back_to_signing_in(
+    web: WebStack, page: Page
+) -> None:
+    # Given an organiser asked for the token again by a talk's form (its save refused: the
+    # token was replaced)
+    title = f"Token asked {unique_talk_id()[-6:]}"
+    token_asked_again(web, page, title)
     message = page.get_by_test_id("admin-message")
     expect(message).to_contain_text("Not saved: your organiser token was refused")
     # When they cancel the form instead
@@ -2794,18 +2801,7 @@ def test_a_refused_token_is_said_at_its_field_and_each_time_it_is_refused_again(
             re.compile(r"^That organiser token is not right\. Printed by the service")
         )
     # Given, signed in, a talk's save refused for a token replaced since, and asked again
-    title = f"Asked twice {unique_talk_id()[-6:]}"
-    talk = web.add_talk(title=title)
-    sign_in(web, page)
-    page.get_by_role("button", name=f"Edit {title}").click()
-    form_open(page, title)
-    page.route(
-        f"**/talks/{talk['id']}",
-        lambda route: route.continue_(
-            headers={**route.request.headers, "authorization": "Bearer replaced"}
-        ),
-    )
-    page.get_by_role("button", name="Save").click()
+    token_asked_again(web, page, f"Asked twice {unique_talk_id()[-6:]}")
     again = page.get_by_label("Organiser token")
     expect(again).to_be_focused()
     problem = page.locator("#organiser-token-again-error")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -136,6 +137,19 @@ def posted_within(api: Call, talk: str, value: int, seconds: float) -> dict[str,
     return answers[0] if answers else None
 
 
+@contextlib.contextmanager
+def api_backend_stopped() -> Iterator[None]:
+    """The PostgreSQL server process behind the API's connection stopped (SIGSTOP: its kernel
+    still acknowledges, so no TCP timeout would ever fire), and let go again after."""
+    row = wiring.database().run(lambda cursor: _fetch_one(cursor, "SELECT pg_backend_pid()"))
+    assert row is not None
+    os.kill(row[0], signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(row[0], signal.SIGCONT)
+
+
 def test_a_postgresql_that_stops_answering_is_answered_503_within_the_bound(
     api: Call, configure: Callable[..., None], talk: str
 ) -> None:
@@ -144,16 +158,11 @@ def test_a_postgresql_that_stops_answering_is_answered_503_within_the_bound(
     # timeout would ever fire)
     configure(TALKS_TIMEOUT_SECONDS="1", TALK_CACHE_SECONDS="0")
     assert api("GET", "/ratings", query={"talkId": talk})["statusCode"] == 200
-    row = wiring.database().run(lambda cursor: _fetch_one(cursor, "SELECT pg_backend_pid()"))
-    assert row is not None
-    os.kill(row[0], signal.SIGSTOP)
-    try:
+    with api_backend_stopped():
         # When a rating is posted (unbounded, the call would never return)
         started = time.monotonic()
         answer = posted_within(api, talk, 4, seconds=10)
         waited = time.monotonic() - started
-    finally:
-        os.kill(row[0], signal.SIGCONT)
     # Then it is answered 503 in the documented shape after about the bound, not at the
     # function's timeout
     assert answer is not None, "the API was still waiting for PostgreSQL after 10 s"
@@ -173,10 +182,7 @@ def test_while_postgresql_does_not_answer_a_talk_known_lately_is_rated_through_k
     # and then the server process behind the API's connection stopped
     configure(TALKS_TIMEOUT_SECONDS="1", TALK_CACHE_SECONDS="1")
     assert api("GET", "/ratings", query={"talkId": talk})["statusCode"] == 200
-    row = wiring.database().run(lambda cursor: _fetch_one(cursor, "SELECT pg_backend_pid()"))
-    assert row is not None
-    os.kill(row[0], signal.SIGSTOP)
-    try:
+    with api_backend_stopped():
         time.sleep(1.2)  # (what was remembered is no longer trusted)
         # When two ratings of it are posted, and one of a talk never seen
         first = posted_within(api, talk, 4, seconds=10)
@@ -184,8 +190,6 @@ def test_while_postgresql_does_not_answer_a_talk_known_lately_is_rated_through_k
         second = posted_within(api, talk, 5, seconds=10)
         second_took = time.monotonic() - started
         unknown = posted_within(api, f"never-seen-{uuid.uuid4().hex[:8]}", 3, seconds=10)
-    finally:
-        os.kill(row[0], signal.SIGCONT)
     # Then the known talk's ratings are taken through Kafka (they were 503 while Kafka could
     # take them), the second without waiting for PostgreSQL again; a talk never seen is still
     # asked of PostgreSQL (here on a new connection, which answers: not found)
