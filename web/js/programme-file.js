@@ -3,6 +3,7 @@
 // file `talkrate admin import` reads, by the same rules and in the same words (a browser test
 // hands both the same files and compares what they make of them). Read the Python module's
 // docstrings for why each rule is what it is.
+import { histogramSums, quotientText } from "./dom.js";
 import { instantsOf } from "./zone.js";
 
 export const COLUMNS = ["id", "title", "speakers", "track", "room", "startsAt", "endsAt", "language"];
@@ -109,21 +110,12 @@ function byBytes(a, b) {
   return x.length - y.length;
 }
 
-// How many ratings a histogram of GET /talks holds, and the sum of their values.
-function histogramSums(ratings) {
-  const count = VALUES.reduce((sum, v) => sum + (ratings[v] || 0), 0);
-  const total = VALUES.reduce((sum, v) => sum + Number(v) * (ratings[v] || 0), 0);
-  return [count, total];
-}
-
 // A talk's average as the file writes it (see the CLI's `average_cell`): its histogram's exact
 // average, from the whole counts, to three places, a tie rounded up; empty for a talk nobody
 // rated. Not the API's avg, already rounded to four places (127/33 became 3.8485, then 3.849).
 function averageCell(ratings) {
-  const [count, total] = histogramSums(ratings);
-  if (!count) return "";
-  const thousandths = (2000n * BigInt(total) + BigInt(count)) / (2n * BigInt(count)); // half up
-  return `${thousandths / 1000n}.${String(thousandths % 1000n).padStart(3, "0")}`;
+  const { count, sum } = histogramSums(ratings);
+  return count ? quotientText(sum, count, 3) : "";
 }
 
 // Each rated talk's rank among these talks and its score, by the leaderboard's rule (see the
@@ -133,7 +125,7 @@ function averageCell(ratings) {
 function places(talks, prior) {
   const scored = [];
   for (const talk of talks) {
-    const [count, total] = histogramSums((talk.summary && talk.summary.ratings) || {});
+    const { count, sum: total } = histogramSums((talk.summary && talk.summary.ratings) || {});
     if (count) scored.push([(prior.mean * prior.weight + total) / (prior.weight + count), talk.id]);
   }
   scored.sort(([s, a], [t, b]) => t - s || byBytes(a, b));
