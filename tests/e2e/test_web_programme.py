@@ -321,16 +321,26 @@ def catalogue_reads(page: Page) -> list[str]:
 
 
 def open_live(page: Page, path: str, reads: list[str]) -> None:
-    """Open a page and wait until it is subscribed and its read after subscribing was sent."""
+    """Open a page and wait until it is subscribed and its read after subscribing is done,
+    every page of it (a catalogue past 100 talks, as a whole suite's runtime holds, is read on
+    a page after the first: that page, sent after this returned, was taken for a read again)."""
     frames: list[Any] = []
+    answered: list[str] = []
     page.on("websocket", lambda ws: ws.on("framereceived", lambda frame: frames.append(frame)))
+    page.on("requestfinished", lambda r: answered.append(r.url) if "/talks?" in r.url else None)
+    page.on("requestfailed", lambda r: answered.append(r.url) if "/talks?" in r.url else None)
     page.goto(path)
-    for _ in range(100):
+    for _ in range(150):
         # Each read of the catalogue starts at offset 0 (a long one reads on, 100 talks a
-        # page): the one at the start, and the one after subscribing.
+        # page): the one at the start, and the one after subscribing; each page answered, and
+        # no next one sent within 0.3 s of the last answer.
         starts = sum(1 for read in reads if "offset=0" in read)
-        if any("subscribe_success" in str(f) for f in frames) and starts >= 2:
-            return
+        live = any("subscribe_success" in str(f) for f in frames) and starts >= 2
+        if live and len(answered) == len(reads):
+            sent = len(reads)
+            page.wait_for_timeout(300)
+            if len(reads) == sent:
+                return
         page.wait_for_timeout(100)
     raise AssertionError(f"not live: {frames}, {reads}")
 
