@@ -26,6 +26,28 @@ def test_the_workshop_fields_and_the_richer_ones() -> None:
     assert stats["counts"] == {"1": 1, "2": 0, "3": 1, "4": 2, "5": 1}
 
 
+@pytest.mark.parametrize(
+    ("ratings", "modes"),
+    [
+        ({"4": 3, "5": 3, "3": 1}, [4, 5]),
+        ({"1": 4, "5": 4}, [1, 5]),
+        ({"3": 2, "4": 2, "5": 2, "1": 1}, [3, 4, 5]),
+        ({str(v): 7 for v in range(1, 6)}, [1, 2, 3, 4, 5]),
+        ({"2": 1, "4": 2}, [4]),
+    ],
+)
+def test_every_most_frequent_value_is_named_the_lowest_staying_the_mode(
+    ratings: dict[str, int], modes: list[int]
+) -> None:
+    # Given a talk rated some values equally often (a room split between 1s and 5s)
+    # When its statistics are computed
+    stats = compute_stats(parse_histogram({"ratings": ratings}))
+    # Then `modes` names every one of them (the lowest alone read as a talk mostly rated so),
+    # and `mode` stays the field it was documented as: the lowest of them
+    assert stats["modes"] == modes
+    assert stats["mode"] == modes[0]
+
+
 def test_an_even_count_takes_the_middle_of_the_two_central_ratings() -> None:
     stats = compute_stats(parse_histogram({"ratings": {"2": 1, "5": 1}}))
     assert stats["median"] == 3.5
@@ -38,6 +60,8 @@ def test_missing_values_count_zero_and_an_empty_histogram_is_valid() -> None:
     assert empty["totalCount"] == 0
     assert empty["avg"] is None
     assert empty["median"] is None
+    assert empty["mode"] is None
+    assert empty["modes"] is None
 
 
 def test_large_counts_do_not_expand_into_memory() -> None:

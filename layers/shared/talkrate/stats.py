@@ -53,8 +53,18 @@ def parse_histogram(payload: Any) -> dict[int, int]:
     return counts
 
 
+def most_frequent(counts: Mapping[int, int]) -> list[int]:
+    """Every most frequent value of a histogram, lowest first; none for an empty one. A tie is
+    named whole: a talk rated 4 and 5 equally often is [4, 5], not its lowest."""
+    most = max(counts.get(v, 0) for v in VALUES)
+    return [v for v in VALUES if most and counts.get(v, 0) == most]
+
+
 def compute_stats(counts: Mapping[int, int]) -> dict[str, Any]:
-    """Average, count, spread and median of a histogram; `avg` and friends are None when empty."""
+    """Average, count, spread (the population deviation: divided by the count, a spreadsheet's
+    STDEV.P), median and most frequent values of a histogram; `avg` and friends are None when
+    empty. `mode` is the lowest of the most frequent values (the field as first documented),
+    `modes` every one of them."""
     total = sum(counts.get(v, 0) for v in VALUES)
     per_value = {str(v): counts.get(v, 0) for v in VALUES}
     if total == 0:
@@ -65,17 +75,20 @@ def compute_stats(counts: Mapping[int, int]) -> dict[str, Any]:
             "stdDev": None,
             "median": None,
             "mode": None,
+            "modes": None,
         }
     weighted = sum(v * counts.get(v, 0) for v in VALUES)
     mean = weighted / total
     variance = sum(counts.get(v, 0) * (v - mean) ** 2 for v in VALUES) / total
+    modes = most_frequent(counts)
     return {
         "avg": rounded(weighted, total),
         "totalCount": total,
         "counts": per_value,
         "stdDev": places(math.sqrt(variance)),
         "median": _median(counts, total),
-        "mode": max(VALUES, key=lambda v: (counts.get(v, 0), -v)),
+        "mode": modes[0],
+        "modes": modes,
     }
 
 
