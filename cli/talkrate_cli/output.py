@@ -233,6 +233,31 @@ def deviation(ratings: Any) -> float | None:
     return float(math.sqrt(squares / count))
 
 
+def modes(ratings: Any) -> list[int] | None:
+    """Every most frequent value of a histogram, lowest first ([] for an empty one), or None
+    for no histogram (talkrate.stats.most_frequent, as the API's `modes`)."""
+    from talkrate.stats import most_frequent
+
+    if not isinstance(ratings, dict):
+        return None
+    return most_frequent({v: int(ratings.get(str(v)) or 0) for v in range(1, 6)})
+
+
+# A histogram whose five values were each given equally often has no value most often given.
+ALL_ALIKE = "all alike"
+
+
+def modes_text(values: Sequence[int] | None) -> str:
+    """The most frequent values in words, a tie named whole: "4", "4 and 5", "3, 4 and 5"; "all
+    alike" for all five, a dash for none (web/js/histogram.js modesText alike)."""
+    if not values:
+        return "-"
+    if len(values) == 5:
+        return ALL_ALIKE
+    said = [str(v) for v in values]
+    return said[0] if len(said) == 1 else f"{', '.join(said[:-1])} and {said[-1]}"
+
+
 def venue_zone(config: Mapping[str, Any] | None) -> zoneinfo.ZoneInfo | None:
     """The venue's time zone, which the deployment's /app/config.json names (`timeZone`, the
     template's EventTimeZone): times are shown and read in it. None where it names none (or
@@ -458,7 +483,7 @@ def stats_line(ratings: dict[str, Any]) -> str:
     # again to two could be 0.01 off)
     parts = [f"count {stats.get('totalCount', 0)}", f"avg {fmt_avg(stats.get('avg'), histogram)}"]
     spread = deviation(histogram)
-    for name, key in (("median", "median"), ("std dev", "stdDev"), ("mode", "mode")):
+    for name, key in (("median", "median"), ("std dev", "stdDev")):
         if key in stats:
             value = stats[key]
             if key == "stdDev" and spread is not None:
@@ -467,6 +492,10 @@ def stats_line(ratings: dict[str, Any]) -> str:
                 # As the pages write them: a deviation to two places, a median as it is (3.5)
                 value = f"{value:g}" if key == "median" else two_places(value)
             parts.append(f"{name} {'-' if value is None else value}")
+    # Every most frequent value (from the counts, as the pages name them; else the API's)
+    most = modes(histogram)
+    if most is not None or "modes" in stats:
+        parts.append(f"mode {modes_text(most if most is not None else stats['modes'])}")
     return " · ".join(parts)
 
 

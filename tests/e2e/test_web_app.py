@@ -2306,17 +2306,57 @@ def test_an_address_that_cannot_name_a_talk_says_so_at_once(
 def test_a_speaker_reads_their_talk_s_statistics_on_its_page(
     web: WebStack, page: Page, rated_talk: str
 ) -> None:
-    # Given a talk rated 5, 4, 4, 3 and 5 (StatsFunction: median 4, mode 4, std dev 0.7483)
+    # Given a talk rated 5, 4, 4, 3 and 5 (StatsFunction: median 4, modes 4 and 5, std dev
+    # 0.7483)
     # When its speaker opens its page
     page.goto(web.url(TALK_PAGE.format(id=rated_talk)))
     # Then beside the count and the average they read the rest of what the statistics say
     expect(total(page)).to_have_text("5 ratings")
     expect(page.get_by_test_id("average")).to_have_text("4.20")
     expect(page.get_by_test_id("median")).to_have_text("4")
-    expect(page.get_by_test_id("mode")).to_have_text("4★4 stars")
-    # (shown as "4★", read as "4 stars": the star is not read out as "black star")
-    expect(page.get_by_test_id("mode").locator("[aria-hidden=true]")).to_have_text("4★")
+    # (both values given most often: "4★" alone read as a talk mostly rated 4)
+    expect(page.get_by_test_id("mode").locator("[aria-hidden=true]")).to_have_text("4★ and 5★")
+    # (read as "4 and 5 stars": the star is not read out as "black star")
+    expect(page.get_by_test_id("mode").locator(".sr-only")).to_have_text("4 and 5 stars")
     expect(page.get_by_test_id("std-dev")).to_have_text("0.75")
+
+
+def test_every_value_given_most_often_is_named_live_and_a_five_way_tie_said_so(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk's page on a phone, live, nobody has rated yet
+    talk = web.add_talk(title="Rated by a split room")
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    mode = page.get_by_test_id("mode")
+    expect(mode).to_have_text("\N{EN DASH}")
+    page.evaluate(LAYOUT_SHIFT_WATCH)
+    # When attendees rate it 5, 4, 3, 2 and 1, one each, each seen live in turn
+    said = [
+        ("5★", "5 stars"),
+        ("4★ and 5★", "4 and 5 stars"),
+        ("3★, 4★ and 5★", "3, 4 and 5 stars"),
+        ("2★, 3★, 4★ and 5★", "2, 3, 4 and 5 stars"),
+    ]
+    for count, (value, (shown, read)) in enumerate(zip((5, 4, 3, 2), said, strict=True), 1):
+        web.rate(talk["id"], value)
+        expect(total(page)).to_have_text(f"{count} rating{'s' if count > 1 else ''}")
+        # Then "Most often" names every value given most often, shown with its star and read
+        # as stars (it named the lowest of them alone: "2★" for 2, 3, 4 and 5 once each)
+        expect(mode.locator("[aria-hidden=true]")).to_have_text(shown)
+        expect(mode.locator(".sr-only")).to_have_text(read)
+    web.rate(talk["id"], 1)
+    expect(total(page)).to_have_text("5 ratings")
+    # And all five given equally often are said so, in words a screen reader reads as they are
+    # (it said "1★": a talk mostly rated 1)
+    expect(mode).to_have_text("all alike")
+    expect(mode.locator("[aria-hidden=true]")).to_have_count(0)
+    # And nothing on the page moved as the figure grew and shrank
+    assert page.evaluate(LAYOUT_SHIFT) == 0
+    # And a read says the same as the live messages (StatsFunction's figures, after a reload)
+    page.reload()
+    expect(total(page)).to_have_text("5 ratings")
+    expect(mode).to_have_text("all alike")
 
 
 def test_the_page_s_statistics_are_statsfunction_s_for_any_histogram(
@@ -2340,6 +2380,7 @@ def test_the_page_s_statistics_are_statsfunction_s_for_any_histogram(
         assert mine["totalCount"] == expected["totalCount"], ratings
         if expected["totalCount"]:
             assert (mine["median"], mine["mode"]) == (expected["median"], expected["mode"]), ratings
+            assert mine["modes"] == expected["modes"], ratings
             assert mine["stdDev"] == pytest.approx(expected["stdDev"], abs=1e-4), ratings
 
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from rich.console import Console
 
+from talkrate.stats import compute_stats
 from talkrate_cli import output
 from talkrate_cli.output import counted, talk_view, when, window_line, zone_name
 from tests.builders import ROOT
@@ -358,3 +359,55 @@ def test_figures_are_written_from_their_histograms_exactly_by_the_command_and_th
     )  # fmt: skip
     pages = json.loads(done.stdout)
     assert pages == [[a.replace("-", "\N{EN DASH}") for a in averages], spread, scores, "3.0313"]
+
+
+# Talks whose most frequent values tie, or not: two, three and four of them, all five (none
+# stands out), none at all, and one alone.
+TIES = [
+    {"4": 2, "5": 2, "3": 1},
+    {"1": 4, "5": 4},
+    {"3": 1, "4": 1, "5": 1},
+    {"2": 1, "3": 1, "4": 1, "5": 1},
+    {"1": 2, "2": 2, "3": 2, "4": 2, "5": 2},
+    {},
+    {"5": 3, "4": 1},
+]
+
+
+def test_the_mode_names_every_value_given_most_often_as_the_pages_do(tmp_path: Path) -> None:
+    # Given talks rated some values equally often, read with the API's statistics
+    read = [
+        {"ratings": ratings, "stats": compute_stats({int(v): n for v, n in ratings.items()})}
+        for ratings in TIES
+    ]
+    # When `talkrate show` writes their statistics
+    lines = [output.stats_line(ratings) for ratings in read]
+    # Then the mode names each value given most often (it named the lowest alone: "mode 4" for
+    # a talk rated 4 and 5 twice each), "all alike" for all five, a dash for none
+    modes = [line.rsplit(" · ", 1)[1] for line in lines]
+    assert modes == [
+        "mode 4 and 5",
+        "mode 1 and 5",
+        "mode 3, 4 and 5",
+        "mode 2, 3, 4 and 5",
+        "mode all alike",
+        "mode -",
+        "mode 5",
+    ]
+    assert lines[4] == "count 10 · avg 3.00 · median 3 · std dev 1.41 · mode all alike"
+    # And the API's `modes` are the same values (a reader without the histogram takes them)
+    assert [output.stats_line({"stats": r["stats"]}).rsplit(" · ", 1)[1] for r in read] == modes
+    # And the pages say the same words (web/js/histogram.js, in Node)
+    script = (
+        "const { modesOf, modesText } = await import(process.argv[1]);"
+        f"console.log(JSON.stringify({json.dumps(TIES)}.map((r) => modesText(modesOf(r)))));"
+    )
+    scripts = tmp_path / "js"
+    shutil.copytree(ROOT / "web" / "js", scripts)
+    (scripts / "package.json").write_text('{"type": "module"}')
+    done = subprocess.run(
+        [node(), "--input-type=module", "-e", script, (scripts / "histogram.js").as_uri()],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    pages = json.loads(done.stdout)
+    assert [f"mode {said}" for said in pages] == [m.replace("-", "\N{EN DASH}") for m in modes]

@@ -1,6 +1,6 @@
 // The histogram and its statistics, laid out once and then updated in place: rows and figures
 // keep their size, so a live update never moves anything else on the page.
-import { h, fill, setText, plural, formatAvg, formatCount } from "./dom.js";
+import { h, refill, setText, plural, formatAvg, formatCount } from "./dom.js";
 
 const VALUES = ["5", "4", "3", "2", "1"];
 
@@ -31,22 +31,28 @@ export function histogramView({ big = false, announcer = null } = {}) {
   // read, StatsFunction's own figures; from a live message (which carries the histogram only),
   // or a read that came without them, the same figures computed here from the counts.
   // Laid out from the start, "–" until the first rating: the figures' arrival moves nothing.
-  const figure = (label, testid) => {
+  const figure = (label, testid, kind = null) => {
     const value = h("dd", { "data-testid": testid }, "–");
-    return { node: h("div", {}, h("dt", {}, label), value), value };
+    return { node: h("div", { class: kind }, h("dt", {}, label), value), value };
   };
   const median = figure("Median", "median");
-  const mode = figure("Most often", "mode");
   const spread = figure("Std. deviation", "std-dev");
-  const stats = h("dl", { class: "stats", "data-testid": "stats" }, median.node, mode.node, spread.node);
+  // Last, with room kept for a four-way tie (app.css): its words grow with ties, and move
+  // nothing.
+  const mode = figure("Most often", "mode", "modes");
+  const stats = h("dl", { class: "stats", "data-testid": "stats" }, median.node, spread.node, mode.node);
 
   function update({ ratings, count, avg, stats: figures }) {
     const said = figures || statsOf(ratings);
     setText(median.value, said.totalCount ? String(said.median) : "–");
-    // "4★" read out as "4 stars", not "4 black star" (as the rows are read).
-    if (said.totalCount) {
-      fill(mode.value, h("span", { "aria-hidden": "true" }, `${said.mode}★`), h("span", { class: "sr-only" }, plural(said.mode, "star", "stars")));
-    } else setText(mode.value, "–");
+    // Every value given most often, from the counts as the deviation (else StatsFunction's):
+    // "4★ and 5★" read out as "4 and 5 stars", not "4 black star and 5 black star" (as the
+    // rows are read); all five alike, said so.
+    const modes = (ratings ? modesOf(ratings) : said.modes) || [];
+    if (modes.length && modes.length < 5) {
+      const read = modes.length === 1 ? plural(modes[0], "star", "stars") : `${modesText(modes)} stars`;
+      refill(mode.value, h("span", { "aria-hidden": "true" }, modesText(modes, "★")), h("span", { class: "sr-only" }, read));
+    } else setText(mode.value, modesText(modes));
     // (from the counts, not StatsFunction's four places: 1.674979 was 1.675 there, 1.68 here)
     setText(spread.value, said.totalCount ? (ratings ? deviationOf(ratings) : said.stdDev).toFixed(2) : "–");
     const counts = VALUES.map((v) => Number((ratings || {})[v] || 0));
@@ -77,9 +83,27 @@ export function deviationOf(ratings) {
   return Math.sqrt(counts.reduce((a, n, i) => a + n * (i + 1 - mean) ** 2, 0) / total);
 }
 
-// Median, most frequent value and standard deviation of a histogram, as StatsFunction defines
+// Every most frequent value of a histogram, lowest first ([] for an empty one), as
+// StatsFunction's `modes` (talkrate.stats.most_frequent).
+export function modesOf(ratings) {
+  const counts = [1, 2, 3, 4, 5].map((v) => Number((ratings || {})[v] || 0));
+  const most = Math.max(...counts);
+  return most ? [1, 2, 3, 4, 5].filter((v) => counts[v - 1] === most) : [];
+}
+
+// The most frequent values in words, a tie named whole, each with `mark` ("4★ and 5★"): "4",
+// "4 and 5", "3, 4 and 5"; "all alike" for all five (none stands out), "–" for none. `talkrate
+// show` alike (output.modes_text).
+export function modesText(modes, mark = "") {
+  if (!modes.length) return "–";
+  if (modes.length === 5) return "all alike";
+  const said = modes.map((v) => `${v}${mark}`);
+  return said.length === 1 ? said[0] : `${said.slice(0, -1).join(", ")} and ${said.at(-1)}`;
+}
+
+// Median, most frequent values and standard deviation of a histogram, as StatsFunction defines
 // them (talkrate.stats): the median of the sorted ratings (the mean of the middle two for an
-// even count), the most frequent value (the lowest of equals), the population deviation
+// even count), every most frequent value (`mode` the lowest of them), the population deviation
 // rounded to four places.
 export function statsOf(ratings) {
   const counts = [1, 2, 3, 4, 5].map((v) => Number((ratings || {})[v] || 0));
@@ -97,6 +121,6 @@ export function statsOf(ratings) {
   };
   const middle = Math.floor(totalCount / 2);
   const median = totalCount % 2 ? nth(middle) : (nth(middle - 1) + nth(middle)) / 2;
-  const mode = counts.indexOf(Math.max(...counts)) + 1;
-  return { totalCount, median, mode, stdDev: Math.round(Math.sqrt(variance) * 1e4) / 1e4 };
+  const modes = modesOf(ratings);
+  return { totalCount, median, mode: modes[0], modes, stdDev: Math.round(Math.sqrt(variance) * 1e4) / 1e4 };
 }
