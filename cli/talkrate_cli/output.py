@@ -483,7 +483,8 @@ def stats_line(ratings: dict[str, Any]) -> str:
     # again to two could be 0.01 off)
     parts = [f"count {stats.get('totalCount', 0)}", f"avg {fmt_avg(stats.get('avg'), histogram)}"]
     spread = deviation(histogram)
-    for name, key in (("median", "median"), ("std dev", "stdDev")):
+    # (the population deviation, divided by the count: a spreadsheet's STDEV.P, not its STDEV)
+    for name, key in (("median", "median"), ("std dev (population)", "stdDev")):
         if key in stats:
             value = stats[key]
             if key == "stdDev" and spread is not None:

@@ -300,6 +300,8 @@ def test_rate_then_show_draws_the_rating_in_the_bars(cli: Cli, talk: str, tmp_pa
     assert "count 2" in shown
     assert "rating open" in shown
     assert "avg 4.50" in shown
+    # And its statistics name both values given most often, and the deviation's kind
+    assert "std dev (population) 0.50 · mode 4 and 5" in shown
 
 
 def test_top_shows_the_leaderboard(cli: Cli, talk: str) -> None:

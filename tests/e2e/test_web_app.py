@@ -2306,8 +2306,8 @@ def test_an_address_that_cannot_name_a_talk_says_so_at_once(
 def test_a_speaker_reads_their_talk_s_statistics_on_its_page(
     web: WebStack, page: Page, rated_talk: str
 ) -> None:
-    # Given a talk rated 5, 4, 4, 3 and 5 (StatsFunction: median 4, modes 4 and 5, std dev
-    # 0.7483)
+    # Given a talk rated 5, 4, 4, 3 and 5 (StatsFunction: median 4, modes 4 and 5, population
+    # std dev 0.7483)
     # When its speaker opens its page
     page.goto(web.url(TALK_PAGE.format(id=rated_talk)))
     # Then beside the count and the average they read the rest of what the statistics say
@@ -2319,6 +2319,10 @@ def test_a_speaker_reads_their_talk_s_statistics_on_its_page(
     # (read as "4 and 5 stars": the star is not read out as "black star")
     expect(page.get_by_test_id("mode").locator(".sr-only")).to_have_text("4 and 5 stars")
     expect(page.get_by_test_id("std-dev")).to_have_text("0.75")
+    # And the deviation is said to be the population one (a spreadsheet's STDEV, the sample
+    # one, says 0.84 for these five)
+    figure = page.get_by_test_id("stats").locator("div").filter(has=page.get_by_test_id("std-dev"))
+    expect(figure.locator("dt")).to_have_text("Std. deviation (population)")
 
 
 def test_every_value_given_most_often_is_named_live_and_a_five_way_tie_said_so(

@@ -254,7 +254,7 @@ def test_the_command_writes_a_figure_to_two_places_as_the_pages_do() -> None:
     assert output.fmt_avg(84 / 32) == "2.63"
     stats = {"totalCount": 32, "avg": 2.625, "median": 3.5, "stdDev": 1.125}
     assert output.stats_line({"stats": stats}) == (
-        "count 32 · avg 2.63 · median 3.5 · std dev 1.13"
+        "count 32 · avg 2.63 · median 3.5 · std dev (population) 1.13"
     )
     assert "median 3 ·" in output.stats_line({"stats": {**stats, "median": 3.0}})
 
@@ -394,7 +394,7 @@ def test_the_mode_names_every_value_given_most_often_as_the_pages_do(tmp_path: P
         "mode -",
         "mode 5",
     ]
-    assert lines[4] == "count 10 · avg 3.00 · median 3 · std dev 1.41 · mode all alike"
+    assert lines[4] == "count 10 · avg 3.00 · median 3 · std dev (population) 1.41 · mode all alike"
     # And the API's `modes` are the same values (a reader without the histogram takes them)
     assert [output.stats_line({"stats": r["stats"]}).rsplit(" · ", 1)[1] for r in read] == modes
     # And the pages say the same words (web/js/histogram.js, in Node)
@@ -411,3 +411,24 @@ def test_the_mode_names_every_value_given_most_often_as_the_pages_do(tmp_path: P
     )  # fmt: skip
     pages = json.loads(done.stdout)
     assert [f"mode {said}" for said in pages] == [m.replace("-", "\N{EN DASH}") for m in modes]
+
+
+def test_the_help_says_how_the_shares_and_the_deviation_are_figured(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from talkrate_cli.main import main
+
+    # Given a talk rated 3, 4 and 5 once each, whose shares, each rounded on its own, are 33%
+    screen = Console(file=io.StringIO(), width=80, color_system=None)
+    screen.print(talk_view({"title": "A talk"}, {"ratings": {"3": 1, "4": 1, "5": 1}}))
+    shares = re.findall(r" (\d+)%$", screen.file.getvalue(), re.MULTILINE)  # type: ignore[attr-defined]
+    assert shares == ["33", "33", "33", "0", "0"]
+    # When a speaker asks `talkrate show` for its help
+    assert main(["show", "--help"]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    # Then it says the shares are rounded each on its own (equal counts, equal shares: 99% in
+    # all here), and that the deviation is the population one, not a spreadsheet's STDEV
+    assert "rounded on its own" in said
+    assert "99% in all" in said
+    assert "population one" in said
+    assert "STDEV.P" in said

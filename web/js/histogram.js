@@ -36,7 +36,8 @@ export function histogramView({ big = false, announcer = null } = {}) {
     return { node: h("div", { class: kind }, h("dt", {}, label), value), value };
   };
   const median = figure("Median", "median");
-  const spread = figure("Std. deviation", "std-dev");
+  // The population deviation (divided by the count): a spreadsheet's STDEV.P, not its STDEV.
+  const spread = figure("Std. deviation (population)", "std-dev");
   // Last, with room kept for a four-way tie (app.css): its words grow with ties, and move
   // nothing.
   const mode = figure("Most often", "mode", "modes");

@@ -76,7 +76,15 @@ def known_track(session: Session, track: str) -> None:
 @click.argument("talk", type=TALK)
 @pass_session
 def show(session: Session, talk: str) -> None:
-    """One talk: its histogram as bars, and its statistics."""
+    """One talk: its histogram as bars, and its statistics.
+
+    Each value's share of the ratings is rounded on its own, a tie up (1 of 8 is 13%): equal
+    counts show equal shares, and the shares may add up to 98% to 102% (a talk rated 3, 4
+    and 5 once each: 33% each, 99% in all). The std dev is the
+    population one, divided by the count (a spreadsheet's STDEV.P; its STDEV, the sample one,
+    is a little larger). The mode names every value given most often ("4 and 5"), "all alike"
+    when the five were given equally often.
+    """
     details = session.api.talk(talk)
     ratings = session.api.ratings(talk)
     if session.as_json:
