@@ -411,6 +411,39 @@ def names_no_zone(text: str) -> bool:
     return parsed is not None and parsed.tzinfo is None
 
 
+def not_utf8(name: str) -> str:
+    """What is said of a file that is not UTF-8 text (the organisers' page says it alike)."""
+    return f"{name} is not UTF-8 text: save it from the spreadsheet as 'CSV UTF-8'"
+
+
+def unreadable_text(name: str, text: str) -> str | None:
+    """What is said of a programme file's text read as UTF-8 that holds a NUL, or None.
+
+    UTF-16 without a byte-order mark reads as UTF-8 with a NUL beside each ASCII letter (a
+    third of its characters or more, which no programme has): it is not UTF-8, and was told it
+    lacked a header line. Any other NUL is in UTF-8 text, and said as such, on the first line
+    that holds one (lines as a text file ends them: CRLF, CR or LF). The organisers' page
+    (web/js/programme-file.js's unreadableText) says the same."""
+    if "\0" not in text:
+        return None
+    if text.count("\0") * 3 >= len(text):
+        return not_utf8(name)
+    lines = [at for at, line in enumerate(LINE_BREAK.split(text), start=1) if "\0" in line]
+    more = (
+        f"; {len(lines) - 1} more {'line holds' if len(lines) == 2 else 'lines hold'} one"
+        if len(lines) > 1
+        else ""
+    )
+    return (
+        f"line {lines[0]}: a NUL byte (character 0{more}), which no text holds: a spreadsheet or "
+        "a binary file may have put it there; remove it, or save the file from the spreadsheet "
+        "as 'CSV UTF-8'"
+    )
+
+
+LINE_BREAK = re.compile(r"\r\n?|\n")
+
+
 def read_rows(source: IO[str], zone: ZoneInfo | None = None) -> list[Row]:
     """The rows of a programme CSV; BadRows naming every line that cannot be a talk."""
     rows, problems = read_programme(source, zone)

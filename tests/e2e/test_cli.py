@@ -1840,7 +1840,7 @@ def test_simulate_of_nothing_the_programme_has_names_what_it_lacks(
     assert_one_line_error(done, said)
 
 
-@pytest.mark.parametrize("encoding", ["latin-1", "utf-16", "utf-16-le"])
+@pytest.mark.parametrize("encoding", ["latin-1", "utf-16", "utf-16-le", "utf-16-be"])
 def test_an_import_of_a_file_that_is_not_utf8_says_how_to_save_it(
     cli: Cli, tmp_path: Path, encoding: str
 ) -> None:
@@ -1856,6 +1856,31 @@ def test_an_import_of_a_file_that_is_not_utf8_says_how_to_save_it(
     # lacked a header line)
     assert done.returncode == 2, done
     assert_one_line_error(done, "programme.csv is not UTF-8 text", "save it", "'CSV UTF-8'")
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        # (it said "programme.csv is not UTF-8 text")
+        (
+            b"id,title\r\nx,X\r\ny,Y\x00\r\n",
+            "line 3: a NUL byte (character 0), which no text holds: a spreadsheet or a binary "
+            "file may have put it there; remove it, or save the file from the spreadsheet as "
+            "'CSV UTF-8'",
+        ),
+    ],
+    ids=["a NUL"],
+)
+def test_an_import_says_a_file_s_fault_once_in_its_own_words(
+    cli: Cli, tmp_path: Path, content: bytes, said: str
+) -> None:
+    # Given a programme file with one fault: a NUL in UTF-8 text
+    path = tmp_path / "programme.csv"
+    path.write_bytes(content)
+    # When it is imported
+    done = cli.run("admin", "import", "--dry-run", str(path))
+    # Then that fault is said, once, in one line, as the organisers' page says it
+    assert (done.returncode, done.stderr) == (2, f"talkrate: {said}\n"), done
 
 
 def test_simulate_of_a_talk_the_programme_does_not_have_says_so(cli: Cli, talk: str) -> None:

@@ -2092,7 +2092,7 @@ def test_a_file_that_would_send_a_stored_override_is_refused_whole_and_changes_n
     assert (changed["title"], changed["room"]) == (f"Renamed {legacy['title']}", "Room b")
 
 
-@pytest.mark.parametrize("encoding", ["latin-1", "utf-16-le"])
+@pytest.mark.parametrize("encoding", ["latin-1", "utf-16-le", "utf-16-be"])
 def test_a_file_that_is_not_utf8_is_refused_saying_how_to_save_it(
     web: WebStack, page: Page, encoding: str
 ) -> None:
@@ -2117,6 +2117,33 @@ def test_a_file_that_is_not_utf8_is_refused_saying_how_to_save_it(
     expect(page.locator(".import-errors li")).to_have_text(
         ["programme.csv is not UTF-8 text: save it from the spreadsheet as 'CSV UTF-8'"]
     )
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        # (it said "programme.csv is not UTF-8 text")
+        (
+            b"id,title\r\nx,X\r\ny,Y\x00\r\n",
+            "line 3: a NUL byte (character 0), which no text holds: a spreadsheet or a binary "
+            "file may have put it there; remove it, or save the file from the spreadsheet as "
+            "'CSV UTF-8'",
+        ),
+    ],
+    ids=["a NUL"],
+)
+def test_a_file_s_fault_is_said_once_in_its_own_words(
+    web: WebStack, page: Page, content: bytes, said: str
+) -> None:
+    # Given a programme file with one fault: a NUL in UTF-8 text
+    sign_in(web, page)
+    page.get_by_role("button", name="Import a programme (CSV)").click()
+    # When an organiser chooses it
+    page.get_by_label("Programme file (CSV)").set_input_files(
+        files=[{"name": "programme.csv", "mimeType": "text/csv", "buffer": content}]
+    )
+    # Then the page says that fault, once, as the command line says it
+    expect(page.locator(".import-errors li")).to_have_text([said])
 
 
 def test_a_programme_changed_after_the_file_was_read_is_shown_again_before_anything_is_sent(

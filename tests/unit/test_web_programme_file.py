@@ -15,7 +15,7 @@ import pytest
 
 from talkrate.events import TALK_ID_RULE
 from talkrate_cli.errors import CliError
-from talkrate_cli.programme import BadRows, read_rows, with_ids
+from talkrate_cli.programme import BadRows, read_rows, unreadable_text, with_ids
 from tests.nodejs import node
 from tests.unit.test_cli_programme import (
     FEFF_CATALOG,
@@ -231,3 +231,62 @@ def test_the_page_and_the_command_line_name_a_row_whose_cell_spans_lines_by_its_
         ["line 2: title holds a control character (a line break?)"],
         ["line 4: title holds a control character (a line break?)"],
     ]
+
+
+_UNREADABLE = """
+const { readFileSync } = await import("node:fs");
+const [scripts, texts] = [process.argv[1], JSON.parse(readFileSync(0, "utf8"))];
+const { unreadableText } = await import(new URL("programme-file.js", scripts));
+console.log(JSON.stringify(texts.map((text) => {
+  const said = unreadableText("programme.csv", text);
+  return said && [said.message, said.line];
+})));
+"""
+
+
+def test_a_nul_in_utf8_text_is_said_on_its_line_and_utf16_as_not_utf8_by_both(
+    tmp_path: Path,
+) -> None:
+    # Given files read as UTF-8 holding NULs: UTF-16 without a byte-order mark (a NUL beside
+    # each letter), and UTF-8 text with a NUL on one line (after CRLF and CR line ends, in
+    # Hebrew text) or on three
+    programme = "id,title\ncafe-talk,Cafe talk\n"
+    texts = [
+        programme.encode("utf-16-le").decode(),
+        programme.encode("utf-16-be").decode(),
+        "id,title\r\na,A\rb,B\x00\nc,C\n",
+        "id,title\n\u05e9\u05dc\u05d5\u05dd,\x00\u05e9\u05dc\u05d5\u05dd\n",
+        "id,title\na,A\x00\nb,B\x00\x00\nc,C\nd,D\x00\n",
+        programme,
+    ]
+    scripts = tmp_path / "js"
+    shutil.copytree(ROOT / "web" / "js", scripts)
+    (scripts / "package.json").write_text('{"type": "module"}')
+    # When the page's import and the command line's read them
+    done = subprocess.run(
+        [node(), "--input-type=module", "-e", _UNREADABLE, scripts.as_uri() + "/"],
+        input=json.dumps(texts),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    page = [said and said[0] for said in json.loads(done.stdout)]
+    cli = [unreadable_text("programme.csv", text) for text in texts]
+    # Then both say UTF-16 is not UTF-8, and name the line of a NUL in UTF-8 text and what may
+    # have put it there (it was "not UTF-8 text" too, though it was)
+    nul = (
+        "a NUL byte (character 0{}), which no text holds: a spreadsheet or a binary file may "
+        "have put it there; remove it, or save the file from the spreadsheet as 'CSV UTF-8'"
+    )
+    assert page == cli
+    assert page == [
+        "programme.csv is not UTF-8 text: save it from the spreadsheet as 'CSV UTF-8'",
+        "programme.csv is not UTF-8 text: save it from the spreadsheet as 'CSV UTF-8'",
+        f"line 3: {nul.format('')}",
+        f"line 2: {nul.format('')}",
+        f"line 2: {nul.format('; 2 more lines hold one')}",
+        None,
+    ]
+    # (the page's refusal names its line, as a line's refusal does)
+    assert [said and said[1] for said in json.loads(done.stdout)] == [None, None, 3, 2, 2, None]

@@ -214,6 +214,23 @@ function repr(text) {
   return `${quote}${escaped.join("")}${quote}`;
 }
 
+// What is said of a file that is not UTF-8 text (the CLI's not_utf8).
+export const notUtf8 = (name) => `${name} is not UTF-8 text: save it from the spreadsheet as 'CSV UTF-8'`;
+
+// What is said of a programme file's text read as UTF-8 that holds a NUL (a ProgrammeError), or
+// null (the CLI's unreadable_text): UTF-16 without a byte-order mark (a NUL beside each ASCII
+// letter, a third of its characters or more) is not UTF-8; any other NUL is said on the first
+// line holding one.
+export function unreadableText(name, text) {
+  if (!text.includes("\0")) return null;
+  const characters = [...text];
+  if (characters.filter((c) => c === "\0").length * 3 >= characters.length) return new ProgrammeError(notUtf8(name));
+  const lines = text.split(/\r\n?|\n/).flatMap((line, i) => (line.includes("\0") ? [i + 1] : []));
+  const more = lines.length > 1 ? `; ${lines.length - 1} more ${lines.length === 2 ? "line holds" : "lines hold"} one` : "";
+  return new ProgrammeError(`line ${lines[0]}: a NUL byte (character 0${more}), which no text holds: a spreadsheet or `
+    + "a binary file may have put it there; remove it, or save the file from the spreadsheet as 'CSV UTF-8'", lines[0]);
+}
+
 // The rows of a CSV as Python's csv module reads them (the excel dialect, not strict), each with
 // the file's line it ends on; lines end as Python's text files read them (\r\n, \r or \n).
 // Python's csv.field_size_limit(), past which the CLI reads no further.

@@ -386,15 +386,13 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
     first 20, and how many more; --json lists them all). So is a row that would send a value
     the talk holds from before a rule the API has now, in a column the file lacks.
     """
-    not_utf8 = f"{csv_file.name} is not UTF-8 text: save it from the spreadsheet as 'CSV UTF-8'"
     try:
         text = csv_file.read()
     except UnicodeDecodeError:
-        raise BadInput(not_utf8) from None
-    if "\0" in text:
-        # UTF-16 without a byte-order mark reads as UTF-8 with a NUL after each letter (no
-        # programme holds one): it was told it lacked a header line.
-        raise BadInput(not_utf8)
+        raise BadInput(programme.not_utf8(csv_file.name)) from None
+    # A NUL: UTF-16 without a byte-order mark (not UTF-8), or one put in UTF-8 text
+    if unreadable := programme.unreadable_text(csv_file.name, text):
+        raise BadInput(unreadable)
     # A time without a zone is the venue's wall time, where the deployment names its zone
     rows, problems = programme.read_programme(io.StringIO(text), session.venue_zone())
     # Where the venue's zone could not be read (the API out of reach, or not the API at that

@@ -1081,18 +1081,17 @@ export function adminPage(main) {
         } catch (error) {
           return fill(preview, notChecked(chosen, error));
         }
-        const { readProgramme, ProgrammeError } = rules;
+        const { readProgramme, ProgrammeError, notUtf8, unreadableText } = rules;
         try {
           let text;
-          const notUtf8 = `${chosen.name} is not UTF-8 text: save it from the spreadsheet as 'CSV UTF-8'`;
           try {
             text = new TextDecoder("utf-8", { fatal: true }).decode(await chosen.arrayBuffer());
           } catch {
-            throw new ProgrammeError(notUtf8);
+            throw new ProgrammeError(notUtf8(chosen.name));
           }
-          // UTF-16 without a byte-order mark decodes with a NUL after each letter (as the
-          // command line reads it).
-          if (text.includes("\0")) throw new ProgrammeError(notUtf8);
+          // A NUL: UTF-16 without a byte-order mark (not UTF-8), or one put in UTF-8 text
+          const unreadable = unreadableText(chosen.name, text);
+          if (unreadable) throw unreadable;
           read = readProgramme(text, venueZone());
           await check();
           show();
