@@ -34,14 +34,14 @@ import csv
 import itertools
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import IO, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from talkrate.events import TALK_ID_RULE
+from talkrate.events import MAX_TALK_ID_LENGTH, TALK_ID_RULE
 from talkrate.leaderboard import ranked as board_places
 from talkrate.talk_text import (
     DIRECTION_CONTROL,
@@ -79,6 +79,12 @@ TALK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:~-]{0,199}")
 # The longest text the API takes in each field, and the most speakers a talk has.
 LONGEST = {"title": 300, "track": 100, "room": 100, "speaker": 120}
 MOST_SPEAKERS = 20
+# The longest cell the API takes in a column, said of a cell too long for Python's csv to read.
+LONGEST_CELL = {
+    "id": MAX_TALK_ID_LENGTH,
+    **{name: LONGEST[name] for name in ("title", "track", "room")},
+    "language": LANGUAGE_TAG_MAX_LENGTH,
+}
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _COLUMN_NAMES = {name.lower(): name for name in (*COLUMNS, *RESULT_COLUMNS)}
 UNNAMED = "\x00column "  # the key of a header cell without a name (no name holds a NUL)
@@ -284,7 +290,10 @@ def speakers_from_cell(cell: str) -> list[str]:
 def _delimiter(header: str) -> str:
     """The cell separator of a file whose header line this is: the first that yields a title."""
     for delimiter in DELIMITERS:
-        names = next(csv.reader([header], delimiter=delimiter), [])
+        try:
+            names = next(csv.reader([header], delimiter=delimiter), [])
+        except csv.Error:  # (a cell past the field limit: said once the separator is chosen)
+            continue
         if "title" in (_column(name) for name in names):
             return delimiter
     return ","
@@ -475,11 +484,13 @@ def read_programme(
     if separator:
         before, header = ["\n"], source.readline()
     header_line = len(before) + 1
+    delimiter = separator or _delimiter(header)
     try:
-        delimiter = separator or _delimiter(header)
         names = [_column(name) for name in next(csv.reader([header], delimiter=delimiter), [])]
     except csv.Error as error:
-        raise BadInput(_unread_header(header_line, error)) from None
+        raise BadInput(
+            _unread_header(header_line, error, [header], header_line, delimiter)
+        ) from None
     # A header cell with no name (the `;;` a spreadsheet writes after the last column when a
     # cell to the right was ever touched) names no column: its cells must be empty.
     unnamed = {f"{UNNAMED}{at + 1}": at + 1 for at, name in enumerate(names) if not name}
@@ -490,7 +501,7 @@ def read_programme(
     try:
         next(reader, None)
     except csv.Error as error:  # a quote opened in the header and never closed
-        raise BadInput(_unread_header(header_line, error)) from None
+        raise BadInput(_unread_header(header_line, error, lines.kept, 1, delimiter)) from None
     # A quote the header opens and the file never closes: the header took every line (no row
     # was left to read, nor said wrong).
     if _cell_scan(lines.kept, 1, delimiter).open_at_end is not None:
@@ -633,67 +644,114 @@ class _KeptLines:
         return line
 
 
+# A cell past Python's csv field limit while inside its quotes: maybe a quote never closed, the
+# rest of the file in the cell.
 CELL_TOO_LONG = "a cell longer than {limit} characters (a double quote never closed?)"
 
 
-def _unread_header(line: int, error: csv.Error) -> str:
-    """Why the header line cannot be read (in the words of the page's import)."""
-    if "field limit" in str(error):
-        why = CELL_TOO_LONG.format(limit=csv.field_size_limit())
-    else:
+def _unread_header(
+    line: int, error: csv.Error, lines: list[str], first: int, delimiter: str
+) -> str:
+    """Why the header line cannot be read (in the words of the page's import): `lines` are
+    those the reader took for it, line `first` the first of them."""
+    scan = _cell_scan(lines, first, delimiter)
+    if "field limit" not in str(error):
         why = f"not CSV ({error})"
+    elif scan.length is not None:
+        why = _past_limit([], scan.cell, scan.length)[1]
+    else:
+        why = CELL_TOO_LONG.format(limit=csv.field_size_limit())
     return f"line {line}: {why}: the header line cannot be read"
+
+
+def _past_limit(names: Sequence[str], at: int, length: int) -> tuple[str | None, str]:
+    """The column of a cell past Python's csv field limit outside quotes (the `at`th of its
+    record, 0 the first; None where the header names none) and what is said of it: what is
+    said of any text too long for the API where the API limits the column ("title has 200000
+    characters, the most a talk's title has is 300"), else the limit of what the import reads.
+    """
+    name = names[at] if at < len(names) and not names[at].startswith(UNNAMED) else None
+    if name in LONGEST_CELL:
+        return name, _too_long(name, length, LONGEST_CELL[name])
+    return name, (
+        f"{name or f'column {at + 1}'} has {length} characters, the most the import reads in "
+        f"a cell is {csv.field_size_limit()}"
+    )
+
+
+def _too_long(name: str, length: int, most: int) -> str:
+    return f"{name} has {length} characters, the most a talk's {name} has is {most}"
 
 
 def _records(
     reader: csv.DictReader[str], lines: _KeptLines, delimiter: str, problems: list[Problem]
 ) -> Iterator[tuple[int, dict[str | Any, str | Any]]]:
-    """The reader's rows, each with its line; a row Python's csv cannot read (a cell past its
-    field limit: a quote never closed takes the rest of the file into one cell) is a problem
-    of the line that cell began on (its quote's), and the end of what can be read. So is a
-    quote never closed before the file ends, which Python's csv (not strict) reads as a cell
-    holding the rest of the file: a file cut short, or a quote typed by mistake."""
-    last: tuple[list[str], int] | None = None  # the last record's lines, and its first line
+    """The reader's rows, each with its line, and a problem for each that cannot be read.
+
+    A cell past Python's csv field limit outside quotes (a text pasted whole into a cell) is a
+    problem of its column, on the line it is on: the rest of its line is not read, the lines
+    after it are. Inside quotes, it is most likely a quote never closed, which takes the rest
+    of the file into one cell: a problem of the line that quote opened on, and the end of what
+    can be read. A quote never closed before the file ends (Python's csv, not strict, reads it
+    as a cell holding the rest of the file: a file cut short, or a quote typed by mistake) is
+    said alone: its record's cells, the rest of the file in the last, are not judged (its
+    line break and length, a cell count short of the header's, said besides, were one fault
+    said twice)."""
+    # The last record read: yielded once the next one is, when it is known to be whole
+    held: tuple[int, dict[str | Any, str | Any], list[str], int] | None = None
     while True:
-        begins = reader.line_num + 1
-        lines.kept = []  # (a new list: the last record's stays whole in `last`)
+        begins = reader.reader.line_num + 1  # (the DictReader's own stays put on an error)
+        lines.kept = []  # (a new list: the held record's stays whole)
         try:
             record = next(reader)
         except StopIteration:
-            opened = _cell_scan(*last, delimiter).open_at_end if last else None
-            if opened is not None:
-                problems.append(Problem(opened, None, QUOTE_OPEN_AT_END))
+            if held is not None:
+                opened = _cell_scan(held[2], held[3], delimiter).open_at_end
+                if opened is None:
+                    yield held[0], held[1]
+                else:
+                    problems.append(Problem(opened, None, QUOTE_OPEN_AT_END))
             return
         except csv.Error as error:
-            if "field limit" in str(error):
-                began = _cell_scan(lines.kept, begins, delimiter).past_limit
-                begins = began if began is not None else begins
-                message = (
-                    f"{CELL_TOO_LONG.format(limit=csv.field_size_limit())}; the lines after it "
-                    "were not read"
-                )
+            if held is not None:
+                yield held[0], held[1]
+                held = None
+            scan = _cell_scan(lines.kept, begins, delimiter)
+            if "field limit" not in str(error):
+                why = f"not CSV ({error})"
+            elif scan.length is not None:
+                field, said = _past_limit(reader.fieldnames or [], scan.cell, scan.length)
+                problems.append(Problem(scan.past_limit or begins, field, said))
+                continue
             else:
-                message = f"not CSV ({error}); the lines after it were not read"
-            problems.append(Problem(begins, None, message))
+                why = CELL_TOO_LONG.format(limit=csv.field_size_limit())
+            line = scan.past_limit or begins
+            problems.append(Problem(line, None, f"{why}; the lines after it were not read"))
             return
-        last = (lines.kept, begins)
+        if held is not None:
+            yield held[0], held[1]
         # The line the record begins on (a cell's line break makes it more than one; blank lines
         # before it are skipped): where a spreadsheet shows its row
         blank = next((i for i, text in enumerate(lines.kept) if text.strip("\r\n")), 0)
-        yield begins + blank, record
+        held = (begins + blank, record, lines.kept, begins)
 
 
 QUOTE_OPEN_AT_END = "a double quote never closed: the file ends inside the cell it opens"
 # What a time without a zone is refused with where the venue's zone is not known.
 NAMES_NO_ZONE = "names no time zone"
+LINE_ENDS = ("\r", "\n")
 
 
 class _CellScan(NamedTuple):
     """Where the cells of one record's lines began that Python's csv reads whole and no file
-    should hold: one past its field limit, and a quoted one still open at the lines' end."""
+    should hold: one past its field limit (and its place in the record, 0 the first; its
+    length when it was outside quotes there, so ends on that line), and a quoted one still open
+    at the lines' end."""
 
     past_limit: int | None
     open_at_end: int | None
+    cell: int = 0
+    length: int | None = None
 
 
 def _cell_scan(lines: list[str], first: int, delimiter: str) -> _CellScan:
@@ -702,31 +760,35 @@ def _cell_scan(lines: list[str], first: int, delimiter: str) -> _CellScan:
     cell only at a cell's start, two in it are one), for the line where a cell past csv's field
     limit began, and where a quoted cell still open at their end began."""
     limit = csv.field_size_limit()
-    state, length, began = "start", 0, first
+    state, length, began, cell = "start", 0, first, 0
     for number, line in enumerate(lines, first):
-        for char in line:
+        for at, char in enumerate(line):
             if state == "start":
-                if char == "\n":
+                if char in LINE_ENDS:
+                    cell = 0
                     continue  # a blank line, or the end of a record
                 began, length, state = number, 0, "field"
                 if char == '"':
                     state = "quoted"
                     continue
                 if char == delimiter:
-                    state = "start"
+                    state, cell = "start", cell + 1
                     continue
             elif state == "quoted":
                 if char == '"':
                     state = "quote-in-quoted"
                     continue
-            elif char in (delimiter, "\n"):  # the end of an unquoted cell or a closed one
-                state = "start"
+            elif char == delimiter or char in LINE_ENDS:  # the end of a cell, or a closed one's
+                state, cell = "start", (cell + 1 if char == delimiter else 0)
                 continue
             elif state == "quote-in-quoted":
                 state = "quoted" if char == '"' else "field"
             length += 1
-            if length > limit:
-                return _CellScan(began, None)
+            if length > limit and state == "quoted":
+                return _CellScan(began, None, cell)
+            if length > limit:  # outside quotes: the cell ends with its line, or a separator
+                rest = re.split(f"[{re.escape(delimiter)}\r\n]", line[at + 1 :], maxsplit=1)[0]
+                return _CellScan(began, None, cell, length + len(rest))
     return _CellScan(None, began if state == "quoted" else None)
 
 
@@ -742,14 +804,7 @@ def _fits(line: int, fields: dict[str, Any], in_order: bool = True) -> list[Prob
         if not text:  # none, or a title missing (said as such)
             continue
         if len(text) > LONGEST[name]:
-            problems.append(
-                Problem(
-                    line,
-                    field,
-                    f"{name} has {len(text)} characters, the most a talk's {name} has is "
-                    f"{LONGEST[name]}",
-                )
-            )
+            problems.append(Problem(line, field, _too_long(name, len(text), LONGEST[name])))
         elif not any(not unicodedata.category(c).startswith(("Z", "C")) for c in text):
             problems.append(Problem(line, field, f"{name} {text!r} holds no visible character"))
     if (language := fields.get("language")) and (wrong := language_problem(language)):

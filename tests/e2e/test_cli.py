@@ -1861,6 +1861,12 @@ def test_an_import_of_a_file_that_is_not_utf8_says_how_to_save_it(
 @pytest.mark.parametrize(
     ("content", "said"),
     [
+        # (it said the quote, then the row's "2 cells where the header has 3; a cell holding
+        # the separator ',' must be in double quotes")
+        (
+            b'id,title,room\nx,"Unclosed\ny,Y,R\n',
+            "line 2: a double quote never closed: the file ends inside the cell it opens",
+        ),
         # (it said "programme.csv is not UTF-8 text")
         (
             b"id,title\r\nx,X\r\ny,Y\x00\r\n",
@@ -1868,13 +1874,20 @@ def test_an_import_of_a_file_that_is_not_utf8_says_how_to_save_it(
             "file may have put it there; remove it, or save the file from the spreadsheet as "
             "'CSV UTF-8'",
         ),
+        # (it said "a cell longer than 131072 characters (a double quote never closed?); the
+        # lines after it were not read")
+        (
+            b"id,title\nx," + b"z" * 200_000 + b"\ny,Y\n",
+            "line 2: title has 200000 characters, the most a talk's title has is 300",
+        ),
     ],
-    ids=["a NUL"],
+    ids=["a quote never closed", "a NUL", "a title past the field limit"],
 )
 def test_an_import_says_a_file_s_fault_once_in_its_own_words(
     cli: Cli, tmp_path: Path, content: bytes, said: str
 ) -> None:
-    # Given a programme file with one fault: a NUL in UTF-8 text
+    # Given a programme file with one fault: a quote never closed in a row of too few cells, a
+    # NUL in UTF-8 text, or a title of 200,000 characters without quotes
     path = tmp_path / "programme.csv"
     path.write_bytes(content)
     # When it is imported

@@ -1085,6 +1085,7 @@ FILES = [
     # break in a title); far from it, a cell past Python's csv field limit and the end of what
     # is read (named by the line its quote opened on, past blank lines and a cell of two lines)
     ("a double quote never closed near the end", 'id,title\nx,"Unclosed\ny,Y\n'),
+    ("a double quote never closed, cells too few", 'id,title,room\nx,"Unclosed\ny,Y,R\n'),
     (
         "a double quote never closed far from the end",
         'id,title\na,A\n\n\nx,"Unclosed\n' + "y,Y\n" * 40_000,
@@ -1099,6 +1100,10 @@ FILES = [
     ("a separator line, then a header past the limit", "sep=;\nid;title" + "z" * 140_000 + "\n"),
     ("a cell one character past the field limit", "id,title\nb,\nx," + "z" * 131_073 + "\nc,C\n"),
     ("a cell at the field limit", "title\n" + "z" * 131_072 + "\n"),
+    # Past it outside quotes: said as too long, and the lines after it read
+    ("a title past the field limit", "id,title\na," + "z" * 200_000 + "\nbad id,B\n"),
+    ("a speakers cell past the field limit", "title,speakers\nT," + "z" * 200_000 + ",\n"),
+    ("a header past the field limit", "id,title" + "z" * 140_000 + "\nx,X\n"),
     ("JSON", '[{"id": "x"}]\n'),
     ("empty", ""),
     # Lines wrong in several ways: each way named, in the command line's order
@@ -2122,6 +2127,12 @@ def test_a_file_that_is_not_utf8_is_refused_saying_how_to_save_it(
 @pytest.mark.parametrize(
     ("content", "said"),
     [
+        # (it said the quote, then the row's "2 cells where the header has 3; a cell holding
+        # the separator ',' must be in double quotes")
+        (
+            b'id,title,room\nx,"Unclosed\ny,Y,R\n',
+            "line 2: a double quote never closed: the file ends inside the cell it opens",
+        ),
         # (it said "programme.csv is not UTF-8 text")
         (
             b"id,title\r\nx,X\r\ny,Y\x00\r\n",
@@ -2129,13 +2140,20 @@ def test_a_file_that_is_not_utf8_is_refused_saying_how_to_save_it(
             "file may have put it there; remove it, or save the file from the spreadsheet as "
             "'CSV UTF-8'",
         ),
+        # (it said "a cell longer than 131072 characters (a double quote never closed?); the
+        # lines after it were not read")
+        (
+            b"id,title\nx," + b"z" * 200_000 + b"\ny,Y\n",
+            "line 2: title has 200000 characters, the most a talk's title has is 300",
+        ),
     ],
-    ids=["a NUL"],
+    ids=["a quote never closed", "a NUL", "a title past the field limit"],
 )
 def test_a_file_s_fault_is_said_once_in_its_own_words(
     web: WebStack, page: Page, content: bytes, said: str
 ) -> None:
-    # Given a programme file with one fault: a NUL in UTF-8 text
+    # Given a programme file with one fault: a quote never closed in a row of too few cells, a
+    # NUL in UTF-8 text, or a title of 200,000 characters without quotes
     sign_in(web, page)
     page.get_by_role("button", name="Import a programme (CSV)").click()
     # When an organiser chooses it

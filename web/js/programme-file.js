@@ -235,30 +235,52 @@ export function unreadableText(name, text) {
 // the file's line it ends on; lines end as Python's text files read them (\r\n, \r or \n).
 // Python's csv.field_size_limit(), past which the CLI reads no further.
 const CELL_LIMIT = 131072;
+// A cell past the limit inside its quotes: maybe a quote never closed, the rest of the file in it.
 const cellTooLong = `a cell longer than ${CELL_LIMIT} characters (a double quote never closed?)`;
 const quoteOpenAtEnd = "a double quote never closed: the file ends inside the cell it opens";
+// The longest cell the API takes in a column, said of a cell past the limit (the CLI's LONGEST_CELL).
+const LONGEST_CELL = { id: 200, title: LONGEST.title, track: LONGEST.track, room: LONGEST.room, language: 35 };
+const tooLong = (name, length, most) => `${name} has ${length} characters, the most a talk's ${name} has is ${most}`;
 
+// What is said of a cell past the limit outside quotes, the `at`th of its record (0 the first),
+// under the header's `names` (the CLI's _past_limit).
+function pastLimit(names, at, length) {
+  const name = names[at] || null;
+  if (Object.hasOwn(LONGEST_CELL, name || "")) return tooLong(name, length, LONGEST_CELL[name]);
+  return `${name || `column ${at + 1}`} has ${length} characters, the most the import reads in a cell is ${CELL_LIMIT}`;
+}
+
+// A record's `cells` are null for one holding a cell past the limit, at `line` (the line that cell
+// began on): with its place `cell` and its `length` when it was outside quotes there (it ends with
+// its line, whose rest Python's csv drops, reading on from the next line), else the end of what
+// is read (a quote never closed takes the rest of the file).
 function csvRecords(text, delimiter) {
   const lines = text.replace(/\r\n?/g, "\n").split(/(?<=\n)/);
   const records = [];
   let fields = [];
   let field = "";
+  let length = 0; // the cell's characters (code points, as Python counts them)
   let state = "start";
   let lineNo = 0;
-  let long = false; // a cell past Python's csv field limit
-  let longAt = 1; // the line that cell began on (its quote's, for a quoted one), as the CLI says
   let began = 1; // the line the cell being read began on
   let recordBegan = 1; // the line the record being read began on (a cell's line break: more)
   const save = () => {
-    if (!long && field.length > CELL_LIMIT) [long, longAt] = [true, began];
     fields.push(field);
     field = "";
+    length = 0;
+  };
+  const add = (c) => {
+    field += c;
+    length += 1;
   };
   for (const line of lines) {
     if (!line) continue;
     lineNo += 1;
     if (state === "start") recordBegan = lineNo;
-    for (const c of line) {
+    const characters = [...line];
+    let cut = false; // a cell past the limit outside quotes: the rest of the line dropped
+    for (let i = 0; i < characters.length; i += 1) {
+      const c = characters[i];
       if (state === "start" || state === "field-start") {
         if (c !== "\n") began = lineNo;
         if (c === "\n") {
@@ -269,7 +291,7 @@ function csvRecords(text, delimiter) {
           save();
           state = "field-start";
         } else {
-          field += c;
+          add(c);
           state = "field";
         }
       } else if (state === "field") {
@@ -279,13 +301,13 @@ function csvRecords(text, delimiter) {
         } else if (c === delimiter) {
           save();
           state = "field-start";
-        } else field += c;
+        } else add(c);
       } else if (state === "quoted") {
         if (c === '"') state = "quote-in-quoted";
-        else field += c;
+        else add(c);
       } else if (state === "quote-in-quoted") {
         if (c === '"') {
-          field += c;
+          add(c);
           state = "quoted";
         } else if (c === delimiter) {
           save();
@@ -294,17 +316,23 @@ function csvRecords(text, delimiter) {
           save();
           state = "eol";
         } else {
-          field += c;
+          add(c);
           state = "field";
         }
       }
+      if (length > CELL_LIMIT && state === "quoted") {
+        records.push({ cells: null, line: began });
+        return records;
+      }
+      if (length > CELL_LIMIT) {
+        const rest = characters.slice(i + 1);
+        const end = rest.findIndex((r) => r === delimiter || r === "\n");
+        records.push({ cells: null, line: began, cell: fields.length, length: length + (end < 0 ? rest.length : end) });
+        [fields, field, length, state, cut] = [[], "", 0, "start", true];
+        break;
+      }
     }
-    // A cell past the limit (a double quote never closed takes the rest of the file): the end
-    // of what is read, its record's cells null.
-    if (long || field.length > CELL_LIMIT) {
-      records.push({ cells: null, line: long ? longAt : began });
-      return records;
-    }
+    if (cut) continue;
     // The end of a line ends the record unless a quoted cell goes on.
     if (state === "quoted") continue;
     if (state === "field-start" || state === "field" || state === "quote-in-quoted") save();
@@ -500,7 +528,8 @@ export function readProgramme(text, zone = null) {
     throw new ProgrammeError(`line ${headerLine}: ${quoteOpenAtEnd}: the header line cannot be read`, headerLine);
   }
   if (records[0] && records[0].line === headerLine && !records[0].cells) {
-    throw new ProgrammeError(`line ${headerLine}: ${cellTooLong}: the header line cannot be read`, headerLine);
+    const why = records[0].length === undefined ? cellTooLong : pastLimit([], records[0].cell, records[0].length);
+    throw new ProgrammeError(`line ${headerLine}: ${why}: the header line cannot be read`, headerLine);
   }
   const names = ((records[0] && records[0].line === headerLine && records.shift().cells) || []).map(column);
   // A header cell with no name (the ";;" a spreadsheet writes after the last column when a cell
@@ -520,8 +549,15 @@ export function readProgramme(text, zone = null) {
   const rows = [];
   const errors = [];
   const seen = new Set();
-  for (const { cells: values, line } of records) {
+  for (const { cells: values, line, cell, length, openedAt } of records) {
     const refuse = (message) => errors.push(new ProgrammeError(`line ${line}: ${message}`, line));
+    // A quote never closed (said below): its record's cells, the rest of the file in the last,
+    // are not judged (its line break, length or cells too few were one fault said twice).
+    if (openedAt) continue;
+    if (!values && length !== undefined) {
+      refuse(pastLimit(names, cell, length));
+      continue;
+    }
     if (!values) {
       refuse(`${cellTooLong}; the lines after it were not read`);
       break;
@@ -538,8 +574,8 @@ export function readProgramme(text, zone = null) {
     said.forEach(refuse);
     if (!said.length && row.fields) rows.push({ line, ...row });
   }
-  // A quote left open (the last record's): said after its record's own refusals, and all by
-  // line, as the command line says them (the quote may open lines after its record's first).
+  // A quote left open (the last record's): said by the line it opened on, all by line, as the
+  // command line says them (the quote may open lines after its record's first).
   const openedAt = records.length ? records[records.length - 1].openedAt : undefined;
   if (openedAt) errors.push(new ProgrammeError(`line ${openedAt}: ${quoteOpenAtEnd}`, openedAt));
   errors.sort((a, b) => a.line - b.line);
