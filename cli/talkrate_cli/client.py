@@ -176,6 +176,9 @@ class Api:
         # Whether the last read of the programme found its ratings being rebuilt (GET /talks's
         # `rebuilding`: the API's Redis lost them; its talks came without their summaries)
         self.ratings_rebuilding = False
+        # Where a GET answered 503 with Retry-After goes, while a caller waits out a busy API
+        # (a verify reading the counts back): it waits, and the GET is sent again, or it raises.
+        self.busy_reads: Callable[[ApiProblem], None] | None = None
 
     def close(self) -> None:
         """Close the kept-alive connections."""
@@ -191,7 +194,8 @@ class Api:
         headers: dict[str, str] | None = None,
         admin: bool = False,
     ) -> httpx.Response:
-        """One request; ApiProblem for an error answer, Unreachable when there is none."""
+        """One request; ApiProblem for an error answer, Unreachable when there is none. A GET
+        answered 503 with Retry-After is sent again after `busy_reads` when it is set."""
         sent = dict(headers or {})
         if admin:
             refuse_plain_http(self.url)
@@ -200,12 +204,22 @@ class Api:
         content = None if body is None else json.dumps(body)
         if content is not None:
             sent["content-type"] = "application/json"
-        try:
-            response = self._http.request(method, path, params=query, content=content, headers=sent)
-        except httpx.HTTPError as error:
-            raise unreachable(self.url, error) from None
-        raise_for_problem(response, self.url)
-        return response
+        while True:
+            try:
+                response = self._http.request(
+                    method, path, params=query, content=content, headers=sent
+                )
+            except httpx.HTTPError as error:
+                raise unreachable(self.url, error) from None
+            try:
+                raise_for_problem(response, self.url)
+            except ApiProblem as problem:
+                busy = problem.status == 503 and problem.retry_after is not None
+                if not (busy and method == "GET" and self.busy_reads is not None):
+                    raise
+                self.busy_reads(problem)
+                continue
+            return response
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         """The JSON body of a successful answer."""

@@ -3040,6 +3040,106 @@ def test_simulate_tells_a_busy_api_from_its_limits(cli: Cli) -> None:
         cli.remove(talk_id)
 
 
+class CountsBusyProxy(LoopbackServer):
+    """A forwarding proxy to the runtime that, once a rating has been sent (POST /ratings),
+    answers the reads a verify makes 503 with Retry-After: 1, as the API does while its read
+    model is away: the first `busy` of each kind (the programme, a talk's counts, a rating's
+    status), or every one when `busy` is None."""
+
+    KINDS = ("/talks", "/ratings?", "/ratings/")
+
+    def __init__(self, runtime: Runtime, busy: int | None) -> None:
+        proxy = self
+        self.rated = False
+        self.answered_busy: dict[str, int] = {}  # 503s answered, by kind
+        self.busy_since: float | None = None  # when the first was
+        lock = threading.Lock()
+
+        class Forward(ForwardingHandler):
+            def relay(self) -> None:
+                kind = next((k for k in proxy.KINDS if self.path.startswith(k)), None)
+                with lock:
+                    proxy.rated |= self.command == "POST" and self.path == "/ratings"
+                    held = self.command == "GET" and kind is not None and proxy.rated
+                    held &= busy is None or proxy.answered_busy.get(str(kind), 0) < busy
+                    if held:
+                        proxy.answered_busy[str(kind)] = proxy.answered_busy.get(str(kind), 0) + 1
+                        proxy.busy_since = proxy.busy_since or time.monotonic()
+                if not held:
+                    super().relay()
+                    return
+                problem = {
+                    "type": "urn:talkrate:problem:read-model-unavailable",
+                    "title": "Counts unavailable",
+                    "status": 503,
+                    "detail": "the counts and averages cannot be read just now (every rating is "
+                    "kept); try again shortly",
+                }
+                headers = {"content-type": "application/problem+json", "retry-after": "1"}
+                self.answer(503, headers, json.dumps(problem).encode())
+
+        Forward.runtime = runtime
+        super().__init__(Forward)
+
+
+def test_simulate_verify_waits_out_an_api_busy_while_it_reads_the_counts(cli: Cli) -> None:
+    # Given an API that answers the verify's first read of the programme, of a talk's counts
+    # and of a rating's status 503 (Retry-After: 1), as while its read model is away
+    talk_id = cli.add(unique_talk_id("busy-counts"), "Counted when the API is back")
+    proxy = CountsBusyProxy(cli.runtime, busy=1)
+    try:
+        # When a crowd is simulated through it with --verify
+        done = cli.run(
+            "--api", proxy.url, "simulate", "--attendees", "3", "--talk", talk_id,
+            "--slot-seconds", "0.2", "--bad-share", "0", "--verify", "--seed", "3", timeout=120,
+        )  # fmt: skip
+        # Then it waited each one out and verified every rating (it gave up at the first:
+        # "Counts unavailable (503) ... (not verified)"), saying on stderr that it waited
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "every talk agrees" in done.stdout
+        assert proxy.answered_busy == dict.fromkeys(CountsBusyProxy.KINDS, 1)
+        assert "talkrate: the API is busy (Counts unavailable, 503): waiting 1 s to read the " in (
+            done.stderr
+        )
+        assert "Traceback" not in done.stderr
+    finally:
+        proxy.close()
+        cli.remove(talk_id)
+
+
+def test_simulate_verify_of_an_api_busy_past_the_verify_timeout_fails_in_one_line(
+    cli: Cli,
+) -> None:
+    # Given an API that answers every read of the verify 503 (Retry-After: 1)
+    talk_id = cli.add(unique_talk_id("busy-counts"), "Never counted in time")
+    proxy = CountsBusyProxy(cli.runtime, busy=None)
+    try:
+        # When a crowd is simulated through it with --verify, waiting 4 s at most
+        process = cli.start(
+            "--api", proxy.url, "simulate", "--attendees", "3", "--talk", talk_id,
+            "--slot-seconds", "0.2", "--bad-share", "0", "--verify", "--seed", "3",
+            "--verify-timeout", "4",
+        )  # fmt: skip
+        out, err = process.communicate(timeout=120)
+        ended = time.monotonic()
+        # Then it waited until the timeout, no longer, and failed in one line saying the API
+        # stayed busy, after the figures of what it sent
+        assert process.returncode == 1, out + err
+        assert "sent " in out
+        last = err.strip().splitlines()[-1]
+        assert last == (
+            "talkrate: the API stayed busy (Counts unavailable, 503) until the verify's timeout "
+            "(4 s, --verify-timeout) (not verified)"
+        ), err
+        assert "Traceback" not in err
+        waited = proxy.busy_since
+        assert waited is not None
+        assert 3.5 < ended - waited < 4 + 5, f"ended {ended - waited:.1f} s after the first 503"
+    finally:
+        proxy.close()
+        cli.remove(talk_id)
+
+
 def test_the_watch_subscriber_hears_the_runtimes_live_channel(cli: Cli, talk: str) -> None:
     # Given the command's subscriber on the runtime's live channel (AppSync Events emulation),
     # on the talk's channel as its document names it, and on the leaderboard

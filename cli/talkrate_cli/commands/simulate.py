@@ -6,6 +6,7 @@ import asyncio
 import random
 import sys
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -18,6 +19,7 @@ from talkrate_cli.settings import is_loopback
 from talkrate_cli.simulation.ledger import SILENCE_SECONDS, Ledger
 from talkrate_cli.simulation.scenario import Crowd, cast, plan_conference, plan_steady, slots_of
 from talkrate_cli.simulation.verify import (
+    BusyWait,
     Reading,
     Verdict,
     await_projection,
@@ -116,7 +118,8 @@ def _first_token(session: Session, code: str | None, wanted: bool | None) -> str
     type=click.FloatRange(1),
     default=120.0,
     show_default=True,
-    help="With --verify: seconds to wait for the projector to count the run's ratings.",
+    help="With --verify: seconds to wait for the projector to count the run's ratings (and "
+    "for a busy API, answering 503, to read them).",
 )
 @click.option(
     "--give-up-after",
@@ -307,6 +310,9 @@ def _verify(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     delta = ledger.expected_delta()
+    # The ratings are sent: a busy API's reads are waited out (within the timeout), and said.
+    say = partial(output.errors.print, markup=False)
+    session.api.busy_reads = BusyWait(time.monotonic() + timeout, timeout, say)
     with Progress(
         TextColumn("projecting"),
         BarColumn(),
@@ -324,6 +330,7 @@ def _verify(
     for talk_id in [*verdict.disagreeing, *verdict.pending, *verdict.unprojected]:
         where = diagnose(session.api, ledger.events.get(talk_id, []))
         verdict.whereabouts[talk_id] = {k: v for k, v in where.items()}
+    session.api.busy_reads = None
     return verdict
 
 

@@ -18,6 +18,7 @@ The counts are still what finds a rating counted twice.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import Counter
@@ -37,6 +38,44 @@ Histograms = dict[str, Counter[str]]
 # How long the counts may be away (the read model being rebuilt: seconds) before a snapshot
 # gives up.
 UNSUMMED_WAIT_SECONDS = 30.0
+
+
+# How often, at most, a wait for a busy API is said (each of STATUS_READERS may meet one).
+BUSY_SAID_EVERY_SECONDS = 10.0
+
+
+class BusyWait:
+    """How the verify's reads wait out a busy API (a GET answered 503 with Retry-After: its
+    read model away, say), as `Api.busy_reads`: as long as the answer asks, and again, until
+    `until` (time.monotonic(): the verify's `timeout` of seconds run out), then CliError. Each
+    wait is said through `say`, every BUSY_SAID_EVERY_SECONDS at most. A 503 ended the verify
+    at once: the ratings sent were left unverified."""
+
+    def __init__(self, until: float, timeout: float, say: Callable[[str], None]) -> None:
+        self.until = until
+        self.timeout = timeout
+        self.say = say
+        self._said = -BUSY_SAID_EVERY_SECONDS
+        self._lock = threading.Lock()  # (the statuses' readers wait in threads of their own)
+
+    def __call__(self, problem: ApiProblem) -> None:
+        left = self.until - time.monotonic()
+        title = problem.problem.get("title") or "Service unavailable"
+        if left <= 0:
+            raise CliError(
+                f"the API stayed busy ({title}, {problem.status}) until the verify's timeout "
+                f"({self.timeout:g} s, --verify-timeout)"
+            )
+        wait = min(max(0.5, problem.retry_after or 0.0), left)
+        with self._lock:
+            if time.monotonic() - self._said >= BUSY_SAID_EVERY_SECONDS:
+                self._said = time.monotonic()
+                self.say(
+                    f"talkrate: the API is busy ({title}, {problem.status}): waiting "
+                    f"{math.ceil(wait)} s to read the counts again (up to {math.ceil(left)} s "
+                    "more, --verify-timeout)"
+                )
+        time.sleep(wait)
 
 
 def snapshot(api: Api, talk_ids: Iterable[str]) -> Histograms:
