@@ -287,7 +287,9 @@ GLOBAL_OPTIONS = ("--api", "--stack", "--region", "--json")
     help="Read the API URL from this CloudFormation stack (and for `admin`, without "
     "TALKRATE_ADMIN_TOKEN, the organiser token from its secret).",
 )
-@click.option("--region", metavar="REGION", help="The stack's region (else the AWS default).")
+@click.option(
+    "--region", metavar="REGION", help="With --stack: the stack's region (else the AWS default)."
+)
 @click.option(
     "--json",
     "as_json",
@@ -312,6 +314,10 @@ def cli(
         if given is not click.core.ParameterSource.ENVIRONMENT:
             raise click.UsageError("give --api or --stack, not both")
         api_url = None  # an explicit --stack wins over TALKRATE_API
+    if region is not None and not stack:
+        # (taken and unused: it is only where the stack is looked for; the secrets `ops` reads
+        # are looked for in AWS_REGION's, as the functions read them)
+        raise click.UsageError("--region goes with --stack (it says where the stack is)")
     session = Session(api_url, stack, region, as_json)
     ctx.obj = session
     ctx.call_on_close(lambda: session._api.close() if session._api else None)

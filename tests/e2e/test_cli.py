@@ -2202,6 +2202,9 @@ def test_a_simulation_whose_api_goes_away_stops_and_reports_what_it_sent(cli: Cl
         (("show", "a/b"), ("'a/b' is not a talk id", "talkrate show --help")),
         # (--alone alone was taken and did nothing)
         (("simulate", "--alone"), ("--alone goes with --verify", "simulate --help")),
+        # (--region alone was taken and did nothing: no stack to look for in it)
+        (("--region", "eu-west-1", "talks"), ("--region goes with --stack", "talkrate --help")),
+        (("--region", "eu-west-1", "ops", "check"), ("--region goes with --stack",)),
         # (a talk's view with --track watched the talk, the track unsaid and unused)
         (("watch", "t", "--track", "Main"), ("--track is for --leaderboard", "watch --help")),
         # (taken and unused: the talk's view lists no talks)
