@@ -249,6 +249,45 @@ def test_a_replay_that_leaves_another_span_missing_stores_its_records_and_waits_
     assert deployment.counted() == 8
 
 
+def test_ops_check_after_a_restore_names_the_replays_in_order_then_the_rebuild(
+    deployment: Deployment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given ratings on two partitions, backed up, then more on both after the backup
+    topic = deployment.topic
+    deployment.publish(0, 5, 5)
+    deployment.publish(1, 5)
+    deployment.deliver()
+    deployment.back_up()
+    deployment.publish(0, 2, 2)
+    deployment.publish(1, 3, 3, 3)
+    deployment.deliver()
+    # When PostgreSQL is restored from the backup, and the operator checks the read model
+    deployment.restore()
+    capsys.readouterr()
+    assert main(["ops", "check"]) == 1
+    said = capsys.readouterr().err
+    # Then the check names the replay of each span the event store lost, in order, and the
+    # rebuild after them (it named the rebuild alone, which refuses and names them)
+    assert f"behind the read model on {topic}-0 (it holds up to offset 1" in said
+    replays = said_replays(said)
+    assert [r[r.index("--partition") + 1] for r in replays] == ["0", "1"]
+    assert said.index("ops replay") < said.index("ops rebuild`")
+    assert said.rindex("ops replay") < said.index("ops rebuild`")
+    # And with --json it lists them as the rebuild's refusal does
+    assert main(["--json", "ops", "check"]) == 1
+    found = json.loads(capsys.readouterr().out)
+    assert [(m["partition"], m["first"], m["last"]) for m in found["missing"]] == [
+        (0, 2, 3),
+        (1, 1, 3),
+    ]
+    # And once the operator has run them, in that order, the check finds nothing amiss
+    assert main(replays[0]) == 1  # (its records stored; the rebuild waits for the other)
+    assert main(replays[1]) == 0
+    capsys.readouterr()
+    assert main(["ops", "check"]) == 0
+    assert deployment.counted() == 8
+
+
 def test_an_outbox_entry_published_again_after_a_restore_counts_once(
     deployment: Deployment, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -253,19 +253,23 @@ def _behind_refused(error: Any) -> BackendError:
         + "; ".join(f"`{span.replay_command}`" for span in missing)
         + ". What Kafka no longer holds is lost: `talkrate ops rebuild --force` rebuilds "
         'without it (docs/operations.md, "Restoring PostgreSQL from a backup")',
-        result={
-            "missing": [
-                {
-                    "topic": span.topic,
-                    "partition": span.partition,
-                    "first": span.first,
-                    "last": span.last,
-                    "replay": span.replay_command,
-                }
-                for span in missing
-            ]
-        },
+        result={"missing": _spans_listed(missing)},
     )
+
+
+def _spans_listed(missing: Any) -> list[dict[str, Any]]:
+    """The spans an event store behind the read model lacks, as --json lists them: each with
+    the replay that stores it again."""
+    return [
+        {
+            "topic": span.topic,
+            "partition": span.partition,
+            "first": span.first,
+            "last": span.last,
+            "replay": span.replay_command,
+        }
+        for span in missing
+    ]
 
 
 @ops.command()
@@ -338,17 +342,23 @@ def check(session: Session) -> None:
     says which, when its lock says, and for how long; nothing compared, the rebuild replaces
     the read model and ends by itself); exit 1 when a talk differs, or when the read model is
     lost (not built and no rebuild running: Redis flushed or restarted empty): `talkrate ops
-    rebuild` mends both; exit 1 too when the lock has no expiry (set by hand, or by a fault:
-    it holds the projector off for good), with the command that clears it."""
+    rebuild` mends both (where the event store is behind the read model, restored from a
+    backup: the `ops replay` of each span it lacks first, which it names in order); exit 1 too
+    when the lock has no expiry (set by hand, or by a fault: it holds the projector off for
+    good), with the command that clears it."""
     from talkrate import wiring
     from talkrate.config import load_settings
     from talkrate.read_model_check import check_read_model
+    from talkrate.rebuild import behind_said
 
     say = _say("check", output.errors if session.as_json else None)
-    where = load_settings().where()
+    settings = load_settings()
+    where = settings.where()
     model = _read_model()
     say(f"{where['talks']} against {where['ratings']}")
-    result = check_read_model(wiring.event_store(), model, progress=say)
+    result = check_read_model(
+        wiring.event_store(), model, progress=say, topic=settings.ratings_topic
+    )
     differing = [
         {"talkId": d.talk_id, "stored": d.stored, "counted": d.counted, "missing": d.missing}
         for d in result.differences
@@ -366,6 +376,8 @@ def check(session: Session) -> None:
             "expiresInSeconds": None if expires is None else round(expires, 1),
             "heldBy": result.lock.held_by,
         }
+    if result.behind:
+        found["missing"] = _spans_listed(result.behind)
     if result.state == "stale-lock":
         held = result.lock.held_seconds if result.lock else None
         since = "" if held is None else f", taken {held:.0f} s ago"
@@ -397,11 +409,23 @@ def check(session: Session) -> None:
                     f"the read model {sum(d.counted.values())}",
                     markup=False,
                 )
-        raise CliError(
+        told = (
             f"{len(differing)} of {result.talks} rated talks differ between the read model and "
-            "the event store: `talkrate ops rebuild` recounts them",
-            result=found,
+            "the event store"
         )
+        if result.behind:
+            # (restored from a backup: a rebuild first would refuse, naming these replays)
+            raise CliError(
+                f"{told}, and the event store is behind the read model on "
+                f"{behind_said(result.behind)}. PostgreSQL restored from a backup? While Kafka "
+                "still holds them, store those records again first, in this order: "
+                + "; ".join(f"`{span.replay_command}`" for span in result.behind)
+                + "; then rebuild (the last replay does, as `talkrate ops rebuild` would). What "
+                "Kafka no longer holds is lost: `talkrate ops rebuild --force` rebuilds without "
+                'it (docs/operations.md, "Restoring PostgreSQL from a backup")',
+                result=found,
+            )
+        raise CliError(f"{told}: `talkrate ops rebuild` recounts them", result=found)
     if session.as_json:
         output.emit_json(found)
     elif result.lock is not None and result.lock.held_by == "forget-voter":

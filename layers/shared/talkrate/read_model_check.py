@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Literal, NamedTuple, Protocol
 
 from talkrate.projected import ReadModelState, RebuildLock
+from talkrate.rebuild import OffsetRange, missing_spans
 from talkrate.values import Histogram
 
 # A talk that differs is read again after this pause, both sides: a batch applied between the
@@ -54,6 +55,10 @@ class CheckedModel(Protocol):
         """The histogram of each talk it counts ratings of."""
         ...
 
+    def applied_offsets(self) -> dict[str, int]:
+        """Every "topic-partition" with the offset up to which batches were applied."""
+        ...
+
 
 class Difference(NamedTuple):
     """A talk whose counts differ: as the event store counts them, and as the read model has
@@ -79,13 +84,16 @@ ReadModelCondition = Literal["built", "rebuilding", "stale-lock", "lost"]
 class CheckResult(NamedTuple):
     """What the check found: the read model's `state` (nothing compared unless "built" and no
     rebuild running), `built` whether it holds its built mark; the talks compared; those that
-    differ; the rebuild's lock while one runs (or a stale one holds the projector off)."""
+    differ; the rebuild's lock while one runs (or a stale one holds the projector off); where
+    talks differ, the spans of the ratings topic the event store is `behind` the read model on
+    (restored from a backup: their replays come before a rebuild, which refuses until then)."""
 
     state: ReadModelCondition
     built: bool
     talks: int
     differences: list[Difference]
     lock: RebuildLock | None = None
+    behind: tuple[OffsetRange, ...] = ()
 
 
 def check_read_model(
@@ -93,13 +101,16 @@ def check_read_model(
     model: CheckedModel,
     progress: Callable[[str], None] = lambda _: None,
     settle: float = SETTLE_SECONDS,
+    topic: str | None = None,
 ) -> CheckResult:
     """Compare every talk's histogram in the read model with the event store's count of it (the
     talks either side counts);
     the talks that differ twice, `settle` seconds apart (see SETTLE_SECONDS). Nothing is
     compared while a rebuild runs (the projector is held off: batches stored and not yet
     counted would read as differences), while a lock without expiry holds it off for good
-    ("stale-lock"), or when the read model is lost."""
+    ("stale-lock"), or when the read model is lost. With `topic` (the ratings topic), talks
+    that differ come with the spans of its partitions the event store is behind the read model
+    on, as a rebuild compares them (missing_spans)."""
     built = model.is_built()
     lock = model.rebuild_lock()
     if lock is not None:
@@ -108,6 +119,9 @@ def check_read_model(
     # (it sets the built mark before it lets its lock go) is no loss.
     if not built and not model.is_built():
         return CheckResult("lost", False, 0, [])
+    # (read before the event store: the projector stores a batch before it applies it, so an
+    # offset applied by then is stored by then, and no batch makes a span seem missing)
+    applied = model.applied_offsets() if topic is not None else {}
     state = store.state(progress)
     stored = {talk: Histogram.from_counts(counts) for talk, counts in state.histograms.items()}
     # The talks either side counts: a talk the read model counts and the event store holds no
@@ -123,6 +137,7 @@ def check_read_model(
         counted = _histograms(model, found)
         found = _differing(found, stored, counted)
     empty = Histogram.empty()
+    ours = {name: o for name, o in applied.items() if name.rpartition("-")[0] == topic}
     return CheckResult(
         "built",
         True,
@@ -131,6 +146,7 @@ def check_read_model(
             Difference(talk, stored.get(talk, empty).counts, counted.get(talk, empty).counts)
             for talk in found
         ],
+        behind=tuple(missing_spans(ours, state.offsets)) if found else (),
     )
 
 
