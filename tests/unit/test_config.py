@@ -175,6 +175,8 @@ def test_every_value_the_template_allows_for_the_vote_settings_is_a_valid_settin
     ("code", "taken"),
     [
         ("", True),  # no code
+        ("-", True),  # no code: `sam deploy --guided` takes no empty answer for a hidden one
+        ("--", False),
         ("hall-a-2026", True),
         ("devconf 2026", True),
         ("x" * 64, True),
@@ -216,7 +218,9 @@ def test_every_event_code_the_template_takes_is_one_the_api_compares(code: str) 
 
     # Then it is no code at all, or as long as the API needs once compared (without case and
     # the spaces around it), and it admits itself as typed on a phone
-    if code:
+    if code == "-":
+        assert EventCode(settings_from({"VOTER_CODE": code})).admits(None)
+    elif code:
         assert len(spoken(code)) >= SHORTEST_EVENT_CODE
         assert EventCode(settings_from({"VOTER_CODE": code})).admits(code.upper() + " ")
 
@@ -281,9 +285,16 @@ def test_a_warm_process_takes_a_changed_event_code_from_its_secret(
     assert code.admits("hall-b-2026")
     clock[0] += 301
     assert not code.admits("hall-a-2026")
-    # And once the code is taken away, attendees need none
+    # And once the code is taken away, attendees need none (a deploy with VoterCode "-", as
+    # `sam deploy --guided` takes none, alike)
     client.put_secret_value(SecretId=arn, SecretString=json.dumps({"code": ""}))
     clock[0] += 31
+    assert code.admits(None)
+    client.put_secret_value(SecretId=arn, SecretString=json.dumps({"code": "hall-c-2026"}))
+    clock[0] += 301
+    assert not code.admits(None)
+    client.put_secret_value(SecretId=arn, SecretString=json.dumps({"code": "-"}))
+    clock[0] += 301
     assert code.admits(None)
 
 

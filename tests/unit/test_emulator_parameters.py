@@ -93,7 +93,9 @@ def test_the_project_template_takes_its_defaults_and_refuses_a_misspelt_policy()
     with pytest.raises(TemplateError) as short:
         load_template(ROOT / "template.yaml", {"VoterCode": "purple"})
     assert "purple" not in str(short.value)
-    assert str(short.value).startswith("template parameter VoterCode: empty, or 8 to 64 ")
+    assert str(short.value).startswith(
+        "template parameter VoterCode: empty (or -) for none, or 8 to 64 "
+    )
 
 
 def test_the_runtime_stops_at_start_with_one_line_and_starts_nothing() -> None:

@@ -87,6 +87,9 @@ _SECRETS = (
     "edge_secret",
 )
 _BLANK_IS_UNSET = ("voter_token_key", "voter_token_previous_key", "voter_code", "edge_secret")
+# An event code of "-" is none, as an empty one: `sam deploy --guided` asks for the template's
+# hidden VoterCode and takes no empty answer (its prompt repeats), so "-" is how it is left out.
+NO_EVENT_CODE = "-"
 _NUMBERS = {
     "publish_timeout_seconds": _Number(float, above=0, most=25),
     "stats_timeout_seconds": _Number(float, above=0, most=10),
@@ -195,6 +198,8 @@ class Settings:
         for name in _SECRETS:
             if (value := values.get(name.upper())) is not None:
                 text = _text(name, value)
+                if name == "voter_code" and text == NO_EVENT_CODE:
+                    continue
                 if text or name not in _BLANK_IS_UNSET:
                     read[name] = Secret(text)
         for name, number in _NUMBERS.items():
@@ -299,9 +304,9 @@ def _secret_values(arn: str, fresh: bool = False) -> Mapping[str, Any]:
 
 
 def read_voter_code(arn: str, fresh: bool = False) -> str | None:
-    """The event code its secret holds now (None when it holds none)."""
+    """The event code its secret holds now (None when it holds none, empty or NO_EVENT_CODE)."""
     code = _secret_values(arn, fresh).get("code")
-    return code if isinstance(code, str) and code else None
+    return code if isinstance(code, str) and code and code != NO_EVENT_CODE else None
 
 
 class VoterKeys(NamedTuple):
