@@ -106,12 +106,11 @@ def tables(dsn: str) -> set[str]:
 
 
 @pytest.fixture
-def deploy(
-    monkeypatch: pytest.MonkeyPatch, answers: Answers
-) -> Callable[[str, str], dict[str, Any]]:
-    """Send one custom resource request to SchemaFunction for a database; CloudFormation's answer."""
+def deploy(monkeypatch: pytest.MonkeyPatch, answers: Answers) -> Callable[..., dict[str, Any]]:
+    """Send one custom resource request to SchemaFunction for a database (its `Emergency`
+    property when given: EmergencyDeploy); CloudFormation's answer."""
 
-    def send(request_type: str, dsn: str) -> dict[str, Any]:
+    def send(request_type: str, dsn: str, emergency: str | None = None) -> dict[str, Any]:
         monkeypatch.setenv("TALKS_CONNECTION", dsn)
         monkeypatch.delenv("CONNECTIONS_SECRET_ARN", raising=False)
         load_settings.cache_clear()  # a cold start each time: settings read anew
@@ -124,6 +123,7 @@ def deploy(
             "LogicalResourceId": "DatabaseSchema",
             "ResourceType": "Custom::DatabaseSchema",
             **({} if request_type == "Create" else {"PhysicalResourceId": PHYSICAL_ID}),
+            **({} if emergency is None else {"ResourceProperties": {"Emergency": emergency}}),
         }
         before = len(answers.received)
         handler(event, LambdaContextStub("schema"))
@@ -348,8 +348,34 @@ def test_an_unreachable_database_fails_the_deploy_without_saying_its_password(
     answer = deploy("Create", unreachable)
     # Then the deploy fails, saying why, and the password is in no answer
     assert answer["Status"] == "FAILED"
-    assert answer["Reason"].startswith("OperationalError: ")
+    assert answer["Reason"].startswith("DatabaseNotConnected: "), answer["Reason"]
+    assert '"127.0.0.1", port 1 failed' in answer["Reason"]
     assert "s3cret-pw" not in json.dumps(answer)
+
+
+def test_an_emergency_deploy_goes_on_without_the_schema_while_the_database_is_down(
+    deploy: Callable[..., dict[str, Any]], empty_database: str
+) -> None:
+    # Given a database that does not answer (a closed loopback port)
+    unreachable = "postgresql://talkrate:s3cret-pw@127.0.0.1:1/talkrate"
+    # When a fix is deployed with EmergencyDeploy true (the stack updated), and without
+    update = deploy("Update", unreachable, "true")
+    ordinary = deploy("Update", unreachable, "false")
+    # Then the emergency deploy goes on, saying the schema was not applied and what applies it
+    # (it failed and rolled back, whatever the fix), and the ordinary one still fails
+    assert update["Status"] == "SUCCESS", update["Reason"]
+    assert update["Reason"].startswith("schema NOT applied (DatabaseNotConnected: ")
+    assert "the next deploy with EmergencyDeploy false applies it" in update["Reason"]
+    assert update["Data"] == {"Version": "not-applied"}
+    assert ordinary["Status"] == "FAILED"
+    assert "s3cret-pw" not in json.dumps([update, ordinary])
+    # And a new stack's (Create) still fails, as does a connection string libpq cannot read
+    assert deploy("Create", unreachable, "true")["Status"] == "FAILED"
+    assert deploy("Update", UNREADABLE[0], "true")["Status"] == "FAILED"
+    # And with the database answering, an emergency deploy applies the schema as any does
+    applied = deploy("Update", empty_database, "true")
+    assert (applied["Status"], applied["Data"]) == ("SUCCESS", {"Version": schema_version()})
+    assert tables(empty_database) >= TABLES
 
 
 @pytest.mark.parametrize("password", ["50%off!", "Ab/cd3f", "Ab@cd3f"])

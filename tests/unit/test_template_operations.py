@@ -867,6 +867,9 @@ def test_every_deploy_applies_the_schema_before_the_functions_that_read_it() -> 
     layers = set(resources(template, "AWS::Lambda::LayerVersion"))
     assert layers
     assert refs(schema["Properties"]) >= layers | {"ConnectionsSecret", "SchemaRun"}
+    # and it hears whether the deploy is an emergency's (which goes on without the schema while
+    # the database is down), so the next deploy, false again, asks again
+    assert refs(schema["Properties"]["Emergency"]) == {"EmergencyDeploy"}
     # and every function that reads or writes the tables waits for it
     for name in ("ApiFunction", "ProjectorFunction", "RelayFunction"):
         depends = template["Resources"][name].get("DependsOn", [])

@@ -26,22 +26,58 @@ def schema_version() -> str:
     return hashlib.sha256(text).hexdigest()[:16]
 
 
+class DatabaseNotConnected(Exception):
+    """The catalog database could not be connected to (down, out of reach, or refusing the
+    login): nothing of the schema was tried."""
+
+
+# The Version answered for a schema an emergency deploy could not apply.
+NOT_APPLIED = "not-applied"
+
+
 def handle(event: Mapping[str, Any], apply: Callable[[], None]) -> dict[str, Any]:
     """Answer one custom resource request: apply the schema unless the stack deletes it.
 
     Returns the answer sent to the request's ResponseURL. The reason of a failure names the
     error's kind and first line only (a driver's message names a host, never a password).
+
+    An Update of an emergency deploy (its `Emergency` property "true": EmergencyDeploy) that
+    cannot connect to the database succeeds without the schema, saying so: a fix deployed while
+    PostgreSQL is down would otherwise fail here and roll back, whatever else it changed. The
+    next deploy with EmergencyDeploy false changes that property, and applies it.
     """
     try:
         if event.get("RequestType") in ("Create", "Update"):
-            apply()
+            try:
+                apply()
+            except DatabaseNotConnected as error:
+                if not _emergency_update(event):
+                    raise
+                reason = (
+                    f"schema NOT applied ({_said(error)}): EmergencyDeploy went on without it; "
+                    "the next deploy with EmergencyDeploy false applies it"
+                )
+                answer = _answer(
+                    event, "SUCCESS", reason[:MAX_REASON_LENGTH], {"Version": NOT_APPLIED}
+                )
+                _send(str(event["ResponseURL"]), answer)
+                return answer
         answer = _answer(event, "SUCCESS", "schema applied", {"Version": schema_version()})
     except Exception as error:  # CloudFormation must hear of any failure, or it waits an hour
-        first_line = (str(error).strip().splitlines() or [""])[0]
-        reason = f"{type(error).__name__}: {first_line}"[:MAX_REASON_LENGTH]
-        answer = _answer(event, "FAILED", reason, {})
+        answer = _answer(event, "FAILED", _said(error)[:MAX_REASON_LENGTH], {})
     _send(str(event["ResponseURL"]), answer)
     return answer
+
+
+def _said(error: Exception) -> str:
+    first_line = (str(error).strip().splitlines() or [""])[0]
+    return f"{type(error).__name__}: {first_line}"
+
+
+def _emergency_update(event: Mapping[str, Any]) -> bool:
+    properties = event.get("ResourceProperties")
+    emergency = properties.get("Emergency") if isinstance(properties, Mapping) else None
+    return event.get("RequestType") == "Update" and str(emergency).lower() == "true"
 
 
 def _answer(

@@ -1508,7 +1508,20 @@ def apply_schema(
     options: dict[str, Any] = {"connect_timeout": connect_timeout}
     if host:
         options["host"] = host
-    connection = connect(dsn, **options)
+    try:
+        psycopg2.extensions.parse_dsn(dsn)
+    except psycopg2.ProgrammingError:
+        readable = False  # (a string libpq cannot read: connect says so, in words of its own)
+    else:
+        readable = True
+    try:
+        connection = connect(dsn, **options)
+    except psycopg2.OperationalError as error:
+        if not readable:
+            raise
+        from talkrate.schema import DatabaseNotConnected
+
+        raise DatabaseNotConnected(str(error)) from None
     try:
         with connection, connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
