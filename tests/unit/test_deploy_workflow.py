@@ -565,6 +565,34 @@ def test_each_deploy_installs_its_packages_before_it_holds_aws_credentials(
     assert "make setup" in before
 
 
+def test_nothing_is_built_for_a_deploy_before_the_whole_of_ci_passed_on_it() -> None:
+    # Given the pipeline's workflows, as GitHub reads them ("on" is YAML 1.1's True)
+    workflows = ROOT / ".github/workflows"
+    deploy: dict[str, Any] = yaml.safe_load((workflows / "deploy.yml").read_text())
+    ci: dict[str, Any] = yaml.safe_load((workflows / "ci.yml").read_text())
+    jobs = deploy["jobs"]
+    # Then every deploy's build waits for a job running ci.yml, which may be called, on the same
+    # commit (a push to main deployed to dev whatever its checks said)
+    ci_yml = ("$/.github/workflows/ci.yml", "./.github/workflows/ci.yml")
+    checks = [name for name, job in jobs.items() if job.get("uses") in ci_yml]
+    assert checks, "no job of deploy.yml runs ci.yml"
+    assert "workflow_call" in ci[True]
+    assert set(checks) <= set(_needed(jobs, "build"))
+    for name, job in jobs.items():
+        if "environment" in job:
+            assert set(checks) <= _needed(jobs, name), name
+    # And a push's own CI run and the deploy's cannot cancel each other (one concurrency group
+    # for both cancelled one of them)
+    assert "github.workflow" in ci["concurrency"]["group"]
+
+
+def _needed(jobs: dict[str, Any], name: str) -> set[str]:
+    """Every job `name` waits for, directly or through the jobs it needs."""
+    needs = jobs[name].get("needs", [])
+    direct = {needs} if isinstance(needs, str) else set(needs)
+    return direct.union(*(_needed(jobs, each) for each in direct))
+
+
 def test_a_prod_deploy_waiting_for_its_reviewers_holds_up_no_deploy_to_dev() -> None:
     workflow = _workflow()
     # Then no group spans the whole workflow (a run waiting for prod's reviewers held it, and no
