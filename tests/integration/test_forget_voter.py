@@ -144,6 +144,7 @@ def test_a_forgotten_voter_s_ratings_keep_every_count_under_a_new_id(
     assert status == 0, err
     assert done == {
         "events": 3,
+        "found": 3,
         "talks": 2,
         "votes": 2,
         "outbox": 1,
@@ -471,17 +472,79 @@ def test_a_voter_token_must_be_whole(
     assert main(["ops", "forget-voter", voter]) == 0
     said = capsys.readouterr().out
     assert said == (
-        "forget-voter: no rating of this voter is stored (none filed away); their passes are "
-        "refused\n"
+        f"forget-voter: no rating of voter id {voter} is stored, so none was filed away (the id "
+        "is marked forgotten all the same: a pass carrying it is refused)\n"
+        "forget-voter: check the id: it is the second part of the attendee's pass, "
+        "v1.<voter id>.<expiry>.<signature>; giving their whole pass is the sure way\n"
     ), said
     assert done == {
         "events": 0,
+        "found": 0,
         "talks": 0,
         "votes": 0,
         "outbox": 0,
         "deadLetters": 0,
         "rebuildNeeded": False,
     }
+
+
+def test_an_id_that_names_no_stored_rating_is_said_to_have_filed_nothing_away(
+    backends: tuple[PostgresEventStore, RedisReadModel],
+    read_model_url: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    limiter = RedisRequestLimiter(connect(read_model_url))
+    # Given an operator answering a deletion request with an id no pass ever carried (a typo)
+    # When they forget it
+    status = main(["ops", "forget-voter", "nonsense"])
+    said = capsys.readouterr().out
+    # Then the id is marked all the same (harmless, and right for a voter who never rated)
+    assert status == 0, said
+    assert limiter.admit([], None, forgotten_id("nonsense")).barred
+    # But the words do not read as a deletion done: nothing of that id is stored, and how to
+    # check it (the pass's second part; the whole pass is sure)
+    assert said.splitlines() == [
+        "forget-voter: no rating of voter id nonsense is stored, so none was filed away (the id "
+        "is marked forgotten all the same: a pass carrying it is refused)",
+        "forget-voter: check the id: it is the second part of the attendee's pass, "
+        "v1.<voter id>.<expiry>.<signature>; a pass's voter id is 32 lower-case hex digits, "
+        "and nonsense is not one; giving their whole pass is the sure way",
+    ]
+    # And with --json: the document says none was found, and the same words go to stderr
+    status, done, err = forget("nonsense", capsys=capsys)
+    assert (status, done["found"], done["events"]) == (0, 0, 0)
+    assert "no rating of voter id nonsense is stored" in err, err
+    # And an attendee's pass, checked by its signature, who has not rated: no id to check
+    attendee, _ = token(expired_ago=-timedelta(days=1))
+    assert main(["ops", "forget-voter", attendee]) == 0
+    assert capsys.readouterr().out == (
+        "forget-voter: no rating of this voter is stored, so none was filed away (they have "
+        "not rated); their passes are refused from now on\n"
+    )
+
+
+def test_a_voter_forgotten_again_is_said_filed_away_by_the_earlier_run(
+    backends: tuple[PostgresEventStore, RedisReadModel],
+    redis_client: ReadModelClient,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    talk = unique_talk_id()
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    attendee, voter = token(expired_ago=timedelta(hours=2))
+    # Given an attendee who rated a talk 3 then 5, and was forgotten
+    counted(backends, topic, 0, voter_event(talk, 3, voter, 0), voter_event(talk, 5, voter, 1))
+    assert forget(attendee, capsys=capsys)[1]["events"] == 2
+    # When the operator runs it again (a second request, a runbook run twice)
+    assert main(["ops", "forget-voter", attendee]) == 0
+    said = capsys.readouterr().out
+    # Then it says their ratings are stored, filed away before (not that none is stored)
+    assert said == (
+        "forget-voter: nothing left to file away: their 2 stored ratings were filed under "
+        f"{forgotten_id(voter)} by an earlier run; their passes are refused\n"
+    ), said
+    _, done, _ = forget(attendee, capsys=capsys)
+    assert (done["events"], done["found"]) == (0, 2)
+    redis_client.delete(histogram_key(talk), votes_key(talk))
 
 
 def test_a_voter_id_in_the_wrong_case_is_refused_before_anything_is_marked(
@@ -514,7 +577,7 @@ def test_a_voter_id_in_the_wrong_case_is_refused_before_anything_is_marked(
     # Then it is marked (a voter who has not rated yet is forgotten by their passes), and the
     # words say that no pass carries such an id
     said = capsys.readouterr().out
-    assert "a pass's voter id is 32 lower-case hex digits: check the id" in said, said
+    assert "32 lower-case hex digits, and garbage is not one" in said, said
     assert limiter.admit([], None, forgotten_id("garbage")).barred
 
 

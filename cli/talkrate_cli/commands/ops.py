@@ -934,7 +934,8 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
     no rebuild running: `ops rebuild` first); run it when no batch waits for `ops replay` either
     (ProjectorFailuresAlarm OK): a rating of theirs sent just before the mark and counted after
     the run is counted beside the others until it is run again and `ops rebuild` follows. The
-    ratings topic keeps its copies until its retention deletes them.
+    ratings topic keeps its copies until its retention deletes them. A voter id that names no
+    stored rating (a typo?) is marked all the same, and said so: check it, or give the pass.
 
     Exit status: 0 done; 3 NOT finished: the voter is kept as forgotten in PostgreSQL but Redis
     could not be marked (unreachable, paused, full): their pass is refused meanwhile (the API
@@ -1031,25 +1032,34 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
         # And a batch stored since the check above, renamed with the rest, still carries the
         # old id to the read model when it is retried: equal counts do not show it.
         doubled += _not_yet_counted(store, model, pseudonym)
+        # Every stored rating of theirs, now filed away (by this run or an earlier one).
+        found = store.ratings_of_voter(pseudonym)
     finally:
         model.unlock_after_rebuild()
     document = {
         "events": events,
+        "found": found,
         "talks": len(talks),
         "votes": votes,
         "outbox": outbox,
         "deadLetters": letters,
         "rebuildNeeded": bool(doubled),
     }
+    if not (found or votes or outbox or letters):
+        # Marked all the same (right for a voter who has not rated yet), but an id mistyped, or
+        # one no pass carries, is marked just as well: said beside --json's document too (on
+        # stderr), so that an operator answering a deletion request does not take it for done.
+        for line in _nothing_of_the_voter_stored(None if read else voter_id):
+            say(line)
     if session.as_json:
         output.emit_json(document)
-    elif not (events or votes or outbox or letters):
-        # Marked all the same: a voter who has not rated yet is forgotten by their passes.
-        said = "no rating of this voter is stored (none filed away); their passes are refused"
-        if read is None and not re.fullmatch(ISSUED_VOTER_ID, voter_id):
-            said += f" ({ISSUED_VOTER_ID_SAID}: check the id)"
-        say(said)
-    else:
+    elif found and not (events or votes or outbox or letters):
+        say(
+            f"nothing left to file away: their {output.counted(found, 'stored rating')} "
+            f"{'was' if found == 1 else 'were'} filed under {pseudonym} by an earlier run; "
+            "their passes are refused"
+        )
+    elif found or votes or outbox or letters:
         say(
             f"{output.counted(events, 'rating')} of {output.counted(len(talks), 'talk')}, "
             f"{output.counted(outbox, 'outbox entry', 'outbox entries')} and "
@@ -1069,6 +1079,28 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
 # The voter id of a pass the API hands out (`v1.<voter id>.…`): 32 lower-case hex digits.
 ISSUED_VOTER_ID = r"[0-9a-f]{32}"
 ISSUED_VOTER_ID_SAID = "a pass's voter id is 32 lower-case hex digits"
+
+
+def _nothing_of_the_voter_stored(voter_id: str | None) -> list[str]:
+    """What `ops forget-voter` says when no rating of the voter is stored, nor anything else of
+    theirs: of a pass (`voter_id` None) that they have not rated; of a voter id, that it names
+    no stored rating, and how to check it (a typo is marked as readily as a real id)."""
+    if voter_id is None:
+        return [
+            "no rating of this voter is stored, so none was filed away (they have not rated); "
+            "their passes are refused from now on"
+        ]
+    shape = (
+        ""
+        if re.fullmatch(ISSUED_VOTER_ID, voter_id)
+        else f"; {ISSUED_VOTER_ID_SAID}, and {voter_id} is not one"
+    )
+    return [
+        f"no rating of voter id {voter_id} is stored, so none was filed away (the id is marked "
+        "forgotten all the same: a pass carrying it is refused)",
+        "check the id: it is the second part of the attendee's pass, "
+        f"v1.<voter id>.<expiry>.<signature>{shape}; giving their whole pass is the sure way",
+    ]
 
 
 def _refuse_a_mistyped_case(store: Any, voter_id: str) -> None:

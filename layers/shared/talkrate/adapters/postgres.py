@@ -1027,6 +1027,14 @@ class PostgresEventStore:
             cursor.execute(sql, (voter_id,))
             return [row[0] for row in cursor.fetchall()]
 
+    def ratings_of_voter(self, voter_id: str) -> int:
+        """How many ratings of a voter's the event store holds (every one, a changed mind's
+        earlier values too)."""
+        sql = "SELECT count(*) FROM rating_events WHERE voter_id = %s"
+        with self._db.transaction() as cursor:
+            cursor.execute(sql, (voter_id,))
+            return int((cursor.fetchone() or (0,))[0])
+
     def pending_of_voter(self, voter_id: str) -> int:
         """How many outbox entries of a voter's ratings still wait for the relay."""
         sql = (
