@@ -254,8 +254,15 @@ def modes_text(values: Sequence[int] | None) -> str:
         return "-"
     if len(values) == 5:
         return ALL_ALIKE
-    said = [str(v) for v in values]
-    return said[0] if len(said) == 1 else f"{', '.join(said[:-1])} and {said[-1]}"
+    return listed([str(v) for v in values])
+
+
+def listed(items: Sequence[str]) -> str:
+    """A list in English: "A", "A and B", "A, B and C" (a talk's speakers, a tie's values;
+    web/js/dom.js listed alike)."""
+    if len(items) < 2:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def venue_zone(config: Mapping[str, Any] | None) -> zoneinfo.ZoneInfo | None:
@@ -455,7 +462,7 @@ def talk_view(talk: dict[str, Any], ratings: dict[str, Any], zone: tzinfo | None
 
     head = Styled(talk.get("title") or ratings.get("talkId", ""), "bold")
     facts = [
-        ", ".join(talk.get("speakers") or []),
+        listed(talk.get("speakers") or []),
         talk.get("track") or "",
         talk.get("room") or "",
         when(talk, zone),

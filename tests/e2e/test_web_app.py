@@ -1717,12 +1717,12 @@ def test_an_organiser_s_edit_shows_at_once_on_the_talk_page_the_room_screen_and_
         # and speakers, and its stars are off until it starts
         heading = page.get_by_role("heading", level=1)
         expect(heading).to_have_text("Pushed: after", timeout=LIVE_WITHIN_MS)
-        expect(page.locator(".meta")).to_contain_text("Ada Example, Bo Sample")
+        expect(page.locator(".meta")).to_contain_text("Ada Example and Bo Sample")
         expect(page.locator(".meta")).to_contain_text("Hall B")
         expect(star(page, 4)).to_be_disabled()
         # And the room screen its title and speakers, and when rating opens
         expect(screen.get_by_role("heading", level=1)).to_have_text("Pushed: after")
-        expect(screen.locator(".speakers")).to_have_text("Ada Example, Bo Sample")
+        expect(screen.locator(".speakers")).to_have_text("Ada Example and Bo Sample")
         expect(screen.get_by_test_id("qr-caption")).to_contain_text("Rating opens")
         # And the programme its card, no longer running now
         card = programme.locator(".talk-card", has_text="Pushed: after")

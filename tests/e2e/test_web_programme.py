@@ -260,10 +260,11 @@ def test_the_search_s_count_is_said_once_the_typing_pauses(web: WebStack, page: 
         ("ar", ["سميرة حداد", "يوسف علي", "ليلى منصور"], "سميرة حداد ويوسف علي وليلى منصور"),
         ("de", ["Anna Weber", "Jonas Klein", "Eva Roth"], "Anna Weber, Jonas Klein und Eva Roth"),
         ("ja", ["山田花子", "佐藤健"], "山田花子、佐藤健"),
-        (None, ["Ada Lovelace", "Grace Hopper"], "Ada Lovelace, Grace Hopper"),
-        ("tlh", ["Ada Lovelace", "Grace Hopper"], "Ada Lovelace, Grace Hopper"),
+        (None, ["Ada Lovelace", "Grace Hopper", "Alan Turing"], "Ada Lovelace, Grace Hopper and Alan Turing"),
+        ("en-US", ["Ada Lovelace", "Grace Hopper"], "Ada Lovelace and Grace Hopper"),
+        ("tlh", ["Ada Lovelace", "Grace Hopper"], "Ada Lovelace and Grace Hopper"),
     ],
-)
+)  # fmt: skip
 def test_a_talk_s_speakers_are_listed_the_way_its_language_lists_them(
     web: WebStack, page: Page, language: str | None, speakers: list[str], line: str
 ) -> None:
@@ -278,9 +279,16 @@ def test_a_talk_s_speakers_are_listed_the_way_its_language_lists_them(
     )
     # When its card on the programme, its page, its room screen and its row of the organisers'
     # table are shown, Then each lists its speakers as that language does (an Arabic list
-    # joined with "و", not a Latin comma), in English where the talk has no language it knows
+    # joined with "و", not a Latin comma), in English ("A, B and C", as `talkrate show` writes
+    # them; it was "A, B, C") where the talk is in English or has no language it knows
     page.goto(web.url(f"/app/?track={quote(track)}"))
-    expect(page.locator(".talk-card .speakers")).to_have_text(line)
+    card = page.locator(".talk-card .speakers")
+    expect(card).to_have_text(line)
+    # And a screen reader hears that line, its English "and" in English in a talk of another
+    # language (not in the talk's voice)
+    expect(card).to_match_aria_snapshot(f"- paragraph: {line}")
+    if language == "tlh":
+        expect(card.locator("[lang=en]")).to_have_text("and")
     page.goto(web.url(f"/app/talks/{talk['id']}"))
     expect(page.locator("main .meta > span").first).to_have_text(line)
     page.goto(web.url(f"/app/talks/{talk['id']}/screen"))

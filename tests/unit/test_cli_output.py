@@ -413,6 +413,50 @@ def test_the_mode_names_every_value_given_most_often_as_the_pages_do(tmp_path: P
     assert [f"mode {said}" for said in pages] == [m.replace("-", "\N{EN DASH}") for m in modes]
 
 
+SPEAKERS = [["Ada Lovelace"], ["Ada Lovelace", "Grace Hopper"], ["Ada", "Grace", "Alan Turing"]]
+
+
+def test_a_talk_s_speakers_are_listed_in_english_as_the_pages_list_them(tmp_path: Path) -> None:
+    # Given talks of one, two and three speakers
+    talks = [{"id": "listed", "title": "Listed", "speakers": names} for names in SPEAKERS]
+    # When `talkrate show` writes them
+    lines = [
+        printed(output.console, talk_view(talk, {"ratings": {}})).splitlines()[1] for talk in talks
+    ]
+    # Then they read as English writes a list (it wrote "Ada, Grace, Alan Turing")
+    assert lines == [
+        "Ada Lovelace",
+        "Ada Lovelace and Grace Hopper",
+        "Ada, Grace and Alan Turing",
+    ]
+    # And the pages list them alike for a talk in English, of no language, or of one the
+    # browser has no list format for (web/js/dom.js, in Node; Intl's narrow English wrote
+    # "A, B, C", its long one "A, B, and C"), the "and" marked English where the talk's
+    # language is another, and a language with its own list as that language writes it
+    script = (
+        "const { speakerParts } = await import(process.argv[1]);"
+        f"const names = {json.dumps(SPEAKERS)};"
+        "const said = (language) => names.map((n) => speakerParts(n, language));"
+        "console.log(JSON.stringify([null, 'en', 'en-US', 'tlh', 'de'].map(said)));"
+    )
+    scripts = tmp_path / "js"
+    shutil.copytree(ROOT / "web" / "js", scripts)
+    (scripts / "package.json").write_text('{"type": "module"}')
+    done = subprocess.run(
+        [node(), "--input-type=module", "-e", script, (scripts / "dom.js").as_uri()],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    none, english, american, klingon, german = json.loads(done.stdout)
+    for pages in (none, english, american, klingon):
+        assert ["".join(part["value"] for part in parts) for parts in pages] == lines
+    assert {part.get("lang") for parts in none + english + american for part in parts} == {None}
+    assert [p.get("lang") for p in klingon[2] if p["type"] == "literal"] == ["en", "en"]
+    assert ["".join(p["value"] for p in parts) for parts in german][1:] == [
+        "Ada Lovelace und Grace Hopper",
+        "Ada, Grace und Alan Turing",
+    ]
+
+
 def test_the_help_says_how_the_shares_and_the_deviation_are_figured(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -100,10 +100,21 @@ export function isolated(pieces, separator) {
   return pieces.filter(Boolean).flatMap((piece, i) => [i ? separator : null, piece instanceof Node ? piece : h("span", { dir: "auto" }, piece)]);
 }
 
+// A list in the pages' English: "A", "A and B", "A, B and C" (`talkrate` writes its lists
+// alike: output.listed); in pieces as Intl.ListFormat's formatToParts gives them.
+const englishParts = (items) => items.flatMap((item, i) => [
+  ...(i ? [{ type: "literal", value: i < items.length - 1 ? ", " : " and " }] : []),
+  { type: "element", value: item },
+]);
+export const listed = (items) => englishParts(items).map((part) => part.value).join("");
+
 // A talk's speakers as a list the way the talk's language writes one (Intl.ListFormat, narrow:
-// "A, B, C" in English, "A وB وC" in Arabic, "A、B、C" in Japanese, "A, B und C" in German), each
-// name isolated as above: a Latin comma between Arabic names read wrong. In the page's English
-// where the talk has no language, or one the browser has no list format for (or no tag at all).
+// "A وB وC" in Arabic, "A、B、C" in Japanese, "A, B und C" in German), each name isolated as
+// above: a Latin comma between Arabic names read wrong. In the pages' English (`listed`, as
+// `talkrate show` writes them: "A, B and C", where English's narrow format writes "A, B, C" and
+// its long one "A, B, and C") where the talk is in English, has no language, or one the browser
+// has no list format for (or no tag at all); the "and" of such a list is then marked English, so
+// that a screen reader reading the names in the talk's voice says it in English.
 const listFormats = new Map(); // language -> its list format
 const listFormat = (language) => {
   if (!listFormats.has(language)) {
@@ -117,11 +128,21 @@ const listFormat = (language) => {
   }
   return listFormats.get(language);
 };
+const primaryLanguage = (tag) => String(tag || "en").split("-")[0].toLowerCase();
+
+// The pieces of that list: {type: "element", value: a name} and {type: "literal", value: what
+// comes between, lang: its language where it is not the talk's}.
+export function speakerParts(names, language) {
+  const format = listFormat(language || "");
+  const written = format.resolvedOptions().locale;
+  if (primaryLanguage(written) !== "en") return format.formatToParts(names);
+  const lang = primaryLanguage(language) === "en" ? undefined : "en";
+  return englishParts(names).map((part) => (part.type === "literal" ? { ...part, lang } : part));
+}
+
 export function speakerList(names, language) {
-  const shown = names.filter(Boolean);
-  let i = 0;
-  return listFormat(language || "").formatToParts(shown.map(String))
-    .map((part) => (part.type === "element" ? h("span", { dir: "auto" }, shown[i++]) : part.value));
+  return speakerParts(names.filter(Boolean).map(String), language).map((part) => (part.type === "element"
+    ? h("span", { dir: "auto" }, part.value) : part.lang ? h("span", { lang: part.lang }, part.value) : part.value));
 }
 
 // The first letter of a text, or a direction mark, tells which way it reads (as dir="auto" does).

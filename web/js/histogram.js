@@ -1,6 +1,6 @@
 // The histogram and its statistics, laid out once and then updated in place: rows and figures
 // keep their size, so a live update never moves anything else on the page.
-import { h, refill, setText, plural, formatAvg, formatCount } from "./dom.js";
+import { h, refill, setText, plural, formatAvg, formatCount, listed } from "./dom.js";
 
 const VALUES = ["5", "4", "3", "2", "1"];
 
@@ -98,8 +98,7 @@ export function modesOf(ratings) {
 export function modesText(modes, mark = "") {
   if (!modes.length) return "–";
   if (modes.length === 5) return "all alike";
-  const said = modes.map((v) => `${v}${mark}`);
-  return said.length === 1 ? said[0] : `${said.slice(0, -1).join(", ")} and ${said.at(-1)}`;
+  return listed(modes.map((v) => `${v}${mark}`));
 }
 
 // Median, most frequent values and standard deviation of a histogram, as StatsFunction defines
