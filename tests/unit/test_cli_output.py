@@ -12,10 +12,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from rich.cells import cell_len
 from rich.console import Console
 
 from talkrate.stats import compute_stats
 from talkrate_cli import output
+from talkrate_cli.consoles import PIPED_WIDTH, TalkrateConsole
 from talkrate_cli.output import counted, talk_view, when, window_line, zone_name
 from tests.builders import ROOT
 from tests.nodejs import node
@@ -197,6 +199,44 @@ def test_direction_controls_in_a_talk_s_text_are_shown_not_obeyed_in_every_view(
     assert plain.index("Web") == evil.index("Hebrew")
     [first, second] = [line for line in lines if re.match(r"\s*[12] ", line)]
     assert first.index("4.10") == second.index("3.00")
+
+
+# Titles whose characters are not each one column: Devanagari's vowel signs and viramas (drawn
+# on their letter), Japanese (two columns each), and Latin letters with combining accents.
+SCRIPTS = [
+    "Plain title",
+    "हिन्दी में बातचीत",
+    "日本語のトーク",
+    "Cafe\u0301 cre\u0300me bru\u0302le\u0301e",
+]
+
+
+@pytest.mark.parametrize("width", [PIPED_WIDTH, 56], ids=["piped", "narrow-terminal"])
+def test_titles_in_any_script_keep_the_later_columns_of_their_rows_in_line(width: int) -> None:
+    # Given talks titled in scripts whose characters are not each one column wide
+    talks = [
+        {"id": f"t{n}", "title": title, "track": f"T{n}", "summary": {"count": 12, "avg": 4.5}}
+        for n, title in enumerate(SCRIPTS)
+    ]
+    board = {
+        "talks": [
+            {"rank": 1, "talkId": f"t{n}", "title": title, "track": f"T{n}", "score": 4, "count": 1}
+            for n, title in enumerate(SCRIPTS)
+        ]
+    }
+    console = TalkrateConsole(highlight=False, markup=False, emoji=False, width=width)
+    # When `talkrate talks` and `talkrate top` print them, piped and on a narrow terminal (the
+    # titles folded)
+    for table in (output.talks_table(talks), output.leaderboard_table(board)):
+        [header, *lines] = printed(console, table).splitlines()
+        # Then each row's track starts at the column the header's does, and its last column
+        # ends where the header's does, as a terminal counts columns (rich.cells.cell_len)
+        track, end = cell_len(header[: header.index("track")]), cell_len(header.rstrip())
+        rows = [line for line in lines if re.search(r" T\d ", line)]
+        assert len(rows) == len(SCRIPTS), lines
+        assert [cell_len(row[: row.index(" T") + 1]) for row in rows] == [track] * len(rows)
+        assert [cell_len(row.rstrip()) for row in rows] == [end] * len(rows)
+        assert max(cell_len(line) for line in lines) <= width
 
 
 def test_emoji_codes_and_brackets_in_a_talk_s_text_are_printed_as_typed() -> None:
