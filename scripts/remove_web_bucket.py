@@ -4,8 +4,8 @@
     python scripts/remove_web_bucket.py --bucket <the stack's WebBucketName output> [--yes]
     python scripts/remove_web_bucket.py --stack <the deleted stack's name> [--yes]
 
-The stack keeps the bucket when it is deleted (DeletionPolicy Retain: CloudFormation cannot
-delete a bucket that holds files, and `make publish-web` has put some there), so deleting the
+The stack keeps the bucket when it is deleted (DeletionPolicy RetainExceptOnCreate:
+CloudFormation cannot delete a bucket that holds files, and `make publish-web` has put some there), so deleting the
 stack always completes; this removes it afterwards (make remove-web-bucket BUCKET=... or
 STACK=...: a deleted stack's outputs are gone with it, and its bucket is found by the tags
 CloudFormation gave it).
