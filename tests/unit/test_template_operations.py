@@ -2260,6 +2260,20 @@ def test_requests_the_stage_throttles_are_counted_apart_from_the_api_s_own_429s(
     assert not _selects(pattern, own)
     assert not _selects(pattern, _access_line(format_, status="202", integrationLatency="9"))
     assert not _selects(pattern, _access_line(format_, status="500"))
+    # And a request a real route's throttle refused is counted, and one the catch-all routes'
+    # own throttle refused (a scanner probing paths no route takes) is not: it paged the on-call
+    # with "attendees turned away"
+    routed = _access_line(format_, status="429", routeKey="POST /ratings")
+    assert _selects(pattern, routed)
+    events = _source()["Resources"]["ApiFunction"]["Properties"]["Events"]
+    catch_alls = [
+        f"{e['Properties']['Method']} {e['Properties']['Path']}"
+        for name, e in events.items()
+        if name.startswith("Unrouted")
+    ]
+    assert len(catch_alls) == 9
+    for key in catch_alls:
+        assert not _selects(pattern, _access_line(format_, status="429", routeKey=key)), key
     # And the alarm reads what the filter counts, in the stack's own namespace
     [transformation] = properties["MetricTransformations"]
     alarm = resources(template, "AWS::CloudWatch::Alarm")["HttpApiThrottledAlarm"]["Properties"]
