@@ -1,7 +1,8 @@
 """The room screen at its fullest still fits its display, through the local runtime: the longest
 title (cut at three lines), three long speaker names and the notice about its counts (they
 cannot be read, or they are being recounted) leave the notice whole in view and the histogram
-with room for its bars, on projectors of each shape and on a phone.
+with room for its bars, on projectors of each shape and on a phone. With its text spaced wider
+and taller by a reader's own style sheet, nothing on it is lost or drawn over another part.
 
 The runtime has a Redis server of its own (the tests stop it and start it again, empty)."""
 
@@ -185,5 +186,99 @@ def test_the_fullest_room_screen_fits_its_display_with_its_notice_and_bars_in_vi
         finally:
             client.delete(REBUILD_LOCK_KEY)
             client.close()
+    finally:
+        room.close()
+
+
+# A reader's own style sheet spacing the text as far as WCAG 2.2's Text Spacing (1.4.12) asks a
+# page to bear, in place from the page's start (before it shows its talk), as a user style sheet
+# is (the page's CSP refuses a style element: the test's context bypasses it).
+TEXT_SPACING = (
+    "* { line-height: 1.5 !important; letter-spacing: 0.12em !important;"
+    " word-spacing: 0.16em !important } p { margin-bottom: 2em !important }"
+)
+WITH_TEXT_SPACING = (
+    "(() => { const add = () => { const sheet = document.createElement('style');"
+    " sheet.textContent = " + json.dumps(TEXT_SPACING) + "; document.head.append(sheet); };"
+    " if (document.head) add(); else document.addEventListener('DOMContentLoaded', add); })()"
+)
+# What of the screen is drawn where: each text by the box its letters take (within its element
+# where that cuts it: a title cut at its lines), the bars and the QR code by theirs; which of them
+# overlap, which lie outside the page's scrollable area, and which texts are cut.
+DRAWN = """() => {
+  const words = [".screen-head h1", ".screen-head .speakers", ".summary .average", ".summary .avg-label",
+    ".summary .total", ".histogram.big .value", ".histogram.big .count", ".qr-caption", ".qr-url",
+    ".live-badge", "[data-testid=loopback-note]", "[data-testid=counts-notice]", ".screen-foot .message"];
+  const pictures = [".histogram.big .track", ".screen-qr .qr"];
+  const shown = (node) => node.getClientRects().length > 0;
+  const onPage = (r) => ({ left: r.left + scrollX, top: r.top + scrollY, right: r.right + scrollX, bottom: r.bottom + scrollY });
+  const drawn = [];
+  for (const [selectors, text] of [[words, true], [pictures, false]]) {
+    for (const selector of selectors) {
+      [...document.querySelectorAll(selector)].filter(shown).forEach((node, i) => {
+        if (text && !node.textContent.trim()) return;
+        let box = node.getBoundingClientRect();
+        if (text) {
+          const letters = document.createRange();
+          letters.selectNodeContents(node);
+          const r = letters.getBoundingClientRect();
+          const cut = getComputedStyle(node).overflow !== "visible";
+          box = { left: cut ? Math.max(r.left, box.left) : r.left, right: cut ? Math.min(r.right, box.right) : r.right,
+            top: Math.max(r.top, box.top), bottom: Math.min(r.bottom, box.bottom) };
+        }
+        drawn.push({ name: `${selector} ${i + 1}`, node, box: onPage(box) });
+      });
+    }
+  }
+  const meet = (a, b) => a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1;
+  const root = document.documentElement;
+  return {
+    overlapping: drawn.flatMap((a, i) => drawn.slice(i + 1).filter((b) => meet(a.box, b.box)).map((b) => `${a.name} over ${b.name}`)),
+    outside: drawn.filter(({ box }) => box.left < -0.5 || box.top < -0.5 || box.right > root.scrollWidth + 0.5
+      || box.bottom > root.scrollHeight + 0.5).map(({ name }) => name),
+    cut: drawn.filter(({ node }) => getComputedStyle(node).overflow !== "visible"
+      && (node.scrollHeight > node.clientHeight + 1 || node.scrollWidth > node.clientWidth + 1)).map(({ name }) => name),
+  };
+}"""
+SPACED_SIZES = {
+    "phone 390x844": web_app.PHONE,
+    "portrait 1080x1920": {"width": 1080, "height": 1920},
+} | {size: web_app.PROJECTORS[size] for size in ("1280x720", "1920x1080", "3840x2160 (4K)")}
+
+
+@pytest.mark.parametrize("size", SPACED_SIZES)
+def test_the_room_screen_loses_nothing_and_overlaps_nothing_with_its_text_spaced_out(
+    stack: Stack, browser: Browser, size: str, tmp_path: Path
+) -> None:
+    # Given a talk of two long speaker names, rated and counted, its room screen opened at this
+    # computer's own address (so the note about phones shows too)
+    talk = unique_talk_id("spaced")
+    body = {"title": "Event Sourcing Without Tears", "speakers": SPEAKERS[:2], "track": "Outage"}
+    put = stack.runtime.request(
+        "PUT", f"/talks/{talk}", json.dumps(body), {"authorization": f"Bearer {stack.token}"}
+    )
+    assert put.status == 201, put.body
+    for value in (5, 4, 4):
+        rate(stack, talk, value)
+    assert wait_for(lambda: counted(stack, talk) == (3, "read-model"))
+    # When a reader's own style sheet spaces its text wider and taller
+    room = browser.new_context(viewport=SPACED_SIZES[size], bypass_csp=True)
+    try:
+        room.add_init_script(WITH_TEXT_SPACING)
+        screen = room.new_page()
+        screen.goto(stack.runtime.url + web_app.SCREEN.format(id=talk))
+        expect(screen.locator(".live-badge")).to_have_attribute("data-state", "live")
+        expect(screen.get_by_test_id("total")).to_have_text("3 ratings")
+        expect(screen.get_by_test_id("loopback-note")).to_be_visible()
+        assert screen.evaluate("getComputedStyle(document.body).letterSpacing") != "normal"
+        # Then nothing is drawn over anything else, nothing lies off the page (the QR code was
+        # pushed off its top, the note drawn over the 1-star row and the live state), and no
+        # text is cut: the page grows and scrolls instead
+        # (once the screen has fitted its parts to their figures: 200 ms after they change size)
+        clean = {"overlapping": [], "outside": [], "cut": []}
+        settled = wait_for(lambda: screen.evaluate(DRAWN) == clean, 5, screen)
+        name = next(part for part in size.split() if "x" in part)
+        screen.screenshot(path=str(tmp_path / f"spaced-{name}.png"), full_page=True)
+        assert settled, screen.evaluate(DRAWN)
     finally:
         room.close()

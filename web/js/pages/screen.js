@@ -46,12 +46,10 @@ export function screenPage(main, talkId) {
     histogram.summary, histogram.list);
   // (said of the QR code: hidden with it, for a talk no longer in the programme)
   const loopbackNote = onLoopback() ? h("p", { class: "loopback-note", "data-testid": "loopback-note" }, loopbackWords(true)) : null;
-  fill(main,
-    h("div", { class: "screen" },
-      h("header", { class: "screen-head" }, title, speakers),
-      results,
-      qrAside,
-      h("footer", { class: "screen-foot" }, badge.node, loopbackNote, counts.node, problem, announcer.node)));
+  const head = h("header", { class: "screen-head" }, title, speakers);
+  const foot = h("footer", { class: "screen-foot" }, badge.node, loopbackNote, counts.node, problem, announcer.node);
+  const screen = h("div", { class: "screen" }, head, results, qrAside, foot);
+  fill(main, screen);
 
   let live = { refresh: async () => {}, stop() {} };
   let stopped = false;
@@ -102,25 +100,42 @@ export function screenPage(main, talkId) {
     refill(directLine(speakers, names), speakerList(names, talk.language)); // (read every 30 s)
     setLang(title, talk.language);
     setLang(speakers, talk.language);
-    fitTitle();
+    fit();
   };
   // A title that two lines at the big size would cut takes the smaller size and a third line:
   // measured, not guessed from its length (a 60-letter word needs it, 70 short words may not),
   // and again when the window changes size (a browser dragged onto the projector). If the
   // screen is still taller than the projector (three lines of title over two of speakers), the
-  // speakers keep one line, so that nothing scrolls and the live state stays in view.
+  // speakers keep one line, so that nothing scrolls and the live state stays in view; not where
+  // one line is not enough for that (the names cut for nothing).
   // Speakers that two lines would cut take a smaller size and up to four lines the same way.
-  const fitTitle = () => {
+  // Figures that run past their part by more than half the gap around it (1vh) take their own
+  // height instead, and the screen grows and scrolls (app.css: .grown): text spaced wider and
+  // taller by a reader's own style sheet (WCAG 1.4.12) drew the 1-star row over the live state.
+  // Measured again when any part changes size too: such a style sheet may come after the page.
+  const fit = () => {
     title.classList.remove("long");
     speakers.classList.remove("many", "one-line");
+    screen.classList.remove("grown");
     if (missing) return;
     if (title.scrollHeight > title.clientHeight + 1) title.classList.add("long");
     if (speakers.scrollHeight > speakers.clientHeight + 1) speakers.classList.add("many");
-    const side = !matchMedia("(max-width: 48rem)").matches; // the QR code beside, not below
-    if (side && document.documentElement.scrollHeight > innerHeight) speakers.classList.add("one-line");
+    if (matchMedia("(max-width: 48rem)").matches) return; // the QR code below: the page scrolls
+    const scrolls = () => document.documentElement.scrollHeight > innerHeight;
+    if (scrolls()) {
+      speakers.classList.add("one-line");
+      if (scrolls()) speakers.classList.remove("one-line");
+    }
+    const spill = histogram.list.getBoundingClientRect().bottom - results.getBoundingClientRect().bottom;
+    if (spill > innerHeight / 100) {
+      screen.classList.add("grown");
+      speakers.classList.remove("one-line");
+    }
   };
-  const refit = debounce(() => talk && fitTitle(), 200);
+  const refit = debounce(() => talk && fit(), 200);
   addEventListener("resize", refit);
+  const resized = new ResizeObserver(refit);
+  for (const part of [head, histogram.summary, histogram.list, qrAside, foot]) resized.observe(part);
   const read = async () => {
     const loaded = await get(talkPath(talkId));
     if (stopped) return;
@@ -137,6 +152,7 @@ export function screenPage(main, talkId) {
     inProgramme(false);
     title.classList.remove("long");
     speakers.classList.remove("one-line");
+    screen.classList.remove("grown");
     speakers.removeAttribute("dir"); // (the page's words, in its direction and language)
     setLang(title, null);
     setLang(speakers, null);
@@ -270,6 +286,7 @@ export function screenPage(main, talkId) {
     announcer.stop();
     document.removeEventListener("visibilitychange", keepAwake);
     removeEventListener("resize", refit);
+    resized.disconnect();
     if (wakeLock) wakeLock.release().catch(() => {});
   };
 }
