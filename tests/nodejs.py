@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 
 def node() -> str:
@@ -13,3 +14,12 @@ def node() -> str:
     from playwright._impl._driver import compute_driver_executable
 
     return str(compute_driver_executable()[0])
+
+
+def web_scripts(folder: Path) -> Path:
+    """A copy of the web app's scripts in `folder` (made), which Node reads as ES modules."""
+    from tests.builders import ROOT
+
+    shutil.copytree(ROOT / "web" / "js", folder)
+    (folder / "package.json").write_text('{"type": "module"}')
+    return folder

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,8 +18,7 @@ from talkrate.stats import compute_stats
 from talkrate_cli import output
 from talkrate_cli.consoles import PIPED_WIDTH, TalkrateConsole
 from talkrate_cli.output import counted, talk_view, when, window_line, zone_name
-from tests.builders import ROOT
-from tests.nodejs import node
+from tests.nodejs import node, web_scripts
 
 pytestmark = pytest.mark.unit
 
@@ -339,9 +337,7 @@ def test_a_score_two_places_write_as_a_neighbour_of_another_rank_takes_more_plac
         "const { formatScores } = await import(process.argv[1]);"
         f"console.log(JSON.stringify({json.dumps(BOARDS)}.map(formatScores)));"
     )
-    scripts = tmp_path / "js"
-    shutil.copytree(ROOT / "web" / "js", scripts)
-    (scripts / "package.json").write_text('{"type": "module"}')
+    scripts = web_scripts(tmp_path / "js")
     done = subprocess.run(
         [node(), "--input-type=module", "-e", script, (scripts / "dom.js").as_uri()],
         capture_output=True,
@@ -387,9 +383,7 @@ def test_figures_are_written_from_their_histograms_exactly_by_the_command_and_th
         f"const scores = dom.formatScores({json.dumps(EXACT_BOARD)}, {json.dumps(PRIOR)});"
         "console.log(JSON.stringify([averaged, spread, scores, dom.quotientText(97, 32, 4)]));"
     )
-    scripts = tmp_path / "js"
-    shutil.copytree(ROOT / "web" / "js", scripts)
-    (scripts / "package.json").write_text('{"type": "module"}')
+    scripts = web_scripts(tmp_path / "js")
     done = subprocess.run(
         [
             node(), "--input-type=module", "-e", script,
@@ -442,9 +436,7 @@ def test_the_mode_names_every_value_given_most_often_as_the_pages_do(tmp_path: P
         "const { modesOf, modesText } = await import(process.argv[1]);"
         f"console.log(JSON.stringify({json.dumps(TIES)}.map((r) => modesText(modesOf(r)))));"
     )
-    scripts = tmp_path / "js"
-    shutil.copytree(ROOT / "web" / "js", scripts)
-    (scripts / "package.json").write_text('{"type": "module"}')
+    scripts = web_scripts(tmp_path / "js")
     done = subprocess.run(
         [node(), "--input-type=module", "-e", script, (scripts / "histogram.js").as_uri()],
         capture_output=True, text=True, timeout=60, check=True,
@@ -479,9 +471,7 @@ def test_a_talk_s_speakers_are_listed_in_english_as_the_pages_list_them(tmp_path
         "const said = (language) => names.map((n) => speakerParts(n, language));"
         "console.log(JSON.stringify([null, 'en', 'en-US', 'tlh', 'de'].map(said)));"
     )
-    scripts = tmp_path / "js"
-    shutil.copytree(ROOT / "web" / "js", scripts)
-    (scripts / "package.json").write_text('{"type": "module"}')
+    scripts = web_scripts(tmp_path / "js")
     done = subprocess.run(
         [node(), "--input-type=module", "-e", script, (scripts / "dom.js").as_uri()],
         capture_output=True, text=True, timeout=60, check=True,

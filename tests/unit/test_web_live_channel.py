@@ -4,14 +4,13 @@ against talkrate.live `channel_for_talk`), in Node: a page subscribed elsewhere 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from talkrate.live import channel_for_talk
-from tests.nodejs import node
+from tests.nodejs import node, web_scripts
 
 pytestmark = pytest.mark.unit
 
@@ -29,9 +28,7 @@ IDS = ["flight-of-the-gopher", "T1", "a" * 50, "a" * 51, "talk.2026", "keynote-"
 
 
 def test_the_pages_name_a_talk_s_channel_as_the_projector_publishes_on_it(tmp_path: Path) -> None:
-    scripts = tmp_path / "js"
-    shutil.copytree(ROOT / "web" / "js", scripts)
-    (scripts / "package.json").write_text('{"type": "module"}')
+    scripts = web_scripts(tmp_path / "js")
     done = subprocess.run(
         [node(), "--input-type=module", "-e", _CHANNELS, scripts.as_uri() + "/", json.dumps(IDS)],
         capture_output=True,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import pytest
 from talkrate.events import TALK_ID_RULE
 from talkrate_cli.errors import CliError
 from talkrate_cli.programme import BadRows, read_rows, unreadable_text, with_ids
-from tests.nodejs import node
+from tests.nodejs import node, web_scripts
 from tests.unit.test_cli_programme import (
     FEFF_CATALOG,
     FEFF_FILE,
@@ -52,9 +51,7 @@ Read = tuple[list[list[str]], list[list[dict[str, Any]]]]
 def read_rows_by_both(tmp_path: Path, files: list[str]) -> tuple[Read, Read]:
     """Each file's refusals and its rows' fields, as the page's import (in Node) and the command
     line's read them."""
-    scripts = tmp_path / "js"
-    shutil.copytree(ROOT / "web" / "js", scripts)
-    (scripts / "package.json").write_text('{"type": "module"}')
+    scripts = web_scripts(tmp_path / "js")
     done = subprocess.run(
         [node(), "--input-type=module", "-e", _READ, scripts.as_uri() + "/"],
         input=json.dumps(files),
@@ -202,9 +199,7 @@ def test_a_cell_past_the_field_limit_outside_quotes_is_said_as_too_long_by_both(
         ["line 2: column 4 has 200000 characters, the most the import reads in a cell is 131072"],
         ["line 2: title has 200006 characters, the most a talk's title has is 300"],
     ]
-    scripts = tmp_path / "header"
-    shutil.copytree(ROOT / "web" / "js", scripts)
-    (scripts / "package.json").write_text('{"type": "module"}')
+    scripts = web_scripts(tmp_path / "header")
     done = subprocess.run(
         [node(), "--input-type=module", "-e", _REFUSED_WHOLE, scripts.as_uri() + "/"],
         input=header,
@@ -235,9 +230,7 @@ def test_a_quote_the_header_opens_and_the_file_never_closes_is_said_by_both(
     tmp_path: Path, text: str
 ) -> None:
     # Given a file whose header line opens a quote no line closes (every line is its cell)
-    scripts = tmp_path / "js"
-    shutil.copytree(ROOT / "web" / "js", scripts)
-    (scripts / "package.json").write_text('{"type": "module"}')
+    scripts = web_scripts(tmp_path / "js")
     # When the page's import and the command line's read it
     done = subprocess.run(
         [node(), "--input-type=module", "-e", _REFUSED_WHOLE, scripts.as_uri() + "/"],
@@ -271,9 +264,7 @@ def test_the_page_matches_a_title_saved_with_u_feff_to_its_talk_as_the_command_l
     tmp_path: Path,
 ) -> None:
     # Given two titles whose ids meet, the second saved with U+FEFF (test_cli_programme's)
-    scripts = tmp_path / "js"
-    shutil.copytree(ROOT / "web" / "js", scripts)
-    (scripts / "package.json").write_text('{"type": "module"}')
+    scripts = web_scripts(tmp_path / "js")
     # When the page plans the import of the file again (part 2 first)
     done = subprocess.run(
         [
@@ -338,9 +329,7 @@ def test_a_nul_in_utf8_text_is_said_on_its_line_and_utf16_as_not_utf8_by_both(
         "id,title\na,A\x00\nb,B\x00\x00\nc,C\nd,D\x00\n",
         programme,
     ]
-    scripts = tmp_path / "js"
-    shutil.copytree(ROOT / "web" / "js", scripts)
-    (scripts / "package.json").write_text('{"type": "module"}')
+    scripts = web_scripts(tmp_path / "js")
     # When the page's import and the command line's read them
     done = subprocess.run(
         [node(), "--input-type=module", "-e", _UNREADABLE, scripts.as_uri() + "/"],

@@ -4,13 +4,12 @@ that catches up late: what no browser lets a test slow down on purpose."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.nodejs import node
+from tests.nodejs import node, web_scripts
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,9 +21,7 @@ def test_a_tab_that_waited_its_turn_takes_the_other_tab_s_new_pass_not_a_second_
     # Given two tabs with a pass due for renewal that the service sets aside (a forgotten
     # voter's, an expired one by its clock): tab A holds the lock and gets the new voter's pass,
     # tab B waits its turn and gets the lock before its view shows A's write (`lag_ms` later)
-    scripts = tmp_path / "js"
-    shutil.copytree(ROOT / "web" / "js", scripts)
-    (scripts / "package.json").write_text('{"type": "module"}')
+    scripts = web_scripts(tmp_path / "js")
     harness = ROOT / "tests" / "unit" / "js" / "voter_tabs.mjs"
     # When tab B asks for a pass
     done = subprocess.run(
