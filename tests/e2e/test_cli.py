@@ -75,6 +75,7 @@ from tests.e2e.conftest import (
     wait_for,
 )
 from tests.loopback import LoopbackServer
+from tests.programme_faults import FILE_FAULTS
 
 pytestmark = pytest.mark.e2e
 
@@ -1858,31 +1859,7 @@ def test_an_import_of_a_file_that_is_not_utf8_says_how_to_save_it(
     assert_one_line_error(done, "programme.csv is not UTF-8 text", "save it", "'CSV UTF-8'")
 
 
-@pytest.mark.parametrize(
-    ("content", "said"),
-    [
-        # (it said the quote, then the row's "2 cells where the header has 3; a cell holding
-        # the separator ',' must be in double quotes")
-        (
-            b'id,title,room\nx,"Unclosed\ny,Y,R\n',
-            "line 2: a double quote never closed: the file ends inside the cell it opens",
-        ),
-        # (it said "programme.csv is not UTF-8 text")
-        (
-            b"id,title\r\nx,X\r\ny,Y\x00\r\n",
-            "line 3: a NUL byte (character 0), which no text holds: a spreadsheet or a binary "
-            "file may have put it there; remove it, or save the file from the spreadsheet as "
-            "'CSV UTF-8'",
-        ),
-        # (it said "a cell longer than 131072 characters (a double quote never closed?); the
-        # lines after it were not read")
-        (
-            b"id,title\nx," + b"z" * 200_000 + b"\ny,Y\n",
-            "line 2: title has 200000 characters, the most a talk's title has is 300",
-        ),
-    ],
-    ids=["a quote never closed", "a NUL", "a title past the field limit"],
-)
+@pytest.mark.parametrize(("content", "said"), FILE_FAULTS)
 def test_an_import_says_a_file_s_fault_once_in_its_own_words(
     cli: Cli, tmp_path: Path, content: bytes, said: str
 ) -> None:
@@ -2995,6 +2972,16 @@ class VotersBusyProxy(LoopbackServer):
         super().__init__(Forward)
 
 
+def crowd_of_three_verified(talk_id: str) -> tuple[str, ...]:
+    """`simulate` of three attendees who all rate `talk_id` (seed 3: unseeded, each rates at 0.6,
+    and a crowd of attendee 0 alone was planned in about one run in six), no bad requests,
+    verified."""
+    return (
+        "simulate", "--attendees", "3", "--talk", talk_id, "--slot-seconds", "0.2",
+        "--bad-share", "0", "--verify", "--seed", "3",
+    )  # fmt: skip
+
+
 def test_simulate_verify_started_while_the_counts_are_rebuilt_waits_for_them(cli: Cli) -> None:
     from talkrate.adapters.redis_store import BUILT_KEY, REBUILD_LOCK_KEY
 
@@ -3005,10 +2992,7 @@ def test_simulate_verify_started_while_the_counts_are_rebuilt_waits_for_them(cli
     ratings.delete(BUILT_KEY)
     try:
         # When a simulation with --verify starts meanwhile
-        process = cli.start(
-            "simulate", "--attendees", "3", "--talk", talk_id, "--slot-seconds", "0.2",
-            "--bad-share", "0", "--verify", "--seed", "3",
-        )  # fmt: skip
+        process = cli.start(*crowd_of_three_verified(talk_id))
         time.sleep(3.0)  # (the counts away: the programme comes without them)
         ratings.delete(REBUILD_LOCK_KEY)  # the rebuild's turn: the API asks for one
         out, err = process.communicate(timeout=120)
@@ -3023,16 +3007,13 @@ def test_simulate_verify_started_while_the_counts_are_rebuilt_waits_for_them(cli
 
 def test_simulate_tells_a_busy_api_from_its_limits(cli: Cli) -> None:
     # Given an API that answers two of its attendees' first passes 503 (busy, not a limit), and
-    # a crowd whose three attendees all rate (seed 3: unseeded, each rates at 0.6, and a crowd
-    # of attendee 0 alone, whose pass is the first, met no 503 in about one run in six)
+    # a crowd whose three attendees all rate (a crowd of attendee 0 alone, whose pass is the
+    # first, met no 503)
     talk_id = cli.add(unique_talk_id("busy-voters"), "Busy at the door")
     proxy = VotersBusyProxy(cli.runtime, busy=2)
     try:
         # When a crowd is simulated through it
-        done = cli.run(
-            "--api", proxy.url, "simulate", "--attendees", "3", "--talk", talk_id,
-            "--slot-seconds", "0.2", "--bad-share", "0", "--verify", "--seed", "3", timeout=120,
-        )  # fmt: skip
+        done = cli.run("--api", proxy.url, *crowd_of_three_verified(talk_id), timeout=120)
         # Then every rating counts, and the report says the API was busy (it said the waits
         # were the limits', and how to raise them)
         assert done.returncode == 0, done.stdout + done.stderr
@@ -3092,10 +3073,7 @@ def test_simulate_verify_waits_out_an_api_busy_while_it_reads_the_counts(cli: Cl
     proxy = CountsBusyProxy(cli.runtime, busy=1)
     try:
         # When a crowd is simulated through it with --verify
-        done = cli.run(
-            "--api", proxy.url, "simulate", "--attendees", "3", "--talk", talk_id,
-            "--slot-seconds", "0.2", "--bad-share", "0", "--verify", "--seed", "3", timeout=120,
-        )  # fmt: skip
+        done = cli.run("--api", proxy.url, *crowd_of_three_verified(talk_id), timeout=120)
         # Then it waited each one out and verified every rating (it gave up at the first:
         # "Counts unavailable (503) ... (not verified)"), saying on stderr that it waited
         assert done.returncode == 0, done.stdout + done.stderr
@@ -3119,10 +3097,8 @@ def test_simulate_verify_of_an_api_busy_past_the_verify_timeout_fails_in_one_lin
     try:
         # When a crowd is simulated through it with --verify, waiting 4 s at most
         process = cli.start(
-            "--api", proxy.url, "simulate", "--attendees", "3", "--talk", talk_id,
-            "--slot-seconds", "0.2", "--bad-share", "0", "--verify", "--seed", "3",
-            "--verify-timeout", "4",
-        )  # fmt: skip
+            "--api", proxy.url, *crowd_of_three_verified(talk_id), "--verify-timeout", "4"
+        )
         out, err = process.communicate(timeout=120)
         ended = time.monotonic()
         # Then it waited until the timeout, no longer, and failed in one line saying the API

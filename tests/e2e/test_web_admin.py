@@ -30,6 +30,7 @@ from tests.e2e import test_web_app
 from tests.e2e.conftest import wait_for
 from tests.e2e.test_web_app import LIVE_WITHIN_MS, WebStack
 from tests.export_cells import FORMULA_CELLS, HAND_TYPED_CELLS, formula_starts
+from tests.programme_faults import FILE_FAULTS
 
 # test_web_app's fixtures: its runtime (one for this module), the browser, a phone and its page.
 web = test_web_app.web
@@ -2124,31 +2125,7 @@ def test_a_file_that_is_not_utf8_is_refused_saying_how_to_save_it(
     )
 
 
-@pytest.mark.parametrize(
-    ("content", "said"),
-    [
-        # (it said the quote, then the row's "2 cells where the header has 3; a cell holding
-        # the separator ',' must be in double quotes")
-        (
-            b'id,title,room\nx,"Unclosed\ny,Y,R\n',
-            "line 2: a double quote never closed: the file ends inside the cell it opens",
-        ),
-        # (it said "programme.csv is not UTF-8 text")
-        (
-            b"id,title\r\nx,X\r\ny,Y\x00\r\n",
-            "line 3: a NUL byte (character 0), which no text holds: a spreadsheet or a binary "
-            "file may have put it there; remove it, or save the file from the spreadsheet as "
-            "'CSV UTF-8'",
-        ),
-        # (it said "a cell longer than 131072 characters (a double quote never closed?); the
-        # lines after it were not read")
-        (
-            b"id,title\nx," + b"z" * 200_000 + b"\ny,Y\n",
-            "line 2: title has 200000 characters, the most a talk's title has is 300",
-        ),
-    ],
-    ids=["a quote never closed", "a NUL", "a title past the field limit"],
-)
+@pytest.mark.parametrize(("content", "said"), FILE_FAULTS)
 def test_a_file_s_fault_is_said_once_in_its_own_words(
     web: WebStack, page: Page, content: bytes, said: str
 ) -> None:

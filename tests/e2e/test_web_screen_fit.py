@@ -107,10 +107,18 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     stop_runtime(runtime)
 
 
-def crowded_talk(stack: Stack, title: str) -> str:
-    """A talk titled `title` with three long speaker names, rated 5, 4 and 4, counted."""
+def crowded_talk(
+    stack: Stack, title: str, speakers: list[str] = SPEAKERS, room: str | None = "Hall D"
+) -> str:
+    """A talk titled `title` with long speaker names (three), in `room`, rated 5, 4 and 4,
+    counted."""
     talk = unique_talk_id("fit")
-    body = {"title": title, "speakers": SPEAKERS, "track": "Outage", "room": "Hall D"}
+    body = {
+        "title": title,
+        "speakers": speakers,
+        "track": "Outage",
+        **({"room": room} if room else {}),
+    }
     put = stack.runtime.request(
         "PUT", f"/talks/{talk}", json.dumps(body), {"authorization": f"Bearer {stack.token}"}
     )
@@ -252,15 +260,7 @@ def test_the_room_screen_loses_nothing_and_overlaps_nothing_with_its_text_spaced
 ) -> None:
     # Given a talk of two long speaker names, rated and counted, its room screen opened at this
     # computer's own address (so the note about phones shows too)
-    talk = unique_talk_id("spaced")
-    body = {"title": "Event Sourcing Without Tears", "speakers": SPEAKERS[:2], "track": "Outage"}
-    put = stack.runtime.request(
-        "PUT", f"/talks/{talk}", json.dumps(body), {"authorization": f"Bearer {stack.token}"}
-    )
-    assert put.status == 201, put.body
-    for value in (5, 4, 4):
-        rate(stack, talk, value)
-    assert wait_for(lambda: counted(stack, talk) == (3, "read-model"))
+    talk = crowded_talk(stack, "Event Sourcing Without Tears", SPEAKERS[:2], room=None)
     # When a reader's own style sheet spaces its text wider and taller
     room = browser.new_context(viewport=SPACED_SIZES[size], bypass_csp=True)
     try:
