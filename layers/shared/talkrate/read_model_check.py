@@ -137,7 +137,6 @@ def check_read_model(
         counted = _histograms(model, found)
         found = _differing(found, stored, counted)
     empty = Histogram.empty()
-    ours = {name: o for name, o in applied.items() if name.rpartition("-")[0] == topic}
     return CheckResult(
         "built",
         True,
@@ -146,7 +145,7 @@ def check_read_model(
             Difference(talk, stored.get(talk, empty).counts, counted.get(talk, empty).counts)
             for talk in found
         ],
-        behind=tuple(missing_spans(ours, state.offsets)) if found else (),
+        behind=tuple(missing_spans(applied, state.offsets, topic_only=topic)) if found else (),
     )
 
 

@@ -74,9 +74,12 @@ def missing_spans(
     applied: Mapping[str, int],
     stored: Mapping[str, int],
     replayed: Iterable[OffsetRange] = (),
+    topic_only: str | None = None,
 ) -> list[OffsetRange]:
     """The offsets of each "topic-partition" of `applied` past the event store's last stored
-    position (`stored`, as ReadModelState.offsets has them), up to the applied one.
+    position (`stored`, as ReadModelState.offsets has them), up to the applied one; of
+    `topic_only`'s partitions alone when it is given (the ratings topic: the read model may
+    hold the offsets of a topic it no longer reads).
 
     A partition the event store holds none of is missing from offset 0. Every record the
     projector took leaves a position: an event's, a dead letter's, or a duplicate's (a copy of
@@ -95,6 +98,8 @@ def missing_spans(
     for name, offset in applied.items():
         topic, _, partition = name.rpartition("-")
         top = held.get(name, -1)
+        if topic_only is not None and topic != topic_only:
+            continue
         if topic and partition.isdigit() and offset > top:
             missing.append(OffsetRange(topic, int(partition), top + 1, offset))
     return sorted(missing, key=lambda r: (r.topic, r.partition))
@@ -142,9 +147,7 @@ def rebuild_read_model(
     def check(state: ReadModelState) -> None:
         if topic is None:
             return
-        applied = target.applied_offsets()
-        ours = {name: o for name, o in applied.items() if name.rpartition("-")[0] == topic}
-        missing = missing_spans(ours, state.offsets, spans)
+        missing = missing_spans(target.applied_offsets(), state.offsets, spans, topic)
         if missing:
             raise EventStoreBehind(missing)
 
