@@ -474,3 +474,51 @@ def test_copies_projected_before_their_positions_were_kept_are_said_so_and_their
     # And the rebuilds after it go ahead
     assert main(["ops", "rebuild"]) == 0
     assert deployment.counted() == 2
+
+
+def test_ops_check_after_a_restore_that_lost_only_copies_names_their_replay_as_the_rebuild_does(
+    deployment: Deployment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given two ratings counted and stored, then the event store backed up
+    topic = deployment.topic
+    deployment.publish(0, 3, 4)
+    deployment.deliver()
+    deployment.back_up()
+    # And both published again after the backup (a producer's retry) and delivered as
+    # duplicates: the read model applied their offsets, and counts each rating once
+    copies = [deployment.publish_again(0, offset) for offset in (0, 1)]
+    assert deployment.deliver()["duplicates"] == 2
+    # When PostgreSQL is restored from the backup (it lost the copies' positions, and no rating)
+    deployment.restore()
+    assert deployment.counted() == 2
+    capsys.readouterr()
+    assert main(["ops", "rebuild"]) == 1
+    [asked] = said_replays(capsys.readouterr().err)
+    # Then the check does not say the read model matches (a rebuild refuses): it says the
+    # counts agree, that the event store is behind on the copies' offsets, and names the
+    # replay the rebuild asks for
+    assert main(["ops", "check"]) == 1
+    said = capsys.readouterr()
+    assert "matches" not in said.out
+    assert "the read model's counts agree with the event store's (1 rated talk), but" in said.err
+    assert (
+        f"the event store is behind the read model on {topic}-0 (it holds up to offset 1, "
+        f"the read model applied up to {copies[-1]})"
+    ) in said.err
+    assert said_replays(said.err) == [asked]
+    # And with --json it lists the span and its replay as the rebuild's refusal does
+    assert main(["--json", "ops", "check"]) == 1
+    found = json.loads(capsys.readouterr().out)
+    assert (found["state"], found["differing"]) == ("built", [])
+    assert [(m["partition"], m["first"], m["last"], m["replay"]) for m in found["missing"]] == [
+        (0, copies[0], copies[-1], f"talkrate {shlex.join(asked)}")
+    ]
+    assert found["error"]["type"] == "urn:talkrate:cli:failed"
+    # And once the operator runs it, the check finds nothing amiss and a rebuild goes ahead
+    assert main(asked) == 0
+    out = capsys.readouterr().out
+    assert "recorded 2 events: 0 new, 2 already stored (2 of them at another position)" in out
+    assert main(["ops", "check"]) == 0
+    assert "the read model matches the event store (1 rated talk)" in capsys.readouterr().out
+    assert main(["ops", "rebuild"]) == 0
+    assert deployment.counted() == 2

@@ -344,6 +344,8 @@ def check(session: Session) -> None:
     lost (not built and no rebuild running: Redis flushed or restarted empty): `talkrate ops
     rebuild` mends both (where the event store is behind the read model, restored from a
     backup: the `ops replay` of each span it lacks first, which it names in order); exit 1 too
+    when the counts agree and the event store is behind all the same (it lost only copies of
+    events stored at other positions: a rebuild would refuse), naming the same replays, and
     when the lock has no expiry (set by hand, or by a fault: it holds the projector off for
     good), with the command that clears it."""
     from talkrate import wiring
@@ -417,15 +419,23 @@ def check(session: Session) -> None:
             # (restored from a backup: a rebuild first would refuse, naming these replays)
             raise CliError(
                 f"{told}, and the event store is behind the read model on "
-                f"{behind_said(result.behind)}. PostgreSQL restored from a backup? While Kafka "
-                "still holds them, store those records again first, in this order: "
-                + "; ".join(f"`{span.replay_command}`" for span in result.behind)
-                + "; then rebuild (the last replay does, as `talkrate ops rebuild` would). What "
-                "Kafka no longer holds is lost: `talkrate ops rebuild --force` rebuilds without "
-                'it (docs/operations.md, "Restoring PostgreSQL from a backup")',
+                f"{behind_said(result.behind)}. {_replays_first(result.behind)}",
                 result=found,
             )
         raise CliError(f"{told}: `talkrate ops rebuild` recounts them", result=found)
+    if result.behind:
+        # Counts that agree while the event store is behind (it lost only copies of events
+        # stored at other positions, or a rating that changed no count): "matches" was said
+        # here, and the next rebuild refused.
+        raise CliError(
+            f"the read model's counts agree with the event store's "
+            f"({output.counted(result.talks, 'rated talk')}), but the event store is behind the "
+            f"read model on {behind_said(result.behind)}, and a rebuild would refuse, replacing "
+            "nothing, until it holds those offsets again (with the counts agreeing, they may "
+            "hold only copies of events stored at other positions: their replay says `already "
+            f"stored`). {_replays_first(result.behind)}",
+            result=found,
+        )
     if session.as_json:
         output.emit_json(found)
     elif result.lock is not None and result.lock.held_by == "forget-voter":
@@ -443,8 +453,23 @@ def check(session: Session) -> None:
         )
     else:
         output.console.print(
-            f"the read model matches the event store ({result.talks} rated talks)", markup=False
+            f"the read model matches the event store "
+            f"({output.counted(result.talks, 'rated talk')})",
+            markup=False,
         )
+
+
+def _replays_first(behind: Any) -> str:
+    """What `ops check` asks for where the event store is behind the read model: the replay of
+    each span it lacks, in order, as the rebuild's refusal names them, then the rebuild."""
+    return (
+        "PostgreSQL restored from a backup? While Kafka still holds them, store those records "
+        "again first, in this order: "
+        + "; ".join(f"`{span.replay_command}`" for span in behind)
+        + "; then rebuild (the last replay does, as `talkrate ops rebuild` would). What Kafka no "
+        "longer holds is lost: `talkrate ops rebuild --force` rebuilds without it "
+        '(docs/operations.md, "Restoring PostgreSQL from a backup")'
+    )
 
 
 REBUILD_LOCK = "projector/rebuilding"  # (the adapter's REBUILD_LOCK_KEY, loaded lazily)

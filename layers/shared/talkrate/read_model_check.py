@@ -84,9 +84,11 @@ ReadModelCondition = Literal["built", "rebuilding", "stale-lock", "lost"]
 class CheckResult(NamedTuple):
     """What the check found: the read model's `state` (nothing compared unless "built" and no
     rebuild running), `built` whether it holds its built mark; the talks compared; those that
-    differ; the rebuild's lock while one runs (or a stale one holds the projector off); where
-    talks differ, the spans of the ratings topic the event store is `behind` the read model on
-    (restored from a backup: their replays come before a rebuild, which refuses until then)."""
+    differ; the rebuild's lock while one runs (or a stale one holds the projector off); the
+    spans of the ratings topic the event store is `behind` the read model on, talks differing
+    or not (restored from a backup: their replays come before a rebuild, which refuses until
+    then; a span of copies of events stored at other positions changes no count, and a rebuild
+    refuses all the same)."""
 
     state: ReadModelCondition
     built: bool
@@ -108,9 +110,10 @@ def check_read_model(
     the talks that differ twice, `settle` seconds apart (see SETTLE_SECONDS). Nothing is
     compared while a rebuild runs (the projector is held off: batches stored and not yet
     counted would read as differences), while a lock without expiry holds it off for good
-    ("stale-lock"), or when the read model is lost. With `topic` (the ratings topic), talks
-    that differ come with the spans of its partitions the event store is behind the read model
-    on, as a rebuild compares them (missing_spans)."""
+    ("stale-lock"), or when the read model is lost. With `topic` (the ratings topic), the
+    spans of its partitions the event store is behind the read model on, as a rebuild compares
+    them (missing_spans), whether talks differ or not: counts that agree are no sign that a
+    rebuild would go ahead."""
     built = model.is_built()
     lock = model.rebuild_lock()
     if lock is not None:
@@ -145,7 +148,7 @@ def check_read_model(
             Difference(talk, stored.get(talk, empty).counts, counted.get(talk, empty).counts)
             for talk in found
         ],
-        behind=tuple(missing_spans(applied, state.offsets, topic_only=topic)) if found else (),
+        behind=tuple(missing_spans(applied, state.offsets, topic_only=topic)),
     )
 
 
