@@ -176,8 +176,9 @@ class Api:
         # Whether the last read of the programme found its ratings being rebuilt (GET /talks's
         # `rebuilding`: the API's Redis lost them; its talks came without their summaries)
         self.ratings_rebuilding = False
-        # Where a GET answered 503 with Retry-After goes, while a caller waits out a busy API
-        # (a verify reading the counts back): it waits, and the GET is sent again, or it raises.
+        # Where a GET answered 503 goes (with Retry-After or without: a gateway's own), while a
+        # caller waits out a busy API (a verify reading the counts, before the run and after
+        # it): it waits, and the GET is sent again, or it raises.
         self.busy_reads: Callable[[ApiProblem], None] | None = None
 
     def close(self) -> None:
@@ -195,7 +196,7 @@ class Api:
         admin: bool = False,
     ) -> httpx.Response:
         """One request; ApiProblem for an error answer, Unreachable when there is none. A GET
-        answered 503 with Retry-After is sent again after `busy_reads` when it is set."""
+        answered 503 is sent again after `busy_reads` when it is set."""
         sent = dict(headers or {})
         if admin:
             refuse_plain_http(self.url)
@@ -214,8 +215,8 @@ class Api:
             try:
                 raise_for_problem(response, self.url)
             except ApiProblem as problem:
-                busy = problem.status == 503 and problem.retry_after is not None
-                if not (busy and method == "GET" and self.busy_reads is not None):
+                busy = problem.status == 503 and method == "GET"
+                if not (busy and self.busy_reads is not None):
                     raise
                 self.busy_reads(problem)
                 continue

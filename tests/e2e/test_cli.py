@@ -3028,13 +3028,23 @@ class CountsBusyProxy(LoopbackServer):
     """A forwarding proxy to the runtime that, once a rating has been sent (POST /ratings),
     answers the reads a verify makes 503 with Retry-After: 1, as the API does while its read
     model is away: the first `busy` of each kind (the programme, a talk's counts, a rating's
-    status), or every one when `busy` is None."""
+    status), or every one when `busy` is None. `before_sending`: the reads of the counts
+    before the run instead (those after the first attendee's pass, POST /voters, and before
+    any rating: the programme read first is answered). `retry_after`: the header's value, or
+    None for an answer without one (a gateway's own 503)."""
 
     KINDS = ("/talks", "/ratings?", "/ratings/")
 
-    def __init__(self, runtime: Runtime, busy: int | None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        busy: int | None,
+        before_sending: bool = False,
+        retry_after: str | None = "1",
+    ) -> None:
         proxy = self
         self.rated = False
+        self.passed = False  # the first attendee's pass asked for (POST /voters)
         self.answered_busy: dict[str, int] = {}  # 503s answered, by kind
         self.busy_since: float | None = None  # when the first was
         lock = threading.Lock()
@@ -3044,7 +3054,9 @@ class CountsBusyProxy(LoopbackServer):
                 kind = next((k for k in proxy.KINDS if self.path.startswith(k)), None)
                 with lock:
                     proxy.rated |= self.command == "POST" and self.path == "/ratings"
-                    held = self.command == "GET" and kind is not None and proxy.rated
+                    proxy.passed |= self.command == "POST" and self.path == "/voters"
+                    when = proxy.passed and not proxy.rated if before_sending else proxy.rated
+                    held = self.command == "GET" and kind is not None and when
                     held &= busy is None or proxy.answered_busy.get(str(kind), 0) < busy
                     if held:
                         proxy.answered_busy[str(kind)] = proxy.answered_busy.get(str(kind), 0) + 1
@@ -3059,7 +3071,9 @@ class CountsBusyProxy(LoopbackServer):
                     "detail": "the counts and averages cannot be read just now (every rating is "
                     "kept); try again shortly",
                 }
-                headers = {"content-type": "application/problem+json", "retry-after": "1"}
+                headers = {"content-type": "application/problem+json"}
+                if retry_after is not None:
+                    headers["retry-after"] = retry_after
                 self.answer(503, headers, json.dumps(problem).encode())
 
         Forward.runtime = runtime
@@ -3088,12 +3102,93 @@ def test_simulate_verify_waits_out_an_api_busy_while_it_reads_the_counts(cli: Cl
         cli.remove(talk_id)
 
 
-def test_simulate_verify_of_an_api_busy_past_the_verify_timeout_fails_in_one_line(
+def test_simulate_verify_waits_out_an_api_busy_while_it_reads_the_counts_before_the_run(
     cli: Cli,
 ) -> None:
-    # Given an API that answers every read of the verify 503 (Retry-After: 1)
+    # Given an API that answers the first read of the programme and of a talk's counts 503
+    # (Retry-After: 1) while the counts before the run are read, as while its read model is away
+    talk_id = cli.add(unique_talk_id("busy-baseline"), "Counted from its first count")
+    proxy = CountsBusyProxy(cli.runtime, busy=1, before_sending=True)
+    try:
+        # When a crowd is simulated through it with --verify
+        done = cli.run("--api", proxy.url, *crowd_of_three_verified(talk_id), timeout=120)
+        # Then it waited each one out, then sent the crowd and verified every rating (it failed
+        # at the first, "Counts unavailable (503)", before sending anything), saying it waited
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "every talk agrees" in done.stdout
+        assert proxy.answered_busy == {"/talks": 1, "/ratings?": 1}
+        assert "talkrate: the API is busy (Counts unavailable, 503): waiting 1 s to read the " in (
+            done.stderr
+        )
+        assert "Traceback" not in done.stderr
+    finally:
+        proxy.close()
+        cli.remove(talk_id)
+
+
+def test_simulate_verify_of_an_api_busy_before_the_run_past_the_verify_timeout_sends_nothing(
+    cli: Cli,
+) -> None:
+    # Given an API that answers every read of the counts before the run 503 (Retry-After: 1)
+    talk_id = cli.add(unique_talk_id("busy-baseline"), "Never rated")
+    proxy = CountsBusyProxy(cli.runtime, busy=None, before_sending=True)
+    try:
+        # When a crowd is simulated through it with --verify, waiting 3 s at most
+        process = cli.start(
+            "--api", proxy.url, *crowd_of_three_verified(talk_id), "--verify-timeout", "3"
+        )
+        out, err = process.communicate(timeout=120)
+        ended = time.monotonic()
+        # Then it waited until the timeout, no longer, and failed in one line saying the API
+        # stayed busy and nothing was sent; and nothing was
+        assert process.returncode == 1, out + err
+        assert err.strip().splitlines()[-1] == (
+            "talkrate: the API stayed busy (Counts unavailable, 503) while the counts before "
+            "the run were read, until the verify's timeout (3 s, --verify-timeout): nothing "
+            "was sent"
+        ), err
+        assert not proxy.rated
+        assert "Traceback" not in err
+        waited = proxy.busy_since
+        assert waited is not None
+        assert 2.5 < ended - waited < 3 + 5, f"ended {ended - waited:.1f} s after the first 503"
+    finally:
+        proxy.close()
+        cli.remove(talk_id)
+
+
+def test_simulate_verify_waits_out_an_api_busy_without_retry_after_for_a_wait_it_names(
+    cli: Cli,
+) -> None:
+    # Given an API that answers the verify's first read of each kind 503 without Retry-After
+    # (a gateway's own answer, which does not say how long)
+    talk_id = cli.add(unique_talk_id("busy-counts"), "Counted after a gateway's 503")
+    proxy = CountsBusyProxy(cli.runtime, busy=1, retry_after=None)
+    try:
+        # When a crowd is simulated through it with --verify
+        done = cli.run("--api", proxy.url, *crowd_of_three_verified(talk_id), timeout=120)
+        # Then it waited each one out for the default it names and verified every rating (it
+        # gave up at the first: "Counts unavailable (503) ... (not verified)")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "every talk agrees" in done.stdout
+        assert proxy.answered_busy == dict.fromkeys(CountsBusyProxy.KINDS, 1)
+        assert (
+            "talkrate: the API is busy (Counts unavailable, 503, without Retry-After): waiting "
+            "2 s to read the counts again"
+        ) in done.stderr
+        assert "Traceback" not in done.stderr
+    finally:
+        proxy.close()
+        cli.remove(talk_id)
+
+
+@pytest.mark.parametrize("retry_after", ["1", None], ids=["retry-after", "no-retry-after"])
+def test_simulate_verify_of_an_api_busy_past_the_verify_timeout_fails_in_one_line(
+    cli: Cli, retry_after: str | None
+) -> None:
+    # Given an API that answers every read of the verify 503 (Retry-After: 1, or none)
     talk_id = cli.add(unique_talk_id("busy-counts"), "Never counted in time")
-    proxy = CountsBusyProxy(cli.runtime, busy=None)
+    proxy = CountsBusyProxy(cli.runtime, busy=None, retry_after=retry_after)
     try:
         # When a crowd is simulated through it with --verify, waiting 4 s at most
         process = cli.start(

@@ -119,7 +119,8 @@ def _first_token(session: Session, code: str | None, wanted: bool | None) -> str
     default=120.0,
     show_default=True,
     help="With --verify: seconds to wait for the projector to count the run's ratings (and "
-    "for a busy API, answering 503, to read them).",
+    "for a busy API, answering 503, to read them; as long again for it to read the counts "
+    "before the run).",
 )
 @click.option(
     "--give-up-after",
@@ -196,9 +197,7 @@ def simulate(
         f"voter tokens {'yes' if use_tokens else 'no'}: {len(plan)} requests planned",
         markup=False,
     )
-    # Settled first (earlier ratings still being projected are not the crowd's), then each
-    # talk's histogram with its revision, read together.
-    baseline = read_each(api, settled(api, talk_list)) if verify else {}
+    baseline = _baseline(session, talk_list, verify_timeout) if verify else {}
     ledger = Ledger(tokens=use_tokens)
     runner = Runner(api.url, ledger, concurrency, use_tokens, code, give_up_after)
     if first_token is not None:
@@ -302,6 +301,19 @@ def _not_counted(left: int) -> str:
         + output.counted(left, "of the run's ratings is", "of the run's ratings are")
         + " not counted: ratings from outside may stand in for them"
     )
+
+
+def _baseline(session: Session, talk_ids: list[str], timeout: float) -> dict[str, Reading]:
+    """Each talk's counts before the run: settled first (earlier ratings still being projected
+    are not the crowd's), then each talk's histogram with its revision, read together. A busy
+    API's reads are waited out as the verify's are (within `timeout` of the first), and said;
+    nothing is sent meanwhile."""
+    say = partial(output.errors.print, markup=False)
+    session.api.busy_reads = BusyWait(time.monotonic() + timeout, timeout, say, before_run=True)
+    try:
+        return read_each(session.api, settled(session.api, talk_ids))
+    finally:
+        session.api.busy_reads = None
 
 
 def _verify(

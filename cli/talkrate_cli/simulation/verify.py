@@ -43,18 +43,33 @@ UNSUMMED_WAIT_SECONDS = 30.0
 # How often, at most, a wait for a busy API is said (each of STATUS_READERS may meet one).
 BUSY_SAID_EVERY_SECONDS = 10.0
 
+# How long a 503 without Retry-After is waited out (a gateway's own: API Gateway's while the
+# function cannot start or answer in time), which does not say: the verify's own pace, a read
+# every 2 s at most, each reader of the statuses alike.
+BUSY_WAIT_SECONDS = 2.0
+
 
 class BusyWait:
-    """How the verify's reads wait out a busy API (a GET answered 503 with Retry-After: its
-    read model away, say), as `Api.busy_reads`: as long as the answer asks, and again, until
-    `until` (time.monotonic(): the verify's `timeout` of seconds run out), then CliError. Each
-    wait is said through `say`, every BUSY_SAID_EVERY_SECONDS at most. A 503 ended the verify
-    at once: the ratings sent were left unverified."""
+    """How the verify's reads wait out a busy API (a GET answered 503: its read model away,
+    say), as `Api.busy_reads`: as long as the answer's Retry-After asks (BUSY_WAIT_SECONDS
+    when it gives none), and again, until `until` (time.monotonic(): the verify's `timeout` of
+    seconds run out), then CliError. Each wait is said through `say`, every
+    BUSY_SAID_EVERY_SECONDS at most. `before_run`: the reads of the counts before anything is
+    sent, which a timeout ends with nothing sent. A 503 ended the verify at once: the ratings
+    sent were left unverified (and, before the run, nothing was sent)."""
 
-    def __init__(self, until: float, timeout: float, say: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        until: float,
+        timeout: float,
+        say: Callable[[str], None],
+        *,
+        before_run: bool = False,
+    ) -> None:
         self.until = until
         self.timeout = timeout
         self.say = say
+        self.before_run = before_run
         self._said = -BUSY_SAID_EVERY_SECONDS
         self._lock = threading.Lock()  # (the statuses' readers wait in threads of their own)
 
@@ -62,16 +77,24 @@ class BusyWait:
         left = self.until - time.monotonic()
         title = problem.problem.get("title") or "Service unavailable"
         if left <= 0:
+            if self.before_run:
+                raise CliError(
+                    f"the API stayed busy ({title}, {problem.status}) while the counts before "
+                    f"the run were read, until the verify's timeout ({self.timeout:g} s, "
+                    "--verify-timeout): nothing was sent"
+                )
             raise CliError(
                 f"the API stayed busy ({title}, {problem.status}) until the verify's timeout "
                 f"({self.timeout:g} s, --verify-timeout)"
             )
-        wait = min(max(0.5, problem.retry_after or 0.0), left)
+        asked = problem.retry_after
+        wait = min(BUSY_WAIT_SECONDS if asked is None else max(0.5, asked), left)
+        unsaid = ", without Retry-After" if asked is None else ""
         with self._lock:
             if time.monotonic() - self._said >= BUSY_SAID_EVERY_SECONDS:
                 self._said = time.monotonic()
                 self.say(
-                    f"talkrate: the API is busy ({title}, {problem.status}): waiting "
+                    f"talkrate: the API is busy ({title}, {problem.status}{unsaid}): waiting "
                     f"{math.ceil(wait)} s to read the counts again (up to {math.ceil(left)} s "
                     "more, --verify-timeout)"
                 )
