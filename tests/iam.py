@@ -47,3 +47,54 @@ def reaches(statement: dict[str, Any], service: str, actions: Iterable[str] = ()
     ):
         return True
     return covers_any(statement, actions)
+
+
+# The condition operators the templates' policies use, as IAM applies them to one request value
+# (a policy value list matches when any of its values does).
+_OPERATORS = {
+    "StringEquals": lambda value, wanted: value == wanted,
+    "StringLike": lambda value, wanted: fnmatchcase(value, wanted.replace("[", "[[]")),
+}
+
+
+def _condition_holds(condition: dict[str, Any], context: dict[str, str]) -> bool:
+    for operator, keys in condition.items():
+        if operator not in _OPERATORS:
+            raise NotImplementedError(f"condition operator {operator}: teach tests/iam.py")
+        for key, wanted in keys.items():
+            # A key the request does not carry fails its condition (no ...IfExists here).
+            present = {k.lower(): v for k, v in context.items()}.get(key.lower())
+            if present is None or not any(_OPERATORS[operator](present, w) for w in listed(wanted)):
+                return False
+    return True
+
+
+def _names(statement: dict[str, Any], resource: str) -> bool:
+    # Resource ARNs match case-sensitively, with `*` and `?` (which may span colons and slashes)
+    if "NotResource" in statement:
+        raise NotImplementedError("NotResource: teach tests/iam.py")
+    patterns = [p.replace("[", "[[]") for p in listed(statement.get("Resource", []))]
+    return any(fnmatchcase(resource, pattern) for pattern in patterns)
+
+
+def allows(
+    statements: Iterable[dict[str, Any]],
+    action: str,
+    resource: str,
+    context: dict[str, str] | None = None,
+) -> bool:
+    """Whether identity-policy statements grant `action` on the resource ARN for a request
+    carrying `context` (its condition keys: `aws:ResourceTag/...`, `ec2:SubnetID`...): an Allow
+    whose action, resource and conditions all match, and no Deny that matches. The statements'
+    values must be resolved already (plain strings, no intrinsic functions)."""
+    context = context or {}
+    matching = [
+        s
+        for s in statements
+        if covers(s, action)
+        and _names(s, resource)
+        and _condition_holds(s.get("Condition", {}), context)
+    ]
+    return any(s["Effect"] == "Allow" for s in matching) and not any(
+        s["Effect"] == "Deny" for s in matching
+    )

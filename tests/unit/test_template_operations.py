@@ -20,8 +20,8 @@ from talkrate.adapters.postgres import CANCEL_WAIT_SECONDS
 from talkrate.config import Settings, settings_from
 from talkrate.live import API_KEY_DAYS_LEFT_METRIC, api_key_days_left
 from tests.builders import ROOT
+from tests.iam import allows, reaches
 from tests.iam import listed as _listed
-from tests.iam import reaches
 
 pytestmark = pytest.mark.unit
 
@@ -228,6 +228,41 @@ def evaluate(template: dict[str, Any], value: Any) -> Any:
         return {k: evaluate(template, v) for k, v in value.items()}
     if isinstance(value, list):
         return [evaluate(template, item) for item in value]
+    return value
+
+
+# The pseudo parameters of the stack the IAM tests deploy (the translator leaves them as written).
+PSEUDO = {
+    "AWS::Partition": "aws",
+    "AWS::Region": "eu-west-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::StackName": "talkrate-prod",
+}
+
+
+def resolved(template: dict[str, Any], value: Any) -> Any:
+    """A value as CloudFormation would hand it to IAM in the stack `PSEUDO` names: `evaluate`'s,
+    with the pseudo parameters' Refs and every Fn::Sub of parameters and pseudo parameters
+    substituted (a CommaDelimitedList parameter's Ref as its list)."""
+    names = {
+        **{k: str(v.get("Default", "")) for k, v in template["Parameters"].items()},
+        **template["_parameters"],
+        **PSEUDO,
+    }
+    value = evaluate(template, value)
+    if isinstance(value, dict) and len(value) == 1:
+        (key, argument), *_ = value.items()
+        if key == "Ref" and argument in names:
+            listed = template["Parameters"].get(argument, {}).get("Type") == "CommaDelimitedList"
+            return names[argument].split(",") if listed else names[argument]
+        if key == "Fn::Sub":
+            text, local = (argument, {}) if isinstance(argument, str) else argument
+            known = {**names, **{k: resolved(template, v) for k, v in local.items()}}
+            return re.sub(r"\$\{([^}]+)\}", lambda m: str(known[m[1]]), text)
+    if isinstance(value, dict):
+        return {k: resolved(template, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolved(template, item) for item in value]
     return value
 
 
@@ -2387,25 +2422,49 @@ def test_kafka_bootstrap_servers_holding_a_scheme_path_or_credentials_are_refuse
     assert {"KafkaUsername", "KafkaPassword"} <= set(_prod()["Parameters"])
 
 
-def test_codedeploy_may_read_the_alarms_and_move_aliases_of_this_account_and_region() -> None:
-    # Given the role CodeDeploy shifts the aliases' traffic with
-    role = _prod()["Resources"]["CodeDeployServiceRole"]["Properties"]
+# What CodeDeploy does to an alias when it shifts its traffic.
+ALIAS_SHIFT = ("lambda:GetAlias", "lambda:UpdateAlias", "lambda:GetProvisionedConcurrencyConfig")
+
+
+def test_codedeploy_may_read_the_alarms_and_move_the_aliases_of_this_stack_s_functions_only() -> (
+    None
+):
+    # Given the role CodeDeploy shifts the aliases' traffic with, in the stack talkrate-prod
+    template = _prod()
+    role = template["Resources"]["CodeDeployServiceRole"]["Properties"]
     # Then it carries no managed policy (AWSCodeDeployRoleForLambda also allowed sns:Publish and
     # S3 reads, for triggers and hooks this stack has none of, and aliases everywhere)
     assert "ManagedPolicyArns" not in role
     [policy] = role["Policies"]
-    statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
-    assert set(statements) == {"ReadRollbackAlarms", "MoveLiveAliases"}
-    assert statements["ReadRollbackAlarms"]["Action"] == "cloudwatch:DescribeAlarms"
-    moves = statements["MoveLiveAliases"]
-    assert sorted(moves["Action"]) == [
-        "lambda:GetAlias",
-        "lambda:GetProvisionedConcurrencyConfig",
-        "lambda:UpdateAlias",
-    ]
-    assert moves["Resource"]["Fn::Sub"] == (
-        "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:*"
-    )
+    statements = resolved(template, policy["PolicyDocument"]["Statement"])
+    assert allows(statements, "cloudwatch:DescribeAlarms", "*")
+    assert not allows(statements, "sns:Publish", "arn:aws:sns:eu-west-1:123456789012:t")
+    assert not allows(statements, "s3:GetObject", "arn:aws:s3:::bucket/key")
+    function = "arn:aws:lambda:eu-west-1:123456789012:function:{}"
+    for action in ALIAS_SHIFT:
+        for name in ("talkrate-prod-ApiFunction-AbC1", "talkrate-prod-ApiFunction-AbC1:live"):
+            # And it may read and move the alias of a function Lambda says is this stack's (its
+            # tag; an alias's and a version's requests read the function's tags)
+            own = {"aws:ResourceTag/talkrate:stack": "talkrate-prod"}
+            assert allows(statements, action, function.format(name), own), action
+            # And of no other function of the account: another stack's, or one without the tag
+            # (however its generated name begins)
+            other = {"aws:ResourceTag/talkrate:stack": "talkrate-dev"}
+            assert not allows(statements, action, function.format(name), other), action
+            assert not allows(statements, action, function.format(name), {}), action
+    # And every function CodeDeploy moves an alias of carries that tag, with the stack's name
+    groups = resources(template, "AWS::CodeDeploy::DeploymentGroup")
+    aliased = {
+        name: properties
+        for name, properties in (
+            (n, r["Properties"]) for n, r in resources(template, "AWS::Lambda::Function").items()
+        )
+        if f"{name}DeploymentGroup" in groups
+    }
+    assert {"ApiFunction", "StatsFunction", "RelayFunction"} <= set(aliased)
+    for name, properties in aliased.items():
+        tags = {t["Key"]: resolved(template, t["Value"]) for t in properties.get("Tags", [])}
+        assert tags.get("talkrate:stack") == "talkrate-prod", name
     # And CodeDeploy assumes it
     [trust] = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "codedeploy.amazonaws.com"}
