@@ -240,6 +240,19 @@ PSEUDO = {
 }
 
 
+def _lists_given(template: dict[str, Any], value: Any) -> Any:
+    """The value with each Ref of a CommaDelimitedList parameter replaced by its list."""
+    if isinstance(value, dict):
+        parameter = template["Parameters"].get(value.get("Ref", ""), {})
+        if len(value) == 1 and parameter.get("Type") == "CommaDelimitedList":
+            given = template["_parameters"].get(value["Ref"], parameter.get("Default", ""))
+            return str(given).split(",")
+        return {k: _lists_given(template, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_lists_given(template, item) for item in value]
+    return value
+
+
 def resolved(template: dict[str, Any], value: Any) -> Any:
     """A value as CloudFormation would hand it to IAM in the stack `PSEUDO` names: `evaluate`'s,
     with the pseudo parameters' Refs and every Fn::Sub of parameters and pseudo parameters
@@ -249,12 +262,11 @@ def resolved(template: dict[str, Any], value: Any) -> Any:
         **template["_parameters"],
         **PSEUDO,
     }
-    value = evaluate(template, value)
+    value = evaluate(template, _lists_given(template, value))
     if isinstance(value, dict) and len(value) == 1:
         (key, argument), *_ = value.items()
         if key == "Ref" and argument in names:
-            listed = template["Parameters"].get(argument, {}).get("Type") == "CommaDelimitedList"
-            return names[argument].split(",") if listed else names[argument]
+            return names[argument]
         if key == "Fn::Sub":
             text, local = (argument, {}) if isinstance(argument, str) else argument
             known = {**names, **{k: resolved(template, v) for k, v in local.items()}}
@@ -1481,10 +1493,59 @@ def test_functions_in_a_vpc_get_their_network_interfaces_and_no_aws_policy_writi
         if statement["Resource"] == "*":
             assert all(a.startswith("ec2:Describe") for a in _listed(statement["Action"]))
             continue
-        for resource in _listed(statement["Resource"]):
+        named = statement["Resource"]
+        for resource in named if isinstance(named, list) else [named]:
             text = resource["Fn::Sub"]
             assert text.startswith("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:")
     assert refs(network) <= stack | {"AWS::Partition", "AWS::Region", "AWS::AccountId"}
+
+
+@pytest.mark.parametrize(
+    ("subnets", "groups"),
+    [("subnet-1,subnet-2", "sg-1"), ("subnet-1", "sg-1,sg-2")],
+    ids=["two-subnets", "two-groups"],
+)
+def test_functions_create_network_interfaces_only_in_the_stack_s_subnets_and_groups(
+    subnets: str, groups: str
+) -> None:
+    # Given the functions' network policy of a stack in a VPC (EC2 authorises a new interface
+    # on the interface, its subnet and each of its security groups, each on its own)
+    template = transformed(SubnetIds=subnets, SecurityGroupIds=groups)
+    document = template["Resources"][NETWORK]["Properties"]["PolicyDocument"]
+    network = resolved(template, document["Statement"])
+    ec2 = "arn:aws:ec2:eu-west-1:123456789012:{}"
+    create = "ec2:CreateNetworkInterface"
+    # Then a function may create its interfaces in each subnet the stack names, with each
+    # security group it names
+    assert allows(network, create, ec2.format("network-interface/*"))
+    for subnet in subnets.split(","):
+        subnet_arn = ec2.format(f"subnet/{subnet}")
+        assert allows(network, create, subnet_arn, {"ec2:SubnetID": subnet}), subnet
+    for group in groups.split(","):
+        group_arn = ec2.format(f"security-group/{group}")
+        assert allows(network, create, group_arn, {"ec2:SecurityGroupID": group}), group
+    # And not in another subnet of the account, nor with another security group
+    other_subnet = ec2.format("subnet/subnet-9")
+    assert not allows(network, create, other_subnet, {"ec2:SubnetID": "subnet-9"})
+    other_group = ec2.format("security-group/sg-9")
+    assert not allows(network, create, other_group, {"ec2:SecurityGroupID": "sg-9"})
+    # And nor in another account or Region
+    elsewhere = "arn:aws:ec2:us-east-1:210987654321:subnet/subnet-1"
+    assert not allows(network, create, elsewhere, {"ec2:SubnetID": "subnet-1"})
+    # And it may delete its interfaces and change their addresses, which EC2 authorises on the
+    # interface alone, in the stack's account and Region
+    for action in (
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+    ):
+        assert allows(network, action, ec2.format("network-interface/eni-1")), action
+        assert not allows(
+            network, action, elsewhere.replace("subnet/subnet-1", "network-interface/eni-1")
+        )
+    # And look its network up (the Describe actions take "*" only)
+    for action in ("ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"):
+        assert allows(network, action, "*"), action
 
 
 @pytest.mark.parametrize("kafka", [{}, MSK, IN_VPC], ids=["self-managed", "msk", "vpc"])
