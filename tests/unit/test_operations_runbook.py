@@ -66,3 +66,50 @@ def test_a_replay_that_did_not_count_the_report_leaves_it_in_the_queue(tmp_path:
     ran = pasted(tmp_path, replay_exit=1)
     assert "python -m talkrate_ops replay --failure report.json" in ran
     assert not [call for call in ran if "delete-message" in call]
+
+
+def commands_environment_block() -> str:
+    """The bash block that sets the operator commands' environment (under Alarms)."""
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    section = guide.split("The operator commands below run from a checkout", 1)[1]
+    return re.findall(r"```bash\n(.*?)```", section, re.DOTALL)[0]
+
+
+# `aws cloudformation describe-stacks` as a dev stack answers it: its outputs and parameters
+# (samconfig.toml gives dev its own topic).
+DEV_STACK = """
+aws() {
+  case "$*" in
+    *"--stack-name talkrate-dev "*"OutputKey=='ConnectionsSecretArn'"*)
+      echo "arn:aws:secretsmanager:eu-west-1:123456789012:secret:dev-AbC" ;;
+    *"--stack-name talkrate-dev "*"ParameterKey=='RatingsTopic'"*) echo "talkrate-dev-ratings" ;;
+    *) echo "unexpected: aws $*" >&2; return 1 ;;
+  esac
+}
+"""
+
+
+def test_the_commands_environment_names_the_stack_s_own_topic(tmp_path: Path) -> None:
+    # Given the block pasted for the dev stack (whose topic is its own, not `ratings`)
+    block = commands_environment_block().replace("stack=talkrate-prod", "stack=talkrate-dev", 1)
+    # When bash runs it
+    finished = subprocess.run(
+        [
+            "bash",
+            "-euc",
+            DEV_STACK + block + 'echo "topic=$RATINGS_TOPIC secret=$CONNECTIONS_SECRET_ARN"',
+        ],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    # Then the commands read dev's topic (rebuild and check compare its positions) and its
+    # connections secret, whose strings never reach a command line
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.split() == [
+        "topic=talkrate-dev-ratings",
+        "secret=arn:aws:secretsmanager:eu-west-1:123456789012:secret:dev-AbC",
+    ]
