@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 from sam_emulator import stopwatch
 from sam_emulator.events import Options
+from sam_emulator.events.live import max_connection_seconds
 from sam_emulator.plugins import (
     AddOptions,
     DevStack,
@@ -115,6 +116,7 @@ def main(
         if local:
             template = load_template(args.template.resolve(), {**local, **explicit})
         env_overrides = _env_overrides(args.env_vars)
+        max_connection_seconds(os.environ)  # a setting of the live channel's, said before a start
         stack: DevStack = dev_stack(args) if dev_stack is not None else NoDevStack()
     except (TemplateError, OSError, ValueError) as error:
         print(f"{prog}: {error}", file=sys.stderr)

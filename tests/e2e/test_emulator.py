@@ -153,6 +153,37 @@ def test_an_edited_template_is_said_to_apply_from_the_next_start(tmp_path: Path)
         assert stop(runtime) == 0
 
 
+@pytest.mark.parametrize("value", ["a day", "0", "-5", "inf"])
+def test_a_live_connection_cap_that_is_not_seconds_stops_the_start_in_one_line(
+    tmp_path: Path, value: str
+) -> None:
+    import subprocess
+    import sys
+
+    # Given a cap on the live channel's connections that is no number of seconds above 0
+    environment = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+        "SAM_EMULATOR_EVENTS_MAX_CONNECTION_SECONDS": value,
+    }
+    # When the emulator is started with it
+    done = subprocess.run(
+        [sys.executable, "-m", "sam_emulator", "--template", str(project(tmp_path))],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    # Then it stops at once, saying which setting and what it takes, without a traceback
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"python -m sam_emulator: SAM_EMULATOR_EVENTS_MAX_CONNECTION_SECONDS={value!r}: "
+        "give a number of seconds above 0"
+    ]
+
+
 def test_a_dev_stack_is_started_after_the_ports_and_its_services_reach_the_functions(
     tmp_path: Path,
 ) -> None:

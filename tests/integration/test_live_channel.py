@@ -3,15 +3,19 @@ talkrate's own publisher) and over the WebSocket, fan-out, reconnects and malfor
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-from websockets.exceptions import ConnectionClosedError, InvalidStatus
+from websockets.exceptions import ConnectionClosed, ConnectionClosedError
+from websockets.sync.client import ClientConnection, connect
 
-from sam_emulator.events.live import LiveChannelEmulator
+from sam_emulator.events.live import SUBPROTOCOL, LiveChannelEmulator, header_subprotocol
 from talkrate.adapters.appsync_events import AppSyncEventsPublisher
 from talkrate.errors import LivePublishFailed
 from tests.live_client import Subscriber
@@ -171,10 +175,118 @@ def test_bad_subscriptions_are_refused_and_the_connection_stays_usable(
     client.close()
 
 
-def test_a_connection_without_the_api_key_is_refused(live: LiveChannelEmulator) -> None:
-    with pytest.raises(InvalidStatus) as refused:
-        Subscriber(live.realtime_url, live.http_host, "da2-wrong")
-    assert refused.value.response.status_code == 401
+def opened(live: LiveChannelEmulator, subprotocols: list[str]) -> ClientConnection:
+    """A WebSocket connection offering these subprotocols, as the client's upgrade took it."""
+    return connect(live.realtime_url, subprotocols=subprotocols, proxy=None, open_timeout=5)  # type: ignore[arg-type]
+
+
+def refusal(connection: ClientConnection) -> tuple[dict[str, Any], int | None]:
+    """What the channel answers a `connection_init` with, and the code it then closes with."""
+    connection.send(json.dumps({"type": "connection_init"}))
+    answer = json.loads(connection.recv(timeout=5))
+    with pytest.raises(ConnectionClosed) as closed:
+        connection.recv(timeout=5)
+    return answer, closed.value.rcvd.code if closed.value.rcvd else None
+
+
+@pytest.mark.parametrize(
+    "header", [{"x-api-key": "da2-wrong"}, {"host": "elsewhere"}, None], ids=str
+)
+def test_a_connection_with_a_wrong_or_no_api_key_is_answered_connection_error_and_closed(
+    live: LiveChannelEmulator, header: dict[str, str] | None
+) -> None:
+    # Given a client whose header names a wrong key, none, or which sends no header at all
+    offered = [SUBPROTOCOL] + ([header_subprotocol(header)] if header else [])
+    # When it connects (AppSync takes the upgrade: it answers in the protocol) and initialises
+    with opened(live, offered) as connection:
+        assert connection.subprotocol == SUBPROTOCOL
+        answer, code = refusal(connection)
+    # Then it is told it is not authorised, as AppSync tells it, and the connection is closed
+    assert answer == {
+        "type": "connection_error",
+        "errors": [
+            {
+                "errorType": "UnauthorizedException",
+                "message": "You are not authorized to make this call.",
+                "errorCode": 401,
+            }
+        ],
+    }
+    assert code == 1000
+
+
+@pytest.mark.parametrize(
+    ("offered", "why"),
+    [
+        (["header-not*base64"], "header"),
+        (["header-" + base64.urlsafe_b64encode(b"[1, 2]").decode().rstrip("=")], "header"),
+        ([], "subprotocol"),
+    ],
+    ids=["not base64url", "not an object", "no protocol subprotocol"],
+)
+def test_a_malformed_connection_is_answered_a_bad_request_and_closed(
+    live: LiveChannelEmulator, offered: list[str], why: str
+) -> None:
+    # Given a client whose header is not base64url JSON of an object, or which does not offer
+    # the protocol's subprotocol (only its header)
+    key = header_subprotocol({"host": live.http_host, "x-api-key": live.api_key})
+    protocols = [SUBPROTOCOL, *offered] if why == "header" else [key]
+    # When it connects and initialises
+    with opened(live, protocols) as connection:
+        answer, code = refusal(connection)
+    # Then it is told the request is bad, and why, and the connection is closed
+    assert answer["type"] == "connection_error"
+    [error] = answer["errors"]
+    assert (error["errorType"], error["errorCode"]) == ("BadRequestException", 400)
+    assert why in error["message"]
+    assert code == 1000
+
+
+def until_closed(client: Subscriber) -> ConnectionClosed:
+    """Read (and drop) what comes until the channel closes the connection; how it closed."""
+    while True:
+        try:
+            client.receive(timeout=5)
+        except ConnectionClosed as closed:
+            return closed
+
+
+def test_a_connection_is_closed_when_it_has_lasted_the_maximum_duration() -> None:
+    # Given an Event API whose connections last at most a second (AppSync's last a day)
+    live = LiveChannelEmulator(namespaces=["talkrate"], max_connection_seconds=1)
+    live.start()
+    try:
+        first = subscriber(live)
+        first_id, _ = first.subscribe("/talkrate/talks/t-13")
+        opened_at = time.monotonic()
+        # When it has lasted that long
+        closed = until_closed(first)
+        lasted = time.monotonic() - opened_at
+        # Then the channel closes it, normally, as AppSync does at its cap
+        assert closed.rcvd is not None
+        assert closed.rcvd.code == 1000
+        assert 0.8 < lasted < 2.5, lasted
+        # And a client that connects again gets what is published, for a second of its own
+        again = subscriber(live)
+        again_id, _ = again.subscribe("/talkrate/talks/t-13")
+        live.publish("/talkrate/talks/t-13", ['"after"'])
+        assert again.events(1) == [(again_id, "after")]
+        assert until_closed(again).rcvd is not None
+        assert first_id != again_id
+    finally:
+        live.stop()
+
+
+def test_the_maximum_duration_is_a_day_unless_asked_and_reaches_the_process() -> None:
+    from sam_emulator.events.live import LiveChannelProcess
+
+    assert LiveChannelEmulator().max_connection_seconds == 24 * 60 * 60
+    process = LiveChannelProcess(namespaces=["talkrate"], max_connection_seconds=0.5)
+    try:
+        client = Subscriber(process.realtime_url, process.http_host, process.api_key)
+        assert until_closed(client).rcvd is not None
+    finally:
+        process.stop()
 
 
 def test_keepalives_arrive_after_the_acknowledgement(live: LiveChannelEmulator) -> None:

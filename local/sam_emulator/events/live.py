@@ -8,6 +8,14 @@ What a page or a command written for AppSync Events does against AWS, it does he
   text), `unsubscribe` -> `unsubscribe_success` / `unsubscribe_error`, `publish` ->
   `publish_success` / `publish_error`. A message that is not a JSON object with a known `type`
   gets an `error` and its connection is closed; no other connection notices.
+- A connection AppSync would refuse is upgraded all the same and refused in the protocol, as
+  AppSync refuses it: its first message is answered `connection_error` (`errors` of
+  `errorType`, `message`, `errorCode`), then it is closed (1000). A wrong or missing API key is
+  `UnauthorizedException` (401); a header that is not base64url JSON of an object, or no
+  `aws-appsync-event-ws` among the subprotocols, `BadRequestException` (400).
+- A connection is closed (1000) once it has lasted `max_connection_seconds`: AppSync's last
+  24 hours at most (SAM_EMULATOR_EVENTS_MAX_CONNECTION_SECONDS sets a shorter one, to watch
+  clients reconnect).
 - HTTP `POST http://<host>/event` with `{"channel", "events": [up to 5 JSON texts]}` and an
   `x-api-key` header or a SigV4 signature (IAM; not checked locally), answered
   `{"successful": [{"identifier", "index"}], "failed": []}`.
@@ -71,6 +79,9 @@ MAX_EVENT_BYTES: Final = 240 * 1024
 MAX_SUBSCRIPTIONS_PER_CONNECTION: Final = 100
 MAX_ID_LENGTH: Final = 128
 CONNECTION_TIMEOUT_MS: Final = 300_000  # what AppSync announces in connection_ack
+MAX_CONNECTION_SECONDS: Final = 24 * 60 * 60  # AppSync closes a connection that lasted a day
+# What AppSync answers a connection whose key it refuses (its very words: clients show them).
+NOT_AUTHORIZED: Final = "You are not authorized to make this call."
 # A channel segment: letters, digits and dashes, at most 50, a letter or digit at each end (the
 # pattern AWS's API reference gives a namespace name; a dash at an end is refused here).
 _SEGMENT: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,48}[A-Za-z0-9])?")
@@ -91,6 +102,12 @@ class ProtocolError(Exception):
     def errors(self) -> list[dict[str, str]]:
         """The `errors` list AppSync answers with."""
         return [{"errorType": self.error_type, "message": str(self)}]
+
+    def connection_error(self) -> dict[str, Any]:
+        """The `connection_error` AppSync refuses a connection with (its errors carry the
+        HTTP status AppSync would have meant: 401 unauthorised, 400 a bad request)."""
+        code = 401 if self.error_type == "UnauthorizedException" else 400
+        return {"type": "connection_error", "errors": [{**self.errors()[0], "errorCode": code}]}
 
 
 def parse_channel(channel: Any, *, wildcard: bool) -> tuple[str, ...]:
@@ -171,6 +188,7 @@ class LiveChannelEmulator(Endpoints):
         subscribe_modes: Mapping[str, Collection[str]] | None = None,
         region: str = REGION,
         credentials: Mapping[str, str] | None = None,
+        max_connection_seconds: float = MAX_CONNECTION_SECONDS,
     ) -> None:
         self.host = host
         # IAM: what a signed publish must be signed with, as AppSync checks it: a key the
@@ -179,6 +197,7 @@ class LiveChannelEmulator(Endpoints):
         self.credentials = dict(credentials or {UNCHECKED_CREDENTIAL: UNCHECKED_CREDENTIAL})
         self.api_key = api_key or f"da2-local{secrets.token_hex(13)}"
         self.namespaces = frozenset(namespaces)
+        self.max_connection_seconds = max_connection_seconds
         self._modes = {
             "publish": {ns: frozenset(m) for ns, m in (publish_modes or {}).items()},
             "subscribe": {ns: frozenset(m) for ns, m in (subscribe_modes or {}).items()},
@@ -277,20 +296,49 @@ class LiveChannelEmulator(Endpoints):
     def _authorise_handshake(
         self, connection: ServerConnection, request: Request
     ) -> Response | None:
+        # Anything else is upgraded: AppSync refuses a connection in its protocol (_refusal)
         if urlsplit(request.path).path != REALTIME_PATH:
             return connection.respond(404, "Not found: connect to /event/realtime\n")
-        offered = _offered_subprotocols(request.headers)
-        if SUBPROTOCOL not in offered:
-            return connection.respond(400, f"Offer the {SUBPROTOCOL} subprotocol\n")
-        header = next((p for p in offered if p.startswith("header-")), None)
-        authorization = _decode_header_subprotocol(header) if header else None
-        if authorization is None or authorization.get("x-api-key") != self.api_key:
-            return connection.respond(401, "UnauthorizedException: missing or wrong API key\n")
         return None
 
+    def _refusal(self, request: Request | None) -> ProtocolError | None:
+        """Why AppSync would refuse this connection (its subprotocols), or None."""
+        offered = _offered_subprotocols(request.headers) if request is not None else []
+        if SUBPROTOCOL not in offered:
+            return ProtocolError(
+                "BadRequestException",
+                f"SubProtocolNotSupported: offer the {SUBPROTOCOL} subprotocol",
+            )
+        header = next((p for p in offered if p.startswith("header-")), None)
+        authorization = _decode_header_subprotocol(header) if header else {}
+        if authorization is None:
+            return ProtocolError(
+                "BadRequestException", "the header subprotocol is not base64url JSON of an object"
+            )
+        if authorization.get("x-api-key") != self.api_key:
+            return ProtocolError("UnauthorizedException", NOT_AUTHORIZED)
+        return None
+
+    async def _refuse(self, connection: ServerConnection, refusal: ProtocolError) -> None:
+        """Answer the connection's first message with `connection_error`, then close it."""
+        try:
+            await connection.recv()
+            await connection.send(json.dumps(refusal.connection_error()))
+            await connection.close(1000)
+        except ConnectionClosed:
+            pass
+
     async def _session(self, connection: ServerConnection) -> None:
+        refusal = self._refusal(connection.request)
+        if refusal is not None:
+            await self._refuse(connection, refusal)
+            return
         client = _Client(connection)
         self._clients.add(client)
+        # AppSync's cap on a connection's life: closed as any close is (clients reconnect)
+        expiry = asyncio.get_running_loop().call_later(
+            self.max_connection_seconds, lambda: asyncio.ensure_future(connection.close(1000))
+        )
         try:
             async for raw in connection:
                 try:
@@ -303,6 +351,7 @@ class LiveChannelEmulator(Endpoints):
         except ConnectionClosed:
             pass
         finally:
+            expiry.cancel()
             self._clients.discard(client)
             for sub_id in list(client.subscriptions):
                 self._forget(client, sub_id)
@@ -650,6 +699,7 @@ class LiveChannelProcess(Endpoints):
         subscribe_modes: Mapping[str, Collection[str]] | None = None,
         region: str = REGION,
         credentials: Mapping[str, str] | None = None,
+        max_connection_seconds: float = MAX_CONNECTION_SECONDS,
     ) -> None:
         self.host = host
         # IAM: what a signed publish must be signed with, as AppSync checks it: a key the
@@ -657,7 +707,9 @@ class LiveChannelProcess(Endpoints):
         self.region = region
         self.credentials = dict(credentials or {UNCHECKED_CREDENTIAL: UNCHECKED_CREDENTIAL})
         self.api_key = api_key or f"da2-local{secrets.token_hex(13)}"
+        self.max_connection_seconds = max_connection_seconds
         command = [python, "-m", __name__, "--host", host]
+        command += ["--max-connection-seconds", repr(max_connection_seconds)]
         command += ["--realtime-port", str(realtime_port), "--http-port", str(http_port)]
         for namespace in namespaces:
             command += ["--namespace", namespace]
@@ -759,12 +811,29 @@ def client_config(reached_as: str | None = None) -> dict[str, str] | None:
 
 
 DEFAULT_REALTIME_PORT: Final = 3004
+MAX_CONNECTION_ENV: Final = "SAM_EMULATOR_EVENTS_MAX_CONNECTION_SECONDS"
+
+
+def max_connection_seconds(environ: Mapping[str, str]) -> float:
+    """How long a connection may last: SAM_EMULATOR_EVENTS_MAX_CONNECTION_SECONDS when set (a
+    number of seconds above 0), else AppSync's day; ValueError naming the variable otherwise."""
+    value = environ.get(MAX_CONNECTION_ENV, "").strip()
+    if not value:
+        return MAX_CONNECTION_SECONDS
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise ValueError(f"{MAX_CONNECTION_ENV}={value[:40]!r}: give a number of seconds above 0")
+    return seconds
 
 
 def bind(template: Template, options: Options, invoke: Invoker) -> Sequence[EventSource]:
     """A process per Event API of the template; the first listens on `options.live_port` (by
     default 3004, or any free port when 3004 is taken: pages learn it from their configuration).
-    Its API key is SAM_EMULATOR_EVENTS_API_KEY when set, else a new one."""
+    Its API key is SAM_EMULATOR_EVENTS_API_KEY when set, else a new one; its connections last
+    max_connection_seconds."""
     sources: list[EventSource] = []
     for index, api in enumerate(template.event_apis):
         wanted = options.live_port if index == 0 else 0
@@ -774,6 +843,7 @@ def bind(template: Template, options: Options, invoke: Invoker) -> Sequence[Even
             "namespaces": api.namespaces,
             "publish_modes": api.publish_modes,
             "subscribe_modes": api.subscribe_modes,
+            "max_connection_seconds": max_connection_seconds(options.environ),
         }
         try:
             try:
@@ -810,6 +880,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--realtime-port", type=int, default=0)
     parser.add_argument("--http-port", type=int, default=0)
     parser.add_argument("--namespace", action="append", default=[])
+    parser.add_argument(
+        "--max-connection-seconds",
+        type=float,
+        default=MAX_CONNECTION_SECONDS,
+        help="close a connection once it has lasted this long (AppSync: a day)",
+    )
     for action in ("publish", "subscribe"):
         parser.add_argument(
             f"--{action}-auth",
@@ -827,6 +903,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         namespaces=args.namespace or ["default"],
         publish_modes=_auth_modes(args.publish_auth),
         subscribe_modes=_auth_modes(args.subscribe_auth),
+        max_connection_seconds=args.max_connection_seconds,
     )
     try:
         emulator.start()
