@@ -4,7 +4,10 @@ Connects with the subprotocols `aws-appsync-event-ws` and `header-<base64url JSO
 `connection_init`, waits for `connection_ack` (its `connectionTimeoutMs` bounds the silence
 between keep-alives), subscribes to channels and hands every `data` event (a JSON string) to a
 callback. It reconnects with backoff; the watcher refetches over HTTP after each (re)connect, so
-nothing published meanwhile is missed.
+nothing published meanwhile is missed. A connection AppSync refuses (`connection_error`: a key
+it does not take, a bad request) is not offered again and again: the app's configuration is read
+again at once (a new key is tried at once), else the watch polls and offers it again 5 minutes
+later.
 """
 
 from __future__ import annotations
@@ -66,6 +69,28 @@ def catalog_place(message: dict[str, Any]) -> int | None:
 
 FIRST_RETRY_SECONDS = 0.5  # after a session that went live, the next try comes this soon
 LAST_RETRY_SECONDS = 15.0  # the longest wait between tries while the channel stays away
+REFUSED_RETRY_SECONDS = 300.0  # a connection refused for what it offers: offered again this late
+# What AppSync refuses a connection for that offering it again will not change.
+_REFUSALS = frozenset({"UnauthorizedException", "BadRequestException"})
+# Close codes of a connection ended as AppSync ends one routinely (its maximum duration)
+_ENDED = frozenset({1000, 1001})
+
+
+class Refused(ConnectionError):
+    """AppSync refused the connection for what it offered (`connection_error`)."""
+
+
+class Ended(ConnectionError):
+    """The channel ended a connection normally (AppSync does at a connection's maximum age)."""
+
+
+def _connection_error(errors: Any) -> ConnectionError:
+    """What a `connection_error`'s errors mean: Refused when offering the same again would be
+    refused again, else a failure worth trying again soon (a throttle, the service's own)."""
+    first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
+    kind, message = str(first.get("errorType", "")), str(first.get("message", ""))
+    reason = f"{kind}: {message}" if kind and message else kind or message or "connection_error"
+    return Refused(reason[:160]) if kind in _REFUSALS else ConnectionError(reason[:160])
 
 
 class LiveSubscriber(threading.Thread):
@@ -102,27 +127,44 @@ class LiveSubscriber(threading.Thread):
         delay = FIRST_RETRY_SECONDS
         while not self._stopping.is_set():
             self._went_live = False
+            wait = None  # the next try's wait, when not the backoff's
             try:
                 self._session()
+            except Refused as refused:
+                # Offering the same again is refused again: a new key is tried at once, else
+                # the watch polls and offers it again much later (no loop of refusals).
+                if self._read_endpoint_again():
+                    continue
+                wait = REFUSED_RETRY_SECONDS
+                self.on_state(
+                    f"polling (the live channel refused this watch: {refused}); "
+                    f"again in {wait / 60:g} min"
+                )
+            except Ended:
+                delay = FIRST_RETRY_SECONDS  # routine: connected again as soon as can be
+                self.on_state("reconnecting (the live channel ended the connection)")
             except Exception as error:  # any failure: fall back to polling, try again later
                 if self._went_live:  # it worked until now: back off from the start again
                     delay = FIRST_RETRY_SECONDS
                 reason = str(error) or type(error).__name__
                 self.on_state(f"polling (live channel: {reason}); again in {delay:g} s")
-            if self._stopping.wait(delay):
+            if self._stopping.wait(delay if wait is None else wait):
                 return
             delay = min(delay * 2, LAST_RETRY_SECONDS)
             self._read_endpoint_again()
 
-    def _read_endpoint_again(self) -> None:
+    def _read_endpoint_again(self) -> bool:
+        """Read where the channel is again; whether it names another one than was offered."""
         if self.endpoint_now is None:
-            return
+            return False
         try:
             fresh = self.endpoint_now()
         except Exception:  # the API away too: the next try offers what was known
-            return
-        if fresh is not None:
-            self.endpoint = fresh
+            return False
+        if fresh is None or fresh == self.endpoint:
+            return False
+        self.endpoint = fresh
+        return True
 
     def _session(self) -> None:
         from websockets.exceptions import ConnectionClosed
@@ -137,6 +179,8 @@ class LiveSubscriber(threading.Thread):
         ) as socket:
             socket.send(json.dumps({"type": "connection_init"}))
             ack = json.loads(socket.recv(timeout=5))
+            if ack.get("type") == "connection_error":
+                raise _connection_error(ack.get("errors"))
             if ack.get("type") != "connection_ack":
                 raise ConnectionError(f"expected connection_ack, got {ack.get('type')}")
             silence = float(ack.get("connectionTimeoutMs", 300_000)) / 1000
@@ -164,9 +208,10 @@ class LiveSubscriber(threading.Thread):
                         raise ConnectionError("no keep-alive in time") from None
                     continue
                 except ConnectionClosed as closed:
-                    raise ConnectionError(
-                        f"closed ({closed.rcvd.code if closed.rcvd else '-'})"
-                    ) from None
+                    code = closed.rcvd.code if closed.rcvd else None
+                    if self._went_live and code in _ENDED:
+                        raise Ended(f"ended ({code})") from None
+                    raise ConnectionError(f"closed ({code or '-'})") from None
                 quiet = 0.0
                 kind = message.get("type")
                 if kind == "subscribe_success":
@@ -174,7 +219,9 @@ class LiveSubscriber(threading.Thread):
                     if not pending:
                         self._went_live = True
                         self.on_state("live")
-                elif kind in ("subscribe_error", "error", "connection_error"):
+                elif kind == "connection_error":
+                    raise _connection_error(message.get("errors"))
+                elif kind in ("subscribe_error", "error"):
                     raise ConnectionError(f"{kind}: {json.dumps(message.get('errors'))[:120]}")
                 elif kind == "data":
                     event = message.get("event")

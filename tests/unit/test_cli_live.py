@@ -8,12 +8,15 @@ event to its callback and say when it is live.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import Server, ServerConnection, serve
 
 from talkrate_cli.live import LiveEndpoint, LiveSubscriber
@@ -223,6 +226,128 @@ def test_after_a_session_that_went_live_the_next_try_comes_soon_again() -> None:
     waits = [s.rsplit("again in ", 1)[-1] for s in states if s.startswith("polling")]
     assert waits[:4] == ["0.5 s"] * 4, states
     assert states.count("live") >= 4
+
+
+def refusing(connection: ServerConnection, accepted: str = API_KEY) -> None:
+    """A live channel as AppSync answers a key it refuses: the upgrade taken, `connection_init`
+    answered `connection_error`, the connection closed. `accepted` goes live."""
+    offered = (
+        connection.request.headers.get_all("Sec-WebSocket-Protocol") if connection.request else []
+    )
+    auth = decoded_header([p.strip() for line in offered for p in line.split(",")])
+    assert json.loads(connection.recv())["type"] == "connection_init"
+    if auth.get("x-api-key") != accepted:
+        error = {
+            "errorType": "UnauthorizedException",
+            "message": "You are not authorized to make this call.",
+            "errorCode": 401,
+        }
+        connection.send(json.dumps({"type": "connection_error", "errors": [error]}))
+        connection.close(1000)
+        return
+    connection.send(json.dumps({"type": "connection_ack", "connectionTimeoutMs": 300000}))
+    message = json.loads(connection.recv())
+    connection.send(json.dumps({"type": "subscribe_success", "id": message["id"]}))
+    with contextlib.suppress(ConnectionClosed):
+        connection.recv()
+
+
+def test_a_key_the_channel_refuses_is_not_offered_again_and_again() -> None:
+    # Given a live channel that refuses the watch's key (connection_error), and an app whose
+    # configuration still names that key
+    tries: list[int] = []
+
+    def counted(connection: ServerConnection) -> None:
+        tries.append(1)
+        refusing(connection)
+
+    states: list[str] = []
+    with serve(counted, "127.0.0.1", 0, select_subprotocol=choose) as running:
+        threading.Thread(target=running.serve_forever, daemon=True).start()
+        url = f"ws://127.0.0.1:{running.socket.getsockname()[1]}/event/realtime"
+        old = LiveEndpoint(url, HOST, "da2-refused")
+        subscriber = LiveSubscriber(
+            old, ["/talkrate/leaderboard"], print, states.append, endpoint_now=lambda: old
+        )
+        subscriber.start()
+        try:
+            # When three seconds pass (a retry after 0.5, 1 and 2 s before)
+            time.sleep(3)
+        finally:
+            subscriber.stop()
+            subscriber.join(5)
+            running.shutdown()
+    # Then it was offered once: the watch polls, saying why and when it tries the channel again
+    assert len(tries) == 1, states
+    assert states == [
+        "polling (the live channel refused this watch: UnauthorizedException: You are not "
+        "authorized to make this call.); again in 5 min"
+    ]
+
+
+def test_a_refused_key_whose_configuration_names_a_new_one_goes_live_at_once() -> None:
+    # Given a watch that began with the channel's old key, which the channel refuses
+    # (connection_error), and the app's configuration that now names the new one
+    states: list[str] = []
+    live = threading.Event()
+
+    def on_state(state: str) -> None:
+        states.append(state)
+        if state == "live":
+            live.set()
+
+    with serve(refusing, "127.0.0.1", 0, select_subprotocol=choose) as running:
+        threading.Thread(target=running.serve_forever, daemon=True).start()
+        url = f"ws://127.0.0.1:{running.socket.getsockname()[1]}/event/realtime"
+        subscriber = LiveSubscriber(
+            LiveEndpoint(url, HOST, "da2-the-old-key"),
+            ["/talkrate/leaderboard"],
+            print,
+            on_state,
+            endpoint_now=lambda: LiveEndpoint(url, HOST, API_KEY),
+        )
+        subscriber.start()
+        try:
+            # Then it reads the configuration and connects with the new key without waiting
+            assert live.wait(5), states
+        finally:
+            subscriber.stop()
+            subscriber.join(5)
+            running.shutdown()
+    assert states == ["live"]
+
+
+def test_a_session_the_channel_ends_normally_is_said_to_reconnect() -> None:
+    # Given a live channel that closes a live connection normally (1000), as AppSync closes one
+    # that has lasted its maximum duration
+    def ends(connection: ServerConnection) -> None:
+        assert json.loads(connection.recv())["type"] == "connection_init"
+        connection.send(json.dumps({"type": "connection_ack", "connectionTimeoutMs": 300000}))
+        message = json.loads(connection.recv())
+        connection.send(json.dumps({"type": "subscribe_success", "id": message["id"]}))
+        connection.close(1000)
+
+    states: list[str] = []
+    twice = threading.Event()
+
+    def on_state(state: str) -> None:
+        states.append(state)
+        if states.count("live") == 2:
+            twice.set()
+
+    with serve(ends, "127.0.0.1", 0, select_subprotocol=choose) as running:
+        threading.Thread(target=running.serve_forever, daemon=True).start()
+        url = f"ws://127.0.0.1:{running.socket.getsockname()[1]}/event/realtime"
+        subscriber = LiveSubscriber(LiveEndpoint(url, HOST, API_KEY), ["/t/x"], print, on_state)
+        subscriber.start()
+        try:
+            assert twice.wait(10), states
+        finally:
+            subscriber.stop()
+            subscriber.join(5)
+            running.shutdown()
+    # Then the watch says it reconnects, as routine, not why the channel failed, and is live again
+    assert states[:3] == ["live", "reconnecting (the live channel ended the connection)", "live"]
 
 
 class CatalogApi:
