@@ -32,6 +32,13 @@ const UNAVAILABLE_READ_MS = 5000;
 // unreadable have it read, at most once in each of these waits in turn (the last repeated),
 // until a read finds them (see watchCatalogue).
 const RECOVER_READ_MS = [5000, 10_000, 20_000, 30_000];
+// A connection the channel refuses for what it offers (`connection_error`: a key it does not take,
+// a malformed request) is refused again whatever the backoff: the page reads its config at once
+// (a new key is offered at once), else it keeps fresh by polling and offers the channel its key
+// again this much later, not every 30 s (thousands of phones, each offering a renewed key's old
+// one, two a minute, for the rest of the day).
+const REFUSED_RETRY_MS = 300_000;
+const REFUSALS = new Set(["UnauthorizedException", "BadRequestException"]);
 
 function base64url(text) {
   const bytes = new TextEncoder().encode(text);
@@ -155,6 +162,7 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
     let timeoutMs = DEFAULT_TIMEOUT_MS;
     let watchdog = null;
     let subscribed = false;
+    let refused = false; // the channel refused this connection for what it offered
     const feed = () => {
       clearTimeout(watchdog);
       watchdog = setTimeout(() => socket && socket.close(), timeoutMs);
@@ -190,6 +198,10 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
         startPolling(LIVE_CHECK_MS, LIVE_CHECK_MS);
         status("live");
         safeRefresh();
+      } else if (data.type === "connection_error") {
+        const kind = Array.isArray(data.errors) && data.errors[0] ? data.errors[0].errorType : null;
+        refused = REFUSALS.has(kind);
+        current.close();
       } else if (data.type === "subscribe_error" && data.id === id) {
         current.close();
       } else if (data.type === "data" && data.id === id) {
@@ -218,8 +230,33 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
       if (liveSocket === current) liveSocket = null;
       if (socket === current) socket = null;
       refusals = subscribed ? 0 : refusals + 1;
-      if (!stopped) reconnect(live, subscribed);
+      if (stopped) return;
+      if (refused) refusedBy(live);
+      else reconnect(live, subscribed);
     };
+  }
+
+  // The channel refused what the page offered (see REFUSED_RETRY_MS): the config read again,
+  // a new key or address offered at once, else polling until the channel is offered again.
+  function refusedBy(live) {
+    away = null; // (a read that fails meanwhile and then succeeds tries nothing sooner)
+    clearTimeout(connectTimer);
+    status("polling");
+    startPolling(FALLBACK_POLL_MS, FALLBACK_POLL_MS);
+    appConfig({ fresh: true }).then((config) => {
+      if (stopped) return;
+      const fresh = config && config.live && config.live.realtimeUrl ? config.live : null;
+      const other = fresh && ["realtimeUrl", "host", "apiKey"].some((name) => fresh[name] !== live[name]);
+      if (other) {
+        connect(fresh);
+        return;
+      }
+      // (then as after refusals in a row: the config read again before the channel is offered it)
+      connectTimer = setTimeout(() => {
+        refusals = Math.max(refusals, 2);
+        connectAgain(live);
+      }, REFUSED_RETRY_MS);
+    });
   }
 
   // A channel that refuses the page again and again may have moved on from what the page read
