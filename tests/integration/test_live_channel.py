@@ -277,6 +277,22 @@ def test_a_connection_is_closed_when_it_has_lasted_the_maximum_duration() -> Non
         live.stop()
 
 
+def test_a_refused_connection_that_says_nothing_is_closed_at_the_maximum_duration() -> None:
+    # Given an Event API whose connections last half a second, and a client with a wrong key
+    live = LiveChannelEmulator(namespaces=["talkrate"], max_connection_seconds=0.5)
+    live.start()
+    try:
+        offered = [SUBPROTOCOL, header_subprotocol({"x-api-key": "da2-wrong"})]
+        # When it never sends connection_init
+        # Then the channel does not hold it open for ever: it closes it at the cap
+        with opened(live, offered) as connection, pytest.raises(ConnectionClosed) as closed:
+            connection.recv(timeout=5)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1000
+    finally:
+        live.stop()
+
+
 def test_the_maximum_duration_is_a_day_unless_asked_and_reaches_the_process() -> None:
     from sam_emulator.events.live import LiveChannelProcess
 

@@ -206,6 +206,7 @@ class LiveChannelEmulator(Endpoints):
         self._keepalive = keepalive_seconds
         self._clients: set[_Client] = set()
         self._http_tasks: set[asyncio.Task[None]] = set()
+        self._closing: set[asyncio.Future[None]] = set()  # connections closed at the cap
         # channel segments -> subscriptions; wildcards under their prefix (without the `*`)
         self._exact: dict[tuple[str, ...], dict[tuple[_Client, str], None]] = {}
         self._below: dict[tuple[str, ...], dict[tuple[_Client, str], None]] = {}
@@ -320,13 +321,14 @@ class LiveChannelEmulator(Endpoints):
         return None
 
     async def _refuse(self, connection: ServerConnection, refusal: ProtocolError) -> None:
-        """Answer the connection's first message with `connection_error`, then close it."""
+        """Answer the connection's first message with `connection_error`, then close it (one
+        that says nothing is closed at the cap, as any connection is)."""
         try:
-            await connection.recv()
+            await asyncio.wait_for(connection.recv(), self.max_connection_seconds)
             await connection.send(json.dumps(refusal.connection_error()))
-            await connection.close(1000)
-        except ConnectionClosed:
+        except (ConnectionClosed, TimeoutError):
             pass
+        await connection.close(1000)
 
     async def _session(self, connection: ServerConnection) -> None:
         refusal = self._refusal(connection.request)
@@ -337,7 +339,7 @@ class LiveChannelEmulator(Endpoints):
         self._clients.add(client)
         # AppSync's cap on a connection's life: closed as any close is (clients reconnect)
         expiry = asyncio.get_running_loop().call_later(
-            self.max_connection_seconds, lambda: asyncio.ensure_future(connection.close(1000))
+            self.max_connection_seconds, self._close_at_cap, connection
         )
         try:
             async for raw in connection:
@@ -355,6 +357,11 @@ class LiveChannelEmulator(Endpoints):
             self._clients.discard(client)
             for sub_id in list(client.subscriptions):
                 self._forget(client, sub_id)
+
+    def _close_at_cap(self, connection: ServerConnection) -> None:
+        task = asyncio.ensure_future(connection.close(1000))
+        self._closing.add(task)  # (held: the loop keeps only a weak reference to a task)
+        task.add_done_callback(self._closing.discard)
 
     async def _handle(self, client: _Client, raw: str | bytes) -> dict[str, Any]:
         """The answer to one client message; ProtocolError when the message is malformed."""
