@@ -33,7 +33,7 @@ TESTS ?=
 TEST_WORKERS ?= 4
 RUN_ARGS ?=
 
-.PHONY: py313 publish-web remove-web-bucket help setup browser test-browser web-size services db run test test-unit test-integration test-e2e test-faults rebuild dead-letters redrive openapi lint format validate build bench-import compose-seed clean bench-latency
+.PHONY: py313 publish-web remove-web-bucket help setup browser test-browser web-size services db run test test-unit test-integration test-e2e test-faults rebuild dead-letters redrive openapi lint format validate build bench-import compose-seed list-patterns clean bench-latency
 
 help: ## list the routines
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -146,6 +146,9 @@ bench-import: build ## ApiFunction's import time from the build, without and wit
 
 compose-seed: setup ## regenerate local/compose/20-dev-talks.sql (compose.yaml's seed) from the dev talks
 	$(PY) -m talkrate_local.compose_seed > local/compose/20-dev-talks.sql
+
+list-patterns: setup ## regenerate cli/talkrate_cli/list_patterns.py (how `talkrate show` lists a talk's speakers in its language) from web/js/dom.js, in Node
+	PYTHONPATH=$(CURDIR)/cli:$(CURDIR) $(PY) scripts/list_patterns.py
 
 clean: ## remove build output and caches
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -258,8 +258,8 @@ def modes_text(values: Sequence[int] | None) -> str:
 
 
 def listed(items: Sequence[str]) -> str:
-    """A list in English: "A", "A and B", "A, B and C" (a talk's speakers, a tie's values;
-    web/js/dom.js listed alike)."""
+    """A list in English: "A", "A and B", "A, B and C" (a tie's values; web/js/dom.js listed
+    alike). A talk's speakers are listed in its language: talkrate_cli.lists."""
     if len(items) < 2:
         return "".join(items)
     return f"{', '.join(items[:-1])} and {items[-1]}"
@@ -460,9 +460,11 @@ def talk_view(talk: dict[str, Any], ratings: dict[str, Any], zone: tzinfo | None
     from rich.styled import Styled
     from rich.text import Text
 
+    from talkrate_cli.lists import listed_in
+
     head = Styled(talk.get("title") or ratings.get("talkId", ""), "bold")
     facts = [
-        listed(talk.get("speakers") or []),
+        listed_in(talk.get("speakers") or [], talk.get("language")),
         talk.get("track") or "",
         talk.get("room") or "",
         when(talk, zone),

@@ -409,6 +409,22 @@ def test_titles_are_printed_as_they_are_even_when_they_look_like_markup(cli: Cli
         cli.remove(talk_id)
 
 
+def test_show_lists_the_speakers_the_way_the_talk_s_language_does(cli: Cli) -> None:
+    # Given a talk in German and one in Spanish, each of three speakers
+    german = cli.add(unique_talk_id(), "Auf Deutsch", speakers=["Ana", "Bo", "Cy"], language="de")
+    spanish = cli.add(
+        unique_talk_id(), "En español", speakers=["Ana", "Luis", "Inés"], language="es"
+    )
+    try:
+        # When an attendee shows each
+        # Then its speakers are listed as the talk's page lists them, in its language (it wrote
+        # "Ana, Bo and Cy"): Spanish's "y" written "e" before the sound "i"
+        assert "Ana, Bo und Cy" in cli.ok("show", german).splitlines()[1]
+        assert "Ana, Luis e Inés" in cli.ok("show", spanish).splitlines()[1]
+    finally:
+        cli.remove(german, spanish)
+
+
 def test_admin_without_a_valid_token_is_refused_in_one_line(cli: Cli) -> None:
     done = cli.run(
         "admin",

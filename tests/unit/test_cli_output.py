@@ -464,27 +464,126 @@ def test_a_talk_s_speakers_are_listed_in_english_as_the_pages_list_them(tmp_path
     # And the pages list them alike for a talk in English, of no language, or of one the
     # browser has no list format for (web/js/dom.js, in Node; Intl's narrow English wrote
     # "A, B, C", its long one "A, B, and C"), the "and" marked English where the talk's
-    # language is another, and a language with its own list as that language writes it
+    # language is another
     script = (
         "const { speakerParts } = await import(process.argv[1]);"
         f"const names = {json.dumps(SPEAKERS)};"
         "const said = (language) => names.map((n) => speakerParts(n, language));"
-        "console.log(JSON.stringify([null, 'en', 'en-US', 'tlh', 'de'].map(said)));"
+        "console.log(JSON.stringify([null, 'en', 'en-US', 'tlh'].map(said)));"
     )
     scripts = web_scripts(tmp_path / "js")
     done = subprocess.run(
         [node(), "--input-type=module", "-e", script, (scripts / "dom.js").as_uri()],
         capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
-    none, english, american, klingon, german = json.loads(done.stdout)
+    none, english, american, klingon = json.loads(done.stdout)
     for pages in (none, english, american, klingon):
         assert ["".join(part["value"] for part in parts) for parts in pages] == lines
     assert {part.get("lang") for parts in none + english + american for part in parts} == {None}
     assert [p.get("lang") for p in klingon[2] if p["type"] == "literal"] == ["en", "en"]
-    assert ["".join(p["value"] for p in parts) for parts in german][1:] == [
-        "Ada Lovelace und Grace Hopper",
-        "Ada, Grace und Alan Turing",
+
+
+def pages_lists(tmp_path: Path, cases: list[tuple[str | None, list[str]]]) -> list[str]:
+    """What the pages write for each (language, speakers): web/js/dom.js's speakerParts in
+    Node, its pieces joined."""
+    script = (
+        "const { speakerParts } = await import(process.argv[1]);"
+        f"const cases = {json.dumps(cases)};"
+        "const said = ([language, names]) => speakerParts(names, language);"
+        "console.log(JSON.stringify(cases.map(said).map((parts) => parts.map((p) => p.value).join(''))));"
+    )
+    scripts = web_scripts(tmp_path / "js")
+    done = subprocess.run(
+        [node(), "--input-type=module", "-e", script, (scripts / "dom.js").as_uri()],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    written: list[str] = json.loads(done.stdout)
+    return written
+
+
+# (a talk's language, its speakers, the list `talkrate show` writes of them)
+LANGUAGE_LISTS: list[tuple[str | None, list[str], str]] = [
+    ("de", ["Ada", "Grace", "Alan Turing"], "Ada, Grace und Alan Turing"),
+    ("de", ["Ada Lovelace"], "Ada Lovelace"),
+    ("de-CH-1996", ["Ada", "Grace"], "Ada und Grace"),
+    ("DE-u-co-phonebk", ["Ada", "Grace"], "Ada und Grace"),
+    ("fr", ["Ada", "Grace", "Alan"], "Ada, Grace, Alan"),
+    # Spanish's "y" is "e" before the sound "i", not before "hie"
+    ("es", ["Ana", "Ignacio"], "Ana e Ignacio"),
+    ("es-MX", ["Ana", "Luis", "Hilda"], "Ana, Luis e Hilda"),
+    ("es", ["Ana", "Luis", "Hierro"], "Ana, Luis y Hierro"),
+    ("ar", ["سميرة حداد", "يوسف علي", "ليلى"], "سميرة حداد ويوسف علي وليلى"),
+    # Hebrew's vav takes a hyphen before a name in another script; `iw` is Hebrew's old code
+    ("he", ["שרה כהן", "דוד לוי"], "שרה כהן ודוד לוי"),
+    ("iw", ["שרה כהן", "Bob Smith"], "שרה כהן \u05d5-Bob Smith"),
+    ("fa", ["مریم", "علی"], "مریم\u060c\u200f علی"),
+    ("ja", ["山田", "佐藤", "鈴木"], "山田、佐藤、鈴木"),
+    ("zh", ["王伟", "李娜", "张敏"], "王伟、李娜、张敏"),
+    ("zh-TW", ["王偉", "李娜", "張敏"], "王偉、李娜和張敏"),
+    ("zh-Hant-HK", ["王偉", "李娜"], "王偉及李娜"),
+    ("ko", ["김민준", "이서연", "박지호"], "김민준, 이서연 및 박지호"),
+    ("sr", ["Ана", "Марко", "Јована"], "Ана, Марко и Јована"),
+    ("sr-Latn", ["Ana", "Marko", "Jovana"], "Ana, Marko i Jovana"),
+    # (aliases: Serbo-Croatian is Serbian in Latin; Montenegrin with a region, Serbian there)
+    ("sh", ["Ana", "Marko"], "Ana i Marko"),
+    ("cnr-DE", ["Ana", "Marko"], "Ana и Marko"),
+    # (Tigrinya writes words after names, not only between them)
+    ("ti", ["ሰላም", "ዳዊት", "ሳራ"], "ሰላም፣ ዳዊትን ሳራን"),
+    ("th", ["สมชาย", "สมหญิง", "ประยุทธ"], "สมชาย สมหญิง และประยุทธ"),
+    # English, or what the browser has no list for or refuses: the pages' English
+    ("en-GB", ["Ada", "Grace", "Alan"], "Ada, Grace and Alan"),
+    (None, ["Ada", "Grace", "Alan"], "Ada, Grace and Alan"),
+    ("tlh", ["Ada", "Grace"], "Ada and Grace"),
+    ("zh-yue", ["王偉", "李娜"], "王偉 and 李娜"),
+    ("i-klingon", ["Ada", "Grace"], "Ada and Grace"),
+    ("x-conference", ["Ada", "Grace"], "Ada and Grace"),
+]
+
+
+def test_a_talk_s_speakers_are_listed_as_its_language_lists_them_on_the_page(
+    tmp_path: Path,
+) -> None:
+    # Given talks in German, Spanish, Arabic, Hebrew, Persian, Japanese, Chinese, Korean,
+    # Serbian, Tigrinya, Thai, English, none, and tags no browser has a list for or takes
+    talks = [
+        {"id": "listed", "title": "Listed", "speakers": names, "language": language}
+        for language, names, _ in LANGUAGE_LISTS
     ]
+    # When `talkrate show` writes them
+    lines = [
+        printed(output.console, talk_view(talk, {"ratings": {}})).splitlines()[1] for talk in talks
+    ]
+    # Then each is listed the way its language writes a list (it wrote English's for all)
+    assert lines == [said for _, _, said in LANGUAGE_LISTS]
+    # And as the talk's page lists them (web/js/dom.js, in Node)
+    assert pages_lists(tmp_path, [(language, names) for language, names, _ in LANGUAGE_LISTS]) == (
+        lines
+    )
+
+
+def test_every_language_s_list_is_the_one_the_page_writes(tmp_path: Path) -> None:
+    # Given every tag whose list talkrate_cli.list_patterns holds, and every alias it knows,
+    # with lists of two to five names, and names that change a Spanish or a Hebrew "and"
+    from talkrate_cli.list_patterns import ALIASES, LISTS
+
+    names = [
+        ["Ada", "Bo"],
+        ["Ada", "Bo", "Cy"],
+        ["Ada", "Bo", "Cy", "Di"],
+        ["A", "B", "C", "D", "E"],
+    ]
+    names += [["Ana", "Ignacio"], ["Ana", "Bo", "hi"], ["Ana", "Hiena"], ["שרה", "דוד"]]
+    names += [["שרה", "Bob"], ["שרה", "דוד", "8"]]
+    cases = [(tag, each) for tag in sorted({*LISTS, *ALIASES}) for each in names]
+    # When the command lists them
+    from talkrate_cli.lists import listed_in
+
+    mine = [listed_in(each, tag) for tag, each in cases]
+    # Then each is what the pages write (a newer Node's CLDR may differ: `make list-patterns`)
+    pages = pages_lists(tmp_path, cases)
+    differ = [(case, m, p) for case, m, p in zip(cases, mine, pages, strict=True) if m != p]
+    assert differ == []
+    assert len(cases) > 3000
 
 
 def test_the_help_says_how_the_shares_and_the_deviation_are_figured(

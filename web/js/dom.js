@@ -110,11 +110,12 @@ export const listed = (items) => englishParts(items).map((part) => part.value).j
 
 // A talk's speakers as a list the way the talk's language writes one (Intl.ListFormat, narrow:
 // "A وB وC" in Arabic, "A、B、C" in Japanese, "A, B und C" in German), each name isolated as
-// above: a Latin comma between Arabic names read wrong. In the pages' English (`listed`, as
-// `talkrate show` writes them: "A, B and C", where English's narrow format writes "A, B, C" and
-// its long one "A, B, and C") where the talk is in English, has no language, or one the browser
-// has no list format for (or no tag at all); the "and" of such a list is then marked English, so
-// that a screen reader reading the names in the talk's voice says it in English.
+// above: a Latin comma between Arabic names read wrong. In the pages' English (`listed`: "A, B
+// and C", where English's narrow format writes "A, B, C" and its long one "A, B, and C") where
+// the talk is in English, has no language, or one the browser has no list format for (or no tag
+// at all); the "and" of such a list is then marked English, so that a screen reader reading the
+// names in the talk's voice says it in English. `talkrate show` writes the same lists from
+// patterns this function wrote in Node (cli/talkrate_cli/list_patterns.py: make list-patterns).
 const listFormats = new Map(); // language -> its list format
 const listFormat = (language) => {
   if (!listFormats.has(language)) {
