@@ -509,27 +509,82 @@ def stats_line(ratings: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def leaderboard_table(board: dict[str, Any]) -> Table:
-    """The leaderboard, best first."""
+# A leaderboard narrower than its texts: its track takes a quarter of what the texts have, at
+# most this many columns; the talk's id a third (folded, whole); the title the rest (one line,
+# cut with an ellipsis), each at least BOARD_TEXT_MIN. Narrower still, the track is left out,
+# then the title, then the id: the rank and the figures are never cut (22 columns hold them).
+BOARD_TRACK_WIDTH = 12
+BOARD_TEXT_MIN: dict[str, int] = {"talk": 4, "title": 6, "track": 5}
+BOARD_FIGURES = ("score", "avg", "count")
+
+
+def leaderboard_table(board: dict[str, Any]) -> Leaderboard:
+    """The leaderboard, best first, as wide as the terminal it is drawn on lets it be."""
+    return Leaderboard(board)
+
+
+class Leaderboard:
+    """The leaderboard's table for the width it is drawn in (each time: a watch in a window made
+    narrower draws it again to fit): its rank and figures whole at any width, its texts giving
+    way (BOARD_TRACK_WIDTH)."""
+
+    def __init__(self, board: dict[str, Any]) -> None:
+        self.board = board
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield board_table(self.board, options.max_width)
+
+
+def board_table(board: dict[str, Any], width: int | None = None) -> Table:
+    """The leaderboard's table within `width` columns (None: as wide as its cells)."""
+    from rich.cells import cell_len
     from rich.table import Table
 
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    table.add_column("#", justify="right")
-    table.add_column("talk", overflow="fold")
-    table.add_column("title", overflow="fold")
-    table.add_column("track")
-    table.add_column("score", justify="right")
-    table.add_column("avg", justify="right")
-    table.add_column("count", justify="right")
     talks = board.get("talks", [])
-    for place, score in zip(talks, score_texts(talks, board.get("prior")), strict=True):
-        table.add_row(
-            str(place["rank"]),
-            place["talkId"],
-            place["title"],
-            place.get("track") or "",
-            score,
-            fmt_avg(place.get("avg"), place.get("ratings")),
-            str(place["count"]),
-        )
+    cells = {
+        "#": [str(place["rank"]) for place in talks],
+        "talk": [place["talkId"] for place in talks],
+        "title": [place["title"] for place in talks],
+        "track": [place.get("track") or "" for place in talks],
+        "score": score_texts(talks, board.get("prior")),
+        "avg": [fmt_avg(place.get("avg"), place.get("ratings")) for place in talks],
+        "count": [str(place["count"]) for place in talks],
+    }
+    natural = {
+        name: max(cell_len(visible(c)) for c in [name, *column]) for name, column in cells.items()
+    }
+    figures = natural["#"] + sum(natural[name] for name in BOARD_FIGURES)
+    texts: list[str] = ["talk", "title", "track"]
+
+    def room(kept: list[str]) -> int:  # the columns the texts have (two between each two)
+        return (width or 0) - figures - 2 * (len(BOARD_FIGURES) + len(kept))
+
+    widths: dict[str, int] | None = None
+    if width is not None and room(texts) < sum(natural[name] for name in texts):
+        least = {name: min(natural[name], BOARD_TEXT_MIN[name]) for name in texts}
+        while texts and room(texts) < sum(least[name] for name in texts):
+            texts.pop()  # the track, then the title, then the id
+        left, widths = room(texts), {}
+        order = [name for name in ("track", "talk", "title") if name in texts]
+        most = {
+            "track": min(BOARD_TRACK_WIDTH, left // 4),
+            "talk": left // 3 if "title" in texts else left,
+        }
+        for at, text in enumerate(order):  # each leaving the least the next ones take
+            free = left - sum(widths.values()) - sum(least[later] for later in order[at + 1 :])
+            widths[text] = min(natural[text], max(least[text], most.get(text, left)), free)
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("#", justify="right", no_wrap=True)
+    for name in texts:
+        if widths is None:  # (room for every cell: as before)
+            table.add_column(name, overflow="ellipsis" if name == "track" else "fold")
+        elif name == "talk":  # (an id is typed: folded, whole)
+            table.add_column(name, overflow="fold", width=widths[name])
+        else:
+            table.add_column(name, overflow="ellipsis", no_wrap=True, width=widths[name])
+    for name in BOARD_FIGURES:
+        table.add_column(name, justify="right", no_wrap=True)
+    for row in zip(*(cells[name] for name in ["#", *texts, *BOARD_FIGURES]), strict=True):
+        table.add_row(*row)
     return table

@@ -43,6 +43,7 @@ from talkrate.adapters.redis_store import RedisReadModel
 from talkrate.catalog import remove_talk
 from talkrate.projection import StreamRecord, project_batch
 from talkrate.values import Talk
+from talkrate_cli import output
 from talkrate_cli.client import Api
 from talkrate_cli.errors import CliError
 from talkrate_cli.live import LEADERBOARD_CHANNEL, LiveEndpoint, LiveSubscriber
@@ -316,6 +317,54 @@ def test_top_shows_the_leaderboard(cli: Cli, talk: str) -> None:
     # Then the talk is first, with its count and average
     assert re.search(rf"^1\s+{re.escape(talk)}\s+Rated from a terminal\s+Terminal", board, re.M)
     assert (best["talkId"], best["count"], best["avg"]) == (talk, 3, 5.0)
+
+
+@pytest.mark.parametrize("columns", [40, 30])
+def test_top_in_a_narrow_terminal_keeps_its_figures_whole(cli: Cli, columns: int) -> None:
+    # Given two talks of a track of their own, with long titles, rated
+    track = f"Narrow {unique_talk_id()}"
+    long_title = "Event Sourcing Without Tears: What Three Years of Production Taught Us"
+    talks = [
+        cli.add(unique_talk_id(), long_title, track=track),
+        cli.add(unique_talk_id(), "Observability for Serverless Applications", track=track),
+    ]
+    try:
+        for talk, value in zip(talks, (5, 4), strict=True):
+            cli.rate(talk, value)
+        assert wait_for(lambda: [cli.count(talk) for talk in talks] == [1, 1])
+        # When a person asks for the track's best talks in a terminal of `columns` (a pty)
+        primary, secondary = pty.openpty()
+        process = subprocess.Popen(
+            [TALKRATE, "top", "--track", track],
+            cwd=ROOT,
+            env={**cli.env, "COLUMNS": str(columns), "TERM": "xterm-256color"},
+            stdin=secondary, stdout=secondary, stderr=secondary,
+        )  # fmt: skip
+        os.close(secondary)
+        try:
+            shown = read_until(primary, r"(?!x)x", 15)  # (all it prints: it ends, EIO)
+            assert process.wait(15) == 0, shown
+        finally:
+            process.kill()
+            process.wait()
+            os.close(primary)
+        # Then the rank, score, average and count of each stand whole on its line (at 40
+        # columns the header was "sco…", at 30 the score "3.…" and the average "5…")
+        board = cli.json("top", "--track", track)
+        scores = output.score_texts(board["talks"], board.get("prior"))
+        lines = shown.replace("\r", "").splitlines()
+        shown = "\n".join(lines)
+        assert all(len(line) <= columns for line in lines), lines
+        assert re.search(r"^\s*#\s.*\sscore\s+avg\s+count$", lines[0]), lines
+        for place, score in zip(board["talks"], scores, strict=True):
+            avg = output.fmt_avg(place["avg"], place["ratings"])
+            figures = rf"^\s*{place['rank']}\s.*\s{re.escape(score)}\s+{avg}\s+1$"
+            assert re.search(figures, shown, re.M), lines
+        # And at 40 columns the long title gives way, cut with an ellipsis
+        if columns == 40:
+            assert re.search(r"^\s*1\s.*\sEvent.*…\s", shown, re.M), lines
+    finally:
+        cli.remove(*talks)
 
 
 def test_admin_add_edit_rm(cli: Cli) -> None:

@@ -132,6 +132,70 @@ def test_a_narrow_terminal_still_shows_every_value_its_count_and_share(columns: 
         assert re.search(rf"{value}★\s+[█·]+\s+{count}\s+{share}$", line), lines
 
 
+# A leaderboard whose texts are longer than a narrow terminal: a long title, a title of
+# two-column characters, a long id and a long track, a six-figure count, a rank of two digits.
+LONG_BOARD = {
+    "prior": {"mean": 3.0, "weight": 10},
+    "talks": [
+        {
+            "rank": 1, "talkId": "postgres-as-a-queue", "track": "Data", "count": 281,
+            "title": "PostgreSQL as a Queue: When and When Not, and Why the Answer Changes",
+            "ratings": {"5": 150, "4": 100, "3": 20, "2": 6, "1": 5},
+        },
+        {
+            "rank": 2, "talkId": "kafka-exactly-once-myths-and-mechanics", "track": "Streaming",
+            "title": "Exactly-Once in Kafka", "count": 139_000, "ratings": {"5": 139_000},
+        },
+        {
+            "rank": 12, "talkId": "nihongo", "track": "Architecture and Design", "count": 7,
+            "title": "日本語で話す分散システムの設計と運用について", "ratings": {"3": 7},
+        },
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("columns", [40, 36, 30, 26, 23])
+def test_a_narrow_terminal_keeps_the_leaderboard_s_figures_whole(columns: int) -> None:
+    # Given the leaderboard (`top`, `watch --leaderboard`) in a terminal of `columns`
+    talks = LONG_BOARD["talks"]
+    figures = zip(
+        output.score_texts(talks, LONG_BOARD["prior"]), ["4.37", "5.00", "3.00"], strict=True
+    )
+    screen = TalkrateConsole(highlight=False, markup=False, emoji=False, width=columns)
+    # When it is drawn
+    [header, *lines] = printed(screen, output.leaderboard_table(LONG_BOARD)).splitlines()
+    # Then no line is wider than the terminal, and each talk's row has its rank and its
+    # figures whole: score, average and count (the header read "sco…" at 40 columns, the
+    # figures "4.…" and "139…" at 30)
+    assert max(cell_len(line) for line in [header, *lines]) <= columns
+    assert header.split()[0] == "#"
+    assert header.split()[-3:] == ["score", "avg", "count"]
+    rows = [line for line in lines if re.match(r"\s*\d+ ", line)]
+    for row, place, (score, avg) in zip(rows, talks, figures, strict=True):
+        assert re.match(rf"\s*{place['rank']} ", row), row
+        assert re.search(rf" {score}\s+{avg}\s+{place['count']}$", row), row
+    # And the texts give way: the title whole or cut with an ellipsis, then left out with the
+    # track before it; the id last, whole where it is shown (folded on the lines below its row)
+    words = header.split()
+    assert words[1:-3] == ["talk", "title", "track"][: {40: 2, 36: 1, 30: 1}.get(columns, 0)]
+    if "title" in words:
+        start = header.index("title")
+        for row, place in zip(rows, talks, strict=True):
+            shown = row[start:].split("  ")[0]
+            whole = shown == place["title"]
+            assert whole or (shown.endswith("…") and place["title"].startswith(shown[:-1])), row
+    if "talk" in words:
+        start, end = header.index("talk"), header.index(words[2]) - 2
+        ids, current = [], ""
+        for line in lines:
+            if re.match(r"\s*\d+ ", line) and current:
+                ids.append(current)
+                current = ""
+            current += line[start:end].strip()
+        ids.append(current)
+        assert ids == [place["talkId"] for place in talks]
+
+
 def test_a_share_s_tie_is_rounded_up_as_every_figure_of_the_command() -> None:
     # Given a talk rated 5 by one attendee of eight (12.5%) and 1 by seven (87.5%)
     ratings = {"talkId": "t", "ratings": {"5": 1, "4": 0, "3": 0, "2": 0, "1": 7}}
