@@ -520,7 +520,10 @@ def read_programme(
     rows: list[Row] = []
     problems: list[Problem] = []
     seen: set[tuple[str, str]] = set()
-    for line, record in _records(reader, lines, delimiter, problems):
+    for line, record, open_quote in _records(reader, lines, delimiter, problems):
+        if open_quote:
+            _row_before_quote(line, record, names, unnamed, seen, problems, zone)
+            continue
         if None in record or None in record.values():
             # A cell separator inside an unquoted cell ("Ana;Bo" in a ";" file) would move every
             # cell after it one column on: refused rather than stored in the wrong fields.
@@ -541,6 +544,29 @@ def read_programme(
     return rows, problems
 
 
+def _row_before_quote(
+    line: int,
+    record: dict[str | Any, str | Any],
+    names: list[str],
+    unnamed: dict[str, int],
+    seen: set[tuple[str, str]],
+    problems: list[Problem],
+    zone: ZoneInfo | None = None,
+) -> None:
+    """The problems of the cells before a double quote never closed (said before them): whole,
+    they are judged as any row's. The quoted cell, the rest of the file, and the cells after it
+    are not known until the quote is closed (where it closes decides how many cells follow):
+    what depends on them is not judged, and the row is no talk."""
+    read = [name for name in names if record.get(name) is not None]
+    if None in record or not read:  # (cells too many already: where the quote closes, unknown)
+        return
+    sure = read[:-1]
+    cells = {name: _cell_text(name, unguarded(record[name])) for name in sure}
+    unread = names[len(sure) :]
+    sure_unnamed = {name: column for name, column in unnamed.items() if name in cells}
+    _row(line, cells, names, sure_unnamed, seen, problems, zone, unread)
+
+
 def _row(
     line: int,
     cells: dict[str, str],
@@ -549,9 +575,12 @@ def _row(
     seen: set[tuple[str, str]],
     problems: list[Problem],
     zone: ZoneInfo | None = None,
+    unread: Sequence[str] = (),
 ) -> Row | None:
     """The talk of one line's cells, or None: a blank line, or one with problems (each added
-    to `problems`, so that every problem of the line is said at once)."""
+    to `problems`, so that every problem of the line is said at once). The `unread` columns'
+    cells are not known (see _row_before_quote): nothing depending on them is judged, and the
+    line is no talk."""
     found = len(problems)
 
     def refuse(field: str | None, message: str) -> None:
@@ -563,7 +592,7 @@ def _row(
     if not any(cells.values()):
         return None
     title = cells.get("title")
-    if not title:
+    if not title and "title" not in unread:
         refuse("title", "a talk needs a title")
     talk_id = cells.get("id") or slug(title or "")
     if cells.get("id") and not TALK_ID.fullmatch(talk_id):
@@ -571,11 +600,13 @@ def _row(
             "id",
             f"id {talk_id!r} is not one a talk can have: it may hold {TALK_ID_RULE}",
         )
-    # A row without an id is its title's talk (its id is settled by `with_ids`)
+    # A row without an id is its title's talk (its id is settled by `with_ids`); which talk a
+    # row whose id or title is not known is, is not known either
     named = ("id", talk_id) if cells.get("id") else ("title", title or "")
-    if named[1] and named in seen:
-        refuse(named[0], f"talk {named[1]} appears twice")
-    seen.add(named)
+    if "id" not in unread and named[0] not in unread:
+        if named[1] and named in seen:
+            refuse(named[0], f"talk {named[1]} appears twice")
+        seen.add(named)
     for name, text in cells.items():
         if CONTROL.search(text):
             refuse(name, f"{name} holds a control character (a line break?)")
@@ -587,12 +618,12 @@ def _row(
         elif control := DIRECTION_CONTROL.search(text):
             refuse(name, f"{name} holds {direction_control(text, control.start())}")
     fields: dict[str, Any] = {"title": title}
-    if "speakers" in names:
+    if "speakers" in names and "speakers" not in unread:
         fields["speakers"] = speakers_from_cell(cells.get("speakers", ""))
     # How each time was read: an instant, a wall time of no zone known (compared with another
     # such as written), or refused (compared with nothing: its refusal is the line's problem)
     read: dict[str, str | None] = {}
-    for name in (name for name in OPTIONAL if name in names):
+    for name in (name for name in OPTIONAL if name in names and name not in unread):
         fields[name] = cells.get(name) or None
         if name in TIMES and fields[name]:
             text = fields[name]
@@ -603,7 +634,7 @@ def _row(
             read[name] = "instant" if not problem else "wall" if wall else None
     in_order = read.get("startsAt") is not None and read.get("startsAt") == read.get("endsAt")
     problems += _fits(line, fields, in_order)
-    if len(problems) > found:
+    if len(problems) > found or unread:
         return None
     return Row(line, talk_id, fields, id_from_title=not cells.get("id"))
 
@@ -685,8 +716,9 @@ def _too_long(name: str, length: int, most: int) -> str:
 
 def _records(
     reader: csv.DictReader[str], lines: _KeptLines, delimiter: str, problems: list[Problem]
-) -> Iterator[tuple[int, dict[str | Any, str | Any]]]:
-    """The reader's rows, each with its line, and a problem for each that cannot be read.
+) -> Iterator[tuple[int, dict[str | Any, str | Any], bool]]:
+    """The reader's rows, each with its line and whether a double quote it holds is never
+    closed, and a problem for each that cannot be read.
 
     A cell past Python's csv field limit outside quotes (a text pasted whole into a cell) is a
     problem of its column, on the line it is on: the rest of its line is not read, the lines
@@ -694,9 +726,9 @@ def _records(
     of the file into one cell: a problem of the line that quote opened on, and the end of what
     can be read. A quote never closed before the file ends (Python's csv, not strict, reads it
     as a cell holding the rest of the file: a file cut short, or a quote typed by mistake) is
-    said alone: its record's cells, the rest of the file in the last, are not judged (its
-    line break and length, a cell count short of the header's, said besides, were one fault
-    said twice)."""
+    said on the line it opened on, and its record is yielded for the cells before that one
+    (see _row_before_quote): the rest of the file in its last cell, and a cell count short of
+    the header's, were one fault said twice."""
     # The last record read: yielded once the next one is, when it is known to be whole
     held: tuple[int, dict[str | Any, str | Any], list[str], int] | None = None
     while True:
@@ -707,14 +739,13 @@ def _records(
         except StopIteration:
             if held is not None:
                 opened = _cell_scan(held[2], held[3], delimiter).open_at_end
-                if opened is None:
-                    yield held[0], held[1]
-                else:
+                if opened is not None:
                     problems.append(Problem(opened, None, QUOTE_OPEN_AT_END))
+                yield held[0], held[1], opened is not None
             return
         except csv.Error as error:
             if held is not None:
-                yield held[0], held[1]
+                yield held[0], held[1], False
                 held = None
             scan = _cell_scan(lines.kept, begins, delimiter)
             if "field limit" not in str(error):
@@ -729,7 +760,7 @@ def _records(
             problems.append(Problem(line, None, f"{why}; the lines after it were not read"))
             return
         if held is not None:
-            yield held[0], held[1]
+            yield held[0], held[1], False
         # The line the record begins on (a cell's line break makes it more than one; blank lines
         # before it are skipped): where a spreadsheet shows its row
         blank = next((i for i, text in enumerate(lines.kept) if text.strip("\r\n")), 0)

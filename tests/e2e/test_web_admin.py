@@ -30,7 +30,7 @@ from tests.e2e import test_web_app
 from tests.e2e.conftest import wait_for
 from tests.e2e.test_web_app import LIVE_WITHIN_MS, WebStack
 from tests.export_cells import FORMULA_CELLS, HAND_TYPED_CELLS, formula_starts
-from tests.programme_faults import FILE_FAULTS
+from tests.programme_faults import FILE_FAULTS, QUOTED_ROW_FAULTS
 
 # test_web_app's fixtures: its runtime (one for this module), the browser, a phone and its page.
 web = test_web_app.web
@@ -1095,6 +1095,8 @@ FILES = [
         "a double quote never closed after a cell of two lines",
         'id,title,room\na,"A\nB",R\n\nc,C,"open\n' + "y,Y,Z\n" * 40_000,
     ),
+    # ... and faults in the cells before it, said besides (those after it are not known)
+    *[(f"a double quote never closed, {each.id}", each.values[0]) for each in QUOTED_ROW_FAULTS],
     # A header line that cannot be read: a cell past the limit, or a quote never closed
     ("a header cell past the field limit", 'id,"title' + "z" * 140_000 + '"\nx,X\n'),
     ("a header's double quote never closed", 'id,"title\n' + "x,X\n" * 40_000),

@@ -16,6 +16,7 @@ from talkrate.events import TALK_ID_RULE
 from talkrate_cli.errors import CliError
 from talkrate_cli.programme import BadRows, read_rows, unreadable_text, with_ids
 from tests.nodejs import node, web_scripts
+from tests.programme_faults import QUOTED_ROW_FAULTS
 from tests.unit.test_cli_programme import (
     FEFF_CATALOG,
     FEFF_FILE,
@@ -167,6 +168,19 @@ def test_a_quote_never_closed_is_said_once_by_both(tmp_path: Path) -> None:
             f"line 3: {open_at}",
         ],
     ]
+
+
+@pytest.mark.parametrize(("content", "said"), QUOTED_ROW_FAULTS)
+def test_a_row_s_quote_never_closed_is_said_with_the_faults_of_the_cells_before_it(
+    tmp_path: Path, content: str, said: list[str]
+) -> None:
+    # Given a row holding a double quote never closed, with faults in the cells before it
+    # When the page's import and the command line's read it
+    page, cli = read_by_both(tmp_path, [content])
+    # Then both say the quote, then each fault of the cells before it, once (the quote alone was
+    # said: the row's other faults only once it was mended); nothing of the quoted cell and the
+    # cells after it, which are not known until the quote is closed
+    assert page == cli == [said]
 
 
 def test_a_cell_past_the_field_limit_outside_quotes_is_said_as_too_long_by_both(

@@ -456,21 +456,26 @@ function misfits(fields, inOrder = true) {
 // (`said`: every problem of the line, in the order the CLI's `_row` finds them, so that an
 // organiser fixes the line once). `cells` are [column, text] in the header's order; `unnamed`
 // [column number, text] of the header's cells without a name; `seen` the talks of lines before.
-function talkOfLine(cells, unnamed, names, given, seen, zone) {
+// The `unread` columns' cells are not known (a double quote never closed before them): nothing
+// depending on them is judged, and the line is no talk.
+function talkOfLine(cells, unnamed, names, given, seen, zone, unread = []) {
   const said = [];
   for (const [at, text] of unnamed) if (text) said.push(`column ${at} has no name in the header but holds ${repr(text)}`);
   if (!cells.some(([, text]) => text)) return { said }; // a blank line, its unnamed cells aside
   const cell = Object.fromEntries(cells);
   const title = cell.title;
-  if (!title) said.push("a talk needs a title");
+  if (!title && !unread.includes("title")) said.push("a talk needs a title");
   const talkId = cell.id || slug(title || "");
   if (cell.id && !TALK_ID.test(talkId)) {
     said.push(`id ${repr(talkId)} is not one a talk can have: it may hold letters a-z and A-Z (no accents), digits and ._:~- only, at most 200 characters, starting with a letter or digit`);
   }
-  // A row without an id is its title's talk (its id is settled by withIds).
+  // A row without an id is its title's talk (its id is settled by withIds); which talk a row
+  // whose id or title is not known is, is not known either.
   const [kind, name] = cell.id ? ["id", talkId] : ["title", title || ""];
-  if (name && seen.has(`${kind} ${name}`)) said.push(`talk ${name} appears twice`);
-  seen.add(`${kind} ${name}`);
+  if (!unread.includes("id") && !unread.includes(kind)) {
+    if (name && seen.has(`${kind} ${name}`)) said.push(`talk ${name} appears twice`);
+    seen.add(`${kind} ${name}`);
+  }
   for (const [column, text] of cells) {
     if (CONTROL.test(text)) said.push(`${column} holds a control character (a line break?)`);
     else {
@@ -483,11 +488,11 @@ function talkOfLine(cells, unnamed, names, given, seen, zone) {
     }
   }
   const fields = { title };
-  if (names.includes("speakers")) fields.speakers = speakersFromCell(cell.speakers || "");
+  if (names.includes("speakers") && !unread.includes("speakers")) fields.speakers = speakersFromCell(cell.speakers || "");
   // How each time was read (the CLI's `_row`): an instant, a wall time of no zone known
   // (compared with another such as written), or refused (compared with nothing)
   const read = {};
-  for (const column of given) {
+  for (const column of given.filter((name) => !unread.includes(name))) {
     fields[column] = cell[column] || null;
     if (TIMES.includes(column) && fields[column]) {
       const { wrong, time } = timeCell(column, fields[column], zone);
@@ -550,11 +555,25 @@ export function readProgramme(text, zone = null) {
   const rows = [];
   const errors = [];
   const seen = new Set();
+  const cellsOf = (values, count) => {
+    const cellText = (i) => unguarded(values[i]);
+    const text = (i) => strip(TEXTS.includes(names[i]) ? withoutDropped(cellText(i)) : cellText(i));
+    const at = [...names.keys()].slice(0, count);
+    return [at.flatMap((i) => (names[i] ? [[names[i], text(i)]] : [])), unnamed.filter((i) => i < count).map((i) => [i + 1, text(i)])];
+  };
   for (const { cells: values, line, cell, length, openedAt } of records) {
     const refuse = (message) => errors.push(new ProgrammeError(`line ${line}: ${message}`, line));
-    // A quote never closed (said below): its record's cells, the rest of the file in the last,
-    // are not judged (its line break, length or cells too few were one fault said twice).
-    if (openedAt) continue;
+    // A quote never closed, said on the line it opened on; then the faults of the cells before
+    // its cell, whole (the CLI's _row_before_quote). Its cell, the rest of the file, and the
+    // cells after it are not known until it is closed: what depends on them is not judged
+    // (the rest of the file's line breaks and length, or cells too few, were one fault said twice).
+    if (openedAt) {
+      errors.push(new ProgrammeError(`line ${openedAt}: ${quoteOpenAtEnd}`, openedAt));
+      if (values.length > names.length) continue; // (cells too many already: where it closes, unknown)
+      const [cells, unnamedCells] = cellsOf(values, values.length - 1);
+      talkOfLine(cells, unnamedCells, names, given, seen, zone, names.slice(values.length - 1)).said.forEach(refuse);
+      continue;
+    }
     if (!values && length !== undefined) {
       refuse(pastLimit(names, cell, length));
       continue;
@@ -568,17 +587,11 @@ export function readProgramme(text, zone = null) {
       refuse(`${values.length} cells where the header has ${names.length}; a cell holding the separator ${repr(delimiter)} must be in double quotes`);
       continue;
     }
-    const cellText = (i) => unguarded(values[i]);
-    const text = (i) => strip(TEXTS.includes(names[i]) ? withoutDropped(cellText(i)) : cellText(i));
-    const cells = names.flatMap((name, i) => (name ? [[name, text(i)]] : []));
-    const { said, ...row } = talkOfLine(cells, unnamed.map((i) => [i + 1, text(i)]), names, given, seen, zone);
+    const { said, ...row } = talkOfLine(...cellsOf(values, names.length), names, given, seen, zone);
     said.forEach(refuse);
     if (!said.length && row.fields) rows.push({ line, ...row });
   }
-  // A quote left open (the last record's): said by the line it opened on, all by line, as the
-  // command line says them (the quote may open lines after its record's first).
-  const openedAt = records.length ? records[records.length - 1].openedAt : undefined;
-  if (openedAt) errors.push(new ProgrammeError(`line ${openedAt}: ${quoteOpenAtEnd}`, openedAt));
+  // All by line, as the command line says them (a quote may open lines after its record's first).
   errors.sort((a, b) => a.line - b.line);
   return { rows, errors };
 }
