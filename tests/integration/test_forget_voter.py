@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import pty
+import select
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -741,3 +746,151 @@ def test_locally_the_runtime_s_own_voter_token_key_is_found_without_an_export(
     assert "does not match the local runtime's voter-token key" in said, said
     assert str(tmp_path / "voter-token.key") in said
     assert local_key not in said
+
+
+# `talkrate ops forget-voter`, run as an operator runs it: a process of its own, on the
+# configured backends (the environment `configure` set).
+COMMAND = [sys.executable, "-m", "talkrate_cli"]
+ON_THE_COMMAND_LINE = "VOTER was given on the command line"
+
+
+def run_forget(*args: str, stdin: str | None) -> subprocess.CompletedProcess[str]:
+    """`talkrate ARGS`, given `stdin` (None: none to read)."""
+    return subprocess.run(
+        [*COMMAND, *args],
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_token_given_on_standard_input_is_forgotten_and_never_on_a_command_line(
+    backends: tuple[PostgresEventStore, RedisReadModel],
+    redis_client: ReadModelClient,
+    read_model_url: str,
+    talks_dsn: str,
+) -> None:
+    talk, topic = unique_talk_id(), f"t-{uuid.uuid4().hex[:8]}"
+    attendee, voter = token(expired_ago=-timedelta(days=1))
+    # Given an attendee whose pass is still valid and who rated a talk 4
+    counted(backends, topic, 0, voter_event(talk, 4, voter, 0))
+    # When the operator pipes their pass into `forget-voter -` (from the file the attendee sent)
+    done = run_forget("--json", "ops", "forget-voter", "-", stdin=attendee + "\n")
+    # Then they are forgotten as with the pass on the command line, which held only "-"
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["events"] == 1
+    assert rows_of(talks_dsn, voter) == []
+    assert rows_of(talks_dsn, forgotten_id(voter)) == [(talk, 4)]
+    assert RedisRequestLimiter(connect(read_model_url)).admit([], None, forgotten_id(voter)).barred
+    assert done.args == [*COMMAND, "--json", "ops", "forget-voter", "-"]
+    # And nothing said repeats the pass or its id, nor asks to keep it off the command line
+    assert attendee not in done.stdout + done.stderr
+    assert voter not in done.stdout + done.stderr
+    assert ON_THE_COMMAND_LINE not in done.stderr
+    redis_client.delete(histogram_key(talk), votes_key(talk))
+
+
+def test_a_voter_on_the_command_line_still_runs_and_is_said_to_be_kept_there(
+    backends: tuple[PostgresEventStore, RedisReadModel],
+    redis_client: ReadModelClient,
+    talks_dsn: str,
+) -> None:
+    talk, topic = unique_talk_id(), f"t-{uuid.uuid4().hex[:8]}"
+    attendee, voter = token(expired_ago=timedelta(hours=1))
+    counted(backends, topic, 0, voter_event(talk, 2, voter, 0))
+    # When an older runbook's or script's form gives the pass as an argument
+    done = run_forget("ops", "forget-voter", attendee, stdin=None)
+    # Then it is forgotten, and the operator is told where the pass is now kept, and the form
+    # that keeps it off the command line (the pass itself not repeated)
+    assert done.returncode == 0, done.stderr
+    assert rows_of(talks_dsn, forgotten_id(voter)) == [(talk, 2)]
+    said = " ".join(done.stderr.split())
+    assert (
+        "forget-voter: VOTER was given on the command line, where the shell's history keeps "
+        "it and `ps` shows it while this runs; `talkrate ops forget-voter -` reads it from "
+        "standard input (asked for, not shown, on a terminal)"
+    ) in said, said
+    assert attendee not in done.stderr
+    redis_client.delete(histogram_key(talk), votes_key(talk))
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ("", "forget-voter: no VOTER on standard input (a voter token or voter id)"),
+        (
+            "v1.aaaa.1.x\nv1.bbbb.2.y\n",
+            "forget-voter: standard input holds 2 words; one VOTER at a time",
+        ),
+    ],
+    ids=["nothing", "two-passes"],
+)
+def test_standard_input_without_one_voter_is_refused_as_bad_input(
+    backends: tuple[PostgresEventStore, RedisReadModel], given: str, said: str
+) -> None:
+    # When standard input holds no VOTER, or two
+    done = run_forget("--json", "ops", "forget-voter", "-", stdin=given)
+    # Then it is refused as bad input (2), in --json's shape, and nothing is marked
+    assert done.returncode == 2, done.stderr
+    error = json.loads(done.stdout)["error"]
+    assert error["type"] == "urn:talkrate:cli:bad-input"
+    assert error["detail"].startswith(said), error
+    assert "v1.aaaa" not in done.stdout + done.stderr
+
+
+def test_a_token_typed_at_the_prompt_is_not_shown_and_is_forgotten(
+    backends: tuple[PostgresEventStore, RedisReadModel],
+    redis_client: ReadModelClient,
+    talks_dsn: str,
+) -> None:
+    talk, topic = unique_talk_id(), f"t-{uuid.uuid4().hex[:8]}"
+    attendee, voter = token(expired_ago=timedelta(minutes=5))
+    counted(backends, topic, 0, voter_event(talk, 5, voter, 0))
+    # Given an operator at a terminal (a pseudo-terminal, the command's only one)
+    master, slave = pty.openpty()
+    process = subprocess.Popen(
+        [*COMMAND, "ops", "forget-voter", "-"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+    )
+    os.close(slave)
+    try:
+        # When they paste the pass at its prompt
+        shown = terminal_shows(master, b"(not shown): ")
+        os.write(master, attendee.encode() + b"\n")
+        shown += terminal_shows(master, None)
+        status = process.wait(timeout=60)
+    finally:
+        os.close(master)
+        if process.poll() is None:
+            process.kill()
+    # Then the terminal never showed it, and the voter is forgotten
+    text = shown.decode(errors="replace")
+    assert status == 0, text
+    assert "Voter token or voter id (not shown): " in text
+    assert attendee not in text
+    assert f"filed under {forgotten_id(voter)}" in " ".join(text.split())
+    assert rows_of(talks_dsn, forgotten_id(voter)) == [(talk, 5)]
+    redis_client.delete(histogram_key(talk), votes_key(talk))
+
+
+def terminal_shows(master: int, until: bytes | None, timeout: float = 30.0) -> bytes:
+    """What the terminal shows, up to `until` (or until the program ended)."""
+    shown = b""
+    while until is None or until not in shown:
+        ready, _, _ = select.select([master], [], [], timeout)
+        if not ready:
+            pytest.fail(f"the terminal showed nothing more after {shown!r}")
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the program ended (EIO)
+            break
+        if not chunk:
+            break
+        shown += chunk
+    return shown

@@ -932,7 +932,7 @@ def _already_redriven(letter: dict[str, Any], meanwhile: bool = False) -> str:
 
 
 @ops.command(name="forget-voter")
-@click.argument("voter")
+@click.argument("voter")  # `-`: from standard input (_voter_given)
 @click.option(
     "--expired",
     is_flag=True,
@@ -946,7 +946,10 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
     request), and refuse their passes from then on.
 
     VOTER is one of the attendee's voter tokens (from their phone: `v1.<voter id>.<expiry>.<sig>`,
-    valid or expired: a renewed pass is the same voter), or its voter id. First the voter is
+    valid or expired: a renewed pass is the same voter), or its voter id; `-` reads it from
+    standard input (asked for, not shown, on a terminal), off the command line, where the
+    shell's history keeps it and `ps` shows it: whoever holds the token votes as the attendee
+    until the mark is set, and their id finds the ratings filed away. First the voter is
     marked forgotten: every pass of theirs, the renewed ones too, is refused from that moment
     at POST /ratings (401 forgotten-voter) and renews nothing at POST /voters (a new anonymous
     voter's pass instead), so no changed mind of theirs counts beside the vote filed away. Then the ratings stay and every count with them; nothing links
@@ -973,6 +976,7 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
     from talkrate.voters import forgotten_id, read_token
 
     del expired  # an older runbook's flag: a voter id needs no word on its expiry any more
+    voter = _voter_given(voter)
     read = read_token(voter)
     if read is not None:
         _require_signed(voter)
@@ -1099,6 +1103,41 @@ def forget_voter(session: Session, voter: str, expired: bool) -> None:
             "this voter counted after an earlier run, or a run stopped half-way): run "
             "`talkrate ops rebuild` to count their newest rating once"
         )
+
+
+STDIN_LIMIT = 65536  # what `forget-voter -` reads of a pipe at most
+
+
+def _voter_given(voter: str) -> str:
+    """The VOTER of `ops forget-voter`: `-` reads it from standard input, asked for without
+    echo on a terminal, else its one word; one given on the command line is taken as ever, and
+    said to be kept where the shell's history and `ps` show it (never repeated)."""
+    if voter != "-":
+        output.say_error(
+            "forget-voter: VOTER was given on the command line, where the shell's history keeps "
+            "it and `ps` shows it while this runs; `talkrate ops forget-voter -` reads it from "
+            "standard input (asked for, not shown, on a terminal)"
+        )
+        return voter
+    if sys.stdin.isatty():
+        import getpass
+
+        try:
+            given = getpass.getpass("Voter token or voter id (not shown): ", stream=sys.stderr)
+        except EOFError:
+            given = ""
+    else:
+        given = sys.stdin.read(STDIN_LIMIT)  # (a pass is some 100 characters)
+    words = given.split()
+    if not words:
+        raise BadInput("forget-voter: no VOTER on standard input (a voter token or voter id)")
+    if len(words) > 1:
+        # (two passes pasted, or a file of them: which one was meant is not guessed)
+        raise BadInput(
+            f"forget-voter: standard input holds {len(words)} words; one VOTER at a time "
+            "(a voter token or voter id): nothing changed"
+        )
+    return words[0]
 
 
 # The voter id of a pass the API hands out (`v1.<voter id>.…`): 32 lower-case hex digits.
