@@ -1,13 +1,19 @@
-"""The ProjectorFailuresAlarm runbook of docs/operations.md, run by bash as an operator pastes it:
-the report leaves the queue only once its replay counted it. The block ran the delete whatever
-the replay said, and a replay that stored its records without counting them (exit 1) lost the
-report."""
+"""Blocks of docs/operations.md, run by bash as an operator pastes them. The ProjectorFailuresAlarm
+runbook: the report leaves the queue only once its replay counted it (the block ran the delete
+whatever the replay said, and a replay that stored its records without counting them, exit 1,
+lost the report). The commands' environment: the stack's own topic. The puts of a secret: the
+value on no command line, exactly as meant, from a private file removed after."""
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import subprocess
+import sys
+import textwrap
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -113,3 +119,176 @@ def test_the_commands_environment_names_the_stack_s_own_topic(tmp_path: Path) ->
         "topic=talkrate-dev-ratings",
         "secret=arn:aws:secretsmanager:eu-west-1:123456789012:secret:dev-AbC",
     ]
+
+
+# The runbook's puts of a secret (the admin token, the voter-token key, the edge secret), run
+# by bash with nothing on its PATH but stand-ins: every command it starts writes its command
+# line (what `ps` shows) to $ARGV, then runs the real one; `aws` answers as Secrets Manager
+# would, keeping the secrets in $SECRETS, and reads a `file://` value as the AWS CLI does (its
+# paramfile: the path's variables and ~ expanded, the file's text taken whole).
+AWS = """
+import json, os, stat, sys
+args = sys.argv[1:]
+with open(os.environ["ARGV"], "a") as said:
+    said.write(" ".join(["aws", *args]) + "\\n")
+kept = json.load(open(os.environ["SECRETS"]))
+def option(name):
+    return args[args.index(name) + 1]
+asked = " ".join(args[:2])
+if asked == "secretsmanager get-random-password":
+    print(os.environ["GENERATED"])
+elif asked == "secretsmanager get-secret-value":
+    if option("--secret-id") not in kept:
+        sys.exit("An error occurred (ResourceNotFoundException) when calling GetSecretValue")
+    print(kept[option("--secret-id")])
+elif asked == "secretsmanager put-secret-value":
+    given, mode = option("--secret-string"), None
+    if given.startswith("file://"):
+        path = os.path.expandvars(os.path.expanduser(given[len("file://"):]))
+        mode = oct(stat.S_IMODE(os.stat(path).st_mode))
+        with open(path) as file:
+            given = file.read()
+    kept[option("--secret-id")] = given
+    with open(os.environ["PUT"], "a") as put:
+        put.write(json.dumps({"secret": option("--secret-id"), "value": given, "mode": mode}) + "\\n")
+else:
+    sys.exit(f"unexpected: aws {' '.join(args)}")
+json.dump(kept, open(os.environ["SECRETS"], "w"))
+"""
+LOGGED = """#!/bin/sh
+echo "${{0##*/}} $*" >> "$ARGV"
+exec {real} "$@"
+"""
+# The stack's outputs, as the runbook's `output` function reads them.
+OUTPUT = 'output() { echo "arn:aws:secretsmanager:eu-west-1:123456789012:secret:$1"; }\n'
+ADMIN, VOTER, EDGE = (
+    f"arn:aws:secretsmanager:eu-west-1:123456789012:secret:{name}"
+    for name in ("AdminTokenSecretArn", "VoterTokenSecretArn", "EdgeSecretArn")
+)
+GENERATED = "Gen3rat3dPassw0rdOf48LettersAndDigitsXXXXXXXXXXXX"
+
+
+def secret_puts(section: str) -> list[str]:
+    """The bash blocks of a section of docs/operations.md that put a secret."""
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    text = guide.split(f"\n### {section}\n", 1)[1].split("\n### ", 1)[0].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash\n(.*?)```", text, re.DOTALL)
+    return [textwrap.dedent(block) for block in blocks if "put-secret-value" in block]
+
+
+class Pasted(NamedTuple):
+    """What a pasted block did: its exit status and stderr, the secrets as they are after it,
+    each put (the secret, the value, the mode of the file it was read from), and every command
+    line it started."""
+
+    status: int
+    err: str
+    secrets: dict[str, str]
+    puts: list[dict[str, str]]
+    argv: str
+
+
+def pasted_put(tmp_path: Path, block: str, secrets: dict[str, str]) -> Pasted:
+    """The block run by bash as pasted, with the secrets as given, and its temporary folder
+    checked empty after it."""
+    bin_, tmp = tmp_path / "bin", tmp_path / "tmp"
+    bin_.mkdir(parents=True)
+    tmp.mkdir()
+    (bin_ / "aws").write_text(f"#!{sys.executable}\n{AWS}")
+    for name in ("jq", "openssl", "tr", "mktemp", "rm"):
+        real = shutil.which(name)
+        assert real, name
+        (bin_ / name).write_text(LOGGED.format(real=real))
+    for tool in bin_.iterdir():
+        tool.chmod(0o755)
+    (tmp_path / "secrets.json").write_text(json.dumps(secrets))
+    files = {name: tmp_path / name for name in ("argv", "put")}
+    for file in files.values():
+        file.touch()
+    finished = subprocess.run(
+        ["/bin/bash", "-c", OUTPUT + block],
+        cwd=tmp_path,
+        env={
+            "PATH": str(bin_),
+            "TMPDIR": str(tmp),
+            "ARGV": str(files["argv"]),
+            "PUT": str(files["put"]),
+            "SECRETS": str(tmp_path / "secrets.json"),
+            "GENERATED": GENERATED,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert list(tmp.iterdir()) == [], "a file holding the secret was left behind"
+    return Pasted(
+        finished.returncode,
+        finished.stderr,
+        json.loads((tmp_path / "secrets.json").read_text()),
+        [json.loads(line) for line in files["put"].read_text().splitlines()],
+        files["argv"].read_text(),
+    )
+
+
+def put_once(done: Pasted, secret: str) -> str:
+    """The value the block put, once, into `secret`, from a file of the user's alone, and on
+    no command line it started."""
+    assert done.status == 0, done.err
+    [put] = done.puts
+    assert (put["secret"], put["mode"]) == (secret, "0o600"), put
+    assert put["value"] not in done.argv, done.argv
+    for part in re.findall(r"[A-Za-z0-9-]{16,}", put["value"]):
+        assert part not in done.argv, (part, done.argv)
+    return put["value"]
+
+
+def test_the_admin_token_is_put_from_a_private_file_removed_after(tmp_path: Path) -> None:
+    # When the rotation of the admin token is pasted
+    [block] = secret_puts("Rotating the admin token")
+    done = pasted_put(tmp_path, block, {})
+    # Then the token put is the generated one, exactly (no line end), on no command line
+    assert put_once(done, ADMIN) == GENERATED
+
+
+def test_the_voter_token_key_s_puts_keep_the_key_off_every_command_line(tmp_path: Path) -> None:
+    old, current = "old-voter-key-" + "a" * 20, "current-voter-key-" + "b" * 20
+    planned, dropped, leaked = secret_puts("Rotating the voter-token key")
+    # When a planned rotation is pasted, Then the new key is put with the old one as previous
+    done = pasted_put(
+        tmp_path / "planned", block=planned, secrets={VOTER: json.dumps({"key": old})}
+    )
+    assert json.loads(put_once(done, VOTER)) == {"key": GENERATED, "previousKey": old}
+    # When the old key is dropped a week later, Then the current one alone stays
+    kept = json.dumps({"key": current, "previousKey": old})
+    done = pasted_put(tmp_path / "dropped", block=dropped, secrets={VOTER: kept})
+    assert json.loads(put_once(done, VOTER)) == {"key": current}
+    # When a leak's rotation is pasted, Then the new key alone is put
+    done = pasted_put(tmp_path / "leaked", block=leaked, secrets={VOTER: kept})
+    assert json.loads(put_once(done, VOTER)) == {"key": GENERATED}
+
+
+def test_a_rotation_whose_read_fails_puts_nothing(tmp_path: Path) -> None:
+    # Given a voter-token secret that cannot be read (another Region's, say: none found)
+    planned = secret_puts("Rotating the voter-token key")[0]
+    # When the planned rotation is pasted
+    done = pasted_put(tmp_path, planned, {})
+    # Then it stops there: nothing is put (an empty or half-made secret refuses every pass), and
+    # its file is removed all the same
+    assert done.status != 0
+    assert "ResourceNotFoundException" in done.err
+    assert done.puts == []
+
+
+def test_the_edge_secret_is_put_without_a_line_end_and_put_again_the_same(
+    tmp_path: Path,
+) -> None:
+    first, again = secret_puts("The edge secret (`X-Talkrate-Edge`)")
+    old = "c" * 48
+    # When the first step is pasted, Then a new value of 48 hex digits is put, no line end
+    done = pasted_put(tmp_path / "first", first, {EDGE: old})
+    value = put_once(done, EDGE)
+    assert re.fullmatch(r"[0-9a-f]{48}", value), repr(value)
+    # When the third step puts it a second time (after a leak), Then the very same value
+    done = pasted_put(tmp_path / "again", f'arn="$(output EdgeSecretArn)"\n{again}', done.secrets)
+    assert put_once(done, EDGE) == value

@@ -162,8 +162,13 @@ def test_without_a_terminal_to_ask_on_it_refuses(tmp_path: Path) -> None:
     assert "asks on a terminal only" in finished.stderr
 
 
-# Commands of the guides that take a deploy's parameters or a backend's login.
-COMMANDS = ("sam deploy", "redis-cli", "pg_restore", "psql ")
+# Commands of the guides that take a deploy's parameters, a backend's login or a secret's value.
+COMMANDS = ("sam deploy", "redis-cli", "pg_restore", "psql ", "aws ")
+# An AWS CLI option given a secret's value, other than from a file (file://, fileb://: the
+# CLI reads the value there, and the command line holds only the file's name).
+INLINE_SECRET = re.compile(
+    r"--(secret-string|secret-binary|cli-input-json|cli-input-yaml)(?![= ]+[\"']?fileb?://)"
+)
 GUIDES = ("README.md", "docs/operations.md", "docs/local-development.md")
 
 
@@ -177,10 +182,12 @@ def _commands(text: str) -> list[str]:
 
 
 def test_the_guides_put_no_hidden_parameter_or_password_on_a_command_line() -> None:
-    # Given the template's hidden parameters (connection strings, the Kafka login)
+    # Given the template's hidden parameters (connection strings, the Kafka login), and the
+    # secrets the runbook puts (the admin token, the voter-token key, the edge secret)
     template = load_yaml((ROOT / "template.yaml").read_text())
     hidden = [name for name, p in template["Parameters"].items() if p.get("NoEcho")]
     assert {"TalksConnection", "RatingsConnection", "KafkaPassword"} <= set(hidden)
+    inline = []
     for guide in GUIDES:
         for command in _commands((ROOT / guide).read_text()):
             # Then no command of the guides gives one (scripts/secret_parameters.py asks),
@@ -188,3 +195,6 @@ def test_the_guides_put_no_hidden_parameter_or_password_on_a_command_line() -> N
             assert not [n for n in hidden if f"{n}=" in command], (guide, command)
             assert not re.search(r"://[^\s/@]*:[^\s/@]+@", command), (guide, command)
             assert "REDISCLI_AUTH=" not in command, (guide, command)
+            # nor a secret's value given to the AWS CLI (put-secret-value) on its command line
+            inline += [(guide, command)] if INLINE_SECRET.search(command) else []
+    assert not inline, inline
