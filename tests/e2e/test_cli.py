@@ -236,6 +236,9 @@ def cli_on_runtime(
         "TALKRATE_API": runtime.url,
         "TALKRATE_ADMIN_TOKEN": token,
         "TALKRATE_CONFIG_DIR": str(folder / "config"),
+        # (the operator commands' topic is the runtime's own, as the runbook sets the stack's:
+        # `ops rebuild` compared, and `ops relay` published into, `ratings`)
+        "RATINGS_TOPIC": runtime.ratings_topic,
         **environment,
     }
     yield Cli(runtime, env)

@@ -232,6 +232,8 @@ def fault_stack(
             log,
             ["--concurrency", "4", "--param", f"RatingsPerAddressPerMinute={LOAD_LIMIT}"],
         )
+        # (the operator's commands read the runtime's own topic, as the runbook sets the stack's)
+        env["RATINGS_TOPIC"] = runtime.ratings_topic
         try:
             yield FaultStack(runtime, broker, client, env, log, cluster)
         finally:

@@ -22,6 +22,7 @@ import pytest
 import redis
 from kafka import KafkaProducer
 
+from sam_emulator.events.kafka import ensure_topics
 from talkrate import wiring
 from talkrate.adapters.redis_store import REBUILD_LOCK_KEY, RedisReadModel, histogram_key
 from talkrate.errors import BackendUnavailable
@@ -1324,3 +1325,167 @@ def test_ops_check_says_a_lock_without_expiry_is_stale_and_what_holds_a_live_one
     finally:
         ratings.delete(REBUILD_LOCK_KEY)
         ratings.flushdb()
+
+
+def a_stack_with_a_topic_of_its_own(
+    configure: Callable[..., None], kafka_bootstrap: str, talk: str
+) -> tuple[str, RedisReadModel]:
+    """An event store and a read model of their own (a dev stack's) and a topic of its own on
+    the broker: four ratings of the talk published to its partitions 0 and 1 (two each) and
+    projected, then the event store restored from a backup that lost the last of each (no
+    longer stored, still counted and applied). RATINGS_TOPIC is left as `configure` set it:
+    another stack's topic, which this read model never applied."""
+    recreate(ELSEWHERE_TALKS)
+    redis.Redis.from_url(ELSEWHERE_RATINGS).flushdb()
+    configure(RATINGS_CONNECTION=ELSEWHERE_RATINGS, TALKS_CONNECTION=ELSEWHERE_TALKS)
+    own = f"talkrate-dev-ratings-{uuid.uuid4().hex[:8]}"
+    ensure_topics(kafka_bootstrap, [own], partitions=2)
+    events = [RatingSubmitted.new(talk, value) for value in (5, 4, 3, 2)]
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    try:
+        sent = [
+            producer.send(own, e.to_json(), key=e.key, partition=n // 2)
+            for n, e in enumerate(events)
+        ]
+        positions = [(m.partition, m.offset) for m in (f.get(timeout=10) for f in sent)]
+    finally:
+        producer.close()
+    load_function("projector")(
+        kafka_event(
+            [
+                kafka_record(own, p, o, e.to_json(), e.key)
+                for (p, o), e in zip(positions, events, strict=True)
+            ]
+        ),
+        LambdaContextStub("projector"),
+    )
+    model = RedisReadModel(ELSEWHERE_RATINGS)
+    assert model.histogram(talk).total == 4
+    with psycopg2.connect(ELSEWHERE_TALKS) as connection, connection.cursor() as cursor:
+        cursor.execute('DELETE FROM rating_events WHERE topic = %s AND "offset" = 1', (own,))
+        assert cursor.rowcount == 2
+    connection.close()
+    return own, model
+
+
+def test_rebuild_and_check_refuse_a_topic_the_read_model_never_applied(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a dev stack with a topic of its own, whose event store was restored without the
+    # last rating of each partition, and an operator whose RATINGS_TOPIC is another stack's
+    own, model = a_stack_with_a_topic_of_its_own(configure, kafka_bootstrap, talk)
+    applied = model.client.hgetall("projector/offsets")
+    try:
+        capsys.readouterr()
+        for command, nothing in (("check", "nothing compared"), ("rebuild", "nothing replaced")):
+            # When they check the read model, or rebuild it
+            assert main(["ops", command]) == 1, command
+            said = capsys.readouterr()
+            # Then it is refused in one line naming the topic the read model applied and how
+            # to set RATINGS_TOPIC (they compared the other topic's positions, none: the check
+            # said to rebuild, and the rebuild took the two lost ratings out of the counts)
+            [line] = said.err.strip().splitlines()
+            assert line == (
+                f"talkrate: RATINGS_TOPIC is {topic!r}, and the read model in "
+                f"{redis_location(ELSEWHERE_RATINGS)} has applied no record of it, only of "
+                f"{own!r}: its positions are the ones compared with the event store's, so a "
+                f"span the event store lost would go unseen; {nothing}. Set RATINGS_TOPIC to "
+                'the stack\'s RatingsTopic (`export RATINGS_TOPIC="$(parameter RatingsTopic)"`: '
+                "docs/operations.md, the operator commands' environment)"
+            ), line
+            # And nothing was replaced: the four ratings still count, the offsets stand, and
+            # the projector is not held off
+            assert model.histogram(talk).total == 4
+            assert model.client.hgetall("projector/offsets") == applied
+            assert model.rebuild_lock() is None
+        # And with --json, each says so in its error document, with the topics
+        for command in ("check", "rebuild"):
+            assert main(["--json", "ops", command]) == 1
+            document = json.loads(capsys.readouterr().out)
+            assert document["error"]["type"] == "urn:talkrate:cli:topic-not-applied", document
+            assert (document["ratingsTopic"], document["appliedTopics"]) == (topic, [own])
+        # And RATINGS_TOPIC not set at all (`ratings`) is said to be its default
+        monkeypatch.delenv("RATINGS_TOPIC")
+        wiring.reset()
+        assert main(["ops", "check"]) == 1
+        assert "RATINGS_TOPIC is 'ratings' (not set: its default), and the read model" in (
+            capsys.readouterr().err
+        )
+        # When RATINGS_TOPIC names the stack's own topic
+        configure(
+            RATINGS_CONNECTION=ELSEWHERE_RATINGS,
+            TALKS_CONNECTION=ELSEWHERE_TALKS,
+            RATINGS_TOPIC=own,
+        )
+        # Then the check sees the event store behind on both partitions and names their
+        # replays, and the rebuild refuses until they are done
+        assert main(["ops", "check"]) == 1
+        said = " ".join(capsys.readouterr().err.split())
+        for partition in (0, 1):
+            assert (
+                f"talkrate ops replay --topic {own} --partition {partition} --first 1 --last 1"
+                in said
+            )
+        assert main(["ops", "rebuild"]) == 1
+        assert "nothing replaced: the event store is behind" in " ".join(
+            capsys.readouterr().err.split()
+        )
+        assert model.histogram(talk).total == 4
+    finally:
+        redis.Redis.from_url(ELSEWHERE_RATINGS).flushdb()
+
+
+def test_a_replay_and_a_recreated_topic_refuse_a_topic_the_read_model_never_applied(
+    configure: Callable[..., None],
+    talk: str,
+    topic: str,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given the dev stack whose restored event store lacks the last rating of each partition,
+    # and an operator whose RATINGS_TOPIC is another stack's
+    own, model = a_stack_with_a_topic_of_its_own(configure, kafka_bootstrap, talk)
+    applied = model.client.hgetall("projector/offsets")
+    span = ["--topic", own, "--partition", "0", "--first", "1", "--last", "1"]
+    try:
+        capsys.readouterr()
+        # When they replay the first partition's lost rating (its rebuild compared the other
+        # topic's positions, none: it rebuilt, taking the second partition's out of the counts
+        # and moving its offsets back, so that no check saw it lost any more)
+        assert main(["ops", "replay", *span]) == 1
+        [line] = capsys.readouterr().err.strip().splitlines()
+        # Then it is refused, and nothing is stored or replaced
+        assert line.startswith(f"talkrate: RATINGS_TOPIC is {topic!r}, and the read model"), line
+        assert f"only of {own!r}: the rebuild that ends the replay compares" in line
+        assert "; nothing stored. Set RATINGS_TOPIC to the stack's RatingsTopic" in line
+        with psycopg2.connect(ELSEWHERE_TALKS) as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM rating_events WHERE topic = %s", (own,))
+            assert cursor.fetchone() == (2,)
+        connection.close()
+        assert model.histogram(talk).total == 4
+        assert model.client.hgetall("projector/offsets") == applied
+        # And the topic named for recreated (the other stack's: RATINGS_TOPIC's) is refused too,
+        # nothing retired
+        assert main(["ops", "topic-recreated", topic]) == 1
+        [line] = capsys.readouterr().err.strip().splitlines()
+        assert "its positions, none the read model's, would be filed as retired" in line, line
+        assert line.endswith("the operator commands' environment)"), line
+        # When RATINGS_TOPIC names the stack's topic, Then the replay stores the rating and
+        # waits for the other partition's replay before it rebuilds, which counts all four
+        configure(
+            RATINGS_CONNECTION=ELSEWHERE_RATINGS,
+            TALKS_CONNECTION=ELSEWHERE_TALKS,
+            RATINGS_TOPIC=own,
+        )
+        assert main(["ops", "replay", *span]) == 1
+        assert "the records are stored; nothing replaced" in capsys.readouterr().err
+        assert main(["ops", "replay", *span[:2], "--partition", "1", *span[4:]]) == 0
+        assert model.histogram(talk).total == 4
+        assert main(["ops", "check"]) == 0
+    finally:
+        redis.Redis.from_url(ELSEWHERE_RATINGS).flushdb()

@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from talkrate.rebuild import OffsetRange, behind_said, missing_before, missing_spans
+from talkrate.rebuild import (
+    OffsetRange,
+    applied_topics,
+    behind_said,
+    missing_before,
+    missing_spans,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -60,3 +66,19 @@ def test_a_batch_delivered_after_offsets_the_event_store_lacks_names_them() -> N
     stored = {"ratings-0": 10, "ratings-2": 1204}
     # Partition 0 is whole up to the batch, partition 1 begins at 0: only 2 lacks records
     assert missing_before(batch, stored) == [OffsetRange("ratings", 2, 1205, 1208)]
+
+
+def test_the_topics_applied_are_those_read_now_not_a_retired_one_s() -> None:
+    # Given the applied offsets of a read model whose topic was recreated (the old one's
+    # positions filed under a retired name) and that has applied the new one's since
+    applied = {
+        "ratings (retired 2026-12-01 10:00:00.000000 UTC)-0": 41,
+        "talkrate-dev-ratings-0": 7,
+        "talkrate-dev-ratings-2": 3,
+        "ratings-1": 12,
+        "no-partition-x": 1,
+    }
+    # Then the topics it applied are those a projector reads now, each once, sorted
+    assert applied_topics(applied) == ["ratings", "talkrate-dev-ratings"]
+    # And one whose only topic was just retired has applied none
+    assert applied_topics(["ratings (retired 2026-12-01 10:00:00.000000 UTC)-0"]) == []

@@ -240,6 +240,64 @@ def _require_same_store(store: Any, model: Any, where: dict[str, Any], command: 
     )
 
 
+class TopicNotApplied(CliError):
+    """RATINGS_TOPIC names a topic the read model has applied no record of, while it has applied
+    other topics' records: another stack's topic, or none set (`ratings`) on a stack with a
+    topic of its own (exit 1)."""
+
+    kind = "topic-not-applied"
+    title = "Not the read model's topic"
+
+
+# What a command would do with a topic the read model does not read (`_require_topic_applied`).
+COMPARED = (
+    "its positions are the ones compared with the event store's, so a span the event store "
+    "lost would go unseen"
+)
+RETIRED = (
+    "its positions, none the read model's, would be filed as retired, and the read model "
+    "rebuilt without comparing any topic's"
+)
+REPLAYED = (
+    "the rebuild that ends the replay compares its positions with the event store's, so a span "
+    "the event store still lacks would leave the counts unseen"
+)
+
+
+SAID_TOPICS = 3  # the topics a refusal names at most (--json lists them all)
+
+
+def _require_topic_applied(
+    model: Any, where: dict[str, Any], stake: str, nothing: str, topic: str | None = None
+) -> None:
+    """Refuse, before the event store is read whole and before anything is stored, retired or
+    replaced, a command whose topic (RATINGS_TOPIC, unless `topic` is given) the read model has
+    applied no record of while it has applied other topics' records: with the wrong topic set,
+    or none on a stack with a topic of its own, the command would compare (or retire) that
+    topic's positions and miss a span the event store lost. A read model that has applied
+    nothing (a new deployment, one lost, a topic just retired) is no sign either way. `stake`:
+    what the command would do with it; `nothing`: what it did not do. Said in one line, the
+    topics the read model applied named (the first SAID_TOPICS)."""
+    from talkrate.config import load_settings
+    from talkrate.rebuild import applied_topics
+
+    topic = topic or load_settings().ratings_topic
+    applied = applied_topics(model.applied_offsets())
+    if not applied or topic in applied:
+        return
+    unset = "" if os.environ.get("RATINGS_TOPIC") else " (not set: its default)"
+    named = ", ".join(map(repr, applied[:SAID_TOPICS]))
+    if len(applied) > SAID_TOPICS:
+        named += f" and {len(applied) - SAID_TOPICS} more"
+    raise TopicNotApplied(
+        f"RATINGS_TOPIC is {topic!r}{unset}, and the read model in {where['ratings']} has applied "
+        f"no record of it, only of {named}: {stake}; {nothing}. Set "
+        "RATINGS_TOPIC to the stack's RatingsTopic (`export RATINGS_TOPIC=\"$(parameter "
+        "RatingsTopic)\"`: docs/operations.md, the operator commands' environment)",
+        result={"ratingsTopic": topic, "appliedTopics": applied},
+    )
+
+
 def _behind_refused(error: Any) -> BackendError:
     """The rebuild's refusal of an event store behind the read model (EventStoreBehind), with
     the replays that bring the missing records back from Kafka, and what each names."""
@@ -292,7 +350,9 @@ def rebuild(session: Session, force: bool) -> None:
     default while RATINGS_CONNECTION names production's) would empty them. Refused too when
     the event store holds less of a partition of the ratings topic than the read model applied
     (PostgreSQL restored from a backup): the refusal names the `ops replay` of each missing
-    span."""
+    span. And refused, before the event store is read, when RATINGS_TOPIC names a topic the read
+    model has applied no record of while it has applied other topics' (another stack's topic, or
+    none set on a stack with its own): its positions would be compared, and a lost span missed."""
     from talkrate import wiring
     from talkrate.config import load_settings
     from talkrate.projected import ReadModelState
@@ -308,6 +368,8 @@ def rebuild(session: Session, force: bool) -> None:
     say(f"from {where['talks']} into {where['ratings']}")
     store = wiring.event_store()
     store.is_empty()  # PostgreSQL answers: else said before the projector is paused for nothing
+    if not force:  # (--force compares no topic's positions)
+        _require_topic_applied(model, where, COMPARED, "nothing replaced")
 
     class Checked:
         """The event store, refused before its state is read when it holds none of the talks
@@ -347,7 +409,8 @@ def check(session: Session) -> None:
     when the counts agree and the event store is behind all the same (it lost only copies of
     events stored at other positions: a rebuild would refuse), naming the same replays, and
     when the lock has no expiry (set by hand, or by a fault: it holds the projector off for
-    good), with the command that clears it."""
+    good), with the command that clears it; exit 1, nothing compared, when RATINGS_TOPIC names a
+    topic the read model has applied no record of while it has applied other topics'."""
     from talkrate import wiring
     from talkrate.config import load_settings
     from talkrate.read_model_check import check_read_model
@@ -358,9 +421,10 @@ def check(session: Session) -> None:
     where = settings.where()
     model = _read_model()
     say(f"{where['talks']} against {where['ratings']}")
-    result = check_read_model(
-        wiring.event_store(), model, progress=say, topic=settings.ratings_topic
-    )
+    store = wiring.event_store()
+    store.is_empty()  # PostgreSQL answers: a backend that is down is said first, as ever
+    _require_topic_applied(model, where, COMPARED, "nothing compared")
+    result = check_read_model(store, model, progress=say, topic=settings.ratings_topic)
     differing = [
         {"talkId": d.talk_id, "stored": d.stored, "counted": d.counted, "missing": d.missing}
         for d in result.differences
@@ -534,7 +598,9 @@ def topic_recreated(session: Session, topic: str, force: bool) -> None:
     """After TOPIC was deleted and created again (its offsets begin at 0 again): file the old
     topic's positions under a name of their own (their ratings still count), then rebuild the
     read model, so the projector takes the new topic's records instead of skipping them as
-    applied. Records it skipped meanwhile are in the event store and count after it."""
+    applied. Records it skipped meanwhile are in the event store and count after it. Refused,
+    nothing retired, for a TOPIC the read model has applied no record of while it has applied
+    other topics' (unless --force)."""
     from talkrate import wiring
     from talkrate.config import load_settings
     from talkrate.projected import ReadModelState
@@ -554,6 +620,8 @@ def topic_recreated(session: Session, topic: str, force: bool) -> None:
     say(f"topic {topic!r}: in {where['talks']}, then {where['ratings']}")
     store = wiring.event_store()
     store.is_empty()  # PostgreSQL answers: else said before the projector is paused for nothing
+    if not force:
+        _require_topic_applied(model, where, RETIRED, "nothing retired", topic)
     retired: list[int] = []
 
     class Retiring:
@@ -1422,7 +1490,9 @@ def replay(
 
     Give --failure REPORT, or --topic, --partition, --first and --last; not both. The rebuild
     that ends it waits while the event store still lacks offsets of another span the read
-    model applied: the records are stored, and the replay of that span rebuilds."""
+    model applied: the records are stored, and the replay of that span rebuilds. Refused, nothing
+    stored, when RATINGS_TOPIC names a topic the read model has applied no record of while it has
+    applied other topics' (that rebuild would compare its positions)."""
     from talkrate import wiring
     from talkrate.adapters.kafka_stream import client_options
     from talkrate.config import load_settings
@@ -1477,6 +1547,8 @@ def replay(
         require_held(client_options(settings), ranges, records)
     else:
         records = read_from_kafka(client_options(settings), ranges)
+    # (after Kafka answered: a backend that is down is said first, as ever)
+    _require_topic_applied(model, settings.where(), REPLAYED, "nothing stored")
     try:
         result = apply_replay(
             records, store, model, progress=say, topic=settings.ratings_topic, ranges=ranges

@@ -105,6 +105,18 @@ def missing_spans(
     return sorted(missing, key=lambda r: (r.topic, r.partition))
 
 
+def applied_topics(applied: Iterable[str]) -> list[str]:
+    """The topics of the read model's applied offsets ("topic-partition" names), sorted: those a
+    projector reads now, not a retired one's positions, filed under "<topic> (retired <time>)"
+    (a Kafka topic's name holds no space)."""
+    topics = set()
+    for name in applied:
+        topic, _, partition = name.rpartition("-")
+        if topic and partition.isdigit() and " " not in topic:
+            topics.add(topic)
+    return sorted(topics)
+
+
 def missing_before(
     positions: Iterable[tuple[str, int, int]], stored: Mapping[str, int]
 ) -> list[OffsetRange]:
