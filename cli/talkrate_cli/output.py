@@ -16,14 +16,14 @@ import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from talkrate.talk_text import DIRECTION_CONTROL
 from talkrate_cli.clashes import Clash
 from talkrate_cli.programme import instant
 
 if TYPE_CHECKING:
-    from rich.console import Console, ConsoleOptions, Group, RenderResult
+    from rich.console import Console, ConsoleOptions, Group, OverflowMethod, RenderResult
     from rich.table import Table
 
     from talkrate_cli.consoles import TalkrateConsole
@@ -390,28 +390,165 @@ def rating_window(opens: Any, closes: Any, zone: tzinfo | None = None) -> str:
     return f"{since} until {_named(last, zone)}" if last else f"{since} with no end"
 
 
-def talks_table(talks: list[dict[str, Any]], zone: tzinfo | None = None) -> Table:
-    """The programme as a table, its times in `zone` (the machine's time zone when None)."""
+class TextColumn(NamedTuple):
+    """How a text column of a table gives way in a terminal too narrow for its cells
+    (`give_way`), beside the figures, which never do."""
+
+    # The fewest columns it is shown in (its cells' own width where that is less); None: its
+    # cells' own width, whole or left out (a time cut short is no time).
+    least: int | None = None
+    # What it keeps while a less important column is shown (never less than `least`).
+    wants: int = 0
+    # While a column after it takes the rest: at most 1/share of the texts' room, and at most
+    # `most` columns.
+    share: int = 1
+    most: int | None = None
+    # Folded onto the lines below, whole (an id, typed into `show`); else one line, "…" cut.
+    folds: bool = False
+
+
+def give_way(
+    width: int | None,
+    natural: Mapping[str, int],
+    figures: Sequence[str],
+    texts: Mapping[str, TextColumn],
+    rest: str = "title",
+) -> tuple[list[str], dict[str, int] | None]:
+    """Which text columns a table keeps within `width` columns, beside its `figures` (never
+    cut; two columns between each two), and how wide each is: None while every cell has room
+    (`natural`: each column's own width), the table as wide as its cells. `texts` come most
+    important first: the last is left out first, as soon as the ones before it would have less
+    than they want, or it less than its least. The `rest` column takes what the others leave
+    it (the others taken first, the least important first, each within its share)."""
+    kept = list(texts)
+    fixed = sum(natural[name] for name in figures)
+
+    def room(kept: list[str]) -> int:  # the columns the texts have (two between each two)
+        return (width or 0) - fixed - 2 * (len(figures) + len(kept) - 1)
+
+    if width is None or room(kept) >= sum(natural[name] for name in kept):
+        return kept, None
+    least = {
+        name: natural[name] if text.least is None else min(natural[name], text.least)
+        for name, text in texts.items()
+    }
+    wants = {name: min(natural[name], max(least[name], text.wants)) for name, text in texts.items()}
+
+    def needs(kept: list[str]) -> dict[str, int]:  # (the least important kept: its least)
+        return {name: wants[name] if name != kept[-1] else least[name] for name in kept}
+
+    while kept and room(kept) < sum(needs(kept).values()):
+        kept.pop()
+    left, widths = room(kept), dict[str, int]()
+    need = needs(kept) if kept else {}
+    order = [name for name in reversed(kept) if name != rest] + [n for n in kept if n == rest]
+    for at, name in enumerate(order):  # each leaving the next ones what they need
+        later = order[at + 1 :]
+        free = left - sum(widths.values()) - sum(need[after] for after in later)
+        text = texts[name]
+        most = min(text.most or left, left // text.share) if later else left
+        widths[name] = min(natural[name], max(need[name], most), free)
+    return kept, widths
+
+
+def column_widths(
+    cells: Mapping[str, Sequence[str]], headers: Mapping[str, str] | None = None
+) -> dict[str, int]:
+    """Each column's own width: its widest cell or header, as a terminal counts columns (and
+    as the console shows them: `visible`)."""
+    from rich.cells import cell_len
+
+    named = headers or {}
+    return {
+        name: max(cell_len(visible(text)) for text in [named.get(name, name), *column])
+        for name, column in cells.items()
+    }
+
+
+def add_text_column(
+    table: Table,
+    header: str,
+    text: TextColumn,
+    width: int | None,
+    overflow: OverflowMethod = "fold",
+) -> None:
+    """A text column laid out by `give_way`: as `overflow` says while every cell has room
+    (`width` None), else `width` columns wide, folded (`text.folds`) or on one line cut with
+    an ellipsis."""
+    if width is None:
+        table.add_column(header, overflow=overflow)
+    elif text.folds:
+        table.add_column(header, overflow="fold", width=width)
+    else:
+        table.add_column(header, overflow="ellipsis", no_wrap=True, width=width)
+
+
+class Fitted:
+    """A table drawn for the width it is drawn in, each time (a watch in a window made
+    narrower draws it again to fit): the leaderboard, the programme."""
+
+    def __init__(self, draw: Callable[[int], Table]) -> None:
+        self.draw = draw
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.draw(options.max_width)
+
+
+def talks_table(talks: list[dict[str, Any]], zone: tzinfo | None = None) -> Fitted:
+    """The programme, its times in `zone` (the machine's time zone when None), as wide as the
+    terminal it is drawn on lets it be."""
+    return Fitted(lambda width: programme_table(talks, zone, width))
+
+
+# The programme narrower than its cells: its count and average are never cut, nor its id
+# (folded, whole: it is what `show` is given; a third of the texts' room while the title is
+# shown), and its title is one line cut with an ellipsis. The track, the room and the time are
+# each shown whole (a track or a room of more than 12 columns cut to 12 with an ellipsis) or
+# left out: the track first (the title says the subject, and --track is how one is listed),
+# then the room (the venue's signs and `show` say it), then the time (what a talk is chosen by:
+# what is on now, and next), each as soon as the id would have fewer than 16 columns or the
+# title fewer than 24; then the title (below 37 columns with four-figure counts), then the id.
+PROGRAMME_TEXTS: dict[str, TextColumn] = {
+    "talk": TextColumn(least=4, wants=16, share=3, folds=True),
+    "title": TextColumn(least=6, wants=24),
+    "when": TextColumn(),
+    "room": TextColumn(least=12, most=12),
+    "track": TextColumn(least=12, most=12),
+}
+PROGRAMME_FIGURES = ("count", "avg")
+
+
+def programme_table(
+    talks: list[dict[str, Any]], zone: tzinfo | None = None, width: int | None = None
+) -> Table:
+    """The programme's table within `width` columns (None: as wide as its cells), its times
+    in `zone` (the machine's time zone when None)."""
     from rich.table import Table
 
-    table = Table(box=None, header_style="bold", pad_edge=False)
     first = next((instant(t.get("startsAt")) for t in talks if t.get("startsAt")), None)
     named = zone_name(zone, first)
-    for column in ("talk", "title", "track", "room", f"when ({named})"):
-        table.add_column(column, overflow="fold")
-    table.add_column("count", justify="right")
-    table.add_column("avg", justify="right")
-    for talk in talks:
-        summary = talk.get("summary") or {}
-        table.add_row(
-            talk["id"],
-            talk["title"],
-            talk.get("track") or "",
-            talk.get("room") or "",
-            when(talk, zone, named),
-            str(summary.get("count", "-")),
-            fmt_avg(summary.get("avg"), summary.get("ratings")),
-        )
+    summaries = [talk.get("summary") or {} for talk in talks]
+    cells = {
+        "talk": [talk["id"] for talk in talks],
+        "title": [talk["title"] for talk in talks],
+        "track": [talk.get("track") or "" for talk in talks],
+        "room": [talk.get("room") or "" for talk in talks],
+        "when": [when(talk, zone, named) for talk in talks],
+        "count": [str(summary.get("count", "-")) for summary in summaries],
+        "avg": [fmt_avg(summary.get("avg"), summary.get("ratings")) for summary in summaries],
+    }
+    headers = {"when": f"when ({named})"}
+    natural = column_widths(cells, headers)
+    texts, widths = give_way(width, natural, PROGRAMME_FIGURES, PROGRAMME_TEXTS)
+    order = [name for name in ("talk", "title", "track", "room", "when") if name in texts]
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for name in order:
+        size = None if widths is None else widths[name]
+        add_text_column(table, headers.get(name, name), PROGRAMME_TEXTS[name], size)
+    for figure in PROGRAMME_FIGURES:
+        table.add_column(figure, justify="right", no_wrap=widths is not None)
+    for row in zip(*(cells[name] for name in [*order, *PROGRAMME_FIGURES]), strict=True):
+        table.add_row(*row)
     return table
 
 
@@ -511,33 +648,25 @@ def stats_line(ratings: dict[str, Any]) -> str:
 
 # A leaderboard narrower than its texts: its track takes a quarter of what the texts have, at
 # most this many columns; the talk's id a third (folded, whole); the title the rest (one line,
-# cut with an ellipsis), each at least BOARD_TEXT_MIN. Narrower still, the track is left out,
-# then the title, then the id: the rank and the figures are never cut (22 columns hold them).
+# cut with an ellipsis), each at least its least. Narrower still, the track is left out, then
+# the title, then the id: the rank and the figures are never cut (22 columns hold them).
 BOARD_TRACK_WIDTH = 12
-BOARD_TEXT_MIN: dict[str, int] = {"talk": 4, "title": 6, "track": 5}
+BOARD_TEXTS: dict[str, TextColumn] = {
+    "talk": TextColumn(least=4, share=3, folds=True),
+    "title": TextColumn(least=6),
+    "track": TextColumn(least=5, share=4, most=BOARD_TRACK_WIDTH),
+}
 BOARD_FIGURES = ("score", "avg", "count")
 
 
-def leaderboard_table(board: dict[str, Any]) -> Leaderboard:
-    """The leaderboard, best first, as wide as the terminal it is drawn on lets it be."""
-    return Leaderboard(board)
-
-
-class Leaderboard:
-    """The leaderboard's table for the width it is drawn in (each time: a watch in a window made
-    narrower draws it again to fit): its rank and figures whole at any width, its texts giving
-    way (BOARD_TRACK_WIDTH)."""
-
-    def __init__(self, board: dict[str, Any]) -> None:
-        self.board = board
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield board_table(self.board, options.max_width)
+def leaderboard_table(board: dict[str, Any]) -> Fitted:
+    """The leaderboard, best first, as wide as the terminal it is drawn on lets it be: its rank
+    and figures whole at any width, its texts giving way (BOARD_TEXTS)."""
+    return Fitted(lambda width: board_table(board, width))
 
 
 def board_table(board: dict[str, Any], width: int | None = None) -> Table:
     """The leaderboard's table within `width` columns (None: as wide as its cells)."""
-    from rich.cells import cell_len
     from rich.table import Table
 
     talks = board.get("talks", [])
@@ -550,39 +679,14 @@ def board_table(board: dict[str, Any], width: int | None = None) -> Table:
         "avg": [fmt_avg(place.get("avg"), place.get("ratings")) for place in talks],
         "count": [str(place["count"]) for place in talks],
     }
-    natural = {
-        name: max(cell_len(visible(c)) for c in [name, *column]) for name, column in cells.items()
-    }
-    figures = natural["#"] + sum(natural[name] for name in BOARD_FIGURES)
-    texts: list[str] = ["talk", "title", "track"]
-
-    def room(kept: list[str]) -> int:  # the columns the texts have (two between each two)
-        return (width or 0) - figures - 2 * (len(BOARD_FIGURES) + len(kept))
-
-    widths: dict[str, int] | None = None
-    if width is not None and room(texts) < sum(natural[name] for name in texts):
-        least = {name: min(natural[name], BOARD_TEXT_MIN[name]) for name in texts}
-        while texts and room(texts) < sum(least[name] for name in texts):
-            texts.pop()  # the track, then the title, then the id
-        left, widths = room(texts), {}
-        order = [name for name in ("track", "talk", "title") if name in texts]
-        most = {
-            "track": min(BOARD_TRACK_WIDTH, left // 4),
-            "talk": left // 3 if "title" in texts else left,
-        }
-        for at, text in enumerate(order):  # each leaving the least the next ones take
-            free = left - sum(widths.values()) - sum(least[later] for later in order[at + 1 :])
-            widths[text] = min(natural[text], max(least[text], most.get(text, left)), free)
-
+    texts, widths = give_way(width, column_widths(cells), ("#", *BOARD_FIGURES), BOARD_TEXTS)
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("#", justify="right", no_wrap=True)
-    for name in texts:
-        if widths is None:  # (room for every cell: as before)
-            table.add_column(name, overflow="ellipsis" if name == "track" else "fold")
-        elif name == "talk":  # (an id is typed: folded, whole)
-            table.add_column(name, overflow="fold", width=widths[name])
-        else:
-            table.add_column(name, overflow="ellipsis", no_wrap=True, width=widths[name])
+    for name in texts:  # (room for every cell: the track cut with "…", the others folded)
+        size = None if widths is None else widths[name]
+        add_text_column(
+            table, name, BOARD_TEXTS[name], size, "ellipsis" if name == "track" else "fold"
+        )
     for name in BOARD_FIGURES:
         table.add_column(name, justify="right", no_wrap=True)
     for row in zip(*(cells[name] for name in ["#", *texts, *BOARD_FIGURES]), strict=True):

@@ -36,6 +36,7 @@ import boto3
 import pytest
 import redis
 from moto import mock_aws
+from rich.cells import cell_len
 
 from talkrate.adapters.limiter import LIMIT_PREFIX
 from talkrate.adapters.postgres import PostgresDatabase, PostgresTalkCatalog
@@ -366,6 +367,73 @@ def test_top_in_a_narrow_terminal_keeps_its_figures_whole(cli: Cli, columns: int
         # And at 40 columns the long title gives way, cut with an ellipsis
         if columns == 40:
             assert re.search(r"^\s*1\s.*\sEvent.*…\s", shown, re.M), lines
+    finally:
+        cli.remove(*talks)
+
+
+@pytest.mark.parametrize("columns", [80, 40])
+def test_talks_in_a_narrow_terminal_keeps_its_figures_and_ids_whole(cli: Cli, columns: int) -> None:
+    # Given two talks of a track of their own, running now in long-named rooms, with a long id
+    # and long titles (one of two-column characters), rated
+    track = f"Narrow {unique_talk_id()}"
+    starts = datetime.now(UTC) - timedelta(minutes=10)
+    ends = starts + timedelta(minutes=45)
+    times = {"startsAt": f"{starts:%Y-%m-%dT%H:%M:00Z}", "endsAt": f"{ends:%Y-%m-%dT%H:%M:00Z}"}
+    talks = [
+        cli.add(
+            unique_talk_id("event-sourcing-without-tears"),
+            "Event Sourcing Without Tears: What Three Years of Production Taught Us",
+            track=track, room="Main Auditorium, Level 2", **times,
+        ),
+        cli.add(
+            unique_talk_id(), "日本語で話す分散システムの設計と運用について",
+            track=track, room="Room 1 (Annex)", **times,
+        ),
+    ]  # fmt: skip
+    try:
+        for talk, value in zip(talks, (5, 4), strict=True):
+            cli.rate(talk, value)
+        assert wait_for(lambda: [cli.count(talk) for talk in talks] == [1, 1])
+        # When a person lists the track's talks in a terminal of `columns` (a pty)
+        primary, secondary = pty.openpty()
+        process = subprocess.Popen(
+            [TALKRATE, "talks", "--track", track],
+            cwd=ROOT,
+            env={**cli.env, "COLUMNS": str(columns), "TERM": "xterm-256color"},
+            stdin=secondary, stdout=secondary, stderr=secondary,
+        )  # fmt: skip
+        os.close(secondary)
+        try:
+            shown = read_until(primary, r"(?!x)x", 15)  # (all it prints: it ends, EIO)
+            assert process.wait(15) == 0, shown
+        finally:
+            process.kill()
+            process.wait()
+            os.close(primary)
+        # Then each line is within the terminal, and each talk's count and average stand whole
+        # at the end of its row (at 40 columns the header read "co…", the titles and times
+        # folded into columns of four letters)
+        [header, *lines, said] = shown.replace("\r", "").splitlines()
+        assert said == "2 talks", shown
+        assert all(cell_len(line) <= columns for line in [header, *lines]), lines
+        assert header.split()[-2:] == ["count", "avg"], header
+        rows = [line for line in lines if len(line.split()) > 1]  # (the others: an id's rest)
+        assert [row.split()[-2:] for row in rows] == [["1", "5.00"], ["1", "4.00"]], lines
+        # And each id is whole, folded onto the lines below its row
+        ids: list[str] = []
+        for line in lines:
+            if len(line.split()) > 1:
+                ids.append(line.split()[0])
+            elif line.strip():
+                ids[-1] += line.strip()
+        assert ids == talks, lines
+        # And the track and the room gave way, and the long title is cut on its line with an
+        # ellipsis; at 80 columns the time is whole, at 40 it gave way too
+        assert header.split()[:2] == ["talk", "title"], header
+        assert not {"track", "room"} & set(header.split()), header
+        assert re.search(r"^\S+\s+Event So[^…]*…\s", rows[0]), lines
+        time = r"\s\d{4}-\d\d-\d\d \d\d:\d\d\N{EN DASH}\S"
+        assert ("when" in header) == (columns == 80) == bool(re.search(time, rows[0])), lines
     finally:
         cli.remove(*talks)
 

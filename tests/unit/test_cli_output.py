@@ -6,6 +6,7 @@ import io
 import json
 import re
 import subprocess
+import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -196,6 +197,138 @@ def test_a_narrow_terminal_keeps_the_leaderboard_s_figures_whole(columns: int) -
         assert ids == [place["talkId"] for place in talks]
 
 
+# A programme whose texts are longer than a narrow terminal: a long title, a long id, a long
+# room and track, a six-figure count, titles of two-column characters (Japanese), of vowel signs
+# and viramas drawn on their letters (Devanagari) and of combining accents, a talk unrated.
+LONG_PROGRAMME = [
+    {
+        "id": "postgres-as-a-queue", "track": "Data", "room": "Hall A",
+        "title": "PostgreSQL as a Queue: When and When Not, and Why the Answer Changes",
+        "startsAt": "2026-12-01T11:30:00Z", "endsAt": "2026-12-01T12:15:00Z",
+        "summary": {"count": 281, "ratings": {"5": 150, "4": 100, "3": 20, "2": 6, "1": 5}},
+    },
+    {
+        "id": "kafka-exactly-once-myths-and-mechanics", "track": "Streaming",
+        "room": "Main Auditorium, Level 2", "title": "Exactly-Once in Kafka",
+        "startsAt": "2026-12-01T09:00:00Z", "endsAt": "2026-12-01T09:45:00Z",
+        "summary": {"count": 139_000, "ratings": {"5": 139_000}},
+    },
+    {
+        "id": "nihongo", "track": "Architecture and Design", "room": "Room 1",
+        "title": "日本語で話す分散システムの設計と運用について",
+        "summary": {"count": 7, "ratings": {"3": 7}},
+    },
+    {
+        "id": "hindi", "track": "Languages",
+        "title": "हिन्दी में वितरित प्रणालियों का डिज़ाइन और संचालन",
+        "summary": {"count": 12, "ratings": {"4": 6, "5": 6}},
+    },
+    {
+        "id": "creme",
+        "title": "Cafe\u0301 cre\u0300me bru\u0302le\u0301e: re\u0301sume\u0301s of de\u0301ja\u0300 vu",
+    },
+]  # fmt: skip
+
+
+def from_column(line: str, column: int) -> str:
+    """The line from its `column`th column on, as a terminal counts columns."""
+    index = 0
+    while index < len(line) and cell_len(line[:index]) < column:
+        index += 1
+    return line[index:]
+
+
+def cut_from(shown: str, text: str) -> bool:
+    """Whether `shown` is `text` cut on one line with an ellipsis: a prefix of it, with no
+    letter parted from its marks (an accent, a vowel sign: Unicode's category M) nor half of a
+    wide one (rich pads with a space where the "…" follows one)."""
+    kept = shown.removesuffix("…").rstrip(" ")
+    return (
+        shown.endswith("…")
+        and text.startswith(kept)
+        and len(kept) < len(text)
+        and not unicodedata.category(text[len(kept)]).startswith("M")
+    )
+
+
+@pytest.mark.parametrize("columns", [120, 100, 80, 60, 45, 40, 30])
+def test_a_narrow_terminal_keeps_the_programme_s_figures_and_ids_whole(columns: int) -> None:
+    # Given the programme (`talkrate talks`) in a terminal of `columns`
+    screen = TalkrateConsole(highlight=False, markup=False, emoji=False, width=columns)
+    # When it is drawn
+    [header, *lines] = printed(screen, output.talks_table(LONG_PROGRAMME, UTC)).splitlines()
+    # Then no line is wider than the terminal, and each talk's count and average stand whole at
+    # the end of its row, where the header's do (at 45 columns the header read "cou…", and at 40
+    # a count "139…"; the titles, rooms and times folded into columns of a few letters)
+    assert max(cell_len(line) for line in [header, *lines]) <= columns
+    assert header.split()[-2:] == ["count", "avg"]
+    rows = [line for line in lines if len(line.split()) > 1]  # (the others: an id's rest)
+    assert len(rows) == len(LONG_PROGRAMME), lines
+    for row, talk in zip(rows, LONG_PROGRAMME, strict=True):
+        summary = talk.get("summary") or {}
+        count, avg = summary.get("count", "-"), output.fmt_avg(None, summary.get("ratings"))
+        assert re.search(rf"\s{count}\s+{re.escape(avg)}$", row.rstrip()), row
+        assert cell_len(row.rstrip()) == cell_len(header.rstrip()), row
+    # And the texts give way in their order: the track, then the room, then the time, then the
+    # title; the id last
+    texts = [word for word in header.split()[:-2] if word != "(UTC)"]
+    assert texts == {
+        120: ["talk", "title", "track", "room", "when"],
+        100: ["talk", "title", "room", "when"],
+        80: ["talk", "title", "when"],
+        30: ["talk"],
+    }.get(columns, ["talk", "title"])
+    # And the title, the track and the room are each whole or cut on one line with "…", the
+    # time whole
+    for name in ("title", "track", "room", "when"):
+        if name not in texts:
+            continue
+        start = header.index(name)
+        for row, talk in zip(rows, LONG_PROGRAMME, strict=True):
+            shown = from_column(row, start).split("  ")[0]
+            whole = output.when(talk, UTC) if name == "when" else talk.get(name) or ""
+            assert shown == whole or (name != "when" and cut_from(shown, whole)), (name, row)
+    # And each talk's id is whole, folded onto the lines below its row where it is longer than
+    # its column
+    ids: list[str] = []
+    for line in lines:
+        if len(line.split()) > 1:
+            ids.append(line.split()[0])
+        elif line.strip():
+            ids[-1] += line.strip()
+    assert ids == [talk["id"] for talk in LONG_PROGRAMME]
+
+
+# The README's `talkrate talks --track Testing`
+README_PROGRAMME = [
+    {
+        "id": "contract-testing-apis", "title": "Contract Testing for HTTP APIs",
+        "track": "Testing", "room": "Room 2",
+        "startsAt": "2026-12-01T11:00:00Z", "endsAt": "2026-12-01T11:45:00Z",
+        "summary": {"count": 359, "avg": 3.75},
+    },
+    {
+        "id": "testcontainers-integration-testing",
+        "title": "Modern Integration Testing with Testcontainers", "track": "Testing",
+        "room": "Hall A", "summary": {"count": 1910, "avg": 2.41},
+    },
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("columns", [136, 200, PIPED_WIDTH])
+def test_a_programme_with_room_for_every_cell_is_drawn_as_the_readme_shows_it(
+    columns: int,
+) -> None:
+    # Given the README's example of the programme (136 columns wide)
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    example = readme.split("$ talkrate talks --track Testing\n")[1].split("\n2 talks\n")[0]
+    # When its talks are drawn in a terminal with room for every cell, or piped
+    screen = TalkrateConsole(highlight=False, markup=False, emoji=False, width=columns)
+    drawn = printed(screen, output.talks_table(README_PROGRAMME, UTC))
+    # Then the table is the README's, line for line
+    assert [line.rstrip() for line in drawn.splitlines()] == example.splitlines()
+
+
 def test_a_share_s_tie_is_rounded_up_as_every_figure_of_the_command() -> None:
     # Given a talk rated 5 by one attendee of eight (12.5%) and 1 by seven (87.5%)
     ratings = {"talkId": "t", "ratings": {"5": 1, "4": 0, "3": 0, "2": 0, "1": 7}}
@@ -277,7 +410,13 @@ SCRIPTS = [
 def test_titles_in_any_script_keep_the_later_columns_of_their_rows_in_line(width: int) -> None:
     # Given talks titled in scripts whose characters are not each one column wide
     talks = [
-        {"id": f"t{n}", "title": title, "track": f"T{n}", "summary": {"count": 12, "avg": 4.5}}
+        {
+            "id": f"t{n}",
+            "title": title,
+            "track": f"T{n}",
+            "room": f"R{n}",
+            "summary": {"count": 12, "avg": 4.5},
+        }
         for n, title in enumerate(SCRIPTS)
     ]
     board = {
@@ -288,15 +427,18 @@ def test_titles_in_any_script_keep_the_later_columns_of_their_rows_in_line(width
     }
     console = TalkrateConsole(highlight=False, markup=False, emoji=False, width=width)
     # When `talkrate talks` and `talkrate top` print them, piped and on a narrow terminal (the
-    # titles folded)
+    # programme's track left out)
     for table in (output.talks_table(talks), output.leaderboard_table(board)):
         [header, *lines] = printed(console, table).splitlines()
-        # Then each row's track starts at the column the header's does, and its last column
-        # ends where the header's does, as a terminal counts columns (rich.cells.cell_len)
-        track, end = cell_len(header[: header.index("track")]), cell_len(header.rstrip())
-        rows = [line for line in lines if re.search(r" T\d ", line)]
+        # Then each row's column after the title (its track, or its room) starts at the column
+        # the header's does, and its last column ends where the header's does, as a terminal
+        # counts columns (rich.cells.cell_len)
+        after = header.split()[header.split().index("title") + 1]
+        start, end = cell_len(header[: header.index(after)]), cell_len(header.rstrip())
+        rows = [line for line in lines if re.search(r" [TR]\d ", line)]
         assert len(rows) == len(SCRIPTS), lines
-        assert [cell_len(row[: row.index(" T") + 1]) for row in rows] == [track] * len(rows)
+        mark = {"track": " T", "room": " R"}[after]
+        assert [cell_len(row[: row.index(mark) + 1]) for row in rows] == [start] * len(rows)
         assert [cell_len(row.rstrip()) for row in rows] == [end] * len(rows)
         assert max(cell_len(line) for line in lines) <= width
 
