@@ -3166,8 +3166,10 @@ class CountsBusyProxy(LoopbackServer):
     model is away: the first `busy` of each kind (the programme, a talk's counts, a rating's
     status), or every one when `busy` is None. `before_sending`: the reads of the counts
     before the run instead (those after the first attendee's pass, POST /voters, and before
-    any rating: the programme read first is answered). `retry_after`: the header's value, or
-    None for an answer without one (a gateway's own 503)."""
+    any rating: the programme read first is answered). `at_start`: the reads before the first
+    attendee's pass instead (the programme read first, which talks to rate), answered as the
+    API does while its database does not answer. `retry_after`: the header's value, or None
+    for an answer without one (a gateway's own 503)."""
 
     KINDS = ("/talks", "/ratings?", "/ratings/")
 
@@ -3177,6 +3179,7 @@ class CountsBusyProxy(LoopbackServer):
         busy: int | None,
         before_sending: bool = False,
         retry_after: str | None = "1",
+        at_start: bool = False,
     ) -> None:
         proxy = self
         self.rated = False
@@ -3192,6 +3195,7 @@ class CountsBusyProxy(LoopbackServer):
                     proxy.rated |= self.command == "POST" and self.path == "/ratings"
                     proxy.passed |= self.command == "POST" and self.path == "/voters"
                     when = proxy.passed and not proxy.rated if before_sending else proxy.rated
+                    when = not (proxy.passed or proxy.rated) if at_start else when
                     held = self.command == "GET" and kind is not None and when
                     held &= busy is None or proxy.answered_busy.get(str(kind), 0) < busy
                     if held:
@@ -3207,6 +3211,12 @@ class CountsBusyProxy(LoopbackServer):
                     "detail": "the counts and averages cannot be read just now (every rating is "
                     "kept); try again shortly",
                 }
+                if at_start:  # (its database away: BackendUnavailable)
+                    problem |= {
+                        "type": "urn:talkrate:problem:unavailable",
+                        "title": "Service unavailable",
+                        "detail": "try again shortly",
+                    }
                 headers = {"content-type": "application/problem+json"}
                 if retry_after is not None:
                     headers["retry-after"] = retry_after
@@ -3345,6 +3355,62 @@ def test_simulate_verify_of_an_api_busy_past_the_verify_timeout_fails_in_one_lin
         waited = proxy.busy_since
         assert waited is not None
         assert 3.5 < ended - waited < 4 + 5, f"ended {ended - waited:.1f} s after the first 503"
+    finally:
+        proxy.close()
+        cli.remove(talk_id)
+
+
+@pytest.mark.parametrize("retry_after", ["1", None], ids=["retry-after", "no-retry-after"])
+def test_simulate_waits_out_an_api_busy_while_it_reads_the_programme(
+    cli: Cli, retry_after: str | None
+) -> None:
+    # Given an API that answers the first two reads of the programme 503 (Retry-After: 1, or
+    # none), as a stack coming up does while its database does not answer yet
+    talk_id = cli.add(unique_talk_id("busy-programme"), "Rated once the API is up")
+    proxy = CountsBusyProxy(cli.runtime, busy=2, retry_after=retry_after, at_start=True)
+    try:
+        # When a crowd is simulated through it with --verify
+        done = cli.run("--api", proxy.url, *crowd_of_three_verified(talk_id), timeout=120)
+        # Then it waited them out, saying so, then sent the crowd and verified every rating (it
+        # failed at the first, "Service unavailable (503)", before sending anything)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "every talk agrees" in done.stdout
+        assert proxy.answered_busy == {"/talks": 2}
+        said = "" if retry_after else ", without Retry-After"
+        assert (
+            f"talkrate: the API is busy (Service unavailable, 503{said}): waiting "
+            f"{retry_after or 2} s to read the programme again (up to 60 s more, "
+            "--programme-timeout)"
+        ) in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+    finally:
+        proxy.close()
+        cli.remove(talk_id)
+
+
+def test_simulate_of_an_api_busy_past_the_programme_timeout_sends_nothing(cli: Cli) -> None:
+    # Given an API that answers every read of the programme 503 (Retry-After: 1)
+    talk_id = cli.add(unique_talk_id("busy-programme"), "Never rated")
+    proxy = CountsBusyProxy(cli.runtime, busy=None, at_start=True)
+    try:
+        # When a crowd is simulated through it, waiting 3 s at most for the programme
+        process = cli.start(
+            "--api", proxy.url, *crowd_of_three_verified(talk_id), "--programme-timeout", "3"
+        )
+        out, err = process.communicate(timeout=120)
+        ended = time.monotonic()
+        # Then it waited until that timeout, no longer, and failed in one line saying the API
+        # stayed busy and nothing was sent; and nothing was (no pass asked for, no rating)
+        assert process.returncode == 1, out + err
+        assert err.strip().splitlines()[-1] == (
+            "talkrate: the API stayed busy (Service unavailable, 503) while the programme was "
+            "read, until the programme's timeout (3 s, --programme-timeout): nothing was sent"
+        ), err
+        assert (proxy.passed, proxy.rated) == (False, False)
+        assert "Traceback" not in err
+        waited = proxy.busy_since
+        assert waited is not None
+        assert 2.5 < ended - waited < 3 + 5, f"ended {ended - waited:.1f} s after the first 503"
     finally:
         proxy.close()
         cli.remove(talk_id)

@@ -19,6 +19,7 @@ from talkrate_cli.settings import is_loopback
 from talkrate_cli.simulation.ledger import SILENCE_SECONDS, Ledger
 from talkrate_cli.simulation.scenario import Crowd, cast, plan_conference, plan_steady, slots_of
 from talkrate_cli.simulation.verify import (
+    PROGRAMME_TIMEOUT_SECONDS,
     BusyWait,
     Reading,
     Verdict,
@@ -123,6 +124,14 @@ def _first_token(session: Session, code: str | None, wanted: bool | None) -> str
     "before the run).",
 )
 @click.option(
+    "--programme-timeout",
+    type=click.FloatRange(1),
+    default=PROGRAMME_TIMEOUT_SECONDS,
+    show_default=True,
+    help="Seconds to wait out an API answering 503 (busy: a stack scaling up) while the "
+    "programme is read, before anything is sent.",
+)
+@click.option(
     "--give-up-after",
     type=click.FloatRange(1),
     default=SILENCE_SECONDS,
@@ -148,6 +157,7 @@ def simulate(
     verify: bool,
     alone: bool,
     verify_timeout: float,
+    programme_timeout: float,
     give_up_after: float,
     yes: bool,
 ) -> None:
@@ -168,15 +178,7 @@ def simulate(
     if not is_loopback(session.url) and not yes:
         raise CliError(f"{session.url} is not on this machine: add --yes to load it")
     api = session.api
-    talks = [t for t in api.talks(track) if not talk_ids or t["id"] in talk_ids]
-    missing = sorted(set(talk_ids) - {t["id"] for t in talks})
-    if missing:
-        where = f"the programme's track {track!r}" if track else "the programme"
-        raise CliError(f"not in {where}: {', '.join(missing)}")
-    if not talks:
-        if track:
-            known_track(session, track)  # a typo: the tracks there are, named
-        raise CliError("no talks to rate: the programme is empty")
+    talks = _programme(session, track, talk_ids, programme_timeout)
     first_token = _first_token(session, code, tokens)
     use_tokens = first_token is not None
     rng = random.Random(seed)  # noqa: S311 (a simulation, not a secret)  # nosec B311
@@ -303,13 +305,36 @@ def _not_counted(left: int) -> str:
     )
 
 
+def _programme(
+    session: Session, track: str | None, talk_ids: tuple[str, ...], timeout: float
+) -> list[dict[str, Any]]:
+    """The talks to rate: the programme's (of `track`), or those of `talk_ids`; CliError when
+    it has none, or not each of them. A busy API's reads (503: a stack scaling up, its database
+    resuming) are waited out within `timeout`, and said: nothing is sent before them."""
+    api = session.api
+    api.busy_reads = BusyWait.programme(timeout, partial(output.errors.print, markup=False))
+    try:
+        talks = [t for t in api.talks(track) if not talk_ids or t["id"] in talk_ids]
+        missing = sorted(set(talk_ids) - {t["id"] for t in talks})
+        if missing:
+            where = f"the programme's track {track!r}" if track else "the programme"
+            raise CliError(f"not in {where}: {', '.join(missing)}")
+        if not talks:
+            if track:
+                known_track(session, track)  # a typo: the tracks there are, named
+            raise CliError("no talks to rate: the programme is empty")
+    finally:
+        api.busy_reads = None
+    return talks
+
+
 def _baseline(session: Session, talk_ids: list[str], timeout: float) -> dict[str, Reading]:
     """Each talk's counts before the run: settled first (earlier ratings still being projected
     are not the crowd's), then each talk's histogram with its revision, read together. A busy
     API's reads are waited out as the verify's are (within `timeout` of the first), and said;
     nothing is sent meanwhile."""
     say = partial(output.errors.print, markup=False)
-    session.api.busy_reads = BusyWait(time.monotonic() + timeout, timeout, say, before_run=True)
+    session.api.busy_reads = BusyWait.counts_before_run(timeout, say)
     try:
         return read_each(session.api, settled(session.api, talk_ids))
     finally:
@@ -324,7 +349,7 @@ def _verify(
     delta = ledger.expected_delta()
     # The ratings are sent: a busy API's reads are waited out (within the timeout), and said.
     say = partial(output.errors.print, markup=False)
-    session.api.busy_reads = BusyWait(time.monotonic() + timeout, timeout, say)
+    session.api.busy_reads = BusyWait.verify(timeout, say)
     with Progress(
         TextColumn("projecting"),
         BarColumn(),

@@ -48,44 +48,75 @@ BUSY_SAID_EVERY_SECONDS = 10.0
 # every 2 s at most, each reader of the statuses alike.
 BUSY_WAIT_SECONDS = 2.0
 
+# How long a simulation waits out a busy API (503) while it reads the programme, before anything
+# is sent (`simulate --programme-timeout`'s default): a run is often started against a stack
+# still coming up (its functions' first environments, its database resuming, a gateway's 503
+# while the function cannot start), which answers within tens of seconds; one busy for a
+# minute is down, and a job should hear so then.
+PROGRAMME_TIMEOUT_SECONDS = 60.0
+
 
 class BusyWait:
-    """How the verify's reads wait out a busy API (a GET answered 503: its read model away,
-    say), as `Api.busy_reads`: as long as the answer's Retry-After asks (BUSY_WAIT_SECONDS
-    when it gives none), and again, until `until` (time.monotonic(): the verify's `timeout` of
-    seconds run out), then CliError. Each wait is said through `say`, every
-    BUSY_SAID_EVERY_SECONDS at most. `before_run`: the reads of the counts before anything is
-    sent, which a timeout ends with nothing sent. A 503 ended the verify at once: the ratings
-    sent were left unverified (and, before the run, nothing was sent)."""
+    """How a simulation's reads wait out a busy API (a GET answered 503: its read model away, a
+    database resuming, say), as `Api.busy_reads`: as long as the answer's Retry-After asks
+    (BUSY_WAIT_SECONDS when it gives none), and again, until its `timeout` of seconds
+    (`option`) from its making has run out, then CliError. Each wait is said through `say`,
+    every BUSY_SAID_EVERY_SECONDS at most, naming what is read (`reading`). `before_run`: what
+    is read before anything is sent ("the programme was read"), which a timeout ends with
+    nothing sent. A 503 ended the run at once: before it, with nothing sent; in the verify,
+    with the ratings sent left unverified."""
 
     def __init__(
         self,
-        until: float,
         timeout: float,
         say: Callable[[str], None],
         *,
-        before_run: bool = False,
+        reading: str = "the counts",
+        before_run: str | None = None,
+        option: str = "--verify-timeout",
+        owner: str = "the verify's",
     ) -> None:
-        self.until = until
+        self.until = time.monotonic() + timeout
         self.timeout = timeout
         self.say = say
+        self.reading = reading
         self.before_run = before_run
+        self.option = option
+        self.owner = owner
         self._said = -BUSY_SAID_EVERY_SECONDS
         self._lock = threading.Lock()  # (the statuses' readers wait in threads of their own)
+
+    @classmethod
+    def programme(cls, timeout: float, say: Callable[[str], None]) -> BusyWait:
+        """The programme's read, first of all (which talks to rate), within --programme-timeout."""
+        return cls(
+            timeout,
+            say,
+            reading="the programme",
+            before_run="the programme was read",
+            option="--programme-timeout",
+            owner="the programme's",
+        )
+
+    @classmethod
+    def counts_before_run(cls, timeout: float, say: Callable[[str], None]) -> BusyWait:
+        """The verify's reads of the counts before the run, within --verify-timeout."""
+        return cls(timeout, say, before_run="the counts before the run were read")
+
+    @classmethod
+    def verify(cls, timeout: float, say: Callable[[str], None]) -> BusyWait:
+        """The verify's reads once the ratings are sent, within --verify-timeout."""
+        return cls(timeout, say)
 
     def __call__(self, problem: ApiProblem) -> None:
         left = self.until - time.monotonic()
         title = problem.problem.get("title") or "Service unavailable"
         if left <= 0:
-            if self.before_run:
-                raise CliError(
-                    f"the API stayed busy ({title}, {problem.status}) while the counts before "
-                    f"the run were read, until the verify's timeout ({self.timeout:g} s, "
-                    "--verify-timeout): nothing was sent"
-                )
+            during = f" while {self.before_run}," if self.before_run else ""
             raise CliError(
-                f"the API stayed busy ({title}, {problem.status}) until the verify's timeout "
-                f"({self.timeout:g} s, --verify-timeout)"
+                f"the API stayed busy ({title}, {problem.status}){during} until {self.owner} "
+                f"timeout ({self.timeout:g} s, {self.option})"
+                + (": nothing was sent" if self.before_run else "")
             )
         asked = problem.retry_after
         wait = min(BUSY_WAIT_SECONDS if asked is None else max(0.5, asked), left)
@@ -95,8 +126,8 @@ class BusyWait:
                 self._said = time.monotonic()
                 self.say(
                     f"talkrate: the API is busy ({title}, {problem.status}{unsaid}): waiting "
-                    f"{math.ceil(wait)} s to read the counts again (up to {math.ceil(left)} s "
-                    "more, --verify-timeout)"
+                    f"{math.ceil(wait)} s to read {self.reading} again (up to "
+                    f"{math.ceil(left)} s more, {self.option})"
                 )
         time.sleep(wait)
 
