@@ -9,6 +9,7 @@ The runtime has a Redis server of its own (the tests stop it and start it again,
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,11 +109,15 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 def crowded_talk(
-    stack: Stack, title: str, speakers: list[str] = SPEAKERS, room: str | None = "Hall D"
+    stack: Stack,
+    title: str,
+    speakers: list[str] = SPEAKERS,
+    room: str | None = "Hall D",
+    talk: str | None = None,
 ) -> str:
     """A talk titled `title` with long speaker names (three), in `room`, rated 5, 4 and 4,
-    counted."""
-    talk = unique_talk_id("fit")
+    counted; its id `talk`, else a new one."""
+    talk = talk or unique_talk_id("fit")
     body = {
         "title": title,
         "speakers": speakers,
@@ -280,5 +285,51 @@ def test_the_room_screen_loses_nothing_and_overlaps_nothing_with_its_text_spaced
         name = next(part for part in size.split() if "x" in part)
         screen.screenshot(path=str(tmp_path / f"spaced-{name}.png"), full_page=True)
         assert settled, screen.evaluate(DRAWN)
+    finally:
+        room.close()
+
+
+# A talk given by six people with long names, under a title that leaves its spaced-out screen at
+# that size a little taller than the window with the names on their four lines (so that one
+# line of them stopped the screen scrolling): on a 5:4 and a 4:3 projector.
+SIX_SPOKEN = {
+    "1280x1024 (5:4)": (
+        {"width": 1280, "height": 1024},
+        "Event-driven systems in production: what we learned",
+    ),
+    "1024x768 (4:3)": (web_app.PROJECTORS["1024x768 (4:3)"], "A panel of six"),
+}
+
+
+@pytest.mark.parametrize("size", SIX_SPOKEN)
+def test_the_room_screen_shows_six_speakers_whole_with_its_text_spaced_out(
+    stack: Stack, browser: Browser, size: str, tmp_path: Path
+) -> None:
+    # Given a talk given by six people with long names, its room screen opened with a reader's
+    # own style sheet spacing its text wider and taller
+    viewport, title = SIX_SPOKEN[size]
+    # (an id of digits, as wide whatever they are: its address under the QR code takes as many
+    # lines at every run)
+    talk = crowded_talk(
+        stack, title, web_app.SIX_SPEAKERS, None, f"six-{uuid.uuid4().int % 10**6:06d}"
+    )
+    room = browser.new_context(viewport=viewport, bypass_csp=True)
+    try:
+        room.add_init_script(WITH_TEXT_SPACING)
+        screen = room.new_page()
+        screen.goto(stack.runtime.url + web_app.SCREEN.format(id=talk))
+        expect(screen.locator(".live-badge")).to_have_attribute("data-state", "live")
+        expect(screen.get_by_test_id("total")).to_have_text("3 ratings")
+        # Then every name is shown, none cut (they were cut to the first one and a half, on one
+        # line, so that the page did not scroll), and nothing is drawn over anything else: the
+        # page scrolls instead, as it does at other sizes with this style sheet
+        clean = {"overlapping": [], "outside": [], "cut": []}
+        settled = wait_for(lambda: screen.evaluate(DRAWN) == clean, 5, screen)
+        screen.screenshot(path=str(tmp_path / f"six-{size.split()[0]}.png"), full_page=True)
+        assert settled, screen.evaluate(DRAWN)
+        names = web_app.SIX_SPEAKERS
+        expect(screen.locator(".screen-head .speakers")).to_have_text(
+            f"{', '.join(names[:-1])} and {names[-1]}"
+        )
     finally:
         room.close()

@@ -108,7 +108,11 @@ export function screenPage(main, talkId) {
   // screen is still taller than the projector (three lines of title over two of speakers), the
   // speakers keep one line, so that nothing scrolls and the live state stays in view; not where
   // one line is not enough for that (the names cut for nothing).
-  // Speakers that two lines would cut take a smaller size and up to four lines the same way.
+  // Speakers that two lines would cut take a smaller size and up to four lines the same way,
+  // and are never cut to one line: it would show the first name or two of six, which is what
+  // the smaller size is for. The screen scrolls instead, as wherever else one line is not
+  // enough (only text spaced by a reader's own style sheet has needed it: WCAG 1.4.12 asks
+  // that nothing be lost to that spacing).
   // Figures that run past their part by more than half the gap around it (1vh) take their own
   // height instead, and the screen grows and scrolls (app.css: .grown): text spaced wider and
   // taller by a reader's own style sheet (WCAG 1.4.12) drew the 1-star row over the live state.
@@ -122,7 +126,7 @@ export function screenPage(main, talkId) {
     if (speakers.scrollHeight > speakers.clientHeight + 1) speakers.classList.add("many");
     if (matchMedia("(max-width: 48rem)").matches) return; // the QR code below: the page scrolls
     const scrolls = () => document.documentElement.scrollHeight > innerHeight;
-    if (scrolls()) {
+    if (scrolls() && !speakers.classList.contains("many")) {
       speakers.classList.add("one-line");
       if (scrolls()) speakers.classList.remove("one-line");
     }
