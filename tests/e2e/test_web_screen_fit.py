@@ -333,3 +333,39 @@ def test_the_room_screen_shows_six_speakers_whole_with_its_text_spaced_out(
         )
     finally:
         room.close()
+
+
+@pytest.mark.parametrize("size", ["1280x720", "1024x768 (4:3)"])
+def test_the_room_screen_s_setup_note_covers_nothing_with_the_text_at_200_percent(
+    stack: Stack, browser: Browser, size: str, tmp_path: Path
+) -> None:
+    # Given a talk whose id is as long as the workshop's (its address takes three lines under
+    # the QR code with the text enlarged), its room screen opened at this computer's own
+    # address, so that the note about phones shows too
+    talk = crowded_talk(
+        stack,
+        "Modern Integration Testing with Testcontainers",
+        ["Oleg Šelajev", "Kevin Wittek"],
+        None,
+        unique_talk_id("testcontainers-integration-testing"),
+    )
+    room = browser.new_context(viewport=web_app.PROJECTORS[size])
+    try:
+        screen = room.new_page()
+        screen.goto(stack.runtime.url + web_app.SCREEN.format(id=talk))
+        expect(screen.locator(".live-badge")).to_have_attribute("data-state", "live")
+        expect(screen.get_by_test_id("total")).to_have_text("3 ratings")
+        # When its text is enlarged to 200%
+        screen.evaluate("document.documentElement.style.fontSize = '200%'")
+        expect(screen.get_by_test_id("loopback-note")).to_be_visible()
+        # Then the note covers neither the address nor anything else, nor is the QR code drawn
+        # over the speakers (the note's first line was drawn over the address's last, and at
+        # 4:3 the code over the speakers' line): the screen grows instead
+        # (once the screen has fitted its parts: 200 ms after they change size)
+        settled = wait_for(lambda: screen.evaluate(DRAWN)["overlapping"] == [], 5, screen)
+        screen.screenshot(path=str(tmp_path / f"text-200-{size.split()[0]}.png"), full_page=True)
+        drawn = screen.evaluate(DRAWN)
+        assert settled, drawn
+        assert drawn["outside"] == [], drawn
+    finally:
+        room.close()

@@ -36,11 +36,10 @@ export function screenPage(main, talkId) {
   // Empty until the talk is read: its rating may not be open, or closed.
   const caption = h("p", { class: "qr-caption", "data-testid": "qr-caption" });
   // Hidden while the talk is not in the programme: nobody is invited to rate what is not there.
-  const qrAside = h("aside", { class: "screen-qr", "aria-label": "Rate this talk" },
-    qrSvg(pageUrl, `QR code of ${pageUrl}`),
-    caption,
-    h("p", { class: "qr-url", "data-testid": "qr-url", title: address },
-      address.split("/").map((part, i) => (i ? [h("wbr"), "/", part] : part))));
+  const code = qrSvg(pageUrl, `QR code of ${pageUrl}`);
+  const addressLine = h("p", { class: "qr-url", "data-testid": "qr-url", title: address },
+    address.split("/").map((part, i) => (i ? [h("wbr"), "/", part] : part)));
+  const qrAside = h("aside", { class: "screen-qr", "aria-label": "Rate this talk" }, code, caption, addressLine);
   // Hidden with it: an empty histogram under "not in the programme" reads as a talk nobody rated.
   const results = h("section", { class: "screen-results", "aria-label": "Ratings" },
     histogram.summary, histogram.list);
@@ -102,6 +101,17 @@ export function screenPage(main, talkId) {
     setLang(speakers, talk.language);
     fit();
   };
+  // The boxes of what each part draws: a picture's own, a text's lines (those its element shows:
+  // not those a line clamp cuts off); and whether any of one set meets any of another's.
+  const drawn = (...parts) => parts.flatMap((part) => {
+    const box = part.getBoundingClientRect();
+    if (part.localName === "svg") return [box];
+    const letters = document.createRange();
+    letters.selectNodeContents(part);
+    return [...letters.getClientRects()].filter((line) => line.width > 0 && line.top < box.bottom - 1);
+  });
+  const meet = (these, those) => these.some((a) => those.some((b) =>
+    a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1));
   // A title that two lines at the big size would cut takes the smaller size and a third line:
   // measured, not guessed from its length (a 60-letter word needs it, 70 short words may not),
   // and again when the window changes size (a browser dragged onto the projector). If the
@@ -117,10 +127,13 @@ export function screenPage(main, talkId) {
   // height instead, and the screen grows and scrolls (app.css: .grown): text spaced wider and
   // taller by a reader's own style sheet (WCAG 1.4.12) drew the 1-star row over the live state.
   // Measured again when any part changes size too: such a style sheet may come after the page.
+  // Where the QR code or its words, reaching past their place into the gaps (app.css), meet a
+  // line of the title, the speakers or the setup note (text enlarged to 200%: the address under
+  // the note's first line), they keep to their place and the screen grows instead (.apart).
   const fit = () => {
     title.classList.remove("long");
     speakers.classList.remove("many", "one-line");
-    screen.classList.remove("grown");
+    screen.classList.remove("grown", "apart");
     if (missing) return;
     if (title.scrollHeight > title.clientHeight + 1) title.classList.add("long");
     if (speakers.scrollHeight > speakers.clientHeight + 1) speakers.classList.add("many");
@@ -134,6 +147,10 @@ export function screenPage(main, talkId) {
     if (spill > innerHeight / 100) {
       screen.classList.add("grown");
       speakers.classList.remove("one-line");
+    }
+    if (meet(drawn(code, caption, addressLine), drawn(title, speakers, ...(loopbackNote ? [loopbackNote] : [])))) {
+      screen.classList.add("apart");
+      if (scrolls()) speakers.classList.remove("one-line"); // (cut for nothing now)
     }
   };
   const refit = debounce(() => talk && fit(), 200);
@@ -156,7 +173,7 @@ export function screenPage(main, talkId) {
     inProgramme(false);
     title.classList.remove("long");
     speakers.classList.remove("one-line");
-    screen.classList.remove("grown");
+    screen.classList.remove("grown", "apart");
     speakers.removeAttribute("dir"); // (the page's words, in its direction and language)
     setLang(title, null);
     setLang(speakers, null);
