@@ -420,9 +420,23 @@ def past_the_page_s_retries(page: Page, done: Callable[[], bool] = lambda: False
         page.wait_for_timeout(100)
 
 
-def says(locator: Locator, text: str) -> Callable[[], bool]:
-    """Whether the element says `text` now (a check for past_the_page_s_retries)."""
+def says(locator: Locator, text: str | re.Pattern[str]) -> Callable[[], bool]:
+    """Whether the element says `text` now (or matches it: a pattern), a check for
+    past_the_page_s_retries."""
+    if isinstance(text, re.Pattern):
+        return lambda: text.search(locator.text_content() or "") is not None
     return lambda: locator.text_content() == text
+
+
+def counting_down(text: str, seconds: int = 3) -> re.Pattern[str]:
+    """`text`, what the page says of a rating that waits ("… sent in 30 s."), as it shows it up
+    to `seconds` after it said it: the seconds count down on the page, once a second, and the
+    page's clock runs on while the test looks (the test's own retries, a busy machine)."""
+    found = re.fullmatch(r"(.* in )(\d+) s\.", text)
+    assert found, text
+    words, said = found[1], int(found[2])
+    left = "|".join(str(said - tick) for tick in range(seconds + 1))
+    return re.compile(f"^{re.escape(words)}({left}) s\\.$")
 
 
 def test_a_rating_tapped_offline_waits_for_the_network_and_is_sent_once_back_online(
@@ -1182,7 +1196,7 @@ def test_a_rating_the_gateway_keeps_throttling_is_said_busy_not_limited(
     # When the attendee rates it, and the page has tried four times
     star(page, 2).click()
     enter_event_code(page)
-    busy = "The service is busy: your rating waits, and is sent in 30 s."
+    busy = counting_down("The service is busy: your rating waits, and is sent in 30 s.")
     past_the_page_s_retries(page, says(page.get_by_test_id("message"), busy))
     # Then the attendee reads that the service is busy (not that they rated too often), and
     # that the 2 waits (kept, not lost); nothing counted yet
@@ -1466,7 +1480,7 @@ def test_a_pass_the_service_cannot_check_while_it_updates_its_keys_is_kept_and_s
     # many": nothing for the attendee to do), and sends it again when the service said, counted
     expect(page.get_by_test_id("message")).to_have_text(
         re.compile(
-            r"^The service is updating its keys: your rating is kept, and sent in 1[01] s\.$"
+            r"^The service is updating its keys: your rating is kept, and sent in (1[01]|[89]) s\.$"
         )
     )
     page.clock.run_for(11_000)
@@ -1608,7 +1622,7 @@ def test_a_rating_whose_pass_is_refused_after_the_keys_wait_is_counted_under_a_n
     star(page, 4).click()
     expect(page.get_by_test_id("message")).to_have_text(
         re.compile(
-            r"^The service is updating its keys: your rating is kept, and sent in 1[12] s\.$"
+            r"^The service is updating its keys: your rating is kept, and sent in (1[012]|9) s\.$"
         )
     )
     # Then, the wait over and the pass refused, the 4 goes under a new pass with its key (no
@@ -1935,7 +1949,7 @@ def test_a_rating_answered_500_is_kept_and_sent_again_under_its_key(
     failing[0] = True
     # When they tap 4, and the page's tries all get the 500
     star(page, 4).click()
-    failing_said = (
+    failing_said = counting_down(
         "Something went wrong on the service's side: your rating waits, and is sent in 30 s."
     )
     past_the_page_s_retries(page, says(message, failing_said))
@@ -1952,6 +1966,78 @@ def test_a_rating_answered_500_is_kept_and_sent_again_under_its_key(
     expect(message).to_have_text("")
     assert wait_for(lambda: ratings_of(web, talk["id"]) == only(4))
     assert len(set(keys[1:])) == 1
+
+
+def live_region(page: Page, selector: str) -> dict[str, Any]:
+    """How Chromium's accessibility tree marks the element at `selector` as a live region: its
+    live, atomic and relevant properties ({} where it is none: a screen reader is told nothing
+    of its changes)."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        document = cdp.send("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
+        node = cdp.send("DOM.querySelector", {"nodeId": document, "selector": selector})
+        tree = cdp.send(
+            "Accessibility.getPartialAXTree", {"nodeId": node["nodeId"], "fetchRelatives": False}
+        )
+        found = tree["nodes"][0].get("properties", [])
+        return {
+            prop["name"]: prop["value"].get("value")
+            for prop in found
+            if prop["name"] in ("live", "atomic", "relevant")
+        }
+    finally:
+        cdp.detach()
+
+
+ALERT = {"live": "assertive", "atomic": True, "relevant": "additions text"}
+
+
+def test_a_waiting_rating_s_seconds_count_down_on_screen_and_are_said_once(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee who rated a talk 3, on a page whose clock the test holds, and then a
+    # service too busy for their ratings, asking for 20 s
+    talk = web.add_talk(title="Counted down")
+    busy = [False]
+    ratings_sent(page, busy, problem(503, "unavailable", "Service unavailable", retry_after=20))
+    own, message = rated_three(web, page, talk)
+    page.clock.pause_at(datetime.now(UTC) + timedelta(seconds=2))
+    busy[0] = True
+    # When they tap 4
+    star(page, 4).click()
+    # Then they read that it waits and is sent in 20 s, and a screen reader is told so as an
+    # alert
+    expect(message).to_have_text("The service is busy: your rating waits, and is sent in 20 s.")
+    assert live_region(page, "[data-testid=message]") == ALERT
+    # And the seconds count down on the screen, one a second (they stood at 20 for the whole
+    # wait), while the message is no live region: a screen reader is not read the alert again
+    # each second, and one who reads it again hears the seconds left then
+    page.clock.run_for(1_000)
+    expect(message).to_have_text("The service is busy: your rating waits, and is sent in 19 s.")
+    assert live_region(page, "[data-testid=message]") == {}
+    page.clock.run_for(5_000)
+    expect(message).to_match_aria_snapshot(
+        '- alert: "The service is busy: your rating waits, and is sent in 14 s."'
+    )
+    assert live_region(page, "[data-testid=message]") == {}
+    # When the 20 s are up, the service still busy
+    page.clock.run_for(14_000)
+    # Then the page says it sends it, and then, answered busy again, says the new wait once more,
+    # as an alert again
+    expect(message).to_have_text(
+        re.compile(r"^The service is busy: your rating waits, and is sent in (a moment|20 s)\.$")
+    )
+    expect(message).to_have_text("The service is busy: your rating waits, and is sent in 20 s.")
+    assert live_region(page, "[data-testid=message]") == ALERT
+    # When the service answers again, and the next 20 s are up
+    busy[0] = False
+    page.clock.run_for(20_000)
+    # Then the 4 is sent and counted, the message empty and an alert again for what the page
+    # says next (empty, it is no node of the accessibility tree to ask)
+    expect(own).to_contain_text("You rated 4 out of 5")
+    expect(message).to_have_text("")
+    assert message.get_attribute("aria-live") is None
+    assert wait_for(lambda: ratings_of(web, talk["id"]) == only(4))
 
 
 def test_a_rating_waits_as_long_as_the_service_asks_on_its_page_and_on_the_next(
@@ -1992,8 +2078,10 @@ def test_a_rating_waits_as_long_as_the_service_asks_on_its_page_and_on_the_next(
     message = page.get_by_test_id("message")
     star(page, 4).click()
     expect(message).to_have_text(
-        "Too many attendee passes asked for from this network just now: your rating waits, "
-        "and is sent in 90 s."
+        counting_down(
+            "Too many attendee passes asked for from this network just now: your rating waits, "
+            "and is sent in 90 s."
+        )
     )
     # Then its page's 30 s check does not ask for a pass again before the 90 s
     web_app.run_clock(page, 1, 31_000, 300)

@@ -30,9 +30,26 @@ const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const COMEBACK_MS = 30_000;
 
 const tryAgain = (error) => (error.retryAfter ? ` Try again in ${error.retryAfter} s.` : " Try again in a moment.");
+// The seconds until a waiting rating is sent, counted down where they are shown, once a second;
+// "a moment" once they are up and it is on its way. Half a second after they are shown, before
+// the first tick, they tell the message they are in ("counting"), which then stops being a live
+// region until it says something else (talkPage's `say`). They stop once they are no longer on
+// the page (the message replaced).
+function secondsLeft(ms) {
+  const until = Date.now() + ms;
+  const shown = h("span", { class: "seconds-left" });
+  const show = () => setText(shown, until > Date.now() ? `${Math.ceil((until - Date.now()) / 1000)} s` : "a moment");
+  show();
+  setTimeout(() => shown.dispatchEvent(new Event("counting", { bubbles: true })), 500);
+  const ticking = setInterval(() => {
+    if (!shown.isConnected || until <= Date.now()) clearInterval(ticking);
+    if (shown.isConnected) show();
+  }, 1000);
+  return shown;
+}
 // The service cannot check the attendee's pass until it reads its keys again: not "too many",
 // and nothing for them to do; the rating and its pass are kept, and sent again `ms` from now.
-const updatingKeys = (ms) => `The service is updating its keys: your rating is kept, and sent in ${Math.ceil(ms / 1000)} s.`;
+const updatingKeys = (ms) => ["The service is updating its keys: your rating is kept, and sent in ", secondsLeft(ms), "."];
 // Why a rating waits (`why`, kept with it by outbox.js's putOff: a page opened meanwhile says
 // the same), for `ms` more.
 const WAITS_FOR = {
@@ -40,7 +57,7 @@ const WAITS_FOR = {
   failing: "Something went wrong on the service's side",
 };
 const waitsFor = (why, ms) => (why === "keys" ? updatingKeys(ms)
-  : `${WAITS_FOR[why] ?? "The service is busy"}: your rating waits, and is sent in ${Math.ceil(ms / 1000)} s.`);
+  : [`${WAITS_FOR[why] ?? "The service is busy"}: your rating waits, and is sent in `, secondsLeft(ms), "."]);
 
 // Why a rating was not counted, in the attendee's words.
 function refusal(error) {
@@ -122,11 +139,19 @@ export function talkPage(main, talkId) {
   const own = h("p", { class: "own", "data-testid": "own-rating", "aria-live": "polite" }, `${pick()} a star to rate this talk.`);
   const message = h("p", { class: "message", role: "alert", id: "rating-message", "data-testid": "message" });
   // What the page says of the rating: a refusal in the warning's colour; a rating on its way or
-  // waiting for the network (`info`), which will be sent, in the text's.
+  // waiting for the network (`info`), which will be sent, in the text's. Words (a string), or
+  // words and the seconds a waiting rating has left (secondsLeft): read out once, as the alert
+  // they are (each time they are said), then counted down seen but not heard: the message is no
+  // live region while they count (aria-live "off", from before their first tick until the page
+  // says something else), else a screen reader would read the whole alert again every second.
+  // Read again by the reader, it says the seconds left then.
   const say = (text, { info = false } = {}) => {
-    setText(message, text);
+    message.removeAttribute("aria-live");
+    if (Array.isArray(text)) fill(message, ...text);
+    else setText(message, text);
     message.classList.toggle("info", info);
   };
+  message.addEventListener("counting", () => message.setAttribute("aria-live", "off"));
   // Focusable by script only: a star that had the keyboard focus when rating closed hands it
   // here, to the line that says why (a disabled button drops the focus to the page's start).
   const hint = h("p", { class: "muted hint", tabindex: "-1" });
