@@ -2040,6 +2040,50 @@ def test_a_waiting_rating_s_seconds_count_down_on_screen_and_are_said_once(
     assert wait_for(lambda: ratings_of(web, talk["id"]) == only(4))
 
 
+def test_a_refusal_s_seconds_to_try_again_count_down_and_their_end_is_said_once(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee who rated a talk 3, on a page whose clock the test holds, and then a
+    # service refusing their ratings over its limit, for 30 s
+    talk = web.add_talk(title="Counted down to a retry")
+    limited = [False]
+    keys = ratings_sent(page, limited, problem(429, "rate-limited", "Too many requests", 30))
+    own, message = rated_three(web, page, talk)
+    page.clock.pause_at(datetime.now(UTC) + timedelta(seconds=2))
+    limited[0] = True
+    # When they tap 4
+    star(page, 4).click()
+    # Then they read that it was not counted and to try again in 30 s, told a screen reader as
+    # an alert
+    refused = "Too many ratings from here just now: this one was not counted. "
+    expect(message).to_have_text(f"{refused}Try again in 30 s.")
+    assert live_region(page, "[data-testid=message]") == ALERT
+    # And the seconds count down on the screen, one a second (they stood at 30 for as long as
+    # the page was open), while the message is no live region: not read out again each second,
+    # and read again by the attendee, it says the seconds left then
+    page.clock.run_for(1_000)
+    expect(message).to_have_text(f"{refused}Try again in 29 s.")
+    assert live_region(page, "[data-testid=message]") == {}
+    page.clock.run_for(10_000)
+    expect(message).to_match_aria_snapshot(f'- alert: "{refused}Try again in 19 s."')
+    assert live_region(page, "[data-testid=message]") == {}
+    # When the 30 s are up
+    page.clock.run_for(19_000)
+    # Then the page says they can rate again, an alert again (news: said once more), and the 3
+    # still stands, nothing sent by itself
+    expect(message).to_have_text(f"{refused}You can rate again now.")
+    assert live_region(page, "[data-testid=message]") == ALERT
+    expect(own).to_contain_text("You rated 3 out of 5")
+    assert len(keys) == 2
+    # When they tap 4 again, the service no longer limiting them
+    limited[0] = False
+    star(page, 4).click()
+    # Then the 4 is counted, and the message goes
+    expect(own).to_contain_text("You rated 4 out of 5")
+    expect(message).to_have_text("")
+    assert wait_for(lambda: ratings_of(web, talk["id"]) == only(4))
+
+
 def test_a_rating_waits_as_long_as_the_service_asks_on_its_page_and_on_the_next(
     web: WebStack, page: Page
 ) -> None:

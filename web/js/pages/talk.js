@@ -29,24 +29,34 @@ const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 // screen does.
 const COMEBACK_MS = 30_000;
 
-const tryAgain = (error) => (error.retryAfter ? ` Try again in ${error.retryAfter} s.` : " Try again in a moment.");
-// The seconds until a waiting rating is sent, counted down where they are shown, once a second;
-// "a moment" once they are up and it is on its way. Half a second after they are shown, before
-// the first tick, they tell the message they are in ("counting"), which then stops being a live
-// region until it says something else (talkPage's `say`). They stop once they are no longer on
-// the page (the message replaced).
-function secondsLeft(ms) {
+// The seconds until `ms` from now, counted down where they are shown, once a second: `words`
+// around the count ("20 s") while there are some, `up` in place of them all once they are up (a
+// waiting rating is on its way: "a moment"). Half a second after they are shown, before the
+// first tick, they tell the message they are in ("counting"), which then stops being a live
+// region until it says something else (talkPage's `say`); `up` words that are `news` (the
+// attendee may act now) tell it first ("counted"), and are read out, once. They stop once they
+// are no longer on the page (the message replaced).
+function secondsLeft(ms, { words = (count) => count, up = "a moment", news = false } = {}) {
   const until = Date.now() + ms;
-  const shown = h("span", { class: "seconds-left" });
-  const show = () => setText(shown, until > Date.now() ? `${Math.ceil((until - Date.now()) / 1000)} s` : "a moment");
+  const count = h("span", { class: "seconds-left" });
+  const shown = h("span", {}, words(count));
+  const tell = (what) => shown.dispatchEvent(new Event(what, { bubbles: true }));
+  const show = () => (until > Date.now() ? setText(count, `${Math.ceil((until - Date.now()) / 1000)} s`) : setText(shown, up));
   show();
-  setTimeout(() => shown.dispatchEvent(new Event("counting", { bubbles: true })), 500);
+  setTimeout(() => tell("counting"), 500);
   const ticking = setInterval(() => {
     if (!shown.isConnected || until <= Date.now()) clearInterval(ticking);
-    if (shown.isConnected) show();
+    if (!shown.isConnected) return;
+    if (news && until <= Date.now()) tell("counted");
+    show();
   }, 1000);
   return shown;
 }
+// When the attendee may rate again after a refusal over the limit: the service's seconds counted
+// down, then said to be up.
+const tryAgain = (error) => (error.retryAfter
+  ? secondsLeft(error.retryAfter * 1000, { words: (count) => ["Try again in ", count, "."], up: "You can rate again now.", news: true })
+  : "Try again in a moment.");
 // The service cannot check the attendee's pass until it reads its keys again: not "too many",
 // and nothing for them to do; the rating and its pass are kept, and sent again `ms` from now.
 const updatingKeys = (ms) => ["The service is updating its keys: your rating is kept, and sent in ", secondsLeft(ms), "."];
@@ -59,7 +69,8 @@ const WAITS_FOR = {
 const waitsFor = (why, ms) => (why === "keys" ? updatingKeys(ms)
   : [`${WAITS_FOR[why] ?? "The service is busy"}: your rating waits, and is sent in `, secondsLeft(ms), "."]);
 
-// Why a rating was not counted, in the attendee's words.
+// Why a rating was not counted, in the attendee's words (with the seconds until they may try
+// again, counting down: an array for `say`).
 function refusal(error) {
   if (!(error instanceof ApiError)) return "Something went wrong: your rating was not counted.";
   switch (error.status) {
@@ -72,7 +83,7 @@ function refusal(error) {
       return "Rating is closed for this talk: it takes ratings from its start until shortly after its end.";
     }
     case 429:
-      return `Too many ratings from here just now: this one was not counted.${tryAgain(error)}`;
+      return ["Too many ratings from here just now: this one was not counted. ", tryAgain(error)];
     case 404:
       return "This talk is no longer in the programme.";
     case 401:
@@ -140,11 +151,12 @@ export function talkPage(main, talkId) {
   const message = h("p", { class: "message", role: "alert", id: "rating-message", "data-testid": "message" });
   // What the page says of the rating: a refusal in the warning's colour; a rating on its way or
   // waiting for the network (`info`), which will be sent, in the text's. Words (a string), or
-  // words and the seconds a waiting rating has left (secondsLeft): read out once, as the alert
-  // they are (each time they are said), then counted down seen but not heard: the message is no
-  // live region while they count (aria-live "off", from before their first tick until the page
-  // says something else), else a screen reader would read the whole alert again every second.
-  // Read again by the reader, it says the seconds left then.
+  // words and the seconds a waiting rating has left or a refusal asks to wait (secondsLeft): read
+  // out once, as the alert they are (each time they are said), then counted down seen but not
+  // heard: the message is no live region while they count (aria-live "off", from before their
+  // first tick until the page says something else, or a refusal's seconds are up and it says
+  // the attendee can rate again), else a screen reader would read the whole alert again every
+  // second. Read again by the reader, it says the seconds left then.
   const say = (text, { info = false } = {}) => {
     message.removeAttribute("aria-live");
     if (Array.isArray(text)) fill(message, ...text);
@@ -152,6 +164,7 @@ export function talkPage(main, talkId) {
     message.classList.toggle("info", info);
   };
   message.addEventListener("counting", () => message.setAttribute("aria-live", "off"));
+  message.addEventListener("counted", () => message.removeAttribute("aria-live"));
   // Focusable by script only: a star that had the keyboard focus when rating closed hands it
   // here, to the line that says why (a disabled button drops the focus to the page's start).
   const hint = h("p", { class: "muted hint", tabindex: "-1" });
@@ -315,7 +328,7 @@ export function talkPage(main, talkId) {
     const refused = takeRefused(talkId);
     if (!refused || refused.key === settled) return;
     if (refused.unconfirmed) say(unconfirmed(refused.value));
-    else say(`Your rating of ${refused.value} out of 5 was sent from another page, and refused. ${refusal(new ApiError(refused.status, refused.problem, refused.retryAfter))}`);
+    else say([`Your rating of ${refused.value} out of 5 was sent from another page, and refused. `, refusal(new ApiError(refused.status, refused.problem, refused.retryAfter))]);
     // Closed or gone meanwhile: the stars follow.
     if (heard && (refused.status === 409 || refused.status === 404)) reloadTalk();
   }
