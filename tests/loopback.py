@@ -11,20 +11,31 @@ from typing import Any
 
 class LoopbackServer:
     """Serves `handler` on 127.0.0.1 (or another loopback address: `host`) at `url` until
-    `close()`."""
+    `close()`. `listening=False`: its port is held but refuses connections until `listen()`."""
 
     def __init__(
         self,
         handler: type[BaseHTTPRequestHandler],
         server_class: type[ThreadingHTTPServer] = ThreadingHTTPServer,
         host: str = "127.0.0.1",
+        listening: bool = True,
     ) -> None:
-        self.server = server_class((host, 0), handler)
+        self.server = server_class((host, 0), handler, bind_and_activate=False)
+        self.server.server_bind()  # (its port is held: refused until it listens)
         self.url = f"http://{host}:{self.server.server_address[1]}"
+        self.serving = False
+        if listening:
+            self.listen()
+
+    def listen(self) -> None:
+        """Listen at `url` and serve (a server made with `listening=False` refuses until then)."""
+        self.server.server_activate()
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.serving = True
 
     def close(self) -> None:
-        self.server.shutdown()
+        if self.serving:  # (shutdown() waits for a serve_forever that never began, else)
+            self.server.shutdown()
         self.server.server_close()
 
 
