@@ -71,7 +71,7 @@ def refuse_plain_http(url: str) -> None:
 def unreachable(url: str, error: Exception) -> Unreachable:
     """One line for a transport failure, whatever httpx raised."""
     reason = str(error) or type(error).__name__
-    if isinstance(error, httpx.ConnectError) and "refused" in reason.lower():
+    if refused(error):
         reason = "connection refused (is the API running? `make run` starts it locally)"
     elif isinstance(error, httpx.ConnectError) and "WRONG_VERSION_NUMBER" in reason:
         # https:// to a server that answers in plain HTTP (the local runtime): OpenSSL's words.
@@ -83,6 +83,12 @@ def unreachable(url: str, error: Exception) -> Unreachable:
         httpx.TimeoutException | httpx.ReadError | httpx.WriteError | httpx.RemoteProtocolError,
     ) and not isinstance(error, httpx.ConnectTimeout)
     return Unreachable(f"cannot reach the API at {url}: {reason}", answer_lost=lost)
+
+
+def refused(error: Exception) -> bool:
+    """Whether a transport failure is a refused connection: nothing listens at the address (yet),
+    and nothing of the request was sent."""
+    return isinstance(error, httpx.ConnectError) and "refused" in str(error).lower()
 
 
 # Statuses that, without the API's problem document, say no route of the API is there.
@@ -180,6 +186,10 @@ class Api:
         # caller waits out a busy API (a verify reading the counts, before the run and after
         # it): it waits, and the GET is sent again, or it raises.
         self.busy_reads: Callable[[ApiProblem], None] | None = None
+        # Where a GET whose connection was refused goes (nothing listens at the address yet: a
+        # local runtime starting), while a caller waits for the API to listen (a simulation
+        # reading the programme): it waits, and the GET is sent again, or it raises.
+        self.refused_reads: Callable[[str], None] | None = None
 
     def close(self) -> None:
         """Close the kept-alive connections."""
@@ -196,7 +206,8 @@ class Api:
         admin: bool = False,
     ) -> httpx.Response:
         """One request; ApiProblem for an error answer, Unreachable when there is none. A GET
-        answered 503 is sent again after `busy_reads` when it is set."""
+        answered 503 is sent again after `busy_reads` when it is set, and one whose connection
+        was refused after `refused_reads`."""
         sent = dict(headers or {})
         if admin:
             refuse_plain_http(self.url)
@@ -211,7 +222,10 @@ class Api:
                     method, path, params=query, content=content, headers=sent
                 )
             except httpx.HTTPError as error:
-                raise unreachable(self.url, error) from None
+                if not (method == "GET" and self.refused_reads is not None and refused(error)):
+                    raise unreachable(self.url, error) from None
+                self.refused_reads(self.url)
+                continue
             try:
                 raise_for_problem(response, self.url)
             except ApiProblem as problem:

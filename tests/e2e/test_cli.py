@@ -3416,6 +3416,78 @@ def test_simulate_of_an_api_busy_past_the_programme_timeout_sends_nothing(cli: C
         cli.remove(talk_id)
 
 
+class LateProxy(LoopbackServer):
+    """A forwarding proxy to the runtime whose port refuses connections (held, not listening)
+    until `listen()`, as an API's does before it is up; `sent`: the requests it forwarded."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        proxy = self
+        self.sent: list[str] = []
+
+        class Forward(ForwardingHandler):
+            def relay(self) -> None:
+                proxy.sent.append(f"{self.command} {self.path}")
+                super().relay()
+
+        Forward.runtime = runtime
+        super().__init__(Forward, listening=False)
+
+
+def test_simulate_waits_for_an_api_not_listening_yet_while_it_reads_the_programme(
+    cli: Cli,
+) -> None:
+    # Given an API whose address refuses connections (nothing listening yet: a runtime starting)
+    talk_id = cli.add(unique_talk_id("late-api"), "Rated once the API listens")
+    proxy = LateProxy(cli.runtime)
+    try:
+        # When a crowd is simulated against it, and it listens 2 s later
+        process = cli.start("--api", proxy.url, *crowd_of_three_verified(talk_id))
+        time.sleep(2.0)
+        assert process.poll() is None, process.communicate()
+        proxy.listen()
+        out, err = process.communicate(timeout=120)
+        # Then it waited for it, saying so once, then sent the crowd and verified every rating
+        # (it failed at once: "cannot reach the API at …: connection refused")
+        assert process.returncode == 0, out + err
+        assert "every talk agrees" in out
+        said = (
+            f"talkrate: nothing answers at {proxy.url} yet (connection refused): waiting for it "
+            "to read the programme (up to 60 s, --programme-timeout)"
+        )
+        assert err.count(said) == 1, err
+        assert "Traceback" not in err
+    finally:
+        proxy.close()
+        cli.remove(talk_id)
+
+
+def test_simulate_of_an_api_never_listening_fails_at_the_programme_timeout(cli: Cli) -> None:
+    # Given an address where nothing ever listens
+    talk_id = cli.add(unique_talk_id("never-api"), "Never rated")
+    proxy = LateProxy(cli.runtime)
+    try:
+        # When a crowd is simulated against it, waiting 3 s at most for the programme
+        started = time.monotonic()
+        done = cli.run(
+            "--api", proxy.url, *crowd_of_three_verified(talk_id), "--programme-timeout", "3"
+        )
+        took = time.monotonic() - started
+        # Then it waited until that timeout, no longer, and failed in one line saying nothing
+        # answered and nothing was sent (it failed at once)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert done.stderr.strip().splitlines()[-1] == (
+            f"talkrate: nothing answered at {proxy.url} (connection refused) while the "
+            "programme was read, until the programme's timeout (3 s, --programme-timeout): "
+            "nothing was sent"
+        ), done.stderr
+        assert "Traceback" not in done.stderr
+        assert 3 <= took < 3 + 10, f"took {took:.1f} s"
+        assert proxy.sent == []
+    finally:
+        proxy.close()
+        cli.remove(talk_id)
+
+
 def test_the_watch_subscriber_hears_the_runtimes_live_channel(cli: Cli, talk: str) -> None:
     # Given the command's subscriber on the runtime's live channel (AppSync Events emulation),
     # on the talk's channel as its document names it, and on the leaderboard

@@ -128,8 +128,9 @@ def _first_token(session: Session, code: str | None, wanted: bool | None) -> str
     type=click.FloatRange(1),
     default=PROGRAMME_TIMEOUT_SECONDS,
     show_default=True,
-    help="Seconds to wait out an API answering 503 (busy: a stack scaling up) while the "
-    "programme is read, before anything is sent.",
+    help="Seconds to wait out an API answering 503 (busy: a stack scaling up) or not "
+    "listening yet (connection refused: a local runtime starting) while the programme is "
+    "read, before anything is sent.",
 )
 @click.option(
     "--give-up-after",
@@ -310,9 +311,11 @@ def _programme(
 ) -> list[dict[str, Any]]:
     """The talks to rate: the programme's (of `track`), or those of `talk_ids`; CliError when
     it has none, or not each of them. A busy API's reads (503: a stack scaling up, its database
-    resuming) are waited out within `timeout`, and said: nothing is sent before them."""
+    resuming) are waited out within `timeout`, and said, as is an API not listening yet (its
+    connection refused: a local runtime starting): nothing is sent before them."""
     api = session.api
-    api.busy_reads = BusyWait.programme(timeout, partial(output.errors.print, markup=False))
+    wait = BusyWait.programme(timeout, partial(output.errors.print, markup=False))
+    api.busy_reads, api.refused_reads = wait, wait.refused
     try:
         talks = [t for t in api.talks(track) if not talk_ids or t["id"] in talk_ids]
         missing = sorted(set(talk_ids) - {t["id"] for t in talks})
@@ -324,7 +327,7 @@ def _programme(
                 known_track(session, track)  # a typo: the tracks there are, named
             raise CliError("no talks to rate: the programme is empty")
     finally:
-        api.busy_reads = None
+        api.busy_reads = api.refused_reads = None
     return talks
 
 

@@ -55,6 +55,10 @@ BUSY_WAIT_SECONDS = 2.0
 # minute is down, and a job should hear so then.
 PROGRAMME_TIMEOUT_SECONDS = 60.0
 
+# How often an API that refuses the connection (nothing listening yet) is tried again while the
+# programme is read: a refusal costs nothing, and the run starts as soon as it listens.
+REFUSED_WAIT_SECONDS = 0.5
+
 
 class BusyWait:
     """How a simulation's reads wait out a busy API (a GET answered 503: its read model away, a
@@ -84,6 +88,7 @@ class BusyWait:
         self.option = option
         self.owner = owner
         self._said = -BUSY_SAID_EVERY_SECONDS
+        self._refused_said = False
         self._lock = threading.Lock()  # (the statuses' readers wait in threads of their own)
 
     @classmethod
@@ -130,6 +135,27 @@ class BusyWait:
                     f"{math.ceil(left)} s more, {self.option})"
                 )
         time.sleep(wait)
+
+    def refused(self, url: str) -> None:
+        """A read whose connection `url` refused (nothing listens there yet: a local runtime
+        starting or restarting): waited out REFUSED_WAIT_SECONDS at a time, said once, until the
+        timeout, then CliError. Nothing of the request was sent, so nothing was done."""
+        left = self.until - time.monotonic()
+        if left <= 0:
+            during = f" while {self.before_run}," if self.before_run else ""
+            raise CliError(
+                f"nothing answered at {url} (connection refused){during} until {self.owner} "
+                f"timeout ({self.timeout:g} s, {self.option})"
+                + (": nothing was sent" if self.before_run else "")
+            )
+        with self._lock:
+            if not self._refused_said:
+                self._refused_said = True
+                self.say(
+                    f"talkrate: nothing answers at {url} yet (connection refused): waiting for "
+                    f"it to read {self.reading} (up to {math.ceil(left)} s, {self.option})"
+                )
+        time.sleep(min(REFUSED_WAIT_SECONDS, left))
 
 
 def snapshot(api: Api, talk_ids: Iterable[str]) -> Histograms:
