@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import pty
-import select
 import subprocess
 import sys
 import uuid
@@ -43,6 +42,7 @@ from tests.builders import unique_talk_id
 from tests.integration.conftest import TEST_VOTER_TOKEN_KEY, Call
 from tests.integration.test_exactly_once import at, raw, voter_event
 from tests.integration.test_handlers import counts, project_all
+from tests.terminal import terminal_shows
 
 pytestmark = pytest.mark.integration
 
@@ -877,20 +877,3 @@ def test_a_token_typed_at_the_prompt_is_not_shown_and_is_forgotten(
     assert f"filed under {forgotten_id(voter)}" in " ".join(text.split())
     assert rows_of(talks_dsn, forgotten_id(voter)) == [(talk, 5)]
     redis_client.delete(histogram_key(talk), votes_key(talk))
-
-
-def terminal_shows(master: int, until: bytes | None, timeout: float = 30.0) -> bytes:
-    """What the terminal shows, up to `until` (or until the program ended)."""
-    shown = b""
-    while until is None or until not in shown:
-        ready, _, _ = select.select([master], [], [], timeout)
-        if not ready:
-            pytest.fail(f"the terminal showed nothing more after {shown!r}")
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # the program ended (EIO)
-            break
-        if not chunk:
-            break
-        shown += chunk
-    return shown

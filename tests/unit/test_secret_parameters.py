@@ -9,7 +9,6 @@ import json
 import os
 import pty
 import re
-import select
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 
 from sam_emulator.template.cfn_yaml import load_yaml
 from tests.builders import ROOT
+from tests.terminal import terminal_shows
 from tests.unit.test_template_operations import SAM_PYTHON
 
 pytestmark = pytest.mark.unit
@@ -43,23 +43,6 @@ deploy()
 """
 
 
-def _read(master: int, until: bytes | None, timeout: float = 20.0) -> bytes:
-    """What the terminal shows, up to `until` (or until the program has ended)."""
-    shown = b""
-    while until is None or until not in shown:
-        ready, _, _ = select.select([master], [], [], timeout)
-        if not ready:
-            pytest.fail(f"the terminal showed nothing more after {shown!r}")
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # the program ended (EIO)
-            break
-        if not chunk:
-            break
-        shown += chunk
-    return shown
-
-
 def typed(tmp_path: Path, names: list[str], answers: list[str], *extra: str) -> tuple[int, str]:
     """Run the script on a terminal of its own, typing each answer at its prompt: its exit
     status and all the terminal showed."""
@@ -77,9 +60,9 @@ def typed(tmp_path: Path, names: list[str], answers: list[str], *extra: str) -> 
     shown = b""
     try:
         for answer in answers:
-            shown += _read(master, b"(not shown): ")
+            shown += terminal_shows(master, b"(not shown): ", 20.0)
             os.write(master, answer.encode() + b"\n")
-        shown += _read(master, None)
+        shown += terminal_shows(master, None, 20.0)
         return process.wait(timeout=30), shown.decode(errors="replace")
     finally:
         os.close(master)
