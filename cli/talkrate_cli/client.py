@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import ssl
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -73,8 +75,7 @@ def unreachable(url: str, error: Exception) -> Unreachable:
     reason = str(error) or type(error).__name__
     if refused(error):
         reason = "connection refused (is the API running? `make run` starts it locally)"
-    elif isinstance(error, httpx.ConnectError) and "WRONG_VERSION_NUMBER" in reason:
-        # https:// to a server that answers in plain HTTP (the local runtime): OpenSSL's words.
+    elif isinstance(error, httpx.ConnectError) and _plain_answer_to_tls(error):
         reason = "it does not answer in TLS (is its address http://, as the local runtime's is?)"
     elif isinstance(error, httpx.TimeoutException):
         reason = f"no answer in time ({type(error).__name__})"
@@ -87,8 +88,35 @@ def unreachable(url: str, error: Exception) -> Unreachable:
 
 def refused(error: Exception) -> bool:
     """Whether a transport failure is a refused connection: nothing listens at the address (yet),
-    and nothing of the request was sent."""
-    return isinstance(error, httpx.ConnectError) and "refused" in str(error).lower()
+    and nothing of the request was sent. Known by what the socket raised under httpx's
+    ConnectError (ConnectionRefusedError, or an OSError of errno ECONNREFUSED), not by its
+    words, which are the system's (another language on another system): an unknown host
+    (socket.gaierror) or one out of reach (no route) is no refusal."""
+    return isinstance(error, httpx.ConnectError) and any(
+        isinstance(cause, ConnectionRefusedError)
+        or (isinstance(cause, OSError) and cause.errno == errno.ECONNREFUSED)
+        for cause in _causes(error)
+    )
+
+
+def _plain_answer_to_tls(error: Exception) -> bool:
+    """Whether a connection's TLS handshake met an answer in plain HTTP (https:// to the local
+    runtime): OpenSSL's WRONG_VERSION_NUMBER, read from the SSLError's reason."""
+    return any(
+        isinstance(cause, ssl.SSLError) and cause.reason == "WRONG_VERSION_NUMBER"
+        for cause in _causes(error)
+    )
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """`error`, then what it was raised from or while handling, each once: httpx's ConnectError
+    over httpcore's, over the socket's own OSError."""
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        yield cause
+        cause = cause.__cause__ or cause.__context__
 
 
 # Statuses that, without the API's problem document, say no route of the API is there.
