@@ -173,3 +173,14 @@ def read_model_lost_ratings() -> str:
     """The read model of the runtime whose Redis loses it (a Redis server of its own: no other
     file's runtime may find its database emptied under it)."""
     return own_redis("read_model_lost")
+
+
+# A runtime for `simulate`'s waits before its crowd starts (test_cli_simulate_waits.py): a
+# catalog of its own, and a read model on a Redis server of its own (`cli_waits_ratings`).
+CLI_WAITS_TALKS = postgres_dsn("cli_waits_e2e")
+
+
+def cli_waits_ratings() -> str:
+    """The read model of the runtime `simulate`'s waits are tried against (a Redis server of
+    its own: every numbered database of the suite's is another file's)."""
+    return own_redis("cli_waits")

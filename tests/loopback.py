@@ -33,6 +33,17 @@ class LoopbackServer:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.serving = True
 
+    def stop_listening(self) -> None:
+        """Stop listening, its port still held: refused until `listen()` again, as an API's
+        while its runtime restarts. A request's handler may call it (its own connection stays
+        open for its answer)."""
+        host, port = self.server.server_address[:2]
+        handler = self.server.RequestHandlerClass
+        self.close()
+        self.server = type(self.server)((host, port), handler, bind_and_activate=False)
+        self.server.server_bind()
+        self.serving = False
+
     def close(self) -> None:
         if self.serving:  # (shutdown() waits for a serve_forever that never began, else)
             self.server.shutdown()

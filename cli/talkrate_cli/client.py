@@ -212,11 +212,12 @@ class Api:
         self.ratings_rebuilding = False
         # Where a GET answered 503 goes (with Retry-After or without: a gateway's own), while a
         # caller waits out a busy API (a verify reading the counts, before the run and after
-        # it): it waits, and the GET is sent again, or it raises.
+        # it): it waits, and the GET is sent again, or it raises. A request that may be sent
+        # twice (`again`: a voter pass) goes there too.
         self.busy_reads: Callable[[ApiProblem], None] | None = None
         # Where a GET whose connection was refused goes (nothing listens at the address yet: a
         # local runtime starting), while a caller waits for the API to listen (a simulation
-        # reading the programme): it waits, and the GET is sent again, or it raises.
+        # before its crowd starts): it waits, and the GET is sent again, or it raises.
         self.refused_reads: Callable[[str], None] | None = None
 
     def close(self) -> None:
@@ -232,10 +233,12 @@ class Api:
         body: Any = None,
         headers: dict[str, str] | None = None,
         admin: bool = False,
+        again: bool = False,
     ) -> httpx.Response:
         """One request; ApiProblem for an error answer, Unreachable when there is none. A GET
         answered 503 is sent again after `busy_reads` when it is set, and one whose connection
-        was refused after `refused_reads`."""
+        was refused after `refused_reads`; so is another request said to do no harm sent twice
+        (`again`)."""
         sent = dict(headers or {})
         if admin:
             refuse_plain_http(self.url)
@@ -244,20 +247,21 @@ class Api:
         content = None if body is None else json.dumps(body)
         if content is not None:
             sent["content-type"] = "application/json"
+        again = again or method == "GET"
         while True:
             try:
                 response = self._http.request(
                     method, path, params=query, content=content, headers=sent
                 )
             except httpx.HTTPError as error:
-                if not (method == "GET" and self.refused_reads is not None and refused(error)):
+                if not (again and self.refused_reads is not None and refused(error)):
                     raise unreachable(self.url, error) from None
                 self.refused_reads(self.url)
                 continue
             try:
                 raise_for_problem(response, self.url)
             except ApiProblem as problem:
-                busy = problem.status == 503 and method == "GET"
+                busy = problem.status == 503 and again
                 if not (busy and self.busy_reads is not None):
                     raise
                 self.busy_reads(problem)
@@ -356,9 +360,11 @@ class Api:
     # Rating
 
     def new_voter(self, code: str | None = None) -> dict[str, Any] | None:
-        """POST /voters: a voter token, or None where the API has no voter tokens."""
+        """POST /voters: a voter token, or None where the API has no voter tokens. Asked again
+        as a GET is (`busy_reads`, `refused_reads`): a pass never used is no one's."""
+        body = {"code": code} if code else {}
         try:
-            return dict(self.json("POST", "/voters", body={"code": code} if code else {}))
+            return dict(self.json("POST", "/voters", body=body, again=True))
         except ApiProblem as problem:
             if problem.status in (404, 405):
                 return None

@@ -34,19 +34,24 @@ if TYPE_CHECKING:
     from talkrate_cli.simulation.runner import Runner
 
 
-def _first_token(session: Session, code: str | None, wanted: bool | None) -> str | None:
+def _first_token(
+    session: Session, code: str | None, wanted: bool | None, start: BusyWait
+) -> str | None:
     """The first attendee's voter token when the crowd rates with tokens: whenever the API
     issues them (unless told not to); refused when the policy requires them and they cannot
-    be had. None: no tokens."""
+    be had. None: no tokens. The voting policy's read and the pass wait out a busy API and
+    one not listening within what is left of the programme's timeout (`start`), and say so."""
     from talkrate_cli import voting
 
-    policy = voting.policy(session.api)
+    with start.voting_policy().on(session.api):
+        policy = voting.policy(session.api)
     if wanted is False:
         if policy == "attendee":
             raise CliError("the voting policy is attendee: ratings need voter tokens")
         return None
     # (a refused event code said as `rate` says it: --code, not the API's request body)
-    voter = voting.new_voter(session.api, code)
+    with start.first_pass().on(session.api):
+        voter = voting.new_voter(session.api, code)
     if voter is None:
         if policy == "attendee" or wanted:
             raise CliError("the API asks for voter tokens but has no POST /voters")
@@ -121,7 +126,7 @@ def _first_token(session: Session, code: str | None, wanted: bool | None) -> str
     show_default=True,
     help="With --verify: seconds to wait for the projector to count the run's ratings (and "
     "for a busy API, answering 503, to read them; as long again for it to read the counts "
-    "before the run).",
+    "before the run, or to listen again then).",
 )
 @click.option(
     "--programme-timeout",
@@ -129,8 +134,9 @@ def _first_token(session: Session, code: str | None, wanted: bool | None) -> str
     default=PROGRAMME_TIMEOUT_SECONDS,
     show_default=True,
     help="Seconds to wait out an API answering 503 (busy: a stack scaling up) or not "
-    "listening yet (connection refused: a local runtime starting) while the programme is "
-    "read, before anything is sent.",
+    "listening yet (connection refused: a local runtime starting) while the programme, then "
+    "the voting policy and the first voter pass are read, before any rating is sent (one "
+    "timeout for all three).",
 )
 @click.option(
     "--give-up-after",
@@ -179,8 +185,9 @@ def simulate(
     if not is_loopback(session.url) and not yes:
         raise CliError(f"{session.url} is not on this machine: add --yes to load it")
     api = session.api
-    talks = _programme(session, track, talk_ids, programme_timeout)
-    first_token = _first_token(session, code, tokens)
+    start = BusyWait.programme(programme_timeout, partial(output.errors.print, markup=False))
+    talks = _programme(session, track, talk_ids, start)
+    first_token = _first_token(session, code, tokens, start)
     use_tokens = first_token is not None
     rng = random.Random(seed)  # noqa: S311 (a simulation, not a secret)  # nosec B311
     sim_talks = cast(talks, rng)
@@ -307,16 +314,14 @@ def _not_counted(left: int) -> str:
 
 
 def _programme(
-    session: Session, track: str | None, talk_ids: tuple[str, ...], timeout: float
+    session: Session, track: str | None, talk_ids: tuple[str, ...], wait: BusyWait
 ) -> list[dict[str, Any]]:
     """The talks to rate: the programme's (of `track`), or those of `talk_ids`; CliError when
     it has none, or not each of them. A busy API's reads (503: a stack scaling up, its database
-    resuming) are waited out within `timeout`, and said, as is an API not listening yet (its
-    connection refused: a local runtime starting): nothing is sent before them."""
+    resuming) are waited out within `wait`'s timeout, and said, as is an API not listening yet
+    (its connection refused: a local runtime starting): nothing is sent before them."""
     api = session.api
-    wait = BusyWait.programme(timeout, partial(output.errors.print, markup=False))
-    api.busy_reads, api.refused_reads = wait, wait.refused
-    try:
+    with wait.on(api):
         talks = [t for t in api.talks(track) if not talk_ids or t["id"] in talk_ids]
         missing = sorted(set(talk_ids) - {t["id"] for t in talks})
         if missing:
@@ -326,22 +331,17 @@ def _programme(
             if track:
                 known_track(session, track)  # a typo: the tracks there are, named
             raise CliError("no talks to rate: the programme is empty")
-    finally:
-        api.busy_reads = api.refused_reads = None
     return talks
 
 
 def _baseline(session: Session, talk_ids: list[str], timeout: float) -> dict[str, Reading]:
     """Each talk's counts before the run: settled first (earlier ratings still being projected
     are not the crowd's), then each talk's histogram with its revision, read together. A busy
-    API's reads are waited out as the verify's are (within `timeout` of the first), and said;
-    nothing is sent meanwhile."""
+    API's reads are waited out as the verify's are (within `timeout` of the first), and said,
+    as is an API not listening (a runtime restarting); nothing is sent meanwhile."""
     say = partial(output.errors.print, markup=False)
-    session.api.busy_reads = BusyWait.counts_before_run(timeout, say)
-    try:
+    with BusyWait.counts_before_run(timeout, say).on(session.api):
         return read_each(session.api, settled(session.api, talk_ids))
-    finally:
-        session.api.busy_reads = None
 
 
 def _verify(

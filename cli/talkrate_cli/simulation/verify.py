@@ -18,11 +18,12 @@ The counts are still what finds a rating counted twice.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -55,8 +56,8 @@ BUSY_WAIT_SECONDS = 2.0
 # minute is down, and a job should hear so then.
 PROGRAMME_TIMEOUT_SECONDS = 60.0
 
-# How often an API that refuses the connection (nothing listening yet) is tried again while the
-# programme is read: a refusal costs nothing, and the run starts as soon as it listens.
+# How often an API that refuses the connection (nothing listening yet) is tried again before the
+# run: a refusal costs nothing, and the run starts as soon as it listens.
 REFUSED_WAIT_SECONDS = 0.5
 
 
@@ -64,26 +65,28 @@ class BusyWait:
     """How a simulation's reads wait out a busy API (a GET answered 503: its read model away, a
     database resuming, say), as `Api.busy_reads`: as long as the answer's Retry-After asks
     (BUSY_WAIT_SECONDS when it gives none), and again, until its `timeout` of seconds
-    (`option`) from its making has run out, then CliError. Each wait is said through `say`,
-    every BUSY_SAID_EVERY_SECONDS at most, naming what is read (`reading`). `before_run`: what
-    is read before anything is sent ("the programme was read"), which a timeout ends with
-    nothing sent. A 503 ended the run at once: before it, with nothing sent; in the verify,
-    with the ratings sent left unverified."""
+    (`option`) from its making (`until`: another's) has run out, then CliError. Each wait is
+    said through `say`, every BUSY_SAID_EVERY_SECONDS at most, naming what it waits to do
+    (`doing`). `before_run`: what is done before anything is sent ("the programme was read"),
+    which a timeout ends with nothing sent. A 503 ended the run at once: before it, with
+    nothing sent; in the verify, with the ratings sent left unverified. Before the run, an API
+    not listening (`refused`) is waited for too."""
 
     def __init__(
         self,
         timeout: float,
         say: Callable[[str], None],
         *,
-        reading: str = "the counts",
+        doing: str = "read the counts",
         before_run: str | None = None,
         option: str = "--verify-timeout",
         owner: str = "the verify's",
+        until: float | None = None,
     ) -> None:
-        self.until = time.monotonic() + timeout
+        self.until = time.monotonic() + timeout if until is None else until
         self.timeout = timeout
         self.say = say
-        self.reading = reading
+        self.doing = doing
         self.before_run = before_run
         self.option = option
         self.owner = owner
@@ -93,14 +96,38 @@ class BusyWait:
 
     @classmethod
     def programme(cls, timeout: float, say: Callable[[str], None]) -> BusyWait:
-        """The programme's read, first of all (which talks to rate), within --programme-timeout."""
+        """The programme's read, first of all (which talks to rate), within --programme-timeout:
+        the steps after it until the crowd starts (`voting_policy`, `first_pass`) within what
+        is left of it."""
         return cls(
             timeout,
             say,
-            reading="the programme",
+            doing="read the programme",
             before_run="the programme was read",
             option="--programme-timeout",
             owner="the programme's",
+        )
+
+    def voting_policy(self) -> BusyWait:
+        """The read of the voting policy (the app's configuration) after the programme's, within
+        what is left of its timeout."""
+        return self._next("read the voting policy", "the voting policy was read")
+
+    def first_pass(self) -> BusyWait:
+        """The first attendee's voter pass (POST /voters, which the API may be asked for again:
+        a pass never used is no one's) after the programme's read, within what is left of its
+        timeout."""
+        return self._next("ask for the first voter pass", "the first voter pass was asked for")
+
+    def _next(self, doing: str, before_run: str) -> BusyWait:
+        return BusyWait(
+            self.timeout,
+            self.say,
+            doing=doing,
+            before_run=before_run,
+            option=self.option,
+            owner=self.owner,
+            until=self.until,
         )
 
     @classmethod
@@ -112,6 +139,16 @@ class BusyWait:
     def verify(cls, timeout: float, say: Callable[[str], None]) -> BusyWait:
         """The verify's reads once the ratings are sent, within --verify-timeout."""
         return cls(timeout, say)
+
+    @contextlib.contextmanager
+    def on(self, api: Api) -> Iterator[None]:
+        """`api`'s reads (and a voter pass) wait with this one, a 503 and a refused connection
+        alike, until the block ends."""
+        api.busy_reads, api.refused_reads = self, self.refused
+        try:
+            yield
+        finally:
+            api.busy_reads = api.refused_reads = None
 
     def __call__(self, problem: ApiProblem) -> None:
         left = self.until - time.monotonic()
@@ -131,7 +168,7 @@ class BusyWait:
                 self._said = time.monotonic()
                 self.say(
                     f"talkrate: the API is busy ({title}, {problem.status}{unsaid}): waiting "
-                    f"{math.ceil(wait)} s to read {self.reading} again (up to "
+                    f"{math.ceil(wait)} s to {self.doing} again (up to "
                     f"{math.ceil(left)} s more, {self.option})"
                 )
         time.sleep(wait)
@@ -153,7 +190,7 @@ class BusyWait:
                 self._refused_said = True
                 self.say(
                     f"talkrate: nothing answers at {url} yet (connection refused): waiting for "
-                    f"it to read {self.reading} (up to {math.ceil(left)} s, {self.option})"
+                    f"it to {self.doing} (up to {math.ceil(left)} s, {self.option})"
                 )
         time.sleep(min(REFUSED_WAIT_SECONDS, left))
 
