@@ -151,7 +151,7 @@ def test_simulate_waits_out_an_api_busy_while_it_reads_the_voting_policy(cli: Cl
 
 def test_simulate_waits_out_an_api_busy_while_it_asks_for_the_first_voter_pass(cli: Cli) -> None:
     # Given an API that answers the first attendee's first four passes 503 (Retry-After: 1),
-    # one more than the pass's own tries
+    # as many as the pass's own tries
     talk_id = cli.add(unique_talk_id("busy-pass"), "Rated once a pass is had")
     proxy = StartProxy(cli.runtime, step=FIRST_PASS, busy=4)
     try:
