@@ -28,11 +28,10 @@ pytestmark = pytest.mark.e2e
 
 # What a simulation asks, in its order, before its crowd's ratings: the programme, the voting
 # policy (the app's configuration), the first attendee's voter pass, then (with --verify) the
-# counts before the run.
+# counts before the run (GET /talks again, and GET /ratings).
 PROGRAMME = "GET /talks"
 POLICY = "GET /app/config.json"
 FIRST_PASS = "POST /voters"
-COUNTS = "GET /ratings"
 
 BUSY = {
     "type": "urn:talkrate:problem:unavailable",
