@@ -12,6 +12,7 @@ An organiser's changes are pushed on the runtime's live channel, heard by a real
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import psutil
 import pytest
 
 from talkrate.live import LEADERBOARD_CHANNEL, channel_for_talk
@@ -381,6 +383,71 @@ def test_an_organiser_s_changes_are_pushed_to_the_pages_open_on_the_talk_and_the
     assert on_add == message(added.json, added.json["revision"])
     assert on_edit == message(edited.json, edited.json["revision"])
     assert on_removal == message(None, edited.json["revision"])
+    screen.close()
+    programme.close()
+
+
+def live_channel_process(runtime: Runtime) -> psutil.Process:
+    """The runtime's live channel: the process of its own the AppSync Events emulation runs in."""
+    [process] = [
+        child
+        for child in psutil.Process(runtime.process.pid).children(recursive=True)
+        if "sam_emulator.events.live" in " ".join(child.cmdline())
+    ]
+    return process
+
+
+def test_an_organiser_s_changes_made_while_the_live_channel_hangs_reach_the_open_pages_after(
+    catalog: Catalog,
+) -> None:
+    # Given a talk, and pages open on it and on the programme, live
+    live = catalog.runtime.request("GET", "/app/config.json").json["live"]
+    talk = catalog.add_talk(title="Before the hang", room="Hall A")
+    talk_id = talk["id"]
+    screen = Subscriber(live["realtimeUrl"], live["host"], live["apiKey"])
+    programme = Subscriber(live["realtimeUrl"], live["host"], live["apiKey"])
+    screen.subscribe(channel_for_talk(talk_id))
+    programme.subscribe(LEADERBOARD_CHANNEL)
+    # When the live channel stops answering (SIGSTOP: its connections are still accepted) while
+    # an organiser moves the talk (its push hangs past the write's bound), then renames it (the
+    # push after one that hung was skipped for 10 s), and then it answers again
+    channel = live_channel_process(catalog.runtime)
+    channel.suspend()
+    try:
+        moved = {"title": "Before the hang", "room": "Hall B"}
+        answer = catalog.runtime.request(
+            "PUT", f"/talks/{talk_id}", json.dumps(moved), catalog.admin
+        )
+        assert answer.status == 200, answer.body
+        renamed = {"title": "After the hang", "room": "Hall B"}
+        answer = catalog.runtime.request(
+            "PUT", f"/talks/{talk_id}", json.dumps(renamed), catalog.admin
+        )
+        assert answer.status == 200, answer.body
+    finally:
+        channel.resume()
+    latest = {
+        "type": "catalog",
+        "talkId": talk_id,
+        "talk": answer.json,
+        "revision": answer.json["revision"],
+    }
+
+    # Then both pages are sent the talk as the organiser left it, without reading it again
+    def heard(page: Subscriber) -> bool:
+        """Whether the page is sent the latest change within 20 s (other messages skipped)."""
+        ends = time.monotonic() + 20
+        while (left := ends - time.monotonic()) > 0:
+            try:
+                [(_, message)] = page.events(1, timeout=left)
+            except TimeoutError:
+                break
+            if message == latest:
+                return True
+        return False
+
+    assert heard(screen), "the room screen was never sent the rename"
+    assert heard(programme), "the programme was never sent the rename"
     screen.close()
     programme.close()
 

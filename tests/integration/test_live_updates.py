@@ -9,9 +9,12 @@ import logging
 import os
 import signal
 import socket
+import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler
 from typing import Any, NamedTuple
 
 import pytest
@@ -34,6 +37,7 @@ from tests.integration.conftest import Call, forget_talk
 from tests.integration.test_operations_signals import Records, metric_values
 from tests.integration.test_redis_replica import primary_with_replica
 from tests.live_client import Subscriber
+from tests.loopback import LoopbackServer
 from tests.redis_cluster import LocalRedisCluster
 
 pytestmark = pytest.mark.integration
@@ -425,3 +429,109 @@ def test_a_live_channel_that_fails_neither_fails_nor_holds_an_organiser_s_write(
 
     assert total("LiveUpdatesFailed") >= 3
     assert total("LiveUpdatesPublished") == 0
+
+
+class HeldChannel:
+    """The live channel behind a loopback proxy of the test's own: it forwards each publish to
+    the real channel, unless held (`hold()`): a publish that comes then waits until `release()`
+    and is dropped unanswered, as a channel that hangs and then loses it would."""
+
+    def __init__(self, target: str) -> None:
+        held = threading.Event()
+        released = threading.Event()
+        self._held, self._released = held, released
+
+        class Forward(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if held.is_set():
+                    released.wait(30)
+                    self.close_connection = True  # (dropped: no answer)
+                    return
+                names = ("Content-Type", "x-api-key", "Host")
+                headers = {n: self.headers[n] for n in names if self.headers[n] is not None}
+                forwarded = urllib.request.Request(target, body, headers, method="POST")
+                with urllib.request.urlopen(forwarded, timeout=10) as answer:
+                    data = answer.read()
+                    self.send_response(answer.status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = LoopbackServer(Forward)
+        self.publish_url = f"{self.server.url}/event"
+
+    def hold(self) -> None:
+        self._released.clear()
+        self._held.set()
+
+    def release(self) -> None:
+        self._held.clear()
+        self._released.set()
+
+    def close(self) -> None:
+        self.release()
+        self.server.close()
+
+
+def test_an_organiser_s_changes_made_while_the_channel_hangs_reach_the_pages_once_it_answers(
+    configure: Callable[..., None], api: Call, live: LiveChannelEmulator, new_talk_id: str
+) -> None:
+    # Given an API whose live channel hangs a moment (a loaded machine, a slow network), and a
+    # page on the talk's channel and the leaderboard's (a room screen and the programme)
+    channel = HeldChannel(live.publish_url)
+    configure(
+        LIVE_PUBLISH_URL=channel.publish_url,
+        LIVE_API_KEY=live.api_key,
+        LIVE_PUBLISH_TIMEOUT_SECONDS="2",
+    )
+    page = Subscriber(live.realtime_url, live.http_host, live.api_key)
+    talk_sub, _ = page.subscribe(channel_for_talk(new_talk_id))
+    board_sub, _ = page.subscribe(LEADERBOARD_CHANNEL)
+    try:
+        # When an organiser adds a talk while the channel hangs (its push waits the write's
+        # bound and is lost), then moves it to another room (within the pause that follows a
+        # push that hung), and the channel answers again
+        channel.hold()
+        took = []
+        started = time.monotonic()
+        added = api("POST", "/talks", {"id": new_talk_id, "title": "Held"}, authorizer=ADMIN)
+        took.append(time.monotonic() - started)
+        started = time.monotonic()
+        moved = {"title": "Held, moved", "room": "Hall H"}
+        edited = api("PUT", f"/talks/{new_talk_id}", moved, authorizer=ADMIN)
+        took.append(time.monotonic() - started)
+        channel.release()
+        assert (added["statusCode"], edited["statusCode"]) == (201, 200)
+        # Then the organiser waited no longer than without the fault: the first write by the
+        # bound, the second not at all
+        assert took[0] < 1.5, took
+        assert took[1] < 0.4, took
+        # And the page hears the talk as the organiser left it, on both channels, without
+        # reading anything: the change was kept and pushed once the channel answered
+        latest = {
+            "type": "catalog",
+            "talkId": new_talk_id,
+            "talk": edited["json"],
+            "revision": edited["json"]["revision"],
+        }
+        heard: dict[str, Any] = {}
+        deadline = time.monotonic() + 15
+        while set(heard) != {talk_sub, board_sub}:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"not pushed within 15 s of the channel's return: {heard}"
+            try:
+                [(sub, message)] = page.events(1, timeout=remaining)
+            except TimeoutError:
+                continue
+            if message == latest:
+                heard[sub] = message
+    finally:
+        channel.close()
+        page.close()

@@ -27,6 +27,7 @@ from talkrate.live import (
 from talkrate.models import Histogram
 from talkrate.projected import ProjectionBatch, ProjectionResult
 from talkrate.projection import classify, records_from_event, touched_talks
+from talkrate.unsent_changes import UnsentChanges, change_place
 from tests.builders import kafka_event, rating_event, ratings_batch
 
 pytestmark = pytest.mark.unit
@@ -212,6 +213,83 @@ def test_an_organiser_s_change_waits_for_the_channel_less_than_a_batch_may() -> 
     # Then the write it follows was held back by the change's deadline, not the batch's
     assert CHANGE_DEADLINE_SECONDS <= elapsed < 2.5
     assert (result.published, result.abandoned) == (0, 2)
+
+
+class DownChannel(RecordingChannel):
+    """A channel that refuses every publish until `up()`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = True
+
+    def up(self) -> None:
+        self.down = False
+
+    def publish(self, channel: str, events: Sequence[str]) -> None:
+        if self.down:
+            raise LivePublishFailed("unavailable")
+        super().publish(channel, events)
+
+
+def heard_within(
+    channel: RecordingChannel, name: str, expected: list[object], seconds: float
+) -> bool:
+    """Whether `name` got exactly `expected` within `seconds` (checked every 10 ms)."""
+    ends = time.monotonic() + seconds
+    while channel.published.get(name) != expected and time.monotonic() < ends:
+        time.sleep(0.01)
+    return channel.published.get(name) == expected
+
+
+def test_an_organiser_s_change_the_channel_refused_is_sent_once_it_answers_the_newest_only() -> (
+    None
+):
+    # Given a channel that refuses every publish
+    channel = DownChannel()
+    announcer = Announcer(channel, deadline_seconds=2)
+    try:
+        # When a talk is saved twice, and another removed, while it refuses
+        first = announcer.announce_change("a", {"id": "a", "title": "A", "revision": 1})
+        second = announcer.announce_change("a", {"id": "a", "title": "A, moved", "revision": 2})
+        removed = announcer.announce_change("b", None, 3)
+        assert [r.failed for r in (first, second, removed)] == [2, 2, 2]
+        assert announcer.unsent_changes() == 2
+        # ...and the channel answers again
+        channel.up()
+        # Then the newest state of each talk reaches its channel and the leaderboard's, in the
+        # order of the changes, once; the older save is not sent (the newer one replaces it)
+        newest_a = {
+            "type": "catalog",
+            "talkId": "a",
+            "talk": {"id": "a", "title": "A, moved", "revision": 2},
+            "revision": 2,
+        }
+        removal_b = {"type": "catalog", "talkId": "b", "talk": None, "revision": 3}
+        assert heard_within(channel, LEADERBOARD_CHANNEL, [newest_a, removal_b], seconds=5)
+        assert channel.published[channel_for_talk("a")] == [newest_a]
+        assert channel.published[channel_for_talk("b")] == [removal_b]
+        assert announcer.unsent_changes() == 0
+    finally:
+        announcer.close()
+
+
+def test_unsent_changes_are_bounded_the_oldest_given_up_first() -> None:
+    # Given changes kept for at most two talks, and a channel that refuses
+    channel = DownChannel()
+    unsent = UnsentChanges(channel.publish, answered=lambda: None, most_talks=2, first_wait=0.01)
+    try:
+        # When three talks change while it refuses
+        for revision, talk_id in enumerate(["a", "b", "c"], start=1):
+            message = catalog_message(talk_id, {"id": talk_id, "revision": revision})
+            [request] = publications(LEADERBOARD_CHANNEL, [message])
+            unsent.send_later(unsent.keep(talk_id, change_place(message), [request]))
+        # Then two are kept, and once it answers those two are sent, the oldest given up
+        assert unsent.count() == 2
+        channel.up()
+        expected = [catalog_message(t, {"id": t, "revision": r}) for t, r in (("b", 2), ("c", 3))]
+        assert heard_within(channel, LEADERBOARD_CHANNEL, expected, seconds=5)
+    finally:
+        unsent.close()
 
 
 def test_a_catalog_message_of_the_largest_talk_stays_under_the_event_limit() -> None:

@@ -1,12 +1,12 @@
 """Announcing on the live channel, concurrently within a deadline: a batch's touched talks and the
 leaderboard (the projector's side of talkrate.live), and an organiser's change to a talk (the
-API's)."""
+API's, kept and sent again until the channel takes it: talkrate.unsent_changes)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, NamedTuple
 
 from talkrate.live import (
@@ -21,6 +21,7 @@ from talkrate.live import (
 )
 from talkrate.observability import logger, metrics
 from talkrate.ports import LivePublisher, RatingsReadModel
+from talkrate.unsent_changes import UnsentChanges, change_place
 
 # After an announcement that reached its deadline with nothing published, the next ones are
 # skipped this long (each would wait the whole deadline again).
@@ -39,7 +40,8 @@ UNAVAILABLE_AGAIN_SECONDS = 10.0
 LEADERBOARD_AGAIN_SECONDS = 2.0
 # How long an organiser's write waits for its announcement, at most: a publish from within the
 # region takes tens of milliseconds (a new connection's TLS handshake included); the write has
-# succeeded already, and a page that misses the message reads the talk again within a minute.
+# succeeded already, and what the channel has not taken by then is kept and sent again
+# (talkrate.unsent_changes), not lost.
 CHANGE_DEADLINE_SECONDS = 0.5
 
 
@@ -56,10 +58,11 @@ class Announcer:
     """Publishes live updates concurrently, within a deadline, never raising.
 
     What it announces is already done when it runs (a batch applied, a talk saved or removed): a
-    failed or slow publish costs the subscribers one update (the next batch's message carries
-    the state again, a page reads its talk again within a minute), never the batch or the write.
-    When one reaches its deadline with nothing published, the next are skipped for
-    `pause_seconds`.
+    failed or slow publish never fails the batch or the write. A batch's costs the subscribers
+    one update (the next batch's message carries the state again); an organiser's change is
+    kept and sent again in the background until the channel takes it (UnsentChanges). When one
+    reaches its deadline with nothing published, the next are not waited for during
+    `pause_seconds`: a batch's skipped, a change kept for the background to send.
     """
 
     def __init__(
@@ -78,6 +81,21 @@ class Announcer:
         self._paused_until = 0.0
         # channel -> when the counts were last said unreadable on it (announce_unavailable)
         self._unavailable_said: dict[str, float] = {}
+        # An organiser's changes the channel has not taken yet (announce_change)
+        self._unsent = UnsentChanges(channel.publish, answered=self._answered_again)
+
+    def close(self) -> None:
+        """Stop the threads; what is still unsent is given up."""
+        self._unsent.close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def unsent_changes(self) -> int:
+        """The talks whose latest change the channel has not taken yet."""
+        return self._unsent.count()
+
+    def _answered_again(self) -> None:
+        # The channel took a change kept unsent: the writes wait for their publishes again.
+        self._paused_until = 0.0
 
     def announce(self, talk_ids: Sequence[str], read_model: RatingsReadModel) -> AnnouncementResult:
         """One message per talk with its new state, read back from the read model, and the
@@ -109,14 +127,24 @@ class Announcer:
         """The talk as the catalog has it after an organiser's change (`talk`: its document, or
         None when it was removed, `revision` then the one the removed talk had), on its channel
         and the leaderboard's; waits at most CHANGE_DEADLINE_SECONDS (or the announcer's
-        deadline, if shorter)."""
+        deadline, if shorter), and not at all while the channel is paused. What the channel has
+        not taken by then (failed, still on its way and failing later, or not sent) is kept and
+        sent again in the background until it is (UnsentChanges's bounds)."""
         started = time.monotonic()
-        if started < self._paused_until:  # the channel hung a moment ago: skip, don't wait
-            return AnnouncementResult(0, 0, 2, 0.0)
-        message = [catalog_message(talk_id, talk, revision)]
-        requests = publications(channel_for_talk(talk_id), message)
-        requests += publications(LEADERBOARD_CHANNEL, message)
-        return self._publish(requests, started, min(self._deadline, CHANGE_DEADLINE_SECONDS))
+        message = catalog_message(talk_id, talk, revision)
+        requests = publications(channel_for_talk(talk_id), [message])
+        requests += publications(LEADERBOARD_CHANNEL, [message])
+        change = self._unsent.keep(talk_id, change_place(message), requests)
+        if started < self._paused_until:  # the channel hung a moment ago: kept, not waited for
+            self._unsent.send_later(change)
+            return AnnouncementResult(0, 0, len(requests), 0.0)
+        self._unsent.sending(change, len(requests))
+
+        def settled(request: Publication, taken: bool) -> None:
+            self._unsent.settled(change, request, taken)
+
+        deadline = min(self._deadline, CHANGE_DEADLINE_SECONDS)
+        return self._publish(requests, started, deadline, settled=settled)
 
     def announce_unavailable(self, talk_ids: Sequence[str]) -> AnnouncementResult:
         """Say on the leaderboard's channel and the talks' that the counts cannot be read just
@@ -161,14 +189,19 @@ class Announcer:
         started: float,
         deadline: float,
         published: Callable[[Publication], None] | None = None,
+        settled: Callable[[Publication, bool], None] | None = None,
     ) -> AnnouncementResult:
         """Send the requests at once and wait for them until `deadline` seconds after
         `started`; what is still on its way then is left to its own timeout. `published`, if
-        given, hears each request that succeeded by then."""
+        given, hears each request that succeeded by then; `settled` each request's outcome
+        (taken or not), whenever it comes: by then, later, or never sent."""
         futures = [
             self._pool.submit(self._channel.publish, request.channel, request.events)
             for request in requests
         ]
+        if settled is not None:
+            for request, future in zip(requests, futures, strict=True):
+                future.add_done_callback(_settling(settled, request))
         remaining = max(0.0, deadline - (time.monotonic() - started))
         done, pending = wait(futures, timeout=remaining)
         for future in pending:
@@ -198,6 +231,18 @@ class Announcer:
             abandoned=len(pending),
             seconds=time.monotonic() - started,
         )
+
+
+def _settling(
+    settled: Callable[[Publication, bool], None], request: Publication
+) -> Callable[[Future[None]], None]:
+    """A future's callback telling `settled` whether its request was taken (a cancelled one:
+    never sent, not taken)."""
+
+    def done(future: Future[None]) -> None:
+        settled(request, not future.cancelled() and future.exception() is None)
+
+    return done
 
 
 def announce_on_live_channel(what: str, act: Callable[[Announcer], AnnouncementResult]) -> None:

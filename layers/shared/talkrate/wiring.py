@@ -232,6 +232,8 @@ def reset() -> None:
         rating_publisher().close()
     if database.cache_info().currsize:
         database().close()
+    if live_announcer.cache_info().currsize and (announcer := live_announcer()) is not None:
+        announcer.close()  # (its thread sending kept changes ends)
     for cached in (
         database,
         talk_catalog,
