@@ -13,9 +13,9 @@ from talkrate.announcer import announce_on_live_channel
 def announce_change(talk_id: str, talk: dict[str, Any] | None, revision: int | None = None) -> None:
     """Announce the talk as the catalog has it now (`talk`: its document, None when removed,
     with `revision`, the one the removed talk had), within the announcer's bound for a write;
-    never raises. The write has succeeded: a failed
-    or slow announcement costs the open pages the push (they read the talk again within a
-    minute), never the organiser's answer."""
+    never raises. The write has succeeded: a failed or slow announcement never costs the
+    organiser's answer, and what the channel did not take is sent again in the background
+    (talkrate.unsent_changes)."""
     announce_on_live_channel(
         "catalog change", lambda announcer: announcer.announce_change(talk_id, talk, revision)
     )
