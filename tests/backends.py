@@ -127,6 +127,10 @@ E2E_RATINGS = redis_url(4)
 RELAY_TALKS = postgres_dsn("relay")
 # The outbox of the command's relay test: CLI_TALKS's runtime relays its own every minute.
 CLI_RELAY_TALKS = postgres_dsn("cli_relay")
+# The projector's consumer group of the integration tests (their PROJECTOR_CONSUMER_GROUP): each
+# test's topic is one it consumes (an offset committed on it, as a projector's first batch does),
+# so `ops relay` and `ops redrive` publish into it.
+TEST_PROJECTOR_GROUP = "talkrate-tests-projector"
 # Another deployment's event store and read model, for an operator's command pointed at one of
 # each (a rebuild from the wrong event store): test_operations.py's alone.
 ELSEWHERE_TALKS = postgres_dsn("elsewhere")

@@ -24,7 +24,7 @@ from sam_emulator.events.kafka import ensure_topics
 from talkrate.adapters.redis_store import BUILT_KEY, REBUILD_LOCK_KEY, histogram_key
 from talkrate_local.broker import LocalBroker
 from talkrate_local.database import prepare
-from tests.backends import RATINGS, TALKS, built, emptied
+from tests.backends import RATINGS, TALKS, TEST_PROJECTOR_GROUP, built, emptied
 from tests.builders import unique_talk_id
 from tests.redis_cluster import LocalRedisCluster
 
@@ -175,10 +175,33 @@ def kafka_bootstrap() -> Iterator[str]:
 
 @pytest.fixture
 def topic(kafka_bootstrap: str) -> str:
-    """A fresh topic for one test, so offsets and records of other tests never mix in."""
+    """A fresh topic for one test, so offsets and records of other tests never mix in; the
+    tests' projector group (TEST_PROJECTOR_GROUP) consumes it, from its first offset."""
     name = f"ratings-test-{uuid.uuid4().hex[:8]}"
     ensure_topics(kafka_bootstrap, [name], partitions=3)
+    consumed_by(kafka_bootstrap, TEST_PROJECTOR_GROUP, name)
     return name
+
+
+def consumed_by(kafka_bootstrap: str, group: str, topic: str, offset: int = 0) -> None:
+    """The consumer group commits `offset` on each partition of the topic, as a projector of
+    the topic does once it has taken records of it."""
+    from kafka import TopicPartition
+    from kafka.admin import KafkaAdminClient
+    from kafka.structs import OffsetAndMetadata
+
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap.split(","))
+    try:
+        partitions = admin.describe_topics([topic])[0]["partitions"]
+        admin.alter_group_offsets(
+            group,
+            {
+                TopicPartition(topic, p["partition_index"]): OffsetAndMetadata(offset, "", -1)
+                for p in partitions
+            },
+        )
+    finally:
+        admin.close()
 
 
 @pytest.fixture

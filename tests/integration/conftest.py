@@ -14,6 +14,7 @@ from talkrate import wiring
 from talkrate.adapters.redis_store import RedisReadModel, histogram_key
 from talkrate.rebuild import rebuild_if_lost
 from talkrate_local.database import event_store
+from tests.backends import TEST_PROJECTOR_GROUP
 from tests.builders import LambdaContextStub, http_event, load_function
 
 TEST_VOTER_TOKEN_KEY = "integration-tests-voter-token-key"
@@ -45,6 +46,7 @@ def configure(
             "RATINGS_CONNECTION": redis_url,
             "STREAMS_CONNECTION": kafka_bootstrap,
             "RATINGS_TOPIC": topic,
+            "PROJECTOR_CONSUMER_GROUP": TEST_PROJECTOR_GROUP,
             "PUBLISH_TIMEOUT_SECONDS": "2",
             "VOTER_TOKEN_KEY": TEST_VOTER_TOKEN_KEY,
             **overrides,

@@ -298,6 +298,97 @@ def _require_topic_applied(
     )
 
 
+class TopicNotConsumed(CliError):
+    """RATINGS_TOPIC names a topic on which the projector's consumer group
+    (PROJECTOR_CONSUMER_GROUP) has committed no offset: what `ops relay` or `ops redrive` would
+    publish there no projector of the stack counts (exit 1)."""
+
+    kind = "topic-not-consumed"
+    title = "Not the projector's topic"
+
+
+NEW_TOPIC_HELP = (
+    "Publish into RATINGS_TOPIC though the projector's consumer group (PROJECTOR_CONSUMER_GROUP) "
+    "has committed no offset of it: a stack whose projector has taken no record yet (a first "
+    "deploy), or of the topic it has just moved to."
+)
+
+
+def _require_topic_consumed(settings: Any, command: str) -> None:
+    """Refuse, before anything is published, a RATINGS_TOPIC on which the projector's consumer
+    group has committed no offset (the broker says which topics it has: `committed_topics`):
+    with another stack's topic, or none set on a stack with a topic of its own, the ratings
+    published would count nowhere this stack reads, or in another stack's read model. A group
+    that has committed nothing at all is not the stack's (PROJECTOR_CONSUMER_GROUP unset or
+    another's), or its projector has taken no record yet: refused too, `--new-topic` says the
+    latter. A broker that does not answer: BackendUnavailable, nothing published."""
+    from talkrate.adapters.kafka_stream import committed_topics
+    from talkrate.locations import kafka_location
+
+    topic, group = settings.ratings_topic, settings.projector_consumer_group
+    consumed = committed_topics(settings, group)
+    if topic in consumed:
+        return
+
+    def named(variable: str, value: str) -> str:
+        unset = "" if os.environ.get(variable) else " not set: its default"
+        return f"{value!r} ({variable}{unset})"
+
+    said_group = f"the projector's consumer group {named('PROJECTOR_CONSUMER_GROUP', group)}"
+    where = kafka_location(settings.streams_connection)
+    if consumed:
+        listed = ", ".join(map(repr, consumed[:SAID_TOPICS]))
+        if len(consumed) > SAID_TOPICS:
+            listed += f" and {len(consumed) - SAID_TOPICS} more"
+        found = (
+            f"RATINGS_TOPIC is {named('RATINGS_TOPIC', topic)}, and {said_group} has committed "
+            f"offsets at {where} only of {listed}: what {command} published there this stack's "
+            "projector would never count"
+        )
+    else:
+        found = (
+            f"{said_group} has committed no offset at {where}, so nothing says that "
+            f"RATINGS_TOPIC {named('RATINGS_TOPIC', topic)} is the one it consumes: it is "
+            "another stack's group, or its projector has taken no record yet"
+        )
+    raise TopicNotConsumed(
+        f"{command}: nothing published: {found}. Set RATINGS_TOPIC and PROJECTOR_CONSUMER_GROUP "
+        "to the stack's RatingsTopic and ProjectorConsumerGroup (docs/operations.md, the "
+        "operator commands' environment); where the projector has taken no record of the "
+        "stack's topic yet (a first deploy, a topic just moved to), `--new-topic` publishes",
+        result={
+            "ratingsTopic": topic,
+            "projectorConsumerGroup": group,
+            "consumedTopics": consumed,
+        },
+    )
+
+
+class _ConsumedFirst:
+    """A RatingPublisher that, before its first publish, refuses a RATINGS_TOPIC the
+    projector's consumer group does not consume (`_require_topic_consumed`): `ops relay` asks
+    only once it has an entry to publish. Its refusal, and a broker that does not say, end the
+    relay's transaction: every entry stays as it was."""
+
+    def __init__(self, publisher: Any, settings: Any) -> None:
+        self._publisher = publisher
+        self._settings = settings
+        self._asked = False
+
+    def publish(self, event: Any) -> None:
+        """Publish, once the topic was found the projector's."""
+        from talkrate.errors import BackendUnavailable
+
+        if not self._asked:
+            try:
+                _require_topic_consumed(self._settings, "relay")
+            except BackendUnavailable as error:
+                # (not the stream's failure to take the entry: said as it is, nothing counted)
+                raise BackendError(f"relay: nothing published: {error}") from None
+            self._asked = True
+        self._publisher.publish(event)
+
+
 def _behind_refused(error: Any) -> BackendError:
     """The rebuild's refusal of an event store behind the read model (EventStoreBehind), with
     the replays that bring the missing records back from Kafka, and what each names."""
@@ -708,6 +799,7 @@ def dead_letters(session: Session, include_redriven: bool) -> None:
     help="For a letter without an eventId whose bytes other letters hold too: they are copies "
     "of one record, counted once together, or ratings each of its own (one id only).",
 )
+@click.option("--new-topic", is_flag=True, help=NEW_TOPIC_HELP)
 @pass_session
 @_backend_errors
 def redrive(
@@ -716,6 +808,7 @@ def redrive(
     value: str | None,
     new_event_id: bool,
     twins: str | None,
+    new_topic: bool,
 ) -> None:
     """Republish dead letters by id (repaired with --value), each at most once.
 
@@ -732,8 +825,13 @@ def redrive(
     holds is a record of that rating (the API makes every eventId it takes), whatever its bytes:
     stored, it counts already and is only marked (the output names the rating that counts);
     not stored yet, it goes under its eventId as the outbox holds it; --new-event-id is refused
-    (it would count twice). Not read: records on Kafka the projector has not reached."""
+    (it would count twice). Not read: records on Kafka the projector has not reached.
+
+    Refused, nothing recorded or published, when the projector's consumer group
+    (PROJECTOR_CONSUMER_GROUP) has committed no offset of RATINGS_TOPIC (unless --new-topic):
+    the letters would go where the stack's projector does not read."""
     from talkrate import wiring
+    from talkrate.config import load_settings
     from talkrate.events import Rating
 
     if value is not None and len(ids) != 1:
@@ -744,6 +842,8 @@ def redrive(
     store = wiring.event_store()
     with _none_redriven_if_refused(ids):
         letters, judged = _judged_all(ids, value, new_event_id, twins, store)
+    if not new_topic:  # (once the letters were judged: an id of none is said first)
+        _require_topic_consumed(load_settings(), "redrive")
     publisher = wiring.rating_publisher()
     redriven: list[dict[str, Any]] = []
     done = {"redriven": redriven}
@@ -1420,14 +1520,23 @@ def _not_yet_counted(store: Any, model: Any, voter_id: str) -> int:
     show_default=True,
     help="Publish at most this many entries.",
 )
+@click.option("--new-topic", is_flag=True, help=NEW_TOPIC_HELP)
 @pass_session
 @_backend_errors
-def relay(session: Session, limit: int) -> None:
-    """Publish what waits in the outbox now (entries another relay run holds are left to it)."""
+def relay(session: Session, limit: int, new_topic: bool) -> None:
+    """Publish what waits in the outbox now (entries another relay run holds are left to it).
+
+    Refused, nothing published, when the projector's consumer group (PROJECTOR_CONSUMER_GROUP)
+    has committed no offset of RATINGS_TOPIC (unless --new-topic): the ratings would go where
+    the stack's projector does not read. Asked only when an entry waits."""
     from talkrate import wiring
+    from talkrate.config import load_settings
     from talkrate.relay import relay_outbox
 
-    result = relay_outbox(wiring.outbox(), wiring.rating_publisher(), limit)
+    publisher: Any = wiring.rating_publisher()
+    if not new_topic:
+        publisher = _ConsumedFirst(publisher, load_settings())
+    result = relay_outbox(wiring.outbox(), publisher, limit)
     told = f"relay: published {result.published}, still pending {result.pending}"
     document = {
         "published": result.published,

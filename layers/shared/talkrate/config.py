@@ -63,6 +63,7 @@ _TEXT: tuple[str, ...] = (
     "streams_sasl_mechanism",
     "streams_username",
     "ratings_topic",
+    "projector_consumer_group",
     "stats_function_name",
     "rebuild_function_name",
     "lambda_endpoint_url",
@@ -122,6 +123,10 @@ class Settings:
     streams_username: str | None = None
     streams_password: Secret | None = None
     ratings_topic: str = "ratings"
+    # The projector's Kafka consumer group (the template's ProjectorConsumerGroup): read only by
+    # the operator commands that publish (`ops relay`, `ops redrive`), to refuse a topic the
+    # projector does not consume. The functions are not given it.
+    projector_consumer_group: str = "talkrate-projector"
     stats_function_name: str | None = None
     # The function the API invokes (asynchronously) to rebuild the read model when a read finds
     # it not built (RelayFunction); unset: the relay's own check, once a minute, rebuilds it.

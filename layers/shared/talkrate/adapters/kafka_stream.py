@@ -75,6 +75,59 @@ def checked_client_options(settings: Settings) -> dict[str, Any]:
     return client_options(settings)
 
 
+# How long the operator commands wait for the broker to say what a consumer group committed.
+GROUP_ANSWER_TIMEOUT_MS = 5_000
+
+
+def committed_topics(settings: Settings, group: str) -> list[str]:
+    """The topics on which the consumer group `group` has committed an offset, sorted: what it
+    consumes (a topic it reads from the start has none until it takes a record of it). One
+    OffsetFetch for every topic of the group, a standard Kafka request (0.10.2 on: Apache
+    Kafka, Amazon MSK, Redpanda, tansu). With MSK IAM the caller needs kafka-cluster:DescribeGroup
+    on the group, and sees only the topics it may describe. BackendUnavailable, naming the
+    broker as GET / does, when it does not answer or refuses to describe the group."""
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import GroupAuthorizationFailedError
+
+    from talkrate.locations import kafka_located, kafka_location
+
+    options = checked_client_options(settings)
+    bootstrap = settings.streams_connection
+    where = kafka_location(bootstrap)
+    try:
+        admin = KafkaAdminClient(
+            **options,
+            request_timeout_ms=GROUP_ANSWER_TIMEOUT_MS,
+            bootstrap_timeout_ms=GROUP_ANSWER_TIMEOUT_MS,
+        )
+    except KafkaError as error:
+        said = kafka_located(str(error), bootstrap)
+        raise BackendUnavailable(f"Kafka at {where} is unreachable: {said}") from None
+    except ValueError:
+        # (an entry that is no host:port, quoted by kafka-python: never said, as the producer)
+        raise BackendUnavailable(
+            "STREAMS_CONNECTION (the Kafka bootstrap servers) holds an entry that is no "
+            "host:port: no Kafka client could be built from it"
+        ) from None
+    try:
+        offsets = admin.list_group_offsets({group: None}).get(group, {})
+    except GroupAuthorizationFailedError:
+        raise BackendUnavailable(
+            f"Kafka at {where} refused to say which topics the consumer group {group!r} "
+            "consumes (not authorised to describe the group: with MSK IAM, "
+            "kafka-cluster:DescribeGroup on it)"
+        ) from None
+    except KafkaError as error:
+        said = kafka_located(str(error), bootstrap)
+        raise BackendUnavailable(
+            f"Kafka at {where} did not say which topics the consumer group {group!r} "
+            f"consumes: {said}"
+        ) from None
+    finally:
+        admin.close()
+    return sorted({tp.topic for tp, committed in offsets.items() if committed.offset >= 0})
+
+
 class KafkaRatingPublisher:
     """RatingPublisher over one producer, created on first use and reused across invocations."""
 
