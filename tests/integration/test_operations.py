@@ -368,12 +368,15 @@ def test_a_letter_whose_eventid_is_stored_for_another_rating_is_refused_and_can_
     assert wiring.read_model().histogram(talk).counts == {"1": 0, "2": 0, "3": 1, "4": 1, "5": 0}
 
 
-def redrive_elsewhere(letter_id: int, value: str) -> subprocess.Popen[str]:
-    """`talkrate ops redrive ID --value VALUE` begun in a process of its own (another
+def redrive_elsewhere(letter_id: int, value: str, *options: str) -> subprocess.Popen[str]:
+    """`talkrate ops redrive ID --value VALUE [OPTIONS]` begun in a process of its own (another
     operator's terminal), on the backends the environment names."""
     command = [sys.executable, "-m", "talkrate_cli", "ops", "redrive", str(letter_id)]
     return subprocess.Popen(
-        [*command, "--value", value], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*command, "--value", value, *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -419,8 +422,10 @@ def test_two_operators_redriving_one_letter_at_once_publish_it_once(
         assert held_still(process.pid), broker.log_tail()
         # When two operators redrive it at the same time, each repairing it with an eventId
         # of its own
+        # (on a broker of its own, which no projector's group has committed offsets on, and
+        # held still, which would not say: --new-topic)
         repairs = [{**broken, "value": 5, "eventId": str(uuid.uuid4())} for _ in range(2)]
-        runs = [redrive_elsewhere(letter["id"], json.dumps(r)) for r in repairs]
+        runs = [redrive_elsewhere(letter["id"], json.dumps(r), "--new-topic") for r in repairs]
         try:
             waited = a_session_waits_for_a_dead_letter(talks_dsn)
         finally:

@@ -89,6 +89,8 @@ aws() {
     *"--stack-name talkrate-dev "*"OutputKey=='ConnectionsSecretArn'"*)
       echo "arn:aws:secretsmanager:eu-west-1:123456789012:secret:dev-AbC" ;;
     *"--stack-name talkrate-dev "*"ParameterKey=='RatingsTopic'"*) echo "talkrate-dev-ratings" ;;
+    *"--stack-name talkrate-dev "*"ParameterKey=='ProjectorConsumerGroup'"*)
+      echo "talkrate-dev-projector" ;;
     *) echo "unexpected: aws $*" >&2; return 1 ;;
   esac
 }
@@ -103,7 +105,10 @@ def test_the_commands_environment_names_the_stack_s_own_topic(tmp_path: Path) ->
         [
             "bash",
             "-euc",
-            DEV_STACK + block + 'echo "topic=$RATINGS_TOPIC secret=$CONNECTIONS_SECRET_ARN"',
+            DEV_STACK
+            + block
+            + 'echo "topic=$RATINGS_TOPIC group=$PROJECTOR_CONSUMER_GROUP '
+            + 'secret=$CONNECTIONS_SECRET_ARN"',
         ],
         cwd=tmp_path,
         env={"PATH": "/usr/bin:/bin"},
@@ -112,11 +117,13 @@ def test_the_commands_environment_names_the_stack_s_own_topic(tmp_path: Path) ->
         timeout=30,
         check=False,
     )
-    # Then the commands read dev's topic (rebuild and check compare its positions) and its
-    # connections secret, whose strings never reach a command line
+    # Then the commands read dev's topic (rebuild and check compare its positions), its
+    # projector's consumer group (relay and redrive ask the broker which topics it consumes)
+    # and its connections secret, whose strings never reach a command line
     assert finished.returncode == 0, finished.stderr
     assert finished.stdout.split() == [
         "topic=talkrate-dev-ratings",
+        "group=talkrate-dev-projector",
         "secret=arn:aws:secretsmanager:eu-west-1:123456789012:secret:dev-AbC",
     ]
 
