@@ -366,6 +366,99 @@ def test_an_attendee_s_other_tab_says_a_rating_waits_for_the_network_while_offli
     assert wait_for(lambda: ratings_of(web, talk["id"]) == only(3))
 
 
+SENDING_LOCK = "talkrate-sending:{id}"
+
+
+def sends_of(tab: Page, talk_id: str) -> list[str | None]:
+    """The Idempotency-Key of every rating of the talk this tab sends (let through)."""
+    keys: list[str | None] = []
+
+    def record(route: Route) -> None:
+        body = route.request.post_data_json if route.request.method == "POST" else None
+        if body and body.get("talkId") == talk_id:
+            keys.append(route.request.headers.get("idempotency-key"))
+        route.continue_()
+
+    tab.route(lambda url: urlparse(url).path == "/ratings", record)
+    return keys
+
+
+def sending_settled(tab: Page, talk_id: str) -> bool:
+    """No tab of the browser holds or waits for the talk's sending lock: every tab's word on
+    whether it sends the kept rating is said."""
+    held: bool = tab.evaluate(
+        """async (name) => {
+            const { held, pending } = await navigator.locks.query();
+            return [...held, ...pending].some((lock) => lock.name === name);
+        }""",
+        SENDING_LOCK.format(id=talk_id),
+    )
+    return not held
+
+
+def test_two_tabs_of_a_talk_back_online_send_its_kept_rating_from_one_tab_counted_once(
+    web: WebStack, phone: Any, page: Page
+) -> None:
+    # Given one attendee with a talk's page open in two tabs, a pass in hand, and a rating of
+    # 3 kept while the phone was offline
+    talk, first, second = open_in_two_tabs(web, phone, page, "Two tabs, one sender")
+    first.bring_to_front()
+    star(first, 4).click()
+    enter_event_code(first)
+    expect(second.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
+    sent = {tab: sends_of(tab, talk["id"]) for tab in (first, second)}
+    phone.set_offline(True)
+    star(first, 3).click()
+    waiting = "Waiting to send your rating: 3 out of 5."
+    for tab in (first, second):
+        expect(tab.get_by_test_id("own-rating")).to_have_text(waiting)
+    # When the network comes back (both tabs hear it at once)
+    phone.set_offline(False)
+    # Then both tabs say the 3, counted once, and only one of them sent it (the other left it
+    # to that one: no tab holds or waits for its turn to send any more)
+    for tab in (first, second):
+        expect(tab.get_by_test_id("own-rating")).to_contain_text("You rated 3 out of 5")
+    assert wait_for(lambda: ratings_of(web, talk["id"]) == only(3))
+    assert waited_on(first, lambda: sending_settled(first, talk["id"]))
+    senders = [tab for tab, keys in sent.items() if keys]
+    assert len(senders) == 1, list(sent.values())
+    assert len(set(sent[senders[0]])) == 1
+    assert ratings_of(web, talk["id"]) == only(3)
+
+
+def test_a_kept_rating_whose_tab_closes_mid_send_is_sent_by_the_other_tab_once(
+    web: WebStack, phone: Any, page: Page
+) -> None:
+    # Given one attendee with a talk's page open in two tabs, a pass in hand (a rating of 4),
+    # and a network that swallows the first tab's next rating (no answer, nothing reaches
+    # the service)
+    talk, first, second = open_in_two_tabs(web, phone, page, "Closed mid-send")
+    first.bring_to_front()
+    star(first, 4).click()
+    enter_event_code(first)
+    expect(second.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
+    swallowed: list[Route] = []
+    first.route(
+        lambda url: urlparse(url).path == "/ratings",
+        lambda route: (
+            swallowed.append(route) if route.request.method == "POST" else route.continue_()
+        ),
+    )
+    sent = sends_of(second, talk["id"])
+    # When they tap 2 in the first tab and close it while the 2 is on its way
+    star(first, 2).click()
+    expect(second.get_by_test_id("own-rating")).to_have_text("Sending your rating: 2 out of 5…")
+    assert waited_on(first, lambda: swallowed)
+    first.close()
+    # Then the second tab sends the 2 (it was said "Sending…" there for ever, never sent), and
+    # it counts once, in place of the 4
+    expect(second.get_by_test_id("own-rating")).to_contain_text("You rated 2 out of 5")
+    assert wait_for(lambda: ratings_of(web, talk["id"]) == only(2))
+    assert waited_on(second, lambda: sending_settled(second, talk["id"]))
+    assert len(sent) == 1, sent
+    assert ratings_of(web, talk["id"]) == only(2)
+
+
 WAITING = "Waiting for the network: your rating will be sent when you are back online."
 # Said instead while the phone is online and the service does not answer it (down, or a hall's
 # Wi-Fi without a way out): "back online" would send the attendee to a phone that is.

@@ -178,8 +178,30 @@ async function sendOne(talkId) {
   }
 }
 
-// Every kept rating not claimed by an open talk page, each once at a time, none before the
-// time the service asked it to wait.
+// One tab sends a talk's kept rating at a time: the tab sending it holds this lock of the origin
+// (Web Locks) until its answer, and every other page leaves it to that one. A tab closed mid-send
+// lets it go, and a talk page that waits for its turn (`sendAlone`) sends the rating still kept.
+const sendingLock = (talkId) => `talkrate-sending:${talkId}`;
+
+// Holds the talk's sending lock from now until the function returned is called: a tap's send,
+// whichever tab sends the kept rating it replaces. Without Web Locks, nothing.
+export function holdSending(talkId) {
+  if (!navigator.locks) return () => {};
+  let done;
+  const over = new Promise((resolve) => { done = resolve; });
+  navigator.locks.request(sendingLock(talkId), () => over).catch(() => {});
+  return done;
+}
+
+// Runs `send` holding the talk's sending lock, if no tab holds it (`wait`: once it has its
+// turn, however long); resolves to `send`'s result, or to `busy` when another tab holds it.
+// Without Web Locks, `send` at once.
+export const sendAlone = (talkId, send, { wait = false, busy = undefined } = {}) => (navigator.locks
+  ? navigator.locks.request(sendingLock(talkId), wait ? {} : { ifAvailable: true }, (lock) => (lock ? send() : busy))
+  : Promise.resolve().then(send));
+
+// Every kept rating not claimed by an open talk page nor being sent by another tab, each once at
+// a time, none before the time the service asked it to wait.
 export function sendKept() {
   if (!navigator.onLine) return;
   for (const talkId of keptTalks()) {
@@ -191,7 +213,7 @@ export function sendKept() {
       continue;
     }
     inFlight.add(talkId);
-    sendOne(talkId).finally(() => inFlight.delete(talkId));
+    sendAlone(talkId, () => sendOne(talkId)).finally(() => inFlight.delete(talkId));
   }
 }
 

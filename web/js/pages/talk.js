@@ -4,7 +4,7 @@ import { request, get, talkPath, appConfig, ApiError, serviceNow, credentialRefu
 import { watchTalk, watchForTalk, newestShown } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { voterToken, forgetToken, forgetExpired, renewIfDue, countsBeside, rememberCode, CodeRequired, TooManyVoters, ownRating, rememberRating, sendingRating, keepSending, safeToResend, takeRefused } from "../voter.js";
-import { claim, keepForLater, inProgress, putOff, waitLeft, sendNoted, mayHaveCounted, passNow, renewedSince } from "../outbox.js";
+import { claim, keepForLater, inProgress, putOff, waitLeft, sendNoted, mayHaveCounted, passNow, renewedSince, holdSending, sendAlone } from "../outbox.js";
 import { liveBadge, errorText, countsNotice, countsFollowed, STORED_COUNTS } from "./common.js";
 import { liveAnnouncer } from "../announce.js";
 import { ratingWindow, when, zoned, atNextEdge } from "../window.js";
@@ -370,8 +370,12 @@ export function talkPage(main, talkId) {
   }
   document.addEventListener("visibilitychange", onVisible);
   // Every tab of the attendee shows their newest rating: another tab's is told by its storage,
-  // and so is the refusal of one another page sent.
-  const onStorage = () => showMine(true);
+  // and so is the refusal of one another page sent. A rating another tab keeps is this tab's to
+  // send once that tab is done with it, if it is still kept then (sendKeptAlone).
+  const onStorage = () => {
+    showMine(true);
+    if (!busy && !stopped && navigator.onLine && keptRating()) sendKeptAlone(true);
+  };
   window.addEventListener("storage", onStorage);
   window.addEventListener("online", resend);
 
@@ -444,7 +448,7 @@ export function talkPage(main, talkId) {
     if (!held) return;
     const left = waitLeft(held);
     if (!left) {
-      rate(held.value, held);
+      sendKeptAlone();
       return;
     }
     if (!waiting) {
@@ -454,6 +458,52 @@ export function talkPage(main, talkId) {
     }
     clearTimeout(retryTimer);
     retryTimer = setTimeout(resend, left);
+  }
+
+  // The kept rating sent from this tab, unless another tab of the attendee is sending it (the
+  // talk's sending lock, outbox.js): then this one waits for its turn (`wait`), and sends the
+  // rating only if it is still kept then (that tab closed mid-send, or its answer said "later").
+  // Granted after waiting, it first lets that tab's last word reach it (a tab's view of
+  // localStorage catches up with another's a moment later), so an answered rating is not sent
+  // again. One turn waited for at a time.
+  let queued = false;
+  function sendKeptAlone(wait = false) {
+    if (wait && queued) return;
+    if (wait) queued = true;
+    const seen = sendingRating(talkId)?.key;
+    sendAlone(talkId, async () => {
+      if (wait) {
+        queued = false;
+        await keptCaughtUp(seen);
+      }
+      const held = busy || stopped ? null : keptRating();
+      if (!held) {
+        if (!busy && !stopped) showMine();
+        return false;
+      }
+      if (waitLeft(held)) return true; // it waits as the service asked: resend sets its timer
+      await rate(held.value, held);
+      return false;
+    }, { wait, busy: "elsewhere" }).then((then) => {
+      if (then === "elsewhere") sendKeptAlone(true);
+      else if (then) resend();
+    });
+  }
+  // Resolves once the kept rating is no longer the one of key `seen`, or after a second.
+  function keptCaughtUp(seen) {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (sendingRating(talkId)?.key !== seen) done();
+      };
+      const timer = setTimeout(() => done(), 1000);
+      const done = () => {
+        clearTimeout(timer);
+        removeEventListener("storage", check);
+        resolve();
+      };
+      addEventListener("storage", check);
+      check();
+    });
   }
 
   // The last star tapped is the one that stands: a tap while a rating is on its way (a slow
@@ -466,6 +516,7 @@ export function talkPage(main, talkId) {
       return;
     }
     busy = true;
+    const sending = holdSending(talkId); // (before it is kept: another tab hears it kept after)
     // A rating waiting for the network, tried again by itself (each 30 s check, the network's
     // return): its lines keep saying it waits until it is counted or refused. Cleared and said
     // again at each try, they were read out by a screen reader twice a minute, an alert each time.
@@ -581,6 +632,7 @@ export function talkPage(main, talkId) {
       if (!waiting) settled = key;
       if (!waiting && sendingRating(talkId)?.key === key) keepSending(talkId, null);
       busy = false;
+      sending();
       buttons.forEach((b) => b.classList.remove("sending"));
       if (waiting) showMine();
       // After a refusal the tap made meanwhile is dropped: the message says why, and the
