@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app
-from tests.e2e.test_web_admin import import_file, sign_in
+from tests.e2e.test_web_admin import import_file, saved_by_another_organiser, sign_in
 from tests.e2e.test_web_app import SCREEN, TALK_PAGE, WebStack, an_hour_from
 from tests.venue_cells import VENUE_CELLS
 
@@ -514,6 +514,117 @@ def test_the_choice_follows_the_field_and_moves_a_talk_to_the_other_of_a_repeate
     # Then the talk is at the first 02:30, 00:30 UTC (it stayed at 01:30, "Saved")
     saved = web.runtime.request("GET", f"/talks/{talk['id']}").json
     assert (saved["startsAt"], saved["endsAt"]) == ("2027-10-31T00:30:00Z", "2027-10-31T03:00:00Z")
+
+
+def test_a_talk_moved_to_the_other_of_a_repeated_hour_keeps_the_move_over_someone_else_s_save(
+    web: WebStack, organiser: Page
+) -> None:
+    # Given a talk at Berlin's second 02:30 (winter time, 01:30 UTC) the night its clocks go
+    # back, and an organiser who moves it to the first 02:30 by the choice alone (the field's
+    # 02:30 left as it is)
+    stem = unique_talk_id()[-6:]
+    talk = web.add_talk(
+        title=f"Half two, first {stem}",
+        room="Hall A",
+        startsAt="2028-10-29T01:30:00Z",
+        endsAt="2028-10-29T03:00:00Z",
+    )
+    organiser.get_by_role("searchbox", name="Search talks").fill(stem)
+    organiser.get_by_role("button", name=f"Edit Half two, first {stem}").click()
+    which = organiser.get_by_label("Which Starts time")
+    expect(which).to_have_value("1")
+    which.select_option("0")
+    # When another organiser moves its room and its end meanwhile, and this one saves
+    saved_by_another_organiser(web, talk["id"], room="Hall B", endsAt="2028-10-29T03:30:00Z")
+    organiser.get_by_role("button", name="Save").click()
+    # Then the form says their version is shown with this organiser's change to the start (it
+    # said "Save again to apply it", the start not counted as changed), the choice kept
+    message = organiser.get_by_test_id("admin-message")
+    expect(message).to_contain_text(
+        "(they changed the room and the end): nothing was saved. The form now shows their "
+        "version with your changes to the start: Save again to apply your changes, or Cancel."
+    )
+    expect(organiser.get_by_label("Room", exact=True)).to_have_value("Hall B")
+    expect(organiser.get_by_label("Starts", exact=True)).to_have_value("2028-10-29T02:30")
+    expect(which).to_have_value("0")
+    # And saving again keeps both: their room and end, the first 02:30
+    organiser.get_by_role("button", name="Save").click()
+    expect(message).to_contain_text(f"Saved “Half two, first {stem}”.")
+    saved = web.runtime.request("GET", f"/talks/{talk['id']}").json
+    assert (saved["room"], saved["startsAt"], saved["endsAt"]) == (
+        "Hall B",
+        "2028-10-29T00:30:00Z",
+        "2028-10-29T03:30:00Z",
+    )
+
+
+def test_a_move_to_the_other_of_a_repeated_hour_stands_over_someone_else_s_new_start(
+    web: WebStack, organiser: Page
+) -> None:
+    # Given a talk at Berlin's second 02:30 the night its clocks go back, moved by an organiser
+    # to the first 02:30 by the choice alone
+    stem = unique_talk_id()[-6:]
+    talk = web.add_talk(
+        title=f"Half two, both {stem}",
+        startsAt="2028-10-29T01:30:00Z",
+        endsAt="2028-10-29T03:00:00Z",
+    )
+    organiser.get_by_role("searchbox", name="Search talks").fill(stem)
+    organiser.get_by_role("button", name=f"Edit Half two, both {stem}").click()
+    which = organiser.get_by_label("Which Starts time")
+    expect(which).to_have_value("1")
+    which.select_option("0")
+    # When another organiser moves its start to 02:45 winter time (01:45 UTC) meanwhile, and
+    # this one saves
+    saved_by_another_organiser(web, talk["id"], startsAt="2028-10-29T01:45:00Z")
+    organiser.get_by_role("button", name="Save").click()
+    # Then both changed the start, and the form keeps this organiser's: 02:30, the first (their
+    # 02:45 was taken in its place, the move lost)
+    message = organiser.get_by_test_id("admin-message")
+    expect(message).to_contain_text(
+        "(they changed the start): nothing was saved. The form now shows their version with "
+        "your changes to the start; you both changed the start, and the form keeps yours"
+    )
+    expect(organiser.get_by_label("Starts", exact=True)).to_have_value("2028-10-29T02:30")
+    expect(which).to_have_value("0")
+    organiser.get_by_role("button", name="Save").click()
+    expect(message).to_contain_text(f"Saved “Half two, both {stem}”.")
+    saved = web.runtime.request("GET", f"/talks/{talk['id']}").json
+    assert (saved["startsAt"], saved["endsAt"]) == ("2028-10-29T00:30:00Z", "2028-10-29T03:00:00Z")
+
+
+def test_a_move_to_the_other_of_a_repeated_hour_is_not_said_saved_by_an_earlier_try(
+    web: WebStack, organiser: Page
+) -> None:
+    # Given a talk at Berlin's second 02:30 the night its clocks go back, whose title an
+    # organiser fixes and which they move to the first 02:30 by the choice alone
+    stem = unique_talk_id()[-6:]
+    talk = web.add_talk(
+        title=f"Half two typo {stem}",
+        startsAt="2028-10-29T01:30:00Z",
+        endsAt="2028-10-29T03:00:00Z",
+    )
+    organiser.get_by_role("searchbox", name="Search talks").fill(stem)
+    organiser.get_by_role("button", name=f"Edit Half two typo {stem}").click()
+    organiser.get_by_label("Title", exact=True).fill(f"Half two, fixed {stem}")
+    which = organiser.get_by_label("Which Starts time")
+    which.select_option("0")
+    # When another organiser fixes the title the same way meanwhile (the start left), and this
+    # one saves
+    saved_by_another_organiser(web, talk["id"], title=f"Half two, fixed {stem}")
+    organiser.get_by_role("button", name="Save").click()
+    # Then the page does not say the save went through (it said "Saved … (an earlier try had
+    # gone through)" with the talk still at the second 02:30): the move is still to save
+    message = organiser.get_by_test_id("admin-message")
+    expect(message).to_contain_text(
+        "(they changed the title): nothing was saved. The form now shows their version with "
+        "your changes to the title and the start"
+    )
+    expect(which).to_have_value("0")
+    organiser.get_by_role("button", name="Save").click()
+    expect(message).to_contain_text(f"Saved “Half two, fixed {stem}”.")
+    saved = web.runtime.request("GET", f"/talks/{talk['id']}").json
+    assert saved["startsAt"] == "2028-10-29T00:30:00Z"
 
 
 def test_a_device_in_berlin_without_a_venue_s_zone_is_asked_which_of_a_repeated_hour(

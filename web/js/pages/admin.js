@@ -791,7 +791,13 @@ export function adminPage(main) {
         title: of.title, speakers: (of.speakers || []).join("\n"), language: of.language || "", track: of.track || "", room: of.room || "",
         startsAt: toLocalInput(of.startsAt), endsAt: toLocalInput(of.endsAt),
       });
-      const edited = () => (base ? Object.keys(inputs).filter((k) => inputs[k].value !== shown(base)[k]) : Object.keys(inputs));
+      // A time moved to the other of its repeated hour by the choice alone (its field's wall time
+      // as it was) is a change of that field too: counted as edited, kept over someone else's
+      // save, and not taken as "already saved" (it used to be compared by its wall time only).
+      const TIMES = ["startsAt", "endsAt"];
+      const minuteOrNull = (iso) => (iso ? minuteOf(iso) : null);
+      const movedByChoice = (k, of) => TIMES.includes(k) && minuteOrNull(sentAs(inputs[k], k)) !== minuteOrNull(of[k]);
+      const edited = () => (base ? Object.keys(inputs).filter((k) => inputs[k].value !== shown(base)[k] || movedByChoice(k, base)) : Object.keys(inputs));
       const heading = h("h2", { tabindex: "-1" }, isNew ? "Add a talk" : ["Edit ", quoted(talk.title, talk.language)]);
       // One save at a time: a second press while the first is on its way (a slow network) sent
       // the form again, and its refusal (the talk's new revision, the id now taken) was told as
@@ -822,7 +828,7 @@ export function adminPage(main) {
       // taken). When the talk is now what the form says, that save went through: said so,
       // not told as someone else's change.
       // (a language in any case: the service keeps it in the registry's, "en-GB" for "en-gb")
-      const asInTheForm = (now) => Boolean(now) && Object.keys(inputs).every((k) => shown(now)[k] === inputs[k].value
+      const asInTheForm = (now) => Boolean(now) && Object.keys(inputs).every((k) => (shown(now)[k] === inputs[k].value && !movedByChoice(k, now))
         || (k === "language" && shown(now)[k].toLowerCase() === inputs[k].value.trim().toLowerCase()));
       const done = async (said, savedId) => {
         closeForm();
@@ -860,12 +866,18 @@ export function adminPage(main) {
       const takeTheirs = (theirs) => {
         const mine = edited();
         const what = changedFields(base, theirs);
-        const both = mine.filter((k) => shown(theirs)[k] !== shown(base)[k]);
+        const both = mine.filter((k) => shown(theirs)[k] !== shown(base)[k]
+          || (TIMES.includes(k) && minuteOrNull(theirs[k]) !== minuteOrNull(base[k])));
         const now = shown(theirs);
+        // (which of a repeated hour this organiser chose for a time they changed: kept over
+        // theirs, whose own one the choice would otherwise show)
+        const choices = TIMES.filter((k) => mine.includes(k)).map((k) => [which[inputs[k].id], which[inputs[k].id].value]);
         for (const k of Object.keys(inputs)) if (!mine.includes(k)) inputs[k].value = now[k];
         langOfFields();
         base = theirs;
         revision = theirs.revision;
+        checkTimes();
+        for (const [select, value] of choices) if (!select.hidden && value !== "") select.value = value;
         checkTimes();
         const yours = mine.map((k) => FIELD_NAMES[k]);
         const changedBy = what.length ? ` (they changed ${listed(what)})` : "";
