@@ -369,3 +369,60 @@ def test_the_room_screen_s_setup_note_covers_nothing_with_the_text_at_200_percen
         assert drawn["outside"] == [], drawn
     finally:
         room.close()
+
+
+# The title's box and whether its line clamp cuts it, on the page (a phone scrolled down).
+TITLE_SHOWN = """() => {
+  const title = document.querySelector(".screen-head h1");
+  const r = title.getBoundingClientRect();
+  return { cut: title.scrollHeight > title.clientHeight + 1, top: r.top + scrollY, height: r.height };
+}"""
+TEXT_SIZES = {
+    "1280x720 at 200%": (web_app.PROJECTORS["1280x720"], "200%"),
+    "phone 390x844 at 200%": (web_app.PHONE, "200%"),
+    "phone 390x844": (web_app.PHONE, None),
+}
+
+
+@pytest.mark.parametrize("size", TEXT_SIZES)
+def test_a_long_title_is_shown_whole_with_the_text_enlarged_and_stays_still_as_ratings_come(
+    stack: Stack, browser: Browser, size: str, tmp_path: Path
+) -> None:
+    # Given the room screen of a talk whose title takes three lines of a 1080p screen, on a
+    # 720p projector or a phone, its text enlarged to 200% by a reader's style sheet or not
+    viewport, enlarged = TEXT_SIZES[size]
+    talk = crowded_talk(stack, THREE_LINE_TITLE)
+    room = browser.new_context(viewport=viewport)
+    try:
+        screen = room.new_page()
+        if enlarged:
+            screen.add_init_script(
+                "document.addEventListener('DOMContentLoaded', () => "
+                f"{{ document.documentElement.style.fontSize = '{enlarged}'; }})"
+            )
+        screen.goto(stack.runtime.url + web_app.SCREEN.format(id=talk))
+        expect(screen.locator(".live-badge")).to_have_attribute("data-state", "live")
+        expect(screen.get_by_test_id("total")).to_have_text("3 ratings")
+        # Then the title is shown whole (at 720p with the text at 200% its line clamp cut it
+        # after "metrics and structured logs…", on a screen that scrolled all the same)
+        # (once the screen has fitted its parts to their figures: 200 ms after they change size)
+        assert wait_for(lambda: not screen.evaluate(TITLE_SHOWN)["cut"], 5, screen), (
+            screen.evaluate(TITLE_SHOWN)
+        )
+        screen.screenshot(path=str(tmp_path / "whole.png"), full_page=True)
+        # When the screen is scrolled down to its figures (a phone; the grown projector's page)
+        # and ratings come in live
+        screen.locator(".histogram.big").scroll_into_view_if_needed()
+        before = screen.evaluate(TITLE_SHOWN)
+        bars = screen.locator(".histogram.big").bounding_box()
+        screen.evaluate(web_app.LAYOUT_SHIFT_WATCH)
+        for count, value in enumerate((1, 2, 3), start=4):
+            rate(stack, talk, value)
+            expect(screen.get_by_test_id("total")).to_have_text(f"{count} ratings")
+        # Then nothing moved: the title as it was (not cut again, nor grown), the bars where
+        # the attendee scrolled to, no layout shift
+        assert screen.evaluate(web_app.LAYOUT_SHIFT) == 0
+        assert screen.evaluate(TITLE_SHOWN) == before
+        assert screen.locator(".histogram.big").bounding_box() == bars
+    finally:
+        room.close()

@@ -130,8 +130,11 @@ export function screenPage(main, talkId) {
   // Where the QR code or its words, reaching past their place into the gaps (app.css), meet a
   // line of the title, the speakers or the setup note (text enlarged to 200%: the address under
   // the note's first line), they keep to their place and the screen grows instead (.apart).
-  const fit = () => {
-    title.classList.remove("long");
+  // A title still cut at three lines on a screen that scrolls all the same (its text enlarged to
+  // 200% by a reader's style sheet: 720p lost half of a three-line title) is shown whole: the
+  // cut no longer keeps anything in view, and the title is read nowhere else in the room.
+  const place = () => {
+    title.classList.remove("long", "whole");
     speakers.classList.remove("many", "one-line");
     screen.classList.remove("grown", "apart");
     if (missing) return;
@@ -148,10 +151,20 @@ export function screenPage(main, talkId) {
       screen.classList.add("grown");
       speakers.classList.remove("one-line");
     }
+    if (scrolls() && title.scrollHeight > title.clientHeight + 1) title.classList.add("whole");
     if (meet(drawn(code, caption, addressLine), drawn(title, speakers, ...(loopbackNote ? [loopbackNote] : [])))) {
       screen.classList.add("apart");
       if (scrolls()) speakers.classList.remove("one-line"); // (cut for nothing now)
     }
+  };
+  // Measured with the parts' classes taken off, the page is shorter for a moment, and a page
+  // scrolled near its end (a phone, a grown screen scrolled to its figures) was moved up by that
+  // much at a live update's new figures, though the page came back to its height: it is put
+  // back where it was.
+  const fit = () => {
+    const [x, y] = [scrollX, scrollY];
+    place();
+    if (scrollX !== x || scrollY !== y) scrollTo(x, y);
   };
   const refit = debounce(() => talk && fit(), 200);
   addEventListener("resize", refit);
@@ -171,7 +184,7 @@ export function screenPage(main, talkId) {
   // setting up the screen can do, without the QR code, the histogram or a live state.
   const notInProgramme = (gone) => {
     inProgramme(false);
-    title.classList.remove("long");
+    title.classList.remove("long", "whole");
     speakers.classList.remove("one-line");
     screen.classList.remove("grown", "apart");
     speakers.removeAttribute("dir"); // (the page's words, in its direction and language)
