@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 from talkrate.errors import (
@@ -15,7 +16,7 @@ from talkrate.leaderboard import ranked as places
 from talkrate.observability import logger
 from talkrate.ports import Catalog, EventStore, Ratings, RebuildRequests
 from talkrate.read_model import not_built, unbuilt_zeros
-from talkrate.values import Histogram, Precondition, RatingSummary, Talk
+from talkrate.values import Histogram, KeptAnswer, Precondition, RatingSummary, Talk
 
 if TYPE_CHECKING:  # only the organisers' writes bring pydantic in
     from talkrate.models import NewTalk, TalkFields
@@ -136,6 +137,33 @@ def add_talk(catalog: Catalog, ratings: Ratings, new: NewTalk) -> Talk:
         raise TalkConflict(new.id)
     _ranked_again(ratings, talk.id)
     return talk._replace(revision=revision)
+
+
+def add_talk_once(
+    catalog: Catalog,
+    ratings: Ratings,
+    new: NewTalk,
+    key: str,
+    answer: Callable[[Talk], KeptAnswer],
+    kept_seconds: int,
+) -> tuple[KeptAnswer, Talk | None]:
+    """Add a talk under a new id with an Idempotency-Key (`key`, with its scope): the answer,
+    and the talk when it was added now. A repeat of the key's first request within
+    `kept_seconds` (its answer lost on the way) is given that request's answer and adds nothing
+    (None); IdempotencyKeyReused when the key came with another talk, TalkConflict when the id
+    is taken."""
+    saved: list[Talk] = []
+
+    def answered(talk: Talk) -> KeptAnswer:
+        saved.append(talk)
+        return answer(talk)
+
+    request = new.model_dump(mode="json")
+    given, added = catalog.create_once(new.talk(new.id), key, request, answered, kept_seconds)
+    if not added:
+        return given, None
+    _ranked_again(ratings, new.id)
+    return given, saved[0]
 
 
 def replace_talk(

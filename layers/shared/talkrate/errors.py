@@ -89,7 +89,12 @@ class ReadModelNotBuilt(ReadModelRebuilding):
 
 
 class IdempotencyKeyReused(TalkrateError):
-    """An Idempotency-Key came back with a different rating than the one it was first used for."""
+    """An Idempotency-Key came back with a different request (another rating, another talk) than
+    the one it was first used for; `what` names what it was used for ("rating", "talk")."""
+
+    def __init__(self, key: str, what: str = "rating") -> None:
+        super().__init__(key)
+        self.what = what
 
 
 class RequestInProgress(TalkrateError):

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 from talkrate.events import Rating
-from talkrate.values import Histogram, Precondition, RatingWindow, Talk
+from talkrate.values import Histogram, KeptAnswer, Precondition, RatingWindow, Talk
 
 if TYPE_CHECKING:  # the projection side's values: the API never loads them
     from talkrate.projected import (
@@ -337,6 +337,19 @@ class Catalog(Protocol):
 
     def create(self, talk: Talk) -> int | None:
         """Add: its revision, or None when the id is taken."""
+        ...
+
+    def create_once(
+        self,
+        talk: Talk,
+        key: str,
+        request: dict[str, Any],
+        answer: Callable[[Talk], KeptAnswer],
+        kept_seconds: int,
+    ) -> tuple[KeptAnswer, bool]:
+        """Add under an Idempotency-Key, the key's answer kept with the talk: (answer(the talk
+        added), True), or (the answer kept, False) for a repeat of the key's first request
+        (IdempotencyKeyReused for another request; TalkConflict when the id is taken)."""
         ...
 
     def delete(self, talk_id: str, precondition: Precondition | None = None) -> int | None:

@@ -103,6 +103,22 @@ ALTER TABLE forgotten_voters ADD COLUMN IF NOT EXISTS marked_at timestamptz;
 CREATE INDEX IF NOT EXISTS forgotten_voters_unmarked ON forgotten_voters (pseudonym)
     WHERE marked_at IS NULL;
 
+-- The answers of POST /talks sent with an Idempotency-Key, written in the transaction that adds
+-- the talk (a request that added nothing keeps nothing): a retry with the key and the same body
+-- is given the first answer, and adds nothing more; with another body it is refused (422). Kept
+-- an hour, as the ratings' keys are (talkrate.adapters.idempotency.KEY_TTL_SECONDS): older rows
+-- are deleted by the next keyed POST. `key_hash`: SHA-256 of the key with its scope (never the
+-- key); `request`: SHA-256 of the body's canonical JSON.
+CREATE TABLE IF NOT EXISTS talk_requests (
+    key_hash    text PRIMARY KEY,
+    request     text NOT NULL,
+    status      smallint,
+    headers     jsonb,
+    body        text,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS talk_requests_created ON talk_requests (created_at);
+
 -- The schema files applied so far, by digest (talkrate.adapters.postgres.apply_schema): a
 -- deploy whose file was applied before (unchanged, or an earlier one at a rollback: every
 -- change here is additive) runs nothing, and takes no table's lock.

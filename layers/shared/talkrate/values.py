@@ -132,6 +132,25 @@ class Talk(NamedTuple):
         return entity_tag(self.revision)
 
 
+class KeptAnswer(NamedTuple):
+    """The answer a request sent with an Idempotency-Key was given, kept so that its retries are
+    given it again (status, headers and body as they were)."""
+
+    status: int
+    headers: dict[str, str]
+    body: str
+
+
+def fingerprint(request: dict[str, Any]) -> str:
+    """A request as compared between uses of one Idempotency-Key: SHA-256 of its canonical
+    JSON."""
+    import hashlib
+    import json
+
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def entity_tag(revision: int | None) -> str:
     """A talk revision's entity tag (strong), as ETag and If-Match write it."""
     return f'"{revision}"'

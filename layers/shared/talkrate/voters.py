@@ -131,9 +131,17 @@ class VoterTokens:
         voter an hour after their pass expired)."""
         return self._issue(self.verify(token, now), now)
 
+    def reissue(self, voter_id: str, expires: int) -> IssuedToken:
+        """The pass issued to this voter with this expiry (Unix seconds), signed again: what a
+        retry of POST /voters under its Idempotency-Key is given, the first answer's pass, which
+        is kept nowhere (only the voter and the expiry are)."""
+        return self._signed(voter_id, expires)
+
     def _issue(self, voter_id: str, now: datetime) -> IssuedToken:
-        expires_at = (now + self._lifetime).replace(microsecond=0)
-        expires = int(expires_at.timestamp())
+        return self._signed(voter_id, int((now + self._lifetime).timestamp()))
+
+    def _signed(self, voter_id: str, expires: int) -> IssuedToken:
+        expires_at = datetime.fromtimestamp(expires, UTC)
         renew_after = expires_at - self._lifetime * RENEW_WITH_LIFE_LEFT
         payload = f"{VERSION}.{voter_id}.{expires}"
         signed = f"{payload}.{self._signing_keys().sign(payload)}"

@@ -23,6 +23,9 @@ from redis.exceptions import RedisClusterException
 
 from talkrate.errors import IdempotencyKeyReused, IdempotencyStoreUnavailable, RequestInProgress
 from talkrate.observability import logger
+from talkrate.values import fingerprint
+
+__all__ = ["IdempotentRequests", "fingerprint"]
 
 # A client retries within seconds or minutes; an hour bounds the records (PostgreSQL keeps the
 # ratings themselves). Keys are scoped per client by the caller (talkrate.api.ratings).
@@ -37,12 +40,6 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 return 1
 """
-
-
-def fingerprint(request: dict[str, Any]) -> str:
-    """The request as compared between uses of one key: SHA-256 of its canonical JSON."""
-    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class IdempotentRequests:

@@ -23,7 +23,13 @@ import psycopg2.extensions
 import psycopg2.extras
 import psycopg2.sql
 
-from talkrate.errors import BackendUnavailable, SchemaBehind, TalkChanged
+from talkrate.errors import (
+    BackendUnavailable,
+    IdempotencyKeyReused,
+    SchemaBehind,
+    TalkChanged,
+    TalkConflict,
+)
 from talkrate.events import Rating, WrittenRecord, unix_ms
 from talkrate.observability import correlated, logger
 from talkrate.projected import (
@@ -36,7 +42,15 @@ from talkrate.projected import (
     Step,
     retired_topic,
 )
-from talkrate.values import RATING_VALUES, Histogram, Precondition, RatingWindow, Talk
+from talkrate.values import (
+    RATING_VALUES,
+    Histogram,
+    KeptAnswer,
+    Precondition,
+    RatingWindow,
+    Talk,
+    fingerprint,
+)
 
 if TYPE_CHECKING:
     from talkrate.ports import Publishable
@@ -414,6 +428,19 @@ INSERT INTO talks (id, title, speakers, track, room, starts_at, ends_at, languag
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
 """
 _CREATE_TALK = _INSERT_TALK + "ON CONFLICT (id) DO NOTHING RETURNING revision"
+# A POST /talks's Idempotency-Key: the rows older than its lifetime gone, then the key claimed
+# (a concurrent request with the same key waits there until the first commits or rolls back).
+_FORGET_OLD_TALK_REQUESTS = (
+    "DELETE FROM talk_requests WHERE created_at < now() - make_interval(secs => %s)"
+)
+_CLAIM_TALK_REQUEST = (
+    "INSERT INTO talk_requests (key_hash, request) VALUES (%s, %s) "
+    "ON CONFLICT (key_hash) DO NOTHING RETURNING key_hash"
+)
+_KEPT_TALK_REQUEST = "SELECT request, status, headers, body FROM talk_requests WHERE key_hash = %s"
+_KEEP_TALK_ANSWER = (
+    "UPDATE talk_requests SET status = %s, headers = %s, body = %s WHERE key_hash = %s"
+)
 # NOTIFY payload: the id of a talk removed or replaced (its rating window may have moved).
 CHANGES_CHANNEL = "talkrate_talk_changed"
 _SAVE_TALK = (
@@ -492,6 +519,43 @@ class PostgresTalkCatalog:
         """Add the talk: its revision, or None when the id is taken."""
         row = self._db.run(lambda cursor: _fetch_one(cursor, _CREATE_TALK, _row(talk)))
         return None if row is None else int(row[0])
+
+    def create_once(
+        self,
+        talk: Talk,
+        key: str,
+        request: dict[str, Any],
+        answer: Callable[[Talk], KeptAnswer],
+        kept_seconds: int,
+    ) -> tuple[KeptAnswer, bool]:
+        """Add the talk under an Idempotency-Key (`key`, with its scope), in one transaction with
+        the key's answer: (answer(the talk added), True) when it is added now; (the kept
+        answer, False) when an earlier request with this key and this `request` added it, up
+        to `kept_seconds` ago. IdempotencyKeyReused when the key was kept for another request,
+        TalkConflict when the id is taken (nothing is kept for the key: a retry tries again).
+        """
+        import hashlib
+
+        key_hash = hashlib.sha256(key.encode()).hexdigest()
+        requested = fingerprint(request)
+        # Before the transaction: a request refused (its rollback) forgets them all the same.
+        self._db.run(lambda cursor: cursor.execute(_FORGET_OLD_TALK_REQUESTS, (kept_seconds,)))
+        with self._db.transaction() as cursor:
+            if _fetch_one(cursor, _CLAIM_TALK_REQUEST, (key_hash, requested)) is None:
+                kept = _fetch_one(cursor, _KEPT_TALK_REQUEST, (key_hash,))
+                if kept is None or kept[1] is None:  # (gone meanwhile: a retry claims it)
+                    raise BackendUnavailable("an Idempotency-Key's record changed meanwhile")
+                if kept[0] != requested:
+                    raise IdempotencyKeyReused(key, "talk")
+                return KeptAnswer(int(kept[1]), dict(kept[2] or {}), str(kept[3])), False
+            row = _fetch_one(cursor, _CREATE_TALK, _row(talk))
+            if row is None:
+                raise TalkConflict(talk.id)  # (the key's claim is rolled back with it)
+            given = answer(talk._replace(revision=int(row[0])))
+            cursor.execute(
+                _KEEP_TALK_ANSWER, (given.status, json.dumps(given.headers), given.body, key_hash)
+            )
+            return given, True
 
     def save(self, talk: Talk, precondition: Precondition | None = None) -> tuple[bool, int]:
         """Create or replace the talk: whether it was created, and its new revision.

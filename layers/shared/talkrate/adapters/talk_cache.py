@@ -21,10 +21,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from talkrate.adapters.postgres import PostgresTalkCatalog
 from talkrate.errors import BackendUnavailable
-from talkrate.values import Precondition, RatingWindow, Talk
+from talkrate.values import KeptAnswer, Precondition, RatingWindow, Talk
 
 DEFAULT_TTL_SECONDS = 30.0
 MAX_ENTRIES = 10_000
@@ -126,6 +127,17 @@ class CachedTalkCatalog:
     def create(self, talk: Talk) -> int | None:
         """Add: its revision, or None when the id is taken."""
         return self._catalog.create(talk)
+
+    def create_once(
+        self,
+        talk: Talk,
+        key: str,
+        request: dict[str, Any],
+        answer: Callable[[Talk], KeptAnswer],
+        kept_seconds: int,
+    ) -> tuple[KeptAnswer, bool]:
+        """Add under an Idempotency-Key: the answer, and whether it was added now."""
+        return self._catalog.create_once(talk, key, request, answer, kept_seconds)
 
     def save(self, talk: Talk, precondition: Precondition | None = None) -> tuple[bool, int]:
         """Create or replace: whether it was created, and its new revision."""

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from talkrate.api.ratings import IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_WORDS
+from talkrate.api.idempotency import IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_WORDS
 from talkrate.api.routing import (
     QUERY_REPEATED,
     MethodNotAllowed,
@@ -311,7 +311,8 @@ def problem_for(error: Exception) -> Response:
                 422,
                 "idempotency-key-reused",
                 "Idempotency-Key reused",
-                "this Idempotency-Key was used for a different rating",
+                f"this Idempotency-Key was used for a different {error.what}: send this one"
+                " with a new key",
             )
         case RequestInProgress():
             return problem_response(

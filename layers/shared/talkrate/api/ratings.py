@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from talkrate import wiring
+from talkrate.api.idempotency import idempotency_header
 from talkrate.api.responses import ok, problems
 from talkrate.api.routing import Body, Header, Path, Query, Request, Response, Router
 from talkrate.config import load_settings
@@ -57,23 +58,15 @@ VoterToken = Annotated[
         "it, and send the rating again with it after Retry-After.",
     ),
 ]
-# An Idempotency-Key is printable ASCII without spaces, and what a refusal says of one that is not.
-IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]+$"
-IDEMPOTENCY_KEY_WORDS = "may hold printable ASCII characters only, without spaces"
 IdempotencyKey = Annotated[
     str | None,
-    Header(
-        alias="idempotency-key",
-        min_length=1,
-        max_length=255,
-        pattern=IDEMPOTENCY_KEY_PATTERN,
-        description="Makes a retried POST count once, however late: the same key and rating "
-        "are the same event (the same eventId) and, while the service keeps the key (an "
-        "hour), get the same answer; the same key with another rating is refused while the "
-        "key is kept, and is a rating of its own after. Keys are the client's own: scoped to "
-        "the voter token, or to the address "
-        "without one. A retry whose voter token expired since the first try still gets the "
-        "first try's answer (for an hour).",
+    idempotency_header(
+        "Makes a retried POST count once, however late: the same key and rating are the same event "
+        "(the same eventId) and, while the service keeps the key (an hour), get the same answer; the "
+        "same key with another rating is refused while the key is kept, and is a rating of its own "
+        "after. Keys are the client's own: scoped to the voter token, or to the address without one. "
+        "A retry whose voter token expired since the first try still gets the first try's answer "
+        "(for an hour)."
     ),
 ]
 

@@ -6,13 +6,21 @@ is one for a new pass, exactly as without it, and the answer says which it was (
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 from talkrate import wiring
+from talkrate.api.idempotency import idempotency_header
+from talkrate.api.ratings import idempotency_scope
 from talkrate.api.responses import ok, problems
 from talkrate.api.routing import Body, Header, Request, Response, Router
-from talkrate.config import load_settings
-from talkrate.errors import ForgottenVoter, InvalidVoterToken, RateLimited, WrongVoterCode
+from talkrate.config import Settings, load_settings
+from talkrate.errors import (
+    ForgottenVoter,
+    IdempotencyStoreUnavailable,
+    InvalidVoterToken,
+    RateLimited,
+    WrongVoterCode,
+)
 from talkrate.observability import logger, metrics
 from talkrate.ports import Limit
 from talkrate.rating import address_subject, admit
@@ -41,19 +49,34 @@ RenewedToken = Annotated[
     ),
 ]
 
+PassKey = Annotated[
+    str | None,
+    idempotency_header(
+        "Makes a retried POST one new voter: sent again with the same key (its answer lost on "
+        "the way), within an hour, it is given the same pass (the same voter, the same expiry) "
+        "and mints no other, counted against no limit and asked no event code (the first "
+        "request was). The pass itself is kept nowhere: the service keeps the voter and the "
+        "expiry under the key's hash and signs them again. Keys are scoped to the address, as a "
+        "rating's without a voter token; a renewal (a valid Voter-Token) is the same voter "
+        "anyway, and keeps nothing. A request refused (403, 429) keeps nothing."
+    ),
+]
+
 
 @router.post(
     "/voters",
     summary="Get an anonymous voter token (send it as Voter-Token with each rating), or renew one",
     responses={
         **ok("VoterIssued", "A voter token: a new voter's, or the presented one's renewed", 201),
-        **problems(400, 403, 413, 415, 422, 429, 503),
+        # 409 request-in-progress (the Idempotency-Key's first request still runs) says when.
+        **problems(400, 403, 409, 413, 415, 422, 429, 503, retry_after=[409]),
     },
 )
 def post_voter(
     request: Request,
     body: Annotated[VoterBody | None, Body()] = None,
     voter_token: RenewedToken = None,
+    idempotency_key: PassKey = None,
 ) -> Response:
     settings = load_settings()
     tokens = wiring.voter_tokens()  # before counting: without a key nothing can be issued
@@ -63,6 +86,30 @@ def post_voter(
             metrics.add_metric(name="VoterTokenRenewed", unit="Count", value=1)
             return _issued(renewed, renewed=True)
     address = request.client_address(wiring.edge_secret())
+    if idempotency_key is None:
+        return _issued(_new_pass(settings, tokens, address, body), renewed=False)
+    try:
+        # The first run under the key keeps its voter and expiry (never the pass); every run,
+        # the first too, answers them signed: the same pass.
+        kept = wiring.idempotent_requests().once(
+            f"voters:{idempotency_scope(None, address)}:{idempotency_key}",
+            {"request": "a new voter's pass"},
+            lambda _: _kept(_new_pass(settings, tokens, address, body)),
+            request.context,
+        )
+    except IdempotencyStoreUnavailable:
+        # Nothing ran: the pass is handed out without the key's record (a retry may make a
+        # second voter, as without a key; none of their ratings counts twice).
+        logger.warning("idempotency store unreachable: voter pass issued without its key")
+        metrics.add_metric(name="IdempotencyBypassed", unit="Count", value=1)
+        return _issued(_new_pass(settings, tokens, address, body), renewed=False)
+    return _issued(tokens.reissue(str(kept["voterId"]), int(kept["expires"])), renewed=False)
+
+
+def _new_pass(
+    settings: Settings, tokens: VoterTokens, address: str | None, body: VoterBody | None
+) -> IssuedToken:
+    """A new voter's pass, within the address's limit and behind the event code."""
     if address:
         # Before the code is checked, so wrong guesses are limited too.
         subject = address_subject(address)
@@ -76,7 +123,12 @@ def post_voter(
         raise WrongVoterCode
     issued = tokens.issue(now_utc())
     metrics.add_metric(name="VoterTokenIssued", unit="Count", value=1)
-    return _issued(issued, renewed=False)
+    return issued
+
+
+def _kept(issued: IssuedToken) -> dict[str, Any]:
+    """What a key keeps of the pass it gave: its voter and expiry, which sign it again."""
+    return {"voterId": issued.voter_id, "expires": int(issued.expires_at.timestamp())}
 
 
 def _renewed(tokens: VoterTokens, token: str) -> IssuedToken | None:
