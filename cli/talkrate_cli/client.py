@@ -359,12 +359,15 @@ class Api:
 
     # Rating
 
-    def new_voter(self, code: str | None = None) -> dict[str, Any] | None:
-        """POST /voters: a voter token, or None where the API has no voter tokens. Asked again
-        as a GET is (`busy_reads`, `refused_reads`): a pass never used is no one's."""
+    def new_voter(self, code: str | None = None, key: str | None = None) -> dict[str, Any] | None:
+        """POST /voters: a voter token, or None where the API has no voter tokens. Under the
+        Idempotency-Key `key` (a new one when None): asked again with the same key, the API
+        gives the same pass, one voter (talkrate_cli.voting.new_voter asks again so). Asked
+        again as a GET is (`busy_reads`, `refused_reads`), under the same key."""
         body = {"code": code} if code else {}
+        headers = {"idempotency-key": key or uuid.uuid4().hex}
         try:
-            return dict(self.json("POST", "/voters", body=body, again=True))
+            return dict(self.json("POST", "/voters", body=body, headers=headers, again=True))
         except ApiProblem as problem:
             if problem.status in (404, 405):
                 return None
@@ -373,9 +376,11 @@ class Api:
     def renew_voter(self, token: str, code: str | None = None) -> dict[str, Any]:
         """POST /voters presenting `token`: the same voter's token with a new expiry
         (`"renewed": true`), or, when the API cannot renew it (expired, no longer accepted), a
-        new voter's (`"renewed": false`: asked for as any new one, with the event code)."""
+        new voter's (`"renewed": false`: asked for as any new one, with the event code, under an
+        Idempotency-Key)."""
         body = {"code": code} if code else {}
-        return dict(self.json("POST", "/voters", body=body, headers={"voter-token": token}))
+        headers = {"voter-token": token, "idempotency-key": uuid.uuid4().hex}
+        return dict(self.json("POST", "/voters", body=body, headers=headers))
 
     def rate(
         self,
@@ -398,10 +403,28 @@ class Api:
         if voter_token:
             headers["voter-token"] = voter_token
         body = {"talkId": talk_id, "value": value}
+        return self.post_once("/ratings", body, headers, waiting=waiting)
+
+    def post_once(
+        self,
+        path: str,
+        body: Any,
+        headers: dict[str, str],
+        admin: bool = False,
+        waiting: Callable[[ApiProblem, float], None] | None = None,
+    ) -> dict[str, Any]:
+        """A POST under its Idempotency-Key (in `headers`), sent again with the same key (and
+        headers) after 1, 2 and 4 s while its answer is lost on the way (a timeout, a dropped
+        connection, a gateway's own 502 or 504) or says "later" (a 503, "request in progress",
+        the API updating its voter-token keys, API Gateway's throttle): the API answers a retry
+        as it did the first, and creates (or counts) it once. After the answer's Retry-After
+        instead when it gives one, up to RATE_WAIT_SECONDS (a longer one ends the tries: the
+        ApiProblem says it). `waiting` hears each answer waited out, and for how long. A
+        refusal, or an API that cannot be reached at all, is not retried."""
         for pause in RATE_RETRY_SECONDS:
             wait = pause
             try:
-                return dict(self.json("POST", "/ratings", body=body, headers=headers))
+                return dict(self.json("POST", path, body=body, headers=headers, admin=admin))
             except ApiProblem as problem:
                 if not (
                     problem.status == 503
@@ -412,7 +435,7 @@ class Api:
                     raise
                 if problem.retry_after is not None:
                     # The API's own wait (the keys it is updating, a store to come back): sent
-                    # before it, the rating is only answered so again.
+                    # before it, the request is only answered so again.
                     if problem.retry_after > RATE_WAIT_SECONDS:
                         raise
                     wait = problem.retry_after
@@ -422,7 +445,8 @@ class Api:
                 if not error.answer_lost:
                     raise
             time.sleep(wait)
-        return dict(self.json("POST", "/ratings", body=body, headers=headers))  # the last try
+        # the last try
+        return dict(self.json("POST", path, body=body, headers=headers, admin=admin))
 
     # Organising
 
@@ -448,8 +472,10 @@ class Api:
         return response.status_code, response.json()
 
     def add_talk(self, talk: dict[str, Any]) -> dict[str, Any]:
-        """POST /talks: 409 when the id is taken."""
-        return dict(self.json("POST", "/talks", body=talk, admin=True))
+        """POST /talks: 409 when the id is taken. Under an Idempotency-Key, sent again with it
+        while its answer is lost (post_once): added once, and answered as it was added."""
+        headers = {"idempotency-key": uuid.uuid4().hex}
+        return self.post_once("/talks", talk, headers, admin=True)
 
     def remove_talk(self, talk_id: str) -> None:
         """DELETE /talks/{id}."""

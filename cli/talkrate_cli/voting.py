@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+import uuid
 from typing import Any
 
 from talkrate_cli.client import KEYS_UPDATING, RATE_RETRY_SECONDS, Api
@@ -31,11 +32,13 @@ def new_voter(api: Api, code: str | None) -> dict[str, Any] | None:
     """POST /voters: a voter token, or None where the API hands out none (no POST /voters).
 
     Too many passes asked for from this network (429) or a busy API (503) is asked again after
-    the Retry-After, as is an answer lost on the way (a pass never read is no one's); CliError
+    the Retry-After, as is an answer lost on the way, each time under the same Idempotency-Key:
+    a pass the API gave and whose answer was lost is given again, one voter, not two. CliError
     saying when to try again, with nothing rated, when the API still has none to give."""
+    key = uuid.uuid4().hex
     for pause in PASS_RETRY_SECONDS:
         try:
-            return _voter(api, code)
+            return _voter(api, code, key)
         except ApiProblem as problem:
             wait = _wait_for_pass(problem, pause)
         except Unreachable as error:
@@ -44,7 +47,7 @@ def new_voter(api: Api, code: str | None) -> dict[str, Any] | None:
             wait = pause
         time.sleep(wait)
     try:
-        return _voter(api, code)  # the last try
+        return _voter(api, code, key)  # the last try
     except ApiProblem as problem:
         _wait_for_pass(problem, None)
         raise
@@ -62,10 +65,10 @@ def _wait_for_pass(problem: ApiProblem, pause: float | None) -> float:
     return wait
 
 
-def _voter(api: Api, code: str | None) -> dict[str, Any] | None:
-    """One POST /voters, a refused event code said as a person gives it."""
+def _voter(api: Api, code: str | None, key: str) -> dict[str, Any] | None:
+    """One POST /voters under `key`, a refused event code said as a person gives it."""
     try:
-        return api.new_voter(code)
+        return api.new_voter(code, key)
     except ApiProblem as problem:
         if problem.status != 403 or not str(problem.problem.get("type", "")).endswith(
             "wrong-voter-code"

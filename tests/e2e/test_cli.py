@@ -1109,6 +1109,78 @@ def test_an_add_whose_answer_was_lost_is_said_added_when_run_again(cli: Cli) -> 
         cli.remove(talk_id)
 
 
+class FirstAnswersLostProxy(LoopbackServer):
+    """A forwarding proxy to the runtime that drops the answer of the first `lost` POSTs to
+    `path` the runtime took (the connection closed on the way back); each such POST's
+    Idempotency-Key and the runtime's answer (status, body) are kept in `sent`."""
+
+    def __init__(self, runtime: Runtime, path: str, lost: int = 1) -> None:
+        proxy = self
+        self.sent: list[tuple[str | None, int, Any]] = []
+
+        class Forward(ForwardingHandler):
+            def relay(self) -> None:
+                answer = self.forward(self.body())
+                if self.command == "POST" and self.path == path:
+                    key = self.headers.get("idempotency-key")
+                    proxy.sent.append((key, answer.status, answer.json))
+                    if len(proxy.sent) <= lost:
+                        self.close_connection = True
+                        return  # taken; its answer never leaves
+                self.answer(answer.status, dict(answer.headers), answer.body)
+
+        Forward.runtime = runtime
+        super().__init__(Forward)
+
+
+def test_an_add_whose_answer_was_lost_is_sent_again_with_its_key_and_added_once(
+    cli: Cli,
+) -> None:
+    # Given an organiser's network that loses the answer of the first POST /talks
+    talk_id = unique_talk_id("keyed-add")
+    proxy = FirstAnswersLostProxy(cli.runtime, "/talks")
+    try:
+        # When they add a talk through it
+        done = cli.run("--api", proxy.url, "admin", "add", talk_id, "--title", "Sent twice")
+        # Then the command sent it again under the same key, and says it added it (not a 409,
+        # not "may have been added")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == f"added {talk_id}: Sent twice"
+        [(key, status, first), (again_key, again_status, again)] = proxy.sent
+        assert key and again_key == key
+        assert (status, again_status) == (201, 201)
+        assert again == first  # the first answer, given again
+        # And the talk was added once, at the first answer's revision
+        assert cli.talk(talk_id)["revision"] == first["revision"]
+    finally:
+        proxy.close()
+        cli.remove(talk_id)
+
+
+def test_a_pass_whose_answer_was_lost_is_asked_again_with_its_key_and_is_one_voter(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # Given an attendee with no pass yet, on a network that loses the first POST /voters answer
+    talk_id = cli.add(unique_talk_id("keyed-pass"), "Rated with one pass")
+    attendee = {"TALKRATE_CONFIG_DIR": str(tmp_path / "attendee")}
+    proxy = FirstAnswersLostProxy(cli.runtime, "/voters")
+    try:
+        # When they rate a talk through it
+        rated = cli.run("--api", proxy.url, "rate", talk_id, "4", **attendee)
+        # Then the pass was asked for again under the same key, and is the first answer's:
+        # one voter, not two
+        assert rated.returncode == 0, rated.stderr
+        [(key, status, first), (again_key, again_status, again)] = proxy.sent
+        assert key and again_key == key
+        assert (status, again_status) == (201, 201)
+        assert again["voterToken"] == first["voterToken"]
+        kept = json.loads((tmp_path / "attendee" / "voters.json").read_text())
+        assert [entry["voterToken"] for entry in kept.values()] == [first["voterToken"]]
+    finally:
+        proxy.close()
+        cli.remove(talk_id)
+
+
 # CloudFront's answer when the API did not answer it in time: an HTML page of its own.
 CLOUDFRONT_504_PAGE = (
     b'<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN" '
