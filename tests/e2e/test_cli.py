@@ -1147,7 +1147,8 @@ def test_an_add_whose_answer_was_lost_is_sent_again_with_its_key_and_added_once(
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == f"added {talk_id}: Sent twice"
         [(key, status, first), (again_key, again_status, again)] = proxy.sent
-        assert key and again_key == key
+        assert key
+        assert again_key == key
         assert (status, again_status) == (201, 201)
         assert again == first  # the first answer, given again
         # And the talk was added once, at the first answer's revision
@@ -1171,7 +1172,8 @@ def test_a_pass_whose_answer_was_lost_is_asked_again_with_its_key_and_is_one_vot
         # one voter, not two
         assert rated.returncode == 0, rated.stderr
         [(key, status, first), (again_key, again_status, again)] = proxy.sent
-        assert key and again_key == key
+        assert key
+        assert again_key == key
         assert (status, again_status) == (201, 201)
         assert again["voterToken"] == first["voterToken"]
         kept = json.loads((tmp_path / "attendee" / "voters.json").read_text())
