@@ -123,6 +123,10 @@ async function send(method, path, { body, headers } = {}) {
 
 export const get = async (path) => (await request("GET", path)).body;
 
+// An Idempotency-Key (16 random bytes in hex): a POST sent again with it, its answer lost on
+// the way, is answered as the first was and creates nothing more (a talk, a voter).
+export const idempotencyKey = () => [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+
 // Reads of one thing that overlap (a live message, a reconnection, a poll, an action's read) may
 // be answered out of order: an answer is drawn only when its read started after the one drawn
 // last, so a slow answer of an older state never puts it back over a newer one (until the next

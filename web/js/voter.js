@@ -1,12 +1,18 @@
 // The attendee's voter token (POST /voters), kept in localStorage and renewed (the same voter, a
 // new expiry) once the service's renewAfter has passed, before it expires; the
 // attendee's own ratings, so a reload shows what they chose, and the ratings on their way.
-import { request, ApiError, gatewayBusy, serviceNow } from "./api.js";
+import { request, ApiError, gatewayBusy, idempotencyKey, serviceNow } from "./api.js";
 
 const TOKEN_KEY = "talkrate.voter";
 const CODE_KEY = "talkrate.eventCode";
 const RATED_KEY = "talkrate.rated";
 const SENDING_KEY = "talkrate.sending";
+// The Idempotency-Key of the request for a new pass whose answer has not come yet ({key, at}):
+// asked again (a retry of the rating, a reload, another tab), the pass goes with it, and the
+// service gives the same pass back, one voter, where a lost answer made a second one. Taken
+// once a pass comes; one older than the service keeps it (an hour) is made anew.
+const PASS_KEY = "talkrate.passKey";
+const PASS_KEY_MS = 50 * 60_000;
 // A send's time: a pass is renewed long before (a quarter of its life left), so this only keeps
 // one that failed to renew (offline) from being sent just as it expires.
 const EXPIRY_MARGIN_MS = 5_000;
@@ -182,7 +188,9 @@ function storageCaughtUp(seen) {
 async function renewed(pass) {
   const code = read(CODE_KEY);
   try {
-    const { body } = await request("POST", "/voters", { body: code ? { code } : {}, headers: { "Voter-Token": pass.voterToken } });
+    const headers = { "Voter-Token": pass.voterToken, "Idempotency-Key": passKey() };
+    const { body } = await request("POST", "/voters", { body: code ? { code } : {}, headers });
+    write(PASS_KEY, null);
     if (body.renewed === false && voterOf(body.voterToken) !== voterOf(pass.voterToken)) return keptNew(body);
     if (voterOf(body.voterToken) !== voterOf(pass.voterToken)) return pass.voterToken;
     write(TOKEN_KEY, { ...pass, voterToken: body.voterToken, expiresAt: body.expiresAt, renewAfter: body.renewAfter });
@@ -201,10 +209,22 @@ export function renewIfDue() {
   if (pass && renewDue(pass)) voterToken().catch(() => {});
 }
 
+// The key a request for a new pass goes with: the one kept for a request unanswered, else a new
+// one, kept until a pass comes.
+function passKey() {
+  const kept = read(PASS_KEY);
+  if (kept && typeof kept.key === "string" && Date.now() - kept.at < PASS_KEY_MS) return kept.key;
+  const key = idempotencyKey();
+  write(PASS_KEY, { key, at: Date.now() });
+  return key;
+}
+
 async function newToken() {
   const code = read(CODE_KEY);
   try {
-    const { body } = await request("POST", "/voters", code ? { body: { code } } : { body: {} });
+    const headers = { "Idempotency-Key": passKey() };
+    const { body } = await request("POST", "/voters", { body: code ? { code } : {}, headers });
+    write(PASS_KEY, null);
     return keptNew(body);
   } catch (error) {
     if (error instanceof ApiError && error.status === 403) {

@@ -1,7 +1,7 @@
 // /app/admin: organisers sign in with their token, add, edit and remove talks, and download the
 // results as CSV. The token stays in this tab only (sessionStorage).
 import { h, fill, refill, setText, plural, formatAvg, formatCount, formatDay, formatTime, formatZone, formatZoned, dayOf, arrange, talkHref, isolated, lineDirection, isolatedText, append, quoted, setLang, speakerList, listed } from "../dom.js";
-import { request, allTalks, talkPath, appConfig, ApiError, credentialRefused } from "../api.js";
+import { request, allTalks, talkPath, appConfig, ApiError, credentialRefused, idempotencyKey } from "../api.js";
 import { venueZone, unknownZone, zoneName, wallOf, wallText, wallTime, instantsOf } from "../zone.js";
 import { watchCatalogue } from "../live.js";
 import { errorText, searchBox, settledLine, searchWords, matchesSearch, shownOf, liveBadge, staleNotice, countsNotice, countsFollowed, LISTED_COUNTS } from "./common.js";
@@ -180,8 +180,8 @@ export function adminPage(main) {
   // else saved since is not silently undone (the API answers 412 and changes nothing); GONE: the
   // talk as they saw it was removed, sent as If-None-Match: *, so that adding it back does not
   // overwrite one someone else added under its id meanwhile.
-  async function admin(method, path, body, revision) {
-    const headers = { Authorization: `Bearer ${token}` };
+  async function admin(method, path, body, revision, sent = {}) {
+    const headers = { ...sent, Authorization: `Bearer ${token}` };
     if (revision === GONE) headers["If-None-Match"] = "*";
     else if (revision !== undefined && revision !== null) headers["If-Match"] = `"${revision}"`;
     return request(method, path, { body, headers });
@@ -953,6 +953,15 @@ export function adminPage(main) {
         unread = null;
         return theirsRead(theirs);
       };
+      // A new talk's Idempotency-Key, kept while the form sends the same talk: Add pressed
+      // again after an answer was lost is answered as that add was (the talk added once), not
+      // refused as taken. A talk changed in the form since goes under a new key.
+      let added = null; // { key, talk: the talk it was sent with, as JSON }
+      const addKey = (talk) => {
+        const sent = JSON.stringify(talk);
+        if (!added || added.talk !== sent) added = { key: idempotencyKey(), talk: sent };
+        return added.key;
+      };
       const form = h("form", { class: "card talk-form", "data-action": label, "data-talk": isNew ? null : talk.id, onsubmit: async (event) => {
         event.preventDefault();
         if (saving) return;
@@ -990,7 +999,8 @@ export function adminPage(main) {
           if (isNew) {
             const { slug } = await programmeFile();
             newId = id.value.trim() || slug(fields.title);
-            const created = await admin("POST", "/talks", { id: newId, ...fields });
+            const adding = { id: newId, ...fields };
+            const created = await admin("POST", "/talks", adding, undefined, { "Idempotency-Key": addKey(adding) });
             await done(["Added ", quoted(created.body.title, created.body.language), "."], created.body.id);
           } else {
             await admin("PUT", talkPath(talk.id), fields, revision);
