@@ -1,5 +1,6 @@
 """The README's configuration table against the code: every variable it names is read by
-talkrate, and the defaults it states for numbers and for the stats function are the code's."""
+talkrate, and the defaults it states for numbers and for the stats function are the code's; the
+web app's weight it states against what `make web-size` measures."""
 
 from __future__ import annotations
 
@@ -88,3 +89,27 @@ def test_the_json_error_types_it_lists_are_every_kind_the_commands_raise() -> No
         todo.extend(error.__subclasses__())
     listed = README.split("(`type` `urn:talkrate:cli:`", 1)[1].split("), beside", 1)[0]
     assert set(re.findall(r"`([a-z-]+)`", listed)) >= kinds, listed
+
+
+def test_the_web_app_s_weight_it_states_is_what_make_web_size_measures() -> None:
+    from bench.web_size import measure
+
+    # Given the weights the README states for the web app (served, gzipped; the source beside)
+    said = re.search(
+        r"against the budget of 100 KB gzipped: (\d+) KB \(the source files (\d+) KB beside it; "
+        r"the\s+organisers' page, (\d+) KB of it served",
+        README,
+    )
+    assert said, "the README's sentence on the web app's weight is no longer read"
+    served, source, admin = (float(figure) for figure in said.groups())
+    # When `make web-size` measures them
+    sizes = measure()
+    measured = {
+        "served": sizes["gzip"] / 1024,
+        "source": sizes["source_gzip"] / 1024,
+        "admin": sizes["files"]["js/pages/admin.js"]["gzip"] / 1024,
+    }
+    # Then each is within 5% (or 1 KB) of what it says: the figure moves with every change of
+    # web/, and a newcomer reads it as what the app weighs now
+    for name, stated in {"served": served, "source": source, "admin": admin}.items():
+        assert abs(measured[name] - stated) <= max(1.0, stated * 0.05), (name, measured[name])
