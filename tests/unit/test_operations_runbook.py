@@ -1,7 +1,7 @@
 """Blocks of docs/operations.md, run by bash as an operator pastes them. The ProjectorFailuresAlarm
 runbook: the report leaves the queue only once its replay counted it (the block ran the delete
 whatever the replay said, and a replay that stored its records without counting them, exit 1,
-lost the report). The commands' environment: the stack's own topic. The puts of a secret: the
+lost the report). The commands' environment: the stack's own topic, and its brokers. The puts of a secret: the
 value on no command line, exactly as meant, from a private file removed after."""
 
 from __future__ import annotations
@@ -91,6 +91,17 @@ aws() {
     *"--stack-name talkrate-dev "*"ParameterKey=='RatingsTopic'"*) echo "talkrate-dev-ratings" ;;
     *"--stack-name talkrate-dev "*"ParameterKey=='ProjectorConsumerGroup'"*)
       echo "talkrate-dev-projector" ;;
+    "cloudformation describe-stack-resource --stack-name talkrate-dev --logical-resource-id RelayFunction "*)
+      echo "talkrate-dev-RelayFunction-AbC" ;;
+    "lambda get-function-configuration --function-name talkrate-dev-RelayFunction-AbC "*)
+      cat <<'JSON'
+{"CONNECTIONS_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:dev-AbC",
+ "STREAMS_CONNECTION": "b-1.dev.example:9096,b-2.dev.example:9096",
+ "STREAMS_SECURITY_PROTOCOL": "SASL_SSL", "STREAMS_SASL_MECHANISM": "SCRAM-SHA-512",
+ "STREAMS_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:dev-streams-'x",
+ "RATINGS_TOPIC": "talkrate-dev-ratings", "LIVE_API_KEY_EXPIRES": "1800000000"}
+JSON
+      ;;
     *) echo "unexpected: aws $*" >&2; return 1 ;;
   esac
 }
@@ -108,7 +119,9 @@ def test_the_commands_environment_names_the_stack_s_own_topic(tmp_path: Path) ->
             DEV_STACK
             + block
             + 'echo "topic=$RATINGS_TOPIC group=$PROJECTOR_CONSUMER_GROUP '
-            + 'secret=$CONNECTIONS_SECRET_ARN"',
+            + 'secret=$CONNECTIONS_SECRET_ARN"; '
+            + 'echo "kafka=$STREAMS_CONNECTION $STREAMS_SECURITY_PROTOCOL '
+            + '$STREAMS_SASL_MECHANISM $STREAMS_SECRET_ARN"; echo "expires=${LIVE_API_KEY_EXPIRES-}"',
         ],
         cwd=tmp_path,
         env={"PATH": "/usr/bin:/bin"},
@@ -121,10 +134,19 @@ def test_the_commands_environment_names_the_stack_s_own_topic(tmp_path: Path) ->
     # projector's consumer group (relay and redrive ask the broker which topics it consumes)
     # and its connections secret, whose strings never reach a command line
     assert finished.returncode == 0, finished.stderr
-    assert finished.stdout.split() == [
+    lines = finished.stdout.splitlines()
+    assert lines[0].split() == [
         "topic=talkrate-dev-ratings",
         "group=talkrate-dev-projector",
         "secret=arn:aws:secretsmanager:eu-west-1:123456789012:secret:dev-AbC",
+    ]
+    # And its brokers as RelayFunction reaches them (relay, redrive and replay publish or read
+    # there; unset, they looked for a broker on 127.0.0.1:9092), each value as it is, and
+    # nothing else of the relay's environment
+    assert lines[1:] == [
+        "kafka=b-1.dev.example:9096,b-2.dev.example:9096 SASL_SSL SCRAM-SHA-512 "
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:dev-streams-'x",
+        "expires=",
     ]
 
 
