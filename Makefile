@@ -21,9 +21,14 @@ OFFLINE_ROUTINES := validate lint lint-security test test-unit test-integration 
 	compose-seed
 $(OFFLINE_ROUTINES): export AWS_DEFAULT_REGION ?= eu-west-1
 # The test routines test this checkout's packages, whichever checkout the environment's editable
-# install was made in (a git worktree sharing .venv): tests/conftest.py refuses any other.
+# install was made in (a git worktree sharing .venv): tests/conftest.py refuses any other. The
+# routines that run the product (the local runtime, the operator commands, the generated spec
+# and seed, the web app's weight, the benchmarks) run this checkout's too: from a worktree
+# sharing .venv, `make run` served the other checkout's template, functions and web app.
 TEST_ROUTINES := test test-unit test-integration test-e2e test-faults test-browser
-$(TEST_ROUTINES): export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)/cli:$(CURDIR)/local:$(CURDIR)/ops
+CHECKOUT_ROUTINES := $(TEST_ROUTINES) run db rebuild dead-letters redrive openapi web-size \
+	compose-seed bench bench-quick bench-latency
+$(CHECKOUT_ROUTINES): export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)/cli:$(CURDIR)/local:$(CURDIR)/ops
 PYTEST_ARGS ?=
 # One file, folder or test instead of the target's whole folder: make test-unit TESTS=tests/unit/test_stats.py
 TESTS ?=
