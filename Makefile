@@ -24,7 +24,7 @@ $(OFFLINE_ROUTINES): export AWS_DEFAULT_REGION ?= eu-west-1
 # install was made in (a git worktree sharing .venv): tests/conftest.py refuses any other. The
 # routines that run the product (the local runtime, the operator commands, the generated spec
 # and seed, the web app's weight, the benchmarks) run this checkout's too: from a worktree
-# sharing .venv, `make run` served the other checkout's template, functions and web app.
+# sharing .venv, `make run` ran this checkout's handlers on the other checkout's shared package.
 TEST_ROUTINES := test test-unit test-integration test-e2e test-faults test-browser
 CHECKOUT_ROUTINES := $(TEST_ROUTINES) run db rebuild dead-letters redrive openapi web-size \
 	compose-seed bench bench-quick bench-latency

@@ -1,7 +1,7 @@
 """The routines that run the product run this checkout's code, whichever checkout the virtual
 environment's editable install points to (a git worktree sharing another's .venv): from such a
-worktree `make run` served the other checkout's template, functions and web app, and the
-operator routines ran the other checkout's commands."""
+worktree `make run` ran this checkout's handlers on the other checkout's shared package and
+runtime, and the operator routines ran the other checkout's commands."""
 
 from __future__ import annotations
 
