@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 
@@ -23,3 +24,18 @@ def web_scripts(folder: Path) -> Path:
     shutil.copytree(ROOT / "web" / "js", folder)
     (folder / "package.json").write_text('{"type": "module"}')
     return folder
+
+
+def run_node(*arguments: str, input: str | None = None, timeout: float = 60) -> str:
+    """What Node.js run with `arguments` (reading `input`) wrote to its output; the test fails,
+    with what it wrote to its errors, when it does not exit 0."""
+    done = subprocess.run(
+        [node(), *arguments],
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import subprocess
 import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +18,7 @@ from talkrate.stats import compute_stats
 from talkrate_cli import output
 from talkrate_cli.consoles import PIPED_WIDTH, TalkrateConsole
 from talkrate_cli.output import counted, talk_view, when, window_line, zone_name
-from tests.nodejs import node, web_scripts
+from tests.nodejs import run_node, web_scripts
 
 pytestmark = pytest.mark.unit
 
@@ -489,10 +488,8 @@ FIGURES = [2.625, 4.125, 3.375, 0.875, 2.675, 1.005, 4.995, 2.0, 10 / 3, 84 / 32
 def test_the_command_writes_a_figure_to_two_places_as_the_pages_do() -> None:
     # Given the figures the pages write with JavaScript's toFixed(2) (web/js/dom.js)
     script = f"console.log(JSON.stringify({json.dumps(FIGURES)}.map((x) => x.toFixed(2))))"
-    done = subprocess.run(
-        [node(), "-e", script], capture_output=True, text=True, timeout=60, check=True
-    )
-    pages = json.loads(done.stdout)
+    node_out = run_node("-e", script)
+    pages = json.loads(node_out)
     # Then the command writes each alike: an average, a statistic and a score (2.625 was 2.62)
     assert [output.two_places(x) for x in FIGURES] == pages
     assert output.fmt_avg(84 / 32) == "2.63"
@@ -544,14 +541,8 @@ def test_a_score_two_places_write_as_a_neighbour_of_another_rank_takes_more_plac
         f"console.log(JSON.stringify({json.dumps(BOARDS)}.map(formatScores)));"
     )
     scripts = web_scripts(tmp_path / "js")
-    done = subprocess.run(
-        [node(), "--input-type=module", "-e", script, (scripts / "dom.js").as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert json.loads(done.stdout) == written
+    node_out = run_node("--input-type=module", "-e", script, (scripts / "dom.js").as_uri())
+    assert json.loads(node_out) == written
 
 
 # Histograms whose figures the API's four places, rounded again to two, wrote 0.01 off: 442/109
@@ -590,14 +581,14 @@ def test_figures_are_written_from_their_histograms_exactly_by_the_command_and_th
         "console.log(JSON.stringify([averaged, spread, scores, dom.quotientText(97, 32, 4)]));"
     )
     scripts = web_scripts(tmp_path / "js")
-    done = subprocess.run(
-        [
-            node(), "--input-type=module", "-e", script,
-            (scripts / "dom.js").as_uri(), (scripts / "histogram.js").as_uri(),
-        ],
-        capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
-    pages = json.loads(done.stdout)
+    node_out = run_node(
+        "--input-type=module",
+        "-e",
+        script,
+        (scripts / "dom.js").as_uri(),
+        (scripts / "histogram.js").as_uri(),
+    )
+    pages = json.loads(node_out)
     assert pages == [[a.replace("-", "\N{EN DASH}") for a in averages], spread, scores, "3.0313"]
 
 
@@ -643,11 +634,8 @@ def test_the_mode_names_every_value_given_most_often_as_the_pages_do(tmp_path: P
         f"console.log(JSON.stringify({json.dumps(TIES)}.map((r) => modesText(modesOf(r)))));"
     )
     scripts = web_scripts(tmp_path / "js")
-    done = subprocess.run(
-        [node(), "--input-type=module", "-e", script, (scripts / "histogram.js").as_uri()],
-        capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
-    pages = json.loads(done.stdout)
+    node_out = run_node("--input-type=module", "-e", script, (scripts / "histogram.js").as_uri())
+    pages = json.loads(node_out)
     assert [f"mode {said}" for said in pages] == [m.replace("-", "\N{EN DASH}") for m in modes]
 
 
@@ -678,11 +666,8 @@ def test_a_talk_s_speakers_are_listed_in_english_as_the_pages_list_them(tmp_path
         "console.log(JSON.stringify([null, 'en', 'en-US', 'tlh'].map(said)));"
     )
     scripts = web_scripts(tmp_path / "js")
-    done = subprocess.run(
-        [node(), "--input-type=module", "-e", script, (scripts / "dom.js").as_uri()],
-        capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
-    none, english, american, klingon = json.loads(done.stdout)
+    node_out = run_node("--input-type=module", "-e", script, (scripts / "dom.js").as_uri())
+    none, english, american, klingon = json.loads(node_out)
     for pages in (none, english, american, klingon):
         assert ["".join(part["value"] for part in parts) for parts in pages] == lines
     assert {part.get("lang") for parts in none + english + american for part in parts} == {None}
@@ -699,11 +684,8 @@ def pages_lists(tmp_path: Path, cases: list[tuple[str | None, list[str]]]) -> li
         "console.log(JSON.stringify(cases.map(said).map((parts) => parts.map((p) => p.value).join(''))));"
     )
     scripts = web_scripts(tmp_path / "js")
-    done = subprocess.run(
-        [node(), "--input-type=module", "-e", script, (scripts / "dom.js").as_uri()],
-        capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
-    written: list[str] = json.loads(done.stdout)
+    node_out = run_node("--input-type=module", "-e", script, (scripts / "dom.js").as_uri())
+    written: list[str] = json.loads(node_out)
     return written
 
 

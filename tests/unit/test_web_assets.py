@@ -5,13 +5,12 @@ ships, acorn), so that no page behaves otherwise for having lost its comments.""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from talkrate_local.web_assets import served
-from tests.nodejs import node
+from tests.nodejs import run_node
 
 pytestmark = pytest.mark.unit
 
@@ -69,15 +68,10 @@ def test_every_script_is_served_minified_and_is_the_same_program() -> None:
 
     # ... and parses to the very syntax tree of its source: template literals (nested ones
     # too), regular expressions, optional chaining and every string kept byte for byte
-    result = subprocess.run(
-        [node(), "--expose-internals", "-e", _SAME_TREES],
-        input=json.dumps(pairs),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
+    node_out = run_node(
+        "--expose-internals", "-e", _SAME_TREES, input=json.dumps(pairs), timeout=120
     )
-    assert json.loads(result.stdout) == {}
+    assert json.loads(node_out) == {}
 
 
 @pytest.mark.parametrize("path", STYLE_SHEETS, ids=lambda p: p.name)

@@ -4,13 +4,12 @@ against talkrate.live `channel_for_talk`), in Node: a page subscribed elsewhere 
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from talkrate.live import channel_for_talk
-from tests.nodejs import node, web_scripts
+from tests.nodejs import run_node, web_scripts
 
 pytestmark = pytest.mark.unit
 
@@ -29,12 +28,8 @@ IDS = ["flight-of-the-gopher", "T1", "a" * 50, "a" * 51, "talk.2026", "keynote-"
 
 def test_the_pages_name_a_talk_s_channel_as_the_projector_publishes_on_it(tmp_path: Path) -> None:
     scripts = web_scripts(tmp_path / "js")
-    done = subprocess.run(
-        [node(), "--input-type=module", "-e", _CHANNELS, scripts.as_uri() + "/", json.dumps(IDS)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
+    node_out = run_node(
+        "--input-type=module", "-e", _CHANNELS, scripts.as_uri() + "/", json.dumps(IDS)
     )
-    assert json.loads(done.stdout) == [channel_for_talk(talk_id) for talk_id in IDS]
+    assert json.loads(node_out) == [channel_for_talk(talk_id) for talk_id in IDS]
     assert channel_for_talk("keynote-") != "/talkrate/talks/keynote-"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 from talkrate.events import TALK_ID_RULE
 from talkrate_cli.errors import CliError
 from talkrate_cli.programme import BadRows, read_rows, unreadable_text, with_ids
-from tests.nodejs import node, web_scripts
+from tests.nodejs import run_node, web_scripts
 from tests.programme_faults import QUOTED_ROW_FAULTS
 from tests.unit.test_cli_programme import (
     FEFF_CATALOG,
@@ -53,16 +52,10 @@ def read_rows_by_both(tmp_path: Path, files: list[str]) -> tuple[Read, Read]:
     """Each file's refusals and its rows' fields, as the page's import (in Node) and the command
     line's read them."""
     scripts = web_scripts(tmp_path / "js")
-    done = subprocess.run(
-        [node(), "--input-type=module", "-e", _READ, scripts.as_uri() + "/"],
-        input=json.dumps(files),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    node_out = run_node(
+        "--input-type=module", "-e", _READ, scripts.as_uri() + "/", input=json.dumps(files)
     )
-    assert done.returncode == 0, done.stderr
-    page_said, page_rows = map(json.loads, done.stdout.splitlines())
+    page_said, page_rows = map(json.loads, node_out.splitlines())
     said: list[list[str]] = []
     rows: list[list[dict[str, Any]]] = []
     for text in files:
@@ -214,13 +207,8 @@ def test_a_cell_past_the_field_limit_outside_quotes_is_said_as_too_long_by_both(
         ["line 2: title has 200006 characters, the most a talk's title has is 300"],
     ]
     scripts = web_scripts(tmp_path / "header")
-    done = subprocess.run(
-        [node(), "--input-type=module", "-e", _REFUSED_WHOLE, scripts.as_uri() + "/"],
-        input=header,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
+    node_out = run_node(
+        "--input-type=module", "-e", _REFUSED_WHOLE, scripts.as_uri() + "/", input=header
     )
     with pytest.raises(CliError) as refused:
         read_rows(io.StringIO(header))
@@ -228,7 +216,7 @@ def test_a_cell_past_the_field_limit_outside_quotes_is_said_as_too_long_by_both(
         "line 2: column 2 has 200005 characters, the most the import reads in a cell is 131072: "
         "the header line cannot be read"
     )
-    assert (done.stdout.strip(), str(refused.value)) == (said, said)
+    assert (node_out.strip(), str(refused.value)) == (said, said)
 
 
 _REFUSED_WHOLE = """
@@ -246,13 +234,8 @@ def test_a_quote_the_header_opens_and_the_file_never_closes_is_said_by_both(
     # Given a file whose header line opens a quote no line closes (every line is its cell)
     scripts = web_scripts(tmp_path / "js")
     # When the page's import and the command line's read it
-    done = subprocess.run(
-        [node(), "--input-type=module", "-e", _REFUSED_WHOLE, scripts.as_uri() + "/"],
-        input=text,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
+    node_out = run_node(
+        "--input-type=module", "-e", _REFUSED_WHOLE, scripts.as_uri() + "/", input=text
     )
     with pytest.raises(CliError) as refused:
         read_rows(io.StringIO(text))
@@ -263,7 +246,7 @@ def test_a_quote_the_header_opens_and_the_file_never_closes_is_said_by_both(
         f"line {line}: a double quote never closed: the file ends inside the cell it opens: the "
         "header line cannot be read"
     )
-    assert (done.stdout.strip(), str(refused.value)) == (said, said)
+    assert (node_out.strip(), str(refused.value)) == (said, said)
 
 
 _PLAN = """
@@ -280,25 +263,17 @@ def test_the_page_matches_a_title_saved_with_u_feff_to_its_talk_as_the_command_l
     # Given two titles whose ids meet, the second saved with U+FEFF (test_cli_programme's)
     scripts = web_scripts(tmp_path / "js")
     # When the page plans the import of the file again (part 2 first)
-    done = subprocess.run(
-        [
-            node(),
-            "--input-type=module",
-            "-e",
-            _PLAN,
-            scripts.as_uri() + "/",
-            FEFF_FILE,
-            json.dumps(list(FEFF_CATALOG.values())),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    node_out = run_node(
+        "--input-type=module",
+        "-e",
+        _PLAN,
+        scripts.as_uri() + "/",
+        FEFF_FILE,
+        json.dumps(list(FEFF_CATALOG.values())),
     )
-    assert done.returncode == 0, done.stderr
     # Then each row updates its own talk, as the command line's import does
     ids = [row.talk_id for row in with_ids(read_rows(io.StringIO(FEFF_FILE)), FEFF_CATALOG)]
-    assert sorted(json.loads(done.stdout)) == sorted(ids) == sorted(FEFF_CATALOG)
+    assert sorted(json.loads(node_out)) == sorted(ids) == sorted(FEFF_CATALOG)
 
 
 def test_the_page_and_the_command_line_name_a_row_whose_cell_spans_lines_by_its_first(
@@ -345,15 +320,10 @@ def test_a_nul_in_utf8_text_is_said_on_its_line_and_utf16_as_not_utf8_by_both(
     ]
     scripts = web_scripts(tmp_path / "js")
     # When the page's import and the command line's read them
-    done = subprocess.run(
-        [node(), "--input-type=module", "-e", _UNREADABLE, scripts.as_uri() + "/"],
-        input=json.dumps(texts),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
+    node_out = run_node(
+        "--input-type=module", "-e", _UNREADABLE, scripts.as_uri() + "/", input=json.dumps(texts)
     )
-    page = [said and said[0] for said in json.loads(done.stdout)]
+    page = [said and said[0] for said in json.loads(node_out)]
     cli = [unreadable_text("programme.csv", text) for text in texts]
     # Then both say UTF-16 is not UTF-8, and name the line of a NUL in UTF-8 text and what may
     # have put it there (it was "not UTF-8 text" too, though it was)
@@ -371,4 +341,4 @@ def test_a_nul_in_utf8_text_is_said_on_its_line_and_utf16_as_not_utf8_by_both(
         None,
     ]
     # (the page's refusal names its line, as a line's refusal does)
-    assert [said and said[1] for said in json.loads(done.stdout)] == [None, None, 3, 2, 2, None]
+    assert [said and said[1] for said in json.loads(node_out)] == [None, None, 3, 2, 2, None]

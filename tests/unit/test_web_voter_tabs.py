@@ -4,12 +4,11 @@ that catches up late: what no browser lets a test slow down on purpose."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.nodejs import node, web_scripts
+from tests.nodejs import run_node, web_scripts
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,15 +23,8 @@ def test_a_tab_that_waited_its_turn_takes_the_other_tab_s_new_pass_not_a_second_
     scripts = web_scripts(tmp_path / "js")
     harness = ROOT / "tests" / "unit" / "js" / "voter_tabs.mjs"
     # When tab B asks for a pass
-    done = subprocess.run(
-        [node(), str(harness), scripts.as_uri(), str(lag_ms)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    node_out = run_node(str(harness), scripts.as_uri(), str(lag_ms))
+    outcome = json.loads(node_out.strip().splitlines()[-1])
     # Then it presents nothing to the service and uses tab A's pass: one attendee stays one
     # voter (it presented the set-aside pass again, and a second new voter counted each held
     # rating twice)
