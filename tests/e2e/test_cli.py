@@ -13,9 +13,7 @@ import csv
 import io
 import json
 import os
-import pty
 import re
-import select
 import signal
 import socket
 import subprocess
@@ -78,10 +76,15 @@ from tests.e2e.conftest import (
 )
 from tests.loopback import LoopbackServer
 from tests.programme_faults import FILE_FAULTS
+from tests.terminal import (
+    ctrl_c_reaches_children,
+    in_a_terminal,
+    read_until,
+    terminal_shows,
+)
 
 pytestmark = pytest.mark.e2e
 
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 TALKRATE = str(Path(sys.executable).parent / "talkrate")  # the [project.scripts] entry
 
 
@@ -184,20 +187,6 @@ class Cli:
         answer = self.runtime.request("GET", f"/ratings/{event_id}")
         assert answer.status == 200, answer.body
         return bool(answer.json["status"] == "projected")
-
-
-@contextlib.contextmanager
-def ctrl_c_reaches_children() -> Iterator[None]:
-    """Children started inside take Ctrl-C as a terminal's foreground program does: a suite
-    started in the background (as CI may be) has SIGINT ignored, which a child inherits."""
-    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
-    if ignored:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        if ignored:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def assert_one_line_error(done: subprocess.CompletedProcess[str], *words: str) -> None:
@@ -339,21 +328,12 @@ def test_top_in_a_narrow_terminal_keeps_its_figures_whole(cli: Cli, columns: int
             cli.rate(talk, value)
         assert wait_for(lambda: [cli.count(talk) for talk in talks] == [1, 1])
         # When a person asks for the track's best talks in a terminal of `columns` (a pty)
-        primary, secondary = pty.openpty()
-        process = subprocess.Popen(
-            [TALKRATE, "top", "--track", track],
-            cwd=ROOT,
-            env={**cli.env, "COLUMNS": str(columns), "TERM": "xterm-256color"},
-            stdin=secondary, stdout=secondary, stderr=secondary,
-        )  # fmt: skip
-        os.close(secondary)
-        try:
-            shown = read_until(primary, r"(?!x)x", 15)  # (all it prints: it ends, EIO)
+        with talkrate_in_a_terminal(cli.env, "top", "--track", track, columns=columns) as (
+            process,
+            primary,
+        ):
+            shown = read_until(primary, None, 15)  # (all it prints, until it ends)
             assert process.wait(15) == 0, shown
-        finally:
-            process.kill()
-            process.wait()
-            os.close(primary)
         # Then the rank, score, average and count of each stand whole on its line (at 40
         # columns the header was "sco…", at 30 the score "3.…" and the average "5…")
         board = cli.json("top", "--track", track)
@@ -397,21 +377,12 @@ def test_talks_in_a_narrow_terminal_keeps_its_figures_and_ids_whole(cli: Cli, co
             cli.rate(talk, value)
         assert wait_for(lambda: [cli.count(talk) for talk in talks] == [1, 1])
         # When a person lists the track's talks in a terminal of `columns` (a pty)
-        primary, secondary = pty.openpty()
-        process = subprocess.Popen(
-            [TALKRATE, "talks", "--track", track],
-            cwd=ROOT,
-            env={**cli.env, "COLUMNS": str(columns), "TERM": "xterm-256color"},
-            stdin=secondary, stdout=secondary, stderr=secondary,
-        )  # fmt: skip
-        os.close(secondary)
-        try:
-            shown = read_until(primary, r"(?!x)x", 15)  # (all it prints: it ends, EIO)
+        with talkrate_in_a_terminal(cli.env, "talks", "--track", track, columns=columns) as (
+            process,
+            primary,
+        ):
+            shown = read_until(primary, None, 15)  # (all it prints, until it ends)
             assert process.wait(15) == 0, shown
-        finally:
-            process.kill()
-            process.wait()
-            os.close(primary)
         # Then each line is within the terminal, and each talk's count and average stand whole
         # at the end of its row (at 40 columns the header read "co…", the titles and times
         # folded into columns of four letters)
@@ -1365,34 +1336,29 @@ def test_an_ops_command_whose_reader_left_finishes_its_work(cli: Cli) -> None:
     assert ratings.exists(BUILT_KEY)
 
 
-def read_until(fd: int, pattern: str, seconds: float) -> str:
-    """What a terminal showed until `pattern` appeared (or the time ran out)."""
-    seen = ""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not re.search(pattern, seen):
-        ready, _, _ = select.select([fd], [], [], 0.2)
-        if ready:
-            try:
-                seen += os.read(fd, 65536).decode(errors="replace")
-            except OSError:
-                break
-    return ANSI.sub("", seen)
+def talkrate_in_a_terminal(
+    env: dict[str, str],
+    *args: str,
+    columns: int = 120,
+    lines: int | None = None,
+    ctrl_c: bool = False,
+) -> contextlib.AbstractContextManager[tuple[subprocess.Popen[bytes], int]]:
+    """`talkrate ARGS` in a terminal of `columns` (by `lines`) of its own (a pty, an xterm),
+    with the command's environment `env`: the process, and the terminal's side the test reads
+    and types into; stopped after. `ctrl_c`: it takes Ctrl-C."""
+    env = {**env, "COLUMNS": str(columns)} | ({"LINES": str(lines)} if lines else {})
+    env["TERM"] = "xterm-256color"
+    return in_a_terminal([TALKRATE, *args], ctrl_c=ctrl_c, cwd=ROOT, env=env)
 
 
-def watch_in_a_terminal(cli: Cli, *args: str) -> tuple[subprocess.Popen[bytes], int]:
-    """`talkrate watch ARGS`, polling every half second, in a terminal of 120 by 40 (a pty):
-    the process, and the terminal's side the test reads."""
-    primary, secondary = pty.openpty()
-    process = subprocess.Popen(
-        [TALKRATE, "watch", *args, "--interval", "0.5"],
-        cwd=ROOT,
-        env={**cli.env, "COLUMNS": "120", "LINES": "40", "TERM": "xterm-256color"},
-        stdin=secondary,
-        stdout=secondary,
-        stderr=secondary,
+def watch_in_a_terminal(
+    env: dict[str, str], *args: str, interval: str = "0.5", ctrl_c: bool = False
+) -> contextlib.AbstractContextManager[tuple[subprocess.Popen[bytes], int]]:
+    """`talkrate watch ARGS`, polling every `interval` seconds (half a second), in a terminal
+    of 120 by 40 (talkrate_in_a_terminal)."""
+    return talkrate_in_a_terminal(
+        env, "watch", *args, "--interval", interval, lines=40, ctrl_c=ctrl_c
     )
-    os.close(secondary)
-    return process, primary
 
 
 def waiting_to_read(pid: int, seconds: float) -> None:
@@ -1411,18 +1377,7 @@ def test_a_question_refused_says_aborted_on_a_line_of_its_own(
     cli: Cli, talk: str, answer: str
 ) -> None:
     # Given an organiser asked in a terminal whether to remove a talk
-    primary, secondary = pty.openpty()
-    with ctrl_c_reaches_children():
-        process = subprocess.Popen(
-            [TALKRATE, "admin", "rm", talk],
-            cwd=ROOT,
-            env={**cli.env, "COLUMNS": "120", "TERM": "xterm-256color"},
-            stdin=secondary,
-            stdout=secondary,
-            stderr=secondary,
-        )
-    os.close(secondary)
-    try:
+    with talkrate_in_a_terminal(cli.env, "admin", "rm", talk, ctrl_c=True) as (process, primary):
         asked = read_until(primary, r"\[y/N\]: ", 15)
         assert "[y/N]: " in asked, asked
         # When they press Ctrl-C, once it waits for their answer (a person reads the question
@@ -1441,19 +1396,16 @@ def test_a_question_refused_says_aborted_on_a_line_of_its_own(
         after = r"\r?\n" if answer == "ctrl-c" else r"n\r?\n"
         assert re.search(r"\[y/N\]: *" + after + r"talkrate: aborted", said), said
         assert cli.has(talk)
-    finally:
-        process.kill()
-        process.wait()
-        os.close(primary)
 
 
 @pytest.mark.parametrize("view", ["talk", "leaderboard"])
 def test_watch_in_a_terminal_shows_an_update_arrive(cli: Cli, talk: str, view: str) -> None:
     # Given `talkrate watch` running in a terminal
     args = [talk] if view == "talk" else ["--leaderboard", "--track", "Terminal"]
-    with ctrl_c_reaches_children():
-        process, primary = watch_in_a_terminal(cli, *args, "--duration", "60")
-    try:
+    with watch_in_a_terminal(cli.env, *args, "--duration", "60", ctrl_c=True) as (
+        process,
+        primary,
+    ):
         before = read_until(primary, r"updates", 15)
         assert "0 updates" in before, before
         # When someone rates the talk
@@ -1468,10 +1420,6 @@ def test_watch_in_a_terminal_shows_an_update_arrive(cli: Cli, talk: str, view: s
         # And Ctrl-C stops it quietly
         process.send_signal(2)
         assert process.wait(10) == 0
-    finally:
-        process.kill()
-        process.wait()
-        os.close(primary)
 
 
 def test_watch_into_a_file_writes_its_last_view_whole(cli: Cli, talk: str) -> None:
@@ -1521,9 +1469,7 @@ def test_watch_stopped_by_a_signal_sent_twice_at_once_ends_as_by_one(
     cli: Cli, talk: str, stop: signal.Signals
 ) -> None:
     # Given `talkrate watch` running, its view drawn
-    with ctrl_c_reaches_children():
-        process, primary = watch_in_a_terminal(cli, talk)
-    try:
+    with watch_in_a_terminal(cli.env, talk, ctrl_c=True) as (process, primary):
         assert "updates" in read_until(primary, "updates", 15)
         # When the same stop comes twice, 20 ms apart (`timeout` signals the command, then its
         # process group)
@@ -1536,45 +1482,23 @@ def test_watch_stopped_by_a_signal_sent_twice_at_once_ends_as_by_one(
         # killed it, exit 143; a second Ctrl-C landed inside its last drawing)
         assert status == 0, shown
         assert "Traceback" not in shown
-    finally:
-        process.kill()
-        process.wait()
-        os.close(primary)
 
 
 def test_watch_stopped_by_sigterm_gives_the_terminal_its_cursor_back(cli: Cli, talk: str) -> None:
     # Given `talkrate watch` drawing in a terminal (which hides the cursor meanwhile)
-    process, primary = watch_in_a_terminal(cli, talk)
-    try:
-        shown = b""
-        deadline = time.monotonic() + 15
-        while b"updates" not in shown and time.monotonic() < deadline:
-            if select.select([primary], [], [], 0.2)[0]:
-                shown += os.read(primary, 65536)
-        assert b"\x1b[?25l" in shown, shown  # the cursor hidden
+    with watch_in_a_terminal(cli.env, talk) as (process, primary):
+        shown = terminal_shows(primary, "updates", 15, in_all=True)
+        assert "\x1b[?25l" in shown, shown  # the cursor hidden
         # When it is stopped with SIGTERM (`timeout`, `kill`, a supervisor)
         process.send_signal(signal.SIGTERM)
         # (read while it ends: what a terminal's reader leaves unread when its program is gone
         # may be dropped)
-        deadline = time.monotonic() + 10
-        with contextlib.suppress(OSError):
-            while time.monotonic() < deadline:
-                if select.select([primary], [], [], 0.2)[0]:
-                    data = os.read(primary, 65536)
-                    if not data:
-                        break
-                    shown += data
-                elif process.poll() is not None:
-                    break
+        shown += terminal_shows(primary, None, 10, in_all=True)
         status = process.wait(10)
         # Then it ends as Ctrl-C ends it, the cursor shown again (it was killed outright,
         # leaving the terminal without a cursor)
         assert status == 0, shown
-        assert shown.rfind(b"\x1b[?25h") > shown.rfind(b"\x1b[?25l"), shown
-    finally:
-        process.kill()
-        process.wait()
-        os.close(primary)
+        assert shown.rfind("\x1b[?25h") > shown.rfind("\x1b[?25l"), shown
 
 
 def test_ops_commands_run_against_the_configured_backends(cli: Cli) -> None:
@@ -1982,9 +1906,10 @@ def test_a_watch_shows_the_talk_as_an_organiser_changed_it(cli: Cli, talk: str) 
     # Given a speaker watching a talk in a terminal (polling every half second), its first
     # view drawn (read as it comes: the view of a watch into a file, written as it ends, had
     # the test wait out a duration long enough for the edit's own command on a loaded machine)
-    with ctrl_c_reaches_children():
-        process, primary = watch_in_a_terminal(cli, talk, "--poll", "--duration", "60")
-    try:
+    with watch_in_a_terminal(cli.env, talk, "--poll", "--duration", "60", ctrl_c=True) as (
+        process,
+        primary,
+    ):
         before = read_until(primary, r"updates", 15)
         assert "Rated from a terminal" in before, before
         # When an organiser renames it and moves it to another room
@@ -1998,10 +1923,6 @@ def test_a_watch_shows_the_talk_as_an_organiser_changed_it(cli: Cli, talk: str) 
         # And Ctrl-C stops it as its duration would
         process.send_signal(signal.SIGINT)
         assert process.wait(10) == 0
-    finally:
-        process.kill()
-        process.wait()
-        os.close(primary)
 
 
 @pytest.mark.parametrize("command", ["top", "talks"])

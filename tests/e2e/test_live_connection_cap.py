@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import re
 import secrets
 import signal
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from itertools import cycle
@@ -22,11 +20,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
-from tests.builders import ROOT
 from tests.e2e import test_web_app as web_app
 from tests.e2e.conftest import start_runtime, stop_runtime, wait_for
-from tests.e2e.test_cli import ANSI, TALKRATE, ctrl_c_reaches_children, read_until
+from tests.e2e.test_cli import watch_in_a_terminal
 from tests.e2e.test_web_app import PHONE, ROOM, SCREEN, TALK_PAGE, WebStack
+from tests.terminal import read_until
 
 # test_web_app's fixtures, found by pytest under their names: a browser, a phone, a page.
 browser, phone, page = web_app.browser, web_app.phone, web_app.page
@@ -239,22 +237,10 @@ def test_talkrate_watch_reconnects_at_the_cap_and_shows_what_was_rated_meanwhile
         **os.environ,
         "TALKRATE_API": capped.runtime.url,
         "TALKRATE_CONFIG_DIR": str(tmp_path / "config"),
-        "COLUMNS": "120",
-        "LINES": "40",
-        "TERM": "xterm-256color",
     }
-    primary, secondary = pty.openpty()
-    with ctrl_c_reaches_children():
-        process = subprocess.Popen(
-            [TALKRATE, "watch", talk_id, "--interval", "60", "--duration", "60"],
-            cwd=ROOT,
-            env=environment,
-            stdin=secondary,
-            stdout=secondary,
-            stderr=secondary,
-        )
-    os.close(secondary)
-    try:
+    with watch_in_a_terminal(
+        environment, talk_id, "--duration", "60", interval="60", ctrl_c=True
+    ) as (process, primary):
         shown = read_until(primary, r"live · ", 20)
         assert "live · 0 updates" in shown, shown
         for sent, value in enumerate((5, 3), start=1):
@@ -271,12 +257,8 @@ def test_talkrate_watch_reconnects_at_the_cap_and_shows_what_was_rated_meanwhile
         # And its view is the talk's ratings exactly
         final = counted(capped, talk_id)
         assert final == {"1": 0, "2": 0, "3": 1, "4": 0, "5": 1}
-        last = ANSI.sub("", shown).rsplit("count ", 1)[0]
+        last = shown.rsplit("count ", 1)[0]
         for value in ("5", "3"):
             assert re.search(rf"{value}★\s+█+\s+1\s+50%", last), last
         process.send_signal(signal.SIGINT)
         assert process.wait(10) == 0
-    finally:
-        process.kill()
-        process.wait()
-        os.close(primary)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,10 +20,11 @@ from playwright.sync_api import Page, expect
 from talkrate.live import LEADERBOARD_CHANNEL
 from talkrate_cli import output
 from tests.backends import postgres_dsn
-from tests.builders import ROOT, unique_talk_id
+from tests.builders import unique_talk_id
 from tests.e2e import test_web_app as web_app
 from tests.e2e.conftest import Runtime, start_admin_runtime, stop_runtime, wait_for
-from tests.e2e.test_cli import TALKRATE, read_until
+from tests.e2e.test_cli import watch_in_a_terminal
+from tests.terminal import read_until
 from tests.workers import own_redis_server, redis_server_stopped
 
 # test_web_app's fixtures, found by pytest under their names: a browser, a phone, a page.
@@ -157,28 +156,11 @@ def watched_in_a_terminal(stack: Stack, talk: str, tmp_path: Path) -> Iterator[i
         **os.environ,
         "TALKRATE_API": stack.runtime.url,
         "TALKRATE_CONFIG_DIR": str(tmp_path / "config"),
-        "COLUMNS": "120",
-        "LINES": "40",
-        "TERM": "xterm-256color",
     }
-    primary, secondary = pty.openpty()
-    watch = subprocess.Popen(
-        [TALKRATE, "watch", talk, "--interval", "60"],
-        cwd=ROOT,
-        env=env,
-        stdin=secondary,
-        stdout=secondary,
-        stderr=secondary,
-    )
-    os.close(secondary)
-    try:
+    with watch_in_a_terminal(env, talk, interval="60") as (_, primary):
         shown = read_until(primary, r"live · ", 30)
         assert "live · " in shown, shown
         yield primary
-    finally:
-        watch.kill()
-        watch.wait()
-        os.close(primary)
 
 
 def test_talkrate_watch_reads_at_once_and_says_so_while_redis_is_down(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import pty
 import subprocess
 import sys
 import uuid
@@ -42,7 +41,7 @@ from tests.builders import unique_talk_id
 from tests.integration.conftest import TEST_VOTER_TOKEN_KEY, Call
 from tests.integration.test_exactly_once import at, raw, voter_event
 from tests.integration.test_handlers import counts, project_all
-from tests.terminal import terminal_shows
+from tests.terminal import in_a_terminal, terminal_shows
 
 pytestmark = pytest.mark.integration
 
@@ -850,27 +849,16 @@ def test_a_token_typed_at_the_prompt_is_not_shown_and_is_forgotten(
     attendee, voter = token(expired_ago=timedelta(minutes=5))
     counted(backends, topic, 0, voter_event(talk, 5, voter, 0))
     # Given an operator at a terminal (a pseudo-terminal, the command's only one)
-    master, slave = pty.openpty()
-    process = subprocess.Popen(
-        [*COMMAND, "ops", "forget-voter", "-"],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        start_new_session=True,
-    )
-    os.close(slave)
-    try:
+    with in_a_terminal([*COMMAND, "ops", "forget-voter", "-"], start_new_session=True) as (
+        process,
+        master,
+    ):
         # When they paste the pass at its prompt
-        shown = terminal_shows(master, b"(not shown): ")
+        text = terminal_shows(master, r"\(not shown\): ")
         os.write(master, attendee.encode() + b"\n")
-        shown += terminal_shows(master, None)
+        text += terminal_shows(master, None)
         status = process.wait(timeout=60)
-    finally:
-        os.close(master)
-        if process.poll() is None:
-            process.kill()
     # Then the terminal never showed it, and the voter is forgotten
-    text = shown.decode(errors="replace")
     assert status == 0, text
     assert "Voter token or voter id (not shown): " in text
     assert attendee not in text

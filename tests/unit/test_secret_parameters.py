@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import re
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import pytest
 
 from sam_emulator.template.cfn_yaml import load_yaml
 from tests.builders import ROOT
-from tests.terminal import terminal_shows
+from tests.terminal import in_a_terminal, terminal_shows
 from tests.unit.test_template_operations import SAM_PYTHON
 
 pytestmark = pytest.mark.unit
@@ -46,28 +45,18 @@ deploy()
 def typed(tmp_path: Path, names: list[str], answers: list[str], *extra: str) -> tuple[int, str]:
     """Run the script on a terminal of its own, typing each answer at its prompt: its exit
     status and all the terminal showed."""
-    master, slave = pty.openpty()
     command = [str(SAM_PYTHON), "-c", STAND_IN, "--parameter-overrides", "SchemaRun=2", *extra]
-    process = subprocess.Popen(
+    with in_a_terminal(
         [sys.executable, str(SCRIPT), *names, "--", *command],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
         start_new_session=True,  # no other terminal to ask on than this one
         env={**os.environ, "SAID": str(tmp_path / "said.json")},
-    )
-    os.close(slave)
-    shown = b""
-    try:
+    ) as (process, master):
+        shown = ""
         for answer in answers:
-            shown += terminal_shows(master, b"(not shown): ", 20.0)
+            shown += terminal_shows(master, r"\(not shown\): ", 20.0)
             os.write(master, answer.encode() + b"\n")
         shown += terminal_shows(master, None, 20.0)
-        return process.wait(timeout=30), shown.decode(errors="replace")
-    finally:
-        os.close(master)
-        if process.poll() is None:
-            process.kill()
+        return process.wait(timeout=30), shown
 
 
 # A connection string holding what YAML, a shell and a URL each read specially.
