@@ -3136,6 +3136,63 @@ def crowd_of_three_verified(talk_id: str) -> tuple[str, ...]:
     )  # fmt: skip
 
 
+@dataclass
+class Crowd:
+    """How a simulated crowd's run went: its exit status, what it wrote, and when (by
+    time.monotonic()) it started and ended."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    started: float
+    ended: float
+
+
+def crowd_through(
+    cli: Cli,
+    proxy: LoopbackServer,
+    talk: tuple[str, str],
+    *options: str,
+    meanwhile: Callable[[subprocess.Popen[str]], None] | None = None,
+    timeout: float = 120,
+) -> Crowd:
+    """`crowd_of_three_verified` (with `options`) through `proxy`, of a talk of its own (a name
+    in its id, its title), to its end within `timeout` s, `meanwhile` run once it started; the
+    talk removed and the proxy closed after."""
+    talk_id = cli.add(unique_talk_id(talk[0]), talk[1])
+    try:
+        started = time.monotonic()
+        process = cli.start("--api", proxy.url, *crowd_of_three_verified(talk_id), *options)
+        try:
+            if meanwhile is not None:
+                meanwhile(process)
+            out, err = process.communicate(timeout=timeout)
+        finally:
+            process.kill()
+        return Crowd(process.wait(), out, err, started, time.monotonic())
+    finally:
+        proxy.close()
+        cli.remove(talk_id)
+
+
+def assert_verified(done: Crowd) -> None:
+    """The crowd's run ended well, every talk's count agreeing with what it sent."""
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "every talk agrees" in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+def assert_gave_up_at(done: Crowd, timeout: int, since: float | None, said: str) -> None:
+    """The crowd's run failed `timeout` s after `since` (the first 503), not sooner and not
+    much later, saying `said` in its last line."""
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.strip().splitlines()[-1] == said, done.stderr
+    assert "Traceback" not in done.stderr
+    assert since is not None
+    waited = done.ended - since
+    assert timeout - 0.5 < waited < timeout + 5, f"ended {waited:.1f} s after the first 503"
+
+
 def test_simulate_verify_started_while_the_counts_are_rebuilt_waits_for_them(cli: Cli) -> None:
     from talkrate.adapters.redis_store import BUILT_KEY, REBUILD_LOCK_KEY
 
@@ -3163,19 +3220,14 @@ def test_simulate_tells_a_busy_api_from_its_limits(cli: Cli) -> None:
     # Given an API that answers two of its attendees' first passes 503 (busy, not a limit), and
     # a crowd whose three attendees all rate (a crowd of attendee 0 alone, whose pass is the
     # first, met no 503)
-    talk_id = cli.add(unique_talk_id("busy-voters"), "Busy at the door")
     proxy = VotersBusyProxy(cli.runtime, busy=2)
-    try:
-        # When a crowd is simulated through it
-        done = cli.run("--api", proxy.url, *crowd_of_three_verified(talk_id), timeout=120)
-        # Then every rating counts, and the report says the API was busy (it said the waits
-        # were the limits', and how to raise them)
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert "busy      POST /voters waited 2 times on 503" in done.stdout
-        assert "raise them" not in done.stdout
-    finally:
-        proxy.close()
-        cli.remove(talk_id)
+    # When a crowd is simulated through it
+    done = crowd_through(cli, proxy, ("busy-voters", "Busy at the door"))
+    # Then every rating counts, and the report says the API was busy (it said the waits were
+    # the limits', and how to raise them)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "busy      POST /voters waited 2 times on 503" in done.stdout
+    assert "raise them" not in done.stdout
 
 
 class CountsBusyProxy(LoopbackServer):
@@ -3247,23 +3299,16 @@ class CountsBusyProxy(LoopbackServer):
 def test_simulate_verify_waits_out_an_api_busy_while_it_reads_the_counts(cli: Cli) -> None:
     # Given an API that answers the verify's first read of the programme, of a talk's counts
     # and of a rating's status 503 (Retry-After: 1), as while its read model is away
-    talk_id = cli.add(unique_talk_id("busy-counts"), "Counted when the API is back")
     proxy = CountsBusyProxy(cli.runtime, busy=1)
-    try:
-        # When a crowd is simulated through it with --verify
-        done = cli.run("--api", proxy.url, *crowd_of_three_verified(talk_id), timeout=120)
-        # Then it waited each one out and verified every rating (it gave up at the first:
-        # "Counts unavailable (503) ... (not verified)"), saying on stderr that it waited
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert "every talk agrees" in done.stdout
-        assert proxy.answered_busy == dict.fromkeys(CountsBusyProxy.KINDS, 1)
-        assert "talkrate: the API is busy (Counts unavailable, 503): waiting 1 s to read the " in (
-            done.stderr
-        )
-        assert "Traceback" not in done.stderr
-    finally:
-        proxy.close()
-        cli.remove(talk_id)
+    # When a crowd is simulated through it with --verify
+    done = crowd_through(cli, proxy, ("busy-counts", "Counted when the API is back"))
+    # Then it waited each one out and verified every rating (it gave up at the first: "Counts
+    # unavailable (503) ... (not verified)"), saying on stderr that it waited
+    assert_verified(done)
+    assert proxy.answered_busy == dict.fromkeys(CountsBusyProxy.KINDS, 1)
+    assert "talkrate: the API is busy (Counts unavailable, 503): waiting 1 s to read the " in (
+        done.stderr
+    )
 
 
 def test_simulate_verify_waits_out_an_api_busy_while_it_reads_the_counts_before_the_run(
@@ -3271,54 +3316,35 @@ def test_simulate_verify_waits_out_an_api_busy_while_it_reads_the_counts_before_
 ) -> None:
     # Given an API that answers the first read of the programme and of a talk's counts 503
     # (Retry-After: 1) while the counts before the run are read, as while its read model is away
-    talk_id = cli.add(unique_talk_id("busy-baseline"), "Counted from its first count")
     proxy = CountsBusyProxy(cli.runtime, busy=1, before_sending=True)
-    try:
-        # When a crowd is simulated through it with --verify
-        done = cli.run("--api", proxy.url, *crowd_of_three_verified(talk_id), timeout=120)
-        # Then it waited each one out, then sent the crowd and verified every rating (it failed
-        # at the first, "Counts unavailable (503)", before sending anything), saying it waited
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert "every talk agrees" in done.stdout
-        assert proxy.answered_busy == {"/talks": 1, "/ratings?": 1}
-        assert "talkrate: the API is busy (Counts unavailable, 503): waiting 1 s to read the " in (
-            done.stderr
-        )
-        assert "Traceback" not in done.stderr
-    finally:
-        proxy.close()
-        cli.remove(talk_id)
+    # When a crowd is simulated through it with --verify
+    done = crowd_through(cli, proxy, ("busy-baseline", "Counted from its first count"))
+    # Then it waited each one out, then sent the crowd and verified every rating (it failed at
+    # the first, "Counts unavailable (503)", before sending anything), saying it waited
+    assert_verified(done)
+    assert proxy.answered_busy == {"/talks": 1, "/ratings?": 1}
+    assert "talkrate: the API is busy (Counts unavailable, 503): waiting 1 s to read the " in (
+        done.stderr
+    )
 
 
 def test_simulate_verify_of_an_api_busy_before_the_run_past_the_verify_timeout_sends_nothing(
     cli: Cli,
 ) -> None:
     # Given an API that answers every read of the counts before the run 503 (Retry-After: 1)
-    talk_id = cli.add(unique_talk_id("busy-baseline"), "Never rated")
     proxy = CountsBusyProxy(cli.runtime, busy=None, before_sending=True)
-    try:
-        # When a crowd is simulated through it with --verify, waiting 3 s at most
-        process = cli.start(
-            "--api", proxy.url, *crowd_of_three_verified(talk_id), "--verify-timeout", "3"
-        )
-        out, err = process.communicate(timeout=120)
-        ended = time.monotonic()
-        # Then it waited until the timeout, no longer, and failed in one line saying the API
-        # stayed busy and nothing was sent; and nothing was
-        assert process.returncode == 1, out + err
-        assert err.strip().splitlines()[-1] == (
-            "talkrate: the API stayed busy (Counts unavailable, 503) while the counts before "
-            "the run were read, until the verify's timeout (3 s, --verify-timeout): nothing "
-            "was sent"
-        ), err
-        assert not proxy.rated
-        assert "Traceback" not in err
-        waited = proxy.busy_since
-        assert waited is not None
-        assert 2.5 < ended - waited < 3 + 5, f"ended {ended - waited:.1f} s after the first 503"
-    finally:
-        proxy.close()
-        cli.remove(talk_id)
+    # When a crowd is simulated through it with --verify, waiting 3 s at most
+    done = crowd_through(cli, proxy, ("busy-baseline", "Never rated"), "--verify-timeout", "3")
+    # Then it waited until the timeout, no longer, and failed in one line saying the API stayed
+    # busy and nothing was sent; and nothing was
+    assert_gave_up_at(
+        done,
+        3,
+        proxy.busy_since,
+        "talkrate: the API stayed busy (Counts unavailable, 503) while the counts before the "
+        "run were read, until the verify's timeout (3 s, --verify-timeout): nothing was sent",
+    )
+    assert not proxy.rated
 
 
 def test_simulate_verify_waits_out_an_api_busy_without_retry_after_for_a_wait_it_names(
@@ -3326,24 +3352,17 @@ def test_simulate_verify_waits_out_an_api_busy_without_retry_after_for_a_wait_it
 ) -> None:
     # Given an API that answers the verify's first read of each kind 503 without Retry-After
     # (a gateway's own answer, which does not say how long)
-    talk_id = cli.add(unique_talk_id("busy-counts"), "Counted after a gateway's 503")
     proxy = CountsBusyProxy(cli.runtime, busy=1, retry_after=None)
-    try:
-        # When a crowd is simulated through it with --verify
-        done = cli.run("--api", proxy.url, *crowd_of_three_verified(talk_id), timeout=120)
-        # Then it waited each one out for the default it names and verified every rating (it
-        # gave up at the first: "Counts unavailable (503) ... (not verified)")
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert "every talk agrees" in done.stdout
-        assert proxy.answered_busy == dict.fromkeys(CountsBusyProxy.KINDS, 1)
-        assert (
-            "talkrate: the API is busy (Counts unavailable, 503, without Retry-After): waiting "
-            "2 s to read the counts again"
-        ) in done.stderr
-        assert "Traceback" not in done.stderr
-    finally:
-        proxy.close()
-        cli.remove(talk_id)
+    # When a crowd is simulated through it with --verify
+    done = crowd_through(cli, proxy, ("busy-counts", "Counted after a gateway's 503"))
+    # Then it waited each one out for the default it names and verified every rating (it gave
+    # up at the first: "Counts unavailable (503) ... (not verified)")
+    assert_verified(done)
+    assert proxy.answered_busy == dict.fromkeys(CountsBusyProxy.KINDS, 1)
+    assert (
+        "talkrate: the API is busy (Counts unavailable, 503, without Retry-After): waiting "
+        "2 s to read the counts again"
+    ) in done.stderr
 
 
 @pytest.mark.parametrize("retry_after", ["1", None], ids=["retry-after", "no-retry-after"])
@@ -3351,31 +3370,20 @@ def test_simulate_verify_of_an_api_busy_past_the_verify_timeout_fails_in_one_lin
     cli: Cli, retry_after: str | None
 ) -> None:
     # Given an API that answers every read of the verify 503 (Retry-After: 1, or none)
-    talk_id = cli.add(unique_talk_id("busy-counts"), "Never counted in time")
     proxy = CountsBusyProxy(cli.runtime, busy=None, retry_after=retry_after)
-    try:
-        # When a crowd is simulated through it with --verify, waiting 4 s at most
-        process = cli.start(
-            "--api", proxy.url, *crowd_of_three_verified(talk_id), "--verify-timeout", "4"
-        )
-        out, err = process.communicate(timeout=120)
-        ended = time.monotonic()
-        # Then it waited until the timeout, no longer, and failed in one line saying the API
-        # stayed busy, after the figures of what it sent
-        assert process.returncode == 1, out + err
-        assert "sent " in out
-        last = err.strip().splitlines()[-1]
-        assert last == (
-            "talkrate: the API stayed busy (Counts unavailable, 503) until the verify's timeout "
-            "(4 s, --verify-timeout) (not verified)"
-        ), err
-        assert "Traceback" not in err
-        waited = proxy.busy_since
-        assert waited is not None
-        assert 3.5 < ended - waited < 4 + 5, f"ended {ended - waited:.1f} s after the first 503"
-    finally:
-        proxy.close()
-        cli.remove(talk_id)
+    # When a crowd is simulated through it with --verify, waiting 4 s at most
+    talk = ("busy-counts", "Never counted in time")
+    done = crowd_through(cli, proxy, talk, "--verify-timeout", "4")
+    # Then it waited until the timeout, no longer, and failed in one line saying the API stayed
+    # busy, after the figures of what it sent
+    assert_gave_up_at(
+        done,
+        4,
+        proxy.busy_since,
+        "talkrate: the API stayed busy (Counts unavailable, 503) until the verify's timeout "
+        "(4 s, --verify-timeout) (not verified)",
+    )
+    assert "sent " in done.stdout
 
 
 @pytest.mark.parametrize("retry_after", ["1", None], ids=["retry-after", "no-retry-after"])
@@ -3384,54 +3392,37 @@ def test_simulate_waits_out_an_api_busy_while_it_reads_the_programme(
 ) -> None:
     # Given an API that answers the first two reads of the programme 503 (Retry-After: 1, or
     # none), as a stack coming up does while its database does not answer yet
-    talk_id = cli.add(unique_talk_id("busy-programme"), "Rated once the API is up")
     proxy = CountsBusyProxy(cli.runtime, busy=2, retry_after=retry_after, at_start=True)
-    try:
-        # When a crowd is simulated through it with --verify
-        done = cli.run("--api", proxy.url, *crowd_of_three_verified(talk_id), timeout=120)
-        # Then it waited them out, saying so, then sent the crowd and verified every rating (it
-        # failed at the first, "Service unavailable (503)", before sending anything)
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert "every talk agrees" in done.stdout
-        assert proxy.answered_busy == {"/talks": 2}
-        said = "" if retry_after else ", without Retry-After"
-        assert (
-            f"talkrate: the API is busy (Service unavailable, 503{said}): waiting "
-            f"{retry_after or 2} s to read the programme again (up to 60 s more, "
-            "--programme-timeout)"
-        ) in done.stderr, done.stderr
-        assert "Traceback" not in done.stderr
-    finally:
-        proxy.close()
-        cli.remove(talk_id)
+    # When a crowd is simulated through it with --verify
+    done = crowd_through(cli, proxy, ("busy-programme", "Rated once the API is up"))
+    # Then it waited them out, saying so, then sent the crowd and verified every rating (it
+    # failed at the first, "Service unavailable (503)", before sending anything)
+    assert_verified(done)
+    assert proxy.answered_busy == {"/talks": 2}
+    said = "" if retry_after else ", without Retry-After"
+    assert (
+        f"talkrate: the API is busy (Service unavailable, 503{said}): waiting "
+        f"{retry_after or 2} s to read the programme again (up to 60 s more, "
+        "--programme-timeout)"
+    ) in done.stderr, done.stderr
 
 
 def test_simulate_of_an_api_busy_past_the_programme_timeout_sends_nothing(cli: Cli) -> None:
     # Given an API that answers every read of the programme 503 (Retry-After: 1)
-    talk_id = cli.add(unique_talk_id("busy-programme"), "Never rated")
     proxy = CountsBusyProxy(cli.runtime, busy=None, at_start=True)
-    try:
-        # When a crowd is simulated through it, waiting 3 s at most for the programme
-        process = cli.start(
-            "--api", proxy.url, *crowd_of_three_verified(talk_id), "--programme-timeout", "3"
-        )
-        out, err = process.communicate(timeout=120)
-        ended = time.monotonic()
-        # Then it waited until that timeout, no longer, and failed in one line saying the API
-        # stayed busy and nothing was sent; and nothing was (no pass asked for, no rating)
-        assert process.returncode == 1, out + err
-        assert err.strip().splitlines()[-1] == (
-            "talkrate: the API stayed busy (Service unavailable, 503) while the programme was "
-            "read, until the programme's timeout (3 s, --programme-timeout): nothing was sent"
-        ), err
-        assert (proxy.passed, proxy.rated) == (False, False)
-        assert "Traceback" not in err
-        waited = proxy.busy_since
-        assert waited is not None
-        assert 2.5 < ended - waited < 3 + 5, f"ended {ended - waited:.1f} s after the first 503"
-    finally:
-        proxy.close()
-        cli.remove(talk_id)
+    # When a crowd is simulated through it, waiting 3 s at most for the programme
+    talk = ("busy-programme", "Never rated")
+    done = crowd_through(cli, proxy, talk, "--programme-timeout", "3")
+    # Then it waited until that timeout, no longer, and failed in one line saying the API
+    # stayed busy and nothing was sent; and nothing was (no pass asked for, no rating)
+    assert_gave_up_at(
+        done,
+        3,
+        proxy.busy_since,
+        "talkrate: the API stayed busy (Service unavailable, 503) while the programme was "
+        "read, until the programme's timeout (3 s, --programme-timeout): nothing was sent",
+    )
+    assert (proxy.passed, proxy.rated) == (False, False)
 
 
 class LateProxy(LoopbackServer):
@@ -3455,55 +3446,44 @@ def test_simulate_waits_for_an_api_not_listening_yet_while_it_reads_the_programm
     cli: Cli,
 ) -> None:
     # Given an API whose address refuses connections (nothing listening yet: a runtime starting)
-    talk_id = cli.add(unique_talk_id("late-api"), "Rated once the API listens")
     proxy = LateProxy(cli.runtime)
-    try:
-        # When a crowd is simulated against it, and it listens 2 s later
-        process = cli.start("--api", proxy.url, *crowd_of_three_verified(talk_id))
+
+    def listens_2_s_later(process: subprocess.Popen[str]) -> None:
         time.sleep(2.0)
         assert process.poll() is None, process.communicate()
         proxy.listen()
-        out, err = process.communicate(timeout=120)
-        # Then it waited for it, saying so once, then sent the crowd and verified every rating
-        # (it failed at once: "cannot reach the API at …: connection refused")
-        assert process.returncode == 0, out + err
-        assert "every talk agrees" in out
-        said = (
-            f"talkrate: nothing answers at {proxy.url} yet (connection refused): waiting for it "
-            "to read the programme (up to 60 s, --programme-timeout)"
-        )
-        assert err.count(said) == 1, err
-        assert "Traceback" not in err
-    finally:
-        proxy.close()
-        cli.remove(talk_id)
+
+    # When a crowd is simulated against it, and it listens 2 s later
+    talk = ("late-api", "Rated once the API listens")
+    done = crowd_through(cli, proxy, talk, meanwhile=listens_2_s_later)
+    # Then it waited for it, saying so once, then sent the crowd and verified every rating (it
+    # failed at once: "cannot reach the API at …: connection refused")
+    assert_verified(done)
+    said = (
+        f"talkrate: nothing answers at {proxy.url} yet (connection refused): waiting for it "
+        "to read the programme (up to 60 s, --programme-timeout)"
+    )
+    assert done.stderr.count(said) == 1, done.stderr
 
 
 def test_simulate_of_an_api_never_listening_fails_at_the_programme_timeout(cli: Cli) -> None:
     # Given an address where nothing ever listens
-    talk_id = cli.add(unique_talk_id("never-api"), "Never rated")
     proxy = LateProxy(cli.runtime)
-    try:
-        # When a crowd is simulated against it, waiting 3 s at most for the programme
-        started = time.monotonic()
-        done = cli.run(
-            "--api", proxy.url, *crowd_of_three_verified(talk_id), "--programme-timeout", "3"
-        )
-        took = time.monotonic() - started
-        # Then it waited until that timeout, no longer, and failed in one line saying nothing
-        # answered and nothing was sent (it failed at once)
-        assert done.returncode == 1, done.stdout + done.stderr
-        assert done.stderr.strip().splitlines()[-1] == (
-            f"talkrate: nothing answered at {proxy.url} (connection refused) while the "
-            "programme was read, until the programme's timeout (3 s, --programme-timeout): "
-            "nothing was sent"
-        ), done.stderr
-        assert "Traceback" not in done.stderr
-        assert 3 <= took < 3 + 10, f"took {took:.1f} s"
-        assert proxy.sent == []
-    finally:
-        proxy.close()
-        cli.remove(talk_id)
+    # When a crowd is simulated against it, waiting 3 s at most for the programme
+    talk = ("never-api", "Never rated")
+    done = crowd_through(cli, proxy, talk, "--programme-timeout", "3", timeout=60)
+    # Then it waited until that timeout, no longer, and failed in one line saying nothing
+    # answered and nothing was sent (it failed at once)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"talkrate: nothing answered at {proxy.url} (connection refused) while the "
+        "programme was read, until the programme's timeout (3 s, --programme-timeout): "
+        "nothing was sent"
+    ), done.stderr
+    assert "Traceback" not in done.stderr
+    took = done.ended - done.started
+    assert 3 <= took < 3 + 10, f"took {took:.1f} s"
+    assert proxy.sent == []
 
 
 def test_the_watch_subscriber_hears_the_runtimes_live_channel(cli: Cli, talk: str) -> None:
