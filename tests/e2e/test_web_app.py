@@ -194,6 +194,18 @@ class WebStack:
         assert answer.status == 200, answer.body
         return sum(answer.json["ratings"].values())
 
+    def rated(self, ratings: dict[str, list[int]], seconds: float = 20) -> None:
+        """Each talk rated with each of its values, by another attendee each, and back once the
+        service counts exactly that many ratings of each (talks of the test's own, rated only
+        here)."""
+        for talk_id, values in ratings.items():
+            for value in values:
+                self.rate(talk_id, value)
+        assert wait_for(
+            lambda: all(self.count(talk_id) == len(values) for talk_id, values in ratings.items()),
+            seconds,
+        ), {talk_id: self.count(talk_id) for talk_id in ratings}
+
 
 @pytest.fixture(scope="module")
 def web(
@@ -2919,10 +2931,7 @@ def test_the_leaderboard_follows_ratings_live_within_its_track(web: WebStack, pa
     page.get_by_label("Track").select_option(track)
     expect(page.get_by_text(f"No talk in {track} has been rated yet.")).to_be_visible()
     # When attendees rate them, the second better
-    web.rate(first["id"], 3)
-    web.rate(second["id"], 5)
-    web.rate(second["id"], 5)
-    assert wait_for(lambda: web.count(first["id"]) == 1 and web.count(second["id"]) == 2)
+    web.rated({first["id"]: [3], second["id"]: [5, 5]})
     # Then the board shows both, best first, without a reload, and nothing of another track
     rows = page.locator("table.board tbody tr")
     expect(rows).to_have_count(2, timeout=5_000)
@@ -2944,10 +2953,7 @@ def test_the_leaderboard_shows_the_score_it_ranks_by(web: WebStack, browser: Bro
     track = f"Scored board {unique_talk_id()}"
     single = web.add_talk(title="Rated once", track=track)
     many = web.add_talk(title="Rated by many", track=track)
-    web.rate(single["id"], 5)
-    for _ in range(5):
-        web.rate(many["id"], 4)
-    assert wait_for(lambda: web.count(single["id"]) == 1 and web.count(many["id"]) == 5)
+    web.rated({single["id"]: [5], many["id"]: [4] * 5})
     # When the leaderboard is shown (on a hall's 1080p display)
     hall = browser.new_context(viewport=PROJECTORS["1920x1080"])
     try:
@@ -2974,8 +2980,7 @@ def test_the_leaderboard_has_a_view_for_a_hall_s_big_screen(
     # Given a rated talk of a track, and the leaderboard on a hall's 1080p display
     track = f"Hall board {unique_talk_id()}"
     talk = web.add_talk(title="Shown across the hall", track=track)
-    web.rate(talk["id"], 4)
-    assert wait_for(lambda: web.count(talk["id"]) == 1)
+    web.rated({talk["id"]: [4]})
     hall = browser.new_context(viewport=PROJECTORS["1920x1080"])
     try:
         page = hall.new_page()
@@ -3010,10 +3015,7 @@ def test_a_score_two_places_would_show_as_a_tie_ranked_apart_is_written_to_more_
     track = f"Close scores {unique_talk_id()}"
     above = web.add_talk(title="Rated five once", track=track)
     below = web.add_talk(title="Rated seven times", track=track)
-    web.rate(above["id"], 5)
-    for value in (4, 4, 4, 3, 3, 3, 3):
-        web.rate(below["id"], value)
-    assert wait_for(lambda: (web.count(above["id"]), web.count(below["id"])) == (1, 7))
+    web.rated({above["id"]: [5], below["id"]: [4, 4, 4, 3, 3, 3, 3]})
     # When the track's leaderboard is shown
     page.goto(web.url(f"/app/leaderboard?track={quote(track)}"))
     rows = page.locator(".board tbody tr")
@@ -3050,9 +3052,7 @@ def test_the_big_screen_board_shows_its_twenty_talks_without_scrolling_at_1080p(
         web.add_talk(title=f"{long_title} {n}" if n % 3 == 0 else f"Talk {n}", track=track)
         for n in range(21)
     ]
-    for talk in talks:
-        web.rate(talk["id"], 4)
-    assert wait_for(lambda: all(web.count(talk["id"]) == 1 for talk in talks), seconds=30)
+    web.rated({talk["id"]: [4] for talk in talks}, seconds=30)
     hall = browser.new_context(viewport=PROJECTORS["1920x1080"])
     try:
         # When its board is shown on a hall's 1080p display
@@ -3087,10 +3087,7 @@ def test_a_slow_read_of_the_whole_leaderboard_does_not_replace_a_track_s_board(
     track = f"Slow board {unique_talk_id()}"
     inside = web.add_talk(title="Slow board inside", track=track)
     outside = web.add_talk(title="Slow board outside", track="Another track")
-    web.rate(inside["id"], 4)
-    web.rate(outside["id"], 5)
-    web.rate(outside["id"], 5)
-    assert wait_for(lambda: web.count(inside["id"]) == 1 and web.count(outside["id"]) == 2)
+    web.rated({inside["id"]: [4], outside["id"]: [5, 5]})
     held: list[Any] = []
 
     def hold_the_first(route: Route) -> None:
@@ -3302,11 +3299,8 @@ def long_words_talk(web: WebStack) -> dict[str, Any]:
         room=LONG_WORDS["room"],
         track=f"Internationalisierungsstrategien {unique_talk_id()}",
     )
-    web.rate(talk["id"], 4)
     rated = web.add_talk(title="Rückblick", track=talk["track"])
-    for value in (5, 4, 4, 3, 3, 4, 2, 4, 3, 4):
-        web.rate(rated["id"], value)
-    assert wait_for(lambda: web.count(talk["id"]) == 1 and web.count(rated["id"]) == 10)
+    web.rated({talk["id"]: [4], rated["id"]: [5, 4, 4, 3, 3, 4, 2, 4, 3, 4]})
     return talk
 
 
@@ -3738,9 +3732,7 @@ def test_the_leaderboard_s_rows_from_10_keep_a_title_s_long_word_whole_with_text
     # a broken word; whether it was depended on the id's letters)
     track = f"Ranks {unique_talk_id().replace('-', '')}"
     talks = [web.add_talk(title=f"Testcontainers {n}", track=track) for n in range(11)]
-    for talk in talks:
-        web.rate(talk["id"], 5)
-    assert wait_for(lambda: all(web.count(talk["id"]) == 1 for talk in talks))
+    web.rated({talk["id"]: [5] for talk in talks})
     narrow = browser.new_context(viewport={"width": 320, "height": 640})
     try:
         page = narrow.new_page()
@@ -4033,9 +4025,7 @@ def test_a_board_read_outlived_by_a_newer_one_still_draws_when_it_is_the_newest_
     track = f"Busy board {unique_talk_id()}"
     talk = web.add_talk(title="Steady under updates", track=track)
     elsewhere = web.add_talk(title="Rated in another track", track="Another track")
-    web.rate(talk["id"], 5)
-    web.rate(elsewhere["id"], 4)
-    assert wait_for(lambda: web.count(talk["id"]) == web.count(elsewhere["id"]) == 1)
+    web.rated({talk["id"]: [5], elsewhere["id"]: [4]})
     page.clock.install()
     page.goto(web.url("/app/leaderboard"))
     expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")

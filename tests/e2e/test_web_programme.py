@@ -548,8 +548,7 @@ def overriding_talk(web: WebStack) -> dict[str, Any]:
         room="Hall Zeta",
         **an_hour_from(now - timedelta(minutes=10)),
     )
-    web.rate(talk["id"], 5)
-    assert wait_for(lambda: web.count(talk["id"]) == 1)  # on the leaderboard
+    web.rated({talk["id"]: [5]})  # on the leaderboard
     return talk
 
 
@@ -640,9 +639,7 @@ def bidi_talks(web: WebStack) -> dict[str, dict[str, Any]]:
         name: web.add_talk(**fields, **an_hour_from(now - timedelta(minutes=10)))
         for name, fields in (("mixed", MIXED), ("rtl", RIGHT_TO_LEFT))
     }
-    for talk in talks.values():
-        web.rate(talk["id"], 4)
-    assert wait_for(lambda: all(web.count(talk["id"]) == 1 for talk in talks.values()))
+    web.rated({talk["id"]: [4] for talk in talks.values()})
     return talks
 
 
@@ -1010,11 +1007,9 @@ def test_the_leaderboard_s_ranks_from_10_stand_on_one_line(
     # Given a track of twelve rated talks
     track = f"Ranks {unique_talk_id()}"
     talks = [web.add_talk(title=f"Ranked talk {n:02d}", track=track)["id"] for n in range(12)]
-    for n, talk_id in enumerate(talks):
-        web.rate(talk_id, 1 + n % 5)
     # (counted before the board is opened: its first read then holds all twelve, with no
     # live message it could miss to wait for)
-    assert wait_for(lambda: all(web.count(talk_id) == 1 for talk_id in talks))
+    web.rated({talk_id: [1 + n % 5] for n, talk_id in enumerate(talks)})
     context = browser.new_context(viewport={"width": width, "height": 900})
     try:
         page = context.new_page()
@@ -1378,9 +1373,8 @@ def test_a_track_s_empty_leaderboard_says_no_talk_of_that_track_was_rated(
     # Given a rated talk in one track, and a track whose talk nobody rated yet
     stem = unique_talk_id()[-6:]
     rated = web.add_talk(title="Rated elsewhere", track=f"Rated {stem}")
-    web.rate(rated["id"], 4)
     web.add_talk(title="Not rated yet", track=f"Quiet {stem}")
-    assert wait_for(lambda: web.count(rated["id"]) == 1)
+    web.rated({rated["id"]: [4]})
     page.goto(web.url("/app/leaderboard"))
     # When an attendee chooses the quiet track
     page.get_by_label("Track").select_option(f"Quiet {stem}")
@@ -1396,8 +1390,7 @@ def test_a_leaderboard_whose_reads_fail_keeps_its_board_and_says_since_when_it_i
     # Given a track's leaderboard, open and live, on a clock the test moves
     track = f"Ranked {unique_talk_id()}"
     talk = web.add_talk(title="Ranked over a hall's Wi-Fi", track=track)
-    web.rate(talk["id"], 5)
-    assert wait_for(lambda: web.count(talk["id"]) == 1)
+    web.rated({talk["id"]: [5]})
     page.clock.install()
     page.goto(web.url(f"/app/leaderboard?track={quote(track)}"))
     rows = page.locator(".board tbody tr")
@@ -1431,9 +1424,7 @@ def test_a_track_whose_board_cannot_be_read_shows_no_other_track_s_board_under_i
     stem = unique_talk_id()[-6:]
     rated = web.add_talk(title=f"Ranked elsewhere {stem}", track=f"Shown {stem}")
     web.add_talk(title=f"Of the chosen track {stem}", track=f"Chosen {stem}")
-    for _ in range(3):
-        web.rate(rated["id"], 5)
-    assert wait_for(lambda: web.count(rated["id"]) == 3)
+    web.rated({rated["id"]: [5, 5, 5]})
     page.goto(web.url("/app/leaderboard"))
     rows = page.locator(".board tbody tr")
     expect(rows.filter(has_text=f"Ranked elsewhere {stem}")).to_have_count(1)
@@ -1538,8 +1529,7 @@ def test_the_leaderboard_writes_big_counts_with_separators_as_the_other_pages_do
     # Given a leaderboard whose first talk has 25,000 ratings (the service's answer, its
     # count made big)
     talk = web.add_talk(title=f"Rated by a whole hall {unique_talk_id()}")
-    web.rate(talk["id"], 5)
-    assert wait_for(lambda: web.count(talk["id"]) == 1)
+    web.rated({talk["id"]: [5]})
 
     def a_big_count(route: Any) -> None:
         board = route.fetch().json()
