@@ -95,6 +95,15 @@ class Cli:
     runtime: Runtime
     env: dict[str, str]
 
+    @classmethod
+    def of(
+        cls, runtime: Runtime, config: Path, token: str | None = None, **environment: str
+    ) -> Cli:
+        """The command pointed at `runtime` (an organiser's, with `token`), keeping its files
+        (voter passes) in the folder `config`, with these variables more."""
+        env = {**os.environ, "TALKRATE_API": runtime.url, "TALKRATE_CONFIG_DIR": str(config)}
+        return cls(runtime, env | ({"TALKRATE_ADMIN_TOKEN": token} if token else {}) | environment)
+
     def run(
         self, *args: str, timeout: float = 60, stdin: str | None = None, **env: str
     ) -> subprocess.CompletedProcess[str]:
@@ -221,19 +230,15 @@ def cli_on_runtime(
         folder / "runtime.log",
         [*params, "--param", "ProjectorBatchWindowSeconds=0"],
     )
-    env = {
-        **os.environ,
-        "TALKRATE_API": runtime.url,
-        "TALKRATE_ADMIN_TOKEN": token,
-        "TALKRATE_CONFIG_DIR": str(folder / "config"),
-        # (the operator commands' topic is the runtime's own, as the runbook sets the stack's:
-        # `ops rebuild` compared, and `ops relay` published into, `ratings`; and so is the
-        # projector's consumer group, which `ops relay` and `ops redrive` ask about the topic)
+    # (the operator commands' topic is the runtime's own, as the runbook sets the stack's: `ops
+    # rebuild` compared, and `ops relay` published into, `ratings`; and so is the projector's
+    # consumer group, which `ops relay` and `ops redrive` ask about the topic)
+    environment = {
         "RATINGS_TOPIC": runtime.ratings_topic,
         "PROJECTOR_CONSUMER_GROUP": runtime.projector_group,
         **environment,
     }
-    yield Cli(runtime, env)
+    yield Cli.of(runtime, folder / "config", token, **environment)
     stop_runtime(runtime)
 
 
@@ -328,7 +333,7 @@ def test_top_in_a_narrow_terminal_keeps_its_figures_whole(cli: Cli, columns: int
             cli.rate(talk, value)
         assert wait_for(lambda: [cli.count(talk) for talk in talks] == [1, 1])
         # When a person asks for the track's best talks in a terminal of `columns` (a pty)
-        with talkrate_in_a_terminal(cli.env, "top", "--track", track, columns=columns) as (
+        with talkrate_in_a_terminal(cli, "top", "--track", track, columns=columns) as (
             process,
             primary,
         ):
@@ -377,7 +382,7 @@ def test_talks_in_a_narrow_terminal_keeps_its_figures_and_ids_whole(cli: Cli, co
             cli.rate(talk, value)
         assert wait_for(lambda: [cli.count(talk) for talk in talks] == [1, 1])
         # When a person lists the track's talks in a terminal of `columns` (a pty)
-        with talkrate_in_a_terminal(cli.env, "talks", "--track", track, columns=columns) as (
+        with talkrate_in_a_terminal(cli, "talks", "--track", track, columns=columns) as (
             process,
             primary,
         ):
@@ -1337,27 +1342,27 @@ def test_an_ops_command_whose_reader_left_finishes_its_work(cli: Cli) -> None:
 
 
 def talkrate_in_a_terminal(
-    env: dict[str, str],
+    cli: Cli,
     *args: str,
     columns: int = 120,
     lines: int | None = None,
     ctrl_c: bool = False,
 ) -> contextlib.AbstractContextManager[tuple[subprocess.Popen[bytes], int]]:
-    """`talkrate ARGS` in a terminal of `columns` (by `lines`) of its own (a pty, an xterm),
-    with the command's environment `env`: the process, and the terminal's side the test reads
-    and types into; stopped after. `ctrl_c`: it takes Ctrl-C."""
-    env = {**env, "COLUMNS": str(columns)} | ({"LINES": str(lines)} if lines else {})
+    """`talkrate ARGS` of `cli` in a terminal of `columns` (by `lines`) of its own (a pty, an
+    xterm): the process, and the terminal's side the test reads and types into; stopped after.
+    `ctrl_c`: it takes Ctrl-C."""
+    env = {**cli.env, "COLUMNS": str(columns)} | ({"LINES": str(lines)} if lines else {})
     env["TERM"] = "xterm-256color"
     return in_a_terminal([TALKRATE, *args], ctrl_c=ctrl_c, cwd=ROOT, env=env)
 
 
 def watch_in_a_terminal(
-    env: dict[str, str], *args: str, interval: str = "0.5", ctrl_c: bool = False
+    cli: Cli, *args: str, interval: str = "0.5", ctrl_c: bool = False
 ) -> contextlib.AbstractContextManager[tuple[subprocess.Popen[bytes], int]]:
     """`talkrate watch ARGS`, polling every `interval` seconds (half a second), in a terminal
     of 120 by 40 (talkrate_in_a_terminal)."""
     return talkrate_in_a_terminal(
-        env, "watch", *args, "--interval", interval, lines=40, ctrl_c=ctrl_c
+        cli, "watch", *args, "--interval", interval, lines=40, ctrl_c=ctrl_c
     )
 
 
@@ -1377,7 +1382,7 @@ def test_a_question_refused_says_aborted_on_a_line_of_its_own(
     cli: Cli, talk: str, answer: str
 ) -> None:
     # Given an organiser asked in a terminal whether to remove a talk
-    with talkrate_in_a_terminal(cli.env, "admin", "rm", talk, ctrl_c=True) as (process, primary):
+    with talkrate_in_a_terminal(cli, "admin", "rm", talk, ctrl_c=True) as (process, primary):
         asked = read_until(primary, r"\[y/N\]: ", 15)
         assert "[y/N]: " in asked, asked
         # When they press Ctrl-C, once it waits for their answer (a person reads the question
@@ -1402,7 +1407,7 @@ def test_a_question_refused_says_aborted_on_a_line_of_its_own(
 def test_watch_in_a_terminal_shows_an_update_arrive(cli: Cli, talk: str, view: str) -> None:
     # Given `talkrate watch` running in a terminal
     args = [talk] if view == "talk" else ["--leaderboard", "--track", "Terminal"]
-    with watch_in_a_terminal(cli.env, *args, "--duration", "60", ctrl_c=True) as (
+    with watch_in_a_terminal(cli, *args, "--duration", "60", ctrl_c=True) as (
         process,
         primary,
     ):
@@ -1469,7 +1474,7 @@ def test_watch_stopped_by_a_signal_sent_twice_at_once_ends_as_by_one(
     cli: Cli, talk: str, stop: signal.Signals
 ) -> None:
     # Given `talkrate watch` running, its view drawn
-    with watch_in_a_terminal(cli.env, talk, ctrl_c=True) as (process, primary):
+    with watch_in_a_terminal(cli, talk, ctrl_c=True) as (process, primary):
         assert "updates" in read_until(primary, "updates", 15)
         # When the same stop comes twice, 20 ms apart (`timeout` signals the command, then its
         # process group)
@@ -1486,7 +1491,7 @@ def test_watch_stopped_by_a_signal_sent_twice_at_once_ends_as_by_one(
 
 def test_watch_stopped_by_sigterm_gives_the_terminal_its_cursor_back(cli: Cli, talk: str) -> None:
     # Given `talkrate watch` drawing in a terminal (which hides the cursor meanwhile)
-    with watch_in_a_terminal(cli.env, talk) as (process, primary):
+    with watch_in_a_terminal(cli, talk) as (process, primary):
         shown = terminal_shows(primary, "updates", 15, in_all=True)
         assert "\x1b[?25l" in shown, shown  # the cursor hidden
         # When it is stopped with SIGTERM (`timeout`, `kill`, a supervisor)
@@ -1906,7 +1911,7 @@ def test_a_watch_shows_the_talk_as_an_organiser_changed_it(cli: Cli, talk: str) 
     # Given a speaker watching a talk in a terminal (polling every half second), its first
     # view drawn (read as it comes: the view of a watch into a file, written as it ends, had
     # the test wait out a duration long enough for the edit's own command on a loaded machine)
-    with watch_in_a_terminal(cli.env, talk, "--poll", "--duration", "60", ctrl_c=True) as (
+    with watch_in_a_terminal(cli, talk, "--poll", "--duration", "60", ctrl_c=True) as (
         process,
         primary,
     ):
@@ -2818,13 +2823,7 @@ def attendee_cli(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory)
 def short_pass_cli(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Cli]:
     """The command against attendee voting whose voter passes last 36 s."""
     runtime, token = start_short_pass_runtime(kafka_bootstrap, tmp_path / "runtime.log")
-    env = {
-        **os.environ,
-        "TALKRATE_API": runtime.url,
-        "TALKRATE_ADMIN_TOKEN": token,
-        "TALKRATE_CONFIG_DIR": str(tmp_path / "config"),
-    }
-    yield Cli(runtime, env)
+    yield Cli.of(runtime, tmp_path / "config", token)
     stop_runtime(runtime)
 
 
@@ -2832,13 +2831,7 @@ def short_pass_cli(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Cli]:
 def brief_pass_cli(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Cli]:
     """The command against attendee voting whose voter passes last 18 s."""
     runtime, token = start_brief_pass_runtime(kafka_bootstrap, tmp_path / "runtime.log")
-    env = {
-        **os.environ,
-        "TALKRATE_API": runtime.url,
-        "TALKRATE_ADMIN_TOKEN": token,
-        "TALKRATE_CONFIG_DIR": str(tmp_path / "config"),
-    }
-    yield Cli(runtime, env)
+    yield Cli.of(runtime, tmp_path / "config", token)
     stop_runtime(runtime)
 
 

@@ -7,7 +7,6 @@ and again."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import signal
@@ -22,7 +21,7 @@ from playwright.sync_api import Browser, Page, Route, expect
 
 from tests.e2e import test_web_app as web_app
 from tests.e2e.conftest import start_runtime, stop_runtime, wait_for
-from tests.e2e.test_cli import watch_in_a_terminal
+from tests.e2e.test_cli import Cli, watch_in_a_terminal
 from tests.e2e.test_web_app import PHONE, ROOM, SCREEN, TALK_PAGE, WebStack
 from tests.terminal import read_until
 
@@ -233,14 +232,11 @@ def test_talkrate_watch_reconnects_at_the_cap_and_shows_what_was_rated_meanwhile
 ) -> None:
     # Given `talkrate watch` of a talk in a terminal, live, polling only once a minute
     talk_id = capped.add_talk(title="Watched from a terminal")["id"]
-    environment = {
-        **os.environ,
-        "TALKRATE_API": capped.runtime.url,
-        "TALKRATE_CONFIG_DIR": str(tmp_path / "config"),
-    }
-    with watch_in_a_terminal(
-        environment, talk_id, "--duration", "60", interval="60", ctrl_c=True
-    ) as (process, primary):
+    cli = Cli.of(capped.runtime, tmp_path / "config")
+    with watch_in_a_terminal(cli, talk_id, "--duration", "60", interval="60", ctrl_c=True) as (
+        process,
+        primary,
+    ):
         shown = read_until(primary, r"live · ", 20)
         assert "live · 0 updates" in shown, shown
         for sent, value in enumerate((5, 3), start=1):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -134,15 +133,7 @@ def test_a_read_finds_the_read_model_lost_answers_from_the_event_store_and_has_i
 def test_the_command_line_says_the_results_are_being_rebuilt_and_writes_no_file(
     stack: Stack, tmp_path: Path
 ) -> None:
-    cli = Cli(
-        stack.runtime,
-        {
-            **os.environ,
-            "TALKRATE_API": stack.runtime.url,
-            "TALKRATE_ADMIN_TOKEN": stack.token,
-            "TALKRATE_CONFIG_DIR": str(tmp_path / "config"),
-        },
-    )
+    cli = Cli.of(stack.runtime, tmp_path / "config", stack.token)
     # Given the read model lost, its rebuild held off by another's lock
     lose_the_read_model(stack, held=True)
     try:

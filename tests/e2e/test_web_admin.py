@@ -11,7 +11,6 @@ import base64
 import csv
 import io
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -1982,8 +1981,7 @@ def test_a_line_with_several_problems_is_refused_for_each_in_the_dry_run_s_words
     )
     path = tmp_path / "programme.csv"
     path.write_bytes(text.encode())
-    organiser = {"TALKRATE_API": web.runtime.url, "TALKRATE_ADMIN_TOKEN": web.token}
-    cli = Cli(web.runtime, {**os.environ, **organiser, "TALKRATE_CONFIG_DIR": str(tmp_path)})
+    cli = Cli.of(web.runtime, tmp_path, web.token)
     sign_in(web, page)
     # When an organiser chooses it on the page, and another reads it with the command line
     import_file(page, text)

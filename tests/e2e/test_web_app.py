@@ -2538,8 +2538,7 @@ def test_the_downloaded_results_file_has_a_talk_s_exact_average_and_is_the_comma
     # ratings, 127 in all: 3.848484...), whose average the API gives as 3.8485
     talk = web.add_talk(title=f"Just under a tie {unique_talk_id()}")
     client = connect(WEB_RATINGS)
-    organiser = {"TALKRATE_API": web.runtime.url, "TALKRATE_ADMIN_TOKEN": web.token}
-    cli = Cli(web.runtime, {**os.environ, **organiser, "TALKRATE_CONFIG_DIR": str(tmp_path)})
+    cli = Cli.of(web.runtime, tmp_path, web.token)
     try:
         client.hset(histogram_key(talk["id"]), mapping={"1": 1, "2": 3, "3": 5, "4": 15, "5": 9})
         listed_talk = web.runtime.request("GET", f"/talks/{talk['id']}").json
@@ -4243,10 +4242,7 @@ def test_the_command_line_says_how_to_give_the_event_code_this_runtime_asks_for(
 
     # Given an attendee at a terminal, against this module's runtime (attendee voting, with an
     # event code: the CLI's own runtimes ask for none)
-    cli = Cli(
-        web.runtime,
-        {**os.environ, "TALKRATE_API": web.runtime.url, "TALKRATE_CONFIG_DIR": str(tmp_path)},
-    )
+    cli = Cli.of(web.runtime, tmp_path)
     talk = web.add_talk(title="Rated from a terminal")
     # When they rate without the code, Then they are told how to give it (it said "Wrong event
     # code" and the request's body, {"code": "…"})

@@ -8,7 +8,6 @@ The runtime has a Redis server of its own (the tests stop it and start it again,
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from tests.backends import postgres_dsn
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app as web_app
 from tests.e2e.conftest import Runtime, start_admin_runtime, stop_runtime, wait_for
-from tests.e2e.test_cli import watch_in_a_terminal
+from tests.e2e.test_cli import Cli, watch_in_a_terminal
 from tests.terminal import read_until
 from tests.workers import own_redis_server, redis_server_stopped
 
@@ -152,12 +151,8 @@ def test_open_pages_say_at_once_that_the_counts_cannot_be_read_while_redis_is_do
 def watched_in_a_terminal(stack: Stack, talk: str, tmp_path: Path) -> Iterator[int]:
     """`talkrate watch TALK` (polling every minute without the live channel) in a terminal of
     its own, once it says it is live: the terminal's end to read what it shows."""
-    env = {
-        **os.environ,
-        "TALKRATE_API": stack.runtime.url,
-        "TALKRATE_CONFIG_DIR": str(tmp_path / "config"),
-    }
-    with watch_in_a_terminal(env, talk, interval="60") as (_, primary):
+    cli = Cli.of(stack.runtime, tmp_path / "config")
+    with watch_in_a_terminal(cli, talk, interval="60") as (_, primary):
         shown = read_until(primary, r"live · ", 30)
         assert "live · " in shown, shown
         yield primary
