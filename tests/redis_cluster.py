@@ -278,6 +278,35 @@ class LocalRedisCluster:
             for port in stopped:
                 self.processes[port].send_signal(signal.SIGCONT)
 
+    @contextlib.contextmanager
+    def silenced(self, port: int) -> Iterator[None]:
+        """A killed node's address answering nothing at all inside the block, as a host gone
+        from the network (no RST): a socket listens on its port and never accepts, its queue
+        held full, so the kernel drops a connect's SYN and the connect waits out its timeout."""
+        assert self.processes[port].poll() is not None, "the node must be killed first"
+        listening = socket.socket()
+        held: list[socket.socket] = []
+        try:
+            listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listening.bind(("127.0.0.1", port))
+            listening.listen(0)
+            for _ in range(2):  # (a backlog of 0 still queues one)
+                filler = socket.socket()
+                filler.setblocking(False)
+                filler.connect_ex(("127.0.0.1", port))
+                held.append(filler)
+            deadline = time.monotonic() + 5
+            while True:  # until the queue is full: a connect no longer completes
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.3).close()
+                except TimeoutError:
+                    break
+                assert time.monotonic() < deadline, f"port {port} still answers connects"
+            yield
+        finally:
+            for held_socket in (*held, listening):
+                held_socket.close()
+
     def replica_of(self, primary: int) -> int:
         """The port of the primary's replica."""
         return int(self._node(primary).info("replication")["slave0"]["port"])

@@ -7,6 +7,7 @@ Real PostgreSQL, Redis Cluster and Kafka-API broker; the API's handler called in
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ import pytest
 import redis
 
 from talkrate.adapters.limiter import LIMIT_PREFIX
+from talkrate.adapters.redis_store import histogram_key
 from tests.backends import built
 from tests.builders import (
     LambdaContextStub,
@@ -80,6 +82,110 @@ def test_a_read_on_a_cluster_whose_nodes_never_answer_comes_from_the_event_store
     own_cluster.wait_until_healthy()
     again = api("GET", "/ratings", query={"talkId": talk})
     assert (again["json"]["source"], again["json"]["ratings"]["5"]) == ("read-model", 1)
+
+
+def lose_shard(
+    cluster: LocalRedisCluster, primary: int, silenced: contextlib.ExitStack | None = None
+) -> None:
+    """The shard of `primary` lost whole (its primary and its replica killed), and, when
+    `silenced` is given, their addresses answering nothing at all from then on (no RST); back
+    once the cluster sees it so (CLUSTERDOWN: every other node refuses every command)."""
+    shard = [primary, cluster.replica_of(primary)]
+    for port in shard:
+        cluster.kill(port)
+        if silenced is not None:
+            silenced.enter_context(cluster.silenced(port))
+    [survivor] = [port for port in cluster.primaries() if port not in shard][:1]
+    node = redis.Redis(host="127.0.0.1", port=survivor, socket_timeout=5)
+    deadline = time.monotonic() + 30
+    while node.cluster("info")["cluster_state"] != "fail":
+        assert time.monotonic() < deadline, "the cluster did not see its shard lost"
+        time.sleep(0.1)
+    node.close()
+
+
+def rated_and_read(api: Call, topic: str, talk: str) -> None:
+    """A rating of the talk projected, and the talk read from the read model (the API's client
+    made, its slots read, while every node answered)."""
+    load_function("projector")(
+        kafka_event(ratings_batch(topic, 0, 0, [rating_event(talk, 5)])),
+        LambdaContextStub("projector"),
+    )
+    before = api("GET", "/ratings", query={"talkId": talk})
+    assert (before["json"]["source"], before["json"]["ratings"]["5"]) == ("read-model", 1)
+
+
+def timed(call: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], float]:
+    """The call's answer (within 40 s), and the seconds it took."""
+    started = time.monotonic()
+    answer = answered_within(call, 40)
+    assert answer is not None, "no answer after 40 s"
+    return answer, time.monotonic() - started
+
+
+def test_reads_while_a_shard_is_lost_answer_at_once(
+    api: Call,
+    configure: Callable[..., None],
+    own_cluster: LocalRedisCluster,
+    talk: str,
+    topic: str,
+) -> None:
+    # Given a talk rated and read from a Redis Cluster
+    configure(RATINGS_CONNECTION=own_cluster.url, PUBLISH_TIMEOUT_SECONDS="1")
+    rated_and_read(api, topic, talk)
+    # When another shard (not the URL's node's) is lost whole, and the cluster says CLUSTERDOWN
+    mine = own_cluster.primary_of(histogram_key(talk))
+    [lost] = [
+        primary
+        for primary in own_cluster.primaries()
+        if primary != mine
+        and own_cluster.ports[0] not in (primary, own_cluster.replica_of(primary))
+    ][:1]
+    lose_shard(own_cluster, lost)
+    # And the talk, the leaderboard and the programme are read
+    read, read_in = timed(lambda: api("GET", "/ratings", query={"talkId": talk}))
+    board, board_in = timed(lambda: api("GET", "/leaderboard"))
+    programme, programme_in = timed(lambda: api("GET", "/talks"))
+    # Then the talk's counts come from the event store at once (before: 2.8 s, redis-py
+    # trying the read ten times, a quarter of a second and a refresh each), said unavailable
+    assert read["statusCode"] == 200, read["body"]
+    assert (read["json"]["source"], read["json"]["ratings"]["5"]) == ("event-store", 1)
+    assert read["json"]["unavailable"] is True
+    assert read_in < 1, f"the talk answered after {read_in:.1f} s"
+    # And the leaderboard says it cannot be read just now, at once too (before: 2.8 s)
+    assert board["statusCode"] == 503, board["body"]
+    assert board["headers"]["Retry-After"]
+    assert board_in < 1, f"the leaderboard answered after {board_in:.1f} s"
+    # And the programme lists its talks without counts, saying why
+    assert programme["statusCode"] == 200, programme["body"]
+    assert programme["json"]["unavailable"] is True
+    assert programme["json"]["items"]
+    assert not [item for item in programme["json"]["items"] if item.get("summary")]
+    assert programme_in < 1, f"the programme answered after {programme_in:.1f} s"
+
+
+def test_a_talk_whose_shard_answers_nothing_at_all_is_read_from_the_event_store_in_time(
+    api: Call,
+    configure: Callable[..., None],
+    own_cluster: LocalRedisCluster,
+    talk: str,
+    topic: str,
+) -> None:
+    # Given a talk rated and read from a Redis Cluster
+    configure(RATINGS_CONNECTION=own_cluster.url, PUBLISH_TIMEOUT_SECONDS="1")
+    rated_and_read(api, topic, talk)
+    # When the talk's shard is lost whole and its two addresses answer nothing at all (a host
+    # gone from the network: no RST, each connect waits its 2 s timeout)
+    with contextlib.ExitStack() as silenced:
+        lose_shard(own_cluster, own_cluster.primary_of(histogram_key(talk)), silenced)
+        # And the talk is read
+        read, waited = timed(lambda: api("GET", "/ratings", query={"talkId": talk}))
+    # Then its counts come from the event store within the function's timeout: the connects
+    # spend from the call's wait for answers (before: 22 s, a connect timeout at each of the
+    # eleven tries, and more for each silent node a refresh asked: a 503 from the gateway)
+    assert read["statusCode"] == 200, read["body"]
+    assert (read["json"]["source"], read["json"]["ratings"]["5"]) == ("event-store", 1)
+    assert waited < 8, f"answered after {waited:.1f} s"
 
 
 def test_ratings_are_not_held_on_the_limits_when_a_shard_is_lost_whole(

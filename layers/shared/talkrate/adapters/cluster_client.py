@@ -9,7 +9,15 @@ to the event store, ran past the function's 12 s (a 503). Here the answers one c
 never gets add up to at most its socket timeout and REFRESH_WAIT_S more (a second for asking the
 other nodes for the slots: they answer at once when they can, so a failover or a reshard is
 followed as before). Each call of the client, and each pipeline's execute, has its own budget; a
-call made inside another (a script loaded again, a pipeline's redirections) shares it.
+call made inside another (a script loaded again, a pipeline's redirections) shares it. A node's
+connect spends from it as a read does: an address that no longer answers at all (no RST) took its
+connect timeout (2 s) at each try and each refresh that asked it, uncounted (a read 22 s).
+
+A read made `answered_once` takes a CLUSTERDOWN as its answer: redis-py tries a call the cluster
+refuses so (a shard lost, or a failover under way) ten more times, each after a quarter of a
+second and a refresh (2.8 s, more when the refresh meets a node that does not answer), which a
+write riding out a failover needs and a read that has somewhere else to go (the event store) or
+something to say (`unavailable`) does not.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from typing import Any
 
 import redis
 from redis.cluster import ClusterPipeline, RedisCluster
+from redis.exceptions import ClusterDownError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 # What a call may wait, beyond one socket timeout, for nodes that do not answer: its client
@@ -37,6 +46,24 @@ class _Unanswered:
 
 
 _budget: ContextVar[_Unanswered | None] = ContextVar("cluster_call_unanswered", default=None)
+_once: ContextVar[bool] = ContextVar("cluster_read_answered_once", default=False)
+
+
+class ClusterDownOnRead(redis.ResponseError):
+    """A CLUSTERDOWN (or MASTERDOWN) answered to a read made `answered_once`: a ResponseError
+    that is no ClusterDownError, so redis-py neither waits, reads the slots again nor tries the
+    call again, and the caller takes it as Redis not answering (a RedisError)."""
+
+
+@contextmanager
+def answered_once() -> Iterator[None]:
+    """The cluster's calls inside take a CLUSTERDOWN as their answer (see the module); on one
+    Redis, nothing changes."""
+    token = _once.set(True)
+    try:
+        yield
+    finally:
+        _once.reset(token)
 
 
 @contextmanager
@@ -58,8 +85,17 @@ class _BudgetedReads:
     dropped, as a read that timed out drops it)."""
 
     socket_timeout: float | None
+    socket_connect_timeout: float | None
 
     def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        if not _once.get():
+            return self._read_in_budget(*args, **kwargs)
+        try:
+            return self._read_in_budget(*args, **kwargs)
+        except ClusterDownError as refused:
+            raise ClusterDownOnRead(str(refused)) from refused
+
+    def _read_in_budget(self, *args: Any, **kwargs: Any) -> Any:
         budget = _budget.get()
         if budget is None or "timeout" in kwargs or self.socket_timeout is None:
             return super().read_response(*args, **kwargs)  # type: ignore[misc]
@@ -77,6 +113,32 @@ class _BudgetedReads:
         except RedisTimeoutError:
             budget.left -= time.monotonic() - started
             raise
+
+    def _connect(self) -> Any:
+        """The socket, its connect (and a TLS handshake) waiting no longer than what is left of
+        the call's budget; one that fails spends what it waited, one with nothing left fails at
+        once (redis-py says it as a TimeoutError, as a connect that timed out)."""
+        budget = _budget.get()
+        wait, answer = self.socket_connect_timeout, self.socket_timeout
+        if budget is None or wait is None or answer is None:
+            return super()._connect()  # type: ignore[misc]
+        if budget.left is None:
+            budget.left = answer + REFRESH_WAIT_S
+        if budget.left <= 0:
+            raise TimeoutError("no answer: the call's wait for this cluster is spent")
+        # (the connection is this call's alone while it connects: its pool lent it)
+        self.socket_connect_timeout = min(wait, budget.left)
+        self.socket_timeout = min(answer, budget.left)  # (a TLS handshake reads within it)
+        started = time.monotonic()
+        try:
+            sock = super()._connect()  # type: ignore[misc]
+        except OSError:
+            budget.left -= time.monotonic() - started
+            raise
+        finally:
+            self.socket_connect_timeout, self.socket_timeout = wait, answer
+        sock.settimeout(answer)
+        return sock
 
 
 class BudgetedConnection(_BudgetedReads, redis.Connection):

@@ -57,6 +57,7 @@ from talkrate.adapters.cluster_client import (
     BoundedCluster,
     BudgetedConnection,
     BudgetedSSLConnection,
+    answered_once,
 )
 from talkrate.errors import (
     BackendUnavailable,
@@ -745,7 +746,8 @@ class RedisReadModel:
     def histogram(self, talk_id: str) -> Histogram:
         """The talk's current histogram (zeros when it has no ratings)."""
         try:
-            stored = self.client.hmget(histogram_key(talk_id), _READ_FIELDS)
+            with answered_once():
+                stored = self.client.hmget(histogram_key(talk_id), _READ_FIELDS)
         except _UNANSWERED as error:
             raise BackendUnavailable("the read model is unreachable") from error
         return _histogram(stored)
@@ -756,7 +758,8 @@ class RedisReadModel:
             pipe = self.client.pipeline(transaction=False)
             for talk_id in talk_ids:
                 pipe.hmget(histogram_key(talk_id), _READ_FIELDS)
-            stored = pipe.execute()
+            with answered_once():
+                stored = pipe.execute()
         except _UNANSWERED as error:
             raise BackendUnavailable("the read model is unreachable") from error
         return {
@@ -1134,12 +1137,13 @@ class RedisReadModel:
     def leaderboard(self, limit: int, among: list[str] | None = None) -> list[tuple[str, float]]:
         """The best talks by Bayesian average, best first; `among` restricts to those talks."""
         try:
-            if among is None:
-                ranked: list[tuple[bytes, float]] = self.client.zrevrange(  # type: ignore[assignment]
-                    LEADERBOARD_KEY, 0, limit - 1, withscores=True
-                )
-                return [(talk.decode(), float(score)) for talk, score in ranked]
-            scores = self.client.zmscore(LEADERBOARD_KEY, among) if among else []
+            with answered_once():
+                if among is None:
+                    ranked: list[tuple[bytes, float]] = self.client.zrevrange(  # type: ignore[assignment]
+                        LEADERBOARD_KEY, 0, limit - 1, withscores=True
+                    )
+                    return [(talk.decode(), float(score)) for talk, score in ranked]
+                scores = self.client.zmscore(LEADERBOARD_KEY, among) if among else []
         except _UNANSWERED as error:
             raise BackendUnavailable("the read model is unreachable") from error
         scored = [(t, float(s)) for t, s in zip(among, scores, strict=True) if s is not None]
@@ -1152,12 +1156,13 @@ class RedisReadModel:
         one ZRANGEBYSCORE on the board's one key (one slot on a cluster). The score is sent as
         its repr, which Redis parses back to the very float the board holds."""
         try:
-            if among is None:
-                members: list[bytes] = self.client.zrangebyscore(  # type: ignore[assignment]
-                    LEADERBOARD_KEY, score, score
-                )
-                return [talk.decode() for talk in members]
-            scores = self.client.zmscore(LEADERBOARD_KEY, among) if among else []
+            with answered_once():
+                if among is None:
+                    members: list[bytes] = self.client.zrangebyscore(  # type: ignore[assignment]
+                        LEADERBOARD_KEY, score, score
+                    )
+                    return [talk.decode() for talk in members]
+                scores = self.client.zmscore(LEADERBOARD_KEY, among) if among else []
         except _UNANSWERED as error:
             raise BackendUnavailable("the read model is unreachable") from error
         return [t for t, s in zip(among, scores, strict=True) if s is not None and s == score]
@@ -1212,7 +1217,8 @@ class RedisReadModel:
     def was_accepted(self, event_id: str) -> bool:
         """True when the API accepted the event within the last hour."""
         try:
-            return bool(self.client.exists(ACCEPTED_PREFIX + event_id))
+            with answered_once():
+                return bool(self.client.exists(ACCEPTED_PREFIX + event_id))
         except _UNANSWERED as error:
             raise BackendUnavailable("the read model is unreachable") from error
 
