@@ -100,14 +100,14 @@ WEB_TALKS = postgres_dsn("web_e2e")
 WEB_RATINGS = redis_url(8)
 WEB_LIMITS_TALKS = postgres_dsn("web_limits_e2e")  # a runtime with a voter limit of one a minute
 WEB_LIMITS_RATINGS = redis_url(6)
-SHORT_PASSES_TALKS = postgres_dsn("short_passes_e2e")  # a runtime whose voter passes last 36 s
+SHORT_PASSES_TALKS = postgres_dsn("short_passes_e2e")  # a runtime renewing 18-s passes early
 SHORT_PASSES_RATINGS = redis_url(2)
 BRIEF_PASSES_TALKS = postgres_dsn("brief_passes_e2e")  # a runtime whose voter passes last 18 s
 
 
 def brief_passes_ratings() -> str:
     """The read model of the runtime whose voter passes last 18 s (a Redis server of its own:
-    a file may have it running beside the 36-s one, whose start empties database 2)."""
+    a file may have it running beside the short-pass one, whose start empties database 2)."""
     return own_redis("brief_passes")
 
 

@@ -182,24 +182,32 @@ def start_admin_runtime(
 
 
 def start_short_pass_runtime(kafka_bootstrap: str, log: Path) -> tuple[Runtime, str]:
-    """Attendee voting whose voter passes last 36 s (renewed from their 27th second), on a
-    catalog and read model of its own, projecting each rating as it comes.
+    """Attendee voting whose voter passes last 18 s and are renewed in their last half (from
+    their 9th second), on a catalog and read model of its own, projecting each rating as it
+    comes: for tests that watch a renewal, then the renewed pass expire.
 
-    36 s is the shortest pass whose renewal a test can watch a page make with margin: a page
-    renews a pass in its last quarter (RENEW_WITH_LIFE_LEFT) but holds one with less than 5 s
-    left as gone (web/js/voter.js), so it renews one of 36 s between 9 and 5 s before its
-    expiry. Tests that only need a pass to expire take start_brief_pass_runtime's."""
+    A page renews a pass once the service's renewAfter has passed (VOTER_TOKEN_RENEW_SHARE of
+    its life left; a quarter by default) but holds one with less than 5 s left as gone
+    (web/js/voter.js), so it renews these between 9 and 5 s before their expiry: the window of
+    a 36-s pass renewed in its last quarter, in half the time. Tests that only need a pass to
+    expire take start_brief_pass_runtime's."""
     from tests.backends import SHORT_PASSES_RATINGS, SHORT_PASSES_TALKS
 
     return _start_pass_runtime(
-        SHORT_PASSES_TALKS, SHORT_PASSES_RATINGS, kafka_bootstrap, log, VOTER_TOKEN_HOURS="0.01"
+        SHORT_PASSES_TALKS,
+        SHORT_PASSES_RATINGS,
+        kafka_bootstrap,
+        log,
+        VOTER_TOKEN_HOURS="0.005",
+        VOTER_TOKEN_RENEW_SHARE="0.5",
     )
 
 
 def start_brief_pass_runtime(kafka_bootstrap: str, log: Path) -> tuple[Runtime, str]:
-    """Attendee voting whose voter passes last 18 s, on a catalog and read model of its own (it
-    may run beside start_short_pass_runtime's), projecting each rating as it comes: for tests
-    that wait for a pass to expire, half as long as on the 36-s one."""
+    """Attendee voting whose voter passes last 18 s, renewed in their last quarter as by default
+    (a page never renews one: it holds it as gone first), on a catalog and read model of its
+    own (it may run beside start_short_pass_runtime's), projecting each rating as it comes: for
+    tests that wait for a pass to expire."""
     from tests.backends import BRIEF_PASSES_TALKS, brief_passes_ratings
 
     return _start_pass_runtime(

@@ -2821,7 +2821,7 @@ def attendee_cli(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture
 def short_pass_cli(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Cli]:
-    """The command against attendee voting whose voter passes last 36 s."""
+    """The command against attendee voting whose voter passes last 18 s (renewed from their 9th)."""
     runtime, token = start_short_pass_runtime(kafka_bootstrap, tmp_path / "runtime.log")
     yield Cli.of(runtime, tmp_path / "config", token)
     stop_runtime(runtime)
@@ -2846,7 +2846,7 @@ def test_rate_renews_a_pass_near_its_expiry_and_says_when_one_expired_unrenewed(
         expires = datetime.fromisoformat(entry["expiresAt"].replace("Z", "+00:00"))
         return entry["voterToken"].split(".")[1], expires
 
-    # Given an attendee who rated 5 from the terminal with a pass of 36 s
+    # Given an attendee who rated 5 from the terminal with a pass of 18 s
     talk = "testcontainers-integration-testing"
     cli.ok("rate", talk, "5")
     voter, expires = kept_pass()

@@ -139,7 +139,7 @@ def test_a_reload_while_a_changed_rating_is_on_its_way_shows_the_rating_the_serv
 
 @pytest.fixture
 def short_passes(kafka_bootstrap: str, tmp_path: Path) -> Iterator[WebStack]:
-    """Attendee voting whose voter passes last 36 s (renewed from their 27th second)."""
+    """Attendee voting whose voter passes last 18 s (renewed from their 9th second)."""
     runtime, token = start_short_pass_runtime(kafka_bootstrap, tmp_path / "runtime.log")
     yield WebStack(runtime, token)
     stop_runtime(runtime)
@@ -174,7 +174,7 @@ def test_a_pass_near_its_expiry_is_renewed_and_a_changed_mind_counts_once(
     short_passes: WebStack, page: Page
 ) -> None:
     web = short_passes
-    # Given an attendee who rated a talk 5 with a pass of 36 s
+    # Given an attendee who rated a talk 5 with a pass of 18 s
     talk = web.add_talk(title="Renewed pass")
     page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
     own = page.get_by_test_id("own-rating")

@@ -173,6 +173,24 @@ def test_a_renewed_pass_is_the_same_voter_and_a_changed_mind_counts_once(
     assert counts(redis_client, talk) == {"1": "1"}
 
 
+def test_a_pass_is_renewed_from_the_share_of_its_life_the_settings_name(
+    api: Call, configure: Callable[..., None]
+) -> None:
+    # Given passes of an hour, renewed in the last half of their life (a test's setting: the
+    # default is a quarter, above)
+    configure(VOTER_TOKEN_HOURS="1", VOTER_TOKEN_RENEW_SHARE="0.5")
+    # When an attendee is given a pass, and renews it
+    issued = api("POST", "/voters", source_ip=address())
+    assert issued["statusCode"] == 201, issued["json"]
+    renewed = renew(api, issued["json"]["voterToken"])
+    assert renewed["statusCode"] == 201, renewed["json"]
+    # Then each says to renew it half an hour before it expires
+    for answer in (issued, renewed):
+        expires = datetime.fromisoformat(answer["json"]["expiresAt"])
+        renew_after = datetime.fromisoformat(answer["json"]["renewAfter"])
+        assert expires - renew_after == timedelta(minutes=30), answer["json"]
+
+
 def test_a_pass_that_cannot_be_renewed_is_set_aside_for_a_new_voter_s_pass(
     api: Call,
     configure: Callable[..., None],

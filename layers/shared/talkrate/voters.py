@@ -50,7 +50,8 @@ class IssuedToken(NamedTuple):
 
 
 # A pass is renewed (POST /voters with it) once less than this share of its life is left: on AWS
-# (7 days) after five and a quarter days, well before a week-old pass is refused.
+# (7 days) after five and a quarter days, well before a week-old pass is refused. (The settings'
+# VOTER_TOKEN_RENEW_SHARE, the same by default, lets a test watch a short pass renewed.)
 RENEW_WITH_LIFE_LEFT = 0.25
 
 
@@ -113,9 +114,16 @@ class VoterTokens:
     """Issues voter tokens with one signing key, and verifies them with it (and with the key it
     replaced, when one is given)."""
 
-    def __init__(self, key: bytes, lifetime: timedelta, previous: bytes | None = None) -> None:
+    def __init__(
+        self,
+        key: bytes,
+        lifetime: timedelta,
+        previous: bytes | None = None,
+        renew_share: float = RENEW_WITH_LIFE_LEFT,
+    ) -> None:
         self._keys = SigningKeys(key, previous)
         self._lifetime = lifetime
+        self._renew_share = renew_share
 
     def issue(self, now: datetime) -> IssuedToken:
         """A token for a new, anonymous voter, valid for the configured lifetime."""
@@ -142,7 +150,7 @@ class VoterTokens:
 
     def _signed(self, voter_id: str, expires: int) -> IssuedToken:
         expires_at = datetime.fromtimestamp(expires, UTC)
-        renew_after = expires_at - self._lifetime * RENEW_WITH_LIFE_LEFT
+        renew_after = expires_at - self._lifetime * self._renew_share
         payload = f"{VERSION}.{voter_id}.{expires}"
         signed = f"{payload}.{self._signing_keys().sign(payload)}"
         return IssuedToken(signed, voter_id, expires_at, renew_after.replace(microsecond=0))
@@ -222,6 +230,7 @@ class SecretVoterTokens(VoterTokens):
         self._kept: RereadSecret[SigningKeys | NoKeys] = RereadSecret(read, clock=clock)
         self._kept.current()  # read now: made for the first pass handed out or checked
         self._lifetime = timedelta(hours=settings.voter_token_hours)
+        self._renew_share = settings.voter_token_renew_share
 
     def _signing_keys(self) -> SigningKeys:
         # As read within the floor: after a leak's rotation an environment goes on handing out

@@ -176,6 +176,7 @@ def voter_tokens() -> VoterTokens:
         key,
         timedelta(hours=settings.voter_token_hours),
         previous.get_secret_value().encode() if previous else None,
+        settings.voter_token_renew_share,
     )
 
 
