@@ -183,12 +183,14 @@ def test_a_page_offline_while_recounted_waits_for_the_network_to_read_again(
         # screen saying so
         client.flushdb()
         client.set(REBUILD_LOCK_KEY, "another rebuild", ex=120)
+        page.clock.install()
         page.goto(stack.runtime.url + web_app.SCREEN.format(id=talk))
         expect(page.locator(".live-badge")).to_have_text(RECOUNTING)
         reads = reads_of(page, "/ratings?talkId=")
-        # When the phone has no network for 11 s
+        # When the phone has no network for 11 s (its clock moved a second at a time, each
+        # step given real time for what it started: a read that fails, the next it asks for)
         page.context.set_offline(True)
-        page.wait_for_timeout(11_000)
+        web_app.run_clock(page, steps=11, step_ms=1000, settle_ms=150)
         tried = len(reads)
         # Then it tried at most the one read its last read had asked for, not one every 5 s
         # (each failing, each asking for the next)
