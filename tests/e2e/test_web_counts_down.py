@@ -317,6 +317,7 @@ def test_programmes_that_say_the_counts_cannot_be_read_do_not_read_at_every_mess
     talk = rated_talk(stack, "Counted on one shard")
     # Given three programmes open, live
     page.context.add_init_script(READS_COUNTED)
+    page.clock.install()  # (the context's: every page of it)
     pages = [page, page.context.new_page(), page.context.new_page()]
     for each in pages:
         each.goto(stack.runtime.url + "/app/")
@@ -337,7 +338,9 @@ def test_programmes_that_say_the_counts_cannot_be_read_do_not_read_at_every_mess
                 {"type": "leaderboard", "summaries": summaries},  # type: ignore[arg-type]
             )
             page.wait_for_timeout(300)
-        page.wait_for_timeout(6000)  # (the 5 s in which each page draws its one read, and more)
+        # (the 5 s in which each page draws its one read, and more: their clock moved a second
+        # at a time, each step given real time for the reads it started)
+        web_app.run_clock(page, steps=6, step_ms=1000, settle_ms=150)
         reads = [
             each.evaluate("window.__talkReads.length") - n
             for each, n in zip(pages, before, strict=True)
