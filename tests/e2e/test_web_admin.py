@@ -2782,6 +2782,7 @@ def test_the_organisers_search_count_is_said_once_the_typing_pauses(
     stem = unique_talk_id()
     for title in ["Sandwiches", "Sentinels", "Search engines", "Seaside walks"]:
         web.add_talk(title=f"{title} {stem}")
+    page.clock.install()  # (time flows; the test moves it on past the pause)
     sign_in(web, page)
     counted = page.get_by_test_id("admin-count")
     search = page.get_by_role("searchbox", name="Search talks")
@@ -2802,7 +2803,7 @@ def test_the_organisers_search_count_is_said_once_the_typing_pauses(
     # was said at each key: "3 of", "2 of", "1 of")
     expect(page.locator(".admin-talks tbody tr:visible")).to_have_count(1)
     expect(counted).to_have_text(f"1 of {total}")
-    page.wait_for_timeout(1500)
+    page.clock.run_for(1500)  # (the page's timers of the next 1.5 s, run now)
     assert page.evaluate("window.said") == [f"1 of {total}"]
 
 

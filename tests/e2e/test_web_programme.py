@@ -226,6 +226,7 @@ def test_the_search_s_count_is_said_once_the_typing_pauses(web: WebStack, page: 
     track = f"Typed {unique_talk_id()}"
     for title in ["Sandwiches", "Sentinels", "Search engines", "Seaside walks"]:
         web.add_talk(title=title, track=track)
+    page.clock.install()  # (time flows; the test moves it on past each pause)
     page.goto(web.url(f"/app/?track={quote(track)}"))
     status = page.locator("main .list-head [role=status]")
     expect(status).to_have_text(re.compile(r"^4 of \d+ talks$"))
@@ -245,12 +246,12 @@ def test_the_search_s_count_is_said_once_the_typing_pauses(web: WebStack, page: 
     # Then the list follows the keys, and the count is said once, once the typing paused
     expect(page.locator(".talk-card h2")).to_have_text(["Seaside walks"])
     expect(status).to_have_text(f"1 of {total}")
-    page.wait_for_timeout(1500)
+    page.clock.run_for(1500)  # (the page's timers of the next 1.5 s, run now)
     assert page.evaluate("window.said") == [f"1 of {total}"]
     # When the attendee deletes a letter, Then that search's count is said, once
     search.press("Backspace")
     expect(status).to_have_text(f"2 of {total}")
-    page.wait_for_timeout(1500)
+    page.clock.run_for(1500)
     assert page.evaluate("window.said") == [f"1 of {total}", f"2 of {total}"]
 
 
