@@ -14,6 +14,7 @@ import psycopg2
 import pytest
 import redis
 
+from talkrate_cli.main import main
 from tests.builders import unique_talk_id
 from tests.integration.conftest import Call, forget_talk
 from tests.integration.test_votes import address
@@ -276,3 +277,34 @@ def test_a_pass_given_again_is_taken_for_ratings_and_redis_away_still_gives_pass
     configure(RATINGS_CONNECTION="redis://127.0.0.1:1/0")
     away = api("POST", "/voters", {}, source_ip=address(), headers={"idempotency-key": key})
     assert away["statusCode"] == 201, away["json"]
+
+
+def test_a_key_whose_voter_was_forgotten_gives_a_new_voter_s_pass_not_theirs(
+    api: Call, configure: Callable[..., None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given an event guarded by its code, and a pass given under a key
+    configure(VOTER_CODE="hall-k-2026", VOTERS_PER_ADDRESS_PER_MINUTE="3")
+    where = address()
+    key = uuid.uuid4().hex
+    code = {"code": "hall-k-2026"}
+    first = api("POST", "/voters", code, source_ip=where, headers={"idempotency-key": key})
+    assert first["statusCode"] == 201, first["json"]
+    token = first["json"]["voterToken"]
+    # When its voter is forgotten at their request (`ops forget-voter`), within the key's hour
+    capsys.readouterr()
+    assert main(["--json", "ops", "forget-voter", token]) == 0, capsys.readouterr().err
+    # Then the key asked again without the code is refused: the door is the code, as for any
+    # new pass (a wrong guess counted against the address's passes, as any)
+    bare = api("POST", "/voters", {}, source_ip=where, headers={"idempotency-key": key})
+    assert bare["statusCode"] == 403, bare["json"]
+    # And with it the key gives a new voter's pass, not the forgotten one's
+    again = api("POST", "/voters", code, source_ip=where, headers={"idempotency-key": key})
+    assert again["statusCode"] == 201, again["json"]
+    assert voter_of(again["json"]["voterToken"]) != voter_of(token)
+    assert again["json"]["renewed"] is False
+    # And that pass is the key's from then on (asked again, the same one), counted against the
+    # address's passes: the fourth request this minute is over its limit
+    third = api("POST", "/voters", {}, source_ip=where, headers={"idempotency-key": key})
+    assert third["json"] == again["json"]
+    other = api("POST", "/voters", code, source_ip=where, headers={"idempotency-key": "other-2"})
+    assert other["statusCode"] == 429, other["json"]

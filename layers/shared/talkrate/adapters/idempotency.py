@@ -114,6 +114,15 @@ class IdempotentRequests:
         answer: dict[str, Any] = record["answer"]
         return answer
 
+    def forget(self, key: str) -> None:
+        """Drop the key's record: its next use runs the work again, as a first request.
+        IdempotencyStoreUnavailable when the store cannot be reached."""
+        record_key = RECORD_PREFIX + hashlib.sha256(key.encode()).hexdigest()
+        try:
+            self._client.delete(record_key)
+        except (redis.RedisError, RedisClusterException) as error:
+            raise IdempotencyStoreUnavailable("the idempotency store is unreachable") from error
+
     def _answer_or_claim(
         self, key: str, record_key: str, requested: str, until_ms: float | None, attempt: Any
     ) -> tuple[dict[str, Any] | None, Any]:

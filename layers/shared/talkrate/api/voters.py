@@ -6,6 +6,7 @@ is one for a new pass, exactly as without it, and the answer says which it was (
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from talkrate import wiring
@@ -58,7 +59,9 @@ PassKey = Annotated[
         "request was). The pass itself is kept nowhere: the service keeps the voter and the "
         "expiry under the key's hash and signs them again. Keys are scoped to the address, as a "
         "rating's without a voter token; a renewal (a valid Voter-Token) is the same voter "
-        "anyway, and keeps nothing. A request refused (403, 429) keeps nothing."
+        "anyway, and keeps nothing. A request refused (403, 429) keeps nothing. A key whose "
+        "voter was forgotten since (at their request) gives their pass no more: the request "
+        "is one for a new pass (the address's limit, the event code), kept under the key."
     ),
 ]
 
@@ -88,15 +91,11 @@ def post_voter(
     address = request.client_address(wiring.edge_secret())
     if idempotency_key is None:
         return _issued(_new_pass(settings, tokens, address, body), renewed=False)
+    key = f"voters:{idempotency_scope(None, address)}:{idempotency_key}"
     try:
         # The first run under the key keeps its voter and expiry (never the pass); every run,
         # the first too, answers them signed: the same pass.
-        kept = wiring.idempotent_requests().once(
-            f"voters:{idempotency_scope(None, address)}:{idempotency_key}",
-            {"request": "a new voter's pass"},
-            lambda _: _kept(_new_pass(settings, tokens, address, body)),
-            request.context,
-        )
+        kept = _kept_pass(request, key, lambda: _new_pass(settings, tokens, address, body))
     except IdempotencyStoreUnavailable:
         # Nothing ran: the pass is handed out without the key's record (a retry may make a
         # second voter, as without a key; none of their ratings counts twice).
@@ -104,6 +103,37 @@ def post_voter(
         metrics.add_metric(name="IdempotencyBypassed", unit="Count", value=1)
         return _issued(_new_pass(settings, tokens, address, body), renewed=False)
     return _issued(tokens.reissue(str(kept["voterId"]), int(kept["expires"])), renewed=False)
+
+
+def _kept_pass(request: Request, key: str, new_pass: Callable[[], IssuedToken]) -> dict[str, Any]:
+    """The voter and expiry kept under the key: a new pass's (`new_pass`) at its first use, or
+    when the voter it kept was forgotten since (`ops forget-voter`): that pass rates and renews
+    no more, so the key is dropped and the request is one for a new pass (the address's limit,
+    the event code), as a pass set aside at a renewal is."""
+    requests = wiring.idempotent_requests()
+    ran: list[bool] = []
+
+    def run(_: Any) -> dict[str, Any]:
+        ran.append(True)
+        return _kept(new_pass())
+
+    kept = requests.once(key, {"request": "a new voter's pass"}, run, request.context)
+    if ran or not _forgotten(str(kept["voterId"])):
+        return kept
+    logger.info("a pass key's voter was forgotten: the key gives a new voter's pass")
+    metrics.add_metric(name="VoterTokenSetAside", unit="Count", value=1)
+    requests.forget(key)
+    return requests.once(key, {"request": "a new voter's pass"}, run, request.context)
+
+
+def _forgotten(voter_id: str) -> bool:
+    """Whether `ops forget-voter` took this voter (Redis's mark, else PostgreSQL's word; 503
+    ForgottenUnknown when neither can say: a forgotten voter's pass is never given unchecked)."""
+    try:
+        admit(wiring.request_limiter(), [], None, voter_id, wiring.event_store())
+    except ForgottenVoter:
+        return True
+    return False
 
 
 def _new_pass(
