@@ -212,7 +212,9 @@ def test_a_pass_asked_for_again_with_its_key_is_the_same_pass_and_one_voter(
     assert first["json"]["renewed"] is False
     # And the retries used none of the address's passes: another key is the second this
     # minute, over the limit
-    other = api("POST", "/voters", {}, source_ip=where, headers={"idempotency-key": "other-1"})
+    other = api(
+        "POST", "/voters", {}, source_ip=where, headers={"idempotency-key": uuid.uuid4().hex}
+    )
     assert other["statusCode"] == 429
     # And the pass is kept nowhere in Redis: the key's record names the voter and the expiry
     token = first["json"]["voterToken"]
@@ -306,5 +308,31 @@ def test_a_key_whose_voter_was_forgotten_gives_a_new_voter_s_pass_not_theirs(
     # address's passes: the fourth request this minute is over its limit
     third = api("POST", "/voters", {}, source_ip=where, headers={"idempotency-key": key})
     assert third["json"] == again["json"]
-    other = api("POST", "/voters", code, source_ip=where, headers={"idempotency-key": "other-2"})
+    other = api(
+        "POST", "/voters", code, source_ip=where, headers={"idempotency-key": uuid.uuid4().hex}
+    )
     assert other["statusCode"] == 429, other["json"]
+
+
+def test_a_pass_key_short_enough_to_guess_is_refused_so_no_neighbour_can_claim_it_first(
+    api: Call,
+) -> None:
+    # Given two phones behind one venue address, a key someone might pick by hand ("retry-1"),
+    # and someone there who asks for a pass under it first, keeping the pass
+    venue = address()
+    guessed = {"idempotency-key": "retry-1"}
+    claimed = api("POST", "/voters", {}, source_ip=venue, headers=guessed)
+    # When an attendee's client behind the same address asks under that key
+    attendee = api("POST", "/voters", {}, source_ip=venue, headers=guessed)
+    # Then neither is given a pass under it (the second would be the first's voter, whose
+    # ratings its holder could replace): 400 in the problem shape, naming the header
+    for refused in (claimed, attendee):
+        assert refused["statusCode"] == 400, refused["json"]
+        assert refused["json"]["type"] == "urn:talkrate:problem:validation"
+        assert refused["json"]["errors"] == [
+            {"field": "idempotency-key", "message": "must be at least 16 characters long"}
+        ]
+    # And a key as long as the clients' own (16 random bytes in hex) is taken, as is one of 16
+    for key in (uuid.uuid4().hex, uuid.uuid4().hex[:16]):
+        taken = api("POST", "/voters", {}, source_ip=venue, headers={"idempotency-key": key})
+        assert taken["statusCode"] == 201, taken["json"]

@@ -79,6 +79,11 @@ _PLAIN_WORDS: tuple[tuple[str, str, str | None], ...] = (
         "a name cannot be empty",
     ),
     (
+        r"String should have at least (\d+) characters",
+        "must be at least {0} characters long",
+        "each name must be at least {0} characters long",
+    ),
+    (
         r"String should have at most (\d+) characters?",
         "can be at most {0} characters long",
         "each name can be at most {0} characters long",

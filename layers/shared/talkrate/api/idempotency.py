@@ -10,12 +10,12 @@ IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]+$"
 IDEMPOTENCY_KEY_WORDS = "may hold printable ASCII characters only, without spaces"
 
 
-def idempotency_header(description: str) -> Header:
+def idempotency_header(description: str, shortest: int = 1) -> Header:
     """The optional Idempotency-Key header of a route, as its `description` says it works (in
-    `Annotated[str | None, idempotency_header(...)]`)."""
+    `Annotated[str | None, idempotency_header(...)]`), at least `shortest` characters long."""
     return Header(
         alias="idempotency-key",
-        min_length=1,
+        min_length=shortest,
         max_length=255,
         pattern=IDEMPOTENCY_KEY_PATTERN,
         description=description,

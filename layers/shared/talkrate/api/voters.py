@@ -50,9 +50,19 @@ RenewedToken = Annotated[
     ),
 ]
 
+# The shortest key a pass is kept under. Asked again with the key, from the address, the pass
+# comes back: a key short enough to guess ("1", "retry") is one a neighbour behind the same
+# address (a venue's network) may claim first, so that the attendee's client is handed the
+# neighbour's voter, whose ratings the neighbour can then replace. The web app and `talkrate`
+# send 16 random bytes in hex (32 characters).
+SHORTEST_PASS_KEY = 16
+
 PassKey = Annotated[
     str | None,
     idempotency_header(
+        f"A random value of at least {SHORTEST_PASS_KEY} characters (the web app sends 16 "
+        "random bytes in hex): it gives the pass again to whoever sends it from the address, "
+        "so it is kept as secret as the pass. "
         "Makes a retried POST one new voter: sent again with the same key (its answer lost on "
         "the way), within an hour, it is given the same pass (the same voter, the same expiry) "
         "and mints no other, counted against no limit and asked no event code (the first "
@@ -61,7 +71,8 @@ PassKey = Annotated[
         "rating's without a voter token; a renewal (a valid Voter-Token) is the same voter "
         "anyway, and keeps nothing. A request refused (403, 429) keeps nothing. A key whose "
         "voter was forgotten since (at their request) gives their pass no more: the request "
-        "is one for a new pass (the address's limit, the event code), kept under the key."
+        "is one for a new pass (the address's limit, the event code), kept under the key.",
+        shortest=SHORTEST_PASS_KEY,
     ),
 ]
 
