@@ -671,8 +671,12 @@ def test_a_form_closed_after_its_save_was_stopped_leaves_no_word_of_a_read_or_a_
         network.reads_fail = False
         page.clock.run_for(2_000)
         expect(page.get_by_label("Room", exact=True)).to_have_value("Hall B")
-    # When the organiser closes the form (Cancel, or signing out)
+    # When the organiser closes the form (Cancel, or signing out, saying yes when asked
+    # whether to drop the changes the form holds)
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     page.get_by_role("button", name=closing).click()
+    assert len(asked) == (closing == "Sign out"), asked
     reads = network.reads
     # Then the page no longer says it reads their version or that the form can be saved again
     expect(message).to_have_text("")

@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Dialog, Page, Route, expect
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app
-from tests.e2e.test_web_admin import import_file, sign_in
+from tests.e2e.test_web_admin import import_file, search_talks, sign_in
 from tests.e2e.test_web_app import WebStack
 
 # test_web_app's fixtures: its runtime (one for this module), the browser, a phone and its page.
@@ -274,3 +275,92 @@ def test_an_import_s_refusals_keep_codes_and_times_whole_on_a_phone(
         "(spans) => spans.map((s) => s.getClientRects().length)"
     )
     assert set(whole) == {1}, whole
+
+
+class Questions:
+    """The page's questions (window.confirm, and the browser's own before a reload), each
+    answered as the test sets `keep` (True: the organiser keeps the form, Cancel)."""
+
+    def __init__(self, page: Page) -> None:
+        self.asked: list[tuple[str, str]] = []
+        self.keep = True
+        page.on("dialog", self.answer)
+
+    def answer(self, dialog: Dialog) -> None:
+        self.asked.append((dialog.type, dialog.message))
+        if self.keep:
+            dialog.dismiss()
+        else:
+            dialog.accept()
+
+
+def test_a_talk_form_typed_in_is_not_dropped_without_asking(web: WebStack, page: Page) -> None:
+    # Given two talks, and an organiser who typed a new title into the first one's form
+    stem = unique_talk_id()[-6:]
+    first = web.add_talk(title=f"Typed into {stem}", room="Hall D")
+    second = web.add_talk(title=f"Other talk {stem}", room="Hall D")
+    questions = Questions(page)
+    sign_in(web, page)
+    search_talks(page, stem, 2)
+    page.get_by_role("button", name=f"Edit {first['title']}").click()
+    title = page.get_by_label("Title")
+    title.press("End")
+    page.keyboard.type(" (renamed)")
+    asked = f"Discard your changes to “\u2068{first['title']}\u2069”? They have not been saved."
+    # When they press another talk's Edit, Add a talk, Import, Sign out and the header's
+    # Programme link, and each time keep the form
+    for press in (
+        page.get_by_role("button", name=f"Edit {second['title']}"),
+        page.get_by_role("button", name="Add a talk"),
+        page.get_by_role("button", name="Import a programme (CSV)"),
+        page.get_by_role("button", name="Sign out"),
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Programme"),
+    ):
+        press.click()
+        # Then each asks before dropping the form (it was dropped, the typing lost without a
+        # word), and the form stays as it was, on the organisers' page
+        assert questions.asked[-1:] == [("confirm", asked)], (press, questions.asked)
+        expect(title).to_have_value(f"{first['title']} (renamed)")
+        assert page.url.startswith(web.url("/app/admin"))
+    # And a reload asks the browser's own question
+    with pytest.raises(PlaywrightError):
+        page.reload(timeout=2000)
+    assert questions.asked[-1][0] == "beforeunload", questions.asked
+    expect(title).to_have_value(f"{first['title']} (renamed)")
+    # And the other talk's form opens once the organiser says to drop theirs
+    questions.keep = False
+    page.get_by_role("button", name=f"Edit {second['title']}").click()
+    expect(title).to_have_value(second["title"])
+    assert len(questions.asked) == 7
+    # And a form left as it was goes without a question
+    page.get_by_role("button", name="Add a talk").click()
+    expect(page.get_by_role("heading", name="Add a talk")).to_be_visible()
+    assert len(questions.asked) == 7
+    assert stored(web, first["id"])["title"] == first["title"]  # type: ignore[index]
+
+
+def test_back_from_a_talk_form_typed_in_asks_and_keeps_it(web: WebStack, page: Page) -> None:
+    # Given an organiser who came to their page from the programme (Back leads there), and
+    # typed the room of a talk they add
+    questions = Questions(page)
+    sign_in(web, page)
+    header = page.get_by_role("navigation", name="Main")
+    header.get_by_role("link", name="Programme").click()
+    header.get_by_role("link", name="Organisers").click()
+    page.get_by_role("button", name="Add a talk").click()
+    room = page.get_by_label("Room")
+    room.click()
+    page.keyboard.type("Hall Q")
+    # When they go Back (a phone's back gesture) and keep the form
+    page.go_back()
+    # Then they were asked, and stay on their page with the form as it was
+    expect(room).to_have_value("Hall Q")
+    assert questions.asked == [
+        ("confirm", "Discard the talk you were adding? It has not been added.")
+    ]
+    assert page.url == web.url("/app/admin")
+    # And Back again, the form dropped, leads to the programme
+    questions.keep = False
+    page.go_back()
+    expect(page.get_by_role("heading", name="Programme")).to_be_visible()
+    assert len(questions.asked) == 2

@@ -301,6 +301,18 @@ export function debounce(fn, ms) {
   };
 }
 
+// What the page open now asks before the app leaves it for another (a link in the app, Back):
+// the organisers' page, while its talk form holds changes not saved, asks whether to drop them.
+// `check` returns whether the page may be left; the returned function takes it away.
+let leaving = null;
+export function askBeforeLeaving(check) {
+  leaving = check;
+  return () => {
+    if (leaving === check) leaving = null;
+  };
+}
+export const mayLeave = () => !leaving || leaving();
+
 // Whether this page was opened at an address only this computer reaches (127.0.0.1, localhost,
 // [::1]: a local runtime's own address): a QR code made of it leads phones nowhere, which is
 // said where QR codes are shown, for whoever sets them up.

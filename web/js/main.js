@@ -1,5 +1,5 @@
 // The app's router: one entry page for every /app/ path, a module per page.
-import { h, fill } from "./dom.js";
+import { h, fill, mayLeave } from "./dom.js";
 import { programmePage } from "./pages/programme.js";
 import { talkPage } from "./pages/talk.js";
 import { screenPage } from "./pages/screen.js";
@@ -140,6 +140,8 @@ function restore(main, { scroll = 0, from = null }) {
 // Links inside the app change the page without reloading it; the page left keeps where it was
 // scrolled to and which link was followed, for Back.
 export function navigate(href, from = null) {
+  // (a page holding what would be lost, the organisers' talk form, asks first; kept, it stays)
+  if (!mayLeave()) return;
   // A newer version was published since this page loaded: the next page is loaded whole, in it
   // (offline, it is drawn in place as before: a load would show the browser's error page).
   if (newerVersionPublished() && navigator.onLine) {
@@ -168,6 +170,12 @@ document.addEventListener("click", (event) => {
 // A change of #fragment alone (Skip to content, and Back from it) leaves the page as it is.
 window.addEventListener("popstate", () => {
   if (location.pathname + location.search === shown) return;
+  // Back (a phone's back gesture) from a page that keeps what would be lost: the address goes
+  // back to it, and it stays as it is.
+  if (!mayLeave()) {
+    history.pushState(null, "", shown);
+    return;
+  }
   if (newerVersionPublished() && navigator.onLine) {
     // Loaded whole in the newer version, and put back where the attendee was, as drawn in place.
     history.replaceState({ ...history.state, loadedBack: true }, "");

@@ -1,6 +1,6 @@
 // /app/admin: organisers sign in with their token, add, edit and remove talks, and download the
 // results as CSV. The token stays in this tab only (sessionStorage).
-import { h, fill, refill, setText, plural, formatAvg, formatCount, formatDay, formatTime, formatZone, formatZoned, dayOf, arrange, talkHref, isolated, lineDirection, isolatedText, append, quoted, setLang, speakerList, listed } from "../dom.js";
+import { h, fill, refill, setText, plural, formatAvg, formatCount, formatDay, formatTime, formatZone, formatZoned, dayOf, arrange, talkHref, isolated, lineDirection, isolatedText, append, quoted, setLang, speakerList, listed, askBeforeLeaving } from "../dom.js";
 import { request, allTalks, talkPath, appConfig, ApiError, credentialRefused, idempotencyKey } from "../api.js";
 import { venueZone, unknownZone, zoneName, wallOf, wallText, wallTime, instantsOf } from "../zone.js";
 import { watchCatalogue } from "../live.js";
@@ -169,8 +169,33 @@ export function adminPage(main) {
   const formLeft = () => {
     const leave = leaveForm;
     leaveForm = () => {};
+    unsaved = () => null;
     leave();
   };
+  // What the open talk form holds that is not saved, as the question before dropping it says
+  // it, or null (nothing typed, no form, a save on its way). Another row's Edit, Add a talk,
+  // Import, Sign out, a link of the app, Back, a reload or closing the tab dropped a form
+  // typed in without a word: each now asks first (see formMayGo), and a form kept stays as it
+  // was, its heading given the keyboard.
+  let unsaved = () => null;
+  let keepForm = () => {};
+  function formMayGo() {
+    const words = unsaved();
+    if (words === null) return true;
+    if (window.confirm(words)) {
+      unsaved = () => null; // (dropped: not asked again as the page goes)
+      return true;
+    }
+    keepForm();
+    return false;
+  }
+  const unguard = askBeforeLeaving(formMayGo);
+  const beforeUnload = (event) => {
+    if (unsaved() === null) return;
+    event.preventDefault();
+    event.returnValue = ""; // (the browser asks in its own words)
+  };
+  addEventListener("beforeunload", beforeUnload);
   // Whose the page's message line is: each form opened, each delete, a failed download and
   // signing in or out take it (see readListAfter).
   let turns = 0;
@@ -287,6 +312,7 @@ export function adminPage(main) {
       h("p", { class: "toolbar" }, add, importButton, download,
         h("a", { href: "/app/admin/qr-codes", class: "toolbar-link" }, "Print every QR code"),
         h("button", { type: "button", class: "quiet", onclick: () => {
+          if (!formMayGo()) return;
           storeToken(null);
           token = null;
           signIn({ focus: true });
@@ -424,8 +450,9 @@ export function adminPage(main) {
     // in it, above its buttons (`messageBefore`), where the organiser is: a refusal said above
     // the form was out of view on a laptop, and nothing seemed to happen. Closed, the line
     // goes back above the form's place, for "Saved" and the like.
-    // `onLeave`: what closing it ends (see formLeft).
-    function showForm(form, messageBefore = null, onLeave = () => {}) {
+    // `onLeave`: what closing it ends (see formLeft); `held`, `kept`: what it holds unsaved
+    // and what keeping it does (see formMayGo).
+    function showForm(form, messageBefore = null, onLeave = () => {}, held = () => null, kept = () => {}) {
       formLeft();
       dropImportLine();
       turns += 1;
@@ -433,6 +460,8 @@ export function adminPage(main) {
       fill(formBox, form);
       if (messageBefore) messageBefore.before(message);
       leaveForm = onLeave;
+      unsaved = held;
+      keepForm = kept;
     }
     function closeForm() {
       formLeft();
@@ -640,6 +669,7 @@ export function adminPage(main) {
     }
 
     function editor(talk) {
+      if (!formMayGo()) return;
       setText(message, ""); // the last action's words are not about this form
       const isNew = talk === null;
       let revision = talk ? talk.revision : null;
@@ -1033,7 +1063,16 @@ export function adminPage(main) {
         h("span", { class: "row two" }, startsField, endsField),
         h("p", { class: "muted", id: "talk-zone" }, `Times in ${zoneName()}, ${venueZone() ? "the venue's" : "this device's"} time zone.`),
         buttons);
-      showForm(form, buttons, leave);
+      // (a save on its way is not asked about: it is being saved)
+      const held = () => {
+        if (saving || !form.isConnected) return null;
+        if (isNew) {
+          return [id, ...Object.values(inputs)].some((input) => input.value.trim())
+            ? "Discard the talk you were adding? It has not been added." : null;
+        }
+        return edited().length ? `Discard your changes to “${isolatedText(talk.title)}”? They have not been saved.` : null;
+      };
+      showForm(form, buttons, leave, held, () => heading.focus());
       heading.focus();
     }
 
@@ -1043,6 +1082,7 @@ export function adminPage(main) {
     // import sends each added or changed talk through PUT /talks/{id}, only over the talk as it
     // was read (If-Match) or where there was none (If-None-Match), as the CLI does.
     function importer() {
+      if (!formMayGo()) return;
       setText(message, "");
       const heading = h("h2", { tabindex: "-1" }, "Import a programme");
       // The file is taken when chosen and the input emptied: a browser tells no change when the
@@ -1264,5 +1304,9 @@ export function adminPage(main) {
 
   if (token) manage();
   else signIn();
-  return () => stopLive();
+  return () => {
+    unguard();
+    removeEventListener("beforeunload", beforeUnload);
+    stopLive();
+  };
 }
