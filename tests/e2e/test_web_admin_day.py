@@ -364,3 +364,49 @@ def test_back_from_a_talk_form_typed_in_asks_and_keeps_it(web: WebStack, page: P
     page.go_back()
     expect(page.get_by_role("heading", name="Programme")).to_be_visible()
     assert len(questions.asked) == 2
+
+
+def test_an_import_s_preview_names_the_room_clashes_it_would_leave(
+    web: WebStack, page: Page
+) -> None:
+    # Given a keynote in a room from 09:00 to 10:00, and a file adding a talk to that room
+    # from 09:30 (a time copied from the row above), and one elsewhere
+    stem = unique_talk_id()[-6:]
+    hall = f"Hall {stem}"
+    keynote = web.add_talk(
+        title=f"Keynote {stem}",
+        room=hall,
+        startsAt="2031-06-02T09:00:00Z",
+        endsAt="2031-06-02T10:00:00Z",
+    )
+    ids = [f"day-{stem}-{i}" for i in range(2)]
+    web.created.extend(ids)
+    text = (
+        "id,title,room,startsAt,endsAt\n"
+        f"{ids[0]},Overlapping {stem},{hall},2031-06-02T09:30:00Z,2031-06-02T10:30:00Z\n"
+        f"{ids[1]},Elsewhere {stem},Annex {stem},2031-06-02T09:30:00Z,2031-06-02T10:30:00Z\n"
+    )
+    sign_in(web, page)
+    # When the organiser chooses it
+    import_file(page, text)
+    expect(page.get_by_role("button", name="Import: add 2, change 0")).to_be_visible()
+    # Then the preview names the clash before anything is imported, as `admin import
+    # --dry-run` does (the page said it only once the talks were in)
+    clashes = page.get_by_test_id("import-clashes")
+    expect(clashes).to_contain_text(f"Check the times before importing: room clash in {hall}, ")
+    expect(clashes).to_contain_text(f"“Overlapping {stem}” and “{keynote['title']}”")
+    expect(clashes).not_to_contain_text(f"Elsewhere {stem}")
+    assert all(stored(web, talk_id) is None for talk_id in ids)
+    # And a file that clashes with nothing says none
+    page.get_by_label("Programme file (CSV)").set_input_files(
+        files=[
+            {
+                "name": "programme.csv",
+                "mimeType": "text/csv",
+                "buffer": text.replace(hall, f"Hall B {stem}").encode(),
+            }
+        ]
+    )
+    expect(page.get_by_role("button", name="Import: add 2, change 0")).to_be_visible()
+    expect(page.get_by_text(f"Overlapping {stem}")).to_be_visible()
+    expect(clashes).to_have_count(0)

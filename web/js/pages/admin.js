@@ -394,9 +394,10 @@ export function adminPage(main) {
     // imported), said as the command line says them (talkrate_cli/output.py clash_line): two
     // talks in one room at once is most often a typing slip (a wrong day, a room copied from the
     // row above), but not always (a workshop beside its break-out), so it is said, not refused.
-    // The first 20 clashes, and how many more; empty when none is.
-    function overlapWarning(ids) {
-      const found = roomClashes(talks, ids);
+    // The first 20 clashes, and how many more; empty when none is. `programme`: the talks to
+    // look in (an import's preview: the programme as the import would leave it).
+    function overlapWarning(ids, programme = talks, lead = " Check the times: ") {
+      const found = roomClashes(programme, ids);
       if (!found.length) return null;
       const parts = [];
       for (const { room, talks: held, starts, ends } of found.slice(0, 20)) {
@@ -412,7 +413,7 @@ export function adminPage(main) {
           ...named.flatMap((name, at) => (at ? [", ", name] : [name])), " and ", rest);
       }
       if (found.length > 20) parts.push(`; and ${formatCount(found.length - 20)} more room clashes`);
-      return h("span", { class: "overlap-warning", "data-testid": "overlap-warning" }, " Check the times: ", parts, ".");
+      return h("span", { class: "overlap-warning", "data-testid": "overlap-warning" }, lead, parts, ".");
     }
 
     // The rows the search keeps, and how many they are ("12 of 240 talks"), said to screen
@@ -1116,13 +1117,24 @@ export function adminPage(main) {
             ? [h("p", {}, `Nothing was changed. Fix ${new Set(errors.map((e) => e.line)).size === 1 ? "this line" : "these lines"} of the file and choose it again:`),
               h("ul", { class: "import-errors" }, errors.map((e) => h("li", {}, codesWhole(e.message))))]
             : h("p", {}, sendable ? `${summaryOf(plan)}.` : `Nothing to change: every talk of the file is as the programme has it (${summaryOf(plan)}).`),
+          // The room clashes the import would leave, before it is made, as `admin import
+          // --dry-run` says them: the page said them only once the talks were imported.
+          !errors.length && plan.clashes ? h("p", { "data-testid": "import-clashes" }, plan.clashes) : null,
           plan.created.length && !errors.length ? [h("h4", {}, "To add"), h("ul", {}, plan.created.map((row) => line(row, "")))] : null,
           plan.updated.length && !errors.length ? [h("h4", {}, "To change"),
             h("ul", {}, plan.updated.map((row) => line(row, `: ${listed(row.changes.map((k) => FIELD_NAMES[k]))}`)))] : null);
         title.focus();
       };
+      // (with the room clashes of the file's talks in the programme as the import would leave
+      // it: each row over its talk, beside the talks the file does not name)
       const check = async () => {
-        plan = (await programmeFile()).planImport(read, await allTalks());
+        const { planImport, importBody } = await programmeFile();
+        const now = await allTalks();
+        plan = planImport(read, now);
+        const after = new Map(now.map((talk) => [talk.id, talk]));
+        for (const row of [...plan.created, ...plan.updated]) after.set(row.talkId, { ...importBody(row, row.current), id: row.talkId });
+        const named = [...plan.created, ...plan.updated, ...plan.unchanged].map((row) => row.talkId);
+        plan.clashes = overlapWarning(named, [...after.values()], "Check the times before importing: ");
       };
       const notChecked = (chosen, error) => h("p", { id: "import-read" }, `${chosen.name} could not be checked: ${errorText(error)} Choose it again to try again.`);
       file.addEventListener("change", async () => {
