@@ -6,6 +6,7 @@ fixtures and helpers these tests share)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -49,6 +50,10 @@ def new_talks_chosen(web: WebStack, page: Page, stem: str, n: int) -> list[str]:
     sign_in(web, page)
     import_file(page, "\n".join(lines) + "\n")
     return ids
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def stored(web: WebStack, talk_id: str) -> dict[str, Any] | None:
@@ -410,3 +415,45 @@ def test_an_import_s_preview_names_the_room_clashes_it_would_leave(
     expect(page.get_by_role("button", name="Import: add 2, change 0")).to_be_visible()
     expect(page.get_by_text(f"Overlapping {stem}")).to_be_visible()
     expect(clashes).to_have_count(0)
+
+
+def test_each_row_says_whether_its_talk_takes_ratings_now_and_follows_the_clock(
+    web: WebStack, page: Page
+) -> None:
+    # Given talks whose rating closed days ago, that ended within the grace, that run now,
+    # that start in a few seconds, and one without times
+    stem = unique_talk_id()[-6:]
+    now = datetime.now(UTC)
+
+    def talk(name: str, starts: timedelta | None, ends: timedelta | None) -> dict[str, Any]:
+        times = (
+            {}
+            if starts is None or ends is None
+            else {"startsAt": iso(now + starts), "endsAt": iso(now + ends)}
+        )
+        return web.add_talk(title=f"{name} {stem}", room=f"Hall {stem}", **times)
+
+    closed = talk("Closed", -timedelta(days=3), -timedelta(days=3) + timedelta(hours=1))
+    graced = talk("Graced", -timedelta(hours=3), -timedelta(hours=2))
+    running = talk("Running", -timedelta(minutes=10), timedelta(minutes=50))
+    soon = talk("Soon", timedelta(seconds=12), timedelta(hours=1))
+    untimed = talk("Untimed", None, None)
+    # When an organiser looks at their page
+    sign_in(web, page)
+    search_talks(page, stem, 5)
+
+    def state(of: dict[str, Any]) -> Any:
+        row = page.locator(".admin-talks tbody tr", has=page.get_by_role("link", name=of["title"]))
+        return row.get_by_test_id("rating-state")
+
+    # Then each row says, under its times, whether it takes ratings now (the page said it
+    # nowhere: only the talk page told attendees)
+    expect(state(closed)).to_have_text("Rating closed")
+    expect(state(graced)).to_contain_text("Rating open until ")
+    closes = datetime.fromisoformat(graced["ratingClosesAt"])
+    assert closes > now
+    expect(state(running)).to_have_text("Rating open")
+    expect(state(soon)).to_have_text("Rating opens at its start")
+    expect(state(untimed)).to_have_text("Rating always open (no times set)")
+    # And the talk about to start says it is open once it starts, without a reload
+    expect(state(soon)).to_have_text("Rating open", timeout=30_000)

@@ -177,7 +177,8 @@ def test_every_page_shows_its_times_in_the_venue_s_zone_named_whatever_the_devic
         page.get_by_role("searchbox", name="Search talks").fill(track)
         expect(page.locator(".admin-talks tbody tr")).to_have_count(1)
         expect(page.locator(".admin-talks td.when")).to_have_text(
-            re.compile(rf"{re.escape(day)}.* {starts} \u2013 {ends} {zone_name}$")
+            # (and, under them, whether it takes ratings now)
+            re.compile(rf"{re.escape(day)}.* {starts} \u2013 {ends} {zone_name}Rating [^\n]*$")
         )
         page.get_by_role("button", name=f"Edit {talk['title']}").click()
         expect(page.get_by_label("Starts", exact=True)).to_have_value(

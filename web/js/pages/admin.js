@@ -1,11 +1,11 @@
 // /app/admin: organisers sign in with their token, add, edit and remove talks, and download the
 // results as CSV. The token stays in this tab only (sessionStorage).
 import { h, fill, refill, setText, plural, formatAvg, formatCount, formatDay, formatTime, formatZone, formatZoned, dayOf, arrange, talkHref, isolated, lineDirection, isolatedText, append, quoted, setLang, speakerList, listed, askBeforeLeaving } from "../dom.js";
-import { request, allTalks, talkPath, appConfig, ApiError, credentialRefused, idempotencyKey } from "../api.js";
+import { request, allTalks, talkPath, appConfig, ApiError, credentialRefused, idempotencyKey, serviceNow } from "../api.js";
 import { venueZone, unknownZone, zoneName, wallOf, wallText, wallTime, instantsOf } from "../zone.js";
 import { watchCatalogue } from "../live.js";
 import { errorText, searchBox, settledLine, searchWords, matchesSearch, shownOf, liveBadge, staleNotice, countsNotice, countsFollowed, LISTED_COUNTS } from "./common.js";
-import { when, zoned } from "../window.js";
+import { when, zoned, ratingClosed, atNextEdge } from "../window.js";
 import { qrSvg } from "../qr.js";
 import { roomClashes } from "../clashes.js";
 
@@ -150,6 +150,18 @@ function timesCell(talk) {
     h("span", { class: "hours" }, from, ends ? ` – ${sameDay ? formatTime(ends) : when(ends)}` : ""), zone(ends || starts)];
 }
 
+// Whether the talk takes ratings at `now` (by the service's clock), under its times: an
+// organiser asked on the day why a talk cannot be rated, or moving its times to open or close
+// its rating, found it nowhere on their page (the talk page said it to attendees only).
+function ratingState(talk, now) {
+  const starts = Date.parse(talk.startsAt);
+  if (Number.isFinite(starts) && now < starts) return "Rating opens at its start";
+  if (ratingClosed(talk, now)) return "Rating closed";
+  const ends = Date.parse(talk.endsAt);
+  if (Number.isFinite(ends) && now > ends && talk.ratingClosesAt) return `Rating open until ${when(talk.ratingClosesAt)}`;
+  return talk.ratingClosesAt || talk.startsAt ? "Rating open" : "Rating always open (no times set)";
+}
+
 export function adminPage(main) {
   document.title = "Organisers · talkrate";
   let token = storedToken();
@@ -288,6 +300,7 @@ export function adminPage(main) {
     // fixing one types a few letters of it rather than scrolling. Kept in the address (?q=), so
     // a reload or Back from a talk finds the same rows.
     let talks = []; // as last read, in the table's order
+    let edgeTimer = null; // (see statesAtEdges)
     const rows = new Map(); // talk id -> its row
     let query = new URLSearchParams(location.search).get("q") || "";
     const search = searchBox("admin-search", query, "Title, speaker, track, room…", (text) => {
@@ -354,7 +367,7 @@ export function adminPage(main) {
         talks = [...fresh].sort((a, b) => (a.startsAt || "").localeCompare(b.startsAt || "") || a.title.localeCompare(b.title));
         const ids = new Set(talks.map((talk) => talk.id));
         for (const id of [...rows.keys()]) if (!ids.has(id)) rows.delete(id);
-        for (const talk of talks) showRow(talk);
+        statesAtEdges();
         if (read) {
           stale.read();
           followed.onRead({ rebuilding, unavailable });
@@ -370,6 +383,14 @@ export function adminPage(main) {
       pollMs: 5000,
     });
     const load = () => watcher.read();
+    // Each row's rating state follows the clock, not only the updates: the rows are drawn again
+    // at the programme's next start, end or close.
+    function statesAtEdges() {
+      const now = serviceNow();
+      for (const talk of talks) showRow(talk, now);
+      clearTimeout(edgeTimer);
+      edgeTimer = atNextEdge(talks, now, statesAtEdges);
+    }
     // The newest action's read of the list (see readListAfter), its timer to read again, and
     // what the list's line says of it while it waits or runs ("" when none does).
     const relist = { newest: 0, timer: null, said: "", reading: false };
@@ -378,6 +399,7 @@ export function adminPage(main) {
       relist.said = "";
     };
     stopLive = () => {
+      clearTimeout(edgeTimer);
       watcher.stop();
       followed.stop();
       countLine.stop();
@@ -513,7 +535,7 @@ export function adminPage(main) {
 
     // A talk's row: made once, its cells filled again when what they show changed; its buttons
     // act on the talk as last read (its revision too).
-    function showRow(talk) {
+    function showRow(talk, now = serviceNow()) {
       let kept = rows.get(talk.id);
       if (!kept) {
         const id = `talk-row-${++rowIds}`;
@@ -535,7 +557,8 @@ export function adminPage(main) {
         rows.set(talk.id, kept);
       }
       kept.talk = talk;
-      const key = JSON.stringify([talk.title, talk.speakers, talk.language, talk.track, talk.room, talk.startsAt, talk.endsAt]);
+      const state = ratingState(talk, now);
+      const key = JSON.stringify([talk.title, talk.speakers, talk.language, talk.track, talk.room, talk.startsAt, talk.endsAt, state]);
       if (kept.key !== key) {
         const { cells } = kept;
         const lang = talk.language;
@@ -544,7 +567,7 @@ export function adminPage(main) {
           h("span", { class: "talk-id-line" }, h("span", { class: "muted talk-id" }, talk.id), " · ", kept.qr));
         setText(cells.track, talk.track || "");
         setText(cells.room, talk.room || "");
-        fill(cells.when, timesCell(talk));
+        fill(cells.when, timesCell(talk), h("span", { class: "rating-state", "data-testid": "rating-state" }, state));
         kept.key = key;
       }
       setText(kept.cells.count, talk.summary ? formatCount(talk.summary.count) : "–");
