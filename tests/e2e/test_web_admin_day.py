@@ -457,3 +457,26 @@ def test_each_row_says_whether_its_talk_takes_ratings_now_and_follows_the_clock(
     expect(state(untimed)).to_have_text("Rating always open (no times set)")
     # And the talk about to start says it is open once it starts, without a reload
     expect(state(soon)).to_have_text("Rating open", timeout=30_000)
+
+
+def test_a_saved_talk_s_not_in_the_list_note_goes_once_the_list_shows_it(
+    web: WebStack, page: Page
+) -> None:
+    # Given an organiser who searched for a talk, renamed it so the search leaves it out, and
+    # was told so
+    stem = unique_talk_id()[-6:]
+    talk = web.add_talk(title=f"Talk 5 {stem}", room=f"Hall {stem}")
+    sign_in(web, page)
+    search_talks(page, f"Talk 5 {stem}", 1)
+    page.get_by_role("button", name=f"Edit {talk['title']}").click()
+    page.get_by_label("Title").fill(f"Cloud patterns {stem}")
+    page.get_by_role("button", name="Save").click()
+    message = page.get_by_test_id("admin-message")
+    expect(message).to_have_text(
+        f"Saved “Cloud patterns {stem}”. It does not match the search “Talk 5 {stem}”, so the "
+        "list does not show it."
+    )
+    # When they search for its new title
+    search_talks(page, f"Cloud patterns {stem}", 1)
+    # Then the page no longer says the list does not show it (it said so, the talk right under it)
+    expect(message).to_have_text(f"Saved “Cloud patterns {stem}”.")

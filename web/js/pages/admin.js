@@ -301,6 +301,7 @@ export function adminPage(main) {
     // a reload or Back from a talk finds the same rows.
     let talks = []; // as last read, in the table's order
     let edgeTimer = null; // (see statesAtEdges)
+    let hiddenNote = null; // { talkId, node }: the note that a talk saved is not in the list (see notShown)
     const rows = new Map(); // talk id -> its row
     let query = new URLSearchParams(location.search).get("q") || "";
     const search = searchBox("admin-search", query, "Title, speaker, track, room…", (text) => {
@@ -449,6 +450,10 @@ export function adminPage(main) {
       const words = searchWords(query);
       const shown = talks.filter((talk) => matchesSearch(talk, words));
       arrange(list, shown.map((talk) => rows.get(talk.id).node));
+      if (hiddenNote && !hiddenBySearch(hiddenNote.talkId)) {
+        hiddenNote.node.remove();
+        hiddenNote = null;
+      }
       // (no count of a list never read: a talk added meanwhile is not all there is)
       if (!stale.readAt) {
         countLine.say("");
@@ -531,7 +536,13 @@ export function adminPage(main) {
 
     // A talk saved or added that the search leaves out: said, rather than seeming lost.
     const hiddenBySearch = (talkId) => rows.has(talkId) && !rows.get(talkId).node.isConnected;
-    const notShown = () => [" It does not match the search ", quoted(query.trim()), ", so the list does not show it."];
+    // (the note goes once the talk is in the list again, the search changed or cleared: it went
+    // on saying the list did not show a talk shown right under it; see draw)
+    const notShown = (talkId) => {
+      const node = h("span", {}, " It does not match the search ", quoted(query.trim()), ", so the list does not show it.");
+      hiddenNote = { talkId, node };
+      return [node];
+    };
 
     // A talk's row: made once, its cells filled again when what they show changed; its buttons
     // act on the talk as last read (its revision too).
@@ -889,7 +900,7 @@ export function adminPage(main) {
         fill(message, said);
         const ours = await readListAfter(() => {
           append(message, [overlapWarning([savedId])]);
-          if (hiddenBySearch(savedId)) append(message, notShown());
+          if (hiddenBySearch(savedId)) append(message, notShown(savedId));
         });
         if (ours) focusAfter(savedId);
       };
