@@ -6,6 +6,7 @@ fixtures and helpers these tests share)."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -480,3 +481,27 @@ def test_a_saved_talk_s_not_in_the_list_note_goes_once_the_list_shows_it(
     search_talks(page, f"Cloud patterns {stem}", 1)
     # Then the page no longer says the list does not show it (it said so, the talk right under it)
     expect(message).to_have_text(f"Saved “Cloud patterns {stem}”.")
+
+
+def test_the_import_form_says_a_spreadsheet_s_semicolons_or_tabs_are_read(
+    web: WebStack, page: Page
+) -> None:
+    # Given an organiser whose spreadsheet (Excel in a European language) saves ;-separated
+    # files, with a byte-order mark
+    stem = unique_talk_id()[-6:]
+    ids = [f"day-{stem}-0"]
+    web.created.extend(ids)
+    sign_in(web, page)
+    # When they open the import form
+    page.get_by_role("button", name="Import a programme (CSV)").click()
+    # Then the file's field says such a file is read (it named only the results file's columns)
+    field = page.get_by_label("Programme file (CSV)")
+    expect(field).to_have_accessible_description(
+        re.compile("cells separated by commas, semicolons or tabs")
+    )
+    # And such a file is read
+    text = f"\ufeffid;title;speakers;room;\r\n{ids[0]};Semicolons {stem};Ana Souza;Hall {stem};\r\n"
+    field.set_input_files(
+        files=[{"name": "export.csv", "mimeType": "text/csv", "buffer": text.encode()}]
+    )
+    expect(page.get_by_role("button", name="Import: add 1, change 0")).to_be_visible()

@@ -1228,7 +1228,10 @@ export function adminPage(main) {
         heading,
         h("span", { class: "field" }, h("label", { for: "import-file" }, "Programme file (CSV)"), file),
         h("p", { class: "muted", id: "import-help" }, codesWhole(
-          "The columns of the results file: id, title, speakers (separated by ;), track, room, startsAt, endsAt "
+          // (the file's cells may be separated as a spreadsheet saves them: an organiser with a
+          // European Excel, whose .csv is ;-separated, was not told it is read)
+          "A spreadsheet saved as CSV, its cells separated by commas, semicolons or tabs, with the columns of the results file: "
+          + "id, title, speakers (separated by ;), track, room, startsAt, endsAt "
           + `(${venueZone() ? "a time without a zone is the venue's, " + venueZone() : "with a time zone"}), language (such as he or en-GB). `
           + "A column the file lacks leaves that field as it is; talks not in the file are left as they are. Nothing changes before you import.")),
         preview,
