@@ -505,3 +505,20 @@ def test_the_import_form_says_a_spreadsheet_s_semicolons_or_tabs_are_read(
         files=[{"name": "export.csv", "mimeType": "text/csv", "buffer": text.encode()}]
     )
     expect(page.get_by_role("button", name="Import: add 1, change 0")).to_be_visible()
+
+
+def test_a_talk_s_qr_code_download_is_said(web: WebStack, page: Page) -> None:
+    # Given a talk, and an organiser on their page
+    stem = unique_talk_id()[-6:]
+    talk = web.add_talk(title=f"Scan me {stem}", room=f"Hall {stem}")
+    sign_in(web, page)
+    search_talks(page, stem, 1)
+    # When they download its QR code
+    with page.expect_download() as download:
+        page.get_by_role("button", name=f"Download the QR code of {talk['title']}").click()
+    # Then the page says so, naming the file, as it says the results' download (it said nothing)
+    name = download.value.suggested_filename
+    assert name == f"talkrate-qr-{talk['id']}.svg"
+    expect(page.get_by_test_id("admin-message")).to_have_text(
+        f"Downloaded the QR code of “{talk['title']}”: {name}."
+    )
