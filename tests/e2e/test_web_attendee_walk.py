@@ -1,0 +1,118 @@
+"""What an attendee's walk through the app found: the pages in the phone's dark mode, a
+programme of several days, a slow network. Playwright in Debian's chromium against the local
+runtime, like test_web_app (whose fixtures and helpers these tests share)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, Route, expect
+
+from tests.e2e import test_web_app
+from tests.e2e.conftest import wait_for
+from tests.e2e.test_web_app import (
+    PHONE,
+    WebStack,
+    axe_source,
+    contrast,
+    enter_event_code,
+    star,
+)
+
+# test_web_app's fixtures: its runtime (one for this module), the browser, a phone and its page.
+web = test_web_app.web
+browser = test_web_app.browser
+phone = test_web_app.phone
+page = test_web_app.page
+rated_talk = test_web_app.rated_talk
+PROJECTOR_BATCH_WINDOW = "0"
+CHROMIUM_MORE_ARGS = test_web_app.CHROMIUM_MORE_ARGS
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def dark_phone(browser: Browser) -> Iterator[Page]:
+    """A phone whose system is in dark mode (prefers-color-scheme: dark)."""
+    context = browser.new_context(viewport=PHONE, color_scheme="dark")
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    yield opened
+    context.close()
+    assert errors == []
+
+
+LUMINANCE = """(selector) => {
+  const channel = (c) => { c /= 255; return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+  const [r, g, b] = getComputedStyle(document.querySelector(selector)).backgroundColor.match(/[\\d.]+/g).map(Number);
+  return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+}"""
+
+
+def contrast_violations(page: Page) -> list[tuple[str, list[str]]]:
+    """axe-core's colour-contrast findings (injected from its package, not fetched)."""
+    page.evaluate(axe_source())
+    result = page.evaluate(
+        "axe.run(document, {runOnly: ['color-contrast'], resultTypes: ['violations']})"
+    )
+    return [
+        (node["any"][0]["message"] if node["any"] else "", node["target"])
+        for violation in result["violations"]
+        for node in violation["nodes"]
+    ]
+
+
+@pytest.mark.parametrize("path", ["/app/", "/app/talks/{id}", "/app/leaderboard"])
+def test_an_attendee_s_page_follows_the_phone_s_dark_mode_and_reads_well_in_it(
+    web: WebStack, dark_phone: Page, rated_talk: str, path: str, tmp_path: str
+) -> None:
+    # Given a phone whose system is in dark mode (an attendee in a darkened hall)
+    page = dark_phone
+    # When the attendee opens one of their pages
+    page.goto(web.url(path.format(id=rated_talk)))
+    expect(page.get_by_role("heading", level=1)).not_to_have_text("Loading…")
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=f"{tmp_path}/dark.png", full_page=True)
+    # Then the page is dark, as the phone's other apps are (it was white: 1.0)
+    assert page.evaluate(LUMINANCE, "html") < 0.05
+    # And every text on it reads against what is behind it (WCAG 1.4.3)
+    assert contrast_violations(page) == []
+
+
+STAR_COLOURS = """(chosen) => { const s = document.querySelector(chosen);
+  return [getComputedStyle(s).color, getComputedStyle(s.querySelector('.star-value')).color,
+          getComputedStyle(s).backgroundColor]; }"""
+
+
+def test_a_star_on_its_way_and_a_chosen_star_read_in_dark_mode(
+    web: WebStack, dark_phone: Page
+) -> None:
+    # Given a talk's page on a phone in dark mode, whose rating's answer is held on its way
+    talk = web.add_talk(title="Dark mode stars", speakers=["Ada Night"])
+    page = dark_phone
+    held: list[Route] = []
+    page.route(
+        "**/ratings",
+        lambda route: held.append(route) if route.request.method == "POST" else route.continue_(),
+    )
+    page.goto(web.url(f"/app/talks/{talk['id']}"))
+    expect(star(page, 4)).to_be_enabled()
+    # When the attendee taps a star (motion reduced: the star's pulse stands still at its start)
+    page.emulate_media(reduced_motion="reduce")
+    star(page, 4).click()
+    enter_event_code(page)
+    expect(page.get_by_test_id("own-rating")).to_have_text(re.compile("Sending your rating"))
+    # Then the star on its way shows its star and its figure against its fill
+    glyph, figure, fill = page.evaluate(STAR_COLOURS, "button.star.sending")
+    assert (round(contrast(glyph, fill), 2), round(contrast(figure, fill), 2)) >= (3, 4.5)
+    # And once it is sent, the chosen star's too
+    assert wait_for(lambda: held, page=page)
+    held[0].continue_()
+    expect(page.get_by_test_id("own-rating")).to_have_text(re.compile("You rated 4 out of 5"))
+    glyph, figure, fill = page.evaluate(STAR_COLOURS, 'button.star[aria-pressed="true"]')
+    assert contrast(figure, fill) >= 4.5
+    assert contrast(glyph, fill) >= 3
+    assert contrast_violations(page) == []
