@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
+from tests.builders import unique_talk_id
 from tests.e2e import test_web_app
 from tests.e2e.conftest import wait_for
 from tests.e2e.test_web_app import (
     PHONE,
     WebStack,
+    an_hour_from,
     axe_source,
     contrast,
     enter_event_code,
@@ -116,3 +120,46 @@ def test_a_star_on_its_way_and_a_chosen_star_read_in_dark_mode(
     assert contrast(figure, fill) >= 4.5
     assert contrast(glyph, fill) >= 3
     assert contrast_violations(page) == []
+
+
+def test_an_attendee_picks_a_day_of_a_programme_of_several(web: WebStack, page: Page) -> None:
+    # Given a track whose talks run over three days (today, tomorrow, the day after), and one
+    # on no timetable
+    track = f"Days {unique_talk_id()}"
+    today = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    for day, title in (
+        (0, "Today's talk"),
+        (1, "Tomorrow morning"),
+        (1, "Tomorrow afternoon"),
+        (2, "The last day's talk"),
+    ):
+        start = today + timedelta(days=day, hours=2 if "afternoon" in title else 0)
+        web.add_talk(title=title, track=track, **an_hour_from(start))
+    web.add_talk(title="On no timetable", track=track)
+    cards = page.locator(".talk-card h2")
+    # When an attendee opens the programme of that track (every talk shown) and picks tomorrow
+    page.goto(web.url(f"/app/?track={quote(track)}"))
+    expect(cards).to_have_count(5)
+    day = page.get_by_label("Day")
+    # (the day tomorrow's talks are on where the phone is)
+    tomorrow = page.evaluate(
+        "(ms) => new Date(ms - new Date(ms).getTimezoneOffset() * 60000).toISOString().slice(0, 10)",
+        (today + timedelta(days=1)).timestamp() * 1000,
+    )
+    expect(day.locator("option")).to_have_count(4)  # every day, and the three
+    day.select_option(tomorrow)
+    # Then only tomorrow's talks are listed, said in the count, the day kept in the address
+    expect(cards).to_have_text(["Tomorrow morning", "Tomorrow afternoon"])
+    expect(page.get_by_role("status").first).to_have_text(re.compile(r"^2 of \d+ talks$"))
+    assert f"day={tomorrow}" in page.url
+    # And a reload (or a link shared) opens on that day
+    page.reload()
+    expect(cards).to_have_text(["Tomorrow morning", "Tomorrow afternoon"])
+    expect(page.get_by_label("Day")).to_have_value(tomorrow)
+    # And a search that finds nothing that day says so, and leads back to every talk
+    page.get_by_label("Search talks").fill("last day")
+    expect(page.get_by_role("status").first).to_contain_text("No talk matches “last day”")
+    page.get_by_role("button", name="Show all talks").click()
+    expect(page.get_by_role("status").first).to_have_text(re.compile(r"^\d+ talks$"))
+    expect(page.get_by_label("Day")).to_have_value("")
+    assert "day=" not in page.url

@@ -1,13 +1,57 @@
-// /app/: the programme, searchable, filterable by track; talks running now first, then those just
-// over, then those to come, talks whose rating has closed last (see `order`).
-import { h, fill, plural, formatAvg, talkHref, arrange, isolated, lineDirection, speakerList } from "../dom.js";
+// /app/: the programme, searchable, filterable by track and, when it runs over several days, by
+// day; talks running now first, then those just over, then those to come, talks whose rating has
+// closed last (see `order`).
+import { h, fill, plural, formatAvg, talkHref, arrange, isolated, lineDirection, speakerList, dayOf, formatDay } from "../dom.js";
 import { serviceNow } from "../api.js";
 import { watchCatalogue } from "../live.js";
 import { isRunning, errorText, tracksOf, trackChoice, searchBox, settledLine, searchWords, matchesSearch, shownOf, staleNotice, liveBadge, countsNotice, countsFollowed, LISTED_COUNTS } from "./common.js";
 import { ratingClosed, zoned, atNextEdge } from "../window.js";
 
-function matches(talk, words, track) {
-  return (!track || talk.track === track) && matchesSearch(talk, words);
+// The day a talk is on where times are shown (the venue's, else the device's): its start's, or
+// its end's when it has only an end; null on no timetable.
+function dayOfTalk(talk) {
+  const at = Date.parse(talk.startsAt) || Date.parse(talk.endsAt);
+  return Number.isFinite(at) ? dayOf(at) : null;
+}
+
+function matches(talk, words, track, day) {
+  return (!track || talk.track === track) && (!day || dayOfTalk(talk) === day) && matchesSearch(talk, words);
+}
+
+// The days of the programme, in order, each with an instant of it to name it by.
+function daysOf(talks) {
+  const days = new Map();
+  for (const talk of talks) {
+    const day = dayOfTalk(talk);
+    if (day && !days.has(day)) days.set(day, talk.startsAt || talk.endsAt);
+  }
+  return [...days].sort(([a], [b]) => a.localeCompare(b));
+}
+
+// The choice of a day ("Mon, Dec 7", today's said so), shown when the programme runs over more
+// than one (or the address names one); its element and its options kept as the programme
+// changes live, as the track's are (see trackChoice).
+function dayChoice(id, onChange) {
+  const select = h("select", { id, onchange: () => onChange(select.value) });
+  const node = [h("label", { for: id }, "Day"), select];
+  return {
+    node,
+    set(talks, selected) {
+      const days = daysOf(talks);
+      if (selected && !days.some(([day]) => day === selected)) days.push([selected, null]);
+      const today = dayOf(serviceNow());
+      const label = (day, at) => {
+        const name = at ? formatDay(at) : day;
+        return day === today ? `Today, ${name}` : name;
+      };
+      const wanted = [["", "Every day"], ...days.map(([day, at]) => [day, label(day, at)])];
+      const same = wanted.length === select.options.length &&
+        wanted.every(([value, text], i) => select.options[i].value === value && select.options[i].text === text);
+      if (!same) select.replaceChildren(...wanted.map(([value, text]) => h("option", { value }, text)));
+      select.value = selected;
+      return days.length > 1 || Boolean(selected);
+    },
+  };
 }
 
 // A talk over since less than this is "just over": an attendee leaving its room looks for it to
@@ -80,6 +124,7 @@ export function programmePage(main) {
   let talks = lastRead;
   let query = params.get("q") || "";
   let track = params.get("track") || "";
+  let day = params.get("day") || "";
 
   const status = h("p", { class: "muted", role: "status" }, "Loading the programme…");
   const line = settledLine(status); // what it says, written once a search's typing pauses
@@ -101,11 +146,13 @@ export function programmePage(main) {
     show();
   });
   const trackBox = h("span", { class: "field" });
+  const dayBox = h("span", { class: "field day-field" });
   fill(main,
     h("h1", {}, "Programme"),
     h("form", { class: "filters", role: "search", onsubmit: (e) => e.preventDefault() },
       h("span", { class: "field" }, h("label", { for: "search" }, "Search talks"), search),
-      trackBox),
+      trackBox,
+      dayBox),
     h("div", { class: "list-head" }, status, badge.node),
     badge.said,
     stale.node,
@@ -116,6 +163,7 @@ export function programmePage(main) {
     const next = new URLSearchParams();
     if (query) next.set("q", query);
     if (track) next.set("track", track);
+    if (day) next.set("day", day);
     const suffix = next.toString();
     history.replaceState(history.state, "", `/app/${suffix ? "?" + suffix : ""}${location.hash}`);
   }
@@ -129,6 +177,16 @@ export function programmePage(main) {
     tracks.set(tracksOf(talks), track);
     if (!trackBox.firstChild) fill(trackBox, tracks.node);
   }
+  const days = dayChoice("day", (value) => {
+    day = value;
+    show();
+  });
+  // (drawn at each show: the days follow the talks, and "Today" the clock)
+  function drawDays() {
+    const shown = days.set(talks, day);
+    if (shown && !dayBox.firstChild) fill(dayBox, days.node);
+    else if (!shown && dayBox.firstChild) dayBox.replaceChildren();
+  }
 
   // Cards are kept per talk and only what changed is redrawn: a rating elsewhere (every few
   // seconds during a conference) updates a score in place and never takes the keyboard focus
@@ -137,8 +195,9 @@ export function programmePage(main) {
   let edgeTimer = null;
   function show() {
     remember();
+    drawDays();
     const words = searchWords(query);
-    const shown = talks.filter((talk) => matches(talk, words, track)).sort(order);
+    const shown = talks.filter((talk) => matches(talk, words, track, day)).sort(order);
     const now = serviceNow();
     const nodes = shown.map((talk) => {
       const key = JSON.stringify([talk.title, talk.speakers, talk.language, talk.track, talk.room, talk.startsAt, isRunning(talk, now), ratingClosed(talk, now)]);
@@ -168,7 +227,9 @@ export function programmePage(main) {
       // and the button made anew, only when the search or the track changes).
       const matching = query.trim() ? ` “${query.trim()}”` : "";
       const inTrack = track ? ` in ${track}` : "";
-      line.say(`No talk matches${matching}${inTrack}. `,
+      const at = daysOf(talks).find(([one]) => one === day)?.[1];
+      const onDay = day ? ` on ${at ? formatDay(at) : day}` : "";
+      line.say(`No talk matches${matching}${inTrack}${onDay}. `,
         h("button", { type: "button", class: "link", onclick: clearFilters }, "Show all talks"));
       return;
     }
@@ -178,6 +239,7 @@ export function programmePage(main) {
   function clearFilters() {
     query = "";
     track = "";
+    day = "";
     search.value = "";
     drawTracks();
     show();
