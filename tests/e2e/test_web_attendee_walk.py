@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote
+from urllib.parse import quote, urlparse
 
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect
@@ -163,3 +163,48 @@ def test_an_attendee_picks_a_day_of_a_programme_of_several(web: WebStack, page: 
     expect(page.get_by_role("status").first).to_have_text(re.compile(r"^\d+ talks$"))
     expect(page.get_by_label("Day")).to_have_value("")
     assert "day=" not in page.url
+
+
+def scripts_asked(page: Page) -> list[str]:
+    """The paths of the app's scripts the page asks for, as it asks."""
+    asked: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            asked.append(urlparse(request.url).path) if "/app/js/" in request.url else None
+        ),
+    )
+    return asked
+
+
+def test_a_talk_page_asks_for_its_scripts_at_once_not_one_import_after_another(
+    web: WebStack, browser: Browser, page: Page, rated_talk: str
+) -> None:
+    # Given the scripts a talk page runs (read by a first phone), and the page it opens
+    first = browser.new_context(viewport=PHONE)
+    try:
+        reader = first.new_page()
+        needed = scripts_asked(reader)
+        reader.goto(web.url(f"/app/talks/{rated_talk}"))
+        expect(star(reader, 5)).to_be_enabled()
+        reader.wait_for_load_state("networkidle")
+    finally:
+        first.close()
+    assert "/app/js/pages/talk.js" in needed
+    # When an attendee's phone opens that page from its QR code, on a slow network: its
+    # entry script's answer still on its way
+    held: list[Route] = []
+    page.route("**/app/js/main.js", lambda route: held.append(route))
+    asked = scripts_asked(page)
+    page.goto(web.url(f"/app/talks/{rated_talk}"), wait_until="commit")
+    # Then every other script it runs is asked for meanwhile, each a round trip of the network
+    # at the same time (they were asked for one import after another: five round trips deep)
+    wanted = set(needed) - {"/app/js/main.js"}
+    assert wait_for(lambda: held and wanted <= set(asked), seconds=5, page=page), sorted(
+        wanted - set(asked)
+    )
+    # And none of the organisers' page (an attendee's phone never loads it)
+    assert not [path for path in asked if "admin" in path]
+    # And the page runs once its entry script comes
+    held[0].continue_()
+    expect(star(page, 5)).to_be_enabled()

@@ -399,3 +399,13 @@ def test_scripts_and_style_sheets_are_uploaded_minified_as_the_runtime_serves_th
         ), name
     entry = s3.get_object(Bucket="talkrate-web", Key="app/index.html")["Body"].read().decode()
     assert entry == publish_web.entry_page((web / "index.html").read_text(encoding="utf-8"), build)
+
+
+def test_the_entry_page_s_preloaded_modules_are_its_version_s_too() -> None:
+    # Given the app's entry page, which asks for every module at once (modulepreload)
+    html = (Path(__file__).resolve().parents[2] / "web" / "index.html").read_text()
+    # When it is published under a version
+    page = publish_web.entry_page(html, "abc")
+    # Then every script it names is that version's: none left at the app's own folder
+    assert 'rel="modulepreload" href="/app/b/abc/js/dom.js"' in page
+    assert "/app/js/" not in page

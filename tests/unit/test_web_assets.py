@@ -5,6 +5,7 @@ ships, acorn), so that no page behaves otherwise for having lost its comments.""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,35 @@ def test_other_files_are_served_as_written() -> None:
     for path in (WEB / "index.html", WEB / "icon.svg"):
         # Then they are served unchanged
         assert served(path.name, path.read_bytes()) == path.read_bytes()
+
+
+def _static_imports(module: Path) -> set[Path]:
+    """The modules `module` imports statically, and theirs (a dynamic import() is left out)."""
+    found: set[Path] = set()
+    waiting = [module]
+    while waiting:
+        source = waiting.pop().resolve()
+        text = source.read_text(encoding="utf-8")
+        for name in re.findall(
+            r"""^\s*import\s[^;]*?\sfrom\s+["'](\.[^"']+)["']""", text, re.M | re.S
+        ):
+            imported = (source.parent / name).resolve()
+            if imported not in found:
+                found.add(imported)
+                waiting.append(imported)
+    return found
+
+
+def test_the_entry_page_preloads_every_module_its_script_imports_and_no_other() -> None:
+    # Given the entry page and its script's imports, all levels of them
+    page = (WEB / "index.html").read_text(encoding="utf-8")
+    preloaded = {
+        (WEB / href.removeprefix("/app/")).resolve()
+        for href in re.findall(r'<link rel="modulepreload" href="([^"]+)">', page)
+    }
+    imported = _static_imports(WEB / "js" / "main.js")
+    # Then the page asks for each at once (not a round trip for each level of imports), and for
+    # none that is imported only when opened (the organisers' page)
+    assert {str(p.relative_to(WEB)) for p in imported - preloaded} == set()
+    assert {str(p.relative_to(WEB)) for p in preloaded - imported} == set()
+    assert all(p.is_file() for p in preloaded)
