@@ -208,3 +208,28 @@ def test_a_talk_page_asks_for_its_scripts_at_once_not_one_import_after_another(
     # And the page runs once its entry script comes
     held[0].continue_()
     expect(star(page, 5)).to_be_enabled()
+
+
+def test_the_event_code_asked_for_the_first_time_is_no_error(web: WebStack, page: Page) -> None:
+    # Given a talk's page, on a phone that has no pass yet (the event asks for its code)
+    talk = web.add_talk(title="Asked for the code")
+    page.goto(web.url(f"/app/talks/{talk['id']}"))
+    # When the attendee taps a star
+    star(page, 3).click()
+    field = page.get_by_label("Event code")
+    expect(field).to_be_focused()
+    # Then the field asks for the code, once, and nothing is said in red as if they had done
+    # something wrong ("This event asks for its code." stood in the error line above the
+    # field's own "This event asks for its code (on your badge …)")
+    expect(field).to_have_accessible_description(re.compile(r"^This event asks for its code \("))
+    expect(page.get_by_test_id("own-rating")).to_have_text(
+        "Your 3 out of 5 is sent once you give the event code."
+    )
+    expect(page.get_by_test_id("message")).to_be_empty()
+    # And a wrong code is said as the error it is, then the right one counts the 3
+    field.fill("not the code")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_test_id("message")).to_have_text("That event code is not right.")
+    enter_event_code(page)
+    expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 3 out of 5")
+    assert wait_for(lambda: web.count(talk["id"]) == 1)

@@ -609,7 +609,9 @@ export function talkPage(main, talkId) {
       } else if (error instanceof CodeRequired) {
         pending = next ?? value;
         codeForm.hidden = false;
-        say(error.message);
+        // Asked for the first time, the field says why (its hint), as the attendee's line says
+        // what waits for it: nothing in the error line, as if they had done something wrong.
+        say(error.wrong ? error.message : "");
         // A wrong code is said at its field too, which is marked so (it read as valid, the
         // refusal apart from it).
         if (error.wrong) codeInput.setAttribute("aria-invalid", "true");
