@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import quote, urlparse
 
 import pytest
@@ -71,7 +72,7 @@ def contrast_violations(page: Page) -> list[tuple[str, list[str]]]:
 
 @pytest.mark.parametrize("path", ["/app/", "/app/talks/{id}", "/app/leaderboard"])
 def test_an_attendee_s_page_follows_the_phone_s_dark_mode_and_reads_well_in_it(
-    web: WebStack, dark_phone: Page, rated_talk: str, path: str, tmp_path: str
+    web: WebStack, dark_phone: Page, rated_talk: str, path: str, tmp_path: Path
 ) -> None:
     # Given a phone whose system is in dark mode (an attendee in a darkened hall)
     page = dark_phone
@@ -79,7 +80,7 @@ def test_an_attendee_s_page_follows_the_phone_s_dark_mode_and_reads_well_in_it(
     page.goto(web.url(path.format(id=rated_talk)))
     expect(page.get_by_role("heading", level=1)).not_to_have_text("Loading…")
     page.wait_for_load_state("networkidle")
-    page.screenshot(path=f"{tmp_path}/dark.png", full_page=True)
+    page.screenshot(path=str(tmp_path / "dark.png"), full_page=True)
     # Then the page is dark, as the phone's other apps are (it was white: 1.0)
     assert page.evaluate(LUMINANCE, "html") < 0.05
     # And every text on it reads against what is behind it (WCAG 1.4.3)
