@@ -543,3 +543,50 @@ def test_an_organiser_s_changes_made_while_the_channel_hangs_reach_the_pages_onc
     finally:
         channel.close()
         page.close()
+
+
+def test_an_organiser_s_change_the_channel_took_late_is_counted_as_sent_late_not_lost(
+    configure: Callable[..., None],
+    api: Call,
+    live: LiveChannelEmulator,
+    new_talk_id: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given an API whose live channel hangs a moment
+    channel = HeldChannel(live.publish_url)
+    configure(
+        LIVE_PUBLISH_URL=channel.publish_url,
+        LIVE_API_KEY=live.api_key,
+        LIVE_PUBLISH_TIMEOUT_SECONDS="2",
+    )
+    from talkrate import wiring
+
+    try:
+        # When an organiser adds a talk while it hangs (its push left at the write's bound)
+        channel.hold()
+        added = api("POST", "/talks", {"id": new_talk_id, "title": "Late"}, authorizer=ADMIN)
+        assert added["statusCode"] == 201
+        ends = time.monotonic() + 15
+        while channel.publishes_held < 2 and time.monotonic() < ends:
+            time.sleep(0.01)
+        # ...and the channel answers again: the thread sends the change, late
+        channel.release()
+        announcer = wiring.live_announcer()
+        assert announcer is not None
+        ends = time.monotonic() + 20
+        while announcer.unsent_changes() and time.monotonic() < ends:
+            time.sleep(0.01)
+        assert announcer.unsent_changes() == 0, "the change was not sent within 20 s"
+        # ...and the API answers its next request (an attendee reading the talk)
+        capsys.readouterr()
+        assert api("GET", f"/talks/{new_talk_id}")["statusCode"] == 200
+    finally:
+        channel.close()
+    # Then that request's metrics count the change as sent late, and none given up: the
+    # operator tells a slow channel from one that lost changes
+    out = capsys.readouterr().out
+    assert metric_values(out, "CatalogChangesSentLate") == [1]
+    assert metric_values(out, "CatalogChangesGivenUp") == []
+    # And the count was taken once: the next request has none
+    assert api("GET", f"/talks/{new_talk_id}")["statusCode"] == 200
+    assert metric_values(capsys.readouterr().out, "CatalogChangesSentLate") == []

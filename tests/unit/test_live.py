@@ -291,6 +291,12 @@ def test_unsent_changes_are_bounded_the_oldest_given_up_first() -> None:
         channel.up()
         expected = [catalog_message(t, {"id": t, "revision": r}) for t, r in (("b", 2), ("c", 3))]
         assert heard_within(channel, LEADERBOARD_CHANNEL, expected, seconds=5)
+        # And the tally says so, once: two sent late, one given up (the API's metrics)
+        ends = time.monotonic() + 5
+        while unsent.count() and time.monotonic() < ends:
+            time.sleep(0.01)
+        assert unsent.take_tally() == (2, 1)
+        assert unsent.take_tally() == (0, 0)
     finally:
         unsent.close()
 

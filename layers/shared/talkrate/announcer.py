@@ -21,7 +21,7 @@ from talkrate.live import (
 )
 from talkrate.observability import logger, metrics
 from talkrate.ports import LivePublisher, RatingsReadModel
-from talkrate.unsent_changes import UnsentChanges, change_place
+from talkrate.unsent_changes import UnsentChanges, UnsentTally, change_place
 
 # After an announcement that reached its deadline with nothing published, the next ones are
 # skipped this long (each would wait the whole deadline again).
@@ -82,7 +82,11 @@ class Announcer:
         # channel -> when the counts were last said unreadable on it (announce_unavailable)
         self._unavailable_said: dict[str, float] = {}
         # An organiser's changes the channel has not taken yet (announce_change)
-        self._unsent = UnsentChanges(channel.publish, answered=self._answered_again)
+        self._unsent = UnsentChanges(
+            channel.publish,
+            answered=self._answered_again,
+            late_after=min(deadline_seconds, CHANGE_DEADLINE_SECONDS),
+        )
 
     def close(self) -> None:
         """Stop the threads; what is still unsent is given up."""
@@ -92,6 +96,10 @@ class Announcer:
     def unsent_changes(self) -> int:
         """The talks whose latest change the channel has not taken yet."""
         return self._unsent.count()
+
+    def take_unsent_tally(self) -> UnsentTally:
+        """The changes the channel took late, and those given up, since the last call."""
+        return self._unsent.take_tally()
 
     def _answered_again(self) -> None:
         # The channel took a change kept unsent: the writes wait for their publishes again.
@@ -134,7 +142,7 @@ class Announcer:
         message = catalog_message(talk_id, talk, revision)
         requests = publications(channel_for_talk(talk_id), [message])
         requests += publications(LEADERBOARD_CHANNEL, [message])
-        change = self._unsent.keep(talk_id, change_place(message), requests)
+        change = self._unsent.keep(talk_id, change_place(message), requests, since=started)
         if started < self._paused_until:  # the channel hung a moment ago: kept, not waited for
             self._unsent.send_later(change)
             return AnnouncementResult(0, 0, len(requests), 0.0)
@@ -275,3 +283,26 @@ def announce_on_live_channel(what: str, act: Callable[[Announcer], AnnouncementR
     metrics.add_metric(
         name="LiveUpdatesFailed", unit="Count", value=result.failed + result.abandoned
     )
+
+
+def count_unsent_changes() -> None:
+    """Add to the metrics of the request running the organisers' changes the channel took late
+    (`CatalogChangesSentLate`) and those given up unsent (`CatalogChangesGivenUp`, which
+    CatalogChangesGivenUpAlarm watches) since the last request, when this process announced any.
+
+    The announcer's thread counts them under its lock and never touches Metrics, whose state is
+    shared by every instance and flushed by the request's thread: counted here, on that thread,
+    they leave in the request's own EMF record (LiveUpdatesFailed beside them tells the writes
+    that did not see their push taken within the bound)."""
+    from talkrate import wiring  # (loaded with the API; this module is not, until a write)
+
+    if not wiring.live_announcer.cache_info().currsize:
+        return  # no announcer made yet (a failed one is not cached): nothing to count
+    announcer = wiring.live_announcer()
+    if announcer is None:
+        return
+    tally = announcer.take_unsent_tally()
+    if tally.sent_late:
+        metrics.add_metric(name="CatalogChangesSentLate", unit="Count", value=tally.sent_late)
+    if tally.given_up:
+        metrics.add_metric(name="CatalogChangesGivenUp", unit="Count", value=tally.given_up)

@@ -10,6 +10,10 @@ UNSENT_TALKS talks (the oldest change given up first) and UNSENT_SECONDS (by the
 has read the catalogue again, several times). Kept in memory: a process that ends, or on Lambda
 an environment that is not invoked again (it is frozen between invocations, and sends at its
 next), takes its changes with it, and the pages' own minute reads show them.
+
+What became of them is counted here, under the lock, for the request path to add to its metrics
+(`take_tally`; talkrate.announcer's count_unsent_changes): the thread never touches the
+process's Metrics, whose state is the request's thread's.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from talkrate.live import Publication
 from talkrate.observability import logger
@@ -42,6 +46,14 @@ def change_place(message: dict[str, Any]) -> float:
     if not isinstance(revision, int):
         return float("inf")
     return 2 * revision + (1 if message.get("talk") is None else 0)
+
+
+class UnsentTally(NamedTuple):
+    """What became of the kept changes since the last look: taken by the channel after the
+    write's bound (`sent_late`), or dropped unsent (`given_up`: too many, or kept too long)."""
+
+    sent_late: int
+    given_up: int
 
 
 @dataclass
@@ -70,6 +82,7 @@ class UnsentChanges:
         most_seconds: float = UNSENT_SECONDS,
         first_wait: float = RETRY_FIRST_SECONDS,
         most_wait: float = RETRY_MOST_SECONDS,
+        late_after: float = float("inf"),
     ) -> None:
         self._publish = publish
         self._answered = answered
@@ -77,6 +90,11 @@ class UnsentChanges:
         self._most_seconds = most_seconds
         self._first_wait = first_wait
         self._most_wait = most_wait
+        # A change the channel took this long after it was made counts as sent late (the
+        # write's bound); one the thread sent always does.
+        self._late_after = late_after
+        self._sent_late = 0
+        self._given_up = 0
         self._wait = first_wait
         self._next_try = 0.0  # no sooner than this (monotonic): the channel failed just before
         self._changes: dict[str, UnsentChange] = {}  # talk id -> its change, the oldest first
@@ -84,10 +102,17 @@ class UnsentChanges:
         self._thread: threading.Thread | None = None
         self._closed = False
 
-    def keep(self, talk_id: str, place: float, requests: Sequence[Publication]) -> UnsentChange:
+    def keep(
+        self,
+        talk_id: str,
+        place: float,
+        requests: Sequence[Publication],
+        since: float | None = None,
+    ) -> UnsentChange:
         """Keep a talk's change until each of its publications is taken (`taken`), replacing an
-        older one of the talk; the returned change is the one to report publications of."""
-        now = time.monotonic()
+        older one of the talk; the returned change is the one to report publications of.
+        `since`: when the change was made (monotonic), now if not given."""
+        now = time.monotonic() if since is None else since
         change = UnsentChange(talk_id, place, now, {r.channel: r for r in requests})
         with self._lock:
             kept = self._changes.get(talk_id)
@@ -98,6 +123,7 @@ class UnsentChanges:
             if len(self._changes) > self._most_talks:
                 oldest = next(iter(self._changes))
                 del self._changes[oldest]
+                self._given_up += 1
                 logger.warning(
                     "catalog change given up: too many unsent",
                     extra={"talkId": oldest, "most": self._most_talks},
@@ -115,9 +141,7 @@ class UnsentChanges:
         with self._lock:
             change.sending -= 1
             if taken:
-                change.left.pop(request.channel, None)
-                if not change.left and self._changes.get(change.talk_id) is change:
-                    del self._changes[change.talk_id]
+                self._taken(change, request)
             else:
                 change.tried = True
                 self._start()
@@ -130,6 +154,13 @@ class UnsentChanges:
             self._start()
             self._lock.notify_all()
 
+    def take_tally(self) -> UnsentTally:
+        """The changes sent late and given up since the last call (counted from then on anew)."""
+        with self._lock:
+            tally = UnsentTally(self._sent_late, self._given_up)
+            self._sent_late = self._given_up = 0
+            return tally
+
     def count(self) -> int:
         """The talks whose change is kept, unsent."""
         with self._lock:
@@ -140,6 +171,15 @@ class UnsentChanges:
         with self._lock:
             self._closed = True
             self._lock.notify_all()
+
+    def _taken(self, change: UnsentChange, request: Publication) -> None:
+        # (under the lock) The channel took a publication of the change: once it took all, the
+        # change is done; a late one (after the write's bound, or sent by the thread) is counted.
+        change.left.pop(request.channel, None)
+        if not change.left and self._changes.get(change.talk_id) is change:
+            del self._changes[change.talk_id]
+            if change.tried or time.monotonic() - change.since > self._late_after:
+                self._sent_late += 1
 
     def _start(self) -> None:
         # (under the lock) A thread of its own, started at the first change not taken.
@@ -155,6 +195,7 @@ class UnsentChanges:
         now = time.monotonic()
         for talk_id in [t for t, c in self._changes.items() if now - c.since > self._most_seconds]:
             del self._changes[talk_id]
+            self._given_up += 1
             logger.warning(
                 "catalog change given up: not taken in time",
                 extra={"talkId": talk_id, "seconds": self._most_seconds},
@@ -198,9 +239,7 @@ class UnsentChanges:
             with self._lock:
                 change.sending -= 1
                 if taken:
-                    change.left.pop(request.channel, None)
-                    if not change.left and self._changes.get(change.talk_id) is change:
-                        del self._changes[change.talk_id]
+                    self._taken(change, request)
         with self._lock:
             if failure is None:
                 self._wait = self._first_wait

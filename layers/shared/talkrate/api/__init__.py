@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import sys
 from typing import Any
 
 from talkrate.api import errors, ratings, talks, voters
@@ -34,6 +35,11 @@ def handle(app: Api, event: dict[str, Any], context: Any) -> dict[str, Any]:
     the limit refused, HEAD answered as GET, and no answer stored by a cache
     (`Cache-Control: no-store`)."""
     answer = _answer(app, event, context)
+    # What the live channel's thread made of organisers' earlier changes, counted into this
+    # request's metrics (by this thread: the announcer's never touches them); the announcer is
+    # loaded by a first organiser's write, never for it.
+    if (announcer := sys.modules.get("talkrate.announcer")) is not None:
+        announcer.count_unsent_changes()
     # Counts change by the second, a 404 may be created the next minute, a voter token is one
     # attendee's: nothing the API answers is for a browser, proxy or CDN to keep.
     answer["headers"] = {"Cache-Control": "no-store", **(answer.get("headers") or {})}
