@@ -60,7 +60,8 @@ class StartProxy(LoopbackServer):
     """A forwarding proxy to the runtime that answers the first `busy` requests of `step` (its
     method and path, as PROGRAMME) 503 with Retry-After: 1 (every one when `busy` is None), or,
     with `refuse_after`, stops listening (its port held: refused) as it answers the first such
-    request, until the test calls `listen()`. `sent`: the requests it forwarded, in order;
+    request (the first after the first `once` request, when given), until the test calls
+    `listen()`. `sent`: the requests it forwarded, in order;
     `busy_since`: when it first answered 503."""
 
     def __init__(
@@ -69,6 +70,7 @@ class StartProxy(LoopbackServer):
         step: str | None = None,
         busy: int | None = 0,
         refuse_after: str | None = None,
+        once: str | None = None,
     ) -> None:
         proxy = self
         self.sent: list[str] = []
@@ -86,7 +88,10 @@ class StartProxy(LoopbackServer):
                         proxy.busy_since = proxy.busy_since or time.monotonic()
                     else:
                         proxy.sent.append(asked)
-                    stop = asked == refuse_after and proxy.sent.count(asked) == 1
+                    since = proxy.sent[proxy.sent.index(once) :] if once in proxy.sent else []
+                    stop = (
+                        asked == refuse_after and (since if once else proxy.sent).count(asked) == 1
+                    )
                 if held:
                     self.body()
                     headers = {"content-type": "application/problem+json", "retry-after": "1"}
@@ -237,6 +242,38 @@ def test_simulate_waits_for_an_api_that_stopped_listening_before_its_crowd_start
         assert "every talk agrees" in out
         assert err.count(said) == 1, err
         assert re.search(re.escape(said) + rf"\d+ s, {timeout}\)", err), err
+        assert "Traceback" not in err
+    finally:
+        proxy.close()
+        cli.remove(talk_id)
+
+
+def test_simulate_verify_waits_for_an_api_that_stopped_listening_after_the_crowd(
+    cli: Cli,
+) -> None:
+    # Given an API that stops listening (its runtime restarting) once it has answered the
+    # verify's first read of the counts, after the crowd's ratings
+    talk_id = cli.add(unique_talk_id("restarting-verify"), "Verified once the API is back")
+    proxy = StartProxy(cli.runtime, refuse_after=PROGRAMME, once="POST /ratings")
+    try:
+        # When a crowd is simulated against it with --verify, and it listens again once the
+        # command waits
+        process = cli.start("--api", proxy.url, *crowd_of_three_verified(talk_id))
+        said = (
+            f"talkrate: nothing answers at {proxy.url} yet (connection refused): waiting for "
+            "it to read the counts (up to "
+        )
+        before = stderr_until(process, said, 60)
+        assert said in before, before + "".join(process.communicate(timeout=30))
+        proxy.listen()
+        out, err = process.communicate(timeout=120)
+        err = before + err
+        # Then it waited for it, saying so once, and verified every rating (it failed at once:
+        # "cannot reach the API at …: connection refused (not verified)")
+        assert process.returncode == 0, out + err
+        assert "every talk agrees" in out
+        assert err.count(said) == 1, err
+        assert re.search(re.escape(said) + r"\d+ s, --verify-timeout\)", err), err
         assert "Traceback" not in err
     finally:
         proxy.close()

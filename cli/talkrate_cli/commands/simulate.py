@@ -125,8 +125,8 @@ def _first_token(
     default=120.0,
     show_default=True,
     help="With --verify: seconds to wait for the projector to count the run's ratings (and "
-    "for a busy API, answering 503, to read them; as long again for it to read the counts "
-    "before the run, or to listen again then).",
+    "for a busy API, answering 503, or one not listening, its connection refused, to read "
+    "them; as long again for it to read the counts before the run).",
 )
 @click.option(
     "--programme-timeout",
@@ -350,27 +350,27 @@ def _verify(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     delta = ledger.expected_delta()
-    # The ratings are sent: a busy API's reads are waited out (within the timeout), and said.
+    # The ratings are sent: a busy API's reads (503) are waited out within the timeout, and
+    # said, as is an API not listening (its runtime restarting mid-verify), said once.
     say = partial(output.errors.print, markup=False)
-    session.api.busy_reads = BusyWait.verify(timeout, say)
-    with Progress(
-        TextColumn("projecting"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=output.errors,
-    ) as progress:
-        bar = progress.add_task("verify", total=max(1, ledger.expected))
+    with BusyWait.verify(timeout, say).on(session.api):
+        with Progress(
+            TextColumn("projecting"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=output.errors,
+        ) as progress:
+            bar = progress.add_task("verify", total=max(1, ledger.expected))
 
-        def seen(verdict: Verdict) -> None:
-            progress.update(bar, completed=max(0, verdict.counted))
+            def seen(verdict: Verdict) -> None:
+                progress.update(bar, completed=max(0, verdict.counted))
 
-        # Alone, no rating is someone else's: any beyond the run's is a disagreement.
-        verdict = await_projection(session.api, baseline, delta, ledger, timeout, seen, alone)
-    for talk_id in [*verdict.disagreeing, *verdict.pending, *verdict.unprojected]:
-        where = diagnose(session.api, ledger.events.get(talk_id, []))
-        verdict.whereabouts[talk_id] = {k: v for k, v in where.items()}
-    session.api.busy_reads = None
+            # Alone, no rating is someone else's: any beyond the run's is a disagreement.
+            verdict = await_projection(session.api, baseline, delta, ledger, timeout, seen, alone)
+        for talk_id in [*verdict.disagreeing, *verdict.pending, *verdict.unprojected]:
+            where = diagnose(session.api, ledger.events.get(talk_id, []))
+            verdict.whereabouts[talk_id] = {k: v for k, v in where.items()}
     return verdict
 
 

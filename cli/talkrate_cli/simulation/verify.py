@@ -69,8 +69,8 @@ class BusyWait:
     said through `say`, every BUSY_SAID_EVERY_SECONDS at most, naming what it waits to do
     (`doing`). `before_run`: what is done before anything is sent ("the programme was read"),
     which a timeout ends with nothing sent. A 503 ended the run at once: before it, with
-    nothing sent; in the verify, with the ratings sent left unverified. Before the run, an API
-    not listening (`refused`) is waited for too."""
+    nothing sent; in the verify, with the ratings sent left unverified. An API not listening
+    (`refused`: a runtime restarting) is waited for too, before the run and in the verify."""
 
     def __init__(
         self,
