@@ -271,6 +271,7 @@ class _Commands(TalkrateGroup):
 
 # The options of `talkrate` itself: given after a command, they are said where they go.
 GLOBAL_OPTIONS = ("--api", "--stack", "--region", "--json")
+JSON_HELP = 'Print JSON for scripts: one document on stdout, a failure as {"error": {...}}.'
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -290,12 +291,7 @@ GLOBAL_OPTIONS = ("--api", "--stack", "--region", "--json")
 @click.option(
     "--region", metavar="REGION", help="With --stack: the stack's region (else the AWS default)."
 )
-@click.option(
-    "--json",
-    "as_json",
-    is_flag=True,
-    help='Print JSON for scripts: one document on stdout, a failure as {"error": {...}}.',
-)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.option(
     "--version",
     is_flag=True,
@@ -387,17 +383,20 @@ def _interrupt() -> None:
     raise KeyboardInterrupt
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; the exit status (143 when SIGTERM stopped what Ctrl-C would have
-    stopped with 130)."""
+def main(
+    argv: list[str] | None = None, root: click.Group | None = None, prog_name: str = "talkrate"
+) -> int:
+    """Run the command line (`root`, talkrate's own group unless another is given, called
+    `prog_name` in its help and its errors); the exit status (143 when SIGTERM stopped what
+    Ctrl-C would have stopped with 130)."""
     output.replace_what_cannot_be_written()
     if threading.current_thread() is not threading.main_thread():
-        return _main(argv)
+        return _main(argv, root or cli, prog_name)
     TERMINATED.clear()
     signals.forget()
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        status = _main(argv)
+        status = _main(argv, root or cli, prog_name)
     finally:
         # Stopped by SIGTERM, the handler stays to the end: its duplicate may still come.
         if not TERMINATED.is_set():
@@ -405,10 +404,10 @@ def main(argv: list[str] | None = None) -> int:
     return 128 + signal.SIGTERM if TERMINATED.is_set() and status == 130 else status
 
 
-def _main(argv: list[str] | None) -> int:
+def _main(argv: list[str] | None, root: click.Group, prog_name: str) -> int:
     as_json = "--json" in (sys.argv[1:] if argv is None else argv)
     try:
-        result = cli.main(args=argv, prog_name="talkrate", standalone_mode=False)
+        result = root.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except SystemExit:
         # click's own answer to a reader gone while it wrote the help or the version (`talkrate
         # --help | head -1`): stdout quieted, and exit 1. 141, as every command answers it.
@@ -426,7 +425,11 @@ def _main(argv: list[str] | None) -> int:
             message = "Missing command."
         problem: CliError = CliError(message)
         if isinstance(error, click.UsageError):
-            if isinstance(error, click.NoSuchOption) and error.option_name in GLOBAL_OPTIONS:
+            if (
+                isinstance(error, click.NoSuchOption)
+                and error.option_name in GLOBAL_OPTIONS
+                and root is cli  # (another root takes none of them)
+            ):
                 # `talkrate show X --json`: a global option, given after the command
                 message += f" ({error.option_name} goes before the command: `talkrate {error.option_name} …`)"
             elif error.ctx is not None:

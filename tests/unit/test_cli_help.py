@@ -3,9 +3,19 @@ group refuses (`talkrate --api URL ops …`) is no reason to refuse its help."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+PATHS = ("layers/shared", "cli", "local", "ops")
 
 
 @pytest.mark.parametrize(
@@ -49,3 +59,37 @@ def test_a_refused_option_is_still_refused_without_help(capsys: pytest.CaptureFi
     assert status == 2
     assert "--api is for the commands that go through the API" in capsys.readouterr().err
     assert main(["--api", "http://x", "--stack", "prod", "rate", "t1", "--help-not"]) == 2
+
+
+def ops_alias(*args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m talkrate_ops ARGS`, as docs/operations.md runs the operator commands."""
+    return subprocess.run(
+        [sys.executable, "-m", "talkrate_ops", *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in PATHS)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_ops_alias_calls_itself_as_typed_and_shows_every_option_it_takes() -> None:
+    # When an operator asks `python -m talkrate_ops` for its help
+    done = ops_alias("--help")
+    # Then it names itself as they typed it (it said `talkrate ops`, which they had not typed)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Usage: python -m talkrate_ops [OPTIONS] COMMAND"), done.stdout
+    # And it lists --json, which it takes before or after the command (it listed only --help)
+    assert re.search(r"^  --json\s+Print JSON", done.stdout, re.MULTILINE), done.stdout
+    assert "Operate the backends" in done.stdout
+    # And a command's help and a usage error name it so too
+    relay = ops_alias("relay", "--help")
+    assert relay.stdout.startswith("Usage: python -m talkrate_ops relay [OPTIONS]"), relay
+    wrong = ops_alias("relay", "--nope")
+    assert wrong.returncode == 2
+    assert "(see `python -m talkrate_ops relay --help`)" in wrong.stderr, wrong.stderr
+    # And --json still asks for the help as a document
+    assert json.loads(ops_alias("--help", "--json").stdout)["help"].startswith(
+        "Usage: python -m talkrate_ops"
+    )
