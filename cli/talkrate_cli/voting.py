@@ -85,7 +85,15 @@ def _voter(api: Api, code: str | None, key: str) -> dict[str, Any] | None:
         ) from None
 
 
-def _no_pass_now(problem: ApiProblem) -> CliError:
+class NoPassNow(CliError):
+    """The API has no voter pass to give now (`problem`: its last answer, 429 or 503)."""
+
+    def __init__(self, message: str, problem: ApiProblem) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
+def _no_pass_now(problem: ApiProblem) -> NoPassNow:
     """Nothing rated: the API has no voter pass to give now (said, with when to try again)."""
     if problem.slug == "rate-limited":
         why = "too many asked for from this network"
@@ -93,7 +101,7 @@ def _no_pass_now(problem: ApiProblem) -> CliError:
         why = f"{problem.problem.get('title') or 'HTTP'}, {problem.status}"
     after = problem.retry_after
     when = "in a moment" if after is None else f"in {math.ceil(after)} s"
-    return CliError(f"not rated: no voter pass now ({why}): try again {when}")
+    return NoPassNow(f"not rated: no voter pass now ({why}): try again {when}", problem)
 
 
 def new_token(api: Api, tokens: VoterTokens, code: str | None) -> str | None:

@@ -3066,6 +3066,42 @@ def test_under_open_voting_a_pass_not_to_be_had_soon_rates_nothing_and_says_when
     one_pass_cli.remove(talk_id)
 
 
+def test_simulate_whose_first_voter_pass_is_over_the_limit_says_which_and_what_to_do(
+    one_pass_cli: Cli, tmp_path: Path
+) -> None:
+    # Given a talk, and this network's one voter pass of the minute taken, for a minute yet
+    talk_id, attendee = rated_by_two_attendees(one_pass_cli, tmp_path)
+    voter_passes_back_in(60_000)
+    # When a crowd is simulated from the same network
+    done = one_pass_cli.run(
+        "simulate", "--attendees", "3", "--talk", talk_id, "--slot-seconds", "0.2",
+        "--bad-share", "0", "--seed", "3", **attendee,
+    )  # fmt: skip
+    # Then it fails in one line naming the limit, that nothing was sent, when the passes are
+    # back and what to do (it said "not rated: no voter pass now (too many asked for from this
+    # network)", `rate`'s words, naming no limit)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert_one_line_error(
+        done, "the first attendee's voter pass got 429: over the API's limit of voter passes"
+    )
+    line = done.stderr.strip().splitlines()[-1]
+    for part in (
+        "(VotersPerAddressPerMinute)",
+        "nothing was sent",
+        "--code",
+        "--attendees",
+        "--rate",
+        "--no-tokens",
+        "make run RUN_ARGS='--param VotersPerAddressPerMinute=0'",
+    ):
+        assert part in line, line
+    assert re.search(r"passes from this address are back in (5\d|60) s", line), line
+    # And no rating of the crowd counted: only the other attendee's 3
+    wanted = {"1": 0, "2": 0, "3": 1, "4": 0, "5": 0}
+    assert wait_for(lambda: one_pass_cli.ratings(talk_id) == wanted), one_pass_cli.ratings(talk_id)
+    one_pass_cli.remove(talk_id)
+
+
 def test_simulate_without_tokens_counts_every_rating(cli: Cli) -> None:
     for n in range(3):
         cli.add(f"open-{n}-{unique_talk_id()[-6:]}", f"Open talk {n}", track="Untokened")

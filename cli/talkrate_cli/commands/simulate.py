@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import sys
 import time
@@ -13,7 +14,7 @@ import click
 
 from talkrate_cli import output
 from talkrate_cli.commands.reading import known_track
-from talkrate_cli.errors import CliError, Interrupted
+from talkrate_cli.errors import ApiProblem, CliError, Interrupted
 from talkrate_cli.main import Session, pass_session
 from talkrate_cli.settings import is_loopback
 from talkrate_cli.simulation.ledger import SILENCE_SECONDS, Ledger
@@ -51,12 +52,33 @@ def _first_token(
         return None
     # (a refused event code said as `rate` says it: --code, not the API's request body)
     with start.first_pass().on(session.api):
-        voter = voting.new_voter(session.api, code)
+        try:
+            voter = voting.new_voter(session.api, code)
+        except voting.NoPassNow as error:
+            if error.problem.status != 429:
+                raise
+            raise CliError(_over_the_pass_limit(error.problem, policy)) from None
     if voter is None:
         if policy == "attendee" or wanted:
             raise CliError("the API asks for voter tokens but has no POST /voters")
         return None
     return str(voter["voterToken"])
+
+
+def _over_the_pass_limit(problem: ApiProblem, policy: str | None) -> str:
+    """The first voter pass refused 429 after its tries: which limit, and what to do (`rate`'s
+    words, "not rated: no voter pass now", named no limit and spoke of one rating)."""
+    after = problem.retry_after
+    back = "soon" if after is None else f"in {math.ceil(after)} s"
+    return (
+        "the first attendee's voter pass got 429: over the API's limit of voter passes from one "
+        "address a minute (VotersPerAddressPerMinute), which a wrong event code counts against "
+        f"too: nothing was sent. The passes from this address are back {back}; check --code, "
+        "keep the crowd under the limit (fewer --attendees, or a lower --rate)"
+        + (", or rate without passes (--no-tokens)" if policy != "attendee" else "")
+        + "; against a local runtime, lift it: make run RUN_ARGS='--param "
+        "VotersPerAddressPerMinute=0'"
+    )
 
 
 @click.command()
