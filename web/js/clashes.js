@@ -7,7 +7,9 @@
 
 const order = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
 const words = (room) => (room || "").normalize("NFC").split(/\s+/).filter(Boolean).join(" ");
-const place = (talk) => words(talk.room).toLowerCase();
+// A talk's room as rooms are compared ("": none); the room screen follows its room by it too.
+export const roomOf = (talk) => words(talk.room).toLowerCase();
+const place = roomOf;
 
 // The clashes of the programme `talks` that hold a talk of `ids`, in the order of their starts:
 // each { room, talks, starts, ends }.

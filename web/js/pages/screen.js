@@ -1,7 +1,7 @@
 // /app/talks/<talkId>/screen: the room screen. Big figures, the live histogram and a QR code of
 // the talk's page, readable from the back of the room.
 import { h, fill, refill, setText, talkHref, debounce, directLine, speakerList, isolatedText, setLang, onLoopback, loopbackWords } from "../dom.js";
-import { ApiError, get, talkPath, serviceNow } from "../api.js";
+import { ApiError, get, talkPath, serviceNow, allTalks } from "../api.js";
 import { watchTalk, watchForTalk, newestShown } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { qrSvg } from "../qr.js";
@@ -10,11 +10,33 @@ import { liveAnnouncer } from "../announce.js";
 import { ratingWindow, atNextEdge } from "../window.js";
 import { takeNewerVersion } from "../version.js";
 import { zoneStale } from "../zone.js";
+import { roomFollow } from "../room.js";
 
 // A screen whose figures have not moved for this long is quiet enough to load a newer version.
 const QUIET_MS = 10 * 60 * 1000;
+// The room's programme is read this often (and at the moment the next talk starts): a talk
+// added to the room, moved or removed meanwhile is followed as the programme has it then.
+const PROGRAMME_MS = 5 * 60 * 1000;
 
+// The screen follows its room's programme (room.js): at the start of the room's next talk it
+// shows that talk, its address replaced (a reload stays on it), where a screen put up for the
+// morning's first talk stayed on its closed figures all day. Talks that started before the
+// screen was opened are not followed to.
 export function screenPage(main, talkId) {
+  let since = null; // when the screen was opened, by the service's clock (its first answer's)
+  let stop = () => {};
+  const open = (id) => {
+    stop = roomScreen(main, id, () => (since ??= serviceNow()), (next) => {
+      stop();
+      history.replaceState(history.state, "", `${talkHref(next.id)}/screen`);
+      open(next.id);
+    });
+  };
+  open(talkId);
+  return () => stop();
+}
+
+function roomScreen(main, talkId, opened, onNext) {
   document.title = "Room screen · talkrate";
   document.body.classList.add("screen-mode");
   // Said to a screen reader at most once a minute, not every 15 s as on the talk page: a room
@@ -90,9 +112,38 @@ export function screenPage(main, talkId) {
     clearTimeout(edgeTimer);
     edgeTimer = atNextEdge([talk], now(), showCaption);
   };
+  // The room's next talk is looked for when the talk is first shown (and shown again after it
+  // was out of the programme), then every PROGRAMME_MS or at that talk's start if sooner.
+  let followTimer = null;
+  let following = false;
+  const follow = async () => {
+    clearTimeout(followTimer);
+    followTimer = null;
+    if (stopped || missing || !talk || following) return;
+    let wait = PROGRAMME_MS;
+    following = true;
+    const since = opened();
+    try {
+      if (talk.room && talk.startsAt) {
+        const { next, at } = roomFollow(await allTalks(), talk, now(), since);
+        if (stopped || missing) return;
+        if (next) {
+          onNext(next);
+          return;
+        }
+        if (at !== null) wait = Math.min(wait, Math.max(0, at - now()) + 1);
+      }
+    } catch {
+      wait = 30_000; // (the programme could not be read: the screen stays as it is meanwhile)
+    } finally {
+      following = false;
+    }
+    if (!stopped) followTimer = setTimeout(follow, wait);
+  };
   const show = () => {
     inProgramme(true);
     showCaption();
+    if (!followTimer && !following) follow();
     document.title = `${isolatedText(talk.title)} · room screen · talkrate`;
     setText(title, talk.title);
     const names = talk.speakers || [];
@@ -315,6 +366,7 @@ export function screenPage(main, talkId) {
     clearInterval(readTimer);
     clearInterval(versionTimer);
     clearTimeout(edgeTimer);
+    clearTimeout(followTimer);
     followed.stop();
     live.stop();
     announcer.stop();

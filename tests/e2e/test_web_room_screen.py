@@ -1,0 +1,114 @@
+"""A room screen left running through a room's day, in Chromium through the local runtime: it
+follows the room's programme, from one talk to the next as the next one starts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.e2e import test_web_app as web_app
+from tests.e2e.test_web_app import ROOM, SCREEN, WebStack
+
+# test_web_app's fixtures, found by pytest under their names (its runtime, with this module's
+# batching window).
+web = web_app.web
+browser = web_app.browser
+PROJECTOR_BATCH_WINDOW = "0"
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+# Every title the screen's heading has shown, in order (each change of its text, as drawn).
+TITLES_SEEN = """
+window.titlesSeen = [];
+new MutationObserver(() => {
+  const title = document.querySelector(".screen-head h1");
+  const text = title ? title.textContent : null;
+  if (text !== null && window.titlesSeen[window.titlesSeen.length - 1] !== text) window.titlesSeen.push(text);
+}).observe(document, { childList: true, subtree: true, characterData: true });
+"""
+
+
+@pytest.fixture
+def projector(browser: Browser) -> Iterator[Page]:
+    """A 1080p room screen's page that fails the test on any script error."""
+    context = browser.new_context(viewport=ROOM)
+    page = context.new_page()
+    page.add_init_script(TITLES_SEEN)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == []
+
+
+def at(seconds: float) -> str:
+    """The service's time `seconds` from now, as the API takes it."""
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
+
+
+def room_talk(web: WebStack, room: str, title: str, starts: float, ends: float) -> dict[str, Any]:
+    """A talk of `room` from `starts` to `ends` seconds from now."""
+    return web.add_talk(
+        title=title, speakers=["Ada Example"], room=room, startsAt=at(starts), endsAt=at(ends)
+    )
+
+
+def test_a_room_screen_moves_on_to_the_room_s_next_talk_as_it_starts(
+    web: WebStack, projector: Page
+) -> None:
+    # Given a room screen put up for a talk that ends in 4 s, the room's next talk starting 4 s
+    # later (and a talk of another room starting meanwhile)
+    room = f"Room {uuid.uuid4().hex[:8]}"
+    first = room_talk(web, room, "The room's first talk", -1800, 4)
+    room_talk(web, f"{room} annex", "Another room's talk", 2, 1800)
+    second = room_talk(web, room, "The room's second talk", 8, 1800)
+    projector.goto(web.url(SCREEN.format(id=first["id"])))
+    heading = projector.get_by_role("heading", level=1)
+    expect(heading).to_have_text("The room's first talk")
+    # When nobody touches it past the first talk's end and the next one's start
+    # Then it shows the room's next talk, under its address, asking the room to rate it, live
+    expect(heading).to_have_text("The room's second talk", timeout=20_000)
+    assert projector.url == web.url(SCREEN.format(id=second["id"]))
+    expect(projector.get_by_test_id("qr-caption")).to_have_text("Scan to rate")
+    expect(projector.get_by_test_id("qr-url")).to_contain_text(second["id"])
+    expect(projector.locator(".live-badge")).to_have_attribute("data-state", "live")
+    web.rate(second["id"], 5)
+    expect(projector.locator(".summary.big")).to_contain_text("1 rating")
+    # (the first talk's figures until then: the other room's talk was never shown)
+    seen = projector.evaluate("window.titlesSeen")
+    assert [t for t in seen if t != "Loading…"] == [
+        "The room's first talk",
+        "The room's second talk",
+    ], seen
+    # and a reload stays on it
+    projector.reload()
+    expect(heading).to_have_text("The room's second talk")
+
+
+def test_a_room_screen_opened_on_an_earlier_talk_stays_on_it_until_a_later_one_starts(
+    web: WebStack, projector: Page
+) -> None:
+    # Given a talk that ended, the next talk of its room already started, and a third starting
+    # in 5 s; a speaker opens the first talk's screen to show its results
+    room = f"Room {uuid.uuid4().hex[:8]}"
+    first = room_talk(web, room, "Over an hour ago", -7200, -3600)
+    room_talk(web, room, "Started before the screen", -600, 4)
+    third = room_talk(web, room, "Starts while the screen is on", 5, 1800)
+    projector.goto(web.url(SCREEN.format(id=first["id"])))
+    heading = projector.get_by_role("heading", level=1)
+    expect(heading).to_have_text("Over an hour ago")
+    # When it stays on past the third talk's start
+    expect(heading).to_have_text("Starts while the screen is on", timeout=20_000)
+    # Then it showed the talk it was opened for until then, never the one that had started
+    # before it was opened (someone chose the earlier talk), and follows the room from there
+    seen = projector.evaluate("window.titlesSeen")
+    assert [t for t in seen if t != "Loading…"] == [
+        "Over an hour ago",
+        "Starts while the screen is on",
+    ], seen
+    assert projector.url == web.url(SCREEN.format(id=third["id"]))
