@@ -3,6 +3,7 @@ follows the room's programme, from one talk to the next as the next one starts."
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e import test_web_app as web_app
-from tests.e2e.test_web_app import ROOM, SCREEN, WebStack
+from tests.e2e.test_web_access import silenceable_connections, until
+from tests.e2e.test_web_app import ROOM, SCREEN, WebStack, run_clock, total
 
 # test_web_app's fixtures, found by pytest under their names (its runtime, with this module's
 # batching window).
@@ -112,3 +114,30 @@ def test_a_room_screen_opened_on_an_earlier_talk_stays_on_it_until_a_later_one_s
         "Starts while the screen is on",
     ], seen
     assert projector.url == web.url(SCREEN.format(id=third["id"]))
+
+
+def test_a_room_screen_whose_live_channel_stalls_shows_the_room_s_ratings_within_20_s(
+    web: WebStack, browser: Browser
+) -> None:
+    # Given a room screen live on a connection the test can silence, on a clock it moves
+    context = browser.new_context(viewport=ROOM)
+    page = context.new_page()
+    page.add_init_script(web_app.READS_WATCHED)
+    silent = [False]
+    withheld: list[str | bytes] = []
+    _, subscribed = silenceable_connections(page, silent, withheld)
+    talk = web.add_talk(title="Rated through a stalled channel")
+    page.clock.install()
+    page.goto(web.url(SCREEN.format(id=talk["id"])))
+    until(page, lambda: len(subscribed) == 1, seconds=10)
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    web_app.reads_answered(page)
+    # When the channel stalls without closing (the hall's Wi-Fi) while the room rates
+    silent[0] = True
+    web.rated({talk["id"]: [5, 4, 4]})
+    until(page, lambda: sum(json.loads(m)["type"] == "data" for m in withheld) >= 1, seconds=10)
+    expect(total(page)).to_have_text("0 ratings")  # nothing came through it
+    # Then within 20 s the screen shows the room's ratings all the same
+    run_clock(page, 1, 20_500, 300)
+    expect(total(page)).to_have_text("3 ratings")
+    context.close()

@@ -63,7 +63,8 @@ function newId() {
 //   onStatus(state): "live" | "connecting" | "polling" | "offline" (the browser has no network)
 //   pollMs: how often to refresh without a live channel (half a second: a rating shows within
 //   two, the projector's second included; a hidden tab polls every five)
-export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs = 500, unreadable = () => false }) {
+//   checkMs: how often to read the state while live (LIVE_CHECK_MS; a room screen's is shorter)
+export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs = 500, unreadable = () => false, checkMs = LIVE_CHECK_MS }) {
   let stopped = false;
   // A browser without a network (a phone in a tunnel, a room PC whose Wi-Fi dropped) is said to
   // be offline, not "Live" over figures that cannot move while its connection has not noticed;
@@ -130,7 +131,7 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
 
   function poll(every, run) {
     if (stopped || run !== pollRun) return;
-    safeRefresh(liveSocket && every === LIVE_CHECK_MS ? check : refresh).finally(() => {
+    safeRefresh(liveSocket && every === checkMs ? check : refresh).finally(() => {
       if (stopped || run !== pollRun) return;
       pollTimer = setTimeout(() => poll(every, run), document.hidden ? Math.max(every, 5000) : every);
     });
@@ -195,7 +196,7 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
         checkedAt = messages;
         attempt = 0;
         // The channel carries the updates now; a slow check stays, for what it may drop.
-        startPolling(LIVE_CHECK_MS, LIVE_CHECK_MS);
+        startPolling(checkMs, checkMs);
         status("live");
         safeRefresh();
       } else if (data.type === "connection_error") {
@@ -566,9 +567,10 @@ export async function talkChannel(talk) {
 // change to the talk the channel tells of: its document (as GET /talks/{id} answers it, without
 // the summary), or null once removed; `onRead(body)` each GET's answer (its `rebuilding` and
 // `unavailable`), and `{}` when a live message shows the counts moving again after a read found
-// them unreadable or being recounted; `catalog`: the page's newestShown, which its own reads of the talk move too.
+// them unreadable or being recounted; `catalog`: the page's newestShown, which its own reads of the talk move too;
+// `checkMs`: how often the state is read while live (watch's).
 // Returns the watcher (stop(), refresh()).
-export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {}, onFailed = () => {}, onTalk = () => {}, onRead = () => {}, catalog = newestShown(talk) } = {}) {
+export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {}, onFailed = () => {}, onTalk = () => {}, onRead = () => {}, catalog = newestShown(talk), checkMs } = {}) {
   // A read that was on its way while a live message came may answer an older state than the
   // message's, and a message whose publish was slow may come after the next batch's. Each
   // carries the talk's ratingsRevision (ratings applied so far, a voter's changed rating too):
@@ -641,6 +643,7 @@ export async function watchTalk(talk, histogram, { onStatus, onFetched = () => {
     },
     onStatus,
     unreadable: () => unreadable,
+    checkMs,
   });
 }
 

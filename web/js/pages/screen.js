@@ -17,6 +17,10 @@ const QUIET_MS = 10 * 60 * 1000;
 // The room's programme is read this often (and at the moment the next talk starts): a talk
 // added to the room, moved or removed meanwhile is followed as the programme has it then.
 const PROGRAMME_MS = 5 * 60 * 1000;
+// While live, the screen reads its figures this often all the same (a page's is a minute): a
+// channel that stalls without closing (a hall's Wi-Fi losing its way for half a minute) left the
+// room's figures 25 ratings behind under "Live" until the minute's check.
+const LIVE_CHECK_MS = 20_000;
 
 // The screen follows its room's programme (room.js): at the start of the room's next talk it
 // shows that talk, its address replaced (a reload stays on it), where a screen put up for the
@@ -334,6 +338,7 @@ function roomScreen(main, talkId, opened, onNext) {
     if (talk.summary) watched.update(talk.summary);
     const watcher = await watchTalk(talk, watched, {
       catalog: shown,
+      checkMs: LIVE_CHECK_MS,
       onStatus: badge.set,
       onFetched: () => setText(problem, ""),
       onRead: followed.onRead,
