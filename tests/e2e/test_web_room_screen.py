@@ -63,22 +63,32 @@ def room_talk(web: WebStack, room: str, title: str, starts: float, ends: float) 
 def test_a_room_screen_moves_on_to_the_room_s_next_talk_as_it_starts(
     web: WebStack, projector: Page
 ) -> None:
-    # Given a room screen put up for a talk that ends in 4 s, the room's next talk starting 4 s
+    # Given a room screen put up for a talk that ends in 6 s, the room's next talk starting 6 s
     # later (and a talk of another room starting meanwhile)
     room = f"Room {uuid.uuid4().hex[:8]}"
-    first = room_talk(web, room, "The room's first talk", -1800, 4)
+    first = room_talk(web, room, "The room's first talk", -1800, 6)
     room_talk(web, f"{room} annex", "Another room's talk", 2, 1800)
-    second = room_talk(web, room, "The room's second talk", 8, 1800)
+    second = room_talk(web, room, "The room's second talk", 12, 1800)
     projector.goto(web.url(SCREEN.format(id=first["id"])))
     heading = projector.get_by_role("heading", level=1)
     expect(heading).to_have_text("The room's first talk")
-    # When nobody touches it past the first talk's end and the next one's start
-    # Then it shows the room's next talk, under its address, asking the room to rate it, live
+    upcoming = projector.get_by_test_id("next-talk")
+    expect(upcoming).to_be_hidden()  # (while the talk lasts)
+    # When nobody touches it past the first talk's end
+    # Then it says which talk comes next in the room, and when
+    start = datetime.fromisoformat(second["startsAt"]).strftime("%I:%M %p")
+    expect(upcoming).to_have_text(
+        f"Next here, {start} UTC: “The room's second talk”", timeout=10_000
+    )
+    expect(heading).to_have_text("The room's first talk")
+    # And past the next one's start, it shows that talk, under its address, asking the room to
+    # rate it, live
     expect(heading).to_have_text("The room's second talk", timeout=20_000)
     assert projector.url == web.url(SCREEN.format(id=second["id"]))
     expect(projector.get_by_test_id("qr-caption")).to_have_text("Scan to rate")
     expect(projector.get_by_test_id("qr-url")).to_contain_text(second["id"])
     expect(projector.locator(".live-badge")).to_have_attribute("data-state", "live")
+    expect(upcoming).to_be_hidden()
     web.rate(second["id"], 5)
     expect(projector.locator(".summary.big")).to_contain_text("1 rating")
     # (the first talk's figures until then: the other room's talk was never shown)

@@ -1,6 +1,6 @@
 // /app/talks/<talkId>/screen: the room screen. Big figures, the live histogram and a QR code of
 // the talk's page, readable from the back of the room.
-import { h, fill, refill, setText, talkHref, debounce, directLine, speakerList, isolatedText, setLang, onLoopback, loopbackWords } from "../dom.js";
+import { h, fill, refill, setText, talkHref, debounce, directLine, speakerList, isolatedText, setLang, onLoopback, loopbackWords, quoted, dayOf, formatDay, formatZoned } from "../dom.js";
 import { ApiError, get, talkPath, serviceNow, allTalks } from "../api.js";
 import { watchTalk, watchForTalk, newestShown } from "../live.js";
 import { histogramView } from "../histogram.js";
@@ -54,6 +54,8 @@ function roomScreen(main, talkId, opened, onNext) {
   const address = pageUrl.replace(/^https?:\/\//, ""); // shown under the QR code
   const title = h("h1", {}, "Loading…");
   const speakers = h("p", { class: "speakers" });
+  // Between the talk's end and the start of the room's next one: which talk comes, and when.
+  const nextLine = h("p", { class: "next-talk", "data-testid": "next-talk", hidden: true });
   const problem = h("p", { class: "message", role: "alert" });
   // Why the counts shown are the stored ratings' (see countsNotice): read again until live.
   const counts = countsNotice(STORED_COUNTS);
@@ -71,7 +73,7 @@ function roomScreen(main, talkId, opened, onNext) {
     histogram.summary, histogram.list);
   // (said of the QR code: hidden with it, for a talk no longer in the programme)
   const loopbackNote = onLoopback() ? h("p", { class: "loopback-note", "data-testid": "loopback-note" }, loopbackWords(true)) : null;
-  const head = h("header", { class: "screen-head" }, title, speakers);
+  const head = h("header", { class: "screen-head" }, title, speakers, nextLine);
   const foot = h("footer", { class: "screen-foot" }, badge.node, loopbackNote, counts.node, problem, announcer.node);
   const screen = h("div", { class: "screen" }, head, results, qrAside, foot);
   fill(main, screen);
@@ -104,17 +106,29 @@ function roomScreen(main, talkId, opened, onNext) {
     missing = !yes;
     qrAside.hidden = results.hidden = badge.node.hidden = !yes;
     if (loopbackNote) loopbackNote.hidden = !yes;
+    if (!yes) nextLine.hidden = true;
     speakers.classList.toggle("guidance", !yes);
   };
   // 400: an id no talk can have (a link copied with what followed it), not a passing failure.
   const notFound = (error) => error instanceof ApiError && (error.status === 404 || error.status === 400);
   // The caption changes at the window's edges too, not only at the 30 s read.
   let edgeTimer = null;
+  let upcoming = null; // the room's next talk, as the programme was last read
+  const showNext = () => {
+    const ended = Date.parse(talk.endsAt) <= now();
+    const starts = upcoming ? Date.parse(upcoming.startsAt) : NaN;
+    nextLine.hidden = missing || !ended || !(starts > now());
+    if (nextLine.hidden) return;
+    // (the day too when it is not today's: a time alone reads as today's)
+    const time = dayOf(starts) === dayOf(now()) ? formatZoned(upcoming.startsAt) : `${formatDay(upcoming.startsAt)} ${formatZoned(upcoming.startsAt)}`;
+    refill(nextLine, `Next here, ${time}: `, quoted(upcoming.title, upcoming.language));
+  };
   const showCaption = () => {
     const [words, ...phrases] = ratingWindow(talk, now()).caption;
     refill(caption, words, phrases.map((phrase) => [" ", h("span", { class: "whole" }, phrase)]));
     clearTimeout(edgeTimer);
     edgeTimer = atNextEdge([talk], now(), showCaption);
+    showNext();
   };
   // The room's next talk is looked for when the talk is first shown (and shown again after it
   // was out of the programme), then every PROGRAMME_MS or at that talk's start if sooner.
@@ -129,12 +143,15 @@ function roomScreen(main, talkId, opened, onNext) {
     const since = opened();
     try {
       if (talk.room && talk.startsAt) {
-        const { next, at } = roomFollow(await allTalks(), talk, now(), since);
+        const followed = roomFollow(await allTalks(), talk, now(), since);
+        const { next, at } = followed;
         if (stopped || missing) return;
         if (next) {
           onNext(next);
           return;
         }
+        upcoming = followed.upcoming;
+        showNext();
         if (at !== null) wait = Math.min(wait, Math.max(0, at - now()) + 1);
       }
     } catch {
@@ -207,7 +224,7 @@ function roomScreen(main, talkId, opened, onNext) {
       speakers.classList.remove("one-line");
     }
     if (scrolls() && title.scrollHeight > title.clientHeight + 1) title.classList.add("whole");
-    if (meet(drawn(code, caption, addressLine), drawn(title, speakers, ...(loopbackNote ? [loopbackNote] : [])))) {
+    if (meet(drawn(code, caption, addressLine), drawn(title, speakers, nextLine, ...(loopbackNote ? [loopbackNote] : [])))) {
       screen.classList.add("apart");
       if (scrolls()) speakers.classList.remove("one-line"); // (cut for nothing now)
     }
