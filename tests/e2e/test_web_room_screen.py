@@ -1,5 +1,6 @@
-"""A room screen left running through a room's day, in Chromium through the local runtime: it
-follows the room's programme, from one talk to the next as the next one starts."""
+"""A room screen and the hall's leaderboard left running through a day, in Chromium through the
+local runtime: the room screen follows the room's programme, from one talk to the next as the
+next one starts; both keep their figures fresh through a live channel that stalls."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e import test_web_app as web_app
+from tests.e2e.conftest import wait_for
 from tests.e2e.test_web_access import silenceable_connections, until
 from tests.e2e.test_web_app import ROOM, SCREEN, WebStack, run_clock, total
 
@@ -150,4 +153,38 @@ def test_a_room_screen_whose_live_channel_stalls_shows_the_room_s_ratings_within
     # Then within 20 s the screen shows the room's ratings all the same
     run_clock(page, 1, 20_500, 300)
     expect(total(page)).to_have_text("3 ratings")
+    context.close()
+
+
+def test_the_hall_s_board_whose_live_channel_stalls_shows_new_ratings_within_20_s(
+    web: WebStack, browser: Browser
+) -> None:
+    # Given the leaderboard on a hall's big screen, of a track of the test's own, live on a
+    # connection the test can silence, on a clock it moves
+    track = f"Stalled {uuid.uuid4().hex[:8]}"
+    talk = web.add_talk(title="On the hall's board", track=track)
+    web.rated({talk["id"]: [4]})
+    context = browser.new_context(viewport=ROOM)
+    page = context.new_page()
+    page.add_init_script(web_app.READS_WATCHED)
+    silent = [False]
+    withheld: list[str | bytes] = []
+    _, subscribed = silenceable_connections(page, silent, withheld)
+    page.clock.install()
+    page.goto(web.url(f"/app/leaderboard?track={quote(track)}&view=screen"))
+    count = page.locator("tr", has_text="On the hall's board").locator("td.num").last
+    expect(count).to_have_text("1")
+    until(page, lambda: len(subscribed) == 1, seconds=10)
+    expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
+    web_app.reads_answered(page)
+    # When the channel stalls without closing while the hall rates
+    silent[0] = True
+    web.rate(talk["id"], 5)
+    web.rate(talk["id"], 5)
+    assert wait_for(lambda: web.count(talk["id"]) == 3)
+    until(page, lambda: any(json.loads(m)["type"] == "data" for m in withheld), seconds=10)
+    expect(count).to_have_text("1")  # nothing came through it
+    # Then within 20 s the board shows them all the same
+    run_clock(page, 1, 20_500, 300)
+    expect(count).to_have_text("3")
     context.close()

@@ -6,6 +6,10 @@ import { liveBadge, errorText, tracksOf, trackChoice, staleNotice, REBUILD_READ_
 import { liveAnnouncer } from "../announce.js";
 
 const SIZE = 20;
+// On a hall's big screen (?view=screen) the board is read every 20 s while live, as a room
+// screen's figures are, where a page reads it every minute: a live channel stalled without
+// closing left the hall's board that far behind under "Live".
+const SCREEN_CHECK_MS = 20_000;
 
 // What a screen reader hears of the board: who leads, and the two after ("“A” leads the board,
 // then “B” and “C”."). Only the order of the top three, not the counts or averages, which move
@@ -209,7 +213,7 @@ export function leaderboardPage(main) {
     if (message && message.type === "catalog") tracks = null; // read again with the board
     later();
   };
-  const live = watch({ channel: LEADERBOARD_CHANNEL, refresh, onEvent, onStatus: badge.set, pollMs: 3000, unreadable: () => unreadableNow });
+  const live = watch({ channel: LEADERBOARD_CHANNEL, refresh, onEvent, onStatus: badge.set, pollMs: 3000, unreadable: () => unreadableNow, checkMs: onScreen ? SCREEN_CHECK_MS : undefined });
   return () => {
     stopped = true;
     clearTimeout(recount);
