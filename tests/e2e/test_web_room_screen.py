@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.e2e import test_web_app as web_app
 from tests.e2e.conftest import wait_for
 from tests.e2e.test_web_access import silenceable_connections, until
-from tests.e2e.test_web_app import ROOM, SCREEN, WebStack, run_clock, total
+from tests.e2e.test_web_app import ROOM, SCREEN, WebStack, clock_until, run_clock, total
 
 # test_web_app's fixtures, found by pytest under their names (its runtime, with this module's
 # batching window).
@@ -187,4 +187,57 @@ def test_the_hall_s_board_whose_live_channel_stalls_shows_new_ratings_within_20_
     # Then within 20 s the board shows them all the same
     run_clock(page, 1, 20_500, 300)
     expect(count).to_have_text("3")
+    context.close()
+
+
+def test_a_room_screen_gives_up_a_dead_connection_whose_close_is_never_answered(
+    web: WebStack, browser: Browser
+) -> None:
+    # Given a room screen live on a connection the test can silence, whose far end then never
+    # answers the page's close either (a hall's Wi-Fi that lost its way), on a clock it moves
+    context = browser.new_context(viewport=ROOM)
+    page = context.new_page()
+    page.add_init_script(web_app.READS_WATCHED)
+    silent = [False]
+    connected: list[Any] = []
+    subscribed: list[Any] = []
+
+    def through(ws: Any) -> None:
+        server = ws.connect_to_server()
+        connected.append(ws)
+        first = len(connected) == 1
+
+        def to_the_page(message: str | bytes) -> None:
+            if first and silent[0]:
+                return
+            if "subscribe_success" in str(message):
+                subscribed.append(ws)
+            ws.send(message)
+
+        server.on_message(to_the_page)
+        if first:
+            ws.on_close(lambda code, reason: None)  # (the close goes nowhere, and never ends)
+
+    page.route_web_socket("**/event/realtime", through)
+    talk = web.add_talk(title="Through a dead connection")
+    page.clock.install()
+    page.goto(web.url(SCREEN.format(id=talk["id"])))
+    badge = page.locator(".live-badge")
+    until(page, lambda: len(subscribed) == 1, seconds=10)
+    expect(badge).to_have_attribute("data-state", "live")
+    web_app.reads_answered(page)
+    # When the connection goes silent, a rating comes, the screen's check finds it, and nothing
+    # comes through the connection for the 5 s after
+    silent[0] = True
+    web.rated({talk["id"]: [5]})
+    run_clock(page, 1, 20_500, 300)
+    expect(total(page)).to_have_text("1 rating")
+    run_clock(page, 1, 5_500, 300)
+    # Then the screen gives it up and connects again (it waited for the close to end, saying
+    # "Live" meanwhile), live on the new connection
+    clock_until(page, lambda: len(subscribed) == 2, step_ms=1_000, most=20)
+    expect(badge).to_have_attribute("data-state", "live")
+    # And the new connection carries the next rating
+    web.rate(talk["id"], 4)
+    expect(total(page)).to_have_text("2 ratings", timeout=web_app.LIVE_WITHIN_MS + 1000)
     context.close()

@@ -110,7 +110,7 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
     if (news !== true || !quiet || !current || liveSocket !== current) return;
     clearTimeout(suspectTimer);
     suspectTimer = setTimeout(() => {
-      if (!stopped && liveSocket === current && messages === heard) current.close();
+      if (!stopped && liveSocket === current && messages === heard) current.abandon();
     }, SILENT_CONFIRM_MS);
   };
   const safeRefresh = async (read = refresh) => {
@@ -234,6 +234,17 @@ export function watch({ channel, refresh, onEvent, onStatus = () => {}, pollMs =
       if (stopped) return;
       if (refused) refusedBy(live);
       else reconnect(live, subscribed);
+    };
+    // A connection found dead without closing (see check) is given up at once, as closed: its
+    // close waits for a far end that no longer answers (up to a minute in Chromium), and the
+    // page said "Live" over figures read only at its checks until then (a hall's Wi-Fi that
+    // dropped for 30 s: the whole of it).
+    current.abandon = () => {
+      const closed = current.onclose;
+      current.onmessage = null;
+      current.onclose = null;
+      current.close();
+      if (closed) closed();
     };
   }
 
