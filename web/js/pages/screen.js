@@ -29,18 +29,19 @@ const LIVE_CHECK_MS = 20_000;
 export function screenPage(main, talkId) {
   let since = null; // when the screen was opened, by the service's clock (its first answer's)
   let stop = () => {};
-  const open = (id) => {
-    stop = roomScreen(main, id, () => (since ??= serviceNow()), (next) => {
+  const open = (id, known = null) => {
+    stop = roomScreen(main, id, known, () => (since ??= serviceNow()), (next) => {
       stop();
       history.replaceState(history.state, "", `${talkHref(next.id)}/screen`);
-      open(next.id);
+      open(next.id, next);
     });
   };
   open(talkId);
   return () => stop();
 }
 
-function roomScreen(main, talkId, opened, onNext) {
+// `known`: the talk as the programme was read (the room's next one), shown at once.
+function roomScreen(main, talkId, known, opened, onNext) {
   document.title = "Room screen · talkrate";
   document.body.classList.add("screen-mode");
   // Said to a screen reader at most once a minute, not every 15 s as on the talk page: a room
@@ -322,6 +323,12 @@ function roomScreen(main, talkId, opened, onNext) {
   };
   const stopWaiting = () => waiting && waiting.then((watcher) => watcher && watcher.stop());
 
+  // The room's next talk, as the programme's read has it (its figures too), shown at once: the
+  // room saw "Loading…" over empty bars for the moment of its read, at every talk's start.
+  if (known && shown.read(known)) {
+    talk = known;
+    show();
+  }
   (async () => {
     // Nobody reloads a projector: a screen opened before the room's network was up, or while
     // the service was busy (or before the talk was added), tries again by itself.
