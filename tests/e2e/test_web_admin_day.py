@@ -522,3 +522,29 @@ def test_a_talk_s_qr_code_download_is_said(web: WebStack, page: Page) -> None:
     expect(page.get_by_test_id("admin-message")).to_have_text(
         f"Downloaded the QR code of “{talk['title']}”: {name}."
     )
+
+
+def test_signing_out_says_so_politely(web: WebStack, page: Page) -> None:
+    # Given an organiser signed in on their page
+    sign_in(web, page)
+    # When they press Sign out
+    page.get_by_role("button", name="Sign out").click()
+    # Then the page says they signed out, and that this tab no longer keeps the token, on its
+    # polite status line (it showed the sign-in form alone, as if the page had lost them)
+    status = page.get_by_role("status").filter(has_text="Signed out")
+    expect(status).to_have_text("Signed out: your organiser token is no longer kept in this tab.")
+    expect(status).to_have_attribute("data-testid", "admin-message")
+    assert status.evaluate(
+        "(node) => node.getAttribute('role') === 'status' && !node.matches('[role=alert], [aria-live=assertive]')"
+    )
+    # And the token's field has the keyboard, empty, as the pressed button is gone; the tab
+    # keeps no token
+    field = page.get_by_label("Organiser token")
+    expect(field).to_be_focused()
+    expect(field).to_have_value("")
+    assert page.evaluate("sessionStorage.getItem('talkrate.organiser')") is None
+    # And signing in again says nothing of it
+    field.fill(web.token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Add a talk")).to_be_focused()
+    expect(page.get_by_test_id("admin-message")).to_be_empty()

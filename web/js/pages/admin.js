@@ -330,6 +330,9 @@ export function adminPage(main) {
           storeToken(null);
           token = null;
           signIn({ focus: true });
+          // Said on the page's status line (polite: read after the token's field, which has the
+          // keyboard): the sign-in form alone read as if the page had lost the organiser.
+          setText(message, "Signed out: your organiser token is no longer kept in this tab.");
         } }, "Sign out")),
       message, formBox,
       h("form", { class: "filters single", role: "search", onsubmit: (e) => e.preventDefault() },
