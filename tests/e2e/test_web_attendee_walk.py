@@ -234,3 +234,128 @@ def test_the_event_code_asked_for_the_first_time_is_no_error(web: WebStack, page
     enter_event_code(page)
     expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 3 out of 5")
     assert wait_for(lambda: web.count(talk["id"]) == 1)
+
+
+NARROW_PHONE = {"width": 320, "height": 640}
+
+
+def histogram_of(web: WebStack, talk_id: str) -> dict[str, int]:
+    """The talk's histogram as the API answers it."""
+    ratings: dict[str, int] = web.runtime.request("GET", f"/ratings?talkId={talk_id}").json[
+        "ratings"
+    ]
+    return ratings
+
+
+@pytest.mark.parametrize("path", ["/app/", "/app/leaderboard", "/app/admin"])
+def test_the_site_bar_s_links_keep_to_one_line_on_a_320_px_phone(
+    web: WebStack, browser: Browser, path: str
+) -> None:
+    # Given the narrowest phones (320 px), each page's own link in the bar marked (bolder)
+    context = browser.new_context(viewport=NARROW_PHONE, has_touch=True, is_mobile=True)
+    try:
+        page = context.new_page()
+        # When an attendee or an organiser opens a page
+        page.goto(web.url(path))
+        links = page.get_by_role("navigation", name="Main").get_by_role("link")
+        expect(links).to_have_count(3)
+        expect(page.locator('.bar nav a[aria-current="page"]')).to_have_count(1)
+        boxes = [link.bounding_box() for link in links.all()]
+        bar = page.locator(".bar").bounding_box()
+        # Then Programme, Leaderboard and Organisers stand on one line under the name, inside
+        # the screen (Organisers wrapped to a third line, the bar 150 px of a 640 px screen),
+        # each still 44 px tall for a thumb
+        assert all(box is not None for box in boxes)
+        assert bar is not None
+        assert len({round(box["y"]) for box in boxes if box}) == 1, boxes
+        assert all(box["x"] + box["width"] <= 320 - 16 for box in boxes if box), boxes
+        assert all(box["height"] >= 44 for box in boxes if box), boxes
+        assert bar["height"] < 110, bar
+        assert page.evaluate("document.documentElement.scrollWidth") == 320
+    finally:
+        context.close()
+
+
+def test_the_site_bar_is_as_before_on_a_390_px_phone(web: WebStack, page: Page) -> None:
+    # Given a 390 px phone (the bar's links at their size, as before)
+    page.goto(web.url("/app/leaderboard"))
+    links = page.get_by_role("navigation", name="Main").get_by_role("link")
+    expect(links).to_have_count(3)
+    # Then the links keep the text's size and the bar its two lines
+    sizes = [link.evaluate("(a) => getComputedStyle(a).fontSize") for link in links.all()]
+    assert sizes == ["16px"] * 3, sizes
+    bar = page.locator(".bar").bounding_box()
+    assert bar is not None
+    assert 100 < bar["height"] < 110, bar
+
+
+def test_a_rating_kept_offline_says_when_it_must_arrive_and_is_dropped_when_rating_closes(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk whose rating closes in half an hour (it ended almost a day ago: its grace
+    # ends), and an attendee who rated it 3
+    closes_in = datetime.now(UTC) + timedelta(minutes=30)
+    probe = web.add_talk(title="Times of the grace", **an_hour_from(closes_in))
+    grace = datetime.fromisoformat(probe["ratingClosesAt"]) - datetime.fromisoformat(
+        probe["endsAt"]
+    )
+    talk = web.add_talk(
+        title="Closing while offline", **an_hour_from(closes_in - grace - timedelta(hours=1))
+    )
+    page.clock.install()
+    page.goto(web.url(f"/app/talks/{talk['id']}"))
+    own, message = page.get_by_test_id("own-rating"), page.get_by_test_id("message")
+    star(page, 3).click()
+    enter_event_code(page)
+    expect(own).to_contain_text("You rated 3 out of 5")
+    posts: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            posts.append(request.url)
+            if request.method == "POST" and "/ratings" in request.url
+            else None
+        ),
+    )
+    # When their phone loses its network and they tap 4
+    page.context.set_offline(True)
+    star(page, 4).click()
+    # Then the page says the 4 is sent once back online, and counts only if it reaches the
+    # service before rating closes, at the time the page shows (it said "will be sent", and
+    # the service refused it after the close)
+    expect(message).to_have_text(
+        re.compile(
+            r"^Waiting for the network: your rating will be sent when you are back online, "
+            r"and counts if it reaches the service before \d\d?:\d\d( [AP]M)? UTC, "
+            r"when rating closes\.$"
+        )
+    )
+    expect(own).to_have_text("Waiting to send your rating: 4 out of 5.")
+    # When rating closes while the phone is still offline
+    page.clock.run_for(31 * 60_000)
+    # Then the page says the 4 could not be counted, and no longer keeps it to send
+    expect(message).to_have_text(
+        re.compile(
+            r"^Rating closed at \d\d?:\d\d( [AP]M)? UTC before your rating of 4 out of 5 "
+            r"could be sent: it was not counted\.$"
+        )
+    )
+    expect(own).to_have_text("You rated 3 out of 5.")
+    expect(star(page, 4)).to_be_disabled()
+    assert (
+        page.evaluate(
+            "(id) => (JSON.parse(localStorage.getItem('talkrate.sending') || '{}') || {})[id] ?? null",
+            talk["id"],
+        )
+        is None
+    )
+    # And back online, past the page's next check (a read of the talk), nothing is sent: the
+    # 3 alone counts
+    page.context.set_offline(False)
+    with page.expect_response(lambda answer: f"/talks/{talk['id']}" in answer.url):
+        page.clock.run_for(31_000)
+    assert posts == []
+    assert wait_for(
+        lambda: histogram_of(web, talk["id"]) == {"1": 0, "2": 0, "3": 1, "4": 0, "5": 0}
+    )
+    expect(message).to_contain_text("it was not counted")

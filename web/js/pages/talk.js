@@ -1,5 +1,5 @@
 // /app/talks/<talkId>: rate the talk (1 to 5, changeable), and its live histogram.
-import { h, fill, setText, formatTime, formatZone, talkHref, debounce, isolated, directLine, isolatedText, lineDirection, setLang, speakerList } from "../dom.js";
+import { h, fill, setText, formatTime, formatZone, formatZoned, dayOf, talkHref, debounce, isolated, directLine, isolatedText, lineDirection, setLang, speakerList } from "../dom.js";
 import { request, get, talkPath, appConfig, ApiError, serviceNow, credentialRefused, keysUpdating } from "../api.js";
 import { watchTalk, watchForTalk, newestShown } from "../live.js";
 import { histogramView } from "../histogram.js";
@@ -7,7 +7,7 @@ import { voterToken, forgetToken, forgetExpired, renewIfDue, countsBeside, remem
 import { claim, keepForLater, inProgress, putOff, waitLeft, sendNoted, mayHaveCounted, passNow, renewedSince, holdSending, sendAlone } from "../outbox.js";
 import { liveBadge, errorText, countsNotice, countsFollowed, STORED_COUNTS } from "./common.js";
 import { liveAnnouncer } from "../announce.js";
-import { ratingWindow, when, zoned, atNextEdge } from "../window.js";
+import { ratingWindow, ratingClosed, when, zoned, atNextEdge } from "../window.js";
 
 // Conference Wi-Fi drops answers: a rating that got none, or an answer meaning "later"
 // (outbox.js's keepForLater: a 5xx, the gateway's throttle, the service updating its keys,
@@ -102,6 +102,19 @@ const pick = () => (matchMedia("(pointer: coarse)").matches ? "Tap" : "Choose");
 // answering it.
 const OFFLINE = "Waiting for the network: your rating will be sent when you are back online.";
 const UNREACHABLE = "The service cannot be reached just now: your rating is kept and sent as soon as it answers.";
+// When the talk's rating closes, as the page says it beside a kept rating: the time alone today.
+const closingTime = (talk) => (dayOf(Date.parse(talk.ratingClosesAt)) === dayOf(serviceNow())
+  ? formatZoned(talk.ratingClosesAt) : zoned(talk.ratingClosesAt));
+// The words of a rating kept (`words`: OFFLINE or UNREACHABLE) for a talk whose rating closes at
+// a known time: the service counts it only if it arrives before (it cannot take a phone's word
+// for when it was tapped). "Will be sent" alone was refused with a 409 after the close.
+function keptWords(words, talk) {
+  if (!talk || !Number.isFinite(Date.parse(talk.ratingClosesAt))) return words;
+  const closes = closingTime(talk);
+  return words === OFFLINE
+    ? `Waiting for the network: your rating will be sent when you are back online, and counts if it reaches the service before ${closes}, when rating closes.`
+    : `The service cannot be reached just now: your rating is kept and sent as soon as it answers, and counts if it reaches the service before ${closes}, when rating closes.`;
+}
 
 const BESIDE = "Your earlier attendee pass is no longer taken (it expired, or the organisers replaced the passes), so you rate with a new one: this rating counts beside your earlier rating of this talk, not in its place.";
 
@@ -347,7 +360,23 @@ export function talkPage(main, talkId) {
     buttons.forEach((button) => { button.disabled = !open; });
     setText(hint, state.text);
     if (focused && !open) hint.focus();
+    if (ratingClosed(talk, now())) dropClosed();
     showMine();
+  }
+  // A rating still kept when the talk's rating closes (offline, the service out of reach, or
+  // waiting as it asked) can no longer count: it is dropped and the attendee told, rather than
+  // the page saying it will be sent, and sending it to be refused. One whose send may have been
+  // stored (an answer lost) is said as unconfirmed. One on its way now is answered by the service.
+  function dropClosed() {
+    const held = busy ? null : sendingRating(talkId);
+    if (!held) return;
+    keepSending(talkId, null);
+    waiting = false;
+    clearTimeout(retryTimer);
+    const closes = closingTime(talk);
+    say(mayHaveCounted(held)
+      ? `Rating closed at ${closes} before your rating of ${held.value} out of 5 was confirmed: it may not have been counted.`
+      : `Rating closed at ${closes} before your rating of ${held.value} out of 5 could be sent: it was not counted.`);
   }
   // An organiser may move or retitle the talk while the page is open: it is read again at every
   // other check while the page is shown (once a minute: a room of open phones each asking twice
@@ -585,7 +614,7 @@ export function talkPage(main, talkId) {
         // reach (down, or a hall's Wi-Fi without a way out): kept, and sent again at each check
         // (every 30 s) until it answers; "back online" would send the attendee to a phone that is.
         waiting = true;
-        say(navigator.onLine ? UNREACHABLE : OFFLINE, { info: true });
+        say(keptWords(navigator.onLine ? UNREACHABLE : OFFLINE, talk), { info: true });
       } else if (inProgress(error) || unanswered(error)) {
         // Another run of this key (another tab, the page before a reload) still holds it, or a
         // gateway answered for the service: the rating's answer is still to come. Kept, and
