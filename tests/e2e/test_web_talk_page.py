@@ -460,6 +460,11 @@ def test_a_kept_rating_whose_tab_closes_mid_send_is_sent_by_the_other_tab_once(
 
 
 WAITING = "Waiting for the network: your rating will be sent when you are back online."
+# The same for a talk whose rating closes at a known time: counted only if it arrives before.
+WAITING_UNTIL = re.compile(
+    r"^Waiting for the network: your rating will be sent when you are back online, and counts if "
+    r"it reaches the service before .+ UTC, when rating closes\.$"
+)
 # Said instead while the phone is online and the service does not answer it (down, or a hall's
 # Wi-Fi without a way out): "back online" would send the attendee to a phone that is.
 UNREACHABLE = (
@@ -1449,7 +1454,7 @@ def test_a_rating_kept_offline_and_refused_from_another_page_is_said_on_its_talk
     expect(star(page, 4)).to_be_enabled()
     page.context.set_offline(True)
     star(page, 4).click()
-    expect(page.get_by_test_id("message")).to_have_text(WAITING)
+    expect(page.get_by_test_id("message")).to_have_text(WAITING_UNTIL)
     page.get_by_role("navigation").get_by_role("link", name="Leaderboard").click()
     # When an organiser moves A to two days ago (past its day of grace: rating closed), and the
     # phone comes back online
@@ -1488,7 +1493,7 @@ def test_a_rating_kept_offline_is_sent_under_a_new_pass_when_the_old_one_is_refu
     expect(star(page, 4)).to_be_enabled()
     page.context.set_offline(True)
     star(page, 4).click()
-    expect(page.get_by_test_id("message")).to_have_text(WAITING)
+    expect(page.get_by_test_id("message")).to_have_text(WAITING_UNTIL)
     page.get_by_role("navigation").get_by_role("link", name="Leaderboard").click()
     # And the service's signing key is replaced meanwhile: the stored pass is refused
     page.evaluate(REPLACE_THE_STORED_PASS)

@@ -364,19 +364,22 @@ export function talkPage(main, talkId) {
     showMine();
   }
   // A rating still kept when the talk's rating closes (offline, the service out of reach, or
-  // waiting as it asked) can no longer count: it is dropped and the attendee told, rather than
-  // the page saying it will be sent, and sending it to be refused. One whose send may have been
-  // stored (an answer lost) is said as unconfirmed. One on its way now is answered by the service.
+  // waiting as it asked), never stored, can no longer count: it is dropped and the attendee told,
+  // rather than the page saying it will be sent, and sending it to be refused. One whose send may
+  // have been stored (an answer lost, "still in progress") is sent again as before: the service's
+  // answer under its key says whether it counted. One on its way now, from this tab or another
+  // (the talk's sending lock, outbox.js), is left to the service's answer, which is said.
   function dropClosed() {
-    const held = busy ? null : sendingRating(talkId);
-    if (!held) return;
-    keepSending(talkId, null);
-    waiting = false;
-    clearTimeout(retryTimer);
-    const closes = closingTime(talk);
-    say(mayHaveCounted(held)
-      ? `Rating closed at ${closes} before your rating of ${held.value} out of 5 was confirmed: it may not have been counted.`
-      : `Rating closed at ${closes} before your rating of ${held.value} out of 5 could be sent: it was not counted.`);
+    if (busy || !sendingRating(talkId)) return;
+    sendAlone(talkId, () => {
+      const held = busy || stopped ? null : sendingRating(talkId);
+      if (!held || mayHaveCounted(held) || !ratingClosed(talk, now())) return;
+      keepSending(talkId, null);
+      waiting = false;
+      clearTimeout(retryTimer);
+      say(`Rating closed at ${closingTime(talk)} before your rating of ${held.value} out of 5 could be sent: it was not counted.`);
+      showMine();
+    });
   }
   // An organiser may move or retitle the talk while the page is open: it is read again at every
   // other check while the page is shown (once a minute: a room of open phones each asking twice
