@@ -17,7 +17,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import redis
@@ -28,10 +28,15 @@ from talkrate_local import lifetime
 NODE_TIMEOUT_MS = 1000  # how long a silent primary takes to be failed over (the default is 15 s)
 
 
-def free_node_port() -> int:
-    """A free loopback port whose cluster bus port (10,000 above) is free too."""
+def free_node_port(chosen: Iterable[int] = ()) -> int:
+    """A free loopback port whose cluster bus port (10,000 above) is free too, neither of them
+    one of the `chosen` nodes' ports or bus ports (not listening yet: the probe cannot see
+    them)."""
+    held = {taken + bus for taken in chosen for bus in (0, 10000)}
     while True:
         port = random.randint(20000, 45000)
+        if {port, port + 10000} & held:
+            continue
         try:
             for candidate in (port, port + 10000):
                 with socket.socket() as probe:
@@ -51,7 +56,9 @@ class LocalRedisCluster:
     def __init__(self, folder: Path | None = None) -> None:
         self._own_folder = folder is None
         self.folder = folder or Path(tempfile.mkdtemp(prefix="redis-cluster-"))
-        self.ports = [free_node_port() for _ in range(6)]
+        self.ports: list[int] = []
+        for _ in range(6):
+            self.ports.append(free_node_port(self.ports))
         self.processes: dict[int, subprocess.Popen[bytes]] = {}
 
     @property
@@ -135,7 +142,7 @@ class LocalRedisCluster:
             except NodeExited as exited:
                 print(f"\n  redis cluster: {exited}; starting it on another port", file=sys.stderr)
                 del self.processes[port]
-                port = free_node_port()
+                port = free_node_port([*self.ports, *self.processes])
                 self._start_node(port)
         self._wait_for_node(port, process=self.processes[port])
         return port
