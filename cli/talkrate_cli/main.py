@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -136,18 +137,40 @@ class Session:
 pass_session = click.make_pass_decorator(Session)
 
 
-def report(error: CliError, as_json: bool) -> None:
+PROG_NAME = "talkrate"
+
+
+def as_run(text: str, prog: str | None = None) -> str:
+    """`text` naming the operations as the command was run (`prog`; else the running command's
+    name, `talkrate` outside one): the alias `python -m talkrate_ops` says its own name where
+    the words say `talkrate ops` ("`talkrate ops rebuild` recounts them")."""
+    prog = prog or running_as()
+    return text if prog == PROG_NAME else re.sub(r"\btalkrate ops\b", prog, text)
+
+
+def running_as() -> str:
+    """The name the running command was run as (`talkrate` outside one)."""
+    ctx = click.get_current_context(silent=True)
+    return (ctx.find_root().info_name if ctx else None) or PROG_NAME
+
+
+def report(error: CliError, as_json: bool, prog: str | None = None) -> None:
     """A failure: one line on stderr (a line for each of its parts first, without --json) and,
     with --json, its document on stdout (with what the command got done before it, when it
-    says)."""
-    said = error.said()
+    says); each line starts with the command's name as it was run (`prog`, else the running
+    command's), as its advice names it (`as_run`)."""
+    prog = prog or running_as()
+    said = [as_run(line, prog) for line in error.said()]
     if as_json:
-        output.emit_json({**(error.result or {}), "error": error.document()})
+        document = error.document()
+        if isinstance(document.get("detail"), str):
+            document["detail"] = as_run(document["detail"], prog)
+        output.emit_json({**(error.result or {}), "error": document})
         said = said[-1:]  # the parts are in the document
     # One line each, whatever the reason holds: a driver's message brings its advice on a line
     # of its own ("connection refused\n\tIs the server running…").
     for line in said:
-        output.say_error(f"talkrate: {' '.join(line.split())}")
+        output.say_error(f"{prog}: {' '.join(line.split())}")
 
 
 # ctx.meta's key for "--json was given": known before the options are parsed, for --help and
@@ -229,7 +252,8 @@ def _as_json(ctx: click.Context) -> bool:
 
 
 def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    """--version: the installed talkrate's version (a document under --json)."""
+    """--version: the installed talkrate's version, named as the command was run (a document
+    under --json)."""
     if not value or ctx.resilient_parsing:
         return
     from importlib.metadata import version
@@ -238,8 +262,19 @@ def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if ctx.meta.get(JSON_ASKED):
         output.emit_json({"version": number})
     else:
-        click.echo(f"talkrate, version {number}")
+        click.echo(f"{ctx.find_root().info_name or PROG_NAME}, version {number}")
     ctx.exit()
+
+
+# talkrate's --version, and its alias's (`python -m talkrate_ops --version`)
+version_option = click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_version,
+    help="Show the version and exit.",
+)
 
 
 # The subcommands whose modules load only when named (or listed, for the help): rating a talk,
@@ -292,14 +327,7 @@ JSON_HELP = 'Print JSON for scripts: one document on stdout, a failure as {"erro
     "--region", metavar="REGION", help="With --stack: the stack's region (else the AWS default)."
 )
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
-@click.option(
-    "--version",
-    is_flag=True,
-    expose_value=False,
-    is_eager=True,
-    callback=_version,
-    help="Show the version and exit.",
-)
+@version_option
 @click.pass_context
 def cli(
     ctx: click.Context, api_url: str | None, stack: str | None, region: str | None, as_json: bool
@@ -438,7 +466,7 @@ def _main(argv: list[str] | None, root: click.Group, prog_name: str) -> int:
         elif isinstance(error, click.FileError):
             problem = BadInput(message)
         # One line, as every other error: a script asked for JSON gets its usage errors so too
-        report(problem, as_json)
+        report(problem, as_json, prog_name)
         return error.exit_code
     except click.Abort as error:
         # A question answered with Ctrl-C (or Ctrl-D) left the cursor after it: the line is
@@ -447,7 +475,7 @@ def _main(argv: list[str] | None, root: click.Group, prog_name: str) -> int:
         interrupted = isinstance(error.__context__, (KeyboardInterrupt, EOFError))
         if interrupted and error.__cause__ is None and sys.stderr.isatty():
             sys.stderr.write("\n")
-        report(Aborted("aborted"), as_json)
+        report(Aborted("aborted"), as_json, prog_name)
         return 1
     return result if isinstance(result, int) else 0
 

@@ -1,12 +1,19 @@
 """python -m talkrate_ops …: kept for existing scripts; the same as `talkrate ops …`, named as
-typed in its help and its errors."""
+typed in its help, its --version, its errors and their advice."""
 
 import sys
 
 import click
 
 from talkrate_cli.commands.ops import ops
-from talkrate_cli.main import JSON_HELP, Session, TalkrateGroup, _with_context, main
+from talkrate_cli.main import (
+    JSON_HELP,
+    Session,
+    TalkrateGroup,
+    _with_context,
+    main,
+    version_option,
+)
 
 PROG_NAME = "python -m talkrate_ops"
 
@@ -18,6 +25,7 @@ PROG_NAME = "python -m talkrate_ops"
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.option("--json", "as_json", is_flag=True, help=f"{JSON_HELP} Before or after the command.")
+@version_option
 @click.pass_context
 def alias(ctx: click.Context, as_json: bool) -> None:
     # (no --api or --stack to refuse: the alias has none)

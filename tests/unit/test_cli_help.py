@@ -93,3 +93,65 @@ def test_the_ops_alias_calls_itself_as_typed_and_shows_every_option_it_takes() -
     assert json.loads(ops_alias("--help", "--json").stdout)["help"].startswith(
         "Usage: python -m talkrate_ops"
     )
+
+
+def test_the_ops_alias_has_a_version_and_names_itself_in_its_errors_and_advice() -> None:
+    # When an operator asks `python -m talkrate_ops` for its version, as `talkrate` answers it
+    version = ops_alias("--version")
+    scripted = ops_alias("--version", "--json")
+    # Then it says it (it was a usage error: "No such option '--version'")
+    assert version.returncode == 0, version.stderr
+    assert re.fullmatch(r"python -m talkrate_ops, version \S+\n", version.stdout), version.stdout
+    assert scripted.returncode == 0, scripted.stderr
+    assert json.loads(scripted.stdout)["version"] == version.stdout.split()[-1]
+    # When an operation fails (its database out of reach), its voter given on the command line
+    down = {
+        "TALKS_CONNECTION": "postgresql://postgres@127.0.0.1:1/talkrate",
+        "RATINGS_CONNECTION": "redis://127.0.0.1:1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "talkrate_ops", "forget-voter", "v-1"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            **down,
+            "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in PATHS),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    # Then its error starts with the command as run (it said `talkrate:`), and its advice
+    # names the command as run too (it said `talkrate ops forget-voter -`)
+    assert done.returncode == 1
+    advice, error = done.stderr.strip().splitlines()
+    assert error.startswith("python -m talkrate_ops: PostgreSQL is unreachable"), error
+    assert "`python -m talkrate_ops forget-voter -` reads it" in advice, advice
+    assert "talkrate ops" not in done.stderr
+
+
+def test_an_error_s_advice_names_the_command_as_it_was_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from talkrate_cli.errors import CliError
+    from talkrate_cli.main import report
+
+    # Given an error of an operation whose advice names another operation
+    error = CliError("2 of 9 rated talks differ: `talkrate ops rebuild` recounts them")
+    # When it is reported as `talkrate ops` and as the alias, as a line and as a document
+    report(error, False)
+    report(error, False, "python -m talkrate_ops")
+    report(error, True, "python -m talkrate_ops")
+    said = capsys.readouterr()
+    # Then each names the command as it was run, at the start and in its advice
+    assert said.err.splitlines() == [
+        "talkrate: 2 of 9 rated talks differ: `talkrate ops rebuild` recounts them",
+        "python -m talkrate_ops: 2 of 9 rated talks differ: `python -m talkrate_ops rebuild` "
+        "recounts them",
+        "python -m talkrate_ops: 2 of 9 rated talks differ: `python -m talkrate_ops rebuild` "
+        "recounts them",
+    ]
+    assert json.loads(said.out)["error"]["detail"] == (
+        "2 of 9 rated talks differ: `python -m talkrate_ops rebuild` recounts them"
+    )

@@ -22,7 +22,7 @@ import click
 
 from talkrate_cli import output
 from talkrate_cli.errors import BadInput, CliError
-from talkrate_cli.main import Session, pass_session
+from talkrate_cli.main import Session, as_run, pass_session
 
 
 class BackendError(CliError):
@@ -1282,9 +1282,11 @@ def _voter_given(voter: str) -> str:
     said to be kept where the shell's history and `ps` show it (never repeated)."""
     if voter != "-":
         output.say_error(
-            "forget-voter: VOTER was given on the command line, where the shell's history keeps "
-            "it and `ps` shows it while this runs; `talkrate ops forget-voter -` reads it from "
-            "standard input (asked for, not shown, on a terminal)"
+            as_run(
+                "forget-voter: VOTER was given on the command line, where the shell's history "
+                "keeps it and `ps` shows it while this runs; `talkrate ops forget-voter -` reads "
+                "it from standard input (asked for, not shown, on a terminal)"
+            )
         )
         return voter
     if sys.stdin.isatty():
