@@ -96,12 +96,29 @@ class NoPassNow(CliError):
 def _no_pass_now(problem: ApiProblem) -> NoPassNow:
     """Nothing rated: the API has no voter pass to give now (said, with when to try again)."""
     if problem.slug == "rate-limited":
-        why = "too many asked for from this network"
-    else:
-        why = f"{problem.problem.get('title') or 'HTTP'}, {problem.status}"
+        return NoPassNow(
+            over_the_pass_limit(problem, "the voter pass", "rate again then, and check --code"),
+            problem,
+        )
+    why = f"{problem.problem.get('title') or 'HTTP'}, {problem.status}"
     after = problem.retry_after
     when = "in a moment" if after is None else f"in {math.ceil(after)} s"
     return NoPassNow(f"not rated: no voter pass now ({why}): try again {when}", problem)
+
+
+def over_the_pass_limit(problem: ApiProblem, asked: str, advice: str) -> str:
+    """A voter pass refused 429 after its tries, in one line, for `rate` and `simulate` alike:
+    which limit (`asked`, the pass asked for, "got 429"), that nothing was sent, when the
+    passes are back, what to do (the command's `advice`, then the local runtime's way to lift
+    the limit)."""
+    after = problem.retry_after
+    back = "soon" if after is None else f"in {math.ceil(after)} s"
+    return (
+        f"{asked} got 429: over the API's limit of voter passes from one address a minute "
+        "(VotersPerAddressPerMinute), which a wrong event code counts against too: nothing "
+        f"was sent. The passes from this address are back {back}; {advice}; against a local "
+        "runtime, lift it: make run RUN_ARGS='--param VotersPerAddressPerMinute=0'"
+    )
 
 
 def new_token(api: Api, tokens: VoterTokens, code: str | None) -> str | None:

@@ -3050,14 +3050,16 @@ def test_under_open_voting_a_pass_not_to_be_had_soon_rates_nothing_and_says_when
     # When an attendee on the same network rates 5, as a person and as a script
     refused = one_pass_cli.run("rate", talk_id, "5", **attendee)
     scripted = one_pass_cli.run("--json", "rate", talk_id, "5", **attendee)
-    # Then nothing is rated, said in one line with when to try again (exit 1)
-    assert_one_line_error(
-        refused, "not rated: no voter pass now (too many asked for from this network)"
-    )
+    # Then nothing is rated, said in one line as `simulate` says it: the limit, that nothing
+    # was sent, when to try again (exit 1; it named no limit)
+    assert_one_line_error(refused, "the voter pass got 429: over the API's limit of voter passes")
     assert refused.returncode == 1
-    assert re.search(r": try again in (5\d|60) s$", refused.stderr.strip()), refused.stderr
+    line = refused.stderr.strip().splitlines()[-1]
+    assert "(VotersPerAddressPerMinute)" in line, line
+    assert "nothing was sent" in line, line
+    assert re.search(r"back in (5\d|60) s; rate again then", line), line
     assert scripted.returncode == 1
-    assert json.loads(scripted.stdout)["error"]["detail"].startswith("not rated: ")
+    assert "nothing was sent" in json.loads(scripted.stdout)["error"]["detail"]
     # And once the passes are back, their 2 counts beside the other's 3, and no 5 ever did
     voter_passes_back_in(None)
     one_pass_cli.ok("rate", talk_id, "2", **attendee)

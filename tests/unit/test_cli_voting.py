@@ -110,10 +110,16 @@ def test_a_pass_not_to_be_had_soon_rates_nothing_and_says_when(
         voting.rate(Api(limited.url), VoterTokens(tmp_path), "t1", 4)
     with pytest.raises(CliError) as unavailable:
         voting.rate(Api(busy.url), VoterTokens(tmp_path), "t1", 4)
-    # Then nothing is rated (no rating without a pass), and each says when to try again
+    # Then nothing is rated (no rating without a pass), and each says when to try again: the
+    # limit in `simulate`'s words, naming it, that nothing was sent and what to do (it said
+    # "no voter pass now (too many asked for from this network)", naming no limit)
     assert limited.rated == busy.rated == []
     assert str(refused.value) == (
-        "not rated: no voter pass now (too many asked for from this network): try again in 42 s"
+        "the voter pass got 429: over the API's limit of voter passes from one address a "
+        "minute (VotersPerAddressPerMinute), which a wrong event code counts against too: "
+        "nothing was sent. The passes from this address are back in 42 s; rate again then, "
+        "and check --code; against a local runtime, lift it: make run RUN_ARGS='--param "
+        "VotersPerAddressPerMinute=0'"
     )
     assert str(unavailable.value) == (
         "not rated: no voter pass now (unavailable, 503): try again in 60 s"

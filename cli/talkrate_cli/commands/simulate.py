@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import random
 import sys
 import time
@@ -66,18 +65,15 @@ def _first_token(
 
 
 def _over_the_pass_limit(problem: ApiProblem, policy: str | None) -> str:
-    """The first voter pass refused 429 after its tries: which limit, and what to do (`rate`'s
-    words, "not rated: no voter pass now", named no limit and spoke of one rating)."""
-    after = problem.retry_after
-    back = "soon" if after is None else f"in {math.ceil(after)} s"
-    return (
-        "the first attendee's voter pass got 429: over the API's limit of voter passes from one "
-        "address a minute (VotersPerAddressPerMinute), which a wrong event code counts against "
-        f"too: nothing was sent. The passes from this address are back {back}; check --code, "
-        "keep the crowd under the limit (fewer --attendees, or a lower --rate)"
-        + (", or rate without passes (--no-tokens)" if policy != "attendee" else "")
-        + "; against a local runtime, lift it: make run RUN_ARGS='--param "
-        "VotersPerAddressPerMinute=0'"
+    """The first voter pass refused 429 after its tries: said as `rate` says it
+    (voting.over_the_pass_limit), with what a crowd can do."""
+    from talkrate_cli import voting
+
+    return voting.over_the_pass_limit(
+        problem,
+        "the first attendee's voter pass",
+        "check --code, keep the crowd under the limit (fewer --attendees, or a lower --rate)"
+        + (", or rate without passes (--no-tokens)" if policy != "attendee" else ""),
     )
 
 
