@@ -306,10 +306,11 @@ def _named(moment: datetime, zone: tzinfo | None) -> str:
 
 
 def when(talk: dict[str, Any], zone: tzinfo | None = None, named: str | None = None) -> str:
-    """`YYYY-MM-DD HH:MM-HH:MM` of a talk's window in `zone` (the machine's time zone when
-    None), or empty; the zone's name follows when it is not `named` (a summer talk in a table
-    headed CET). A window over a change of the clocks names the zone of each end:
-    `2027-03-28 01:30 CET-03:15 CEST` (its end is no CET time)."""
+    """`YYYY-MM-DD HH:MM-HH:MM CET` of a talk's window in `zone` (the machine's time zone when
+    None), or empty; the zone's name follows unless it is `named` (a table's heading names it:
+    only a summer talk in a table headed CET names its own). A window over a change of the
+    clocks names the zone of each end: `2027-03-28 01:30 CET-03:15 CEST` (its end is no CET
+    time)."""
     starts, ends = instant(talk.get("startsAt")), instant(talk.get("endsAt"))
     if not starts:
         return ""
@@ -319,7 +320,7 @@ def when(talk: dict[str, Any], zone: tzinfo | None = None, named: str | None = N
         return f"{text} {own}\N{EN DASH}{until(starts, ends, zone)} {end_zone}"
     if ends:
         text += f"\N{EN DASH}{until(starts, ends, zone)}"
-    return text if named in (None, own) else f"{text} {own}"
+    return text if named == own else f"{text} {own}"
 
 
 def until(starts: datetime, ends: datetime, zone: tzinfo | None = None) -> str:
@@ -591,8 +592,8 @@ class Histogram:
 
 
 def talk_view(talk: dict[str, Any], ratings: dict[str, Any], zone: tzinfo | None = None) -> Group:
-    """One talk: title, where and when (in `zone`, the machine's time zone when None), bars and
-    statistics."""
+    """One talk: title, where and when (in `zone`, the machine's time zone when None, named
+    with the times), bars and statistics."""
     from rich.console import Group
     from rich.styled import Styled
     from rich.text import Text

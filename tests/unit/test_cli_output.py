@@ -44,11 +44,11 @@ def test_a_talk_s_rating_window_is_said_as_of_now(now: datetime, line: str) -> N
 def test_times_are_shown_in_the_zone_of_the_machine_and_named() -> None:
     # An attendee in Berlin reads the times of their own clock, with the zone said
     berlin = ZoneInfo("Europe/Berlin")
-    assert when(TALK, berlin) == "2026-11-26 11:30\N{EN DASH}12:15"
+    assert when(TALK, berlin) == "2026-11-26 11:30\N{EN DASH}12:15 CET"
     now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
     assert window_line(TALK, now, berlin) == "rating open until 2026-11-27 12:15 CET"
     assert zone_name(berlin) in ("CET", "CEST")
-    assert when(TALK, UTC) == "2026-11-26 10:30\N{EN DASH}11:15"
+    assert when(TALK, UTC) == "2026-11-26 10:30\N{EN DASH}11:15 UTC"
     assert when({"startsAt": None, "endsAt": None}, berlin) == ""
     # In a table headed with the zone of its first talk, a talk on the other side of a clock
     # change says its own
@@ -76,10 +76,10 @@ def test_a_talk_that_ends_on_another_day_says_its_end_s_date() -> None:
     workshop = {"startsAt": "2026-12-06T01:00:00Z", "endsAt": "2026-12-07T01:00:00Z"}
     # Then each end names its date, as the organisers' page does (they read 23:45-00:45, an end
     # before the start, and 20:00-20:00, no length at all)
-    assert when(late, new_york) == "2026-12-05 23:45\N{EN DASH}2026-12-06 00:45"
-    assert when(workshop, new_york) == "2026-12-05 20:00\N{EN DASH}2026-12-06 20:00"
+    assert when(late, new_york) == "2026-12-05 23:45\N{EN DASH}2026-12-06 00:45 EST"
+    assert when(workshop, new_york) == "2026-12-05 20:00\N{EN DASH}2026-12-06 20:00 EST"
     # And a talk within one day is said as before
-    assert when(TALK, new_york) == "2026-11-26 05:30\N{EN DASH}06:15"
+    assert when(TALK, new_york) == "2026-11-26 05:30\N{EN DASH}06:15 EST"
 
 
 def test_a_title_of_emoji_sequences_keeps_the_columns_after_it_aligned() -> None:
@@ -285,7 +285,7 @@ def test_a_narrow_terminal_keeps_the_programme_s_figures_and_ids_whole(columns: 
         start = header.index(name)
         for row, talk in zip(rows, LONG_PROGRAMME, strict=True):
             shown = from_column(row, start).split("  ")[0]
-            whole = output.when(talk, UTC) if name == "when" else talk.get(name) or ""
+            whole = output.when(talk, UTC, "UTC") if name == "when" else talk.get(name) or ""
             assert shown == whole or (name != "when" and cut_from(shown, whole)), (name, row)
     # And each talk's id is whole, folded onto the lines below its row where it is longer than
     # its column

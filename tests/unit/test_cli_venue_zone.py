@@ -191,6 +191,9 @@ def test_the_programme_and_a_talk_are_shown_in_the_venue_s_zone(
     assert "2026-12-05 10:00\N{EN DASH}10:45" in view
     assert WINDOW_IN_BERLIN.search(view), view
     assert "EST" not in table + view
+    # And the talk's times are named by their zone on their own line, where the line below
+    # named it alone (read at a glance, they were taken for the reader's own)
+    assert "Hall A · 2026-12-05 10:00\N{EN DASH}10:45 CET\n" in view, view
     # And the config was read once for each command
     assert api.config_reads == 2
 
