@@ -658,16 +658,22 @@ BOARD_TEXTS: dict[str, TextColumn] = {
     "track": TextColumn(least=5, share=4, most=BOARD_TRACK_WIDTH),
 }
 BOARD_FIGURES = ("score", "avg", "count")
+# A board kept on screen (`watch --leaderboard`): a talk a line, its id cut with "…" as its
+# title is (folded, a long id made the board's lines break at 80 columns); `show` takes the
+# whole id from `top`.
+ONE_LINE_BOARD_TEXTS = {**BOARD_TEXTS, "talk": BOARD_TEXTS["talk"]._replace(folds=False)}
 
 
-def leaderboard_table(board: dict[str, Any]) -> Fitted:
+def leaderboard_table(board: dict[str, Any], one_line: bool = False) -> Fitted:
     """The leaderboard, best first, as wide as the terminal it is drawn on lets it be: its rank
-    and figures whole at any width, its texts giving way (BOARD_TEXTS)."""
-    return Fitted(lambda width: board_table(board, width))
+    and figures whole at any width, its texts giving way (BOARD_TEXTS; `one_line`: a talk a
+    line, ONE_LINE_BOARD_TEXTS)."""
+    return Fitted(lambda width: board_table(board, width, one_line))
 
 
-def board_table(board: dict[str, Any], width: int | None = None) -> Table:
-    """The leaderboard's table within `width` columns (None: as wide as its cells)."""
+def board_table(board: dict[str, Any], width: int | None = None, one_line: bool = False) -> Table:
+    """The leaderboard's table within `width` columns (None: as wide as its cells); `one_line`:
+    each talk on one line, its id cut with an ellipsis where it has no room."""
     from rich.table import Table
 
     talks = board.get("talks", [])
@@ -680,14 +686,14 @@ def board_table(board: dict[str, Any], width: int | None = None) -> Table:
         "avg": [fmt_avg(place.get("avg"), place.get("ratings")) for place in talks],
         "count": [str(place["count"]) for place in talks],
     }
-    texts, widths = give_way(width, column_widths(cells), ("#", *BOARD_FIGURES), BOARD_TEXTS)
+    columns = ONE_LINE_BOARD_TEXTS if one_line else BOARD_TEXTS
+    texts, widths = give_way(width, column_widths(cells), ("#", *BOARD_FIGURES), columns)
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("#", justify="right", no_wrap=True)
     for name in texts:  # (room for every cell: the track cut with "…", the others folded)
         size = None if widths is None else widths[name]
-        add_text_column(
-            table, name, BOARD_TEXTS[name], size, "ellipsis" if name == "track" else "fold"
-        )
+        cut = one_line or name == "track"
+        add_text_column(table, name, columns[name], size, "ellipsis" if cut else "fold")
     for name in BOARD_FIGURES:
         table.add_column(name, justify="right", no_wrap=True)
     for row in zip(*(cells[name] for name in ["#", *texts, *BOARD_FIGURES]), strict=True):

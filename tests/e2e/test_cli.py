@@ -1427,6 +1427,49 @@ def test_watch_in_a_terminal_shows_an_update_arrive(cli: Cli, talk: str, view: s
         assert process.wait(10) == 0
 
 
+@pytest.mark.parametrize("columns", [80, 40])
+def test_watch_leaderboard_in_a_narrow_terminal_keeps_each_talk_on_its_line(
+    cli: Cli, columns: int
+) -> None:
+    # Given two talks of a track of their own, with long ids and a long title, rated
+    track = f"Board {unique_talk_id()}"
+    talks = [
+        cli.add(
+            unique_talk_id("event-sourcing-without-tears-in-production"),
+            "Event Sourcing Without Tears: What Three Years of Production Taught Us",
+            track=track,
+        ),
+        cli.add(unique_talk_id("observability-for-serverless"), "Observability", track=track),
+    ]
+    try:
+        for talk, value in zip(talks, (5, 4), strict=True):
+            cli.rate(talk, value)
+        assert wait_for(lambda: [cli.count(talk) for talk in talks] == [1, 1])
+        # When the track's leaderboard is watched in a terminal of `columns` (a pty)
+        with talkrate_in_a_terminal(
+            cli, "watch", "--leaderboard", "--track", track, "--poll", "--duration", "60",
+            columns=columns, lines=40, ctrl_c=True,
+        ) as (process, primary):  # fmt: skip
+            shown = read_until(primary, r"Ctrl-C to stop", 15)
+            process.send_signal(signal.SIGINT)
+            assert process.wait(10) == 0
+        # Then each talk stands on one line within the terminal, its rank first and its
+        # figures last (at 80 columns the ids folded onto two lines below their row, at 40
+        # onto ten: the board's lines broke)
+        lines = shown.replace("\r", "").splitlines()
+        start = next(at for at, line in enumerate(lines) if line.startswith("#"))
+        header, first, second, gap = lines[start : start + 4]
+        assert header.split()[-3:] == ["score", "avg", "count"], lines
+        assert re.search(r"^1\s.*\s5\.00\s+1$", first), lines
+        assert re.search(r"^2\s.*\s4\.00\s+1$", second), lines
+        assert gap == "", lines
+        assert all(cell_len(line) <= columns for line in (header, first, second)), lines
+        # And the long id is cut with an ellipsis, as the other tables cut their texts
+        assert re.search(r"^1\s+ev\S*…\s", first), lines
+    finally:
+        cli.remove(*talks)
+
+
 def test_watch_into_a_file_writes_its_last_view_whole(cli: Cli, talk: str) -> None:
     # When `watch` runs into a file (or a pipe) until its duration ends
     done = cli.run("watch", talk, "--poll", "--duration", "1")

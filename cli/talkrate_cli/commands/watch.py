@@ -115,7 +115,7 @@ class Watcher:
 
         if self.talk is None:
             title = f"leaderboard{f' · {self.track}' if self.track else ''}"
-            body: Any = output.leaderboard_table(data)
+            body: Any = output.leaderboard_table(data, one_line=True)
             if data.get("rebuilding") is True:
                 # Not an empty board: the API's Redis lost the counts, recounted in seconds
                 # (the next fetch after it shows the board again).
