@@ -107,7 +107,7 @@ def test_while_the_stream_is_down_ratings_after_the_first_go_to_the_outbox_witho
         if record.getMessage().startswith("stream unavailable")
     ]
     assert len(kept) == 3
-    assert "did not acknowledge" in kept[0]
+    assert "Kafka at 127.0.0.1:1 is unreachable" in kept[0]
     assert all("not tried again" in error for error in kept[1:])
 
 

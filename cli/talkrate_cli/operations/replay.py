@@ -132,30 +132,23 @@ def _with_consumer(consumer_options: Mapping[str, Any], work: Callable[[Any], An
     from kafka import KafkaConsumer
     from kafka.errors import KafkaError
 
+    from talkrate.adapters.kafka_stream import built_client
     from talkrate.locations import kafka_located, kafka_location
 
     # Named as GET / names it: the client's own words quote the entries as written, a user and
     # password in one included.
     bootstrap = ",".join(consumer_options.get("bootstrap_servers", []))
     where = kafka_location(bootstrap)
-    try:
-        # A broker that does not answer is said within seconds, not after kafka-python's 30 s.
-        consumer = KafkaConsumer(
+    # A broker that does not answer is said within seconds, not after kafka-python's 30 s.
+    consumer = built_client(
+        lambda: KafkaConsumer(
             enable_auto_commit=False,
             group_id=None,
             bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
             **consumer_options,
-        )
-    except KafkaError as error:
-        said = kafka_located(str(error), bootstrap)
-        raise BackendUnavailable(f"Kafka at {where} is unreachable: {said}") from None
-    except ValueError:
-        # kafka-python reads each entry as host:port, and quotes a port that is no number: a
-        # piece of a password (`user:pa@ss`, a password split at its ",") is not said
-        raise BackendUnavailable(
-            f"Kafka at {where} cannot be asked: kafka-python reads an entry of its bootstrap "
-            "servers (STREAMS_CONNECTION) as no host:port"
-        ) from None
+        ),
+        bootstrap,
+    )
     try:
         return work(consumer)
     except KafkaError as error:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kafka import KafkaProducer
 from kafka.errors import (
@@ -75,6 +75,35 @@ def checked_client_options(settings: Settings) -> dict[str, Any]:
     return client_options(settings)
 
 
+Client = TypeVar("Client")
+
+
+def built_client(build: Callable[[], Client], bootstrap: str) -> Client:
+    """The kafka-python client `build` makes for the bootstrap servers `bootstrap`, or
+    BackendUnavailable in the one wording of every client talkrate builds (the API's producer,
+    the operator commands' admin client, the replay's consumer): Kafka named as GET / names
+    it, unreachable with the client's reason (its quoted entries shown so too), or, for an
+    entry that is no host:port, that it cannot be asked, without the client's words (they
+    quote the entry, which may hold a piece of a password); nothing chained."""
+    from talkrate.locations import kafka_located, kafka_location
+
+    try:
+        return build()
+    except KafkaError as error:
+        said = kafka_located(str(error), bootstrap)
+        raise BackendUnavailable(
+            f"Kafka at {kafka_location(bootstrap)} is unreachable: {said}"
+        ) from None
+    except ValueError:
+        # (raised outside this block, so that not even the context keeps its words)
+        pass
+    raise BackendUnavailable(
+        f"Kafka at {kafka_location(bootstrap)} cannot be asked: STREAMS_CONNECTION (the Kafka "
+        "bootstrap servers) holds an entry that is no host:port, so no Kafka client could be "
+        "built from it"
+    )
+
+
 # How long the operator commands wait for the broker to say what a consumer group committed.
 GROUP_ANSWER_TIMEOUT_MS = 5_000
 
@@ -94,21 +123,14 @@ def committed_topics(settings: Settings, group: str) -> list[str]:
     options = checked_client_options(settings)
     bootstrap = settings.streams_connection
     where = kafka_location(bootstrap)
-    try:
-        admin = KafkaAdminClient(
+    admin = built_client(
+        lambda: KafkaAdminClient(
             **options,
             request_timeout_ms=GROUP_ANSWER_TIMEOUT_MS,
             bootstrap_timeout_ms=GROUP_ANSWER_TIMEOUT_MS,
-        )
-    except KafkaError as error:
-        said = kafka_located(str(error), bootstrap)
-        raise BackendUnavailable(f"Kafka at {where} is unreachable: {said}") from None
-    except ValueError:
-        # (an entry that is no host:port, quoted by kafka-python: never said, as the producer)
-        raise BackendUnavailable(
-            "STREAMS_CONNECTION (the Kafka bootstrap servers) holds an entry that is no "
-            "host:port: no Kafka client could be built from it"
-        ) from None
+        ),
+        bootstrap,
+    )
     try:
         offsets = admin.list_group_offsets({group: None}).get(group, {})
     except GroupAuthorizationFailedError:
@@ -181,13 +203,13 @@ class KafkaRatingPublisher:
             return self._producer
 
     def _new_producer(self) -> KafkaProducer:
-        """The producer, or BackendUnavailable (a publish failure, as a broker down is: the API
-        keeps the rating in the outbox) when STREAMS_CONNECTION cannot name brokers. Nothing of
-        its value is said, nor chained: it may hold a user and password."""
+        """The producer, or BackendUnavailable (a publish failure: the API keeps the rating in
+        the outbox) when STREAMS_CONNECTION cannot name brokers or none answers, said as every
+        client says it (`built_client`)."""
         options = checked_client_options(self._settings)
         timeout_ms = int(self._settings.publish_timeout_seconds * 1000)
-        try:
-            return KafkaProducer(
+        return built_client(
+            lambda: KafkaProducer(
                 **options,
                 acks="all",
                 linger_ms=0,
@@ -199,14 +221,8 @@ class KafkaRatingPublisher:
                 delivery_timeout_ms=timeout_ms,
                 bootstrap_timeout_ms=timeout_ms,
                 reconnect_backoff_max_ms=1000,
-            )
-        except ValueError:
-            # kafka-python reads each entry as host:port and quotes a port that is no number:
-            # raised outside this block, so that not even the context keeps its words.
-            pass
-        raise BackendUnavailable(
-            "STREAMS_CONNECTION (the Kafka bootstrap servers) holds an entry that is no "
-            "host:port: no Kafka client could be built from it"
+            ),
+            self._settings.streams_connection,
         )
 
     def close(self) -> None:
