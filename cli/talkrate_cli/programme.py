@@ -1030,12 +1030,21 @@ def write_results(
     talks: Iterable[dict[str, Any]],
     prior: dict[str, float],
     line_end: str = "\n",
+    delimiter: str = ",",
 ) -> int:
     """The programme with each talk's count, average, histogram, and its rank and score among
-    these talks (see `places`; both empty for a talk nobody rated); the number of rows."""
+    these talks (see `places`; both empty for a talk nobody rated); the number of rows.
+
+    `delimiter` ";" writes the file a spreadsheet whose list separator is ";" opens in columns
+    (Excel where "," is the decimal mark, as in most of Europe): its average and score with a
+    decimal comma too, which that spreadsheet reads as numbers (the import reads neither)."""
     talks = list(talks)
     ranked = places(talks, prior)
-    writer = csv.writer(target, lineterminator=line_end)
+    writer = csv.writer(target, lineterminator=line_end, delimiter=delimiter)
+
+    def decimal(text: str) -> str:
+        return text.replace(".", ",") if delimiter == ";" else text
+
     writer.writerow((*COLUMNS, *RESULT_COLUMNS))
     written = 0
     for talk in talks:
@@ -1056,9 +1065,9 @@ def write_results(
             (
                 *(guarded(text) for text in texts),
                 summary.get("count", ""),
-                average_cell(ratings),
+                decimal(average_cell(ratings)),
                 *(ratings.get(v, 0) for v in RATING_VALUES),
-                *((place[0], score_cell(place[1])) if place else ("", "")),
+                *((place[0], decimal(score_cell(place[1]))) if place else ("", "")),
             )
         )
         written += 1

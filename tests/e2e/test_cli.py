@@ -592,6 +592,14 @@ def test_admin_import_twice_changes_nothing_the_second_time(cli: Cli, tmp_path: 
         r.startswith(f"{keynote},Opening Keynote,Ada Byron; Grace Hopper,Main") for r in rows
     )
     assert json.loads(cli.ok("--json", "admin", "import", str(results)))["unchanged"] == [keynote]
+    # And for Excel where "," is the decimal mark: ";" between cells, the byte-order mark kept
+    # first (no `sep=` line, after which Excel drops it), and it too imports unchanged
+    europe = tmp_path / "results-europe.csv"
+    cli.ok("admin", "export", str(europe), "--track", "Main", "--decimal-comma")
+    raw = europe.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfid;title;speakers;track;"), raw[:40]
+    assert f'{keynote};Opening Keynote;"Ada Byron; Grace Hopper";Main'.encode() in raw
+    assert json.loads(cli.ok("--json", "admin", "import", str(europe)))["unchanged"] == [keynote]
     cli.remove(keynote, f"serverless-at-scale-{suffix}")
 
 

@@ -423,6 +423,33 @@ def test_an_export_can_be_imported_again_unchanged() -> None:
     assert same_talk(row.fields, talk)
 
 
+def test_an_export_for_excel_in_europe_is_separated_by_semicolons_and_imported_again() -> None:
+    # Given a rated talk whose title holds a comma and whose speakers are two
+    talk = {
+        "id": "k",
+        "title": "T, with a comma",
+        "speakers": ["Ana", "Björn"],
+        "track": "Main",
+        "startsAt": "2026-12-01T09:00:00Z",
+        "summary": {"count": 3, "avg": 4.0, "ratings": {"3": 1, "4": 1, "5": 1}},
+    }
+    # When it is exported for a spreadsheet whose list separator is ";" (European Excel)
+    buffer = io.StringIO()
+    assert write_results(buffer, [talk], PRIOR, delimiter=";") == 1
+    # Then its cells are separated by ";" (no `sep=` line: Excel would drop the byte-order
+    # mark after it), the speakers' cell quoted, and its decimals written with a comma, as
+    # that spreadsheet reads a number (4.000 is no number there)
+    lines = buffer.getvalue().splitlines()
+    assert lines[0].startswith("id;title;speakers;")
+    assert lines[0].endswith(";count;avg;1;2;3;4;5;rank;score")
+    assert lines[1] == (
+        'k;T, with a comma;"Ana; Björn";Main;;2026-12-01T09:00:00Z;;;3;4,000;0;0;1;1;1;1;3,2308'
+    )
+    # And the import reads it back as the same talk
+    [row] = read_rows(io.StringIO(buffer.getvalue()))
+    assert same_talk(row.fields, talk)
+
+
 def test_a_talk_s_language_is_exported_and_imported_and_a_file_without_it_keeps_each_talk_s() -> (
     None
 ):

@@ -342,3 +342,48 @@ def test_a_nul_in_utf8_text_is_said_on_its_line_and_utf16_as_not_utf8_by_both(
     ]
     # (the page's refusal names its line, as a line's refusal does)
     assert [said and said[1] for said in json.loads(node_out)] == [None, None, 3, 2, 2, None]
+
+
+_EXPORT = """
+const { readFileSync } = await import("node:fs");
+const [scripts, [talks, prior]] = [process.argv[1], JSON.parse(readFileSync(0, "utf8"))];
+const { resultsCsv } = await import(new URL("programme-file.js", scripts));
+console.log(JSON.stringify([resultsCsv(talks, prior), resultsCsv(talks, prior, { decimalComma: true })]));
+"""
+
+
+def test_the_page_s_export_with_a_decimal_comma_is_the_command_line_s(tmp_path: Path) -> None:
+    from talkrate_cli.programme import write_results
+
+    # Given rated talks, one with a comma in its title and two speakers (their cell holds ";")
+    talks = [
+        {
+            "id": "k",
+            "title": "T, with a comma",
+            "speakers": ["Ana", "Björn"],
+            "track": "Main",
+            "summary": {"count": 3, "avg": 4.0, "ratings": {"3": 1, "4": 1, "5": 1}},
+        },
+        {"id": "u", "title": "Unrated", "summary": {"count": 0, "ratings": {}}},
+    ]
+    prior = {"mean": 3.0, "weight": 10.0}
+    # When the page writes its export both ways, as `admin export` (--decimal-comma) does
+    scripts = web_scripts(tmp_path / "js")
+    plain, europe = json.loads(
+        run_node(
+            "--input-type=module",
+            "-e",
+            _EXPORT,
+            scripts.as_uri() + "/",
+            input=json.dumps([talks, prior]),
+        )
+    )
+    files = {}
+    for delimiter in (",", ";"):
+        out = io.StringIO()
+        write_results(out, talks, prior, line_end="\r\n", delimiter=delimiter)
+        files[delimiter] = out.getvalue()
+    # Then each is the command line's file, cell for cell (the page wrote "," only)
+    assert plain == files[","]
+    assert europe == files[";"]
+    assert europe.splitlines()[1].startswith('k;T, with a comma;"Ana; Björn";Main;')

@@ -56,13 +56,14 @@ const chars = (text) => [...text].length;
 
 // A cell of the CSV: quoted when needed, and never read as a formula by a spreadsheet, whatever
 // it splits the line on (a text's own leading "'" is guarded too, so an import reads "'=x" back
-// as itself; "Scaling teams;=2+3" is written "Scaling teams;''=2+3").
-function cell(value) {
+// as itself; "Scaling teams;=2+3" is written "Scaling teams;''=2+3"). Quoted where it holds the
+// file's `delimiter` ("," or ";"), as Python's csv writer quotes.
+function cell(value, delimiter = ",") {
   const text = (value === null || value === undefined ? "" : String(value)).replace(
     GUARD,
     (_, start, inside) => (start !== undefined ? `${start}'` : `${inside}''`),
   );
-  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  return /["\n\r]/.test(text) || text.includes(delimiter) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
 // A cell's text as it was before the guard: each guard goes ("'" at the start, "''" inside); any
@@ -136,19 +137,25 @@ function places(talks, prior) {
 
 // The file `talkrate admin export` writes too: the histogram's average to three places, a tie
 // rounded up; the rank and score (four places) among the file's talks, with the leaderboard's
-// `prior` (GET /leaderboard's), both empty for a talk nobody rated.
-export function resultsCsv(talks, prior) {
+// `prior` (GET /leaderboard's), both empty for a talk nobody rated. `decimalComma`: cells
+// separated by ";" and decimals written "4,170", as a spreadsheet whose decimal mark is ","
+// (Excel in most of Europe) opens it in columns (the CLI's --decimal-comma; no `sep=` line,
+// after which Excel drops the byte-order mark); the import reads it back either way.
+export function resultsCsv(talks, prior, { decimalComma = false } = {}) {
   if (talks.some((talk) => !talk.summary)) throw new ResultsUnavailable();
   const ranked = places(talks, prior);
-  const lines = [[...COLUMNS, ...RESULT_COLUMNS].join(",")];
+  const delimiter = decimalComma ? ";" : ",";
+  const decimal = (text) => (decimalComma ? text.replace(".", ",") : text);
+  const lines = [[...COLUMNS, ...RESULT_COLUMNS].join(delimiter)];
   for (const talk of talks) {
     const summary = talk.summary;
     const ratings = summary.ratings || {};
     const [rank, score] = ranked.get(talk.id) || ["", null];
     lines.push([
       talk.id, talk.title, speakersCell(talk.speakers), talk.track, talk.room, talk.startsAt, talk.endsAt, talk.language,
-      summary.count, averageCell(ratings), ...VALUES.map((v) => ratings[v] || 0), rank, score === null ? "" : score.toFixed(4),
-    ].map(cell).join(","));
+      summary.count, decimal(averageCell(ratings)), ...VALUES.map((v) => ratings[v] || 0), rank,
+      score === null ? "" : decimal(score.toFixed(4)),
+    ].map((value) => cell(value, delimiter)).join(delimiter));
   }
   return `${lines.join("\r\n")}\r\n`;
 }

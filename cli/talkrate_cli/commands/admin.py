@@ -522,13 +522,20 @@ def _import_rows(
 @admin.command()
 @click.argument("csv_file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
 @click.option("--track", help="Only this track.")
+@click.option(
+    "--decimal-comma",
+    is_flag=True,
+    help="Decimals with a comma and cells separated by ';': what a spreadsheet whose decimal "
+    "mark is ',' (Excel in most of Europe) opens in columns.",
+)
 @pass_session
-def export(session: Session, csv_file: Path, track: str | None) -> None:
+def export(session: Session, csv_file: Path, track: str | None, decimal_comma: bool) -> None:
     """Write the programme with each talk's count, average, histogram, rank and score to a CSV
     (- for stdout).
 
     The rank and score are the leaderboard's among the file's talks (the track's, with
-    --track); a talk nobody rated has neither."""
+    --track); a talk nobody rated has neither. `admin import` reads the file back either
+    way."""
     if str(csv_file) == "-" and session.as_json:
         # stdout carries JSON under --json, and this file is CSV
         raise click.UsageError(
@@ -547,11 +554,14 @@ def export(session: Session, csv_file: Path, track: str | None) -> None:
     # The leaderboard's prior, as the service scores with it (ranked here, among the file's
     # talks, from the histograms the file holds: the board itself is read 100 talks at most).
     prior = session.api.leaderboard(limit=1)["prior"]
+    # (no `sep=;` line: Excel reads it, but then drops the byte-order mark, and names in other
+    # scripts than Latin come out garbled)
+    delimiter = ";" if decimal_comma else ","
     if str(csv_file) == "-":
         # UTF-8 whatever the terminal's encoding (a results file is; "?" for a name would be
         # a wrong result, and a failure halfway a cut one).
         text = io.StringIO(newline="")
-        programme.write_results(text, talks, prior)
+        programme.write_results(text, talks, prior, delimiter=delimiter)
         sys.stdout.flush()
         sys.stdout.buffer.write(text.getvalue().encode("utf-8"))
         sys.stdout.buffer.flush()
@@ -559,7 +569,9 @@ def export(session: Session, csv_file: Path, track: str | None) -> None:
     try:
         # As the organisers' page downloads it: a byte-order mark and CRLF, for spreadsheets.
         with csv_file.open("w", encoding="utf-8-sig", newline="") as target:
-            written = programme.write_results(target, talks, prior, line_end="\r\n")
+            written = programme.write_results(
+                target, talks, prior, line_end="\r\n", delimiter=delimiter
+            )
     except OSError as error:
         raise CliError(f"cannot write {csv_file}: {error.strerror}") from None
     _done(

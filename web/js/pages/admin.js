@@ -294,6 +294,10 @@ export function adminPage(main) {
     const list = h("tbody");
     const formBox = h("div");
     const download = h("button", { type: "button", onclick: downloadCsv }, "Download results (CSV)");
+    // For a spreadsheet whose decimal mark is "," (Excel in most of Europe): ";" between cells.
+    const decimalComma = h("input", { type: "checkbox", id: "results-decimal-comma" });
+    const downloadChoice = h("label", { for: "results-decimal-comma", class: "toolbar-choice" },
+      decimalComma, " Decimal comma (Excel in Europe)");
     const add = h("button", { type: "button", onclick: () => editor(null) }, "Add a talk");
     const importButton = h("button", { type: "button", onclick: importer }, "Import a programme (CSV)");
     // The programme's search, over the whole table: at a conference of 300 talks an organiser
@@ -323,7 +327,7 @@ export function adminPage(main) {
     fill(main,
       h("h1", {}, "Organisers"),
       zoneNote,
-      h("p", { class: "toolbar" }, add, importButton, download,
+      h("p", { class: "toolbar" }, add, importButton, download, downloadChoice,
         h("a", { href: "/app/admin/qr-codes", class: "toolbar-link" }, "Print every QR code"),
         h("button", { type: "button", class: "quiet", onclick: () => {
           if (!formMayGo()) return;
@@ -1326,7 +1330,7 @@ export function adminPage(main) {
         // The leaderboard's prior (its score's rule) for the ranks, as the command line reads
         // it; not asked for a programme listed without its ratings (resultsCsv says why).
         const prior = talks.every((talk) => talk.summary) ? (await request("GET", "/leaderboard?limit=1")).body.prior : null;
-        const csv = resultsCsv(talks, prior);
+        const csv = resultsCsv(talks, prior, { decimalComma: decimalComma.checked });
         // A byte-order mark first: spreadsheets opening the file read it as UTF-8 then. Named by
         // the venue's day (the organiser's own without one): an export just after midnight is
         // that day's, not UTC's.
