@@ -963,3 +963,57 @@ def test_the_leaderboard_says_a_lead_becoming_shared_and_broken_in_the_same_orde
     board_shows(page, ["Leader alone", "Catching up"], counts=["3", "2"])
     page.clock.run_for(61_000)
     assert announced(page)[-1:] == ["“Leader alone” leads the board, then “Catching up”."]
+
+
+# The sides of the focused element's ring (its outline, width and offset) that a box around it
+# cuts off: an ancestor whose overflow is not visible (a table scrolled on its own), or the window.
+RING_CUT = """() => {
+  const e = document.activeElement, s = getComputedStyle(e), r = e.getBoundingClientRect();
+  const out = parseFloat(s.outlineWidth) + parseFloat(s.outlineOffset);
+  const ring = { left: r.left - out, top: r.top - out, right: r.right + out, bottom: r.bottom + out };
+  const cut = [];
+  for (let box = e.parentElement; box; box = box.parentElement) {
+    const b = getComputedStyle(box), c = box.getBoundingClientRect();
+    const name = box.tagName.toLowerCase() + (box.className ? "." + box.className.split(" ")[0] : "");
+    if (b.overflowX !== "visible") {
+      if (ring.left < c.left - 0.5) cut.push(`left, by ${name}`);
+      if (ring.right > c.right + 0.5) cut.push(`right, by ${name}`);
+    }
+    if (b.overflowY !== "visible") {
+      if (ring.top < c.top - 0.5) cut.push(`top, by ${name}`);
+      if (ring.bottom > c.bottom + 0.5) cut.push(`bottom, by ${name}`);
+    }
+  }
+  if (ring.left < 0 || ring.right > innerWidth) cut.push("by the window");
+  return cut;
+}"""
+
+
+@pytest.mark.parametrize(
+    ("view", "viewport"),
+    [("", web_app.PHONE), ("&view=screen", {"width": 1280, "height": 720})],
+    ids=["phone", "hall-screen"],
+)
+def test_a_leaderboard_title_s_focus_ring_is_seen_whole(
+    web: WebStack, browser: Browser, view: str, viewport: dict[str, int]
+) -> None:
+    # Given a track's board with one rated talk, on a phone (each talk a row of its own, its
+    # title across the row's whole width) or on a hall's screen (the talk the board's last row)
+    track = f"Ringed {unique_talk_id()}"
+    talk = web.add_talk(title="Keyboard users see where they are", track=track)
+    web.rate(talk["id"], 4)
+    assert wait_for(lambda: web.count(talk["id"]) == 1)
+    context = browser.new_context(viewport=viewport)
+    try:
+        page = context.new_page()
+        page.goto(web.url(f"/app/leaderboard?track={quote(track)}{view}"))
+        link = page.get_by_role("link", name="Keyboard users see where they are")
+        expect(link).to_be_visible()
+        # When a keyboard user tabs onto the talk's title
+        while not link.evaluate("(a) => a === document.activeElement"):
+            page.keyboard.press("Tab")
+        # Then its focus ring is seen whole: no side of it is cut off by the table's own
+        # scrolling box (on a phone its right side was, on the hall's screen its bottom)
+        assert page.evaluate(RING_CUT) == []
+    finally:
+        context.close()
