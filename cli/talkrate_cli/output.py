@@ -371,14 +371,17 @@ def some_of(talks: Sequence[dict[str, Any]], said: Callable[[dict[str, Any]], st
 def window_line(
     talk: dict[str, Any], now: datetime | None = None, zone: tzinfo | None = None
 ) -> str:
-    """Whether the talk takes ratings at `now`, by its start and the API's `ratingClosesAt`,
-    its times in `zone` (the machine's time zone when None), named."""
+    """Whether the talk takes ratings at `now`, by its start, the API's `ratingClosesAt` and
+    whether the organisers paused them (`ratingsPaused`), its times in `zone` (the machine's
+    time zone when None), named."""
     now = now or datetime.now(UTC)
     starts, closes = instant(talk.get("startsAt")), instant(talk.get("ratingClosesAt"))
-    if starts and now < starts:
-        return f"rating opens {_named(starts, zone)}"
     if closes and now > closes:
         return f"rating closed {_named(closes, zone)}"
+    if talk.get("ratingsPaused") is True:  # (until the organisers resume it)
+        return "rating paused by the organisers"
+    if starts and now < starts:
+        return f"rating opens {_named(starts, zone)}"
     return f"rating open until {_named(closes, zone)}" if closes else "rating open"
 
 

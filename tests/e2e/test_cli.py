@@ -438,6 +438,31 @@ def test_admin_add_edit_rm(cli: Cli) -> None:
     assert_one_line_error(gone, "404", "not found")
 
 
+def test_admin_pause_and_resume_a_talk_s_ratings(cli: Cli, talk: str) -> None:
+    # When an organiser pauses the talk's ratings, then pauses them again (a script run twice),
+    # and an attendee tries to rate it
+    paused = cli.ok("admin", "pause", talk)
+    revision = cli.talk(talk)["revision"]
+    again = cli.json("admin", "pause", talk)
+    refused = cli.run("rate", talk, "4")
+    shown = cli.ok("show", talk)
+    # Then the pause is said, the second saves nothing, the rating is one line naming the
+    # pause, and `show` says it
+    assert paused.strip().startswith(f"paused the ratings of {talk}: it takes no rating until")
+    assert (again["ratingsPaused"], again["revision"]) == (True, revision)
+    assert_one_line_error(refused, "Ratings paused (409)", "paused")
+    assert "rating paused by the organisers" in shown
+    # And an edit of another field keeps it paused
+    cli.ok("admin", "edit", talk, "--room", "Hall P")
+    assert cli.talk(talk)["ratingsPaused"] is True
+    # When resumed, Then it takes ratings again, and `show` no longer says paused
+    resumed = cli.json("admin", "resume", talk)
+    assert (resumed["id"], resumed["ratingsPaused"], resumed["room"]) == (talk, False, "Hall P")
+    assert f"rated {talk} 4★" in cli.ok("rate", talk, "4")
+    assert "paused" not in cli.ok("show", talk)
+    assert "unchanged" in cli.ok("admin", "resume", talk)
+
+
 def test_admin_edit_saves_and_says_only_what_differs_from_what_the_talk_holds(cli: Cli) -> None:
     talk_id = cli.add(unique_talk_id(), "Held as is", room="R1", startsAt="2031-06-02T09:00:00Z")
     try:

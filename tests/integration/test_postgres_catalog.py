@@ -313,7 +313,7 @@ def test_two_saves_expecting_one_revision_leave_exactly_one_change(
     saved = {name: o for name, o in outcomes.items() if isinstance(o, tuple)}
     refused = {name: o for name, o in outcomes.items() if isinstance(o, TalkChanged)}
     assert len(saved) == len(refused) == 1, outcomes
-    (winner, (created, revision)), (_, changed) = saved.popitem(), refused.popitem()
+    (winner, (created, revision, _)), (_, changed) = saved.popitem(), refused.popitem()
     assert created is False
     assert revision > read.revision
     assert changed.revision == revision
@@ -367,14 +367,14 @@ def test_a_removal_answers_the_revision_it_removed_after_earlier_saves_before_a_
     saved = catalog.get(talk)
     assert saved is not None
     assert saved.revision is not None
-    _, edited = catalog.save(saved._replace(room="Hall E"))
+    edited = catalog.save(saved._replace(room="Hall E")).revision
     assert catalog.delete(talk) == edited
     # Then a removal of no talk answers none, and the talk added again comes after the removal
     assert catalog.delete(talk) is None
     added = catalog.create(saved)
     assert added is not None
     assert added > edited
-    _, again = catalog.save(saved._replace(room="Hall F"))
+    again = catalog.save(saved._replace(room="Hall F")).revision
     assert catalog.delete(talk, Precondition(if_match=frozenset({again}))) == again
 
 
@@ -409,7 +409,7 @@ def test_a_save_that_adds_a_talk_again_while_it_is_removed_comes_after_the_remov
     # Then the removal came before the save in the order their revisions give, as in the
     # catalog: a page that hears them in either order keeps the talk (the save's revision is
     # the greater), where a revision drawn by the removal itself would be the greater
-    removed, (created, revision) = outcomes["removed"], outcomes["saved"]  # type: ignore[misc]
+    removed, (created, revision, _) = outcomes["removed"], outcomes["saved"]  # type: ignore[misc]
     assert created is True
     assert isinstance(removed, int)
     assert revision > removed

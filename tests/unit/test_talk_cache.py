@@ -7,6 +7,7 @@ import pytest
 from talkrate.adapters.talk_cache import DOWN_SECONDS, STALE_SECONDS, CachedTalkCatalog
 from talkrate.errors import BackendUnavailable
 from talkrate.models import RatingWindow, Talk
+from talkrate.values import Saved
 
 pytestmark = pytest.mark.unit
 
@@ -22,10 +23,10 @@ class CountingCatalog:
         self.lookups += 1
         return RatingWindow(None, None) if talk_id in self.talks else None
 
-    def save(self, talk: Talk, precondition: object = None) -> tuple[bool, int]:
+    def save(self, talk: Talk, precondition: object = None) -> Saved:
         created = talk.id not in self.talks
         self.talks.add(talk.id)
-        return created, 1
+        return Saved(created, 1, bool(talk.ratings_paused))
 
     def delete(self, talk_id: str, precondition: object = None) -> bool:
         present = talk_id in self.talks

@@ -1,10 +1,13 @@
 // When a talk takes ratings (from its start until ratingClosesAt: its end plus the service's
-// grace), by the service's clock. The server decides (409); this spares attendees a vain tap.
+// grace, unless the organisers paused them: ratingsPaused), by the service's clock. The server
+// decides (409); this spares attendees a vain tap.
 import { formatDay, formatTime, formatZone, formatZoned, dayOf } from "./dom.js";
 
 export const when = (iso) => `${formatDay(iso)} ${formatTime(iso)}`;
 // As attendees read it: with the zone it is in ("Sat 5 Dec 00:30 CET").
 export const zoned = (iso) => `${when(iso)} ${formatZone(iso)}`;
+
+export const PAUSED = "Ratings are paused by the organisers: this talk takes no rating until they resume them.";
 
 // Whether the talk no longer takes ratings at `now` (its end plus the service's grace has passed).
 export function ratingClosed(talk, now) {
@@ -20,6 +23,10 @@ export function ratingWindow(talk, now) {
   const starts = Date.parse(talk.startsAt);
   const ends = Date.parse(talk.endsAt);
   const closes = Date.parse(talk.ratingClosesAt);
+  // Paused by the organisers (a closed window is the lasting answer: resuming would not open it).
+  if (talk.ratingsPaused && !ratingClosed(talk, now)) {
+    return { open: false, unrated: "Rating is paused.", caption: ["Rating paused", "by the organisers"], text: PAUSED };
+  }
   if (Number.isFinite(starts) && now < starts) {
     // A screen put up the day before says the day: a time alone reads as today's.
     const today = dayOf(starts) === dayOf(now); // (the venue's day when it has a zone)

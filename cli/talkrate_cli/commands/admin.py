@@ -280,6 +280,55 @@ def edit(
     _saved(session, api, talk, replaced, f"changed {talk}: {', '.join(differ)}")
 
 
+def _pause(session: Session, talk: str, paused: bool) -> None:
+    """Pause (or resume) TALK's ratings: the talk as it is with `ratingsPaused`, saved only if
+    nobody saved it in between (If-Match; read again and tried again if someone did). A talk
+    already so saves nothing: said as `unchanged`, its revision kept."""
+    api = session.admin_api()
+    keep = ("title", "speakers", "track", "room", "startsAt", "endsAt", "language")
+    state = "paused" if paused else "resumed"
+    for attempt in range(EDIT_ATTEMPTS):
+        current = api.talk(talk)
+        if current.get("ratingsPaused", False) is paused:
+            held = {k: v for k, v in current.items() if k != "summary"}
+            _done(session, held, f"unchanged {talk}: its ratings are {state} already")
+            return
+        body = {k: current[k] for k in keep if current.get(k) is not None}
+        try:
+            _, saved = api.put_talk(
+                talk, {**body, "ratingsPaused": paused}, revision=current.get("revision")
+            )
+            break
+        except ApiProblem as problem:
+            if problem.status != 412 or attempt == EDIT_ATTEMPTS - 1:
+                raise
+    said = (
+        "it takes no rating until `talkrate admin resume` (those accepted before still count)"
+        if paused
+        else "it takes ratings again within its times"
+    )
+    _done(session, {**saved, "id": talk}, f"{state} the ratings of {talk}: {said}")
+
+
+@admin.command()
+@click.argument("talk", type=TALK)
+@pass_session
+def pause(session: Session, talk: str) -> None:
+    """Pause TALK's ratings now, whatever its times say: every rating is refused (409
+    ratings-paused) until `talkrate admin resume TALK`. Ratings accepted before the pause
+    still count, once. A talk paused already is left as it is (`unchanged`)."""
+    _pause(session, talk, True)
+
+
+@admin.command()
+@click.argument("talk", type=TALK)
+@pass_session
+def resume(session: Session, talk: str) -> None:
+    """Resume TALK's ratings after `talkrate admin pause`: it takes ratings again within its
+    times (its start until its end plus the grace). A talk not paused is left as it is."""
+    _pause(session, talk, False)
+
+
 @admin.command()
 @click.argument("talks", metavar="TALK...", nargs=-1, required=True, type=TALK)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask.")

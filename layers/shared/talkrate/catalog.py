@@ -158,7 +158,7 @@ def add_talk_once(
         saved.append(talk)
         return answer(talk)
 
-    request = new.model_dump(mode="json")
+    request = new.request()
     given, added = catalog.create_once(new.talk(new.id), key, request, answered, kept_seconds)
     if not added:
         return given, None
@@ -174,15 +174,18 @@ def replace_talk(
     precondition: Precondition | None = None,
 ) -> tuple[bool, Talk]:
     """Create or replace the talk under this id: whether it was created, and the talk saved.
+    Its ratings paused or resumed as `fields` say, or (not said) kept as they were.
 
     With a precondition (If-Match, If-None-Match) the talk is saved only when it holds for the
     talk as it is now; TalkChanged otherwise, nothing saved.
     """
     talk = fields.talk(talk_id)
-    created, revision = catalog.save(talk, precondition)
-    if created:
+    saved = catalog.save(talk, precondition)
+    if saved.created:
         _ranked_again(ratings, talk_id)
-    return created, talk._replace(revision=revision)
+    return saved.created, talk._replace(
+        revision=saved.revision, ratings_paused=saved.ratings_paused
+    )
 
 
 def remove_talk(

@@ -148,6 +148,18 @@ class RatingWindowClosed(TalkrateError):
         self.closes_at = closes_at
 
 
+class RatingsPaused(TalkrateError):
+    """The organisers paused the talk's ratings (its times would take one): none is taken until
+    they resume them. `closes_at`: when its window closes, if it does."""
+
+    def __init__(self, talk_id: str, closes_at: str | None) -> None:
+        super().__init__(
+            f"The organisers paused the ratings of talk {talk_id!r}: no rating is taken until "
+            "they resume them."
+        )
+        self.closes_at = closes_at
+
+
 class RateLimited(TalkrateError):
     """Too many requests from one voter or one address: retry after `retry_after` seconds."""
 

@@ -18,6 +18,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     StrictInt,
     ValidationError,
     ValidationInfo,
@@ -389,7 +390,8 @@ Language = Annotated[str, BeforeValidator(_trimmed), AfterValidator(language_tag
 # What the document says of each text of a talk an organiser sends.
 TEXT_RULE = (
     "U+FEFF (a zero-width no-break space) dropped wherever it is, then trimmed of spaces; at "
-    "least one visible character; no control character, and none of Unicode's direction "
+    "least one visible character; no control character, no line or paragraph separator "
+    "(U+2028, U+2029), and none of Unicode's direction "
     "embeddings, overrides or isolates (U+202A..U+202E, U+2066..U+2069): 422 naming the field. "
     "The direction marks (U+200E, U+200F, U+061C), the joiners (U+200C, U+200D) and tag "
     "characters are taken."
@@ -426,6 +428,16 @@ class TalkFields(BaseModel):
         examples=list(LANGUAGE_EXAMPLES),
     )
 
+    ratings_paused: StrictBool | None = Field(
+        None,
+        alias="ratingsPaused",
+        description="true: the talk takes no rating until the organisers resume it (false), "
+        "whatever its times say; POST /ratings is refused 409 ratings-paused, nothing counted. "
+        "Ratings accepted before the pause count, once. Resumed, it takes ratings again within "
+        "its times. Left out, or null: as the talk has it (not paused for a talk added), so a "
+        "client that does not know the field never resumes a paused talk.",
+    )
+
     @field_validator("ends_at")
     @classmethod
     def _ends_after_start(cls, ends_at: datetime | None, info: ValidationInfo) -> datetime | None:
@@ -447,6 +459,7 @@ class TalkFields(BaseModel):
             starts_at=self.starts_at,
             ends_at=self.ends_at,
             language=self.language,
+            ratings_paused=self.ratings_paused,
         )
 
 
@@ -454,3 +467,13 @@ class NewTalk(TalkFields):
     """Body of POST /talks: the fields and the talk's id."""
 
     id: TalkId
+
+    def talk(self, talk_id: str) -> Talk:
+        """The catalog's talk of these fields under `talk_id`: not paused unless it says so."""
+        return super().talk(talk_id)._replace(ratings_paused=bool(self.ratings_paused))
+
+    def request(self) -> dict[str, Any]:
+        """The body as its Idempotency-Key compares it: without `ratingsPaused` when it was not
+        given, as before the field (a key kept across a deploy still matches its retry)."""
+        left_out = {"ratings_paused"} if self.ratings_paused is None else None
+        return self.model_dump(mode="json", exclude=left_out)

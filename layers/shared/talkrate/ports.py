@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 from talkrate.events import Rating
-from talkrate.values import Histogram, KeptAnswer, Precondition, RatingWindow, Talk
+from talkrate.values import Histogram, KeptAnswer, Precondition, RatingWindow, Saved, Talk
 
 if TYPE_CHECKING:  # the projection side's values: the API never loads them
     from talkrate.projected import (
@@ -36,7 +36,8 @@ class TalkCatalog(Protocol):
         ...
 
     def rating_window(self, talk_id: str) -> RatingWindow | None:
-        """The talk's start and end (either may be unset), or None when there is no such talk."""
+        """The talk's start and end (either may be unset) and whether its ratings are paused,
+        or None when there is no such talk."""
         ...
 
 
@@ -330,9 +331,10 @@ class Catalog(Protocol):
         """A page of matching talks and how many match in all."""
         ...
 
-    def save(self, talk: Talk, precondition: Precondition | None = None) -> tuple[bool, int]:
-        """Create or replace: whether it was created, and its new revision (TalkChanged when
-        the precondition does not hold, nothing saved)."""
+    def save(self, talk: Talk, precondition: Precondition | None = None) -> Saved:
+        """Create or replace: whether it was created, its new revision, and whether its ratings
+        are paused (`talk.ratings_paused` None: as they were) (TalkChanged when the
+        precondition does not hold, nothing saved)."""
         ...
 
     def create(self, talk: Talk) -> int | None:

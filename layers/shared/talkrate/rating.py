@@ -14,6 +14,7 @@ from talkrate.errors import (
     RateLimited,
     RatingNotConfirmed,
     RatingNotStored,
+    RatingsPaused,
     RatingWindowClosed,
     TalkNotFound,
 )
@@ -97,10 +98,14 @@ def address_subject(address: str) -> str:
 
 
 def check_window(talk_id: str, window: RatingWindow, now: datetime, grace: timedelta) -> None:
-    """Raise RatingWindowClosed unless the talk takes ratings at `now`."""
-    if window.is_open(now, grace):
-        return
+    """Raise RatingWindowClosed unless the talk's times take ratings at `now`, RatingsPaused
+    when they do but the organisers paused its ratings (a closed window is the lasting answer:
+    resuming would not open it)."""
     closes = window.closes_at(grace)
+    if window.is_open(now, grace):
+        if window.paused:
+            raise RatingsPaused(talk_id, rfc3339(closes) if closes else None)
+        return
     raise RatingWindowClosed(
         talk_id,
         rfc3339(window.starts_at) if window.starts_at else None,
@@ -212,6 +217,8 @@ def submit_rating(
     `forgotten_voters` is asked whether a voter was forgotten only when Redis cannot say.
 
     Raises TalkNotFound for an unknown talk, RatingWindowClosed outside the talk's window,
+    RatingsPaused while the organisers paused its ratings (the check is here, at the door, not
+    in the projector: a rating accepted before the pause still counts, once),
     RateLimited over a limit (nothing counted), ForgottenVoter for a forgotten voter's token,
     ForgottenUnknown when neither Redis nor PostgreSQL can say whether it is one, and
     RatingNotStored only when neither Kafka nor the outbox took the rating, RatingNotConfirmed

@@ -35,7 +35,10 @@ PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]+$"
 # checked (talkrate.talk_text.DROPPED). The joiners (U+200C, U+200D: Persian words, emoji
 # sequences) and the tag characters (U+E0020..U+E007F: a region's flag) stay. Talks saved before
 # may hold them: they are read as they are, and searched by PRINTABLE.
-TALK_TEXT = r"^[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]+$"
+# From 2026-12-07 not Unicode's LINE SEPARATOR and PARAGRAPH SEPARATOR (U+2028, U+2029) either:
+# line breaks as much as a newline is (a page, a terminal, the export's spreadsheet may break the
+# line there), in a text the API says is one line.
+TALK_TEXT = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+$"
 # What a text outside PRINTABLE (or TALK_TEXT: a direction control in a talk's text is refused
 # before, naming it) holds, as the API's refusals say it.
 NOT_PRINTABLE = "cannot hold line breaks or other control characters"

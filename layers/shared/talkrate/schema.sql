@@ -19,6 +19,9 @@ ALTER TABLE talks ADD COLUMN IF NOT EXISTS revision bigint NOT NULL
 -- The language of a talk's title and speakers' names (a BCP 47 tag, checked by the API), when an
 -- organiser gave it; the pages mark those texts with it (HTML's lang) for screen readers.
 ALTER TABLE talks ADD COLUMN IF NOT EXISTS language text;
+-- Whether the organisers paused the talk's ratings (POST /ratings refused until they resume
+-- them). A constant default: added without rewriting the table.
+ALTER TABLE talks ADD COLUMN IF NOT EXISTS ratings_paused boolean NOT NULL DEFAULT false;
 
 -- Event store: every projected RatingSubmitted, once per eventId, with the position it was first
 -- projected from. The read model can always be rebuilt from it.

@@ -67,6 +67,9 @@ class RatingWindow(NamedTuple):
 
     starts_at: datetime | None
     ends_at: datetime | None
+    # The organisers paused the talk's ratings (PUT /talks/{talkId} with ratingsPaused): none is
+    # taken until they resume them, whatever the times say.
+    paused: bool = False
 
     def closes_at(self, grace: timedelta) -> datetime | None:
         """The last moment a rating is taken, or None when the window never closes."""
@@ -106,11 +109,15 @@ class Talk(NamedTuple):
     revision: int | None = None
     # The language of its title and speakers' names (a BCP 47 tag), when an organiser gave it.
     language: str | None = None
+    # Whether the organisers paused its ratings. None only in a talk about to be saved: as the
+    # stored talk has it (not paused for a talk added), so that a client that does not know
+    # the field (an edit form, a programme imported again) never resumes a paused talk.
+    ratings_paused: bool | None = False
 
     @property
     def window(self) -> RatingWindow:
-        """When the talk takes ratings (before the grace)."""
-        return RatingWindow(self.starts_at, self.ends_at)
+        """When the talk takes ratings (before the grace), and whether they are paused."""
+        return RatingWindow(self.starts_at, self.ends_at, bool(self.ratings_paused))
 
     def document(self) -> dict[str, Any]:
         """The talk's fields as the API answers them (camelCase, times in RFC 3339)."""
@@ -122,6 +129,7 @@ class Talk(NamedTuple):
             "startsAt": None if self.starts_at is None else rfc3339(self.starts_at),
             "endsAt": None if self.ends_at is None else rfc3339(self.ends_at),
             "language": self.language,
+            "ratingsPaused": bool(self.ratings_paused),
             "id": self.id,
             "revision": self.revision,
         }
@@ -130,6 +138,15 @@ class Talk(NamedTuple):
     def etag(self) -> str:
         """The talk's entity tag (strong): its revision, quoted."""
         return entity_tag(self.revision)
+
+
+class Saved(NamedTuple):
+    """What a save of a talk did: whether it created the talk, the revision it took, and
+    whether its ratings are paused as saved (kept as they were when the save did not say)."""
+
+    created: bool
+    revision: int
+    ratings_paused: bool
 
 
 class KeptAnswer(NamedTuple):

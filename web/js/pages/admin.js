@@ -155,8 +155,10 @@ function timesCell(talk) {
 // its rating, found it nowhere on their page (the talk page said it to attendees only).
 function ratingState(talk, now) {
   const starts = Date.parse(talk.startsAt);
-  if (Number.isFinite(starts) && now < starts) return "Rating opens at its start";
   if (ratingClosed(talk, now)) return "Rating closed";
+  // (paused: no rating until an organiser resumes it, whatever its times say)
+  if (talk.ratingsPaused) return "Rating paused";
+  if (Number.isFinite(starts) && now < starts) return "Rating opens at its start";
   const ends = Date.parse(talk.endsAt);
   if (Number.isFinite(ends) && now > ends && talk.ratingClosesAt) return `Rating open until ${when(talk.ratingClosesAt)}`;
   return talk.ratingClosesAt || talk.startsAt ? "Rating open" : "Rating always open (no times set)";
@@ -571,10 +573,14 @@ export function adminPage(main) {
         // Beside the talk's id, not among the actions: the talk column keeps a laptop's width.
         const qr = h("button", { type: "button", class: "link talk-qr", onclick: () => downloadQr(kept.talk), "aria-labelledby": `${QR_OF} ${id}-title` }, "QR code");
         const del = h("button", { type: "button", class: "danger", onclick: () => remove(kept.talk), ...named("delete") }, "Delete");
-        kept = { id, cells, edit, qr, del, key: null, node: h("tr", {}, Object.values(cells), h("td", { class: "actions" }, edit, del)) };
+        // Pauses the talk's ratings now (a talk cancelled, a speaker's request, results frozen
+        // for an award), or resumes them: its word follows the talk.
+        const pause = h("button", { type: "button", "data-pause": talk.id, onclick: () => pauseRatings(kept.talk), ...named("pause") });
+        kept = { id, cells, edit, qr, del, pause, key: null, node: h("tr", {}, Object.values(cells), h("td", { class: "actions" }, edit, pause, del)) };
         rows.set(talk.id, kept);
       }
       kept.talk = talk;
+      setText(kept.pause, talk.ratingsPaused ? "Resume ratings" : "Pause ratings");
       const state = ratingState(talk, now);
       const key = JSON.stringify([talk.title, talk.speakers, talk.language, talk.track, talk.room, talk.startsAt, talk.endsAt, state]);
       if (kept.key !== key) {
@@ -600,6 +606,36 @@ export function adminPage(main) {
       const target = edits.find((b) => b.dataset.edit === talkId) || (next !== null && edits[Math.min(next, edits.length - 1)])
         || (hiddenBySearch(talkId) ? search : add);
       if (target.isConnected) target.focus();
+    }
+
+    // The talk's ratings paused, or resumed when paused: the talk saved as it is (its revision:
+    // nobody's change undone) with only ratingsPaused changed. A second press while the first
+    // is on its way does nothing.
+    const pausing = new Set();
+    async function pauseRatings(talk) {
+      if (pausing.has(talk.id)) return;
+      const paused = !talk.ratingsPaused;
+      turns += 1;
+      pausing.add(talk.id);
+      try {
+        const fields = Object.fromEntries(["title", "speakers", "track", "room", "startsAt", "endsAt", "language"]
+          .map((name) => [name, talk[name]]).filter(([, value]) => value !== null && value !== undefined));
+        const saved = await admin("PUT", talkPath(talk.id), { ...fields, ratingsPaused: paused }, talk.revision);
+        showRow({ ...talk, ...saved.body, summary: talk.summary });
+        fill(message, paused ? "Paused the ratings of " : "Resumed the ratings of ", quoted(talk.title, talk.language),
+          paused ? ": it takes no rating until you resume them (ratings sent before still count)." : ": it takes ratings again within its times.");
+        await readListAfter();
+      } catch (error) {
+        if (changedMeanwhile(error)) {
+          await load().catch(() => {});
+          fill(message, quoted(talk.title, talk.language), " was changed or removed by someone else since this list was loaded: its ratings were not paused or resumed. The list shows it as it is now.");
+          focusAfter(talk.id);
+          return;
+        }
+        failed(error);
+      } finally {
+        pausing.delete(talk.id);
+      }
     }
 
     // A talk being deleted is not asked about again (a second press on a slow network).

@@ -76,6 +76,7 @@ function refusal(error) {
   switch (error.status) {
     case 409: {
       if (inProgress(error)) return "Your rating is still being sent: check it in a moment.";
+      if (String(error.problem.type || "").endsWith(":ratings-paused")) return "Ratings of this talk are paused by the organisers: your rating was not counted.";
       const { opensAt, closesAt } = error.problem;
       // A talk moved later is not "closed": it has not opened yet.
       if (opensAt && Date.parse(opensAt) > serviceNow()) return `Rating has not opened yet for this talk: it opens ${zoned(opensAt)}. Your rating was not counted.`;
@@ -109,6 +110,10 @@ const closingTime = (talk) => (dayOf(Date.parse(talk.ratingClosesAt)) === dayOf(
 // a known time: the service counts it only if it arrives before (it cannot take a phone's word
 // for when it was tapped). "Will be sent" alone was refused with a 409 after the close.
 function keptWords(words, talk) {
+  // Paused by the organisers: counted only if they resume the ratings before it arrives.
+  if (talk && talk.ratingsPaused) {
+    return `${words === OFFLINE ? "Waiting for the network" : "The service cannot be reached just now"}: your rating is kept, but the organisers have paused ratings of this talk, so it counts only if they resume them before it reaches the service.`;
+  }
   if (!talk || !Number.isFinite(Date.parse(talk.ratingClosesAt))) return words;
   const closes = closingTime(talk);
   return words === OFFLINE
@@ -170,7 +175,9 @@ export function talkPage(main, talkId) {
   // first tick until the page says something else, or a refusal's seconds are up and it says
   // the attendee can rate again), else a screen reader would read the whole alert again every
   // second. Read again by the reader, it says the seconds left then.
+  let keptSaid = null; // OFFLINE or UNREACHABLE while the message says a kept rating's words
   const say = (text, { info = false } = {}) => {
+    keptSaid = null;
     message.removeAttribute("aria-live");
     if (Array.isArray(text)) fill(message, ...text);
     else setText(message, text);
@@ -180,7 +187,7 @@ export function talkPage(main, talkId) {
   message.addEventListener("counted", () => message.removeAttribute("aria-live"));
   // Focusable by script only: a star that had the keyboard focus when rating closed hands it
   // here, to the line that says why (a disabled button drops the focus to the page's start).
-  const hint = h("p", { class: "muted hint", tabindex: "-1" });
+  const hint = h("p", { class: "muted hint", id: "rating-hint", tabindex: "-1" });
   // Typed as said: a phone's keyboard would capitalise, correct or complete it (the service
   // takes any case of it all the same, and the spaces around it).
   const codeInput = h("input", { id: "event-code", autocomplete: "off", autocapitalize: "none", autocorrect: "off",
@@ -357,9 +364,21 @@ export function talkPage(main, talkId) {
     open = state.open;
     unrated = state.unrated || "";
     const focused = buttons.includes(document.activeElement);
-    buttons.forEach((button) => { button.disabled = !open; });
+    buttons.forEach((button) => {
+      button.disabled = !open;
+      // (a star that takes no rating says why: the hint's words, as its description)
+      if (open) button.removeAttribute("aria-describedby");
+      else button.setAttribute("aria-describedby", hint.id);
+    });
     setText(hint, state.text);
     if (focused && !open) hint.focus();
+    // A kept rating's words follow a pause or a resume of the talk's ratings (heard live): a
+    // paused talk's rating is not promised.
+    if (waiting && keptSaid && message.textContent !== keptWords(keptSaid, talk)) {
+      const words = keptSaid;
+      say(keptWords(words, talk), { info: true });
+      keptSaid = words;
+    }
     if (ratingClosed(talk, now())) dropClosed();
     showMine();
   }
@@ -617,7 +636,9 @@ export function talkPage(main, talkId) {
         // reach (down, or a hall's Wi-Fi without a way out): kept, and sent again at each check
         // (every 30 s) until it answers; "back online" would send the attendee to a phone that is.
         waiting = true;
-        say(keptWords(navigator.onLine ? UNREACHABLE : OFFLINE, talk), { info: true });
+        const words = navigator.onLine ? UNREACHABLE : OFFLINE;
+        say(keptWords(words, talk), { info: true });
+        keptSaid = words;
       } else if (inProgress(error) || unanswered(error)) {
         // Another run of this key (another tab, the page before a reload) still holds it, or a
         // gateway answered for the service: the rating's answer is still to come. Kept, and

@@ -48,6 +48,7 @@ from talkrate.values import (
     KeptAnswer,
     Precondition,
     RatingWindow,
+    Saved,
     Talk,
     fingerprint,
 )
@@ -384,7 +385,8 @@ class PostgresDatabase:
 # letter apostrophe, a backtick, an acute accent.
 APOSTROPHES = "'\u2019\u2018\u02bc`\u00b4"
 _SELECT_TALK = (
-    "SELECT id, title, speakers, track, room, starts_at, ends_at, revision, language FROM talks"
+    "SELECT id, title, speakers, track, room, starts_at, ends_at, revision, language, "
+    "ratings_paused FROM talks"
 )
 # A talk is found when every word of the query is in its title, speakers, track or room, both
 # with case, accents and apostrophes set aside as the web app's programme search sets them aside
@@ -392,7 +394,8 @@ _SELECT_TALK = (
 # mark dropped (%(marks)s: `combining_marks()`), apostrophes out again; "Çelik" -> "celik",
 # "Don't" (straight or curly) -> "dont".
 _SEARCH_TALKS = """
-SELECT id, title, speakers, track, room, starts_at, ends_at, revision, language, count(*) OVER ()
+SELECT id, title, speakers, track, room, starts_at, ends_at, revision, language, ratings_paused,
+    count(*) OVER ()
 FROM talks
 WHERE (%(words)s::text[] IS NULL OR NOT EXISTS (
     SELECT 1 FROM unnest(%(words)s::text[]) AS word
@@ -423,11 +426,12 @@ def combining_marks() -> str:
     return "[" + "".join(f"{chr(a)}-{chr(b)}" if a < b else chr(a) for a, b in ranges) + "]"
 
 
+# (a talk added without saying whether its ratings are paused: not paused)
 _INSERT_TALK = """
-INSERT INTO talks (id, title, speakers, track, room, starts_at, ends_at, language)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+INSERT INTO talks (id, title, speakers, track, room, starts_at, ends_at, language, ratings_paused)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, COALESCE(%s, false))
 """
-_CREATE_TALK = _INSERT_TALK + "ON CONFLICT (id) DO NOTHING RETURNING revision"
+_CREATE_TALK = _INSERT_TALK + "ON CONFLICT (id) DO NOTHING RETURNING revision, ratings_paused"
 # A POST /talks's Idempotency-Key: the rows older than its lifetime gone, then the key claimed
 # (a concurrent request with the same key waits there until the first commits or rolls back).
 _FORGET_OLD_TALK_REQUESTS = (
@@ -441,7 +445,8 @@ _KEPT_TALK_REQUEST = "SELECT request, status, headers, body FROM talk_requests W
 _KEEP_TALK_ANSWER = (
     "UPDATE talk_requests SET status = %s, headers = %s, body = %s WHERE key_hash = %s"
 )
-# NOTIFY payload: the id of a talk removed or replaced (its rating window may have moved).
+# NOTIFY payload: the id of a talk removed or replaced (its rating window may have moved, its
+# ratings been paused or resumed).
 CHANGES_CHANNEL = "talkrate_talk_changed"
 _SAVE_TALK = (
     "WITH saved AS ("  # constant SQL joined to constants; the values are parameters  # nosec B608
@@ -450,15 +455,16 @@ _SAVE_TALK = (
 ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, speakers = EXCLUDED.speakers,
     track = EXCLUDED.track, room = EXCLUDED.room, starts_at = EXCLUDED.starts_at,
     ends_at = EXCLUDED.ends_at, language = EXCLUDED.language,
-    revision = nextval('talk_revisions')
-RETURNING id, (xmax = 0) AS created, revision)
-SELECT created, revision, pg_notify(%s, id) FROM saved
+    ratings_paused = COALESCE(%s, talks.ratings_paused), revision = nextval('talk_revisions')
+RETURNING id, (xmax = 0) AS created, revision, ratings_paused)
+SELECT created, revision, ratings_paused, pg_notify(%s, id) FROM saved
 """
 )
 _UPDATE_TALK = """
 UPDATE talks SET title = %s, speakers = %s, track = %s, room = %s, starts_at = %s, ends_at = %s,
-    language = %s, revision = nextval('talk_revisions')
-WHERE id = %s RETURNING revision
+    language = %s, ratings_paused = COALESCE(%s, ratings_paused),
+    revision = nextval('talk_revisions')
+WHERE id = %s RETURNING revision, ratings_paused
 """
 # RETURNING gives the row as it was deleted, locked: the revision of the talk's last save, what
 # its removal is announced with (after that save, before any that adds the talk again).
@@ -479,13 +485,16 @@ class PostgresTalkCatalog:
         return self.rating_window(talk_id) is not None
 
     def rating_window(self, talk_id: str) -> RatingWindow | None:
-        """The talk's start and end (either may be unset), or None when there is no such talk."""
+        """The talk's start and end (either may be unset) and whether its ratings are paused,
+        or None when there is no such talk."""
         row = self._db.run(
             lambda cursor: _fetch_one(
-                cursor, "SELECT starts_at, ends_at FROM talks WHERE id = %s", (talk_id,)
+                cursor,
+                "SELECT starts_at, ends_at, ratings_paused FROM talks WHERE id = %s",
+                (talk_id,),
             )
         )
-        return None if row is None else RatingWindow(row[0], row[1])
+        return None if row is None else RatingWindow(row[0], row[1], bool(row[2]))
 
     def ping(self) -> bool:
         """True when the catalog answers."""
@@ -557,8 +566,9 @@ class PostgresTalkCatalog:
             )
             return given, True
 
-    def save(self, talk: Talk, precondition: Precondition | None = None) -> tuple[bool, int]:
-        """Create or replace the talk: whether it was created, and its new revision.
+    def save(self, talk: Talk, precondition: Precondition | None = None) -> Saved:
+        """Create or replace the talk: whether it was created, its new revision, and whether its
+        ratings are paused (`talk.ratings_paused` None: as they were; not for a talk added).
 
         With a precondition, the talk's row is locked while it is checked against the revision
         it has (TalkChanged when it does not hold: nothing is changed). Every process listening
@@ -566,10 +576,12 @@ class PostgresTalkCatalog:
         """
         if precondition is None:
             row = self._db.run(
-                lambda cursor: _fetch_one(cursor, _SAVE_TALK, (*_row(talk), CHANGES_CHANNEL))
+                lambda cursor: _fetch_one(
+                    cursor, _SAVE_TALK, (*_row(talk), talk.ratings_paused, CHANGES_CHANNEL)
+                )
             )
             assert row is not None  # an upsert returns its row  # nosec B101
-            return bool(row[0]), int(row[1])
+            return Saved(bool(row[0]), int(row[1]), bool(row[2]))
         for _ in range(3):
             with self._db.transaction() as cursor:
                 current = _locked_revision(cursor, talk.id, precondition)
@@ -581,7 +593,7 @@ class PostgresTalkCatalog:
                     row = _fetch_one(cursor, _UPDATE_TALK, (*_row(talk)[1:], talk.id))
                 assert row is not None  # its row is locked: the update found it  # nosec B101
                 cursor.execute("SELECT pg_notify(%s, %s)", (CHANGES_CHANNEL, talk.id))
-                return current is None, int(row[0])
+                return Saved(current is None, int(row[0]), bool(row[1]))
         raise BackendUnavailable(f"talk {talk.id!r} kept changing while it was saved")
 
     def delete(self, talk_id: str, precondition: Precondition | None = None) -> int | None:
@@ -1657,7 +1669,7 @@ def _has_all(cursor: Cursor, sql: str) -> bool:
 
 
 def _talk(row: tuple[Any, ...]) -> Talk:
-    talk_id, title, speakers, track, room, starts_at, ends_at, revision, language = row
+    talk_id, title, speakers, track, room, starts_at, ends_at, revision, language, paused = row
     return Talk(
         id=talk_id,
         title=title,
@@ -1668,6 +1680,7 @@ def _talk(row: tuple[Any, ...]) -> Talk:
         ends_at=ends_at,
         revision=revision,
         language=language,
+        ratings_paused=bool(paused),
     )
 
 
@@ -1691,6 +1704,7 @@ def _row(talk: Talk) -> tuple[Any, ...]:
         talk.starts_at,
         talk.ends_at,
         talk.language,
+        talk.ratings_paused,
     )
 
 

@@ -1,9 +1,10 @@
-"""A bounded-TTL cache of which talks exist and when they take ratings, in front of the catalog.
+"""A bounded-TTL cache of which talks exist and when they take ratings (their window, and
+whether the organisers paused them), in front of the catalog.
 
 Every POST and GET /ratings asks whether its talk exists (POST also when it takes ratings); the
 answer rarely changes. Known talks are remembered with their rating window for `ttl` seconds;
 unknown ones are not (a talk added a moment ago can be rated at once). A removal or replacement
-made by any instance is heard within moments: the catalog NOTIFYs it, and before each answer an
+(a pause of its ratings is one) made by any instance is heard within moments: the catalog NOTIFYs it, and before each answer an
 instance reads what its connection has received, without a round trip. When that cannot be
 known (the connection was reopened), everything remembered is dropped; the TTL bounds what a
 lost notification could leave behind. Behind a pooler that multiplexes sessions (RDS
@@ -25,7 +26,7 @@ from typing import Any
 
 from talkrate.adapters.postgres import PostgresTalkCatalog
 from talkrate.errors import BackendUnavailable
-from talkrate.values import KeptAnswer, Precondition, RatingWindow, Talk
+from talkrate.values import KeptAnswer, Precondition, RatingWindow, Saved, Talk
 
 DEFAULT_TTL_SECONDS = 30.0
 MAX_ENTRIES = 10_000
@@ -139,8 +140,9 @@ class CachedTalkCatalog:
         """Add under an Idempotency-Key: the answer, and whether it was added now."""
         return self._catalog.create_once(talk, key, request, answer, kept_seconds)
 
-    def save(self, talk: Talk, precondition: Precondition | None = None) -> tuple[bool, int]:
-        """Create or replace: whether it was created, and its new revision."""
+    def save(self, talk: Talk, precondition: Precondition | None = None) -> Saved:
+        """Create or replace: whether it was created, its new revision, whether its ratings
+        are paused."""
         self.forget(talk.id)
         return self._catalog.save(talk, precondition)
 

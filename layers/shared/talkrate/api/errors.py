@@ -26,6 +26,7 @@ from talkrate.errors import (
     RateLimited,
     RatingNotConfirmed,
     RatingNotStored,
+    RatingsPaused,
     RatingUnknown,
     RatingWindowClosed,
     ReadModelUnavailable,
@@ -239,6 +240,14 @@ def problem_for(error: Exception) -> Response:
                 "Outside the rating window",  # before it opens, or after it closed
                 str(error),
                 opensAt=error.opens_at,
+                closesAt=error.closes_at,
+            )
+        case RatingsPaused():
+            return problem_response(
+                409,
+                "ratings-paused",
+                "Ratings paused",  # by the organisers, until they resume them
+                str(error),
                 closesAt=error.closes_at,
             )
         case RateLimited():

@@ -16,6 +16,7 @@ from talkrate.errors import (
     ExpiredVoterToken,
     IdempotencyStoreUnavailable,
     RateLimited,
+    RatingsPaused,
     RatingUnknown,
     RatingWindowClosed,
     TalkNotFound,
@@ -175,7 +176,7 @@ def _answer_of_a_retry(
 
 # What a rating's run raises when it wrote nothing (refused before publishing): a retry under
 # its Idempotency-Key is then a new rating, at its own time.
-NOTHING_WRITTEN = (TalkNotFound, RatingWindowClosed, RateLimited)
+NOTHING_WRITTEN = (TalkNotFound, RatingWindowClosed, RatingsPaused, RateLimited)
 
 
 def _attempt(now: datetime, event_id: str) -> dict[str, Any]:

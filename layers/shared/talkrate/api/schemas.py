@@ -27,7 +27,8 @@ SAVED_TEXT = (
     "overrides or isolates (U+202A..U+202E, U+2066..U+2069), which POST and PUT refuse now: "
     "show each text isolated from its neighbours (HTML's <bdi>, or U+2068 before and U+2069 "
     "after it). One saved before 2026-12-06 may hold U+FEFF, which POST and PUT drop: sent back "
-    "as it is read, it is saved without it."
+    "as it is read, it is saved without it. One saved before 2026-12-07 may hold Unicode's "
+    "line and paragraph separators (U+2028, U+2029), which POST and PUT refuse now."
 )
 
 
@@ -44,6 +45,11 @@ class Talk(TalkFields):
     track: str | None = Field(None, max_length=100, pattern=PRINTABLE, description=SAVED_TEXT)
     room: str | None = Field(None, max_length=100, pattern=PRINTABLE, description=SAVED_TEXT)
     id: str
+    ratings_paused: bool = Field(
+        alias="ratingsPaused",
+        description="Whether the organisers paused the talk's ratings: POST /ratings is "
+        "refused 409 ratings-paused until they resume them (PUT with ratingsPaused false).",
+    )
     revision: int = Field(
         description="A new number at every save, never reused: the talk's ETag is it in "
         "quotes; send it back as If-Match to change the talk only if nobody else did since."
