@@ -574,9 +574,14 @@ export function adminPage(main) {
         const qr = h("button", { type: "button", class: "link talk-qr", onclick: () => downloadQr(kept.talk), "aria-labelledby": `${QR_OF} ${id}-title` }, "QR code");
         const del = h("button", { type: "button", class: "danger", onclick: () => remove(kept.talk), ...named("delete") }, "Delete");
         // Pauses the talk's ratings now (a talk cancelled, a speaker's request, results frozen
-        // for an award), or resumes them: its word follows the talk.
-        const pause = h("button", { type: "button", "data-pause": talk.id, onclick: () => pauseRatings(kept.talk), ...named("pause") });
-        kept = { id, cells, edit, qr, del, pause, key: null, node: h("tr", {}, Object.values(cells), h("td", { class: "actions" }, edit, pause, del)) };
+        // for an award), or resumes them: its word follows the talk. Under the rating's state,
+        // not among the actions (a third button there took the talk column's width); made once,
+        // so that it keeps the keyboard as its row changes.
+        const pause = h("button", { type: "button", class: "link rating-pause", "data-pause": talk.id, onclick: () => pauseRatings(kept.talk), ...named("pause") });
+        const times = h("span", { class: "when-times" });
+        const state = h("span", { "data-testid": "rating-state" });
+        cells.when.append(times, h("span", { class: "rating-state" }, state, " ", pause));
+        kept = { id, cells, edit, qr, del, pause, times, state, key: null, node: h("tr", {}, Object.values(cells), h("td", { class: "actions" }, edit, del)) };
         rows.set(talk.id, kept);
       }
       kept.talk = talk;
@@ -591,7 +596,8 @@ export function adminPage(main) {
           h("span", { class: "talk-id-line" }, h("span", { class: "muted talk-id" }, talk.id), " · ", kept.qr));
         setText(cells.track, talk.track || "");
         setText(cells.room, talk.room || "");
-        fill(cells.when, timesCell(talk), h("span", { class: "rating-state", "data-testid": "rating-state" }, state));
+        fill(kept.times, timesCell(talk));
+        setText(kept.state, state);
         kept.key = key;
       }
       setText(kept.cells.count, talk.summary ? formatCount(talk.summary.count) : "–");
