@@ -9,7 +9,8 @@ prefix of its own, app/b/<build>/ (a digest of its files), and the entry page, a
 is sent last and names that prefix: a page loaded before or during the upload keeps running the
 modules of its own version, the organisers' page it loads later too, never old and new together.
 A version's files never change (cached for a year); the entry page and config.json are
-`no-cache`. Files no longer published are removed a week after they were written (pages left
+`no-cache`, and so is the service worker, app/sw.js, written for the version (its cache named
+by the build, its shell that version's files) and sent after the entry page. Files no longer published are removed a week after they were written (pages left
 open meanwhile still find theirs), but for the version the entry page served until this publish,
 which goes at the next one at the earliest. CloudFront's copies of /app/* are invalidated.
 Scripts and style sheets are sent minified, the bytes the local runtime serves
@@ -19,7 +20,6 @@ Scripts and style sheets are sent minified, the bytes the local runtime serves
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import mimetypes
 import re
@@ -30,12 +30,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from talkrate_local.web_assets import served
+from talkrate_local.web_assets import WORKER, entry_files, served, service_worker, version_of
 
 APP_PREFIX = "app/"
 BUILDS = APP_PREFIX + "b/"
 ENTRY_PAGE = APP_PREFIX + "index.html"
 CONFIG = APP_PREFIX + "config.json"
+# The service worker stays at one address (a worker's scope is its folder's, and the browser
+# checks the worker it installed at that address): written for each version, no-cache, sent last.
+WORKER_KEY = APP_PREFIX + WORKER
 # How long a file no longer published stays: what a page opened before a publish may still ask for.
 KEEP = timedelta(days=7)
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -119,10 +122,15 @@ def served_file(key: str, path: Path) -> bytes:
 
 def build_id(files: list[tuple[str, Path]]) -> str:
     """A digest of the app's files, names and contents as served: the prefix of this version."""
-    digest = hashlib.sha256()
-    for key, path in files:
-        digest.update(key.encode() + b"\0" + served_file(key, path) + b"\0")
-    return digest.hexdigest()[:16]
+    return version_of((key, served_file(key, path)) for key, path in files)
+
+
+def worker(web_dir: Path, build: str) -> bytes:
+    """/app/sw.js for the version `build`: its cache named by it, its shell the entry page and
+    the version's files the entry page loads."""
+    source = (web_dir / WORKER).read_bytes()
+    files = entry_files((web_dir / "index.html").read_text(encoding="utf-8"))
+    return served(WORKER_KEY, service_worker(source, build, f"/{BUILDS}{build}/", files))
 
 
 def entry_page(html: str, build: str) -> str:
@@ -168,7 +176,7 @@ def publish(
     # This version's files first, under a prefix no page names yet; the entry page that names
     # them last, so a page loaded meanwhile gets the last version whole.
     for key, path in files:
-        if key == ENTRY_PAGE:
+        if key in (ENTRY_PAGE, WORKER_KEY):
             continue
         versioned = f"{BUILDS}{build}/{key[len(APP_PREFIX) :]}"
         s3.put_object(
@@ -181,6 +189,13 @@ def publish(
     entry = entry_page((web_dir / "index.html").read_text(encoding="utf-8"), build)
     s3.put_object(Bucket=bucket, Key=ENTRY_PAGE, Body=entry.encode(), **_headers(ENTRY_PAGE))
     uploaded.append(ENTRY_PAGE)
+    # After the entry page it caches: a worker installed meanwhile would find the entry page of
+    # the version before (it then does not install, and tries again at the next check).
+    if (web_dir / WORKER).is_file():
+        s3.put_object(
+            Bucket=bucket, Key=WORKER_KEY, Body=worker(web_dir, build), **_headers(WORKER_KEY)
+        )
+        uploaded.append(WORKER_KEY)
     keep, before = set(uploaded), datetime.now(UTC) - keep_for
     stale = [
         {"Key": item["Key"]}

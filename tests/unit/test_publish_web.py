@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from fnmatch import fnmatchcase as fnmatch
@@ -386,7 +387,11 @@ def test_scripts_and_style_sheets_are_uploaded_minified_as_the_runtime_serves_th
     # serves (minified: smaller than the source), with its type; the entry page is as written
     [build] = {key.split("/")[2] for key in keys(s3) if key.startswith("app/b/")}
     site = web_app_site(ROOT, lambda _: page_config(None, "attendee"))
-    names = [p.relative_to(web).as_posix() for p in web.rglob("*") if p.suffix in (".js", ".css")]
+    names = [
+        p.relative_to(web).as_posix()
+        for p in web.rglob("*")
+        if p.suffix in (".js", ".css") and p.name != "sw.js"  # (the worker: its own test)
+    ]
     assert "js/pages/admin.js" in names
     assert "app.css" in names
     for name in names:
@@ -409,3 +414,64 @@ def test_the_entry_page_s_preloaded_modules_are_its_version_s_too() -> None:
     # Then every script it names is that version's: none left at the app's own folder
     assert 'rel="modulepreload" href="/app/b/abc/js/dom.js"' in page
     assert "/app/js/" not in page
+
+
+WORKER_NAMES = re.compile(
+    r'const VERSION="([^"]+)";const PREFIX="([^"]+)";const SHELL=(\[[^\]]*\]);'
+)
+
+
+def test_the_service_worker_is_published_at_one_address_for_its_version(
+    aws: tuple[Any, Any, dict[str, str]], tmp_path: Path
+) -> None:
+    s3, cloudfront, outputs = aws
+    # Given the real web app, copied so a file can change between two publishes
+    web = tmp_path / "web"
+    shutil.copytree(ROOT / "web", web)
+
+    # When it is published
+    recorded = Recorded(s3)
+    publish_web.publish(recorded, cloudfront, outputs, web, "attendee")
+
+    # Then its worker is at /app/sw.js (its scope, /app/, is its folder's), revalidated at each
+    # check (no-cache), a script, sent after the entry page it caches; none under the version
+    [build] = {key.split("/")[2] for key in keys(s3) if key.startswith("app/b/")}
+    assert f"app/b/{build}/sw.js" not in keys(s3)
+    sent = s3.get_object(Bucket="talkrate-web", Key="app/sw.js")
+    assert sent["CacheControl"] == "no-cache"
+    assert sent["ContentType"].startswith(("text/javascript", "application/javascript"))
+    assert recorded.written[-2:] == ["app/index.html", "app/sw.js"]
+    # And it names this version, and keeps the entry page and every file the entry page loads,
+    # each one the bucket holds under the version
+    version, prefix, shell = WORKER_NAMES.search(sent["Body"].read().decode()).groups()
+    assert (version, prefix) == (build, f"/app/b/{build}/")
+    files = json.loads(shell)
+    assert files[0] == "/app/"
+    entry = (web / "index.html").read_text()
+    named = re.findall(r'(?:href|src)="/app/([^"]+\.[a-z]+)"', entry)
+    assert files[1:] == [f"/app/b/{build}/{name}" for name in named]
+    assert {f"/app/b/{build}/js/main.js", f"/app/b/{build}/js/known.js"} <= set(files)
+    for file in files[1:]:
+        assert file.removeprefix("/") in keys(s3), file
+    # And the local runtime serves the same worker for the same files: the same version, its
+    # files where it serves them, a script never kept (no-store)
+    site = web_app_site(tmp_path, lambda _: page_config(None, "attendee"))
+    local = site.respond("GET", "/app/sw.js")
+    assert ("content-type", "text/javascript; charset=utf-8") in local.headers
+    assert ("cache-control", "no-store") in local.headers
+    assert WORKER_NAMES.search(local.body.decode()).groups() == (
+        build,
+        "/app/",
+        json.dumps(["/app/", *(f"/app/{name}" for name in named)], separators=(",", ":")),
+    )
+
+    # When a file changes and the app is published again
+    (web / "app.css").write_text((web / "app.css").read_text() + "\n.new { color: red }\n")
+    publish_web.publish(s3, cloudfront, outputs, web, "attendee")
+
+    # Then the worker names the new version: a new worker, which the browser installs
+    again = s3.get_object(Bucket="talkrate-web", Key="app/sw.js")["Body"].read().decode()
+    [newer] = {key.split("/")[2] for key in keys(s3) if key.startswith("app/b/")} - {build}
+    assert WORKER_NAMES.search(again).groups()[:2] == (newer, f"/app/b/{newer}/")
+    # And so does the local runtime's, at its next request
+    assert WORKER_NAMES.search(site.respond("GET", "/app/sw.js").body.decode())[1] == newer

@@ -188,3 +188,9 @@ if (loadedBack) history.replaceState({ ...loadedBack, loadedBack: undefined }, "
 render(false, loadedBack);
 watchVersion();
 watchKept(); // after the page: a talk page claims its own talk's rating first
+// The service worker (web/sw.js) keeps the app's files, so that its pages open without a network
+// next time; registered once the page has loaded, not competing with its own files. (A page
+// served over plain HTTP from another host than this computer has none: pages open online only.)
+if ("serviceWorker" in navigator) {
+  addEventListener("load", () => navigator.serviceWorker.register("/app/sw.js", { scope: "/app/" }).catch(() => {}));
+}

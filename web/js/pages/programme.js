@@ -6,6 +6,7 @@ import { serviceNow } from "../api.js";
 import { watchCatalogue } from "../live.js";
 import { isRunning, errorText, tracksOf, trackChoice, searchBox, settledLine, searchWords, matchesSearch, shownOf, staleNotice, liveBadge, countsNotice, countsFollowed, LISTED_COUNTS } from "./common.js";
 import { ratingClosed, zoned, atNextEdge } from "../window.js";
+import { rememberTalks } from "../known.js";
 
 // The day a talk is on where times are shown (the venue's, else the device's): its start's, or
 // its end's when it has only an end; null on no timetable.
@@ -260,6 +261,7 @@ export function programmePage(main) {
       talks = lastRead = fresh;
       // (a pushed change or count is not a read: a failed read's line stays)
       if (read) {
+        rememberTalks(fresh); // (their titles, for a talk page opened offline later)
         lastReadAt = stale.read();
         explained = rebuilding || unavailable;
         followed.onRead({ rebuilding, unavailable });

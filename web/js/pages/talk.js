@@ -8,6 +8,7 @@ import { claim, keepForLater, inProgress, putOff, waitLeft, sendNoted, mayHaveCo
 import { liveBadge, errorText, countsNotice, countsFollowed, STORED_COUNTS } from "./common.js";
 import { liveAnnouncer } from "../announce.js";
 import { ratingWindow, ratingClosed, when, zoned, atNextEdge } from "../window.js";
+import { rememberTalks, knownTalk } from "../known.js";
 
 // Conference Wi-Fi drops answers: a rating that got none, or an answer meaning "later"
 // (outbox.js's keepForLater: a 5xx, the gateway's throttle, the service updating its keys,
@@ -25,6 +26,16 @@ const newKey = () => [...crypto.getRandomValues(new Uint8Array(16))].map((b) => 
 const notInProgramme = (error) => error instanceof ApiError && (error.status === 404 || error.status === 400);
 const unanswered = (error) => error instanceof ApiError && (error.status === 502 || error.status === 504);
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// `ms`, or less when the browser says the network is back.
+const pauseUntilOnline = (ms) => new Promise((resolve) => {
+  const done = () => {
+    clearTimeout(timer);
+    removeEventListener("online", done);
+    resolve();
+  };
+  const timer = setTimeout(done, ms);
+  addEventListener("online", done);
+});
 // How often a page whose talk is not (or no longer) in the programme looks for it, as the room
 // screen does.
 const COMEBACK_MS = 30_000;
@@ -120,6 +131,11 @@ function keptWords(words, talk) {
     ? `Waiting for the network: your rating will be sent when you are back online, and counts if it reaches the service before ${closes}, when rating closes.`
     : `The service cannot be reached just now: your rating is kept and sent as soon as it answers, and counts if it reaches the service before ${closes}, when rating closes.`;
 }
+
+// The talk's read failing with the phone offline (a talk page opened from its QR code with the
+// hall's Wi-Fi down): named as read before, or not at all; rated all the same.
+const OFFLINE_KNOWN = "You are offline: the title is as this phone last read it. The talk's details and ratings will show when you are back online; you can rate it now.";
+const OFFLINE_UNKNOWN = "You are offline: this talk's title and details will show when you are back online. You can rate it now: your rating is kept and sent then.";
 
 const BESIDE = "Your earlier attendee pass is no longer taken (it expired, or the organisers replaced the passes), so you rate with a new one: this rating counts beside your earlier rating of this talk, not in its place.";
 
@@ -721,14 +737,18 @@ export function talkPage(main, talkId) {
       appConfig(); // asked beside the talk; knowPolicy() waits for it
       let loaded = null;
       // A phone that opened the page on a hall's crowded Wi-Fi: the page tries again by itself
-      // (a talk not in the programme is said at once).
+      // (a talk not in the programme is said at once), and at once when the network returns.
+      // Meanwhile it names the talk as this phone last read it (known.js), and offline says
+      // that its details come back with the network; the stars take a rating all the same.
       while (!loaded) {
         try {
           loaded = await loadTalk();
         } catch (error) {
           if (stopped || notInProgramme(error)) throw error;
-          setText(reading, `${errorText(error)} Trying again…`);
-          await pause(5000);
+          const known = showKnown();
+          setText(reading, navigator.onLine ? `${errorText(error)} Trying again…`
+            : known ? OFFLINE_KNOWN : OFFLINE_UNKNOWN);
+          await pauseUntilOnline(5000);
           if (stopped) return;
         }
       }
@@ -801,8 +821,29 @@ export function talkPage(main, talkId) {
     return get(talkPath(talkId));
   }
 
+  // The talk's title and speakers as this phone last read them, until it is read (the heading
+  // said "Loading…" for as long as the phone was offline): whether it knew them.
+  function showKnown() {
+    if (talk) return true;
+    const known = knownTalk(talkId);
+    if (!known) {
+      if (!navigator.onLine) setText(title, "Rate this talk");
+      return false;
+    }
+    document.title = `${isolatedText(known.title)} · talkrate`;
+    setText(title, known.title);
+    setLang(title, known.language);
+    title.classList.toggle("long", known.title.length > 80);
+    fill(directLine(meta, known.speakers), known.speakers.length
+      ? h("span", { dir: lineDirection(known.speakers), lang: known.language }, speakerList(known.speakers, known.language)) : null);
+    metaShown = null; // (the read draws its own line)
+    fitTitle();
+    return true;
+  }
+
   function showTalk(loaded) {
     talk = loaded;
+    rememberTalks([loaded]);
     document.title = `${isolatedText(talk.title)} · talkrate`;
     setText(title, talk.title);
     setLang(title, talk.language);
