@@ -5,6 +5,7 @@ the metrics talkrate publishes lists every one the functions emit."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,3 +99,40 @@ def test_its_metrics_table_lists_every_metric_the_functions_emit() -> None:
     assert {"RatingAccepted", "LiveApiKeyDaysLeft"} <= emitted  # still read
     assert sorted(emitted - listed) == []
     assert sorted(listed - emitted) == []
+
+
+def dashboard_metrics(path: Path) -> dict[str, set[str]]:
+    """The metrics in talkrate's namespace each dashboard widget graphs, by the widget's title
+    (its body's `${...}` names made text, so that it reads as JSON)."""
+    resources = load_yaml_file(path).get("Resources") or {}
+    shown: dict[str, set[str]] = {}
+    for resource in resources.values():
+        if resource.get("Type") != "AWS::CloudWatch::Dashboard":
+            continue
+        body = resource["Properties"]["DashboardBody"]
+        text = body["Fn::Sub"][0] if isinstance(body["Fn::Sub"], list) else body["Fn::Sub"]
+        widgets = json.loads(re.sub(r"\$\{[^}]+\}", "x", text))["widgets"]
+        for widget in widgets:
+            properties = widget.get("properties", {})
+            for metric in properties.get("metrics", []):
+                if metric and str(metric[0]).startswith("talkrate/"):
+                    shown.setdefault(properties["title"], set()).add(metric[1])
+    return shown
+
+
+def test_the_dashboard_graphs_metrics_the_functions_emit_and_the_live_channel_s_together() -> None:
+    # Given the metrics the dashboards graph in talkrate's namespace
+    shown = {title: names for path in TEMPLATES for title, names in dashboard_metrics(path).items()}
+    graphed = set().union(*shown.values())
+    assert {"RatingAccepted", "OutboxPending"} <= graphed  # still read
+    # Then each is one the functions emit (a renamed metric leaves an empty graph, silently)
+    assert sorted(graphed - emitted_metrics()) == []
+    # And the live channel's metrics, the projector's and the API's kept changes, are on one
+    # graph: where an operator looks when pages stop moving, to tell slow from losing
+    live = {
+        "LiveUpdatesPublished",
+        "LiveUpdatesFailed",
+        "CatalogChangesSentLate",
+        "CatalogChangesGivenUp",
+    }
+    assert [title for title, names in shown.items() if live <= names], shown
